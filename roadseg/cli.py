@@ -1,0 +1,176 @@
+"""Thin click commands: parse options, build a config, call the library."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+def _size(value: str | None) -> tuple[int, int] | None:
+    """Parse ``HxW`` (e.g. ``360x480``)."""
+    if value is None:
+        return None
+    try:
+        h, w = (int(v) for v in value.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not HxW, e.g. 360x480") from None
+    if h <= 0 or w <= 0:
+        raise click.BadParameter(f"{value!r}: height and width must be positive")
+    return h, w
+
+
+@click.group()
+@click.version_option(package_name="roadseg")
+def main() -> None:
+    """roadseg: real-time semantic segmentation of driving video (U-Net-ResNet34, CamVid)."""
+
+
+@main.command()
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="CamVid folder (SegNet or fastai layout).")
+@click.option("--out", default="runs/unet-r34", show_default=True, help="Run folder: checkpoints and logs.")
+@click.option("--epochs", default=150, show_default=True)
+@click.option("--batch-size", default=8, show_default=True)
+@click.option("--crop", default="256x256", show_default=True, help="Training crop HxW.")
+@click.option("--scale", default=(0.5, 1.5), nargs=2, type=float, show_default=True, help="Random scale range.")
+@click.option("--lr", default=2e-3, show_default=True, help="Peak learning rate (AdamW).")
+@click.option("--weight-decay", default=1e-2, show_default=True)
+@click.option("--schedule", type=click.Choice(["onecycle", "cosine"]), default="onecycle", show_default=True)
+@click.option("--class-weights", type=click.Choice(["median-freq", "none"]), default="median-freq", show_default=True)
+@click.option("--amp", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+              help="bf16 autocast: auto = on CUDA and on CPUs with native bf16.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--encoder-weights", default="none", show_default=True, help="imagenet | PATH | none.")
+@click.option("--eval-every", default=1, show_default=True, help="Evaluate on val every N epochs.")
+@click.option("--workers", default=1, show_default=True, help="DataLoader worker processes.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--max-steps", default=None, type=int, help="Cap steps per epoch (smoke runs).")
+@click.option("--resume", type=click.Path(exists=True, dir_okay=False), help="Continue from a last.pt exactly.")
+def train(resume, crop, **opts) -> None:
+    """Train U-Net-ResNet34 on CamVid; keeps last.pt, best.pt (by val mIoU) and log.csv in --out."""
+    try:
+        from roadseg.train.loop import TrainConfig
+        from roadseg.train.loop import train as run_training
+    except ImportError as exc:
+        _fail(f"training needs the train extra (pip install 'roadseg[train]'): {exc}")
+    cfg = TrainConfig(crop=_size(crop), **opts)
+    try:
+        result = run_training(cfg, resume=resume)
+    except (RuntimeError, FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    click.echo(f"best val mIoU {100 * result['best_miou']:.2f} at epoch {result['best_epoch']}")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+@main.command("export")
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .onnx file to write.")
+@click.option("--input-size", default="360x480", show_default=True, help="Working size HxW written into the metadata.")
+@click.option("--fp16-weights", is_flag=True, help="Store weights as float16 (half the file; compute stays fp32).")
+@click.option("--verify-images", type=click.Path(exists=True, file_okay=False),
+              help="Folder of RGB images to verify parity on (default: random frames).")
+def export_cmd(checkpoint, output, input_size, fp16_weights, verify_images) -> None:
+    """Export a training checkpoint to the roadseg ONNX contract, then verify it.
+
+    Verification runs onnx.checker and compares onnxruntime's labels with PyTorch's at a shape that
+    was not traced; below 99.9% agreement the command fails and removes the file.
+    """
+    try:
+        from roadseg.export.onnx import export_onnx
+        from roadseg.export.verify import ExportCheckError, verify_parity
+        from roadseg.train.loop import load_checkpoint
+    except ImportError as exc:
+        _fail(f"export needs the train extra (pip install 'roadseg[train]'): {exc}")
+    import json
+    from pathlib import Path
+
+    try:
+        net, state = load_checkpoint(checkpoint)
+    except Exception as exc:  # a pickle that is not a checkpoint, missing keys ...
+        _fail(f"cannot read checkpoint {checkpoint}: {exc.__class__.__name__}: {exc}")
+    meta = {}
+    if isinstance(state.get("best_miou"), float) and state["best_miou"] >= 0:
+        meta["val_miou"] = round(100 * state["best_miou"], 2)
+        meta["epoch"] = state.get("best_epoch")
+    if state.get("config"):
+        meta["training"] = {k: state["config"].get(k) for k in ("epochs", "batch_size", "crop", "lr", "seed")}
+        meta["training_data"] = "CamVid 11-class train split (367 images, 360x480)"
+    path = export_onnx(net, output, input_size=_size(input_size), metadata=meta, fp16_weights=fp16_weights)
+    frames = _verify_frames(verify_images) if verify_images else None
+    try:
+        report = verify_parity(net, path, frames=frames)
+    except ExportCheckError as exc:
+        Path(path).unlink(missing_ok=True)
+        _fail(f"{exc} (removed {path})")
+    size_mb = Path(path).stat().st_size / 1e6
+    click.echo(f"wrote {path} ({size_mb:.1f} MB); parity {json.dumps(report)}")
+
+
+def _verify_frames(folder: str):
+    import numpy as np
+
+    from roadseg.data.camvid import read_rgb
+    from pathlib import Path
+
+    paths = sorted(Path(folder).glob("*.png"))[:4] + sorted(Path(folder).glob("*.jpg"))[:4]
+    if not paths:
+        _fail(f"no .png or .jpg images in {folder}")
+    images = [read_rgb(p) for p in paths[:4]]
+    h = min(i.shape[0] for i in images)
+    w = min(i.shape[1] for i in images)
+    return np.stack([i[: h - (1 if h % 2 == 0 else 0), : w - (1 if w % 2 == 0 else 0)] for i in images])
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("input", type=click.Path())
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output video (.mp4).")
+@click.option("--model", type=click.Path(), help="ONNX model file [default: the shipped model; INT8 on CPU].")
+@click.option("--size", help="Working size HxW the network sees [default: the model's input_size].")
+@click.option("--alpha", default=0.5, show_default=True, type=click.FloatRange(0, 1), help="Weight of the class colours.")
+@click.option("--batch", default=1, show_default=True, type=click.IntRange(1, 256), help="Frames per inference call.")
+@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]))
+@click.option("--threads", default=0, show_default=True, help="onnxruntime intra-op threads (0 = one per core).")
+@click.option("--codec", default="libx264", show_default=True, help="Video encoder (libx264, libx265, libsvtav1, libvpx-vp9, mpeg4).")
+@click.option("--crf", default=23, show_default=True, help="Encoder quality (lower = better, bigger).")
+@click.option("--preset", default="veryfast", show_default=True, help="x264/x265 speed preset.")
+@click.option("--no-audio", is_flag=True, help="Drop the audio (by default every audio stream is copied).")
+@click.option("-y", "--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@click.option("--stats", type=click.Path(dir_okay=False), help="Write run statistics (per-stage timings) as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def segment_video_cmd(input, output, model, size, alpha, batch, device, threads, codec, crf, preset,
+                      no_audio, overwrite, stats, quiet) -> None:  # fmt: skip
+    """Segment every frame of INPUT and write a video with class colours blended on (H.264 mp4).
+
+    The output keeps the input's frame count, size, timestamps and audio.
+
+    \b
+    Example:
+      segment-video dashcam.mp4 -o out.mp4
+      segment-video dashcam.mp4 -o out.mp4 --alpha 0.6 --size 288x384 --stats run.json
+    """
+    import json
+
+    from roadseg.pipeline import ModelError, OutputError, PipelineError, SinkError, SourceError
+    from roadseg.pipeline.video import SegmentOptions, segment_video
+
+    opts = SegmentOptions(model=model, size=_size(size), alpha=alpha, batch=batch, providers=device,
+                          threads=threads, codec=codec, crf=crf, preset=preset, audio=not no_audio,
+                          overwrite=overwrite, progress=not quiet)  # fmt: skip
+    try:
+        result = segment_video(input, output, opts)
+    except (SourceError, OutputError, ModelError, SinkError, PipelineError) as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    if stats:
+        with open(stats, "w") as f:
+            json.dump(result, f, indent=2)
+    click.echo(
+        f"wrote {result['output']}: {result['frames']} frames in {result['seconds']:.1f} s "
+        f"({result['fps']:.1f} frames/s)",
+        err=True,
+    )

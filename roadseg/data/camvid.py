@@ -1,0 +1,154 @@
+"""CamVid in the two layouts people have on disk, both read as 11-class label maps.
+
+* SegNet's 11-class release: ``train/``, ``trainannot/``, ``val/``, ``valannot/`` (``test/`` ...),
+  label PNGs hold 0..10 and 11 for void.
+* fastai's 32-class release: ``images/``, ``labels/`` (``NAME_P.png``), ``codes.txt``, ``valid.txt``;
+  labels hold indices into ``codes.txt`` and are mapped onto the 11 classes with :data:`CAMVID32_TO_11`.
+
+Example:
+    >>> ds = CamVid("../shared/camvid", "val")            # doctest: +SKIP
+    >>> image, label = ds[0]; image.shape, label.shape      # doctest: +SKIP
+    ((360, 480, 3), (360, 480))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from roadseg.classes import CLASSES, IGNORE_INDEX
+
+#: The usual grouping of CamVid's 32 classes into the 11 scored ones; any other name is void.
+CAMVID32_TO_11: dict[str, str] = {
+    "Sky": "Sky",
+    "Building": "Building", "Wall": "Building", "Tunnel": "Building", "Archway": "Building",
+    "Bridge": "Building",
+    "Column_Pole": "Pole", "TrafficCone": "Pole",
+    "Road": "Road", "LaneMkgsDriv": "Road", "LaneMkgsNonDriv": "Road",
+    "Sidewalk": "Pavement", "ParkingBlock": "Pavement", "RoadShoulder": "Pavement",
+    "Tree": "Tree", "VegetationMisc": "Tree",
+    "SignSymbol": "SignSymbol", "Misc_Text": "SignSymbol", "TrafficLight": "SignSymbol",
+    "Fence": "Fence",
+    "Car": "Car", "SUVPickupTruck": "Car", "Truck_Bus": "Car", "Train": "Car",
+    "OtherMoving": "Car",
+    "Pedestrian": "Pedestrian", "Child": "Pedestrian", "CartLuggagePram": "Pedestrian",
+    "Animal": "Pedestrian",
+    "Bicyclist": "Bicyclist", "MotorcycleScooter": "Bicyclist",
+}  # fmt: skip
+
+SPLITS = ("train", "val", "test")
+
+
+def camvid32_lut(codes: list[str]) -> np.ndarray:
+    """A 256-entry lookup table from 32-class indices (``codes.txt`` order) to 11-class labels."""
+    lut = np.full(256, IGNORE_INDEX, np.uint8)
+    for i, name in enumerate(codes):
+        target = CAMVID32_TO_11.get(name)
+        if target is not None:
+            lut[i] = CLASSES.index(target)
+    return lut
+
+
+@dataclass(frozen=True)
+class Sample:
+    image: Path
+    label: Path
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """Read an image file as uint8 RGB [H,W,3]; raise ``FileNotFoundError`` or ``ValueError``."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no such image: {path}")
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError(f"cannot decode image: {path}")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def read_label(path: Path) -> np.ndarray:
+    """Read a single-channel label PNG as uint8 [H,W] (palette PNGs give their indices)."""
+    label = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if label is None:
+        raise ValueError(f"cannot decode label: {path}")
+    if label.ndim == 3:
+        raise ValueError(f"label {path} has {label.shape[2]} channels; expected one index per pixel")
+    return label.astype(np.uint8)
+
+
+def detect_layout(root: Path) -> str:
+    """``'segnet'`` or ``'fastai'``, from the folders present under ``root``."""
+    if (root / "codes.txt").is_file() and (root / "labels").is_dir():
+        return "fastai"
+    if any((root / s).is_dir() and (root / f"{s}annot").is_dir() for s in SPLITS):
+        return "segnet"
+    raise FileNotFoundError(
+        f"{root} is not a CamVid folder: expected train/ + trainannot/ (SegNet layout) "
+        "or images/ + labels/ + codes.txt (fastai layout)"
+    )
+
+
+class CamVid:
+    """Image/label pairs of one split, labels always in the 11-class convention (11 = void).
+
+    Args:
+        root: the dataset folder (either layout).
+        split: ``train``, ``val`` or ``test``.
+        size: optional (height, width) every sample is resized to (area for images, nearest for
+            labels); fastai's 720x960 frames are usually read at (360, 480).
+    """
+
+    def __init__(self, root: str | Path, split: str, *, size: tuple[int, int] | None = None) -> None:
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+        self.root = Path(root)
+        self.split = split
+        self.size = size
+        self.layout = detect_layout(self.root)
+        self.lut: np.ndarray | None = None
+        self.samples = self._segnet() if self.layout == "segnet" else self._fastai()
+        if not self.samples:
+            raise FileNotFoundError(f"no {split} images found in {self.root} ({self.layout} layout)")
+
+    def _segnet(self) -> list[Sample]:
+        images = self.root / self.split
+        labels = self.root / f"{self.split}annot"
+        if not images.is_dir() or not labels.is_dir():
+            return []
+        return [Sample(p, labels / p.name) for p in sorted(images.glob("*.png"))]
+
+    def _fastai(self) -> list[Sample]:
+        codes = (self.root / "codes.txt").read_text().split()
+        self.lut = camvid32_lut(codes)
+        valid_file = self.root / "valid.txt"
+        valid = set(valid_file.read_text().split()) if valid_file.is_file() else set()
+        if self.split == "test":
+            return []
+        out = []
+        for p in sorted((self.root / "images").glob("*.png")):
+            if (p.name in valid) == (self.split == "val"):
+                out.append(Sample(p, self.root / "labels" / f"{p.stem}_P.png"))
+        return out
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        s = self.samples[i]
+        image, label = read_rgb(s.image), read_label(s.label)
+        if self.lut is not None:
+            label = self.lut[label]
+        if image.shape[:2] != label.shape:
+            raise ValueError(f"{s.image.name}: image {image.shape[:2]} and label {label.shape} differ")
+        if self.size is not None and image.shape[:2] != tuple(self.size):
+            h, w = self.size
+            image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+            label = cv2.resize(label, (w, h), interpolation=cv2.INTER_NEAREST)
+        return image, label
+
+    def load_all(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Every sample decoded into memory (CamVid train is ~190 MB at 360x480)."""
+        pairs = [self[i] for i in range(len(self))]
+        return [p[0] for p in pairs], [p[1] for p in pairs]

@@ -1,0 +1,89 @@
+"""Joint image/mask augmentation in numpy/OpenCV: what moves the image moves the mask.
+
+Example:
+    >>> import numpy as np
+    >>> aug = TrainTransform(crop=(64, 96))
+    >>> img, lab = aug(np.zeros((90, 120, 3), np.uint8), np.zeros((90, 120), np.uint8), np.random.default_rng(0))
+    >>> img.shape, lab.shape
+    ((64, 96, 3), (64, 96))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from roadseg.classes import IGNORE_INDEX
+
+
+def random_scale(image: np.ndarray, label: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    h, w = label.shape
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    interp = cv2.INTER_LINEAR if scale >= 1 else cv2.INTER_AREA
+    return cv2.resize(image, size, interpolation=interp), cv2.resize(
+        label, size, interpolation=cv2.INTER_NEAREST
+    )
+
+
+def random_crop(
+    image: np.ndarray, label: np.ndarray, crop: tuple[int, int], rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Crop to ``crop`` (h, w); pads first (image with 0, label with void) if the image is smaller."""
+    ch, cw = crop
+    h, w = label.shape
+    ph, pw = max(0, ch - h), max(0, cw - w)
+    if ph or pw:
+        image = cv2.copyMakeBorder(image, 0, ph, 0, pw, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        label = cv2.copyMakeBorder(label, 0, ph, 0, pw, cv2.BORDER_CONSTANT, value=IGNORE_INDEX)
+        h, w = label.shape
+    y = int(rng.integers(0, h - ch + 1))
+    x = int(rng.integers(0, w - cw + 1))
+    return image[y : y + ch, x : x + cw], label[y : y + ch, x : x + cw]
+
+
+def photometric(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
+    """Random brightness, contrast, saturation and a small hue shift, on a uint8 RGB image."""
+    if strength <= 0:
+        return image
+    img = image.astype(np.float32)
+    img = img * rng.uniform(1 - strength, 1 + strength)  # brightness
+    mean = img.mean()
+    img = (img - mean) * rng.uniform(1 - strength, 1 + strength) + mean  # contrast
+    grey = img.mean(axis=2, keepdims=True)
+    img = (img - grey) * rng.uniform(1 - strength, 1 + strength) + grey  # saturation
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    shift = int(rng.integers(-int(18 * strength), int(18 * strength) + 1))
+    if shift:
+        hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
+        hsv[..., 0] = ((hsv[..., 0].astype(np.int16) + shift) % 180).astype(np.uint8)
+        img = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+    return img
+
+
+@dataclass(frozen=True)
+class TrainTransform:
+    """Random scale, random crop, horizontal flip and photometric jitter, applied jointly.
+
+    Args:
+        crop: (height, width) of the output.
+        scale: range the image is rescaled by before cropping.
+        flip: probability of a horizontal flip.
+        jitter: strength of the photometric jitter (0 disables it).
+    """
+
+    crop: tuple[int, int] = (256, 256)
+    scale: tuple[float, float] = (0.5, 1.5)
+    flip: float = 0.5
+    jitter: float = 0.3
+
+    def __call__(
+        self, image: np.ndarray, label: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        image, label = random_scale(image, label, float(rng.uniform(*self.scale)))
+        image, label = random_crop(image, label, self.crop, rng)
+        if rng.random() < self.flip:
+            image, label = image[:, ::-1], label[:, ::-1]
+        image = photometric(np.ascontiguousarray(image), rng, self.jitter)
+        return image, np.ascontiguousarray(label)

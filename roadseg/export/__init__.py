@@ -1,0 +1,1 @@
+"""ONNX export (needs torch), parity verification, INT8 quantization."""

@@ -1,0 +1,111 @@
+"""Export a U-Net checkpoint to the roadseg ONNX contract (see docs/ARCHITECTURE.md).
+
+The graph takes ``frames`` (uint8 [N,H,W,3] RGB, any N/H/W) and returns ``labels`` (uint8 [N,H,W]);
+cast, normalisation, layout change, padding to a multiple of 32, cropping and argmax all live inside.
+
+Example:
+    >>> from roadseg.model import UNetResNet34
+    >>> export_onnx(UNetResNet34(11).eval(), "model.onnx")   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from onnx import TensorProto, helper, numpy_helper
+from torch import nn
+
+from roadseg import __version__
+from roadseg.classes import CAMVID_SIZE, CLASSES, IGNORE_INDEX, PALETTE
+from roadseg.model import Preprocess
+
+#: Shape traced at export; verification runs at a different one on purpose.
+TRACE_SHAPE = (1, 64, 96, 3)
+
+
+class SegmentationGraph(nn.Module):
+    """uint8 NHWC frames -> uint8 labels: the whole contract as one torch module."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.pre = Preprocess()
+        self.net = net
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.net(self.pre(frames)).argmax(dim=1).to(torch.uint8)
+
+
+def contract_metadata(input_size: tuple[int, int] = CAMVID_SIZE, **extra) -> dict[str, str]:
+    """The metadata_props every roadseg model carries (values are JSON strings)."""
+    meta = {
+        "classes": list(CLASSES),
+        "palette": [list(c) for c in PALETTE],
+        "ignore_index": IGNORE_INDEX,
+        "input_size": list(input_size),
+        "roadseg_version": __version__,
+        "architecture": "unet-resnet34",
+        **extra,
+    }
+    return {k: json.dumps(v) for k, v in meta.items()}
+
+
+def set_metadata(model: onnx.ModelProto, meta: dict[str, str]) -> None:
+    existing = {p.key: p for p in model.metadata_props}
+    for key, value in meta.items():
+        if key in existing:
+            existing[key].value = value
+        else:
+            model.metadata_props.append(onnx.StringStringEntryProto(key=key, value=value))
+
+
+def store_weights_fp16(model: onnx.ModelProto, min_elements: int = 1024) -> onnx.ModelProto:
+    """Store large float32 initializers as float16 behind a Cast: half the file, fp32 compute.
+
+    onnxruntime folds the casts when the session loads, so inference speed is unchanged; the
+    rounding of the weights is what :func:`roadseg.export.verify.verify_parity` then checks.
+    """
+    graph = model.graph
+    casts = []
+    for init in graph.initializer:
+        if init.data_type != TensorProto.FLOAT:
+            continue
+        arr = numpy_helper.to_array(init)
+        if arr.size < min_elements:
+            continue
+        name = init.name
+        init.CopyFrom(numpy_helper.from_array(arr.astype(np.float16), f"{name}__fp16"))
+        casts.append(helper.make_node("Cast", [f"{name}__fp16"], [name], to=TensorProto.FLOAT))
+    nodes = casts + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return model
+
+
+def export_onnx(
+    net: nn.Module,
+    path: str | Path,
+    *,
+    input_size: tuple[int, int] = CAMVID_SIZE,
+    metadata: dict | None = None,
+    fp16_weights: bool = False,
+    opset: int = 17,
+) -> Path:
+    """Trace ``net`` inside :class:`SegmentationGraph` and write a single-file ONNX model."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    graph = SegmentationGraph(net.eval().float()).eval()
+    dummy = torch.randint(0, 256, TRACE_SHAPE, dtype=torch.uint8)
+    axes = {"frames": {0: "N", 1: "H", 2: "W"}, "labels": {0: "N", 1: "H", 2: "W"}}
+    with torch.no_grad():
+        torch.onnx.export(graph, (dummy,), str(path), input_names=["frames"], output_names=["labels"],
+                          dynamic_axes=axes, opset_version=opset, dynamo=False, do_constant_folding=True)  # fmt: skip
+    model = onnx.load(str(path))
+    if fp16_weights:
+        store_weights_fp16(model)
+    set_metadata(model, contract_metadata(input_size, **(metadata or {})))
+    onnx.save(model, str(path))
+    return path

@@ -1,0 +1,63 @@
+"""Check an exported model: onnx.checker, the contract, and onnxruntime-vs-PyTorch label agreement.
+
+Example:
+    >>> report = verify_parity(net, "model.onnx")   # doctest: +SKIP
+    >>> report["agreement"] >= 0.999                  # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from torch import nn
+
+from roadseg.export.onnx import TRACE_SHAPE, SegmentationGraph
+from roadseg.pipeline.infer import OnnxSegmenter
+
+#: Verification shape: batch, height and width all differ from the traced TRACE_SHAPE.
+VERIFY_SHAPE = (2, 97, 131, 3)
+MIN_AGREEMENT = 0.999
+
+
+class ExportCheckError(RuntimeError):
+    """An exported model failed its checks."""
+
+
+def verify_parity(
+    net: nn.Module,
+    path: str | Path,
+    *,
+    frames: np.ndarray | None = None,
+    min_agreement: float = MIN_AGREEMENT,
+) -> dict:
+    """Run onnx.checker and compare onnxruntime's labels with PyTorch's; raise ExportCheckError on failure.
+
+    ``frames`` (uint8 [N,H,W,3]) default to random frames of :data:`VERIFY_SHAPE`; pass real images
+    for a meaningful agreement figure on a trained model.
+    """
+    try:
+        onnx.checker.check_model(str(path), full_check=True)
+    except onnx.checker.ValidationError as exc:
+        raise ExportCheckError(f"onnx.checker rejected {path}: {exc}") from None
+    if frames is None:
+        frames = np.random.default_rng(0).integers(0, 256, VERIFY_SHAPE, dtype=np.uint8)
+    if frames.shape[1:3] == TRACE_SHAPE[1:3]:
+        raise ValueError("verify at a shape that was not traced")
+    seg = OnnxSegmenter(path, providers="cpu")  # also validates the contract (names, dtypes, metadata)
+    got = seg.predict(frames)
+    with torch.no_grad():
+        want = SegmentationGraph(net.eval().float())(torch.from_numpy(frames)).numpy()
+    if got.shape != want.shape or got.dtype != np.uint8:
+        raise ExportCheckError(f"labels {got.shape} {got.dtype}, expected {want.shape} uint8")
+    agreement = float((got == want).mean())
+    report = {"shape": list(frames.shape), "agreement": agreement, "min_agreement": min_agreement}
+    if agreement < min_agreement:
+        raise ExportCheckError(
+            f"onnxruntime and PyTorch agree on {100 * agreement:.3f}% of labels at {frames.shape}, "
+            f"below {100 * min_agreement:.1f}%"
+        )
+    return report

@@ -1,0 +1,188 @@
+"""onnxruntime inference under the roadseg ONNX contract.
+
+``OnnxSegmenter`` wraps one session (frames in, labels out, at whatever size it is given);
+``Segmenter`` adds the working size: it resizes frames to the model's ``input_size`` (or a size
+you choose) and can bring labels back to the frame's size.
+
+Example:
+    >>> import numpy as np
+    >>> seg = Segmenter()                                   # the shipped default model
+    >>> frame = np.zeros((540, 960, 3), np.uint8)
+    >>> seg.segment(frame).shape                            # labels at the frame's size
+    (540, 960)
+    >>> seg.classes[3]
+    'Road'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+#: Shipped models, in order of preference for each device.
+DEFAULT_MODELS = {
+    "cpu": ("unet-r34-camvid-int8.onnx", "unet-r34-camvid.onnx"),
+    "cuda": ("unet-r34-camvid.onnx", "unet-r34-camvid-int8.onnx"),
+}
+REQUIRED_METADATA = ("classes", "palette", "ignore_index", "input_size")
+
+
+class ModelError(ValueError):
+    """A model file is missing, unreadable, or breaks the ONNX contract."""
+
+
+def models_dir() -> Path:
+    """Folder of the shipped models: ``models/`` of a source checkout, else the installed package data."""
+    checkout = Path(__file__).resolve().parents[2] / "models"
+    if checkout.is_dir():
+        return checkout
+    try:
+        return Path(str(resources.files("roadseg._models")))
+    except ModuleNotFoundError:
+        return checkout
+
+
+def gpu_present() -> bool:
+    return os.path.exists("/dev/nvidiactl") or os.path.exists("/proc/driver/nvidia/version")
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``auto`` -> ``cuda`` when onnxruntime has the CUDA provider and an NVIDIA GPU is present."""
+    import onnxruntime as ort
+
+    if device != "auto":
+        return device
+    has_cuda = "CUDAExecutionProvider" in ort.get_available_providers()
+    return "cuda" if has_cuda and gpu_present() else "cpu"
+
+
+def default_model_path(device: str = "auto") -> Path:
+    """The shipped model a device runs by default (INT8 on CPU, fp32 on GPU), or ModelError."""
+    folder = models_dir()
+    names = DEFAULT_MODELS["cpu" if resolve_device(device) == "cpu" else "cuda"]
+    for name in names:
+        if (folder / name).is_file():
+            return folder / name
+    raise ModelError(f"no shipped model found in {folder} (looked for {', '.join(names)}); pass --model")
+
+
+def _providers(device: str) -> list:
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    if device == "cuda":
+        return [("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"}), "CPUExecutionProvider"]
+    if device == "tensorrt":
+        return ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    raise ValueError(f"device must be auto, cpu, cuda or tensorrt, not {device!r}")
+
+
+class OnnxSegmenter:
+    """One onnxruntime session of a contract model: ``predict(frames uint8 [N,H,W,3]) -> labels uint8 [N,H,W]``.
+
+    Args:
+        path: the ``.onnx`` file.
+        providers: ``auto``, ``cpu``, ``cuda`` or ``tensorrt``. A requested GPU provider that
+            onnxruntime could not load is reported on stderr in one line (onnxruntime itself is silent).
+        threads: intra-op threads (0 = onnxruntime's default, one per core).
+    """
+
+    def __init__(self, path: str | Path, *, providers: str = "auto", threads: int = 0) -> None:
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ModelError(f"model file not found: {self.path}")
+        device = resolve_device(providers)
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3  # the failed-CUDA chatter of onnxruntime-gpu on a CPU box
+        if threads:
+            opts.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(str(self.path), opts, providers=_providers(device))
+        except Exception as exc:  # InvalidProtobuf, Fail, NoSuchFile ... all mean "not a usable model"
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+            raise ModelError(f"cannot load model {self.path}: {first}") from None
+        self.providers = self.session.get_providers()
+        if device != "cpu" and self.providers[0] == "CPUExecutionProvider":
+            print(f"roadseg: {device} was requested but onnxruntime fell back to the CPU", file=sys.stderr)
+        self.metadata = self._check_contract()
+        self.classes: list[str] = self.metadata["classes"]
+        self.palette = np.array(self.metadata["palette"], np.uint8).reshape(-1, 3)
+        self.input_size: tuple[int, int] = tuple(self.metadata["input_size"])  # type: ignore[assignment]
+
+    def _check_contract(self) -> dict:
+        inputs = {i.name: i for i in self.session.get_inputs()}
+        outputs = {o.name: o for o in self.session.get_outputs()}
+        f = inputs.get("frames")
+        if f is None or f.type != "tensor(uint8)" or len(f.shape) != 4:
+            raise ModelError(f"{self.path.name}: no uint8 [N,H,W,3] input named 'frames'")
+        o = outputs.get("labels")
+        if o is None or o.type != "tensor(uint8)" or len(o.shape) != 3:
+            raise ModelError(f"{self.path.name}: no uint8 [N,H,W] output named 'labels'")
+        raw = self.session.get_modelmeta().custom_metadata_map
+        missing = [k for k in REQUIRED_METADATA if k not in raw]
+        if missing:
+            raise ModelError(f"{self.path.name}: metadata lacks {', '.join(missing)}")
+        try:
+            meta = {k: json.loads(v) for k, v in raw.items()}
+        except json.JSONDecodeError as exc:
+            raise ModelError(f"{self.path.name}: metadata is not JSON ({exc})") from None
+        if len(meta["palette"]) < len(meta["classes"]) or len(meta["input_size"]) != 2:
+            raise ModelError(f"{self.path.name}: palette or input_size metadata malformed")
+        return meta
+
+    def predict(self, frames: np.ndarray) -> np.ndarray:
+        if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
+            raise ValueError(f"frames must be uint8 [N,H,W,3], got {frames.dtype} {frames.shape}")
+        return self.session.run(["labels"], {"frames": np.ascontiguousarray(frames)})[0]
+
+
+class Segmenter:
+    """Frames in, labels out, at a working size: the frame-level API of roadseg.
+
+    Args:
+        model: an ONNX file; ``None`` picks the shipped default for the device.
+        size: working (height, width); ``None`` uses the model's ``input_size``.
+        providers: ``auto``, ``cpu``, ``cuda`` or ``tensorrt``.
+        threads: onnxruntime intra-op threads (0 = default).
+    """
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        *,
+        size: tuple[int, int] | None = None,
+        providers: str = "auto",
+        threads: int = 0,
+    ) -> None:
+        path = Path(model) if model is not None else default_model_path(providers)
+        self.model = OnnxSegmenter(path, providers=providers, threads=threads)
+        self.size = tuple(size) if size else self.model.input_size
+        self.classes = self.model.classes
+        self.palette = self.model.palette
+
+    def resize(self, frame: np.ndarray) -> np.ndarray:
+        """A frame at the working size (area interpolation when shrinking)."""
+        h, w = self.size
+        if frame.shape[:2] == (h, w):
+            return frame
+        shrink = frame.shape[0] * frame.shape[1] > h * w
+        return cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+    def __call__(self, frames: Sequence[np.ndarray]) -> np.ndarray:
+        """Labels uint8 [N,h,w] at the working size for a batch of RGB frames of any size."""
+        batch = np.stack([self.resize(f) for f in frames])
+        return self.model.predict(batch)
+
+    def segment(self, frame: np.ndarray) -> np.ndarray:
+        """Labels uint8 [H,W] of one RGB frame, at the frame's own size."""
+        labels = self([frame])[0]
+        h, w = frame.shape[:2]
+        return cv2.resize(labels, (w, h), interpolation=cv2.INTER_NEAREST)

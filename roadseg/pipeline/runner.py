@@ -1,0 +1,138 @@
+"""The one place that owns threads: a chain of stages joined by bounded queues.
+
+A stage is a generator function over an input iterator, so batching and pass-through are natural.
+Guarantees: every queue is bounded (a full queue blocks its producer: no item is dropped); one
+end-of-stream sentinel; an exception in any stage sets the stop event, every other stage ends at its
+next queue operation, and :func:`run_stages` re-raises it as :class:`StageFailed`; Ctrl-C sets the
+same event and every thread is joined with a timeout, so no path can hang.
+
+Example:
+    >>> out = []
+    >>> run_stages(lambda: range(5), lambda xs: (x * 10 for x in xs), consumer=lambda xs: out.extend(xs))
+    >>> out
+    [0, 10, 20, 30, 40]
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+_END = object()
+_POLL = 0.05
+
+
+class StageFailed(RuntimeError):
+    """A pipeline stage raised; ``error`` is the original exception, ``stage`` where it happened."""
+
+    def __init__(self, stage: str, error: BaseException) -> None:
+        super().__init__(f"{stage}: {error}")
+        self.stage = stage
+        self.error = error
+
+
+def put(q: queue.Queue, item: Any, stop: threading.Event) -> bool:
+    """Blocking put that gives up (returns False) once ``stop`` is set."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=_POLL)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def drain(q: queue.Queue, stop: threading.Event) -> Iterator[Any]:
+    """Items of ``q`` until the end sentinel, or until ``stop`` is set."""
+    while not stop.is_set():
+        try:
+            item = q.get(timeout=_POLL)
+        except queue.Empty:
+            continue
+        if item is _END:
+            return
+        yield item
+
+
+def run_stages(
+    producer: Callable[[], Iterable[Any]],
+    *stages: Callable[[Iterator[Any]], Iterable[Any]],
+    consumer: Callable[[Iterator[Any]], None],
+    queue_size: int = 8,
+    stop: threading.Event | None = None,
+    join_timeout: float = 2.0,
+    names: tuple[str, ...] | None = None,
+) -> None:
+    """Run ``producer -> stages... -> consumer``, each in its own thread; return when all are done.
+
+    Args:
+        producer: returns the source iterable (called inside its thread).
+        stages: generator functions ``f(items) -> items``.
+        consumer: drains the last queue (e.g. writes a file); it should finalise its output when its
+            input ends, which also happens when the run is stopped.
+        queue_size: bound of every queue between two threads.
+        stop: an event the caller may set to stop the run early (a fresh one by default).
+        join_timeout: seconds to wait for threads after a stop before giving up on them.
+        names: thread/stage names for messages (default ``source, stage1.., sink``).
+
+    Raises:
+        StageFailed: the first exception raised by any stage.
+        KeyboardInterrupt: after stopping and joining, if the caller's thread was interrupted.
+    """
+    stop = stop or threading.Event()
+    n = len(stages)
+    names = names or ("source", *(f"stage{i + 1}" for i in range(n)), "sink")
+    queues = [queue.Queue(maxsize=queue_size) for _ in range(n + 1)]
+    errors: list[StageFailed] = []
+
+    def guard(name: str, body: Callable[[], None]) -> Callable[[], None]:
+        def target() -> None:
+            try:
+                body()
+            except BaseException as exc:  # noqa: BLE001 - travels to the caller
+                errors.append(StageFailed(name, exc))
+                stop.set()
+
+        return target
+
+    def source_body() -> None:
+        try:
+            for item in producer():
+                if not put(queues[0], item, stop):
+                    return
+        finally:
+            put(queues[0], _END, stop)
+
+    def stage_body(i: int) -> Callable[[], None]:
+        def body() -> None:
+            try:
+                for item in stages[i](drain(queues[i], stop)):
+                    if not put(queues[i + 1], item, stop):
+                        return
+            finally:
+                put(queues[i + 1], _END, stop)
+
+        return body
+
+    bodies = [source_body, *(stage_body(i) for i in range(n)), lambda: consumer(drain(queues[n], stop))]
+    threads = [
+        threading.Thread(target=guard(name, body), name=f"roadseg-{name}", daemon=True)
+        for name, body in zip(names, bodies)
+    ]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(_POLL)
+    except KeyboardInterrupt:
+        stop.set()
+        deadline = time.monotonic() + join_timeout
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        raise
+    if errors:
+        raise errors[0]

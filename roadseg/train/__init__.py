@@ -1,0 +1,1 @@
+"""Training and evaluation. ``metrics`` is numpy-only; ``loop`` needs torch (the ``train`` extra)."""

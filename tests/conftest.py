@@ -1,0 +1,137 @@
+"""Fixtures that build tiny real media and tiny real models in tmp_path (nothing downloaded)."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from roadseg.classes import CLASSES, IGNORE_INDEX, PALETTE
+
+
+def write_video(
+    path: Path,
+    frames: list[np.ndarray],
+    *,
+    fps: Fraction = Fraction(25),
+    codec: str = "libx264",
+    pts: list[int] | None = None,
+    time_base: Fraction | None = None,
+    audio_seconds: float = 0.0,
+) -> Path:
+    """Encode RGB frames (and optionally a sine-wave AAC track) with PyAV."""
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream(codec, rate=fps)
+        vs.height, vs.width = frames[0].shape[:2]
+        vs.pix_fmt = "yuv420p"
+        if codec == "libx264":
+            vs.options = {"crf": "12", "preset": "ultrafast"}
+        tb = time_base or 1 / fps
+        vs.codec_context.time_base = tb
+        aus = None
+        if audio_seconds:
+            aus = out.add_stream("aac", rate=48000)
+            aus.layout = "mono"
+        for i, img in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+            vf.pts = pts[i] if pts else i
+            vf.time_base = tb
+            out.mux(vs.encode(vf))
+        out.mux(vs.encode(None))
+        if aus is not None:
+            n = int(48000 * audio_seconds)
+            wave = (0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / 48000)).astype(np.float32)[None]
+            for s in range(0, n, 1024):
+                af = av.AudioFrame.from_ndarray(np.ascontiguousarray(wave[:, s : s + 1024]), format="fltp", layout="mono")
+                af.sample_rate, af.pts, af.time_base = 48000, s, Fraction(1, 48000)
+                out.mux(aus.encode(af))
+            out.mux(aus.encode(None))
+    return path
+
+
+def split_frames(n: int, h: int = 48, w: int = 64) -> list[np.ndarray]:
+    """Left half red (R=255), right half dark (R=0); a moving grey bar keeps frames distinct."""
+    frames = []
+    for i in range(n):
+        img = np.zeros((h, w, 3), np.uint8)
+        img[:, : w // 2, 0] = 255
+        img[(i * 3) % h, :, 1] = 128
+        frames.append(img)
+    return frames
+
+
+def read_video(path: Path) -> dict:
+    """What a checker needs: frames (RGB), pts, size, rate, codec, audio streams."""
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        info = {
+            "codec": v.codec_context.name,
+            "pix_fmt": v.codec_context.format.name,
+            "width": v.codec_context.width,
+            "height": v.codec_context.height,
+            "rate": v.average_rate,
+            "time_base": v.time_base,
+            "audio": [(a.codec_context.name, a.duration, a.time_base) for a in c.streams.audio],
+        }
+        frames, pts = [], []
+        for f in c.decode(video=0):
+            frames.append(f.to_ndarray(format="rgb24"))
+            pts.append(f.pts)
+        info["frames"], info["pts"] = frames, pts
+        info["seconds"] = [float(p * v.time_base) for p in pts]
+    return info
+
+
+def rule_model(path: Path, *, input_size=(32, 48), metadata: dict | None = None) -> Path:
+    """A contract model with a known rule: label = floor(R / 64), i.e. R=255 -> 3 (Road), R=0 -> 0 (Sky)."""
+    nodes = [
+        helper.make_node("Slice", ["frames", "starts", "ends", "axes"], ["red"]),
+        helper.make_node("Squeeze", ["red", "axes"], ["red2"]),
+        helper.make_node("Cast", ["red2"], ["redf"], to=TensorProto.FLOAT),
+        helper.make_node("Div", ["redf", "k"], ["q"]),
+        helper.make_node("Floor", ["q"], ["qf"]),
+        helper.make_node("Cast", ["qf"], ["labels"], to=TensorProto.UINT8),
+    ]
+    inits = [
+        helper.make_tensor("starts", TensorProto.INT64, [1], [0]),
+        helper.make_tensor("ends", TensorProto.INT64, [1], [1]),
+        helper.make_tensor("axes", TensorProto.INT64, [1], [3]),
+        helper.make_tensor("k", TensorProto.FLOAT, [], [64.0]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "rule",
+        [helper.make_tensor_value_info("frames", TensorProto.UINT8, ["N", "H", "W", 3])],
+        [helper.make_tensor_value_info("labels", TensorProto.UINT8, ["N", "H", "W"])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    meta = {
+        "classes": list(CLASSES),
+        "palette": [list(c) for c in PALETTE],
+        "ignore_index": IGNORE_INDEX,
+        "input_size": list(input_size),
+        **(metadata or {}),
+    }
+    for k, v in meta.items():
+        model.metadata_props.append(onnx.StringStringEntryProto(key=k, value=json.dumps(v)))
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.fixture
+def rule_onnx(tmp_path: Path) -> Path:
+    return rule_model(tmp_path / "rule.onnx")
+
+
+@pytest.fixture
+def split_video(tmp_path: Path) -> Path:
+    return write_video(tmp_path / "split.mp4", split_frames(12), audio_seconds=0.5)

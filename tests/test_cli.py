@@ -1,0 +1,85 @@
+import json
+
+import av
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import read_video
+from roadseg.cli import main, segment_video_cmd
+from roadseg.pipeline.infer import OnnxSegmenter
+
+
+def run(args):
+    return CliRunner().invoke(segment_video_cmd, [str(a) for a in args])
+
+
+def test_segment_video_writes_output_and_stats(split_video, rule_onnx, tmp_path):
+    out, stats = tmp_path / "out.mp4", tmp_path / "stats.json"
+    r = run([split_video, "-o", out, "--model", rule_onnx, "-q", "--stats", stats])
+    assert r.exit_code == 0, r.output
+    assert len(read_video(out)["frames"]) == 12
+    data = json.loads(stats.read_text())
+    assert data["frames"] == 12 and {"decode", "infer", "overlay", "encode"} <= set(data["stages"])
+
+
+def _one_line_error(r, code=1):
+    assert r.exit_code == code, r.output
+    assert "Traceback" not in r.output
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), r.output
+    return lines[0]
+
+
+def test_bad_inputs_give_one_line_errors(rule_onnx, tmp_path):
+    out = tmp_path / "o.mp4"
+    assert "not found" in _one_line_error(run([tmp_path / "nope.mp4", "-o", out, "--model", rule_onnx]))
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    assert "empty" in _one_line_error(run([empty, "-o", out, "--model", rule_onnx]))
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is not a video\n" * 100)
+    assert "not a readable video" in _one_line_error(run([text, "-o", out, "--model", rule_onnx]))
+    audio_only = tmp_path / "audio.m4a"
+    with av.open(str(audio_only), "w") as c:
+        s = c.add_stream("aac", rate=48000)
+        s.layout = "mono"
+        af = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+        af.sample_rate, af.pts = 48000, 0
+        c.mux(s.encode(af))
+        c.mux(s.encode(None))
+    assert "no video stream" in _one_line_error(run([audio_only, "-o", out, "--model", rule_onnx]))
+    assert not out.exists()
+
+
+def test_output_rules(split_video, rule_onnx, tmp_path):
+    assert "is the input" in _one_line_error(run([split_video, "-o", split_video, "--model", rule_onnx, "-y"]))
+    out = tmp_path / "exists.mp4"
+    out.write_bytes(b"keep me")
+    assert "exists" in _one_line_error(run([split_video, "-o", out, "--model", rule_onnx]))
+    assert out.read_bytes() == b"keep me"
+    assert "does not exist" in _one_line_error(run([split_video, "-o", tmp_path / "no/dir/o.mp4", "--model", rule_onnx]))
+    assert "model file not found" in _one_line_error(run([split_video, "-o", tmp_path / "o.mp4", "--model", tmp_path / "m.onnx"]))
+
+
+@pytest.mark.timeout(30)
+def test_failing_inference_midway_exits_nonzero_and_keeps_a_playable_partial(split_video, rule_onnx, tmp_path, monkeypatch):
+    real = OnnxSegmenter.predict
+    calls = {"n": 0}
+
+    def flaky(self, frames):  # fault injection: the model dies on the 6th call
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+        return real(self, frames)
+
+    monkeypatch.setattr(OnnxSegmenter, "predict", flaky)
+    out = tmp_path / "partial.mp4"
+    line = _one_line_error(run([split_video, "-o", out, "--model", rule_onnx, "-q"]))
+    assert "infer failed" in line and "kept a playable partial output" in line
+    assert 1 <= len(read_video(out)["frames"]) <= 5
+
+
+def test_group_help_lists_commands():
+    r = CliRunner().invoke(main, ["--help"])
+    assert r.exit_code == 0 and all(c in r.output for c in ("train", "export"))

@@ -1,0 +1,68 @@
+import json
+
+import numpy as np
+import onnx
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from roadseg.export.onnx import TRACE_SHAPE, export_onnx  # noqa: E402
+from roadseg.export.verify import VERIFY_SHAPE, ExportCheckError, verify_parity  # noqa: E402
+from roadseg.model import UNetResNet34  # noqa: E402
+from roadseg.pipeline.infer import OnnxSegmenter  # noqa: E402
+
+
+def _trained_like(seed: int) -> UNetResNet34:
+    """A random net with non-trivial BN statistics, so labels are not a constant map."""
+    torch.manual_seed(seed)
+    net = UNetResNet34(11)
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.weight.data.uniform_(0.5, 1.5)
+            m.running_var.uniform_(0.5, 2.0)
+    return net.eval()
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    net = _trained_like(0)
+    path = export_onnx(net, tmp_path_factory.mktemp("m") / "m.onnx", input_size=(360, 480), metadata={"val_miou": 1.5})
+    return net, path
+
+
+def test_contract_io_and_metadata(exported):
+    _, path = exported
+    model = onnx.load(str(path))
+    (inp,) = model.graph.input
+    (out,) = model.graph.output
+    assert inp.name == "frames" and inp.type.tensor_type.elem_type == onnx.TensorProto.UINT8
+    assert [d.dim_param or d.dim_value for d in inp.type.tensor_type.shape.dim] == ["N", "H", "W", 3]
+    assert out.name == "labels" and out.type.tensor_type.elem_type == onnx.TensorProto.UINT8
+    assert [d.dim_param for d in out.type.tensor_type.shape.dim] == ["N", "H", "W"]
+    meta = {p.key: json.loads(p.value) for p in model.metadata_props}
+    assert meta["classes"][3] == "Road" and meta["palette"][3] == [128, 64, 128]
+    assert meta["ignore_index"] == 11 and meta["input_size"] == [360, 480] and meta["val_miou"] == 1.5
+
+
+def test_parity_at_untraced_shapes(exported):
+    net, path = exported
+    assert VERIFY_SHAPE[1:3] != TRACE_SHAPE[1:3]
+    report = verify_parity(net, path)
+    assert report["agreement"] >= 0.999
+    seg = OnnxSegmenter(path, providers="cpu")
+    labels = seg.predict(np.random.default_rng(1).integers(0, 256, (3, 45, 61, 3), dtype=np.uint8))
+    assert labels.shape == (3, 45, 61) and labels.dtype == np.uint8
+    assert len(np.unique(labels)) > 1  # a real map, not a constant
+
+
+def test_parity_check_fails_for_a_different_network(exported):
+    _, path = exported
+    with pytest.raises(ExportCheckError, match="agree on"):
+        verify_parity(_trained_like(1), path)
+
+
+def test_fp16_weights_halve_the_file_and_keep_parity(exported, tmp_path):
+    net, path = exported
+    half = export_onnx(net, tmp_path / "half.onnx", fp16_weights=True)
+    assert half.stat().st_size < 0.6 * path.stat().st_size
+    assert verify_parity(net, half)["agreement"] >= 0.999

@@ -1,0 +1,86 @@
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from conftest import read_video, split_frames, write_video
+from roadseg.classes import PALETTE
+from roadseg.pipeline import Segmenter, segment_video
+from roadseg.pipeline.infer import ModelError
+
+
+def test_output_keeps_count_size_rate_timestamps_and_audio(split_video, rule_onnx, tmp_path):
+    out = tmp_path / "out.mp4"
+    stats = segment_video(split_video, out, model=rule_onnx, progress=False)
+    src, dst = read_video(split_video), read_video(out)
+    assert stats["frames"] == len(dst["frames"]) == len(src["frames"]) == 12
+    assert (dst["width"], dst["height"]) == (64, 48)
+    assert dst["rate"] == src["rate"] == 25
+    assert dst["seconds"] == pytest.approx(src["seconds"], abs=1e-6)
+    assert dst["codec"] == "h264" and dst["pix_fmt"] == "yuv420p"
+    assert dst["audio"] == src["audio"] and stats["audio_streams"] == 1
+
+
+def test_pixels_are_coloured_by_their_label(split_video, rule_onnx, tmp_path):
+    out = tmp_path / "mask.mp4"
+    segment_video(split_video, out, model=rule_onnx, alpha=1.0, progress=False, crf=0)
+    frame = read_video(out)["frames"][5].astype(int)
+    road, sky = np.array(PALETTE[3]), np.array(PALETTE[0])  # R=255 -> 3, R=0 -> 0
+    assert np.abs(frame[10:40, 4:28] - road).max() <= 12
+    assert np.abs(frame[10:40, 36:60] - sky).max() <= 12
+
+
+def test_blend_weights_frame_and_colour(split_video, rule_onnx, tmp_path):
+    out = tmp_path / "half.mp4"
+    segment_video(split_video, out, model=rule_onnx, alpha=0.5, progress=False, crf=0)
+    src = read_video(split_video)["frames"][5].astype(int)
+    got = read_video(out)["frames"][5].astype(int)
+    want = 0.5 * src[20:30, 4:28] + 0.5 * np.array(PALETTE[3])
+    assert np.abs(got[20:30, 4:28] - want).mean() < 6
+
+
+def test_variable_frame_rate_and_fractional_rate_timestamps_survive(rule_onnx, tmp_path):
+    tb = Fraction(1, 30000)
+    pts = [0, 1001, 2002, 5005, 6006, 10010, 11011, 12012]  # 29.97 fps with gaps
+    src = write_video(tmp_path / "vfr.mp4", split_frames(len(pts)), fps=Fraction(30000, 1001), pts=pts, time_base=tb)
+    out = tmp_path / "vfr-out.mp4"
+    segment_video(src, out, model=rule_onnx, progress=False)
+    assert read_video(out)["seconds"] == pytest.approx(read_video(src)["seconds"], abs=1e-4)
+
+
+def test_batching_gives_the_same_frames(split_video, rule_onnx, tmp_path):
+    a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    segment_video(split_video, a, model=rule_onnx, progress=False, batch=1, crf=0)
+    segment_video(split_video, b, model=rule_onnx, progress=False, batch=5, crf=0)
+    fa, fb = read_video(a)["frames"], read_video(b)["frames"]
+    assert len(fa) == len(fb) and all(np.array_equal(x, y) for x, y in zip(fa, fb))
+
+
+def test_segmenter_resizes_to_working_size_and_back(rule_onnx):
+    seg = Segmenter(rule_onnx, providers="cpu")
+    assert seg.size == (32, 48)
+    frame = np.zeros((100, 150, 3), np.uint8)
+    frame[:, :75, 0] = 255
+    assert seg([frame]).shape == (1, 32, 48)
+    labels = seg.segment(frame)
+    assert labels.shape == (100, 150) and labels[50, 10] == 3 and labels[50, 140] == 0
+    assert Segmenter(rule_onnx, size=(20, 30), providers="cpu")([frame]).shape == (1, 20, 30)
+
+
+def test_model_breaking_the_contract_is_refused(tmp_path):
+    from conftest import rule_model
+
+    bad = tmp_path / "bad.onnx"
+    rule_model(bad)
+    import onnx
+
+    m = onnx.load(str(bad))
+    del m.metadata_props[:]
+    onnx.save(m, str(bad))
+    with pytest.raises(ModelError, match="metadata lacks"):
+        Segmenter(bad, providers="cpu")
+    (tmp_path / "junk.onnx").write_bytes(b"not a model")
+    with pytest.raises(ModelError, match="cannot load model"):
+        Segmenter(tmp_path / "junk.onnx", providers="cpu")
+    with pytest.raises(ModelError, match="not found"):
+        Segmenter(tmp_path / "missing.onnx", providers="cpu")

@@ -1,0 +1,65 @@
+"""The runner never hangs: failures anywhere end the run promptly with the original error."""
+
+import threading
+import time
+
+import pytest
+
+from roadseg.pipeline.runner import StageFailed, run_stages
+
+
+def test_items_flow_in_order_through_bounded_queues():
+    out = []
+    run_stages(lambda: range(100), lambda xs: (x + 1 for x in xs), consumer=out.extend, queue_size=2)
+    assert out == list(range(1, 101))
+
+
+def test_failing_source_ends_the_run():
+    def source():
+        yield 1
+        raise OSError("disk went away")
+
+    with pytest.raises(StageFailed) as info:
+        run_stages(source, lambda xs: xs, consumer=lambda xs: list(xs))
+    assert info.value.stage == "source" and isinstance(info.value.error, OSError)
+
+
+@pytest.mark.timeout(10)
+def test_failing_consumer_while_producer_blocks_on_full_queue():
+    """supervision's hang: the reader blocks on a full queue after the callback died."""
+
+    def consumer(items):
+        next(iter(items))
+        raise ValueError("encoder broke")
+
+    t0 = time.monotonic()
+    with pytest.raises(StageFailed) as info:
+        run_stages(lambda: iter(range(10**9)), lambda xs: xs, consumer=consumer, queue_size=1)
+    assert info.value.stage == "sink" and time.monotonic() - t0 < 3
+
+
+@pytest.mark.timeout(10)
+def test_failing_middle_stage_with_endless_source():
+    def stage(xs):
+        for x in xs:
+            if x == 5:
+                raise RuntimeError("inference failed")
+            yield x
+
+    with pytest.raises(StageFailed, match="inference failed"):
+        run_stages(lambda: iter(range(10**9)), stage, consumer=lambda xs: [None for _ in xs], queue_size=1)
+
+
+@pytest.mark.timeout(10)
+def test_stop_event_ends_the_run_and_the_consumer_finishes():
+    stop = threading.Event()
+    finished = []
+
+    def consumer(items):
+        for i, _ in enumerate(items):
+            if i == 3:
+                stop.set()
+        finished.append(True)  # the sink's chance to finalise its file
+
+    run_stages(lambda: iter(range(10**9)), lambda xs: xs, consumer=consumer, stop=stop)
+    assert finished == [True]

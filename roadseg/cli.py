@@ -125,6 +125,76 @@ def _verify_frames(folder: str):
     return np.stack([i[: h - (1 if h % 2 == 0 else 0), : w - (1 if w % 2 == 0 else 0)] for i in images])
 
 
+@main.command("eval")
+@click.argument("model", type=click.Path())
+@click.option("--data", required=True, type=click.Path(), help="CamVid folder (SegNet or fastai layout).")
+@click.option("--split", default="val", show_default=True, type=click.Choice(["train", "val", "test"]))
+@click.option("--size", help="Working size HxW [default: the model's input_size; native for checkpoints].")
+@click.option("--device", default="cpu", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
+@click.option("--limit", type=int, help="Score only the first N images.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (per-class IoU, mIoU, confusion matrix).")
+def eval_cmd(model, data, split, size, device, limit, as_json) -> None:
+    """Score MODEL (.onnx, or a .pt checkpoint) on a CamVid split: per-class IoU, mIoU, pixel accuracy.
+
+    mIoU is the mean over the 11 classes; void pixels are ignored.
+    """
+    import json
+
+    from roadseg.pipeline.infer import ModelError
+    from roadseg.train.evaluate import evaluate_model, format_table
+
+    try:
+        result = evaluate_model(model, data, split, size=_size(size), device=device, limit=limit)
+    except (FileNotFoundError, ModelError, ValueError) as exc:
+        _fail(str(exc))
+    except ImportError as exc:
+        _fail(f"scoring a checkpoint needs the train extra (pip install 'roadseg[train]'): {exc}")
+    click.echo(json.dumps(result) if as_json else format_table(result))
+
+
+@main.command("quantize")
+@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="CamVid folder: calibration frames come from its train split.")
+@click.option("--frames", "count", default=64, show_default=True, help="Number of calibration frames.")
+@click.option("--method", default="minmax", show_default=True, type=click.Choice(["minmax", "percentile", "entropy"]))
+def quantize_cmd(model, output, data, count, method) -> None:
+    """Static INT8 (QDQ, per-channel) copy of an fp32 contract MODEL, calibrated on CamVid train frames."""
+    from pathlib import Path
+
+    from roadseg.export.quantize import load_calibration_frames, quantize_int8
+    from roadseg.pipeline.infer import ModelError, OnnxSegmenter
+
+    frames = load_calibration_frames(data, count)
+    path = quantize_int8(model, output, frames, method=method)
+    try:
+        OnnxSegmenter(path, providers="cpu")  # still obeys the contract
+    except ModelError as exc:
+        Path(path).unlink(missing_ok=True)
+        _fail(f"quantized model breaks the contract: {exc}")
+    click.echo(f"wrote {path} ({Path(path).stat().st_size / 1e6:.1f} MB); score it with: roadseg eval {path} --data {data}")
+
+
+@main.command("release")
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="CamVid folder.")
+@click.option("--out", default="models", show_default=True, type=click.Path(file_okay=False))
+@click.option("--calib-frames", default=64, show_default=True, help="INT8 calibration frames (train split).")
+def release_cmd(checkpoint, data, out, calib_frames) -> None:
+    """Build the shipped models from CHECKPOINT: fp16-stored fp32 + INT8, verified and scored on val."""
+    import json
+
+    try:
+        from roadseg.export.release import release
+    except ImportError as exc:
+        _fail(f"release needs the train extra (pip install 'roadseg[train]'): {exc}")
+    try:
+        report = release(checkpoint, data, out, calib_frames=calib_frames)
+    except RuntimeError as exc:
+        _fail(str(exc))
+    click.echo(json.dumps(report, indent=2))
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("input", type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output video (.mp4).")

@@ -40,8 +40,9 @@ class ModelError(ValueError):
 
 def models_dir() -> Path:
     """Folder of the shipped models: ``models/`` of a source checkout, else the installed package data."""
-    checkout = Path(__file__).resolve().parents[2] / "models"
-    if checkout.is_dir():
+    root = Path(__file__).resolve().parents[2]
+    checkout = root / "models"
+    if (root / "pyproject.toml").is_file() and checkout.is_dir():
         return checkout
     try:
         return Path(str(resources.files("roadseg._models")))
@@ -81,6 +82,14 @@ def _providers(device: str) -> list:
     if device == "tensorrt":
         return ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
     raise ValueError(f"device must be auto, cpu, cuda or tensorrt, not {device!r}")
+
+
+def _json_or_text(value: str):
+    """Contract keys hold JSON; other tools (e.g. the quantizer) may add plain strings."""
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
 
 
 class OnnxSegmenter:
@@ -130,10 +139,10 @@ class OnnxSegmenter:
         missing = [k for k in REQUIRED_METADATA if k not in raw]
         if missing:
             raise ModelError(f"{self.path.name}: metadata lacks {', '.join(missing)}")
-        try:
-            meta = {k: json.loads(v) for k, v in raw.items()}
-        except json.JSONDecodeError as exc:
-            raise ModelError(f"{self.path.name}: metadata is not JSON ({exc})") from None
+        meta = {k: _json_or_text(v) for k, v in raw.items()}
+        bad = [k for k in REQUIRED_METADATA if isinstance(meta[k], str)]
+        if bad:
+            raise ModelError(f"{self.path.name}: metadata {', '.join(bad)} is not JSON")
         if len(meta["palette"]) < len(meta["classes"]) or len(meta["input_size"]) != 2:
             raise ModelError(f"{self.path.name}: palette or input_size metadata malformed")
         return meta

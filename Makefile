@@ -1,0 +1,26 @@
+# The two README commands. Both create .venv with pinned torch (constraints.txt) where needed.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip install -q -c constraints.txt
+
+.PHONY: demo test venv clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+venv: $(BIN)/python
+
+# Set up the runtime (no torch) and segment the shipped sample clip with the shipped model.
+demo: venv
+	$(PIP) .
+	$(BIN)/segment-video sample_videos/road.mp4 -o out.mp4 -y
+
+# Set up everything (runtime + train + dev extras) and run the test suite.
+test: venv
+	$(PIP) -e ".[train,dev]"
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) build *.egg-info out.mp4

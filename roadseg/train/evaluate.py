@@ -1,0 +1,95 @@
+"""Score a model on a CamVid split: per-class IoU, mIoU over the 11 classes, pixel accuracy.
+
+ONNX models go through the pipeline's own :class:`~roadseg.pipeline.infer.Segmenter` (same resize,
+same onnxruntime session), so the score is the score of what ``segment-video`` runs; PyTorch
+checkpoints (``.pt``) need the ``train`` extra.
+
+Example:
+    >>> r = evaluate_model("models/unet-r34-camvid.onnx", "../shared/camvid", "val")   # doctest: +SKIP
+    >>> print(format_table(r))                                                        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from roadseg.classes import CLASSES, IGNORE_INDEX, NUM_CLASSES
+from roadseg.data.camvid import CamVid
+from roadseg.train.metrics import confusion_matrix, scores
+
+
+def _onnx_predictor(path: Path, size, device: str):
+    from roadseg.pipeline.infer import Segmenter
+
+    seg = Segmenter(path, size=size, providers=device)
+
+    def predict(images: list[np.ndarray]) -> list[np.ndarray]:
+        labels = seg(images)
+        return [cv2.resize(lab, (im.shape[1], im.shape[0]), interpolation=cv2.INTER_NEAREST)
+                for lab, im in zip(labels, images)]  # fmt: skip
+
+    return predict, seg.size
+
+
+def _torch_predictor(path: Path, size, device: str):
+    import torch
+
+    from roadseg.model import Preprocess
+    from roadseg.train.loop import load_checkpoint, pick_device
+
+    dev = pick_device(device)
+    net, _ = load_checkpoint(path, device="cpu")
+    net, pre = net.to(dev), Preprocess().to(dev)
+
+    @torch.no_grad()
+    def predict(images: list[np.ndarray]) -> list[np.ndarray]:
+        out = []
+        for im in images:
+            x = im if size is None else cv2.resize(im, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+            lab = net(pre(torch.from_numpy(x)[None].to(dev))).argmax(1)[0].to(torch.uint8).cpu().numpy()
+            out.append(cv2.resize(lab, (im.shape[1], im.shape[0]), interpolation=cv2.INTER_NEAREST))
+        return out
+
+    return predict, size
+
+
+def evaluate_model(model: str | Path, data: str | Path, split: str = "val", *, size=None,
+                   device: str = "cpu", batch: int = 4, limit: int | None = None) -> dict:  # fmt: skip
+    """Confusion-matrix scores of ``model`` (``.onnx`` or a ``.pt`` checkpoint) on ``split``."""
+    model = Path(model)
+    if not model.is_file():
+        raise FileNotFoundError(f"model not found: {model}")
+    ds = CamVid(data, split)
+    if model.suffix == ".onnx":
+        predict, used_size = _onnx_predictor(model, size, device)
+    else:
+        predict, used_size = _torch_predictor(model, size, device)
+    n = len(ds) if limit is None else min(limit, len(ds))
+    cm = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
+    t0 = time.perf_counter()
+    for start in range(0, n, batch):
+        pairs = [ds[i] for i in range(start, min(start + batch, n))]
+        preds = predict([p[0] for p in pairs])
+        for pred, (_, label) in zip(preds, pairs):
+            cm += confusion_matrix(pred, label, NUM_CLASSES, IGNORE_INDEX)
+    result = scores(cm)
+    result.update({
+        "model": str(model), "split": split, "images": n, "working_size": list(used_size) if used_size else None,
+        "classes": list(CLASSES), "seconds": round(time.perf_counter() - t0, 2),
+        "confusion_matrix": cm.tolist(),
+    })  # fmt: skip
+    return result
+
+
+def format_table(result: dict) -> str:
+    """A per-class IoU table for people."""
+    lines = [f"{result['model']} on {result['split']} ({result['images']} images)", f"{'class':<12} {'IoU':>7}"]
+    for name, iou in zip(result["classes"], result["iou"]):
+        lines.append(f"{name:<12} {'-' if iou != iou else f'{100 * iou:6.2f}':>7}")
+    lines.append(f"{'mIoU':<12} {100 * result['miou']:7.2f}")
+    lines.append(f"{'pixel acc':<12} {100 * result['pixel_acc']:7.2f}")
+    return "\n".join(lines)

@@ -1,0 +1,96 @@
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from roadseg.data.camvid import CAMVID32_TO_11, CamVid, camvid32_lut
+from roadseg.data.transforms import TrainTransform
+
+FASTAI_CODES = ("Animal Archway Bicyclist Bridge Building Car CartLuggagePram Child Column_Pole Fence "
+                "LaneMkgsDriv LaneMkgsNonDriv Misc_Text MotorcycleScooter OtherMoving ParkingBlock "
+                "Pedestrian Road RoadShoulder Sidewalk SignSymbol Sky SUVPickupTruck TrafficCone "
+                "TrafficLight Train Tree Truck_Bus Tunnel VegetationMisc Void Wall").split()  # fmt: skip
+
+
+def _png(path: Path, arr: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), arr if arr.ndim == 2 else cv2.cvtColor(arr, cv2.COLOR_RGB2BGR))
+
+
+def make_segnet(root: Path, n: int = 3, h: int = 24, w: int = 32) -> Path:
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        for i in range(n):
+            _png(root / split / f"0001TP_{i:06d}.png", rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+            _png(root / f"{split}annot" / f"0001TP_{i:06d}.png", rng.integers(0, 12, (h, w), dtype=np.uint8))
+    return root
+
+
+def make_fastai(root: Path, h: int = 24, w: int = 32) -> Path:
+    (root / "codes.txt").parent.mkdir(parents=True, exist_ok=True)
+    (root / "codes.txt").write_text("\n".join(FASTAI_CODES))
+    names = [f"Seq05VD_f{i:05d}.png" for i in range(4)]
+    (root / "valid.txt").write_text("\n".join(names[:1]))
+    for i, name in enumerate(names):
+        _png(root / "images" / name, np.full((h, w, 3), 10 * i, np.uint8))
+        label = np.zeros((h, w), np.uint8)
+        label[:, :8] = FASTAI_CODES.index("LaneMkgsDriv")
+        label[:, 8:16] = FASTAI_CODES.index("Child")
+        label[:, 16:24] = FASTAI_CODES.index("MotorcycleScooter")
+        label[:, 24:] = FASTAI_CODES.index("Void")
+        _png(root / "labels" / name.replace(".png", "_P.png"), label)
+    return root
+
+
+def test_segnet_layout(tmp_path):
+    root = make_segnet(tmp_path / "camvid")
+    ds = CamVid(root, "train")
+    assert ds.layout == "segnet" and len(ds) == 3
+    image, label = ds[0]
+    assert image.shape == (24, 32, 3) and image.dtype == np.uint8 and label.shape == (24, 32)
+    assert label.max() <= 11
+    assert CamVid(root, "val", size=(12, 16))[0][0].shape == (12, 16, 3)
+    with pytest.raises(FileNotFoundError):
+        CamVid(root, "test")
+
+
+def test_fastai_layout_maps_32_classes_onto_11(tmp_path):
+    root = make_fastai(tmp_path / "camvid32")
+    train, val = CamVid(root, "train"), CamVid(root, "val")
+    assert train.layout == "fastai" and (len(train), len(val)) == (3, 1)
+    assert val.samples[0].image.name == "Seq05VD_f00000.png"
+    _, label = train[0]
+    assert label[0, 0] == 3 and label[0, 10] == 9 and label[0, 20] == 10 and label[0, 30] == 11
+
+
+def test_mapping_covers_the_standard_groups():
+    lut = camvid32_lut(FASTAI_CODES)
+    assert lut[FASTAI_CODES.index("Sky")] == 0 and lut[FASTAI_CODES.index("Wall")] == 1
+    assert lut[FASTAI_CODES.index("SUVPickupTruck")] == 8 and lut[FASTAI_CODES.index("Void")] == 11
+    assert len(CAMVID32_TO_11) == 31  # every code but Void has a class
+
+
+def test_not_a_camvid_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a CamVid folder"):
+        CamVid(tmp_path, "train")
+
+
+def test_joint_transform_moves_image_and_mask_together():
+    image = np.zeros((60, 80, 3), np.uint8)
+    label = np.zeros((60, 80), np.uint8)
+    image[:, 40:] = 255  # right half bright <-> class 5
+    label[:, 40:] = 5
+    aug = TrainTransform(crop=(32, 32), scale=(0.5, 1.5), jitter=0.0)
+    for seed in range(20):
+        img, lab = aug(image, label, np.random.default_rng(seed))
+        assert img.shape == (32, 32, 3) and lab.shape == (32, 32)
+        inside = lab != 11  # padding is void
+        bright = img[..., 0] > 127
+        assert np.mean(bright[inside] == (lab[inside] == 5)) > 0.95
+
+
+def test_small_images_are_padded_with_void():
+    img, lab = TrainTransform(crop=(64, 64), scale=(1, 1))(np.zeros((20, 30, 3), np.uint8),
+                                                           np.zeros((20, 30), np.uint8), np.random.default_rng(0))  # fmt: skip
+    assert img.shape == (64, 64, 3) and (lab == 11).sum() == 64 * 64 - 20 * 30

@@ -1,0 +1,111 @@
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+torch = pytest.importorskip("torch")
+
+from conftest import rule_model  # noqa: E402
+from test_data import _png, make_segnet  # noqa: E402
+
+import roadseg.train.loop as loop  # noqa: E402
+from roadseg.cli import main  # noqa: E402
+from roadseg.model import Preprocess, UNetResNet34  # noqa: E402
+from roadseg.train.loop import TrainConfig, median_frequency_weights, train  # noqa: E402
+
+SMALL = {"decoder_channels": [32, 16, 16, 8, 8]}
+
+
+def _cfg(tmp_path, **kw):
+    base = dict(data=str(make_segnet(tmp_path / "data", n=4, h=40, w=48)), out=str(tmp_path / "run"), epochs=2,
+                batch_size=2, crop=(32, 32), amp="off", device="cpu", workers=0, model=SMALL, size=(40, 48))  # fmt: skip
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_a_few_steps_lower_the_loss():
+    torch.manual_seed(0)
+    net, pre = UNetResNet34(11, decoder_channels=(32, 16, 16, 8, 8)), Preprocess()
+    x = torch.randint(0, 256, (2, 32, 32, 3), dtype=torch.uint8)
+    y = (x[..., 0] // 64).long()  # a learnable rule: 4 classes from the red channel
+    opt = torch.optim.AdamW(net.parameters(), lr=2e-3)
+    losses = []
+    for _ in range(12):
+        loss = torch.nn.functional.cross_entropy(net(pre(x)), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.7 * losses[0]
+
+
+def test_training_writes_checkpoints_and_logs(tmp_path):
+    result = train(_cfg(tmp_path))
+    run = tmp_path / "run"
+    assert (run / "last.pt").is_file() and (run / "best.pt").is_file()
+    rows = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2] and all(0 <= r["miou"] <= 1 for r in rows)
+    assert (run / "log.csv").read_text().startswith("epoch,lr,train_loss,miou")
+    assert result["best_epoch"] in (1, 2)
+
+
+def test_resume_continues_exactly(tmp_path, monkeypatch):
+    straight = train(_cfg(tmp_path / "a"))
+    want = torch.load(tmp_path / "a/run/last.pt", weights_only=False)
+
+    real, calls = loop.train_one_epoch, {"n": 0}
+
+    def interrupted(*args, **kw):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # the machine went away during epoch 2
+        return real(*args, **kw)
+
+    monkeypatch.setattr(loop, "train_one_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(_cfg(tmp_path / "b"))
+    monkeypatch.setattr(loop, "train_one_epoch", real)
+    resumed = train(_cfg(tmp_path / "b"), resume=tmp_path / "b/run/last.pt")
+    got = torch.load(tmp_path / "b/run/last.pt", weights_only=False)
+    for k, v in want["model"].items():
+        assert torch.equal(v, got["model"][k]), k
+    assert [r["train_loss"] for r in resumed["history"]] == [r["train_loss"] for r in straight["history"]]
+    assert got["scheduler"]["last_epoch"] == want["scheduler"]["last_epoch"]
+
+
+def test_median_frequency_weights_favour_rare_classes():
+    lab = np.zeros((10, 10), np.uint8)
+    lab[:, :1] = 2  # rare
+    w = median_frequency_weights([lab])
+    assert w[2] > w[0] and w[5] == 0
+
+
+def test_imagenet_weights_offline_fail_clearly(tmp_path, monkeypatch):
+    def offline(*a, **k):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    with pytest.raises(RuntimeError, match="could not download ImageNet weights"):
+        loop.load_encoder_weights(UNetResNet34(11), "imagenet")
+
+
+def test_eval_cli_scores_an_onnx_model_by_hand(tmp_path):
+    root = tmp_path / "cv"
+    image = np.zeros((20, 40, 3), np.uint8)
+    image[:, :20, 0] = 255  # rule model: R=255 -> Road(3), R=0 -> Sky(0)
+    label = np.zeros((20, 40), np.uint8)
+    label[:, :20] = 3
+    label[:, 30:] = 8  # Car, predicted Sky: wrong
+    label[:2] = 11  # void rows are ignored
+    _png(root / "val" / "a.png", image)
+    _png(root / "valannot" / "a.png", label)
+    model = rule_model(tmp_path / "rule.onnx", input_size=(20, 40))
+    r = CliRunner().invoke(main, ["eval", str(model), "--data", str(root), "--json"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.output)
+    iou = res["iou"]
+    assert iou[3] == 1.0 and iou[0] == pytest.approx(0.5) and iou[8] == 0.0
+    assert res["miou"] == pytest.approx(0.5)  # classes present: Sky, Road, Car
+    table = CliRunner().invoke(main, ["eval", str(model), "--data", str(root)])
+    assert "mIoU" in table.output and "50.00" in table.output

@@ -195,6 +195,228 @@ def release_cmd(checkpoint, data, out, calib_frames) -> None:
     click.echo(json.dumps(report, indent=2))
 
 
+class _Terminated(KeyboardInterrupt):
+    signal_name = "SIGTERM"
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise _Terminated()
+
+
+def _setup_logging() -> None:
+    import logging
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("roadseg: %(message)s"))
+    logger = logging.getLogger("roadseg")
+    if not logger.handlers:
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("input", type=click.Path())
+@click.option("-o", "--output", required=True, type=click.Path(), help="Output video (.mp4), or image file/folder for image input.")
+@click.option("--model", type=click.Path(), help="ONNX model file [default: the shipped model; INT8 on CPU].")
+@click.option("--size", help="Working size HxW the network sees [default: the model's input_size].")
+@click.option("--mode", default="overlay", show_default=True, type=click.Choice(["overlay", "mask", "side-by-side"]),
+              help="Blend colours onto the frame, colours alone, or frame | overlay side by side.")
+@click.option("--alpha", default=0.5, show_default=True, type=click.FloatRange(0, 1), help="Weight of the class colours.")
+@click.option("--legend", is_flag=True, help="Draw the class colours and names on every frame.")
+@click.option("--masks-dir", type=click.Path(file_okay=False), help="Also write one lossless label PNG per frame (pixel = class index).")
+@click.option("--stats", type=click.Path(dir_okay=False), help="Write run statistics (per-frame class shares, per-stage timings) as JSON.")
+@click.option("--start", default=0.0, type=click.FloatRange(min=0), help="Seconds to skip at the start.")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Seconds to process after --start.")
+@click.option("--batch", default=1, show_default=True, type=click.IntRange(1, 256), help="Frames per inference call.")
+@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]))
+@click.option("--threads", default=0, show_default=True, help="onnxruntime intra-op threads (0 = one per core).")
+@click.option("--codec", default="libx264", show_default=True, help="Video encoder (libx264, libx265, libsvtav1, libvpx-vp9, mpeg4).")
+@click.option("--crf", default=23, show_default=True, help="Encoder quality (lower = better, bigger).")
+@click.option("--preset", default="veryfast", show_default=True, help="x264/x265 speed preset.")
+@click.option("--no-audio", is_flag=True, help="Drop the audio (by default every audio stream is copied untouched).")
+@click.option("-y", "--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def segment_video_cmd(input, output, model, size, mode, alpha, legend, masks_dir, stats, start, duration, batch,
+                      device, threads, codec, crf, preset, no_audio, overwrite, quiet) -> None:  # fmt: skip
+    """Segment every frame of INPUT and write OUTPUT with class colours (H.264 mp4 by default).
+
+    INPUT is a video file, or an image, a folder of images or a quoted glob ("frames/*.jpg"), in
+    which case OUTPUT is an image file or a folder. A video output keeps the input's frame count,
+    size, timestamps and audio. Ctrl-C or SIGTERM finalises a playable file of the frames done.
+
+    \b
+    Examples:
+      segment-video dashcam.mp4 -o out.mp4
+      segment-video dashcam.mp4 -o out.mp4 --mode side-by-side --legend --start 60 --duration 30
+      segment-video "frames/*.png" -o segmented/ --masks-dir labels/
+    """
+    import json
+    import signal
+
+    from roadseg.pipeline import ModelError, OutputError, PipelineError, SinkError, SourceError
+    from roadseg.pipeline.video import Interrupted, SegmentOptions, segment_video
+
+    _setup_logging()
+    opts = SegmentOptions(model=model, size=_size(size), alpha=alpha, mode=mode, legend=legend, masks_dir=masks_dir,
+                          frame_stats=stats is not None, batch=batch, providers=device, threads=threads, codec=codec,
+                          crf=crf, preset=preset, audio=not no_audio, start=start, duration=duration,
+                          overwrite=overwrite, progress=not quiet)  # fmt: skip
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        result = segment_video(input, output, opts)
+    except (SourceError, OutputError, ModelError, SinkError, PipelineError) as exc:
+        _fail(str(exc))
+    except Interrupted as exc:
+        _fail(exc.message, 143 if exc.signal_name == "SIGTERM" else 130)
+    except KeyboardInterrupt as exc:
+        _fail("interrupted before any frame was written", 143 if isinstance(exc, _Terminated) else 130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if stats:
+        with open(stats, "w") as f:
+            json.dump(result, f, indent=1)
+    click.echo(
+        f"wrote {result['output']}: {result['frames']} frames in {result['seconds']:.1f} s "
+        f"({result['fps']:.1f} frames/s)",
+        err=True,
+    )
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+@main.command("export")
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .onnx file to write.")
+@click.option("--input-size", default="360x480", show_default=True, help="Working size HxW written into the metadata.")
+@click.option("--fp16-weights", is_flag=True, help="Store weights as float16 (half the file; compute stays fp32).")
+@click.option("--verify-images", type=click.Path(exists=True, file_okay=False),
+              help="Folder of RGB images to verify parity on (default: random frames).")
+def export_cmd(checkpoint, output, input_size, fp16_weights, verify_images) -> None:
+    """Export a training checkpoint to the roadseg ONNX contract, then verify it.
+
+    Verification runs onnx.checker and compares onnxruntime's labels with PyTorch's at a shape that
+    was not traced; below 99.9% agreement the command fails and removes the file.
+    """
+    try:
+        from roadseg.export.onnx import export_onnx
+        from roadseg.export.verify import ExportCheckError, verify_parity
+        from roadseg.train.loop import load_checkpoint
+    except ImportError as exc:
+        _fail(f"export needs the train extra (pip install 'roadseg[train]'): {exc}")
+    import json
+    from pathlib import Path
+
+    try:
+        net, state = load_checkpoint(checkpoint)
+    except Exception as exc:  # a pickle that is not a checkpoint, missing keys ...
+        _fail(f"cannot read checkpoint {checkpoint}: {exc.__class__.__name__}: {exc}")
+    meta = {}
+    if isinstance(state.get("best_miou"), float) and state["best_miou"] >= 0:
+        meta["val_miou"] = round(100 * state["best_miou"], 2)
+        meta["epoch"] = state.get("best_epoch")
+    if state.get("config"):
+        meta["training"] = {k: state["config"].get(k) for k in ("epochs", "batch_size", "crop", "lr", "seed")}
+        meta["training_data"] = "CamVid 11-class train split (367 images, 360x480)"
+    path = export_onnx(net, output, input_size=_size(input_size), metadata=meta, fp16_weights=fp16_weights)
+    frames = _verify_frames(verify_images) if verify_images else None
+    try:
+        report = verify_parity(net, path, frames=frames)
+    except ExportCheckError as exc:
+        Path(path).unlink(missing_ok=True)
+        _fail(f"{exc} (removed {path})")
+    size_mb = Path(path).stat().st_size / 1e6
+    click.echo(f"wrote {path} ({size_mb:.1f} MB); parity {json.dumps(report)}")
+
+
+def _verify_frames(folder: str):
+    import numpy as np
+
+    from roadseg.data.camvid import read_rgb
+    from pathlib import Path
+
+    paths = sorted(Path(folder).glob("*.png"))[:4] + sorted(Path(folder).glob("*.jpg"))[:4]
+    if not paths:
+        _fail(f"no .png or .jpg images in {folder}")
+    images = [read_rgb(p) for p in paths[:4]]
+    h = min(i.shape[0] for i in images)
+    w = min(i.shape[1] for i in images)
+    return np.stack([i[: h - (1 if h % 2 == 0 else 0), : w - (1 if w % 2 == 0 else 0)] for i in images])
+
+
+@main.command("eval")
+@click.argument("model", type=click.Path())
+@click.option("--data", required=True, type=click.Path(), help="CamVid folder (SegNet or fastai layout).")
+@click.option("--split", default="val", show_default=True, type=click.Choice(["train", "val", "test"]))
+@click.option("--size", help="Working size HxW [default: the model's input_size; native for checkpoints].")
+@click.option("--device", default="cpu", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
+@click.option("--limit", type=int, help="Score only the first N images.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (per-class IoU, mIoU, confusion matrix).")
+def eval_cmd(model, data, split, size, device, limit, as_json) -> None:
+    """Score MODEL (.onnx, or a .pt checkpoint) on a CamVid split: per-class IoU, mIoU, pixel accuracy.
+
+    mIoU is the mean over the 11 classes; void pixels are ignored.
+    """
+    import json
+
+    from roadseg.pipeline.infer import ModelError
+    from roadseg.train.evaluate import evaluate_model, format_table
+
+    try:
+        result = evaluate_model(model, data, split, size=_size(size), device=device, limit=limit)
+    except (FileNotFoundError, ModelError, ValueError) as exc:
+        _fail(str(exc))
+    except ImportError as exc:
+        _fail(f"scoring a checkpoint needs the train extra (pip install 'roadseg[train]'): {exc}")
+    click.echo(json.dumps(result) if as_json else format_table(result))
+
+
+@main.command("quantize")
+@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="CamVid folder: calibration frames come from its train split.")
+@click.option("--frames", "count", default=64, show_default=True, help="Number of calibration frames.")
+@click.option("--method", default="minmax", show_default=True, type=click.Choice(["minmax", "percentile", "entropy"]))
+def quantize_cmd(model, output, data, count, method) -> None:
+    """Static INT8 (QDQ, per-channel) copy of an fp32 contract MODEL, calibrated on CamVid train frames."""
+    from pathlib import Path
+
+    from roadseg.export.quantize import load_calibration_frames, quantize_int8
+    from roadseg.pipeline.infer import ModelError, OnnxSegmenter
+
+    frames = load_calibration_frames(data, count)
+    path = quantize_int8(model, output, frames, method=method)
+    try:
+        OnnxSegmenter(path, providers="cpu")  # still obeys the contract
+    except ModelError as exc:
+        Path(path).unlink(missing_ok=True)
+        _fail(f"quantized model breaks the contract: {exc}")
+    click.echo(f"wrote {path} ({Path(path).stat().st_size / 1e6:.1f} MB); score it with: roadseg eval {path} --data {data}")
+
+
+@main.command("release")
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="CamVid folder.")
+@click.option("--out", default="models", show_default=True, type=click.Path(file_okay=False))
+@click.option("--calib-frames", default=64, show_default=True, help="INT8 calibration frames (train split).")
+def release_cmd(checkpoint, data, out, calib_frames) -> None:
+    """Build the shipped models from CHECKPOINT: fp16-stored fp32 + INT8, verified and scored on val."""
+    import json
+
+    try:
+        from roadseg.export.release import release
+    except ImportError as exc:
+        _fail(f"release needs the train extra (pip install 'roadseg[train]'): {exc}")
+    try:
+        report = release(checkpoint, data, out, calib_frames=calib_frames)
+    except RuntimeError as exc:
+        _fail(str(exc))
+    click.echo(json.dumps(report, indent=2))
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("input", type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output video (.mp4).")

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -78,6 +79,7 @@ class VideoSink:
         self.written = 0
         self._last_pts: int | None = None
         self._closed = False
+        self._lock = threading.Lock()  # close() may come from another thread (Ctrl-C)
 
     def __enter__(self) -> VideoSink:
         return self
@@ -87,6 +89,11 @@ class VideoSink:
 
     def write(self, image: np.ndarray, pts: int | None = None, time_base: Fraction | None = None) -> None:
         """Encode one RGB uint8 [H,W,3] frame at ``pts`` (in ``time_base``; ``None`` = next by rate)."""
+        with self._lock:
+            if not self._closed:
+                self._write(image, pts, time_base)
+
+    def _write(self, image: np.ndarray, pts: int | None, time_base: Fraction | None) -> None:
         if image.shape[1] != self.out_w or image.shape[0] != self.out_h:
             pad = ((0, self.out_h - image.shape[0]), (0, self.out_w - image.shape[1]), (0, 0))
             image = np.pad(image, pad, mode="edge")
@@ -108,11 +115,14 @@ class VideoSink:
         stream = self.audio_map.get(packet.stream.index)
         if stream is None:
             return
-        packet.stream = stream
-        try:
-            self.container.mux(packet)
-        except av.error.FFmpegError as exc:
-            raise SinkError(f"cannot write audio to {self.path}: {_reason(exc)}") from None
+        with self._lock:
+            if self._closed:
+                return
+            packet.stream = stream
+            try:
+                self.container.mux(packet)
+            except (OSError, av.error.FFmpegError) as exc:
+                raise SinkError(f"cannot write audio to {self.path}: {_reason(exc)}") from None
 
     def _encode(self, frame) -> None:
         try:
@@ -123,14 +133,74 @@ class VideoSink:
 
     def close(self) -> None:
         """Flush the encoder and write the container trailer: the file is playable afterwards."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self._encode(None)
-        finally:
-            self.container.close()
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                self._encode(None)
+            finally:
+                try:
+                    self.container.close()
+                except (OSError, av.error.FFmpegError) as exc:
+                    raise SinkError(f"cannot finish {self.path}: {_reason(exc)}") from None
 
 
 def _reason(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or str(exc).split("\n")[0] or exc.__class__.__name__
+
+
+class ImageSink:
+    """Write output pictures as image files: into a folder (one per input name) or one file.
+
+    Args:
+        path: a folder (created if missing) or, for a single input image, a file name.
+        names: the input file names; outputs keep their stems (``.png`` unless ``path`` is a file).
+    """
+
+    def __init__(self, path: str | Path, names: list[str]) -> None:
+        self.path, self.names = Path(path), names
+        self.single = len(names) == 1 and self.path.suffix != "" and not self.path.is_dir()
+        if not self.single:
+            try:
+                self.path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise SinkError(f"cannot create output folder {self.path}: {_reason(exc)}") from None
+        self.written = 0
+        self.audio_map: dict = {}
+
+    def target(self, index: int) -> Path:
+        return self.path if self.single else self.path / (Path(self.names[index]).stem + ".png")
+
+    def write_indexed(self, index: int, image: np.ndarray) -> None:
+        import cv2
+
+        target = self.target(index)
+        ok = cv2.imwrite(str(target), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        if not ok:
+            raise SinkError(f"cannot write {target}")
+        self.written += 1
+
+    def mux(self, packet) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class MaskWriter:
+    """One lossless 8-bit PNG per frame in ``folder``, pixel value = class index."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SinkError(f"cannot create masks folder {self.folder}: {_reason(exc)}") from None
+
+    def write(self, name: str, labels: np.ndarray) -> None:
+        import cv2
+
+        target = self.folder / f"{name}.png"
+        if not cv2.imwrite(str(target), labels):
+            raise SinkError(f"cannot write mask {target}")

@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -104,25 +104,50 @@ def _open(path: str | Path):
 class VideoSource:
     """Decode a file's first video stream; audio packets pass through untouched, in file order.
 
-    Iterating yields :class:`Frame` objects and (when ``audio=True``) ``av.Packet`` objects of the
-    audio streams, so that a sink can remux them. ``lost`` counts packets that failed to decode.
+    Iterating yields :class:`Frame` objects (upright: rotation metadata is applied) and, when
+    ``audio=True``, the ``av.Packet`` objects of the audio streams, so that a sink can remux them.
+    ``lost`` counts packets that failed to decode (a corrupt or truncated stream).
 
     Args:
         path: the input file.
         audio: also yield the audio packets.
         threads: ``AUTO`` frame/slice threading of the decoder (FFmpeg picks the count).
+        start: seconds to skip; output timestamps are shifted so the clip starts at ``start``'s frame.
+        duration: seconds to keep after ``start`` (``None`` = to the end).
     """
 
-    def __init__(self, path: str | Path, *, audio: bool = True, threads: bool = True) -> None:
+    def __init__(self, path: str | Path, *, audio: bool = True, threads: bool = True,
+                 start: float = 0.0, duration: float | None = None) -> None:  # fmt: skip
         self.path = Path(path)
         self.container = _open(self.path)
-        self.info = VideoInfo.from_container(self.container, str(self.path))
         self.stream = self.container.streams.video[0]
         if threads:
             self.stream.thread_type = "AUTO"
         self.audio_streams = list(self.container.streams.audio) if audio else []
+        self.start, self.duration = max(0.0, start), duration
         self.lost = 0
         self.decoded = 0
+        self.rotation = 0
+        self._gen = self._generate()
+        self._peeked: list = []
+        try:
+            self._peek()
+        except BaseException:
+            self.container.close()
+            raise
+        first = self._peeked[-1].image
+        base = VideoInfo.from_container(self.container, str(self.path))
+        self.info = replace(base, width=first.shape[1], height=first.shape[0])
+
+    def _peek(self) -> None:
+        """Decode up to the first frame now: its rotation and size shape the output."""
+        for item in self._gen:
+            self._peeked.append(item)
+            if isinstance(item, Frame):
+                return
+        if self.start:
+            raise SourceError(f"no video frames after --start {self.start:g}s in {self.path}")
+        raise SourceError(f"no decodable video frames in {self.path}")
 
     def __enter__(self) -> VideoSource:
         return self
@@ -134,9 +159,17 @@ class VideoSource:
         self.container.close()
 
     def __iter__(self) -> Iterator[Frame | av.Packet]:
+        peeked, self._peeked = self._peeked, []
+        yield from peeked
+        yield from self._gen
+
+    def _generate(self) -> Iterator[Frame | av.Packet]:
+        end = None if self.duration is None else self.start + self.duration
+        if self.start > 0:
+            self.container.seek(int(self.start * av.time_base), backward=True, any_frame=False)
         for packet in self.container.demux(self.stream, *self.audio_streams):
             if packet.stream.type == "audio":
-                if packet.dts is not None:
+                if packet.dts is not None and packet.pts is not None and self._keep_audio(packet, end):
                     yield packet
                 continue
             try:
@@ -145,6 +178,91 @@ class VideoSource:
                 self.lost += 1  # corrupt data: keep what decodes, count what does not
                 continue
             for vf in frames:
-                image = vf.to_ndarray(format="rgb24")
-                yield Frame(self.decoded, image, vf.pts, vf.time_base)
-                self.decoded += 1
+                t = None if vf.pts is None or vf.time_base is None else float(vf.pts * vf.time_base)
+                if t is not None and t < self.start - 1e-6:
+                    continue
+                if end is not None and t is not None and t >= end - 1e-6:
+                    return
+                yield self._frame(vf)
+
+    def _keep_audio(self, packet: av.Packet, end: float | None) -> bool:
+        t = float(packet.pts * packet.time_base)
+        if t < self.start - 1e-6 or (end is not None and t >= end):
+            return False
+        if self.start:
+            shift = round(self.start / packet.time_base)
+            packet.pts -= shift
+            packet.dts -= shift
+        return True
+
+    def _frame(self, vf) -> Frame:
+        image = vf.to_ndarray(format="rgb24")
+        rotation = int(round(getattr(vf, "rotation", 0) or 0)) % 360
+        if rotation:
+            self.rotation = rotation
+            image = np.ascontiguousarray(np.rot90(image, k=rotation // 90))
+        pts = vf.pts
+        if pts is not None and self.start and vf.time_base is not None:
+            pts -= round(self.start / vf.time_base)
+        frame = Frame(self.decoded, image, pts, vf.time_base)
+        self.decoded += 1
+        return frame
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def is_image_input(spec: str | Path) -> bool:
+    """An image file, a folder, or a glob pattern (rather than a video)."""
+    text = str(spec)
+    if any(ch in text for ch in "*?["):
+        return True
+    p = Path(text)
+    return p.is_dir() or p.suffix.lower() in IMAGE_SUFFIXES
+
+
+def image_paths(spec: str | Path) -> list[Path]:
+    """The image files an image input names, sorted; SourceError if there are none."""
+    text = str(spec)
+    if any(ch in text for ch in "*?["):
+        import glob
+
+        paths = [Path(p) for p in sorted(glob.glob(text))]
+    elif Path(text).is_dir():
+        paths = sorted(Path(text).iterdir())
+    else:
+        if not Path(text).exists():
+            raise SourceError(f"input not found: {text}")
+        paths = [Path(text)]
+    paths = [p for p in paths if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    if not paths:
+        raise SourceError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {text}")
+    return paths
+
+
+class ImageSource:
+    """Images as frames, in name order; ``names[i]`` is the file of frame ``i``.
+
+    An unreadable image raises :class:`SourceError` naming the file.
+    """
+
+    def __init__(self, spec: str | Path) -> None:
+        self.paths = image_paths(spec)
+        self.names = [p.name for p in self.paths]
+        self.lost = 0
+        self.audio_streams: list = []
+
+    def __enter__(self) -> ImageSource:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def __iter__(self) -> Iterator[Frame]:
+        import cv2
+
+        for i, p in enumerate(self.paths):
+            bgr = cv2.imread(str(p), cv2.IMREAD_COLOR)
+            if bgr is None:
+                raise SourceError(f"cannot read image {p}")
+            yield Frame(i, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), None, None)

@@ -1,0 +1,94 @@
+"""Output modes, legend, masks, stats, images, --start/--duration."""
+
+import json
+from fractions import Fraction
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import read_video, split_frames, write_video
+from roadseg.classes import PALETTE
+from roadseg.cli import segment_video_cmd
+from roadseg.pipeline import segment_video
+
+
+def test_side_by_side_and_mask_modes(split_video, rule_onnx, tmp_path):
+    segment_video(split_video, tmp_path / "sbs.mp4", model=rule_onnx, mode="side-by-side", progress=False, crf=0)
+    sbs = read_video(tmp_path / "sbs.mp4")
+    src = read_video(split_video)["frames"][3].astype(int)
+    assert (sbs["width"], sbs["height"]) == (128, 48) and len(sbs["frames"]) == 12
+    assert np.abs(sbs["frames"][3][:, :64].astype(int) - src).mean() < 3  # left: the frame itself
+    segment_video(split_video, tmp_path / "mask.mp4", model=rule_onnx, mode="mask", alpha=0.1, progress=False, crf=0)
+    mask = read_video(tmp_path / "mask.mp4")["frames"][3].astype(int)
+    assert np.abs(mask[10:40, 4:28] - np.array(PALETTE[3])).max() <= 12  # colours alone, alpha ignored
+
+
+def test_legend_is_drawn_top_left_only(split_video, rule_onnx, tmp_path):
+    frames = split_frames(4, h=240, w=320)
+    src = write_video(tmp_path / "big.mp4", frames)
+    segment_video(src, tmp_path / "a.mp4", model=rule_onnx, progress=False, crf=0)
+    segment_video(src, tmp_path / "b.mp4", model=rule_onnx, legend=True, progress=False, crf=0)
+    a, b = read_video(tmp_path / "a.mp4")["frames"][2].astype(int), read_video(tmp_path / "b.mp4")["frames"][2].astype(int)
+    assert np.abs(a[:60, :60] - b[:60, :60]).mean() > 10
+    assert np.abs(a[150:, 200:] - b[150:, 200:]).mean() < 2
+
+
+def test_masks_dir_holds_lossless_class_indices_at_frame_size(split_video, rule_onnx, tmp_path):
+    segment_video(split_video, tmp_path / "o.mp4", model=rule_onnx, masks_dir=str(tmp_path / "masks"), progress=False)
+    files = sorted((tmp_path / "masks").glob("*.png"))
+    assert [f.name for f in files[:2]] == ["000000.png", "000001.png"] and len(files) == 12
+    m = cv2.imread(str(files[4]), cv2.IMREAD_UNCHANGED)
+    assert m.shape == (48, 64) and m.dtype == np.uint8
+    assert set(np.unique(m[:, :28])) == {3} and set(np.unique(m[:, 36:])) == {0}
+
+
+def test_stats_json_has_per_frame_class_shares_and_stage_timings(split_video, rule_onnx, tmp_path):
+    stats = tmp_path / "s.json"
+    r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(tmp_path / "o.mp4"), "--model",
+                                               str(rule_onnx), "-q", "--stats", str(stats)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    data = json.loads(stats.read_text())
+    assert len(data["per_frame"]) == 12 and data["classes"][3] == "Road"
+    shares = data["per_frame"][0]["shares"]
+    assert sum(shares) == pytest.approx(1.0, abs=1e-3) and shares[3] == pytest.approx(0.5, abs=0.05)
+    assert data["per_frame"][1]["time"] == pytest.approx(0.04)
+    assert all(data["stages"][s]["count"] == 12 for s in ("decode", "infer", "overlay", "encode"))
+
+
+def test_images_in_and_out(rule_onnx, tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, img in enumerate(split_frames(3)):
+        cv2.imwrite(str(folder / f"f{i}.jpg"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    (folder / "notes.txt").write_text("ignored")
+    segment_video(folder, tmp_path / "out", model=rule_onnx, alpha=1.0, progress=False,
+                  masks_dir=str(tmp_path / "m"))  # fmt: skip
+    outs = sorted((tmp_path / "out").glob("*.png"))
+    assert [p.name for p in outs] == ["f0.png", "f1.png", "f2.png"]
+    img = cv2.cvtColor(cv2.imread(str(outs[0])), cv2.COLOR_BGR2RGB)
+    assert img.shape == (48, 64, 3) and img[20, 10].tolist() == list(PALETTE[3])
+    assert sorted(p.name for p in (tmp_path / "m").glob("*.png")) == ["f0.png", "f1.png", "f2.png"]
+    segment_video(str(folder / "f1.*"), tmp_path / "one.png", model=rule_onnx, progress=False)  # a glob
+    assert (tmp_path / "one.png").is_file()
+    r = CliRunner().invoke(segment_video_cmd, [str(folder / "f0.jpg"), "-o", str(tmp_path / "one.png"), "--model", str(rule_onnx)])
+    assert r.exit_code == 1 and "exists" in r.output  # no silent overwrite for images either
+
+
+def test_start_and_duration_cut_video_and_audio(rule_onnx, tmp_path):
+    src = write_video(tmp_path / "long.mp4", split_frames(50), audio_seconds=2.0)  # 2 s at 25 fps
+    out = tmp_path / "cut.mp4"
+    stats = segment_video(src, out, model=rule_onnx, start=0.6, duration=0.8, progress=False)
+    v = read_video(out)
+    assert stats["frames"] == len(v["frames"]) == 20
+    assert v["seconds"][0] == pytest.approx(0.0, abs=0.05) and v["seconds"][-1] == pytest.approx(0.76, abs=0.05)
+    (codec, dur, tb), = v["audio"]
+    assert codec == "aac" and float(dur * tb) == pytest.approx(0.8, abs=0.1)
+
+
+def test_fractional_rate_is_exact(rule_onnx, tmp_path):
+    src = write_video(tmp_path / "ntsc.mp4", split_frames(24), fps=Fraction(24000, 1001))
+    out = tmp_path / "o.mp4"
+    segment_video(src, out, model=rule_onnx, progress=False)
+    assert read_video(out)["rate"] == Fraction(24000, 1001)

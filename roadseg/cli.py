@@ -206,11 +206,13 @@ def _on_sigterm(signum, frame) -> None:
 def _setup_logging() -> None:
     import logging
 
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("roadseg: %(message)s"))
+    class Echo(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            click.echo(f"roadseg: {record.getMessage()}", err=True)
+
     logger = logging.getLogger("roadseg")
-    if not logger.handlers:
-        logger.addHandler(handler)
+    if not any(type(h).__name__ == "Echo" for h in logger.handlers):
+        logger.addHandler(Echo())
     logger.setLevel(logging.INFO)
     logger.propagate = False
 

@@ -24,12 +24,17 @@ def write_video(
     pts: list[int] | None = None,
     time_base: Fraction | None = None,
     audio_seconds: float = 0.0,
+    pix_fmt: str = "yuv420p",
+    rotation: int = 0,
+    options: dict | None = None,
 ) -> Path:
     """Encode RGB frames (and optionally a sine-wave AAC track) with PyAV."""
-    with av.open(str(path), "w") as out:
+    with av.open(str(path), "w", options=options or {}) as out:
         vs = out.add_stream(codec, rate=fps)
         vs.height, vs.width = frames[0].shape[:2]
-        vs.pix_fmt = "yuv420p"
+        vs.pix_fmt = pix_fmt
+        if rotation:
+            vs.set_display_rotation(rotation)
         if codec == "libx264":
             vs.options = {"crf": "12", "preset": "ultrafast"}
         tb = time_base or 1 / fps

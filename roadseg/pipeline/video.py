@@ -117,8 +117,16 @@ def check_paths(src: Path, dst: Path, overwrite: bool) -> None:
         raise OutputError(f"output {dst} is the input file; choose another path (the input is never touched)")
     if dst.is_file() and not overwrite:
         raise OutputError(f"output {dst} exists; pass -y/--overwrite to replace it")
-    if not dst.parent.exists():
+    if not dst.parent.is_dir():
         raise OutputError(f"output folder {dst.parent} does not exist")
+    existed = dst.exists()
+    try:  # find out now, not after minutes of work, that the file cannot be written
+        with open(dst, "ab"):
+            pass
+    except OSError as exc:
+        raise OutputError(f"cannot create output {dst}: {exc.strerror or exc}") from None
+    if not existed:
+        dst.unlink(missing_ok=True)
 
 
 class _Writer:
@@ -211,10 +219,12 @@ def segment_video(src: str | Path, dst: str | Path, options: SegmentOptions | No
         finally:
             bar.close()
         seconds = time.perf_counter() - t0
-    if source.lost:
-        log.warning("%d damaged packets could not be decoded; their frames are missing from %s", source.lost, dst)
+    lost = _lost_frames(source, sink.written, total, images)
+    if lost:
+        log.warning("%d of about %d frames could not be decoded (damaged or truncated input); %s holds the %d that did",
+                    lost, total, dst, sink.written)  # fmt: skip
     result = {
-        "input": str(src), "output": str(dst), "frames": sink.written, "lost_packets": source.lost,
+        "input": str(src), "output": str(dst), "frames": sink.written, "frames_lost": lost, "lost_packets": source.lost,
         "seconds": round(seconds, 3), "fps": round(sink.written / seconds, 2) if seconds > 0 else None,
         "working_size": list(seg.size), "model": str(seg.model.path), "providers": seg.model.providers,
         "audio_streams": len(sink.audio_map), "classes": list(seg.classes), "stages": times.summary(),
@@ -231,6 +241,14 @@ def _expected_frames(info, opts: SegmentOptions) -> int | None:
     if opts.duration is not None:
         left = opts.duration if left is None else min(left, opts.duration)
     return info.frames if left is None else min(info.frames, round(left * float(info.fps)))
+
+
+def _lost_frames(source, written: int, expected: int | None, images: bool) -> int:
+    """Frames the container promised but the decoder could not deliver (0 when unknown)."""
+    if images or not expected:
+        return source.lost
+    missing = expected - written
+    return missing if missing > max(1, expected // 100) else source.lost
 
 
 def _notices(source: VideoSource, sink: VideoSink) -> None:

@@ -1,0 +1,129 @@
+"""Pictures that are not plain, streams that are damaged, sinks that fail, runs that are interrupted."""
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import read_video, split_frames, write_video
+from roadseg.cli import segment_video_cmd
+from roadseg.pipeline import PipelineError, SinkError, segment_video
+from roadseg.pipeline.sinks import VideoSink
+
+
+def test_rotation_metadata_is_honoured(rule_onnx, tmp_path):
+    frames = []
+    for _ in range(4):
+        img = np.zeros((48, 64, 3), np.uint8)
+        img[:24, :32, 0] = 255  # red (Road) in the top-left of the stored picture
+        frames.append(img)
+    src = write_video(tmp_path / "phone.mp4", frames, rotation=90)
+    out = tmp_path / "o.mp4"
+    segment_video(src, out, model=rule_onnx, alpha=1.0, progress=False, crf=0)
+    v = read_video(out)
+    assert (v["width"], v["height"]) == (48, 64)  # upright: portrait
+    upright = np.rot90(frames[0], k=1)  # 90° counter-clockwise, as FFmpeg's autorotate shows it
+    red = upright[..., 0] > 127
+    got_road = np.abs(v["frames"][1].astype(int) - [128, 64, 128]).sum(-1) < 40
+    assert np.mean(got_road == red) > 0.95
+
+
+def test_odd_sizes_are_padded_to_even_and_said(rule_onnx, tmp_path, caplog):
+    src = write_video(tmp_path / "odd.mkv", split_frames(5, h=49, w=65), codec="libx264", pix_fmt="yuv444p")
+    out = tmp_path / "o.mp4"
+    with caplog.at_level("WARNING", logger="roadseg"):
+        stats = segment_video(src, out, model=rule_onnx, progress=False)
+    v = read_video(out)
+    assert (v["width"], v["height"]) == (66, 50) and len(v["frames"]) == stats["frames"] == 5
+    assert "65x49 is odd-sized; padded to 66x50" in caplog.text
+
+
+def test_ten_bit_input_decodes_to_correct_rgb(rule_onnx, tmp_path):
+    frames = [np.full((48, 64, 3), (200, 120, 40), np.uint8) for _ in range(3)]
+    src = write_video(tmp_path / "10bit.mkv", frames, pix_fmt="yuv420p10le")
+    from roadseg.pipeline.sources import VideoSource
+
+    with VideoSource(src, audio=False) as s:
+        assert s.info.pix_fmt == "yuv420p10le"
+        first = next(iter(s)).image
+    assert np.abs(first.astype(int) - (200, 120, 40)).max() <= 4
+    out = tmp_path / "o.mp4"
+    assert segment_video(src, out, model=rule_onnx, progress=False)["frames"] == 3
+
+
+def _damaged(tmp_path, how: str):
+    if how == "truncated":  # a camera that lost power: the index at the front promises 60 frames
+        src = write_video(tmp_path / "clip.mp4", split_frames(60, h=96, w=128), options={"movflags": "faststart"})
+        data = bytearray(src.read_bytes())[: int(src.stat().st_size * 0.6)]
+    else:  # a stretch of garbage in the middle of a transport stream
+        src = write_video(tmp_path / "clip.ts", split_frames(60, h=96, w=128), codec="mpeg4")
+        data = bytearray(src.read_bytes())
+        mid = len(data) // 2
+        data[mid : mid + 4000] = os.urandom(4000)
+    bad = tmp_path / f"{how}{src.suffix}"
+    bad.write_bytes(bytes(data))
+    return bad
+
+
+@pytest.mark.parametrize("how", ["truncated", "corrupt"])
+def test_damaged_streams_keep_what_decodes_and_say_what_was_lost(rule_onnx, tmp_path, how):
+    bad = _damaged(tmp_path, how)
+    out = tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(bad), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0, r.output
+    v = read_video(out)
+    assert 10 <= len(v["frames"]) < 60
+    assert "could not be decoded" in r.output or "missing" in r.output
+
+
+def test_disk_full_gives_one_line_and_removes_the_unfinished_file(split_video, rule_onnx, tmp_path, monkeypatch):
+    real, count = VideoSink._encode, {"n": 0}
+
+    def full(self, frame):  # fault injection: the disk fills up after 4 frames
+        count["n"] += 1
+        if count["n"] > 4:
+            raise SinkError(f"cannot write {self.path}: {os.strerror(errno.ENOSPC)}")
+        return real(self, frame)
+
+    monkeypatch.setattr(VideoSink, "_encode", full)
+    out = tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 1
+    assert r.output.strip().count("\n") == 0 and "No space left on device" in r.output
+    assert "removed the unfinished output" in r.output and not out.exists()
+    with pytest.raises(PipelineError):
+        segment_video(split_video, out, model=rule_onnx, progress=False)
+
+
+def test_unwritable_output_path(split_video, rule_onnx, tmp_path):
+    r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", "/proc/roadseg-out.mp4", "--model", str(rule_onnx)])
+    assert r.exit_code == 1 and "cannot create output" in r.output
+    (tmp_path / "afile").write_text("x")
+    r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(tmp_path / "afile/o.mp4"), "--model", str(rule_onnx)])
+    assert r.exit_code == 1 and "Error:" in r.output and "Traceback" not in r.output
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_stops_within_two_seconds_and_finalises(rule_onnx, tmp_path, sig, code):
+    src = write_video(tmp_path / "long.mp4", split_frames(3000, h=96, w=128), audio_seconds=120)
+    out = tmp_path / "o.mp4"
+    cmd = [sys.executable, "-m", "roadseg.cli_entry", str(src), "-o", str(out), "--model", str(rule_onnx), "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 20000):
+        time.sleep(0.05)
+    t0 = time.monotonic()
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=10)
+    assert time.monotonic() - t0 < 2.0
+    assert proc.returncode == code, err
+    assert "finalised a playable" in err and "Traceback" not in err
+    v = read_video(out)
+    assert 0 < len(v["frames"]) < 3000 and v["audio"]

@@ -1,0 +1,228 @@
+"""``roadseg bench``: model-only, PyTorch eager, a naive loop and the threaded pipeline, on the same frames.
+
+Every figure is a median over ``repeats`` timed runs after a warm-up, and the ratios compare runs
+made in the same process, so they survive a noisy machine.
+
+Example:
+    >>> r = run_bench("sample_videos/road.mp4", frames=8, repeats=1, batches=(1,), torch_eager_=False)  # doctest: +SKIP
+    >>> r["ratios"]["pipeline_over_model"]                                                             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import av
+import numpy as np
+
+from roadseg.pipeline.infer import DEFAULT_MODELS, OnnxSegmenter, Segmenter, models_dir, resolve_device
+from roadseg.pipeline.overlay import Overlay, palette_lut
+from roadseg.pipeline.sinks import VideoSink
+from roadseg.pipeline.sources import Frame, VideoSource
+from roadseg.pipeline.video import segment_video
+
+
+def median_fps(fn: Callable[[], int | tuple[int, float]], repeats: int, warmup: int = 1) -> dict:
+    """Run ``fn`` ``warmup`` + ``repeats`` times; it returns the frames it processed (and, optionally,
+    the seconds that count, when its own set-up should not)."""
+    for _ in range(warmup):
+        fn()
+    rates, seconds = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        n, dt = out if isinstance(out, tuple) else (out, time.perf_counter() - t0)
+        rates.append(n / dt)
+        seconds.append(dt / n)
+    return {"fps": round(statistics.median(rates), 2), "ms_per_frame": round(1000 * statistics.median(seconds), 2),
+            "runs": [round(r, 2) for r in rates]}  # fmt: skip
+
+
+def read_frames(video: str | Path, count: int) -> tuple[list[np.ndarray], dict]:
+    with VideoSource(video, audio=False) as src:
+        frames = [f.image for f, _ in zip((x for x in src if isinstance(x, Frame)), range(count))]
+        info = {"width": src.info.width, "height": src.info.height, "fps": float(src.info.fps or 0)}
+    return frames, info
+
+
+def model_only(path: Path, frames: list[np.ndarray], size: tuple[int, int], batch: int, device: str,
+               repeats: int) -> dict:  # fmt: skip
+    """session.run alone on frames already at ``size``."""
+    seg = Segmenter(path, size=size, providers=device)
+    small = np.stack([seg.resize(f) for f in frames])
+    n = len(small) - len(small) % batch
+
+    def run() -> int:
+        for i in range(0, n, batch):
+            seg.model.predict(small[i : i + batch])
+        return n
+
+    return {**median_fps(run, repeats), "provider": seg.model.providers[0]}
+
+
+def torch_eager(frames: list[np.ndarray], size: tuple[int, int], repeats: int, checkpoint: str | None,
+                compile_: bool = False) -> dict:  # fmt: skip
+    """The same network in PyTorch (what a user would write): preprocessing, forward, argmax."""
+    import cv2
+    import torch
+
+    from roadseg.model import Preprocess, build_model
+
+    if checkpoint:
+        from roadseg.train.loop import load_checkpoint
+
+        net, _ = load_checkpoint(checkpoint)
+    else:
+        net = build_model().eval()  # speed does not depend on the weights
+    pre = Preprocess()
+    model = torch.compile(net) if compile_ else net
+    small = [cv2.resize(f, (size[1], size[0]), interpolation=cv2.INTER_AREA) for f in frames]
+
+    @torch.inference_mode()
+    def run() -> int:
+        for f in small:
+            model(pre(torch.from_numpy(f)[None])).argmax(1).to(torch.uint8)
+        return len(small)
+
+    return {**median_fps(run, repeats), "threads": torch.get_num_threads()}
+
+
+def naive_loop(video: str | Path, model: Path, count: int, repeats: int, preset: str) -> dict:
+    """read -> resize -> infer -> overlay -> write, one frame at a time, one thread (the peer)."""
+    seg = Segmenter(model, providers="cpu")
+    overlay = Overlay(palette_lut(seg.palette))
+
+    def run() -> int:
+        with tempfile.TemporaryDirectory() as tmp, av.open(str(video)) as c:
+            s = c.streams.video[0]
+            sink = VideoSink(Path(tmp) / "naive.mp4", width=s.codec_context.width, height=s.codec_context.height,
+                             fps=s.average_rate, preset=preset)  # fmt: skip
+            n = 0
+            for vf in c.decode(s):
+                img = vf.to_ndarray(format="rgb24")
+                sink.write(overlay(img, seg([img])[0]))
+                n += 1
+                if n == count:
+                    break
+            sink.close()
+        return n
+
+    return median_fps(run, repeats, warmup=0)
+
+
+def pipeline(video: str | Path, model: Path, count: int, fps: float, repeats: int, preset: str) -> dict:
+    """The threaded segment-video on the same frames; also its per-stage ms."""
+    stages: list[dict] = []
+
+    def run() -> tuple[int, float]:
+        with tempfile.TemporaryDirectory() as tmp:
+            r = segment_video(video, Path(tmp) / "p.mp4", model=str(model), duration=(count - 0.5) / fps,
+                              progress=False, preset=preset, providers="cpu")  # fmt: skip
+        stages.append(r["stages"])
+        return r["frames"], r["seconds"]  # first frame in to last frame out; not the session set-up
+
+    result = median_fps(run, repeats, warmup=0)
+    result["stages_ms"] = {k: v["ms_per_item"] for k, v in stages[-1].items() if v["count"]}
+    return result
+
+
+def shipped_models() -> dict[str, Path]:
+    folder = models_dir()
+    names = {"int8": DEFAULT_MODELS["cpu"][0], "fp32": DEFAULT_MODELS["cpu"][1]}
+    return {k: folder / v for k, v in names.items() if (folder / v).is_file()}
+
+
+def run_bench(video: str | Path, *, frames: int = 48, repeats: int = 3, batches=(1, 4), native: bool = True,
+              torch_eager_: bool = True, checkpoint: str | None = None, preset: str = "veryfast",
+              models: dict[str, Path] | None = None, log: Callable[[str], None] = lambda m: None) -> dict:  # fmt: skip
+    """All measurements, side by side, in one process."""
+    from roadseg.info import collect
+
+    models = models or shipped_models()
+    if not models:
+        raise FileNotFoundError("no models to benchmark: ship models/ or pass --model")
+    imgs, vinfo = read_frames(video, frames)
+    default_model = models.get("int8") or next(iter(models.values()))
+    working = tuple(OnnxSegmenter(default_model, providers="cpu").input_size)
+    devices = ["cpu"] + (["cuda"] if resolve_device("auto") == "cuda" else [])
+    rows = []
+    for precision, path in models.items():
+        for device in devices:
+            sizes = [working] + ([(vinfo["height"], vinfo["width"])] if native else [])
+            for size in sizes:
+                for batch in batches:
+                    log(f"model-only {precision} {device} {size[0]}x{size[1]} batch {batch}")
+                    r = model_only(path, imgs, size, batch, device, repeats)
+                    rows.append({"what": "onnxruntime model-only", "precision": precision, "device": device,
+                                 "size": f"{size[0]}x{size[1]}", "batch": batch, **r})  # fmt: skip
+    if torch_eager_:
+        try:
+            log("pytorch eager")
+            r = torch_eager(imgs, working, repeats, checkpoint)
+            rows.append({"what": "pytorch eager", "precision": "fp32", "device": "cpu",
+                         "size": f"{working[0]}x{working[1]}", "batch": 1, **r})  # fmt: skip
+        except ImportError:
+            log("torch not installed: PyTorch eager skipped")
+    log("naive single-threaded loop")
+    naive = naive_loop(video, default_model, frames, repeats, preset)
+    rows.append({"what": "naive loop (1 thread)", "precision": _precision(models, default_model), "device": "cpu",
+                 "size": f"{working[0]}x{working[1]}", "batch": 1, **naive})  # fmt: skip
+    log("threaded pipeline")
+    pipe = pipeline(video, default_model, frames, vinfo["fps"] or 30.0, repeats, preset)
+    rows.append({"what": "segment-video pipeline", "precision": _precision(models, default_model), "device": "cpu",
+                 "size": f"{working[0]}x{working[1]}", "batch": 1, **pipe})  # fmt: skip
+    bound = next(r for r in rows if r["what"] == "onnxruntime model-only" and r["batch"] == 1
+                 and r["device"] == "cpu" and r["size"] == f"{working[0]}x{working[1]}"
+                 and r["precision"] == _precision(models, default_model))  # fmt: skip
+    ratios = {"pipeline_over_model": round(pipe["fps"] / bound["fps"], 3),
+              "pipeline_over_naive": round(pipe["fps"] / naive["fps"], 3)}  # fmt: skip
+    return {"video": str(video), "video_info": vinfo, "frames": len(imgs), "repeats": repeats,
+            "working_size": list(working), "rows": rows, "ratios": ratios, "machine": collect()}  # fmt: skip
+
+
+def _precision(models: dict[str, Path], path: Path) -> str:
+    return next(k for k, v in models.items() if v == path)
+
+
+def format_table(result: dict) -> str:
+    head = f"{'what':<26} {'prec':<5} {'dev':<5} {'size':<9} {'batch':>5} {'frames/s':>9} {'ms/frame':>9}"
+    lines = [f"{result['frames']} frames of {result['video']} "
+             f"({result['video_info']['width']}x{result['video_info']['height']}), median of {result['repeats']}",
+             head, "-" * len(head)]  # fmt: skip
+    for r in result["rows"]:
+        lines.append(f"{r['what']:<26} {r['precision']:<5} {r['device']:<5} {r['size']:<9} {r['batch']:>5} "
+                     f"{r['fps']:>9.2f} {r['ms_per_frame']:>9.2f}")  # fmt: skip
+    pipe = next(r for r in result["rows"] if r["what"] == "segment-video pipeline")
+    lines.append("pipeline stages (ms/frame): " + ", ".join(f"{k} {v}" for k, v in pipe["stages_ms"].items()))
+    ra = result["ratios"]
+    lines.append(f"pipeline / model-only {ra['pipeline_over_model']:.2f}x   pipeline / naive loop {ra['pipeline_over_naive']:.2f}x")
+    return "\n".join(lines)
+
+
+def draw_chart(result: dict, path: str | Path) -> Path | None:
+    """A horizontal bar chart of frames/s (needs matplotlib, a dev extra)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    rows = result["rows"]
+    labels = [f"{r['what']} {r['precision']} {r['device']} {r['size']} b{r['batch']}" for r in rows]
+    fig, ax = plt.subplots(figsize=(9, 0.4 * len(rows) + 1.2))
+    colours = ["#4c72b0" if "model-only" in r["what"] else "#dd8452" if "pipeline" in r["what"] else "#8c8c8c"
+               for r in rows]  # fmt: skip
+    ax.barh(range(len(rows)), [r["fps"] for r in rows], color=colours)
+    ax.set_yticks(range(len(rows)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("frames/s (median)")
+    ax.set_title(f"roadseg on {result['machine']['cpu']['model']} ({result['machine']['cpu']['cores']} cores)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)

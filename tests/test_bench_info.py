@@ -1,0 +1,33 @@
+import json
+
+from click.testing import CliRunner
+
+from conftest import split_frames, write_video
+from roadseg.cli import main
+
+
+def test_info_reports_versions_providers_cpu_and_model():
+    r = CliRunner().invoke(main, ["info", "--json"])
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.output)
+    assert "CPUExecutionProvider" in rep["providers"]["available"] and rep["providers"]["auto_device"] in ("cpu", "cuda")
+    assert set(rep["cpu"]["features"]) >= {"avx2", "avx512_vnni"} and rep["cpu"]["cores"] >= 1
+    assert "libx264" in rep["encoders"] and rep["libraries"]["roadseg"]
+    assert "path" in rep["default_model"] or "error" in rep["default_model"]
+    text = CliRunner().invoke(main, ["info"]).output
+    assert "ort providers" in text and "default model" in text
+
+
+def test_bench_prints_the_side_by_side_table_and_writes_json_and_chart(rule_onnx, tmp_path):
+    video = write_video(tmp_path / "v.mp4", split_frames(10, h=96, w=128))
+    out = tmp_path / "res"
+    r = CliRunner().invoke(main, ["bench", "--video", str(video), "--model", str(rule_onnx), "--frames", "6",
+                                  "--repeats", "1", "--batch", "1", "--batch", "2", "--no-torch", "--out", str(out)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    data = json.loads((out / "bench.json").read_text())
+    whats = [row["what"] for row in data["rows"]]
+    assert whats.count("onnxruntime model-only") == 4  # 2 batches x (working, native)
+    assert {"naive loop (1 thread)", "segment-video pipeline"} <= set(whats)
+    assert all(row["fps"] > 0 for row in data["rows"])
+    assert data["ratios"]["pipeline_over_model"] > 0 and (out / "bench.png").stat().st_size > 1000
+    assert "pipeline / model-only" in r.output and "96x128" in r.output

@@ -61,6 +61,42 @@ def train(resume, crop, **opts) -> None:
     click.echo(f"best val mIoU {100 * result['best_miou']:.2f} at epoch {result['best_epoch']}")
 
 
+def _hostport(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        _fail(f"--serve wants HOST:PORT (e.g. 127.0.0.1:8080), not {value!r}")
+    return host, int(port)
+
+
+def _live(spec: str, output: str | None, *, stats_path: str | None, **kw) -> None:
+    """The live branch of segment-video."""
+    import json
+    import signal
+
+    from roadseg.pipeline import ModelError, OutputError, PipelineError, SinkError, SourceError
+    from roadseg.pipeline.live import LiveOptions
+    from roadseg.pipeline.live_run import run_live
+    from roadseg.pipeline.video import Interrupted
+
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        result = run_live(spec, LiveOptions(**kw))
+    except (SourceError, OutputError, ModelError, SinkError, PipelineError) as exc:
+        _fail(str(exc))
+    except Interrupted as exc:
+        _fail(exc.message, 143 if exc.signal_name == "SIGTERM" else 130)
+    except OSError as exc:  # e.g. the --serve port is taken
+        _fail(f"{exc.strerror or exc}")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if stats_path:
+        with open(stats_path, "w") as f:
+            json.dump(result, f, indent=1)
+    lat = result["latency_ms"]
+    click.echo(f"live: {result['frames']} frames shown at {result['fps']} frames/s, {result['dropped']} dropped "
+               f"({100 * result['drop_rate']:.0f}%), latency p50 {lat['p50']} ms p95 {lat['p95']} ms", err=True)  # fmt: skip
+
+
 def _fail(message: str, code: int = 1) -> None:
     click.echo(f"Error: {message}", err=True)
     sys.exit(code)
@@ -264,7 +300,7 @@ def _setup_logging() -> None:
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("input", type=click.Path())
-@click.option("-o", "--output", required=True, type=click.Path(), help="Output video (.mp4), or image file/folder for image input.")
+@click.option("-o", "--output", type=click.Path(), help="Output video (.mp4), image file/folder for image input, or the recording of a live run.")
 @click.option("--model", type=click.Path(), help="ONNX model file [default: the shipped model; INT8 on CPU].")
 @click.option("--size", help="Working size HxW the network sees [default: the model's input_size].")
 @click.option("--mode", default="overlay", show_default=True, type=click.Choice(["overlay", "mask", "side-by-side"]),
@@ -284,19 +320,33 @@ def _setup_logging() -> None:
 @click.option("--no-audio", is_flag=True, help="Drop the audio (by default every audio stream is copied untouched).")
 @click.option("-y", "--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("--live", is_flag=True, help="Treat INPUT as a camera: a file plays in real time, newest frame only.")
+@click.option("--show", is_flag=True, help="Live: show the overlay in a window (q/Esc quits; needs a GUI OpenCV).")
+@click.option("--serve", metavar="HOST:PORT", help="Live: serve the overlay to browsers at http://HOST:PORT/ (MJPEG).")
+@click.option("--max-frames", type=click.IntRange(min=1), help="Live: stop after this many frames are shown.")
+@click.option("--retries", default=5, show_default=True, help="Live: reconnect attempts when a stream drops.")
+@click.option("--retry-delay", default=1.0, show_default=True, help="Live: first reconnect delay in seconds (doubles).")
+@click.option("--no-hud", is_flag=True, help="Live: no frames/s and latency text on the picture.")
 def segment_video_cmd(input, output, model, size, mode, alpha, legend, masks_dir, stats, start, duration, batch,
-                      device, threads, codec, crf, preset, no_audio, overwrite, quiet) -> None:  # fmt: skip
+                      device, threads, codec, crf, preset, no_audio, overwrite, quiet, live, show, serve,
+                      max_frames, retries, retry_delay, no_hud) -> None:  # fmt: skip
     """Segment every frame of INPUT and write OUTPUT with class colours (H.264 mp4 by default).
 
     INPUT is a video file, or an image, a folder of images or a quoted glob ("frames/*.jpg"), in
     which case OUTPUT is an image file or a folder. A video output keeps the input's frame count,
     size, timestamps and audio. Ctrl-C or SIGTERM finalises a playable file of the frames done.
 
+    Live: INPUT is a webcam index (0), a device (/dev/video0), a stream URL (rtsp://, rtmp://,
+    http://) or, with --live, a file played as if it were a camera. Frames the model cannot keep up
+    with are dropped at the source (newest frame wins); --show, --serve and -o work alone or together.
+
     \b
     Examples:
       segment-video dashcam.mp4 -o out.mp4
       segment-video dashcam.mp4 -o out.mp4 --mode side-by-side --legend --start 60 --duration 30
       segment-video "frames/*.png" -o segmented/ --masks-dir labels/
+      segment-video 0 --show
+      segment-video dashcam.mp4 --live --serve 127.0.0.1:8080 -o live.mp4
     """
     import json
     import signal
@@ -305,6 +355,18 @@ def segment_video_cmd(input, output, model, size, mode, alpha, legend, masks_dir
     from roadseg.pipeline.video import Interrupted, SegmentOptions, segment_video
 
     _setup_logging()
+    from roadseg.pipeline.live import is_live_input
+
+    if live or is_live_input(input):
+        _live(input, output, model=model, size=_size(size), alpha=alpha, mode=mode, legend=legend, providers=device,
+              threads=threads, show=show, serve=_hostport(serve) if serve else None, record=output,
+              overwrite=overwrite, retries=retries, retry_delay=retry_delay, max_frames=max_frames,
+              hud=not no_hud, crf=crf, preset=preset, stats_path=stats)  # fmt: skip
+        return
+    if show or serve:
+        _fail("--show and --serve are for live input (a camera, a stream URL, or a file with --live)")
+    if not output:
+        _fail("-o/--output is required")
     opts = SegmentOptions(model=model, size=_size(size), alpha=alpha, mode=mode, legend=legend, masks_dir=masks_dir,
                           frame_stats=stats is not None, batch=batch, providers=device, threads=threads, codec=codec,
                           crf=crf, preset=preset, audio=not no_audio, start=start, duration=duration,

@@ -34,6 +34,25 @@ class StageFailed(RuntimeError):
         self.error = error
 
 
+class LatestQueue(queue.Queue):
+    """A one-slot queue for live sources: ``put`` never blocks, a newer item replaces the waiting one.
+
+    ``dropped`` counts the items replaced (frames the consumer was too slow to take). The end
+    sentinel is never dropped and never displaces a frame.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(maxsize=0)
+        self.dropped = 0
+
+    def _put(self, item: Any) -> None:
+        if item is not _END:
+            while self.queue and self.queue[-1] is not _END:
+                self.queue.pop()
+                self.dropped += 1
+        self.queue.append(item)
+
+
 def put(q: queue.Queue, item: Any, stop: threading.Event) -> bool:
     """Blocking put that gives up (returns False) once ``stop`` is set."""
     while not stop.is_set():
@@ -65,6 +84,7 @@ def run_stages(
     stop: threading.Event | None = None,
     join_timeout: float = 2.0,
     names: tuple[str, ...] | None = None,
+    first_queue: queue.Queue | None = None,
 ) -> None:
     """Run ``producer -> stages... -> consumer``, each in its own thread; return when all are done.
 
@@ -77,6 +97,8 @@ def run_stages(
         stop: an event the caller may set to stop the run early (a fresh one by default).
         join_timeout: seconds to wait for threads after a stop before giving up on them.
         names: thread/stage names for messages (default ``source, stage1.., sink``).
+        first_queue: the queue after the producer; a :class:`LatestQueue` makes a live source drop
+            stale frames instead of blocking.
 
     Raises:
         StageFailed: the first exception raised by any stage.
@@ -86,6 +108,8 @@ def run_stages(
     n = len(stages)
     names = names or ("source", *(f"stage{i + 1}" for i in range(n)), "sink")
     queues = [queue.Queue(maxsize=queue_size) for _ in range(n + 1)]
+    if first_queue is not None:
+        queues[0] = first_queue
     errors: list[StageFailed] = []
 
     def guard(name: str, body: Callable[[], None]) -> Callable[[], None]:

@@ -33,6 +33,7 @@ class Frame:
     image: np.ndarray
     pts: int | None
     time_base: Fraction | None
+    captured: float | None = None  # time.monotonic() when a live source delivered it
 
     @property
     def time(self) -> float | None:

@@ -1,0 +1,137 @@
+"""A small HTTP server for headless boxes: ``/`` shows the live overlay, fed by an MJPEG stream.
+
+``/stream.mjpg`` is ``multipart/x-mixed-replace`` JPEG; ``/stats.json`` holds frames/s, latency and
+drops. The pipeline only replaces the latest JPEG (never waits for a client); each browser is served
+by its own handler thread with a socket timeout, so a slow or vanished browser cannot stall anything.
+
+Example:
+    >>> srv = MjpegServer("127.0.0.1", 0, ["Road"], [(128, 64, 128)])   # port 0: any free port
+    >>> srv.port > 0
+    True
+    >>> srv.close()
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import cv2
+import numpy as np
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>roadseg live</title>
+<style>body{{background:#111;color:#eee;font:14px sans-serif;margin:16px}} img{{max-width:100%;display:block}}
+.sw{{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}}</style></head>
+<body><h3>roadseg live</h3><img id="view" src="/stream.mjpg" alt="live segmentation">
+<p id="stats">waiting for frames...</p><p>{legend}</p>
+<script>
+const view = document.getElementById('view');
+view.addEventListener('load', () => {{ view.dataset.loaded = '1'; }});
+async function poll() {{
+  try {{
+    const s = await (await fetch('/stats.json', {{cache: 'no-store'}})).json();
+    document.getElementById('stats').textContent =
+      `${{s.fps.toFixed(1)}} frames/s, latency p50 ${{s.latency_ms.p50}} ms, p95 ${{s.latency_ms.p95}} ms, ` +
+      `${{s.frames}} frames shown, ${{s.dropped}} dropped`;
+    document.body.dataset.frames = s.frames;
+  }} catch (e) {{}}
+  setTimeout(poll, 500);
+}}
+poll();
+</script></body></html>"""
+
+
+class MjpegServer:
+    """Serve the latest picture as MJPEG on ``host:port`` (a thread of its own, closed by ``close``)."""
+
+    def __init__(self, host: str, port: int, classes, palette, *, quality: int = 80) -> None:
+        self.quality = quality
+        self._cond = threading.Condition()
+        self._jpeg: bytes | None = None
+        self._seq = 0
+        self._closed = False
+        self.stats: dict = {"fps": 0.0, "frames": 0, "dropped": 0, "latency_ms": {"p50": None, "p95": None}}
+        legend = "".join(f'<span class="sw" style="background:rgb{tuple(int(v) for v in c)}"></span>{html.escape(n)}'
+                         for n, c in zip(classes, palette))  # fmt: skip
+        self.page = PAGE.format(legend=legend).encode()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            timeout = 10  # a client that stops reading is dropped, not waited on forever
+
+            def log_message(self, *args) -> None:  # keep the terminal for the progress line
+                return None
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                if self.path in ("/", "/index.html"):
+                    self._send(200, "text/html; charset=utf-8", server.page)
+                elif self.path.startswith("/stats.json"):
+                    self._send(200, "application/json", json.dumps(server.stats).encode())
+                elif self.path.startswith("/stream.mjpg"):
+                    self._stream()
+                else:
+                    self._send(404, "text/plain", b"not found")
+
+            def _send(self, code: int, ctype: str, body: bytes) -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _stream(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                seen = -1
+                try:
+                    while True:
+                        jpeg, seen = server.wait_frame(seen)
+                        if jpeg is None:
+                            return
+                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                                         + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")  # fmt: skip
+                        self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError, TimeoutError, OSError):
+                    return  # the browser went away
+
+        self.httpd = ThreadingHTTPServer((host, port), Handler)
+        self.httpd.daemon_threads = True
+        self.host, self.port = self.httpd.server_address[:2]
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="roadseg-http", daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+    def publish(self, image: np.ndarray, stats: dict | None = None) -> None:
+        """Replace the latest picture (RGB); never blocks on clients."""
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+        if not ok:
+            return
+        with self._cond:
+            self._jpeg, self._seq = buf.tobytes(), self._seq + 1
+            if stats is not None:
+                self.stats = stats
+            self._cond.notify_all()
+
+    def wait_frame(self, seen: int, timeout: float = 1.0) -> tuple[bytes | None, int]:
+        """The next picture after sequence number ``seen`` (``None`` once the server closes)."""
+        with self._cond:
+            while not self._closed and (self._jpeg is None or self._seq == seen):
+                self._cond.wait(timeout)
+            return (None, seen) if self._closed else (self._jpeg, self._seq)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join(2.0)

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install -q -c constraints.txt
 
-.PHONY: demo test venv clean
+.PHONY: demo test venv browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,14 @@ demo: venv
 	$(PIP) .
 	$(BIN)/segment-video sample_videos/road.mp4 -o out.mp4 -y
 
+# Debian's chromium for the live-view browser test (installed when we are root with apt-get).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "chromium is not installed: the browser test will be skipped"
+
 # Set up everything (runtime + train + dev extras) and run the test suite.
-test: venv
+test: venv browser
 	$(PIP) -e ".[train,dev]"
 	$(BIN)/python -m pytest
 

@@ -76,6 +76,7 @@ class LiveSource:
         self.retries, self.retry_delay = retries, retry_delay
         self.stop = stop or threading.Event()
         self.reconnects = 0
+        self.last_time: float | None = None
         self.container = self._open()
         s = self.container.streams.video[0]
         self.width, self.height = s.codec_context.width, s.codec_context.height
@@ -94,25 +95,36 @@ class LiveSource:
         return container
 
     def close(self) -> None:
-        self.container.close()
+        if self.container is not None:
+            self.container.close()
 
     def __iter__(self) -> Iterator[Frame]:
         index, attempt = 0, 0
         while not self.stop.is_set():
-            reason = "end of stream"
-            try:
-                for frame in self._frames(index):
-                    attempt = 0
-                    index += 1
-                    yield frame
-                    if self.stop.is_set():
-                        return
-            except (av.error.FFmpegError, OSError) as exc:
-                reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-            if self.kind == "file" and reason == "end of stream":
-                return
-            if self.kind == "camera":
-                raise SourceError(f"camera {self.spec} stopped delivering frames ({reason}); unplugged?")
+            if self.container is None:  # a reconnect
+                try:
+                    self.container = self._open()
+                    self.reconnects += 1
+                    continue
+                except SourceError as exc:
+                    reason = str(exc)
+            else:
+                reason = "end of stream"
+                try:
+                    for frame in self._frames(index):
+                        attempt = 0  # a stream that delivers again earns its retries back
+                        index += 1
+                        yield frame
+                        if self.stop.is_set():
+                            return
+                except (av.error.FFmpegError, OSError) as exc:
+                    reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+                if reason == "end of stream" and (self.kind == "file" or self._finished()):
+                    return
+                if self.kind == "camera":
+                    raise SourceError(f"camera {self.spec} stopped delivering frames ({reason}); unplugged?")
+                self.container.close()
+                self.container = None
             attempt += 1
             if attempt > self.retries:
                 raise SourceError(f"stream {self.spec} lost ({reason}); gave up after {self.retries} reconnects")
@@ -120,12 +132,11 @@ class LiveSource:
             log.warning("stream lost (%s); reconnecting in %.1f s (attempt %d/%d)", reason, delay, attempt, self.retries)
             if self.stop.wait(delay):
                 return
-            self.container.close()
-            try:
-                self.container = self._open()
-                self.reconnects += 1
-            except SourceError as exc:
-                log.warning("%s", exc)
+
+    def _finished(self) -> bool:
+        """A stream of finite media (an HTTP-served file) that reached its end did not drop."""
+        duration = self.container.duration
+        return duration is not None and self.last_time is not None and self.last_time >= duration / av.time_base - 0.5
 
     def _frames(self, first_index: int) -> Iterator[Frame]:
         t0, pts0 = time.monotonic(), None
@@ -136,6 +147,8 @@ class LiveSource:
                 if self.stop.wait(max(0.0, due - time.monotonic())):
                     return
             captured = time.monotonic()
+            if vf.pts is not None and vf.time_base is not None:
+                self.last_time = float(vf.pts * vf.time_base)
             yield Frame(first_index, vf.to_ndarray(format="rgb24"), vf.pts, vf.time_base, captured)
             first_index += 1
 

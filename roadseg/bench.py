@@ -130,6 +130,60 @@ def pipeline(video: str | Path, model: Path, count: int, fps: float, repeats: in
     return result
 
 
+def _matmul_model(int8: bool, n: int):
+    from onnx import TensorProto, helper
+
+    a_type, b_type = (TensorProto.UINT8, TensorProto.INT8) if int8 else (TensorProto.FLOAT, TensorProto.FLOAT)
+    op = "MatMulInteger" if int8 else "MatMul"
+    graph = helper.make_graph([helper.make_node(op, ["a", "b"], ["c"])], "mm",
+                              [helper.make_tensor_value_info("a", a_type, [n, n]),
+                               helper.make_tensor_value_info("b", b_type, [n, n])],
+                              [helper.make_tensor_value_info("c", TensorProto.INT32 if int8 else TensorProto.FLOAT,
+                                                             [n, n])])  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def machine_peak(n: int = 1536, repeats: int = 5) -> dict:
+    """This machine's measured matrix-multiply peak through onnxruntime's own kernels (MLAS)."""
+    import onnxruntime as ort
+
+    out = {}
+    rng = np.random.default_rng(0)
+    for name, int8 in (("fp32_gflops", False), ("int8_gops", True)):
+        sess = ort.InferenceSession(_matmul_model(int8, n), providers=["CPUExecutionProvider"])
+        if int8:
+            feeds = {"a": rng.integers(0, 255, (n, n), dtype=np.uint8), "b": rng.integers(-127, 127, (n, n), dtype=np.int8)}
+        else:
+            feeds = {"a": rng.standard_normal((n, n), dtype=np.float32), "b": rng.standard_normal((n, n), dtype=np.float32)}
+        sess.run(None, feeds)
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            sess.run(None, feeds)
+            times.append(time.perf_counter() - t0)
+        out[name] = round(2 * n**3 / statistics.median(times) / 1e9, 1)
+    return out
+
+
+def floor(rows: list[dict], models: dict[str, Path], peak: dict, working: str) -> dict:
+    """Model-only speed at the working size against the machine's peak: how much of it the model uses."""
+    out = {"peak": peak}
+    for precision, path in models.items():
+        macs = OnnxSegmenter(path, providers="cpu").metadata.get("macs")
+        candidates = [r for r in rows if r["what"] == "onnxruntime model-only" and r["precision"] == precision
+                      and r["device"] == "cpu" and r["size"] == working]  # fmt: skip
+        if not macs or not candidates:
+            continue
+        best = max(candidates, key=lambda r: r["fps"])
+        achieved = 2 * macs * best["fps"] / 1e9
+        ceiling = peak["int8_gops"] if "int8" in precision else peak["fp32_gflops"]
+        out[precision] = {"gmacs_per_frame": round(macs / 1e9, 2), "achieved_gops": round(achieved, 1),
+                          "fraction_of_peak": round(achieved / ceiling, 3), "at": f"{best['size']} batch {best['batch']}"}  # fmt: skip
+    return out
+
+
 def shipped_models() -> dict[str, Path]:
     folder = models_dir()
     names = {"int8": DEFAULT_MODELS["cpu"][0], "fp32": DEFAULT_MODELS["cpu"][1]}
@@ -180,8 +234,10 @@ def run_bench(video: str | Path, *, frames: int = 48, repeats: int = 3, batches=
                  and r["precision"] == _precision(models, default_model))  # fmt: skip
     ratios = {"pipeline_over_model": round(pipe["fps"] / bound["fps"], 3),
               "pipeline_over_naive": round(pipe["fps"] / naive["fps"], 3)}  # fmt: skip
+    log("machine peak (onnxruntime matmul)")
+    fl = floor(rows, models, machine_peak(), f"{working[0]}x{working[1]}")
     return {"video": str(video), "video_info": vinfo, "frames": len(imgs), "repeats": repeats,
-            "working_size": list(working), "rows": rows, "ratios": ratios, "machine": collect()}  # fmt: skip
+            "working_size": list(working), "rows": rows, "ratios": ratios, "floor": fl, "machine": collect()}  # fmt: skip
 
 
 def _precision(models: dict[str, Path], path: Path) -> str:
@@ -198,6 +254,14 @@ def format_table(result: dict) -> str:
                      f"{r['fps']:>9.2f} {r['ms_per_frame']:>9.2f}")  # fmt: skip
     pipe = next(r for r in result["rows"] if r["what"] == "segment-video pipeline")
     lines.append("pipeline stages (ms/frame): " + ", ".join(f"{k} {v}" for k, v in pipe["stages_ms"].items()))
+    fl = result.get("floor", {})
+    pk = fl.get("peak", {})
+    if pk:
+        lines.append(f"machine peak (onnxruntime matmul): fp32 {pk['fp32_gflops']} GFLOP/s, int8 {pk['int8_gops']} GOP/s")
+    for prec, f in fl.items():
+        if prec != "peak":
+            lines.append(f"floor {prec}: {f['gmacs_per_frame']} GMAC/frame, {f['achieved_gops']} GOP/s achieved "
+                         f"= {100 * f['fraction_of_peak']:.0f}% of peak ({f['at']})")  # fmt: skip
     ra = result["ratios"]
     lines.append(f"pipeline / model-only {ra['pipeline_over_model']:.2f}x   pipeline / naive loop {ra['pipeline_over_naive']:.2f}x")
     return "\n".join(lines)

@@ -85,6 +85,25 @@ def store_weights_fp16(model: onnx.ModelProto, min_elements: int = 1024) -> onnx
     return model
 
 
+def count_macs(net: nn.Module, size: tuple[int, int]) -> int:
+    """Multiply-accumulates of one forward pass at ``size`` (convolutions; the rest is noise)."""
+    total = 0
+
+    def hook(module: nn.Conv2d, _inputs, output: torch.Tensor) -> None:
+        nonlocal total
+        k = module.kernel_size[0] * module.kernel_size[1]
+        total += output.numel() * (module.in_channels // module.groups) * k
+
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.Conv2d)]
+    try:
+        with torch.no_grad():
+            net.eval()(torch.zeros(1, 3, *size))
+    finally:
+        for h in handles:
+            h.remove()
+    return total
+
+
 def export_onnx(
     net: nn.Module,
     path: str | Path,

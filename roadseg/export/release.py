@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from roadseg.export.onnx import export_onnx, set_metadata
+from roadseg.export.onnx import count_macs, export_onnx, set_metadata
 from roadseg.export.quantize import load_calibration_frames, quantize_int8
 from roadseg.export.verify import verify_parity
 
@@ -51,6 +51,7 @@ def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, calib_
         "training": {k: cfg.get(k) for k in ("epochs", "batch_size", "crop", "scale", "lr", "weight_decay",
                                              "schedule", "class_weights", "encoder_weights", "seed")},
         "checkpoint_epoch": state.get("best_epoch"),
+        "macs": count_macs(net, (360, 480)),
         "license_note": "trained on CamVid (research use)",
     }  # fmt: skip
     frames = _val_frames(data)

@@ -231,6 +231,18 @@ def release_cmd(checkpoint, data, out, calib_frames) -> None:
     click.echo(json.dumps(report, indent=2))
 
 
+@main.command("pack-data")
+@click.argument("src", type=click.Path(exists=True, file_okay=False))
+@click.argument("dst", type=click.Path(file_okay=False))
+@click.option("--quality", default=95, show_default=True, help="JPEG quality of the images.")
+def pack_data_cmd(src, dst, quality) -> None:
+    """Copy CamVid train+val with JPEG images (labels stay PNG), small enough to carry to a GPU box."""
+    from roadseg.data.camvid import pack
+
+    n = pack(src, dst, quality=quality)
+    click.echo(f"packed {n} images into {dst}")
+
+
 @main.command("info")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def info_cmd(as_json) -> None:

@@ -94,3 +94,16 @@ def test_small_images_are_padded_with_void():
     img, lab = TrainTransform(crop=(64, 64), scale=(1, 1))(np.zeros((20, 30, 3), np.uint8),
                                                            np.zeros((20, 30), np.uint8), np.random.default_rng(0))  # fmt: skip
     assert img.shape == (64, 64, 3) and (lab == 11).sum() == 64 * 64 - 20 * 30
+
+
+def test_pack_writes_jpeg_images_that_load_with_exact_labels(tmp_path):
+    from roadseg.data.camvid import pack
+
+    root = make_segnet(tmp_path / "camvid")
+    smooth = np.dstack(np.meshgrid(np.linspace(0, 255, 32), np.linspace(0, 255, 24)) + [np.full((24, 32), 90.0)])
+    _png(root / "train" / "0001TP_000001.png", smooth.astype(np.uint8))  # camera-like, not noise
+    assert pack(root, tmp_path / "packed", quality=95) == 6
+    packed, orig = CamVid(tmp_path / "packed", "train"), CamVid(root, "train")
+    assert packed.samples[0].image.suffix == ".jpg" and len(packed) == 3
+    (pi, pl), (oi, ol) = packed[1], orig[1]
+    assert np.array_equal(pl, ol) and np.abs(pi.astype(int) - oi).mean() < 3

@@ -117,7 +117,8 @@ class CamVid:
         labels = self.root / f"{self.split}annot"
         if not images.is_dir() or not labels.is_dir():
             return []
-        return [Sample(p, labels / p.name) for p in sorted(images.glob("*.png"))]
+        found = sorted([*images.glob("*.png"), *images.glob("*.jpg")])
+        return [Sample(p, labels / f"{p.stem}.png") for p in found]
 
     def _fastai(self) -> list[Sample]:
         codes = (self.root / "codes.txt").read_text().split()
@@ -152,3 +153,21 @@ class CamVid:
         """Every sample decoded into memory (CamVid train is ~190 MB at 360x480)."""
         pairs = [self[i] for i in range(len(self))]
         return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def pack(src: str | Path, dst: str | Path, *, splits=("train", "val"), quality: int = 95) -> int:
+    """Copy CamVid (SegNet layout) with images as JPEG (labels stay lossless PNG): ~25 MB for
+    train+val, small enough to carry to a GPU machine. Returns the number of images written."""
+    import shutil
+
+    n = 0
+    for split in splits:
+        ds = CamVid(src, split)
+        (Path(dst) / split).mkdir(parents=True, exist_ok=True)
+        (Path(dst) / f"{split}annot").mkdir(parents=True, exist_ok=True)
+        for s in ds.samples:
+            image = cv2.imread(str(s.image), cv2.IMREAD_COLOR)
+            cv2.imwrite(str(Path(dst) / split / f"{s.image.stem}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+            shutil.copyfile(s.label, Path(dst) / f"{split}annot" / f"{s.image.stem}.png")
+            n += 1
+    return n

@@ -100,7 +100,7 @@ def test_pack_writes_jpeg_images_that_load_with_exact_labels(tmp_path):
     from roadseg.data.camvid import pack
 
     root = make_segnet(tmp_path / "camvid")
-    smooth = np.dstack(np.meshgrid(np.linspace(0, 255, 32), np.linspace(0, 255, 24)) + [np.full((24, 32), 90.0)])
+    smooth = np.dstack([*np.meshgrid(np.linspace(0, 255, 32), np.linspace(0, 255, 24)), np.full((24, 32), 90.0)])
     _png(root / "train" / "0001TP_000001.png", smooth.astype(np.uint8))  # camera-like, not noise
     assert pack(root, tmp_path / "packed", quality=95) == 6
     packed, orig = CamVid(tmp_path / "packed", "train"), CamVid(root, "train")

@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -119,7 +120,10 @@ def export_onnx(
     graph = SegmentationGraph(net.eval().float()).eval()
     dummy = torch.randint(0, 256, TRACE_SHAPE, dtype=torch.uint8)
     axes = {"frames": {0: "N", 1: "H", 2: "W"}, "labels": {0: "N", 1: "H", 2: "W"}}
-    with torch.no_grad():
+    # The TorchScript exporter (dynamo=False) handles the data-dependent padding with dynamic H/W;
+    # torch.export rejects it today ("Invalid ranges"), so we keep it and silence its deprecation note.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(graph, (dummy,), str(path), input_names=["frames"], output_names=["labels"],
                           dynamic_axes=axes, opset_version=opset, dynamo=False, do_constant_folding=True)  # fmt: skip
     model = onnx.load(str(path))

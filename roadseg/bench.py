@@ -191,7 +191,7 @@ def shipped_models() -> dict[str, Path]:
 
 
 def run_bench(video: str | Path, *, frames: int = 48, repeats: int = 3, batches=(1, 4), native: bool = True,
-              torch_eager_: bool = True, checkpoint: str | None = None, preset: str = "veryfast",
+              torch_eager_: bool = True, checkpoint: str | None = None, preset: str = "superfast",
               models: dict[str, Path] | None = None, log: Callable[[str], None] = lambda m: None) -> dict:  # fmt: skip
     """All measurements, side by side, in one process."""
     from roadseg.info import collect

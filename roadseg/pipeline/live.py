@@ -261,4 +261,4 @@ class LiveOptions:
     max_frames: int | None = None
     hud: bool = True
     crf: int = 23
-    preset: str = "veryfast"
+    preset: str = "superfast"

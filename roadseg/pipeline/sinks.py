@@ -51,7 +51,7 @@ class VideoSink:
         time_base: Fraction | None = None,
         codec: str = "libx264",
         crf: int = 23,
-        preset: str = "veryfast",
+        preset: str = "superfast",
         audio=(),
     ) -> None:
         self.path = Path(path)

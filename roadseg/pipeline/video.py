@@ -65,7 +65,7 @@ class SegmentOptions:
     threads: int = 0
     codec: str = "libx264"
     crf: int = 23
-    preset: str = "veryfast"
+    preset: str = "superfast"
     audio: bool = True
     start: float = 0.0
     duration: float | None = None

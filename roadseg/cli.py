@@ -330,6 +330,7 @@ def _setup_logging() -> None:
 @click.option("--crf", default=23, show_default=True, help="Encoder quality (lower = better, bigger).")
 @click.option("--preset", default="superfast", show_default=True, help="x264/x265 speed preset (ultrafast: faster, ~1.5x bigger files; veryfast: ~0.55x the size, slower).")
 @click.option("--no-audio", is_flag=True, help="Drop the audio (by default every audio stream is copied untouched).")
+@click.option("--hwaccel", help="Decode on a hardware device (cuda, qsv, vaapi ...); falls back to the CPU with a warning.")
 @click.option("-y", "--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.option("--live", is_flag=True, help="Treat INPUT as a camera: a file plays in real time, newest frame only.")
@@ -340,7 +341,7 @@ def _setup_logging() -> None:
 @click.option("--retry-delay", default=1.0, show_default=True, help="Live: first reconnect delay in seconds (doubles).")
 @click.option("--no-hud", is_flag=True, help="Live: no frames/s and latency text on the picture.")
 def segment_video_cmd(input, output, model, size, mode, alpha, legend, masks_dir, stats, start, duration, batch,
-                      device, threads, codec, crf, preset, no_audio, overwrite, quiet, live, show, serve,
+                      device, threads, codec, crf, preset, no_audio, hwaccel, overwrite, quiet, live, show, serve,
                       max_frames, retries, retry_delay, no_hud) -> None:  # fmt: skip
     """Segment every frame of INPUT and write OUTPUT with class colours (H.264 mp4 by default).
 
@@ -381,7 +382,7 @@ def segment_video_cmd(input, output, model, size, mode, alpha, legend, masks_dir
         _fail("-o/--output is required")
     opts = SegmentOptions(model=model, size=_size(size), alpha=alpha, mode=mode, legend=legend, masks_dir=masks_dir,
                           frame_stats=stats is not None, batch=batch, providers=device, threads=threads, codec=codec,
-                          crf=crf, preset=preset, audio=not no_audio, start=start, duration=duration,
+                          crf=crf, preset=preset, audio=not no_audio, hwaccel=hwaccel, start=start, duration=duration,
                           overwrite=overwrite, progress=not quiet)  # fmt: skip
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:

@@ -127,3 +127,18 @@ def test_signal_stops_within_two_seconds_and_finalises(rule_onnx, tmp_path, sig,
     assert "finalised a playable" in err and "Traceback" not in err
     v = read_video(out)
     assert 0 < len(v["frames"]) < 3000 and v["audio"]
+
+
+def test_missing_gpu_codecs_fall_back_with_one_line_each(split_video, rule_onnx, tmp_path):
+    from roadseg.pipeline.sinks import encoder_usable
+
+    if encoder_usable("h264_nvenc") is None:
+        pytest.skip("this machine has a working NVENC")
+    out = tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(out), "--model", str(rule_onnx), "-q",
+                                               "--codec", "h264_nvenc", "--hwaccel", "cuda"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "hardware encoder h264_nvenc is not available here" in r.output and "encoding with libx264" in r.output
+    assert "hardware decoding (cuda) is not available here" in r.output
+    v = read_video(out)
+    assert v["codec"] == "h264" and len(v["frames"]) == 12

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import threading
 from fractions import Fraction
 from pathlib import Path
@@ -20,8 +21,28 @@ import av
 import numpy as np
 
 
+log = logging.getLogger("roadseg")
+
+
 class SinkError(OSError):
     """The output cannot be written (bad path, unsupported codec, disk full ...)."""
+
+
+HARDWARE_ENCODERS = ("_nvenc", "_qsv", "_vaapi", "_amf", "_videotoolbox")
+
+
+def encoder_usable(codec: str, width: int = 64, height: int = 48) -> str | None:
+    """``None`` if ``codec`` opens here, else the reason (a hardware encoder without its device)."""
+    import io
+
+    try:
+        with av.open(io.BytesIO(), mode="w", format="mp4") as probe:
+            stream = probe.add_stream(codec, rate=30)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            stream.codec_context.open()
+    except Exception as exc:  # PermissionError, FFmpegError, ValueError: all mean "not here"
+        return str(exc).split("\n")[0] or exc.__class__.__name__
+    return None
 
 
 def even_size(width: int, height: int) -> tuple[int, int]:
@@ -55,6 +76,12 @@ class VideoSink:
         audio=(),
     ) -> None:
         self.path = Path(path)
+        if codec.endswith(HARDWARE_ENCODERS):
+            reason = encoder_usable(codec)
+            if reason is not None:
+                log.warning("hardware encoder %s is not available here (%s); encoding with libx264", codec, reason)
+                codec = "libx264"
+        self.codec = codec
         self.fps = Fraction(fps) if fps else Fraction(30)
         self.width, self.height = width, height
         self.out_w, self.out_h = even_size(width, height)

@@ -16,9 +16,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
+import logging
 
 import av
 import numpy as np
+
+log = logging.getLogger("roadseg")
 
 
 class SourceError(ValueError):
@@ -84,7 +87,7 @@ class VideoInfo:
         )
 
 
-def _open(path: str | Path):
+def _open(path: str | Path, hwaccel: str | None = None):
     p = Path(path)
     if not p.exists():
         raise SourceError(f"input not found: {p}")
@@ -92,8 +95,17 @@ def _open(path: str | Path):
         raise SourceError(f"input is a folder, not a video file: {p}")
     if p.stat().st_size == 0:
         raise SourceError(f"input is empty (0 bytes): {p}")
+    container = None
+    if hwaccel:
+        from av.codec.hwaccel import HWAccel
+
+        try:
+            container = av.open(str(p), mode="r", hwaccel=HWAccel(device_type=hwaccel, allow_software_fallback=True))
+        except Exception as exc:  # no device, no driver, not permitted: decode on the CPU instead
+            log.warning("hardware decoding (%s) is not available here (%s); decoding on the CPU", hwaccel,
+                        str(exc).split("\n")[0] or exc.__class__.__name__)  # fmt: skip
     try:
-        container = av.open(str(p), mode="r")
+        container = container or av.open(str(p), mode="r")
     except (av.error.InvalidDataError, av.error.FFmpegError) as exc:
         raise SourceError(f"not a readable video: {p} ({exc.__class__.__name__})") from None
     if not container.streams.video:
@@ -115,12 +127,14 @@ class VideoSource:
         threads: ``AUTO`` frame/slice threading of the decoder (FFmpeg picks the count).
         start: seconds to skip; output timestamps are shifted so the clip starts at ``start``'s frame.
         duration: seconds to keep after ``start`` (``None`` = to the end).
+        hwaccel: decode on a hardware device (``cuda``, ``qsv`` ...); falls back to the CPU with a
+            one-line warning where the device is missing.
     """
 
     def __init__(self, path: str | Path, *, audio: bool = True, threads: bool = True,
-                 start: float = 0.0, duration: float | None = None) -> None:  # fmt: skip
+                 start: float = 0.0, duration: float | None = None, hwaccel: str | None = None) -> None:  # fmt: skip
         self.path = Path(path)
-        self.container = _open(self.path)
+        self.container = _open(self.path, hwaccel)
         self.stream = self.container.streams.video[0]
         if threads:
             self.stream.thread_type = "AUTO"

@@ -67,6 +67,7 @@ class SegmentOptions:
     crf: int = 23
     preset: str = "superfast"
     audio: bool = True
+    hwaccel: str | None = None
     start: float = 0.0
     duration: float | None = None
     overwrite: bool = False
@@ -190,7 +191,8 @@ def segment_video(src: str | Path, dst: str | Path, options: SegmentOptions | No
     overlay = Overlay(palette_lut(seg.palette), alpha=opts.alpha, mode=opts.mode,
                       legend=seg.classes if opts.legend else None)  # fmt: skip
     times = StageTimes()
-    source = ImageSource(src) if images else VideoSource(src, audio=opts.audio, start=opts.start, duration=opts.duration)
+    source = ImageSource(src) if images else VideoSource(src, audio=opts.audio, start=opts.start, duration=opts.duration,
+                                                                 hwaccel=opts.hwaccel)
     with source:
         if images:
             sink = ImageSink(dst, source.names)

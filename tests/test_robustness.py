@@ -142,3 +142,14 @@ def test_missing_gpu_codecs_fall_back_with_one_line_each(split_video, rule_onnx,
     assert "hardware decoding (cuda) is not available here" in r.output
     v = read_video(out)
     assert v["codec"] == "h264" and len(v["frames"]) == 12
+
+
+def test_requested_gpu_provider_that_falls_back_says_so(split_video, rule_onnx, tmp_path, capfd):
+    from roadseg.pipeline.infer import OnnxSegmenter, gpu_present
+
+    if gpu_present():
+        pytest.skip("a GPU is present")
+    seg = OnnxSegmenter(rule_onnx, providers="cuda")
+    assert seg.providers[0] == "CPUExecutionProvider"
+    err = capfd.readouterr().err
+    assert "cuda was requested but onnxruntime fell back to the CPU" in err and err.count("\n") == 1

@@ -118,14 +118,19 @@ class OnnxSegmenter:
             opts.intra_op_num_threads = threads
         if not spin:
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if device != "cpu":
+            ort.set_default_logger_severity(4)  # a provider that fails to load is reported below, once
         try:
             self.session = ort.InferenceSession(str(self.path), opts, providers=_providers(device))
         except Exception as exc:  # InvalidProtobuf, Fail, NoSuchFile ... all mean "not a usable model"
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
             raise ModelError(f"cannot load model {self.path}: {first}") from None
+        finally:
+            ort.set_default_logger_severity(3)
         self.providers = self.session.get_providers()
         if device != "cpu" and self.providers[0] == "CPUExecutionProvider":
-            print(f"roadseg: {device} was requested but onnxruntime fell back to the CPU", file=sys.stderr)
+            print(f"roadseg: {device} was requested but onnxruntime fell back to the CPU "
+                  "(its provider did not load: no GPU, or CUDA/cuDNN/TensorRT libraries missing)", file=sys.stderr)
         self.metadata = self._check_contract()
         self.classes: list[str] = self.metadata["classes"]
         self.palette = np.array(self.metadata["palette"], np.uint8).reshape(-1, 3)

@@ -140,3 +140,9 @@ def rule_onnx(tmp_path: Path) -> Path:
 @pytest.fixture
 def split_video(tmp_path: Path) -> Path:
     return write_video(tmp_path / "split.mp4", split_frames(12), audio_seconds=0.5)
+
+
+def audio_packets(path: Path) -> list[tuple[int, int, bytes]]:
+    """(pts, duration, payload) of every audio packet: a remux must keep all of them, priming included."""
+    with av.open(str(path)) as c:
+        return [(p.pts, p.duration, bytes(p)) for p in c.demux(c.streams.audio[0]) if p.pts is not None]

@@ -3,7 +3,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from conftest import read_video, split_frames, write_video
+from conftest import audio_packets, read_video, split_frames, write_video
 from roadseg.classes import PALETTE
 from roadseg.pipeline import Segmenter, segment_video
 from roadseg.pipeline.infer import ModelError
@@ -19,6 +19,9 @@ def test_output_keeps_count_size_rate_timestamps_and_audio(split_video, rule_onn
     assert dst["seconds"] == pytest.approx(src["seconds"], abs=1e-6)
     assert dst["codec"] == "h264" and dst["pix_fmt"] == "yuv420p"
     assert dst["audio"] == src["audio"] and stats["audio_streams"] == 1
+    packets = audio_packets(split_video)
+    assert packets[0][0] < 0  # AAC priming: a packet before zero that a careless cut would drop
+    assert audio_packets(out) == packets  # copied untouched: same timestamps, same bytes
 
 
 def test_pixels_are_coloured_by_their_label(split_video, rule_onnx, tmp_path):

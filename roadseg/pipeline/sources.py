@@ -202,8 +202,8 @@ class VideoSource:
 
     def _keep_audio(self, packet: av.Packet, end: float | None) -> bool:
         t = float(packet.pts * packet.time_base)
-        if t < self.start - 1e-6 or (end is not None and t >= end):
-            return False
+        if (self.start and t < self.start - 1e-6) or (end is not None and t >= end):
+            return False  # (without --start every packet is kept: AAC priming packets have pts < 0)
         if self.start:
             shift = round(self.start / packet.time_base)
             packet.pts -= shift

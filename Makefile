@@ -17,11 +17,14 @@ demo: venv
 	$(PIP) .
 	$(BIN)/segment-video sample_videos/road.mp4 -o out.mp4 -y
 
-# Debian's chromium for the live-view browser test (installed when we are root with apt-get).
+# Debian packages for two live tests: chromium (the browser view) and GStreamer's RTSP server (RTSP
+# input). Installed when we are root with apt-get; otherwise those two tests are skipped.
+TEST_DEBS := chromium gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 browser:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
-	  echo "chromium is not installed: the browser test will be skipped"
+	@if command -v chromium >/dev/null 2>&1 && /usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0')" 2>/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_DEBS) >/dev/null; \
+	else echo "not root: chromium / GStreamer RTSP server not installed, their tests will be skipped"; fi
 
 # Set up everything (runtime + train + dev extras) and run the test suite.
 test: venv browser

@@ -235,3 +235,30 @@ def test_show_without_a_gui_opencv_says_what_to_install(clip, rule_onnx):
 def test_live_needs_an_output(clip, rule_onnx):
     r = CliRunner().invoke(segment_video_cmd, [str(clip), "--live", "--model", str(rule_onnx)])
     assert r.exit_code == 1 and "needs somewhere to go" in r.output
+
+
+def _rtsp_server_available() -> bool:
+    probe = "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer"
+    return shutil.which("/usr/bin/python3") is not None and subprocess.run(
+        ["/usr/bin/python3", "-c", probe], capture_output=True).returncode == 0  # fmt: skip
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(not _rtsp_server_available(), reason="GStreamer's RTSP server (Debian) is installed by make test")
+def test_rtsp_stream_input_from_a_local_server(rule_onnx, tmp_path):
+    from pathlib import Path
+
+    port = free_port()
+    server = subprocess.Popen(["/usr/bin/python3", str(Path(__file__).parent / "rtsp_server.py"), str(port)],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert server.stdout.readline().strip() == "ready"
+        out = tmp_path / "rtsp.mp4"
+        stats = run_live(f"rtsp://127.0.0.1:{port}/test", LiveOptions(model=str(rule_onnx), record=str(out),
+                                                                      providers="cpu", max_frames=15))  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(5)
+    assert stats["kind"] == "stream" and stats["frames"] == 15
+    v = read_video(out)
+    assert (v["width"], v["height"]) == (128, 96) and len(v["frames"]) == 15

@@ -27,9 +27,6 @@ import av
 import cv2
 import numpy as np
 
-from roadseg.pipeline.infer import Segmenter
-from roadseg.pipeline.overlay import Overlay, palette_lut
-from roadseg.pipeline.runner import LatestQueue, StageFailed, run_stages
 from roadseg.pipeline.sinks import SinkError, VideoSink
 from roadseg.pipeline.sources import Frame, SourceError
 

@@ -170,7 +170,7 @@ def _make_scheduler(cfg: TrainConfig, opt, steps_per_epoch: int):
 def train_one_epoch(model, pre, loader, opt, sched, loss_fn, device, dtype, bar) -> float:
     model.train()
     total, n = 0.0, 0
-    for step, (x, y) in enumerate(loader):
+    for x, y in loader:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             logits = model(pre(x).contiguous(memory_format=torch.channels_last))

@@ -1,0 +1,229 @@
+"""The training/model-side commands of ``roadseg`` (train, export, quantize, release, eval) and the
+tools (info, bench, pack-data). Thin: parse, build a config, call the library."""
+
+from __future__ import annotations
+
+import click
+
+from roadseg.cli_util import fail, parse_size
+
+
+@click.command()
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="CamVid folder (SegNet or fastai layout).")
+@click.option("--out", default="runs/unet-r34", show_default=True, help="Run folder: checkpoints and logs.")
+@click.option("--epochs", default=150, show_default=True)
+@click.option("--batch-size", default=8, show_default=True)
+@click.option("--crop", default="256x256", show_default=True, help="Training crop HxW.")
+@click.option("--scale", default=(0.5, 1.5), nargs=2, type=float, show_default=True, help="Random scale range.")
+@click.option("--lr", default=2e-3, show_default=True, help="Peak learning rate (AdamW).")
+@click.option("--weight-decay", default=1e-2, show_default=True)
+@click.option("--schedule", type=click.Choice(["onecycle", "cosine"]), default="onecycle", show_default=True)
+@click.option("--class-weights", type=click.Choice(["median-freq", "none"]), default="median-freq", show_default=True)
+@click.option("--amp", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+              help="bf16 autocast: auto = on CUDA and on CPUs with native bf16.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--encoder-weights", default="none", show_default=True, help="imagenet | PATH | none.")
+@click.option("--eval-every", default=1, show_default=True, help="Evaluate on val every N epochs.")
+@click.option("--workers", default=1, show_default=True, help="DataLoader worker processes.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--max-steps", default=None, type=int, help="Cap steps per epoch (smoke runs).")
+@click.option("--resume", type=click.Path(exists=True, dir_okay=False), help="Continue from a last.pt exactly.")
+def train(resume, crop, **opts) -> None:
+    """Train U-Net-ResNet34 on CamVid; keeps last.pt, best.pt (by val mIoU) and log.csv in --out."""
+    try:
+        from roadseg.train.loop import TrainConfig
+        from roadseg.train.loop import train as run_training
+    except ImportError as exc:
+        fail(f"training needs the train extra (pip install 'roadseg[train]'): {exc}")
+    cfg = TrainConfig(crop=parse_size(crop), **opts)
+    try:
+        result = run_training(cfg, resume=resume)
+    except (RuntimeError, FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
+    click.echo(f"best val mIoU {100 * result['best_miou']:.2f} at epoch {result['best_epoch']}")
+
+
+@click.command("export")
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .onnx file to write.")
+@click.option("--input-size", default="360x480", show_default=True, help="Working size HxW written into the metadata.")
+@click.option("--fp16-weights", is_flag=True, help="Store weights as float16 (half the file; compute stays fp32).")
+@click.option("--verify-images", type=click.Path(exists=True, file_okay=False),
+              help="Folder of RGB images to verify parity on (default: random frames).")
+def export_cmd(checkpoint, output, input_size, fp16_weights, verify_images) -> None:
+    """Export a training checkpoint to the roadseg ONNX contract, then verify it.
+
+    Verification runs onnx.checker and compares onnxruntime's labels with PyTorch's at a shape that
+    was not traced; below 99.9% agreement the command fails and removes the file.
+    """
+    try:
+        from roadseg.export.onnx import export_onnx
+        from roadseg.export.verify import ExportCheckError, verify_parity
+        from roadseg.train.loop import load_checkpoint
+    except ImportError as exc:
+        fail(f"export needs the train extra (pip install 'roadseg[train]'): {exc}")
+    import json
+    from pathlib import Path
+
+    try:
+        net, state = load_checkpoint(checkpoint)
+    except Exception as exc:  # a pickle that is not a checkpoint, missing keys ...
+        fail(f"cannot read checkpoint {checkpoint}: {exc.__class__.__name__}: {exc}")
+    meta = {}
+    if isinstance(state.get("best_miou"), float) and state["best_miou"] >= 0:
+        meta["val_miou"] = round(100 * state["best_miou"], 2)
+        meta["epoch"] = state.get("best_epoch")
+    if state.get("config"):
+        meta["training"] = {k: state["config"].get(k) for k in ("epochs", "batch_size", "crop", "lr", "seed")}
+        meta["training_data"] = "CamVid 11-class train split (367 images, 360x480)"
+    path = export_onnx(net, output, input_size=parse_size(input_size), metadata=meta, fp16_weights=fp16_weights)
+    frames = _verify_frames(verify_images) if verify_images else None
+    try:
+        report = verify_parity(net, path, frames=frames)
+    except ExportCheckError as exc:
+        Path(path).unlink(missing_ok=True)
+        fail(f"{exc} (removed {path})")
+    size_mb = Path(path).stat().st_size / 1e6
+    click.echo(f"wrote {path} ({size_mb:.1f} MB); parity {json.dumps(report)}")
+
+
+def _verify_frames(folder: str):
+    import numpy as np
+
+    from roadseg.data.camvid import read_rgb
+    from pathlib import Path
+
+    paths = sorted(Path(folder).glob("*.png"))[:4] + sorted(Path(folder).glob("*.jpg"))[:4]
+    if not paths:
+        fail(f"no .png or .jpg images in {folder}")
+    images = [read_rgb(p) for p in paths[:4]]
+    h = min(i.shape[0] for i in images)
+    w = min(i.shape[1] for i in images)
+    return np.stack([i[: h - (1 if h % 2 == 0 else 0), : w - (1 if w % 2 == 0 else 0)] for i in images])
+
+
+@click.command("eval")
+@click.argument("model", type=click.Path())
+@click.option("--data", required=True, type=click.Path(), help="CamVid folder (SegNet or fastai layout).")
+@click.option("--split", default="val", show_default=True, type=click.Choice(["train", "val", "test"]))
+@click.option("--size", help="Working size HxW [default: the model's input_size; native for checkpoints].")
+@click.option("--device", default="cpu", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
+@click.option("--limit", type=int, help="Score only the first N images.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (per-class IoU, mIoU, confusion matrix).")
+def eval_cmd(model, data, split, size, device, limit, as_json) -> None:
+    """Score MODEL (.onnx, or a .pt checkpoint) on a CamVid split: per-class IoU, mIoU, pixel accuracy.
+
+    mIoU is the mean over the 11 classes; void pixels are ignored.
+    """
+    import json
+
+    from roadseg.pipeline.infer import ModelError
+    from roadseg.train.evaluate import evaluate_model, format_table
+
+    try:
+        result = evaluate_model(model, data, split, size=parse_size(size), device=device, limit=limit)
+    except (FileNotFoundError, ModelError, ValueError) as exc:
+        fail(str(exc))
+    except ImportError as exc:
+        fail(f"scoring a checkpoint needs the train extra (pip install 'roadseg[train]'): {exc}")
+    click.echo(json.dumps(result) if as_json else format_table(result))
+
+
+@click.command("quantize")
+@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="CamVid folder: calibration frames come from its train split.")
+@click.option("--frames", "count", default=64, show_default=True, help="Number of calibration frames.")
+@click.option("--method", default="minmax", show_default=True, type=click.Choice(["minmax", "percentile", "entropy"]))
+def quantize_cmd(model, output, data, count, method) -> None:
+    """Static INT8 (QDQ, per-channel) copy of an fp32 contract MODEL, calibrated on CamVid train frames."""
+    from pathlib import Path
+
+    from roadseg.export.quantize import load_calibration_frames, quantize_int8
+    from roadseg.pipeline.infer import ModelError, OnnxSegmenter
+
+    frames = load_calibration_frames(data, count)
+    path = quantize_int8(model, output, frames, method=method)
+    try:
+        OnnxSegmenter(path, providers="cpu")  # still obeys the contract
+    except ModelError as exc:
+        Path(path).unlink(missing_ok=True)
+        fail(f"quantized model breaks the contract: {exc}")
+    click.echo(f"wrote {path} ({Path(path).stat().st_size / 1e6:.1f} MB); score it with: roadseg eval {path} --data {data}")
+
+
+@click.command("release")
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="CamVid folder.")
+@click.option("--out", default="models", show_default=True, type=click.Path(file_okay=False))
+@click.option("--calib-frames", default=64, show_default=True, help="INT8 calibration frames (train split).")
+def release_cmd(checkpoint, data, out, calib_frames) -> None:
+    """Build the shipped models from CHECKPOINT: fp16-stored fp32 + INT8, verified and scored on val."""
+    import json
+
+    try:
+        from roadseg.export.release import release
+    except ImportError as exc:
+        fail(f"release needs the train extra (pip install 'roadseg[train]'): {exc}")
+    try:
+        report = release(checkpoint, data, out, calib_frames=calib_frames)
+    except RuntimeError as exc:
+        fail(str(exc))
+    click.echo(json.dumps(report, indent=2))
+
+
+@click.command("pack-data")
+@click.argument("src", type=click.Path(exists=True, file_okay=False))
+@click.argument("dst", type=click.Path(file_okay=False))
+@click.option("--quality", default=95, show_default=True, help="JPEG quality of the images.")
+def pack_data_cmd(src, dst, quality) -> None:
+    """Copy CamVid train+val with JPEG images (labels stay PNG), small enough to carry to a GPU box."""
+    from roadseg.data.camvid import pack
+
+    n = pack(src, dst, quality=quality)
+    click.echo(f"packed {n} images into {dst}")
+
+
+@click.command("info")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def info_cmd(as_json) -> None:
+    """Versions, onnxruntime providers, CPU features and the default model: paste it into bug reports."""
+    import json
+
+    from roadseg.info import collect, format_report
+
+    report = collect()
+    click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
+
+
+@click.command("bench")
+@click.option("--video", required=True, type=click.Path(exists=True, dir_okay=False), help="Clip whose frames are used.")
+@click.option("--frames", default=48, show_default=True, help="Frames per timed run.")
+@click.option("--repeats", default=3, show_default=True, help="Timed runs per measurement (median reported).")
+@click.option("--batch", "batches", multiple=True, type=int, default=(1, 4), show_default=True, help="Batch sizes for model-only runs.")
+@click.option("--model", type=click.Path(exists=True, dir_okay=False), help="Benchmark this model instead of the shipped ones.")
+@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), help="Checkpoint for the PyTorch eager row (default: random weights; speed is the same).")
+@click.option("--no-native", is_flag=True, help="Skip model-only runs at the video's native size.")
+@click.option("--no-torch", is_flag=True, help="Skip the PyTorch eager row.")
+@click.option("--preset", default="superfast", show_default=True, help="x264 preset of the naive loop and the pipeline.")
+@click.option("--out", default="benchmarks/results", show_default=True, type=click.Path(file_okay=False), help="Folder for bench.json and bench.png.")
+def bench_cmd(video, frames, repeats, batches, model, checkpoint, no_native, no_torch, preset, out) -> None:
+    """Frames/s side by side: onnxruntime model-only (per precision, provider, batch, size), PyTorch
+    eager, a naive single-threaded loop and the threaded segment-video pipeline, on the same frames."""
+    import json
+    from pathlib import Path
+
+    from roadseg.bench import draw_chart, format_table, run_bench
+
+    models = {"custom": Path(model)} if model else None
+    try:
+        result = run_bench(video, frames=frames, repeats=repeats, batches=batches, native=not no_native,
+                           torch_eager_=not no_torch, checkpoint=checkpoint, preset=preset, models=models,
+                           log=lambda m: click.echo(f"... {m}", err=True))  # fmt: skip
+    except FileNotFoundError as exc:
+        fail(str(exc))
+    Path(out).mkdir(parents=True, exist_ok=True)
+    (Path(out) / "bench.json").write_text(json.dumps(result, indent=1))
+    chart = draw_chart(result, Path(out) / "bench.png")
+    click.echo(format_table(result))
+    click.echo(f"wrote {Path(out) / 'bench.json'}" + (f" and {chart}" if chart else " (no chart: pip install matplotlib)"))

@@ -92,3 +92,14 @@ def test_fractional_rate_is_exact(rule_onnx, tmp_path):
     out = tmp_path / "o.mp4"
     segment_video(src, out, model=rule_onnx, progress=False)
     assert read_video(out)["rate"] == Fraction(24000, 1001)
+
+
+def test_codec_and_quality_options(split_video, rule_onnx, tmp_path):
+    hevc = tmp_path / "o.mkv"
+    segment_video(split_video, hevc, model=rule_onnx, codec="libx265", crf=30, progress=False)
+    v = read_video(hevc)
+    assert v["codec"] == "hevc" and len(v["frames"]) == 12
+    small, big = tmp_path / "small.mp4", tmp_path / "big.mp4"
+    segment_video(split_video, small, model=rule_onnx, crf=40, progress=False)
+    segment_video(split_video, big, model=rule_onnx, crf=5, progress=False)
+    assert small.stat().st_size < big.stat().st_size

@@ -109,3 +109,39 @@ def test_eval_cli_scores_an_onnx_model_by_hand(tmp_path):
     assert res["miou"] == pytest.approx(0.5)  # classes present: Sky, Road, Car
     table = CliRunner().invoke(main, ["eval", str(model), "--data", str(root)])
     assert "mIoU" in table.output and "50.00" in table.output
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("run")
+    cfg = TrainConfig(data=str(make_segnet(tmp / "data", n=2, h=40, w=48)), out=str(tmp / "run"), epochs=1,
+                      batch_size=2, crop=(32, 32), amp="off", device="cpu", workers=0, model=SMALL, size=(40, 48))  # fmt: skip
+    train(cfg)
+    return tmp
+
+
+def test_export_cli_writes_a_verified_model_and_eval_scores_the_checkpoint(small_run):
+    ckpt, out = small_run / "run" / "best.pt", small_run / "m.onnx"
+    r = CliRunner().invoke(main, ["export", str(ckpt), "-o", str(out), "--input-size", "40x48"])
+    assert r.exit_code == 0, r.output
+    assert "parity" in r.output and out.is_file()
+    from roadseg.pipeline.infer import OnnxSegmenter
+
+    assert OnnxSegmenter(out, providers="cpu").input_size == (40, 48)
+    scores = []
+    for model in (ckpt, out):  # the checkpoint through PyTorch, the export through onnxruntime
+        r = CliRunner().invoke(main, ["eval", str(model), "--data", str(small_run / "data"), "--json"])
+        assert r.exit_code == 0, r.output
+        scores.append(json.loads(r.output)["miou"])
+    assert scores[0] == pytest.approx(scores[1], abs=0.01)
+
+
+def test_export_cli_fails_and_removes_the_file_when_parity_fails(small_run, monkeypatch):
+    import roadseg.export.verify as verify
+
+    monkeypatch.setattr(verify, "MIN_AGREEMENT", 1.01)  # fault injection: no model can pass
+    monkeypatch.setattr(verify.verify_parity, "__kwdefaults__", {"frames": None, "min_agreement": 1.01})
+    out = small_run / "bad.onnx"
+    r = CliRunner().invoke(main, ["export", str(small_run / "run" / "best.pt"), "-o", str(out)])
+    assert r.exit_code == 1 and "agree on" in r.output and "removed" in r.output
+    assert not out.exists()

@@ -20,7 +20,6 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 
 import cv2
@@ -40,14 +39,11 @@ class ModelError(ValueError):
 
 def models_dir() -> Path:
     """Folder of the shipped models: ``models/`` of a source checkout, else the installed package data."""
-    root = Path(__file__).resolve().parents[2]
-    checkout = root / "models"
-    if (root / "pyproject.toml").is_file() and checkout.is_dir():
+    package = Path(__file__).resolve().parents[1]  # .../roadseg
+    checkout = package.parent / "models"
+    if (package.parent / "pyproject.toml").is_file() and checkout.is_dir():
         return checkout
-    try:
-        return Path(str(resources.files("roadseg._models")))
-    except ModuleNotFoundError:
-        return checkout
+    return package / "_models"  # where `pip install .` puts models/ (pyproject: package-dir)
 
 
 def gpu_present() -> bool:

@@ -66,3 +66,15 @@ def test_fp16_weights_halve_the_file_and_keep_parity(exported, tmp_path):
     half = export_onnx(net, tmp_path / "half.onnx", fp16_weights=True)
     assert half.stat().st_size < 0.6 * path.stat().st_size
     assert verify_parity(net, half)["agreement"] >= 0.999
+
+
+def test_half_variant_computes_in_fp16_and_keeps_parity(exported, tmp_path):
+    net, _ = exported
+    path = export_onnx(net, tmp_path / "half.onnx", half=True)
+    model = onnx.load(str(path))
+    conv_weights = {n.input[1] for n in model.graph.node if n.op_type == "Conv"}
+    dtypes = {i.data_type for i in model.graph.initializer if i.name in conv_weights}
+    assert dtypes == {onnx.TensorProto.FLOAT16}
+    assert json.loads({p.key: p.value for p in model.metadata_props}["precision"]) == "fp16"
+    assert verify_parity(net, path, min_agreement=0.995)["agreement"] >= 0.995
+    assert next(net.parameters()).dtype == torch.float32  # the caller's net is untouched

@@ -87,3 +87,9 @@ def test_model_breaking_the_contract_is_refused(tmp_path):
         Segmenter(tmp_path / "junk.onnx", providers="cpu")
     with pytest.raises(ModelError, match="not found"):
         Segmenter(tmp_path / "missing.onnx", providers="cpu")
+
+
+def test_no_audio_drops_every_audio_stream(split_video, rule_onnx, tmp_path):
+    out = tmp_path / "mute.mp4"
+    stats = segment_video(split_video, out, model=rule_onnx, audio=False, progress=False)
+    assert read_video(out)["audio"] == [] and stats["audio_streams"] == 0 and stats["frames"] == 12

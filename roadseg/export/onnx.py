@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import json
 import warnings
 from pathlib import Path
@@ -29,15 +30,20 @@ TRACE_SHAPE = (1, 64, 96, 3)
 
 
 class SegmentationGraph(nn.Module):
-    """uint8 NHWC frames -> uint8 labels: the whole contract as one torch module."""
+    """uint8 NHWC frames -> uint8 labels: the whole contract as one torch module.
 
-    def __init__(self, net: nn.Module) -> None:
+    With ``half=True`` the network computes in float16 (for GPUs); normalisation stays float32.
+    """
+
+    def __init__(self, net: nn.Module, *, half: bool = False) -> None:
         super().__init__()
         self.pre = Preprocess()
         self.net = net
+        self.half = half
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        return self.net(self.pre(frames)).argmax(dim=1).to(torch.uint8)
+        x = self.pre(frames)
+        return self.net(x.half() if self.half else x).argmax(dim=1).to(torch.uint8)
 
 
 def contract_metadata(input_size: tuple[int, int] = CAMVID_SIZE, **extra) -> dict[str, str]:
@@ -112,12 +118,18 @@ def export_onnx(
     input_size: tuple[int, int] = CAMVID_SIZE,
     metadata: dict | None = None,
     fp16_weights: bool = False,
+    half: bool = False,
     opset: int = 17,
 ) -> Path:
-    """Trace ``net`` inside :class:`SegmentationGraph` and write a single-file ONNX model."""
+    """Trace ``net`` inside :class:`SegmentationGraph` and write a single-file ONNX model.
+
+    ``fp16_weights`` stores fp32 weights as fp16 (smaller file, fp32 compute); ``half`` makes the
+    network compute in fp16 (the GPU variant; ``net`` itself is left in fp32).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    graph = SegmentationGraph(net.eval().float()).eval()
+    model_net = copy.deepcopy(net).eval().half() if half else net.eval().float()
+    graph = SegmentationGraph(model_net, half=half).eval()
     dummy = torch.randint(0, 256, TRACE_SHAPE, dtype=torch.uint8)
     axes = {"frames": {0: "N", 1: "H", 2: "W"}, "labels": {0: "N", 1: "H", 2: "W"}}
     # The TorchScript exporter (dynamo=False) handles the data-dependent padding with dynamic H/W;
@@ -129,6 +141,7 @@ def export_onnx(
     model = onnx.load(str(path))
     if fp16_weights:
         store_weights_fp16(model)
-    set_metadata(model, contract_metadata(input_size, **(metadata or {})))
+    meta = {**({"precision": "fp16"} if half else {}), **(metadata or {})}
+    set_metadata(model, contract_metadata(input_size, **meta))
     onnx.save(model, str(path))
     return path

@@ -78,3 +78,11 @@ def test_half_variant_computes_in_fp16_and_keeps_parity(exported, tmp_path):
     assert json.loads({p.key: p.value for p in model.metadata_props}["precision"]) == "fp16"
     assert verify_parity(net, path, min_agreement=0.995)["agreement"] >= 0.995
     assert next(net.parameters()).dtype == torch.float32  # the caller's net is untouched
+
+
+def test_io_binding_path_gives_the_same_labels(exported):
+    _, path = exported
+    frames = np.random.default_rng(3).integers(0, 256, (2, 45, 61, 3), dtype=np.uint8)
+    plain = OnnxSegmenter(path, providers="cpu").predict(frames)
+    bound = OnnxSegmenter(path, providers="cpu", io_binding=True)
+    assert bound.io_binding and np.array_equal(bound.predict(frames), plain)

@@ -59,6 +59,7 @@ def export_cmd(checkpoint, output, input_size, fp16_weights, half, verify_images
     """
     try:
         from roadseg.export.onnx import export_onnx
+        from roadseg.export import verify
         from roadseg.export.verify import ExportCheckError, verify_parity
         from roadseg.train.loop import load_checkpoint
     except ImportError as exc:
@@ -81,7 +82,8 @@ def export_cmd(checkpoint, output, input_size, fp16_weights, half, verify_images
                        half=half)  # fmt: skip
     frames = _verify_frames(verify_images) if verify_images else None
     try:
-        report = verify_parity(net, path, frames=frames, min_agreement=0.995 if half else 0.999)
+        report = verify_parity(net, path, frames=frames,
+                               min_agreement=verify.HALF_MIN_AGREEMENT if half else verify.MIN_AGREEMENT)
     except ExportCheckError as exc:
         Path(path).unlink(missing_ok=True)
         fail(f"{exc} (removed {path})")

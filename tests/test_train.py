@@ -140,7 +140,6 @@ def test_export_cli_fails_and_removes_the_file_when_parity_fails(small_run, monk
     import roadseg.export.verify as verify
 
     monkeypatch.setattr(verify, "MIN_AGREEMENT", 1.01)  # fault injection: no model can pass
-    monkeypatch.setattr(verify.verify_parity, "__kwdefaults__", {"frames": None, "min_agreement": 1.01})
     out = small_run / "bad.onnx"
     r = CliRunner().invoke(main, ["export", str(small_run / "run" / "best.pt"), "-o", str(out)])
     assert r.exit_code == 1 and "agree on" in r.output and "removed" in r.output

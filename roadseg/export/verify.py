@@ -21,6 +21,8 @@ from roadseg.pipeline.infer import OnnxSegmenter
 #: Verification shape: batch, height and width all differ from the traced TRACE_SHAPE.
 VERIFY_SHAPE = (2, 97, 131, 3)
 MIN_AGREEMENT = 0.999
+#: fp16 compute (``export --half``) is compared with the fp32 network, so rounding moves a few more labels.
+HALF_MIN_AGREEMENT = 0.995
 
 
 class ExportCheckError(RuntimeError):

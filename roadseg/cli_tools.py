@@ -58,8 +58,8 @@ def export_cmd(checkpoint, output, input_size, fp16_weights, half, verify_images
     was not traced; below 99.9% agreement the command fails and removes the file.
     """
     try:
-        from roadseg.export.onnx import export_onnx
         from roadseg.export import verify
+        from roadseg.export.onnx import export_onnx
         from roadseg.export.verify import ExportCheckError, verify_parity
         from roadseg.train.loop import load_checkpoint
     except ImportError as exc:
@@ -92,10 +92,11 @@ def export_cmd(checkpoint, output, input_size, fp16_weights, half, verify_images
 
 
 def _verify_frames(folder: str):
+    from pathlib import Path
+
     import numpy as np
 
     from roadseg.data.camvid import read_rgb
-    from pathlib import Path
 
     paths = sorted(Path(folder).glob("*.png"))[:4] + sorted(Path(folder).glob("*.jpg"))[:4]
     if not paths:

@@ -1,8 +1,8 @@
 import json
 
 from click.testing import CliRunner
-
 from conftest import split_frames, write_video
+
 from roadseg.cli import main
 
 

@@ -4,8 +4,8 @@ import av
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from conftest import read_video
+
 from roadseg.cli import main, segment_video_cmd
 from roadseg.pipeline.infer import OnnxSegmenter
 

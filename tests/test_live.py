@@ -1,13 +1,13 @@
 """The live path without a camera: --live files, a local HTTP stream, stand-in captures, a real browser."""
 
 import json
-from fractions import Fraction
 import shutil
 import socket
 import subprocess
 import threading
 import time
 import urllib.request
+from fractions import Fraction
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
@@ -16,9 +16,9 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import read_video, split_frames, write_video
 
 import roadseg.pipeline.live as live
-from conftest import read_video, split_frames, write_video
 from roadseg.cli import segment_video_cmd
 from roadseg.pipeline.infer import OnnxSegmenter
 from roadseg.pipeline.live import LiveOptions, capture_args

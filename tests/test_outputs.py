@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from conftest import read_video, split_frames, write_video
+
 from roadseg.classes import PALETTE
 from roadseg.cli import segment_video_cmd
 from roadseg.pipeline import segment_video

@@ -2,8 +2,8 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-
 from conftest import audio_packets, read_video, split_frames, write_video
+
 from roadseg.classes import PALETTE
 from roadseg.pipeline import Segmenter, segment_video
 from roadseg.pipeline.infer import ModelError

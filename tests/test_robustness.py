@@ -10,8 +10,8 @@ import time
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from conftest import read_video, split_frames, write_video
+
 from roadseg.cli import segment_video_cmd
 from roadseg.pipeline import PipelineError, SinkError, segment_video
 from roadseg.pipeline.sinks import VideoSink

@@ -20,7 +20,6 @@ from pathlib import Path
 import av
 import numpy as np
 
-
 log = logging.getLogger("roadseg")
 
 

@@ -94,17 +94,13 @@ def export_cmd(checkpoint, output, input_size, fp16_weights, half, verify_images
 def _verify_frames(folder: str):
     from pathlib import Path
 
-    import numpy as np
-
     from roadseg.data.camvid import read_rgb
+    from roadseg.export.verify import untraced_batch
 
     paths = sorted(Path(folder).glob("*.png"))[:4] + sorted(Path(folder).glob("*.jpg"))[:4]
     if not paths:
         fail(f"no .png or .jpg images in {folder}")
-    images = [read_rgb(p) for p in paths[:4]]
-    h = min(i.shape[0] for i in images)
-    w = min(i.shape[1] for i in images)
-    return np.stack([i[: h - (1 if h % 2 == 0 else 0), : w - (1 if w % 2 == 0 else 0)] for i in images])
+    return untraced_batch([read_rgb(p) for p in paths[:4]])
 
 
 @click.command("eval")

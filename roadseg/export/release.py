@@ -22,7 +22,7 @@ import onnx
 
 from roadseg.export.onnx import count_macs, export_onnx, set_metadata
 from roadseg.export.quantize import load_calibration_frames, quantize_int8
-from roadseg.export.verify import verify_parity
+from roadseg.export.verify import untraced_batch, verify_parity
 
 FP32_NAME = "unet-r34-camvid.onnx"
 INT8_NAME = "unet-r34-camvid-int8.onnx"
@@ -33,7 +33,7 @@ def _val_frames(data: str | Path, count: int = 4) -> np.ndarray:
     from roadseg.data.camvid import CamVid
 
     ds = CamVid(data, "val")
-    return np.stack([ds[i][0][:359, :479] for i in range(0, count * 10, 10)])
+    return untraced_batch([ds[i][0] for i in range(0, count * 10, 10)])
 
 
 def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, calib_frames: int = 64,

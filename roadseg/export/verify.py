@@ -25,6 +25,14 @@ MIN_AGREEMENT = 0.999
 HALF_MIN_AGREEMENT = 0.995
 
 
+def untraced_batch(images: list[np.ndarray]) -> np.ndarray:
+    """Real frames as one batch, cropped to their common size made odd: never the traced shape."""
+    h = min(i.shape[0] for i in images)
+    w = min(i.shape[1] for i in images)
+    h, w = h - (1 - h % 2), w - (1 - w % 2)
+    return np.stack([i[:h, :w] for i in images])
+
+
 class ExportCheckError(RuntimeError):
     """An exported model failed its checks."""
 

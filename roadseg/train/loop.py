@@ -28,6 +28,7 @@ from tqdm import tqdm
 from roadseg.classes import CAMVID_SIZE, CLASSES, IGNORE_INDEX, NUM_CLASSES
 from roadseg.data.camvid import CamVid
 from roadseg.data.transforms import TrainTransform
+from roadseg.info import cpu_info
 from roadseg.model import Preprocess, build_model
 from roadseg.train.metrics import confusion_matrix, scores
 
@@ -74,16 +75,9 @@ def amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
         return None
     if device.type == "cuda":
         return torch.bfloat16
-    native = "bf16" in _cpu_flags() or "amx" in _cpu_flags()
+    features = cpu_info()["features"]
+    native = features["avx512_bf16"] or features["amx"]
     return torch.bfloat16 if (mode == "on" or native) else None
-
-
-def _cpu_flags() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return ""
-    return next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
 
 
 def median_frequency_weights(labels: list[np.ndarray]) -> np.ndarray:

@@ -12,10 +12,10 @@ from roadseg.model import UNetResNet34  # noqa: E402
 from roadseg.pipeline.infer import OnnxSegmenter  # noqa: E402
 
 
-def _trained_like(seed: int) -> UNetResNet34:
+def _trained_like(seed: int, **config) -> UNetResNet34:
     """A random net with non-trivial BN statistics, so labels are not a constant map."""
     torch.manual_seed(seed)
-    net = UNetResNet34(11)
+    net = UNetResNet34(11, **config)
     for m in net.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.weight.data.uniform_(0.5, 1.5)
@@ -86,3 +86,31 @@ def test_io_binding_path_gives_the_same_labels(exported):
     plain = OnnxSegmenter(path, providers="cpu").predict(frames)
     bound = OnnxSegmenter(path, providers="cpu", io_binding=True)
     assert bound.io_binding and np.array_equal(bound.predict(frames), plain)
+
+
+def test_folded_stem_exports_without_a_float_pre_pass_and_keeps_parity(tmp_path):
+    net = _trained_like(2, decoder_channels=(64, 32, 32, 16), stem_padding="replicate")
+    path = export_onnx(net, tmp_path / "folded.onnx")
+    model = onnx.load(str(path))
+    ops = [n.op_type for n in model.graph.node]
+    first_conv = ops.index("Conv")
+    assert "Mul" not in ops[:first_conv] and "Add" not in ops[:first_conv]  # normalisation lives in conv1
+    assert verify_parity(net, path)["agreement"] >= 0.999  # against net(Preprocess(frames)) in PyTorch
+
+
+def test_int8_of_a_folded_model_reads_pixels_exactly_and_agrees(tmp_path):
+    from onnx import numpy_helper
+
+    from roadseg.export.quantize import quantize_int8
+
+    net = _trained_like(2, decoder_channels=(256, 128, 64, 32), stem_padding="replicate")
+    path = export_onnx(net, tmp_path / "folded.onnx")
+    rng = np.random.default_rng(0)
+    q = quantize_int8(path, tmp_path / "int8.onnx", rng.integers(0, 256, (8, 64, 96, 3), dtype=np.uint8))
+    model = onnx.load(str(q))
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    first = next(n for n in model.graph.node if n.op_type == "QuantizeLinear")
+    assert inits[first.input[1]] == pytest.approx(1.0) and inits[first.input[2]] == 0  # uint8 pixels, unchanged
+    frames = rng.integers(0, 256, (2, 45, 61, 3), dtype=np.uint8)
+    fp32, int8 = OnnxSegmenter(path, providers="cpu").predict(frames), OnnxSegmenter(q, providers="cpu").predict(frames)
+    assert (fp32 == int8).mean() >= 0.99

@@ -3,6 +3,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from roadseg.model import Preprocess, UNetResNet34  # noqa: E402
+from roadseg.model.unet import fold_normalisation  # noqa: E402
 from roadseg.train.loop import load_encoder_weights  # noqa: E402
 
 
@@ -17,6 +18,34 @@ def test_output_shape_any_size(net, hw):
     with torch.no_grad():
         out = net(torch.randn(2, 3, *hw))
     assert out.shape == (2, 11, *hw)
+
+
+@pytest.mark.parametrize("hw", [(360, 480), (45, 61), (1, 1)])
+def test_four_block_decoder_ends_at_stride_two_and_keeps_any_size(hw):
+    torch.manual_seed(0)
+    net = UNetResNet34(11, decoder_channels=(128, 64, 48, 32), stem_padding="replicate").eval()
+    assert len(net.decoder) == 4 and net.config["stem_padding"] == "replicate"
+    with torch.no_grad():
+        assert net(torch.randn(1, 3, *hw)).shape == (1, 11, *hw)
+
+
+def test_decoder_needs_four_or_five_blocks():
+    with pytest.raises(ValueError, match="4 or 5 blocks"):
+        UNetResNet34(11, decoder_channels=(64, 32, 16))
+
+
+def test_normalisation_folds_exactly_into_a_replicate_padded_stem():
+    torch.manual_seed(0)
+    net = UNetResNet34(11, decoder_channels=(32, 16, 16, 8), stem_padding="replicate").eval()
+    pre = Preprocess()
+    frames = torch.randint(0, 256, (2, 37, 53, 3), dtype=torch.uint8)  # odd: the /32 padding is exercised
+    raw = frames.permute(0, 3, 1, 2).float()
+    with torch.no_grad():
+        want = net(pre(frames))
+        got = fold_normalisation(net, pre.scale, pre.shift)(raw)
+    assert torch.allclose(got, want, atol=1e-3 * want.abs().max())
+    with pytest.raises(ValueError, match="replicate"):  # zero padding would change the border
+        fold_normalisation(UNetResNet34(11), pre.scale, pre.shift)
 
 
 def test_encoder_names_match_torchvision_resnet34(net, tmp_path):

@@ -50,8 +50,13 @@ def test_training_writes_checkpoints_and_logs(tmp_path):
     assert result["best_epoch"] in (1, 2)
 
 
-def test_resume_continues_exactly(tmp_path, monkeypatch):
-    straight = train(_cfg(tmp_path / "a"))
+#: Every part of the long recipe at once: progressive phases, EMA, wide photometric and degradations.
+RECIPE = dict(phases=((1, 0.5, 16, 24), (1, 1.0, 32, 32)), ema=0.9, gamma=0.5, colour_cast=0.1, blur=0.5, noise=0.5)
+
+
+@pytest.mark.parametrize("recipe", [{}, RECIPE], ids=["plain", "recipe"])
+def test_resume_continues_exactly(tmp_path, monkeypatch, recipe):
+    straight = train(_cfg(tmp_path / "a", **recipe))
     want = torch.load(tmp_path / "a/run/last.pt", weights_only=False)
 
     real, calls = loop.train_one_epoch, {"n": 0}
@@ -64,14 +69,56 @@ def test_resume_continues_exactly(tmp_path, monkeypatch):
 
     monkeypatch.setattr(loop, "train_one_epoch", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        train(_cfg(tmp_path / "b"))
+        train(_cfg(tmp_path / "b", **recipe))
     monkeypatch.setattr(loop, "train_one_epoch", real)
-    resumed = train(_cfg(tmp_path / "b"), resume=tmp_path / "b/run/last.pt")
+    resumed = train(_cfg(tmp_path / "b", **recipe), resume=tmp_path / "b/run/last.pt")
     got = torch.load(tmp_path / "b/run/last.pt", weights_only=False)
     for k, v in want["model"].items():
         assert torch.equal(v, got["model"][k]), k
+    if recipe.get("ema"):
+        for k, v in want["ema"]["model"].items():
+            assert torch.equal(v, got["ema"]["model"][k]), k
     assert [r["train_loss"] for r in resumed["history"]] == [r["train_loss"] for r in straight["history"]]
     assert got["scheduler"]["last_epoch"] == want["scheduler"]["last_epoch"]
+
+
+def test_holdout_is_scored_as_the_check_and_chooses_best(tmp_path):
+    cfg = _cfg(tmp_path, holdout=("0001TP:0.5",), epochs=3, ema=0.5)
+    data = loop.load_data(cfg)
+    assert len(data["train"][0]) == 2 and len(data["check"][0]) == 2 and len(data["val"][0]) == 4
+    result = train(cfg)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert all(0 <= r["check_miou"] <= 1 and len(r["check_iou"]) == 11 and r["miou"] is not None for r in rows)
+    best = max(rows, key=lambda r: r["check_miou"])
+    assert result["best_miou"] == best["check_miou"] and result["best_epoch"] == best["epoch"]
+    header = (tmp_path / "run" / "log.csv").read_text().splitlines()[0]
+    assert "check_miou" in header and "check_iou_Bicyclist" in header
+    # best.pt holds the scored (EMA) weights; last.pt keeps both for resuming
+    best_pt = torch.load(tmp_path / "run" / "best.pt", weights_only=False)
+    last_pt = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    if best["epoch"] == 3:
+        for k, v in last_pt["ema"]["model"].items():
+            assert torch.equal(v, best_pt["model"][k]), k
+
+
+def test_final_fit_on_train_and_val_scores_nothing_it_trained_on(tmp_path):
+    cfg = _cfg(tmp_path, train_splits=("train", "val"), select="last", epochs=1)
+    data = loop.load_data(cfg)
+    assert len(data["train"][0]) == 8 and not data["val"][0] and not data["check"][0]
+    result = train(cfg)
+    assert result["best_miou"] is None and result["best_epoch"] == 1
+    assert (tmp_path / "run" / "best.pt").is_file()
+
+
+def test_holdout_of_an_unknown_sequence_fails_clearly(tmp_path):
+    with pytest.raises(ValueError, match="no frames of sequence"):
+        loop.load_data(_cfg(tmp_path, holdout=("Seq05VD",)))
+
+
+def test_progressive_phases_pick_resolution_and_crop():
+    cfg = TrainConfig(data="x", epochs=10, phases=((3, 0.5, 16, 24), (7, 1.0, 32, 48)))
+    assert [loop.phase_at(cfg, e) for e in (0, 2, 3, 9, 12)] == [(0.5, (16, 24))] * 2 + [(1.0, (32, 48))] * 3
+    assert loop.phase_at(TrainConfig(data="x", crop=(8, 8)), 5) == (1.0, (8, 8))
 
 
 def test_median_frequency_weights_favour_rare_classes():

@@ -43,18 +43,31 @@ def random_crop(
     return image[y : y + ch, x : x + cw], label[y : y + ch, x : x + cw]
 
 
-def photometric(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
-    """Random brightness, contrast, saturation and a small hue shift, on a uint8 RGB image."""
-    if strength <= 0:
+def photometric(image: np.ndarray, rng: np.random.Generator, strength: float, *, gamma: float = 0.0,
+                colour_cast: float = 0.0) -> np.ndarray:  # fmt: skip
+    """Random brightness, contrast, saturation, hue, gamma and colour cast, on a uint8 RGB image.
+
+    ``strength`` sets brightness/contrast/saturation (x[1-s, 1+s]) and hue (±18·s degrees/2);
+    ``gamma`` draws a gamma in [1/(1+g), 1+g] (dusk, overcast, glare move mid-tones, not just
+    levels); ``colour_cast`` scales each channel by [1-c, 1+c] (white balance, street lights).
+    """
+    if strength <= 0 and gamma <= 0 and colour_cast <= 0:
         return image
     img = image.astype(np.float32)
-    img = img * rng.uniform(1 - strength, 1 + strength)  # brightness
-    mean = img.mean()
-    img = (img - mean) * rng.uniform(1 - strength, 1 + strength) + mean  # contrast
-    grey = img.mean(axis=2, keepdims=True)
-    img = (img - grey) * rng.uniform(1 - strength, 1 + strength) + grey  # saturation
-    img = np.clip(img, 0, 255).astype(np.uint8)
-    shift = int(rng.integers(-int(18 * strength), int(18 * strength) + 1))
+    if colour_cast > 0:
+        img = img * rng.uniform(1 - colour_cast, 1 + colour_cast, size=3).astype(np.float32)
+    if strength > 0:
+        img = img * rng.uniform(1 - strength, 1 + strength)  # brightness
+        mean = img.mean()
+        img = (img - mean) * rng.uniform(1 - strength, 1 + strength) + mean  # contrast
+        grey = img.mean(axis=2, keepdims=True)
+        img = (img - grey) * rng.uniform(1 - strength, 1 + strength) + grey  # saturation
+    img = np.clip(img, 0, 255)
+    if gamma > 0:
+        g = float(np.exp(rng.uniform(-np.log1p(gamma), np.log1p(gamma))))
+        img = 255.0 * (img / 255.0) ** g
+    img = img.astype(np.uint8)
+    shift = int(rng.integers(-int(18 * strength), int(18 * strength) + 1)) if strength > 0 else 0
     if shift:
         hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
         hsv[..., 0] = ((hsv[..., 0].astype(np.int16) + shift) % 180).astype(np.uint8)
@@ -62,21 +75,38 @@ def photometric(image: np.ndarray, rng: np.random.Generator, strength: float) ->
     return img
 
 
+def degrade(image: np.ndarray, rng: np.random.Generator, *, blur: float = 0.0, noise: float = 0.0) -> np.ndarray:
+    """With probability ``blur`` a Gaussian blur (sigma 0.3-1.5 px: focus, motion, compression);
+    with probability ``noise`` Gaussian sensor noise (sigma 2-10 levels: dusk, small sensors)."""
+    if blur > 0 and rng.random() < blur:
+        image = cv2.GaussianBlur(image, (0, 0), sigmaX=float(rng.uniform(0.3, 1.5)))
+    if noise > 0 and rng.random() < noise:
+        sigma = float(rng.uniform(2.0, 10.0))
+        noisy = image.astype(np.float32) + rng.normal(0.0, sigma, image.shape).astype(np.float32)
+        image = np.clip(noisy, 0, 255).astype(np.uint8)
+    return image
+
+
 @dataclass(frozen=True)
 class TrainTransform:
-    """Random scale, random crop, horizontal flip and photometric jitter, applied jointly.
+    """Random scale, random crop, horizontal flip, photometric jitter and degradation, applied jointly.
 
     Args:
         crop: (height, width) of the output.
         scale: range the image is rescaled by before cropping.
         flip: probability of a horizontal flip.
         jitter: strength of the photometric jitter (0 disables it).
+        gamma, colour_cast: see :func:`photometric`; blur, noise: see :func:`degrade`.
     """
 
     crop: tuple[int, int] = (256, 256)
     scale: tuple[float, float] = (0.5, 1.5)
     flip: float = 0.5
     jitter: float = 0.3
+    gamma: float = 0.0
+    colour_cast: float = 0.0
+    blur: float = 0.0
+    noise: float = 0.0
 
     def __call__(
         self, image: np.ndarray, label: np.ndarray, rng: np.random.Generator
@@ -85,5 +115,7 @@ class TrainTransform:
         image, label = random_crop(image, label, self.crop, rng)
         if rng.random() < self.flip:
             image, label = image[:, ::-1], label[:, ::-1]
-        image = photometric(np.ascontiguousarray(image), rng, self.jitter)
+        image = photometric(np.ascontiguousarray(image), rng, self.jitter, gamma=self.gamma,
+                            colour_cast=self.colour_cast)  # fmt: skip
+        image = degrade(image, rng, blur=self.blur, noise=self.noise)
         return image, np.ascontiguousarray(label)

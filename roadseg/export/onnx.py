@@ -24,6 +24,7 @@ from torch import nn
 from roadseg import __version__
 from roadseg.classes import CAMVID_SIZE, CLASSES, IGNORE_INDEX, PALETTE
 from roadseg.model import Preprocess
+from roadseg.model.unet import fold_normalisation
 
 #: Shape traced at export; verification runs at a different one on purpose.
 TRACE_SHAPE = (1, 64, 96, 3)
@@ -33,16 +34,23 @@ class SegmentationGraph(nn.Module):
     """uint8 NHWC frames -> uint8 labels: the whole contract as one torch module.
 
     With ``half=True`` the network computes in float16 (for GPUs); normalisation stays float32.
+    When the network's first conv pads by replicating (``stem_padding="replicate"``), the
+    normalisation is folded into that conv (exact), so the graph has no float pre-pass over the
+    frame and an INT8 model feeds pixels straight into its first quantized conv.
     """
 
     def __init__(self, net: nn.Module, *, half: bool = False) -> None:
         super().__init__()
         self.pre = Preprocess()
-        self.net = net
+        self.folded = not half and getattr(net.encoder.conv1, "padding_mode", "zeros") == "replicate"
+        self.net = fold_normalisation(net, self.pre.scale, self.pre.shift) if self.folded else net
         self.half = half
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        x = self.pre(frames)
+        if self.folded:
+            x = frames.permute(0, 3, 1, 2).to(torch.float32)
+        else:
+            x = self.pre(frames)
         return self.net(x.half() if self.half else x).argmax(dim=1).to(torch.uint8)
 
 

@@ -1,7 +1,13 @@
 """CamVid training: ``train(TrainConfig(...))`` runs epochs, evaluates, checkpoints, resumes exactly.
 
-Every epoch writes ``last.pt`` (model, optimizer, scheduler, epoch, config, RNG state, history) and,
-when val mIoU improves, ``best.pt``; ``log.csv`` and ``log.jsonl`` get one row per epoch.
+Every epoch writes ``last.pt`` (model, EMA weights, optimizer, scheduler, epoch, config, RNG state,
+history) and, when the selection score improves, ``best.pt``; ``log.csv`` and ``log.jsonl`` get one
+row per epoch.
+
+Two scores can be logged. ``val`` is CamVid's val split (one sequence that train also holds, so it
+overstates). The **check** split is footage held out of training by ``holdout`` (whole sequences,
+or the last part of one): a model never saw it, so it tracks generalization to new roads and is
+what recipes and checkpoints are chosen on when it exists.
 
 Example:
     >>> cfg = TrainConfig(data="../shared/camvid", out="runs/r34", epochs=2)   # doctest: +SKIP
@@ -46,6 +52,17 @@ class TrainConfig:
     crop: tuple[int, int] = (256, 256)
     scale: tuple[float, float] = (0.5, 1.5)
     jitter: float = 0.3
+    gamma: float = 0.0  # photometric: gamma in [1/(1+g), 1+g]
+    colour_cast: float = 0.0  # per-channel gain in [1-c, 1+c]
+    blur: float = 0.0  # probability of a Gaussian blur
+    noise: float = 0.0  # probability of Gaussian noise
+    # progressive resizing: (epochs, resolution, crop_h, crop_w) per phase, in order; the last phase
+    # runs to ``epochs``. Resolution scales the frames before the random ``scale``. () = one phase.
+    phases: tuple = ()
+    ema: float = 0.0  # decay of an exponential moving average of the weights (0 = off); it is evaluated
+    train_splits: tuple[str, ...] = ("train",)
+    holdout: tuple[str, ...] = ()  # "SEQ" or "SEQ:FRACTION" (the last part of SEQ, in frame order)
+    select: str = "auto"  # best.pt by: check | val | last; auto = check if there is a holdout, else val
     lr: float = 2e-3
     weight_decay: float = 1e-2
     schedule: str = "onecycle"  # or "cosine"
@@ -109,6 +126,94 @@ class AugmentedSet(Dataset):
         return torch.from_numpy(image), torch.from_numpy(label.astype(np.int64))
 
 
+def split_holdout(names: list[str], holdout: tuple[str, ...]) -> list[bool]:
+    """Which of ``names`` (CamVid file stems, ``SEQ_FRAME``) are held out by ``holdout``.
+
+    Each entry is a sequence (``"0006R0"``: all its frames) or ``"SEQ:FRACTION"`` (the last
+    FRACTION of that sequence's frames in name order, e.g. ``"0001TP:0.33"``: later footage of a
+    sequence whose start is trained on).
+
+    Example:
+        >>> split_holdout(["A_1", "A_2", "A_3", "B_1"], ("A:0.34",))
+        [False, False, True, False]
+    """
+    held = [False] * len(names)
+    for spec in holdout:
+        seq, _, frac = spec.partition(":")
+        idx = sorted((n, i) for i, n in enumerate(names) if n.split("_")[0] == seq)
+        if not idx:
+            raise ValueError(f"holdout {spec!r}: no frames of sequence {seq!r} in the training splits")
+        keep = len(idx) - round(len(idx) * float(frac)) if frac else 0
+        for _, i in idx[keep:]:
+            held[i] = True
+    return held
+
+
+def load_data(cfg: "TrainConfig") -> dict[str, tuple[list, list]]:
+    """``{"train": ..., "check": ..., "val": ...}`` image/label lists (check and val may be empty).
+
+    Training frames come from ``cfg.train_splits`` minus the holdout; ``val`` is scored only when it
+    is not trained on.
+    """
+    names, images, labels = [], [], []
+    for split in cfg.train_splits:
+        ds = CamVid(cfg.data, split, size=cfg.size)
+        names += [s.image.stem for s in ds.samples]
+        im, lab = ds.load_all()
+        images += im
+        labels += lab
+    held = split_holdout(names, cfg.holdout)
+    out = {"train": ([i for i, h in zip(images, held) if not h], [lb for lb, h in zip(labels, held) if not h]),
+           "check": ([i for i, h in zip(images, held) if h], [lb for lb, h in zip(labels, held) if h]),
+           "val": ([], [])}  # fmt: skip
+    if "val" not in cfg.train_splits:
+        out["val"] = CamVid(cfg.data, "val", size=cfg.size).load_all()
+    return out
+
+
+def phase_at(cfg: "TrainConfig", epoch: int) -> tuple[float, tuple[int, int]]:
+    """(resolution, crop) of the progressive-resizing phase that ``epoch`` (0-based) is in."""
+    start = 0
+    for n, res, ch, cw in cfg.phases:
+        if epoch < start + n:
+            return float(res), (int(ch), int(cw))
+        start += n
+    if cfg.phases:
+        _, res, ch, cw = cfg.phases[-1]
+        return float(res), (int(ch), int(cw))
+    return 1.0, tuple(cfg.crop)
+
+
+class EMA:
+    """Exponential moving average of a model's parameters and buffers (BN statistics), with the usual
+    warm-up ``min(decay, (1 + t) / (10 + t))`` so early steps are not dominated by the random init."""
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        import copy
+
+        self.decay, self.steps = decay, 0
+        self.model = copy.deepcopy(model).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        self.steps += 1
+        d = min(self.decay, (1 + self.steps) / (10 + self.steps))
+        for ema, cur in zip(self.model.state_dict().values(), model.state_dict().values()):
+            if ema.dtype.is_floating_point:
+                ema.mul_(d).add_(cur.detach(), alpha=1 - d)
+            else:
+                ema.copy_(cur)
+
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "steps": self.steps}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.steps = state["steps"]
+
+
 def load_encoder_weights(model, spec: str) -> None:
     """Load torchvision-named ResNet34 weights: ``imagenet`` (torch.hub URL), a file path, or ``none``."""
     if spec == "none":
@@ -161,7 +266,7 @@ def _make_scheduler(cfg: TrainConfig, opt, steps_per_epoch: int):
     raise ValueError(f"schedule must be onecycle or cosine, not {cfg.schedule!r}")
 
 
-def train_one_epoch(model, pre, loader, opt, sched, loss_fn, device, dtype, bar) -> float:
+def train_one_epoch(model, pre, loader, opt, sched, loss_fn, device, dtype, bar, ema: EMA | None = None) -> float:
     model.train()
     total, n = 0.0, 0
     for x, y in loader:
@@ -173,6 +278,8 @@ def train_one_epoch(model, pre, loader, opt, sched, loss_fn, device, dtype, bar)
         loss.backward()
         opt.step()
         sched.step()
+        if ema is not None:
+            ema.update(model)
         total += loss.item()
         n += 1
         bar.update(1)
@@ -185,8 +292,9 @@ def train_one_epoch(model, pre, loader, opt, sched, loss_fn, device, dtype, bar)
 def _log(out: Path, row: dict) -> None:
     with open(out / "log.jsonl", "a") as f:
         f.write(json.dumps(row) + "\n")
-    flat = {k: v for k, v in row.items() if k != "iou"}
+    flat = {k: v for k, v in row.items() if k not in ("iou", "check_iou")}
     flat.update({f"iou_{c}": v for c, v in zip(CLASSES, row.get("iou") or [None] * NUM_CLASSES)})
+    flat.update({f"check_iou_{c}": v for c, v in zip(CLASSES, row.get("check_iou") or [None] * NUM_CLASSES)})
     new = not (out / "log.csv").exists()
     with open(out / "log.csv", "a", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(flat))
@@ -195,8 +303,27 @@ def _log(out: Path, row: dict) -> None:
         w.writerow(flat)
 
 
+def _score(net, pre, data: dict, device, dtype) -> dict:
+    """The log row's scores: val (``miou``, ``iou``, ``pixel_acc``) and check (``check_*``) where present."""
+    row: dict = {}
+    if data["val"][0]:
+        row.update(evaluate(net, pre, *data["val"], device, dtype))
+    if data["check"][0]:
+        row.update({f"check_{k}": v for k, v in evaluate(net, pre, *data["check"], device, dtype).items()})
+    return row
+
+
+def _selection(cfg: TrainConfig, data: dict) -> str:
+    if cfg.select != "auto":
+        return cfg.select
+    return "check" if data["check"][0] else "val"
+
+
 def train(cfg: TrainConfig, *, resume: str | Path | None = None) -> dict:
-    """Run (or resume) a training run; returns ``{"best_miou", "best_epoch", "history"}``."""
+    """Run (or resume) a training run; returns ``{"best_miou", "best_epoch", "history"}``.
+
+    ``best_miou`` is the selection score (check, val or none: see ``TrainConfig.select``).
+    """
     state = torch.load(resume, map_location="cpu", weights_only=False) if resume else None
     if state is not None:  # the saved recipe wins, except where the new one extends the run
         cfg = replace(TrainConfig(**_tuples(state["config"])), epochs=cfg.epochs, out=cfg.out)
@@ -207,8 +334,8 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None) -> dict:
     device = pick_device(cfg.device)
     dtype = amp_dtype(cfg.amp, device)
 
-    train_images, train_labels = CamVid(cfg.data, "train", size=cfg.size).load_all()
-    val_images, val_labels = CamVid(cfg.data, "val", size=cfg.size).load_all()
+    data = load_data(cfg)
+    select = _selection(cfg, data)
     model = build_model({"num_classes": NUM_CLASSES, **cfg.model}).to(device)
     model = model.to(memory_format=torch.channels_last)
     pre = Preprocess().to(device)
@@ -216,14 +343,19 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None) -> dict:
         load_encoder_weights(model, cfg.encoder_weights)
     weights = None
     if cfg.class_weights == "median-freq":
-        weights = torch.from_numpy(median_frequency_weights(train_labels)).to(device)
+        weights = torch.from_numpy(median_frequency_weights(data["train"][1])).to(device)
 
     def loss_fn(logits, y):
         return F.cross_entropy(logits, y, weight=weights, ignore_index=IGNORE_INDEX)
 
-    data = AugmentedSet(train_images, train_labels, TrainTransform(cfg.crop, cfg.scale, jitter=cfg.jitter), cfg.seed)
+    def transform(epoch: int) -> TrainTransform:
+        res, crop = phase_at(cfg, epoch)
+        return TrainTransform(crop, (res * cfg.scale[0], res * cfg.scale[1]), jitter=cfg.jitter, gamma=cfg.gamma,
+                              colour_cast=cfg.colour_cast, blur=cfg.blur, noise=cfg.noise)  # fmt: skip
+
+    train_set = AugmentedSet(*data["train"], transform(0), cfg.seed)
     gen = torch.Generator()
-    loader = DataLoader(data, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
+    loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
                         num_workers=cfg.workers, generator=gen,
                         pin_memory=device.type == "cuda")  # fmt: skip
     steps = len(loader) if cfg.max_steps is None else min(len(loader), cfg.max_steps)
@@ -234,53 +366,75 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None) -> dict:
         lr=cfg.lr,
     )
     sched = _make_scheduler(cfg, opt, steps)
+    ema = EMA(model, cfg.ema) if cfg.ema > 0 else None
     start, best, best_epoch, history = 0, -1.0, -1, []
     if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
         torch.set_rng_state(state["torch_rng"])
         start, best, best_epoch = state["epoch"] + 1, state["best_miou"], state["best_epoch"]
         history = state["history"]
 
     for epoch in range(start, cfg.epochs):
         t0 = time.time()
-        data.epoch = epoch
+        train_set.epoch, train_set.transform = epoch, transform(epoch)
         gen.manual_seed(cfg.seed * 100_003 + epoch)
         bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, dynamic_ncols=True)
-        loss = train_one_epoch(model, pre, loader, opt, sched, loss_fn, device, dtype, bar)
+        loss = train_one_epoch(model, pre, loader, opt, sched, loss_fn, device, dtype, bar, ema)
         bar.close()
         row = {"epoch": epoch + 1, "lr": sched.get_last_lr()[0], "train_loss": loss,
                "miou": None, "pixel_acc": None, "iou": None}  # fmt: skip
+        shipped = model if ema is None else ema.model  # the weights that are scored and saved as best
         if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
-            row.update(evaluate(model, pre, val_images, val_labels, device, dtype))
+            row.update(_score(shipped, pre, data, device, dtype))
         row["seconds"] = round(time.time() - t0, 1)
         history.append(row)
         _log(out, row)
-        improved = row["miou"] is not None and row["miou"] > best
+        score = {"check": row.get("check_miou"), "val": row.get("miou"), "last": epoch}[select]
+        improved = score is not None and score > best
         if improved:
-            best, best_epoch = row["miou"], epoch + 1
+            best, best_epoch = score, epoch + 1
         ckpt = {"model": model.state_dict(), "model_config": model.config, "optimizer": opt.state_dict(),
                 "scheduler": sched.state_dict(), "epoch": epoch, "config": asdict(cfg),
                 "torch_rng": torch.get_rng_state(), "best_miou": best, "best_epoch": best_epoch,
-                "history": history}  # fmt: skip
+                "history": history, "ema": None if ema is None else ema.state_dict()}  # fmt: skip
         _save(ckpt, out / "last.pt")
         if improved:
-            _save({**ckpt, "optimizer": None, "scheduler": None}, out / "best.pt")
-        miou = "-" if row["miou"] is None else f"{100 * row['miou']:.2f}"
-        tqdm.write(f"epoch {epoch + 1}: loss {loss:.4f}  val mIoU {miou}  best {100 * max(best, 0):.2f} "
-                   f"(epoch {best_epoch})  {row['seconds']}s")  # fmt: skip
-    return {"best_miou": best, "best_epoch": best_epoch, "history": history}
+            _save({**ckpt, "model": shipped.state_dict(), "optimizer": None, "scheduler": None, "ema": None},
+                  out / "best.pt")  # fmt: skip
+        tqdm.write(_summary(row, epoch, cfg, select, best, best_epoch))
+    return {"best_miou": best if select != "last" else None, "best_epoch": best_epoch, "history": history}
+
+
+def _summary(row: dict, epoch: int, cfg: TrainConfig, select: str, best: float, best_epoch: int) -> str:
+    def pct(v):
+        return "-" if v is None else f"{100 * v:.2f}"
+
+    text = f"epoch {epoch + 1}: loss {row['train_loss']:.4f}  val mIoU {pct(row.get('miou'))}"
+    if "check_miou" in row or cfg.holdout:
+        text += f"  check mIoU {pct(row.get('check_miou'))}"
+    if select != "last":
+        text += f"  best {select} {100 * max(best, 0):.2f} (epoch {best_epoch})"
+    return text + f"  {row['seconds']}s"
 
 
 def _tuples(d: dict) -> dict:
     """JSON/pickle round trips turn tuples into lists; the frozen config wants tuples back."""
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+    def fix(v):
+        return tuple(fix(x) for x in v) if isinstance(v, list) else v
+
+    return {k: fix(v) if k != "model" else v for k, v in d.items()}
 
 
 def load_checkpoint(path: str | Path, device: str = "cpu"):
-    """Rebuild the model of a checkpoint (``last.pt``/``best.pt`` or a bare ``{"model", "model_config"}``)."""
+    """Rebuild the model of a checkpoint (``last.pt``/``best.pt`` or a bare ``{"model", "model_config"}``).
+
+    A ``last.pt`` of a run with an EMA gives the EMA weights: those are what the run scores and ships.
+    """
     state = torch.load(path, map_location=device, weights_only=False)
     model = build_model(state.get("model_config"))
-    model.load_state_dict(state["model"])
+    model.load_state_dict((state.get("ema") or {}).get("model") or state["model"])
     return model.eval(), state

@@ -191,3 +191,30 @@ def test_export_cli_fails_and_removes_the_file_when_parity_fails(small_run, monk
     r = CliRunner().invoke(main, ["export", str(small_run / "run" / "best.pt"), "-o", str(out)])
     assert r.exit_code == 1 and "agree on" in r.output and "removed" in r.output
     assert not out.exists()
+
+
+def test_release_scores_the_check_run_on_its_held_out_frames(tmp_path):
+    from roadseg.export.release import FP32_NAME, INT8_NAME, release
+    from roadseg.pipeline.infer import OnnxSegmenter
+
+    data = make_segnet(tmp_path / "data", n=4, h=40, w=48)
+    rng = np.random.default_rng(1)
+    for i in range(3):  # a second sequence to hold out
+        _png(data / "train" / f"0006R0_{i:06d}.png", rng.integers(0, 256, (40, 48, 3), dtype=np.uint8))
+        _png(data / "trainannot" / f"0006R0_{i:06d}.png", rng.integers(0, 12, (40, 48), dtype=np.uint8))
+    common = dict(data=str(data), epochs=1, batch_size=2, crop=(32, 32), amp="off", device="cpu", workers=0,
+                  model={"decoder_channels": [32, 16, 16, 8], "stem_padding": "replicate"}, size=(40, 48))  # fmt: skip
+    train(TrainConfig(out=str(tmp_path / "check"), holdout=("0006R0",), **common))
+    train(TrainConfig(out=str(tmp_path / "final"), train_splits=("train", "val"), select="last", **common))
+    report = release(tmp_path / "final" / "last.pt", data, tmp_path / "models", check=tmp_path / "check" / "best.pt",
+                     calib_frames=4, min_int8_agreement=0.0)  # fmt: skip
+    assert report["check"]["fp32"]["images"] == 3 and report["check"]["int8"]["images"] == 3
+    assert report["fp32_parity"]["agreement"] >= 0.999  # the folded export against the plain network
+    for name, precision in ((FP32_NAME, "fp32"), (INT8_NAME, "int8")):
+        meta = OnnxSegmenter(tmp_path / "models" / name, providers="cpu").metadata
+        assert meta["check_miou"] == round(100 * report["check"][precision]["miou"], 2)
+        assert meta["val_trained_on"] is True and meta["training"]["train_splits"] == ["train", "val"]
+        assert "3 frames held out" in meta["check_split"]
+    with pytest.raises(ValueError, match="held nothing out"):  # a run without a holdout is no check
+        release(tmp_path / "final" / "last.pt", data, tmp_path / "m2", check=tmp_path / "final" / "last.pt",
+                calib_frames=4, min_int8_agreement=0.0)  # fmt: skip

@@ -36,13 +36,15 @@ class SegmentationGraph(nn.Module):
     With ``half=True`` the network computes in float16 (for GPUs); normalisation stays float32.
     When the network's first conv pads by replicating (``stem_padding="replicate"``), the
     normalisation is folded into that conv (exact), so the graph has no float pre-pass over the
-    frame and an INT8 model feeds pixels straight into its first quantized conv.
+    frame and an INT8 model feeds pixels straight into its first quantized conv. ``fold=False``
+    keeps the plain form: the reference that parity checks compare the export against.
     """
 
-    def __init__(self, net: nn.Module, *, half: bool = False) -> None:
+    def __init__(self, net: nn.Module, *, half: bool = False, fold: bool = True) -> None:
         super().__init__()
         self.pre = Preprocess()
-        self.folded = not half and getattr(net.encoder.conv1, "padding_mode", "zeros") == "replicate"
+        stem = getattr(getattr(net, "encoder", None), "conv1", None)
+        self.folded = fold and not half and getattr(stem, "padding_mode", "zeros") == "replicate"
         self.net = fold_normalisation(net, self.pre.scale, self.pre.shift) if self.folded else net
         self.half = half
 

@@ -5,10 +5,15 @@
 3. store the fp32 model's weights as float16 (fp32 compute) so that both fit the 80 MB budget,
    and verify parity again;
 4. score both on the val split with the pipeline's own onnxruntime code and write the scores into
-   each file's metadata and into ``eval.json``.
+   each file's metadata and into ``eval.json``;
+5. with ``check=``, the **generalization check**: the same recipe's run that held footage out of
+   training (``TrainConfig.holdout``) is exported and quantized the same way and both precisions are
+   scored on the held-out frames; those scores go into the metadata (``check_miou``) beside val.
+   When the shipped checkpoint trained on val too (a final fit), its val score is recorded but
+   flagged (``val_trained_on``): only the check says anything about unseen roads then.
 
 Example:
-    >>> release("runs/r34-cpu/best.pt", "../shared/camvid", "models")   # doctest: +SKIP
+    >>> release("runs/final/last.pt", "../shared/camvid", "models", check="runs/check/last.pt")  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -33,11 +38,18 @@ def _val_frames(data: str | Path, count: int = 4) -> np.ndarray:
     from roadseg.data.camvid import CamVid
 
     ds = CamVid(data, "val")
-    return untraced_batch([ds[i][0] for i in range(0, count * 10, 10)])
+    return untraced_batch([ds[int(i)][0] for i in np.linspace(0, len(ds) - 1, min(count, len(ds)))])
 
 
-def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, calib_frames: int = 64,
-            min_int8_agreement: float = 0.98) -> dict:  # fmt: skip
+#: The recipe fields a shipped file's metadata records.
+RECIPE_KEYS = ("epochs", "batch_size", "crop", "scale", "jitter", "gamma", "colour_cast", "blur", "noise", "phases",
+               "ema", "lr", "weight_decay", "schedule", "class_weights", "encoder_weights", "train_splits", "holdout",
+               "seed")  # fmt: skip
+SCORE_KEYS = ("miou", "iou", "pixel_acc", "images", "working_size")
+
+
+def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, check: str | Path | None = None,
+            calib_frames: int = 64, min_int8_agreement: float = 0.98) -> dict:  # fmt: skip
     """Write ``out/unet-r34-camvid.onnx`` and ``out/unet-r34-camvid-int8.onnx``; return their scores."""
     from roadseg.train.evaluate import evaluate_model
     from roadseg.train.loop import load_checkpoint
@@ -46,12 +58,15 @@ def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, calib_
     out.mkdir(parents=True, exist_ok=True)
     net, state = load_checkpoint(checkpoint)
     cfg = state.get("config") or {}
+    splits = list(cfg.get("train_splits") or ["train"])
     meta = {
-        "training_data": "CamVid 11-class (SegNet release) train split, 367 images at 360x480",
-        "training": {k: cfg.get(k) for k in ("epochs", "batch_size", "crop", "scale", "lr", "weight_decay",
-                                             "schedule", "class_weights", "encoder_weights", "seed")},
-        "checkpoint_epoch": state.get("best_epoch"),
+        "training_data": f"CamVid 11-class (SegNet release), {' + '.join(splits)} at 360x480"
+                         + (f", holding out {', '.join(cfg['holdout'])}" if cfg.get("holdout") else ""),
+        "training": {k: cfg.get(k) for k in RECIPE_KEYS},
+        "model_config": state.get("model_config"),
+        "checkpoint_epoch": state.get("best_epoch") if state.get("best_epoch", -1) > 0 else state.get("epoch", -1) + 1,
         "macs": count_macs(net, (360, 480)),
+        "val_trained_on": "val" in splits,
         "license_note": "trained on CamVid (research use)",
     }  # fmt: skip
     frames = _val_frames(data)
@@ -63,19 +78,46 @@ def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, calib_
         report["int8_parity"] = _agreement(fp32, int8, frames)
         if report["int8_parity"] < min_int8_agreement:
             raise RuntimeError(f"INT8 agrees with fp32 on only {100 * report['int8_parity']:.2f}% of labels")
+        if check is not None:
+            report["check"] = _check_scores(check, data, Path(tmp), calib_frames)
     half = export_onnx(net, out / FP32_NAME, metadata={**meta, "precision": "fp32 compute, fp16-stored weights"},
                        fp16_weights=True)  # fmt: skip
     report["fp16_weights_parity"] = verify_parity(net, half, frames=frames)
-    for name in (FP32_NAME, INT8_NAME):
+    for name, precision in ((FP32_NAME, "fp32"), (INT8_NAME, "int8")):
         result = evaluate_model(out / name, data, "val")
-        report[name] = {k: result[k] for k in ("miou", "iou", "pixel_acc", "images", "working_size")}
+        report[name] = {k: result[k] for k in SCORE_KEYS}
+        scores = {"val_miou": round(100 * result["miou"], 2), "val_iou": [round(100 * v, 2) for v in result["iou"]]}
+        if "check" in report:
+            c = report["check"][precision]
+            scores.update(check_miou=round(100 * c["miou"], 2), check_iou=[round(100 * v, 2) for v in c["iou"]],
+                          check_split=report["check"]["about"])  # fmt: skip
         model = onnx.load(str(out / name))
-        set_metadata(model, {"val_miou": json.dumps(round(100 * result["miou"], 2)),
-                             "val_iou": json.dumps([round(100 * v, 2) for v in result["iou"]])})  # fmt: skip
+        set_metadata(model, {k: json.dumps(v) for k, v in scores.items()})
         onnx.save(model, str(out / name))
         report[name]["megabytes"] = round((out / name).stat().st_size / 1e6, 1)
     (out / "eval.json").write_text(json.dumps(report, indent=2))
     return report
+
+
+def _check_scores(check: str | Path, data: str | Path, tmp: Path, calib_frames: int) -> dict:
+    """Score the check run (same recipe, footage held out) on its held-out frames, fp32 and INT8."""
+    from roadseg.train.evaluate import evaluate_model
+    from roadseg.train.loop import TrainConfig, _tuples, load_checkpoint, load_data
+
+    net, state = load_checkpoint(check)
+    cfg = TrainConfig(**{**_tuples(state["config"]), "data": str(data)})
+    if not cfg.holdout:
+        raise ValueError(f"{check} held nothing out of training (no holdout in its config): it cannot be a check")
+    held = load_data(cfg)["check"]
+    fp32 = export_onnx(net, tmp / "check-fp32.onnx")
+    int8 = quantize_int8(fp32, tmp / "check-int8.onnx", load_calibration_frames(data, calib_frames), method="minmax")
+    about = (f"{len(held[0])} frames held out of training ({', '.join(cfg.holdout)}), scored on the same recipe's "
+             f"run without them (epoch {state.get('best_epoch')})")  # fmt: skip
+    result = {"about": about, "holdout": list(cfg.holdout)}
+    for key, path in (("fp32", fp32), ("int8", int8)):
+        r = evaluate_model(path, None, "check", samples=held)
+        result[key] = {k: r[k] for k in SCORE_KEYS}
+    return result
 
 
 def _agreement(a: Path, b: Path, frames: np.ndarray) -> float:

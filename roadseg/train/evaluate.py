@@ -57,22 +57,32 @@ def _torch_predictor(path: Path, size, device: str):
     return predict, size
 
 
-def evaluate_model(model: str | Path, data: str | Path, split: str = "val", *, size=None,
-                   device: str = "cpu", batch: int = 4, limit: int | None = None) -> dict:  # fmt: skip
-    """Confusion-matrix scores of ``model`` (``.onnx`` or a ``.pt`` checkpoint) on ``split``."""
+def evaluate_model(model: str | Path, data: str | Path | None, split: str = "val", *, size=None,
+                   device: str = "cpu", batch: int = 4, limit: int | None = None,
+                   samples: tuple[list, list] | None = None) -> dict:  # fmt: skip
+    """Confusion-matrix scores of ``model`` (``.onnx`` or a ``.pt`` checkpoint) on ``split``.
+
+    ``samples`` (images, labels) scores those frames instead of reading ``split`` from ``data``
+    (e.g. a training run's held-out check frames); ``split`` then only names them in the result.
+    """
     model = Path(model)
     if not model.is_file():
         raise FileNotFoundError(f"model not found: {model}")
-    ds = CamVid(data, split)
+    if samples is None:
+        ds = CamVid(data, split)
+        n = len(ds) if limit is None else min(limit, len(ds))
+        pairs_at = ds.__getitem__
+    else:
+        n = len(samples[0]) if limit is None else min(limit, len(samples[0]))
+        pairs_at = lambda i: (samples[0][i], samples[1][i])  # noqa: E731
     if model.suffix == ".onnx":
         predict, used_size = _onnx_predictor(model, size, device)
     else:
         predict, used_size = _torch_predictor(model, size, device)
-    n = len(ds) if limit is None else min(limit, len(ds))
     cm = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
     t0 = time.perf_counter()
     for start in range(0, n, batch):
-        pairs = [ds[i] for i in range(start, min(start + batch, n))]
+        pairs = [pairs_at(i) for i in range(start, min(start + batch, n))]
         preds = predict([p[0] for p in pairs])
         for pred, (_, label) in zip(preds, pairs):
             cm += confusion_matrix(pred, label, NUM_CLASSES, IGNORE_INDEX)

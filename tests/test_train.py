@@ -83,16 +83,24 @@ def test_resume_continues_exactly(tmp_path, monkeypatch, recipe):
 
 
 def test_holdout_is_scored_as_the_check_and_chooses_best(tmp_path):
-    cfg = _cfg(tmp_path, holdout=("0001TP:0.5",), epochs=3, ema=0.5)
+    cfg = _cfg(tmp_path, holdout=("0001TP:0.5",), epochs=3, ema=0.5, eval_every=2)
     data = loop.load_data(cfg)
     assert len(data["train"][0]) == 2 and len(data["check"][0]) == 2 and len(data["val"][0]) == 4
     result = train(cfg)
     rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows if "check_miou" in r] == [2, 3]  # evaluated every 2 epochs and at the end
+    rows = [r for r in rows if "check_miou" in r]
     assert all(0 <= r["check_miou"] <= 1 and len(r["check_iou"]) == 11 and r["miou"] is not None for r in rows)
     best = max(rows, key=lambda r: r["check_miou"])
     assert result["best_miou"] == best["check_miou"] and result["best_epoch"] == best["epoch"]
-    header = (tmp_path / "run" / "log.csv").read_text().splitlines()[0]
-    assert "check_miou" in header and "check_iou_Bicyclist" in header
+    import csv
+
+    with open(tmp_path / "run" / "log.csv") as f:  # columns stay aligned although epochs log different keys
+        csv_rows = list(csv.DictReader(f))
+    assert [r["check_miou"] for r in csv_rows][0] == ""  # epoch 1: not evaluated
+    csv_rows = csv_rows[1:]
+    assert [float(r["check_miou"]) for r in csv_rows] == [r["check_miou"] for r in rows]
+    assert [float(r["check_iou_Road"]) for r in csv_rows] == [r["check_iou"][3] for r in rows]
     # best.pt holds the scored (EMA) weights; last.pt keeps both for resuming
     best_pt = torch.load(tmp_path / "run" / "best.pt", weights_only=False)
     last_pt = torch.load(tmp_path / "run" / "last.pt", weights_only=False)

@@ -289,6 +289,11 @@ def train_one_epoch(model, pre, loader, opt, sched, loss_fn, device, dtype, bar,
     return total / max(n, 1)
 
 
+#: log.csv columns, fixed: a row that lacks one (no evaluation that epoch, no check split) leaves it empty.
+LOG_COLUMNS = ("epoch", "lr", "train_loss", "miou", "pixel_acc", "check_miou", "check_pixel_acc", "seconds",
+               *(f"iou_{c}" for c in CLASSES), *(f"check_iou_{c}" for c in CLASSES))  # fmt: skip
+
+
 def _log(out: Path, row: dict) -> None:
     with open(out / "log.jsonl", "a") as f:
         f.write(json.dumps(row) + "\n")
@@ -297,7 +302,7 @@ def _log(out: Path, row: dict) -> None:
     flat.update({f"check_iou_{c}": v for c, v in zip(CLASSES, row.get("check_iou") or [None] * NUM_CLASSES)})
     new = not (out / "log.csv").exists()
     with open(out / "log.csv", "a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(flat))
+        w = csv.DictWriter(f, fieldnames=LOG_COLUMNS, extrasaction="ignore")
         if new:
             w.writeheader()
         w.writerow(flat)

@@ -1,4 +1,10 @@
-"""Video sources: PyAV decoding into RGB frames that keep their timestamps.
+"""Sources: a video file or a set of images as :class:`Frame` objects that keep their timestamps.
+
+Every source is a context manager and iterable of frames with ``.info`` (a :class:`VideoInfo`),
+``.live`` (False here: a file blocks rather than drops), ``.kind``, ``.lost`` (packets that failed
+to decode), ``.audio_streams`` (carried along for remuxing) and ``expected_frames()``. Cameras,
+streams and ``--live`` files are in :mod:`roadseg.pipeline.capture`; both open containers through
+:func:`open_container`.
 
 Example:
     >>> info = VideoInfo.from_path("sample_videos/road.mp4")
@@ -6,8 +12,8 @@ Example:
     (960, 540, 150)
     >>> with VideoSource("sample_videos/road.mp4", audio=False) as src:
     ...     first = next(iter(src))
-    >>> first.image.shape, first.index
-    ((540, 960, 3), 0)
+    >>> first.image.shape, first.index, src.live
+    ((540, 960, 3), 0, False)
 """
 
 from __future__ import annotations
@@ -21,22 +27,21 @@ from pathlib import Path
 import av
 import numpy as np
 
+from roadseg.errors import SourceError
+
 log = logging.getLogger("roadseg")
-
-
-class SourceError(ValueError):
-    """The input cannot be read as a video (missing, empty, not a video, no video stream)."""
 
 
 @dataclass(frozen=True)
 class Frame:
-    """One decoded picture: RGB uint8 [H,W,3], its index and its presentation timestamp."""
+    """One picture: RGB uint8 [H,W,3], its index, its presentation timestamp and, once inferred, its labels."""
 
     index: int
     image: np.ndarray
     pts: int | None
     time_base: Fraction | None
     captured: float | None = None  # time.monotonic() when a live source delivered it
+    labels: np.ndarray | None = None  # class indices at the working size, set by the infer stage
 
     @property
     def time(self) -> float | None:
@@ -45,13 +50,13 @@ class Frame:
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What a file says about its first video stream (and how many audio streams ride along)."""
+    """What a source says about its pictures (for a video: its first video stream and its audio streams)."""
 
     path: str
     width: int
     height: int
     fps: Fraction | None
-    time_base: Fraction
+    time_base: Fraction | None
     frames: int | None
     duration: float | None
     codec: str
@@ -60,7 +65,7 @@ class VideoInfo:
 
     @classmethod
     def from_path(cls, path: str | Path) -> VideoInfo:
-        with _open(path) as container:
+        with open_container(str(path)) as container:
             return cls.from_container(container, str(path))
 
     @classmethod
@@ -87,30 +92,46 @@ class VideoInfo:
         )
 
 
-def _open(path: str | Path, hwaccel: str | None = None):
-    p = Path(path)
-    if not p.exists():
-        raise SourceError(f"input not found: {p}")
-    if p.is_dir():
-        raise SourceError(f"input is a folder, not a video file: {p}")
-    if p.stat().st_size == 0:
-        raise SourceError(f"input is empty (0 bytes): {p}")
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+
+
+def open_container(target: str, *, what: str = "file", format: str | None = None, options: dict | None = None,
+                   timeout: tuple[float, float] | None = None, hwaccel: str | None = None):  # fmt: skip
+    """``av.open`` for reading, with a one-line :class:`SourceError` for everything that can go wrong.
+
+    ``what`` names the input in messages (``file``, ``camera``, ``stream``); a local file is checked
+    for existence and size first. ``hwaccel`` decodes on a hardware device and falls back to the CPU
+    with one warning line where there is none.
+    """
+    if what == "file":
+        p = Path(target)
+        if not p.exists():
+            raise SourceError(f"input not found: {p}")
+        if p.is_dir():
+            raise SourceError(f"input is a folder, not a video file: {p}")
+        if p.stat().st_size == 0:
+            raise SourceError(f"input is empty (0 bytes): {p}")
+    kw: dict = {"format": format, "options": options or {}, "timeout": timeout}
     container = None
     if hwaccel:
         from av.codec.hwaccel import HWAccel
 
         try:
-            container = av.open(str(p), mode="r", hwaccel=HWAccel(device_type=hwaccel, allow_software_fallback=True))
+            container = av.open(target, hwaccel=HWAccel(device_type=hwaccel, allow_software_fallback=True), **kw)
         except Exception as exc:  # no device, no driver, not permitted: decode on the CPU instead
-            log.warning("hardware decoding (%s) is not available here (%s); decoding on the CPU", hwaccel,
-                        str(exc).split("\n")[0] or exc.__class__.__name__)  # fmt: skip
+            log.warning("hardware decoding (%s) is not available here (%s); decoding on the CPU",
+                        hwaccel, _first_line(exc))  # fmt: skip
     try:
-        container = container or av.open(str(p), mode="r")
-    except (av.error.InvalidDataError, av.error.FFmpegError) as exc:
-        raise SourceError(f"not a readable video: {p} ({exc.__class__.__name__})") from None
+        container = container or av.open(target, **kw)
+    except (av.error.FFmpegError, OSError) as exc:
+        if what == "file":
+            raise SourceError(f"not a readable video: {target} ({exc.__class__.__name__})") from None
+        raise SourceError(f"cannot open {what} {target}: {_first_line(exc)}") from None
     if not container.streams.video:
         container.close()
-        raise SourceError(f"no video stream in {p}")
+        raise SourceError(f"no video stream in {target}" if what == "file" else f"no video stream in {what} {target}")
+    container.streams.video[0].thread_type = "AUTO"  # frame/slice threads, FFmpeg picks the count
     return container
 
 
@@ -119,25 +140,24 @@ class VideoSource:
 
     Iterating yields :class:`Frame` objects (upright: rotation metadata is applied) and, when
     ``audio=True``, the ``av.Packet`` objects of the audio streams, so that a sink can remux them.
-    ``lost`` counts packets that failed to decode (a corrupt or truncated stream).
 
     Args:
         path: the input file.
         audio: also yield the audio packets.
-        threads: ``AUTO`` frame/slice threading of the decoder (FFmpeg picks the count).
         start: seconds to skip; output timestamps are shifted so the clip starts at ``start``'s frame.
         duration: seconds to keep after ``start`` (``None`` = to the end).
         hwaccel: decode on a hardware device (``cuda``, ``qsv`` ...); falls back to the CPU with a
             one-line warning where the device is missing.
     """
 
-    def __init__(self, path: str | Path, *, audio: bool = True, threads: bool = True,
-                 start: float = 0.0, duration: float | None = None, hwaccel: str | None = None) -> None:  # fmt: skip
+    live = False
+    kind = "file"
+
+    def __init__(self, path: str | Path, *, audio: bool = True, start: float = 0.0, duration: float | None = None,
+                 hwaccel: str | None = None) -> None:  # fmt: skip
         self.path = Path(path)
-        self.container = _open(self.path, hwaccel)
+        self.container = open_container(str(self.path), hwaccel=hwaccel)
         self.stream = self.container.streams.video[0]
-        if threads:
-            self.stream.thread_type = "AUTO"
         self.audio_streams = list(self.container.streams.audio) if audio else []
         self.start, self.duration = max(0.0, start), duration
         self.lost = 0
@@ -153,6 +173,8 @@ class VideoSource:
         first = self._peeked[-1].image
         base = VideoInfo.from_container(self.container, str(self.path))
         self.info = replace(base, width=first.shape[1], height=first.shape[0])
+        if self.rotation:
+            log.warning("rotation metadata %d°: segmenting and writing the upright picture", self.rotation)
 
     def _peek(self) -> None:
         """Decode up to the first frame now: its rotation and size shape the output."""
@@ -172,6 +194,16 @@ class VideoSource:
 
     def close(self) -> None:
         self.container.close()
+
+    def expected_frames(self) -> int | None:
+        """Frames the container promises between ``start`` and ``start + duration`` (None when unknown)."""
+        info = self.info
+        if info.frames is None or info.fps is None:
+            return None
+        left = max(0.0, (info.duration or 0) - self.start) if info.duration else None
+        if self.duration is not None:
+            left = self.duration if left is None else min(left, self.duration)
+        return info.frames if left is None else min(info.frames, round(left * float(info.fps)))
 
     def __iter__(self) -> Iterator[Frame | av.Packet]:
         peeked, self._peeked = self._peeked, []
@@ -255,17 +287,31 @@ def image_paths(spec: str | Path) -> list[Path]:
     return paths
 
 
-class ImageSource:
-    """Images as frames, in name order; ``names[i]`` is the file of frame ``i``.
+def read_image(path: Path) -> np.ndarray:
+    """An image file as RGB uint8 [H,W,3]; :class:`SourceError` naming the file if it cannot be read."""
+    import cv2
 
-    An unreadable image raises :class:`SourceError` naming the file.
-    """
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise SourceError(f"cannot read image {path}")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+class ImageSource:
+    """Images as frames, in name order; ``names[i]`` is the file of frame ``i``; ``.info`` describes the first."""
+
+    live = False
+    kind = "images"
+    audio_streams = ()
 
     def __init__(self, spec: str | Path) -> None:
         self.paths = image_paths(spec)
         self.names = [p.name for p in self.paths]
         self.lost = 0
-        self.audio_streams: list = []
+        self._first = read_image(self.paths[0])
+        h, w = self._first.shape[:2]
+        self.info = VideoInfo(path=str(spec), width=w, height=h, fps=None, time_base=None, frames=len(self.paths),
+                              duration=None, codec="image", pix_fmt="rgb24", audio_streams=0)  # fmt: skip
 
     def __enter__(self) -> ImageSource:
         return self
@@ -273,11 +319,10 @@ class ImageSource:
     def __exit__(self, *exc) -> None:
         return None
 
-    def __iter__(self) -> Iterator[Frame]:
-        import cv2
+    def expected_frames(self) -> int:
+        return len(self.paths)
 
+    def __iter__(self) -> Iterator[Frame]:
         for i, p in enumerate(self.paths):
-            bgr = cv2.imread(str(p), cv2.IMREAD_COLOR)
-            if bgr is None:
-                raise SourceError(f"cannot read image {p}")
-            yield Frame(i, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), None, None)
+            image = self._first if i == 0 else read_image(p)
+            yield Frame(i, image, None, None)

@@ -133,13 +133,12 @@ def load_encoder_weights(model, spec: str) -> None:
 @torch.no_grad()
 def evaluate(model, pre, images, labels, device, dtype=None, batch_size: int = 4) -> dict:
     """Per-class IoU, mIoU and pixel accuracy of ``model`` on full frames."""
-    model.eval()
+    from roadseg.model.predict import predict
+
     cm = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
     for i in range(0, len(images), batch_size):
-        batch = torch.from_numpy(np.stack(images[i : i + batch_size])).to(device)
-        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            logits = model(pre(batch).contiguous(memory_format=torch.channels_last))
-        pred = logits.argmax(1).cpu().numpy()
+        pred = predict(model, np.stack(images[i : i + batch_size]), pre=pre, device=device, dtype=dtype,
+                       channels_last=True)  # fmt: skip
         cm += confusion_matrix(pred, np.stack(labels[i : i + batch_size]), NUM_CLASSES, IGNORE_INDEX)
     return scores(cm)
 

@@ -1,11 +1,11 @@
-"""The training/model-side commands of ``roadseg`` (train, export, quantize, release, eval) and the
-tools (info, bench, pack-data). Thin: parse, build a config, call the library."""
+"""The model-side commands of ``roadseg``: train, export, quantize, release, eval, pack-data.
+Thin: parse, build a config, call the library."""
 
 from __future__ import annotations
 
 import click
 
-from roadseg.cli_util import fail, parse_size
+from roadseg.cli.common import fail, handle_errors, parse_size
 
 
 @click.command()
@@ -28,6 +28,7 @@ from roadseg.cli_util import fail, parse_size
 @click.option("--seed", default=0, show_default=True)
 @click.option("--max-steps", default=None, type=int, help="Cap steps per epoch (smoke runs).")
 @click.option("--resume", type=click.Path(exists=True, dir_okay=False), help="Continue from a last.pt exactly.")
+@handle_errors
 def train(resume, crop, **opts) -> None:
     """Train U-Net-ResNet34 on CamVid; keeps last.pt, best.pt (by val mIoU) and log.csv in --out."""
     try:
@@ -51,6 +52,7 @@ def train(resume, crop, **opts) -> None:
 @click.option("--half", is_flag=True, help="Compute in float16: the variant for GPUs (parity is checked against fp32 at 99.5 %).")
 @click.option("--verify-images", type=click.Path(exists=True, file_okay=False),
               help="Folder of RGB images to verify parity on (default: random frames).")
+@handle_errors
 def export_cmd(checkpoint, output, input_size, fp16_weights, half, verify_images) -> None:
     """Export a training checkpoint to the roadseg ONNX contract, then verify it.
 
@@ -111,6 +113,7 @@ def _verify_frames(folder: str):
 @click.option("--device", default="cpu", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
 @click.option("--limit", type=int, help="Score only the first N images.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (per-class IoU, mIoU, confusion matrix).")
+@handle_errors
 def eval_cmd(model, data, split, size, device, limit, as_json) -> None:
     """Score MODEL (.onnx, or a .pt checkpoint) on a CamVid split: per-class IoU, mIoU, pixel accuracy.
 
@@ -118,12 +121,11 @@ def eval_cmd(model, data, split, size, device, limit, as_json) -> None:
     """
     import json
 
-    from roadseg.pipeline.infer import ModelError
     from roadseg.train.evaluate import evaluate_model, format_table
 
     try:
         result = evaluate_model(model, data, split, size=parse_size(size), device=device, limit=limit)
-    except (FileNotFoundError, ModelError, ValueError) as exc:
+    except (FileNotFoundError, ValueError) as exc:
         fail(str(exc))
     except ImportError as exc:
         fail(f"scoring a checkpoint needs the train extra (pip install 'roadseg[train]'): {exc}")
@@ -136,12 +138,14 @@ def eval_cmd(model, data, split, size, device, limit, as_json) -> None:
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="CamVid folder: calibration frames come from its train split.")
 @click.option("--frames", "count", default=64, show_default=True, help="Number of calibration frames.")
 @click.option("--method", default="minmax", show_default=True, type=click.Choice(["minmax", "percentile", "entropy"]))
+@handle_errors
 def quantize_cmd(model, output, data, count, method) -> None:
     """Static INT8 (QDQ, per-channel) copy of an fp32 contract MODEL, calibrated on CamVid train frames."""
     from pathlib import Path
 
+    from roadseg.errors import ModelError
     from roadseg.export.quantize import load_calibration_frames, quantize_int8
-    from roadseg.pipeline.infer import ModelError, OnnxSegmenter
+    from roadseg.pipeline.infer import OnnxSegmenter
 
     frames = load_calibration_frames(data, count)
     path = quantize_int8(model, output, frames, method=method)
@@ -158,6 +162,7 @@ def quantize_cmd(model, output, data, count, method) -> None:
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="CamVid folder.")
 @click.option("--out", default="models", show_default=True, type=click.Path(file_okay=False))
 @click.option("--calib-frames", default=64, show_default=True, help="INT8 calibration frames (train split).")
+@handle_errors
 def release_cmd(checkpoint, data, out, calib_frames) -> None:
     """Build the shipped models from CHECKPOINT: fp16-stored fp32 + INT8, verified and scored on val."""
     import json
@@ -177,54 +182,10 @@ def release_cmd(checkpoint, data, out, calib_frames) -> None:
 @click.argument("src", type=click.Path(exists=True, file_okay=False))
 @click.argument("dst", type=click.Path(file_okay=False))
 @click.option("--quality", default=95, show_default=True, help="JPEG quality of the images.")
+@handle_errors
 def pack_data_cmd(src, dst, quality) -> None:
     """Copy CamVid train+val with JPEG images (labels stay PNG), small enough to carry to a GPU box."""
     from roadseg.data.camvid import pack
 
     n = pack(src, dst, quality=quality)
     click.echo(f"packed {n} images into {dst}")
-
-
-@click.command("info")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def info_cmd(as_json) -> None:
-    """Versions, onnxruntime providers, CPU features and the default model: paste it into bug reports."""
-    import json
-
-    from roadseg.info import collect, format_report
-
-    report = collect()
-    click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
-
-
-@click.command("bench")
-@click.option("--video", required=True, type=click.Path(exists=True, dir_okay=False), help="Clip whose frames are used.")
-@click.option("--frames", default=48, show_default=True, help="Frames per timed run.")
-@click.option("--repeats", default=3, show_default=True, help="Timed runs per measurement (median reported).")
-@click.option("--batch", "batches", multiple=True, type=int, default=(1, 4), show_default=True, help="Batch sizes for model-only runs.")
-@click.option("--model", type=click.Path(exists=True, dir_okay=False), help="Benchmark this model instead of the shipped ones.")
-@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), help="Checkpoint for the PyTorch eager row (default: random weights; speed is the same).")
-@click.option("--no-native", is_flag=True, help="Skip model-only runs at the video's native size.")
-@click.option("--no-torch", is_flag=True, help="Skip the PyTorch eager row.")
-@click.option("--preset", default="superfast", show_default=True, help="x264 preset of the naive loop and the pipeline.")
-@click.option("--out", default="benchmarks/results", show_default=True, type=click.Path(file_okay=False), help="Folder for bench.json and bench.png.")
-def bench_cmd(video, frames, repeats, batches, model, checkpoint, no_native, no_torch, preset, out) -> None:
-    """Frames/s side by side: onnxruntime model-only (per precision, provider, batch, size), PyTorch
-    eager, a naive single-threaded loop and the threaded segment-video pipeline, on the same frames."""
-    import json
-    from pathlib import Path
-
-    from roadseg.bench import draw_chart, format_table, run_bench
-
-    models = {"custom": Path(model)} if model else None
-    try:
-        result = run_bench(video, frames=frames, repeats=repeats, batches=batches, native=not no_native,
-                           torch_eager_=not no_torch, checkpoint=checkpoint, preset=preset, models=models,
-                           log=lambda m: click.echo(f"... {m}", err=True))  # fmt: skip
-    except FileNotFoundError as exc:
-        fail(str(exc))
-    Path(out).mkdir(parents=True, exist_ok=True)
-    (Path(out) / "bench.json").write_text(json.dumps(result, indent=1))
-    chart = draw_chart(result, Path(out) / "bench.png")
-    click.echo(format_table(result))
-    click.echo(f"wrote {Path(out) / 'bench.json'}" + (f" and {chart}" if chart else " (no chart: pip install matplotlib)"))

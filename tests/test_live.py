@@ -18,12 +18,12 @@ import pytest
 from click.testing import CliRunner
 from conftest import read_video, split_frames, write_video
 
-import roadseg.pipeline.capture as capture
-import roadseg.pipeline.sinks as sinks
+import roadseg.pipeline.sinks.window as window
+import roadseg.pipeline.sources.capture as capture
 from roadseg.cli import segment_video_cmd
 from roadseg.pipeline import SegmentOptions, run
-from roadseg.pipeline.capture import capture_args
 from roadseg.pipeline.infer import OnnxSegmenter
+from roadseg.pipeline.sources import capture_args
 
 
 def run_live(spec: str, **options) -> dict:
@@ -188,10 +188,10 @@ class FakeWindow:
         self.shown, self.quit_after = [], quit_after
 
     def install(self, monkeypatch) -> None:
-        monkeypatch.setattr(sinks.cv2, "namedWindow", lambda *a: None)
-        monkeypatch.setattr(sinks.cv2, "imshow", lambda title, img: self.shown.append(img.copy()))
-        monkeypatch.setattr(sinks.cv2, "waitKey", lambda ms: ord("q") if len(self.shown) >= self.quit_after else -1)
-        monkeypatch.setattr(sinks.cv2, "destroyWindow", lambda *a: None)
+        monkeypatch.setattr(window.cv2, "namedWindow", lambda *a: None)
+        monkeypatch.setattr(window.cv2, "imshow", lambda title, img: self.shown.append(img.copy()))
+        monkeypatch.setattr(window.cv2, "waitKey", lambda ms: ord("q") if len(self.shown) >= self.quit_after else -1)
+        monkeypatch.setattr(window.cv2, "destroyWindow", lambda *a: None)
 
 
 def test_webcam_show_with_a_stand_in_capture(clip, rule_onnx, monkeypatch):

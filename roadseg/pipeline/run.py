@@ -28,14 +28,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from roadseg.errors import Interrupted, OutputError, PipelineError, RoadsegError, SinkError, StopRequested
-from roadseg.pipeline.capture import LiveSource, is_live_input
 from roadseg.pipeline.infer import Segmenter, infer_stage
 from roadseg.pipeline.options import RunResult, SegmentOptions
 from roadseg.pipeline.overlay import Overlay, class_shares, draw_hud, output_size, palette_lut
 from roadseg.pipeline.runner import LatestQueue, StageFailed, run_stages
-from roadseg.pipeline.server import ServeSink
-from roadseg.pipeline.sinks import ImageSink, MaskSink, Sink, VideoSink, WindowSink, check_output_path
-from roadseg.pipeline.sources import Frame, ImageSource, VideoSource, is_image_input
+from roadseg.pipeline.sinks import ImageSink, MaskSink, ServeSink, Sink, VideoSink, WindowSink, check_output_path
+from roadseg.pipeline.sources import Frame, ImageSource, LiveSource, Source, VideoSource, is_image_input, is_live_input
 from roadseg.pipeline.timing import FrameStats, Progress, StageTimes, timed
 
 log = logging.getLogger("roadseg")
@@ -105,7 +103,7 @@ def _segmenter(opts: SegmentOptions, given: Segmenter | None) -> Segmenter:
     return given
 
 
-def _open_source(opts: SegmentOptions, live: bool, stop: threading.Event):
+def _open_source(opts: SegmentOptions, live: bool, stop: threading.Event) -> Source:
     if live:
         return LiveSource(str(opts.input), pace=opts.pace, retries=opts.retries, retry_delay=opts.retry_delay,
                           stop=stop, hwaccel=opts.hwaccel)  # fmt: skip
@@ -115,11 +113,11 @@ def _open_source(opts: SegmentOptions, live: bool, stop: threading.Event):
                        hwaccel=opts.hwaccel)  # fmt: skip
 
 
-def _open_sinks(opts: SegmentOptions, source, seg: Segmenter, stats: FrameStats,
+def _open_sinks(opts: SegmentOptions, source: Source, seg: Segmenter, stats: FrameStats,
                 stack: ExitStack) -> tuple[list[Sink], VideoSink | ImageSink | None]:  # fmt: skip
     """Every sink the options ask for, entered on ``stack``; the one writing ``output`` (opened last) is returned too."""
     sinks: list[Sink] = []
-    names = source.names if source.kind == "images" else None
+    names = source.names if isinstance(source, ImageSource) else None
     if opts.masks_dir:
         sinks.append(stack.enter_context(MaskSink(opts.masks_dir, names)))
     if opts.show:
@@ -142,7 +140,7 @@ def _open_sinks(opts: SegmentOptions, source, seg: Segmenter, stats: FrameStats,
     return [primary, *sinks], primary
 
 
-def _stream(opts: SegmentOptions, source, seg: Segmenter, sinks: list[Sink], primary: VideoSink | ImageSink | None,
+def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Sink], primary: VideoSink | ImageSink | None,
             stats: FrameStats, stop: threading.Event) -> RunResult:  # fmt: skip
     """Run the three stages; a live source gets a newest-frame slot, batch 1 and its own stage names."""
     times = StageTimes()
@@ -237,7 +235,7 @@ def _close_all(sinks: list[Sink], quiet: bool = False) -> None:
         raise errors[0]
 
 
-def _result(opts: SegmentOptions, source, seg: Segmenter, writer: Writer, seconds: float,
+def _result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Writer, seconds: float,
             expected: int | None) -> RunResult:  # fmt: skip
     frames = writer.stats.frames
     lost = source.lost
@@ -252,7 +250,7 @@ def _result(opts: SegmentOptions, source, seg: Segmenter, writer: Writer, second
         frames=frames, seconds=round(seconds, 3), fps=round(frames / seconds, 2) if seconds > 0 else None,
         frames_lost=lost, lost_packets=source.lost, audio_streams=len(source.audio_streams),
         audio_dropped=writer.audio_dropped(), dropped=live["dropped"], drop_rate=live["drop_rate"],
-        latency_ms=live["latency_ms"] if source.live else None, reconnects=getattr(source, "reconnects", 0),
+        latency_ms=live["latency_ms"] if source.live else None, reconnects=source.reconnects if isinstance(source, LiveSource) else 0,
         working_size=list(seg.size), model=str(seg.model.path), providers=list(seg.model.providers),
         classes=list(seg.classes), stages=writer.times.summary(), per_frame=writer.per_frame)  # fmt: skip
 

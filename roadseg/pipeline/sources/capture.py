@@ -26,7 +26,7 @@ import av
 
 from roadseg.errors import SourceError
 from roadseg.pipeline.runner import call_interruptibly
-from roadseg.pipeline.sources import Frame, VideoInfo, open_container
+from roadseg.pipeline.sources.base import Frame, VideoInfo, open_container
 
 log = logging.getLogger("roadseg")
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "rtmps://", "http://", "https://", "udp://", "tcp://", "srt://")

@@ -27,7 +27,7 @@ import numpy as np
 
 from roadseg.errors import SinkError
 from roadseg.pipeline.runner import spawn
-from roadseg.pipeline.sinks import Sink
+from roadseg.pipeline.sinks.base import Sink
 from roadseg.pipeline.sources import Frame
 
 log = logging.getLogger("roadseg")

@@ -120,3 +120,9 @@ def test_every_error_is_a_roadseg_error_and_maps_to_its_exit_code():
     assert exit_of(errors.Interrupted("interrupted: done", signal_name="SIGTERM"))[0] == 143
     assert exit_of(KeyboardInterrupt()) == (130, "Error: interrupted")
     assert exit_of(Terminated()) == (143, "Error: interrupted")
+
+
+def test_stats_into_a_missing_folder_is_refused_before_any_work(split_video, rule_onnx, tmp_path):
+    out = tmp_path / "o.mp4"
+    line = _one_line_error(run([split_video, "-o", out, "--model", rule_onnx, "--stats", tmp_path / "no/s.json"]))
+    assert "for --stats does not exist" in line and not out.exists()

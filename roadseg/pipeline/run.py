@@ -68,7 +68,11 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None) -> RunRe
     except KeyboardInterrupt as exc:
         raise _interrupted(exc, primary) from None
     if options.stats:
-        Path(options.stats).write_text(json.dumps(result.as_dict(), indent=1))
+        try:
+            Path(options.stats).write_text(json.dumps(result.as_dict(), indent=1))
+        except OSError as exc:
+            raise OutputError(f"wrote {result.output or 'nothing'}, but cannot write stats to {options.stats}: "
+                              f"{exc.strerror or exc}") from None  # fmt: skip
     return result
 
 
@@ -92,6 +96,8 @@ def _check(opts: SegmentOptions) -> bool:
         raise OutputError("-o/--output is required")
     if opts.output and (live or not is_image_input(opts.input)):
         check_output_path(Path(str(opts.input)), Path(opts.output), opts.overwrite)
+    if opts.stats and not Path(opts.stats).parent.is_dir():
+        raise OutputError(f"folder {Path(opts.stats).parent} for --stats does not exist")
     return live
 
 

@@ -7,10 +7,9 @@ by its own handler thread with a socket timeout, so a slow or vanished browser c
 :class:`ServeSink` is the run's sink for it.
 
 Example:
-    >>> srv = MjpegServer("127.0.0.1", 0, ["Road"], [(128, 64, 128)])   # port 0: any free port
-    >>> srv.port > 0
+    >>> with MjpegServer("127.0.0.1", 0, ["Road"], [(128, 64, 128)]) as srv:   # port 0: any free port
+    ...     srv.port > 0
     True
-    >>> srv.close()
 """
 
 from __future__ import annotations
@@ -118,6 +117,12 @@ class MjpegServer:
         self.httpd.daemon_threads = True
         self.host, self.port = self.httpd.server_address[:2]
         self._thread = spawn(self.httpd.serve_forever, "http")
+
+    def __enter__(self) -> MjpegServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def url(self) -> str:

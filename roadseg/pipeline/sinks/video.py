@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -66,7 +67,7 @@ class VideoSink(Sink):
 
     def __init__(self, path: str | Path, *, width: int, height: int, fps: Fraction | None,
                  time_base: Fraction | None = None, codec: str = "libx264", crf: int = 23, preset: str = "superfast",
-                 audio=(), wall_clock: bool = False, label: str = "output") -> None:  # fmt: skip
+                 audio: Sequence = (), wall_clock: bool = False, label: str = "output") -> None:  # fmt: skip
         self.path, self.label, self.wall_clock = Path(path), label, wall_clock
         if codec.endswith(HARDWARE_ENCODERS) and (reason := encoder_usable(codec)) is not None:
             log.warning("hardware encoder %s is not available here (%s); encoding with libx264", codec, reason)

@@ -1,11 +1,13 @@
 """roadseg: real-time semantic segmentation of driving video.
 
 The runtime (``roadseg.pipeline``) needs only onnxruntime, PyAV, numpy and OpenCV; training and
-export (``roadseg.train``, ``roadseg.export``) need the ``train`` extra (torch).
+export (``roadseg.train``, ``roadseg.export``) need the ``train`` extra (torch). Errors are one
+family, :class:`roadseg.errors.RoadsegError`.
 """
 
 __version__ = "0.1.0"
 
-from roadseg.pipeline import Segmenter, SegmentOptions, segment_video  # noqa: E402
+from roadseg.errors import RoadsegError  # noqa: E402
+from roadseg.pipeline import RunResult, Segmenter, SegmentOptions, run, segment_video  # noqa: E402
 
-__all__ = ["SegmentOptions", "Segmenter", "__version__", "segment_video"]
+__all__ = ["RoadsegError", "RunResult", "SegmentOptions", "Segmenter", "__version__", "run", "segment_video"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from fractions import Fraction
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from roadseg.classes import CLASSES, IGNORE_INDEX, PALETTE
+from roadseg import contract
 
 collect_ignore = ["rtsp_server.py"]  # a helper run by Debian's python3, not a test module
 
@@ -98,12 +97,12 @@ def read_video(path: Path) -> dict:
 def rule_model(path: Path, *, input_size=(32, 48), metadata: dict | None = None) -> Path:
     """A contract model with a known rule: label = floor(R / 64), i.e. R=255 -> 3 (Road), R=0 -> 0 (Sky)."""
     nodes = [
-        helper.make_node("Slice", ["frames", "starts", "ends", "axes"], ["red"]),
+        helper.make_node("Slice", [contract.INPUT, "starts", "ends", "axes"], ["red"]),
         helper.make_node("Squeeze", ["red", "axes"], ["red2"]),
         helper.make_node("Cast", ["red2"], ["redf"], to=TensorProto.FLOAT),
         helper.make_node("Div", ["redf", "k"], ["q"]),
         helper.make_node("Floor", ["q"], ["qf"]),
-        helper.make_node("Cast", ["qf"], ["labels"], to=TensorProto.UINT8),
+        helper.make_node("Cast", ["qf"], [contract.OUTPUT], to=TensorProto.UINT8),
     ]
     inits = [
         helper.make_tensor("starts", TensorProto.INT64, [1], [0]),
@@ -114,21 +113,13 @@ def rule_model(path: Path, *, input_size=(32, 48), metadata: dict | None = None)
     graph = helper.make_graph(
         nodes,
         "rule",
-        [helper.make_tensor_value_info("frames", TensorProto.UINT8, ["N", "H", "W", 3])],
-        [helper.make_tensor_value_info("labels", TensorProto.UINT8, ["N", "H", "W"])],
+        [helper.make_tensor_value_info(contract.INPUT, TensorProto.UINT8, ["N", "H", "W", 3])],
+        [helper.make_tensor_value_info(contract.OUTPUT, TensorProto.UINT8, ["N", "H", "W"])],
         inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    meta = {
-        "classes": list(CLASSES),
-        "palette": [list(c) for c in PALETTE],
-        "ignore_index": IGNORE_INDEX,
-        "input_size": list(input_size),
-        **(metadata or {}),
-    }
-    for k, v in meta.items():
-        model.metadata_props.append(onnx.StringStringEntryProto(key=k, value=json.dumps(v)))
+    contract.set_metadata(model, contract.contract_metadata(input_size, **(metadata or {})))
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return path

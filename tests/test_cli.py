@@ -83,3 +83,46 @@ def test_failing_inference_midway_exits_nonzero_and_keeps_a_playable_partial(spl
 def test_group_help_lists_commands():
     r = CliRunner().invoke(main, ["--help"])
     assert r.exit_code == 0 and all(c in r.output for c in ("train", "export"))
+
+
+def test_python_m_roadseg_segment_runs_the_segment_command(split_video, rule_onnx, tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "o.mp4"
+    cmd = [sys.executable, "-m", "roadseg", "segment", str(split_video), "-o", str(out), "--model", str(rule_onnx)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert len(read_video(out)["frames"]) == 12 and "wrote" in r.stderr
+
+
+def test_every_error_is_a_roadseg_error_and_maps_to_its_exit_code():
+    import click
+
+    from roadseg import errors
+    from roadseg.cli.common import Terminated, handle_errors
+
+    family = [c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, Exception)]
+    assert {c for c in family if not issubclass(c, errors.RoadsegError)} == {errors.StopRequested}  # not an error
+
+    def exit_of(exc: BaseException) -> tuple[int, str]:
+        @click.command()
+        @handle_errors
+        def cmd() -> None:
+            raise exc
+
+        r = CliRunner().invoke(cmd, [])
+        return r.exit_code, _one_line_error(r, r.exit_code)
+
+    assert exit_of(errors.SourceError("input not found: x.mp4")) == (1, "Error: input not found: x.mp4")
+    assert exit_of(errors.PipelineError("infer failed", kept=False, frames=0))[0] == 1
+    assert exit_of(errors.Interrupted("interrupted: done", signal_name="SIGINT"))[0] == 130
+    assert exit_of(errors.Interrupted("interrupted: done", signal_name="SIGTERM"))[0] == 143
+    assert exit_of(KeyboardInterrupt()) == (130, "Error: interrupted")
+    assert exit_of(Terminated()) == (143, "Error: interrupted")
+
+
+def test_stats_into_a_missing_folder_is_refused_before_any_work(split_video, rule_onnx, tmp_path):
+    out = tmp_path / "o.mp4"
+    line = _one_line_error(run([split_video, "-o", out, "--model", rule_onnx, "--stats", tmp_path / "no/s.json"]))
+    assert "for --stats does not exist" in line and not out.exists()

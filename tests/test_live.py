@@ -18,11 +18,17 @@ import pytest
 from click.testing import CliRunner
 from conftest import read_video, split_frames, write_video
 
-import roadseg.pipeline.live as live
+import roadseg.pipeline.sinks.window as window
+import roadseg.pipeline.sources.capture as capture
 from roadseg.cli import segment_video_cmd
+from roadseg.pipeline import SegmentOptions, run
 from roadseg.pipeline.infer import OnnxSegmenter
-from roadseg.pipeline.live import LiveOptions, capture_args
-from roadseg.pipeline.live_run import run_live
+from roadseg.pipeline.sources import capture_args
+
+
+def run_live(spec: str, **options) -> dict:
+    """The one run with ``spec`` as a live source; its stats as a dict."""
+    return run(SegmentOptions(spec, live=True, **options)).as_dict()
 
 
 def free_port() -> int:
@@ -39,7 +45,7 @@ def clip(tmp_path):
 def test_live_file_is_paced_and_recorded_with_wall_clock_timestamps(clip, rule_onnx, tmp_path):
     out = tmp_path / "rec.mp4"
     t0 = time.monotonic()
-    stats = run_live(str(clip), LiveOptions(model=str(rule_onnx), record=str(out), providers="cpu"))
+    stats = run_live(str(clip), model=str(rule_onnx), output=str(out), device="cpu")
     assert 1.8 < time.monotonic() - t0 < 6  # real-time pacing: a 2 s clip takes about 2 s
     v = read_video(out)
     assert len(v["frames"]) == stats["frames"] > 20
@@ -57,7 +63,7 @@ def test_newest_frame_policy_keeps_latency_bounded_when_inference_is_slow(rule_o
         return real(self, frames)
 
     monkeypatch.setattr(OnnxSegmenter, "predict", slow)
-    stats = run_live(str(src), LiveOptions(model=str(rule_onnx), record=str(tmp_path / "r.mp4"), providers="cpu"))
+    stats = run_live(str(src), model=str(rule_onnx), output=str(tmp_path / "r.mp4"), device="cpu")
     assert stats["dropped"] > 60 and stats["drop_rate"] > 0.5
     # target: p95 <= inference + 2 camera intervals (+ slack for a busy CI machine)
     assert stats["latency_ms"]["p95"] <= 100 + 2 * 20 + 60
@@ -70,8 +76,8 @@ def _get(url: str, timeout: float = 5.0) -> bytes:
 
 def _serve_in_background(clip, rule_onnx, port, **kw):
     result = {}
-    opts = LiveOptions(model=str(rule_onnx), serve=("127.0.0.1", port), providers="cpu", **kw)
-    t = threading.Thread(target=lambda: result.update(run_live(str(clip), opts)), daemon=True)
+    opts = dict(model=str(rule_onnx), serve=("127.0.0.1", port), device="cpu", **kw)
+    t = threading.Thread(target=lambda: result.update(run_live(str(clip), **opts)), daemon=True)
     t.start()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -131,8 +137,7 @@ def test_http_stream_input(rule_onnx, tmp_path):
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{httpd.server_address[1]}/clip.mp4"
-        stats = run_live(url, LiveOptions(model=str(rule_onnx), record=str(tmp_path / "r.mp4"), providers="cpu",
-                                          retries=0))  # fmt: skip
+        stats = run_live(url, model=str(rule_onnx), output=str(tmp_path / "r.mp4"), device="cpu", retries=0)
     except Exception as exc:  # noqa: BLE001
         pytest.fail(f"stream input failed: {exc}")
     finally:
@@ -183,17 +188,17 @@ class FakeWindow:
         self.shown, self.quit_after = [], quit_after
 
     def install(self, monkeypatch) -> None:
-        monkeypatch.setattr(live.cv2, "namedWindow", lambda *a: None)
-        monkeypatch.setattr(live.cv2, "imshow", lambda title, img: self.shown.append(img.copy()))
-        monkeypatch.setattr(live.cv2, "waitKey", lambda ms: ord("q") if len(self.shown) >= self.quit_after else -1)
-        monkeypatch.setattr(live.cv2, "destroyWindow", lambda *a: None)
+        monkeypatch.setattr(window.cv2, "namedWindow", lambda *a: None)
+        monkeypatch.setattr(window.cv2, "imshow", lambda title, img: self.shown.append(img.copy()))
+        monkeypatch.setattr(window.cv2, "waitKey", lambda ms: ord("q") if len(self.shown) >= self.quit_after else -1)
+        monkeypatch.setattr(window.cv2, "destroyWindow", lambda *a: None)
 
 
 def test_webcam_show_with_a_stand_in_capture(clip, rule_onnx, monkeypatch):
     assert capture_args("0") == ("/dev/video0", "v4l2", {}, "camera")
     assert capture_args("/dev/video2")[:2] == ("/dev/video2", "v4l2")
     opened = []
-    monkeypatch.setattr(live, "open_capture", lambda spec: opened.append(spec) or av.open(str(clip)))
+    monkeypatch.setattr(capture, "open_capture", lambda spec, *a: opened.append(spec) or av.open(str(clip)))
     window = FakeWindow(quit_after=5)
     window.install(monkeypatch)
     r = CliRunner().invoke(segment_video_cmd, ["0", "--show", "--model", str(rule_onnx), "--device", "cpu"])
@@ -217,7 +222,7 @@ def test_unplugged_camera_ends_the_run_cleanly(clip, rule_onnx, monkeypatch, tmp
         def close(self) -> None:
             self.inner.close()
 
-    monkeypatch.setattr(live, "open_capture", lambda spec: Unplugging())
+    monkeypatch.setattr(capture, "open_capture", lambda spec, *a: Unplugging())
     out = tmp_path / "rec.mp4"
     r = CliRunner().invoke(segment_video_cmd, ["/dev/video0", "-o", str(out), "--model", str(rule_onnx), "--device", "cpu"])
     assert r.exit_code == 1
@@ -254,8 +259,8 @@ def test_rtsp_stream_input_from_a_local_server(rule_onnx, tmp_path):
     try:
         assert server.stdout.readline().strip() == "ready"
         out = tmp_path / "rtsp.mp4"
-        stats = run_live(f"rtsp://127.0.0.1:{port}/test", LiveOptions(model=str(rule_onnx), record=str(out),
-                                                                      providers="cpu", max_frames=15))  # fmt: skip
+        stats = run_live(f"rtsp://127.0.0.1:{port}/test", model=str(rule_onnx), output=str(out), device="cpu",
+                         max_frames=15)  # fmt: skip
     finally:
         server.terminate()
         server.wait(5)

@@ -15,12 +15,12 @@ from roadseg.pipeline import segment_video
 
 
 def test_side_by_side_and_mask_modes(split_video, rule_onnx, tmp_path):
-    segment_video(split_video, tmp_path / "sbs.mp4", model=rule_onnx, mode="side-by-side", progress=False, crf=0)
+    segment_video(split_video, tmp_path / "sbs.mp4", model=rule_onnx, mode="side-by-side", quiet=True, crf=0)
     sbs = read_video(tmp_path / "sbs.mp4")
     src = read_video(split_video)["frames"][3].astype(int)
     assert (sbs["width"], sbs["height"]) == (128, 48) and len(sbs["frames"]) == 12
     assert np.abs(sbs["frames"][3][:, :64].astype(int) - src).mean() < 3  # left: the frame itself
-    segment_video(split_video, tmp_path / "mask.mp4", model=rule_onnx, mode="mask", alpha=0.1, progress=False, crf=0)
+    segment_video(split_video, tmp_path / "mask.mp4", model=rule_onnx, mode="mask", alpha=0.1, quiet=True, crf=0)
     mask = read_video(tmp_path / "mask.mp4")["frames"][3].astype(int)
     assert np.abs(mask[10:40, 4:28] - np.array(PALETTE[3])).max() <= 12  # colours alone, alpha ignored
 
@@ -28,15 +28,15 @@ def test_side_by_side_and_mask_modes(split_video, rule_onnx, tmp_path):
 def test_legend_is_drawn_top_left_only(split_video, rule_onnx, tmp_path):
     frames = split_frames(4, h=240, w=320)
     src = write_video(tmp_path / "big.mp4", frames)
-    segment_video(src, tmp_path / "a.mp4", model=rule_onnx, progress=False, crf=0)
-    segment_video(src, tmp_path / "b.mp4", model=rule_onnx, legend=True, progress=False, crf=0)
+    segment_video(src, tmp_path / "a.mp4", model=rule_onnx, quiet=True, crf=0)
+    segment_video(src, tmp_path / "b.mp4", model=rule_onnx, legend=True, quiet=True, crf=0)
     a, b = read_video(tmp_path / "a.mp4")["frames"][2].astype(int), read_video(tmp_path / "b.mp4")["frames"][2].astype(int)
     assert np.abs(a[:60, :60] - b[:60, :60]).mean() > 10
     assert np.abs(a[150:, 200:] - b[150:, 200:]).mean() < 2
 
 
 def test_masks_dir_holds_lossless_class_indices_at_frame_size(split_video, rule_onnx, tmp_path):
-    segment_video(split_video, tmp_path / "o.mp4", model=rule_onnx, masks_dir=str(tmp_path / "masks"), progress=False)
+    segment_video(split_video, tmp_path / "o.mp4", model=rule_onnx, masks_dir=str(tmp_path / "masks"), quiet=True)
     files = sorted((tmp_path / "masks").glob("*.png"))
     assert [f.name for f in files[:2]] == ["000000.png", "000001.png"] and len(files) == 12
     m = cv2.imread(str(files[4]), cv2.IMREAD_UNCHANGED)
@@ -63,14 +63,14 @@ def test_images_in_and_out(rule_onnx, tmp_path):
     for i, img in enumerate(split_frames(3)):
         cv2.imwrite(str(folder / f"f{i}.jpg"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
     (folder / "notes.txt").write_text("ignored")
-    segment_video(folder, tmp_path / "out", model=rule_onnx, alpha=1.0, progress=False,
+    segment_video(folder, tmp_path / "out", model=rule_onnx, alpha=1.0, quiet=True,
                   masks_dir=str(tmp_path / "m"))  # fmt: skip
     outs = sorted((tmp_path / "out").glob("*.png"))
     assert [p.name for p in outs] == ["f0.png", "f1.png", "f2.png"]
     img = cv2.cvtColor(cv2.imread(str(outs[0])), cv2.COLOR_BGR2RGB)
     assert img.shape == (48, 64, 3) and img[20, 10].tolist() == list(PALETTE[3])
     assert sorted(p.name for p in (tmp_path / "m").glob("*.png")) == ["f0.png", "f1.png", "f2.png"]
-    segment_video(str(folder / "f1.*"), tmp_path / "one.png", model=rule_onnx, progress=False)  # a glob
+    segment_video(str(folder / "f1.*"), tmp_path / "one.png", model=rule_onnx, quiet=True)  # a glob
     assert (tmp_path / "one.png").is_file()
     r = CliRunner().invoke(segment_video_cmd, [str(folder / "f0.jpg"), "-o", str(tmp_path / "one.png"), "--model", str(rule_onnx)])
     assert r.exit_code == 1 and "exists" in r.output  # no silent overwrite for images either
@@ -79,7 +79,7 @@ def test_images_in_and_out(rule_onnx, tmp_path):
 def test_start_and_duration_cut_video_and_audio(rule_onnx, tmp_path):
     src = write_video(tmp_path / "long.mp4", split_frames(50), audio_seconds=2.0)  # 2 s at 25 fps
     out = tmp_path / "cut.mp4"
-    stats = segment_video(src, out, model=rule_onnx, start=0.6, duration=0.8, progress=False)
+    stats = segment_video(src, out, model=rule_onnx, start=0.6, duration=0.8, quiet=True)
     v = read_video(out)
     assert stats["frames"] == len(v["frames"]) == 20
     assert v["seconds"][0] == pytest.approx(0.0, abs=0.05) and v["seconds"][-1] == pytest.approx(0.76, abs=0.05)
@@ -90,16 +90,16 @@ def test_start_and_duration_cut_video_and_audio(rule_onnx, tmp_path):
 def test_fractional_rate_is_exact(rule_onnx, tmp_path):
     src = write_video(tmp_path / "ntsc.mp4", split_frames(24), fps=Fraction(24000, 1001))
     out = tmp_path / "o.mp4"
-    segment_video(src, out, model=rule_onnx, progress=False)
+    segment_video(src, out, model=rule_onnx, quiet=True)
     assert read_video(out)["rate"] == Fraction(24000, 1001)
 
 
 def test_codec_and_quality_options(split_video, rule_onnx, tmp_path):
     hevc = tmp_path / "o.mkv"
-    segment_video(split_video, hevc, model=rule_onnx, codec="libx265", crf=30, progress=False)
+    segment_video(split_video, hevc, model=rule_onnx, codec="libx265", crf=30, quiet=True)
     v = read_video(hevc)
     assert v["codec"] == "hevc" and len(v["frames"]) == 12
     small, big = tmp_path / "small.mp4", tmp_path / "big.mp4"
-    segment_video(split_video, small, model=rule_onnx, crf=40, progress=False)
-    segment_video(split_video, big, model=rule_onnx, crf=5, progress=False)
+    segment_video(split_video, small, model=rule_onnx, crf=40, quiet=True)
+    segment_video(split_video, big, model=rule_onnx, crf=5, quiet=True)
     assert small.stat().st_size < big.stat().st_size

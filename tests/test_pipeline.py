@@ -11,7 +11,7 @@ from roadseg.pipeline.infer import ModelError
 
 def test_output_keeps_count_size_rate_timestamps_and_audio(split_video, rule_onnx, tmp_path):
     out = tmp_path / "out.mp4"
-    stats = segment_video(split_video, out, model=rule_onnx, progress=False)
+    stats = segment_video(split_video, out, model=rule_onnx, quiet=True)
     src, dst = read_video(split_video), read_video(out)
     assert stats["frames"] == len(dst["frames"]) == len(src["frames"]) == 12
     assert (dst["width"], dst["height"]) == (64, 48)
@@ -26,7 +26,7 @@ def test_output_keeps_count_size_rate_timestamps_and_audio(split_video, rule_onn
 
 def test_pixels_are_coloured_by_their_label(split_video, rule_onnx, tmp_path):
     out = tmp_path / "mask.mp4"
-    segment_video(split_video, out, model=rule_onnx, alpha=1.0, progress=False, crf=0)
+    segment_video(split_video, out, model=rule_onnx, alpha=1.0, quiet=True, crf=0)
     frame = read_video(out)["frames"][5].astype(int)
     road, sky = np.array(PALETTE[3]), np.array(PALETTE[0])  # R=255 -> 3, R=0 -> 0
     assert np.abs(frame[10:40, 4:28] - road).max() <= 12
@@ -35,7 +35,7 @@ def test_pixels_are_coloured_by_their_label(split_video, rule_onnx, tmp_path):
 
 def test_blend_weights_frame_and_colour(split_video, rule_onnx, tmp_path):
     out = tmp_path / "half.mp4"
-    segment_video(split_video, out, model=rule_onnx, alpha=0.5, progress=False, crf=0)
+    segment_video(split_video, out, model=rule_onnx, alpha=0.5, quiet=True, crf=0)
     src = read_video(split_video)["frames"][5].astype(int)
     got = read_video(out)["frames"][5].astype(int)
     want = 0.5 * src[20:30, 4:28] + 0.5 * np.array(PALETTE[3])
@@ -47,14 +47,14 @@ def test_variable_frame_rate_and_fractional_rate_timestamps_survive(rule_onnx, t
     pts = [0, 1001, 2002, 5005, 6006, 10010, 11011, 12012]  # 29.97 fps with gaps
     src = write_video(tmp_path / "vfr.mp4", split_frames(len(pts)), fps=Fraction(30000, 1001), pts=pts, time_base=tb)
     out = tmp_path / "vfr-out.mp4"
-    segment_video(src, out, model=rule_onnx, progress=False)
+    segment_video(src, out, model=rule_onnx, quiet=True)
     assert read_video(out)["seconds"] == pytest.approx(read_video(src)["seconds"], abs=1e-4)
 
 
 def test_batching_gives_the_same_frames(split_video, rule_onnx, tmp_path):
     a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
-    segment_video(split_video, a, model=rule_onnx, progress=False, batch=1, crf=0)
-    segment_video(split_video, b, model=rule_onnx, progress=False, batch=5, crf=0)
+    segment_video(split_video, a, model=rule_onnx, quiet=True, batch=1, crf=0)
+    segment_video(split_video, b, model=rule_onnx, quiet=True, batch=5, crf=0)
     fa, fb = read_video(a)["frames"], read_video(b)["frames"]
     assert len(fa) == len(fb) and all(np.array_equal(x, y) for x, y in zip(fa, fb))
 
@@ -91,5 +91,5 @@ def test_model_breaking_the_contract_is_refused(tmp_path):
 
 def test_no_audio_drops_every_audio_stream(split_video, rule_onnx, tmp_path):
     out = tmp_path / "mute.mp4"
-    stats = segment_video(split_video, out, model=rule_onnx, audio=False, progress=False)
+    stats = segment_video(split_video, out, model=rule_onnx, no_audio=True, quiet=True)
     assert read_video(out)["audio"] == [] and stats["audio_streams"] == 0 and stats["frames"] == 12

@@ -25,7 +25,7 @@ def test_rotation_metadata_is_honoured(rule_onnx, tmp_path):
         frames.append(img)
     src = write_video(tmp_path / "phone.mp4", frames, rotation=90)
     out = tmp_path / "o.mp4"
-    segment_video(src, out, model=rule_onnx, alpha=1.0, progress=False, crf=0)
+    segment_video(src, out, model=rule_onnx, alpha=1.0, quiet=True, crf=0)
     v = read_video(out)
     assert (v["width"], v["height"]) == (48, 64)  # upright: portrait
     upright = np.rot90(frames[0], k=1)  # 90° counter-clockwise, as FFmpeg's autorotate shows it
@@ -38,7 +38,7 @@ def test_odd_sizes_are_padded_to_even_and_said(rule_onnx, tmp_path, caplog):
     src = write_video(tmp_path / "odd.mkv", split_frames(5, h=49, w=65), codec="libx264", pix_fmt="yuv444p")
     out = tmp_path / "o.mp4"
     with caplog.at_level("WARNING", logger="roadseg"):
-        stats = segment_video(src, out, model=rule_onnx, progress=False)
+        stats = segment_video(src, out, model=rule_onnx, quiet=True)
     v = read_video(out)
     assert (v["width"], v["height"]) == (66, 50) and len(v["frames"]) == stats["frames"] == 5
     assert "65x49 is odd-sized; padded to 66x50" in caplog.text
@@ -54,7 +54,7 @@ def test_ten_bit_input_decodes_to_correct_rgb(rule_onnx, tmp_path):
         first = next(iter(s)).image
     assert np.abs(first.astype(int) - (200, 120, 40)).max() <= 4
     out = tmp_path / "o.mp4"
-    assert segment_video(src, out, model=rule_onnx, progress=False)["frames"] == 3
+    assert segment_video(src, out, model=rule_onnx, quiet=True)["frames"] == 3
 
 
 def _damaged(tmp_path, how: str):
@@ -98,7 +98,7 @@ def test_disk_full_gives_one_line_and_removes_the_unfinished_file(split_video, r
     assert r.output.strip().count("\n") == 0 and "No space left on device" in r.output
     assert "removed the unfinished output" in r.output and not out.exists()
     with pytest.raises(PipelineError):
-        segment_video(split_video, out, model=rule_onnx, progress=False)
+        segment_video(split_video, out, model=rule_onnx, quiet=True)
 
 
 def test_unwritable_output_path(split_video, rule_onnx, tmp_path):
@@ -114,7 +114,7 @@ def test_unwritable_output_path(split_video, rule_onnx, tmp_path):
 def test_signal_stops_within_two_seconds_and_finalises(rule_onnx, tmp_path, sig, code):
     src = write_video(tmp_path / "long.mp4", split_frames(3000, h=96, w=128), audio_seconds=120)
     out = tmp_path / "o.mp4"
-    cmd = [sys.executable, "-m", "roadseg.cli_entry", str(src), "-o", str(out), "--model", str(rule_onnx), "-q"]
+    cmd = [sys.executable, "-m", "roadseg", "segment", str(src), "-o", str(out), "--model", str(rule_onnx), "-q"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 20000):
@@ -153,3 +153,29 @@ def test_requested_gpu_provider_that_falls_back_says_so(split_video, rule_onnx, 
     assert seg.providers[0] == "CPUExecutionProvider"
     err = capfd.readouterr().err
     assert "cuda was requested but onnxruntime fell back to the CPU" in err and err.count("\n") == 1
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_before_the_first_live_frame_exits_like_a_file_run(rule_onnx, tmp_path, sig, code):
+    import socket
+
+    server = socket.socket()  # a stream that accepts the connection and never sends a byte
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/live.ts"
+    cmd = [sys.executable, "-m", "roadseg", "segment", url, "-o", str(tmp_path / "r.mp4"), "--model", str(rule_onnx)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        server.settimeout(30)
+        conn, _ = server.accept()  # roadseg is now waiting for the stream to open
+        t0 = time.monotonic()
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=15)
+        conn.close()
+    finally:
+        proc.kill()
+        server.close()
+    assert time.monotonic() - t0 < 2.0  # not after the 5 s open timeout
+    assert proc.returncode == code, err
+    assert "interrupted before any frame was written" in err and "Traceback" not in err and "Aborted" not in err

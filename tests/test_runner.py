@@ -63,3 +63,24 @@ def test_stop_event_ends_the_run_and_the_consumer_finishes():
 
     run_stages(lambda: iter(range(10**9)), lambda xs: xs, consumer=consumer, stop=stop)
     assert finished == [True]
+
+
+def test_call_interruptibly_returns_raises_and_cleans_up_what_comes_too_late():
+    import _thread
+
+    from roadseg.pipeline.runner import call_interruptibly
+
+    assert call_interruptibly(lambda: 42, "t") == 42
+    with pytest.raises(OSError, match="refused"):
+        call_interruptibly(lambda: (_ for _ in ()).throw(OSError("refused")), "t")
+    cleaned = threading.Event()
+
+    def slow() -> str:
+        time.sleep(0.3)
+        return "container"
+
+    timer = threading.Timer(0.05, _thread.interrupt_main)  # Ctrl-C while the call blocks
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        call_interruptibly(slow, "t", cleanup=lambda c: cleaned.set())
+    assert cleaned.wait(2)  # the late result was closed, not leaked

@@ -49,8 +49,8 @@ def test_memory_stays_flat_over_20000_frames(rule_onnx, tmp_path):
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
-        stats = segment_video(src, tmp_path / "o.mp4", model=rule_onnx, progress=False, masks_dir=None,
-                              frame_stats=False, preset="ultrafast")  # fmt: skip
+        stats = segment_video(src, tmp_path / "o.mp4", model=rule_onnx, quiet=True, masks_dir=None,
+                              stats=None, preset="ultrafast")  # fmt: skip
     finally:
         done.set()
         sampler.join()

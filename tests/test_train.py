@@ -226,3 +226,21 @@ def test_release_scores_the_check_run_on_its_held_out_frames(tmp_path):
     with pytest.raises(ValueError, match="held nothing out"):  # a run without a holdout is no check
         release(tmp_path / "final" / "last.pt", data, tmp_path / "m2", check=tmp_path / "final" / "last.pt",
                 calib_frames=4, min_int8_agreement=0.0)  # fmt: skip
+
+
+def test_train_cli_takes_the_recipe_flags(tmp_path):
+    data = make_segnet(tmp_path / "data", n=4, h=40, w=48)
+    out = tmp_path / "run"
+    args = ["train", "--data", str(data), "--out", str(out), "--epochs", "2", "--batch-size", "2", "--amp", "off",
+            "--workers", "0", "--phase", "1:0.5:16x24", "--phase", "1:1:32x32", "--gamma", "0.5", "--blur", "0.5",
+            "--noise", "0.5", "--colour-cast", "0.1", "--ema", "0.9", "--decoder-channels", "32,16,16,8",
+            "--stem-padding", "replicate", "--holdout", "0001TP:0.5"]  # fmt: skip
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    assert "best" in r.output and "mIoU" in r.output
+    state = torch.load(out / "last.pt", weights_only=False)
+    cfg = state["config"]
+    assert cfg["phases"] == ((1, 0.5, 16, 24), (1, 1.0, 32, 32)) and cfg["holdout"] == ("0001TP:0.5",)
+    assert state["model_config"]["decoder_channels"] == (32, 16, 16, 8) and state["ema"] is not None
+    bad = CliRunner().invoke(main, ["train", "--data", str(data), "--phase", "10:half:1x2"])
+    assert bad.exit_code == 2 and "EPOCHS:RES:HxW" in bad.output

@@ -1,7 +1,8 @@
-"""Export a U-Net checkpoint to the roadseg ONNX contract (see docs/ARCHITECTURE.md).
+"""Export a U-Net checkpoint to the roadseg ONNX contract (:mod:`roadseg.contract`).
 
 The graph takes ``frames`` (uint8 [N,H,W,3] RGB, any N/H/W) and returns ``labels`` (uint8 [N,H,W]);
-cast, normalisation, layout change, padding to a multiple of 32, cropping and argmax all live inside.
+cast, normalisation, layout change, padding to a multiple of 32, cropping and argmax all live inside:
+it is :class:`~roadseg.model.predict.FramesToLabels` traced.
 
 Example:
     >>> from roadseg.model import UNetResNet34
@@ -11,7 +12,6 @@ Example:
 from __future__ import annotations
 
 import copy
-import json
 import warnings
 from pathlib import Path
 
@@ -21,62 +21,12 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
-from roadseg import __version__
-from roadseg.classes import CAMVID_SIZE, CLASSES, IGNORE_INDEX, PALETTE
-from roadseg.model import Preprocess
-from roadseg.model.unet import fold_normalisation
+from roadseg.classes import CAMVID_SIZE
+from roadseg.contract import INPUT, OUTPUT, contract_metadata, set_metadata
+from roadseg.model.predict import FramesToLabels
 
 #: Shape traced at export; verification runs at a different one on purpose.
 TRACE_SHAPE = (1, 64, 96, 3)
-
-
-class SegmentationGraph(nn.Module):
-    """uint8 NHWC frames -> uint8 labels: the whole contract as one torch module.
-
-    With ``half=True`` the network computes in float16 (for GPUs); normalisation stays float32.
-    When the network's first conv pads by replicating (``stem_padding="replicate"``), the
-    normalisation is folded into that conv (exact), so the graph has no float pre-pass over the
-    frame and an INT8 model feeds pixels straight into its first quantized conv. ``fold=False``
-    keeps the plain form: the reference that parity checks compare the export against.
-    """
-
-    def __init__(self, net: nn.Module, *, half: bool = False, fold: bool = True) -> None:
-        super().__init__()
-        self.pre = Preprocess()
-        stem = getattr(getattr(net, "encoder", None), "conv1", None)
-        self.folded = fold and not half and getattr(stem, "padding_mode", "zeros") == "replicate"
-        self.net = fold_normalisation(net, self.pre.scale, self.pre.shift) if self.folded else net
-        self.half = half
-
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        if self.folded:
-            x = frames.permute(0, 3, 1, 2).to(torch.float32)
-        else:
-            x = self.pre(frames)
-        return self.net(x.half() if self.half else x).argmax(dim=1).to(torch.uint8)
-
-
-def contract_metadata(input_size: tuple[int, int] = CAMVID_SIZE, **extra) -> dict[str, str]:
-    """The metadata_props every roadseg model carries (values are JSON strings)."""
-    meta = {
-        "classes": list(CLASSES),
-        "palette": [list(c) for c in PALETTE],
-        "ignore_index": IGNORE_INDEX,
-        "input_size": list(input_size),
-        "roadseg_version": __version__,
-        "architecture": "unet-resnet34",
-        **extra,
-    }
-    return {k: json.dumps(v) for k, v in meta.items()}
-
-
-def set_metadata(model: onnx.ModelProto, meta: dict[str, str]) -> None:
-    existing = {p.key: p for p in model.metadata_props}
-    for key, value in meta.items():
-        if key in existing:
-            existing[key].value = value
-        else:
-            model.metadata_props.append(onnx.StringStringEntryProto(key=key, value=value))
 
 
 def store_weights_fp16(model: onnx.ModelProto, min_elements: int = 1024) -> onnx.ModelProto:
@@ -131,7 +81,9 @@ def export_onnx(
     half: bool = False,
     opset: int = 17,
 ) -> Path:
-    """Trace ``net`` inside :class:`SegmentationGraph` and write a single-file ONNX model.
+    """Trace ``net`` inside :class:`~roadseg.model.predict.FramesToLabels` and write a single-file ONNX model.
+
+    The normalisation is folded into the first conv where the network allows it (``fold=True``).
 
     ``fp16_weights`` stores fp32 weights as fp16 (smaller file, fp32 compute); ``half`` makes the
     network compute in fp16 (the GPU variant; ``net`` itself is left in fp32).
@@ -139,19 +91,19 @@ def export_onnx(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model_net = copy.deepcopy(net).eval().half() if half else net.eval().float()
-    graph = SegmentationGraph(model_net, half=half).eval()
+    graph = FramesToLabels(model_net, half=half, fold=True).eval()
     dummy = torch.randint(0, 256, TRACE_SHAPE, dtype=torch.uint8)
-    axes = {"frames": {0: "N", 1: "H", 2: "W"}, "labels": {0: "N", 1: "H", 2: "W"}}
+    axes = {INPUT: {0: "N", 1: "H", 2: "W"}, OUTPUT: {0: "N", 1: "H", 2: "W"}}
     # The TorchScript exporter (dynamo=False) handles the data-dependent padding with dynamic H/W;
     # torch.export rejects it today ("Invalid ranges"), so we keep it and silence its deprecation note.
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(graph, (dummy,), str(path), input_names=["frames"], output_names=["labels"],
+        torch.onnx.export(graph, (dummy,), str(path), input_names=[INPUT], output_names=[OUTPUT],
                           dynamic_axes=axes, opset_version=opset, dynamo=False, do_constant_folding=True)  # fmt: skip
     model = onnx.load(str(path))
     if fp16_weights:
         store_weights_fp16(model)
-    meta = {**({"precision": "fp16"} if half else {}), **(metadata or {})}
+    meta = {"architecture": "unet-resnet34", **({"precision": "fp16"} if half else {}), **(metadata or {})}
     set_metadata(model, contract_metadata(input_size, **meta))
     onnx.save(model, str(path))
     return path

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from roadseg.export.onnx import set_metadata
+from roadseg.contract import set_metadata
 
 #: Operators given Q/DQ pairs: convolutions carry nearly all the arithmetic.
 QUANTIZED_OPS = ["Conv", "Relu", "Add", "MaxPool", "Concat", "Resize"]

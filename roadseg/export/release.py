@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from roadseg.export.onnx import count_macs, export_onnx, set_metadata
+from roadseg.contract import set_metadata
+from roadseg.export.onnx import count_macs, export_onnx
 from roadseg.export.quantize import load_calibration_frames, quantize_int8
 from roadseg.export.verify import untraced_batch, verify_parity
 
@@ -57,18 +58,8 @@ def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, check:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     net, state = load_checkpoint(checkpoint)
-    cfg = state.get("config") or {}
-    splits = list(cfg.get("train_splits") or ["train"])
-    meta = {
-        "training_data": f"CamVid 11-class (SegNet release), {' + '.join(splits)} at 360x480"
-                         + (f", holding out {', '.join(cfg['holdout'])}" if cfg.get("holdout") else ""),
-        "training": {k: cfg.get(k) for k in RECIPE_KEYS},
-        "model_config": state.get("model_config"),
-        "checkpoint_epoch": state.get("best_epoch") if state.get("best_epoch", -1) > 0 else state.get("epoch", -1) + 1,
-        "macs": count_macs(net, (360, 480)),
-        "val_trained_on": "val" in splits,
-        "license_note": "trained on CamVid (research use)",
-    }  # fmt: skip
+    meta = {**training_metadata(state), "macs": count_macs(net, (360, 480)),
+            "license_note": "trained on CamVid (research use)"}  # fmt: skip
     frames = _val_frames(data)
     report: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -97,6 +88,27 @@ def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, check:
         report[name]["megabytes"] = round((out / name).stat().st_size / 1e6, 1)
     (out / "eval.json").write_text(json.dumps(report, indent=2))
     return report
+
+
+def training_metadata(state: dict) -> dict:
+    """What a checkpoint says about how it was made: data, recipe, model config, epoch, and the val and
+    check mIoU the run logged for that epoch (the check only where the run held footage out)."""
+    cfg = state.get("config") or {}
+    splits = list(cfg.get("train_splits") or ["train"])
+    epoch = state.get("best_epoch") if (state.get("best_epoch") or -1) > 0 else state.get("epoch", -1) + 1
+    meta = {
+        "training_data": f"CamVid 11-class (SegNet release), {' + '.join(splits)} at 360x480"
+                         + (f", holding out {', '.join(cfg['holdout'])}" if cfg.get("holdout") else ""),
+        "training": {k: cfg.get(k) for k in RECIPE_KEYS},
+        "model_config": state.get("model_config"),
+        "checkpoint_epoch": epoch,
+        "val_trained_on": "val" in splits,
+    }  # fmt: skip
+    row = next((r for r in state.get("history") or [] if r.get("epoch") == epoch), {})
+    for key in ("miou", "check_miou"):
+        if row.get(key) is not None:
+            meta[f"{'val_' if key == 'miou' else ''}{key}"] = round(100 * row[key], 2)
+    return meta
 
 
 def _check_scores(check: str | Path, data: str | Path, tmp: Path, calib_frames: int) -> dict:

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import torch
 from torch import nn
 
-from roadseg.export.onnx import TRACE_SHAPE, SegmentationGraph
+from roadseg.errors import ExportCheckError
+from roadseg.export.onnx import TRACE_SHAPE
+from roadseg.model.predict import predict
 from roadseg.pipeline.infer import OnnxSegmenter
 
 #: Verification shape: batch, height and width all differ from the traced TRACE_SHAPE.
@@ -31,10 +32,6 @@ def untraced_batch(images: list[np.ndarray]) -> np.ndarray:
     w = min(i.shape[1] for i in images)
     h, w = h - (1 - h % 2), w - (1 - w % 2)
     return np.stack([i[:h, :w] for i in images])
-
-
-class ExportCheckError(RuntimeError):
-    """An exported model failed its checks."""
 
 
 def verify_parity(
@@ -59,9 +56,7 @@ def verify_parity(
         raise ValueError("verify at a shape that was not traced")
     seg = OnnxSegmenter(path, providers="cpu")  # also validates the contract (names, dtypes, metadata)
     got = seg.predict(frames)
-    with torch.no_grad():
-        # the plain network (normalise, then net): a folded export is checked against it, not against itself
-        want = SegmentationGraph(net.eval().float(), fold=False)(torch.from_numpy(frames)).numpy()
+    want = predict(net.float(), frames)
     if got.shape != want.shape or got.dtype != np.uint8:
         raise ExportCheckError(f"labels {got.shape} {got.dtype}, expected {want.shape} uint8")
     agreement = float((got == want).mean())

@@ -1,16 +1,29 @@
-"""The runtime: sources -> infer -> overlay -> sinks, threads owned by ``runner`` (no torch needed)."""
+"""The runtime: sources -> infer -> overlay -> sinks, threads owned by ``runner``, one ``run`` (no torch needed)."""
 
-from roadseg.pipeline.infer import ModelError, OnnxSegmenter, Segmenter
-from roadseg.pipeline.sinks import SinkError, VideoSink
-from roadseg.pipeline.sources import Frame, SourceError, VideoInfo, VideoSource
-from roadseg.pipeline.video import OutputError, PipelineError, SegmentOptions, segment_video
+from roadseg.errors import (
+    Interrupted,
+    ModelError,
+    OutputError,
+    PipelineError,
+    RoadsegError,
+    SinkError,
+    SourceError,
+)
+from roadseg.pipeline.infer import OnnxSegmenter, Segmenter
+from roadseg.pipeline.options import RunResult, SegmentOptions
+from roadseg.pipeline.run import run, segment_video
+from roadseg.pipeline.sinks import VideoSink
+from roadseg.pipeline.sources import Frame, VideoInfo, VideoSource
 
 __all__ = [
     "Frame",
+    "Interrupted",
     "ModelError",
     "OnnxSegmenter",
     "OutputError",
     "PipelineError",
+    "RoadsegError",
+    "RunResult",
     "SegmentOptions",
     "Segmenter",
     "SinkError",
@@ -18,5 +31,6 @@ __all__ = [
     "VideoInfo",
     "VideoSink",
     "VideoSource",
+    "run",
     "segment_video",
 ]

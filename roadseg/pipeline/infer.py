@@ -16,25 +16,25 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from roadseg import contract
+from roadseg.errors import ModelError
+from roadseg.pipeline.sources import Frame
+from roadseg.pipeline.timing import StageTimes
 
 #: Shipped models, in order of preference for each device.
 DEFAULT_MODELS = {
     "cpu": ("unet-r34-camvid-int8.onnx", "unet-r34-camvid.onnx"),
     "cuda": ("unet-r34-camvid.onnx", "unet-r34-camvid-int8.onnx"),
 }
-REQUIRED_METADATA = ("classes", "palette", "ignore_index", "input_size")
-
-
-class ModelError(ValueError):
-    """A model file is missing, unreadable, or breaks the ONNX contract."""
 
 
 def models_dir() -> Path:
@@ -80,14 +80,6 @@ def _providers(device: str) -> list:
     raise ValueError(f"device must be auto, cpu, cuda or tensorrt, not {device!r}")
 
 
-def _json_or_text(value: str):
-    """Contract keys hold JSON; other tools (e.g. the quantizer) may add plain strings."""
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError:
-        return value
-
-
 class OnnxSegmenter:
     """One onnxruntime session of a contract model: ``predict(frames uint8 [N,H,W,3]) -> labels uint8 [N,H,W]``.
 
@@ -130,78 +122,73 @@ class OnnxSegmenter:
         if device != "cpu" and self.providers[0] == "CPUExecutionProvider":
             print(f"roadseg: {device} was requested but onnxruntime fell back to the CPU "
                   "(its provider did not load: no GPU, or CUDA/cuDNN/TensorRT libraries missing)", file=sys.stderr)
-        self.metadata = self._check_contract()
+        self.metadata = contract.check_session(self.session, self.path.name)
         self.classes: list[str] = self.metadata["classes"]
         self.palette = np.array(self.metadata["palette"], np.uint8).reshape(-1, 3)
         self.input_size: tuple[int, int] = tuple(self.metadata["input_size"])  # type: ignore[assignment]
-
-    def _check_contract(self) -> dict:
-        inputs = {i.name: i for i in self.session.get_inputs()}
-        outputs = {o.name: o for o in self.session.get_outputs()}
-        f = inputs.get("frames")
-        if f is None or f.type != "tensor(uint8)" or len(f.shape) != 4:
-            raise ModelError(f"{self.path.name}: no uint8 [N,H,W,3] input named 'frames'")
-        o = outputs.get("labels")
-        if o is None or o.type != "tensor(uint8)" or len(o.shape) != 3:
-            raise ModelError(f"{self.path.name}: no uint8 [N,H,W] output named 'labels'")
-        raw = self.session.get_modelmeta().custom_metadata_map
-        missing = [k for k in REQUIRED_METADATA if k not in raw]
-        if missing:
-            raise ModelError(f"{self.path.name}: metadata lacks {', '.join(missing)}")
-        meta = {k: _json_or_text(v) for k, v in raw.items()}
-        bad = [k for k in REQUIRED_METADATA if isinstance(meta[k], str)]
-        if bad:
-            raise ModelError(f"{self.path.name}: metadata {', '.join(bad)} is not JSON")
-        if len(meta["palette"]) < len(meta["classes"]) or len(meta["input_size"]) != 2:
-            raise ModelError(f"{self.path.name}: palette or input_size metadata malformed")
-        return meta
 
     def predict(self, frames: np.ndarray) -> np.ndarray:
         if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
             raise ValueError(f"frames must be uint8 [N,H,W,3], got {frames.dtype} {frames.shape}")
         frames = np.ascontiguousarray(frames)
         if not self.io_binding:
-            return self.session.run(["labels"], {"frames": frames})[0]
+            return self.session.run([contract.OUTPUT], {contract.INPUT: frames})[0]
         # on a GPU: bind the uint8 input and output explicitly, so only 3 bytes/pixel go up and
         # 1 byte/pixel comes back, with no extra staging copies
         binding = self.session.io_binding()
-        binding.bind_cpu_input("frames", frames)
-        binding.bind_output("labels", "cpu")
+        binding.bind_cpu_input(contract.INPUT, frames)
+        binding.bind_output(contract.OUTPUT, "cpu")
         self.session.run_with_iobinding(binding)
         return binding.copy_outputs_to_cpu()[0]
+
+
+def resize_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``frame`` at ``size`` (height, width): area interpolation when shrinking, linear when growing."""
+    h, w = size
+    if frame.shape[:2] == (h, w):
+        return frame
+    shrink = frame.shape[0] * frame.shape[1] > h * w
+    return cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def resize_labels(labels: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Class indices brought to ``height`` x ``width`` (nearest neighbour: no invented classes)."""
+    if labels.shape[:2] == (height, width):
+        return labels
+    return cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
 
 
 class Segmenter:
     """Frames in, labels out, at a working size: the frame-level API of roadseg.
 
     Args:
-        model: an ONNX file; ``None`` picks the shipped default for the device.
+        model: an ONNX file, or an :class:`OnnxSegmenter` to share (its session is reused, not
+            rebuilt); ``None`` picks the shipped default for the device.
         size: working (height, width); ``None`` uses the model's ``input_size``.
-        providers: ``auto``, ``cpu``, ``cuda`` or ``tensorrt``.
-        threads: onnxruntime intra-op threads (0 = default).
+        providers: ``auto``, ``cpu``, ``cuda`` or ``tensorrt`` (ignored when ``model`` is a session).
+        threads: onnxruntime intra-op threads (0 = default; ignored when ``model`` is a session).
     """
 
     def __init__(
         self,
-        model: str | Path | None = None,
+        model: str | Path | OnnxSegmenter | None = None,
         *,
         size: tuple[int, int] | None = None,
         providers: str = "auto",
         threads: int = 0,
     ) -> None:
-        path = Path(model) if model is not None else default_model_path(providers)
-        self.model = OnnxSegmenter(path, providers=providers, threads=threads)
-        self.size = tuple(size) if size else self.model.input_size
+        if isinstance(model, OnnxSegmenter):
+            self.model = model
+        else:
+            path = Path(model) if model is not None else default_model_path(providers)
+            self.model = OnnxSegmenter(path, providers=providers, threads=threads)
+        self.size: tuple[int, int] = tuple(size) if size else self.model.input_size  # type: ignore[assignment]
         self.classes = self.model.classes
         self.palette = self.model.palette
 
     def resize(self, frame: np.ndarray) -> np.ndarray:
         """A frame at the working size (area interpolation when shrinking)."""
-        h, w = self.size
-        if frame.shape[:2] == (h, w):
-            return frame
-        shrink = frame.shape[0] * frame.shape[1] > h * w
-        return cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        return resize_frame(frame, self.size)
 
     def __call__(self, frames: Sequence[np.ndarray]) -> np.ndarray:
         """Labels uint8 [N,h,w] at the working size for a batch of RGB frames of any size."""
@@ -210,6 +197,30 @@ class Segmenter:
 
     def segment(self, frame: np.ndarray) -> np.ndarray:
         """Labels uint8 [H,W] of one RGB frame, at the frame's own size."""
-        labels = self([frame])[0]
-        h, w = frame.shape[:2]
-        return cv2.resize(labels, (w, h), interpolation=cv2.INTER_NEAREST)
+        return resize_labels(self([frame])[0], *frame.shape[:2])
+
+
+def infer_stage(items: Iterator, seg: Segmenter, batch: int, times: StageTimes) -> Iterator:
+    """The infer stage: frames -> the same frames with ``labels`` (working size), ``batch`` at a time.
+
+    Anything that is not a :class:`~roadseg.pipeline.sources.Frame` (audio packets) passes straight through.
+    """
+    pending: list[Frame] = []
+
+    def flush() -> Iterator[Frame]:
+        with times.measure("resize", len(pending)):
+            small = np.stack([seg.resize(f.image) for f in pending])
+        with times.measure("infer", len(pending)):
+            labels = seg.model.predict(small)
+        yield from (replace(f, labels=lab) for f, lab in zip(pending, labels))
+        pending.clear()
+
+    for item in items:
+        if not isinstance(item, Frame):
+            yield item
+            continue
+        pending.append(item)
+        if len(pending) >= batch:
+            yield from flush()
+    if pending:
+        yield from flush()

@@ -1,4 +1,5 @@
-"""Paint labels as class colours: blended onto the frame, alone, or side by side, with a legend.
+"""Paint labels as class colours: blended onto the frame, alone, or side by side, with a legend;
+and the live figures (HUD).
 
 Colours are looked up at the working size (a small image) and the colour image is resized to the
 frame, then blended once with ``cv2.addWeighted``.
@@ -108,3 +109,13 @@ def class_shares(labels: np.ndarray, num_classes: int) -> list[float]:
     """Fraction of pixels of each class in a label map (rounded to 5 decimals)."""
     counts = np.bincount(labels.ravel(), minlength=256)[:num_classes]
     return [round(float(c), 5) for c in counts / max(labels.size, 1)]
+
+
+def draw_hud(image: np.ndarray, fps: float, latency_ms: float, dropped: int) -> None:
+    """Live figures (frames/s, capture-to-display latency, drops) in the top-right corner, in place."""
+    text = f"{fps:5.1f} fps  {latency_ms:5.0f} ms  drop {dropped}"
+    scale = max(0.4, image.shape[0] / 900)
+    (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    x, y = image.shape[1] - tw - 8, th + 8
+    cv2.rectangle(image, (x - 4, 2), (image.shape[1] - 2, y + 6), (0, 0, 0), -1)
+    cv2.putText(image, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)

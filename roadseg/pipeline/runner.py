@@ -1,4 +1,4 @@
-"""The one place that owns threads: a chain of stages joined by bounded queues.
+"""The one place that starts threads: a chain of stages joined by bounded queues (and :func:`spawn`).
 
 A stage is a generator function over an input iterator, so batching and pass-through are natural.
 Guarantees: every queue is bounded (a full queue blocks its producer: no item is dropped); one
@@ -19,14 +19,19 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
+T = TypeVar("T")
 _END = object()
 _POLL = 0.05
 
 
 class StageFailed(RuntimeError):
-    """A pipeline stage raised; ``error`` is the original exception, ``stage`` where it happened."""
+    """A pipeline stage raised; ``error`` is the original exception, ``stage`` where it happened.
+
+    The runner's own carrier: :func:`roadseg.pipeline.run.run` turns it into a
+    :class:`~roadseg.errors.PipelineError` that says what was kept.
+    """
 
     def __init__(self, stage: str, error: BaseException) -> None:
         super().__init__(f"{stage}: {error}")
@@ -51,6 +56,50 @@ class LatestQueue(queue.Queue):
                 self.queue.pop()
                 self.dropped += 1
         self.queue.append(item)
+
+
+def spawn(target: Callable[[], None], name: str) -> threading.Thread:
+    """Start a daemon thread for a service beside the stages (the MJPEG server); its owner stops and joins it."""
+    thread = threading.Thread(target=target, name=f"roadseg-{name}", daemon=True)
+    thread.start()
+    return thread
+
+
+def call_interruptibly(fn: Callable[[], T], name: str, cleanup: Callable[[T], None] | None = None) -> T:
+    """Return ``fn()`` (or raise its exception), run in a thread of its own so that Ctrl-C reaches the caller.
+
+    For blocking calls that swallow signals while they wait (PyAV opening a network stream). If the
+    caller is interrupted first, the call is left to finish on its own and ``cleanup`` gets what it
+    returns (e.g. closes the container nobody will read).
+    """
+    done = threading.Event()
+    box: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+            box["error"] = exc
+        with lock:
+            done.set()
+            abandoned = box.get("abandoned", False)
+        if abandoned and "value" in box and cleanup is not None:
+            cleanup(box["value"])
+
+    spawn(target, name)
+    try:
+        while not done.wait(_POLL):
+            pass
+    except KeyboardInterrupt:
+        with lock:
+            finished, box["abandoned"] = done.is_set(), True
+        if finished and "value" in box and cleanup is not None:
+            cleanup(box["value"])  # it came just in time, but nobody will use it now
+        raise
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 def put(q: queue.Queue, item: Any, stop: threading.Event) -> bool:

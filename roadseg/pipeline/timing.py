@@ -1,4 +1,10 @@
-"""Per-stage timers: wall seconds and item counts, shared by the progress bar and --stats.
+"""Timings and figures of a run: per-stage timers, frames/s and latency, and the progress people see.
+
+* :class:`StageTimes`: wall seconds and item counts per stage (the ``stages`` of ``--stats``).
+* :class:`FrameStats`: frames written, frames/s over the last second, capture-to-display latency
+  (for live frames), frames dropped at a live source.
+* :class:`Progress`: a tqdm bar when stderr is a terminal; otherwise one line every
+  :data:`PROGRESS_INTERVAL` seconds, so logs do not fill with carriage-return updates.
 
 Example:
     >>> t = StageTimes()
@@ -6,13 +12,27 @@ Example:
     ...     pass
     >>> t.summary()["infer"]["count"]
     1
+    >>> s = FrameStats()
+    >>> s.add(now=1.0, latency=0.05)
+    >>> s.latency_ms()["p50"]
+    50.0
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import TextIO
+
+import av
+import numpy as np
+
+#: Seconds between two progress lines when stderr is not a terminal.
+PROGRESS_INTERVAL = 5.0
 
 
 class StageTimes:
@@ -24,7 +44,7 @@ class StageTimes:
         self._counts: dict[str, int] = {}
 
     @contextmanager
-    def measure(self, stage: str, items: int = 1):
+    def measure(self, stage: str, items: int = 1) -> Iterator[None]:
         t0 = time.perf_counter()
         try:
             yield
@@ -47,3 +67,118 @@ class StageTimes:
                 }
                 for s in self._seconds
             }
+
+
+def timed(items: Iterable, times: StageTimes, stage: str) -> Iterator:
+    """Yield from ``items``, charging the time spent producing each item to ``stage`` (e.g. decoding).
+
+    Items that are ``av.Packet`` (audio passing through) are not counted.
+    """
+    it = iter(items)
+    while True:
+        t0 = time.perf_counter()
+        try:
+            item = next(it)
+        except StopIteration:
+            return
+        if not isinstance(item, av.Packet):
+            times.add(stage, time.perf_counter() - t0)
+        yield item
+
+
+class FrameStats:
+    """Frames written, frames/s over the last second, latency percentiles and drops."""
+
+    def __init__(self) -> None:
+        self.latencies: deque[float] = deque(maxlen=20_000)
+        self.shown: deque[float] = deque(maxlen=240)
+        self.frames = 0
+        self.dropped = 0
+        self.start = time.monotonic()
+
+    def add(self, now: float, latency: float | None = None) -> None:
+        if latency is not None:
+            self.latencies.append(latency)
+        self.shown.append(now)
+        self.frames += 1
+
+    @property
+    def fps(self) -> float:
+        recent = [t for t in self.shown if t > self.shown[-1] - 1.0] if self.shown else []
+        return (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 and recent[-1] > recent[0] else 0.0
+
+    def latency_ms(self) -> dict:
+        if not self.latencies:
+            return {"p50": None, "p95": None, "max": None}
+        arr = np.array(self.latencies) * 1000
+        return {"p50": round(float(np.percentile(arr, 50)), 1), "p95": round(float(np.percentile(arr, 95)), 1),
+                "max": round(float(arr.max()), 1)}  # fmt: skip
+
+    def summary(self) -> dict:
+        seconds = time.monotonic() - self.start
+        captured = self.frames + self.dropped
+        return {"frames": self.frames, "dropped": self.dropped, "seconds": round(seconds, 2),
+                "fps": round(self.frames / seconds, 2) if seconds else None, "latency_ms": self.latency_ms(),
+                "drop_rate": round(self.dropped / captured, 3) if captured else 0.0}  # fmt: skip
+
+    def figures(self) -> str:
+        """The live figures for a progress line: latency and drops."""
+        lat = self.latency_ms()
+        return f"latency p50 {lat['p50']} ms, {self.dropped} dropped" if lat["p50"] is not None else ""
+
+
+class Progress:
+    """Frames done, for people: a bar on a terminal, a line every few seconds in a log (or nothing).
+
+    Args:
+        total: frames expected (``None`` for a live source).
+        desc: what is being processed (the input's name).
+        enabled: ``False`` prints nothing (``--quiet``).
+        figures: extra text for the line or bar (live latency and drops), asked for only when shown.
+        stream: where to write (default: ``sys.stderr`` at construction).
+    """
+
+    def __init__(self, total: int | None, desc: str, *, enabled: bool = True,
+                 figures: Callable[[], str] | None = None, stream: TextIO | None = None) -> None:  # fmt: skip
+        self.total, self.desc, self.enabled, self.figures = total, desc, enabled, figures
+        self.stream = stream or sys.stderr
+        self.n = 0
+        self.t0 = self._last = time.monotonic()
+        self._last_n = 0
+        self.bar = None
+        if enabled and _is_terminal(self.stream):
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="frame", desc=desc, dynamic_ncols=True, leave=True, file=self.stream)
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if self.bar is not None:
+            if self.figures is not None and now - self._last >= 0.5:
+                self._last = now
+                self.bar.set_postfix_str(self.figures(), refresh=False)
+            self.bar.update(n)
+        elif now - self._last >= PROGRESS_INTERVAL:
+            self._line(now)
+
+    def _line(self, now: float) -> None:
+        rate = (self.n - self._last_n) / max(now - self._last, 1e-9)
+        done = f"{self.n}/{self.total} frames ({100 * self.n / self.total:.0f}%)" if self.total else f"{self.n} frames"
+        extra = self.figures() if self.figures is not None else ""
+        print(f"{self.desc}: {done}, {rate:.1f} frames/s" + (f", {extra}" if extra else ""), file=self.stream, flush=True)
+        self._last, self._last_n = now, self.n
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # closed or not a real file
+        return False

@@ -2,7 +2,9 @@
 
 ONNX models go through the pipeline's own :class:`~roadseg.pipeline.infer.Segmenter` (same resize,
 same onnxruntime session), so the score is the score of what ``segment-video`` runs; PyTorch
-checkpoints (``.pt``) need the ``train`` extra.
+checkpoints (``.pt``) go through :func:`roadseg.model.predict.predict` and need the ``train`` extra.
+Both give labels at the working size, brought back to the label's size with the pipeline's
+:func:`~roadseg.pipeline.infer.resize_labels`.
 
 Example:
     >>> r = evaluate_model("models/unet-r34-camvid.onnx", "../shared/camvid", "val")   # doctest: +SKIP
@@ -14,47 +16,35 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from roadseg.classes import CLASSES, IGNORE_INDEX, NUM_CLASSES
 from roadseg.data.camvid import CamVid
+from roadseg.pipeline.infer import resize_frame, resize_labels
 from roadseg.train.metrics import confusion_matrix, scores
 
 
 def _onnx_predictor(path: Path, size, device: str):
+    """Labels at the working size through the pipeline's own Segmenter (same resize, same session)."""
     from roadseg.pipeline.infer import Segmenter
 
     seg = Segmenter(path, size=size, providers=device)
-
-    def predict(images: list[np.ndarray]) -> list[np.ndarray]:
-        labels = seg(images)
-        return [cv2.resize(lab, (im.shape[1], im.shape[0]), interpolation=cv2.INTER_NEAREST)
-                for lab, im in zip(labels, images)]  # fmt: skip
-
-    return predict, seg.size
+    return seg, seg.size
 
 
 def _torch_predictor(path: Path, size, device: str):
-    import torch
-
-    from roadseg.model import Preprocess
+    """Labels at the working size (native when ``size`` is None) through the one torch frames -> labels path."""
+    from roadseg.model.predict import predict
     from roadseg.train.loop import load_checkpoint, pick_device
 
     dev = pick_device(device)
     net, _ = load_checkpoint(path, device="cpu")
-    net, pre = net.to(dev), Preprocess().to(dev)
+    net = net.to(dev)
 
-    @torch.no_grad()
-    def predict(images: list[np.ndarray]) -> list[np.ndarray]:
-        out = []
-        for im in images:
-            x = im if size is None else cv2.resize(im, (size[1], size[0]), interpolation=cv2.INTER_AREA)
-            lab = net(pre(torch.from_numpy(x)[None].to(dev))).argmax(1)[0].to(torch.uint8).cpu().numpy()
-            out.append(cv2.resize(lab, (im.shape[1], im.shape[0]), interpolation=cv2.INTER_NEAREST))
-        return out
+    def labels(images: list[np.ndarray]) -> list[np.ndarray]:
+        return [predict(net, (im if size is None else resize_frame(im, size))[None], device=dev)[0] for im in images]
 
-    return predict, size
+    return labels, size
 
 
 def evaluate_model(model: str | Path, data: str | Path | None, split: str = "val", *, size=None,
@@ -85,7 +75,7 @@ def evaluate_model(model: str | Path, data: str | Path | None, split: str = "val
         pairs = [pairs_at(i) for i in range(start, min(start + batch, n))]
         preds = predict([p[0] for p in pairs])
         for pred, (_, label) in zip(preds, pairs):
-            cm += confusion_matrix(pred, label, NUM_CLASSES, IGNORE_INDEX)
+            cm += confusion_matrix(resize_labels(pred, *label.shape), label, NUM_CLASSES, IGNORE_INDEX)
     result = scores(cm)
     result.update({
         "model": str(model), "split": split, "images": n, "working_size": list(used_size) if used_size else None,

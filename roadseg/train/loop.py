@@ -34,8 +34,8 @@ from tqdm import tqdm
 from roadseg.classes import CAMVID_SIZE, CLASSES, IGNORE_INDEX, NUM_CLASSES
 from roadseg.data.camvid import CamVid
 from roadseg.data.transforms import TrainTransform
-from roadseg.info import cpu_info
 from roadseg.model import Preprocess, build_model
+from roadseg.tools.info import cpu_info
 from roadseg.train.metrics import confusion_matrix, scores
 
 IMAGENET_URL = "https://download.pytorch.org/models/resnet34-b627a593.pth"
@@ -238,13 +238,12 @@ def load_encoder_weights(model, spec: str) -> None:
 @torch.no_grad()
 def evaluate(model, pre, images, labels, device, dtype=None, batch_size: int = 4) -> dict:
     """Per-class IoU, mIoU and pixel accuracy of ``model`` on full frames."""
-    model.eval()
+    from roadseg.model.predict import predict
+
     cm = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
     for i in range(0, len(images), batch_size):
-        batch = torch.from_numpy(np.stack(images[i : i + batch_size])).to(device)
-        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            logits = model(pre(batch).contiguous(memory_format=torch.channels_last))
-        pred = logits.argmax(1).cpu().numpy()
+        pred = predict(model, np.stack(images[i : i + batch_size]), pre=pre, device=device, dtype=dtype,
+                       channels_last=True)  # fmt: skip
         cm += confusion_matrix(pred, np.stack(labels[i : i + batch_size]), NUM_CLASSES, IGNORE_INDEX)
     return scores(cm)
 

@@ -1,11 +1,11 @@
-"""The training/model-side commands of ``roadseg`` (train, export, quantize, release, eval) and the
-tools (info, bench, pack-data). Thin: parse, build a config, call the library."""
+"""The model-side commands of ``roadseg``: train, export, quantize, release, eval, pack-data.
+Thin: parse, build a config, call the library."""
 
 from __future__ import annotations
 
 import click
 
-from roadseg.cli_util import fail, parse_size
+from roadseg.cli.common import fail, handle_errors, parse_size
 
 
 @click.command()
@@ -15,6 +15,27 @@ from roadseg.cli_util import fail, parse_size
 @click.option("--batch-size", default=8, show_default=True)
 @click.option("--crop", default="256x256", show_default=True, help="Training crop HxW.")
 @click.option("--scale", default=(0.5, 1.5), nargs=2, type=float, show_default=True, help="Random scale range.")
+@click.option("--phase", "phases", multiple=True, metavar="EPOCHS:RES:HxW",
+              help="Progressive resizing, repeatable, in order: EPOCHS epochs with frames scaled by RES and HxW "
+                   "crops (e.g. --phase 300:0.5:176x240 --phase 100:1:352x480); the last runs to --epochs.")
+@click.option("--jitter", default=0.3, show_default=True, help="Brightness/contrast/saturation/hue jitter strength.")
+@click.option("--gamma", default=0.0, show_default=True, help="Random gamma in [1/(1+G), 1+G] (dusk, glare).")
+@click.option("--colour-cast", default=0.0, show_default=True, help="Per-channel gain in [1-C, 1+C] (white balance).")
+@click.option("--blur", default=0.0, show_default=True, help="Probability of a Gaussian blur (sigma 0.3-1.5 px).")
+@click.option("--noise", default=0.0, show_default=True, help="Probability of Gaussian noise (sigma 2-10 levels).")
+@click.option("--ema", default=0.0, show_default=True, help="EMA decay of the weights (0 = off); the EMA is what is scored and saved.")
+@click.option("--decoder-channels", metavar="C1,C2,...",
+              help="Decoder widths, deepest first: 4 blocks (head at stride 2) or 5 (head at full resolution) "
+                   "[default: the shipped model's].")
+@click.option("--stem-padding", type=click.Choice(["replicate", "zeros"]),
+              help="Padding of the first conv; replicate lets the export fold normalisation into it "
+                   "[default: the shipped model's].")
+@click.option("--train-splits", default="train", show_default=True, help="Splits to train on, comma-separated (train,val: a final fit).")
+@click.option("--holdout", multiple=True, metavar="SEQ[:FRACTION]",
+              help="Hold a sequence (or its last FRACTION) out of training and score it as the check, e.g. "
+                   "--holdout 0006R0 --holdout 0001TP:0.33.")
+@click.option("--select", type=click.Choice(["auto", "check", "val", "last"]), default="auto", show_default=True,
+              help="What best.pt is chosen by; auto = the check if there is a holdout, else val.")
 @click.option("--lr", default=2e-3, show_default=True, help="Peak learning rate (AdamW).")
 @click.option("--weight-decay", default=1e-2, show_default=True)
 @click.option("--schedule", type=click.Choice(["onecycle", "cosine"]), default="onecycle", show_default=True)
@@ -23,24 +44,43 @@ from roadseg.cli_util import fail, parse_size
               help="bf16 autocast: auto = on CUDA and on CPUs with native bf16.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--encoder-weights", default="none", show_default=True, help="imagenet | PATH | none.")
-@click.option("--eval-every", default=1, show_default=True, help="Evaluate on val every N epochs.")
+@click.option("--eval-every", default=1, show_default=True, help="Evaluate (val and check) every N epochs.")
 @click.option("--workers", default=1, show_default=True, help="DataLoader worker processes.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--max-steps", default=None, type=int, help="Cap steps per epoch (smoke runs).")
 @click.option("--resume", type=click.Path(exists=True, dir_okay=False), help="Continue from a last.pt exactly.")
-def train(resume, crop, **opts) -> None:
-    """Train U-Net-ResNet34 on CamVid; keeps last.pt, best.pt (by val mIoU) and log.csv in --out."""
+@handle_errors
+def train(resume, crop, phases, decoder_channels, stem_padding, train_splits, holdout, **opts) -> None:
+    """Train U-Net-ResNet34 on CamVid; keeps last.pt, best.pt (by check or val mIoU) and log.csv in --out."""
     try:
         from roadseg.train.loop import TrainConfig
         from roadseg.train.loop import train as run_training
     except ImportError as exc:
         fail(f"training needs the train extra (pip install 'roadseg[train]'): {exc}")
-    cfg = TrainConfig(crop=parse_size(crop), **opts)
+    model: dict = {} if stem_padding is None else {"stem_padding": stem_padding}
+    if decoder_channels is not None:
+        try:
+            model["decoder_channels"] = tuple(int(c) for c in decoder_channels.split(","))
+        except ValueError:
+            raise click.BadParameter(f"{decoder_channels!r} is not a list of widths, e.g. 128,64,48,32") from None
+    cfg = TrainConfig(crop=parse_size(crop), phases=tuple(_phase(p) for p in phases), holdout=tuple(holdout),
+                      train_splits=tuple(s.strip() for s in train_splits.split(",")), model=model, **opts)  # fmt: skip
     try:
         result = run_training(cfg, resume=resume)
     except (RuntimeError, FileNotFoundError, ValueError) as exc:
         fail(str(exc))
-    click.echo(f"best val mIoU {100 * result['best_miou']:.2f} at epoch {result['best_epoch']}")
+    best = "-" if result["best_miou"] is None else f"{100 * result['best_miou']:.2f} mIoU"
+    click.echo(f"best {best} at epoch {result['best_epoch']}")
+
+
+def _phase(value: str) -> tuple[int, float, int, int]:
+    """``EPOCHS:RES:HxW`` -> (epochs, resolution, crop_h, crop_w)."""
+    try:
+        epochs, res, crop = value.split(":")
+        h, w = parse_size(crop)
+        return int(epochs), float(res), h, w
+    except (ValueError, TypeError, click.BadParameter):
+        raise click.BadParameter(f"{value!r} is not EPOCHS:RES:HxW, e.g. 300:0.5:176x240") from None
 
 
 @click.command("export")
@@ -51,6 +91,7 @@ def train(resume, crop, **opts) -> None:
 @click.option("--half", is_flag=True, help="Compute in float16: the variant for GPUs (parity is checked against fp32 at 99.5 %).")
 @click.option("--verify-images", type=click.Path(exists=True, file_okay=False),
               help="Folder of RGB images to verify parity on (default: random frames).")
+@handle_errors
 def export_cmd(checkpoint, output, input_size, fp16_weights, half, verify_images) -> None:
     """Export a training checkpoint to the roadseg ONNX contract, then verify it.
 
@@ -60,6 +101,7 @@ def export_cmd(checkpoint, output, input_size, fp16_weights, half, verify_images
     try:
         from roadseg.export import verify
         from roadseg.export.onnx import export_onnx
+        from roadseg.export.release import training_metadata
         from roadseg.export.verify import ExportCheckError, verify_parity
         from roadseg.train.loop import load_checkpoint
     except ImportError as exc:
@@ -71,13 +113,7 @@ def export_cmd(checkpoint, output, input_size, fp16_weights, half, verify_images
         net, state = load_checkpoint(checkpoint)
     except Exception as exc:  # a pickle that is not a checkpoint, missing keys ...
         fail(f"cannot read checkpoint {checkpoint}: {exc.__class__.__name__}: {exc}")
-    meta = {}
-    if isinstance(state.get("best_miou"), float) and state["best_miou"] >= 0:
-        meta["val_miou"] = round(100 * state["best_miou"], 2)
-        meta["epoch"] = state.get("best_epoch")
-    if state.get("config"):
-        meta["training"] = {k: state["config"].get(k) for k in ("epochs", "batch_size", "crop", "lr", "seed")}
-        meta["training_data"] = "CamVid 11-class train split (367 images, 360x480)"
+    meta = training_metadata(state) if state.get("config") else {}
     path = export_onnx(net, output, input_size=parse_size(input_size), metadata=meta, fp16_weights=fp16_weights,
                        half=half)  # fmt: skip
     frames = _verify_frames(verify_images) if verify_images else None
@@ -111,6 +147,7 @@ def _verify_frames(folder: str):
 @click.option("--device", default="cpu", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
 @click.option("--limit", type=int, help="Score only the first N images.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (per-class IoU, mIoU, confusion matrix).")
+@handle_errors
 def eval_cmd(model, data, split, size, device, limit, as_json) -> None:
     """Score MODEL (.onnx, or a .pt checkpoint) on a CamVid split: per-class IoU, mIoU, pixel accuracy.
 
@@ -118,12 +155,11 @@ def eval_cmd(model, data, split, size, device, limit, as_json) -> None:
     """
     import json
 
-    from roadseg.pipeline.infer import ModelError
     from roadseg.train.evaluate import evaluate_model, format_table
 
     try:
         result = evaluate_model(model, data, split, size=parse_size(size), device=device, limit=limit)
-    except (FileNotFoundError, ModelError, ValueError) as exc:
+    except (FileNotFoundError, ValueError) as exc:
         fail(str(exc))
     except ImportError as exc:
         fail(f"scoring a checkpoint needs the train extra (pip install 'roadseg[train]'): {exc}")
@@ -136,12 +172,14 @@ def eval_cmd(model, data, split, size, device, limit, as_json) -> None:
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="CamVid folder: calibration frames come from its train split.")
 @click.option("--frames", "count", default=64, show_default=True, help="Number of calibration frames.")
 @click.option("--method", default="minmax", show_default=True, type=click.Choice(["minmax", "percentile", "entropy"]))
+@handle_errors
 def quantize_cmd(model, output, data, count, method) -> None:
     """Static INT8 (QDQ, per-channel) copy of an fp32 contract MODEL, calibrated on CamVid train frames."""
     from pathlib import Path
 
+    from roadseg.errors import ModelError
     from roadseg.export.quantize import load_calibration_frames, quantize_int8
-    from roadseg.pipeline.infer import ModelError, OnnxSegmenter
+    from roadseg.pipeline.infer import OnnxSegmenter
 
     frames = load_calibration_frames(data, count)
     path = quantize_int8(model, output, frames, method=method)
@@ -158,7 +196,10 @@ def quantize_cmd(model, output, data, count, method) -> None:
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="CamVid folder.")
 @click.option("--out", default="models", show_default=True, type=click.Path(file_okay=False))
 @click.option("--calib-frames", default=64, show_default=True, help="INT8 calibration frames (train split).")
-def release_cmd(checkpoint, data, out, calib_frames) -> None:
+@click.option("--check", type=click.Path(exists=True, dir_okay=False),
+              help="The same recipe's run with footage held out (its best.pt): scored on that footage, fp32 and INT8.")
+@handle_errors
+def release_cmd(checkpoint, data, out, calib_frames, check) -> None:
     """Build the shipped models from CHECKPOINT: fp16-stored fp32 + INT8, verified and scored on val."""
     import json
 
@@ -167,8 +208,8 @@ def release_cmd(checkpoint, data, out, calib_frames) -> None:
     except ImportError as exc:
         fail(f"release needs the train extra (pip install 'roadseg[train]'): {exc}")
     try:
-        report = release(checkpoint, data, out, calib_frames=calib_frames)
-    except RuntimeError as exc:
+        report = release(checkpoint, data, out, calib_frames=calib_frames, check=check)
+    except (RuntimeError, ValueError) as exc:
         fail(str(exc))
     click.echo(json.dumps(report, indent=2))
 
@@ -177,54 +218,10 @@ def release_cmd(checkpoint, data, out, calib_frames) -> None:
 @click.argument("src", type=click.Path(exists=True, file_okay=False))
 @click.argument("dst", type=click.Path(file_okay=False))
 @click.option("--quality", default=95, show_default=True, help="JPEG quality of the images.")
+@handle_errors
 def pack_data_cmd(src, dst, quality) -> None:
     """Copy CamVid train+val with JPEG images (labels stay PNG), small enough to carry to a GPU box."""
     from roadseg.data.camvid import pack
 
     n = pack(src, dst, quality=quality)
     click.echo(f"packed {n} images into {dst}")
-
-
-@click.command("info")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def info_cmd(as_json) -> None:
-    """Versions, onnxruntime providers, CPU features and the default model: paste it into bug reports."""
-    import json
-
-    from roadseg.info import collect, format_report
-
-    report = collect()
-    click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
-
-
-@click.command("bench")
-@click.option("--video", required=True, type=click.Path(exists=True, dir_okay=False), help="Clip whose frames are used.")
-@click.option("--frames", default=48, show_default=True, help="Frames per timed run.")
-@click.option("--repeats", default=3, show_default=True, help="Timed runs per measurement (median reported).")
-@click.option("--batch", "batches", multiple=True, type=int, default=(1, 4), show_default=True, help="Batch sizes for model-only runs.")
-@click.option("--model", type=click.Path(exists=True, dir_okay=False), help="Benchmark this model instead of the shipped ones.")
-@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), help="Checkpoint for the PyTorch eager row (default: random weights; speed is the same).")
-@click.option("--no-native", is_flag=True, help="Skip model-only runs at the video's native size.")
-@click.option("--no-torch", is_flag=True, help="Skip the PyTorch eager row.")
-@click.option("--preset", default="superfast", show_default=True, help="x264 preset of the naive loop and the pipeline.")
-@click.option("--out", default="benchmarks/results", show_default=True, type=click.Path(file_okay=False), help="Folder for bench.json and bench.png.")
-def bench_cmd(video, frames, repeats, batches, model, checkpoint, no_native, no_torch, preset, out) -> None:
-    """Frames/s side by side: onnxruntime model-only (per precision, provider, batch, size), PyTorch
-    eager, a naive single-threaded loop and the threaded segment-video pipeline, on the same frames."""
-    import json
-    from pathlib import Path
-
-    from roadseg.bench import draw_chart, format_table, run_bench
-
-    models = {"custom": Path(model)} if model else None
-    try:
-        result = run_bench(video, frames=frames, repeats=repeats, batches=batches, native=not no_native,
-                           torch_eager_=not no_torch, checkpoint=checkpoint, preset=preset, models=models,
-                           log=lambda m: click.echo(f"... {m}", err=True))  # fmt: skip
-    except FileNotFoundError as exc:
-        fail(str(exc))
-    Path(out).mkdir(parents=True, exist_ok=True)
-    (Path(out) / "bench.json").write_text(json.dumps(result, indent=1))
-    chart = draw_chart(result, Path(out) / "bench.png")
-    click.echo(format_table(result))
-    click.echo(f"wrote {Path(out) / 'bench.json'}" + (f" and {chart}" if chart else " (no chart: pip install matplotlib)"))

@@ -20,10 +20,11 @@ import av
 import numpy as np
 
 from roadseg.pipeline.infer import DEFAULT_MODELS, OnnxSegmenter, Segmenter, models_dir, resolve_device
+from roadseg.pipeline.options import SegmentOptions
 from roadseg.pipeline.overlay import Overlay, palette_lut
+from roadseg.pipeline.run import run
 from roadseg.pipeline.sinks import VideoSink
 from roadseg.pipeline.sources import Frame, VideoSource
-from roadseg.pipeline.video import segment_video
 
 
 def median_fps(fn: Callable[[], int | tuple[int, float]], repeats: int, warmup: int = 1) -> dict:
@@ -56,21 +57,22 @@ def model_only(path: Path, frames: list[np.ndarray], size: tuple[int, int], batc
     small = np.stack([seg.resize(f) for f in frames])
     n = len(small) - len(small) % batch
 
-    def run() -> int:
+    def once() -> int:
         for i in range(0, n, batch):
             seg.model.predict(small[i : i + batch])
         return n
 
-    return {**median_fps(run, repeats), "provider": seg.model.providers[0]}
+    return {**median_fps(once, repeats), "provider": seg.model.providers[0]}
 
 
 def torch_eager(frames: list[np.ndarray], size: tuple[int, int], repeats: int, checkpoint: str | None,
                 compile_: bool = False) -> dict:  # fmt: skip
     """The same network in PyTorch (what a user would write): preprocessing, forward, argmax."""
-    import cv2
     import torch
 
-    from roadseg.model import Preprocess, build_model
+    from roadseg.model import build_model
+    from roadseg.model.predict import FramesToLabels
+    from roadseg.pipeline.infer import resize_frame
 
     if checkpoint:
         from roadseg.train.loop import load_checkpoint
@@ -78,17 +80,16 @@ def torch_eager(frames: list[np.ndarray], size: tuple[int, int], repeats: int, c
         net, _ = load_checkpoint(checkpoint)
     else:
         net = build_model().eval()  # speed does not depend on the weights
-    pre = Preprocess()
-    model = torch.compile(net) if compile_ else net
-    small = [cv2.resize(f, (size[1], size[0]), interpolation=cv2.INTER_AREA) for f in frames]
+    graph = FramesToLabels(torch.compile(net) if compile_ else net).eval()
+    small = [resize_frame(f, size) for f in frames]
 
     @torch.inference_mode()
-    def run() -> int:
+    def once() -> int:
         for f in small:
-            model(pre(torch.from_numpy(f)[None])).argmax(1).to(torch.uint8)
+            graph(torch.from_numpy(f)[None])
         return len(small)
 
-    return {**median_fps(run, repeats), "threads": torch.get_num_threads()}
+    return {**median_fps(once, repeats), "threads": torch.get_num_threads()}
 
 
 def naive_loop(video: str | Path, model: Path, count: int, repeats: int, preset: str) -> dict:
@@ -96,7 +97,7 @@ def naive_loop(video: str | Path, model: Path, count: int, repeats: int, preset:
     seg = Segmenter(model, providers="cpu")
     overlay = Overlay(palette_lut(seg.palette))
 
-    def run() -> int:
+    def once() -> int:
         with tempfile.TemporaryDirectory() as tmp, av.open(str(video)) as c:
             s = c.streams.video[0]
             sink = VideoSink(Path(tmp) / "naive.mp4", width=s.codec_context.width, height=s.codec_context.height,
@@ -111,21 +112,23 @@ def naive_loop(video: str | Path, model: Path, count: int, repeats: int, preset:
             sink.close()
         return n
 
-    return median_fps(run, repeats, warmup=0)
+    return median_fps(once, repeats, warmup=0)
 
 
 def pipeline(video: str | Path, model: Path, count: int, fps: float, repeats: int, preset: str) -> dict:
-    """The threaded segment-video on the same frames; also its per-stage ms."""
+    """The threaded segment-video run (:func:`roadseg.pipeline.run.run`) on the same frames, one model
+    session for every repeat (as a batch worker keeps it); also its per-stage ms."""
     stages: list[dict] = []
+    seg = Segmenter(model, providers="cpu")
 
-    def run() -> tuple[int, float]:
+    def once() -> tuple[int, float]:
         with tempfile.TemporaryDirectory() as tmp:
-            r = segment_video(video, Path(tmp) / "p.mp4", model=str(model), duration=(count - 0.5) / fps,
-                              progress=False, preset=preset, providers="cpu")  # fmt: skip
-        stages.append(r["stages"])
-        return r["frames"], r["seconds"]  # first frame in to last frame out; not the session set-up
+            opts = SegmentOptions(video, Path(tmp) / "p.mp4", duration=(count - 0.5) / fps, quiet=True, preset=preset)
+            r = run(opts, segmenter=seg)
+        stages.append(r.stages)
+        return r.frames, r.seconds  # first frame in to last frame out; not the session set-up
 
-    result = median_fps(run, repeats, warmup=0)
+    result = median_fps(once, repeats, warmup=0)
     result["stages_ms"] = {k: v["ms_per_item"] for k, v in stages[-1].items() if v["count"]}
     return result
 
@@ -194,7 +197,7 @@ def run_bench(video: str | Path, *, frames: int = 48, repeats: int = 3, batches=
               torch_eager_: bool = True, checkpoint: str | None = None, preset: str = "superfast",
               models: dict[str, Path] | None = None, log: Callable[[str], None] = lambda m: None) -> dict:  # fmt: skip
     """All measurements, side by side, in one process."""
-    from roadseg.info import collect
+    from roadseg.tools.info import collect
 
     models = models or shipped_models()
     if not models:

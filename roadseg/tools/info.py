@@ -53,7 +53,8 @@ def collect() -> dict:
     import onnxruntime as ort
 
     from roadseg import __version__
-    from roadseg.pipeline.infer import ModelError, OnnxSegmenter, default_model_path, resolve_device
+    from roadseg.errors import ModelError
+    from roadseg.pipeline.infer import OnnxSegmenter, default_model_path, resolve_device
 
     ort_dist = "onnxruntime-gpu" if _version("onnxruntime-gpu") else "onnxruntime"
     libs = {

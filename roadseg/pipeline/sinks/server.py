@@ -1,25 +1,35 @@
-"""A small HTTP server for headless boxes: ``/`` shows the live overlay, fed by an MJPEG stream.
+"""The browser view (``--serve``): ``/`` shows the live overlay, fed by an MJPEG stream.
 
 ``/stream.mjpg`` is ``multipart/x-mixed-replace`` JPEG; ``/stats.json`` holds frames/s, latency and
 drops. The pipeline only replaces the latest JPEG (never waits for a client); each browser is served
 by its own handler thread with a socket timeout, so a slow or vanished browser cannot stall anything.
 
+:class:`ServeSink` is the run's sink for it.
+
 Example:
-    >>> srv = MjpegServer("127.0.0.1", 0, ["Road"], [(128, 64, 128)])   # port 0: any free port
-    >>> srv.port > 0
+    >>> with MjpegServer("127.0.0.1", 0, ["Road"], [(128, 64, 128)]) as srv:   # port 0: any free port
+    ...     srv.port > 0
     True
-    >>> srv.close()
 """
 
 from __future__ import annotations
 
 import html
 import json
+import logging
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import cv2
 import numpy as np
+
+from roadseg.errors import SinkError
+from roadseg.pipeline.runner import spawn
+from roadseg.pipeline.sinks.base import Sink
+from roadseg.pipeline.sources import Frame
+
+log = logging.getLogger("roadseg")
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>roadseg live</title>
@@ -100,11 +110,19 @@ class MjpegServer:
                 except (BrokenPipeError, ConnectionResetError, TimeoutError, OSError):
                     return  # the browser went away
 
-        self.httpd = ThreadingHTTPServer((host, port), Handler)
+        try:
+            self.httpd = ThreadingHTTPServer((host, port), Handler)
+        except OSError as exc:  # the port is taken, the address is not ours ...
+            raise SinkError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
         self.httpd.daemon_threads = True
         self.host, self.port = self.httpd.server_address[:2]
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="roadseg-http", daemon=True)
-        self._thread.start()
+        self._thread = spawn(self.httpd.serve_forever, "http")
+
+    def __enter__(self) -> MjpegServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def url(self) -> str:
@@ -130,8 +148,26 @@ class MjpegServer:
 
     def close(self) -> None:
         with self._cond:
+            if self._closed:
+                return
             self._closed = True
             self._cond.notify_all()
         self.httpd.shutdown()
         self.httpd.server_close()
         self._thread.join(2.0)
+
+
+class ServeSink(Sink):
+    """The run's sink for ``--serve HOST:PORT``: publishes every picture and the figures ``stats()`` returns."""
+
+    name = "display"
+
+    def __init__(self, host: str, port: int, classes, palette, stats: Callable[[], dict]) -> None:
+        self.server, self.stats = MjpegServer(host, port, classes, palette), stats
+        log.warning("serving the live view at %s", self.server.url)
+
+    def write(self, image: np.ndarray, frame: Frame) -> None:
+        self.server.publish(image, self.stats())
+
+    def close(self) -> None:
+        self.server.close()

@@ -1,0 +1,73 @@
+"""``segment-video`` (also ``roadseg segment``): parse the options into a SegmentOptions, call ``run``."""
+
+from __future__ import annotations
+
+import click
+
+from roadseg.cli.common import handle_errors, parse_hostport, size_option
+from roadseg.pipeline.options import RunResult, SegmentOptions
+
+
+def _summary(result: RunResult) -> str:
+    if result.latency_ms is not None:
+        lat = result.latency_ms
+        return (f"live: {result.frames} frames shown at {result.fps} frames/s, {result.dropped} dropped "
+                f"({100 * result.drop_rate:.0f}%), latency p50 {lat['p50']} ms p95 {lat['p95']} ms")  # fmt: skip
+    return f"wrote {result.output}: {result.frames} frames in {result.seconds:.1f} s ({result.fps or 0:.1f} frames/s)"
+
+
+@click.command("segment", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("input", type=click.Path())
+@click.option("-o", "--output", type=click.Path(), help="Output video (.mp4), image file/folder for image input, or the recording of a live run.")
+@click.option("--model", type=click.Path(), help="ONNX model file [default: the shipped model; INT8 on CPU].")
+@click.option("--size", callback=size_option, help="Working size HxW the network sees [default: the model's input_size].")
+@click.option("--mode", default="overlay", show_default=True, type=click.Choice(["overlay", "mask", "side-by-side"]),
+              help="Blend colours onto the frame, colours alone, or frame | overlay side by side.")
+@click.option("--alpha", default=0.5, show_default=True, type=click.FloatRange(0, 1), help="Weight of the class colours.")
+@click.option("--legend", is_flag=True, help="Draw the class colours and names on every frame.")
+@click.option("--masks-dir", type=click.Path(file_okay=False), help="Also write one lossless label PNG per frame (pixel = class index).")
+@click.option("--stats", type=click.Path(dir_okay=False), help="Write run statistics (frames/s, per-stage timings; per-frame class shares for files; latency and drops for live input) as JSON.")
+@click.option("--start", default=0.0, type=click.FloatRange(min=0), help="Seconds to skip at the start.")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Seconds to process after --start.")
+@click.option("--batch", default=1, show_default=True, type=click.IntRange(1, 256), help="Frames per inference call (files; live input runs one at a time).")
+@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]))
+@click.option("--threads", default=0, show_default=True, help="onnxruntime intra-op threads (0 = one per core).")
+@click.option("--codec", default="libx264", show_default=True, help="Video encoder (libx264, libx265, libsvtav1, libvpx-vp9, mpeg4).")
+@click.option("--crf", default=23, show_default=True, help="Encoder quality (lower = better, bigger).")
+@click.option("--preset", default="superfast", show_default=True, help="x264/x265 speed preset (ultrafast: faster, ~1.5x bigger files; veryfast: ~0.55x the size, slower).")
+@click.option("--no-audio", is_flag=True, help="Drop the audio (by default every audio stream is copied untouched).")
+@click.option("--hwaccel", help="Decode on a hardware device (cuda, qsv, vaapi ...); falls back to the CPU with a warning.")
+@click.option("-y", "--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress (a bar on a terminal, a line every few seconds in a log).")
+@click.option("--live", is_flag=True, help="Treat INPUT as a camera: a file plays in real time, newest frame only.")
+@click.option("--show", is_flag=True, help="Live: show the overlay in a window (q/Esc quits; needs a GUI OpenCV).")
+@click.option("--serve", metavar="HOST:PORT", callback=lambda ctx, param, v: parse_hostport(v),
+              help="Live: serve the overlay to browsers at http://HOST:PORT/ (MJPEG).")
+@click.option("--max-frames", type=click.IntRange(min=1), help="Stop after this many frames.")
+@click.option("--retries", default=5, show_default=True, help="Live: reconnect attempts when a stream drops.")
+@click.option("--retry-delay", default=1.0, show_default=True, help="Live: first reconnect delay in seconds (doubles).")
+@click.option("--no-hud", is_flag=True, help="Live: no frames/s and latency text on the picture.")
+@handle_errors
+def segment_video_cmd(**options) -> None:  # fmt: skip
+    """Segment every frame of INPUT and write OUTPUT with class colours (H.264 mp4 by default).
+
+    INPUT is a video file, or an image, a folder of images or a quoted glob ("frames/*.jpg"), in
+    which case OUTPUT is an image file or a folder. A video output keeps the input's frame count,
+    size, timestamps and audio. Ctrl-C or SIGTERM finalises a playable file of the frames done.
+
+    Live: INPUT is a webcam index (0), a device (/dev/video0), a stream URL (rtsp://, rtmp://,
+    http://) or, with --live, a file played as if it were a camera. Frames the model cannot keep up
+    with are dropped at the source (newest frame wins); --show, --serve and -o work alone or together.
+
+    \b
+    Examples:
+      segment-video dashcam.mp4 -o out.mp4
+      segment-video dashcam.mp4 -o out.mp4 --mode side-by-side --legend --start 60 --duration 30
+      segment-video "frames/*.png" -o segmented/ --masks-dir labels/
+      segment-video 0 --show
+      segment-video dashcam.mp4 --live --serve 127.0.0.1:8080 -o live.mp4
+    """
+    from roadseg.pipeline.run import run
+
+    result = run(SegmentOptions(**options))
+    click.echo(_summary(result), err=True)

@@ -1,0 +1,54 @@
+"""The tools of ``roadseg``: info (for bug reports) and bench (frames/s side by side)."""
+
+from __future__ import annotations
+
+import click
+
+from roadseg.cli.common import fail, handle_errors
+
+
+@click.command("info")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handle_errors
+def info_cmd(as_json) -> None:
+    """Versions, onnxruntime providers, CPU features and the default model: paste it into bug reports."""
+    import json
+
+    from roadseg.tools.info import collect, format_report
+
+    report = collect()
+    click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
+
+
+@click.command("bench")
+@click.option("--video", required=True, type=click.Path(exists=True, dir_okay=False), help="Clip whose frames are used.")
+@click.option("--frames", default=48, show_default=True, help="Frames per timed run.")
+@click.option("--repeats", default=3, show_default=True, help="Timed runs per measurement (median reported).")
+@click.option("--batch", "batches", multiple=True, type=int, default=(1, 4), show_default=True, help="Batch sizes for model-only runs.")
+@click.option("--model", type=click.Path(exists=True, dir_okay=False), help="Benchmark this model instead of the shipped ones.")
+@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), help="Checkpoint for the PyTorch eager row (default: random weights; speed is the same).")
+@click.option("--no-native", is_flag=True, help="Skip model-only runs at the video's native size.")
+@click.option("--no-torch", is_flag=True, help="Skip the PyTorch eager row.")
+@click.option("--preset", default="superfast", show_default=True, help="x264 preset of the naive loop and the pipeline.")
+@click.option("--out", default="benchmarks/results", show_default=True, type=click.Path(file_okay=False), help="Folder for bench.json and bench.png.")
+@handle_errors
+def bench_cmd(video, frames, repeats, batches, model, checkpoint, no_native, no_torch, preset, out) -> None:
+    """Frames/s side by side: onnxruntime model-only (per precision, provider, batch, size), PyTorch
+    eager, a naive single-threaded loop and the threaded segment-video pipeline, on the same frames."""
+    import json
+    from pathlib import Path
+
+    from roadseg.tools.bench import draw_chart, format_table, run_bench
+
+    models = {"custom": Path(model)} if model else None
+    try:
+        result = run_bench(video, frames=frames, repeats=repeats, batches=batches, native=not no_native,
+                           torch_eager_=not no_torch, checkpoint=checkpoint, preset=preset, models=models,
+                           log=lambda m: click.echo(f"... {m}", err=True))  # fmt: skip
+    except FileNotFoundError as exc:
+        fail(str(exc))
+    Path(out).mkdir(parents=True, exist_ok=True)
+    (Path(out) / "bench.json").write_text(json.dumps(result, indent=1))
+    chart = draw_chart(result, Path(out) / "bench.png")
+    click.echo(format_table(result))
+    click.echo(f"wrote {Path(out) / 'bench.json'}" + (f" and {chart}" if chart else " (no chart: pip install matplotlib)"))

@@ -1,0 +1,87 @@
+"""The ONNX contract every roadseg model obeys, in one place and without torch.
+
+input ``frames``: uint8 [N,H,W,3] RGB, any N/H/W; output ``labels``: uint8 [N,H,W]; metadata_props
+hold JSON strings, at least :data:`REQUIRED_METADATA`. Export and quantization write the metadata
+with :func:`contract_metadata` and :func:`set_metadata`; inference checks a loaded session with
+:func:`check_session`.
+
+Example:
+    >>> meta = contract_metadata((360, 480))
+    >>> sorted(set(REQUIRED_METADATA) - set(meta))
+    []
+    >>> parse_metadata(meta, "m.onnx")["input_size"]
+    [360, 480]
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from roadseg.classes import CAMVID_SIZE, CLASSES, IGNORE_INDEX, PALETTE
+from roadseg.errors import ModelError
+
+INPUT = "frames"
+OUTPUT = "labels"
+REQUIRED_METADATA = ("classes", "palette", "ignore_index", "input_size")
+
+
+def contract_metadata(input_size: tuple[int, int] = CAMVID_SIZE, **extra: Any) -> dict[str, str]:
+    """The metadata_props of a roadseg model (values are JSON strings); ``extra`` adds or overrides keys."""
+    from roadseg import __version__
+
+    meta = {
+        "classes": list(CLASSES),
+        "palette": [list(c) for c in PALETTE],
+        "ignore_index": IGNORE_INDEX,
+        "input_size": list(input_size),
+        "roadseg_version": __version__,
+        **extra,
+    }
+    return {k: json.dumps(v) for k, v in meta.items()}
+
+
+def set_metadata(model: Any, meta: Mapping[str, str]) -> None:
+    """Write ``meta`` into an ``onnx.ModelProto``'s metadata_props, replacing keys that exist."""
+    existing = {p.key: p for p in model.metadata_props}
+    for key, value in meta.items():
+        if key in existing:
+            existing[key].value = value
+        else:
+            model.metadata_props.add(key=key, value=value)
+
+
+def _json_or_text(value: str) -> Any:
+    """Contract keys hold JSON; other tools (e.g. the quantizer) may add plain strings."""
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+def parse_metadata(raw: Mapping[str, str], name: str) -> dict:
+    """Decode metadata_props and check the required keys; :class:`ModelError` names what is wrong."""
+    missing = [k for k in REQUIRED_METADATA if k not in raw]
+    if missing:
+        raise ModelError(f"{name}: metadata lacks {', '.join(missing)}")
+    meta = {k: _json_or_text(v) for k, v in raw.items()}
+    bad = [k for k in REQUIRED_METADATA if isinstance(meta[k], str)]
+    if bad:
+        raise ModelError(f"{name}: metadata {', '.join(bad)} is not JSON")
+    if len(meta["palette"]) < len(meta["classes"]) or len(meta["input_size"]) != 2:
+        raise ModelError(f"{name}: palette or input_size metadata malformed")
+    return meta
+
+
+def check_session(session: Any, name: str) -> dict:
+    """Check an onnxruntime session's inputs, outputs and metadata; return the decoded metadata."""
+    inputs = {i.name: i for i in session.get_inputs()}
+    outputs = {o.name: o for o in session.get_outputs()}
+    f = inputs.get(INPUT)
+    if f is None or f.type != "tensor(uint8)" or len(f.shape) != 4:
+        raise ModelError(f"{name}: no uint8 [N,H,W,3] input named '{INPUT}'")
+    o = outputs.get(OUTPUT)
+    if o is None or o.type != "tensor(uint8)" or len(o.shape) != 3:
+        raise ModelError(f"{name}: no uint8 [N,H,W] output named '{OUTPUT}'")
+    return parse_metadata(session.get_modelmeta().custom_metadata_map, name)

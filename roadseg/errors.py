@@ -1,0 +1,63 @@
+"""The one error family: everything roadseg raises on purpose is a :class:`RoadsegError` with an exit code.
+
+The CLI prints ``Error: <message>`` and exits with ``exit_code``; library callers (a batch worker,
+a notebook) catch ``RoadsegError`` and read the same two things.
+
+Example:
+    >>> try:
+    ...     raise SourceError("input not found: nope.mp4")
+    ... except RoadsegError as exc:
+    ...     print(exc.exit_code, exc)
+    1 input not found: nope.mp4
+    >>> Interrupted("interrupted", frames=3, signal_name="SIGTERM").exit_code
+    143
+"""
+
+from __future__ import annotations
+
+
+class RoadsegError(Exception):
+    """Base of every error roadseg raises on purpose; ``exit_code`` is what the CLI exits with."""
+
+    exit_code: int = 1
+
+
+class SourceError(RoadsegError):
+    """The input cannot be read (missing, empty, not a video, no video stream, a camera that went away)."""
+
+
+class OutputError(RoadsegError):
+    """The outputs asked for are unusable before any work starts (exists, equals the input, none given ...)."""
+
+
+class SinkError(RoadsegError):
+    """An output cannot be written (bad path, unsupported codec, disk full, no GUI for a window ...)."""
+
+
+class ModelError(RoadsegError):
+    """A model file is missing, unreadable, or breaks the ONNX contract."""
+
+
+class ExportCheckError(RoadsegError):
+    """An exported model failed its checks (onnx.checker, or parity with PyTorch)."""
+
+
+class PipelineError(RoadsegError):
+    """A run failed midway; ``kept`` says whether a playable partial output was left, ``frames`` how many."""
+
+    def __init__(self, message: str, *, kept: bool, frames: int) -> None:
+        super().__init__(message)
+        self.kept, self.frames = kept, frames
+
+
+class Interrupted(RoadsegError):
+    """SIGINT/SIGTERM stopped the run; what was written is finalised. Exit code 130 (SIGINT) or 143 (SIGTERM)."""
+
+    def __init__(self, message: str, *, frames: int = 0, signal_name: str = "SIGINT") -> None:
+        super().__init__(message)
+        self.message, self.frames, self.signal_name = message, frames, signal_name
+        self.exit_code = 143 if signal_name == "SIGTERM" else 130
+
+
+class StopRequested(Exception):
+    """Not an error: a viewer asked to quit (q or Esc in the window); the run ends normally."""

@@ -1,0 +1,96 @@
+"""What a run is told (:class:`SegmentOptions`) and what it reports (:class:`RunResult`).
+
+Field names are the command line's (``--no-audio`` is ``no_audio``, ``-o`` is ``output``), so a
+CLI flag and a library keyword never differ.
+
+Example:
+    >>> opts = SegmentOptions("dashcam.mp4", "out.mp4", alpha=0.6, no_audio=True)
+    >>> opts.device, opts.mode
+    ('auto', 'overlay')
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class SegmentOptions:
+    """Everything ``segment-video`` can be told, for files, images and live sources alike.
+
+    ``input`` is a video file, an image, a folder or glob of images, a webcam index, a device or a
+    stream URL; ``output`` the video (or image folder) to write, or the recording of a live run.
+    Live-only fields: ``live`` (play a file as a camera), ``show``, ``serve``, ``retries``,
+    ``retry_delay``, ``no_hud``, ``pace``. File-only: ``start``, ``duration``, ``batch``,
+    ``no_audio``. ``pace`` and ``queue_size`` are library-only knobs.
+    """
+
+    input: str | Path
+    output: str | Path | None = None
+    model: str | Path | None = None
+    size: tuple[int, int] | None = None
+    mode: str = "overlay"
+    alpha: float = 0.5
+    legend: bool = False
+    masks_dir: str | Path | None = None
+    stats: str | Path | None = None
+    start: float = 0.0
+    duration: float | None = None
+    batch: int = 1
+    device: str = "auto"
+    threads: int = 0
+    codec: str = "libx264"
+    crf: int = 23
+    preset: str = "superfast"
+    no_audio: bool = False
+    hwaccel: str | None = None
+    overwrite: bool = False
+    quiet: bool = False
+    live: bool = False
+    show: bool = False
+    serve: tuple[str, int] | None = None
+    max_frames: int | None = None
+    retries: int = 5
+    retry_delay: float = 1.0
+    no_hud: bool = False
+    pace: bool | None = None
+    queue_size: int = 8
+
+
+@dataclass
+class RunResult:
+    """What a run did. ``as_dict()`` is the ``--stats`` JSON.
+
+    ``frames_lost``: frames the container promised but did not decode; ``lost_packets``: video
+    packets that failed to decode; ``audio_dropped``: audio packets the muxer refused; ``dropped``,
+    ``drop_rate``, ``latency_ms`` (capture to display) and ``reconnects``: live sources;
+    ``per_frame``: class pixel shares per frame (file and image runs with ``stats``).
+    """
+
+    input: str
+    output: str | None
+    kind: str
+    frames: int
+    seconds: float
+    fps: float | None
+    frames_lost: int = 0
+    lost_packets: int = 0
+    audio_streams: int = 0
+    audio_dropped: int = 0
+    dropped: int = 0
+    drop_rate: float = 0.0
+    latency_ms: dict | None = None
+    reconnects: int = 0
+    working_size: list[int] = field(default_factory=list)
+    model: str = ""
+    providers: list[str] = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)
+    stages: dict = field(default_factory=dict)
+    per_frame: list[dict] | None = None
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        if d["per_frame"] is None:
+            del d["per_frame"]
+        return d

@@ -1,0 +1,296 @@
+"""THE run: one source -> infer -> overlay -> sinks, for video files, images and live sources alike.
+
+:func:`run` opens the source (a context manager with ``.info`` and ``.live``), opens the sinks the
+options ask for, builds the model (unless one is given) and the overlay once, runs the stages
+through :func:`~roadseg.pipeline.runner.run_stages` (a newest-frame slot after a live source) and
+turns failures and interruptions into :mod:`roadseg.errors` in one place. ``segment-video``, the
+live view, ``bench``'s pipeline row and batch workers all come through here.
+
+Example:
+    >>> result = run(SegmentOptions("sample_videos/road.mp4", "/tmp/road-seg.mp4", size=(90, 120),
+    ...                             duration=1.0, overwrite=True, quiet=True))
+    >>> result.frames, result.kind
+    (30, 'file')
+    >>> segment_video("sample_videos/road.mp4", "/tmp/road-seg.mp4", size=(90, 120), duration=1.0,
+    ...               overwrite=True, quiet=True)["frames"]
+    30
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import replace
+from pathlib import Path
+
+from roadseg.errors import Interrupted, OutputError, PipelineError, RoadsegError, SinkError, StopRequested
+from roadseg.pipeline.infer import Segmenter, infer_stage
+from roadseg.pipeline.options import RunResult, SegmentOptions
+from roadseg.pipeline.overlay import Overlay, class_shares, draw_hud, output_size, palette_lut
+from roadseg.pipeline.runner import LatestQueue, StageFailed, run_stages
+from roadseg.pipeline.sinks import ImageSink, MaskSink, ServeSink, Sink, VideoSink, WindowSink, check_output_path
+from roadseg.pipeline.sources import Frame, ImageSource, LiveSource, Source, VideoSource, is_image_input, is_live_input
+from roadseg.pipeline.timing import FrameStats, Progress, StageTimes, timed
+
+log = logging.getLogger("roadseg")
+
+
+def run(options: SegmentOptions, *, segmenter: Segmenter | None = None) -> RunResult:
+    """Segment ``options.input`` into the outputs ``options`` name; return what was done.
+
+    Args:
+        options: the run, as ``segment-video`` would be told it.
+        segmenter: a model to reuse (a batch worker keeps one for its whole life); ``options.model``,
+            ``device`` and ``threads`` are then not used, and ``options.size``, if set, only changes
+            the working size. ``None`` builds one from the options.
+
+    Raises:
+        RoadsegError: :class:`~roadseg.errors.SourceError`, ``OutputError``, ``ModelError`` or
+            ``SinkError`` before any work; ``PipelineError`` for a failure midway (the message says
+            whether a playable partial output was kept); ``Interrupted`` on Ctrl-C/SIGTERM.
+
+    Safe to call from any thread; it installs no signal handlers.
+    """
+    live = _check(options)
+    stop = threading.Event()
+    primary: VideoSink | ImageSink | None = None
+    try:
+        with ExitStack() as stack:
+            seg = _segmenter(options, segmenter)
+            source = stack.enter_context(_open_source(options, live, stop))
+            stats = FrameStats()
+            sinks, primary = _open_sinks(options, source, seg, stats, stack)
+            result = _stream(options, source, seg, sinks, primary, stats, stop)
+    except KeyboardInterrupt as exc:
+        raise _interrupted(exc, primary) from None
+    if options.stats:
+        try:
+            Path(options.stats).write_text(json.dumps(result.as_dict(), indent=1))
+        except OSError as exc:
+            raise OutputError(f"wrote {result.output or 'nothing'}, but cannot write stats to {options.stats}: "
+                              f"{exc.strerror or exc}") from None  # fmt: skip
+    return result
+
+
+def segment_video(src: str | Path, dst: str | Path, options: SegmentOptions | None = None, **kw) -> dict:
+    """Segment ``src`` (a video, an image, a folder or a glob) into ``dst``; return the run's stats as a dict.
+
+    Keyword arguments set fields of :class:`SegmentOptions`; errors as for :func:`run`.
+    """
+    opts = replace(options or SegmentOptions(str(src)), input=str(src), output=str(dst), **kw)
+    return run(opts).as_dict()
+
+
+def _check(opts: SegmentOptions) -> bool:
+    """Refuse option sets that cannot work, before anything is opened; return whether the input is live."""
+    live = opts.live or is_live_input(str(opts.input))
+    if live and not (opts.show or opts.serve or opts.output):
+        raise OutputError("a live run needs somewhere to go: --show, --serve HOST:PORT and/or -o FILE")
+    if not live and (opts.show or opts.serve):
+        raise OutputError("--show and --serve are for live input (a camera, a stream URL, or a file with --live)")
+    if not opts.output and not live:
+        raise OutputError("-o/--output is required")
+    if opts.output and (live or not is_image_input(opts.input)):
+        check_output_path(Path(str(opts.input)), Path(opts.output), opts.overwrite)
+    if opts.stats and not Path(opts.stats).parent.is_dir():
+        raise OutputError(f"folder {Path(opts.stats).parent} for --stats does not exist")
+    return live
+
+
+def _segmenter(opts: SegmentOptions, given: Segmenter | None) -> Segmenter:
+    if given is None:
+        return Segmenter(opts.model, size=opts.size, providers=opts.device, threads=opts.threads)
+    if opts.size and tuple(opts.size) != given.size:
+        return Segmenter(given.model, size=opts.size)  # same session, another working size
+    return given
+
+
+def _open_source(opts: SegmentOptions, live: bool, stop: threading.Event) -> Source:
+    if live:
+        return LiveSource(str(opts.input), pace=opts.pace, retries=opts.retries, retry_delay=opts.retry_delay,
+                          stop=stop, hwaccel=opts.hwaccel)  # fmt: skip
+    if is_image_input(opts.input):
+        return ImageSource(opts.input)
+    return VideoSource(opts.input, audio=not opts.no_audio, start=opts.start, duration=opts.duration,
+                       hwaccel=opts.hwaccel)  # fmt: skip
+
+
+def _open_sinks(opts: SegmentOptions, source: Source, seg: Segmenter, stats: FrameStats,
+                stack: ExitStack) -> tuple[list[Sink], VideoSink | ImageSink | None]:  # fmt: skip
+    """Every sink the options ask for, entered on ``stack``; the one writing ``output`` (opened last) is returned too."""
+    sinks: list[Sink] = []
+    names = source.names if isinstance(source, ImageSource) else None
+    if opts.masks_dir:
+        sinks.append(stack.enter_context(MaskSink(opts.masks_dir, names)))
+    if opts.show:
+        sinks.append(stack.enter_context(WindowSink()))
+    if opts.serve:
+        figures = lambda: {**stats.summary(), "fps": round(stats.fps, 2)}  # noqa: E731
+        sinks.append(stack.enter_context(ServeSink(*opts.serve, seg.classes, seg.palette, figures)))
+    if not opts.output:
+        return sinks, None
+    if names is not None:
+        primary: VideoSink | ImageSink = stack.enter_context(ImageSink(opts.output, names))
+        primary.check_targets(Path(str(opts.input)), opts.overwrite)
+    else:
+        info = source.info
+        width, height = output_size(info.width, info.height, opts.mode)
+        primary = stack.enter_context(VideoSink(
+            opts.output, width=width, height=height, fps=info.fps, time_base=info.time_base, codec=opts.codec,
+            crf=opts.crf, preset=opts.preset, audio=source.audio_streams, wall_clock=source.live,
+            label="recording" if source.live else "output"))  # fmt: skip
+    return [primary, *sinks], primary
+
+
+def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Sink], primary: VideoSink | ImageSink | None,
+            stats: FrameStats, stop: threading.Event) -> RunResult:  # fmt: skip
+    """Run the three stages; a live source gets a newest-frame slot, batch 1 and its own stage names."""
+    times = StageTimes()
+    queue = LatestQueue() if source.live else None
+    expected = source.expected_frames()
+    if opts.max_frames:
+        expected = min(expected or opts.max_frames, opts.max_frames)
+    overlay = Overlay(palette_lut(seg.palette), alpha=opts.alpha, mode=opts.mode,
+                      legend=seg.classes if opts.legend else None)  # fmt: skip
+    progress = Progress(expected, Path(str(opts.input)).name or str(opts.input), enabled=not opts.quiet,
+                        figures=stats.figures if source.live else None)  # fmt: skip
+    writer = Writer(overlay, sinks, times, stats, progress, stop=stop, dropped=queue, max_frames=opts.max_frames,
+                    hud=source.live and not opts.no_hud,
+                    shares=len(seg.classes) if opts.stats and not source.live else None)  # fmt: skip
+    names = ("capture", "infer", "display") if source.live else ("decode", "infer", "encode")
+    produce = (lambda: iter(source)) if source.live else (lambda: timed(source, times, "decode"))
+    t0 = time.perf_counter()
+    try:
+        run_stages(produce, lambda items: infer_stage(items, seg, 1 if source.live else opts.batch, times),
+                   consumer=writer, queue_size=2 if source.live else opts.queue_size, stop=stop, first_queue=queue,
+                   names=names)  # fmt: skip
+    except StageFailed as exc:
+        raise _failed(exc, primary) from exc.error
+    finally:
+        progress.close()
+    return _result(opts, source, seg, writer, time.perf_counter() - t0, expected)
+
+
+class Writer:
+    """The last stage: overlay (and HUD), every sink, figures, progress; closes the sinks when its input ends.
+
+    Audio packets go to the sinks that have ``mux``. A window's q/Esc or ``max_frames`` sets ``stop``,
+    which ends the whole run normally.
+    """
+
+    def __init__(self, overlay: Overlay, sinks: list[Sink], times: StageTimes, stats: FrameStats, progress: Progress,
+                 *, stop: threading.Event, dropped: LatestQueue | None, max_frames: int | None, hud: bool,
+                 shares: int | None) -> None:  # fmt: skip
+        self.overlay, self.sinks, self.times, self.stats, self.progress = overlay, sinks, times, stats, progress
+        self.muxers = [s for s in sinks if hasattr(s, "mux")]
+        self.stop, self.queue, self.max_frames, self.hud, self.shares = stop, dropped, max_frames, hud, shares
+        self.per_frame: list[dict] | None = [] if shares else None
+
+    def __call__(self, items: Iterator) -> None:
+        try:
+            for item in items:
+                if isinstance(item, Frame):
+                    self.write(item)
+                else:
+                    for sink in self.muxers:
+                        sink.mux(item)
+        except StopRequested:
+            self.stop.set()
+        except BaseException:
+            _close_all(self.sinks, quiet=True)  # the first error is the one to report
+            raise
+        with self.times.measure("finalise", 0):
+            _close_all(self.sinks)
+
+    def write(self, frame: Frame) -> None:
+        with self.times.measure("overlay"):
+            out = self.overlay(frame.image, frame.labels)
+        now = time.monotonic()
+        latency = None if frame.captured is None else now - frame.captured
+        self.stats.dropped = self.queue.dropped if self.queue is not None else 0
+        self.stats.add(now, latency)
+        if self.hud and latency is not None:
+            draw_hud(out, self.stats.fps, 1000 * latency, self.stats.dropped)
+        for sink in self.sinks:
+            with self.times.measure(sink.name):
+                sink.write(out, frame)
+        if self.per_frame is not None:
+            self.per_frame.append({"index": frame.index, "time": frame.time,
+                                   "shares": class_shares(frame.labels, self.shares)})  # fmt: skip
+        self.progress.update()
+        if self.max_frames and self.stats.frames >= self.max_frames:
+            self.stop.set()
+
+    def audio_dropped(self) -> int:
+        return sum(getattr(sink, "audio_dropped", 0) for sink in self.muxers)
+
+
+def _close_all(sinks: list[Sink], quiet: bool = False) -> None:
+    """Close every sink even if one fails; raise the first failure unless ``quiet``."""
+    errors: list[SinkError] = []
+    for sink in sinks:
+        try:
+            sink.close()
+        except SinkError as exc:
+            errors.append(exc)
+    if errors and not quiet:
+        raise errors[0]
+
+
+def _result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Writer, seconds: float,
+            expected: int | None) -> RunResult:  # fmt: skip
+    frames = writer.stats.frames
+    lost = source.lost
+    if expected and expected - frames > max(1, expected // 100):
+        lost = expected - frames  # frames the container promised but the decoder could not deliver
+    if lost and not source.live:
+        log.warning("%d of about %d frames could not be decoded (damaged or truncated input); %s holds the %d that did",
+                    lost, expected, opts.output, frames)  # fmt: skip
+    live = writer.stats.summary()
+    return RunResult(
+        input=str(opts.input), output=None if opts.output is None else str(opts.output), kind=source.kind,
+        frames=frames, seconds=round(seconds, 3), fps=round(frames / seconds, 2) if seconds > 0 else None,
+        frames_lost=lost, lost_packets=source.lost, audio_streams=len(source.audio_streams),
+        audio_dropped=writer.audio_dropped(), dropped=live["dropped"], drop_rate=live["drop_rate"],
+        latency_ms=live["latency_ms"] if source.live else None, reconnects=source.reconnects if isinstance(source, LiveSource) else 0,
+        working_size=list(seg.size), model=str(seg.model.path), providers=list(seg.model.providers),
+        classes=list(seg.classes), stages=writer.times.summary(), per_frame=writer.per_frame)  # fmt: skip
+
+
+def _left_behind(primary: VideoSink | ImageSink | None, cause: BaseException | None) -> tuple[str, bool]:
+    """Finalise (or remove) the main output after a failure or an interruption; say what is left of it."""
+    if primary is None:
+        return "", False
+    kept = primary.finish(keep=not isinstance(cause, SinkError))
+    n, path = primary.written, primary.path
+    if primary.label == "images":
+        return (f"{n} images were written to {path}" if n else ""), kept
+    if not kept:
+        return f"removed the unfinished {primary.label} {path}", False
+    if primary.label == "recording":
+        return f"recording finalised at {path} ({n} frames)", True
+    if cause is None:
+        return f"finalised a playable {path} with the {n} frames done", True
+    return f"kept a playable partial output of {n} frames at {path}", True
+
+
+def _failed(exc: StageFailed, primary: VideoSink | ImageSink | None) -> PipelineError:
+    cause = exc.error
+    reason = str(cause) if isinstance(cause, RoadsegError) else f"{cause.__class__.__name__}: {cause}"
+    left, kept = _left_behind(primary, cause)
+    frames = primary.written if kept and primary is not None else 0
+    return PipelineError(f"{exc.stage} failed: {reason}" + (f"; {left}" if left else ""), kept=kept, frames=frames)
+
+
+def _interrupted(exc: KeyboardInterrupt, primary: VideoSink | ImageSink | None) -> Interrupted:
+    signal_name = getattr(exc, "signal_name", "SIGINT")
+    left, kept = _left_behind(primary, None)
+    frames = primary.written if kept and primary is not None else 0
+    if not frames:
+        return Interrupted("interrupted before any frame was written" + (f"; {left}" if left else ""),
+                           signal_name=signal_name)  # fmt: skip
+    return Interrupted(f"interrupted: {left}", frames=frames, signal_name=signal_name)

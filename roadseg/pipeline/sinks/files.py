@@ -1,0 +1,86 @@
+"""Picture files: the output images of an image input, and lossless label masks (``--masks-dir``).
+
+Example:
+    >>> ImageSink("/tmp/seg.png", ["photo.jpg"]).target(0).name
+    'seg.png'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from roadseg.errors import OutputError, SinkError
+from roadseg.pipeline.infer import resize_labels
+from roadseg.pipeline.sinks.base import Sink, reason_of
+from roadseg.pipeline.sources import Frame
+
+
+class ImageSink(Sink):
+    """Write output pictures as image files: into a folder (one per input name) or one file.
+
+    Args:
+        path: a folder (created if missing) or, for a single input image, a file name.
+        names: the input file names; outputs keep their stems (``.png`` unless ``path`` is a file).
+    """
+
+    name = "encode"
+    label = "images"
+
+    def __init__(self, path: str | Path, names: list[str]) -> None:
+        self.path, self.names = Path(path), names
+        self.single = len(names) == 1 and self.path.suffix != "" and not self.path.is_dir()
+        if not self.single:
+            try:
+                self.path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise SinkError(f"cannot create output folder {self.path}: {reason_of(exc)}") from None
+        self.written = 0
+
+    def target(self, index: int) -> Path:
+        return self.path if self.single else self.path / (Path(self.names[index]).stem + ".png")
+
+    def check_targets(self, src: Path, overwrite: bool) -> None:
+        """Refuse to replace the input image, or an existing output without -y, before any work."""
+        for i in range(len(self.names)):
+            target = self.target(i)
+            if target.exists() and src.exists() and src.is_file() and target.resolve() == src.resolve():
+                raise OutputError(f"output {target} is the input file; choose another path")
+            if target.exists() and not overwrite:
+                raise OutputError(f"output {target} exists; pass -y/--overwrite to replace it")
+
+    def write(self, image: np.ndarray, frame: Frame) -> None:
+        target = self.target(frame.index)
+        if not cv2.imwrite(str(target), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
+            raise SinkError(f"cannot write {target}")
+        self.written += 1
+
+    def finish(self, keep: bool) -> bool:
+        """Images already written stay; returns whether there are any."""
+        return self.written > 0
+
+
+class MaskSink(Sink):
+    """One lossless 8-bit PNG per frame in ``folder``, pixel value = class index, at the frame's size.
+
+    Files are named after the input images (``names``) or numbered (``000000.png``); the output
+    picture passed to ``write`` is not used, the frame's labels are.
+    """
+
+    name = "masks"
+
+    def __init__(self, folder: str | Path, names: list[str] | None = None) -> None:
+        self.folder, self.names = Path(folder), names
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SinkError(f"cannot create masks folder {self.folder}: {reason_of(exc)}") from None
+
+    def write(self, image: np.ndarray, frame: Frame) -> None:
+        assert frame.labels is not None, "masks are written from inferred frames"
+        name = Path(self.names[frame.index]).stem if self.names else f"{frame.index:06d}"
+        target = self.folder / f"{name}.png"
+        if not cv2.imwrite(str(target), resize_labels(frame.labels, *frame.image.shape[:2])):
+            raise SinkError(f"cannot write mask {target}")

@@ -1,0 +1,184 @@
+"""The video file sink: PyAV encoding that keeps source timestamps (or, for a live recording, capture
+times) and remuxes audio untouched.
+
+Example:
+    >>> import numpy as np
+    >>> from fractions import Fraction
+    >>> with VideoSink("/tmp/doc.mp4", width=64, height=48, fps=Fraction(25)) as sink:
+    ...     for i in range(5):
+    ...         sink.write(np.zeros((48, 64, 3), np.uint8))      # no frame: timestamps follow the rate
+    >>> sink.written
+    5
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from roadseg.errors import SinkError
+from roadseg.pipeline.sinks.base import Sink, reason_of
+from roadseg.pipeline.sources import Frame
+
+log = logging.getLogger("roadseg")
+HARDWARE_ENCODERS = ("_nvenc", "_qsv", "_vaapi", "_amf", "_videotoolbox")
+
+
+def encoder_usable(codec: str, width: int = 64, height: int = 48) -> str | None:
+    """``None`` if ``codec`` opens here, else the reason (a hardware encoder without its device)."""
+    import io
+
+    try:
+        with av.open(io.BytesIO(), mode="w", format="mp4") as probe:
+            stream = probe.add_stream(codec, rate=30)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            stream.codec_context.open()
+    except Exception as exc:  # PermissionError, FFmpegError, ValueError: all mean "not here"
+        return str(exc).split("\n")[0] or exc.__class__.__name__
+    return None
+
+
+def even_size(width: int, height: int) -> tuple[int, int]:
+    """yuv420p needs even dimensions: odd ones are padded by one pixel (edge replicated)."""
+    return width + width % 2, height + height % 2
+
+
+class VideoSink(Sink):
+    """Encode RGB frames into a video file (H.264 yuv420p mp4 by default), remuxing audio untouched.
+
+    Args:
+        path: output file; its extension picks the container.
+        width, height: frame size; odd sizes are padded to even (see :func:`even_size`), with a warning.
+        fps: nominal frame rate (used when a frame has no timestamp).
+        time_base: encoder time base; pass the source stream's to keep its timestamps exactly.
+        codec, crf, preset: encoder and its quality/speed settings.
+        audio: input audio streams to remux (copied packet for packet, never re-encoded).
+        wall_clock: stamp frames with their capture time (ms since the first frame), for live recordings.
+        label: what the file is called in messages (``output``, ``recording``).
+    """
+
+    name = "encode"
+
+    def __init__(self, path: str | Path, *, width: int, height: int, fps: Fraction | None,
+                 time_base: Fraction | None = None, codec: str = "libx264", crf: int = 23, preset: str = "superfast",
+                 audio: Sequence = (), wall_clock: bool = False, label: str = "output") -> None:  # fmt: skip
+        self.path, self.label, self.wall_clock = Path(path), label, wall_clock
+        if codec.endswith(HARDWARE_ENCODERS) and (reason := encoder_usable(codec)) is not None:
+            log.warning("hardware encoder %s is not available here (%s); encoding with libx264", codec, reason)
+            codec = "libx264"
+        self.codec = codec
+        self.fps = Fraction(fps) if fps else Fraction(30)
+        self.width, self.height = width, height
+        self.out_w, self.out_h = even_size(width, height)
+        if (self.out_w, self.out_h) != (width, height):
+            log.warning("%dx%d is odd-sized; padded to %dx%d (H.264 yuv420p needs even sizes)",
+                        width, height, self.out_w, self.out_h)  # fmt: skip
+        try:
+            self.container = av.open(str(self.path), mode="w")
+        except (OSError, av.error.FFmpegError) as exc:
+            raise SinkError(f"cannot create output {self.path}: {reason_of(exc)}") from None
+        try:
+            self.stream = self.container.add_stream(codec, rate=self.fps)
+            self.stream.width, self.stream.height = self.out_w, self.out_h
+            self.stream.pix_fmt = "yuv420p"
+            tb = Fraction(1, 1000) if wall_clock else time_base
+            self.stream.codec_context.time_base = Fraction(tb) if tb else 1 / self.fps
+            self.stream.options = {"crf": str(crf), **({"preset": preset} if codec in ("libx264", "libx265") else {})}
+            self.audio_map = {a.index: self.container.add_stream_from_template(a) for a in audio}
+        except Exception as exc:
+            self.container.close()
+            self.path.unlink(missing_ok=True)
+            raise SinkError(f"cannot set up encoder {codec!r} for {self.path}: {reason_of(exc)}") from None
+        self.written = 0
+        self.audio_dropped = 0  # audio packets the muxer refused (none are dropped yet: a refusal fails the run)
+        self._t0: float | None = None
+        self._last_pts: int | None = None
+        self._closed = False
+        self._lock = threading.Lock()  # close() may come from another thread (Ctrl-C)
+
+    def write(self, image: np.ndarray, frame: Frame | None = None) -> None:
+        """Encode one RGB uint8 [H,W,3] picture at ``frame``'s timestamp (no frame: the next by rate)."""
+        with self._lock:
+            if not self._closed:
+                self._write(image, frame)
+
+    def _timestamp(self, frame: Frame | None) -> int:
+        tb = self.stream.codec_context.time_base
+        if frame is not None and self.wall_clock and frame.captured is not None:
+            self._t0 = frame.captured if self._t0 is None else self._t0
+            return round((frame.captured - self._t0) * 1000)
+        if frame is None or frame.pts is None or frame.time_base is None:
+            return round(self.written / (self.fps * tb))
+        return round(frame.pts * Fraction(frame.time_base) / tb)
+
+    def _write(self, image: np.ndarray, frame: Frame | None) -> None:
+        if image.shape[1] != self.out_w or image.shape[0] != self.out_h:
+            pad = ((0, self.out_h - image.shape[0]), (0, self.out_w - image.shape[1]), (0, 0))
+            image = np.pad(image, pad, mode="edge")
+        vf = av.VideoFrame.from_ndarray(image, format="rgb24")
+        pts = self._timestamp(frame)
+        if self._last_pts is not None and pts <= self._last_pts:
+            pts = self._last_pts + 1  # duplicate or backwards timestamps would make the encoder fail
+        self._last_pts = pts
+        vf.pts, vf.time_base = pts, self.stream.codec_context.time_base
+        self._encode(vf)
+        self.written += 1
+
+    def mux(self, packet: av.Packet) -> None:
+        """Remux one audio packet of a stream given as ``audio``; packets of other streams are ignored."""
+        stream = self.audio_map.get(packet.stream.index)
+        if stream is None:
+            return
+        with self._lock:
+            if self._closed:
+                return
+            packet.stream = stream
+            try:
+                self.container.mux(packet)
+            except (OSError, av.error.FFmpegError) as exc:
+                raise SinkError(f"cannot write audio to {self.path}: {reason_of(exc)}") from None
+
+    def _encode(self, frame) -> None:
+        try:
+            for packet in self.stream.encode(frame):
+                self.container.mux(packet)
+        except (OSError, av.error.FFmpegError) as exc:
+            raise SinkError(f"cannot write {self.path}: {reason_of(exc)}") from None
+
+    def close(self) -> None:
+        """Flush the encoder and write the container trailer: the file is playable afterwards."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                self._encode(None)
+            finally:
+                try:
+                    self.container.close()
+                except (OSError, av.error.FFmpegError) as exc:
+                    raise SinkError(f"cannot finish {self.path}: {reason_of(exc)}") from None
+
+    def finish(self, keep: bool) -> bool:
+        """After a failed or interrupted run: finalise the frames written (``keep``), or remove the file.
+
+        Returns whether a playable file with at least one frame was kept.
+        """
+        if keep and self.written > 0:
+            try:
+                self.close()
+                return True
+            except SinkError:
+                pass
+        try:
+            self.close()
+        except SinkError:
+            pass
+        self.path.unlink(missing_ok=True)
+        return False

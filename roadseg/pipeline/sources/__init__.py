@@ -1,0 +1,34 @@
+"""Sources: where frames come from. One interface (:class:`~roadseg.pipeline.sources.base.Source`) for all.
+
+A source is a context manager and an iterable of :class:`Frame` objects (and, for a video file,
+the audio packets to remux) with ``.info`` (a :class:`VideoInfo`), ``.live`` (``True``: consume it
+through a newest-frame slot, dropping what the model cannot keep up with; ``False``: block, never
+drop), ``.kind``, ``.lost``, ``.audio_streams`` and ``expected_frames()``. The kinds:
+
+* :class:`VideoSource` (``file.py``): a video file, timestamps and audio kept;
+* :class:`ImageSource` (``images.py``): an image, a folder or a glob;
+* :class:`LiveSource` (``capture.py``): a webcam, a stream URL, or a file played in real time.
+
+All open media through :func:`open_container` (``base.py``).
+"""
+
+from roadseg.pipeline.sources.base import Frame, Source, VideoInfo, open_container
+from roadseg.pipeline.sources.capture import LiveSource, capture_args, is_live_input, open_capture
+from roadseg.pipeline.sources.file import VideoSource
+from roadseg.pipeline.sources.images import ImageSource, image_paths, is_image_input, read_image
+
+__all__ = [
+    "Frame",
+    "ImageSource",
+    "LiveSource",
+    "Source",
+    "VideoInfo",
+    "VideoSource",
+    "capture_args",
+    "image_paths",
+    "is_image_input",
+    "is_live_input",
+    "open_capture",
+    "open_container",
+    "read_image",
+]

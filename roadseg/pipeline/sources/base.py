@@ -1,0 +1,148 @@
+"""What every source shares: the :class:`Frame` that flows through the pipeline, :class:`VideoInfo`,
+the :class:`Source` interface, and :func:`open_container`, the one place media is opened.
+
+Example:
+    >>> info = VideoInfo.from_path("sample_videos/road.mp4")
+    >>> info.width, info.height, info.frames
+    (960, 540, 150)
+    >>> open_container("nope.mp4")
+    Traceback (most recent call last):
+    roadseg.errors.SourceError: input not found: nope.mp4
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Protocol
+
+import av
+import numpy as np
+
+from roadseg.errors import SourceError
+
+log = logging.getLogger("roadseg")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One picture: RGB uint8 [H,W,3], its index, its presentation timestamp and, once inferred, its labels."""
+
+    index: int
+    image: np.ndarray
+    pts: int | None
+    time_base: Fraction | None
+    captured: float | None = None  # time.monotonic() when a live source delivered it
+    labels: np.ndarray | None = None  # class indices at the working size, set by the infer stage
+
+    @property
+    def time(self) -> float | None:
+        return None if self.pts is None or self.time_base is None else float(self.pts * self.time_base)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a source says about its pictures (for a video: its first video stream and its audio streams)."""
+
+    path: str
+    width: int
+    height: int
+    fps: Fraction | None
+    time_base: Fraction | None
+    frames: int | None
+    duration: float | None
+    codec: str
+    pix_fmt: str | None
+    audio_streams: int
+
+    @classmethod
+    def from_path(cls, path: str | Path) -> VideoInfo:
+        with open_container(str(path)) as container:
+            return cls.from_container(container, str(path))
+
+    @classmethod
+    def from_container(cls, container, path: str) -> VideoInfo:
+        s = container.streams.video[0]
+        duration = None
+        if s.duration is not None and s.time_base is not None:
+            duration = float(s.duration * s.time_base)
+        elif container.duration is not None:
+            duration = container.duration / av.time_base
+        fps = s.average_rate or s.guessed_rate
+        frames = s.frames or (round(duration * fps) if duration and fps else None)
+        return cls(
+            path=path,
+            width=s.codec_context.width,
+            height=s.codec_context.height,
+            fps=Fraction(fps) if fps else None,
+            time_base=Fraction(s.time_base) if s.time_base else Fraction(1, 90000),
+            frames=frames,
+            duration=duration,
+            codec=s.codec_context.name,
+            pix_fmt=s.codec_context.format.name if s.codec_context.format else None,
+            audio_streams=len(container.streams.audio),
+        )
+
+
+class Source(Protocol):
+    """What the run needs of a source (``VideoSource``, ``ImageSource``, ``LiveSource``)."""
+
+    info: VideoInfo
+    live: bool  # True: consume through a newest-frame slot (drop, never block)
+    kind: str  # file, images, camera or stream
+    lost: int
+    audio_streams: Sequence
+
+    def __enter__(self) -> Source: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def __iter__(self) -> Iterator[Frame | av.Packet]: ...
+
+    def expected_frames(self) -> int | None: ...
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+
+
+def open_container(target: str, *, what: str = "file", format: str | None = None, options: dict | None = None,
+                   timeout: tuple[float, float] | None = None, hwaccel: str | None = None):  # fmt: skip
+    """``av.open`` for reading, with a one-line :class:`SourceError` for everything that can go wrong.
+
+    ``what`` names the input in messages (``file``, ``camera``, ``stream``); a local file is checked
+    for existence and size first. ``hwaccel`` decodes on a hardware device and falls back to the CPU
+    with one warning line where there is none.
+    """
+    if what == "file":
+        p = Path(target)
+        if not p.exists():
+            raise SourceError(f"input not found: {p}")
+        if p.is_dir():
+            raise SourceError(f"input is a folder, not a video file: {p}")
+        if p.stat().st_size == 0:
+            raise SourceError(f"input is empty (0 bytes): {p}")
+    kw: dict = {"format": format, "options": options or {}, "timeout": timeout}
+    container = None
+    if hwaccel:
+        from av.codec.hwaccel import HWAccel
+
+        try:
+            container = av.open(target, hwaccel=HWAccel(device_type=hwaccel, allow_software_fallback=True), **kw)
+        except Exception as exc:  # no device, no driver, not permitted: decode on the CPU instead
+            log.warning("hardware decoding (%s) is not available here (%s); decoding on the CPU",
+                        hwaccel, _first_line(exc))  # fmt: skip
+    try:
+        container = container or av.open(target, **kw)
+    except (av.error.FFmpegError, OSError) as exc:
+        if what == "file":
+            raise SourceError(f"not a readable video: {target} ({exc.__class__.__name__})") from None
+        raise SourceError(f"cannot open {what} {target}: {_first_line(exc)}") from None
+    if not container.streams.video:
+        container.close()
+        raise SourceError(f"no video stream in {target}" if what == "file" else f"no video stream in {what} {target}")
+    container.streams.video[0].thread_type = "AUTO"  # frame/slice threads, FFmpeg picks the count
+    return container

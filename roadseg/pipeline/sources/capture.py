@@ -1,0 +1,149 @@
+"""Live sources: a webcam, a network stream, or a file played in real time (``--live``).
+
+Frames carry their capture time (``Frame.captured``), so the run can report capture-to-display
+latency. A live source is consumed through a newest-frame slot
+(:class:`~roadseg.pipeline.runner.LatestQueue`): frames the model cannot keep up with are dropped
+and counted, never queued. Streams that drop reconnect with doubling delays; a camera that stops
+delivering ends the run with a message.
+
+Example:
+    >>> is_live_input("0"), is_live_input("rtsp://cam/stream"), is_live_input("clip.mp4")
+    (True, True, False)
+    >>> with LiveSource("sample_videos/road.mp4") as src:     # a file played as if it were a camera
+    ...     first = next(iter(src))
+    >>> src.live, src.kind, first.captured is not None
+    (True, 'file', True)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+
+import av
+
+from roadseg.errors import SourceError
+from roadseg.pipeline.runner import call_interruptibly
+from roadseg.pipeline.sources.base import Frame, VideoInfo, open_container
+
+log = logging.getLogger("roadseg")
+STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "rtmps://", "http://", "https://", "udp://", "tcp://", "srt://")
+
+
+def is_live_input(spec: str) -> bool:
+    """A webcam index (``0``), a device path (``/dev/video0``) or a stream URL."""
+    return spec.isdigit() or spec.startswith("/dev/video") or spec.lower().startswith(STREAM_SCHEMES)
+
+
+def capture_args(spec: str) -> tuple[str, str | None, dict[str, str], str]:
+    """(url, format, options, kind) for ``av.open``; kind is ``camera``, ``stream`` or ``file``."""
+    if spec.isdigit() or spec.startswith("/dev/video"):
+        return (f"/dev/video{spec}" if spec.isdigit() else spec), "v4l2", {}, "camera"
+    if spec.lower().startswith(STREAM_SCHEMES):
+        opts = {"rtsp_transport": "tcp"} if spec.lower().startswith("rtsp") else {}
+        return spec, None, opts, "stream"
+    return spec, None, {}, "file"
+
+
+def open_capture(spec: str, hwaccel: str | None = None):
+    """Open a camera, stream or file with PyAV; open and read both time out after 5 s."""
+    url, fmt, opts, kind = capture_args(spec)
+    return open_container(url, what=kind, format=fmt, options=opts, timeout=(5.0, 5.0), hwaccel=hwaccel)
+
+
+class LiveSource:
+    """Frames stamped with their capture time; streams reconnect with backoff, cameras end cleanly.
+
+    Args:
+        spec: webcam index, device path, stream URL, or a file (played in real time when ``pace``).
+        pace: sleep so that a file plays at its own frame rate (default: on for files).
+        retries: reconnect attempts for a stream that drops (delays double from ``retry_delay``).
+        stop: set it to end the source (also ends a reconnect wait).
+        hwaccel: decode on a hardware device, as for files.
+    """
+
+    live = True
+    lost = 0  # a live source drops frames at the newest-frame slot instead (counted there)
+    audio_streams = ()  # recordings are video only
+
+    def __init__(self, spec: str, *, pace: bool | None = None, retries: int = 5, retry_delay: float = 1.0,
+                 stop: threading.Event | None = None, hwaccel: str | None = None) -> None:  # fmt: skip
+        self.spec = str(spec)
+        self.kind = capture_args(self.spec)[3]
+        self.pace = self.kind == "file" if pace is None else pace
+        self.retries, self.retry_delay, self.hwaccel = retries, retry_delay, hwaccel
+        self.stop = stop or threading.Event()
+        self.reconnects = 0
+        self.last_time: float | None = None
+        # PyAV swallows Ctrl-C while a stream connects: open in a thread so the caller sees it at once
+        self.container = call_interruptibly(lambda: open_capture(self.spec, hwaccel), "open", lambda c: c.close())
+        self.info = VideoInfo.from_container(self.container, self.spec)
+
+    def __enter__(self) -> LiveSource:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.container is not None:
+            self.container.close()
+
+    def expected_frames(self) -> None:
+        return None  # a camera has no end
+
+    def __iter__(self) -> Iterator[Frame]:
+        index, attempt = 0, 0
+        while not self.stop.is_set():
+            if self.container is None:  # a reconnect
+                try:
+                    self.container = open_capture(self.spec, self.hwaccel)
+                    self.reconnects += 1
+                    continue
+                except SourceError as exc:
+                    reason = str(exc)
+            else:
+                reason = "end of stream"
+                try:
+                    for frame in self._frames(index):
+                        attempt = 0  # a stream that delivers again earns its retries back
+                        index += 1
+                        yield frame
+                        if self.stop.is_set():
+                            return
+                except (av.error.FFmpegError, OSError) as exc:
+                    reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+                if reason == "end of stream" and (self.kind == "file" or self._finished()):
+                    return
+                if self.kind == "camera":
+                    raise SourceError(f"camera {self.spec} stopped delivering frames ({reason}); unplugged?")
+                self.container.close()
+                self.container = None
+            attempt += 1
+            if attempt > self.retries:
+                raise SourceError(f"stream {self.spec} lost ({reason}); gave up after {self.retries} reconnects")
+            delay = min(self.retry_delay * 2 ** (attempt - 1), 30.0)
+            log.warning("stream lost (%s); reconnecting in %.1f s (attempt %d/%d)", reason, delay, attempt, self.retries)
+            if self.stop.wait(delay):
+                return
+
+    def _finished(self) -> bool:
+        """A stream of finite media (an HTTP-served file) that reached its end did not drop."""
+        duration = self.container.duration
+        return duration is not None and self.last_time is not None and self.last_time >= duration / av.time_base - 0.5
+
+    def _frames(self, first_index: int) -> Iterator[Frame]:
+        t0, pts0 = time.monotonic(), None
+        for vf in self.container.decode(video=0):
+            if self.pace and vf.pts is not None and vf.time_base is not None:
+                pts0 = vf.pts if pts0 is None else pts0
+                due = t0 + float((vf.pts - pts0) * vf.time_base)
+                if self.stop.wait(max(0.0, due - time.monotonic())):
+                    return
+            captured = time.monotonic()
+            if vf.pts is not None and vf.time_base is not None:
+                self.last_time = float(vf.pts * vf.time_base)
+            yield Frame(first_index, vf.to_ndarray(format="rgb24"), vf.pts, vf.time_base, captured)
+            first_index += 1

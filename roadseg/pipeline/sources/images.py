@@ -1,0 +1,86 @@
+"""Image inputs: one image, a folder, or a glob pattern, as frames in name order.
+
+Example:
+    >>> is_image_input("frames/*.jpg"), is_image_input("photo.png"), is_image_input("dashcam.mp4")
+    (True, True, False)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from roadseg.errors import SourceError
+from roadseg.pipeline.sources.base import Frame, VideoInfo
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def is_image_input(spec: str | Path) -> bool:
+    """An image file, a folder, or a glob pattern (rather than a video)."""
+    text = str(spec)
+    if any(ch in text for ch in "*?["):
+        return True
+    p = Path(text)
+    return p.is_dir() or p.suffix.lower() in IMAGE_SUFFIXES
+
+
+def image_paths(spec: str | Path) -> list[Path]:
+    """The image files an image input names, sorted; SourceError if there are none."""
+    text = str(spec)
+    if any(ch in text for ch in "*?["):
+        import glob
+
+        paths = [Path(p) for p in sorted(glob.glob(text))]
+    elif Path(text).is_dir():
+        paths = sorted(Path(text).iterdir())
+    else:
+        if not Path(text).exists():
+            raise SourceError(f"input not found: {text}")
+        paths = [Path(text)]
+    paths = [p for p in paths if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    if not paths:
+        raise SourceError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {text}")
+    return paths
+
+
+def read_image(path: Path) -> np.ndarray:
+    """An image file as RGB uint8 [H,W,3]; :class:`SourceError` naming the file if it cannot be read."""
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise SourceError(f"cannot read image {path}")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+class ImageSource:
+    """Images as frames, in name order; ``names[i]`` is the file of frame ``i``; ``.info`` describes the first."""
+
+    live = False
+    kind = "images"
+    audio_streams = ()
+
+    def __init__(self, spec: str | Path) -> None:
+        self.paths = image_paths(spec)
+        self.names = [p.name for p in self.paths]
+        self.lost = 0
+        self._first = read_image(self.paths[0])
+        h, w = self._first.shape[:2]
+        self.info = VideoInfo(path=str(spec), width=w, height=h, fps=None, time_base=None, frames=len(self.paths),
+                              duration=None, codec="image", pix_fmt="rgb24", audio_streams=0)  # fmt: skip
+
+    def __enter__(self) -> ImageSource:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def expected_frames(self) -> int:
+        return len(self.paths)
+
+    def __iter__(self) -> Iterator[Frame]:
+        for i, p in enumerate(self.paths):
+            image = self._first if i == 0 else read_image(p)
+            yield Frame(i, image, None, None)

@@ -244,3 +244,14 @@ def test_train_cli_takes_the_recipe_flags(tmp_path):
     assert state["model_config"]["decoder_channels"] == (32, 16, 16, 8) and state["ema"] is not None
     bad = CliRunner().invoke(main, ["train", "--data", str(data), "--phase", "10:half:1x2"])
     assert bad.exit_code == 2 and "EPOCHS:RES:HxW" in bad.output
+
+
+def test_curve_plots_val_and_check_and_merges_logs(tmp_path):
+    from roadseg.train.curve import merge_csv, plot, read_log
+
+    train(_cfg(tmp_path, holdout=("0001TP:0.5",), epochs=2))
+    run = tmp_path / "run"
+    assert [r["epoch"] for r in read_log(run)] == [1, 2]
+    assert plot([run], tmp_path / "c.png").stat().st_size > 10_000
+    merged = merge_csv([run, run], tmp_path / "all.csv").read_text().splitlines()
+    assert merged[0].startswith("run,epoch,") and len(merged) == 5

@@ -98,6 +98,8 @@ def export_onnx(
     # torch.export rejects it today ("Invalid ranges"), so we keep it and silence its deprecation note.
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
+        # a replicate-padded conv exports as Slice ops the exporter cannot fold; harmless, and not the user's concern
+        warnings.filterwarnings("ignore", "Constant folding - Only steps=1", UserWarning)
         torch.onnx.export(graph, (dummy,), str(path), input_names=[INPUT], output_names=[OUTPUT],
                           dynamic_axes=axes, opset_version=opset, dynamo=False, do_constant_folding=True)  # fmt: skip
     model = onnx.load(str(path))

@@ -22,11 +22,15 @@ def test_bench_prints_the_side_by_side_table_and_writes_json_and_chart(rule_onnx
     video = write_video(tmp_path / "v.mp4", split_frames(10, h=96, w=128))
     out = tmp_path / "res"
     r = CliRunner().invoke(main, ["bench", "--video", str(video), "--model", str(rule_onnx), "--frames", "6",
-                                  "--repeats", "1", "--batch", "1", "--batch", "2", "--no-torch", "--out", str(out)])  # fmt: skip
+                                  "--repeats", "1", "--batch", "1", "--batch", "2", "--no-torch", "--out", str(out),
+                                  "--baseline", str(rule_onnx)])  # fmt: skip
     assert r.exit_code == 0, r.output
     data = json.loads((out / "bench.json").read_text())
     whats = [row["what"] for row in data["rows"]]
-    assert whats.count("onnxruntime model-only") == 4  # 2 batches x (working, native)
+    assert whats.count("onnxruntime model-only") == 6  # 2 batches x (working, native) + 2 batches of the baseline
+    base = [row for row in data["rows"] if row["precision"] == "baseline"]
+    assert [row["batch"] for row in base] == [1, 2] and data["ratios"]["model_over_baseline"] > 0
+    assert "default / baseline" in r.output
     assert {"naive loop (1 thread)", "segment-video pipeline"} <= set(whats)
     assert all(row["fps"] > 0 for row in data["rows"])
     assert data["ratios"]["pipeline_over_model"] > 0 and (out / "bench.png").stat().st_size > 1000

@@ -26,13 +26,15 @@ def info_cmd(as_json) -> None:
 @click.option("--repeats", default=3, show_default=True, help="Timed runs per measurement (median reported).")
 @click.option("--batch", "batches", multiple=True, type=int, default=(1, 4), show_default=True, help="Batch sizes for model-only runs.")
 @click.option("--model", type=click.Path(exists=True, dir_okay=False), help="Benchmark this model instead of the shipped ones.")
+@click.option("--baseline", type=click.Path(exists=True, dir_okay=False),
+              help="Also time this model (e.g. a previous release's INT8 file) model-only beside the default, with the ratio.")
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), help="Checkpoint for the PyTorch eager row (default: random weights; speed is the same).")
 @click.option("--no-native", is_flag=True, help="Skip model-only runs at the video's native size.")
 @click.option("--no-torch", is_flag=True, help="Skip the PyTorch eager row.")
 @click.option("--preset", default="superfast", show_default=True, help="x264 preset of the naive loop and the pipeline.")
 @click.option("--out", default="benchmarks/results", show_default=True, type=click.Path(file_okay=False), help="Folder for bench.json and bench.png.")
 @handle_errors
-def bench_cmd(video, frames, repeats, batches, model, checkpoint, no_native, no_torch, preset, out) -> None:
+def bench_cmd(video, frames, repeats, batches, model, baseline, checkpoint, no_native, no_torch, preset, out) -> None:
     """Frames/s side by side: onnxruntime model-only (per precision, provider, batch, size), PyTorch
     eager, a naive single-threaded loop and the threaded segment-video pipeline, on the same frames."""
     import json
@@ -44,6 +46,7 @@ def bench_cmd(video, frames, repeats, batches, model, checkpoint, no_native, no_
     try:
         result = run_bench(video, frames=frames, repeats=repeats, batches=batches, native=not no_native,
                            torch_eager_=not no_torch, checkpoint=checkpoint, preset=preset, models=models,
+                           baseline=baseline,
                            log=lambda m: click.echo(f"... {m}", err=True))  # fmt: skip
     except FileNotFoundError as exc:
         fail(str(exc))

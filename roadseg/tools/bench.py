@@ -181,7 +181,8 @@ def floor(rows: list[dict], models: dict[str, Path], peak: dict, working: str) -
             continue
         best = max(candidates, key=lambda r: r["fps"])
         achieved = 2 * macs * best["fps"] / 1e9
-        ceiling = peak["int8_gops"] if "int8" in precision else peak["fp32_gflops"]
+        int8 = "int8" in precision or "int8" in str(OnnxSegmenter(path, providers="cpu").metadata.get("precision", ""))
+        ceiling = peak["int8_gops"] if int8 else peak["fp32_gflops"]
         out[precision] = {"gmacs_per_frame": round(macs / 1e9, 2), "achieved_gops": round(achieved, 1),
                           "fraction_of_peak": round(achieved / ceiling, 3), "at": f"{best['size']} batch {best['batch']}"}  # fmt: skip
     return out
@@ -195,8 +196,13 @@ def shipped_models() -> dict[str, Path]:
 
 def run_bench(video: str | Path, *, frames: int = 48, repeats: int = 3, batches=(1, 4), native: bool = True,
               torch_eager_: bool = True, checkpoint: str | None = None, preset: str = "superfast",
-              models: dict[str, Path] | None = None, log: Callable[[str], None] = lambda m: None) -> dict:  # fmt: skip
-    """All measurements, side by side, in one process."""
+              models: dict[str, Path] | None = None, baseline: str | Path | None = None,
+              log: Callable[[str], None] = lambda m: None) -> dict:  # fmt: skip
+    """All measurements, side by side, in one process.
+
+    ``baseline``: another contract model (e.g. the previous release's INT8 file) measured model-only at
+    the working size right after the default, with the ratio ``model_over_baseline``.
+    """
     from roadseg.tools.info import collect
 
     models = models or shipped_models()
@@ -216,6 +222,12 @@ def run_bench(video: str | Path, *, frames: int = 48, repeats: int = 3, batches=
                     r = model_only(path, imgs, size, batch, device, repeats)
                     rows.append({"what": "onnxruntime model-only", "precision": precision, "device": device,
                                  "size": f"{size[0]}x{size[1]}", "batch": batch, **r})  # fmt: skip
+    if baseline is not None:
+        for batch in batches:
+            log(f"model-only baseline cpu {working[0]}x{working[1]} batch {batch}")
+            r = model_only(Path(baseline), imgs, working, batch, "cpu", repeats)
+            rows.append({"what": "onnxruntime model-only", "precision": "baseline", "device": "cpu",
+                         "size": f"{working[0]}x{working[1]}", "batch": batch, "model": str(baseline), **r})  # fmt: skip
     if torch_eager_:
         try:
             log("pytorch eager")
@@ -237,6 +249,10 @@ def run_bench(video: str | Path, *, frames: int = 48, repeats: int = 3, batches=
                  and r["precision"] == _precision(models, default_model))  # fmt: skip
     ratios = {"pipeline_over_model": round(pipe["fps"] / bound["fps"], 3),
               "pipeline_over_naive": round(pipe["fps"] / naive["fps"], 3)}  # fmt: skip
+    base = next((r for r in rows if r["precision"] == "baseline" and r["batch"] == 1), None)
+    if base is not None:
+        ratios["model_over_baseline"] = round(bound["fps"] / base["fps"], 3)
+        models = {**models, "baseline": Path(baseline)}
     log("machine peak (onnxruntime matmul)")
     fl = floor(rows, models, machine_peak(), f"{working[0]}x{working[1]}")
     return {"video": str(video), "video_info": vinfo, "frames": len(imgs), "repeats": repeats,
@@ -248,12 +264,12 @@ def _precision(models: dict[str, Path], path: Path) -> str:
 
 
 def format_table(result: dict) -> str:
-    head = f"{'what':<26} {'prec':<5} {'dev':<5} {'size':<9} {'batch':>5} {'frames/s':>9} {'ms/frame':>9}"
+    head = f"{'what':<26} {'prec':<8} {'dev':<5} {'size':<9} {'batch':>5} {'frames/s':>9} {'ms/frame':>9}"
     lines = [f"{result['frames']} frames of {result['video']} "
              f"({result['video_info']['width']}x{result['video_info']['height']}), median of {result['repeats']}",
              head, "-" * len(head)]  # fmt: skip
     for r in result["rows"]:
-        lines.append(f"{r['what']:<26} {r['precision']:<5} {r['device']:<5} {r['size']:<9} {r['batch']:>5} "
+        lines.append(f"{r['what']:<26} {r['precision']:<8} {r['device']:<5} {r['size']:<9} {r['batch']:>5} "
                      f"{r['fps']:>9.2f} {r['ms_per_frame']:>9.2f}")  # fmt: skip
     pipe = next(r for r in result["rows"] if r["what"] == "segment-video pipeline")
     lines.append("pipeline stages (ms/frame): " + ", ".join(f"{k} {v}" for k, v in pipe["stages_ms"].items()))
@@ -267,6 +283,8 @@ def format_table(result: dict) -> str:
                          f"= {100 * f['fraction_of_peak']:.0f}% of peak ({f['at']})")  # fmt: skip
     ra = result["ratios"]
     lines.append(f"pipeline / model-only {ra['pipeline_over_model']:.2f}x   pipeline / naive loop {ra['pipeline_over_naive']:.2f}x")
+    if "model_over_baseline" in ra:
+        lines.append(f"model-only default / baseline {ra['model_over_baseline']:.2f}x (batch 1, working size)")
     return "\n".join(lines)
 
 

@@ -1,0 +1,85 @@
+"""``roadseg batch``: thin click command over :func:`roadseg.batch.batch`."""
+
+from __future__ import annotations
+
+import click
+
+from roadseg.cli_util import fail, parse_size
+
+
+@click.command("batch", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Output folder: the inputs' layout with .mp4 files, and results.jsonl.")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Worker processes (local) or actors (Ray) [default: one per GPU, else one per 4 CPU cores; "
+                   "Ray: as many as the cluster has room for].")
+@click.option("--ray", "ray_address", metavar="ADDRESS", help="Run on the Ray cluster at HOST:PORT (or 'auto').")
+@click.option("--cpus-per-worker", default=1.0, show_default=True, type=click.FloatRange(min=0), help="Ray: CPUs each worker reserves.")
+@click.option("--gpus-per-worker", default=0.0, show_default=True, type=click.FloatRange(min=0), help="Ray: GPUs each worker reserves.")
+@click.option("--in-flight", default=2, show_default=True, type=click.IntRange(min=1), help="Ray: paths queued at one worker.")
+@click.option("--retries", default=2, show_default=True, type=click.IntRange(min=0), help="Times a video whose worker died is sent again.")
+@click.option("--force", is_flag=True, help="Redo videos a previous run finished.")
+@click.option("--masks", is_flag=True, help="Also write OUT/a/b.masks/ (one label PNG per frame).")
+@click.option("--stats", is_flag=True, help="Also write OUT/a/b.stats.json (per-frame class shares, stage timings).")
+@click.option("--model", type=click.Path(), help="ONNX model file (on a cluster: a path every node sees) [default: the shipped model].")
+@click.option("--size", help="Working size HxW the network sees [default: the model's input_size].")
+@click.option("--mode", default="overlay", show_default=True, type=click.Choice(["overlay", "mask", "side-by-side"]))
+@click.option("--alpha", default=0.5, show_default=True, type=click.FloatRange(0, 1), help="Weight of the class colours.")
+@click.option("--legend", is_flag=True, help="Draw the class colours and names on every frame.")
+@click.option("--start", default=0.0, type=click.FloatRange(min=0), help="Seconds to skip at the start of each video.")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Seconds to process after --start.")
+@click.option("--batch", default=1, show_default=True, type=click.IntRange(1, 256), help="Frames per inference call.")
+@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]))
+@click.option("--threads", default=0, show_default=True, help="onnxruntime intra-op threads per worker (0 = the worker's share of the cores).")
+@click.option("--codec", default="libx264", show_default=True, help="Video encoder.")
+@click.option("--crf", default=23, show_default=True, help="Encoder quality (lower = better, bigger).")
+@click.option("--preset", default="superfast", show_default=True, help="x264/x265 speed preset.")
+@click.option("--no-audio", is_flag=True, help="Drop the audio (by default every audio stream is copied).")
+@click.option("--hwaccel", help="Decode on a hardware device (cuda, qsv, vaapi ...).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-video lines; only the summary.")
+def batch_cmd(inputs, out_dir, workers, ray_address, cpus_per_worker, gpus_per_worker, in_flight, retries, force, masks,
+              stats, model, size, mode, alpha, legend, start, duration, batch, device, threads, codec, crf, preset,
+              no_audio, hwaccel, quiet) -> None:  # fmt: skip
+    """Segment many videos into OUT_DIR, keeping their relative layout (IN/a/b.mov -> OUT_DIR/a/b.mp4).
+
+    INPUTS are video files, folders (searched recursively), quoted globs ("dash/**/*.mov") or
+    @list.txt (one path a line). Each output appears only when complete; OUT_DIR/results.jsonl gets a
+    line per video; a rerun skips finished videos (--force redoes them). Exit code 1 if any video
+    failed, 130 on Ctrl-C (finished outputs stay, unfinished ones are removed).
+
+    \b
+    Examples:
+      roadseg batch dashcam/ -o segmented/
+      roadseg batch "archive/**/*.mp4" @more.txt -o /shared/out --ray auto --gpus-per-worker 1
+    """
+    import signal
+
+    from roadseg.batch import BatchError, BatchInterrupted, BatchOptions
+    from roadseg.batch import batch as run_batch
+    from roadseg.cli import _on_sigterm, _setup_logging
+    from roadseg.pipeline.video import SegmentOptions
+
+    _setup_logging()
+    bopts = BatchOptions(workers=workers, ray=ray_address, cpus_per_worker=cpus_per_worker,
+                         gpus_per_worker=gpus_per_worker, in_flight=in_flight, retries=retries, force=force,
+                         masks=masks, stats=stats, progress=not quiet)  # fmt: skip
+    sopts = SegmentOptions(model=model, size=parse_size(size), alpha=alpha, mode=mode, legend=legend, batch=batch,
+                           providers=device, threads=threads, codec=codec, crf=crf, preset=preset,
+                           audio=not no_audio, hwaccel=hwaccel, start=start, duration=duration)  # fmt: skip
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        summary = run_batch(list(inputs), out_dir, bopts, sopts)
+    except BatchError as exc:
+        fail(str(exc))
+    except BatchInterrupted as exc:
+        click.echo(exc.summary.table(), err=True)
+        fail(f"{exc}; results in {exc.summary.results}", 143 if exc.signal_name == "SIGTERM" else 130)
+    except KeyboardInterrupt as exc:
+        fail("interrupted before any video started", 143 if getattr(exc, "signal_name", "") == "SIGTERM" else 130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    click.echo(summary.table(), err=True)
+    click.echo(f"results: {summary.results}", err=True)
+    if summary.failed:
+        raise SystemExit(1)

@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import NamedTuple, Protocol
 
-from roadseg.batch.task import Task, remove_temps
+from roadseg.batch.task import Task, remove_stale_temps, remove_temps
 
 
 class Lost(NamedTuple):
@@ -64,22 +64,29 @@ def drive(tasks: Iterable[Task], pool: Pool, record: Record, *, retries: int, po
     attempts; when no worker is left, the tasks still waiting get an ``error`` line each.
     """
     pending = deque(tasks)
-    while pending or pool.busy():
-        while pending and pool.can_take():
-            pool.submit(pending.popleft())
-        if pending and not pool.busy() and not pool.alive():
-            for task in pending:
-                record(task, {"status": "error", "error": "no workers left (all died)", "frames": 0})
-            return
-        for task, outcome in pool.poll(poll_s):
-            if outcome is None:
-                pending.appendleft(task.with_worker(""))
-            elif isinstance(outcome, Lost):
-                remove_temps(task)
-                again = task.attempt <= retries
-                record(task, {"status": "error", "frames": 0, "node": outcome.node, "retried": again,
-                              "error": f"worker lost mid-video: {outcome.reason}"})  # fmt: skip
-                if again:
-                    pending.appendleft(task.retry())
-            else:
-                record(task, outcome)
+    disturbed: dict[str, Task] = {}  # tasks a dead worker held: a cut-off node may still write their temp files
+    try:
+        while pending or pool.busy():
+            while pending and pool.can_take():
+                pool.submit(pending.popleft())
+            if pending and not pool.busy() and not pool.alive():
+                for task in pending:
+                    record(task, {"status": "error", "error": "no workers left (all died)", "frames": 0})
+                return
+            for task, outcome in pool.poll(poll_s):
+                if outcome is None or isinstance(outcome, Lost):
+                    disturbed[task.output] = task
+                if outcome is None:
+                    pending.appendleft(task.with_worker(""))
+                elif isinstance(outcome, Lost):
+                    remove_temps(task)
+                    again = task.attempt <= retries
+                    record(task, {"status": "error", "frames": 0, "node": outcome.node, "retried": again,
+                                  "error": f"worker lost mid-video: {outcome.reason}"})  # fmt: skip
+                    if again:
+                        pending.appendleft(task.retry())
+                else:
+                    record(task, outcome)
+    finally:
+        for task in disturbed.values():
+            remove_stale_temps(task)

@@ -105,8 +105,12 @@ class RayPool:
             raise BatchError(f"the Ray cluster ({have}) has no room for a worker of {cpus:g} CPUs and {gpus:g} GPUs")
         return n
 
-    def _first_ready(self, timeout: float) -> None:
-        ready, _ = self.ray.wait(list(self._starting), num_returns=1, timeout=timeout)
+    def _first_ready(self, timeout: float, grace: float = 10.0) -> None:
+        """Wait until every actor is ready, or after ``grace`` s for at least one (the rest join later)."""
+        starting = list(self._starting)
+        ready, _ = self.ray.wait(starting, num_returns=len(starting), timeout=grace)
+        if not ready:
+            ready, _ = self.ray.wait(starting, num_returns=1, timeout=max(0.0, timeout - grace))
         if not ready:
             raise BatchError(f"no Ray worker became ready within {timeout:.0f} s (is there room on the cluster?)")
         self._welcome(ready, strict=True)

@@ -78,7 +78,7 @@ def ours(temp: Path) -> list[int]:
     """Processes whose command line names this cluster's temp folder (raylets, GCS, workers)."""
     found = []
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
             try:
                 if str(temp).encode() in (entry / "cmdline").read_bytes():
                     found.append(int(entry.name))

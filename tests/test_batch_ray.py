@@ -41,7 +41,7 @@ def leftovers(temp: str) -> list[int]:
     pids = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and temp.encode() in (entry / "cmdline").read_bytes():
+            if entry.name.isdigit() and int(entry.name) != os.getpid() and temp.encode() in (entry / "cmdline").read_bytes():
                 pids.append(int(entry.name))
         except OSError:
             pass

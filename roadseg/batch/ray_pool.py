@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from collections import deque
 from typing import Any
 
@@ -86,16 +87,23 @@ class RayPool:
                 ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise BatchError(f"cannot reach a Ray cluster at {address}: {str(exc).splitlines()[0]}") from None
+        self._actors: list[_Actor] = []
+        self._starting: dict[Any, _Actor] = {}  # info() refs of actors not ready yet
+        self._options, self.ready_timeout, self._stalled = options, ready_timeout, None
+        self._remote = ray.remote(RayWorker).options(num_cpus=cpus_per_worker, num_gpus=gpus_per_worker, max_restarts=0,
+                                                     max_task_retries=0, scheduling_strategy="SPREAD")  # fmt: skip
         try:
-            count = workers or self._slots(cpus_per_worker, gpus_per_worker)
-            remote = ray.remote(RayWorker).options(num_cpus=cpus_per_worker, num_gpus=gpus_per_worker, max_restarts=0,
-                                                   max_task_retries=0, scheduling_strategy="SPREAD")  # fmt: skip
-            self._actors = [_Actor(remote.remote(options)) for _ in range(count)]
-            self._starting = {a.handle.info.remote(): a for a in self._actors}
+            for _ in range(workers or self._slots(cpus_per_worker, gpus_per_worker)):
+                self._spawn()
             self._first_ready(ready_timeout)
         except BaseException:
             self.close()
             raise
+
+    def _spawn(self) -> None:
+        actor = _Actor(self._remote.remote(self._options))
+        self._actors.append(actor)
+        self._starting[actor.handle.info.remote()] = actor
 
     def _slots(self, cpus: float, gpus: float) -> int:
         total = self.ray.cluster_resources()
@@ -142,7 +150,12 @@ class RayPool:
         return any(a.queue for a in self._actors)
 
     def alive(self) -> int:
-        return len(self._actors)
+        """Actors that can still take tasks; ones waiting for room count for ``ready_timeout`` s at most."""
+        if any(a.info for a in self._actors) or not self._actors:
+            self._stalled = None
+            return len(self._actors)
+        self._stalled = self._stalled or time.monotonic()
+        return len(self._actors) if time.monotonic() - self._stalled < self.ready_timeout else 0
 
     def submit(self, task: Task) -> None:
         actor = min(self._open(), key=lambda a: len(a.queue))
@@ -175,9 +188,11 @@ class RayPool:
         return out
 
     def _bury(self, actor: _Actor, exc: Exception) -> list[tuple[Task, Outcome]]:
-        """Drop a dead actor: its running task is lost, the ones queued behind it go back unstarted."""
+        """Drop a dead actor and ask for a replacement (it starts wherever there is room, if anywhere):
+        its running task is lost, the ones queued behind it go back unstarted."""
         self._actors.remove(actor)
         self.ray.kill(actor.handle, no_restart=True)
+        self._spawn()
         where = f"node {actor.info.get('ip', '?')} {actor.info.get('node', '?')[:8]}, pid {actor.info.get('pid')}"
         reason = f"{exc.__class__.__name__} ({where})"
         (_, running), *queued = actor.queue

@@ -64,7 +64,7 @@ def long_clips(tmp_path: Path) -> Path:
 
 def test_layout_results_and_error_rows(archive: Path, rule_onnx: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    summary = roadseg.batch(archive, out, model=str(rule_onnx), workers=2, progress=False)
+    summary = roadseg.batch(archive, out, model=str(rule_onnx), workers=2, quiet=True)
     assert (summary.ok, summary.error, summary.skipped) == (3, 1, 0) and summary.failed
     expect = {"a/x.mp4": 12, "a/b/y.mp4": 9, "z.mp4": 7}
     for rel, n in expect.items():
@@ -93,7 +93,7 @@ def read_audio_streams(path: Path) -> list:
 
 def test_rerun_skips_finished_videos_and_force_redoes_them(archive: Path, rule_onnx: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    opts = {"model": str(rule_onnx), "workers": 1, "progress": False}
+    opts = {"model": str(rule_onnx), "workers": 1, "quiet": True}
     roadseg.batch(archive, out, **opts)
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*.mp4")}
     again = roadseg.batch(archive, out, **opts)
@@ -114,7 +114,7 @@ def test_masks_stats_globs_and_lists(archive: Path, rule_onnx: Path, tmp_path: P
     (tmp_path / "list.txt").write_text("# from a list\nin/a/x.mp4\n\nin/z.mkv\n")
     out = tmp_path / "out"
     summary = roadseg.batch(["@" + str(tmp_path / "list.txt"), str(archive / "**" / "*.mov")], out,
-                            model=str(rule_onnx), workers=1, masks=True, stats=True, progress=False)  # fmt: skip
+                            model=str(rule_onnx), workers=1, masks=True, stats=True, quiet=True)  # fmt: skip
     assert summary.ok == 3 and not summary.failed
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*.mp4")) == ["a/b/y.mp4", "in/a/x.mp4", "in/z.mp4"]
     assert len(list((out / "in/a/x.masks").glob("*.png"))) == 12
@@ -136,7 +136,7 @@ def test_discovery_rules(archive: Path, tmp_path: Path) -> None:
     with pytest.raises(BatchError, match="cannot read the input list"):
         find_videos(["@" + str(tmp_path / "missing.txt")])
     with pytest.raises(BatchError, match="no videos found"):
-        roadseg.batch(str(tmp_path / "empty*"), tmp_path / "o", progress=False)
+        roadseg.batch(str(tmp_path / "empty*"), tmp_path / "o", quiet=True)
 
 
 def test_cli_exit_codes_and_summary(archive: Path, rule_onnx: Path, tmp_path: Path) -> None:
@@ -167,7 +167,7 @@ def test_cli_exit_codes_and_summary(archive: Path, rule_onnx: Path, tmp_path: Pa
 def test_ray_missing_is_one_line(monkeypatch, archive: Path, tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
     with pytest.raises(BatchError, match=r"pip install 'roadseg\[ray\]'"):
-        roadseg.batch(archive, tmp_path / "out", ray="auto", progress=False)
+        roadseg.batch(archive, tmp_path / "out", ray="auto", quiet=True)
 
 
 def _wait_for(predicate, timeout: float = 60.0, step: float = 0.005):
@@ -184,7 +184,7 @@ def test_worker_killed_mid_video_is_retried(long_clips: Path, rule_onnx: Path, t
     out = tmp_path / "out"
     done: dict = {}
     run = threading.Thread(target=lambda: done.update(summary=roadseg.batch(
-        long_clips, out, model=str(rule_onnx), workers=2, retries=1, progress=False)))  # fmt: skip
+        long_clips, out, model=str(rule_onnx), workers=2, retries=1, quiet=True)))  # fmt: skip
     run.start()
     part = _wait_for(lambda: next((p for p in temps(out) if p.suffix == ".mp4"), None) if out.exists() else None)
     pid = int(part.name.split(PART)[1].split("-")[0])  # .c1.mp4.part-<pid>-<attempt>.mp4
@@ -220,3 +220,18 @@ def test_ctrl_c_keeps_finished_removes_unfinished(long_clips: Path, rule_onnx: P
     assert all(count_frames(Path(p)) == 400 for p in finished)
     assert f"ok {len(finished)} · error 0 · skipped 0 · interrupted {4 - len(finished)}" in err
     assert "Traceback" not in err
+
+
+def test_a_worker_keeps_one_model_session_for_all_its_videos(monkeypatch, archive: Path, rule_onnx: Path,
+                                                              tmp_path: Path) -> None:  # fmt: skip
+    from roadseg.batch.task import Task, Worker
+    from roadseg.pipeline.infer import OnnxSegmenter
+    from roadseg.pipeline.options import SegmentOptions
+
+    built = []
+    init = OnnxSegmenter.__init__
+    monkeypatch.setattr(OnnxSegmenter, "__init__", lambda self, *a, **k: (built.append(1), init(self, *a, **k))[1])
+    worker = Worker(SegmentOptions("", model=str(rule_onnx)), node="here")
+    lines = [worker.run(Task(str(archive / rel), str(tmp_path / f"{i}.mp4")).with_worker("1"))
+             for i, rel in enumerate(("a/x.mp4", "z.mkv", "a/b/y.mov"))]  # fmt: skip
+    assert [line["frames"] for line in lines] == [12, 7, 9] and len(built) == 1

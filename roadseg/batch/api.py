@@ -21,14 +21,15 @@ from roadseg.batch.inputs import find_videos, plan_outputs
 from roadseg.batch.report import Progress, Summary
 from roadseg.batch.results import ResultsLog, input_key, is_done, latest_outcomes, settings_key
 from roadseg.batch.task import Task, model_key, remove_stale_temps, remove_temps
-from roadseg.pipeline.video import SegmentOptions
+from roadseg.pipeline.options import SegmentOptions
 
 RESULTS = "results.jsonl"
 
 
 @dataclass(frozen=True)
 class BatchOptions:
-    """How a batch runs (what each video gets is a :class:`~roadseg.pipeline.video.SegmentOptions`).
+    """How a batch runs (what each video gets is a :class:`~roadseg.pipeline.options.SegmentOptions`,
+    whose ``input`` and ``output`` the batch sets per video; ``masks`` and ``stats`` here are flags).
 
     Attributes:
         workers: worker processes (local) or actors (Ray); ``None`` = what the machine or cluster can feed.
@@ -38,7 +39,7 @@ class BatchOptions:
         retries: how often a video whose worker died is sent again.
         force: redo videos a previous run finished.
         masks, stats: also write ``b.masks/`` (label PNGs) and ``b.stats.json`` beside ``b.mp4``.
-        progress: a bar on a terminal, one line per video otherwise.
+        quiet: no bar (on a terminal) or per-video lines (in a log); the summary only.
     """
 
     workers: int | None = None
@@ -50,14 +51,14 @@ class BatchOptions:
     force: bool = False
     masks: bool = False
     stats: bool = False
-    progress: bool = True
+    quiet: bool = False
 
 
 def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str | os.PathLike,
           options: BatchOptions | None = None, segment: SegmentOptions | None = None, **kw) -> Summary:  # fmt: skip
     """Segment every video of ``inputs`` into ``out_dir`` (same relative layout, ``.mp4``).
 
-    Keyword arguments override fields of :class:`BatchOptions` or of ``SegmentOptions``. Each video
+    Keyword arguments override fields of :class:`BatchOptions`, else of ``SegmentOptions``. Each video
     gets one line in ``out_dir/results.jsonl``; a video that a previous run finished (same input size
     and mtime, model and output settings, output present) is skipped unless ``force``.
 
@@ -103,7 +104,7 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
 def _run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path, results: ResultsLog,
          summary: Summary, model: str, settings: str) -> None:  # fmt: skip
     """Start the pool, drive it, and on Ctrl-C stop it and remove what was unfinished."""
-    progress = Progress(len(todo), enabled=bopts.progress)
+    progress = Progress(len(todo), enabled=not bopts.quiet)
     pool = None
 
     def record(task: Task, worker_line: dict) -> None:
@@ -145,7 +146,7 @@ def _open_pool(bopts: BatchOptions, sopts: SegmentOptions):
                        in_flight=bopts.in_flight)  # fmt: skip
     from roadseg.batch.local import LocalPool
 
-    gpus = _local_gpus(sopts.providers)
+    gpus = _local_gpus(sopts.device)
     workers = bopts.workers or len(gpus) or max(1, (os.cpu_count() or 1) // 4)
     threads = sopts.threads or (0 if gpus else max(1, (os.cpu_count() or 1) // workers))
     envs = [{"CUDA_VISIBLE_DEVICES": gpus[i % len(gpus)]} if gpus else {} for i in range(workers)]
@@ -174,7 +175,7 @@ def _model_key(sopts: SegmentOptions, bopts: BatchOptions) -> str:
     if sopts.model:
         path = Path(sopts.model)
     else:
-        device = ("cuda" if bopts.gpus_per_worker else "cpu") if bopts.ray else sopts.providers
+        device = ("cuda" if bopts.gpus_per_worker else "cpu") if bopts.ray else sopts.device
         try:
             path = default_model_path(device)
         except ModelError as exc:
@@ -208,5 +209,7 @@ def _options(options: BatchOptions | None, segment: SegmentOptions | None, kw: d
     if unknown:
         raise TypeError(f"batch() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
     bopts = replace(options or BatchOptions(), **{k: v for k, v in kw.items() if k in names})
-    sopts = SegmentOptions(**{**asdict(segment or SegmentOptions()), **{k: v for k, v in kw.items() if k not in names}})
+    sopts = SegmentOptions(
+        **{**asdict(segment or SegmentOptions("")), **{k: v for k, v in kw.items() if k not in names}}
+    )
     return bopts, sopts

@@ -7,8 +7,8 @@ retries the video) and replaced; workers ignore SIGINT, so Ctrl-C reaches only t
 stops them with :meth:`LocalPool.cancel`.
 
 Example:
-    >>> from roadseg.pipeline.video import SegmentOptions
-    >>> with LocalPool(SegmentOptions(), workers=1) as pool:  # doctest: +SKIP
+    >>> from roadseg.pipeline.options import SegmentOptions
+    >>> with LocalPool(SegmentOptions(""), workers=1) as pool:  # doctest: +SKIP
     ...     pool.submit(Task("in.mp4", "out/in.mp4")); pool.poll(60)
 """
 
@@ -18,23 +18,19 @@ import multiprocessing as mp
 import os
 import signal
 import socket
-import threading
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from roadseg.batch.driver import Lost, Outcome
 from roadseg.batch.errors import BatchError
 from roadseg.batch.task import Task
-from roadseg.pipeline.video import SegmentOptions
+from roadseg.pipeline.options import SegmentOptions
 
 
 def _serve(conn: Connection, options: SegmentOptions, env: dict[str, str]) -> None:
     """A worker process: load the model once, then run tasks until told to stop (``None``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     os.environ.update(env)
-    from tqdm import tqdm
-
-    tqdm.set_lock(threading.RLock())  # not tqdm's default multiprocessing lock: a killed worker would leak it
     from roadseg.batch.task import Worker
 
     try:

@@ -9,7 +9,7 @@ decoded video is ~10x its file size and would swamp the object store) and collec
 it go back unstarted. Actors that find no room when the batch starts join when a node with room does.
 
 Example (a cluster already running; see the README's "Batch on a Ray cluster"):
-    >>> pool = RayPool("127.0.0.1:6379", SegmentOptions())  # doctest: +SKIP
+    >>> pool = RayPool("127.0.0.1:6379", SegmentOptions(""))  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 from roadseg.batch.driver import Lost, Outcome
 from roadseg.batch.errors import BatchError
 from roadseg.batch.task import Task, Worker
-from roadseg.pipeline.video import SegmentOptions
+from roadseg.pipeline.options import SegmentOptions
 
 log = logging.getLogger("roadseg")
 INSTALL_HINT = "--ray needs Ray: pip install 'roadseg[ray]'"

@@ -23,10 +23,10 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from roadseg.pipeline.video import SegmentOptions
+from roadseg.pipeline.options import SegmentOptions
 
 #: Options that change what a video's outputs contain (not how fast they are made).
-OUTPUT_FIELDS = ("size", "alpha", "mode", "legend", "codec", "crf", "preset", "audio", "start", "duration")
+OUTPUT_FIELDS = ("size", "alpha", "mode", "legend", "codec", "crf", "preset", "no_audio", "start", "duration")
 
 
 class ResultsLog:

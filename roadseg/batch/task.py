@@ -16,7 +16,6 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import shutil
@@ -25,9 +24,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from roadseg.pipeline.video import SegmentOptions
+from roadseg.errors import Interrupted
+from roadseg.pipeline.options import SegmentOptions
+
+if TYPE_CHECKING:
+    from roadseg.pipeline.infer import Segmenter
 
 PART = ".part-"
 
@@ -99,45 +102,50 @@ def model_key(path: str | Path) -> str:
 class Worker:
     """What one worker keeps for its whole life: its options, the model it loaded, where it runs.
 
-    It loads the model once when it starts (a broken model fails here, before any video).
-    Phase 1 of the run-path work: ``segment_video`` still builds its own session per video.
+    It loads the model once when it starts (a broken model fails here, before any video) and every
+    video it runs reuses that session: building one per video is costly on a GPU.
     """
 
     def __init__(self, options: SegmentOptions, node: str) -> None:
         from roadseg.pipeline.infer import Segmenter
 
         self.options, self.node = options, node
-        self.segmenter = Segmenter(options.model, size=options.size, providers=options.providers,
+        self.segmenter = Segmenter(options.model, size=options.size, providers=options.device,
                                    threads=options.threads)  # fmt: skip
         self.info = {"node": node, "pid": os.getpid(), "model": model_key(self.segmenter.model.path),
                      "providers": self.segmenter.model.providers}  # fmt: skip
 
     def run(self, task: Task) -> dict:
         """Process one video; the line says which model did it."""
-        return {**process_one(task, self.options, node=self.node), "model": self.info["model"]}
+        return {
+            **process_one(task, self.options, node=self.node, segmenter=self.segmenter),
+            "model": self.info["model"],
+        }
 
 
-def process_one(task: Task, options: SegmentOptions, *, node: str) -> dict:
-    """Segment ``task.input`` into its temporary names and rename them into place.
+def process_one(task: Task, options: SegmentOptions, *, node: str, segmenter: Segmenter | None = None) -> dict:
+    """Segment ``task.input`` into its temporary names through THE run, and rename them into place.
 
-    Returns the worker's part of the results line: ``status`` (``ok`` or ``error``), ``frames``,
-    ``fps``, ``seconds``, ``node``, ``error``, ``frames_lost`` and ``warnings`` (what the run logged).
-    Any failure of the video is an ``error`` (its temporary outputs removed, nothing under the final
+    ``segmenter`` is the worker's long-lived model (``None`` builds one from ``options``). Returns the
+    worker's part of the results line: ``status`` (``ok`` or ``error``), ``frames``, ``fps``,
+    ``seconds``, ``node``, ``error``, ``frames_lost`` and ``warnings`` (what the run logged). Any
+    failure of the video is an ``error`` (its temporary outputs removed, nothing under the final
     names); only the worker's death (this function never returning) makes the driver retry it.
     """
-    from roadseg.pipeline.video import segment_video
+    from roadseg.pipeline.run import run
 
     temp, final = task.temp, task.final
-    opts = replace(options, masks_dir=str(temp.masks) if temp.masks else None, frame_stats=task.stats,
-                   overwrite=True, progress=False)  # fmt: skip
+    opts = replace(options, input=task.input, output=str(temp.video), masks_dir=temp.masks and str(temp.masks),
+                   stats=temp.stats and str(temp.stats), overwrite=True, quiet=True)  # fmt: skip
     line = {"status": "error", "frames": 0, "fps": None, "seconds": None, "node": node, "error": None}
     t0 = time.perf_counter()
     try:
         with _captured_log() as warnings:
-            result = segment_video(task.input, temp.video, opts)
-        if temp.stats:
-            temp.stats.write_text(json.dumps(result, indent=1))
+            result = run(opts, segmenter=segmenter)
         _commit(temp, final)
+    except Interrupted:  # stopped, not failed: leave nothing behind and let the caller see it
+        _remove(temp)
+        raise
     except Exception as exc:  # the video failed: say why in its line; the next video goes on
         _remove(temp)
         line.update(error=str(exc) or exc.__class__.__name__, seconds=round(time.perf_counter() - t0, 3))
@@ -145,8 +153,8 @@ def process_one(task: Task, options: SegmentOptions, *, node: str) -> dict:
     except BaseException:  # interrupted: leave nothing behind
         _remove(temp)
         raise
-    line.update(status="ok", frames=result["frames"], fps=result["fps"], seconds=result["seconds"],
-                frames_lost=result["frames_lost"], warnings=warnings)  # fmt: skip
+    line.update(status="ok", frames=result.frames, fps=result.fps, seconds=result.seconds,
+                frames_lost=result.frames_lost, warnings=warnings)  # fmt: skip
     return line
 
 

@@ -1,10 +1,10 @@
-"""``roadseg batch``: thin click command over :func:`roadseg.batch.batch`."""
+"""``roadseg batch``: parse the options into BatchOptions + SegmentOptions, call :func:`roadseg.batch.batch`."""
 
 from __future__ import annotations
 
 import click
 
-from roadseg.cli_util import fail, parse_size
+from roadseg.cli.common import handle_errors, size_option
 
 
 @click.command("batch", context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,7 +23,7 @@ from roadseg.cli_util import fail, parse_size
 @click.option("--masks", is_flag=True, help="Also write OUT/a/b.masks/ (one label PNG per frame).")
 @click.option("--stats", is_flag=True, help="Also write OUT/a/b.stats.json (per-frame class shares, stage timings).")
 @click.option("--model", type=click.Path(), help="ONNX model file (on a cluster: a path every node sees) [default: the shipped model].")
-@click.option("--size", help="Working size HxW the network sees [default: the model's input_size].")
+@click.option("--size", callback=size_option, help="Working size HxW the network sees [default: the model's input_size].")
 @click.option("--mode", default="overlay", show_default=True, type=click.Choice(["overlay", "mask", "side-by-side"]))
 @click.option("--alpha", default=0.5, show_default=True, type=click.FloatRange(0, 1), help="Weight of the class colours.")
 @click.option("--legend", is_flag=True, help="Draw the class colours and names on every frame.")
@@ -38,6 +38,7 @@ from roadseg.cli_util import fail, parse_size
 @click.option("--no-audio", is_flag=True, help="Drop the audio (by default every audio stream is copied).")
 @click.option("--hwaccel", help="Decode on a hardware device (cuda, qsv, vaapi ...).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-video lines; only the summary.")
+@handle_errors
 def batch_cmd(inputs, out_dir, workers, ray_address, cpus_per_worker, gpus_per_worker, in_flight, retries, force, masks,
               stats, model, size, mode, alpha, legend, start, duration, batch, device, threads, codec, crf, preset,
               no_audio, hwaccel, quiet) -> None:  # fmt: skip
@@ -53,32 +54,21 @@ def batch_cmd(inputs, out_dir, workers, ray_address, cpus_per_worker, gpus_per_w
       roadseg batch dashcam/ -o segmented/
       roadseg batch "archive/**/*.mp4" @more.txt -o /shared/out --ray auto --gpus-per-worker 1
     """
-    import signal
-
-    from roadseg.batch import BatchError, BatchInterrupted, BatchOptions
+    from roadseg.batch import BatchInterrupted, BatchOptions
     from roadseg.batch import batch as run_batch
-    from roadseg.cli import _on_sigterm, _setup_logging
-    from roadseg.pipeline.video import SegmentOptions
+    from roadseg.pipeline.options import SegmentOptions
 
-    _setup_logging()
     bopts = BatchOptions(workers=workers, ray=ray_address, cpus_per_worker=cpus_per_worker,
                          gpus_per_worker=gpus_per_worker, in_flight=in_flight, retries=retries, force=force,
-                         masks=masks, stats=stats, progress=not quiet)  # fmt: skip
-    sopts = SegmentOptions(model=model, size=parse_size(size), alpha=alpha, mode=mode, legend=legend, batch=batch,
-                           providers=device, threads=threads, codec=codec, crf=crf, preset=preset,
-                           audio=not no_audio, hwaccel=hwaccel, start=start, duration=duration)  # fmt: skip
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+                         masks=masks, stats=stats, quiet=quiet)  # fmt: skip
+    sopts = SegmentOptions("", model=model, size=size, alpha=alpha, mode=mode, legend=legend, batch=batch, device=device,
+                           threads=threads, codec=codec, crf=crf, preset=preset, no_audio=no_audio, hwaccel=hwaccel,
+                           start=start, duration=duration)  # fmt: skip
     try:
         summary = run_batch(list(inputs), out_dir, bopts, sopts)
-    except BatchError as exc:
-        fail(str(exc))
-    except BatchInterrupted as exc:
-        click.echo(exc.summary.table(), err=True)
-        fail(f"{exc}; results in {exc.summary.results}", 143 if exc.signal_name == "SIGTERM" else 130)
-    except KeyboardInterrupt as exc:
-        fail("interrupted before any video started", 143 if getattr(exc, "signal_name", "") == "SIGTERM" else 130)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    except BatchInterrupted as exc:  # the table first, then handle_errors' one Error line and 130/143
+        click.echo(f"{exc.summary.table()}\nresults: {exc.summary.results}", err=True)
+        raise
     click.echo(summary.table(), err=True)
     click.echo(f"results: {summary.results}", err=True)
     if summary.failed:

@@ -8,18 +8,15 @@ signalling those groups (never ``ray stop``, never by name).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import av
 import pytest
-from conftest import rule_model, split_frames, write_video
+from conftest import batch_results, frame_count, part_files, rule_model, split_frames, wait_for, write_video
 
 pytestmark = pytest.mark.skipif(os.environ.get("ROADSEG_RAY_NETNS") != "1",
                                 reason="runs inside the network namespace test_batch_ray.py makes")  # fmt: skip
@@ -99,14 +96,14 @@ def cluster():
     head = Node("head", ["--head", f"--port={PORT}", "--include-dashboard=false"], temp)
     worker = None
     try:
-        _wait(lambda: _listening(PORT), 60)
+        wait_for(lambda: _listening(PORT), 60)
         worker = Node("worker", [f"--address={ADDRESS}"], temp)
-        _wait(lambda: count_nodes() == 2, 60, step=1.0)
+        wait_for(lambda: count_nodes() == 2, 60, step=1.0)
         yield {"head": head, "worker": worker}
     finally:
         for node in filter(None, (worker, head)):
             node.stop()
-        _wait(lambda: not ours(temp), 15, fail=False)
+        wait_for(lambda: not ours(temp), 15, fail=False)
         for pid in ours(temp):  # what outlived its raylet: ours by its unique temp path
             os.kill(pid, signal.SIGKILL)
 
@@ -119,17 +116,6 @@ def _listening(port: int) -> bool:
         return True
     except OSError:
         return False
-
-
-def _wait(predicate, timeout: float, step: float = 0.05, fail: bool = True):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    if fail:
-        raise AssertionError(f"timed out after {timeout} s")
 
 
 @pytest.fixture(scope="module")
@@ -150,43 +136,31 @@ def batch_cmd(inputs: Path, out: Path, model: Path, *extra: str) -> list[str]:
             "--model", str(model), *extra]  # fmt: skip
 
 
-def results(out: Path) -> list[dict]:
-    return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
-
-
-def temps(out: Path) -> list[Path]:
-    return [p for p in out.rglob("*") if ".part-" in p.name]
-
-
-def frames_of(path: Path) -> int:
-    with av.open(str(path)) as c:
-        return sum(1 for _ in c.decode(video=0))
-
 
 def test_spreads_over_both_nodes_exact_frames_error_line_no_temps(cluster, work) -> None:
     out = work["root"] / "out"
     run = subprocess.run(batch_cmd(work["inputs"], out, work["model"]), capture_output=True, text=True, timeout=120)
     assert run.returncode == 1, run.stderr  # the broken file
-    lines = results(out)
+    lines = batch_results(out)
     ok = [line for line in lines if line["status"] == "ok"]
     assert len(ok) == 6 and len({line["node"] for line in ok}) == 2, lines  # both nodes did work
     for rel, n in work["frames"].items():
         target = out / Path(rel).with_suffix(".mp4")
-        assert frames_of(target) == n and any(line["output"] == str(target) and line["frames"] == n for line in ok)
+        assert frame_count(target) == n and any(line["output"] == str(target) and line["frames"] == n for line in ok)
     (bad,) = [line for line in lines if line["status"] == "error"]
     assert bad["input"].endswith("broken.mp4") and "not a readable video" in bad["error"]
-    assert not (out / "broken.mp4").exists() and not temps(out)
+    assert not (out / "broken.mp4").exists() and not part_files(out)
     assert "ok 6 · error 1 · skipped 0" in run.stderr and "broken.mp4: error" in run.stderr
 
 
 def test_rerun_skips_every_finished_video(cluster, work) -> None:
     out = work["root"] / "out"
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*.mp4")}
-    seen = len(results(out))
+    seen = len(batch_results(out))
     run = subprocess.run(batch_cmd(work["inputs"], out, work["model"]), capture_output=True, text=True, timeout=120)
-    new = results(out)[seen:]
+    new = batch_results(out)[seen:]
     assert sorted(line["status"] for line in new) == ["error"] + ["skipped"] * 6, run.stderr
-    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.mp4")} == before and not temps(out)
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.mp4")} == before and not part_files(out)
 
 
 def test_killing_the_worker_node_mid_run_finishes_everything_on_the_head(cluster, work) -> None:
@@ -200,15 +174,15 @@ def test_killing_the_worker_node_mid_run_finishes_everything_on_the_head(cluster
     proc = subprocess.Popen(batch_cmd(inputs, out, work["model"]), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)  # fmt: skip
     try:
-        part = _wait(lambda: next((p for p in temps(out) if worker.owns(_pid(p))), None) if out.exists() else None, 90)
+        part = wait_for(lambda: next((p for p in part_files(out) if worker.owns(_pid(p))), None) if out.exists() else None, 90)
         worker.kill()  # mid-video on the worker node
-        _wait(lambda: not Path(f"/proc/{_pid(part)}").exists(), 15)  # its actor went down with it
+        wait_for(lambda: not Path(f"/proc/{_pid(part)}").exists(), 15)  # its actor went down with it
         _, err = proc.communicate(timeout=150)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 0, err
-    lines = results(out)
+    lines = batch_results(out)
     lost = [line for line in lines if line.get("retried")]
     assert lost and all("worker lost mid-video" in line["error"] for line in lost), lines
     dead = lost[0]["node"]
@@ -218,7 +192,7 @@ def test_killing_the_worker_node_mid_run_finishes_everything_on_the_head(cluster
     assert sorted(line["output"] for line in lines if line["status"] == "ok") == sorted(
         str(out / f"v{i}.mp4") for i in range(6)
     )
-    assert all(frames_of(out / f"v{i}.mp4") == 300 for i in range(6)) and not temps(out)
+    assert all(frame_count(out / f"v{i}.mp4") == 300 for i in range(6)) and not part_files(out)
 
 
 def _pid(part: Path) -> int:

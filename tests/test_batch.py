@@ -18,25 +18,12 @@ from pathlib import Path
 
 import av
 import pytest
-from conftest import split_frames, write_video
+from conftest import batch_results, frame_count, part_files, split_frames, wait_for, write_video
 
 import roadseg
 from roadseg.batch import BatchError
 from roadseg.batch.inputs import find_videos, plan_outputs
 from roadseg.batch.task import PART
-
-
-def count_frames(path: Path) -> int:
-    with av.open(str(path)) as c:
-        return sum(1 for _ in c.decode(video=0))
-
-
-def results(out: Path) -> list[dict]:
-    return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
-
-
-def temps(out: Path) -> list[Path]:
-    return [p for p in out.rglob("*") if PART in p.name]
 
 
 @pytest.fixture
@@ -68,9 +55,9 @@ def test_layout_results_and_error_rows(archive: Path, rule_onnx: Path, tmp_path:
     assert (summary.ok, summary.error, summary.skipped) == (3, 1, 0) and summary.failed
     expect = {"a/x.mp4": 12, "a/b/y.mp4": 9, "z.mp4": 7}
     for rel, n in expect.items():
-        assert count_frames(out / rel) == n
+        assert frame_count(out / rel) == n
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*.mp4")) == sorted(expect)
-    lines = {Path(line["output"]).relative_to(out).as_posix(): line for line in results(out)}
+    lines = {Path(line["output"]).relative_to(out).as_posix(): line for line in batch_results(out)}
     assert set(lines) == {*expect, "broken.mp4"}
     for rel, n in expect.items():
         line = lines[rel]
@@ -82,7 +69,7 @@ def test_layout_results_and_error_rows(archive: Path, rule_onnx: Path, tmp_path:
         )
     bad = lines["broken.mp4"]
     assert bad["status"] == "error" and "not a readable video" in bad["error"] and bad["attempt"] == 1
-    assert not (out / "broken.mp4").exists() and not temps(out)
+    assert not (out / "broken.mp4").exists() and not part_files(out)
     assert len(read_audio_streams(out / "a/x.mp4")) == 1
 
 
@@ -99,7 +86,7 @@ def test_rerun_skips_finished_videos_and_force_redoes_them(archive: Path, rule_o
     again = roadseg.batch(archive, out, **opts)
     assert (again.ok, again.skipped, again.error) == (0, 3, 1)  # a failed video is tried again
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.mp4")} == before
-    assert [line["status"] for line in results(out)[-4:]].count("skipped") == 3
+    assert [line["status"] for line in batch_results(out)[-4:]].count("skipped") == 3
     os.utime(archive / "z.mkv", ns=(time.time_ns(), time.time_ns()))  # the input changed: redo it only
     (out / "a/b/y.mp4").unlink()  # an output gone: redo it
     third = roadseg.batch(archive, out, **opts)
@@ -119,7 +106,7 @@ def test_masks_stats_globs_and_lists(archive: Path, rule_onnx: Path, tmp_path: P
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*.mp4")) == ["a/b/y.mp4", "in/a/x.mp4", "in/z.mp4"]
     assert len(list((out / "in/a/x.masks").glob("*.png"))) == 12
     assert json.loads((out / "a/b/y.stats.json").read_text())["frames"] == 9
-    assert not temps(out)
+    assert not part_files(out)
 
 
 def test_discovery_rules(archive: Path, tmp_path: Path) -> None:
@@ -170,34 +157,24 @@ def test_ray_missing_is_one_line(monkeypatch, archive: Path, tmp_path: Path) -> 
         roadseg.batch(archive, tmp_path / "out", ray="auto", quiet=True)
 
 
-def _wait_for(predicate, timeout: float = 60.0, step: float = 0.005):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("timed out waiting")
-
-
 def test_worker_killed_mid_video_is_retried(long_clips: Path, rule_onnx: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     done: dict = {}
     run = threading.Thread(target=lambda: done.update(summary=roadseg.batch(
         long_clips, out, model=str(rule_onnx), workers=2, retries=1, quiet=True)))  # fmt: skip
     run.start()
-    part = _wait_for(lambda: next((p for p in temps(out) if p.suffix == ".mp4"), None) if out.exists() else None)
+    part = wait_for(lambda: next((p for p in part_files(out) if p.suffix == ".mp4"), None) if out.exists() else None)
     pid = int(part.name.split(PART)[1].split("-")[0])  # .c1.mp4.part-<pid>-<attempt>.mp4
     os.kill(pid, signal.SIGKILL)
     run.join(120)
     summary = done["summary"]
     assert (summary.ok, summary.error) == (4, 0)
-    lines = results(out)
+    lines = batch_results(out)
     lost = [line for line in lines if line.get("retried")]
     assert len(lost) == 1 and lost[0]["node"].endswith(f":{pid}") and "worker lost mid-video" in lost[0]["error"]
     redone = [line for line in lines if line["input"] == lost[0]["input"] and line["status"] == "ok"]
     assert redone[0]["attempt"] == 2 and not redone[0]["node"].endswith(f":{pid}")
-    assert all(count_frames(out / f"c{i}.mp4") == 400 for i in range(4)) and not temps(out)
+    assert all(frame_count(out / f"c{i}.mp4") == 400 for i in range(4)) and not part_files(out)
 
 
 def test_ctrl_c_keeps_finished_removes_unfinished(long_clips: Path, rule_onnx: Path, tmp_path: Path) -> None:
@@ -206,18 +183,18 @@ def test_ctrl_c_keeps_finished_removes_unfinished(long_clips: Path, rule_onnx: P
            "--workers", "1"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        _wait_for(lambda: (out / "results.jsonl").exists() and results(out) and temps(out), timeout=120)
+        wait_for(lambda: (out / "results.jsonl").exists() and batch_results(out) and part_files(out), timeout=120)
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130, err
-    lines = results(out)
+    lines = batch_results(out)
     finished = {line["output"] for line in lines if line["status"] == "ok"}
     assert finished and all(line["status"] == "ok" for line in lines)
-    assert {str(p) for p in out.rglob("*.mp4")} == finished and not temps(out)
-    assert all(count_frames(Path(p)) == 400 for p in finished)
+    assert {str(p) for p in out.rglob("*.mp4")} == finished and not part_files(out)
+    assert all(frame_count(Path(p)) == 400 for p in finished)
     assert f"ok {len(finished)} · error 0 · skipped 0 · interrupted {4 - len(finished)}" in err
     assert "Traceback" not in err
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from roadseg.cli.common import handle_errors, size_option
+from roadseg.cli.common import file_options, handle_errors, model_options
 
 
 @click.command("batch", context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,21 +22,8 @@ from roadseg.cli.common import handle_errors, size_option
 @click.option("--force", is_flag=True, help="Redo videos a previous run finished.")
 @click.option("--masks", is_flag=True, help="Also write OUT/a/b.masks/ (one label PNG per frame).")
 @click.option("--stats", is_flag=True, help="Also write OUT/a/b.stats.json (per-frame class shares, stage timings).")
-@click.option("--model", type=click.Path(), help="ONNX model file (on a cluster: a path every node sees) [default: the shipped model].")
-@click.option("--size", callback=size_option, help="Working size HxW the network sees [default: the model's input_size].")
-@click.option("--mode", default="overlay", show_default=True, type=click.Choice(["overlay", "mask", "side-by-side"]))
-@click.option("--alpha", default=0.5, show_default=True, type=click.FloatRange(0, 1), help="Weight of the class colours.")
-@click.option("--legend", is_flag=True, help="Draw the class colours and names on every frame.")
-@click.option("--start", default=0.0, type=click.FloatRange(min=0), help="Seconds to skip at the start of each video.")
-@click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Seconds to process after --start.")
-@click.option("--batch", default=1, show_default=True, type=click.IntRange(1, 256), help="Frames per inference call.")
-@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]))
-@click.option("--threads", default=0, show_default=True, help="onnxruntime intra-op threads per worker (0 = the worker's share of the cores).")
-@click.option("--codec", default="libx264", show_default=True, help="Video encoder.")
-@click.option("--crf", default=23, show_default=True, help="Encoder quality (lower = better, bigger).")
-@click.option("--preset", default="superfast", show_default=True, help="x264/x265 speed preset.")
-@click.option("--no-audio", is_flag=True, help="Drop the audio (by default every audio stream is copied).")
-@click.option("--hwaccel", help="Decode on a hardware device (cuda, qsv, vaapi ...).")
+@model_options
+@file_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-video lines; only the summary.")
 @handle_errors
 def batch_cmd(inputs, out_dir, workers, ray_address, cpus_per_worker, gpus_per_worker, in_flight, retries, force, masks,

@@ -82,10 +82,11 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
     previous = {} if bopts.force else latest_outcomes(out / RESULTS)
     summary = Summary(results=str(out / RESULTS))
     t0 = time.perf_counter()
+    keys = {task.input: input_key(task.input) for task in tasks}  # taken before any work: what the output is of
     with ResultsLog(out / RESULTS) as results:
         todo = []
         for task in tasks:
-            key = input_key(task.input)
+            key = keys[task.input]
             done = previous.get(task.input)
             if is_done(done, Path(task.output), key, model, settings):
                 line = {"status": "skipped", "frames": done.get("frames"), "node": None, "attempt": 0}
@@ -96,19 +97,19 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
                 Path(task.output).parent.mkdir(parents=True, exist_ok=True)
                 todo.append(task)
         if todo:
-            _run(todo, bopts, sopts, out, results, summary, model, settings)
+            _run(todo, bopts, sopts, out, results, summary, model, settings, keys)
     summary.wall = time.perf_counter() - t0
     return summary
 
 
 def _run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path, results: ResultsLog,
-         summary: Summary, model: str, settings: str) -> None:  # fmt: skip
+         summary: Summary, model: str, settings: str, keys: dict[str, dict]) -> None:  # fmt: skip
     """Start the pool, drive it, and on Ctrl-C stop it and remove what was unfinished."""
     progress = Progress(len(todo), enabled=not bopts.quiet)
     pool = None
 
     def record(task: Task, worker_line: dict) -> None:
-        line = _line(task, worker_line, input_key(task.input), worker_line.get("model", model), settings)
+        line = _line(task, worker_line, keys[task.input], worker_line.get("model", model), settings)
         results.write(line)
         rel = os.path.relpath(task.output, out)
         for warning in worker_line.get("warnings") or []:

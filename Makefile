@@ -29,7 +29,7 @@ browser:
 
 # Set up everything (runtime + train + dev extras) and run the test suite.
 test: venv browser
-	$(PIP) -e ".[train,dev]"
+	$(PIP) -e ".[train,dev,ray]"
 	$(BIN)/python -m pytest
 
 clean:

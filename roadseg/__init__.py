@@ -7,7 +7,10 @@ family, :class:`roadseg.errors.RoadsegError`.
 
 __version__ = "0.1.0"
 
+# the function shadows the subpackage's name on ``roadseg``; import its modules as ``roadseg.batch.x``
+from roadseg.batch import BatchOptions, batch  # noqa: E402
 from roadseg.errors import RoadsegError  # noqa: E402
 from roadseg.pipeline import RunResult, Segmenter, SegmentOptions, run, segment_video  # noqa: E402
 
-__all__ = ["RoadsegError", "RunResult", "SegmentOptions", "Segmenter", "__version__", "run", "segment_video"]
+__all__ = ["BatchOptions", "RoadsegError", "RunResult", "SegmentOptions", "Segmenter", "__version__", "batch", "run",
+           "segment_video"]  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -92,6 +94,34 @@ def read_video(path: Path) -> dict:
         info["frames"], info["pts"] = frames, pts
         info["seconds"] = [float(p * v.time_base) for p in pts]
     return info
+
+
+def wait_for(predicate, timeout: float = 60.0, step: float = 0.02, *, fail: bool = True):
+    """Poll ``predicate`` until it returns something true (returned) or ``timeout`` s pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    if fail:
+        raise AssertionError(f"timed out after {timeout} s")
+
+
+def frame_count(path: Path) -> int:
+    """Frames a video really decodes to (not what its header claims)."""
+    with av.open(str(path)) as c:
+        return sum(1 for _ in c.decode(video=0))
+
+
+def batch_results(out: Path) -> list[dict]:
+    """The lines of a batch's ``results.jsonl``."""
+    return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+
+
+def part_files(out: Path) -> list[Path]:
+    """Temporary outputs (``.b.mp4.part-...``) anywhere under a batch's output folder."""
+    return [p for p in out.rglob("*") if ".part-" in p.name]
 
 
 def rule_model(path: Path, *, input_size=(32, 48), metadata: dict | None = None) -> Path:

@@ -1,4 +1,4 @@
-"""The command line: one ``roadseg`` group (segment, train, export, quantize, release, eval, info, bench,
+"""The command line: one ``roadseg`` group (segment, batch, train, export, quantize, release, eval, info, bench,
 pack-data) and ``segment-video``, the same command as ``roadseg segment``.
 
 Every command is thin (parse options, build a config, call the library) and wrapped in
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from roadseg.cli import model, tools
+from roadseg.cli import batch, model, tools
 from roadseg.cli.segment import segment_video_cmd
 
 
@@ -21,7 +21,7 @@ def main() -> None:
 
 
 for _cmd in (segment_video_cmd, model.train, model.export_cmd, model.quantize_cmd, model.release_cmd, model.eval_cmd,
-             tools.info_cmd, tools.bench_cmd, model.pack_data_cmd):  # fmt: skip
+             tools.info_cmd, tools.bench_cmd, model.pack_data_cmd, batch.batch_cmd):  # fmt: skip
     main.add_command(_cmd)
 
 __all__ = ["main", "segment_video_cmd"]

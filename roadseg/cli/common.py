@@ -106,3 +106,39 @@ def parse_hostport(value: str | None) -> tuple[str, int] | None:
 def size_option(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, int] | None:
     """click callback for HxW options."""
     return parse_size(value)
+
+
+def _stacked(*options: Callable[[F], F]) -> Callable[[F], F]:
+    """One decorator that applies ``options`` in the order they are listed (as in ``--help``)."""
+
+    def apply(command: F) -> F:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
+
+
+#: What the model sees and how its labels are drawn: shared by ``segment`` and ``batch``.
+model_options = _stacked(
+    click.option("--model", type=click.Path(), help="ONNX model file [default: the shipped model; INT8 on CPU]."),
+    click.option("--size", callback=size_option, help="Working size HxW the network sees [default: the model's input_size]."),
+    click.option("--mode", default="overlay", show_default=True, type=click.Choice(["overlay", "mask", "side-by-side"]),
+                 help="Blend colours onto the frame, colours alone, or frame | overlay side by side."),
+    click.option("--alpha", default=0.5, show_default=True, type=click.FloatRange(0, 1), help="Weight of the class colours."),
+    click.option("--legend", is_flag=True, help="Draw the class colours and names on every frame."),
+)  # fmt: skip
+
+#: Which part of a video file is read and how the output is encoded: shared by ``segment`` and ``batch``.
+file_options = _stacked(
+    click.option("--start", default=0.0, type=click.FloatRange(min=0), help="Seconds to skip at the start."),
+    click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Seconds to process after --start."),
+    click.option("--batch", default=1, show_default=True, type=click.IntRange(1, 256), help="Frames per inference call (files; live input runs one at a time)."),
+    click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda", "tensorrt"])),
+    click.option("--threads", default=0, show_default=True, help="onnxruntime intra-op threads (0 = one per core; batch: each worker's share)."),
+    click.option("--codec", default="libx264", show_default=True, help="Video encoder (libx264, libx265, libsvtav1, libvpx-vp9, mpeg4)."),
+    click.option("--crf", default=23, show_default=True, help="Encoder quality (lower = better, bigger)."),
+    click.option("--preset", default="superfast", show_default=True, help="x264/x265 speed preset (ultrafast: faster, ~1.5x bigger files; veryfast: ~0.55x the size, slower)."),
+    click.option("--no-audio", is_flag=True, help="Drop the audio (by default every audio stream is copied untouched)."),
+    click.option("--hwaccel", help="Decode on a hardware device (cuda, qsv, vaapi ...); falls back to the CPU with a warning."),
+)  # fmt: skip

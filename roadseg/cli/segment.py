@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from roadseg.cli.common import handle_errors, parse_hostport, size_option
+from roadseg.cli.common import file_options, handle_errors, model_options, parse_hostport
 from roadseg.pipeline.options import RunResult, SegmentOptions
 
 
@@ -19,24 +19,10 @@ def _summary(result: RunResult) -> str:
 @click.command("segment", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("input", type=click.Path())
 @click.option("-o", "--output", type=click.Path(), help="Output video (.mp4), image file/folder for image input, or the recording of a live run.")
-@click.option("--model", type=click.Path(), help="ONNX model file [default: the shipped model; INT8 on CPU].")
-@click.option("--size", callback=size_option, help="Working size HxW the network sees [default: the model's input_size].")
-@click.option("--mode", default="overlay", show_default=True, type=click.Choice(["overlay", "mask", "side-by-side"]),
-              help="Blend colours onto the frame, colours alone, or frame | overlay side by side.")
-@click.option("--alpha", default=0.5, show_default=True, type=click.FloatRange(0, 1), help="Weight of the class colours.")
-@click.option("--legend", is_flag=True, help="Draw the class colours and names on every frame.")
+@model_options
 @click.option("--masks-dir", type=click.Path(file_okay=False), help="Also write one lossless label PNG per frame (pixel = class index).")
 @click.option("--stats", type=click.Path(dir_okay=False), help="Write run statistics (frames/s, per-stage timings; per-frame class shares for files; latency and drops for live input) as JSON.")
-@click.option("--start", default=0.0, type=click.FloatRange(min=0), help="Seconds to skip at the start.")
-@click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Seconds to process after --start.")
-@click.option("--batch", default=1, show_default=True, type=click.IntRange(1, 256), help="Frames per inference call (files; live input runs one at a time).")
-@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]))
-@click.option("--threads", default=0, show_default=True, help="onnxruntime intra-op threads (0 = one per core).")
-@click.option("--codec", default="libx264", show_default=True, help="Video encoder (libx264, libx265, libsvtav1, libvpx-vp9, mpeg4).")
-@click.option("--crf", default=23, show_default=True, help="Encoder quality (lower = better, bigger).")
-@click.option("--preset", default="superfast", show_default=True, help="x264/x265 speed preset (ultrafast: faster, ~1.5x bigger files; veryfast: ~0.55x the size, slower).")
-@click.option("--no-audio", is_flag=True, help="Drop the audio (by default every audio stream is copied untouched).")
-@click.option("--hwaccel", help="Decode on a hardware device (cuda, qsv, vaapi ...); falls back to the CPU with a warning.")
+@file_options
 @click.option("-y", "--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress (a bar on a terminal, a line every few seconds in a log).")
 @click.option("--live", is_flag=True, help="Treat INPUT as a camera: a file plays in real time, newest frame only.")

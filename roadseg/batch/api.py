@@ -1,0 +1,216 @@
+"""``roadseg.batch``: segment many videos into a folder, on a local process pool or a Ray cluster.
+
+Example:
+    >>> import roadseg
+    >>> summary = roadseg.batch(["dashcam/"], "segmented/", workers=2)        # doctest: +SKIP
+    >>> summary = roadseg.batch("@archive.txt", "/shared/out", ray="auto")    # doctest: +SKIP
+    >>> print(summary.table())                                                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+from roadseg.batch.driver import drive
+from roadseg.batch.errors import BatchError, BatchInterrupted
+from roadseg.batch.inputs import find_videos, plan_outputs
+from roadseg.batch.report import Progress, Summary
+from roadseg.batch.results import ResultsLog, input_key, is_done, latest_outcomes, settings_key
+from roadseg.batch.task import Task, model_key, remove_stale_temps, remove_temps
+from roadseg.pipeline.options import SegmentOptions
+
+RESULTS = "results.jsonl"
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How a batch runs (what each video gets is a :class:`~roadseg.pipeline.options.SegmentOptions`,
+    whose ``input`` and ``output`` the batch sets per video; ``masks`` and ``stats`` here are flags).
+
+    Attributes:
+        workers: worker processes (local) or actors (Ray); ``None`` = what the machine or cluster can feed.
+        ray: a Ray cluster address (``host:port`` or ``auto``); ``None`` = a local pool.
+        cpus_per_worker, gpus_per_worker: what each Ray actor reserves.
+        in_flight: paths queued at one Ray actor at a time.
+        retries: how often a video whose worker died is sent again.
+        force: redo videos a previous run finished.
+        masks, stats: also write ``b.masks/`` (label PNGs) and ``b.stats.json`` beside ``b.mp4``.
+        quiet: no bar (on a terminal) or per-video lines (in a log); the summary only.
+    """
+
+    workers: int | None = None
+    ray: str | None = None
+    cpus_per_worker: float = 1.0
+    gpus_per_worker: float = 0.0
+    in_flight: int = 2
+    retries: int = 2
+    force: bool = False
+    masks: bool = False
+    stats: bool = False
+    quiet: bool = False
+
+
+def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str | os.PathLike,
+          options: BatchOptions | None = None, segment: SegmentOptions | None = None, **kw) -> Summary:  # fmt: skip
+    """Segment every video of ``inputs`` into ``out_dir`` (same relative layout, ``.mp4``).
+
+    Keyword arguments override fields of :class:`BatchOptions`, else of ``SegmentOptions``. Each video
+    gets one line in ``out_dir/results.jsonl``; a video that a previous run finished (same input size
+    and mtime, model and output settings, output present) is skipped unless ``force``.
+
+    Returns:
+        the :class:`~roadseg.batch.report.Summary` (``summary.failed`` when any video failed).
+
+    Raises:
+        BatchError: before any work (no videos, colliding outputs, no workers, Ray missing ...).
+        BatchInterrupted: Ctrl-C/SIGTERM; finished outputs stay, unfinished ones are removed.
+    """
+    bopts, sopts = _options(options, segment, kw)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    specs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    videos = find_videos(specs, exclude=out)
+    if not videos:
+        raise BatchError(f"no videos found in {', '.join(map(str, specs)) or 'no inputs'}")
+    tasks = [Task(str(v.path), str(t), masks=bopts.masks, stats=bopts.stats)
+             for v, t in plan_outputs(videos, out).items()]  # fmt: skip
+    model, settings = _model_key(sopts, bopts), settings_key(sopts, masks=bopts.masks, stats=bopts.stats)
+    previous = {} if bopts.force else latest_outcomes(out / RESULTS)
+    summary = Summary(results=str(out / RESULTS))
+    t0 = time.perf_counter()
+    keys = {task.input: input_key(task.input) for task in tasks}  # taken before any work: what the output is of
+    with ResultsLog(out / RESULTS) as results:
+        todo = []
+        for task in tasks:
+            key = keys[task.input]
+            done = previous.get(task.input)
+            if is_done(done, Path(task.output), key, model, settings):
+                line = {"status": "skipped", "frames": done.get("frames"), "node": None, "attempt": 0}
+                results.write(_line(task, line, key, model, settings))
+                summary.add(line)
+            else:
+                remove_stale_temps(task)
+                Path(task.output).parent.mkdir(parents=True, exist_ok=True)
+                todo.append(task)
+        if todo:
+            _run(todo, bopts, sopts, out, results, summary, model, settings, keys)
+    summary.wall = time.perf_counter() - t0
+    return summary
+
+
+def _run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path, results: ResultsLog,
+         summary: Summary, model: str, settings: str, keys: dict[str, dict]) -> None:  # fmt: skip
+    """Start the pool, drive it, and on Ctrl-C stop it and remove what was unfinished."""
+    progress = Progress(len(todo), enabled=not bopts.quiet)
+    pool = None
+
+    def record(task: Task, worker_line: dict) -> None:
+        line = _line(task, worker_line, keys[task.input], worker_line.get("model", model), settings)
+        results.write(line)
+        rel = os.path.relpath(task.output, out)
+        for warning in worker_line.get("warnings") or []:
+            progress.note(f"{rel}: {warning}")
+        if line.get("retried"):
+            progress.note(f"{rel}: {line['error']}; sending it again (attempt {task.attempt + 1})")
+            return
+        summary.add(line)
+        progress.finished(rel, line)
+
+    try:
+        pool = _open_pool(bopts, sopts)
+        _check_model(pool.info, model, progress)
+        drive(todo, pool, record, retries=bopts.retries)
+    except KeyboardInterrupt as exc:
+        for task in pool.cancel() if pool is not None else []:
+            remove_temps(task)
+        pool = None
+        summary.interrupted = len(todo) - progress.done
+        summary.wall = progress.elapsed
+        raise BatchInterrupted(summary, getattr(exc, "signal_name", "SIGINT")) from None
+    finally:
+        progress.close()
+        if pool is not None:
+            pool.close()
+
+
+def _open_pool(bopts: BatchOptions, sopts: SegmentOptions):
+    if bopts.ray:
+        from roadseg.batch.ray_pool import RayPool
+
+        threads = sopts.threads or (max(1, int(bopts.cpus_per_worker)) if not bopts.gpus_per_worker else 0)
+        return RayPool(bopts.ray, replace(sopts, threads=threads), workers=bopts.workers,
+                       cpus_per_worker=bopts.cpus_per_worker, gpus_per_worker=bopts.gpus_per_worker,
+                       in_flight=bopts.in_flight)  # fmt: skip
+    from roadseg.batch.local import LocalPool
+
+    gpus = _local_gpus(sopts.device)
+    workers = bopts.workers or len(gpus) or max(1, (os.cpu_count() or 1) // 4)
+    threads = sopts.threads or (0 if gpus else max(1, (os.cpu_count() or 1) // workers))
+    envs = [{"CUDA_VISIBLE_DEVICES": gpus[i % len(gpus)]} if gpus else {} for i in range(workers)]
+    return LocalPool(replace(sopts, threads=threads), workers, envs=envs)
+
+
+def _local_gpus(device: str) -> list[str]:
+    """GPU ids a local pool spreads its workers over (one worker per GPU by default)."""
+    from roadseg.pipeline.infer import resolve_device
+
+    if resolve_device(device) == "cpu":
+        return []
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return [g for g in visible.split(",") if g.strip()]
+    try:
+        return [str(i) for i in range(len(os.listdir("/proc/driver/nvidia/gpus")))]
+    except OSError:
+        return []
+
+
+def _model_key(sopts: SegmentOptions, bopts: BatchOptions) -> str:
+    """The model the workers will load, as ``name@sha256``: what a rerun compares."""
+    from roadseg.pipeline.infer import ModelError, default_model_path
+
+    if sopts.model:
+        path = Path(sopts.model)
+    else:
+        device = ("cuda" if bopts.gpus_per_worker else "cpu") if bopts.ray else sopts.device
+        try:
+            path = default_model_path(device)
+        except ModelError as exc:
+            raise BatchError(str(exc)) from None
+    try:
+        return model_key(path)
+    except OSError as exc:
+        raise BatchError(f"cannot read the model {path}: {exc.strerror or exc}") from None
+
+
+def _check_model(info: list[dict], model: str, progress: Progress) -> None:
+    used = {i.get("model") for i in info} - {model}
+    if used:
+        progress.note(f"warning: workers load {', '.join(sorted(used))}, not {model} as this machine does; "
+                      "pass --model with a path every node sees")  # fmt: skip
+
+
+def _line(task: Task, worker_line: dict, key: dict, model: str, settings: str) -> dict:
+    """A results line: the fields every line has first, then what the worker and the driver add."""
+    line = {"input": task.input, "output": task.output, "status": worker_line["status"],
+            "frames": worker_line.get("frames"), "fps": worker_line.get("fps"), "seconds": worker_line.get("seconds"),
+            "node": worker_line.get("node"), "attempt": worker_line.get("attempt", task.attempt),
+            "error": worker_line.get("error")}  # fmt: skip
+    extra = {k: v for k, v in worker_line.items() if k not in line and k != "model" and v not in (None, [])}
+    return {**line, **extra, **key, "model": model, "settings": settings}
+
+
+def _options(options: BatchOptions | None, segment: SegmentOptions | None, kw: dict):
+    names = {f.name for f in fields(BatchOptions)}
+    unknown = set(kw) - names - {f.name for f in fields(SegmentOptions)}
+    if unknown:
+        raise TypeError(f"batch() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
+    bopts = replace(options or BatchOptions(), **{k: v for k, v in kw.items() if k in names})
+    sopts = SegmentOptions(
+        **{**asdict(segment or SegmentOptions("")), **{k: v for k, v in kw.items() if k not in names}}
+    )
+    return bopts, sopts

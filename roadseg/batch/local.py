@@ -1,0 +1,194 @@
+"""A local pool: ``workers`` processes on this machine, one video each at a time.
+
+Each worker is a spawned process holding a :class:`~roadseg.batch.task.Worker` for its whole life,
+talking to the driver over a pipe: a task in, a results line out. A worker that dies mid-video is
+noticed through its process sentinel, reported as :class:`~roadseg.batch.driver.Lost` (so the driver
+retries the video) and replaced; workers ignore SIGINT, so Ctrl-C reaches only the driver, which
+stops them with :meth:`LocalPool.cancel`.
+
+Example:
+    >>> from roadseg.pipeline.options import SegmentOptions
+    >>> with LocalPool(SegmentOptions(""), workers=1) as pool:  # doctest: +SKIP
+    ...     pool.submit(Task("in.mp4", "out/in.mp4")); pool.poll(60)
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import socket
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from roadseg.batch.driver import Lost, Outcome
+from roadseg.batch.errors import BatchError
+from roadseg.batch.task import Task
+from roadseg.pipeline.options import SegmentOptions
+
+
+def _serve(conn: Connection, options: SegmentOptions, env: dict[str, str]) -> None:
+    """A worker process: load the model once, then run tasks until told to stop (``None``)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
+    os.environ.update(env)
+    from roadseg.batch.task import Worker
+
+    try:
+        worker = Worker(options, node=f"{socket.gethostname()}:{os.getpid()}")
+    except Exception as exc:
+        conn.send(("failed", str(exc) or exc.__class__.__name__))
+        return
+    conn.send(("ready", worker.info))
+    while True:
+        try:
+            task = conn.recv()
+        except EOFError:  # the driver went away
+            return
+        if task is None:
+            return
+        conn.send(worker.run(task))
+
+
+class _Proc:
+    """One worker process and what the driver knows about it."""
+
+    def __init__(self, ctx: Any, options: SegmentOptions, env: dict[str, str]) -> None:
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_serve, args=(child, options, env), daemon=True)
+        self.process.start()
+        child.close()
+        self.env = env
+        self.ready = False
+        self.task: Task | None = None
+        self.info: dict = {}
+
+    @property
+    def node(self) -> str:
+        return self.info.get("node") or f"{socket.gethostname()}:{self.process.pid}"
+
+    def stop(self, timeout: float = 3.0) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(timeout)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(timeout)
+        self.conn.close()
+
+
+class LocalPool:
+    """``workers`` worker processes; ``envs[i]`` is set in worker ``i`` (e.g. ``CUDA_VISIBLE_DEVICES``).
+
+    Raises:
+        BatchError: a worker cannot start (a broken model, say) or none is ready in ``ready_timeout`` s.
+    """
+
+    def __init__(self, options: SegmentOptions, workers: int, *, envs: list[dict[str, str]] | None = None,
+                 ready_timeout: float = 120.0) -> None:  # fmt: skip
+        self._ctx = mp.get_context("spawn")
+        self._options = options
+        self._procs = [_Proc(self._ctx, options, (envs or [{}] * workers)[i]) for i in range(workers)]
+        try:
+            for proc in self._procs:
+                if not proc.conn.poll(ready_timeout):
+                    raise BatchError(f"a local worker did not start within {ready_timeout:.0f} s")
+                self._greet(proc)
+        except BaseException:
+            self.cancel()
+            raise
+
+    @property
+    def info(self) -> list[dict]:
+        return [p.info for p in self._procs if p.ready]
+
+    def _greet(self, proc: _Proc) -> None:
+        try:
+            kind, payload = proc.conn.recv()
+        except EOFError:
+            raise BatchError(f"a local worker exited on start (code {proc.process.exitcode})") from None
+        if kind == "failed":
+            raise BatchError(f"a worker cannot start: {payload}")
+        proc.ready, proc.info = True, payload
+
+    def can_take(self) -> bool:
+        return any(p.ready and p.task is None and p.process.is_alive() for p in self._procs)
+
+    def busy(self) -> bool:
+        return any(p.task is not None for p in self._procs)
+
+    def alive(self) -> int:
+        return sum(p.process.is_alive() for p in self._procs)
+
+    def submit(self, task: Task) -> None:
+        proc = next(p for p in self._procs if p.ready and p.task is None and p.process.is_alive())
+        proc.task = task.with_worker(str(proc.process.pid))
+        proc.conn.send(proc.task)
+
+    def poll(self, timeout: float) -> list[tuple[Task, Outcome]]:
+        """Wait up to ``timeout`` s for results, deaths and replacement workers coming up."""
+        waiting = [p for p in self._procs if p.task is not None or not p.ready]
+        handles = [h for p in waiting for h in (p.conn, p.process.sentinel)]
+        if handles:
+            wait(handles, timeout)
+        out: list[tuple[Task, Outcome]] = []
+        for proc in waiting:
+            if proc.conn.poll():
+                try:
+                    message = proc.conn.recv()
+                except EOFError:
+                    message = None
+                if message is not None and not proc.ready:
+                    self._welcome(proc, message)
+                    continue
+                if message is not None and proc.task is not None:
+                    out.append((proc.task, message))
+                    proc.task = None
+                    continue
+            if not proc.process.is_alive():
+                out.extend(self._bury(proc))
+        return out
+
+    def _welcome(self, proc: _Proc, message: tuple) -> None:
+        kind, payload = message
+        if kind == "ready":
+            proc.ready, proc.info = True, payload
+
+    def _bury(self, proc: _Proc) -> list[tuple[Task, Outcome]]:
+        """A worker died: report its task lost and start a replacement (only for one that held a task)."""
+        proc.process.join()
+        lost = proc.task
+        proc.task, proc.ready = None, False
+        proc.conn.close()
+        self._procs.remove(proc)
+        if lost is None:
+            return []
+        self._procs.append(_Proc(self._ctx, self._options, proc.env))
+        reason = f"worker process {proc.process.pid} exited (code {proc.process.exitcode})"
+        return [(lost, Lost(reason, proc.node))]
+
+    def cancel(self) -> list[Task]:
+        """Stop every worker now; return the tasks they held (their temporary files are the caller's)."""
+        held = [p.task for p in self._procs if p.task is not None]
+        for proc in self._procs:
+            proc.stop()
+        self._procs = []
+        return held
+
+    def close(self) -> None:
+        """Let idle workers finish and exit; stop the rest."""
+        for proc in self._procs:
+            if proc.process.is_alive() and proc.task is None:
+                try:
+                    proc.conn.send(None)
+                except OSError:
+                    pass
+        for proc in self._procs:
+            proc.process.join(5)
+            proc.stop()
+        self._procs = []
+
+    def __enter__(self) -> LocalPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,113 @@
+"""What a batch shows while it runs (one bar over videos) and at the end (a summary table).
+
+Example:
+    >>> s = Summary()
+    >>> s.add({"status": "ok", "frames": 120, "seconds": 6.0, "node": "host:11"})
+    >>> s.add({"status": "error", "frames": 0, "node": "host:12"})
+    >>> s.add({"status": "skipped", "frames": 120})
+    >>> s.wall = 6.0
+    >>> print(s.table())
+    ok 1 · error 1 · skipped 1 · 120 frames in 6.0 s (20.0 frames/s)
+    node     videos  frames  busy s  frames/s
+    host:11       1     120     6.0      20.0
+    host:12       1       0     0.0       0.0
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+
+from tqdm import tqdm
+
+
+@dataclass
+class Summary:
+    """Counts of final outcomes (a retried attempt is not one), frames, wall time and per-node figures."""
+
+    ok: int = 0
+    error: int = 0
+    skipped: int = 0
+    interrupted: int = 0
+    frames: int = 0
+    wall: float = 0.0
+    results: str = ""
+    nodes: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        return self.error > 0
+
+    def add(self, line: dict) -> None:
+        status = line["status"]
+        setattr(self, status, getattr(self, status) + 1)
+        if status == "skipped":
+            return
+        self.frames += line.get("frames") or 0
+        node = self.nodes.setdefault(_label(line.get("node")), {"videos": 0, "frames": 0, "busy": 0.0})
+        node["videos"] += 1
+        node["frames"] += line.get("frames") or 0
+        if status == "ok":
+            node["busy"] += line.get("seconds") or 0.0
+
+    def table(self) -> str:
+        """The end-of-run summary: totals, then one row per node (locally: per worker process)."""
+        rate = self.frames / self.wall if self.wall > 0 else 0.0
+        head = f"ok {self.ok} · error {self.error} · skipped {self.skipped}"
+        if self.interrupted:
+            head += f" · interrupted {self.interrupted}"
+        rows = [f"{head} · {self.frames} frames in {self.wall:.1f} s ({rate:.1f} frames/s)"]
+        if self.nodes:
+            width = max(4, *(len(n) for n in self.nodes))
+            rows.append(f"{'node':<{width}}  videos  frames  busy s  frames/s")
+            for name, n in sorted(self.nodes.items()):
+                fps = n["frames"] / self.wall if self.wall > 0 else 0.0
+                rows.append(f"{name:<{width}}  {n['videos']:>6}  {n['frames']:>6}  {n['busy']:>6.1f}  {fps:>8.1f}")
+        return "\n".join(rows)
+
+
+def _label(node: str | None) -> str:
+    """A Ray node id (56 hex digits) shortened to 8; ``host:pid`` as it is."""
+    if not node:
+        return "-"
+    return node[:8] if len(node) > 40 else node
+
+
+class Progress:
+    """One bar over videos with the aggregate frames/s on a terminal; one line per video in a log."""
+
+    def __init__(self, total: int, *, enabled: bool = True) -> None:
+        self.enabled, self.total, self.done = enabled, total, 0
+        self.tty = enabled and sys.stderr.isatty()
+        self.t0 = time.perf_counter()
+        self.frames = 0
+        self.bar = tqdm(total=total, unit="video", dynamic_ncols=True, disable=not self.tty, file=sys.stderr)
+
+    def finished(self, rel: str, line: dict) -> None:
+        """One video reached its final outcome."""
+        self.done += 1
+        self.frames += line.get("frames") or 0
+        rate = self.frames / max(1e-9, self.elapsed)
+        if self.tty:
+            if line["status"] == "error":
+                self.bar.write(f"{rel}: error: {line.get('error')}", file=sys.stderr)
+            self.bar.set_postfix_str(f"{rate:.1f} frames/s", refresh=False)
+            self.bar.update(1)
+        elif self.enabled:
+            what = f"{line.get('frames', 0)} frames" if line["status"] == "ok" else line.get("error")
+            self.note(f"[{self.done}/{self.total}] {rel}: {line['status']}, {what} ({rate:.1f} frames/s overall)")
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def note(self, message: str) -> None:
+        """A line above the bar (warnings, errors, retries)."""
+        if self.tty:
+            self.bar.write(message, file=sys.stderr)
+        elif self.enabled:
+            print(message, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        self.bar.close()

@@ -1,0 +1,112 @@
+"""``OUT_DIR/results.jsonl``: one JSON line per finished attempt, written only by the driver.
+
+A line holds ``input``, ``output``, ``status`` (``ok`` | ``error`` | ``skipped``), ``frames``,
+``fps``, ``seconds``, ``node``, ``attempt`` and ``error``, plus what a rerun compares (the input's
+``size`` and ``mtime_ns``, the ``model`` and the output ``settings``) and ``time``. An attempt lost
+with its worker is an ``error`` line with ``"retried": true`` when the video was sent again.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp())
+    >>> with ResultsLog(out / "results.jsonl") as log:
+    ...     log.write({"input": "/in/a.mp4", "status": "ok", "frames": 12})
+    >>> latest_outcomes(out / "results.jsonl")["/in/a.mp4"]["frames"]
+    12
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from roadseg.pipeline.options import SegmentOptions
+
+#: Options that change what a video's outputs contain (not how fast they are made).
+OUTPUT_FIELDS = ("size", "alpha", "mode", "legend", "codec", "crf", "preset", "no_audio", "start", "duration")
+
+
+class ResultsLog:
+    """Append-only JSON lines, flushed (and synced) per line so a crash loses at most the line in progress."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if _ends_mid_line(self.path):  # a run killed mid-line: start a fresh line
+            with open(self.path, "ab") as f:
+                f.write(b"\n")
+        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed by close())
+
+    def write(self, line: dict) -> None:
+        self._file.write(json.dumps({**line, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> ResultsLog:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _ends_mid_line(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            if f.tell() == 0:
+                return False
+            f.seek(-1, os.SEEK_END)
+            return f.read(1) != b"\n"
+    except FileNotFoundError:
+        return False
+
+
+def latest_outcomes(path: str | Path) -> dict[str, dict]:
+    """The last ``ok`` or final ``error`` line per input (skipped lines and retried attempts ignored)."""
+    latest: dict[str, dict] = {}
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return latest
+    for raw in text.splitlines():
+        try:
+            line = json.loads(raw)
+        except ValueError:  # a line cut short by a crash
+            continue
+        if isinstance(line, dict) and line.get("status") in ("ok", "error") and not line.get("retried"):
+            latest[str(line.get("input"))] = line
+    return latest
+
+
+def input_key(path: str | Path) -> dict:
+    """What identifies an input's content cheaply: its size and modification time (``{}`` if missing)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return {}
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def settings_key(options: SegmentOptions, *, masks: bool, stats: bool) -> str:
+    """A short digest of the options that shape the outputs: change one and a rerun redoes every video."""
+    fields = {k: v for k, v in asdict(options).items() if k in OUTPUT_FIELDS}
+    blob = json.dumps({**fields, "masks": masks, "stats": stats}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def is_done(previous: dict | None, output: Path, key: dict, model: str, settings: str) -> bool:
+    """True when ``previous`` is an ``ok`` line for the same input, model and settings and the output exists."""
+    return (
+        previous is not None
+        and previous.get("status") == "ok"
+        and output.is_file()
+        and bool(key)
+        and all(previous.get(k) == v for k, v in key.items())
+        and previous.get("model") == model
+        and previous.get("settings") == settings
+    )

@@ -1,0 +1,198 @@
+"""One video per task: segment it under temporary names, rename into place only when complete.
+
+Everything a worker (a local process or a Ray actor) does is here: :class:`Worker` holds the
+per-worker state for the worker's whole life, :func:`process_one` runs one video. A task names its
+temporary paths (``.b.mp4.part-<pid>-<attempt>.mp4`` beside ``b.mp4``), so the driver can remove
+them when a worker dies mid-video.
+
+Example:
+    >>> t = Task(input="/in/a/b.mov", output="/out/a/b.mp4", masks=True)
+    >>> str(t.with_worker("4242").temp.video)
+    '/out/a/.b.mp4.part-4242-1.mp4'
+    >>> str(t.final.masks), str(t.final.stats)
+    ('/out/a/b.masks', 'None')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+from roadseg.errors import Interrupted
+from roadseg.pipeline.options import SegmentOptions
+
+if TYPE_CHECKING:
+    from roadseg.pipeline.infer import Segmenter
+
+PART = ".part-"
+
+
+class Paths(NamedTuple):
+    """Where one task's outputs go: the video and, when asked for, the masks folder and stats file."""
+
+    video: Path
+    masks: Path | None
+    stats: Path | None
+
+
+@dataclass(frozen=True)
+class Task:
+    """One video to segment: absolute ``input`` and ``output`` paths, the extras wanted, the attempt."""
+
+    input: str
+    output: str
+    masks: bool = False
+    stats: bool = False
+    attempt: int = 1
+    worker: str = ""  # tag of the worker it went to (its pid): part of the temporary names
+
+    def with_worker(self, tag: str) -> Task:
+        return replace(self, worker=tag)
+
+    def retry(self) -> Task:
+        return replace(self, attempt=self.attempt + 1, worker="")
+
+    @property
+    def final(self) -> Paths:
+        out = Path(self.output)
+        return Paths(out, out.with_suffix(".masks") if self.masks else None,
+                     out.with_suffix(".stats.json") if self.stats else None)  # fmt: skip
+
+    @property
+    def temp(self) -> Paths:
+        tag = f"{PART}{self.worker}-{self.attempt}"
+        return Paths(
+            *(p and p.with_name(f".{p.name}{tag}{p.suffix if i == 0 else ''}") for i, p in enumerate(self.final))
+        )
+
+
+def remove_temps(task: Task) -> None:
+    """Remove what an unfinished attempt of ``task`` left (safe to call when nothing is there)."""
+    _remove(task.temp)
+
+
+def remove_stale_temps(task: Task) -> None:
+    """Remove temporary files of ``task``'s outputs left by any earlier, killed run."""
+    for final in filter(None, task.final):
+        for stale in final.parent.glob(f".{glob_escape(final.name)}{PART}*"):
+            _remove_path(stale)
+
+
+def glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
+def model_key(path: str | Path) -> str:
+    """``name@sha256-prefix`` of a model file: what a results line records and a rerun compares."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return f"{Path(path).name}@{digest.hexdigest()[:16]}"
+
+
+class Worker:
+    """What one worker keeps for its whole life: its options, the model it loaded, where it runs.
+
+    It loads the model once when it starts (a broken model fails here, before any video) and every
+    video it runs reuses that session: building one per video is costly on a GPU.
+    """
+
+    def __init__(self, options: SegmentOptions, node: str) -> None:
+        from roadseg.pipeline.infer import Segmenter
+
+        self.options, self.node = options, node
+        self.segmenter = Segmenter(options.model, size=options.size, providers=options.device,
+                                   threads=options.threads)  # fmt: skip
+        self.info = {"node": node, "pid": os.getpid(), "model": model_key(self.segmenter.model.path),
+                     "providers": self.segmenter.model.providers}  # fmt: skip
+
+    def run(self, task: Task) -> dict:
+        """Process one video; the line says which model did it."""
+        return {
+            **process_one(task, self.options, node=self.node, segmenter=self.segmenter),
+            "model": self.info["model"],
+        }
+
+
+def process_one(task: Task, options: SegmentOptions, *, node: str, segmenter: Segmenter | None = None) -> dict:
+    """Segment ``task.input`` into its temporary names through THE run, and rename them into place.
+
+    ``segmenter`` is the worker's long-lived model (``None`` builds one from ``options``). Returns the
+    worker's part of the results line: ``status`` (``ok`` or ``error``), ``frames``, ``fps``,
+    ``seconds``, ``node``, ``error``, ``frames_lost`` and ``warnings`` (what the run logged). Any
+    failure of the video is an ``error`` (its temporary outputs removed, nothing under the final
+    names); only the worker's death (this function never returning) makes the driver retry it.
+    """
+    from roadseg.pipeline.run import run
+
+    temp, final = task.temp, task.final
+    opts = replace(options, input=task.input, output=str(temp.video), masks_dir=temp.masks and str(temp.masks),
+                   stats=temp.stats and str(temp.stats), overwrite=True, quiet=True)  # fmt: skip
+    line = {"status": "error", "frames": 0, "fps": None, "seconds": None, "node": node, "error": None}
+    t0 = time.perf_counter()
+    try:
+        with _captured_log() as warnings:
+            result = run(opts, segmenter=segmenter)
+        _commit(temp, final)
+    except Interrupted:  # stopped, not failed: leave nothing behind and let the caller see it
+        _remove(temp)
+        raise
+    except Exception as exc:  # the video failed: say why in its line; the next video goes on
+        _remove(temp)
+        line.update(error=str(exc) or exc.__class__.__name__, seconds=round(time.perf_counter() - t0, 3))
+        return line
+    except BaseException:  # interrupted: leave nothing behind
+        _remove(temp)
+        raise
+    line.update(status="ok", frames=result.frames, fps=result.fps, seconds=result.seconds,
+                frames_lost=result.frames_lost, warnings=warnings)  # fmt: skip
+    return line
+
+
+def _commit(temp: Paths, final: Paths) -> None:
+    """Rename the finished outputs into place, the video last."""
+    for src, dst in zip(reversed(temp), reversed(final)):
+        if src is None:
+            continue
+        if dst.is_dir():
+            shutil.rmtree(dst)
+        os.replace(src, dst)
+
+
+def _remove(paths: Paths) -> None:
+    for p in filter(None, paths):
+        _remove_path(p)
+
+
+def _remove_path(p: Path) -> None:
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        p.unlink(missing_ok=True)
+
+
+@contextmanager
+def _captured_log() -> Iterator[list[str]]:
+    """Collect what roadseg logs during one video (the driver prints it; workers print nothing)."""
+    messages: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    logger, handler = logging.getLogger("roadseg"), Collect(logging.INFO)
+    saved = logger.handlers[:], logger.propagate, logger.level
+    logger.handlers, logger.propagate, logger.level = [handler], False, logging.INFO
+    try:
+        yield messages
+    finally:
+        logger.handlers, logger.propagate, logger.level = saved

@@ -1,0 +1,62 @@
+"""``roadseg batch``: parse the options into BatchOptions + SegmentOptions, call :func:`roadseg.batch.batch`."""
+
+from __future__ import annotations
+
+import click
+
+from roadseg.cli.common import file_options, handle_errors, model_options
+
+
+@click.command("batch", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Output folder: the inputs' layout with .mp4 files, and results.jsonl.")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Worker processes (local) or actors (Ray) [default: one per GPU, else one per 4 CPU cores; "
+                   "Ray: as many as the cluster has room for].")
+@click.option("--ray", "ray_address", metavar="ADDRESS", help="Run on the Ray cluster at HOST:PORT (or 'auto').")
+@click.option("--cpus-per-worker", default=1.0, show_default=True, type=click.FloatRange(min=0), help="Ray: CPUs each worker reserves.")
+@click.option("--gpus-per-worker", default=0.0, show_default=True, type=click.FloatRange(min=0), help="Ray: GPUs each worker reserves.")
+@click.option("--in-flight", default=2, show_default=True, type=click.IntRange(min=1), help="Ray: paths queued at one worker.")
+@click.option("--retries", default=2, show_default=True, type=click.IntRange(min=0), help="Times a video whose worker died is sent again.")
+@click.option("--force", is_flag=True, help="Redo videos a previous run finished.")
+@click.option("--masks", is_flag=True, help="Also write OUT/a/b.masks/ (one label PNG per frame).")
+@click.option("--stats", is_flag=True, help="Also write OUT/a/b.stats.json (per-frame class shares, stage timings).")
+@model_options
+@file_options
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-video lines; only the summary.")
+@handle_errors
+def batch_cmd(inputs, out_dir, workers, ray_address, cpus_per_worker, gpus_per_worker, in_flight, retries, force, masks,
+              stats, model, size, mode, alpha, legend, start, duration, batch, device, threads, codec, crf, preset,
+              no_audio, hwaccel, quiet) -> None:  # fmt: skip
+    """Segment many videos into OUT_DIR, keeping their relative layout (IN/a/b.mov -> OUT_DIR/a/b.mp4).
+
+    INPUTS are video files, folders (searched recursively), quoted globs ("dash/**/*.mov") or
+    @list.txt (one path a line). Each output appears only when complete; OUT_DIR/results.jsonl gets a
+    line per video; a rerun skips finished videos (--force redoes them). Exit code 1 if any video
+    failed, 130 on Ctrl-C (finished outputs stay, unfinished ones are removed).
+
+    \b
+    Examples:
+      roadseg batch dashcam/ -o segmented/
+      roadseg batch "archive/**/*.mp4" @more.txt -o /shared/out --ray auto --gpus-per-worker 1
+    """
+    from roadseg.batch import BatchInterrupted, BatchOptions
+    from roadseg.batch import batch as run_batch
+    from roadseg.pipeline.options import SegmentOptions
+
+    bopts = BatchOptions(workers=workers, ray=ray_address, cpus_per_worker=cpus_per_worker,
+                         gpus_per_worker=gpus_per_worker, in_flight=in_flight, retries=retries, force=force,
+                         masks=masks, stats=stats, quiet=quiet)  # fmt: skip
+    sopts = SegmentOptions("", model=model, size=size, alpha=alpha, mode=mode, legend=legend, batch=batch, device=device,
+                           threads=threads, codec=codec, crf=crf, preset=preset, no_audio=no_audio, hwaccel=hwaccel,
+                           start=start, duration=duration)  # fmt: skip
+    try:
+        summary = run_batch(list(inputs), out_dir, bopts, sopts)
+    except BatchInterrupted as exc:  # the table first, then handle_errors' one Error line and 130/143
+        click.echo(f"{exc.summary.table()}\nresults: {exc.summary.results}", err=True)
+        raise
+    click.echo(summary.table(), err=True)
+    click.echo(f"results: {summary.results}", err=True)
+    if summary.failed:
+        raise SystemExit(1)

@@ -1,0 +1,199 @@
+"""roadseg batch on a real two-node Ray cluster. Run ONLY by test_batch_ray.py, inside a network namespace.
+
+Ray binds to the machine's outward address even when told 127.0.0.1; inside ``unshare -n`` (loopback
+only) every node is 127.0.0.1 and no packet leaves the namespace. The head and the worker node are
+separate ``ray start --block`` processes with one CPU each, in their own process groups, stopped by
+signalling those groups (never ``ray stop``, never by name).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import batch_results, frame_count, part_files, rule_model, split_frames, wait_for, write_video
+
+pytestmark = pytest.mark.skipif(os.environ.get("ROADSEG_RAY_NETNS") != "1",
+                                reason="runs inside the network namespace test_batch_ray.py makes")  # fmt: skip
+
+PORT = 6379
+ADDRESS = f"127.0.0.1:{PORT}"
+RAY = str(Path(sys.executable).with_name("ray"))
+# the head's GCS declares a silent node dead after 3 missed 0.5 s health checks (default: 5 x 3 s)
+FAST_DEATH = {"RAY_health_check_period_ms": "500", "RAY_health_check_failure_threshold": "3",
+              "RAY_health_check_initial_delay_ms": "0"}  # fmt: skip
+
+
+class Node:
+    """One ``ray start --block`` process and everything it starts, in a process group of its own."""
+
+    def __init__(self, name: str, args: list[str], temp: Path) -> None:
+        self.log = temp / f"{name}.log"
+        cmd = [RAY, "start", "--block", "--num-cpus", "1", "--num-gpus", "0", "--disable-usage-stats",
+               "--object-store-memory", str(100 << 20), "--temp-dir", str(temp / name), *args]  # fmt: skip
+        with open(self.log, "w") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                         env={**os.environ, **FAST_DEATH})  # fmt: skip
+
+    def kill(self) -> None:
+        """The node dies at once: SIGKILL to its whole process group."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        """SIGTERM to the group, then SIGKILL if it is still draining after a few seconds."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+
+    def owns(self, pid: int) -> bool:
+        """Whether ``pid`` descends from this node's ``ray start`` (its raylet's workers do)."""
+        while pid > 1:
+            if pid == self.proc.pid:
+                return True
+            try:
+                pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                return False
+        return False
+
+
+def ours(temp: Path) -> list[int]:
+    """Processes whose command line names this cluster's temp folder (raylets, GCS, workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if str(temp).encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+def count_nodes() -> int:
+    code = f"import ray; ray.init(address='{ADDRESS}', logging_level='error'); print(len([n for n in ray.nodes() if n['Alive']]))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    return int(run.stdout.strip() or 0)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    temp = Path(os.environ["ROADSEG_RAY_TMP"])
+    head = Node("head", ["--head", f"--port={PORT}", "--include-dashboard=false"], temp)
+    worker = None
+    try:
+        wait_for(lambda: _listening(PORT), 60)
+        worker = Node("worker", [f"--address={ADDRESS}"], temp)
+        wait_for(lambda: count_nodes() == 2, 60, step=1.0)
+        yield {"head": head, "worker": worker}
+    finally:
+        for node in filter(None, (worker, head)):
+            node.stop()
+        wait_for(lambda: not ours(temp), 15, fail=False)
+        for pid in ours(temp):  # what outlived its raylet: ours by its unique temp path
+            os.kill(pid, signal.SIGKILL)
+
+
+def _listening(port: int) -> bool:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory) -> dict:
+    """Six small clips (two with audio, odd frame counts), one broken file, the rule model."""
+    root = tmp_path_factory.mktemp("work")
+    inputs = root / "in"
+    frames = {"a/c0.mp4": 31, "a/c1.mov": 17, "b/c2.mkv": 23, "b/d/c3.mp4": 29, "c4.mp4": 13, "c5.mp4": 19}
+    for rel, n in frames.items():
+        (inputs / rel).parent.mkdir(parents=True, exist_ok=True)
+        write_video(inputs / rel, split_frames(n, 96, 128), audio_seconds=0.7 if rel.endswith("0.mp4") else 0)
+    (inputs / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypisom" + os.urandom(4000))
+    return {"root": root, "inputs": inputs, "frames": frames, "model": rule_model(root / "rule.onnx")}
+
+
+def batch_cmd(inputs: Path, out: Path, model: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "roadseg", "batch", str(inputs), "-o", str(out), "--ray", ADDRESS,
+            "--model", str(model), *extra]  # fmt: skip
+
+
+
+def test_spreads_over_both_nodes_exact_frames_error_line_no_temps(cluster, work) -> None:
+    out = work["root"] / "out"
+    run = subprocess.run(batch_cmd(work["inputs"], out, work["model"]), capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stderr  # the broken file
+    lines = batch_results(out)
+    ok = [line for line in lines if line["status"] == "ok"]
+    assert len(ok) == 6 and len({line["node"] for line in ok}) == 2, lines  # both nodes did work
+    for rel, n in work["frames"].items():
+        target = out / Path(rel).with_suffix(".mp4")
+        assert frame_count(target) == n and any(line["output"] == str(target) and line["frames"] == n for line in ok)
+    (bad,) = [line for line in lines if line["status"] == "error"]
+    assert bad["input"].endswith("broken.mp4") and "not a readable video" in bad["error"]
+    assert not (out / "broken.mp4").exists() and not part_files(out)
+    assert "ok 6 · error 1 · skipped 0" in run.stderr and "broken.mp4: error" in run.stderr
+
+
+def test_rerun_skips_every_finished_video(cluster, work) -> None:
+    out = work["root"] / "out"
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.mp4")}
+    seen = len(batch_results(out))
+    run = subprocess.run(batch_cmd(work["inputs"], out, work["model"]), capture_output=True, text=True, timeout=120)
+    new = batch_results(out)[seen:]
+    assert sorted(line["status"] for line in new) == ["error"] + ["skipped"] * 6, run.stderr
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.mp4")} == before and not part_files(out)
+
+
+def test_killing_the_worker_node_mid_run_finishes_everything_on_the_head(cluster, work) -> None:
+    inputs = work["root"] / "long"
+    inputs.mkdir()
+    write_video(inputs / "v0.mp4", split_frames(300, 480, 640), audio_seconds=1.0)
+    for i in range(1, 6):
+        shutil.copy(inputs / "v0.mp4", inputs / f"v{i}.mp4")
+    out = work["root"] / "out-kill"
+    worker: Node = cluster["worker"]
+    proc = subprocess.Popen(batch_cmd(inputs, out, work["model"]), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)  # fmt: skip
+    try:
+        part = wait_for(lambda: next((p for p in part_files(out) if worker.owns(_pid(p))), None) if out.exists() else None, 90)
+        worker.kill()  # mid-video on the worker node
+        wait_for(lambda: not Path(f"/proc/{_pid(part)}").exists(), 15)  # its actor went down with it
+        _, err = proc.communicate(timeout=150)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, err
+    lines = batch_results(out)
+    lost = [line for line in lines if line.get("retried")]
+    assert lost and all("worker lost mid-video" in line["error"] for line in lost), lines
+    dead = lost[0]["node"]
+    for line in lost:  # each lost video was finished by the head
+        (redo,) = [r for r in lines if r["input"] == line["input"] and r["status"] == "ok"]
+        assert redo["node"] != dead and redo["attempt"] == line["attempt"] + 1
+    assert sorted(line["output"] for line in lines if line["status"] == "ok") == sorted(
+        str(out / f"v{i}.mp4") for i in range(6)
+    )
+    assert all(frame_count(out / f"v{i}.mp4") == 300 for i in range(6)) and not part_files(out)
+
+
+def _pid(part: Path) -> int:
+    return int(part.name.split(".part-")[1].split("-")[0])

@@ -1,0 +1,214 @@
+"""roadseg batch on the local pool: layout, results lines, skip on rerun, errors, a killed worker, Ctrl-C.
+
+Real worker processes and real videos throughout; faults are injected by really killing processes.
+(The Ray pool's tests run against a real two-node cluster: test_batch_ray.py.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import av
+import pytest
+from conftest import batch_results, frame_count, part_files, split_frames, wait_for, write_video
+
+import roadseg
+from roadseg.batch import BatchError
+from roadseg.batch.inputs import find_videos, plan_outputs
+from roadseg.batch.task import PART
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Path:
+    """IN/a/x.mp4 (with audio), IN/a/b/y.mov, IN/z.mkv (12, 9, 7 frames) and IN/broken.mp4."""
+    root = tmp_path / "in"
+    for rel, n in (("a/x.mp4", 12), ("a/b/y.mov", 9), ("z.mkv", 7)):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        write_video(root / rel, split_frames(n), audio_seconds=0.5 if rel == "a/x.mp4" else 0)
+    (root / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(2000))
+    (root / "notes.txt").write_text("not a video")
+    return root
+
+
+@pytest.fixture
+def long_clips(tmp_path: Path) -> Path:
+    """Four copies of a 400-frame 640x480 clip: each takes a worker a second or more."""
+    root = tmp_path / "long"
+    root.mkdir()
+    write_video(root / "c0.mp4", split_frames(400, 480, 640))
+    for i in range(1, 4):
+        shutil.copy(root / "c0.mp4", root / f"c{i}.mp4")
+    return root
+
+
+def test_layout_results_and_error_rows(archive: Path, rule_onnx: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    summary = roadseg.batch(archive, out, model=str(rule_onnx), workers=2, quiet=True)
+    assert (summary.ok, summary.error, summary.skipped) == (3, 1, 0) and summary.failed
+    expect = {"a/x.mp4": 12, "a/b/y.mp4": 9, "z.mp4": 7}
+    for rel, n in expect.items():
+        assert frame_count(out / rel) == n
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.mp4")) == sorted(expect)
+    lines = {Path(line["output"]).relative_to(out).as_posix(): line for line in batch_results(out)}
+    assert set(lines) == {*expect, "broken.mp4"}
+    for rel, n in expect.items():
+        line = lines[rel]
+        assert (line["status"], line["frames"], line["attempt"], line["error"]) == ("ok", n, 1, None)
+        assert line["input"] == str(archive / Path(rel).with_suffix({"a/x.mp4": ".mp4", "a/b/y.mp4": ".mov",
+                                                                      "z.mp4": ".mkv"}[rel]))  # fmt: skip
+        assert (
+            line["fps"] > 0 and line["seconds"] > 0 and ":" in line["node"] and line["model"].startswith("rule.onnx@")
+        )
+    bad = lines["broken.mp4"]
+    assert bad["status"] == "error" and "not a readable video" in bad["error"] and bad["attempt"] == 1
+    assert not (out / "broken.mp4").exists() and not part_files(out)
+    assert len(read_audio_streams(out / "a/x.mp4")) == 1
+
+
+def read_audio_streams(path: Path) -> list:
+    with av.open(str(path)) as c:
+        return list(c.streams.audio)
+
+
+def test_rerun_skips_finished_videos_and_force_redoes_them(archive: Path, rule_onnx: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    opts = {"model": str(rule_onnx), "workers": 1, "quiet": True}
+    roadseg.batch(archive, out, **opts)
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.mp4")}
+    again = roadseg.batch(archive, out, **opts)
+    assert (again.ok, again.skipped, again.error) == (0, 3, 1)  # a failed video is tried again
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.mp4")} == before
+    assert [line["status"] for line in batch_results(out)[-4:]].count("skipped") == 3
+    os.utime(archive / "z.mkv", ns=(time.time_ns(), time.time_ns()))  # the input changed: redo it only
+    (out / "a/b/y.mp4").unlink()  # an output gone: redo it
+    third = roadseg.batch(archive, out, **opts)
+    assert (third.ok, third.skipped) == (2, 1)
+    assert (
+        roadseg.batch(archive, out, **opts, mode="mask").ok,
+        roadseg.batch(archive, out, **opts, force=True).ok,
+    ) == (3, 3)
+
+
+def test_masks_stats_globs_and_lists(archive: Path, rule_onnx: Path, tmp_path: Path) -> None:
+    (tmp_path / "list.txt").write_text("# from a list\nin/a/x.mp4\n\nin/z.mkv\n")
+    out = tmp_path / "out"
+    summary = roadseg.batch(["@" + str(tmp_path / "list.txt"), str(archive / "**" / "*.mov")], out,
+                            model=str(rule_onnx), workers=1, masks=True, stats=True, quiet=True)  # fmt: skip
+    assert summary.ok == 3 and not summary.failed
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.mp4")) == ["a/b/y.mp4", "in/a/x.mp4", "in/z.mp4"]
+    assert len(list((out / "in/a/x.masks").glob("*.png"))) == 12
+    assert json.loads((out / "a/b/y.stats.json").read_text())["frames"] == 9
+    assert not part_files(out)
+
+
+def test_discovery_rules(archive: Path, tmp_path: Path) -> None:
+    out = archive / "segmented"  # an output folder inside the input folder is never searched
+    out.mkdir()
+    write_video(out / "old.mp4", split_frames(2))
+    videos = find_videos([archive, archive / "z.mkv"], exclude=out)
+    assert [str(v.rel) for v in videos] == ["a/b/y.mov", "a/x.mp4", "broken.mp4", "z.mkv"]
+    shutil.copy(archive / "z.mkv", tmp_path / "z.mp4")
+    with pytest.raises(BatchError, match="would both be written"):
+        plan_outputs(find_videos([archive / "z.mkv", tmp_path / "z.mp4"]), tmp_path / "o")
+    with pytest.raises(BatchError, match="would replace an input"):
+        plan_outputs(find_videos([archive / "a/x.mp4"]), archive / "a")
+    with pytest.raises(BatchError, match="cannot read the input list"):
+        find_videos(["@" + str(tmp_path / "missing.txt")])
+    with pytest.raises(BatchError, match="no videos found"):
+        roadseg.batch(str(tmp_path / "empty*"), tmp_path / "o", quiet=True)
+
+
+def test_cli_exit_codes_and_summary(archive: Path, rule_onnx: Path, tmp_path: Path) -> None:
+    cmd = [
+        sys.executable,
+        "-m",
+        "roadseg",
+        "batch",
+        str(archive),
+        "-o",
+        str(tmp_path / "out"),
+        "--model",
+        str(rule_onnx),
+    ]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stderr  # the broken file failed
+    assert "ok 3 · error 1 · skipped 0" in run.stderr and "broken.mp4: error" in run.stderr
+    (archive / "broken.mp4").unlink()
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "ok 0 · error 0 · skipped 3" in run.stderr, run.stderr
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not onnx")
+    run = subprocess.run([*cmd[:-1], str(bad), "--force"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and run.stderr.startswith("Error: a worker cannot start:"), run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_ray_missing_is_one_line(monkeypatch, archive: Path, tmp_path: Path) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
+    with pytest.raises(BatchError, match=r"pip install 'roadseg\[ray\]'"):
+        roadseg.batch(archive, tmp_path / "out", ray="auto", quiet=True)
+
+
+def test_worker_killed_mid_video_is_retried(long_clips: Path, rule_onnx: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done: dict = {}
+    run = threading.Thread(target=lambda: done.update(summary=roadseg.batch(
+        long_clips, out, model=str(rule_onnx), workers=2, retries=1, quiet=True)))  # fmt: skip
+    run.start()
+    part = wait_for(lambda: next((p for p in part_files(out) if p.suffix == ".mp4"), None) if out.exists() else None)
+    pid = int(part.name.split(PART)[1].split("-")[0])  # .c1.mp4.part-<pid>-<attempt>.mp4
+    os.kill(pid, signal.SIGKILL)
+    run.join(120)
+    summary = done["summary"]
+    assert (summary.ok, summary.error) == (4, 0)
+    lines = batch_results(out)
+    lost = [line for line in lines if line.get("retried")]
+    assert len(lost) == 1 and lost[0]["node"].endswith(f":{pid}") and "worker lost mid-video" in lost[0]["error"]
+    redone = [line for line in lines if line["input"] == lost[0]["input"] and line["status"] == "ok"]
+    assert redone[0]["attempt"] == 2 and not redone[0]["node"].endswith(f":{pid}")
+    assert all(frame_count(out / f"c{i}.mp4") == 400 for i in range(4)) and not part_files(out)
+
+
+def test_ctrl_c_keeps_finished_removes_unfinished(long_clips: Path, rule_onnx: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "roadseg", "batch", str(long_clips), "-o", str(out), "--model", str(rule_onnx),
+           "--workers", "1"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        wait_for(lambda: (out / "results.jsonl").exists() and batch_results(out) and part_files(out), timeout=120)
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    lines = batch_results(out)
+    finished = {line["output"] for line in lines if line["status"] == "ok"}
+    assert finished and all(line["status"] == "ok" for line in lines)
+    assert {str(p) for p in out.rglob("*.mp4")} == finished and not part_files(out)
+    assert all(frame_count(Path(p)) == 400 for p in finished)
+    assert f"ok {len(finished)} · error 0 · skipped 0 · interrupted {4 - len(finished)}" in err
+    assert "Traceback" not in err
+
+
+def test_a_worker_keeps_one_model_session_for_all_its_videos(monkeypatch, archive: Path, rule_onnx: Path,
+                                                              tmp_path: Path) -> None:  # fmt: skip
+    from roadseg.batch.task import Task, Worker
+    from roadseg.pipeline.infer import OnnxSegmenter
+    from roadseg.pipeline.options import SegmentOptions
+
+    built = []
+    init = OnnxSegmenter.__init__
+    monkeypatch.setattr(OnnxSegmenter, "__init__", lambda self, *a, **k: (built.append(1), init(self, *a, **k))[1])
+    worker = Worker(SegmentOptions("", model=str(rule_onnx)), node="here")
+    lines = [worker.run(Task(str(archive / rel), str(tmp_path / f"{i}.mp4")).with_worker("1"))
+             for i, rel in enumerate(("a/x.mp4", "z.mkv", "a/b/y.mov"))]  # fmt: skip
+    assert [line["frames"] for line in lines] == [12, 7, 9] and len(built) == 1

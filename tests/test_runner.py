@@ -68,7 +68,7 @@ def test_stop_event_ends_the_run_and_the_consumer_finishes():
 def test_call_interruptibly_returns_raises_and_cleans_up_what_comes_too_late():
     import _thread
 
-    from roadseg.pipeline.runner import call_interruptibly
+    from roadseg.pipeline.runner import abandoned_calls, call_interruptibly
 
     assert call_interruptibly(lambda: 42, "t") == 42
     with pytest.raises(OSError, match="refused"):
@@ -83,4 +83,9 @@ def test_call_interruptibly_returns_raises_and_cleans_up_what_comes_too_late():
     timer.start()
     with pytest.raises(KeyboardInterrupt):
         call_interruptibly(slow, "t", cleanup=lambda c: cleaned.set())
+    assert [t.name for t in abandoned_calls()] == ["roadseg-t"]  # still running: the CLI must not finalise beside it
     assert cleaned.wait(2)  # the late result was closed, not leaked
+    deadline = time.monotonic() + 2
+    while abandoned_calls() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not abandoned_calls()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import signal
 import sys
 import threading
@@ -18,8 +19,19 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    """Print ``Error: message`` on stderr and exit with ``code``."""
+    """Print ``Error: message`` on stderr and exit with ``code``.
+
+    If an interrupted blocking call is still running in a thread (a stream still opening), the
+    process leaves at once with ``os._exit``: finalising the interpreter beside a thread inside
+    PyAV's C code can crash it (exit -11 instead of ``code``). Outputs are already finalised here.
+    """
+    from roadseg.pipeline.runner import abandoned_calls
+
     click.echo(f"Error: {message}", err=True)
+    if abandoned_calls():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     sys.exit(code)
 
 

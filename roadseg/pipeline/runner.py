@@ -65,12 +65,26 @@ def spawn(target: Callable[[], None], name: str) -> threading.Thread:
     return thread
 
 
+#: Threads of :func:`call_interruptibly` whose caller was interrupted while they still ran.
+_abandoned: set[threading.Thread] = set()
+
+
+def abandoned_calls() -> list[threading.Thread]:
+    """Interrupted :func:`call_interruptibly` calls still running (e.g. inside ``av.open``).
+
+    A process that exits while one is still inside C code must not run interpreter finalisation
+    beside it (PyAV's I/O callbacks re-enter Python and can crash a finalising interpreter): the
+    CLI leaves with ``os._exit`` then.
+    """
+    return [t for t in _abandoned if t.is_alive()]
+
+
 def call_interruptibly(fn: Callable[[], T], name: str, cleanup: Callable[[T], None] | None = None) -> T:
     """Return ``fn()`` (or raise its exception), run in a thread of its own so that Ctrl-C reaches the caller.
 
     For blocking calls that swallow signals while they wait (PyAV opening a network stream). If the
-    caller is interrupted first, the call is left to finish on its own and ``cleanup`` gets what it
-    returns (e.g. closes the container nobody will read).
+    caller is interrupted first, the call is left to finish on its own (see :func:`abandoned_calls`)
+    and ``cleanup`` gets what it returns (e.g. closes the container nobody will read).
     """
     done = threading.Event()
     box: dict[str, Any] = {}
@@ -87,13 +101,15 @@ def call_interruptibly(fn: Callable[[], T], name: str, cleanup: Callable[[T], No
         if abandoned and "value" in box and cleanup is not None:
             cleanup(box["value"])
 
-    spawn(target, name)
+    thread = spawn(target, name)
     try:
         while not done.wait(_POLL):
             pass
     except KeyboardInterrupt:
         with lock:
             finished, box["abandoned"] = done.is_set(), True
+        if not finished:
+            _abandoned.add(thread)
         if finished and "value" in box and cleanup is not None:
             cleanup(box["value"])  # it came just in time, but nobody will use it now
         raise

@@ -161,3 +161,19 @@ def test_clean_audio_loses_nothing(rule_onnx, tmp_path):
         assert stats["audio_dropped"] == 0, (src, kw)
         if not kw:
             assert len(audio_packets(out)) == len(audio_packets(src))
+
+
+@pytest.mark.timeout(60)
+def test_a_damaged_file_played_live_ends_instead_of_replaying_forever(rule_onnx, tmp_path):
+    src = write_video(tmp_path / "clip.mp4", split_frames(40, h=96, w=128))
+    with av.open(str(src)) as c:
+        packet = [p for p in c.demux(video=0) if p.size][20]
+    data = bytearray(src.read_bytes())
+    data[packet.pos : packet.pos + packet.size] = bytes(packet.size)  # one frame the decoder rejects
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(bytes(data))
+    # the decoder's error was taken for a lost stream: the file reopened ("reconnected") from its start,
+    # delivered frames (earning its retries back) and failed again, forever
+    r = _cli(bad, tmp_path / "rec.mp4", rule_onnx, "--live", "--retry-delay", "0.1")
+    assert r.returncode == 0 and "reconnecting" not in r.stderr, r.stderr
+    assert 0 < len(read_video(tmp_path / "rec.mp4")["frames"]) < 40

@@ -26,7 +26,7 @@ def _summary(result: RunResult) -> str:
 @click.option("--alpha", default=0.5, show_default=True, type=click.FloatRange(0, 1), help="Weight of the class colours.")
 @click.option("--legend", is_flag=True, help="Draw the class colours and names on every frame.")
 @click.option("--masks-dir", type=click.Path(file_okay=False), help="Also write one lossless label PNG per frame (pixel = class index).")
-@click.option("--stats", type=click.Path(dir_okay=False), help="Write run statistics (frames/s, per-stage timings; per-frame class shares for files; latency and drops for live input) as JSON.")
+@click.option("--stats", type=click.Path(dir_okay=False), help="Write run statistics (frames/s, per-stage timings, frames lost, damaged audio packets dropped; per-frame class shares for files; latency and drops for live input) as JSON.")
 @click.option("--start", default=0.0, type=click.FloatRange(min=0), help="Seconds to skip at the start.")
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Seconds to process after --start.")
 @click.option("--batch", default=1, show_default=True, type=click.IntRange(1, 256), help="Frames per inference call (files; live input runs one at a time).")

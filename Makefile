@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install -q -c constraints.txt
 
-.PHONY: demo test venv browser clean
+.PHONY: demo test venv browser stills clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -12,10 +12,16 @@ $(BIN)/python:
 
 venv: $(BIN)/python
 
-# Set up the runtime (no torch) and segment the shipped sample clip with the shipped model.
+# Set up the runtime (no torch) and segment the shipped real sample clip with the shipped model.
 demo: venv
 	$(PIP) .
-	$(BIN)/segment-video sample_videos/road.mp4 -o out.mp4 -y
+	$(BIN)/segment-video sample_videos/udacity-highway-1280x720.mp4 -o out.mp4 -y
+
+# The README's pictures (docs/overlay.png, docs/live-view.png) from the sample clip and the shipped
+# model; run again after the model changes. Not part of CI; the live view needs chromium.
+stills: venv
+	$(PIP) -e .
+	$(BIN)/python sample_videos/make_stills.py
 
 # Debian packages for two live tests: chromium (the browser view) and GStreamer's RTSP server (RTSP
 # input). Installed when we are root with apt-get; otherwise those two tests are skipped.

@@ -61,3 +61,13 @@ class Interrupted(RoadsegError):
 
 class StopRequested(Exception):
     """Not an error: a viewer asked to quit (q or Esc in the window); the run ends normally."""
+
+
+def reason_of(exc: BaseException) -> str:
+    """The first line of an error's message (an OS or FFmpeg error's ``strerror``), for one-line messages.
+
+    >>> reason_of(OSError(28, "No space left on device")), reason_of(IndexError())
+    ('No space left on device', 'IndexError')
+    """
+    text = getattr(exc, "strerror", None) or str(exc).strip().split("\n")[0]
+    return text or exc.__class__.__name__

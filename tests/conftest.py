@@ -30,9 +30,12 @@ def write_video(
     pix_fmt: str = "yuv420p",
     rotation: int = 0,
     options: dict | None = None,
+    audio_codec: str = "aac",
+    metadata: dict | None = None,
 ) -> Path:
-    """Encode RGB frames (and optionally a sine-wave AAC track) with PyAV."""
+    """Encode RGB frames (and optionally a mono sine-wave track, AAC unless ``audio_codec`` says) with PyAV."""
     with av.open(str(path), "w", options=options or {}) as out:
+        out.metadata.update(metadata or {})
         vs = out.add_stream(codec, rate=fps)
         vs.height, vs.width = frames[0].shape[:2]
         vs.pix_fmt = pix_fmt
@@ -44,7 +47,7 @@ def write_video(
         vs.codec_context.time_base = tb
         aus = None
         if audio_seconds:
-            aus = out.add_stream("aac", rate=48000)
+            aus = out.add_stream(audio_codec, rate=48000)
             aus.layout = "mono"
         for i, img in enumerate(frames):
             vf = av.VideoFrame.from_ndarray(img, format="rgb24")
@@ -53,10 +56,12 @@ def write_video(
             out.mux(vs.encode(vf))
         out.mux(vs.encode(None))
         if aus is not None:
-            n = int(48000 * audio_seconds)
+            n, chunk = int(48000 * audio_seconds), aus.codec_context.frame_size or 1024
             wave = (0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / 48000)).astype(np.float32)[None]
-            for s in range(0, n, 1024):
-                af = av.AudioFrame.from_ndarray(np.ascontiguousarray(wave[:, s : s + 1024]), format="fltp", layout="mono")
+            fmt = aus.codec_context.codec.audio_formats[0].name  # fltp (AAC), s16 (Opus, PCM) ...
+            samples = (wave * 32767).astype(np.int16) if fmt == "s16" else wave
+            for s in range(0, n, chunk):
+                af = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, s : s + chunk]), format=fmt, layout="mono")
                 af.sample_rate, af.pts, af.time_base = 48000, s, Fraction(1, 48000)
                 out.mux(aus.encode(af))
             out.mux(aus.encode(None))

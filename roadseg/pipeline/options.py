@@ -63,9 +63,10 @@ class RunResult:
     """What a run did. ``as_dict()`` is the ``--stats`` JSON.
 
     ``frames_lost``: frames the container promised but did not decode; ``lost_packets``: video
-    packets that failed to decode; ``audio_dropped``: audio packets the muxer refused; ``dropped``,
-    ``drop_rate``, ``latency_ms`` (capture to display) and ``reconnects``: live sources;
-    ``per_frame``: class pixel shares per frame (file and image runs with ``stats``).
+    packets that failed to decode; ``audio_dropped``: damaged audio packets left out (timestamps that
+    cannot be right, or refused by the muxer); ``dropped``, ``drop_rate``, ``latency_ms`` (capture
+    to display) and ``reconnects``: live sources; ``per_frame``: class pixel shares per frame (file
+    and image runs with ``stats``).
     """
 
     input: str

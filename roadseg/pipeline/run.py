@@ -141,8 +141,8 @@ def _open_sinks(opts: SegmentOptions, source: Source, seg: Segmenter, stats: Fra
         width, height = output_size(info.width, info.height, opts.mode)
         primary = stack.enter_context(VideoSink(
             opts.output, width=width, height=height, fps=info.fps, time_base=info.time_base, codec=opts.codec,
-            crf=opts.crf, preset=opts.preset, audio=source.audio_streams, wall_clock=source.live,
-            label="recording" if source.live else "output"))  # fmt: skip
+            crf=opts.crf, preset=opts.preset, audio=source.audio_streams, audio_samples=source.audio_samples,
+            wall_clock=source.live, label="recording" if source.live else "output"))  # fmt: skip
     return [primary, *sinks], primary
 
 
@@ -250,12 +250,16 @@ def _result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Writer
     if lost and not source.live:
         log.warning("%d of about %d frames could not be decoded (damaged or truncated input); %s holds the %d that did",
                     lost, expected, opts.output, frames)  # fmt: skip
+    audio_dropped = source.audio_dropped + writer.audio_dropped()
+    if audio_dropped:
+        log.warning("dropped %d damaged audio packet%s; the video and the rest of the audio are intact",
+                    audio_dropped, "" if audio_dropped == 1 else "s")  # fmt: skip
     live = writer.stats.summary()
     return RunResult(
         input=str(opts.input), output=None if opts.output is None else str(opts.output), kind=source.kind,
         frames=frames, seconds=round(seconds, 3), fps=round(frames / seconds, 2) if seconds > 0 else None,
         frames_lost=lost, lost_packets=source.lost, audio_streams=len(source.audio_streams),
-        audio_dropped=writer.audio_dropped(), dropped=live["dropped"], drop_rate=live["drop_rate"],
+        audio_dropped=audio_dropped, dropped=live["dropped"], drop_rate=live["drop_rate"],
         latency_ms=live["latency_ms"] if source.live else None, reconnects=source.reconnects if isinstance(source, LiveSource) else 0,
         working_size=list(seg.size), model=str(seg.model.path), providers=list(seg.model.providers),
         classes=list(seg.classes), stages=writer.times.summary(), per_frame=writer.per_frame)  # fmt: skip

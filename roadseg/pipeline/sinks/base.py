@@ -35,11 +35,6 @@ class Sink:
         self.close()
 
 
-def reason_of(exc: BaseException) -> str:
-    """The first line of an OS or FFmpeg error, for one-line messages."""
-    return getattr(exc, "strerror", None) or str(exc).split("\n")[0] or exc.__class__.__name__
-
-
 def check_output_path(src: Path, dst: Path, overwrite: bool) -> None:
     """Refuse outputs that would touch the input, clobber a file without -y, or cannot be made."""
     if dst.exists() and src.exists() and dst.resolve() == src.resolve():

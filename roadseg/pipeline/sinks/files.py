@@ -12,9 +12,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from roadseg.errors import OutputError, SinkError
+from roadseg.errors import OutputError, SinkError, reason_of
 from roadseg.pipeline.infer import resize_labels
-from roadseg.pipeline.sinks.base import Sink, reason_of
+from roadseg.pipeline.sinks.base import Sink
 from roadseg.pipeline.sources import Frame
 
 

@@ -13,21 +13,24 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 
-from roadseg.errors import SinkError
-from roadseg.pipeline.sinks.base import Sink, reason_of
+from roadseg.errors import SinkError, reason_of
+from roadseg.pipeline.sinks.audio import AudioRemux, copyable, is_disk_error
+from roadseg.pipeline.sinks.base import Sink
 from roadseg.pipeline.sources import Frame
 
 log = logging.getLogger("roadseg")
 HARDWARE_ENCODERS = ("_nvenc", "_qsv", "_vaapi", "_amf", "_videotoolbox")
+MAX_STEP = 3600.0  # seconds between two frames beyond which a timestamp is damage, not a pause
 
 
 def encoder_usable(codec: str, width: int = 64, height: int = 48) -> str | None:
@@ -58,7 +61,9 @@ class VideoSink(Sink):
         fps: nominal frame rate (used when a frame has no timestamp).
         time_base: encoder time base; pass the source stream's to keep its timestamps exactly.
         codec, crf, preset: encoder and its quality/speed settings.
-        audio: input audio streams to remux (copied packet for packet, never re-encoded).
+        audio: input audio streams to remux (copied packet for packet, never re-encoded); a stream the
+            output cannot carry is left out with a warning, damaged packets are dropped and counted.
+        audio_samples: a packet of each audio stream (input index -> packet), to check the streams with.
         wall_clock: stamp frames with their capture time (ms since the first frame), for live recordings.
         label: what the file is called in messages (``output``, ``recording``).
     """
@@ -67,7 +72,8 @@ class VideoSink(Sink):
 
     def __init__(self, path: str | Path, *, width: int, height: int, fps: Fraction | None,
                  time_base: Fraction | None = None, codec: str = "libx264", crf: int = 23, preset: str = "superfast",
-                 audio: Sequence = (), wall_clock: bool = False, label: str = "output") -> None:  # fmt: skip
+                 audio: Sequence = (), audio_samples: Mapping[int, av.Packet] | None = None, wall_clock: bool = False,
+                 label: str = "output") -> None:  # fmt: skip
         self.path, self.label, self.wall_clock = Path(path), label, wall_clock
         if codec.endswith(HARDWARE_ENCODERS) and (reason := encoder_usable(codec)) is not None:
             log.warning("hardware encoder %s is not available here (%s); encoding with libx264", codec, reason)
@@ -79,28 +85,54 @@ class VideoSink(Sink):
         if (self.out_w, self.out_h) != (width, height):
             log.warning("%dx%d is odd-sized; padded to %dx%d (H.264 yuv420p needs even sizes)",
                         width, height, self.out_w, self.out_h)  # fmt: skip
+        self.crf, self.preset, self.time_base, self.audio_samples = crf, preset, time_base, audio_samples
+        self._open(audio)
+        self.written = 0
+        self._t0: float | None = None
+        self._last_pts: int | None = None
+        self._closed = False
+        self._lock = threading.Lock()  # close() may come from another thread (Ctrl-C)
+
+    def _open(self, audio: Sequence) -> None:
+        """Create the file with its video stream and the audio streams that can be copied; write the header.
+
+        If the header cannot be written with the audio (damaged codec parameters), the video is written alone.
+        """
+        error = self._try_open(audio)
+        if error is not None and audio and not is_disk_error(error) and self._try_open(()) is None:
+            log.warning("the audio cannot be copied into %s (%s); writing the video alone", self.path, reason_of(error))
+            return
+        if error is not None and is_disk_error(error):
+            raise SinkError(f"cannot write {self.path}: {reason_of(error)}") from None
+        if error is not None:
+            raise SinkError(f"cannot set up encoder {self.codec!r} for {self.path}: {reason_of(error)}") from None
+
+    def _try_open(self, audio: Sequence) -> Exception | None:
         try:
             self.container = av.open(str(self.path), mode="w")
         except (OSError, av.error.FFmpegError) as exc:
             raise SinkError(f"cannot create output {self.path}: {reason_of(exc)}") from None
         try:
-            self.stream = self.container.add_stream(codec, rate=self.fps)
+            self.stream = self.container.add_stream(self.codec, rate=self.fps)
             self.stream.width, self.stream.height = self.out_w, self.out_h
             self.stream.pix_fmt = "yuv420p"
-            tb = Fraction(1, 1000) if wall_clock else time_base
+            tb = Fraction(1, 1000) if self.wall_clock else self.time_base
             self.stream.codec_context.time_base = Fraction(tb) if tb else 1 / self.fps
-            self.stream.options = {"crf": str(crf), **({"preset": preset} if codec in ("libx264", "libx265") else {})}
-            self.audio_map = {a.index: self.container.add_stream_from_template(a) for a in audio}
-        except Exception as exc:
-            self.container.close()
+            self.stream.options = {"crf": str(self.crf),
+                                   **({"preset": self.preset} if self.codec in ("libx264", "libx265") else {})}  # fmt: skip
+            self.audio = AudioRemux(self.container, copyable(audio, self.container.format.name, self.audio_samples))
+            self.container.start_encoding()  # now, not at the first packet: a header that fails is known here
+        except Exception as exc:  # noqa: BLE001 - PyAV raises ValueError, TypeError ... as well as FFmpegError
+            with contextlib.suppress(Exception):
+                self.container.close()
             self.path.unlink(missing_ok=True)
-            raise SinkError(f"cannot set up encoder {codec!r} for {self.path}: {reason_of(exc)}") from None
-        self.written = 0
-        self.audio_dropped = 0  # audio packets the muxer refused (none are dropped yet: a refusal fails the run)
-        self._t0: float | None = None
-        self._last_pts: int | None = None
-        self._closed = False
-        self._lock = threading.Lock()  # close() may come from another thread (Ctrl-C)
+            return exc
+        return None
+
+    @property
+    def audio_dropped(self) -> int:
+        """Audio packets the muxer refused (damaged data) and that were left out."""
+        return self.audio.dropped
 
     def write(self, image: np.ndarray, frame: Frame | None = None) -> None:
         """Encode one RGB uint8 [H,W,3] picture at ``frame``'s timestamp (no frame: the next by rate)."""
@@ -122,27 +154,32 @@ class VideoSink(Sink):
             pad = ((0, self.out_h - image.shape[0]), (0, self.out_w - image.shape[1]), (0, 0))
             image = np.pad(image, pad, mode="edge")
         vf = av.VideoFrame.from_ndarray(image, format="rgb24")
-        pts = self._timestamp(frame)
-        if self._last_pts is not None and pts <= self._last_pts:
-            pts = self._last_pts + 1  # duplicate or backwards timestamps would make the encoder fail
-        self._last_pts = pts
+        pts = self._last_pts = self._checked(self._timestamp(frame))
         vf.pts, vf.time_base = pts, self.stream.codec_context.time_base
         self._encode(vf)
         self.written += 1
 
+    def _checked(self, pts: int) -> int:
+        """A timestamp the encoder and muxer take: after the last one, and not hours away from it.
+
+        A duplicate or slightly earlier timestamp moves one tick on; one that leaps far either way
+        (damaged, or reset midway) becomes the next frame at the nominal rate.
+        """
+        last = self._last_pts
+        if last is None:
+            return pts
+        tb = self.stream.codec_context.time_base
+        far = min(round(MAX_STEP / tb), 2**30)  # mp4 keeps sample durations in 32 bits
+        if pts - last > far or last - pts > round(1 / tb):  # (more than a second backwards)
+            return last + max(1, round(1 / (self.fps * tb)))
+        return last + 1 if pts <= last else pts
+
     def mux(self, packet: av.Packet) -> None:
-        """Remux one audio packet of a stream given as ``audio``; packets of other streams are ignored."""
-        stream = self.audio_map.get(packet.stream.index)
-        if stream is None:
-            return
+        """Remux one audio packet of a stream given as ``audio`` (one the muxer refuses is dropped and
+        counted in ``audio_dropped``); packets of other streams are ignored."""
         with self._lock:
-            if self._closed:
-                return
-            packet.stream = stream
-            try:
-                self.container.mux(packet)
-            except (OSError, av.error.FFmpegError) as exc:
-                raise SinkError(f"cannot write audio to {self.path}: {reason_of(exc)}") from None
+            if not self._closed:
+                self.audio.mux(packet)
 
     def _encode(self, frame) -> None:
         try:

@@ -3,7 +3,8 @@
 A source is a context manager and an iterable of :class:`Frame` objects (and, for a video file,
 the audio packets to remux) with ``.info`` (a :class:`VideoInfo`), ``.live`` (``True``: consume it
 through a newest-frame slot, dropping what the model cannot keep up with; ``False``: block, never
-drop), ``.kind``, ``.lost``, ``.audio_streams`` and ``expected_frames()``. The kinds:
+drop), ``.kind``, ``.lost``, ``.audio_streams`` (and ``.audio_samples``, a first packet of each, to
+check that an output can carry them) and ``expected_frames()``. The kinds:
 
 * :class:`VideoSource` (``file.py``): a video file, timestamps and audio kept;
 * :class:`ImageSource` (``images.py``): an image, a folder or a glob;

@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -22,9 +22,11 @@ from typing import Protocol
 import av
 import numpy as np
 
-from roadseg.errors import SourceError
+from roadseg.errors import SourceError, reason_of
 
 log = logging.getLogger("roadseg")
+MIN_FPS, MAX_FPS = Fraction(1, 100), Fraction(10_000)  # nominal frame rates outside are damage
+MAX_SECONDS = 10 * 365 * 86400.0  # a duration beyond ten years is damage
 
 
 @dataclass(frozen=True)
@@ -65,20 +67,23 @@ class VideoInfo:
 
     @classmethod
     def from_container(cls, container, path: str) -> VideoInfo:
+        """Read the first video stream's parameters; values a damaged header makes absurd (a rate of a
+        frame a week, a time base of hours, a negative duration) are left unknown instead."""
         s = container.streams.video[0]
         duration = None
         if s.duration is not None and s.time_base is not None:
             duration = float(s.duration * s.time_base)
         elif container.duration is not None:
             duration = container.duration / av.time_base
-        fps = s.average_rate or s.guessed_rate
-        frames = s.frames or (round(duration * fps) if duration and fps else None)
+        duration = duration if duration is not None and 0 < duration < MAX_SECONDS else None
+        fps = next((Fraction(r) for r in (s.average_rate, s.guessed_rate) if r and MIN_FPS <= r <= MAX_FPS), None)
+        frames = s.frames if s.frames and s.frames > 0 else (round(duration * fps) if duration and fps else None)
         return cls(
             path=path,
             width=s.codec_context.width,
             height=s.codec_context.height,
-            fps=Fraction(fps) if fps else None,
-            time_base=Fraction(s.time_base) if s.time_base else Fraction(1, 90000),
+            fps=fps,
+            time_base=Fraction(s.time_base) if s.time_base and 0 < s.time_base <= 1 else Fraction(1, 90000),
             frames=frames,
             duration=duration,
             codec=s.codec_context.name,
@@ -94,7 +99,9 @@ class Source(Protocol):
     live: bool  # True: consume through a newest-frame slot (drop, never block)
     kind: str  # file, images, camera or stream
     lost: int
-    audio_streams: Sequence
+    audio_streams: Sequence  # input audio streams whose packets the source yields
+    audio_samples: Mapping[int, av.Packet]  # a packet of each, where one was read already (to check them with)
+    audio_dropped: int  # audio packets left out because their timestamps cannot be right
 
     def __enter__(self) -> Source: ...
 
@@ -103,10 +110,6 @@ class Source(Protocol):
     def __iter__(self) -> Iterator[Frame | av.Packet]: ...
 
     def expected_frames(self) -> int | None: ...
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
 
 
 def open_container(target: str, *, what: str = "file", format: str | None = None, options: dict | None = None,
@@ -125,7 +128,8 @@ def open_container(target: str, *, what: str = "file", format: str | None = None
             raise SourceError(f"input is a folder, not a video file: {p}")
         if p.stat().st_size == 0:
             raise SourceError(f"input is empty (0 bytes): {p}")
-    kw: dict = {"format": format, "options": options or {}, "timeout": timeout}
+    # tags that are not valid UTF-8 (damaged, or written in another encoding) are read with U+FFFD, not refused
+    kw: dict = {"format": format, "options": options or {}, "timeout": timeout, "metadata_errors": "replace"}
     container = None
     if hwaccel:
         from av.codec.hwaccel import HWAccel
@@ -134,13 +138,13 @@ def open_container(target: str, *, what: str = "file", format: str | None = None
             container = av.open(target, hwaccel=HWAccel(device_type=hwaccel, allow_software_fallback=True), **kw)
         except Exception as exc:  # no device, no driver, not permitted: decode on the CPU instead
             log.warning("hardware decoding (%s) is not available here (%s); decoding on the CPU",
-                        hwaccel, _first_line(exc))  # fmt: skip
+                        hwaccel, reason_of(exc))  # fmt: skip
     try:
         container = container or av.open(target, **kw)
-    except (av.error.FFmpegError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - FFmpegError, OSError, and PyAV's own errors on damaged headers
         if what == "file":
-            raise SourceError(f"not a readable video: {target} ({exc.__class__.__name__})") from None
-        raise SourceError(f"cannot open {what} {target}: {_first_line(exc)}") from None
+            raise SourceError(f"not a readable video: {target} ({reason_of(exc)})") from None
+        raise SourceError(f"cannot open {what} {target}: {reason_of(exc)}") from None
     if not container.streams.video:
         container.close()
         raise SourceError(f"no video stream in {target}" if what == "file" else f"no video stream in {what} {target}")

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 
 import av
 
-from roadseg.errors import SourceError
+from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.runner import call_interruptibly
 from roadseg.pipeline.sources.base import Frame, VideoInfo, open_container
 
@@ -67,6 +67,8 @@ class LiveSource:
     live = True
     lost = 0  # a live source drops frames at the newest-frame slot instead (counted there)
     audio_streams = ()  # recordings are video only
+    audio_samples: dict = {}
+    audio_dropped = 0
 
     def __init__(self, spec: str, *, pace: bool | None = None, retries: int = 5, retry_delay: float = 1.0,
                  stop: threading.Event | None = None, hwaccel: str | None = None) -> None:  # fmt: skip
@@ -113,9 +115,13 @@ class LiveSource:
                         yield frame
                         if self.stop.is_set():
                             return
-                except (av.error.FFmpegError, OSError) as exc:
-                    reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-                if reason == "end of stream" and (self.kind == "file" or self._finished()):
+                except (av.error.FFmpegError, OSError, IndexError) as exc:  # IndexError: PyAV, on a stream found late
+                    reason = reason_of(exc)
+                if self.kind == "file":  # read once, never "reconnected" (that replayed a damaged file forever)
+                    if reason != "end of stream":
+                        log.warning("stopped reading %s at damaged data (%s)", self.spec, reason)
+                    return
+                if reason == "end of stream" and self._finished():
                     return
                 if self.kind == "camera":
                     raise SourceError(f"camera {self.spec} stopped delivering frames ({reason}); unplugged?")
@@ -134,9 +140,18 @@ class LiveSource:
         duration = self.container.duration
         return duration is not None and self.last_time is not None and self.last_time >= duration / av.time_base - 0.5
 
+    def _decoded(self) -> Iterator:
+        """Decoded pictures; a corrupt packet is skipped (as a file source does), not taken for a lost stream."""
+        stream = self.container.streams.video[0]
+        for packet in self.container.demux(stream):
+            try:
+                yield from packet.decode()
+            except (av.error.FFmpegError, ValueError):
+                continue
+
     def _frames(self, first_index: int) -> Iterator[Frame]:
         t0, pts0 = time.monotonic(), None
-        for vf in self.container.decode(video=0):
+        for vf in self._decoded():
             if self.pace and vf.pts is not None and vf.time_base is not None:
                 pts0 = vf.pts if pts0 is None else pts0
                 due = t0 + float((vf.pts - pts0) * vf.time_base)

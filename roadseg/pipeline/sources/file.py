@@ -10,14 +10,16 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
-from roadseg.errors import SourceError
+from roadseg.errors import SourceError, reason_of
+from roadseg.pipeline.sources.audio import AudioTimeline
 from roadseg.pipeline.sources.base import Frame, VideoInfo, open_container
 
 log = logging.getLogger("roadseg")
@@ -48,9 +50,13 @@ class VideoSource:
         self.stream = self.container.streams.video[0]
         self.audio_streams = list(self.container.streams.audio) if audio else []
         self.start, self.duration = max(0.0, start), duration
+        self.end = None if duration is None else self.start + duration
         self.lost = 0
         self.decoded = 0
         self.rotation = 0
+        self.unreadable: str | None = None  # why reading stopped early, where damaged data broke the demuxer
+        self._size: tuple[int, int] | None = None
+        self.audio = AudioTimeline()  # audio packets with timestamps that cannot be right are dropped there
         self._gen = self._generate()
         self._peeked: list = []
         try:
@@ -58,6 +64,10 @@ class VideoSource:
         except BaseException:
             self.container.close()
             raise
+        self.audio_samples = {}  # the first audio packet of each stream read so far: sinks check streams with it
+        for item in self._peeked:
+            if isinstance(item, av.Packet):
+                self.audio_samples.setdefault(item.stream.index, item)
         first = self._peeked[-1].image
         base = VideoInfo.from_container(self.container, str(self.path))
         self.info = replace(base, width=first.shape[1], height=first.shape[0])
@@ -72,7 +82,7 @@ class VideoSource:
                 return
         if self.start:
             raise SourceError(f"no video frames after --start {self.start:g}s in {self.path}")
-        raise SourceError(f"no decodable video frames in {self.path}")
+        raise SourceError(f"no decodable video frames in {self.path}" + (f" ({self.unreadable})" if self.unreadable else ""))
 
     def __enter__(self) -> VideoSource:
         return self
@@ -82,6 +92,11 @@ class VideoSource:
 
     def close(self) -> None:
         self.container.close()
+
+    @property
+    def audio_dropped(self) -> int:
+        """Audio packets left out because their timestamps cannot be right (missing, backwards, leaping)."""
+        return self.audio.dropped
 
     def expected_frames(self) -> int | None:
         """Frames the container promises between ``start`` and ``start + duration`` (None when unknown)."""
@@ -99,43 +114,92 @@ class VideoSource:
         yield from self._gen
 
     def _generate(self) -> Iterator[Frame | av.Packet]:
-        end = None if self.duration is None else self.start + self.duration
+        yield from self._demuxed()
+        yield from self._in_window(self.audio.flush())
+
+    def _demuxed(self) -> Iterator[Frame | av.Packet]:
         if self.start > 0:
-            self.container.seek(int(self.start * av.time_base), backward=True, any_frame=False)
-        for packet in self.container.demux(self.stream, *self.audio_streams):
-            if packet.stream.type == "audio":
-                if packet.dts is not None and packet.pts is not None and self._keep_audio(packet, end):
-                    yield packet
-                continue
             try:
-                frames = packet.decode()
-            except av.error.FFmpegError:
-                self.lost += 1  # corrupt data: keep what decodes, count what does not
+                self.container.seek(int(self.start * av.time_base), backward=True, any_frame=False)
+            except (av.error.FFmpegError, OSError) as exc:  # a damaged index: decode up to start instead
+                log.warning("cannot seek in %s (%s); reading it from the beginning up to --start", self.path,
+                            reason_of(exc))  # fmt: skip
+        video = self._video_start()  # then the time of the last video packet read: where the file is
+        for packet in self._packets():
+            if packet.stream is not None and packet.stream.type == "audio":
+                if packet.size:
+                    yield from self._in_window(self.audio.take(packet, packet.stream.index, video))
                 continue
-            for vf in frames:
+            stamp = packet.pts if packet.dts is None else packet.dts
+            if stamp is not None and packet.time_base:
+                video = float(stamp * packet.time_base)
+            for vf in self._decode(packet):
                 t = None if vf.pts is None or vf.time_base is None else float(vf.pts * vf.time_base)
                 if t is not None and t < self.start - 1e-6:
                     continue
-                if end is not None and t is not None and t >= end - 1e-6:
+                if self.end is not None and t is not None and t >= self.end - 1e-6:
                     return
-                yield self._frame(vf)
+                frame = self._frame(vf)
+                if frame is not None:
+                    yield frame
 
-    def _keep_audio(self, packet: av.Packet, end: float | None) -> bool:
-        t = float(packet.pts * packet.time_base)
-        if (self.start and t < self.start - 1e-6) or (end is not None and t >= end):
-            return False  # (without --start every packet is kept: AAC priming packets have pts < 0)
-        if self.start:
-            shift = round(self.start / packet.time_base)
-            packet.pts -= shift
-            packet.dts -= shift
-        return True
+    def _video_start(self) -> float | None:
+        """Where the video stream starts (seconds), if the container says so and no seek moved us."""
+        s = self.stream
+        if self.start or s.start_time is None or not s.time_base:
+            return None
+        return float(s.start_time * s.time_base)
 
-    def _frame(self, vf) -> Frame:
-        image = vf.to_ndarray(format="rgb24")
+    def _packets(self) -> Iterator[av.Packet]:
+        """The demuxer's packets; where damaged data breaks the demuxer itself, the packets end there
+        (``unreadable`` says why) followed by an empty packet that drains the decoder."""
+        packets = self.container.demux(self.stream, *self.audio_streams)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except Exception as exc:  # noqa: BLE001 - FFmpegError, or PyAV's own IndexError on streams found late
+                self.unreadable = reason_of(exc)
+                self.lost += 1
+                yield av.Packet()  # an empty packet of no stream: decoded below as the end of the video stream
+                return
+            yield packet
+
+    def _decode(self, packet: av.Packet) -> list:
+        try:
+            return self.stream.decode(packet if packet.stream is not None else None)
+        except (av.error.FFmpegError, ValueError):
+            self.lost += 1  # corrupt data: keep what decodes, count what does not
+            return []
+
+    def _in_window(self, packets: Iterable[av.Packet]) -> Iterator[av.Packet]:
+        """The audio ``packets`` (timestamps checked) between ``start`` and ``end``, shifted to start at ``start``."""
+        for packet in packets:
+            t = float(packet.pts * packet.time_base)
+            if (self.start and t < self.start - 1e-6) or (self.end is not None and t >= self.end):
+                continue  # (without --start every packet is kept: AAC priming packets have pts < 0)
+            if self.start:
+                shift = round(self.start / packet.time_base)
+                packet.pts -= shift
+                packet.dts -= shift
+            yield packet
+
+    def _frame(self, vf) -> Frame | None:
+        """The upright RGB picture of a decoded frame, at the size of the first; None (counted) if it will not convert."""
+        try:
+            image = vf.to_ndarray(format="rgb24")
+        except (av.error.FFmpegError, ValueError):
+            self.lost += 1
+            return None
         rotation = int(round(getattr(vf, "rotation", 0) or 0)) % 360
         if rotation:
             self.rotation = rotation
             image = np.ascontiguousarray(np.rot90(image, k=rotation // 90))
+        if self._size is None:
+            self._size = image.shape[:2]
+        elif image.shape[:2] != self._size:  # damaged or changed stream parameters midway: keep the first size
+            image = cv2.resize(image, (self._size[1], self._size[0]), interpolation=cv2.INTER_AREA)
         pts = vf.pts
         if pts is not None and self.start and vf.time_base is not None:
             pts -= round(self.start / vf.time_base)

@@ -61,6 +61,8 @@ class ImageSource:
     live = False
     kind = "images"
     audio_streams = ()
+    audio_samples: dict = {}
+    audio_dropped = 0
 
     def __init__(self, spec: str | Path) -> None:
         self.paths = image_paths(spec)

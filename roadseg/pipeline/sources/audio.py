@@ -1,0 +1,93 @@
+"""Audio packets in file order, with the ones whose timestamps cannot be right taken out (and counted).
+
+A muxer needs every packet of a stream to carry a dts, a pts not before it, and a dts that
+increases. Damaged input breaks that in two ways: a packet with a wrong timestamp (none, a step
+backwards, a leap far ahead), and packets that repeat or come out of order (a duplicated or moved
+chunk: of two packets for one moment, the first read is kept). Following a leap would leave every
+later packet "behind" it, so a packet that leaps (and a stream's first packet) is held until the
+next one says whether the stream really goes on from there, and kept only if it is also where the
+file is: near the time of the video packet read before it, or before the next one.
+
+Example:
+    >>> from fractions import Fraction
+    >>> def packet(ms):
+    ...     p = av.Packet(b"x")
+    ...     p.pts, p.dts, p.time_base = ms, ms, Fraction(1, 1000)
+    ...     return p
+    >>> timeline = AudioTimeline()
+    >>> kept = [p.dts for ms in (0, 20, 40, 90000, 60, 60, 30, 80) for p in timeline.take(packet(ms), 1, 0.05)]
+    >>> kept, timeline.dropped
+    ([0, 20, 40, 60, 80], 3)
+    >>> [p.dts for ms in (5000, 5020) for p in timeline.take(packet(ms), 1, 4.9)]  # a gap, where the video is
+    [5000, 5020]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import av
+
+GAP = 0.2  # seconds: a packet that starts within this of the previous one's end continues the stream
+INTERLEAVE = 0.5  # seconds an audio packet may be away from the video packet read before it
+
+
+class AudioTimeline:
+    """Per audio stream: pass packets whose timestamps a muxer can take, drop the others and count them."""
+
+    def __init__(self) -> None:
+        self.dropped = 0
+        self._last: dict[int, tuple[float, float]] = {}  # stream -> (start, end) in seconds of the last packet passed
+        self._held: dict[int, tuple[av.Packet, float | None]] = {}  # stream -> (packet, video time then)
+
+    def take(self, packet: av.Packet, stream: int, video: float | None) -> Iterator[av.Packet]:
+        """The packets to pass now for ``packet`` of ``stream``: none, it, or a held one and it.
+
+        ``video``: the time (seconds) of the last video packet read (before the first: where the
+        video stream starts, or ``None`` if unknown).
+        """
+        span = _span(packet)
+        if span is None:
+            self.dropped += 1
+            return
+        if stream in self._held:
+            held, held_video = self._held.pop(stream)
+            held_span = _span(held)
+            near = [abs(held_span[0] - v) for v in (held_video, video) if v is not None]  # when read, or now
+            if _continues(held_span, span[0]) and (not near or min(near) <= INTERLEAVE):
+                yield from self._pass(held, stream)  # the stream goes on from there, next to the picture
+            else:
+                self.dropped += 1  # the held packet was damage
+        last = self._last.get(stream)
+        if last is not None and span[0] <= last[0]:
+            self.dropped += 1  # backwards or repeated: a muxer would refuse it
+        elif last is not None and _continues(last, span[0]):
+            yield from self._pass(packet, stream)
+        else:
+            self._held[stream] = (packet, video)  # a stream's first packet, or a leap: the next packet decides
+
+    def flush(self) -> Iterator[av.Packet]:
+        """At the end of the input: a held packet that leapt has no successor to vouch for it and is
+        dropped (it could stretch the output by hours); a stream's only packet is passed."""
+        for stream, (packet, _) in list(self._held.items()):
+            if stream in self._last:
+                self.dropped += 1
+            else:
+                yield from self._pass(packet, stream)
+        self._held.clear()
+
+    def _pass(self, packet: av.Packet, stream: int) -> Iterator[av.Packet]:
+        self._last[stream] = _span(packet)
+        yield packet
+
+
+def _span(packet: av.Packet) -> tuple[float, float] | None:
+    """(dts, dts + duration) in seconds, or None when the timestamps cannot be muxed (missing, pts before dts)."""
+    if packet.pts is None or packet.dts is None or not packet.time_base or packet.pts < packet.dts:
+        return None
+    start = float(packet.dts * packet.time_base)
+    return start, start + float((packet.duration or 0) * packet.time_base)
+
+
+def _continues(previous: tuple[float, float], start: float) -> bool:
+    return previous[0] < start <= previous[1] + GAP

@@ -1,0 +1,273 @@
+"""Fuzzing helpers: small copies of a real clip with audio, seeded mutations of them, and one CLI run per case.
+
+The base clips are the shipped Udacity highway clip re-encoded at 320x180 (H.264 + audio) into
+mp4 (AAC, audio stream first like the original, index up front), Matroska (Opus) and MPEG-TS (AAC
+in ADTS). A case is ``(container, kind, seed)``; the same case always makes the same bytes.
+
+Example:
+    >>> import numpy as np
+    >>> data = bytes(range(256)) * 64
+    >>> mutate(data, "mp4", "truncate", np.random.default_rng(0)) == mutate(data, "mp4", "truncate",
+    ...                                                                     np.random.default_rng(0))
+    True
+    >>> len(mutate(data, "ts", "tail", np.random.default_rng(1))) > len(data)
+    True
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+REAL_CLIP = Path(__file__).resolve().parents[1] / "sample_videos" / "udacity-highway-1280x720.mp4"
+CONTAINERS = {"mp4": "aac", "mkv": "libopus", "ts": "aac"}  # container -> audio codec of its base clip
+KINDS = ("bitflip", "header", "tags", "fields", "audio", "truncate", "zero", "duplicate", "swap", "tail")
+TITLE = "udacity highway (roadseg fuzz base)"
+
+# bytes that precede fields worth breaking: sizes, rates, time bases, timestamps, indexes, codec setup
+FIELD_MARKERS = {
+    "mp4": (b"mvhd", b"tkhd", b"mdhd", b"hdlr", b"stsd", b"avcC", b"esds", b"stts", b"ctts", b"stss", b"stsc",
+            b"stsz", b"stco", b"elst", b"sgpd", b"sbgp"),  # fmt: skip
+    "mkv": (b"\x2a\xd7\xb1", b"\x44\x89", b"\x23\xe3\x83", b"\x63\xa2", b"\xb0", b"\xba", b"\xb5", b"\x9f",
+            b"\x1f\x43\xb6\x75", b"\xe7", b"\xa3", b"\x1c\x53\xbb\x6b", b"\x11\x4d\x9b\x74", b"\x16\x54\xae\x6b"),  # fmt: skip
+    "ts": (b"\x47\x40\x00", b"\x47\x50\x00", b"\x47\x41\x00", b"\x47\x41\x01", b"\x00\x00\x01\xe0",
+           b"\x00\x00\x01\xc0"),  # fmt: skip
+}
+EXTREMES = (0x00, 0xFF, 0x7F, 0x80, 0x01)
+
+
+def make_base_clips(folder: Path, *, source: Path = REAL_CLIP, size: tuple[int, int] = (180, 320),
+                    frames: int = 38) -> dict[str, Path]:  # fmt: skip
+    """Re-encode ``source`` small into mp4, mkv and ts with audio and text tags; return {container: path}."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with av.open(str(source)) as c:
+        fps = c.streams.video[0].average_rate or Fraction(25)
+        images = [f.to_ndarray(format="rgb24", width=size[1], height=size[0]) for f in c.decode(video=0)][:frames]
+    with av.open(str(source)) as c:
+        samples = np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)  # fltp [channels, n]
+        rate = c.streams.audio[0].sample_rate
+    return {ext: _encode(folder / f"base.{ext}", images, fps, samples, rate, codec) for ext, codec in CONTAINERS.items()}
+
+
+def _encode(path: Path, images: list[np.ndarray], fps: Fraction, samples: np.ndarray, rate: int, codec: str) -> Path:
+    options = {"fflags": "+bitexact", **({"movflags": "faststart"} if path.suffix == ".mp4" else {})}
+    with av.open(str(path), "w", container_options=options) as out:  # bitexact: no random ids, same bytes each time
+        out.metadata.update({"title": TITLE, "comment": "re-encoded from sample_videos/udacity-highway-1280x720.mp4"})
+        audio_rate = 48000 if codec == "libopus" else rate
+        aus = out.add_stream(codec, rate=audio_rate) if path.suffix == ".mp4" else None  # mp4: audio first
+        vs = out.add_stream("libx264", rate=fps)
+        vs.height, vs.width = images[0].shape[:2]
+        vs.pix_fmt, vs.options = "yuv420p", {"preset": "ultrafast", "crf": "28", "g": "10"}
+        vs.metadata["language"] = "eng"
+        aus = aus or out.add_stream(codec, rate=audio_rate)
+        aus.layout = "stereo"
+        for i, img in enumerate(images):
+            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+            vf.pts, vf.time_base = i, 1 / fps
+            out.mux(vs.encode(vf))
+        out.mux(vs.encode(None))
+        chunk = aus.codec_context.frame_size or 1024
+        stereo = np.ascontiguousarray(np.resize(samples, (2, samples.shape[1])), dtype=np.float32)
+        if audio_rate != rate:  # opus wants 48 kHz: a linear resample is fine for test audio
+            t = np.arange(int(stereo.shape[1] * audio_rate / rate)) * rate / audio_rate
+            stereo = np.stack([np.interp(t, np.arange(stereo.shape[1]), ch) for ch in stereo]).astype(np.float32)
+        for s in range(0, stereo.shape[1] - chunk + 1, chunk):
+            af = av.AudioFrame.from_ndarray(np.ascontiguousarray(stereo[:, s : s + chunk]), format="fltp", layout="stereo")
+            af.sample_rate, af.pts, af.time_base = audio_rate, s, Fraction(1, audio_rate)
+            out.mux(aus.encode(af))
+        out.mux(aus.encode(None))
+    return path
+
+
+def mutate(data: bytes, container: str, kind: str, rng: np.random.Generator) -> bytes:
+    """Damage ``data`` (a clip in ``container``) the way ``kind`` says, drawing every choice from ``rng``."""
+    b, n = bytearray(data), len(data)
+    if kind == "bitflip":  # 1-64 flipped bits anywhere
+        for pos in rng.integers(0, n, int(rng.integers(1, 65))):
+            b[pos] ^= 1 << int(rng.integers(0, 8))
+    elif kind == "header":  # random bytes in the first 4 KB: ftyp+moov (faststart), EBML+tracks, PAT/PMT
+        for pos in rng.integers(0, min(n, 4096), int(rng.integers(1, 17))):
+            b[pos] = int(rng.integers(0, 256))
+    elif kind == "tags":  # tags that are not valid text (and sometimes a broken tag length)
+        at = data.find(TITLE.encode())
+        if at < 0:
+            at = int(rng.integers(0, min(n, 4096)))
+        for pos in at + rng.integers(-8 if rng.random() < 0.3 else 0, len(TITLE), int(rng.integers(1, 9))):
+            b[int(pos)] = int(rng.choice([0xFF, 0xFE, 0xC3, 0x80, 0x00, 0xED]))
+    elif kind == "fields":  # absurd sizes, rates, time bases, timestamps and index entries
+        for _ in range(int(rng.integers(1, 4))):
+            marker = FIELD_MARKERS[container][int(rng.integers(0, len(FIELD_MARKERS[container])))]
+            hits = _find_all(data, marker)
+            if hits:
+                at = hits[int(rng.integers(0, len(hits)))] + len(marker)
+                for pos in at + rng.integers(0, 24, int(rng.integers(1, 9))):
+                    if pos < n:
+                        b[int(pos)] = EXTREMES[int(rng.integers(0, len(EXTREMES)))] if rng.random() < 0.7 else int(rng.integers(0, 256))
+    elif kind == "audio":  # scramble the bytes around audio packets: their headers and timestamps
+        spans = audio_spans(data, container)
+        for i in rng.choice(len(spans), size=min(len(spans), int(rng.integers(1, 6))), replace=False):
+            pos, _ = spans[int(i)]
+            for p in pos + rng.integers(-24, 12, int(rng.integers(1, 7))):
+                if 0 <= p < n:
+                    b[int(p)] = int(rng.integers(0, 256))
+    elif kind == "truncate":
+        b = b[: int(rng.integers(0, n))]
+    elif kind == "zero":
+        s, length = int(rng.integers(0, n)), int(rng.integers(1, 8193))
+        b[s : s + length] = bytes(len(b[s : s + length]))
+    elif kind == "duplicate":
+        s, length, at = int(rng.integers(0, n)), int(rng.integers(1, 16385)), int(rng.integers(0, n))
+        b = b[:at] + b[s : s + length] + b[at:]
+    elif kind == "swap":
+        length = int(rng.integers(16, 8193))
+        s1, s2 = sorted(int(x) for x in rng.choice(max(1, n - length), size=2, replace=False))
+        s2 = max(s2, s1 + length)
+        b[s1 : s1 + length], b[s2 : s2 + length] = data[s2 : s2 + length], data[s1 : s1 + length]
+    elif kind == "tail":
+        b += rng.integers(0, 256, int(rng.integers(1, 65537)), dtype=np.uint8).tobytes()
+    else:
+        raise ValueError(f"unknown mutation {kind!r}")
+    return bytes(b)
+
+
+def _find_all(data: bytes, marker: bytes) -> list[int]:
+    hits, at = [], data.find(marker)
+    while at >= 0:
+        hits.append(at)
+        at = data.find(marker, at + 1)
+    return hits
+
+
+def audio_spans(data: bytes, container: str) -> list[tuple[int, int]]:
+    """(byte offset, size) of the audio packets of an intact clip, as its demuxer reports them."""
+    import io
+
+    with av.open(io.BytesIO(data), format={"mkv": "matroska", "ts": "mpegts"}.get(container, container)) as c:
+        return [(p.pos, p.size) for p in c.demux(c.streams.audio[0]) if p.size and p.pos is not None and p.pos >= 0]
+
+
+@dataclass(frozen=True)
+class Media:
+    """What PyAV alone reads from a file: the ground truth a run is judged by."""
+
+    frames: int  # video frames decoded packet by packet, skipping what fails (0: nothing, or not a video)
+    audio: int  # audio packets with data
+
+
+def probe(path: Path) -> Media:
+    """Decode ``path``'s first video stream and count its audio packets; a demuxer that fails midway
+    ends the reading there (after draining the decoder). segment-video may refuse only where frames is 0.
+    """
+    frames = audio = 0
+    try:
+        with av.open(str(path), metadata_errors="replace") as c:
+            if not c.streams.video:
+                return Media(0, 0)
+            stream = c.streams.video[0]
+            stream.thread_type = "AUTO"
+            try:
+                for packet in c.demux(stream, *c.streams.audio):
+                    if packet.stream.type == "audio":
+                        audio += packet.size > 0
+                        continue
+                    try:
+                        frames += len(packet.decode())
+                    except av.FFmpegError:
+                        pass
+            except Exception:  # noqa: BLE001 - a damaged file may break the demuxer (or PyAV) in any way
+                try:
+                    frames += len(stream.decode(None))
+                except Exception:  # noqa: BLE001
+                    pass
+    except (av.FFmpegError, OSError, ValueError):
+        pass
+    return Media(frames, audio)
+
+
+@dataclass
+class Outcome:
+    """What one segment-video run on a mutated file did."""
+
+    case: str
+    input: Media
+    returncode: int | None  # None: it hung (killed at the timeout)
+    stderr: str
+    output: Media | None  # None: no output file
+    stats: dict | None
+    seconds: float
+
+    def problems(self) -> list[str]:
+        """Everything that breaks the rules: no hang, no traceback, exit 0 or one final ``Error:`` line
+        and exit 1, a refusal only where nothing decodes, otherwise a playable output of what decodes,
+        and no audio lost without a word."""
+        out, err, given, got = [], self.stderr, self.input, self.output
+        lines = [line for line in err.splitlines() if line.strip()]
+        if self.returncode is None:
+            out.append("hang")
+        if "Traceback" in err or "Fatal Python error" in err:
+            out.append("traceback")
+        if self.returncode not in (None, 0, 1):
+            out.append(f"exit code {self.returncode}")
+        errors = [line for line in lines if line.startswith("Error:")]
+        if self.returncode == 1 and (len(errors) != 1 or lines[-1] != errors[0]):
+            out.append("exit 1 without exactly one final Error: line")
+        if self.returncode == 0 and errors:
+            out.append("Error: line on success")
+        if given.frames and self.returncode == 1:
+            out.append(f"refused although {given.frames} frames decode")
+        if got is not None and got.frames == 0:
+            out.append("an output file that does not decode")
+        if self.returncode == 0 and (got is None or got.frames < given.frames - max(1, given.frames // 20)):
+            out.append(f"{given.frames} frames decode but the output holds {got and got.frames}")
+        dropped = (self.stats or {}).get("audio_dropped", 0)
+        if dropped and "damaged audio packet" not in err:
+            out.append("audio packets dropped without the warning line")
+        if got is not None and "cannot be copied" not in err and got.audio != given.audio - dropped:
+            out.append(f"{given.audio} audio packets in, {dropped} dropped, but {got.audio} out")
+        return out
+
+
+def run_case(base: Path, container: str, kind: str, seed: int, model: Path, work: Path, *,
+             timeout: float = 60.0) -> Outcome:  # fmt: skip
+    """Mutate ``base`` as the case says, run the real ``segment-video`` on it in a subprocess, check the result."""
+    name = f"{container}-{kind}-{seed}"
+    src, out, stats = work / f"{name}.{container}", work / f"{name}-out.mp4", work / f"{name}.json"
+    src.write_bytes(case_bytes(base, container, kind, seed))
+    cmd = [sys.executable, "-m", "roadseg", "segment", str(src), "-o", str(out), "--model", str(model), "-y", "-q",
+           "--stats", str(stats)]  # fmt: skip
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, errors="replace",
+                              env={**os.environ, "PYTHONFAULTHANDLER": "1"})  # fmt: skip
+        code, err = proc.returncode, proc.stderr
+    except subprocess.TimeoutExpired as exc:
+        code = None
+        err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+    seconds = time.perf_counter() - t0
+    outcome = Outcome(name, probe(src), code, err, probe(out) if out.exists() else None,
+                      json.loads(stats.read_text()) if stats.exists() else None, round(seconds, 2))  # fmt: skip
+    for p in (src, out, stats):
+        p.unlink(missing_ok=True)
+    return outcome
+
+
+def case_bytes(base: Path, container: str, kind: str, seed: int) -> bytes:
+    """The mutated copy of ``base`` that case ``container-kind-seed`` runs on."""
+    return mutate(base.read_bytes(), container, kind, np.random.default_rng([seed, KINDS.index(kind)]))
+
+
+if __name__ == "__main__":  # write one case's input to look at: python tests/fuzzing.py ts-audio-3 /tmp/fuzz
+    name, folder = sys.argv[1], Path(sys.argv[2])
+    container, kind, seed = name.split("-")
+    bases = make_base_clips(folder / "base")
+    (folder / f"{name}.{container}").write_bytes(case_bytes(bases[container], container, kind, int(seed)))
+    print(folder / f"{name}.{container}")

@@ -1,0 +1,179 @@
+"""Damage in one stream never costs another's output; damaged headers never cost a traceback.
+
+Each test builds a small file, damages one thing on purpose (a timestamp, a codec parameter, a tag)
+and checks what segment-video makes of it. ``test_fuzz.py`` does the same at random.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from conftest import audio_packets, read_video, split_frames, write_video
+
+from roadseg.pipeline import Frame, VideoSink, segment_video
+from roadseg.pipeline.sinks import audio as sink_audio
+from roadseg.pipeline.sinks.audio import AudioRemux
+
+REAL_CLIP = Path(__file__).resolve().parents[1] / "sample_videos" / "udacity-highway-1280x720.mp4"
+
+
+def _cli(src: Path, out: Path, model: Path, *extra: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "roadseg", "segment", str(src), "-o", str(out), "--model", str(model), "-q", *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+def _pes_pts(pts: int) -> bytes:
+    """The 5 bytes of an MPEG PES header's PTS field (PTS only)."""
+    return bytes([0x21 | ((pts >> 29) & 0x0E), (pts >> 22) & 0xFF, 0x01 | ((pts >> 14) & 0xFE), (pts >> 7) & 0xFF,
+                  0x01 | ((pts << 1) & 0xFE)])  # fmt: skip
+
+
+def _retime_audio(ts: Path, changes: dict[int, int]) -> Path:
+    """A copy of an MPEG-TS whose audio PES number ``i`` gets PTS ``changes[i]`` (90 kHz ticks)."""
+    data = bytearray(ts.read_bytes())
+    starts, at = [], data.find(b"\x00\x00\x01\xc0")
+    while at >= 0:
+        starts.append(at)
+        at = data.find(b"\x00\x00\x01\xc0", at + 1)
+    for i, pts in changes.items():
+        assert data[starts[i] + 7] & 0xC0 == 0x80  # a PTS and no DTS
+        data[starts[i] + 9 : starts[i] + 14] = _pes_pts(pts)
+    out = ts.with_name("retimed.ts")
+    out.write_bytes(bytes(data))
+    return out
+
+
+def test_audio_with_broken_timestamps_is_dropped_counted_and_the_video_kept(rule_onnx, tmp_path):
+    ts = write_video(tmp_path / "a.ts", split_frames(50, h=96, w=128), audio_seconds=2.0)
+    # one audio packet 10 hours ahead, one a second back, one repeated: each made the muxer refuse the
+    # packet, which failed the run and removed the output
+    first = int(av.open(str(ts)).streams.audio[0].start_time)
+    bad = _retime_audio(ts, {20: first + 10 * 3600 * 90000, 40: first, 60: first + 59 * 1920})
+    out, stats = tmp_path / "o.mp4", tmp_path / "s.json"
+    r = _cli(bad, out, rule_onnx, "--stats", str(stats))
+    assert r.returncode == 0, r.stderr
+    dropped = json.loads(stats.read_text())["audio_dropped"]
+    assert dropped == 3 and "dropped 3 damaged audio packets" in r.stderr and r.stderr.count("\n") == 2
+    v = read_video(out)
+    assert len(v["frames"]) == 50 and v["seconds"][-1] < 2.1  # no ten-hour stretch
+    assert len(audio_packets(out)) == len(audio_packets(bad)) - 3
+
+
+def test_audio_the_muxer_refuses_is_dropped_and_counted(tmp_path):
+    ts = write_video(tmp_path / "a.ts", split_frames(10), audio_seconds=0.5)  # AAC in ADTS: a filter checks it
+    with av.open(str(ts)) as src, av.open(str(tmp_path / "o.mp4"), "w") as out:
+        remux = AudioRemux(out, src.streams.audio)
+        for i, packet in enumerate(p for p in src.demux(src.streams.audio[0]) if p.size):
+            if i == 5:
+                packet = _garbled(packet)
+            remux.mux(packet)
+    assert remux.dropped == 1
+    assert len(audio_packets(tmp_path / "o.mp4")) == len(audio_packets(ts)) - 1
+
+
+def _garbled(packet: av.Packet) -> av.Packet:
+    copy = av.Packet(bytes(len(bytes(packet))))  # zeros: no ADTS header
+    copy.pts, copy.dts, copy.time_base, copy.stream = packet.pts, packet.dts, packet.time_base, packet.stream
+    return copy
+
+
+def test_an_audio_stream_that_cannot_be_copied_leaves_the_video_alone_with_one_line(rule_onnx, tmp_path):
+    data = bytearray(write_video(tmp_path / "o.mkv", split_frames(10), audio_seconds=0.4, audio_codec="libopus").read_bytes())
+    at = data.find(b"OpusHead") - 3
+    assert data[at : at + 2] == b"\x63\xa2"  # CodecPrivate: Opus's setup
+    data[at : at + 2] = b"\x7f\x7f"  # now an element nobody knows: an Opus stream without its setup
+    bad = tmp_path / "no-setup.mkv"
+    bad.write_bytes(bytes(data))
+    out = tmp_path / "o.mp4"  # mp4 writes its stream descriptions last: the trailer failed, the file was lost
+    r = _cli(bad, out, rule_onnx)
+    assert r.returncode == 0, r.stderr
+    assert "audio stream #1 (opus) cannot be copied" in r.stderr and "writing the video without it" in r.stderr
+    v = read_video(out)
+    assert len(v["frames"]) == 10 and v["audio"] == []
+
+
+def test_audio_an_output_cannot_hold_is_left_out_not_refused(rule_onnx, tmp_path):
+    # G.711 from an IP camera (mu-law in a mov): mp4 has no place for it; this was a refusal
+    src = write_video(tmp_path / "cam.mov", split_frames(5), audio_seconds=0.2, audio_codec="pcm_mulaw")
+    r = _cli(src, tmp_path / "o.mp4", rule_onnx)
+    assert r.returncode == 0, r.stderr
+    assert "audio stream #1 (pcm_mulaw) cannot be copied" in r.stderr
+    assert len(read_video(tmp_path / "o.mp4")["frames"]) == 5
+    r = _cli(src, tmp_path / "o.mov", rule_onnx)  # mov can: it is copied
+    assert r.returncode == 0 and "cannot be copied" not in r.stderr and read_video(tmp_path / "o.mov")["audio"]
+
+
+def test_a_header_the_audio_breaks_is_written_again_without_it(split_video, rule_onnx, tmp_path, monkeypatch, caplog):
+    # fault injection: a stream that passed the check (all do here) and then breaks the real header
+    monkeypatch.setattr(sink_audio.AudioRemux, "__init__", _remux_that_breaks_the_header)
+    out = tmp_path / "o.mp4"
+    with caplog.at_level("WARNING", logger="roadseg"):
+        stats = segment_video(split_video, out, model=rule_onnx, quiet=True)
+    assert "the audio cannot be copied into" in caplog.text and "writing the video alone" in caplog.text
+    assert stats["frames"] == 12 and read_video(out)["audio"] == []
+
+
+def _remux_that_breaks_the_header(self, container, streams) -> None:
+    self.container, self.streams, self.dropped = container, {}, 0
+    if streams:
+        out = container.add_stream_from_template(streams[0])
+        out.codec_context.sample_rate = 0  # the mp4 header cannot describe it
+
+
+def test_tags_that_are_not_text_are_read_not_a_traceback(rule_onnx, tmp_path):
+    src = write_video(tmp_path / "tags.mp4", split_frames(4), metadata={"title": "TITLE-TO-BREAK"})
+    src.write_bytes(src.read_bytes().replace(b"TITLE-TO-BREAK", b"\xff\xfe\xc3TO-BREAK\xed\x80\x80"))
+    r = _cli(src, tmp_path / "o.mp4", rule_onnx)  # this was a UnicodeDecodeError traceback when opening
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert len(read_video(tmp_path / "o.mp4")["frames"]) == 4
+
+
+def test_video_timestamps_that_leap_hours_do_not_cost_the_output(rule_onnx, tmp_path):
+    # timestamps that jump 11 days (damaged, or reset midway): the mp4 muxer refused them and the run failed
+    pts = [0, 40, 80, 10**9, 10**9 + 40, 10**9 + 80]
+    src = write_video(tmp_path / "leap.mkv", split_frames(6), pts=pts, time_base=Fraction(1, 1000))
+    stats = segment_video(src, tmp_path / "o.mp4", model=rule_onnx, quiet=True)
+    v = read_video(tmp_path / "o.mp4")
+    assert stats["frames"] == len(v["frames"]) == 6
+    assert v["seconds"] == pytest.approx([0, 0.04, 0.08, 0.12, 0.16, 0.2], abs=2e-3)  # on at the nominal rate
+
+
+def test_one_frame_with_a_wild_timestamp_takes_the_next_slot(tmp_path):
+    tb = Fraction(1, 1000)
+    with VideoSink(tmp_path / "o.mp4", width=64, height=48, fps=Fraction(25), time_base=tb) as sink:
+        for i, pts in enumerate([0, 40, 10**8, 120, 160, 160, -5000]):  # ahead, repeated, far back
+            sink.write(np.zeros((48, 64, 3), np.uint8), Frame(i, None, pts, tb))
+    assert read_video(tmp_path / "o.mp4")["seconds"] == pytest.approx([0, 0.04, 0.08, 0.12, 0.16, 0.161, 0.201])
+
+
+def test_clean_audio_loses_nothing(rule_onnx, tmp_path):
+    for src, kw in [(REAL_CLIP, {}), (REAL_CLIP, {"start": 0.5, "duration": 0.6}),
+                    (write_video(tmp_path / "a.ts", split_frames(25), audio_seconds=1.0), {})]:  # fmt: skip
+        out = tmp_path / "o.mp4"
+        stats = segment_video(src, out, model=rule_onnx, size=(36, 64), overwrite=True, quiet=True, **kw)
+        assert stats["audio_dropped"] == 0, (src, kw)
+        if not kw:
+            assert len(audio_packets(out)) == len(audio_packets(src))
+
+
+@pytest.mark.timeout(60)
+def test_a_damaged_file_played_live_ends_instead_of_replaying_forever(rule_onnx, tmp_path):
+    src = write_video(tmp_path / "clip.mp4", split_frames(40, h=96, w=128))
+    with av.open(str(src)) as c:
+        packet = [p for p in c.demux(video=0) if p.size][20]
+    data = bytearray(src.read_bytes())
+    data[packet.pos : packet.pos + packet.size] = bytes(packet.size)  # one frame the decoder rejects
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(bytes(data))
+    # the decoder's error was taken for a lost stream: the file reopened ("reconnected") from its start,
+    # delivered frames (earning its retries back) and failed again, forever
+    r = _cli(bad, tmp_path / "rec.mp4", rule_onnx, "--live", "--retry-delay", "0.1")
+    assert r.returncode == 0 and "reconnecting" not in r.stderr, r.stderr
+    assert 0 < len(read_video(tmp_path / "rec.mp4")["frames"]) < 40

@@ -1,0 +1,79 @@
+"""segment-video on damaged copies of a real clip with audio: never a hang or a traceback, a refusal
+only where nothing decodes, otherwise a playable output of what decodes, and no audio lost unsaid.
+
+The 300 cases (3 containers x 10 kinds of damage x 10 seeds) run with ``-m slow``; the default
+suite runs a fixed subset that covers every class of failure the fuzzing found. A failing case is
+reproduced with ``python tests/fuzzing.py CASE FOLDER`` (it writes the damaged input there).
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import rule_model
+from fuzzing import CONTAINERS, KINDS, Media, Outcome, make_base_clips, run_case
+
+FAST = (
+    "ts-bitflip-0",  # an audio dts broken: the muxer refused it and the whole output was removed
+    "ts-duplicate-6",  # repeated audio packets before the first picture
+    "ts-swap-9",  # audio packets out of order
+    "mkv-duplicate-1",  # the same in Matroska
+    "mkv-audio-2",  # audio timestamps that leap seconds ahead
+    "ts-audio-2",  # an AAC packet the muxer's bitstream filter refuses
+    "mp4-tags-0",  # a title that is not valid UTF-8: a traceback at open
+    "mkv-tags-2",
+    "mkv-header-3",
+    "ts-audio-1",  # a stream that appears midway makes PyAV's demuxer raise IndexError
+    "mp4-header-4",  # an audio stream without a codec: the output could not be set up
+    "ts-truncate-3",  # one frame, and audio parameters the mp4 header refuses
+    "mp4-fields-0",  # an absurd size: nothing opens (refused)
+    "mkv-fields-7",  # no video stream left (refused)
+    "mp4-truncate-3",  # nothing decodes (refused)
+    "mkv-truncate-5",
+    "mp4-zero-8",
+    "mp4-duplicate-6",  # one frame decodes
+    "ts-tail-0",
+    "mp4-bitflip-0",
+)
+ALL = tuple(f"{c}-{k}-{s}" for c in CONTAINERS for k in KINDS for s in range(10))
+
+
+@pytest.fixture(scope="module")
+def fuzz_env(tmp_path_factory):
+    work = tmp_path_factory.mktemp("fuzz")
+    return make_base_clips(work / "base"), rule_model(work / "rule.onnx"), work
+
+
+def _run(case: str, fuzz_env) -> None:
+    bases, model, work = fuzz_env
+    container, kind, seed = case.split("-")
+    outcome = run_case(bases[container], container, kind, int(seed), model, work)
+    assert not outcome.problems(), f"{case}: {outcome.problems()}\n{outcome.stderr[-3000:]}"
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("case", FAST)
+def test_damaged_input(case, fuzz_env):
+    _run(case, fuzz_env)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("case", ALL)
+def test_damaged_input_all(case, fuzz_env):
+    _run(case, fuzz_env)
+
+
+def test_the_checker_sees_every_kind_of_failure():
+    def problems(code, err, given=Media(38, 70), got=Media(38, 70), stats=None):
+        return Outcome("c", given, code, err, got, stats or {"audio_dropped": 0}, 0.1).problems()
+
+    assert problems(0, "wrote out.mp4") == []
+    assert problems(1, "Error: no decodable video frames in x.mp4", given=Media(0, 0), got=None) == []
+    assert "hang" in problems(None, "", got=None)
+    assert "traceback" in problems(1, "Traceback (most recent call last):\nError: x", got=None)
+    assert "refused although 38 frames decode" in problems(1, "Error: encode failed", got=None)
+    assert "exit 1 without exactly one final Error: line" in problems(1, "Error: a\nError: b", given=Media(0, 0), got=None)
+    assert "an output file that does not decode" in problems(0, "", got=Media(0, 0))
+    assert "38 frames decode but the output holds 20" in problems(0, "", got=Media(20, 70))
+    assert "audio packets dropped without the warning line" in problems(0, "", got=Media(38, 67), stats={"audio_dropped": 3})
+    assert "70 audio packets in, 0 dropped, but 60 out" in problems(0, "", got=Media(38, 60))

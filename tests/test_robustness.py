@@ -82,6 +82,15 @@ def test_damaged_streams_keep_what_decodes_and_say_what_was_lost(rule_onnx, tmp_
     assert "could not be decoded" in r.output or "missing" in r.output
 
 
+def test_a_clean_mkv_with_longer_audio_reports_no_lost_frames(rule_onnx, tmp_path):
+    # Matroska gives the video track no duration of its own; the container's is the audio's 3 s
+    src = write_video(tmp_path / "clip.mkv", split_frames(25, h=64, w=96), audio_seconds=3.0)
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(tmp_path / "o.mp4"), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0, r.output
+    assert len(read_video(tmp_path / "o.mp4")["frames"]) == 25
+    assert "could not be decoded" not in r.output
+
+
 def test_disk_full_gives_one_line_and_removes_the_unfinished_file(split_video, rule_onnx, tmp_path, monkeypatch):
     real, count = VideoSink._encode, {"n": 0}
 

@@ -73,6 +73,8 @@ class VideoInfo:
         duration = None
         if s.duration is not None and s.time_base is not None:
             duration = float(s.duration * s.time_base)
+        elif (tagged := tag_duration(s.metadata.get("DURATION"))) is not None:
+            duration = tagged  # Matroska: the track's own length (the container's may be the longer audio's)
         elif container.duration is not None:
             duration = container.duration / av.time_base
         duration = duration if duration is not None and 0 < duration < MAX_SECONDS else None
@@ -90,6 +92,19 @@ class VideoInfo:
             pix_fmt=s.codec_context.format.name if s.codec_context.format else None,
             audio_streams=len(container.streams.audio),
         )
+
+
+def tag_duration(value: str | None) -> float | None:
+    """Seconds of a ``HH:MM:SS.fraction`` duration tag (Matroska writes one per track), None if unreadable.
+
+    >>> tag_duration("00:01:02.500000000"), tag_duration("garbage"), tag_duration(None)
+    (62.5, None, None)
+    """
+    try:
+        h, m, sec = str(value).split(":")
+        return int(h) * 3600 + int(m) * 60 + float(sec)
+    except ValueError:
+        return None
 
 
 class Source(Protocol):

@@ -63,7 +63,7 @@ def draw_frame(t: float, w: int, h: int, rng_seed: int = 7) -> np.ndarray:
             cv2.line(img, (x, y), (x, int(y - 6 * s)), (60, 60, 60), max(1, int(s / 6)))  # pole
             cv2.circle(img, (x + side * int(2 * s), int(y - 4 * s)), int(1.5 * s), (40, 120, 40), -1)  # tree
     # cars ahead, drifting slowly
-    for k, (lane, phase, col) in enumerate([(-0.5, 0.1, (180, 30, 30)), (0.55, 0.55, (30, 60, 170)),
+    for _k, (lane, phase, col) in enumerate([(-0.5, 0.1, (180, 30, 30)), (0.55, 0.55, (30, 60, 170)),
                                             (-0.45, 0.8, (220, 220, 220))]):  # fmt: skip
         z = 0.25 + 0.5 * ((phase + 0.07 * t) % 1.0)
         y = int(horizon + (h - horizon) * z**2)

@@ -31,7 +31,7 @@ def exported(tmp_path_factory):
 
 
 def test_contract_io_and_metadata(exported):
-    _, path = exported
+    net, path = exported
     model = onnx.load(str(path))
     (inp,) = model.graph.input
     (out,) = model.graph.output
@@ -42,6 +42,9 @@ def test_contract_io_and_metadata(exported):
     meta = {p.key: json.loads(p.value) for p in model.metadata_props}
     assert meta["classes"][3] == "Road" and meta["palette"][3] == [128, 64, 128]
     assert meta["ignore_index"] == 11 and meta["input_size"] == [360, 480] and meta["val_miou"] == 1.5
+    # enough to rebuild a trainable net from the file (roadseg.model.unfold)
+    assert meta["model_config"]["decoder_channels"] == list(net.config["decoder_channels"])
+    assert meta["normalisation_folded"] is (net.config["stem_padding"] == "replicate")
 
 
 def test_parity_at_untraced_shapes(exported):

@@ -43,7 +43,8 @@ from roadseg.cli.common import fail, handle_errors, parse_size
 @click.option("--amp", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
               help="bf16 autocast: auto = on CUDA and on CPUs with native bf16.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--encoder-weights", default="none", show_default=True, help="imagenet | PATH | none.")
+@click.option("--encoder-weights", default="none", show_default=True, help="imagenet | PATH | none. PATH: a torchvision-named ResNet34 state dict, or an exported roadseg "
+                   "fp32 .onnx model whose encoder starts the run (a new decoder on a released encoder).")
 @click.option("--eval-every", default=1, show_default=True, help="Evaluate (val and check) every N epochs.")
 @click.option("--workers", default=1, show_default=True, help="DataLoader worker processes.")
 @click.option("--seed", default=0, show_default=True)

@@ -105,7 +105,10 @@ def export_onnx(
     model = onnx.load(str(path))
     if fp16_weights:
         store_weights_fp16(model)
-    meta = {"architecture": "unet-resnet34", **({"precision": "fp16"} if half else {}), **(metadata or {})}
+    config = getattr(net, "config", None)  # lets roadseg.model.unfold rebuild a trainable net from the file
+    meta = {"architecture": "unet-resnet34", **({"model_config": config} if config else {}),
+            "normalisation_folded": graph.folded,
+            **({"precision": "fp16"} if half else {}), **(metadata or {})}  # fmt: skip
     set_metadata(model, contract_metadata(input_size, **meta))
     onnx.save(model, str(path))
     return path

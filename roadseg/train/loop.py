@@ -214,11 +214,21 @@ class EMA:
         self.steps = state["steps"]
 
 
-def load_encoder_weights(model, spec: str) -> None:
-    """Load torchvision-named ResNet34 weights: ``imagenet`` (torch.hub URL), a file path, or ``none``."""
+def load_encoder_weights(model, spec: str, images: list[np.ndarray] | None = None) -> None:
+    """Load the encoder's weights: ``imagenet`` (torch.hub URL), a torchvision-named state dict file,
+    an exported roadseg ``.onnx`` model (its encoder; ``images`` calibrate its BNs), or ``none``."""
     if spec == "none":
         return
-    if spec == "imagenet":
+    if spec.endswith(".onnx"):
+        from roadseg.model.preprocess import Preprocess
+        from roadseg.model.unfold import unet_from_onnx
+
+        if not images:
+            raise ValueError("an .onnx warm start needs training images to calibrate its BNs")
+        pick = np.linspace(0, len(images) - 1, min(8, len(images))).astype(int)
+        calib = Preprocess()(torch.from_numpy(np.stack([images[i] for i in pick])))
+        sd = unet_from_onnx(spec, calib).encoder.state_dict()
+    elif spec == "imagenet":
         try:
             sd = torch.hub.load_state_dict_from_url(IMAGENET_URL, progress=True, map_location="cpu")
         except Exception as exc:  # URLError, HTTPError, timeouts: all mean "could not fetch"
@@ -344,7 +354,7 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None) -> dict:
     model = model.to(memory_format=torch.channels_last)
     pre = Preprocess().to(device)
     if state is None:
-        load_encoder_weights(model, cfg.encoder_weights)
+        load_encoder_weights(model, cfg.encoder_weights, data["train"][0])
     weights = None
     if cfg.class_weights == "median-freq":
         weights = torch.from_numpy(median_frequency_weights(data["train"][1])).to(device)

@@ -28,7 +28,7 @@ import onnxruntime as ort
 
 #: name -> UNetResNet34 keyword arguments. The first is the baseline (the model shipped before issue 9).
 VARIANTS: dict[str, dict] = {
-    "256-128-64-32-16, zero-pad stem": {"decoder_channels": (256, 128, 64, 32, 16)},
+    "256-128-64-32-16, zero-pad stem": {"decoder_channels": (256, 128, 64, 32, 16), "stem_padding": "zeros"},
     "256-128-64-32-16, folded stem": {"decoder_channels": (256, 128, 64, 32, 16), "stem_padding": "replicate"},
     "256-128-64-32 (head at 1/2), folded": {"decoder_channels": (256, 128, 64, 32), "stem_padding": "replicate"},
     "128-64-48-32 (head at 1/2), folded": {"decoder_channels": (128, 64, 48, 32), "stem_padding": "replicate"},

@@ -14,17 +14,18 @@ def net():
 
 
 @pytest.mark.parametrize("hw", [(360, 480), (45, 61), (97, 131), (33, 32), (1, 1)])
-def test_output_shape_any_size(net, hw):
+def test_output_shape_any_size(net, hw):  # the default: four blocks, the head at stride 2
+    assert len(net.decoder) == 4 and net.config["stem_padding"] == "replicate"
     with torch.no_grad():
         out = net(torch.randn(2, 3, *hw))
     assert out.shape == (2, 11, *hw)
 
 
 @pytest.mark.parametrize("hw", [(360, 480), (45, 61), (1, 1)])
-def test_four_block_decoder_ends_at_stride_two_and_keeps_any_size(hw):
+def test_five_block_decoder_ends_at_full_resolution_and_keeps_any_size(hw):
     torch.manual_seed(0)
-    net = UNetResNet34(11, decoder_channels=(128, 64, 48, 32), stem_padding="replicate").eval()
-    assert len(net.decoder) == 4 and net.config["stem_padding"] == "replicate"
+    net = UNetResNet34(11, decoder_channels=(256, 128, 64, 32, 16), stem_padding="zeros").eval()
+    assert len(net.decoder) == 5 and net.config["stem_padding"] == "zeros"
     with torch.no_grad():
         assert net(torch.randn(1, 3, *hw)).shape == (1, 11, *hw)
 
@@ -45,7 +46,7 @@ def test_normalisation_folds_exactly_into_a_replicate_padded_stem():
         got = fold_normalisation(net, pre.scale, pre.shift)(raw)
     assert torch.allclose(got, want, atol=1e-3 * want.abs().max())
     with pytest.raises(ValueError, match="replicate"):  # zero padding would change the border
-        fold_normalisation(UNetResNet34(11), pre.scale, pre.shift)
+        fold_normalisation(UNetResNet34(11, stem_padding="zeros"), pre.scale, pre.shift)
 
 
 def test_encoder_names_match_torchvision_resnet34(net, tmp_path):

@@ -121,8 +121,9 @@ class UNetResNet34(nn.Module):
     Args:
         num_classes: number of output classes.
         decoder_channels: channels of the decoder blocks, deepest first. Five blocks end at full
-            resolution (the classic U-Net); four end at stride 2, where the head runs, and the
-            logits are upsampled bilinearly (about 1.2x faster in INT8 on a CPU at 360x480).
+            resolution (the classic U-Net, e.g. the 256-128-64-32-16 of roadseg's first release);
+            four end at stride 2, where the head runs, and the logits are upsampled bilinearly
+            (about 1.2x faster in INT8 on a CPU at 360x480). The default is the shipped model's.
         dropout: dropout probability before the classifier (0 disables it).
         stem_padding: ``"zeros"`` or ``"replicate"`` for the encoder's first conv (see
             :class:`ResNet34Encoder`).
@@ -134,9 +135,9 @@ class UNetResNet34(nn.Module):
         self,
         num_classes: int = 11,
         *,
-        decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16),
+        decoder_channels: tuple[int, ...] = (128, 64, 48, 32),
         dropout: float = 0.0,
-        stem_padding: str = "zeros",
+        stem_padding: str = "replicate",
     ) -> None:
         super().__init__()
         if len(decoder_channels) not in (4, 5):

@@ -73,7 +73,8 @@ def config_of(convs: list[tuple[np.ndarray, np.ndarray | None]]) -> dict:
     if len(convs) < 37 or len(decoder) % 2:
         raise ValueError(f"{len(convs)} convs is not a roadseg U-Net with a ResNet34 encoder")
     return {"num_classes": int(convs[-1][0].shape[0]),
-            "decoder_channels": tuple(int(w.shape[0]) for w, _ in decoder[1::2])}  # fmt: skip
+            "decoder_channels": tuple(int(w.shape[0]) for w, _ in decoder[1::2]),
+            "stem_padding": "zeros"}  # files without model_config metadata predate the folded stem  # fmt: skip
 
 
 @torch.no_grad()

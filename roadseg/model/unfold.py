@@ -42,7 +42,7 @@ def _conv_params(model: onnx.ModelProto, path: str) -> list[tuple[np.ndarray, np
     for node in g.node:
         if node.op_type == "Conv":
             if node.input[1] not in values:
-                raise ValueError(f"{path}: conv {node.name} has no constant weight (a quantized model?)")
+                raise ValueError(f"{path}: conv {node.name} has no constant weight: a quantized model? warm starts need the fp32 file")
             bias = values.get(node.input[2]) if len(node.input) > 2 else None
             convs.append((values[node.input[1]], bias))
     return convs

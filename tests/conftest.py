@@ -174,3 +174,21 @@ def audio_packets(path: Path) -> list[tuple[int, int, bytes]]:
     """(pts, duration, payload) of every audio packet: a remux must keep all of them, priming included."""
     with av.open(str(path)) as c:
         return [(p.pts, p.duration, bytes(p)) for p in c.demux(c.streams.audio[0]) if p.pts is not None]
+
+
+def trained_like(seed: int, **config):
+    """A random UNetResNet34 (11 classes, ``config``) in eval mode with non-trivial BN statistics,
+    scales and shifts, as training leaves them, so labels are not a constant map (needs torch)."""
+    import torch
+
+    from roadseg.model import UNetResNet34
+
+    torch.manual_seed(seed)
+    net = UNetResNet34(11, **config)
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+            m.running_mean.uniform_(-0.3, 0.3)
+            m.running_var.uniform_(0.5, 2.0)
+    return net.eval()

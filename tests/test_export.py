@@ -6,26 +6,16 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from conftest import trained_like  # noqa: E402
+
 from roadseg.export.onnx import TRACE_SHAPE, export_onnx  # noqa: E402
 from roadseg.export.verify import HALF_MIN_AGREEMENT, VERIFY_SHAPE, ExportCheckError, verify_parity  # noqa: E402
-from roadseg.model import UNetResNet34  # noqa: E402
 from roadseg.pipeline.infer import OnnxSegmenter  # noqa: E402
-
-
-def _trained_like(seed: int, **config) -> UNetResNet34:
-    """A random net with non-trivial BN statistics, so labels are not a constant map."""
-    torch.manual_seed(seed)
-    net = UNetResNet34(11, **config)
-    for m in net.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.weight.data.uniform_(0.5, 1.5)
-            m.running_var.uniform_(0.5, 2.0)
-    return net.eval()
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    net = _trained_like(0)
+    net = trained_like(0)
     path = export_onnx(net, tmp_path_factory.mktemp("m") / "m.onnx", input_size=(360, 480), metadata={"val_miou": 1.5})
     return net, path
 
@@ -61,7 +51,7 @@ def test_parity_at_untraced_shapes(exported):
 def test_parity_check_fails_for_a_different_network(exported):
     _, path = exported
     with pytest.raises(ExportCheckError, match="agree on"):
-        verify_parity(_trained_like(1), path)
+        verify_parity(trained_like(1), path)
 
 
 def test_fp16_weights_halve_the_file_and_keep_parity(exported, tmp_path):
@@ -92,7 +82,7 @@ def test_io_binding_path_gives_the_same_labels(exported):
 
 
 def test_folded_stem_exports_without_a_float_pre_pass_and_keeps_parity(tmp_path):
-    net = _trained_like(2, decoder_channels=(64, 32, 32, 16), stem_padding="replicate")
+    net = trained_like(2, decoder_channels=(64, 32, 32, 16), stem_padding="replicate")
     path = export_onnx(net, tmp_path / "folded.onnx")
     model = onnx.load(str(path))
     ops = [n.op_type for n in model.graph.node]
@@ -106,7 +96,7 @@ def test_int8_of_a_folded_model_reads_pixels_exactly_and_agrees(tmp_path):
 
     from roadseg.export.quantize import quantize_int8
 
-    net = _trained_like(2, decoder_channels=(256, 128, 64, 32), stem_padding="replicate")
+    net = trained_like(2, decoder_channels=(256, 128, 64, 32), stem_padding="replicate")
     path = export_onnx(net, tmp_path / "folded.onnx")
     rng = np.random.default_rng(0)
     q = quantize_int8(path, tmp_path / "int8.onnx", rng.integers(0, 256, (8, 64, 96, 3), dtype=np.uint8))

@@ -6,6 +6,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from conftest import trained_like  # noqa: E402
+
 from roadseg.export.onnx import export_onnx  # noqa: E402
 from roadseg.export.quantize import quantize_int8  # noqa: E402
 from roadseg.model import UNetResNet34  # noqa: E402
@@ -15,19 +17,6 @@ from roadseg.pipeline.infer import OnnxSegmenter  # noqa: E402
 from roadseg.train.loop import load_encoder_weights  # noqa: E402
 
 TINY = {"decoder_channels": (32, 16, 16, 8)}
-
-
-def _trained_like(seed: int, **config) -> UNetResNet34:
-    """A random net with non-trivial BN statistics and biases, as training leaves them."""
-    torch.manual_seed(seed)
-    net = UNetResNet34(11, **config)
-    for m in net.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.2, 0.2)
-            m.running_mean.uniform_(-0.3, 0.3)
-            m.running_var.uniform_(0.5, 2.0)
-    return net.eval()
 
 
 def _frames(n: int, seed: int = 0) -> np.ndarray:
@@ -43,7 +32,7 @@ def _logits(net, frames: np.ndarray) -> torch.Tensor:
 
 @pytest.mark.parametrize("stem", ["replicate", "zeros"])
 def test_rebuilt_net_computes_what_the_file_computes(tmp_path, stem):
-    net = _trained_like(0, stem_padding=stem, **TINY)
+    net = trained_like(0, stem_padding=stem, **TINY)
     path = export_onnx(net, tmp_path / "m.onnx", input_size=(64, 96), fp16_weights=True)
     frames = _frames(4)
     calib = Preprocess()(torch.from_numpy(_frames(4, seed=1)))
@@ -64,7 +53,7 @@ def test_rebuilt_net_computes_what_the_file_computes(tmp_path, stem):
 
 
 def test_a_file_without_config_metadata_is_read_from_its_conv_shapes(tmp_path):
-    net = _trained_like(1, stem_padding="zeros", **TINY)  # as every export before the metadata was
+    net = trained_like(1, stem_padding="zeros", **TINY)  # as every export before the metadata was
     path = export_onnx(net, tmp_path / "m.onnx", input_size=(64, 96))
     model = onnx.load(str(path))  # strip what older exports did not record
     keep = [p for p in model.metadata_props if p.key not in ("model_config", "normalisation_folded")]
@@ -79,7 +68,7 @@ def test_a_file_without_config_metadata_is_read_from_its_conv_shapes(tmp_path):
 
 
 def test_a_new_decoder_starts_from_a_released_encoder(tmp_path):
-    old = _trained_like(2, stem_padding="replicate", **TINY)
+    old = trained_like(2, stem_padding="replicate", **TINY)
     path = export_onnx(old, tmp_path / "old.onnx", input_size=(64, 96))
     new = UNetResNet34(11, decoder_channels=(16, 16, 8, 8), stem_padding="replicate")
     load_encoder_weights(new, str(path), list(_frames(4)))
@@ -92,7 +81,7 @@ def test_a_new_decoder_starts_from_a_released_encoder(tmp_path):
 
 
 def test_quantized_and_foreign_files_are_refused(tmp_path):
-    net = _trained_like(3, **TINY)
+    net = trained_like(3, **TINY)
     path = export_onnx(net, tmp_path / "m.onnx", input_size=(64, 96))
     q = quantize_int8(path, tmp_path / "q.onnx", _frames(2))
     calib = Preprocess()(torch.from_numpy(_frames(2)))

@@ -31,13 +31,9 @@ def _conv_params(model: onnx.ModelProto, path: str) -> list[tuple[np.ndarray, np
     """(weight, bias) of each Conv node in graph order, fp16-stored weights cast back to fp32."""
     g = model.graph
     values = {t.name: numpy_helper.to_array(t).astype(np.float32) for t in g.initializer}
-    for node in g.node:  # fp16 storage: Cast(W__fp16) -> W; Constant nodes hold the rest
+    for node in g.node:  # fp16 storage: Cast(W__fp16) -> W
         if node.op_type == "Cast" and node.input[0] in values:
             values[node.output[0]] = values[node.input[0]]
-        elif node.op_type == "Constant":
-            for a in node.attribute:
-                if a.name == "value":
-                    values[node.output[0]] = numpy_helper.to_array(a.t).astype(np.float32)
     convs = []
     for node in g.node:
         if node.op_type == "Conv":

@@ -220,7 +220,6 @@ def load_encoder_weights(model, spec: str, images: list[np.ndarray] | None = Non
     if spec == "none":
         return
     if spec.endswith(".onnx"):
-        from roadseg.model.preprocess import Preprocess
         from roadseg.model.unfold import unet_from_onnx
 
         if not images:

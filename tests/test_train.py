@@ -118,6 +118,43 @@ def test_final_fit_on_train_and_val_scores_nothing_it_trained_on(tmp_path):
     assert (tmp_path / "run" / "best.pt").is_file()
 
 
+@pytest.mark.parametrize("kind", ["onnx", "pt"])
+def test_init_starts_the_whole_network_from_a_release_or_a_checkpoint(tmp_path, kind):
+    from conftest import trained_like
+
+    from roadseg.export.onnx import export_onnx
+
+    source = trained_like(5, decoder_channels=(16, 16, 8, 8), stem_padding="replicate")
+    if kind == "onnx":
+        path = export_onnx(source, tmp_path / "released.onnx", input_size=(40, 48))
+    else:
+        path = tmp_path / "released.pt"
+        torch.save({"model": source.state_dict(), "model_config": source.config}, path)
+    # lr ~ 0: one epoch leaves every weight where --init put it (BN statistics move, weights do not)
+    cfg = _cfg(tmp_path, init=str(path), epochs=1, lr=1e-12, weight_decay=0.0)
+    train(cfg)
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    assert state["model_config"]["decoder_channels"] == (16, 16, 8, 8)  # the file's architecture, not SMALL
+    assert state["config"]["model"]["decoder_channels"] == (16, 16, 8, 8)  # so --resume rebuilds it
+    assert state["config"]["init"] == str(path)
+    got = state["model"]
+    # a release's convs carry their folded BNs; the head has none, so it is the source's exactly
+    names = ("head.weight",) if kind == "onnx" else ("encoder.conv1.weight", "decoder.0.conv1.0.weight", "head.weight")
+    for name in names:
+        want = source.state_dict()[name]
+        assert torch.allclose(got[name], want, atol=1e-5), name
+    # without --init the same run starts from random weights
+    train(_cfg(tmp_path / "plain", epochs=1, lr=1e-12, weight_decay=0.0,
+               model={"decoder_channels": [16, 16, 8, 8], "stem_padding": "replicate"}))  # fmt: skip
+    plain = torch.load(tmp_path / "plain" / "run" / "last.pt", weights_only=False)["model"]
+    assert not torch.allclose(plain["head.weight"], source.state_dict()["head.weight"], atol=1e-3)
+
+
+def test_init_with_encoder_weights_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="cannot be combined"):
+        train(_cfg(tmp_path, init="x.onnx", encoder_weights="imagenet"))
+
+
 def test_holdout_of_an_unknown_sequence_fails_clearly(tmp_path):
     with pytest.raises(ValueError, match="no frames of sequence"):
         loop.load_data(_cfg(tmp_path, holdout=("Seq05VD",)))
@@ -244,6 +281,8 @@ def test_train_cli_takes_the_recipe_flags(tmp_path):
     assert state["model_config"]["decoder_channels"] == (32, 16, 16, 8) and state["ema"] is not None
     bad = CliRunner().invoke(main, ["train", "--data", str(data), "--phase", "10:half:1x2"])
     assert bad.exit_code == 2 and "EPOCHS:RES:HxW" in bad.output
+    bad = CliRunner().invoke(main, ["train", "--data", str(data), "--init", str(tmp_path / "missing.onnx")])
+    assert bad.exit_code == 2 and "--init" in bad.output and "is not a file" in bad.output
 
 
 def test_curve_plots_val_and_check_and_merges_logs(tmp_path):

@@ -3,6 +3,8 @@ Thin: parse, build a config, call the library."""
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from roadseg.cli.common import fail, handle_errors, parse_size
@@ -45,6 +47,9 @@ from roadseg.cli.common import fail, handle_errors, parse_size
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--encoder-weights", default="none", show_default=True, help="imagenet | PATH | none. PATH: a torchvision-named ResNet34 state dict, or an exported roadseg "
                    "fp32 .onnx model whose encoder starts the run (a new decoder on a released encoder).")
+@click.option("--init", default="none", show_default=True, metavar="PATH|none",
+              help="Start the whole network from an exported roadseg fp32 .onnx model or a checkpoint (.pt), "
+                   "e.g. to fine-tune or final-fit the shipped model; its architecture is the run's.")
 @click.option("--eval-every", default=1, show_default=True, help="Evaluate (val and check) every N epochs.")
 @click.option("--workers", default=1, show_default=True, help="DataLoader worker processes.")
 @click.option("--seed", default=0, show_default=True)
@@ -58,6 +63,8 @@ def train(resume, crop, phases, decoder_channels, stem_padding, train_splits, ho
         from roadseg.train.loop import train as run_training
     except ImportError as exc:
         fail(f"training needs the train extra (pip install 'roadseg[train]'): {exc}")
+    if opts["init"] != "none" and not os.path.isfile(opts["init"]):
+        raise click.BadParameter(f"{opts['init']!r} is not a file (an exported fp32 .onnx or a .pt)", param_hint="--init")
     model: dict = {} if stem_padding is None else {"stem_padding": stem_padding}
     if decoder_channels is not None:
         try:

@@ -70,6 +70,7 @@ class TrainConfig:
     amp: str = "auto"  # auto | on | off
     device: str = "auto"  # auto | cpu | cuda
     encoder_weights: str = "none"  # imagenet | PATH | none
+    init: str = "none"  # PATH of a released fp32 .onnx or a checkpoint: the whole network starts from it
     eval_every: int = 1
     workers: int = 1
     seed: int = 0
@@ -214,6 +215,25 @@ class EMA:
         self.steps = state["steps"]
 
 
+def _calibration(images: list[np.ndarray]) -> torch.Tensor:
+    """8 evenly spaced training frames, normalised: what an .onnx warm start sets its BN statistics on."""
+    if not images:
+        raise ValueError("an .onnx warm start needs training images to calibrate its BNs")
+    pick = np.linspace(0, len(images) - 1, min(8, len(images))).astype(int)
+    return Preprocess()(torch.from_numpy(np.stack([images[i] for i in pick])))
+
+
+def initial_model(spec: str, images: list[np.ndarray]) -> torch.nn.Module:
+    """The network ``--init`` starts from: an exported roadseg fp32 ``.onnx`` (rebuilt by
+    :mod:`roadseg.model.unfold`, BNs calibrated on ``images``) or a checkpoint (its EMA weights where it
+    has them). Its architecture is the run's."""
+    if spec.endswith(".onnx"):
+        from roadseg.model.unfold import unet_from_onnx
+
+        return unet_from_onnx(spec, _calibration(images))
+    return load_checkpoint(spec)[0]
+
+
 def load_encoder_weights(model, spec: str, images: list[np.ndarray] | None = None) -> None:
     """Load the encoder's weights: ``imagenet`` (torch.hub URL), a torchvision-named state dict file,
     an exported roadseg ``.onnx`` model (its encoder; ``images`` calibrate its BNs), or ``none``."""
@@ -222,11 +242,7 @@ def load_encoder_weights(model, spec: str, images: list[np.ndarray] | None = Non
     if spec.endswith(".onnx"):
         from roadseg.model.unfold import unet_from_onnx
 
-        if not images:
-            raise ValueError("an .onnx warm start needs training images to calibrate its BNs")
-        pick = np.linspace(0, len(images) - 1, min(8, len(images))).astype(int)
-        calib = Preprocess()(torch.from_numpy(np.stack([images[i] for i in pick])))
-        sd = unet_from_onnx(spec, calib).encoder.state_dict()
+        sd = unet_from_onnx(spec, _calibration(images or [])).encoder.state_dict()
     elif spec == "imagenet":
         try:
             sd = torch.hub.load_state_dict_from_url(IMAGENET_URL, progress=True, map_location="cpu")
@@ -326,6 +342,23 @@ def _score(net, pre, data: dict, device, dtype) -> dict:
     return row
 
 
+def _starting_model(cfg: TrainConfig, images: list[np.ndarray], fresh: bool) -> tuple[TrainConfig, torch.nn.Module]:
+    """The network a run starts from, and the config it records: ``--init``'s (whose architecture then
+    becomes the run's, so ``--resume`` rebuilds it), or a new one with ``--encoder-weights``. A resumed run
+    (``fresh`` False) gets its weights from the checkpoint afterwards."""
+    if fresh and cfg.init != "none":
+        if cfg.encoder_weights != "none":
+            raise ValueError("--init starts the whole network; it cannot be combined with --encoder-weights")
+        net = initial_model(cfg.init, images)
+        if net.config["num_classes"] != NUM_CLASSES:
+            raise ValueError(f"{cfg.init} has {net.config['num_classes']} classes, CamVid has {NUM_CLASSES}")
+        return replace(cfg, model={k: v for k, v in net.config.items() if k != "num_classes"}), net.train()
+    model = build_model({"num_classes": NUM_CLASSES, **cfg.model})
+    if fresh:
+        load_encoder_weights(model, cfg.encoder_weights, images)
+    return cfg, model
+
+
 def _selection(cfg: TrainConfig, data: dict) -> str:
     if cfg.select != "auto":
         return cfg.select
@@ -349,11 +382,9 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None) -> dict:
 
     data = load_data(cfg)
     select = _selection(cfg, data)
-    model = build_model({"num_classes": NUM_CLASSES, **cfg.model}).to(device)
-    model = model.to(memory_format=torch.channels_last)
+    cfg, model = _starting_model(cfg, data["train"][0], fresh=state is None)
+    model = model.to(device).to(memory_format=torch.channels_last)
     pre = Preprocess().to(device)
-    if state is None:
-        load_encoder_weights(model, cfg.encoder_weights, data["train"][0])
     weights = None
     if cfg.class_weights == "median-freq":
         weights = torch.from_numpy(median_frequency_weights(data["train"][1])).to(device)

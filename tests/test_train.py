@@ -286,11 +286,14 @@ def test_train_cli_takes_the_recipe_flags(tmp_path):
 
 
 def test_curve_plots_val_and_check_and_merges_logs(tmp_path):
-    from roadseg.train.curve import merge_csv, plot, read_log
+    from roadseg.train.curve import merge_csv, plot, read_log, series
 
     train(_cfg(tmp_path, holdout=("0001TP:0.5",), epochs=2))
     run = tmp_path / "run"
     assert [r["epoch"] for r in read_log(run)] == [1, 2]
     assert plot([run], tmp_path / "c.png").stat().st_size > 10_000
+    assert plot([run, run], tmp_path / "c2.png", chain=True).stat().st_size > 10_000
+    assert [[r["epoch"] for r in rows] for _, rows in series([run, run], chain=True)] == [[1, 2], [3, 4]]
+    assert [[r["epoch"] for r in rows] for _, rows in series([run, run])] == [[1, 2], [1, 2]]
     merged = merge_csv([run, run], tmp_path / "all.csv").read_text().splitlines()
     assert merged[0].startswith("run,epoch,") and len(merged) == 5

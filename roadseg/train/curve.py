@@ -1,9 +1,12 @@
 """Training curves for the model card: val and check mIoU (and train loss) of runs, from their log.jsonl.
 
     python -m roadseg.train.curve runs/check runs/final -o models/training_curve.png --csv models/training_log.csv
+    python -m roadseg.train.curve runs/base runs/finetune --chain -o curve.png   # a fine-tune (--init) after its base
 
 Each run is a folder written by :func:`roadseg.train.loop.train`; its label in the legend is the
-folder name. ``--csv`` concatenates the runs' ``log.csv`` files (with a ``run`` column) into one.
+folder name. ``--chain`` plots the runs one after another (each starts where the previous one ended),
+for a run that started from another's weights. ``--csv`` concatenates the runs' ``log.csv`` files
+(with a ``run`` column) into one.
 
 Example:
     >>> rows = read_log("runs/check")              # doctest: +SKIP
@@ -27,7 +30,18 @@ def read_log(run: str | Path) -> list[dict]:
     return [rows[e] for e in sorted(rows)]
 
 
-def plot(runs: list[str | Path], out: str | Path) -> Path:
+def series(runs: list[str | Path], chain: bool = False) -> list[tuple[str, list[dict]]]:
+    """Each run's name and rows; with ``chain`` a run's epochs continue from the previous run's last."""
+    out, offset = [], 0
+    for run in runs:
+        rows = [{**r, "epoch": r["epoch"] + offset} for r in read_log(run)]
+        out.append((Path(run).name, rows))
+        if chain and rows:
+            offset = rows[-1]["epoch"]
+    return out
+
+
+def plot(runs: list[str | Path], out: str | Path, chain: bool = False) -> Path:
     """One PNG: mIoU (val solid, check dashed) per run on the left axis, train loss on the right."""
     import matplotlib
 
@@ -36,15 +50,15 @@ def plot(runs: list[str | Path], out: str | Path) -> Path:
 
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
     loss_ax = ax.twinx()
-    for i, run in enumerate(runs):
-        rows, name, colour = read_log(run), Path(run).name, f"C{i}"
+    for i, (name, rows) in enumerate(series(runs, chain)):
+        colour = f"C{i}"
         for key, style, what in (("miou", "-", "val"), ("check_miou", "--", "check (held out)")):
             pts = [(r["epoch"], 100 * r[key]) for r in rows if r.get(key) is not None]
             if pts:
                 ax.plot(*zip(*pts), style, color=colour, label=f"{name}: {what} mIoU")
         loss_ax.plot([r["epoch"] for r in rows], [r["train_loss"] for r in rows], ":", color=colour, alpha=0.5,
                      label=f"{name}: train loss")  # fmt: skip
-    ax.set_xlabel("epoch")
+    ax.set_xlabel("epoch (runs one after another)" if chain else "epoch")
     ax.set_ylabel("mIoU (%)")
     loss_ax.set_ylabel("train loss")
     ax.grid(alpha=0.3)
@@ -76,9 +90,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description="Plot training runs' val and check mIoU.")
     ap.add_argument("runs", nargs="+")
     ap.add_argument("-o", "--output", default="training_curve.png")
+    ap.add_argument("--chain", action="store_true",
+                    help="Plot the runs one after another (a fine-tune started with --init after its base run).")
     ap.add_argument("--csv", help="Also write the runs' log.csv rows into this one file.")
     args = ap.parse_args()
-    print(plot(args.runs, args.output))
+    print(plot(args.runs, args.output, chain=args.chain))
     if args.csv:
         print(merge_csv(args.runs, args.csv))
 

@@ -365,6 +365,60 @@ def _selection(cfg: TrainConfig, data: dict) -> str:
     return "check" if data["check"][0] else "val"
 
 
+def _transform(cfg: TrainConfig, epoch: int) -> TrainTransform:
+    """The augmentation of ``epoch``: its phase's resolution and crop, the recipe's photometric settings."""
+    res, crop = phase_at(cfg, epoch)
+    return TrainTransform(crop, (res * cfg.scale[0], res * cfg.scale[1]), jitter=cfg.jitter, gamma=cfg.gamma,
+                          colour_cast=cfg.colour_cast, blur=cfg.blur, noise=cfg.noise)  # fmt: skip
+
+
+def _optimizer(cfg: TrainConfig, model) -> torch.optim.AdamW:
+    """AdamW with weight decay on weights only (none on norms and biases)."""
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr)
+
+
+def _loss(cfg: TrainConfig, train_labels: list[np.ndarray], device):
+    """Cross-entropy, void ignored, with median-frequency class weights when the recipe asks for them."""
+    weights = None
+    if cfg.class_weights == "median-freq":
+        weights = torch.from_numpy(median_frequency_weights(train_labels)).to(device)
+
+    def loss_fn(logits, y):
+        return F.cross_entropy(logits, y, weight=weights, ignore_index=IGNORE_INDEX)
+
+    return loss_fn
+
+
+def _restore(state: dict, model, opt, sched, ema: EMA | None) -> tuple[int, float, int, list]:
+    """Load a ``last.pt`` into the run's objects; returns (first epoch, best, best epoch, history)."""
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    if ema is not None:
+        ema.load_state_dict(state["ema"])
+    torch.set_rng_state(state["torch_rng"])
+    return state["epoch"] + 1, state["best_miou"], state["best_epoch"], state["history"]
+
+
+def _checkpoint(out: Path, cfg: TrainConfig, epoch: int, model, opt, sched, ema: EMA | None, progress: tuple,
+                improved: bool) -> None:  # fmt: skip
+    """Write ``last.pt`` (everything ``--resume`` needs) and, when the run improved, ``best.pt`` (the
+    scored weights only). ``progress`` is (best, best epoch, history)."""
+    best, best_epoch, history = progress
+    ckpt = {"model": model.state_dict(), "model_config": model.config, "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(), "epoch": epoch, "config": asdict(cfg),
+            "torch_rng": torch.get_rng_state(), "best_miou": best, "best_epoch": best_epoch,
+            "history": history, "ema": None if ema is None else ema.state_dict()}  # fmt: skip
+    _save(ckpt, out / "last.pt")
+    if improved:
+        shipped = model if ema is None else ema.model
+        _save({**ckpt, "model": shipped.state_dict(), "optimizer": None, "scheduler": None, "ema": None},
+              out / "best.pt")  # fmt: skip
+
+
 def train(cfg: TrainConfig, *, resume: str | Path | None = None) -> dict:
     """Run (or resume) a training run; returns ``{"best_miou", "best_epoch", "history"}``.
 
@@ -385,46 +439,24 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None) -> dict:
     cfg, model = _starting_model(cfg, data["train"][0], fresh=state is None)
     model = model.to(device).to(memory_format=torch.channels_last)
     pre = Preprocess().to(device)
-    weights = None
-    if cfg.class_weights == "median-freq":
-        weights = torch.from_numpy(median_frequency_weights(data["train"][1])).to(device)
+    loss_fn = _loss(cfg, data["train"][1], device)
 
-    def loss_fn(logits, y):
-        return F.cross_entropy(logits, y, weight=weights, ignore_index=IGNORE_INDEX)
-
-    def transform(epoch: int) -> TrainTransform:
-        res, crop = phase_at(cfg, epoch)
-        return TrainTransform(crop, (res * cfg.scale[0], res * cfg.scale[1]), jitter=cfg.jitter, gamma=cfg.gamma,
-                              colour_cast=cfg.colour_cast, blur=cfg.blur, noise=cfg.noise)  # fmt: skip
-
-    train_set = AugmentedSet(*data["train"], transform(0), cfg.seed)
+    train_set = AugmentedSet(*data["train"], _transform(cfg, 0), cfg.seed)
     gen = torch.Generator()
     loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
                         num_workers=cfg.workers, generator=gen,
                         pin_memory=device.type == "cuda")  # fmt: skip
     steps = len(loader) if cfg.max_steps is None else min(len(loader), cfg.max_steps)
-    decay = [p for n, p in model.named_parameters() if p.ndim > 1]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=cfg.lr,
-    )
+    opt = _optimizer(cfg, model)
     sched = _make_scheduler(cfg, opt, steps)
     ema = EMA(model, cfg.ema) if cfg.ema > 0 else None
     start, best, best_epoch, history = 0, -1.0, -1, []
     if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        if ema is not None:
-            ema.load_state_dict(state["ema"])
-        torch.set_rng_state(state["torch_rng"])
-        start, best, best_epoch = state["epoch"] + 1, state["best_miou"], state["best_epoch"]
-        history = state["history"]
+        start, best, best_epoch, history = _restore(state, model, opt, sched, ema)
 
     for epoch in range(start, cfg.epochs):
         t0 = time.time()
-        train_set.epoch, train_set.transform = epoch, transform(epoch)
+        train_set.epoch, train_set.transform = epoch, _transform(cfg, epoch)
         gen.manual_seed(cfg.seed * 100_003 + epoch)
         bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, dynamic_ncols=True)
         loss = train_one_epoch(model, pre, loader, opt, sched, loss_fn, device, dtype, bar, ema)
@@ -441,14 +473,7 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None) -> dict:
         improved = score is not None and score > best
         if improved:
             best, best_epoch = score, epoch + 1
-        ckpt = {"model": model.state_dict(), "model_config": model.config, "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(), "epoch": epoch, "config": asdict(cfg),
-                "torch_rng": torch.get_rng_state(), "best_miou": best, "best_epoch": best_epoch,
-                "history": history, "ema": None if ema is None else ema.state_dict()}  # fmt: skip
-        _save(ckpt, out / "last.pt")
-        if improved:
-            _save({**ckpt, "model": shipped.state_dict(), "optimizer": None, "scheduler": None, "ema": None},
-                  out / "best.pt")  # fmt: skip
+        _checkpoint(out, cfg, epoch, model, opt, sched, ema, (best, best_epoch, history), improved)
         tqdm.write(_summary(row, epoch, cfg, select, best, best_epoch))
     return {"best_miou": best if select != "last" else None, "best_epoch": best_epoch, "history": history}
 

@@ -141,6 +141,44 @@ def drain(q: queue.Queue, stop: threading.Event) -> Iterator[Any]:
         yield item
 
 
+def _forward(make: Callable[[], Iterable[Any]], out: queue.Queue, stop: threading.Event) -> None:
+    """Put the items of ``make()`` on ``out`` until they end or ``stop`` is set; always end with the
+    end marker (also when ``make`` raises), so the next thread finishes."""
+    try:
+        for item in make():
+            if not put(out, item, stop):
+                return
+    finally:
+        put(out, _END, stop)
+
+
+def _guarded(name: str, body: Callable[[], None], errors: list, stop: threading.Event) -> Callable[[], None]:
+    """A thread target that records the first failure of ``body`` as :class:`StageFailed` and stops the run."""
+
+    def target() -> None:
+        try:
+            body()
+        except BaseException as exc:  # noqa: BLE001 - travels to the caller
+            errors.append(StageFailed(name, exc))
+            stop.set()
+
+    return target
+
+
+def _join_all(threads: list[threading.Thread], stop: threading.Event, join_timeout: float) -> None:
+    """Wait for every thread; on Ctrl-C stop the run, give the threads ``join_timeout`` s, re-raise."""
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(_POLL)
+    except KeyboardInterrupt:
+        stop.set()
+        deadline = time.monotonic() + join_timeout
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        raise
+
+
 def run_stages(
     producer: Callable[[], Iterable[Any]],
     *stages: Callable[[Iterator[Any]], Iterable[Any]],
@@ -176,52 +214,16 @@ def run_stages(
     if first_queue is not None:
         queues[0] = first_queue
     errors: list[StageFailed] = []
-
-    def guard(name: str, body: Callable[[], None]) -> Callable[[], None]:
-        def target() -> None:
-            try:
-                body()
-            except BaseException as exc:  # noqa: BLE001 - travels to the caller
-                errors.append(StageFailed(name, exc))
-                stop.set()
-
-        return target
-
-    def source_body() -> None:
-        try:
-            for item in producer():
-                if not put(queues[0], item, stop):
-                    return
-        finally:
-            put(queues[0], _END, stop)
-
-    def stage_body(i: int) -> Callable[[], None]:
-        def body() -> None:
-            try:
-                for item in stages[i](drain(queues[i], stop)):
-                    if not put(queues[i + 1], item, stop):
-                        return
-            finally:
-                put(queues[i + 1], _END, stop)
-
-        return body
-
-    bodies = [source_body, *(stage_body(i) for i in range(n)), lambda: consumer(drain(queues[n], stop))]
+    bodies = [lambda: _forward(producer, queues[0], stop)]
+    for i, stage in enumerate(stages):
+        bodies.append(lambda i=i, stage=stage: _forward(lambda: stage(drain(queues[i], stop)), queues[i + 1], stop))
+    bodies.append(lambda: consumer(drain(queues[n], stop)))
     threads = [
-        threading.Thread(target=guard(name, body), name=f"roadseg-{name}", daemon=True)
+        threading.Thread(target=_guarded(name, body, errors, stop), name=f"roadseg-{name}", daemon=True)
         for name, body in zip(names, bodies)
     ]
     for t in threads:
         t.start()
-    try:
-        for t in threads:
-            while t.is_alive():
-                t.join(_POLL)
-    except KeyboardInterrupt:
-        stop.set()
-        deadline = time.monotonic() + join_timeout
-        for t in threads:
-            t.join(max(0.0, deadline - time.monotonic()))
-        raise
+    _join_all(threads, stop, join_timeout)
     if errors:
         raise errors[0]

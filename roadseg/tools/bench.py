@@ -211,23 +211,10 @@ def run_bench(video: str | Path, *, frames: int = 48, repeats: int = 3, batches=
     imgs, vinfo = read_frames(video, frames)
     default_model = models.get("int8") or next(iter(models.values()))
     working = tuple(OnnxSegmenter(default_model, providers="cpu").input_size)
-    devices = ["cpu"] + (["cuda"] if resolve_device("auto") == "cuda" else [])
-    rows = []
-    for precision, path in models.items():
-        for device in devices:
-            sizes = [working] + ([(vinfo["height"], vinfo["width"])] if native else [])
-            for size in sizes:
-                for batch in batches:
-                    log(f"model-only {precision} {device} {size[0]}x{size[1]} batch {batch}")
-                    r = model_only(path, imgs, size, batch, device, repeats)
-                    rows.append({"what": "onnxruntime model-only", "precision": precision, "device": device,
-                                 "size": f"{size[0]}x{size[1]}", "batch": batch, **r})  # fmt: skip
+    sizes = [working] + ([(vinfo["height"], vinfo["width"])] if native else [])
+    rows = _model_only_rows(models, imgs, sizes, batches, repeats, log)
     if baseline is not None:
-        for batch in batches:
-            log(f"model-only baseline cpu {working[0]}x{working[1]} batch {batch}")
-            r = model_only(Path(baseline), imgs, working, batch, "cpu", repeats)
-            rows.append({"what": "onnxruntime model-only", "precision": "baseline", "device": "cpu",
-                         "size": f"{working[0]}x{working[1]}", "batch": batch, "model": str(baseline), **r})  # fmt: skip
+        rows += _model_only_rows({"baseline": Path(baseline)}, imgs, [working], batches, repeats, log, ["cpu"])
     if torch_eager_:
         try:
             log("pytorch eager")
@@ -244,19 +231,43 @@ def run_bench(video: str | Path, *, frames: int = 48, repeats: int = 3, batches=
     pipe = pipeline(video, default_model, frames, vinfo["fps"] or 30.0, repeats, preset)
     rows.append({"what": "segment-video pipeline", "precision": _precision(models, default_model), "device": "cpu",
                  "size": f"{working[0]}x{working[1]}", "batch": 1, **pipe})  # fmt: skip
-    bound = next(r for r in rows if r["what"] == "onnxruntime model-only" and r["batch"] == 1
-                 and r["device"] == "cpu" and r["size"] == f"{working[0]}x{working[1]}"
-                 and r["precision"] == _precision(models, default_model))  # fmt: skip
-    ratios = {"pipeline_over_model": round(pipe["fps"] / bound["fps"], 3),
-              "pipeline_over_naive": round(pipe["fps"] / naive["fps"], 3)}  # fmt: skip
-    base = next((r for r in rows if r["precision"] == "baseline" and r["batch"] == 1), None)
-    if base is not None:
-        ratios["model_over_baseline"] = round(bound["fps"] / base["fps"], 3)
+    ratios = _ratios(rows, pipe, naive, _precision(models, default_model), f"{working[0]}x{working[1]}")
+    if baseline is not None:
         models = {**models, "baseline": Path(baseline)}
     log("machine peak (onnxruntime matmul)")
     fl = floor(rows, models, machine_peak(), f"{working[0]}x{working[1]}")
     return {"video": str(video), "video_info": vinfo, "frames": len(imgs), "repeats": repeats,
             "working_size": list(working), "rows": rows, "ratios": ratios, "floor": fl, "machine": collect()}  # fmt: skip
+
+
+def _model_only_rows(models: dict[str, Path], imgs, sizes, batches, repeats: int, log: Callable[[str], None],
+                     devices: list[str] | None = None) -> list[dict]:  # fmt: skip
+    """onnxruntime model-only rows for every model x device x size x batch (CUDA where it is usable)."""
+    devices = devices or ["cpu"] + (["cuda"] if resolve_device("auto") == "cuda" else [])
+    rows = []
+    for precision, path in models.items():
+        for device in devices:
+            for size in sizes:
+                for batch in batches:
+                    log(f"model-only {precision} {device} {size[0]}x{size[1]} batch {batch}")
+                    r = model_only(path, imgs, size, batch, device, repeats)
+                    rows.append({"what": "onnxruntime model-only", "precision": precision, "device": device,
+                                 "size": f"{size[0]}x{size[1]}", "batch": batch,
+                                 **({"model": str(path)} if precision == "baseline" else {}), **r})  # fmt: skip
+    return rows
+
+
+def _ratios(rows: list[dict], pipe: dict, naive: dict, precision: str, size: str) -> dict:
+    """Pipeline over model-only and over the naive loop, and the default model over the baseline (batch 1,
+    CPU, working size)."""
+    bound = next(r for r in rows if r["what"] == "onnxruntime model-only" and r["batch"] == 1
+                 and r["device"] == "cpu" and r["size"] == size and r["precision"] == precision)  # fmt: skip
+    ratios = {"pipeline_over_model": round(pipe["fps"] / bound["fps"], 3),
+              "pipeline_over_naive": round(pipe["fps"] / naive["fps"], 3)}  # fmt: skip
+    base = next((r for r in rows if r["precision"] == "baseline" and r["batch"] == 1), None)
+    if base is not None:
+        ratios["model_over_baseline"] = round(bound["fps"] / base["fps"], 3)
+    return ratios
 
 
 def _precision(models: dict[str, Path], path: Path) -> str:

@@ -14,7 +14,7 @@ from roadseg.model import UNetResNet34  # noqa: E402
 from roadseg.model.preprocess import Preprocess  # noqa: E402
 from roadseg.model.unfold import unet_from_onnx  # noqa: E402
 from roadseg.pipeline.infer import OnnxSegmenter  # noqa: E402
-from roadseg.train.loop import load_encoder_weights  # noqa: E402
+from roadseg.train.weights import load_encoder_weights  # noqa: E402
 
 TINY = {"decoder_channels": (32, 16, 16, 8)}
 

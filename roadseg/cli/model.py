@@ -111,7 +111,7 @@ def export_cmd(checkpoint, output, input_size, fp16_weights, half, verify_images
         from roadseg.export.onnx import export_onnx
         from roadseg.export.release import training_metadata
         from roadseg.export.verify import ExportCheckError, verify_parity
-        from roadseg.train.loop import load_checkpoint
+        from roadseg.train.weights import load_checkpoint
     except ImportError as exc:
         fail(f"export needs the train extra (pip install 'roadseg[train]'): {exc}")
     import json

@@ -53,7 +53,7 @@ def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, check:
             calib_frames: int = 64, min_int8_agreement: float = 0.98) -> dict:  # fmt: skip
     """Write ``out/unet-r34-camvid.onnx`` and ``out/unet-r34-camvid-int8.onnx``; return their scores."""
     from roadseg.train.evaluate import evaluate_model
-    from roadseg.train.loop import load_checkpoint
+    from roadseg.train.weights import load_checkpoint
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -113,8 +113,10 @@ def training_metadata(state: dict) -> dict:
 
 def _check_scores(check: str | Path, data: str | Path, tmp: Path, calib_frames: int) -> dict:
     """Score the check run (same recipe, footage held out) on its held-out frames, fp32 and INT8."""
+    from roadseg.train.data import load_data
     from roadseg.train.evaluate import evaluate_model
-    from roadseg.train.loop import TrainConfig, _tuples, load_checkpoint, load_data
+    from roadseg.train.loop import TrainConfig, _tuples
+    from roadseg.train.weights import load_checkpoint
 
     net, state = load_checkpoint(check)
     cfg = TrainConfig(**{**_tuples(state["config"]), "data": str(data)})

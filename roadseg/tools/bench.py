@@ -75,7 +75,7 @@ def torch_eager(frames: list[np.ndarray], size: tuple[int, int], repeats: int, c
     from roadseg.pipeline.infer import resize_frame
 
     if checkpoint:
-        from roadseg.train.loop import load_checkpoint
+        from roadseg.train.weights import load_checkpoint
 
         net, _ = load_checkpoint(checkpoint)
     else:

@@ -28,17 +28,16 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from roadseg.classes import CAMVID_SIZE, CLASSES, IGNORE_INDEX, NUM_CLASSES
-from roadseg.data.camvid import CamVid
 from roadseg.data.transforms import TrainTransform
 from roadseg.model import Preprocess, build_model
 from roadseg.tools.info import cpu_info
+from roadseg.train.data import AugmentedSet, load_data, median_frequency_weights, phase_at
 from roadseg.train.metrics import confusion_matrix, scores
-
-IMAGENET_URL = "https://download.pytorch.org/models/resnet34-b627a593.pth"
+from roadseg.train.weights import initial_model, load_encoder_weights
 
 
 @dataclass(frozen=True)
@@ -98,93 +97,6 @@ def amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
     return torch.bfloat16 if (mode == "on" or native) else None
 
 
-def median_frequency_weights(labels: list[np.ndarray]) -> np.ndarray:
-    """SegNet's median-frequency balancing: w_c = median(f) / f_c, f_c over images containing c."""
-    pixels = np.zeros(NUM_CLASSES)
-    present = np.zeros(NUM_CLASSES)
-    for lab in labels:
-        counts = np.bincount(lab.ravel(), minlength=256)[:NUM_CLASSES]
-        pixels += counts
-        present += (counts > 0) * (lab != IGNORE_INDEX).sum()
-    freq = np.where(present > 0, pixels / np.maximum(present, 1), 0)
-    med = np.median(freq[freq > 0])
-    return np.where(freq > 0, med / np.maximum(freq, 1e-12), 0.0).astype(np.float32)
-
-
-class AugmentedSet(Dataset):
-    """In-memory images with a per-(seed, epoch, index) random stream: resumable and worker-safe."""
-
-    def __init__(self, images, labels, transform: TrainTransform, seed: int) -> None:
-        self.images, self.labels, self.transform, self.seed = images, labels, transform, seed
-        self.epoch = 0
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, i: int):
-        rng = np.random.default_rng([self.seed, self.epoch, i])
-        image, label = self.transform(self.images[i], self.labels[i], rng)
-        return torch.from_numpy(image), torch.from_numpy(label.astype(np.int64))
-
-
-def split_holdout(names: list[str], holdout: tuple[str, ...]) -> list[bool]:
-    """Which of ``names`` (CamVid file stems, ``SEQ_FRAME``) are held out by ``holdout``.
-
-    Each entry is a sequence (``"0006R0"``: all its frames) or ``"SEQ:FRACTION"`` (the last
-    FRACTION of that sequence's frames in name order, e.g. ``"0001TP:0.33"``: later footage of a
-    sequence whose start is trained on).
-
-    Example:
-        >>> split_holdout(["A_1", "A_2", "A_3", "B_1"], ("A:0.34",))
-        [False, False, True, False]
-    """
-    held = [False] * len(names)
-    for spec in holdout:
-        seq, _, frac = spec.partition(":")
-        idx = sorted((n, i) for i, n in enumerate(names) if n.split("_")[0] == seq)
-        if not idx:
-            raise ValueError(f"holdout {spec!r}: no frames of sequence {seq!r} in the training splits")
-        keep = len(idx) - round(len(idx) * float(frac)) if frac else 0
-        for _, i in idx[keep:]:
-            held[i] = True
-    return held
-
-
-def load_data(cfg: "TrainConfig") -> dict[str, tuple[list, list]]:
-    """``{"train": ..., "check": ..., "val": ...}`` image/label lists (check and val may be empty).
-
-    Training frames come from ``cfg.train_splits`` minus the holdout; ``val`` is scored only when it
-    is not trained on.
-    """
-    names, images, labels = [], [], []
-    for split in cfg.train_splits:
-        ds = CamVid(cfg.data, split, size=cfg.size)
-        names += [s.image.stem for s in ds.samples]
-        im, lab = ds.load_all()
-        images += im
-        labels += lab
-    held = split_holdout(names, cfg.holdout)
-    out = {"train": ([i for i, h in zip(images, held) if not h], [lb for lb, h in zip(labels, held) if not h]),
-           "check": ([i for i, h in zip(images, held) if h], [lb for lb, h in zip(labels, held) if h]),
-           "val": ([], [])}  # fmt: skip
-    if "val" not in cfg.train_splits:
-        out["val"] = CamVid(cfg.data, "val", size=cfg.size).load_all()
-    return out
-
-
-def phase_at(cfg: "TrainConfig", epoch: int) -> tuple[float, tuple[int, int]]:
-    """(resolution, crop) of the progressive-resizing phase that ``epoch`` (0-based) is in."""
-    start = 0
-    for n, res, ch, cw in cfg.phases:
-        if epoch < start + n:
-            return float(res), (int(ch), int(cw))
-        start += n
-    if cfg.phases:
-        _, res, ch, cw = cfg.phases[-1]
-        return float(res), (int(ch), int(cw))
-    return 1.0, tuple(cfg.crop)
-
-
 class EMA:
     """Exponential moving average of a model's parameters and buffers (BN statistics), with the usual
     warm-up ``min(decay, (1 + t) / (10 + t))`` so early steps are not dominated by the random init."""
@@ -213,51 +125,6 @@ class EMA:
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
         self.steps = state["steps"]
-
-
-def _calibration(images: list[np.ndarray]) -> torch.Tensor:
-    """8 evenly spaced training frames, normalised: what an .onnx warm start sets its BN statistics on."""
-    if not images:
-        raise ValueError("an .onnx warm start needs training images to calibrate its BNs")
-    pick = np.linspace(0, len(images) - 1, min(8, len(images))).astype(int)
-    return Preprocess()(torch.from_numpy(np.stack([images[i] for i in pick])))
-
-
-def initial_model(spec: str, images: list[np.ndarray]) -> torch.nn.Module:
-    """The network ``--init`` starts from: an exported roadseg fp32 ``.onnx`` (rebuilt by
-    :mod:`roadseg.model.unfold`, BNs calibrated on ``images``) or a checkpoint (its EMA weights where it
-    has them). Its architecture is the run's."""
-    if spec.endswith(".onnx"):
-        from roadseg.model.unfold import unet_from_onnx
-
-        return unet_from_onnx(spec, _calibration(images))
-    return load_checkpoint(spec)[0]
-
-
-def load_encoder_weights(model, spec: str, images: list[np.ndarray] | None = None) -> None:
-    """Load the encoder's weights: ``imagenet`` (torch.hub URL), a torchvision-named state dict file,
-    an exported roadseg ``.onnx`` model (its encoder; ``images`` calibrate its BNs), or ``none``."""
-    if spec == "none":
-        return
-    if spec.endswith(".onnx"):
-        from roadseg.model.unfold import unet_from_onnx
-
-        sd = unet_from_onnx(spec, _calibration(images or [])).encoder.state_dict()
-    elif spec == "imagenet":
-        try:
-            sd = torch.hub.load_state_dict_from_url(IMAGENET_URL, progress=True, map_location="cpu")
-        except Exception as exc:  # URLError, HTTPError, timeouts: all mean "could not fetch"
-            raise RuntimeError(
-                f"could not download ImageNet weights from {IMAGENET_URL} ({exc.__class__.__name__}); "
-                "offline? download resnet34-b627a593.pth elsewhere and pass --encoder-weights PATH"
-            ) from None
-    else:
-        sd = torch.load(spec, map_location="cpu", weights_only=True)
-        sd = sd.get("state_dict", sd) if isinstance(sd, dict) else sd
-    missing, unexpected = model.encoder.load_state_dict(sd, strict=False)
-    unexpected = [k for k in unexpected if not k.startswith("fc.")]
-    if missing or unexpected:
-        raise RuntimeError(f"encoder weights do not fit: missing {missing[:3]}, unexpected {unexpected[:3]}")
 
 
 @torch.no_grad()
@@ -496,14 +363,3 @@ def _tuples(d: dict) -> dict:
         return tuple(fix(x) for x in v) if isinstance(v, list) else v
 
     return {k: fix(v) if k != "model" else v for k, v in d.items()}
-
-
-def load_checkpoint(path: str | Path, device: str = "cpu"):
-    """Rebuild the model of a checkpoint (``last.pt``/``best.pt`` or a bare ``{"model", "model_config"}``).
-
-    A ``last.pt`` of a run with an EMA gives the EMA weights: those are what the run scores and ships.
-    """
-    state = torch.load(path, map_location=device, weights_only=False)
-    model = build_model(state.get("model_config"))
-    model.load_state_dict((state.get("ema") or {}).get("model") or state["model"])
-    return model.eval(), state

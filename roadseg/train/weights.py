@@ -1,0 +1,78 @@
+"""Where a training run's weights come from: ``--init`` (a whole network), ``--encoder-weights``
+(the encoder only) and checkpoints.
+
+An exported roadseg fp32 ``.onnx`` file is rebuilt into a trainable network by
+:mod:`roadseg.model.unfold`; its BatchNorm statistics are measured on ``calibration_batch`` (8 training
+frames).
+
+Example:
+    >>> model, state = load_checkpoint("runs/r34/best.pt")        # doctest: +SKIP
+    >>> net = initial_model("models/unet-r34-camvid.onnx", images)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from roadseg.model import Preprocess, build_model
+
+IMAGENET_URL = "https://download.pytorch.org/models/resnet34-b627a593.pth"
+
+
+def calibration_batch(images: list[np.ndarray]) -> torch.Tensor:
+    """8 evenly spaced training frames, normalised: what an .onnx warm start sets its BN statistics on."""
+    if not images:
+        raise ValueError("an .onnx warm start needs training images to calibrate its BNs")
+    pick = np.linspace(0, len(images) - 1, min(8, len(images))).astype(int)
+    return Preprocess()(torch.from_numpy(np.stack([images[i] for i in pick])))
+
+
+def initial_model(spec: str, images: list[np.ndarray]) -> torch.nn.Module:
+    """The network ``--init`` starts from: an exported roadseg fp32 ``.onnx`` (rebuilt by
+    :mod:`roadseg.model.unfold`, BNs calibrated on ``images``) or a checkpoint (its EMA weights where it
+    has them). Its architecture is the run's."""
+    if spec.endswith(".onnx"):
+        from roadseg.model.unfold import unet_from_onnx
+
+        return unet_from_onnx(spec, calibration_batch(images))
+    return load_checkpoint(spec)[0]
+
+
+def load_encoder_weights(model, spec: str, images: list[np.ndarray] | None = None) -> None:
+    """Load the encoder's weights: ``imagenet`` (torch.hub URL), a torchvision-named state dict file,
+    an exported roadseg ``.onnx`` model (its encoder; ``images`` calibrate its BNs), or ``none``."""
+    if spec == "none":
+        return
+    if spec.endswith(".onnx"):
+        from roadseg.model.unfold import unet_from_onnx
+
+        sd = unet_from_onnx(spec, calibration_batch(images or [])).encoder.state_dict()
+    elif spec == "imagenet":
+        try:
+            sd = torch.hub.load_state_dict_from_url(IMAGENET_URL, progress=True, map_location="cpu")
+        except Exception as exc:  # URLError, HTTPError, timeouts: all mean "could not fetch"
+            raise RuntimeError(
+                f"could not download ImageNet weights from {IMAGENET_URL} ({exc.__class__.__name__}); "
+                "offline? download resnet34-b627a593.pth elsewhere and pass --encoder-weights PATH"
+            ) from None
+    else:
+        sd = torch.load(spec, map_location="cpu", weights_only=True)
+        sd = sd.get("state_dict", sd) if isinstance(sd, dict) else sd
+    missing, unexpected = model.encoder.load_state_dict(sd, strict=False)
+    unexpected = [k for k in unexpected if not k.startswith("fc.")]
+    if missing or unexpected:
+        raise RuntimeError(f"encoder weights do not fit: missing {missing[:3]}, unexpected {unexpected[:3]}")
+
+
+def load_checkpoint(path: str | Path, device: str = "cpu"):
+    """Rebuild the model of a checkpoint (``last.pt``/``best.pt`` or a bare ``{"model", "model_config"}``).
+
+    A ``last.pt`` of a run with an EMA gives the EMA weights: those are what the run scores and ships.
+    """
+    state = torch.load(path, map_location=device, weights_only=False)
+    model = build_model(state.get("model_config"))
+    model.load_state_dict((state.get("ema") or {}).get("model") or state["model"])
+    return model.eval(), state

@@ -214,7 +214,8 @@ def run_bench(video: str | Path, *, frames: int = 48, repeats: int = 3, batches=
     sizes = [working] + ([(vinfo["height"], vinfo["width"])] if native else [])
     rows = _model_only_rows(models, imgs, sizes, batches, repeats, log)
     if baseline is not None:
-        rows += _model_only_rows({"baseline": Path(baseline)}, imgs, [working], batches, repeats, log, ["cpu"])
+        base_rows = _model_only_rows({"baseline": Path(baseline)}, imgs, [working], batches, repeats, log, ["cpu"])
+        rows += [{**r, "model": str(baseline)} for r in base_rows]
     if torch_eager_:
         try:
             log("pytorch eager")
@@ -252,8 +253,7 @@ def _model_only_rows(models: dict[str, Path], imgs, sizes, batches, repeats: int
                     log(f"model-only {precision} {device} {size[0]}x{size[1]} batch {batch}")
                     r = model_only(path, imgs, size, batch, device, repeats)
                     rows.append({"what": "onnxruntime model-only", "precision": precision, "device": device,
-                                 "size": f"{size[0]}x{size[1]}", "batch": batch,
-                                 **({"model": str(path)} if precision == "baseline" else {}), **r})  # fmt: skip
+                                 "size": f"{size[0]}x{size[1]}", "batch": batch, **r})  # fmt: skip
     return rows
 
 

@@ -9,11 +9,10 @@ torch = pytest.importorskip("torch")
 from conftest import rule_model  # noqa: E402
 from test_data import _png, make_segnet  # noqa: E402
 
-import roadseg.train.data as train_data  # noqa: E402
 import roadseg.train.loop as loop  # noqa: E402
 from roadseg.cli import main  # noqa: E402
 from roadseg.model import Preprocess, UNetResNet34  # noqa: E402
-from roadseg.train.data import median_frequency_weights  # noqa: E402
+from roadseg.train.data import load_data, median_frequency_weights, phase_at  # noqa: E402
 from roadseg.train.loop import TrainConfig, train  # noqa: E402
 from roadseg.train.weights import load_encoder_weights  # noqa: E402
 
@@ -87,7 +86,7 @@ def test_resume_continues_exactly(tmp_path, monkeypatch, recipe):
 
 def test_holdout_is_scored_as_the_check_and_chooses_best(tmp_path):
     cfg = _cfg(tmp_path, holdout=("0001TP:0.5",), epochs=3, ema=0.5, eval_every=2)
-    data = train_data.load_data(cfg)
+    data = load_data(cfg)
     assert len(data["train"][0]) == 2 and len(data["check"][0]) == 2 and len(data["val"][0]) == 4
     result = train(cfg)
     rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
@@ -114,7 +113,7 @@ def test_holdout_is_scored_as_the_check_and_chooses_best(tmp_path):
 
 def test_final_fit_on_train_and_val_scores_nothing_it_trained_on(tmp_path):
     cfg = _cfg(tmp_path, train_splits=("train", "val"), select="last", epochs=1)
-    data = train_data.load_data(cfg)
+    data = load_data(cfg)
     assert len(data["train"][0]) == 8 and not data["val"][0] and not data["check"][0]
     result = train(cfg)
     assert result["best_miou"] is None and result["best_epoch"] == 1
@@ -160,13 +159,13 @@ def test_init_with_encoder_weights_is_refused(tmp_path):
 
 def test_holdout_of_an_unknown_sequence_fails_clearly(tmp_path):
     with pytest.raises(ValueError, match="no frames of sequence"):
-        train_data.load_data(_cfg(tmp_path, holdout=("Seq05VD",)))
+        load_data(_cfg(tmp_path, holdout=("Seq05VD",)))
 
 
 def test_progressive_phases_pick_resolution_and_crop():
     cfg = TrainConfig(data="x", epochs=10, phases=((3, 0.5, 16, 24), (7, 1.0, 32, 48)))
-    assert [train_data.phase_at(cfg, e) for e in (0, 2, 3, 9, 12)] == [(0.5, (16, 24))] * 2 + [(1.0, (32, 48))] * 3
-    assert train_data.phase_at(TrainConfig(data="x", crop=(8, 8)), 5) == (1.0, (8, 8))
+    assert [phase_at(cfg, e) for e in (0, 2, 3, 9, 12)] == [(0.5, (16, 24))] * 2 + [(1.0, (32, 48))] * 3
+    assert phase_at(TrainConfig(data="x", crop=(8, 8)), 5) == (1.0, (8, 8))
 
 
 def test_median_frequency_weights_favour_rare_classes():

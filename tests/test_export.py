@@ -107,3 +107,30 @@ def test_int8_of_a_folded_model_reads_pixels_exactly_and_agrees(tmp_path):
     frames = rng.integers(0, 256, (2, 45, 61, 3), dtype=np.uint8)
     fp32, int8 = OnnxSegmenter(path, providers="cpu").predict(frames), OnnxSegmenter(q, providers="cpu").predict(frames)
     assert (fp32 == int8).mean() >= 0.99
+
+
+def _int8_weights(model: onnx.ModelProto) -> list[np.ndarray]:
+    from onnx import numpy_helper
+
+    return [numpy_helper.to_array(i) for i in model.graph.initializer if i.data_type == onnx.TensorProto.INT8]
+
+
+def test_int8_weights_fit_7_bits_and_the_fp16_stored_file_quantizes_like_fp32(tmp_path):
+    """7-bit weights keep AVX2 CPUs (no VNNI) from saturating int16 pair sums (quantize.py docstring);
+    the shipped fp32 file stores its weights as fp16 and must quantize as the fp32 export does."""
+    from roadseg.export.quantize import quantize_int8
+
+    net = trained_like(2, decoder_channels=(64, 32, 32, 16), stem_padding="replicate")
+    rng = np.random.default_rng(0)
+    calib = rng.integers(0, 256, (8, 64, 96, 3), dtype=np.uint8)
+    full = quantize_int8(export_onnx(net, tmp_path / "fp32.onnx"), tmp_path / "a.onnx", calib)
+    half = export_onnx(net, tmp_path / "half.onnx", fp16_weights=True)
+    from_half = quantize_int8(half, tmp_path / "b.onnx", calib)
+    for q in (full, from_half):
+        weights = _int8_weights(onnx.load(str(q)))
+        assert len(weights) >= 20  # every conv's weights are int8 (none left behind a Cast)
+        assert max(int(np.abs(w).max()) for w in weights) == 64  # the 7-bit range, used to its end
+    frames = rng.integers(0, 256, (2, 45, 61, 3), dtype=np.uint8)
+    a, b = OnnxSegmenter(full, providers="cpu").predict(frames), OnnxSegmenter(from_half, providers="cpu").predict(frames)
+    assert (a == b).mean() >= 0.99
+

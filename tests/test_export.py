@@ -134,3 +134,16 @@ def test_int8_weights_fit_7_bits_and_the_fp16_stored_file_quantizes_like_fp32(tm
     a, b = OnnxSegmenter(full, providers="cpu").predict(frames), OnnxSegmenter(from_half, providers="cpu").predict(frames)
     assert (a == b).mean() >= 0.99
 
+
+@pytest.mark.parametrize("vnni", [False, True])
+def test_int8_precision_mode_is_on_where_the_cpu_has_no_vnni(tmp_path, monkeypatch, vnni):
+    import roadseg.pipeline.infer as infer
+
+    path = export_onnx(trained_like(1, decoder_channels=(32, 16, 16, 8)), tmp_path / "m.onnx")
+    monkeypatch.setattr(infer, "_has_vnni", lambda: vnni)
+    opts = OnnxSegmenter(path, providers="cpu").session.get_session_options()
+    if vnni:
+        with pytest.raises(RuntimeError, match="does not have configuration"):
+            opts.get_session_config_entry("session.x64quantprecision")
+    else:
+        assert opts.get_session_config_entry("session.x64quantprecision") == "1"

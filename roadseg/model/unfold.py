@@ -88,17 +88,29 @@ def unet_from_onnx(path: str, calibration: torch.Tensor, config: dict | None = N
     convs = _conv_params(model, path)
     config = config or meta.get("model_config") or config_of(convs)
     config = {**config, "decoder_channels": tuple(config["decoder_channels"])}
-    if meta.get("normalisation_folded"):  # the stem takes raw pixels: w' = w * scale, b' = b + sum(w * shift)
-        pre = Preprocess()
-        w, b = convs[0]
-        w_n = w / pre.scale.numpy().reshape(1, 3, 1, 1)
-        convs[0] = (w_n, b - (w_n * pre.shift.numpy().reshape(1, 3, 1, 1)).sum(axis=(1, 2, 3)))
+    if meta.get("normalisation_folded"):
+        convs[0] = _unfold_normalisation(*convs[0])
     net = UNetResNet34(**config).eval()
     pairs = _conv_bn_pairs(net)
     if len(convs) != len(pairs):
         raise ValueError(f"{path} has {len(convs)} convs; a net of config {config} has {len(pairs)}")
-    stats: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-    hooks = []
+    _load_folded(pairs, convs, path)
+    _set_running_statistics(net, pairs, calibration)
+    return net
+
+
+def _unfold_normalisation(w: np.ndarray, b: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The stem conv of normalised pixels from one that takes raw pixels (w' = w * scale,
+    b' = b + sum(w * shift)): the inverse of the fold an export makes."""
+    pre = Preprocess()
+    w_n = w / pre.scale.numpy().reshape(1, 3, 1, 1)
+    b = b if b is not None else np.zeros(w.shape[0], np.float32)
+    return w_n, b - (w_n * pre.shift.numpy().reshape(1, 3, 1, 1)).sum(axis=(1, 2, 3))
+
+
+def _load_folded(pairs: list, convs: list, path: str) -> None:
+    """Give each conv the file's folded weights and set its BN to pass them through unchanged in eval
+    mode: (y - 0) / sqrt(1 - eps + eps) * 1 + b'."""
     for i, ((conv, bn), (w, b)) in enumerate(zip(pairs, convs)):
         if tuple(conv.weight.shape) != w.shape:
             raise ValueError(f"{path}: conv {i} is {w.shape}, the config wants {tuple(conv.weight.shape)}")
@@ -107,30 +119,38 @@ def unet_from_onnx(path: str, calibration: torch.Tensor, config: dict | None = N
         if bn is None:
             conv.bias.copy_(bias)
             continue
-        # eval-mode identity plus the folded bias: (y - 0) / sqrt(1 - eps + eps) * 1 + b'
         bn.running_mean.zero_()
         bn.running_var.fill_(1.0 - bn.eps)
         bn.weight.fill_(1.0)
         bn.bias.copy_(bias)
 
-        def hook(_m, _inp, out, i=i):
+
+def _set_running_statistics(net: UNetResNet34, pairs: list, calibration: torch.Tensor) -> None:
+    """Measure each conv's output statistics (m, v) on ``calibration`` and re-express its BN with
+    them: (y - m) / sqrt(v + eps) * sqrt(v + eps) + m + b' == y + b' in eval mode, and in training
+    the batch statistics are close to (m, v), so the first steps start from the same function."""
+    stats: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def hook(i: int):
+        def record(_m, _inp, out):
             y = out.float().transpose(0, 1).reshape(out.shape[1], -1)
             stats[i] = (y.mean(1), y.var(1, unbiased=False))  # what BN normalises by in training
 
-        hooks.append(conv.register_forward_hook(hook))
-    net(calibration)
-    for h in hooks:
-        h.remove()
+        return record
+
+    hooks = [conv.register_forward_hook(hook(i)) for i, (conv, bn) in enumerate(pairs) if bn is not None]
+    try:
+        net(calibration)
+    finally:
+        for h in hooks:
+            h.remove()
     for i, (_conv, bn) in enumerate(pairs):
         if bn is None:
             continue
         mean, var = stats[i]
         var = var.clamp_min(1e-6)
         bias = bn.bias.clone()
-        # (y - m) / sqrt(v + eps) * sqrt(v + eps) + m + b' == y + b' in eval mode; in training the
-        # batch statistics are close to (m, v), so the first steps start from the same function
         bn.running_mean.copy_(mean)
         bn.running_var.copy_(var)
         bn.weight.copy_((var + bn.eps).sqrt())
         bn.bias.copy_(mean + bias)
-    return net

@@ -54,6 +54,51 @@ poll();
 </script></body></html>"""
 
 
+class _Handler(BaseHTTPRequestHandler):
+    """One browser's requests: the page, the figures, or the MJPEG stream of ``self.server.mjpeg``."""
+
+    timeout = 10  # a client that stops reading is dropped, not waited on forever
+
+    def log_message(self, *args) -> None:  # keep the terminal for the progress line
+        return None
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        mjpeg: MjpegServer = self.server.mjpeg  # type: ignore[attr-defined]
+        if self.path in ("/", "/index.html"):
+            self._send(200, "text/html; charset=utf-8", mjpeg.page)
+        elif self.path.startswith("/stats.json"):
+            self._send(200, "application/json", json.dumps(mjpeg.stats).encode())
+        elif self.path.startswith("/stream.mjpg"):
+            self._stream(mjpeg)
+        else:
+            self._send(404, "text/plain", b"not found")
+
+    def _send(self, code: int, ctype: str, body: bytes) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _stream(self, mjpeg: MjpegServer) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        seen = -1
+        try:
+            while True:
+                jpeg, seen = mjpeg.wait_frame(seen)
+                if jpeg is None:
+                    return
+                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                                 + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")  # fmt: skip
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, TimeoutError, OSError):
+            return  # the browser went away
+
+
 class MjpegServer:
     """Serve the latest picture as MJPEG on ``host:port`` (a thread of its own, closed by ``close``)."""
 
@@ -67,53 +112,11 @@ class MjpegServer:
         legend = "".join(f'<span class="sw" style="background:rgb{tuple(int(v) for v in c)}"></span>{html.escape(n)}'
                          for n, c in zip(classes, palette))  # fmt: skip
         self.page = PAGE.format(legend=legend).encode()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            timeout = 10  # a client that stops reading is dropped, not waited on forever
-
-            def log_message(self, *args) -> None:  # keep the terminal for the progress line
-                return None
-
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                if self.path in ("/", "/index.html"):
-                    self._send(200, "text/html; charset=utf-8", server.page)
-                elif self.path.startswith("/stats.json"):
-                    self._send(200, "application/json", json.dumps(server.stats).encode())
-                elif self.path.startswith("/stream.mjpg"):
-                    self._stream()
-                else:
-                    self._send(404, "text/plain", b"not found")
-
-            def _send(self, code: int, ctype: str, body: bytes) -> None:
-                self.send_response(code)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def _stream(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-                self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-                seen = -1
-                try:
-                    while True:
-                        jpeg, seen = server.wait_frame(seen)
-                        if jpeg is None:
-                            return
-                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                                         + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")  # fmt: skip
-                        self.wfile.flush()
-                except (BrokenPipeError, ConnectionResetError, TimeoutError, OSError):
-                    return  # the browser went away
-
         try:
-            self.httpd = ThreadingHTTPServer((host, port), Handler)
+            self.httpd = ThreadingHTTPServer((host, port), _Handler)
         except OSError as exc:  # the port is taken, the address is not ours ...
             raise SinkError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+        self.httpd.mjpeg = self  # type: ignore[attr-defined]  # what the handlers serve
         self.httpd.daemon_threads = True
         self.host, self.port = self.httpd.server_address[:2]
         self._thread = spawn(self.httpd.serve_forever, "http")

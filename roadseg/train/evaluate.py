@@ -35,7 +35,7 @@ def _onnx_predictor(path: Path, size, device: str):
 def _torch_predictor(path: Path, size, device: str):
     """Labels at the working size (native when ``size`` is None) through the one torch frames -> labels path."""
     from roadseg.model.predict import predict
-    from roadseg.train.loop import pick_device
+    from roadseg.train.engine import pick_device
     from roadseg.train.weights import load_checkpoint
 
     dev = pick_device(device)

@@ -1,0 +1,104 @@
+"""What one training step needs: the device, the precision, an EMA of the weights, one epoch of
+optimisation, and the scores of a net on full frames. ``loop.train`` drives them.
+
+Example:
+    >>> device = pick_device("auto")                                   # doctest: +SKIP
+    >>> dtype = amp_dtype("auto", device)   # bf16 where the hardware has it, else None (fp32)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from roadseg.classes import IGNORE_INDEX, NUM_CLASSES
+from roadseg.tools.info import cpu_info
+from roadseg.train.metrics import confusion_matrix, scores
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto``: CUDA where torch sees a device, else the CPU; ``cuda`` without one is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda asked for, but torch sees no CUDA device")
+    return torch.device(name)
+
+
+def amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
+    """bf16 autocast on CUDA and on CPUs with native bf16 (AVX512-BF16/AMX); None means fp32."""
+    if mode == "off":
+        return None
+    if device.type == "cuda":
+        return torch.bfloat16
+    features = cpu_info()["features"]
+    native = features["avx512_bf16"] or features["amx"]
+    return torch.bfloat16 if (mode == "on" or native) else None
+
+
+class EMA:
+    """Exponential moving average of a model's parameters and buffers (BN statistics), with the usual
+    warm-up ``min(decay, (1 + t) / (10 + t))`` so early steps are not dominated by the random init."""
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        import copy
+
+        self.decay, self.steps = decay, 0
+        self.model = copy.deepcopy(model).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        self.steps += 1
+        d = min(self.decay, (1 + self.steps) / (10 + self.steps))
+        for ema, cur in zip(self.model.state_dict().values(), model.state_dict().values()):
+            if ema.dtype.is_floating_point:
+                ema.mul_(d).add_(cur.detach(), alpha=1 - d)
+            else:
+                ema.copy_(cur)
+
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "steps": self.steps}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.steps = state["steps"]
+
+
+@torch.no_grad()
+def evaluate(model, pre, images, labels, device, dtype=None, batch_size: int = 4) -> dict:
+    """Per-class IoU, mIoU and pixel accuracy of ``model`` on full frames."""
+    from roadseg.model.predict import predict
+
+    cm = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
+    for i in range(0, len(images), batch_size):
+        pred = predict(model, np.stack(images[i : i + batch_size]), pre=pre, device=device, dtype=dtype,
+                       channels_last=True)  # fmt: skip
+        cm += confusion_matrix(pred, np.stack(labels[i : i + batch_size]), NUM_CLASSES, IGNORE_INDEX)
+    return scores(cm)
+
+
+
+
+def train_one_epoch(model, pre, loader, opt, sched, loss_fn, device, dtype, bar, ema: EMA | None = None) -> float:
+    model.train()
+    total, n = 0.0, 0
+    for x, y in loader:
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            logits = model(pre(x).contiguous(memory_format=torch.channels_last))
+        loss = loss_fn(logits.float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if ema is not None:
+            ema.update(model)
+        total += loss.item()
+        n += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{total / n:.3f}", lr=f"{sched.get_last_lr()[0]:.2e}")
+        if bar.total is not None and bar.n >= bar.total:
+            break
+    return total / max(n, 1)

@@ -35,3 +35,5 @@ def test_bench_prints_the_side_by_side_table_and_writes_json_and_chart(rule_onnx
     assert all(row["fps"] > 0 for row in data["rows"])
     assert data["ratios"]["pipeline_over_model"] > 0 and (out / "bench.png").stat().st_size > 1000
     assert "pipeline / model-only" in r.output and "96x128" in r.output
+    peak = data["floor"]["peak"]
+    assert peak["fp32_gflops"] > 1 and peak["int8_gops"] > 1 and "machine peak" in r.output

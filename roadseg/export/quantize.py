@@ -8,7 +8,7 @@ Weights are quantized to 7 bits (-64..64, ``reduce_range``). x86 CPUs without VN
 in many laptops) multiply uint8 activations by int8 weights in pairs summed into int16
 (VPMADDUBSW), which saturates with 8-bit weights: the third release's 8-bit file scored 53.72 mIoU
 on val on an AVX2 CPU against 64.36 on an AVX-512 VNNI one. With 7 bits a pair's sum fits
-(2 x 255 x 64 < 32768), so every CPU computes the same labels, at the same speed.
+(2 x 255 x 64 < 32768): the sums are exact with or without VNNI, at the speed of 8-bit weights.
 
 Example:
     >>> frames = load_calibration_frames("../shared/camvid", count=32)     # doctest: +SKIP

@@ -79,9 +79,9 @@ def evaluate(model, pre, images, labels, device, dtype=None, batch_size: int = 4
     return scores(cm)
 
 
-
-
 def train_one_epoch(model, pre, loader, opt, sched, loss_fn, device, dtype, bar, ema: EMA | None = None) -> float:
+    """One pass over ``loader`` (or ``bar.total`` steps): step the optimizer, the schedule and the EMA;
+    returns the mean training loss."""
     model.train()
     total, n = 0.0, 0
     for x, y in loader:

@@ -25,6 +25,7 @@ from roadseg.pipeline.overlay import Overlay, palette_lut
 from roadseg.pipeline.run import run
 from roadseg.pipeline.sinks import VideoSink
 from roadseg.pipeline.sources import Frame, VideoSource
+from roadseg.tools.peak import floor, machine_peak
 
 
 def median_fps(fn: Callable[[], int | tuple[int, float]], repeats: int, warmup: int = 1) -> dict:
@@ -131,66 +132,6 @@ def pipeline(video: str | Path, model: Path, count: int, fps: float, repeats: in
     result = median_fps(once, repeats, warmup=0)
     result["stages_ms"] = {k: v["ms_per_item"] for k, v in stages[-1].items() if v["count"]}
     return result
-
-
-def _matmul_model(int8: bool, n: int):
-    from onnx import TensorProto, helper
-
-    a_type, b_type = (TensorProto.UINT8, TensorProto.INT8) if int8 else (TensorProto.FLOAT, TensorProto.FLOAT)
-    op = "MatMulInteger" if int8 else "MatMul"
-    graph = helper.make_graph([helper.make_node(op, ["a", "b"], ["c"])], "mm",
-                              [helper.make_tensor_value_info("a", a_type, [n, n]),
-                               helper.make_tensor_value_info("b", b_type, [n, n])],
-                              [helper.make_tensor_value_info("c", TensorProto.INT32 if int8 else TensorProto.FLOAT,
-                                                             [n, n])])  # fmt: skip
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model.SerializeToString()
-
-
-def machine_peak(sizes: tuple[int, ...] = (768, 1536), repeats: int = 5) -> dict:
-    """This machine's matrix-multiply peak through onnxruntime's own kernels (MLAS): the fastest of
-    ``repeats`` runs at each of ``sizes``. A peak is a best case: a median of one size read 10-25 %
-    low on a 2-core AVX2 CPU, and the models then seemed to beat it."""
-    import onnxruntime as ort
-
-    out = {}
-    rng = np.random.default_rng(0)
-    for name, int8 in (("fp32_gflops", False), ("int8_gops", True)):
-        best = 0.0
-        for n in sizes:
-            sess = ort.InferenceSession(_matmul_model(int8, n), providers=["CPUExecutionProvider"])
-            if int8:
-                feeds = {"a": rng.integers(0, 255, (n, n), dtype=np.uint8),
-                         "b": rng.integers(-127, 127, (n, n), dtype=np.int8)}  # fmt: skip
-            else:
-                feeds = {"a": rng.standard_normal((n, n), dtype=np.float32),
-                         "b": rng.standard_normal((n, n), dtype=np.float32)}  # fmt: skip
-            sess.run(None, feeds)
-            for _ in range(repeats):
-                t0 = time.perf_counter()
-                sess.run(None, feeds)
-                best = max(best, 2 * n**3 / (time.perf_counter() - t0) / 1e9)
-        out[name] = round(best, 1)
-    return out
-
-
-def floor(rows: list[dict], models: dict[str, Path], peak: dict, working: str) -> dict:
-    """Model-only speed at the working size against the machine's peak: how much of it the model uses."""
-    out = {"peak": peak}
-    for precision, path in models.items():
-        macs = OnnxSegmenter(path, providers="cpu").metadata.get("macs")
-        candidates = [r for r in rows if r["what"] == "onnxruntime model-only" and r["precision"] == precision
-                      and r["device"] == "cpu" and r["size"] == working]  # fmt: skip
-        if not macs or not candidates:
-            continue
-        best = max(candidates, key=lambda r: r["fps"])
-        achieved = 2 * macs * best["fps"] / 1e9
-        int8 = "int8" in precision or "int8" in str(OnnxSegmenter(path, providers="cpu").metadata.get("precision", ""))
-        ceiling = peak["int8_gops"] if int8 else peak["fp32_gflops"]
-        out[precision] = {"gmacs_per_frame": round(macs / 1e9, 2), "achieved_gops": round(achieved, 1),
-                          "fraction_of_peak": round(achieved / ceiling, 3), "at": f"{best['size']} batch {best['batch']}"}  # fmt: skip
-    return out
 
 
 def shipped_models() -> dict[str, Path]:

@@ -62,14 +62,15 @@ def floor(rows: list[dict], models: dict[str, Path], peak: dict, working: str) -
     """Model-only speed at the working size against the machine's peak: how much of it the model uses."""
     out = {"peak": peak}
     for precision, path in models.items():
-        macs = OnnxSegmenter(path, providers="cpu").metadata.get("macs")
+        meta = OnnxSegmenter(path, providers="cpu").metadata  # one session per model, for its metadata
+        macs = meta.get("macs")
         candidates = [r for r in rows if r["what"] == "onnxruntime model-only" and r["precision"] == precision
                       and r["device"] == "cpu" and r["size"] == working]  # fmt: skip
         if not macs or not candidates:
             continue
         best = max(candidates, key=lambda r: r["fps"])
         achieved = 2 * macs * best["fps"] / 1e9
-        int8 = "int8" in precision or "int8" in str(OnnxSegmenter(path, providers="cpu").metadata.get("precision", ""))
+        int8 = "int8" in precision or "int8" in str(meta.get("precision", ""))
         ceiling = peak["int8_gops"] if int8 else peak["fp32_gflops"]
         out[precision] = {"gmacs_per_frame": round(macs / 1e9, 2), "achieved_gops": round(achieved, 1),
                           "fraction_of_peak": round(achieved / ceiling, 3), "at": f"{best['size']} batch {best['batch']}"}  # fmt: skip

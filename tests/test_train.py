@@ -267,6 +267,47 @@ def test_release_scores_the_check_run_on_its_held_out_frames(tmp_path):
                 calib_frames=4, min_int8_agreement=0.0)  # fmt: skip
 
 
+#: What the lent GPU machine runs (DEVELOPERS.md): train, carry a half copy home, release and score it; no PyAV there.
+WITHOUT_PYAV = """
+import json, sys
+sys.modules["av"] = None  # "import av" now raises ImportError, as on a machine without PyAV
+data, run = sys.argv[1], sys.argv[2]
+from roadseg.cli import main
+from roadseg.export.release import release
+from roadseg.train.evaluate import evaluate_model
+from roadseg.train.weights import half_copy
+main(["train", "--data", data, "--out", run, "--epochs", "2", "--batch-size", "2", "--crop", "32x32", "--amp", "off",
+      "--workers", "0", "--ema", "0.5", "--decoder-channels", "32,16,16,8", "--device", "cpu"], standalone_mode=False)
+half = half_copy(run + "/last.pt", run + "/half.pt")
+report = release(half, data, run + "/models", calib_frames=2, min_int8_agreement=0.0)
+scores = [evaluate_model(m, data, split="val")["miou"] for m in (run + "/last.pt", half)]
+print(json.dumps({"scores": scores, "fp32": report["unet-r34-camvid.onnx"]["miou"], "pyav": "av" in sys.modules and sys.modules["av"] is not None}))
+"""
+
+
+def test_training_release_and_eval_need_no_pyav_and_a_half_copy_carries_the_run(tmp_path):
+    import subprocess
+    import sys
+
+    data = make_segnet(tmp_path / "data", n=4, h=40, w=48)
+    r = subprocess.run([sys.executable, "-c", WITHOUT_PYAV, str(data), str(tmp_path / "run")], capture_output=True,
+                       text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["pyav"] is False
+    full, half = out["scores"]
+    assert half == pytest.approx(full, abs=0.02)  # float16 kernels score what the run's own weights score
+    assert out["fp32"] == pytest.approx(half, abs=0.02)  # and the released file scores that too
+    assert (tmp_path / "run" / "models" / "unet-r34-camvid-int8.onnx").is_file()
+    last, small = (torch.load(tmp_path / "run" / n, weights_only=False) for n in ("last.pt", "half.pt"))
+    assert small["best_epoch"] == 2 and small["history"] == last["history"] and "optimizer" not in small
+    kernels = [k for k, v in small["model"].items() if v.dim() == 4]
+    assert kernels and all(small["model"][k].dtype == torch.float16 for k in kernels)
+    for k, v in small["model"].items():  # the EMA's weights, which the run scores and ships, not the raw ones
+        assert torch.allclose(v.to(last["ema"]["model"][k].dtype), last["ema"]["model"][k], atol=1e-3, rtol=1e-3), k
+    assert (tmp_path / "run" / "half.pt").stat().st_size < 0.4 * (tmp_path / "run" / "last.pt").stat().st_size
+
+
 def test_train_cli_takes_the_recipe_flags(tmp_path):
     data = make_segnet(tmp_path / "data", n=4, h=40, w=48)
     out = tmp_path / "run"

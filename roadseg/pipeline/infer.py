@@ -21,15 +21,18 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from roadseg import contract
 from roadseg.errors import ModelError
-from roadseg.pipeline.sources import Frame
 from roadseg.pipeline.timing import StageTimes
 from roadseg.tools.info import cpu_info
+
+if TYPE_CHECKING:  # sources imports PyAV, which training and export on a machine without it never need
+    from roadseg.pipeline.sources import Frame
 
 #: Shipped models, in order of preference for each device.
 DEFAULT_MODELS = {
@@ -217,6 +220,8 @@ def infer_stage(items: Iterator, seg: Segmenter, batch: int, times: StageTimes) 
 
     Anything that is not a :class:`~roadseg.pipeline.sources.Frame` (audio packets) passes straight through.
     """
+    from roadseg.pipeline.sources import Frame
+
     pending: list[Frame] = []
 
     def flush() -> Iterator[Frame]:

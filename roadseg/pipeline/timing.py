@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
-import av
 import numpy as np
 
 #: Seconds between two progress lines when stderr is not a terminal.
@@ -74,6 +73,8 @@ def timed(items: Iterable, times: StageTimes, stage: str) -> Iterator:
 
     Items that are ``av.Packet`` (audio passing through) are not counted.
     """
+    import av  # here, not at the top: infer imports this module, and training loads infer without PyAV
+
     it = iter(items)
     while True:
         t0 = time.perf_counter()

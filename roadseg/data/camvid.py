@@ -156,7 +156,7 @@ class CamVid:
 
 
 def pack(src: str | Path, dst: str | Path, *, splits=("train", "val"), quality: int = 95) -> int:
-    """Copy CamVid (SegNet layout) with images as JPEG (labels stay lossless PNG): ~25 MB for
+    """Copy CamVid (SegNet layout) with images as JPEG (labels stay lossless PNG): ~36 MB for
     train+val, small enough to carry to a GPU machine. Returns the number of images written."""
     import shutil
 

@@ -74,21 +74,25 @@ def load_checkpoint(path: str | Path, device: str = "cpu"):
     """
     state = torch.load(path, map_location=device, weights_only=False)
     model = build_model(state.get("model_config"))
-    model.load_state_dict((state.get("ema") or {}).get("model") or state["model"])
+    model.load_state_dict(_scored_weights(state))
     return model.eval(), state
+
+
+def _scored_weights(state: dict) -> dict:
+    """The weights a checkpoint's run scores and ships: the EMA's where it keeps one."""
+    return (state.get("ema") or {}).get("model") or state["model"]
 
 
 def half_copy(src: str | Path, dst: str | Path) -> Path:
     """Write a small copy of a checkpoint: its scored weights (the EMA's, where the run keeps one) with the
     convolution kernels in float16, and its recipe, epoch and history; no optimizer.
 
-    About a quarter of a ``last.pt``, for carrying a run home from a machine that returns files of limited
-    size (DEVELOPERS.md, "On a lent GPU machine"). ``export``, ``release`` and ``eval`` take it as they take
-    ``best.pt``; ``--resume`` cannot. Of a ``last.pt`` it keeps the last epoch's weights, and says so.
+    Half the size of ``best.pt`` (an eighth of a ``last.pt`` with an EMA), for carrying a run home from a
+    machine that returns files of limited size (DEVELOPERS.md, "On a lent GPU machine"). ``export``,
+    ``release`` and ``eval`` take it as they take ``best.pt``; ``--resume`` cannot. Of a ``last.pt`` it keeps the last epoch's weights, and says so.
     """
     state = torch.load(src, map_location="cpu", weights_only=False)
-    weights = (state.get("ema") or {}).get("model") or state["model"]
-    small = {k: v.half() if v.is_floating_point() and v.dim() == 4 else v for k, v in weights.items()}
+    small = {k: v.half() if v.is_floating_point() and v.dim() == 4 else v for k, v in _scored_weights(state).items()}
     keep = {k: state.get(k) for k in ("model_config", "config", "epoch", "best_miou", "best_epoch", "history")}
     if state.get("optimizer") is not None:  # a last.pt: its weights are the last epoch's, not the best one's
         keep["best_epoch"] = state["epoch"] + 1

@@ -89,7 +89,8 @@ def half_copy(src: str | Path, dst: str | Path) -> Path:
 
     Half the size of ``best.pt`` (an eighth of a ``last.pt`` with an EMA), for carrying a run home from a
     machine that returns files of limited size (DEVELOPERS.md, "On a lent GPU machine"). ``export``,
-    ``release`` and ``eval`` take it as they take ``best.pt``; ``--resume`` cannot. Of a ``last.pt`` it keeps the last epoch's weights, and says so.
+    ``release`` and ``eval`` take it as they take ``best.pt``; ``--resume`` cannot. Of a ``last.pt`` it
+    keeps the last epoch's weights, and says so.
     """
     state = torch.load(src, map_location="cpu", weights_only=False)
     small = {k: v.half() if v.is_floating_point() and v.dim() == 4 else v for k, v in _scored_weights(state).items()}

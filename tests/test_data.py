@@ -90,6 +90,27 @@ def test_joint_transform_moves_image_and_mask_together():
         assert np.mean(bright[inside] == (lab[inside] == 5)) > 0.95
 
 
+def test_copy_paste_lays_another_frames_objects_over_a_frame_and_only_when_asked():
+    from roadseg.train.data import AugmentedSet
+
+    road = (np.full((40, 60, 3), 50, np.uint8), np.full((40, 60), 3, np.uint8))  # all road, grey
+    car = (np.full((40, 60, 3), 50, np.uint8), np.full((40, 60), 3, np.uint8))
+    car[0][10:30, 20:40], car[1][10:30, 20:40] = 200, 8  # a bright car in the middle
+    images, labels = [road[0], car[0]], [road[1], car[1]]
+    kw = dict(crop=(40, 60), scale=(1, 1), flip=0.0, jitter=0.0)
+    for paste, want in ((1.0, True), (0.0, False)):
+        ds = AugmentedSet(images, labels, TrainTransform(**kw, paste=paste), seed=0)
+        img, lab = (t.numpy() for t in ds[0])  # frame 0 can only take frame 1's car
+        assert bool((lab == 8).sum() == 20 * 20) is want and ((img[..., 0] == 200) == (lab == 8)).all()
+        img, lab = (t.numpy() for t in ds[1])  # frame 1's donor is frame 0: no objects to paste
+        assert (lab == 8).sum() == 20 * 20 and ((img[..., 0] == 200) == (lab == 8)).all()
+    ds = AugmentedSet(images, labels, TrainTransform(**kw, paste=1.0), seed=0)
+    ds.epoch = 3
+    again = AugmentedSet(images, labels, TrainTransform(**kw, paste=1.0), seed=0)
+    again.epoch = 3
+    assert all((a.numpy() == b.numpy()).all() for a, b in zip(ds[0], again[0]))  # resumable: same stream
+
+
 def test_small_images_are_padded_with_void():
     img, lab = TrainTransform(crop=(64, 64), scale=(1, 1))(np.zeros((20, 30, 3), np.uint8),
                                                            np.zeros((20, 30), np.uint8), np.random.default_rng(0))  # fmt: skip

@@ -52,8 +52,9 @@ def test_training_writes_checkpoints_and_logs(tmp_path):
     assert result["best_epoch"] in (1, 2)
 
 
-#: Every part of the long recipe at once: progressive phases, EMA, wide photometric and degradations.
-RECIPE = dict(phases=((1, 0.5, 16, 24), (1, 1.0, 32, 32)), ema=0.9, gamma=0.5, colour_cast=0.1, blur=0.5, noise=0.5)
+#: Every part of the long recipe at once: progressive phases, EMA, wide photometric, degradations, copy-paste.
+RECIPE = dict(phases=((1, 0.5, 16, 24), (1, 1.0, 32, 32)), ema=0.9, gamma=0.5, colour_cast=0.1, blur=0.5, noise=0.5,
+              paste=0.5)  # fmt: skip
 
 
 @pytest.mark.parametrize("recipe", [{}, RECIPE], ids=["plain", "recipe"])
@@ -313,7 +314,7 @@ def test_train_cli_takes_the_recipe_flags(tmp_path):
     out = tmp_path / "run"
     args = ["train", "--data", str(data), "--out", str(out), "--epochs", "2", "--batch-size", "2", "--amp", "off",
             "--workers", "0", "--phase", "1:0.5:16x24", "--phase", "1:1:32x32", "--gamma", "0.5", "--blur", "0.5",
-            "--noise", "0.5", "--colour-cast", "0.1", "--ema", "0.9", "--decoder-channels", "32,16,16,8",
+            "--noise", "0.5", "--colour-cast", "0.1", "--paste", "0.5", "--ema", "0.9", "--decoder-channels", "32,16,16,8",
             "--stem-padding", "replicate", "--holdout", "0001TP:0.5"]  # fmt: skip
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 0, r.output
@@ -321,6 +322,7 @@ def test_train_cli_takes_the_recipe_flags(tmp_path):
     state = torch.load(out / "last.pt", weights_only=False)
     cfg = state["config"]
     assert cfg["phases"] == ((1, 0.5, 16, 24), (1, 1.0, 32, 32)) and cfg["holdout"] == ("0001TP:0.5",)
+    assert cfg["paste"] == 0.5
     assert state["model_config"]["decoder_channels"] == (32, 16, 16, 8) and state["ema"] is not None
     bad = CliRunner().invoke(main, ["train", "--data", str(data), "--phase", "10:half:1x2"])
     assert bad.exit_code == 2 and "EPOCHS:RES:HxW" in bad.output

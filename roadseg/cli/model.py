@@ -25,6 +25,9 @@ from roadseg.cli.common import fail, handle_errors, parse_size
 @click.option("--colour-cast", default=0.0, show_default=True, help="Per-channel gain in [1-C, 1+C] (white balance).")
 @click.option("--blur", default=0.0, show_default=True, help="Probability of a Gaussian blur (sigma 0.3-1.5 px).")
 @click.option("--noise", default=0.0, show_default=True, help="Probability of Gaussian noise (sigma 2-10 levels).")
+@click.option("--paste", default=0.0, show_default=True,
+              help="Probability of pasting another frame's poles, signs, fences, cars, pedestrians and bicyclists "
+                   "onto a frame (copy-paste).")
 @click.option("--ema", default=0.0, show_default=True, help="EMA decay of the weights (0 = off); the EMA is what is scored and saved.")
 @click.option("--decoder-channels", metavar="C1,C2,...",
               help="Decoder widths, deepest first: 4 blocks (head at stride 2) or 5 (head at full resolution) "

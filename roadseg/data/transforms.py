@@ -15,7 +15,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from roadseg.classes import IGNORE_INDEX
+from roadseg.classes import CLASSES, IGNORE_INDEX
+
+#: What copy-paste moves between frames: small and thin objects, whose surroundings change from one
+#: street to the next (the street itself, sky and buildings stay where the frame has them).
+PASTE_CLASSES: tuple[int, ...] = tuple(CLASSES.index(c) for c in ("Pole", "SignSymbol", "Fence", "Car", "Pedestrian", "Bicyclist"))  # fmt: skip
 
 
 def random_scale(image: np.ndarray, label: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
@@ -87,6 +91,29 @@ def degrade(image: np.ndarray, rng: np.random.Generator, *, blur: float = 0.0, n
     return image
 
 
+def paste_objects(
+    image: np.ndarray, label: np.ndarray, donor_image: np.ndarray, donor_label: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Copy-paste: the donor's pixels of some of its :data:`PASTE_CLASSES` laid over ``image`` and ``label``.
+
+    Each object class the donor shows is taken with probability 1/2 (at least one). Image and donor are
+    the same size (both already cropped).
+
+    Example:
+        >>> img, lab = np.zeros((2, 2, 3), np.uint8), np.full((2, 2), 3, np.uint8)
+        >>> don, dlab = np.full((2, 2, 3), 9, np.uint8), np.array([[8, 3], [3, 3]], np.uint8)
+        >>> out, olab = paste_objects(img, lab, don, dlab, np.random.default_rng(0))
+        >>> olab.tolist(), out[0, 0].tolist(), out[1, 1].tolist()
+        ([[8, 3], [3, 3]], [9, 9, 9], [0, 0, 0])
+    """
+    present = [c for c in PASTE_CLASSES if (donor_label == c).any()]
+    if not present:
+        return image, label
+    chosen = [c for c in present if rng.random() < 0.5] or [present[int(rng.integers(len(present)))]]
+    mask = np.isin(donor_label, chosen)
+    return np.where(mask[..., None], donor_image, image), np.where(mask, donor_label, label)
+
+
 @dataclass(frozen=True)
 class TrainTransform:
     """Random scale, random crop, horizontal flip, photometric jitter and degradation, applied jointly.
@@ -97,6 +124,9 @@ class TrainTransform:
         flip: probability of a horizontal flip.
         jitter: strength of the photometric jitter (0 disables it).
         gamma, colour_cast: see :func:`photometric`; blur, noise: see :func:`degrade`.
+        paste: probability that a donor frame, when one is given, has its objects pasted in
+            (:func:`paste_objects`), after both are scaled, cropped and flipped and before the
+            photometric steps, so pasted objects take the frame's light.
     """
 
     crop: tuple[int, int] = (256, 256)
@@ -107,14 +137,25 @@ class TrainTransform:
     colour_cast: float = 0.0
     blur: float = 0.0
     noise: float = 0.0
+    paste: float = 0.0
 
-    def __call__(
+    def geometric(
         self, image: np.ndarray, label: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
+        """Random scale, crop and flip."""
         image, label = random_scale(image, label, float(rng.uniform(*self.scale)))
         image, label = random_crop(image, label, self.crop, rng)
         if rng.random() < self.flip:
             image, label = image[:, ::-1], label[:, ::-1]
+        return image, label
+
+    def __call__(
+        self, image: np.ndarray, label: np.ndarray, rng: np.random.Generator,
+        donor: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        image, label = self.geometric(image, label, rng)
+        if donor is not None and self.paste > 0 and rng.random() < self.paste:
+            image, label = paste_objects(image, label, *self.geometric(*donor, rng), rng)
         image = photometric(np.ascontiguousarray(image), rng, self.jitter, gamma=self.gamma,
                             colour_cast=self.colour_cast)  # fmt: skip
         image = degrade(image, rng, blur=self.blur, noise=self.noise)

@@ -50,7 +50,12 @@ class AugmentedSet(Dataset):
 
     def __getitem__(self, i: int):
         rng = np.random.default_rng([self.seed, self.epoch, i])
-        image, label = self.transform(self.images[i], self.labels[i], rng)
+        donor = None
+        if self.transform.paste > 0 and len(self.images) > 1:  # another frame, never this one
+            j = int(rng.integers(len(self.images) - 1))
+            j += j >= i
+            donor = (self.images[j], self.labels[j])
+        image, label = self.transform(self.images[i], self.labels[i], rng, donor)
         return torch.from_numpy(image), torch.from_numpy(label.astype(np.int64))
 
 

@@ -54,6 +54,7 @@ class TrainConfig:
     colour_cast: float = 0.0  # per-channel gain in [1-c, 1+c]
     blur: float = 0.0  # probability of a Gaussian blur
     noise: float = 0.0  # probability of Gaussian noise
+    paste: float = 0.0  # probability of pasting another frame's objects (copy-paste)
     # progressive resizing: (epochs, resolution, crop_h, crop_w) per phase, in order; the last phase
     # runs to ``epochs``. Resolution scales the frames before the random ``scale``. () = one phase.
     phases: tuple = ()
@@ -150,7 +151,7 @@ def _transform(cfg: TrainConfig, epoch: int) -> TrainTransform:
     """The augmentation of ``epoch``: its phase's resolution and crop, the recipe's photometric settings."""
     res, crop = phase_at(cfg, epoch)
     return TrainTransform(crop, (res * cfg.scale[0], res * cfg.scale[1]), jitter=cfg.jitter, gamma=cfg.gamma,
-                          colour_cast=cfg.colour_cast, blur=cfg.blur, noise=cfg.noise)  # fmt: skip
+                          colour_cast=cfg.colour_cast, blur=cfg.blur, noise=cfg.noise, paste=cfg.paste)  # fmt: skip
 
 
 def _optimizer(cfg: TrainConfig, model) -> torch.optim.AdamW:

@@ -253,7 +253,7 @@ def test_release_scores_the_check_run_on_its_held_out_frames(tmp_path):
     common = dict(data=str(data), epochs=1, batch_size=2, crop=(32, 32), amp="off", device="cpu", workers=0,
                   model={"decoder_channels": [32, 16, 16, 8], "stem_padding": "replicate"}, size=(40, 48))  # fmt: skip
     train(TrainConfig(out=str(tmp_path / "check"), holdout=("0006R0",), **common))
-    train(TrainConfig(out=str(tmp_path / "final"), train_splits=("train", "val"), select="last", **common))
+    train(TrainConfig(out=str(tmp_path / "final"), train_splits=("train", "val"), select="last", paste=0.25, **common))
     report = release(tmp_path / "final" / "last.pt", data, tmp_path / "models", check=tmp_path / "check" / "best.pt",
                      calib_frames=4, min_int8_agreement=0.0)  # fmt: skip
     assert report["check"]["fp32"]["images"] == 3 and report["check"]["int8"]["images"] == 3
@@ -262,6 +262,7 @@ def test_release_scores_the_check_run_on_its_held_out_frames(tmp_path):
         meta = OnnxSegmenter(tmp_path / "models" / name, providers="cpu").metadata
         assert meta["check_miou"] == round(100 * report["check"][precision]["miou"], 2)
         assert meta["val_trained_on"] is True and meta["training"]["train_splits"] == ["train", "val"]
+        assert meta["training"]["paste"] == 0.25  # the whole recipe travels with the file
         assert "3 frames held out" in meta["check_split"]
     with pytest.raises(ValueError, match="held nothing out"):  # a run without a holdout is no check
         release(tmp_path / "final" / "last.pt", data, tmp_path / "m2", check=tmp_path / "final" / "last.pt",

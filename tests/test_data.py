@@ -94,7 +94,7 @@ def test_copy_paste_lays_another_frames_objects_over_a_frame_and_only_when_asked
     from roadseg.train.data import AugmentedSet
 
     road = (np.full((40, 60, 3), 50, np.uint8), np.full((40, 60), 3, np.uint8))  # all road, grey
-    car = (np.full((40, 60, 3), 50, np.uint8), np.full((40, 60), 3, np.uint8))
+    car = (road[0].copy(), road[1].copy())
     car[0][10:30, 20:40], car[1][10:30, 20:40] = 200, 8  # a bright car in the middle
     images, labels = [road[0], car[0]], [road[1], car[1]]
     kw = dict(crop=(40, 60), scale=(1, 1), flip=0.0, jitter=0.0)
@@ -104,10 +104,8 @@ def test_copy_paste_lays_another_frames_objects_over_a_frame_and_only_when_asked
         assert bool((lab == 8).sum() == 20 * 20) is want and ((img[..., 0] == 200) == (lab == 8)).all()
         img, lab = (t.numpy() for t in ds[1])  # frame 1's donor is frame 0: no objects to paste
         assert (lab == 8).sum() == 20 * 20 and ((img[..., 0] == 200) == (lab == 8)).all()
-    ds = AugmentedSet(images, labels, TrainTransform(**kw, paste=1.0), seed=0)
-    ds.epoch = 3
-    again = AugmentedSet(images, labels, TrainTransform(**kw, paste=1.0), seed=0)
-    again.epoch = 3
+    ds, again = (AugmentedSet(images, labels, TrainTransform(**kw, paste=1.0), seed=0) for _ in range(2))
+    ds.epoch = again.epoch = 3
     assert all((a.numpy() == b.numpy()).all() for a, b in zip(ds[0], again[0]))  # resumable: same stream
 
 

@@ -315,8 +315,8 @@ def test_train_cli_takes_the_recipe_flags(tmp_path):
     out = tmp_path / "run"
     args = ["train", "--data", str(data), "--out", str(out), "--epochs", "2", "--batch-size", "2", "--amp", "off",
             "--workers", "0", "--phase", "1:0.5:16x24", "--phase", "1:1:32x32", "--gamma", "0.5", "--blur", "0.5",
-            "--noise", "0.5", "--colour-cast", "0.1", "--paste", "0.5", "--ema", "0.9", "--decoder-channels", "32,16,16,8",
-            "--stem-padding", "replicate", "--holdout", "0001TP:0.5"]  # fmt: skip
+            "--noise", "0.5", "--colour-cast", "0.1", "--paste", "0.5", "--ema", "0.9",
+            "--decoder-channels", "32,16,16,8", "--stem-padding", "replicate", "--holdout", "0001TP:0.5"]  # fmt: skip
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 0, r.output
     assert "best" in r.output and "mIoU" in r.output

@@ -19,7 +19,9 @@ from roadseg.classes import CLASSES, IGNORE_INDEX
 
 #: What copy-paste moves between frames: small and thin objects, whose surroundings change from one
 #: street to the next (the street itself, sky and buildings stay where the frame has them).
-PASTE_CLASSES: tuple[int, ...] = tuple(CLASSES.index(c) for c in ("Pole", "SignSymbol", "Fence", "Car", "Pedestrian", "Bicyclist"))  # fmt: skip
+PASTE_CLASSES: tuple[int, ...] = tuple(
+    CLASSES.index(c) for c in ("Pole", "SignSymbol", "Fence", "Car", "Pedestrian", "Bicyclist")
+)
 
 
 def random_scale(image: np.ndarray, label: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:

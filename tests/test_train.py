@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 torch = pytest.importorskip("torch")
 
-from conftest import rule_model  # noqa: E402
+from conftest import rule_model, trained_like  # noqa: E402
 from test_data import _png, make_segnet  # noqa: E402
 
 import roadseg.train.loop as loop  # noqa: E402
@@ -123,8 +123,6 @@ def test_final_fit_on_train_and_val_scores_nothing_it_trained_on(tmp_path):
 
 @pytest.mark.parametrize("kind", ["onnx", "pt"])
 def test_init_starts_the_whole_network_from_a_release_or_a_checkpoint(tmp_path, kind):
-    from conftest import trained_like
-
     from roadseg.export.onnx import export_onnx
 
     source = trained_like(5, decoder_channels=(16, 16, 8, 8), stem_padding="replicate")
@@ -267,6 +265,32 @@ def test_release_scores_the_check_run_on_its_held_out_frames(tmp_path):
     with pytest.raises(ValueError, match="held nothing out"):  # a run without a holdout is no check
         release(tmp_path / "final" / "last.pt", data, tmp_path / "m2", check=tmp_path / "final" / "last.pt",
                 calib_frames=4, min_int8_agreement=0.0)  # fmt: skip
+
+
+def test_soup_cli_averages_two_releases_and_the_release_records_its_ingredients(tmp_path):
+    from roadseg.export.onnx import export_onnx
+    from roadseg.export.release import FP32_NAME, release
+    from roadseg.pipeline.infer import OnnxSegmenter
+
+    data = make_segnet(tmp_path / "data", n=4, h=40, w=48)
+    tiny = {"decoder_channels": (32, 16, 16, 8), "stem_padding": "replicate"}
+    files = [export_onnx(trained_like(s, **tiny), tmp_path / f"r{s}.onnx", input_size=(40, 48),
+                         metadata={"val_miou": 50.0 + s, "training": {"epochs": 10 + s}, "training_data": "CamVid"})
+             for s in (1, 2)]  # fmt: skip
+    r = CliRunner().invoke(main, ["soup", *map(str, files), "--weight", "1", "--weight", "3", "--data", str(data),
+                                  "-o", str(tmp_path / "soup.pt")])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    release(tmp_path / "soup.pt", data, tmp_path / "models", calib_frames=4, min_int8_agreement=0.0)
+    meta = OnnxSegmenter(tmp_path / "models" / FP32_NAME, providers="cpu").metadata
+    assert [(i["file"], i["weight"], i["val_miou"], i["training"]["epochs"]) for i in meta["soup"]] == [
+        ("r1.onnx", 0.25, 51.0, 11), ("r2.onnx", 0.75, 52.0, 12)]  # fmt: skip
+    assert "training" not in meta and meta["training_data"] == "CamVid" and meta["val_trained_on"] is False
+    other = export_onnx(trained_like(3, decoder_channels=(16, 16, 8, 8)), tmp_path / "o.onnx", input_size=(40, 48))
+    for args, code, message in ((["--weight", "1"], 2, "2 models need 2 weights"), ([], 1, "not the same network")):
+        pair = [str(files[0]), str(other if code == 1 else files[1])]
+        r = CliRunner().invoke(main, ["soup", *pair, *args, "--data", str(data), "-o", str(tmp_path / "bad.pt")])
+        assert r.exit_code == code and message in r.output and "Traceback" not in r.output, r.output
+        assert not (tmp_path / "bad.pt").exists()
 
 
 #: What the lent GPU machine runs (DEVELOPERS.md): train, carry a half copy home, release and score it; no PyAV there.

@@ -12,7 +12,7 @@ from roadseg.export.onnx import export_onnx  # noqa: E402
 from roadseg.export.quantize import quantize_int8  # noqa: E402
 from roadseg.model import UNetResNet34  # noqa: E402
 from roadseg.model.preprocess import Preprocess  # noqa: E402
-from roadseg.model.unfold import unet_from_onnx  # noqa: E402
+from roadseg.model.unfold import folded_convs, unet_from_onnx, unet_soup  # noqa: E402
 from roadseg.pipeline.infer import OnnxSegmenter  # noqa: E402
 from roadseg.train.weights import load_encoder_weights  # noqa: E402
 
@@ -91,3 +91,37 @@ def test_quantized_and_foreign_files_are_refused(tmp_path):
         unet_from_onnx(str(path), calib, config={"num_classes": 11, "decoder_channels": (32, 16, 16, 8, 8)})
     with pytest.raises(ValueError, match="calibrate"):
         load_encoder_weights(UNetResNet34(11, **TINY), str(path), None)
+
+
+def test_a_soup_is_the_weighted_mean_of_its_ingredients_folded_convs(tmp_path):
+    # two "fine-tunes" of one network: the same net with different weights and BN statistics
+    a, b = (export_onnx(trained_like(s, stem_padding="replicate", **TINY), tmp_path / f"{s}.onnx", input_size=(64, 96))
+            for s in (4, 5))  # fmt: skip
+    calib = Preprocess()(torch.from_numpy(_frames(4, seed=1)))
+    soup = export_onnx(unet_soup([str(a), str(b)], [3, 1], calib), tmp_path / "soup.onnx", input_size=(64, 96))
+    (ca, _), (cb, _), (cs, config) = folded_convs(str(a)), folded_convs(str(b)), folded_convs(str(soup))
+    assert config["decoder_channels"] == TINY["decoder_channels"] and len(cs) == len(ca) == 45
+    for (wa, ba), (wb, bb), (ws, bs) in zip(ca, cb, cs):
+        assert np.allclose(ws, 0.75 * wa + 0.25 * wb, atol=1e-4)
+        assert np.allclose(bs, 0.75 * ba + 0.25 * bb, atol=1e-4)
+    # a soup of one file with itself computes what the file computes
+    same = unet_soup([str(a), str(a)], None, calib)
+    frames = _frames(3, seed=6)
+    labels = OnnxSegmenter(a, providers="cpu").predict(frames)
+    assert (_logits(same, frames).argmax(1).numpy() == labels).mean() > 0.99
+
+
+def test_a_soup_of_different_networks_or_bad_weights_is_refused(tmp_path):
+    a = export_onnx(trained_like(6, **TINY), tmp_path / "a.onnx", input_size=(64, 96))
+    other = export_onnx(trained_like(7, decoder_channels=(32, 16, 8, 8)), tmp_path / "o.onnx", input_size=(64, 96))
+    q = quantize_int8(a, tmp_path / "q.onnx", _frames(2))
+    calib = Preprocess()(torch.from_numpy(_frames(2)))
+    with pytest.raises(ValueError, match="not the same network"):
+        unet_soup([str(a), str(other)], None, calib)
+    with pytest.raises(ValueError, match="quantized"):
+        unet_soup([str(a), str(q)], None, calib)
+    with pytest.raises(ValueError, match="at least two"):
+        unet_soup([str(a)], None, calib)
+    for weights in ([1.0], [1.0, -1.0], [0.0, 0.0]):
+        with pytest.raises(ValueError, match="weights"):
+            unet_soup([str(a), str(a)], weights, calib)

@@ -1,5 +1,5 @@
-"""The command line: one ``roadseg`` group (segment, batch, train, export, quantize, release, eval, info, bench,
-pack-data) and ``segment-video``, the same command as ``roadseg segment``.
+"""The command line: one ``roadseg`` group (segment, batch, train, export, soup, quantize, release, eval, info,
+bench, pack-data) and ``segment-video``, the same command as ``roadseg segment``.
 
 Every command is thin (parse options, build a config, call the library) and wrapped in
 :func:`~roadseg.cli.common.handle_errors`: a :class:`~roadseg.errors.RoadsegError` or a signal becomes
@@ -20,7 +20,7 @@ def main() -> None:
     """roadseg: real-time semantic segmentation of driving video (U-Net-ResNet34, CamVid)."""
 
 
-for _cmd in (segment_video_cmd, model.train, model.export_cmd, model.quantize_cmd, model.release_cmd, model.eval_cmd,
+for _cmd in (segment_video_cmd, model.train, model.export_cmd, model.soup_cmd, model.quantize_cmd, model.release_cmd, model.eval_cmd,
              tools.info_cmd, tools.bench_cmd, model.pack_data_cmd, batch.batch_cmd):  # fmt: skip
     main.add_command(_cmd)
 

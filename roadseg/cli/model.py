@@ -1,4 +1,4 @@
-"""The model-side commands of ``roadseg``: train, export, quantize, release, eval, pack-data.
+"""The model-side commands of ``roadseg``: train, export, soup, quantize, release, eval, pack-data.
 Thin: parse, build a config, call the library."""
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def export_cmd(checkpoint, output, input_size, fp16_weights, half, verify_images
         net, state = load_checkpoint(checkpoint)
     except Exception as exc:  # a pickle that is not a checkpoint, missing keys ...
         fail(f"cannot read checkpoint {checkpoint}: {exc.__class__.__name__}: {exc}")
-    meta = training_metadata(state) if state.get("config") else {}
+    meta = training_metadata(state) if state.get("config") or state.get("soup") else {}
     path = export_onnx(net, output, input_size=parse_size(input_size), metadata=meta, fp16_weights=fp16_weights,
                        half=half)  # fmt: skip
     frames = _verify_frames(verify_images) if verify_images else None
@@ -223,6 +223,37 @@ def release_cmd(checkpoint, data, out, calib_frames, check) -> None:
     except (RuntimeError, ValueError) as exc:
         fail(str(exc))
     click.echo(json.dumps(report, indent=2))
+
+
+@click.command("soup")
+@click.argument("models", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The checkpoint (.pt) to write.")
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
+              help="CamVid folder: 8 train frames set the BatchNorm statistics of the rebuilt net.")
+@click.option("--weight", "weights", multiple=True, type=float,
+              help="One per model, in order (normalised to sum to 1) [default: equal].")
+@handle_errors
+def soup_cmd(models, output, data, weights) -> None:
+    """Average exported fp32 MODELS of one network (fine-tunes of one release) into a checkpoint: a model soup.
+
+    Every conv, its BatchNorm folded in, becomes the weighted mean of that conv in the MODELS. The
+    checkpoint records its ingredients; score it with ``eval``, ship it with ``release``.
+    """
+    try:
+        from roadseg.data.camvid import CamVid
+        from roadseg.train.weights import soup_checkpoint
+    except ImportError as exc:
+        fail(f"soup needs the train extra (pip install 'roadseg[train]'): {exc}")
+    if weights and len(weights) != len(models):
+        raise click.BadParameter(f"{len(models)} models need {len(models)} weights, got {len(weights)}",
+                                 param_hint="--weight")  # fmt: skip
+    try:
+        ds = CamVid(data, "train")
+        images = [ds[i][0] for i in range(len(ds))]
+        path = soup_checkpoint(list(models), list(weights) or None, images, output)
+    except (ValueError, FileNotFoundError) as exc:
+        fail(str(exc))
+    click.echo(f"wrote {path} from {len(models)} models; score it with: roadseg eval {path} --data {data}")
 
 
 @click.command("pack-data")

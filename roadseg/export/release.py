@@ -92,7 +92,8 @@ def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, check:
 
 def training_metadata(state: dict) -> dict:
     """What a checkpoint says about how it was made: data, recipe, model config, epoch, and the val and
-    check mIoU the run logged for that epoch (the check only where the run held footage out)."""
+    check mIoU the run logged for that epoch (the check only where the run held footage out). Of a model
+    soup (``roadseg soup``): its ingredients, each with its own recipe and scores, in place of a recipe."""
     cfg = state.get("config") or {}
     splits = list(cfg.get("train_splits") or ["train"])
     epoch = state.get("best_epoch") if (state.get("best_epoch") or -1) > 0 else state.get("epoch", -1) + 1
@@ -104,6 +105,13 @@ def training_metadata(state: dict) -> dict:
         "checkpoint_epoch": epoch,
         "val_trained_on": "val" in splits,
     }  # fmt: skip
+    if state.get("soup"):  # a model soup: its recipe is its ingredients'
+        soup = state["soup"]
+        data = sorted({i.get("training_data") for i in soup if i.get("training_data")})
+        for key in ("training", "checkpoint_epoch"):
+            del meta[key]
+        meta.update(training_data=" / ".join(data) or meta["training_data"], soup=soup,
+                    val_trained_on=any(i.get("val_trained_on") for i in soup))  # fmt: skip
     row = next((r for r in state.get("history") or [] if r.get("epoch") == epoch), {})
     for key in ("miou", "check_miou"):
         if row.get(key) is not None:

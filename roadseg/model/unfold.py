@@ -1,4 +1,4 @@
-"""Recover trainable weights from an exported roadseg model (warm starts).
+"""Recover trainable weights from an exported roadseg model (warm starts), or from several (soups).
 
 An export folds every BatchNorm into the conv before it, so the ONNX file holds ``W'`` and ``b'`` of
 ``conv(x) * gamma / sigma + beta`` and nothing of the BN. :func:`unet_from_onnx` rebuilds a
@@ -8,6 +8,10 @@ calibration images, so that training mode (batch statistics) starts close to it 
 
 This is how a new decoder starts from the encoder a previous release learnt:
 ``roadseg train --encoder-weights models/unet-r34-camvid.onnx`` (the encoder only).
+
+:func:`unet_soup` averages several files of one network in the same folded form, conv by conv (a
+model soup, Wortsman et al. 2022): ``roadseg soup``. Averaging the folded weights averages the
+eval-mode functions layer by layer, which is what the files compute.
 """
 
 from __future__ import annotations
@@ -73,6 +77,20 @@ def config_of(convs: list[tuple[np.ndarray, np.ndarray | None]]) -> dict:
             "stem_padding": "zeros"}  # files without model_config metadata predate the folded stem  # fmt: skip
 
 
+def folded_convs(path: str, config: dict | None = None) -> tuple[list, dict]:
+    """The file's convs as (weight, bias) in the order an export runs them, each BN folded in and the
+    stem taking normalised pixels (a folded normalisation is unfolded), and the net config they belong
+    to: ``config``, else the file's ``model_config`` metadata, else what the conv shapes imply."""
+    model = onnx.load(path)
+    meta = {p.key: json.loads(p.value) for p in model.metadata_props if p.key in META_KEYS}
+    convs = _conv_params(model, path)
+    config = config or meta.get("model_config") or config_of(convs)
+    config = {**config, "decoder_channels": tuple(config["decoder_channels"])}
+    if meta.get("normalisation_folded"):
+        convs[0] = _unfold_normalisation(*convs[0])
+    return convs, config
+
+
 @torch.no_grad()
 def unet_from_onnx(path: str, calibration: torch.Tensor, config: dict | None = None) -> UNetResNet34:
     """A trainable :class:`UNetResNet34` that computes what the exported ``path`` does.
@@ -83,18 +101,45 @@ def unet_from_onnx(path: str, calibration: torch.Tensor, config: dict | None = N
     normalisation folded in (``normalisation_folded`` metadata) is unfolded again. A quantized file,
     or a mismatch in the number or shapes of convs, raises ``ValueError``.
     """
-    model = onnx.load(path)
-    meta = {p.key: json.loads(p.value) for p in model.metadata_props if p.key in META_KEYS}
-    convs = _conv_params(model, path)
-    config = config or meta.get("model_config") or config_of(convs)
-    config = {**config, "decoder_channels": tuple(config["decoder_channels"])}
-    if meta.get("normalisation_folded"):
-        convs[0] = _unfold_normalisation(*convs[0])
+    convs, config = folded_convs(path, config)
+    return _unet_from_convs(convs, config, calibration, path)
+
+
+@torch.no_grad()
+def unet_soup(paths: list[str], weights: list[float] | None, calibration: torch.Tensor) -> UNetResNet34:
+    """A model soup: the :class:`UNetResNet34` whose every conv (BN folded in) is the weighted mean of
+    that conv in the exported fp32 ``paths``, rebuilt trainable as :func:`unet_from_onnx` does.
+
+    The files must be one network (same config, same conv shapes), e.g. fine-tunes of one release:
+    averaging is only meaningful between weights that share a starting point. ``weights`` default to
+    equal; they are normalised to sum to 1. Anything else raises ``ValueError``.
+    """
+    if len(paths) < 2:
+        raise ValueError("a soup needs at least two models")
+    weights = [1.0] * len(paths) if weights is None else [float(w) for w in weights]
+    if len(weights) != len(paths) or min(weights) < 0 or sum(weights) <= 0:
+        raise ValueError(f"{len(paths)} models need {len(paths)} weights, none negative, not all zero; got {weights}")
+    files = [folded_convs(p) for p in paths]
+    config = files[0][1]
+    for path, (convs, cfg) in zip(paths[1:], files[1:]):
+        if cfg != config or [w.shape for w, _ in convs] != [w.shape for w, _ in files[0][0]]:
+            raise ValueError(f"{path} is not the same network as {paths[0]} ({cfg} against {config}): no soup")
+    total = sum(weights)
+    mean = []
+    for layer in zip(*(convs for convs, _ in files)):
+        w = sum(k * wb[0].astype(np.float64) for k, wb in zip(weights, layer)) / total
+        biases = [wb[1] if wb[1] is not None else np.zeros(wb[0].shape[0], np.float32) for wb in layer]
+        b = sum(k * bb.astype(np.float64) for k, bb in zip(weights, biases)) / total
+        mean.append((w.astype(np.float32), b.astype(np.float32)))
+    return _unet_from_convs(mean, config, calibration, " + ".join(paths))
+
+
+def _unet_from_convs(convs: list, config: dict, calibration: torch.Tensor, where: str) -> UNetResNet34:
     net = UNetResNet34(**config).eval()
     pairs = _conv_bn_pairs(net)
     if len(convs) != len(pairs):
-        raise ValueError(f"{path} has {len(convs)} convs; a net of config {config} has {len(pairs)}")
-    _load_folded(pairs, convs, path)
+        raise ValueError(f"{where} has {len(convs)} convs; a net of config {config} has {len(pairs)}")
+    _load_folded(pairs, convs, where)
     _set_running_statistics(net, pairs, calibration)
     return net
 

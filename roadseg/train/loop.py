@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import random
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -36,7 +35,7 @@ from roadseg.data.transforms import TrainTransform
 from roadseg.model import Preprocess, build_model
 from roadseg.train.data import AugmentedSet, load_data, median_frequency_weights, phase_at
 from roadseg.train.engine import EMA, amp_dtype, evaluate, pick_device, train_one_epoch
-from roadseg.train.weights import initial_model, load_encoder_weights
+from roadseg.train.weights import initial_model, load_encoder_weights, save_atomic
 
 
 @dataclass(frozen=True)
@@ -76,12 +75,6 @@ class TrainConfig:
     size: tuple[int, int] = CAMVID_SIZE
     max_steps: int | None = None  # stop an epoch early (tests, smoke runs)
     model: dict = field(default_factory=dict)
-
-
-def _save(obj: dict, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)  # a crash never leaves a half-written checkpoint
 
 
 def _make_scheduler(cfg: TrainConfig, opt, steps_per_epoch: int):
@@ -194,10 +187,10 @@ def _checkpoint(out: Path, cfg: TrainConfig, epoch: int, model, opt, sched, ema:
             "scheduler": sched.state_dict(), "epoch": epoch, "config": asdict(cfg),
             "torch_rng": torch.get_rng_state(), "best_miou": best, "best_epoch": best_epoch,
             "history": history, "ema": None if ema is None else ema.state_dict()}  # fmt: skip
-    _save(ckpt, out / "last.pt")
+    save_atomic(ckpt, out / "last.pt")
     if improved:
         shipped = model if ema is None else ema.model
-        _save({**ckpt, "model": shipped.state_dict(), "optimizer": None, "scheduler": None, "ema": None},
+        save_atomic({**ckpt, "model": shipped.state_dict(), "optimizer": None, "scheduler": None, "ema": None},
               out / "best.pt")  # fmt: skip
 
 

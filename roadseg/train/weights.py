@@ -8,10 +8,13 @@ frames).
 Example:
     >>> model, state = load_checkpoint("runs/r34/best.pt")        # doctest: +SKIP
     >>> net = initial_model("models/unet-r34-camvid.onnx", images)  # doctest: +SKIP
+    >>> soup_checkpoint(["a.onnx", "b.onnx"], None, images, "soup.pt")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -97,5 +100,38 @@ def half_copy(src: str | Path, dst: str | Path) -> Path:
     keep = {k: state.get(k) for k in ("model_config", "config", "epoch", "best_miou", "best_epoch", "history")}
     if state.get("optimizer") is not None:  # a last.pt: its weights are the last epoch's, not the best one's
         keep["best_epoch"] = state["epoch"] + 1
-    torch.save({**keep, "model": small}, dst)
+    save_atomic({**keep, "model": small}, Path(dst))
     return Path(dst)
+
+
+#: what a soup records of each ingredient, from the file's metadata
+INGREDIENT_KEYS = ("training_data", "training", "checkpoint_epoch", "val_miou", "val_trained_on", "check_miou")
+
+
+def soup_checkpoint(paths: list[str], weights: list[float] | None, images: list[np.ndarray], dst: str | Path) -> Path:
+    """Write a checkpoint of the model soup of the exported fp32 ``paths`` (:func:`roadseg.model.unfold.unet_soup`,
+    BNs calibrated on ``images``) that ``export``, ``release`` and ``eval`` take as they take ``best.pt``.
+
+    It records each ingredient (file name, weight and what its metadata says of its training), and the
+    release writes that into the shipped files' metadata.
+    """
+    import onnx
+
+    from roadseg.model.unfold import unet_soup
+
+    net = unet_soup([str(p) for p in paths], weights, calibration_batch(images))
+    weights = [1.0] * len(paths) if weights is None else weights
+    soup = []
+    for path, weight in zip(paths, weights):
+        meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+        about = {k: json.loads(meta[k]) for k in INGREDIENT_KEYS if k in meta}
+        soup.append({"file": Path(path).name, "weight": round(weight / sum(weights), 4), **about})
+    save_atomic({"model": net.state_dict(), "model_config": net.config, "soup": soup}, Path(dst))
+    return Path(dst)
+
+
+def save_atomic(obj: dict, path: Path) -> None:
+    """``torch.save`` through a temporary file: a crash never leaves a half-written checkpoint."""
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)

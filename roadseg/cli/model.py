@@ -241,7 +241,7 @@ def soup_cmd(models, output, data, weights) -> None:
     """
     try:
         from roadseg.data.camvid import CamVid
-        from roadseg.train.weights import soup_checkpoint
+        from roadseg.train.weights import calibration_indices, soup_checkpoint
     except ImportError as exc:
         fail(f"soup needs the train extra (pip install 'roadseg[train]'): {exc}")
     if weights and len(weights) != len(models):
@@ -249,7 +249,7 @@ def soup_cmd(models, output, data, weights) -> None:
                                  param_hint="--weight")  # fmt: skip
     try:
         ds = CamVid(data, "train")
-        images = [ds[i][0] for i in range(len(ds))]
+        images = [ds[i][0] for i in calibration_indices(len(ds))]  # the 8 frames the BNs are calibrated on
         path = soup_checkpoint(list(models), list(weights) or None, images, output)
     except (ValueError, FileNotFoundError) as exc:
         fail(str(exc))

@@ -29,8 +29,13 @@ def calibration_batch(images: list[np.ndarray]) -> torch.Tensor:
     """8 evenly spaced training frames, normalised: what an .onnx warm start sets its BN statistics on."""
     if not images:
         raise ValueError("an .onnx warm start needs training images to calibrate its BNs")
-    pick = np.linspace(0, len(images) - 1, min(8, len(images))).astype(int)
-    return Preprocess()(torch.from_numpy(np.stack([images[i] for i in pick])))
+    return Preprocess()(torch.from_numpy(np.stack([images[i] for i in calibration_indices(len(images))])))
+
+
+def calibration_indices(count: int) -> list[int]:
+    """Which of ``count`` training frames :func:`calibration_batch` uses: 8 evenly spaced (all, if fewer).
+    A caller that reads frames from disk reads only these."""
+    return [int(i) for i in np.linspace(0, count - 1, min(8, count)).astype(int)]
 
 
 def initial_model(spec: str, images: list[np.ndarray]) -> torch.nn.Module:

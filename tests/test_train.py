@@ -204,6 +204,43 @@ def test_eval_cli_scores_an_onnx_model_by_hand(tmp_path):
     assert "mIoU" in table.output and "50.00" in table.output
 
 
+def _two_sequences(root):
+    """train/ with sequence A (3 frames labelled Car) and B (2 frames labelled Road); the rule model
+    calls every R=255 pixel Road, so B scores 1.0 and A 0.0. Each frame's pixels hold its own value."""
+    for i, (seq, cls) in enumerate([("A", 8)] * 3 + [("B", 3)] * 2):
+        name = f"{seq}_{i:06d}.png"
+        image = np.full((20, 40, 3), 255, np.uint8)
+        image[..., 1] = 10 * i
+        _png(root / "train" / name, image)
+        _png(root / "trainannot" / name, np.full((20, 40), cls, np.uint8))
+    return root
+
+
+def test_eval_holdout_scores_only_the_frames_a_run_holds_out(tmp_path):
+    root = _two_sequences(tmp_path / "cv")
+    model = str(rule_model(tmp_path / "rule.onnx", input_size=(20, 40)))
+    runs = {spec: CliRunner().invoke(main, ["eval", model, "--data", str(root), "--json", *spec])
+            for spec in [("--holdout", "B"), ("--holdout", "A:0.34"), ("--split", "train")]}  # fmt: skip
+    held = {spec: json.loads(r.output) for spec, r in runs.items() if r.exit_code == 0}
+    assert len(held) == 3, [r.output for r in runs.values()]
+    b, a_last, train = held.values()
+    assert (b["images"], b["miou"]) == (2, 1.0) and "held out by B" in b["split"]  # --holdout reads train
+    assert a_last["images"] == 1 and a_last["iou"][8] == 0.0
+    assert train["images"] == 5 and 0 < train["miou"] < 1
+    bad = CliRunner().invoke(main, ["eval", model, "--data", str(root), "--holdout", "0006R0"])
+    assert bad.exit_code == 1 and "no frames of sequence '0006R0'" in bad.output
+
+
+def test_calibration_frames_leave_out_what_a_run_held_out(tmp_path):
+    from roadseg.export.quantize import load_calibration_frames
+
+    root = _two_sequences(tmp_path / "cv")
+    values = lambda frames: sorted({int(f[0, 0, 1]) for f in frames})  # noqa: E731
+    assert values(load_calibration_frames(root, 8)) == [0, 10, 20, 30, 40]
+    assert values(load_calibration_frames(root, 8, holdout=("B",))) == [0, 10, 20]
+    assert values(load_calibration_frames(root, 8, holdout=("A:0.34", "B"))) == [0, 10]
+
+
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("run")

@@ -153,13 +153,17 @@ def _verify_frames(folder: str):
 @click.command("eval")
 @click.argument("model", type=click.Path())
 @click.option("--data", required=True, type=click.Path(), help="CamVid folder (SegNet or fastai layout).")
-@click.option("--split", default="val", show_default=True, type=click.Choice(["train", "val", "test"]))
+@click.option("--split", type=click.Choice(["train", "val", "test"]),
+              help="The split to score [default: val; train with --holdout].")
+@click.option("--holdout", multiple=True, metavar="SEQ[:FRACTION]",
+              help="Score only the frames of the split that train's --holdout holds out (a run's check), e.g. "
+                   "--holdout 0006R0 --holdout 0001TP:0.33.")
 @click.option("--size", help="Working size HxW [default: the model's input_size; native for checkpoints].")
 @click.option("--device", default="cpu", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
 @click.option("--limit", type=int, help="Score only the first N images.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (per-class IoU, mIoU, confusion matrix).")
 @handle_errors
-def eval_cmd(model, data, split, size, device, limit, as_json) -> None:
+def eval_cmd(model, data, split, holdout, size, device, limit, as_json) -> None:
     """Score MODEL (.onnx, or a .pt checkpoint) on a CamVid split: per-class IoU, mIoU, pixel accuracy.
 
     mIoU is the mean over the 11 classes; void pixels are ignored.
@@ -168,8 +172,10 @@ def eval_cmd(model, data, split, size, device, limit, as_json) -> None:
 
     from roadseg.train.evaluate import evaluate_model, format_table
 
+    split = split or ("train" if holdout else "val")
     try:
-        result = evaluate_model(model, data, split, size=parse_size(size), device=device, limit=limit)
+        result = evaluate_model(model, data, split, size=parse_size(size), device=device, limit=limit,
+                                holdout=tuple(holdout))  # fmt: skip
     except (FileNotFoundError, ValueError) as exc:
         fail(str(exc))
     except ImportError as exc:

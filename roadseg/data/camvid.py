@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,10 +150,42 @@ class CamVid:
             label = cv2.resize(label, (w, h), interpolation=cv2.INTER_NEAREST)
         return image, label
 
+    def split_off(self, holdout: tuple[str, ...]) -> tuple["CamVid", "CamVid"]:
+        """(the frames a run with ``holdout`` trains on, the frames it holds out) of this split, as two
+        views of it (:func:`split_holdout`); e.g. the held-out frames are a training run's check."""
+        held = split_holdout([s.image.stem for s in self.samples], holdout)
+        kept, out = copy.copy(self), copy.copy(self)
+        kept.samples = [s for s, h in zip(self.samples, held) if not h]
+        out.samples = [s for s, h in zip(self.samples, held) if h]
+        return kept, out
+
     def load_all(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Every sample decoded into memory (CamVid train is ~190 MB at 360x480)."""
         pairs = [self[i] for i in range(len(self))]
         return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def split_holdout(names: list[str], holdout: tuple[str, ...]) -> list[bool]:
+    """Which of ``names`` (CamVid file stems, ``SEQ_FRAME``) are held out by ``holdout``.
+
+    Each entry is a sequence (``"0006R0"``: all its frames) or ``"SEQ:FRACTION"`` (the last
+    FRACTION of that sequence's frames in name order, e.g. ``"0001TP:0.33"``: later footage of a
+    sequence whose start is trained on).
+
+    Example:
+        >>> split_holdout(["A_1", "A_2", "A_3", "B_1"], ("A:0.34",))
+        [False, False, True, False]
+    """
+    held = [False] * len(names)
+    for spec in holdout:
+        seq, _, frac = spec.partition(":")
+        idx = sorted((n, i) for i, n in enumerate(names) if n.split("_")[0] == seq)
+        if not idx:
+            raise ValueError(f"holdout {spec!r}: no frames of sequence {seq!r} in the {len(names)} frames read")
+        keep = len(idx) - round(len(idx) * float(frac)) if frac else 0
+        for _, i in idx[keep:]:
+            held[i] = True
+    return held
 
 
 def pack(src: str | Path, dst: str | Path, *, splits=("train", "val"), quality: int = 95) -> int:

@@ -44,11 +44,15 @@ class FrameReader:
         raise NotImplementedError
 
 
-def load_calibration_frames(data: str | Path, count: int = 64, seed: int = 0, split: str = "train") -> np.ndarray:
-    """``count`` frames of a CamVid split (a fixed random choice), uint8 [count,H,W,3]."""
+def load_calibration_frames(data: str | Path, count: int = 64, seed: int = 0, split: str = "train",
+                            holdout: tuple[str, ...] = ()) -> np.ndarray:  # fmt: skip
+    """``count`` frames of a CamVid split (a fixed random choice), uint8 [count,H,W,3]. ``holdout``
+    leaves out the frames a training run held out (its check), so that they stay unseen."""
     from roadseg.data.camvid import CamVid
 
     ds = CamVid(data, split, size=(360, 480))
+    if holdout:
+        ds = ds.split_off(holdout)[0]
     idx = np.random.default_rng(seed).choice(len(ds), size=min(count, len(ds)), replace=False)
     return np.stack([ds[int(i)][0] for i in sorted(idx)])
 

@@ -132,7 +132,8 @@ def _check_scores(check: str | Path, data: str | Path, tmp: Path, calib_frames: 
         raise ValueError(f"{check} held nothing out of training (no holdout in its config): it cannot be a check")
     held = load_data(cfg)["check"]
     fp32 = export_onnx(net, tmp / "check-fp32.onnx")
-    int8 = quantize_int8(fp32, tmp / "check-int8.onnx", load_calibration_frames(data, calib_frames), method="minmax")
+    calib = load_calibration_frames(data, calib_frames, holdout=cfg.holdout)  # frames the check run trained on
+    int8 = quantize_int8(fp32, tmp / "check-int8.onnx", calib, method="minmax")
     about = (f"{len(held[0])} frames held out of training ({', '.join(cfg.holdout)}), scored on the same recipe's "
              f"run without them (epoch {state.get('best_epoch')})")  # fmt: skip
     result = {"about": about, "holdout": list(cfg.holdout)}

@@ -1,8 +1,8 @@
 """Training data: the train/check/val frames of a recipe, the augmented dataset, class weights, phases.
 
 ``load_data(cfg)`` reads CamVid's training splits and holds footage out as the **check** split
-(``split_holdout``); ``AugmentedSet`` draws each frame's augmentation from a (seed, epoch, index)
-stream so a resumed run sees exactly what a straight run would.
+(:func:`roadseg.data.camvid.split_holdout`); ``AugmentedSet`` draws each frame's augmentation from a
+(seed, epoch, index) stream so a resumed run sees exactly what a straight run would.
 
 Example:
     >>> data = load_data(TrainConfig(data="../shared/camvid", holdout=("0006R0",)))   # doctest: +SKIP
@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import Dataset
 
 from roadseg.classes import IGNORE_INDEX, NUM_CLASSES
-from roadseg.data.camvid import CamVid
+from roadseg.data.camvid import CamVid, split_holdout
 from roadseg.data.transforms import TrainTransform
 
 if TYPE_CHECKING:
@@ -57,29 +57,6 @@ class AugmentedSet(Dataset):
             donor = (self.images[j], self.labels[j])
         image, label = self.transform(self.images[i], self.labels[i], rng, donor)
         return torch.from_numpy(image), torch.from_numpy(label.astype(np.int64))
-
-
-def split_holdout(names: list[str], holdout: tuple[str, ...]) -> list[bool]:
-    """Which of ``names`` (CamVid file stems, ``SEQ_FRAME``) are held out by ``holdout``.
-
-    Each entry is a sequence (``"0006R0"``: all its frames) or ``"SEQ:FRACTION"`` (the last
-    FRACTION of that sequence's frames in name order, e.g. ``"0001TP:0.33"``: later footage of a
-    sequence whose start is trained on).
-
-    Example:
-        >>> split_holdout(["A_1", "A_2", "A_3", "B_1"], ("A:0.34",))
-        [False, False, True, False]
-    """
-    held = [False] * len(names)
-    for spec in holdout:
-        seq, _, frac = spec.partition(":")
-        idx = sorted((n, i) for i, n in enumerate(names) if n.split("_")[0] == seq)
-        if not idx:
-            raise ValueError(f"holdout {spec!r}: no frames of sequence {seq!r} in the training splits")
-        keep = len(idx) - round(len(idx) * float(frac)) if frac else 0
-        for _, i in idx[keep:]:
-            held[i] = True
-    return held
 
 
 def load_data(cfg: "TrainConfig") -> dict[str, tuple[list, list]]:

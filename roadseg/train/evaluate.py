@@ -50,17 +50,21 @@ def _torch_predictor(path: Path, size, device: str):
 
 def evaluate_model(model: str | Path, data: str | Path | None, split: str = "val", *, size=None,
                    device: str = "cpu", batch: int = 4, limit: int | None = None,
-                   samples: tuple[list, list] | None = None) -> dict:  # fmt: skip
+                   samples: tuple[list, list] | None = None, holdout: tuple[str, ...] = ()) -> dict:  # fmt: skip
     """Confusion-matrix scores of ``model`` (``.onnx`` or a ``.pt`` checkpoint) on ``split``.
 
-    ``samples`` (images, labels) scores those frames instead of reading ``split`` from ``data``
-    (e.g. a training run's held-out check frames); ``split`` then only names them in the result.
+    ``holdout`` scores only the frames of ``split`` that a training run with that ``--holdout`` held
+    out (its check, e.g. ``("0006R0", "0001TP:0.33")`` of ``train``). ``samples`` (images, labels)
+    scores those frames instead of reading ``split`` from ``data``; ``split`` then only names them.
     """
     model = Path(model)
     if not model.is_file():
         raise FileNotFoundError(f"model not found: {model}")
     if samples is None:
         ds = CamVid(data, split)
+        if holdout:
+            ds = ds.split_off(holdout)[1]
+            split = f"{split}, held out by {' '.join(holdout)}"
         n = len(ds) if limit is None else min(limit, len(ds))
         pairs_at = ds.__getitem__
     else:

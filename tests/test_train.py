@@ -239,6 +239,15 @@ def test_calibration_frames_leave_out_what_a_run_held_out(tmp_path):
     assert values(load_calibration_frames(root, 8)) == [0, 10, 20, 30, 40]
     assert values(load_calibration_frames(root, 8, holdout=("B",))) == [0, 10, 20]
     assert values(load_calibration_frames(root, 8, holdout=("A:0.34", "B"))) == [0, 10]
+    model, out = str(rule_model(tmp_path / "rule.onnx", input_size=(20, 40))), tmp_path / "q.onnx"
+    bad = CliRunner().invoke(main, ["quantize", model, "-o", str(out), "--data", str(root), "--holdout", "C"])
+    assert bad.exit_code == 1 and "no frames of sequence 'C'" in bad.output and not out.exists()
+    from roadseg.export.onnx import export_onnx
+
+    net = export_onnx(trained_like(4, decoder_channels=(16, 16, 8, 8)), tmp_path / "n.onnx", input_size=(40, 48))
+    ok = CliRunner().invoke(main, ["quantize", str(net), "-o", str(out), "--data", str(root), "--holdout", "B"])
+    assert ok.exit_code == 0 and out.is_file(), ok.output
+    assert ok.output.rstrip().endswith(f"roadseg eval {out} --data {root} --holdout B")
 
 
 @pytest.fixture(scope="module")

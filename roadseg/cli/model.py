@@ -189,8 +189,10 @@ def eval_cmd(model, data, split, holdout, size, device, limit, as_json) -> None:
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="CamVid folder: calibration frames come from its train split.")
 @click.option("--frames", "count", default=64, show_default=True, help="Number of calibration frames.")
 @click.option("--method", default="minmax", show_default=True, type=click.Choice(["minmax", "percentile", "entropy"]))
+@click.option("--holdout", multiple=True, metavar="SEQ[:FRACTION]",
+              help="Calibrate only on frames outside train's --holdout, so that the run's check stays unseen.")
 @handle_errors
-def quantize_cmd(model, output, data, count, method) -> None:
+def quantize_cmd(model, output, data, count, method, holdout) -> None:
     """Static INT8 (QDQ, per-channel) copy of an fp32 contract MODEL, calibrated on CamVid train frames."""
     from pathlib import Path
 
@@ -198,14 +200,18 @@ def quantize_cmd(model, output, data, count, method) -> None:
     from roadseg.export.quantize import load_calibration_frames, quantize_int8
     from roadseg.pipeline.infer import OnnxSegmenter
 
-    frames = load_calibration_frames(data, count)
+    try:
+        frames = load_calibration_frames(data, count, holdout=tuple(holdout))
+    except (FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
     path = quantize_int8(model, output, frames, method=method)
     try:
         OnnxSegmenter(path, providers="cpu")  # still obeys the contract
     except ModelError as exc:
         Path(path).unlink(missing_ok=True)
         fail(f"quantized model breaks the contract: {exc}")
-    click.echo(f"wrote {path} ({Path(path).stat().st_size / 1e6:.1f} MB); score it with: roadseg eval {path} --data {data}")
+    click.echo(f"wrote {path} ({Path(path).stat().st_size / 1e6:.1f} MB); score it with: roadseg eval {path} --data {data}"
+               + "".join(f" --holdout {h}" for h in holdout))
 
 
 @click.command("release")
@@ -259,7 +265,8 @@ def soup_cmd(models, output, data, weights) -> None:
         path = soup_checkpoint(list(models), list(weights) or None, images, output)
     except (ValueError, FileNotFoundError) as exc:
         fail(str(exc))
-    click.echo(f"wrote {path} from {len(models)} models; score it with: roadseg eval {path} --data {data}")
+    click.echo(f"wrote {path} from {len(models)} models; score it with: roadseg eval {path} --data {data}"
+               + "".join(f" --holdout {h}" for h in holdout))
 
 
 @click.command("pack-data")

@@ -64,9 +64,10 @@ def plot(runs: list[str | Path], out: str | Path, chain: bool = False) -> Path:
     ax.grid(alpha=0.3)
     handles = ax.get_legend_handles_labels()
     extra = loss_ax.get_legend_handles_labels()
-    ax.legend(handles[0] + extra[0], handles[1] + extra[1], fontsize=8, loc="center right")
+    # beside the axes, not on them: with several runs it would hide their later curves
+    ax.legend(handles[0] + extra[0], handles[1] + extra[1], fontsize=8, loc="upper left", bbox_to_anchor=(1.15, 1))
     fig.tight_layout()
-    fig.savefig(out)
+    fig.savefig(out, bbox_inches="tight")
     plt.close(fig)
     return Path(out)
 

@@ -265,8 +265,7 @@ def soup_cmd(models, output, data, weights) -> None:
         path = soup_checkpoint(list(models), list(weights) or None, images, output)
     except (ValueError, FileNotFoundError) as exc:
         fail(str(exc))
-    click.echo(f"wrote {path} from {len(models)} models; score it with: roadseg eval {path} --data {data}"
-               + "".join(f" --holdout {h}" for h in holdout))
+    click.echo(f"wrote {path} from {len(models)} models; score it with: roadseg eval {path} --data {data}")
 
 
 @click.command("pack-data")

@@ -52,9 +52,10 @@ def test_training_writes_checkpoints_and_logs(tmp_path):
     assert result["best_epoch"] in (1, 2)
 
 
-#: Every part of the long recipe at once: progressive phases, EMA, wide photometric, degradations, copy-paste.
+#: Every part of the long recipe at once: progressive phases, EMA, wide photometric, degradations, copy-paste,
+#: the Lovász term.
 RECIPE = dict(phases=((1, 0.5, 16, 24), (1, 1.0, 32, 32)), ema=0.9, gamma=0.5, colour_cast=0.1, blur=0.5, noise=0.5,
-              paste=0.5)  # fmt: skip
+              paste=0.5, lovasz=1.0)  # fmt: skip
 
 
 @pytest.mark.parametrize("recipe", [{}, RECIPE], ids=["plain", "recipe"])
@@ -297,7 +298,8 @@ def test_release_scores_the_check_run_on_its_held_out_frames(tmp_path):
     common = dict(data=str(data), epochs=1, batch_size=2, crop=(32, 32), amp="off", device="cpu", workers=0,
                   model={"decoder_channels": [32, 16, 16, 8], "stem_padding": "replicate"}, size=(40, 48))  # fmt: skip
     train(TrainConfig(out=str(tmp_path / "check"), holdout=("0006R0",), **common))
-    train(TrainConfig(out=str(tmp_path / "final"), train_splits=("train", "val"), select="last", paste=0.25, **common))
+    train(TrainConfig(out=str(tmp_path / "final"), train_splits=("train", "val"), select="last", paste=0.25, lovasz=1.5,
+                      **common))
     report = release(tmp_path / "final" / "last.pt", data, tmp_path / "models", check=tmp_path / "check" / "best.pt",
                      calib_frames=4, min_int8_agreement=0.0)  # fmt: skip
     assert report["check"]["fp32"]["images"] == 3 and report["check"]["int8"]["images"] == 3
@@ -306,7 +308,7 @@ def test_release_scores_the_check_run_on_its_held_out_frames(tmp_path):
         meta = OnnxSegmenter(tmp_path / "models" / name, providers="cpu").metadata
         assert meta["check_miou"] == round(100 * report["check"][precision]["miou"], 2)
         assert meta["val_trained_on"] is True and meta["training"]["train_splits"] == ["train", "val"]
-        assert meta["training"]["paste"] == 0.25  # the whole recipe travels with the file
+        assert meta["training"]["paste"] == 0.25 and meta["training"]["lovasz"] == 1.5  # the whole recipe travels
         assert "3 frames held out" in meta["check_split"]
     with pytest.raises(ValueError, match="held nothing out"):  # a run without a holdout is no check
         release(tmp_path / "final" / "last.pt", data, tmp_path / "m2", check=tmp_path / "final" / "last.pt",
@@ -385,7 +387,7 @@ def test_train_cli_takes_the_recipe_flags(tmp_path):
     out = tmp_path / "run"
     args = ["train", "--data", str(data), "--out", str(out), "--epochs", "2", "--batch-size", "2", "--amp", "off",
             "--workers", "0", "--phase", "1:0.5:16x24", "--phase", "1:1:32x32", "--gamma", "0.5", "--blur", "0.5",
-            "--noise", "0.5", "--colour-cast", "0.1", "--paste", "0.5", "--ema", "0.9",
+            "--noise", "0.5", "--colour-cast", "0.1", "--paste", "0.5", "--ema", "0.9", "--lovasz", "2.5",
             "--decoder-channels", "32,16,16,8", "--stem-padding", "replicate", "--holdout", "0001TP:0.5"]  # fmt: skip
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 0, r.output
@@ -393,7 +395,7 @@ def test_train_cli_takes_the_recipe_flags(tmp_path):
     state = torch.load(out / "last.pt", weights_only=False)
     cfg = state["config"]
     assert cfg["phases"] == ((1, 0.5, 16, 24), (1, 1.0, 32, 32)) and cfg["holdout"] == ("0001TP:0.5",)
-    assert cfg["paste"] == 0.5
+    assert cfg["paste"] == 0.5 and cfg["lovasz"] == 2.5
     assert state["model_config"]["decoder_channels"] == (32, 16, 16, 8) and state["ema"] is not None
     bad = CliRunner().invoke(main, ["train", "--data", str(data), "--phase", "10:half:1x2"])
     assert bad.exit_code == 2 and "EPOCHS:RES:HxW" in bad.output

@@ -45,6 +45,8 @@ from roadseg.cli.common import fail, handle_errors, parse_size
 @click.option("--weight-decay", default=1e-2, show_default=True)
 @click.option("--schedule", type=click.Choice(["onecycle", "cosine"]), default="onecycle", show_default=True)
 @click.option("--class-weights", type=click.Choice(["median-freq", "none"]), default="median-freq", show_default=True)
+@click.option("--lovasz", default=0.0, show_default=True, metavar="W",
+              help="Add W times a Lovász-softmax term (a smooth 1 - mIoU) to the cross-entropy; 0 = off.")
 @click.option("--amp", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
               help="bf16 autocast: auto = on CUDA and on CPUs with native bf16.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)

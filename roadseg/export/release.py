@@ -44,8 +44,8 @@ def _val_frames(data: str | Path, count: int = 4) -> np.ndarray:
 
 #: The recipe fields a shipped file's metadata records.
 RECIPE_KEYS = ("epochs", "batch_size", "crop", "scale", "jitter", "gamma", "colour_cast", "blur", "noise", "paste",
-               "phases", "ema", "lr", "weight_decay", "schedule", "class_weights", "encoder_weights", "init",
-               "train_splits", "holdout", "seed")  # fmt: skip
+               "phases", "ema", "lr", "weight_decay", "schedule", "class_weights", "lovasz", "encoder_weights",
+               "init", "train_splits", "holdout", "seed")  # fmt: skip
 SCORE_KEYS = ("miou", "iou", "pixel_acc", "images", "working_size")
 
 

@@ -26,15 +26,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from roadseg.classes import CAMVID_SIZE, CLASSES, IGNORE_INDEX, NUM_CLASSES
 from roadseg.data.transforms import TrainTransform
 from roadseg.model import Preprocess, build_model
-from roadseg.train.data import AugmentedSet, load_data, median_frequency_weights, phase_at
+from roadseg.train.data import AugmentedSet, load_data, phase_at
 from roadseg.train.engine import EMA, amp_dtype, evaluate, pick_device, train_one_epoch
+from roadseg.train.losses import training_loss
 from roadseg.train.weights import initial_model, load_encoder_weights, save_atomic
 
 
@@ -65,6 +65,7 @@ class TrainConfig:
     weight_decay: float = 1e-2
     schedule: str = "onecycle"  # or "cosine"
     class_weights: str = "median-freq"  # or "none"
+    lovasz: float = 0.0  # weight of a Lovász-softmax term beside the cross-entropy (0 = off; train/losses.py)
     amp: str = "auto"  # auto | on | off
     device: str = "auto"  # auto | cpu | cuda
     encoder_weights: str = "none"  # imagenet | PATH | none
@@ -155,18 +156,6 @@ def _optimizer(cfg: TrainConfig, model) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=cfg.lr)
 
 
-def _loss(cfg: TrainConfig, train_labels: list[np.ndarray], device):
-    """Cross-entropy, void ignored, with median-frequency class weights when the recipe asks for them."""
-    weights = None
-    if cfg.class_weights == "median-freq":
-        weights = torch.from_numpy(median_frequency_weights(train_labels)).to(device)
-
-    def loss_fn(logits, y):
-        return F.cross_entropy(logits, y, weight=weights, ignore_index=IGNORE_INDEX)
-
-    return loss_fn
-
-
 def _restore(state: dict, model, opt, sched, ema: EMA | None) -> tuple[int, float, int, list]:
     """Load a ``last.pt`` into the run's objects; returns (first epoch, best, best epoch, history)."""
     model.load_state_dict(state["model"])
@@ -214,7 +203,7 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None) -> dict:
     cfg, model = _starting_model(cfg, data["train"][0], fresh=state is None)
     model = model.to(device).to(memory_format=torch.channels_last)
     pre = Preprocess().to(device)
-    loss_fn = _loss(cfg, data["train"][1], device)
+    loss_fn = training_loss(data["train"][1], device, class_weights=cfg.class_weights, lovasz=cfg.lovasz)
 
     train_set = AugmentedSet(*data["train"], _transform(cfg, 0), cfg.seed)
     gen = torch.Generator()

@@ -91,15 +91,20 @@ def test_folded_stem_exports_without_a_float_pre_pass_and_keeps_parity(tmp_path)
     assert verify_parity(net, path)["agreement"] >= 0.999  # against net(Preprocess(frames)) in PyTorch
 
 
-def test_int8_of_a_folded_model_reads_pixels_exactly_and_agrees(tmp_path):
+@pytest.mark.parametrize("method", ["percentile", "minmax", "entropy"])
+def test_int8_of_a_folded_model_reads_pixels_exactly_and_agrees(tmp_path, method):
+    """Whatever sets the other activations' ranges, the first conv reads the 0..255 pixels at scale 1: a
+    percentile clips their range (scale ~0.9995) without the pin in ``pixel_tensors``."""
     from onnx import numpy_helper
 
-    from roadseg.export.quantize import quantize_int8
+    from roadseg.export.quantize import pixel_tensors, quantize_int8
 
     net = trained_like(2, decoder_channels=(256, 128, 64, 32), stem_padding="replicate")
     path = export_onnx(net, tmp_path / "folded.onnx")
     rng = np.random.default_rng(0)
-    q = quantize_int8(path, tmp_path / "int8.onnx", rng.integers(0, 256, (8, 64, 96, 3), dtype=np.uint8))
+    q = quantize_int8(path, tmp_path / "int8.onnx", rng.integers(0, 256, (8, 64, 96, 3), dtype=np.uint8),
+                      method=method)  # fmt: skip
+    assert len(pixel_tensors(onnx.load(str(path)))) == 1  # the first conv's padded input
     model = onnx.load(str(q))
     inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
     first = next(n for n in model.graph.node if n.op_type == "QuantizeLinear")

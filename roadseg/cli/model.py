@@ -8,6 +8,7 @@ import os
 import click
 
 from roadseg.cli.common import fail, handle_errors, parse_size
+from roadseg.export.quantize import CALIBRATION_METHODS  # numpy only at import: the runtime CLI loads it
 
 
 @click.command()
@@ -190,7 +191,8 @@ def eval_cmd(model, data, split, holdout, size, device, limit, as_json) -> None:
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="CamVid folder: calibration frames come from its train split.")
 @click.option("--frames", "count", default=64, show_default=True, help="Number of calibration frames.")
-@click.option("--method", default="minmax", show_default=True, type=click.Choice(["minmax", "percentile", "entropy"]))
+@click.option("--method", default=CALIBRATION_METHODS[0], show_default=True, type=click.Choice(CALIBRATION_METHODS),
+              help="How activation ranges are set; the input's pixels keep 0..255 under every method.")
 @click.option("--holdout", multiple=True, metavar="SEQ[:FRACTION]",
               help="Calibrate only on frames outside train's --holdout, so that the run's check stays unseen.")
 @handle_errors
@@ -221,10 +223,12 @@ def quantize_cmd(model, output, data, count, method, holdout) -> None:
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="CamVid folder.")
 @click.option("--out", default="models", show_default=True, type=click.Path(file_okay=False))
 @click.option("--calib-frames", default=64, show_default=True, help="INT8 calibration frames (train split).")
+@click.option("--calib-method", default=CALIBRATION_METHODS[0], show_default=True,
+              type=click.Choice(CALIBRATION_METHODS), help="INT8 calibration method (as quantize --method).")
 @click.option("--check", type=click.Path(exists=True, dir_okay=False),
               help="The same recipe's run with footage held out (its best.pt): scored on that footage, fp32 and INT8.")
 @handle_errors
-def release_cmd(checkpoint, data, out, calib_frames, check) -> None:
+def release_cmd(checkpoint, data, out, calib_frames, calib_method, check) -> None:
     """Build the shipped models from CHECKPOINT: fp16-stored fp32 + INT8, verified and scored on val."""
     import json
 
@@ -233,7 +237,7 @@ def release_cmd(checkpoint, data, out, calib_frames, check) -> None:
     except ImportError as exc:
         fail(f"release needs the train extra (pip install 'roadseg[train]'): {exc}")
     try:
-        report = release(checkpoint, data, out, calib_frames=calib_frames, check=check)
+        report = release(checkpoint, data, out, calib_frames=calib_frames, calib_method=calib_method, check=check)
     except (RuntimeError, ValueError) as exc:
         fail(str(exc))
     click.echo(json.dumps(report, indent=2))

@@ -27,7 +27,7 @@ import onnx
 
 from roadseg.contract import set_metadata
 from roadseg.export.onnx import count_macs, export_onnx
-from roadseg.export.quantize import load_calibration_frames, quantize_int8
+from roadseg.export.quantize import CALIBRATION_METHODS, load_calibration_frames, quantize_int8
 from roadseg.export.verify import untraced_batch, verify_parity
 
 FP32_NAME = "unet-r34-camvid.onnx"
@@ -50,7 +50,8 @@ SCORE_KEYS = ("miou", "iou", "pixel_acc", "images", "working_size")
 
 
 def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, check: str | Path | None = None,
-            calib_frames: int = 64, min_int8_agreement: float = 0.98) -> dict:  # fmt: skip
+            calib_frames: int = 64, calib_method: str = CALIBRATION_METHODS[0],
+            min_int8_agreement: float = 0.98) -> dict:  # fmt: skip
     """Write ``out/unet-r34-camvid.onnx`` and ``out/unet-r34-camvid-int8.onnx``; return their scores."""
     from roadseg.train.evaluate import evaluate_model
     from roadseg.train.weights import load_checkpoint
@@ -65,12 +66,12 @@ def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, check:
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = export_onnx(net, Path(tmp) / "fp32.onnx", metadata=meta)
         report["fp32_parity"] = verify_parity(net, fp32, frames=frames)
-        int8 = quantize_int8(fp32, out / INT8_NAME, load_calibration_frames(data, calib_frames), method="minmax")
+        int8 = quantize_int8(fp32, out / INT8_NAME, load_calibration_frames(data, calib_frames), method=calib_method)
         report["int8_parity"] = _agreement(fp32, int8, frames)
         if report["int8_parity"] < min_int8_agreement:
             raise RuntimeError(f"INT8 agrees with fp32 on only {100 * report['int8_parity']:.2f}% of labels")
         if check is not None:
-            report["check"] = _check_scores(check, data, Path(tmp), calib_frames)
+            report["check"] = _check_scores(check, data, Path(tmp), calib_frames, calib_method)
     half = export_onnx(net, out / FP32_NAME, metadata={**meta, "precision": "fp32 compute, fp16-stored weights"},
                        fp16_weights=True)  # fmt: skip
     report["fp16_weights_parity"] = verify_parity(net, half, frames=frames)
@@ -119,7 +120,7 @@ def training_metadata(state: dict) -> dict:
     return meta
 
 
-def _check_scores(check: str | Path, data: str | Path, tmp: Path, calib_frames: int) -> dict:
+def _check_scores(check: str | Path, data: str | Path, tmp: Path, calib_frames: int, calib_method: str) -> dict:
     """Score the check run (same recipe, footage held out) on its held-out frames, fp32 and INT8."""
     from roadseg.train.data import load_data
     from roadseg.train.evaluate import evaluate_model
@@ -133,7 +134,7 @@ def _check_scores(check: str | Path, data: str | Path, tmp: Path, calib_frames: 
     held = load_data(cfg)["check"]
     fp32 = export_onnx(net, tmp / "check-fp32.onnx")
     calib = load_calibration_frames(data, calib_frames, holdout=cfg.holdout)  # frames the check run trained on
-    int8 = quantize_int8(fp32, tmp / "check-int8.onnx", calib, method="minmax")
+    int8 = quantize_int8(fp32, tmp / "check-int8.onnx", calib, method=calib_method)
     about = (f"{len(held[0])} frames held out of training ({', '.join(cfg.holdout)}), scored on the same recipe's "
              f"run without them (epoch {state.get('best_epoch')})")  # fmt: skip
     result = {"about": about, "holdout": list(cfg.holdout)}

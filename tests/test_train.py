@@ -122,6 +122,22 @@ def test_final_fit_on_train_and_val_scores_nothing_it_trained_on(tmp_path):
     assert (tmp_path / "run" / "best.pt").is_file()
 
 
+def test_a_final_fit_holds_out_per_split_the_frames_eval_and_quantize_hold_out(tmp_path):
+    from roadseg.data.camvid import CamVid
+
+    data = make_segnet(tmp_path / "data", n=4, h=40, w=48)  # 0001TP_000000..3 in train and in val
+    rng = np.random.default_rng(2)
+    for i in range(10, 14):  # val also holds later frames of the sequence, as 0016E5 does in CamVid
+        _png(data / "val" / f"0001TP_{i:06d}.png", rng.integers(0, 256, (40, 48, 3), dtype=np.uint8))
+        _png(data / "valannot" / f"0001TP_{i:06d}.png", rng.integers(0, 12, (40, 48), dtype=np.uint8))
+    cfg = _cfg(tmp_path, data=str(data), train_splits=("train", "val"), holdout=("0001TP:0.5",))
+    check = load_data(cfg)["check"][0]
+    want = [im for split in cfg.train_splits
+            for im, _ in CamVid(data, split, size=cfg.size).split_off(cfg.holdout)[1]]  # fmt: skip
+    assert len(check) == len(want) == 2 + 4  # half of train's 4, half of val's 8: not val's last 6
+    assert all(np.array_equal(a, b) for a, b in zip(check, want))
+
+
 @pytest.mark.parametrize("kind", ["onnx", "pt"])
 def test_init_starts_the_whole_network_from_a_release_or_a_checkpoint(tmp_path, kind):
     from roadseg.export.onnx import export_onnx

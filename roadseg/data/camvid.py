@@ -165,12 +165,13 @@ class CamVid:
         return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
-def split_holdout(names: list[str], holdout: tuple[str, ...]) -> list[bool]:
-    """Which of ``names`` (CamVid file stems, ``SEQ_FRAME``) are held out by ``holdout``.
+def split_holdout(names: list[str], holdout: tuple[str, ...], *, missing_ok: bool = False) -> list[bool]:
+    """Which of ``names`` (CamVid file stems, ``SEQ_FRAME``, of one split) are held out by ``holdout``.
 
     Each entry is a sequence (``"0006R0"``: all its frames) or ``"SEQ:FRACTION"`` (the last
     FRACTION of that sequence's frames in name order, e.g. ``"0001TP:0.33"``: later footage of a
-    sequence whose start is trained on).
+    sequence whose start is trained on). A sequence with no frame in ``names`` is an error unless
+    ``missing_ok`` (one split of several may lack it).
 
     Example:
         >>> split_holdout(["A_1", "A_2", "A_3", "B_1"], ("A:0.34",))
@@ -180,7 +181,7 @@ def split_holdout(names: list[str], holdout: tuple[str, ...]) -> list[bool]:
     for spec in holdout:
         seq, _, frac = spec.partition(":")
         idx = sorted((n, i) for i, n in enumerate(names) if n.split("_")[0] == seq)
-        if not idx:
+        if not idx and not missing_ok:
             raise ValueError(f"holdout {spec!r}: no frames of sequence {seq!r} in the {len(names)} frames read")
         keep = len(idx) - round(len(idx) * float(frac)) if frac else 0
         for _, i in idx[keep:]:

@@ -63,16 +63,20 @@ def load_data(cfg: "TrainConfig") -> dict[str, tuple[list, list]]:
     """``{"train": ..., "check": ..., "val": ...}`` image/label lists (check and val may be empty).
 
     Training frames come from ``cfg.train_splits`` minus the holdout; ``val`` is scored only when it
-    is not trained on.
+    is not trained on. The holdout applies within each split (``SEQ:FRACTION`` is the last FRACTION of
+    SEQ's frames in each split), as ``eval --holdout`` and ``quantize --holdout`` apply it, so that
+    they pick the same frames for a final fit on train+val.
     """
-    names, images, labels = [], [], []
+    names, images, labels, held = [], [], [], []
     for split in cfg.train_splits:
         ds = CamVid(cfg.data, split, size=cfg.size)
-        names += [s.image.stem for s in ds.samples]
+        stems = [s.image.stem for s in ds.samples]
+        names += stems
+        held += split_holdout(stems, cfg.holdout, missing_ok=True)
         im, lab = ds.load_all()
         images += im
         labels += lab
-    held = split_holdout(names, cfg.holdout)
+    split_holdout(names, cfg.holdout)  # a sequence that no split holds is an error
     out = {"train": ([i for i, h in zip(images, held) if not h], [lb for lb, h in zip(labels, held) if not h]),
            "check": ([i for i, h in zip(images, held) if h], [lb for lb, h in zip(labels, held) if h]),
            "val": ([], [])}  # fmt: skip

@@ -431,3 +431,18 @@ def test_curve_plots_val_and_check_and_merges_logs(tmp_path):
     assert [[r["epoch"] for r in rows] for _, rows in series([run, run])] == [[1, 2], [1, 2]]
     merged = merge_csv([run, run], tmp_path / "all.csv").read_text().splitlines()
     assert merged[0].startswith("run,epoch,") and len(merged) == 5
+    # a merged log stands for its runs, so a lineage whose folders are gone takes one stage more
+    (tmp_path / "next").mkdir()
+    for name in ("log.csv", "log.jsonl"):
+        (tmp_path / "next" / name).write_text((run / name).read_text())
+    merge_csv([run, tmp_path / "next"], tmp_path / "all.csv")
+    chained = series([tmp_path / "all.csv", run], chain=True)
+    assert [(name, [r["epoch"] for r in rows]) for name, rows in chained] == [("run", [1, 2]), ("next", [3, 4]),
+                                                                              ("run", [5, 6])]  # fmt: skip
+    logged = read_log(run)
+    assert [[r[k] for k in ("train_loss", "miou", "check_miou")] for r in chained[0][1]] == [
+        [r[k] for k in ("train_loss", "miou", "check_miou")] for r in logged]
+    before = (tmp_path / "all.csv").read_text().splitlines()
+    again = merge_csv([tmp_path / "all.csv", run], tmp_path / "all.csv").read_text().splitlines()  # in place
+    assert len(again) == 7 and again[:5] == before
+    assert plot([tmp_path / "all.csv", run], tmp_path / "c3.png", chain=True).stat().st_size > 10_000

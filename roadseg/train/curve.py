@@ -1,12 +1,15 @@
-"""Training curves for the model card: val and check mIoU (and train loss) of runs, from their log.jsonl.
+"""Training curves for the model card: val and check mIoU (and train loss) of runs, from their logs.
 
     python -m roadseg.train.curve runs/check runs/final -o models/training_curve.png --csv models/training_log.csv
     python -m roadseg.train.curve runs/base runs/finetune --chain -o curve.png   # a fine-tune (--init) after its base
+    python -m roadseg.train.curve models/training_log.csv runs/next --chain -o c.png --csv log.csv   # one stage more
 
-Each run is a folder written by :func:`roadseg.train.loop.train`; its label in the legend is the
-folder name. ``--chain`` plots the runs one after another (each starts where the previous one ended),
-for a run that started from another's weights. ``--csv`` concatenates the runs' ``log.csv`` files
-(with a ``run`` column) into one.
+Each run is a folder written by :func:`roadseg.train.loop.train` (read from its ``log.jsonl``); its
+label in the legend is the folder name. A ``.csv`` written by ``--csv`` stands for the runs it holds,
+in order, so a lineage whose run folders are gone can be extended by its next stage. ``--chain``
+plots the runs one after another (each starts where the previous one ended), for a run that started
+from another's weights. ``--csv`` concatenates the runs' ``log.csv`` rows (with a ``run`` column)
+into one.
 
 Example:
     >>> rows = read_log("runs/check")              # doctest: +SKIP
@@ -30,12 +33,38 @@ def read_log(run: str | Path) -> list[dict]:
     return [rows[e] for e in sorted(rows)]
 
 
+def csv_runs(source: str | Path) -> list[tuple[str, list[dict]]]:
+    """Each run's name and ``log.csv`` rows (strings, as written): a run folder's own, or every run in a
+    ``.csv`` that :func:`merge_csv` wrote, in the order it holds them."""
+    source = Path(source)
+    if source.suffix != ".csv":
+        with open(source / "log.csv", newline="") as f:
+            return [(source.name, list(csv.DictReader(f)))]
+    runs: dict[str, list[dict]] = {}
+    with open(source, newline="") as f:
+        for row in csv.DictReader(f):
+            runs.setdefault(row.pop("run"), []).append(row)
+    return list(runs.items())
+
+
+def _logged_runs(source: str | Path) -> list[tuple[str, list[dict]]]:
+    """Each run's name and log rows as :func:`read_log` gives them, for a run folder or a merged ``.csv``."""
+    if Path(source).suffix != ".csv":
+        return [(Path(source).name, read_log(source))]
+    parsed = []
+    for name, rows in csv_runs(source):
+        by_epoch = {int(r["epoch"]): {k: float(v) if v else None for k, v in r.items()} for r in rows}
+        parsed.append((name, [{**by_epoch[e], "epoch": e} for e in sorted(by_epoch)]))
+    return parsed
+
+
 def series(runs: list[str | Path], chain: bool = False) -> list[tuple[str, list[dict]]]:
-    """Each run's name and rows; with ``chain`` a run's epochs continue from the previous run's last."""
+    """Each run's name and rows (a merged ``.csv`` gives each run it holds); with ``chain`` a run's
+    epochs continue from the previous run's last."""
     out, offset = [], 0
-    for run in runs:
-        rows = [{**r, "epoch": r["epoch"] + offset} for r in read_log(run)]
-        out.append((Path(run).name, rows))
+    for name, logged in (run for source in runs for run in _logged_runs(source)):
+        rows = [{**r, "epoch": r["epoch"] + offset} for r in logged]
+        out.append((name, rows))
         if chain and rows:
             offset = rows[-1]["epoch"]
     return out
@@ -73,23 +102,21 @@ def plot(runs: list[str | Path], out: str | Path, chain: bool = False) -> Path:
 
 
 def merge_csv(runs: list[str | Path], out: str | Path) -> Path:
-    """The runs' log.csv rows in one file, with the run's folder name in a first ``run`` column."""
+    """The runs' log.csv rows in one file, with the run's folder name in a first ``run`` column (a merged
+    ``.csv`` among ``runs`` gives its rows as they are). All sources are read before ``out`` is written,
+    so ``out`` may be one of them."""
+    rows = [{"run": name, **row} for source in runs for name, table in csv_runs(source) for row in table]
     with open(out, "w", newline="") as f:
-        writer = None
-        for run in runs:
-            with open(Path(run) / "log.csv", newline="") as src:
-                for row in csv.DictReader(src):
-                    row = {"run": Path(run).name, **row}
-                    if writer is None:
-                        writer = csv.DictWriter(f, fieldnames=list(row))
-                        writer.writeheader()
-                    writer.writerow(row)
+        if rows:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
     return Path(out)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description="Plot training runs' val and check mIoU.")
-    ap.add_argument("runs", nargs="+")
+    ap.add_argument("runs", nargs="+", help="Run folders, or .csv files written by --csv (their runs, in order).")
     ap.add_argument("-o", "--output", default="training_curve.png")
     ap.add_argument("--chain", action="store_true",
                     help="Plot the runs one after another (a fine-tune started with --init after its base run).")

@@ -29,7 +29,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from roadseg.classes import CAMVID_SIZE, CLASSES, IGNORE_INDEX, NUM_CLASSES
+from roadseg.classes import CAMVID_SIZE, CLASSES, NUM_CLASSES
 from roadseg.data.transforms import TrainTransform
 from roadseg.model import Preprocess, build_model
 from roadseg.train.data import AugmentedSet, load_data, phase_at

@@ -24,13 +24,15 @@ import json
 from pathlib import Path
 
 
+def _last_per_epoch(rows) -> list[dict]:
+    """Rows in epoch order; a resumed run's repeated epochs keep their last entry."""
+    by_epoch = {row["epoch"]: row for row in rows}
+    return [by_epoch[e] for e in sorted(by_epoch)]
+
+
 def read_log(run: str | Path) -> list[dict]:
     """The rows of ``run/log.jsonl``; a resumed run's repeated epochs keep their last entry."""
-    rows: dict[int, dict] = {}
-    for line in (Path(run) / "log.jsonl").read_text().splitlines():
-        row = json.loads(line)
-        rows[row["epoch"]] = row
-    return [rows[e] for e in sorted(rows)]
+    return _last_per_epoch(json.loads(line) for line in (Path(run) / "log.jsonl").read_text().splitlines())
 
 
 def csv_runs(source: str | Path) -> list[tuple[str, list[dict]]]:
@@ -51,11 +53,11 @@ def _logged_runs(source: str | Path) -> list[tuple[str, list[dict]]]:
     """Each run's name and log rows as :func:`read_log` gives them, for a run folder or a merged ``.csv``."""
     if Path(source).suffix != ".csv":
         return [(Path(source).name, read_log(source))]
-    parsed = []
-    for name, rows in csv_runs(source):
-        by_epoch = {int(r["epoch"]): {k: float(v) if v else None for k, v in r.items()} for r in rows}
-        parsed.append((name, [{**by_epoch[e], "epoch": e} for e in sorted(by_epoch)]))
-    return parsed
+
+    def parse(row: dict) -> dict:
+        return {**{k: float(v) if v else None for k, v in row.items()}, "epoch": int(row["epoch"])}
+
+    return [(name, _last_per_epoch(parse(row) for row in rows)) for name, rows in csv_runs(source)]
 
 
 def series(runs: list[str | Path], chain: bool = False) -> list[tuple[str, list[dict]]]:

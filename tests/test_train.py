@@ -431,6 +431,9 @@ def test_curve_plots_val_and_check_and_merges_logs(tmp_path):
     assert [[r["epoch"] for r in rows] for _, rows in series([run, run])] == [[1, 2], [1, 2]]
     merged = merge_csv([run, run], tmp_path / "all.csv").read_text().splitlines()
     assert merged[0].startswith("run,epoch,") and len(merged) == 5
+    # a name used twice gets a suffix, so both runs read back as their own
+    assert [(name, [r["epoch"] for r in rows]) for name, rows in series([tmp_path / "all.csv"])] == [
+        ("run", [1, 2]), ("run (2)", [1, 2])]
     # a merged log stands for its runs, so a lineage whose folders are gone takes one stage more
     (tmp_path / "next").mkdir()
     for name in ("log.csv", "log.jsonl"):
@@ -445,4 +448,9 @@ def test_curve_plots_val_and_check_and_merges_logs(tmp_path):
     before = (tmp_path / "all.csv").read_text().splitlines()
     again = merge_csv([tmp_path / "all.csv", run], tmp_path / "all.csv").read_text().splitlines()  # in place
     assert len(again) == 7 and again[:5] == before
+    assert [name for name, _ in series([tmp_path / "all.csv"])] == ["run", "next", "run (2)"]
+    # a file whose runs share a name apart from each other (an older merge) still keeps them apart
+    old = tmp_path / "old.csv"
+    old.write_text("".join(line.replace("run (2),", "run,") + "\n" for line in again))
+    assert [(name, len(rows)) for name, rows in series([old])] == [("run", 2), ("next", 2), ("run", 2)]
     assert plot([tmp_path / "all.csv", run], tmp_path / "c3.png", chain=True).stat().st_size > 10_000

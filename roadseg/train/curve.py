@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 from pathlib import Path
 
@@ -42,11 +43,11 @@ def csv_runs(source: str | Path) -> list[tuple[str, list[dict]]]:
     if source.suffix != ".csv":
         with open(source / "log.csv", newline="") as f:
             return [(source.name, list(csv.DictReader(f)))]
-    runs: dict[str, list[dict]] = {}
     with open(source, newline="") as f:
-        for row in csv.DictReader(f):
-            runs.setdefault(row.pop("run"), []).append(row)
-    return list(runs.items())
+        rows = list(csv.DictReader(f))
+    # a run is a block of consecutive rows, so two runs of one name apart in the file stay two runs
+    return [(name, [{k: v for k, v in row.items() if k != "run"} for row in block])
+            for name, block in itertools.groupby(rows, key=lambda row: row["run"])]  # fmt: skip
 
 
 def _logged_runs(source: str | Path) -> list[tuple[str, list[dict]]]:
@@ -103,11 +104,26 @@ def plot(runs: list[str | Path], out: str | Path, chain: bool = False) -> Path:
     return Path(out)
 
 
+def _distinct(name: str, taken: list[str]) -> str:
+    """``name``, or ``name (2)``, ``name (3)`` … if it is taken already."""
+    n = 1
+    label = name
+    while label in taken:
+        n += 1
+        label = f"{name} ({n})"
+    return label
+
+
 def merge_csv(runs: list[str | Path], out: str | Path) -> Path:
     """The runs' log.csv rows in one file, with the run's folder name in a first ``run`` column (a merged
-    ``.csv`` among ``runs`` gives its rows as they are). All sources are read before ``out`` is written,
-    so ``out`` may be one of them."""
-    rows = [{"run": name, **row} for source in runs for name, table in csv_runs(source) for row in table]
+    ``.csv`` among ``runs`` gives its runs as they are). A name already used gets `` (2)``, `` (3)`` …,
+    so every run reads back as its own. All sources are read before ``out`` is written, so ``out`` may
+    be one of them."""
+    labels: list[str] = []
+    rows = []
+    for name, table in (run for source in runs for run in csv_runs(source)):
+        labels.append(_distinct(name, labels))
+        rows += [{"run": labels[-1], **row} for row in table]
     with open(out, "w", newline="") as f:
         if rows:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))

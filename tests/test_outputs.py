@@ -94,12 +94,28 @@ def test_fractional_rate_is_exact(rule_onnx, tmp_path):
     assert read_video(out)["rate"] == Fraction(24000, 1001)
 
 
-def test_codec_and_quality_options(split_video, rule_onnx, tmp_path):
+def test_codec_and_quality_options(split_video, rule_onnx, tmp_path, capfd):
     hevc = tmp_path / "o.mkv"
     segment_video(split_video, hevc, model=rule_onnx, codec="libx265", crf=30, quiet=True)
     v = read_video(hevc)
     assert v["codec"] == "hevc" and len(v["frames"]) == 12
+    assert "x265 [info]" not in capfd.readouterr().err  # the encoder's own banner is not printed
     small, big = tmp_path / "small.mp4", tmp_path / "big.mp4"
     segment_video(split_video, small, model=rule_onnx, crf=40, quiet=True)
     segment_video(split_video, big, model=rule_onnx, crf=5, quiet=True)
     assert small.stat().st_size < big.stat().st_size
+
+
+def test_an_output_that_cannot_hold_h264_gets_its_own_codec_unless_one_is_asked(split_video, rule_onnx, tmp_path):
+    webm = tmp_path / "o.webm"
+    result = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(webm), "--model", str(rule_onnx), "-q"])
+    assert result.exit_code == 0, result.output
+    v = read_video(webm)
+    assert v["codec"] == "vp9" and len(v["frames"]) == 12
+    segment_video(split_video, tmp_path / "o.mp4", model=rule_onnx, quiet=True)
+    h264 = read_video(tmp_path / "o.mp4")["frames"][3].astype(int)
+    assert np.abs(v["frames"][3].astype(int) - h264).mean() < 6  # the same picture as H.264's
+    asked = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(tmp_path / "x.webm"), "--model",
+                                                   str(rule_onnx), "-q", "--codec", "libx264"])  # fmt: skip
+    assert asked.exit_code == 1 and "cannot set up encoder 'libx264'" in asked.output
+    assert not (tmp_path / "x.webm").exists()

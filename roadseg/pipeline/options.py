@@ -40,7 +40,7 @@ class SegmentOptions:
     batch: int = 1
     device: str = "auto"
     threads: int = 0
-    codec: str = "libx264"
+    codec: str | None = None  # None: libx264, or the output container's own codec (VP9 for webm)
     crf: int = 23
     preset: str = "superfast"
     no_audio: bool = False

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
@@ -47,6 +48,23 @@ def encoder_usable(codec: str, width: int = 64, height: int = 48) -> str | None:
     return None
 
 
+def encoder_options(name: str, crf: int, preset: str) -> dict[str, str]:
+    """The options encoder ``name`` opens with: quality ``crf``, at a speed that keeps up with the model.
+
+    >>> encoder_options("libvpx-vp9", 23, "superfast")["deadline"]
+    'realtime'
+    """
+    if name in ("libx264", "libx265"):
+        # x265 prints a banner of some 20 lines on stderr unless told otherwise
+        return {"crf": str(crf), "preset": preset, **({"x265-params": "log-level=error"} if name == "libx265" else {})}
+    if name in ("libvpx", "libvpx-vp9"):
+        # libvpx's default ("good", constrained bitrate) encodes ~15x slower than x264 superfast:
+        # constant quality at its real-time speed instead
+        return {"crf": str(crf), "b": "0", "deadline": "realtime", "cpu-used": "8",
+                **({"row-mt": "1"} if name == "libvpx-vp9" else {})}  # fmt: skip
+    return {"crf": str(crf)}
+
+
 def even_size(width: int, height: int) -> tuple[int, int]:
     """yuv420p needs even dimensions: odd ones are padded by one pixel (edge replicated)."""
     return width + width % 2, height + height % 2
@@ -60,7 +78,8 @@ class VideoSink(Sink):
         width, height: frame size; odd sizes are padded to even (see :func:`even_size`), with a warning.
         fps: nominal frame rate (used when a frame has no timestamp).
         time_base: encoder time base; pass the source stream's to keep its timestamps exactly.
-        codec, crf, preset: encoder and its quality/speed settings.
+        codec, crf, preset: encoder and its quality/speed settings (see :func:`encoder_options`). No
+            codec: libx264, or the container's own video codec where it cannot hold H.264 (VP9 in webm).
         audio: input audio streams to remux (copied packet for packet, never re-encoded); a stream the
             output cannot carry is left out with a warning, damaged packets are dropped and counted.
         audio_samples: a packet of each audio stream (input index -> packet), to check the streams with.
@@ -71,14 +90,14 @@ class VideoSink(Sink):
     name = "encode"
 
     def __init__(self, path: str | Path, *, width: int, height: int, fps: Fraction | None,
-                 time_base: Fraction | None = None, codec: str = "libx264", crf: int = 23, preset: str = "superfast",
+                 time_base: Fraction | None = None, codec: str | None = None, crf: int = 23, preset: str = "superfast",
                  audio: Sequence = (), audio_samples: Mapping[int, av.Packet] | None = None, wall_clock: bool = False,
                  label: str = "output") -> None:  # fmt: skip
         self.path, self.label, self.wall_clock = Path(path), label, wall_clock
-        if codec.endswith(HARDWARE_ENCODERS) and (reason := encoder_usable(codec)) is not None:
+        if codec and codec.endswith(HARDWARE_ENCODERS) and (reason := encoder_usable(codec)) is not None:
             log.warning("hardware encoder %s is not available here (%s); encoding with libx264", codec, reason)
             codec = "libx264"
-        self.codec = codec
+        self.codec = codec  # as asked (None: chosen by the container); the encoder opened is self.encoder
         self.fps = Fraction(fps) if fps else Fraction(30)
         self.width, self.height = width, height
         self.out_w, self.out_h = even_size(width, height)
@@ -96,30 +115,39 @@ class VideoSink(Sink):
     def _open(self, audio: Sequence) -> None:
         """Create the file with its video stream and the audio streams that can be copied; write the header.
 
-        If the header cannot be written with the audio (damaged codec parameters), the video is written alone.
+        If the header cannot be written with the audio (damaged codec parameters), the video is written
+        alone. With no codec asked for, a container that cannot hold H.264 gets its own video codec.
         """
-        error = self._try_open(audio)
-        if error is not None and audio and not is_disk_error(error) and self._try_open(()) is None:
-            log.warning("the audio cannot be copied into %s (%s); writing the video alone", self.path, reason_of(error))
-            return
-        if error is not None and is_disk_error(error):
-            raise SinkError(f"cannot write {self.path}: {reason_of(error)}") from None
-        if error is not None:
-            raise SinkError(f"cannot set up encoder {self.codec!r} for {self.path}: {reason_of(error)}") from None
+        first = None
+        for encoder in (self.codec,) if self.codec else ("libx264", None):  # None: the container's own
+            error = self._try_open(audio, encoder)
+            if error is None:
+                return
+            if is_disk_error(error):
+                raise SinkError(f"cannot write {self.path}: {reason_of(error)}") from None
+            if audio and self._try_open((), encoder) is None:
+                log.warning("the audio cannot be copied into %s (%s); writing the video alone", self.path,
+                            reason_of(error))  # fmt: skip
+                return
+            first = first or (self.encoder, error)
+        raise SinkError(f"cannot set up encoder {first[0]!r} for {self.path}: {reason_of(first[1])}") from None
 
-    def _try_open(self, audio: Sequence) -> Exception | None:
+    def _try_open(self, audio: Sequence, encoder: str | None) -> Exception | None:
         try:
             self.container = av.open(str(self.path), mode="w")
         except (OSError, av.error.FFmpegError) as exc:
             raise SinkError(f"cannot create output {self.path}: {reason_of(exc)}") from None
         try:
-            self.stream = self.container.add_stream(self.codec, rate=self.fps)
+            self.encoder = encoder or self.container.default_video_codec
+            self.stream = self.container.add_stream(self.encoder, rate=self.fps)
+            self.encoder = self.stream.codec_context.name  # the encoder itself: libvpx-vp9 for vp9
             self.stream.width, self.stream.height = self.out_w, self.out_h
             self.stream.pix_fmt = "yuv420p"
             tb = Fraction(1, 1000) if self.wall_clock else self.time_base
             self.stream.codec_context.time_base = Fraction(tb) if tb else 1 / self.fps
-            self.stream.options = {"crf": str(self.crf),
-                                   **({"preset": self.preset} if self.codec in ("libx264", "libx265") else {})}  # fmt: skip
+            self.stream.options = encoder_options(self.encoder, self.crf, self.preset)
+            if self.encoder == "libsvtav1":
+                os.environ.setdefault("SVT_LOG", "1")  # errors only: SVT-AV1 prints a banner of some 40 lines
             self.audio = AudioRemux(self.container, copyable(audio, self.container.format.name, self.audio_samples))
             self.container.start_encoding()  # now, not at the first packet: a header that fails is known here
         except Exception as exc:  # noqa: BLE001 - PyAV raises ValueError, TypeError ... as well as FFmpegError

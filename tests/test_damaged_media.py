@@ -78,13 +78,29 @@ def test_audio_the_muxer_refuses_is_dropped_and_counted(tmp_path):
     assert len(audio_packets(tmp_path / "o.mp4")) == len(audio_packets(ts)) - 1
 
 
-def _garbled(packet: av.Packet) -> av.Packet:
-    copy = av.Packet(bytes(len(bytes(packet))))  # zeros: no ADTS header
+def test_audio_the_decoder_refuses_when_re_encoding_is_dropped_and_counted(tmp_path):
+    ts = write_video(tmp_path / "a.ts", split_frames(10), audio_seconds=0.5)
+    with av.open(str(ts)) as src, av.open(str(tmp_path / "o.webm"), "w") as out:
+        remux = AudioRemux(out, [], [(src.streams.audio[0], "opus")])  # webm cannot carry AAC
+        packets = [p for p in src.demux(src.streams.audio[0]) if p.size]
+        for i, packet in enumerate(packets):
+            remux.mux(_garbled(packet, b"\xff") if i == 5 else packet)  # not AAC: the decoder refuses it
+        remux.flush()
+    assert remux.dropped == 1
+    with av.open(str(tmp_path / "o.webm")) as c:
+        a = c.streams.audio[0]
+        assert a.codec_context.name == "opus"
+        seconds = sum(f.samples for p in c.demux(a) for f in p.decode()) / a.codec_context.sample_rate
+    assert seconds == pytest.approx(1024 * (len(packets) - 1) / 48000, abs=0.03)  # the rest, re-encoded
+
+
+def _garbled(packet: av.Packet, byte: bytes = b"\x00") -> av.Packet:
+    copy = av.Packet(byte * len(bytes(packet)))  # zeros: no ADTS header
     copy.pts, copy.dts, copy.time_base, copy.stream = packet.pts, packet.dts, packet.time_base, packet.stream
     return copy
 
 
-def test_an_audio_stream_that_cannot_be_copied_leaves_the_video_alone_with_one_line(rule_onnx, tmp_path):
+def test_an_audio_stream_that_cannot_be_copied_is_re_encoded_with_one_line(rule_onnx, tmp_path):
     data = bytearray(write_video(tmp_path / "o.mkv", split_frames(10), audio_seconds=0.4, audio_codec="libopus").read_bytes())
     at = data.find(b"OpusHead") - 3
     assert data[at : at + 2] == b"\x63\xa2"  # CodecPrivate: Opus's setup
@@ -94,18 +110,41 @@ def test_an_audio_stream_that_cannot_be_copied_leaves_the_video_alone_with_one_l
     out = tmp_path / "o.mp4"  # mp4 writes its stream descriptions last: the trailer failed, the file was lost
     r = _cli(bad, out, rule_onnx)
     assert r.returncode == 0, r.stderr
-    assert "audio stream #1 (opus) cannot be copied" in r.stderr and "writing the video without it" in r.stderr
+    assert "audio stream #1 (opus) cannot be copied" in r.stderr and "re-encoding it as aac" in r.stderr
+    assert r.stderr.count("\n") == 2  # that line and the summary
+    v = read_video(out)
+    assert len(v["frames"]) == 10 and [a[0] for a in v["audio"]] == ["aac"]
+    assert _audio_seconds(out) == pytest.approx(0.4, abs=0.05)  # the sound itself, not a stub
+
+
+def _audio_seconds(path: Path) -> float:
+    with av.open(str(path)) as c:
+        a = c.streams.audio[0]
+        return sum(f.samples for p in c.demux(a) for f in p.decode()) / a.codec_context.sample_rate
+
+
+def test_an_audio_stream_that_neither_copies_nor_decodes_leaves_the_video_alone_with_one_line(rule_onnx, tmp_path):
+    data = write_video(tmp_path / "o.mkv", split_frames(10), audio_seconds=0.4, audio_codec="libopus").read_bytes()
+    assert data.count(b"A_OPUS") == 1
+    bad = tmp_path / "unknown.mkv"
+    bad.write_bytes(data.replace(b"A_OPUS", b"A_QQQQ"))  # a codec nobody knows
+    out = tmp_path / "o.mp4"
+    r = _cli(bad, out, rule_onnx)
+    assert r.returncode == 0, r.stderr
+    assert "audio stream #1 (no codec) cannot be copied" in r.stderr and "writing the video without it" in r.stderr
     v = read_video(out)
     assert len(v["frames"]) == 10 and v["audio"] == []
 
 
-def test_audio_an_output_cannot_hold_is_left_out_not_refused(rule_onnx, tmp_path):
-    # G.711 from an IP camera (mu-law in a mov): mp4 has no place for it; this was a refusal
+def test_audio_an_output_cannot_hold_is_re_encoded_not_refused(rule_onnx, tmp_path):
+    # G.711 from an IP camera (mu-law in a mov): mp4 has no place for it; this was a refusal, then left out
     src = write_video(tmp_path / "cam.mov", split_frames(5), audio_seconds=0.2, audio_codec="pcm_mulaw")
     r = _cli(src, tmp_path / "o.mp4", rule_onnx)
     assert r.returncode == 0, r.stderr
-    assert "audio stream #1 (pcm_mulaw) cannot be copied" in r.stderr
-    assert len(read_video(tmp_path / "o.mp4")["frames"]) == 5
+    assert "audio stream #1 (pcm_mulaw) cannot be copied" in r.stderr and "re-encoding it as aac" in r.stderr
+    v = read_video(tmp_path / "o.mp4")
+    assert len(v["frames"]) == 5 and [a[0] for a in v["audio"]] == ["aac"]
+    assert _audio_seconds(tmp_path / "o.mp4") == pytest.approx(_audio_seconds(src), abs=0.03)
     r = _cli(src, tmp_path / "o.mov", rule_onnx)  # mov can: it is copied
     assert r.returncode == 0 and "cannot be copied" not in r.stderr and read_video(tmp_path / "o.mov")["audio"]
 
@@ -120,8 +159,8 @@ def test_a_header_the_audio_breaks_is_written_again_without_it(split_video, rule
     assert stats["frames"] == 12 and read_video(out)["audio"] == []
 
 
-def _remux_that_breaks_the_header(self, container, streams) -> None:
-    self.container, self.streams, self.dropped = container, {}, 0
+def _remux_that_breaks_the_header(self, container, streams, reencoded=()) -> None:
+    self.container, self.streams, self.encoders, self.dropped = container, {}, {}, 0
     if streams:
         out = container.add_stream_from_template(streams[0])
         out.codec_context.sample_rate = 0  # the mp4 header cannot describe it

@@ -112,6 +112,7 @@ def test_an_output_that_cannot_hold_h264_gets_its_own_codec_unless_one_is_asked(
     assert result.exit_code == 0, result.output
     v = read_video(webm)
     assert v["codec"] == "vp9" and len(v["frames"]) == 12
+    assert "re-encoding it as opus" in result.output and [a[0] for a in v["audio"]] == ["opus"]  # AAC cannot go in
     segment_video(split_video, tmp_path / "o.mp4", model=rule_onnx, quiet=True)
     h264 = read_video(tmp_path / "o.mp4")["frames"][3].astype(int)
     assert np.abs(v["frames"][3].astype(int) - h264).mean() < 6  # the same picture as H.264's

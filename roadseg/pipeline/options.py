@@ -64,7 +64,7 @@ class RunResult:
 
     ``frames_lost``: frames the container promised but did not decode; ``lost_packets``: video
     packets that failed to decode; ``audio_dropped``: damaged audio packets left out (timestamps that
-    cannot be right, or refused by the muxer); ``dropped``, ``drop_rate``, ``latency_ms`` (capture
+    cannot be right, or refused by the muxer or, when re-encoded, the decoder); ``dropped``, ``drop_rate``, ``latency_ms`` (capture
     to display) and ``reconnects``: live sources; ``per_frame``: class pixel shares per frame (file
     and image runs with ``stats``).
     """

@@ -1,7 +1,9 @@
 """Audio remuxing that a damaged audio stream cannot turn into a failed run.
 
-A stream whose codec parameters the output cannot carry is left out (one line says so); a packet
-the muxer refuses is dropped and counted, and the video goes on. Only an error of the disk itself
+Audio is copied packet for packet. A stream the output cannot carry (G.711 into mp4, AAC into webm)
+is re-encoded into a codec it can (AAC, else Opus, else the container's own), and one line says so;
+a stream that can be neither copied nor decoded is left out, with one line. A packet the muxer (or
+the decoder) refuses is dropped and counted, and the video goes on. Only an error of the disk itself
 (full, read-only, I/O) fails the run.
 
 Example:
@@ -25,6 +27,7 @@ import av
 from roadseg.errors import SinkError, reason_of
 
 log = logging.getLogger("roadseg")
+REENCODE = ("aac", "libopus")  # tried in this order before the container's own audio codec
 DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EPIPE})
 
 
@@ -37,14 +40,16 @@ def is_disk_error(exc: BaseException) -> bool:
     return getattr(exc, "errno", None) in DISK_ERRNOS
 
 
-def copyable(streams: Sequence, format_name: str, samples: Mapping[int, av.Packet] | None = None) -> list:
-    """The audio ``streams`` a ``format_name`` output can carry; one warning line for each that it cannot.
+def routes(streams: Sequence, format_name: str, samples: Mapping[int, av.Packet] | None = None
+           ) -> tuple[list, list[tuple[object, str]]]:  # fmt: skip
+    """How a ``format_name`` output takes each audio stream: ``(copied, reencoded)``, the latter as
+    (stream, encoder) pairs; a stream in neither is left out. One warning line for each not copied.
 
     Each stream is tried alone in an in-memory output: created, header written, its packet from
     ``samples`` (input stream index -> a packet, if one was read) muxed, trailer written (an mp4
     describes its streams only there). So one damaged stream never costs the others, nor the video.
     """
-    kept = []
+    copied, reencoded = [], []
     for stream in streams:
         try:
             with av.open(io.BytesIO(), "w", format=format_name) as probe:
@@ -54,11 +59,46 @@ def copyable(streams: Sequence, format_name: str, samples: Mapping[int, av.Packe
                     with contextlib.suppress(Exception):  # one damaged packet says nothing about the stream
                         probe.mux(_copy(sample, out))
         except Exception as exc:  # noqa: BLE001 - damaged parameters fail in PyAV as well as in FFmpeg
-            log.warning("audio stream #%d (%s) cannot be copied (%s); writing the video without it",
-                        stream.index, _codec_name(stream), reason_of(exc))  # fmt: skip
+            why = f"audio stream #{stream.index} ({_codec_name(stream)}) cannot be copied ({reason_of(exc)})"
+            encoder = _encoder_for(stream, format_name)
+            if encoder is None:
+                log.warning("%s; writing the video without it", why)
+            else:
+                log.warning("%s; re-encoding it as %s", why, encoder)
+                reencoded.append((stream, encoder))
             continue
-        kept.append(stream)
-    return kept
+        copied.append(stream)
+    return copied, reencoded
+
+
+def _encoder_for(stream, format_name: str) -> str | None:
+    """The first audio encoder a ``format_name`` output opens with ``stream`` decodable, or None."""
+    try:
+        stream.codec_context.open(strict=False)  # a stream whose setup is damaged may not decode at all
+    except Exception:  # noqa: BLE001
+        return None
+    for name in REENCODE + (None,):
+        try:
+            with av.open(io.BytesIO(), "w", format=format_name) as probe:
+                out = _add_encoded(probe, stream, name)
+                probe.start_encoding()
+                return out.codec_context.codec.canonical_name  # "opus", not "libopus": it names the encoder too
+        except Exception:  # noqa: BLE001 - not in this container, or not with these parameters
+            continue
+    return None
+
+
+def _add_encoded(container, stream, name: str | None):
+    """An audio stream of encoder ``name`` (None: the container's own) in ``container`` for ``stream``'s
+    sound: its rate where the encoder takes it (else 48 kHz), mono or stereo."""
+    codec = av.codec.Codec(name or container.default_audio_codec, "w")
+    rate = stream.codec_context.sample_rate or 48000
+    rates = codec.audio_rates
+    if rates and rate not in rates:
+        rate = 48000 if 48000 in rates else max(rates)
+    out = container.add_stream(codec.name, rate=rate)
+    out.layout = "mono" if stream.codec_context.channels == 1 else "stereo"
+    return out
 
 
 def _copy(packet: av.Packet, stream) -> av.Packet:
@@ -73,24 +113,30 @@ def _codec_name(stream) -> str:
 
 
 class AudioRemux:
-    """Copy the packets of the input audio ``streams`` into ``container``; drop (and count) what it refuses.
+    """Copy the packets of the input audio ``streams`` into ``container`` and re-encode those of
+    ``reencoded``; drop (and count) what the muxer or the decoder refuses.
 
     Args:
         container: an output container, before its header is written.
-        streams: input audio streams that :func:`copyable` kept.
+        streams: input audio streams to copy (:func:`routes` says which).
+        reencoded: (input stream, encoder) pairs to decode and encode again.
 
     ``dropped`` counts the packets refused; :meth:`mux` raises :class:`SinkError` only for disk errors.
     (A source gives packets in file order; :class:`~roadseg.pipeline.sources.audio.AudioTimeline`
-    already takes out those whose timestamps cannot be right.)
+    already takes out those whose timestamps cannot be right.) :meth:`flush` before the trailer.
     """
 
-    def __init__(self, container, streams: Sequence) -> None:
+    def __init__(self, container, streams: Sequence, reencoded: Sequence[tuple[object, str]] = ()) -> None:
         self.container = container
         self.streams = {a.index: container.add_stream_from_template(a) for a in streams}
+        self.encoders = {a.index: (a.codec_context, _add_encoded(container, a, name)) for a, name in reencoded}
         self.dropped = 0
 
     def mux(self, packet: av.Packet) -> None:
-        """Copy one packet (of a stream given at construction; others are ignored)."""
+        """Copy (or re-encode) one packet of a stream given at construction; others are ignored."""
+        if packet.stream.index in self.encoders:
+            self._reencode(packet)
+            return
         out = self.streams.get(packet.stream.index)
         if out is None:
             return
@@ -98,6 +144,33 @@ class AudioRemux:
             self.dropped += 1
             return
         packet.stream = out
+        self._write(packet)
+
+    def flush(self) -> None:
+        """Write what the encoders still hold (at the end, before the trailer)."""
+        for _, out in self.encoders.values():
+            self._encode(out, None)
+
+    def _reencode(self, packet: av.Packet) -> None:
+        decoder, out = self.encoders[packet.stream.index]
+        try:
+            frames = decoder.decode(packet)
+        except (av.error.FFmpegError, ValueError):
+            self.dropped += 1  # damaged data the decoder refuses
+            return
+        for frame in frames:
+            self._encode(out, frame)
+
+    def _encode(self, out, frame) -> None:
+        try:
+            packets = out.encode(frame)
+        except (av.error.FFmpegError, ValueError):
+            self.dropped += 1
+            return
+        for packet in packets:
+            self._write(packet)
+
+    def _write(self, packet: av.Packet) -> None:
         try:
             self.container.mux(packet)
         except (OSError, av.error.FFmpegError, ValueError) as exc:

@@ -1,5 +1,5 @@
 """The video file sink: PyAV encoding that keeps source timestamps (or, for a live recording, capture
-times) and remuxes audio untouched.
+times) and remuxes audio untouched (re-encoding a stream only where the output cannot carry it).
 
 Example:
     >>> import numpy as np
@@ -25,7 +25,7 @@ import av
 import numpy as np
 
 from roadseg.errors import SinkError, reason_of
-from roadseg.pipeline.sinks.audio import AudioRemux, copyable, is_disk_error
+from roadseg.pipeline.sinks.audio import AudioRemux, is_disk_error, routes
 from roadseg.pipeline.sinks.base import Sink
 from roadseg.pipeline.sources import Frame
 
@@ -80,8 +80,9 @@ class VideoSink(Sink):
         time_base: encoder time base; pass the source stream's to keep its timestamps exactly.
         codec, crf, preset: encoder and its quality/speed settings (see :func:`encoder_options`). No
             codec: libx264, or the container's own video codec where it cannot hold H.264 (VP9 in webm).
-        audio: input audio streams to remux (copied packet for packet, never re-encoded); a stream the
-            output cannot carry is left out with a warning, damaged packets are dropped and counted.
+        audio: input audio streams to remux (copied packet for packet); a stream the output cannot
+            carry is re-encoded (or, if it cannot be decoded, left out), with a warning; damaged packets
+            are dropped and counted.
         audio_samples: a packet of each audio stream (input index -> packet), to check the streams with.
         wall_clock: stamp frames with their capture time (ms since the first frame), for live recordings.
         label: what the file is called in messages (``output``, ``recording``).
@@ -148,7 +149,7 @@ class VideoSink(Sink):
             self.stream.options = encoder_options(self.encoder, self.crf, self.preset)
             if self.encoder == "libsvtav1":
                 os.environ.setdefault("SVT_LOG", "1")  # errors only: SVT-AV1 prints a banner of some 40 lines
-            self.audio = AudioRemux(self.container, copyable(audio, self.container.format.name, self.audio_samples))
+            self.audio = AudioRemux(self.container, *routes(audio, self.container.format.name, self.audio_samples))
             self.container.start_encoding()  # now, not at the first packet: a header that fails is known here
         except Exception as exc:  # noqa: BLE001 - PyAV raises ValueError, TypeError ... as well as FFmpegError
             with contextlib.suppress(Exception):
@@ -159,7 +160,7 @@ class VideoSink(Sink):
 
     @property
     def audio_dropped(self) -> int:
-        """Audio packets the muxer refused (damaged data) and that were left out."""
+        """Audio packets the muxer or a re-encoding decoder refused (damaged data) and that were left out."""
         return self.audio.dropped
 
     def write(self, image: np.ndarray, frame: Frame | None = None) -> None:
@@ -224,6 +225,7 @@ class VideoSink(Sink):
             self._closed = True
             try:
                 self._encode(None)
+                self.audio.flush()
             finally:
                 try:
                     self.container.close()

@@ -64,3 +64,7 @@ def test_progress_off_a_terminal_is_periodic_lines_not_carriage_returns(rule_onn
     assert len(read_video(out)["frames"]) >= 5
     quiet = CliRunner().invoke(segment_video_cmd, args + ["-y", "-q"])
     assert quiet.exit_code == 0 and not any(PROGRESS_LINE.match(ln) for ln in quiet.output.splitlines())
+    if not live:  # 0.5 s at 25 frames/s: 13 frames start in the window, 12.5 expected; never past 100 %
+        r = CliRunner().invoke(segment_video_cmd, args + ["-y", "--duration", "0.5"])
+        lines = [ln for ln in r.output.splitlines() if PROGRESS_LINE.match(ln)]
+        assert r.exit_code == 0 and lines[-1].startswith("clip.mp4: 13/13 frames (100%)"), r.output

@@ -154,6 +154,10 @@ class Progress:
 
     def update(self, n: int = 1) -> None:
         self.n += n
+        if self.total is not None and self.n > self.total:  # an estimate (a --duration window) one short
+            self.total = self.n
+            if self.bar is not None:
+                self.bar.total = self.n
         if not self.enabled:
             return
         now = time.monotonic()

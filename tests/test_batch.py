@@ -91,6 +91,7 @@ def test_rerun_skips_finished_videos_and_force_redoes_them(archive: Path, rule_o
     (out / "a/b/y.mp4").unlink()  # an output gone: redo it
     third = roadseg.batch(archive, out, **opts)
     assert (third.ok, third.skipped) == (2, 1)
+    assert roadseg.batch(archive, out, **opts, codec="libx264").skipped == 3  # what no --codec means here
     assert (
         roadseg.batch(archive, out, **opts, mode="mask").ok,
         roadseg.batch(archive, out, **opts, force=True).ok,

@@ -95,6 +95,7 @@ def input_key(path: str | Path) -> dict:
 def settings_key(options: SegmentOptions, *, masks: bool, stats: bool) -> str:
     """A short digest of the options that shape the outputs: change one and a rerun redoes every video."""
     fields = {k: v for k, v in asdict(options).items() if k in OUTPUT_FIELDS}
+    fields["codec"] = fields["codec"] or "libx264"  # what no --codec means for an .mp4: the key stays as it was
     blob = json.dumps({**fields, "masks": masks, "stats": stats}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 

@@ -16,6 +16,10 @@ from roadseg.errors import OutputError, SinkError, reason_of
 from roadseg.pipeline.infer import resize_labels
 from roadseg.pipeline.sinks.base import Sink
 from roadseg.pipeline.sources import Frame
+from roadseg.pipeline.sources.images import IMAGE_SUFFIXES
+
+#: names that a folder of output images is not given by mistake
+FILE_SUFFIXES = IMAGE_SUFFIXES + (".mp4", ".mkv", ".mov", ".avi", ".webm", ".ts", ".m4v")
 
 
 class ImageSink(Sink):
@@ -32,6 +36,11 @@ class ImageSink(Sink):
     def __init__(self, path: str | Path, names: list[str]) -> None:
         self.path, self.names = Path(path), names
         self.single = len(names) == 1 and self.path.suffix != "" and not self.path.is_dir()
+        if self.single and not cv2.haveImageWriter(str(self.path)):
+            raise OutputError(f"cannot write an image as {self.path.name}: name an image file (.png, .jpg ...) or a folder")
+        if not self.single and not self.path.is_dir() and self.path.suffix.lower() in FILE_SUFFIXES:
+            raise OutputError(f"{len(names)} images are written into a folder, but {self.path} names a file; "
+                              "give a folder (e.g. segmented/)")  # fmt: skip
         if not self.single:
             try:
                 self.path.mkdir(parents=True, exist_ok=True)

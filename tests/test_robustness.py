@@ -110,6 +110,24 @@ def test_disk_full_gives_one_line_and_removes_the_unfinished_file(split_video, r
         segment_video(split_video, out, model=rule_onnx, quiet=True)
 
 
+def test_a_library_error_of_several_lines_is_one_line_and_keeps_what_was_done(split_video, rule_onnx, tmp_path,
+                                                                              monkeypatch):  # fmt: skip
+    real, count = VideoSink._encode, {"n": 0}
+
+    def broken(self, frame):  # fault injection: an error whose message ends in a newline, as OpenCV's do
+        count["n"] += 1
+        if count["n"] > 4:
+            raise ValueError("OpenCV(5.1.0) loadsave.cpp:1091: error: (-2:Unspecified error) no writer\n\ndetails")
+        return real(self, frame)
+
+    monkeypatch.setattr(VideoSink, "_encode", broken)
+    out = tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 1 and r.output.count("\n") == 1, r.output
+    assert r.output.startswith("Error: encode failed: ValueError: OpenCV(5.1.0) loadsave.cpp:1091: error:")
+    assert "kept a playable partial output of 4 frames" in r.output
+
+
 def test_unwritable_output_path(split_video, rule_onnx, tmp_path):
     r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", "/proc/roadseg-out.mp4", "--model", str(rule_onnx)])
     assert r.exit_code == 1 and "cannot create output" in r.output

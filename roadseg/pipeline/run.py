@@ -27,7 +27,7 @@ from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
-from roadseg.errors import Interrupted, OutputError, PipelineError, RoadsegError, SinkError, StopRequested
+from roadseg.errors import Interrupted, OutputError, PipelineError, RoadsegError, SinkError, StopRequested, reason_of
 from roadseg.pipeline.infer import Segmenter, infer_stage
 from roadseg.pipeline.options import RunResult, SegmentOptions
 from roadseg.pipeline.overlay import Overlay, class_shares, draw_hud, output_size, palette_lut
@@ -284,7 +284,7 @@ def _left_behind(primary: VideoSink | ImageSink | None, cause: BaseException | N
 
 def _failed(exc: StageFailed, primary: VideoSink | ImageSink | None) -> PipelineError:
     cause = exc.error
-    reason = str(cause) if isinstance(cause, RoadsegError) else f"{cause.__class__.__name__}: {cause}"
+    reason = str(cause) if isinstance(cause, RoadsegError) else f"{cause.__class__.__name__}: {reason_of(cause)}"
     left, kept = _left_behind(primary, cause)
     frames = primary.written if kept and primary is not None else 0
     return PipelineError(f"{exc.stage} failed: {reason}" + (f"; {left}" if left else ""), kept=kept, frames=frames)

@@ -237,10 +237,11 @@ class Outcome:
 
 
 def run_case(base: Path, container: str, kind: str, seed: int, model: Path, work: Path, *,
-             timeout: float = 60.0) -> Outcome:  # fmt: skip
-    """Mutate ``base`` as the case says, run the real ``segment-video`` on it in a subprocess, check the result."""
+             timeout: float = 60.0, output: str = "mp4") -> Outcome:  # fmt: skip
+    """Mutate ``base`` as the case says, run the real ``segment-video`` on it in a subprocess (into an
+    ``output`` file: webm re-encodes AAC audio), check the result."""
     name = f"{container}-{kind}-{seed}"
-    src, out, stats = work / f"{name}.{container}", work / f"{name}-out.mp4", work / f"{name}.json"
+    src, out, stats = work / f"{name}.{container}", work / f"{name}-out.{output}", work / f"{name}.json"
     src.write_bytes(case_bytes(base, container, kind, seed))
     cmd = [sys.executable, "-m", "roadseg", "segment", str(src), "-o", str(out), "--model", str(model), "-y", "-q",
            "--stats", str(stats)]  # fmt: skip

@@ -134,6 +134,11 @@ def test_unwritable_output_path(split_video, rule_onnx, tmp_path):
     (tmp_path / "afile").write_text("x")
     r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(tmp_path / "afile/o.mp4"), "--model", str(rule_onnx)])
     assert r.exit_code == 1 and "Error:" in r.output and "Traceback" not in r.output
+    for name in ("out", "out.txt"):  # no extension a video format goes by: this was a ValueError traceback
+        r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(tmp_path / name), "--model", str(rule_onnx)])
+        assert r.exit_code == 1 and r.output == (f"Error: cannot tell a video format from the name {name}: end it "
+                                                 "in .mp4, .mkv, .mov or .webm\n")  # fmt: skip
+        assert not (tmp_path / name).exists()
 
 
 @pytest.mark.timeout(60)

@@ -136,6 +136,9 @@ class VideoSink(Sink):
     def _try_open(self, audio: Sequence, encoder: str | None) -> Exception | None:
         try:
             self.container = av.open(str(self.path), mode="w")
+        except ValueError:  # "Could not determine output format"
+            raise SinkError(f"cannot tell a video format from the name {self.path.name}: end it in .mp4, .mkv, "
+                            ".mov or .webm") from None  # fmt: skip
         except (OSError, av.error.FFmpegError) as exc:
             raise SinkError(f"cannot create output {self.path}: {reason_of(exc)}") from None
         try:

@@ -152,6 +152,13 @@ def test_cli_exit_codes_and_summary(archive: Path, rule_onnx: Path, tmp_path: Pa
     assert len(run.stderr.strip().splitlines()) == 1
 
 
+def test_an_output_folder_that_cannot_be_made_is_one_line(archive: Path, tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    run = subprocess.run([sys.executable, "-m", "roadseg", "batch", str(archive), "-o", str(tmp_path / "afile/out")],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert run.returncode == 1 and run.stderr == f"Error: cannot create output folder {tmp_path / 'afile/out'}: Not a directory\n"
+
+
 def test_ray_missing_is_one_line(monkeypatch, archive: Path, tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
     with pytest.raises(BatchError, match=r"pip install 'roadseg\[ray\]'"):

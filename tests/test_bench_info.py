@@ -37,3 +37,14 @@ def test_bench_prints_the_side_by_side_table_and_writes_json_and_chart(rule_onnx
     assert "pipeline / model-only" in r.output and "96x128" in r.output
     peak = data["floor"]["peak"]
     assert peak["fp32_gflops"] > 1 and peak["int8_gops"] > 1 and "machine peak" in r.output
+
+
+def test_bench_with_fewer_frames_than_a_batch_is_one_line(rule_onnx, tmp_path):
+    video = write_video(tmp_path / "v.mp4", split_frames(3, h=96, w=128))
+    args = ["bench", "--video", str(video), "--model", str(rule_onnx), "--repeats", "1", "--no-torch", "--out",
+            str(tmp_path / "res")]  # fmt: skip
+    r = CliRunner().invoke(main, [*args, "--batch", "4"])  # a 3-frame clip: this was a ZeroDivisionError
+    assert r.exit_code == 1 and r.exception.__class__ is SystemExit, r.exception
+    assert r.output.startswith("Error: 3 frames read from") and "fewer than --batch 4 needs" in r.output
+    r = CliRunner().invoke(main, [*args, "--frames", "0"])
+    assert r.exit_code == 2 and "'--frames': 0 is not in the range" in r.output

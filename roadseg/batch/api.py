@@ -21,6 +21,7 @@ from roadseg.batch.inputs import find_videos, plan_outputs
 from roadseg.batch.report import Progress, Summary
 from roadseg.batch.results import ResultsLog, input_key, is_done, latest_outcomes, settings_key
 from roadseg.batch.task import Task, model_key, remove_stale_temps, remove_temps
+from roadseg.errors import reason_of
 from roadseg.pipeline.options import SegmentOptions
 
 RESULTS = "results.jsonl"
@@ -71,7 +72,10 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
     """
     bopts, sopts = _options(options, segment, kw)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BatchError(f"cannot create output folder {out}: {reason_of(exc)}") from None
     specs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     videos = find_videos(specs, exclude=out)
     if not videos:

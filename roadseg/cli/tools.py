@@ -22,9 +22,9 @@ def info_cmd(as_json) -> None:
 
 @click.command("bench")
 @click.option("--video", required=True, type=click.Path(exists=True, dir_okay=False), help="Clip whose frames are used.")
-@click.option("--frames", default=48, show_default=True, help="Frames per timed run.")
-@click.option("--repeats", default=3, show_default=True, help="Timed runs per measurement (median reported).")
-@click.option("--batch", "batches", multiple=True, type=int, default=(1, 4), show_default=True, help="Batch sizes for model-only runs.")
+@click.option("--frames", default=48, show_default=True, type=click.IntRange(min=1), help="Frames per timed run.")
+@click.option("--repeats", default=3, show_default=True, type=click.IntRange(min=1), help="Timed runs per measurement (median reported).")
+@click.option("--batch", "batches", multiple=True, type=click.IntRange(min=1), default=(1, 4), show_default=True, help="Batch sizes for model-only runs.")
 @click.option("--model", type=click.Path(exists=True, dir_okay=False), help="Benchmark this model instead of the shipped ones.")
 @click.option("--baseline", type=click.Path(exists=True, dir_okay=False),
               help="Also time this model (e.g. a previous release's INT8 file) model-only beside the default, with the ratio.")

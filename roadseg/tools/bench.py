@@ -19,6 +19,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from roadseg.errors import SourceError
 from roadseg.pipeline.infer import DEFAULT_MODELS, OnnxSegmenter, Segmenter, models_dir, resolve_device
 from roadseg.pipeline.options import SegmentOptions
 from roadseg.pipeline.overlay import Overlay, palette_lut
@@ -155,6 +156,9 @@ def run_bench(video: str | Path, *, frames: int = 48, repeats: int = 3, batches=
     if not models:
         raise FileNotFoundError("no models to benchmark: ship models/ or pass --model")
     imgs, vinfo = read_frames(video, frames)
+    if len(imgs) < max(batches):
+        raise SourceError(f"{len(imgs)} frames read from {video}, fewer than --batch {max(batches)} needs: "
+                          "raise --frames, or use a longer clip")  # fmt: skip
     default_model = models.get("int8") or next(iter(models.values()))
     working = tuple(OnnxSegmenter(default_model, providers="cpu").input_size)
     sizes = [working] + ([(vinfo["height"], vinfo["width"])] if native else [])

@@ -20,11 +20,21 @@ from collections.abc import Mapping
 from typing import Any
 
 from roadseg.classes import CAMVID_SIZE, CLASSES, IGNORE_INDEX, PALETTE
-from roadseg.errors import ModelError
+from roadseg.errors import ModelError, reason_of
 
 INPUT = "frames"
 OUTPUT = "labels"
 REQUIRED_METADATA = ("classes", "palette", "ignore_index", "input_size")
+
+
+def read_onnx(path: Any, *, load_external_data: bool = True) -> Any:
+    """``onnx.load`` of a file someone named, or a one-line :class:`ModelError` if it is not an ONNX model."""
+    import onnx
+
+    try:
+        return onnx.load(str(path), load_external_data=load_external_data)
+    except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError, OSError, ...
+        raise ModelError(f"cannot read ONNX model {path}: {exc.__class__.__name__}: {reason_of(exc)}") from None
 
 
 def contract_metadata(input_size: tuple[int, int] = CAMVID_SIZE, **extra: Any) -> dict[str, str]:

@@ -454,3 +454,27 @@ def test_curve_plots_val_and_check_and_merges_logs(tmp_path):
     old.write_text("".join(line.replace("run (2),", "run,") + "\n" for line in again))
     assert [(name, len(rows)) for name, rows in series([old])] == [("run", 2), ("next", 2), ("run", 2)]
     assert plot([tmp_path / "all.csv", run], tmp_path / "c3.png", chain=True).stat().st_size > 10_000
+
+
+def test_files_that_are_not_models_are_one_line_errors_in_every_model_command(tmp_path):
+    data = make_segnet(tmp_path / "data", n=4, h=40, w=48)
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"\x00" * 64)  # neither ONNX nor a pickle: these were tracebacks
+    video = tmp_path / "clip.pt"
+    video.write_bytes(b"\x00\x00\x00\x20ftypisom" + b"\x00" * 64)
+    cases = [
+        (["eval", str(video), "--data", str(data)], "cannot read checkpoint"),
+        (["export", str(junk), "-o", str(tmp_path / "x.onnx")], "cannot read checkpoint"),
+        (["soup", str(junk), str(junk), "-o", str(tmp_path / "s.pt"), "--data", str(data)], "cannot read ONNX model"),
+        (["quantize", str(junk), "-o", str(tmp_path / "q.onnx"), "--data", str(data), "--frames", "2"],
+         "cannot read ONNX model"),
+        (["train", "--data", str(data), "--init", str(junk), "--out", str(tmp_path / "run"), "--epochs", "1"],
+         "cannot read ONNX model"),
+        (["pack-data", str(tmp_path), str(tmp_path / "pk")], "is not a CamVid folder"),
+        (["pack-data", str(data), str(junk / "pk")], "cannot create"),
+    ]  # fmt: skip
+    for args, says in cases:
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 1 and r.exception.__class__ is SystemExit, (args, r.exception)
+        lines = r.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error: ") and says in lines[0], (args, r.output)

@@ -14,7 +14,7 @@ from roadseg.export.quantize import CALIBRATION_METHODS  # numpy only at import:
 @click.command()
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="CamVid folder (SegNet or fastai layout).")
 @click.option("--out", default="runs/unet-r34", show_default=True, help="Run folder: checkpoints and logs.")
-@click.option("--epochs", default=150, show_default=True)
+@click.option("--epochs", default=150, show_default=True, type=click.IntRange(min=1))
 @click.option("--batch-size", default=8, show_default=True)
 @click.option("--crop", default="256x256", show_default=True, help="Training crop HxW.")
 @click.option("--scale", default=(0.5, 1.5), nargs=2, type=float, show_default=True, help="Random scale range.")
@@ -123,10 +123,7 @@ def export_cmd(checkpoint, output, input_size, fp16_weights, half, verify_images
     import json
     from pathlib import Path
 
-    try:
-        net, state = load_checkpoint(checkpoint)
-    except Exception as exc:  # a pickle that is not a checkpoint, missing keys ...
-        fail(f"cannot read checkpoint {checkpoint}: {exc.__class__.__name__}: {exc}")
+    net, state = load_checkpoint(checkpoint)  # a file that is not one: ModelError, one line
     meta = training_metadata(state) if state.get("config") or state.get("soup") else {}
     path = export_onnx(net, output, input_size=parse_size(input_size), metadata=meta, fp16_weights=fp16_weights,
                        half=half)  # fmt: skip
@@ -163,7 +160,7 @@ def _verify_frames(folder: str):
                    "--holdout 0006R0 --holdout 0001TP:0.33.")
 @click.option("--size", help="Working size HxW [default: the model's input_size; native for checkpoints].")
 @click.option("--device", default="cpu", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
-@click.option("--limit", type=int, help="Score only the first N images.")
+@click.option("--limit", type=click.IntRange(min=1), help="Score only the first N images.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (per-class IoU, mIoU, confusion matrix).")
 @handle_errors
 def eval_cmd(model, data, split, holdout, size, device, limit, as_json) -> None:
@@ -190,7 +187,7 @@ def eval_cmd(model, data, split, holdout, size, device, limit, as_json) -> None:
 @click.argument("model", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="CamVid folder: calibration frames come from its train split.")
-@click.option("--frames", "count", default=64, show_default=True, help="Number of calibration frames.")
+@click.option("--frames", "count", default=64, show_default=True, type=click.IntRange(min=1), help="Number of calibration frames.")
 @click.option("--method", default=CALIBRATION_METHODS[0], show_default=True, type=click.Choice(CALIBRATION_METHODS),
               help="How activation ranges are set; the input's pixels keep 0..255 under every method.")
 @click.option("--holdout", multiple=True, metavar="SEQ[:FRACTION]",
@@ -222,7 +219,7 @@ def quantize_cmd(model, output, data, count, method, holdout) -> None:
 @click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="CamVid folder.")
 @click.option("--out", default="models", show_default=True, type=click.Path(file_okay=False))
-@click.option("--calib-frames", default=64, show_default=True, help="INT8 calibration frames (train split).")
+@click.option("--calib-frames", default=64, show_default=True, type=click.IntRange(min=1), help="INT8 calibration frames (train split).")
 @click.option("--calib-method", default=CALIBRATION_METHODS[0], show_default=True,
               type=click.Choice(CALIBRATION_METHODS), help="INT8 calibration method (as quantize --method).")
 @click.option("--check", type=click.Path(exists=True, dir_okay=False),
@@ -283,5 +280,8 @@ def pack_data_cmd(src, dst, quality) -> None:
     """Copy CamVid train+val with JPEG images (labels stay PNG), small enough to carry to a GPU box."""
     from roadseg.data.camvid import pack
 
-    n = pack(src, dst, quality=quality)
+    try:
+        n = pack(src, dst, quality=quality)
+    except FileNotFoundError as exc:
+        fail(str(exc))
     click.echo(f"packed {n} images into {dst}")

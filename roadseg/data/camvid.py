@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from roadseg.classes import CLASSES, IGNORE_INDEX
+from roadseg.errors import OutputError, reason_of
 
 #: The usual grouping of CamVid's 32 classes into the 11 scored ones; any other name is void.
 CAMVID32_TO_11: dict[str, str] = {
@@ -196,9 +197,12 @@ def pack(src: str | Path, dst: str | Path, *, splits=("train", "val"), quality: 
 
     n = 0
     for split in splits:
-        ds = CamVid(src, split)
-        (Path(dst) / split).mkdir(parents=True, exist_ok=True)
-        (Path(dst) / f"{split}annot").mkdir(parents=True, exist_ok=True)
+        ds = CamVid(src, split)  # FileNotFoundError (one line) for a folder that is not CamVid
+        try:
+            (Path(dst) / split).mkdir(parents=True, exist_ok=True)
+            (Path(dst) / f"{split}annot").mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create {Path(dst) / split}: {reason_of(exc)}") from None
         for s in ds.samples:
             image = cv2.imread(str(s.image), cv2.IMREAD_COLOR)
             cv2.imwrite(str(Path(dst) / split / f"{s.image.stem}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, quality])

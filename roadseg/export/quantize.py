@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from roadseg.contract import set_metadata
+from roadseg.contract import read_onnx, set_metadata
 
 #: Operators given Q/DQ pairs: convolutions carry nearly all the arithmetic.
 QUANTIZED_OPS = ["Conv", "Relu", "Add", "MaxPool", "Concat", "Resize"]
@@ -101,7 +101,7 @@ def quantize_int8(src: str | Path, dst: str | Path, frames: np.ndarray, *,
     methods = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
                "entropy": CalibrationMethod.Entropy}  # fmt: skip
     src, dst = Path(src), Path(dst)
-    meta = {p.key: p.value for p in onnx.load(str(src), load_external_data=False).metadata_props}
+    meta = {p.key: p.value for p in read_onnx(src, load_external_data=False).metadata_props}
     with tempfile.TemporaryDirectory() as tmp:
         pre = Path(tmp) / "pre.onnx"
         quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)

@@ -24,6 +24,7 @@ import torch
 from onnx import numpy_helper
 from torch import nn
 
+from roadseg.contract import read_onnx
 from roadseg.model.preprocess import Preprocess
 from roadseg.model.unet import BasicBlock, UNetResNet34
 
@@ -81,7 +82,7 @@ def folded_convs(path: str, config: dict | None = None) -> tuple[list, dict]:
     """The file's convs as (weight, bias) in the order an export runs them, each BN folded in and the
     stem taking normalised pixels (a folded normalisation is unfolded), and the net config they belong
     to: ``config``, else the file's ``model_config`` metadata, else what the conv shapes imply."""
-    model = onnx.load(path)
+    model = read_onnx(path)
     meta = {p.key: json.loads(p.value) for p in model.metadata_props if p.key in META_KEYS}
     convs = _conv_params(model, path)
     config = config or meta.get("model_config") or config_of(convs)

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from roadseg.contract import read_onnx
+from roadseg.errors import ModelError, reason_of
 from roadseg.model import Preprocess, build_model
 
 IMAGENET_URL = "https://download.pytorch.org/models/resnet34-b627a593.pth"
@@ -80,9 +82,12 @@ def load_checkpoint(path: str | Path, device: str = "cpu"):
 
     A ``last.pt`` of a run with an EMA gives the EMA weights: those are what the run scores and ships.
     """
-    state = torch.load(path, map_location=device, weights_only=False)
-    model = build_model(state.get("model_config"))
-    model.load_state_dict(_scored_weights(state))
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+        model = build_model(state.get("model_config"))
+        model.load_state_dict(_scored_weights(state))
+    except Exception as exc:  # noqa: BLE001 - a pickle that is not a checkpoint, missing keys, another net ...
+        raise ModelError(f"cannot read checkpoint {path}: {exc.__class__.__name__}: {reason_of(exc)}") from None
     return model.eval(), state
 
 
@@ -120,15 +125,13 @@ def soup_checkpoint(paths: list[str], weights: list[float] | None, images: list[
     It records each ingredient (file name, weight and what its metadata says of its training), and the
     release writes that into the shipped files' metadata.
     """
-    import onnx
-
     from roadseg.model.unfold import unet_soup
 
     net = unet_soup([str(p) for p in paths], weights, calibration_batch(images))
     weights = [1.0] * len(paths) if weights is None else weights
     soup = []
     for path, weight in zip(paths, weights):
-        meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+        meta = {p.key: p.value for p in read_onnx(path, load_external_data=False).metadata_props}
         about = {k: json.loads(meta[k]) for k in INGREDIENT_KEYS if k in meta}
         soup.append({"file": Path(path).name, "weight": round(weight / sum(weights), 4), **about})
     save_atomic({"model": net.state_dict(), "model_config": net.config, "soup": soup}, Path(dst))

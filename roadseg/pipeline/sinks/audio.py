@@ -147,8 +147,15 @@ class AudioRemux:
         self._write(packet)
 
     def flush(self) -> None:
-        """Write what the encoders still hold (at the end, before the trailer)."""
-        for _, out in self.encoders.values():
+        """Write what the decoders and encoders of re-encoded streams still hold (at the end, before
+        the trailer)."""
+        for decoder, out in self.encoders.values():
+            try:
+                frames = decoder.decode(None)
+            except (av.error.FFmpegError, ValueError):
+                frames = []
+            for frame in frames:
+                self._encode(out, frame)
             self._encode(out, None)
 
     def _reencode(self, packet: av.Packet) -> None:

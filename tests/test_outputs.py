@@ -74,6 +74,9 @@ def test_images_in_and_out(rule_onnx, tmp_path):
     assert (tmp_path / "one.png").is_file()
     r = CliRunner().invoke(segment_video_cmd, [str(folder / "f0.jpg"), "-o", str(tmp_path / "one.png"), "--model", str(rule_onnx)])
     assert r.exit_code == 1 and "exists" in r.output  # no silent overwrite for images either
+    r = CliRunner().invoke(segment_video_cmd, [str(folder / "f0.jpg"), "-o", str(tmp_path / "one.png"), "--model",
+                                               str(rule_onnx), "-y", "-q"])  # fmt: skip
+    assert r.exit_code == 0 and r.output.startswith(f"wrote {tmp_path / 'one.png'}: 1 image in "), r.output
     # a video name for images: one line before any work, and no folder called "x.mp4"
     for src, dst, says in ((folder / "f0.jpg", "one.mp4", "cannot write an image as one.mp4"),
                            (folder, "all.mp4", "3 images are written into a folder, but")):  # fmt: skip

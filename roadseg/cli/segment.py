@@ -13,7 +13,9 @@ def _summary(result: RunResult) -> str:
         lat = result.latency_ms
         return (f"live: {result.frames} frames shown at {result.fps} frames/s, {result.dropped} dropped "
                 f"({100 * result.drop_rate:.0f}%), latency p50 {lat['p50']} ms p95 {lat['p95']} ms")  # fmt: skip
-    return f"wrote {result.output}: {result.frames} frames in {result.seconds:.1f} s ({result.fps or 0:.1f} frames/s)"
+    noun = "image" if result.kind == "images" else "frame"
+    count = f"{result.frames} {noun}{'' if result.frames == 1 else 's'}"
+    return f"wrote {result.output}: {count} in {result.seconds:.1f} s ({result.fps or 0:.1f} frames/s)"
 
 
 @click.command("segment", context_settings={"help_option_names": ["-h", "--help"]})

@@ -128,6 +128,26 @@ def test_a_library_error_of_several_lines_is_one_line_and_keeps_what_was_done(sp
     assert "kept a playable partial output of 4 frames" in r.output
 
 
+def test_a_model_that_fails_at_run_time_is_told_in_one_line_without_onnxruntime_s_own_log(split_video, tmp_path):
+    import onnx
+    from conftest import rule_model
+    from onnx import TensorProto, helper
+
+    from roadseg import contract
+
+    model = onnx.load(str(rule_model(tmp_path / "rule.onnx")))
+    model.graph.node[-1].output[0] = "flat"  # then reshaped to 32x48 pictures: other sizes fail while running
+    model.graph.node.append(helper.make_node("Reshape", ["flat", "shape"], [contract.OUTPUT]))
+    model.graph.initializer.append(helper.make_tensor("shape", TensorProto.INT64, [3], [-1, 32, 48]))
+    onnx.save(model, str(tmp_path / "fails.onnx"))
+    out = tmp_path / "o.mp4"
+    r = subprocess.run([sys.executable, "-m", "roadseg", "segment", str(split_video), "-o", str(out), "--model",
+                        str(tmp_path / "fails.onnx"), "--size", "16x16", "-q"], capture_output=True, text=True,
+                       timeout=120)  # fmt: skip
+    assert r.returncode == 1 and r.stderr.startswith("Error: infer failed: ") and r.stderr.count("\n") == 1, r.stderr
+    assert "removed the unfinished output" in r.stderr and not out.exists()
+
+
 def test_unwritable_output_path(split_video, rule_onnx, tmp_path):
     r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", "/proc/roadseg-out.mp4", "--model", str(rule_onnx)])
     assert r.exit_code == 1 and "cannot create output" in r.output

@@ -113,7 +113,9 @@ class OnnxSegmenter:
             raise ModelError(f"model file not found: {self.path}")
         device = resolve_device(providers)
         opts = ort.SessionOptions()
-        opts.log_severity_level = 3  # the failed-CUDA chatter of onnxruntime-gpu on a CPU box
+        # fatal only: the failed-CUDA chatter of onnxruntime-gpu on a CPU box, and a failed run's error,
+        # which comes back as the exception that the run's one Error: line tells
+        opts.log_severity_level = 4
         if threads:
             opts.intra_op_num_threads = threads
         if not spin:

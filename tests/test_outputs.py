@@ -122,6 +122,10 @@ def test_an_output_that_cannot_hold_h264_gets_its_own_codec_unless_one_is_asked(
     v = read_video(webm)
     assert v["codec"] == "vp9" and len(v["frames"]) == 12
     assert "re-encoding it as opus" in result.output and [a[0] for a in v["audio"]] == ["opus"]  # AAC cannot go in
+    ogv = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(tmp_path / "o.ogv"), "--model",
+                                                 str(rule_onnx), "-q"])  # fmt: skip
+    assert ogv.exit_code == 0 and read_video(tmp_path / "o.ogv")["codec"] == "vp8"  # ogg refuses H.264 late
+    assert ogv.output.count("cannot be copied") == 1, ogv.output  # one line, though two encoders were tried
     segment_video(split_video, tmp_path / "o.mp4", model=rule_onnx, quiet=True)
     h264 = read_video(tmp_path / "o.mp4")["frames"][3].astype(int)
     assert np.abs(v["frames"][3].astype(int) - h264).mean() < 6  # the same picture as H.264's

@@ -119,6 +119,7 @@ class VideoSink(Sink):
         If the header cannot be written with the audio (damaged codec parameters), the video is written
         alone. With no codec asked for, a container that cannot hold H.264 gets its own video codec.
         """
+        self._routes = None  # how the audio goes in: worked out (and told) once, whatever is tried
         first = None
         for encoder in (self.codec,) if self.codec else ("libx264", None):  # None: the container's own
             error = self._try_open(audio, encoder)
@@ -152,7 +153,7 @@ class VideoSink(Sink):
             self.stream.options = encoder_options(self.encoder, self.crf, self.preset)
             if self.encoder == "libsvtav1":
                 os.environ.setdefault("SVT_LOG", "1")  # errors only: SVT-AV1 prints a banner of some 40 lines
-            self.audio = AudioRemux(self.container, *routes(audio, self.container.format.name, self.audio_samples))
+            self.audio = AudioRemux(self.container, *self._audio_routes(audio))
             self.container.start_encoding()  # now, not at the first packet: a header that fails is known here
         except Exception as exc:  # noqa: BLE001 - PyAV raises ValueError, TypeError ... as well as FFmpegError
             with contextlib.suppress(Exception):
@@ -160,6 +161,14 @@ class VideoSink(Sink):
             self.path.unlink(missing_ok=True)
             return exc
         return None
+
+    def _audio_routes(self, audio: Sequence) -> tuple[list, list]:
+        """:func:`routes` of ``audio`` into this file's format, the same for every try at opening it."""
+        if not audio:
+            return [], []
+        if self._routes is None:
+            self._routes = routes(audio, self.container.format.name, self.audio_samples)
+        return self._routes
 
     @property
     def audio_dropped(self) -> int:

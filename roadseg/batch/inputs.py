@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from roadseg.batch.errors import BatchError
+from roadseg.pipeline.sources.images import VIDEO_SUFFIXES
 
 log = logging.getLogger("roadseg")
 
-#: Extensions a folder or glob search takes as video files (case-insensitive). A file named
-#: explicitly is taken whatever its extension.
-VIDEO_SUFFIXES = frozenset(".mp4 .m4v .mov .mkv .webm .avi .ts .mts .m2ts .mpg .mpeg .flv .wmv .3gp .mxf .ogv".split())
+# A folder or glob search takes VIDEO_SUFFIXES as video files; a file named explicitly is taken
+# whatever its extension.
 _GLOB_CHARS = "*?["
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from roadseg.batch.errors import BatchError
-from roadseg.pipeline.sources.images import VIDEO_SUFFIXES
+from roadseg.pipeline.suffixes import VIDEO_SUFFIXES
 
 log = logging.getLogger("roadseg")
 

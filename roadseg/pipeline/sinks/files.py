@@ -16,7 +16,7 @@ from roadseg.errors import OutputError, SinkError, reason_of
 from roadseg.pipeline.infer import resize_labels
 from roadseg.pipeline.sinks.base import Sink
 from roadseg.pipeline.sources import Frame
-from roadseg.pipeline.sources.images import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from roadseg.pipeline.suffixes import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 #: names that a folder of output images is not given by mistake
 FILE_SUFFIXES = VIDEO_SUFFIXES.union(IMAGE_SUFFIXES)

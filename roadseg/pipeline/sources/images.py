@@ -15,11 +15,7 @@ import numpy as np
 
 from roadseg.errors import SourceError
 from roadseg.pipeline.sources.base import Frame, VideoInfo
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-#: Extensions taken as video files (case-insensitive): by a batch's folder or glob search, and as the
-#: name of a file, not a folder, when images are written.
-VIDEO_SUFFIXES = frozenset(".mp4 .m4v .mov .mkv .webm .avi .ts .mts .m2ts .mpg .mpeg .flv .wmv .3gp .mxf .ogv".split())
+from roadseg.pipeline.suffixes import IMAGE_SUFFIXES
 
 
 def is_image_input(spec: str | Path) -> bool:

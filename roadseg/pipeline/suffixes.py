@@ -1,0 +1,12 @@
+"""File extensions roadseg tells media by (case-insensitive). Constants only: ``import roadseg`` (batch)
+reads them without PyAV or OpenCV.
+
+Example:
+    >>> ".webm" in VIDEO_SUFFIXES, ".png" in IMAGE_SUFFIXES
+    (True, True)
+"""
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+#: taken as video files by a batch's folder or glob search, and as the name of a file, not a folder,
+#: when images are written
+VIDEO_SUFFIXES = frozenset(".mp4 .m4v .mov .mkv .webm .avi .ts .mts .m2ts .mpg .mpeg .flv .wmv .3gp .mxf .ogv".split())

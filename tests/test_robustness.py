@@ -34,6 +34,63 @@ def test_rotation_metadata_is_honoured(rule_onnx, tmp_path):
     assert np.mean(got_road == red) > 0.95
 
 
+def _with_pictures(path, frames, *, cover: bool, audio: bool = False):
+    """A file whose first video stream is a still (a cover picture, or a one-frame thumbnail track)
+    ahead of the video itself (``frames``, 25 fps), or with no video but the still (``frames`` empty)."""
+    import av
+    from av.stream import Disposition
+
+    with av.open(str(path), "w", format="mp4" if path.suffix == ".m4a" else None) as out:
+        still = out.add_stream("mjpeg", rate=1)
+        still.width, still.height, still.pix_fmt = 32, 24, "yuvj420p"
+        if cover:
+            still.disposition = Disposition.attached_pic
+        vs = None
+        if frames:
+            vs = out.add_stream("libx264", rate=25)
+            vs.height, vs.width = frames[0].shape[:2]
+            vs.pix_fmt = "yuv420p"
+        aus = out.add_stream("aac", rate=48000) if audio else None
+        pic = av.VideoFrame.from_ndarray(np.full((24, 32, 3), 200, np.uint8), format="rgb24")
+        pic.pts = 0
+        out.mux(still.encode(pic))
+        out.mux(still.encode(None))
+        for i, img in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+            vf.pts = i
+            out.mux(vs.encode(vf))
+        if vs is not None:
+            out.mux(vs.encode(None))
+        if aus is not None:
+            af = av.AudioFrame.from_ndarray(np.zeros((1, 48000), np.float32), format="fltp", layout="mono")
+            af.sample_rate, af.pts = 48000, 0
+            out.mux(aus.encode(af))
+            out.mux(aus.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("suffix,cover", [(".mkv", False), (".mp4", True)])
+def test_the_video_is_segmented_not_a_still_stream_ahead_of_it(rule_onnx, tmp_path, suffix, cover):
+    src = _with_pictures(tmp_path / f"in{suffix}", split_frames(12, h=96, w=128), cover=cover)
+    import av
+
+    with av.open(str(src)) as c:  # as written: a still stream comes first (or, in mp4, the cover after)
+        kinds = [(s.type, s.codec_context.name) for s in c.streams]
+    assert ("video", "mjpeg") in kinds
+    out = tmp_path / "o.mp4"
+    stats = segment_video(src, out, model=rule_onnx, quiet=True)
+    v = read_video(out)
+    assert stats["frames"] == len(v["frames"]) == 12 and (v["width"], v["height"]) == (128, 96)
+
+
+def test_a_file_with_only_a_cover_picture_is_refused_in_one_line(rule_onnx, tmp_path):
+    src = _with_pictures(tmp_path / "song.m4a", [], cover=True, audio=True)
+    out = tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 1 and not out.exists()
+    assert r.output.strip() == f"Error: no video stream in {src} (only a cover picture)"
+
+
 def test_odd_sizes_are_padded_to_even_and_said(rule_onnx, tmp_path, caplog):
     src = write_video(tmp_path / "odd.mkv", split_frames(5, h=49, w=65), codec="libx264", pix_fmt="yuv444p")
     out = tmp_path / "o.mp4"

@@ -25,7 +25,7 @@ from roadseg.pipeline.options import SegmentOptions
 from roadseg.pipeline.overlay import Overlay, palette_lut
 from roadseg.pipeline.run import run
 from roadseg.pipeline.sinks import VideoSink
-from roadseg.pipeline.sources import Frame, VideoSource
+from roadseg.pipeline.sources import Frame, VideoSource, picture_stream
 from roadseg.tools.peak import floor, machine_peak
 
 
@@ -101,7 +101,7 @@ def naive_loop(video: str | Path, model: Path, count: int, repeats: int, preset:
 
     def once() -> int:
         with tempfile.TemporaryDirectory() as tmp, av.open(str(video)) as c:
-            s = c.streams.video[0]
+            s = picture_stream(c)
             sink = VideoSink(Path(tmp) / "naive.mp4", width=s.codec_context.width, height=s.codec_context.height,
                              fps=s.average_rate, preset=preset)  # fmt: skip
             n = 0

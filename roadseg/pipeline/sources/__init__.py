@@ -13,7 +13,7 @@ check that an output can carry them) and ``expected_frames()``. The kinds:
 All open media through :func:`open_container` (``base.py``).
 """
 
-from roadseg.pipeline.sources.base import Frame, Source, VideoInfo, open_container
+from roadseg.pipeline.sources.base import Frame, Source, VideoInfo, open_container, picture_stream
 from roadseg.pipeline.sources.capture import LiveSource, capture_args, is_live_input, open_capture
 from roadseg.pipeline.sources.file import VideoSource
 from roadseg.pipeline.sources.images import ImageSource, image_paths, is_image_input, read_image
@@ -31,5 +31,6 @@ __all__ = [
     "is_live_input",
     "open_capture",
     "open_container",
+    "picture_stream",
     "read_image",
 ]

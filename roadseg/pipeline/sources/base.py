@@ -47,7 +47,7 @@ class Frame:
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What a source says about its pictures (for a video: its first video stream and its audio streams)."""
+    """What a source says about its pictures (for a video: its video stream and its audio streams)."""
 
     path: str
     width: int
@@ -67,9 +67,9 @@ class VideoInfo:
 
     @classmethod
     def from_container(cls, container, path: str) -> VideoInfo:
-        """Read the first video stream's parameters; values a damaged header makes absurd (a rate of a
+        """Read the video stream's parameters (:func:`picture_stream`); values a damaged header makes absurd (a rate of a
         frame a week, a time base of hours, a negative duration) are left unknown instead."""
-        s = container.streams.video[0]
+        s = picture_stream(container)
         duration = None
         if s.duration is not None and s.time_base is not None:
             duration = float(s.duration * s.time_base)
@@ -160,8 +160,21 @@ def open_container(target: str, *, what: str = "file", format: str | None = None
         if what == "file":
             raise SourceError(f"not a readable video: {target} ({reason_of(exc)})") from None
         raise SourceError(f"cannot open {what} {target}: {reason_of(exc)}") from None
-    if not container.streams.video:
+    stream = picture_stream(container)
+    if stream is None:
+        cover = " (only a cover picture)" if container.streams.video else ""
         container.close()
-        raise SourceError(f"no video stream in {target}" if what == "file" else f"no video stream in {what} {target}")
-    container.streams.video[0].thread_type = "AUTO"  # frame/slice threads, FFmpeg picks the count
+        name = target if what == "file" else f"{what} {target}"
+        raise SourceError(f"no video stream in {name}{cover}")
+    stream.thread_type = "AUTO"  # frame/slice threads, FFmpeg picks the count
     return container
+
+
+def picture_stream(container):
+    """The video stream a file is about, or None: not a cover picture (attached picture), and, among
+    several (a thumbnail track, a rear camera), the one FFmpeg's own choice would play."""
+    moving = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+    if not moving:
+        return None
+    best = container.streams.best("video")
+    return next((s for s in moving if best is not None and s.index == best.index), moving[0])

@@ -26,7 +26,7 @@ import av
 
 from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.runner import call_interruptibly
-from roadseg.pipeline.sources.base import Frame, VideoInfo, open_container
+from roadseg.pipeline.sources.base import Frame, VideoInfo, open_container, picture_stream
 
 log = logging.getLogger("roadseg")
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "rtmps://", "http://", "https://", "udp://", "tcp://", "srt://")
@@ -142,7 +142,7 @@ class LiveSource:
 
     def _decoded(self) -> Iterator:
         """Decoded pictures; a corrupt packet is skipped (as a file source does), not taken for a lost stream."""
-        stream = self.container.streams.video[0]
+        stream = picture_stream(self.container)
         for packet in self.container.demux(stream):
             try:
                 yield from packet.decode()

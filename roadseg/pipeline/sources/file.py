@@ -20,13 +20,13 @@ import numpy as np
 
 from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.sources.audio import AudioTimeline
-from roadseg.pipeline.sources.base import Frame, VideoInfo, open_container
+from roadseg.pipeline.sources.base import Frame, VideoInfo, open_container, picture_stream
 
 log = logging.getLogger("roadseg")
 
 
 class VideoSource:
-    """Decode a file's first video stream; audio packets pass through untouched, in file order.
+    """Decode a file's video stream (:func:`picture_stream`); audio packets pass through untouched, in file order.
 
     Iterating yields :class:`Frame` objects (upright: rotation metadata is applied) and, when
     ``audio=True``, the ``av.Packet`` objects of the audio streams, so that a sink can remux them.
@@ -47,7 +47,7 @@ class VideoSource:
                  hwaccel: str | None = None) -> None:  # fmt: skip
         self.path = Path(path)
         self.container = open_container(str(self.path), hwaccel=hwaccel)
-        self.stream = self.container.streams.video[0]
+        self.stream = picture_stream(self.container)
         self.audio_streams = list(self.container.streams.audio) if audio else []
         self.start, self.duration = max(0.0, start), duration
         self.end = None if duration is None else self.start + duration

@@ -32,8 +32,11 @@ def write_video(
     options: dict | None = None,
     audio_codec: str = "aac",
     metadata: dict | None = None,
+    offset: float = 0.0,
 ) -> Path:
-    """Encode RGB frames (and optionally a mono sine-wave track, AAC unless ``audio_codec`` says) with PyAV."""
+    """Encode RGB frames (and optionally a mono sine-wave track, AAC unless ``audio_codec`` says) with PyAV.
+
+    ``offset``: seconds added to every timestamp (a transport stream's clock that does not start at 0)."""
     with av.open(str(path), "w", options=options or {}) as out:
         out.metadata.update(metadata or {})
         vs = out.add_stream(codec, rate=fps)
@@ -51,7 +54,7 @@ def write_video(
             aus.layout = "mono"
         for i, img in enumerate(frames):
             vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-            vf.pts = pts[i] if pts else i
+            vf.pts = (pts[i] if pts else i) + round(offset / tb)
             vf.time_base = tb
             out.mux(vs.encode(vf))
         out.mux(vs.encode(None))
@@ -62,7 +65,7 @@ def write_video(
             samples = (wave * 32767).astype(np.int16) if fmt == "s16" else wave
             for s in range(0, n, chunk):
                 af = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, s : s + chunk]), format=fmt, layout="mono")
-                af.sample_rate, af.pts, af.time_base = 48000, s, Fraction(1, 48000)
+                af.sample_rate, af.pts, af.time_base = 48000, s + round(offset * 48000), Fraction(1, 48000)
                 out.mux(aus.encode(af))
             out.mux(aus.encode(None))
     return path

@@ -3,6 +3,7 @@
 import json
 from fractions import Fraction
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -94,6 +95,27 @@ def test_start_and_duration_cut_video_and_audio(rule_onnx, tmp_path):
     assert v["seconds"][0] == pytest.approx(0.0, abs=0.05) and v["seconds"][-1] == pytest.approx(0.76, abs=0.05)
     (codec, dur, tb), = v["audio"]
     assert codec == "aac" and float(dur * tb) == pytest.approx(0.8, abs=0.1)
+
+
+def test_a_transport_streams_clock_is_where_start_counts_from_and_the_output_starts_at_zero(rule_onnx, tmp_path):
+    # a camera's .ts/.mts: timestamps from 3600 s, one keyframe (a seek lands on a packet it cannot decode from)
+    src = write_video(tmp_path / "cam.ts", split_frames(50, h=96, w=128), audio_seconds=2.0, offset=3600.0)
+    from roadseg.pipeline.sources import VideoSource
+
+    with VideoSource(src, start=1.0, duration=0.4) as s:
+        frames = [f for f in s if not isinstance(f, av.Packet)]
+    bars = [int(np.argmax(f.image[:, :, 1].astype(int).mean(1))) for f in frames]
+    assert bars == [(i * 3) % 96 for i in range(25, 35)]  # frames 25-34: from 1.0 s after the file's start
+    assert float(frames[0].pts * frames[0].time_base) == pytest.approx(0.0, abs=0.03)  # (audio begins 21 ms earlier)
+    out = tmp_path / "o.mp4"
+    stats = segment_video(src, out, model=rule_onnx, quiet=True)
+    v = read_video(out)
+    assert stats["frames"] == len(v["frames"]) == 50
+    assert v["seconds"][0] == pytest.approx(0.0, abs=0.05) and v["seconds"][-1] == pytest.approx(1.96, abs=0.05)
+    (codec, dur, tb), = v["audio"]
+    assert float(dur * tb) == pytest.approx(2.0, abs=0.1)  # not an hour of nothing before the picture
+    stats = segment_video(src, out, model=rule_onnx, start=1.0, duration=0.4, overwrite=True, quiet=True)
+    assert stats["frames"] == len(read_video(out)["frames"]) == 10
 
 
 def test_fractional_rate_is_exact(rule_onnx, tmp_path):

@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
@@ -20,7 +21,7 @@ import numpy as np
 
 from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.sources.audio import AudioTimeline
-from roadseg.pipeline.sources.base import Frame, VideoInfo, open_container, picture_stream
+from roadseg.pipeline.sources.base import MAX_SECONDS, Frame, VideoInfo, open_container, picture_stream
 
 log = logging.getLogger("roadseg")
 
@@ -34,7 +35,8 @@ class VideoSource:
     Args:
         path: the input file.
         audio: also yield the audio packets.
-        start: seconds to skip; output timestamps are shifted so the clip starts at ``start``'s frame.
+        start: seconds to skip, counted from the file's first timestamp (as FFmpeg's ``-ss``); output
+            timestamps are shifted so that the clip starts at 0 (at ``start``'s frame).
         duration: seconds to keep after ``start`` (``None`` = to the end).
         hwaccel: decode on a hardware device (``cuda``, ``qsv`` ...); falls back to the CPU with a
             one-line warning where the device is missing.
@@ -51,6 +53,11 @@ class VideoSource:
         self.audio_streams = list(self.container.streams.audio) if audio else []
         self.start, self.duration = max(0.0, start), duration
         self.end = None if duration is None else self.start + duration
+        # where the file's timeline begins (a transport stream's clock rarely starts at 0): --start and
+        # --duration count from there, as FFmpeg's -ss and -t do, and the output starts at 0 there
+        first = self.container.start_time
+        self.origin = first / av.time_base if first is not None and 0 < first / av.time_base < MAX_SECONDS else 0.0
+        self._shift = self.origin + self.start  # seconds taken off every timestamp
         self.lost = 0
         self.decoded = 0
         self.rotation = 0
@@ -120,10 +127,12 @@ class VideoSource:
     def _demuxed(self) -> Iterator[Frame | av.Packet]:
         if self.start > 0:
             try:
-                self.container.seek(int(self.start * av.time_base), backward=True, any_frame=False)
+                self._seek()
             except (av.error.FFmpegError, OSError) as exc:  # a damaged index: decode up to start instead
                 log.warning("cannot seek in %s (%s); reading it from the beginning up to --start", self.path,
                             reason_of(exc))  # fmt: skip
+                with contextlib.suppress(Exception):  # back where reading began, if the index allows
+                    self.container.seek(0, backward=True, any_frame=False)
         video = self._video_start()  # then the time of the last video packet read: where the file is
         for packet in self._packets():
             if packet.stream is not None and packet.stream.type == "audio":
@@ -134,7 +143,7 @@ class VideoSource:
             if stamp is not None and packet.time_base:
                 video = float(stamp * packet.time_base)
             for vf in self._decode(packet):
-                t = None if vf.pts is None or vf.time_base is None else float(vf.pts * vf.time_base)
+                t = None if vf.pts is None or vf.time_base is None else float(vf.pts * vf.time_base) - self.origin
                 if t is not None and t < self.start - 1e-6:
                     continue
                 if self.end is not None and t is not None and t >= self.end - 1e-6:
@@ -142,6 +151,40 @@ class VideoSource:
                 frame = self._frame(vf)
                 if frame is not None:
                     yield frame
+
+    def _seek(self) -> None:
+        """Seek to where decoding reaches ``start``'s frame. A seek lands on the keyframe before its target
+        in most files, but a transport stream lands on the packet at the target: pictures up to the next
+        keyframe do not decode there. So each try is checked (the first picture that decodes must not
+        be after ``start``) and the next starts further back, down to the beginning of the file."""
+        back = 0.0
+        while True:
+            at = max(self.origin, self._shift - back)
+            self.container.seek(int(at * av.time_base), backward=True, any_frame=False)
+            if at <= self.origin or self._lands_in_time(stop=self._shift + 1.0):
+                self.container.seek(int(at * av.time_base), backward=True, any_frame=False)
+                return
+            back = max(1.0, 4 * back)
+
+    def _lands_in_time(self, stop: float) -> bool:
+        """Whether the first picture decoded from here is at or before ``start`` (reading no further than
+        packets at ``stop`` seconds of the file's own clock)."""
+        packets = self.container.demux(self.stream)
+        while True:
+            try:
+                packet = next(packets)
+            except Exception:  # noqa: BLE001 - the end, or damage that breaks the demuxer: not in time here
+                return False
+            stamp = packet.pts if packet.dts is None else packet.dts
+            if stamp is not None and packet.time_base and float(stamp * packet.time_base) > stop:
+                return False
+            try:
+                frames = self.stream.decode(packet)
+            except (av.error.FFmpegError, ValueError):
+                continue
+            for vf in frames:
+                if vf.pts is not None and vf.time_base is not None:
+                    return float(vf.pts * vf.time_base) <= self._shift + 1e-6
 
     def _video_start(self) -> float | None:
         """Where the video stream starts (seconds), if the container says so and no seek moved us."""
@@ -176,11 +219,11 @@ class VideoSource:
     def _in_window(self, packets: Iterable[av.Packet]) -> Iterator[av.Packet]:
         """The audio ``packets`` (timestamps checked) between ``start`` and ``end``, shifted to start at ``start``."""
         for packet in packets:
-            t = float(packet.pts * packet.time_base)
+            t = float(packet.pts * packet.time_base) - self.origin
             if (self.start and t < self.start - 1e-6) or (self.end is not None and t >= self.end):
                 continue  # (without --start every packet is kept: AAC priming packets have pts < 0)
-            if self.start:
-                shift = round(self.start / packet.time_base)
+            if self._shift:
+                shift = round(self._shift / packet.time_base)
                 packet.pts -= shift
                 packet.dts -= shift
             yield packet
@@ -201,8 +244,8 @@ class VideoSource:
         elif image.shape[:2] != self._size:  # damaged or changed stream parameters midway: keep the first size
             image = cv2.resize(image, (self._size[1], self._size[0]), interpolation=cv2.INTER_AREA)
         pts = vf.pts
-        if pts is not None and self.start and vf.time_base is not None:
-            pts -= round(self.start / vf.time_base)
+        if pts is not None and self._shift and vf.time_base is not None:
+            pts -= round(self._shift / vf.time_base)
         frame = Frame(self.decoded, image, pts, vf.time_base)
         self.decoded += 1
         return frame

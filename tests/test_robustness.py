@@ -91,6 +91,34 @@ def test_a_file_with_only_a_cover_picture_is_refused_in_one_line(rule_onnx, tmp_
     assert r.output.strip() == f"Error: no video stream in {src} (only a cover picture)"
 
 
+def test_streams_that_do_not_go_into_the_output_are_named_in_one_line(rule_onnx, tmp_path):
+    import av
+
+    (tmp_path / "gps.srt").write_text("1\n00:00:00,000 --> 00:00:00,400\nN 51.5 W 0.1\n")
+    src = tmp_path / "dashcam.mkv"
+    with av.open(str(tmp_path / "gps.srt")) as srt, av.open(str(src), "w") as out:
+        vs = out.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        subs = out.add_stream_from_template(srt.streams.subtitles[0])
+        for i, img in enumerate(split_frames(10)):
+            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+            vf.pts = i
+            out.mux(vs.encode(vf))
+        out.mux(vs.encode(None))
+        for packet in srt.demux(srt.streams.subtitles[0]):
+            if packet.size:
+                packet.stream = subs
+                out.mux(packet)
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(tmp_path / "o.mp4"), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0, r.output
+    said = [line for line in r.output.splitlines() if "left out of the output" in line]
+    assert said == ["roadseg: dashcam.mkv has more streams than its video and audio; left out of the output: "
+                    "a subtitle stream (srt)"], r.output  # fmt: skip
+    plain = write_video(tmp_path / "plain.mp4", split_frames(5), audio_seconds=0.2)
+    r = CliRunner().invoke(segment_video_cmd, [str(plain), "-o", str(tmp_path / "p.mp4"), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0 and "left out" not in r.output, r.output
+
+
 def test_odd_sizes_are_padded_to_even_and_said(rule_onnx, tmp_path, caplog):
     src = write_video(tmp_path / "odd.mkv", split_frames(5, h=49, w=65), codec="libx264", pix_fmt="yuv444p")
     out = tmp_path / "o.mp4"

@@ -26,6 +26,26 @@ from roadseg.pipeline.sources.base import MAX_SECONDS, Frame, VideoInfo, open_co
 log = logging.getLogger("roadseg")
 
 
+def left_out(container, video, audio) -> str:
+    """The streams of ``container`` that are neither ``video`` nor in ``audio``, counted by kind for a
+    message ("a subtitle stream (srt), 4 data streams"); empty if none. Audio left out as asked
+    (``audio`` empty: ``--no-audio``) is not counted."""
+    kept = {video.index, *(a.index for a in audio)}
+    kinds: dict[str, int] = {}
+    for s in container.streams:
+        if s.index in kept or (s.type == "audio" and not audio):
+            continue
+        cover = s.type == "video" and s.disposition & av.stream.Disposition.attached_pic
+        codec = s.codec_context.name if s.codec_context is not None else None
+        kind = ("cover picture" if cover else f"{s.type} stream") + (f"|{codec}" if codec else "")
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return ", ".join(
+        (f"{n} {kind.split('|')[0].replace('picture', 'pictures').replace('stream', 'streams')}" if n > 1
+         else f"a {kind.split('|')[0]}") + (f" ({kind.split('|')[1]})" if "|" in kind else "")
+        for kind, n in kinds.items()
+    )  # fmt: skip
+
+
 class VideoSource:
     """Decode a file's video stream (:func:`picture_stream`); audio packets pass through untouched, in file order.
 
@@ -80,6 +100,9 @@ class VideoSource:
         self.info = replace(base, width=first.shape[1], height=first.shape[0])
         if self.rotation:
             log.warning("rotation metadata %d°: segmenting and writing the upright picture", self.rotation)
+        if left := left_out(self.container, self.stream, self.audio_streams):
+            log.warning("%s has more streams than its video and audio; left out of the output: %s",
+                        self.path.name, left)  # fmt: skip
 
     def _peek(self) -> None:
         """Decode up to the first frame now: its rotation and size shape the output."""

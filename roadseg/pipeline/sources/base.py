@@ -67,8 +67,9 @@ class VideoInfo:
 
     @classmethod
     def from_container(cls, container, path: str) -> VideoInfo:
-        """Read the video stream's parameters (:func:`picture_stream`); values a damaged header makes absurd (a rate of a
-        frame a week, a time base of hours, a negative duration) are left unknown instead."""
+        """Read the parameters of the video stream (:func:`picture_stream`); values a damaged header
+        makes absurd (a rate of a frame a week, a time base of hours, a negative duration) are left
+        unknown instead."""
         s = picture_stream(container)
         duration = None
         if s.duration is not None and s.time_base is not None:

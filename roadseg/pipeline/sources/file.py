@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -31,19 +32,13 @@ def left_out(container, video, audio) -> str:
     message ("a subtitle stream (srt), 4 data streams"); empty if none. Audio left out as asked
     (``audio`` empty: ``--no-audio``) is not counted."""
     kept = {video.index, *(a.index for a in audio)}
-    kinds: dict[str, int] = {}
+    kinds = Counter()
     for s in container.streams:
-        if s.index in kept or (s.type == "audio" and not audio):
-            continue
-        cover = s.type == "video" and s.disposition & av.stream.Disposition.attached_pic
-        codec = s.codec_context.name if s.codec_context is not None else None
-        kind = ("cover picture" if cover else f"{s.type} stream") + (f"|{codec}" if codec else "")
-        kinds[kind] = kinds.get(kind, 0) + 1
-    return ", ".join(
-        (f"{n} {kind.split('|')[0].replace('picture', 'pictures').replace('stream', 'streams')}" if n > 1
-         else f"a {kind.split('|')[0]}") + (f" ({kind.split('|')[1]})" if "|" in kind else "")
-        for kind, n in kinds.items()
-    )  # fmt: skip
+        if s.index not in kept and (s.type != "audio" or audio):
+            cover = s.type == "video" and s.disposition & av.stream.Disposition.attached_pic
+            kinds["cover picture" if cover else f"{s.type} stream", s.codec_context and s.codec_context.name] += 1
+    return ", ".join((f"{n} {kind}s" if n > 1 else f"a {kind}") + (f" ({codec})" if codec else "")
+                     for (kind, codec), n in kinds.items())  # fmt: skip
 
 
 class VideoSource:

@@ -137,6 +137,22 @@ def test_codec_and_quality_options(split_video, rule_onnx, tmp_path, capfd):
     assert small.stat().st_size < big.stat().st_size
 
 
+@pytest.mark.parametrize("name,codec,expect", [("o.gif", None, ("gif", "bgra")),  # (as decoded: 8-bit RGB)
+                                                 ("o.avi", "mjpeg", ("mjpeg", "yuvj420p")),
+                                                 ("o.mov", "prores_ks", ("prores", "yuv422p10le"))])  # fmt: skip
+def test_encoders_without_yuv420p_get_a_pixel_format_of_their_own(split_video, rule_onnx, tmp_path, name, codec,
+                                                                   expect):  # fmt: skip
+    out = tmp_path / name
+    args = [str(split_video), "-o", str(out), "--model", str(rule_onnx), "--mode", "mask", "-q"]
+    args += ["--codec", codec] if codec else []
+    r = CliRunner().invoke(segment_video_cmd, args)
+    assert r.exit_code == 0, r.output
+    v = read_video(out)
+    assert (v["codec"], v["pix_fmt"]) == expect and len(v["frames"]) == 12
+    nearest = np.abs(v["frames"][5][:, :, None].astype(int) - np.array(PALETTE)).sum(-1).argmin(-1)  # (GIF: 3-3-2 bits)
+    assert (nearest[:, :28] == 3).mean() > 0.8 and (nearest[:, 36:] == 0).mean() > 0.8  # red half: Road; dark: Sky
+
+
 def test_an_output_that_cannot_hold_h264_gets_its_own_codec_unless_one_is_asked(split_video, rule_onnx, tmp_path):
     webm = tmp_path / "o.webm"
     result = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(webm), "--model", str(rule_onnx), "-q"])

@@ -65,6 +65,17 @@ def encoder_options(name: str, crf: int, preset: str) -> dict[str, str]:
     return {"crf": str(crf)}
 
 
+def pixel_format(codec) -> str:
+    """yuv420p, which every player takes, where ``codec`` encodes it; else the codec's own first choice
+    (MJPEG: full-range yuvj420p, GIF: 8-bit RGB, ProRes: 4:2:2 10-bit).
+
+    >>> [pixel_format(av.Codec(name, "w")) for name in ("libx264", "mjpeg", "gif")]
+    ['yuv420p', 'yuvj420p', 'rgb8']
+    """
+    formats = [f.name for f in codec.video_formats or ()]
+    return formats[0] if formats and (formats[0] == "yuvj420p" or "yuv420p" not in formats) else "yuv420p"
+
+
 def even_size(width: int, height: int) -> tuple[int, int]:
     """yuv420p needs even dimensions: odd ones are padded by one pixel (edge replicated)."""
     return width + width % 2, height + height % 2
@@ -147,7 +158,7 @@ class VideoSink(Sink):
             self.stream = self.container.add_stream(self.encoder, rate=self.fps)
             self.encoder = self.stream.codec_context.name  # the encoder itself: libvpx-vp9 for vp9
             self.stream.width, self.stream.height = self.out_w, self.out_h
-            self.stream.pix_fmt = "yuv420p"
+            self.stream.pix_fmt = pixel_format(self.stream.codec_context.codec)
             tb = Fraction(1, 1000) if self.wall_clock else self.time_base
             self.stream.codec_context.time_base = Fraction(tb) if tb else 1 / self.fps
             self.stream.options = encoder_options(self.encoder, self.crf, self.preset)

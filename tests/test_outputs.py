@@ -97,9 +97,11 @@ def test_start_and_duration_cut_video_and_audio(rule_onnx, tmp_path):
     assert codec == "aac" and float(dur * tb) == pytest.approx(0.8, abs=0.1)
 
 
-def test_a_transport_streams_clock_is_where_start_counts_from_and_the_output_starts_at_zero(rule_onnx, tmp_path):
-    # a camera's .ts/.mts: timestamps from 3600 s, one keyframe (a seek lands on a packet it cannot decode from)
-    src = write_video(tmp_path / "cam.ts", split_frames(50, h=96, w=128), audio_seconds=2.0, offset=3600.0)
+@pytest.mark.parametrize("offset", [3600.0, 2**33 / 90000 - 1.0])  # the second passes the 33-bit clock's wrap at 1 s
+def test_a_transport_streams_clock_is_where_start_counts_from_and_the_output_starts_at_zero(rule_onnx, tmp_path,
+                                                                                          offset):  # fmt: skip
+    # a camera's .ts/.mts: timestamps from offset, one keyframe (a seek lands on a packet it cannot decode from)
+    src = write_video(tmp_path / "cam.ts", split_frames(50, h=96, w=128), audio_seconds=2.0, offset=offset)
     from roadseg.pipeline.sources import VideoSource
 
     with VideoSource(src, start=1.0, duration=0.4) as s:

@@ -68,10 +68,7 @@ class VideoSource:
         self.audio_streams = list(self.container.streams.audio) if audio else []
         self.start, self.duration = max(0.0, start), duration
         self.end = None if duration is None else self.start + duration
-        # where the file's timeline begins (a transport stream's clock rarely starts at 0): --start and
-        # --duration count from there, as FFmpeg's -ss and -t do, and the output starts at 0 there
-        first = self.container.start_time
-        self.origin = first / av.time_base if first is not None and 0 < first / av.time_base < MAX_SECONDS else 0.0
+        self.origin = self._origin()
         self._shift = self.origin + self.start  # seconds taken off every timestamp
         self.lost = 0
         self.decoded = 0
@@ -98,6 +95,22 @@ class VideoSource:
         if left := left_out(self.container, self.stream, self.audio_streams):
             log.warning("%s has more streams than its video and audio; left out of the output: %s",
                         self.path.name, left)  # fmt: skip
+
+    def _origin(self) -> float:
+        """Where the file's timeline begins (seconds of its own clock): --start and --duration count from
+        there, as FFmpeg's -ss and -t do, and the output starts at 0 there. A transport stream's clock
+        rarely starts at 0, and one that passed its 26.5-hour wrap reads as starting below 0. A file
+        whose video starts at 0 keeps its timestamps (AAC priming before it stays below 0)."""
+        first = self.container.start_time
+        if first is None or not abs(first / av.time_base) < MAX_SECONDS:
+            return 0.0
+        s = self.stream
+        video = float(s.start_time * s.time_base) if s.start_time is not None and s.time_base else None
+        first /= av.time_base
+        if first > 0:
+            return first
+        length = (self.container.duration or 0) / av.time_base  # (a wrap is less than a file's length ago)
+        return first if video is not None and video < 0 and -first <= length + 1 else 0.0
 
     def _peek(self) -> None:
         """Decode up to the first frame now: its rotation and size shape the output."""

@@ -155,6 +155,25 @@ def test_encoders_without_yuv420p_get_a_pixel_format_of_their_own(split_video, r
     assert (nearest[:, :28] == 3).mean() > 0.8 and (nearest[:, 36:] == 0).mean() > 0.8  # red half: Road; dark: Sky
 
 
+@pytest.mark.parametrize("name,codec,tags", [("o.mp4", None, (1, 1)), ("o.webm", None, (1, 1)),
+                                             ("o.avi", "mjpeg", (5, 2))])  # fmt: skip
+def test_colours_survive_a_player_that_reads_the_colour_tags(tmp_path, name, codec, tags):
+    # an HD picture of the class colours: a player converts it back by the stream's tags, and an
+    # untagged HD stream by BT.709, so the matrix the sink converts with must be the one it tags
+    from roadseg.pipeline.sinks import VideoSink
+
+    img = np.zeros((720, 1280, 3), np.uint8)
+    for i, colour in enumerate(PALETTE):
+        img[:, i * 100 : (i + 1) * 100] = colour
+    with VideoSink(tmp_path / name, width=1280, height=720, fps=Fraction(25), crf=0, codec=codec) as sink:
+        sink.write(img)
+    with av.open(str(tmp_path / name)) as c:
+        frame = next(c.decode(video=0))
+    assert (frame.colorspace, frame.color_range) == tags  # BT.709 limited; MJPEG: BT.601 full, as JPEG is
+    shown = frame.reformat(format="rgb24", src_colorspace=1 if tags[0] in (1, 2) else 5).to_ndarray()
+    assert max(np.abs(shown[360, i * 100 + 50].astype(int) - colour).max() for i, colour in enumerate(PALETTE)) <= 4
+
+
 def test_an_output_that_cannot_hold_h264_gets_its_own_codec_unless_one_is_asked(split_video, rule_onnx, tmp_path):
     webm = tmp_path / "o.webm"
     result = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(webm), "--model", str(rule_onnx), "-q"])

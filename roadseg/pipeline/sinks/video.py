@@ -23,6 +23,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
 
 from roadseg.errors import SinkError, reason_of
 from roadseg.pipeline.sinks.audio import AudioRemux, is_disk_error, routes
@@ -74,6 +75,23 @@ def pixel_format(codec) -> str:
     """
     formats = [f.name for f in codec.video_formats or ()]
     return formats[0] if formats and (formats[0] == "yuvj420p" or "yuv420p" not in formats) else "yuv420p"
+
+
+def tag_colour(context) -> tuple[Colorspace, ColorRange] | None:
+    """Tag a YUV encoder's output with the matrix and range its pictures are converted by, and return
+    them; None for an RGB or palette format (no matrix). BT.709, limited range, for video codecs;
+    MJPEG's full-range yuvj formats are BT.601, as JPEG is. Untagged, a player takes HD pictures for
+    BT.709 and SD ones for BT.601, so colours converted by swscale's default (BT.601) came out shifted
+    in HD (CamVid's Building red 128,0,0 showed as 138,12,0)."""
+    fmt = av.VideoFormat(context.pix_fmt)
+    if fmt.is_rgb or fmt.has_palette or len(fmt.components) < 3:
+        return None
+    if fmt.name.startswith("yuvj"):
+        context.colorspace, context.color_range = 5, ColorRange.JPEG  # (5: BT.470BG, i.e. BT.601)
+        return Colorspace.ITU601, ColorRange.JPEG
+    context.colorspace = context.color_primaries = context.color_trc = 1  # BT.709 in all three tables
+    context.color_range = ColorRange.MPEG
+    return Colorspace.ITU709, ColorRange.MPEG
 
 
 def even_size(width: int, height: int) -> tuple[int, int]:
@@ -159,6 +177,8 @@ class VideoSink(Sink):
             self.encoder = self.stream.codec_context.name  # the encoder itself: libvpx-vp9 for vp9
             self.stream.width, self.stream.height = self.out_w, self.out_h
             self.stream.pix_fmt = pixel_format(self.stream.codec_context.codec)
+            self._colour = tag_colour(self.stream.codec_context)
+            self._reformatter = VideoReformatter()  # (keeps its conversion context from frame to frame)
             tb = Fraction(1, 1000) if self.wall_clock else self.time_base
             self.stream.codec_context.time_base = Fraction(tb) if tb else 1 / self.fps
             self.stream.options = encoder_options(self.encoder, self.crf, self.preset)
@@ -206,6 +226,10 @@ class VideoSink(Sink):
             pad = ((0, self.out_h - image.shape[0]), (0, self.out_w - image.shape[1]), (0, 0))
             image = np.pad(image, pad, mode="edge")
         vf = av.VideoFrame.from_ndarray(image, format="rgb24")
+        if self._colour is not None:  # YUV by the matrix the stream is tagged with, not swscale's default
+            matrix, colour_range = self._colour
+            vf = self._reformatter.reformat(vf, format=self.stream.pix_fmt, dst_colorspace=matrix,
+                                            dst_color_range=colour_range)  # fmt: skip
         pts = self._last_pts = self._checked(self._timestamp(frame))
         vf.pts, vf.time_base = pts, self.stream.codec_context.time_base
         self._encode(vf)

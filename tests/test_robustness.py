@@ -142,6 +142,30 @@ def test_ten_bit_input_decodes_to_correct_rgb(rule_onnx, tmp_path):
     assert segment_video(src, out, model=rule_onnx, quiet=True)["frames"] == 3
 
 
+@pytest.mark.parametrize("size,matrix", [((1280, 720), "ITU709"), ((640, 480), "ITU601")])
+def test_an_untagged_picture_is_read_by_the_matrix_players_assume_for_its_size(tmp_path, size, matrix):
+    import av
+
+    from roadseg.classes import PALETTE
+    from roadseg.pipeline.sources import VideoSource
+
+    (w, h), step = size, size[0] // 12
+    img = np.zeros((h, w, 3), np.uint8)
+    for i, colour in enumerate(PALETTE):
+        img[:, i * step : (i + 1) * step] = colour
+    src = tmp_path / "camera.mp4"  # a camera that converts by the usual matrix for its size and tags nothing
+    with av.open(str(src), "w") as out:
+        vs = out.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt, vs.options = w, h, "yuv420p", {"crf": "0", "preset": "ultrafast"}
+        vf = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p", dst_colorspace=matrix)
+        vf.pts = 0
+        out.mux(vs.encode(vf))
+        out.mux(vs.encode(None))
+    with VideoSource(src, audio=False) as s:
+        got = next(iter(s)).image
+    assert max(np.abs(got[h // 2, i * step + step // 2].astype(int) - c).max() for i, c in enumerate(PALETTE)) <= 4
+
+
 def _damaged(tmp_path, how: str):
     if how == "truncated":  # a camera that lost power: the index at the front promises 60 frames
         src = write_video(tmp_path / "clip.mp4", split_frames(60, h=96, w=128), options={"movflags": "faststart"})

@@ -21,6 +21,7 @@ from typing import Protocol
 
 import av
 import numpy as np
+from av.video.reformatter import Colorspace
 
 from roadseg.errors import SourceError, reason_of
 
@@ -169,6 +170,15 @@ def open_container(target: str, *, what: str = "file", format: str | None = None
         raise SourceError(f"no video stream in {name}{cover}")
     stream.thread_type = "AUTO"  # frame/slice threads, FFmpeg picks the count
     return container
+
+
+def rgb_picture(vf: av.VideoFrame) -> np.ndarray:
+    """The RGB uint8 [H,W,3] picture of a decoded frame, converted as players show it: by its colour
+    tags, or, untagged, by BT.709 if it is HD (wider than 1024 or taller than 576) and BT.601 if not
+    (swscale's default is BT.601 whatever the size)."""
+    if vf.colorspace == 2 and (vf.width > 1024 or vf.height > 576):  # 2: unspecified
+        return vf.to_ndarray(format="rgb24", src_colorspace=Colorspace.ITU709)
+    return vf.to_ndarray(format="rgb24")
 
 
 def picture_stream(container):

@@ -26,7 +26,7 @@ import av
 
 from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.runner import call_interruptibly
-from roadseg.pipeline.sources.base import Frame, VideoInfo, open_container, picture_stream
+from roadseg.pipeline.sources.base import Frame, VideoInfo, open_container, picture_stream, rgb_picture
 
 log = logging.getLogger("roadseg")
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "rtmps://", "http://", "https://", "udp://", "tcp://", "srt://")
@@ -160,5 +160,5 @@ class LiveSource:
             captured = time.monotonic()
             if vf.pts is not None and vf.time_base is not None:
                 self.last_time = float(vf.pts * vf.time_base)
-            yield Frame(first_index, vf.to_ndarray(format="rgb24"), vf.pts, vf.time_base, captured)
+            yield Frame(first_index, rgb_picture(vf), vf.pts, vf.time_base, captured)
             first_index += 1

@@ -22,7 +22,7 @@ import numpy as np
 
 from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.sources.audio import AudioTimeline
-from roadseg.pipeline.sources.base import MAX_SECONDS, Frame, VideoInfo, open_container, picture_stream
+from roadseg.pipeline.sources.base import MAX_SECONDS, Frame, VideoInfo, open_container, picture_stream, rgb_picture
 
 log = logging.getLogger("roadseg")
 
@@ -262,7 +262,7 @@ class VideoSource:
     def _frame(self, vf) -> Frame | None:
         """The upright RGB picture of a decoded frame, at the size of the first; None (counted) if it will not convert."""
         try:
-            image = vf.to_ndarray(format="rgb24")
+            image = rgb_picture(vf)
         except (av.error.FFmpegError, ValueError):
             self.lost += 1
             return None

@@ -104,11 +104,10 @@ class VideoSource:
         first = self.container.start_time
         if first is None or not abs(first / av.time_base) < MAX_SECONDS:
             return 0.0
-        s = self.stream
-        video = float(s.start_time * s.time_base) if s.start_time is not None and s.time_base else None
         first /= av.time_base
         if first > 0:
             return first
+        video = self._stream_start()
         length = (self.container.duration or 0) / av.time_base  # (a wrap is less than a file's length ago)
         return first if video is not None and video < 0 and -first <= length + 1 else 0.0
 
@@ -192,8 +191,10 @@ class VideoSource:
         while True:
             at = max(self.origin, self._shift - back)
             self.container.seek(int(at * av.time_base), backward=True, any_frame=False)
-            if at <= self.origin or self._lands_in_time(stop=self._shift + 1.0):
-                self.container.seek(int(at * av.time_base), backward=True, any_frame=False)
+            if at <= self.origin:
+                return
+            if self._lands_in_time(stop=self._shift + 1.0):
+                self.container.seek(int(at * av.time_base), backward=True, any_frame=False)  # back to before the check
                 return
             back = max(1.0, 4 * back)
 
@@ -219,10 +220,12 @@ class VideoSource:
 
     def _video_start(self) -> float | None:
         """Where the video stream starts (seconds), if the container says so and no seek moved us."""
+        return None if self.start else self._stream_start()
+
+    def _stream_start(self) -> float | None:
+        """Where the video stream starts (seconds of the file's clock), if the container says so."""
         s = self.stream
-        if self.start or s.start_time is None or not s.time_base:
-            return None
-        return float(s.start_time * s.time_base)
+        return float(s.start_time * s.time_base) if s.start_time is not None and s.time_base else None
 
     def _packets(self) -> Iterator[av.Packet]:
         """The demuxer's packets; where damaged data breaks the demuxer itself, the packets end there

@@ -139,6 +139,33 @@ def test_codec_and_quality_options(split_video, rule_onnx, tmp_path, capfd):
     assert small.stat().st_size < big.stat().st_size
 
 
+@pytest.mark.parametrize("codec,name", [("mpeg4", "o.mp4"), ("mjpeg", "o.avi")])
+def test_crf_sets_the_quality_of_encoders_without_a_crf_of_their_own(rule_onnx, tmp_path, codec, name):
+    # MPEG-style encoders have no crf option: left to their 200 kb/s default, --crf changed nothing
+    rng = np.random.default_rng(0)
+    grey = [cv2.GaussianBlur(rng.integers(0, 256, (192, 256), np.uint8), (5, 5), 1.0) for _ in range(8)]
+    textured = [np.repeat(g[:, :, None], 3, axis=2) for g in grey]  # (no colour: 4:2:0 would blur it)
+    src = write_video(tmp_path / "src.mkv", textured, codec="ffv1")
+    small, big = tmp_path / f"small-{name}", tmp_path / f"big-{name}"
+    segment_video(src, small, model=rule_onnx, codec=codec, crf=45, alpha=0.0, quiet=True)
+    segment_video(src, big, model=rule_onnx, codec=codec, crf=5, alpha=0.0, quiet=True)
+    assert small.stat().st_size * 3 < big.stat().st_size
+    error = np.abs(read_video(big)["frames"][4].astype(int) - textured[4]).mean()
+    assert error < 4  # crf 5: close to the source (mpeg4 1.2, mjpeg 1.9 levels)
+
+
+@pytest.mark.parametrize("args,says", [(["--crf", "60"], "crf 60 is out of libx264's range 0-51"),
+                                       (["--crf", "-1", "--codec", "libx265"], "crf -1 is out of libx265's range"),
+                                       (["--crf", "64", "--codec", "libvpx-vp9"], "out of libvpx-vp9's range 0-63"),
+                                       (["--preset", "quick"], "preset 'quick' is not one of libx264's: ultrafast")])  # fmt: skip
+def test_a_quality_setting_the_encoder_cannot_take_is_one_clear_line(split_video, rule_onnx, tmp_path, capfd, args,
+                                                                     says):  # fmt: skip
+    out = tmp_path / "o.mkv"  # (x264 took crf 60 as 51 without a word; x264 and x265 printed lines of their own)
+    r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(out), "--model", str(rule_onnx), *args])
+    assert r.exit_code == 1 and says in r.output and r.output.count("\n") == 1, r.output
+    assert "[error]" not in capfd.readouterr().err and not out.exists()
+
+
 @pytest.mark.parametrize("name,codec,expect", [("o.gif", None, ("gif", "bgra")),  # (as decoded: 8-bit RGB)
                                                  ("o.avi", "mjpeg", ("mjpeg", "yuvj420p")),
                                                  ("o.mov", "prores_ks", ("prores", "yuv422p10le"))])  # fmt: skip

@@ -49,13 +49,43 @@ def encoder_usable(codec: str, width: int = 64, height: int = 48) -> str | None:
     return None
 
 
+#: Encoders with a constant-quality ``crf`` option, and its range (8-bit output).
+CRF_RANGE = {"libx264": (0, 51), "libx265": (0, 51), "libvpx": (4, 63), "libvpx-vp9": (0, 63),
+             "libsvtav1": (0, 63), "libaom-av1": (0, 63)}  # fmt: skip
+#: FFmpeg's MPEG-style encoders: no ``crf``, but a constant quantiser (``qscale``, 1-31) instead.
+QSCALE_ENCODERS = ("mpeg4", "mpeg2video", "mpeg1video", "mjpeg", "msmpeg4", "msmpeg4v2", "h263", "h263p", "flv",
+                   "wmv1", "wmv2")  # fmt: skip
+X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+                "placebo")  # fmt: skip
+
+
+def qscale_of(crf: int) -> int:
+    """The MPEG quantiser whose step matches H.264's at QP ``crf`` (step 0.625 * 2^(QP/6) = 2 * q),
+    so ``--crf`` means about the same picture for mpeg4 or mjpeg as for x264.
+
+    >>> [qscale_of(crf) for crf in (0, 18, 23, 28, 51)]
+    [1, 2, 4, 8, 31]
+    """
+    return min(31, max(1, round(0.3125 * 2 ** (crf / 6))))
+
+
 def encoder_options(name: str, crf: int, preset: str) -> dict[str, str]:
     """The options encoder ``name`` opens with: quality ``crf``, at a speed that keeps up with the model.
 
+    A ``crf`` outside the encoder's range or a preset x264/x265 does not know raises :class:`SinkError`
+    (FFmpeg would say "Numerical result out of range", or x264 clamp it silently).
+
     >>> encoder_options("libvpx-vp9", 23, "superfast")["deadline"]
     'realtime'
+    >>> encoder_options("libx264", 60, "superfast")
+    Traceback (most recent call last):
+    roadseg.errors.SinkError: crf 60 is out of libx264's range 0-51
     """
+    if name in CRF_RANGE and not CRF_RANGE[name][0] <= crf <= CRF_RANGE[name][1]:
+        raise SinkError(f"crf {crf} is out of {name}'s range {CRF_RANGE[name][0]}-{CRF_RANGE[name][1]}")
     if name in ("libx264", "libx265"):
+        if preset not in X26X_PRESETS:
+            raise SinkError(f"preset {preset!r} is not one of {name}'s: {', '.join(X26X_PRESETS)}")
         # x265 prints a banner of some 20 lines on stderr unless told otherwise
         return {"crf": str(crf), "preset": preset, **({"x265-params": "log-level=error"} if name == "libx265" else {})}
     if name in ("libvpx", "libvpx-vp9"):
@@ -63,6 +93,9 @@ def encoder_options(name: str, crf: int, preset: str) -> dict[str, str]:
         # constant quality at its real-time speed instead
         return {"crf": str(crf), "b": "0", "deadline": "realtime", "cpu-used": "8",
                 **({"row-mt": "1"} if name == "libvpx-vp9" else {})}  # fmt: skip
+    if name in QSCALE_ENCODERS:  # (their default is a 200 kb/s bitrate: blocky at any real size)
+        q = str(qscale_of(crf))
+        return {"qmin": q, "qmax": q}
     return {"crf": str(crf)}
 
 

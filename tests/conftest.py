@@ -33,6 +33,7 @@ def write_video(
     audio_codec: str = "aac",
     metadata: dict | None = None,
     offset: float = 0.0,
+    sample_aspect: Fraction | None = None,
 ) -> Path:
     """Encode RGB frames (and optionally a mono sine-wave track, AAC unless ``audio_codec`` says) with PyAV.
 
@@ -44,6 +45,8 @@ def write_video(
         vs.pix_fmt = pix_fmt
         if rotation:
             vs.set_display_rotation(rotation)
+        if sample_aspect:
+            vs.codec_context.sample_aspect_ratio = sample_aspect  # (non-square pixels: anamorphic video)
         if codec == "libx264":
             vs.options = {"crf": "12", "preset": "ultrafast"}
         tb = time_base or 1 / fps

@@ -6,7 +6,9 @@ import signal
 import subprocess
 import sys
 import time
+from fractions import Fraction
 
+import av
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -32,6 +34,20 @@ def test_rotation_metadata_is_honoured(rule_onnx, tmp_path):
     red = upright[..., 0] > 127
     got_road = np.abs(v["frames"][1].astype(int) - [128, 64, 128]).sum(-1) < 40
     assert np.mean(got_road == red) > 0.95
+
+
+
+@pytest.mark.parametrize("name,rotation,shown", [("o.mp4", 0, Fraction(16, 9)), ("o.mkv", 0, Fraction(16, 9)),
+                                                 ("o.mov", 90, Fraction(9, 16))])  # fmt: skip
+def test_anamorphic_video_plays_at_its_own_shape(rule_onnx, tmp_path, name, rotation, shown):
+    # 4:3 pixels (HDV, DVD): 128x96 stored is 16:9 shown; written with square pixels it played as 4:3
+    src = write_video(tmp_path / "hdv.mp4", split_frames(6, h=96, w=128), sample_aspect=Fraction(4, 3),
+                      rotation=rotation)  # fmt: skip
+    segment_video(src, tmp_path / name, model=rule_onnx, mode="side-by-side", quiet=True)
+    with av.open(str(tmp_path / name)) as c:
+        v = c.streams.video[0]
+        assert v.display_aspect_ratio == shown * 2  # (side by side: two pictures of that shape)
+        assert sum(1 for _ in c.decode(video=0)) == 6
 
 
 def _with_pictures(path, frames, *, cover: bool, audio: bool = False):

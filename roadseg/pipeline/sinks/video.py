@@ -147,6 +147,8 @@ class VideoSink(Sink):
             are dropped and counted.
         audio_samples: a packet of each audio stream (input index -> packet), to check the streams with.
         wall_clock: stamp frames with their capture time (ms since the first frame), for live recordings.
+        sample_aspect: the pixels' width:height, for anamorphic sources (None: square), so that the
+            output plays at the shape the input does.
         label: what the file is called in messages (``output``, ``recording``).
     """
 
@@ -155,7 +157,7 @@ class VideoSink(Sink):
     def __init__(self, path: str | Path, *, width: int, height: int, fps: Fraction | None,
                  time_base: Fraction | None = None, codec: str | None = None, crf: int = 23, preset: str = "superfast",
                  audio: Sequence = (), audio_samples: Mapping[int, av.Packet] | None = None, wall_clock: bool = False,
-                 label: str = "output") -> None:  # fmt: skip
+                 sample_aspect: Fraction | None = None, label: str = "output") -> None:  # fmt: skip
         self.path, self.label, self.wall_clock = Path(path), label, wall_clock
         if codec and codec.endswith(HARDWARE_ENCODERS) and (reason := encoder_usable(codec)) is not None:
             log.warning("hardware encoder %s is not available here (%s); encoding with libx264", codec, reason)
@@ -168,6 +170,7 @@ class VideoSink(Sink):
             log.warning("%dx%d is odd-sized; padded to %dx%d (H.264 yuv420p needs even sizes)",
                         width, height, self.out_w, self.out_h)  # fmt: skip
         self.crf, self.preset, self.time_base, self.audio_samples = crf, preset, time_base, audio_samples
+        self.sample_aspect = sample_aspect
         self._open(audio)
         self.written = 0
         self._t0: float | None = None
@@ -210,6 +213,8 @@ class VideoSink(Sink):
             self.encoder = self.stream.codec_context.name  # the encoder itself: libvpx-vp9 for vp9
             self.stream.width, self.stream.height = self.out_w, self.out_h
             self.stream.pix_fmt = pixel_format(self.stream.codec_context.codec)
+            if self.sample_aspect:
+                self.stream.codec_context.sample_aspect_ratio = self.sample_aspect
             self._colour = tag_colour(self.stream.codec_context)
             self._reformatter = VideoReformatter()  # (keeps its conversion context from frame to frame)
             tb = Fraction(1, 1000) if self.wall_clock else self.time_base

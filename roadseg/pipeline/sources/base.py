@@ -60,6 +60,7 @@ class VideoInfo:
     codec: str
     pix_fmt: str | None
     audio_streams: int
+    sample_aspect: Fraction | None = None  # pixels' width:height where not square (anamorphic video)
 
     @classmethod
     def from_path(cls, path: str | Path) -> VideoInfo:
@@ -93,7 +94,18 @@ class VideoInfo:
             codec=s.codec_context.name,
             pix_fmt=s.codec_context.format.name if s.codec_context.format else None,
             audio_streams=len(container.streams.audio),
+            sample_aspect=sample_aspect(s),
         )
+
+
+def sample_aspect(stream) -> Fraction | None:
+    """The shape of ``stream``'s pixels, width:height, as a player reads it (the container's, else the
+    codec's), where they are not square: 4:3 for 1440x1080 HDV, 32:27 for 16:9 NTSC DVD. None for
+    square pixels, none stated, or a value no picture has (damage)."""
+    for sar in (stream.sample_aspect_ratio, stream.codec_context.sample_aspect_ratio):
+        if sar and Fraction(1, 10) <= sar <= 10:
+            return None if sar == 1 else Fraction(sar)
+    return None
 
 
 def tag_duration(value: str | None) -> float | None:

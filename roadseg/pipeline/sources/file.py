@@ -89,7 +89,10 @@ class VideoSource:
                 self.audio_samples.setdefault(item.stream.index, item)
         first = self._peeked[-1].image
         base = VideoInfo.from_container(self.container, str(self.path))
-        self.info = replace(base, width=first.shape[1], height=first.shape[0])
+        sar = base.sample_aspect
+        if sar and self.rotation in (90, 270):
+            sar = 1 / sar  # (an upright picture's pixels are the stored ones turned)
+        self.info = replace(base, width=first.shape[1], height=first.shape[0], sample_aspect=sar)
         if self.rotation:
             log.warning("rotation metadata %d°: segmenting and writing the upright picture", self.rotation)
         if left := left_out(self.container, self.stream, self.audio_streams):

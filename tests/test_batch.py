@@ -125,6 +125,9 @@ def test_discovery_rules(archive: Path, tmp_path: Path) -> None:
         find_videos(["@" + str(tmp_path / "missing.txt")])
     with pytest.raises(BatchError, match="no videos found"):
         roadseg.batch(str(tmp_path / "empty*"), tmp_path / "o", quiet=True)
+    with pytest.raises(BatchError, match="crf 60 is out of libx265's range 0-51"):  # once, not per video
+        roadseg.batch(archive, tmp_path / "q", quiet=True, codec="libx265", crf=60)
+    assert not (tmp_path / "q").exists()
 
 
 def test_cli_exit_codes_and_summary(archive: Path, rule_onnx: Path, tmp_path: Path) -> None:

@@ -71,6 +71,7 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
         BatchInterrupted: Ctrl-C/SIGTERM; finished outputs stay, unfinished ones are removed.
     """
     bopts, sopts = _options(options, segment, kw)
+    _check_encoder(sopts)
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -104,6 +105,24 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
             _run(todo, bopts, sopts, out, results, summary, model, settings, keys)
     summary.wall = time.perf_counter() - t0
     return summary
+
+
+def _check_encoder(sopts: SegmentOptions) -> None:
+    """A crf or preset the outputs' encoder (``.mp4``: libx264 unless ``codec``) cannot take fails the
+    batch once, before any work, not every video in turn."""
+    import av
+
+    from roadseg.errors import SinkError
+    from roadseg.pipeline.sinks.video import encoder_options
+
+    try:
+        name = av.Codec(sopts.codec or "libx264", "w").name  # ("h264" is libx264)
+    except Exception:  # noqa: BLE001 - an unknown codec: each video's sink says so
+        return
+    try:
+        encoder_options(name, sopts.crf, sopts.preset)
+    except SinkError as exc:
+        raise BatchError(str(exc)) from None
 
 
 def _run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path, results: ResultsLog,

@@ -33,7 +33,16 @@ from roadseg.pipeline.options import RunResult, SegmentOptions
 from roadseg.pipeline.overlay import Overlay, class_shares, draw_hud, output_size, palette_lut
 from roadseg.pipeline.runner import LatestQueue, StageFailed, run_stages
 from roadseg.pipeline.sinks import ImageSink, MaskSink, ServeSink, Sink, VideoSink, WindowSink, check_output_path
-from roadseg.pipeline.sources import Frame, ImageSource, LiveSource, Source, VideoSource, is_image_input, is_live_input
+from roadseg.pipeline.sources import (
+    Frame,
+    ImageSource,
+    LiveSource,
+    Source,
+    VideoSource,
+    is_image_input,
+    is_live_input,
+    is_remote_file,
+)
 from roadseg.pipeline.timing import FrameStats, Progress, StageTimes, timed
 
 log = logging.getLogger("roadseg")
@@ -86,8 +95,10 @@ def segment_video(src: str | Path, dst: str | Path, options: SegmentOptions | No
 
 
 def _check(opts: SegmentOptions) -> bool:
-    """Refuse option sets that cannot work, before anything is opened; return whether the input is live."""
-    live = opts.live or is_live_input(str(opts.input))
+    """Refuse option sets that cannot work, before anything is read; return whether the input is live
+    (an http(s) URL is opened to tell a served file from a live stream)."""
+    spec = str(opts.input)
+    live = opts.live or (is_live_input(spec) and not is_remote_file(spec))
     if live and not (opts.show or opts.serve or opts.output):
         raise OutputError("a live run needs somewhere to go: --show, --serve HOST:PORT and/or -o FILE")
     if not live and (opts.show or opts.serve):

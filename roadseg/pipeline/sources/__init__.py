@@ -6,7 +6,7 @@ through a newest-frame slot, dropping what the model cannot keep up with; ``Fals
 drop), ``.kind``, ``.lost``, ``.audio_streams`` (and ``.audio_samples``, a first packet of each, to
 check that an output can carry them) and ``expected_frames()``. The kinds:
 
-* :class:`VideoSource` (``file.py``): a video file, timestamps and audio kept;
+* :class:`VideoSource` (``file.py``): a video file (or an http(s) URL of one), timestamps and audio kept;
 * :class:`ImageSource` (``images.py``): an image, a folder or a glob;
 * :class:`LiveSource` (``capture.py``): a webcam, a stream URL, or a file played in real time.
 
@@ -14,7 +14,7 @@ All open media through :func:`open_container` (``base.py``).
 """
 
 from roadseg.pipeline.sources.base import Frame, Source, VideoInfo, open_container, picture_stream
-from roadseg.pipeline.sources.capture import LiveSource, capture_args, is_live_input, open_capture
+from roadseg.pipeline.sources.capture import LiveSource, capture_args, is_live_input, is_remote_file, open_capture
 from roadseg.pipeline.sources.file import VideoSource
 from roadseg.pipeline.sources.images import ImageSource, image_paths, is_image_input, read_image
 
@@ -29,6 +29,7 @@ __all__ = [
     "image_paths",
     "is_image_input",
     "is_live_input",
+    "is_remote_file",
     "open_capture",
     "open_container",
     "picture_stream",

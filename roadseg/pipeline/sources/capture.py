@@ -37,6 +37,19 @@ def is_live_input(spec: str) -> bool:
     return spec.isdigit() or spec.startswith("/dev/video") or spec.lower().startswith(STREAM_SCHEMES)
 
 
+def is_remote_file(spec: str) -> bool:
+    """An http(s) URL of media with a known length (a file on a web server, a finished HLS playlist):
+    read as a file, every frame and its audio, not through a live source's newest-frame slot (which
+    kept 2 of a served clip's 38 frames, and no audio). A live HTTP stream (an IP camera's MJPEG, live
+    HLS) has no length. Opens the URL to find out; one that cannot be opened raises :class:`SourceError`.
+    """
+    if not spec.lower().startswith(("http://", "https://")):
+        return False
+    container = call_interruptibly(lambda: open_capture(spec), "open", lambda c: c.close())
+    with container:
+        return container.duration is not None and container.duration > 0
+
+
 def capture_args(spec: str) -> tuple[str, str | None, dict[str, str], str]:
     """(url, format, options, kind) for ``av.open``; kind is ``camera``, ``stream`` or ``file``."""
     if spec.isdigit() or spec.startswith("/dev/video"):

@@ -23,6 +23,7 @@ import numpy as np
 from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.sources.audio import AudioTimeline
 from roadseg.pipeline.sources.base import MAX_SECONDS, Frame, VideoInfo, open_container, picture_stream, rgb_picture
+from roadseg.pipeline.sources.capture import open_capture
 
 log = logging.getLogger("roadseg")
 
@@ -48,7 +49,7 @@ class VideoSource:
     ``audio=True``, the ``av.Packet`` objects of the audio streams, so that a sink can remux them.
 
     Args:
-        path: the input file.
+        path: the input file, or an http(s) URL of one.
         audio: also yield the audio packets.
         start: seconds to skip, counted from the file's first timestamp (as FFmpeg's ``-ss``); output
             timestamps are shifted so that the clip starts at 0 (at ``start``'s frame).
@@ -62,8 +63,9 @@ class VideoSource:
 
     def __init__(self, path: str | Path, *, audio: bool = True, start: float = 0.0, duration: float | None = None,
                  hwaccel: str | None = None) -> None:  # fmt: skip
-        self.path = Path(path)
-        self.container = open_container(str(self.path), hwaccel=hwaccel)
+        self.path = str(path)  # (a str: an http(s) URL is not a Path)
+        remote = self.path.lower().startswith(("http://", "https://"))
+        self.container = open_capture(self.path, hwaccel) if remote else open_container(self.path, hwaccel=hwaccel)
         self.stream = picture_stream(self.container)
         self.audio_streams = list(self.container.streams.audio) if audio else []
         self.start, self.duration = max(0.0, start), duration
@@ -88,7 +90,7 @@ class VideoSource:
             if isinstance(item, av.Packet):
                 self.audio_samples.setdefault(item.stream.index, item)
         first = self._peeked[-1].image
-        base = VideoInfo.from_container(self.container, str(self.path))
+        base = VideoInfo.from_container(self.container, self.path)
         sar = base.sample_aspect
         if sar and self.rotation in (90, 270):
             sar = 1 / sar  # (an upright picture's pixels are the stored ones turned)
@@ -97,7 +99,7 @@ class VideoSource:
             log.warning("rotation metadata %d°: segmenting and writing the upright picture", self.rotation)
         if left := left_out(self.container, self.stream, self.audio_streams):
             log.warning("%s has more streams than its video and audio; left out of the output: %s",
-                        self.path.name, left)  # fmt: skip
+                        self.path.rsplit("/", 1)[-1], left)  # fmt: skip
 
     def _origin(self) -> float:
         """Where the file's timeline begins (seconds of its own clock): --start and --duration count from

@@ -102,7 +102,9 @@ def _check(opts: SegmentOptions) -> bool:
     if live and not (opts.show or opts.serve or opts.output):
         raise OutputError("a live run needs somewhere to go: --show, --serve HOST:PORT and/or -o FILE")
     if not live and (opts.show or opts.serve):
-        raise OutputError("--show and --serve are for live input (a camera, a stream URL, or a file with --live)")
+        served = " (this URL is of a file, read as one: add --live to watch it)" if is_live_input(spec) else ""
+        raise OutputError("--show and --serve are for live input (a camera, a stream URL, or a file with --live)"
+                          + served)  # fmt: skip
     if not opts.output and not live:
         raise OutputError("-o/--output is required")
     if opts.output and (live or not is_image_input(opts.input)):

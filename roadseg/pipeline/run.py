@@ -95,16 +95,12 @@ def segment_video(src: str | Path, dst: str | Path, options: SegmentOptions | No
 
 
 def _check(opts: SegmentOptions) -> bool:
-    """Refuse option sets that cannot work, before anything is read; return whether the input is live
-    (an http(s) URL is opened to tell a served file from a live stream)."""
-    spec = str(opts.input)
-    live = opts.live or (is_live_input(spec) and not is_remote_file(spec))
+    """Refuse option sets that cannot work, before anything is opened; return whether the input is live."""
+    live = opts.live or is_live_input(str(opts.input))
     if live and not (opts.show or opts.serve or opts.output):
         raise OutputError("a live run needs somewhere to go: --show, --serve HOST:PORT and/or -o FILE")
     if not live and (opts.show or opts.serve):
-        served = " (this URL is of a file, read as one: add --live to watch it)" if is_live_input(spec) else ""
-        raise OutputError("--show and --serve are for live input (a camera, a stream URL, or a file with --live)"
-                          + served)  # fmt: skip
+        raise OutputError("--show and --serve are for live input (a camera, a stream URL, or a file with --live)")
     if not opts.output and not live:
         raise OutputError("-o/--output is required")
     if opts.output and (live or not is_image_input(opts.input)):
@@ -123,6 +119,8 @@ def _segmenter(opts: SegmentOptions, given: Segmenter | None) -> Segmenter:
 
 
 def _open_source(opts: SegmentOptions, live: bool, stop: threading.Event) -> Source:
+    if live and not (opts.live or opts.show or opts.serve) and is_remote_file(str(opts.input)):
+        live = False  # an http(s) URL of a file, and nobody watching it live: every frame, and its audio
     if live:
         return LiveSource(str(opts.input), pace=opts.pace, retries=opts.retries, retry_delay=opts.retry_delay,
                           stop=stop, hwaccel=opts.hwaccel)  # fmt: skip

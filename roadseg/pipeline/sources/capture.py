@@ -41,7 +41,8 @@ def is_remote_file(spec: str) -> bool:
     """An http(s) URL of media with a known length (a file on a web server, a finished HLS playlist):
     read as a file, every frame and its audio, not through a live source's newest-frame slot (which
     kept 2 of a served clip's 38 frames, and no audio). A live HTTP stream (an IP camera's MJPEG, live
-    HLS) has no length. Opens the URL to find out; one that cannot be opened raises :class:`SourceError`.
+    HLS) has no length. Opens the URL to find out (Ctrl-C reaches the caller at once); one that cannot
+    be opened raises :class:`SourceError`.
     """
     if not spec.lower().startswith(("http://", "https://")):
         return False

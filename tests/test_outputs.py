@@ -234,3 +234,20 @@ def test_an_output_that_cannot_hold_h264_gets_its_own_codec_unless_one_is_asked(
                                                    str(rule_onnx), "-q", "--codec", "libx264"])  # fmt: skip
     assert asked.exit_code == 1 and "cannot set up encoder 'libx264'" in asked.output
     assert not (tmp_path / "x.webm").exists()
+
+
+def test_an_encoder_that_fails_is_not_tried_again_as_the_containers_own(tmp_path, monkeypatch):
+    from roadseg.pipeline.sinks import VideoSink, video
+    from roadseg.pipeline.sinks.video import SinkError
+
+    tried = []
+    real = video.VideoSink._try_open
+    monkeypatch.setattr(video.VideoSink, "_try_open", lambda self, audio, encoder: tried.append(encoder) or
+                        real(self, audio, encoder))  # fmt: skip
+    with pytest.raises(SinkError, match="preset 'quick'"):
+        VideoSink(tmp_path / "o.mp4", width=64, height=48, fps=Fraction(25), preset="quick")
+    assert tried == ["libx264"]  # (mp4's own codec is H.264: libx264 again, the same failure)
+    tried.clear()
+    with VideoSink(tmp_path / "o.webm", width=64, height=48, fps=Fraction(25), preset="quick") as sink:
+        sink.write(np.zeros((48, 64, 3), np.uint8))
+    assert tried == ["libx264", None] and sink.encoder == "libvpx-vp9"  # webm's own: VP9, no preset

@@ -60,6 +60,14 @@ X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium"
                 "placebo")  # fmt: skip
 
 
+def _encoder_name(codec: str) -> str | None:
+    """The encoder FFmpeg opens for ``codec`` (``h264`` -> ``libx264``), None if there is none."""
+    try:
+        return av.Codec(codec, "w").name
+    except Exception:  # noqa: BLE001 - UnknownCodecError, or no encoder built in
+        return None
+
+
 def qscale_of(crf: int) -> int:
     """The MPEG quantiser whose step matches H.264's at QP ``crf`` (step 0.625 * 2^(QP/6) = 2 * q),
     so ``--crf`` means about the same picture for mpeg4 or mjpeg as for x264.
@@ -226,6 +234,8 @@ class VideoSink(Sink):
         self._routes = None  # how the audio goes in: worked out (and told) once, whatever is tried
         first = None
         for encoder in (self.codec,) if self.codec else ("libx264", None):  # None: the container's own
+            if encoder is None and first and _encoder_name(self.container.default_video_codec) == first[0]:
+                break  # (the container's own codec is the one that just failed: mp4's H.264)
             error = self._try_open(audio, encoder)
             if error is None:
                 return

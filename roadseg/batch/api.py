@@ -110,14 +110,11 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
 def _check_encoder(sopts: SegmentOptions) -> None:
     """A crf or preset the outputs' encoder (``.mp4``: libx264 unless ``codec``) cannot take fails the
     batch once, before any work, not every video in turn."""
-    import av
-
     from roadseg.errors import SinkError
-    from roadseg.pipeline.sinks.video import encoder_options
+    from roadseg.pipeline.sinks.video import encoder_name, encoder_options
 
-    try:
-        name = av.Codec(sopts.codec or "libx264", "w").name  # ("h264" is libx264)
-    except Exception:  # noqa: BLE001 - an unknown codec: each video's sink says so
+    name = encoder_name(sopts.codec or "libx264")  # ("h264" is libx264)
+    if name is None:  # an unknown codec: each video's sink says so
         return
     try:
         encoder_options(name, sopts.crf, sopts.preset)

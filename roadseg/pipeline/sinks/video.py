@@ -60,7 +60,7 @@ X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium"
                 "placebo")  # fmt: skip
 
 
-def _encoder_name(codec: str) -> str | None:
+def encoder_name(codec: str) -> str | None:
     """The encoder FFmpeg opens for ``codec`` (``h264`` -> ``libx264``), None if there is none."""
     try:
         return av.Codec(codec, "w").name
@@ -234,7 +234,7 @@ class VideoSink(Sink):
         self._routes = None  # how the audio goes in: worked out (and told) once, whatever is tried
         first = None
         for encoder in (self.codec,) if self.codec else ("libx264", None):  # None: the container's own
-            if encoder is None and first and _encoder_name(self.container.default_video_codec) == first[0]:
+            if encoder is None and first and encoder_name(self.container.default_video_codec) == first[0]:
                 break  # (the container's own codec is the one that just failed: mp4's H.264)
             error = self._try_open(audio, encoder)
             if error is None:

@@ -99,13 +99,11 @@ class VideoInfo:
 
 
 def sample_aspect(stream) -> Fraction | None:
-    """The shape of ``stream``'s pixels, width:height, as a player reads it (the container's, else the
-    codec's), where they are not square: 4:3 for 1440x1080 HDV, 32:27 for 16:9 NTSC DVD. None for
-    square pixels, none stated, or a value no picture has (damage)."""
-    for sar in (stream.sample_aspect_ratio, stream.codec_context.sample_aspect_ratio):
-        if sar and Fraction(1, 10) <= sar <= 10:
-            return None if sar == 1 else Fraction(sar)
-    return None
+    """The shape of ``stream``'s pixels, width:height, as a player reads it (FFmpeg's guess: the
+    container's, else the codec's), where they are not square: 4:3 for 1440x1080 HDV, 32:27 for 16:9
+    NTSC DVD. None for square pixels, none stated, or a value no picture has (damage)."""
+    sar = stream.sample_aspect_ratio
+    return Fraction(sar) if sar and sar != 1 and Fraction(1, 10) <= sar <= 10 else None
 
 
 def tag_duration(value: str | None) -> float | None:

@@ -29,6 +29,7 @@ from roadseg.pipeline.runner import call_interruptibly
 from roadseg.pipeline.sources.base import Frame, VideoInfo, open_container, picture_stream, rgb_picture
 
 log = logging.getLogger("roadseg")
+HTTP_SCHEMES = ("http://", "https://")  # the stream URLs that may be files (is_remote_file)
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "rtmps://", "http://", "https://", "udp://", "tcp://", "srt://")
 
 
@@ -44,7 +45,7 @@ def is_remote_file(spec: str) -> bool:
     HLS) has no length. Opens the URL to find out (Ctrl-C reaches the caller at once); one that cannot
     be opened raises :class:`SourceError`.
     """
-    if not spec.lower().startswith(("http://", "https://")):
+    if not spec.lower().startswith(HTTP_SCHEMES):
         return False
     container = call_interruptibly(lambda: open_capture(spec), "open", lambda c: c.close())
     with container:

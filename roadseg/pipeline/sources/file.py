@@ -23,7 +23,7 @@ import numpy as np
 from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.sources.audio import AudioTimeline
 from roadseg.pipeline.sources.base import MAX_SECONDS, Frame, VideoInfo, open_container, picture_stream, rgb_picture
-from roadseg.pipeline.sources.capture import open_capture
+from roadseg.pipeline.sources.capture import HTTP_SCHEMES, open_capture
 
 log = logging.getLogger("roadseg")
 
@@ -64,7 +64,7 @@ class VideoSource:
     def __init__(self, path: str | Path, *, audio: bool = True, start: float = 0.0, duration: float | None = None,
                  hwaccel: str | None = None) -> None:  # fmt: skip
         self.path = str(path)  # (a str: an http(s) URL is not a Path)
-        remote = self.path.lower().startswith(("http://", "https://"))
+        remote = self.path.lower().startswith(HTTP_SCHEMES)
         self.container = open_capture(self.path, hwaccel) if remote else open_container(self.path, hwaccel=hwaccel)
         self.stream = picture_stream(self.container)
         self.audio_streams = list(self.container.streams.audio) if audio else []
@@ -99,7 +99,7 @@ class VideoSource:
             log.warning("rotation metadata %d°: segmenting and writing the upright picture", self.rotation)
         if left := left_out(self.container, self.stream, self.audio_streams):
             log.warning("%s has more streams than its video and audio; left out of the output: %s",
-                        self.path.rsplit("/", 1)[-1], left)  # fmt: skip
+                        Path(self.path).name, left)  # fmt: skip
 
     def _origin(self) -> float:
         """Where the file's timeline begins (seconds of its own clock): --start and --duration count from

@@ -114,20 +114,32 @@ def test_serve_page_and_mjpeg_stream_deliver_fresh_jpegs(rule_onnx, tmp_path):
     stalled.close()
 
 
-@pytest.mark.timeout(90)
+def _chromium_dom(url: str, profile) -> tuple[str, str]:
+    """What headless Chromium's --dump-dom prints for ``url`` after ~3 s, and the tail of its stderr."""
+    cmd = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--virtual-time-budget=3000",
+           "--timeout=4000", "--dump-dom", url]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    return done.stdout, done.stderr[-2000:]
+
+
+@pytest.mark.timeout(120)
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is installed by .ci/run")
 def test_headless_chromium_shows_the_live_view(rule_onnx, tmp_path):
     clip = write_video(tmp_path / "c.mp4", split_frames(200, h=96, w=128))  # 8 s
-    port = free_port()
-    t, _ = _serve_in_background(clip, rule_onnx, port)
-    cmd = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=3000", "--timeout=4000",
-           "--dump-dom", f"http://127.0.0.1:{port}/"]  # fmt: skip
-    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=60).stdout
-    assert 'data-loaded="1"' in dom  # the <img> decoded a JPEG from the MJPEG stream
+    # A browser that dies before it prints anything (seen once in CI: an empty --dump-dom) is the
+    # machine's, not the page's: it gets a second try on a run of its own; a page that loads but shows
+    # nothing fails at once.
+    for attempt in (1, 2):
+        port = free_port()
+        t, _ = _serve_in_background(clip, rule_onnx, port)
+        dom, err = _chromium_dom(f"http://127.0.0.1:{port}/", tmp_path / f"profile{attempt}")
+        t.join(15)
+        if dom.strip():
+            break
+    assert 'data-loaded="1"' in dom, f"chromium printed {dom[:300]!r}; its stderr ends: {err}"  # the <img> decoded a JPEG
     assert "frames/s" in dom and 'data-frames="' in dom  # the stats line was filled by the page's script
-    t.join(15)
 
 
 def test_a_file_served_over_http_is_read_as_a_file(rule_onnx, tmp_path):

@@ -158,6 +158,76 @@ def test_ten_bit_input_decodes_to_correct_rgb(rule_onnx, tmp_path):
     assert segment_video(src, out, model=rule_onnx, quiet=True)["frames"] == 3
 
 
+def _hdr_clip(path, trc: int, colours, *, w: int = 192, h: int = 64, nits_of=None):
+    """A phone's HDR clip: HEVC 10-bit, BT.2020, ``trc`` (PQ or HLG), lossless, of vertical stripes of
+    SDR ``colours`` shown at SDR's white of 203 cd/m² (or at ``nits_of(colour)``)."""
+    import av
+    from av.video.reformatter import ColorRange, Colorspace
+
+    from roadseg.pipeline.sources import hdr
+
+    step = w // len(colours)
+    light = np.zeros((h, w, 3))
+    for i, c in enumerate(colours):
+        light[:, i * step : (i + 1) * step] = nits_of(c) if nits_of else (np.array(c) / 255.0) ** 2.4 * 203.0
+    light = np.maximum(light @ np.linalg.inv(hdr.BT2020_TO_BT709.astype(np.float64)).T, 0)  # BT.2020 cd/m²
+    if trc == hdr.PQ:  # the inverse of ST 2084's EOTF
+        m1, m2, c1, c2, c3 = 2610 / 16384, 2523 / 32, 3424 / 4096, 2413 / 128, 2392 / 128
+        y = np.power(light / 10000.0, m1)
+        code = np.power((c1 + c2 * y) / (1 + c3 * y), m2)
+    else:  # HLG: the inverse of a 1000 cd/m² display's OOTF, then the OETF
+        a, b, c = 0.17883277, 0.28466892, 0.55991073
+        e = np.power(light / 1000.0, 1 / 1.2)
+        code = np.where(e <= 1 / 12, np.sqrt(3 * e), a * np.log(np.maximum(12 * e - b, 1e-9)) + c)
+    rgb48 = np.round(np.clip(code, 0, 1) * 65535).astype(np.uint16)
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx265", rate=25)
+        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p10le"
+        vs.options = {"x265-params": "lossless=1:log-level=error"}
+        cc = vs.codec_context
+        cc.color_primaries, cc.color_trc, cc.colorspace, cc.color_range = hdr.BT2020, trc, hdr.BT2020, 1
+        for k in range(3):
+            vf = av.VideoFrame.from_ndarray(rgb48, format="rgb48le").reformat(
+                format="yuv420p10le", dst_colorspace=Colorspace.BT2020, dst_color_range=ColorRange.MPEG)  # fmt: skip
+            vf.color_primaries, vf.color_trc, vf.colorspace, vf.color_range = hdr.BT2020, trc, hdr.BT2020, 1
+            vf.pts = k
+            out.mux(vs.encode(vf))
+        out.mux(vs.encode(None))
+    return path, step
+
+
+@pytest.mark.parametrize("curve", ["PQ", "HLG"])
+def test_hdr_video_is_tone_mapped_to_the_sdr_picture_it_shows(rule_onnx, tmp_path, curve, caplog):
+    # read as plain RGB (before), a PQ clip's mid-grey 128 came out as 105 and its orange (200, 120, 40) as
+    # (124, 104, 69); an HLG clip's as 112 and (151, 112, 55)
+    from roadseg.pipeline.sources import VideoSource, hdr
+
+    colours = [(200, 120, 40), (40, 160, 200), (128, 128, 128), (30, 30, 30), (180, 60, 160), (90, 200, 70)]
+    src, step = _hdr_clip(tmp_path / "phone.mp4", getattr(hdr, curve), colours)
+    with VideoSource(src, audio=False) as s:
+        got = next(iter(s)).image
+    assert max(np.abs(got[32, i * step + step // 2].astype(int) - c).max() for i, c in enumerate(colours)) <= 4
+    assert f"phone.mp4 is HDR ({curve}): segmenting and writing it tone-mapped to SDR BT.709" in caplog.text
+    out = tmp_path / "o.mp4"
+    assert segment_video(src, out, model=rule_onnx, quiet=True)["frames"] == 3
+    import av
+
+    with av.open(str(out)) as c:
+        cc = c.streams.video[0].codec_context
+        assert (cc.color_trc, cc.color_primaries) == (1, 1)  # the output is SDR BT.709, as tagged
+
+
+def test_hdr_highlights_roll_off_below_white_instead_of_clipping(tmp_path):
+    from roadseg.pipeline.sources import VideoSource, hdr
+
+    levels = [100, 203, 400, 4000]  # cd/m² of grey: SDR's white is 203
+    src, step = _hdr_clip(tmp_path / "sun.mp4", hdr.PQ, levels, w=200, nits_of=lambda n: (n, n, n))
+    with VideoSource(src, audio=False) as s:
+        got = next(iter(s)).image[32, [i * step + step // 2 for i in range(len(levels))], 1].astype(int)
+    assert got[0] == pytest.approx(255 * (100 / 203) ** (1 / 2.4), abs=3)  # below the knee: as shot
+    assert got[1] < got[2] < got[3] == 255  # brighter stays brighter; white is kept for the brightest
+
+
 @pytest.mark.parametrize("size,matrix", [((1280, 720), "ITU709"), ((640, 480), "ITU601")])
 def test_an_untagged_picture_is_read_by_the_matrix_players_assume_for_its_size(tmp_path, size, matrix):
     import av

@@ -24,6 +24,7 @@ import numpy as np
 from av.video.reformatter import Colorspace
 
 from roadseg.errors import SourceError, reason_of
+from roadseg.pipeline.sources.hdr import is_hdr, sdr_picture
 
 log = logging.getLogger("roadseg")
 MIN_FPS, MAX_FPS = Fraction(1, 100), Fraction(10_000)  # nominal frame rates outside are damage
@@ -185,7 +186,10 @@ def open_container(target: str, *, what: str = "file", format: str | None = None
 def rgb_picture(vf: av.VideoFrame) -> np.ndarray:
     """The RGB uint8 [H,W,3] picture of a decoded frame, converted as players show it: by its colour
     tags, or, untagged, by BT.709 if it is HD (wider than 1024 or taller than 576) and BT.601 if not
-    (swscale's default is BT.601 whatever the size)."""
+    (swscale's default is BT.601 whatever the size). HDR (PQ or HLG) is tone-mapped to SDR BT.709
+    (:mod:`roadseg.pipeline.sources.hdr`)."""
+    if is_hdr(vf):
+        return sdr_picture(vf)
     if vf.colorspace == 2 and (vf.width > 1024 or vf.height > 576):  # 2: unspecified
         return vf.to_ndarray(format="rgb24", src_colorspace=Colorspace.ITU709)
     return vf.to_ndarray(format="rgb24")

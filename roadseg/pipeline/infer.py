@@ -16,6 +16,8 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -128,7 +130,10 @@ class OnnxSegmenter:
         if device != "cpu":
             ort.set_default_logger_severity(4)  # a provider that fails to load is reported below, once
         try:
-            self.session = ort.InferenceSession(str(self.path), opts, providers=_providers(device))
+            # onnxruntime print()s its own banner when TensorRT fails to load ("EP Error" ...) and
+            # retries without it; the one line below tells what matters
+            with contextlib.redirect_stdout(io.StringIO()):
+                self.session = ort.InferenceSession(str(self.path), opts, providers=_providers(device))
         except Exception as exc:  # InvalidProtobuf, Fail, NoSuchFile ... all mean "not a usable model"
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
             raise ModelError(f"cannot load model {self.path}: {first}") from None

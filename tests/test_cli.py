@@ -52,6 +52,17 @@ def test_bad_inputs_give_one_line_errors(rule_onnx, tmp_path):
     assert not out.exists()
 
 
+def test_a_working_size_the_memory_cannot_hold_is_refused_before_any_work(split_video, rule_onnx, tmp_path):
+    # --size 36000x48000 ran until the system killed it (20 GB resident after 56 s), without a word
+    out = tmp_path / "o.mp4"
+    line = _one_line_error(run([split_video, "-o", out, "--model", rule_onnx, "--size", "100000x100000"]))
+    assert "working size 100000x100000 at batch 1 needs about 1250 GB of memory" in line and "is free" in line
+    line = _one_line_error(run([split_video, "-o", out, "--model", rule_onnx, "--size", "3000x4000", "--batch", "256"]))
+    assert "at batch 256 needs about 384 GB" in line
+    assert not out.exists()
+    assert run([split_video, "-o", out, "--model", rule_onnx, "--size", "720x960", "--batch", "4", "-q"]).exit_code == 0
+
+
 def test_output_rules(split_video, rule_onnx, tmp_path):
     assert "is the input" in _one_line_error(run([split_video, "-o", split_video, "--model", rule_onnx, "-y"]))
     out = tmp_path / "exists.mp4"

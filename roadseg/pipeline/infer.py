@@ -180,6 +180,21 @@ def resize_labels(labels: np.ndarray, height: int, width: int) -> np.ndarray:
     return cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
 
 
+CPU_BYTES_PER_PIXEL = 125  # a CPU session's peak memory per input pixel: the shipped INT8 model (fp32: ~320)
+
+
+def free_memory() -> int | None:
+    """Bytes of memory free for new work (Linux's MemAvailable), or None where that is unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 class Segmenter:
     """Frames in, labels out, at a working size: the frame-level API of roadseg.
 
@@ -207,6 +222,21 @@ class Segmenter:
         self.size: tuple[int, int] = tuple(size) if size else self.model.input_size  # type: ignore[assignment]
         self.classes = self.model.classes
         self.palette = self.model.palette
+
+    def check_memory(self, batch: int = 1) -> None:
+        """Refuse (:class:`ModelError`) a working size and batch that the network cannot hold in the memory
+        free here, before any work (else the system kills the run with no word): on the CPU it needs
+        about :data:`CPU_BYTES_PER_PIXEL` per pixel of a batch, the leanest model's cost, so what is
+        refused cannot fit. A GPU session's memory is the GPU's, not checked here."""
+        free = free_memory()
+        if free is None or self.model.providers[0] != "CPUExecutionProvider":
+            return
+        h, w = self.size
+        need = batch * h * w * CPU_BYTES_PER_PIXEL
+        if need > free:
+            raise ModelError(f"working size {h}x{w} at batch {batch} needs about {_gb(need)} of memory for the network "
+                             f"(~{CPU_BYTES_PER_PIXEL} bytes a pixel); {_gb(free)} is free: "
+                             "choose a smaller --size or --batch")  # fmt: skip
 
     def resize(self, frame: np.ndarray) -> np.ndarray:
         """A frame at the working size (area interpolation when shrinking)."""
@@ -248,3 +278,7 @@ def infer_stage(items: Iterator, seg: Segmenter, batch: int, times: StageTimes) 
             yield from flush()
     if pending:
         yield from flush()
+
+
+def _gb(n: int) -> str:
+    return f"{n / 1e9:.1f} GB" if n < 1e10 else f"{n / 1e9:.0f} GB"

@@ -70,6 +70,7 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None) -> RunRe
     try:
         with ExitStack() as stack:
             seg = _segmenter(options, segmenter)
+            seg.check_memory(1 if live else options.batch)
             source = stack.enter_context(_open_source(options, live, stop))
             stats = FrameStats()
             sinks, primary = _open_sinks(options, source, seg, stats, stack)

@@ -71,6 +71,11 @@ def test_output_rules(split_video, rule_onnx, tmp_path):
     assert out.read_bytes() == b"keep me"
     assert "does not exist" in _one_line_error(run([split_video, "-o", tmp_path / "no/dir/o.mp4", "--model", rule_onnx]))
     assert "model file not found" in _one_line_error(run([split_video, "-o", tmp_path / "o.mp4", "--model", tmp_path / "m.onnx"]))
+    for name, kind in (("o.png", "an image"), ("o.JPG", "an image"), ("o.wav", "an audio file")):
+        # (o.png was tried: an audio line, then "encode failed: cannot write o.png: Invalid argument")
+        line = _one_line_error(run([split_video, "-o", tmp_path / name, "--model", rule_onnx]))
+        assert f"{name} is the name of {kind}, but a video input is written as a video" in line
+        assert not (tmp_path / name).exists()
 
 
 @pytest.mark.timeout(30)

@@ -43,6 +43,7 @@ from roadseg.pipeline.sources import (
     is_live_input,
     is_remote_file,
 )
+from roadseg.pipeline.suffixes import AUDIO_SUFFIXES, IMAGE_SUFFIXES
 from roadseg.pipeline.timing import FrameStats, Progress, StageTimes, timed
 
 log = logging.getLogger("roadseg")
@@ -105,6 +106,11 @@ def _check(opts: SegmentOptions) -> bool:
     if not opts.output and not live:
         raise OutputError("-o/--output is required")
     if opts.output and (live or not is_image_input(opts.input)):
+        name, suffix = Path(opts.output).name, Path(opts.output).suffix.lower()
+        if suffix in IMAGE_SUFFIXES or suffix in AUDIO_SUFFIXES:
+            kind = "an image" if suffix in IMAGE_SUFFIXES else "an audio file"
+            raise OutputError(f"{name} is the name of {kind}, but a video input is written as a video: end it in "
+                              ".mp4, .mkv, .mov, .webm or .gif (--masks-dir DIR writes one label PNG a frame)")  # fmt: skip
         check_output_path(Path(str(opts.input)), Path(opts.output), opts.overwrite)
     if opts.stats and not Path(opts.stats).parent.is_dir():
         raise OutputError(f"folder {Path(opts.stats).parent} for --stats does not exist")

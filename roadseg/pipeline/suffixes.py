@@ -10,3 +10,5 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 #: taken as video files by a batch's folder or glob search, and as the name of a file, not a folder,
 #: when images are written
 VIDEO_SUFFIXES = frozenset(".mp4 .m4v .mov .mkv .webm .avi .ts .mts .m2ts .mpg .mpeg .flv .wmv .3gp .mxf .ogv".split())
+#: audio-only containers: never a video output's name
+AUDIO_SUFFIXES = frozenset(".wav .mp3 .aac .flac .opus .m4a .wma .aiff".split())

@@ -127,6 +127,8 @@ def test_discovery_rules(archive: Path, tmp_path: Path) -> None:
         roadseg.batch(str(tmp_path / "empty*"), tmp_path / "o", quiet=True)
     with pytest.raises(BatchError, match="crf 60 is out of libx265's range 0-51"):  # once, not per video
         roadseg.batch(archive, tmp_path / "q", quiet=True, codec="libx265", crf=60)
+    with pytest.raises(BatchError, match="no video encoder 'x264'"):  # (each video failed on its own)
+        roadseg.batch(archive, tmp_path / "q", quiet=True, codec="x264")
     assert not (tmp_path / "q").exists()
 
 

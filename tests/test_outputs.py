@@ -157,7 +157,11 @@ def test_crf_sets_the_quality_of_encoders_without_a_crf_of_their_own(rule_onnx, 
 @pytest.mark.parametrize("args,says", [(["--crf", "60"], "crf 60 is out of libx264's range 0-51"),
                                        (["--crf", "-1", "--codec", "libx265"], "crf -1 is out of libx265's range"),
                                        (["--crf", "64", "--codec", "libvpx-vp9"], "out of libvpx-vp9's range 0-63"),
-                                       (["--preset", "quick"], "preset 'quick' is not one of libx264's: ultrafast")])  # fmt: skip
+                                       (["--preset", "quick"], "preset 'quick' is not one of libx264's: ultrafast"),
+                                       # (these two were "cannot set up encoder 'x264': x264" and "... audio
+                                       # stream `rate` must be: int | None")
+                                       (["--codec", "x264"], "no video encoder 'x264' in this FFmpeg"),
+                                       (["--codec", "aac"], "--codec aac: aac is an audio encoder, not a video one")])  # fmt: skip
 def test_a_quality_setting_the_encoder_cannot_take_is_one_clear_line(split_video, rule_onnx, tmp_path, capfd, args,
                                                                      says):  # fmt: skip
     out = tmp_path / "o.mkv"  # (x264 took crf 60 as 51 without a word; x264 and x265 printed lines of their own)

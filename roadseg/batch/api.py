@@ -108,16 +108,14 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
 
 
 def _check_encoder(sopts: SegmentOptions) -> None:
-    """A crf or preset the outputs' encoder (``.mp4``: libx264 unless ``codec``) cannot take fails the
-    batch once, before any work, not every video in turn."""
+    """An encoder that is not there or not a video one, or a crf or preset the outputs' encoder
+    (``.mp4``: libx264 unless ``codec``) cannot take, fails the batch once, before any work, not every
+    video in turn."""
     from roadseg.errors import SinkError
-    from roadseg.pipeline.sinks.video import encoder_name, encoder_options
+    from roadseg.pipeline.sinks.video import check_video_encoder, encoder_options
 
-    name = encoder_name(sopts.codec or "libx264")  # ("h264" is libx264)
-    if name is None:  # an unknown codec: each video's sink says so
-        return
     try:
-        encoder_options(name, sopts.crf, sopts.preset)
+        encoder_options(check_video_encoder(sopts.codec or "libx264"), sopts.crf, sopts.preset)  # (h264: libx264)
     except SinkError as exc:
         raise BatchError(str(exc)) from None
 

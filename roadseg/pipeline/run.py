@@ -33,6 +33,7 @@ from roadseg.pipeline.options import RunResult, SegmentOptions
 from roadseg.pipeline.overlay import Overlay, class_shares, draw_hud, output_size, palette_lut
 from roadseg.pipeline.runner import LatestQueue, StageFailed, run_stages
 from roadseg.pipeline.sinks import ImageSink, MaskSink, ServeSink, Sink, VideoSink, WindowSink, check_output_path
+from roadseg.pipeline.sinks.video import check_video_encoder
 from roadseg.pipeline.sources import (
     Frame,
     ImageSource,
@@ -112,6 +113,8 @@ def _check(opts: SegmentOptions) -> bool:
             raise OutputError(f"{name} is the name of {kind}, but a video input is written as a video: end it in "
                               ".mp4, .mkv, .mov, .webm or .gif (--masks-dir DIR writes one label PNG a frame)")  # fmt: skip
         check_output_path(Path(str(opts.input)), Path(opts.output), opts.overwrite)
+    if opts.codec and opts.output:
+        check_video_encoder(opts.codec)
     if opts.stats and not Path(opts.stats).parent.is_dir():
         raise OutputError(f"folder {Path(opts.stats).parent} for --stats does not exist")
     return live

@@ -68,6 +68,19 @@ def encoder_name(codec: str) -> str | None:
         return None
 
 
+def check_video_encoder(codec: str) -> str:
+    """The encoder FFmpeg opens for ``codec`` (``h264`` -> ``libx264``), or :class:`SinkError` in one
+    line where this FFmpeg has no such encoder or it is not a video one (``--codec aac``)."""
+    try:
+        found = av.Codec(codec, "w")
+    except Exception:  # noqa: BLE001 - UnknownCodecError, or no encoder built in
+        raise SinkError(f"no video encoder {codec!r} in this FFmpeg (PyAV's build); `roadseg info` lists the "
+                        "usual ones it has") from None  # fmt: skip
+    if found.type != "video":
+        raise SinkError(f"--codec {codec}: {found.name} is an {found.type} encoder, not a video one")
+    return found.name
+
+
 def qscale_of(crf: int) -> int:
     """The MPEG quantiser whose step matches H.264's at QP ``crf`` (step 0.625 * 2^(QP/6) = 2 * q),
     so ``--crf`` means about the same picture for mpeg4 or mjpeg as for x264.

@@ -149,6 +149,21 @@ def test_audio_an_output_cannot_hold_is_re_encoded_not_refused(rule_onnx, tmp_pa
     assert r.returncode == 0 and "cannot be copied" not in r.stderr and read_video(tmp_path / "o.mov")["audio"]
 
 
+def test_pcm_audio_goes_into_an_mp4_as_aac_and_into_a_mov_as_it_is(rule_onnx, tmp_path):
+    # a cheap dashcam's MJPEG + PCM AVI: PCM was copied into the mp4 as ISO PCM ('ipcm'), which browsers
+    # and most players do not play
+    src = write_video(tmp_path / "cam.avi", split_frames(5), audio_seconds=0.2, audio_codec="pcm_s16le")
+    r = _cli(src, tmp_path / "o.mp4", rule_onnx)
+    assert r.returncode == 0, r.stderr
+    assert "audio stream #1 (pcm_s16le) in mp4 would be ISO PCM" in r.stderr and "re-encoding it as aac" in r.stderr
+    v = read_video(tmp_path / "o.mp4")
+    assert len(v["frames"]) == 5 and [a[0] for a in v["audio"]] == ["aac"]
+    assert _audio_seconds(tmp_path / "o.mp4") == pytest.approx(_audio_seconds(src), abs=0.03)
+    r = _cli(src, tmp_path / "o.mov", rule_onnx)  # mov carries PCM as players expect: copied
+    assert r.returncode == 0 and "re-encoding" not in r.stderr
+    assert [a[0] for a in read_video(tmp_path / "o.mov")["audio"]] == ["pcm_s16le"]
+
+
 def test_a_header_the_audio_breaks_is_written_again_without_it(split_video, rule_onnx, tmp_path, monkeypatch, caplog):
     # fault injection: a stream that passed the check (all do here) and then breaks the real header
     monkeypatch.setattr(sink_audio.AudioRemux, "__init__", _remux_that_breaks_the_header)

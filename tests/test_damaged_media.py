@@ -150,8 +150,8 @@ def test_audio_an_output_cannot_hold_is_re_encoded_not_refused(rule_onnx, tmp_pa
 
 
 def test_pcm_audio_goes_into_an_mp4_as_aac_and_into_a_mov_as_it_is(rule_onnx, tmp_path):
-    # a cheap dashcam's MJPEG + PCM AVI: PCM was copied into the mp4 as ISO PCM ('ipcm'), which browsers
-    # and most players do not play
+    # a cheap dashcam's MJPEG + PCM AVI: PCM was copied into the mp4 as ISO PCM ('ipcm'), which many players
+    # (Firefox, QuickTime) do not play
     src = write_video(tmp_path / "cam.avi", split_frames(5), audio_seconds=0.2, audio_codec="pcm_s16le")
     r = _cli(src, tmp_path / "o.mp4", rule_onnx)
     assert r.returncode == 0, r.stderr

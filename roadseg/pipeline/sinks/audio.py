@@ -1,7 +1,7 @@
 """Audio remuxing that a damaged audio stream cannot turn into a failed run.
 
 Audio is copied packet for packet. A stream the output cannot carry (G.711 into mp4, AAC into webm),
-or carries where few players play it (PCM into mp4), is re-encoded into a codec it can (AAC, else
+or carries where many players do not play it (PCM into mp4), is re-encoded into a codec it can (AAC, else
 Opus, else the container's own), and one line says so;
 a stream that can be neither copied nor decoded is left out, with one line. A packet the muxer (or
 the decoder) refuses is dropped and counted, and the video goes on. Only an error of the disk itself
@@ -29,7 +29,7 @@ from roadseg.errors import SinkError, reason_of
 
 log = logging.getLogger("roadseg")
 REENCODE = ("aac", "libopus")  # tried in this order before the container's own audio codec
-#: outputs that take PCM audio only as ISO PCM ('ipcm'), which browsers and most players do not play:
+#: outputs that take PCM audio only as ISO PCM ('ipcm'), which many players (Firefox, QuickTime) do not play:
 #: PCM is re-encoded there, not copied (mov and mkv carry PCM as players expect)
 PCM_SHY = frozenset({"mp4", "ipod", "3gp", "3g2", "f4v", "ismv"})
 DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EPIPE})
@@ -73,7 +73,7 @@ def routes(streams: Sequence, format_name: str, samples: Mapping[int, av.Packet]
             continue
         if _codec_name(stream).startswith("pcm_") and format_name in PCM_SHY and (
                 encoder := _encoder_for(stream, format_name)):  # fmt: skip
-            log.warning("audio stream #%d (%s) in %s would be ISO PCM, which few players play; re-encoding it as %s",
+            log.warning("audio stream #%d (%s) in %s would be ISO PCM, which many players do not play; re-encoding it as %s",
                         stream.index, _codec_name(stream), format_name, encoder)  # fmt: skip
             reencoded.append((stream, encoder))
             continue

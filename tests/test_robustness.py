@@ -200,14 +200,15 @@ def _hdr_clip(path, trc: int, colours, *, w: int = 192, h: int = 64, nits_of=Non
 def test_hdr_video_is_tone_mapped_to_the_sdr_picture_it_shows(rule_onnx, tmp_path, curve, caplog):
     # read as plain RGB (before), a PQ clip's mid-grey 128 came out as 105 and its orange (200, 120, 40) as
     # (124, 104, 69); an HLG clip's as 112 and (151, 112, 55)
-    from roadseg.pipeline.sources import VideoSource, hdr
+    from roadseg.pipeline.sources import LiveSource, VideoSource, hdr
 
     colours = [(200, 120, 40), (40, 160, 200), (128, 128, 128), (30, 30, 30), (180, 60, 160), (90, 200, 70)]
     src, step = _hdr_clip(tmp_path / "phone.mp4", getattr(hdr, curve), colours)
-    with VideoSource(src, audio=False) as s:
-        got = next(iter(s)).image
-    assert max(np.abs(got[32, i * step + step // 2].astype(int) - c).max() for i, c in enumerate(colours)) <= 4
-    assert f"phone.mp4 is HDR ({curve}): segmenting and writing it tone-mapped to SDR BT.709" in caplog.text
+    for source in (VideoSource(src, audio=False), LiveSource(str(src), pace=False)):  # a file, and played live
+        with source as s:
+            got = next(iter(s)).image
+        assert max(np.abs(got[32, i * step + step // 2].astype(int) - c).max() for i, c in enumerate(colours)) <= 4
+    assert caplog.text.count(f"phone.mp4 is HDR ({curve}): segmenting and writing it tone-mapped to SDR BT.709") == 2
     out = tmp_path / "o.mp4"
     assert segment_video(src, out, model=rule_onnx, quiet=True)["frames"] == 3
     import av

@@ -27,6 +27,7 @@ import av
 from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.runner import call_interruptibly
 from roadseg.pipeline.sources.base import Frame, VideoInfo, open_container, picture_stream, rgb_picture
+from roadseg.pipeline.sources.hdr import say_if_hdr
 
 log = logging.getLogger("roadseg")
 HTTP_SCHEMES = ("http://", "https://")  # the stream URLs that may be files (is_remote_file)
@@ -97,6 +98,7 @@ class LiveSource:
         # PyAV swallows Ctrl-C while a stream connects: open in a thread so the caller sees it at once
         self.container = call_interruptibly(lambda: open_capture(self.spec, hwaccel), "open", lambda c: c.close())
         self.info = VideoInfo.from_container(self.container, self.spec)
+        say_if_hdr(picture_stream(self.container), self.spec)
 
     def __enter__(self) -> LiveSource:
         return self

@@ -24,7 +24,7 @@ from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.sources.audio import AudioTimeline
 from roadseg.pipeline.sources.base import MAX_SECONDS, Frame, VideoInfo, open_container, picture_stream, rgb_picture
 from roadseg.pipeline.sources.capture import HTTP_SCHEMES, open_capture
-from roadseg.pipeline.sources.hdr import hdr_name
+from roadseg.pipeline.sources.hdr import say_if_hdr
 
 log = logging.getLogger("roadseg")
 
@@ -98,8 +98,7 @@ class VideoSource:
         self.info = replace(base, width=first.shape[1], height=first.shape[0], sample_aspect=sar)
         if self.rotation:
             log.warning("rotation metadata %d°: segmenting and writing the upright picture", self.rotation)
-        if curve := hdr_name(self.stream.codec_context.color_trc):
-            log.warning("%s is HDR (%s): segmenting and writing it tone-mapped to SDR BT.709", Path(self.path).name, curve)
+        say_if_hdr(self.stream, Path(self.path).name)
         if left := left_out(self.container, self.stream, self.audio_streams):
             log.warning("%s has more streams than its video and audio; left out of the output: %s",
                         Path(self.path).name, left)  # fmt: skip

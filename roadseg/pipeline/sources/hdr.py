@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 
 import av
@@ -24,6 +25,7 @@ import cv2
 import numpy as np
 from av.video.reformatter import Colorspace
 
+log = logging.getLogger("roadseg")
 PQ, HLG = 16, 18  # FFmpeg's transfer characteristics: SMPTE ST 2084 and ARIB STD-B67
 BT2020 = 9  # FFmpeg's colour primaries and matrix
 SDR_WHITE = 203.0  # cd/m²: where HDR puts SDR's reference white (BT.2408)
@@ -40,9 +42,10 @@ def is_hdr(vf: av.VideoFrame) -> bool:
     return vf.color_trc in (PQ, HLG)
 
 
-def hdr_name(trc: int) -> str | None:
-    """``"PQ"`` or ``"HLG"`` for an HDR transfer characteristic (a stream's ``color_trc``), else None."""
-    return {PQ: "PQ", HLG: "HLG"}.get(trc)
+def say_if_hdr(stream, name: str) -> None:
+    """One line, where a video ``stream`` is tagged HDR, that ``name`` is segmented and written as SDR."""
+    if curve := {PQ: "PQ", HLG: "HLG"}.get(stream.codec_context.color_trc):
+        log.warning("%s is HDR (%s): segmenting and writing it tone-mapped to SDR BT.709", name, curve)
 
 
 def sdr_picture(vf: av.VideoFrame) -> np.ndarray:

@@ -113,8 +113,8 @@ def _check(opts: SegmentOptions) -> bool:
             raise OutputError(f"{name} is the name of {kind}, but a video input is written as a video: end it in "
                               ".mp4, .mkv, .mov, .webm or .gif (--masks-dir DIR writes one label PNG a frame)")  # fmt: skip
         check_output_path(Path(str(opts.input)), Path(opts.output), opts.overwrite)
-    if opts.codec and opts.output:
-        check_video_encoder(opts.codec)
+        if opts.codec:
+            check_video_encoder(opts.codec)
     if opts.stats and not Path(opts.stats).parent.is_dir():
         raise OutputError(f"folder {Path(opts.stats).parent} for --stats does not exist")
     return live

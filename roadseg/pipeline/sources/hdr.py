@@ -30,7 +30,7 @@ PQ, HLG = 16, 18  # FFmpeg's transfer characteristics: SMPTE ST 2084 and ARIB ST
 BT2020 = 9  # FFmpeg's colour primaries and matrix
 SDR_WHITE = 203.0  # cd/m²: where HDR puts SDR's reference white (BT.2408)
 KNEE = 0.75  # of SDR white: light above it is rolled off, light below it kept
-PEAK = 1000.0  # cd/m² shown as SDR's white: HLG's nominal display, what phones master PQ for
+PEAK = 1000.0  # cd/m² that come out as the SDR display's full white: HLG's nominal display, what phones master PQ for
 GAMMA = 2.4  # BT.1886: the display the SDR output is meant for
 BT2020_TO_BT709 = np.array([[1.660491, -0.587641, -0.072850],
                             [-0.124550, 1.132900, -0.008349],

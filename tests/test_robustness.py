@@ -162,7 +162,6 @@ def _hdr_clip(path, trc: int, colours, *, w: int = 192, h: int = 64, nits_of=Non
     """A phone's HDR clip: HEVC 10-bit, BT.2020, ``trc`` (PQ or HLG), lossless, of vertical stripes of
     SDR ``colours`` shown at SDR's white of 203 cd/m² (or at ``nits_of(colour)``)."""
     import av
-    from av.video.reformatter import ColorRange, Colorspace
 
     from roadseg.pipeline.sources import hdr
 
@@ -179,7 +178,10 @@ def _hdr_clip(path, trc: int, colours, *, w: int = 192, h: int = 64, nits_of=Non
         a, b, c = 0.17883277, 0.28466892, 0.55991073
         e = np.power(light / 1000.0, 1 / 1.2)
         code = np.where(e <= 1 / 12, np.sqrt(3 * e), a * np.log(np.maximum(12 * e - b, 1e-9)) + c)
-    rgb48 = np.round(np.clip(code, 0, 1) * 65535).astype(np.uint16)
+    code = np.clip(code, 0, 1)  # BT.2020 R'G'B' -> 10-bit limited-range Y'CbCr 4:2:0 (by hand: PyAV 17's
+    y = code @ np.array([0.2627, 0.6780, 0.0593])  # reformat ignores a BT.2020 target matrix)
+    cb, cr = (code[..., 2] - y) / 1.8814, (code[..., 0] - y) / 1.4746
+    planes = [64 + 876 * y, *(512 + 896 * c.reshape(h // 2, 2, w // 2, 2).mean((1, 3)) for c in (cb, cr))]
     with av.open(str(path), "w") as out:
         vs = out.add_stream("libx265", rate=25)
         vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p10le"
@@ -187,8 +189,11 @@ def _hdr_clip(path, trc: int, colours, *, w: int = 192, h: int = 64, nits_of=Non
         cc = vs.codec_context
         cc.color_primaries, cc.color_trc, cc.colorspace, cc.color_range = hdr.BT2020, trc, hdr.BT2020, 1
         for k in range(3):
-            vf = av.VideoFrame.from_ndarray(rgb48, format="rgb48le").reformat(
-                format="yuv420p10le", dst_colorspace=Colorspace.BT2020, dst_color_range=ColorRange.MPEG)  # fmt: skip
+            vf = av.VideoFrame(w, h, "yuv420p10le")
+            for plane, values in zip(vf.planes, planes):
+                rows = np.zeros((values.shape[0], plane.line_size // 2), np.uint16)
+                rows[:, : values.shape[1]] = np.round(values)
+                plane.update(rows.tobytes())
             vf.color_primaries, vf.color_trc, vf.colorspace, vf.color_range = hdr.BT2020, trc, hdr.BT2020, 1
             vf.pts = k
             out.mux(vs.encode(vf))

@@ -23,11 +23,10 @@ from functools import lru_cache
 import av
 import cv2
 import numpy as np
-from av.video.reformatter import Colorspace
 
 log = logging.getLogger("roadseg")
 PQ, HLG = 16, 18  # FFmpeg's transfer characteristics: SMPTE ST 2084 and ARIB STD-B67
-BT2020 = 9  # FFmpeg's colour primaries and matrix
+BT2020 = 9  # FFmpeg's colour primaries and matrix, and swscale's (PyAV < 18 has no Colorspace.BT2020)
 SDR_WHITE = 203.0  # cd/m²: where HDR puts SDR's reference white (BT.2408)
 KNEE = 0.75  # of SDR white: light above it is rolled off, light below it kept
 PEAK = 1000.0  # cd/m² that come out as the SDR display's full white: HLG's nominal display, what phones master PQ for
@@ -50,7 +49,7 @@ def say_if_hdr(stream, name: str) -> None:
 
 def sdr_picture(vf: av.VideoFrame) -> np.ndarray:
     """The SDR BT.709 RGB uint8 [H,W,3] picture of an HDR frame (see the module's note)."""
-    src = Colorspace.BT2020 if vf.colorspace == 2 else None  # untagged matrix: HDR's own, BT.2020
+    src = BT2020 if vf.colorspace == 2 else None  # untagged matrix: HDR's own, BT.2020 (swscale's 9 too)
     rgb = vf.to_ndarray(format="rgb48le", src_colorspace=src) if src else vf.to_ndarray(format="rgb48le")
     light = _light_lut(vf.color_trc)[rgb]  # [H,W,3] uint16 linear light, rolled off: 65535 = the display's white
     if vf.color_primaries in (BT2020, 2):  # 2: unspecified; HDR comes in BT.2020

@@ -399,15 +399,32 @@ def test_missing_gpu_codecs_fall_back_with_one_line_each(split_video, rule_onnx,
 
 @pytest.mark.parametrize("device", ["cuda", "tensorrt"])
 def test_requested_gpu_provider_that_falls_back_says_so(split_video, rule_onnx, tmp_path, capfd, device):
+    import onnxruntime
+
     from roadseg.pipeline.infer import OnnxSegmenter, gpu_present
 
     if gpu_present():
         pytest.skip("a GPU is present")
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        pytest.skip("the plain onnxruntime, without GPU providers: the next test")
     seg = OnnxSegmenter(rule_onnx, providers=device)
     assert seg.providers[0] == "CPUExecutionProvider"
     out, err = capfd.readouterr()
     assert f"{device} was requested but onnxruntime fell back to the CPU" in err and err.count("\n") == 1
     assert out == ""  # (onnxruntime printed a 4-line "EP Error" banner for TensorRT)
+
+
+def test_a_gpu_asked_of_an_onnxruntime_without_one_is_one_line(rule_onnx, capfd, monkeypatch, recwarn):
+    # the plain onnxruntime package (macOS, ARM Linux) has no GPU provider: it warned in two lines of its own
+    import onnxruntime as ort
+
+    from roadseg.pipeline.infer import OnnxSegmenter
+
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    seg = OnnxSegmenter(rule_onnx, providers="cuda")
+    assert seg.providers == ["CPUExecutionProvider"] and not [w for w in recwarn if "provider" in str(w.message)]
+    err = capfd.readouterr().err
+    assert "cuda was requested but this onnxruntime has no GPU provider" in err and err.count("\n") == 1
 
 
 @pytest.mark.timeout(60)

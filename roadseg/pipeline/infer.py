@@ -129,11 +129,13 @@ class OnnxSegmenter:
             opts.add_session_config_entry("session.x64quantprecision", "1")
         if device != "cpu":
             ort.set_default_logger_severity(4)  # a provider that fails to load is reported below, once
+        # only providers this onnxruntime has (the plain CPU package warned about the rest, in 2 lines)
+        wanted = [p for p in _providers(device) if (p[0] if isinstance(p, tuple) else p) in ort.get_available_providers()]
         try:
             # onnxruntime print()s its own banner when TensorRT fails to load ("EP Error" ...) and
             # retries without it; the one line below tells what matters
             with contextlib.redirect_stdout(io.StringIO()):
-                self.session = ort.InferenceSession(str(self.path), opts, providers=_providers(device))
+                self.session = ort.InferenceSession(str(self.path), opts, providers=wanted)
         except Exception as exc:  # InvalidProtobuf, Fail, NoSuchFile ... all mean "not a usable model"
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
             raise ModelError(f"cannot load model {self.path}: {first}") from None
@@ -141,7 +143,10 @@ class OnnxSegmenter:
             ort.set_default_logger_severity(3)
         self.providers = self.session.get_providers()
         self.io_binding = self.providers[0] != "CPUExecutionProvider" if io_binding is None else io_binding
-        if device != "cpu" and self.providers[0] == "CPUExecutionProvider":
+        if device != "cpu" and len(wanted) == 1:
+            print(f"roadseg: {device} was requested but this onnxruntime has no GPU provider (onnxruntime-gpu "
+                  "has: pip install onnxruntime-gpu, not beside onnxruntime); running on the CPU", file=sys.stderr)
+        elif device != "cpu" and self.providers[0] == "CPUExecutionProvider":
             print(f"roadseg: {device} was requested but onnxruntime fell back to the CPU "
                   "(its provider did not load: no GPU, or CUDA/cuDNN/TensorRT libraries missing)", file=sys.stderr)
         self.metadata = contract.check_session(self.session, self.path.name)

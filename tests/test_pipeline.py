@@ -70,6 +70,30 @@ def test_segmenter_resizes_to_working_size_and_back(rule_onnx):
     assert Segmenter(rule_onnx, size=(20, 30), providers="cpu")([frame]).shape == (1, 20, 30)
 
 
+@pytest.mark.parametrize("h,w,size", [(72, 96, [360, 480]),    # CamVid's 4:3: the model's own size
+                                      (72, 128, [320, 544]),   # a 16:9 dashcam (was squeezed into 360x480)
+                                      (128, 72, [544, 320]),   # a phone held upright
+                                      (60, 150, [256, 672])])  # fmt: skip  # 2.5:1
+def test_the_working_size_keeps_the_pictures_aspect(tmp_path, h, w, size):
+    from conftest import rule_model
+
+    model = rule_model(tmp_path / "m.onnx", input_size=(360, 480))
+    clip = write_video(tmp_path / "c.mp4", split_frames(3, h=h, w=w))
+    assert segment_video(clip, tmp_path / "o.mp4", model=model, quiet=True)["working_size"] == size
+    given = segment_video(clip, tmp_path / "g.mp4", model=model, quiet=True, size=(360, 480), overwrite=True)
+    assert given["working_size"] == [360, 480]  # a --size given is kept
+    frame = split_frames(1, h=h, w=w)[0]
+    assert Segmenter(model, providers="cpu")([frame]).shape == (1, *size)  # the library fits the same way
+
+
+def test_working_size_takes_the_shape_pixels_are_shown_at():
+    from roadseg.pipeline.infer import working_size
+
+    assert working_size(1080, 1440, (360, 480), sample_aspect=4 / 3) == (320, 544)  # HDV: 16:9 on screen
+    assert working_size(576, 720, (360, 480), sample_aspect=16 / 15) == (360, 480)  # PAL DVD: 4:3 on screen
+    assert working_size(480, 640, (360, 480)) == (360, 480)
+
+
 def test_model_breaking_the_contract_is_refused(tmp_path):
     from conftest import rule_model
 

@@ -19,7 +19,8 @@ def test_a_given_segmenter_is_reused_not_rebuilt(split_video, rule_onnx, tmp_pat
     monkeypatch.setattr(OnnxSegmenter, "__init__", lambda self, *a, **kw: built.append(a) or real(self, *a, **kw))
     for i in range(3):
         result = run(SegmentOptions(split_video, tmp_path / f"o{i}.mp4", quiet=True), segmenter=seg)
-        assert result.frames == 12 and result.working_size == [32, 48] and result.audio_streams == 1
+        # (fitted: about 32x48's pixels at the clip's 4:3, sides multiples of 32)
+        assert result.frames == 12 and result.working_size == [32, 32] and result.audio_streams == 1
     smaller = run(SegmentOptions(split_video, tmp_path / "s.mp4", size=(16, 24), quiet=True), segmenter=seg)
     assert smaller.working_size == [16, 24] and built == []  # another working size, the same session
 

@@ -134,7 +134,7 @@ def _stacked(*options: Callable[[F], F]) -> Callable[[F], F]:
 #: What the model sees and how its labels are drawn: shared by ``segment`` and ``batch``.
 model_options = _stacked(
     click.option("--model", type=click.Path(), help="ONNX model file [default: the shipped model; INT8 on CPU]."),
-    click.option("--size", callback=size_option, help="Working size HxW the network sees [default: the model's input_size]."),
+    click.option("--size", callback=size_option, help="Working size HxW the network sees [default: about the model's input_size in pixels (360x480) at the input's own aspect: 320x544 for 16:9, 544x320 upright]."),
     click.option("--mode", default="overlay", show_default=True, type=click.Choice(["overlay", "mask", "side-by-side"]),
                  help="Blend colours onto the frame, colours alone, or frame | overlay side by side."),
     click.option("--alpha", default=0.5, show_default=True, type=click.FloatRange(0, 1), help="Weight of the class colours."),

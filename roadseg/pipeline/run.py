@@ -72,8 +72,9 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None) -> RunRe
     try:
         with ExitStack() as stack:
             seg = _segmenter(options, segmenter)
-            seg.check_memory(1 if live else options.batch)
             source = stack.enter_context(_open_source(options, live, stop))
+            seg = seg.fitted(source.info.height, source.info.width, source.info.sample_aspect)
+            seg.check_memory(1 if live else options.batch)
             stats = FrameStats()
             sinks, primary = _open_sinks(options, source, seg, stats, stack)
             result = _stream(options, source, seg, sinks, primary, stats, stop)

@@ -20,7 +20,7 @@ import av
 import numpy as np
 
 from roadseg.errors import SourceError
-from roadseg.pipeline.infer import DEFAULT_MODELS, OnnxSegmenter, Segmenter, models_dir, resolve_device
+from roadseg.pipeline.infer import DEFAULT_MODELS, OnnxSegmenter, Segmenter, models_dir, resolve_device, working_size
 from roadseg.pipeline.options import SegmentOptions
 from roadseg.pipeline.overlay import Overlay, palette_lut
 from roadseg.pipeline.run import run
@@ -94,9 +94,10 @@ def torch_eager(frames: list[np.ndarray], size: tuple[int, int], repeats: int, c
     return {**median_fps(once, repeats), "threads": torch.get_num_threads()}
 
 
-def naive_loop(video: str | Path, model: Path, count: int, repeats: int, preset: str) -> dict:
+def naive_loop(video: str | Path, model: Path, count: int, repeats: int, preset: str,
+               size: tuple[int, int] | None = None) -> dict:  # fmt: skip
     """read -> resize -> infer -> overlay -> write, one frame at a time, one thread (the peer)."""
-    seg = Segmenter(model, providers="cpu")
+    seg = Segmenter(model, size=size, providers="cpu")
     overlay = Overlay(palette_lut(seg.palette))
 
     def once() -> int:
@@ -117,11 +118,12 @@ def naive_loop(video: str | Path, model: Path, count: int, repeats: int, preset:
     return median_fps(once, repeats, warmup=0)
 
 
-def pipeline(video: str | Path, model: Path, count: int, fps: float, repeats: int, preset: str) -> dict:
+def pipeline(video: str | Path, model: Path, count: int, fps: float, repeats: int, preset: str,
+             size: tuple[int, int] | None = None) -> dict:  # fmt: skip
     """The threaded segment-video run (:func:`roadseg.pipeline.run.run`) on the same frames, one model
     session for every repeat (as a batch worker keeps it); also its per-stage ms."""
     stages: list[dict] = []
-    seg = Segmenter(model, providers="cpu")
+    seg = Segmenter(model, size=size, providers="cpu")
 
     def once() -> tuple[int, float]:
         with tempfile.TemporaryDirectory() as tmp:
@@ -160,7 +162,8 @@ def run_bench(video: str | Path, *, frames: int = 48, repeats: int = 3, batches=
         raise SourceError(f"{len(imgs)} frames read from {video}, fewer than --batch {max(batches)} needs: "
                           "raise --frames, or use a longer clip")  # fmt: skip
     default_model = models.get("int8") or next(iter(models.values()))
-    working = tuple(OnnxSegmenter(default_model, providers="cpu").input_size)
+    # what segment-video sees this clip at: about the model's input_size in pixels, at the clip's aspect
+    working = working_size(vinfo["height"], vinfo["width"], OnnxSegmenter(default_model, providers="cpu").input_size)
     sizes = [working] + ([(vinfo["height"], vinfo["width"])] if native else [])
     rows = _model_only_rows(models, imgs, sizes, batches, repeats, log)
     if baseline is not None:
@@ -175,11 +178,11 @@ def run_bench(video: str | Path, *, frames: int = 48, repeats: int = 3, batches=
         except ImportError:
             log("torch not installed: PyTorch eager skipped")
     log("naive single-threaded loop")
-    naive = naive_loop(video, default_model, frames, repeats, preset)
+    naive = naive_loop(video, default_model, frames, repeats, preset, working)
     rows.append({"what": "naive loop (1 thread)", "precision": _precision(models, default_model), "device": "cpu",
                  "size": f"{working[0]}x{working[1]}", "batch": 1, **naive})  # fmt: skip
     log("threaded pipeline")
-    pipe = pipeline(video, default_model, frames, vinfo["fps"] or 30.0, repeats, preset)
+    pipe = pipeline(video, default_model, frames, vinfo["fps"] or 30.0, repeats, preset, working)
     rows.append({"what": "segment-video pipeline", "precision": _precision(models, default_model), "device": "cpu",
                  "size": f"{working[0]}x{working[1]}", "batch": 1, **pipe})  # fmt: skip
     ratios = _ratios(rows, pipe, naive, _precision(models, default_model), f"{working[0]}x{working[1]}")

@@ -92,6 +92,7 @@ def test_working_size_takes_the_shape_pixels_are_shown_at():
     assert working_size(1080, 1440, (360, 480), sample_aspect=4 / 3) == (320, 544)  # HDV: 16:9 on screen
     assert working_size(576, 720, (360, 480), sample_aspect=16 / 15) == (360, 480)  # PAL DVD: 4:3 on screen
     assert working_size(480, 640, (360, 480)) == (360, 480)
+    assert working_size(0, 0, (360, 480)) == (360, 480)  # a live stream's size unknown until it delivers
 
 
 def test_model_breaking_the_contract_is_refused(tmp_path):

@@ -214,6 +214,8 @@ def working_size(height: int, width: int, input_size: tuple[int, int],
     ((360, 480), (320, 544), (544, 320))
     """
     ih, iw = input_size
+    if not (height > 0 and width > 0):  # (a stream that has not said its size before its first picture)
+        return ih, iw
     aspect = width * float(sample_aspect or 1) / height
     if abs(aspect * ih / iw - 1) < 0.02:
         return ih, iw

@@ -2,7 +2,7 @@
 
 The base clips are the shipped Udacity highway clip re-encoded at 320x180 (H.264 + audio) into
 mp4 (AAC, audio stream first like the original, index up front), Matroska (Opus) and MPEG-TS (AAC
-in ADTS). A case is ``(container, kind, seed)``; the same case always makes the same bytes.
+in ADTS), and as a phone's HDR clip (HEVC 10-bit tagged PQ/BT.2020, AAC) into mov. A case is ``(container, kind, seed)``; the same case always makes the same bytes.
 
 Example:
     >>> import numpy as np
@@ -29,7 +29,8 @@ import av
 import numpy as np
 
 REAL_CLIP = Path(__file__).resolve().parents[1] / "sample_videos" / "udacity-highway-1280x720.mp4"
-CONTAINERS = {"mp4": "aac", "mkv": "libopus", "ts": "aac"}  # container -> audio codec of its base clip
+CONTAINERS = {"mp4": "aac", "mkv": "libopus", "ts": "aac", "mov": "aac"}  # container -> audio codec of its base clip
+HDR_TAGS = {"color_primaries": 9, "color_trc": 16, "colorspace": 9, "color_range": 1}  # BT.2020, PQ, limited range
 KINDS = ("bitflip", "header", "tags", "fields", "audio", "truncate", "zero", "duplicate", "swap", "tail")
 TITLE = "udacity highway (roadseg fuzz base)"
 
@@ -37,6 +38,8 @@ TITLE = "udacity highway (roadseg fuzz base)"
 FIELD_MARKERS = {
     "mp4": (b"mvhd", b"tkhd", b"mdhd", b"hdlr", b"stsd", b"avcC", b"esds", b"stts", b"ctts", b"stss", b"stsc",
             b"stsz", b"stco", b"elst", b"sgpd", b"sbgp"),  # fmt: skip
+    "mov": (b"mvhd", b"tkhd", b"mdhd", b"hdlr", b"stsd", b"hvcC", b"colr", b"esds", b"stts", b"ctts", b"stss",
+            b"stsc", b"stsz", b"stco"),  # fmt: skip  # (colr: the colour tags HDR is read by)
     "mkv": (b"\x2a\xd7\xb1", b"\x44\x89", b"\x23\xe3\x83", b"\x63\xa2", b"\xb0", b"\xba", b"\xb5", b"\x9f",
             b"\x1f\x43\xb6\x75", b"\xe7", b"\xa3", b"\x1c\x53\xbb\x6b", b"\x11\x4d\x9b\x74", b"\x16\x54\xae\x6b"),  # fmt: skip
     "ts": (b"\x47\x40\x00", b"\x47\x50\x00", b"\x47\x41\x00", b"\x47\x41\x01", b"\x00\x00\x01\xe0",
@@ -59,19 +62,28 @@ def make_base_clips(folder: Path, *, source: Path = REAL_CLIP, size: tuple[int, 
 
 
 def _encode(path: Path, images: list[np.ndarray], fps: Fraction, samples: np.ndarray, rate: int, codec: str) -> Path:
-    options = {"fflags": "+bitexact", **({"movflags": "faststart"} if path.suffix == ".mp4" else {})}
+    hdr = path.suffix == ".mov"  # a phone's clip: HEVC 10-bit, PQ (the HDR path), AAC
+    options = {"fflags": "+bitexact", **({"movflags": "faststart"} if path.suffix in (".mp4", ".mov") else {})}
     with av.open(str(path), "w", container_options=options) as out:  # bitexact: no random ids, same bytes each time
         out.metadata.update({"title": TITLE, "comment": "re-encoded from sample_videos/udacity-highway-1280x720.mp4"})
         audio_rate = 48000 if codec == "libopus" else rate
         aus = out.add_stream(codec, rate=audio_rate) if path.suffix == ".mp4" else None  # mp4: audio first
-        vs = out.add_stream("libx264", rate=fps)
+        vs = out.add_stream("libx265" if hdr else "libx264", rate=fps)
         vs.height, vs.width = images[0].shape[:2]
         vs.pix_fmt, vs.options = "yuv420p", {"preset": "ultrafast", "crf": "28", "g": "10"}
+        if hdr:
+            vs.pix_fmt, vs.options = "yuv420p10le", {"preset": "ultrafast", "x265-params": "keyint=10:log-level=error"}
+            for name, value in HDR_TAGS.items():
+                setattr(vs.codec_context, name, value)
         vs.metadata["language"] = "eng"
         aus = aus or out.add_stream(codec, rate=audio_rate)
         aus.layout = "stereo"
         for i, img in enumerate(images):
             vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+            if hdr:  # (SDR pixels under HDR tags: the damage, not the picture, is what is tested)
+                vf = vf.reformat(format="yuv420p10le")
+                for name, value in HDR_TAGS.items():
+                    setattr(vf, name, value)
             vf.pts, vf.time_base = i, 1 / fps
             out.mux(vs.encode(vf))
         out.mux(vs.encode(None))

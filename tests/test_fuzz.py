@@ -33,6 +33,8 @@ FAST = (
     "mp4-zero-8",
     "mp4-duplicate-6",  # one frame decodes
     "ts-tail-0",
+    "mov-fields-4",  # a phone's HDR HEVC: its colour tags, HEVC setup and index damaged
+    "mov-bitflip-1",
     "mp4-bitflip-0",
 )
 # into webm, whose AAC audio is re-encoded as Opus: damage on the decoding path (150 cases found none)

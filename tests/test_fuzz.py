@@ -33,7 +33,7 @@ FAST = (
     "mp4-zero-8",
     "mp4-duplicate-6",  # one frame decodes
     "ts-tail-0",
-    "mov-fields-4",  # a phone's HDR HEVC: its colour tags, HEVC setup and index damaged
+    "mov-fields-4",  # a phone's HDR HEVC clip: absurd values in its header fields (colr and hvcC among them)
     "mov-bitflip-1",
     "mp4-bitflip-0",
 )

@@ -1,7 +1,7 @@
 """segment-video on damaged copies of a real clip with audio: never a hang or a traceback, a refusal
 only where nothing decodes, otherwise a playable output of what decodes, and no audio lost unsaid.
 
-The 300 cases (3 containers x 10 kinds of damage x 10 seeds) run with ``-m slow``; the default
+The 400 cases (4 containers x 10 kinds of damage x 10 seeds) run with ``-m slow``; the default
 suite runs a fixed subset that covers every class of failure the fuzzing found, and a few cases into
 webm, where the AAC audio is re-encoded rather than copied. A failing case is
 reproduced with ``python tests/fuzzing.py CASE FOLDER`` (it writes the damaged input there).

@@ -142,12 +142,26 @@ def test_headless_chromium_shows_the_live_view(rule_onnx, tmp_path):
     assert "frames/s" in dom and 'data-frames="' in dom  # the stats line was filled by the page's script
 
 
+class Counted(SimpleHTTPRequestHandler):
+    """A file server that notes the path of every request."""
+
+    paths: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802
+        Counted.paths.append(self.path)
+        super().do_GET()
+
+    def log_message(self, *a) -> None:
+        return None
+
+
 def test_a_file_served_over_http_is_read_as_a_file(rule_onnx, tmp_path):
     # a URL of a whole file (it has a length): every frame and the audio, as for a local file; read as
     # a live stream, 2 of the sample clip's 38 frames came through, and no audio
     write_video(tmp_path / "clip.mp4", split_frames(40, h=96, w=128), audio_seconds=1.6,
                 options={"movflags": "faststart"})  # fmt: skip
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(SimpleHTTPRequestHandler, directory=str(tmp_path)))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Counted, directory=str(tmp_path)))
+    Counted.paths = []
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{httpd.server_address[1]}/clip.mp4"
@@ -156,19 +170,20 @@ def test_a_file_served_over_http_is_read_as_a_file(rule_onnx, tmp_path):
     finally:
         httpd.shutdown()
     assert stats["kind"] == "file" and stats["frames"] == 40 and stats["audio_streams"] == 1
+    assert Counted.paths == ["/clip.mp4", "/clip.mp4"]  # one request a run: the look at it is the source
     v = read_video(tmp_path / "r.mp4")
     assert len(v["frames"]) == 40 and len(v["audio"]) == 1
     assert forced["kind"] == "stream"  # --live (or --show, --serve) still plays it as a camera would
 
 
 class CutOnce(SimpleHTTPRequestHandler):
-    """Serves the first two requests half-way and then hangs up; later requests find nothing (404)."""
+    """Serves the first request half-way and then hangs up; later requests find nothing (404)."""
 
     served = 0
 
     def do_GET(self) -> None:  # noqa: N802
-        CutOnce.served += 1  # (the first request is roadseg's look at whether it is a file: no length, live)
-        if CutOnce.served > 2:
+        CutOnce.served += 1  # (roadseg's look at whether it is a file, no length: live, is the stream itself)
+        if CutOnce.served > 1:
             self.send_error(404)
             return
         data = (self.directory and open(f"{self.directory}/clip.ts", "rb").read()) or b""

@@ -42,8 +42,9 @@ from roadseg.pipeline.sources import (
     VideoSource,
     is_image_input,
     is_live_input,
-    is_remote_file,
+    open_url,
 )
+from roadseg.pipeline.sources.capture import HTTP_SCHEMES
 from roadseg.pipeline.suffixes import AUDIO_SUFFIXES, IMAGE_SUFFIXES
 from roadseg.pipeline.timing import FrameStats, Progress, StageTimes, timed
 
@@ -130,15 +131,17 @@ def _segmenter(opts: SegmentOptions, given: Segmenter | None) -> Segmenter:
 
 
 def _open_source(opts: SegmentOptions, live: bool, stop: threading.Event) -> Source:
-    if live and not (opts.live or opts.show or opts.serve) and is_remote_file(str(opts.input)):
-        live = False  # an http(s) URL of a file, and nobody watching it live: every frame, and its audio
+    spec, container = str(opts.input), None
+    if live and not (opts.live or opts.show or opts.serve) and spec.lower().startswith(HTTP_SCHEMES):
+        container, is_file = open_url(spec, opts.hwaccel)
+        live = not is_file  # an http(s) URL of a file, and nobody watching it live: every frame, and its audio
     if live:
-        return LiveSource(str(opts.input), pace=opts.pace, retries=opts.retries, retry_delay=opts.retry_delay,
-                          stop=stop, hwaccel=opts.hwaccel)  # fmt: skip
-    if is_image_input(opts.input):
+        return LiveSource(spec, pace=opts.pace, retries=opts.retries, retry_delay=opts.retry_delay, stop=stop,
+                          hwaccel=opts.hwaccel, container=container)  # fmt: skip
+    if container is None and is_image_input(opts.input):
         return ImageSource(opts.input)
     return VideoSource(opts.input, audio=not opts.no_audio, start=opts.start, duration=opts.duration,
-                       hwaccel=opts.hwaccel)  # fmt: skip
+                       hwaccel=opts.hwaccel, container=container)  # fmt: skip
 
 
 def _open_sinks(opts: SegmentOptions, source: Source, seg: Segmenter, stats: FrameStats,

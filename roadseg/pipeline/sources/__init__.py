@@ -14,7 +14,7 @@ All open media through :func:`open_container` (``base.py``).
 """
 
 from roadseg.pipeline.sources.base import Frame, Source, VideoInfo, open_container, picture_stream
-from roadseg.pipeline.sources.capture import LiveSource, capture_args, is_live_input, is_remote_file, open_capture
+from roadseg.pipeline.sources.capture import LiveSource, capture_args, is_live_input, open_capture, open_url
 from roadseg.pipeline.sources.file import VideoSource
 from roadseg.pipeline.sources.images import ImageSource, image_paths, is_image_input, read_image
 
@@ -29,9 +29,9 @@ __all__ = [
     "image_paths",
     "is_image_input",
     "is_live_input",
-    "is_remote_file",
     "open_capture",
     "open_container",
+    "open_url",
     "picture_stream",
     "read_image",
 ]

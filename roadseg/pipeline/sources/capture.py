@@ -30,7 +30,7 @@ from roadseg.pipeline.sources.base import Frame, VideoInfo, open_container, pict
 from roadseg.pipeline.sources.hdr import say_if_hdr
 
 log = logging.getLogger("roadseg")
-HTTP_SCHEMES = ("http://", "https://")  # the stream URLs that may be files (is_remote_file)
+HTTP_SCHEMES = ("http://", "https://")  # the stream URLs that may be files (open_url)
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "rtmps://", "http://", "https://", "udp://", "tcp://", "srt://")
 
 
@@ -39,18 +39,16 @@ def is_live_input(spec: str) -> bool:
     return spec.isdigit() or spec.startswith("/dev/video") or spec.lower().startswith(STREAM_SCHEMES)
 
 
-def is_remote_file(spec: str) -> bool:
-    """An http(s) URL of media with a known length (a file on a web server, a finished HLS playlist):
-    read as a file, every frame and its audio, not through a live source's newest-frame slot (which
-    kept 2 of a served clip's 38 frames, and no audio). A live HTTP stream (an IP camera's MJPEG, live
-    HLS) has no length. Opens the URL to find out (Ctrl-C reaches the caller at once); one that cannot
-    be opened raises :class:`SourceError`.
+def open_url(spec: str, hwaccel: str | None = None) -> tuple[av.container.InputContainer, bool]:
+    """Open an http(s) URL once and tell whether it is media with a known length (a file on a web
+    server, a finished HLS playlist), to be read as a file, every frame and its audio, not through a
+    live source's newest-frame slot (which kept 2 of a served clip's 38 frames, and no audio), or a
+    live stream (an IP camera's MJPEG, live HLS: no length). The container is the source's: the URL
+    is not opened a second time (an IP camera may serve one client at a time). Ctrl-C reaches the
+    caller at once; one that cannot be opened raises :class:`SourceError`.
     """
-    if not spec.lower().startswith(HTTP_SCHEMES):
-        return False
-    container = call_interruptibly(lambda: open_capture(spec), "open", lambda c: c.close())
-    with container:
-        return container.duration is not None and container.duration > 0
+    container = call_interruptibly(lambda: open_capture(spec, hwaccel), "open", lambda c: c.close())
+    return container, container.duration is not None and container.duration > 0
 
 
 def capture_args(spec: str) -> tuple[str, str | None, dict[str, str], str]:
@@ -78,6 +76,7 @@ class LiveSource:
         retries: reconnect attempts for a stream that drops (delays double from ``retry_delay``).
         stop: set it to end the source (also ends a reconnect wait).
         hwaccel: decode on a hardware device, as for files.
+        container: ``spec`` already opened (by :func:`open_url`), taken over, not opened again.
     """
 
     live = True
@@ -87,7 +86,8 @@ class LiveSource:
     audio_dropped = 0
 
     def __init__(self, spec: str, *, pace: bool | None = None, retries: int = 5, retry_delay: float = 1.0,
-                 stop: threading.Event | None = None, hwaccel: str | None = None) -> None:  # fmt: skip
+                 stop: threading.Event | None = None, hwaccel: str | None = None,
+                 container: av.container.InputContainer | None = None) -> None:  # fmt: skip
         self.spec = str(spec)
         self.kind = capture_args(self.spec)[3]
         self.pace = self.kind == "file" if pace is None else pace
@@ -96,7 +96,8 @@ class LiveSource:
         self.reconnects = 0
         self.last_time: float | None = None
         # PyAV swallows Ctrl-C while a stream connects: open in a thread so the caller sees it at once
-        self.container = call_interruptibly(lambda: open_capture(self.spec, hwaccel), "open", lambda c: c.close())
+        self.container = container or call_interruptibly(lambda: open_capture(self.spec, hwaccel), "open",
+                                                         lambda c: c.close())  # fmt: skip
         self.info = VideoInfo.from_container(self.container, self.spec)
         say_if_hdr(picture_stream(self.container), self.spec)
 

@@ -63,10 +63,12 @@ class VideoSource:
     kind = "file"
 
     def __init__(self, path: str | Path, *, audio: bool = True, start: float = 0.0, duration: float | None = None,
-                 hwaccel: str | None = None) -> None:  # fmt: skip
+                 hwaccel: str | None = None, container: av.container.InputContainer | None = None) -> None:  # fmt: skip
         self.path = str(path)  # (a str: an http(s) URL is not a Path)
         remote = self.path.lower().startswith(HTTP_SCHEMES)
-        self.container = open_capture(self.path, hwaccel) if remote else open_container(self.path, hwaccel=hwaccel)
+        if container is None:
+            container = open_capture(self.path, hwaccel) if remote else open_container(self.path, hwaccel=hwaccel)
+        self.container = container
         self.stream = picture_stream(self.container)
         self.audio_streams = list(self.container.streams.audio) if audio else []
         self.start, self.duration = max(0.0, start), duration

@@ -4,7 +4,7 @@ import av
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import read_video
+from conftest import read_video, split_frames, write_video
 
 from roadseg.cli import main, segment_video_cmd
 from roadseg.pipeline.infer import OnnxSegmenter
@@ -49,6 +49,11 @@ def test_bad_inputs_give_one_line_errors(rule_onnx, tmp_path):
         c.mux(s.encode(af))
         c.mux(s.encode(None))
     assert "no video stream" in _one_line_error(run([audio_only, "-o", out, "--model", rule_onnx]))
+    videos = tmp_path / "dashcam"  # a folder of videos, not images (was "no images (.png, ...) in dashcam")
+    videos.mkdir()
+    write_video(videos / "a.mp4", split_frames(3))
+    line = _one_line_error(run([videos, "-o", tmp_path / "segmented", "--model", rule_onnx]))
+    assert "dashcam holds 1 video and no images" in line and "roadseg batch" in line
     assert not out.exists()
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from roadseg.errors import SourceError
 from roadseg.pipeline.sources.base import Frame, VideoInfo
-from roadseg.pipeline.suffixes import IMAGE_SUFFIXES
+from roadseg.pipeline.suffixes import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 
 def is_image_input(spec: str | Path) -> bool:
@@ -40,8 +40,13 @@ def image_paths(spec: str | Path) -> list[Path]:
         if not Path(text).exists():
             raise SourceError(f"input not found: {text}")
         paths = [Path(text)]
-    paths = [p for p in paths if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    found, paths = paths, [p for p in paths if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
     if not paths:
+        videos = sum(p.suffix.lower() in VIDEO_SUFFIXES for p in found)
+        if videos:
+            verb = "matches" if any(ch in text for ch in "*?[") else "holds"
+            raise SourceError(f"{text} {verb} {videos} video{'s' if videos > 1 else ''} and no images: segment-video "
+                              f"takes one video; for many, roadseg batch {text!r} -o OUT_DIR")  # fmt: skip
         raise SourceError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {text}")
     return paths
 

@@ -96,8 +96,9 @@ class LiveSource:
         self.reconnects = 0
         self.last_time: float | None = None
         # PyAV swallows Ctrl-C while a stream connects: open in a thread so the caller sees it at once
-        self.container = container or call_interruptibly(lambda: open_capture(self.spec, hwaccel), "open",
-                                                         lambda c: c.close())  # fmt: skip
+        if container is None:
+            container = call_interruptibly(lambda: open_capture(self.spec, hwaccel), "open", lambda c: c.close())
+        self.container = container
         self.info = VideoInfo.from_container(self.container, self.spec)
         say_if_hdr(picture_stream(self.container), self.spec)
 

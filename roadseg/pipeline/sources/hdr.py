@@ -26,6 +26,7 @@ import numpy as np
 
 log = logging.getLogger("roadseg")
 PQ, HLG = 16, 18  # FFmpeg's transfer characteristics: SMPTE ST 2084 and ARIB STD-B67
+CURVES = {PQ: "PQ", HLG: "HLG"}
 BT2020 = 9  # FFmpeg's colour primaries and matrix, and swscale's (PyAV < 18 has no Colorspace.BT2020)
 SDR_WHITE = 203.0  # cd/m²: where HDR puts SDR's reference white (BT.2408)
 KNEE = 0.75  # of SDR white: light above it is rolled off, light below it kept
@@ -38,12 +39,12 @@ BT2020_TO_BT709 = np.array([[1.660491, -0.587641, -0.072850],
 
 def is_hdr(vf: av.VideoFrame) -> bool:
     """Whether a decoded frame is tagged with an HDR transfer curve (PQ or HLG)."""
-    return vf.color_trc in (PQ, HLG)
+    return vf.color_trc in CURVES
 
 
 def say_if_hdr(stream, name: str) -> None:
     """One line, where a video ``stream`` is tagged HDR, that ``name`` is segmented and written as SDR."""
-    if curve := {PQ: "PQ", HLG: "HLG"}.get(stream.codec_context.color_trc):
+    if curve := CURVES.get(stream.codec_context.color_trc):
         log.warning("%s is HDR (%s): segmenting and writing it tone-mapped to SDR BT.709", name, curve)
 
 

@@ -51,7 +51,7 @@ def say_if_hdr(stream, name: str) -> None:
 def sdr_picture(vf: av.VideoFrame) -> np.ndarray:
     """The SDR BT.709 RGB uint8 [H,W,3] picture of an HDR frame (see the module's note)."""
     src = BT2020 if vf.colorspace == 2 else None  # untagged matrix: HDR's own, BT.2020 (swscale's 9 too)
-    rgb = vf.to_ndarray(format="rgb48le", src_colorspace=src) if src else vf.to_ndarray(format="rgb48le")
+    rgb = vf.to_ndarray(format="rgb48le", src_colorspace=src)  # (None: the frame's own tag)
     light = _light_lut(vf.color_trc)[rgb]  # [H,W,3] uint16 linear light, rolled off: 65535 = the display's white
     if vf.color_primaries in (BT2020, 2):  # 2: unspecified; HDR comes in BT.2020
         light = cv2.transform(light, BT2020_TO_BT709)  # (uint16 saturates: out-of-gamut clipped to 0 and white)
@@ -74,7 +74,7 @@ def pq_to_nits(e: np.ndarray) -> np.ndarray:
     return 10000.0 * np.power(np.maximum(p - c1, 0.0) / (c2 - c3 * p), 1.0 / m1)
 
 
-def hlg_to_nits(e: np.ndarray, peak: float = 1000.0) -> np.ndarray:
+def hlg_to_nits(e: np.ndarray, peak: float = PEAK) -> np.ndarray:
     """ARIB STD-B67's inverse OETF and the OOTF of a ``peak`` cd/m² display (system gamma 1.2, per channel)."""
     a, b, c = 0.17883277, 0.28466892, 0.55991073
     scene = np.where(e <= 0.5, e * e / 3.0, (np.exp((e - c) / a) + b) / 12.0)

@@ -58,6 +58,29 @@ def test_stats_json_has_per_frame_class_shares_and_stage_timings(split_video, ru
     assert all(data["stages"][s]["count"] == 12 for s in ("decode", "infer", "overlay", "encode"))
 
 
+def test_a_folder_of_photos_of_several_shapes_is_segmented_each_at_its_own_aspect(tmp_path, monkeypatch):
+    from conftest import rule_model
+
+    from roadseg.pipeline.infer import OnnxSegmenter
+
+    model = rule_model(tmp_path / "m.onnx", input_size=(360, 480))
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name, (h, w) in {"a.png": (72, 96), "b.png": (128, 72), "c.png": (128, 72), "d.png": (72, 128)}.items():
+        cv2.imwrite(str(folder / name), cv2.cvtColor(split_frames(1, h=h, w=w)[0], cv2.COLOR_RGB2BGR))
+    seen, predict = [], OnnxSegmenter.predict
+    monkeypatch.setattr(OnnxSegmenter, "predict", lambda self, x: seen.append(x.shape) or predict(self, x))
+    segment_video(folder, tmp_path / "out", model=model, batch=4, quiet=True, masks_dir=str(tmp_path / "m"))
+    # 4:3 at the model's own size; the upright pair in one batch at 9:16; 16:9 at its own (was: all at 360x480)
+    assert seen == [(1, 360, 480, 3), (2, 544, 320, 3), (1, 320, 544, 3)]
+    for name, shape in {"a.png": (72, 96), "b.png": (128, 72), "d.png": (72, 128)}.items():
+        assert cv2.imread(str(tmp_path / "out" / name)).shape[:2] == shape
+        assert cv2.imread(str(tmp_path / "m" / name), cv2.IMREAD_UNCHANGED).shape == shape
+    seen.clear()
+    segment_video(folder, tmp_path / "out2", model=model, batch=4, quiet=True, size=(64, 64))
+    assert seen == [(4, 64, 64, 3)]  # a --size given is kept for every picture
+
+
 def test_images_in_and_out(rule_onnx, tmp_path):
     folder = tmp_path / "frames"
     folder.mkdir()

@@ -291,20 +291,23 @@ class Segmenter:
         return resize_labels(self([frame])[0], *frame.shape[:2])
 
 
-def infer_stage(items: Iterator, seg: Segmenter, batch: int, times: StageTimes) -> Iterator:
+def infer_stage(items: Iterator, seg: Segmenter, batch: int, times: StageTimes, *, refit: bool = False) -> Iterator:
     """The infer stage: frames -> the same frames with ``labels`` (working size), ``batch`` at a time.
 
+    ``refit``: each frame at the working size of its own shape (:meth:`Segmenter.fitted`; a folder of
+    photos of several shapes), a batch ending where that size changes; else every frame at ``seg``'s.
     Anything that is not a :class:`~roadseg.pipeline.sources.Frame` (audio packets) passes straight through.
     """
     from roadseg.pipeline.sources import Frame
 
     pending: list[Frame] = []
+    now = seg
 
     def flush() -> Iterator[Frame]:
         with times.measure("resize", len(pending)):
-            small = np.stack([seg.resize(f.image) for f in pending])
+            small = np.stack([now.resize(f.image) for f in pending])
         with times.measure("infer", len(pending)):
-            labels = seg.model.predict(small)
+            labels = now.model.predict(small)
         yield from (replace(f, labels=lab) for f, lab in zip(pending, labels))
         pending.clear()
 
@@ -312,6 +315,11 @@ def infer_stage(items: Iterator, seg: Segmenter, batch: int, times: StageTimes) 
         if not isinstance(item, Frame):
             yield item
             continue
+        if refit:
+            fit = seg.fitted(*item.image.shape[:2])
+            if fit.size != now.size and pending:
+                yield from flush()
+            now = fit
         pending.append(item)
         if len(pending) >= batch:
             yield from flush()

@@ -190,7 +190,9 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
     produce = (lambda: iter(source)) if source.live else (lambda: timed(source, times, "decode"))
     t0 = time.perf_counter()
     try:
-        run_stages(produce, lambda items: infer_stage(items, seg, 1 if source.live else opts.batch, times),
+        infer = lambda items: infer_stage(items, seg, 1 if source.live else opts.batch, times,  # noqa: E731
+                                          refit=isinstance(source, ImageSource))
+        run_stages(produce, infer,
                    consumer=writer, queue_size=2 if source.live else opts.queue_size, stop=stop, first_queue=queue,
                    names=names)  # fmt: skip
     except StageFailed as exc:

@@ -279,3 +279,16 @@ def test_an_encoder_that_fails_is_not_tried_again_as_the_containers_own(tmp_path
     with VideoSink(tmp_path / "o.webm", width=64, height=48, fps=Fraction(25), preset="quick") as sink:
         sink.write(np.zeros((48, 64, 3), np.uint8))
     assert tried == ["libx264", None] and sink.encoder == "libvpx-vp9"  # webm's own: VP9, no preset
+
+
+def test_gpu_encoders_get_their_own_constant_quality_mode_for_crf():
+    from roadseg.errors import SinkError
+    from roadseg.pipeline.sinks.video import encoder_options
+
+    # nvenc has no "crf": without cq it encoded at its default 2 Mb/s whatever --crf said
+    assert encoder_options("h264_nvenc", 18, "superfast") == {"rc": "vbr", "cq": "18", "b": "0"}
+    assert encoder_options("hevc_qsv", 30, "superfast") == {"global_quality": "30"}
+    assert encoder_options("h264_vaapi", 0, "superfast") == {"rc_mode": "CQP", "qp": "1"}  # 0 would mean "default"
+    assert "crf" not in encoder_options("h264_videotoolbox", 23, "superfast")
+    with pytest.raises(SinkError, match="crf 60 is out of"):
+        encoder_options("h264_nvenc", 60, "superfast")

@@ -149,7 +149,7 @@ file_options = _stacked(
     click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda", "tensorrt"])),
     click.option("--threads", default=0, show_default=True, help="onnxruntime intra-op threads (0 = one per core; batch: each worker's share)."),
     click.option("--codec", help="Video encoder (libx264, libx265, libsvtav1, libvpx-vp9, mpeg4) [default: libx264, or the output container's own codec where it cannot hold H.264: VP9 for .webm]."),
-    click.option("--crf", default=23, show_default=True, help="Encoder quality, lower = better and bigger (x264/x265: 0-51, VP9/AV1: 0-63; mpeg4, mjpeg: the matching quantiser)."),
+    click.option("--crf", default=23, show_default=True, help="Encoder quality, lower = better and bigger (x264/x265: 0-51, VP9/AV1: 0-63; mpeg4, mjpeg: the matching quantiser; nvenc, qsv, vaapi, amf: their constant-quality mode at the same 0-51)."),
     click.option("--preset", default="superfast", show_default=True, help="x264/x265 speed preset (ultrafast: faster, ~1.5x bigger files; veryfast: ~0.55x the size, slower)."),
     click.option("--no-audio", is_flag=True, help="Drop the audio (by default every audio stream is copied untouched, or re-encoded where the output cannot carry it, or many players would not play it: PCM into mp4)."),
     click.option("--hwaccel", help="Decode on a hardware device (cuda, qsv, vaapi ...); falls back to the CPU with a warning."),

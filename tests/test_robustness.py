@@ -283,6 +283,23 @@ def test_damaged_streams_keep_what_decodes_and_say_what_was_lost(rule_onnx, tmp_
     assert "could not be decoded" in r.output or "missing" in r.output
 
 
+@pytest.mark.parametrize("suffix", [".mp4", ".mov"])
+def test_a_recording_cut_off_before_its_index_was_written_is_told_as_such(rule_onnx, tmp_path, suffix):
+    # a camera writes the index (moov) when a recording ends: power lost before that leaves only media data
+    src = write_video(tmp_path / f"clip{suffix}", split_frames(30, h=96, w=128), audio_seconds=1.0)
+    bad = tmp_path / f"cut{suffix}"
+    bad.write_bytes(src.read_bytes()[: int(src.stat().st_size * 0.7)])
+    out = tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(bad), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 1 and r.output.count("\n") == 1, r.output
+    assert "was never finished" in r.output and "'moov' box, is missing" in r.output  # was: "Invalid data found"
+    assert not out.exists()
+    junk = tmp_path / f"junk{suffix}"
+    junk.write_bytes(os.urandom(5000))  # not an unfinished recording: FFmpeg's own reason, as before
+    r = CliRunner().invoke(segment_video_cmd, [str(junk), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 1 and "never finished" not in r.output and "not a readable video" in r.output
+
+
 def test_a_clean_mkv_with_longer_audio_reports_no_lost_frames(rule_onnx, tmp_path):
     # Matroska gives the video track no duration of its own; the container's is the audio's 3 s
     src = write_video(tmp_path / "clip.mkv", split_frames(25, h=64, w=96), audio_seconds=3.0)

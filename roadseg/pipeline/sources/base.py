@@ -170,6 +170,10 @@ def open_container(target: str, *, what: str = "file", format: str | None = None
     try:
         container = container or av.open(target, **kw)
     except Exception as exc:  # noqa: BLE001 - FFmpegError, OSError, and PyAV's own errors on damaged headers
+        if what == "file" and unfinished_mp4(target):
+            raise SourceError(f"not a readable video: {target} was never finished (a recording cut off: power lost "
+                              "or card pulled?): its index, the 'moov' box, is missing, so no frame in it can be "
+                              "found; a repair tool such as untrunc can rebuild it from a good file recorded by the same camera") from None  # fmt: skip
         if what == "file":
             raise SourceError(f"not a readable video: {target} ({reason_of(exc)})") from None
         raise SourceError(f"cannot open {what} {target}: {reason_of(exc)}") from None
@@ -181,6 +185,38 @@ def open_container(target: str, *, what: str = "file", format: str | None = None
         raise SourceError(f"no video stream in {name}{cover}")
     stream.thread_type = "AUTO"  # frame/slice threads, FFmpeg picks the count
     return container
+
+
+#: Top-level boxes of an MP4/MOV file (ISO base media; QuickTime's wide, free, skip).
+_MP4_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"uuid", b"meta", b"pdin", b"styp", b"sidx",
+              b"moof", b"mfra", b"pnot", b"PICT", b"udta"}  # fmt: skip
+
+
+def unfinished_mp4(path: str | Path) -> bool:
+    """Whether ``path`` is an MP4/MOV file whose media data is there but whose index (the ``moov``
+    box, which cameras write when a recording ends) is not: the file a dashcam leaves when its power
+    is cut mid-recording. Reads only the top-level box headers."""
+    try:
+        with open(path, "rb") as f:
+            size_all = f.seek(0, 2)
+            pos, boxes = 0, []
+            while pos + 8 <= size_all and len(boxes) < 1000:
+                f.seek(pos)
+                head = f.read(16)
+                size, kind = int.from_bytes(head[:4], "big"), head[4:8]
+                if kind not in _MP4_BOXES:
+                    break
+                boxes.append(kind)
+                if size == 1 and len(head) == 16:
+                    size = int.from_bytes(head[8:16], "big")
+                elif size == 0:
+                    size = size_all - pos  # (to the end of the file)
+                if size < 8:
+                    break
+                pos += size
+    except OSError:
+        return False
+    return bool(boxes) and b"mdat" in boxes and b"moov" not in boxes and b"moof" not in boxes
 
 
 def rgb_picture(vf: av.VideoFrame) -> np.ndarray:

@@ -283,6 +283,61 @@ def test_damaged_streams_keep_what_decodes_and_say_what_was_lost(rule_onnx, tmp_
     assert "could not be decoded" in r.output or "missing" in r.output
 
 
+def _two_cameras(path):
+    """A dual dashcam's file: a front camera (96x128, 12 frames), a rear one (48x64, 8 frames), audio."""
+    front, rear = split_frames(12, h=96, w=128), [255 - f for f in split_frames(8, h=48, w=64)]
+    with av.open(str(path), "w") as out:
+        streams = []
+        for frames in (front, rear):
+            vs = out.add_stream("libx264", rate=25)
+            vs.height, vs.width = frames[0].shape[:2]
+            vs.pix_fmt, vs.options = "yuv420p", {"preset": "ultrafast", "crf": "12"}
+            streams.append((vs, frames))
+        aus = out.add_stream("aac", rate=48000)
+        aus.layout = "mono"
+        for vs, frames in streams:
+            for i, img in enumerate(frames):
+                vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+                vf.pts = i
+                out.mux(vs.encode(vf))
+            out.mux(vs.encode(None))
+        for k in range(0, 24000, 1024):
+            af = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            af.sample_rate, af.pts = 48000, k
+            out.mux(aus.encode(af))
+        out.mux(aus.encode(None))
+    return path
+
+
+def test_a_second_camera_in_the_file_can_be_segmented_instead(rule_onnx, tmp_path):
+    src = _two_cameras(tmp_path / "dual.mp4")
+    run = lambda *args: CliRunner().invoke(segment_video_cmd, [str(src), "--model", str(rule_onnx), "-q", *args])  # noqa: E731
+    r = run("-o", str(tmp_path / "front.mp4"))
+    assert r.exit_code == 0 and "left out of the output: a video stream (h264) (--video-stream 1 segments" in r.output, r.output
+    front = read_video(tmp_path / "front.mp4")
+    assert len(front["frames"]) == 12 and front["frames"][0].shape == (96, 128, 3) and front["audio"]
+    r = run("-o", str(tmp_path / "rear.mp4"), "--video-stream", "1")  # (the rear camera could not be had before)
+    assert r.exit_code == 0, r.output
+    rear = read_video(tmp_path / "rear.mp4")
+    assert len(rear["frames"]) == 8 and rear["frames"][0].shape == (48, 64, 3) and rear["audio"]
+    r = run("-o", str(tmp_path / "none.mp4"), "--video-stream", "2")
+    assert r.exit_code == 1 and r.output == ("Error: dual.mp4 has no video stream 2 to segment (counted from 0); its video "
+                                             "streams: 0: h264 128x96, 1: h264 64x48\n"), r.output  # fmt: skip
+    assert not (tmp_path / "none.mp4").exists()
+    r = run("--live", "--show", "--video-stream", "1")
+    assert r.exit_code == 1 and "not for live or image input" in r.output
+
+
+def test_batch_keys_of_runs_before_video_stream_existed_stay_valid():
+    from roadseg.batch.results import settings_key
+    from roadseg.pipeline.options import SegmentOptions
+
+    # digests written by the release before --video-stream: a rerun must not redo those videos
+    assert settings_key(SegmentOptions(""), masks=False, stats=False) == "541d28b2120b"
+    assert settings_key(SegmentOptions("", codec="libx265", crf=30), masks=True, stats=False) == "c2f702bb0044"
+    assert settings_key(SegmentOptions("", video_stream=1), masks=False, stats=False) != "541d28b2120b"
+
+
 @pytest.mark.parametrize("suffix", [".mp4", ".mov"])
 def test_a_recording_cut_off_before_its_index_was_written_is_told_as_such(rule_onnx, tmp_path, suffix):
     # a camera writes the index (moov) when a recording ends: power lost before that leaves only media data

@@ -108,6 +108,8 @@ def _check(opts: SegmentOptions) -> bool:
         raise OutputError("--show and --serve are for live input (a camera, a stream URL, or a file with --live)")
     if not opts.output and not live:
         raise OutputError("-o/--output is required")
+    if opts.video_stream is not None and (live or is_image_input(opts.input)):
+        raise OutputError("--video-stream picks one of a video file's streams; it is not for live or image input")
     if opts.output and (live or not is_image_input(opts.input)):
         name, suffix = Path(opts.output).name, Path(opts.output).suffix.lower()
         if suffix in IMAGE_SUFFIXES or suffix in AUDIO_SUFFIXES:
@@ -141,7 +143,7 @@ def _open_source(opts: SegmentOptions, live: bool, stop: threading.Event) -> Sou
     if container is None and is_image_input(opts.input):
         return ImageSource(opts.input)
     return VideoSource(opts.input, audio=not opts.no_audio, start=opts.start, duration=opts.duration,
-                       hwaccel=opts.hwaccel, container=container)  # fmt: skip
+                       hwaccel=opts.hwaccel, container=container, video_stream=opts.video_stream)  # fmt: skip
 
 
 def _open_sinks(opts: SegmentOptions, source: Source, seg: Segmenter, stats: FrameStats,

@@ -69,11 +69,11 @@ class VideoInfo:
             return cls.from_container(container, str(path))
 
     @classmethod
-    def from_container(cls, container, path: str) -> VideoInfo:
-        """Read the parameters of the video stream (:func:`picture_stream`); values a damaged header
-        makes absurd (a rate of a frame a week, a time base of hours, a negative duration) are left
-        unknown instead."""
-        s = picture_stream(container)
+    def from_container(cls, container, path: str, stream=None) -> VideoInfo:
+        """Read the parameters of ``stream`` (by default the video stream, :func:`picture_stream`);
+        values a damaged header makes absurd (a rate of a frame a week, a time base of hours, a
+        negative duration) are left unknown instead."""
+        s = stream or picture_stream(container)
         duration = None
         if s.duration is not None and s.time_base is not None:
             duration = float(s.duration * s.time_base)
@@ -231,11 +231,26 @@ def rgb_picture(vf: av.VideoFrame) -> np.ndarray:
     return vf.to_ndarray(format="rgb24")
 
 
-def picture_stream(container):
+def picture_stream(container, number: int | None = None):
     """The video stream a file is about, or None: not a cover picture (attached picture), and, among
-    several (a thumbnail track, a rear camera), the one FFmpeg's own choice would play."""
-    moving = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+    several (a thumbnail track, a rear camera), the one FFmpeg's own choice would play; ``number``:
+    the file's video stream of that number instead, counted from 0 as FFmpeg's ``-map 0:v:N`` counts
+    (None if there is no such stream or it is a cover picture)."""
+    cover = av.stream.Disposition.attached_pic
+    if number is not None:
+        video = list(container.streams.video)
+        chosen = video[number] if 0 <= number < len(video) else None
+        return None if chosen is None or chosen.disposition & cover else chosen
+    moving = [s for s in container.streams.video if not s.disposition & cover]
     if not moving:
         return None
     best = container.streams.best("video")
     return next((s for s in moving if best is not None and s.index == best.index), moving[0])
+
+
+def video_streams(container) -> str:
+    """The file's video streams for a message: ``0: h264 1920x1080, 1: h264 1280x720``."""
+    cover = av.stream.Disposition.attached_pic
+    return ", ".join(f"{n}: {s.codec_context.name} {s.codec_context.width}x{s.codec_context.height}"
+                     + (" (a cover picture)" if s.disposition & cover else "")
+                     for n, s in enumerate(container.streams.video)) or "none"  # fmt: skip

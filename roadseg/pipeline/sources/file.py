@@ -22,7 +22,15 @@ import numpy as np
 
 from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.sources.audio import AudioTimeline
-from roadseg.pipeline.sources.base import MAX_SECONDS, Frame, VideoInfo, open_container, picture_stream, rgb_picture
+from roadseg.pipeline.sources.base import (
+    MAX_SECONDS,
+    Frame,
+    VideoInfo,
+    open_container,
+    picture_stream,
+    rgb_picture,
+    video_streams,
+)
 from roadseg.pipeline.sources.capture import HTTP_SCHEMES, open_capture
 from roadseg.pipeline.sources.hdr import say_if_hdr
 
@@ -63,13 +71,19 @@ class VideoSource:
     kind = "file"
 
     def __init__(self, path: str | Path, *, audio: bool = True, start: float = 0.0, duration: float | None = None,
-                 hwaccel: str | None = None, container: av.container.InputContainer | None = None) -> None:  # fmt: skip
+                 hwaccel: str | None = None, container: av.container.InputContainer | None = None,
+                 video_stream: int | None = None) -> None:  # fmt: skip
         self.path = str(path)  # (a str: an http(s) URL is not a Path)
         remote = self.path.lower().startswith(HTTP_SCHEMES)
         if container is None:
             container = open_capture(self.path, hwaccel) if remote else open_container(self.path, hwaccel=hwaccel)
         self.container = container
-        self.stream = picture_stream(self.container)
+        self.stream = picture_stream(self.container, video_stream)
+        if self.stream is None:  # (only where a stream was asked for: open_container refuses a file without one)
+            streams = video_streams(self.container)
+            self.container.close()
+            raise SourceError(f"{Path(self.path).name} has no video stream {video_stream} to segment (counted from 0); "
+                              f"its video streams: {streams}")  # fmt: skip
         self.audio_streams = list(self.container.streams.audio) if audio else []
         self.start, self.duration = max(0.0, start), duration
         self.end = None if duration is None else self.start + duration
@@ -93,7 +107,7 @@ class VideoSource:
             if isinstance(item, av.Packet):
                 self.audio_samples.setdefault(item.stream.index, item)
         first = self._peeked[-1].image
-        base = VideoInfo.from_container(self.container, self.path)
+        base = VideoInfo.from_container(self.container, self.path, self.stream)
         sar = base.sample_aspect
         if sar and self.rotation in (90, 270):
             sar = 1 / sar  # (an upright picture's pixels are the stored ones turned)
@@ -102,8 +116,12 @@ class VideoSource:
             log.warning("rotation metadata %d°: segmenting and writing the upright picture", self.rotation)
         say_if_hdr(self.stream, Path(self.path).name)
         if left := left_out(self.container, self.stream, self.audio_streams):
-            log.warning("%s has more streams than its video and audio; left out of the output: %s",
-                        Path(self.path).name, left)  # fmt: skip
+            number = list(self.container.streams.video).index(self.stream)
+            others = [n for n, s in enumerate(self.container.streams.video)
+                      if n != number and not s.disposition & av.stream.Disposition.attached_pic]  # fmt: skip
+            hint = f" (--video-stream {others[0]} segments its video stream {others[0]} instead)" if others else ""
+            log.warning("%s has more streams than its video and audio; left out of the output: %s%s",
+                        Path(self.path).name, left, hint)  # fmt: skip
 
     def _origin(self) -> float:
         """Where the file's timeline begins (seconds of its own clock): --start and --duration count from

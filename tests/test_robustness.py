@@ -107,29 +107,73 @@ def test_a_file_with_only_a_cover_picture_is_refused_in_one_line(rule_onnx, tmp_
     assert r.output.strip() == f"Error: no video stream in {src} (only a cover picture)"
 
 
-def test_streams_that_do_not_go_into_the_output_are_named_in_one_line(rule_onnx, tmp_path):
-    import av
+CUES = [(0, 400, b"N 51.50 W 0.10 42 km/h"), (400, 400, b"N 51.51 W 0.10 44 km/h \xc3\xa9"), (1200, 400, b"N 51.52")]
 
-    (tmp_path / "gps.srt").write_text("1\n00:00:00,000 --> 00:00:00,400\nN 51.5 W 0.1\n")
-    src = tmp_path / "dashcam.mkv"
-    with av.open(str(tmp_path / "gps.srt")) as srt, av.open(str(src), "w") as out:
-        vs = out.add_stream("libx264", rate=25)
-        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
-        subs = out.add_stream_from_template(srt.streams.subtitles[0])
-        for i, img in enumerate(split_frames(10)):
-            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-            vf.pts = i
-            out.mux(vs.encode(vf))
-        out.mux(vs.encode(None))
-        for packet in srt.demux(srt.streams.subtitles[0]):
-            if packet.size:
-                packet.stream = subs
+
+def _with_captions(path):
+    """A dashcam's mkv: 40 frames at 25/s, AAC audio and a SubRip track of GPS captions (CUES, ms)."""
+    srt = path.parent / "gps.srt"
+    srt.write_text("".join(f"{i + 1}\n00:00:{a // 1000:02d},{a % 1000:03d} --> 00:00:{(a + d) // 1000:02d},"
+                           f"{(a + d) % 1000:03d}\n{t.decode()}\n\n" for i, (a, d, t) in enumerate(CUES)))  # fmt: skip
+    plain = write_video(path.parent / "plain.mkv", split_frames(40, h=48, w=64), audio_seconds=1.6)
+    with av.open(str(srt)) as subs, av.open(str(plain)) as src, av.open(str(path), "w") as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in src.streams}
+        caption = out.add_stream_from_template(subs.streams.subtitles[0])
+        for packet in src.demux():
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
                 out.mux(packet)
+        for packet in subs.demux(subs.streams.subtitles[0]):
+            if packet.size:
+                packet.stream = caption
+                out.mux(packet)
+    return path
+
+
+def _captions(path):
+    """(start ms from the first picture, duration ms, text) of the first subtitle stream of ``path``,
+    empty gap samples left out."""
+    from roadseg.pipeline.sinks.subtitles import to_text
+
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        first = next(f.pts * f.time_base for f in c.decode(v))  # (Matroska moves all by AAC's priming)
+    with av.open(str(path)) as c:
+        s = c.streams.subtitles[0]
+        return s.codec_context.name, [(round((p.pts * p.time_base - first) * 1000), round(p.duration * p.time_base * 1000),
+                                       to_text(s.codec_context.name, bytes(p))) for p in c.demux(s) if p.size > 2]  # fmt: skip
+
+
+@pytest.mark.parametrize("suffix,codec", [(".mkv", "srt"), (".mp4", "mov_text"), (".mov", "mov_text"), (".webm", "webvtt")])
+def test_captions_go_into_the_output_with_their_text_and_timing(rule_onnx, tmp_path, suffix, codec):
+    src = _with_captions(tmp_path / "dashcam.mkv")
+    out = tmp_path / f"o{suffix}"
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0 and "left out" not in r.output, r.output  # (was: left out, one line)
+    assert _captions(out) == (codec, CUES)  # SubRip copied into mkv; carried over as mp4's, mov's, webm's own
+    assert ("goes into" in r.output) == (suffix != ".mkv")
+    v = read_video(out)
+    assert len(v["frames"]) == 40 and v["audio"]
+    if suffix == ".mp4":  # and back: mov_text into mkv as SubRip, the same cues
+        back = tmp_path / "back.mkv"
+        r = CliRunner().invoke(segment_video_cmd, [str(out), "-o", str(back), "--model", str(rule_onnx), "-q"])
+        assert r.exit_code == 0 and _captions(back) == ("srt", CUES), r.output
+
+
+def test_captions_follow_start_and_duration(rule_onnx, tmp_path):
+    src = _with_captions(tmp_path / "dashcam.mkv")
+    out = tmp_path / "o.mp4"
+    segment_video(src, out, model=rule_onnx, quiet=True, start=0.4, duration=0.7)
+    assert _captions(out)[1] == [(0, 400, CUES[1][2])]  # the cue at 0.4 s starts the clip; the one at 1.2 s is after its end (1.1 s)
+
+
+def test_streams_that_do_not_go_into_the_output_are_named_in_one_line(rule_onnx, tmp_path):
+    src = _two_cameras(tmp_path / "dual.mp4")
     r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(tmp_path / "o.mp4"), "--model", str(rule_onnx), "-q"])
     assert r.exit_code == 0, r.output
     said = [line for line in r.output.splitlines() if "left out of the output" in line]
-    assert said == ["roadseg: dashcam.mkv has more streams than its video and audio; left out of the output: "
-                    "a subtitle stream (srt)"], r.output  # fmt: skip
+    assert said == ["roadseg: dual.mp4 has more streams than its video and audio; left out of the output: "
+                    "a video stream (h264) (--video-stream 1 segments its video stream 1 instead)"], r.output  # fmt: skip
     plain = write_video(tmp_path / "plain.mp4", split_frames(5), audio_seconds=0.2)
     r = CliRunner().invoke(segment_video_cmd, [str(plain), "-o", str(tmp_path / "p.mp4"), "--model", str(rule_onnx), "-q"])
     assert r.exit_code == 0 and "left out" not in r.output, r.output

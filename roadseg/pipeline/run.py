@@ -169,6 +169,7 @@ def _open_sinks(opts: SegmentOptions, source: Source, seg: Segmenter, stats: Fra
         primary = stack.enter_context(VideoSink(
             opts.output, width=width, height=height, fps=info.fps, time_base=info.time_base, codec=opts.codec,
             crf=opts.crf, preset=opts.preset, audio=source.audio_streams, audio_samples=source.audio_samples,
+            subtitles=source.subtitle_streams,
             wall_clock=source.live, sample_aspect=info.sample_aspect, label="recording" if source.live else "output"))  # fmt: skip
     return [primary, *sinks], primary
 

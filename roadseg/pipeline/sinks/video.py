@@ -29,6 +29,8 @@ from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
 from roadseg.errors import SinkError, reason_of
 from roadseg.pipeline.sinks.audio import AudioRemux, is_disk_error, routes
 from roadseg.pipeline.sinks.base import Sink
+from roadseg.pipeline.sinks.subtitles import SubtitleRemux
+from roadseg.pipeline.sinks.subtitles import plan as subtitle_plan
 from roadseg.pipeline.sources import Frame
 
 log = logging.getLogger("roadseg")
@@ -233,6 +235,8 @@ class VideoSink(Sink):
         sample_aspect: the pixels' width:height, for anamorphic sources (None: square), so that the
             output plays at the shape the input does.
         label: what the file is called in messages (``output``, ``recording``).
+        subtitles: input subtitle streams to remux (:mod:`~roadseg.pipeline.sinks.subtitles`: copied,
+            or carried over as the output's text codec, or left out with a warning).
     """
 
     name = "encode"
@@ -240,7 +244,7 @@ class VideoSink(Sink):
     def __init__(self, path: str | Path, *, width: int, height: int, fps: Fraction | None,
                  time_base: Fraction | None = None, codec: str | None = None, crf: int = 23, preset: str = "superfast",
                  audio: Sequence = (), audio_samples: Mapping[int, av.Packet] | None = None, wall_clock: bool = False,
-                 sample_aspect: Fraction | None = None, label: str = "output") -> None:  # fmt: skip
+                 sample_aspect: Fraction | None = None, label: str = "output", subtitles: Sequence = ()) -> None:  # fmt: skip
         self.path, self.label, self.wall_clock = Path(path), label, wall_clock
         if codec and codec.endswith(HARDWARE_ENCODERS) and (reason := encoder_usable(codec)) is not None:
             log.warning("hardware encoder %s is not available here (%s); encoding with libx264", codec, reason)
@@ -254,6 +258,7 @@ class VideoSink(Sink):
                         width, height, self.out_w, self.out_h)  # fmt: skip
         self.crf, self.preset, self.time_base, self.audio_samples = crf, preset, time_base, audio_samples
         self.sample_aspect = sample_aspect
+        self.subtitle_streams, self._subtitle_routes = subtitles, None
         self._open(audio)
         self.written = 0
         self._t0: float | None = None
@@ -277,14 +282,15 @@ class VideoSink(Sink):
                 return
             if is_disk_error(error):
                 raise SinkError(f"cannot write {self.path}: {reason_of(error)}") from None
-            if audio and self._try_open((), encoder) is None:
-                log.warning("the audio cannot be copied into %s (%s); writing the video alone", self.path,
+            if (audio or self.subtitle_streams) and self._try_open((), encoder, subtitles=False) is None:
+                what = " and ".join(w for w, there in (("audio", audio), ("subtitles", self.subtitle_streams)) if there)
+                log.warning("the %s cannot be copied into %s (%s); writing the video alone", what, self.path,
                             reason_of(error))  # fmt: skip
                 return
             first = first or (self.encoder, error)
         raise SinkError(f"cannot set up encoder {first[0]!r} for {self.path}: {reason_of(first[1])}") from None
 
-    def _try_open(self, audio: Sequence, encoder: str | None) -> Exception | None:
+    def _try_open(self, audio: Sequence, encoder: str | None, subtitles: bool = True) -> Exception | None:
         try:
             self.container = av.open(str(self.path), mode="w")
         except ValueError:  # "Could not determine output format"
@@ -310,6 +316,9 @@ class VideoSink(Sink):
             if self.encoder == "libsvtav1":
                 os.environ.setdefault("SVT_LOG", "1")  # errors only: SVT-AV1 prints a banner of some 40 lines
             self.audio = AudioRemux(self.container, *self._audio_routes(audio))
+            if self._subtitle_routes is None:  # (worked out and told once, whatever is tried)
+                self._subtitle_routes = subtitle_plan(self.subtitle_streams, self.container.format.name)
+            self.subtitles = SubtitleRemux(self.container, self._subtitle_routes if subtitles else ())
             self.container.start_encoding()  # now, not at the first packet: a header that fails is known here
         except Exception as exc:  # noqa: BLE001 - PyAV raises ValueError, TypeError ... as well as FFmpegError
             with contextlib.suppress(Exception):
@@ -377,11 +386,12 @@ class VideoSink(Sink):
         return last + 1 if pts <= last else pts
 
     def mux(self, packet: av.Packet) -> None:
-        """Remux one audio packet of a stream given as ``audio`` (one the muxer refuses is dropped and
-        counted in ``audio_dropped``); packets of other streams are ignored."""
+        """Remux one audio or subtitle packet of a stream given as ``audio`` or ``subtitles`` (one the
+        muxer refuses is dropped and counted in ``audio_dropped`` or ``subtitles.dropped``); packets of
+        other streams are ignored."""
         with self._lock:
             if not self._closed:
-                self.audio.mux(packet)
+                (self.subtitles if packet.stream.type == "subtitle" else self.audio).mux(packet)
 
     def _encode(self, frame) -> None:
         try:
@@ -401,6 +411,9 @@ class VideoSink(Sink):
                     self._encode(out)
                 self._encode(None)
                 self.audio.flush()
+                if self.subtitles.dropped:
+                    log.warning("dropped %d subtitle packets that %s refused (damaged timing); the rest are kept",
+                                self.subtitles.dropped, self.path.name)  # fmt: skip
             finally:
                 try:
                     self.container.close()

@@ -128,6 +128,7 @@ class Source(Protocol):
     kind: str  # file, images, camera or stream
     lost: int
     audio_streams: Sequence  # input audio streams whose packets the source yields
+    subtitle_streams: Sequence  # input subtitle streams whose packets the source yields
     audio_samples: Mapping[int, av.Packet]  # a packet of each, where one was read already (to check them with)
     audio_dropped: int  # audio packets left out because their timestamps cannot be right
 

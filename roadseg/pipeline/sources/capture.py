@@ -82,6 +82,7 @@ class LiveSource:
     live = True
     lost = 0  # a live source drops frames at the newest-frame slot instead (counted there)
     audio_streams = ()  # recordings are video only
+    subtitle_streams = ()
     audio_samples: dict = {}
     audio_dropped = 0
 

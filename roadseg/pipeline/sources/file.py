@@ -37,11 +37,11 @@ from roadseg.pipeline.sources.hdr import say_if_hdr
 log = logging.getLogger("roadseg")
 
 
-def left_out(container, video, audio) -> str:
-    """The streams of ``container`` that are neither ``video`` nor in ``audio``, counted by kind for a
-    message ("a subtitle stream (srt), 4 data streams"); empty if none. Audio left out as asked
+def left_out(container, video, audio, others=()) -> str:
+    """The streams of ``container`` that are neither ``video`` nor in ``audio`` or ``others``, counted by
+    kind for a message ("4 data streams (bin_data)"); empty if none. Audio left out as asked
     (``audio`` empty: ``--no-audio``) is not counted."""
-    kept = {video.index, *(a.index for a in audio)}
+    kept = {video.index, *(a.index for a in audio), *(s.index for s in others)}
     kinds = Counter()
     for s in container.streams:
         if s.index not in kept and (s.type != "audio" or audio):
@@ -52,10 +52,12 @@ def left_out(container, video, audio) -> str:
 
 
 class VideoSource:
-    """Decode a file's video stream (:func:`picture_stream`); audio packets pass through untouched, in file order.
+    """Decode a file's video stream (:func:`picture_stream`); audio and subtitle packets pass through
+    untouched, in file order.
 
-    Iterating yields :class:`Frame` objects (upright: rotation metadata is applied) and, when
-    ``audio=True``, the ``av.Packet`` objects of the audio streams, so that a sink can remux them.
+    Iterating yields :class:`Frame` objects (upright: rotation metadata is applied), the ``av.Packet``
+    objects of the subtitle streams and, when ``audio=True``, of the audio streams, so that a sink
+    can remux them.
 
     Args:
         path: the input file, or an http(s) URL of one.
@@ -65,6 +67,8 @@ class VideoSource:
         duration: seconds to keep after ``start`` (``None`` = to the end).
         hwaccel: decode on a hardware device (``cuda``, ``qsv`` ...); falls back to the CPU with a
             one-line warning where the device is missing.
+        video_stream: the file's video stream of that number (counted from 0, as FFmpeg's
+            ``-map 0:v:N``) instead of FFmpeg's choice; :class:`SourceError` listing them if it has none.
     """
 
     live = False
@@ -85,6 +89,7 @@ class VideoSource:
             raise SourceError(f"{Path(self.path).name} has no video stream {video_stream} to segment (counted from 0); "
                               f"its video streams: {streams}")  # fmt: skip
         self.audio_streams = list(self.container.streams.audio) if audio else []
+        self.subtitle_streams = list(self.container.streams.subtitles)  # (captions: a dashcam's GPS and speed)
         self.start, self.duration = max(0.0, start), duration
         self.end = None if duration is None else self.start + duration
         self.origin = self._origin()
@@ -115,7 +120,7 @@ class VideoSource:
         if self.rotation:
             log.warning("rotation metadata %d°: segmenting and writing the upright picture", self.rotation)
         say_if_hdr(self.stream, Path(self.path).name)
-        if left := left_out(self.container, self.stream, self.audio_streams):
+        if left := left_out(self.container, self.stream, self.audio_streams, self.subtitle_streams):
             number = list(self.container.streams.video).index(self.stream)
             others = [n for n, s in enumerate(self.container.streams.video)
                       if n != number and not s.disposition & av.stream.Disposition.attached_pic]  # fmt: skip
@@ -196,6 +201,10 @@ class VideoSource:
                 if packet.size:
                     yield from self._in_window(self.audio.take(packet, packet.stream.index, video))
                 continue
+            if packet.stream is not None and packet.stream.type == "subtitle":
+                if packet.size and packet.pts is not None and packet.time_base:
+                    yield from self._in_window([packet])
+                continue
             stamp = packet.pts if packet.dts is None else packet.dts
             if stamp is not None and packet.time_base:
                 video = float(stamp * packet.time_base)
@@ -257,7 +266,7 @@ class VideoSource:
     def _packets(self) -> Iterator[av.Packet]:
         """The demuxer's packets; where damaged data breaks the demuxer itself, the packets end there
         (``unreadable`` says why) followed by an empty packet that drains the decoder."""
-        packets = self.container.demux(self.stream, *self.audio_streams)
+        packets = self.container.demux(self.stream, *self.audio_streams, *self.subtitle_streams)
         while True:
             try:
                 packet = next(packets)
@@ -278,7 +287,8 @@ class VideoSource:
             return []
 
     def _in_window(self, packets: Iterable[av.Packet]) -> Iterator[av.Packet]:
-        """The audio ``packets`` (timestamps checked) between ``start`` and ``end``, shifted to start at ``start``."""
+        """The audio or subtitle ``packets`` (timestamps checked) between ``start`` and ``end``, shifted
+        to start at ``start``."""
         for packet in packets:
             t = float(packet.pts * packet.time_base) - self.origin
             if (self.start and t < self.start - 1e-6) or (self.end is not None and t >= self.end):
@@ -286,7 +296,8 @@ class VideoSource:
             if self._shift:
                 shift = round(self._shift / packet.time_base)
                 packet.pts -= shift
-                packet.dts -= shift
+                if packet.dts is not None:
+                    packet.dts -= shift
             yield packet
 
     def _frame(self, vf) -> Frame | None:

@@ -65,6 +65,7 @@ class ImageSource:
     live = False
     kind = "images"
     audio_streams = ()
+    subtitle_streams = ()
     audio_samples: dict = {}
     audio_dropped = 0
 

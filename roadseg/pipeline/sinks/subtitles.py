@@ -1,0 +1,140 @@
+"""Subtitle streams into the output: a dashcam's GPS and speed captions, a drone's telemetry track.
+
+A subtitle stream is copied packet for packet where the output takes its codec. A text stream the
+output cannot take as it is (SubRip into mp4, mov_text into mkv) is carried over as the text
+subtitle codec the output does take (mov_text in mp4/mov, SubRip in Matroska, WebVTT in WebM): each
+cue's text is the same, only its framing changes (mov_text puts a 2-byte length before the text).
+Anything else (a bitmap subtitle the output cannot carry, ASS styling outside Matroska) is left out,
+with one line. A packet the muxer refuses is dropped and counted; only an error of the disk fails
+the run.
+
+Example:
+    >>> to_text("mov_text", b"\\x00\\x06N 51.5 + style boxes"), from_text("mov_text", b"N 51.5")
+    (b'N 51.5', b'\\x00\\x06N 51.5')
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Sequence
+
+import av
+
+from roadseg.errors import SinkError, reason_of
+from roadseg.pipeline.sinks.audio import is_disk_error
+
+log = logging.getLogger("roadseg")
+#: Text subtitle codecs whose packets are plain UTF-8 text (mov_text: after a 2-byte length).
+TEXT_CODECS = frozenset({"subrip", "srt", "text", "mov_text", "webvtt"})
+#: The text subtitle codec each output format takes.
+TEXT_CODEC_OF = {"mp4": "mov_text", "mov": "mov_text", "ipod": "mov_text", "3gp": "mov_text", "3g2": "mov_text",
+                 "matroska": "subrip", "webm": "webvtt"}  # fmt: skip
+
+
+#: The plainest ASS header: FFmpeg's text subtitle encoders will not open without one (they describe
+#: the stream from it: mov_text's sample description), though the packets are written here as they come.
+ASS_HEADER = (b"[Script Info]\r\nScriptType: v4.00+\r\nPlayResX: 384\r\nPlayResY: 288\r\n\r\n[V4+ Styles]\r\n"
+              b"Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, "
+              b"Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, "
+              b"Alignment, MarginL, MarginR, MarginV, Encoding\r\n"
+              b"Style: Default,Arial,16,&Hffffff,&Hffffff,&H0,&H0,0,0,0,0,100,100,0,0,1,1,0,2,10,10,10,0\r\n\r\n"
+              b"[Events]\r\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\r\n")  # fmt: skip
+
+
+def add_text_stream(container, codec: str, time_base):
+    """A ``codec`` text subtitle stream in ``container`` (before its header), packets in ``time_base``."""
+    out = container.add_stream(codec)
+    out.codec_context.subtitle_header = ASS_HEADER  # (PyAV 18; on older PyAV this fails and the stream is left out)
+    out.time_base = time_base
+    return out
+
+
+def to_text(codec: str, data: bytes) -> bytes:
+    """The UTF-8 text of a text subtitle packet of ``codec``."""
+    if codec == "mov_text":
+        n = int.from_bytes(data[:2], "big")
+        return data[2 : 2 + n]
+    return data
+
+
+def from_text(codec: str, text: bytes) -> bytes:
+    """A packet of ``codec`` holding ``text``."""
+    if codec == "mov_text":
+        return len(text[:65535]).to_bytes(2, "big") + text[:65535]
+    return text
+
+
+def _takes(format_name: str, add) -> bool:
+    """Whether a ``format_name`` output writes its header with the stream ``add(container)`` adds."""
+    try:
+        with av.open(io.BytesIO(), "w", format=format_name) as probe:
+            add(probe)
+            probe.start_encoding()
+    except Exception:  # noqa: BLE001 - "format does not support codec", damaged parameters ...
+        return False
+    return True
+
+
+def plan(streams: Sequence, format_name: str) -> list[tuple[object, str | None]]:
+    """How a ``format_name`` output takes each subtitle stream: ``(stream, None)`` copied as it is,
+    ``(stream, codec)`` carried over as the text codec ``codec``; a stream in neither is left out.
+    One warning line for each not copied."""
+    fmt = format_name.split(",")[0]
+    routes: list[tuple[object, str | None]] = []
+    for stream in streams:
+        codec = getattr(stream.codec_context, "name", None) or "no codec"
+        if _takes(fmt, lambda c, s=stream: c.add_stream_from_template(s)):
+            routes.append((stream, None))
+            continue
+        target = TEXT_CODEC_OF.get(fmt)
+        if codec in TEXT_CODECS and target and _takes(fmt, lambda c, t=target, s=stream: add_text_stream(c, t, s.time_base)):
+            log.warning("subtitle stream #%d (%s) goes into %s as %s (the same text)", stream.index, codec, fmt, target)
+            routes.append((stream, target))
+            continue
+        log.warning("subtitle stream #%d (%s) cannot go into %s; writing the output without it", stream.index, codec, fmt)
+    return routes
+
+
+class SubtitleRemux:
+    """Copy (or carry over as the output's text codec) the packets of the input subtitle streams that
+    :func:`plan` routes into ``container``, before its header is written.
+
+    ``dropped`` counts the packets the muxer refused; :meth:`mux` raises :class:`SinkError` only for
+    disk errors.
+    """
+
+    def __init__(self, container, routes: Sequence[tuple[object, str | None]]) -> None:
+        self.container = container
+        self.routes: dict[int, tuple[object, str, str | None]] = {}  # index -> (out, its codec, codec it becomes)
+        self.dropped = 0
+        for stream, target in routes:
+            if target is None:
+                self.routes[stream.index] = (container.add_stream_from_template(stream), stream.codec_context.name, None)
+            else:
+                out = add_text_stream(container, target, stream.time_base)
+                self.routes[stream.index] = (out, stream.codec_context.name, target)
+
+    def mux(self, packet: av.Packet) -> None:
+        """Write one packet of a stream given at construction; packets of other streams are ignored."""
+        route = self.routes.get(packet.stream.index)
+        if route is None:
+            return
+        out, source, target = route
+        if packet.pts is None:
+            self.dropped += 1
+            return
+        if source == "mov_text" and not to_text(source, bytes(packet)):
+            return  # an empty sample between two cues: an mp4/mov output fills its own gaps, others need none
+        if target is not None:
+            copy = av.Packet(from_text(target, to_text(source, bytes(packet))))
+            copy.pts, copy.dts, copy.duration = packet.pts, packet.pts, packet.duration
+            copy.time_base = packet.time_base
+            packet = copy
+        packet.stream = out
+        try:
+            self.container.mux(packet)
+        except (OSError, av.error.FFmpegError, ValueError) as exc:
+            if is_disk_error(exc):
+                raise SinkError(f"cannot write subtitles to {self.container.name}: {reason_of(exc)}") from None
+            self.dropped += 1  # refused by the muxer: damaged data, or a timestamp before the last

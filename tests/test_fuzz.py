@@ -1,7 +1,8 @@
 """segment-video on damaged copies of a real clip with audio: never a hang or a traceback, a refusal
 only where nothing decodes, otherwise a playable output of what decodes, and no audio lost unsaid.
 
-The 400 cases (4 containers x 10 kinds of damage x 10 seeds) run with ``-m slow``; the default
+The 400 cases (4 containers x 10 kinds of damage x 10 seeds), and 100 on clips with GPS captions
+(mkv, mp4 x 10 kinds x 5 seeds), run with ``-m slow``; the default
 suite runs a fixed subset that covers every class of failure the fuzzing found, and a few cases into
 webm, where the AAC audio is re-encoded rather than copied. A failing case is
 reproduced with ``python tests/fuzzing.py CASE FOLDER`` (it writes the damaged input there).
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import rule_model
-from fuzzing import CONTAINERS, KINDS, Media, Outcome, make_base_clips, run_case
+from fuzzing import CONTAINERS, KINDS, Media, Outcome, add_captions, make_base_clips, run_case
 
 FAST = (
     "ts-bitflip-0",  # an audio dts broken: the muxer refused it and the whole output was removed
@@ -72,6 +73,30 @@ def test_damaged_input_into_webm(case, fuzz_env):
 @pytest.mark.parametrize("case", ALL)
 def test_damaged_input_all(case, fuzz_env):
     _run(case, fuzz_env)
+
+
+# a dashcam's clip with GPS captions (SubRip in mkv, mov_text in mp4): damage there never costs the video or audio
+CAPTIONED = tuple(f"{c}-{k}-{s}" for c in ("mkv", "mp4") for k in KINDS for s in range(5))
+FAST_CAPTIONED = ("mkv-bitflip-0", "mp4-fields-1", "mkv-truncate-2")
+
+
+@pytest.fixture(scope="module")
+def captioned_env(fuzz_env):
+    bases, model, work = fuzz_env
+    return {c: add_captions(bases[c], work / f"captioned.{c}") for c in ("mkv", "mp4")}, model, work
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("case", FAST_CAPTIONED)
+def test_damaged_input_with_captions(case, captioned_env):
+    _run(case, captioned_env)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("case", CAPTIONED)
+def test_damaged_input_with_captions_all(case, captioned_env):
+    _run(case, captioned_env)
 
 
 def test_the_checker_sees_every_kind_of_failure():

@@ -387,7 +387,11 @@ def test_a_recording_cut_off_before_its_index_was_written_is_told_as_such(rule_o
     # a camera writes the index (moov) when a recording ends: power lost before that leaves only media data
     src = write_video(tmp_path / f"clip{suffix}", split_frames(30, h=96, w=128), audio_seconds=1.0)
     bad = tmp_path / f"cut{suffix}"
-    bad.write_bytes(src.read_bytes()[: int(src.stat().st_size * 0.7)])
+    data = src.read_bytes()[: int(src.stat().st_size * 0.7)]
+    if suffix == ".mov":  # a camera's own box between ftyp and mdat (a Novatek dashcam's GPS log)
+        ftyp = int.from_bytes(data[:4], "big")
+        data = data[:ftyp] + (8 + 64).to_bytes(4, "big") + b"gps " + bytes(64) + data[ftyp:]
+    bad.write_bytes(data)
     out = tmp_path / "o.mp4"
     r = CliRunner().invoke(segment_video_cmd, [str(bad), "-o", str(out), "--model", str(rule_onnx), "-q"])
     assert r.exit_code == 1 and r.output.count("\n") == 1, r.output

@@ -193,6 +193,10 @@ _MP4_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"uuid", b"m
               b"moof", b"mfra", b"pnot", b"PICT", b"udta"}  # fmt: skip
 
 
+def _is_fourcc(kind: bytes) -> bool:
+    return len(kind) == 4 and all(32 <= b < 127 for b in kind)
+
+
 def unfinished_mp4(path: str | Path) -> bool:
     """Whether ``path`` is an MP4/MOV file whose media data is there but whose index (the ``moov``
     box, which cameras write when a recording ends) is not: the file a dashcam leaves when its power
@@ -205,8 +209,8 @@ def unfinished_mp4(path: str | Path) -> bool:
                 f.seek(pos)
                 head = f.read(16)
                 size, kind = int.from_bytes(head[:4], "big"), head[4:8]
-                if kind not in _MP4_BOXES:
-                    break
+                if kind not in _MP4_BOXES and not (boxes and _is_fourcc(kind)):
+                    break  # (after a known first box, a camera's own boxes: Novatek's 'gps ', 'XMP_' ...)
                 boxes.append(kind)
                 if size == 1 and len(head) == 16:
                     size = int.from_bytes(head[8:16], "big")

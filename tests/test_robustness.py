@@ -167,6 +167,32 @@ def test_captions_follow_start_and_duration(rule_onnx, tmp_path):
     assert _captions(out)[1] == [(0, 400, CUES[1][2])]  # the cue at 0.4 s starts the clip; the one at 1.2 s is after its end (1.1 s)
 
 
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_a_caption_with_a_damaged_timestamp_hours_away_does_not_stretch_the_output(rule_onnx, tmp_path, suffix):
+    from roadseg.pipeline.sinks.subtitles import add_text_stream
+
+    plain = write_video(tmp_path / "plain.mkv", split_frames(25, h=48, w=64))  # 1 s
+    src = tmp_path / "far.mkv"
+    with av.open(str(plain)) as video, av.open(str(src), "w") as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in video.streams}
+        captions = add_text_stream(out, "subrip", Fraction(1, 1000))
+        for packet in video.demux():
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                out.mux(packet)
+        for t, text in ((0, b"N 51.5"), (600, b"N 51.6"), (36_000_000, b"10 hours on")):
+            packet = av.Packet(text)
+            packet.pts = packet.dts = t
+            packet.duration, packet.time_base, packet.stream = 200, Fraction(1, 1000), captions
+            out.mux(packet)
+    dst = tmp_path / f"o{suffix}"
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(dst), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0 and "left out 1 subtitle packet timed outside the video" in r.output, r.output
+    with av.open(str(dst)) as c:
+        assert c.duration / 1e6 < 1.5  # was 36000 s: a 1-second clip that played for 10 hours
+    assert [text for _, _, text in _captions(dst)[1]] == [b"N 51.5", b"N 51.6"]
+
+
 def test_streams_that_do_not_go_into_the_output_are_named_in_one_line(rule_onnx, tmp_path):
     src = _two_cameras(tmp_path / "dual.mp4")
     r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(tmp_path / "o.mp4"), "--model", str(rule_onnx), "-q"])

@@ -29,6 +29,7 @@ from roadseg.pipeline.sources.base import (
     open_container,
     picture_stream,
     rgb_picture,
+    tag_duration,
     video_streams,
 )
 from roadseg.pipeline.sources.capture import HTTP_SCHEMES, open_capture
@@ -100,6 +101,8 @@ class VideoSource:
         self.unreadable: str | None = None  # why reading stopped early, where damaged data broke the demuxer
         self._size: tuple[int, int] | None = None
         self.audio = AudioTimeline()  # audio packets with timestamps that cannot be right are dropped there
+        self._length = self._video_length()
+        self.captions_dropped = 0  # subtitle packets timed where the video is not (damaged timestamps)
         self._gen = self._generate()
         self._peeked: list = []
         try:
@@ -185,6 +188,27 @@ class VideoSource:
     def _generate(self) -> Iterator[Frame | av.Packet]:
         yield from self._demuxed()
         yield from self._in_window(self.audio.flush())
+        if self.captions_dropped:
+            n = self.captions_dropped
+            log.warning("left out %d subtitle packet%s timed outside the video (damaged timestamps)", n, "s"[: n != 1])
+
+    def _video_length(self) -> float | None:
+        """The video stream's own length in seconds, where it says (not the container's: a subtitle's
+        damaged timestamp stretches that)."""
+        s = self.stream
+        length = float(s.duration * s.time_base) if s.duration and s.time_base else tag_duration(s.metadata.get("DURATION"))
+        return length if length is not None and 0 < length < MAX_SECONDS else None
+
+    def _caption_in_time(self, packet: av.Packet, video: float | None) -> bool:
+        """Whether a subtitle packet's time can be right: within the video (a second either side) where
+        the video stream says its length, else within an hour of where the video is. One hours away
+        (damaged) would stretch the output to it: a 1-second clip that plays for 10 hours."""
+        t = float(packet.pts * packet.time_base)
+        if t - self.origin < -1.0:
+            return False
+        if self._length is not None:
+            return t - self.origin <= self._length + 1.0
+        return video is None or t <= video + 3600.0
 
     def _demuxed(self) -> Iterator[Frame | av.Packet]:
         if self.start > 0:
@@ -203,7 +227,10 @@ class VideoSource:
                 continue
             if packet.stream is not None and packet.stream.type == "subtitle":
                 if packet.size and packet.pts is not None and packet.time_base:
-                    yield from self._in_window([packet])
+                    if self._caption_in_time(packet, video):
+                        yield from self._in_window([packet])
+                    else:
+                        self.captions_dropped += 1
                 continue
             stamp = packet.pts if packet.dts is None else packet.dts
             if stamp is not None and packet.time_base:

@@ -127,7 +127,7 @@ def work(tmp_path_factory) -> dict:
     for rel, n in frames.items():
         (inputs / rel).parent.mkdir(parents=True, exist_ok=True)
         write_video(inputs / rel, split_frames(n, 96, 128), audio_seconds=0.7 if rel.endswith("0.mp4") else 0)
-    (inputs / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypisom" + os.urandom(4000))
+    (inputs / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypisom" + bytes(range(256)) * 16)
     return {"root": root, "inputs": inputs, "frames": frames, "model": rule_model(root / "rule.onnx")}
 
 

@@ -33,7 +33,7 @@ def archive(tmp_path: Path) -> Path:
     for rel, n in (("a/x.mp4", 12), ("a/b/y.mov", 9), ("z.mkv", 7)):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         write_video(root / rel, split_frames(n), audio_seconds=0.5 if rel == "a/x.mp4" else 0)
-    (root / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(2000))
+    (root / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
     (root / "notes.txt").write_text("not a video")
     return root
 

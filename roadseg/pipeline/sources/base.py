@@ -256,6 +256,10 @@ def picture_stream(container, number: int | None = None):
 def video_streams(container) -> str:
     """The file's video streams for a message: ``0: h264 1920x1080, 1: h264 1280x720``."""
     cover = av.stream.Disposition.attached_pic
-    return ", ".join(f"{n}: {s.codec_context.name} {s.codec_context.width}x{s.codec_context.height}"
-                     + (" (a cover picture)" if s.disposition & cover else "")
-                     for n, s in enumerate(container.streams.video)) or "none"  # fmt: skip
+
+    def one(n: int, s) -> str:
+        cc = s.codec_context  # (None, or without a name, where the stream's header is damaged)
+        shape = f" {cc.width}x{cc.height}" if cc is not None and cc.width else ""
+        return f"{n}: {getattr(cc, 'name', None) or 'unknown codec'}{shape}" + (" (a cover picture)" if s.disposition & cover else "")
+
+    return ", ".join(one(n, s) for n, s in enumerate(container.streams.video)) or "none"

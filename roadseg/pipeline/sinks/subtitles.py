@@ -65,15 +65,28 @@ def from_text(codec: str, text: bytes) -> bytes:
     return text
 
 
-def _takes(format_name: str, add) -> bool:
-    """Whether a ``format_name`` output writes its header with the stream ``add(container)`` adds."""
+def _takes(format_name: str, add, codec: str) -> bool:
+    """Whether a ``format_name`` output writes the subtitle stream ``add(container)`` adds (of
+    ``codec``) as one that reads back as subtitles: MPEG-TS takes SubRip, but as an opaque data
+    stream that no player shows. A text stream is checked with a cue written and read back."""
+    buffer = io.BytesIO()
     try:
-        with av.open(io.BytesIO(), "w", format=format_name) as probe:
-            add(probe)
+        with av.open(buffer, "w", format=format_name) as probe:
+            out = add(probe)
             probe.start_encoding()
+            if codec in TEXT_CODECS:
+                cue = av.Packet(from_text(codec, b"roadseg"))
+                cue.pts = cue.dts = 0
+                cue.duration, cue.time_base, cue.stream = 1, out.time_base, out
+                probe.mux(cue)
     except Exception:  # noqa: BLE001 - "format does not support codec", damaged parameters ...
         return False
-    return True
+    buffer.seek(0)
+    try:
+        with av.open(buffer, format=format_name) as back:
+            return any(s.type == "subtitle" for s in back.streams)
+    except Exception:  # noqa: BLE001 - a header alone does not read back in every format (Matroska): written is enough
+        return True
 
 
 def plan(streams: Sequence, format_name: str) -> list[tuple[object, str | None]]:
@@ -84,11 +97,12 @@ def plan(streams: Sequence, format_name: str) -> list[tuple[object, str | None]]
     routes: list[tuple[object, str | None]] = []
     for stream in streams:
         codec = getattr(stream.codec_context, "name", None) or "no codec"
-        if _takes(fmt, lambda c, s=stream: c.add_stream_from_template(s)):
+        if _takes(fmt, lambda c, s=stream: c.add_stream_from_template(s), codec):
             routes.append((stream, None))
             continue
         target = TEXT_CODEC_OF.get(fmt)
-        if codec in TEXT_CODECS and target and _takes(fmt, lambda c, t=target, s=stream: add_text_stream(c, t, s.time_base)):
+        if codec in TEXT_CODECS and target and _takes(fmt, lambda c, t=target, s=stream: add_text_stream(c, t, s.time_base),
+                                                      target):  # fmt: skip
             log.warning("subtitle stream #%d (%s) goes into %s as %s (the same text)", stream.index, codec, fmt, target)
             routes.append((stream, target))
             continue

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
@@ -502,6 +503,31 @@ def test_a_model_that_fails_at_run_time_is_told_in_one_line_without_onnxruntime_
                        timeout=120)  # fmt: skip
     assert r.returncode == 1 and r.stderr.startswith("Error: infer failed: ") and r.stderr.count("\n") == 1, r.stderr
     assert "removed the unfinished output" in r.stderr and not out.exists()
+
+
+def test_a_video_piped_in_on_standard_input_or_through_a_fifo_is_segmented(rule_onnx, tmp_path):
+    import threading
+
+    clip = write_video(tmp_path / "clip.mkv", split_frames(20, h=48, w=64), audio_seconds=0.8)  # streamable
+    cmd = [sys.executable, "-m", "roadseg", "segment", "-", "--model", str(rule_onnx), "-q", "-o"]
+    proc = subprocess.run([*cmd, str(tmp_path / "a.mp4")], input=clip.read_bytes(), capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr  # was: "input not found: -"
+    v = read_video(tmp_path / "a.mp4")
+    assert len(v["frames"]) == 20 and v["audio"]
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    threading.Thread(target=lambda: fifo.write_bytes(clip.read_bytes()), daemon=True).start()
+    r = CliRunner().invoke(segment_video_cmd, [str(fifo), "-o", str(tmp_path / "b.mp4"), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0, r.output  # was: "input is empty (0 bytes)"
+    assert len(read_video(tmp_path / "b.mp4")["frames"]) == 20
+    # an mp4 as cameras write it (index last, after more media data than FFmpeg buffers) cannot be read
+    # from a pipe: one line that says what to do
+    mp4 = Path(__file__).resolve().parents[1] / "sample_videos" / "road.mp4"
+    assert mp4.read_bytes().find(b"moov") > 300_000
+    proc = subprocess.run([*cmd, str(tmp_path / "c.mp4")], input=mp4.read_bytes(), capture_output=True, timeout=60)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and err.count("\n") == 1 and "standard input: an MP4/MOV read from a pipe" in err, err
+    assert not (tmp_path / "c.mp4").exists()
 
 
 def test_unwritable_output_path(split_video, rule_onnx, tmp_path):

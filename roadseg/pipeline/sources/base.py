@@ -149,13 +149,15 @@ def open_container(target: str, *, what: str = "file", format: str | None = None
     for existence and size first. ``hwaccel`` decodes on a hardware device and falls back to the CPU
     with one warning line where there is none.
     """
-    if what == "file":
+    if what == "file" and target == "-":
+        target = "pipe:0"  # standard input: ffmpeg ... -f matroska - | segment-video - -o out.mp4
+    elif what == "file":
         p = Path(target)
         if not p.exists():
             raise SourceError(f"input not found: {p}")
         if p.is_dir():
             raise SourceError(f"input is a folder, not a video file: {p}")
-        if p.stat().st_size == 0:
+        if p.is_file() and p.stat().st_size == 0:  # (a pipe or FIFO says 0 bytes too, and is read as it comes)
             raise SourceError(f"input is empty (0 bytes): {p}")
     # tags that are not valid UTF-8 (damaged, or written in another encoding) are read with U+FFFD, not refused
     kw: dict = {"format": format, "options": options or {}, "timeout": timeout, "metadata_errors": "replace"}

@@ -79,7 +79,7 @@ class VideoSource:
                  hwaccel: str | None = None, container: av.container.InputContainer | None = None,
                  video_stream: int | None = None) -> None:  # fmt: skip
         self.path = str(path)  # (a str: an http(s) URL is not a Path)
-        remote = self.path.lower().startswith(HTTP_SCHEMES)
+        self.remote = remote = self.path.lower().startswith(HTTP_SCHEMES)
         if container is None:
             container = open_capture(self.path, hwaccel) if remote else open_container(self.path, hwaccel=hwaccel)
         self.container = container
@@ -154,6 +154,11 @@ class VideoSource:
                 return
         if self.start:
             raise SourceError(f"no video frames after --start {self.start:g}s in {self.path}")
+        if "mp4" in self.container.format.name and not Path(self.path).is_file() and not self.remote:
+            raise SourceError(f"no decodable video frames in {'standard input' if self.path == '-' else self.path}: an "
+                              "MP4/MOV read from a pipe can be decoded only if its index (moov) comes before its media "
+                              "data, and a camera writes it after; give the file itself, or pipe a streamable format "
+                              "(ffmpeg -i IN -c copy -f matroska - | segment-video - -o OUT)")  # fmt: skip
         raise SourceError(f"no decodable video frames in {self.path}" + (f" ({self.unreadable})" if self.unreadable else ""))
 
     def __enter__(self) -> VideoSource:

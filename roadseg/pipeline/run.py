@@ -110,6 +110,8 @@ def _check(opts: SegmentOptions) -> bool:
         raise OutputError("-o/--output is required")
     if opts.video_stream is not None and (live or is_image_input(opts.input)):
         raise OutputError("--video-stream picks one of a video file's streams; it is not for live or image input")
+    if opts.height is not None and (live or is_image_input(opts.input)):
+        raise OutputError("--height scales a video file's frames as they are decoded; it is not for live or image input")
     if opts.output and (live or not is_image_input(opts.input)):
         name, suffix = Path(opts.output).name, Path(opts.output).suffix.lower()
         if suffix in IMAGE_SUFFIXES or suffix in AUDIO_SUFFIXES:
@@ -143,7 +145,8 @@ def _open_source(opts: SegmentOptions, live: bool, stop: threading.Event) -> Sou
     if container is None and is_image_input(opts.input):
         return ImageSource(opts.input)
     return VideoSource(opts.input, audio=not opts.no_audio, start=opts.start, duration=opts.duration,
-                       hwaccel=opts.hwaccel, container=container, video_stream=opts.video_stream)  # fmt: skip
+                       hwaccel=opts.hwaccel, container=container, video_stream=opts.video_stream,
+                       height=opts.height)  # fmt: skip
 
 
 def _open_sinks(opts: SegmentOptions, source: Source, seg: Segmenter, stats: FrameStats,

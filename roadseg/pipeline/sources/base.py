@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 import av
+import cv2
 import numpy as np
 from av.video.reformatter import Colorspace
 
@@ -226,16 +227,19 @@ def unfinished_mp4(path: str | Path) -> bool:
     return bool(boxes) and b"mdat" in boxes and b"moov" not in boxes and b"moof" not in boxes
 
 
-def rgb_picture(vf: av.VideoFrame) -> np.ndarray:
+def rgb_picture(vf: av.VideoFrame, size: tuple[int, int] | None = None) -> np.ndarray:
     """The RGB uint8 [H,W,3] picture of a decoded frame, converted as players show it: by its colour
     tags, or, untagged, by BT.709 if it is HD (wider than 1024 or taller than 576) and BT.601 if not
     (swscale's default is BT.601 whatever the size). HDR (PQ or HLG) is tone-mapped to SDR BT.709
-    (:mod:`roadseg.pipeline.sources.hdr`)."""
+    (:mod:`roadseg.pipeline.sources.hdr`). ``size``: (height, width) to scale it to (area
+    interpolation), in the same conversion."""
     if is_hdr(vf):
-        return sdr_picture(vf)
+        image = sdr_picture(vf)
+        return image if size is None else cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+    scale = {} if size is None else {"height": size[0], "width": size[1], "interpolation": "AREA"}
     if vf.colorspace == 2 and (vf.width > 1024 or vf.height > 576):  # 2: unspecified
-        return vf.to_ndarray(format="rgb24", src_colorspace=Colorspace.ITU709)
-    return vf.to_ndarray(format="rgb24")
+        return vf.to_ndarray(format="rgb24", src_colorspace=Colorspace.ITU709, **scale)
+    return vf.to_ndarray(format="rgb24", **scale)
 
 
 def picture_stream(container, number: int | None = None):

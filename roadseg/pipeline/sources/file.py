@@ -52,6 +52,23 @@ def left_out(container, video, audio, others=()) -> str:
                      for (kind, codec), n in kinds.items())  # fmt: skip
 
 
+def scaled_size(height: int, width: int, target: int, *, upright: bool = False) -> tuple[int, int] | None:
+    """The (height, width) to decode a ``height`` x ``width`` stored picture at so that, turned upright
+    (``upright``: it is shown turned by 90°), it is ``target`` pixels high, the other side by its aspect
+    and even; None where it is not higher than that already (never enlarged).
+
+    >>> scaled_size(2160, 3840, 1080), scaled_size(1080, 1920, 720), scaled_size(2160, 3840, 1080, upright=True)
+    ((1080, 1920), (720, 1280), (608, 1080))
+    >>> scaled_size(720, 1280, 1080) is None
+    True
+    """
+    shown_h, shown_w = (width, height) if upright else (height, width)
+    if target >= shown_h:
+        return None
+    new_w = max(2, round(shown_w * target / shown_h / 2) * 2)
+    return (new_w, target) if upright else (target, new_w)
+
+
 class VideoSource:
     """Decode a file's video stream (:func:`picture_stream`); audio and subtitle packets pass through
     untouched, in file order.
@@ -70,6 +87,8 @@ class VideoSource:
             one-line warning where the device is missing.
         video_stream: the file's video stream of that number (counted from 0, as FFmpeg's
             ``-map 0:v:N``) instead of FFmpeg's choice; :class:`SourceError` listing them if it has none.
+        height: scale the upright picture to this many pixels high as it is decoded (width by its
+            aspect, even); never enlarged. Everything after works at that size.
     """
 
     live = False
@@ -77,7 +96,7 @@ class VideoSource:
 
     def __init__(self, path: str | Path, *, audio: bool = True, start: float = 0.0, duration: float | None = None,
                  hwaccel: str | None = None, container: av.container.InputContainer | None = None,
-                 video_stream: int | None = None) -> None:  # fmt: skip
+                 video_stream: int | None = None, height: int | None = None) -> None:  # fmt: skip
         self.path = str(path)  # (a str: an http(s) URL is not a Path)
         self.remote = remote = self.path.lower().startswith(HTTP_SCHEMES)
         if container is None:
@@ -100,6 +119,8 @@ class VideoSource:
         self.rotation = 0
         self.unreadable: str | None = None  # why reading stopped early, where damaged data broke the demuxer
         self._size: tuple[int, int] | None = None
+        self.height = height
+        self._scaled: tuple[int, int] | None = None  # the stored picture's size to decode at, where --height scales it
         self.audio = AudioTimeline()  # audio packets with timestamps that cannot be right are dropped there
         self._length = self._video_length()
         self.captions_dropped = 0  # subtitle packets timed where the video is not (damaged timestamps)
@@ -334,12 +355,14 @@ class VideoSource:
 
     def _frame(self, vf) -> Frame | None:
         """The upright RGB picture of a decoded frame, at the size of the first; None (counted) if it will not convert."""
+        rotation = int(round(getattr(vf, "rotation", 0) or 0)) % 360
+        if self.height and self._size is None:
+            self._scaled = scaled_size(vf.height, vf.width, self.height, upright=rotation in (90, 270))
         try:
-            image = rgb_picture(vf)
+            image = rgb_picture(vf, self._scaled)
         except (av.error.FFmpegError, ValueError):
             self.lost += 1
             return None
-        rotation = int(round(getattr(vf, "rotation", 0) or 0)) % 360
         if rotation:
             self.rotation = rotation
             image = np.ascontiguousarray(np.rot90(image, k=rotation // 90))

@@ -1,6 +1,7 @@
 """Pictures that are not plain, streams that are damaged, sinks that fail, runs that are interrupted."""
 
 import errno
+import json
 import os
 import signal
 import subprocess
@@ -196,8 +197,11 @@ def test_a_caption_with_a_damaged_timestamp_hours_away_does_not_stretch_the_outp
             packet.duration, packet.time_base, packet.stream = 200, Fraction(1, 1000), captions
             out.mux(packet)
     dst = tmp_path / f"o{suffix}"
-    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(dst), "--model", str(rule_onnx), "-q"])
+    stats = tmp_path / "stats.json"
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(dst), "--model", str(rule_onnx), "-q", "--stats", str(stats)])
     assert r.exit_code == 0 and "left out 1 subtitle packet timed outside the video" in r.output, r.output
+    figures = json.loads(stats.read_text())
+    assert (figures["subtitle_streams"], figures["subtitles_dropped"], figures["audio_dropped"]) == (1, 1, 0)
     with av.open(str(dst)) as c:
         assert c.duration / 1e6 < 1.5  # was 36000 s: a 1-second clip that played for 10 hours
     assert [text for _, _, text in _captions(dst)[1]] == [b"N 51.5", b"N 51.6"]

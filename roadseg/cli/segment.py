@@ -23,7 +23,7 @@ def _summary(result: RunResult) -> str:
 @click.option("-o", "--output", type=click.Path(), help="Output video (.mp4), image file/folder for image input, or the recording of a live run.")
 @model_options
 @click.option("--masks-dir", type=click.Path(file_okay=False), help="Also write one lossless label PNG per frame (pixel = class index).")
-@click.option("--stats", type=click.Path(dir_okay=False), help="Write run statistics (frames/s, per-stage timings, frames lost, damaged audio packets dropped; per-frame class shares for files; latency and drops for live input) as JSON.")
+@click.option("--stats", type=click.Path(dir_okay=False), help="Write run statistics (frames/s, per-stage timings, frames lost, damaged audio and subtitle packets dropped; per-frame class shares for files; latency and drops for live input) as JSON.")
 @file_options
 @click.option("-y", "--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress (a bar on a terminal, a line every few seconds in a log).")

@@ -66,7 +66,8 @@ class RunResult:
 
     ``frames_lost``: frames the container promised but did not decode; ``lost_packets``: video
     packets that failed to decode; ``audio_dropped``: damaged audio packets left out (timestamps that
-    cannot be right, or refused by the muxer or, when re-encoded, the decoder); ``dropped``, ``drop_rate``, ``latency_ms`` (capture
+    cannot be right, or refused by the muxer or, when re-encoded, the decoder); ``subtitles_dropped``:
+    subtitle packets left out (timed outside the video, or refused by the muxer); ``dropped``, ``drop_rate``, ``latency_ms`` (capture
     to display) and ``reconnects``: live sources; ``per_frame``: class pixel shares per frame (file
     and image runs with ``stats``).
     """
@@ -81,6 +82,8 @@ class RunResult:
     lost_packets: int = 0
     audio_streams: int = 0
     audio_dropped: int = 0
+    subtitle_streams: int = 0
+    subtitles_dropped: int = 0
     dropped: int = 0
     drop_rate: float = 0.0
     latency_ms: dict | None = None

@@ -261,6 +261,9 @@ class Writer:
     def audio_dropped(self) -> int:
         return sum(getattr(sink, "audio_dropped", 0) for sink in self.muxers)
 
+    def subtitles_dropped(self) -> int:
+        return sum(getattr(sink, "subtitles_dropped", 0) for sink in self.muxers)
+
 
 def _close_all(sinks: list[Sink], quiet: bool = False) -> None:
     """Close every sink even if one fails; raise the first failure unless ``quiet``."""
@@ -292,7 +295,8 @@ def _result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Writer
         input=str(opts.input), output=None if opts.output is None else str(opts.output), kind=source.kind,
         frames=frames, seconds=round(seconds, 3), fps=round(frames / seconds, 2) if seconds > 0 else None,
         frames_lost=lost, lost_packets=source.lost, audio_streams=len(source.audio_streams),
-        audio_dropped=audio_dropped, dropped=live["dropped"], drop_rate=live["drop_rate"],
+        audio_dropped=audio_dropped, subtitle_streams=len(source.subtitle_streams),
+        subtitles_dropped=getattr(source, "captions_dropped", 0) + writer.subtitles_dropped(), dropped=live["dropped"], drop_rate=live["drop_rate"],
         latency_ms=live["latency_ms"] if source.live else None, reconnects=source.reconnects if isinstance(source, LiveSource) else 0,
         working_size=list(seg.size), model=str(seg.model.path), providers=list(seg.model.providers),
         classes=list(seg.classes), stages=writer.times.summary(), per_frame=writer.per_frame)  # fmt: skip

@@ -336,6 +336,11 @@ class VideoSink(Sink):
         return self._routes
 
     @property
+    def subtitles_dropped(self) -> int:
+        """Subtitle packets the muxer refused (damaged timing) and that were left out."""
+        return self.subtitles.dropped
+
+    @property
     def audio_dropped(self) -> int:
         """Audio packets the muxer or a re-encoding decoder refused (damaged data) and that were left out."""
         return self.audio.dropped

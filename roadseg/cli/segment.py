@@ -40,9 +40,9 @@ def segment_video_cmd(**options) -> None:  # fmt: skip
     """Segment every frame of INPUT and write OUTPUT with class colours (H.264 mp4 by default).
 
     INPUT is a video file ("-": standard input, a streamable format such as mkv), or an image, a
-    folder of images or a quoted glob ("frames/*.jpg"), in
-    which case OUTPUT is an image file or a folder. A video output keeps the input's frame count,
-    size (unless --height), timestamps, audio and subtitles. Ctrl-C or SIGTERM finalises a playable file of the frames done.
+    folder of images or a quoted glob ("frames/*.jpg"), in which case OUTPUT is an image file or a
+    folder. A video output keeps the input's frame count, size (unless --height), timestamps, audio
+    and subtitles. Ctrl-C or SIGTERM finalises a playable file of the frames done.
 
     Live: INPUT is a webcam index (0), a device (/dev/video0), a stream URL (rtsp://, rtmp://,
     http://) or, with --live, a file played as if it were a camera. Frames the model cannot keep up

@@ -296,7 +296,7 @@ def _result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Writer
         frames=frames, seconds=round(seconds, 3), fps=round(frames / seconds, 2) if seconds > 0 else None,
         frames_lost=lost, lost_packets=source.lost, audio_streams=len(source.audio_streams),
         audio_dropped=audio_dropped, subtitle_streams=len(source.subtitle_streams),
-        subtitles_dropped=getattr(source, "captions_dropped", 0) + writer.subtitles_dropped(), dropped=live["dropped"], drop_rate=live["drop_rate"],
+        subtitles_dropped=source.subtitles_dropped + writer.subtitles_dropped(), dropped=live["dropped"], drop_rate=live["drop_rate"],
         latency_ms=live["latency_ms"] if source.live else None, reconnects=source.reconnects if isinstance(source, LiveSource) else 0,
         working_size=list(seg.size), model=str(seg.model.path), providers=list(seg.model.providers),
         classes=list(seg.classes), stages=writer.times.summary(), per_frame=writer.per_frame)  # fmt: skip

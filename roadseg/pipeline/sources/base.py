@@ -75,12 +75,8 @@ class VideoInfo:
         values a damaged header makes absurd (a rate of a frame a week, a time base of hours, a
         negative duration) are left unknown instead."""
         s = stream or picture_stream(container)
-        duration = None
-        if s.duration is not None and s.time_base is not None:
-            duration = float(s.duration * s.time_base)
-        elif (tagged := tag_duration(s.metadata.get("DURATION"))) is not None:
-            duration = tagged  # Matroska: the track's own length (the container's may be the longer audio's)
-        elif container.duration is not None:
+        duration = stream_length(s)
+        if duration is None and container.duration is not None:
             duration = container.duration / av.time_base
         duration = duration if duration is not None and 0 < duration < MAX_SECONDS else None
         fps = next((Fraction(r) for r in (s.average_rate, s.guessed_rate) if r and MIN_FPS <= r <= MAX_FPS), None)
@@ -132,6 +128,7 @@ class Source(Protocol):
     subtitle_streams: Sequence  # input subtitle streams whose packets the source yields
     audio_samples: Mapping[int, av.Packet]  # a packet of each, where one was read already (to check them with)
     audio_dropped: int  # audio packets left out because their timestamps cannot be right
+    subtitles_dropped: int  # subtitle packets left out because they are timed where the video is not
 
     def __enter__(self) -> Source: ...
 
@@ -140,6 +137,15 @@ class Source(Protocol):
     def __iter__(self) -> Iterator[Frame | av.Packet]: ...
 
     def expected_frames(self) -> int | None: ...
+
+
+def stream_length(s) -> float | None:
+    """A stream's own length in seconds as its header says, or, in Matroska, its ``DURATION`` tag (the
+    container's may be the longer audio's, or stretched by a subtitle's damaged timestamp); None if
+    neither says. Not checked: a damaged header may make it absurd."""
+    if s.duration is not None and s.time_base is not None:
+        return float(s.duration * s.time_base)
+    return tag_duration(s.metadata.get("DURATION"))
 
 
 def open_container(target: str, *, what: str = "file", format: str | None = None, options: dict | None = None,
@@ -242,17 +248,21 @@ def rgb_picture(vf: av.VideoFrame, size: tuple[int, int] | None = None) -> np.nd
     return vf.to_ndarray(format="rgb24", **scale)
 
 
+def is_cover(stream) -> bool:
+    """Whether a stream is a cover picture (an attached picture: one still, not the video)."""
+    return stream.type == "video" and bool(stream.disposition & av.stream.Disposition.attached_pic)
+
+
 def picture_stream(container, number: int | None = None):
     """The video stream a file is about, or None: not a cover picture (attached picture), and, among
     several (a thumbnail track, a rear camera), the one FFmpeg's own choice would play; ``number``:
     the file's video stream of that number instead, counted from 0 as FFmpeg's ``-map 0:v:N`` counts
     (None if there is no such stream or it is a cover picture)."""
-    cover = av.stream.Disposition.attached_pic
     if number is not None:
         video = list(container.streams.video)
         chosen = video[number] if 0 <= number < len(video) else None
-        return None if chosen is None or chosen.disposition & cover else chosen
-    moving = [s for s in container.streams.video if not s.disposition & cover]
+        return None if chosen is None or is_cover(chosen) else chosen
+    moving = [s for s in container.streams.video if not is_cover(s)]
     if not moving:
         return None
     best = container.streams.best("video")
@@ -261,11 +271,10 @@ def picture_stream(container, number: int | None = None):
 
 def video_streams(container) -> str:
     """The file's video streams for a message: ``0: h264 1920x1080, 1: h264 1280x720``."""
-    cover = av.stream.Disposition.attached_pic
 
     def one(n: int, s) -> str:
         cc = s.codec_context  # (None, or without a name, where the stream's header is damaged)
         shape = f" {cc.width}x{cc.height}" if cc is not None and cc.width else ""
-        return f"{n}: {getattr(cc, 'name', None) or 'unknown codec'}{shape}" + (" (a cover picture)" if s.disposition & cover else "")
+        return f"{n}: {getattr(cc, 'name', None) or 'unknown codec'}{shape}" + (" (a cover picture)" if is_cover(s) else "")
 
     return ", ".join(one(n, s) for n, s in enumerate(container.streams.video)) or "none"

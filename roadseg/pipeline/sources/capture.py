@@ -85,6 +85,7 @@ class LiveSource:
     subtitle_streams = ()
     audio_samples: dict = {}
     audio_dropped = 0
+    subtitles_dropped = 0
 
     def __init__(self, spec: str, *, pace: bool | None = None, retries: int = 5, retry_delay: float = 1.0,
                  stop: threading.Event | None = None, hwaccel: str | None = None,

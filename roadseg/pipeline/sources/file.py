@@ -26,10 +26,11 @@ from roadseg.pipeline.sources.base import (
     MAX_SECONDS,
     Frame,
     VideoInfo,
+    is_cover,
     open_container,
     picture_stream,
     rgb_picture,
-    tag_duration,
+    stream_length,
     video_streams,
 )
 from roadseg.pipeline.sources.capture import HTTP_SCHEMES, open_capture
@@ -46,8 +47,7 @@ def left_out(container, video, audio, others=()) -> str:
     kinds = Counter()
     for s in container.streams:
         if s.index not in kept and (s.type != "audio" or audio):
-            cover = s.type == "video" and s.disposition & av.stream.Disposition.attached_pic
-            kinds["cover picture" if cover else f"{s.type} stream", s.codec_context and s.codec_context.name] += 1
+            kinds["cover picture" if is_cover(s) else f"{s.type} stream", s.codec_context and s.codec_context.name] += 1
     return ", ".join((f"{n} {kind}s" if n > 1 else f"a {kind}") + (f" ({codec})" if codec else "")
                      for (kind, codec), n in kinds.items())  # fmt: skip
 
@@ -123,7 +123,7 @@ class VideoSource:
         self._scaled: tuple[int, int] | None = None  # the stored picture's size to decode at, where --height scales it
         self.audio = AudioTimeline()  # audio packets with timestamps that cannot be right are dropped there
         self._length = self._video_length()
-        self.captions_dropped = 0  # subtitle packets timed where the video is not (damaged timestamps)
+        self.subtitles_dropped = 0  # subtitle packets timed where the video is not (damaged timestamps)
         self._gen = self._generate()
         self._peeked: list = []
         try:
@@ -146,8 +146,7 @@ class VideoSource:
         say_if_hdr(self.stream, Path(self.path).name)
         if left := left_out(self.container, self.stream, self.audio_streams, self.subtitle_streams):
             number = list(self.container.streams.video).index(self.stream)
-            others = [n for n, s in enumerate(self.container.streams.video)
-                      if n != number and not s.disposition & av.stream.Disposition.attached_pic]  # fmt: skip
+            others = [n for n, s in enumerate(self.container.streams.video) if n != number and not is_cover(s)]
             hint = f" (--video-stream {others[0]} segments its video stream {others[0]} instead)" if others else ""
             log.warning("%s has more streams than its video and audio; left out of the output: %s%s",
                         Path(self.path).name, left, hint)  # fmt: skip
@@ -214,15 +213,14 @@ class VideoSource:
     def _generate(self) -> Iterator[Frame | av.Packet]:
         yield from self._demuxed()
         yield from self._in_window(self.audio.flush())
-        if self.captions_dropped:
-            n = self.captions_dropped
+        if self.subtitles_dropped:
+            n = self.subtitles_dropped
             log.warning("left out %d subtitle packet%s timed outside the video (damaged timestamps)", n, "s"[: n != 1])
 
     def _video_length(self) -> float | None:
         """The video stream's own length in seconds, where it says (not the container's: a subtitle's
         damaged timestamp stretches that)."""
-        s = self.stream
-        length = float(s.duration * s.time_base) if s.duration and s.time_base else tag_duration(s.metadata.get("DURATION"))
+        length = stream_length(self.stream)
         return length if length is not None and 0 < length < MAX_SECONDS else None
 
     def _caption_in_time(self, packet: av.Packet, video: float | None) -> bool:
@@ -256,7 +254,7 @@ class VideoSource:
                     if self._caption_in_time(packet, video):
                         yield from self._in_window([packet])
                     else:
-                        self.captions_dropped += 1
+                        self.subtitles_dropped += 1
                 continue
             stamp = packet.pts if packet.dts is None else packet.dts
             if stamp is not None and packet.time_base:

@@ -68,6 +68,7 @@ class ImageSource:
     subtitle_streams = ()
     audio_samples: dict = {}
     audio_dropped = 0
+    subtitles_dropped = 0
 
     def __init__(self, spec: str | Path) -> None:
         self.paths = image_paths(spec)

@@ -74,6 +74,27 @@ def write_video(
     return path
 
 
+def add_captions(base: Path, path: Path, cues, *, options: dict | None = None) -> Path:
+    """A copy of ``base`` (mkv or mp4) at ``path`` with a text subtitle track of ``cues``, (start ms,
+    text) pairs of 0.2 s each, as some dashcams write their GPS: SubRip in mkv, mov_text in mp4."""
+    from roadseg.pipeline.sinks.subtitles import add_text_stream, from_text
+
+    codec = "mov_text" if path.suffix == ".mp4" else "subrip"
+    with av.open(str(base)) as src, av.open(str(path), "w", container_options=options or {}) as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in src.streams}
+        captions = add_text_stream(out, codec, Fraction(1, 1000))
+        for packet in src.demux():
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                out.mux(packet)
+        for start, text in cues:
+            packet = av.Packet(from_text(codec, text))
+            packet.pts = packet.dts = start
+            packet.duration, packet.time_base, packet.stream = 200, Fraction(1, 1000), captions
+            out.mux(packet)
+    return path
+
+
 def split_frames(n: int, h: int = 48, w: int = 64) -> list[np.ndarray]:
     """Left half red (R=255), right half dark (R=0); a moving grey bar keeps frames distinct."""
     frames = []

@@ -26,6 +26,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import conftest
 import numpy as np
 
 REAL_CLIP = Path(__file__).resolve().parents[1] / "sample_videos" / "udacity-highway-1280x720.mp4"
@@ -101,24 +102,10 @@ def _encode(path: Path, images: list[np.ndarray], fps: Fraction, samples: np.nda
 
 
 def add_captions(base: Path, path: Path, cues: int = 7) -> Path:
-    """A copy of ``base`` (mkv or mp4) with a text subtitle track of GPS captions, as some dashcams
-    write: SubRip in mkv, mov_text in mp4; ``cues`` captions of 0.2 s each from 0."""
-    from roadseg.pipeline.sinks.subtitles import add_text_stream, from_text
-
-    codec = "mov_text" if path.suffix == ".mp4" else "subrip"
-    with av.open(str(base)) as src, av.open(str(path), "w", container_options={"fflags": "+bitexact"}) as out:
-        streams = {s.index: out.add_stream_from_template(s) for s in src.streams}
-        captions = add_text_stream(out, codec, Fraction(1, 1000))
-        for packet in src.demux():
-            if packet.dts is not None:
-                packet.stream = streams[packet.stream.index]
-                out.mux(packet)
-        for i in range(cues):
-            packet = av.Packet(from_text(codec, f"N 51.{i:02d} W 0.10 {40 + i} km/h".encode()))
-            packet.pts = packet.dts = 200 * i
-            packet.duration, packet.time_base, packet.stream = 200, Fraction(1, 1000), captions
-            out.mux(packet)
-    return path
+    """A copy of ``base`` (mkv or mp4) with GPS captions, as some dashcams write: SubRip in mkv,
+    mov_text in mp4; ``cues`` captions of 0.2 s each from 0, the same bytes each time."""
+    captions = [(200 * i, f"N 51.{i:02d} W 0.10 {40 + i} km/h".encode()) for i in range(cues)]
+    return conftest.add_captions(base, path, captions, options={"fflags": "+bitexact"})
 
 
 def mutate(data: bytes, container: str, kind: str, rng: np.random.Generator) -> bytes:

@@ -14,7 +14,7 @@ import av
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import read_video, split_frames, write_video
+from conftest import add_captions, read_video, split_frames, write_video
 
 from roadseg.cli import segment_video_cmd
 from roadseg.pipeline import PipelineError, SinkError, segment_video
@@ -180,22 +180,8 @@ def test_captions_follow_start_and_duration(rule_onnx, tmp_path):
 
 @pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
 def test_a_caption_with_a_damaged_timestamp_hours_away_does_not_stretch_the_output(rule_onnx, tmp_path, suffix):
-    from roadseg.pipeline.sinks.subtitles import add_text_stream
-
     plain = write_video(tmp_path / "plain.mkv", split_frames(25, h=48, w=64))  # 1 s
-    src = tmp_path / "far.mkv"
-    with av.open(str(plain)) as video, av.open(str(src), "w") as out:
-        streams = {s.index: out.add_stream_from_template(s) for s in video.streams}
-        captions = add_text_stream(out, "subrip", Fraction(1, 1000))
-        for packet in video.demux():
-            if packet.dts is not None:
-                packet.stream = streams[packet.stream.index]
-                out.mux(packet)
-        for t, text in ((0, b"N 51.5"), (600, b"N 51.6"), (36_000_000, b"10 hours on")):
-            packet = av.Packet(text)
-            packet.pts = packet.dts = t
-            packet.duration, packet.time_base, packet.stream = 200, Fraction(1, 1000), captions
-            out.mux(packet)
+    src = add_captions(plain, tmp_path / "far.mkv", [(0, b"N 51.5"), (600, b"N 51.6"), (36_000_000, b"10 hours on")])
     dst = tmp_path / f"o{suffix}"
     stats = tmp_path / "stats.json"
     r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(dst), "--model", str(rule_onnx), "-q", "--stats", str(stats)])

@@ -95,6 +95,28 @@ def add_captions(base: Path, path: Path, cues, *, options: dict | None = None) -
     return path
 
 
+def add_telemetry(base: Path, path: Path, samples, *, timecode: bool = False, options: dict | None = None) -> Path:
+    """A copy of ``base`` at ``path`` (mp4 or mov) with a GoPro-style telemetry track: a GPMF data
+    stream (``gpmd``) of ``samples``, (start ms, bytes) pairs of 0.5 s each; with ``timecode``, also the
+    timecode track (``tmcd``, a data stream without a codec) that cameras write."""
+    with av.open(str(base)) as src, av.open(str(path), "w", container_options=options or {}) as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in src.streams}
+        if timecode:
+            streams[src.streams.video[0].index].metadata["timecode"] = "01:00:00:00"
+        gpmf = out.add_data_stream(codec_name="bin_data")
+        gpmf.codec_tag, gpmf.time_base = "gpmd", Fraction(1, 1000)
+        for packet in src.demux():
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                out.mux(packet)
+        for start, data in samples:
+            packet = av.Packet(data)
+            packet.pts = packet.dts = start
+            packet.duration, packet.time_base, packet.stream = 500, Fraction(1, 1000), gpmf
+            out.mux(packet)
+    return path
+
+
 def split_frames(n: int, h: int = 48, w: int = 64) -> list[np.ndarray]:
     """Left half red (R=255), right half dark (R=0); a moving grey bar keeps frames distinct."""
     frames = []

@@ -108,6 +108,13 @@ def add_captions(base: Path, path: Path, cues: int = 7) -> Path:
     return conftest.add_captions(base, path, captions, options={"fflags": "+bitexact"})
 
 
+def add_telemetry(base: Path, path: Path, samples: int = 4) -> Path:
+    """A copy of ``base`` (mp4) with a GoPro's GPMF telemetry track and its timecode track; ``samples``
+    of 0.5 s each from 0, the same bytes each time."""
+    gpmf = [(500 * i, b"DEVC" + bytes(range(i, i + 60))) for i in range(samples)]
+    return conftest.add_telemetry(base, path, gpmf, timecode=True, options={"fflags": "+bitexact"})
+
+
 def mutate(data: bytes, container: str, kind: str, rng: np.random.Generator) -> bytes:
     """Damage ``data`` (a clip in ``container``) the way ``kind`` says, drawing every choice from ``rng``."""
     b, n = bytearray(data), len(data)

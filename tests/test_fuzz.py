@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import rule_model
-from fuzzing import CONTAINERS, KINDS, Media, Outcome, add_captions, make_base_clips, run_case
+from fuzzing import CONTAINERS, KINDS, Media, Outcome, add_captions, add_telemetry, make_base_clips, run_case
 
 FAST = (
     "ts-bitflip-0",  # an audio dts broken: the muxer refused it and the whole output was removed
@@ -97,6 +97,30 @@ def test_damaged_input_with_captions(case, captioned_env):
 @pytest.mark.parametrize("case", CAPTIONED)
 def test_damaged_input_with_captions_all(case, captioned_env):
     _run(case, captioned_env)
+
+
+# a GoPro's clip with its GPMF telemetry and timecode tracks: damage there never costs the video or audio
+TELEMETRY = tuple(f"mp4-{k}-{s}" for k in KINDS for s in range(5))
+FAST_TELEMETRY = ("mp4-bitflip-3", "mp4-truncate-4")
+
+
+@pytest.fixture(scope="module")
+def telemetry_env(fuzz_env):
+    bases, model, work = fuzz_env
+    return {"mp4": add_telemetry(bases["mp4"], work / "telemetry.mp4")}, model, work
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("case", FAST_TELEMETRY)
+def test_damaged_input_with_telemetry(case, telemetry_env):
+    _run(case, telemetry_env)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("case", TELEMETRY)
+def test_damaged_input_with_telemetry_all(case, telemetry_env):
+    _run(case, telemetry_env)
 
 
 def test_the_checker_sees_every_kind_of_failure():

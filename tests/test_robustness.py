@@ -14,7 +14,7 @@ import av
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import add_captions, read_video, split_frames, write_video
+from conftest import add_captions, add_telemetry, read_video, split_frames, write_video
 
 from roadseg.cli import segment_video_cmd
 from roadseg.pipeline import PipelineError, SinkError, segment_video
@@ -191,6 +191,61 @@ def test_a_caption_with_a_damaged_timestamp_hours_away_does_not_stretch_the_outp
     with av.open(str(dst)) as c:
         assert c.duration / 1e6 < 1.5  # was 36000 s: a 1-second clip that played for 10 hours
     assert [text for _, _, text in _captions(dst)[1]] == [b"N 51.5", b"N 51.6"]
+
+
+GPMF = [(0, b"DEVC GPS5 51.50 -0.12"), (500, b"DEVC GPS5 51.51 -0.13"), (1000, b"DEVC GPS5 51.52 -0.14")]
+
+
+def _telemetry(path):
+    """(start ms from the first picture, bytes) of the data packets of ``path``'s GPMF stream."""
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        first = next(f.pts * f.time_base for f in c.decode(v))
+    with av.open(str(path)) as c:
+        (s,) = [s for s in c.streams.data if s.name == "bin_data"]
+        assert s.metadata.get("handler_name") == "GoPro MET"  # (what GPMF readers look for)
+        return [(round((p.pts * p.time_base - first) * 1000), bytes(p)) for p in c.demux(s) if p.size]
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mov"])
+def test_gopro_telemetry_goes_into_the_output_packet_for_packet(rule_onnx, tmp_path, suffix):
+    plain = write_video(tmp_path / "plain.mp4", split_frames(40, h=48, w=64), audio_seconds=1.6)
+    src = add_telemetry(plain, tmp_path / "GX010001.MP4", GPMF, timecode=True)
+    out, stats = tmp_path / f"o{suffix}", tmp_path / "stats.json"
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out), "--model", str(rule_onnx), "-q", "--stats", str(stats)])
+    assert r.exit_code == 0, r.output
+    assert _telemetry(out) == GPMF  # (was: "left out of the output: 2 data streams")
+    said = [line for line in r.output.splitlines() if "left out" in line]
+    assert said == ["roadseg: GX010001.MP4 has more streams than its video and audio; left out of the output: "
+                    "a data stream"], r.output  # the timecode track alone: it has no codec to carry  # fmt: skip
+    figures = json.loads(stats.read_text())
+    assert (figures["data_streams"], figures["data_dropped"], figures["frames"]) == (1, 0, 40)
+    assert read_video(out)["audio"]
+
+
+def test_telemetry_follows_start_and_duration_and_an_output_without_room_for_it_says_so(rule_onnx, tmp_path):
+    plain = write_video(tmp_path / "plain.mp4", split_frames(40, h=48, w=64), audio_seconds=1.6)
+    src = add_telemetry(plain, tmp_path / "gopro.mp4", GPMF)
+    out = tmp_path / "o.mp4"
+    segment_video(src, out, model=rule_onnx, quiet=True, start=0.4, duration=0.5)
+    assert _telemetry(out) == [(100, GPMF[1][1])]  # the sample at 0.5 s, 0.1 s into the clip; 1.0 s is after its end (0.9 s)
+    mkv = tmp_path / "o.mkv"  # Matroska has no place for a data stream
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(mkv), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0 and "data stream #2 (bin_data) cannot go into matroska" in r.output, r.output
+    with av.open(str(mkv)) as c:
+        assert sorted(s.type for s in c.streams) == ["audio", "video"]
+
+
+def test_a_telemetry_sample_with_a_damaged_timestamp_is_left_out_and_counted(rule_onnx, tmp_path):
+    plain = write_video(tmp_path / "plain.mp4", split_frames(25, h=48, w=64))  # 1 s
+    src = add_telemetry(plain, tmp_path / "far.mp4", [*GPMF[:2], (36_000_000, b"DEVC 10 hours on")])
+    dst, stats = tmp_path / "o.mp4", tmp_path / "stats.json"
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(dst), "--model", str(rule_onnx), "-q", "--stats", str(stats)])
+    assert r.exit_code == 0 and "left out 1 data packet timed outside the video" in r.output, r.output
+    assert json.loads(stats.read_text())["data_dropped"] == 1
+    with av.open(str(dst)) as c:
+        assert c.duration / 1e6 < 1.5
+    assert _telemetry(dst) == GPMF[:2]
 
 
 def test_streams_that_do_not_go_into_the_output_are_named_in_one_line(rule_onnx, tmp_path):

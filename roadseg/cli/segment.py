@@ -23,7 +23,7 @@ def _summary(result: RunResult) -> str:
 @click.option("-o", "--output", type=click.Path(), help="Output video (.mp4), image file/folder for image input, or the recording of a live run.")
 @model_options
 @click.option("--masks-dir", type=click.Path(file_okay=False), help="Also write one lossless label PNG per frame (pixel = class index).")
-@click.option("--stats", type=click.Path(dir_okay=False), help="Write run statistics (frames/s, per-stage timings, frames lost, damaged audio and subtitle packets dropped; per-frame class shares for files; latency and drops for live input) as JSON.")
+@click.option("--stats", type=click.Path(dir_okay=False), help="Write run statistics (frames/s, per-stage timings, frames lost, damaged audio, subtitle and data packets dropped; per-frame class shares for files; latency and drops for live input) as JSON.")
 @file_options
 @click.option("-y", "--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress (a bar on a terminal, a line every few seconds in a log).")
@@ -41,8 +41,8 @@ def segment_video_cmd(**options) -> None:  # fmt: skip
 
     INPUT is a video file ("-": standard input, a streamable format such as mkv), or an image, a
     folder of images or a quoted glob ("frames/*.jpg"), in which case OUTPUT is an image file or a
-    folder. A video output keeps the input's frame count, size (unless --height), timestamps, audio
-    and subtitles. Ctrl-C or SIGTERM finalises a playable file of the frames done.
+    folder. A video output keeps the input's frame count, size (unless --height), timestamps, audio,
+    subtitles and telemetry (a GoPro's GPMF, into mp4 or mov). Ctrl-C or SIGTERM finalises a playable file of the frames done.
 
     Live: INPUT is a webcam index (0), a device (/dev/video0), a stream URL (rtsp://, rtmp://,
     http://) or, with --live, a file played as if it were a camera. Frames the model cannot keep up

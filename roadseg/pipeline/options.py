@@ -67,7 +67,8 @@ class RunResult:
     ``frames_lost``: frames the container promised but did not decode; ``lost_packets``: video
     packets that failed to decode; ``audio_dropped``: damaged audio packets left out (timestamps that
     cannot be right, or refused by the muxer or, when re-encoded, the decoder); ``subtitles_dropped``:
-    subtitle packets left out (timed outside the video, or refused by the muxer); ``dropped``, ``drop_rate``, ``latency_ms`` (capture
+    subtitle packets left out (timed outside the video, or refused by the muxer); ``data_streams`` and
+    ``data_dropped``: the same for data streams (telemetry: a GoPro's GPMF); ``dropped``, ``drop_rate``, ``latency_ms`` (capture
     to display) and ``reconnects``: live sources; ``per_frame``: class pixel shares per frame (file
     and image runs with ``stats``).
     """
@@ -84,6 +85,8 @@ class RunResult:
     audio_dropped: int = 0
     subtitle_streams: int = 0
     subtitles_dropped: int = 0
+    data_streams: int = 0
+    data_dropped: int = 0
     dropped: int = 0
     drop_rate: float = 0.0
     latency_ms: dict | None = None

@@ -172,7 +172,7 @@ def _open_sinks(opts: SegmentOptions, source: Source, seg: Segmenter, stats: Fra
         primary = stack.enter_context(VideoSink(
             opts.output, width=width, height=height, fps=info.fps, time_base=info.time_base, codec=opts.codec,
             crf=opts.crf, preset=opts.preset, audio=source.audio_streams, audio_samples=source.audio_samples,
-            subtitles=source.subtitle_streams,
+            subtitles=[*source.subtitle_streams, *source.data_streams],
             wall_clock=source.live, sample_aspect=info.sample_aspect, label="recording" if source.live else "output"))  # fmt: skip
     return [primary, *sinks], primary
 
@@ -264,6 +264,9 @@ class Writer:
     def subtitles_dropped(self) -> int:
         return sum(getattr(sink, "subtitles_dropped", 0) for sink in self.muxers)
 
+    def data_dropped(self) -> int:
+        return sum(getattr(sink, "data_dropped", 0) for sink in self.muxers)
+
 
 def _close_all(sinks: list[Sink], quiet: bool = False) -> None:
     """Close every sink even if one fails; raise the first failure unless ``quiet``."""
@@ -296,7 +299,8 @@ def _result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Writer
         frames=frames, seconds=round(seconds, 3), fps=round(frames / seconds, 2) if seconds > 0 else None,
         frames_lost=lost, lost_packets=source.lost, audio_streams=len(source.audio_streams),
         audio_dropped=audio_dropped, subtitle_streams=len(source.subtitle_streams),
-        subtitles_dropped=source.subtitles_dropped + writer.subtitles_dropped(), dropped=live["dropped"], drop_rate=live["drop_rate"],
+        subtitles_dropped=source.subtitles_dropped + writer.subtitles_dropped(), data_streams=len(source.data_streams),
+        data_dropped=source.data_dropped + writer.data_dropped(), dropped=live["dropped"], drop_rate=live["drop_rate"],
         latency_ms=live["latency_ms"] if source.live else None, reconnects=source.reconnects if isinstance(source, LiveSource) else 0,
         working_size=list(seg.size), model=str(seg.model.path), providers=list(seg.model.providers),
         classes=list(seg.classes), stages=writer.times.summary(), per_frame=writer.per_frame)  # fmt: skip

@@ -1,6 +1,8 @@
-"""Subtitle streams into the output: a dashcam's GPS and speed captions, a drone's telemetry track.
+"""Subtitle and data streams into the output: a dashcam's GPS and speed captions, a GoPro's GPMF
+telemetry, a drone's KLV.
 
-A subtitle stream is copied packet for packet where the output takes its codec. A text stream the
+A subtitle or data stream is copied packet for packet where the output takes its codec (a data
+stream: where it reads back as the same codec; GPMF goes into mp4 and mov, not into Matroska). A text stream the
 output cannot take as it is (SubRip into mp4, mov_text into mkv) is carried over as the text
 subtitle codec the output does take (mov_text in mp4/mov, SubRip in Matroska, WebVTT in WebM): each
 cue's text is the same, only its framing changes (mov_text puts a 2-byte length before the text).
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections import Counter
 from collections.abc import Sequence
 
 import av
@@ -65,39 +68,45 @@ def from_text(codec: str, text: bytes) -> bytes:
     return text
 
 
-def _takes(format_name: str, add, codec: str) -> bool:
-    """Whether a ``format_name`` output writes the subtitle stream ``add(container)`` adds (of
-    ``codec``) as one that reads back as subtitles: MPEG-TS takes SubRip, but as an opaque data
-    stream that no player shows. A text stream is checked with a cue written and read back."""
+def codec_of(stream) -> str | None:
+    """The codec name of an input stream (a data stream has no codec context; a timecode track no codec)."""
+    return getattr(stream.codec_context, "name", None) or getattr(stream, "name", None)
+
+
+def _takes(format_name: str, add, codec: str, kind: str = "subtitle") -> bool:
+    """Whether a ``format_name`` output writes the ``kind`` stream ``add(container)`` adds (of
+    ``codec``) as one that reads back as such: MPEG-TS takes SubRip, but as an opaque data stream
+    that no player shows. A text or data stream is checked with a packet written and read back (a
+    data stream must read back as its own codec: only then can a reader find it)."""
     buffer = io.BytesIO()
     try:
         with av.open(buffer, "w", format=format_name) as probe:
             out = add(probe)
             probe.start_encoding()
-            if codec in TEXT_CODECS:
-                cue = av.Packet(from_text(codec, b"roadseg"))
-                cue.pts = cue.dts = 0
-                cue.duration, cue.time_base, cue.stream = 1, out.time_base, out
-                probe.mux(cue)
+            if codec in TEXT_CODECS or kind == "data":
+                sample = av.Packet(from_text(codec, b"roadseg"))
+                sample.pts = sample.dts = 0
+                sample.duration, sample.time_base, sample.stream = 1, out.time_base, out
+                probe.mux(sample)
     except Exception:  # noqa: BLE001 - "format does not support codec", damaged parameters ...
         return False
     buffer.seek(0)
     try:
         with av.open(buffer, format=format_name) as back:
-            return any(s.type == "subtitle" for s in back.streams)
+            return any(s.type == kind and (kind != "data" or codec_of(s) == codec) for s in back.streams)
     except Exception:  # noqa: BLE001 - a header alone does not read back in every format (Matroska): written is enough
-        return True
+        return kind != "data"
 
 
 def plan(streams: Sequence, format_name: str) -> list[tuple[object, str | None]]:
-    """How a ``format_name`` output takes each subtitle stream: ``(stream, None)`` copied as it is,
-    ``(stream, codec)`` carried over as the text codec ``codec``; a stream in neither is left out.
+    """How a ``format_name`` output takes each subtitle or data stream: ``(stream, None)`` copied as it
+    is, ``(stream, codec)`` carried over as the text codec ``codec``; a stream in neither is left out.
     One warning line for each not copied."""
     fmt = format_name.split(",")[0]
     routes: list[tuple[object, str | None]] = []
     for stream in streams:
-        codec = getattr(stream.codec_context, "name", None) or "no codec"
-        if _takes(fmt, lambda c, s=stream: c.add_stream_from_template(s), codec):
+        codec = codec_of(stream) or "no codec"
+        if _takes(fmt, lambda c, s=stream: c.add_stream_from_template(s), codec, stream.type):
             routes.append((stream, None))
             continue
         target = TEXT_CODEC_OF.get(fmt)
@@ -106,28 +115,29 @@ def plan(streams: Sequence, format_name: str) -> list[tuple[object, str | None]]
             log.warning("subtitle stream #%d (%s) goes into %s as %s (the same text)", stream.index, codec, fmt, target)
             routes.append((stream, target))
             continue
-        log.warning("subtitle stream #%d (%s) cannot go into %s; writing the output without it", stream.index, codec, fmt)
+        log.warning("%s stream #%d (%s) cannot go into %s; writing the output without it", stream.type, stream.index,
+                    codec, fmt)  # fmt: skip
     return routes
 
 
 class SubtitleRemux:
-    """Copy (or carry over as the output's text codec) the packets of the input subtitle streams that
-    :func:`plan` routes into ``container``, before its header is written.
+    """Copy (or carry over as the output's text codec) the packets of the input subtitle and data
+    streams that :func:`plan` routes into ``container``, before its header is written.
 
-    ``dropped`` counts the packets the muxer refused; :meth:`mux` raises :class:`SinkError` only for
-    disk errors.
+    ``dropped`` counts the packets the muxer refused, by stream type (``subtitle``, ``data``);
+    :meth:`mux` raises :class:`SinkError` only for disk errors.
     """
 
     def __init__(self, container, routes: Sequence[tuple[object, str | None]]) -> None:
         self.container = container
         self.routes: dict[int, tuple[object, str, str | None]] = {}  # index -> (out, its codec, codec it becomes)
-        self.dropped = 0
+        self.dropped: Counter[str] = Counter()
         for stream, target in routes:
             if target is None:
-                self.routes[stream.index] = (container.add_stream_from_template(stream), stream.codec_context.name, None)
+                self.routes[stream.index] = (container.add_stream_from_template(stream), codec_of(stream), None)
             else:
                 out = add_text_stream(container, target, stream.time_base)
-                self.routes[stream.index] = (out, stream.codec_context.name, target)
+                self.routes[stream.index] = (out, codec_of(stream), target)
 
     def mux(self, packet: av.Packet) -> None:
         """Write one packet of a stream given at construction; packets of other streams are ignored."""
@@ -136,7 +146,7 @@ class SubtitleRemux:
             return
         out, source, target = route
         if packet.pts is None:
-            self.dropped += 1
+            self.dropped[packet.stream.type] += 1
             return
         if source == "mov_text" and not to_text(source, bytes(packet)):
             return  # an empty sample between two cues: an mp4/mov output fills its own gaps, others need none
@@ -150,5 +160,5 @@ class SubtitleRemux:
             self.container.mux(packet)
         except (OSError, av.error.FFmpegError, ValueError) as exc:
             if is_disk_error(exc):
-                raise SinkError(f"cannot write subtitles to {self.container.name}: {reason_of(exc)}") from None
-            self.dropped += 1  # refused by the muxer: damaged data, or a timestamp before the last
+                raise SinkError(f"cannot write {out.type} packets to {self.container.name}: {reason_of(exc)}") from None
+            self.dropped[out.type] += 1  # refused by the muxer: damaged data, or a timestamp before the last

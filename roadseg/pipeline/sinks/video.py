@@ -235,8 +235,8 @@ class VideoSink(Sink):
         sample_aspect: the pixels' width:height, for anamorphic sources (None: square), so that the
             output plays at the shape the input does.
         label: what the file is called in messages (``output``, ``recording``).
-        subtitles: input subtitle streams to remux (:mod:`~roadseg.pipeline.sinks.subtitles`: copied,
-            or carried over as the output's text codec, or left out with a warning).
+        subtitles: input subtitle and data streams to remux (:mod:`~roadseg.pipeline.sinks.subtitles`:
+            copied, or carried over as the output's text codec, or left out with a warning).
     """
 
     name = "encode"
@@ -283,7 +283,9 @@ class VideoSink(Sink):
             if is_disk_error(error):
                 raise SinkError(f"cannot write {self.path}: {reason_of(error)}") from None
             if (audio or self.subtitle_streams) and self._try_open((), encoder, subtitles=False) is None:
-                what = " and ".join(w for w, there in (("audio", audio), ("subtitles", self.subtitle_streams)) if there)
+                kinds = {s.type for s in self.subtitle_streams}
+                what = " and ".join(w for w, there in (("audio", audio), ("subtitles", "subtitle" in kinds),
+                                                       ("data streams", "data" in kinds)) if there)  # fmt: skip
                 log.warning("the %s cannot be copied into %s (%s); writing the video alone", what, self.path,
                             reason_of(error))  # fmt: skip
                 return
@@ -338,7 +340,12 @@ class VideoSink(Sink):
     @property
     def subtitles_dropped(self) -> int:
         """Subtitle packets the muxer refused (damaged timing) and that were left out."""
-        return self.subtitles.dropped
+        return self.subtitles.dropped["subtitle"]
+
+    @property
+    def data_dropped(self) -> int:
+        """Data (telemetry) packets the muxer refused (damaged timing) and that were left out."""
+        return self.subtitles.dropped["data"]
 
     @property
     def audio_dropped(self) -> int:
@@ -391,12 +398,12 @@ class VideoSink(Sink):
         return last + 1 if pts <= last else pts
 
     def mux(self, packet: av.Packet) -> None:
-        """Remux one audio or subtitle packet of a stream given as ``audio`` or ``subtitles`` (one the
-        muxer refuses is dropped and counted in ``audio_dropped`` or ``subtitles.dropped``); packets of
-        other streams are ignored."""
+        """Remux one audio, subtitle or data packet of a stream given as ``audio`` or ``subtitles`` (one
+        the muxer refuses is dropped and counted in ``audio_dropped``, ``subtitles_dropped`` or
+        ``data_dropped``); packets of other streams are ignored."""
         with self._lock:
             if not self._closed:
-                (self.subtitles if packet.stream.type == "subtitle" else self.audio).mux(packet)
+                (self.audio if packet.stream.type == "audio" else self.subtitles).mux(packet)
 
     def _encode(self, frame) -> None:
         try:
@@ -416,9 +423,9 @@ class VideoSink(Sink):
                     self._encode(out)
                 self._encode(None)
                 self.audio.flush()
-                if self.subtitles.dropped:
-                    log.warning("dropped %d subtitle packets that %s refused (damaged timing); the rest are kept",
-                                self.subtitles.dropped, self.path.name)  # fmt: skip
+                for kind, n in sorted(self.subtitles.dropped.items()):
+                    log.warning("dropped %d %s packets that %s refused (damaged timing); the rest are kept", n, kind,
+                                self.path.name)  # fmt: skip
             finally:
                 try:
                     self.container.close()

@@ -1,10 +1,10 @@
 """Sources: where frames come from. One interface (:class:`~roadseg.pipeline.sources.base.Source`) for all.
 
 A source is a context manager and an iterable of :class:`Frame` objects (and, for a video file,
-the audio and subtitle packets to remux) with ``.info`` (a :class:`VideoInfo`), ``.live`` (``True``:
+the audio, subtitle and data packets to remux) with ``.info`` (a :class:`VideoInfo`), ``.live`` (``True``:
 consume it through a newest-frame slot, dropping what the model cannot keep up with; ``False``:
 block, never drop), ``.kind``, ``.lost``, ``.audio_streams`` (and ``.audio_samples``, a first packet
-of each, to check that an output can carry them), ``.subtitle_streams`` and ``expected_frames()``. The kinds:
+of each, to check that an output can carry them), ``.subtitle_streams``, ``.data_streams`` and ``expected_frames()``. The kinds:
 
 * :class:`VideoSource` (``file.py``): a video file (or an http(s) URL of one), timestamps and audio kept;
 * :class:`ImageSource` (``images.py``): an image, a folder or a glob;

@@ -126,9 +126,11 @@ class Source(Protocol):
     lost: int
     audio_streams: Sequence  # input audio streams whose packets the source yields
     subtitle_streams: Sequence  # input subtitle streams whose packets the source yields
+    data_streams: Sequence  # input data streams (telemetry) whose packets the source yields
     audio_samples: Mapping[int, av.Packet]  # a packet of each, where one was read already (to check them with)
     audio_dropped: int  # audio packets left out because their timestamps cannot be right
     subtitles_dropped: int  # subtitle packets left out because they are timed where the video is not
+    data_dropped: int  # data packets left out because they are timed where the video is not
 
     def __enter__(self) -> Source: ...
 

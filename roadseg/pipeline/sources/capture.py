@@ -83,9 +83,11 @@ class LiveSource:
     lost = 0  # a live source drops frames at the newest-frame slot instead (counted there)
     audio_streams = ()  # recordings are video only
     subtitle_streams = ()
+    data_streams = ()
     audio_samples: dict = {}
     audio_dropped = 0
     subtitles_dropped = 0
+    data_dropped = 0
 
     def __init__(self, spec: str, *, pace: bool | None = None, retries: int = 5, retry_delay: float = 1.0,
                  stop: threading.Event | None = None, hwaccel: str | None = None,

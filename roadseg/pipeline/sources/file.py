@@ -70,11 +70,11 @@ def scaled_size(height: int, width: int, target: int, *, upright: bool = False) 
 
 
 class VideoSource:
-    """Decode a file's video stream (:func:`picture_stream`); audio and subtitle packets pass through
-    untouched, in file order.
+    """Decode a file's video stream (:func:`picture_stream`); audio, subtitle and data packets pass
+    through untouched, in file order.
 
     Iterating yields :class:`Frame` objects (upright: rotation metadata is applied), the ``av.Packet``
-    objects of the subtitle streams and, when ``audio=True``, of the audio streams, so that a sink
+    objects of the subtitle and data streams and, when ``audio=True``, of the audio streams, so that a sink
     can remux them.
 
     Args:
@@ -110,6 +110,8 @@ class VideoSource:
                               f"its video streams: {streams}")  # fmt: skip
         self.audio_streams = list(self.container.streams.audio) if audio else []
         self.subtitle_streams = list(self.container.streams.subtitles)  # (captions: a dashcam's GPS and speed)
+        # telemetry (a GoPro's GPMF, a drone's KLV); one without a codec (a timecode track) has nothing to carry
+        self.data_streams = [s for s in self.container.streams.data if getattr(s, "name", None)]
         self.start, self.duration = max(0.0, start), duration
         self.end = None if duration is None else self.start + duration
         self.origin = self._origin()
@@ -124,6 +126,7 @@ class VideoSource:
         self.audio = AudioTimeline()  # audio packets with timestamps that cannot be right are dropped there
         self._length = self._video_length()
         self.subtitles_dropped = 0  # subtitle packets timed where the video is not (damaged timestamps)
+        self.data_dropped = 0  # data packets timed where the video is not
         self._gen = self._generate()
         self._peeked: list = []
         try:
@@ -144,7 +147,7 @@ class VideoSource:
         if self.rotation:
             log.warning("rotation metadata %d°: segmenting and writing the upright picture", self.rotation)
         say_if_hdr(self.stream, Path(self.path).name)
-        if left := left_out(self.container, self.stream, self.audio_streams, self.subtitle_streams):
+        if left := left_out(self.container, self.stream, self.audio_streams, self.subtitle_streams + self.data_streams):
             number = list(self.container.streams.video).index(self.stream)
             others = [n for n, s in enumerate(self.container.streams.video) if n != number and not is_cover(s)]
             hint = f" (--video-stream {others[0]} segments its video stream {others[0]} instead)" if others else ""
@@ -213,9 +216,9 @@ class VideoSource:
     def _generate(self) -> Iterator[Frame | av.Packet]:
         yield from self._demuxed()
         yield from self._in_window(self.audio.flush())
-        if self.subtitles_dropped:
-            n = self.subtitles_dropped
-            log.warning("left out %d subtitle packet%s timed outside the video (damaged timestamps)", n, "s"[: n != 1])
+        for n, kind in ((self.subtitles_dropped, "subtitle"), (self.data_dropped, "data")):
+            if n:
+                log.warning("left out %d %s packet%s timed outside the video (damaged timestamps)", n, kind, "s"[: n != 1])
 
     def _video_length(self) -> float | None:
         """The video stream's own length in seconds, where it says (not the container's: a subtitle's
@@ -224,7 +227,7 @@ class VideoSource:
         return length if length is not None and 0 < length < MAX_SECONDS else None
 
     def _caption_in_time(self, packet: av.Packet, video: float | None) -> bool:
-        """Whether a subtitle packet's time can be right: within the video (a second either side) where
+        """Whether a subtitle or data packet's time can be right: within the video (a second either side) where
         the video stream says its length, else within an hour of where the video is. One hours away
         (damaged) would stretch the output to it: a 1-second clip that plays for 10 hours."""
         t = float(packet.pts * packet.time_base)
@@ -249,12 +252,14 @@ class VideoSource:
                 if packet.size:
                     yield from self._in_window(self.audio.take(packet, packet.stream.index, video))
                 continue
-            if packet.stream is not None and packet.stream.type == "subtitle":
+            if packet.stream is not None and packet.stream.type in ("subtitle", "data"):
                 if packet.size and packet.pts is not None and packet.time_base:
                     if self._caption_in_time(packet, video):
                         yield from self._in_window([packet])
-                    else:
+                    elif packet.stream.type == "subtitle":
                         self.subtitles_dropped += 1
+                    else:
+                        self.data_dropped += 1
                 continue
             stamp = packet.pts if packet.dts is None else packet.dts
             if stamp is not None and packet.time_base:
@@ -317,7 +322,7 @@ class VideoSource:
     def _packets(self) -> Iterator[av.Packet]:
         """The demuxer's packets; where damaged data breaks the demuxer itself, the packets end there
         (``unreadable`` says why) followed by an empty packet that drains the decoder."""
-        packets = self.container.demux(self.stream, *self.audio_streams, *self.subtitle_streams)
+        packets = self.container.demux(self.stream, *self.audio_streams, *self.subtitle_streams, *self.data_streams)
         while True:
             try:
                 packet = next(packets)
@@ -338,7 +343,7 @@ class VideoSource:
             return []
 
     def _in_window(self, packets: Iterable[av.Packet]) -> Iterator[av.Packet]:
-        """The audio or subtitle ``packets`` (timestamps checked) between ``start`` and ``end``, shifted
+        """The audio, subtitle or data ``packets`` (timestamps checked) between ``start`` and ``end``, shifted
         to start at ``start``."""
         for packet in packets:
             t = float(packet.pts * packet.time_base) - self.origin

@@ -66,9 +66,11 @@ class ImageSource:
     kind = "images"
     audio_streams = ()
     subtitle_streams = ()
+    data_streams = ()
     audio_samples: dict = {}
     audio_dropped = 0
     subtitles_dropped = 0
+    data_dropped = 0
 
     def __init__(self, spec: str | Path) -> None:
         self.paths = image_paths(spec)

@@ -37,6 +37,8 @@ FAST = (
     "mov-fields-4",  # a phone's HDR HEVC clip: absurd values in its header fields (colr and hvcC among them)
     "mov-bitflip-1",
     "mp4-bitflip-0",
+    "avi-fields-2",  # a cheap dashcam's MJPEG + PCM clip (PCM re-encoded into mp4): damaged AVI and JPEG headers
+    "avi-audio-5",
 )
 # into webm, whose AAC audio is re-encoded as Opus: damage on the decoding path (150 cases found none)
 FAST_WEBM = ("ts-bitflip-0", "mp4-audio-1", "ts-audio-2", "ts-swap-9", "mp4-truncate-3")
@@ -137,3 +139,6 @@ def test_the_checker_sees_every_kind_of_failure():
     assert "38 frames decode but the output holds 20" in problems(0, "", got=Media(20, 70))
     assert "audio packets dropped without the warning line" in problems(0, "", got=Media(38, 67), stats={"audio_dropped": 3})
     assert "70 audio packets in, 0 dropped, but 60 out" in problems(0, "", got=Media(38, 60))
+    reencoded = "audio stream #1 (pcm_s16le) in mp4 would be ISO PCM ...; re-encoding it as aac"
+    assert problems(0, reencoded, got=Media(38, 52)) == []  # (AAC frames are not PCM packets: other counts)
+    assert "70 audio packets in, 0 dropped, but none out after re-encoding" in problems(0, reencoded, got=Media(38, 0))

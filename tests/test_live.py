@@ -7,6 +7,7 @@ import subprocess
 import threading
 import time
 import urllib.request
+from datetime import datetime, timezone
 from fractions import Fraction
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -39,7 +40,8 @@ def free_port() -> int:
 
 @pytest.fixture
 def clip(tmp_path):
-    return write_video(tmp_path / "clip.mp4", split_frames(50, h=96, w=128))  # 2 s at 25 fps
+    return write_video(tmp_path / "clip.mp4", split_frames(50, h=96, w=128),
+                       metadata={"creation_time": "2019-06-01T08:30:00.000000Z"})  # 2 s at 25 fps  # fmt: skip
 
 
 def test_live_file_is_paced_and_recorded_with_wall_clock_timestamps(clip, rule_onnx, tmp_path):
@@ -51,6 +53,9 @@ def test_live_file_is_paced_and_recorded_with_wall_clock_timestamps(clip, rule_o
     assert len(v["frames"]) == stats["frames"] > 20
     assert v["seconds"][-1] == pytest.approx(1.96, abs=0.4)
     assert stats["latency_ms"]["p95"] is not None and stats["kind"] == "file"
+    with av.open(str(out)) as c:  # when the recording was made, not when the file it played was
+        made = datetime.fromisoformat(c.metadata["creation_time"].replace("Z", "+00:00"))
+    assert abs((datetime.now(timezone.utc) - made).total_seconds()) < 60
 
 
 @pytest.mark.timeout(60)
@@ -242,7 +247,7 @@ def test_unplugged_camera_ends_the_run_cleanly(clip, rule_onnx, monkeypatch, tmp
     class Unplugging:
         def __init__(self) -> None:
             self.inner = av.open(str(clip))
-            self.streams = self.inner.streams
+            self.streams, self.metadata = self.inner.streams, self.inner.metadata
 
         def demux(self, *streams):
             for i, packet in enumerate(self.inner.demux(*streams)):

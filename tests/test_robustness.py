@@ -248,6 +248,41 @@ def test_a_telemetry_sample_with_a_damaged_timestamp_is_left_out_and_counted(rul
     assert _telemetry(dst) == GPMF[:2]
 
 
+PHONE_TAGS = {"creation_time": "2026-06-01T08:30:00.000000Z", "location": "+51.5007-000.1246/", "title": "commute",
+              "make": "Apple", "model": "iPhone 15", "encoder": "the phone's own muxer"}  # fmt: skip
+
+
+def _tagged(path: Path) -> Path:
+    """A phone's clip (mov) with its recording's tags, a Japanese audio track and a named video track."""
+    plain = write_video(path.parent / "plain.mp4", split_frames(10, h=48, w=64), audio_seconds=0.4)
+    with av.open(str(plain)) as src, av.open(str(path), "w") as out:
+        out.metadata.update(PHONE_TAGS)
+        streams = {s.index: out.add_stream_from_template(s) for s in src.streams}
+        streams[0].metadata.update({"title": "front camera", "encoder": "the phone's own encoder"})
+        streams[1].metadata["language"] = "jpn"
+        for packet in src.demux():
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                out.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".mov", ".mkv", ".mp4"])
+def test_when_and_where_a_clip_was_recorded_goes_into_the_output(rule_onnx, tmp_path, suffix):
+    src = _tagged(tmp_path / "IMG_0001.MOV")
+    out = tmp_path / f"o{suffix}"
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0, r.output
+    with av.open(str(out)) as c:
+        tags = {k.lower(): v for k, v in c.metadata.items()}
+        video, audio = ({k.lower(): v for k, v in s.metadata.items()} for s in (c.streams.video[0], c.streams.audio[0]))
+    kept = {"creation_time", "location", "title"} | ({"make", "model"} if suffix != ".mp4" else set())  # (was: none)
+    assert {k: tags.get(k) for k in kept} == {k: PHONE_TAGS[k] for k in kept}  # mp4 has no place for make and model
+    assert tags["encoder"].startswith("Lavf")  # this file's muxer, not the phone's
+    assert audio["language"] == "jpn"
+    assert video.get("title", video.get("name")) == "front camera" and "own encoder" not in video.get("encoder", "")
+
+
 def test_streams_that_do_not_go_into_the_output_are_named_in_one_line(rule_onnx, tmp_path):
     src = _two_cameras(tmp_path / "dual.mp4")
     r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(tmp_path / "o.mp4"), "--model", str(rule_onnx), "-q"])

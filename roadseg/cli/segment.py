@@ -42,7 +42,8 @@ def segment_video_cmd(**options) -> None:  # fmt: skip
     INPUT is a video file ("-": standard input, a streamable format such as mkv), or an image, a
     folder of images or a quoted glob ("frames/*.jpg"), in which case OUTPUT is an image file or a
     folder. A video output keeps the input's frame count, size (unless --height), timestamps, audio,
-    subtitles and telemetry (a GoPro's GPMF, into mp4 or mov). Ctrl-C or SIGTERM finalises a playable file of the frames done.
+    subtitles, telemetry (a GoPro's GPMF, into mp4 or mov) and tags (creation time, GPS location).
+    Ctrl-C or SIGTERM finalises a playable file of the frames done.
 
     Live: INPUT is a webcam index (0), a device (/dev/video0), a stream URL (rtsp://, rtmp://,
     http://) or, with --live, a file played as if it were a camera. Frames the model cannot keep up

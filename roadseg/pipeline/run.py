@@ -172,7 +172,7 @@ def _open_sinks(opts: SegmentOptions, source: Source, seg: Segmenter, stats: Fra
         primary = stack.enter_context(VideoSink(
             opts.output, width=width, height=height, fps=info.fps, time_base=info.time_base, codec=opts.codec,
             crf=opts.crf, preset=opts.preset, audio=source.audio_streams, audio_samples=source.audio_samples,
-            subtitles=[*source.subtitle_streams, *source.data_streams],
+            subtitles=[*source.subtitle_streams, *source.data_streams], tags=info.tags, video_tags=info.video_tags,
             wall_clock=source.live, sample_aspect=info.sample_aspect, label="recording" if source.live else "output"))  # fmt: skip
     return [primary, *sinks], primary
 

@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 import av
 
 from roadseg.errors import SinkError, reason_of
+from roadseg.pipeline.sinks.base import kept_tags
 
 log = logging.getLogger("roadseg")
 REENCODE = ("aac", "libopus")  # tried in this order before the container's own audio codec
@@ -140,6 +141,9 @@ class AudioRemux:
         self.container = container
         self.streams = {a.index: container.add_stream_from_template(a) for a in streams}
         self.encoders = {a.index: (a.codec_context, _add_encoded(container, a, name)) for a, name in reencoded}
+        for a in (*streams, *(a for a, _ in reencoded)):  # (language, title: which track is which)
+            out = self.streams[a.index] if a.index in self.streams else self.encoders[a.index][1]
+            out.metadata.update(kept_tags(a.metadata))
         self.dropped = 0
 
     def mux(self, packet: av.Packet) -> None:

@@ -1,6 +1,9 @@
 """The sink interface and what every sink shares.
 
 Example:
+    >>> kept_tags({"creation_time": "2026-06-01T08:30:00Z", "location": "+51.5007-000.1246/", "encoder": "Lavf62",
+    ...            "DURATION-eng": "00:00:01.0", "major_brand": "qt  ", "_STATISTICS_TAGS": "BPS"})
+    {'creation_time': '2026-06-01T08:30:00Z', 'location': '+51.5007-000.1246/'}
     >>> from pathlib import Path
     >>> check_output_path(Path("in.mp4"), Path("/no/such/folder/out.mp4"), overwrite=False)
     Traceback (most recent call last):
@@ -9,12 +12,34 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
 from roadseg.errors import OutputError
 from roadseg.pipeline.sources import Frame
+
+#: Tags that describe how the input file itself was written (its brand, muxer, encoder, Matroska's
+#: per-track statistics, a timecode that --start would make wrong), not what it holds: the output
+#: writes its own or none.
+OWN_TAGS = frozenset({"major_brand", "minor_version", "compatible_brands", "encoder", "vendor_id", "duration", "bps",
+                      "number_of_frames", "number_of_bytes", "timecode", "rotate"})  # fmt: skip
+
+
+def kept_tags(metadata: Mapping[str, str]) -> dict[str, str]:
+    """The tags of an input container or stream that its output keeps, as FFmpeg keeps them by
+    default: when and where it was recorded (``creation_time``, ``location``: GPS), the camera
+    (``make``, ``model``), a title, a track's language. Each output format writes those it has a
+    place for (mov and Matroska: all; mp4: title, comment, dates, location ...). A key counts
+    without its language (``DURATION-eng``); Matroska statistics (``_STATISTICS_*``) are left out.
+    A track's name, which FFmpeg reads from mov and mp4 as ``name``, is written from ``title``."""
+    kept = {k: v for k, v in metadata.items()
+            if k and "\x00" not in k + v and not k.upper().startswith("_STATISTICS")
+            and k.split("-")[0].lower() not in OWN_TAGS}  # fmt: skip
+    if "name" in kept and "title" not in kept:
+        kept["title"] = kept.pop("name")
+    return kept
 
 
 class Sink:

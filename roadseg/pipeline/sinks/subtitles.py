@@ -26,6 +26,7 @@ import av
 
 from roadseg.errors import SinkError, reason_of
 from roadseg.pipeline.sinks.audio import is_disk_error
+from roadseg.pipeline.sinks.base import kept_tags
 
 log = logging.getLogger("roadseg")
 #: Text subtitle codecs whose packets are plain UTF-8 text (mov_text: after a 2-byte length).
@@ -138,6 +139,7 @@ class SubtitleRemux:
             else:
                 out = add_text_stream(container, target, stream.time_base)
                 self.routes[stream.index] = (out, codec_of(stream), target)
+            self.routes[stream.index][0].metadata.update(kept_tags(stream.metadata))  # (a caption track's language)
 
     def mux(self, packet: av.Packet) -> None:
         """Write one packet of a stream given at construction; packets of other streams are ignored."""

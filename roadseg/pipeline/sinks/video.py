@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
 from fractions import Fraction
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
 
 from roadseg.errors import SinkError, reason_of
 from roadseg.pipeline.sinks.audio import AudioRemux, is_disk_error, routes
-from roadseg.pipeline.sinks.base import Sink
+from roadseg.pipeline.sinks.base import Sink, kept_tags
 from roadseg.pipeline.sinks.subtitles import SubtitleRemux
 from roadseg.pipeline.sinks.subtitles import plan as subtitle_plan
 from roadseg.pipeline.sources import Frame
@@ -237,6 +238,9 @@ class VideoSink(Sink):
         label: what the file is called in messages (``output``, ``recording``).
         subtitles: input subtitle and data streams to remux (:mod:`~roadseg.pipeline.sinks.subtitles`:
             copied, or carried over as the output's text codec, or left out with a warning).
+        tags, video_tags: the input container's and video stream's tags; the output keeps those of
+            :func:`~roadseg.pipeline.sinks.base.kept_tags` (a recording, ``wall_clock``, gets the time
+            it began as its ``creation_time``).
     """
 
     name = "encode"
@@ -244,7 +248,8 @@ class VideoSink(Sink):
     def __init__(self, path: str | Path, *, width: int, height: int, fps: Fraction | None,
                  time_base: Fraction | None = None, codec: str | None = None, crf: int = 23, preset: str = "superfast",
                  audio: Sequence = (), audio_samples: Mapping[int, av.Packet] | None = None, wall_clock: bool = False,
-                 sample_aspect: Fraction | None = None, label: str = "output", subtitles: Sequence = ()) -> None:  # fmt: skip
+                 sample_aspect: Fraction | None = None, label: str = "output", subtitles: Sequence = (),
+                 tags: Mapping[str, str] | None = None, video_tags: Mapping[str, str] | None = None) -> None:  # fmt: skip
         self.path, self.label, self.wall_clock = Path(path), label, wall_clock
         if codec and codec.endswith(HARDWARE_ENCODERS) and (reason := encoder_usable(codec)) is not None:
             log.warning("hardware encoder %s is not available here (%s); encoding with libx264", codec, reason)
@@ -259,6 +264,9 @@ class VideoSink(Sink):
         self.crf, self.preset, self.time_base, self.audio_samples = crf, preset, time_base, audio_samples
         self.sample_aspect = sample_aspect
         self.subtitle_streams, self._subtitle_routes = subtitles, None
+        self.tags, self.video_tags = kept_tags(tags or {}), kept_tags(video_tags or {})
+        if wall_clock:  # (a recording: when it was made, not when the camera's stream or a file played live began)
+            self.tags["creation_time"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         self._open(audio)
         self.written = 0
         self._t0: float | None = None
@@ -301,8 +309,10 @@ class VideoSink(Sink):
         except (OSError, av.error.FFmpegError) as exc:
             raise SinkError(f"cannot create output {self.path}: {reason_of(exc)}") from None
         try:
+            self.container.metadata.update(self.tags)
             self.encoder = encoder or self.container.default_video_codec
             self.stream = self.container.add_stream(self.encoder, rate=self.fps)
+            self.stream.metadata.update(self.video_tags)
             self.encoder = self.stream.codec_context.name  # the encoder itself: libvpx-vp9 for vp9
             self.stream.width, self.stream.height = self.out_w, self.out_h
             self.stream.pix_fmt = pixel_format(self.stream.codec_context.codec)

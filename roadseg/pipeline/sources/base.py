@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
@@ -63,6 +63,8 @@ class VideoInfo:
     pix_fmt: str | None
     audio_streams: int
     sample_aspect: Fraction | None = None  # pixels' width:height where not square (anamorphic video)
+    tags: Mapping[str, str] = field(default_factory=dict)  # the container's (creation_time, location ...)
+    video_tags: Mapping[str, str] = field(default_factory=dict)  # the video stream's (language ...)
 
     @classmethod
     def from_path(cls, path: str | Path) -> VideoInfo:
@@ -93,6 +95,8 @@ class VideoInfo:
             pix_fmt=s.codec_context.format.name if s.codec_context.format else None,
             audio_streams=len(container.streams.audio),
             sample_aspect=sample_aspect(s),
+            tags=dict(container.metadata),
+            video_tags=dict(s.metadata),
         )
 
 

@@ -212,6 +212,20 @@ def test_encoders_without_yuv420p_get_a_pixel_format_of_their_own(split_video, r
         assert distance.min(-1).max() == 0
 
 
+@pytest.mark.parametrize("name,codec", [("labels.mkv", "ffv1"), ("labels.mov", "png"), ("labels.avi", "utvideo")])
+def test_a_mask_video_in_a_lossless_codec_holds_the_exact_class_of_every_pixel(rule_onnx, tmp_path, name, codec):
+    frames = [cv2.GaussianBlur(f, (7, 7), 2.0) for f in split_frames(6, h=48, w=64)]  # (edges between classes)
+    src = write_video(tmp_path / "src.mkv", frames, codec="ffv1")
+    out, masks = tmp_path / name, tmp_path / "masks"
+    segment_video(src, out, model=rule_onnx, mode="mask", codec=codec, masks_dir=str(masks), quiet=True)
+    shown = read_video(out)["frames"]
+    assert len(shown) == 6
+    for picture, png in zip(shown, sorted(masks.glob("*.png"))):
+        distance = np.abs(picture[:, :, None].astype(int) - np.array(PALETTE)).sum(-1)
+        assert distance.min(-1).max() == 0  # every pixel exactly a class colour (yuv420p: 145 colours of 12)
+        assert np.array_equal(distance.argmin(-1), cv2.imread(str(png), cv2.IMREAD_UNCHANGED))  # the --masks-dir classes
+
+
 def test_a_gif_keeps_the_colours_of_an_overlay(tmp_path):
     from roadseg.pipeline.sinks import VideoSink
 

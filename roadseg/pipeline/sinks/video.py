@@ -147,17 +147,26 @@ def hardware_quality(kind: str, crf: int) -> dict[str, str]:
     }.get(kind, {})  # videotoolbox: its own default (its quality scale is not H.264's)
 
 
+#: RGB formats of 8 bits a colour, in order of preference: a lossless codec keeps every pixel's colour in them
+LOSSLESS_RGB = ("rgb24", "bgr0", "gbrp", "bgr24", "bgra", "rgba")
+
+
 def pixel_format(codec) -> str:
     """yuv420p, which every player takes, where ``codec`` encodes it; else the codec's own first choice
     (MJPEG: full-range yuvj420p, ProRes: 4:2:2 10-bit), except that a codec of 8-bit colours that
-    takes a palette gets one (GIF: each frame its own 256 colours, see :class:`FramePalette`).
+    takes a palette gets one (GIF: each frame its own 256 colours, see :class:`FramePalette`), and a
+    codec that is only lossless (FFV1, PNG, UT Video, HuffYUV) gets RGB: yuv420p's shared colour of
+    four pixels blended a mask's class colours at every edge (145 colours in a 12-colour mask).
 
-    >>> [pixel_format(av.Codec(name, "w")) for name in ("libx264", "mjpeg", "gif")]
-    ['yuv420p', 'yuvj420p', 'pal8']
+    >>> [pixel_format(av.Codec(name, "w")) for name in ("libx264", "mjpeg", "gif", "ffv1", "png", "utvideo")]
+    ['yuv420p', 'yuvj420p', 'pal8', 'bgr0', 'rgb24', 'gbrp']
     """
     formats = [f.name for f in codec.video_formats or ()]
     if formats and formats[0] in ("rgb8", "bgr8") and "pal8" in formats:
         return "pal8"
+    if getattr(codec, "lossless", False) and not getattr(codec, "lossy", True):
+        if rgb := next((f for f in LOSSLESS_RGB if f in formats), None):
+            return rgb
     return formats[0] if formats and (formats[0] == "yuvj420p" or "yuv420p" not in formats) else "yuv420p"
 
 

@@ -57,6 +57,17 @@ def test_bad_inputs_give_one_line_errors(rule_onnx, tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("args,says", [(["--start", "nan"], "'nan' is not a finite number"),
+                                       (["--duration", "inf"], "'inf' is not a finite number"),
+                                       (["--alpha", "nan"], "'nan' is not a finite number"),
+                                       (["--threads", "-1"], "-1 is not in the range x>=0")])  # fmt: skip
+def test_numbers_that_are_not_numbers_are_refused(split_video, rule_onnx, tmp_path, args, says):
+    out = tmp_path / "o.mp4"
+    r = run([split_video, "-o", out, "--model", rule_onnx, "-q", *args])
+    assert r.exit_code == 2 and says in r.output and "Traceback" not in r.output, r.output  # (was: --start nan read it all)
+    assert not out.exists()
+
+
 def test_a_working_size_the_memory_cannot_hold_is_refused_before_any_work(split_video, rule_onnx, tmp_path):
     # --size 36000x48000 ran until the system killed it (20 GB resident after 56 s), without a word
     out = tmp_path / "o.mp4"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 import signal
 import sys
@@ -84,6 +85,17 @@ def setup_logging() -> None:
     logger.propagate = False
 
 
+class Finite(click.FloatRange):
+    """A float in a range that is a number: click's FloatRange lets ``nan`` through (it compares as
+    neither below nor above a bound), and ``--start nan`` then read the whole file."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
 def parse_size(value: str | None) -> tuple[int, int] | None:
     """Parse ``HxW`` (e.g. ``360x480``).
 
@@ -137,17 +149,17 @@ model_options = _stacked(
     click.option("--size", callback=size_option, help="Working size HxW the network sees [default: about the model's input_size in pixels (360x480) at the input's own aspect: 320x544 for 16:9, 544x320 upright]."),
     click.option("--mode", default="overlay", show_default=True, type=click.Choice(["overlay", "mask", "side-by-side"]),
                  help="Blend colours onto the frame, colours alone, or frame | overlay side by side."),
-    click.option("--alpha", default=0.5, show_default=True, type=click.FloatRange(0, 1), help="Weight of the class colours."),
+    click.option("--alpha", default=0.5, show_default=True, type=Finite(0, 1), help="Weight of the class colours."),
     click.option("--legend", is_flag=True, help="Draw the class colours and names on every frame."),
 )  # fmt: skip
 
 #: Which part of a video file is read and how the output is encoded: shared by ``segment`` and ``batch``.
 file_options = _stacked(
-    click.option("--start", default=0.0, type=click.FloatRange(min=0), help="Seconds to skip at the start."),
-    click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Seconds to process after --start."),
+    click.option("--start", default=0.0, type=Finite(min=0), help="Seconds to skip at the start."),
+    click.option("--duration", type=Finite(min=0, min_open=True), help="Seconds to process after --start."),
     click.option("--batch", default=1, show_default=True, type=click.IntRange(1, 256), help="Frames per inference call (files; live input runs one at a time)."),
     click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda", "tensorrt"])),
-    click.option("--threads", default=0, show_default=True, help="onnxruntime intra-op threads (0 = one per core; batch: each worker's share)."),
+    click.option("--threads", default=0, show_default=True, type=click.IntRange(min=0), help="onnxruntime intra-op threads (0 = one per core; batch: each worker's share)."),
     click.option("--codec", help="Video encoder (libx264, libx265, libsvtav1, libvpx-vp9, mpeg4) [default: libx264, or the output container's own codec where it cannot hold H.264: VP9 for .webm]."),
     click.option("--crf", default=23, show_default=True, help="Encoder quality, lower = better and bigger (x264/x265: 0-51, VP9/AV1: 0-63; mpeg4, mjpeg: the matching quantiser; nvenc, qsv, vaapi, amf: their constant-quality mode at the same 0-51)."),
     click.option("--preset", default="superfast", show_default=True, help="x264/x265 speed preset (ultrafast: faster, ~1.5x bigger files; veryfast: ~0.55x the size, slower)."),

@@ -7,7 +7,7 @@ import os
 
 import click
 
-from roadseg.cli.common import fail, handle_errors, parse_size
+from roadseg.cli.common import Finite, fail, handle_errors, parse_size
 from roadseg.export.quantize import CALIBRATION_METHODS  # numpy only at import: the runtime CLI loads it
 
 
@@ -17,7 +17,7 @@ from roadseg.export.quantize import CALIBRATION_METHODS  # numpy only at import:
 @click.option("--epochs", default=150, show_default=True, type=click.IntRange(min=1))
 @click.option("--batch-size", default=8, show_default=True)
 @click.option("--crop", default="256x256", show_default=True, help="Training crop HxW.")
-@click.option("--scale", default=(0.5, 1.5), nargs=2, type=float, show_default=True, help="Random scale range.")
+@click.option("--scale", default=(0.5, 1.5), nargs=2, type=Finite(min=0, min_open=True), show_default=True, help="Random scale range.")
 @click.option("--phase", "phases", multiple=True, metavar="EPOCHS:RES:HxW",
               help="Progressive resizing, repeatable, in order: EPOCHS epochs with frames scaled by RES and HxW "
                    "crops (e.g. --phase 300:0.5:176x240 --phase 100:1:352x480); the last runs to --epochs.")
@@ -245,7 +245,7 @@ def release_cmd(checkpoint, data, out, calib_frames, calib_method, check) -> Non
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The checkpoint (.pt) to write.")
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
               help="CamVid folder: 8 train frames set the BatchNorm statistics of the rebuilt net.")
-@click.option("--weight", "weights", multiple=True, type=float,
+@click.option("--weight", "weights", multiple=True, type=Finite(min=0),
               help="One per model, in order (normalised to sum to 1) [default: equal].")
 @handle_errors
 def soup_cmd(models, output, data, weights) -> None:

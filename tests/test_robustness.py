@@ -11,6 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -608,6 +609,35 @@ def test_a_video_piped_in_on_standard_input_or_through_a_fifo_is_segmented(rule_
     err = proc.stderr.decode()
     assert proc.returncode == 1 and err.count("\n") == 1 and "standard input: an MP4/MOV read from a pipe" in err, err
     assert not (tmp_path / "c.mp4").exists()
+
+
+def test_a_video_written_to_standard_output_pipes_into_a_player(rule_onnx, tmp_path):
+    import pty
+
+    clip = write_video(tmp_path / "clip.mp4", split_frames(20, h=48, w=64), audio_seconds=0.8)
+    cmd = [sys.executable, "-m", "roadseg", "segment", str(clip), "--model", str(rule_onnx), "-o", "-"]
+    proc = subprocess.run([*cmd, "-q"], capture_output=True, timeout=60)
+    assert proc.returncode == 0 and proc.stderr.decode().startswith("wrote standard output: 20 frames"), proc.stderr
+    (tmp_path / "piped.mkv").write_bytes(proc.stdout)  # was: "cannot tell a video format from the name -"
+    v = read_video(tmp_path / "piped.mkv")
+    assert len(v["frames"]) == 20 and v["audio"] and not (tmp_path / "-").exists()
+    # a reader that stops early (a player closed): one line, what reached it; no traceback
+    long = write_video(tmp_path / "long.mp4", split_frames(300, h=48, w=64))
+    reader = subprocess.Popen([*cmd[:4], str(long), *cmd[5:], "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    reader.stdout.read(2000)
+    reader.stdout.close()
+    err = reader.stderr.read().decode()
+    assert reader.wait(timeout=60) == 1 and err.count("\n") == 1, err
+    assert err.startswith("Error: encode failed: cannot write standard output") and "broke off after" in err, err
+    # a terminal is no place for a video stream
+    main, tty = pty.openpty()
+    with os.fdopen(main, "rb", buffering=0):
+        proc = subprocess.run(cmd, stdout=tty, stderr=subprocess.PIPE, timeout=60)
+        os.close(tty)
+    assert proc.returncode == 1 and "standard output, which is a terminal here: pipe it" in proc.stderr.decode()
+    cv2.imwrite(str(tmp_path / "photo.png"), split_frames(1)[0])
+    r = CliRunner().invoke(segment_video_cmd, [str(tmp_path / "photo.png"), "-o", "-", "--model", str(rule_onnx)])
+    assert r.exit_code == 1 and "images are written to a file or folder" in r.output, r.output
 
 
 def test_unwritable_output_path(split_video, rule_onnx, tmp_path):

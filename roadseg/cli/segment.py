@@ -15,12 +15,13 @@ def _summary(result: RunResult) -> str:
                 f"({100 * result.drop_rate:.0f}%), latency p50 {lat['p50']} ms p95 {lat['p95']} ms")  # fmt: skip
     noun = "image" if result.kind == "images" else "frame"
     count = f"{result.frames} {noun}{'' if result.frames == 1 else 's'}"
-    return f"wrote {result.output}: {count} in {result.seconds:.1f} s ({result.fps or 0:.1f} frames/s)"
+    name = "standard output" if result.output == "-" else result.output
+    return f"wrote {name}: {count} in {result.seconds:.1f} s ({result.fps or 0:.1f} frames/s)"
 
 
 @click.command("segment", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("input", type=click.Path())
-@click.option("-o", "--output", type=click.Path(), help="Output video (.mp4), image file/folder for image input, or the recording of a live run.")
+@click.option("-o", "--output", type=click.Path(), help="Output video (.mp4; \"-\": a Matroska stream on standard output, to pipe into ffplay or ffmpeg), image file/folder for image input, or the recording of a live run.")
 @model_options
 @click.option("--masks-dir", type=click.Path(file_okay=False), help="Also write one lossless label PNG per frame (pixel = class index).")
 @click.option("--stats", type=click.Path(dir_okay=False), help="Write run statistics (frames/s, per-stage timings, frames lost, damaged audio, subtitle and data packets dropped; per-frame class shares for files; latency and drops for live input) as JSON.")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -33,7 +34,7 @@ from roadseg.pipeline.options import RunResult, SegmentOptions
 from roadseg.pipeline.overlay import Overlay, class_shares, draw_hud, output_size, palette_lut
 from roadseg.pipeline.runner import LatestQueue, StageFailed, run_stages
 from roadseg.pipeline.sinks import ImageSink, MaskSink, ServeSink, Sink, VideoSink, WindowSink, check_output_path
-from roadseg.pipeline.sinks.video import check_video_encoder
+from roadseg.pipeline.sinks.video import STDOUT, check_video_encoder
 from roadseg.pipeline.sources import (
     Frame,
     ImageSource,
@@ -112,15 +113,21 @@ def _check(opts: SegmentOptions) -> bool:
         raise OutputError("--video-stream picks one of a video file's streams; it is not for live or image input")
     if opts.height is not None and (live or is_image_input(opts.input)):
         raise OutputError("--height scales a video file's frames as they are decoded; it is not for live or image input")
-    if opts.output and (live or not is_image_input(opts.input)):
+    if str(opts.output) == STDOUT:
+        if not live and is_image_input(opts.input):
+            raise OutputError("-o - writes a video stream to standard output; images are written to a file or folder")
+        if os.isatty(1):
+            raise OutputError("-o - writes a Matroska stream to standard output, which is a terminal here: pipe it "
+                              "(segment-video IN -o - | ffplay -) or name a file")  # fmt: skip
+    elif opts.output and (live or not is_image_input(opts.input)):
         name, suffix = Path(opts.output).name, Path(opts.output).suffix.lower()
         if suffix in IMAGE_SUFFIXES or suffix in AUDIO_SUFFIXES:
             kind = "an image" if suffix in IMAGE_SUFFIXES else "an audio file"
             raise OutputError(f"{name} is the name of {kind}, but a video input is written as a video: end it in "
                               ".mp4, .mkv, .mov, .webm or .gif (--masks-dir DIR writes one label PNG a frame)")  # fmt: skip
         check_output_path(Path(str(opts.input)), Path(opts.output), opts.overwrite)
-        if opts.codec:
-            check_video_encoder(opts.codec)
+    if opts.output and opts.codec and (live or not is_image_input(opts.input)):
+        check_video_encoder(opts.codec)
     if opts.stats and not Path(opts.stats).parent.is_dir():
         raise OutputError(f"folder {Path(opts.stats).parent} for --stats does not exist")
     return live
@@ -314,6 +321,9 @@ def _left_behind(primary: VideoSink | ImageSink | None, cause: BaseException | N
     n, path = primary.written, primary.path
     if primary.label == "images":
         return (f"{n} images were written to {path}" if n else ""), kept
+    if getattr(primary, "to_stdout", False):
+        return (f"the stream on standard output ends after {n} frames" if kept else
+                f"the stream on standard output broke off after {n} frames"), kept  # fmt: skip
     if not kept:
         return f"removed the unfinished {primary.label} {path}", False
     if primary.label == "recording":

@@ -147,6 +147,9 @@ def hardware_quality(kind: str, crf: int) -> dict[str, str]:
     }.get(kind, {})  # videotoolbox: its own default (its quality scale is not H.264's)
 
 
+#: The output name for standard output: a Matroska stream (it holds any codec, audio and subtitles, and
+#: is written front to back), for ``segment-video IN -o - | ffplay -``
+STDOUT = "-"
 #: RGB formats of 8 bits a colour, in order of preference: a lossless codec keeps every pixel's colour in them
 LOSSLESS_RGB = ("rgb24", "bgr0", "gbrp", "bgr24", "bgra", "rgba")
 
@@ -260,6 +263,8 @@ class VideoSink(Sink):
                  sample_aspect: Fraction | None = None, label: str = "output", subtitles: Sequence = (),
                  tags: Mapping[str, str] | None = None, video_tags: Mapping[str, str] | None = None) -> None:  # fmt: skip
         self.path, self.label, self.wall_clock = Path(path), label, wall_clock
+        self.to_stdout = str(path) == STDOUT  # a Matroska stream, to pipe into a player or another tool
+        self.shown = "standard output" if self.to_stdout else str(self.path)  # (what messages call it)
         if codec and codec.endswith(HARDWARE_ENCODERS) and (reason := encoder_usable(codec)) is not None:
             log.warning("hardware encoder %s is not available here (%s); encoding with libx264", codec, reason)
             codec = "libx264"
@@ -298,25 +303,28 @@ class VideoSink(Sink):
             if error is None:
                 return
             if is_disk_error(error):
-                raise SinkError(f"cannot write {self.path}: {reason_of(error)}") from None
+                raise SinkError(f"cannot write {self.shown}: {reason_of(error)}") from None
             if (audio or self.subtitle_streams) and self._try_open((), encoder, subtitles=False) is None:
                 kinds = {s.type for s in self.subtitle_streams}
                 what = " and ".join(w for w, there in (("audio", audio), ("subtitles", "subtitle" in kinds),
                                                        ("data streams", "data" in kinds)) if there)  # fmt: skip
-                log.warning("the %s cannot be copied into %s (%s); writing the video alone", what, self.path,
+                log.warning("the %s cannot be copied into %s (%s); writing the video alone", what, self.shown,
                             reason_of(error))  # fmt: skip
                 return
             first = first or (self.encoder, error)
-        raise SinkError(f"cannot set up encoder {first[0]!r} for {self.path}: {reason_of(first[1])}") from None
+        raise SinkError(f"cannot set up encoder {first[0]!r} for {self.shown}: {reason_of(first[1])}") from None
 
     def _try_open(self, audio: Sequence, encoder: str | None, subtitles: bool = True) -> Exception | None:
         try:
-            self.container = av.open(str(self.path), mode="w")
+            if self.to_stdout:
+                self.container = av.open("pipe:1", mode="w", format="matroska")
+            else:
+                self.container = av.open(str(self.path), mode="w")
         except ValueError:  # "Could not determine output format"
             raise SinkError(f"cannot tell a video format from the name {self.path.name}: end it in .mp4, .mkv, "
                             ".mov or .webm") from None  # fmt: skip
         except (OSError, av.error.FFmpegError) as exc:
-            raise SinkError(f"cannot create output {self.path}: {reason_of(exc)}") from None
+            raise SinkError(f"cannot create output {self.shown}: {reason_of(exc)}") from None
         try:
             self.container.metadata.update(self.tags)
             self.encoder = encoder or self.container.default_video_codec
@@ -344,7 +352,7 @@ class VideoSink(Sink):
         except Exception as exc:  # noqa: BLE001 - PyAV raises ValueError, TypeError ... as well as FFmpegError
             with contextlib.suppress(Exception):
                 self.container.close()
-            self.path.unlink(missing_ok=True)
+            self._remove()
             return exc
         return None
 
@@ -429,7 +437,7 @@ class VideoSink(Sink):
             for packet in self.stream.encode(frame):
                 self.container.mux(packet)
         except (OSError, av.error.FFmpegError) as exc:
-            raise SinkError(f"cannot write {self.path}: {reason_of(exc)}") from None
+            raise SinkError(f"cannot write {self.shown}: {reason_of(exc)}") from None
 
     def close(self) -> None:
         """Flush the encoder and write the container trailer: the file is playable afterwards."""
@@ -444,17 +452,18 @@ class VideoSink(Sink):
                 self.audio.flush()
                 for kind, n in sorted(self.subtitles.dropped.items()):
                     log.warning("dropped %d %s packets that %s refused (damaged timing); the rest are kept", n, kind,
-                                self.path.name)  # fmt: skip
+                                self.shown)  # fmt: skip
             finally:
                 try:
                     self.container.close()
                 except (OSError, av.error.FFmpegError) as exc:
-                    raise SinkError(f"cannot finish {self.path}: {reason_of(exc)}") from None
+                    raise SinkError(f"cannot finish {self.shown}: {reason_of(exc)}") from None
 
     def finish(self, keep: bool) -> bool:
         """After a failed or interrupted run: finalise the frames written (``keep``), or remove the file.
 
-        Returns whether a playable file with at least one frame was kept.
+        Returns whether a playable file with at least one frame was kept (on standard output: whether
+        the stream was ended with its frames; it cannot be taken back).
         """
         if keep and self.written > 0:
             try:
@@ -466,5 +475,10 @@ class VideoSink(Sink):
             self.close()
         except SinkError:
             pass
-        self.path.unlink(missing_ok=True)
+        self._remove()
         return False
+
+    def _remove(self) -> None:
+        """Remove the file (what went to standard output is out of reach)."""
+        if not self.to_stdout:
+            self.path.unlink(missing_ok=True)

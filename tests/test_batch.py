@@ -110,6 +110,19 @@ def test_masks_stats_globs_and_lists(archive: Path, rule_onnx: Path, tmp_path: P
     assert not part_files(out)
 
 
+def test_suffix_picks_the_outputs_container(archive: Path, rule_onnx: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    summary = roadseg.batch(archive, out, model=str(rule_onnx), workers=1, quiet=True, suffix="mkv",
+                            mode="mask", codec="ffv1")  # a lossless mask video a clip (mp4 cannot hold FFV1)  # fmt: skip
+    assert (summary.ok, summary.error) == (3, 1)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.mkv")) == ["a/b/y.mkv", "a/x.mkv", "z.mkv"]
+    with av.open(str(out / "a/x.mkv")) as c:
+        assert c.streams.video[0].codec_context.name == "ffv1" and len(c.streams.audio) == 1
+    assert frame_count(out / "a/x.mkv") == 12
+    with pytest.raises(BatchError, match="--suffix .png is not the ending of a video file"):
+        roadseg.batch(archive, out, model=str(rule_onnx), suffix=".png", quiet=True)
+
+
 def test_discovery_rules(archive: Path, tmp_path: Path) -> None:
     out = archive / "segmented"  # an output folder inside the input folder is never searched
     out.mkdir()

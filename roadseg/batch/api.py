@@ -23,6 +23,7 @@ from roadseg.batch.results import ResultsLog, input_key, is_done, latest_outcome
 from roadseg.batch.task import Task, model_key, remove_stale_temps, remove_temps
 from roadseg.errors import reason_of
 from roadseg.pipeline.options import SegmentOptions
+from roadseg.pipeline.suffixes import VIDEO_SUFFIXES
 
 RESULTS = "results.jsonl"
 
@@ -40,6 +41,8 @@ class BatchOptions:
         retries: how often a video whose worker died is sent again.
         force: redo videos a previous run finished.
         masks, stats: also write ``b.masks/`` (label PNGs) and ``b.stats.json`` beside ``b.mp4``.
+        suffix: the outputs' name ending, which picks their container (``.mkv`` keeps PCM audio and
+            SubRip captions as they are; ``.mov`` or ``.mkv`` take a lossless mask video, ``--codec ffv1``).
         quiet: no bar (on a terminal) or per-video lines (in a log); the summary only.
     """
 
@@ -52,12 +55,13 @@ class BatchOptions:
     force: bool = False
     masks: bool = False
     stats: bool = False
+    suffix: str = ".mp4"
     quiet: bool = False
 
 
 def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str | os.PathLike,
           options: BatchOptions | None = None, segment: SegmentOptions | None = None, **kw) -> Summary:  # fmt: skip
-    """Segment every video of ``inputs`` into ``out_dir`` (same relative layout, ``.mp4``).
+    """Segment every video of ``inputs`` into ``out_dir`` (same relative layout, ``.mp4`` or ``suffix``).
 
     Keyword arguments override fields of :class:`BatchOptions`, else of ``SegmentOptions``. Each video
     gets one line in ``out_dir/results.jsonl``; a video that a previous run finished (same input size
@@ -71,7 +75,8 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
         BatchInterrupted: Ctrl-C/SIGTERM; finished outputs stay, unfinished ones are removed.
     """
     bopts, sopts = _options(options, segment, kw)
-    _check_encoder(sopts)
+    suffix = _suffix(bopts.suffix)
+    _check_encoder(sopts, suffix)
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -82,7 +87,7 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
     if not videos:
         raise BatchError(f"no videos found in {', '.join(map(str, specs)) or 'no inputs'}")
     tasks = [Task(str(v.path), str(t), masks=bopts.masks, stats=bopts.stats)
-             for v, t in plan_outputs(videos, out).items()]  # fmt: skip
+             for v, t in plan_outputs(videos, out, suffix).items()]  # fmt: skip
     model, settings = _model_key(sopts, bopts), settings_key(sopts, masks=bopts.masks, stats=bopts.stats)
     previous = {} if bopts.force else latest_outcomes(out / RESULTS)
     summary = Summary(results=str(out / RESULTS))
@@ -107,15 +112,27 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
     return summary
 
 
-def _check_encoder(sopts: SegmentOptions) -> None:
+def _suffix(suffix: str) -> str:
+    """``suffix`` as a video file's name ending (``mkv`` -> ``.mkv``); BatchError if it is none."""
+    normal = "." + suffix.lower().lstrip(".")
+    if normal not in VIDEO_SUFFIXES | {".gif"}:
+        raise BatchError(f"--suffix {suffix} is not the ending of a video file; one of .mp4, .mkv, .mov, .webm, .avi, "
+                         ".ts, .gif ...")  # fmt: skip
+    return normal
+
+
+def _check_encoder(sopts: SegmentOptions, suffix: str) -> None:
     """An encoder that is not there or not a video one, or a crf or preset the outputs' encoder
     (``.mp4``: libx264 unless ``codec``) cannot take, fails the batch once, before any work, not every
-    video in turn."""
+    video in turn. (Without ``codec`` another container may choose its own encoder, VP9 for
+    ``.webm``: each video checks its own then.)"""
     from roadseg.errors import SinkError
     from roadseg.pipeline.sinks.video import check_video_encoder, encoder_options
 
     try:
-        encoder_options(check_video_encoder(sopts.codec or "libx264"), sopts.crf, sopts.preset)  # (h264: libx264)
+        encoder = check_video_encoder(sopts.codec or "libx264")
+        if sopts.codec or suffix in (".mp4", ".mkv", ".mov"):  # (where no codec means libx264)
+            encoder_options(encoder, sopts.crf, sopts.preset)
     except SinkError as exc:
         raise BatchError(str(exc)) from None
 

@@ -10,7 +10,7 @@ from roadseg.cli.common import Finite, file_options, handle_errors, model_option
 @click.command("batch", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Output folder: the inputs' layout with .mp4 files, and results.jsonl.")
+              help="Output folder: the inputs' layout with .mp4 (or --suffix) files, and results.jsonl.")
 @click.option("--workers", type=click.IntRange(min=1),
               help="Worker processes (local) or actors (Ray) [default: one per GPU, else one per 4 CPU cores; "
                    "Ray: as many as the cluster has room for].")
@@ -22,12 +22,13 @@ from roadseg.cli.common import Finite, file_options, handle_errors, model_option
 @click.option("--force", is_flag=True, help="Redo videos a previous run finished.")
 @click.option("--masks", is_flag=True, help="Also write OUT/a/b.masks/ (one label PNG per frame).")
 @click.option("--stats", is_flag=True, help="Also write OUT/a/b.stats.json (per-frame class shares, stage timings).")
+@click.option("--suffix", default=".mp4", show_default=True, help="The outputs' name ending, which picks their container: .mkv keeps PCM audio and SubRip captions as they are; .mkv or .mov take a lossless mask video (--mode mask --codec ffv1).")
 @model_options
 @file_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-video lines; only the summary.")
 @handle_errors
 def batch_cmd(inputs, out_dir, workers, ray_address, cpus_per_worker, gpus_per_worker, in_flight, retries, force, masks,
-              stats, model, size, mode, alpha, legend, start, duration, batch, device, threads, codec, crf, preset,
+              stats, suffix, model, size, mode, alpha, legend, start, duration, batch, device, threads, codec, crf, preset,
               no_audio, hwaccel, height, video_stream, quiet) -> None:  # fmt: skip
     """Segment many videos into OUT_DIR, keeping their relative layout (IN/a/b.mov -> OUT_DIR/a/b.mp4).
 
@@ -47,7 +48,7 @@ def batch_cmd(inputs, out_dir, workers, ray_address, cpus_per_worker, gpus_per_w
 
     bopts = BatchOptions(workers=workers, ray=ray_address, cpus_per_worker=cpus_per_worker,
                          gpus_per_worker=gpus_per_worker, in_flight=in_flight, retries=retries, force=force,
-                         masks=masks, stats=stats, quiet=quiet)  # fmt: skip
+                         masks=masks, stats=stats, suffix=suffix, quiet=quiet)  # fmt: skip
     sopts = SegmentOptions("", model=model, size=size, alpha=alpha, mode=mode, legend=legend, batch=batch, device=device,
                            threads=threads, codec=codec, crf=crf, preset=preset, no_audio=no_audio, hwaccel=hwaccel,
                            start=start, duration=duration, video_stream=video_stream, height=height)  # fmt: skip

@@ -68,6 +68,20 @@ def test_numbers_that_are_not_numbers_are_refused(split_video, rule_onnx, tmp_pa
     assert not out.exists()
 
 
+def test_names_with_glob_characters_are_files_where_they_exist(rule_onnx, tmp_path):
+    import cv2
+
+    clip = write_video(tmp_path / "Drive [1080p] #1.mp4", split_frames(5))  # as downloaders name files
+    r = run([clip, "-o", tmp_path / "out [seg].mp4", "--model", rule_onnx, "-q"])
+    assert r.exit_code == 0, r.output  # was: "no images (.png, ...) in ... [1080p] #1.mp4"
+    assert len(read_video(tmp_path / "out [seg].mp4")["frames"]) == 5
+    cv2.imwrite(str(tmp_path / "photo [2].png"), split_frames(1)[0])
+    r = run([tmp_path / "photo [2].png", "-o", tmp_path / "seg.png", "--model", rule_onnx, "-q"])
+    assert r.exit_code == 0 and (tmp_path / "seg.png").is_file(), r.output
+    r = run([tmp_path / "photo*.png", "-o", tmp_path / "globbed", "--model", rule_onnx, "-q"])  # still a glob
+    assert r.exit_code == 0 and len(list((tmp_path / "globbed").glob("*.png"))) == 1, r.output
+
+
 def test_a_working_size_the_memory_cannot_hold_is_refused_before_any_work(split_video, rule_onnx, tmp_path):
     # --size 36000x48000 ran until the system killed it (20 GB resident after 56 s), without a word
     out = tmp_path / "o.mp4"

@@ -18,10 +18,16 @@ from roadseg.pipeline.sources.base import Frame, VideoInfo
 from roadseg.pipeline.suffixes import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 
+def _is_pattern(text: str) -> bool:
+    """A glob pattern: glob characters in a name that is not there as it is (``clip [1080p].mp4``,
+    as downloaders name files, is a file)."""
+    return any(ch in text for ch in "*?[") and not Path(text).exists()
+
+
 def is_image_input(spec: str | Path) -> bool:
     """An image file, a folder, or a glob pattern (rather than a video)."""
     text = str(spec)
-    if any(ch in text for ch in "*?["):
+    if _is_pattern(text):
         return True
     p = Path(text)
     return p.is_dir() or p.suffix.lower() in IMAGE_SUFFIXES
@@ -30,7 +36,7 @@ def is_image_input(spec: str | Path) -> bool:
 def image_paths(spec: str | Path) -> list[Path]:
     """The image files an image input names, sorted; SourceError if there are none."""
     text = str(spec)
-    if any(ch in text for ch in "*?["):
+    if _is_pattern(text):
         import glob
 
         paths = [Path(p) for p in sorted(glob.glob(text))]
@@ -44,7 +50,7 @@ def image_paths(spec: str | Path) -> list[Path]:
     if not paths:
         videos = sum(p.suffix.lower() in VIDEO_SUFFIXES for p in found)
         if videos:
-            verb = "matches" if any(ch in text for ch in "*?[") else "holds"
+            verb = "matches" if _is_pattern(text) else "holds"
             raise SourceError(f"{text} {verb} {videos} video{'s' if videos > 1 else ''} and no images: segment-video "
                               f"takes one video; for many, roadseg batch {text!r} -o OUT_DIR")  # fmt: skip
         raise SourceError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {text}")

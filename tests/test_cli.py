@@ -106,6 +106,10 @@ def test_output_rules(split_video, rule_onnx, tmp_path):
         line = _one_line_error(run([split_video, "-o", tmp_path / name, "--model", rule_onnx]))
         assert f"{name} is the name of {kind}, but a video input is written as a video" in line
         assert not (tmp_path / name).exists()
+    folder = tmp_path / "segmented"
+    folder.mkdir()
+    line = _one_line_error(run([split_video, "-o", folder, "--model", rule_onnx]))  # (was: "... Is a directory")
+    assert line == f"Error: output {folder} is a folder; name the video to write in it, e.g. {folder / split_video.stem}.mp4"
 
 
 @pytest.mark.timeout(30)

@@ -64,6 +64,8 @@ def check_output_path(src: Path, dst: Path, overwrite: bool) -> None:
     """Refuse outputs that would touch the input, clobber a file without -y, or cannot be made."""
     if dst.exists() and src.exists() and dst.resolve() == src.resolve():
         raise OutputError(f"output {dst} is the input file; choose another path (the input is never touched)")
+    if dst.is_dir():
+        raise OutputError(f"output {dst} is a folder; name the video to write in it, e.g. {dst / (src.stem + '.mp4')}")
     if dst.is_file() and not overwrite:
         raise OutputError(f"output {dst} exists; pass -y/--overwrite to replace it")
     if not dst.parent.is_dir():

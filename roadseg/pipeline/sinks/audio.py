@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 import av
 
 from roadseg.errors import SinkError, reason_of
-from roadseg.pipeline.sinks.base import kept_tags
+from roadseg.pipeline.sinks.base import codec_of, kept_tags
 
 log = logging.getLogger("roadseg")
 REENCODE = ("aac", "libopus")  # tried in this order before the container's own audio codec
@@ -120,7 +120,7 @@ def _copy(packet: av.Packet, stream) -> av.Packet:
 
 
 def _codec_name(stream) -> str:
-    return getattr(stream.codec_context, "name", None) or "no codec"
+    return codec_of(stream) or "no codec"
 
 
 class AudioRemux:

@@ -26,7 +26,7 @@ import av
 
 from roadseg.errors import SinkError, reason_of
 from roadseg.pipeline.sinks.audio import is_disk_error
-from roadseg.pipeline.sinks.base import kept_tags
+from roadseg.pipeline.sinks.base import codec_of, kept_tags
 
 log = logging.getLogger("roadseg")
 #: Text subtitle codecs whose packets are plain UTF-8 text (mov_text: after a 2-byte length).
@@ -67,11 +67,6 @@ def from_text(codec: str, text: bytes) -> bytes:
     if codec == "mov_text":
         return len(text[:65535]).to_bytes(2, "big") + text[:65535]
     return text
-
-
-def codec_of(stream) -> str | None:
-    """The codec name of an input stream (a data stream has no codec context; a timecode track no codec)."""
-    return getattr(stream.codec_context, "name", None) or getattr(stream, "name", None)
 
 
 def _takes(format_name: str, add, codec: str, kind: str = "subtitle") -> bool:

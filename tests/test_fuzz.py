@@ -77,15 +77,17 @@ def test_damaged_input_all(case, fuzz_env):
     _run(case, fuzz_env)
 
 
-# a dashcam's clip with GPS captions (SubRip in mkv, mov_text in mp4): damage there never costs the video or audio
+# a dashcam's clip with GPS captions (SubRip in mkv, mov_text in mp4; the mp4 also with a GoPro's GPMF telemetry
+# and timecode tracks): damage there never costs the video or audio
 CAPTIONED = tuple(f"{c}-{k}-{s}" for c in ("mkv", "mp4") for k in KINDS for s in range(5))
-FAST_CAPTIONED = ("mkv-bitflip-0", "mp4-fields-1", "mkv-truncate-2")
+FAST_CAPTIONED = ("mkv-bitflip-0", "mp4-fields-1", "mkv-truncate-2", "mp4-bitflip-3")
 
 
 @pytest.fixture(scope="module")
 def captioned_env(fuzz_env):
     bases, model, work = fuzz_env
-    return {c: add_captions(bases[c], work / f"captioned.{c}") for c in ("mkv", "mp4")}, model, work
+    mkv, mp4 = (add_captions(bases[c], work / f"captioned.{c}") for c in ("mkv", "mp4"))
+    return {"mkv": mkv, "mp4": add_telemetry(mp4, work / "telemetry.mp4")}, model, work
 
 
 @pytest.mark.timeout(120)
@@ -99,30 +101,6 @@ def test_damaged_input_with_captions(case, captioned_env):
 @pytest.mark.parametrize("case", CAPTIONED)
 def test_damaged_input_with_captions_all(case, captioned_env):
     _run(case, captioned_env)
-
-
-# a GoPro's clip with its GPMF telemetry and timecode tracks: damage there never costs the video or audio
-TELEMETRY = tuple(f"mp4-{k}-{s}" for k in KINDS for s in range(5))
-FAST_TELEMETRY = ("mp4-bitflip-3", "mp4-truncate-4")
-
-
-@pytest.fixture(scope="module")
-def telemetry_env(fuzz_env):
-    bases, model, work = fuzz_env
-    return {"mp4": add_telemetry(bases["mp4"], work / "telemetry.mp4")}, model, work
-
-
-@pytest.mark.timeout(120)
-@pytest.mark.parametrize("case", FAST_TELEMETRY)
-def test_damaged_input_with_telemetry(case, telemetry_env):
-    _run(case, telemetry_env)
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(120)
-@pytest.mark.parametrize("case", TELEMETRY)
-def test_damaged_input_with_telemetry_all(case, telemetry_env):
-    _run(case, telemetry_env)
 
 
 def test_the_checker_sees_every_kind_of_failure():

@@ -218,7 +218,7 @@ def test_gopro_telemetry_goes_into_the_output_packet_for_packet(rule_onnx, tmp_p
     assert _telemetry(out) == GPMF  # (was: "left out of the output: 2 data streams")
     said = [line for line in r.output.splitlines() if "left out" in line]
     assert said == ["roadseg: GX010001.MP4 has more streams than its video and audio; left out of the output: "
-                    "a data stream"], r.output  # the timecode track alone: it has no codec to carry  # fmt: skip
+                    "a data stream (TimeCodeHandler)"], r.output  # the timecode track alone: no codec to carry  # fmt: skip
     figures = json.loads(stats.read_text())
     assert (figures["data_streams"], figures["data_dropped"], figures["frames"]) == (1, 0, 40)
     assert read_video(out)["audio"]

@@ -47,7 +47,8 @@ def left_out(container, video, audio, others=()) -> str:
     kinds = Counter()
     for s in container.streams:
         if s.index not in kept and (s.type != "audio" or audio):
-            kinds["cover picture" if is_cover(s) else f"{s.type} stream", s.codec_context and s.codec_context.name] += 1
+            what = (s.codec_context and s.codec_context.name) or s.metadata.get("handler_name")  # (a timecode track: no codec)
+            kinds["cover picture" if is_cover(s) else f"{s.type} stream", what] += 1
     return ", ".join((f"{n} {kind}s" if n > 1 else f"a {kind}") + (f" ({codec})" if codec else "")
                      for (kind, codec), n in kinds.items())  # fmt: skip
 

@@ -640,6 +640,36 @@ def test_a_video_written_to_standard_output_pipes_into_a_player(rule_onnx, tmp_p
     assert r.exit_code == 1 and "images are written to a file or folder" in r.output, r.output
 
 
+def test_a_dashcams_files_of_one_drive_join_into_one_output(rule_onnx, tmp_path):
+    drive = tmp_path / "DCIM"
+    drive.mkdir()
+    for i in range(3):  # one-minute files, as a dashcam numbers them (one name with a quote in it)
+        write_video(drive / f"2026_1203_08{i}0{chr(39) if i == 2 else ''}.MP4", split_frames(10, h=48, w=64),
+                    audio_seconds=0.4, metadata={"creation_time": f"2026-12-03T08:{i}0:00.000000Z"})  # fmt: skip
+    out, stats = tmp_path / "drive.mp4", tmp_path / "stats.json"
+    cmd = [str(drive), "-o", str(out), "--model", str(rule_onnx), "-q", "--concat", "--stats", str(stats)]
+    r = CliRunner().invoke(segment_video_cmd, cmd)
+    assert r.exit_code == 0, r.output  # was: "DCIM holds 3 videos and no images"
+    v = read_video(out)
+    assert len(v["frames"]) == 30 and v["audio"]
+    assert np.allclose(np.diff(v["seconds"]), 0.04, atol=1e-3)  # time runs on from file to file
+    figures = json.loads(stats.read_text())
+    assert figures["frames"] == 30 and figures["frames_lost"] == 0
+    with av.open(str(out)) as c:
+        assert c.metadata["creation_time"] == "2026-12-03T08:00:00.000000Z"  # when the drive began
+        audio = sum(1 for p in c.demux(c.streams.audio[0]) if p.size)
+    assert audio >= 3 * 20 - 2 * 2 and ("join" in r.output or audio == 60), r.output  # a packet or two at a join
+    segment_video(f"{drive}/*.MP4", tmp_path / "cut.mp4", model=rule_onnx, quiet=True, concat=True, start=0.5,
+                  duration=0.4)  # fmt: skip
+    assert len(read_video(tmp_path / "cut.mp4")["frames"]) == 10  # across the first join
+    write_video(drive / "2026_1203_0830.MP4", split_frames(10, h=96, w=128))  # another camera's
+    line = CliRunner().invoke(segment_video_cmd, [*cmd, "-y"]).output
+    assert line.startswith("Error: --concat joins one camera's files, but 2026_1203_0830.MP4 is h264 128x96, audio none "
+                           "where 2026_1203_0800.MP4 is h264 64x48, audio aac") and line.count("\n") == 1, line  # fmt: skip
+    line = CliRunner().invoke(segment_video_cmd, cmd[:-3]).output  # without --concat: says it is there
+    assert "--concat joins one camera's files into one output" in line, line
+
+
 def test_unwritable_output_path(split_video, rule_onnx, tmp_path):
     r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", "/proc/roadseg-out.mp4", "--model", str(rule_onnx)])
     assert r.exit_code == 1 and "cannot create output" in r.output

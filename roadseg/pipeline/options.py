@@ -23,7 +23,7 @@ class SegmentOptions:
     stream URL; ``output`` the video (or image folder) to write, or the recording of a live run.
     Live-only fields: ``live`` (play a file as a camera), ``show``, ``serve``, ``retries``,
     ``retry_delay``, ``no_hud``, ``pace``. File-only: ``start``, ``duration``, ``batch``,
-    ``no_audio``, ``video_stream``, ``height``. ``pace`` and ``queue_size`` are library-only knobs.
+    ``no_audio``, ``video_stream``, ``height``, ``concat``. ``pace`` and ``queue_size`` are library-only knobs.
     """
 
     input: str | Path
@@ -47,6 +47,7 @@ class SegmentOptions:
     hwaccel: str | None = None
     video_stream: int | None = None  # a file's video stream, counted from 0 (FFmpeg's -map 0:v:N); None: FFmpeg's choice
     height: int | None = None  # scale a file's picture to this height as it is decoded (never enlarged)
+    concat: bool = False  # input names several video files (folder, glob, @list) read back to back as one
     overwrite: bool = False
     quiet: bool = False
     live: bool = False

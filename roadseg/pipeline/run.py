@@ -46,6 +46,7 @@ from roadseg.pipeline.sources import (
     open_url,
 )
 from roadseg.pipeline.sources.capture import HTTP_SCHEMES
+from roadseg.pipeline.sources.concat import concat_source
 from roadseg.pipeline.suffixes import AUDIO_SUFFIXES, IMAGE_SUFFIXES
 from roadseg.pipeline.timing import FrameStats, Progress, StageTimes, timed
 
@@ -109,28 +110,35 @@ def _check(opts: SegmentOptions) -> bool:
         raise OutputError("--show and --serve are for live input (a camera, a stream URL, or a file with --live)")
     if not opts.output and not live:
         raise OutputError("-o/--output is required")
-    if opts.video_stream is not None and (live or is_image_input(opts.input)):
+    if opts.concat and (live or str(opts.input) == "-"):
+        raise OutputError("--concat joins video files (a folder, a quoted glob or @list.txt); not live or piped input")
+    if opts.video_stream is not None and (live or _images(opts)):
         raise OutputError("--video-stream picks one of a video file's streams; it is not for live or image input")
-    if opts.height is not None and (live or is_image_input(opts.input)):
+    if opts.height is not None and (live or _images(opts)):
         raise OutputError("--height scales a video file's frames as they are decoded; it is not for live or image input")
     if str(opts.output) == STDOUT:
-        if not live and is_image_input(opts.input):
+        if not live and _images(opts):
             raise OutputError("-o - writes a video stream to standard output; images are written to a file or folder")
         if os.isatty(1):
             raise OutputError("-o - writes a Matroska stream to standard output, which is a terminal here: pipe it "
                               "(segment-video IN -o - | ffplay -) or name a file")  # fmt: skip
-    elif opts.output and (live or not is_image_input(opts.input)):
+    elif opts.output and (live or not _images(opts)):
         name, suffix = Path(opts.output).name, Path(opts.output).suffix.lower()
         if suffix in IMAGE_SUFFIXES or suffix in AUDIO_SUFFIXES:
             kind = "an image" if suffix in IMAGE_SUFFIXES else "an audio file"
             raise OutputError(f"{name} is the name of {kind}, but a video input is written as a video: end it in "
                               ".mp4, .mkv, .mov, .webm or .gif (--masks-dir DIR writes one label PNG a frame)")  # fmt: skip
         check_output_path(Path(str(opts.input)), Path(opts.output), opts.overwrite)
-    if opts.output and opts.codec and (live or not is_image_input(opts.input)):
+    if opts.output and opts.codec and (live or not _images(opts)):
         check_video_encoder(opts.codec)
     if opts.stats and not Path(opts.stats).parent.is_dir():
         raise OutputError(f"folder {Path(opts.stats).parent} for --stats does not exist")
     return live
+
+
+def _images(opts: SegmentOptions) -> bool:
+    """Whether the input is images (a folder or glob of videos joined by --concat is not)."""
+    return not opts.concat and is_image_input(opts.input)
 
 
 def _segmenter(opts: SegmentOptions, given: Segmenter | None) -> Segmenter:
@@ -149,8 +157,11 @@ def _open_source(opts: SegmentOptions, live: bool, stop: threading.Event) -> Sou
     if live:
         return LiveSource(spec, pace=opts.pace, retries=opts.retries, retry_delay=opts.retry_delay, stop=stop,
                           hwaccel=opts.hwaccel, container=container)  # fmt: skip
-    if container is None and is_image_input(opts.input):
+    if container is None and _images(opts):
         return ImageSource(opts.input)
+    if opts.concat:
+        return concat_source(opts.input, audio=not opts.no_audio, start=opts.start, duration=opts.duration,
+                             hwaccel=opts.hwaccel, video_stream=opts.video_stream, height=opts.height)  # fmt: skip
     return VideoSource(opts.input, audio=not opts.no_audio, start=opts.start, duration=opts.duration,
                        hwaccel=opts.hwaccel, container=container, video_stream=opts.video_stream,
                        height=opts.height)  # fmt: skip
@@ -298,8 +309,14 @@ def _result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Writer
                     lost, expected, opts.output, frames)  # fmt: skip
     audio_dropped = source.audio_dropped + writer.audio_dropped()
     if audio_dropped:
-        log.warning("dropped %d damaged audio packet%s; the video and the rest of the audio are intact",
-                    audio_dropped, "" if audio_dropped == 1 else "s")  # fmt: skip
+        joins = source.joins if isinstance(source, VideoSource) else 0
+        n, plural = audio_dropped, "" if audio_dropped == 1 else "s"
+        if joins:  # (each file's audio runs a little past its video, into the next file's at the join)
+            log.warning("dropped %d audio packet%s that overlap the next file's audio at the %d join%s between files "
+                        "(or are damaged); the video and the rest of the audio are intact", n, plural, joins,
+                        "" if joins == 1 else "s")  # fmt: skip
+        else:
+            log.warning("dropped %d damaged audio packet%s; the video and the rest of the audio are intact", n, plural)
     live = writer.stats.summary()
     return RunResult(
         input=str(opts.input), output=None if opts.output is None else str(opts.output), kind=source.kind,

@@ -94,6 +94,7 @@ class VideoSource:
 
     live = False
     kind = "file"
+    joins = 0  # files read after the first (--concat: :mod:`~roadseg.pipeline.sources.concat`)
 
     def __init__(self, path: str | Path, *, audio: bool = True, start: float = 0.0, duration: float | None = None,
                  hwaccel: str | None = None, container: av.container.InputContainer | None = None,

@@ -52,7 +52,8 @@ def image_paths(spec: str | Path) -> list[Path]:
         if videos:
             verb = "matches" if _is_pattern(text) else "holds"
             raise SourceError(f"{text} {verb} {videos} video{'s' if videos > 1 else ''} and no images: segment-video "
-                              f"takes one video; for many, roadseg batch {text!r} -o OUT_DIR")  # fmt: skip
+                              f"takes one video (--concat joins one camera's files into one output); for one output "
+                              f"a video, roadseg batch {text!r} -o OUT_DIR")  # fmt: skip
         raise SourceError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {text}")
     return paths
 

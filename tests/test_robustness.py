@@ -662,6 +662,11 @@ def test_a_dashcams_files_of_one_drive_join_into_one_output(rule_onnx, tmp_path)
     segment_video(f"{drive}/*.MP4", tmp_path / "cut.mp4", model=rule_onnx, quiet=True, concat=True, start=0.5,
                   duration=0.4)  # fmt: skip
     assert len(read_video(tmp_path / "cut.mp4")["frames"]) == 10  # across the first join
+    (drive / "2026_1203_0825.MP4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(400))  # cut off: never finished
+    r = CliRunner().invoke(segment_video_cmd, [*cmd, "-y"])
+    assert r.exit_code == 0 and "left out of the join: not a readable video" in r.output, r.output
+    assert len(read_video(out)["frames"]) == 30
+    (drive / "2026_1203_0825.MP4").unlink()
     write_video(drive / "2026_1203_0830.MP4", split_frames(10, h=96, w=128))  # another camera's
     line = CliRunner().invoke(segment_video_cmd, [*cmd, "-y"]).output
     assert line.startswith("Error: --concat joins one camera's files, but 2026_1203_0830.MP4 is h264 128x96, audio none "

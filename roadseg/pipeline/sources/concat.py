@@ -3,7 +3,10 @@
 FFmpeg's concat demuxer reads them back to back, so timestamps run on from file to file and the audio
 with them; :func:`concat_source` returns an ordinary :class:`VideoSource` over it. The files must be
 one camera's: the same video codec and size and the same audio. One that is not is refused, by
-name, before any work (the demuxer would take its packets for the first file's codec).
+name, before any work (the demuxer would take its packets for the first file's codec); one that
+cannot be read at all (the last file of a drive, cut off when the power went) is left out, with one
+line. A dual dashcam writes its front and rear files into one folder: give a glob that picks one
+camera (``"DCIM/*_F.MP4"``).
 
 Example:
     >>> concat_list([Path("/drive/a.mp4"), Path("/drive/it's.mp4")])
@@ -12,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from dataclasses import replace
@@ -20,6 +24,8 @@ from pathlib import Path
 from roadseg.errors import SourceError
 from roadseg.pipeline.sources.base import VideoInfo, open_container, picture_stream
 from roadseg.pipeline.sources.file import VideoSource
+
+log = logging.getLogger("roadseg")
 
 
 def concat_paths(spec: str | Path) -> list[Path]:
@@ -58,10 +64,18 @@ def concat_source(spec: str | Path, **kw) -> VideoSource:
     """A :class:`VideoSource` reading the videos ``spec`` names back to back (``kw``: its options).
     Its ``info`` counts the frames and seconds of all of them and has the first file's tags (its
     ``creation_time``: when the drive began)."""
-    paths = concat_paths(spec)
-    first = _signature(paths[0])
-    for path in paths[1:]:
-        if (this := _signature(path)) != first:
+    paths, signatures = [], []
+    for path in concat_paths(spec):
+        try:
+            signatures.append(_signature(path))
+            paths.append(path)
+        except SourceError as exc:  # the drive's last file, cut off when the power went: the rest are joined
+            log.warning("left out of the join: %s", str(exc))
+    if not paths:
+        raise SourceError(f"no readable video files in {spec} to join (--concat)")
+    first = signatures[0]
+    for path, this in zip(paths[1:], signatures[1:]):
+        if this != first:
             def say(sig):
                 return f"{sig[0]} {sig[1]}x{sig[2]}, audio {', '.join(sig[3]) or 'none'}"
 

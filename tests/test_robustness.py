@@ -640,6 +640,20 @@ def test_a_video_written_to_standard_output_pipes_into_a_player(rule_onnx, tmp_p
     assert r.exit_code == 1 and "images are written to a file or folder" in r.output, r.output
 
 
+@pytest.mark.parametrize("name", ["o.mp4", "o.mov"])
+def test_an_mp4_output_has_its_index_first_so_it_streams_and_pipes(rule_onnx, tmp_path, name):
+    clip = write_video(tmp_path / "clip.mkv", split_frames(12, h=48, w=64), audio_seconds=0.5)
+    out = tmp_path / name
+    segment_video(clip, out, model=rule_onnx, quiet=True)
+    data = out.read_bytes()
+    assert 0 < data.find(b"moov") < data.find(b"mdat")  # (was: the index last, as FFmpeg writes by default)
+    cmd = [sys.executable, "-m", "roadseg", "segment", "-", "--model", str(rule_onnx), "-q", "-o", str(tmp_path / "again.mkv")]
+    proc = subprocess.run(cmd, input=data, capture_output=True, timeout=60)  # an mp4 read from a pipe
+    assert proc.returncode == 0, proc.stderr
+    v = read_video(tmp_path / "again.mkv")
+    assert len(v["frames"]) == 12 and v["audio"]
+
+
 def test_a_dashcams_files_of_one_drive_join_into_one_output(rule_onnx, tmp_path):
     drive = tmp_path / "DCIM"
     drive.mkdir()

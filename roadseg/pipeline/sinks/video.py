@@ -150,6 +150,9 @@ def hardware_quality(kind: str, crf: int) -> dict[str, str]:
 #: The output name for standard output: a Matroska stream (it holds any codec, audio and subtitles, and
 #: is written front to back), for ``segment-video IN -o - | ffplay -``
 STDOUT = "-"
+#: Outputs whose index (moov) is moved to the front when the file is finished: a browser or a player
+#: reading over the network starts at once, and the file can be piped (``segment-video - ...``)
+FASTSTART = frozenset({".mp4", ".m4v", ".mov", ".3gp"})
 #: RGB formats of 8 bits a colour, in order of preference: a lossless codec keeps every pixel's colour in them
 LOSSLESS_RGB = ("rgb24", "bgr0", "gbrp", "bgr24", "bgra", "rgba")
 
@@ -319,7 +322,8 @@ class VideoSink(Sink):
             if self.to_stdout:
                 self.container = av.open("pipe:1", mode="w", format="matroska")
             else:
-                self.container = av.open(str(self.path), mode="w")
+                options = {"movflags": "+faststart"} if self.path.suffix.lower() in FASTSTART else {}
+                self.container = av.open(str(self.path), mode="w", options=options)
         except ValueError:  # "Could not determine output format"
             raise SinkError(f"cannot tell a video format from the name {self.path.name}: end it in .mp4, .mkv, "
                             ".mov or .webm") from None  # fmt: skip

@@ -41,7 +41,8 @@ def _summary(result: RunResult) -> str:
 def segment_video_cmd(**options) -> None:  # fmt: skip
     """Segment every frame of INPUT and write OUTPUT with class colours (H.264 mp4 by default).
 
-    INPUT is a video file ("-": standard input, a streamable format such as mkv), or an image, a
+    INPUT is a video file ("-": standard input, a streamable format such as mkv; with --concat a
+    folder, quoted glob or @list.txt of one camera's files, joined into one video), or an image, a
     folder of images or a quoted glob ("frames/*.jpg"), in which case OUTPUT is an image file or a
     folder. A video output keeps the input's frame count, size (unless --height), timestamps, audio,
     subtitles, telemetry (a GoPro's GPMF, into mp4 or mov) and tags (creation time, GPS location).

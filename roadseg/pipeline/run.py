@@ -34,12 +34,14 @@ from roadseg.pipeline.options import RunResult, SegmentOptions
 from roadseg.pipeline.overlay import Overlay, class_shares, draw_hud, output_size, palette_lut
 from roadseg.pipeline.runner import LatestQueue, StageFailed, run_stages
 from roadseg.pipeline.sinks import ImageSink, MaskSink, ServeSink, Sink, VideoSink, WindowSink, check_output_path
+from roadseg.pipeline.sinks.base import shift_timecode
 from roadseg.pipeline.sinks.video import STDOUT, check_video_encoder
 from roadseg.pipeline.sources import (
     Frame,
     ImageSource,
     LiveSource,
     Source,
+    VideoInfo,
     VideoSource,
     is_image_input,
     is_live_input,
@@ -167,6 +169,12 @@ def _open_source(opts: SegmentOptions, live: bool, stop: threading.Event) -> Sou
                        height=opts.height)  # fmt: skip
 
 
+def _timecode(info: VideoInfo, start: float) -> str | None:
+    """The input video's timecode moved on to the first frame kept (``--start``), or None."""
+    tc = next((v for k, v in info.video_tags.items() if k.lower() == "timecode"), None)
+    return shift_timecode(tc, start, info.fps) if tc and info.fps else None
+
+
 def _open_sinks(opts: SegmentOptions, source: Source, seg: Segmenter, stats: FrameStats,
                 stack: ExitStack) -> tuple[list[Sink], VideoSink | ImageSink | None]:  # fmt: skip
     """Every sink the options ask for, entered on ``stack``; the one writing ``output`` (opened last) is returned too."""
@@ -191,6 +199,7 @@ def _open_sinks(opts: SegmentOptions, source: Source, seg: Segmenter, stats: Fra
             opts.output, width=width, height=height, fps=info.fps, time_base=info.time_base, codec=opts.codec,
             crf=opts.crf, preset=opts.preset, audio=source.audio_streams, audio_samples=source.audio_samples,
             subtitles=[*source.subtitle_streams, *source.data_streams], tags=info.tags, video_tags=info.video_tags,
+            timecode=None if source.live else _timecode(info, opts.start),
             wall_clock=source.live, sample_aspect=info.sample_aspect, label="recording" if source.live else "output"))  # fmt: skip
     return [primary, *sinks], primary
 

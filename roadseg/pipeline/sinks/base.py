@@ -47,6 +47,34 @@ def kept_tags(metadata: Mapping[str, str]) -> dict[str, str]:
     return kept
 
 
+def shift_timecode(timecode: str, seconds: float, fps) -> str | None:
+    """``timecode`` (``HH:MM:SS:FF``, or drop-frame ``HH:MM:SS;FF`` at 29.97 or 59.94 frames/s) moved
+    on by ``seconds`` at ``fps``: the timecode of the first frame of a clip cut at ``--start``, so an
+    editor lines the output up with its source. None if it does not parse.
+
+    >>> shift_timecode("01:00:00:00", 0.4, 25), shift_timecode("00:59:59;28", 4 / 29.97, 29.97)
+    ('01:00:00:10', '01:00:00;02')
+    >>> shift_timecode("00:00:59;29", 1 / 29.97, 29.97), shift_timecode("10:00", 1, 25)
+    ('00:01:00;02', None)
+    """
+    parts = timecode.replace(";", ":").replace(".", ":").split(":")
+    nominal = round(float(fps)) if fps else 0
+    if len(parts) != 4 or not all(p.isdigit() for p in parts) or nominal <= 0:
+        return None
+    h, m, s, f = map(int, parts)
+    drop = (2 if nominal == 30 else 4 if nominal == 60 else 0) if ";" in timecode or "." in timecode else 0
+    minutes = 60 * h + m
+    frame = ((minutes * 60) + s) * nominal + f - drop * (minutes - minutes // 10)
+    frame += round(seconds * float(fps))
+    if drop:  # back to a label: two (four) labels are skipped each minute but every tenth
+        per10, per_minute = nominal * 600 - 9 * drop, nominal * 60 - drop
+        tens, rest = divmod(frame, per10)
+        frame += 9 * drop * tens + (drop * ((rest - drop) // per_minute) if rest > drop else 0)
+    f, total = frame % nominal, frame // nominal
+    sep = ";" if drop else ":"
+    return f"{total // 3600 % 24:02d}:{total // 60 % 60:02d}:{total % 60:02d}{sep}{f:02d}"
+
+
 class Sink:
     """The sink interface; ``name`` is the stage its time is charged to in the run's timings."""
 

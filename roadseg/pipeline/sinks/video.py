@@ -256,6 +256,7 @@ class VideoSink(Sink):
         tags, video_tags: the input container's and video stream's tags; the output keeps those of
             :func:`~roadseg.pipeline.sinks.base.kept_tags` (a recording, ``wall_clock``, gets the time
             it began as its ``creation_time``).
+        timecode: the timecode of the first frame written (``HH:MM:SS:FF``), as an editor lines it up.
     """
 
     name = "encode"
@@ -264,7 +265,8 @@ class VideoSink(Sink):
                  time_base: Fraction | None = None, codec: str | None = None, crf: int = 23, preset: str = "superfast",
                  audio: Sequence = (), audio_samples: Mapping[int, av.Packet] | None = None, wall_clock: bool = False,
                  sample_aspect: Fraction | None = None, label: str = "output", subtitles: Sequence = (),
-                 tags: Mapping[str, str] | None = None, video_tags: Mapping[str, str] | None = None) -> None:  # fmt: skip
+                 tags: Mapping[str, str] | None = None, video_tags: Mapping[str, str] | None = None,
+                 timecode: str | None = None) -> None:  # fmt: skip
         self.path, self.label, self.wall_clock = Path(path), label, wall_clock
         self.to_stdout = str(path) == STDOUT  # a Matroska stream, to pipe into a player or another tool
         self.shown = "standard output" if self.to_stdout else str(self.path)  # (what messages call it)
@@ -282,6 +284,8 @@ class VideoSink(Sink):
         self.sample_aspect = sample_aspect
         self.subtitle_streams, self._subtitle_routes = subtitles, None
         self.tags, self.video_tags = kept_tags(tags or {}), kept_tags(video_tags or {})
+        if timecode:  # (mov and mp4 write it as a timecode track, Matroska as a tag)
+            self.video_tags["timecode"] = timecode
         if wall_clock:  # (a recording: when it was made, not when the camera's stream or a file played live began)
             self.tags["creation_time"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         self._open(audio)

@@ -42,8 +42,11 @@ log = logging.getLogger("roadseg")
 def left_out(container, video, audio, others=()) -> str:
     """The streams of ``container`` that are neither ``video`` nor in ``audio`` or ``others``, counted by
     kind for a message ("4 data streams (bin_data)"); empty if none. Audio left out as asked
-    (``audio`` empty: ``--no-audio``) is not counted."""
+    (``audio`` empty: ``--no-audio``) is not counted, nor a timecode track whose timecode the video
+    stream carries (the output writes its own)."""
     kept = {video.index, *(a.index for a in audio), *(s.index for s in others)}
+    if any(k.lower() == "timecode" for k in video.metadata):  # its timecode track: carried as the output's timecode
+        kept |= {s.index for s in container.streams.data if "timecode" in s.metadata and not s.codec_context}
     kinds = Counter()
     for s in container.streams:
         if s.index not in kept and (s.type != "audio" or audio):

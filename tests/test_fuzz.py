@@ -12,7 +12,17 @@ from __future__ import annotations
 
 import pytest
 from conftest import rule_model
-from fuzzing import CONTAINERS, KINDS, Media, Outcome, add_captions, add_telemetry, make_base_clips, run_case
+from fuzzing import (
+    CONTAINERS,
+    KINDS,
+    Media,
+    Outcome,
+    add_captions,
+    add_telemetry,
+    make_base_clips,
+    run_case,
+    run_joined_case,
+)
 
 FAST = (
     "ts-bitflip-0",  # an audio dts broken: the muxer refused it and the whole output was removed
@@ -101,6 +111,26 @@ def test_damaged_input_with_captions(case, captioned_env):
 @pytest.mark.parametrize("case", CAPTIONED)
 def test_damaged_input_with_captions_all(case, captioned_env):
     _run(case, captioned_env)
+
+
+# a drive's files joined with --concat, the middle one damaged: the damage never costs the other files
+JOINED = tuple(f"{c}-{k}-{s}" for c in ("mp4", "mkv") for k in KINDS for s in range(3))
+FAST_JOINED = ("mp4-duplicate-1", "mkv-fields-2")  # (before: reading stopped in the damaged file, 58 and 50 frames lost)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("case", FAST_JOINED)
+def test_damaged_file_among_joined_ones(case, fuzz_env):
+    bases, model, work = fuzz_env
+    container, kind, seed = case.split("-")
+    assert run_joined_case(bases[container], container, kind, int(seed), model, work) == []
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("case", JOINED)
+def test_damaged_file_among_joined_ones_all(case, fuzz_env):
+    test_damaged_file_among_joined_ones(case, fuzz_env)
 
 
 def test_the_checker_sees_every_kind_of_failure():

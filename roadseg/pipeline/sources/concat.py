@@ -2,10 +2,10 @@
 
 FFmpeg's concat demuxer reads them back to back, so timestamps run on from file to file and the audio
 with them; :func:`concat_source` returns an ordinary :class:`VideoSource` over it. The files must be
-one camera's: the same video codec and size and the same audio. One that is not is refused, by
-name, before any work (the demuxer would take its packets for the first file's codec); one that
-cannot be read at all (the last file of a drive, cut off when the power went) is left out, with one
-line. A dual dashcam writes its front and rear files into one folder: give a glob that picks one
+one camera's: the same video codec and size and the same audio (the demuxer would take another's
+packets for the first file's codec). Files of another camera or format, and one that cannot be read
+at all (the last file of a drive, cut off when the power went), are left out before any work, with
+one line; the camera most of the files come from is the one joined. A dual dashcam writes its front and rear files into one folder: give a glob that picks one
 camera (``"DCIM/*_F.MP4"``).
 
 Example:
@@ -52,12 +52,32 @@ def concat_list(paths: list[Path]) -> str:
     return "ffconcat version 1.0\n" + lines
 
 
-def _signature(path: Path) -> tuple[str, int, int, tuple[str, ...]]:
-    """What must be the same in every file: video codec and size, the audio codecs."""
+def _signature(path: Path) -> tuple[tuple[str, int, int], tuple[str, ...]]:
+    """What must agree between the files: (video codec, width, height) and the audio codecs."""
     with open_container(str(path)) as container:
         s = picture_stream(container)
         audio = tuple(a.codec_context.name for a in container.streams.audio)
-        return s.codec_context.name, s.codec_context.width, s.codec_context.height, audio
+        return (s.codec_context.name, s.codec_context.width, s.codec_context.height), audio
+
+
+def _one_camera(paths: list[Path], signatures: list) -> list[Path]:
+    """The files of the camera most of them come from: the same video codec and size, and audio
+    codecs that agree as far as both files have audio (a damaged header may add or lose a stream).
+    The others are left out, with one line."""
+    videos = [sig[0] for sig in signatures]
+    main = max(videos, key=lambda v: (videos.count(v), -videos.index(v)))
+    audio = signatures[videos.index(main)][1]
+    kept, other = [], []
+    for path, (video, sound) in zip(paths, signatures):
+        n = min(len(sound), len(audio))
+        (kept if video == main and sound[:n] == audio[:n] else other).append((path, video, sound))
+    if other:
+        _, video, sound = other[0]
+        names = ", ".join(p.name for p, _, _ in other[:3]) + (f" and {len(other) - 3} more" if len(other) > 3 else "")
+        log.warning("left out of the join: %d file%s of another camera or format (%s %dx%d, audio %s, where the "
+                    "others are %s %dx%d, audio %s): %s", len(other), "s"[: len(other) != 1], *video,
+                    ", ".join(sound) or "none", *main, ", ".join(audio) or "none", names)  # fmt: skip
+    return [p for p, _, _ in kept]
 
 
 def concat_source(spec: str | Path, **kw) -> VideoSource:
@@ -73,14 +93,7 @@ def concat_source(spec: str | Path, **kw) -> VideoSource:
             log.warning("left out of the join: %s", str(exc))
     if not paths:
         raise SourceError(f"no readable video files in {spec} to join (--concat)")
-    first = signatures[0]
-    for path, this in zip(paths[1:], signatures[1:]):
-        if this != first:
-            def say(sig):
-                return f"{sig[0]} {sig[1]}x{sig[2]}, audio {', '.join(sig[3]) or 'none'}"
-
-            raise SourceError(f"--concat joins one camera's files, but {path.name} is {say(this)} where "
-                              f"{paths[0].name} is {say(first)}")  # fmt: skip
+    paths = _one_camera(paths, signatures)
     infos = [VideoInfo.from_path(p) for p in paths]
     fd, script = tempfile.mkstemp(suffix=".ffconcat", prefix="roadseg-")
     try:

@@ -37,6 +37,7 @@ from roadseg.pipeline.sources.capture import HTTP_SCHEMES, open_capture
 from roadseg.pipeline.sources.hdr import say_if_hdr
 
 log = logging.getLogger("roadseg")
+MAX_BROKEN_READS = 64  # failed reads in a row after which files joined by --concat are taken as broken for good
 
 
 def left_out(container, video, audio, others=()) -> str:
@@ -326,18 +327,26 @@ class VideoSource:
 
     def _packets(self) -> Iterator[av.Packet]:
         """The demuxer's packets; where damaged data breaks the demuxer itself, the packets end there
-        (``unreadable`` says why) followed by an empty packet that drains the decoder."""
-        packets = self.container.demux(self.stream, *self.audio_streams, *self.subtitle_streams, *self.data_streams)
+        (``unreadable`` says why) followed by an empty packet that drains the decoder. Files joined by
+        --concat read on after a broken one: the demuxer moves to the next file (up to
+        ``MAX_BROKEN_READS`` failed reads in a row, then it is taken as broken for good)."""
+        streams = (self.stream, *self.audio_streams, *self.subtitle_streams, *self.data_streams)
+        packets, failed = self.container.demux(*streams), 0
         while True:
             try:
                 packet = next(packets)
             except StopIteration:
                 return
             except Exception as exc:  # noqa: BLE001 - FFmpegError, or PyAV's own IndexError on streams found late
-                self.unreadable = reason_of(exc)
                 self.lost += 1
+                failed += 1
+                if self.joins and failed < MAX_BROKEN_READS:
+                    packets = self.container.demux(*streams)  # (a broken generator is finished: read on anew)
+                    continue
+                self.unreadable = reason_of(exc)
                 yield av.Packet()  # an empty packet of no stream: decoded below as the end of the video stream
                 return
+            failed = 0
             yield packet
 
     def _decode(self, packet: av.Packet) -> list:

@@ -318,7 +318,7 @@ def _result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Writer
                     lost, expected, opts.output, frames)  # fmt: skip
     audio_dropped = source.audio_dropped + writer.audio_dropped()
     if audio_dropped:
-        joins = source.joins if isinstance(source, VideoSource) else 0
+        joins = source.joins
         n, plural = audio_dropped, "" if audio_dropped == 1 else "s"
         if joins:  # (each file's audio runs a little past its video, into the next file's at the join)
             log.warning("dropped %d audio packet%s that overlap the next file's audio at the %d join%s between files "

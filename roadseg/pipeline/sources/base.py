@@ -135,6 +135,7 @@ class Source(Protocol):
     audio_dropped: int  # audio packets left out because their timestamps cannot be right
     subtitles_dropped: int  # subtitle packets left out because they are timed where the video is not
     data_dropped: int  # data packets left out because they are timed where the video is not
+    joins: int  # files read after the first (--concat), where audio may overlap at a join
 
     def __enter__(self) -> Source: ...
 

@@ -78,6 +78,7 @@ class ImageSource:
     audio_dropped = 0
     subtitles_dropped = 0
     data_dropped = 0
+    joins = 0
 
     def __init__(self, spec: str | Path) -> None:
         self.paths = image_paths(spec)

@@ -5,8 +5,8 @@ with them; :func:`concat_source` returns an ordinary :class:`VideoSource` over i
 one camera's: the same video codec and size and the same audio (the demuxer would take another's
 packets for the first file's codec). Files of another camera or format, and one that cannot be read
 at all (the last file of a drive, cut off when the power went), are left out before any work, with
-one line; the camera most of the files come from is the one joined. A dual dashcam writes its front and rear files into one folder: give a glob that picks one
-camera (``"DCIM/*_F.MP4"``).
+one line; the camera most of the files come from is the one joined. A dual dashcam writes its front
+and rear files into one folder: give a glob that picks one camera (``"DCIM/*_F.MP4"``).
 
 Example:
     >>> concat_list([Path("/drive/a.mp4"), Path("/drive/it's.mp4")])
@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from roadseg.errors import SourceError
-from roadseg.pipeline.sources.base import VideoInfo, open_container, picture_stream
+from roadseg.pipeline.sources.base import VideoInfo, open_container
 from roadseg.pipeline.sources.file import VideoSource
 
 log = logging.getLogger("roadseg")
@@ -52,12 +52,13 @@ def concat_list(paths: list[Path]) -> str:
     return "ffconcat version 1.0\n" + lines
 
 
-def _signature(path: Path) -> tuple[tuple[str, int, int], tuple[str, ...]]:
-    """What must agree between the files: (video codec, width, height) and the audio codecs."""
+def _probe(path: Path) -> tuple[tuple[tuple[str, int, int], tuple[str, ...]], VideoInfo]:
+    """What must agree between the files, (video codec, width, height) and the audio codecs, and the
+    file's :class:`VideoInfo` (its frames, seconds and tags), read in one opening."""
     with open_container(str(path)) as container:
-        s = picture_stream(container)
+        info = VideoInfo.from_container(container, str(path))
         audio = tuple(a.codec_context.name for a in container.streams.audio)
-        return (s.codec_context.name, s.codec_context.width, s.codec_context.height), audio
+        return ((info.codec, info.width, info.height), audio), info
 
 
 def _one_camera(paths: list[Path], signatures: list) -> list[Path]:
@@ -84,17 +85,19 @@ def concat_source(spec: str | Path, **kw) -> VideoSource:
     """A :class:`VideoSource` reading the videos ``spec`` names back to back (``kw``: its options).
     Its ``info`` counts the frames and seconds of all of them and has the first file's tags (its
     ``creation_time``: when the drive began)."""
-    paths, signatures = [], []
+    paths, signatures, infos = [], [], {}
     for path in concat_paths(spec):
         try:
-            signatures.append(_signature(path))
-            paths.append(path)
+            signature, infos[path] = _probe(path)
         except SourceError as exc:  # the drive's last file, cut off when the power went: the rest are joined
             log.warning("left out of the join: %s", str(exc))
+            continue
+        paths.append(path)
+        signatures.append(signature)
     if not paths:
         raise SourceError(f"no readable video files in {spec} to join (--concat)")
     paths = _one_camera(paths, signatures)
-    infos = [VideoInfo.from_path(p) for p in paths]
+    kept = [infos[p] for p in paths]
     fd, script = tempfile.mkstemp(suffix=".ffconcat", prefix="roadseg-")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -104,9 +107,9 @@ def concat_source(spec: str | Path, **kw) -> VideoSource:
         os.unlink(script)  # (the demuxer reads the whole script as it opens)
     source = VideoSource(str(spec), container=container, **kw)
     source.joins = len(paths) - 1
-    frames = [i.frames for i in infos]
-    seconds = [i.duration for i in infos]
+    frames = [i.frames for i in kept]
+    seconds = [i.duration for i in kept]
     source.info = replace(source.info, frames=sum(frames) if all(frames) else None,
                           duration=sum(seconds) if all(seconds) else None,
-                          tags=infos[0].tags, video_tags=infos[0].video_tags)  # (the drive began with the first file)  # fmt: skip
+                          tags=kept[0].tags, video_tags=kept[0].video_tags)  # (the drive began with the first file)  # fmt: skip
     return source

@@ -285,14 +285,9 @@ class Writer:
         if self.max_frames and self.stats.frames >= self.max_frames:
             self.stop.set()
 
-    def audio_dropped(self) -> int:
-        return sum(getattr(sink, "audio_dropped", 0) for sink in self.muxers)
-
-    def subtitles_dropped(self) -> int:
-        return sum(getattr(sink, "subtitles_dropped", 0) for sink in self.muxers)
-
-    def data_dropped(self) -> int:
-        return sum(getattr(sink, "data_dropped", 0) for sink in self.muxers)
+    def dropped(self, counter: str) -> int:
+        """Packets the muxing sinks dropped, by their ``counter`` (``audio_dropped``, ``subtitles_dropped`` ...)."""
+        return sum(getattr(sink, counter, 0) for sink in self.muxers)
 
 
 def _close_all(sinks: list[Sink], quiet: bool = False) -> None:
@@ -316,7 +311,7 @@ def _result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Writer
     if lost and not source.live:
         log.warning("%d of about %d frames could not be decoded (damaged or truncated input); %s holds the %d that did",
                     lost, expected, opts.output, frames)  # fmt: skip
-    audio_dropped = source.audio_dropped + writer.audio_dropped()
+    audio_dropped = source.audio_dropped + writer.dropped("audio_dropped")
     if audio_dropped:
         joins = source.joins
         n, plural = audio_dropped, "" if audio_dropped == 1 else "s"
@@ -332,8 +327,8 @@ def _result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Writer
         frames=frames, seconds=round(seconds, 3), fps=round(frames / seconds, 2) if seconds > 0 else None,
         frames_lost=lost, lost_packets=source.lost, audio_streams=len(source.audio_streams),
         audio_dropped=audio_dropped, subtitle_streams=len(source.subtitle_streams),
-        subtitles_dropped=source.subtitles_dropped + writer.subtitles_dropped(), data_streams=len(source.data_streams),
-        data_dropped=source.data_dropped + writer.data_dropped(), dropped=live["dropped"], drop_rate=live["drop_rate"],
+        subtitles_dropped=source.subtitles_dropped + writer.dropped("subtitles_dropped"), data_streams=len(source.data_streams),
+        data_dropped=source.data_dropped + writer.dropped("data_dropped"), dropped=live["dropped"], drop_rate=live["drop_rate"],
         latency_ms=live["latency_ms"] if source.live else None, reconnects=source.reconnects if isinstance(source, LiveSource) else 0,
         working_size=list(seg.size), model=str(seg.model.path), providers=list(seg.model.providers),
         classes=list(seg.classes), stages=writer.times.summary(), per_frame=writer.per_frame)  # fmt: skip

@@ -2,9 +2,9 @@
 telemetry, a drone's KLV.
 
 A subtitle or data stream is copied packet for packet where the output takes its codec (a data
-stream: where it reads back as the same codec; GPMF goes into mp4 and mov, not into Matroska). A text stream the
-output cannot take as it is (SubRip into mp4, mov_text into mkv) is carried over as the text
-subtitle codec the output does take (mov_text in mp4/mov, SubRip in Matroska, WebVTT in WebM): each
+stream: where it reads back as the same codec; GPMF goes into mp4 and mov, not into Matroska). A
+text stream the output cannot take as it is (SubRip into mp4, mov_text into mkv) is carried over as
+the text subtitle codec the output does take (mov_text in mp4/mov, SubRip in Matroska, WebVTT in WebM): each
 cue's text is the same, only its framing changes (mov_text puts a 2-byte length before the text).
 Anything else (a bitmap subtitle the output cannot carry, ASS styling outside Matroska) is left out,
 with one line. A packet the muxer refuses is dropped and counted; only an error of the disk fails

@@ -74,6 +74,37 @@ def test_newest_frame_policy_keeps_latency_bounded_when_inference_is_slow(rule_o
     assert stats["latency_ms"]["p95"] <= 100 + 2 * 20 + 60
 
 
+def spans(path) -> dict[str, tuple[int, float, float]]:
+    """Per stream type: (packets, first time, end time) in seconds, from the packets themselves."""
+    times: dict[str, list[tuple[float, float]]] = {"video": [], "audio": []}
+    with av.open(str(path)) as c:  # (a packet is read while its container is open)
+        for p in c.demux():
+            if p.pts is not None and p.stream.type in times:
+                times[p.stream.type].append((float(p.pts * p.time_base), float((p.pts + (p.duration or 0)) * p.time_base)))
+    return {kind: (len(t), t[0][0], t[-1][1]) for kind, t in times.items() if t}
+
+
+@pytest.mark.timeout(60)
+def test_a_recording_keeps_the_sound_whole_while_frames_are_dropped(rule_onnx, tmp_path, monkeypatch):
+    src = write_video(tmp_path / "fast.mp4", split_frames(150, h=96, w=128), fps=Fraction(50),
+                      audio_seconds=3.0)  # 3 s at 50 fps, 3 s of sound in 141 AAC packets  # fmt: skip
+    real = OnnxSegmenter.predict
+    monkeypatch.setattr(OnnxSegmenter, "predict", lambda self, frames: (time.sleep(0.1), real(self, frames))[1])
+    out = tmp_path / "rec.mp4"
+    stats = run_live(str(src), model=str(rule_onnx), output=str(out), device="cpu")
+    assert stats["dropped"] > 60 and stats["audio_streams"] == 1 and stats["audio_dropped"] == 0
+    got = spans(out)
+    frames, v_start, v_end = got["video"]
+    packets, a_start, a_end = got["audio"]
+    assert frames == stats["frames"] < 90
+    # every packet from the recording's first frame on: 141 less the one or two before it was decoded
+    assert packets >= 138 and abs(a_start - v_start) < 0.05 and a_end == pytest.approx(3.0, abs=0.1)
+    assert v_end == pytest.approx(3.0, abs=0.2)  # (the last frame kept is one of the last)
+    silent = tmp_path / "silent.mp4"
+    run_live(str(src), model=str(rule_onnx), output=str(silent), device="cpu", no_audio=True, max_frames=5)
+    assert "audio" not in spans(silent)
+
+
 def _get(url: str, timeout: float = 5.0) -> bytes:
     with urllib.request.urlopen(url, timeout=timeout) as r:
         return r.read()
@@ -303,3 +334,32 @@ def test_rtsp_stream_input_from_a_local_server(rule_onnx, tmp_path):
     assert stats["kind"] == "stream" and stats["frames"] == 15
     v = read_video(out)
     assert (v["width"], v["height"]) == (128, 96) and len(v["frames"]) == 15
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(not _rtsp_server_available(), reason="GStreamer's RTSP server (Debian) is installed by make test")
+def test_an_ip_cameras_sound_is_recorded_in_step_with_its_picture(rule_onnx, tmp_path):
+    """G.711 over RTSP, as many IP cameras send it: re-encoded as AAC into mp4. The frames the stream
+    buffered while it was being opened come in a burst; timed by arrival they squeezed the first
+    second of picture into a moment, and the sound ran about a second behind it."""
+    from pathlib import Path
+
+    port = free_port()
+    server = subprocess.Popen(["/usr/bin/python3", str(Path(__file__).parent / "rtsp_server.py"), str(port), "audio"],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert server.stdout.readline().strip() == "ready"
+        out = tmp_path / "cam.mp4"
+        stats = run_live(f"rtsp://127.0.0.1:{port}/test", model=str(rule_onnx), output=str(out), device="cpu",
+                         max_frames=50)  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(5)
+    assert stats["audio_streams"] == 1 and stats["audio_dropped"] == 0
+    got = spans(out)
+    frames, v_start, v_end = got["video"]
+    _, a_start, a_end = got["audio"]
+    assert frames == 50 and v_end == pytest.approx((50 + stats["dropped"]) / 25, abs=0.15)  # the camera's 25 fps
+    assert abs(a_start - v_start) < 0.1 and abs(a_end - v_end) < 0.25
+    with av.open(str(out)) as c:
+        assert c.streams.audio[0].codec_context.name == "aac"

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from roadseg.pipeline.runner import StageFailed, run_stages
+from roadseg.pipeline.runner import LatestQueue, StageFailed, run_stages
 
 
 def test_items_flow_in_order_through_bounded_queues():
@@ -89,3 +89,14 @@ def test_call_interruptibly_returns_raises_and_cleans_up_what_comes_too_late():
     while abandoned_calls() and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not abandoned_calls()
+
+
+def test_a_live_queue_drops_stale_frames_but_keeps_audio_in_order_and_bounded():
+    q = LatestQueue(keep=lambda item: isinstance(item, str), max_kept=3)
+    for item in (1, "a", 2, "b", "c", 3, "d", 4):
+        q.put(item)
+    assert [q.get() for _ in range(4)] == ["b", "c", "d", 4]  # "a" went to make room; frames 1-3 were replaced
+    assert (q.dropped, q.overflow) == (3, 1)
+    q.put("e")
+    q.put(5)
+    assert [q.get(), q.get()] == ["e", 5]

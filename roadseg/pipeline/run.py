@@ -158,7 +158,7 @@ def _open_source(opts: SegmentOptions, live: bool, stop: threading.Event) -> Sou
         live = not is_file  # an http(s) URL of a file, and nobody watching it live: every frame, and its audio
     if live:
         return LiveSource(spec, pace=opts.pace, retries=opts.retries, retry_delay=opts.retry_delay, stop=stop,
-                          hwaccel=opts.hwaccel, container=container)  # fmt: skip
+                          hwaccel=opts.hwaccel, container=container, audio=not opts.no_audio)  # fmt: skip
     if container is None and _images(opts):
         return ImageSource(opts.input)
     if opts.concat:
@@ -208,7 +208,7 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
             stats: FrameStats, stop: threading.Event) -> RunResult:  # fmt: skip
     """Run the three stages; a live source gets a newest-frame slot, batch 1 and its own stage names."""
     times = StageTimes()
-    queue = LatestQueue() if source.live else None
+    queue = LatestQueue(keep=lambda item: not isinstance(item, Frame)) if source.live else None  # (audio: never dropped)
     expected = source.expected_frames()
     if opts.max_frames:
         expected = min(expected or opts.max_frames, opts.max_frames)
@@ -311,7 +311,7 @@ def _result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Writer
     if lost and not source.live:
         log.warning("%d of about %d frames could not be decoded (damaged or truncated input); %s holds the %d that did",
                     lost, expected, opts.output, frames)  # fmt: skip
-    audio_dropped = source.audio_dropped + writer.dropped("audio_dropped")
+    audio_dropped = source.audio_dropped + writer.dropped("audio_dropped") + (writer.queue.overflow if writer.queue else 0)
     if audio_dropped:
         joins = source.joins
         n, plural = audio_dropped, "" if audio_dropped == 1 else "s"

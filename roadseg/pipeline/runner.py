@@ -43,19 +43,43 @@ class LatestQueue(queue.Queue):
     """A one-slot queue for live sources: ``put`` never blocks, a newer item replaces the waiting one.
 
     ``dropped`` counts the items replaced (frames the consumer was too slow to take). The end
-    sentinel is never dropped and never displaces a frame.
+    sentinel is never dropped and never displaces a frame. Items that ``keep`` says yes to (a live
+    stream's audio packets) are never replaced and do not replace: they wait in order, at most
+    ``max_kept`` of them (past that the oldest goes, counted in ``overflow``).
+
+    >>> q = LatestQueue(keep=lambda item: isinstance(item, str))
+    >>> for item in (1, "a", 2, "b", 3):
+    ...     q.put(item)
+    >>> [q.get() for _ in range(3)], q.dropped
+    (['a', 'b', 3], 2)
     """
 
-    def __init__(self) -> None:
+    def __init__(self, keep: Callable[[Any], bool] | None = None, max_kept: int = 512) -> None:
         super().__init__(maxsize=0)
         self.dropped = 0
+        self.overflow = 0
+        self.keep, self.max_kept = keep or (lambda item: False), max_kept
+        self._kept = 0
 
     def _put(self, item: Any) -> None:
-        if item is not _END:
-            while self.queue and self.queue[-1] is not _END:
-                self.queue.pop()
-                self.dropped += 1
+        if item is not _END and self.keep(item):
+            if self._kept >= self.max_kept:
+                oldest = next(i for i, waiting in enumerate(self.queue) if waiting is not _END and self.keep(waiting))
+                del self.queue[oldest]
+                self.overflow += 1
+            else:
+                self._kept += 1
+        elif item is not _END:
+            waiting = len(self.queue)
+            self.queue = type(self.queue)(w for w in self.queue if w is _END or self.keep(w))
+            self.dropped += waiting - len(self.queue)
         self.queue.append(item)
+
+    def _get(self) -> Any:
+        item = self.queue.popleft()
+        if item is not _END and self.keep(item):
+            self._kept -= 1
+        return item
 
 
 def spawn(target: Callable[[], None], name: str) -> threading.Thread:

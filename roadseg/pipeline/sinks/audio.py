@@ -26,7 +26,8 @@ from collections.abc import Mapping, Sequence
 import av
 
 from roadseg.errors import SinkError, reason_of
-from roadseg.pipeline.sinks.base import codec_of, kept_tags
+from roadseg.pipeline.sinks.base import kept_tags
+from roadseg.pipeline.sources.base import codec_of
 
 log = logging.getLogger("roadseg")
 REENCODE = ("aac", "libopus")  # tried in this order before the container's own audio codec

@@ -27,11 +27,6 @@ OWN_TAGS = frozenset({"major_brand", "minor_version", "compatible_brands", "enco
                       "number_of_frames", "number_of_bytes", "timecode", "rotate"})  # fmt: skip
 
 
-def codec_of(stream) -> str | None:
-    """The codec name of an input stream (a data stream has no codec context; a timecode track no codec)."""
-    return getattr(stream.codec_context, "name", None) or getattr(stream, "name", None)
-
-
 def kept_tags(metadata: Mapping[str, str]) -> dict[str, str]:
     """The tags of an input container or stream that its output keeps, as FFmpeg keeps them by
     default: when and where it was recorded (``creation_time``, ``location``: GPS), the camera

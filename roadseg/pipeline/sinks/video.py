@@ -247,7 +247,9 @@ class VideoSink(Sink):
             carry is re-encoded (or, if it cannot be decoded, left out), with a warning; damaged packets
             are dropped and counted.
         audio_samples: a packet of each audio stream (input index -> packet), to check the streams with.
-        wall_clock: stamp frames with their capture time (ms since the first frame), for live recordings.
+        wall_clock: stamp frames with their time on the capture clock (``Frame.clock``, else their
+            capture time; ms since the first frame), for live recordings; audio packets come timed on
+            that clock too (:class:`~roadseg.pipeline.sources.LiveSource`).
         sample_aspect: the pixels' width:height, for anamorphic sources (None: square), so that the
             output plays at the shape the input does.
         label: what the file is called in messages (``output``, ``recording``).
@@ -395,9 +397,10 @@ class VideoSink(Sink):
 
     def _timestamp(self, frame: Frame | None) -> int:
         tb = self.stream.codec_context.time_base
-        if frame is not None and self.wall_clock and frame.captured is not None:
-            self._t0 = frame.captured if self._t0 is None else self._t0
-            return round((frame.captured - self._t0) * 1000)
+        at = None if frame is None else frame.clock if frame.clock is not None else frame.captured
+        if self.wall_clock and at is not None:
+            self._t0 = at if self._t0 is None else self._t0
+            return round((at - self._t0) * 1000)
         if frame is None or frame.pts is None or frame.time_base is None:
             return round(self.written / (self.fps * tb))
         return round(frame.pts * Fraction(frame.time_base) / tb)
@@ -437,8 +440,18 @@ class VideoSink(Sink):
         the muxer refuses is dropped and counted in ``audio_dropped``, ``subtitles_dropped`` or
         ``data_dropped``); packets of other streams are ignored."""
         with self._lock:
-            if not self._closed:
-                (self.audio if packet.stream.type == "audio" else self.subtitles).mux(packet)
+            if self._closed or (self.wall_clock and not self._on_recording_clock(packet)):
+                return
+            (self.audio if packet.stream.type == "audio" else self.subtitles).mux(packet)
+
+    def _on_recording_clock(self, packet: av.Packet) -> bool:
+        """Move a live source's packet (timed on the capture clock, as its frames are) onto the recording's,
+        which starts at its first frame; False for one from before that frame (not part of the recording)."""
+        if self._t0 is None or packet.dts is None or packet.pts is None:
+            return False
+        shift = round(self._t0 / packet.time_base)
+        packet.pts, packet.dts = packet.pts - shift, packet.dts - shift
+        return packet.dts >= 0
 
     def _encode(self, frame) -> None:
         try:

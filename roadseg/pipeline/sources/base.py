@@ -41,6 +41,9 @@ class Frame:
     pts: int | None
     time_base: Fraction | None
     captured: float | None = None  # time.monotonic() when a live source delivered it
+    #: a live frame's time on that clock by its stream's own timestamps (its connection's first frame's capture
+    #: time plus how far the stream went since): what a recording is timed by, as the stream's audio is
+    clock: float | None = None
     labels: np.ndarray | None = None  # class indices at the working size, set by the infer stage
 
     @property
@@ -98,6 +101,11 @@ class VideoInfo:
             tags=dict(container.metadata),
             video_tags=dict(s.metadata),
         )
+
+
+def codec_of(stream) -> str | None:
+    """The codec name of an input stream (a data stream has no codec context; a timecode track no codec)."""
+    return getattr(stream.codec_context, "name", None) or getattr(stream, "name", None)
 
 
 def sample_aspect(stream) -> Fraction | None:

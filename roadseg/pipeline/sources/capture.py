@@ -3,8 +3,10 @@
 Frames carry their capture time (``Frame.captured``), so the run can report capture-to-display
 latency. A live source is consumed through a newest-frame slot
 (:class:`~roadseg.pipeline.runner.LatestQueue`): frames the model cannot keep up with are dropped
-and counted, never queued. Streams that drop reconnect with doubling delays; a camera that stops
-delivering ends the run with a message.
+and counted, never queued. A stream's (or a file's) audio packets pass that slot without being
+dropped, retimed onto the same capture clock as the frames, so a recording keeps the sound whole
+however many frames the model skips. Streams that drop reconnect with doubling delays; a camera
+that stops delivering ends the run with a message.
 
 Example:
     >>> is_live_input("0"), is_live_input("rtsp://cam/stream"), is_live_input("clip.mp4")
@@ -26,7 +28,8 @@ import av
 
 from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.runner import call_interruptibly
-from roadseg.pipeline.sources.base import Frame, VideoInfo, open_container, picture_stream, rgb_picture
+from roadseg.pipeline.sources.audio import AudioTimeline
+from roadseg.pipeline.sources.base import Frame, VideoInfo, codec_of, open_container, picture_stream, rgb_picture
 from roadseg.pipeline.sources.hdr import say_if_hdr
 
 log = logging.getLogger("roadseg")
@@ -77,22 +80,24 @@ class LiveSource:
         stop: set it to end the source (also ends a reconnect wait).
         hwaccel: decode on a hardware device, as for files.
         container: ``spec`` already opened (by :func:`open_url`), taken over, not opened again.
+        audio: also yield the audio packets (a stream's, a file's; a webcam has none), timed on the
+            capture clock: ``pts`` and ``dts`` in the packet's time base count from the same zero
+            as :attr:`Frame.captured <roadseg.pipeline.sources.base.Frame.captured>` does
+            (``time.monotonic``), so a recording lines them up with the frames it keeps.
     """
 
     live = True
     lost = 0  # a live source drops frames at the newest-frame slot instead (counted there)
-    audio_streams = ()  # recordings are video only
     subtitle_streams = ()
     data_streams = ()
-    audio_samples: dict = {}
-    audio_dropped = 0
+    audio_samples: dict = {}  # (nothing is read ahead: the output checks the audio streams by their parameters)
     subtitles_dropped = 0
     data_dropped = 0
     joins = 0
 
     def __init__(self, spec: str, *, pace: bool | None = None, retries: int = 5, retry_delay: float = 1.0,
                  stop: threading.Event | None = None, hwaccel: str | None = None,
-                 container: av.container.InputContainer | None = None) -> None:  # fmt: skip
+                 container: av.container.InputContainer | None = None, audio: bool = True) -> None:  # fmt: skip
         self.spec = str(spec)
         self.kind = capture_args(self.spec)[3]
         self.pace = self.kind == "file" if pace is None else pace
@@ -106,6 +111,15 @@ class LiveSource:
         self.container = container
         self.info = VideoInfo.from_container(self.container, self.spec)
         say_if_hdr(picture_stream(self.container), self.spec)
+        self.audio_streams = list(self.container.streams.audio) if audio else []
+        self._audio = {s.index: codec_of(s) for s in self.audio_streams}  # what a reconnected stream must match
+        self._timeline = AudioTimeline()  # audio packets whose timestamps cannot be right are dropped there
+        self._dropped = 0  # by the timelines of earlier connections, and audio read long before any frame
+
+    @property
+    def audio_dropped(self) -> int:
+        """Audio packets left out: damaged timestamps, or too many read before a connection's first frame."""
+        return self._dropped + self._timeline.dropped
 
     def __enter__(self) -> LiveSource:
         return self
@@ -133,10 +147,11 @@ class LiveSource:
             else:
                 reason = "end of stream"
                 try:
-                    for frame in self._frames(index):
-                        attempt = 0  # a stream that delivers again earns its retries back
-                        index += 1
-                        yield frame
+                    for item in self._items(index):
+                        if isinstance(item, Frame):
+                            attempt = 0  # a stream that delivers again earns its retries back
+                            index += 1
+                        yield item
                         if self.stop.is_set():
                             return
                 except (av.error.FFmpegError, OSError, IndexError) as exc:  # IndexError: PyAV, on a stream found late
@@ -165,24 +180,75 @@ class LiveSource:
         return duration is not None and self.last_time is not None and self.last_time >= duration / av.time_base - 0.5
 
     def _decoded(self) -> Iterator:
-        """Decoded pictures; a corrupt packet is skipped (as a file source does), not taken for a lost stream."""
+        """Decoded pictures and the audio packets, in stream order; a corrupt packet is skipped (as a file
+        source does), not taken for a lost stream."""
         stream = picture_stream(self.container)
-        for packet in self.container.demux(stream):
+        audio = [s for s in self.container.streams.audio if self._audio.get(s.index) == codec_of(s)]
+        if len(audio) < len(self._audio) and self.reconnects:
+            log.warning("the reconnected stream's audio is not the one recorded so far; going on without it")
+            self._audio = {s.index: codec_of(s) for s in audio}
+        for packet in self.container.demux(stream, *audio):
+            if packet.stream.type == "audio":
+                if packet.size:
+                    yield packet
+                continue
             try:
                 yield from packet.decode()
             except (av.error.FFmpegError, ValueError):
                 continue
 
-    def _frames(self, first_index: int) -> Iterator[Frame]:
+    def _items(self, first_index: int) -> Iterator[Frame | av.Packet]:
+        """One connection's frames, stamped with their capture time, and its audio packets.
+
+        The connection's first frame ties its stream time to the capture clock (a reconnected stream's
+        clock starts afresh); each frame's :attr:`Frame.clock` and each audio packet's timestamps are
+        their stream time moved onto it, so the frames a stream delivers in a burst (what it buffered
+        while it was being opened) keep their spacing and the sound stays in step with the picture.
+        A stream whose timestamps run away from the time its frames arrive (more than ``RESYNC``
+        seconds) is tied again. Audio read before the first frame (the decoder holds a few frames
+        back) waits for it.
+        """
         t0, pts0 = time.monotonic(), None
-        for vf in self._decoded():
+        self._dropped += self._timeline.dropped
+        self._timeline = timeline = AudioTimeline()
+        shift: float | None = None  # capture time minus stream time, in seconds
+        waiting: list[av.Packet] = []
+        for item in self._decoded():
+            if isinstance(item, av.Packet):
+                for packet in timeline.take(item, item.stream.index, self.last_time):
+                    if shift is not None:
+                        yield _retimed(packet, shift)
+                    elif len(waiting) < MAX_WAITING:
+                        waiting.append(packet)
+                    else:
+                        self._dropped += 1
+                continue
+            vf = item
             if self.pace and vf.pts is not None and vf.time_base is not None:
                 pts0 = vf.pts if pts0 is None else pts0
                 due = t0 + float((vf.pts - pts0) * vf.time_base)
                 if self.stop.wait(max(0.0, due - time.monotonic())):
                     return
-            captured = time.monotonic()
+            captured, clock = time.monotonic(), None
             if vf.pts is not None and vf.time_base is not None:
                 self.last_time = float(vf.pts * vf.time_base)
-            yield Frame(first_index, rgb_picture(vf), vf.pts, vf.time_base, captured)
+                if shift is None or abs(self.last_time + shift - captured) > RESYNC:
+                    shift = captured - self.last_time
+                clock = self.last_time + shift
+            yield Frame(first_index, rgb_picture(vf), vf.pts, vf.time_base, captured, clock=clock)
             first_index += 1
+            if shift is not None and waiting:  # (after the frame: a recording starts at its first frame)
+                yield from (_retimed(p, shift) for p in waiting)
+                waiting.clear()
+
+
+MAX_WAITING = 256  # audio packets kept while a connection's first frame is awaited (seconds of sound)
+RESYNC = 5.0  # seconds a stream's timestamps may run away from its frames' arrival before it is tied again
+
+
+def _retimed(packet: av.Packet, shift: float) -> av.Packet:
+    """``packet`` with its timestamps moved by ``shift`` seconds (stream time -> capture clock)."""
+    ticks = round(shift / packet.time_base)
+    packet.pts += ticks
+    packet.dts += ticks
+    return packet

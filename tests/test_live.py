@@ -1,5 +1,6 @@
 """The live path without a camera: --live files, a local HTTP stream, stand-in captures, a real browser."""
 
+import contextlib
 import json
 import shutil
 import socket
@@ -103,6 +104,41 @@ def test_a_recording_keeps_the_sound_whole_while_frames_are_dropped(rule_onnx, t
     silent = tmp_path / "silent.mp4"
     run_live(str(src), model=str(rule_onnx), output=str(silent), device="cpu", no_audio=True, max_frames=5)
     assert "audio" not in spans(silent)
+
+
+class Multipart(SimpleHTTPRequestHandler):
+    """An IP camera's MJPEG over HTTP: 20 JPEGs at 10 frames/s (the format has no timestamps)."""
+
+    def do_GET(self) -> None:
+        jpeg = cv2.imencode(".jpg", np.zeros((96, 128, 3), np.uint8))[1].tobytes()
+        self.send_response(200)
+        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+        self.end_headers()
+        with contextlib.suppress(OSError):
+            for _ in range(20):
+                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%b\r\n"
+                                 % (len(jpeg), jpeg))  # fmt: skip
+                self.wfile.flush()
+                time.sleep(0.1)
+
+    def log_message(self, *a) -> None:
+        return None
+
+
+@pytest.mark.timeout(60)
+def test_a_stream_without_timestamps_of_its_own_is_recorded_by_arrival(rule_onnx, tmp_path):
+    """FFmpeg numbers an MJPEG-over-HTTP stream's frames at a made-up 25 fps: timed by those, 1.2 s of a
+    10 frames/s camera played in 0.6 s."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Multipart)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    out = tmp_path / "cam.mp4"
+    try:
+        stats = run_live(f"http://127.0.0.1:{httpd.server_address[1]}/", model=str(rule_onnx), output=str(out),
+                         device="cpu", max_frames=15)  # fmt: skip
+    finally:
+        httpd.shutdown()
+    frames, _, end = spans(out)["video"]
+    assert frames == stats["frames"] == 15 and end == pytest.approx(1.2, abs=0.25)  # (its first 3 come at once)
 
 
 def _get(url: str, timeout: float = 5.0) -> bytes:

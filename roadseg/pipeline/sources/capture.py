@@ -205,14 +205,17 @@ class LiveSource:
         their stream time moved onto it, so the frames a stream delivers in a burst (what it buffered
         while it was being opened) keep their spacing and the sound stays in step with the picture.
         A stream whose timestamps run away from the time its frames arrive (more than ``RESYNC``
-        seconds) is tied again. Audio read before the first frame (the decoder holds a few frames
-        back) waits for it.
+        seconds) is tied again; one whose format has no timestamps of its own (an IP camera's MJPEG
+        over HTTP, a raw H.264 stream: FFmpeg numbers their frames at a made-up 25 fps) is timed by
+        arrival alone. Audio read before the first frame (the decoder holds a few frames back) waits
+        for it.
         """
         t0, pts0 = time.monotonic(), None
         self._dropped += self._timeline.dropped
         self._timeline = timeline = AudioTimeline()
         shift: float | None = None  # capture time minus stream time, in seconds
         waiting: list[av.Packet] = []
+        stamped = not self.container.format.flags & NO_TIMESTAMPS and self.container.format.name not in MADE_UP
         for item in self._decoded():
             if isinstance(item, av.Packet):
                 for packet in timeline.take(item, item.stream.index, self.last_time):
@@ -231,10 +234,11 @@ class LiveSource:
                     return
             captured, clock = time.monotonic(), None
             if vf.pts is not None and vf.time_base is not None:
-                self.last_time = float(vf.pts * vf.time_base)
-                if shift is None or abs(self.last_time + shift - captured) > RESYNC:
-                    shift = captured - self.last_time
-                clock = self.last_time + shift
+                self.last_time = t = float(vf.pts * vf.time_base)
+                if stamped:
+                    if shift is None or abs(t + shift - captured) > RESYNC:
+                        shift = captured - t
+                    clock = t + shift
             yield Frame(first_index, rgb_picture(vf), vf.pts, vf.time_base, captured, clock=clock)
             first_index += 1
             if shift is not None and waiting:  # (after the frame: a recording starts at its first frame)
@@ -244,6 +248,8 @@ class LiveSource:
 
 MAX_WAITING = 256  # audio packets kept while a connection's first frame is awaited (seconds of sound)
 RESYNC = 5.0  # seconds a stream's timestamps may run away from its frames' arrival before it is tied again
+NO_TIMESTAMPS = 0x80  # FFmpeg's AVFMT_NOTIMESTAMPS: a format whose timestamps the demuxer makes up (mpjpeg, h264, mjpeg)
+MADE_UP = frozenset({"image2pipe"})  # numbers its pictures at a rate it is told, without that flag
 
 
 def _retimed(packet: av.Packet, shift: float) -> av.Packet:

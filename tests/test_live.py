@@ -314,7 +314,7 @@ def test_unplugged_camera_ends_the_run_cleanly(clip, rule_onnx, monkeypatch, tmp
     class Unplugging:
         def __init__(self) -> None:
             self.inner = av.open(str(clip))
-            self.streams, self.metadata = self.inner.streams, self.inner.metadata
+            self.streams, self.metadata, self.format = self.inner.streams, self.inner.metadata, self.inner.format
 
         def demux(self, *streams):
             for i, packet in enumerate(self.inner.demux(*streams)):

@@ -286,6 +286,53 @@ def test_dropped_stream_is_retried_with_backoff_then_reported(rule_onnx, tmp_pat
     assert len(read_video(out)["frames"]) >= 1
 
 
+class Twice(SimpleHTTPRequestHandler):
+    """A live TS stream that breaks off twice: each request gets the whole clip, faster than real time
+    (a server catching up on what it buffered); the third finds nothing (404)."""
+
+    served = 0
+
+    def do_GET(self) -> None:  # noqa: N802
+        Twice.served += 1
+        if Twice.served > 2:
+            self.send_error(404)
+            return
+        data = open(f"{self.directory}/clip.ts", "rb").read()
+        self.send_response(200)
+        self.send_header("Content-Type", "video/mp2t")
+        self.end_headers()  # no length: like a live stream
+        for i in range(0, len(data), 188 * 40):
+            self.wfile.write(data[i : i + 188 * 40])
+            self.wfile.flush()
+            time.sleep(0.05)
+        self.close_connection = True
+
+    def log_message(self, *a) -> None:
+        return None
+
+
+@pytest.mark.timeout(60)
+def test_a_reconnected_streams_picture_and_sound_go_on_after_what_was_recorded(rule_onnx, tmp_path):
+    """Each connection's clock starts afresh; one that came faster than real time ran the recording's
+    clock ahead of arrival. Timed by arrival alone, the second connection's frames went back over the
+    first's and most of its sound was refused: 118 of 188 audio packets, ending at 2.5 s of 3.6 s of picture."""
+    write_video(tmp_path / "clip.ts", split_frames(50, h=96, w=128), audio_seconds=2.0)  # 2 s, 94 AAC packets
+    Twice.served = 0
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Twice, directory=str(tmp_path)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    out = tmp_path / "r.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [f"http://127.0.0.1:{httpd.server_address[1]}/live.ts", "--model",
+                                               str(rule_onnx), "-o", str(out), "--retries", "1", "--retry-delay",
+                                               "0.05", "--device", "cpu"])  # fmt: skip
+    httpd.shutdown()
+    assert r.exit_code == 1 and "recording finalised" in r.output, r.output
+    frames, _, v_end = spans(out)["video"]
+    packets, a_start, a_end = spans(out)["audio"]
+    assert v_end == pytest.approx(4.0, abs=0.3) and a_end == pytest.approx(v_end, abs=0.2)
+    assert packets >= 2 * 94 - 10  # (a packet or two of each connection from before its first frame)
+    assert read_video(out)["pts"] == sorted(read_video(out)["pts"])
+
+
 class FakeWindow:
     def __init__(self, quit_after: int) -> None:
         self.shown, self.quit_after = [], quit_after

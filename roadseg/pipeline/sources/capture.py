@@ -115,6 +115,7 @@ class LiveSource:
         self._audio = {s.index: codec_of(s) for s in self.audio_streams}  # what a reconnected stream must match
         self._timeline = AudioTimeline()  # audio packets whose timestamps cannot be right are dropped there
         self._dropped = 0  # by the timelines of earlier connections, and audio read long before any frame
+        self._clock: float | None = None  # the last frame's Frame.clock
 
     @property
     def audio_dropped(self) -> int:
@@ -205,7 +206,7 @@ class LiveSource:
         their stream time moved onto it, so the frames a stream delivers in a burst (what it buffered
         while it was being opened) keep their spacing and the sound stays in step with the picture.
         A stream whose timestamps run away from the time its frames arrive (more than ``RESYNC``
-        seconds) is tied again; one whose format has no timestamps of its own (an IP camera's MJPEG
+        seconds) is tied again (never back over frames already timed: :meth:`_tie`); one whose format has no timestamps of its own (an IP camera's MJPEG
         over HTTP, a raw H.264 stream: FFmpeg numbers their frames at a made-up 25 fps) is timed by
         arrival alone. Audio read before the first frame (the decoder holds a few frames back) waits
         for it.
@@ -237,13 +238,23 @@ class LiveSource:
                 self.last_time = t = float(vf.pts * vf.time_base)
                 if stamped:
                     if shift is None or abs(t + shift - captured) > RESYNC:
-                        shift = captured - t
-                    clock = t + shift
+                        shift = self._tie(t, captured)
+                    clock = self._clock = t + shift
             yield Frame(first_index, rgb_picture(vf), vf.pts, vf.time_base, captured, clock=clock)
             first_index += 1
             if shift is not None and waiting:  # (after the frame: a recording starts at its first frame)
                 yield from (_retimed(p, shift) for p in waiting)
                 waiting.clear()
+
+
+    def _tie(self, t: float, captured: float) -> float:
+        """The shift that puts stream time ``t`` at ``captured``, or just after the last frame timed so far
+        where that is later (a stream that delivered faster than real time ran the clock ahead of arrival;
+        the next connection's frames go on from there, not back over them)."""
+        shift = captured - t
+        if self._clock is not None and t + shift <= self._clock:
+            shift = self._clock + 1 / float(self.info.fps or 25) - t
+        return shift
 
 
 MAX_WAITING = 256  # audio packets kept while a connection's first frame is awaited (seconds of sound)

@@ -22,8 +22,10 @@ from conftest import batch_results, frame_count, part_files, split_frames, wait_
 
 import roadseg
 from roadseg.batch import BatchError
-from roadseg.batch.inputs import find_videos, plan_outputs
+from roadseg.batch.inputs import plan_outputs
 from roadseg.batch.task import PART
+from roadseg.errors import SourceError
+from roadseg.pipeline.inputs import find_videos
 
 
 @pytest.fixture
@@ -134,8 +136,10 @@ def test_discovery_rules(archive: Path, tmp_path: Path) -> None:
         plan_outputs(find_videos([archive / "z.mkv", tmp_path / "z.mp4"]), tmp_path / "o")
     with pytest.raises(BatchError, match="would replace an input"):
         plan_outputs(find_videos([archive / "a/x.mp4"]), archive / "a")
-    with pytest.raises(BatchError, match="cannot read the input list"):
+    with pytest.raises(SourceError, match="cannot read the input list"):
         find_videos(["@" + str(tmp_path / "missing.txt")])
+    with pytest.raises(BatchError, match="cannot read the input list"):
+        roadseg.batch(["@" + str(tmp_path / "missing.txt")], tmp_path / "o", quiet=True)
     with pytest.raises(BatchError, match="no videos found"):
         roadseg.batch(str(tmp_path / "empty*"), tmp_path / "o", quiet=True)
     with pytest.raises(BatchError, match="crf 60 is out of libx265's range 0-51"):  # once, not per video

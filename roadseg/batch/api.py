@@ -17,11 +17,12 @@ from pathlib import Path
 
 from roadseg.batch.driver import drive
 from roadseg.batch.errors import BatchError, BatchInterrupted
-from roadseg.batch.inputs import find_videos, plan_outputs
+from roadseg.batch.inputs import plan_outputs
 from roadseg.batch.report import Progress, Summary
 from roadseg.batch.results import ResultsLog, input_key, is_done, latest_outcomes, settings_key
 from roadseg.batch.task import Task, model_key, remove_stale_temps, remove_temps
-from roadseg.errors import reason_of
+from roadseg.errors import SourceError, reason_of
+from roadseg.pipeline.inputs import find_videos
 from roadseg.pipeline.options import SegmentOptions
 from roadseg.pipeline.suffixes import VIDEO_SUFFIXES
 
@@ -83,7 +84,10 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
     except OSError as exc:
         raise BatchError(f"cannot create output folder {out}: {reason_of(exc)}") from None
     specs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
-    videos = find_videos(specs, exclude=out)
+    try:
+        videos = find_videos(specs, exclude=out)
+    except SourceError as exc:  # (an @list that cannot be read)
+        raise BatchError(str(exc)) from None
     if not videos:
         raise BatchError(f"no videos found in {', '.join(map(str, specs)) or 'no inputs'}")
     tasks = [Task(str(v.path), str(t), masks=bopts.masks, stats=bopts.stats)

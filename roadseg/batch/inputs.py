@@ -1,63 +1,25 @@
-"""Which videos a batch covers, and where each one's output goes.
+"""Where each video of a batch writes its output (which videos: :mod:`roadseg.pipeline.inputs`).
 
-An INPUT is a video file, a folder (searched recursively for video files), a glob (``"dash/**/*.mov"``)
-or ``@list.txt`` (one INPUT a line, relative to the list's folder; ``#`` starts a comment). Outputs keep
-the inputs' layout relative to the folder, glob base or list they came from: ``IN/a/b.mov`` ->
-``OUT_DIR/a/b.mp4``; a file named on its own lands at ``OUT_DIR/<name>.mp4``.
+Outputs keep the inputs' layout relative to the folder, glob base or list they came from:
+``IN/a/b.mov`` -> ``OUT_DIR/a/b.mp4``; a file named on its own lands at ``OUT_DIR/<name>.mp4``.
 
 Example:
     >>> import tempfile, pathlib
+    >>> from roadseg.pipeline.inputs import find_videos
     >>> root = pathlib.Path(tempfile.mkdtemp())
-    >>> for p in ("a/b.mov", "a/c.MP4", "a/.hidden.mp4", "notes.txt"):
+    >>> for p in ("a/b.mov", "a/c.MP4"):
     ...     (root / p).parent.mkdir(parents=True, exist_ok=True); _ = (root / p).write_bytes(b"x")
-    >>> [str(v.rel) for v in find_videos([root])]
-    ['a/b.mov', 'a/c.MP4']
     >>> [str(p.relative_to(root)) for p in plan_outputs(find_videos([root]), root / "out").values()]
     ['out/a/b.mp4', 'out/a/c.mp4']
 """
 
 from __future__ import annotations
 
-import glob
-import logging
-import os
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path, PurePath
+from collections.abc import Sequence
+from pathlib import Path
 
 from roadseg.batch.errors import BatchError
-from roadseg.pipeline.suffixes import VIDEO_SUFFIXES
-
-log = logging.getLogger("roadseg")
-
-# A folder or glob search takes VIDEO_SUFFIXES as video files; a file named explicitly is taken
-# whatever its extension.
-_GLOB_CHARS = "*?["
-
-
-@dataclass(frozen=True)
-class Video:
-    """One input video: its absolute ``path`` and its place ``rel`` under the output folder."""
-
-    path: Path
-    rel: PurePath
-
-
-def find_videos(specs: Sequence[str | os.PathLike], *, exclude: Path | None = None) -> list[Video]:
-    """Expand INPUTs into videos, in a stable order, each input once.
-
-    Args:
-        specs: files, folders, globs or ``@list.txt`` files.
-        exclude: a folder never searched (the output folder, when it lies inside an input folder).
-
-    Raises:
-        BatchError: a list file cannot be read.
-    """
-    seen: dict[Path, Video] = {}
-    skip = exclude.resolve() if exclude else None
-    for video in _expand(specs, base=None, exclude=skip):
-        seen.setdefault(video.path, video)
-    return list(seen.values())
+from roadseg.pipeline.inputs import Video
 
 
 def plan_outputs(videos: Sequence[Video], out_dir: Path, suffix: str = ".mp4") -> dict[Video, Path]:
@@ -78,70 +40,3 @@ def plan_outputs(videos: Sequence[Video], out_dir: Path, suffix: str = ".mp4") -
             raise BatchError(f"the output {target} would replace an input; choose another output folder")
         owners[target] = video
     return {v: t for t, v in owners.items()}
-
-
-def _expand(specs: Sequence[str | os.PathLike], *, base: Path | None, exclude: Path | None) -> Iterator[Video]:
-    for spec in specs:
-        text = str(spec)
-        if text.startswith("@"):
-            yield from _from_list(Path(text[1:]).expanduser(), exclude)
-            continue
-        path = Path(text).expanduser()
-        if base is not None and not path.is_absolute():
-            path = base / path
-        if any(c in text for c in _GLOB_CHARS) and not path.exists():
-            yield from _from_glob(str(path), exclude)
-        elif path.is_dir():
-            yield from _walk(path.resolve(), PurePath(), exclude)
-        else:  # a file, or a missing path that becomes an `error` line naming it
-            yield Video(path.resolve(), _rel_of_file(Path(text), base))
-
-
-def _rel_of_file(given: Path, base: Path | None) -> PurePath:
-    """A file from a list keeps its relative path (``a/b.mov``); anything else keeps its name."""
-    if base is not None and not given.is_absolute() and ".." not in given.parts:
-        return PurePath(*[p for p in given.parts if p != "."])
-    return PurePath(given.name)
-
-
-def _from_list(path: Path, exclude: Path | None) -> Iterator[Video]:
-    try:
-        lines = path.read_text().splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BatchError(f"cannot read the input list {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    entries = [line.strip() for line in lines]
-    entries = [e for e in entries if e and not e.startswith("#")]
-    yield from _expand(entries, base=path.resolve().parent, exclude=exclude)
-
-
-def _from_glob(pattern: str, exclude: Path | None) -> Iterator[Video]:
-    parts = Path(pattern).parts
-    fixed = next(i for i, part in enumerate(parts) if any(c in part for c in _GLOB_CHARS))
-    root = Path(*parts[:fixed]) if fixed else Path(".")
-    matches = sorted(glob.glob(pattern, recursive=True))
-    if not matches:
-        log.warning("%s matches nothing", pattern)
-    for match in map(Path, matches):
-        rel = PurePath(os.path.relpath(match, root))
-        if match.is_dir():
-            yield from _walk(match.resolve(), rel, exclude)
-        elif match.suffix.lower() in VIDEO_SUFFIXES and not _excluded(match, exclude):
-            yield Video(match.resolve(), rel)
-
-
-def _walk(folder: Path, prefix: PurePath, exclude: Path | None) -> Iterator[Video]:
-    """Video files under ``folder`` (recursively, hidden entries and ``exclude`` left out), sorted by path."""
-    found = []
-    for root, dirs, files in os.walk(folder):
-        here = Path(root)
-        dirs[:] = [d for d in dirs if not d.startswith(".") and not _excluded(here / d, exclude)]
-        found += [here / f for f in files if not f.startswith(".") and Path(f).suffix.lower() in VIDEO_SUFFIXES]
-    for path in sorted(found, key=lambda p: p.relative_to(folder).parts):
-        yield Video(path, prefix / path.relative_to(folder))
-
-
-def _excluded(path: Path, exclude: Path | None) -> bool:
-    if exclude is None:
-        return False
-    path = path.resolve()
-    return path == exclude or exclude in path.parents

@@ -22,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from roadseg.errors import SourceError
+from roadseg.pipeline.inputs import find_videos
 from roadseg.pipeline.sources.base import VideoInfo, open_container
 from roadseg.pipeline.sources.file import VideoSource
 
@@ -31,14 +32,7 @@ log = logging.getLogger("roadseg")
 def concat_paths(spec: str | Path) -> list[Path]:
     """The video files a folder (searched recursively), a glob or an ``@list.txt`` names, in name
     order (the order a dashcam numbers its files in); SourceError if there are none."""
-    from roadseg.batch.errors import BatchError
-    from roadseg.batch.inputs import find_videos
-
-    try:
-        videos = find_videos([str(spec)])
-    except BatchError as exc:
-        raise SourceError(str(exc)) from None
-    paths = [v.path for v in videos]
+    paths = [v.path for v in find_videos([str(spec)])]
     if missing := next((p for p in paths if not p.is_file()), None):
         raise SourceError(f"input not found: {missing}")
     if not paths:

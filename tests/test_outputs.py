@@ -279,8 +279,8 @@ def test_an_output_that_cannot_hold_h264_gets_its_own_codec_unless_one_is_asked(
 
 
 def test_an_encoder_that_fails_is_not_tried_again_as_the_containers_own(tmp_path, monkeypatch):
+    from roadseg.errors import SinkError
     from roadseg.pipeline.sinks import VideoSink, video
-    from roadseg.pipeline.sinks.video import SinkError
 
     tried = []
     real = video.VideoSink._try_open
@@ -297,7 +297,7 @@ def test_an_encoder_that_fails_is_not_tried_again_as_the_containers_own(tmp_path
 
 def test_gpu_encoders_get_their_own_constant_quality_mode_for_crf():
     from roadseg.errors import SinkError
-    from roadseg.pipeline.sinks.video import encoder_options
+    from roadseg.pipeline.sinks.encoders import encoder_options
 
     # nvenc has no "crf": without cq it encoded at its default 2 Mb/s whatever --crf said
     assert encoder_options("h264_nvenc", 18, "superfast") == {"rc": "vbr", "cq": "18", "b": "0"}

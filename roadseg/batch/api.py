@@ -131,7 +131,7 @@ def _check_encoder(sopts: SegmentOptions, suffix: str) -> None:
     video in turn. (Without ``codec`` another container may choose its own encoder, VP9 for
     ``.webm``: each video checks its own then.)"""
     from roadseg.errors import SinkError
-    from roadseg.pipeline.sinks.video import check_video_encoder, encoder_options
+    from roadseg.pipeline.sinks.encoders import check_video_encoder, encoder_options
 
     try:
         encoder = check_video_encoder(sopts.codec or "libx264")

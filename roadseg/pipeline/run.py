@@ -35,7 +35,8 @@ from roadseg.pipeline.overlay import Overlay, class_shares, draw_hud, output_siz
 from roadseg.pipeline.runner import LatestQueue, StageFailed, run_stages
 from roadseg.pipeline.sinks import ImageSink, MaskSink, ServeSink, Sink, VideoSink, WindowSink, check_output_path
 from roadseg.pipeline.sinks.base import shift_timecode
-from roadseg.pipeline.sinks.video import STDOUT, check_video_encoder
+from roadseg.pipeline.sinks.encoders import check_video_encoder
+from roadseg.pipeline.sinks.video import STDOUT
 from roadseg.pipeline.sources import (
     Frame,
     ImageSource,

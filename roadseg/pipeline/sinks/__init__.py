@@ -13,9 +13,10 @@ The kinds:
 """
 
 from roadseg.pipeline.sinks.base import Sink, check_output_path
+from roadseg.pipeline.sinks.encoders import encoder_usable, even_size
 from roadseg.pipeline.sinks.files import ImageSink, MaskSink
 from roadseg.pipeline.sinks.server import MjpegServer, ServeSink
-from roadseg.pipeline.sinks.video import VideoSink, encoder_usable, even_size
+from roadseg.pipeline.sinks.video import VideoSink
 from roadseg.pipeline.sinks.window import WindowSink
 
 __all__ = [

@@ -239,6 +239,7 @@ class Outcome:
     output: Media | None  # None: no output file
     stats: dict | None
     seconds: float
+    live: bool = False  # played with --live: frames may be skipped, and sound from before the first frame kept is not recorded
 
     def problems(self) -> list[str]:
         """Everything that breaks the rules: no hang, no traceback, exit 0 or one final ``Error:`` line
@@ -261,13 +262,19 @@ class Outcome:
             out.append(f"refused although {given.frames} frames decode")
         if got is not None and got.frames == 0:
             out.append("an output file that does not decode")
-        if self.returncode == 0 and (got is None or got.frames < given.frames - max(1, given.frames // 20)):
+        if self.returncode == 0 and not self.live and (got is None or got.frames < given.frames - max(1, given.frames // 20)):
             out.append(f"{given.frames} frames decode but the output holds {got and got.frames}")
+        if self.returncode == 0 and self.live and got is None:
+            out.append("no recording")
         dropped = (self.stats or {}).get("audio_dropped", 0)
         if dropped and "damaged audio packet" not in err:
             out.append("audio packets dropped without the warning line")
         reencoded = "re-encoding it as" in err  # (packets of another codec: counted otherwise)
-        if got is not None and not reencoded and got.audio != given.audio - dropped:
+        if got is not None and self.live and not reencoded:
+            kept = given.audio - dropped
+            if got.audio > kept or (kept >= 20 and got.frames > 1 and got.audio < kept // 2):
+                out.append(f"{given.audio} audio packets in, {dropped} dropped, but {got.audio} recorded")
+        elif got is not None and not reencoded and got.audio != given.audio - dropped:
             out.append(f"{given.audio} audio packets in, {dropped} dropped, but {got.audio} out")
         if got is not None and reencoded and given.audio > dropped and not got.audio:
             out.append(f"{given.audio} audio packets in, {dropped} dropped, but none out after re-encoding")
@@ -275,14 +282,15 @@ class Outcome:
 
 
 def run_case(base: Path, container: str, kind: str, seed: int, model: Path, work: Path, *,
-             timeout: float = 60.0, output: str = "mp4") -> Outcome:  # fmt: skip
+             timeout: float = 60.0, output: str = "mp4", live: bool = False) -> Outcome:  # fmt: skip
     """Mutate ``base`` as the case says, run the real ``segment-video`` on it in a subprocess (into an
-    ``output`` file: webm re-encodes AAC audio), check the result."""
+    ``output`` file: webm re-encodes AAC audio; ``live``: played as if it were a camera, ``--live``),
+    check the result."""
     name = f"{container}-{kind}-{seed}"
     src, out, stats = work / f"{name}.{container}", work / f"{name}-out.{output}", work / f"{name}.json"
     src.write_bytes(case_bytes(base, container, kind, seed))
     cmd = [sys.executable, "-m", "roadseg", "segment", str(src), "-o", str(out), "--model", str(model), "-y", "-q",
-           "--stats", str(stats)]  # fmt: skip
+           "--stats", str(stats), *(["--live"] if live else [])]  # fmt: skip
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, errors="replace",
@@ -293,7 +301,7 @@ def run_case(base: Path, container: str, kind: str, seed: int, model: Path, work
         err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
     seconds = time.perf_counter() - t0
     outcome = Outcome(name, probe(src), code, err, probe(out) if out.exists() else None,
-                      json.loads(stats.read_text()) if stats.exists() else None, round(seconds, 2))  # fmt: skip
+                      json.loads(stats.read_text()) if stats.exists() else None, round(seconds, 2), live)  # fmt: skip
     for p in (src, out, stats):
         p.unlink(missing_ok=True)
     return outcome

@@ -1,10 +1,10 @@
 """segment-video on damaged copies of a real clip with audio: never a hang or a traceback, a refusal
 only where nothing decodes, otherwise a playable output of what decodes, and no audio lost unsaid.
 
-The 400 cases (4 containers x 10 kinds of damage x 10 seeds), and 100 on clips with GPS captions
-(mkv, mp4 x 10 kinds x 5 seeds), run with ``-m slow``; the default
-suite runs a fixed subset that covers every class of failure the fuzzing found, and a few cases into
-webm, where the AAC audio is re-encoded rather than copied. A failing case is
+The 500 cases (5 containers x 10 kinds of damage x 10 seeds), 100 on clips with GPS captions (mkv,
+mp4 x 10 kinds x 5 seeds), 60 of three joined files and 120 played with ``--live`` run with ``-m slow``;
+the default suite runs a fixed subset that covers every class of failure the fuzzing found, and a few
+cases into webm, where the AAC audio is re-encoded rather than copied. A failing case is
 reproduced with ``python tests/fuzzing.py CASE FOLDER`` (it writes the damaged input there).
 """
 
@@ -133,6 +133,30 @@ def test_damaged_file_among_joined_ones_all(case, fuzz_env):
     test_damaged_file_among_joined_ones(case, fuzz_env)
 
 
+# played with --live (a damaged file as if it were a camera): its sound is recorded with the frames kept
+LIVE = tuple(f"{c}-{k}-{s}" for c in ("mp4", "mkv", "ts", "avi") for k in KINDS for s in range(3))
+FAST_LIVE = (
+    "mp4-truncate-3",  # nothing decodes: it ended "0 frames shown", exit 0, leaving a recording that does not play
+    "ts-audio-2",  # damaged audio: the rest recorded
+)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("case", FAST_LIVE)
+def test_damaged_input_played_live(case, fuzz_env):
+    bases, model, work = fuzz_env
+    container, kind, seed = case.split("-")
+    outcome = run_case(bases[container], container, kind, int(seed), model, work, live=True)
+    assert not outcome.problems(), f"{case}: {outcome.problems()}\n{outcome.stderr[-3000:]}"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("case", LIVE)
+def test_damaged_input_played_live_all(case, fuzz_env):
+    test_damaged_input_played_live(case, fuzz_env)
+
+
 def test_the_checker_sees_every_kind_of_failure():
     def problems(code, err, given=Media(38, 70), got=Media(38, 70), stats=None):
         return Outcome("c", given, code, err, got, stats or {"audio_dropped": 0}, 0.1).problems()
@@ -150,3 +174,11 @@ def test_the_checker_sees_every_kind_of_failure():
     reencoded = "audio stream #1 (pcm_s16le) in mp4 would be ISO PCM ...; re-encoding it as aac"
     assert problems(0, reencoded, got=Media(38, 52)) == []  # (AAC frames are not PCM packets: other counts)
     assert "70 audio packets in, 0 dropped, but none out after re-encoding" in problems(0, reencoded, got=Media(38, 0))
+
+    def live(code, err, got, given=Media(38, 70)):
+        return Outcome("c", given, code, err, got, {"audio_dropped": 0}, 0.1, live=True).problems()
+
+    assert live(0, "", Media(20, 68)) == []  # frames skipped, sound from before the first frame kept not recorded
+    assert "no recording" in live(0, "", None)
+    assert "70 audio packets in, 0 dropped, but 0 recorded" in live(0, "", Media(20, 0))
+    assert "70 audio packets in, 0 dropped, but 71 recorded" in live(0, "", Media(20, 71))

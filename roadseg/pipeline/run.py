@@ -28,7 +28,16 @@ from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
-from roadseg.errors import Interrupted, OutputError, PipelineError, RoadsegError, SinkError, StopRequested, reason_of
+from roadseg.errors import (
+    Interrupted,
+    OutputError,
+    PipelineError,
+    RoadsegError,
+    SinkError,
+    SourceError,
+    StopRequested,
+    reason_of,
+)
 from roadseg.pipeline.infer import Segmenter, infer_stage
 from roadseg.pipeline.options import RunResult, SegmentOptions
 from roadseg.pipeline.overlay import Overlay, class_shares, draw_hud, output_size, palette_lut
@@ -233,6 +242,10 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
         raise _failed(exc, primary) from exc.error
     finally:
         progress.close()
+    if source.live and not writer.stats.frames:  # (a file's source refuses before any work; a live one ends)
+        removed = primary is not None and not primary.finish(keep=False) and not getattr(primary, "to_stdout", False)
+        raise SourceError(f"no decodable video frames came from {opts.input}"
+                          + (f"; removed the empty {primary.label} {primary.path}" if removed else ""))  # fmt: skip
     return _result(opts, source, seg, writer, time.perf_counter() - t0, expected)
 
 

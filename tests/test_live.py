@@ -387,6 +387,19 @@ def test_show_without_a_gui_opencv_says_what_to_install(clip, rule_onnx):
     assert r.exit_code == 1 and "needs OpenCV with GUI support" in r.output
 
 
+def test_a_camera_whose_picture_changes_size_midway_is_recorded_at_its_first_size(rule_onnx, tmp_path):
+    """Settings changed on the camera (or a damaged picture header): the recording was made for the first
+    size, and a frame of another ended the run ("ValueError: index can't contain negative values")."""
+    first = write_video(tmp_path / "a.ts", split_frames(10, h=96, w=128))
+    second = write_video(tmp_path / "b.ts", split_frames(10, h=120, w=160))
+    both = tmp_path / "changed.ts"
+    both.write_bytes(first.read_bytes() + second.read_bytes())
+    out = tmp_path / "rec.mp4"
+    stats = run_live(str(both), model=str(rule_onnx), output=str(out), device="cpu")
+    v = read_video(out)
+    assert stats["frames"] == len(v["frames"]) == 20 and (v["width"], v["height"]) == (128, 96)
+
+
 def test_live_needs_an_output(clip, rule_onnx):
     r = CliRunner().invoke(segment_video_cmd, [str(clip), "--live", "--model", str(rule_onnx)])
     assert r.exit_code == 1 and "needs somewhere to go" in r.output

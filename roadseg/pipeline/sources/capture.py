@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterator
 
 import av
+import cv2
 
 from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.runner import call_interruptibly
@@ -116,6 +117,7 @@ class LiveSource:
         self._timeline = AudioTimeline()  # audio packets whose timestamps cannot be right are dropped there
         self._dropped = 0  # by the timelines of earlier connections, and audio read long before any frame
         self._clock: float | None = None  # the last frame's Frame.clock
+        self._resized = False  # (said once)
 
     @property
     def audio_dropped(self) -> int:
@@ -240,12 +242,25 @@ class LiveSource:
                     if shift is None or abs(t + shift - captured) > RESYNC:
                         shift = self._tie(t, captured)
                     clock = self._clock = t + shift
-            yield Frame(first_index, rgb_picture(vf), vf.pts, vf.time_base, captured, clock=clock)
+            yield Frame(first_index, self._sized(rgb_picture(vf)), vf.pts, vf.time_base, captured, clock=clock)
             first_index += 1
             if shift is not None and waiting:  # (after the frame: a recording starts at its first frame)
                 yield from (_retimed(p, shift) for p in waiting)
                 waiting.clear()
 
+
+    def _sized(self, image):
+        """``image`` at the size the stream said when it was opened (what the outputs were made for): a
+        camera whose settings changed, a reconnected stream's other resolution or a damaged picture
+        header is scaled to it, with one line the first time."""
+        want = (self.info.height, self.info.width)
+        if image.shape[:2] == want or not all(want):
+            return image
+        if not self._resized:
+            self._resized = True
+            log.warning("%s's picture changed size from %dx%d to %dx%d; scaling it to the first size", self.spec,
+                        want[1], want[0], image.shape[1], image.shape[0])  # fmt: skip
+        return cv2.resize(image, (want[1], want[0]), interpolation=cv2.INTER_AREA)
 
     def _tie(self, t: float, captured: float) -> float:
         """The shift that puts stream time ``t`` at ``captured``, or just after the last frame timed so far

@@ -357,6 +357,30 @@ def test_webcam_show_with_a_stand_in_capture(clip, rule_onnx, monkeypatch):
     assert "5 frames shown" in r.output
 
 
+def test_a_camera_is_asked_for_the_size_rate_and_format_given_and_says_where_it_gives_another(clip, rule_onnx,
+                                                                                               monkeypatch, tmp_path):  # fmt: skip
+    """The stand-in camera is the 128x96 clip: Video4Linux2 is asked for 1280x720 at 30 frames/s as MJPEG."""
+    asked = []
+
+    def camera(url, *, what, format, options, **kw):
+        asked.append((url, what, format, options))
+        return av.open(str(clip))
+
+    monkeypatch.setattr(capture, "open_container", camera)
+    r = CliRunner().invoke(segment_video_cmd, ["0", "-o", str(tmp_path / "rec.mp4"), "--max-frames", "3", "--model",
+                                               str(rule_onnx), "--device", "cpu", "--camera-size", "1280x720",
+                                               "--camera-fps", "30", "--camera-format", "mjpeg"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert asked == [("/dev/video0", "camera", "v4l2", {"video_size": "1280x720", "framerate": "30",
+                                                        "input_format": "mjpeg"})]  # fmt: skip
+    assert "camera 0 gives 128x96, not the 1280x720 asked (it does not offer that size in that format)" in r.output
+    for given in (["--camera-size", "720x1280x3"], ["--camera-fps", "0"], ["--camera-size", "0x720"]):
+        r = CliRunner().invoke(segment_video_cmd, ["0", "--show", *given])
+        assert r.exit_code == 2 and "Traceback" not in r.output, given
+    r = CliRunner().invoke(segment_video_cmd, [str(clip), "-o", str(tmp_path / "o.mp4"), "--camera-fps", "30"])
+    assert r.exit_code == 1 and f"for; {clip} is not one" in r.output
+
+
 def test_unplugged_camera_ends_the_run_cleanly(clip, rule_onnx, monkeypatch, tmp_path):
     class Unplugging:
         def __init__(self) -> None:

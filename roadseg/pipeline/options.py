@@ -22,8 +22,9 @@ class SegmentOptions:
     ``input`` is a video file, an image, a folder or glob of images, a webcam index, a device or a
     stream URL; ``output`` the video (or image folder) to write, or the recording of a live run.
     Live-only fields: ``live`` (play a file as a camera), ``show``, ``serve``, ``retries``,
-    ``retry_delay``, ``no_hud``, ``pace``. File-only: ``start``, ``duration``, ``batch``,
-    ``no_audio``, ``video_stream``, ``height``, ``concat``. ``pace`` and ``queue_size`` are library-only knobs.
+    ``retry_delay``, ``no_hud``, ``pace``; a camera's own: ``camera_size``, ``camera_fps``,
+    ``camera_format``. File-only: ``start``, ``duration``, ``batch``, ``video_stream``, ``height``,
+    ``concat``. ``pace`` and ``queue_size`` are library-only knobs.
     """
 
     input: str | Path
@@ -57,6 +58,9 @@ class SegmentOptions:
     retries: int = 5
     retry_delay: float = 1.0
     no_hud: bool = False
+    camera_size: tuple[int, int] | None = None  # (width, height) to ask a camera for, as cameras are sold: 1280x720
+    camera_fps: float | None = None  # frames/s to ask a camera for
+    camera_format: str | None = None  # the camera's own format to ask for (mjpeg, yuyv422, h264)
     pace: bool | None = None
     queue_size: int = 8
 

@@ -57,7 +57,7 @@ from roadseg.pipeline.sources import (
     is_live_input,
     open_url,
 )
-from roadseg.pipeline.sources.capture import HTTP_SCHEMES
+from roadseg.pipeline.sources.capture import HTTP_SCHEMES, camera_options, capture_args
 from roadseg.pipeline.sources.concat import concat_source
 from roadseg.pipeline.suffixes import AUDIO_SUFFIXES, IMAGE_SUFFIXES
 from roadseg.pipeline.timing import FrameStats, Progress, StageTimes, timed
@@ -122,6 +122,9 @@ def _check(opts: SegmentOptions) -> bool:
         raise OutputError("--show and --serve are for live input (a camera, a stream URL, or a file with --live)")
     if not opts.output and not live:
         raise OutputError("-o/--output is required")
+    if (opts.camera_size or opts.camera_fps or opts.camera_format) and capture_args(str(opts.input))[3] != "camera":
+        raise OutputError("--camera-size, --camera-fps and --camera-format are what to ask a camera (0, /dev/video0) "
+                          f"for; {opts.input} is not one")  # fmt: skip
     if opts.concat and (live or str(opts.input) == "-"):
         raise OutputError("--concat joins video files (a folder, a quoted glob or @list.txt); not live or piped input")
     if opts.video_stream is not None and (live or _images(opts)):
@@ -168,7 +171,8 @@ def _open_source(opts: SegmentOptions, live: bool, stop: threading.Event) -> Sou
         live = not is_file  # an http(s) URL of a file, and nobody watching it live: every frame, and its audio
     if live:
         return LiveSource(spec, pace=opts.pace, retries=opts.retries, retry_delay=opts.retry_delay, stop=stop,
-                          hwaccel=opts.hwaccel, container=container, audio=not opts.no_audio)  # fmt: skip
+                          hwaccel=opts.hwaccel, container=container, audio=not opts.no_audio,
+                          camera=camera_options(opts.camera_size, opts.camera_fps, opts.camera_format))  # fmt: skip
     if container is None and _images(opts):
         return ImageSource(opts.input)
     if opts.concat:

@@ -55,19 +55,31 @@ def open_url(spec: str, hwaccel: str | None = None) -> tuple[av.container.InputC
     return container, container.duration is not None and container.duration > 0
 
 
-def capture_args(spec: str) -> tuple[str, str | None, dict[str, str], str]:
-    """(url, format, options, kind) for ``av.open``; kind is ``camera``, ``stream`` or ``file``."""
+def capture_args(spec: str, camera: dict[str, str] | None = None) -> tuple[str, str | None, dict[str, str], str]:
+    """(url, format, options, kind) for ``av.open``; kind is ``camera``, ``stream`` or ``file``.
+    ``camera``: what to ask a camera for (:func:`camera_options`).
+
+    >>> capture_args("0", camera_options(size=(1280, 720), fps=30, format="mjpeg"))
+    ('/dev/video0', 'v4l2', {'video_size': '1280x720', 'framerate': '30', 'input_format': 'mjpeg'}, 'camera')
+    """
     if spec.isdigit() or spec.startswith("/dev/video"):
-        return (f"/dev/video{spec}" if spec.isdigit() else spec), "v4l2", {}, "camera"
+        return (f"/dev/video{spec}" if spec.isdigit() else spec), "v4l2", dict(camera or {}), "camera"
     if spec.lower().startswith(STREAM_SCHEMES):
         opts = {"rtsp_transport": "tcp"} if spec.lower().startswith("rtsp") else {}
         return spec, None, opts, "stream"
     return spec, None, {}, "file"
 
 
-def open_capture(spec: str, hwaccel: str | None = None):
+def camera_options(size: tuple[int, int] | None = None, fps: float | None = None,
+                   format: str | None = None) -> dict[str, str]:  # fmt: skip
+    """FFmpeg's options for a camera (Video4Linux2): ``size`` (width, height), frames/s, its own format."""
+    asked = {"video_size": size and f"{size[0]}x{size[1]}", "framerate": fps and f"{fps:g}", "input_format": format}
+    return {k: v for k, v in asked.items() if v}
+
+
+def open_capture(spec: str, hwaccel: str | None = None, camera: dict[str, str] | None = None):
     """Open a camera, stream or file with PyAV; open and read both time out after 5 s."""
-    url, fmt, opts, kind = capture_args(spec)
+    url, fmt, opts, kind = capture_args(spec, camera)
     return open_container(url, what=kind, format=fmt, options=opts, timeout=(5.0, 5.0), hwaccel=hwaccel)
 
 
@@ -81,6 +93,8 @@ class LiveSource:
         stop: set it to end the source (also ends a reconnect wait).
         hwaccel: decode on a hardware device, as for files.
         container: ``spec`` already opened (by :func:`open_url`), taken over, not opened again.
+        camera: what to ask a camera for (:func:`camera_options`: size, frames/s, format); one line
+            says where it gives something else.
         audio: also yield the audio packets (a stream's, a file's; a webcam has none), timed on the
             capture clock: ``pts`` and ``dts`` in the packet's time base count from the same zero
             as :attr:`Frame.captured <roadseg.pipeline.sources.base.Frame.captured>` does
@@ -98,19 +112,25 @@ class LiveSource:
 
     def __init__(self, spec: str, *, pace: bool | None = None, retries: int = 5, retry_delay: float = 1.0,
                  stop: threading.Event | None = None, hwaccel: str | None = None,
-                 container: av.container.InputContainer | None = None, audio: bool = True) -> None:  # fmt: skip
+                 container: av.container.InputContainer | None = None, audio: bool = True,
+                 camera: dict[str, str] | None = None) -> None:  # fmt: skip
         self.spec = str(spec)
         self.kind = capture_args(self.spec)[3]
         self.pace = self.kind == "file" if pace is None else pace
-        self.retries, self.retry_delay, self.hwaccel = retries, retry_delay, hwaccel
+        self.retries, self.retry_delay, self.hwaccel, self.camera = retries, retry_delay, hwaccel, camera or {}
         self.stop = stop or threading.Event()
         self.reconnects = 0
         self.last_time: float | None = None
         # PyAV swallows Ctrl-C while a stream connects: open in a thread so the caller sees it at once
         if container is None:
-            container = call_interruptibly(lambda: open_capture(self.spec, hwaccel), "open", lambda c: c.close())
+            container = call_interruptibly(lambda: open_capture(self.spec, hwaccel, self.camera), "open",
+                                           lambda c: c.close())  # fmt: skip
         self.container = container
         self.info = VideoInfo.from_container(self.container, self.spec)
+        if (size := self.camera.get("video_size")) and size != f"{self.info.width}x{self.info.height}":
+            log.warning("camera %s gives %dx%d, not the %s asked (it does not offer that size%s)", self.spec,
+                        self.info.width, self.info.height, size,
+                        " in that format" if "input_format" in self.camera else "")  # fmt: skip
         say_if_hdr(picture_stream(self.container), self.spec)
         self.audio_streams = list(self.container.streams.audio) if audio else []
         self._audio = {s.index: codec_of(s) for s in self.audio_streams}  # what a reconnected stream must match
@@ -142,7 +162,7 @@ class LiveSource:
         while not self.stop.is_set():
             if self.container is None:  # a reconnect
                 try:
-                    self.container = open_capture(self.spec, self.hwaccel)
+                    self.container = open_capture(self.spec, self.hwaccel, self.camera)
                     self.reconnects += 1
                     continue
                 except SourceError as exc:

@@ -435,22 +435,27 @@ def _rtsp_server_available() -> bool:
         ["/usr/bin/python3", "-c", probe], capture_output=True).returncode == 0  # fmt: skip
 
 
-@pytest.mark.timeout(60)
-@pytest.mark.skipif(not _rtsp_server_available(), reason="GStreamer's RTSP server (Debian) is installed by make test")
-def test_rtsp_stream_input_from_a_local_server(rule_onnx, tmp_path):
+def record_rtsp(rule_onnx, out, frames: int, *server_args: str) -> dict:
+    """Run the local RTSP server (``server_args``: ``audio`` adds sound), record ``frames`` of it to ``out``."""
     from pathlib import Path
 
     port = free_port()
-    server = subprocess.Popen(["/usr/bin/python3", str(Path(__file__).parent / "rtsp_server.py"), str(port)],
-                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    server = subprocess.Popen(["/usr/bin/python3", str(Path(__file__).parent / "rtsp_server.py"), str(port),
+                               *server_args], stdout=subprocess.PIPE, text=True)  # fmt: skip
     try:
         assert server.stdout.readline().strip() == "ready"
-        out = tmp_path / "rtsp.mp4"
-        stats = run_live(f"rtsp://127.0.0.1:{port}/test", model=str(rule_onnx), output=str(out), device="cpu",
-                         max_frames=15)  # fmt: skip
+        return run_live(f"rtsp://127.0.0.1:{port}/test", model=str(rule_onnx), output=str(out), device="cpu",
+                        max_frames=frames)  # fmt: skip
     finally:
         server.terminate()
         server.wait(5)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(not _rtsp_server_available(), reason="GStreamer's RTSP server (Debian) is installed by make test")
+def test_rtsp_stream_input_from_a_local_server(rule_onnx, tmp_path):
+    out = tmp_path / "rtsp.mp4"
+    stats = record_rtsp(rule_onnx, out, 15)
     assert stats["kind"] == "stream" and stats["frames"] == 15
     v = read_video(out)
     assert (v["width"], v["height"]) == (128, 96) and len(v["frames"]) == 15
@@ -462,19 +467,8 @@ def test_an_ip_cameras_sound_is_recorded_in_step_with_its_picture(rule_onnx, tmp
     """G.711 over RTSP, as many IP cameras send it: re-encoded as AAC into mp4. The frames the stream
     buffered while it was being opened come in a burst; timed by arrival they squeezed the first
     second of picture into a moment, and the sound ran about a second behind it."""
-    from pathlib import Path
-
-    port = free_port()
-    server = subprocess.Popen(["/usr/bin/python3", str(Path(__file__).parent / "rtsp_server.py"), str(port), "audio"],
-                              stdout=subprocess.PIPE, text=True)  # fmt: skip
-    try:
-        assert server.stdout.readline().strip() == "ready"
-        out = tmp_path / "cam.mp4"
-        stats = run_live(f"rtsp://127.0.0.1:{port}/test", model=str(rule_onnx), output=str(out), device="cpu",
-                         max_frames=50)  # fmt: skip
-    finally:
-        server.terminate()
-        server.wait(5)
+    out = tmp_path / "cam.mp4"
+    stats = record_rtsp(rule_onnx, out, 50, "audio")
     assert stats["audio_streams"] == 1 and stats["audio_dropped"] == 0
     got = spans(out)
     frames, v_start, v_end = got["video"]

@@ -96,21 +96,21 @@ class Finite(click.FloatRange):
         return number
 
 
-def parse_size(value: str | None) -> tuple[int, int] | None:
-    """Parse ``HxW`` (e.g. ``360x480``).
+def parse_size(value: str | None, form: str = "HxW", example: str = "360x480") -> tuple[int, int] | None:
+    """Parse ``HxW`` (e.g. ``360x480``), or two positive numbers in another ``form`` (a camera's ``WxH``).
 
-    >>> parse_size("360x480")
-    (360, 480)
+    >>> parse_size("360x480"), parse_size("1280x720", "WxH", "1280x720")
+    ((360, 480), (1280, 720))
     """
     if value is None:
         return None
     try:
-        h, w = (int(v) for v in value.lower().split("x"))
+        a, b = (int(v) for v in value.lower().split("x"))
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not HxW, e.g. 360x480") from None
-    if h <= 0 or w <= 0:
-        raise click.BadParameter(f"{value!r}: height and width must be positive")
-    return h, w
+        raise click.BadParameter(f"{value!r} is not {form}, e.g. {example}") from None
+    if a <= 0 or b <= 0:
+        raise click.BadParameter(f"{value!r}: both sides must be positive")
+    return a, b
 
 
 def parse_hostport(value: str | None) -> tuple[str, int] | None:

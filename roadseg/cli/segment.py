@@ -4,25 +4,8 @@ from __future__ import annotations
 
 import click
 
-from roadseg.cli.common import Finite, file_options, handle_errors, model_options, parse_hostport
+from roadseg.cli.common import Finite, file_options, handle_errors, model_options, parse_hostport, parse_size
 from roadseg.pipeline.options import RunResult, SegmentOptions
-
-
-def camera_size(value: str | None) -> tuple[int, int] | None:
-    """``WxH`` -> (width, height): a camera's size is said width first (``--size`` is HxW, as arrays are).
-
-    >>> camera_size("1280x720")
-    (1280, 720)
-    """
-    if value is None:
-        return None
-    try:
-        width, height = (int(v) for v in value.lower().split("x"))
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not WxH, e.g. 1280x720") from None
-    if width <= 0 or height <= 0:
-        raise click.BadParameter(f"{value!r}: width and height must be positive")
-    return width, height
 
 
 def _summary(result: RunResult) -> str:
@@ -54,7 +37,7 @@ def _summary(result: RunResult) -> str:
 @click.option("--retries", default=5, show_default=True, help="Live: reconnect attempts when a stream drops.")
 @click.option("--retry-delay", default=1.0, show_default=True, help="Live: first reconnect delay in seconds (doubles).")
 @click.option("--no-hud", is_flag=True, help="Live: no frames/s and latency text on the picture.")
-@click.option("--camera-size", metavar="WxH", callback=lambda ctx, param, v: camera_size(v),
+@click.option("--camera-size", metavar="WxH", callback=lambda ctx, param, v: parse_size(v, "WxH", "1280x720"),
               help="Camera: the picture size to ask for, width x height as cameras are sold (1280x720) [default: the camera's current].")
 @click.option("--camera-fps", type=Finite(min=0, min_open=True), help="Camera: the frames/s to ask for.")
 @click.option("--camera-format", metavar="NAME", help="Camera: its own format to ask for (mjpeg, yuyv422, h264): many USB cameras give 720p at 30 frames/s only as mjpeg.")

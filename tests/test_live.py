@@ -141,6 +141,26 @@ def test_a_stream_without_timestamps_of_its_own_is_recorded_by_arrival(rule_onnx
     assert frames == stats["frames"] == 15 and end == pytest.approx(1.2, abs=0.25)  # (its first 3 come at once)
 
 
+@pytest.mark.timeout(60)
+def test_sound_that_waits_past_the_bound_is_dropped_counted_and_said(rule_onnx, tmp_path, monkeypatch, caplog):
+    """Every queue is bounded, the audio's beside a newest-frame slot too: here 4 packets, while each
+    inference takes 0.3 s (14 packets of sound)."""
+    import sys
+
+    from roadseg.pipeline.runner import LatestQueue
+
+    run_module = sys.modules["roadseg.pipeline.run"]  # (the package's ``run`` is the function)
+
+    src = write_video(tmp_path / "a.mp4", split_frames(25, h=96, w=128), audio_seconds=1.0)
+    real = OnnxSegmenter.predict
+    monkeypatch.setattr(OnnxSegmenter, "predict", lambda self, frames: (time.sleep(0.3), real(self, frames))[1])
+    monkeypatch.setattr(run_module, "LatestQueue", partial(LatestQueue, max_kept=4))
+    stats = run_live(str(src), model=str(rule_onnx), output=str(tmp_path / "rec.mp4"), device="cpu")
+    assert stats["audio_dropped"] > 10
+    assert f"dropped {stats['audio_dropped']} audio packets that waited while the recording fell behind" in caplog.text
+    assert "damaged audio" not in caplog.text
+
+
 def _get(url: str, timeout: float = 5.0) -> bytes:
     with urllib.request.urlopen(url, timeout=timeout) as r:
         return r.read()

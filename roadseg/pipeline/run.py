@@ -329,7 +329,10 @@ def _result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Writer
     if lost and not source.live:
         log.warning("%d of about %d frames could not be decoded (damaged or truncated input); %s holds the %d that did",
                     lost, expected, opts.output, frames)  # fmt: skip
-    audio_dropped = source.audio_dropped + writer.dropped("audio_dropped") + (writer.queue.overflow if writer.queue else 0)
+    audio_dropped = source.audio_dropped + writer.dropped("audio_dropped")
+    if overflow := writer.queue.overflow if writer.queue is not None else 0:
+        log.warning("dropped %d audio packets that waited while the recording fell behind the stream (a slow disk or "
+                    "CPU); the rest of the sound is kept", overflow)  # fmt: skip
     if audio_dropped:
         joins = source.joins
         n, plural = audio_dropped, "" if audio_dropped == 1 else "s"
@@ -344,7 +347,7 @@ def _result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Writer
         input=str(opts.input), output=None if opts.output is None else str(opts.output), kind=source.kind,
         frames=frames, seconds=round(seconds, 3), fps=round(frames / seconds, 2) if seconds > 0 else None,
         frames_lost=lost, lost_packets=source.lost, audio_streams=len(source.audio_streams),
-        audio_dropped=audio_dropped, subtitle_streams=len(source.subtitle_streams),
+        audio_dropped=audio_dropped + overflow, subtitle_streams=len(source.subtitle_streams),
         subtitles_dropped=source.subtitles_dropped + writer.dropped("subtitles_dropped"), data_streams=len(source.data_streams),
         data_dropped=source.data_dropped + writer.dropped("data_dropped"), dropped=live["dropped"], drop_rate=live["drop_rate"],
         latency_ms=live["latency_ms"] if source.live else None, reconnects=source.reconnects if isinstance(source, LiveSource) else 0,

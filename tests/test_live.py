@@ -444,6 +444,16 @@ def test_a_camera_whose_picture_changes_size_midway_is_recorded_at_its_first_siz
     assert stats["frames"] == len(v["frames"]) == 20 and (v["width"], v["height"]) == (128, 96)
 
 
+def test_duration_records_that_many_seconds_of_a_live_source_and_start_is_refused(clip, rule_onnx, tmp_path):
+    """Both were silently ignored: --duration 1 recorded the whole 2 s clip."""
+    out = tmp_path / "rec.mp4"
+    stats = run_live(str(clip), model=str(rule_onnx), output=str(out), device="cpu", duration=1.0)
+    frames, _, end = spans(out)["video"]
+    assert 20 <= frames == stats["frames"] <= 25 and end == pytest.approx(1.0, abs=0.1)  # (25 unless the slot dropped some)
+    r = CliRunner().invoke(segment_video_cmd, [str(clip), "--live", "-o", str(out), "-y", "--start", "1"])
+    assert r.exit_code == 1 and "--start skips into a file; a live source starts now" in r.output
+
+
 def test_live_needs_an_output(clip, rule_onnx):
     r = CliRunner().invoke(segment_video_cmd, [str(clip), "--live", "--model", str(rule_onnx)])
     assert r.exit_code == 1 and "needs somewhere to go" in r.output

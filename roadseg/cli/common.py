@@ -155,8 +155,8 @@ model_options = _stacked(
 
 #: Which part of a video file is read and how the output is encoded: shared by ``segment`` and ``batch``.
 file_options = _stacked(
-    click.option("--start", default=0.0, type=Finite(min=0), help="Seconds to skip at the start."),
-    click.option("--duration", type=Finite(min=0, min_open=True), help="Seconds to process after --start."),
+    click.option("--start", default=0.0, type=Finite(min=0), help="Seconds to skip at the start (files)."),
+    click.option("--duration", type=Finite(min=0, min_open=True), help="Seconds to process after --start (live input: seconds to record)."),
     click.option("--batch", default=1, show_default=True, type=click.IntRange(1, 256), help="Frames per inference call (files; live input runs one at a time)."),
     click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda", "tensorrt"])),
     click.option("--threads", default=0, show_default=True, type=click.IntRange(min=0), help="onnxruntime intra-op threads (0 = one per core; batch: each worker's share)."),

@@ -23,8 +23,8 @@ class SegmentOptions:
     stream URL; ``output`` the video (or image folder) to write, or the recording of a live run.
     Live-only fields: ``live`` (play a file as a camera), ``show``, ``serve``, ``retries``,
     ``retry_delay``, ``no_hud``, ``pace``; a camera's own: ``camera_size``, ``camera_fps``,
-    ``camera_format``. File-only: ``start``, ``duration``, ``batch``, ``video_stream``, ``height``,
-    ``concat``. ``pace`` and ``queue_size`` are library-only knobs.
+    ``camera_format``. File-only: ``start``, ``batch``, ``video_stream``, ``height``, ``concat``;
+    ``duration`` cuts a file and ends a live run after that many seconds. ``pace`` and ``queue_size`` are library-only knobs.
     """
 
     input: str | Path

@@ -125,6 +125,8 @@ def _check(opts: SegmentOptions) -> bool:
     if (opts.camera_size or opts.camera_fps or opts.camera_format) and capture_args(str(opts.input))[3] != "camera":
         raise OutputError("--camera-size, --camera-fps and --camera-format are what to ask a camera (0, /dev/video0) "
                           f"for; {opts.input} is not one")  # fmt: skip
+    if live and opts.start:
+        raise OutputError("--start skips into a file; a live source starts now (--duration S records S seconds of it)")
     if opts.concat and (live or str(opts.input) == "-"):
         raise OutputError("--concat joins video files (a folder, a quoted glob or @list.txt); not live or piped input")
     if opts.video_stream is not None and (live or _images(opts)):
@@ -231,6 +233,7 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
     progress = Progress(expected, Path(str(opts.input)).name or str(opts.input), enabled=not opts.quiet,
                         figures=stats.figures if source.live else None)  # fmt: skip
     writer = Writer(overlay, sinks, times, stats, progress, stop=stop, dropped=queue, max_frames=opts.max_frames,
+                    seconds=opts.duration if source.live else None,
                     hud=source.live and not opts.no_hud,
                     shares=len(seg.classes) if opts.stats and not source.live else None)  # fmt: skip
     names = ("capture", "infer", "display") if source.live else ("decode", "infer", "encode")
@@ -256,16 +259,19 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
 class Writer:
     """The last stage: overlay (and HUD), every sink, figures, progress; closes the sinks when its input ends.
 
-    Audio packets go to the sinks that have ``mux``. A window's q/Esc or ``max_frames`` sets ``stop``,
+    Audio packets go to the sinks that have ``mux``. A window's q/Esc, ``max_frames`` or a live run's
+    ``seconds`` (by the frames' capture clock, from the first one) sets ``stop``,
     which ends the whole run normally.
     """
 
     def __init__(self, overlay: Overlay, sinks: list[Sink], times: StageTimes, stats: FrameStats, progress: Progress,
-                 *, stop: threading.Event, dropped: LatestQueue | None, max_frames: int | None, hud: bool,
+                 *, stop: threading.Event, dropped: LatestQueue | None, max_frames: int | None,
+                 seconds: float | None = None, hud: bool,
                  shares: int | None) -> None:  # fmt: skip
         self.overlay, self.sinks, self.times, self.stats, self.progress = overlay, sinks, times, stats, progress
         self.muxers = [s for s in sinks if hasattr(s, "mux")]
         self.stop, self.queue, self.max_frames, self.hud, self.shares = stop, dropped, max_frames, hud, shares
+        self.seconds, self._t0 = seconds, None
         self.per_frame: list[dict] | None = [] if shares else None
 
     def __call__(self, items: Iterator) -> None:
@@ -285,6 +291,10 @@ class Writer:
             _close_all(self.sinks)
 
     def write(self, frame: Frame) -> None:
+        if self.seconds is not None and (at := frame.clock if frame.clock is not None else frame.captured) is not None:
+            self._t0 = at if self._t0 is None else self._t0
+            if at - self._t0 >= self.seconds:
+                raise StopRequested  # (a live run's --duration: this frame is past it)
         with self.times.measure("overlay"):
             out = self.overlay(frame.image, frame.labels)
         now = time.monotonic()

@@ -107,6 +107,10 @@ def test_images_in_and_out(rule_onnx, tmp_path):
         r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(tmp_path / dst), "--model", str(rule_onnx)])
         assert r.exit_code == 1 and r.output.startswith("Error: " + says) and r.output.count("\n") == 1, r.output
         assert not (tmp_path / dst).exists()
+    # a video's cut and encoder for images: one line (they were ignored)
+    r = CliRunner().invoke(segment_video_cmd, [str(folder), "-o", str(tmp_path / "cut"), "--start", "1", "--codec",
+                                               "ffv1", "--model", str(rule_onnx)])  # fmt: skip
+    assert r.exit_code == 1 and r.output == f"Error: --start and --codec are for video; {folder} is images\n"
 
 
 def test_start_and_duration_cut_video_and_audio(rule_onnx, tmp_path):

@@ -131,6 +131,9 @@ def _check(opts: SegmentOptions) -> bool:
         raise OutputError("--concat joins video files (a folder, a quoted glob or @list.txt); not live or piped input")
     if opts.video_stream is not None and (live or _images(opts)):
         raise OutputError("--video-stream picks one of a video file's streams; it is not for live or image input")
+    if not live and _images(opts) and (given := [name for name, on in (("--start", opts.start), ("--duration", opts.duration),
+                                                                     ("--codec", opts.codec)) if on]):  # fmt: skip
+        raise OutputError(f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} for video; {opts.input} is images")
     if opts.height is not None and (live or _images(opts)):
         raise OutputError("--height scales a video file's frames as they are decoded; it is not for live or image input")
     if str(opts.output) == STDOUT:

@@ -398,7 +398,28 @@ def test_a_camera_is_asked_for_the_size_rate_and_format_given_and_says_where_it_
         r = CliRunner().invoke(segment_video_cmd, ["0", "--show", *given])
         assert r.exit_code == 2 and "Traceback" not in r.output, given
     r = CliRunner().invoke(segment_video_cmd, [str(clip), "-o", str(tmp_path / "o.mp4"), "--camera-fps", "30"])
-    assert r.exit_code == 1 and f"for; {clip} is not one" in r.output
+    assert r.exit_code == 1 and f"are for a camera (0, /dev/video0); {clip} is not one" in r.output
+
+
+@pytest.mark.timeout(60)
+def test_a_webcams_microphone_is_recorded_in_step_with_its_picture(clip, rule_onnx, monkeypatch, tmp_path):
+    """The stand-in camera is the 2 s clip played in real time; the sound device is FFmpeg's test tone,
+    delivered in real time (lavfi's arealtime), as a microphone's is."""
+    monkeypatch.setattr(capture, "open_capture", lambda spec, *a: av.open(str(clip)))
+    out = tmp_path / "cam.mp4"
+    stats = run_live("0", model=str(rule_onnx), output=str(out), device="cpu", pace=True,
+                     camera_audio="lavfi:sine=frequency=440:sample_rate=48000,arealtime")  # fmt: skip
+    assert stats["audio_streams"] == 1 and stats["audio_dropped"] == 0
+    got = spans(out)
+    _, v_start, v_end = got["video"]
+    _, a_start, a_end = got["audio"]
+    assert v_end == pytest.approx(2.0, abs=0.2) and abs(a_start - v_start) < 0.15 and abs(a_end - v_end) < 0.25
+    with av.open(str(out)) as c:
+        assert c.streams.audio[0].codec_context.name == "aac"  # (PCM re-encoded for mp4)
+    for given, says in (("alsa:no-such-device", "cannot open audio input alsa:no-such-device: "),
+                        ("default", "--camera-audio wants FORMAT:DEVICE (alsa:default, alsa:hw:1,0), not 'default'")):
+        r = CliRunner().invoke(segment_video_cmd, ["0", "--show", "--camera-audio", given])
+        assert r.exit_code == 1 and r.output.startswith("Error: " + says) and r.output.count("\n") == 1, r.output
 
 
 def test_unplugged_camera_ends_the_run_cleanly(clip, rule_onnx, monkeypatch, tmp_path):

@@ -41,6 +41,7 @@ def _summary(result: RunResult) -> str:
               help="Camera: the picture size to ask for, width x height as cameras are sold (1280x720) [default: the camera's current].")
 @click.option("--camera-fps", type=Finite(min=0, min_open=True), help="Camera: the frames/s to ask for.")
 @click.option("--camera-format", metavar="NAME", help="Camera: its own format to ask for (mjpeg, yuyv422, h264): many USB cameras give 720p at 30 frames/s only as mjpeg.")
+@click.option("--camera-audio", metavar="FORMAT:DEVICE", help="Camera: record this sound device with it (a webcam's microphone is a device of its own): alsa:default, alsa:hw:1,0.")
 @handle_errors
 def segment_video_cmd(**options) -> None:  # fmt: skip
     """Segment every frame of INPUT and write OUTPUT with class colours (H.264 mp4 by default).

@@ -23,7 +23,7 @@ class SegmentOptions:
     stream URL; ``output`` the video (or image folder) to write, or the recording of a live run.
     Live-only fields: ``live`` (play a file as a camera), ``show``, ``serve``, ``retries``,
     ``retry_delay``, ``no_hud``, ``pace``; a camera's own: ``camera_size``, ``camera_fps``,
-    ``camera_format``. File-only: ``start``, ``batch``, ``video_stream``, ``height``, ``concat``;
+    ``camera_format``, ``camera_audio``. File-only: ``start``, ``batch``, ``video_stream``, ``height``, ``concat``;
     ``duration`` cuts a file and ends a live run after that many seconds. ``pace`` and ``queue_size`` are library-only knobs.
     """
 
@@ -61,6 +61,7 @@ class SegmentOptions:
     camera_size: tuple[int, int] | None = None  # (width, height) to ask a camera for, as cameras are sold: 1280x720
     camera_fps: float | None = None  # frames/s to ask a camera for
     camera_format: str | None = None  # the camera's own format to ask for (mjpeg, yuyv422, h264)
+    camera_audio: str | None = None  # a sound device to record with a camera, FORMAT:DEVICE (alsa:default)
     pace: bool | None = None
     queue_size: int = 8
 

@@ -122,9 +122,10 @@ def _check(opts: SegmentOptions) -> bool:
         raise OutputError("--show and --serve are for live input (a camera, a stream URL, or a file with --live)")
     if not opts.output and not live:
         raise OutputError("-o/--output is required")
-    if (opts.camera_size or opts.camera_fps or opts.camera_format) and capture_args(str(opts.input))[3] != "camera":
-        raise OutputError("--camera-size, --camera-fps and --camera-format are what to ask a camera (0, /dev/video0) "
-                          f"for; {opts.input} is not one")  # fmt: skip
+    camera = opts.camera_size or opts.camera_fps or opts.camera_format or opts.camera_audio
+    if camera and capture_args(str(opts.input))[3] != "camera":
+        raise OutputError("--camera-size, --camera-fps, --camera-format and --camera-audio are for a camera (0, "
+                          f"/dev/video0); {opts.input} is not one")  # fmt: skip
     if live and opts.start:
         raise OutputError("--start skips into a file; a live source starts now (--duration S records S seconds of it)")
     if opts.concat and (live or str(opts.input) == "-"):
@@ -177,7 +178,8 @@ def _open_source(opts: SegmentOptions, live: bool, stop: threading.Event) -> Sou
     if live:
         return LiveSource(spec, pace=opts.pace, retries=opts.retries, retry_delay=opts.retry_delay, stop=stop,
                           hwaccel=opts.hwaccel, container=container, audio=not opts.no_audio,
-                          camera=camera_options(opts.camera_size, opts.camera_fps, opts.camera_format))  # fmt: skip
+                          camera=camera_options(opts.camera_size, opts.camera_fps, opts.camera_format),
+                          audio_input=opts.camera_audio)  # fmt: skip
     if container is None and _images(opts):
         return ImageSource(opts.input)
     if opts.concat:

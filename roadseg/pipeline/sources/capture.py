@@ -32,6 +32,7 @@ from roadseg.pipeline.runner import call_interruptibly
 from roadseg.pipeline.sources.audio import AudioTimeline
 from roadseg.pipeline.sources.base import Frame, VideoInfo, codec_of, open_container, picture_stream, rgb_picture
 from roadseg.pipeline.sources.hdr import say_if_hdr
+from roadseg.pipeline.sources.microphone import AudioInput
 
 log = logging.getLogger("roadseg")
 HTTP_SCHEMES = ("http://", "https://")  # the stream URLs that may be files (open_url)
@@ -95,6 +96,8 @@ class LiveSource:
         container: ``spec`` already opened (by :func:`open_url`), taken over, not opened again.
         camera: what to ask a camera for (:func:`camera_options`: size, frames/s, format); one line
             says where it gives something else.
+        audio_input: a sound device recorded with a camera (``alsa:default``: an
+            :class:`~roadseg.pipeline.sources.microphone.AudioInput`), its packets handed on between frames.
         audio: also yield the audio packets (a stream's, a file's; a webcam has none), timed on the
             capture clock: ``pts`` and ``dts`` in the packet's time base count from the same zero
             as :attr:`Frame.captured <roadseg.pipeline.sources.base.Frame.captured>` does
@@ -113,7 +116,7 @@ class LiveSource:
     def __init__(self, spec: str, *, pace: bool | None = None, retries: int = 5, retry_delay: float = 1.0,
                  stop: threading.Event | None = None, hwaccel: str | None = None,
                  container: av.container.InputContainer | None = None, audio: bool = True,
-                 camera: dict[str, str] | None = None) -> None:  # fmt: skip
+                 camera: dict[str, str] | None = None, audio_input: str | None = None) -> None:  # fmt: skip
         self.spec = str(spec)
         self.kind = capture_args(self.spec)[3]
         self.pace = self.kind == "file" if pace is None else pace
@@ -133,6 +136,14 @@ class LiveSource:
                         " in that format" if "input_format" in self.camera else "")  # fmt: skip
         say_if_hdr(picture_stream(self.container), self.spec)
         self.audio_streams = list(self.container.streams.audio) if audio else []
+        self._mic = None
+        if audio and audio_input:
+            try:
+                self._mic = AudioInput(audio_input)
+            except BaseException:
+                self.container.close()
+                raise
+            self.audio_streams = [self._mic.stream]
         self._audio = {s.index: codec_of(s) for s in self.audio_streams}  # what a reconnected stream must match
         self._timeline = AudioTimeline()  # audio packets whose timestamps cannot be right are dropped there
         self._dropped = 0  # by the timelines of earlier connections, and audio read long before any frame
@@ -142,7 +153,7 @@ class LiveSource:
     @property
     def audio_dropped(self) -> int:
         """Audio packets left out: damaged timestamps, or too many read before a connection's first frame."""
-        return self._dropped + self._timeline.dropped
+        return self._dropped + self._timeline.dropped + (self._mic.dropped if self._mic else 0)
 
     def __enter__(self) -> LiveSource:
         return self
@@ -151,6 +162,8 @@ class LiveSource:
         self.close()
 
     def close(self) -> None:
+        if self._mic is not None:
+            self._mic.close()
         if self.container is not None:
             self.container.close()
 
@@ -267,6 +280,8 @@ class LiveSource:
             if shift is not None and waiting:  # (after the frame: a recording starts at its first frame)
                 yield from (_retimed(p, shift) for p in waiting)
                 waiting.clear()
+            if self._mic is not None:
+                yield from self._mic.take()
 
 
     def _sized(self, image):

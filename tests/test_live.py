@@ -462,7 +462,9 @@ def test_a_camera_whose_picture_changes_size_midway_is_recorded_at_its_first_siz
     out = tmp_path / "rec.mp4"
     stats = run_live(str(both), model=str(rule_onnx), output=str(out), device="cpu")
     v = read_video(out)
-    assert stats["frames"] == len(v["frames"]) == 20 and (v["width"], v["height"]) == (128, 96)
+    # every frame of the first part and most of the second (its clock starts again at 0, so it plays at once,
+    # and the newest-frame slot may skip a few)
+    assert 13 <= stats["frames"] == len(v["frames"]) <= 20 and (v["width"], v["height"]) == (128, 96)
 
 
 def test_duration_records_that_many_seconds_of_a_live_source_and_start_is_refused(clip, rule_onnx, tmp_path):

@@ -527,6 +527,7 @@ def test_an_ip_cameras_sound_is_recorded_in_step_with_its_picture(rule_onnx, tmp
     frames, v_start, v_end = got["video"]
     _, a_start, a_end = got["audio"]
     assert frames == 50 and v_end == pytest.approx((50 + stats["dropped"]) / 25, abs=0.15)  # the camera's 25 fps
-    assert abs(a_start - v_start) < 0.1 and abs(a_end - v_end) < 0.25
+    # (AAC's encoder delay, 1024 samples, is 0.128 s at 8 kHz: the first packet may start that much before)
+    assert -0.2 < a_start - v_start < 0.1 and abs(a_end - v_end) < 0.25
     with av.open(str(out)) as c:
         assert c.streams.audio[0].codec_context.name == "aac"

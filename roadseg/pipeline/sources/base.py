@@ -103,6 +103,14 @@ class VideoInfo:
         )
 
 
+def retimed(packet: av.Packet, shift: float) -> av.Packet:
+    """``packet`` with its timestamps moved by ``shift`` seconds (a live source's: stream time -> capture clock)."""
+    ticks = round(shift / packet.time_base)
+    packet.pts += ticks
+    packet.dts += ticks
+    return packet
+
+
 def codec_of(stream) -> str | None:
     """The codec name of an input stream (a data stream has no codec context; a timecode track no codec)."""
     return getattr(stream.codec_context, "name", None) or getattr(stream, "name", None)

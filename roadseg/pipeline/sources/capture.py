@@ -30,7 +30,15 @@ import cv2
 from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.runner import call_interruptibly
 from roadseg.pipeline.sources.audio import AudioTimeline
-from roadseg.pipeline.sources.base import Frame, VideoInfo, codec_of, open_container, picture_stream, rgb_picture
+from roadseg.pipeline.sources.base import (
+    Frame,
+    VideoInfo,
+    codec_of,
+    open_container,
+    picture_stream,
+    retimed,
+    rgb_picture,
+)
 from roadseg.pipeline.sources.hdr import say_if_hdr
 from roadseg.pipeline.sources.microphone import AudioInput
 
@@ -136,6 +144,7 @@ class LiveSource:
                         " in that format" if "input_format" in self.camera else "")  # fmt: skip
         say_if_hdr(picture_stream(self.container), self.spec)
         self.audio_streams = list(self.container.streams.audio) if audio else []
+        self._audio = {s.index: codec_of(s) for s in self.audio_streams}  # what a reconnected stream must match
         self._mic = None
         if audio and audio_input:
             try:
@@ -144,7 +153,6 @@ class LiveSource:
                 self.container.close()
                 raise
             self.audio_streams = [self._mic.stream]
-        self._audio = {s.index: codec_of(s) for s in self.audio_streams}  # what a reconnected stream must match
         self._timeline = AudioTimeline()  # audio packets whose timestamps cannot be right are dropped there
         self._dropped = 0  # by the timelines of earlier connections, and audio read long before any frame
         self._clock: float | None = None  # the last frame's Frame.clock
@@ -241,9 +249,9 @@ class LiveSource:
         their stream time moved onto it, so the frames a stream delivers in a burst (what it buffered
         while it was being opened) keep their spacing and the sound stays in step with the picture.
         A stream whose timestamps run away from the time its frames arrive (more than ``RESYNC``
-        seconds) is tied again (never back over frames already timed: :meth:`_tie`); one whose format has no timestamps of its own (an IP camera's MJPEG
-        over HTTP, a raw H.264 stream: FFmpeg numbers their frames at a made-up 25 fps) is timed by
-        arrival alone. Audio read before the first frame (the decoder holds a few frames back) waits
+        seconds) is tied again (never back over frames already timed: :meth:`_tie`); one whose format
+        has no timestamps of its own (an IP camera's MJPEG over HTTP, a raw H.264 stream: FFmpeg
+        numbers their frames at a made-up 25 fps) is timed by arrival alone. Audio read before the first frame (the decoder holds a few frames back) waits
         for it.
         """
         t0, pts0 = time.monotonic(), None
@@ -256,7 +264,7 @@ class LiveSource:
             if isinstance(item, av.Packet):
                 for packet in timeline.take(item, item.stream.index, self.last_time):
                     if shift is not None:
-                        yield _retimed(packet, shift)
+                        yield retimed(packet, shift)
                     elif len(waiting) < MAX_WAITING:
                         waiting.append(packet)
                     else:
@@ -278,7 +286,7 @@ class LiveSource:
             yield Frame(first_index, self._sized(rgb_picture(vf)), vf.pts, vf.time_base, captured, clock=clock)
             first_index += 1
             if shift is not None and waiting:  # (after the frame: a recording starts at its first frame)
-                yield from (_retimed(p, shift) for p in waiting)
+                yield from (retimed(p, shift) for p in waiting)
                 waiting.clear()
             if self._mic is not None:
                 yield from self._mic.take()
@@ -313,9 +321,3 @@ NO_TIMESTAMPS = 0x80  # FFmpeg's AVFMT_NOTIMESTAMPS: a format whose timestamps t
 MADE_UP = frozenset({"image2pipe"})  # numbers its pictures at a rate it is told, without that flag
 
 
-def _retimed(packet: av.Packet, shift: float) -> av.Packet:
-    """``packet`` with its timestamps moved by ``shift`` seconds (stream time -> capture clock)."""
-    ticks = round(shift / packet.time_base)
-    packet.pts += ticks
-    packet.dts += ticks
-    return packet

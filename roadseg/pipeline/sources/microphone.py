@@ -28,6 +28,7 @@ import av
 
 from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.runner import spawn
+from roadseg.pipeline.sources.base import retimed
 
 log = logging.getLogger("roadseg")
 MAX_WAITING = 512  # packets read and not yet handed on (seconds of sound): past that, new ones are dropped and counted
@@ -92,11 +93,9 @@ class AudioInput:
                     continue
                 end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
                 shift = time.monotonic() - end if shift is None else shift  # (a packet arrives once it is full)
-                ticks = round(shift / packet.time_base)
-                packet.pts += ticks
                 packet.dts = packet.pts
                 try:
-                    self._queue.put_nowait(packet)
+                    self._queue.put_nowait(retimed(packet, shift))
                 except queue.Full:
                     self.dropped += 1
         except Exception as exc:  # noqa: BLE001 - a device that goes away must not end the run

@@ -25,6 +25,24 @@ def test_failing_source_ends_the_run():
 
 
 @pytest.mark.timeout(10)
+def test_what_a_failing_source_delivered_still_reaches_the_consumer():
+    """A camera unplugged after a burst: the frames it gave before are recorded, then its error is raised."""
+    got = []
+
+    def source():
+        yield from range(5)
+        raise OSError("No such device")
+
+    def slow_consumer(xs):
+        time.sleep(0.3)  # the source has failed long before
+        got.extend(xs)
+
+    with pytest.raises(StageFailed) as info:
+        run_stages(source, lambda xs: (x * 2 for x in xs), consumer=slow_consumer, queue_size=8)
+    assert info.value.stage == "source" and got == [0, 2, 4, 6, 8]
+
+
+@pytest.mark.timeout(10)
 def test_failing_consumer_while_producer_blocks_on_full_queue():
     """supervision's hang: the reader blocks on a full queue after the callback died."""
 

@@ -2,9 +2,11 @@
 
 A stage is a generator function over an input iterator, so batching and pass-through are natural.
 Guarantees: every queue is bounded (a full queue blocks its producer: no item is dropped); one
-end-of-stream sentinel; an exception in any stage sets the stop event, every other stage ends at its
-next queue operation, and :func:`run_stages` re-raises it as :class:`StageFailed`; Ctrl-C sets the
-same event and every thread is joined with a timeout, so no path can hang.
+end-of-stream sentinel; an exception in any stage after the producer sets the stop event, every other
+stage ends at its next queue operation, and :func:`run_stages` re-raises it as :class:`StageFailed`;
+the producer's exception (an unplugged camera, damaged input) ends its items as their end would, so
+what it delivered before still goes through to the consumer, and is re-raised then; Ctrl-C sets the
+stop event and every thread is joined with a timeout, so no path can hang.
 
 Example:
     >>> out = []
@@ -176,15 +178,17 @@ def _forward(make: Callable[[], Iterable[Any]], out: queue.Queue, stop: threadin
         put(out, _END, stop)
 
 
-def _guarded(name: str, body: Callable[[], None], errors: list, stop: threading.Event) -> Callable[[], None]:
-    """A thread target that records the first failure of ``body`` as :class:`StageFailed` and stops the run."""
+def _guarded(name: str, body: Callable[[], None], errors: list, stop: threading.Event | None) -> Callable[[], None]:
+    """A thread target that records the failure of ``body`` as :class:`StageFailed` and stops the run
+    (unless ``stop`` is None: the producer's items end, and the stages after it finish them)."""
 
     def target() -> None:
         try:
             body()
         except BaseException as exc:  # noqa: BLE001 - travels to the caller
             errors.append(StageFailed(name, exc))
-            stop.set()
+            if stop is not None:
+                stop.set()
 
     return target
 
@@ -228,7 +232,8 @@ def run_stages(
             stale frames instead of blocking.
 
     Raises:
-        StageFailed: the first exception raised by any stage.
+        StageFailed: the first exception raised by any stage (the producer's once the others have
+            finished what it delivered).
         KeyboardInterrupt: after stopping and joining, if the caller's thread was interrupted.
     """
     stop = stop or threading.Event()
@@ -243,8 +248,8 @@ def run_stages(
         bodies.append(lambda i=i, stage=stage: _forward(lambda: stage(drain(queues[i], stop)), queues[i + 1], stop))
     bodies.append(lambda: consumer(drain(queues[n], stop)))
     threads = [
-        threading.Thread(target=_guarded(name, body, errors, stop), name=f"roadseg-{name}", daemon=True)
-        for name, body in zip(names, bodies)
+        threading.Thread(target=_guarded(name, body, errors, stop if i else None), name=f"roadseg-{name}", daemon=True)
+        for i, (name, body) in enumerate(zip(names, bodies))
     ]
     for t in threads:
         t.start()

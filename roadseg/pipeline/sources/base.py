@@ -256,6 +256,18 @@ def unfinished_mp4(path: str | Path) -> bool:
     return bool(boxes) and b"mdat" in boxes and b"moov" not in boxes and b"moof" not in boxes
 
 
+def scaled_to(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+    """``image`` at ``size`` (height, width) by area interpolation; itself where it is that size already
+    (or ``size`` is None).
+
+    >>> scaled_to(np.zeros((4, 6, 3), np.uint8), (2, 3)).shape, scaled_to(np.zeros((4, 6, 3), np.uint8), None).shape
+    ((2, 3, 3), (4, 6, 3))
+    """
+    if size is None or image.shape[:2] == tuple(size):
+        return image
+    return cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+
+
 def rgb_picture(vf: av.VideoFrame, size: tuple[int, int] | None = None) -> np.ndarray:
     """The RGB uint8 [H,W,3] picture of a decoded frame, converted as players show it: by its colour
     tags, or, untagged, by BT.709 if it is HD (wider than 1024 or taller than 576) and BT.601 if not
@@ -264,7 +276,7 @@ def rgb_picture(vf: av.VideoFrame, size: tuple[int, int] | None = None) -> np.nd
     interpolation), in the same conversion."""
     if is_hdr(vf):
         image = sdr_picture(vf)
-        return image if size is None else cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+        return scaled_to(image, size)
     scale = {} if size is None else {"height": size[0], "width": size[1], "interpolation": "AREA"}
     if vf.colorspace == 2 and (vf.width > 1024 or vf.height > 576):  # 2: unspecified
         return vf.to_ndarray(format="rgb24", src_colorspace=Colorspace.ITU709, **scale)

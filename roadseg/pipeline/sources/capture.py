@@ -25,7 +25,6 @@ import time
 from collections.abc import Iterator
 
 import av
-import cv2
 
 from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.runner import call_interruptibly
@@ -38,6 +37,7 @@ from roadseg.pipeline.sources.base import (
     picture_stream,
     retimed,
     rgb_picture,
+    scaled_to,
 )
 from roadseg.pipeline.sources.hdr import say_if_hdr
 from roadseg.pipeline.sources.microphone import AudioInput
@@ -303,7 +303,7 @@ class LiveSource:
             self._resized = True
             log.warning("%s's picture changed size from %dx%d to %dx%d; scaling it to the first size", self.spec,
                         want[1], want[0], image.shape[1], image.shape[0])  # fmt: skip
-        return cv2.resize(image, (want[1], want[0]), interpolation=cv2.INTER_AREA)
+        return scaled_to(image, want)
 
     def _tie(self, t: float, captured: float) -> float:
         """The shift that puts stream time ``t`` at ``captured``, or just after the last frame timed so far

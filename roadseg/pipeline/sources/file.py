@@ -17,7 +17,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 
 from roadseg.errors import SourceError, reason_of
@@ -30,6 +29,7 @@ from roadseg.pipeline.sources.base import (
     open_container,
     picture_stream,
     rgb_picture,
+    scaled_to,
     stream_length,
     video_streams,
 )
@@ -385,8 +385,8 @@ class VideoSource:
             image = np.ascontiguousarray(np.rot90(image, k=rotation // 90))
         if self._size is None:
             self._size = image.shape[:2]
-        elif image.shape[:2] != self._size:  # damaged or changed stream parameters midway: keep the first size
-            image = cv2.resize(image, (self._size[1], self._size[0]), interpolation=cv2.INTER_AREA)
+        else:  # damaged or changed stream parameters midway: keep the first size
+            image = scaled_to(image, self._size)
         pts = vf.pts
         if pts is not None and self._shift and vf.time_base is not None:
             pts -= round(self._shift / vf.time_base)

@@ -262,9 +262,9 @@ PHONE_TAGS = {"creation_time": "2026-06-01T08:30:00.000000Z", "location": "+51.5
               "make": "Apple", "model": "iPhone 15", "encoder": "the phone's own muxer"}  # fmt: skip
 
 
-def _tagged(path: Path) -> Path:
-    """A phone's clip (mov) with its recording's tags, a Japanese audio track and a named video track."""
-    plain = write_video(path.parent / "plain.mp4", split_frames(10, h=48, w=64), audio_seconds=0.4)
+def _tagged(path: Path, frames: int = 10) -> Path:
+    """A phone's clip (mov, 25 frames/s) with its recording's tags, a Japanese audio track and a named video track."""
+    plain = write_video(path.parent / "plain.mp4", split_frames(frames, h=48, w=64), audio_seconds=frames / 25)
     with av.open(str(plain)) as src, av.open(str(path), "w") as out:
         out.metadata.update(PHONE_TAGS)
         streams = {s.index: out.add_stream_from_template(s) for s in src.streams}
@@ -291,6 +291,18 @@ def test_when_and_where_a_clip_was_recorded_goes_into_the_output(rule_onnx, tmp_
     assert tags["encoder"].startswith("Lavf")  # this file's muxer, not the phone's
     assert audio["language"] == "jpn"
     assert video.get("title", video.get("name")) == "front camera" and "own encoder" not in video.get("encoder", "")
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_a_clip_cut_at_start_says_when_its_first_frame_was_recorded(rule_onnx, tmp_path, suffix):
+    src = _tagged(tmp_path / "IMG_0001.MOV", frames=40)  # 1.6 s, recorded from 08:30:00
+    out = tmp_path / f"o{suffix}"
+    segment_video(src, out, model=rule_onnx, quiet=True, start=1.2)
+    with av.open(str(out)) as c:
+        made = c.metadata["creation_time"]
+        assert len([f for f in c.decode(video=0)]) == 10
+    # (was: 08:30:00, the whole file's; mp4 keeps whole seconds)
+    assert made == ("2026-06-01T08:30:01.000000Z" if suffix == ".mp4" else "2026-06-01T08:30:01.200000Z")
 
 
 def test_streams_that_do_not_go_into_the_output_are_named_in_one_line(rule_onnx, tmp_path):

@@ -43,7 +43,7 @@ from roadseg.pipeline.options import RunResult, SegmentOptions
 from roadseg.pipeline.overlay import Overlay, class_shares, draw_hud, output_size, palette_lut
 from roadseg.pipeline.runner import LatestQueue, StageFailed, run_stages
 from roadseg.pipeline.sinks import ImageSink, MaskSink, ServeSink, Sink, VideoSink, WindowSink, check_output_path
-from roadseg.pipeline.sinks.base import shift_timecode
+from roadseg.pipeline.sinks.base import moved_dates, shift_timecode
 from roadseg.pipeline.sinks.encoders import check_video_encoder
 from roadseg.pipeline.sinks.video import STDOUT
 from roadseg.pipeline.sources import (
@@ -214,13 +214,14 @@ def _open_sinks(opts: SegmentOptions, source: Source, seg: Segmenter, stats: Fra
         primary: VideoSink | ImageSink = stack.enter_context(ImageSink(opts.output, names))
         primary.check_targets(Path(str(opts.input)), opts.overwrite)
     else:
-        info = source.info
+        info, start = source.info, 0.0 if source.live else opts.start or 0.0
         width, height = output_size(info.width, info.height, opts.mode)
         primary = stack.enter_context(VideoSink(
             opts.output, width=width, height=height, fps=info.fps, time_base=info.time_base, codec=opts.codec,
             crf=opts.crf, preset=opts.preset, audio=source.audio_streams, audio_samples=source.audio_samples,
-            subtitles=[*source.subtitle_streams, *source.data_streams], tags=info.tags, video_tags=info.video_tags,
-            timecode=None if source.live else _timecode(info, opts.start),
+            subtitles=[*source.subtitle_streams, *source.data_streams], tags=moved_dates(info.tags, start),
+            video_tags=moved_dates(info.video_tags, start),
+            timecode=None if source.live else _timecode(info, start),
             wall_clock=source.live, sample_aspect=info.sample_aspect, label="recording" if source.live else "output"))  # fmt: skip
     return [primary, *sinks], primary
 

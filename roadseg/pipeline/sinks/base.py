@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,29 @@ def kept_tags(metadata: Mapping[str, str]) -> dict[str, str]:
     if "name" in kept and "title" not in kept:
         kept["title"] = kept.pop("name")
     return kept
+
+
+def moved_dates(tags: Mapping[str, str], seconds: float) -> dict[str, str]:
+    """``tags`` with their ``creation_time`` moved on by ``seconds``: when the first frame of a clip cut at
+    ``--start`` was recorded (a dashcam's footage is matched to its GPS log or an incident by it). One
+    that does not parse as an ISO date is kept as it is.
+
+    >>> moved_dates({"creation_time": "2026-06-01T08:30:00.000000Z", "title": "a"}, 90.5)
+    {'creation_time': '2026-06-01T08:31:30.500000Z', 'title': 'a'}
+    >>> moved_dates({"creation_time": "2026-06-01 08:30:00+02:00"}, 1), moved_dates({"creation_time": "noon"}, 1)
+    ({'creation_time': '2026-06-01T08:30:01+02:00'}, {'creation_time': 'noon'})
+    """
+    moved = dict(tags)
+    for key, value in tags.items():
+        if not seconds or key.lower() != "creation_time":
+            continue
+        try:
+            when = datetime.fromisoformat(value.strip()) + timedelta(seconds=seconds)
+        except (ValueError, OverflowError):
+            continue
+        utc = value.strip().endswith("Z")
+        moved[key] = when.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if utc else when.isoformat()
+    return moved
 
 
 def shift_timecode(timecode: str, seconds: float, fps) -> str | None:

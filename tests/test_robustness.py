@@ -711,6 +711,23 @@ def test_a_dashcams_files_of_one_drive_join_into_one_output(rule_onnx, tmp_path)
     assert "--concat joins one camera's files into one output" in line, line
 
 
+def test_a_dual_dashcams_folder_joins_the_front_cameras_files(rule_onnx, tmp_path):
+    drive = tmp_path / "DCIM"
+    drive.mkdir()
+    for i in range(2):  # front and rear at one size, numbered as a Viofo numbers them: in name order F R F R
+        write_video(drive / f"2026_1203_080{i}00_00{2 * i + 1}F.MP4", split_frames(10, h=48, w=64), audio_seconds=0.4)
+        write_video(drive / f"2026_1203_080{i}00_00{2 * i + 2}R.MP4", split_frames(6, h=48, w=64), audio_seconds=0.24)
+    out = tmp_path / "drive.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(drive), "-o", str(out), "--model", str(rule_onnx), "-q", "--concat"])
+    assert r.exit_code == 0, r.output
+    assert len(read_video(out)["frames"]) == 20  # (was: 32, the picture flipping between the cameras at each file)
+    assert ("left out of the join: 2 files of the dashcam's rear camera (names ending in R; the front camera's, "
+            'ending in F, are joined: a glob such as "*R.MP4" picks another): 2026_1203_080000_002R.MP4, '
+            "2026_1203_080100_004R.MP4") in r.output, r.output  # fmt: skip
+    segment_video(f"{drive}/*R.MP4", out, model=rule_onnx, quiet=True, concat=True, overwrite=True)
+    assert len(read_video(out)["frames"]) == 12
+
+
 def test_unwritable_output_path(split_video, rule_onnx, tmp_path):
     r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", "/proc/roadseg-out.mp4", "--model", str(rule_onnx)])
     assert r.exit_code == 1 and "cannot create output" in r.output

@@ -6,7 +6,10 @@ one camera's: the same video codec and size and the same audio (the demuxer woul
 packets for the first file's codec). Files of another camera or format, and one that cannot be read
 at all (the last file of a drive, cut off when the power went), are left out before any work, with
 one line; the camera most of the files come from is the one joined. A dual dashcam writes its front
-and rear files into one folder: give a glob that picks one camera (``"DCIM/*_F.MP4"``).
+and rear files into one folder, often at one size: where every file's name ends in a camera's letter
+(:data:`CAMERA_LETTERS`: ``..._NF.MP4``, ``..._NR.MP4``; ``...0003F.MP4``, ``...0004R.MP4``), the
+front camera's files are joined and the others left out, with one line; a glob picks another
+(``"DCIM/*R.MP4"``).
 
 Example:
     >>> concat_list([Path("/drive/a.mp4"), Path("/drive/it's.mp4")])
@@ -75,6 +78,35 @@ def _one_camera(paths: list[Path], signatures: list) -> list[Path]:
     return [p for p, _, _ in kept]
 
 
+#: The letter a dashcam ends a file's name with to say which of its cameras recorded it (Viofo, BlackVue,
+#: Thinkware, 70mai ...): front, rear (or back), inside the cabin; the front camera's come first.
+CAMERA_LETTERS = {"F": "front", "R": "rear", "B": "rear", "I": "inside"}
+
+
+def _one_view(paths: list[Path]) -> list[Path]:
+    """The front camera's files where every name ends in a camera letter and more than one camera's are
+    here (front and rear at one size pass :func:`_one_camera`; joined, the drive would flip between
+    them at every file); else ``paths``. The others are left out, with one line.
+
+    >>> [p.name for p in _one_view([Path("0800_NF.MP4"), Path("0800_NR.MP4"), Path("0801_EF.MP4")])]
+    ['0800_NF.MP4', '0801_EF.MP4']
+    >>> len(_one_view([Path("part_a.mp4"), Path("part_b.mp4"), Path("part_c.mp4")]))  # (not a camera's letters)
+    3
+    """
+    letters = [p.stem[-1:].upper() for p in paths]
+    if len(set(letters)) < 2 or not all(letter in CAMERA_LETTERS for letter in letters):
+        return paths
+    main = next(c for c in CAMERA_LETTERS if c in letters)
+    other = [p for p, letter in zip(paths, letters) if letter != main]
+    names = ", ".join(p.name for p in other[:3]) + (f" and {len(other) - 3} more" if len(other) > 3 else "")
+    theirs = sorted({letter for letter in letters if letter != main})
+    log.warning("left out of the join: %d file%s of the dashcam's %s camera (names ending in %s; the %s camera's, "
+                "ending in %s, are joined: a glob such as \"*%s.MP4\" picks another): %s", len(other),
+                "s"[: len(other) != 1], " and ".join(dict.fromkeys(CAMERA_LETTERS[c] for c in theirs)),
+                " or ".join(theirs), CAMERA_LETTERS[main], main, theirs[0], names)  # fmt: skip
+    return [p for p, letter in zip(paths, letters) if letter == main]
+
+
 def concat_source(spec: str | Path, **kw) -> VideoSource:
     """A :class:`VideoSource` reading the videos ``spec`` names back to back (``kw``: its options).
     Its ``info`` counts the frames and seconds of all of them and has the first file's tags (its
@@ -90,7 +122,7 @@ def concat_source(spec: str | Path, **kw) -> VideoSource:
         signatures.append(signature)
     if not paths:
         raise SourceError(f"no readable video files in {spec} to join (--concat)")
-    paths = _one_camera(paths, signatures)
+    paths = _one_view(_one_camera(paths, signatures))
     kept = [infos[p] for p in paths]
     fd, script = tempfile.mkstemp(suffix=".ffconcat", prefix="roadseg-")
     try:

@@ -721,11 +721,17 @@ def test_a_dual_dashcams_folder_joins_the_front_cameras_files(rule_onnx, tmp_pat
     r = CliRunner().invoke(segment_video_cmd, [str(drive), "-o", str(out), "--model", str(rule_onnx), "-q", "--concat"])
     assert r.exit_code == 0, r.output
     assert len(read_video(out)["frames"]) == 20  # (was: 32, the picture flipping between the cameras at each file)
-    assert ("left out of the join: 2 files of the dashcam's rear camera (names ending in R; the front camera's, "
-            'ending in F, are joined: a glob such as "*R.MP4" picks another): 2026_1203_080000_002R.MP4, '
-            "2026_1203_080100_004R.MP4") in r.output, r.output  # fmt: skip
+    assert ("left out of the join: 2 files of the dashcam's rear camera (the front camera's are joined; a glob that "
+            "matches one camera's names picks another): 2026_1203_080000_002R.MP4, 2026_1203_080100_004R.MP4"
+            ) in r.output, r.output  # fmt: skip
     segment_video(f"{drive}/*R.MP4", out, model=rule_onnx, quiet=True, concat=True, overwrite=True)
     assert len(read_video(out)["frames"]) == 12
+    for p in drive.iterdir():  # a Tesla's cameras, named by a word
+        p.rename(drive / p.name.replace("F.MP4", "-front.mp4").replace("R.MP4", "-back.mp4"))
+    write_video(drive / "2026_1203_080000_005-left_repeater.mp4", split_frames(4, h=48, w=64), audio_seconds=0.16)
+    r = CliRunner().invoke(segment_video_cmd, [str(drive), "-o", str(out), "--model", str(rule_onnx), "-q", "--concat", "-y"])
+    assert r.exit_code == 0 and len(read_video(out)["frames"]) == 20, r.output
+    assert "3 files of the dashcam's rear and left cameras (the front camera's are joined" in r.output, r.output
 
 
 def test_unwritable_output_path(split_video, rule_onnx, tmp_path):

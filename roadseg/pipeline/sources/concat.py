@@ -7,9 +7,9 @@ packets for the first file's codec). Files of another camera or format, and one 
 at all (the last file of a drive, cut off when the power went), are left out before any work, with
 one line; the camera most of the files come from is the one joined. A dual dashcam writes its front
 and rear files into one folder, often at one size: where every file's name ends in a camera's letter
-(:data:`CAMERA_LETTERS`: ``..._NF.MP4``, ``..._NR.MP4``; ``...0003F.MP4``, ``...0004R.MP4``), the
-front camera's files are joined and the others left out, with one line; a glob picks another
-(``"DCIM/*R.MP4"``).
+or word (:data:`CAMERA_TAGS`: ``..._NF.MP4``, ``..._NR.MP4``; ``...0003F.MP4``, ``...0004R.MP4``;
+``...-front.mp4``, ``...-back.mp4``), the front camera's files are joined and the others left out,
+with one line; a glob picks another (``"DCIM/*R.MP4"``).
 
 Example:
     >>> concat_list([Path("/drive/a.mp4"), Path("/drive/it's.mp4")])
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -78,33 +79,49 @@ def _one_camera(paths: list[Path], signatures: list) -> list[Path]:
     return [p for p, _, _ in kept]
 
 
-#: The letter a dashcam ends a file's name with to say which of its cameras recorded it (Viofo, BlackVue,
-#: Thinkware, 70mai ...): front, rear (or back), inside the cabin; the front camera's come first.
-CAMERA_LETTERS = {"F": "front", "R": "rear", "B": "rear", "I": "inside"}
+#: How a dashcam ends a file's name to say which of its cameras recorded it: one letter, after a letter
+#: for the kind of recording or not (Viofo ``..._0003F``, BlackVue ``..._NF``/``_EF``/``_PR``, 70mai
+#: ``...B``), or a word (Tesla ``...-front``, ``-back``, ``-left_repeater``). The front camera's come first.
+CAMERA_TAGS = {"f": "front", "front": "front", "r": "rear", "rear": "rear", "b": "rear", "back": "rear",
+               "i": "inside", "inside": "inside", "interior": "inside", "cabin": "inside", "left": "left",
+               "left_repeater": "left", "right": "right", "right_repeater": "right"}  # fmt: skip
+_TAIL = re.compile(r"[a-z]+(?:_[a-z]+)*$")
+
+
+def camera_view(name: str) -> str | None:
+    """The camera a dashcam's file ``name`` says recorded it (see :data:`CAMERA_TAGS`), or None.
+
+    >>> [camera_view(n) for n in ("2026_1203_080000_0003F", "20261203_080000_NR", "2026-12-03_08-00-00-left_repeater")]
+    ['front', 'rear', 'left']
+    >>> camera_view("GX010042"), camera_view("part_a"), camera_view("drive_rear_view")
+    (None, None, None)
+    """
+    tail = _TAIL.search(name.lower())
+    word = tail.group(0) if tail else ""
+    return CAMERA_TAGS.get(word if len(word) != 2 else word[-1])  # (two letters: the kind, then the camera)
 
 
 def _one_view(paths: list[Path]) -> list[Path]:
-    """The front camera's files where every name ends in a camera letter and more than one camera's are
-    here (front and rear at one size pass :func:`_one_camera`; joined, the drive would flip between
-    them at every file); else ``paths``. The others are left out, with one line.
+    """The front camera's files where every name says which camera recorded it (:func:`camera_view`) and
+    more than one camera's are here (front and rear at one size pass :func:`_one_camera`; joined, the
+    drive would flip between them at every file); else ``paths``. The others are left out, with one line.
 
     >>> [p.name for p in _one_view([Path("0800_NF.MP4"), Path("0800_NR.MP4"), Path("0801_EF.MP4")])]
     ['0800_NF.MP4', '0801_EF.MP4']
-    >>> len(_one_view([Path("part_a.mp4"), Path("part_b.mp4"), Path("part_c.mp4")]))  # (not a camera's letters)
+    >>> len(_one_view([Path("part_a.mp4"), Path("part_b.mp4"), Path("part_c.mp4")]))  # (not a camera's names)
     3
     """
-    letters = [p.stem[-1:].upper() for p in paths]
-    if len(set(letters)) < 2 or not all(letter in CAMERA_LETTERS for letter in letters):
+    views = [camera_view(p.stem) for p in paths]
+    if len(set(views)) < 2 or None in views:
         return paths
-    main = next(c for c in CAMERA_LETTERS if c in letters)
-    other = [p for p, letter in zip(paths, letters) if letter != main]
+    main = "front" if "front" in views else max(views, key=lambda v: (views.count(v), -views.index(v)))
+    other = [p for p, view in zip(paths, views) if view != main]
     names = ", ".join(p.name for p in other[:3]) + (f" and {len(other) - 3} more" if len(other) > 3 else "")
-    theirs = sorted({letter for letter in letters if letter != main})
-    log.warning("left out of the join: %d file%s of the dashcam's %s camera (names ending in %s; the %s camera's, "
-                "ending in %s, are joined: a glob such as \"*%s.MP4\" picks another): %s", len(other),
-                "s"[: len(other) != 1], " and ".join(dict.fromkeys(CAMERA_LETTERS[c] for c in theirs)),
-                " or ".join(theirs), CAMERA_LETTERS[main], main, theirs[0], names)  # fmt: skip
-    return [p for p, letter in zip(paths, letters) if letter == main]
+    theirs = " and ".join(dict.fromkeys(v for v in views if v != main))
+    log.warning("left out of the join: %d file%s of the dashcam's %s camera%s (the %s camera's are joined; a glob "
+                "that matches one camera's names picks another): %s", len(other), "s"[: len(other) != 1], theirs,
+                "s"[: " and " in theirs], main, names)  # fmt: skip
+    return [p for p, view in zip(paths, views) if view == main]
 
 
 def concat_source(spec: str | Path, **kw) -> VideoSource:

@@ -214,7 +214,7 @@ def _open_sinks(opts: SegmentOptions, source: Source, seg: Segmenter, stats: Fra
         primary: VideoSink | ImageSink = stack.enter_context(ImageSink(opts.output, names))
         primary.check_targets(Path(str(opts.input)), opts.overwrite)
     else:
-        info, start = source.info, 0.0 if source.live else opts.start or 0.0
+        info, start = source.info, opts.start  # (0 for a live source: refused before)
         width, height = output_size(info.width, info.height, opts.mode)
         primary = stack.enter_context(VideoSink(
             opts.output, width=width, height=height, fps=info.fps, time_base=info.time_base, codec=opts.codec,

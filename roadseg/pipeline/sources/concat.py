@@ -59,6 +59,11 @@ def _probe(path: Path) -> tuple[tuple[tuple[str, int, int], tuple[str, ...]], Vi
         return ((info.codec, info.width, info.height), audio), info
 
 
+def _named(paths: list[Path]) -> str:
+    """The first three file names of ``paths``, and how many more, for a line that leaves them out."""
+    return ", ".join(p.name for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+
+
 def _one_camera(paths: list[Path], signatures: list) -> list[Path]:
     """The files of the camera most of them come from: the same video codec and size, and audio
     codecs that agree as far as both files have audio (a damaged header may add or lose a stream).
@@ -72,7 +77,7 @@ def _one_camera(paths: list[Path], signatures: list) -> list[Path]:
         (kept if video == main and sound[:n] == audio[:n] else other).append((path, video, sound))
     if other:
         _, video, sound = other[0]
-        names = ", ".join(p.name for p, _, _ in other[:3]) + (f" and {len(other) - 3} more" if len(other) > 3 else "")
+        names = _named([p for p, _, _ in other])
         log.warning("left out of the join: %d file%s of another camera or format (%s %dx%d, audio %s, where the "
                     "others are %s %dx%d, audio %s): %s", len(other), "s"[: len(other) != 1], *video,
                     ", ".join(sound) or "none", *main, ", ".join(audio) or "none", names)  # fmt: skip
@@ -116,7 +121,7 @@ def _one_view(paths: list[Path]) -> list[Path]:
         return paths
     main = "front" if "front" in views else max(views, key=lambda v: (views.count(v), -views.index(v)))
     other = [p for p, view in zip(paths, views) if view != main]
-    names = ", ".join(p.name for p in other[:3]) + (f" and {len(other) - 3} more" if len(other) > 3 else "")
+    names = _named(other)
     theirs = " and ".join(dict.fromkeys(v for v in views if v != main))
     log.warning("left out of the join: %d file%s of the dashcam's %s camera%s (the %s camera's are joined; a glob "
                 "that matches one camera's names picks another): %s", len(other), "s"[: len(other) != 1], theirs,

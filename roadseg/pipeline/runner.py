@@ -84,33 +84,36 @@ class LatestQueue(queue.Queue):
         return item
 
 
-def spawn(target: Callable[[], None], name: str) -> threading.Thread:
-    """Start a daemon thread for a service beside the stages (the MJPEG server); its owner stops and joins it."""
+def spawn(target: Callable[[], None], name: str, track: set[threading.Thread] | None = None) -> threading.Thread:
+    """Start a daemon thread for a service beside the stages (the MJPEG server); its owner stops and joins it.
+    ``track``: a set the thread is put in before it starts (so a Ctrl-C that comes while it starts still finds it)."""
     thread = threading.Thread(target=target, name=f"roadseg-{name}", daemon=True)
+    if track is not None:
+        track.add(thread)
     thread.start()
     return thread
 
 
-#: Threads of :func:`call_interruptibly` whose caller was interrupted while they still ran.
-_abandoned: set[threading.Thread] = set()
+#: Threads of :func:`call_interruptibly` still inside their call (each takes itself out as it ends).
+_calls: set[threading.Thread] = set()
 
 
 def abandoned_calls() -> list[threading.Thread]:
-    """Interrupted :func:`call_interruptibly` calls still running (e.g. inside ``av.open``).
-
-    A process that exits while one is still inside C code must not run interpreter finalisation
-    beside it (PyAV's I/O callbacks re-enter Python and can crash a finalising interpreter): the
-    CLI leaves with ``os._exit`` then.
+    """:func:`call_interruptibly` calls still running (e.g. inside ``av.open``) after their caller was
+    interrupted: a process that exits now must not run interpreter finalisation beside one (PyAV's
+    I/O callbacks re-enter Python and can crash a finalising interpreter): the CLI leaves with
+    ``os._exit`` then. (A call whose caller still waits counts too: nothing exits while it does.)
     """
-    return [t for t in _abandoned if t.is_alive()]
+    return [t for t in list(_calls) if t.is_alive()]
 
 
 def call_interruptibly(fn: Callable[[], T], name: str, cleanup: Callable[[T], None] | None = None) -> T:
     """Return ``fn()`` (or raise its exception), run in a thread of its own so that Ctrl-C reaches the caller.
 
     For blocking calls that swallow signals while they wait (PyAV opening a network stream). If the
-    caller is interrupted first, the call is left to finish on its own (see :func:`abandoned_calls`)
-    and ``cleanup`` gets what it returns (e.g. closes the container nobody will read).
+    caller is interrupted first (also while the thread starts), the call is left to finish on its own
+    (see :func:`abandoned_calls`) and ``cleanup`` gets what it returns (e.g. closes the container
+    nobody will read).
     """
     done = threading.Event()
     box: dict[str, Any] = {}
@@ -126,16 +129,15 @@ def call_interruptibly(fn: Callable[[], T], name: str, cleanup: Callable[[T], No
             abandoned = box.get("abandoned", False)
         if abandoned and "value" in box and cleanup is not None:
             cleanup(box["value"])
+        _calls.discard(threading.current_thread())
 
-    thread = spawn(target, name)
     try:
+        spawn(target, name, track=_calls)
         while not done.wait(_POLL):
             pass
     except KeyboardInterrupt:
         with lock:
             finished, box["abandoned"] = done.is_set(), True
-        if not finished:
-            _abandoned.add(thread)
         if finished and "value" in box and cleanup is not None:
             cleanup(box["value"])  # it came just in time, but nobody will use it now
         raise

@@ -50,7 +50,7 @@ ASS_HEADER = (b"[Script Info]\r\nScriptType: v4.00+\r\nPlayResX: 384\r\nPlayResY
 def add_text_stream(container, codec: str, time_base):
     """A ``codec`` text subtitle stream in ``container`` (before its header), packets in ``time_base``."""
     out = container.add_stream(codec)
-    out.codec_context.subtitle_header = ASS_HEADER  # (PyAV 18; on older PyAV this fails and the stream is left out)
+    out.codec_context.subtitle_header = ASS_HEADER  # (PyAV >= 18, which roadseg requires)
     out.time_base = time_base
     return out
 

@@ -27,7 +27,7 @@ import numpy as np
 log = logging.getLogger("roadseg")
 PQ, HLG = 16, 18  # FFmpeg's transfer characteristics: SMPTE ST 2084 and ARIB STD-B67
 CURVES = {PQ: "PQ", HLG: "HLG"}
-BT2020 = 9  # FFmpeg's colour primaries and matrix, and swscale's (PyAV < 18 has no Colorspace.BT2020)
+BT2020 = 9  # FFmpeg's colour primaries and matrix, and swscale's (Colorspace.BT2020)
 SDR_WHITE = 203.0  # cd/m²: where HDR puts SDR's reference white (BT.2408)
 KNEE = 0.75  # of SDR white: light above it is rolled off, light below it kept
 PEAK = 1000.0  # cd/m² that come out as the SDR display's full white: HLG's nominal display, what phones master PQ for

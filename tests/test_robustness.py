@@ -734,6 +734,34 @@ def test_a_dual_dashcams_folder_joins_the_front_cameras_files(rule_onnx, tmp_pat
     assert "3 files of the dashcam's rear and left cameras (the front camera's are joined" in r.output, r.output
 
 
+def _box(kind: bytes, payload: bytes) -> bytes:
+    return (8 + len(payload)).to_bytes(4, "big") + kind + payload
+
+
+def test_a_dashcams_gps_kept_in_boxes_of_its_own_is_said_to_be_left_out(rule_onnx, tmp_path):
+    plain = write_video(tmp_path / "plain.mp4", split_frames(10, h=48, w=64), audio_seconds=0.4)
+    data = plain.read_bytes()
+    nmea = b"[1764748800000]$GPRMC,080000.00,A,5130.0400,N,00007.4700,W,10.0,90.0,031226,,,A*6B\r\n"
+    blackvue = tmp_path / "20261203_080000_NF.mp4"  # NMEA and the accelerometer in top-level boxes after the index
+    blackvue.write_bytes(data + _box(b"gps ", nmea) + _box(b"3gf ", bytes(60)))
+    at = data.rindex(b"moov") - 4  # (the muxer writes the index last: a box can go at its end)
+    size = int.from_bytes(data[at : at + 4], "big")
+    assert at + size == len(data)
+    novatek = tmp_path / "2026_1203_080000_0001F.MP4"  # the GPS index inside moov, as Novatek's cameras keep it
+    novatek.write_bytes(data[:at] + (size + 16).to_bytes(4, "big") + data[at + 4 :] + _box(b"gps ", bytes(8)))
+    said = {}
+    for src in (blackvue, novatek, plain):
+        r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(tmp_path / f"o-{src.stem}.mp4"),
+                                                   "--model", str(rule_onnx), "-q"])  # fmt: skip
+        assert r.exit_code == 0 and len(read_video(tmp_path / f"o-{src.stem}.mp4")["frames"]) == 10, r.output
+        said[src.name] = [line for line in r.output.splitlines() if "boxes of its own" in line]
+    assert said[blackvue.name] == [f"roadseg: {blackvue.name} keeps the camera's GPS track and accelerometer in boxes of "
+                                   "its own, not in streams: left out of the output (the original file keeps them)"]  # (was: nothing said)
+    assert said[novatek.name] == [f"roadseg: {novatek.name} keeps the camera's GPS track in boxes of its own, not in "
+                                  "streams: left out of the output (the original file keeps them)"]  # fmt: skip
+    assert said[plain.name] == []
+
+
 def test_unwritable_output_path(split_video, rule_onnx, tmp_path):
     r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", "/proc/roadseg-out.mp4", "--model", str(rule_onnx)])
     assert r.exit_code == 1 and "cannot create output" in r.output

@@ -229,31 +229,60 @@ def _is_fourcc(kind: bytes) -> bool:
     return len(kind) == 4 and all(32 <= b < 127 for b in kind)
 
 
+def _boxes(f, start: int, end: int, first_known: bool = True) -> Iterator[tuple[bytes, int, int]]:
+    """(kind, position, size) of the MP4/MOV boxes of ``f`` from ``start`` to ``end``, header by header
+    (at most 1000); ``first_known``: the first must be one of :data:`_MP4_BOXES` (a top level)."""
+    pos, n = start, 0
+    while pos + 8 <= end and n < 1000:
+        f.seek(pos)
+        head = f.read(16)
+        size, kind = int.from_bytes(head[:4], "big"), head[4:8]
+        if not _is_fourcc(kind) or (first_known and n == 0 and kind not in _MP4_BOXES):
+            return  # (after a known first box, a camera's own boxes: Novatek's 'gps ', 'XMP_' ...)
+        if size == 1 and len(head) == 16:
+            size = int.from_bytes(head[8:16], "big")
+        elif size == 0:
+            size = end - pos  # (to the end of the file)
+        if size < 8:
+            return
+        yield kind, pos, size
+        pos, n = pos + size, n + 1
+
+
 def unfinished_mp4(path: str | Path) -> bool:
     """Whether ``path`` is an MP4/MOV file whose media data is there but whose index (the ``moov``
     box, which cameras write when a recording ends) is not: the file a dashcam leaves when its power
     is cut mid-recording. Reads only the top-level box headers."""
     try:
         with open(path, "rb") as f:
-            size_all = f.seek(0, 2)
-            pos, boxes = 0, []
-            while pos + 8 <= size_all and len(boxes) < 1000:
-                f.seek(pos)
-                head = f.read(16)
-                size, kind = int.from_bytes(head[:4], "big"), head[4:8]
-                if kind not in _MP4_BOXES and not (boxes and _is_fourcc(kind)):
-                    break  # (after a known first box, a camera's own boxes: Novatek's 'gps ', 'XMP_' ...)
-                boxes.append(kind)
-                if size == 1 and len(head) == 16:
-                    size = int.from_bytes(head[8:16], "big")
-                elif size == 0:
-                    size = size_all - pos  # (to the end of the file)
-                if size < 8:
-                    break
-                pos += size
+            boxes = [kind for kind, _, _ in _boxes(f, 0, f.seek(0, 2))]
     except OSError:
         return False
     return bool(boxes) and b"mdat" in boxes and b"moov" not in boxes and b"moof" not in boxes
+
+
+#: Boxes in which dashcams keep what no video stream holds: BlackVue's GPS (NMEA) and accelerometer at the
+#: top level, Novatek's (Viofo and many others) GPS index in ``moov``.
+SENSOR_BOXES = {b"gps ": "GPS track", b"3gf ": "accelerometer"}
+
+
+def sensor_boxes(path: str | Path) -> list[str]:
+    """What a dashcam's MP4/MOV ``path`` keeps in boxes of its own (:data:`SENSOR_BOXES`), at the top
+    level or in ``moov``, which no output can carry (FFmpeg reads streams, not these); [] if none (or
+    not such a file). Reads only box headers."""
+    found: list[str] = []
+    try:
+        if not Path(path).is_file():  # (a pipe or a FIFO is not read here: that would take its data)
+            return []
+        with open(path, "rb") as f:
+            for kind, pos, size in list(_boxes(f, 0, f.seek(0, 2))):
+                inner = list(_boxes(f, pos + 8, pos + size, first_known=False)) if kind == b"moov" else []
+                for k in (kind, *(k for k, _, _ in inner)):
+                    if k in SENSOR_BOXES and SENSOR_BOXES[k] not in found:
+                        found.append(SENSOR_BOXES[k])
+    except (OSError, ValueError):  # (ValueError: a name with a NUL in it)
+        return []
+    return found
 
 
 def scaled_to(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:

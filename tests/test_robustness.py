@@ -760,6 +760,16 @@ def test_a_dashcams_gps_kept_in_boxes_of_its_own_is_said_to_be_left_out(rule_onn
     assert said[novatek.name] == [f"roadseg: {novatek.name} keeps the camera's GPS track in boxes of its own, not in "
                                   "streams: left out of the output (the original file keeps them)"]  # fmt: skip
     assert said[plain.name] == []
+    drive = tmp_path / "DCIM"
+    drive.mkdir()
+    for i in range(2):
+        (drive / f"20261203_08{i}000_NF.mp4").write_bytes(blackvue.read_bytes())
+    r = CliRunner().invoke(segment_video_cmd, [str(drive), "--concat", "-o", str(tmp_path / "drive.mp4"),
+                                               "--model", str(rule_onnx), "-q"])  # fmt: skip
+    assert r.exit_code == 0 and len(read_video(tmp_path / "drive.mp4")["frames"]) == 20, r.output
+    assert [line for line in r.output.splitlines() if "boxes of their own" in line] == [
+        "roadseg: the joined files keep the camera's GPS track and accelerometer in boxes of their own, not in "
+        "streams: left out of the output (the original files keep them)"]  # fmt: skip
 
 
 def test_unwritable_output_path(split_video, rule_onnx, tmp_path):

@@ -755,10 +755,11 @@ def test_a_dashcams_gps_kept_in_boxes_of_its_own_is_said_to_be_left_out(rule_onn
                                                    "--model", str(rule_onnx), "-q"])  # fmt: skip
         assert r.exit_code == 0 and len(read_video(tmp_path / f"o-{src.stem}.mp4")["frames"]) == 10, r.output
         said[src.name] = [line for line in r.output.splitlines() if "boxes of its own" in line]
-    assert said[blackvue.name] == [f"roadseg: {blackvue.name} keeps the camera's GPS track and accelerometer in boxes of "
-                                   "its own, not in streams: left out of the output (the original file keeps them)"]  # (was: nothing said)
-    assert said[novatek.name] == [f"roadseg: {novatek.name} keeps the camera's GPS track in boxes of its own, not in "
-                                  "streams: left out of the output (the original file keeps them)"]  # fmt: skip
+    assert said[blackvue.name] == [f"roadseg: {blackvue.name}: left out of the output: the camera's GPS track and "
+                                   "accelerometer (kept in MP4 boxes of its own, not in streams; the input still has "
+                                   "them)"]  # (was: nothing said)  # fmt: skip
+    assert said[novatek.name] == [f"roadseg: {novatek.name}: left out of the output: the camera's GPS track (kept in "
+                                  "MP4 boxes of its own, not in streams; the input still has them)"]  # fmt: skip
     assert said[plain.name] == []
     drive = tmp_path / "DCIM"
     drive.mkdir()
@@ -767,9 +768,9 @@ def test_a_dashcams_gps_kept_in_boxes_of_its_own_is_said_to_be_left_out(rule_onn
     r = CliRunner().invoke(segment_video_cmd, [str(drive), "--concat", "-o", str(tmp_path / "drive.mp4"),
                                                "--model", str(rule_onnx), "-q"])  # fmt: skip
     assert r.exit_code == 0 and len(read_video(tmp_path / "drive.mp4")["frames"]) == 20, r.output
-    assert [line for line in r.output.splitlines() if "boxes of their own" in line] == [
-        "roadseg: the joined files keep the camera's GPS track and accelerometer in boxes of their own, not in "
-        "streams: left out of the output (the original files keep them)"]  # fmt: skip
+    assert [line for line in r.output.splitlines() if "boxes of its own" in line] == [
+        "roadseg: the joined files: left out of the output: the camera's GPS track and accelerometer (kept in MP4 "
+        "boxes of its own, not in streams; the input still has them)"]  # fmt: skip
 
 
 def test_unwritable_output_path(split_video, rule_onnx, tmp_path):

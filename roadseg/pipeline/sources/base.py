@@ -285,6 +285,14 @@ def sensor_boxes(path: str | Path) -> list[str]:
     return found
 
 
+def say_sensor_boxes(paths: Sequence[str | Path], name: str) -> None:
+    """One line where the files ``paths`` (``name``: what the line calls them) keep :func:`sensor_boxes`:
+    the output goes without them."""
+    if found := list(dict.fromkeys(what for p in paths for what in sensor_boxes(p))):
+        log.warning("%s: left out of the output: the camera's %s (kept in MP4 boxes of its own, not in streams; "
+                    "the input still has them)", name, " and ".join(found))  # fmt: skip
+
+
 def scaled_to(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
     """``image`` at ``size`` (height, width) by area interpolation; itself where it is that size already
     (or ``size`` is None).

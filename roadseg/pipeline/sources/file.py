@@ -29,8 +29,8 @@ from roadseg.pipeline.sources.base import (
     open_container,
     picture_stream,
     rgb_picture,
+    say_sensor_boxes,
     scaled_to,
-    sensor_boxes,
     stream_length,
     video_streams,
 )
@@ -160,9 +160,7 @@ class VideoSource:
             hint = f" (--video-stream {others[0]} segments its video stream {others[0]} instead)" if others else ""
             log.warning("%s has more streams than its video and audio; left out of the output: %s%s",
                         Path(self.path).name, left, hint)  # fmt: skip
-        if found := sensor_boxes(self.path):  # (a BlackVue's or Novatek's: no stream, so FFmpeg cannot copy them)
-            log.warning("%s keeps the camera's %s in boxes of its own, not in streams: left out of the output (the "
-                        "original file keeps them)", Path(self.path).name, " and ".join(found))  # fmt: skip
+        say_sensor_boxes([self.path], Path(self.path).name)  # (a BlackVue's or Novatek's GPS: FFmpeg cannot copy it)
 
     def _origin(self) -> float:
         """Where the file's timeline begins (seconds of its own clock): --start and --duration count from

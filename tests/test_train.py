@@ -83,7 +83,8 @@ def test_resume_continues_exactly(tmp_path, monkeypatch, recipe):
         for k, v in want["ema"]["model"].items():
             assert torch.equal(v, got["ema"]["model"][k]), k
     assert [r["train_loss"] for r in resumed["history"]] == [r["train_loss"] for r in straight["history"]]
-    assert got["scheduler"]["last_epoch"] == want["scheduler"]["last_epoch"]
+    assert got["schedule"]["steps"] == want["schedule"]["steps"] == 4
+    assert got["optimizer"]["param_groups"][0]["lr"] == want["optimizer"]["param_groups"][0]["lr"]
 
 
 def test_holdout_is_scored_as_the_check_and_chooses_best(tmp_path):
@@ -182,6 +183,101 @@ def test_progressive_phases_pick_resolution_and_crop():
     cfg = TrainConfig(data="x", epochs=10, phases=((3, 0.5, 16, 24), (7, 1.0, 32, 48)))
     assert [phase_at(cfg, e) for e in (0, 2, 3, 9, 12)] == [(0.5, (16, 24))] * 2 + [(1.0, (32, 48))] * 3
     assert phase_at(TrainConfig(data="x", crop=(8, 8)), 5) == (1.0, (8, 8))
+    timed = TrainConfig(data="x", minutes=10, phases=((3, 0.5, 16, 24), (1, 1.0, 32, 48)))  # shares of the time
+    assert [phase_at(timed, 99, p)[0] for p in (0.0, 0.74, 0.76, 1.0)] == [0.5, 0.5, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("kind,total", [("onecycle", 4), ("onecycle", 37), ("onecycle", 500), ("cosine", 37)])
+def test_the_schedule_is_torchs_own_in_closed_form(kind, total):
+    from roadseg.train.schedule import Schedule
+
+    net = torch.nn.Linear(2, 2)
+    ours, theirs = torch.optim.AdamW(net.parameters(), lr=1e-3), torch.optim.AdamW(net.parameters(), lr=1e-3)
+    if kind == "onecycle":
+        ref = torch.optim.lr_scheduler.OneCycleLR(theirs, max_lr=1e-3, total_steps=total, pct_start=0.1,
+                                                  div_factor=20, final_div_factor=200)  # fmt: skip
+    else:
+        ref = torch.optim.lr_scheduler.CosineAnnealingLR(theirs, T_max=total, eta_min=1e-6)
+    sched = Schedule(ours, kind, 1e-3, total_steps=total)
+    for step in range(total):
+        got, want = ours.param_groups[0], theirs.param_groups[0]
+        assert got["lr"] == pytest.approx(want["lr"], rel=1e-9, abs=1e-15), step
+        assert got["betas"][0] == pytest.approx(want["betas"][0], rel=1e-12), step  # one-cycle's beta1
+        sched.step()
+        theirs.step()  # no gradients: only counts, as torch wants a step before its scheduler's
+        ref.step()
+    assert sched.finished
+
+
+def test_a_timed_run_fits_its_whole_schedule_into_its_minutes_and_resumes_on_its_clock(tmp_path, monkeypatch):
+    budget = 0.05  # minutes: 3 s, several epochs of the tiny run
+    result = train(_cfg(tmp_path / "a", minutes=budget, epochs=1, eval_every=1000, **RECIPE))
+    state = torch.load(tmp_path / "a/run/last.pt", weights_only=False)
+    rows = result["history"]
+    assert len(rows) >= 2  # --epochs does not bound a timed run
+    assert state["schedule"]["elapsed"] >= 60 * budget
+    assert rows[-1]["lr"] == pytest.approx(2e-3 / 4000)  # annealed to the end, however many steps fitted
+    assert max(r["lr"] for r in rows) > 2e-3 / 20  # and warmed up on the way
+    assert rows[-1]["miou"] is not None and all(r["miou"] is None for r in rows[:-1])  # scored at the end
+
+    real, calls = loop.train_one_epoch, {"n": 0}
+
+    def interrupted(*args, **kw):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kw)
+
+    monkeypatch.setattr(loop, "train_one_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(_cfg(tmp_path / "b", minutes=budget, **RECIPE))
+    monkeypatch.setattr(loop, "train_one_epoch", real)
+    spent = torch.load(tmp_path / "b/run/last.pt", weights_only=False)["schedule"]["elapsed"]
+    assert 0 < spent < 60 * budget
+    resumed = train(_cfg(tmp_path / "b", minutes=budget, **RECIPE), resume=tmp_path / "b/run/last.pt")
+    assert [r["epoch"] for r in resumed["history"]] == list(range(1, len(resumed["history"]) + 1))
+    assert torch.load(tmp_path / "b/run/last.pt", weights_only=False)["schedule"]["elapsed"] >= 60 * budget
+    with pytest.raises(ValueError, match="run by minutes"):
+        train(_cfg(tmp_path / "b", epochs=3), resume=tmp_path / "b/run/last.pt")
+
+
+def test_last_pt_is_written_at_most_once_a_minute_and_a_resume_runs_the_epochs_after_it_again(
+        tmp_path, monkeypatch):  # fmt: skip
+    writes = []
+    real_save = loop.save_atomic
+    monkeypatch.setattr(loop, "save_atomic", lambda obj, path: (writes.append(path.name), real_save(obj, path)))
+    monkeypatch.setattr(loop, "CHECKPOINT_SECONDS", 3600.0)
+    straight = train(_cfg(tmp_path / "a", epochs=4, select="last"))
+    assert writes == ["last.pt", "best.pt"] * 2  # after the first epoch and the last; best.pt (select last) with them
+    assert torch.load(tmp_path / "a/run/best.pt", weights_only=False)["epoch"] == 3
+    assert straight["best_epoch"] == 4
+
+    real, calls = loop.train_one_epoch, {"n": 0}
+
+    def interrupted(*args, **kw):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt  # epochs 2 and 3 done, not in last.pt
+        return real(*args, **kw)
+
+    monkeypatch.setattr(loop, "train_one_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(_cfg(tmp_path / "b", epochs=4, select="last"))
+    assert torch.load(tmp_path / "b/run/last.pt", weights_only=False)["epoch"] == 0
+    monkeypatch.setattr(loop, "train_one_epoch", real)
+    resumed = train(_cfg(tmp_path / "b", epochs=4, select="last"), resume=tmp_path / "b/run/last.pt")
+    assert [r["train_loss"] for r in resumed["history"]] == [r["train_loss"] for r in straight["history"]]
+    rows = (tmp_path / "b/run/log.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows] == ["epoch", "1", "2", "3", "4"]  # no epoch twice
+    assert len((tmp_path / "b/run/log.jsonl").read_text().splitlines()) == 4
+
+
+def test_worker_processes_stay_up_and_draw_what_the_main_process_draws(tmp_path):
+    # persistent workers learn each epoch's phase from the sampler: the second phase's crops reach them
+    runs = {w: train(_cfg(tmp_path / str(w), workers=w, **RECIPE)) for w in (0, 2)}
+    assert [r["train_loss"] for r in runs[0]["history"]] == [r["train_loss"] for r in runs[2]["history"]]
+    a, b = (torch.load(tmp_path / f"{w}/run/last.pt", weights_only=False)["model"] for w in (0, 2))
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_median_frequency_weights_favour_rare_classes():
@@ -413,6 +509,8 @@ def test_train_cli_takes_the_recipe_flags(tmp_path):
     assert cfg["phases"] == ((1, 0.5, 16, 24), (1, 1.0, 32, 32)) and cfg["holdout"] == ("0001TP:0.5",)
     assert cfg["paste"] == 0.5 and cfg["lovasz"] == 2.5
     assert state["model_config"]["decoder_channels"] == (32, 16, 16, 8) and state["ema"] is not None
+    bad = CliRunner().invoke(main, ["train", "--data", str(data), "--epochs", "3", "--minutes", "2"])
+    assert bad.exit_code == 2 and "--epochs or --minutes, not both" in bad.output
     bad = CliRunner().invoke(main, ["train", "--data", str(data), "--phase", "10:half:1x2"])
     assert bad.exit_code == 2 and "EPOCHS:RES:HxW" in bad.output
     bad = CliRunner().invoke(main, ["train", "--data", str(data), "--init", str(tmp_path / "missing.onnx")])

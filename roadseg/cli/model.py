@@ -14,13 +14,18 @@ from roadseg.export.quantize import CALIBRATION_METHODS  # numpy only at import:
 @click.command()
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="CamVid folder (SegNet or fastai layout).")
 @click.option("--out", default="runs/unet-r34", show_default=True, help="Run folder: checkpoints and logs.")
-@click.option("--epochs", default=150, show_default=True, type=click.IntRange(min=1))
+@click.option("--epochs", type=click.IntRange(min=1), help="Length of the run in epochs [default: 150].")
+@click.option("--minutes", type=Finite(min=0, min_open=True),
+              help="Length of the run in minutes of wall time instead of epochs: the learning rate and the "
+                   "--phase shares follow the clock, so the whole schedule fits the time on any machine "
+                   "(a lent GPU of unknown speed). Evaluations count; loading the data does not.")
 @click.option("--batch-size", default=8, show_default=True)
 @click.option("--crop", default="256x256", show_default=True, help="Training crop HxW.")
 @click.option("--scale", default=(0.5, 1.5), nargs=2, type=Finite(min=0, min_open=True), show_default=True, help="Random scale range.")
 @click.option("--phase", "phases", multiple=True, metavar="EPOCHS:RES:HxW",
               help="Progressive resizing, repeatable, in order: EPOCHS epochs with frames scaled by RES and HxW "
-                   "crops (e.g. --phase 300:0.5:176x240 --phase 100:1:352x480); the last runs to --epochs.")
+                   "crops (e.g. --phase 300:0.5:176x240 --phase 100:1:352x480); the last runs to --epochs. "
+                   "With --minutes the EPOCHS are shares of the time (3 and 1: the first three quarters).")
 @click.option("--jitter", default=0.3, show_default=True, help="Brightness/contrast/saturation/hue jitter strength.")
 @click.option("--gamma", default=0.0, show_default=True, help="Random gamma in [1/(1+G), 1+G] (dusk, glare).")
 @click.option("--colour-cast", default=0.0, show_default=True, help="Per-channel gain in [1-C, 1+C] (white balance).")
@@ -62,8 +67,11 @@ from roadseg.export.quantize import CALIBRATION_METHODS  # numpy only at import:
 @click.option("--max-steps", default=None, type=int, help="Cap steps per epoch (smoke runs).")
 @click.option("--resume", type=click.Path(exists=True, dir_okay=False), help="Continue from a last.pt exactly.")
 @handle_errors
-def train(resume, crop, phases, decoder_channels, stem_padding, train_splits, holdout, **opts) -> None:
+def train(resume, crop, phases, decoder_channels, stem_padding, train_splits, holdout, epochs, minutes,
+          **opts) -> None:  # fmt: skip
     """Train U-Net-ResNet34 on CamVid; keeps last.pt, best.pt (by check or val mIoU) and log.csv in --out."""
+    if epochs is not None and minutes is not None:
+        raise click.UsageError("a run lasts --epochs or --minutes, not both")
     try:
         from roadseg.train.loop import TrainConfig
         from roadseg.train.loop import train as run_training
@@ -78,7 +86,8 @@ def train(resume, crop, phases, decoder_channels, stem_padding, train_splits, ho
         except ValueError:
             raise click.BadParameter(f"{decoder_channels!r} is not a list of widths, e.g. 128,64,48,32") from None
     cfg = TrainConfig(crop=parse_size(crop), phases=tuple(_phase(p) for p in phases), holdout=tuple(holdout),
-                      train_splits=tuple(s.strip() for s in train_splits.split(",")), model=model, **opts)  # fmt: skip
+                      train_splits=tuple(s.strip() for s in train_splits.split(",")), model=model,
+                      epochs=epochs or 150, minutes=minutes or 0.0, **opts)  # fmt: skip
     try:
         result = run_training(cfg, resume=resume)
     except (RuntimeError, FileNotFoundError, ValueError) as exc:

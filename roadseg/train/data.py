@@ -2,7 +2,9 @@
 
 ``load_data(cfg)`` reads CamVid's training splits and holds footage out as the **check** split
 (:func:`roadseg.data.camvid.split_holdout`); ``AugmentedSet`` draws each frame's augmentation from a
-(seed, epoch, index) stream so a resumed run sees exactly what a straight run would.
+(seed, epoch, index) stream so a resumed run sees exactly what a straight run would, and
+``EpochSampler`` hands each index to the loader's workers with its epoch and progressive-resizing phase,
+so the workers stay up from one epoch to the next.
 
 Example:
     >>> data = load_data(TrainConfig(data="../shared/camvid", holdout=("0006R0",)))   # doctest: +SKIP
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 
 from roadseg.classes import IGNORE_INDEX, NUM_CLASSES
 from roadseg.data.camvid import CamVid, split_holdout
@@ -39,24 +41,44 @@ def median_frequency_weights(labels: list[np.ndarray]) -> np.ndarray:
 
 
 class AugmentedSet(Dataset):
-    """In-memory images with a per-(seed, epoch, index) random stream: resumable and worker-safe."""
+    """In-memory images with a per-(seed, epoch, index) random stream: resumable and worker-safe.
 
-    def __init__(self, images, labels, transform: TrainTransform, seed: int) -> None:
-        self.images, self.labels, self.transform, self.seed = images, labels, transform, seed
-        self.epoch = 0
+    Items are keyed ``(index, epoch, phase)`` (``EpochSampler``'s keys); ``transforms`` holds one
+    ``TrainTransform`` per progressive-resizing phase.
+    """
+
+    def __init__(self, images, labels, transforms: list[TrainTransform], seed: int) -> None:
+        self.images, self.labels, self.transforms, self.seed = images, labels, transforms, seed
 
     def __len__(self) -> int:
         return len(self.images)
 
-    def __getitem__(self, i: int):
-        rng = np.random.default_rng([self.seed, self.epoch, i])
+    def __getitem__(self, key: tuple[int, int, int]):
+        i, epoch, phase = key
+        transform = self.transforms[phase]
+        rng = np.random.default_rng([self.seed, epoch, i])
         donor = None
-        if self.transform.paste > 0 and len(self.images) > 1:  # another frame, never this one
+        if transform.paste > 0 and len(self.images) > 1:  # another frame, never this one
             j = int(rng.integers(len(self.images) - 1))
             j += j >= i
             donor = (self.images[j], self.labels[j])
-        image, label = self.transform(self.images[i], self.labels[i], rng, donor)
+        image, label = transform(self.images[i], self.labels[i], rng, donor)
         return torch.from_numpy(image), torch.from_numpy(label.astype(np.int64))
+
+
+class EpochSampler(Sampler):
+    """A shuffled order per epoch (drawn from seed and epoch, so a resumed run draws the same), each index
+    with the epoch and phase its augmentation is for. Set ``epoch`` and ``phase`` before each epoch."""
+
+    def __init__(self, n: int, seed: int) -> None:
+        self.n, self.seed, self.epoch, self.phase = n, seed, 0, 0
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        gen = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return iter([(i, self.epoch, self.phase) for i in torch.randperm(self.n, generator=gen).tolist()])
 
 
 def load_data(cfg: "TrainConfig") -> dict[str, tuple[list, list]]:
@@ -85,14 +107,26 @@ def load_data(cfg: "TrainConfig") -> dict[str, tuple[list, list]]:
     return out
 
 
-def phase_at(cfg: "TrainConfig", epoch: int) -> tuple[float, tuple[int, int]]:
-    """(resolution, crop) of the progressive-resizing phase that ``epoch`` (0-based) is in."""
-    start = 0
-    for n, res, ch, cw in cfg.phases:
-        if epoch < start + n:
-            return float(res), (int(ch), int(cw))
-        start += n
-    if cfg.phases:
-        _, res, ch, cw = cfg.phases[-1]
-        return float(res), (int(ch), int(cw))
-    return 1.0, tuple(cfg.crop)
+def phases(cfg: "TrainConfig") -> list[tuple[float, tuple[int, int]]]:
+    """(resolution, crop) of each progressive-resizing phase, in order; one phase without ``--phase``."""
+    if not cfg.phases:
+        return [(1.0, (int(cfg.crop[0]), int(cfg.crop[1])))]
+    return [(float(res), (int(ch), int(cw))) for _, res, ch, cw in cfg.phases]
+
+
+def phase_index(cfg: "TrainConfig", epoch: int, progress: float = 0.0) -> int:
+    """The phase that ``epoch`` (0-based) is in. A run by epochs counts each phase's epochs, the last
+    running to the end; a timed run (``cfg.minutes``) reads them as shares of its time and goes by
+    ``progress`` (0..1), the fraction of the time spent when the epoch starts."""
+    counts = [n for n, *_ in cfg.phases]
+    if not counts:
+        return 0
+    if cfg.minutes:
+        edges = np.cumsum(counts) / sum(counts)
+        return min(int(np.searchsorted(edges, progress, side="right")), len(counts) - 1)
+    return min(int(np.searchsorted(np.cumsum(counts), epoch, side="right")), len(counts) - 1)
+
+
+def phase_at(cfg: "TrainConfig", epoch: int, progress: float = 0.0) -> tuple[float, tuple[int, int]]:
+    """(resolution, crop) of the phase that ``epoch`` (0-based) is in (see :func:`phase_index`)."""
+    return phases(cfg)[phase_index(cfg, epoch, progress)]

@@ -22,7 +22,10 @@ def pick_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("--device cuda asked for, but torch sees no CUDA device")
-    return torch.device(name)
+    device = torch.device(name)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # a phase's crops are all one size
+    return device
 
 
 def amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
@@ -47,16 +50,21 @@ class EMA:
         self.model = copy.deepcopy(model).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
+        self._pairs: tuple | None = None
 
     @torch.no_grad()
     def update(self, model: torch.nn.Module) -> None:
         self.steps += 1
         d = min(self.decay, (1 + self.steps) / (10 + self.steps))
-        for ema, cur in zip(self.model.state_dict().values(), model.state_dict().values()):
-            if ema.dtype.is_floating_point:
-                ema.mul_(d).add_(cur.detach(), alpha=1 - d)
-            else:
-                ema.copy_(cur)
+        if self._pairs is None:  # the tensors, once: one fused update a step (a GPU step is a few ms)
+            pairs = list(zip(self.model.state_dict().values(), model.state_dict().values()))
+            floats = [(e, c) for e, c in pairs if e.dtype.is_floating_point]
+            others = [(e, c) for e, c in pairs if not e.dtype.is_floating_point]
+            self._pairs = ([e for e, _ in floats], [c for _, c in floats], others)
+        ema, cur, others = self._pairs
+        torch._foreach_lerp_(ema, cur, 1 - d)
+        for e, c in others:
+            e.copy_(c)
 
     def state_dict(self) -> dict:
         return {"model": self.model.state_dict(), "steps": self.steps}
@@ -80,10 +88,10 @@ def evaluate(model, pre, images, labels, device, dtype=None, batch_size: int = 4
 
 
 def train_one_epoch(model, pre, loader, opt, sched, loss_fn, device, dtype, bar, ema: EMA | None = None) -> float:
-    """One pass over ``loader`` (or ``bar.total`` steps): step the optimizer, the schedule and the EMA;
-    returns the mean training loss."""
+    """One pass over ``loader`` (or ``bar.total`` steps, or until the schedule is finished: a timed run's
+    time is up): step the optimizer, the schedule and the EMA; returns the mean training loss."""
     model.train()
-    total, n = 0.0, 0
+    total, n = torch.zeros((), device=device), 0  # summed on the device: no wait for the GPU a step
     for x, y in loader:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
@@ -95,10 +103,11 @@ def train_one_epoch(model, pre, loader, opt, sched, loss_fn, device, dtype, bar,
         sched.step()
         if ema is not None:
             ema.update(model)
-        total += loss.item()
+        total += loss.detach()
         n += 1
         bar.update(1)
-        bar.set_postfix(loss=f"{total / n:.3f}", lr=f"{sched.get_last_lr()[0]:.2e}")
-        if bar.total is not None and bar.n >= bar.total:
+        if n % 10 == 1:
+            bar.set_postfix(loss=f"{total.item() / n:.3f}", lr=f"{sched.get_last_lr()[0]:.2e}")
+        if (bar.total is not None and bar.n >= bar.total) or sched.finished:
             break
-    return total / max(n, 1)
+    return total.item() / max(n, 1)

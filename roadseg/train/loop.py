@@ -1,8 +1,10 @@
 """CamVid training: ``train(TrainConfig(...))`` runs epochs, evaluates, checkpoints, resumes exactly.
 
-Every epoch writes ``last.pt`` (model, EMA weights, optimizer, scheduler, epoch, config, RNG state,
-history) and, when the selection score improves, ``best.pt``; ``log.csv`` and ``log.jsonl`` get one
-row per epoch.
+A run lasts ``epochs`` epochs, or ``minutes`` of wall time (its schedule then follows the clock:
+``roadseg.train.schedule``). After an epoch it writes ``last.pt`` (model, EMA weights, optimizer, schedule
+position, epoch, config, RNG state, history; at most once a minute, and after a session's first and last
+epoch) and, when the selection score improves, ``best.pt``; ``log.csv`` and ``log.jsonl`` get one row per
+epoch.
 
 Two scores can be logged. ``val`` is CamVid's val split (one sequence that train also holds, so it
 overstates). The **check** split is footage held out of training by ``holdout`` (whole sequences,
@@ -26,15 +28,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import BatchSampler, DataLoader
 from tqdm import tqdm
 
 from roadseg.classes import CAMVID_SIZE, CLASSES, NUM_CLASSES
 from roadseg.data.transforms import TrainTransform
 from roadseg.model import Preprocess, build_model
-from roadseg.train.data import AugmentedSet, load_data, phase_at
+from roadseg.train.data import AugmentedSet, EpochSampler, load_data, phase_index, phases
 from roadseg.train.engine import EMA, amp_dtype, evaluate, pick_device, train_one_epoch
 from roadseg.train.losses import training_loss
+from roadseg.train.schedule import Schedule
 from roadseg.train.weights import initial_model, load_encoder_weights, save_atomic
 
 
@@ -45,6 +48,9 @@ class TrainConfig:
     data: str
     out: str = "runs/unet-r34"
     epochs: int = 150
+    # > 0: the run lasts this many minutes of wall time instead of ``epochs`` epochs, and its learning
+    # rate and phases follow the clock (a lent GPU of unknown speed: the whole schedule fits the time)
+    minutes: float = 0.0
     batch_size: int = 8
     crop: tuple[int, int] = (256, 256)
     scale: tuple[float, float] = (0.5, 1.5)
@@ -55,7 +61,8 @@ class TrainConfig:
     noise: float = 0.0  # probability of Gaussian noise
     paste: float = 0.0  # probability of pasting another frame's objects (copy-paste)
     # progressive resizing: (epochs, resolution, crop_h, crop_w) per phase, in order; the last phase
-    # runs to ``epochs``. Resolution scales the frames before the random ``scale``. () = one phase.
+    # runs to ``epochs`` (a timed run reads the epochs as shares of its time). Resolution scales the
+    # frames before the random ``scale``. () = one phase.
     phases: tuple = ()
     ema: float = 0.0  # decay of an exponential moving average of the weights (0 = off); it is evaluated
     train_splits: tuple[str, ...] = ("train",)
@@ -78,15 +85,14 @@ class TrainConfig:
     model: dict = field(default_factory=dict)
 
 
-def _make_scheduler(cfg: TrainConfig, opt, steps_per_epoch: int):
-    total = cfg.epochs * steps_per_epoch
-    if cfg.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=cfg.lr, total_steps=total, pct_start=0.1, div_factor=20, final_div_factor=200
-        )
-    if cfg.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total, eta_min=cfg.lr / 1000)
-    raise ValueError(f"schedule must be onecycle or cosine, not {cfg.schedule!r}")
+def _make_schedule(cfg: TrainConfig, opt, steps_per_epoch: int, state: dict | None) -> Schedule:
+    """The run's schedule, by its epochs or by its minutes, at the position a resumed run left it."""
+    at = {}
+    if state is not None:  # checkpoints from before the Schedule kept torch's scheduler: count the steps
+        at = state.get("schedule") or {"steps": (state["epoch"] + 1) * steps_per_epoch}
+    if cfg.minutes:
+        return Schedule(opt, cfg.schedule, cfg.lr, seconds=60 * cfg.minutes, **at)
+    return Schedule(opt, cfg.schedule, cfg.lr, total_steps=cfg.epochs * steps_per_epoch, **at)
 
 
 #: log.csv columns, fixed: a row that lacks one (no evaluation that epoch, no check split) leaves it empty.
@@ -141,11 +147,11 @@ def _selection(cfg: TrainConfig, data: dict) -> str:
     return "check" if data["check"][0] else "val"
 
 
-def _transform(cfg: TrainConfig, epoch: int) -> TrainTransform:
-    """The augmentation of ``epoch``: its phase's resolution and crop, the recipe's photometric settings."""
-    res, crop = phase_at(cfg, epoch)
-    return TrainTransform(crop, (res * cfg.scale[0], res * cfg.scale[1]), jitter=cfg.jitter, gamma=cfg.gamma,
-                          colour_cast=cfg.colour_cast, blur=cfg.blur, noise=cfg.noise, paste=cfg.paste)  # fmt: skip
+def _transforms(cfg: TrainConfig) -> list[TrainTransform]:
+    """The augmentation of each phase: its resolution and crop, the recipe's photometric settings."""
+    return [TrainTransform(crop, (res * cfg.scale[0], res * cfg.scale[1]), jitter=cfg.jitter, gamma=cfg.gamma,
+                           colour_cast=cfg.colour_cast, blur=cfg.blur, noise=cfg.noise, paste=cfg.paste)
+            for res, crop in phases(cfg)]  # fmt: skip
 
 
 def _optimizer(cfg: TrainConfig, model) -> torch.optim.AdamW:
@@ -156,30 +162,36 @@ def _optimizer(cfg: TrainConfig, model) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=cfg.lr)
 
 
-def _restore(state: dict, model, opt, sched, ema: EMA | None) -> tuple[int, float, int, list]:
-    """Load a ``last.pt`` into the run's objects; returns (first epoch, best, best epoch, history)."""
+def _restore(state: dict, model, opt, ema: EMA | None) -> tuple[int, float, int, list]:
+    """Load a ``last.pt`` into the run's objects; returns (first epoch, best, best epoch, history).
+    The schedule's position is restored by ``_make_schedule``."""
     model.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
-    sched.load_state_dict(state["scheduler"])
     if ema is not None:
         ema.load_state_dict(state["ema"])
     torch.set_rng_state(state["torch_rng"])
     return state["epoch"] + 1, state["best_miou"], state["best_epoch"], state["history"]
 
 
-def _checkpoint(out: Path, cfg: TrainConfig, epoch: int, model, opt, sched, ema: EMA | None, progress: tuple,
-                improved: bool) -> None:  # fmt: skip
-    """Write ``last.pt`` (everything ``--resume`` needs) and, when the run improved, ``best.pt`` (the
-    scored weights only). ``progress`` is (best, best epoch, history)."""
+#: ``last.pt`` is written after a session's first epoch, its last, and otherwise at most this often: a GPU
+#: epoch takes about a second, and a checkpoint with its optimizer and EMA is ~350 MB.
+CHECKPOINT_SECONDS = 60.0
+
+
+def _checkpoint(out: Path, cfg: TrainConfig, epoch: int, model, opt, sched: Schedule, ema: EMA | None,
+                progress: tuple, last: bool, improved: bool) -> None:  # fmt: skip
+    """Write ``last.pt`` (everything ``--resume`` needs) if ``last``, and, when the run improved, ``best.pt``
+    (the scored weights only). ``progress`` is (best, best epoch, history)."""
     best, best_epoch, history = progress
     ckpt = {"model": model.state_dict(), "model_config": model.config, "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict(), "epoch": epoch, "config": asdict(cfg),
+            "schedule": sched.state_dict(), "epoch": epoch, "config": asdict(cfg),
             "torch_rng": torch.get_rng_state(), "best_miou": best, "best_epoch": best_epoch,
             "history": history, "ema": None if ema is None else ema.state_dict()}  # fmt: skip
-    save_atomic(ckpt, out / "last.pt")
+    if last:
+        save_atomic(ckpt, out / "last.pt")
     if improved:
         shipped = model if ema is None else ema.model
-        save_atomic({**ckpt, "model": shipped.state_dict(), "optimizer": None, "scheduler": None, "ema": None},
+        save_atomic({**ckpt, "model": shipped.state_dict(), "optimizer": None, "schedule": None, "ema": None},
               out / "best.pt")  # fmt: skip
 
 
@@ -190,7 +202,10 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None) -> dict:
     """
     state = torch.load(resume, map_location="cpu", weights_only=False) if resume else None
     if state is not None:  # the saved recipe wins, except where the new one extends the run
-        cfg = replace(TrainConfig(**_tuples(state["config"])), epochs=cfg.epochs, out=cfg.out)
+        saved = TrainConfig(**_tuples({"minutes": 0.0, **state["config"]}))
+        if bool(saved.minutes) != bool(cfg.minutes):
+            raise ValueError(f"{resume} is a run by {'minutes' if saved.minutes else 'epochs'}; resume it so")
+        cfg = replace(saved, epochs=cfg.epochs, minutes=cfg.minutes, out=cfg.out)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
@@ -205,40 +220,55 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None) -> dict:
     pre = Preprocess().to(device)
     loss_fn = training_loss(data["train"][1], device, class_weights=cfg.class_weights, lovasz=cfg.lovasz)
 
-    train_set = AugmentedSet(*data["train"], _transform(cfg, 0), cfg.seed)
-    gen = torch.Generator()
-    loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
-                        num_workers=cfg.workers, generator=gen,
+    train_set = AugmentedSet(*data["train"], _transforms(cfg), cfg.seed)
+    sampler = EpochSampler(len(train_set), cfg.seed)
+    # workers stay up between epochs (the sampler tells them each item's epoch and phase)
+    loader = DataLoader(train_set, batch_sampler=BatchSampler(sampler, cfg.batch_size, drop_last=True),
+                        num_workers=cfg.workers, persistent_workers=cfg.workers > 0,
+                        generator=torch.Generator().manual_seed(cfg.seed),  # not the global RNG
                         pin_memory=device.type == "cuda")  # fmt: skip
     steps = len(loader) if cfg.max_steps is None else min(len(loader), cfg.max_steps)
     opt = _optimizer(cfg, model)
-    sched = _make_scheduler(cfg, opt, steps)
     ema = EMA(model, cfg.ema) if cfg.ema > 0 else None
     start, best, best_epoch, history = 0, -1.0, -1, []
     if state is not None:
-        start, best, best_epoch, history = _restore(state, model, opt, sched, ema)
+        start, best, best_epoch, history = _restore(state, model, opt, ema)
+        for name in ("log.jsonl", "log.csv"):  # epochs after the checkpoint are run again: their rows go
+            (out / name).unlink(missing_ok=True)
+        for row in history:
+            _log(out, row)
+    sched = _make_schedule(cfg, opt, steps, state)
 
-    for epoch in range(start, cfg.epochs):
+    epoch, done = start, sched.finished if cfg.minutes else start >= cfg.epochs
+    saved_at = None
+    while not done:
         t0 = time.time()
-        train_set.epoch, train_set.transform = epoch, _transform(cfg, epoch)
-        gen.manual_seed(cfg.seed * 100_003 + epoch)
-        bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, dynamic_ncols=True)
+        sampler.epoch, sampler.phase = epoch, phase_index(cfg, epoch, sched.progress())
+        desc = f"epoch {epoch + 1}" + (f" ({sched.progress():.0%} of {cfg.minutes:g} min)" if cfg.minutes
+                                       else f"/{cfg.epochs}")  # fmt: skip
+        bar = tqdm(total=steps, desc=desc, leave=False, dynamic_ncols=True)
         loss = train_one_epoch(model, pre, loader, opt, sched, loss_fn, device, dtype, bar, ema)
         bar.close()
         row = {"epoch": epoch + 1, "lr": sched.get_last_lr()[0], "train_loss": loss,
                "miou": None, "pixel_acc": None, "iou": None}  # fmt: skip
         shipped = model if ema is None else ema.model  # the weights that are scored and saved as best
-        if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
+        done = sched.finished if cfg.minutes else epoch + 1 >= cfg.epochs  # decided once: the last epoch is scored
+        if (epoch + 1) % cfg.eval_every == 0 or done:
             row.update(_score(shipped, pre, data, device, dtype))
         row["seconds"] = round(time.time() - t0, 1)
         history.append(row)
         _log(out, row)
+        write = done or saved_at is None or time.monotonic() - saved_at >= CHECKPOINT_SECONDS
         score = {"check": row.get("check_miou"), "val": row.get("miou"), "last": epoch}[select]
-        improved = score is not None and score > best
+        improved = score is not None and score > best and (write or select != "last")
         if improved:
             best, best_epoch = score, epoch + 1
-        _checkpoint(out, cfg, epoch, model, opt, sched, ema, (best, best_epoch, history), improved)
+        if write or improved:
+            _checkpoint(out, cfg, epoch, model, opt, sched, ema, (best, best_epoch, history), write, improved)
+        if write:
+            saved_at = time.monotonic()
         tqdm.write(_summary(row, epoch, cfg, select, best, best_epoch))
+        epoch += 1
     return {"best_miou": best if select != "last" else None, "best_epoch": best_epoch, "history": history}
 
 

@@ -22,6 +22,10 @@ DATA=${DATA:-/tmp/camvid}
 RUNS=${RUNS:-/tmp/roadseg-runs}
 OUT=${OUT:?OUT is the folder whose files come back}
 export PYTHONPATH=$PWD          # the device image has no roadseg installed (and no PyAV, which training needs not)
+export PYTHONUNBUFFERED=1       # each epoch's line reaches its file as it is written
+# a run that overstays (start-up, a slow last scoring) is stopped in time for what follows to come home:
+# best.pt is written with each last.pt (--select last) or when the check improves
+LIMIT=${LIMIT:-$(awk -v m="$MINUTES" 'BEGIN { print int(60 * m + 120) }')}
 
 if [ ! -d "$DATA" ]; then       # a carried path is gone at the next call that does not carry it: keep a copy
     cp -r .data/camvid "$DATA" || { echo "no $DATA and no .data/camvid: carry .data (roadseg pack-data)"; exit 2; }
@@ -36,10 +40,10 @@ RECIPE=(--minutes "$MINUTES" --device "$DEVICE" --workers "$WORKERS" --data "$DA
         --gamma 1.0 --colour-cast 0.15 --blur 0.4 --noise 0.4 --ema 0.999 --lr 2e-3 --lovasz 3
         --eval-every 10 --seed 0)
 
-python3 -m roadseg train "${RECIPE[@]}" --out "$RUNS/check" --holdout 0006R0 --holdout 0001TP:0.33 \
+timeout "$LIMIT" python3 -m roadseg train "${RECIPE[@]}" --out "$RUNS/check" --holdout 0006R0 --holdout 0001TP:0.33 \
     --select check >"$OUT/check.txt" 2>"$RUNS/check.err" &
 check=$!
-python3 -m roadseg train "${RECIPE[@]}" --out "$RUNS/final" --select last >"$OUT/final.txt" 2>"$RUNS/final.err" &
+timeout "$LIMIT" python3 -m roadseg train "${RECIPE[@]}" --out "$RUNS/final" --select last >"$OUT/final.txt" 2>"$RUNS/final.err" &
 final=$!
 wait $check; check_rc=$?
 wait $final; final_rc=$?
@@ -47,8 +51,8 @@ for run in check final; do      # the progress bars' last words (an error's line
     tr '\r' '\n' <"$RUNS/$run.err" | grep -v '%|' | tail -n 20 >>"$OUT/$run.txt"
     cp "$RUNS/$run/log.csv" "$OUT/$run-log.csv" 2>/dev/null
 done
-echo "check run: exit $check_rc; final run: exit $final_rc"
-[ "$final_rc" -eq 0 ] || exit 1
+echo "check run: exit $check_rc; final run: exit $final_rc (124: stopped at ${LIMIT} s)"
+[ -f "$RUNS/final/best.pt" ] || exit 1
 
 python3 -c "from roadseg.train.weights import half_copy; half_copy('$RUNS/final/best.pt', '$RUNS/final-half.pt')" &&
     split -b 15M "$RUNS/final-half.pt" "$OUT/final-half.pt.part-" &&

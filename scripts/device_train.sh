@@ -11,7 +11,7 @@
 #   here:   cat FILES_AT/final-half.pt.part-* > runs/gpu/final-half.pt
 #
 # MINUTES is each run's training time; loading, the last scoring and the copy add about a minute.
-# DEVICE=cpu WORKERS=1 MINUTES=0.3 OUT=/tmp/o DATA=/tmp/pack95 runs it here as a smoke test.
+# PATH=.venv/bin:$PATH DEVICE=cpu WORKERS=1 MINUTES=0.3 OUT=/tmp/o DATA=/tmp/pack95 runs it here as a smoke test.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 

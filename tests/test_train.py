@@ -237,7 +237,7 @@ def test_a_timed_run_fits_its_whole_schedule_into_its_minutes_and_resumes_on_its
     resumed = train(_cfg(tmp_path / "b", minutes=budget, **RECIPE), resume=tmp_path / "b/run/last.pt")
     assert [r["epoch"] for r in resumed["history"]] == list(range(1, len(resumed["history"]) + 1))
     assert torch.load(tmp_path / "b/run/last.pt", weights_only=False)["schedule"]["elapsed"] >= 60 * budget
-    with pytest.raises(ValueError, match="run by minutes"):
+    with pytest.raises(ValueError, match="run by --minutes"):
         train(_cfg(tmp_path / "b", epochs=3), resume=tmp_path / "b/run/last.pt")
 
 

@@ -204,7 +204,7 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None) -> dict:
     if state is not None:  # the saved recipe wins, except where the new one extends the run
         saved = TrainConfig(**_tuples({"minutes": 0.0, **state["config"]}))
         if bool(saved.minutes) != bool(cfg.minutes):
-            raise ValueError(f"{resume} is a run by {'minutes' if saved.minutes else 'epochs'}; resume it so")
+            raise ValueError(f"{resume} is a run by {'--minutes' if saved.minutes else '--epochs'}: resume it with that option")
         cfg = replace(saved, epochs=cfg.epochs, minutes=cfg.minutes, out=cfg.out)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)

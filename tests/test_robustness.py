@@ -738,29 +738,60 @@ def _box(kind: bytes, payload: bytes) -> bytes:
     return (8 + len(payload)).to_bytes(4, "big") + kind + payload
 
 
-def test_a_dashcams_gps_kept_in_boxes_of_its_own_is_said_to_be_left_out(rule_onnx, tmp_path):
+def _top_boxes(path: Path) -> dict[bytes, bytes]:
+    """The top-level boxes of an MP4 file, whole, by kind (the last of a kind)."""
+    data, pos, boxes = path.read_bytes(), 0, {}
+    while pos + 8 <= len(data):
+        size = int.from_bytes(data[pos : pos + 4], "big")
+        if size == 1:
+            size = int.from_bytes(data[pos + 8 : pos + 16], "big")
+        boxes[data[pos + 4 : pos + 8]] = data[pos : pos + size]
+        pos += size
+    return boxes
+
+
+def test_a_dashcams_gps_in_boxes_of_its_own_goes_into_an_mp4_output_or_is_said_to_be_left_out(rule_onnx, tmp_path):
     plain = write_video(tmp_path / "plain.mp4", split_frames(10, h=48, w=64), audio_seconds=0.4)
     data = plain.read_bytes()
     nmea = b"[1764748800000]$GPRMC,080000.00,A,5130.0400,N,00007.4700,W,10.0,90.0,031226,,,A*6B\r\n"
+    gps, accel = _box(b"gps ", nmea), _box(b"3gf ", bytes(range(60)))
     blackvue = tmp_path / "20261203_080000_NF.mp4"  # NMEA and the accelerometer in top-level boxes after the index
-    blackvue.write_bytes(data + _box(b"gps ", nmea) + _box(b"3gf ", bytes(60)))
+    blackvue.write_bytes(data + gps + accel)
     at = data.rindex(b"moov") - 4  # (the muxer writes the index last: a box can go at its end)
     size = int.from_bytes(data[at : at + 4], "big")
     assert at + size == len(data)
     novatek = tmp_path / "2026_1203_080000_0001F.MP4"  # the GPS index inside moov, as Novatek's cameras keep it
     novatek.write_bytes(data[:at] + (size + 16).to_bytes(4, "big") + data[at + 4 :] + _box(b"gps ", bytes(8)))
     said = {}
+
+    def run(src: Path, out: str, *args: str) -> list[str]:
+        r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(tmp_path / out), "--model", str(rule_onnx),
+                                                   "-q", *args])  # fmt: skip
+        assert r.exit_code == 0 and len(read_video(tmp_path / out)["frames"]) == (8 if args else 10), r.output
+        return [line for line in r.output.splitlines() if "boxes of its own" in line]
+
     for src in (blackvue, novatek, plain):
-        r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(tmp_path / f"o-{src.stem}.mp4"),
-                                                   "--model", str(rule_onnx), "-q"])  # fmt: skip
-        assert r.exit_code == 0 and len(read_video(tmp_path / f"o-{src.stem}.mp4")["frames"]) == 10, r.output
-        said[src.name] = [line for line in r.output.splitlines() if "boxes of its own" in line]
-    assert said[blackvue.name] == [f"roadseg: {blackvue.name}: left out of the output: the camera's GPS track and "
-                                   "accelerometer (kept in MP4 boxes of its own, not in streams; the input still has "
-                                   "them)"]  # (was: nothing said)  # fmt: skip
+        said[src.name] = run(src, f"o-{src.stem}.mp4")
+    # BlackVue's boxes go into an mp4 or mov output as they are, after its media and index (was: left out)
+    assert said[blackvue.name] == []
+    for out in ("o-20261203_080000_NF.mp4", "o.mov"):
+        if out == "o.mov":
+            assert run(blackvue, out) == []
+        boxes = _top_boxes(tmp_path / out)
+        assert boxes[b"gps "] == gps and boxes[b"3gf "] == accel, out
+        assert list(boxes).index(b"gps ") > list(boxes).index(b"moov")
+    assert b"gps " not in _top_boxes(tmp_path / "o-plain.mp4")
+    # Novatek's GPS index points at file positions: left out, said so; as are BlackVue's where they cannot go
     assert said[novatek.name] == [f"roadseg: {novatek.name}: left out of the output: the camera's GPS track (kept in "
                                   "MP4 boxes of its own, not in streams; the input still has them)"]  # fmt: skip
     assert said[plain.name] == []
+    assert run(blackvue, "o.mkv") == [f"roadseg: {blackvue.name}: left out of the output: the camera's GPS track and "
+                                      "accelerometer (kept in MP4 boxes of its own, which only an .mp4 or .mov file "
+                                      "can hold; the input still has them)"]  # fmt: skip
+    assert run(blackvue, "o-cut.mp4", "--start", "0.08") == [
+        f"roadseg: {blackvue.name}: left out of the output: the camera's GPS track and accelerometer (kept in MP4 "
+        "boxes of its own, timed from the file's start, which --start moves; the input still has them)"]  # fmt: skip
+    assert b"gps " not in _top_boxes(tmp_path / "o-cut.mp4")
     drive = tmp_path / "DCIM"
     drive.mkdir()
     for i in range(2):
@@ -771,6 +802,7 @@ def test_a_dashcams_gps_kept_in_boxes_of_its_own_is_said_to_be_left_out(rule_onn
     assert [line for line in r.output.splitlines() if "boxes of its own" in line] == [
         "roadseg: the joined files: left out of the output: the camera's GPS track and accelerometer (kept in MP4 "
         "boxes of its own, not in streams; the input still has them)"]  # fmt: skip
+    assert b"gps " not in _top_boxes(tmp_path / "drive.mp4")
 
 
 def test_unwritable_output_path(split_video, rule_onnx, tmp_path):

@@ -23,7 +23,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
@@ -45,7 +45,7 @@ from roadseg.pipeline.runner import LatestQueue, StageFailed, run_stages
 from roadseg.pipeline.sinks import ImageSink, MaskSink, ServeSink, Sink, VideoSink, WindowSink, check_output_path
 from roadseg.pipeline.sinks.base import moved_dates, shift_timecode
 from roadseg.pipeline.sinks.encoders import check_video_encoder
-from roadseg.pipeline.sinks.video import STDOUT
+from roadseg.pipeline.sinks.video import FASTSTART, STDOUT
 from roadseg.pipeline.sources import (
     Frame,
     ImageSource,
@@ -57,6 +57,7 @@ from roadseg.pipeline.sources import (
     is_live_input,
     open_url,
 )
+from roadseg.pipeline.sources.base import SensorBox, say_sensor_boxes
 from roadseg.pipeline.sources.capture import HTTP_SCHEMES, camera_options, capture_args
 from roadseg.pipeline.sources.concat import concat_source
 from roadseg.pipeline.suffixes import AUDIO_SUFFIXES, IMAGE_SUFFIXES
@@ -216,14 +217,27 @@ def _open_sinks(opts: SegmentOptions, source: Source, seg: Segmenter, stats: Fra
     else:
         info, start = source.info, opts.start  # (0 for a live source: refused before)
         width, height = output_size(info.width, info.height, opts.mode)
+        boxes = _sensor_boxes(opts, source)
         primary = stack.enter_context(VideoSink(
             opts.output, width=width, height=height, fps=info.fps, time_base=info.time_base, codec=opts.codec,
             crf=opts.crf, preset=opts.preset, audio=source.audio_streams, audio_samples=source.audio_samples,
             subtitles=[*source.subtitle_streams, *source.data_streams], tags=moved_dates(info.tags, start),
             video_tags=moved_dates(info.video_tags, start),
             timecode=None if source.live else _timecode(info, start),
-            wall_clock=source.live, sample_aspect=info.sample_aspect, label="recording" if source.live else "output"))  # fmt: skip
+            wall_clock=source.live, sample_aspect=info.sample_aspect, label="recording" if source.live else "output",
+            boxes=[box.data for box in boxes]))  # fmt: skip
     return [primary, *sinks], primary
+
+
+def _sensor_boxes(opts: SegmentOptions, source: Source) -> Sequence[SensorBox]:
+    """The source's top-level sensor boxes (a BlackVue's GPS and accelerometer) that go into the output as
+    they are: into an MP4/MOV file, from the file's start (the accelerometer is timed from there). The
+    others are said to be left out, in one line."""
+    boxes = source.sensor_boxes
+    if boxes and (opts.start or str(opts.output) == STDOUT or Path(str(opts.output)).suffix.lower() not in FASTSTART):
+        say_sensor_boxes(boxes, Path(str(opts.input)).name, "start" if opts.start else "output")
+        return ()
+    return boxes
 
 
 def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Sink], primary: VideoSink | ImageSink | None,

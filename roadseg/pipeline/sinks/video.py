@@ -83,6 +83,9 @@ class VideoSink(Sink):
             :func:`~roadseg.pipeline.sinks.base.kept_tags` (a recording, ``wall_clock``, gets the time
             it began as its ``creation_time``).
         timecode: the timecode of the first frame written (``HH:MM:SS:FF``), as an editor lines it up.
+        boxes: whole top-level MP4 boxes to add after the finished file's media and index, as they are
+            (a BlackVue dashcam's GPS track and accelerometer: :class:`~roadseg.pipeline.sources.base.SensorBox`);
+            for an MP4/MOV file only.
     """
 
     name = "encode"
@@ -92,8 +95,9 @@ class VideoSink(Sink):
                  audio: Sequence = (), audio_samples: Mapping[int, av.Packet] | None = None, wall_clock: bool = False,
                  sample_aspect: Fraction | None = None, label: str = "output", subtitles: Sequence = (),
                  tags: Mapping[str, str] | None = None, video_tags: Mapping[str, str] | None = None,
-                 timecode: str | None = None) -> None:  # fmt: skip
+                 timecode: str | None = None, boxes: Sequence[bytes] = ()) -> None:  # fmt: skip
         self.path, self.label, self.wall_clock = Path(path), label, wall_clock
+        self.boxes = boxes
         self.to_stdout = str(path) == STDOUT  # a Matroska stream, to pipe into a player or another tool
         self.shown = "standard output" if self.to_stdout else str(self.path)  # (what messages call it)
         if codec and codec.endswith(HARDWARE_ENCODERS) and (reason := encoder_usable(codec)) is not None:
@@ -302,6 +306,12 @@ class VideoSink(Sink):
                 try:
                     self.container.close()
                 except (OSError, av.error.FFmpegError) as exc:
+                    raise SinkError(f"cannot finish {self.shown}: {reason_of(exc)}") from None
+            if self.boxes and not self.to_stdout:  # after the media and its index, where BlackVue keeps them too
+                try:
+                    with open(self.path, "ab") as f:
+                        f.writelines(self.boxes)
+                except OSError as exc:
                     raise SinkError(f"cannot finish {self.shown}: {reason_of(exc)}") from None
 
     def finish(self, keep: bool) -> bool:

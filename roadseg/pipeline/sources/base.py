@@ -152,6 +152,7 @@ class Source(Protocol):
     subtitles_dropped: int  # subtitle packets left out because they are timed where the video is not
     data_dropped: int  # data packets left out because they are timed where the video is not
     joins: int  # files read after the first (--concat), where audio may overlap at a join
+    sensor_boxes: Sequence[SensorBox]  # a dashcam's GPS/accelerometer boxes that an MP4/MOV output can copy
 
     def __enter__(self) -> Source: ...
 
@@ -264,33 +265,56 @@ def unfinished_mp4(path: str | Path) -> bool:
 #: Boxes in which dashcams keep what no video stream holds: BlackVue's GPS (NMEA) and accelerometer at the
 #: top level, Novatek's (Viofo and many others) GPS index in ``moov``.
 SENSOR_BOXES = {b"gps ": "GPS track", b"3gf ": "accelerometer"}
+#: The most of a file's top-level sensor boxes read to be copied (a BlackVue minute holds tens of kB).
+SENSOR_BYTES = 16 << 20
 
 
-def sensor_boxes(path: str | Path) -> list[str]:
-    """What a dashcam's MP4/MOV ``path`` keeps in boxes of its own (:data:`SENSOR_BOXES`), at the top
-    level or in ``moov``, which no output can carry (FFmpeg reads streams, not these); [] if none (or
-    not such a file). Reads only box headers."""
-    found: list[str] = []
+@dataclass(frozen=True)
+class SensorBox:
+    """A dashcam's box of its own (:data:`SENSOR_BOXES`): ``what`` it holds, and ``data``, the whole box
+    (header included) where it stands at the top level and can be copied as it is into an MP4/MOV
+    output; None inside ``moov`` (Novatek's GPS index points at file positions that an output moves)."""
+
+    what: str
+    data: bytes | None = field(default=None, repr=False)
+
+
+def sensor_boxes(path: str | Path) -> list[SensorBox]:
+    """The boxes of its own (:data:`SENSOR_BOXES`) that a dashcam's MP4/MOV ``path`` keeps at the top
+    level or in ``moov``, which FFmpeg does not read (it reads streams); [] if none (or not such a file).
+    Reads box headers, and the top-level sensor boxes themselves (at most :data:`SENSOR_BYTES`)."""
+    found: list[SensorBox] = []
     try:
         if not Path(path).is_file():  # (a pipe or a FIFO is not read here: that would take its data)
             return []
         with open(path, "rb") as f:
+            budget = SENSOR_BYTES
             for kind, pos, size in list(_boxes(f, 0, f.seek(0, 2))):
-                inner = list(_boxes(f, pos + 8, pos + size, first_known=False)) if kind == b"moov" else []
-                for k in (kind, *(k for k, _, _ in inner)):
-                    if k in SENSOR_BOXES and SENSOR_BOXES[k] not in found:
-                        found.append(SENSOR_BOXES[k])
+                if kind in SENSOR_BOXES:
+                    data = None
+                    if size <= budget:
+                        f.seek(pos)
+                        data, budget = f.read(size), budget - size
+                    found.append(SensorBox(SENSOR_BOXES[kind], data if data and len(data) == size else None))
+                elif kind == b"moov":
+                    inner = _boxes(f, pos + 8, pos + size, first_known=False)
+                    found += [SensorBox(SENSOR_BOXES[k]) for k, _, _ in list(inner) if k in SENSOR_BOXES]
     except (OSError, ValueError):  # (ValueError: a name with a NUL in it)
         return []
     return found
 
 
-def say_sensor_boxes(paths: Sequence[str | Path], name: str) -> None:
-    """One line where the files ``paths`` (``name``: what the line calls them) keep :func:`sensor_boxes`:
-    the output goes without them."""
-    if found := list(dict.fromkeys(what for p in paths for what in sensor_boxes(p))):
-        log.warning("%s: left out of the output: the camera's %s (kept in MP4 boxes of its own, not in streams; "
-                    "the input still has them)", name, " and ".join(found))  # fmt: skip
+#: Why a sensor box is left out, by where it was: in ``moov``, or where the output cannot hold it
+LEFT_OUT_BECAUSE = {"moov": "not in streams", "output": "which only an .mp4 or .mov file can hold",
+                    "start": "timed from the file's start, which --start moves"}  # fmt: skip
+
+
+def say_sensor_boxes(boxes: Sequence[SensorBox], name: str, why: str = "moov") -> None:
+    """One line where ``boxes`` (of the files that ``name`` calls so) are left out of the output, ``why``
+    a key of :data:`LEFT_OUT_BECAUSE`."""
+    if found := list(dict.fromkeys(box.what for box in boxes)):
+        log.warning("%s: left out of the output: the camera's %s (kept in MP4 boxes of its own, %s; the input "
+                    "still has them)", name, " and ".join(found), LEFT_OUT_BECAUSE[why])  # fmt: skip
 
 
 def scaled_to(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:

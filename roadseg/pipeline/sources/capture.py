@@ -120,6 +120,7 @@ class LiveSource:
     subtitles_dropped = 0
     data_dropped = 0
     joins = 0
+    sensor_boxes = ()
 
     def __init__(self, spec: str, *, pace: bool | None = None, retries: int = 5, retry_delay: float = 1.0,
                  stop: threading.Event | None = None, hwaccel: str | None = None,

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from roadseg.errors import SourceError
 from roadseg.pipeline.inputs import find_videos
-from roadseg.pipeline.sources.base import VideoInfo, open_container, say_sensor_boxes
+from roadseg.pipeline.sources.base import VideoInfo, open_container, say_sensor_boxes, sensor_boxes
 from roadseg.pipeline.sources.file import VideoSource
 
 log = logging.getLogger("roadseg")
@@ -146,7 +146,7 @@ def concat_source(spec: str | Path, **kw) -> VideoSource:
         raise SourceError(f"no readable video files in {spec} to join (--concat)")
     paths = _one_view(_one_camera(paths, signatures))
     kept = [infos[p] for p in paths]
-    say_sensor_boxes(paths, "the joined files")
+    say_sensor_boxes([box for p in paths for box in sensor_boxes(p)], "the joined files")
     fd, script = tempfile.mkstemp(suffix=".ffconcat", prefix="roadseg-")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

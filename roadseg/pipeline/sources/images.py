@@ -79,6 +79,7 @@ class ImageSource:
     subtitles_dropped = 0
     data_dropped = 0
     joins = 0
+    sensor_boxes = ()
 
     def __init__(self, spec: str | Path) -> None:
         self.paths = image_paths(spec)

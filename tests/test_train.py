@@ -12,7 +12,7 @@ from test_data import _png, make_segnet  # noqa: E402
 import roadseg.train.loop as loop  # noqa: E402
 from roadseg.cli import main  # noqa: E402
 from roadseg.model import Preprocess, UNetResNet34  # noqa: E402
-from roadseg.train.data import load_data, median_frequency_weights, phase_at  # noqa: E402
+from roadseg.train.data import load_data, median_frequency_weights, phase_index, phases  # noqa: E402
 from roadseg.train.loop import TrainConfig, train  # noqa: E402
 from roadseg.train.weights import load_encoder_weights  # noqa: E402
 
@@ -180,6 +180,9 @@ def test_holdout_of_an_unknown_sequence_fails_clearly(tmp_path):
 
 
 def test_progressive_phases_pick_resolution_and_crop():
+    def phase_at(cfg, epoch, progress=0.0):
+        return phases(cfg)[phase_index(cfg, epoch, progress)]
+
     cfg = TrainConfig(data="x", epochs=10, phases=((3, 0.5, 16, 24), (7, 1.0, 32, 48)))
     assert [phase_at(cfg, e) for e in (0, 2, 3, 9, 12)] == [(0.5, (16, 24))] * 2 + [(1.0, (32, 48))] * 3
     assert phase_at(TrainConfig(data="x", crop=(8, 8)), 5) == (1.0, (8, 8))

@@ -126,7 +126,3 @@ def phase_index(cfg: "TrainConfig", epoch: int, progress: float = 0.0) -> int:
         return min(int(np.searchsorted(edges, progress, side="right")), len(counts) - 1)
     return min(int(np.searchsorted(np.cumsum(counts), epoch, side="right")), len(counts) - 1)
 
-
-def phase_at(cfg: "TrainConfig", epoch: int, progress: float = 0.0) -> tuple[float, tuple[int, int]]:
-    """(resolution, crop) of the phase that ``epoch`` (0-based) is in (see :func:`phase_index`)."""
-    return phases(cfg)[phase_index(cfg, epoch, progress)]

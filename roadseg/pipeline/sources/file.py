@@ -102,14 +102,13 @@ class VideoSource:
     live = False
     kind = "file"
     joins = 0  # files read after the first (--concat: :mod:`~roadseg.pipeline.sources.concat`)
-    sensor_boxes: tuple[SensorBox, ...] = ()  # a dashcam's top-level GPS/accelerometer boxes, to copy as they are
 
     def __init__(self, path: str | Path, *, audio: bool = True, start: float = 0.0, duration: float | None = None,
                  hwaccel: str | None = None, container: av.container.InputContainer | None = None,
                  video_stream: int | None = None, height: int | None = None) -> None:  # fmt: skip
         self.path = str(path)  # (a str: an http(s) URL is not a Path)
         self.remote = remote = self.path.lower().startswith(HTTP_SCHEMES)
-        self._own_file = container is None  # (not --concat's joined container: that says what it leaves out)
+        own_file = container is None  # (not --concat's joined container: that says what it leaves out)
         if container is None:
             container = open_capture(self.path, hwaccel) if remote else open_container(self.path, hwaccel=hwaccel)
         self.container = container
@@ -164,8 +163,9 @@ class VideoSource:
             hint = f" (--video-stream {others[0]} segments its video stream {others[0]} instead)" if others else ""
             log.warning("%s has more streams than its video and audio; left out of the output: %s%s",
                         Path(self.path).name, left, hint)  # fmt: skip
-        boxes = sensor_boxes(self.path) if self._own_file else []  # (a BlackVue's or Novatek's GPS: not streams)
-        self.sensor_boxes = tuple(box for box in boxes if box.data is not None)  # (the run decides if they go)
+        boxes = sensor_boxes(self.path) if own_file else []  # (a BlackVue's or Novatek's GPS: not streams)
+        # a dashcam's top-level GPS/accelerometer boxes, to copy as they are (the run decides if they go)
+        self.sensor_boxes: tuple[SensorBox, ...] = tuple(box for box in boxes if box.data is not None)
         say_sensor_boxes([box for box in boxes if box.data is None], Path(self.path).name)
 
     def _origin(self) -> float:

@@ -163,6 +163,17 @@ def test_rerun_skips_every_finished_video(cluster, work) -> None:
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.mp4")} == before and not part_files(out)
 
 
+def test_concat_joins_each_folder_into_one_output(cluster, work) -> None:
+    out = work["root"] / "joined"
+    run = subprocess.run(batch_cmd(work["inputs"], out, work["model"], "--concat"), capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+    assert run.returncode == 0 and "ok 4 · error 0" in run.stderr, run.stderr
+    expect = {"a.mp4": 31 + 17, "b.mp4": 23, "b/d.mp4": 29, "in.mp4": 13 + 19}  # (in: the files directly in it)
+    assert {str(p.relative_to(out)): frame_count(p) for p in out.rglob("*.mp4")} == expect
+    assert "in.mp4: left out of the join: not a readable video" in run.stderr and not part_files(out)
+    assert {line["files"] for line in batch_results(out)} == {1, 2, 3}
+
+
 def test_killing_the_worker_node_mid_run_finishes_everything_on_the_head(cluster, work) -> None:
     inputs = work["root"] / "long"
     inputs.mkdir()

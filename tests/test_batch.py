@@ -174,6 +174,45 @@ def test_cli_exit_codes_and_summary(archive: Path, rule_onnx: Path, tmp_path: Pa
     assert len(run.stderr.strip().splitlines()) == 1
 
 
+def test_concat_joins_each_folders_files_into_one_output(rule_onnx: Path, tmp_path: Path) -> None:
+    root = tmp_path / "drives"  # a fleet's archive: a drive a folder of one-minute files
+    for rel, n in (("d1/0800_NF.MP4", 5), ("d1/0801_NF.MP4", 6), ("d1/0800_NR.MP4", 4), ("d1/2026.12/a.mp4", 3),
+                   ("d2.x/b.mp4", 4), ("d2.x/a.mp4", 3), ("loose.mp4", 7)):  # fmt: skip
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        write_video(root / rel, split_frames(n), audio_seconds=n / 25 if rel.startswith("d1/08") else 0)
+    (root / "d3").mkdir()
+    (root / "d3/cut.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(400))  # the power went
+    out = tmp_path / "out"
+    summary = roadseg.batch(root, out, model=str(rule_onnx), workers=2, concat=True, quiet=True)
+    assert (summary.ok, summary.error) == (4, 1), batch_results(out)
+    expect = {"d1.mp4": 11, "d1/2026.12.mp4": 3, "d2.x.mp4": 7, "drives.mp4": 7}  # (d1: the front camera's files)
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.mp4")) == sorted(expect)
+    assert {rel: frame_count(out / rel) for rel in expect} == expect
+    assert len(read_audio_streams(out / "d1.mp4")) == 1
+    lines = {Path(line["input"]).name: line for line in batch_results(out)}
+    d1 = lines["d1"]
+    assert (d1["status"], d1["frames"], d1["files"], d1["input"]) == ("ok", 11, 3, str(root / "d1"))
+    assert any("left out of the join: 1 file of the dashcam's rear camera" in w for w in d1["warnings"]), d1
+    assert lines["d3"]["status"] == "error" and "no readable video files" in lines["d3"]["error"]
+    assert not part_files(out)
+
+    again = roadseg.batch(root, out, model=str(rule_onnx), workers=1, concat=True, quiet=True)
+    assert (again.ok, again.skipped, again.error) == (0, 4, 1)
+    write_video(root / "d2.x/c.mp4", split_frames(2))  # a file more in one drive: that drive again, whole
+    third = roadseg.batch(root, out, model=str(rule_onnx), workers=1, concat=True, quiet=True)
+    assert (third.ok, third.skipped) == (1, 3) and frame_count(out / "d2.x.mp4") == 9
+    cli = [sys.executable, "-m", "roadseg", "batch", f"{root}/d2.x/[ab].mp4", "--concat", "-o", str(tmp_path / "o2"),
+           "--model", str(rule_onnx)]  # fmt: skip
+    run = subprocess.run(cli, capture_output=True, text=True, timeout=120)  # a glob picks the files joined
+    assert run.returncode == 0 and "ok 1 · error 0" in run.stderr, run.stderr
+    assert frame_count(tmp_path / "o2/d2.x.mp4") == 7
+    (tmp_path / "other/d2.x").mkdir(parents=True)
+    shutil.copy(root / "loose.mp4", tmp_path / "other/d2.x/z.mp4")
+    with pytest.raises(BatchError, match="would both be written to"):  # two folders of one name, named on their own
+        roadseg.batch([root / "d2.x/a.mp4", tmp_path / "other/d2.x/z.mp4"], tmp_path / "o3", model=str(rule_onnx),
+                      concat=True, quiet=True)  # fmt: skip
+
+
 def test_an_output_folder_that_cannot_be_made_is_one_line(archive: Path, tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("x")
     run = subprocess.run([sys.executable, "-m", "roadseg", "batch", str(archive), "-o", str(tmp_path / "afile/out")],

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from roadseg.batch.driver import drive
 from roadseg.batch.errors import BatchError, BatchInterrupted
-from roadseg.batch.inputs import plan_outputs
+from roadseg.batch.inputs import plan_joined, plan_outputs
 from roadseg.batch.report import Progress, Summary
 from roadseg.batch.results import ResultsLog, input_key, is_done, latest_outcomes, settings_key
 from roadseg.batch.task import Task, model_key, remove_stale_temps, remove_temps
@@ -45,6 +45,8 @@ class BatchOptions:
         suffix: the outputs' name ending, which picks their container (``.mkv`` keeps PCM audio and
             SubRip captions as they are; ``.mov`` or ``.mkv`` take a lossless mask video, ``--codec ffv1``).
         quiet: no bar (on a terminal) or per-video lines (in a log); the summary only.
+        concat: join each folder's videos, in name order, into one output ``OUT/<folder>.mp4`` (a
+            dashcam's drive a folder: ``segment-video --concat`` per folder).
     """
 
     workers: int | None = None
@@ -58,6 +60,7 @@ class BatchOptions:
     stats: bool = False
     suffix: str = ".mp4"
     quiet: bool = False
+    concat: bool = False
 
 
 def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str | os.PathLike,
@@ -90,13 +93,17 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
         raise BatchError(str(exc)) from None
     if not videos:
         raise BatchError(f"no videos found in {', '.join(map(str, specs)) or 'no inputs'}")
-    tasks = [Task(str(v.path), str(t), masks=bopts.masks, stats=bopts.stats)
-             for v, t in plan_outputs(videos, out, suffix).items()]  # fmt: skip
+    if bopts.concat:
+        tasks = [Task(str(folder), str(t), parts=tuple(map(str, files)), masks=bopts.masks, stats=bopts.stats)
+                 for folder, t, files in plan_joined(videos, out, suffix)]  # fmt: skip
+    else:
+        tasks = [Task(str(v.path), str(t), masks=bopts.masks, stats=bopts.stats)
+                 for v, t in plan_outputs(videos, out, suffix).items()]  # fmt: skip
     model, settings = _model_key(sopts, bopts), settings_key(sopts, masks=bopts.masks, stats=bopts.stats)
     previous = {} if bopts.force else latest_outcomes(out / RESULTS)
     summary = Summary(results=str(out / RESULTS))
     t0 = time.perf_counter()
-    keys = {task.input: input_key(task.input) for task in tasks}  # taken before any work: what the output is of
+    keys = {task.input: input_key(task.input, task.parts) for task in tasks}  # before any work: what the output is of
     with ResultsLog(out / RESULTS) as results:
         todo = []
         for task in tasks:

@@ -2,6 +2,8 @@
 
 Outputs keep the inputs' layout relative to the folder, glob base or list they came from:
 ``IN/a/b.mov`` -> ``OUT_DIR/a/b.mp4``; a file named on its own lands at ``OUT_DIR/<name>.mp4``.
+With ``--concat`` each folder's videos are one input (:func:`by_folder`): ``IN/a/*.MP4`` ->
+``OUT_DIR/a.mp4``, and the files directly in ``IN`` -> ``OUT_DIR/IN.mp4``.
 
 Example:
     >>> import tempfile, pathlib
@@ -11,28 +13,33 @@ Example:
     ...     (root / p).parent.mkdir(parents=True, exist_ok=True); _ = (root / p).write_bytes(b"x")
     >>> [str(p.relative_to(root)) for p in plan_outputs(find_videos([root]), root / "out").values()]
     ['out/a/b.mp4', 'out/a/c.mp4']
+    >>> [(d.name, str(p.relative_to(root)), [f.name for f in files]) for d, p, files in plan_joined(find_videos([root]), root / "out")]
+    [('a', 'out/a.mp4', ['b.mov', 'c.MP4'])]
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from roadseg.batch.errors import BatchError
 from roadseg.pipeline.inputs import Video
 
 
-def plan_outputs(videos: Sequence[Video], out_dir: Path, suffix: str = ".mp4") -> dict[Video, Path]:
+def plan_outputs(videos: Sequence[Video], out_dir: Path, suffix: str = ".mp4", *, folders: Sequence[Path] = ()
+                 ) -> dict[Video, Path]:  # fmt: skip
     """Map each video to ``out_dir/rel`` with ``suffix``; refuse collisions and outputs that are inputs.
+    With ``folders`` (the files they hold), ``videos`` are folders, each named ``rel`` + ``suffix``.
 
     Raises:
         BatchError: two inputs would share an output, or an output would replace an input.
     """
     out_dir = out_dir.resolve()
     owners: dict[Path, Video] = {}
-    inputs = {v.path for v in videos}
+    inputs = {v.path for v in videos} | set(folders)
     for video in videos:
-        target = out_dir / video.rel.with_suffix(suffix)
+        rel = video.rel.with_name(video.rel.name + suffix) if folders else video.rel.with_suffix(suffix)
+        target = out_dir / rel
         if target in owners:
             raise BatchError(f"{owners[target].path} and {video.path} would both be written to {target}; "
                              "rename one or give them separately")  # fmt: skip
@@ -40,3 +47,27 @@ def plan_outputs(videos: Sequence[Video], out_dir: Path, suffix: str = ".mp4") -
             raise BatchError(f"the output {target} would replace an input; choose another output folder")
         owners[target] = video
     return {v: t for t, v in owners.items()}
+
+
+def by_folder(videos: Sequence[Video]) -> dict[Video, list[Path]]:
+    """Each folder's videos as one input (``batch --concat``: a dashcam's drive a folder), in the order
+    the folders first come, its files in name order. The key is a :class:`Video` for the folder, whose
+    ``rel`` is its place under the output folder: the files' own folder (``a``), or the folder's name
+    where they were directly in an INPUT folder or named on their own."""
+    groups: dict[Path, list[Video]] = {}
+    for video in videos:
+        groups.setdefault(video.path.parent, []).append(video)
+    return {Video(folder, _folder_rel(folder, members[0].rel)): sorted((v.path for v in members), key=lambda p: p.name)
+            for folder, members in groups.items()}  # fmt: skip
+
+
+def _folder_rel(folder: Path, rel: PurePath) -> PurePath:
+    return rel.parent if rel.parent != PurePath(".") else PurePath(folder.name or "drive")
+
+
+def plan_joined(videos: Sequence[Video], out_dir: Path, suffix: str = ".mp4") -> list[tuple[Path, Path, list[Path]]]:
+    """``batch --concat``'s plan: each folder, its output and the files it joins (:func:`by_folder`);
+    BatchError as :func:`plan_outputs`. (Which of a folder's files are one camera's is decided when it runs.)"""
+    groups = by_folder(videos)
+    planned = plan_outputs(list(groups), out_dir, suffix, folders=[p for files in groups.values() for p in files])
+    return [(folder.path, target, groups[folder]) for folder, target in planned.items()]

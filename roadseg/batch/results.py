@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -84,8 +85,14 @@ def latest_outcomes(path: str | Path) -> dict[str, dict]:
     return latest
 
 
-def input_key(path: str | Path) -> dict:
-    """What identifies an input's content cheaply: its size and modification time (``{}`` if missing)."""
+def input_key(path: str | Path, parts: Sequence[str | Path] = ()) -> dict:
+    """What identifies an input's content cheaply: its size and modification time (``{}`` if missing).
+    Of files joined (``parts``): their total size, the latest time and how many ``files`` they are."""
+    if parts:
+        keys = [input_key(p) for p in parts]
+        if not all(keys):
+            return {}
+        return {"size": sum(k["size"] for k in keys), "mtime_ns": max(k["mtime_ns"] for k in keys), "files": len(keys)}
     try:
         st = os.stat(path)
     except OSError:

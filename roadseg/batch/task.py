@@ -45,10 +45,12 @@ class Paths(NamedTuple):
 
 @dataclass(frozen=True)
 class Task:
-    """One video to segment: absolute ``input`` and ``output`` paths, the extras wanted, the attempt."""
+    """One video to segment: absolute ``input`` and ``output`` paths, the extras wanted, the attempt.
+    With ``parts`` (``batch --concat``) ``input`` is a folder and ``parts`` the files joined from it."""
 
     input: str
     output: str
+    parts: tuple[str, ...] = ()
     masks: bool = False
     stats: bool = False
     attempt: int = 1
@@ -135,7 +137,8 @@ def process_one(task: Task, options: SegmentOptions, *, node: str, segmenter: Se
     from roadseg.pipeline.run import run
 
     temp, final = task.temp, task.final
-    opts = replace(options, input=task.input, output=str(temp.video), masks_dir=temp.masks and str(temp.masks),
+    opts = replace(options, input=task.input, concat=bool(task.parts), parts=task.parts, output=str(temp.video),
+                   masks_dir=temp.masks and str(temp.masks),
                    stats=temp.stats and str(temp.stats), overwrite=True, quiet=True)  # fmt: skip
     line = {"status": "error", "frames": 0, "fps": None, "seconds": None, "node": node, "error": None}
     t0 = time.perf_counter()

@@ -19,6 +19,7 @@ from roadseg.cli.common import Finite, file_options, handle_errors, model_option
 @click.option("--gpus-per-worker", default=0.0, show_default=True, type=Finite(min=0), help="Ray: GPUs each worker reserves.")
 @click.option("--in-flight", default=2, show_default=True, type=click.IntRange(min=1), help="Ray: paths queued at one worker.")
 @click.option("--retries", default=2, show_default=True, type=click.IntRange(min=0), help="Times a video whose worker died is sent again.")
+@click.option("--concat", is_flag=True, help="Join each folder's videos, in name order, into one output OUT_DIR/<folder>.mp4: a dashcam's one-minute files, a drive a folder (as segment-video --concat joins them: one camera's, the front one's where the names say).")
 @click.option("--force", is_flag=True, help="Redo videos a previous run finished.")
 @click.option("--masks", is_flag=True, help="Also write OUT/a/b.masks/ (one label PNG per frame).")
 @click.option("--stats", is_flag=True, help="Also write OUT/a/b.stats.json (per-frame class shares, stage timings).")
@@ -27,7 +28,7 @@ from roadseg.cli.common import Finite, file_options, handle_errors, model_option
 @file_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-video lines; only the summary.")
 @handle_errors
-def batch_cmd(inputs, out_dir, workers, ray_address, cpus_per_worker, gpus_per_worker, in_flight, retries, force, masks,
+def batch_cmd(inputs, out_dir, workers, ray_address, cpus_per_worker, gpus_per_worker, in_flight, retries, concat, force, masks,
               stats, suffix, model, size, mode, alpha, legend, start, duration, batch, device, threads, codec, crf, preset,
               no_audio, hwaccel, height, video_stream, quiet) -> None:  # fmt: skip
     """Segment many videos into OUT_DIR, keeping their relative layout (IN/a/b.mov -> OUT_DIR/a/b.mp4).
@@ -40,6 +41,7 @@ def batch_cmd(inputs, out_dir, workers, ray_address, cpus_per_worker, gpus_per_w
     \b
     Examples:
       roadseg batch dashcam/ -o segmented/
+      roadseg batch drives/ --concat -o segmented/      # drives/2026-12-03/*.MP4 -> segmented/2026-12-03.mp4
       roadseg batch "archive/**/*.mp4" @more.txt -o /shared/out --ray auto --gpus-per-worker 1
     """
     from roadseg.batch import BatchInterrupted, BatchOptions
@@ -47,7 +49,7 @@ def batch_cmd(inputs, out_dir, workers, ray_address, cpus_per_worker, gpus_per_w
     from roadseg.pipeline.options import SegmentOptions
 
     bopts = BatchOptions(workers=workers, ray=ray_address, cpus_per_worker=cpus_per_worker,
-                         gpus_per_worker=gpus_per_worker, in_flight=in_flight, retries=retries, force=force,
+                         gpus_per_worker=gpus_per_worker, in_flight=in_flight, retries=retries, force=force, concat=concat,
                          masks=masks, stats=stats, suffix=suffix, quiet=quiet)  # fmt: skip
     sopts = SegmentOptions("", model=model, size=size, alpha=alpha, mode=mode, legend=legend, batch=batch, device=device,
                            threads=threads, codec=codec, crf=crf, preset=preset, no_audio=no_audio, hwaccel=hwaccel,

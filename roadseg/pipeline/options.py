@@ -23,7 +23,7 @@ class SegmentOptions:
     stream URL; ``output`` the video (or image folder) to write, or the recording of a live run.
     Live-only fields: ``live`` (play a file as a camera), ``show``, ``serve``, ``retries``,
     ``retry_delay``, ``no_hud``, ``pace``; a camera's own: ``camera_size``, ``camera_fps``,
-    ``camera_format``, ``camera_audio``. File-only: ``start``, ``batch``, ``video_stream``, ``height``, ``concat``;
+    ``camera_format``, ``camera_audio``. File-only: ``start``, ``batch``, ``video_stream``, ``height``, ``concat``, ``parts``;
     ``duration`` cuts a file and ends a live run after that many seconds. ``pace`` and ``queue_size`` are library-only knobs.
     """
 
@@ -49,6 +49,7 @@ class SegmentOptions:
     video_stream: int | None = None  # a file's video stream, counted from 0 (FFmpeg's -map 0:v:N); None: FFmpeg's choice
     height: int | None = None  # scale a file's picture to this height as it is decoded (never enlarged)
     concat: bool = False  # input names several video files (folder, glob, @list) read back to back as one
+    parts: tuple[str, ...] = ()  # with concat: the files to join, in this order (input then only names them: a drive's folder)
     overwrite: bool = False
     quiet: bool = False
     live: bool = False

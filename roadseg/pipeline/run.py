@@ -129,6 +129,8 @@ def _check(opts: SegmentOptions) -> bool:
                           f"/dev/video0); {opts.input} is not one")  # fmt: skip
     if live and opts.start:
         raise OutputError("--start skips into a file; a live source starts now (--duration S records S seconds of it)")
+    if opts.parts and not opts.concat:
+        raise OutputError("parts are the files that concat joins; set concat too")
     if opts.concat and (live or str(opts.input) == "-"):
         raise OutputError("--concat joins video files (a folder, a quoted glob or @list.txt); not live or piped input")
     if opts.video_stream is not None and (live or _images(opts)):
@@ -184,7 +186,7 @@ def _open_source(opts: SegmentOptions, live: bool, stop: threading.Event) -> Sou
     if container is None and _images(opts):
         return ImageSource(opts.input)
     if opts.concat:
-        return concat_source(opts.input, audio=not opts.no_audio, start=opts.start, duration=opts.duration,
+        return concat_source(opts.input, opts.parts, audio=not opts.no_audio, start=opts.start, duration=opts.duration,
                              hwaccel=opts.hwaccel, video_stream=opts.video_stream, height=opts.height)  # fmt: skip
     return VideoSource(opts.input, audio=not opts.no_audio, start=opts.start, duration=opts.duration,
                        hwaccel=opts.hwaccel, container=container, video_stream=opts.video_stream,

@@ -22,6 +22,7 @@ import logging
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,10 +34,11 @@ from roadseg.pipeline.sources.file import VideoSource
 log = logging.getLogger("roadseg")
 
 
-def concat_paths(spec: str | Path) -> list[Path]:
+def concat_paths(spec: str | Path, parts: Sequence[str | Path] = ()) -> list[Path]:
     """The video files a folder (searched recursively), a glob or an ``@list.txt`` names, in name
-    order (the order a dashcam numbers its files in); SourceError if there are none."""
-    paths = [v.path for v in find_videos([str(spec)])]
+    order (the order a dashcam numbers its files in), or ``parts`` as they are where given (``spec``
+    then only names them); SourceError if there are none or one is missing."""
+    paths = [Path(p) for p in parts] if parts else [v.path for v in find_videos([str(spec)])]
     if missing := next((p for p in paths if not p.is_file()), None):
         raise SourceError(f"input not found: {missing}")
     if not paths:
@@ -129,12 +131,13 @@ def _one_view(paths: list[Path]) -> list[Path]:
     return [p for p, view in zip(paths, views) if view == main]
 
 
-def concat_source(spec: str | Path, **kw) -> VideoSource:
-    """A :class:`VideoSource` reading the videos ``spec`` names back to back (``kw``: its options).
+def concat_source(spec: str | Path, parts: Sequence[str | Path] = (), **kw) -> VideoSource:
+    """A :class:`VideoSource` reading the videos ``spec`` names (or ``parts``, :func:`concat_paths`)
+    back to back (``kw``: its options).
     Its ``info`` counts the frames and seconds of all of them and has the first file's tags (its
     ``creation_time``: when the drive began)."""
     paths, signatures, infos = [], [], {}
-    for path in concat_paths(spec):
+    for path in concat_paths(spec, parts):
         try:
             signature, infos[path] = _probe(path)
         except SourceError as exc:  # the drive's last file, cut off when the power went: the rest are joined

@@ -10,6 +10,7 @@ from conftest import rule_model, trained_like  # noqa: E402
 from test_data import _png, make_segnet  # noqa: E402
 
 import roadseg.train.loop as loop  # noqa: E402
+import roadseg.train.schedule as schedule  # noqa: E402
 from roadseg.cli import main  # noqa: E402
 from roadseg.model import Preprocess, UNetResNet34  # noqa: E402
 from roadseg.train.data import load_data, median_frequency_weights, phase_index, phases  # noqa: E402
@@ -213,7 +214,11 @@ def test_the_schedule_is_torchs_own_in_closed_form(kind, total):
 
 
 def test_a_timed_run_fits_its_whole_schedule_into_its_minutes_and_resumes_on_its_clock(tmp_path, monkeypatch):
-    budget = 0.05  # minutes: 3 s, several epochs of the tiny run
+    budget = 0.05  # minutes: 3 s, on a clock that each optimizer step moves on by 0.5 s (a loaded machine's
+    now = {"s": 0.0}  # slow first steps must not decide how many epochs fit): 6 steps, 3 epochs of 2
+    monkeypatch.setattr(schedule, "clock", lambda: now["s"])
+    real_step = schedule.Schedule.step
+    monkeypatch.setattr(schedule.Schedule, "step", lambda self: (now.update(s=now["s"] + 0.5), real_step(self)))
     result = train(_cfg(tmp_path / "a", minutes=budget, epochs=1, eval_every=1000, **RECIPE))
     state = torch.load(tmp_path / "a/run/last.pt", weights_only=False)
     rows = result["history"]

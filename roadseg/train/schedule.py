@@ -28,6 +28,8 @@ PCT_START, DIV, FINAL_DIV = 0.1, 20.0, 200.0
 BASE_MOMENTUM, MAX_MOMENTUM = 0.85, 0.95
 #: A timed run's progress is read as a step of this many (one-cycle's phases are defined on steps).
 VIRTUAL_STEPS = 100_000
+#: The clock a timed run's schedule follows (a test drives its own).
+clock = time.monotonic
 
 
 def _cos(start: float, end: float, pct: float) -> float:
@@ -62,13 +64,13 @@ class Schedule:
             raise ValueError("a schedule runs by steps or by seconds, one of the two")
         self.opt, self.kind, self.peak = opt, kind, peak_lr
         self.total_steps, self.seconds = total_steps, seconds
-        self.steps, self._elapsed, self._since = steps, elapsed, time.monotonic()
+        self.steps, self._elapsed, self._since = steps, elapsed, clock()
         self._apply()
 
     @property
     def elapsed(self) -> float:
         """Seconds this run has spent, earlier sessions included."""
-        return self._elapsed + time.monotonic() - self._since
+        return self._elapsed + clock() - self._since
 
     def progress(self) -> float:
         """How far through the run, 0..1."""

@@ -6,6 +6,8 @@ glare, a colour cast, and a soft, noisy sensor. It is a proxy, not the test spli
 also has lights, motion blur and other cars.
 
     .venv/bin/python benchmarks/photometric_shift.py --data ../shared/camvid MODEL.onnx [MODEL.onnx ...]
+
+``--tta`` adds a row per model scored as ``segment-video --tta`` runs it (mirror-image averaging).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def main() -> None:
     ap.add_argument("--split", default="val")
     ap.add_argument("--limit", type=int, default=None, help="score only the first N frames")
     ap.add_argument("--json", help="write the table here too")
+    ap.add_argument("--tta", action="store_true", help="also score each model with flip test-time augmentation")
     args = ap.parse_args()
     ds = CamVid(args.data, args.split)
     n = len(ds) if args.limit is None else min(args.limit, len(ds))
@@ -58,9 +61,10 @@ def main() -> None:
     for name, shift in SHIFTS.items():
         shifted = [shift(im) for im in images]
         for model in args.models:
-            r = evaluate_model(model, None, f"{args.split} ({name})", samples=(shifted, labels))
-            table.setdefault(model, {})[name] = round(100 * r["miou"], 2)
-    width = max(len(m) for m in args.models)
+            for tta in (False, True) if args.tta else (False,):
+                r = evaluate_model(model, None, f"{args.split} ({name})", samples=(shifted, labels), tta=tta)
+                table.setdefault(r["model"], {})[name] = round(100 * r["miou"], 2)
+    width = max(len(m) for m in table)
     print(f"mIoU on {n} {args.split} frames".ljust(width), *(f"{s:>28}" for s in SHIFTS))
     for model, row in table.items():
         print(model.ljust(width), *(f"{row[s]:>28.2f}" for s in SHIFTS))

@@ -113,7 +113,7 @@ class Worker:
 
         self.options, self.node = options, node
         self.segmenter = Segmenter(options.model, size=options.size, providers=options.device,
-                                   threads=options.threads)  # fmt: skip
+                                   threads=options.threads, tta=options.tta)  # fmt: skip
         self.info = {"node": node, "pid": os.getpid(), "model": model_key(self.segmenter.model.path),
                      "providers": self.segmenter.model.providers}  # fmt: skip
 

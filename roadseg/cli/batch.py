@@ -29,7 +29,7 @@ from roadseg.cli.common import Finite, file_options, handle_errors, model_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-video lines; only the summary.")
 @handle_errors
 def batch_cmd(inputs, out_dir, workers, ray_address, cpus_per_worker, gpus_per_worker, in_flight, retries, concat, force, masks,
-              stats, suffix, model, size, mode, alpha, legend, start, duration, batch, device, threads, codec, crf, preset,
+              stats, suffix, model, size, mode, alpha, legend, tta, start, duration, batch, device, threads, codec, crf, preset,
               no_audio, hwaccel, height, video_stream, quiet) -> None:  # fmt: skip
     """Segment many videos into OUT_DIR, keeping their relative layout (IN/a/b.mov -> OUT_DIR/a/b.mp4).
 
@@ -51,7 +51,7 @@ def batch_cmd(inputs, out_dir, workers, ray_address, cpus_per_worker, gpus_per_w
     bopts = BatchOptions(workers=workers, ray=ray_address, cpus_per_worker=cpus_per_worker,
                          gpus_per_worker=gpus_per_worker, in_flight=in_flight, retries=retries, force=force, concat=concat,
                          masks=masks, stats=stats, suffix=suffix, quiet=quiet)  # fmt: skip
-    sopts = SegmentOptions("", model=model, size=size, alpha=alpha, mode=mode, legend=legend, batch=batch, device=device,
+    sopts = SegmentOptions("", model=model, size=size, alpha=alpha, mode=mode, legend=legend, tta=tta, batch=batch, device=device,
                            threads=threads, codec=codec, crf=crf, preset=preset, no_audio=no_audio, hwaccel=hwaccel,
                            start=start, duration=duration, video_stream=video_stream, height=height)  # fmt: skip
     try:

@@ -171,8 +171,9 @@ def _verify_frames(folder: str):
 @click.option("--device", default="cpu", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
 @click.option("--limit", type=click.IntRange(min=1), help="Score only the first N images.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (per-class IoU, mIoU, confusion matrix).")
+@click.option("--tta", is_flag=True, help="Score the model as segment-video --tta runs it (mirror-image averaging; .onnx only).")
 @handle_errors
-def eval_cmd(model, data, split, holdout, size, device, limit, as_json) -> None:
+def eval_cmd(model, data, split, holdout, size, device, limit, as_json, tta) -> None:
     """Score MODEL (.onnx, or a .pt checkpoint) on a CamVid split: per-class IoU, mIoU, pixel accuracy.
 
     mIoU is the mean over the 11 classes; void pixels are ignored.
@@ -184,7 +185,7 @@ def eval_cmd(model, data, split, holdout, size, device, limit, as_json) -> None:
     split = split or ("train" if holdout else "val")
     try:
         result = evaluate_model(model, data, split, size=parse_size(size), device=device, limit=limit,
-                                holdout=tuple(holdout))  # fmt: skip
+                                holdout=tuple(holdout), tta=tta)  # fmt: skip
     except (FileNotFoundError, ValueError) as exc:
         fail(str(exc))
     except ImportError as exc:

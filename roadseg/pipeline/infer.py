@@ -104,15 +104,23 @@ class OnnxSegmenter:
             the spinning steals the cores that decode and encode need (measured: +5-10 % end-to-end
             frames/s on 2 cores) and alone it gains nothing measurable.
         io_binding: bind the uint8 input and output explicitly (default: on GPU providers only).
+        tta: average each frame's class scores with its mirror image's (:mod:`roadseg.pipeline.tta`):
+            two network passes a frame.
     """
 
     def __init__(self, path: str | Path, *, providers: str = "auto", threads: int = 0, spin: bool = False,
-                 io_binding: bool | None = None) -> None:  # fmt: skip
+                 io_binding: bool | None = None, tta: bool = False) -> None:  # fmt: skip
         import onnxruntime as ort
 
         self.path = Path(path)
         if not self.path.is_file():
             raise ModelError(f"model file not found: {self.path}")
+        self.tta = tta
+        source: str | bytes = str(self.path)
+        if tta:
+            from roadseg.pipeline.tta import flip_tta
+
+            source = flip_tta(contract.read_onnx(self.path), self.path.name).SerializeToString()
         device = resolve_device(providers)
         opts = ort.SessionOptions()
         # fatal only: the failed-CUDA chatter of onnxruntime-gpu on a CPU box, and a failed run's error,
@@ -135,7 +143,7 @@ class OnnxSegmenter:
             # onnxruntime print()s its own banner when TensorRT fails to load ("EP Error" ...) and
             # retries without it; the one line below tells what matters
             with contextlib.redirect_stdout(io.StringIO()):
-                self.session = ort.InferenceSession(str(self.path), opts, providers=wanted)
+                self.session = ort.InferenceSession(source, opts, providers=wanted)
         except Exception as exc:  # InvalidProtobuf, Fail, NoSuchFile ... all mean "not a usable model"
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
             raise ModelError(f"cannot load model {self.path}: {first}") from None
@@ -233,6 +241,7 @@ class Segmenter:
             ``input_size`` in pixels (:func:`working_size`).
         providers: ``auto``, ``cpu``, ``cuda`` or ``tensorrt`` (ignored when ``model`` is a session).
         threads: onnxruntime intra-op threads (0 = default; ignored when ``model`` is a session).
+        tta: flip test-time augmentation, two network passes a frame (ignored when ``model`` is a session).
     """
 
     def __init__(
@@ -242,12 +251,13 @@ class Segmenter:
         size: tuple[int, int] | None = None,
         providers: str = "auto",
         threads: int = 0,
+        tta: bool = False,
     ) -> None:
         if isinstance(model, OnnxSegmenter):
             self.model = model
         else:
             path = Path(model) if model is not None else default_model_path(providers)
-            self.model = OnnxSegmenter(path, providers=providers, threads=threads)
+            self.model = OnnxSegmenter(path, providers=providers, threads=threads, tta=tta)
         self.fixed = size is not None  # a size given is kept whatever the pictures' shape
         self.size: tuple[int, int] = tuple(size) if size else self.model.input_size  # type: ignore[assignment]
         self.classes = self.model.classes

@@ -41,6 +41,7 @@ class SegmentOptions:
     batch: int = 1
     device: str = "auto"
     threads: int = 0
+    tta: bool = False  # flip test-time augmentation: two network passes a frame
     codec: str | None = None  # None: libx264, or the output container's own codec (VP9 for webm)
     crf: int = 23
     preset: str = "superfast"

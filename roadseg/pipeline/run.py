@@ -30,6 +30,7 @@ from pathlib import Path
 
 from roadseg.errors import (
     Interrupted,
+    ModelError,
     OutputError,
     PipelineError,
     RoadsegError,
@@ -72,8 +73,9 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None) -> RunRe
     Args:
         options: the run, as ``segment-video`` would be told it.
         segmenter: a model to reuse (a batch worker keeps one for its whole life); ``options.model``,
-            ``device`` and ``threads`` are then not used, and ``options.size``, if set, only changes
-            the working size. ``None`` builds one from the options.
+            ``device`` and ``threads`` are then not used, ``options.tta`` must be what it was built
+            with, and ``options.size``, if set, only changes the working size. ``None`` builds one
+            from the options.
 
     Raises:
         RoadsegError: :class:`~roadseg.errors.SourceError`, ``OutputError``, ``ModelError`` or
@@ -167,7 +169,9 @@ def _images(opts: SegmentOptions) -> bool:
 
 def _segmenter(opts: SegmentOptions, given: Segmenter | None) -> Segmenter:
     if given is None:
-        return Segmenter(opts.model, size=opts.size, providers=opts.device, threads=opts.threads)
+        return Segmenter(opts.model, size=opts.size, providers=opts.device, threads=opts.threads, tta=opts.tta)
+    if given.model.tta != opts.tta:
+        raise ModelError(f"the segmenter given was built with tta={given.model.tta}, the options say tta={opts.tta}")
     if opts.size and tuple(opts.size) != given.size:
         return Segmenter(given.model, size=opts.size)  # same session, another working size
     return given

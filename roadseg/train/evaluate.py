@@ -24,11 +24,11 @@ from roadseg.pipeline.infer import resize_frame, resize_labels
 from roadseg.train.metrics import confusion_matrix, scores
 
 
-def _onnx_predictor(path: Path, size, device: str):
+def _onnx_predictor(path: Path, size, device: str, tta: bool = False):
     """Labels at the working size through the pipeline's own Segmenter (same resize, same session)."""
     from roadseg.pipeline.infer import Segmenter
 
-    seg = Segmenter(path, size=size, providers=device)
+    seg = Segmenter(path, size=size, providers=device, tta=tta)
     return seg, seg.size
 
 
@@ -50,11 +50,12 @@ def _torch_predictor(path: Path, size, device: str):
 
 def evaluate_model(model: str | Path, data: str | Path | None, split: str = "val", *, size=None,
                    device: str = "cpu", batch: int = 4, limit: int | None = None,
-                   samples: tuple[list, list] | None = None, holdout: tuple[str, ...] = ()) -> dict:  # fmt: skip
+                   samples: tuple[list, list] | None = None, holdout: tuple[str, ...] = (), tta: bool = False) -> dict:  # fmt: skip
     """Confusion-matrix scores of ``model`` (``.onnx`` or a ``.pt`` checkpoint) on ``split``.
 
     ``holdout`` scores only the frames of ``split`` that a training run with that ``--holdout`` held
-    out (its check, e.g. ``("0006R0", "0001TP:0.33")`` of ``train``). ``samples`` (images, labels)
+    out (its check, e.g. ``("0006R0", "0001TP:0.33")`` of ``train``). ``tta``: as ``segment-video --tta``
+    runs the model (.onnx only). ``samples`` (images, labels)
     scores those frames instead of reading ``split`` from ``data``; ``split`` then only names them.
     """
     model = Path(model)
@@ -71,7 +72,9 @@ def evaluate_model(model: str | Path, data: str | Path | None, split: str = "val
         n = len(samples[0]) if limit is None else min(limit, len(samples[0]))
         pairs_at = lambda i: (samples[0][i], samples[1][i])  # noqa: E731
     if model.suffix == ".onnx":
-        predict, used_size = _onnx_predictor(model, size, device)
+        predict, used_size = _onnx_predictor(model, size, device, tta)
+    elif tta:
+        raise ValueError(f"tta scores an .onnx model as segment-video --tta runs it; export {model.name} first")
     else:
         predict, used_size = _torch_predictor(model, size, device)
     cm = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
@@ -83,7 +86,7 @@ def evaluate_model(model: str | Path, data: str | Path | None, split: str = "val
             cm += confusion_matrix(resize_labels(pred, *label.shape), label, NUM_CLASSES, IGNORE_INDEX)
     result = scores(cm)
     result.update({
-        "model": str(model), "split": split, "images": n, "working_size": list(used_size) if used_size else None,
+        "model": str(model) + (" --tta" if tta else ""), "split": split, "images": n, "working_size": list(used_size) if used_size else None,
         "classes": list(CLASSES), "seconds": round(time.perf_counter() - t0, 2),
         "confusion_matrix": cm.tolist(),
     })  # fmt: skip

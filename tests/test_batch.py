@@ -213,6 +213,44 @@ def test_concat_joins_each_folders_files_into_one_output(rule_onnx: Path, tmp_pa
                       concat=True, quiet=True)  # fmt: skip
 
 
+def test_concat_cuts_a_folder_into_drives_where_the_recording_paused(rule_onnx: Path, tmp_path: Path) -> None:
+    """An SD card's folder holds every drive: a pause longer than --gap (by the names' times, else the
+    creation_time tags) begins another, each written as OUT/<folder>/<its first file>.mp4."""
+    root = tmp_path / "DCIM"
+    card = {"Movie/2026_1203_080000_0001F.MP4": 5, "Movie/2026_1203_080001_0002F.MP4": 6,  # drive 1
+            "Movie/2026_1203_091500_0003F.MP4": 4, "Movie/2026_1203_091500_0003R.MP4": 4,  # drive 2, two cameras
+            "Movie/2026_1203_091501_0004F.MP4": 3, "one/20261203_100000.mp4": 2, "one/20261203_100001.mp4": 2}
+    tagged = {"gopro/a.mp4": (5, "2026-12-03T08:00:00.000000Z"), "gopro/b.mp4": (5, "2026-12-03T08:00:01.000000Z"),
+              "gopro/c.mp4": (3, "2026-12-03T09:00:00.000000Z")}  # fmt: skip
+    for rel, n in card.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        write_video(root / rel, split_frames(n))
+    for rel, (n, when) in tagged.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        write_video(root / rel, split_frames(n), metadata={"creation_time": when})
+    (root / "gopro/b2.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(400))  # no time: goes on with b's drive
+    out = tmp_path / "out"
+    summary = roadseg.batch(root, out, model=str(rule_onnx), workers=2, concat=True, quiet=True)
+    expect = {"Movie/2026_1203_080000_0001F.mp4": 11, "Movie/2026_1203_091500_0003F.mp4": 7, "one.mp4": 4,
+              "gopro/a.mp4": 10, "gopro/c.mp4": 3}  # fmt: skip
+    assert (summary.ok, summary.error) == (5, 0), batch_results(out)
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.mp4")) == sorted(expect)
+    assert {rel: frame_count(out / rel) for rel in expect} == expect
+    lines = {Path(line["output"]).relative_to(out).as_posix(): line for line in batch_results(out)}
+    assert lines["gopro/a.mp4"]["input"] == str(root / "gopro/a.mp4") and lines["gopro/a.mp4"]["files"] == 3
+    assert lines["one.mp4"]["input"] == str(root / "one") and lines["one.mp4"]["files"] == 2
+    again = roadseg.batch(root, out, model=str(rule_onnx), workers=1, concat=True, quiet=True)
+    assert (again.ok, again.skipped) == (0, 5)
+
+    cli = [sys.executable, "-m", "roadseg", "batch", str(root / "Movie"), "--concat", "--gap", "inf", "-o",
+           str(tmp_path / "whole"), "--model", str(rule_onnx), "-q"]  # fmt: skip
+    run = subprocess.run(cli, capture_output=True, text=True, timeout=120)  # the card's folder as one
+    assert run.returncode == 0 and "ok 1 · error 0" in run.stderr, run.stderr
+    assert frame_count(tmp_path / "whole/Movie.mp4") == 18  # the front camera's four files
+    bad = subprocess.run(cli[:7] + ["nan"] + cli[8:], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "nan is not a number of seconds" in bad.stderr, bad.stderr
+
+
 def test_an_output_folder_that_cannot_be_made_is_one_line(archive: Path, tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("x")
     run = subprocess.run([sys.executable, "-m", "roadseg", "batch", str(archive), "-o", str(tmp_path / "afile/out")],

@@ -680,7 +680,7 @@ def test_a_dashcams_files_of_one_drive_join_into_one_output(rule_onnx, tmp_path)
     drive.mkdir()
     for i in range(3):  # one-minute files, as a dashcam numbers them (one name with a quote in it)
         write_video(drive / f"2026_1203_08{i}0{chr(39) if i == 2 else ''}.MP4", split_frames(10, h=48, w=64),
-                    audio_seconds=0.4, metadata={"creation_time": f"2026-12-03T08:{i}0:00.000000Z"})  # fmt: skip
+                    audio_seconds=0.4, metadata={"creation_time": f"2026-12-03T08:0{i}:00.000000Z"})  # fmt: skip
     out, stats = tmp_path / "drive.mp4", tmp_path / "stats.json"
     cmd = [str(drive), "-o", str(out), "--model", str(rule_onnx), "-q", "--concat", "--stats", str(stats)]
     r = CliRunner().invoke(segment_video_cmd, cmd)
@@ -709,6 +709,13 @@ def test_a_dashcams_files_of_one_drive_join_into_one_output(rule_onnx, tmp_path)
             "h264 64x48, audio aac): 2026_1203_0000_R.MP4") in r.output, r.output  # fmt: skip
     line = CliRunner().invoke(segment_video_cmd, cmd[:-3]).output  # without --concat: says it is there
     assert "--concat joins one camera's files into one output" in line, line
+    assert "drives" not in r.output, r.output  # a minute apart: one drive
+    write_video(drive / "2026_1203_1000.MP4", split_frames(10, h=48, w=64), audio_seconds=0.4,
+                metadata={"creation_time": "2026-12-03T10:00:00.000000Z"})  # fmt: skip
+    r = CliRunner().invoke(segment_video_cmd, [*cmd, "-y"])  # another drive, two hours on: joined, and said
+    assert r.exit_code == 0 and len(read_video(out)["frames"]) == 40, r.output
+    assert ("the files hold 2 drives (the recording paused for more than 60 s before 2026_1203_1000.MP4); they are "
+            "joined into one video (roadseg batch --concat writes one a drive)") in r.output, r.output  # fmt: skip
 
 
 def test_a_dual_dashcams_folder_joins_the_front_cameras_files(rule_onnx, tmp_path):

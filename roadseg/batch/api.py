@@ -22,7 +22,7 @@ from roadseg.batch.report import Progress, Summary
 from roadseg.batch.results import ResultsLog, input_key, is_done, latest_outcomes, settings_key
 from roadseg.batch.task import Task, model_key, remove_stale_temps, remove_temps
 from roadseg.errors import SourceError, reason_of
-from roadseg.pipeline.inputs import find_videos
+from roadseg.pipeline.inputs import DRIVE_GAP, find_videos
 from roadseg.pipeline.options import SegmentOptions
 from roadseg.pipeline.suffixes import VIDEO_SUFFIXES
 
@@ -47,6 +47,10 @@ class BatchOptions:
         quiet: no bar (on a terminal) or per-video lines (in a log); the summary only.
         concat: join each folder's videos, in name order, into one output ``OUT/<folder>.mp4`` (a
             dashcam's drive a folder: ``segment-video --concat`` per folder).
+        gap: with ``concat``, a pause of more than this many seconds between one file's end and the
+            next one's start begins a new drive (:func:`~roadseg.pipeline.sources.concat.drives`); a
+            folder of several drives gets ``OUT/<folder>/<first file's name>.mp4`` for each.
+            ``inf``: each folder is one drive.
     """
 
     workers: int | None = None
@@ -61,6 +65,7 @@ class BatchOptions:
     suffix: str = ".mp4"
     quiet: bool = False
     concat: bool = False
+    gap: float = DRIVE_GAP
 
 
 def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str | os.PathLike,
@@ -95,7 +100,7 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
         raise BatchError(f"no videos found in {', '.join(map(str, specs)) or 'no inputs'}")
     if bopts.concat:
         tasks = [Task(str(folder), str(t), parts=tuple(map(str, files)), masks=bopts.masks, stats=bopts.stats)
-                 for folder, t, files in plan_joined(videos, out, suffix)]  # fmt: skip
+                 for folder, t, files in plan_joined(videos, out, suffix, gap=bopts.gap)]  # fmt: skip
     else:
         tasks = [Task(str(v.path), str(t), masks=bopts.masks, stats=bopts.stats)
                  for v, t in plan_outputs(videos, out, suffix).items()]  # fmt: skip

@@ -3,7 +3,8 @@
 Outputs keep the inputs' layout relative to the folder, glob base or list they came from:
 ``IN/a/b.mov`` -> ``OUT_DIR/a/b.mp4``; a file named on its own lands at ``OUT_DIR/<name>.mp4``.
 With ``--concat`` each folder's videos are one input (:func:`by_folder`): ``IN/a/*.MP4`` ->
-``OUT_DIR/a.mp4``, and the files directly in ``IN`` -> ``OUT_DIR/IN.mp4``.
+``OUT_DIR/a.mp4``, and the files directly in ``IN`` -> ``OUT_DIR/IN.mp4``; a folder that holds
+several drives (pauses longer than ``gap``) gets ``OUT_DIR/a/<first file's name>.mp4`` for each.
 
 Example:
     >>> import tempfile, pathlib
@@ -65,9 +66,21 @@ def _folder_rel(folder: Path, rel: PurePath) -> PurePath:
     return rel.parent if rel.parent != PurePath(".") else PurePath(folder.name or "drive")
 
 
-def plan_joined(videos: Sequence[Video], out_dir: Path, suffix: str = ".mp4") -> list[tuple[Path, Path, list[Path]]]:
-    """``batch --concat``'s plan: each folder, its output and the files it joins (:func:`by_folder`);
-    BatchError as :func:`plan_outputs`. (Which of a folder's files are one camera's is decided when it runs.)"""
-    groups = by_folder(videos)
-    planned = plan_outputs(list(groups), out_dir, suffix, folders=[p for files in groups.values() for p in files])
-    return [(folder.path, target, groups[folder]) for folder, target in planned.items()]
+def plan_joined(videos: Sequence[Video], out_dir: Path, suffix: str = ".mp4", *, gap: float = float("inf")
+                ) -> list[tuple[Path, Path, list[Path]]]:  # fmt: skip
+    """``batch --concat``'s plan: each drive (what it is named by: its folder, or its first file where
+    the folder holds several), its output and the files it joins. A folder's files are one drive
+    (:func:`by_folder`) unless the recording paused for more than ``gap`` seconds between them
+    (:func:`~roadseg.pipeline.sources.concat.drives`, which reads the files' headers). BatchError as
+    :func:`plan_outputs`. (Which of a drive's files are one camera's is decided when it runs.)"""
+    from roadseg.pipeline.sources.concat import drives  # (PyAV: only where files are joined)
+
+    units: dict[Video, list[Path]] = {}
+    for folder, files in by_folder(videos).items():
+        parts = drives(files, gap)
+        if len(parts) == 1:
+            units[folder] = files
+        else:
+            units.update((Video(part[0], folder.rel / part[0].stem), part) for part in parts)
+    planned = plan_outputs(list(units), out_dir, suffix, folders=[p for files in units.values() for p in files])
+    return [(unit.path, target, units[unit]) for unit, target in planned.items()]

@@ -7,6 +7,12 @@ import click
 from roadseg.cli.common import Finite, file_options, handle_errors, model_options
 
 
+def _number(value: float, param: click.Parameter) -> float:
+    if value != value:  # (FloatRange lets nan through)
+        raise click.BadParameter("nan is not a number of seconds", param=param)
+    return value
+
+
 @click.command("batch", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
@@ -19,7 +25,11 @@ from roadseg.cli.common import Finite, file_options, handle_errors, model_option
 @click.option("--gpus-per-worker", default=0.0, show_default=True, type=Finite(min=0), help="Ray: GPUs each worker reserves.")
 @click.option("--in-flight", default=2, show_default=True, type=click.IntRange(min=1), help="Ray: paths queued at one worker.")
 @click.option("--retries", default=2, show_default=True, type=click.IntRange(min=0), help="Times a video whose worker died is sent again.")
-@click.option("--concat", is_flag=True, help="Join each folder's videos, in name order, into one output OUT_DIR/<folder>.mp4: a dashcam's one-minute files, a drive a folder (as segment-video --concat joins them: one camera's, the front one's where the names say).")
+@click.option("--concat", is_flag=True, help="Join each folder's videos, in name order, into one output OUT_DIR/<folder>.mp4: a dashcam's one-minute files of a drive (as segment-video --concat joins them: one camera's, the front one's where the names say); a folder that holds several drives (--gap) gets one output per drive.")
+@click.option("--gap", default=60.0, show_default=True, type=click.FloatRange(min=0), callback=lambda c, p, v: _number(v, p),
+              help="With --concat: a pause longer than this many seconds between one file's end and the next one's start "
+                   "(by the times in the files' names, else their creation_time) begins a new drive; a folder of several "
+                   "drives gets OUT_DIR/<folder>/<first file's name>.mp4 for each. inf: a folder is one drive.")
 @click.option("--force", is_flag=True, help="Redo videos a previous run finished.")
 @click.option("--masks", is_flag=True, help="Also write OUT/a/b.masks/ (one label PNG per frame).")
 @click.option("--stats", is_flag=True, help="Also write OUT/a/b.stats.json (per-frame class shares, stage timings).")
@@ -28,7 +38,7 @@ from roadseg.cli.common import Finite, file_options, handle_errors, model_option
 @file_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-video lines; only the summary.")
 @handle_errors
-def batch_cmd(inputs, out_dir, workers, ray_address, cpus_per_worker, gpus_per_worker, in_flight, retries, concat, force, masks,
+def batch_cmd(inputs, out_dir, workers, ray_address, cpus_per_worker, gpus_per_worker, in_flight, retries, concat, gap, force, masks,
               stats, suffix, model, size, mode, alpha, legend, tta, start, duration, batch, device, threads, codec, crf, preset,
               no_audio, hwaccel, height, video_stream, quiet) -> None:  # fmt: skip
     """Segment many videos into OUT_DIR, keeping their relative layout (IN/a/b.mov -> OUT_DIR/a/b.mp4).
@@ -42,6 +52,7 @@ def batch_cmd(inputs, out_dir, workers, ray_address, cpus_per_worker, gpus_per_w
     Examples:
       roadseg batch dashcam/ -o segmented/
       roadseg batch drives/ --concat -o segmented/      # drives/2026-12-03/*.MP4 -> segmented/2026-12-03.mp4
+      roadseg batch DCIM/ --concat -o segmented/        # DCIM/Movie/<each drive's files> -> segmented/Movie/<its first file>.mp4
       roadseg batch "archive/**/*.mp4" @more.txt -o /shared/out --ray auto --gpus-per-worker 1
     """
     from roadseg.batch import BatchInterrupted, BatchOptions
@@ -49,7 +60,7 @@ def batch_cmd(inputs, out_dir, workers, ray_address, cpus_per_worker, gpus_per_w
     from roadseg.pipeline.options import SegmentOptions
 
     bopts = BatchOptions(workers=workers, ray=ray_address, cpus_per_worker=cpus_per_worker,
-                         gpus_per_worker=gpus_per_worker, in_flight=in_flight, retries=retries, force=force, concat=concat,
+                         gpus_per_worker=gpus_per_worker, in_flight=in_flight, retries=retries, force=force, concat=concat, gap=gap,
                          masks=masks, stats=stats, suffix=suffix, quiet=quiet)  # fmt: skip
     sopts = SegmentOptions("", model=model, size=size, alpha=alpha, mode=mode, legend=legend, tta=tta, batch=batch, device=device,
                            threads=threads, codec=codec, crf=crf, preset=preset, no_audio=no_audio, hwaccel=hwaccel,

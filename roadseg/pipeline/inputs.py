@@ -26,6 +26,8 @@ from pathlib import Path, PurePath
 from roadseg.errors import SourceError
 from roadseg.pipeline.suffixes import VIDEO_SUFFIXES
 
+DRIVE_GAP = 60  # seconds of pause between files that begin another drive (batch --concat's default --gap)
+
 log = logging.getLogger("roadseg")
 
 # A folder or glob search takes VIDEO_SUFFIXES as video files; a file named explicitly is taken

@@ -24,10 +24,11 @@ import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 from roadseg.errors import SourceError
-from roadseg.pipeline.inputs import find_videos
+from roadseg.pipeline.inputs import DRIVE_GAP, find_videos
 from roadseg.pipeline.sources.base import VideoInfo, open_container, say_sensor_boxes, sensor_boxes
 from roadseg.pipeline.sources.file import VideoSource
 
@@ -131,6 +132,76 @@ def _one_view(paths: list[Path]) -> list[Path]:
     return [p for p, view in zip(paths, views) if view == main]
 
 
+#: A date and time in a file's name, as dashcams write when a recording began: ``20261203_080000``
+#: (BlackVue), ``2026_1203_080000`` (Viofo), ``2026-12-03_08-00-00`` (Tesla), ``20261203T080000``.
+_NAME_TIME = re.compile(r"(?<!\d)(20\d\d)[-_]?(\d\d)[-_]?(\d\d)[-_T ]?(\d\d)[-_.:]?(\d\d)[-_.:]?(\d\d)(?!\d)")
+
+
+def named_time(name: str) -> datetime | None:
+    """When a file's ``name`` says its recording began (the camera's clock), or None.
+
+    >>> [str(named_time(n)) for n in ("2026_1203_080000_0003F", "20261203_080000_NR", "2026-12-03_08-00-00-front")]
+    ['2026-12-03 08:00:00', '2026-12-03 08:00:00', '2026-12-03 08:00:00']
+    >>> named_time("GX010042"), named_time("20261399_250000")
+    (None, None)
+    """
+    for m in _NAME_TIME.finditer(name):
+        try:
+            return datetime(*map(int, m.groups()))  # type: ignore[misc]
+        except ValueError:  # (digits that are not a date: a counter)
+            continue
+    return None
+
+
+def _tagged_time(tags: dict) -> datetime | None:
+    """A file's ``creation_time`` tag as a naive UTC time, or None."""
+    value = next((v for k, v in tags.items() if k.lower() == "creation_time"), None)
+    try:
+        when = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.astimezone(timezone.utc).replace(tzinfo=None) if when.tzinfo else when
+
+
+def drives(paths: Sequence[Path], gap: float) -> list[list[Path]]:
+    """``paths`` (one folder's, in name order) cut into drives: a new one begins where the recording
+    paused for more than ``gap`` seconds between one file's end and the next one's start, or where the
+    clock goes back. When a file began is read from the names where every name holds a date and
+    time (:func:`named_time`), else from the files' ``creation_time`` tags; a file without one (an
+    unreadable file, cut off when the power went) goes on with the drive before it. Where neither
+    tells, the files are one drive. A camera that writes every drive into one folder (most SD cards)
+    so gets an output per drive from ``batch --concat``."""
+    paths = list(paths)
+    if len(paths) < 2 or gap == float("inf"):
+        return [paths]
+    infos = {}
+    for path in paths:
+        try:
+            infos[path] = _probe(path)[1]
+        except SourceError:
+            pass
+    return _cut(paths, infos, gap)
+
+
+def _cut(paths: list[Path], infos: dict[Path, VideoInfo], gap: float) -> list[list[Path]]:
+    """:func:`drives` of files already probed (``infos``: the readable ones)."""
+    named = [named_time(p.stem) for p in paths]
+    starts = named if all(named) else [_tagged_time(infos[p].tags) if p in infos else None for p in paths]
+    groups: list[list[Path]] = []
+    last: tuple[datetime, float] | None = None  # when the drive's latest file began, and its seconds
+    for path, start in zip(paths, starts):
+        if start is not None and last is not None:
+            pause = (start - last[0]).total_seconds() - last[1]
+            if pause > gap or start < last[0]:
+                groups.append([])
+        if not groups:
+            groups.append([])
+        groups[-1].append(path)
+        if start is not None:
+            last = (start, (infos[path].duration or 0.0) if path in infos else 0.0)
+    return groups
+
+
 def concat_source(spec: str | Path, parts: Sequence[str | Path] = (), **kw) -> VideoSource:
     """A :class:`VideoSource` reading the videos ``spec`` names (or ``parts``, :func:`concat_paths`)
     back to back (``kw``: its options).
@@ -148,6 +219,10 @@ def concat_source(spec: str | Path, parts: Sequence[str | Path] = (), **kw) -> V
     if not paths:
         raise SourceError(f"no readable video files in {spec} to join (--concat)")
     paths = _one_view(_one_camera(paths, signatures))
+    if len(cut := _cut(paths, infos, DRIVE_GAP)) > 1:
+        log.warning("the files hold %d drives (the recording paused for more than %d s before %s); they are joined "
+                    "into one video (roadseg batch --concat writes one a drive)", len(cut), DRIVE_GAP,
+                    _named([part[0] for part in cut[1:]]))  # fmt: skip
     kept = [infos[p] for p in paths]
     say_sensor_boxes([box for p in paths for box in sensor_boxes(p)], "the joined files")
     fd, script = tempfile.mkstemp(suffix=".ffconcat", prefix="roadseg-")

@@ -251,6 +251,18 @@ def test_concat_cuts_a_folder_into_drives_where_the_recording_paused(rule_onnx: 
     assert bad.returncode == 2 and "nan is not a number of seconds" in bad.stderr, bad.stderr
 
 
+def test_drives_begin_where_the_clock_pauses_or_goes_back(tmp_path: Path) -> None:
+    from roadseg.pipeline.sources.concat import drives
+
+    names = ["2000_0101_000000_0001F.MP4", "2000_0101_000001_0002F.MP4",  # a camera whose clock was never set
+             "2000_0101_000000_0003F.MP4", "2000_0101_000030_0004F.MP4", "2000_0101_000200_0005F.MP4"]  # fmt: skip
+    paths = [write_video(tmp_path / n, split_frames(25)) for n in names]  # one second each
+    # the clock starts again at every power-up: a drive; 29 s after the file before ends: the same drive
+    assert [[p.name for p in d] for d in drives(paths, 60)] == [names[:2], names[2:4], names[4:]]
+    assert drives(paths, 200) == [paths[:2], paths[2:]] and drives(paths, float("inf")) == [paths]
+    assert drives(paths[:1], 0) == [paths[:1]]
+
+
 def test_an_output_folder_that_cannot_be_made_is_one_line(archive: Path, tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("x")
     run = subprocess.run([sys.executable, "-m", "roadseg", "batch", str(archive), "-o", str(tmp_path / "afile/out")],

@@ -135,6 +135,15 @@ def test_a_batch_rerun_with_tta_redoes_the_videos():
     assert settings_key(SegmentOptions("", tta=True), masks=False, stats=False) != plain
 
 
+def test_the_memory_check_counts_the_mirror_images(split_video, tmp_path):
+    path = conv_model(tmp_path / "conv.onnx", RNG.normal(size=(3, 3, 1, 3)))
+    args = [str(split_video), "-o", str(tmp_path / "o.mp4"), "--model", str(path), "--size", "3000x4000", "--batch", "128"]  # fmt: skip
+    plain = CliRunner().invoke(segment_video_cmd, args).output
+    tta = CliRunner().invoke(segment_video_cmd, [*args, "--tta"]).output
+    assert "at batch 128 needs about 192 GB" in plain and "at batch 128 with --tta needs about 384 GB" in tta, tta
+    assert not (tmp_path / "o.mp4").exists()
+
+
 def test_a_segmenter_given_to_a_run_must_match_its_tta(split_video, tmp_path):
     from roadseg.pipeline.options import SegmentOptions
     from roadseg.pipeline.run import run

@@ -266,16 +266,18 @@ class Segmenter:
     def check_memory(self, batch: int = 1) -> None:
         """Refuse (:class:`ModelError`) a working size and batch that the network cannot hold in the memory
         free here, before any work (else the system kills the run with no word): on the CPU it needs
-        about :data:`CPU_BYTES_PER_PIXEL` per pixel of a batch, the leanest model's cost, so what is
-        refused cannot fit. A GPU session's memory is the GPU's, not checked here."""
+        about :data:`CPU_BYTES_PER_PIXEL` per pixel of a batch (twice that with ``tta``: the mirror images
+        are in the batch too), the leanest model's cost, so what is refused cannot fit. A GPU session's
+        memory is the GPU's, not checked here."""
         free = free_memory()
         if free is None or self.model.providers[0] != "CPUExecutionProvider":
             return
         h, w = self.size
-        need = batch * h * w * CPU_BYTES_PER_PIXEL
+        passes = 2 if self.model.tta else 1
+        need = passes * batch * h * w * CPU_BYTES_PER_PIXEL
         if need > free:
-            raise ModelError(f"working size {h}x{w} at batch {batch} needs about {_gb(need)} of memory for the network "
-                             f"(~{CPU_BYTES_PER_PIXEL} bytes a pixel); {_gb(free)} is free: "
+            raise ModelError(f"working size {h}x{w} at batch {batch}{' with --tta' * (passes > 1)} needs about {_gb(need)} "
+                             f"of memory for the network (~{CPU_BYTES_PER_PIXEL} bytes a pixel); {_gb(free)} is free: "
                              "choose a smaller --size or --batch")  # fmt: skip
 
     def fitted(self, height: int, width: int, sample_aspect: float | None = None) -> Segmenter:

@@ -62,16 +62,16 @@ def flip_tta(model: Any, name: str = "model") -> Any:
         graph.initializer.append(numpy_helper.from_array(np.array(values, np.int64), p + key))
         return p + key
 
-    neg1, lo, hi, zero, step = const("neg1", [-1]), const("min", [INT64_MIN]), const("max", [INT64_MAX]), \
-        const("zero", [0]), const("step", [-1])  # fmt: skip
-    w_in, w_out, batch_axis = const("w_in", [2]), const("w_out", [3]), const("batch_axis", [0])
+    zero, one, neg1, step = const("zero", [0]), const("one", [1]), const("neg1", [-1]), const("step", [-1])
+    lo, hi = const("min", [INT64_MIN]), const("max", [INT64_MAX])
+    w_in, w_out, batch_axis = const("w_in", [2]), const("w_out", [3]), const("batch_axis", [0])  # (NHWC in, NCHW out)
     head = [
         helper.make_node("Slice", [contract.INPUT, neg1, lo, w_in, step], [p + "mirror"], name=p + "mirror"),
         helper.make_node("Concat", [contract.INPUT, p + "mirror"], [both], axis=0, name=p + "concat"),
     ]
     tail = [
         helper.make_node("Shape", [contract.INPUT], [p + "shape"], name=p + "shape"),
-        helper.make_node("Slice", [p + "shape", zero, const("one", [1])], [p + "n"], name=p + "n"),
+        helper.make_node("Slice", [p + "shape", zero, one], [p + "n"], name=p + "n"),
         helper.make_node("Slice", [scores, zero, p + "n", batch_axis], [p + "plain"], name=p + "plain"),
         helper.make_node("Slice", [scores, p + "n", hi, batch_axis], [p + "mirrored"], name=p + "mirrored"),
         helper.make_node("Slice", [p + "mirrored", neg1, lo, w_out, step], [p + "unmirrored"], name=p + "unmirror"),

@@ -157,7 +157,7 @@ def _tagged_time(tags: dict) -> datetime | None:
     """A file's ``creation_time`` tag as a naive UTC time, or None."""
     value = next((v for k, v in tags.items() if k.lower() == "creation_time"), None)
     try:
-        when = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        when = datetime.fromisoformat(str(value).strip())  # (3.11 reads a trailing Z as UTC)
     except ValueError:
         return None
     return when.astimezone(timezone.utc).replace(tzinfo=None) if when.tzinfo else when

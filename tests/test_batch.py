@@ -262,6 +262,13 @@ def test_drives_begin_where_the_clock_pauses_or_goes_back(tmp_path: Path) -> Non
     assert drives(paths, 200) == [paths[:2], paths[2:]] and drives(paths, float("inf")) == [paths]
     assert drives(paths[:1], 0) == [paths[:1]]
 
+    tags = ["2026-12-03T08:00:00Z", "2003-05-17T11:22:33Z", "2026-12-03T08:00:02Z", "2031-01-01T00:00:00Z",
+            "2026-12-03T08:00:04Z", "2026-12-03T08:00:05Z", "2026-12-03T09:00:00Z", "2026-12-03T10:00:00Z"]
+    tagged = [write_video(tmp_path / f"GX{i:06}.MP4", split_frames(25), metadata={"creation_time": t})
+              for i, t in enumerate(tags)]  # fmt: skip
+    # a damaged tag inside a drive does not cut it; a file alone between two drives is a drive of its own
+    assert drives(tagged, 60) == [tagged[:6], tagged[6:7], tagged[7:]]
+
 
 def test_an_output_folder_that_cannot_be_made_is_one_line(archive: Path, tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("x")

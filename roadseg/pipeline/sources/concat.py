@@ -168,8 +168,9 @@ def drives(paths: Sequence[Path], gap: float) -> list[list[Path]]:
     paused for more than ``gap`` seconds between one file's end and the next one's start, or where the
     clock goes back. When a file began is read from the names where every name holds a date and
     time (:func:`named_time`), else from the files' ``creation_time`` tags; a file without one (an
-    unreadable file, cut off when the power went) goes on with the drive before it. Where neither
-    tells, the files are one drive. A camera that writes every drive into one folder (most SD cards)
+    unreadable file, cut off when the power went) goes on with the drive before it, as does one whose
+    tag would put it outside the drive that the files before and after it make (a damaged tag). Where
+    neither tells, the files are one drive. A camera that writes every drive into one folder (most SD cards)
     so gets an output per drive from ``batch --concat``."""
     paths = list(paths)
     if len(paths) < 2 or gap == float("inf"):
@@ -186,10 +187,12 @@ def drives(paths: Sequence[Path], gap: float) -> list[list[Path]]:
 def _cut(paths: list[Path], infos: dict[Path, VideoInfo], gap: float) -> list[list[Path]]:
     """:func:`drives` of files already probed (``infos``: the readable ones)."""
     named = [named_time(p.stem) for p in paths]
-    starts = named if all(named) else [_tagged_time(infos[p].tags) if p in infos else None for p in paths]
+    seconds = [(infos[p].duration or 0.0) if p in infos else 0.0 for p in paths]
+    starts = named if all(named) else _unless_stray([_tagged_time(infos[p].tags) if p in infos else None
+                                                     for p in paths], seconds, gap)  # fmt: skip
     groups: list[list[Path]] = []
     last: tuple[datetime, float] | None = None  # when the drive's latest file began, and its seconds
-    for path, start in zip(paths, starts):
+    for path, start, length in zip(paths, starts, seconds):
         if start is not None and last is not None:
             pause = (start - last[0]).total_seconds() - last[1]
             if pause > gap or start < last[0]:
@@ -198,8 +201,35 @@ def _cut(paths: list[Path], infos: dict[Path, VideoInfo], gap: float) -> list[li
             groups.append([])
         groups[-1].append(path)
         if start is not None:
-            last = (start, (infos[path].duration or 0.0) if path in infos else 0.0)
+            last = (start, length)
     return groups
+
+
+def _unless_stray(starts: list[datetime | None], seconds: list[float], gap: float) -> list[datetime | None]:
+    """``starts`` (from tags, in the camera's file order) less those that cannot be right: a file whose
+    time puts it outside a drive whose files before and after it follow each other within ``gap``
+    (a damaged tag, or a clock read wrongly for one file) was recorded between them and goes on with
+    that drive. A file that begins or ends the list keeps its time: a drive of its own is as likely.
+
+    >>> t = [datetime(2026, 12, 3, 8, 0, s) for s in (0, 1, 2)]
+    >>> _unless_stray([t[0], datetime(1970, 1, 1), t[2]], [1.0] * 3, 60) == [t[0], None, t[2]]
+    True
+    >>> _unless_stray([t[0], datetime(2026, 12, 3, 9), datetime(2026, 12, 3, 10)], [1.0] * 3, 60)[1] is not None
+    True
+    """
+
+    def follows(a: int, b: int, within: float) -> bool:
+        return starts[b] >= starts[a] and (starts[b] - starts[a]).total_seconds() <= within  # type: ignore[operator]
+
+    kept = list(starts)
+    for i in range(1, len(starts) - 1):
+        if None in starts[i - 1 : i + 2]:
+            continue
+        before, after = i - 1, i + 1
+        if (follows(before, after, seconds[before] + seconds[i] + gap)
+                and not (follows(before, i, seconds[before] + gap) and follows(i, after, seconds[i] + gap))):  # fmt: skip
+            kept[i] = None
+    return kept
 
 
 def concat_source(spec: str | Path, parts: Sequence[str | Path] = (), **kw) -> VideoSource:

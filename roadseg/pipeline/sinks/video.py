@@ -54,6 +54,25 @@ STDOUT = "-"
 #: Outputs whose index (moov) is moved to the front when the file is finished: a browser or a player
 #: reading over the network starts at once, and the file can be piped (``segment-video - ...``)
 FASTSTART = frozenset({".mp4", ".m4v", ".mov", ".3gp"})
+#: The frame rates an MXF file holds (its edit rates); its audio is 48 kHz PCM (see the audio sink)
+MXF_RATES = tuple(map(Fraction, "24000/1001 24 25 30000/1001 30 48 50 60000/1001 60 100 120000/1001 120".split()))
+
+
+def mxf_rate(fps: Fraction, shown: str) -> Fraction:
+    """The MXF edit rate for video at ``fps``: the one within 0.1 % of it; :class:`SinkError` where none is.
+
+    >>> mxf_rate(Fraction(2997, 100), "out.mxf"), mxf_rate(Fraction(25), "out.mxf")
+    (Fraction(30000, 1001), Fraction(25, 1))
+    >>> mxf_rate(Fraction(15), "out.mxf")
+    Traceback (most recent call last):
+    roadseg.errors.SinkError: out.mxf: MXF holds video at 23.976, 24, 25, 29.97, 30, 48, 50, 59.94, 60, 100, 119.88 or 120 frames/s, not 15: write .mp4, .mkv or .mov
+    """
+    near = min(MXF_RATES, key=lambda rate: abs(rate - fps))
+    if abs(near - fps) > near / 1000:
+        rates = [f"{float(r):.5g}" for r in MXF_RATES]
+        raise SinkError(f"{shown}: MXF holds video at {', '.join(rates[:-1])} or {rates[-1]} frames/s, not "
+                        f"{float(fps):.4g}: write .mp4, .mkv or .mov")  # fmt: skip
+    return near
 
 
 
@@ -105,6 +124,8 @@ class VideoSink(Sink):
             codec = "libx264"
         self.codec = codec  # as asked (None: chosen by the container); the encoder opened is self.encoder
         self.fps = Fraction(fps) if fps else Fraction(30)
+        if self.path.suffix.lower() == ".mxf" and not self.to_stdout:
+            self.fps = mxf_rate(self.fps, self.shown)  # (any other rate: FFmpeg's "Invalid argument")
         self.width, self.height = width, height
         self.out_w, self.out_h = even_size(width, height)
         if (self.out_w, self.out_h) != (width, height):

@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import add_captions, add_telemetry, read_video, split_frames, write_video
 
+import roadseg
 from roadseg.cli import segment_video_cmd
 from roadseg.pipeline import PipelineError, SinkError, segment_video
 from roadseg.pipeline.sinks import VideoSink
@@ -716,6 +717,27 @@ def test_a_dashcams_files_of_one_drive_join_into_one_output(rule_onnx, tmp_path)
     assert r.exit_code == 0 and len(read_video(out)["frames"]) == 40, r.output
     assert ("the files hold 2 drives (the recording paused for more than 60 s before 2026_1203_1000.MP4); they are "
             "joined into one video (roadseg batch --concat writes one a drive)") in r.output, r.output  # fmt: skip
+
+
+@pytest.mark.parametrize("names", [("GX010042.MP4", "GX020042.MP4", "GX010043.MP4"),  # HERO6 on
+                                   ("GOPR0042.MP4", "GP010042.MP4", "GOPR0043.MP4")])  # HERO5 and before  # fmt: skip
+def test_a_gopros_chapters_are_joined_in_the_order_it_recorded_them(rule_onnx, tmp_path, names):
+    # chapter 2 of recording 42, by name after recording 43's first: joined, and batched, in recording order
+    card = tmp_path / "DCIM/100GOPRO"
+    card.mkdir(parents=True)
+    for name, red, when in zip(names, (10, 70, 130), ("08:00:00", "08:00:01", "08:00:30")):
+        write_video(card / name, [np.full((48, 64, 3), red, np.uint8)] * 3, audio_seconds=0.1,
+                    metadata={"creation_time": f"2026-12-03T{when}.000000Z"})  # fmt: skip
+    for spec in (card, f"{card}/*.MP4"):
+        masks = tmp_path / f"masks{len(str(spec))}"
+        segment_video(spec, tmp_path / "o.mp4", model=rule_onnx, quiet=True, concat=True, overwrite=True,
+                      masks_dir=str(masks))  # fmt: skip
+        classes = [int(cv2.imread(str(m), cv2.IMREAD_UNCHANGED)[20, 30]) for m in sorted(masks.glob("*.png"))]
+        assert classes == [0] * 3 + [1] * 3 + [2] * 3, spec  # (the rule model: class = red // 64)
+    summary = roadseg.batch(tmp_path / "DCIM", tmp_path / "out", model=str(rule_onnx), concat=True, quiet=True)
+    assert summary.ok == 1  # one drive: 29 s apart
+    batched, joined = read_video(tmp_path / "out/100GOPRO.mp4")["frames"], read_video(tmp_path / "o.mp4")["frames"]
+    assert len(batched) == 9 and max(np.abs(a.astype(int) - b).mean() for a, b in zip(batched, joined)) < 2
 
 
 def test_a_dual_dashcams_folder_joins_the_front_cameras_files(rule_onnx, tmp_path):

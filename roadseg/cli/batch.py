@@ -25,7 +25,7 @@ def _number(value: float, param: click.Parameter) -> float:
 @click.option("--gpus-per-worker", default=0.0, show_default=True, type=Finite(min=0), help="Ray: GPUs each worker reserves.")
 @click.option("--in-flight", default=2, show_default=True, type=click.IntRange(min=1), help="Ray: paths queued at one worker.")
 @click.option("--retries", default=2, show_default=True, type=click.IntRange(min=0), help="Times a video whose worker died is sent again.")
-@click.option("--concat", is_flag=True, help="Join each folder's videos, in name order, into one output OUT_DIR/<folder>.mp4: a dashcam's one-minute files of a drive (as segment-video --concat joins them: one camera's, the front one's where the names say); a folder that holds several drives (--gap) gets one output per drive.")
+@click.option("--concat", is_flag=True, help="Join each folder's videos, in name order (a GoPro's chapters in recording order), into one output OUT_DIR/<folder>.mp4: a dashcam's one-minute files of a drive (as segment-video --concat joins them: one camera's, the front one's where the names say); a folder that holds several drives (--gap) gets one output per drive.")
 @click.option("--gap", default=60.0, show_default=True, metavar="SECONDS", type=click.FloatRange(min=0), callback=lambda c, p, v: _number(v, p),
               help="With --concat: a pause longer than this many seconds between one file's end and the next one's start "
                    "(by the times in the files' names, else their creation_time) begins a new drive; a folder of several "

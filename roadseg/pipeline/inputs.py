@@ -19,6 +19,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -33,6 +34,29 @@ log = logging.getLogger("roadseg")
 # A folder or glob search takes VIDEO_SUFFIXES as video files; a file named explicitly is taken
 # whatever its extension.
 _GLOB_CHARS = "*?["
+
+
+#: A GoPro's names: chapter CC of its recording NNNN is G?CCNNNN (HERO6 on: GH for H.264, GX for HEVC),
+#: or GOPRNNNN for the first and GPCCNNNN for the next ones (HERO5 and before)
+_GOPRO = re.compile(r"(G[HX])(\d\d)(\d{4})(\.\w+)", re.IGNORECASE)
+_GOPRO_OLD = re.compile(r"(?:GOPR|GP(\d\d))(\d{4})(\.\w+)", re.IGNORECASE)
+
+
+def recording_order(name: str) -> str:
+    """A key that sorts a camera's files (by ``name``) in the order it recorded them: the names' own order,
+    but a GoPro's chapters of one recording follow each other (its names put the next recording's
+    first chapter between them).
+
+    >>> sorted(["GX010043.MP4", "GX020042.MP4", "GX010042.MP4"], key=recording_order)
+    ['GX010042.MP4', 'GX020042.MP4', 'GX010043.MP4']
+    >>> sorted(["GP010042.MP4", "GOPR0043.MP4", "GOPR0042.MP4", "2026_1203_080000_0001F.MP4"], key=recording_order)
+    ['2026_1203_080000_0001F.MP4', 'GOPR0042.MP4', 'GP010042.MP4', 'GOPR0043.MP4']
+    """
+    if m := _GOPRO.fullmatch(name):
+        return f"{m[1]}{m[3]}{m[2]}{m[4]}"
+    if m := _GOPRO_OLD.fullmatch(name):
+        return f"GOPR{m[2]}{m[1] or '00'}{m[3]}"
+    return name
 
 
 @dataclass(frozen=True)
@@ -98,7 +122,9 @@ def _from_glob(pattern: str, exclude: Path | None) -> Iterator[Video]:
     parts = Path(pattern).parts
     fixed = next(i for i, part in enumerate(parts) if any(c in part for c in _GLOB_CHARS))
     root = Path(*parts[:fixed]) if fixed else Path(".")
-    matches = sorted(glob.glob(pattern, recursive=True))
+    matches = sorted(
+        glob.glob(pattern, recursive=True), key=lambda m: (os.path.dirname(m), recording_order(os.path.basename(m)))
+    )
     if not matches:
         log.warning("%s matches nothing", pattern)
     for match in map(Path, matches):
@@ -110,13 +136,14 @@ def _from_glob(pattern: str, exclude: Path | None) -> Iterator[Video]:
 
 
 def _walk(folder: Path, prefix: PurePath, exclude: Path | None) -> Iterator[Video]:
-    """Video files under ``folder`` (recursively, hidden entries and ``exclude`` left out), sorted by path."""
+    """Video files under ``folder`` (recursively, hidden entries and ``exclude`` left out), sorted by path
+    (in a folder: :func:`recording_order`)."""
     found = []
     for root, dirs, files in os.walk(folder):
         here = Path(root)
         dirs[:] = [d for d in dirs if not d.startswith(".") and not _excluded(here / d, exclude)]
         found += [here / f for f in files if not f.startswith(".") and Path(f).suffix.lower() in VIDEO_SUFFIXES]
-    for path in sorted(found, key=lambda p: p.relative_to(folder).parts):
+    for path in sorted(found, key=lambda p: (*p.relative_to(folder).parent.parts, recording_order(p.name))):
         yield Video(path, prefix / path.relative_to(folder))
 
 

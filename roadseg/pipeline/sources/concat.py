@@ -37,7 +37,7 @@ log = logging.getLogger("roadseg")
 
 def concat_paths(spec: str | Path, parts: Sequence[str | Path] = ()) -> list[Path]:
     """The video files a folder (searched recursively), a glob or an ``@list.txt`` names, in name
-    order (the order a dashcam numbers its files in), or ``parts`` as they are where given (``spec``
+    order (the order a dashcam numbers its files in; a GoPro's chapters in recording order), or ``parts`` as they are where given (``spec``
     then only names them); SourceError if there are none or one is missing."""
     paths = [Path(p) for p in parts] if parts else [v.path for v in find_videos([str(spec)])]
     if missing := next((p for p in paths if not p.is_file()), None):
@@ -164,7 +164,7 @@ def _tagged_time(tags: dict) -> datetime | None:
 
 
 def drives(paths: Sequence[Path], gap: float) -> list[list[Path]]:
-    """``paths`` (one folder's, in name order) cut into drives: a new one begins where the recording
+    """``paths`` (one folder's, in recording order: :func:`~roadseg.pipeline.inputs.recording_order`) cut into drives: a new one begins where the recording
     paused for more than ``gap`` seconds between one file's end and the next one's start, or where the
     clock goes back. When a file began is read from the names where every name holds a date and
     time (:func:`named_time`), else from the files' ``creation_time`` tags; a file without one (an

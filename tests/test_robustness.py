@@ -306,6 +306,34 @@ def test_a_clip_cut_at_start_says_when_its_first_frame_was_recorded(rule_onnx, t
     assert made == ("2026-06-01T08:30:01.000000Z" if suffix == ".mp4" else "2026-06-01T08:30:01.200000Z")
 
 
+IPHONE_TAGS = {"com.apple.quicktime.location.ISO6709": "+51.5007-000.1246+010.000/", "com.apple.quicktime.make": "Apple",
+               "com.apple.quicktime.model": "iPhone 15", "com.apple.quicktime.software": "17.1",
+               "com.apple.quicktime.creationdate": "2026-06-01T10:30:00+0200"}  # fmt: skip
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mov", ".mkv"])
+def test_an_iphones_gps_position_camera_and_local_time_go_into_the_output(rule_onnx, tmp_path, suffix):
+    # an iPhone writes them as QuickTime metadata keys, which FFmpeg's mp4 and mov muxers drop by default
+    plain = write_video(tmp_path / "plain.mp4", split_frames(40), audio_seconds=1.6)
+    src = tmp_path / "IMG_0002.MOV"
+    with av.open(str(plain)) as c, av.open(str(src), "w", options={"movflags": "use_metadata_tags"}) as out:
+        out.metadata.update({**IPHONE_TAGS, "creation_time": "2026-06-01T08:30:00.000000Z"})
+        streams = {s.index: out.add_stream_from_template(s) for s in c.streams}
+        for packet in c.demux():
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                out.mux(packet)
+    for start, local in ((0, "10:30:00"), (1.2, "10:30:01")):
+        out = tmp_path / f"o{start}{suffix}"
+        segment_video(src, out, model=rule_onnx, quiet=True, start=start)
+        with av.open(str(out)) as c:
+            tags = {k.lower(): v for k, v in c.metadata.items()}
+            assert len([f for f in c.decode(video=0)]) == 40 - round(25 * start) and c.streams.audio
+        assert {k: tags.get(k) for k in map(str.lower, IPHONE_TAGS)} == {
+            **{k.lower(): v for k, v in IPHONE_TAGS.items()},
+            "com.apple.quicktime.creationdate": f"2026-06-01T{local}+0200"}  # (was: none in mp4 and mov)  # fmt: skip
+
+
 def test_streams_that_do_not_go_into_the_output_are_named_in_one_line(rule_onnx, tmp_path):
     src = _two_cameras(tmp_path / "dual.mp4")
     r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(tmp_path / "o.mp4"), "--model", str(rule_onnx), "-q"])

@@ -32,7 +32,9 @@ def kept_tags(metadata: Mapping[str, str]) -> dict[str, str]:
     """The tags of an input container or stream that its output keeps, as FFmpeg keeps them by
     default: when and where it was recorded (``creation_time``, ``location``: GPS), the camera
     (``make``, ``model``), a title, a track's language. Each output format writes those it has a
-    place for (mov and Matroska: all; mp4: title, comment, dates, location ...). A key counts
+    place for (mov and Matroska: all; mp4: title, comment, dates, location ...; an iPhone's own
+    ``com.apple.quicktime.*`` keys: Matroska, and mp4 and mov as QuickTime metadata keys,
+    :func:`~roadseg.pipeline.sinks.video.apple_keys`). A key counts
     without its language (``DURATION-eng``); Matroska statistics (``_STATISTICS_*``) are left out.
     A track's name, which FFmpeg reads from mov and mp4 as ``name``, is written from ``title``."""
     kept = {k: v for k, v in metadata.items()
@@ -43,26 +45,38 @@ def kept_tags(metadata: Mapping[str, str]) -> dict[str, str]:
     return kept
 
 
+#: Tags that say when a recording began: FFmpeg's (UTC), and an iPhone's (its local time and offset)
+DATE_TAGS = frozenset({"creation_time", "com.apple.quicktime.creationdate"})
+
+
 def moved_dates(tags: Mapping[str, str], seconds: float) -> dict[str, str]:
-    """``tags`` with their ``creation_time`` moved on by ``seconds``: when the first frame of a clip cut at
-    ``--start`` was recorded (a dashcam's footage is matched to its GPS log or an incident by it). One
-    that does not parse as an ISO date is kept as it is.
+    """``tags`` with their ``creation_time`` (and an iPhone's local ``com.apple.quicktime.creationdate``)
+    moved on by ``seconds``: when the first frame of a clip cut at ``--start`` was recorded (a dashcam's
+    footage is matched to its GPS log or an incident by it), written as it was. One that does not parse
+    as an ISO date is kept as it is.
 
     >>> moved_dates({"creation_time": "2026-06-01T08:30:00.000000Z", "title": "a"}, 90.5)
     {'creation_time': '2026-06-01T08:31:30.500000Z', 'title': 'a'}
     >>> moved_dates({"creation_time": "2026-06-01 08:30:00+02:00"}, 1), moved_dates({"creation_time": "noon"}, 1)
     ({'creation_time': '2026-06-01T08:30:01+02:00'}, {'creation_time': 'noon'})
+    >>> moved_dates({"com.apple.quicktime.creationdate": "2026-06-01T10:30:00+0200"}, 90.6)
+    {'com.apple.quicktime.creationdate': '2026-06-01T10:31:31+0200'}
     """
     moved = dict(tags)
     for key, value in tags.items():
-        if not seconds or key.lower() != "creation_time":
+        if not seconds or key.lower() not in DATE_TAGS:
             continue
         try:
             when = datetime.fromisoformat(value.strip()) + timedelta(seconds=seconds)
         except (ValueError, OverflowError):
             continue
-        utc = value.strip().endswith("Z")
-        moved[key] = when.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if utc else when.isoformat()
+        text = value.strip()
+        if text.endswith("Z"):
+            moved[key] = when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        elif when.utcoffset() is not None and text[-5] in "+-" and text[-4:].isdigit():  # Apple's: whole seconds, +0200
+            moved[key] = (when + timedelta(microseconds=500_000)).strftime("%Y-%m-%dT%H:%M:%S%z")
+        else:
+            moved[key] = when.isoformat()
     return moved
 
 

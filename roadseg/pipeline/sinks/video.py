@@ -54,6 +54,21 @@ STDOUT = "-"
 #: Outputs whose index (moov) is moved to the front when the file is finished: a browser or a player
 #: reading over the network starts at once, and the file can be piped (``segment-video - ...``)
 FASTSTART = frozenset({".mp4", ".m4v", ".mov", ".3gp"})
+#: The namespace of the tags an iPhone (or any Apple camera) writes: its GPS position (``…location.ISO6709``),
+#: make, model, software and local time (``…creationdate``)
+APPLE_KEYS = "com.apple.quicktime."
+
+
+def apple_keys(tags: Mapping[str, str]) -> bool:
+    """Whether ``tags`` hold Apple's own keys, which an mp4 or mov output keeps only written as Apple
+    writes them (QuickTime metadata keys: FFmpeg's ``movflags use_metadata_tags``; its default drops them).
+
+    >>> apple_keys({"com.apple.quicktime.location.ISO6709": "+51.5007-000.1246+010.000/"}), apple_keys({"title": "a"})
+    (True, False)
+    """
+    return any(key.lower().startswith(APPLE_KEYS) for key in tags)
+
+
 #: The frame rates an MXF file holds (its edit rates); its audio is 48 kHz PCM (see the audio sink)
 MXF_RATES = tuple(map(Fraction, "24000/1001 24 25 30000/1001 30 48 50 60000/1001 60 100 120000/1001 120".split()))
 
@@ -177,7 +192,8 @@ class VideoSink(Sink):
             if self.to_stdout:
                 self.container = av.open("pipe:1", mode="w", format="matroska")
             else:
-                options = {"movflags": "+faststart"} if self.path.suffix.lower() in FASTSTART else {}
+                options = {"movflags": "+faststart" + ("+use_metadata_tags" if apple_keys(self.tags) else "")
+                           } if self.path.suffix.lower() in FASTSTART else {}  # fmt: skip
                 self.container = av.open(str(self.path), mode="w", options=options)
         except ValueError:  # "Could not determine output format"
             raise SinkError(f"cannot tell a video format from the name {self.path.name}: end it in .mp4, .mkv, "

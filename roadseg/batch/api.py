@@ -45,8 +45,8 @@ class BatchOptions:
         suffix: the outputs' name ending, which picks their container (``.mkv`` keeps PCM audio and
             SubRip captions as they are; ``.mov`` or ``.mkv`` take a lossless mask video, ``--codec ffv1``).
         quiet: no bar (on a terminal) or per-video lines (in a log); the summary only.
-        concat: join each folder's videos, in name order (a GoPro's chapters in turn), into one output ``OUT/<folder>.mp4`` (a
-            dashcam's drive a folder: ``segment-video --concat`` per folder).
+        concat: join each folder's videos, in name order (a GoPro's chapters in turn), into one output
+            ``OUT/<folder>.mp4`` (a dashcam's drive a folder: ``segment-video --concat`` per folder).
         gap: with ``concat``, a pause of more than this many seconds between one file's end and the
             next one's start begins a new drive (:func:`~roadseg.pipeline.sources.concat.drives`); a
             folder of several drives gets ``OUT/<folder>/<first file's name>.mp4`` for each.

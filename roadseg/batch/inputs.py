@@ -52,13 +52,15 @@ def plan_outputs(videos: Sequence[Video], out_dir: Path, suffix: str = ".mp4", *
 
 def by_folder(videos: Sequence[Video]) -> dict[Video, list[Path]]:
     """Each folder's videos as one input (``batch --concat``: a dashcam's drive a folder), in the order
-    the folders first come, its files in name order (:func:`recording_order`: a GoPro's chapters in turn). The key is a :class:`Video` for the folder, whose
-    ``rel`` is its place under the output folder: the files' own folder (``a``), or the folder's name
-    where they were directly in an INPUT folder or named on their own."""
+    the folders first come, its files in name order (:func:`recording_order`: a GoPro's chapters in
+    turn). The key is a :class:`Video` for the folder, whose ``rel`` is its place under the output
+    folder: the files' own folder (``a``), or the folder's name where they were directly in an INPUT
+    folder or named on their own."""
     groups: dict[Path, list[Video]] = {}
     for video in videos:
         groups.setdefault(video.path.parent, []).append(video)
-    return {Video(folder, _folder_rel(folder, members[0].rel)): sorted((v.path for v in members), key=lambda p: recording_order(p.name))
+    return {Video(folder, _folder_rel(folder, members[0].rel)):
+            sorted((v.path for v in members), key=lambda p: recording_order(p.name))
             for folder, members in groups.items()}  # fmt: skip
 
 

@@ -112,9 +112,9 @@ def _probe(format_name: str):
         with probe:
             yield probe
         return
-    video = probe.add_stream(probe.default_video_codec, rate=25)
-    video.width, video.height = 64, 64
     try:
+        video = probe.add_stream(probe.default_video_codec, rate=25)
+        video.width, video.height = 64, 64
         yield probe
     finally:
         with contextlib.suppress(Exception):

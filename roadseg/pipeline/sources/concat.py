@@ -37,8 +37,9 @@ log = logging.getLogger("roadseg")
 
 def concat_paths(spec: str | Path, parts: Sequence[str | Path] = ()) -> list[Path]:
     """The video files a folder (searched recursively), a glob or an ``@list.txt`` names, in name
-    order (the order a dashcam numbers its files in; a GoPro's chapters in recording order), or ``parts`` as they are where given (``spec``
-    then only names them); SourceError if there are none or one is missing."""
+    order (the order a dashcam numbers its files in; a GoPro's chapters in recording order), or
+    ``parts`` as they are where given (``spec`` then only names them); SourceError if there are none
+    or one is missing."""
     paths = [Path(p) for p in parts] if parts else [v.path for v in find_videos([str(spec)])]
     if missing := next((p for p in paths if not p.is_file()), None):
         raise SourceError(f"input not found: {missing}")
@@ -164,14 +165,15 @@ def _tagged_time(tags: dict) -> datetime | None:
 
 
 def drives(paths: Sequence[Path], gap: float) -> list[list[Path]]:
-    """``paths`` (one folder's, in recording order: :func:`~roadseg.pipeline.inputs.recording_order`) cut into drives: a new one begins where the recording
-    paused for more than ``gap`` seconds between one file's end and the next one's start, or where the
-    clock goes back. When a file began is read from the names where every name holds a date and
-    time (:func:`named_time`), else from the files' ``creation_time`` tags; a file without one (an
+    """``paths`` (one folder's, in the order the camera recorded them:
+    :func:`~roadseg.pipeline.inputs.recording_order`) cut into drives: a new one begins where the
+    recording paused for more than ``gap`` seconds between one file's end and the next one's start, or
+    where the clock goes back. When a file began is read from the names where every name holds a date
+    and time (:func:`named_time`), else from the files' ``creation_time`` tags; a file without one (an
     unreadable file, cut off when the power went) goes on with the drive before it, as does one whose
     tag would put it outside the drive that the files before and after it make (a damaged tag). Where
-    neither tells, the files are one drive. A camera that writes every drive into one folder (most SD cards)
-    so gets an output per drive from ``batch --concat``."""
+    neither tells, the files are one drive. A camera that writes every drive into one folder (most SD
+    cards) so gets an output per drive from ``batch --concat``."""
     paths = list(paths)
     if len(paths) < 2 or gap == float("inf"):
         return [paths]
@@ -202,6 +204,8 @@ def _cut(paths: list[Path], infos: dict[Path, VideoInfo], gap: float) -> list[li
         groups[-1].append(path)
         if start is not None:
             last = (start, length)
+        elif last is not None:  # (its time unknown: the drive's latest file runs on through it)
+            last = (last[0], last[1] + length)
     return groups
 
 

@@ -2,7 +2,7 @@
 
 Audio is copied packet for packet. A stream the output cannot carry (G.711 into mp4, AAC into webm),
 or carries where many players do not play it (PCM into mp4), is re-encoded into a codec it can (AAC, else
-Opus, else the container's own: MXF's 48 kHz PCM), and one line says so;
+Opus, else the container's own), and one line says so (MXF takes none: :data:`NO_AUDIO`);
 a stream that can be neither copied nor decoded is left out, with one line. A packet the muxer (or
 the decoder) refuses is dropped and counted, and the video goes on. Only an error of the disk itself
 (full, read-only, I/O) fails the run.
@@ -34,8 +34,9 @@ REENCODE = ("aac", "libopus")  # tried in this order before the container's own 
 #: outputs that take PCM audio only as ISO PCM ('ipcm'), which many players (Firefox, QuickTime) do not play:
 #: PCM is re-encoded there, not copied (mov and mkv carry PCM as players expect)
 PCM_SHY = frozenset({"mp4", "ipod", "3gp", "3g2", "f4v", "ismv"})
-#: outputs that take audio only after one video stream (MXF; and its PCM only at 48 kHz)
-VIDEO_FIRST = frozenset({"mxf", "mxf_d10", "mxf_opatom"})
+#: outputs that cut the video where their audio ends (MXF interleaves sound and picture frame by frame, and
+#: drops the picture left over): audio is left out of them, with one line
+NO_AUDIO = frozenset({"mxf", "mxf_d10", "mxf_opatom"})
 DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EPIPE})
 
 
@@ -58,9 +59,14 @@ def routes(streams: Sequence, format_name: str, samples: Mapping[int, av.Packet]
     describes its streams only there). So one damaged stream never costs the others, nor the video.
     """
     copied, reencoded = [], []
+    if format_name in NO_AUDIO:
+        for stream in streams:
+            log.warning("audio stream #%d (%s) is left out: %s cuts the video where its audio ends (write .mov or "
+                        ".mkv to keep it)", stream.index, _codec_name(stream), format_name.upper())  # fmt: skip
+        return copied, reencoded
     for stream in streams:
         try:
-            with _probe(format_name) as probe:
+            with av.open(io.BytesIO(), "w", format=format_name) as probe:
                 out = probe.add_stream_from_template(stream)
                 probe.start_encoding()
                 if (sample := (samples or {}).get(stream.index)) is not None:
@@ -93,7 +99,7 @@ def _encoder_for(stream, format_name: str) -> str | None:
         return None
     for name in REENCODE + (None,):
         try:
-            with _probe(format_name) as probe:
+            with av.open(io.BytesIO(), "w", format=format_name) as probe:
                 out = _add_encoded(probe, stream, name)
                 probe.start_encoding()
                 return out.codec_context.codec.canonical_name  # "opus", not "libopus": it names the encoder too
@@ -102,33 +108,14 @@ def _encoder_for(stream, format_name: str) -> str | None:
     return None
 
 
-@contextlib.contextmanager
-def _probe(format_name: str):
-    """An in-memory ``format_name`` output to try an audio stream in, closed (its trailer written) at
-    the end. Where the format takes audio only after a video stream (:data:`VIDEO_FIRST`) one comes
-    first, and the trailer is not checked: MXF refuses one for streams that got no packets."""
-    probe = av.open(io.BytesIO(), "w", format=format_name)
-    if format_name not in VIDEO_FIRST:
-        with probe:
-            yield probe
-        return
-    try:
-        video = probe.add_stream(probe.default_video_codec, rate=25)
-        video.width, video.height = 64, 64
-        yield probe
-    finally:
-        with contextlib.suppress(Exception):
-            probe.close()
-
-
 def _add_encoded(container, stream, name: str | None):
     """An audio stream of encoder ``name`` (None: the container's own) in ``container`` for ``stream``'s
-    sound: its rate where the encoder and the container take it (else 48 kHz), mono or stereo."""
+    sound: its rate where the encoder takes it (else 48 kHz), mono or stereo."""
     codec = av.codec.Codec(name or container.default_audio_codec, "w")
     rate = stream.codec_context.sample_rate or 48000
     rates = codec.audio_rates
-    if (rates and rate not in rates) or container.format.name in VIDEO_FIRST:
-        rate = 48000 if not rates or 48000 in rates else max(rates)
+    if rates and rate not in rates:
+        rate = 48000 if 48000 in rates else max(rates)
     out = container.add_stream(codec.name, rate=rate)
     out.layout = "mono" if stream.codec_context.channels == 1 else "stereo"
     return out

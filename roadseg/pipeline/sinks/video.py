@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import threading
@@ -55,7 +56,8 @@ STDOUT = "-"
 #: reading over the network starts at once, and the file can be piped (``segment-video - ...``)
 FASTSTART = frozenset({".mp4", ".m4v", ".mov", ".3gp"})
 #: The namespace of the tags an iPhone (or any Apple camera) writes: its GPS position (``…location.ISO6709``),
-#: make, model, software and local time (``…creationdate``)
+#: make, model, software and local time (``…creationdate``). Where they are kept, the output's other tags
+#: (a title) are QuickTime metadata keys too, as an iPhone writes them, not iTunes-style boxes.
 APPLE_KEYS = "com.apple.quicktime."
 
 
@@ -69,25 +71,41 @@ def apple_keys(tags: Mapping[str, str]) -> bool:
     return any(key.lower().startswith(APPLE_KEYS) for key in tags)
 
 
-#: The frame rates an MXF file holds (its edit rates); its audio is 48 kHz PCM (see the audio sink)
-MXF_RATES = tuple(map(Fraction, "24000/1001 24 25 30000/1001 30 48 50 60000/1001 60 100 120000/1001 120".split()))
+#: Broadcast frame rates, which an MXF file holds (FFmpeg's MXF muxer takes a few more: it is asked)
+MXF_RATES = tuple(map(Fraction, "24000/1001 24 25 30000/1001 30 50 60000/1001 60".split()))
 
 
 def mxf_rate(fps: Fraction, shown: str) -> Fraction:
-    """The MXF edit rate for video at ``fps``: the one within 0.1 % of it; :class:`SinkError` where none is.
+    """The MXF edit rate for video at ``fps``: ``fps`` where FFmpeg's MXF muxer takes it, else a broadcast
+    rate within 0.1 % of it; :class:`SinkError` where neither is.
 
-    >>> mxf_rate(Fraction(2997, 100), "out.mxf"), mxf_rate(Fraction(25), "out.mxf")
-    (Fraction(30000, 1001), Fraction(25, 1))
+    >>> mxf_rate(Fraction(2997, 100), "out.mxf"), mxf_rate(Fraction(25), "out.mxf"), mxf_rate(Fraction(90), "out.mxf")
+    (Fraction(30000, 1001), Fraction(25, 1), Fraction(90, 1))
     >>> mxf_rate(Fraction(15), "out.mxf")
     Traceback (most recent call last):
-    roadseg.errors.SinkError: out.mxf: MXF holds video at 23.976, 24, 25, 29.97, 30, 48, 50, 59.94, 60, 100, 119.88 or 120 frames/s, not 15: write .mp4, .mkv or .mov
+    roadseg.errors.SinkError: out.mxf: MXF does not hold video at 15 frames/s (it holds broadcast rates: 23.976, 24, 25, 29.97, 30, 50, 59.94, 60 ...): write .mp4, .mkv or .mov
     """
-    near = min(MXF_RATES, key=lambda rate: abs(rate - fps))
-    if abs(near - fps) > near / 1000:
-        rates = [f"{float(r):.5g}" for r in MXF_RATES]
-        raise SinkError(f"{shown}: MXF holds video at {', '.join(rates[:-1])} or {rates[-1]} frames/s, not "
-                        f"{float(fps):.4g}: write .mp4, .mkv or .mov")  # fmt: skip
-    return near
+    for rate in (fps, min(MXF_RATES, key=lambda r: abs(r - fps))):
+        if abs(rate - fps) <= rate / 1000 and _mxf_takes(rate):
+            return rate
+    rates = ", ".join(f"{float(r):.5g}" for r in MXF_RATES)
+    raise SinkError(f"{shown}: MXF does not hold video at {float(fps):.4g} frames/s (it holds broadcast rates: "
+                    f"{rates} ...): write .mp4, .mkv or .mov")  # fmt: skip
+
+
+def _mxf_takes(rate: Fraction) -> bool:
+    """Whether FFmpeg's MXF muxer writes a header for video at ``rate`` (a few ms, in memory)."""
+    probe = av.open(io.BytesIO(), "w", format="mxf")
+    try:
+        video = probe.add_stream(probe.default_video_codec, rate=rate)
+        video.width, video.height = 64, 64
+        probe.start_encoding()
+    except Exception:  # noqa: BLE001 - "Invalid argument" from the header is the answer
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            probe.close()  # (the trailer of a stream without packets: MXF refuses it)
+    return True
 
 
 

@@ -269,6 +269,8 @@ def test_drives_begin_where_the_clock_pauses_or_goes_back(tmp_path: Path) -> Non
     # a damaged tag inside a drive does not cut it; a file alone between two drives is a drive of its own
     assert drives(tagged, 60) == [tagged[:6], tagged[6:7], tagged[7:]]
     assert drives(tagged, 0.5) == [tagged[:6], tagged[6:7], tagged[7:]]  # the pause: after the damaged file's second
+    reset = [tagged[0], tagged[2], tagged[0], tagged[2]]  # a clock set back to where it was at each power-up
+    assert drives(reset, 60) == [reset[:2], reset[2:]]
 
 
 def test_an_output_folder_that_cannot_be_made_is_one_line(archive: Path, tmp_path: Path) -> None:

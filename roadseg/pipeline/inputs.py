@@ -51,11 +51,13 @@ def recording_order(name: str) -> str:
     ['GX010042.MP4', 'GX020042.MP4', 'GX010043.MP4']
     >>> sorted(["GP010042.MP4", "GOPR0043.MP4", "GOPR0042.MP4", "2026_1203_080000_0001F.MP4"], key=recording_order)
     ['2026_1203_080000_0001F.MP4', 'GOPR0042.MP4', 'GP010042.MP4', 'GOPR0043.MP4']
+    >>> sorted(["gp010042.mp4", "a.mp4", "gopr0042.mp4", "z.mp4"], key=recording_order)
+    ['a.mp4', 'gopr0042.mp4', 'gp010042.mp4', 'z.mp4']
     """
     if m := _GOPRO.fullmatch(name):
         return f"{m[1]}{m[3]}{m[2]}{m[4]}"
     if m := _GOPRO_OLD.fullmatch(name):
-        return f"GOPR{m[2]}{m[1] or '00'}{m[3]}"
+        return f"{'gopr' if name[0].islower() else 'GOPR'}{m[2]}{m[1] or '00'}{m[3]}"
     return name
 
 
@@ -123,7 +125,8 @@ def _from_glob(pattern: str, exclude: Path | None) -> Iterator[Video]:
     fixed = next(i for i, part in enumerate(parts) if any(c in part for c in _GLOB_CHARS))
     root = Path(*parts[:fixed]) if fixed else Path(".")
     matches = sorted(
-        glob.glob(pattern, recursive=True), key=lambda m: (os.path.dirname(m), recording_order(os.path.basename(m)))
+        glob.glob(pattern, recursive=True),
+        key=lambda m: os.path.join(os.path.dirname(m), recording_order(os.path.basename(m))),
     )
     if not matches:
         log.warning("%s matches nothing", pattern)

@@ -61,22 +61,24 @@ def moved_dates(tags: Mapping[str, str], seconds: float) -> dict[str, str]:
     ({'creation_time': '2026-06-01T08:30:01+02:00'}, {'creation_time': 'noon'})
     >>> moved_dates({"com.apple.quicktime.creationdate": "2026-06-01T10:30:00+0200"}, 90.6)
     {'com.apple.quicktime.creationdate': '2026-06-01T10:31:31+0200'}
+    >>> moved_dates({"creation_time": "2026-06-01T08:30:00.250000+0000"}, 1), moved_dates({"creation_time": "9999-12-31T23:59:59+0000"}, 0.6)
+    ({'creation_time': '2026-06-01T08:30:01.250000+00:00'}, {'creation_time': '9999-12-31T23:59:59+0000'})
     """
     moved = dict(tags)
     for key, value in tags.items():
         if not seconds or key.lower() not in DATE_TAGS:
             continue
+        text = value.strip()
         try:
-            when = datetime.fromisoformat(value.strip()) + timedelta(seconds=seconds)
+            when = datetime.fromisoformat(text) + timedelta(seconds=seconds)
+            if text.endswith("Z"):
+                moved[key] = when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            elif "." not in text and len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit():  # Apple's: 10:30:00+0200
+                moved[key] = (when + timedelta(microseconds=500_000)).strftime("%Y-%m-%dT%H:%M:%S%z")
+            else:
+                moved[key] = when.isoformat()
         except (ValueError, OverflowError):
             continue
-        text = value.strip()
-        if text.endswith("Z"):
-            moved[key] = when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        elif when.utcoffset() is not None and text[-5] in "+-" and text[-4:].isdigit():  # Apple's: whole seconds, +0200
-            moved[key] = (when + timedelta(microseconds=500_000)).strftime("%Y-%m-%dT%H:%M:%S%z")
-        else:
-            moved[key] = when.isoformat()
     return moved
 
 

@@ -211,15 +211,18 @@ def _cut(paths: list[Path], infos: dict[Path, VideoInfo], gap: float) -> list[li
 
 def _unless_stray(starts: list[datetime | None], seconds: list[float], gap: float) -> list[datetime | None]:
     """``starts`` (from tags, in the camera's file order) less those that cannot be right: a file whose
-    time puts it outside a drive whose files before and after it follow each other within ``gap``
-    (a damaged tag, or a clock read wrongly for one file) was recorded between them and goes on with
-    that drive. A file that begins or ends the list keeps its time: a drive of its own is as likely.
+    time follows neither the file before it nor leads to the one after it, where those two follow each
+    other within ``gap`` (a damaged tag, or a clock read wrongly for one file), was recorded between
+    them and goes on with that drive. A file that begins or ends the list keeps its time: a drive of its
+    own is as likely; so does one that follows its neighbour on one side (a clock set back at power-up).
 
     >>> t = [datetime(2026, 12, 3, 8, 0, s) for s in (0, 1, 2)]
     >>> _unless_stray([t[0], datetime(1970, 1, 1), t[2]], [1.0] * 3, 60) == [t[0], None, t[2]]
     True
     >>> _unless_stray([t[0], datetime(2026, 12, 3, 9), datetime(2026, 12, 3, 10)], [1.0] * 3, 60)[1] is not None
     True
+    >>> None in _unless_stray([t[0], t[1], t[0], t[1]], [1.0] * 4, 60)  # a clock that starts again at 08:00:00
+    False
     """
 
     def follows(a: int, b: int, within: float) -> bool:
@@ -231,7 +234,7 @@ def _unless_stray(starts: list[datetime | None], seconds: list[float], gap: floa
             continue
         before, after = i - 1, i + 1
         if (follows(before, after, seconds[before] + seconds[i] + gap)
-                and not (follows(before, i, seconds[before] + gap) and follows(i, after, seconds[i] + gap))):  # fmt: skip
+                and not follows(before, i, seconds[before] + gap) and not follows(i, after, seconds[i] + gap)):  # fmt: skip
             kept[i] = None
     return kept
 

@@ -271,6 +271,11 @@ def test_drives_begin_where_the_clock_pauses_or_goes_back(tmp_path: Path) -> Non
     assert drives(tagged, 0.5) == [tagged[:6], tagged[6:7], tagged[7:]]  # the pause: after the damaged file's second
     reset = [tagged[0], tagged[2], tagged[0], tagged[2]]  # a clock set back to where it was at each power-up
     assert drives(reset, 60) == [reset[:2], reset[2:]]
+    when = {"GX010042.MP4": "08:00:00", "GX020042.MP4": "08:00:00", "GX010043.MP4": "08:00:03"}
+    gopro = [write_video(tmp_path / n, split_frames(25), metadata={"creation_time": f"2026-12-03T{t}Z"})
+             for n, t in when.items()]  # fmt: skip
+    # a GoPro tags every chapter with its recording's start: 43 begins a second after 42's two chapters end
+    assert drives(gopro, 1.5) == [gopro] and drives(gopro, 0.5) == [gopro[:2], gopro[2:]]
 
 
 def test_an_output_folder_that_cannot_be_made_is_one_line(archive: Path, tmp_path: Path) -> None:

@@ -171,7 +171,8 @@ def drives(paths: Sequence[Path], gap: float) -> list[list[Path]]:
     where the clock goes back. When a file began is read from the names where every name holds a date
     and time (:func:`named_time`), else from the files' ``creation_time`` tags; a file without one (an
     unreadable file, cut off when the power went) goes on with the drive before it, as does one whose
-    tag would put it outside the drive that the files before and after it make (a damaged tag). Where
+    tag would put it outside the drive that the files before and after it make (a damaged tag); files
+    that share a time (a GoPro tags each chapter with its recording's start) run on one after another. Where
     neither tells, the files are one drive. A camera that writes every drive into one folder (most SD
     cards) so gets an output per drive from ``batch --concat``."""
     paths = list(paths)
@@ -202,9 +203,9 @@ def _cut(paths: list[Path], infos: dict[Path, VideoInfo], gap: float) -> list[li
         if not groups:
             groups.append([])
         groups[-1].append(path)
-        if start is not None:
+        if start is not None and (last is None or start != last[0]):
             last = (start, length)
-        elif last is not None:  # (its time unknown: the drive's latest file runs on through it)
+        elif last is not None:  # its time unknown, or its recording's (a GoPro's chapters): the drive runs on through it
             last = (last[0], last[1] + length)
     return groups
 

@@ -298,7 +298,7 @@ def test_mxf_keeps_every_frame_leaves_the_audio_out_and_refuses_rates_it_cannot_
     slow = write_video(tmp_path / "slow.mp4", split_frames(6), fps=Fraction(15))
     result = CliRunner().invoke(segment_video_cmd, [str(slow), "-o", str(tmp_path / "s.mxf"), "--model",
                                                     str(rule_onnx), "-q"])  # fmt: skip
-    assert result.exit_code == 1 and "MXF does not hold video at 15 frames/s (it holds broadcast rates: 23.976, 24" in result.output
+    assert result.exit_code == 1 and "MXF does not hold video at 15 frames/s (it holds 23.976, 24, 25" in result.output
     assert result.output.endswith("write .mp4, .mkv or .mov\n") and not (tmp_path / "s.mxf").exists()
 
 

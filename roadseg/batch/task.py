@@ -151,14 +151,28 @@ def process_one(task: Task, options: SegmentOptions, *, node: str, segmenter: Se
         raise
     except Exception as exc:  # the video failed: say why in its line; the next video goes on
         _remove(temp)
-        line.update(error=str(exc) or exc.__class__.__name__, seconds=round(time.perf_counter() - t0, 3))
+        line.update(error=_finally_named(str(exc) or exc.__class__.__name__, temp, final),
+                    seconds=round(time.perf_counter() - t0, 3))  # fmt: skip
         return line
     except BaseException:  # interrupted: leave nothing behind
         _remove(temp)
         raise
     line.update(status="ok", frames=result.frames, fps=result.fps, seconds=result.seconds,
-                frames_lost=result.frames_lost, warnings=warnings)  # fmt: skip
+                frames_lost=result.frames_lost, warnings=[_finally_named(w, temp, final) for w in warnings])  # fmt: skip
     return line
+
+
+def _finally_named(message: str, temp: Paths, final: Paths) -> str:
+    """``message`` with the outputs' temporary names put back to the names they are written to.
+
+    >>> t = Task("/in/a.mp4", "/out/a.mp4", worker="7")
+    >>> _finally_named(f"cannot write {t.temp.video}: disk full", t.temp, t.final)
+    'cannot write /out/a.mp4: disk full'
+    """
+    for src, dst in zip(temp, final):
+        if src is not None:
+            message = message.replace(str(src), str(dst))
+    return message
 
 
 def _commit(temp: Paths, final: Paths) -> None:

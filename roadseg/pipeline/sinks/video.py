@@ -71,8 +71,9 @@ def apple_keys(tags: Mapping[str, str]) -> bool:
     return any(key.lower().startswith(APPLE_KEYS) for key in tags)
 
 
-#: Broadcast frame rates, which an MXF file holds (FFmpeg's MXF muxer takes a few more: it is asked)
-MXF_RATES = tuple(map(Fraction, "24000/1001 24 25 30000/1001 30 50 60000/1001 60".split()))
+#: Frame rates an MXF file holds, the broadcast ones and their doubles (FFmpeg's MXF muxer takes a few more:
+#: it is asked); a rate within 0.1 % of one is written as it
+MXF_RATES = tuple(map(Fraction, "24000/1001 24 25 30000/1001 30 48 50 60000/1001 60 100 120000/1001 120".split()))
 
 
 def mxf_rate(fps: Fraction, shown: str) -> Fraction:
@@ -83,14 +84,14 @@ def mxf_rate(fps: Fraction, shown: str) -> Fraction:
     (Fraction(30000, 1001), Fraction(25, 1), Fraction(90, 1))
     >>> mxf_rate(Fraction(15), "out.mxf")
     Traceback (most recent call last):
-    roadseg.errors.SinkError: out.mxf: MXF does not hold video at 15 frames/s (it holds broadcast rates: 23.976, 24, 25, 29.97, 30, 50, 59.94, 60 ...): write .mp4, .mkv or .mov
+    roadseg.errors.SinkError: out.mxf: MXF does not hold video at 15 frames/s (it holds 23.976, 24, 25, 29.97, 30, 48, 50, 59.94, 60, 100, 119.88, 120 ...): write .mp4, .mkv or .mov
     """
     for rate in (fps, min(MXF_RATES, key=lambda r: abs(r - fps))):
         if abs(rate - fps) <= rate / 1000 and _mxf_takes(rate):
             return rate
     rates = ", ".join(f"{float(r):.5g}" for r in MXF_RATES)
-    raise SinkError(f"{shown}: MXF does not hold video at {float(fps):.4g} frames/s (it holds broadcast rates: "
-                    f"{rates} ...): write .mp4, .mkv or .mov")  # fmt: skip
+    raise SinkError(f"{shown}: MXF does not hold video at {float(fps):.5g} frames/s (it holds {rates} ...): "
+                    "write .mp4, .mkv or .mov")  # fmt: skip
 
 
 def _mxf_takes(rate: Fraction) -> bool:

@@ -277,6 +277,10 @@ def test_drives_begin_where_the_clock_pauses_or_goes_back(tmp_path: Path) -> Non
              for n, t in when.items()]  # fmt: skip
     # a GoPro tags every chapter with its recording's start: 43 begins a second after 42's two chapters end
     assert drives(gopro, 1.5) == [gopro] and drives(gopro, 0.5) == [gopro[:2], gopro[2:]]
+    pairs = [write_video(tmp_path / f"REC{i // 2:04}_{'FR'[i % 2]}.mp4", split_frames(25),
+                         metadata={"creation_time": f"2026-12-03T08:00:0{3 * (i // 2)}Z"}) for i in range(4)]  # fmt: skip
+    # front and rear files share their starts, yet a rear file is no chapter: the pause is 2 s, not 1
+    assert drives(pairs, 1.5) == [pairs[:2], pairs[2:]]
 
 
 def test_an_error_line_names_the_output_not_its_temporary_name(rule_onnx: Path, tmp_path: Path) -> None:

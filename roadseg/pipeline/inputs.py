@@ -42,6 +42,19 @@ _GOPRO = re.compile(r"(G[HX])(\d\d)(\d{4})(\.\w+)", re.IGNORECASE)
 _GOPRO_OLD = re.compile(r"(?:GOPR|GP(\d\d))(\d{4})(\.\w+)", re.IGNORECASE)
 
 
+def gopro_recording(name: str) -> str | None:
+    """The recording a GoPro's chapter file ``name`` belongs to (its prefix and number), or None.
+
+    >>> gopro_recording("GX020042.MP4"), gopro_recording("gp010042.mp4"), gopro_recording("20261203_080000_NF.mp4")
+    ('GX0042', 'GOPR0042', None)
+    """
+    if m := _GOPRO.fullmatch(name):
+        return f"{m[1]}{m[3]}".upper()
+    if m := _GOPRO_OLD.fullmatch(name):
+        return f"GOPR{m[2]}"
+    return None
+
+
 def recording_order(name: str) -> str:
     """A key that sorts a camera's files (by ``name``) in the order it recorded them: the names' own order,
     but a GoPro's chapters of one recording follow each other (its names put the next recording's

@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from roadseg.errors import SourceError
-from roadseg.pipeline.inputs import DRIVE_GAP, find_videos
+from roadseg.pipeline.inputs import DRIVE_GAP, find_videos, gopro_recording
 from roadseg.pipeline.sources.base import VideoInfo, open_container, say_sensor_boxes, sensor_boxes
 from roadseg.pipeline.sources.file import VideoSource
 
@@ -171,8 +171,8 @@ def drives(paths: Sequence[Path], gap: float) -> list[list[Path]]:
     where the clock goes back. When a file began is read from the names where every name holds a date
     and time (:func:`named_time`), else from the files' ``creation_time`` tags; a file without one (an
     unreadable file, cut off when the power went) goes on with the drive before it, as does one whose
-    tag would put it outside the drive that the files before and after it make (a damaged tag); files
-    that share a time (a GoPro tags each chapter with its recording's start) run on one after another. Where
+    tag would put it outside the drive that the files before and after it make (a damaged tag); a
+    GoPro's chapters, which it tags with their recording's start, run on one after another. Where
     neither tells, the files are one drive. A camera that writes every drive into one folder (most SD
     cards) so gets an output per drive from ``batch --concat``."""
     paths = list(paths)
@@ -195,7 +195,10 @@ def _cut(paths: list[Path], infos: dict[Path, VideoInfo], gap: float) -> list[li
                                                      for p in paths], seconds, gap)  # fmt: skip
     groups: list[list[Path]] = []
     last: tuple[datetime, float] | None = None  # when the drive's latest file began, and its seconds
+    recording = None  # the GoPro recording it is a chapter of
     for path, start, length in zip(paths, starts, seconds):
+        chapter = start is not None and last is not None and start == last[0] and recording is not None and \
+            gopro_recording(path.name) == recording  # fmt: skip
         if start is not None and last is not None:
             pause = (start - last[0]).total_seconds() - last[1]
             if pause > gap or start < last[0]:
@@ -203,9 +206,9 @@ def _cut(paths: list[Path], infos: dict[Path, VideoInfo], gap: float) -> list[li
         if not groups:
             groups.append([])
         groups[-1].append(path)
-        if start is not None and (last is None or start != last[0]):
-            last = (start, length)
-        elif last is not None:  # its time unknown, or its recording's (a GoPro's chapters): the drive runs on through it
+        if start is not None and not chapter:
+            last, recording = (start, length), gopro_recording(path.name)
+        elif last is not None:  # its time unknown, or its recording's (a GoPro's next chapter): the drive runs on
             last = (last[0], last[1] + length)
     return groups
 

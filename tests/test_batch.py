@@ -252,6 +252,20 @@ def test_concat_cuts_a_folder_into_drives_where_the_recording_paused(rule_onnx: 
     assert bad.returncode == 2 and "nan is not a number of seconds" in bad.stderr, bad.stderr
 
 
+def test_a_drive_is_named_after_the_first_file_of_the_camera_it_joins(tmp_path: Path) -> None:
+    from roadseg.batch.inputs import plan_joined
+
+    folder = tmp_path / "card/RecentClips"
+    folder.mkdir(parents=True)
+    for hour in (8, 9):  # a Tesla's back camera's names come first
+        for camera in ("back", "front"):
+            write_video(folder / f"2026-12-03_0{hour}-00-00-{camera}.mp4", split_frames(3))
+    plan = plan_joined(find_videos([tmp_path / "card"]), tmp_path / "out", gap=60)
+    assert [(Path(unit).name, target.relative_to(tmp_path / "out").as_posix(), len(files)) for unit, target, files in plan] == [
+        ("2026-12-03_08-00-00-front.mp4", "RecentClips/2026-12-03_08-00-00-front.mp4", 2),
+        ("2026-12-03_09-00-00-front.mp4", "RecentClips/2026-12-03_09-00-00-front.mp4", 2)]  # (was: ...-back.mp4)  # fmt: skip
+
+
 def test_drives_begin_where_the_clock_pauses_or_goes_back(tmp_path: Path) -> None:
     from roadseg.pipeline.sources.concat import drives
 
@@ -281,6 +295,10 @@ def test_drives_begin_where_the_clock_pauses_or_goes_back(tmp_path: Path) -> Non
                          metadata={"creation_time": f"2026-12-03T08:00:0{3 * (i // 2)}Z"}) for i in range(4)]  # fmt: skip
     # front and rear files share their starts, yet a rear file is no chapter: the pause is 2 s, not 1
     assert drives(pairs, 1.5) == [pairs[:2], pairs[2:]]
+    long = [write_video(tmp_path / f"LONG{i}.MP4", split_frames(75), metadata={"creation_time": f"2026-12-03T08:00:0{3 * i}Z"})
+            for i in range(3)]  # fmt: skip
+    long[1].write_bytes(bytes(4096) + long[1].read_bytes()[4096:])  # its header damaged: unreadable, 3 s of bytes
+    assert drives(long, 1) == [long]  # (was: cut after it, as if it had lasted no time: a pause of 3 s)
 
 
 def test_an_error_line_names_the_output_not_its_temporary_name(rule_onnx: Path, tmp_path: Path) -> None:

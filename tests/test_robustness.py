@@ -743,7 +743,8 @@ def test_a_dashcams_files_of_one_drive_join_into_one_output(rule_onnx, tmp_path)
                 metadata={"creation_time": "2026-12-03T10:00:00.000000Z"})  # fmt: skip
     r = CliRunner().invoke(segment_video_cmd, [*cmd, "-y"])  # another drive, two hours on: joined, and said
     assert r.exit_code == 0 and len(read_video(out)["frames"]) == 40, r.output
-    assert ("the files hold 2 drives (the recording paused for more than 60 s before 2026_1203_1000.MP4); they are "
+    assert ("the files hold 2 drives (the recording paused for more than 60 s, or the clock went back, "
+            "before 2026_1203_1000.MP4); they are "
             "joined into one video (roadseg batch --concat writes one a drive)") in r.output, r.output  # fmt: skip
 
 
@@ -789,6 +790,30 @@ def test_a_dual_dashcams_folder_joins_the_front_cameras_files(rule_onnx, tmp_pat
     r = CliRunner().invoke(segment_video_cmd, [str(drive), "-o", str(out), "--model", str(rule_onnx), "-q", "--concat", "-y"])
     assert r.exit_code == 0 and len(read_video(out)["frames"]) == 20, r.output
     assert "3 files of the dashcam's rear and left cameras (the front camera's are joined" in r.output, r.output
+    write_video(drive / "2026_1203_080000_005-left_pillar.mp4", split_frames(4, h=48, w=64), audio_seconds=0.16)
+    r = CliRunner().invoke(segment_video_cmd, [str(drive), "-o", str(out), "--model", str(rule_onnx), "-q", "--concat", "-y"])
+    assert r.exit_code == 0 and len(read_video(out)["frames"]) == 20, r.output  # (was: 36, no camera told apart)
+    assert "4 files of the dashcam's rear, left pillar and left cameras" in r.output, r.output
+
+
+def test_a_front_camera_at_a_higher_resolution_than_the_others_is_still_the_one_joined(rule_onnx, tmp_path):
+    drive = tmp_path / "Movie"
+    drive.mkdir()
+    for i in range(2):  # a three-camera Viofo: front at a larger size than the inside and rear cameras
+        write_video(drive / f"2026_1203_080{i}00_00{3 * i + 1}F.MP4", split_frames(5, h=96, w=128))
+        write_video(drive / f"2026_1203_080{i}00_00{3 * i + 2}I.MP4", split_frames(3, h=48, w=64))
+        write_video(drive / f"2026_1203_080{i}00_00{3 * i + 3}R.MP4", split_frames(3, h=48, w=64))
+    out = tmp_path / "drive.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(drive), "-o", str(out), "--model", str(rule_onnx), "-q", "--concat"])
+    assert r.exit_code == 0, r.output
+    v = read_video(out)
+    assert (len(v["frames"]), v["width"]) == (10, 128), r.output  # (was: the inside camera's 6 frames at 64x48)
+    assert "of another camera or format" not in r.output and "inside and rear cameras" in r.output, r.output
+    for n, p in enumerate(sorted(drive.iterdir())):  # a Nextbase names the camera first, then the quality: _FH, _RH
+        p.rename(drive / f"{p.name[:16]}_{n:03}_{'F' if p.stem.endswith('F') else 'R'}H.MP4")
+    r = CliRunner().invoke(segment_video_cmd, [str(drive), "-o", str(out), "--model", str(rule_onnx), "-q", "--concat", "-y"])
+    assert r.exit_code == 0 and len(read_video(out)["frames"]) == 10, r.output
+    assert "4 files of the dashcam's rear camera" in r.output, r.output
 
 
 def _box(kind: bytes, payload: bytes) -> bytes:

@@ -75,7 +75,7 @@ def plan_joined(videos: Sequence[Video], out_dir: Path, suffix: str = ".mp4", *,
     (:func:`by_folder`) unless the recording paused for more than ``gap`` seconds between them
     (:func:`~roadseg.pipeline.sources.concat.drives`, which reads the files' headers). BatchError as
     :func:`plan_outputs`. (Which of a drive's files are one camera's is decided when it runs.)"""
-    from roadseg.pipeline.sources.concat import drives  # (PyAV: only where files are joined)
+    from roadseg.pipeline.sources.concat import drives, first_of_view  # (PyAV: only where files are joined)
 
     units: dict[Video, list[Path]] = {}
     for folder, files in by_folder(videos).items():
@@ -83,6 +83,6 @@ def plan_joined(videos: Sequence[Video], out_dir: Path, suffix: str = ".mp4", *,
         if len(parts) == 1:
             units[folder] = files
         else:
-            units.update((Video(part[0], folder.rel / part[0].stem), part) for part in parts)
+            units.update((Video(first_of_view(part), folder.rel / first_of_view(part).stem), part) for part in parts)
     planned = plan_outputs(list(units), out_dir, suffix, folders=[p for files in units.values() for p in files])
     return [(unit.path, target, units[unit]) for unit, target in planned.items()]

@@ -89,11 +89,13 @@ def _one_camera(paths: list[Path], signatures: list) -> list[Path]:
 
 
 #: How a dashcam ends a file's name to say which of its cameras recorded it: one letter, after a letter
-#: for the kind of recording or not (Viofo ``..._0003F``, BlackVue ``..._NF``/``_EF``/``_PR``, 70mai
-#: ``...B``), or a word (Tesla ``...-front``, ``-back``, ``-left_repeater``). The front camera's come first.
+#: for the kind of recording (BlackVue ``..._NF``/``_EF``/``_PR``) or before one for its quality (Nextbase
+#: ``..._FH``/``_RL``) or alone (Viofo ``..._0003F``, 70mai ``...B``), or a word (Tesla ``...-front``,
+#: ``-back``, ``-left_repeater``, ``-left_pillar``). The front camera's come first.
 CAMERA_TAGS = {"f": "front", "front": "front", "r": "rear", "rear": "rear", "b": "rear", "back": "rear",
                "i": "inside", "inside": "inside", "interior": "inside", "cabin": "inside", "left": "left",
-               "left_repeater": "left", "right": "right", "right_repeater": "right"}  # fmt: skip
+               "left_repeater": "left", "right": "right", "right_repeater": "right",
+               "left_pillar": "left pillar", "right_pillar": "right pillar"}  # fmt: skip
 _TAIL = re.compile(r"[a-z]+(?:_[a-z]+)*$")
 
 
@@ -104,16 +106,41 @@ def camera_view(name: str) -> str | None:
     ['front', 'rear', 'left']
     >>> camera_view("GX010042"), camera_view("part_a"), camera_view("drive_rear_view")
     (None, None, None)
+    >>> camera_view("221203_080000_001_FH"), camera_view("221203_080000_001_RL"), camera_view("x-right_pillar")
+    ('front', 'rear', 'right pillar')
     """
     tail = _TAIL.search(name.lower())
     word = tail.group(0) if tail else ""
-    return CAMERA_TAGS.get(word if len(word) != 2 else word[-1])  # (two letters: the kind, then the camera)
+    if len(word) == 2:  # the kind, then the camera (BlackVue's NF); or the camera, then its quality (Nextbase's FH)
+        word = word[-1] if word[-1] in CAMERA_TAGS else word[0]
+    return CAMERA_TAGS.get(word)
+
+
+def _main_view(views: list[str | None]) -> str | None:
+    """The camera whose files are joined where the names say which recorded each and more than one
+    did: the front one, else the one most files are from; None where the names do not all say."""
+    if len(set(views)) < 2 or None in views:
+        return None
+    return "front" if "front" in views else max(views, key=lambda v: (views.count(v), -views.index(v)))  # type: ignore[arg-type]
+
+
+def first_of_view(paths: Sequence[Path]) -> Path:
+    """The first of ``paths`` that :func:`concat_source` would join by the names (the front camera's, where
+    they say): what ``batch --concat`` names a drive after.
+
+    >>> first_of_view([Path("2026-12-03_08-00-00-back.mp4"), Path("2026-12-03_08-00-00-front.mp4")]).name
+    '2026-12-03_08-00-00-front.mp4'
+    """
+    views = [camera_view(p.stem) for p in paths]
+    main = _main_view(views)
+    return next(p for p, view in zip(paths, views) if main is None or view == main)
 
 
 def _one_view(paths: list[Path]) -> list[Path]:
     """The front camera's files where every name says which camera recorded it (:func:`camera_view`) and
-    more than one camera's are here (front and rear at one size pass :func:`_one_camera`; joined, the
-    drive would flip between them at every file); else ``paths``. The others are left out, with one line.
+    more than one camera's are here (joined, the drive would flip between them at every file); else
+    ``paths``. The others are left out, with one line. Chosen before :func:`_one_camera`: a front camera
+    at 4K beside two at 1080p is still the one joined.
 
     >>> [p.name for p in _one_view([Path("0800_NF.MP4"), Path("0800_NR.MP4"), Path("0801_EF.MP4")])]
     ['0800_NF.MP4', '0801_EF.MP4']
@@ -121,12 +148,12 @@ def _one_view(paths: list[Path]) -> list[Path]:
     3
     """
     views = [camera_view(p.stem) for p in paths]
-    if len(set(views)) < 2 or None in views:
+    if (main := _main_view(views)) is None:
         return paths
-    main = "front" if "front" in views else max(views, key=lambda v: (views.count(v), -views.index(v)))
     other = [p for p, view in zip(paths, views) if view != main]
     names = _named(other)
-    theirs = " and ".join(dict.fromkeys(v for v in views if v != main))
+    kinds = list(dict.fromkeys(v for v in views if v != main))
+    theirs = " and ".join([", ".join(kinds[:-1]), kinds[-1]] if len(kinds) > 1 else kinds)
     log.warning("left out of the join: %d file%s of the dashcam's %s camera%s (the %s camera's are joined; a glob "
                 "that matches one camera's names picks another): %s", len(other), "s"[: len(other) != 1], theirs,
                 "s"[: " and " in theirs], main, names)  # fmt: skip
@@ -190,7 +217,7 @@ def drives(paths: Sequence[Path], gap: float) -> list[list[Path]]:
 def _cut(paths: list[Path], infos: dict[Path, VideoInfo], gap: float) -> list[list[Path]]:
     """:func:`drives` of files already probed (``infos``: the readable ones)."""
     named = [named_time(p.stem) for p in paths]
-    seconds = [(infos[p].duration or 0.0) if p in infos else 0.0 for p in paths]
+    seconds = _lengths(paths, infos)
     starts = named if all(named) else _unless_stray([_tagged_time(infos[p].tags) if p in infos else None
                                                      for p in paths], seconds, gap)  # fmt: skip
     groups: list[list[Path]] = []
@@ -211,6 +238,32 @@ def _cut(paths: list[Path], infos: dict[Path, VideoInfo], gap: float) -> list[li
         elif last is not None:  # its time unknown, or its recording's (a GoPro's next chapter): the drive runs on
             last = (last[0], last[1] + length)
     return groups
+
+
+def _lengths(paths: list[Path], infos: dict[Path, VideoInfo]) -> list[float]:
+    """Each file's seconds; an unreadable one's (cut off, damaged) guessed from its size at the bytes a
+    second of the readable file before it (else after it), so a drive runs on through it."""
+
+    def rate(p: Path) -> float | None:
+        seconds = infos[p].duration if p in infos else None
+        return _size(p) / seconds if seconds else None
+
+    rates = [rate(p) for p in paths]
+    lengths = []
+    for i, path in enumerate(paths):
+        if path in infos:
+            lengths.append(infos[path].duration or 0.0)
+            continue
+        near = next((r for r in [*rates[i::-1], *rates[i:]] if r), None)
+        lengths.append(_size(path) / near if near else 0.0)
+    return lengths
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _unless_stray(starts: list[datetime | None], seconds: list[float], gap: float) -> list[datetime | None]:
@@ -259,11 +312,13 @@ def concat_source(spec: str | Path, parts: Sequence[str | Path] = (), **kw) -> V
         signatures.append(signature)
     if not paths:
         raise SourceError(f"no readable video files in {spec} to join (--concat)")
-    paths = _one_view(_one_camera(paths, signatures))
+    signature_of = dict(zip(paths, signatures))
+    paths = _one_view(paths)
+    paths = _one_camera(paths, [signature_of[p] for p in paths])
     if len(cut := _cut(paths, infos, DRIVE_GAP)) > 1:
-        log.warning("the files hold %d drives (the recording paused for more than %d s before %s); they are joined "
-                    "into one video (roadseg batch --concat writes one a drive)", len(cut), DRIVE_GAP,
-                    _named([part[0] for part in cut[1:]]))  # fmt: skip
+        log.warning("the files hold %d drives (the recording paused for more than %d s, or the clock went back, "
+                    "before %s); they are joined into one video (roadseg batch --concat writes one a drive)",
+                    len(cut), DRIVE_GAP, _named([part[0] for part in cut[1:]]))  # fmt: skip
     kept = [infos[p] for p in paths]
     say_sensor_boxes([box for p in paths for box in sensor_boxes(p)], "the joined files")
     fd, script = tempfile.mkstemp(suffix=".ffconcat", prefix="roadseg-")

@@ -796,6 +796,22 @@ def test_a_dual_dashcams_folder_joins_the_front_cameras_files(rule_onnx, tmp_pat
     assert "4 files of the dashcam's rear, left pillar and left cameras" in r.output, r.output
 
 
+def test_a_join_whose_first_file_has_no_audio_says_the_audio_is_left_out(rule_onnx, tmp_path):
+    drive = tmp_path / "Movie"
+    drive.mkdir()
+    for i in range(3):  # the first file without sound (the microphone switched on a minute in)
+        write_video(drive / f"2026_1203_080{i}00_000{i + 1}F.MP4", split_frames(10), audio_seconds=0.4 * (i > 0))
+    out = tmp_path / "drive.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(drive), "-o", str(out), "--model", str(rule_onnx), "-q", "--concat"])
+    assert r.exit_code == 0 and len(read_video(out)["frames"]) == 30, r.output
+    assert r.output.splitlines()[:-1] == [
+        "roadseg: the first file joined, 2026_1203_080000_0001F.MP4, has no audio where others have 1 stream: the "
+        "join takes the first file's streams, so their audio is left out (a glob or @list.txt can start where it "
+        "has sound)"], r.output  # (was: "2 of about 30 frames could not be decoded", the audio lost unsaid)  # fmt: skip
+    segment_video(f"{drive}/*000[23]F.MP4", out, model=rule_onnx, quiet=True, concat=True, overwrite=True)
+    assert read_video(out)["audio"] and len(read_video(out)["frames"]) == 20
+
+
 def test_a_front_camera_at_a_higher_resolution_than_the_others_is_still_the_one_joined(rule_onnx, tmp_path):
     drive = tmp_path / "Movie"
     drive.mkdir()

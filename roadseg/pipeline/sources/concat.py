@@ -315,6 +315,11 @@ def concat_source(spec: str | Path, parts: Sequence[str | Path] = (), **kw) -> V
     signature_of = dict(zip(paths, signatures))
     paths = _one_view(paths)
     paths = _one_camera(paths, [signature_of[p] for p in paths])
+    first, most = len(signature_of[paths[0]][1]), max(len(signature_of[p][1]) for p in paths)
+    if kw.get("audio", True) and most > first:
+        log.warning("the first file joined, %s, has %s audio where others have %d stream%s: the join takes the "
+                    "first file's streams, so their audio is left out (a glob or @list.txt can start where it "
+                    "has sound)", paths[0].name, first or "no", most, "s"[: most != 1])  # fmt: skip
     if len(cut := _cut(paths, infos, DRIVE_GAP)) > 1:
         log.warning("the files hold %d drives (the recording paused for more than %d s, or the clock went back, "
                     "before %s); they are joined into one video (roadseg batch --concat writes one a drive)",
@@ -329,7 +334,7 @@ def concat_source(spec: str | Path, parts: Sequence[str | Path] = (), **kw) -> V
     finally:
         os.unlink(script)  # (the demuxer reads the whole script as it opens)
     source = VideoSource(str(spec), container=container, **kw)
-    source.joins = len(paths) - 1
+    source.joins, source.late_said = len(paths) - 1, most > first  # (the later files' audio: said above)
     frames = [i.frames for i in kept]
     seconds = [i.duration for i in kept]
     source.info = replace(source.info, frames=sum(frames) if all(frames) else None,

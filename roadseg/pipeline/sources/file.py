@@ -102,6 +102,7 @@ class VideoSource:
     live = False
     kind = "file"
     joins = 0  # files read after the first (--concat: :mod:`~roadseg.pipeline.sources.concat`)
+    late_said = False  # whether streams that begin after the start (a later joined file's audio) were told of
 
     def __init__(self, path: str | Path, *, audio: bool = True, start: float = 0.0, duration: float | None = None,
                  hwaccel: str | None = None, container: av.container.InputContainer | None = None,
@@ -345,7 +346,13 @@ class VideoSource:
                 packet = next(packets)
             except StopIteration:
                 return
-            except Exception as exc:  # noqa: BLE001 - FFmpegError, or PyAV's own IndexError on streams found late
+            except IndexError:  # PyAV's, on a packet of a stream the demuxer found after the start: not damage
+                if not self.late_said:
+                    log.warning("a stream that begins after the start of %s is left out", self.path)
+                    self.late_said = True
+                packets = self.container.demux(*streams)  # (the packet was read: go on with the next)
+                continue
+            except Exception as exc:  # noqa: BLE001 - FFmpegError
                 self.lost += 1
                 failed += 1
                 if self.joins and failed < MAX_BROKEN_READS:
@@ -361,7 +368,8 @@ class VideoSource:
         try:
             return self.stream.decode(packet if packet.stream is not None else None)
         except (av.error.FFmpegError, ValueError):
-            self.lost += 1  # corrupt data: keep what decodes, count what does not
+            if packet.size:  # (an empty packet drains the decoder: a second one, at a join's end, finds it drained)
+                self.lost += 1  # corrupt data: keep what decodes, count what does not
             return []
 
     def _in_window(self, packets: Iterable[av.Packet]) -> Iterator[av.Packet]:

@@ -292,6 +292,11 @@ def test_mxf_keeps_every_frame_leaves_the_audio_out_and_refuses_rates_it_cannot_
     assert "audio stream #1 (aac) is left out: MXF cuts the video where its audio ends" in result.output
     v = read_video(mxf)
     assert len(v["frames"]) == 30 and v["audio"] == []
+    pan = np.random.default_rng(0).integers(0, 255, (48, 256, 3), np.uint8)  # 6 s of a camera panning
+    long = write_video(tmp_path / "long.mp4", [np.ascontiguousarray(pan[:, i % 192 : i % 192 + 64]) for i in range(150)])
+    # (x264's default keyframe interval, 250 frames, puts B-frames further than MXF's index reaches)
+    assert segment_video(long, tmp_path / "l.mxf", model=rule_onnx, quiet=True)["frames"] == 150
+    assert len(read_video(tmp_path / "l.mxf")["frames"]) == 150  # (was: "Not yet implemented in FFmpeg" at the end)
     fast = write_video(tmp_path / "fast.mp4", split_frames(9), fps=Fraction(90))  # not broadcast, but FFmpeg takes it
     assert segment_video(fast, tmp_path / "f.mxf", model=rule_onnx, quiet=True)["frames"] == 9
     assert len(read_video(tmp_path / "f.mxf")["frames"]) == 9
@@ -300,6 +305,47 @@ def test_mxf_keeps_every_frame_leaves_the_audio_out_and_refuses_rates_it_cannot_
                                                     str(rule_onnx), "-q"])  # fmt: skip
     assert result.exit_code == 1 and "MXF does not hold video at 15 frames/s (it holds 23.976, 24, 25" in result.output
     assert result.output.endswith("write .mp4, .mkv or .mov\n") and not (tmp_path / "s.mxf").exists()
+
+
+@pytest.mark.parametrize("name,codec", [("o.avi", None), ("o.mkv", "mpeg2video"), ("o.mp4", "mpeg4")])
+def test_frame_rate_formats_and_codecs_are_timed_by_the_frame(rule_onnx, tmp_path, name, codec):
+    # AVI counts frames, MPEG-2 knows only the standard rates, MPEG-4 part 2 a 16-bit clock: none takes a
+    # transport stream's 1/90000 (was: AVI said 3600 frames/s, the two encoders were refused)
+    src = write_video(tmp_path / "in.ts", split_frames(25), time_base=Fraction(1, 90000), pts=[3600 * i for i in range(25)],
+                      audio_seconds=1.0)  # fmt: skip
+    segment_video(src, tmp_path / name, model=rule_onnx, quiet=True, codec=codec)
+    with av.open(str(tmp_path / name)) as c:
+        v = c.streams.video[0]
+        assert round(float(v.average_rate or v.guessed_rate), 3) == 25 and v.codec_context.name == (codec or "h264")
+        assert sum(1 for _ in c.decode(video=0)) == 25
+
+
+def test_audio_tracks_keep_their_order_when_one_is_re_encoded(rule_onnx, tmp_path):
+    # a camera's PCM main track and an AAC commentary: PCM into mp4 is re-encoded, yet stays the first track
+    plain = write_video(tmp_path / "plain.mp4", split_frames(10), audio_seconds=0.4)
+    src = tmp_path / "two.mov"
+    with av.open(str(plain)) as c, av.open(str(src), "w") as out:
+        video = out.add_stream_from_template(c.streams.video[0])
+        pcm = out.add_stream("pcm_s16le", rate=48000)
+        pcm.layout, pcm.metadata["language"] = "mono", "eng"  # the main track
+        aac = out.add_stream_from_template(c.streams.audio[0])
+        aac.metadata["language"] = "fra"  # a commentary
+        for packet in c.demux():
+            if packet.dts is None:
+                continue
+            if packet.stream.type == "audio":
+                for frame in packet.decode():
+                    frame.pts = None
+                    out.mux(pcm.encode(frame))
+            packet.stream = video if packet.stream.type == "video" else aac
+            out.mux(packet)
+        out.mux(pcm.encode(None))
+    for name in ("o.mp4", "o.ts"):  # (into a transport stream, PCM would be written as private data: re-encoded too)
+        segment_video(src, tmp_path / name, model=rule_onnx, quiet=True)
+        with av.open(str(tmp_path / name)) as c:
+            tracks = [(s.type, s.codec_context.name, s.metadata.get("language")) for s in c.streams if s.type != "video"]
+        assert tracks[0][:2] == ("audio", "aac") and len(tracks) == 2 and all(t[0] == "audio" for t in tracks), tracks
+        assert [t[2] for t in tracks] == ["eng", "fra"]  # (was: the commentary first, the track players pick)
 
 
 def test_an_encoder_that_fails_is_not_tried_again_as_the_containers_own(tmp_path, monkeypatch):

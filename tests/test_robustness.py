@@ -332,6 +332,10 @@ def test_an_iphones_gps_position_camera_and_local_time_go_into_the_output(rule_o
         assert {k: tags.get(k) for k in map(str.lower, IPHONE_TAGS)} == {
             **{k.lower(): v for k, v in IPHONE_TAGS.items()},
             "com.apple.quicktime.creationdate": f"2026-06-01T{local}+0200"}  # (was: none in mp4 and mov)  # fmt: skip
+    if suffix == ".mkv":  # Matroska spells every tag in capitals: back into mp4, spelt as Apple spells them
+        segment_video(tmp_path / "o0.mkv", tmp_path / "again.mp4", model=rule_onnx, quiet=True)
+        with av.open(str(tmp_path / "again.mp4")) as c:
+            assert {k: c.metadata.get(k) for k in IPHONE_TAGS} == IPHONE_TAGS, dict(c.metadata)
 
 
 def test_streams_that_do_not_go_into_the_output_are_named_in_one_line(rule_onnx, tmp_path):

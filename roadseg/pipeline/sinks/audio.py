@@ -36,7 +36,7 @@ REENCODE = ("aac", "libopus")  # tried in this order before the container's own 
 PCM_SHY = frozenset({"mp4", "ipod", "3gp", "3g2", "f4v", "ismv"})
 #: outputs that cut the video where their audio ends (MXF interleaves sound and picture frame by frame, and
 #: drops the picture left over): audio is left out of them, with one line
-NO_AUDIO = frozenset({"mxf", "mxf_d10", "mxf_opatom"})
+NO_AUDIO = VIDEO_FIRST = frozenset({"mxf", "mxf_d10", "mxf_opatom"})
 DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EPIPE})
 
 
@@ -66,12 +66,14 @@ def routes(streams: Sequence, format_name: str, samples: Mapping[int, av.Packet]
         return copied, reencoded
     for stream in streams:
         try:
-            with av.open(io.BytesIO(), "w", format=format_name) as probe:
+            with av.open(written := io.BytesIO(), "w", format=format_name) as probe:
                 out = probe.add_stream_from_template(stream)
                 probe.start_encoding()
                 if (sample := (samples or {}).get(stream.index)) is not None:
                     with contextlib.suppress(Exception):  # one damaged packet says nothing about the stream
                         probe.mux(_copy(sample, out))
+            if not _reads_back(written, format_name, stream):
+                raise ValueError(f"{format_name} would not mark it as {_codec_name(stream)} sound")
         except Exception as exc:  # noqa: BLE001 - damaged parameters fail in PyAV as well as in FFmpeg
             why = f"audio stream #{stream.index} ({_codec_name(stream)}) cannot be copied ({reason_of(exc)})"
             encoder = _encoder_for(stream, format_name)
@@ -89,6 +91,21 @@ def routes(streams: Sequence, format_name: str, samples: Mapping[int, av.Packet]
             continue
         copied.append(stream)
     return copied, reencoded
+
+
+def _reads_back(written: io.BytesIO, format_name: str, stream) -> bool:
+    """Whether the probe output ``written`` reads back with ``stream``'s codec as an audio stream. A
+    transport stream takes PCM, FLAC or ALAC packets but marks them as private data (or another
+    codec), which no player plays as sound. One that does not read back at all is not judged here."""
+    try:
+        with av.open(io.BytesIO(written.getvalue()), format=format_name) as back:
+            found = [s.codec_context.codec.id for s in back.streams if s.type == "audio" and s.codec_context.codec]
+    except Exception:  # noqa: BLE001 - a header alone does not read back in every format
+        return True
+    try:
+        return stream.codec_context.codec.id in found
+    except Exception:  # noqa: BLE001 - a stream without a codec FFmpeg knows
+        return True
 
 
 def _encoder_for(stream, format_name: str) -> str | None:
@@ -148,8 +165,13 @@ class AudioRemux:
 
     def __init__(self, container, streams: Sequence, reencoded: Sequence[tuple[object, str]] = ()) -> None:
         self.container = container
-        self.streams = {a.index: container.add_stream_from_template(a) for a in streams}
-        self.encoders = {a.index: (a.codec_context, _add_encoded(container, a, name)) for a, name in reencoded}
+        self.streams, self.encoders = {}, {}
+        encoder_of = {a.index: name for a, name in reencoded}
+        for a in sorted((*streams, *(a for a, _ in reencoded)), key=lambda a: a.index):  # (the input's order:
+            if a.index in encoder_of:  # its first track stays the one players pick)
+                self.encoders[a.index] = (a.codec_context, _add_encoded(container, a, encoder_of[a.index]))
+            else:
+                self.streams[a.index] = container.add_stream_from_template(a)
         for a in (*streams, *(a for a, _ in reencoded)):  # (language, title: which track is which)
             out = self.streams[a.index] if a.index in self.streams else self.encoders[a.index][1]
             out.metadata.update(kept_tags(a.metadata))

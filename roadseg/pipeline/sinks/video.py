@@ -28,7 +28,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from roadseg.errors import SinkError, reason_of
-from roadseg.pipeline.sinks.audio import AudioRemux, is_disk_error, routes
+from roadseg.pipeline.sinks.audio import VIDEO_FIRST, AudioRemux, is_disk_error, routes
 from roadseg.pipeline.sinks.base import Sink, kept_tags
 from roadseg.pipeline.sinks.encoders import (
     HARDWARE_ENCODERS,
@@ -48,13 +48,17 @@ log = logging.getLogger("roadseg")
 MAX_STEP = 3600.0  # seconds between two frames beyond which a timestamp is damage, not a pause
 
 
-
 #: The output name for standard output: a Matroska stream (it holds any codec, audio and subtitles, and
 #: is written front to back), for ``segment-video IN -o - | ffplay -``
 STDOUT = "-"
 #: Outputs whose index (moov) is moved to the front when the file is finished: a browser or a player
 #: reading over the network starts at once, and the file can be piped (``segment-video - ...``)
 FASTSTART = frozenset({".mp4", ".m4v", ".mov", ".3gp"})
+#: Encoders and containers that keep a constant frame rate and take their clock from it (MPEG-1/2 know
+#: only the standard rates; MPEG-4 part 2 counts in 16 bits; AVI counts frames): their frames are timed
+#: at 1/fps, not on the input's clock (1/90000 of a transport stream, 1/1000 of Matroska)
+FRAME_CLOCK_ENCODERS = frozenset({"mpeg1video", "mpeg2video", "mpeg4", "msmpeg4", "msmpeg4v2", "h263", "h263p"})
+FRAME_CLOCK_FORMATS = frozenset({"avi"})
 #: The namespace of the tags an iPhone (or any Apple camera) writes: its GPS position (``…location.ISO6709``),
 #: make, model, software and local time (``…creationdate``). Where they are kept, the output's other tags
 #: (a title) are QuickTime metadata keys too, as an iPhone writes them, not iTunes-style boxes.
@@ -69,6 +73,20 @@ def apple_keys(tags: Mapping[str, str]) -> bool:
     (True, False)
     """
     return any(key.lower().startswith(APPLE_KEYS) for key in tags)
+
+
+def apple_cased(tags: Mapping[str, str]) -> dict[str, str]:
+    """``tags`` with Apple's keys spelt as Apple spells them: Matroska writes every tag's name in capitals,
+    and an iPhone's file that passed through one (``ffmpeg ... -f matroska -``) would give them so.
+
+    >>> apple_cased({"COM.APPLE.QUICKTIME.LOCATION.ISO6709": "+51.5-000.1/", "TITLE": "a"})
+    {'com.apple.quicktime.location.ISO6709': '+51.5-000.1/', 'TITLE': 'a'}
+    """
+
+    def spelt(key: str) -> str:
+        return key.lower().replace(".iso6709", ".ISO6709") if key.lower().startswith(APPLE_KEYS) else key
+
+    return {spelt(key): value for key, value in tags.items()}
 
 
 #: Frame rates an MXF file holds, the broadcast ones and their doubles (FFmpeg's MXF muxer takes a few more:
@@ -107,7 +125,6 @@ def _mxf_takes(rate: Fraction) -> bool:
         with contextlib.suppress(Exception):
             probe.close()  # (the trailer of a stream without packets: MXF refuses it)
     return True
-
 
 
 class VideoSink(Sink):
@@ -168,7 +185,7 @@ class VideoSink(Sink):
         self.crf, self.preset, self.time_base, self.audio_samples = crf, preset, time_base, audio_samples
         self.sample_aspect = sample_aspect
         self.subtitle_streams, self._subtitle_routes = subtitles, None
-        self.tags, self.video_tags = kept_tags(tags or {}), kept_tags(video_tags or {})
+        self.tags, self.video_tags = apple_cased(kept_tags(tags or {})), kept_tags(video_tags or {})
         if timecode:  # (mov and mp4 write it as a timecode track, Matroska as a tag)
             self.video_tags["timecode"] = timecode
         if wall_clock:  # (a recording: when it was made, not when the camera's stream or a file played live began)
@@ -232,10 +249,14 @@ class VideoSink(Sink):
             self._colour = tag_colour(self.stream.codec_context)
             self._reformatter = VideoReformatter()  # (keeps its conversion context from frame to frame)
             tb = Fraction(1, 1000) if self.wall_clock else self.time_base
+            if self.encoder in FRAME_CLOCK_ENCODERS or self.container.format.name in FRAME_CLOCK_FORMATS:
+                tb = 1 / self.fps
             self.stream.codec_context.time_base = Fraction(tb) if tb else 1 / self.fps
             self._palette = (FramePalette(self.out_w, self.out_h, self.stream.codec_context.time_base)
                              if self.stream.pix_fmt == "pal8" else None)  # fmt: skip
             self.stream.options = encoder_options(self.encoder, self.crf, self.preset)
+            if self.container.format.name in VIDEO_FIRST and self.encoder in ("libx264", "libx265"):
+                self.stream.options["g"] = str(min(120, max(1, round(2 * self.fps))))  # MXF: B-frames within 128
             if self.encoder == "libsvtav1":
                 os.environ.setdefault("SVT_LOG", "1")  # errors only: SVT-AV1 prints a banner of some 40 lines
             self.audio = AudioRemux(self.container, *self._audio_routes(audio))
@@ -284,7 +305,7 @@ class VideoSink(Sink):
         at = None if frame is None else frame.clock if frame.clock is not None else frame.captured
         if self.wall_clock and at is not None:
             self._t0 = at if self._t0 is None else self._t0
-            return round((at - self._t0) * 1000)
+            return round((at - self._t0) / tb)
         if frame is None or frame.pts is None or frame.time_base is None:
             return round(self.written / (self.fps * tb))
         return round(frame.pts * Fraction(frame.time_base) / tb)

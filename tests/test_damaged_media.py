@@ -222,3 +222,33 @@ def test_a_damaged_file_played_live_ends_instead_of_replaying_forever(rule_onnx,
     r = _cli(bad, tmp_path / "rec.mp4", rule_onnx, "--live", "--retry-delay", "0.1")
     assert r.returncode == 0 and "reconnecting" not in r.stderr, r.stderr
     assert 0 < len(read_video(tmp_path / "rec.mp4")["frames"]) < 40
+
+
+@pytest.mark.parametrize("codec", ["libx264", "mpeg4"])
+def test_frames_damaged_at_the_very_end_are_counted_as_lost(tmp_path, codec):
+    # with frame threads a decoder says so only as it is drained by the empty packet at the end
+    from roadseg.pipeline.sources.file import VideoSource
+
+    rng = np.random.default_rng(0)
+    clean = write_video(tmp_path / "clean.mkv", [rng.integers(0, 255, (64, 64, 3), np.uint8) for _ in range(12)],
+                        codec=codec)  # fmt: skip
+    with av.open(str(clean)) as src, av.open(str(tmp_path / "bad.mkv"), "w") as out:
+        stream = out.add_stream_from_template(src.streams.video[0])
+        packets = [p for p in src.demux(src.streams.video[0]) if p.size]
+        for n, p in enumerate(packets):
+            data = bytes(p) if n < len(packets) - 2 else bytes(p)[:4] + rng.integers(0, 255, p.size - 4, np.uint8).tobytes()
+            q = av.Packet(data)
+            q.pts, q.dts, q.time_base, q.stream, q.is_keyframe = p.pts, p.dts, p.time_base, stream, p.is_keyframe
+            out.mux(q)
+    source = VideoSource(tmp_path / "bad.mkv", audio=False)
+    frames = sum(1 for _ in source)
+    assert frames + source.lost >= 11 and source.lost >= 1, (frames, source.lost)
+
+
+@pytest.mark.parametrize("source,out", [("bc.mkv", "o.mp4"), ("bc.ts", "o.mp4"), ("bc.mkv", "o.ts"), ("dvb.ts", "o.mpg")])
+def test_mpeg_audio_is_copied_where_a_container_marks_its_layers_alike(rule_onnx, tmp_path, source, out):
+    # MP2 (broadcast, DVB recordings) reads back from mp4 and MPEG-TS as MP3, the same family: no re-encoding
+    src = write_video(tmp_path / source, split_frames(5), audio_seconds=0.2, audio_codec="mp2")
+    r = _cli(src, tmp_path / out, rule_onnx)
+    assert r.returncode == 0 and "re-encoding" not in r.stderr, r.stderr
+    assert audio_packets(tmp_path / out)[0][2] == audio_packets(src)[0][2]  # the packet itself

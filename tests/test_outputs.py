@@ -320,6 +320,13 @@ def test_frame_rate_formats_and_codecs_are_timed_by_the_frame(rule_onnx, tmp_pat
         assert sum(1 for _ in c.decode(video=0)) == 25
 
 
+def test_mpeg4_keeps_a_variable_rate_on_a_clock_it_can_count(rule_onnx, tmp_path):
+    pts = [0, 40, 80, 150, 190, 300, 340, 380]  # ms: a phone's uneven frames, Matroska's 1/1000 clock
+    src = write_video(tmp_path / "vfr.mkv", split_frames(8), time_base=Fraction(1, 1000), pts=pts)
+    segment_video(src, tmp_path / "o.mkv", model=rule_onnx, quiet=True, codec="mpeg4")
+    assert read_video(tmp_path / "o.mkv")["seconds"] == pytest.approx([t / 1000 for t in pts], abs=0.002)
+
+
 def test_audio_tracks_keep_their_order_when_one_is_re_encoded(rule_onnx, tmp_path):
     # a camera's PCM main track and an AAC commentary: PCM into mp4 is re-encoded, yet stays the first track
     plain = write_video(tmp_path / "plain.mp4", split_frames(10), audio_seconds=0.4)

@@ -99,13 +99,16 @@ def _reads_back(written: io.BytesIO, format_name: str, stream) -> bool:
     codec), which no player plays as sound. One that does not read back at all is not judged here."""
     try:
         with av.open(io.BytesIO(written.getvalue()), format=format_name) as back:
-            found = [s.codec_context.codec.id for s in back.streams if s.type == "audio" and s.codec_context.codec]
+            found = {_family(s.codec_context.name) for s in back.streams if s.type == "audio"}
     except Exception:  # noqa: BLE001 - a header alone does not read back in every format
         return True
-    try:
-        return stream.codec_context.codec.id in found
-    except Exception:  # noqa: BLE001 - a stream without a codec FFmpeg knows
-        return True
+    return _family(_codec_name(stream)) in found
+
+
+def _family(codec: str) -> str:
+    """A codec's name, MPEG audio's layers as one (mp4 and MPEG-TS mark MP2 and MP3 alike; FFmpeg's
+    decoders are ``mp3float`` and so on): ``_family("mp2") == _family("mp3float")``."""
+    return "mpeg audio" if codec.removesuffix("float") in ("mp1", "mp2", "mp3", "mp3adu", "mp3on4") else codec
 
 
 def _encoder_for(stream, format_name: str) -> str | None:

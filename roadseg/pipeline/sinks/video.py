@@ -55,10 +55,12 @@ STDOUT = "-"
 #: reading over the network starts at once, and the file can be piped (``segment-video - ...``)
 FASTSTART = frozenset({".mp4", ".m4v", ".mov", ".3gp"})
 #: Encoders and containers that keep a constant frame rate and take their clock from it (MPEG-1/2 know
-#: only the standard rates; MPEG-4 part 2 counts in 16 bits; AVI counts frames): their frames are timed
-#: at 1/fps, not on the input's clock (1/90000 of a transport stream, 1/1000 of Matroska)
-FRAME_CLOCK_ENCODERS = frozenset({"mpeg1video", "mpeg2video", "mpeg4", "msmpeg4", "msmpeg4v2", "h263", "h263p"})
+#: only the standard rates; AVI counts frames): their frames are timed at 1/fps, not on the input's clock
+#: (1/90000 of a transport stream, 1/1000 of Matroska); MPEG-4 part 2 so only where that clock is finer
+#: than its 16 bits hold
+FRAME_CLOCK_ENCODERS = frozenset({"mpeg1video", "mpeg2video", "h263", "h263p"})
 FRAME_CLOCK_FORMATS = frozenset({"avi"})
+SHORT_CLOCK_ENCODERS = frozenset({"mpeg4", "msmpeg4", "msmpeg4v2"})  # (on 1/fps only where the clock is finer than 1/65535)
 #: The namespace of the tags an iPhone (or any Apple camera) writes: its GPS position (``…location.ISO6709``),
 #: make, model, software and local time (``…creationdate``). Where they are kept, the output's other tags
 #: (a title) are QuickTime metadata keys too, as an iPhone writes them, not iTunes-style boxes.
@@ -249,7 +251,8 @@ class VideoSink(Sink):
             self._colour = tag_colour(self.stream.codec_context)
             self._reformatter = VideoReformatter()  # (keeps its conversion context from frame to frame)
             tb = Fraction(1, 1000) if self.wall_clock else self.time_base
-            if self.encoder in FRAME_CLOCK_ENCODERS or self.container.format.name in FRAME_CLOCK_FORMATS:
+            if (self.encoder in FRAME_CLOCK_ENCODERS or self.container.format.name in FRAME_CLOCK_FORMATS
+                    or (self.encoder in SHORT_CLOCK_ENCODERS and tb and Fraction(tb).denominator > 65535)):  # fmt: skip
                 tb = 1 / self.fps
             self.stream.codec_context.time_base = Fraction(tb) if tb else 1 / self.fps
             self._palette = (FramePalette(self.out_w, self.out_h, self.stream.codec_context.time_base)

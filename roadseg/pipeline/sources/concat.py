@@ -242,19 +242,21 @@ def _cut(paths: list[Path], infos: dict[Path, VideoInfo], gap: float) -> list[li
 
 def _lengths(paths: list[Path], infos: dict[Path, VideoInfo]) -> list[float]:
     """Each file's seconds; an unreadable one's (cut off, damaged) guessed from its size at the bytes a
-    second of the readable file before it (else after it), so a drive runs on through it."""
+    second of the nearest readable file of its camera before it (else after it), so a drive runs on
+    through it."""
 
     def rate(p: Path) -> float | None:
         seconds = infos[p].duration if p in infos else None
         return _size(p) / seconds if seconds else None
 
-    rates = [rate(p) for p in paths]
+    rates, views = [rate(p) for p in paths], [camera_view(p.stem) for p in paths]
     lengths = []
     for i, path in enumerate(paths):
         if path in infos:
             lengths.append(infos[path].duration or 0.0)
             continue
-        near = next((r for r in [*rates[i::-1], *rates[i:]] if r), None)
+        same = [j for j in [*range(i, -1, -1), *range(i, len(paths))] if views[j] == views[i]]  # (its camera's)
+        near = next((rates[j] for j in same if rates[j]), None)
         lengths.append(_size(path) / near if near else 0.0)
     return lengths
 

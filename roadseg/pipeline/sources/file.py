@@ -128,6 +128,7 @@ class VideoSource:
         self.origin = self._origin()
         self._shift = self.origin + self.start  # seconds taken off every timestamp
         self.lost = 0
+        self._drained = False  # whether the last packet decoded was an empty one
         self.decoded = 0
         self.rotation = 0
         self.unreadable: str | None = None  # why reading stopped early, where damaged data broke the demuxer
@@ -365,10 +366,11 @@ class VideoSource:
             yield packet
 
     def _decode(self, packet: av.Packet) -> list:
+        drained, self._drained = self._drained, not packet.size  # (an empty packet drains the decoder)
         try:
             return self.stream.decode(packet if packet.stream is not None else None)
         except (av.error.FFmpegError, ValueError):
-            if packet.size:  # (an empty packet drains the decoder: a second one, at a join's end, finds it drained)
+            if not drained or packet.size:  # (a second empty packet, after a join's end, finds it drained: no loss)
                 self.lost += 1  # corrupt data: keep what decodes, count what does not
             return []
 

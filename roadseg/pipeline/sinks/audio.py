@@ -108,7 +108,7 @@ def _reads_back(written: io.BytesIO, format_name: str, stream) -> bool:
 def _family(codec: str) -> str:
     """A codec's name, MPEG audio's layers as one (mp4 and MPEG-TS mark MP2 and MP3 alike; FFmpeg's
     decoders are ``mp3float`` and so on): ``_family("mp2") == _family("mp3float")``."""
-    return "mpeg audio" if codec.removesuffix("float") in ("mp1", "mp2", "mp3", "mp3adu", "mp3on4") else codec
+    return "mpeg audio" if codec.removesuffix("float") in ("mp1", "mp2", "mp3") else codec
 
 
 def _encoder_for(stream, format_name: str) -> str | None:

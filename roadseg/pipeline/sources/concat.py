@@ -255,8 +255,9 @@ def _lengths(paths: list[Path], infos: dict[Path, VideoInfo]) -> list[float]:
         if path in infos:
             lengths.append(infos[path].duration or 0.0)
             continue
-        same = [j for j in [*range(i, -1, -1), *range(i, len(paths))] if views[j] == views[i]]  # (its camera's)
-        near = next((rates[j] for j in same if rates[j]), None)
+        nearest = [*range(i - 1, -1, -1), *range(i + 1, len(paths))]  # (before it, then after it)
+        near = next((rates[j] for j in nearest if rates[j] and views[j] == views[i]), None)  # its camera's
+        near = near or next((rates[j] for j in nearest if rates[j]), None)
         lengths.append(_size(path) / near if near else 0.0)
     return lengths
 

@@ -128,7 +128,7 @@ class VideoSource:
         self.origin = self._origin()
         self._shift = self.origin + self.start  # seconds taken off every timestamp
         self.lost = 0
-        self._drained = False  # whether the last packet decoded was an empty one
+        self._drained = False  # whether an empty packet has drained the decoder
         self.decoded = 0
         self.rotation = 0
         self.unreadable: str | None = None  # why reading stopped early, where damaged data broke the demuxer
@@ -366,7 +366,8 @@ class VideoSource:
             yield packet
 
     def _decode(self, packet: av.Packet) -> list:
-        drained, self._drained = self._drained, not packet.size  # (an empty packet drains the decoder)
+        drained = self._drained
+        self._drained = drained or not packet.size  # (an empty packet drains the decoder, for good)
         try:
             return self.stream.decode(packet if packet.stream is not None else None)
         except (av.error.FFmpegError, ValueError):

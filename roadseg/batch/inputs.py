@@ -83,6 +83,7 @@ def plan_joined(videos: Sequence[Video], out_dir: Path, suffix: str = ".mp4", *,
         if len(parts) == 1:
             units[folder] = files
         else:
-            units.update((Video(first_of_view(part), folder.rel / first_of_view(part).stem), part) for part in parts)
+            named = [(first_of_view(part), part) for part in parts]
+            units.update((Video(first, folder.rel / first.stem), part) for first, part in named)
     planned = plan_outputs(list(units), out_dir, suffix, folders=[p for files in units.values() for p in files])
     return [(unit.path, target, units[unit]) for unit, target in planned.items()]

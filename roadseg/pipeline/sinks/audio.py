@@ -36,7 +36,7 @@ REENCODE = ("aac", "libopus")  # tried in this order before the container's own 
 PCM_SHY = frozenset({"mp4", "ipod", "3gp", "3g2", "f4v", "ismv"})
 #: outputs that cut the video where their audio ends (MXF interleaves sound and picture frame by frame, and
 #: drops the picture left over): audio is left out of them, with one line
-NO_AUDIO = VIDEO_FIRST = frozenset({"mxf", "mxf_d10", "mxf_opatom"})
+NO_AUDIO = frozenset({"mxf", "mxf_d10", "mxf_opatom"})
 DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EPIPE})
 
 

@@ -28,7 +28,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from roadseg.errors import SinkError, reason_of
-from roadseg.pipeline.sinks.audio import VIDEO_FIRST, AudioRemux, is_disk_error, routes
+from roadseg.pipeline.sinks.audio import AudioRemux, is_disk_error, routes
 from roadseg.pipeline.sinks.base import Sink, kept_tags
 from roadseg.pipeline.sinks.encoders import (
     HARDWARE_ENCODERS,
@@ -258,7 +258,7 @@ class VideoSink(Sink):
             self._palette = (FramePalette(self.out_w, self.out_h, self.stream.codec_context.time_base)
                              if self.stream.pix_fmt == "pal8" else None)  # fmt: skip
             self.stream.options = encoder_options(self.encoder, self.crf, self.preset)
-            if self.container.format.name in VIDEO_FIRST and self.encoder in ("libx264", "libx265"):
+            if self.container.format.name.startswith("mxf") and self.encoder in ("libx264", "libx265"):
                 self.stream.options["g"] = str(min(120, max(1, round(2 * self.fps))))  # MXF: B-frames within 128
             if self.encoder == "libsvtav1":
                 os.environ.setdefault("SVT_LOG", "1")  # errors only: SVT-AV1 prints a banner of some 40 lines

@@ -172,12 +172,11 @@ class AudioRemux:
         encoder_of = {a.index: name for a, name in reencoded}
         for a in sorted((*streams, *(a for a, _ in reencoded)), key=lambda a: a.index):  # (the input's order:
             if a.index in encoder_of:  # its first track stays the one players pick)
-                self.encoders[a.index] = (a.codec_context, _add_encoded(container, a, encoder_of[a.index]))
+                out = _add_encoded(container, a, encoder_of[a.index])
+                self.encoders[a.index] = (a.codec_context, out)
             else:
-                self.streams[a.index] = container.add_stream_from_template(a)
-        for a in (*streams, *(a for a, _ in reencoded)):  # (language, title: which track is which)
-            out = self.streams[a.index] if a.index in self.streams else self.encoders[a.index][1]
-            out.metadata.update(kept_tags(a.metadata))
+                out = self.streams[a.index] = container.add_stream_from_template(a)
+            out.metadata.update(kept_tags(a.metadata))  # (language, title: which track is which)
         self.dropped = 0
 
     def mux(self, packet: av.Packet) -> None:

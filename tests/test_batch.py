@@ -252,6 +252,49 @@ def test_concat_cuts_a_folder_into_drives_where_the_recording_paused(rule_onnx: 
     assert bad.returncode == 2 and "nan is not a number of seconds" in bad.stderr, bad.stderr
 
 
+def test_a_drive_done_before_is_renamed_not_redone_when_its_folder_gains_or_loses_a_drive(
+    rule_onnx: Path, tmp_path: Path
+) -> None:
+    """A card's folder is one output while it holds one drive and one output per drive once it holds
+    several: a rerun after the next drive moves the first drive's outputs to their new name (masks
+    and stats too) instead of segmenting it again beside its old output, and back when the camera
+    has overwritten the oldest drive."""
+    card = tmp_path / "card/Movie"
+    card.mkdir(parents=True)
+    first = ["2026_1203_080000_0001F.MP4", "2026_1203_080001_0002F.MP4"]
+    for name in first:
+        write_video(card / name, split_frames(3))
+    out = tmp_path / "out"
+    opts = {"model": str(rule_onnx), "workers": 1, "concat": True, "masks": True, "stats": True, "quiet": True}
+    assert roadseg.batch(card.parent, out, **opts).ok == 1
+    made = (out / "Movie.mp4").read_bytes()
+    write_video(card / "2026_1203_091500_0003F.MP4", split_frames(4))  # the next drive, an hour later
+    run = subprocess.run([sys.executable, "-m", "roadseg", "batch", str(card.parent), "--concat", "--masks", "--stats",
+                          "-o", str(out), "--model", str(rule_onnx), "--workers", "1"],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert run.returncode == 0 and "ok 1 · error 0 · skipped 1" in run.stderr, run.stderr
+    assert "Movie/2026_1203_080000_0001F.mp4: done before as Movie.mp4 (the folder's drives changed); renamed" in run.stderr
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.parent.suffix != ".masks") == [
+        "Movie/2026_1203_080000_0001F.mp4", "Movie/2026_1203_080000_0001F.stats.json",
+        "Movie/2026_1203_091500_0003F.mp4", "Movie/2026_1203_091500_0003F.stats.json", "results.jsonl"]  # fmt: skip
+    assert (out / "Movie/2026_1203_080000_0001F.mp4").read_bytes() == made
+    assert len(list((out / "Movie/2026_1203_080000_0001F.masks").iterdir())) == 6
+    moved = batch_results(out)[-2]
+    assert (moved["status"], moved["frames"], moved["renamed_from"]) == ("ok", 6, str(out / "Movie.mp4"))
+    assert roadseg.batch(card.parent, out, **opts).skipped == 2  # and the moved drive is done under its new name
+
+    for name in first:  # the camera overwrote the oldest drive: the folder holds one drive again
+        (card / name).unlink()
+    again = roadseg.batch(card.parent, out, **opts)
+    assert (again.ok, again.skipped) == (0, 1)
+    assert sorted(str(p.relative_to(out)) for p in out.iterdir()) == [
+        "Movie", "Movie.masks", "Movie.mp4", "Movie.stats.json", "results.jsonl"]  # fmt: skip
+    assert sorted(p.name for p in (out / "Movie").iterdir()) == [  # the overwritten drive's outputs stay
+        "2026_1203_080000_0001F.masks", "2026_1203_080000_0001F.mp4", "2026_1203_080000_0001F.stats.json"]  # fmt: skip
+    assert frame_count(out / "Movie.mp4") == 4
+    assert roadseg.batch(card.parent, out, **{**opts, "force": True}).ok == 1  # --force still redoes it
+
+
 def test_a_drive_is_named_after_the_first_file_of_the_camera_it_joins(tmp_path: Path) -> None:
     from roadseg.batch.inputs import plan_joined
 

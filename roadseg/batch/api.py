@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
@@ -20,7 +21,7 @@ from roadseg.batch.errors import BatchError, BatchInterrupted
 from roadseg.batch.inputs import plan_joined, plan_outputs
 from roadseg.batch.report import Progress, Summary
 from roadseg.batch.results import ResultsLog, input_key, is_done, latest_outcomes, settings_key
-from roadseg.batch.task import Task, model_key, remove_stale_temps, remove_temps
+from roadseg.batch.task import Task, model_key, move_outputs, remove_stale_temps, remove_temps
 from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.inputs import DRIVE_GAP, find_videos
 from roadseg.pipeline.options import SegmentOptions
@@ -109,6 +110,7 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
     summary = Summary(results=str(out / RESULTS))
     t0 = time.perf_counter()
     keys = {task.input: input_key(task.input, task.parts) for task in tasks}  # before any work: what the output is of
+    targets = {task.output for task in tasks}
     with ResultsLog(out / RESULTS) as results:
         todo = []
         for task in tasks:
@@ -118,6 +120,14 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
                 line = {"status": "skipped", "frames": done.get("frames"), "node": None, "attempt": 0}
                 results.write(_line(task, line, key, model, settings))
                 summary.add(line)
+            elif (earlier := _renamed(task, previous, key, model, settings, targets)) is not None:
+                moved = {**earlier, "input": task.input, "output": task.output, "renamed_from": earlier["output"]}
+                results.write(moved)
+                summary.add({"status": "skipped", "frames": earlier.get("frames")})
+                if not bopts.quiet:
+                    print(f"{os.path.relpath(task.output, out)}: done before as "
+                          f"{os.path.relpath(earlier['output'], out)} (the folder's drives changed); renamed, not redone",
+                          file=sys.stderr, flush=True)  # fmt: skip
             else:
                 remove_stale_temps(task)
                 Path(task.output).parent.mkdir(parents=True, exist_ok=True)
@@ -126,6 +136,25 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
             _run(todo, bopts, sopts, out, results, summary, model, settings, keys)
     summary.wall = time.perf_counter() - t0
     return summary
+
+
+def _renamed(task: Task, previous: dict[str, dict], key: dict, model: str, settings: str, targets: set[str]
+             ) -> dict | None:  # fmt: skip
+    """``batch --concat``: the earlier ``ok`` line of this drive under another name, after its outputs
+    were moved to ``task``'s (:func:`~roadseg.batch.task.move_outputs`); ``None`` if there is none.
+    A folder's drive is named after the folder while it holds one drive and after its first file
+    once it holds several, so a card that gains a drive (or loses its oldest) renames its drives: the
+    same files (size, times, count), model and settings, made from this folder or one of its files."""
+    if not task.parts:
+        return None
+    mine = {os.path.dirname(task.parts[0]), *task.parts}
+    for line in previous.values():
+        output = str(line.get("output"))
+        if (line.get("input") in mine and output not in targets
+                and is_done(line, Path(output), key, model, settings)):  # fmt: skip
+            move_outputs(replace(task, input=line["input"], output=output), task)
+            return line
+    return None
 
 
 def _suffix(suffix: str) -> str:

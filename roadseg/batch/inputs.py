@@ -4,7 +4,8 @@ Outputs keep the inputs' layout relative to the folder, glob base or list they c
 ``IN/a/b.mov`` -> ``OUT_DIR/a/b.mp4``; a file named on its own lands at ``OUT_DIR/<name>.mp4``.
 With ``--concat`` each folder's videos are one input (:func:`by_folder`): ``IN/a/*.MP4`` ->
 ``OUT_DIR/a.mp4``, and the files directly in ``IN`` -> ``OUT_DIR/IN.mp4``; a folder that holds
-several drives (pauses longer than ``gap``) gets ``OUT_DIR/a/<first file's name>.mp4`` for each.
+several drives (pauses longer than ``gap``) gets ``OUT_DIR/a/<first file's name>.mp4`` for each
+(a rerun moves a drive's outputs when its name changes: :func:`roadseg.batch.api._renamed`).
 
 Example:
     >>> import tempfile, pathlib

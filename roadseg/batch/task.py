@@ -21,7 +21,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -74,6 +74,19 @@ class Task:
         return Paths(
             *(p and p.with_name(f".{p.name}{tag}{p.suffix if i == 0 else ''}") for i, p in enumerate(self.final))
         )
+
+
+def move_outputs(old: Task, new: Task) -> None:
+    """Rename ``old``'s finished outputs (video, masks, stats) to ``new``'s names, replacing what is
+    there, and remove ``old``'s folder if that leaves it empty (``batch --concat``: a folder's drive
+    renamed when the folder gains or loses a drive)."""
+    for src, dst in zip(old.final, new.final, strict=True):
+        if src is not None and dst is not None and (src.exists() or src.is_symlink()):
+            _remove_path(dst)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dst)
+    with suppress(OSError):  # (not empty: other outputs are there)
+        old.final.video.parent.rmdir()
 
 
 def remove_temps(task: Task) -> None:

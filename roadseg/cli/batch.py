@@ -29,7 +29,8 @@ def _number(value: float, param: click.Parameter) -> float:
 @click.option("--gap", default=60.0, show_default=True, metavar="SECONDS", type=click.FloatRange(min=0), callback=lambda c, p, v: _number(v, p),
               help="With --concat: a pause longer than this many seconds between one file's end and the next one's start "
                    "(by the times in the files' names, else their creation_time) begins a new drive; a folder of several "
-                   "drives gets OUT_DIR/<folder>/<first file's name>.mp4 for each. inf: a folder is one drive.")
+                   "drives gets OUT_DIR/<folder>/<first file's name>.mp4 for each (a drive done before under its "
+                   "other name is renamed, not redone). inf: a folder is one drive.")
 @click.option("--force", is_flag=True, help="Redo videos a previous run finished.")
 @click.option("--masks", is_flag=True, help="Also write OUT/a/b.masks/ (one label PNG per frame).")
 @click.option("--stats", is_flag=True, help="Also write OUT/a/b.stats.json (per-frame class shares, stage timings).")

@@ -342,6 +342,15 @@ def test_drives_begin_where_the_clock_pauses_or_goes_back(tmp_path: Path) -> Non
             for i in range(3)]  # fmt: skip
     long[1].write_bytes(bytes(4096) + long[1].read_bytes()[4096:])  # its header damaged: unreadable, 3 s of bytes
     assert drives(long, 1) == [long]  # (was: cut after it, as if it had lasted no time: a pause of 3 s)
+    clock = ["08:00:00", "1970-01-01T00:00:00", "2038-01-19T03:14:07", "08:00:03", "08:00:04", "2026-12-03T07:00:00",
+             "07:00:01", "07:00:02", "07:00:03", "08:00:05"]  # fmt: skip
+    run = [write_video(tmp_path / f"RUN{i:02}.MP4", split_frames(25),
+                       metadata={"creation_time": (t if "T" in t else f"2026-12-03T{t}") + "Z"}) for i, t in enumerate(clock)]  # fmt: skip
+    # two damaged tags in a row go on with their drive (were: three drives); four files at another
+    # time in a row are a drive of their own (more than STRAY_RUN): the clock went back an hour
+    assert drives(run, 2) == [run[:5], run[5:9], run[9:]]
+    run[2].write_bytes(bytes(4096) + run[2].read_bytes()[4096:])  # a damaged tag beside an unreadable file
+    assert drives(run[:5], 2) == [run[:5]]
 
 
 def test_an_error_line_names_the_output_not_its_temporary_name(rule_onnx: Path, tmp_path: Path) -> None:

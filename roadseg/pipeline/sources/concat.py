@@ -197,8 +197,8 @@ def drives(paths: Sequence[Path], gap: float) -> list[list[Path]]:
     recording paused for more than ``gap`` seconds between one file's end and the next one's start, or
     where the clock goes back. When a file began is read from the names where every name holds a date
     and time (:func:`named_time`), else from the files' ``creation_time`` tags; a file without one (an
-    unreadable file, cut off when the power went) goes on with the drive before it, as does one whose
-    tag would put it outside the drive that the files before and after it make (a damaged tag); a
+    unreadable file, cut off when the power went) goes on with the drive before it, as do up to three
+    in a row whose tags would put them outside the drive that the files around them make (damaged); a
     GoPro's chapters, which it tags with their recording's start, run on one after another. Where
     neither tells, the files are one drive. A camera that writes every drive into one folder (most SD
     cards) so gets an output per drive from ``batch --concat``."""
@@ -269,15 +269,24 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _unless_stray(starts: list[datetime | None], seconds: list[float], gap: float) -> list[datetime | None]:
-    """``starts`` (from tags, in the camera's file order) less those that cannot be right: a file whose
-    time follows neither the file before it nor leads to the one after it, where those two follow each
-    other within ``gap`` (a damaged tag, or a clock read wrongly for one file), was recorded between
-    them and goes on with that drive. A file that begins or ends the list keeps its time: a drive of its
-    own is as likely; so does one that follows its neighbour on one side (a clock set back at power-up).
+#: The most files in a row whose tags :func:`_unless_stray` drops (a damaged run, not a drive of its own).
+STRAY_RUN = 3
 
-    >>> t = [datetime(2026, 12, 3, 8, 0, s) for s in (0, 1, 2)]
+
+def _unless_stray(starts: list[datetime | None], seconds: list[float], gap: float) -> list[datetime | None]:
+    """``starts`` (from tags, in the camera's file order) less those that cannot be right: up to
+    :data:`STRAY_RUN` files in a row whose times follow neither the file before them nor lead to the
+    one after them, where those two follow each other within the run's seconds and ``gap`` (damaged
+    tags, or a clock read wrongly), were recorded between them and go on with that drive. A file
+    without a time (unreadable) may be in the run. A file that begins or ends the list keeps its time:
+    a drive of its own is as likely; so does one that follows its neighbour on one side (a clock set
+    back at power-up).
+
+    >>> t = [datetime(2026, 12, 3, 8, 0, s) for s in (0, 1, 2, 3)]
     >>> _unless_stray([t[0], datetime(1970, 1, 1), t[2]], [1.0] * 3, 60) == [t[0], None, t[2]]
+    True
+    >>> (_unless_stray([t[0], datetime(1970, 1, 1), None, datetime(2038, 1, 19), t[3]], [1.0] * 5, 60)
+    ...               == [t[0], None, None, None, t[3]])  # two damaged tags, an unreadable file beside them
     True
     >>> _unless_stray([t[0], datetime(2026, 12, 3, 9), datetime(2026, 12, 3, 10)], [1.0] * 3, 60)[1] is not None
     True
@@ -285,17 +294,23 @@ def _unless_stray(starts: list[datetime | None], seconds: list[float], gap: floa
     False
     """
 
-    def follows(a: int, b: int, within: float) -> bool:
-        return starts[b] >= starts[a] and (starts[b] - starts[a]).total_seconds() <= within  # type: ignore[operator]
+    def follows(a: int, b: int) -> bool:  # b began after a, within the seconds between them and the gap
+        return starts[b] >= starts[a] and (starts[b] - starts[a]).total_seconds() <= sum(seconds[a:b]) + gap  # type: ignore[operator]
 
     kept = list(starts)
-    for i in range(1, len(starts) - 1):
-        if None in starts[i - 1 : i + 2]:
+    for a in range(len(starts) - 2):
+        if kept[a] is None:
             continue
-        before, after = i - 1, i + 1
-        if (follows(before, after, seconds[before] + seconds[i] + gap)
-                and not follows(before, i, seconds[before] + gap) and not follows(i, after, seconds[i] + gap)):  # fmt: skip
-            kept[i] = None
+        run = []  # the tagged files after a that do not follow it
+        for b in range(a + 1, min(a + STRAY_RUN + 2, len(starts))):
+            if starts[b] is None:
+                continue
+            if follows(a, b):
+                if not any(follows(r, b) for r in run):
+                    for r in run:
+                        kept[r] = None
+                break
+            run.append(b)
     return kept
 
 

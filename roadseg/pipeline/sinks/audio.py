@@ -178,9 +178,13 @@ class AudioRemux:
                 out = self.streams[a.index] = container.add_stream_from_template(a)
             out.metadata.update(kept_tags(a.metadata))  # (language, title: which track is which)
         self.dropped = 0
+        self.starts: dict[int, float] = {}  # input stream index -> its first packet's time, seconds
 
     def mux(self, packet: av.Packet) -> None:
         """Copy (or re-encode) one packet of a stream given at construction; others are ignored."""
+        if packet.pts is not None and packet.time_base and packet.stream.index not in self.starts and (
+                packet.stream.index in self.encoders or packet.stream.index in self.streams):  # fmt: skip
+            self.starts[packet.stream.index] = float(packet.pts * packet.time_base)
         if packet.stream.index in self.encoders:
             self._reencode(packet)
             return

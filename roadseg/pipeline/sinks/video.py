@@ -60,6 +60,9 @@ FASTSTART = frozenset({".mp4", ".m4v", ".mov", ".3gp"})
 #: than its 16 bits hold
 FRAME_CLOCK_ENCODERS = frozenset({"mpeg1video", "mpeg2video", "h263", "h263p"})
 FRAME_CLOCK_FORMATS = frozenset({"avi"})
+#: formats whose audio starts with their video whatever the input's timestamps say (AVI: a track's time
+#: is its place in the file): audio that began later or earlier plays out of step there, said in one line
+NO_AUDIO_OFFSET = frozenset({"avi"})
 SHORT_CLOCK_ENCODERS = frozenset({"mpeg4", "msmpeg4", "msmpeg4v2"})  # (on 1/fps only where the clock is finer than 1/65535)
 #: Namespaces (reverse DNS) of the keys phones write beside the standard tags: an iPhone's
 #: ``com.apple.quicktime.*`` (its GPS position ``…location.ISO6709``, make, model, software, local time
@@ -204,6 +207,7 @@ class VideoSink(Sink):
         self.written = 0
         self._t0: float | None = None
         self._last_pts: int | None = None
+        self._first: float | None = None  # the first frame's time, seconds
         self._closed = False
         self._lock = threading.Lock()  # close() may come from another thread (Ctrl-C)
 
@@ -331,6 +335,8 @@ class VideoSink(Sink):
             vf = self._reformatter.reformat(vf, format=self.stream.pix_fmt, dst_colorspace=matrix,
                                             dst_color_range=colour_range)  # fmt: skip
         pts = self._last_pts = self._checked(self._timestamp(frame))
+        if self._first is None:
+            self._first = float(pts * self.stream.codec_context.time_base)
         vf.pts, vf.time_base = pts, self.stream.codec_context.time_base
         for out in self._palette.push(vf) if self._palette is not None else (vf,):
             self._encode(out)
@@ -387,6 +393,7 @@ class VideoSink(Sink):
                     self._encode(out)
                 self._encode(None)
                 self.audio.flush()
+                self._tell_offsets()
                 for kind, n in sorted(self.subtitles.dropped.items()):
                     log.warning("dropped %d %s packets that %s refused (damaged timing); the rest are kept", n, kind,
                                 self.shown)  # fmt: skip
@@ -401,6 +408,19 @@ class VideoSink(Sink):
                         f.writelines(self.boxes)
                 except OSError as exc:
                     raise SinkError(f"cannot finish {self.shown}: {reason_of(exc)}") from None
+
+    def _tell_offsets(self) -> None:
+        """One line for each audio stream that began 0.1 s or more before or after the video, in a
+        format that starts them together (:data:`NO_AUDIO_OFFSET`)."""
+        if self.container.format.name not in NO_AUDIO_OFFSET or self.wall_clock or self._first is None:
+            return
+        for index, start in sorted(self.audio.starts.items()):
+            offset = start - self._first
+            if abs(offset) >= 0.1:
+                log.warning("audio stream #%d begins %.2f s %s the video; %s starts them together, so there it "
+                            "plays %.2f s %s (write .mkv or .mp4 to keep them in step)", index, abs(offset),
+                            "after" if offset > 0 else "before", self.container.format.name.upper(), abs(offset),
+                            "early" if offset > 0 else "late")  # fmt: skip
 
     def finish(self, keep: bool) -> bool:
         """After a failed or interrupted run: finalise the frames written (``keep``), or remove the file.

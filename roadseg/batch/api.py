@@ -147,12 +147,11 @@ def _renamed(task: Task, previous: dict[str, dict], key: dict, model: str, setti
     same files (size, times, count), model and settings, made from this folder or one of its files."""
     if not task.parts:
         return None
-    mine = {os.path.dirname(task.parts[0]), *task.parts}
-    for line in previous.values():
-        output = str(line.get("output"))
-        if (line.get("input") in mine and output not in targets
-                and is_done(line, Path(output), key, model, settings)):  # fmt: skip
-            move_outputs(replace(task, input=line["input"], output=output), task)
+    for source in (os.path.dirname(task.parts[0]), *task.parts):
+        line = previous.get(source)
+        output = str(line and line.get("output"))
+        if line is not None and output not in targets and is_done(line, Path(output), key, model, settings):
+            move_outputs(replace(task, input=source, output=output), task)
             return line
     return None
 

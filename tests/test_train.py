@@ -430,9 +430,14 @@ def test_release_scores_the_check_run_on_its_held_out_frames(tmp_path):
         assert meta["val_trained_on"] is True and meta["training"]["train_splits"] == ["train", "val"]
         assert meta["training"]["paste"] == 0.25 and meta["training"]["lovasz"] == 1.5  # the whole recipe travels
         assert "3 frames held out" in meta["check_split"]
+    shipped = {p.name: p.read_bytes() for p in (tmp_path / "models").iterdir()}
     with pytest.raises(ValueError, match="held nothing out"):  # a run without a holdout is no check
-        release(tmp_path / "final" / "last.pt", data, tmp_path / "m2", check=tmp_path / "final" / "last.pt",
+        release(tmp_path / "check" / "best.pt", data, tmp_path / "models", check=tmp_path / "final" / "last.pt",
                 calib_frames=4, min_int8_agreement=0.0)  # fmt: skip
+    with pytest.raises(RuntimeError, match="INT8 agrees with fp32 on only"):  # (fault injection: none can pass)
+        release(tmp_path / "check" / "best.pt", data, tmp_path / "models", calib_frames=4, min_int8_agreement=1.01)
+    # a failed release leaves the shipped files as they were (was: the INT8 file replaced, the fp32 one not)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "models").iterdir()} == shipped
 
 
 def test_soup_cli_averages_two_releases_and_the_release_records_its_ingredients(tmp_path):

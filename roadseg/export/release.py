@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -52,7 +53,10 @@ SCORE_KEYS = ("miou", "iou", "pixel_acc", "images", "working_size")
 def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, check: str | Path | None = None,
             calib_frames: int = 64, calib_method: str = CALIBRATION_METHODS[0],
             min_int8_agreement: float = 0.98) -> dict:  # fmt: skip
-    """Write ``out/unet-r34-camvid.onnx`` and ``out/unet-r34-camvid-int8.onnx``; return their scores."""
+    """Write ``out/unet-r34-camvid.onnx`` and ``out/unet-r34-camvid-int8.onnx``; return their scores.
+    Both are built and scored in a temporary folder inside ``out`` and moved into place together at
+    the end: a release that fails (a checkpoint that is not a check, INT8 too far from fp32, Ctrl-C)
+    leaves ``out`` as it was."""
     from roadseg.train.evaluate import evaluate_model
     from roadseg.train.weights import load_checkpoint
 
@@ -63,30 +67,33 @@ def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, check:
             "license_note": "trained on CamVid (research use)"}  # fmt: skip
     frames = _val_frames(data)
     report: dict = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        fp32 = export_onnx(net, Path(tmp) / "fp32.onnx", metadata=meta)
+    with tempfile.TemporaryDirectory(prefix=".release-", dir=out) as tmp:  # out/ changes only when all is done
+        tmp = Path(tmp)
+        if check is not None:  # (first: a checkpoint that cannot be a check fails before any work)
+            report["check"] = _check_scores(check, data, tmp, calib_frames, calib_method)
+        fp32 = export_onnx(net, tmp / "fp32.onnx", metadata=meta)
         report["fp32_parity"] = verify_parity(net, fp32, frames=frames)
-        int8 = quantize_int8(fp32, out / INT8_NAME, load_calibration_frames(data, calib_frames), method=calib_method)
+        int8 = quantize_int8(fp32, tmp / INT8_NAME, load_calibration_frames(data, calib_frames), method=calib_method)
         report["int8_parity"] = _agreement(fp32, int8, frames)
         if report["int8_parity"] < min_int8_agreement:
             raise RuntimeError(f"INT8 agrees with fp32 on only {100 * report['int8_parity']:.2f}% of labels")
-        if check is not None:
-            report["check"] = _check_scores(check, data, Path(tmp), calib_frames, calib_method)
-    half = export_onnx(net, out / FP32_NAME, metadata={**meta, "precision": "fp32 compute, fp16-stored weights"},
-                       fp16_weights=True)  # fmt: skip
-    report["fp16_weights_parity"] = verify_parity(net, half, frames=frames)
-    for name, precision in ((FP32_NAME, "fp32"), (INT8_NAME, "int8")):
-        result = evaluate_model(out / name, data, "val")
-        report[name] = {k: result[k] for k in SCORE_KEYS}
-        scores = {"val_miou": round(100 * result["miou"], 2), "val_iou": [round(100 * v, 2) for v in result["iou"]]}
-        if "check" in report:
-            c = report["check"][precision]
-            scores.update(check_miou=round(100 * c["miou"], 2), check_iou=[round(100 * v, 2) for v in c["iou"]],
-                          check_split=report["check"]["about"])  # fmt: skip
-        model = onnx.load(str(out / name))
-        set_metadata(model, {k: json.dumps(v) for k, v in scores.items()})
-        onnx.save(model, str(out / name))
-        report[name]["megabytes"] = round((out / name).stat().st_size / 1e6, 1)
+        half = export_onnx(net, tmp / FP32_NAME, metadata={**meta, "precision": "fp32 compute, fp16-stored weights"},
+                           fp16_weights=True)  # fmt: skip
+        report["fp16_weights_parity"] = verify_parity(net, half, frames=frames)
+        for name, precision in ((FP32_NAME, "fp32"), (INT8_NAME, "int8")):
+            result = evaluate_model(tmp / name, data, "val")
+            report[name] = {k: result[k] for k in SCORE_KEYS}
+            scores = {"val_miou": round(100 * result["miou"], 2), "val_iou": [round(100 * v, 2) for v in result["iou"]]}
+            if "check" in report:
+                c = report["check"][precision]
+                scores.update(check_miou=round(100 * c["miou"], 2), check_iou=[round(100 * v, 2) for v in c["iou"]],
+                              check_split=report["check"]["about"])  # fmt: skip
+            model = onnx.load(str(tmp / name))
+            set_metadata(model, {k: json.dumps(v) for k, v in scores.items()})
+            onnx.save(model, str(tmp / name))
+            report[name]["megabytes"] = round((tmp / name).stat().st_size / 1e6, 1)
+        for name in (FP32_NAME, INT8_NAME):
+            os.replace(tmp / name, out / name)
     (out / "eval.json").write_text(json.dumps(report, indent=2))
     return report
 

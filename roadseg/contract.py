@@ -79,8 +79,17 @@ def parse_metadata(raw: Mapping[str, str], name: str) -> dict:
     bad = [k for k in REQUIRED_METADATA if isinstance(meta[k], str)]
     if bad:
         raise ModelError(f"{name}: metadata {', '.join(bad)} is not JSON")
-    if len(meta["palette"]) < len(meta["classes"]) or len(meta["input_size"]) != 2:
-        raise ModelError(f"{name}: palette or input_size metadata malformed")
+    classes, palette, size = meta["classes"], meta["palette"], meta["input_size"]
+    if not (isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes)):
+        raise ModelError(f"{name}: metadata classes is not a list of class names")
+    if not (isinstance(palette, list) and len(palette) >= len(classes) and all(
+            isinstance(c, list) and len(c) == 3 and all(isinstance(v, int) and 0 <= v <= 255 for v in c)
+            for c in palette)):  # fmt: skip
+        raise ModelError(f"{name}: metadata palette is not an RGB colour (0-255) for each class")
+    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
+        raise ModelError(f"{name}: metadata input_size is not a working size [height, width] in pixels")
+    if not isinstance(meta["ignore_index"], int):
+        raise ModelError(f"{name}: metadata ignore_index is not a class index")
     return meta
 
 

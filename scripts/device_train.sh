@@ -6,7 +6,7 @@
 #   final  the same recipe on all of train: the candidate release (val stays a score).
 # Then the final run's weights come home in float16 pieces (half_copy, split), with both logs.
 #
-#   here:   roadseg pack-data ../shared/camvid .data/camvid; move models/*.onnx out of the tree
+#   here:   rm -rf .data/camvid; roadseg pack-data ../shared/camvid .data/camvid; move models/*.onnx out of the tree
 #   device: MINUTES=7 bash scripts/device_train.sh              (run: carry [".data"], timeout_s 600)
 #   here:   cat FILES_AT/final-half.pt.part-* > runs/gpu/final-half.pt
 #

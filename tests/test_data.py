@@ -125,3 +125,36 @@ def test_pack_writes_jpeg_images_that_load_with_exact_labels(tmp_path):
     assert packed.samples[0].image.suffix == ".jpg" and len(packed) == 3
     (pi, pl), (oi, ol) = packed[1], orig[1]
     assert np.array_equal(pl, ol) and np.abs(pi.astype(int) - oi).mean() < 3
+
+
+def test_labels_of_another_class_list_or_depth_are_refused_and_255_is_void(tmp_path):
+    root = make_segnet(tmp_path / "cv", n=3)
+    label = cv2.imread(str(root / "trainannot/0001TP_000000.png"), cv2.IMREAD_UNCHANGED)
+    ds = CamVid(root, "train")
+    cv2.imwrite(str(root / "trainannot/0001TP_000000.png"), np.where(label == 11, 255, label).astype(np.uint8))
+    assert np.array_equal(ds[0][1], label)  # void written as 255, read as 11
+    cv2.imwrite(str(root / "trainannot/0001TP_000001.png"), np.full((24, 32), 200, np.uint8))
+    with pytest.raises(ValueError, match="holds class 200; CamVid's 11-class labels are 0-10 and 11"):
+        ds[1]  # (was: every pixel void, scored as if fine)
+    cv2.imwrite(str(root / "trainannot/0001TP_000002.png"), np.full((24, 32), 259, np.uint16))
+    with pytest.raises(ValueError, match="holds 16-bit values"):
+        ds[2]  # (was: 259 read as 3, Road)
+    (root / "trainannot/0001TP_000002.png").unlink()
+    with pytest.raises(FileNotFoundError, match="no such label"):
+        ds[2]
+
+
+def test_pack_leaves_nothing_where_a_frame_cannot_be_read_and_a_frame_is_read_once(tmp_path):
+    from roadseg.data.camvid import pack
+
+    root = make_segnet(tmp_path / "cv", n=3)
+    (root / "val/0001TP_000002.png").write_bytes(b"not a picture")
+    with pytest.raises(ValueError, match="cannot decode image: .*0001TP_000002.png \\(nothing was packed\\)"):
+        pack(root, tmp_path / "pk")
+    assert not (tmp_path / "pk").exists() and not list(tmp_path.glob(".pk*"))  # (was: half a copy)
+    (root / "val/0001TP_000002.png").unlink()
+    cv2.imwrite(str(root / "val/0001TP_000002.jpg"), np.zeros((24, 32, 3), np.uint8))
+    assert pack(root, tmp_path / "pk") == 6
+    cv2.imwrite(str(root / "val/0001TP_000001.jpg"), np.zeros((24, 32, 3), np.uint8))  # beside its PNG
+    assert [s.image.name for s in CamVid(root, "val").samples] == [
+        "0001TP_000000.png", "0001TP_000001.png", "0001TP_000002.jpg"]  # fmt: skip

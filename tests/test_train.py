@@ -360,12 +360,12 @@ def test_calibration_frames_leave_out_what_a_run_held_out(tmp_path):
     assert values(load_calibration_frames(root, 8)) == [0, 10, 20, 30, 40]
     assert values(load_calibration_frames(root, 8, holdout=("B",))) == [0, 10, 20]
     assert values(load_calibration_frames(root, 8, holdout=("A:0.34", "B"))) == [0, 10]
-    model, out = str(rule_model(tmp_path / "rule.onnx", input_size=(20, 40))), tmp_path / "q.onnx"
-    bad = CliRunner().invoke(main, ["quantize", model, "-o", str(out), "--data", str(root), "--holdout", "C"])
-    assert bad.exit_code == 1 and "no frames of sequence 'C'" in bad.output and not out.exists()
     from roadseg.export.onnx import export_onnx
 
     net = export_onnx(trained_like(4, decoder_channels=(16, 16, 8, 8)), tmp_path / "n.onnx", input_size=(40, 48))
+    out = tmp_path / "q.onnx"
+    bad = CliRunner().invoke(main, ["quantize", str(net), "-o", str(out), "--data", str(root), "--holdout", "C"])
+    assert bad.exit_code == 1 and "no frames of sequence 'C'" in bad.output and not out.exists()
     ok = CliRunner().invoke(main, ["quantize", str(net), "-o", str(out), "--data", str(root), "--holdout", "B"])
     assert ok.exit_code == 0 and out.is_file(), ok.output
     assert ok.output.rstrip().endswith(f"roadseg eval {out} --data {root} --holdout B")
@@ -589,3 +589,46 @@ def test_files_that_are_not_models_are_one_line_errors_in_every_model_command(tm
         assert r.exit_code == 1 and r.exception.__class__ is SystemExit, (args, r.exception)
         lines = r.output.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("Error: ") and says in lines[0], (args, r.output)
+
+
+def test_model_tools_refuse_in_one_line_what_would_lose_data_or_waste_a_run(small_run, tmp_path):
+    import shutil
+
+    from roadseg.export.onnx import export_onnx
+
+    data, ckpt = small_run / "data", tmp_path / "best.pt"
+    shutil.copy(small_run / "run" / "best.pt", ckpt)
+    kept = ckpt.read_bytes()
+    fp32 = export_onnx(trained_like(4, decoder_channels=(16, 16, 8, 8)), tmp_path / "n.onnx", input_size=(40, 48))
+    (tmp_path / "afile").write_text("x")
+    two = rule_model(tmp_path / "two.onnx", metadata={"classes": ["road", "other"]})  # another class list
+    run = ["train", "--data", str(data), "--crop", "32x32", "--amp", "off", "--workers", "0", "--epochs", "1",
+           "--decoder-channels", "16,16,8,8", "--out", str(tmp_path / "run")]  # fmt: skip
+    cases = [  # (was: the checkpoint overwritten with ONNX bytes, exit 0)
+        (["export", str(ckpt), "-o", str(ckpt)], "is the input file"),
+        (["export", str(ckpt), "-o", str(tmp_path / "afile")], "exists; pass -y/--overwrite"),
+        (["export", str(ckpt), "-o", str(tmp_path / "afile" / "x.onnx")], "afile is a file, not a folder"),  # (was a traceback)
+        (["quantize", str(fp32), "-o", str(fp32), "--data", str(data)], "is the input file"),
+        (["quantize", str(two), "-o", str(tmp_path / "q2.onnx"), "--data", str(data)], "no convolution to quantize"),
+        (["eval", str(two), "--data", str(data)], "segments 2 classes"),
+        ([*run, "--resume", str(ckpt)], "holds the scored weights only"),
+        ([*run, "--select", "check"], "--select check scores the frames --holdout holds out"),
+        ([*run, "--batch-size", "20"], "2 training frames make no batch of 20"),
+        ([*run, "--holdout", "0001TP:1.5"], "FRACTION is the share"),
+        ([*run[:-1], str(tmp_path / "afile" / "run")], "Not a directory"),
+        (["pack-data", str(data), str(data)], "exists and is not empty"),  # (was: a JPEG beside each PNG, read twice)
+        (["pack-data", str(data), str(small_run / "run")], "exists and is not empty"),
+    ]  # fmt: skip
+    for args, says in cases:
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 1 and r.exception.__class__ is SystemExit, (args, r.output, r.exception)
+        lines = r.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error: ") and says in lines[0], (args, r.output)
+    assert ckpt.read_bytes() == kept and not any((tmp_path / "run").glob("*"))  # (refused before any work)
+    assert sorted(p.name for p in (data / "train").iterdir()) == ["0001TP_000000.png", "0001TP_000001.png"]
+    int8 = tmp_path / "q.onnx"
+    ok = CliRunner().invoke(main, ["quantize", str(fp32), "-o", str(int8), "--data", str(data), "--frames", "2"])
+    assert ok.exit_code == 0, ok.output
+    again = CliRunner().invoke(main, ["quantize", str(int8), "-o", str(tmp_path / "q3.onnx"), "--data", str(data), "-y"])
+    assert again.exit_code == 1 and "it is quantized already" in again.output, again.output  # (was: 45 warnings, then an error)
+    assert not list(tmp_path.glob(".*.part"))

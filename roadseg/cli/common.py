@@ -9,12 +9,13 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
 
-from roadseg.errors import RoadsegError
+from roadseg.errors import RoadsegError, reason_of
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,8 +48,9 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 
 def handle_errors(command: F) -> F:
-    """Wrap a command: SIGTERM acts like Ctrl-C, and a :class:`RoadsegError` or an interruption becomes
-    one ``Error:`` line and its exit code (130 for SIGINT, 143 for SIGTERM) instead of a traceback.
+    """Wrap a command: SIGTERM acts like Ctrl-C, and a :class:`RoadsegError`, an interruption or an
+    :class:`OSError` (a path that cannot be read or written) becomes one ``Error:`` line and its exit
+    code (130 for SIGINT, 143 for SIGTERM, else 1) instead of a traceback.
 
     The SIGTERM handler is installed only on the main thread (signals cannot be handled elsewhere).
     """
@@ -64,11 +66,29 @@ def handle_errors(command: F) -> F:
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt as exc:
             fail("interrupted", 143 if isinstance(exc, Terminated) else 130)
+        except OSError as exc:  # a path that cannot be read or written (under a file, a full disk ...)
+            fail(f"{exc.filename}: {reason_of(exc)}" if exc.filename else reason_of(exc))
         finally:
             if main:
                 signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
     return wrapper  # type: ignore[return-value]
+
+
+def check_model_output(output: str, inputs: Sequence[str], overwrite: bool) -> None:
+    """Before any work, for a command that writes a model or checkpoint file: refuse an ``output`` that
+    is one of its ``inputs`` or a file that exists (without ``-y``), and make its folder."""
+    path = Path(output)
+    if path.exists() and any(Path(i).exists() and path.resolve() == Path(i).resolve() for i in inputs):
+        fail(f"output {output} is the input file; choose another path (the input is never touched)")
+    if path.is_dir():
+        fail(f"output {output} is a folder; name the file to write in it")
+    if path.exists() and not overwrite:
+        fail(f"output {output} exists; pass -y/--overwrite to replace it")
+    blocked = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        fail(f"cannot create {output}: {blocked} is a file, not a folder")
+    path.parent.mkdir(parents=True, exist_ok=True)  # (no permission ...: one line, from handle_errors)
 
 
 def setup_logging() -> None:

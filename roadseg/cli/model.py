@@ -7,7 +7,7 @@ import os
 
 import click
 
-from roadseg.cli.common import Finite, fail, handle_errors, parse_size
+from roadseg.cli.common import Finite, check_model_output, fail, handle_errors, parse_size
 from roadseg.export.quantize import CALIBRATION_METHODS  # numpy only at import: the runtime CLI loads it
 
 
@@ -61,11 +61,13 @@ from roadseg.export.quantize import CALIBRATION_METHODS  # numpy only at import:
 @click.option("--init", default="none", show_default=True, metavar="PATH|none",
               help="Start the whole network from an exported roadseg fp32 .onnx model or a checkpoint (.pt), "
                    "e.g. to fine-tune or final-fit the shipped model; its architecture is the run's.")
-@click.option("--eval-every", default=1, show_default=True, help="Evaluate (val and check) every N epochs.")
+@click.option("--eval-every", default=1, show_default=True, type=click.IntRange(min=1), help="Evaluate (val and check) every N epochs.")
 @click.option("--workers", default=1, show_default=True, help="DataLoader worker processes.")
 @click.option("--seed", default=0, show_default=True)
-@click.option("--max-steps", default=None, type=int, help="Cap steps per epoch (smoke runs).")
-@click.option("--resume", type=click.Path(exists=True, dir_okay=False), help="Continue from a last.pt exactly.")
+@click.option("--max-steps", default=None, type=click.IntRange(min=1), help="Cap steps per epoch (smoke runs).")
+@click.option("--resume", type=click.Path(exists=True, dir_okay=False),
+              help="Continue from a run's last.pt exactly: its saved recipe goes on; --data, --device, --workers, "
+                   "--out and --epochs (or --minutes) are this machine's.")
 @handle_errors
 def train(resume, crop, phases, decoder_channels, stem_padding, train_splits, holdout, epochs, minutes,
           **opts) -> None:  # fmt: skip
@@ -114,12 +116,13 @@ def _phase(value: str) -> tuple[int, float, int, int]:
 @click.option("--half", is_flag=True, help="Compute in float16: the variant for GPUs (parity is checked against fp32 at 99.5 %).")
 @click.option("--verify-images", type=click.Path(exists=True, file_okay=False),
               help="Folder of RGB images to verify parity on (default: random frames).")
+@click.option("-y", "--overwrite", is_flag=True, help="Replace the output if it exists.")
 @handle_errors
-def export_cmd(checkpoint, output, input_size, fp16_weights, half, verify_images) -> None:
+def export_cmd(checkpoint, output, input_size, fp16_weights, half, verify_images, overwrite) -> None:
     """Export a training checkpoint to the roadseg ONNX contract, then verify it.
 
     Verification runs onnx.checker and compares onnxruntime's labels with PyTorch's at a shape that
-    was not traced; below 99.9% agreement the command fails and removes the file.
+    was not traced; below 99.9% agreement the command fails and writes nothing.
     """
     try:
         from roadseg.export import verify
@@ -132,17 +135,21 @@ def export_cmd(checkpoint, output, input_size, fp16_weights, half, verify_images
     import json
     from pathlib import Path
 
+    check_model_output(output, [checkpoint], overwrite)
     net, state = load_checkpoint(checkpoint)  # a file that is not one: ModelError, one line
     meta = training_metadata(state) if state.get("config") or state.get("soup") else {}
-    path = export_onnx(net, output, input_size=parse_size(input_size), metadata=meta, fp16_weights=fp16_weights,
-                       half=half)  # fmt: skip
-    frames = _verify_frames(verify_images) if verify_images else None
+    frames = _verify_frames(verify_images) if verify_images else None  # (read before the file is written)
+    part = Path(output).with_name(f".{Path(output).name}.part")  # (an output replaced only when it is verified)
     try:
-        report = verify_parity(net, path, frames=frames,
+        export_onnx(net, part, input_size=parse_size(input_size), metadata=meta, fp16_weights=fp16_weights, half=half)
+        report = verify_parity(net, part, frames=frames,
                                min_agreement=verify.HALF_MIN_AGREEMENT if half else verify.MIN_AGREEMENT)
-    except ExportCheckError as exc:
-        Path(path).unlink(missing_ok=True)
-        fail(f"{exc} (removed {path})")
+    except BaseException as exc:  # (Ctrl-C too: nothing half-made is left)
+        part.unlink(missing_ok=True)
+        if isinstance(exc, ExportCheckError):
+            fail(f"{exc} (the export was removed; {output} is not written)")
+        raise
+    path = part.replace(output)
     size_mb = Path(path).stat().st_size / 1e6
     click.echo(f"wrote {path} ({size_mb:.1f} MB); parity {json.dumps(report)}")
 
@@ -156,7 +163,10 @@ def _verify_frames(folder: str):
     paths = sorted(Path(folder).glob("*.png"))[:4] + sorted(Path(folder).glob("*.jpg"))[:4]
     if not paths:
         fail(f"no .png or .jpg images in {folder}")
-    return untraced_batch([read_rgb(p) for p in paths[:4]])
+    try:
+        return untraced_batch([read_rgb(p) for p in paths[:4]])
+    except ValueError as exc:  # (an image that does not decode)
+        fail(f"--verify-images: {exc}")
 
 
 @click.command("eval")
@@ -186,7 +196,7 @@ def eval_cmd(model, data, split, holdout, size, device, limit, as_json, tta) -> 
     try:
         result = evaluate_model(model, data, split, size=parse_size(size), device=device, limit=limit,
                                 holdout=tuple(holdout), tta=tta)  # fmt: skip
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:  # (RuntimeError: --device cuda without one)
         fail(str(exc))
     except ImportError as exc:
         fail(f"scoring a checkpoint needs the train extra (pip install 'roadseg[train]'): {exc}")
@@ -202,25 +212,36 @@ def eval_cmd(model, data, split, holdout, size, device, limit, as_json, tta) -> 
               help="How activation ranges are set; the input's pixels keep 0..255 under every method.")
 @click.option("--holdout", multiple=True, metavar="SEQ[:FRACTION]",
               help="Calibrate only on frames outside train's --holdout, so that the run's check stays unseen.")
+@click.option("-y", "--overwrite", is_flag=True, help="Replace the output if it exists.")
 @handle_errors
-def quantize_cmd(model, output, data, count, method, holdout) -> None:
+def quantize_cmd(model, output, data, count, method, holdout, overwrite) -> None:
     """Static INT8 (QDQ, per-channel) copy of an fp32 contract MODEL, calibrated on CamVid train frames."""
     from pathlib import Path
 
     from roadseg.errors import ModelError
-    from roadseg.export.quantize import load_calibration_frames, quantize_int8
+    from roadseg.export.quantize import cannot_quantize, load_calibration_frames, quantize_int8
     from roadseg.pipeline.infer import OnnxSegmenter
 
+    check_model_output(output, [model], overwrite)
+    if (why := cannot_quantize(model)) is not None:  # (a file that is not ONNX: one line)
+        fail(f"cannot quantize {model}: {why}")
+    OnnxSegmenter(model, providers="cpu")  # a file that is not a contract model: one line, before any work
     try:
         frames = load_calibration_frames(data, count, holdout=tuple(holdout))
     except (FileNotFoundError, ValueError) as exc:
         fail(str(exc))
-    path = quantize_int8(model, output, frames, method=method)
+    part = Path(output).with_name(f".{Path(output).name}.part")  # (an output replaced only when it is checked)
     try:
-        OnnxSegmenter(path, providers="cpu")  # still obeys the contract
-    except ModelError as exc:
-        Path(path).unlink(missing_ok=True)
-        fail(f"quantized model breaks the contract: {exc}")
+        quantize_int8(model, part, frames, method=method)
+        OnnxSegmenter(part, providers="cpu")  # still obeys the contract
+    except BaseException as exc:  # (Ctrl-C too: nothing half-made is left)
+        part.unlink(missing_ok=True)
+        if isinstance(exc, ValueError):  # onnxruntime's calibrator on a graph it cannot quantize
+            fail(f"cannot quantize {model}: {exc}")
+        if isinstance(exc, ModelError):
+            fail(f"quantized model breaks the contract: {exc}")
+        raise
+    path = part.replace(output)
     click.echo(f"wrote {path} ({Path(path).stat().st_size / 1e6:.1f} MB); score it with: roadseg eval {path} --data {data}"
                + "".join(f" --holdout {h}" for h in holdout))
 
@@ -245,7 +266,7 @@ def release_cmd(checkpoint, data, out, calib_frames, calib_method, check) -> Non
         fail(f"release needs the train extra (pip install 'roadseg[train]'): {exc}")
     try:
         report = release(checkpoint, data, out, calib_frames=calib_frames, calib_method=calib_method, check=check)
-    except (RuntimeError, ValueError) as exc:
+    except (RuntimeError, ValueError, FileNotFoundError) as exc:
         fail(str(exc))
     click.echo(json.dumps(report, indent=2))
 
@@ -257,8 +278,9 @@ def release_cmd(checkpoint, data, out, calib_frames, calib_method, check) -> Non
               help="CamVid folder: 8 train frames set the BatchNorm statistics of the rebuilt net.")
 @click.option("--weight", "weights", multiple=True, type=Finite(min=0),
               help="One per model, in order (normalised to sum to 1) [default: equal].")
+@click.option("-y", "--overwrite", is_flag=True, help="Replace the output if it exists.")
 @handle_errors
-def soup_cmd(models, output, data, weights) -> None:
+def soup_cmd(models, output, data, weights, overwrite) -> None:
     """Average exported fp32 MODELS of one network (fine-tunes of one release) into a checkpoint: a model soup.
 
     Every conv, its BatchNorm folded in, becomes the weighted mean of that conv in the MODELS. The
@@ -272,6 +294,7 @@ def soup_cmd(models, output, data, weights) -> None:
     if weights and len(weights) != len(models):
         raise click.BadParameter(f"{len(models)} models need {len(models)} weights, got {len(weights)}",
                                  param_hint="--weight")  # fmt: skip
+    check_model_output(output, models, overwrite)
     try:
         ds = CamVid(data, "train")
         images = [ds[i][0] for i in calibration_indices(len(ds))]  # the 8 frames the BNs are calibrated on
@@ -284,7 +307,7 @@ def soup_cmd(models, output, data, weights) -> None:
 @click.command("pack-data")
 @click.argument("src", type=click.Path(exists=True, file_okay=False))
 @click.argument("dst", type=click.Path(file_okay=False))
-@click.option("--quality", default=95, show_default=True, help="JPEG quality of the images.")
+@click.option("--quality", default=95, show_default=True, type=click.IntRange(1, 100), help="JPEG quality of the images.")
 @handle_errors
 def pack_data_cmd(src, dst, quality) -> None:
     """Copy CamVid train+val with JPEG images (labels stay PNG), small enough to carry to a GPU box."""
@@ -292,6 +315,6 @@ def pack_data_cmd(src, dst, quality) -> None:
 
     try:
         n = pack(src, dst, quality=quality)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:
         fail(str(exc))
     click.echo(f"packed {n} images into {dst}")

@@ -43,6 +43,7 @@ def bench_cmd(video, frames, repeats, batches, model, baseline, checkpoint, no_n
     from roadseg.tools.bench import draw_chart, format_table, run_bench
 
     models = {"custom": Path(model)} if model else None
+    Path(out).mkdir(parents=True, exist_ok=True)  # (before minutes of timing: a folder that cannot be made is one line)
     try:
         result = run_bench(video, frames=frames, repeats=repeats, batches=batches, native=not no_native,
                            torch_eager_=not no_torch, checkpoint=checkpoint, preset=preset, models=models,
@@ -50,7 +51,6 @@ def bench_cmd(video, frames, repeats, batches, model, baseline, checkpoint, no_n
                            log=lambda m: click.echo(f"... {m}", err=True))  # fmt: skip
     except FileNotFoundError as exc:
         fail(str(exc))
-    Path(out).mkdir(parents=True, exist_ok=True)
     (Path(out) / "bench.json").write_text(json.dumps(result, indent=1))
     chart = draw_chart(result, Path(out) / "bench.png")
     click.echo(format_table(result))

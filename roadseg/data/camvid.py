@@ -72,12 +72,25 @@ def read_rgb(path: Path) -> np.ndarray:
 
 def read_label(path: Path) -> np.ndarray:
     """Read a single-channel label PNG as uint8 [H,W] (palette PNGs give their indices)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no such label: {path}")
     label = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if label is None:
         raise ValueError(f"cannot decode label: {path}")
     if label.ndim == 3:
         raise ValueError(f"label {path} has {label.shape[2]} channels; expected one index per pixel")
-    return label.astype(np.uint8)
+    if label.dtype != np.uint8:
+        raise ValueError(f"label {path} holds {label.dtype.itemsize * 8}-bit values; expected 8-bit class indices")
+    return label
+
+
+def _void_255(label: np.ndarray, path: Path) -> np.ndarray:
+    """A SegNet-layout label whose void is 255 (another common convention) with void as 11; ValueError
+    for any other value above 11: a label of another class list, which would be scored wrongly."""
+    other = np.unique(label[(label > IGNORE_INDEX) & (label != 255)])
+    if other.size:
+        raise ValueError(f"label {path} holds class {int(other[0])}; CamVid's 11-class labels are 0-10 and 11 (void)")
+    return np.where(label == 255, np.uint8(IGNORE_INDEX), label)
 
 
 def detect_layout(root: Path) -> str:
@@ -119,8 +132,9 @@ class CamVid:
         labels = self.root / f"{self.split}annot"
         if not images.is_dir() or not labels.is_dir():
             return []
-        found = sorted([*images.glob("*.png"), *images.glob("*.jpg")])
-        return [Sample(p, labels / f"{p.stem}.png") for p in found]
+        found = {p.stem: p for p in sorted(images.glob("*.jpg"))}  # (one image a frame: a PNG where both are)
+        found.update((p.stem, p) for p in sorted(images.glob("*.png")))
+        return [Sample(found[stem], labels / f"{stem}.png") for stem in sorted(found)]
 
     def _fastai(self) -> list[Sample]:
         codes = (self.root / "codes.txt").read_text().split()
@@ -143,6 +157,8 @@ class CamVid:
         image, label = read_rgb(s.image), read_label(s.label)
         if self.lut is not None:
             label = self.lut[label]
+        elif label.max(initial=0) > IGNORE_INDEX:
+            label = _void_255(label, s.label)
         if image.shape[:2] != label.shape:
             raise ValueError(f"{s.image.name}: image {image.shape[:2]} and label {label.shape} differ")
         if self.size is not None and image.shape[:2] != tuple(self.size):
@@ -180,11 +196,18 @@ def split_holdout(names: list[str], holdout: tuple[str, ...], *, missing_ok: boo
     """
     held = [False] * len(names)
     for spec in holdout:
-        seq, _, frac = spec.partition(":")
+        seq, colon, frac = spec.partition(":")
+        try:
+            share = float(frac) if colon else 1.0
+        except ValueError:
+            share = float("nan")
+        if not 0 < share <= 1:  # (nan too)
+            raise ValueError(f"holdout {spec!r}: FRACTION is the share of the sequence held out, above 0 and at "
+                             "most 1, e.g. 0001TP:0.33")  # fmt: skip
         idx = sorted((n, i) for i, n in enumerate(names) if n.split("_")[0] == seq)
         if not idx and not missing_ok:
             raise ValueError(f"holdout {spec!r}: no frames of sequence {seq!r} in the {len(names)} frames read")
-        keep = len(idx) - round(len(idx) * float(frac)) if frac else 0
+        keep = len(idx) - round(len(idx) * share)
         for _, i in idx[keep:]:
             held[i] = True
     return held
@@ -195,17 +218,33 @@ def pack(src: str | Path, dst: str | Path, *, splits=("train", "val"), quality: 
     train+val, small enough to carry to a GPU machine. Returns the number of images written."""
     import shutil
 
+    src, dst = Path(src), Path(dst)
+    sets = [CamVid(src, split) for split in splits]  # FileNotFoundError (one line) for a folder that is not CamVid
+    if dst.exists() and (not dst.is_dir() or any(dst.iterdir())):  # (SRC itself, an earlier copy ...)
+        raise OutputError(f"{dst} exists and is not empty: pack into a new folder")
+    part = dst.with_name(f".{dst.name}.part")  # (renamed to dst when every image is in: nothing half-made)
     n = 0
-    for split in splits:
-        ds = CamVid(src, split)  # FileNotFoundError (one line) for a folder that is not CamVid
-        try:
-            (Path(dst) / split).mkdir(parents=True, exist_ok=True)
-            (Path(dst) / f"{split}annot").mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"cannot create {Path(dst) / split}: {reason_of(exc)}") from None
-        for s in ds.samples:
-            image = cv2.imread(str(s.image), cv2.IMREAD_COLOR)
-            cv2.imwrite(str(Path(dst) / split / f"{s.image.stem}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-            shutil.copyfile(s.label, Path(dst) / f"{split}annot" / f"{s.image.stem}.png")
-            n += 1
+    try:
+        shutil.rmtree(part, ignore_errors=True)
+        for split, ds in zip(splits, sets):
+            (part / split).mkdir(parents=True)
+            (part / f"{split}annot").mkdir()
+            for s in ds.samples:
+                image = cv2.imread(str(s.image), cv2.IMREAD_COLOR) if s.image.is_file() else None
+                if image is None:
+                    raise ValueError(f"cannot decode image: {s.image}")
+                read_label(s.label)  # (FileNotFoundError, ValueError: one line)
+                if not cv2.imwrite(str(part / split / f"{s.image.stem}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, quality]):
+                    raise OSError(f"cannot write {part / split / s.image.stem}.jpg")
+                shutil.copyfile(s.label, part / f"{split}annot" / f"{s.image.stem}.png")
+                n += 1
+        if dst.exists():
+            dst.rmdir()  # (empty)
+        part.rename(dst)
+    except (FileNotFoundError, ValueError) as exc:  # (a source image or label missing or damaged)
+        raise ValueError(f"{exc} (nothing was packed)") from None
+    except OSError as exc:
+        raise OutputError(f"cannot create {dst}: {reason_of(exc)} (nothing was packed)") from None
+    finally:
+        shutil.rmtree(part, ignore_errors=True)
     return n

@@ -77,6 +77,21 @@ class FrameReader:
         raise NotImplementedError
 
 
+#: Operators that only a quantized graph holds
+QUANTIZED_GRAPH_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "QLinearConv", "ConvInteger", "MatMulInteger"})
+
+
+def cannot_quantize(path: str | Path) -> str | None:
+    """Why the ONNX model at ``path`` cannot be quantized here (it is already; it has no convolution), or
+    None (ModelError if it is no ONNX model)."""
+    ops = {node.op_type for node in read_onnx(path, load_external_data=False).graph.node}
+    if ops & QUANTIZED_GRAPH_OPS:
+        return "it is quantized already; quantize its fp32 file"
+    if "Conv" not in ops:
+        return "it has no convolution to quantize"
+    return None
+
+
 def load_calibration_frames(data: str | Path, count: int = 64, seed: int = 0, split: str = "train",
                             holdout: tuple[str, ...] = ()) -> np.ndarray:  # fmt: skip
     """``count`` frames of a CamVid split (a fixed random choice), uint8 [count,H,W,3]. ``holdout``
@@ -86,6 +101,8 @@ def load_calibration_frames(data: str | Path, count: int = 64, seed: int = 0, sp
     ds = CamVid(data, split, size=(360, 480))
     if holdout:
         ds = ds.split_off(holdout)[0]
+        if not len(ds):
+            raise ValueError(f"--holdout {' '.join(holdout)} holds out every {split} frame: none is left to calibrate on")
     idx = np.random.default_rng(seed).choice(len(ds), size=min(count, len(ds)), replace=False)
     return np.stack([ds[int(i)][0] for i in sorted(idx)])
 

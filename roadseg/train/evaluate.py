@@ -29,6 +29,9 @@ def _onnx_predictor(path: Path, size, device: str, tta: bool = False):
     from roadseg.pipeline.infer import Segmenter
 
     seg = Segmenter(path, size=size, providers=device, tta=tta)
+    if list(seg.classes) != list(CLASSES):
+        raise ValueError(f"{path.name} segments {len(seg.classes)} classes ({', '.join(seg.classes[:4])} ...), not "
+                         f"CamVid's 11 ({', '.join(CLASSES[:4])} ...): its labels cannot be scored against CamVid's")  # fmt: skip
     return seg, seg.size
 
 

@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from roadseg.classes import CAMVID_SIZE, CLASSES, NUM_CLASSES
 from roadseg.data.transforms import TrainTransform
+from roadseg.errors import ModelError, reason_of
 from roadseg.model import Preprocess, build_model
 from roadseg.train.data import AugmentedSet, EpochSampler, load_data, phase_index, phases
 from roadseg.train.engine import EMA, amp_dtype, evaluate, pick_device, train_one_epoch
@@ -142,9 +143,30 @@ def _starting_model(cfg: TrainConfig, images: list[np.ndarray], fresh: bool) -> 
 
 
 def _selection(cfg: TrainConfig, data: dict) -> str:
-    if cfg.select != "auto":
-        return cfg.select
-    return "check" if data["check"][0] else "val"
+    """What ``best.pt`` is chosen by: ``cfg.select``, where there are frames to score it on (auto: the check,
+    else val, else the last epoch); ValueError before any work where there are none."""
+    if cfg.select == "auto":
+        return "check" if data["check"][0] else "val" if data["val"][0] else "last"
+    if cfg.select == "check" and not data["check"][0]:
+        raise ValueError("--select check scores the frames --holdout holds out, and none are: add --holdout SEQ")
+    if cfg.select == "val" and not data["val"][0]:
+        raise ValueError("--select val: the run trains on val (--train-splits), so nothing is left to score; "
+                         "use --select last or --holdout")  # fmt: skip
+    return cfg.select
+
+
+def _resume_state(path: str | Path) -> dict:
+    """The state of a run's ``last.pt``; ModelError (one line) for a file that is not one."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - not a pickle, cut short, another library's ...
+        raise ModelError(f"cannot resume from {path}: {exc.__class__.__name__}: {reason_of(exc)}") from None
+    if not isinstance(state, dict) or not isinstance(state.get("config"), dict) or "model" not in state:
+        raise ModelError(f"cannot resume from {path}: it is not a roadseg training checkpoint")
+    if not state.get("optimizer") or not state.get("schedule"):
+        raise ModelError(f"cannot resume from {path}: it holds the scored weights only (a best.pt or a half copy); "
+                         "resume from the run's last.pt")  # fmt: skip
+    return state
 
 
 def _transforms(cfg: TrainConfig) -> list[TrainTransform]:
@@ -200,12 +222,15 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None) -> dict:
 
     ``best_miou`` is the selection score (check, val or none: see ``TrainConfig.select``).
     """
-    state = torch.load(resume, map_location="cpu", weights_only=False) if resume else None
-    if state is not None:  # the saved recipe wins, except where the new one extends the run
+    state = _resume_state(resume) if resume else None
+    if state is not None:  # the saved recipe wins, except where the new one extends the run or says where it runs
         saved = TrainConfig(**_tuples({"minutes": 0.0, **state["config"]}))
         if bool(saved.minutes) != bool(cfg.minutes):
             raise ValueError(f"{resume} is a run by {'--minutes' if saved.minutes else '--epochs'}: resume it with that option")
-        cfg = replace(saved, epochs=cfg.epochs, minutes=cfg.minutes, out=cfg.out)
+        cfg = replace(saved, epochs=cfg.epochs, minutes=cfg.minutes, out=cfg.out, data=cfg.data, device=cfg.device,
+                      workers=cfg.workers)  # fmt: skip
+    if cfg.eval_every < 1 or (cfg.max_steps is not None and cfg.max_steps < 1):
+        raise ValueError("--eval-every and --max-steps count epochs and steps: 1 or more")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
@@ -228,6 +253,9 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None) -> dict:
                         generator=torch.Generator().manual_seed(cfg.seed),  # not the global RNG
                         pin_memory=device.type == "cuda")  # fmt: skip
     steps = len(loader) if cfg.max_steps is None else min(len(loader), cfg.max_steps)
+    if steps == 0:
+        raise ValueError(f"{len(train_set)} training frames make no batch of {cfg.batch_size}: lower --batch-size"
+                         + (" or hold less out (--holdout)" if cfg.holdout else ""))  # fmt: skip
     opt = _optimizer(cfg, model)
     ema = EMA(model, cfg.ema) if cfg.ema > 0 else None
     start, best, best_epoch, history = 0, -1.0, -1, []
@@ -240,35 +268,40 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None) -> dict:
     sched = _make_schedule(cfg, opt, steps, state)
 
     epoch, done = start, sched.finished if cfg.minutes else start >= cfg.epochs
-    saved_at = None
-    while not done:
-        t0 = time.time()
-        sampler.epoch, sampler.phase = epoch, phase_index(cfg, epoch, sched.progress())
-        desc = f"epoch {epoch + 1}" + (f" ({sched.progress():.0%} of {cfg.minutes:g} min)" if cfg.minutes
-                                       else f"/{cfg.epochs}")  # fmt: skip
-        bar = tqdm(total=steps, desc=desc, leave=False, dynamic_ncols=True)
-        loss = train_one_epoch(model, pre, loader, opt, sched, loss_fn, device, dtype, bar, ema)
-        bar.close()
-        row = {"epoch": epoch + 1, "lr": sched.get_last_lr()[0], "train_loss": loss,
-               "miou": None, "pixel_acc": None, "iou": None}  # fmt: skip
-        shipped = model if ema is None else ema.model  # the weights that are scored and saved as best
-        done = sched.finished if cfg.minutes else epoch + 1 >= cfg.epochs  # decided once: the last epoch is scored
-        if (epoch + 1) % cfg.eval_every == 0 or done:
-            row.update(_score(shipped, pre, data, device, dtype))
-        row["seconds"] = round(time.time() - t0, 1)
-        history.append(row)
-        _log(out, row)
-        write = done or saved_at is None or time.monotonic() - saved_at >= CHECKPOINT_SECONDS
-        score = {"check": row.get("check_miou"), "val": row.get("miou"), "last": epoch}[select]
-        improved = score is not None and score > best and (write or select != "last")
-        if improved:
-            best, best_epoch = score, epoch + 1
-        if write or improved:
-            _checkpoint(out, cfg, epoch, model, opt, sched, ema, (best, best_epoch, history), write, improved)
-        if write:
-            saved_at = time.monotonic()
-        tqdm.write(_summary(row, epoch, cfg, select, best, best_epoch))
-        epoch += 1
+    saved_at, saved_epoch = None, start
+    try:
+        while not done:
+            t0 = time.time()
+            sampler.epoch, sampler.phase = epoch, phase_index(cfg, epoch, sched.progress())
+            desc = f"epoch {epoch + 1}" + (f" ({sched.progress():.0%} of {cfg.minutes:g} min)" if cfg.minutes
+                                           else f"/{cfg.epochs}")  # fmt: skip
+            bar = tqdm(total=steps, desc=desc, leave=False, dynamic_ncols=True)
+            loss = train_one_epoch(model, pre, loader, opt, sched, loss_fn, device, dtype, bar, ema)
+            bar.close()
+            row = {"epoch": epoch + 1, "lr": sched.get_last_lr()[0], "train_loss": loss,
+                   "miou": None, "pixel_acc": None, "iou": None}  # fmt: skip
+            shipped = model if ema is None else ema.model  # the weights that are scored and saved as best
+            done = sched.finished if cfg.minutes else epoch + 1 >= cfg.epochs  # decided once: the last epoch is scored
+            if (epoch + 1) % cfg.eval_every == 0 or done:
+                row.update(_score(shipped, pre, data, device, dtype))
+            row["seconds"] = round(time.time() - t0, 1)
+            history.append(row)
+            _log(out, row)
+            write = done or saved_at is None or time.monotonic() - saved_at >= CHECKPOINT_SECONDS
+            score = {"check": row.get("check_miou"), "val": row.get("miou"), "last": epoch}[select]
+            improved = score is not None and score > best and (write or select != "last")
+            if improved:
+                best, best_epoch = score, epoch + 1
+            if write or improved:
+                _checkpoint(out, cfg, epoch, model, opt, sched, ema, (best, best_epoch, history), write, improved)
+            if write:
+                saved_at, saved_epoch = time.monotonic(), epoch + 1
+            tqdm.write(_summary(row, epoch, cfg, select, best, best_epoch))
+            epoch += 1
+    except KeyboardInterrupt:
+        said = f"{out / 'last.pt'} holds epoch {saved_epoch}; resume with --resume {out / 'last.pt'}"
+        tqdm.write(f"interrupted in epoch {epoch + 1}: " + (said if saved_epoch else "no epoch was saved"))
+        raise
     return {"best_miou": best if select != "last" else None, "best_epoch": best_epoch, "history": history}
 
 

@@ -166,7 +166,7 @@ def test_a_header_the_audio_breaks_is_written_again_without_it(split_video, rule
 
 
 def _remux_that_breaks_the_header(self, container, streams, reencoded=()) -> None:
-    self.container, self.streams, self.encoders, self.dropped = container, {}, {}, 0
+    self.container, self.streams, self.encoders, self.dropped, self.starts = container, {}, {}, 0, {}
     if streams:
         out = container.add_stream_from_template(streams[0])
         out.codec_context.sample_rate = 0  # the mp4 header cannot describe it

@@ -428,3 +428,19 @@ def test_audio_that_begins_after_the_video_is_said_where_avi_cannot_keep_it_in_s
     assert said == {"late.avi": ["roadseg: audio stream #1 begins 0.48 s after the video; AVI starts them together, so "
                                  "there it plays 0.48 s early (write .mkv or .mp4 to keep them in step)"],
                     "late.mkv": [], "plain.avi": []}  # (was: no word of it)  # fmt: skip
+
+
+def test_audio_stored_after_the_picture_is_kept_whole(rule_onnx, tmp_path):
+    # all 300 frames muxed before the sound: the file keeps its audio a second behind its picture
+    src = write_video(tmp_path / "after.mp4", split_frames(300, 48, 64), audio_seconds=1.0)
+    with av.open(str(src)) as c:
+        order = [p.stream.type for p in c.demux() if p.size]
+    assert order.index("audio") >= 20  # (the layout this test is about: the sound a second behind the picture)
+    for suffix in (".mp4", ".mkv"):
+        r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out := tmp_path / f"o{suffix}"),
+                                                   "--model", str(rule_onnx), "-q"])  # fmt: skip
+        assert r.exit_code == 0 and "roadseg:" not in r.output, r.output  # (was: re-encoded, 47 packets "damaged")
+        with av.open(str(out)) as c:
+            a = c.streams.audio[0]
+            seconds = sum(f.samples for f in c.decode(a)) / a.codec_context.sample_rate
+        assert a.codec_context.name == "aac" and seconds == pytest.approx(1.0, abs=0.05), (suffix, seconds)

@@ -5,8 +5,9 @@ increases. Damaged input breaks that in two ways: a packet with a wrong timestam
 backwards, a leap far ahead), and packets that repeat or come out of order (a duplicated or moved
 chunk: of two packets for one moment, the first read is kept). Following a leap would leave every
 later packet "behind" it, so a packet that leaps (and a stream's first packet) is held until the
-next one says whether the stream really goes on from there, and kept only if it is also where the
-file is: near the time of the video packet read before it, or before the next one.
+next one says whether the stream really goes on from there, and a leap is kept only if it is also
+where the file is: near the time of the video packet read before it, or before the next one (a
+stream's start needs only its next packet: a file may keep all its audio after its picture).
 
 Example:
     >>> from fractions import Fraction
@@ -20,6 +21,9 @@ Example:
     ([0, 20, 40, 60, 80], 3)
     >>> [p.dts for ms in (5000, 5020) for p in timeline.take(packet(ms), 1, 4.9)]  # a gap, where the video is
     [5000, 5020]
+    >>> after = AudioTimeline()  # a file that keeps its audio after its picture: read when the video is at 12 s
+    >>> [p.dts for ms in (0, 20, 40) for p in after.take(packet(ms), 1, 12.0)], after.dropped
+    ([0, 20, 40], 0)
 """
 
 from __future__ import annotations
@@ -54,7 +58,8 @@ class AudioTimeline:
             held, held_video = self._held.pop(stream)
             held_span = _span(held)
             near = [abs(held_span[0] - v) for v in (held_video, video) if v is not None]  # when read, or now
-            if _continues(held_span, span[0]) and (not near or min(near) <= INTERLEAVE):
+            first = stream not in self._last  # (a file may keep its audio after its picture: no video to be near)
+            if _continues(held_span, span[0]) and (first or not near or min(near) <= INTERLEAVE):
                 yield from self._pass(held, stream)  # the stream goes on from there, next to the picture
             else:
                 self.dropped += 1  # the held packet was damage

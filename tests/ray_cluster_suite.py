@@ -174,6 +174,52 @@ def test_concat_joins_each_folder_into_one_output(cluster, work) -> None:
     assert {line["files"] for line in batch_results(out)} == {1, 2, 3}
 
 
+def test_sigterm_to_the_driver_ends_it_as_143_with_its_summary_and_nothing_partial(cluster, work) -> None:
+    inputs = work["root"] / "term"
+    inputs.mkdir()
+    write_video(inputs / "v0.mp4", split_frames(300, 480, 640))
+    for i in range(1, 4):
+        shutil.copy(inputs / "v0.mp4", inputs / f"v{i}.mp4")
+    out = work["root"] / "out-term"
+    proc = subprocess.Popen(batch_cmd(inputs, out, work["model"]), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)  # fmt: skip
+    try:
+        wait_for(lambda: part_files(out) if out.exists() else None, 90)
+        proc.send_signal(signal.SIGTERM)  # the driver alone, as a job scheduler stops it
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    # (was: exit 1, Ray's "SIGTERM received" dump, no summary, two .part files left)
+    assert proc.returncode == 143 and "Error: interrupted:" in err and "results:" in err, err
+    assert not part_files(out) and count_nodes() == 2  # the cluster runs on
+
+
+def test_a_port_that_is_no_ray_head_and_a_worker_no_node_holds_are_one_line_each(cluster, work) -> None:
+    import http.server
+    import threading
+    import time
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        cmd = batch_cmd(work["inputs"], work["root"] / "o-http", work["model"])
+        cmd[cmd.index("--ray") + 1] = f"127.0.0.1:{server.server_port}"
+        t0 = time.monotonic()
+        run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)  # (was: 14 minutes, deaf to Ctrl-C)
+    finally:
+        server.shutdown()
+    assert run.returncode == 1 and time.monotonic() - t0 < 30, run.stderr
+    assert run.stderr.strip() == f"Error: 127.0.0.1:{server.server_port} answers, but not as a Ray head (its GCS " \
+                                 "port, 6379 unless set otherwise)"  # fmt: skip
+    big = subprocess.run(batch_cmd(work["inputs"], work["root"] / "o-big", work["model"], "--cpus-per-worker", "2"),
+                         capture_output=True, text=True, timeout=60)  # (was: a wait for room that never comes)
+    said = [line for line in big.stderr.splitlines() if not line.startswith("[")]  # (not Ray's own log lines)
+    assert big.returncode == 1 and said == ["Error: no node of the Ray cluster (1 CPUs and 0 GPUs, 1 CPUs and 0 GPUs) "
+                                            "has room for a worker of 2 CPUs and 0 GPUs"], big.stderr  # fmt: skip
+    assert not list((work["root"] / "o-big").rglob("*.mp4"))
+
+
 def test_killing_the_worker_node_mid_run_finishes_everything_on_the_head(cluster, work) -> None:
     inputs = work["root"] / "long"
     inputs.mkdir()

@@ -200,7 +200,8 @@ def _run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path
         progress.finished(rel, line)
 
     try:
-        pool = _open_pool(bopts, sopts)
+        first = todo[0].parts[0] if todo[0].parts else todo[0].input
+        pool = _open_pool(bopts, sopts, sees=(str(Path(out).resolve()), os.path.dirname(os.path.abspath(first))))
         _check_model(pool.info, model, progress)
         drive(todo, pool, record, retries=bopts.retries)
     except KeyboardInterrupt as exc:
@@ -216,14 +217,14 @@ def _run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path
             pool.close()
 
 
-def _open_pool(bopts: BatchOptions, sopts: SegmentOptions):
+def _open_pool(bopts: BatchOptions, sopts: SegmentOptions, sees: tuple[str, ...] = ()):
     if bopts.ray:
         from roadseg.batch.ray_pool import RayPool
 
         threads = sopts.threads or (max(1, int(bopts.cpus_per_worker)) if not bopts.gpus_per_worker else 0)
         return RayPool(bopts.ray, replace(sopts, threads=threads), workers=bopts.workers,
                        cpus_per_worker=bopts.cpus_per_worker, gpus_per_worker=bopts.gpus_per_worker,
-                       in_flight=bopts.in_flight)  # fmt: skip
+                       in_flight=bopts.in_flight, sees=sees)  # fmt: skip
     from roadseg.batch.local import LocalPool
 
     gpus = _local_gpus(sopts.device)

@@ -15,7 +15,11 @@ Example (a cluster already running; see the README's "Batch on a Ray cluster"):
 from __future__ import annotations
 
 import logging
+import os
+import re
+import signal
 import socket
+import threading
 import time
 from collections import deque
 from typing import Any
@@ -41,11 +45,16 @@ def import_ray() -> Any:
 class RayWorker:
     """The actor: a :class:`~roadseg.batch.task.Worker` on whichever node Ray placed it."""
 
-    def __init__(self, options: SegmentOptions) -> None:
+    def __init__(self, options: SegmentOptions, sees: tuple[str, ...] = ()) -> None:
         import ray
 
+        ip = ray.util.get_node_ip_address()
+        for folder in sees:  # (a node without the shared mount would fail every video it took, fastest of all)
+            if not os.path.isdir(folder):
+                raise BatchError(f"node {ip} does not see {folder}: inputs, outputs and --model must be on storage "
+                                 "every node sees under the same path")  # fmt: skip
         self.worker = Worker(options, node=ray.get_runtime_context().get_node_id())
-        self.worker.info["ip"] = ray.util.get_node_ip_address()
+        self.worker.info["ip"] = ip
 
     def info(self) -> dict:
         return self.worker.info
@@ -69,6 +78,8 @@ class RayPool:
         cpus_per_worker, gpus_per_worker: what each actor reserves.
         in_flight: paths queued at one actor at a time (2: the next one is there when one finishes).
         ready_timeout: seconds to wait for the first actor to be ready.
+        sees: folders every worker must see (the output folder, an input's): a worker on a node without
+            them does not start.
 
     Raises:
         BatchError: Ray is not installed, the cluster cannot be reached or has no room, or a worker
@@ -77,23 +88,40 @@ class RayPool:
 
     def __init__(self, address: str, options: SegmentOptions, *, workers: int | None = None,
                  cpus_per_worker: float = 1.0, gpus_per_worker: float = 0.0, in_flight: int = 2,
-                 ready_timeout: float = 300.0) -> None:  # fmt: skip
+                 ready_timeout: float = 300.0, sees: tuple[str, ...] = ()) -> None:  # fmt: skip
         self.ray = ray = import_ray()
         self.in_flight = max(1, in_flight)
+        if cpus_per_worker <= 0 and gpus_per_worker <= 0:
+            raise BatchError("a Ray worker reserves some CPUs or GPUs: --cpus-per-worker above 0")
         self._owns = not ray.is_initialized()
+        self._address = address
+        self._handlers: dict[int, Any] = {}
+        self._terminated = False
         if self._owns:
-            _check_reachable(address)
+            if address.startswith("ray://"):
+                raise BatchError(f"{address}: Ray Client addresses are not taken; run the batch on a node of the "
+                                 "cluster with --ray auto, or give the head's HOST:6379")  # fmt: skip
+            self._address = _check_reachable(address, ray)
+            keep = _signal_handlers()  # (ray.init puts its own in, which ends the driver without its summary)
             try:
                 ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise BatchError(f"cannot reach a Ray cluster at {address}: {str(exc).splitlines()[0]}") from None
+            finally:
+                _restore_handlers(keep)
+            self._handlers = keep
+            self._note_sigterm()
         self._actors: list[_Actor] = []
         self._starting: dict[Any, _Actor] = {}  # info() refs of actors not ready yet
-        self._options, self.ready_timeout, self._stalled = options, ready_timeout, None
+        self._options, self._sees, self.ready_timeout, self._stalled = options, tuple(sees), ready_timeout, None
         self._remote = ray.remote(RayWorker).options(num_cpus=cpus_per_worker, num_gpus=gpus_per_worker, max_restarts=0,
                                                      max_task_retries=0, scheduling_strategy="SPREAD")  # fmt: skip
         try:
-            for _ in range(workers or self._slots(cpus_per_worker, gpus_per_worker)):
+            fit = self._slots(cpus_per_worker, gpus_per_worker)
+            if workers and workers > fit:
+                log.warning("the Ray cluster has room for %d of the %d workers asked for now; the others start when "
+                            "nodes with room join", fit, workers)  # fmt: skip
+            for _ in range(workers or fit):
                 self._spawn()
             self._first_ready(ready_timeout)
         except BaseException:
@@ -101,24 +129,49 @@ class RayPool:
             raise
 
     def _spawn(self) -> None:
-        actor = _Actor(self._remote.remote(self._options))
+        actor = _Actor(self._remote.remote(self._options, self._sees))
         self._actors.append(actor)
         self._starting[actor.handle.info.remote()] = actor
 
     def _slots(self, cpus: float, gpus: float) -> int:
-        total = self.ray.cluster_resources()
-        n = int(total.get("GPU", 0) // gpus) if gpus else int(total.get("CPU", 0) // cpus)
+        """How many workers the cluster's live nodes hold, node by node (an actor runs on one node);
+        BatchError where no node holds one."""
+        nodes = [n.get("Resources") or {} for n in self.ray.nodes() if n.get("Alive")]
+        n = sum(min(int(r.get("CPU", 0) // cpus) if cpus else 1 << 30, int(r.get("GPU", 0) // gpus) if gpus else 1 << 30)
+                for r in nodes)  # fmt: skip
         if n < 1:
-            have = f"{total.get('CPU', 0):g} CPUs, {total.get('GPU', 0):g} GPUs"
-            raise BatchError(f"the Ray cluster ({have}) has no room for a worker of {cpus:g} CPUs and {gpus:g} GPUs")
+            have = ", ".join(f"{r.get('CPU', 0):g} CPUs and {r.get('GPU', 0):g} GPUs" for r in nodes) or "no live node"
+            raise BatchError(f"no node of the Ray cluster ({have}) has room for a worker of {cpus:g} CPUs and "
+                             f"{gpus:g} GPUs")  # fmt: skip
         return n
+
+    def _note_sigterm(self) -> None:
+        """Remember a SIGTERM before the handler in place runs: Ray turns the KeyboardInterrupt that handler
+        raises inside ``ray.wait`` into a plain one, which would read as Ctrl-C (exit 130, not 143)."""
+        previous = self._handlers.get(signal.SIGTERM)
+        if not callable(previous) or threading.current_thread() is not threading.main_thread():
+            return
+
+        def noted(signum: int, frame: Any) -> None:
+            self._terminated = True
+            previous(signum, frame)
+
+        signal.signal(signal.SIGTERM, noted)
+
+    def _wait(self, refs: list, **kw) -> tuple[list, list]:
+        try:
+            return self.ray.wait(refs, **kw)
+        except KeyboardInterrupt as exc:
+            if self._terminated and not hasattr(exc, "signal_name"):
+                exc.signal_name = "SIGTERM"  # type: ignore[attr-defined]
+            raise
 
     def _first_ready(self, timeout: float, grace: float = 10.0) -> None:
         """Wait until every actor is ready, or after ``grace`` s for at least one (the rest join later)."""
         starting = list(self._starting)
-        ready, _ = self.ray.wait(starting, num_returns=len(starting), timeout=grace)
+        ready, _ = self._wait(starting, num_returns=len(starting), timeout=grace)
         if not ready:
-            ready, _ = self.ray.wait(starting, num_returns=1, timeout=max(0.0, timeout - grace))
+            ready, _ = self._wait(starting, num_returns=1, timeout=max(0.0, timeout - grace))
         if not ready:
             raise BatchError(f"no Ray worker became ready within {timeout:.0f} s (is there room on the cluster?)")
         self._welcome(ready, strict=True)
@@ -167,9 +220,9 @@ class RayPool:
         refs = [r for a in self._actors for r, _ in a.queue] + list(self._starting)
         if not refs:
             return []
-        ready, _ = self.ray.wait(refs, num_returns=1, timeout=timeout)
+        ready, _ = self._wait(refs, num_returns=1, timeout=timeout)
         if ready:
-            ready, _ = self.ray.wait(refs, num_returns=len(refs), timeout=0)
+            ready, _ = self._wait(refs, num_returns=len(refs), timeout=0)
         done = set(ready)
         self._welcome([r for r in ready if r in self._starting])
         out: list[tuple[Task, Outcome]] = []
@@ -210,11 +263,17 @@ class RayPool:
         return [t for _, t in held]
 
     def close(self) -> None:
-        for actor in getattr(self, "_actors", []):
-            self.ray.kill(actor.handle, no_restart=True)
+        """Stop the actors and leave the cluster (it keeps running); the caller's signal handlers are put
+        back. Where the head is gone (no answer at its address), nothing is asked of it: Ray would wait
+        for it a minute and then end the process, before the batch's summary."""
+        if _answers(getattr(self, "_address", "")):
+            for actor in getattr(self, "_actors", []):
+                self.ray.kill(actor.handle, no_restart=True)
+            if self._owns and self.ray.is_initialized():
+                self.ray.shutdown()
         self._actors, self._starting = [], {}
-        if self._owns and self.ray.is_initialized():
-            self.ray.shutdown()
+        _restore_handlers(getattr(self, "_handlers", {}))
+        self._handlers = {}
 
     def __enter__(self) -> RayPool:
         return self
@@ -223,19 +282,63 @@ class RayPool:
         self.close()
 
 
-def _check_reachable(address: str) -> None:
-    """Fail in one line now, rather than after Ray's long connection retries, when nothing listens there."""
+def _check_reachable(address: str, ray: Any) -> str:
+    """The cluster's ``host:port`` (``auto`` resolved as Ray resolves it), after checking that a Ray head
+    answers there: one line now, not Ray's connection retries (a quarter of an hour, deaf to Ctrl-C,
+    where something else listens on the port). BatchError if nothing or something else answers."""
+    if address == "auto":
+        try:
+            from ray._private.services import canonicalize_bootstrap_address_or_die
+
+            address = canonicalize_bootstrap_address_or_die("auto")
+        except (ImportError, AttributeError, ConnectionError, RuntimeError, ValueError):
+            return address  # (ray.init says what it finds, at once, where there is nothing)
     host, _, port = address.rpartition(":")
-    if address == "auto" or not host or not port.isdigit():
-        return
+    if not host or not port.isdigit():
+        return address
     try:
-        socket.create_connection((host, int(port)), timeout=5).close()
+        with socket.create_connection((host, int(port)), timeout=5) as conn:
+            conn.settimeout(5)
+            conn.sendall(HTTP2_PREFACE)  # a Ray head's GCS is a gRPC server: it answers with HTTP/2 SETTINGS
+            reply = conn.recv(9)
     except OSError as exc:
         raise BatchError(f"cannot reach a Ray cluster at {address}: {exc.strerror or exc}") from None
+    if len(reply) < 4 or reply[3] != 0x04:
+        raise BatchError(f"{address} answers, but not as a Ray head (its GCS port, 6379 unless set otherwise)")
+    return address
+
+
+#: The bytes an HTTP/2 client opens a connection with (RFC 9113, 3.4)
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
+def _answers(address: str) -> bool:
+    """Whether something accepts connections at ``host:port`` (True for ``auto`` and other forms)."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        return True
+    try:
+        socket.create_connection((host, int(port)), timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+
+def _signal_handlers() -> dict[int, Any]:
+    """SIGINT's and SIGTERM's handlers now (on the main thread; elsewhere none can be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _restore_handlers(handlers: dict[int, Any]) -> None:
+    for sig, handler in handlers.items():
+        if handler is not None:
+            signal.signal(sig, handler)
 
 
 def _cause(exc: BaseException) -> str:
-    """The first line of what went wrong inside Ray, without its traceback."""
+    """The first line of what went wrong inside Ray, without its traceback (or roadseg's class name)."""
     cause = getattr(exc, "cause", None) or exc
     text = str(cause).strip().splitlines()
-    return text[-1] if text else cause.__class__.__name__
+    return re.sub(r"^roadseg\.[\w.]+Error: ", "", text[-1]) if text else cause.__class__.__name__

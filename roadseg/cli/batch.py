@@ -21,7 +21,7 @@ def _number(value: float, param: click.Parameter) -> float:
               help="Worker processes (local) or actors (Ray) [default: one per GPU, else one per 4 CPU cores; "
                    "Ray: as many as the cluster has room for].")
 @click.option("--ray", "ray_address", metavar="ADDRESS", help="Run on the Ray cluster at HOST:PORT (or 'auto').")
-@click.option("--cpus-per-worker", default=1.0, show_default=True, type=Finite(min=0), help="Ray: CPUs each worker reserves.")
+@click.option("--cpus-per-worker", default=1.0, show_default=True, type=Finite(min=0, min_open=True), help="Ray: CPUs each worker reserves.")
 @click.option("--gpus-per-worker", default=0.0, show_default=True, type=Finite(min=0), help="Ray: GPUs each worker reserves.")
 @click.option("--in-flight", default=2, show_default=True, type=click.IntRange(min=1), help="Ray: paths queued at one worker.")
 @click.option("--retries", default=2, show_default=True, type=click.IntRange(min=0), help="Times a video whose worker died is sent again.")

@@ -624,6 +624,13 @@ def test_model_tools_refuse_in_one_line_what_would_lose_data_or_waste_a_run(smal
         assert r.exit_code == 1 and r.exception.__class__ is SystemExit, (args, r.output, r.exception)
         lines = r.output.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("Error: ") and says in lines[0], (args, r.output)
+    usage = [["--decoder-channels", "0,0"], ["--scale", "2", "1"], ["--phase", "1:0:32x32"], ["--phase", "-1:1:32x32"]]
+    for args in usage:  # (were: a conv error after warnings, "high - low < 0", accepted)
+        r = CliRunner().invoke(main, [*run, *args])
+        assert r.exit_code == 2 and f"Invalid value for {args[0]}" in r.output, (args, r.output)
+    torch.save([1, 2], tmp_path / "list.pt")
+    r = CliRunner().invoke(main, [*run, "--encoder-weights", str(tmp_path / "list.pt")])
+    assert r.exit_code == 1 and "holds no state dict of encoder weights (a list)" in r.output, r.output  # (a TypeError)
     assert ckpt.read_bytes() == kept and not any((tmp_path / "run").glob("*"))  # (refused before any work)
     assert sorted(p.name for p in (data / "train").iterdir()) == ["0001TP_000000.png", "0001TP_000001.png"]
     int8 = tmp_path / "q.onnx"

@@ -86,7 +86,13 @@ def train(resume, crop, phases, decoder_channels, stem_padding, train_splits, ho
         try:
             model["decoder_channels"] = tuple(int(c) for c in decoder_channels.split(","))
         except ValueError:
-            raise click.BadParameter(f"{decoder_channels!r} is not a list of widths, e.g. 128,64,48,32") from None
+            model["decoder_channels"] = (0,)
+        if min(model["decoder_channels"]) < 1:
+            raise click.BadParameter(f"{decoder_channels!r} is not a list of widths, e.g. 128,64,48,32",
+                                     param_hint="--decoder-channels")  # fmt: skip
+    if opts["scale"][0] > opts["scale"][1]:
+        raise click.BadParameter(f"{opts['scale'][0]:g} {opts['scale'][1]:g}: the smaller scale comes first",
+                                 param_hint="--scale")  # fmt: skip
     cfg = TrainConfig(crop=parse_size(crop), phases=tuple(_phase(p) for p in phases), holdout=tuple(holdout),
                       train_splits=tuple(s.strip() for s in train_splits.split(",")), model=model,
                       epochs=epochs or 150, minutes=minutes or 0.0, **opts)  # fmt: skip
@@ -103,9 +109,12 @@ def _phase(value: str) -> tuple[int, float, int, int]:
     try:
         epochs, res, crop = value.split(":")
         h, w = parse_size(crop)
+        if int(epochs) < 1 or not 0 < float(res) < 100:
+            raise ValueError
         return int(epochs), float(res), h, w
     except (ValueError, TypeError, click.BadParameter):
-        raise click.BadParameter(f"{value!r} is not EPOCHS:RES:HxW, e.g. 300:0.5:176x240") from None
+        raise click.BadParameter(f"{value!r} is not EPOCHS:RES:HxW (EPOCHS 1 or more, RES above 0), e.g. "
+                                 "300:0.5:176x240", param_hint="--phase") from None  # fmt: skip
 
 
 @click.command("export")

@@ -69,8 +69,13 @@ def load_encoder_weights(model, spec: str, images: list[np.ndarray] | None = Non
                 "offline? download resnet34-b627a593.pth elsewhere and pass --encoder-weights PATH"
             ) from None
     else:
-        sd = torch.load(spec, map_location="cpu", weights_only=True)
+        try:
+            sd = torch.load(spec, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - not a pickle, a pickle of something else, cut short ...
+            raise ModelError(f"cannot read encoder weights {spec}: {exc.__class__.__name__}: {reason_of(exc)}") from None
         sd = sd.get("state_dict", sd) if isinstance(sd, dict) else sd
+        if not isinstance(sd, dict):
+            raise ModelError(f"{spec} holds no state dict of encoder weights (a {type(sd).__name__})")
     missing, unexpected = model.encoder.load_state_dict(sd, strict=False)
     unexpected = [k for k in unexpected if not k.startswith("fc.")]
     if missing or unexpected:

@@ -40,10 +40,16 @@ def bench_cmd(video, frames, repeats, batches, model, baseline, checkpoint, no_n
     import json
     from pathlib import Path
 
+    from roadseg.pipeline.infer import OnnxSegmenter
+    from roadseg.pipeline.sinks.encoders import check_video_encoder, encoder_options
     from roadseg.tools.bench import draw_chart, format_table, run_bench
 
     models = {"custom": Path(model)} if model else None
-    Path(out).mkdir(parents=True, exist_ok=True)  # (before minutes of timing: a folder that cannot be made is one line)
+    # before minutes of timing: a folder that cannot be made, a preset x264 has not, a baseline that is no model
+    Path(out).mkdir(parents=True, exist_ok=True)
+    encoder_options(check_video_encoder("libx264"), 23, preset)
+    if baseline:
+        OnnxSegmenter(baseline, providers="cpu")
     try:
         result = run_bench(video, frames=frames, repeats=repeats, batches=batches, native=not no_native,
                            torch_eager_=not no_torch, checkpoint=checkpoint, preset=preset, models=models,

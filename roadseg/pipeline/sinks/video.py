@@ -64,40 +64,32 @@ FRAME_CLOCK_FORMATS = frozenset({"avi"})
 #: is its place in the file): audio that began later or earlier plays out of step there, said in one line
 NO_AUDIO_OFFSET = frozenset({"avi"})
 SHORT_CLOCK_ENCODERS = frozenset({"mpeg4", "msmpeg4", "msmpeg4v2"})  # (on 1/fps only where the clock is finer than 1/65535)
-#: Namespaces (reverse DNS) of the keys phones write beside the standard tags: an iPhone's
-#: ``com.apple.quicktime.*`` (its GPS position ``…location.ISO6709``, make, model, software, local time
-#: ``…creationdate``), an Android phone's ``com.android.version`` and ``com.android.capture.fps`` (a
-#: slow-motion clip's rate), a maker's own (``com.samsung.android.*``). Where they are kept, the output's
-#: other tags (a title) are QuickTime metadata keys too, as the phone writes them, not iTunes-style boxes.
-VENDOR_KEYS = ("com.", "org.")
+#: The namespace of the tags an iPhone (or any Apple camera) writes: its GPS position (``…location.ISO6709``),
+#: make, model, software and local time (``…creationdate``). Where they are kept, the output's other tags
+#: (a title) are QuickTime metadata keys too, as an iPhone writes them, not iTunes-style boxes.
+APPLE_KEYS = "com.apple.quicktime."
 
 
-def vendor_keys(tags: Mapping[str, str]) -> bool:
-    """Whether ``tags`` hold a phone maker's own keys (:data:`VENDOR_KEYS`), which an mp4 or mov output keeps
-    only written as the phone writes them (QuickTime metadata keys: FFmpeg's ``movflags use_metadata_tags``;
-    its default drops them).
+def apple_keys(tags: Mapping[str, str]) -> bool:
+    """Whether ``tags`` hold Apple's own keys, which an mp4 or mov output keeps only written as Apple
+    writes them (QuickTime metadata keys: FFmpeg's ``movflags use_metadata_tags``; its default drops them).
 
-    >>> vendor_keys({"com.apple.quicktime.location.ISO6709": "+51.5007-000.1246+010.000/"}), vendor_keys({"title": "a"})
+    >>> apple_keys({"com.apple.quicktime.location.ISO6709": "+51.5007-000.1246+010.000/"}), apple_keys({"title": "a"})
     (True, False)
-    >>> vendor_keys({"com.android.capture.fps": "240.000000"})
-    True
     """
-    return any(key.lower().startswith(VENDOR_KEYS) for key in tags)
+    return any(key.lower().startswith(APPLE_KEYS) for key in tags)
 
 
-def vendor_cased(tags: Mapping[str, str]) -> dict[str, str]:
-    """``tags`` with the phone makers' keys spelt as the phones spell them: Matroska writes every tag's
-    name in capitals, and a phone's file that passed through one (``ffmpeg ... -f matroska -``) would give
-    them so.
+def apple_cased(tags: Mapping[str, str]) -> dict[str, str]:
+    """``tags`` with Apple's keys spelt as Apple spells them: Matroska writes every tag's name in capitals,
+    and an iPhone's file that passed through one (``ffmpeg ... -f matroska -``) would give them so.
 
-    >>> vendor_cased({"COM.APPLE.QUICKTIME.LOCATION.ISO6709": "+51.5-000.1/", "TITLE": "a", "COM.ANDROID.VERSION": "14"})
-    {'com.apple.quicktime.location.ISO6709': '+51.5-000.1/', 'TITLE': 'a', 'com.android.version': '14'}
+    >>> apple_cased({"COM.APPLE.QUICKTIME.LOCATION.ISO6709": "+51.5-000.1/", "TITLE": "a"})
+    {'com.apple.quicktime.location.ISO6709': '+51.5-000.1/', 'TITLE': 'a'}
     """
 
     def spelt(key: str) -> str:
-        if key != key.upper() or not key.lower().startswith(VENDOR_KEYS):
-            return key
-        return key.lower().replace(".iso6709", ".ISO6709")
+        return key.lower().replace(".iso6709", ".ISO6709") if key.lower().startswith(APPLE_KEYS) else key
 
     return {spelt(key): value for key, value in tags.items()}
 
@@ -198,7 +190,7 @@ class VideoSink(Sink):
         self.crf, self.preset, self.time_base, self.audio_samples = crf, preset, time_base, audio_samples
         self.sample_aspect = sample_aspect
         self.subtitle_streams, self._subtitle_routes = subtitles, None
-        self.tags, self.video_tags = vendor_cased(kept_tags(tags or {})), kept_tags(video_tags or {})
+        self.tags, self.video_tags = apple_cased(kept_tags(tags or {})), kept_tags(video_tags or {})
         if timecode:  # (mov and mp4 write it as a timecode track, Matroska as a tag)
             self.video_tags["timecode"] = timecode
         if wall_clock:  # (a recording: when it was made, not when the camera's stream or a file played live began)
@@ -242,7 +234,7 @@ class VideoSink(Sink):
             if self.to_stdout:
                 self.container = av.open("pipe:1", mode="w", format="matroska")
             else:
-                options = {"movflags": "+faststart" + ("+use_metadata_tags" if vendor_keys(self.tags) else "")
+                options = {"movflags": "+faststart" + ("+use_metadata_tags" if apple_keys(self.tags) else "")
                            } if self.path.suffix.lower() in FASTSTART else {}  # fmt: skip
                 self.container = av.open(str(self.path), mode="w", options=options)
         except ValueError:  # "Could not determine output format"

@@ -268,7 +268,10 @@ def test_a_drive_done_before_is_renamed_not_redone_when_its_folder_gains_or_lose
     opts = {"model": str(rule_onnx), "workers": 1, "concat": True, "masks": True, "stats": True, "quiet": True}
     assert roadseg.batch(card.parent, out, **opts).ok == 1
     made = (out / "Movie.mp4").read_bytes()
+    shutil.copytree(out, tmp_path / "copy")  # (its results.jsonl names the outputs in out/)
     write_video(card / "2026_1203_091500_0003F.MP4", split_frames(4))  # the next drive, an hour later
+    elsewhere = roadseg.batch(card.parent, tmp_path / "copy", **opts)  # another OUT: nothing taken from out/
+    assert (elsewhere.ok, elsewhere.skipped) == (2, 0) and (out / "Movie.mp4").read_bytes() == made
     run = subprocess.run([sys.executable, "-m", "roadseg", "batch", str(card.parent), "--concat", "--masks", "--stats",
                           "-o", str(out), "--model", str(rule_onnx), "--workers", "1"],
                          capture_output=True, text=True, timeout=120)  # fmt: skip
@@ -293,6 +296,8 @@ def test_a_drive_done_before_is_renamed_not_redone_when_its_folder_gains_or_lose
         "2026_1203_080000_0001F.masks", "2026_1203_080000_0001F.mp4", "2026_1203_080000_0001F.stats.json"]  # fmt: skip
     assert frame_count(out / "Movie.mp4") == 4
     assert roadseg.batch(card.parent, out, **{**opts, "force": True}).ok == 1  # --force still redoes it
+    mkv = roadseg.batch(card.parent, out, **{**opts, "suffix": ".mkv"})  # another container: made anew, not renamed
+    assert (mkv.ok, mkv.skipped) == (1, 0) and frame_count(out / "Movie.mkv") == frame_count(out / "Movie.mp4") == 4
 
 
 def test_a_drive_is_named_after_the_first_file_of_the_camera_it_joins(tmp_path: Path) -> None:

@@ -158,3 +158,14 @@ def test_pack_leaves_nothing_where_a_frame_cannot_be_read_and_a_frame_is_read_on
     cv2.imwrite(str(root / "val/0001TP_000001.jpg"), np.zeros((24, 32, 3), np.uint8))  # beside its PNG
     assert [s.image.name for s in CamVid(root, "val").samples] == [
         "0001TP_000000.png", "0001TP_000001.png", "0001TP_000002.jpg"]  # fmt: skip
+
+
+def test_pack_maps_a_fastai_copys_32_classes_onto_the_11(tmp_path):
+    from roadseg.data.camvid import pack
+
+    root = make_fastai(tmp_path / "fastai")
+    assert pack(root, tmp_path / "pk") == 4
+    for split in ("train", "val"):
+        packed, orig = CamVid(tmp_path / "pk", split), CamVid(root, split)
+        assert len(packed) == len(orig) and all(np.array_equal(packed[i][1], orig[i][1]) for i in range(len(orig)))
+    # (was: the 32-class labels copied as they are, read as wrong classes or refused)

@@ -639,3 +639,15 @@ def test_model_tools_refuse_in_one_line_what_would_lose_data_or_waste_a_run(smal
     again = CliRunner().invoke(main, ["quantize", str(int8), "-o", str(tmp_path / "q3.onnx"), "--data", str(data), "-y"])
     assert again.exit_code == 1 and "it is quantized already" in again.output, again.output  # (was: 45 warnings, then an error)
     assert not list(tmp_path.glob(".*.part"))
+
+
+def test_resume_takes_a_last_pt_from_before_the_schedule_and_refuses_a_best_pt(small_run, tmp_path):
+    from roadseg.errors import ModelError
+
+    state = torch.load(small_run / "run" / "last.pt", weights_only=False)
+    state["scheduler"] = {"last_epoch": 1}  # a run from before the Schedule kept torch's scheduler
+    del state["schedule"]
+    torch.save(state, tmp_path / "old.pt")
+    assert loop._resume_state(tmp_path / "old.pt")["scheduler"] == {"last_epoch": 1}  # (a review found it refused)
+    with pytest.raises(ModelError, match="holds the scored weights only"):
+        loop._resume_state(small_run / "run" / "best.pt")

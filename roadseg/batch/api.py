@@ -122,7 +122,8 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
                 summary.add(line)
             elif (earlier := _renamed(task, previous, key, model, settings, targets)) is not None:
                 moved = {**earlier, "input": task.input, "output": task.output, "renamed_from": earlier["output"]}
-                results.write(moved)
+                results.write(moved)  # (first: a crash before the move leaves the old name, done again next run)
+                move_outputs(replace(task, input=earlier["input"], output=earlier["output"]), task)
                 summary.add({"status": "skipped", "frames": earlier.get("frames")})
                 if not bopts.quiet:
                     print(f"{os.path.relpath(task.output, out)}: done before as "
@@ -140,20 +141,32 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
 
 def _renamed(task: Task, previous: dict[str, dict], key: dict, model: str, settings: str, targets: set[str]
              ) -> dict | None:  # fmt: skip
-    """``batch --concat``: the earlier ``ok`` line of this drive under another name, after its outputs
+    """``batch --concat``: the earlier ``ok`` line of this drive under its other name, after its outputs
     were moved to ``task``'s (:func:`~roadseg.batch.task.move_outputs`); ``None`` if there is none.
-    A folder's drive is named after the folder while it holds one drive and after its first file
-    once it holds several, so a card that gains a drive (or loses its oldest) renames its drives: the
-    same files (size, times, count), model and settings, made from this folder or one of its files."""
+    A folder's drive is named after the folder while it holds one drive (``OUT/a.mp4``) and after its
+    first file once it holds several (``OUT/a/<first>.mp4``), so a card that gains a drive (or loses its
+    oldest) renames its drives: the same files (size, times, count), model and settings, made from this
+    folder or one of its files, under that one other name (same OUT, same suffix)."""
     if not task.parts:
         return None
+    other = _other_name(task)
     for source in (os.path.dirname(task.parts[0]), *task.parts):
         line = previous.get(source)
-        output = str(line and line.get("output"))
-        if line is not None and output not in targets and is_done(line, Path(output), key, model, settings):
-            move_outputs(replace(task, input=source, output=output), task)
+        if (line is not None and str(line.get("output")) == other and other not in targets
+                and is_done(line, Path(other), key, model, settings)):  # fmt: skip
             return line
     return None
+
+
+def _other_name(task: Task) -> str:
+    """The name ``task``'s drive had (or will have) when its folder held several drives (or one)."""
+    target = Path(task.output)
+    if os.path.isdir(task.input):  # named after its folder: OUT/a.mp4 -> OUT/a/<first file>.mp4
+        from roadseg.pipeline.sources.concat import first_of_view
+
+        first = first_of_view([Path(p) for p in task.parts])
+        return str(target.with_name(target.name.removesuffix(target.suffix)) / (first.stem + target.suffix))
+    return str(target.parent.with_name(target.parent.name + target.suffix))  # OUT/a/<first>.mp4 -> OUT/a.mp4
 
 
 def _suffix(suffix: str) -> str:

@@ -296,8 +296,11 @@ def _check_reachable(address: str, ray: Any) -> str:
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
         return address
+    tls = os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true")  # (a TLS head: the connection is all we try)
     try:
         with socket.create_connection((host, int(port)), timeout=5) as conn:
+            if tls:
+                return address
             conn.settimeout(5)
             conn.sendall(HTTP2_PREFACE)  # a Ray head's GCS is a gRPC server: it answers with HTTP/2 SETTINGS
             reply = conn.recv(9)

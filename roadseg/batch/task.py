@@ -81,8 +81,9 @@ def move_outputs(old: Task, new: Task) -> None:
     there, and remove ``old``'s folder if that leaves it empty (``batch --concat``: a folder's drive
     renamed when the folder gains or loses a drive)."""
     for src, dst in zip(old.final, new.final, strict=True):
+        if dst is not None:
+            _remove_path(dst)  # (what is there is not this drive's, whether or not src has one to move)
         if src is not None and dst is not None and (src.exists() or src.is_symlink()):
-            _remove_path(dst)
             dst.parent.mkdir(parents=True, exist_ok=True)
             os.replace(src, dst)
     with suppress(OSError):  # (not empty: other outputs are there)

@@ -214,8 +214,9 @@ def split_holdout(names: list[str], holdout: tuple[str, ...], *, missing_ok: boo
 
 
 def pack(src: str | Path, dst: str | Path, *, splits=("train", "val"), quality: int = 95) -> int:
-    """Copy CamVid (SegNet layout) with images as JPEG (labels stay lossless PNG): ~36 MB for
-    train+val, small enough to carry to a GPU machine. Returns the number of images written."""
+    """Copy CamVid (either layout; written in SegNet's, fastai's 32 classes mapped onto the 11) with
+    images as JPEG (labels stay lossless PNG): ~36 MB for train+val, small enough to carry to a GPU
+    machine. Returns the number of images written."""
     import shutil
 
     src, dst = Path(src), Path(dst)
@@ -233,10 +234,13 @@ def pack(src: str | Path, dst: str | Path, *, splits=("train", "val"), quality: 
                 image = cv2.imread(str(s.image), cv2.IMREAD_COLOR) if s.image.is_file() else None
                 if image is None:
                     raise ValueError(f"cannot decode image: {s.image}")
-                read_label(s.label)  # (FileNotFoundError, ValueError: one line)
+                label = read_label(s.label)  # (FileNotFoundError, ValueError: one line)
                 if not cv2.imwrite(str(part / split / f"{s.image.stem}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, quality]):
                     raise OSError(f"cannot write {part / split / s.image.stem}.jpg")
-                shutil.copyfile(s.label, part / f"{split}annot" / f"{s.image.stem}.png")
+                if ds.lut is None:
+                    shutil.copyfile(s.label, part / f"{split}annot" / f"{s.image.stem}.png")
+                elif not cv2.imwrite(str(part / f"{split}annot" / f"{s.image.stem}.png"), ds.lut[label]):
+                    raise OSError(f"cannot write {part / split}annot/{s.image.stem}.png")  # (fastai's 32 classes, as 11)
                 n += 1
         if dst.exists():
             dst.rmdir()  # (empty)

@@ -163,7 +163,7 @@ def _resume_state(path: str | Path) -> dict:
         raise ModelError(f"cannot resume from {path}: {exc.__class__.__name__}: {reason_of(exc)}") from None
     if not isinstance(state, dict) or not isinstance(state.get("config"), dict) or "model" not in state:
         raise ModelError(f"cannot resume from {path}: it is not a roadseg training checkpoint")
-    if not state.get("optimizer") or not state.get("schedule"):
+    if not state.get("optimizer") or not (state.get("schedule") or state.get("scheduler")):  # (scheduler: older runs)
         raise ModelError(f"cannot resume from {path}: it holds the scored weights only (a best.pt or a half copy); "
                          "resume from the run's last.pt")  # fmt: skip
     return state

@@ -7,7 +7,8 @@ chunk: of two packets for one moment, the first read is kept). Following a leap 
 later packet "behind" it, so a packet that leaps (and a stream's first packet) is held until the
 next one says whether the stream really goes on from there, and a leap is kept only if it is also
 where the file is: near the time of the video packet read before it, or before the next one (a
-stream's start needs only its next packet: a file may keep all its audio after its picture).
+stream's start may also lie behind the picture, as where a file keeps its audio after it; never
+ahead of it, as a damaged first timestamp does).
 
 Example:
     >>> from fractions import Fraction
@@ -24,6 +25,9 @@ Example:
     >>> after = AudioTimeline()  # a file that keeps its audio after its picture: read when the video is at 12 s
     >>> [p.dts for ms in (0, 20, 40) for p in after.take(packet(ms), 1, 12.0)], after.dropped
     ([0, 20, 40], 0)
+    >>> ahead = AudioTimeline()  # a first timestamp damaged 30 s ahead: its packets go, the good ones stay
+    >>> [p.dts for ms in (30000, 30020, 0, 20, 40) for p in ahead.take(packet(ms), 1, 0.0)]
+    [0, 20, 40]
 """
 
 from __future__ import annotations
@@ -57,9 +61,11 @@ class AudioTimeline:
         if stream in self._held:
             held, held_video = self._held.pop(stream)
             held_span = _span(held)
-            near = [abs(held_span[0] - v) for v in (held_video, video) if v is not None]  # when read, or now
-            first = stream not in self._last  # (a file may keep its audio after its picture: no video to be near)
-            if _continues(held_span, span[0]) and (first or not near or min(near) <= INTERLEAVE):
+            seen = [v for v in (held_video, video) if v is not None]  # the video's time when it was read, and now
+            near = not seen or min(abs(held_span[0] - v) for v in seen) <= INTERLEAVE
+            # a stream's start may lie behind the picture (a file that keeps its audio after it), never ahead
+            behind = stream not in self._last and (not seen or held_span[0] <= max(seen) + INTERLEAVE)
+            if _continues(held_span, span[0]) and (near or behind):
                 yield from self._pass(held, stream)  # the stream goes on from there, next to the picture
             else:
                 self.dropped += 1  # the held packet was damage

@@ -5,6 +5,7 @@ import json
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -539,3 +540,28 @@ def test_an_ip_cameras_sound_is_recorded_in_step_with_its_picture(rule_onnx, tmp
     assert -0.2 < a_start - v_start < 0.1 and abs(a_end - v_end) < 0.25
     with av.open(str(out)) as c:
         assert c.streams.audio[0].codec_context.name == "aac"
+
+
+@pytest.mark.timeout(90)
+def test_a_stream_with_sound_that_drops_while_packets_wait_for_the_output_reconnects_without_a_crash(
+    rule_onnx, tmp_path
+) -> None:
+    """The model slowed to 10 frames/s (a loaded CPU): audio packets still wait for the output when the
+    stream drops. Closing the dropped connection freed the streams they point to, and muxing them was a
+    segmentation fault (exit -11) that lost the whole recording. In a subprocess: a crash must not end pytest."""
+    write_video(tmp_path / "clip.ts", split_frames(75, h=96, w=128), audio_seconds=3.0)
+    Twice.served = 0
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Twice, directory=str(tmp_path)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    slowed = ("import sys, time; from roadseg.pipeline.infer import OnnxSegmenter as O; real = O.predict; "
+              "O.predict = lambda self, f: (time.sleep(0.1), real(self, f))[1]; from roadseg.cli import "
+              "segment_video_cmd; segment_video_cmd(sys.argv[1:])")  # fmt: skip
+    out = tmp_path / "r.mp4"
+    try:
+        run = subprocess.run([sys.executable, "-c", slowed, f"http://127.0.0.1:{httpd.server_address[1]}/live.ts",
+                              "--model", str(rule_onnx), "-o", str(out), "--retries", "1", "--retry-delay", "0.05",
+                              "--device", "cpu", "-q"], capture_output=True, text=True, timeout=80)  # fmt: skip
+    finally:
+        httpd.shutdown()
+    assert run.returncode == 1 and "gave up after 1 reconnects; recording finalised" in run.stderr, run.stderr[-2000:]
+    assert read_video(out)["frames"] and read_video(out)["audio"]

@@ -158,6 +158,9 @@ class LiveSource:
         self._dropped = 0  # by the timelines of earlier connections, and audio read long before any frame
         self._clock: float | None = None  # the last frame's Frame.clock
         self._resized = False  # (said once)
+        # connections that dropped: their audio packets (and the first's streams, the output's templates)
+        # point into them, so they stay open while packets may still be on their way to the output
+        self._retired: list[av.container.InputContainer] = []
 
     @property
     def audio_dropped(self) -> int:
@@ -173,8 +176,20 @@ class LiveSource:
     def close(self) -> None:
         if self._mic is not None:
             self._mic.close()
-        if self.container is not None:
-            self.container.close()
+        for container in [*self._retired, self.container]:
+            if container is not None:
+                container.close()
+        self._retired, self.container = [], None
+
+    def _retire(self) -> None:
+        """Put the dropped connection aside, not closed: closing it freed the streams its queued audio
+        packets point to, and the output crashed (a segmentation fault) muxing them. The first connection
+        stays to the end (the output was made from its streams); of the others the last few stay (the
+        queues to the output are short), older ones are closed."""
+        self._retired.append(self.container)
+        self.container = None
+        while len(self._retired) > 1 + KEEP_RETIRED:
+            self._retired.pop(1).close()
 
     def expected_frames(self) -> None:
         return None  # a camera has no end
@@ -209,8 +224,7 @@ class LiveSource:
                     return
                 if self.kind == "camera":
                     raise SourceError(f"camera {self.spec} stopped delivering frames ({reason}); unplugged?")
-                self.container.close()
-                self.container = None
+                self._retire()
             attempt += 1
             if attempt > self.retries:
                 raise SourceError(f"stream {self.spec} lost ({reason}); gave up after {self.retries} reconnects")
@@ -317,6 +331,7 @@ class LiveSource:
 
 
 MAX_WAITING = 256  # audio packets kept while a connection's first frame is awaited (seconds of sound)
+KEEP_RETIRED = 3  # dropped connections kept open besides the first (their packets may still be queued)
 RESYNC = 5.0  # seconds a stream's timestamps may run away from its frames' arrival before it is tied again
 NO_TIMESTAMPS = 0x80  # FFmpeg's AVFMT_NOTIMESTAMPS: a format whose timestamps the demuxer makes up (mpjpeg, h264, mjpeg)
 MADE_UP = frozenset({"image2pipe"})  # numbers its pictures at a rate it is told, without that flag

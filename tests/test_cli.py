@@ -176,3 +176,11 @@ def test_stats_into_a_missing_folder_is_refused_before_any_work(split_video, rul
     out = tmp_path / "o.mp4"
     line = _one_line_error(run([split_video, "-o", out, "--model", rule_onnx, "--stats", tmp_path / "no/s.json"]))
     assert "for --stats does not exist" in line and not out.exists()
+
+
+def test_a_serve_address_out_of_range_is_a_usage_error(tmp_path):
+    from roadseg.cli import segment_video_cmd
+
+    for bad in ("127.0.0.1:99999", "127.0.0.1:0", "127.0.0.1:x", ":8080"):  # (the first was an OverflowError traceback)
+        r = CliRunner().invoke(segment_video_cmd, [str(tmp_path / "none.mp4"), "--live", "--serve", bad])
+        assert r.exit_code == 2 and "wants HOST:PORT" in r.output and r.exception.__class__ is SystemExit, (bad, r.output)

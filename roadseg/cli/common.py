@@ -142,8 +142,8 @@ def parse_hostport(value: str | None) -> tuple[str, int] | None:
     if value is None:
         return None
     host, _, port = value.rpartition(":")
-    if not host or not port.isdigit():
-        raise click.BadParameter(f"wants HOST:PORT (e.g. 127.0.0.1:8080), not {value!r}")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise click.BadParameter(f"wants HOST:PORT (e.g. 127.0.0.1:8080; a port from 1 to 65535), not {value!r}")
     return host, int(port)
 
 

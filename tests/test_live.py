@@ -565,3 +565,28 @@ def test_a_stream_with_sound_that_drops_while_packets_wait_for_the_output_reconn
         httpd.shutdown()
     assert run.returncode == 1 and "gave up after 1 reconnects; recording finalised" in run.stderr, run.stderr[-2000:]
     assert read_video(out)["frames"] and read_video(out)["audio"]
+
+
+class Always(Twice):
+    """A web server that sends a .ts file without a length (FFmpeg then knows no duration): every request
+    gets it whole, from its start."""
+
+    def do_GET(self) -> None:  # noqa: N802
+        Twice.served = 0
+        super().do_GET()
+
+
+@pytest.mark.timeout(60)
+def test_a_file_served_without_a_length_that_plays_from_its_start_again_is_not_recorded_for_ever(rule_onnx, tmp_path):
+    write_video(tmp_path / "clip.ts", split_frames(20, h=96, w=128))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Always, directory=str(tmp_path)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    out = tmp_path / "r.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [f"http://127.0.0.1:{httpd.server_address[1]}/clip.ts", "--model",
+                                               str(rule_onnx), "-o", str(out), "--retries", "2", "--retry-delay",
+                                               "0.05", "--device", "cpu"])  # fmt: skip
+    httpd.shutdown()
+    # (was: reopened and recorded again for ever, each pass earning the retries back)
+    assert r.exit_code == 1 and "gave up after 2 reconnects; recording finalised" in r.output, r.output
+    assert r.output.count("began again from its start (a file served without a length?)") == 1
+    assert len(read_video(out)["frames"]) <= 3 * 20

@@ -161,6 +161,10 @@ class LiveSource:
         # connections that dropped: their audio packets (and the first's streams, the output's templates)
         # point into them, so they stay open while packets may still be on their way to the output
         self._retired: list[av.container.InputContainer] = []
+        self._first_time: float | None = None  # the stream time of the first connection's first frame
+        self._replays = False  # a reconnection began at that time again: the same media from its start
+        self._said_replay = False
+        self._first_end: float | None = None  # the stream time the first connection ended at
 
     @property
     def audio_dropped(self) -> int:
@@ -208,8 +212,9 @@ class LiveSource:
                 reason = "end of stream"
                 try:
                     for item in self._items(index):
-                        if isinstance(item, Frame):
-                            attempt = 0  # a stream that delivers again earns its retries back
+                        if isinstance(item, Frame) and not self._replays:
+                            attempt = 0  # a stream that delivers again earns its retries back (one that plays
+                            # its start again does not: a file served without a length, reopened for ever)
                             index += 1
                         yield item
                         if self.stop.is_set():
@@ -224,6 +229,8 @@ class LiveSource:
                     return
                 if self.kind == "camera":
                     raise SourceError(f"camera {self.spec} stopped delivering frames ({reason}); unplugged?")
+                if self._first_end is None:
+                    self._first_end = self.last_time
                 self._retire()
             attempt += 1
             if attempt > self.retries:
@@ -269,7 +276,7 @@ class LiveSource:
         numbers their frames at a made-up 25 fps) is timed by arrival alone. Audio read before the first frame (the decoder holds a few frames back) waits
         for it.
         """
-        t0, pts0 = time.monotonic(), None
+        t0, pts0, index0 = time.monotonic(), None, first_index
         self._dropped += self._timeline.dropped
         self._timeline = timeline = AudioTimeline()
         shift: float | None = None  # capture time minus stream time, in seconds
@@ -294,6 +301,15 @@ class LiveSource:
             captured, clock = time.monotonic(), None
             if vf.pts is not None and vf.time_base is not None:
                 self.last_time = t = float(vf.pts * vf.time_base)
+                if self._first_time is None:
+                    self._first_time = t
+                elif first_index == index0 and self.reconnects and abs(t - self._first_time) < 1e-3:
+                    if not self._said_replay:
+                        log.warning("%s began again from its start (a file served without a length?); it is recorded "
+                                    "again each time it is reopened, at most --retries times", self.spec)  # fmt: skip
+                    self._replays = self._said_replay = True
+                elif self._replays and self._first_end is not None and t > self._first_end + 1.0:
+                    self._replays = False  # (it went on past where the first connection ended: a camera that restarted)
                 if stamped:
                     if shift is None or abs(t + shift - captured) > RESYNC:
                         shift = self._tie(t, captured)

@@ -590,3 +590,23 @@ def test_a_file_served_without_a_length_that_plays_from_its_start_again_is_not_r
     assert r.exit_code == 1 and "gave up after 2 reconnects; recording finalised" in r.output, r.output
     assert r.output.count("began again from its start (a file served without a length?)") == 1
     assert len(read_video(out)["frames"]) <= 3 * 20
+
+
+def test_a_stream_joined_between_keyframes_with_no_picture_size_is_one_line(rule_onnx, tmp_path):
+    src = tmp_path / "gop.ts"
+    with av.open(str(src), "w") as out:  # one keyframe, at the start: a camera's long GOP
+        vs = out.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt, vs.options = 128, 96, "yuv420p", {"g": "1000", "preset": "ultrafast"}
+        for image in split_frames(100, h=96, w=128):
+            for packet in vs.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                out.mux(packet)
+        for packet in vs.encode():
+            out.mux(packet)
+    data = src.read_bytes()
+    joined = tmp_path / "joined.ts"  # what a receiver gets joining after the keyframe: no picture size in it
+    joined.write_bytes(data[(len(data) // 2) // 188 * 188 :])
+    r = CliRunner().invoke(segment_video_cmd, [str(joined), "--live", "-o", str(tmp_path / "o.mp4"), "--model",
+                                               str(rule_onnx), "--device", "cpu"])  # fmt: skip
+    # (was: "cannot set up encoder 'libx264' ...: Invalid argument", the output made at 0x0)
+    assert r.exit_code == 1 and "gave no picture size within 5 s" in r.output.splitlines()[-1], r.output
+    assert not (tmp_path / "o.mp4").exists()

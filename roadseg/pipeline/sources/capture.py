@@ -139,6 +139,10 @@ class LiveSource:
                                            lambda c: c.close())  # fmt: skip
         self.container = container
         self.info = VideoInfo.from_container(self.container, self.spec)
+        if not (self.info.width and self.info.height):  # (the outputs are made at the size the stream says)
+            self.container.close()
+            raise SourceError(f"{self.spec} gave no picture size within 5 s (a stream joined between keyframes, "
+                              "whose next keyframe is further off?); try again, or have it send keyframes more often")  # fmt: skip
         if (size := self.camera.get("video_size")) and size != f"{self.info.width}x{self.info.height}":
             log.warning("camera %s gives %dx%d, not the %s asked (it does not offer that size%s)", self.spec,
                         self.info.width, self.info.height, size,

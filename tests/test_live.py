@@ -610,3 +610,13 @@ def test_a_stream_joined_between_keyframes_with_no_picture_size_is_one_line(rule
     # (was: "cannot set up encoder 'libx264' ...: Invalid argument", the output made at 0x0)
     assert r.exit_code == 1 and "gave no picture size within 5 s" in r.output.splitlines()[-1], r.output
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_a_streams_password_is_not_in_its_messages(rule_onnx, tmp_path):
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"rtsp://admin:hunter2@127.0.0.1:{port}/stream1"
+    r = CliRunner().invoke(segment_video_cmd, [url, "-o", str(tmp_path / "o.mp4"), "--model", str(rule_onnx)])
+    assert r.exit_code == 1 and f"rtsp://admin:***@127.0.0.1:{port}/stream1" in r.output, r.output
+    assert "hunter2" not in r.output  # (was: the password in the log)

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -172,6 +173,15 @@ def stream_length(s) -> float | None:
     return tag_duration(s.metadata.get("DURATION"))
 
 
+def redacted(url: str) -> str:
+    """``url`` as messages show it: a password in it (``rtsp://user:secret@cam``) as ``***``.
+
+    >>> redacted("rtsp://admin:hunter2@192.168.1.10:554/stream1"), redacted("clip.mp4")
+    ('rtsp://admin:***@192.168.1.10:554/stream1', 'clip.mp4')
+    """
+    return re.sub(r"^([a-zA-Z][\w+.-]*://[^/:@]*):[^/@]*@", r"\1:***@", url)
+
+
 def open_container(target: str, *, what: str = "file", format: str | None = None, options: dict | None = None,
                    timeout: tuple[float, float] | None = None, hwaccel: str | None = None):  # fmt: skip
     """``av.open`` for reading, with a one-line :class:`SourceError` for everything that can go wrong.
@@ -210,12 +220,12 @@ def open_container(target: str, *, what: str = "file", format: str | None = None
                               "found; a repair tool such as untrunc can rebuild it from a good file recorded by the same camera") from None  # fmt: skip
         if what == "file":
             raise SourceError(f"not a readable video: {target} ({reason_of(exc)})") from None
-        raise SourceError(f"cannot open {what} {target}: {reason_of(exc)}") from None
+        raise SourceError(f"cannot open {what} {redacted(target)}: {reason_of(exc)}") from None
     stream = picture_stream(container)
     if stream is None:
         cover = " (only a cover picture)" if container.streams.video else ""
         container.close()
-        name = target if what == "file" else f"{what} {target}"
+        name = target if what == "file" else f"{what} {redacted(target)}"
         raise SourceError(f"no video stream in {name}{cover}")
     stream.thread_type = "AUTO"  # frame/slice threads, FFmpeg picks the count
     return container

@@ -35,6 +35,7 @@ from roadseg.pipeline.sources.base import (
     codec_of,
     open_container,
     picture_stream,
+    redacted,
     retimed,
     rgb_picture,
     scaled_to,
@@ -127,6 +128,7 @@ class LiveSource:
                  container: av.container.InputContainer | None = None, audio: bool = True,
                  camera: dict[str, str] | None = None, audio_input: str | None = None) -> None:  # fmt: skip
         self.spec = str(spec)
+        self.shown = redacted(self.spec)  # (what messages call it: no password)
         self.kind = capture_args(self.spec)[3]
         self.pace = self.kind == "file" if pace is None else pace
         self.retries, self.retry_delay, self.hwaccel, self.camera = retries, retry_delay, hwaccel, camera or {}
@@ -141,13 +143,13 @@ class LiveSource:
         self.info = VideoInfo.from_container(self.container, self.spec)
         if not (self.info.width and self.info.height):  # (the outputs are made at the size the stream says)
             self.container.close()
-            raise SourceError(f"{self.spec} gave no picture size within 5 s (a stream joined between keyframes, "
+            raise SourceError(f"{self.shown} gave no picture size within 5 s (a stream joined between keyframes, "
                               "whose next keyframe is further off?); try again, or have it send keyframes more often")  # fmt: skip
         if (size := self.camera.get("video_size")) and size != f"{self.info.width}x{self.info.height}":
-            log.warning("camera %s gives %dx%d, not the %s asked (it does not offer that size%s)", self.spec,
+            log.warning("camera %s gives %dx%d, not the %s asked (it does not offer that size%s)", self.shown,
                         self.info.width, self.info.height, size,
                         " in that format" if "input_format" in self.camera else "")  # fmt: skip
-        say_if_hdr(picture_stream(self.container), self.spec)
+        say_if_hdr(picture_stream(self.container), self.shown)
         self.audio_streams = list(self.container.streams.audio) if audio else []
         self._audio = {s.index: codec_of(s) for s in self.audio_streams}  # what a reconnected stream must match
         self._mic = None
@@ -227,18 +229,18 @@ class LiveSource:
                     reason = reason_of(exc)
                 if self.kind == "file":  # read once, never "reconnected" (that replayed a damaged file forever)
                     if reason != "end of stream":
-                        log.warning("stopped reading %s at damaged data (%s)", self.spec, reason)
+                        log.warning("stopped reading %s at damaged data (%s)", self.shown, reason)
                     return
                 if reason == "end of stream" and self._finished():
                     return
                 if self.kind == "camera":
-                    raise SourceError(f"camera {self.spec} stopped delivering frames ({reason}); unplugged?")
+                    raise SourceError(f"camera {self.shown} stopped delivering frames ({reason}); unplugged?")
                 if self._first_end is None:
                     self._first_end = self.last_time
                 self._retire()
             attempt += 1
             if attempt > self.retries:
-                raise SourceError(f"stream {self.spec} lost ({reason}); gave up after {self.retries} reconnects")
+                raise SourceError(f"stream {self.shown} lost ({reason}); gave up after {self.retries} reconnects")
             delay = min(self.retry_delay * 2 ** (attempt - 1), 30.0)
             log.warning("stream lost (%s); reconnecting in %.1f s (attempt %d/%d)", reason, delay, attempt, self.retries)
             if self.stop.wait(delay):
@@ -310,7 +312,7 @@ class LiveSource:
                 elif first_index == index0 and self.reconnects and abs(t - self._first_time) < 1e-3:
                     if not self._said_replay:
                         log.warning("%s began again from its start (a file served without a length?); it is recorded "
-                                    "again each time it is reopened, at most --retries times", self.spec)  # fmt: skip
+                                    "again each time it is reopened, at most --retries times", self.shown)  # fmt: skip
                     self._replays = self._said_replay = True
                 elif self._replays and self._first_end is not None and t > self._first_end + 1.0:
                     self._replays = False  # (it went on past where the first connection ended: a camera that restarted)
@@ -336,7 +338,7 @@ class LiveSource:
             return image
         if not self._resized:
             self._resized = True
-            log.warning("%s's picture changed size from %dx%d to %dx%d; scaling it to the first size", self.spec,
+            log.warning("%s's picture changed size from %dx%d to %dx%d; scaling it to the first size", self.shown,
                         want[1], want[0], image.shape[1], image.shape[0])  # fmt: skip
         return scaled_to(image, want)
 

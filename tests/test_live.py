@@ -339,19 +339,27 @@ def test_a_reconnected_streams_picture_and_sound_go_on_after_what_was_recorded(r
     first's and most of its sound was refused: 118 of 188 audio packets, ending at 2.5 s of 3.6 s of picture."""
     write_video(tmp_path / "clip.ts", split_frames(50, h=96, w=128), audio_seconds=2.0)  # 2 s, 94 AAC packets
     Twice.served = 0
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Twice, directory=str(tmp_path)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    out = tmp_path / "r.mp4"
-    r = CliRunner().invoke(segment_video_cmd, [f"http://127.0.0.1:{httpd.server_address[1]}/live.ts", "--model",
-                                               str(rule_onnx), "-o", str(out), "--retries", "1", "--retry-delay",
-                                               "0.05", "--device", "cpu"])  # fmt: skip
-    httpd.shutdown()
+    r, out = _record_served(Twice, tmp_path, rule_onnx, retries=1)
     assert r.exit_code == 1 and "recording finalised" in r.output, r.output
     frames, _, v_end = spans(out)["video"]
     packets, a_start, a_end = spans(out)["audio"]
     assert v_end == pytest.approx(4.0, abs=0.3) and a_end == pytest.approx(v_end, abs=0.2)
     assert packets >= 2 * 94 - 10  # (a packet or two of each connection from before its first frame)
     assert read_video(out)["pts"] == sorted(read_video(out)["pts"])
+
+
+def _record_served(handler, tmp_path, rule_onnx, *, retries: int):
+    """``segment-video http://.../clip.ts -o r.mp4`` against a local server of ``tmp_path`` by ``handler``."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(tmp_path)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    out = tmp_path / "r.mp4"
+    try:
+        r = CliRunner().invoke(segment_video_cmd, [f"http://127.0.0.1:{httpd.server_address[1]}/clip.ts", "--model",
+                                                   str(rule_onnx), "-o", str(out), "--retries", str(retries),
+                                                   "--retry-delay", "0.05", "--device", "cpu"])  # fmt: skip
+    finally:
+        httpd.shutdown()
+    return r, out
 
 
 class FakeWindow:
@@ -579,13 +587,7 @@ class Always(Twice):
 @pytest.mark.timeout(60)
 def test_a_file_served_without_a_length_that_plays_from_its_start_again_is_not_recorded_for_ever(rule_onnx, tmp_path):
     write_video(tmp_path / "clip.ts", split_frames(20, h=96, w=128))
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Always, directory=str(tmp_path)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    out = tmp_path / "r.mp4"
-    r = CliRunner().invoke(segment_video_cmd, [f"http://127.0.0.1:{httpd.server_address[1]}/clip.ts", "--model",
-                                               str(rule_onnx), "-o", str(out), "--retries", "2", "--retry-delay",
-                                               "0.05", "--device", "cpu"])  # fmt: skip
-    httpd.shutdown()
+    r, out = _record_served(Always, tmp_path, rule_onnx, retries=2)
     # (was: reopened and recorded again for ever, each pass earning the retries back)
     assert r.exit_code == 1 and "gave up after 2 reconnects; recording finalised" in r.output, r.output
     assert r.output.count("began again from its start (a file served without a length?)") == 1

@@ -91,10 +91,10 @@ def test_call_interruptibly_returns_raises_and_cleans_up_what_comes_too_late():
     assert call_interruptibly(lambda: 42, "t") == 42
     with pytest.raises(OSError, match="refused"):
         call_interruptibly(lambda: (_ for _ in ()).throw(OSError("refused")), "t")
-    cleaned = threading.Event()
+    cleaned, release = threading.Event(), threading.Event()
 
     def slow() -> str:
-        time.sleep(0.3)
+        release.wait(10)  # (blocks until the Ctrl-C was seen: on a loaded machine a fixed sleep could end first)
         return "container"
 
     timer = threading.Timer(0.05, _thread.interrupt_main)  # Ctrl-C while the call blocks
@@ -102,7 +102,8 @@ def test_call_interruptibly_returns_raises_and_cleans_up_what_comes_too_late():
     with pytest.raises(KeyboardInterrupt):
         call_interruptibly(slow, "t", cleanup=lambda c: cleaned.set())
     assert [t.name for t in abandoned_calls()] == ["roadseg-t"]  # still running: the CLI must not finalise beside it
-    assert cleaned.wait(2)  # the late result was closed, not leaked
+    release.set()
+    assert cleaned.wait(5)  # the late result was closed, not leaked
     deadline = time.monotonic() + 2
     while abandoned_calls() and time.monotonic() < deadline:
         time.sleep(0.01)

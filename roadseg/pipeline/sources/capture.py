@@ -306,7 +306,15 @@ class LiveSource:
                     return
             captured, clock = time.monotonic(), None
             if vf.pts is not None and vf.time_base is not None:
-                self.last_time = t = float(vf.pts * vf.time_base)
+                t = float(vf.pts * vf.time_base)
+                if stamped and shift is not None and self.last_time is not None and t < self.last_time - RESTART:
+                    # the stream's clock started again (an encoder restarted, a looped file): tie it anew, and judge
+                    # its sound afresh (the old timeline took every packet after the restart for a step back)
+                    shift = self._tie(t, captured)
+                    self._dropped += timeline.dropped
+                    timeline = self._timeline = AudioTimeline()
+                    t0, pts0 = captured, vf.pts  # (a file played live is paced from here on)
+                self.last_time = t
                 if self._first_time is None:
                     self._first_time = t
                 elif first_index == index0 and self.reconnects and abs(t - self._first_time) < 1e-3:
@@ -355,6 +363,7 @@ class LiveSource:
 MAX_WAITING = 256  # audio packets kept while a connection's first frame is awaited (seconds of sound)
 KEEP_RETIRED = 3  # dropped connections kept open besides the first (their packets may still be queued)
 RESYNC = 5.0  # seconds a stream's timestamps may run away from its frames' arrival before it is tied again
+RESTART = 0.5  # seconds a stream's timestamps may step back before its clock counts as started again
 NO_TIMESTAMPS = 0x80  # FFmpeg's AVFMT_NOTIMESTAMPS: a format whose timestamps the demuxer makes up (mpjpeg, h264, mjpeg)
 MADE_UP = frozenset({"image2pipe"})  # numbers its pictures at a rate it is told, without that flag
 

@@ -101,7 +101,7 @@ class RayPool:
             if address.startswith("ray://"):
                 raise BatchError(f"{address}: Ray Client addresses are not taken; run the batch on a node of the "
                                  "cluster with --ray auto, or give the head's HOST:6379")  # fmt: skip
-            self._address = _check_reachable(address, ray)
+            self._address = _check_reachable(address)
             keep = _signal_handlers()  # (ray.init puts its own in, which ends the driver without its summary)
             try:
                 ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
@@ -282,7 +282,7 @@ class RayPool:
         self.close()
 
 
-def _check_reachable(address: str, ray: Any) -> str:
+def _check_reachable(address: str) -> str:
     """The cluster's ``host:port`` (``auto`` resolved as Ray resolves it), after checking that a Ray head
     answers there: one line now, not Ray's connection retries (a quarter of an hour, deaf to Ctrl-C,
     where something else listens on the port). BatchError if nothing or something else answers."""
@@ -293,12 +293,11 @@ def _check_reachable(address: str, ray: Any) -> str:
             address = canonicalize_bootstrap_address_or_die("auto")
         except (ImportError, AttributeError, ConnectionError, RuntimeError, ValueError):
             return address  # (ray.init says what it finds, at once, where there is nothing)
-    host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
+    if (where := _hostport(address)) is None:
         return address
     tls = os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true")  # (a TLS head: the connection is all we try)
     try:
-        with socket.create_connection((host, int(port)), timeout=5) as conn:
+        with socket.create_connection(where, timeout=5) as conn:
             if tls:
                 return address
             conn.settimeout(5)
@@ -315,13 +314,18 @@ def _check_reachable(address: str, ray: Any) -> str:
 HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
 
 
+def _hostport(address: str) -> tuple[str, int] | None:
+    """``host:port`` as a socket address; None for ``auto`` and other forms."""
+    host, _, port = address.rpartition(":")
+    return (host, int(port)) if host and port.isdigit() else None
+
+
 def _answers(address: str) -> bool:
     """Whether something accepts connections at ``host:port`` (True for ``auto`` and other forms)."""
-    host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
+    if (where := _hostport(address)) is None:
         return True
     try:
-        socket.create_connection((host, int(port)), timeout=2).close()
+        socket.create_connection(where, timeout=2).close()
         return True
     except OSError:
         return False

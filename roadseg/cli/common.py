@@ -9,7 +9,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -89,6 +90,19 @@ def check_model_output(output: str, inputs: Sequence[str], overwrite: bool) -> N
     if blocked is not None:
         fail(f"cannot create {output}: {blocked} is a file, not a folder")
     path.parent.mkdir(parents=True, exist_ok=True)  # (no permission ...: one line, from handle_errors)
+
+
+@contextmanager
+def staged(output: str) -> Iterator[Path]:
+    """A name beside ``output`` to write it under: renamed to ``output`` when the block ends well,
+    removed when it fails (Ctrl-C too), so that nothing half-made or unchecked takes its place."""
+    part = Path(output).with_name(f".{Path(output).name}.part")
+    try:
+        yield part
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    part.replace(output)
 
 
 def setup_logging() -> None:

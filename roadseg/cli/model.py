@@ -7,7 +7,7 @@ import os
 
 import click
 
-from roadseg.cli.common import Finite, check_model_output, fail, handle_errors, parse_size
+from roadseg.cli.common import Finite, check_model_output, fail, handle_errors, parse_size, staged
 from roadseg.export.quantize import CALIBRATION_METHODS  # numpy only at import: the runtime CLI loads it
 
 
@@ -148,17 +148,15 @@ def export_cmd(checkpoint, output, input_size, fp16_weights, half, verify_images
     net, state = load_checkpoint(checkpoint)  # a file that is not one: ModelError, one line
     meta = training_metadata(state) if state.get("config") or state.get("soup") else {}
     frames = _verify_frames(verify_images) if verify_images else None  # (read before the file is written)
-    part = Path(output).with_name(f".{Path(output).name}.part")  # (an output replaced only when it is verified)
     try:
-        export_onnx(net, part, input_size=parse_size(input_size), metadata=meta, fp16_weights=fp16_weights, half=half)
-        report = verify_parity(net, part, frames=frames,
-                               min_agreement=verify.HALF_MIN_AGREEMENT if half else verify.MIN_AGREEMENT)
-    except BaseException as exc:  # (Ctrl-C too: nothing half-made is left)
-        part.unlink(missing_ok=True)
-        if isinstance(exc, ExportCheckError):
-            fail(f"{exc} (the export was removed; {output} is not written)")
-        raise
-    path = part.replace(output)
+        with staged(output) as part:  # (the output is replaced only by a verified export)
+            export_onnx(net, part, input_size=parse_size(input_size), metadata=meta, fp16_weights=fp16_weights,
+                        half=half)  # fmt: skip
+            report = verify_parity(net, part, frames=frames,
+                                   min_agreement=verify.HALF_MIN_AGREEMENT if half else verify.MIN_AGREEMENT)
+    except ExportCheckError as exc:
+        fail(f"{exc} (the export was removed; {output} is not written)")
+    path = Path(output)
     size_mb = Path(path).stat().st_size / 1e6
     click.echo(f"wrote {path} ({size_mb:.1f} MB); parity {json.dumps(report)}")
 
@@ -239,18 +237,15 @@ def quantize_cmd(model, output, data, count, method, holdout, overwrite) -> None
         frames = load_calibration_frames(data, count, holdout=tuple(holdout))
     except (FileNotFoundError, ValueError) as exc:
         fail(str(exc))
-    part = Path(output).with_name(f".{Path(output).name}.part")  # (an output replaced only when it is checked)
     try:
-        quantize_int8(model, part, frames, method=method)
-        OnnxSegmenter(part, providers="cpu")  # still obeys the contract
-    except BaseException as exc:  # (Ctrl-C too: nothing half-made is left)
-        part.unlink(missing_ok=True)
-        if isinstance(exc, ValueError):  # onnxruntime's calibrator on a graph it cannot quantize
-            fail(f"cannot quantize {model}: {exc}")
-        if isinstance(exc, ModelError):
-            fail(f"quantized model breaks the contract: {exc}")
-        raise
-    path = part.replace(output)
+        with staged(output) as part:  # (the output is replaced only by a file that obeys the contract)
+            quantize_int8(model, part, frames, method=method)
+            OnnxSegmenter(part, providers="cpu")
+    except ValueError as exc:  # onnxruntime's calibrator on a graph it cannot quantize
+        fail(f"cannot quantize {model}: {exc}")
+    except ModelError as exc:
+        fail(f"quantized model breaks the contract: {exc}")
+    path = Path(output)
     click.echo(f"wrote {path} ({Path(path).stat().st_size / 1e6:.1f} MB); score it with: roadseg eval {path} --data {data}"
                + "".join(f" --holdout {h}" for h in holdout))
 

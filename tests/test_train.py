@@ -615,7 +615,7 @@ def test_model_tools_refuse_in_one_line_what_would_lose_data_or_waste_a_run(smal
         ([*run, "--select", "check"], "--select check scores the frames --holdout holds out"),
         ([*run, "--batch-size", "20"], "2 training frames make no batch of 20"),
         ([*run, "--holdout", "0001TP:1.5"], "FRACTION is the share"),
-        ([*run[:-1], str(tmp_path / "afile" / "run")], "Not a directory"),
+        ([*run[:-1], str(tmp_path / "afile" / "run"), "--batch-size", "2"], "Not a directory"),
         (["pack-data", str(data), str(data)], "exists and is not empty"),  # (was: a JPEG beside each PNG, read twice)
         (["pack-data", str(data), str(small_run / "run")], "exists and is not empty"),
     ]  # fmt: skip
@@ -631,7 +631,7 @@ def test_model_tools_refuse_in_one_line_what_would_lose_data_or_waste_a_run(smal
     torch.save([1, 2], tmp_path / "list.pt")
     r = CliRunner().invoke(main, [*run, "--encoder-weights", str(tmp_path / "list.pt")])
     assert r.exit_code == 1 and "holds no state dict of encoder weights (a list)" in r.output, r.output  # (a TypeError)
-    assert ckpt.read_bytes() == kept and not any((tmp_path / "run").glob("*"))  # (refused before any work)
+    assert ckpt.read_bytes() == kept and not (tmp_path / "run").exists()  # (refused before any work, no folder made)
     assert sorted(p.name for p in (data / "train").iterdir()) == ["0001TP_000000.png", "0001TP_000001.png"]
     int8 = tmp_path / "q.onnx"
     ok = CliRunner().invoke(main, ["quantize", str(fp32), "-o", str(int8), "--data", str(data), "--frames", "2"])

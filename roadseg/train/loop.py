@@ -232,7 +232,6 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None) -> dict:
     if cfg.eval_every < 1 or (cfg.max_steps is not None and cfg.max_steps < 1):
         raise ValueError("--eval-every and --max-steps count epochs and steps: 1 or more")
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
     device = pick_device(cfg.device)
@@ -256,6 +255,7 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None) -> dict:
     if steps == 0:
         raise ValueError(f"{len(train_set)} training frames make no batch of {cfg.batch_size}: lower --batch-size"
                          + (" or hold less out (--holdout)" if cfg.holdout else ""))  # fmt: skip
+    out.mkdir(parents=True, exist_ok=True)  # (after the checks: a run refused leaves no folder behind)
     opt = _optimizer(cfg, model)
     ema = EMA(model, cfg.ema) if cfg.ema > 0 else None
     start, best, best_epoch, history = 0, -1.0, -1, []

@@ -235,12 +235,11 @@ def pack(src: str | Path, dst: str | Path, *, splits=("train", "val"), quality: 
                 if image is None:
                     raise ValueError(f"cannot decode image: {s.image}")
                 label = read_label(s.label)  # (FileNotFoundError, ValueError: one line)
-                if not cv2.imwrite(str(part / split / f"{s.image.stem}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, quality]):
-                    raise OSError(f"cannot write {part / split / s.image.stem}.jpg")
-                if ds.lut is None:
-                    shutil.copyfile(s.label, part / f"{split}annot" / f"{s.image.stem}.png")
-                elif not cv2.imwrite(str(part / f"{split}annot" / f"{s.image.stem}.png"), ds.lut[label]):
-                    raise OSError(f"cannot write {part / split}annot/{s.image.stem}.png")  # (fastai's 32 classes, as 11)
+                label = label if ds.lut is None else ds.lut[label]  # (fastai's 32 classes, as the 11)
+                for path, picture, options in ((part / split / f"{s.image.stem}.jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality]),
+                                               (part / f"{split}annot" / f"{s.image.stem}.png", label, [])):  # fmt: skip
+                    if not cv2.imwrite(str(path), picture, options):
+                        raise OSError(f"cannot write {path}")
                 n += 1
         if dst.exists():
             dst.rmdir()  # (empty)

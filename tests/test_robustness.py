@@ -858,6 +858,35 @@ def test_a_front_camera_at_a_higher_resolution_than_the_others_is_still_the_one_
     assert "4 files of the dashcam's rear camera" in r.output, r.output
 
 
+def _catted(tmp_path: Path, *parts: Path) -> Path:
+    """``parts`` joined byte for byte, as ``cat a.ts b.ts > joined.ts`` joins a dashcam's recordings."""
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(b"".join(p.read_bytes() for p in parts))
+    return joined
+
+
+def _audio_seconds_at(path: Path) -> list[float]:
+    with av.open(str(path)) as c:
+        return [float(p.pts * p.time_base) for p in c.demux(c.streams.audio[0]) if p.size and p.pts is not None]
+
+
+@pytest.mark.parametrize("later", [0.0, 100.0])
+def test_transport_streams_joined_with_cat_keep_their_sound_in_step_with_the_picture(rule_onnx, tmp_path, later):
+    # the second recording's clock starts where the first's did (a step back), or 100 s on (a leap ahead)
+    first = write_video(tmp_path / "a.ts", split_frames(50, h=96, w=128), audio_seconds=2.0)
+    second = write_video(tmp_path / "b.ts", split_frames(50, h=96, w=128), audio_seconds=2.0, offset=later)
+    joined, out = _catted(tmp_path, first, second), tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(joined), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0 and "audio" not in r.output, r.output
+    # was: the clock stepping back 2 s, the 95 audio packets after the step were dropped as damaged; leaping
+    # 98 s ahead, the output held a 98-s pause
+    v, sound = read_video(out), _audio_seconds_at(out)
+    assert len(v["frames"]) == 100 and len(sound) == len(_audio_seconds_at(joined)) == 190
+    assert v["seconds"][-1] == pytest.approx(4.0, abs=0.1)  # one timeline, the second part right after the first
+    own = read_video(second)["seconds"][0] - _audio_seconds_at(second)[0]  # its picture's start after its sound's
+    assert v["seconds"][50] - sound[95] == pytest.approx(own, abs=0.01)  # in step as in its own file
+
+
 def _box(kind: bytes, payload: bytes) -> bytes:
     return (8 + len(payload)).to_bytes(4, "big") + kind + payload
 

@@ -37,6 +37,7 @@ from roadseg.pipeline.sources.base import (
     video_streams,
 )
 from roadseg.pipeline.sources.capture import HTTP_SCHEMES, open_capture
+from roadseg.pipeline.sources.clock import TS_DISCONT, Clock
 from roadseg.pipeline.sources.hdr import say_if_hdr
 
 log = logging.getLogger("roadseg")
@@ -136,6 +137,8 @@ class VideoSource:
         self.height = height
         self._scaled: tuple[int, int] | None = None  # the stored picture's size to decode at, where --height scales it
         self.audio = AudioTimeline()  # audio packets with timestamps that cannot be right are dropped there
+        # a transport stream's clock may start again midway (recordings joined with cat): read as one timeline
+        self.clock = Clock() if self.container.format.flags & TS_DISCONT else None
         self._length = self._video_length()
         self.subtitles_dropped = 0  # subtitle packets timed where the video is not (damaged timestamps)
         self.data_dropped = 0  # data packets timed where the video is not
@@ -263,7 +266,7 @@ class VideoSource:
                 with contextlib.suppress(Exception):  # back where reading began, if the index allows
                     self.container.seek(0, backward=True, any_frame=False)
         video = self._video_start()  # then the time of the last video packet read: where the file is
-        for packet in self._packets():
+        for packet in self._joined(self._packets()):
             if packet.stream is not None and packet.stream.type == "audio":
                 if packet.size:
                     yield from self._in_window(self.audio.take(packet, packet.stream.index, video))
@@ -364,6 +367,15 @@ class VideoSource:
                 return
             failed = 0
             yield packet
+
+    def _joined(self, packets: Iterable[av.Packet]) -> Iterator[av.Packet]:
+        """``packets`` on one timeline where the file's clock starts again midway (:class:`Clock`)."""
+        if self.clock is None:
+            yield from packets
+            return
+        for packet in packets:
+            yield from self.clock.take(packet, None if packet.stream is None else packet.stream.index)
+        yield from self.clock.flush()
 
     def _decode(self, packet: av.Packet) -> list:
         drained = self._drained

@@ -1,0 +1,125 @@
+"""One timeline for a file whose clock starts again midway: two recordings joined byte for byte
+(``cat a.ts b.ts``, as dashcams and users do), a broadcast whose encoder restarted.
+
+Only formats whose clock may jump are read so (FFmpeg's ``AVFMT_TS_DISCONT``: MPEG-TS, MPEG-PS); a
+wrap of their 33-bit clock FFmpeg unwraps itself. A packet that lands more than :data:`STEP_BACK`
+seconds behind where its stream was expected, or more than :data:`LEAP` ahead (FFmpeg's own
+threshold), is held until the next packet of its stream says whether the stream goes on from there:
+then the clock started again, and the stream's packets from that one on are moved so that it follows
+on where it was (sound and picture by the same amount, where one fits both: they keep the step
+between them that the file gives them); or from where it was: then only that packet's timestamp was
+damaged, and it is passed as it came, for the checks after to judge.
+
+Example:
+    >>> from fractions import Fraction
+    >>> def packet(ms):
+    ...     p = av.Packet(b"x")
+    ...     p.pts, p.dts, p.duration, p.time_base = ms, ms, 40, Fraction(1, 1000)
+    ...     return p
+    >>> clock = Clock()
+    >>> [p.pts for ms in (1000, 1040, 1080, 0, 40, 80) for p in clock.take(packet(ms), 0)]  # a second recording
+    [1000, 1040, 1080, 1120, 1160, 1200]
+    >>> [p.pts for ms in (-2000, 120, 60000, 60040) for p in clock.take(packet(ms), 0)]  # damage, then a leap
+    [-880, 1240, 1280, 1320]
+    >>> clock.restarts, round(clock.skipped[0], 3)
+    (2, 59.84)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import av
+
+STEP_BACK = 0.5  # seconds a stream may step back before its clock counts as started again
+LEAP = 10.0  # seconds a stream may leap ahead before its clock counts as started again (FFmpeg's dts_delta_threshold)
+TS_DISCONT = 0x200  # FFmpeg's AVFMT_TS_DISCONT: a format whose timestamps may jump
+
+
+class Clock:
+    """Move each stream's packets after a restart of the file's clock so that they follow on; count the restarts.
+
+    Each stream is judged on its own (at a join the demuxer may give the next recording's sound before the
+    last picture of the one before it), and takes the move that another stream's restart found where
+    that one fits it too (within :data:`STEP_BACK`), so that sound and picture stay as the file has them.
+    """
+
+    def __init__(self) -> None:
+        self.moves: list[float] = []  # seconds added to the timestamps after each restart found, in order
+        self.skipped: dict[int, float] = {}  # stream -> seconds of the file's clock that leaps ahead took out
+        self._move: dict[int, int] = {}  # stream -> its place in ``moves`` (none: not moved)
+        self._last: dict[int, tuple[float, float]] = {}  # stream -> (time, where its next packet is expected), moved
+        self._held: dict[int, tuple[av.Packet, float]] = {}  # stream -> (packet that stepped, the move it asks for)
+
+    @property
+    def restarts(self) -> int:
+        return len(self.moves)
+
+    def take(self, packet: av.Packet, stream: int | None) -> Iterator[av.Packet]:
+        """The packets to pass now for ``packet`` of ``stream`` (None: of no stream, such as the empty
+        packet that drains a decoder): none while a step waits for its stream's next packet, else the
+        held one and it, retimed."""
+        t = _time(packet)
+        if stream is None:
+            yield from self.flush()
+        if stream is None or t is None:
+            yield packet
+            return
+        if stream in self._held:
+            step, asked = self._held.pop(stream)
+            restarted = abs(t - _time(step) - _duration(step)) < abs(t + self._offset(stream) - self._last[stream][1])
+            if restarted:  # (the stream goes on from the step, not from where it was: its clock started again)
+                self._restart(stream, _time(step), asked)
+            yield self._pass(step, stream, remember=restarted)  # (a damaged step says nothing of its stream)
+        last = self._last.get(stream)
+        ahead = 0.0 if last is None else t + self._offset(stream) - last[1]
+        if ahead < -STEP_BACK or ahead > LEAP:
+            self._held[stream] = (packet, self._offset(stream) - ahead)
+            return
+        yield self._pass(packet, stream)
+
+    def flush(self) -> Iterator[av.Packet]:
+        """What is held, as it came (steps that no packet of their stream vouched for): at the end of the input."""
+        held, self._held = self._held, {}
+        for stream, (packet, _) in held.items():
+            yield self._pass(packet, stream, remember=False)
+
+    def _offset(self, stream: int) -> float:
+        n = self._move.get(stream)
+        return 0.0 if n is None else self.moves[n]
+
+    def _restart(self, stream: int, t: float, asked: float) -> None:
+        """Move ``stream`` from its step at ``t`` on: by a restart another stream found since its own last
+        one, where that puts the step within :data:`STEP_BACK` of where the stream was expected, else by
+        ``asked`` (a restart of its own)."""
+        expected, own = self._last[stream][1], self._move.get(stream, -1)
+        fits = (n for n in range(own + 1, len(self.moves)) if abs(t + self.moves[n] - expected) <= STEP_BACK)
+        n = next(fits, None)
+        if n is None:
+            self.moves.append(asked)
+            n = len(self.moves) - 1
+        self.skipped[stream] = self.skipped.get(stream, 0.0) + max(0.0, self._offset(stream) - self.moves[n])
+        self._move[stream] = n
+
+    def _pass(self, packet: av.Packet, stream: int, *, remember: bool = True) -> av.Packet:
+        offset, t = self._offset(stream), _time(packet)
+        if offset:
+            ticks = round(offset / packet.time_base)
+            packet.pts = None if packet.pts is None else packet.pts + ticks
+            packet.dts = None if packet.dts is None else packet.dts + ticks
+        if remember:
+            t += offset
+            last = self._last.get(stream)
+            spacing = _duration(packet) or (t - last[0] if last is not None and t > last[0] else 0.0)
+            self._last[stream] = (t, t + spacing)
+        return packet
+
+
+def _time(packet: av.Packet) -> float | None:
+    """A packet's decoding time (its presentation time where it has none), seconds of its own clock."""
+    stamp = packet.pts if packet.dts is None else packet.dts
+    return None if stamp is None or not packet.time_base else float(stamp * packet.time_base)
+
+
+def _duration(packet: av.Packet) -> float:
+    return float((packet.duration or 0) * packet.time_base) if packet.time_base else 0.0

@@ -218,11 +218,13 @@ class VideoSource:
         return self.audio.dropped
 
     def expected_frames(self) -> int | None:
-        """Frames the container promises between ``start`` and ``start + duration`` (None when unknown)."""
+        """Frames the container promises between ``start`` and ``start + duration`` (None when unknown), less
+        those of the pauses in its clock taken out so far (:class:`Clock`: its length counts them)."""
         info = self.info
         if info.frames is None or info.fps is None:
             return None
-        left = max(0.0, (info.duration or 0) - self.start) if info.duration else None
+        skipped = self.clock.skipped.get(self.stream.index, 0.0) if self.clock else 0.0
+        left = max(0.0, (info.duration or 0) - skipped - self.start) if info.duration else None
         if self.duration is not None:
             left = self.duration if left is None else min(left, self.duration)
         return info.frames if left is None else min(info.frames, round(left * float(info.fps)))

@@ -888,6 +888,22 @@ def test_transport_streams_joined_with_cat_keep_their_sound_in_step_with_the_pic
     assert v["seconds"][50] - sound[95] == pytest.approx(own, abs=0.01)  # in step as in its own file
 
 
+def test_a_transport_stream_whose_codec_changes_midway_is_decoded_to_its_end(rule_onnx, tmp_path):
+    # two cameras' recordings joined with cat: H.264, then MPEG-4 under the same stream (PID)
+    first = write_video(tmp_path / "a.ts", split_frames(50, h=96, w=128), audio_seconds=2.0)
+    second = write_video(tmp_path / "b.ts", [f[:, ::-1].copy() for f in split_frames(50, h=96, w=128)],
+                         audio_seconds=2.0, codec="mpeg4", offset=2.0)  # fmt: skip
+    joined, out = _catted(tmp_path, first, second), tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(joined), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0 and "its video changes from h264 to mpeg4" in r.output, r.output
+    assert "could not be decoded" not in r.output, r.output  # (was: 48 frames, the MPEG-4 ones refused unsaid)
+    frames = read_video(out)["frames"]
+    with av.open(str(joined)) as c:
+        assert len(frames) == sum(1 for p in c.demux(video=0) if p.size) > 90  # every picture, in order:
+    sides = [f[:, :64, 0].mean() > f[:, 64:, 0].mean() for f in frames]  # red left (the first) or right (the second)
+    assert sides == [True] * sides.index(False) + [False] * (len(sides) - sides.index(False)), sides
+
+
 def _box(kind: bytes, payload: bytes) -> bytes:
     return (8 + len(payload)).to_bytes(4, "big") + kind + payload
 

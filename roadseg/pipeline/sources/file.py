@@ -38,6 +38,7 @@ from roadseg.pipeline.sources.base import (
 )
 from roadseg.pipeline.sources.capture import HTTP_SCHEMES, open_capture
 from roadseg.pipeline.sources.clock import TS_DISCONT, Clock
+from roadseg.pipeline.sources.decoder import Decoder
 from roadseg.pipeline.sources.hdr import say_if_hdr
 
 log = logging.getLogger("roadseg")
@@ -130,6 +131,7 @@ class VideoSource:
         self._shift = self.origin + self.start  # seconds taken off every timestamp
         self.lost = 0
         self._drained = False  # whether an empty packet has drained the decoder
+        self.decoder = Decoder(self.stream, self.path, self.container.format)  # (follows a change of codec)
         self.decoded = 0
         self.rotation = 0
         self.unreadable: str | None = None  # why reading stopped early, where damaged data broke the demuxer
@@ -383,7 +385,7 @@ class VideoSource:
         drained = self._drained
         self._drained = drained or not packet.size  # (an empty packet drains the decoder, for good)
         try:
-            return self.stream.decode(packet if packet.stream is not None else None)
+            return self.decoder.decode(packet if packet.stream is not None else None)
         except (av.error.FFmpegError, ValueError):
             if not drained or packet.size:  # (a second empty packet, after a join's end, finds it drained: no loss)
                 self.lost += 1  # corrupt data: keep what decodes, count what does not

@@ -1,0 +1,110 @@
+"""The decoder of a file's video stream, which follows the stream where its codec changes midway: two
+recordings joined byte for byte (``cat a.ts b.ts``) from cameras that encode differently, H.264 and
+then MPEG-4 under one stream of an MPEG-TS. FFmpeg's demuxer reads the new codec from the stream's
+table, but the decoder opened with the file stays the first one and refuses every picture after.
+
+In a format that allows it (FFmpeg's ``AVFMT_TS_DISCONT``: MPEG-TS, MPEG-PS), where a packet is
+refused, the file is opened again at the keyframe before it (such a stream reads from any packet) to
+see the stream's codec there; if it is another, a decoder of that codec decodes the pictures from
+that keyframe on, and one line says so. Otherwise the packet was damage, and the refusal is passed
+on (the source counts it).
+
+Example:
+    >>> import av
+    >>> with av.open("sample_videos/road.mp4") as c:
+    ...     decoder = Decoder(c.streams.video[0], "sample_videos/road.mp4", c.format)
+    ...     frames = [f for p in c.demux(video=0) for f in decoder.decode(p if p.size else None)]
+    >>> len(frames), decoder.codec
+    (150, 'h264')
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import av
+
+from roadseg.pipeline.sources.base import codec_of
+from roadseg.pipeline.sources.clock import TS_DISCONT
+
+log = logging.getLogger("roadseg")
+MAX_LOOKS = 16  # times a file is opened again to see whether its codec changed (refusals are mostly damage)
+MAX_GOP = 300  # packets kept since the last keyframe, to decode again with a new codec's decoder
+
+
+class Decoder:
+    """Decode ``stream`` of the file at ``path`` (of ``format``, an ``av.ContainerFormat``), following a change
+    of its codec where the format allows one."""
+
+    def __init__(self, stream, path: str, format) -> None:
+        self.stream, self.path, self.format_name = stream, path, format.name
+        self._follows = bool(format.flags & TS_DISCONT)
+        self._context = None  # a decoder made here, where the codec changed (else the stream's own decodes)
+        self.codec = codec_of(stream)
+        self._gop: list[av.Packet] = []  # the packets since the last keyframe, that keyframe first
+        self._looked: set[int] = set()  # file positions of the keyframes looked at
+
+    def decode(self, packet: av.Packet | None) -> list:
+        """The frames ``packet`` completes (None: drain); raises as PyAV does where it is refused and the
+        codec did not change."""
+        if packet is not None and packet.is_keyframe:
+            self._gop = []
+        if packet is not None and len(self._gop) < MAX_GOP:
+            self._gop.append(packet)
+        try:
+            return self._decoded(packet)
+        except (av.error.FFmpegError, ValueError):
+            frames = self._changed()
+            if frames is None:
+                raise
+            return frames
+
+    def _changed(self) -> list | None:
+        """Where the stream's codec changed at the last keyframe: the old decoder's last pictures and those
+        since that keyframe, by a decoder of the new codec, which decodes on; None where it did not change."""
+        key = self._gop[0] if self._gop else None
+        if key is None or not key.is_keyframe or key.pos is None or key.pos < 0 or key.pos in self._looked:
+            return None
+        if not self._follows or len(self._looked) >= MAX_LOOKS or not Path(self.path).is_file():
+            return None
+        self._looked.add(key.pos)
+        codec = self._codec_at(key.pos)
+        if codec is None or codec == self.codec:
+            return None
+        try:
+            context = av.CodecContext.create(codec, "r")
+            context.thread_type = "AUTO"
+            frames = [f for p in self._gop for f in context.decode(p)]
+        except (av.error.FFmpegError, ValueError):
+            return None
+        try:
+            frames = self._decoded(None) + frames  # (what the old decoder still held comes first)
+        except (av.error.FFmpegError, ValueError):
+            pass
+        at = "" if key.pts is None or not key.time_base else f" at {float(key.pts * key.time_base):.2f} s"
+        log.warning("%s: its video changes from %s to %s%s (recordings joined?); decoding on as %s",
+                    Path(self.path).name, self.codec, codec, at, codec)  # fmt: skip
+        self._context, self.codec = context, codec
+        for f in frames:
+            f.time_base = self.stream.time_base  # (a decoder made here has no time base of its own)
+        return frames
+
+    def _codec_at(self, pos: int) -> str | None:
+        """The codec of this stream (by its id: a transport stream's PID) where the file is read from ``pos``."""
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(pos)
+                with av.open(f, format=self.format_name, metadata_errors="replace") as there:
+                    same = [s for s in there.streams.video if s.id == self.stream.id]
+                    return codec_of(same[0]) if same else None
+        except Exception:  # noqa: BLE001 - whatever does not read there says nothing of a change
+            return None
+
+    def _decoded(self, packet: av.Packet | None) -> list:
+        if self._context is None:
+            return self.stream.decode(packet)
+        frames = self._context.decode(packet)
+        for f in frames:
+            f.time_base = self.stream.time_base
+        return frames

@@ -888,6 +888,25 @@ def test_transport_streams_joined_with_cat_keep_their_sound_in_step_with_the_pic
     assert v["seconds"][50] - sound[95] == pytest.approx(own, abs=0.01)  # in step as in its own file
 
 
+@pytest.mark.parametrize("start", [1.2, 1.5])
+def test_start_and_duration_count_on_the_one_timeline_of_transport_streams_joined_with_cat(rule_onnx, tmp_path, start):
+    # 2 s + 2 s, the second recording's clock starting where the first's did; its picture mirrored (red right)
+    first = write_video(tmp_path / "a.ts", split_frames(50, h=96, w=128), audio_seconds=2.0)
+    second = write_video(tmp_path / "b.ts", [f[:, ::-1].copy() for f in split_frames(50, h=96, w=128)],
+                         audio_seconds=2.0)  # fmt: skip
+    joined, out = _catted(tmp_path, first, second), tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(joined), "-o", str(out), "--model", str(rule_onnx), "-q",
+                                               "--start", str(start), "--duration", "1"])  # fmt: skip
+    # was: sought by the file's own clock, which repeats after the join: 4 frames (from 1.2 s) or 12 (from 1.5 s),
+    # all of the second recording, none of the first; with --duration 0.4, "no video frames after --start 1.2s"
+    assert r.exit_code == 0, r.output
+    v = read_video(out)
+    sides = [f[:, :64, 0].mean() > f[:, 64:, 0].mean() for f in v["frames"]]  # the first recording's, then the second's
+    assert 24 <= len(sides) <= 25 and sides == sorted(sides, reverse=True), sides
+    assert sum(sides) == pytest.approx((2 - start) * 25, abs=1), sides  # (the frames from `start` to the join)
+    assert v["seconds"][0] < 0.05 and len(_audio_seconds_at(out)) == pytest.approx(47, abs=2)  # a second of sound
+
+
 def test_a_transport_stream_whose_codec_changes_midway_is_decoded_to_its_end(rule_onnx, tmp_path):
     # two cameras' recordings joined with cat: H.264, then MPEG-4 under the same stream (PID)
     first = write_video(tmp_path / "a.ts", split_frames(50, h=96, w=128), audio_seconds=2.0)

@@ -43,6 +43,7 @@ from roadseg.pipeline.sources.hdr import say_if_hdr
 
 log = logging.getLogger("roadseg")
 MAX_BROKEN_READS = 64  # failed reads in a row after which files joined by --concat are taken as broken for good
+MAX_HELD = 600  # video packets held while a file is read up to --start undecoded (VideoSource._up_to_start)
 
 
 def left_out(container, video, audio, others=()) -> str:
@@ -91,7 +92,8 @@ class VideoSource:
         path: the input file, or an http(s) URL of one.
         audio: also yield the audio packets.
         start: seconds to skip, counted from the file's first timestamp (as FFmpeg's ``-ss``); output
-            timestamps are shifted so that the clip starts at 0 (at ``start``'s frame).
+            timestamps are shifted so that the clip starts at 0 (at ``start``'s frame). In a file whose
+            clock may start again midway (:class:`Clock`), on its one timeline: read up to there, not sought.
         duration: seconds to keep after ``start`` (``None`` = to the end).
         hwaccel: decode on a hardware device (``cuda``, ``qsv`` ...); falls back to the CPU with a
             one-line warning where the device is missing.
@@ -141,6 +143,7 @@ class VideoSource:
         self.audio = AudioTimeline()  # audio packets with timestamps that cannot be right are dropped there
         # a transport stream's clock may start again midway (recordings joined with cat): read as one timeline
         self.clock = Clock() if self.container.format.flags & TS_DISCONT else None
+        self._held: list[av.Packet] | None = None  # video packets since the last keyframe, while read up to --start
         self._length = self._video_length()
         self.subtitles_dropped = 0  # subtitle packets timed where the video is not (damaged timestamps)
         self.data_dropped = 0  # data packets timed where the video is not
@@ -261,7 +264,9 @@ class VideoSource:
         return video is None or t <= video + 3600.0
 
     def _demuxed(self) -> Iterator[Frame | av.Packet]:
-        if self.start > 0:
+        # a file whose clock may start again midway is read up to --start, not sought by a clock that repeats
+        self._held = [] if self.start > 0 and self.clock is not None else None
+        if self.start > 0 and self._held is None:
             try:
                 self._seek()
             except (av.error.FFmpegError, OSError) as exc:  # a damaged index: decode up to start instead
@@ -287,7 +292,7 @@ class VideoSource:
             stamp = packet.pts if packet.dts is None else packet.dts
             if stamp is not None and packet.time_base:
                 video = float(stamp * packet.time_base)
-            for vf in self._decode(packet):
+            for vf in (vf for p in self._up_to_start(packet) for vf in self._decode(p)):
                 t = None if vf.pts is None or vf.time_base is None else float(vf.pts * vf.time_base) - self.origin
                 if t is not None and t < self.start - 1e-6:
                     continue
@@ -296,6 +301,25 @@ class VideoSource:
                 frame = self._frame(vf)
                 if frame is not None:
                     yield frame
+
+    def _up_to_start(self, packet: av.Packet) -> list[av.Packet]:
+        """The video packets to decode for ``packet``: itself, or where a file whose clock may start again
+        midway (:class:`Clock`) is read up to ``start`` on its one timeline, none before, then those since
+        the last keyframe. Its own clock repeats after a restart, so a seek by it may land in the wrong
+        recording; reading its packets without decoding them costs little (demuxing only)."""
+        held = self._held
+        if held is None:
+            return [packet]
+        if packet.is_keyframe:
+            held.clear()  # (a decoder starts there: nothing before it is needed)
+        held.append(packet)
+        stamp = packet.pts if packet.dts is None else packet.dts
+        reached = packet.stream is None or (stamp is not None and packet.time_base is not None
+                                            and float(stamp * packet.time_base) - self.origin >= self.start)  # fmt: skip
+        if reached:
+            self._held = None
+            return held
+        return [held.pop(0)] if len(held) > MAX_HELD else []  # (no keyframe for long: decode as it comes)
 
     def _seek(self) -> None:
         """Seek to where decoding reaches ``start``'s frame. A seek lands on the keyframe before its target
@@ -335,7 +359,7 @@ class VideoSource:
 
     def _video_start(self) -> float | None:
         """Where the video stream starts (seconds), if the container says so and no seek moved us."""
-        return None if self.start else self._stream_start()
+        return None if self.start and self.clock is None else self._stream_start()  # (a Clock's file is not sought)
 
     def _stream_start(self) -> float | None:
         """Where the video stream starts (seconds of the file's clock), if the container says so."""

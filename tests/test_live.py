@@ -640,3 +640,51 @@ def test_a_stream_whose_clock_starts_again_keeps_its_sound_in_step(rule_onnx, tm
     packets, _, a_end = spans(out)["audio"]
     assert v_end == pytest.approx(2.6, abs=0.2) and a_end == pytest.approx(v_end, abs=0.2), (v_end, a_end)
     assert packets >= (47 + 75) - 10  # (a few around the restart)
+
+
+class CodecChanged(SimpleHTTPRequestHandler):
+    """A live TS stream whose camera changed codec: the first request gets 2 s of H.264 and then 10 s of
+    MPEG-4 under the same stream (PID), later ones the MPEG-4 alone (what the camera sends now)."""
+
+    served = 0
+
+    def do_GET(self) -> None:  # noqa: N802
+        CodecChanged.served += 1
+        data = open(f"{self.directory}/{'joined' if CodecChanged.served == 1 else 'b'}.ts", "rb").read()
+        self.send_response(200)
+        self.send_header("Content-Type", "video/mp2t")
+        self.end_headers()  # no length: like a live stream
+        with contextlib.suppress(OSError):  # (the recording stops when it has its frames)
+            for i in range(0, len(data), 188 * 40):
+                self.wfile.write(data[i : i + 188 * 40])
+                self.wfile.flush()
+                time.sleep(0.01)
+        self.close_connection = True
+
+    def log_message(self, *a) -> None:
+        return None
+
+
+@pytest.mark.timeout(60)
+def test_a_live_stream_whose_decoder_refuses_every_picture_is_opened_again_and_the_refusals_counted(rule_onnx,
+                                                                                                  tmp_path):  # fmt: skip
+    a = write_video(tmp_path / "a.ts", split_frames(50, h=96, w=128))
+    b = write_video(tmp_path / "b.ts", [f[:, ::-1].copy() for f in split_frames(250, h=96, w=128)], codec="mpeg4",
+                    offset=2.0)  # (mirrored: red on the right)  # fmt: skip
+    (tmp_path / "joined.ts").write_bytes(a.read_bytes() + b.read_bytes())
+    CodecChanged.served = 0
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(CodecChanged, directory=str(tmp_path)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    out, stats = tmp_path / "r.mp4", tmp_path / "stats.json"
+    try:
+        r = CliRunner().invoke(segment_video_cmd, [f"http://127.0.0.1:{httpd.server_address[1]}/live.ts", "-o", str(out),
+                                                   "--model", str(rule_onnx), "--device", "cpu", "--max-frames", "80",
+                                                   "--retry-delay", "0.05", "--stats", str(stats)])  # fmt: skip
+    finally:
+        httpd.shutdown()
+    # was: every MPEG-4 packet refused without a word or a count, the picture frozen until the stream ended
+    assert r.exit_code == 0 and "refused every video packet for 5 s" in r.output, r.output
+    lost = json.loads(stats.read_text())["lost_packets"]
+    assert 120 <= lost <= 130 and f"{lost} video packets of http://" in r.output, r.output  # 5 s at 25 fps
+    frames = read_video(out)["frames"]
+    assert sum(f[:, :64, 0].mean() < f[:, 64:, 0].mean() for f in frames) >= 10  # the new codec's, after reconnecting

@@ -58,7 +58,7 @@ from roadseg.pipeline.sources import (
     is_live_input,
     open_url,
 )
-from roadseg.pipeline.sources.base import SensorBox, say_sensor_boxes
+from roadseg.pipeline.sources.base import SensorBox, redacted, say_sensor_boxes
 from roadseg.pipeline.sources.capture import HTTP_SCHEMES, camera_options, capture_args
 from roadseg.pipeline.sources.concat import concat_source
 from roadseg.pipeline.suffixes import AUDIO_SUFFIXES, IMAGE_SUFFIXES
@@ -367,6 +367,9 @@ def _result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Writer
     if lost and not source.live:
         log.warning("%d of about %d frames could not be decoded (damaged or truncated input); %s holds the %d that did",
                     lost, expected, opts.output, frames)  # fmt: skip
+    elif lost:  # (a live source's: video packets its decoder refused, where the picture held still)
+        log.warning("%d video packet%s of %s could not be decoded (damaged, or a codec the stream changed to); the "
+                    "picture held still over them", lost, "s"[: lost != 1], redacted(str(opts.input)))  # fmt: skip
     audio_dropped = source.audio_dropped + writer.dropped("audio_dropped")
     if overflow := writer.queue.overflow if writer.queue is not None else 0:
         log.warning("dropped %d audio packets that waited while the recording fell behind the stream (a slow disk or "

@@ -114,7 +114,6 @@ class LiveSource:
     """
 
     live = True
-    lost = 0  # a live source drops frames at the newest-frame slot instead (counted there)
     subtitle_streams = ()
     data_streams = ()
     audio_samples: dict = {}  # (nothing is read ahead: the output checks the audio streams by their parameters)
@@ -134,6 +133,7 @@ class LiveSource:
         self.retries, self.retry_delay, self.hwaccel, self.camera = retries, retry_delay, hwaccel, camera or {}
         self.stop = stop or threading.Event()
         self.reconnects = 0
+        self.lost = 0  # video packets the decoder refused (frames the model skips are counted at the newest-frame slot)
         self.last_time: float | None = None
         # PyAV swallows Ctrl-C while a stream connects: open in a thread so the caller sees it at once
         if container is None:
@@ -227,6 +227,8 @@ class LiveSource:
                             return
                 except (av.error.FFmpegError, OSError, IndexError) as exc:  # IndexError: PyAV, on a stream found late
                     reason = reason_of(exc)
+                except SourceError as exc:  # (its decoder refused every picture for a while: :meth:`_decoded`)
+                    reason = str(exc)
                 if self.kind == "file":  # read once, never "reconnected" (that replayed a damaged file forever)
                     if reason != "end of stream":
                         log.warning("stopped reading %s at damaged data (%s)", self.shown, reason)
@@ -252,9 +254,12 @@ class LiveSource:
         return duration is not None and self.last_time is not None and self.last_time >= duration / av.time_base - 0.5
 
     def _decoded(self) -> Iterator:
-        """Decoded pictures and the audio packets, in stream order; a corrupt packet is skipped (as a file
-        source does), not taken for a lost stream."""
-        stream = picture_stream(self.container)
+        """Decoded pictures and the audio packets, in stream order; a corrupt packet is skipped and counted
+        (``lost``, as a file source does), not taken for a lost stream. Where the decoder refuses every
+        packet for :data:`REFUSED` seconds of the stream (a camera whose codec changed, H.264 to MPEG-4: the
+        decoder opened with the connection refuses the rest), raises :class:`SourceError`, so that the
+        connection is opened again (its decoder then the stream's codec's) or the run ends with one line."""
+        stream, refused = picture_stream(self.container), Refusals(float(self.info.fps or 25))
         audio = [s for s in self.container.streams.audio if self._audio.get(s.index) == codec_of(s)]
         if len(audio) < len(self._audio) and self.reconnects:
             log.warning("the reconnected stream's audio is not the one recorded so far; going on without it")
@@ -265,9 +270,16 @@ class LiveSource:
                     yield packet
                 continue
             try:
-                yield from packet.decode()
+                frames = packet.decode()
             except (av.error.FFmpegError, ValueError):
+                self.lost += 1
+                if (seconds := refused.add(packet)) >= REFUSED:
+                    raise SourceError(f"its decoder ({codec_of(stream)}) refused every video packet for {seconds:.0f} s: "
+                                      "damaged, or the stream's codec changed") from None  # fmt: skip
                 continue
+            if frames:
+                refused.clear()
+            yield from frames
 
     def _items(self, first_index: int) -> Iterator[Frame | av.Packet]:
         """One connection's frames, stamped with their capture time, and its audio packets.
@@ -360,9 +372,36 @@ class LiveSource:
         return shift
 
 
+class Refusals:
+    """The video packets a decoder refused in a row: how many seconds of the stream they span, by the steps
+    between their timestamps (a step that is missing, backwards or over a second, as damage makes, counts
+    as one frame at ``fps``).
+
+    >>> refused = Refusals(fps=25.0)
+    >>> [refused.add(av.Packet(b"x")) for _ in range(3)], refused.clear(), refused.add(av.Packet(b"x"))
+    ([0.04, 0.08, 0.12], None, 0.04)
+    """
+
+    def __init__(self, fps: float) -> None:
+        self.frame = 1 / fps
+        self.clear()
+
+    def clear(self) -> None:
+        self.seconds, self._last = 0.0, None
+
+    def add(self, packet: av.Packet) -> float:
+        stamp = packet.pts if packet.dts is None else packet.dts
+        t = None if stamp is None or not packet.time_base else float(stamp * packet.time_base)
+        step = None if t is None or self._last is None else t - self._last
+        self.seconds += step if step is not None and 0 < step <= 1.0 else self.frame
+        self._last = t if t is not None else self._last
+        return self.seconds
+
+
 MAX_WAITING = 256  # audio packets kept while a connection's first frame is awaited (seconds of sound)
 KEEP_RETIRED = 3  # dropped connections kept open besides the first (their packets may still be queued)
 RESYNC = 5.0  # seconds a stream's timestamps may run away from its frames' arrival before it is tied again
+REFUSED = 5.0  # seconds of a stream whose every video packet its decoder refused before the connection counts as lost
 RESTART = 0.5  # seconds a stream's timestamps may step back before its clock counts as started again
 NO_TIMESTAMPS = 0x80  # FFmpeg's AVFMT_NOTIMESTAMPS: a format whose timestamps the demuxer makes up (mpjpeg, h264, mjpeg)
 MADE_UP = frozenset({"image2pipe"})  # numbers its pictures at a rate it is told, without that flag

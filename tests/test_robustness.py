@@ -907,6 +907,18 @@ def test_start_and_duration_count_on_the_one_timeline_of_transport_streams_joine
     assert v["seconds"][0] < 0.05 and len(_audio_seconds_at(out)) == pytest.approx(47, abs=2)  # a second of sound
 
 
+def test_a_transport_streams_sound_whose_first_packet_reads_a_wrap_of_its_clock_on_is_kept(rule_onnx, tmp_path):
+    # 12 s muxed picture first: the sound's first packet (AAC priming, just below 0) comes 2 s into the file,
+    # where FFmpeg has set its clock's wrap and reads it 26.5 hours (2**33 / 90000 s) on
+    src, out = write_video(tmp_path / "w.ts", split_frames(300, h=96, w=128), audio_seconds=12.0), tmp_path / "o.mkv"
+    assert _audio_seconds_at(src)[0] > 95000 and len(_audio_seconds_at(src)) == 564
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0, r.output
+    # was: the step back from there to 0 taken for a restart of the clock, all the sound moved 26.5 hours on and
+    # 563 of its 564 packets dropped as damaged
+    assert len(_audio_seconds_at(out)) >= 563, r.output
+
+
 def test_a_transport_stream_whose_codec_changes_midway_is_decoded_to_its_end(rule_onnx, tmp_path):
     # two cameras' recordings joined with cat: H.264, then MPEG-4 under the same stream (PID)
     first = write_video(tmp_path / "a.ts", split_frames(50, h=96, w=128), audio_seconds=2.0)

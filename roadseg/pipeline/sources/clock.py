@@ -2,7 +2,9 @@
 (``cat a.ts b.ts``, as dashcams and users do), a broadcast whose encoder restarted.
 
 Only formats whose clock may jump are read so (FFmpeg's ``AVFMT_TS_DISCONT``: MPEG-TS, MPEG-PS); a
-wrap of their 33-bit clock FFmpeg unwraps itself. A packet that lands more than :data:`STEP_BACK`
+wrap of their 33-bit clock FFmpeg unwraps itself, and a jump of one wrap (:data:`WRAP`) that it left (a
+stream's first packet below 0, AAC priming read after the picture's first seconds, is read 26.5 hours
+on) is no restart: such packets pass as they came. A packet that lands more than :data:`STEP_BACK`
 seconds behind where its stream was expected, or more than :data:`LEAP` ahead (FFmpeg's own
 threshold), is held until the next packet of its stream says whether the stream goes on from there:
 then the clock started again, and the stream's packets from that one on are moved so that it follows
@@ -34,6 +36,7 @@ import av
 STEP_BACK = 0.5  # seconds a stream may step back before its clock counts as started again
 LEAP = 10.0  # seconds a stream may leap ahead before its clock counts as started again (FFmpeg's dts_delta_threshold)
 TS_DISCONT = 0x200  # FFmpeg's AVFMT_TS_DISCONT: a format whose timestamps may jump
+WRAP = 2**33 / 90000  # seconds of the 33-bit 90 kHz clock of MPEG-TS and MPEG-PS, after which it wraps
 
 
 class Clock:
@@ -73,7 +76,7 @@ class Clock:
             yield self._pass(step, stream, remember=restarted)  # (a damaged step says nothing of its stream)
         last = self._last.get(stream)
         ahead = 0.0 if last is None else t + self._offset(stream) - last[1]
-        if ahead < -STEP_BACK or ahead > LEAP:
+        if (ahead < -STEP_BACK or ahead > LEAP) and abs(abs(ahead) - WRAP) > STEP_BACK:  # (a wrap: no restart)
             self._held[stream] = (packet, self._offset(stream) - ahead)
             return
         yield self._pass(packet, stream)

@@ -919,6 +919,38 @@ def test_a_transport_streams_sound_whose_first_packet_reads_a_wrap_of_its_clock_
     assert len(_audio_seconds_at(out)) >= 563, r.output
 
 
+def _first_audio_pts_moved(src: Path, dst: Path, seconds: float) -> Path:
+    """``src`` (MPEG-TS) with its first audio PES's timestamps moved by ``seconds``: damage to one header."""
+    data, ticks = bytearray(src.read_bytes()), round(seconds * 90000)
+    for at in range(0, len(data), 188):
+        ts = data[at : at + 188]
+        payload = 4 + (1 + ts[4] if ts[3] & 0x20 else 0)
+        if ts[1] & 0x40 and ts[payload : payload + 4] == b"\0\0\1\xc0":  # a PES of the first audio stream starts
+            for field in range(2 if ts[payload + 7] >> 6 == 3 else 1):  # its PTS, and its DTS if it has one
+                h = at + payload + 9 + 5 * field
+                b = data[h : h + 5]
+                v = ((b[0] >> 1) & 7) << 30 | b[1] << 22 | (b[2] >> 1) << 15 | b[3] << 7 | b[4] >> 1
+                v = (v + ticks) % 2**33
+                data[h : h + 5] = bytes([b[0] & 0xF1 | (v >> 29) & 0xE, v >> 22 & 0xFF, (v >> 14) & 0xFE | 1,
+                                         v >> 7 & 0xFF, (v << 1) & 0xFE | 1])  # fmt: skip
+            break
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+@pytest.mark.parametrize("seconds", [30.0, -30.0])
+def test_a_transport_streams_damaged_first_audio_timestamp_costs_that_packet_alone(rule_onnx, tmp_path, seconds):
+    src = write_video(tmp_path / "a.ts", split_frames(100, h=96, w=128), audio_seconds=4.0)
+    damaged, out = _first_audio_pts_moved(src, tmp_path / "d.ts", seconds), tmp_path / "o.mp4"
+    assert len(_audio_seconds_at(damaged)) == 189 and max(map(abs, _audio_seconds_at(damaged))) > 29
+    r = CliRunner().invoke(segment_video_cmd, [str(damaged), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0 and "dropped 1 damaged audio packet" in r.output, r.output
+    # was: the step from the damaged first timestamp to the second taken for a restart of the clock, the good
+    # sound after it moved 30 s on and 188 of its 189 packets dropped as damaged
+    sound = _audio_seconds_at(out)
+    assert len(sound) == 188 and sound[0] < 0.1 and sound[-1] == pytest.approx(4.0, abs=0.1)
+
+
 def test_a_transport_stream_whose_codec_changes_midway_is_decoded_to_its_end(rule_onnx, tmp_path):
     # two cameras' recordings joined with cat: H.264, then MPEG-4 under the same stream (PID)
     first = write_video(tmp_path / "a.ts", split_frames(50, h=96, w=128), audio_seconds=2.0)

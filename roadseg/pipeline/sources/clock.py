@@ -7,8 +7,9 @@ stream's first packet below 0, AAC priming read after the picture's first second
 on) is no restart: such packets pass as they came. A packet that lands more than :data:`STEP_BACK`
 seconds behind where its stream was expected, or more than :data:`LEAP` ahead (FFmpeg's own
 threshold), is held until the next packet of its stream says whether the stream goes on from there:
-then the clock started again, and the stream's packets from that one on are moved so that it follows
-on where it was (sound and picture by the same amount, where one fits both: they keep the step
+then the clock started again (where moving the stream brings it nearer the others: a restart moves
+them all, while a stream whose first timestamp was damaged goes on unmoved from the step), and the
+stream's packets from that one on are moved so that it follows on where it was (sound and picture by the same amount, where one fits both: they keep the step
 between them that the file gives them); or from where it was: then only that packet's timestamp was
 damaged, and it is passed as it came, for the checks after to judge.
 
@@ -53,6 +54,7 @@ class Clock:
         self._move: dict[int, int] = {}  # stream -> its place in ``moves`` (none: not moved)
         self._last: dict[int, tuple[float, float]] = {}  # stream -> (time, where its next packet is expected), moved
         self._held: dict[int, tuple[av.Packet, float]] = {}  # stream -> (packet that stepped, the move it asks for)
+        self._count: dict[int, int] = {}  # stream -> packets it has passed that set where it is
 
     @property
     def restarts(self) -> int:
@@ -70,10 +72,10 @@ class Clock:
             return
         if stream in self._held:
             step, asked = self._held.pop(stream)
-            restarted = abs(t - _time(step) - _duration(step)) < abs(t + self._offset(stream) - self._last[stream][1])
-            if restarted:  # (the stream goes on from the step, not from where it was: its clock started again)
+            on = abs(t - _time(step) - _duration(step)) < abs(t + self._offset(stream) - self._last[stream][1])
+            if on and self._moved_nearer(stream, _time(step), asked):  # (the stream goes on from the step: a restart)
                 self._restart(stream, _time(step), asked)
-            yield self._pass(step, stream, remember=restarted)  # (a damaged step says nothing of its stream)
+            yield self._pass(step, stream, remember=on)  # (a damaged step says nothing of its stream)
         last = self._last.get(stream)
         ahead = 0.0 if last is None else t + self._offset(stream) - last[1]
         if (ahead < -STEP_BACK or ahead > LEAP) and abs(abs(ahead) - WRAP) > STEP_BACK:  # (a wrap: no restart)
@@ -86,6 +88,18 @@ class Clock:
         held, self._held = self._held, {}
         for stream, (packet, _) in held.items():
             yield self._pass(packet, stream, remember=False)
+
+    def _moved_nearer(self, stream: int, t: float, asked: float) -> bool:
+        """Whether ``stream``'s step at ``t``, moved by ``asked``, lies nearer the other streams (the latest
+        time any of them has reached) than where it came: so it is at a restart of the file's clock, which
+        moves them all. Where it came lies nearer, the packets before it were the damage (a stream's first
+        timestamp broken), and the stream goes on from the step unmoved. With no other stream to go by, a
+        stream's only packet before the step is taken for the damage."""
+        others = [last[0] for s, last in self._last.items() if s != stream]
+        if not others:
+            return self._count.get(stream, 0) > 1
+        front = max(others)
+        return abs(t + asked - front) < abs(t + self._offset(stream) - front)
 
     def _offset(self, stream: int) -> float:
         n = self._move.get(stream)
@@ -115,6 +129,7 @@ class Clock:
             last = self._last.get(stream)
             spacing = _duration(packet) or (t - last[0] if last is not None and t > last[0] else 0.0)
             self._last[stream] = (t, t + spacing)
+            self._count[stream] = self._count.get(stream, 0) + 1
         return packet
 
 

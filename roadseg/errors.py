@@ -34,6 +34,14 @@ class SinkError(RoadsegError):
     """An output cannot be written (bad path, unsupported codec, disk full, no GUI for a window ...)."""
 
 
+class OutputClosed(SinkError):
+    """The reader of the pipe an output goes to closed it (a player quit, ``head`` had what it wanted): the run
+    stops there. Not a fault of the run; exit code 141, as for a process that SIGPIPE ends (a shell's ``yes | head``).
+    """
+
+    exit_code = 141
+
+
 class ModelError(RoadsegError):
     """A model file is missing, unreadable, or breaks the ONNX contract."""
 

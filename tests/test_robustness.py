@@ -697,14 +697,17 @@ def test_a_video_written_to_standard_output_pipes_into_a_player(rule_onnx, tmp_p
     (tmp_path / "piped.mkv").write_bytes(proc.stdout)  # was: "cannot tell a video format from the name -"
     v = read_video(tmp_path / "piped.mkv")
     assert len(v["frames"]) == 20 and v["audio"] and not (tmp_path / "-").exists()
-    # a reader that stops early (a player closed): one line, what reached it; no traceback
-    long = write_video(tmp_path / "long.mp4", split_frames(300, h=48, w=64))
-    reader = subprocess.Popen([*cmd[:4], str(long), *cmd[5:], "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    reader.stdout.read(2000)
-    reader.stdout.close()
-    err = reader.stderr.read().decode()
-    assert reader.wait(timeout=60) == 1 and err.count("\n") == 1, err
-    assert err.startswith("Error: encode failed: cannot write standard output") and "broke off after" in err, err
+    # a reader that stops early (a player closed): one line that says so, exit 141 as SIGPIPE's; no traceback
+    long = write_video(tmp_path / "long.mp4", split_frames(300, h=48, w=64), audio_seconds=12)
+    for live in ([], ["--live"]):
+        reader = subprocess.Popen([*cmd[:4], str(long), *cmd[5:], "-q", *live], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)  # fmt: skip
+        reader.stdout.read(2000)
+        reader.stdout.close()
+        err = reader.stderr.read().decode()
+        assert reader.wait(timeout=60) == 141 and err.count("\n") == 1, err  # was: 1, "encode/display failed: ...
+        assert err.startswith("Error: standard output was closed by its reader (a player quit?); stopped after "), err
+        # ... cannot write audio to pipe:1: Broken pipe"
     # a terminal is no place for a video stream
     main, tty = pty.openpty()
     with os.fdopen(main, "rb", buffering=0):
@@ -714,6 +717,28 @@ def test_a_video_written_to_standard_output_pipes_into_a_player(rule_onnx, tmp_p
     cv2.imwrite(str(tmp_path / "photo.png"), split_frames(1)[0])
     r = CliRunner().invoke(segment_video_cmd, [str(tmp_path / "photo.png"), "-o", "-", "--model", str(rule_onnx)])
     assert r.exit_code == 1 and "images are written to a file or folder" in r.output, r.output
+
+
+def test_a_named_pipe_as_output_is_written_and_left_in_place(rule_onnx, tmp_path):
+    clip = write_video(tmp_path / "clip.mp4", split_frames(150, h=48, w=64), audio_seconds=6)
+    fifo = tmp_path / "out.mkv"
+    os.mkfifo(fifo)
+    cmd = [sys.executable, "-m", "roadseg", "segment", str(clip), "--model", str(rule_onnx), "-q", "-o", str(fifo)]
+    for wanted, code in ((None, 0), (2000, 141)):  # the whole stream; a reader that stops early
+        proc = subprocess.Popen(cmd, stderr=subprocess.PIPE)
+        with open(fifo, "rb") as reader:  # (was: the output check opened and closed the pipe, the reader saw
+            got = reader.read(wanted or -1)  # an empty stream and the run waited for another reader for ever)
+        try:
+            err = proc.communicate(timeout=60)[1].decode()
+        finally:
+            proc.kill()
+        assert proc.returncode == code, err
+        assert fifo.is_fifo(), err  # (was: removed when the reader stopped early)
+        if code:
+            assert err.startswith(f"Error: {fifo} was closed by its reader") and err.count("\n") == 1, err
+        else:
+            (tmp_path / "got.mkv").write_bytes(got)
+            assert len(read_video(tmp_path / "got.mkv")["frames"]) == 150
 
 
 @pytest.mark.parametrize("name", ["o.mp4", "o.mov"])

@@ -31,6 +31,7 @@ from pathlib import Path
 from roadseg.errors import (
     Interrupted,
     ModelError,
+    OutputClosed,
     OutputError,
     PipelineError,
     RoadsegError,
@@ -80,7 +81,8 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None) -> RunRe
     Raises:
         RoadsegError: :class:`~roadseg.errors.SourceError`, ``OutputError``, ``ModelError`` or
             ``SinkError`` before any work; ``PipelineError`` for a failure midway (the message says
-            whether a playable partial output was kept); ``Interrupted`` on Ctrl-C/SIGTERM.
+            whether a playable partial output was kept); ``Interrupted`` on Ctrl-C/SIGTERM;
+            ``OutputClosed`` (exit code 141) where the reader of a piped output closed it.
 
     Safe to call from any thread; it installs no signal handlers.
     """
@@ -416,8 +418,12 @@ def _left_behind(primary: VideoSink | ImageSink | None, cause: BaseException | N
     return f"kept a playable partial output of {n} frames at {path}", True
 
 
-def _failed(exc: StageFailed, primary: VideoSink | ImageSink | None) -> PipelineError:
+def _failed(exc: StageFailed, primary: VideoSink | ImageSink | None) -> PipelineError | OutputClosed:
     cause = exc.error
+    if isinstance(cause, OutputClosed) and isinstance(primary, VideoSink):  # (not a failure: the reader went away)
+        primary.finish(keep=False)  # (nothing more reaches a closed pipe; a file of that name is not removed)
+        return OutputClosed(f"{primary.shown} was closed by its reader (a player quit?); stopped after "
+                            f"{primary.written} frames")  # fmt: skip
     reason = str(cause) if isinstance(cause, RoadsegError) else f"{cause.__class__.__name__}: {reason_of(cause)}"
     left, kept = _left_behind(primary, cause)
     frames = primary.written if kept and primary is not None else 0

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 
 import av
 
-from roadseg.errors import SinkError, reason_of
+from roadseg.errors import OutputClosed, SinkError, reason_of
 from roadseg.pipeline.sinks.base import kept_tags
 from roadseg.pipeline.sources.base import codec_of
 
@@ -47,6 +47,18 @@ def is_disk_error(exc: BaseException) -> bool:
     (True, False)
     """
     return getattr(exc, "errno", None) in DISK_ERRNOS
+
+
+def write_error(exc: BaseException, what: str) -> SinkError:
+    """The error for a write to an output that failed in its file system (:func:`is_disk_error`): ``what:
+    reason``, or :class:`~roadseg.errors.OutputClosed` where the output is a pipe whose reader closed it (EPIPE).
+
+    >>> type(write_error(BrokenPipeError(errno.EPIPE, "Broken pipe"), "cannot write audio to pipe:1")).__name__
+    'OutputClosed'
+    """
+    if getattr(exc, "errno", None) == errno.EPIPE:
+        return OutputClosed(f"{what}: its reader closed it")
+    return SinkError(f"{what}: {reason_of(exc)}")
 
 
 def routes(streams: Sequence, format_name: str, samples: Mapping[int, av.Packet] | None = None
@@ -235,5 +247,5 @@ class AudioRemux:
             self.container.mux(packet)
         except (OSError, av.error.FFmpegError, ValueError) as exc:
             if is_disk_error(exc):
-                raise SinkError(f"cannot write audio to {self.container.name}: {reason_of(exc)}") from None
+                raise write_error(exc, f"cannot write audio to {self.container.name}") from None
             self.dropped += 1  # refused by the muxer (or its bitstream filter): damaged data

@@ -138,6 +138,8 @@ def check_output_path(src: Path, dst: Path, overwrite: bool) -> None:
         raise OutputError(f"output {dst} exists; pass -y/--overwrite to replace it")
     if not dst.parent.is_dir():
         raise OutputError(f"output folder {dst.parent} does not exist")
+    if dst.is_fifo():  # (a named pipe: opening it to see is the one rendezvous its reader waits for, then EOF)
+        return
     existed = dst.exists()
     try:  # find out now, not after minutes of work, that the file cannot be written
         with open(dst, "ab"):

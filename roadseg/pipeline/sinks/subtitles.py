@@ -24,8 +24,7 @@ from collections.abc import Sequence
 
 import av
 
-from roadseg.errors import SinkError, reason_of
-from roadseg.pipeline.sinks.audio import is_disk_error
+from roadseg.pipeline.sinks.audio import is_disk_error, write_error
 from roadseg.pipeline.sinks.base import kept_tags
 from roadseg.pipeline.sources.base import codec_of
 
@@ -158,5 +157,5 @@ class SubtitleRemux:
             self.container.mux(packet)
         except (OSError, av.error.FFmpegError, ValueError) as exc:
             if is_disk_error(exc):
-                raise SinkError(f"cannot write {out.type} packets to {self.container.name}: {reason_of(exc)}") from None
+                raise write_error(exc, f"cannot write {out.type} packets to {self.container.name}") from None
             self.dropped[out.type] += 1  # refused by the muxer: damaged data, or a timestamp before the last

@@ -28,7 +28,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from roadseg.errors import SinkError, reason_of
-from roadseg.pipeline.sinks.audio import AudioRemux, is_disk_error, routes
+from roadseg.pipeline.sinks.audio import AudioRemux, is_disk_error, routes, write_error
 from roadseg.pipeline.sinks.base import Sink, kept_tags
 from roadseg.pipeline.sinks.encoders import (
     HARDWARE_ENCODERS,
@@ -218,7 +218,7 @@ class VideoSink(Sink):
             if error is None:
                 return
             if is_disk_error(error):
-                raise SinkError(f"cannot write {self.shown}: {reason_of(error)}") from None
+                raise write_error(error, f"cannot write {self.shown}") from None
             if (audio or self.subtitle_streams) and self._try_open((), encoder, subtitles=False) is None:
                 kinds = {s.type for s in self.subtitle_streams}
                 what = " and ".join(w for w, there in (("audio", audio), ("subtitles", "subtitle" in kinds),
@@ -372,7 +372,7 @@ class VideoSink(Sink):
             for packet in self.stream.encode(frame):
                 self.container.mux(packet)
         except (OSError, av.error.FFmpegError) as exc:
-            raise SinkError(f"cannot write {self.shown}: {reason_of(exc)}") from None
+            raise write_error(exc, f"cannot write {self.shown}") from None
 
     def close(self) -> None:
         """Flush the encoder and write the container trailer: the file is playable afterwards."""
@@ -393,7 +393,7 @@ class VideoSink(Sink):
                 try:
                     self.container.close()
                 except (OSError, av.error.FFmpegError) as exc:
-                    raise SinkError(f"cannot finish {self.shown}: {reason_of(exc)}") from None
+                    raise write_error(exc, f"cannot finish {self.shown}") from None
             if self.boxes and not self.to_stdout:  # after the media and its index, where BlackVue keeps them too
                 try:
                     with open(self.path, "ab") as f:
@@ -434,6 +434,6 @@ class VideoSink(Sink):
         return False
 
     def _remove(self) -> None:
-        """Remove the file (what went to standard output is out of reach)."""
-        if not self.to_stdout:
+        """Remove the file (what went to standard output or into a named pipe is out of reach; the pipe stays)."""
+        if not self.to_stdout and not self.path.is_fifo():
             self.path.unlink(missing_ok=True)

@@ -688,3 +688,50 @@ def test_a_live_stream_whose_decoder_refuses_every_picture_is_opened_again_and_t
     assert 120 <= lost <= 130 and f"{lost} video packets of http://" in r.output, r.output  # 5 s at 25 fps
     frames = read_video(out)["frames"]
     assert sum(f[:, :64, 0].mean() < f[:, 64:, 0].mean() for f in frames) >= 10  # the new codec's, after reconnecting
+
+
+class Stalling(threading.Thread):
+    """A TCP server on loopback that reads each request and then sends ``reply`` (bytes) and nothing more,
+    holding the connection open: a server that accepts and stays silent, or a stream that stalls."""
+
+    def __init__(self, reply: bytes) -> None:
+        super().__init__(daemon=True)
+        self.reply, self.held = reply, []
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}/live.ts"
+
+    def run(self) -> None:
+        with contextlib.suppress(OSError):  # (closed by close())
+            while True:
+                conn, _ = self.server.accept()
+                self.held.append(conn)
+                conn.recv(65536)
+                conn.sendall(self.reply)
+
+    def close(self) -> None:
+        self.server.close()
+        for conn in self.held:
+            conn.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_stream_that_sends_nothing_times_out_in_our_words_with_what_timed_out_how_long_and_any_retry(
+    rule_onnx, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(capture, "TIMEOUT", 1.0)  # (5 s in use)
+    write_video(tmp_path / "clip.ts", split_frames(50, h=96, w=128))
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n\r\n"  # no length: a live stream
+    for reply, wanted in ((b"", "cannot open stream {url}: no media came within 1 s (timed out); not retried"),
+                          (head, "lost (no data for 1 s: timed out); gave up after 1 reconnects")):  # fmt: skip
+        server = Stalling(reply + (tmp_path / "clip.ts").read_bytes()[: 188 * 300] if reply else b"")
+        server.start()
+        try:
+            r = CliRunner().invoke(segment_video_cmd, [server.url, "--model", str(rule_onnx), "-o",
+                                                       str(tmp_path / "r.mp4"), "-y", "--retries", "1",
+                                                       "--retry-delay", "0.05", "--device", "cpu", "-q"])  # fmt: skip
+        finally:
+            server.close()
+        assert r.exit_code == 1 and wanted.format(url=server.url) in r.output, r.output
+        assert "Immediate exit requested" not in r.output  # (was: FFmpeg's words for its timeout, each time)
+        if reply:
+            assert "stream lost (no data for 1 s: timed out); reconnecting in 0.1 s (attempt 1/1)" in r.output

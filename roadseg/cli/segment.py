@@ -34,7 +34,7 @@ def _summary(result: RunResult) -> str:
 @click.option("--serve", metavar="HOST:PORT", callback=lambda ctx, param, v: parse_hostport(v),
               help="Live: serve the overlay to browsers at http://HOST:PORT/ (MJPEG).")
 @click.option("--max-frames", type=click.IntRange(min=1), help="Stop after this many frames.")
-@click.option("--retries", default=5, show_default=True, help="Live: reconnect attempts when a stream drops.")
+@click.option("--retries", default=5, show_default=True, help="Live: reconnect attempts when a stream drops (ends, or sends no data for 5 s); one that cannot be opened at the start is not retried.")
 @click.option("--retry-delay", default=1.0, show_default=True, help="Live: first reconnect delay in seconds (doubles).")
 @click.option("--no-hud", is_flag=True, help="Live: no frames/s and latency text on the picture.")
 @click.option("--camera-size", metavar="WxH", callback=lambda ctx, param, v: parse_size(v, "WxH", "1280x720"),

@@ -220,7 +220,9 @@ def open_container(target: str, *, what: str = "file", format: str | None = None
                               "found; a repair tool such as untrunc can rebuild it from a good file recorded by the same camera") from None  # fmt: skip
         if what == "file":
             raise SourceError(f"not a readable video: {target} ({reason_of(exc)})") from None
-        raise SourceError(f"cannot open {what} {redacted(target)}: {reason_of(exc)}") from None
+        reason = (f"no media came within {timeout[0]:g} s (timed out)" if isinstance(exc, av.error.ExitError)
+                  and timeout else reason_of(exc))  # (FFmpeg says "Immediate exit requested")  # fmt: skip
+        raise SourceError(f"cannot open {what} {redacted(target)}: {reason}") from None
     stream = picture_stream(container)
     if stream is None:
         cover = " (only a cover picture)" if container.streams.video else ""

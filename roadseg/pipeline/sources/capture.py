@@ -46,6 +46,7 @@ from roadseg.pipeline.sources.microphone import AudioInput
 log = logging.getLogger("roadseg")
 HTTP_SCHEMES = ("http://", "https://")  # the stream URLs that may be files (open_url)
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "rtmps://", "http://", "https://", "udp://", "tcp://", "srt://")
+TIMEOUT = 5.0  # seconds a camera or stream may take to open, and may send nothing while it is read
 
 
 def is_live_input(spec: str) -> bool:
@@ -61,8 +62,20 @@ def open_url(spec: str, hwaccel: str | None = None) -> tuple[av.container.InputC
     is not opened a second time (an IP camera may serve one client at a time). Ctrl-C reaches the
     caller at once; one that cannot be opened raises :class:`SourceError`.
     """
-    container = call_interruptibly(lambda: open_capture(spec, hwaccel), "open", lambda c: c.close())
+    container = first_open(spec, hwaccel)
     return container, container.duration is not None and container.duration > 0
+
+
+def first_open(spec: str, hwaccel: str | None = None, camera: dict[str, str] | None = None):
+    """:func:`open_capture` in a thread of its own (PyAV swallows Ctrl-C while a stream connects), for the
+    first connection: a stream that cannot be opened is not retried (``--retries`` reconnects one that
+    drops after it has played), and its :class:`SourceError` says so."""
+    try:
+        return call_interruptibly(lambda: open_capture(spec, hwaccel, camera), "open", lambda c: c.close())
+    except SourceError as exc:
+        if capture_args(spec)[3] != "stream":
+            raise
+        raise SourceError(f"{exc}; not retried (--retries reconnects a stream that drops once it plays)") from None
 
 
 def capture_args(spec: str, camera: dict[str, str] | None = None) -> tuple[str, str | None, dict[str, str], str]:
@@ -88,9 +101,19 @@ def camera_options(size: tuple[int, int] | None = None, fps: float | None = None
 
 
 def open_capture(spec: str, hwaccel: str | None = None, camera: dict[str, str] | None = None):
-    """Open a camera, stream or file with PyAV; open and read both time out after 5 s."""
+    """Open a camera, stream or file with PyAV; open and read both time out after :data:`TIMEOUT` s."""
     url, fmt, opts, kind = capture_args(spec, camera)
-    return open_container(url, what=kind, format=fmt, options=opts, timeout=(5.0, 5.0), hwaccel=hwaccel)
+    return open_container(url, what=kind, format=fmt, options=opts, timeout=(TIMEOUT, TIMEOUT), hwaccel=hwaccel)
+
+
+def read_failure(exc: BaseException) -> str:
+    """Why a read of a live source failed, in a few words: the read timeout said as one (FFmpeg's own
+    words for it are "Immediate exit requested"), else the error's first line.
+
+    >>> read_failure(av.error.ExitError(1414092869, "Immediate exit requested")), read_failure(OSError(5, "I/O error"))
+    ('no data for 5 s: timed out', 'I/O error')
+    """
+    return f"no data for {TIMEOUT:g} s: timed out" if isinstance(exc, av.error.ExitError) else reason_of(exc)
 
 
 class LiveSource:
@@ -135,11 +158,7 @@ class LiveSource:
         self.reconnects = 0
         self.lost = 0  # video packets the decoder refused (frames the model skips are counted at the newest-frame slot)
         self.last_time: float | None = None
-        # PyAV swallows Ctrl-C while a stream connects: open in a thread so the caller sees it at once
-        if container is None:
-            container = call_interruptibly(lambda: open_capture(self.spec, hwaccel, self.camera), "open",
-                                           lambda c: c.close())  # fmt: skip
-        self.container = container
+        self.container = container or first_open(self.spec, hwaccel, self.camera)
         self.info = VideoInfo.from_container(self.container, self.spec)
         if not (self.info.width and self.info.height):  # (the outputs are made at the size the stream says)
             self.container.close()
@@ -226,7 +245,7 @@ class LiveSource:
                         if self.stop.is_set():
                             return
                 except (av.error.FFmpegError, OSError, IndexError) as exc:  # IndexError: PyAV, on a stream found late
-                    reason = reason_of(exc)
+                    reason = read_failure(exc)
                 except SourceError as exc:  # (its decoder refused every picture for a while: :meth:`_decoded`)
                     reason = str(exc)
                 if self.kind == "file":  # read once, never "reconnected" (that replayed a damaged file forever)

@@ -181,6 +181,12 @@ def test_stats_into_a_missing_folder_is_refused_before_any_work(split_video, rul
 def test_a_serve_address_out_of_range_is_a_usage_error(tmp_path):
     from roadseg.cli import segment_video_cmd
 
-    for bad in ("127.0.0.1:99999", "127.0.0.1:0", "127.0.0.1:x", ":8080"):  # (the first was an OverflowError traceback)
+    for bad in ("127.0.0.1:99999", "127.0.0.1:0", "127.0.0.1:x", ":8080", "[::1]:0", "[::1]:65536", "[::1]"):
         r = CliRunner().invoke(segment_video_cmd, [str(tmp_path / "none.mp4"), "--live", "--serve", bad])
         assert r.exit_code == 2 and "wants HOST:PORT" in r.output and r.exception.__class__ is SystemExit, (bad, r.output)
+    # (the first was an OverflowError traceback); an IPv6 address goes in brackets, as in a URL: a bare one
+    # was split at its last colon ("::1" served port 1 of "::")
+    for bad, said in (("::1:8080", "wants an IPv6 address in brackets"), ("::1", "wants an IPv6 address in brackets"),
+                      ("[road]:8080", "[road] is not an IPv6 address")):  # fmt: skip
+        r = CliRunner().invoke(segment_video_cmd, [str(tmp_path / "none.mp4"), "--live", "--serve", bad])
+        assert r.exit_code == 2 and said in r.output, (bad, r.output)

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import read_video, split_frames, write_video
+from conftest import read_video, split_frames, wait_for, write_video
 
 import roadseg.pipeline.sinks.window as window
 import roadseg.pipeline.sources.capture as capture
@@ -205,6 +205,31 @@ def test_serve_page_and_mjpeg_stream_deliver_fresh_jpegs(rule_onnx, tmp_path):
     t.join(15)  # the clip ends by itself: the stalled browser did not hold the pipeline
     assert not t.is_alive() and result["frames"] > 20
     stalled.close()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6 here")
+def test_serve_on_an_ipv6_address_in_brackets(rule_onnx, tmp_path):
+    clip = write_video(tmp_path / "c.mp4", split_frames(50, h=96, w=128))  # 2 s
+    with socket.socket(socket.AF_INET6) as s:
+        s.bind(("::1", 0))
+        port = s.getsockname()[1]
+    result = {}
+    t = threading.Thread(target=lambda: result.update(r=CliRunner().invoke(
+        segment_video_cmd, [str(clip), "--live", "--serve", f"[::1]:{port}", "--model", str(rule_onnx), "-q"])))  # fmt: skip
+    t.start()
+    got = wait_for(lambda: _quiet_get(f"http://[::1]:{port}/stats.json") or not t.is_alive(), timeout=20)
+    t.join(20)
+    r = result["r"]  # (was: "Error: cannot serve on [::1]:PORT: Name or service not known")
+    assert r.exit_code == 0 and f"serving the live view at http://[::1]:{port}/" in r.output, r.output
+    assert "latency_ms" in json.loads(got)
+
+
+def _quiet_get(url: str) -> bytes | None:
+    try:
+        return _get(url, 1)
+    except OSError:
+        return None
 
 
 def _chromium_dom(url: str, profile) -> tuple[str, str]:

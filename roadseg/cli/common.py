@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import ipaddress
 import logging
 import math
 import os
@@ -148,16 +149,26 @@ def parse_size(value: str | None, form: str = "HxW", example: str = "360x480") -
 
 
 def parse_hostport(value: str | None) -> tuple[str, int] | None:
-    """Parse ``HOST:PORT`` (e.g. ``127.0.0.1:8080``).
+    """Parse ``HOST:PORT`` (e.g. ``127.0.0.1:8080``); an IPv6 address in brackets, as in a URL (``[::1]:8080``).
 
-    >>> parse_hostport("0.0.0.0:8080")
-    ('0.0.0.0', 8080)
+    A bare IPv6 address (``::1:8080``) is refused: which colon starts the port cannot be told.
+
+    >>> parse_hostport("0.0.0.0:8080"), parse_hostport("[::1]:8080")
+    (('0.0.0.0', 8080), ('::1', 8080))
     """
     if value is None:
         return None
     host, _, port = value.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise click.BadParameter(f"wants HOST:PORT (e.g. 127.0.0.1:8080; a port from 1 to 65535), not {value!r}")
+        raise click.BadParameter(f"wants HOST:PORT (e.g. 127.0.0.1:8080 or [::1]:8080; a port from 1 to 65535), "
+                                 f"not {value!r}")  # fmt: skip
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            host = str(ipaddress.IPv6Address(host[1:-1]))
+        except ValueError:
+            raise click.BadParameter(f"{host} is not an IPv6 address (brackets hold one: [::1]:8080)") from None
+    elif ":" in host or "[" in host or "]" in host:
+        raise click.BadParameter(f"wants an IPv6 address in brackets, then the port: [::1]:8080, not {value!r}")
     return host, int(port)
 
 

@@ -32,7 +32,7 @@ def _summary(result: RunResult) -> str:
 @click.option("--live", is_flag=True, help="Treat INPUT as a camera: a file plays in real time, newest frame only.")
 @click.option("--show", is_flag=True, help="Live: show the overlay in a window (q/Esc quits; needs a GUI OpenCV).")
 @click.option("--serve", metavar="HOST:PORT", callback=lambda ctx, param, v: parse_hostport(v),
-              help="Live: serve the overlay to browsers at http://HOST:PORT/ (MJPEG).")
+              help="Live: serve the overlay to browsers at http://HOST:PORT/ (MJPEG); an IPv6 HOST in brackets: [::1]:8080.")
 @click.option("--max-frames", type=click.IntRange(min=1), help="Stop after this many frames.")
 @click.option("--retries", default=5, show_default=True, help="Live: reconnect attempts when a stream drops (ends, or sends no data for 5 s); one that cannot be opened at the start is not retried.")
 @click.option("--retry-delay", default=1.0, show_default=True, help="Live: first reconnect delay in seconds (doubles).")

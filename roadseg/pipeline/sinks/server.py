@@ -17,6 +17,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -99,8 +100,24 @@ class _Handler(BaseHTTPRequestHandler):
             return  # the browser went away
 
 
+class _Http6(ThreadingHTTPServer):
+    """The server on an IPv6 address (``::1``; ``::`` takes IPv4 too, where the system lets it)."""
+
+    address_family = socket.AF_INET6
+
+
+def _address(host: str, port: int) -> str:
+    """``host:port`` as a URL writes it: an IPv6 address in brackets.
+
+    >>> _address("127.0.0.1", 8080), _address("::1", 8080)
+    ('127.0.0.1:8080', '[::1]:8080')
+    """
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 class MjpegServer:
-    """Serve the latest picture as MJPEG on ``host:port`` (a thread of its own, closed by ``close``)."""
+    """Serve the latest picture as MJPEG on ``host:port`` (a thread of its own, closed by ``close``); ``host`` an
+    IPv4 address or name, or an IPv6 address without brackets (``::1``)."""
 
     def __init__(self, host: str, port: int, classes, palette, *, quality: int = 80) -> None:
         self.quality = quality
@@ -113,9 +130,9 @@ class MjpegServer:
                          for n, c in zip(classes, palette))  # fmt: skip
         self.page = PAGE.format(legend=legend).encode()
         try:
-            self.httpd = ThreadingHTTPServer((host, port), _Handler)
+            self.httpd = (_Http6 if ":" in host else ThreadingHTTPServer)((host, port), _Handler)
         except OSError as exc:  # the port is taken, the address is not ours ...
-            raise SinkError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+            raise SinkError(f"cannot serve on {_address(host, port)}: {exc.strerror or exc}") from None
         self.httpd.mjpeg = self  # type: ignore[attr-defined]  # what the handlers serve
         self.httpd.daemon_threads = True
         self.host, self.port = self.httpd.server_address[:2]
@@ -129,7 +146,7 @@ class MjpegServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}/"
+        return f"http://{_address(self.host, self.port)}/"
 
     def publish(self, image: np.ndarray, stats: dict | None = None) -> None:
         """Replace the latest picture (RGB); never blocks on clients."""

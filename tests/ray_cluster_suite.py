@@ -9,6 +9,7 @@ signalling those groups (never ``ray stop``, never by name).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -151,6 +152,42 @@ def test_spreads_over_both_nodes_exact_frames_error_line_no_temps(cluster, work)
     assert bad["input"].endswith("broken.mp4") and "not a readable video" in bad["error"]
     assert not (out / "broken.mp4").exists() and not part_files(out)
     assert "ok 6 · error 1 · skipped 0" in run.stderr and "broken.mp4: error" in run.stderr
+    # Ray's own lines stay in its log folder (was: its native "[date W pid] network_util.cc: Failed to
+    # determine local IP ..." line first, wherever no outward route is found, as here)
+    assert not [line for line in run.stderr.splitlines() if RAY_LINE.match(line)], run.stderr
+
+
+#: a line of Ray's own: native ("[2026-12-05 00:27:53,009 W 6827 6827] network_util.cc: ..."), Python logging
+#: ("2026-12-05 00:27:53,009 INFO worker.py: ...") or a worker's output passed on ("(raylet) ...", "(RayWorker pid=7) ...")
+RAY_LINE = re.compile(r"^(\[\d{4}-\d\d-\d\d |\d{4}-\d\d-\d\d |\((raylet|\w+ pid=\d+))")
+
+
+def test_ray_logs_shows_rays_own_lines_and_a_connection_made_before_is_used_or_refused(cluster, work) -> None:
+    out = work["root"] / "out-logs"
+    run = subprocess.run(batch_cmd(work["inputs"], out, work["model"], "--ray-logs", "-q"), capture_output=True,
+                         text=True, timeout=120)  # fmt: skip
+    assert run.returncode == 1 and "ok 6 · error 1" in run.stderr, run.stderr
+    assert "Connecting to existing Ray cluster" in run.stderr, run.stderr  # (Ray's own line, asked for)
+    # library use: the caller joined the cluster itself; another address is refused, not ignored
+    code = f"""if True:
+        import sys, ray, roadseg
+        inputs, out, model = sys.argv[1:]
+        ray.init(address="{ADDRESS}", logging_level="error")
+        try:
+            roadseg.batch(inputs, out, ray="127.0.0.1:1", model=model)
+        except roadseg.RoadsegError as exc:
+            print("refused:", exc)
+        for address in ("auto", "localhost:{PORT}"):
+            summary = roadseg.batch(inputs, out, ray=address, model=model, quiet=True, force=True)
+            print(address, summary.ok, ray.is_initialized())
+    """
+    args = [str(work["inputs"]), str(work["root"] / "out-api"), str(work["model"])]
+    api = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+    assert api.returncode == 0, api.stderr
+    assert api.stdout.splitlines() == [  # (was: the batch run on the cluster joined before, 127.0.0.1:1 ignored)
+        f"refused: this process is connected to the Ray cluster at {ADDRESS} already (ray.init was called before), "
+        "not 127.0.0.1:1: pass ray='auto' to use that connection, or call ray.shutdown() first",
+        "auto 6 True", f"localhost:{PORT} 6 True"], api.stdout  # fmt: skip
 
 
 def test_rerun_skips_every_finished_video(cluster, work) -> None:

@@ -37,7 +37,9 @@ class BatchOptions:
 
     Attributes:
         workers: worker processes (local) or actors (Ray); ``None`` = what the machine or cluster can feed.
-        ray: a Ray cluster address (``host:port`` or ``auto``); ``None`` = a local pool.
+        ray: a Ray cluster address (``host:port`` or ``auto``); ``None`` = a local pool. Where the caller
+            ran ``ray.init`` already, that connection is used: ``auto`` or that cluster's address, else
+            a BatchError (:class:`~roadseg.batch.ray_pool.RayPool`).
         cpus_per_worker, gpus_per_worker: what each Ray actor reserves.
         in_flight: paths queued at one Ray actor at a time.
         retries: how often a video whose worker died is sent again.
@@ -46,6 +48,8 @@ class BatchOptions:
         suffix: the outputs' name ending, which picks their container (``.mkv`` keeps PCM audio and
             SubRip captions as they are; ``.mov`` or ``.mkv`` take a lossless mask video, ``--codec ffv1``).
         quiet: no bar (on a terminal) or per-video lines (in a log); the summary only.
+        ray_logs: also show Ray's own log lines and the workers' output (by default they stay in Ray's
+            log folder on each node); with ``ray`` only.
         concat: join each folder's videos, in name order (a GoPro's chapters in turn), into one output
             ``OUT/<folder>.mp4`` (a dashcam's drive a folder: ``segment-video --concat`` per folder).
         gap: with ``concat``, a pause of more than this many seconds between one file's end and the
@@ -65,6 +69,7 @@ class BatchOptions:
     stats: bool = False
     suffix: str = ".mp4"
     quiet: bool = False
+    ray_logs: bool = False
     concat: bool = False
     gap: float = DRIVE_GAP
 
@@ -237,7 +242,7 @@ def _open_pool(bopts: BatchOptions, sopts: SegmentOptions, sees: tuple[str, ...]
         threads = sopts.threads or (max(1, int(bopts.cpus_per_worker)) if not bopts.gpus_per_worker else 0)
         return RayPool(bopts.ray, replace(sopts, threads=threads), workers=bopts.workers,
                        cpus_per_worker=bopts.cpus_per_worker, gpus_per_worker=bopts.gpus_per_worker,
-                       in_flight=bopts.in_flight, sees=sees)  # fmt: skip
+                       in_flight=bopts.in_flight, sees=sees, ray_logs=bopts.ray_logs)  # fmt: skip
     from roadseg.batch.local import LocalPool
 
     gpus = _local_gpus(sopts.device)

@@ -14,14 +14,19 @@ Example (a cluster already running; see the README's "Batch on a Ray cluster"):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import signal
 import socket
+import sys
+import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from roadseg.batch.driver import Lost, Outcome
@@ -80,15 +85,22 @@ class RayPool:
         ready_timeout: seconds to wait for the first actor to be ready.
         sees: folders every worker must see (the output folder, an input's): a worker on a node without
             them does not start.
+        ray_logs: also show Ray's own log lines and the workers' output on this process's stderr; by
+            default they stay in Ray's log folder (``/tmp/ray/session_latest/logs`` on each node), and
+            what Ray's native code prints while it connects goes to ``roadseg-driver-<pid>.log`` there.
+
+    Where this process is connected to Ray already (the caller ran ``ray.init``), that connection is
+    used and kept: ``address`` must then be ``auto`` or name that cluster (a BatchError otherwise, not
+    a batch run on another cluster than the one named).
 
     Raises:
-        BatchError: Ray is not installed, the cluster cannot be reached or has no room, or a worker
-            cannot start (a model missing on a node, say).
+        BatchError: Ray is not installed, the cluster cannot be reached or has no room, a worker
+            cannot start (a model missing on a node, say), or the connection made names another cluster.
     """
 
     def __init__(self, address: str, options: SegmentOptions, *, workers: int | None = None,
                  cpus_per_worker: float = 1.0, gpus_per_worker: float = 0.0, in_flight: int = 2,
-                 ready_timeout: float = 300.0, sees: tuple[str, ...] = ()) -> None:  # fmt: skip
+                 ready_timeout: float = 300.0, sees: tuple[str, ...] = (), ray_logs: bool = False) -> None:  # fmt: skip
         self.ray = ray = import_ray()
         self.in_flight = max(1, in_flight)
         if cpus_per_worker <= 0 and gpus_per_worker <= 0:
@@ -104,13 +116,17 @@ class RayPool:
             self._address = _check_reachable(address)
             keep = _signal_handlers()  # (ray.init puts its own in, which ends the driver without its summary)
             try:
-                ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+                with _native_lines_to_ray_logs(ray, keep=ray_logs):
+                    ray.init(address=address, log_to_driver=ray_logs,
+                             logging_level=logging.INFO if ray_logs else logging.WARNING)  # fmt: skip
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise BatchError(f"cannot reach a Ray cluster at {address}: {str(exc).splitlines()[0]}") from None
             finally:
                 _restore_handlers(keep)
             self._handlers = keep
             self._note_sigterm()
+        else:
+            _check_connected(ray, address)
         self._actors: list[_Actor] = []
         self._starting: dict[Any, _Actor] = {}  # info() refs of actors not ready yet
         self._options, self._sees, self.ready_timeout, self._stalled = options, tuple(sees), ready_timeout, None
@@ -280,6 +296,74 @@ class RayPool:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def _native_lines_to_ray_logs(ray: Any, *, keep: bool) -> Iterator[None]:
+    """While ``ray.init`` connects, what Ray's native code prints on stderr (below Python, on file
+    descriptor 2: "Failed to determine local IP via external connectivity ..." where no outward route
+    is found) goes to ``roadseg-driver-<pid>.log`` in Ray's log folder, not between the batch's lines
+    (once connected, Ray writes the driver's own log there itself). ``keep``: left on stderr."""
+    if keep:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            lines = caught.read()
+            folder = _logs_folder(ray)
+            if lines and folder:  # (where the connection failed, BatchError says why in one line)
+                with contextlib.suppress(OSError), open(Path(folder) / f"roadseg-driver-{os.getpid()}.log", "ab") as f:
+                    f.write(lines)
+
+
+def _logs_folder(ray: Any) -> str | None:
+    """This node's Ray log folder, once connected (``/tmp/ray/session_.../logs``), else None."""
+    try:
+        return ray._private.worker._global_node.get_logs_dir_path() if ray.is_initialized() else None
+    except AttributeError:  # (a private path of Ray's: another version may keep it elsewhere)
+        return None
+
+
+def _check_connected(ray: Any, address: str) -> None:
+    """Where the caller connected to Ray before, ``address`` must be ``auto`` or that cluster's (the same
+    host, or both hosts this machine's, and the same port): BatchError otherwise. (Was: the address
+    ignored without a word, the batch run on whichever cluster the caller had joined.)"""
+    connected = ray.get_runtime_context().gcs_address
+    given, there = _hostport(address), _hostport(connected)
+    if address == "auto" or address == connected or given is None or there is None or (
+            given[1] == there[1] and (_ip(given[0]) == _ip(there[0]) or _local(given[0]) and _local(there[0]))):  # fmt: skip
+        return
+    raise BatchError(f"this process is connected to the Ray cluster at {connected} already (ray.init was called "
+                     f"before), not {address}: pass ray='auto' to use that connection, or call ray.shutdown() "
+                     "first")  # fmt: skip
+
+
+def _ip(host: str) -> str | None:
+    try:
+        return socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)[0][4][0]
+    except (OSError, IndexError):
+        return None
+
+
+def _local(host: str) -> bool:
+    """Whether ``host`` is an address of this machine (one a socket can be bound to)."""
+    ip = _ip(host)
+    if ip is None:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET) as probe:
+            probe.bind((ip, 0))
+        return True
+    except OSError:
+        return False
 
 
 def _check_reachable(address: str) -> str:

@@ -23,6 +23,7 @@ def _number(value: float, param: click.Parameter) -> float:
 @click.option("--ray", "ray_address", metavar="ADDRESS", help="Run on the Ray cluster at HOST:PORT (or 'auto').")
 @click.option("--cpus-per-worker", default=1.0, show_default=True, type=Finite(min=0, min_open=True), help="Ray: CPUs each worker reserves.")
 @click.option("--gpus-per-worker", default=0.0, show_default=True, type=Finite(min=0), help="Ray: GPUs each worker reserves.")
+@click.option("--ray-logs", is_flag=True, help="Ray: also show Ray's own log lines and the workers' output here [default: they stay in Ray's log folder on each node, /tmp/ray/session_latest/logs].")
 @click.option("--in-flight", default=2, show_default=True, type=click.IntRange(min=1), help="Ray: paths queued at one worker.")
 @click.option("--retries", default=2, show_default=True, type=click.IntRange(min=0), help="Times a video whose worker died is sent again.")
 @click.option("--concat", is_flag=True, help="Join each folder's videos, in name order (a GoPro's chapters in recording order), into one output OUT_DIR/<folder>.mp4: a dashcam's one-minute files of a drive (as segment-video --concat joins them: one camera's, the front one's where the names say); a folder that holds several drives (--gap) gets one output per drive.")
@@ -39,7 +40,7 @@ def _number(value: float, param: click.Parameter) -> float:
 @file_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-video lines; only the summary.")
 @handle_errors
-def batch_cmd(inputs, out_dir, workers, ray_address, cpus_per_worker, gpus_per_worker, in_flight, retries, concat, gap, force, masks,
+def batch_cmd(inputs, out_dir, workers, ray_address, ray_logs, cpus_per_worker, gpus_per_worker, in_flight, retries, concat, gap, force, masks,
               stats, suffix, model, size, mode, alpha, legend, tta, start, duration, batch, device, threads, codec, crf, preset,
               no_audio, hwaccel, height, video_stream, quiet) -> None:  # fmt: skip
     """Segment many videos into OUT_DIR, keeping their relative layout (IN/a/b.mov -> OUT_DIR/a/b.mp4).
@@ -62,7 +63,7 @@ def batch_cmd(inputs, out_dir, workers, ray_address, cpus_per_worker, gpus_per_w
 
     bopts = BatchOptions(workers=workers, ray=ray_address, cpus_per_worker=cpus_per_worker,
                          gpus_per_worker=gpus_per_worker, in_flight=in_flight, retries=retries, force=force, concat=concat, gap=gap,
-                         masks=masks, stats=stats, suffix=suffix, quiet=quiet)  # fmt: skip
+                         masks=masks, stats=stats, suffix=suffix, quiet=quiet, ray_logs=ray_logs)  # fmt: skip
     sopts = SegmentOptions("", model=model, size=size, alpha=alpha, mode=mode, legend=legend, tta=tta, batch=batch, device=device,
                            threads=threads, codec=codec, crf=crf, preset=preset, no_audio=no_audio, hwaccel=hwaccel,
                            start=start, duration=duration, video_stream=video_stream, height=height)  # fmt: skip

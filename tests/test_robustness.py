@@ -946,19 +946,29 @@ def test_a_transport_streams_sound_whose_first_packet_reads_a_wrap_of_its_clock_
 
 def _first_audio_pts_moved(src: Path, dst: Path, seconds: float) -> Path:
     """``src`` (MPEG-TS) with its first audio PES's timestamps moved by ``seconds``: damage to one header."""
-    data, ticks = bytearray(src.read_bytes()), round(seconds * 90000)
+    return _audio_pts_moved(src, dst, {0: seconds})
+
+
+def _audio_pts_moved(src: Path, dst: Path, moves: dict[int, float]) -> Path:
+    """``src`` (MPEG-TS) with the timestamps of its first audio stream's PES number n moved by ``moves[n]``
+    seconds: damage to those headers."""
+    data, n = bytearray(src.read_bytes()), -1
     for at in range(0, len(data), 188):
         ts = data[at : at + 188]
         payload = 4 + (1 + ts[4] if ts[3] & 0x20 else 0)
-        if ts[1] & 0x40 and ts[payload : payload + 4] == b"\0\0\1\xc0":  # a PES of the first audio stream starts
-            for field in range(2 if ts[payload + 7] >> 6 == 3 else 1):  # its PTS, and its DTS if it has one
-                h = at + payload + 9 + 5 * field
-                b = data[h : h + 5]
-                v = ((b[0] >> 1) & 7) << 30 | b[1] << 22 | (b[2] >> 1) << 15 | b[3] << 7 | b[4] >> 1
-                v = (v + ticks) % 2**33
-                data[h : h + 5] = bytes([b[0] & 0xF1 | (v >> 29) & 0xE, v >> 22 & 0xFF, (v >> 14) & 0xFE | 1,
-                                         v >> 7 & 0xFF, (v << 1) & 0xFE | 1])  # fmt: skip
-            break
+        if not (ts[1] & 0x40 and ts[payload : payload + 4] == b"\0\0\1\xc0"):  # a PES of the first audio stream starts
+            continue
+        n += 1
+        if n not in moves:
+            continue
+        ticks = round(moves[n] * 90000)
+        for field in range(2 if ts[payload + 7] >> 6 == 3 else 1):  # its PTS, and its DTS if it has one
+            h = at + payload + 9 + 5 * field
+            b = data[h : h + 5]
+            v = ((b[0] >> 1) & 7) << 30 | b[1] << 22 | (b[2] >> 1) << 15 | b[3] << 7 | b[4] >> 1
+            v = (v + ticks) % 2**33
+            data[h : h + 5] = bytes([b[0] & 0xF1 | (v >> 29) & 0xE, v >> 22 & 0xFF, (v >> 14) & 0xFE | 1,
+                                     v >> 7 & 0xFF, (v << 1) & 0xFE | 1])  # fmt: skip
     dst.write_bytes(bytes(data))
     return dst
 
@@ -974,6 +984,20 @@ def test_a_transport_streams_damaged_first_audio_timestamp_costs_that_packet_alo
     # sound after it moved 30 s on and 188 of its 189 packets dropped as damaged
     sound = _audio_seconds_at(out)
     assert len(sound) == 188 and sound[0] < 0.1 and sound[-1] == pytest.approx(4.0, abs=0.1)
+
+
+def test_a_burst_of_damaged_audio_timestamps_in_a_transport_stream_leaves_the_rest_in_step(rule_onnx, tmp_path):
+    # five audio PES headers in a row damaged, each by its own amount (-7 s and -2 s read a wrap of the clock on)
+    src = write_video(tmp_path / "a.ts", split_frames(100, h=96, w=128), audio_seconds=4.0)
+    moves = {20: 30.0, 21: -7.0, 22: 55.0, 23: 12.0, 24: -2.0}
+    damaged, out = _audio_pts_moved(src, tmp_path / "d.ts", moves), tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(damaged), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0 and "dropped 5 damaged audio packets" in r.output, r.output
+    # was: the step to the first damaged packet taken for a restart of the clock, as the next one (read 26.5
+    # hours on) lay nearer it than where the sound was: the good sound after the burst moved 85 ms early
+    good = [t for n, t in enumerate(_audio_seconds_at(src)) if n not in moves]
+    shift = read_video(src)["seconds"][0] - read_video(out)["seconds"][0]  # (the output starts at 0)
+    assert _audio_seconds_at(out) == pytest.approx([t - shift for t in good], abs=0.002)
 
 
 def test_a_transport_stream_whose_codec_changes_midway_is_decoded_to_its_end(rule_onnx, tmp_path):

@@ -72,7 +72,7 @@ class Clock:
             return
         if stream in self._held:
             step, asked = self._held.pop(stream)
-            on = abs(t - _time(step) - _duration(step)) < abs(t + self._offset(stream) - self._last[stream][1])
+            on = _goes_on(t - _time(step) - _duration(step), t + self._offset(stream) - self._last[stream][1])
             if on and self._moved_nearer(stream, _time(step), asked):  # (the stream goes on from the step: a restart)
                 self._restart(stream, _time(step), asked)
             yield self._pass(step, stream, remember=on)  # (a damaged step says nothing of its stream)
@@ -137,6 +137,13 @@ def _time(packet: av.Packet) -> float | None:
     """A packet's decoding time (its presentation time where it has none), seconds of its own clock."""
     stamp = packet.pts if packet.dts is None else packet.dts
     return None if stamp is None or not packet.time_base else float(stamp * packet.time_base)
+
+
+def _goes_on(from_step: float, from_expected: float) -> bool:
+    """Whether a stream's next packet, ``from_step`` seconds after where its held step leads and
+    ``from_expected`` after where the stream was expected, goes on from the step: it is no step from
+    there itself (a burst of damaged timestamps is a step from each other too), and lies nearer it."""
+    return -STEP_BACK <= from_step <= LEAP and abs(from_step) < abs(from_expected)
 
 
 def _duration(packet: av.Packet) -> float:

@@ -67,6 +67,8 @@ class Clock:
         t = _time(packet)
         if stream is None:
             yield from self.flush()
+        elif t is None and stream in self._held:  # (one without time, such as the empty packet that drains its
+            yield self._pass(self._held.pop(stream)[0], stream, remember=False)  # decoder, comes after it)
         if stream is None or t is None:
             yield packet
             return

@@ -1010,6 +1010,39 @@ def test_a_transport_streams_last_picture_with_a_damaged_timestamp_is_decoded(ru
     assert len(read_video(out)["frames"]) == 100, r.output
 
 
+def _with_b_frames(path: Path, frames: list[np.ndarray], codec: str, options: dict) -> Path:
+    """``frames`` at 25 fps with B-frames (pictures decoded before they show), as cameras and broadcasts write."""
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream(codec, rate=25, options=options)
+        vs.height, vs.width = frames[0].shape[:2]
+        for i, img in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+            vf.pts = i
+            out.mux(vs.encode(vf))
+        out.mux(vs.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("name,codec,options", [
+    ("b.ts", "libx264", {"bf": "3", "g": "25", "x264-params": "scenecut=0:open-gop=0"}),
+    ("b.mpg", "mpeg2video", {"bf": "2", "g": "12"}),  # (an open GOP: its first B-frames refer to the GOP before)
+])  # fmt: skip
+def test_start_just_before_a_keyframe_of_a_transport_stream_with_b_frames_keeps_its_frames(rule_onnx, tmp_path, name,
+                                                                                            codec, options):  # fmt: skip
+    src, out = _with_b_frames(tmp_path / name, split_frames(100, h=96, w=128), codec, options), tmp_path / "o.mp4"
+    with av.open(str(src)) as c:  # where the second keyframe is decoded: pictures before it show after that
+        keys = [p.dts * p.time_base for p in c.demux(video=0) if p.size and p.is_keyframe]
+        start = float(keys[1] - c.start_time / 1_000_000)
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out), "--model", str(rule_onnx), "-q",
+                                               "--start", f"{start:.6f}", "--duration", "0.8"])  # fmt: skip
+    assert r.exit_code == 0 and "could not be decoded" not in r.output, r.output
+    # was: read up to --start, only the packets from the last keyframe on were decoded: the pictures decoded
+    # before it that show after --start were lost (H.264 with 3 B-frames: 2 of 20, as where such a file was
+    # sought; MPEG-2 in an open GOP: 3 of 20, where sought none)
+    v = read_video(out)
+    assert len(v["frames"]) == 20 and v["seconds"][0] < 0.01, v["seconds"]
+
+
 def test_a_transport_stream_whose_codec_changes_midway_is_decoded_to_its_end(rule_onnx, tmp_path):
     # two cameras' recordings joined with cat: H.264, then MPEG-4 under the same stream (PID)
     first = write_video(tmp_path / "a.ts", split_frames(50, h=96, w=128), audio_seconds=2.0)

@@ -306,12 +306,14 @@ class VideoSource:
         """The video packets to decode for ``packet``: itself, or where a file whose clock may start again
         midway (:class:`Clock`) is read up to ``start`` on its one timeline, none before, then those since
         the last keyframe. Its own clock repeats after a restart, so a seek by it may land in the wrong
-        recording; reading its packets without decoding them costs little (demuxing only)."""
+        recording; reading its packets without decoding them costs little (demuxing only). The pictures
+        from the keyframe before the last one are kept: with B-frames, some of them show after the last
+        keyframe (and may be at ``start``), and an open GOP's first pictures refer to them."""
         held = self._held
         if held is None:
             return [packet]
-        if packet.is_keyframe:
-            held.clear()  # (a decoder starts there: nothing before it is needed)
+        if packet.is_keyframe:  # (a decoder starts at a keyframe: nothing before the one before this is needed)
+            del held[: max((n for n, p in enumerate(held) if p.is_keyframe), default=len(held))]
         held.append(packet)
         stamp = packet.pts if packet.dts is None else packet.dts
         reached = packet.stream is None or (stamp is not None and packet.time_base is not None

@@ -1232,3 +1232,18 @@ def test_signal_before_the_first_live_frame_exits_like_a_file_run(rule_onnx, tmp
     assert time.monotonic() - t0 < 2.0  # not after the 5 s open timeout
     assert proc.returncode == code, err
     assert "interrupted before any frame was written" in err and "Traceback" not in err and "Aborted" not in err
+
+
+@pytest.mark.parametrize("seconds", [30.0, -30.0])
+def test_a_picture_with_a_damaged_timestamp_midway_in_a_transport_stream_leaves_the_rest_in_step(rule_onnx, tmp_path,
+                                                                                                 seconds):  # fmt: skip
+    src = write_video(tmp_path / "a.ts", split_frames(100, h=96, w=128), audio_seconds=4.0)
+    damaged, out = _pes_moved(src, tmp_path / "d.ts", {50: seconds}, stream_id=0xE0), tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(damaged), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0, r.output
+    # was (+30 s): the picture written 30 s on, and every picture after it carried on from there, as an output's
+    # timestamps only go forward: a 30-s still in the middle, the second half 30 s behind its sound
+    v, original = read_video(out), read_video(src)
+    shift = original["seconds"][0] - v["seconds"][0]  # (the output starts at 0)
+    assert len(v["frames"]) == 100 and v["seconds"] == pytest.approx([t - shift for t in original["seconds"]], abs=0.002)
+    assert _audio_seconds_at(out)[-1] == pytest.approx(4.0, abs=0.1)

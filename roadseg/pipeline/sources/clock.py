@@ -1,17 +1,19 @@
 """One timeline for a file whose clock starts again midway: two recordings joined byte for byte
 (``cat a.ts b.ts``, as dashcams and users do), a broadcast whose encoder restarted.
 
-Only formats whose clock may jump are read so (FFmpeg's ``AVFMT_TS_DISCONT``: MPEG-TS, MPEG-PS); a
-wrap of their 33-bit clock FFmpeg unwraps itself, and a jump of one wrap (:data:`WRAP`) that it left (a
+Only formats whose clock may jump are read so (FFmpeg's ``AVFMT_TS_DISCONT``: MPEG-TS, MPEG-PS); a wrap
+of their 33-bit clock FFmpeg unwraps itself, and a jump of one wrap (:data:`WRAP`) that it left (a
 stream's first packet below 0, AAC priming read after the picture's first seconds, is read 26.5 hours
 on) is no restart: such packets pass as they came. A packet that lands more than :data:`STEP_BACK`
-seconds behind where its stream was expected, or more than :data:`LEAP` ahead (FFmpeg's own
-threshold), is held until the next packet of its stream says whether the stream goes on from there:
-then the clock started again (where moving the stream brings it nearer the others: a restart moves
-them all, while a stream whose first timestamp was damaged goes on unmoved from the step), and the
-stream's packets from that one on are moved so that it follows on where it was (sound and picture by the same amount, where one fits both: they keep the step
-between them that the file gives them); or from where it was: then only that packet's timestamp was
-damaged, and it is passed as it came, for the checks after to judge.
+seconds behind where its stream was expected, or more than :data:`LEAP` ahead (FFmpeg's own threshold),
+is held until the next packet of its stream says whether the stream goes on from there: then the clock
+started again (where moving the stream brings it nearer the others: a restart moves them all, while a
+stream whose first timestamp was damaged goes on unmoved from the step), and the stream's packets from
+that one on are moved so that it follows on where it was (sound and picture by the same amount, where
+one fits both: they keep the step between them that the file gives them); or from where it was: then
+only that packet's timestamp was damaged: a picture is put where its stream was expected (so that those
+after it are not carried on to its time), other packets pass as they came, for the checks after to
+judge.
 
 Example:
     >>> from fractions import Fraction
@@ -77,6 +79,8 @@ class Clock:
             on = _goes_on(t - _time(step) - _duration(step), t + self._offset(stream) - self._last[stream][1])
             if on and self._moved_nearer(stream, _time(step), asked):  # (the stream goes on from the step: a restart)
                 self._restart(stream, _time(step), asked)
+            if not on and step.stream is not None and step.stream.type == "video":  # (one damaged picture's time:
+                self._put_back(step, stream)  # where its stream was expected, so that the picture after it follows on)
             yield self._pass(step, stream, remember=on)  # (a damaged step says nothing of its stream)
         last = self._last.get(stream)
         ahead = 0.0 if last is None else t + self._offset(stream) - last[1]
@@ -102,6 +106,14 @@ class Clock:
             return self._count.get(stream, 0) > 1
         front = max(others)
         return abs(t + asked - front) < abs(t + self._offset(stream) - front)
+
+    def _put_back(self, packet: av.Packet, stream: int) -> None:
+        """Retime ``packet`` of ``stream`` to where the stream was expected (its own clock's time, before the
+        stream's move): a picture left where its damaged time put it would carry the pictures after it
+        there, as an output's timestamps only go forward."""
+        ticks = round((self._last[stream][1] - self._offset(stream) - _time(packet)) / packet.time_base)
+        packet.pts = None if packet.pts is None else packet.pts + ticks
+        packet.dts = None if packet.dts is None else packet.dts + ticks
 
     def _offset(self, stream: int) -> float:
         n = self._move.get(stream)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -49,6 +50,11 @@ FIELD_MARKERS = {
     "avi": (b"avih", b"strh", b"strf", b"idx1", b"00dc", b"01wb", b"\xff\xc0", b"\xff\xc4", b"\xff\xdb"),  # (+ JPEG SOF, DHT, DQT)
 }
 EXTREMES = (0x00, 0xFF, 0x7F, 0x80, 0x01)
+# where the output's sound may lie against the input's (fuzzing.sound_problems), seconds
+TOLERANCE = 0.02  # copied packets keep their times (to a millisecond in Matroska); under one AAC packet (0.021 s)
+REENCODED = 0.05  # re-encoded: the input codec's priming (AAC: 1024 samples) and the new one's (Opus: 312) and framing
+LEFT_OUT = re.compile(r"audio stream #(\d+) \(.*(?:is left out|; writing the video without it)")  # (sinks.audio's lines)
+RUN_GAP = 1.0  # the base clips' sound has no gap; a timestamp damaged further away than this is not sound there
 
 
 def make_base_clips(folder: Path, *, source: Path = REAL_CLIP, size: tuple[int, int] = (180, 320),
@@ -190,42 +196,69 @@ def audio_spans(data: bytes, container: str) -> list[tuple[int, int]]:
         return [(p.pos, p.size) for p in c.demux(c.streams.audio[0]) if p.size and p.pos is not None and p.pos >= 0]
 
 
+Spans = tuple[tuple[float, float], ...]  # (start, end) of each audio packet with data, seconds, in file order
+
+
 @dataclass(frozen=True)
 class Media:
     """What PyAV alone reads from a file: the ground truth a run is judged by."""
 
     frames: int  # video frames decoded packet by packet, skipping what fails (0: nothing, or not a video)
     audio: int  # audio packets with data
+    video_start: float | None = None  # seconds of the first frame decoded (None: none, or none with a time)
+    sound: tuple[Spans, ...] = ()  # per audio stream, in the file's order: where its packets with data lie
+    audio_streams: tuple[int, ...] = ()  # those streams' indices in the file
 
 
 def probe(path: Path) -> Media:
-    """Decode ``path``'s first video stream and count its audio packets; a demuxer that fails midway
-    ends the reading there (after draining the decoder). segment-video may refuse only where frames is 0.
+    """Decode ``path``'s first video stream and read where its audio packets lie; a demuxer that fails
+    midway ends the reading there (after draining the decoder). segment-video may refuse only where
+    frames is 0.
     """
-    frames = audio = 0
+    frames, first, sound = 0, [], {}
     try:
         with av.open(str(path), metadata_errors="replace") as c:
             if not c.streams.video:
                 return Media(0, 0)
             stream = c.streams.video[0]
             stream.thread_type = "AUTO"
+            sound = {a.index: [] for a in c.streams.audio}
             try:
                 for packet in c.demux(stream, *c.streams.audio):
                     if packet.stream.type == "audio":
-                        audio += packet.size > 0
+                        if packet.size > 0:
+                            sound[packet.stream.index].append(_packet_span(packet))
                         continue
                     try:
-                        frames += len(packet.decode())
+                        frames += _count(packet.decode(), first)
                     except av.FFmpegError:
                         pass
             except Exception:  # noqa: BLE001 - a damaged file may break the demuxer (or PyAV) in any way
                 try:
-                    frames += len(stream.decode(None))
+                    frames += _count(stream.decode(None), first)
                 except Exception:  # noqa: BLE001
                     pass
     except (av.FFmpegError, OSError, ValueError):
         pass
-    return Media(frames, audio)
+    spans = tuple(tuple(s for s in spans if s is not None) for spans in sound.values())
+    return Media(frames, sum(map(len, sound.values())), first[0] if first else None, spans, tuple(sound))
+
+
+def _count(decoded, first: list[float]) -> int:
+    """How many ``decoded`` frames there are; the time of the first with one is put in ``first``."""
+    for f in decoded:
+        if not first and f.time is not None:
+            first.append(float(f.time))
+    return len(decoded)
+
+
+def _packet_span(packet: av.Packet) -> tuple[float, float] | None:
+    """(start, end) of an audio packet in seconds, or None where it has no timestamp."""
+    at = packet.pts if packet.pts is not None else packet.dts
+    if at is None or not packet.time_base:
+        return None
+    start = float(at * packet.time_base)
+    return start, start + float((packet.duration or 0) * packet.time_base)
 
 
 @dataclass
@@ -278,7 +311,56 @@ class Outcome:
             out.append(f"{given.audio} audio packets in, {dropped} dropped, but {got.audio} out")
         if got is not None and reencoded and given.audio > dropped and not got.audio:
             out.append(f"{given.audio} audio packets in, {dropped} dropped, but none out after re-encoding")
+        if self.returncode == 0 and got is not None:
+            left_out = {int(i) for i in LEFT_OUT.findall(err)}
+            out += sound_problems(given, got, dropped, live=self.live, reencoded=reencoded, left_out=left_out)
         return out
+
+
+def sound_problems(given: Media, got: Media, dropped: int, *, live: bool = False, reencoded: bool = False,
+                   left_out: set[int] = frozenset()) -> list[str]:  # fmt: skip
+    """Where each output audio stream lies against the input's, both counted from their first video frame.
+
+    The input's sound is its largest run of packets without a gap of :data:`RUN_GAP` (a timestamp
+    damaged seconds away is no sound there). The output's starts where the input's does and ends where
+    it ends, within :data:`TOLERANCE` (:data:`REENCODED` where re-encoded), except that each of the
+    ``dropped`` packets may have been one at either end: the start may be as late as the input's
+    ``dropped``-th packet, the end as early as its ``dropped``-th from last. Live (``live``), the
+    recording begins with its first frame: no sound before it, nor more after it than came in.
+    The output's streams are the input's in order, less those ``left_out`` (input indices).
+    """
+    kept = [s for s, i in zip(given.sound, given.audio_streams or range(len(given.sound))) if i not in left_out]
+    if given.video_start is None or got.video_start is None or len(kept) != len(got.sound):
+        return []  # (no time to count from, or streams that do not pair up: the packet counts judge them)
+    tol, out = REENCODED if reencoded else TOLERANCE, []
+    for i, (spans_in, spans_out) in enumerate(zip(kept, got.sound)):
+        spans_in = sorted((a - given.video_start, b - given.video_start) for a, b in _sound_run(spans_in))
+        if not spans_in or not spans_out:
+            continue  # (no sound in, or none out: the packet counts judge that)
+        start = min(a for a, _ in spans_out) - got.video_start
+        end = max(b for _, b in spans_out) - got.video_start
+        if live:  # (sound from before the recording's first frame is not recorded, and not counted)
+            spans_in = [s for s in spans_in if s[0] > -0.001] or spans_in[-1:]
+        k = min(dropped, len(spans_in) - 1)
+        first, last = spans_in[0][0], max(b for _, b in spans_in)
+        latest_start, earliest_end = spans_in[k][0], sorted(b for _, b in spans_in)[-1 - k]
+        where = f"audio stream {i}: the input's sound lies at {first:.3f}-{last:.3f} s from its first frame"
+        if start < (-tol if live else first - tol) or start > latest_start + tol:
+            out.append(f"{where}, the output's starts at {start:.3f} s ({dropped} packets dropped)")
+        if end > last + tol or (not live and end < earliest_end - tol):
+            out.append(f"{where}, the output's ends at {end:.3f} s ({dropped} packets dropped)")
+    return out
+
+
+def _sound_run(spans: Spans) -> Spans:
+    """The largest run of ``spans`` (sorted by start) without a gap of :data:`RUN_GAP` seconds."""
+    runs, end = [], float("-inf")  # (end: where the run so far ends)
+    for span in sorted(spans):
+        if span[0] > end + RUN_GAP:
+            runs.append([])
+        runs[-1].append(span)
+        end = max(end, span[1]) if len(runs[-1]) > 1 else span[1]
+    return tuple(max(runs, key=len)) if runs else ()
 
 
 def run_case(base: Path, container: str, kind: str, seed: int, model: Path, work: Path, *,

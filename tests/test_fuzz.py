@@ -1,5 +1,6 @@
 """segment-video on damaged copies of a real clip with audio: never a hang or a traceback, a refusal
-only where nothing decodes, otherwise a playable output of what decodes, and no audio lost unsaid.
+only where nothing decodes, otherwise a playable output of what decodes, no audio lost unsaid, and
+the audio where the input's is against the picture.
 
 The 500 cases (5 containers x 10 kinds of damage x 10 seeds), 100 on clips with GPS captions (mkv,
 mp4 x 10 kinds x 5 seeds), 60 of three joined files and 120 played with ``--live`` run with ``-m slow``;
@@ -183,3 +184,31 @@ def test_the_checker_sees_every_kind_of_failure():
     assert "no recording" in live(0, "", None)
     assert "70 audio packets in, 0 dropped, but 0 recorded" in live(0, "", Media(20, 0))
     assert "70 audio packets in, 0 dropped, but 71 recorded" in live(0, "", Media(20, 71))
+
+
+def test_the_checker_sees_sound_out_of_place():
+    def sound(start, n, step=0.02):  # n packets of `step` seconds from `start`
+        return (tuple((start + i * step, start + (i + 1) * step) for i in range(n)),)
+
+    def problems(got, given=Media(38, 70, 0.0, sound(0.0, 70)), dropped=0, err="", live=False):
+        return Outcome("c", given, 0, err, got, {"audio_dropped": dropped}, 0.1, live=live).problems()
+
+    assert problems(Media(38, 70, 0.0, sound(0.0, 70))) == []
+    assert problems(Media(38, 70, 1.4, sound(1.4, 70))) == []  # (counted from the first frame: a clock shifted whole)
+    late = problems(Media(38, 70, 0.0, sound(0.1, 70)))  # the same packets, 0.1 s after the picture
+    assert any("the output's starts at 0.100 s" in p for p in late) and any("ends at 1.500 s" in p for p in late)
+    # a damaged first timestamp 30 s ahead: the input's sound is where the rest is, 30 s of silence is not
+    damaged = Media(38, 70, 0.0, (((30.0, 30.02), *sound(0.02, 69)[0]),))
+    assert problems(Media(38, 69, 0.0, sound(0.02, 69)), damaged, dropped=1, err="dropped 1 damaged audio packet") == []
+    assert any("ends at 30.020 s" in p for p in problems(damaged, damaged))  # (kept, the output is 30 s long)
+    warned = "dropped 2 damaged audio packets"
+    assert problems(Media(38, 68, 0.0, sound(0.04, 68)), dropped=2, err=warned) == []  # the first two dropped
+    assert problems(Media(38, 68, 0.0, sound(0.0, 68)), dropped=2, err=warned) == []  # the last two dropped
+    assert any("starts at 0.080 s" in p for p in problems(Media(38, 68, 0.0, sound(0.08, 68)), dropped=2, err=warned))
+    reencoded = "audio stream #0 (aac) cannot be copied (...); re-encoding it as opus"
+    assert problems(Media(38, 71, 0.0, sound(-0.007, 71)), err=reencoded) == []  # (Opus's pre-skip, its framing)
+    assert problems(Media(20, 60, 0.0, sound(0.0, 60)), live=True) == []  # live: cut short where the recording ends
+    given = Media(38, 70, 0.0, sound(0.2, 70))  # sound from 0.2 s, a recording from the frame at 0.1 s: 0.1 s after it
+    assert problems(Media(20, 60, 0.0, sound(0.1, 60)), given, live=True) == []
+    assert any("ends at 1.700 s" in p for p in problems(Media(20, 60, 0.0, sound(0.5, 60)), live=True))
+    assert any("starts at -0.100 s" in p for p in problems(Media(20, 60, 0.1, sound(0.0, 60)), live=True))

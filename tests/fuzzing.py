@@ -206,16 +206,16 @@ class Media:
     frames: int  # video frames decoded packet by packet, skipping what fails (0: nothing, or not a video)
     audio: int  # audio packets with data
     video_start: float | None = None  # seconds of the first frame decoded (None: none, or none with a time)
-    sound: tuple[Spans, ...] = ()  # per audio stream, in the file's order: where its packets with data lie
+    sound: tuple[Spans, ...] = ()  # per audio stream, in the file's order: where each packet's sound lies, as decoded
     audio_streams: tuple[int, ...] = ()  # those streams' indices in the file
 
 
 def probe(path: Path) -> Media:
-    """Decode ``path``'s first video stream and read where its audio packets lie; a demuxer that fails
-    midway ends the reading there (after draining the decoder). segment-video may refuse only where
-    frames is 0.
+    """Decode ``path``'s first video stream and its audio, packet by packet, skipping what fails; a
+    demuxer that fails midway ends the reading there (after draining the decoder). segment-video may
+    refuse only where frames is 0.
     """
-    frames, first, sound = 0, [], {}
+    frames, first, packets, sound = 0, [], 0, {}
     try:
         with av.open(str(path), metadata_errors="replace") as c:
             if not c.streams.video:
@@ -226,8 +226,8 @@ def probe(path: Path) -> Media:
             try:
                 for packet in c.demux(stream, *c.streams.audio):
                     if packet.stream.type == "audio":
-                        if packet.size > 0:
-                            sound[packet.stream.index].append(_packet_span(packet))
+                        packets += packet.size > 0
+                        sound[packet.stream.index] += _sound(packet, sound[packet.stream.index])
                         continue
                     try:
                         frames += _count(packet.decode(), first)
@@ -240,8 +240,7 @@ def probe(path: Path) -> Media:
                     pass
     except (av.FFmpegError, OSError, ValueError):
         pass
-    spans = tuple(tuple(s for s in spans if s is not None) for spans in sound.values())
-    return Media(frames, sum(map(len, sound.values())), first[0] if first else None, spans, tuple(sound))
+    return Media(frames, packets, first[0] if first else None, tuple(map(tuple, sound.values())), tuple(sound))
 
 
 def _count(decoded, first: list[float]) -> int:
@@ -252,13 +251,20 @@ def _count(decoded, first: list[float]) -> int:
     return len(decoded)
 
 
-def _packet_span(packet: av.Packet) -> tuple[float, float] | None:
-    """(start, end) of an audio packet in seconds, or None where it has no timestamp."""
-    at = packet.pts if packet.pts is not None else packet.dts
-    if at is None or not packet.time_base:
-        return None
-    start = float(at * packet.time_base)
-    return start, start + float((packet.duration or 0) * packet.time_base)
+def _sound(packet: av.Packet, before: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """[(start, end)] in seconds of the sound the audio ``packet`` decodes to ([] where none does); a frame
+    without a time follows the one before it. What decodes, not what the packet says: a damaged ADTS
+    header can make one packet of 0.02 s hold a second of frames, all of them played."""
+    try:
+        decoded = packet.decode()
+    except Exception:  # noqa: BLE001 - damaged audio fails in FFmpeg and in PyAV alike
+        return []
+    out = []
+    for f in decoded:
+        start = float(f.time) if f.time is not None else (out or before)[-1][1] if (out or before) else None
+        if start is not None and f.sample_rate:
+            out.append((start, start + f.samples / f.sample_rate))
+    return [(min(a for a, _ in out), max(b for _, b in out))] if out else []
 
 
 @dataclass
@@ -319,14 +325,16 @@ class Outcome:
 
 def sound_problems(given: Media, got: Media, dropped: int, *, live: bool = False, reencoded: bool = False,
                    left_out: set[int] = frozenset()) -> list[str]:  # fmt: skip
-    """Where each output audio stream lies against the input's, both counted from their first video frame.
+    """Where each output audio stream's sound lies against the input's, both as decoded and counted from
+    their first video frame.
 
     The input's sound is its largest run of packets without a gap of :data:`RUN_GAP` (a timestamp
     damaged seconds away is no sound there). The output's starts where the input's does and ends where
     it ends, within :data:`TOLERANCE` (:data:`REENCODED` where re-encoded), except that each of the
-    ``dropped`` packets may have been one at either end: the start may be as late as the input's
-    ``dropped``-th packet, the end as early as its ``dropped``-th from last. Live (``live``), the
-    recording begins with its first frame: no sound before it, nor more after it than came in.
+    ``dropped`` packets may have been one at either end, with all the sound it decodes to: the start may
+    be as late as the input's ``dropped``-th packet, the end as early as its ``dropped``-th from last.
+    Live (``live``), the recording begins with its first frame: a packet that began before it is not
+    recorded, nor counted, and no sound lies past the input's end.
     The output's streams are the input's in order, less those ``left_out`` (input indices).
     """
     kept = [s for s, i in zip(given.sound, given.audio_streams or range(len(given.sound))) if i not in left_out]
@@ -339,11 +347,11 @@ def sound_problems(given: Media, got: Media, dropped: int, *, live: bool = False
             continue  # (no sound in, or none out: the packet counts judge that)
         start = min(a for a, _ in spans_out) - got.video_start
         end = max(b for _, b in spans_out) - got.video_start
-        if live:  # (sound from before the recording's first frame is not recorded, and not counted)
-            spans_in = [s for s in spans_in if s[0] > -0.001] or spans_in[-1:]
+        if live:  # (a packet from before the recording's first frame is not recorded, nor counted: not even its end)
+            spans_in = [s for s in spans_in if s[1] > 0] or spans_in[-1:]
         k = min(dropped, len(spans_in) - 1)
         first, last = spans_in[0][0], max(b for _, b in spans_in)
-        latest_start, earliest_end = spans_in[k][0], sorted(b for _, b in spans_in)[-1 - k]
+        latest_start, earliest_end = spans_in[k][1 if live else 0], sorted(b for _, b in spans_in)[-1 - k]
         where = f"audio stream {i}: the input's sound lies at {first:.3f}-{last:.3f} s from its first frame"
         if start < (-tol if live else first - tol) or start > latest_start + tol:
             out.append(f"{where}, the output's starts at {start:.3f} s ({dropped} packets dropped)")

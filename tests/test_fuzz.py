@@ -205,6 +205,8 @@ def test_the_checker_sees_sound_out_of_place():
     assert problems(Media(38, 68, 0.0, sound(0.04, 68)), dropped=2, err=warned) == []  # the first two dropped
     assert problems(Media(38, 68, 0.0, sound(0.0, 68)), dropped=2, err=warned) == []  # the last two dropped
     assert any("starts at 0.080 s" in p for p in problems(Media(38, 68, 0.0, sound(0.08, 68)), dropped=2, err=warned))
+    merged = Media(38, 37, 0.0, ((*sound(0.0, 36)[0], (1.0, 1.8)),))  # a last packet of 0.8 s (ts-fields-1)
+    assert problems(Media(38, 36, 0.0, sound(0.0, 36)), merged, dropped=1, err="dropped 1 damaged audio packet") == []
     reencoded = "audio stream #0 (aac) cannot be copied (...); re-encoding it as opus"
     assert problems(Media(38, 71, 0.0, sound(-0.007, 71)), err=reencoded) == []  # (Opus's pre-skip, its framing)
     assert problems(Media(20, 60, 0.0, sound(0.0, 60)), live=True) == []  # live: cut short where the recording ends

@@ -252,3 +252,24 @@ def test_mpeg_audio_is_copied_where_a_container_marks_its_layers_alike(rule_onnx
     r = _cli(src, tmp_path / out, rule_onnx)
     assert r.returncode == 0 and "re-encoding" not in r.stderr, r.stderr
     assert audio_packets(tmp_path / out)[0][2] == audio_packets(src)[0][2]  # the packet itself
+
+
+def test_a_stray_copy_of_later_pictures_does_not_end_duration_early(rule_onnx, tmp_path):
+    # a transport stream of 40 intra pictures (0.04 s apart) with the packets of pictures 30-31 (1.2 s) copied
+    # in again after picture 10, as a damaged card's duplicated chunk: --duration 0.8 keeps pictures 0-19
+    clean = tmp_path / "clean.ts"
+    with av.open(str(clean), "w") as out:
+        vs = out.add_stream("libx264", rate=25, options={"g": "1", "preset": "ultrafast"})
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        for i in range(40):
+            vf = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 6, np.uint8), format="rgb24")
+            vf.pts = i
+            out.mux(vs.encode(vf))
+        out.mux(vs.encode(None))
+    with av.open(str(clean)) as c:
+        pos = [p.pos for p in c.demux(video=0) if p.size]  # (each picture's first 188-byte TS packet)
+    data = clean.read_bytes()
+    damaged = tmp_path / "damaged.ts"
+    damaged.write_bytes(data[: pos[11]] + data[pos[30] : pos[32]] + data[pos[11] :])
+    stats = segment_video(damaged, tmp_path / "o.mp4", model=rule_onnx, quiet=True, duration=0.8)
+    assert len(read_video(tmp_path / "o.mp4")["frames"]) == stats["frames"] == 20  # was 11: stopped at the copy

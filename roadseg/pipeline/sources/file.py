@@ -44,6 +44,9 @@ from roadseg.pipeline.sources.hdr import say_if_hdr
 log = logging.getLogger("roadseg")
 MAX_BROKEN_READS = 64  # failed reads in a row after which files joined by --concat are taken as broken for good
 MAX_HELD = 600  # video packets held while a file is read up to --start undecoded (VideoSource._up_to_start)
+#: pictures in a row after --duration's end that end the reading: fewer may be damage (a duplicated chunk of
+#: later pictures), and the window's own pictures may follow them in the file
+PAST_END = 10
 
 
 def left_out(container, video, audio, others=()) -> str:
@@ -275,6 +278,7 @@ class VideoSource:
                 with contextlib.suppress(Exception):  # back where reading began, if the index allows
                     self.container.seek(0, backward=True, any_frame=False)
         video = self._video_start()  # then the time of the last video packet read: where the file is
+        past_end = 0  # pictures in a row after the window
         for packet in self._joined(self._packets()):
             if packet.stream is not None and packet.stream.type == "audio":
                 if packet.size:
@@ -297,7 +301,11 @@ class VideoSource:
                 if t is not None and t < self.start - 1e-6:
                     continue
                 if self.end is not None and t is not None and t >= self.end - 1e-6:
-                    return
+                    past_end += 1
+                    if past_end >= PAST_END:
+                        return
+                    continue
+                past_end = 0
                 frame = self._frame(vf)
                 if frame is not None:
                     yield frame

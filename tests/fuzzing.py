@@ -210,10 +210,11 @@ class Media:
     audio_streams: tuple[int, ...] = ()  # those streams' indices in the file
 
 
-def probe(path: Path) -> Media:
+def probe(path: Path, window: tuple[float, float] | None = None) -> Media:
     """Decode ``path``'s first video stream and its audio, packet by packet, skipping what fails; a
     demuxer that fails midway ends the reading there (after draining the decoder). segment-video may
-    refuse only where frames is 0.
+    refuse only where frames is 0. ``window``: only the frames and audio packets from ``start`` for
+    ``duration`` seconds, counted from the file's first timestamp (``--start``, ``--duration``).
     """
     frames, first, packets, sound = 0, [], 0, {}
     try:
@@ -223,24 +224,36 @@ def probe(path: Path) -> Media:
             stream = c.streams.video[0]
             stream.thread_type = "AUTO"
             sound = {a.index: [] for a in c.streams.audio}
+            within = _within(window, max(0.0, (c.start_time or 0) / av.time_base))
             try:
                 for packet in c.demux(stream, *c.streams.audio):
                     if packet.stream.type == "audio":
+                        if not within(None if packet.pts is None else packet.pts * packet.time_base):
+                            continue
                         packets += packet.size > 0
                         sound[packet.stream.index] += _sound(packet, sound[packet.stream.index])
                         continue
                     try:
-                        frames += _count(packet.decode(), first)
+                        frames += _count([f for f in packet.decode() if within(f.time)], first)
                     except av.FFmpegError:
                         pass
             except Exception:  # noqa: BLE001 - a damaged file may break the demuxer (or PyAV) in any way
                 try:
-                    frames += _count(stream.decode(None), first)
+                    frames += _count([f for f in stream.decode(None) if within(f.time)], first)
                 except Exception:  # noqa: BLE001
                     pass
     except (av.FFmpegError, OSError, ValueError):
         pass
     return Media(frames, packets, first[0] if first else None, tuple(map(tuple, sound.values())), tuple(sound))
+
+
+def _within(window: tuple[float, float] | None, origin: float):
+    """Whether a time (seconds of the file's clock, None: unknown) lies in ``window`` (start, duration)
+    counted from ``origin``, as segment-video's --start and --duration count (every time without one)."""
+    if window is None:
+        return lambda t: True
+    start, duration = window
+    return lambda t: t is not None and start - 1e-6 <= float(t) - origin < start + duration
 
 
 def _count(decoded, first: list[float]) -> int:
@@ -279,6 +292,7 @@ class Outcome:
     stats: dict | None
     seconds: float
     live: bool = False  # played with --live: frames may be skipped, and sound from before the first frame kept is not recorded
+    trimmed: bool = False  # with --start and --duration (``input`` is what lies between them)
 
     def problems(self) -> list[str]:
         """Everything that breaks the rules: no hang, no traceback, exit 0 or one final ``Error:`` line
@@ -313,6 +327,9 @@ class Outcome:
             kept = given.audio - dropped
             if got.audio > kept or (kept >= 20 and got.frames > 1 and got.audio < kept // 2):
                 out.append(f"{given.audio} audio packets in, {dropped} dropped, but {got.audio} recorded")
+        elif got is not None and not reencoded and self.trimmed:  # (packets dropped outside the window count too)
+            if not given.audio - dropped <= got.audio <= given.audio:
+                out.append(f"{given.audio} audio packets in the window, {dropped} dropped, but {got.audio} out")
         elif got is not None and not reencoded and got.audio != given.audio - dropped:
             out.append(f"{given.audio} audio packets in, {dropped} dropped, but {got.audio} out")
         if got is not None and reencoded and given.audio > dropped and not got.audio:
@@ -372,15 +389,17 @@ def _sound_run(spans: Spans) -> Spans:
 
 
 def run_case(base: Path, container: str, kind: str, seed: int, model: Path, work: Path, *,
-             timeout: float = 60.0, output: str = "mp4", live: bool = False) -> Outcome:  # fmt: skip
+             timeout: float = 60.0, output: str = "mp4", live: bool = False,
+             trim: tuple[float, float] | None = None) -> Outcome:  # fmt: skip
     """Mutate ``base`` as the case says, run the real ``segment-video`` on it in a subprocess (into an
-    ``output`` file: webm re-encodes AAC audio; ``live``: played as if it were a camera, ``--live``),
-    check the result."""
+    ``output`` file: webm re-encodes AAC audio; ``live``: played as if it were a camera, ``--live``;
+    ``trim``: ``--start`` and ``--duration``), check the result."""
     name = f"{container}-{kind}-{seed}"
     src, out, stats = work / f"{name}.{container}", work / f"{name}-out.{output}", work / f"{name}.json"
     src.write_bytes(case_bytes(base, container, kind, seed))
     cmd = [sys.executable, "-m", "roadseg", "segment", str(src), "-o", str(out), "--model", str(model), "-y", "-q",
-           "--stats", str(stats), *(["--live"] if live else [])]  # fmt: skip
+           "--stats", str(stats), *(["--live"] if live else []),
+           *(["--start", str(trim[0]), "--duration", str(trim[1])] if trim else [])]  # fmt: skip
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, errors="replace",
@@ -390,8 +409,9 @@ def run_case(base: Path, container: str, kind: str, seed: int, model: Path, work
         code = None
         err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
     seconds = time.perf_counter() - t0
-    outcome = Outcome(name, probe(src), code, err, probe(out) if out.exists() else None,
-                      json.loads(stats.read_text()) if stats.exists() else None, round(seconds, 2), live)  # fmt: skip
+    outcome = Outcome(name, probe(src, trim), code, err, probe(out) if out.exists() else None,
+                      json.loads(stats.read_text()) if stats.exists() else None, round(seconds, 2), live,
+                      trim is not None)  # fmt: skip
     for p in (src, out, stats):
         p.unlink(missing_ok=True)
     return outcome

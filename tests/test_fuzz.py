@@ -3,7 +3,8 @@ only where nothing decodes, otherwise a playable output of what decodes, no audi
 the audio where the input's is against the picture.
 
 The 500 cases (5 containers x 10 kinds of damage x 10 seeds), 100 on clips with GPS captions (mkv,
-mp4 x 10 kinds x 5 seeds), 60 of three joined files and 120 played with ``--live`` run with ``-m slow``;
+mp4 x 10 kinds x 5 seeds), 60 of three joined files, 120 played with ``--live`` and 80 cut with ``--start``
+and ``--duration`` run with ``-m slow``;
 the default suite runs a fixed subset that covers every class of failure the fuzzing found, and a few
 cases into webm, where the AAC audio is re-encoded rather than copied. A failing case is
 reproduced with ``python tests/fuzzing.py CASE FOLDER`` (it writes the damaged input there).
@@ -159,6 +160,32 @@ def test_damaged_input_played_live_all(case, fuzz_env):
     test_damaged_input_played_live(case, fuzz_env)
 
 
+# cut with --start 0.4 --duration 0.8: what lies in that window of the damaged file is what the output must hold
+TRIM = (0.4, 0.8)
+TRIMMED = tuple(f"{c}-{k}-{s}" for c in ("mp4", "mkv", "ts", "avi") for k in KINDS for s in range(2))
+FAST_TRIMMED = (
+    "ts-duplicate-1",  # a copy of two later pictures ended the reading at them: 10 of the window's 20 frames lost
+    "ts-fields-1",  # a last audio packet timed in the window but stored after its end
+    "ts-swap-0",  # audio packets dropped outside the window are counted too
+)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("case", FAST_TRIMMED)
+def test_damaged_input_cut(case, fuzz_env):
+    bases, model, work = fuzz_env
+    container, kind, seed = case.split("-")
+    outcome = run_case(bases[container], container, kind, int(seed), model, work, trim=TRIM)
+    assert not outcome.problems(), f"{case}: {outcome.problems()}\n{outcome.stderr[-3000:]}"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("case", TRIMMED)
+def test_damaged_input_cut_all(case, fuzz_env):
+    test_damaged_input_cut(case, fuzz_env)
+
+
 def test_the_checker_sees_every_kind_of_failure():
     def problems(code, err, given=Media(38, 70), got=Media(38, 70), stats=None):
         return Outcome("c", given, code, err, got, stats or {"audio_dropped": 0}, 0.1).problems()
@@ -184,6 +211,14 @@ def test_the_checker_sees_every_kind_of_failure():
     assert "no recording" in live(0, "", None)
     assert "70 audio packets in, 0 dropped, but 0 recorded" in live(0, "", Media(20, 0))
     assert "70 audio packets in, 0 dropped, but 71 recorded" in live(0, "", Media(20, 71))
+
+    def cut(got, dropped=0):  # (packets dropped outside the window are counted too)
+        err = "dropped 3 damaged audio packets" if dropped else ""
+        return Outcome("c", Media(20, 38), 0, err, got, {"audio_dropped": dropped}, 0.1, trimmed=True).problems()
+
+    assert cut(Media(20, 37), dropped=3) == [] and cut(Media(20, 35), dropped=3) == []
+    assert "38 audio packets in the window, 3 dropped, but 34 out" in cut(Media(20, 34), dropped=3)
+    assert "38 audio packets in the window, 0 dropped, but 39 out" in cut(Media(20, 39))
 
 
 def test_the_checker_sees_sound_out_of_place():

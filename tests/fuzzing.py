@@ -208,6 +208,7 @@ class Media:
     video_start: float | None = None  # seconds of the first frame decoded (None: none, or none with a time)
     sound: tuple[Spans, ...] = ()  # per audio stream, in the file's order: where each packet's sound lies, as decoded
     audio_streams: tuple[int, ...] = ()  # those streams' indices in the file
+    video_end: float | None = None  # seconds of the last frame decoded
 
 
 def probe(path: Path, window: tuple[float, float] | None = None) -> Media:
@@ -216,7 +217,7 @@ def probe(path: Path, window: tuple[float, float] | None = None) -> Media:
     refuse only where frames is 0. ``window``: only the frames and audio packets from ``start`` for
     ``duration`` seconds, counted from the file's first timestamp (``--start``, ``--duration``).
     """
-    frames, first, packets, sound = 0, [], 0, {}
+    frames, times, packets, sound = 0, [], 0, {}
     try:
         with av.open(str(path), metadata_errors="replace") as c:
             if not c.streams.video:
@@ -234,17 +235,18 @@ def probe(path: Path, window: tuple[float, float] | None = None) -> Media:
                         sound[packet.stream.index] += _sound(packet, sound[packet.stream.index])
                         continue
                     try:
-                        frames += _count([f for f in packet.decode() if within(f.time)], first)
+                        frames += _count([f for f in packet.decode() if within(f.time)], times)
                     except av.FFmpegError:
                         pass
             except Exception:  # noqa: BLE001 - a damaged file may break the demuxer (or PyAV) in any way
                 try:
-                    frames += _count([f for f in stream.decode(None) if within(f.time)], first)
+                    frames += _count([f for f in stream.decode(None) if within(f.time)], times)
                 except Exception:  # noqa: BLE001
                     pass
     except (av.FFmpegError, OSError, ValueError):
         pass
-    return Media(frames, packets, first[0] if first else None, tuple(map(tuple, sound.values())), tuple(sound))
+    return Media(frames, packets, times[0] if times else None, tuple(map(tuple, sound.values())), tuple(sound),
+                 max(times) if times else None)  # fmt: skip
 
 
 def _within(window: tuple[float, float] | None, origin: float):
@@ -256,11 +258,9 @@ def _within(window: tuple[float, float] | None, origin: float):
     return lambda t: t is not None and start - 1e-6 <= float(t) - origin < start + duration
 
 
-def _count(decoded, first: list[float]) -> int:
-    """How many ``decoded`` frames there are; the time of the first with one is put in ``first``."""
-    for f in decoded:
-        if not first and f.time is not None:
-            first.append(float(f.time))
+def _count(decoded, times: list[float]) -> int:
+    """How many ``decoded`` frames there are; the times of those with one are added to ``times``."""
+    times += [float(f.time) for f in decoded if f.time is not None]
     return len(decoded)
 
 
@@ -351,7 +351,8 @@ def sound_problems(given: Media, got: Media, dropped: int, *, live: bool = False
     ``dropped`` packets may have been one at either end, with all the sound it decodes to: the start may
     be as late as the input's ``dropped``-th packet, the end as early as its ``dropped``-th from last.
     Live (``live``), the recording begins with its first frame: a packet that began before it is not
-    recorded, nor counted, and no sound lies past the input's end.
+    recorded, nor counted, and no sound lies past the input's end, but for as much as the recording's
+    pictures run longer than the input's (a clock that steps back is tied anew to the capture clock).
     The output's streams are the input's in order, less those ``left_out`` (input indices).
     """
     kept = [s for s, i in zip(given.sound, given.audio_streams or range(len(given.sound))) if i not in left_out]
@@ -369,6 +370,8 @@ def sound_problems(given: Media, got: Media, dropped: int, *, live: bool = False
         k = min(dropped, len(spans_in) - 1)
         first, last = spans_in[0][0], max(b for _, b in spans_in)
         latest_start, earliest_end = spans_in[k][1 if live else 0], sorted(b for _, b in spans_in)[-1 - k]
+        if live and None not in (given.video_end, got.video_end):  # (a clock tied anew stretches the recording)
+            last += max(0.0, (got.video_end - got.video_start) - (given.video_end - given.video_start))
         where = f"audio stream {i}: the input's sound lies at {first:.3f}-{last:.3f} s from its first frame"
         if start < (-tol if live else first - tol) or start > latest_start + tol:
             out.append(f"{where}, the output's starts at {start:.3f} s ({dropped} packets dropped)")

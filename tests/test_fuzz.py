@@ -249,3 +249,8 @@ def test_the_checker_sees_sound_out_of_place():
     assert problems(Media(20, 60, 0.0, sound(0.1, 60)), given, live=True) == []
     assert any("ends at 1.700 s" in p for p in problems(Media(20, 60, 0.0, sound(0.5, 60)), live=True))
     assert any("starts at -0.100 s" in p for p in problems(Media(20, 60, 0.1, sound(0.0, 60)), live=True))
+    # live, a clock that steps back (damage) is tied anew: the recording's pictures and sound run 1 s longer
+    given, stretched = Media(38, 70, 0.0, sound(0.0, 70), video_end=1.36), sound(1.0, 20)[0]
+    assert problems(Media(33, 60, 0.0, (sound(0.0, 40)[0] + stretched,), video_end=2.36), given, live=True) == []
+    late = problems(Media(33, 60, 0.0, sound(0.5, 60), video_end=1.36), given, live=True)
+    assert any("ends at 1.700 s" in p for p in late)

@@ -760,3 +760,30 @@ def test_a_stream_that_sends_nothing_times_out_in_our_words_with_what_timed_out_
         assert "Immediate exit requested" not in r.output  # (was: FFmpeg's words for its timeout, each time)
         if reply:
             assert "stream lost (no data for 1 s: timed out); reconnecting in 0.1 s (attempt 1/1)" in r.output
+
+
+@pytest.mark.timeout(60)
+def test_a_packet_held_at_the_end_of_a_stream_played_live_is_recorded_or_counted(rule_onnx, tmp_path):
+    # 10 pictures (0.4 s) and two sound streams: one of a single packet at 0.1 s (a stream's only packet, held
+    # until the next says where the stream goes), one whose last packet leaps 0.3 s ahead (damage, held as well)
+    src = tmp_path / "held.mkv"
+    with av.open(str(src), "w") as out:
+        vs = out.add_stream("libx264", rate=25, options={"preset": "ultrafast"})
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        lone, leap = (out.add_stream("pcm_s16le", rate=48000, layout="mono") for _ in range(2))
+        for i in range(10):
+            vf = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 20, np.uint8), format="rgb24")
+            vf.pts = i
+            out.mux(vs.encode(vf))
+        out.mux(vs.encode(None))
+        for stream, starts in ((lone, [4800]), (leap, [0, 960, 1920, 16320])):
+            for at in starts:
+                af = av.AudioFrame.from_ndarray(np.zeros((1, 960), np.int16), format="s16", layout="mono")
+                af.sample_rate, af.pts, af.time_base = 48000, at, Fraction(1, 48000)
+                out.mux(stream.encode(af))
+    rec = tmp_path / "rec.mkv"
+    stats = run_live(str(src), model=str(rule_onnx), output=str(rec), device="cpu")
+    with av.open(str(rec)) as c:
+        indices = [p.stream.index for p in c.demux(*c.streams.audio) if p.size]
+        packets = [indices.count(a.index) for a in c.streams.audio]
+    assert packets == [1, 3] and stats["audio_dropped"] == 1  # was [0, 3] and 0: both held packets lost unsaid

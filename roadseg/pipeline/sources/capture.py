@@ -366,6 +366,8 @@ class LiveSource:
                 waiting.clear()
             if self._mic is not None:
                 yield from self._mic.take()
+        if shift is not None:  # the stream ended: a packet held for the next one is passed (a stream's only one)
+            yield from (retimed(p, shift) for p in timeline.flush())  # or dropped and counted (a leap at the end)
 
 
     def _sized(self, image):

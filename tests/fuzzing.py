@@ -353,9 +353,12 @@ def sound_problems(given: Media, got: Media, dropped: int, *, live: bool = False
     Live (``live``), the recording begins with its first frame: a packet that began before it is not
     recorded, nor counted, and no sound lies past the input's end, but for as much as the recording's
     pictures run longer than the input's (a clock that steps back is tied anew to the capture clock).
-    The output's streams are the input's in order, less those ``left_out`` (input indices).
+    The output's streams are the input's in order, less those ``left_out`` (input indices) and, where
+    that leaves more than the output has, those without sound.
     """
     kept = [s for s, i in zip(given.sound, given.audio_streams or range(len(given.sound))) if i not in left_out]
+    if len(kept) != len(got.sound):  # (a stream without sound is no track in some outputs: an mp4's is left out)
+        kept = [s for s in kept if s]
     if given.video_start is None or got.video_start is None or len(kept) != len(got.sound):
         return []  # (no time to count from, or streams that do not pair up: the packet counts judge them)
     tol, out = REENCODED if reencoded else TOLERANCE, []

@@ -6,14 +6,15 @@ of their 33-bit clock FFmpeg unwraps itself, and a jump of one wrap (:data:`WRAP
 stream's first packet below 0, AAC priming read after the picture's first seconds, is read 26.5 hours
 on) is no restart: such packets pass as they came. A packet that lands more than :data:`STEP_BACK`
 seconds behind where its stream was expected, or more than :data:`LEAP` ahead (FFmpeg's own threshold),
-is held until the next packet of its stream says whether the stream goes on from there: then the clock
-started again (where moving the stream brings it nearer the others: a restart moves them all, while a
-stream whose first timestamp was damaged goes on unmoved from the step), and the stream's packets from
-that one on are moved so that it follows on where it was (sound and picture by the same amount, where
-one fits both: they keep the step between them that the file gives them); or from where it was: then
-only that packet's timestamp was damaged: a picture is put where its stream was expected (so that those
-after it are not carried on to its time), other packets pass as they came, for the checks after to
-judge.
+is held with the packets of its stream that go on from it, until they have lasted :data:`CONFIRM` or the
+stream ends: then the clock started again (where moving the stream brings it nearer the others: a
+restart moves them all, while a stream whose first timestamp was damaged goes on unmoved from the step),
+and the stream's packets from the step on are moved so that it follows on where it was (sound and
+picture by the same amount, where one fits both: they keep the step between them that the file gives
+them). Where the stream goes back to where it was before that, the held packets were damage: a chunk of
+the file written twice, or one packet's timestamp; they pass as they came, for the checks after to
+judge, but a picture alone is put where its stream was expected (left at its damaged time, it would
+carry the pictures after it there).
 
 Example:
     >>> from fractions import Fraction
@@ -22,12 +23,19 @@ Example:
     ...     p.pts, p.dts, p.duration, p.time_base = ms, ms, 40, Fraction(1, 1000)
     ...     return p
     >>> clock = Clock()
-    >>> [p.pts for ms in (1000, 1040, 1080, 0, 40, 80) for p in clock.take(packet(ms), 0)]  # a second recording
-    [1000, 1040, 1080, 1120, 1160, 1200]
-    >>> [p.pts for ms in (-2000, 120, 60000, 60040) for p in clock.take(packet(ms), 0)]  # damage, then a leap
-    [-880, 1240, 1280, 1320]
-    >>> clock.restarts, round(clock.skipped[0], 3)
-    (2, 59.84)
+    >>> out = [p.pts for ms in (*range(0, 2001, 40), *range(0, 1041, 40)) for p in clock.take(packet(ms), 0)]
+    >>> out[49:54], clock.restarts  # two seconds, then a second recording from 0 again: it follows on
+    ([1960, 2000, 2040, 2080, 2120], 1)
+    >>> [p.pts for ms in (-1000, 1080, 1120) for p in clock.take(packet(ms), 0)]  # one damaged timestamp
+    [1040, 3120, 3160]
+    >>> [p.pts for ms in (400, 440, 480, 1160, 1200) for p in clock.take(packet(ms), 0)]  # a chunk written twice
+    [2440, 2480, 2520, 3200, 3240]
+    >>> out = [p.pts for ms in range(61240, 62300, 40) for p in clock.take(packet(ms), 0)]
+    >>> out[:2], clock.restarts, round(clock.skipped[0], 3)  # a leap of a minute: taken out
+    ([3280, 3320], 2, 60.0)
+    >>> clock = Clock()
+    >>> [p.pts for ms in (1200, 1240, *range(0, 1100, 40)) for p in clock.take(packet(ms), 0)][:4]  # damaged first
+    [1200, 1240, 0, 40]
 """
 
 from __future__ import annotations
@@ -39,6 +47,8 @@ import av
 STEP_BACK = 0.5  # seconds a stream may step back before its clock counts as started again
 LEAP = 10.0  # seconds a stream may leap ahead before its clock counts as started again (FFmpeg's dts_delta_threshold)
 TS_DISCONT = 0x200  # FFmpeg's AVFMT_TS_DISCONT: a format whose timestamps may jump
+CONFIRM = 1.0  # seconds a stream goes on from a step before it counts as a restart (a chunk written twice
+# goes back to where it was sooner)
 WRAP = 2**33 / 90000  # seconds of the 33-bit 90 kHz clock of MPEG-TS and MPEG-PS, after which it wraps
 
 
@@ -55,7 +65,8 @@ class Clock:
         self.skipped: dict[int, float] = {}  # stream -> seconds of the file's clock that leaps ahead took out
         self._move: dict[int, int] = {}  # stream -> its place in ``moves`` (none: not moved)
         self._last: dict[int, tuple[float, float]] = {}  # stream -> (time, where its next packet is expected), moved
-        self._held: dict[int, tuple[av.Packet, float]] = {}  # stream -> (packet that stepped, the move it asks for)
+        self._held: dict[int, tuple[list[av.Packet], float]] = {}  # stream -> (its step and the packets that went
+        # on from it, the move the step asks for)
         self._count: dict[int, int] = {}  # stream -> packets it has passed that set where it is
 
     @property
@@ -64,46 +75,73 @@ class Clock:
 
     def take(self, packet: av.Packet, stream: int | None) -> Iterator[av.Packet]:
         """The packets to pass now for ``packet`` of ``stream`` (None: of no stream, such as the empty
-        packet that drains a decoder): none while a step waits for its stream's next packet, else the
-        held one and it, retimed."""
+        packet that drains a decoder): none while a step and the packets that go on from it wait to be
+        judged, else those and it, retimed."""
         t = _time(packet)
         if stream is None:
             yield from self.flush()
         elif t is None and stream in self._held:  # (one without time, such as the empty packet that drains its
-            yield self._pass(self._held.pop(stream)[0], stream, remember=False)  # decoder, comes after it)
+            yield from self._settle(stream)  # decoder: the end of the stream judges what is held)
         if stream is None or t is None:
             yield packet
             return
         if stream in self._held:
-            step, asked = self._held.pop(stream)
-            on = _goes_on(t - _time(step) - _duration(step), t + self._offset(stream) - self._last[stream][1])
-            if on and self._moved_nearer(stream, _time(step), asked):  # (the stream goes on from the step: a restart)
-                self._restart(stream, _time(step), asked)
-            if not on and step.stream is not None and step.stream.type == "video":  # (one damaged picture's time:
-                self._put_back(step, stream)  # where its stream was expected, so that the picture after it follows on)
-            yield self._pass(step, stream, remember=on)  # (a damaged step says nothing of its stream)
+            run, _ = self._held[stream]
+            from_run = t - _time(run[-1]) - _duration(run[-1])
+            if _goes_on(from_run, t + self._offset(stream) - self._last[stream][1]):
+                run.append(packet)
+                if t - _time(run[0]) >= CONFIRM:
+                    yield from self._settle(stream)
+                return
+            yield from self._undo(stream)  # (the stream went back to where it was: the run was damage)
         last = self._last.get(stream)
         ahead = 0.0 if last is None else t + self._offset(stream) - last[1]
         if (ahead < -STEP_BACK or ahead > LEAP) and abs(abs(ahead) - WRAP) > STEP_BACK:  # (a wrap: no restart)
-            self._held[stream] = (packet, self._offset(stream) - ahead)
+            self._held[stream] = ([packet], self._offset(stream) - ahead)
             return
         yield self._pass(packet, stream)
 
     def flush(self) -> Iterator[av.Packet]:
-        """What is held, as it came (steps that no packet of their stream vouched for): at the end of the input."""
-        held, self._held = self._held, {}
-        for stream, (packet, _) in held.items():
+        """What is held, judged by what came (:meth:`_settle`): at the end of the input."""
+        for stream in list(self._held):
+            yield from self._settle(stream)
+
+    def _settle(self, stream: int) -> Iterator[av.Packet]:
+        """``stream``'s held run (its step and the packets that went on from it) once it has lasted
+        :data:`CONFIRM` or its stream ended: a restart of the clock where more than the step went on from
+        it, no fewer packets came before it, and moving it brings it nearer the other streams; where more
+        went on from it than came before, or the move would take it away from the others, the packets
+        before it were the damage (a stream's first timestamps) and it goes on unmoved; a step alone is
+        damage (:meth:`_undo`)."""
+        run, asked = self._held[stream]
+        if len(run) < 2:
+            yield from self._undo(stream)
+            return
+        del self._held[stream]
+        if self._count.get(stream, 0) >= len(run) and self._moved_nearer(stream, _time(run[0]), asked):
+            self._restart(stream, _time(run[0]), asked)
+        # (else the few packets before the step were the damage, a stream's first timestamps: it goes on unmoved)
+        for packet in run:
+            yield self._pass(packet, stream)
+
+    def _undo(self, stream: int) -> Iterator[av.Packet]:
+        """``stream``'s held run as damage, which says nothing of where the stream is: its packets pass as
+        they came (a chunk of the file written twice), but a picture alone is put where its stream was
+        expected (only its time was damaged)."""
+        run, _ = self._held.pop(stream)
+        if len(run) == 1 and run[0].stream is not None and run[0].stream.type == "video":
+            self._put_back(run[0], stream)
+        for packet in run:
             yield self._pass(packet, stream, remember=False)
 
     def _moved_nearer(self, stream: int, t: float, asked: float) -> bool:
         """Whether ``stream``'s step at ``t``, moved by ``asked``, lies nearer the other streams (the latest
         time any of them has reached) than where it came: so it is at a restart of the file's clock, which
         moves them all. Where it came lies nearer, the packets before it were the damage (a stream's first
-        timestamp broken), and the stream goes on from the step unmoved. With no other stream to go by, a
-        stream's only packet before the step is taken for the damage."""
+        timestamp broken), and the stream goes on from the step unmoved."""
         others = [last[0] for s, last in self._last.items() if s != stream]
         if not others:
-            return self._count.get(stream, 0) > 1
+            return True
         front = max(others)
         return abs(t + asked - front) < abs(t + self._offset(stream) - front)
 

@@ -14,8 +14,8 @@ Example:
     >>> with av.open("sample_videos/road.mp4") as c:
     ...     decoder = Decoder(c.streams.video[0], "sample_videos/road.mp4", c.format)
     ...     frames = [f for p in c.demux(video=0) for f in decoder.decode(p if p.size else None)]
-    >>> len(frames), decoder.codec
-    (150, 'h264')
+    >>> len(frames), decoder.codec, len(decoder._gop)  # (an mp4's codec does not change: no packets kept)
+    (150, 'h264', 0)
 """
 
 from __future__ import annotations
@@ -48,10 +48,11 @@ class Decoder:
     def decode(self, packet: av.Packet | None) -> list:
         """The frames ``packet`` completes (None: drain); raises as PyAV does where it is refused and the
         codec did not change."""
-        if packet is not None and packet.is_keyframe:
-            self._gop = []
-        if packet is not None and len(self._gop) < MAX_GOP:
-            self._gop.append(packet)
+        if packet is not None and self._follows:  # (kept only where the codec may change: 4K's 300 are 60 MB)
+            if packet.is_keyframe:
+                self._gop = []
+            if len(self._gop) < MAX_GOP:
+                self._gop.append(packet)
         try:
             return self._decoded(packet)
         except (av.error.FFmpegError, ValueError):

@@ -35,6 +35,9 @@ REAL_CLIP = Path(__file__).resolve().parents[1] / "sample_videos" / "udacity-hig
 CONTAINERS = {"mp4": "aac", "mkv": "libopus", "ts": "aac", "mov": "aac", "avi": "pcm_s16le"}  # container -> audio codec of its base clip
 HDR_TAGS = {"color_primaries": 9, "color_trc": 16, "colorspace": 9, "color_range": 1}  # BT.2020, PQ, limited range
 KINDS = ("bitflip", "header", "tags", "fields", "audio", "truncate", "zero", "duplicate", "swap", "tail")
+TS_KINDS = (*KINDS, "stamps")  # (MPEG-TS only: damaged PES timestamps; after KINDS, so that theirs keep their seeds)
+STAMP_MOVES = (0.2, 0.7, 3.0, 30.0, 3600.0)  # seconds a damaged PES timestamp is moved by, either way (or to a wrap)
+PTS_HZ, PTS_WRAP = 90000, 2**33  # MPEG-TS and MPEG-PS timestamps: a 90 kHz clock of 33 bits
 TITLE = "udacity highway (roadseg fuzz base)"
 
 # bytes that precede fields worth breaking: sizes, rates, time bases, timestamps, indexes, codec setup
@@ -175,8 +178,85 @@ def mutate(data: bytes, container: str, kind: str, rng: np.random.Generator) -> 
         b[s1 : s1 + length], b[s2 : s2 + length] = data[s2 : s2 + length], data[s1 : s1 + length]
     elif kind == "tail":
         b += rng.integers(0, 256, int(rng.integers(1, 65537)), dtype=np.uint8).tobytes()
+    elif kind == "stamps" and container == "ts":
+        b = bytearray(_stamps(data, rng))
     else:
         raise ValueError(f"unknown mutation {kind!r}")
+    return bytes(b)
+
+
+def _stamps(data: bytes, rng: np.random.Generator) -> bytes:
+    """``data`` (MPEG-TS) with the timestamps of 1-6 PES headers of its first audio or video stream damaged:
+    the stream's first ones, a run of consecutive ones (each by its own amount, or all by one, as a
+    chunk's clock), or ones anywhere; each moved by one of :data:`STAMP_MOVES` either way, or to just
+    below the clock's wrap (reads as a little before 0, or 26.5 hours on). Where a header has a DTS,
+    its PTS, its DTS or both."""
+    stream_id = 0xC0 if rng.random() < 0.6 else 0xE0
+    count = len(pes_headers(data, stream_id))
+    k = min(count, int(rng.integers(1, 7)))
+    where = rng.random()
+    if where < 0.25:  # the first ones: nothing before them to tell where the stream is
+        picked = list(range(k))
+    elif where < 0.6:  # a burst
+        first = int(rng.integers(0, count - k + 1))
+        picked = list(range(first, first + k))
+    else:
+        picked = sorted(int(i) for i in rng.choice(count, size=k, replace=False))
+    one = rng.random() < 0.5  # (a burst moved as one: its own clock for a while)
+    moves, move = {}, None
+    for n in picked:
+        if move is None or not one:
+            move = _stamp_move(rng)
+        fields = (True, True) if rng.random() < 0.6 else (True, False) if rng.random() < 0.5 else (False, True)
+        moves[n] = (move, fields)
+    return restamped(data, stream_id, moves)
+
+
+def _stamp_move(rng: np.random.Generator):
+    """How one damaged timestamp changes: ticks -> ticks."""
+    if rng.random() < 0.15:  # to just below the wrap of the 33-bit clock
+        below = int(rng.integers(1, PTS_HZ))
+        return lambda ticks: PTS_WRAP - below
+    ticks = round(float(rng.choice(STAMP_MOVES)) * PTS_HZ) * (1 if rng.random() < 0.5 else -1)
+    return lambda old: old + ticks
+
+
+def pes_headers(data: bytes, stream_id: int) -> list[tuple[int, bool]]:
+    """(offset of its PTS field, whether a DTS field follows) of each PES of the stream of ``stream_id`` in
+    ``data`` (MPEG-TS; 0xC0: the first audio stream, 0xE0: the first video stream) that has a PTS."""
+    out = []
+    for at in range(0, len(data) - 187, 188):
+        ts = data[at : at + 188]
+        if ts[0] != 0x47 or not ts[1] & 0x40:
+            continue
+        payload = 4 + (1 + ts[4] if ts[3] & 0x20 else 0)
+        if ts[payload : payload + 4] == bytes([0, 0, 1, stream_id]) and ts[payload + 7] >> 6 in (2, 3):
+            out.append((at + payload + 9, ts[payload + 7] >> 6 == 3))
+    return out
+
+
+def pes_moved(data: bytes, moves: dict[int, float], *, stream_id: int = 0xC0) -> bytes:
+    """``data`` (MPEG-TS) with the timestamps (PTS, and DTS where there is one) of PES number n of the stream
+    of ``stream_id`` (0xC0: the first audio stream, 0xE0: the first video stream) moved by ``moves[n]``
+    seconds: damage to those headers."""
+    changes = {n: ((lambda ticks, by=round(s * PTS_HZ): ticks + by), (True, True)) for n, s in moves.items()}
+    return restamped(data, stream_id, changes)
+
+
+def restamped(data: bytes, stream_id: int, changes: dict) -> bytes:
+    """``data`` with PES number n of the stream of ``stream_id`` retimed by ``changes[n]`` = (a function of
+    its timestamp in 90 kHz ticks, (whether to its PTS, whether to its DTS)), modulo the 33-bit wrap."""
+    b = bytearray(data)
+    for n, (field, has_dts) in enumerate(pes_headers(data, stream_id)):
+        if n not in changes:
+            continue
+        change, which = changes[n]
+        for h in [field + 5 * i for i in range(2 if has_dts else 1) if which[i] or not has_dts]:
+            c = b[h : h + 5]
+            v = ((c[0] >> 1) & 7) << 30 | c[1] << 22 | (c[2] >> 1) << 15 | c[3] << 7 | c[4] >> 1
+            v = change(v) % PTS_WRAP
+            b[h : h + 5] = bytes([c[0] & 0xF1 | (v >> 29) & 0xE, v >> 22 & 0xFF, (v >> 14) & 0xFE | 1,
+                                  v >> 7 & 0xFF, (v << 1) & 0xFE | 1])  # fmt: skip
     return bytes(b)
 
 
@@ -454,7 +534,7 @@ def run_joined_case(base: Path, container: str, kind: str, seed: int, model: Pat
 
 def case_bytes(base: Path, container: str, kind: str, seed: int) -> bytes:
     """The mutated copy of ``base`` that case ``container-kind-seed`` runs on."""
-    return mutate(base.read_bytes(), container, kind, np.random.default_rng([seed, KINDS.index(kind)]))
+    return mutate(base.read_bytes(), container, kind, np.random.default_rng([seed, TS_KINDS.index(kind)]))
 
 
 if __name__ == "__main__":  # write one case's input to look at: python tests/fuzzing.py ts-audio-3 /tmp/fuzz

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import add_captions, add_telemetry, read_video, split_frames, write_video
+from fuzzing import pes_moved
 
 import roadseg
 from roadseg.cli import segment_video_cmd
@@ -952,24 +953,7 @@ def _first_audio_pts_moved(src: Path, dst: Path, seconds: float) -> Path:
 def _pes_moved(src: Path, dst: Path, moves: dict[int, float], *, stream_id: int = 0xC0) -> Path:
     """``src`` (MPEG-TS) with the timestamps of PES number n of the stream of ``stream_id`` (0xC0: the first
     audio stream, 0xE0: the first video stream) moved by ``moves[n]`` seconds: damage to those headers."""
-    data, n = bytearray(src.read_bytes()), -1
-    for at in range(0, len(data), 188):
-        ts = data[at : at + 188]
-        payload = 4 + (1 + ts[4] if ts[3] & 0x20 else 0)
-        if not (ts[1] & 0x40 and ts[payload : payload + 4] == bytes([0, 0, 1, stream_id])):  # a PES of it starts
-            continue
-        n += 1
-        if n not in moves:
-            continue
-        ticks = round(moves[n] * 90000)
-        for field in range(2 if ts[payload + 7] >> 6 == 3 else 1):  # its PTS, and its DTS if it has one
-            h = at + payload + 9 + 5 * field
-            b = data[h : h + 5]
-            v = ((b[0] >> 1) & 7) << 30 | b[1] << 22 | (b[2] >> 1) << 15 | b[3] << 7 | b[4] >> 1
-            v = (v + ticks) % 2**33
-            data[h : h + 5] = bytes([b[0] & 0xF1 | (v >> 29) & 0xE, v >> 22 & 0xFF, (v >> 14) & 0xFE | 1,
-                                     v >> 7 & 0xFF, (v << 1) & 0xFE | 1])  # fmt: skip
-    dst.write_bytes(bytes(data))
+    dst.write_bytes(pes_moved(src.read_bytes(), moves, stream_id=stream_id))
     return dst
 
 

@@ -38,6 +38,9 @@ KINDS = ("bitflip", "header", "tags", "fields", "audio", "truncate", "zero", "du
 TS_KINDS = (*KINDS, "stamps")  # (MPEG-TS only: damaged PES timestamps; after KINDS, so that theirs keep their seeds)
 STAMP_MOVES = (0.2, 0.7, 3.0, 30.0, 3600.0)  # seconds a damaged PES timestamp is moved by, either way (or to a wrap)
 PTS_HZ, PTS_WRAP = 90000, 2**33  # MPEG-TS and MPEG-PS timestamps: a 90 kHz clock of 33 bits
+# the TS base clip joined byte for byte with a copy of itself (``cat a.ts b.ts``), the copy's clock this many
+# seconds on from its own: the same (it starts again where the first did) or 100 s on (a leap)
+JOINS = {"cat": 0.0, "catleap": 100.0}
 TITLE = "udacity highway (roadseg fuzz base)"
 
 # bytes that precede fields worth breaking: sizes, rates, time bases, timestamps, indexes, codec setup
@@ -116,6 +119,35 @@ def _encode(path: Path, images: list[np.ndarray], fps: Fraction, samples: np.nda
             out.mux(aus.encode(af))
         out.mux(aus.encode(None))
     return path
+
+
+def make_cat_clips(ts: Path, folder: Path) -> dict[str, Path]:
+    """The MPEG-TS base clip ``ts`` joined byte for byte with a copy of itself whose clock (timestamps and
+    PCR) runs ``JOINS[name]`` seconds on from its own, as ``cat a.ts b.ts`` joins two recordings; {name: path}."""
+    data, out = ts.read_bytes(), {}
+    for name, later in JOINS.items():
+        second = data
+        if later:
+            ticks = round(later * PTS_HZ)
+            second = _pcr_moved(data, ticks)
+            for stream_id in (0xC0, 0xE0):
+                moves = dict.fromkeys(range(len(pes_headers(data, stream_id))), (lambda t, by=ticks: t + by, (True, True)))
+                second = restamped(second, stream_id, moves)
+        out[name] = folder / f"base-{name}.ts"
+        out[name].write_bytes(data + second)
+    return out
+
+
+def _pcr_moved(data: bytes, ticks: int) -> bytes:
+    """``data`` (MPEG-TS) with every PCR ``ticks`` (90 kHz) on."""
+    b = bytearray(data)
+    for at in range(0, len(b) - 187, 188):
+        if b[at + 3] & 0x20 and b[at + 4] and b[at + 5] & 0x10:  # an adaptation field with a PCR
+            p = at + 6
+            v = (int.from_bytes(b[p : p + 5], "big") >> 7) + ticks
+            v %= PTS_WRAP
+            b[p : p + 5] = ((v << 7) | (b[p + 4] & 0x7F)).to_bytes(5, "big")
+    return bytes(b)
 
 
 def add_captions(base: Path, path: Path, cues: int = 7) -> Path:
@@ -289,6 +321,7 @@ class Media:
     sound: tuple[Spans, ...] = ()  # per audio stream, in the file's order: where each packet's sound lies, as decoded
     audio_streams: tuple[int, ...] = ()  # those streams' indices in the file
     video_end: float | None = None  # seconds of the last frame decoded
+    frame_times: tuple[float, ...] = ()  # seconds of each frame decoded with a time, in decoding order
 
 
 def probe(path: Path, window: tuple[float, float] | None = None) -> Media:
@@ -326,7 +359,7 @@ def probe(path: Path, window: tuple[float, float] | None = None) -> Media:
     except (av.FFmpegError, OSError, ValueError):
         pass
     return Media(frames, packets, times[0] if times else None, tuple(map(tuple, sound.values())), tuple(sound),
-                 max(times) if times else None)  # fmt: skip
+                 max(times) if times else None, tuple(times))  # fmt: skip
 
 
 def _within(window: tuple[float, float] | None, origin: float):
@@ -373,6 +406,7 @@ class Outcome:
     seconds: float
     live: bool = False  # played with --live: frames may be skipped, and sound from before the first frame kept is not recorded
     trimmed: bool = False  # with --start and --duration (``input`` is what lies between them)
+    parts: tuple[Media, Media] | None = None  # two recordings joined with cat: each as PyAV reads it alone
 
     def problems(self) -> list[str]:
         """Everything that breaks the rules: no hang, no traceback, exit 0 or one final ``Error:`` line
@@ -416,8 +450,41 @@ class Outcome:
             out.append(f"{given.audio} audio packets in, {dropped} dropped, but none out after re-encoding")
         if self.returncode == 0 and got is not None:
             left_out = {int(i) for i in LEFT_OUT.findall(err)}
-            out += sound_problems(given, got, dropped, live=self.live, reencoded=reencoded, left_out=left_out)
+            found = [sound_problems(expected, got, dropped, live=self.live, reencoded=reencoded, left_out=left_out)
+                     for expected in (joined_references(given, *self.parts) if self.parts else [given])]  # fmt: skip
+            out += next((f for f in found if not f), found[0])
         return out
+
+
+def joined_references(whole: Media, first: Media, second: Media) -> list[Media]:
+    """What the output of two recordings joined with cat (``whole``, read by PyAV as ``first`` and
+    ``second`` alone) must hold: one timeline, the second recording moved to follow on from the first,
+    sound and picture by one move. A join leaves a gap, or an overlap, of under a packet in one of
+    them, as a recording's sound rarely ends with its picture: so two references, the second's picture
+    moved to follow the first's (its last frame, one frame step on), or its sound the first's.
+    ``whole`` alone where a part has no picture or the parts' audio streams differ."""
+    if first.video_start is None or second.video_start is None or len(first.sound) != len(second.sound):
+        return [whole]
+    shown, then = _picture_run(first.frame_times), _picture_run(second.frame_times)
+    step = float(np.median(np.diff(shown))) if len(shown) > 1 else 0.0
+    moves = [shown[-1] + step - then[0]]
+    for a, b in zip(first.sound, second.sound):
+        if _sound_run(a) and _sound_run(b):
+            moves.append(max(e for _, e in _sound_run(a)) - min(s for s, _ in _sound_run(b)))
+    return [Media(whole.frames, whole.audio, first.video_start,
+                  tuple(a + tuple((s + move, e + move) for s, e in b) for a, b in zip(first.sound, second.sound)),
+                  first.audio_streams, (second.video_end or 0) + move) for move in moves[:2]]  # fmt: skip
+
+
+def _picture_run(times: tuple[float, ...]) -> list[float]:
+    """The largest run of frame ``times`` (sorted) without a gap of :data:`RUN_GAP` (a picture whose
+    timestamp was damaged is no picture there)."""
+    runs: list[list[float]] = []
+    for t in sorted(times):
+        if not runs or t > runs[-1][-1] + RUN_GAP:
+            runs.append([])
+        runs[-1].append(t)
+    return max(runs, key=len) if runs else []
 
 
 def sound_problems(given: Media, got: Media, dropped: int, *, live: bool = False, reencoded: bool = False,
@@ -481,8 +548,10 @@ def run_case(base: Path, container: str, kind: str, seed: int, model: Path, work
     ``output`` file: webm re-encodes AAC audio; ``live``: played as if it were a camera, ``--live``;
     ``trim``: ``--start`` and ``--duration``), check the result."""
     name = f"{container}-{kind}-{seed}"
-    src, out, stats = work / f"{name}.{container}", work / f"{name}-out.{output}", work / f"{name}.json"
+    suffix = "ts" if container in JOINS else container
+    src, out, stats = work / f"{name}.{suffix}", work / f"{name}-out.{output}", work / f"{name}.json"
     src.write_bytes(case_bytes(base, container, kind, seed))
+    parts = _parts(src, base, work) if container in JOINS else None
     cmd = [sys.executable, "-m", "roadseg", "segment", str(src), "-o", str(out), "--model", str(model), "-y", "-q",
            "--stats", str(stats), *(["--live"] if live else []),
            *(["--start", str(trim[0]), "--duration", str(trim[1])] if trim else [])]  # fmt: skip
@@ -497,10 +566,28 @@ def run_case(base: Path, container: str, kind: str, seed: int, model: Path, work
     seconds = time.perf_counter() - t0
     outcome = Outcome(name, probe(src, trim), code, err, probe(out) if out.exists() else None,
                       json.loads(stats.read_text()) if stats.exists() else None, round(seconds, 2), live,
-                      trim is not None)  # fmt: skip
+                      trim is not None, parts)  # fmt: skip
     for p in (src, out, stats):
         p.unlink(missing_ok=True)
     return outcome
+
+
+def _parts(src: Path, base: Path, work: Path) -> tuple[Media, Media]:
+    """The two recordings of ``src``, a damaged copy of ``base`` (two of one length joined with cat), each
+    as PyAV reads it alone: split where the second begins (moved on by a chunk written twice before it)."""
+    damaged, intact = src.read_bytes(), base.read_bytes()
+    at = len(intact) // 2
+    moved = at + len(damaged) - len(intact)
+    if len(damaged) > len(intact) and damaged[moved : moved + 376] == intact[at : at + 376]:
+        at = moved
+    at = min(at, len(damaged))
+    media = []
+    for n, data in enumerate((damaged[:at], damaged[at:])):
+        part = work / f"{src.stem}-part{n}.ts"
+        part.write_bytes(data)
+        media.append(probe(part))
+        part.unlink()
+    return media[0], media[1]
 
 
 def run_joined_case(base: Path, container: str, kind: str, seed: int, model: Path, work: Path, *,
@@ -534,12 +621,15 @@ def run_joined_case(base: Path, container: str, kind: str, seed: int, model: Pat
 
 def case_bytes(base: Path, container: str, kind: str, seed: int) -> bytes:
     """The mutated copy of ``base`` that case ``container-kind-seed`` runs on."""
-    return mutate(base.read_bytes(), container, kind, np.random.default_rng([seed, TS_KINDS.index(kind)]))
+    joined = container in JOINS  # (a TS: its damage is a TS's)
+    return mutate(base.read_bytes(), "ts" if joined else container, kind, np.random.default_rng([seed, TS_KINDS.index(kind)]))
 
 
 if __name__ == "__main__":  # write one case's input to look at: python tests/fuzzing.py ts-audio-3 /tmp/fuzz
     name, folder = sys.argv[1], Path(sys.argv[2])
     container, kind, seed = name.split("-")
     bases = make_base_clips(folder / "base")
-    (folder / f"{name}.{container}").write_bytes(case_bytes(bases[container], container, kind, int(seed)))
-    print(folder / f"{name}.{container}")
+    bases.update(make_cat_clips(bases["ts"], folder / "base"))
+    src = folder / f"{name}.{'ts' if container in JOINS else container}"
+    src.write_bytes(case_bytes(bases[container], container, kind, int(seed)))
+    print(src)

@@ -933,6 +933,22 @@ def test_start_and_duration_count_on_the_one_timeline_of_transport_streams_joine
     assert v["seconds"][0] < 0.05 and len(_audio_seconds_at(out)) == pytest.approx(47, abs=2)  # a second of sound
 
 
+def test_a_damaged_sound_timestamp_just_after_a_cat_join_leaves_the_second_recording_in_step(rule_onnx, tmp_path):
+    # two 2-s recordings joined with cat, the second one's 16th audio PES read 0.7 s early
+    first = write_video(tmp_path / "a.ts", split_frames(50, h=96, w=128), audio_seconds=2.0)
+    second = write_video(tmp_path / "b.ts", split_frames(50, h=96, w=128), audio_seconds=2.0)
+    joined, out = _pes_moved(_catted(tmp_path, first, second), tmp_path / "d.ts", {95 + 15: -0.7}), tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(joined), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0 and "dropped 1 damaged audio packet" in r.output, r.output
+    # was: the held restart was undone at the damaged packet as if the stream had gone back, its 15 packets
+    # passed unmoved (dropped as backwards), then the damaged one taken for the restart: 36 of 190 audio packets
+    # dropped (in fuzz case cat-stamps-0, 53 of 146, and the second recording 0.42 s late)
+    v, sound = read_video(out), _audio_seconds_at(out)
+    assert len(v["frames"]) == 100 and len(sound) == 189 and v["seconds"][-1] == pytest.approx(4.0, abs=0.1)
+    own = read_video(second)["seconds"][0] - _audio_seconds_at(second)[0]
+    assert v["seconds"][50] - sound[95] == pytest.approx(own, abs=0.01)
+
+
 def test_a_transport_streams_sound_whose_first_packet_reads_a_wrap_of_its_clock_on_is_kept(rule_onnx, tmp_path):
     # 12 s muxed picture first: the sound's first packet (AAC priming, just below 0) comes 2 s into the file,
     # where FFmpeg has set its clock's wrap and reads it 26.5 hours (2**33 / 90000 s) on

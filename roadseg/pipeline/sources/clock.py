@@ -68,6 +68,7 @@ class Clock:
         self._held: dict[int, tuple[list[av.Packet], float]] = {}  # stream -> (its step and the packets that went
         # on from it, the move the step asks for)
         self._count: dict[int, int] = {}  # stream -> packets it has passed that set where it is
+        self._went_on: dict[int, av.Packet] = {}  # stream -> the last packet of its held run that went on from the step
 
     @property
     def restarts(self) -> int:
@@ -87,17 +88,24 @@ class Clock:
             return
         if stream in self._held:
             run, _ = self._held[stream]
-            from_run = t - _time(run[-1]) - _duration(run[-1])
-            if _goes_on(from_run, t + self._offset(stream) - self._last[stream][1]):
+            last = self._went_on[stream]
+            from_run, from_expected = t - _time(last) - _duration(last), t + self._offset(stream) - self._last[stream][1]
+            if _goes_on(from_run, from_expected):
                 run.append(packet)
+                self._went_on[stream] = packet
                 if t - _time(run[0]) >= CONFIRM:
                     yield from self._settle(stream)
                 return
-            yield from self._undo(stream)  # (the stream went back to where it was: the run was damage)
+            if len(run) > 1 and not _goes_on(from_expected, from_run):  # (nor back where the stream was: one
+                self._odd(packet, last)  # packet damaged within a run that goes on, kept with it)
+                run.append(packet)
+                return
+            yield from self._undo(stream)  # (the stream went back to where it was, or a step went on from nowhere)
         last = self._last.get(stream)
         ahead = 0.0 if last is None else t + self._offset(stream) - last[1]
         if (ahead < -STEP_BACK or ahead > LEAP) and abs(abs(ahead) - WRAP) > STEP_BACK:  # (a wrap: no restart)
             self._held[stream] = ([packet], self._offset(stream) - ahead)
+            self._went_on[stream] = packet
             return
         yield self._pass(packet, stream)
 
@@ -133,6 +141,15 @@ class Clock:
             self._put_back(run[0], stream)
         for packet in run:
             yield self._pass(packet, stream, remember=False)
+
+    def _odd(self, packet: av.Packet, last: av.Packet) -> None:
+        """A ``packet`` within a held run that neither goes on from it nor goes back to where its stream
+        was: one damaged timestamp. A picture is put where the run expected it (left at its damaged time,
+        it would carry the pictures after it there); a sound passes with the run, for the checks after."""
+        if packet.stream is not None and packet.stream.type == "video":
+            ticks = round((_time(last) + _duration(last) - _time(packet)) / packet.time_base)
+            packet.pts = None if packet.pts is None else packet.pts + ticks
+            packet.dts = None if packet.dts is None else packet.dts + ticks
 
     def _moved_nearer(self, stream: int, t: float, asked: float) -> bool:
         """Whether ``stream``'s step at ``t``, moved by ``asked``, lies nearer the other streams (the latest

@@ -68,6 +68,7 @@ class Clock:
         self._held: dict[int, tuple[list[av.Packet], float]] = {}  # stream -> (its step and the packets that went
         # on from it, the move the step asks for)
         self._count: dict[int, int] = {}  # stream -> packets it has passed that set where it is
+        self._before: dict[int, float | None] = {}  # stream -> where it was expected before its last packet passed
         self._went_on: dict[int, av.Packet] = {}  # stream -> the last packet of its held run that went on from the step
 
     @property
@@ -103,7 +104,9 @@ class Clock:
             yield from self._undo(stream)  # (the stream went back to where it was, or a step went on from nowhere)
         last = self._last.get(stream)
         ahead = 0.0 if last is None else t + self._offset(stream) - last[1]
-        if (ahead < -STEP_BACK or ahead > LEAP) and abs(abs(ahead) - WRAP) > STEP_BACK:  # (a wrap: no restart)
+        before = self._before.get(stream)  # (where it was expected before its last packet: that one alone leapt)
+        back = ahead < -STEP_BACK and before is not None and abs(t + self._offset(stream) - before) <= STEP_BACK
+        if (ahead < -STEP_BACK or ahead > LEAP) and abs(abs(ahead) - WRAP) > STEP_BACK and not back:  # (a wrap: none)
             self._held[stream] = ([packet], self._offset(stream) - ahead)
             self._went_on[stream] = packet
             return
@@ -197,6 +200,7 @@ class Clock:
             t += offset
             last = self._last.get(stream)
             spacing = _duration(packet) or (t - last[0] if last is not None and t > last[0] else 0.0)
+            self._before[stream] = None if last is None else last[1]
             self._last[stream] = (t, t + spacing)
             self._count[stream] = self._count.get(stream, 0) + 1
         return packet

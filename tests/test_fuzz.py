@@ -196,8 +196,6 @@ CATTED = tuple(f"{c}-{k}-{s}" for c in JOINS for k in TS_KINDS for s in range(3)
 UNFIXED = {  # flagged when these cases were added, not fixed yet (strict: a fix shows)
     "ts-stamps-13": "first 4 audio PES 0.7 s early, before the picture: kept with a gap, and the mp4's edit list "
     "then skips 0.7 s of samples, 0.6 s of them good sound",
-    "ts-stamps-17": "first 6 audio PES an hour on: FFmpeg unwraps the good ones 26.5 h on, the damaged first time "
-    "is the origin, the picture is written 91843 s in",
     "cat-audio-0": "not yet looked into: the output's sound ends at 2.13 s of 3.06",
     "catleap-stamps-0": "not yet looked into: the first audio PES 0.7 s early among 6 damaged",
 }

@@ -1259,3 +1259,18 @@ def test_a_picture_with_a_damaged_timestamp_midway_in_a_transport_stream_leaves_
     shift = original["seconds"][0] - v["seconds"][0]  # (the output starts at 0)
     assert len(v["frames"]) == 100 and v["seconds"] == pytest.approx([t - shift for t in original["seconds"]], abs=0.002)
     assert _audio_seconds_at(out)[-1] == pytest.approx(4.0, abs=0.1)
+
+
+def test_sound_whose_first_timestamps_lie_an_hour_before_the_picture_does_not_set_where_the_output_starts(
+        rule_onnx, tmp_path):  # fmt: skip
+    # the first 6 audio PES headers damaged an hour on: FFmpeg then reads every good timestamp after them a wrap
+    # of the 33-bit clock (26.5 hours) on, so the file's first timestamp is the damaged sound's, 25 hours early
+    src = write_video(tmp_path / "a.ts", split_frames(50, h=96, w=128), audio_seconds=2.0)
+    damaged, out = _pes_moved(src, tmp_path / "d.ts", dict.fromkeys(range(6), 3600.0)), tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(damaged), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0 and "dropped 6 damaged audio packets" in r.output, r.output
+    # was: the output started at the damaged first timestamp, the picture written 91843 s into it, and the good
+    # sound around it lost to the mp4's 32-bit sample durations
+    v, sound = read_video(out), _audio_seconds_at(out)
+    assert len(v["frames"]) == 50 and v["seconds"][0] < 0.05 and v["seconds"][-1] < 2.1
+    assert len(sound) == len(_audio_seconds_at(src)) - 6 and 0 <= sound[0] < 0.2 and sound[-1] == pytest.approx(2.0, abs=0.1)

@@ -37,7 +37,7 @@ from roadseg.pipeline.sources.base import (
     video_streams,
 )
 from roadseg.pipeline.sources.capture import HTTP_SCHEMES, open_capture
-from roadseg.pipeline.sources.clock import TS_DISCONT, Clock
+from roadseg.pipeline.sources.clock import LEAP, TS_DISCONT, Clock
 from roadseg.pipeline.sources.decoder import Decoder
 from roadseg.pipeline.sources.hdr import say_if_hdr
 
@@ -185,16 +185,24 @@ class VideoSource:
         """Where the file's timeline begins (seconds of its own clock): --start and --duration count from
         there, as FFmpeg's -ss and -t do, and the output starts at 0 there. A transport stream's clock
         rarely starts at 0, and one that passed its 26.5-hour wrap reads as starting below 0. A file
-        whose video starts at 0 keeps its timestamps (AAC priming before it stays below 0)."""
+        whose video starts at 0 keeps its timestamps (AAC priming before it stays below 0). Another stream
+        that begins more than :data:`~roadseg.pipeline.sources.clock.LEAP` before the picture does not
+        count: its first timestamps were damaged (the picture would be written hours into the output)."""
         first = self.container.start_time
         if first is None or not abs(first / av.time_base) < MAX_SECONDS:
             return 0.0
         first /= av.time_base
-        if first > 0:
-            return first
         video = self._stream_start()
+        if first > 0:  # (sound said to begin more than LEAP before the picture: its first timestamps were damaged)
+            return video if video is not None and video - first > LEAP and video < MAX_SECONDS else first
         length = (self.container.duration or 0) / av.time_base  # (a wrap is less than a file's length ago)
         return first if video is not None and video < 0 and -first <= length + 1 else 0.0
+
+    def _before_origin(self, packet: av.Packet) -> bool:
+        """Whether ``packet`` lies more than LEAP before where the file's timeline begins (:meth:`_origin`:
+        the picture's start, where another stream's first timestamps were damaged that far before it)."""
+        stamp = packet.pts if packet.dts is None else packet.dts
+        return stamp is not None and bool(packet.time_base) and float(stamp * packet.time_base) < self.origin - LEAP
 
     def _peek(self) -> None:
         """Decode up to the first frame now: its rotation and size shape the output."""
@@ -281,7 +289,9 @@ class VideoSource:
         past_end = 0  # pictures in a row after the window
         for packet in self._joined(self._packets()):
             if packet.stream is not None and packet.stream.type == "audio":
-                if packet.size:
+                if packet.size and self._before_origin(packet):
+                    self.audio.dropped += 1  # (more than LEAP before the file's start: damaged, see _origin)
+                elif packet.size:
                     yield from self._in_window(self.audio.take(packet, packet.stream.index, video))
                 continue
             if packet.stream is not None and packet.stream.type in ("subtitle", "data"):

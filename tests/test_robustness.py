@@ -606,7 +606,8 @@ def test_a_clean_mkv_with_longer_audio_reports_no_lost_frames(rule_onnx, tmp_pat
     assert "could not be decoded" not in r.output
 
 
-def test_disk_full_gives_one_line_and_removes_the_unfinished_file(split_video, rule_onnx, tmp_path, monkeypatch):
+@pytest.mark.parametrize("live", [False, True])
+def test_disk_full_gives_one_line_and_removes_the_unfinished_file(split_video, rule_onnx, tmp_path, monkeypatch, live):
     real, count = VideoSink._encode, {"n": 0}
 
     def full(self, frame):  # fault injection: the disk fills up after 4 frames
@@ -617,10 +618,13 @@ def test_disk_full_gives_one_line_and_removes_the_unfinished_file(split_video, r
 
     monkeypatch.setattr(VideoSink, "_encode", full)
     out = tmp_path / "o.mp4"
-    r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(out), "--model", str(rule_onnx), "-q"]
+                           + ["--live"] * live)  # fmt: skip
     assert r.exit_code == 1
     assert r.output.strip().count("\n") == 0 and "No space left on device" in r.output
-    assert "removed the unfinished output" in r.output and not out.exists()
+    assert r.output.startswith("Error: output failed" if live else "Error: encode failed"), r.output  # (was, live:
+    # "display failed", for a recording with no window or browser view)
+    assert f"removed the unfinished {'recording' if live else 'output'}" in r.output and not out.exists()
     with pytest.raises(PipelineError):
         segment_video(split_video, out, model=rule_onnx, quiet=True)
 

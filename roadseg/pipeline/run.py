@@ -264,7 +264,8 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
                     seconds=opts.duration if source.live else None,
                     hud=source.live and not opts.no_hud,
                     shares=len(seg.classes) if opts.stats and not source.live else None)  # fmt: skip
-    names = ("capture", "infer", "display") if source.live else ("decode", "infer", "encode")
+    names = ("capture", "infer", "output") if source.live else ("decode", "infer", "encode")  # (output: a window,
+    # a browser view or a recording)
     produce = (lambda: iter(source)) if source.live else (lambda: timed(source, times, "decode"))
     t0 = time.perf_counter()
     try:

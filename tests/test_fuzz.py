@@ -66,10 +66,11 @@ def fuzz_env(tmp_path_factory):
     return make_base_clips(work / "base"), rule_model(work / "rule.onnx"), work
 
 
-def _run(case: str, fuzz_env, output: str = "mp4") -> None:
+def _run(case: str, fuzz_env, output: str = "mp4", **how) -> None:
+    """Run ``case`` (``container-kind-seed``) through ``run_case`` (``how``: live=True, trim=...) and check it."""
     bases, model, work = fuzz_env
     container, kind, seed = case.split("-")
-    outcome = run_case(bases[container], container, kind, int(seed), model, work, output=output)
+    outcome = run_case(bases[container], container, kind, int(seed), model, work, output=output, **how)
     assert not outcome.problems(), f"{case}: {outcome.problems()}\n{outcome.stderr[-3000:]}"
 
 
@@ -150,10 +151,7 @@ FAST_LIVE = (
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("case", FAST_LIVE)
 def test_damaged_input_played_live(case, fuzz_env):
-    bases, model, work = fuzz_env
-    container, kind, seed = case.split("-")
-    outcome = run_case(bases[container], container, kind, int(seed), model, work, live=True)
-    assert not outcome.problems(), f"{case}: {outcome.problems()}\n{outcome.stderr[-3000:]}"
+    _run(case, fuzz_env, live=True)
 
 
 @pytest.mark.slow
@@ -176,10 +174,7 @@ FAST_TRIMMED = (
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("case", FAST_TRIMMED)
 def test_damaged_input_cut(case, fuzz_env):
-    bases, model, work = fuzz_env
-    container, kind, seed = case.split("-")
-    outcome = run_case(bases[container], container, kind, int(seed), model, work, trim=TRIM)
-    assert not outcome.problems(), f"{case}: {outcome.problems()}\n{outcome.stderr[-3000:]}"
+    _run(case, fuzz_env, trim=TRIM)
 
 
 @pytest.mark.slow

@@ -189,8 +189,6 @@ def test_damaged_input_cut_all(case, fuzz_env):
 STAMPED = tuple(f"ts-stamps-{s}" for s in range(20))
 CATTED = tuple(f"{c}-{k}-{s}" for c in JOINS for k in TS_KINDS for s in range(3))
 UNFIXED = {  # flagged when these cases were added, not fixed yet (strict: a fix shows)
-    "ts-stamps-13": "first 4 audio PES 0.7 s early, before the picture: kept with a gap, and the mp4's edit list "
-    "then skips 0.7 s of samples, 0.6 s of them good sound",
     "cat-audio-0": "the joined file read whole gives 76 of 146 audio packets, stamped 0-1.54 s (4 a chunk again, "
     "dropped); damaged PES lengths merge the rest into packets that decode to sound up to 3.06 s, the output's "
     "to 2.13 s: which packet's sound went missing is not yet known",

@@ -8,7 +8,9 @@ later packet "behind" it, so a packet that leaps (and a stream's first packet) i
 next one says whether the stream really goes on from there, and a leap is kept only if it is also
 where the file is: near the time of the video packet read before it, or before the next one (a
 stream's start may also lie behind the picture, as where a file keeps its audio after it; never
-ahead of it, as a damaged first timestamp does).
+ahead of it, as a damaged first timestamp does). Where the picture's start is known, a stream that
+begins before it is kept back until it reaches the picture by going on: one that leaps there instead
+began with damaged timestamps, and those packets are dropped.
 
 Example:
     >>> from fractions import Fraction
@@ -28,6 +30,11 @@ Example:
     >>> ahead = AudioTimeline()  # a first timestamp damaged 30 s ahead: its packets go, the good ones stay
     >>> [p.dts for ms in (30000, 30020, 0, 20, 40) for p in ahead.take(packet(ms), 1, 0.0)]
     [0, 20, 40]
+    >>> early = AudioTimeline(picture_start=0.0)  # the first timestamps damaged 0.7 s early, then the picture's
+    >>> [p.dts for ms in (-700, -680, -660, 0, 20, 40) for p in early.take(packet(ms), 1, 0.0)], early.dropped
+    ([0, 20, 40], 3)
+    >>> [p.dts for ms in (-700, -680, -660, -640) for p in AudioTimeline(0.0).take(packet(ms), 1, 0.0)]  # kept back
+    []
 """
 
 from __future__ import annotations
@@ -38,15 +45,18 @@ import av
 
 GAP = 0.2  # seconds: a packet that starts within this of the previous one's end continues the stream
 INTERLEAVE = 0.5  # seconds an audio packet may be away from the video packet read before it
+MAX_PRELUDE = 500  # packets of a stream before the picture kept back at most (about 10 s of AAC)
 
 
 class AudioTimeline:
     """Per audio stream: pass packets whose timestamps a muxer can take, drop the others and count them."""
 
-    def __init__(self) -> None:
+    def __init__(self, picture_start: float | None = None) -> None:
         self.dropped = 0
+        self.picture_start = picture_start  # where the video stream starts (seconds), where known: see _pass
         self._last: dict[int, tuple[float, float]] = {}  # stream -> (start, end) in seconds of the last packet passed
         self._held: dict[int, tuple[av.Packet, float | None]] = {}  # stream -> (packet, video time then)
+        self._prelude: dict[int, list[av.Packet]] = {}  # stream -> its first packets, before the picture, kept back
 
     def take(self, packet: av.Packet, stream: int, video: float | None) -> Iterator[av.Packet]:
         """The packets to pass now for ``packet`` of ``stream``: none, it, or a held one and it.
@@ -66,6 +76,8 @@ class AudioTimeline:
             # a stream's start may lie behind the picture (a file that keeps its audio after it), never ahead
             behind = stream not in self._last and (not seen or held_span[0] <= max(seen) + INTERLEAVE)
             if _continues(held_span, span[0]) and (near or behind):
+                if stream in self._last and stream in self._prelude:  # (a leap from sound before the picture to
+                    self.dropped += len(self._prelude.pop(stream))  # where it is: that sound was damage)
                 yield from self._pass(held, stream)  # the stream goes on from there, next to the picture
             else:
                 self.dropped += 1  # the held packet was damage
@@ -86,10 +98,28 @@ class AudioTimeline:
             else:
                 yield from self._pass(packet, stream)
         self._held.clear()
+        for prelude in self._prelude.values():
+            yield from prelude
+        self._prelude.clear()
 
     def _pass(self, packet: av.Packet, stream: int) -> Iterator[av.Packet]:
-        self._last[stream] = _span(packet)
-        yield packet
+        """Pass ``packet``; but a stream that begins more than INTERLEAVE before the picture (its prelude) is
+        kept back until it reaches the picture by going on (then passed), or leaps to it (then dropped:
+        damaged first timestamps, which an mp4's edit list would cut with the good sound after them), or
+        the input ends, or it holds :data:`MAX_PRELUDE` packets (then passed)."""
+        first, span = stream not in self._last, _span(packet)
+        self._last[stream] = span
+        prelude = self._prelude.get(stream)
+        before = self.picture_start is not None and span[0] < self.picture_start - INTERLEAVE
+        if first and before:
+            self._prelude[stream] = [packet]
+        elif prelude is not None and before and len(prelude) < MAX_PRELUDE:
+            prelude.append(packet)
+        elif prelude is not None:
+            yield from self._prelude.pop(stream)
+            yield packet
+        else:
+            yield packet
 
 
 def _span(packet: av.Packet) -> tuple[float, float] | None:

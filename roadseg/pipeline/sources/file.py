@@ -143,7 +143,7 @@ class VideoSource:
         self._size: tuple[int, int] | None = None
         self.height = height
         self._scaled: tuple[int, int] | None = None  # the stored picture's size to decode at, where --height scales it
-        self.audio = AudioTimeline()  # audio packets with timestamps that cannot be right are dropped there
+        self.audio = AudioTimeline(self._stream_start())  # audio packets whose timestamps cannot be right: dropped
         # a transport stream's clock may start again midway (recordings joined with cat): read as one timeline
         self.clock = Clock() if self.container.format.flags & TS_DISCONT else None
         self._held: list[av.Packet] | None = None  # video packets since the last keyframe, while read up to --start

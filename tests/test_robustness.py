@@ -1278,3 +1278,16 @@ def test_sound_whose_first_timestamps_lie_an_hour_before_the_picture_does_not_se
     v, sound = read_video(out), _audio_seconds_at(out)
     assert len(v["frames"]) == 50 and v["seconds"][0] < 0.05 and v["seconds"][-1] < 2.1
     assert len(sound) == len(_audio_seconds_at(src)) - 6 and 0 <= sound[0] < 0.2 and sound[-1] == pytest.approx(2.0, abs=0.1)
+
+
+def test_sound_whose_first_timestamps_lie_a_little_before_the_picture_keeps_its_good_sound_in_mp4(rule_onnx, tmp_path):
+    # the first 4 audio PES headers damaged 0.7 s early: sound before the picture, then a gap to the good sound
+    src = write_video(tmp_path / "a.ts", split_frames(50, h=96, w=128), audio_seconds=2.0)
+    damaged, out = _pes_moved(src, tmp_path / "d.ts", dict.fromkeys(range(4), -0.7)), tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(damaged), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0 and "dropped 4 damaged audio packets" in r.output, r.output
+    # was: kept, with the gap after them, and the mp4's edit list then cut 0.7 s of samples from the start, 0.6 s
+    # of them the good sound's: it played from 0.7 s
+    with av.open(str(out)) as c:
+        heard = [float(f.pts * f.time_base) for f in c.decode(audio=0)]
+    assert heard[0] < 0.15 and heard[-1] == pytest.approx(2.0, abs=0.1)

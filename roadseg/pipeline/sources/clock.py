@@ -150,9 +150,7 @@ class Clock:
         was: one damaged timestamp. A picture is put where the run expected it (left at its damaged time,
         it would carry the pictures after it there); a sound passes with the run, for the checks after."""
         if packet.stream is not None and packet.stream.type == "video":
-            ticks = round((_time(last) + _duration(last) - _time(packet)) / packet.time_base)
-            packet.pts = None if packet.pts is None else packet.pts + ticks
-            packet.dts = None if packet.dts is None else packet.dts + ticks
+            _moved(packet, _time(last) + _duration(last) - _time(packet))
 
     def _moved_nearer(self, stream: int, t: float, asked: float) -> bool:
         """Whether ``stream``'s step at ``t``, moved by ``asked``, lies nearer the other streams (the latest
@@ -169,9 +167,7 @@ class Clock:
         """Retime ``packet`` of ``stream`` to where the stream was expected (its own clock's time, before the
         stream's move): a picture left where its damaged time put it would carry the pictures after it
         there, as an output's timestamps only go forward."""
-        ticks = round((self._last[stream][1] - self._offset(stream) - _time(packet)) / packet.time_base)
-        packet.pts = None if packet.pts is None else packet.pts + ticks
-        packet.dts = None if packet.dts is None else packet.dts + ticks
+        _moved(packet, self._last[stream][1] - self._offset(stream) - _time(packet))
 
     def _offset(self, stream: int) -> float:
         n = self._move.get(stream)
@@ -193,9 +189,7 @@ class Clock:
     def _pass(self, packet: av.Packet, stream: int, *, remember: bool = True) -> av.Packet:
         offset, t = self._offset(stream), _time(packet)
         if offset:
-            ticks = round(offset / packet.time_base)
-            packet.pts = None if packet.pts is None else packet.pts + ticks
-            packet.dts = None if packet.dts is None else packet.dts + ticks
+            _moved(packet, offset)
         if remember:
             t += offset
             last = self._last.get(stream)
@@ -204,6 +198,13 @@ class Clock:
             self._last[stream] = (t, t + spacing)
             self._count[stream] = self._count.get(stream, 0) + 1
         return packet
+
+
+def _moved(packet: av.Packet, seconds: float) -> None:
+    """Move ``packet``'s timestamps (pts and dts alike) by ``seconds``, in its own time base's ticks."""
+    ticks = round(seconds / packet.time_base)
+    packet.pts = None if packet.pts is None else packet.pts + ticks
+    packet.dts = None if packet.dts is None else packet.dts + ticks
 
 
 def _time(packet: av.Packet) -> float | None:

@@ -386,3 +386,10 @@ def video_streams(container) -> str:
         return f"{n}: {getattr(cc, 'name', None) or 'unknown codec'}{shape}" + (" (a cover picture)" if is_cover(s) else "")
 
     return ", ".join(one(n, s) for n, s in enumerate(container.streams.video)) or "none"
+
+
+def packet_time(packet: av.Packet) -> float | None:
+    """A packet's decoding time (its presentation time where it has none), in seconds of its stream's clock;
+    None where it has neither or no time base."""
+    stamp = packet.pts if packet.dts is None else packet.dts
+    return None if stamp is None or not packet.time_base else float(stamp * packet.time_base)

@@ -34,6 +34,7 @@ from roadseg.pipeline.sources.base import (
     VideoInfo,
     codec_of,
     open_container,
+    packet_time,
     picture_stream,
     redacted,
     retimed,
@@ -411,8 +412,7 @@ class Refusals:
         self.seconds, self._last = 0.0, None
 
     def add(self, packet: av.Packet) -> float:
-        stamp = packet.pts if packet.dts is None else packet.dts
-        t = None if stamp is None or not packet.time_base else float(stamp * packet.time_base)
+        t = packet_time(packet)
         step = None if t is None or self._last is None else t - self._last
         self.seconds += step if step is not None and 0 < step <= 1.0 else self.frame
         self._last = t if t is not None else self._last

@@ -44,6 +44,8 @@ from collections.abc import Iterator
 
 import av
 
+from roadseg.pipeline.sources.base import packet_time
+
 STEP_BACK = 0.5  # seconds a stream may step back before its clock counts as started again
 LEAP = 10.0  # seconds a stream may leap ahead before its clock counts as started again (FFmpeg's dts_delta_threshold)
 TS_DISCONT = 0x200  # FFmpeg's AVFMT_TS_DISCONT: a format whose timestamps may jump
@@ -79,7 +81,7 @@ class Clock:
         """The packets to pass now for ``packet`` of ``stream`` (None: of no stream, such as the empty
         packet that drains a decoder): none while a step and the packets that go on from it wait to be
         judged, else those and it, retimed."""
-        t = _time(packet)
+        t = packet_time(packet)
         if stream is None:
             yield from self.flush()
         elif t is None and stream in self._held:  # (one without time, such as the empty packet that drains its
@@ -90,11 +92,14 @@ class Clock:
         if stream in self._held:
             run, _ = self._held[stream]
             last = self._went_on[stream]
-            from_run, from_expected = t - _time(last) - _duration(last), t + self._offset(stream) - self._last[stream][1]
+            from_run, from_expected = (
+                t - packet_time(last) - _duration(last),
+                t + self._offset(stream) - self._last[stream][1],
+            )
             if _goes_on(from_run, from_expected):
                 run.append(packet)
                 self._went_on[stream] = packet
-                if t - _time(run[0]) >= CONFIRM:
+                if t - packet_time(run[0]) >= CONFIRM:
                     yield from self._settle(stream)
                 return
             if len(run) > 1 and not _goes_on(from_expected, from_run):  # (nor back where the stream was: one
@@ -129,8 +134,8 @@ class Clock:
             yield from self._undo(stream)
             return
         del self._held[stream]
-        if self._count.get(stream, 0) >= len(run) and self._moved_nearer(stream, _time(run[0]), asked):
-            self._restart(stream, _time(run[0]), asked)
+        if self._count.get(stream, 0) >= len(run) and self._moved_nearer(stream, packet_time(run[0]), asked):
+            self._restart(stream, packet_time(run[0]), asked)
         # (else the few packets before the step were the damage, a stream's first timestamps: it goes on unmoved)
         for packet in run:
             yield self._pass(packet, stream)
@@ -150,7 +155,7 @@ class Clock:
         was: one damaged timestamp. A picture is put where the run expected it (left at its damaged time,
         it would carry the pictures after it there); a sound passes with the run, for the checks after."""
         if packet.stream is not None and packet.stream.type == "video":
-            _moved(packet, _time(last) + _duration(last) - _time(packet))
+            _moved(packet, packet_time(last) + _duration(last) - packet_time(packet))
 
     def _moved_nearer(self, stream: int, t: float, asked: float) -> bool:
         """Whether ``stream``'s step at ``t``, moved by ``asked``, lies nearer the other streams (the latest
@@ -167,7 +172,7 @@ class Clock:
         """Retime ``packet`` of ``stream`` to where the stream was expected (its own clock's time, before the
         stream's move): a picture left where its damaged time put it would carry the pictures after it
         there, as an output's timestamps only go forward."""
-        _moved(packet, self._last[stream][1] - self._offset(stream) - _time(packet))
+        _moved(packet, self._last[stream][1] - self._offset(stream) - packet_time(packet))
 
     def _offset(self, stream: int) -> float:
         n = self._move.get(stream)
@@ -187,7 +192,7 @@ class Clock:
         self._move[stream] = n
 
     def _pass(self, packet: av.Packet, stream: int, *, remember: bool = True) -> av.Packet:
-        offset, t = self._offset(stream), _time(packet)
+        offset, t = self._offset(stream), packet_time(packet)
         if offset:
             _moved(packet, offset)
         if remember:
@@ -205,12 +210,6 @@ def _moved(packet: av.Packet, seconds: float) -> None:
     ticks = round(seconds / packet.time_base)
     packet.pts = None if packet.pts is None else packet.pts + ticks
     packet.dts = None if packet.dts is None else packet.dts + ticks
-
-
-def _time(packet: av.Packet) -> float | None:
-    """A packet's decoding time (its presentation time where it has none), seconds of its own clock."""
-    stamp = packet.pts if packet.dts is None else packet.dts
-    return None if stamp is None or not packet.time_base else float(stamp * packet.time_base)
 
 
 def _goes_on(from_step: float, from_expected: float) -> bool:

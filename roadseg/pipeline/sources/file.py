@@ -28,6 +28,7 @@ from roadseg.pipeline.sources.base import (
     VideoInfo,
     is_cover,
     open_container,
+    packet_time,
     picture_stream,
     rgb_picture,
     say_sensor_boxes,
@@ -201,8 +202,8 @@ class VideoSource:
     def _before_origin(self, packet: av.Packet) -> bool:
         """Whether ``packet`` lies more than LEAP before where the file's timeline begins (:meth:`_origin`:
         the picture's start, where another stream's first timestamps were damaged that far before it)."""
-        stamp = packet.pts if packet.dts is None else packet.dts
-        return stamp is not None and bool(packet.time_base) and float(stamp * packet.time_base) < self.origin - LEAP
+        t = packet_time(packet)
+        return t is not None and t < self.origin - LEAP
 
     def _peek(self) -> None:
         """Decode up to the first frame now: its rotation and size shape the output."""
@@ -333,9 +334,8 @@ class VideoSource:
         if packet.is_keyframe:  # (a decoder starts at a keyframe: nothing before the one before this is needed)
             del held[: max((n for n, p in enumerate(held) if p.is_keyframe), default=len(held))]
         held.append(packet)
-        stamp = packet.pts if packet.dts is None else packet.dts
-        reached = packet.stream is None or (stamp is not None and packet.time_base is not None
-                                            and float(stamp * packet.time_base) - self.origin >= self.start)  # fmt: skip
+        t = packet_time(packet)
+        reached = packet.stream is None or (t is not None and t - self.origin >= self.start)
         if reached:
             self._held = None
             return held

@@ -24,6 +24,8 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import tempfile
 from pathlib import Path
@@ -125,19 +127,20 @@ def quantize_int8(src: str | Path, dst: str | Path, frames: np.ndarray, *,
         # names after pre-processing, which may rename tensors; their range is 0..255 whatever the method
         pixels = pixel_tensors(onnx.load(str(pre)))
         exact = {name: [{"rmin": np.float32(0), "rmax": np.float32(255)}] for name in pixels}
-        quantize_static(
-            str(pre),
-            str(dst),
-            FrameReader(frames),
-            quant_format=QuantFormat.QDQ,
-            op_types_to_quantize=QUANTIZED_OPS,
-            per_channel=True,
-            reduce_range=True,  # 7-bit weights: no int16 saturation on AVX2 CPUs (module docstring)
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            calibrate_method=methods[method],
-            extra_options={"ActivationSymmetric": False, "WeightSymmetric": True, "TensorQuantOverrides": exact},
-        )
+        with contextlib.redirect_stdout(io.StringIO()):  # (its calibrators print progress: not on our stdout)
+            quantize_static(
+                str(pre),
+                str(dst),
+                FrameReader(frames),
+                quant_format=QuantFormat.QDQ,
+                op_types_to_quantize=QUANTIZED_OPS,
+                per_channel=True,
+                reduce_range=True,  # 7-bit weights: no int16 saturation on AVX2 CPUs (module docstring)
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                calibrate_method=methods[method],
+                extra_options={"ActivationSymmetric": False, "WeightSymmetric": True, "TensorQuantOverrides": exact},
+            )
     model = onnx.load(str(dst))
     meta["precision"] = json.dumps("int8-qdq-per-channel")
     meta["calibration"] = json.dumps(f"{len(frames)} CamVid train frames, {method}")

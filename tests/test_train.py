@@ -652,3 +652,106 @@ def test_resume_takes_a_last_pt_from_before_the_schedule_and_refuses_a_best_pt(s
     assert loop._resume_state(tmp_path / "old.pt")["scheduler"] == {"last_epoch": 1}  # (a review found it refused)
     with pytest.raises(ModelError, match="holds the scored weights only"):
         loop._resume_state(small_run / "run" / "best.pt")
+
+
+def _skewed_camvid(root):
+    """make_segnet's frames with labels of skewed classes (road, much sky, a little pole and bicyclist, void),
+    so that median-frequency weights, and the logit offsets from them, are far from 1 and 0."""
+    data = make_segnet(root, n=4, h=40, w=48)
+    for split in ("train", "val"):
+        for path in sorted((data / f"{split}annot").glob("*.png")):
+            label = np.full((40, 48), 3, np.uint8)
+            label[:12] = 0
+            label[20:24, 5:7] = 2
+            label[30:34, 40:46] = 10
+            label[-2:] = 11
+            _png(path, label)
+    return data
+
+
+def test_logit_offsets_take_back_part_of_the_class_weights():
+    from roadseg.train.data import logit_offsets
+
+    labels = [np.array([[0, 0, 0, 0], [3, 3, 10, 11]], np.uint8)] * 2
+    w = median_frequency_weights(labels)
+    assert np.allclose(logit_offsets(labels, 0.5), np.where(w > 0, -0.5 * np.log(np.where(w > 0, w, 1)), 0))
+    off = logit_offsets(labels, 1.0)
+    assert off[10] < 0 < off[0] and off[1] == 0  # the rare class loses, the common one gains, an absent one is left
+    assert not logit_offsets(labels, 0.0).any()
+
+
+def test_release_folds_the_logit_adjustment_into_the_head_and_a_re_release_of_the_file_keeps_the_network(tmp_path):
+    import torch
+
+    from roadseg.data.camvid import CamVid
+    from roadseg.export.release import FP32_NAME, INT8_NAME, release
+    from roadseg.model.predict import predict
+    from roadseg.pipeline.infer import OnnxSegmenter
+    from roadseg.train.data import logit_offsets
+    from roadseg.train.weights import calibration_indices, initial_model, rebuilt_release, soup_checkpoint
+
+    data = _skewed_camvid(tmp_path / "data")
+    net = trained_like(1, decoder_channels=(32, 16, 16, 8), stem_padding="replicate")
+    recipe = {"epochs": 7, "class_weights": "median-freq", "train_splits": ["train"], "holdout": []}
+    torch.save({"model": net.state_dict(), "model_config": net.config, "config": recipe}, tmp_path / "run.pt")
+    offsets = logit_offsets(load_data(TrainConfig(data=str(data)))["train"][1], 0.5)
+    assert np.abs(offsets).max() > 0.5
+    common = dict(calib_frames=4, min_int8_agreement=0.0)
+    release(tmp_path / "run.pt", data, tmp_path / "plain", logit_adjust=0.0, **common)
+    release(tmp_path / "run.pt", data, tmp_path / "a", **common)  # (the default: LOGIT_ADJUST)
+    meta = OnnxSegmenter(tmp_path / "a" / FP32_NAME, providers="cpu").metadata
+    assert meta["logit_adjustment"]["alpha"] == 0.5 and np.allclose(meta["logit_adjustment"]["offsets"], offsets, atol=1e-5)
+    assert "logit_adjustment" not in OnnxSegmenter(tmp_path / "plain" / FP32_NAME, providers="cpu").metadata
+    frames = np.stack([CamVid(data, "val")[i][0] for i in range(4)])
+    shifted = predict(_shifted(net, offsets), frames)
+    files = {k: OnnxSegmenter(tmp_path / k / FP32_NAME, providers="cpu").predict(frames) for k in ("plain", "a")}
+    assert (files["a"] == shifted).mean() > 0.999 and (files["plain"] == predict(net, frames)).mean() > 0.999
+    assert (files["a"] != files["plain"]).mean() > 0.05  # the adjustment moves labels: the test can fail
+    assert (OnnxSegmenter(tmp_path / "a" / INT8_NAME, providers="cpu").predict(frames) == files["a"]).mean() > 0.9
+
+    # the released file rebuilt is the network before its adjustment; a re-release adjusts it again, keeps its recipe
+    ds = CamVid(data, "train")
+    images = [ds[i][0] for i in calibration_indices(len(ds))]
+    rebuilt, state = rebuilt_release(tmp_path / "a" / FP32_NAME, images)
+    assert torch.allclose(rebuilt.head.bias, net.head.bias, atol=2e-3)
+    assert torch.equal(initial_model(str(tmp_path / "a" / FP32_NAME), images).head.bias, rebuilt.head.bias)  # --init
+    for alpha, like in ((0.5, "a"), (0.0, "plain")):
+        out = tmp_path / f"re{alpha}"
+        release(tmp_path / "a" / FP32_NAME, data, out, logit_adjust=alpha, **common)
+        again = OnnxSegmenter(out / FP32_NAME, providers="cpu")
+        assert (again.predict(frames) == files[like]).mean() > 0.999
+        assert again.metadata["training"]["epochs"] == 7 and again.metadata["rebuilt_from"]["file"] == FP32_NAME
+        assert again.metadata["rebuilt_from"]["logit_adjustment"]["alpha"] == 0.5
+        assert ("logit_adjustment" in again.metadata) == bool(alpha)
+    # a soup averages heads: it is made without its ingredients' adjustments
+    soup = soup_checkpoint([str(tmp_path / "a" / FP32_NAME)] * 2, None, images, tmp_path / "soup.pt")
+    assert torch.allclose(torch.load(soup, weights_only=False)["model"]["head.bias"], net.head.bias, atol=2e-3)
+
+
+def _shifted(net, offsets):
+    import copy
+
+    from roadseg.train.weights import shift_logits
+
+    return shift_logits(copy.deepcopy(net), offsets)
+
+
+def test_eval_scores_a_checkpoint_with_a_logit_adjustment_and_refuses_it_for_a_file(tmp_path):
+    import torch
+
+    from roadseg.export.onnx import export_onnx
+
+    data = _skewed_camvid(tmp_path / "data")
+    net = trained_like(1, decoder_channels=(32, 16, 16, 8), stem_padding="replicate")
+    torch.save({"model": net.state_dict(), "model_config": net.config, "config": {"class_weights": "median-freq"}},
+               tmp_path / "run.pt")  # fmt: skip
+    scores = []
+    for alpha in ("0", "0.5"):
+        r = CliRunner().invoke(main, ["eval", str(tmp_path / "run.pt"), "--data", str(data), "--json",
+                                      "--logit-adjust", alpha])  # fmt: skip
+        assert r.exit_code == 0, r.output
+        scores.append(json.loads(r.output)["confusion_matrix"])
+    assert scores[0] != scores[1]  # (this net: bicyclists and trees at 0; all road at 0.5, the common class)
+    export_onnx(net, tmp_path / "m.onnx", input_size=(40, 48))
+    r = CliRunner().invoke(main, ["eval", str(tmp_path / "m.onnx"), "--data", str(data), "--logit-adjust", "0.5"])
+    assert r.exit_code == 1 and "carries the logit adjustment" in r.output and "Traceback" not in r.output

@@ -8,6 +8,7 @@ import os
 import click
 
 from roadseg.cli.common import Finite, check_model_output, fail, handle_errors, parse_size, staged
+from roadseg.export import LOGIT_ADJUST
 from roadseg.export.quantize import CALIBRATION_METHODS  # numpy only at import: the runtime CLI loads it
 
 
@@ -189,8 +190,10 @@ def _verify_frames(folder: str):
 @click.option("--limit", type=click.IntRange(min=1), help="Score only the first N images.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (per-class IoU, mIoU, confusion matrix).")
 @click.option("--tta", is_flag=True, help="Score the model as segment-video --tta runs it (mirror-image averaging; .onnx only).")
+@click.option("--logit-adjust", default=0.0, show_default=True, type=Finite(min=0), metavar="A",
+              help="Score a checkpoint as release --logit-adjust A would ship it (.pt only), e.g. to choose A on a check run.")
 @handle_errors
-def eval_cmd(model, data, split, holdout, size, device, limit, as_json, tta) -> None:
+def eval_cmd(model, data, split, holdout, size, device, limit, as_json, tta, logit_adjust) -> None:
     """Score MODEL (.onnx, or a .pt checkpoint) on a CamVid split: per-class IoU, mIoU, pixel accuracy.
 
     mIoU is the mean over the 11 classes; void pixels are ignored.
@@ -202,7 +205,7 @@ def eval_cmd(model, data, split, holdout, size, device, limit, as_json, tta) -> 
     split = split or ("train" if holdout else "val")
     try:
         result = evaluate_model(model, data, split, size=parse_size(size), device=device, limit=limit,
-                                holdout=tuple(holdout), tta=tta)  # fmt: skip
+                                holdout=tuple(holdout), tta=tta, logit_adjust=logit_adjust)  # fmt: skip
     except (FileNotFoundError, ValueError, RuntimeError) as exc:  # (RuntimeError: --device cuda without one)
         fail(str(exc))
     except ImportError as exc:
@@ -259,9 +262,16 @@ def quantize_cmd(model, output, data, count, method, holdout, overwrite) -> None
               type=click.Choice(CALIBRATION_METHODS), help="INT8 calibration method (as quantize --method).")
 @click.option("--check", type=click.Path(exists=True, dir_okay=False),
               help="The same recipe's run with footage held out (its best.pt): scored on that footage, fp32 and INT8.")
+@click.option("--logit-adjust", default=LOGIT_ADJUST, show_default=True, type=Finite(min=0), metavar="A",
+              help="Take back part of the median-frequency class weighting: add -A x log(weight) to each class's "
+                   "scores, folded into the head (0 = off; chosen on a check run).")
 @handle_errors
-def release_cmd(checkpoint, data, out, calib_frames, calib_method, check) -> None:
-    """Build the shipped models from CHECKPOINT: fp16-stored fp32 + INT8, verified and scored on val."""
+def release_cmd(checkpoint, data, out, calib_frames, calib_method, check, logit_adjust) -> None:
+    """Build the shipped models from CHECKPOINT: fp16-stored fp32 + INT8, verified and scored on val.
+
+    CHECKPOINT is a run's .pt, or a released fp32 .onnx (rebuilt without its own logit adjustment, its
+    recipe kept): a re-release of the same network.
+    """
     import json
 
     try:
@@ -269,7 +279,8 @@ def release_cmd(checkpoint, data, out, calib_frames, calib_method, check) -> Non
     except ImportError as exc:
         fail(f"release needs the train extra (pip install 'roadseg[train]'): {exc}")
     try:
-        report = release(checkpoint, data, out, calib_frames=calib_frames, calib_method=calib_method, check=check)
+        report = release(checkpoint, data, out, calib_frames=calib_frames, calib_method=calib_method, check=check,
+                         logit_adjust=logit_adjust)  # fmt: skip
     except (RuntimeError, ValueError, FileNotFoundError) as exc:
         fail(str(exc))
     click.echo(json.dumps(report, indent=2))

@@ -1,5 +1,8 @@
 """Build the shipped model files from a checkpoint, exactly as ``models/MODEL_CARD.md`` describes.
 
+0. fold the **logit adjustment** into the network's head (``logit_adjust``: minus that times the log of
+   the median-frequency class weights its run trained with; :func:`roadseg.train.data.logit_offsets`);
+   the check run, where there is one, gets the same, from the frames it trained on;
 1. export fp32 and verify parity with PyTorch on real val frames (at an untraced shape);
 2. quantize a static INT8 (QDQ, per-channel) copy, calibrated on CamVid *train* frames;
 3. store the fp32 model's weights as float16 (fp32 compute) so that both fit the 80 MB budget,
@@ -11,6 +14,9 @@
    scored on the held-out frames; those scores go into the metadata (``check_miou``) beside val.
    When the shipped checkpoint trained on val too (a final fit), its val score is recorded but
    flagged (``val_trained_on``): only the check says anything about unseen roads then.
+
+``checkpoint`` is a run's ``.pt``, or a released fp32 ``.onnx`` (rebuilt, its own adjustment taken off
+first, its recipe carried into the new files' metadata): a re-release of the same network.
 
 Example:
     >>> release("runs/final/last.pt", "../shared/camvid", "models", check="runs/check/last.pt")  # doctest: +SKIP
@@ -27,6 +33,7 @@ import numpy as np
 import onnx
 
 from roadseg.contract import set_metadata
+from roadseg.export import LOGIT_ADJUST
 from roadseg.export.onnx import count_macs, export_onnx
 from roadseg.export.quantize import CALIBRATION_METHODS, load_calibration_frames, quantize_int8
 from roadseg.export.verify import untraced_batch, verify_parity
@@ -52,25 +59,25 @@ SCORE_KEYS = ("miou", "iou", "pixel_acc", "images", "working_size")
 
 def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, check: str | Path | None = None,
             calib_frames: int = 64, calib_method: str = CALIBRATION_METHODS[0],
-            min_int8_agreement: float = 0.98) -> dict:  # fmt: skip
+            min_int8_agreement: float = 0.98, logit_adjust: float = LOGIT_ADJUST) -> dict:  # fmt: skip
     """Write ``out/unet-r34-camvid.onnx`` and ``out/unet-r34-camvid-int8.onnx``; return their scores.
     Both are built and scored in a temporary folder inside ``out`` and moved into place together at
     the end: a release that fails (a checkpoint that is not a check, INT8 too far from fp32, Ctrl-C)
     leaves ``out`` as it was."""
     from roadseg.train.evaluate import evaluate_model
-    from roadseg.train.weights import load_checkpoint
+    from roadseg.train.weights import adjust_logits
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    net, state = load_checkpoint(checkpoint)
+    net, state = source_network(checkpoint, data)
     meta = {**training_metadata(state), "macs": count_macs(net, (360, 480)),
-            "license_note": "trained on CamVid (research use)"}  # fmt: skip
+            "license_note": "trained on CamVid (research use)", **adjust_logits(net, state, data, logit_adjust)}  # fmt: skip
     frames = _val_frames(data)
     report: dict = {}
     with tempfile.TemporaryDirectory(prefix=".release-", dir=out) as tmp:  # out/ changes only when all is done
         tmp = Path(tmp)
         if check is not None:  # (first: a checkpoint that cannot be a check fails before any work)
-            report["check"] = _check_scores(check, data, tmp, calib_frames, calib_method)
+            report["check"] = _check_scores(check, data, tmp, calib_frames, calib_method, logit_adjust)
         fp32 = export_onnx(net, tmp / "fp32.onnx", metadata=meta)
         report["fp32_parity"] = verify_parity(net, fp32, frames=frames)
         int8 = quantize_int8(fp32, tmp / INT8_NAME, load_calibration_frames(data, calib_frames), method=calib_method)
@@ -101,7 +108,16 @@ def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, check:
 def training_metadata(state: dict) -> dict:
     """What a checkpoint says about how it was made: data, recipe, model config, epoch, and the val and
     check mIoU the run logged for that epoch (the check only where the run held footage out). Of a model
-    soup (``roadseg soup``): its ingredients, each with its own recipe and scores, in place of a recipe."""
+    soup (``roadseg soup``): its ingredients, each with its own recipe and scores, in place of a recipe. Of a
+    rebuilt release (:func:`source_network`): what that file said, and the file and its scores as ``rebuilt_from``."""
+    if state.get("released"):
+        about = state["released"]
+        meta = {k: about[k] for k in ("training_data", "training", "checkpoint_epoch", "val_trained_on", "soup")
+                if k in about}  # fmt: skip
+        meta["model_config"] = state.get("model_config")
+        meta["rebuilt_from"] = {k: about[k] for k in ("file", "val_miou", "check_miou", "logit_adjustment", "rebuilt_from")
+                                if k in about}  # fmt: skip
+        return meta
     cfg = state.get("config") or {}
     splits = list(cfg.get("train_splits") or ["train"])
     epoch = state.get("best_epoch") if (state.get("best_epoch") or -1) > 0 else state.get("epoch", -1) + 1
@@ -127,24 +143,41 @@ def training_metadata(state: dict) -> dict:
     return meta
 
 
-def _check_scores(check: str | Path, data: str | Path, tmp: Path, calib_frames: int, calib_method: str) -> dict:
-    """Score the check run (same recipe, footage held out) on its held-out frames, fp32 and INT8."""
+def source_network(checkpoint: str | Path, data: str | Path) -> tuple:
+    """(network, state) of what ``release`` ships: a run's checkpoint, or a released fp32 ``.onnx``
+    rebuilt without its logit adjustment (:func:`roadseg.train.weights.rebuilt_release`, BNs set on 8
+    train frames of ``data``)."""
+    from roadseg.train.weights import calibration_indices, load_checkpoint, rebuilt_release
+
+    if Path(checkpoint).suffix != ".onnx":
+        return load_checkpoint(checkpoint)
+    from roadseg.data.camvid import CamVid
+
+    ds = CamVid(data, "train")
+    return rebuilt_release(checkpoint, [ds[i][0] for i in calibration_indices(len(ds))])
+
+
+def _check_scores(check: str | Path, data: str | Path, tmp: Path, calib_frames: int, calib_method: str,
+                  logit_adjust: float) -> dict:  # fmt: skip
+    """Score the check run (same recipe, footage held out) on its held-out frames, fp32 and INT8, with
+    the release's logit adjustment (from the frames the check run trained on)."""
     from roadseg.train.data import load_data
     from roadseg.train.evaluate import evaluate_model
     from roadseg.train.loop import TrainConfig, _tuples
-    from roadseg.train.weights import load_checkpoint
+    from roadseg.train.weights import adjust_logits, load_checkpoint
 
     net, state = load_checkpoint(check)
     cfg = TrainConfig(**{**_tuples(state["config"]), "data": str(data)})
     if not cfg.holdout:
         raise ValueError(f"{check} held nothing out of training (no holdout in its config): it cannot be a check")
     held = load_data(cfg)["check"]
+    adjust_logits(net, state, data, logit_adjust)
     fp32 = export_onnx(net, tmp / "check-fp32.onnx")
     calib = load_calibration_frames(data, calib_frames, holdout=cfg.holdout)  # frames the check run trained on
     int8 = quantize_int8(fp32, tmp / "check-int8.onnx", calib, method=calib_method)
     about = (f"{len(held[0])} frames held out of training ({', '.join(cfg.holdout)}), scored on the same recipe's "
              f"run without them (epoch {state.get('best_epoch')})")  # fmt: skip
-    result = {"about": about, "holdout": list(cfg.holdout)}
+    result = {"about": about, "holdout": list(cfg.holdout), "logit_adjust": logit_adjust}
     for key, path in (("fp32", fp32), ("int8", int8)):
         r = evaluate_model(path, None, "check", samples=held)
         result[key] = {k: r[k] for k in SCORE_KEYS}

@@ -1,4 +1,5 @@
-"""Training data: the train/check/val frames of a recipe, the augmented dataset, class weights, phases.
+"""Training data: the train/check/val frames of a recipe, the augmented dataset, class weights (and the
+logit offsets that take part of them back at release), phases.
 
 ``load_data(cfg)`` reads CamVid's training splits and holds footage out as the **check** split
 (:func:`roadseg.data.camvid.split_holdout`); ``AugmentedSet`` draws each frame's augmentation from a
@@ -38,6 +39,34 @@ def median_frequency_weights(labels: list[np.ndarray]) -> np.ndarray:
     freq = np.where(present > 0, pixels / np.maximum(present, 1), 0)
     med = np.median(freq[freq > 0])
     return np.where(freq > 0, med / np.maximum(freq, 1e-12), 0.0).astype(np.float32)
+
+
+def logit_offsets(labels: list[np.ndarray], alpha: float) -> np.ndarray:
+    """Per-class offsets to add to a model's class scores (logit adjustment): ``-alpha * log(w_c)`` of the
+    median-frequency weights ``w_c`` of ``labels``, the frames a ``--class-weights median-freq`` run
+    trained on (0 for a class they lack).
+
+    Weighting the loss by ``w_c`` teaches a network scores of about ``log p(c|x) + log w_c``: a rare class
+    wins pixels that are not its own (a pole's weight is 5, a bicyclist's 9 to 12). ``alpha`` = 1 takes
+    that back whole, 0 not at all; between, the release keeps part of the pull towards rare classes, which
+    IoU rewards. Chosen on a check run's held-out footage (DEVELOPERS.md, models/MODEL_CARD.md).
+    """
+    w = median_frequency_weights(labels)
+    return np.where(w > 0, -alpha * np.log(np.where(w > 0, w, 1.0)), 0.0).astype(np.float32)
+
+
+def run_logit_offsets(recipe: dict | None, data: str, alpha: float) -> np.ndarray | None:
+    """:func:`logit_offsets` of the frames a run trained on, from its recipe (``train_splits`` less its
+    ``holdout``; ``train`` when the recipe is unknown); None when ``alpha`` is 0 or the run did not
+    weight its classes by median frequency (nothing to take back)."""
+    from roadseg.train.loop import TrainConfig
+
+    recipe = recipe or {}
+    if alpha == 0 or recipe.get("class_weights", "median-freq") != "median-freq":
+        return None
+    cfg = TrainConfig(data=str(data), train_splits=tuple(recipe.get("train_splits") or ("train",)),
+                      holdout=tuple(recipe.get("holdout") or ()))  # fmt: skip
+    return logit_offsets(load_data(cfg)["train"][1], alpha)
 
 
 class AugmentedSet(Dataset):

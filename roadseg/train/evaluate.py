@@ -35,14 +35,19 @@ def _onnx_predictor(path: Path, size, device: str, tta: bool = False):
     return seg, seg.size
 
 
-def _torch_predictor(path: Path, size, device: str):
-    """Labels at the working size (native when ``size`` is None) through the one torch frames -> labels path."""
+def _torch_predictor(path: Path, size, device: str, logit_adjust: float = 0.0, data=None):
+    """Labels at the working size (native when ``size`` is None) through the one torch frames -> labels path;
+    with ``logit_adjust``, of the network as ``release --logit-adjust`` would ship it."""
     from roadseg.model.predict import predict
     from roadseg.train.engine import pick_device
-    from roadseg.train.weights import load_checkpoint
+    from roadseg.train.weights import adjust_logits, load_checkpoint
 
     dev = pick_device(device)
-    net, _ = load_checkpoint(path, device="cpu")
+    net, state = load_checkpoint(path, device="cpu")
+    if logit_adjust:
+        if data is None:
+            raise ValueError("a logit adjustment is computed from the run's training frames: give the CamVid folder")
+        adjust_logits(net, state, data, logit_adjust)
     net = net.to(dev)
 
     def labels(images: list[np.ndarray]) -> list[np.ndarray]:
@@ -53,12 +58,14 @@ def _torch_predictor(path: Path, size, device: str):
 
 def evaluate_model(model: str | Path, data: str | Path | None, split: str = "val", *, size=None,
                    device: str = "cpu", batch: int = 4, limit: int | None = None,
-                   samples: tuple[list, list] | None = None, holdout: tuple[str, ...] = (), tta: bool = False) -> dict:  # fmt: skip
+                   samples: tuple[list, list] | None = None, holdout: tuple[str, ...] = (), tta: bool = False,
+                   logit_adjust: float = 0.0) -> dict:  # fmt: skip
     """Confusion-matrix scores of ``model`` (``.onnx`` or a ``.pt`` checkpoint) on ``split``.
 
     ``holdout`` scores only the frames of ``split`` that a training run with that ``--holdout`` held
     out (its check, e.g. ``("0006R0", "0001TP:0.33")`` of ``train``). ``tta``: as ``segment-video --tta``
-    runs the model (.onnx only). ``samples`` (images, labels)
+    runs the model (.onnx only). ``logit_adjust``: score a checkpoint as ``release --logit-adjust`` would
+    ship it (.pt only: a released file carries its own). ``samples`` (images, labels)
     scores those frames instead of reading ``split`` from ``data``; ``split`` then only names them.
     """
     model = Path(model)
@@ -74,12 +81,14 @@ def evaluate_model(model: str | Path, data: str | Path | None, split: str = "val
     else:
         n = len(samples[0]) if limit is None else min(limit, len(samples[0]))
         pairs_at = lambda i: (samples[0][i], samples[1][i])  # noqa: E731
+    if model.suffix == ".onnx" and logit_adjust:
+        raise ValueError(f"{model.name} carries the logit adjustment it was released with; --logit-adjust is for checkpoints")
     if model.suffix == ".onnx":
         predict, used_size = _onnx_predictor(model, size, device, tta)
     elif tta:
         raise ValueError(f"tta scores an .onnx model as segment-video --tta runs it; export {model.name} first")
     else:
-        predict, used_size = _torch_predictor(model, size, device)
+        predict, used_size = _torch_predictor(model, size, device, logit_adjust, data)
     cm = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
     t0 = time.perf_counter()
     for start in range(0, n, batch):
@@ -89,7 +98,7 @@ def evaluate_model(model: str | Path, data: str | Path | None, split: str = "val
             cm += confusion_matrix(resize_labels(pred, *label.shape), label, NUM_CLASSES, IGNORE_INDEX)
     result = scores(cm)
     result.update({
-        "model": str(model) + (" --tta" if tta else ""), "split": split, "images": n, "working_size": list(used_size) if used_size else None,
+        "model": str(model) + (" --tta" if tta else "") + (f" --logit-adjust {logit_adjust}" if logit_adjust else ""), "split": split, "images": n, "working_size": list(used_size) if used_size else None,
         "classes": list(CLASSES), "seconds": round(time.perf_counter() - t0, 2),
         "confusion_matrix": cm.tolist(),
     })  # fmt: skip

@@ -41,13 +41,11 @@ def calibration_indices(count: int) -> list[int]:
 
 
 def initial_model(spec: str, images: list[np.ndarray]) -> torch.nn.Module:
-    """The network ``--init`` starts from: an exported roadseg fp32 ``.onnx`` (rebuilt by
-    :mod:`roadseg.model.unfold`, BNs calibrated on ``images``) or a checkpoint (its EMA weights where it
-    has them). Its architecture is the run's."""
+    """The network ``--init`` starts from: an exported roadseg fp32 ``.onnx`` (:func:`rebuilt_release`: BNs
+    calibrated on ``images``, without its release's logit adjustment) or a checkpoint (its EMA weights
+    where it has them). Its architecture is the run's."""
     if spec.endswith(".onnx"):
-        from roadseg.model.unfold import unet_from_onnx
-
-        return unet_from_onnx(spec, calibration_batch(images))
+        return rebuilt_release(spec, images)[0]
     return load_checkpoint(spec)[0]
 
 
@@ -119,8 +117,58 @@ def half_copy(src: str | Path, dst: str | Path) -> Path:
     return Path(dst)
 
 
-#: what a soup records of each ingredient, from the file's metadata
-INGREDIENT_KEYS = ("training_data", "training", "checkpoint_epoch", "val_miou", "val_trained_on", "check_miou")
+#: what a soup records of each ingredient, and a rebuilt release of its file, from the file's metadata
+INGREDIENT_KEYS = ("training_data", "training", "checkpoint_epoch", "val_miou", "val_trained_on", "check_miou",
+                   "soup", "rebuilt_from", "logit_adjustment")  # fmt: skip
+
+
+def released_about(path: str | Path) -> dict:
+    """What an exported file's metadata says of how it was made (:data:`INGREDIENT_KEYS`), parsed."""
+    meta = {p.key: p.value for p in read_onnx(path, load_external_data=False).metadata_props}
+    return {k: json.loads(meta[k]) for k in INGREDIENT_KEYS if k in meta}
+
+
+def rebuilt_release(path: str | Path, images: list[np.ndarray]) -> tuple[torch.nn.Module, dict]:
+    """A released fp32 ``.onnx`` as a checkpoint that ``release`` takes: the network rebuilt
+    (:mod:`roadseg.model.unfold`, BNs calibrated on ``images``) and a state that carries what the file
+    says of its making (``released``), so that a re-release (e.g. another logit adjustment) keeps its
+    recipe. The rebuilt network scores what the file does (the sixth release: 71.89 both)."""
+    from roadseg.model.unfold import unet_from_onnx
+
+    about = released_about(path)
+    net = unet_from_onnx(str(path), calibration_batch(images)).eval()
+    shift_logits(net, -_offsets_of(about))  # the network before its release's logit adjustment
+    return net, {"model": net.state_dict(), "model_config": net.config, "released": {"file": Path(path).name, **about}}
+
+
+def shift_logits(net: torch.nn.Module, offsets: np.ndarray) -> torch.nn.Module:
+    """Add per-class ``offsets`` to ``net``'s class scores, in place, through its head's bias: exact, and
+    free at inference (the logit adjustment of a release: :func:`roadseg.train.data.logit_offsets`)."""
+    with torch.no_grad():
+        net.head.bias += torch.as_tensor(offsets, dtype=net.head.bias.dtype)
+    return net
+
+
+def adjust_logits(net, state: dict, data: str | Path, alpha: float) -> dict:
+    """Fold the logit adjustment ``alpha`` of ``state``'s run (its recipe's training frames of ``data``) into
+    ``net``'s head; return the metadata that records it (empty when there is none to make)."""
+    from roadseg.train.data import run_logit_offsets
+
+    released = state.get("released") or {}
+    soup = state.get("soup") or released.get("soup") or [{}]
+    recipe = state.get("config") or released.get("training") or soup[0].get("training")
+    offsets = run_logit_offsets(recipe, str(data), alpha)
+    if offsets is None:
+        return {}
+    shift_logits(net, offsets)
+    return {"logit_adjustment": {"alpha": alpha, "offsets": [round(float(v), 6) for v in offsets],
+                                 "about": "minus alpha x log of the median-frequency class weights of the frames "
+                                          "the network trained on, added to its class scores"}}  # fmt: skip
+
+
+def _offsets_of(about: dict) -> np.ndarray:
+    """The logit offsets a released file's head carries (0 where it has none)."""
+    return np.asarray((about.get("logit_adjustment") or {}).get("offsets", 0.0), np.float32)
 
 
 def soup_checkpoint(paths: list[str], weights: list[float] | None, images: list[np.ndarray], dst: str | Path) -> Path:
@@ -134,11 +182,11 @@ def soup_checkpoint(paths: list[str], weights: list[float] | None, images: list[
 
     net = unet_soup([str(p) for p in paths], weights, calibration_batch(images))
     weights = [1.0] * len(paths) if weights is None else weights
-    soup = []
-    for path, weight in zip(paths, weights):
-        meta = {p.key: p.value for p in read_onnx(path, load_external_data=False).metadata_props}
-        about = {k: json.loads(meta[k]) for k in INGREDIENT_KEYS if k in meta}
-        soup.append({"file": Path(path).name, "weight": round(weight / sum(weights), 4), **about})
+    abouts = [released_about(path) for path in paths]
+    # the soup averages the ingredients' heads, logit adjustments and all: it is made without them (a release adds its own)
+    shift_logits(net, -sum(w / sum(weights) * _offsets_of(about) for w, about in zip(weights, abouts)))
+    soup = [{"file": Path(path).name, "weight": round(weight / sum(weights), 4), **about}
+            for path, weight, about in zip(paths, weights, abouts)]  # fmt: skip
     save_atomic({"model": net.state_dict(), "model_config": net.config, "soup": soup}, Path(dst))
     return Path(dst)
 

@@ -487,6 +487,20 @@ def test_unplugged_camera_ends_the_run_cleanly(clip, rule_onnx, monkeypatch, tmp
     assert "Traceback" not in r.output and n >= 1 and f"recording finalised at {out} ({n} frames)" in r.output
 
 
+@pytest.mark.timeout(60)
+def test_a_camera_whose_decoder_refuses_every_picture_is_not_called_unplugged(rule_onnx, monkeypatch, tmp_path):
+    a = write_video(tmp_path / "a.ts", split_frames(50, h=96, w=128))
+    b = write_video(tmp_path / "b.ts", split_frames(250, h=96, w=128), codec="mpeg4", offset=2.0)
+    (tmp_path / "joined.ts").write_bytes(a.read_bytes() + b.read_bytes())  # (its codec changes after 50 frames)
+    monkeypatch.setattr(capture, "open_capture", lambda spec, *a: av.open(str(tmp_path / "joined.ts")))
+    out = tmp_path / "rec.mp4"
+    r = CliRunner().invoke(segment_video_cmd, ["/dev/video0", "-o", str(out), "--model", str(rule_onnx), "--device", "cpu"])
+    assert r.exit_code == 1 and "camera /dev/video0 stopped delivering frames (its decoder (h264) refused every video " \
+        "packet for 5 s" in r.output, r.output
+    assert "unplugged" not in r.output and "Traceback" not in r.output  # (was: "...; unplugged?", the wrong hint)
+    assert f"recording finalised at {out} (" in r.output  # (live drops some of a file read faster than real time)
+
+
 def test_show_without_a_gui_opencv_says_what_to_install(clip, rule_onnx):
     r = CliRunner().invoke(segment_video_cmd, [str(clip), "--live", "--show", "--model", str(rule_onnx)])
     if r.exit_code == 0:

@@ -235,7 +235,7 @@ class LiveSource:
                 except SourceError as exc:
                     reason = str(exc)
             else:
-                reason = "end of stream"
+                reason, hint = "end of stream", "; unplugged?"
                 try:
                     for item in self._items(index):
                         if isinstance(item, Frame) and not self._replays:
@@ -248,7 +248,7 @@ class LiveSource:
                 except (av.error.FFmpegError, OSError, IndexError) as exc:  # IndexError: PyAV, on a stream found late
                     reason = read_failure(exc)
                 except SourceError as exc:  # (its decoder refused every picture for a while: :meth:`_decoded`)
-                    reason = str(exc)
+                    reason, hint = str(exc), ""  # (a device that still sends was not unplugged)
                 if self.kind == "file":  # read once, never "reconnected" (that replayed a damaged file forever)
                     if reason != "end of stream":
                         log.warning("stopped reading %s at damaged data (%s)", self.shown, reason)
@@ -256,7 +256,7 @@ class LiveSource:
                 if reason == "end of stream" and self._finished():
                     return
                 if self.kind == "camera":
-                    raise SourceError(f"camera {self.shown} stopped delivering frames ({reason}); unplugged?")
+                    raise SourceError(f"camera {self.shown} stopped delivering frames ({reason}){hint}")
                 if self._first_end is None:
                     self._first_end = self.last_time
                 self._retire()

@@ -61,6 +61,7 @@ TOLERANCE = 0.02  # copied packets keep their times (to a millisecond in Matrosk
 REENCODED = 0.05  # re-encoded: the input codec's priming (AAC: 1024 samples) and the new one's (Opus: 312) and framing
 LEFT_OUT = re.compile(r"audio stream #(\d+) \(.*(?:is left out|; writing the video without it)")  # (sinks.audio's lines)
 RUN_GAP = 1.0  # the base clips' sound has no gap; a timestamp damaged further away than this is not sound there
+IN_LINE = 0.001  # seconds between one audio packet's end and the next one's start where the second goes on
 
 
 def make_base_clips(folder: Path, *, source: Path = REAL_CLIP, size: tuple[int, int] = (180, 320),
@@ -461,7 +462,8 @@ def joined_references(whole: Media, first: Media, second: Media) -> list[Media]:
     ``second`` alone) must hold: one timeline, the second recording moved to follow on from the first,
     sound and picture by one move. A join leaves a gap, or an overlap, of under a packet in one of
     them, as a recording's sound rarely ends with its picture: so two references, the second's picture
-    moved to follow the first's (its last frame, one frame step on), or its sound the first's.
+    moved to follow the first's (its last frame, one frame step on), or its sound the first's (by the
+    packets in place: :func:`_in_place`).
     ``whole`` alone where a part has no picture or the parts' audio streams differ."""
     if first.video_start is None or second.video_start is None or len(first.sound) != len(second.sound):
         return [whole]
@@ -470,10 +472,30 @@ def joined_references(whole: Media, first: Media, second: Media) -> list[Media]:
     moves = [shown[-1] + step - then[0]]
     for a, b in zip(first.sound, second.sound):
         if _sound_run(a) and _sound_run(b):
-            moves.append(max(e for _, e in _sound_run(a)) - min(s for s, _ in _sound_run(b)))
+            moves.append(max(e for _, e in _sound_run(_in_place(a))) - min(s for s, _ in _sound_run(_in_place(b))))
     return [Media(whole.frames, whole.audio, first.video_start,
                   tuple(a + tuple((s + move, e + move) for s, e in b) for a, b in zip(first.sound, second.sound)),
                   first.audio_streams, (second.video_end or 0) + move) for move in moves[:2]]  # fmt: skip
+
+
+def _in_place(spans: Spans) -> Spans:
+    """The ``spans`` (in file order) less those whose timestamp was damaged: such a packet goes on from
+    neither the one before it nor into the one after it (within :data:`IN_LINE`), and lies out of order
+    with one of them, even where it was moved by less than :data:`RUN_GAP` (which its run keeps); all of
+    them where that leaves none. Packets next to lost ones (a gap, in order) stay.
+
+    >>> _in_place(((0.0, 0.02), (0.02, 0.04), (-0.66, -0.64), (0.06, 0.08), (0.08, 0.1)))  # the third 0.7 s early
+    ((0.0, 0.02), (0.02, 0.04), (0.06, 0.08), (0.08, 0.1))
+    >>> _in_place(((0.0, 0.02), (0.04, 0.06), (0.06, 0.08)))  # the second lost
+    ((0.0, 0.02), (0.04, 0.06), (0.06, 0.08))
+    """
+    kept = []
+    for n, (start, end) in enumerate(spans):
+        back = spans[n - 1][1] - start if n else float("-inf")  # (over 0: the one before ends after it starts)
+        ahead = spans[n + 1][0] - end if n + 1 < len(spans) else float("inf")  # (under 0: the next starts before)
+        if abs(back) <= IN_LINE or abs(ahead) <= IN_LINE or (back < 0 < ahead):
+            kept.append((start, end))
+    return tuple(kept) or spans
 
 
 def _picture_run(times: tuple[float, ...]) -> list[float]:

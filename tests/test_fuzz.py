@@ -192,7 +192,6 @@ UNFIXED = {  # flagged when these cases were added, not fixed yet (strict: a fix
     "cat-audio-0": "the joined file read whole gives 76 of 146 audio packets, stamped 0-1.54 s (4 a chunk again, "
     "dropped); damaged PES lengths merge the rest into packets that decode to sound up to 3.06 s, the output's "
     "to 2.13 s: which packet's sound went missing is not yet known",
-    "catleap-stamps-0": "not yet looked into: the first audio PES 0.7 s early among 6 damaged",
 }
 FAST_CATTED = (
     "cat-bitflip-0",  # a cat join judged against its two recordings: the second follows on by its sound
@@ -288,3 +287,30 @@ def test_the_checker_sees_sound_out_of_place():
     assert problems(Media(33, 60, 0.0, (sound(0.0, 40)[0] + stretched,), video_end=2.36), given, live=True) == []
     late = problems(Media(33, 60, 0.0, sound(0.5, 60), video_end=1.36), given, live=True)
     assert any("ends at 1.700 s" in p for p in late)
+
+
+def test_the_checker_judges_a_cat_join_by_the_sound_in_place():
+    def sound(start, n, step=0.02):  # n packets of `step` seconds from `start`, in file order
+        return tuple((start + i * step, start + (i + 1) * step) for i in range(n))
+
+    def recording(start, spans):  # 38 frames of 0.04 s from `start` + 0.02, with the sound `spans`
+        times = tuple(start + 0.02 + 0.04 * i for i in range(38))
+        return Media(38, len(spans), times[0], (spans,), (1,), times[-1], times)
+
+    # the second recording's clock 100 s on, its 16th audio packet damaged 0.7 s early (catleap-stamps-0):
+    # within RUN_GAP of its run, but no start of its sound
+    damaged = sound(100.0, 76)
+    damaged = (*damaged[:15], (99.6, 99.62), *damaged[16:])
+    first, second = recording(0.0, sound(0.0, 78)), recording(100.0, damaged)
+    whole = Media(76, 154, first.video_start, (first.sound[0] + damaged,), (1,), second.video_end)
+    # the output: the second's sound follows on from the first's (which ends after its picture), its picture
+    # 0.02 s after its sound as in the file (0.04 s more than one frame step after the first's last picture),
+    # the damaged packet dropped
+    follows = tuple(span for n, span in enumerate(sound(1.56, 76)) if n != 15)
+    frames = first.frame_times + tuple(t - 98.44 for t in second.frame_times)
+    got = Media(76, 153, 0.02, (first.sound[0] + follows,), (1,), frames[-1], frames)
+    err = "dropped 1 damaged audio packet"
+    assert Outcome("c", whole, 0, err, got, {"audio_dropped": 1}, 0.1, parts=(first, second)).problems() == []
+    late = Media(76, 153, 0.02, (first.sound[0] + tuple((a + 0.1, b + 0.1) for a, b in follows),), (1,), frames[-1])
+    assert any("ends at" in p for p in Outcome("c", whole, 0, err, late, {"audio_dropped": 1}, 0.1,
+                                               parts=(first, second)).problems())  # fmt: skip

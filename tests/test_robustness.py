@@ -1265,6 +1265,41 @@ def test_a_picture_with_a_damaged_timestamp_midway_in_a_transport_stream_leaves_
     assert _audio_seconds_at(out)[-1] == pytest.approx(4.0, abs=0.1)
 
 
+def test_a_short_transport_stream_whose_probe_saw_a_damaged_picture_stamp_reports_no_lost_frames(rule_onnx, tmp_path):
+    # 30 pictures, the 21st one's timestamp damaged 30 s on: the probe reads the whole small file and takes
+    # its length to that stamp (30.8 s)
+    src = write_video(tmp_path / "a.ts", split_frames(30, h=96, w=128), audio_seconds=1.2)
+    damaged, out = _pes_moved(src, tmp_path / "d.ts", {20: 30.0}, stream_id=0xE0), tmp_path / "o.mp4"
+    with av.open(str(damaged)) as c:
+        assert c.duration / av.time_base > 30
+    r = CliRunner().invoke(segment_video_cmd, [str(damaged), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0 and len(read_video(out)["frames"]) == 30, r.output
+    # was: "741 of about 771 frames could not be decoded", all 30 decoded, the picture put back in its place
+    assert "could not be decoded" not in r.output, r.output
+
+
+def _garbled(path: Path, *, at: float, size: int = 4000) -> Path:
+    """``path`` with ``size`` bytes of (seeded) garbage from ``at`` (a share of its length) on: pictures lost."""
+    data = bytearray(path.read_bytes())
+    where = int(len(data) * at) // 188 * 188
+    data[where : where + size] = np.random.default_rng(0).bytes(size)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_burst_of_picture_stamps_moved_away_and_back_does_not_hide_pictures_lost_after_it(rule_onnx, tmp_path):
+    # 4 s: the 31st-60th pictures' timestamps all damaged 60 s on (a chunk on a clock of its own), then garbage
+    # three quarters in costs 3 pictures
+    src = write_video(tmp_path / "a.ts", split_frames(100, h=96, w=128), audio_seconds=4.0)
+    moved = _pes_moved(src, tmp_path / "d.ts", dict.fromkeys(range(30, 60), 60.0), stream_id=0xE0)
+    damaged, out = _garbled(moved, at=0.75), tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(damaged), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0 and len(read_video(out)["frames"]) == 97, r.output
+    # was: the burst's 60 s counted as time the clock skipped, taken off the file's 62.4-s length (which the
+    # burst's stamps stretched only to 62.4 s): "about 60 frames" expected, fewer than the 97 decoded, unsaid
+    assert "3 of about 100 frames could not be decoded" in r.output, r.output
+
+
 def test_sound_whose_first_timestamps_lie_an_hour_before_the_picture_does_not_set_where_the_output_starts(
         rule_onnx, tmp_path):  # fmt: skip
     # the first 6 audio PES headers damaged an hour on: FFmpeg then reads every good timestamp after them a wrap

@@ -283,7 +283,7 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
         raise SourceError(f"no decodable video frames came from {opts.input}"
                           + (f"; removed the empty {primary.label} {primary.path}" if removed else ""))  # fmt: skip
     if expected and (known := source.expected_frames()) is not None:  # (by the end a source may know better: a
-        expected = min(expected, known)  # pause in a file's clock taken out)
+        expected = min(expected, known)  # pause in a file's clock taken out, a damaged stamp that stretched its length)
     return _result(opts, source, seg, writer, time.perf_counter() - t0, expected)
 
 

@@ -31,8 +31,8 @@ Example:
     >>> [p.pts for ms in (400, 440, 480, 1160, 1200) for p in clock.take(packet(ms), 0)]  # a chunk written twice
     [2440, 2480, 2520, 3200, 3240]
     >>> out = [p.pts for ms in range(61240, 62300, 40) for p in clock.take(packet(ms), 0)]
-    >>> out[:2], clock.restarts, round(clock.skipped[0], 3)  # a leap of a minute: taken out
-    ([3280, 3320], 2, 60.0)
+    >>> out[:2], clock.restarts  # a leap of a minute: taken out
+    ([3280, 3320], 2)
     >>> clock = Clock()
     >>> [p.pts for ms in (1200, 1240, *range(0, 1100, 40)) for p in clock.take(packet(ms), 0)][:4]  # damaged first
     [1200, 1240, 0, 40]
@@ -64,7 +64,6 @@ class Clock:
 
     def __init__(self) -> None:
         self.moves: list[float] = []  # seconds added to the timestamps after each restart found, in order
-        self.skipped: dict[int, float] = {}  # stream -> seconds of the file's clock that leaps ahead took out
         self._move: dict[int, int] = {}  # stream -> its place in ``moves`` (none: not moved)
         self._last: dict[int, tuple[float, float]] = {}  # stream -> (time, where its next packet is expected), moved
         self._held: dict[int, tuple[list[av.Packet], float]] = {}  # stream -> (its step and the packets that went
@@ -188,7 +187,6 @@ class Clock:
         if n is None:
             self.moves.append(asked)
             n = len(self.moves) - 1
-        self.skipped[stream] = self.skipped.get(stream, 0.0) + max(0.0, self._offset(stream) - self.moves[n])
         self._move[stream] = n
 
     def _pass(self, packet: av.Packet, stream: int, *, remember: bool = True) -> av.Packet:

@@ -149,6 +149,8 @@ class VideoSource:
         self.clock = Clock() if self.container.format.flags & TS_DISCONT else None
         self._held: list[av.Packet] | None = None  # video packets since the last keyframe, while read up to --start
         self._length = self._video_length()
+        self._span: tuple[float, float] | None = None  # (first, end) of the video packets read, on the one timeline
+        self._read = False  # whether the file was read to its end (or to --duration's)
         self.subtitles_dropped = 0  # subtitle packets timed where the video is not (damaged timestamps)
         self.data_dropped = 0  # data packets timed where the video is not
         self._gen = self._generate()
@@ -235,13 +237,18 @@ class VideoSource:
         return self.audio.dropped
 
     def expected_frames(self) -> int | None:
-        """Frames the container promises between ``start`` and ``start + duration`` (None when unknown), less
-        those of the pauses in its clock taken out so far (:class:`Clock`: its length counts them)."""
+        """Frames the container promises between ``start`` and ``start + duration`` (None when unknown). A file
+        whose clock may start again midway (:class:`Clock`) promises, once read to its end, no more than its
+        video's one timeline spans: its length is read from timestamps, which pauses in its clock taken out
+        or one damaged stamp stretch; a hole where pictures were lost stays in the span."""
         info = self.info
         if info.frames is None or info.fps is None:
             return None
-        skipped = self.clock.skipped.get(self.stream.index, 0.0) if self.clock else 0.0
-        left = max(0.0, (info.duration or 0) - skipped - self.start) if info.duration else None
+        length = info.duration
+        if self.clock is not None and self._read and self._span is not None and not self.unreadable:
+            spanned = self._span[1] - self._span[0]
+            length = spanned if length is None else min(length, spanned)
+        left = max(0.0, length - self.start) if length else None
         if self.duration is not None:
             left = self.duration if left is None else min(left, self.duration)
         return info.frames if left is None else min(info.frames, round(left * float(info.fps)))
@@ -253,6 +260,7 @@ class VideoSource:
 
     def _generate(self) -> Iterator[Frame | av.Packet]:
         yield from self._demuxed()
+        self._read = True
         yield from self._in_window(self.audio.flush())
         for n, kind in ((self.subtitles_dropped, "subtitle"), (self.data_dropped, "data")):
             if n:
@@ -307,6 +315,7 @@ class VideoSource:
             stamp = packet.pts if packet.dts is None else packet.dts
             if stamp is not None and packet.time_base:
                 video = float(stamp * packet.time_base)
+                self._spanned(video, float((packet.duration or 0) * packet.time_base))
             for vf in (vf for p in self._up_to_start(packet) for vf in self._decode(p)):
                 t = None if vf.pts is None or vf.time_base is None else float(vf.pts * vf.time_base) - self.origin
                 if t is not None and t < self.start - 1e-6:
@@ -320,6 +329,11 @@ class VideoSource:
                 frame = self._frame(vf)
                 if frame is not None:
                     yield frame
+
+    def _spanned(self, t: float, duration: float) -> None:
+        """Widen the span of the video's timeline read so far (:meth:`expected_frames`) to a packet at ``t``."""
+        first, end = self._span or (t, t)
+        self._span = (min(first, t), max(end, t + duration))
 
     def _up_to_start(self, packet: av.Packet) -> list[av.Packet]:
         """The video packets to decode for ``packet``: itself, or where a file whose clock may start again

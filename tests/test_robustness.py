@@ -990,6 +990,23 @@ def test_a_transport_streams_damaged_first_audio_timestamp_costs_that_packet_alo
     assert len(sound) == 188 and sound[0] < 0.1 and sound[-1] == pytest.approx(4.0, abs=0.1)
 
 
+@pytest.mark.parametrize("moves", [{0: 30.0}, {0: 5.0}, {0: -5.0}, {40: 5.0}, {40: -3.0}],
+                         ids=["first+30s", "first+5s", "first-5s", "41st+5s", "41st-3s"])
+def test_one_damaged_picture_timestamp_leaves_the_video_in_step_with_its_sound(rule_onnx, tmp_path, moves):
+    said = moves != {40: -3.0}  # (a step back midway the file's clock puts back itself: sources.clock)
+    # one video PES header's timestamps moved (-5 s of the first reads a wrap of the clock on: 26.5 hours)
+    src = write_video(tmp_path / "a.ts", split_frames(100, h=96, w=128), audio_seconds=4.0)
+    damaged, out = _pes_moved(src, tmp_path / "d.ts", moves, stream_id=0xE0), tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(damaged), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0 and ("put 1 picture with a damaged timestamp back in line" in r.output) == said, r.output
+    assert "could not be decoded" not in r.output  # (was, 41st+5s: "66 of about 166 frames", the span stretched)
+    # was: the output's timestamps only go forward, so the pictures after the damaged one followed it there: the
+    # whole video 30 s (5 s, 26.5 hours) late against its sound, or from the 41st picture on 5 s late
+    got, given = read_video(out)["seconds"], read_video(src)["seconds"]
+    assert len(got) == 100 and got == pytest.approx(given, abs=0.002)
+    assert len(_audio_seconds_at(out)) == len(_audio_seconds_at(src))
+
+
 def test_a_burst_of_damaged_audio_timestamps_in_a_transport_stream_leaves_the_rest_in_step(rule_onnx, tmp_path):
     # five audio PES headers in a row damaged, each by its own amount (-7 s and -2 s read a wrap of the clock on)
     src = write_video(tmp_path / "a.ts", split_frames(100, h=96, w=128), audio_seconds=4.0)

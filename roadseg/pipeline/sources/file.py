@@ -50,6 +50,61 @@ MAX_HELD = 600  # video packets held while a file is read up to --start undecode
 PAST_END = 10
 
 
+#: seconds a picture may lie off the line of the pictures around it before its timestamp counts as damaged
+OFF_LINE = 1.0
+
+
+class InLine:
+    """Put a picture whose timestamp alone is damaged back in line with the pictures around it.
+
+    A sink keeps its output's timestamps going forward, so one picture stamped seconds ahead (a damaged
+    PES header: within :data:`~roadseg.pipeline.sources.clock.LEAP`, or the first picture of a file) would
+    carry every picture after it there: the video would start or go on that late against its sound. A
+    picture more than :data:`OFF_LINE` seconds from both its neighbours, which lie within that of each
+    other, is retimed between them; the first picture, more than that from the next two, which are in
+    line, is retimed to before them. Pictures are held two at most; packets are not held.
+
+    >>> from fractions import Fraction
+    >>> line = InLine()
+    >>> frames = [Frame(i, None, ms, Fraction(1, 1000)) for i, ms in enumerate([30040, 80, 120, 5160, 200, 240])]
+    >>> [f.pts for f in frames for f in line.take(f)] + [f.pts for f in line.flush()], line.retimed
+    ([40, 80, 120, 160, 200, 240], 2)
+    """
+
+    def __init__(self) -> None:
+        self.retimed = 0
+        self._held: list[Frame] = []
+        self._last: float | None = None  # the time of the last picture passed
+
+    def take(self, frame: Frame) -> list[Frame]:
+        """The pictures to pass now, ``frame`` taken in (none while the next ones are needed to judge)."""
+        self._held.append(frame)
+        return [self._judged()] if len(self._held) >= (3 if self._last is None else 2) else []
+
+    def flush(self) -> list[Frame]:
+        """The pictures still held, at the end (judged by what came after them)."""
+        return [self._judged() for _ in range(len(self._held))]
+
+    def _judged(self) -> Frame:
+        frame, after = self._held[0], [f.time for f in self._held[1:]]
+        del self._held[0]
+        t, last = frame.time, self._last
+        if t is None or None in after or not after:
+            self._last = t if t is not None else last
+            return frame
+        n = after[0]
+        if last is not None:
+            at = (last + n) / 2 if 0 < n - last <= OFF_LINE < min(abs(t - last), abs(n - t)) else t
+        else:
+            step = after[1] - n if len(after) > 1 else None
+            at = n - step if step is not None and 0 < step <= OFF_LINE < abs(n - t) else t
+        self._last = at
+        if at == t:
+            return frame
+        self.retimed += 1
+        return replace(frame, pts=round(at / frame.time_base))
+
+
 def left_out(container, video, audio, others=()) -> str:
     """The streams of ``container`` that are neither ``video`` nor in ``audio`` or ``others``, counted by
     kind for a message ("4 data streams (bin_data)"); empty if none. Audio left out as asked
@@ -150,6 +205,7 @@ class VideoSource:
         self._held: list[av.Packet] | None = None  # video packets since the last keyframe, while read up to --start
         self._length = self._video_length()
         self._span: tuple[float, float] | None = None  # (first, end) of the video packets read, on the one timeline
+        self._off: tuple[float, float] | None = None  # (start, end) of a video packet off the span, until the next
         self._read = False  # whether the file was read to its end (or to --duration's)
         self.subtitles_dropped = 0  # subtitle packets timed where the video is not (damaged timestamps)
         self.data_dropped = 0  # data packets timed where the video is not
@@ -259,8 +315,14 @@ class VideoSource:
         yield from self._gen
 
     def _generate(self) -> Iterator[Frame | av.Packet]:
-        yield from self._demuxed()
+        line = InLine()  # (a picture whose timestamp alone is damaged would carry the ones after it)
+        for item in self._demuxed():
+            yield from line.take(item) if isinstance(item, Frame) else (item,)
+        yield from line.flush()
         self._read = True
+        if line.retimed:
+            log.warning("put %d picture%s with a damaged timestamp back in line with the pictures around it",
+                        line.retimed, "s"[: line.retimed != 1])  # fmt: skip
         yield from self._in_window(self.audio.flush())
         for n, kind in ((self.subtitles_dropped, "subtitle"), (self.data_dropped, "data")):
             if n:
@@ -331,9 +393,20 @@ class VideoSource:
                     yield frame
 
     def _spanned(self, t: float, duration: float) -> None:
-        """Widen the span of the video's timeline read so far (:meth:`expected_frames`) to a packet at ``t``."""
-        first, end = self._span or (t, t)
-        self._span = (min(first, t), max(end, t + duration))
+        """Widen the span of the video's timeline read so far (:meth:`expected_frames`) to a packet at ``t``.
+        The first packet, or one more than :data:`OFF_LINE` outside the span, counts once the next goes on
+        from it: one damaged stamp does not stretch the span (nor the frames expected)."""
+        off, self._off = self._off, None
+        if off is not None and abs(t - off[1]) <= OFF_LINE:
+            self._widen(*off)
+        if self._span is None or not self._span[0] - OFF_LINE <= t <= self._span[1] + OFF_LINE:
+            self._off = (t, t + duration)
+        else:
+            self._widen(t, t + duration)
+
+    def _widen(self, t: float, end: float) -> None:
+        first, last = self._span or (t, end)
+        self._span = (min(first, t), max(last, end))
 
     def _up_to_start(self, packet: av.Packet) -> list[av.Packet]:
         """The video packets to decode for ``packet``: itself, or where a file whose clock may start again

@@ -112,6 +112,54 @@ def test_output_rules(split_video, rule_onnx, tmp_path):
     assert line == f"Error: output {folder} is a folder; name the video to write in it, e.g. {folder / split_video.stem}.mp4"
 
 
+
+def test_no_output_replaces_an_input_however_it_is_named(split_video, rule_onnx, tmp_path):
+    original = split_video.read_bytes()
+    link = tmp_path / "link.mp4"
+    link.hardlink_to(split_video)  # (was: written over the input while it was read; 2 of 12 frames, exit 0)
+    assert "is the input file" in _one_line_error(run([split_video, "-o", link, "--model", rule_onnx, "-y"]))
+    for stats, what in ((split_video, "the input"), (link, "the input"), (rule_onnx, "the model")):
+        # (was: the JSON written over the input video after the run)
+        line = _one_line_error(run([split_video, "-o", tmp_path / "o.mp4", "--model", rule_onnx, "--stats", stats]))
+        assert f"--stats {stats} is {what}" in line
+    out = tmp_path / "o.mp4"
+    assert "is the output" in _one_line_error(run([split_video, "-o", out, "--model", rule_onnx, "--stats", out]))
+    drive = tmp_path / "drive"
+    drive.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        write_video(drive / name, split_frames(3))
+    joined = (drive / "b.mp4").read_bytes()
+    for spec in (drive, drive / "*.mp4"):  # (was: b.mp4 written over while it was joined, half its frames lost)
+        line = _one_line_error(run([spec, "--concat", "-o", drive / "b.mp4", "--model", rule_onnx, "-y"]))
+        assert "is one of the files --concat joins" in line
+    assert split_video.read_bytes() == original and (drive / "b.mp4").read_bytes() == joined
+    assert not out.exists()
+
+
+def test_no_image_output_or_mask_replaces_an_input_image(rule_onnx, tmp_path):
+    import cv2
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i, img in enumerate(split_frames(2)):
+        cv2.imwrite(str(frames / f"f{i}.png"), img)
+    original = {p: p.read_bytes() for p in frames.iterdir()}
+    seg = tmp_path / "seg"
+    cases = [([frames, "-o", seg, "--masks-dir", frames], "mask"),  # (was: the inputs replaced by label masks)
+             ([frames, "-o", frames, "-y"], "output"),  # (was: replaced by their overlays)
+             ([frames, "-o", frames], "output"),  # (was: "exists; pass -y/--overwrite to replace it")
+             ([frames / "f0.png", "-o", frames / "f0.png", "-y"], "output")]  # fmt: skip
+    for args, what in cases:
+        line = _one_line_error(run([*args, "--model", rule_onnx]))
+        assert f"{what} {frames / 'f0.png'} is an input image" in line
+    assert {p: p.read_bytes() for p in frames.iterdir()} == original
+    line = _one_line_error(run([frames, "-o", seg, "--masks-dir", seg, "--model", rule_onnx]))
+    assert "would replace the output image of that name" in line  # (was: each overlay replaced by its mask)
+    cv2.imwrite(str(frames / "f0.jpg"), split_frames(1)[0])
+    line = _one_line_error(run([frames, "-o", seg, "--model", rule_onnx, "-y"]))
+    assert line == f"Error: f0.jpg and f0.png would both be written to {seg / 'f0.png'}; rename one of them"
+    assert not any(seg.iterdir())  # (was: two images written into one file, "wrote seg: 3 images")
+
 @pytest.mark.timeout(30)
 def test_failing_inference_midway_exits_nonzero_and_keeps_a_playable_partial(split_video, rule_onnx, tmp_path, monkeypatch):
     real = OnnxSegmenter.predict

@@ -44,7 +44,16 @@ from roadseg.pipeline.infer import Segmenter, infer_stage
 from roadseg.pipeline.options import RunResult, SegmentOptions
 from roadseg.pipeline.overlay import Overlay, class_shares, draw_hud, output_size, palette_lut
 from roadseg.pipeline.runner import LatestQueue, StageFailed, run_stages
-from roadseg.pipeline.sinks import ImageSink, MaskSink, ServeSink, Sink, VideoSink, WindowSink, check_output_path
+from roadseg.pipeline.sinks import (
+    ImageSink,
+    MaskSink,
+    ServeSink,
+    Sink,
+    VideoSink,
+    WindowSink,
+    check_output_path,
+    same_file,
+)
 from roadseg.pipeline.sinks.base import moved_dates, shift_timecode
 from roadseg.pipeline.sinks.encoders import check_video_encoder
 from roadseg.pipeline.sinks.video import FASTSTART, STDOUT
@@ -55,13 +64,14 @@ from roadseg.pipeline.sources import (
     Source,
     VideoInfo,
     VideoSource,
+    image_paths,
     is_image_input,
     is_live_input,
     open_url,
 )
 from roadseg.pipeline.sources.base import SensorBox, redacted, say_sensor_boxes
 from roadseg.pipeline.sources.capture import HTTP_SCHEMES, camera_options, capture_args
-from roadseg.pipeline.sources.concat import concat_source
+from roadseg.pipeline.sources.concat import concat_paths, concat_source
 from roadseg.pipeline.suffixes import AUDIO_SUFFIXES, IMAGE_SUFFIXES
 from roadseg.pipeline.timing import FrameStats, Progress, StageTimes, timed
 
@@ -157,11 +167,30 @@ def _check(opts: SegmentOptions) -> bool:
             raise OutputError(f"{name} is the name of {kind}, but a video input is written as a video: end it in "
                               ".mp4, .mkv, .mov, .webm or .gif (--masks-dir DIR writes one label PNG a frame)")  # fmt: skip
         check_output_path(Path(str(opts.input)), Path(opts.output), opts.overwrite)
+        if (opts.concat and Path(opts.output).exists()  # (one not there yet is none of them)
+                and any(same_file(p, opts.output) for p in concat_paths(opts.input, opts.parts))):  # fmt: skip
+            raise OutputError(f"output {opts.output} is one of the files --concat joins; choose another path (the "
+                              "input is never touched)")  # fmt: skip
     if opts.output and opts.codec and (live or not _images(opts)):
         check_video_encoder(opts.codec)
-    if opts.stats and not Path(opts.stats).parent.is_dir():
-        raise OutputError(f"folder {Path(opts.stats).parent} for --stats does not exist")
+    if opts.stats:
+        _check_stats(opts, live)
     return live
+
+
+def _check_stats(opts: SegmentOptions, live: bool) -> None:
+    """Refuse a ``--stats`` file that cannot be written, or that would replace the input, the output or
+    the model (it was written over the input video, after the run)."""
+    stats = Path(opts.stats)
+    if not stats.parent.is_dir():
+        raise OutputError(f"folder {stats.parent} for --stats does not exist")
+    inputs: list[Path] = []
+    if stats.exists() and not live and str(opts.input) != "-":  # (one not there yet is no input)
+        inputs = (concat_paths(opts.input, opts.parts) if opts.concat else image_paths(opts.input) if _images(opts)
+                  else [Path(str(opts.input))])  # fmt: skip
+    named = [(p, "the input") for p in inputs] + [(opts.output, "the output"), (opts.model, "the model")]
+    if taken := next((what for path, what in named if path and str(path) != STDOUT and same_file(stats, path)), None):
+        raise OutputError(f"--stats {stats} is {taken}; name a file of its own for the statistics (e.g. stats.json)")
 
 
 def _images(opts: SegmentOptions) -> bool:
@@ -210,8 +239,10 @@ def _open_sinks(opts: SegmentOptions, source: Source, seg: Segmenter, stats: Fra
     """Every sink the options ask for, entered on ``stack``; the one writing ``output`` (opened last) is returned too."""
     sinks: list[Sink] = []
     names = source.names if isinstance(source, ImageSource) else None
-    if opts.masks_dir:
-        sinks.append(stack.enter_context(MaskSink(opts.masks_dir, names)))
+    paths = source.paths if isinstance(source, ImageSource) else []
+    masks = stack.enter_context(MaskSink(opts.masks_dir, names)) if opts.masks_dir else None
+    if masks is not None:
+        sinks.append(masks)
     if opts.show:
         sinks.append(stack.enter_context(WindowSink()))
     if opts.serve:
@@ -221,7 +252,9 @@ def _open_sinks(opts: SegmentOptions, source: Source, seg: Segmenter, stats: Fra
         return sinks, None
     if names is not None:
         primary: VideoSink | ImageSink = stack.enter_context(ImageSink(opts.output, names))
-        primary.check_targets(Path(str(opts.input)), opts.overwrite)
+        primary.check_targets(paths, opts.overwrite)
+        if masks is not None:
+            masks.check_targets(paths, primary.targets())
     else:
         info, start = source.info, opts.start  # (0 for a live source: refused before)
         width, height = output_size(info.width, info.height, opts.mode)

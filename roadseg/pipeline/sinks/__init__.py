@@ -12,7 +12,7 @@ The kinds:
 * :class:`ServeSink` (``server.py``): ``--serve``, the browser view over MJPEG.
 """
 
-from roadseg.pipeline.sinks.base import Sink, check_output_path
+from roadseg.pipeline.sinks.base import Sink, check_output_path, same_file
 from roadseg.pipeline.sinks.encoders import encoder_usable, even_size
 from roadseg.pipeline.sinks.files import ImageSink, MaskSink
 from roadseg.pipeline.sinks.server import MjpegServer, ServeSink
@@ -30,4 +30,5 @@ __all__ = [
     "check_output_path",
     "encoder_usable",
     "even_size",
+    "same_file",
 ]

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -128,9 +129,18 @@ class Sink:
         self.close()
 
 
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether ``a`` and ``b`` name one file, so that writing one overwrites the other: the same path
+    spelt otherwise, a link to it or another hard link of it (one not there yet: the same path)."""
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):  # (one of them is not there yet)
+        return Path(a).resolve() == Path(b).resolve()
+
+
 def check_output_path(src: Path, dst: Path, overwrite: bool) -> None:
     """Refuse outputs that would touch the input, clobber a file without -y, or cannot be made."""
-    if dst.exists() and src.exists() and dst.resolve() == src.resolve():
+    if dst.exists() and src.exists() and same_file(dst, src):  # (a hard link too: was read while it was written)
         raise OutputError(f"output {dst} is the input file; choose another path (the input is never touched)")
     if dst.is_dir():
         raise OutputError(f"output {dst} is a folder; name the video to write in it, e.g. {dst / (src.stem + '.mp4')}")

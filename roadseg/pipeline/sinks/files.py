@@ -7,6 +7,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -51,14 +52,16 @@ class ImageSink(Sink):
     def target(self, index: int) -> Path:
         return self.path if self.single else self.path / (Path(self.names[index]).stem + ".png")
 
-    def check_targets(self, src: Path, overwrite: bool) -> None:
-        """Refuse to replace the input image, or an existing output without -y, before any work."""
-        for i in range(len(self.names)):
-            target = self.target(i)
-            if target.exists() and src.exists() and src.is_file() and target.resolve() == src.resolve():
-                raise OutputError(f"output {target} is the input file; choose another path")
-            if target.exists() and not overwrite:
-                raise OutputError(f"output {target} exists; pass -y/--overwrite to replace it")
+    def targets(self) -> list[Path]:
+        return [self.target(i) for i in range(len(self.names))]
+
+    def check_targets(self, inputs: Sequence[Path], overwrite: bool) -> None:
+        """Refuse, before any work, to replace an input image (-y or not), to write two ``inputs`` (the
+        images, in the order of ``names``) to one file, or to replace an existing output without -y."""
+        refuse_targets(self.targets(), inputs, "output")
+        existing = next((target for target in self.targets() if target.exists()), None)
+        if existing is not None and not overwrite:
+            raise OutputError(f"output {existing} exists; pass -y/--overwrite to replace it")
 
     def write(self, image: np.ndarray, frame: Frame) -> None:
         target = self.target(frame.index)
@@ -87,9 +90,45 @@ class MaskSink(Sink):
         except OSError as exc:
             raise SinkError(f"cannot create masks folder {self.folder}: {reason_of(exc)}") from None
 
+    def target(self, index: int) -> Path:
+        return self.folder / f"{Path(self.names[index]).stem if self.names else f'{index:06d}'}.png"
+
+    def check_targets(self, inputs: Sequence[Path], outputs: Sequence[Path]) -> None:
+        """For image input (``inputs``, in the order of ``names``): refuse, before any work, masks that
+        would replace an input image or an output image (``--masks-dir`` the output folder), or that two
+        inputs would share."""
+        if self.names:
+            refuse_targets([self.target(i) for i in range(len(self.names))], inputs, "mask", outputs=outputs)
+
     def write(self, image: np.ndarray, frame: Frame) -> None:
         assert frame.labels is not None, "masks are written from inferred frames"
-        name = Path(self.names[frame.index]).stem if self.names else f"{frame.index:06d}"
-        target = self.folder / f"{name}.png"
+        target = self.target(frame.index)
         if not cv2.imwrite(str(target), resize_labels(frame.labels, *frame.image.shape[:2])):
             raise SinkError(f"cannot write mask {target}")
+
+
+def refuse_targets(targets: list[Path], inputs: Sequence[Path], what: str, *, outputs: Sequence[Path] = ()) -> None:
+    """Refuse picture files (``targets[i]`` written from ``inputs[i]``) that would replace an input
+    image, that two inputs would share (``a.jpg`` and ``a.png`` -> ``a.png``) or that are ``outputs``."""
+    taken = {_file_id(p) for p in inputs} - {None}
+    written = {p.resolve() for p in outputs}
+    first: dict[Path, Path] = {}
+    for source, target in zip(inputs, targets):
+        if target in first:
+            raise OutputError(f"{first[target].name} and {source.name} would both be written to {target}; "
+                              "rename one of them")  # fmt: skip
+        first[target] = source
+        if _file_id(target) in taken:
+            raise OutputError(f"{what} {target} is an input image; choose another path (the input is never touched)")
+        if target.resolve() in written:
+            raise OutputError(f"{what} {target} would replace the output image of that name; give --masks-dir a "
+                              "folder of its own")  # fmt: skip
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    """The device and inode of a file (one file however it is named or linked), or None if it is not there."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino

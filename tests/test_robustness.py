@@ -383,6 +383,21 @@ def test_odd_sizes_are_padded_to_even_and_said(rule_onnx, tmp_path, caplog):
     assert "65x49 is odd-sized; padded to 66x50" in caplog.text
 
 
+@pytest.mark.parametrize("name,codec,size,says", [
+    ("m.mkv", "ffv1", (65, 49), None),  # (was: 66x50, "H.264 yuv420p needs even sizes", for a lossless RGB mask)
+    ("m.gif", None, (65, 49), None),
+    ("m.mov", "prores_ks", (66, 49), "padded to 66x49 (prores_ks in yuv422p10le needs an even width)"),
+    ("m.webm", None, (66, 50), "padded to 66x50 (libvpx-vp9 in yuv420p needs an even width and height)")])  # fmt: skip
+def test_odd_sizes_are_padded_only_where_the_encoders_pixel_format_needs_it(rule_onnx, tmp_path, caplog, name, codec,
+                                                                             size, says):  # fmt: skip
+    src = write_video(tmp_path / "odd.mkv", split_frames(5, h=49, w=65), codec="libx264", pix_fmt="yuv444p")
+    with caplog.at_level("WARNING", logger="roadseg"):
+        segment_video(src, tmp_path / name, model=rule_onnx, quiet=True, mode="mask", codec=codec)
+    v = read_video(tmp_path / name)
+    assert (v["width"], v["height"]) == size and len(v["frames"]) == 5
+    assert (says in caplog.text) if says else "odd-sized" not in caplog.text, caplog.text
+
+
 def test_ten_bit_input_decodes_to_correct_rgb(rule_onnx, tmp_path):
     frames = [np.full((48, 64, 3), (200, 120, 40), np.uint8) for _ in range(3)]
     src = write_video(tmp_path / "10bit.mkv", frames, pix_fmt="yuv420p10le")

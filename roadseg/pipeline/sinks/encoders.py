@@ -1,5 +1,6 @@
 """What a video encoder is told: which one (and whether it opens here), its constant-quality options,
-its pixel format (a palette for GIF), the colour matrix a stream is tagged with, an even size.
+its pixel format (a palette for GIF), the colour matrix a stream is tagged with, an even size where
+that format needs one.
 
 Example:
     >>> encoder_options("libx264", crf=23, preset="superfast")
@@ -203,6 +204,14 @@ def tag_colour(context) -> tuple[Colorspace, ColorRange] | None:
     return Colorspace.ITU709, ColorRange.MPEG
 
 
-def even_size(width: int, height: int) -> tuple[int, int]:
-    """yuv420p needs even dimensions: odd ones are padded by one pixel (edge replicated)."""
-    return width + width % 2, height + height % 2
+def even_size(width: int, height: int, pix_fmt: str = "yuv420p") -> tuple[int, int]:
+    """The size an encoder of ``pix_fmt`` takes: where one colour sample is shared by two pixels across
+    (4:2:0, 4:2:2) or down (4:2:0), an odd side is padded by one pixel (edge replicated); RGB, 4:4:4 and
+    a palette (GIF) take any size.
+
+    >>> even_size(641, 479, "yuv422p10le"), even_size(641, 479, "bgr0"), even_size(641, 479, "pal8")
+    ((642, 479), (641, 479), (641, 479))
+    """
+    fmt = av.VideoFormat(pix_fmt)
+    step_w, step_h = 4 // fmt.chroma_width(4), 4 // fmt.chroma_height(4)
+    return -(-width // step_w) * step_w, -(-height // step_h) * step_h

@@ -137,7 +137,8 @@ class VideoSink(Sink):
 
     Args:
         path: output file; its extension picks the container.
-        width, height: frame size; odd sizes are padded to even (see :func:`even_size`), with a warning.
+        width, height: frame size; an odd side is padded to even where the encoder's pixel format needs
+            it (yuv420p; not RGB, 4:4:4 or a palette: see :func:`even_size`), with a warning.
         fps: nominal frame rate (used when a frame has no timestamp).
         time_base: encoder time base; pass the source stream's to keep its timestamps exactly.
         codec, crf, preset: encoder and its quality/speed settings (see :func:`encoder_options`). No
@@ -183,10 +184,7 @@ class VideoSink(Sink):
         if self.path.suffix.lower() == ".mxf" and not self.to_stdout:
             self.fps = mxf_rate(self.fps, self.shown)  # (any other rate: FFmpeg's "Invalid argument")
         self.width, self.height = width, height
-        self.out_w, self.out_h = even_size(width, height)
-        if (self.out_w, self.out_h) != (width, height):
-            log.warning("%dx%d is odd-sized; padded to %dx%d (H.264 yuv420p needs even sizes)",
-                        width, height, self.out_w, self.out_h)  # fmt: skip
+        self.out_w, self.out_h = width, height  # (padded to what the encoder's pixel format takes, when it opens)
         self.crf, self.preset, self.time_base, self.audio_samples = crf, preset, time_base, audio_samples
         self.sample_aspect = sample_aspect
         self.subtitle_streams, self._subtitle_routes = subtitles, None
@@ -248,8 +246,9 @@ class VideoSink(Sink):
             self.stream = self.container.add_stream(self.encoder, rate=self.fps)
             self.stream.metadata.update(self.video_tags)
             self.encoder = self.stream.codec_context.name  # the encoder itself: libvpx-vp9 for vp9
-            self.stream.width, self.stream.height = self.out_w, self.out_h
             self.stream.pix_fmt = pixel_format(self.stream.codec_context.codec)
+            self.out_w, self.out_h = even_size(self.width, self.height, self.stream.pix_fmt)
+            self.stream.width, self.stream.height = self.out_w, self.out_h
             if self.sample_aspect:
                 self.stream.codec_context.sample_aspect_ratio = self.sample_aspect
             self._colour = tag_colour(self.stream.codec_context)
@@ -276,6 +275,10 @@ class VideoSink(Sink):
                 self.container.close()
             self._remove()
             return exc
+        if odd := [side for side, padded in (("width", self.out_w != self.width), ("height", self.out_h != self.height))
+                   if padded]:  # fmt: skip
+            log.warning("%dx%d is odd-sized; padded to %dx%d (%s in %s needs an even %s)", self.width, self.height,
+                        self.out_w, self.out_h, self.encoder, self.stream.pix_fmt, " and ".join(odd))  # fmt: skip
         return None
 
     def _audio_routes(self, audio: Sequence) -> tuple[list, list]:

@@ -1226,6 +1226,15 @@ def test_missing_gpu_codecs_fall_back_with_one_line_each(split_video, rule_onnx,
     assert v["codec"] == "h264" and len(v["frames"]) == 12
 
 
+
+def test_a_hardware_device_type_ffmpeg_does_not_know_is_named_so(split_video, rule_onnx, tmp_path):
+    out = tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(out), "--model", str(rule_onnx), "-q",
+                                               "--hwaccel", "cude"])  # fmt: skip
+    assert r.exit_code == 0, r.output  # (was: "... (cude) is not available here (Operation not permitted)", a typo)
+    assert "hardware decoding (cude) is not available here (no such device type; this FFmpeg knows " in r.output
+    assert len(read_video(out)["frames"]) == 12
+
 @pytest.mark.parametrize("device", ["cuda", "tensorrt"])
 def test_requested_gpu_provider_that_falls_back_says_so(split_video, rule_onnx, tmp_path, capfd, device):
     import onnxruntime

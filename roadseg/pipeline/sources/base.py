@@ -204,9 +204,11 @@ def open_container(target: str, *, what: str = "file", format: str | None = None
     kw: dict = {"format": format, "options": options or {}, "timeout": timeout, "metadata_errors": "replace"}
     container = None
     if hwaccel:
-        from av.codec.hwaccel import HWAccel
+        from av.codec.hwaccel import HWAccel, hwdevices_available
 
         try:
+            if hwaccel not in (known := hwdevices_available()):  # (FFmpeg's answer: "Operation not permitted")
+                raise ValueError(f"no such device type; this FFmpeg knows {', '.join(known) or 'none'}")
             container = av.open(target, hwaccel=HWAccel(device_type=hwaccel, allow_software_fallback=True), **kw)
         except Exception as exc:  # no device, no driver, not permitted: decode on the CPU instead
             log.warning("hardware decoding (%s) is not available here (%s); decoding on the CPU",

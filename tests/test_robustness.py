@@ -1236,6 +1236,18 @@ def test_a_hardware_device_type_ffmpeg_does_not_know_is_named_so(split_video, ru
     assert len(read_video(out)["frames"]) == 12
 
 @pytest.mark.parametrize("device", ["cuda", "tensorrt"])
+def test_a_gpu_asked_for_that_is_not_there_runs_the_cpus_default_model(device, capfd):
+    from roadseg.pipeline.infer import Segmenter, default_model_path, gpu_present
+
+    if gpu_present():
+        pytest.skip("a GPU is present")
+    seg = Segmenter(providers=device)  # (was: the GPU's fp32 file on the CPU, 4.5x slower than the INT8 one)
+    assert seg.model.path == default_model_path("cpu") and seg.model.providers == ["CPUExecutionProvider"]
+    err = capfd.readouterr().err
+    assert "fell back to the CPU" in err or "has no GPU provider" in err
+
+
+@pytest.mark.parametrize("device", ["cuda", "tensorrt"])
 def test_requested_gpu_provider_that_falls_back_says_so(split_video, rule_onnx, tmp_path, capfd, device):
     import onnxruntime
 

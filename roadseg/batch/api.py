@@ -269,12 +269,13 @@ def _local_gpus(device: str) -> list[str]:
 
 def _model_key(sopts: SegmentOptions, bopts: BatchOptions) -> str:
     """The model the workers will load, as ``name@sha256``: what a rerun compares."""
-    from roadseg.pipeline.infer import ModelError, default_model_path
+    from roadseg.pipeline.infer import ModelError, default_model_path, resolve_device
 
     if sopts.model:
         path = Path(sopts.model)
-    else:
-        device = ("cuda" if bopts.gpus_per_worker else "cpu") if bopts.ray else sopts.device
+    else:  # (local workers asked for a GPU this machine lacks run on the CPU, with its default model)
+        device = ("cuda" if bopts.gpus_per_worker else "cpu") if bopts.ray else (
+            sopts.device if resolve_device("auto") == "cuda" else "cpu")  # fmt: skip
         try:
             path = default_model_path(device)
         except ModelError as exc:

@@ -124,6 +124,8 @@ def test_no_output_replaces_an_input_however_it_is_named(split_video, rule_onnx,
         assert f"--stats {stats} is {what}" in line
     out = tmp_path / "o.mp4"
     assert "is the output" in _one_line_error(run([split_video, "-o", out, "--model", rule_onnx, "--stats", out]))
+    line = _one_line_error(run([split_video, "-o", out, "--model", rule_onnx, "--stats", "/proc/roadseg-stats.json"]))
+    assert line.startswith("Error: cannot write --stats /proc/roadseg-stats.json")  # (was: found after the run)
     drive = tmp_path / "drive"
     drive.mkdir()
     for name in ("a.mp4", "b.mp4"):

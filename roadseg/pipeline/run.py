@@ -179,8 +179,8 @@ def _check(opts: SegmentOptions) -> bool:
 
 
 def _check_stats(opts: SegmentOptions, live: bool) -> None:
-    """Refuse a ``--stats`` file that cannot be written, or that would replace the input, the output or
-    the model (it was written over the input video, after the run)."""
+    """Refuse a ``--stats`` file that would replace the input, the output or the model (it was written
+    over the input video, after the run), or that cannot be written (found out after the run)."""
     stats = Path(opts.stats)
     if not stats.parent.is_dir():
         raise OutputError(f"folder {stats.parent} for --stats does not exist")
@@ -191,6 +191,14 @@ def _check_stats(opts: SegmentOptions, live: bool) -> None:
     named = [(p, "the input") for p in inputs] + [(opts.output, "the output"), (opts.model, "the model")]
     if taken := next((what for path, what in named if path and str(path) != STDOUT and same_file(stats, path)), None):
         raise OutputError(f"--stats {stats} is {taken}; name a file of its own for the statistics (e.g. stats.json)")
+    existed = stats.exists()
+    try:  # find out now, not after the whole run, that it cannot be written
+        with open(stats, "ab"):
+            pass
+    except OSError as exc:
+        raise OutputError(f"cannot write --stats {stats}: {exc.strerror or exc}") from None
+    if not existed:
+        stats.unlink(missing_ok=True)
 
 
 def _images(opts: SegmentOptions) -> bool:

@@ -444,3 +444,20 @@ def test_audio_stored_after_the_picture_is_kept_whole(rule_onnx, tmp_path):
             a = c.streams.audio[0]
             seconds = sum(f.samples for f in c.decode(a)) / a.codec_context.sample_rate
         assert a.codec_context.name == "aac" and seconds == pytest.approx(1.0, abs=0.05), (suffix, seconds)
+
+
+@pytest.mark.parametrize("ext", ["mp4", "mkv"])
+def test_max_frames_cuts_the_sound_with_the_last_picture(rule_onnx, tmp_path, ext):
+    # a file keeps its sound ahead of its pictures (an mp4 by up to a second): it was muxed as it was read, so
+    # --max-frames 10 of a 25 frames/s clip wrote 0.4 s of pictures and 1.45 s of sound
+    src, out = write_video(tmp_path / f"a.{ext}", split_frames(100, h=48, w=64), audio_seconds=4.0), tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out), "--model", str(rule_onnx), "-q",
+                                              "--max-frames", "10"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    v = read_video(out)
+    assert len(v["frames"]) == 10
+    with av.open(str(out)) as c:
+        sound = [(float(p.pts * p.time_base), float((p.pts + p.duration) * p.time_base))
+                 for p in c.demux(c.streams.audio[0]) if p.size]  # fmt: skip
+    shown = v["seconds"][-1] + 0.04  # (where the last picture ends)
+    assert sound[0][0] <= 0.0 and sound[-1][0] < shown <= sound[-1][1] + 0.001, (sound[-1], shown)

@@ -23,6 +23,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
@@ -76,6 +77,7 @@ from roadseg.pipeline.suffixes import AUDIO_SUFFIXES, IMAGE_SUFFIXES
 from roadseg.pipeline.timing import FrameStats, Progress, StageTimes, timed
 
 log = logging.getLogger("roadseg")
+HELD_PACKETS = 4096  # audio, subtitle and data packets a --max-frames run holds until the pictures reach them
 
 
 def run(options: SegmentOptions, *, segmenter: Segmenter | None = None) -> RunResult:
@@ -303,6 +305,7 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
                         figures=stats.figures if source.live else None)  # fmt: skip
     writer = Writer(overlay, sinks, times, stats, progress, stop=stop, dropped=queue, max_frames=opts.max_frames,
                     seconds=opts.duration if source.live else None,
+                    frame_step=None if source.live or not source.info.fps else float(1 / source.info.fps),
                     hud=source.live and not opts.no_hud,
                     shares=len(seg.classes) if opts.stats and not source.live else None)  # fmt: skip
     names = ("capture", "infer", "output") if source.live else ("decode", "infer", "encode")  # (output: a window,
@@ -333,34 +336,61 @@ class Writer:
 
     Audio packets go to the sinks that have ``mux``. A window's q/Esc, ``max_frames`` or a live run's
     ``seconds`` (by the frames' capture clock, from the first one) sets ``stop``,
-    which ends the whole run normally.
+    which ends the whole run normally. With ``max_frames`` (a file: ``frame_step``, its nominal frame
+    duration, given), packets timed after the pictures written so far wait for them (at most
+    :data:`HELD_PACKETS`), so that the output's sound ends with its last picture: a file keeps its sound
+    up to a second or more ahead of its pictures.
     """
 
     def __init__(self, overlay: Overlay, sinks: list[Sink], times: StageTimes, stats: FrameStats, progress: Progress,
                  *, stop: threading.Event, dropped: LatestQueue | None, max_frames: int | None,
                  seconds: float | None = None, hud: bool,
-                 shares: int | None) -> None:  # fmt: skip
+                 shares: int | None, frame_step: float | None = None) -> None:  # fmt: skip
         self.overlay, self.sinks, self.times, self.stats, self.progress = overlay, sinks, times, stats, progress
         self.muxers = [s for s in sinks if hasattr(s, "mux")]
         self.stop, self.queue, self.max_frames, self.hud, self.shares = stop, dropped, max_frames, hud, shares
         self.seconds, self._t0 = seconds, None
         self.per_frame: list[dict] | None = [] if shares else None
+        self.held: deque | None = deque() if max_frames and frame_step else None  # packets ahead of the pictures
+        self._step, self._shown = frame_step, None  # (where the pictures written so far end: seconds, on the input's clock)
+        self._last: float | None = None  # the last picture's time
 
     def __call__(self, items: Iterator) -> None:
         try:
             for item in items:
                 if isinstance(item, Frame):
                     self.write(item)
+                    self._release()
+                elif self.held is not None and _seconds(item) is not None:
+                    if not (self.stop.is_set() and self._shown is not None and _seconds(item) >= self._shown):  # (after the last picture: cut)
+                        self.held.append(item)
+                        self._release()
                 else:
-                    for sink in self.muxers:
-                        sink.mux(item)
+                    self._mux(item)
         except StopRequested:
             self.stop.set()
         except BaseException:
             _close_all(self.sinks, quiet=True)  # the first error is the one to report
             raise
+        if self.held is not None:  # (the end of the input: all of it; --max-frames: up to its last picture)
+            self._release(everything=not self.stop.is_set())
         with self.times.measure("finalise", 0):
             _close_all(self.sinks)
+
+    def _release(self, everything: bool = False) -> None:
+        """Mux the held packets that start before the pictures written so far end (all of them at the
+        input's end), and the oldest beyond :data:`HELD_PACKETS`; at a stop, drop those after that end."""
+        held = self.held
+        if held is None:
+            return
+        while held and (everything or len(held) > HELD_PACKETS or (self._shown is not None and _seconds(held[0]) < self._shown)):
+            self._mux(held.popleft())
+        if self.stop.is_set() and not everything:
+            held.clear()
+
+    def _mux(self, packet) -> None:
+        for sink in self.muxers:
+            sink.mux(packet)
 
     def write(self, frame: Frame) -> None:
         if self.seconds is not None and (at := frame.clock if frame.clock is not None else frame.captured) is not None:
@@ -382,12 +412,20 @@ class Writer:
             self.per_frame.append({"index": frame.index, "time": frame.time,
                                    "shares": class_shares(frame.labels, self.shares)})  # fmt: skip
         self.progress.update()
+        if self.held is not None and (t := frame.time) is not None:
+            step = t - self._last if self._last is not None and 0 < t - self._last <= 1.0 else self._step
+            self._last, self._shown = t, max(self._shown or t, t + step)
         if self.max_frames and self.stats.frames >= self.max_frames:
             self.stop.set()
 
     def dropped(self, counter: str) -> int:
         """Packets the muxing sinks dropped, by their ``counter`` (``audio_dropped``, ``subtitles_dropped`` ...)."""
         return sum(getattr(sink, counter, 0) for sink in self.muxers)
+
+
+def _seconds(packet) -> float | None:
+    """Where a packet starts (seconds), if it says."""
+    return None if packet.pts is None or not packet.time_base else float(packet.pts * packet.time_base)
 
 
 def _close_all(sinks: list[Sink], quiet: bool = False) -> None:

@@ -533,6 +533,19 @@ def test_duration_records_that_many_seconds_of_a_live_source_and_start_is_refuse
     assert r.exit_code == 1 and "--start skips into a file; a live source starts now" in r.output
 
 
+@pytest.mark.parametrize("stop", [{"duration": 1.0}, {"max_frames": 25}])
+def test_a_live_recording_cut_short_ends_its_sound_with_its_last_picture(rule_onnx, tmp_path, stop):
+    # was: sound read ahead of the pictures (the decoder's and the pipeline's frames in flight) went on being
+    # recorded, about a second past the last picture (pictures 0-1.96 s, sound to 3.18 s)
+    src = write_video(tmp_path / "a.mp4", split_frames(75, h=96, w=128), audio_seconds=3.0)  # 3 s at 25 fps
+    out = tmp_path / "rec.mp4"
+    stats = run_live(str(src), model=str(rule_onnx), output=str(out), device="cpu", **stop)
+    frames, _, v_end = spans(out)["video"]
+    packets, a_start, a_end = spans(out)["audio"]
+    assert 20 <= frames == stats["frames"] <= 25 and stats["audio_dropped"] == 0
+    assert a_start <= 0.05 and v_end - 0.05 <= a_end <= v_end + 0.05, (a_start, a_end, v_end)
+
+
 def test_live_needs_an_output(clip, rule_onnx):
     r = CliRunner().invoke(segment_video_cmd, [str(clip), "--live", "--model", str(rule_onnx)])
     assert r.exit_code == 1 and "needs somewhere to go" in r.output

@@ -336,10 +336,11 @@ class Writer:
 
     Audio packets go to the sinks that have ``mux``. A window's q/Esc, ``max_frames`` or a live run's
     ``seconds`` (by the frames' capture clock, from the first one) sets ``stop``,
-    which ends the whole run normally. With ``max_frames`` (a file: ``frame_step``, its nominal frame
-    duration, given), packets timed after the pictures written so far wait for them (at most
-    :data:`HELD_PACKETS`), so that the output's sound ends with its last picture: a file keeps its sound
-    up to a second or more ahead of its pictures.
+    which ends the whole run normally. With ``max_frames`` or ``seconds``, packets timed after the
+    pictures written so far wait for them (at most :data:`HELD_PACKETS`), so that the output's sound ends
+    with its last picture (``frame_step``: a file's nominal frame duration, for its first): a file keeps
+    its sound up to a second or more ahead of its pictures, and a live stream's sound comes before the
+    pictures inference holds.
     """
 
     def __init__(self, overlay: Overlay, sinks: list[Sink], times: StageTimes, stats: FrameStats, progress: Progress,
@@ -351,8 +352,9 @@ class Writer:
         self.stop, self.queue, self.max_frames, self.hud, self.shares = stop, dropped, max_frames, hud, shares
         self.seconds, self._t0 = seconds, None
         self.per_frame: list[dict] | None = [] if shares else None
-        self.held: deque | None = deque() if max_frames and frame_step else None  # packets ahead of the pictures
-        self._step, self._shown = frame_step, None  # (where the pictures written so far end: seconds, on the input's clock)
+        self.held: deque | None = deque() if max_frames or seconds is not None else None  # packets ahead of the pictures
+        self._step, self._shown = frame_step or 0.0, None  # (where the pictures written so far end: seconds, on the
+        # input's clock; a live one's on the capture clock, as its packets are)
         self._last: float | None = None  # the last picture's time
 
     def __call__(self, items: Iterator) -> None:
@@ -412,7 +414,7 @@ class Writer:
             self.per_frame.append({"index": frame.index, "time": frame.time,
                                    "shares": class_shares(frame.labels, self.shares)})  # fmt: skip
         self.progress.update()
-        if self.held is not None and (t := frame.time) is not None:
+        if self.held is not None and (t := frame.clock if frame.clock is not None else frame.time) is not None:
             step = t - self._last if self._last is not None and 0 < t - self._last <= 1.0 else self._step
             self._last, self._shown = t, max(self._shown or t, t + step)
         if self.max_frames and self.stats.frames >= self.max_frames:

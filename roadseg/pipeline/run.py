@@ -55,7 +55,7 @@ from roadseg.pipeline.sinks import (
     check_output_path,
     same_file,
 )
-from roadseg.pipeline.sinks.base import moved_dates, shift_timecode
+from roadseg.pipeline.sinks.base import check_writable, moved_dates, shift_timecode
 from roadseg.pipeline.sinks.encoders import check_video_encoder
 from roadseg.pipeline.sinks.video import FASTSTART, STDOUT
 from roadseg.pipeline.sources import (
@@ -193,14 +193,7 @@ def _check_stats(opts: SegmentOptions, live: bool) -> None:
     named = [(p, "the input") for p in inputs] + [(opts.output, "the output"), (opts.model, "the model")]
     if taken := next((what for path, what in named if path and str(path) != STDOUT and same_file(stats, path)), None):
         raise OutputError(f"--stats {stats} is {taken}; name a file of its own for the statistics (e.g. stats.json)")
-    existed = stats.exists()
-    try:  # find out now, not after the whole run, that it cannot be written
-        with open(stats, "ab"):
-            pass
-    except OSError as exc:
-        raise OutputError(f"cannot write --stats {stats}: {exc.strerror or exc}") from None
-    if not existed:
-        stats.unlink(missing_ok=True)
+    check_writable(stats, f"write --stats {stats}")
 
 
 def _images(opts: SegmentOptions) -> bool:

@@ -150,11 +150,17 @@ def check_output_path(src: Path, dst: Path, overwrite: bool) -> None:
         raise OutputError(f"output folder {dst.parent} does not exist")
     if dst.is_fifo():  # (a named pipe: opening it to see is the one rendezvous its reader waits for, then EOF)
         return
-    existed = dst.exists()
-    try:  # find out now, not after minutes of work, that the file cannot be written
-        with open(dst, "ab"):
+    check_writable(dst, f"create output {dst}")
+
+
+def check_writable(path: Path, what: str) -> None:
+    """Find out now, not after minutes of work, that ``path`` cannot be written: :class:`OutputError`
+    ("cannot ``what``: why"). The file is left as it was (one that was not there is not)."""
+    existed = path.exists()
+    try:
+        with open(path, "ab"):
             pass
     except OSError as exc:
-        raise OutputError(f"cannot create output {dst}: {exc.strerror or exc}") from None
+        raise OutputError(f"cannot {what}: {exc.strerror or exc}") from None
     if not existed:
-        dst.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)

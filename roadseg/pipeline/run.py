@@ -70,14 +70,15 @@ from roadseg.pipeline.sources import (
     is_live_input,
     open_url,
 )
-from roadseg.pipeline.sources.base import SensorBox, redacted, say_sensor_boxes
+from roadseg.pipeline.sources.base import SensorBox, packet_time, redacted, say_sensor_boxes
 from roadseg.pipeline.sources.capture import HTTP_SCHEMES, camera_options, capture_args
 from roadseg.pipeline.sources.concat import concat_paths, concat_source
 from roadseg.pipeline.suffixes import AUDIO_SUFFIXES, IMAGE_SUFFIXES
 from roadseg.pipeline.timing import FrameStats, Progress, StageTimes, timed
 
 log = logging.getLogger("roadseg")
-HELD_PACKETS = 4096  # audio, subtitle and data packets a --max-frames run holds until the pictures reach them
+HELD_PACKETS = 4096  # audio, subtitle and data packets a run cut short (--max-frames, live --duration) holds until
+# the pictures reach them
 
 
 def run(options: SegmentOptions, *, segmenter: Segmenter | None = None) -> RunResult:
@@ -356,8 +357,8 @@ class Writer:
                 if isinstance(item, Frame):
                     self.write(item)
                     self._release()
-                elif self.held is not None and _seconds(item) is not None:
-                    if not (self.stop.is_set() and self._shown is not None and _seconds(item) >= self._shown):  # (after the last picture: cut)
+                elif self.held is not None and (t := packet_time(item)) is not None:
+                    if not (self.stop.is_set() and self._shown is not None and t >= self._shown):  # (after the last picture: cut)
                         self.held.append(item)
                         self._release()
                 else:
@@ -378,7 +379,7 @@ class Writer:
         held = self.held
         if held is None:
             return
-        while held and (everything or len(held) > HELD_PACKETS or (self._shown is not None and _seconds(held[0]) < self._shown)):
+        while held and (everything or len(held) > HELD_PACKETS or (self._shown is not None and packet_time(held[0]) < self._shown)):
             self._mux(held.popleft())
         if self.stop.is_set() and not everything:
             held.clear()
@@ -416,11 +417,6 @@ class Writer:
     def dropped(self, counter: str) -> int:
         """Packets the muxing sinks dropped, by their ``counter`` (``audio_dropped``, ``subtitles_dropped`` ...)."""
         return sum(getattr(sink, counter, 0) for sink in self.muxers)
-
-
-def _seconds(packet) -> float | None:
-    """Where a packet starts (seconds), if it says."""
-    return None if packet.pts is None or not packet.time_base else float(packet.pts * packet.time_base)
 
 
 def _close_all(sinks: list[Sink], quiet: bool = False) -> None:

@@ -62,7 +62,7 @@ class InLine:
     carry every picture after it there: the video would start or go on that late against its sound. A
     picture more than :data:`OFF_LINE` seconds from both its neighbours, which lie within that of each
     other, is retimed between them; the first picture, more than that from the next two, which are in
-    line, is retimed to before them. Pictures are held two at most; packets are not held.
+    line, is retimed to before them. Up to two pictures after the one judged wait; packets do not.
 
     >>> from fractions import Fraction
     >>> line = InLine()

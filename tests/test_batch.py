@@ -150,6 +150,23 @@ def test_discovery_rules(archive: Path, tmp_path: Path) -> None:
     assert not (tmp_path / "q").exists()
 
 
+def test_an_input_folder_inside_the_output_folder_is_searched_whole(tmp_path: Path) -> None:
+    data = tmp_path / "data"  # roadseg batch data/raw -o data: the outputs land beside raw/, not in it
+    for rel in ("raw/a.mov", "raw/sub/b.mov", "raw/sub/deeper/c.ts"):
+        (data / rel).parent.mkdir(parents=True, exist_ok=True)
+        (data / rel).write_bytes(b"x")
+    expect = ["a.mov", "sub/b.mov", "sub/deeper/c.ts"]
+    assert [v.rel.as_posix() for v in find_videos([data / "raw"], exclude=data)] == expect  # (was: a.mov only)
+    found = find_videos([str(data / "raw" / "**" / "*.*")], exclude=data)  # (was: nothing)
+    assert sorted(v.rel.as_posix() for v in found) == expect
+    out = data / "raw" / "segmented"  # the output folder inside an input folder is still left out
+    (out / "old.mp4").parent.mkdir()
+    (out / "old.mp4").write_bytes(b"x")
+    assert [v.rel.as_posix() for v in find_videos([data / "raw"], exclude=out)] == expect
+    for pattern in ("**/*.*", "*"):  # (a folder the glob matches: was searched although it is the output folder)
+        assert sorted(v.rel.as_posix() for v in find_videos([str(data / "raw" / pattern)], exclude=out)) == expect
+
+
 def test_cli_exit_codes_and_summary(archive: Path, rule_onnx: Path, tmp_path: Path) -> None:
     cmd = [
         sys.executable,

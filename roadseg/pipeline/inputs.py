@@ -87,7 +87,8 @@ def find_videos(specs: Sequence[str | os.PathLike], *, exclude: Path | None = No
 
     Args:
         specs: files, folders, globs or ``@list.txt`` files.
-        exclude: a folder never searched (the output folder, when it lies inside an input folder).
+        exclude: a folder never searched (the output folder, when it lies inside an input folder or
+            glob base; an input inside it, ``batch data/raw -o data``, is searched whole).
 
     Raises:
         SourceError: a list file cannot be read.
@@ -143,11 +144,15 @@ def _from_glob(pattern: str, exclude: Path | None) -> Iterator[Video]:
     )
     if not matches:
         log.warning("%s matches nothing", pattern)
+    if exclude is not None and _excluded(root, exclude):  # the glob's base is inside the output folder
+        exclude = None
     for match in map(Path, matches):
         rel = PurePath(os.path.relpath(match, root))
+        if _excluded(match, exclude):
+            continue
         if match.is_dir():
             yield from _walk(match.resolve(), rel, exclude)
-        elif match.suffix.lower() in VIDEO_SUFFIXES and not _excluded(match, exclude):
+        elif match.suffix.lower() in VIDEO_SUFFIXES:
             yield Video(match.resolve(), rel)
 
 
@@ -157,7 +162,7 @@ def _walk(folder: Path, prefix: PurePath, exclude: Path | None) -> Iterator[Vide
     found = []
     for root, dirs, files in os.walk(folder):
         here = Path(root)
-        dirs[:] = [d for d in dirs if not d.startswith(".") and not _excluded(here / d, exclude)]
+        dirs[:] = [d for d in dirs if not d.startswith(".") and not (exclude and (here / d).resolve() == exclude)]
         found += [here / f for f in files if not f.startswith(".") and Path(f).suffix.lower() in VIDEO_SUFFIXES]
     for path in sorted(found, key=lambda p: (*p.relative_to(folder).parent.parts, recording_order(p.name))):
         yield Video(path, prefix / path.relative_to(folder))

@@ -167,6 +167,17 @@ def test_an_input_folder_inside_the_output_folder_is_searched_whole(tmp_path: Pa
         assert sorted(v.rel.as_posix() for v in find_videos([str(data / "raw" / pattern)], exclude=out)) == expect
 
 
+def test_a_linked_folder_is_searched_once(tmp_path: Path) -> None:
+    arch, disk = tmp_path / "archive", tmp_path / "disk2"  # archive/car9 -> another disk's folder
+    for path in (arch / "car1/a.mov", disk / "car9/b.mov"):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"x")
+    (arch / "car9").symlink_to(disk / "car9", target_is_directory=True)  # (was: left out without a word)
+    (arch / "also-car1").symlink_to(arch / "car1", target_is_directory=True)  # searched already: not twice
+    (disk / "car9/loop").symlink_to(arch, target_is_directory=True)  # a loop: ends
+    assert [v.rel.as_posix() for v in find_videos([arch])] == ["car1/a.mov", "car9/b.mov"]
+
+
 def test_cli_exit_codes_and_summary(archive: Path, rule_onnx: Path, tmp_path: Path) -> None:
     cmd = [
         sys.executable,

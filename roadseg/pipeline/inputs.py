@@ -158,14 +158,25 @@ def _from_glob(pattern: str, exclude: Path | None) -> Iterator[Video]:
 
 def _walk(folder: Path, prefix: PurePath, exclude: Path | None) -> Iterator[Video]:
     """Video files under ``folder`` (recursively, hidden entries and ``exclude`` left out), sorted by path
-    (in a folder: :func:`recording_order`)."""
-    found = []
-    for root, dirs, files in os.walk(folder):
+    (in a folder: :func:`recording_order`). A link to a folder elsewhere (another disk's) is searched
+    under the link's name, each real folder once; one to a folder inside ``folder`` is searched there."""
+    found, searched = [], {folder}
+    for root, dirs, files in os.walk(folder, followlinks=True):
         here = Path(root)
-        dirs[:] = [d for d in dirs if not d.startswith(".") and not (exclude and (here / d).resolve() == exclude)]
+        dirs[:] = [d for d in dirs if not d.startswith(".") and _search(here / d, folder, exclude, searched)]
         found += [here / f for f in files if not f.startswith(".") and Path(f).suffix.lower() in VIDEO_SUFFIXES]
     for path in sorted(found, key=lambda p: (*p.relative_to(folder).parent.parts, recording_order(p.name))):
         yield Video(path, prefix / path.relative_to(folder))
+
+
+def _search(sub: Path, folder: Path, exclude: Path | None, searched: set[Path]) -> bool:
+    """Whether :func:`_walk` goes into ``sub``: not the output folder, not a folder searched already
+    (a loop of links), not a link into ``folder``'s own tree (searched under its own name)."""
+    real = sub.resolve()
+    if real == exclude or real in searched or (sub.is_symlink() and (real == folder or folder in real.parents)):
+        return False
+    searched.add(real)
+    return True
 
 
 def _excluded(path: Path, exclude: Path | None) -> bool:

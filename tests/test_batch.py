@@ -242,6 +242,25 @@ def test_concat_joins_each_folders_files_into_one_output(rule_onnx: Path, tmp_pa
                       concat=True, quiet=True)  # fmt: skip
 
 
+def test_concat_leaves_out_a_file_gone_from_the_folder_not_the_whole_drive(rule_onnx: Path, tmp_path: Path) -> None:
+    drive = tmp_path / "in/d1"
+    drive.mkdir(parents=True)
+    for name in ("0800.mp4", "0801.mp4"):
+        write_video(drive / name, split_frames(4))
+    (drive / "0802.mp4").symlink_to(tmp_path / "gone.mp4")  # a link to a file since moved away
+    out = tmp_path / "out"
+    summary = roadseg.batch(tmp_path / "in", out, model=str(rule_onnx), workers=1, concat=True, quiet=True)
+    (line,) = batch_results(out)
+    assert (summary.ok, line["status"], line["frames"]) == (1, "ok", 8), line  # (was: error, input not found)
+    assert any(f"left out of the join: input not found: {drive / '0802.mp4'}" in w for w in line["warnings"]), line
+    (drive / "0800.mp4").unlink()
+    (drive / "0801.mp4").unlink()
+    with pytest.raises(SourceError, match="input not found"):  # none is there: as one file named alone
+        from roadseg.pipeline.sources.concat import concat_source
+
+        concat_source(drive)
+
+
 def test_concat_cuts_a_folder_into_drives_where_the_recording_paused(rule_onnx: Path, tmp_path: Path) -> None:
     """An SD card's folder holds every drive: a pause longer than --gap (by the names' times, else the
     creation_time tags) begins another, each written as OUT/<folder>/<its first file>.mp4."""

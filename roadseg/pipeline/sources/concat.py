@@ -39,10 +39,11 @@ def concat_paths(spec: str | Path, parts: Sequence[str | Path] = ()) -> list[Pat
     """The video files a folder (searched recursively), a glob or an ``@list.txt`` names, in name
     order (the order a dashcam numbers its files in; a GoPro's chapters in recording order), or
     ``parts`` as they are where given (``spec`` then only names them); SourceError if there are none
-    or one is missing."""
+    or none is there (one missing among others, a link to a file moved away, is left out by
+    :func:`concat_source` as a file that cannot be read is)."""
     paths = [Path(p) for p in parts] if parts else [v.path for v in find_videos([str(spec)])]
-    if missing := next((p for p in paths if not p.is_file()), None):
-        raise SourceError(f"input not found: {missing}")
+    if paths and not any(p.exists() for p in paths):
+        raise SourceError(f"input not found: {paths[0]}")
     if not paths:
         raise SourceError(f"no video files in {spec} to join (--concat)")
     return paths

@@ -178,6 +178,14 @@ def test_a_linked_folder_is_searched_once(tmp_path: Path) -> None:
     assert [v.rel.as_posix() for v in find_videos([arch])] == ["car1/a.mov", "car9/b.mov"]
 
 
+def test_a_folder_search_takes_files_not_pipes(tmp_path: Path) -> None:
+    (tmp_path / "a.mp4").write_bytes(b"x")
+    os.mkfifo(tmp_path / "pipe.mp4")  # (was: taken, and the batch waited forever for a writer)
+    (tmp_path / "gone.mp4").symlink_to(tmp_path / "nowhere.mp4")  # still taken: its error line names it
+    assert [v.rel.as_posix() for v in find_videos([tmp_path])] == ["a.mp4", "gone.mp4"]
+    assert [v.rel.as_posix() for v in find_videos([str(tmp_path / "*.mp4")])] == ["a.mp4", "gone.mp4"]
+
+
 def test_cli_exit_codes_and_summary(archive: Path, rule_onnx: Path, tmp_path: Path) -> None:
     cmd = [
         sys.executable,

@@ -20,6 +20,7 @@ import glob
 import logging
 import os
 import re
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -152,7 +153,7 @@ def _from_glob(pattern: str, exclude: Path | None) -> Iterator[Video]:
             continue
         if match.is_dir():
             yield from _walk(match.resolve(), rel, exclude)
-        elif match.suffix.lower() in VIDEO_SUFFIXES:
+        elif match.suffix.lower() in VIDEO_SUFFIXES and not _special(match):
             yield Video(match.resolve(), rel)
 
 
@@ -164,7 +165,8 @@ def _walk(folder: Path, prefix: PurePath, exclude: Path | None) -> Iterator[Vide
     for root, dirs, files in os.walk(folder, followlinks=True):
         here = Path(root)
         dirs[:] = [d for d in dirs if not d.startswith(".") and _search(here / d, folder, exclude, searched)]
-        found += [here / f for f in files if not f.startswith(".") and Path(f).suffix.lower() in VIDEO_SUFFIXES]
+        found += [here / f for f in files
+                  if not f.startswith(".") and Path(f).suffix.lower() in VIDEO_SUFFIXES and not _special(here / f)]
     for path in sorted(found, key=lambda p: (*p.relative_to(folder).parent.parts, recording_order(p.name))):
         yield Video(path, prefix / path.relative_to(folder))
 
@@ -177,6 +179,16 @@ def _search(sub: Path, folder: Path, exclude: Path | None, searched: set[Path]) 
         return False
     searched.add(real)
     return True
+
+
+def _special(path: Path) -> bool:
+    """A named pipe, socket or device found by a search: reading it may wait forever for a writer, and
+    it is no recorded video. (One that is not there, a link to a file moved away, is taken: its error
+    line names it.)"""
+    try:
+        return not stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
 
 
 def _excluded(path: Path, exclude: Path | None) -> bool:

@@ -6,6 +6,7 @@ Real worker processes and real videos throughout; faults are injected by really 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -476,6 +477,28 @@ def test_ctrl_c_keeps_finished_removes_unfinished(long_clips: Path, rule_onnx: P
     assert all(frame_count(Path(p)) == 400 for p in finished)
     assert f"ok {len(finished)} · error 0 · skipped 0 · interrupted {4 - len(finished)}" in err
     assert "Traceback" not in err
+
+
+def test_workers_stop_when_the_driver_is_killed(long_clips: Path, rule_onnx: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"  # the driver killed outright (the OOM killer, kill -9): its workers must not go on
+    cmd = [sys.executable, "-m", "roadseg", "batch", str(long_clips), "-o", str(out), "--model", str(rule_onnx),
+           "--workers", "1"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        part = wait_for(lambda: next((p for p in part_files(out) if p.suffix == ".mp4"), None) if out.exists() else None,
+                        timeout=120)  # fmt: skip
+        worker = int(part.name.split(PART)[1].split("-")[0])
+        proc.kill()
+        proc.wait(10)
+        # (was: the worker finished its video, put it in place with no results line, then a BrokenPipeError
+        # traceback; a rerun meanwhile removed its temporary file or had its output replaced under it)
+        assert wait_for(lambda: not os.path.exists(f"/proc/{worker}") or
+                        open(f"/proc/{worker}/stat").read().split(") ")[1][0] == "Z", timeout=10, fail=False)  # fmt: skip
+        _, err = proc.communicate(timeout=10)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert not part_files(out) and not list(out.glob("*.mp4")) and "Traceback" not in err, err
 
 
 def test_a_worker_keeps_one_model_session_for_all_its_videos(monkeypatch, archive: Path, rule_onnx: Path,

@@ -18,35 +18,57 @@ import multiprocessing as mp
 import os
 import signal
 import socket
+import sys
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from roadseg.batch.driver import Lost, Outcome
 from roadseg.batch.errors import BatchError
 from roadseg.batch.task import Task
+from roadseg.errors import Interrupted
 from roadseg.pipeline.options import SegmentOptions
 
 
-def _serve(conn: Connection, options: SegmentOptions, env: dict[str, str]) -> None:
-    """A worker process: load the model once, then run tasks until told to stop (``None``)."""
+def _serve(conn: Connection, options: SegmentOptions, env: dict[str, str], driver: int) -> None:
+    """A worker process: load the model once, then run tasks until told to stop (``None``), the driver
+    stops it (SIGTERM) or the driver is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
+    signal.signal(signal.SIGTERM, _stopped)  # the video in hand is stopped and its temporary outputs removed
     os.environ.update(env)
-    from roadseg.batch.task import Worker
+    try:
+        _stop_with(driver)
+        from roadseg.batch.task import Worker
+
+        try:
+            worker = Worker(options, node=f"{socket.gethostname()}:{os.getpid()}")
+        except Exception as exc:
+            conn.send(("failed", str(exc) or exc.__class__.__name__))
+            return
+        conn.send(("ready", worker.info))
+        while (task := conn.recv()) is not None:
+            conn.send(worker.run(task))
+    except (KeyboardInterrupt, Interrupted, EOFError, OSError):  # stopped, or the driver went away
+        return
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_with(driver: int) -> None:
+    """Have the kernel send this worker SIGTERM when ``driver`` dies (Linux): a driver killed outright
+    (kill -9, the OOM killer) cannot stop its workers, which went on with their videos, put them in
+    place without a results line and raced a rerun for the same names."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
 
     try:
-        worker = Worker(options, node=f"{socket.gethostname()}:{os.getpid()}")
-    except Exception as exc:
-        conn.send(("failed", str(exc) or exc.__class__.__name__))
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
         return
-    conn.send(("ready", worker.info))
-    while True:
-        try:
-            task = conn.recv()
-        except EOFError:  # the driver went away
-            return
-        if task is None:
-            return
-        conn.send(worker.run(task))
+    if os.getppid() != driver:  # it died before that
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 class _Proc:
@@ -54,7 +76,7 @@ class _Proc:
 
     def __init__(self, ctx: Any, options: SegmentOptions, env: dict[str, str]) -> None:
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_serve, args=(child, options, env), daemon=True)
+        self.process = ctx.Process(target=_serve, args=(child, options, env, os.getpid()), daemon=True)
         self.process.start()
         child.close()
         self.env = env

@@ -187,6 +187,18 @@ def test_a_folder_search_takes_files_not_pipes(tmp_path: Path) -> None:
     assert [v.rel.as_posix() for v in find_videos([str(tmp_path / "*.mp4")])] == ["a.mp4", "gone.mp4"]
 
 
+def test_outputs_written_beside_their_inputs_are_not_inputs_of_the_rerun(rule_onnx: Path, tmp_path: Path) -> None:
+    drive = tmp_path / "DCIM"  # a camera of .MOV files, segmented into the same folder: -o DCIM
+    drive.mkdir()
+    for name in ("0800.MOV", "0801.ts"):
+        write_video(drive / name, split_frames(3))
+    first = roadseg.batch(drive, drive, model=str(rule_onnx), workers=1, quiet=True)
+    assert (first.ok, sorted(p.name for p in drive.glob("*.mp4"))) == (2, ["0800.mp4", "0801.mp4"])
+    again = roadseg.batch(drive, drive, model=str(rule_onnx), workers=1, quiet=True)  # (was: BatchError, the
+    assert (again.ok, again.skipped, again.error) == (0, 2, 0)  # output 0800.mp4 would replace an input)
+    assert roadseg.batch(drive, drive, model=str(rule_onnx), workers=1, quiet=True, force=True).ok == 2
+
+
 def test_cli_exit_codes_and_summary(archive: Path, rule_onnx: Path, tmp_path: Path) -> None:
     cmd = [
         sys.executable,

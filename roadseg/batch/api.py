@@ -20,7 +20,7 @@ from roadseg.batch.driver import drive
 from roadseg.batch.errors import BatchError, BatchInterrupted
 from roadseg.batch.inputs import plan_joined, plan_outputs
 from roadseg.batch.report import Progress, Summary
-from roadseg.batch.results import ResultsLog, input_key, is_done, latest_outcomes, settings_key
+from roadseg.batch.results import ResultsLog, input_key, is_done, latest_outcomes, settings_key, written_outputs
 from roadseg.batch.task import Task, model_key, move_outputs, remove_stale_temps, remove_temps
 from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.inputs import DRIVE_GAP, find_videos
@@ -102,7 +102,8 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
         videos = find_videos(specs, exclude=out)
     except SourceError as exc:  # (an @list that cannot be read)
         raise BatchError(str(exc)) from None
-    if not videos:
+    made = written_outputs(out / RESULTS)  # (where OUT is an input folder, the outputs are found there too)
+    if not (videos := [v for v in videos if str(v.path) not in made]):
         raise BatchError(f"no videos found in {', '.join(map(str, specs)) or 'no inputs'}")
     if bopts.concat:
         tasks = [Task(str(folder), str(t), parts=tuple(map(str, files)), masks=bopts.masks, stats=bopts.stats)

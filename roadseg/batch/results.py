@@ -71,18 +71,32 @@ def _ends_mid_line(path: Path) -> bool:
 def latest_outcomes(path: str | Path) -> dict[str, dict]:
     """The last ``ok`` or final ``error`` line per input (skipped lines and retried attempts ignored)."""
     latest: dict[str, dict] = {}
+    for line in _lines(path):
+        if line.get("status") in ("ok", "error") and not line.get("retried"):
+            latest[str(line.get("input"))] = line
+    return latest
+
+
+def _lines(path: str | Path) -> list[dict]:
     try:
         text = Path(path).read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
-        return latest
+        return []
+    lines = []
     for raw in text.splitlines():
         try:
             line = json.loads(raw)
         except ValueError:  # a line cut short by a crash
             continue
-        if isinstance(line, dict) and line.get("status") in ("ok", "error") and not line.get("retried"):
-            latest[str(line.get("input"))] = line
-    return latest
+        if isinstance(line, dict):
+            lines.append(line)
+    return lines
+
+
+def written_outputs(path: str | Path) -> set[str]:
+    """Every output the lines of ``path`` name: what earlier runs wrote (or meant to) into this folder,
+    never an input of the next run (an output folder that is the input folder: ``batch DCIM -o DCIM``)."""
+    return {str(line.get("output")) for line in _lines(path)}
 
 
 def input_key(path: str | Path, parts: Sequence[str | Path] = ()) -> dict:

@@ -46,13 +46,28 @@ def _serve(conn: Connection, options: SegmentOptions, env: dict[str, str], drive
             return
         conn.send(("ready", worker.info))
         while (task := conn.recv()) is not None:
-            conn.send(worker.run(task))
+            _state["running"] = True
+            line = worker.run(task)
+            _state["running"] = False
+            conn.send(line)
     except (KeyboardInterrupt, Interrupted, EOFError, OSError):  # stopped, or the driver went away
-        return
+        _state["stopping"] = True
+
+
+_state = {"running": False, "stopping": False}  # a video in hand in this worker process; being stopped
 
 
 def _stopped(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    """SIGTERM: a video in hand is stopped as Ctrl-C stops one (its temporary outputs removed); an idle
+    worker, or one already leaving (its driver gone: the pipe closed just before this signal), exits.
+    The signal may come again while it stops (the kernel sends it as each of the dead driver's threads
+    ends): then it is let be."""
+    if _state["stopping"]:
+        return
+    if _state["running"]:
+        _state["stopping"] = True
+        raise KeyboardInterrupt
+    os._exit(0)
 
 
 def _stop_with(driver: int) -> None:

@@ -226,6 +226,9 @@ def _run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path
     except KeyboardInterrupt as exc:
         for task in pool.cancel() if pool is not None else []:
             remove_temps(task)
+            line = {"status": "interrupted", "frames": 0, "error": "interrupted before it was finished"}
+            results.write(_line(task, line, keys[task.input], model, settings))
+            progress.note(f"{os.path.relpath(task.output, out)}: interrupted before it was finished; nothing of it kept")
         pool = None
         summary.interrupted = len(todo) - progress.done
         summary.wall = progress.elapsed

@@ -1,6 +1,7 @@
 """``OUT_DIR/results.jsonl``: one JSON line per finished attempt, written only by the driver.
 
-A line holds ``input``, ``output``, ``status`` (``ok`` | ``error`` | ``skipped``), ``frames``,
+A line holds ``input``, ``output``, ``status`` (``ok`` | ``error`` | ``skipped`` | ``interrupted``: held by a
+worker when Ctrl-C or SIGTERM came, nothing of it kept), ``frames``,
 ``fps``, ``seconds``, ``node``, ``attempt`` and ``error``, plus what a rerun compares (the input's
 ``size`` and ``mtime_ns``, the ``model`` and the output ``settings``) and ``time``. An attempt lost
 with its worker is an ``error`` line with ``"retried": true`` when the video was sent again.

@@ -199,6 +199,23 @@ def test_outputs_written_beside_their_inputs_are_not_inputs_of_the_rerun(rule_on
     assert roadseg.batch(drive, drive, model=str(rule_onnx), workers=1, quiet=True, force=True).ok == 2
 
 
+def test_a_folder_that_cannot_be_searched_is_said(monkeypatch, caplog, tmp_path: Path) -> None:
+    for rel in ("ok/a.mov", "locked/b.mov"):
+        (tmp_path / rel).parent.mkdir()
+        (tmp_path / rel).write_bytes(b"x")
+    scandir = os.scandir
+
+    def denied(path="."):  # (a folder of another user's, mode 700: root reads it anyway)
+        if str(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", denied)
+    with caplog.at_level("WARNING", logger="roadseg"):
+        assert [v.rel.as_posix() for v in find_videos([tmp_path])] == ["ok/a.mov"]
+    assert f"cannot search {tmp_path / 'locked'}: Permission denied" in caplog.text  # (was: left out, no word)
+
+
 def test_cli_exit_codes_and_summary(archive: Path, rule_onnx: Path, tmp_path: Path) -> None:
     cmd = [
         sys.executable,

@@ -162,13 +162,19 @@ def _walk(folder: Path, prefix: PurePath, exclude: Path | None) -> Iterator[Vide
     (in a folder: :func:`recording_order`). A link to a folder elsewhere (another disk's) is searched
     under the link's name, each real folder once; one to a folder inside ``folder`` is searched there."""
     found, searched = [], {folder}
-    for root, dirs, files in os.walk(folder, followlinks=True):
+    for root, dirs, files in os.walk(folder, followlinks=True, onerror=_unsearchable):
         here = Path(root)
         dirs[:] = [d for d in dirs if not d.startswith(".") and _search(here / d, folder, exclude, searched)]
         found += [here / f for f in files
                   if not f.startswith(".") and Path(f).suffix.lower() in VIDEO_SUFFIXES and not _special(here / f)]
     for path in sorted(found, key=lambda p: (*p.relative_to(folder).parent.parts, recording_order(p.name))):
         yield Video(path, prefix / path.relative_to(folder))
+
+
+def _unsearchable(exc: OSError) -> None:
+    """A folder that cannot be listed (another user's, a stale network mount): one line, as its videos
+    are left out."""
+    log.warning("cannot search %s: %s; its videos are left out", exc.filename, exc.strerror or exc)
 
 
 def _search(sub: Path, folder: Path, exclude: Path | None, searched: set[Path]) -> bool:

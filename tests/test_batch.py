@@ -511,6 +511,30 @@ def test_ctrl_c_keeps_finished_removes_unfinished(long_clips: Path, rule_onnx: P
     assert "Traceback" not in err
 
 
+def test_a_second_ctrl_c_does_not_cut_the_cleanup_short(long_clips: Path, rule_onnx: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "roadseg", "batch", str(long_clips), "-o", str(out), "--model", str(rule_onnx),
+           "--workers", "2"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        wait_for(lambda: len([p for p in part_files(out) if p.suffix == ".mp4"]) == 2 if out.exists() else None,
+                 timeout=120)  # fmt: skip
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGINT)  # an impatient user: Ctrl-C again while it stops
+        _, err = proc.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    # (was: 'Error: interrupted' alone, no summary, no line; a worker left running put c1.mp4 in place unrecorded)
+    assert proc.returncode == 130 and "results:" in err and "Traceback" not in err and "terminate called" not in err, err
+    wait_for(lambda: not part_files(out), timeout=10)
+    lines = batch_results(out)
+    assert {str(p) for p in out.rglob("*.mp4")} == {line["output"] for line in lines if line["status"] == "ok"}
+    assert sorted(line["status"] for line in lines) == ["interrupted", "interrupted"], lines
+
+
 def test_workers_stop_when_the_driver_is_killed(long_clips: Path, rule_onnx: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"  # the driver killed outright (the OOM killer, kill -9): its workers must not go on
     cmd = [sys.executable, "-m", "roadseg", "batch", str(long_clips), "-o", str(out), "--model", str(rule_onnx),

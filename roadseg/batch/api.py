@@ -10,9 +10,12 @@ Example:
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -224,11 +227,13 @@ def _run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path
         _check_model(pool.info, model, progress)
         drive(todo, pool, record, retries=bopts.retries)
     except KeyboardInterrupt as exc:
-        for task in pool.cancel() if pool is not None else []:
-            remove_temps(task)
-            line = {"status": "interrupted", "frames": 0, "error": "interrupted before it was finished"}
-            results.write(_line(task, line, keys[task.input], model, settings))
-            progress.note(f"{os.path.relpath(task.output, out)}: interrupted before it was finished; nothing of it kept")
+        with _unstoppable():  # (a second Ctrl-C would leave workers running, temporary files and no summary)
+            for task in pool.cancel() if pool is not None else []:
+                remove_temps(task)
+                line = {"status": "interrupted", "frames": 0, "error": "interrupted before it was finished"}
+                results.write(_line(task, line, keys[task.input], model, settings))
+                progress.note(f"{os.path.relpath(task.output, out)}: interrupted before it was finished; "
+                              "nothing of it kept")  # fmt: skip
         pool = None
         summary.interrupted = len(todo) - progress.done
         summary.wall = progress.elapsed
@@ -237,6 +242,21 @@ def _run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path
         progress.close()
         if pool is not None:
             pool.close()
+
+
+@contextmanager
+def _unstoppable() -> Iterator[None]:
+    """Ctrl-C and SIGTERM are let be while a stopped batch stops its workers and records what they held
+    (a few seconds at most: a worker not gone in 3 s is killed, Ray's in 10). Main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 def _open_pool(bopts: BatchOptions, sopts: SegmentOptions, sees: tuple[str, ...] = ()):

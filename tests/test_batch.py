@@ -216,6 +216,22 @@ def test_a_folder_that_cannot_be_searched_is_said(monkeypatch, caplog, tmp_path:
     assert f"cannot search {tmp_path / 'locked'}: Permission denied" in caplog.text  # (was: left out, no word)
 
 
+def test_an_output_an_earlier_run_made_of_another_video_is_not_replaced(rule_onnx: Path, tmp_path: Path) -> None:
+    for car, n in (("car1", 6), ("car2", 9)):  # a fleet's archive, segmented car by car into one folder
+        (tmp_path / car / "2026-12-01").mkdir(parents=True)
+        write_video(tmp_path / car / "2026-12-01/clip.mp4", split_frames(n))
+    out = tmp_path / "seg"
+    assert roadseg.batch(tmp_path / "car1", out, model=str(rule_onnx), workers=1, quiet=True).ok == 1
+    made = (out / "2026-12-01/clip.mp4").stat().st_mtime_ns
+    with pytest.raises(BatchError, match=r"car2/2026-12-01/clip.mp4 would be written to .*seg/2026-12-01/clip.mp4, "
+                                         r"which holds the output of .*car1/2026-12-01/clip.mp4 from an earlier run"):
+        roadseg.batch(tmp_path / "car2", out, model=str(rule_onnx), workers=1, quiet=True, force=True)
+    assert (out / "2026-12-01/clip.mp4").stat().st_mtime_ns == made  # (was: replaced by car2's, without a word,
+    assert frame_count(out / "2026-12-01/clip.mp4") == 6  # and a rerun of car1 then skipped it as car1's)
+    shutil.copytree(tmp_path / "car1", tmp_path / "moved/car1")  # the same videos elsewhere: not refused
+    assert roadseg.batch(tmp_path / "moved/car1", out, model=str(rule_onnx), workers=1, quiet=True).ok == 1
+
+
 def test_cli_exit_codes_and_summary(archive: Path, rule_onnx: Path, tmp_path: Path) -> None:
     cmd = [
         sys.executable,

@@ -23,7 +23,15 @@ from roadseg.batch.driver import drive
 from roadseg.batch.errors import BatchError, BatchInterrupted
 from roadseg.batch.inputs import plan_joined, plan_outputs
 from roadseg.batch.report import Progress, Summary
-from roadseg.batch.results import ResultsLog, input_key, is_done, latest_outcomes, settings_key, written_outputs
+from roadseg.batch.results import (
+    ResultsLog,
+    input_key,
+    is_done,
+    latest_outcomes,
+    output_owners,
+    settings_key,
+    written_outputs,
+)
 from roadseg.batch.task import Task, model_key, move_outputs, remove_stale_temps, remove_temps
 from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.inputs import DRIVE_GAP, find_videos
@@ -120,6 +128,7 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
     t0 = time.perf_counter()
     keys = {task.input: input_key(task.input, task.parts) for task in tasks}  # before any work: what the output is of
     targets = {task.output for task in tasks}
+    _check_owners(tasks, keys, output_owners(out / RESULTS))
     with ResultsLog(out / RESULTS) as results:
         todo = []
         for task in tasks:
@@ -146,6 +155,26 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
             _run(todo, bopts, sopts, out, results, summary, model, settings, keys)
     summary.wall = time.perf_counter() - t0
     return summary
+
+
+def _check_owners(tasks: list[Task], keys: dict[str, dict], owners: dict[str, dict]) -> None:
+    """Refuse, before any work, to write over an output an earlier run made of another video (a fleet
+    segmented car by car into one folder: ``car2/a/clip.mp4`` onto ``car1/a/clip.mp4``'s output, which a
+    rerun of car1 then took for its own). The same video found at another path (the archive moved or
+    copied: its size and file count as recorded) is no other video."""
+    clashes = []
+    for task in tasks:
+        earlier, key = owners.get(task.output), keys[task.input]
+        if earlier is None or str(earlier.get("input")) == task.input or not os.path.exists(task.output):
+            continue
+        if not (key and earlier.get("size") == key.get("size") and earlier.get("files") == key.get("files")):
+            clashes.append((task, earlier))
+    if clashes:
+        task, earlier = clashes[0]
+        more = f" (and {len(clashes) - 1} more)" if len(clashes) > 1 else ""
+        raise BatchError(f"{task.input} would be written to {task.output}, which holds the output of "
+                         f"{earlier['input']} from an earlier run{more}; choose another output folder, or give the "
+                         "folder that holds both as INPUT (its layout keeps them apart)")  # fmt: skip
 
 
 def _renamed(task: Task, previous: dict[str, dict], key: dict, model: str, settings: str, targets: set[str]

@@ -94,6 +94,11 @@ def _lines(path: str | Path) -> list[dict]:
     return lines
 
 
+def output_owners(path: str | Path) -> dict[str, dict]:
+    """The last ``ok`` line per output: which input each finished output in this folder was made of."""
+    return {str(line.get("output")): line for line in _lines(path) if line.get("status") == "ok"}
+
+
 def written_outputs(path: str | Path) -> set[str]:
     """Every output the lines of ``path`` name: what earlier runs wrote (or meant to) into this folder,
     never an input of the next run (an output folder that is the input folder: ``batch DCIM -o DCIM``)."""

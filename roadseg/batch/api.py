@@ -29,6 +29,7 @@ from roadseg.batch.results import (
     is_done,
     latest_outcomes,
     output_owners,
+    read_results,
     settings_key,
     written_outputs,
 )
@@ -113,7 +114,8 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
         videos = find_videos(specs, exclude=out)
     except SourceError as exc:  # (an @list that cannot be read)
         raise BatchError(str(exc)) from None
-    made = written_outputs(out / RESULTS)  # (where OUT is an input folder, the outputs are found there too)
+    earlier = read_results(out / RESULTS)
+    made = written_outputs(earlier)  # (where OUT is an input folder, the outputs are found there too)
     if not (videos := [v for v in videos if str(v.path) not in made]):
         raise BatchError(f"no videos found in {', '.join(map(str, specs)) or 'no inputs'}")
     if bopts.concat:
@@ -123,12 +125,12 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
         tasks = [Task(str(v.path), str(t), masks=bopts.masks, stats=bopts.stats)
                  for v, t in plan_outputs(videos, out, suffix).items()]  # fmt: skip
     model, settings = _model_key(sopts, bopts), settings_key(sopts, masks=bopts.masks, stats=bopts.stats)
-    previous = {} if bopts.force else latest_outcomes(out / RESULTS)
+    previous = {} if bopts.force else latest_outcomes(earlier)
     summary = Summary(results=str(out / RESULTS))
     t0 = time.perf_counter()
     keys = {task.input: input_key(task.input, task.parts) for task in tasks}  # before any work: what the output is of
     targets = {task.output for task in tasks}
-    _check_owners(tasks, keys, output_owners(out / RESULTS))
+    _check_owners(tasks, keys, output_owners(earlier))
     with ResultsLog(out / RESULTS) as results:
         todo = []
         for task in tasks:

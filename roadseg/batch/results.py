@@ -69,16 +69,20 @@ def _ends_mid_line(path: Path) -> bool:
         return False
 
 
-def latest_outcomes(path: str | Path) -> dict[str, dict]:
+def latest_outcomes(path: str | Path | list[dict]) -> dict[str, dict]:
     """The last ``ok`` or final ``error`` line per input (skipped lines and retried attempts ignored)."""
     latest: dict[str, dict] = {}
-    for line in _lines(path):
+    for line in read_results(path):
         if line.get("status") in ("ok", "error") and not line.get("retried"):
             latest[str(line.get("input"))] = line
     return latest
 
 
-def _lines(path: str | Path) -> list[dict]:
+def read_results(path: str | Path | list[dict]) -> list[dict]:
+    """The lines of a results file (``[]`` if there is none; lines cut short by a crash left out), or
+    ``path`` itself where it is such a list already (one reading for several questions)."""
+    if isinstance(path, list):
+        return path
     try:
         text = Path(path).read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
@@ -94,15 +98,15 @@ def _lines(path: str | Path) -> list[dict]:
     return lines
 
 
-def output_owners(path: str | Path) -> dict[str, dict]:
+def output_owners(path: str | Path | list[dict]) -> dict[str, dict]:
     """The last ``ok`` line per output: which input each finished output in this folder was made of."""
-    return {str(line.get("output")): line for line in _lines(path) if line.get("status") == "ok"}
+    return {str(line.get("output")): line for line in read_results(path) if line.get("status") == "ok"}
 
 
-def written_outputs(path: str | Path) -> set[str]:
+def written_outputs(path: str | Path | list[dict]) -> set[str]:
     """Every output the lines of ``path`` name: what earlier runs wrote (or meant to) into this folder,
     never an input of the next run (an output folder that is the input folder: ``batch DCIM -o DCIM``)."""
-    return {str(line.get("output")) for line in _lines(path)}
+    return {str(line.get("output")) for line in read_results(path)}
 
 
 def input_key(path: str | Path, parts: Sequence[str | Path] = ()) -> dict:

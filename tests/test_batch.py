@@ -551,6 +551,27 @@ def test_a_second_ctrl_c_does_not_cut_the_cleanup_short(long_clips: Path, rule_o
     assert sorted(line["status"] for line in lines) == ["interrupted", "interrupted"], lines
 
 
+def test_a_second_batch_into_the_same_folder_is_refused_while_one_runs(long_clips: Path, rule_onnx: Path,
+                                                                         tmp_path: Path) -> None:  # fmt: skip
+    out = tmp_path / "out"  # (a cron job started again while the last one still runs)
+    cmd = [sys.executable, "-m", "roadseg", "batch", str(long_clips), "-o", str(out), "--model", str(rule_onnx),
+           "--workers", "1"]  # fmt: skip
+    first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: part_files(out) if out.exists() else None, timeout=120)
+        with pytest.raises(BatchError, match=f"another roadseg batch is writing into {out}"):
+            roadseg.batch(long_clips, out, model=str(rule_onnx), workers=1, quiet=True)
+        _, err = first.communicate(timeout=120)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    # (was: the second removed the first's temporary file as stale, so c0.mp4 failed in the first, exit 1,
+    # and both segmented all 4 videos)
+    assert first.returncode == 0 and "ok 4 · error 0" in err, err
+    assert [line["status"] for line in batch_results(out)] == ["ok"] * 4
+    assert roadseg.batch(long_clips, out, model=str(rule_onnx), workers=1, quiet=True).skipped == 4  # (free again)
+
+
 def test_workers_stop_when_the_driver_is_killed(long_clips: Path, rule_onnx: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"  # the driver killed outright (the OOM killer, kill -9): its workers must not go on
     cmd = [sys.executable, "-m", "roadseg", "batch", str(long_clips), "-o", str(out), "--model", str(rule_onnx),

@@ -109,13 +109,20 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BatchError(f"cannot create output folder {out}: {reason_of(exc)}") from None
+    with _only_batch(out):
+        return _batch(inputs, out, suffix, bopts, sopts)
+
+
+def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, suffix: str, bopts: BatchOptions,
+           sopts: SegmentOptions) -> Summary:  # fmt: skip
+    """:func:`batch` in ``out``, which it holds: find the videos, skip what is done, run the rest."""
     specs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     try:
         videos = find_videos(specs, exclude=out)
     except SourceError as exc:  # (an @list that cannot be read)
         raise BatchError(str(exc)) from None
-    earlier = read_results(out / RESULTS)
-    made = written_outputs(earlier)  # (where OUT is an input folder, the outputs are found there too)
+    logged = read_results(out / RESULTS)
+    made = written_outputs(logged)  # (where OUT is an input folder, the outputs are found there too)
     if not (videos := [v for v in videos if str(v.path) not in made]):
         raise BatchError(f"no videos found in {', '.join(map(str, specs)) or 'no inputs'}")
     if bopts.concat:
@@ -125,12 +132,12 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
         tasks = [Task(str(v.path), str(t), masks=bopts.masks, stats=bopts.stats)
                  for v, t in plan_outputs(videos, out, suffix).items()]  # fmt: skip
     model, settings = _model_key(sopts, bopts), settings_key(sopts, masks=bopts.masks, stats=bopts.stats)
-    previous = {} if bopts.force else latest_outcomes(earlier)
+    previous = {} if bopts.force else latest_outcomes(logged)
     summary = Summary(results=str(out / RESULTS))
     t0 = time.perf_counter()
     keys = {task.input: input_key(task.input, task.parts) for task in tasks}  # before any work: what the output is of
     targets = {task.output for task in tasks}
-    _check_owners(tasks, keys, output_owners(earlier))
+    _check_owners(tasks, keys, output_owners(logged))
     with ResultsLog(out / RESULTS) as results:
         todo = []
         for task in tasks:
@@ -157,6 +164,30 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
             _run(todo, bopts, sopts, out, results, summary, model, settings, keys)
     summary.wall = time.perf_counter() - t0
     return summary
+
+
+@contextmanager
+def _only_batch(out: Path) -> Iterator[None]:
+    """Hold ``out`` for this batch: a second one into it (a cron job started again while the last one
+    runs) would remove this one's temporary files as stale and do every video again. BatchError if
+    another holds it; where the filesystem has no locks (some network mounts), the batch goes on."""
+    try:
+        import fcntl
+    except ImportError:  # (Windows)
+        yield
+        return
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BatchError(f"another roadseg batch is writing into {out}; wait for it to end, or choose another "
+                             "output folder") from None  # fmt: skip
+        except OSError:
+            pass
+        yield
+    finally:
+        os.close(fd)
 
 
 def _check_owners(tasks: list[Task], keys: dict[str, dict], owners: dict[str, dict]) -> None:

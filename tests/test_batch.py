@@ -232,6 +232,16 @@ def test_an_output_an_earlier_run_made_of_another_video_is_not_replaced(rule_onn
     assert roadseg.batch(tmp_path / "moved/car1", out, model=str(rule_onnx), workers=1, quiet=True).ok == 1
 
 
+def test_two_folders_named_as_inputs_that_would_share_an_output_say_how_to_keep_them_apart(tmp_path: Path) -> None:
+    for path in ("car1/2026-12-01/clip.mp4", "car2/2026-12-01/clip.mp4", "car2/2026-12-01/clip.ts"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(b"x")  # (was: 'rename one or give them separately', where neither helps)
+    with pytest.raises(BatchError, match="; give the folder that holds both .*, whose layout keeps them apart"):
+        plan_outputs(find_videos([tmp_path / "car1", tmp_path / "car2"]), tmp_path / "seg")
+    with pytest.raises(BatchError, match=r"clip.mp4 and .*clip.ts would both be written to .*; rename one$"):
+        plan_outputs(find_videos([tmp_path]), tmp_path / "seg")  # (one folder: the names differ only by their ending)
+
+
 def test_cli_exit_codes_and_summary(archive: Path, rule_onnx: Path, tmp_path: Path) -> None:
     cmd = [
         sys.executable,

@@ -43,8 +43,11 @@ def plan_outputs(videos: Sequence[Video], out_dir: Path, suffix: str = ".mp4", *
         rel = video.rel.with_name(video.rel.name + suffix) if folders else video.rel.with_suffix(suffix)
         target = out_dir / rel
         if target in owners:
-            raise BatchError(f"{owners[target].path} and {video.path} would both be written to {target}; "
-                             "rename one or give them separately")  # fmt: skip
+            other = owners[target].path
+            how = ("rename one" if other.parent == video.path.parent else "give the folder that holds both (or a "
+                   "quoted glob from there), whose layout keeps them apart: each folder named as an INPUT puts its "
+                   "own layout straight into the output folder")  # fmt: skip
+            raise BatchError(f"{other} and {video.path} would both be written to {target}; {how}")
         if target in inputs:
             raise BatchError(f"the output {target} would replace an input; choose another output folder")
         owners[target] = video

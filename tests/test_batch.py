@@ -87,9 +87,11 @@ def test_rerun_skips_finished_videos_and_force_redoes_them(archive: Path, rule_o
     opts = {"model": str(rule_onnx), "workers": 1, "quiet": True}
     roadseg.batch(archive, out, **opts)
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*.mp4")}
+    (out / "z.mp4").with_name(f".z.mp4{PART}4242-1.mp4").write_bytes(b"x" * 1000)  # a killed --force run's
     again = roadseg.batch(archive, out, **opts)
     assert (again.ok, again.skipped, again.error) == (0, 3, 1)  # a failed video is tried again
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.mp4")} == before
+    assert not part_files(out)  # (was: left there for good, beside a video every rerun skips)
     assert [line["status"] for line in batch_results(out)[-4:]].count("skipped") == 3
     os.utime(archive / "z.mkv", ns=(time.time_ns(), time.time_ns()))  # the input changed: redo it only
     (out / "a/b/y.mp4").unlink()  # an output gone: redo it

@@ -33,7 +33,7 @@ from roadseg.batch.results import (
     settings_key,
     written_outputs,
 )
-from roadseg.batch.task import Task, model_key, move_outputs, remove_stale_temps, remove_temps
+from roadseg.batch.task import Task, model_key, move_outputs, remove_stale_temps, remove_stale_temps_of, remove_temps
 from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.inputs import DRIVE_GAP, find_videos
 from roadseg.pipeline.options import SegmentOptions
@@ -139,11 +139,12 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
     targets = {task.output for task in tasks}
     _check_owners(tasks, keys, output_owners(logged))
     with ResultsLog(out / RESULTS) as results:
-        todo = []
+        todo, skipped = [], []
         for task in tasks:
             key = keys[task.input]
             done = previous.get(task.input)
             if is_done(done, Path(task.output), key, model, settings):
+                skipped.append(task)
                 line = {"status": "skipped", "frames": done.get("frames"), "node": None, "attempt": 0}
                 results.write(_line(task, line, key, model, settings))
                 summary.add(line)
@@ -160,6 +161,7 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
                 remove_stale_temps(task)
                 Path(task.output).parent.mkdir(parents=True, exist_ok=True)
                 todo.append(task)
+        remove_stale_temps_of(skipped)  # (a --force run killed mid-video left temporary files beside them)
         if todo:
             _run(todo, bopts, sopts, out, results, summary, model, settings, keys)
     summary.wall = time.perf_counter() - t0

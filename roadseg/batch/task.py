@@ -20,7 +20,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -100,6 +100,21 @@ def remove_stale_temps(task: Task) -> None:
     for final in filter(None, task.final):
         for stale in final.parent.glob(f".{glob_escape(final.name)}{PART}*"):
             _remove_path(stale)
+
+
+def remove_stale_temps_of(tasks: Iterable[Task]) -> None:
+    """:func:`remove_stale_temps` for many tasks (a rerun's skipped videos), each output folder listed once."""
+    starts: dict[Path, list[str]] = {}
+    for task in tasks:
+        for final in filter(None, task.final):
+            starts.setdefault(final.parent, []).append(f".{final.name}{PART}")
+    for folder, prefixes in starts.items():
+        try:
+            names = [entry.name for entry in os.scandir(folder) if PART in entry.name]
+        except OSError:
+            continue
+        for name in filter(lambda n, p=tuple(prefixes): n.startswith(p), names):
+            _remove_path(folder / name)
 
 
 def glob_escape(name: str) -> str:

@@ -12,6 +12,7 @@ from conftest import read_video, split_frames, write_video
 
 from roadseg.classes import PALETTE
 from roadseg.cli import segment_video_cmd
+from roadseg.errors import OutputError
 from roadseg.pipeline import segment_video
 
 
@@ -43,6 +44,21 @@ def test_masks_dir_holds_lossless_class_indices_at_frame_size(split_video, rule_
     m = cv2.imread(str(files[4]), cv2.IMREAD_UNCHANGED)
     assert m.shape == (48, 64) and m.dtype == np.uint8
     assert set(np.unique(m[:, :28])) == {3} and set(np.unique(m[:, 36:])) == {0}
+
+
+def test_masks_dir_of_an_earlier_run_is_refused_without_y_and_replaced_whole_with_it(split_video, rule_onnx, tmp_path):
+    """A rerun into the same --masks-dir left the first run's masks past its own last frame (12 masks for
+    5 frames, misaligned with the output), and without -y it overwrote them silently."""
+    masks = tmp_path / "masks"
+    segment_video(split_video, tmp_path / "a.mp4", model=rule_onnx, masks_dir=str(masks), quiet=True)
+    (masks / "notes.txt").write_text("mine")
+    with pytest.raises(OutputError, match="holds 12 masks"):
+        segment_video(split_video, tmp_path / "b.mp4", model=rule_onnx, masks_dir=str(masks), quiet=True, max_frames=5)
+    assert len(list(masks.glob("*.png"))) == 12 and not (tmp_path / "b.mp4").exists()
+    segment_video(split_video, tmp_path / "b.mp4", model=rule_onnx, masks_dir=str(masks), quiet=True, max_frames=5,
+                  overwrite=True)  # fmt: skip
+    assert sorted(p.name for p in masks.glob("*.png")) == [f"{i:06d}.png" for i in range(5)]
+    assert (masks / "notes.txt").read_text() == "mine"  # (only the masks are replaced)
 
 
 def test_stats_json_has_per_frame_class_shares_and_stage_timings(split_video, rule_onnx, tmp_path):

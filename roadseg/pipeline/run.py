@@ -244,7 +244,7 @@ def _open_sinks(opts: SegmentOptions, source: Source, seg: Segmenter, stats: Fra
     sinks: list[Sink] = []
     names = source.names if isinstance(source, ImageSource) else None
     paths = source.paths if isinstance(source, ImageSource) else []
-    masks = stack.enter_context(MaskSink(opts.masks_dir, names)) if opts.masks_dir else None
+    masks = stack.enter_context(MaskSink(opts.masks_dir, names, overwrite=opts.overwrite)) if opts.masks_dir else None
     if masks is not None:
         sinks.append(masks)
     if opts.show:

@@ -7,6 +7,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from roadseg.pipeline.suffixes import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 #: names that a folder of output images is not given by mistake
 FILE_SUFFIXES = VIDEO_SUFFIXES.union(IMAGE_SUFFIXES)
+#: the names of a video's masks (``000000.png`` ..., more digits past a million frames)
+NUMBERED = re.compile(r"\d{6,}\.png")
 
 
 class ImageSink(Sink):
@@ -78,14 +81,24 @@ class MaskSink(Sink):
     """One lossless 8-bit PNG per frame in ``folder``, pixel value = class index, at the frame's size.
 
     Files are named after the input images (``names``) or numbered (``000000.png``); the output
-    picture passed to ``write`` is not used, the frame's labels are.
+    picture passed to ``write`` is not used, the frame's labels are. A video's numbered masks already
+    in ``folder`` (an earlier run's) are refused before any work unless ``overwrite``, which removes them
+    first: the folder holds this run's masks only, one per frame (a shorter rerun left the earlier run's
+    past its last frame, misaligned with the output).
     """
 
     name = "masks"
 
-    def __init__(self, folder: str | Path, names: list[str] | None = None) -> None:
+    def __init__(self, folder: str | Path, names: list[str] | None = None, *, overwrite: bool = False) -> None:
         self.folder, self.names = Path(folder), names
+        numbered = not names and self.folder.is_dir()
+        earlier = sorted(p for p in self.folder.glob("*.png") if NUMBERED.fullmatch(p.name)) if numbered else []
+        if earlier and not overwrite:
+            raise OutputError(f"masks folder {self.folder} holds {len(earlier)} masks of an earlier run ({earlier[0].name} ...); "
+                              "pass -y/--overwrite to replace them, or give another folder")  # fmt: skip
         try:
+            for path in earlier:
+                path.unlink()
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SinkError(f"cannot create masks folder {self.folder}: {reason_of(exc)}") from None

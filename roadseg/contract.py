@@ -27,6 +27,42 @@ OUTPUT = "labels"
 REQUIRED_METADATA = ("classes", "palette", "ignore_index", "input_size")
 
 
+def file_kind(path: Any) -> str | None:
+    """``"checkpoint"`` (a torch file: a zip, or a pickle of older torch), ``"onnx"`` (a protobuf that starts
+    as a ModelProto does: its ``ir_version``) or ``None``, by a file's first bytes: to tell a user who named
+    one where the other is wanted what it is.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "best.pt"; _ = p.write_bytes(b"PK\x03\x04...")
+        >>> file_kind(p)
+        'checkpoint'
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+    except OSError:
+        return None
+    if head[:2] == b"PK" or head[:1] == b"\x80":
+        return "checkpoint"
+    if len(head) == 2 and head[0] == 0x08 and 0 < head[1] < 0x20:
+        return "onnx"
+    return None
+
+
+def not_onnx(path: Any) -> ModelError | None:
+    """The one-line error for a training checkpoint named where an ONNX model is wanted, else None."""
+    if file_kind(path) != "checkpoint":
+        return None
+    return ModelError(f"{path} is a training checkpoint, not an ONNX model: export it first "
+                      f"(roadseg export {path} -o model.onnx)")  # fmt: skip
+
+
+def not_checkpoint(path: Any, hint: str = "a run's best.pt or last.pt") -> ModelError | None:
+    """The one-line error for an ONNX model named where a training checkpoint is wanted, else None."""
+    return ModelError(f"{path} is an ONNX model, not a training checkpoint ({hint})") if file_kind(path) == "onnx" else None
+
+
 def read_onnx(path: Any, *, load_external_data: bool = True) -> Any:
     """``onnx.load`` of a file someone named, or a one-line :class:`ModelError` if it is not an ONNX model."""
     import onnx
@@ -34,7 +70,8 @@ def read_onnx(path: Any, *, load_external_data: bool = True) -> Any:
     try:
         return onnx.load(str(path), load_external_data=load_external_data)
     except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError, OSError, ...
-        raise ModelError(f"cannot read ONNX model {path}: {exc.__class__.__name__}: {reason_of(exc)}") from None
+        raise not_onnx(path) or ModelError(
+            f"cannot read ONNX model {path}: {exc.__class__.__name__}: {reason_of(exc)}") from None
 
 
 def contract_metadata(input_size: tuple[int, int] = CAMVID_SIZE, **extra: Any) -> dict[str, str]:

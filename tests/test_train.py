@@ -592,6 +592,31 @@ def test_files_that_are_not_models_are_one_line_errors_in_every_model_command(tm
         assert len(lines) == 1 and lines[0].startswith("Error: ") and says in lines[0], (args, r.output)
 
 
+def test_a_checkpoint_named_for_a_model_and_a_model_for_a_checkpoint_say_which_is_which(small_run, tmp_path):
+    """A student's first mix-up: best.pt given to segment-video, an .onnx to export or --resume. Those said
+    "Protobuf parsing failed" and "UnpicklingError: invalid load key" (which file is what, left unsaid)."""
+    from conftest import write_video
+
+    from roadseg.cli import segment_video_cmd
+
+    ckpt, onnx = small_run / "run" / "best.pt", rule_model(tmp_path / "m.onnx")
+    video = write_video(tmp_path / "v.mp4", [np.zeros((32, 48, 3), np.uint8)] * 2)
+    cases = [
+        (segment_video_cmd, [str(video), "-o", str(tmp_path / "o.mp4"), "--model", str(ckpt)],
+         f"{ckpt} is a training checkpoint, not an ONNX model: export it first"),
+        (main, ["quantize", str(ckpt), "-o", str(tmp_path / "q.onnx"), "--data", str(small_run / "data")],
+         f"{ckpt} is a training checkpoint, not an ONNX model"),
+        (main, ["export", str(onnx), "-o", str(tmp_path / "x.onnx")], f"{onnx} is an ONNX model, not a training checkpoint"),
+        (main, ["train", "--data", str(small_run / "data"), "--resume", str(onnx), "--out", str(tmp_path / "r")],
+         f"{onnx} is an ONNX model, not a training checkpoint (--resume takes a run's last.pt)"),
+    ]  # fmt: skip
+    for command, args, says in cases:
+        r = CliRunner().invoke(command, args)
+        lines = r.output.strip().splitlines()
+        assert r.exit_code == 1 and len(lines) == 1 and lines[0].startswith(f"Error: {says}"), (args, r.output)
+    assert not (tmp_path / "o.mp4").exists() and not (tmp_path / "x.onnx").exists()
+
+
 def test_model_tools_refuse_in_one_line_what_would_lose_data_or_waste_a_run(small_run, tmp_path):
     import shutil
 

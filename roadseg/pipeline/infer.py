@@ -146,7 +146,7 @@ class OnnxSegmenter:
                 self.session = ort.InferenceSession(source, opts, providers=wanted)
         except Exception as exc:  # InvalidProtobuf, Fail, NoSuchFile ... all mean "not a usable model"
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-            raise ModelError(f"cannot load model {self.path}: {first}") from None
+            raise contract.not_onnx(self.path) or ModelError(f"cannot load model {self.path}: {first}") from None
         finally:
             ort.set_default_logger_severity(3)
         self.providers = self.session.get_providers()

@@ -32,6 +32,7 @@ from torch.utils.data import BatchSampler, DataLoader
 from tqdm import tqdm
 
 from roadseg.classes import CAMVID_SIZE, CLASSES, NUM_CLASSES
+from roadseg.contract import not_checkpoint
 from roadseg.data.transforms import TrainTransform
 from roadseg.errors import ModelError, reason_of
 from roadseg.model import Preprocess, build_model
@@ -160,7 +161,8 @@ def _resume_state(path: str | Path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # noqa: BLE001 - not a pickle, cut short, another library's ...
-        raise ModelError(f"cannot resume from {path}: {exc.__class__.__name__}: {reason_of(exc)}") from None
+        raise not_checkpoint(path, "--resume takes a run's last.pt") or ModelError(
+            f"cannot resume from {path}: {exc.__class__.__name__}: {reason_of(exc)}") from None
     if not isinstance(state, dict) or not isinstance(state.get("config"), dict) or "model" not in state:
         raise ModelError(f"cannot resume from {path}: it is not a roadseg training checkpoint")
     if not state.get("optimizer") or not (state.get("schedule") or state.get("scheduler")):  # (scheduler: older runs)

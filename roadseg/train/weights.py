@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from roadseg.contract import read_onnx
+from roadseg.contract import not_checkpoint, read_onnx
 from roadseg.errors import ModelError, reason_of
 from roadseg.model import Preprocess, build_model
 
@@ -90,7 +90,8 @@ def load_checkpoint(path: str | Path, device: str = "cpu"):
         model = build_model(state.get("model_config"))
         model.load_state_dict(_scored_weights(state))
     except Exception as exc:  # noqa: BLE001 - a pickle that is not a checkpoint, missing keys, another net ...
-        raise ModelError(f"cannot read checkpoint {path}: {exc.__class__.__name__}: {reason_of(exc)}") from None
+        raise not_checkpoint(path) or ModelError(
+            f"cannot read checkpoint {path}: {exc.__class__.__name__}: {reason_of(exc)}") from None
     return model.eval(), state
 
 

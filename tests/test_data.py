@@ -64,6 +64,17 @@ def test_fastai_layout_maps_32_classes_onto_11(tmp_path):
     assert label[0, 0] == 3 and label[0, 10] == 9 and label[0, 20] == 10 and label[0, 30] == 11
 
 
+def test_a_fastai_copy_without_valid_txt_says_so_and_its_val_names_may_carry_a_folder(tmp_path):
+    """fastai's camvid_tiny has no valid.txt: 'no val images found in X (fastai layout)' said nothing of why."""
+    root = make_fastai(tmp_path / "tiny")
+    (root / "valid.txt").write_text("images/Seq05VD_f00000.png\n")  # (a path, as some copies write it)
+    assert [s.image.name for s in CamVid(root, "val").samples] == ["Seq05VD_f00000.png"]
+    (root / "valid.txt").unlink()
+    assert len(CamVid(root, "train")) == 4
+    with pytest.raises(FileNotFoundError, match=f"no val images in {root}: the fastai layout names them in valid.txt"):
+        CamVid(root, "val")
+
+
 def test_mapping_covers_the_standard_groups():
     lut = camvid32_lut(FASTAI_CODES)
     assert lut[FASTAI_CODES.index("Sky")] == 0 and lut[FASTAI_CODES.index("Wall")] == 1

@@ -27,6 +27,19 @@ def _cfg(tmp_path, **kw):
     return TrainConfig(**base)
 
 
+def test_a_fastai_copy_without_valid_txt_trains_on_a_holdout_or_says_what_to_do(tmp_path):
+    """fastai's camvid_tiny (no valid.txt) was refused even with --holdout, which needs no val split."""
+    from test_data import make_fastai
+
+    root = make_fastai(tmp_path / "tiny")
+    (root / "valid.txt").unlink()
+    with pytest.raises(FileNotFoundError, match="valid.txt"):
+        load_data(_cfg(tmp_path, data=str(root)))
+    data = load_data(_cfg(tmp_path, data=str(root), holdout=("Seq05VD:0.25",)))
+    assert [len(data[k][0]) for k in ("train", "check", "val")] == [3, 1, 0]
+    assert len(load_data(_cfg(tmp_path, data=str(root), select="last"))["train"][0]) == 4
+
+
 def test_a_few_steps_lower_the_loss():
     torch.manual_seed(0)
     net, pre = UNetResNet34(11, decoder_channels=(32, 16, 16, 8, 8)), Preprocess()

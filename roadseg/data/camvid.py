@@ -140,9 +140,13 @@ class CamVid:
         codes = (self.root / "codes.txt").read_text().split()
         self.lut = camvid32_lut(codes)
         valid_file = self.root / "valid.txt"
-        valid = set(valid_file.read_text().split()) if valid_file.is_file() else set()
+        valid = {Path(n).name for n in valid_file.read_text().split()} if valid_file.is_file() else set()
         if self.split == "test":
             return []
+        if self.split == "val" and not valid_file.is_file():
+            raise FileNotFoundError(f"no val images in {self.root}: the fastai layout names them in valid.txt (an image "
+                                    "file name a line), which it lacks (as fastai's camvid_tiny does); write one, or "
+                                    "train with --holdout SEQ to score held-out frames instead")  # fmt: skip
         out = []
         for p in sorted((self.root / "images").glob("*.png")):
             if (p.name in valid) == (self.split == "val"):

@@ -111,7 +111,8 @@ class EpochSampler(Sampler):
 
 
 def load_data(cfg: "TrainConfig") -> dict[str, tuple[list, list]]:
-    """``{"train": ..., "check": ..., "val": ...}`` image/label lists (check and val may be empty).
+    """``{"train": ..., "check": ..., "val": ...}`` image/label lists (check and val may be empty: val where
+    the folder has no val split and the run is scored on a holdout or ``--select last``).
 
     Training frames come from ``cfg.train_splits`` minus the holdout; ``val`` is scored only when it
     is not trained on. The holdout applies within each split (``SEQ:FRACTION`` is the last FRACTION of
@@ -132,7 +133,11 @@ def load_data(cfg: "TrainConfig") -> dict[str, tuple[list, list]]:
            "check": ([i for i, h in zip(images, held) if h], [lb for lb, h in zip(labels, held) if h]),
            "val": ([], [])}  # fmt: skip
     if "val" not in cfg.train_splits:
-        out["val"] = CamVid(cfg.data, "val", size=cfg.size).load_all()
+        try:
+            out["val"] = CamVid(cfg.data, "val", size=cfg.size).load_all()
+        except FileNotFoundError:  # (no val split: a fastai copy without valid.txt, as its camvid_tiny)
+            if not out["check"][0] and cfg.select != "last":
+                raise  # (nothing would score the run: the message says what to do)
     return out
 
 

@@ -75,6 +75,22 @@ def test_a_fastai_copy_without_valid_txt_says_so_and_its_val_names_may_carry_a_f
         CamVid(root, "val")
 
 
+@pytest.mark.parametrize("bits", [8, 4])
+def test_palette_png_labels_give_their_indices(tmp_path, bits):
+    """Label PNGs saved as PIL's mode P (a palette, as VOC-style tools write them) were refused: OpenCV
+    expands the palette into colours ('has 3 channels'), though read_label's docstring promised the indices."""
+    image = pytest.importorskip("PIL.Image")
+    root = make_fastai(tmp_path / "fastai") if bits == 8 else make_segnet(tmp_path / "segnet")  # (4 bits: 0-15)
+    want = [ds[0][1] for ds in (CamVid(root, "train"), CamVid(root, "val"))]
+    for path in [*root.glob("labels/*.png"), *root.glob("*annot/*.png")]:
+        pal = image.fromarray(cv2.imread(str(path), cv2.IMREAD_UNCHANGED), "P")
+        pal.putpalette([v for i in range(256) for v in ((37 * i) % 256, (91 * i) % 256, (13 * i) % 256)])
+        pal.save(path, bits=bits)
+    assert image.open(path).mode == "P" and cv2.imread(str(path), cv2.IMREAD_UNCHANGED).ndim == 3
+    got = [ds[0][1] for ds in (CamVid(root, "train"), CamVid(root, "val"))]
+    assert all(np.array_equal(a, b) for a, b in zip(got, want))
+
+
 def test_mapping_covers_the_standard_groups():
     lut = camvid32_lut(FASTAI_CODES)
     assert lut[FASTAI_CODES.index("Sky")] == 0 and lut[FASTAI_CODES.index("Wall")] == 1

@@ -77,11 +77,36 @@ def read_label(path: Path) -> np.ndarray:
     label = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if label is None:
         raise ValueError(f"cannot decode label: {path}")
+    if label.ndim == 3 and _is_palette_png(path):  # (OpenCV expands a palette into colours)
+        label = _palette_indices(path)
     if label.ndim == 3:
         raise ValueError(f"label {path} has {label.shape[2]} channels; expected one index per pixel")
     if label.dtype != np.uint8:
         raise ValueError(f"label {path} holds {label.dtype.itemsize * 8}-bit values; expected 8-bit class indices")
     return label
+
+
+def _is_palette_png(path: Path) -> bool:
+    """Whether ``path`` is a PNG of colour type 3 (indexed: a palette, each pixel its index)."""
+    with open(path, "rb") as f:
+        head = f.read(26)
+    return len(head) == 26 and head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR" and head[25] == 3
+
+
+def _palette_indices(path: Path) -> np.ndarray:
+    """The palette indices of an indexed PNG (PIL's mode ``P``, as VOC-style label files are), read with
+    PyAV: uint8 [H,W]."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            frame = next(container.decode(video=0))
+    except (av.FFmpegError, StopIteration):
+        raise ValueError(f"cannot decode label: {path}") from None
+    if frame.format.name != "pal8":
+        raise ValueError(f"cannot read the palette indices of label {path} ({frame.format.name})")
+    plane = frame.planes[0]
+    return np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)[:, : frame.width].copy()
 
 
 def _void_255(label: np.ndarray, path: Path) -> np.ndarray:

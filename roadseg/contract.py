@@ -137,6 +137,10 @@ def check_session(session: Any, name: str) -> dict:
     f = inputs.get(INPUT)
     if f is None or f.type != "tensor(uint8)" or len(f.shape) != 4:
         raise ModelError(f"{name}: no uint8 [N,H,W,3] input named '{INPUT}'")
+    if any(isinstance(d, int) for d in f.shape[:3]):  # (else a run fails at its first frame, in onnxruntime's words)
+        shape = "x".join(str(d) if isinstance(d, int) else "?" for d in f.shape)
+        raise ModelError(f"{name}: input '{INPUT}' has a fixed shape ({shape}); the contract takes any N, H and W: "
+                         "export it with dynamic axes")  # fmt: skip
     o = outputs.get(OUTPUT)
     if o is None or o.type != "tensor(uint8)" or len(o.shape) != 3:
         raise ModelError(f"{name}: no uint8 [N,H,W] output named '{OUTPUT}'")

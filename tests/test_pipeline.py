@@ -107,6 +107,12 @@ def test_model_breaking_the_contract_is_refused(tmp_path):
     onnx.save(m, str(bad))
     with pytest.raises(ModelError, match="metadata lacks"):
         Segmenter(bad, providers="cpu")
+    m = onnx.load(str(rule_model(tmp_path / "fixed.onnx")))
+    for dim, size in zip(m.graph.input[0].type.tensor_type.shape.dim, (1, 32, 48)):
+        dim.dim_value = size  # (an export without dynamic axes: refused at its first frame, in onnxruntime's words)
+    onnx.save(m, str(tmp_path / "fixed.onnx"))
+    with pytest.raises(ModelError, match=r"input 'frames' has a fixed shape \(1x32x48x3\); the contract takes any N"):
+        Segmenter(tmp_path / "fixed.onnx", providers="cpu")
     (tmp_path / "junk.onnx").write_bytes(b"not a model")
     with pytest.raises(ModelError, match="cannot load model"):
         Segmenter(tmp_path / "junk.onnx", providers="cpu")

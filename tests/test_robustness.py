@@ -1195,8 +1195,9 @@ def test_unwritable_output_path(split_video, rule_onnx, tmp_path):
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_stops_within_two_seconds_and_finalises(rule_onnx, tmp_path, sig, code):
     src = write_video(tmp_path / "long.mp4", split_frames(3000, h=96, w=128), audio_seconds=120)
-    out = tmp_path / "o.mp4"
-    cmd = [sys.executable, "-m", "roadseg", "segment", str(src), "-o", str(out), "--model", str(rule_onnx), "-q"]
+    out, stats = tmp_path / "o.mp4", tmp_path / "s.json"
+    cmd = [sys.executable, "-m", "roadseg", "segment", str(src), "-o", str(out), "--model", str(rule_onnx), "-q",
+           "--stats", str(stats)]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 20000):
@@ -1209,6 +1210,10 @@ def test_signal_stops_within_two_seconds_and_finalises(rule_onnx, tmp_path, sig,
     assert "finalised a playable" in err and "Traceback" not in err
     v = read_video(out)
     assert 0 < len(v["frames"]) < 3000 and v["audio"]
+    # --stats holds the run up to then (was: no file; a live run's usual end is Ctrl-C)
+    assert f"--stats {stats} holds the run up to then" in err.strip().splitlines()[-1]
+    figures = json.loads(stats.read_text())
+    assert figures["interrupted"] == sig.name and figures["frames"] == len(figures["per_frame"]) == len(v["frames"])
 
 
 def test_missing_gpu_codecs_fall_back_with_one_line_each(split_video, rule_onnx, tmp_path):

@@ -112,7 +112,16 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None) -> RunRe
             sinks, primary = _open_sinks(options, source, seg, stats, stack)
             result = _stream(options, source, seg, sinks, primary, stats, stop)
     except KeyboardInterrupt as exc:
-        raise _interrupted(exc, primary) from None
+        error = _interrupted(exc, primary)
+        partial: RunResult | None = getattr(exc, "result", None)
+        if options.stats and partial is not None:  # (the run so far: a live run's usual end is Ctrl-C)
+            try:
+                Path(options.stats).write_text(json.dumps({**partial.as_dict(), "interrupted": error.signal_name}, indent=1))
+                error = Interrupted(f"{error.message}; --stats {options.stats} holds the run up to then",
+                                    frames=error.frames, signal_name=error.signal_name)  # fmt: skip
+            except OSError:
+                pass  # (the interruption is what the line tells)
+        raise error from None
     if options.stats:
         try:
             Path(options.stats).write_text(json.dumps(result.as_dict(), indent=1))
@@ -314,6 +323,10 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
                    names=names)  # fmt: skip
     except StageFailed as exc:
         raise _failed(exc, primary) from exc.error
+    except KeyboardInterrupt as exc:
+        if opts.stats:  # (the figures of the frames done, for run() to write)
+            exc.result = _result(opts, source, seg, writer, time.perf_counter() - t0, None)  # type: ignore[attr-defined]
+        raise
     finally:
         progress.close()
     if source.live and not writer.stats.frames:  # (a file's source refuses before any work; a live one ends)

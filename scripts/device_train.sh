@@ -40,10 +40,10 @@ RECIPE=(--minutes "$MINUTES" --device "$DEVICE" --workers "$WORKERS" --data "$DA
         --gamma 1.0 --colour-cast 0.15 --blur 0.4 --noise 0.4 --ema 0.999 --lr 2e-3 --lovasz 3
         --eval-every 25 --seed 0)   # scoring 222 full frames pauses training (for how long there: unmeasured)
 
-timeout "$LIMIT" python3 -m roadseg train "${RECIPE[@]}" --out "$RUNS/check" --holdout 0006R0 --holdout 0001TP:0.33 \
+timeout "$LIMIT" python3 -m roadseg train "${RECIPE[@]}" --out "$RUNS/check" -y --holdout 0006R0 --holdout 0001TP:0.33 \
     --select check >"$OUT/check.txt" 2>"$RUNS/check.err" &
 check=$!
-timeout "$LIMIT" python3 -m roadseg train "${RECIPE[@]}" --out "$RUNS/final" --select last >"$OUT/final.txt" 2>"$RUNS/final.err" &
+timeout "$LIMIT" python3 -m roadseg train "${RECIPE[@]}" --out "$RUNS/final" -y --select last >"$OUT/final.txt" 2>"$RUNS/final.err" &
 final=$!
 wait $check; check_rc=$?
 wait $final; final_rc=$?

@@ -40,6 +40,25 @@ def test_a_fastai_copy_without_valid_txt_trains_on_a_holdout_or_says_what_to_do(
     assert len(load_data(_cfg(tmp_path, data=str(root), select="last"))["train"][0]) == 4
 
 
+def test_a_new_run_into_the_folder_of_another_is_refused_unless_y(tmp_path):
+    """Running train again with the same --out (the default runs/unet-r34 too) replaced the first run's
+    best.pt and last.pt without a word and appended its epochs to the first run's log.csv (epochs 1, 2, 1)."""
+    from roadseg.errors import OutputError
+
+    train(_cfg(tmp_path, epochs=2, select="last"))
+    run = tmp_path / "run"
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    with pytest.raises(OutputError, match=f"{run} holds another run \\(last.pt, best.pt, log.csv, log.jsonl\\): resume it"):
+        train(_cfg(tmp_path, epochs=1, select="last"))
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    r = CliRunner().invoke(main, ["train", "--data", str(tmp_path / "data"), "--out", str(run), "--epochs", "1"])
+    assert r.exit_code == 1 and r.output.startswith(f"Error: {run} holds another run"), r.output
+    train(_cfg(tmp_path, epochs=1, select="last"), overwrite=True)
+    assert [line.split(",")[0] for line in (run / "log.csv").read_text().splitlines()] == ["epoch", "1"]
+    train(_cfg(tmp_path, epochs=2, select="last"), resume=run / "last.pt")  # (its own run: resumed, as before)
+    assert [line.split(",")[0] for line in (run / "log.csv").read_text().splitlines()] == ["epoch", "1", "2"]
+
+
 def test_a_few_steps_lower_the_loss():
     torch.manual_seed(0)
     net, pre = UNetResNet34(11, decoder_channels=(32, 16, 16, 8, 8)), Preprocess()

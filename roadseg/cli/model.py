@@ -69,8 +69,10 @@ from roadseg.export.quantize import CALIBRATION_METHODS  # numpy only at import:
 @click.option("--resume", type=click.Path(exists=True, dir_okay=False),
               help="Continue from a run's last.pt exactly: its saved recipe goes on; --data, --device, --workers, "
                    "--out and --epochs (or --minutes) are this machine's.")
+@click.option("-y", "--overwrite", is_flag=True,
+              help="Start afresh in an --out that holds another run: its checkpoints and logs are removed first.")
 @handle_errors
-def train(resume, crop, phases, decoder_channels, stem_padding, train_splits, holdout, epochs, minutes,
+def train(resume, overwrite, crop, phases, decoder_channels, stem_padding, train_splits, holdout, epochs, minutes,
           **opts) -> None:  # fmt: skip
     """Train U-Net-ResNet34 on CamVid; keeps last.pt, best.pt (by check or val mIoU) and log.csv in --out."""
     if epochs is not None and minutes is not None:
@@ -98,7 +100,7 @@ def train(resume, crop, phases, decoder_channels, stem_padding, train_splits, ho
                       train_splits=tuple(s.strip() for s in train_splits.split(",")), model=model,
                       epochs=epochs or 150, minutes=minutes or 0.0, **opts)  # fmt: skip
     try:
-        result = run_training(cfg, resume=resume)
+        result = run_training(cfg, resume=resume, overwrite=overwrite)
     except (RuntimeError, FileNotFoundError, ValueError) as exc:
         fail(str(exc))
     best = "-" if result["best_miou"] is None else f"{100 * result['best_miou']:.2f} mIoU"

@@ -34,7 +34,7 @@ from tqdm import tqdm
 from roadseg.classes import CAMVID_SIZE, CLASSES, NUM_CLASSES
 from roadseg.contract import not_checkpoint
 from roadseg.data.transforms import TrainTransform
-from roadseg.errors import ModelError, reason_of
+from roadseg.errors import ModelError, OutputError, reason_of
 from roadseg.model import Preprocess, build_model
 from roadseg.train.data import AugmentedSet, EpochSampler, load_data, phase_index, phases
 from roadseg.train.engine import EMA, amp_dtype, evaluate, pick_device, train_one_epoch
@@ -143,6 +143,17 @@ def _starting_model(cfg: TrainConfig, images: list[np.ndarray], fresh: bool) -> 
     return cfg, model
 
 
+RUN_FILES = ("last.pt", "best.pt", "log.csv", "log.jsonl")
+
+
+def _other_run(out: Path, resume: str | Path | None) -> list[str]:
+    """The files of a run in ``out`` that a run started there would replace or append to (none when
+    ``resume`` is that run's own checkpoint in ``out``)."""
+    if resume is not None and Path(resume).resolve().parent == out.resolve():
+        return []
+    return [name for name in RUN_FILES if (out / name).exists()]
+
+
 def _selection(cfg: TrainConfig, data: dict) -> str:
     """What ``best.pt`` is chosen by: ``cfg.select``, where there are frames to score it on (auto: the check,
     else val, else the last epoch); ValueError before any work where there are none."""
@@ -219,11 +230,17 @@ def _checkpoint(out: Path, cfg: TrainConfig, epoch: int, model, opt, sched: Sche
               out / "best.pt")  # fmt: skip
 
 
-def train(cfg: TrainConfig, *, resume: str | Path | None = None) -> dict:
+def train(cfg: TrainConfig, *, resume: str | Path | None = None, overwrite: bool = False) -> dict:
     """Run (or resume) a training run; returns ``{"best_miou", "best_epoch", "history"}``.
 
-    ``best_miou`` is the selection score (check, val or none: see ``TrainConfig.select``).
+    ``best_miou`` is the selection score (check, val or none: see ``TrainConfig.select``). A run started
+    in an ``out`` that holds another run's checkpoints or logs (not the one resumed) is refused before
+    any work unless ``overwrite``, which removes them first.
     """
+    taken = _other_run(Path(cfg.out), resume)
+    if taken and not overwrite:
+        raise OutputError(f"{cfg.out} holds another run ({', '.join(taken)}): resume it with --resume "
+                          f"{Path(cfg.out) / 'last.pt'}, give another --out, or pass -y/--overwrite to start afresh there")  # fmt: skip
     state = _resume_state(resume) if resume else None
     if state is not None:  # the saved recipe wins, except where the new one extends the run or says where it runs
         saved = TrainConfig(**_tuples({"minutes": 0.0, **state["config"]}))
@@ -258,6 +275,8 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None) -> dict:
         raise ValueError(f"{len(train_set)} training frames make no batch of {cfg.batch_size}: lower --batch-size"
                          + (" or hold less out (--holdout)" if cfg.holdout else ""))  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)  # (after the checks: a run refused leaves no folder behind)
+    for name in taken:  # (-y: the other run's files go, so that none of them is read as this run's)
+        (out / name).unlink(missing_ok=True)
     opt = _optimizer(cfg, model)
     ema = EMA(model, cfg.ema) if cfg.ema > 0 else None
     start, best, best_epoch, history = 0, -1.0, -1, []

@@ -59,6 +59,17 @@ def test_a_new_run_into_the_folder_of_another_is_refused_unless_y(tmp_path):
     assert [line.split(",")[0] for line in (run / "log.csv").read_text().splitlines()] == ["epoch", "1", "2"]
 
 
+def test_resume_without_out_goes_on_in_the_resumed_runs_folder(tmp_path, monkeypatch):
+    """train --resume runs/mine/last.pt (no --out) went on in ./runs/unet-r34, the default: a second folder,
+    while runs/mine/last.pt stayed at the epoch resumed from."""
+    train(_cfg(tmp_path, epochs=1, select="last"))
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["train", "--data", "data", "--resume", "run/last.pt", "--epochs", "2"])
+    assert r.exit_code == 0, r.output
+    assert not (tmp_path / "runs").exists()
+    assert [line.split(",")[0] for line in (tmp_path / "run/log.csv").read_text().splitlines()] == ["epoch", "1", "2"]
+
+
 def test_a_few_steps_lower_the_loss():
     torch.manual_seed(0)
     net, pre = UNetResNet34(11, decoder_channels=(32, 16, 16, 8, 8)), Preprocess()

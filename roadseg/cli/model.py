@@ -14,7 +14,8 @@ from roadseg.export.quantize import CALIBRATION_METHODS  # numpy only at import:
 
 @click.command()
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="CamVid folder (SegNet or fastai layout).")
-@click.option("--out", default="runs/unet-r34", show_default=True, help="Run folder: checkpoints and logs.")
+@click.option("--out", help="Run folder: checkpoints and logs [default: runs/unet-r34; with --resume, the folder of the "
+                            "last.pt resumed].")
 @click.option("--epochs", type=click.IntRange(min=1), help="Length of the run in epochs [default: 150].")
 @click.option("--minutes", type=Finite(min=0, min_open=True),
               help="Length of the run in minutes of wall time instead of epochs: the learning rate and the "
@@ -96,6 +97,8 @@ def train(resume, overwrite, crop, phases, decoder_channels, stem_padding, train
     if opts["scale"][0] > opts["scale"][1]:
         raise click.BadParameter(f"{opts['scale'][0]:g} {opts['scale'][1]:g}: the smaller scale comes first",
                                  param_hint="--scale")  # fmt: skip
+    if opts["out"] is None:  # (a resumed run goes on in its own folder unless told otherwise)
+        opts["out"] = (os.path.dirname(resume) or ".") if resume else "runs/unet-r34"
     cfg = TrainConfig(crop=parse_size(crop), phases=tuple(_phase(p) for p in phases), holdout=tuple(holdout),
                       train_splits=tuple(s.strip() for s in train_splits.split(",")), model=model,
                       epochs=epochs or 150, minutes=minutes or 0.0, **opts)  # fmt: skip

@@ -61,6 +61,15 @@ def test_masks_dir_of_an_earlier_run_is_refused_without_y_and_replaced_whole_wit
     assert (masks / "notes.txt").read_text() == "mine"  # (only the masks are replaced)
 
 
+def test_masks_dir_named_as_the_output_video_is_refused_in_one_line(split_video, rule_onnx, tmp_path):
+    out = tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(out), "--model", str(rule_onnx), "-q",
+                                               "--masks-dir", str(out)])  # fmt: skip
+    assert r.exit_code == 1 and r.output == (f"Error: --masks-dir {out} is the output video's name; give the masks a "
+                                             "folder of their own (e.g. masks/)\n")  # (was: "o.mp4: Is a directory")
+    assert not out.exists()  # (was: an empty folder of that name)
+
+
 def test_stats_json_has_per_frame_class_shares_and_stage_timings(split_video, rule_onnx, tmp_path):
     stats = tmp_path / "s.json"
     r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(tmp_path / "o.mp4"), "--model",

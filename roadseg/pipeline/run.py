@@ -185,6 +185,10 @@ def _check(opts: SegmentOptions) -> bool:
                               "input is never touched)")  # fmt: skip
     if opts.output and opts.codec and (live or not _images(opts)):
         check_video_encoder(opts.codec)
+    if (opts.masks_dir and opts.output and str(opts.output) != STDOUT and (live or not _images(opts))
+            and Path(opts.masks_dir).resolve() == Path(opts.output).resolve()):  # fmt: skip
+        raise OutputError(f"--masks-dir {opts.masks_dir} is the output video's name; give the masks a folder of their "
+                          "own (e.g. masks/)")  # (was: a folder made there, then "o.mp4: Is a directory")
     if opts.stats:
         _check_stats(opts, live)
     return live

@@ -68,6 +68,11 @@ def test_resume_without_out_goes_on_in_the_resumed_runs_folder(tmp_path, monkeyp
     assert r.exit_code == 0, r.output
     assert not (tmp_path / "runs").exists()
     assert [line.split(",")[0] for line in (tmp_path / "run/log.csv").read_text().splitlines()] == ["epoch", "1", "2"]
+    # a run that has trained as long as asked: one line, not a silent "best ..." as if it had trained on
+    for epochs in ("2", "1"):
+        r = CliRunner().invoke(main, ["train", "--data", "data", "--resume", "run/last.pt", "--epochs", epochs])
+        assert r.exit_code == 1 and r.output == (f"Error: run/last.pt holds epoch 2 already: nothing is left up to "
+                                                 f"--epochs {epochs}; give more to go on\n"), r.output  # fmt: skip
 
 
 def test_a_few_steps_lower_the_loss():

@@ -143,6 +143,20 @@ def _starting_model(cfg: TrainConfig, images: list[np.ndarray], fresh: bool) -> 
     return cfg, model
 
 
+def _left_to_train(state: dict, cfg: TrainConfig, resume: str | Path) -> None:
+    """ValueError (one line, before any work) where the run resumed has already trained as long as asked:
+    such a resume ran nothing and said only the best score, as if it had trained."""
+    done = state["epoch"] + 1
+    if cfg.minutes:
+        spent = float((state.get("schedule") or {}).get("elapsed", 0.0)) / 60
+        if spent >= cfg.minutes:
+            raise ValueError(f"{resume} has trained {spent:.3g} of its minutes already: nothing is left up to --minutes "
+                             f"{cfg.minutes:g}; give more to go on")  # fmt: skip
+    elif done >= cfg.epochs:
+        raise ValueError(f"{resume} holds epoch {done} already: nothing is left up to --epochs {cfg.epochs}; give more "
+                         "to go on")  # fmt: skip
+
+
 RUN_FILES = ("last.pt", "best.pt", "log.csv", "log.jsonl")
 
 
@@ -248,6 +262,7 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, overwrite: bool
             raise ValueError(f"{resume} is a run by {'--minutes' if saved.minutes else '--epochs'}: resume it with that option")
         cfg = replace(saved, epochs=cfg.epochs, minutes=cfg.minutes, out=cfg.out, data=cfg.data, device=cfg.device,
                       workers=cfg.workers)  # fmt: skip
+        _left_to_train(state, cfg, resume)
     if cfg.eval_every < 1 or (cfg.max_steps is not None and cfg.max_steps < 1):
         raise ValueError("--eval-every and --max-steps count epochs and steps: 1 or more")
     out = Path(cfg.out)

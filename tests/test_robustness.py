@@ -655,11 +655,15 @@ def test_a_library_error_of_several_lines_is_one_line_and_keeps_what_was_done(sp
         return real(self, frame)
 
     monkeypatch.setattr(VideoSink, "_encode", broken)
-    out = tmp_path / "o.mp4"
-    r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    out, stats = tmp_path / "o.mp4", tmp_path / "s.json"
+    r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(out), "--model", str(rule_onnx), "-q",
+                                               "--stats", str(stats)])  # fmt: skip
     assert r.exit_code == 1 and r.output.count("\n") == 1, r.output
     assert r.output.startswith("Error: encode failed: ValueError: OpenCV(5.1.0) loadsave.cpp:1091: error:")
-    assert "kept a playable partial output of 4 frames" in r.output
+    assert f"kept a playable partial output of 4 frames at {out}; --stats {stats} holds the run up to then" in r.output
+    figures = json.loads(stats.read_text())  # (was: no file, the figures of the 4 frames kept lost)
+    assert figures["frames"] == len(figures["per_frame"]) == 4  # (the frames the output was told it keeps)
+    assert figures["failed"].startswith("encode failed: ValueError: OpenCV(5.1.0)")
 
 
 def test_a_model_that_fails_at_run_time_is_told_in_one_line_without_onnxruntime_s_own_log(split_video, tmp_path):

@@ -113,15 +113,13 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None) -> RunRe
             result = _stream(options, source, seg, sinks, primary, stats, stop)
     except KeyboardInterrupt as exc:
         error = _interrupted(exc, primary)
-        partial: RunResult | None = getattr(exc, "result", None)
-        if options.stats and partial is not None:  # (the run so far: a live run's usual end is Ctrl-C)
-            try:
-                Path(options.stats).write_text(json.dumps({**partial.as_dict(), "interrupted": error.signal_name}, indent=1))
-                error = Interrupted(f"{error.message}; --stats {options.stats} holds the run up to then",
-                                    frames=error.frames, signal_name=error.signal_name)  # fmt: skip
-            except OSError:
-                pass  # (the interruption is what the line tells)
+        if said := _partial_stats(options, getattr(exc, "result", None), interrupted=error.signal_name):
+            error = Interrupted(f"{error.message}{said}", frames=error.frames, signal_name=error.signal_name)
         raise error from None
+    except PipelineError as exc:  # (failed midway: a partial output kept, its figures with it)
+        if said := _partial_stats(options, getattr(exc, "result", None), failed=str(exc)):
+            raise PipelineError(f"{exc}{said}", kept=exc.kept, frames=exc.frames) from exc.__cause__
+        raise
     if options.stats:
         try:
             Path(options.stats).write_text(json.dumps(result.as_dict(), indent=1))
@@ -192,6 +190,19 @@ def _check(opts: SegmentOptions) -> bool:
     if opts.stats:
         _check_stats(opts, live)
     return live
+
+
+def _partial_stats(opts: SegmentOptions, partial: RunResult | None, **why: str) -> str:
+    """Write ``--stats`` for a run stopped (a live run's usual end is Ctrl-C) or failed midway: the figures of
+    the frames done, with ``why`` (``interrupted``: the signal; ``failed``: the message). Returns what the
+    error line adds ("" where nothing was written)."""
+    if not opts.stats or partial is None:
+        return ""
+    try:
+        Path(opts.stats).write_text(json.dumps({**partial.as_dict(), **why}, indent=1))
+    except OSError:
+        return ""  # (the interruption or failure is what the line tells)
+    return f"; --stats {opts.stats} holds the run up to then"
 
 
 def _check_stats(opts: SegmentOptions, live: bool) -> None:
@@ -326,7 +337,12 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
                    consumer=writer, queue_size=2 if source.live else opts.queue_size, stop=stop, first_queue=queue,
                    names=names)  # fmt: skip
     except StageFailed as exc:
-        raise _failed(exc, primary) from exc.error
+        error = _failed(exc, primary)
+        if opts.stats and isinstance(error, PipelineError) and error.kept:  # (the figures of the frames kept: not
+            partial = _result(opts, source, seg, writer, time.perf_counter() - t0, None)  # the one that failed)
+            frames = min(partial.frames, error.frames)
+            error.result = replace(partial, frames=frames, fps=round(frames / partial.seconds, 2) if partial.seconds > 0 else None)  # type: ignore[attr-defined]
+        raise error from exc.error
     except KeyboardInterrupt as exc:
         if opts.stats:  # (the figures of the frames done, for run() to write)
             exc.result = _result(opts, source, seg, writer, time.perf_counter() - t0, None)  # type: ignore[attr-defined]

@@ -665,6 +665,22 @@ def test_a_checkpoint_named_for_a_model_and_a_model_for_a_checkpoint_say_which_i
     assert not (tmp_path / "o.mp4").exists() and not (tmp_path / "x.onnx").exists()
 
 
+def test_eval_scores_an_onnx_model_whatever_its_name_ends_in(tmp_path):
+    """eval chose ONNX by the suffix .onnx alone: m.ONNX, or an export written as -o m (or m.pt), went the
+    checkpoint way and failed ('UnpicklingError: invalid load key')."""
+    import shutil
+
+    data = make_segnet(tmp_path / "data", n=2, h=40, w=48)
+    rule = rule_model(tmp_path / "rule.onnx")
+    want = CliRunner().invoke(main, ["eval", str(rule), "--data", str(data), "--json"])
+    assert want.exit_code == 0, want.output
+    for name in ("m.ONNX", "m", "m.pt"):
+        shutil.copy(rule, tmp_path / name)
+        r = CliRunner().invoke(main, ["eval", str(tmp_path / name), "--data", str(data), "--json"])
+        assert r.exit_code == 0, (name, r.output)
+        assert json.loads(r.output)["miou"] == json.loads(want.output)["miou"]
+
+
 def test_model_tools_refuse_in_one_line_what_would_lose_data_or_waste_a_run(small_run, tmp_path):
     import shutil
 

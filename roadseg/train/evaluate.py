@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from roadseg.classes import CLASSES, IGNORE_INDEX, NUM_CLASSES
+from roadseg.contract import file_kind
 from roadseg.data.camvid import CamVid
 from roadseg.pipeline.infer import resize_frame, resize_labels
 from roadseg.train.metrics import confusion_matrix, scores
@@ -81,9 +82,10 @@ def evaluate_model(model: str | Path, data: str | Path | None, split: str = "val
     else:
         n = len(samples[0]) if limit is None else min(limit, len(samples[0]))
         pairs_at = lambda i: (samples[0][i], samples[1][i])  # noqa: E731
-    if model.suffix == ".onnx" and logit_adjust:
+    onnx = model.suffix.lower() == ".onnx" or file_kind(model) == "onnx"  # (model.ONNX, or an export named m.pt)
+    if onnx and logit_adjust:
         raise ValueError(f"{model.name} carries the logit adjustment it was released with; --logit-adjust is for checkpoints")
-    if model.suffix == ".onnx":
+    if onnx:
         predict, used_size = _onnx_predictor(model, size, device, tta)
     elif tta:
         raise ValueError(f"tta scores an .onnx model as segment-video --tta runs it; export {model.name} first")

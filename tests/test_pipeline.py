@@ -5,6 +5,7 @@ import pytest
 from conftest import audio_packets, read_video, split_frames, write_video
 
 from roadseg.classes import PALETTE
+from roadseg.errors import PipelineError
 from roadseg.pipeline import Segmenter, segment_video
 from roadseg.pipeline.infer import ModelError
 
@@ -118,6 +119,32 @@ def test_model_breaking_the_contract_is_refused(tmp_path):
         Segmenter(tmp_path / "junk.onnx", providers="cpu")
     with pytest.raises(ModelError, match="not found"):
         Segmenter(tmp_path / "missing.onnx", providers="cpu")
+
+
+@pytest.mark.parametrize("breach", ["labels are the red channel (0-255)", "labels at half the size"])
+def test_a_model_whose_labels_break_the_contract_fails_the_run_in_one_line(split_video, tmp_path, breach):
+    """Labels with no class (the masks then held 253, the class shares summed to 0.48) or at another size (stretched
+    to the frame) were written as if right; the contract is checked on what the model returns too."""
+    import onnx
+    from conftest import rule_model
+    from onnx import helper
+
+    m = onnx.load(str(rule_model(tmp_path / "m.onnx")))
+    nodes = list(m.graph.node)
+    del m.graph.node[:]
+    if breach.startswith("labels are"):  # (red, not red // 64)
+        m.graph.node.extend([*nodes[:2], helper.make_node("Identity", ["red2"], ["labels"])])
+    else:  # (every other row and column)
+        m.graph.initializer.extend([onnx.numpy_helper.from_array(np.array(v, np.int64), n) for n, v in
+                                    (("b0", [0, 0]), ("b1", [1 << 30, 1 << 30]), ("ax", [1, 2]), ("st", [2, 2]))])  # fmt: skip
+        nodes[-1].output[0] = "full"
+        m.graph.node.extend([*nodes, helper.make_node("Slice", ["full", "b0", "b1", "ax", "st"], ["labels"])])
+    onnx.save(m, str(tmp_path / "m.onnx"))
+    out = tmp_path / "o.mp4"
+    with pytest.raises(PipelineError, match="m.onnx breaks the contract: " + (r"a label \d+ is no class of its 11"
+                       if breach.startswith("labels are") else r"its labels came back \[1, 16, 16\] for frames")):  # fmt: skip
+        segment_video(split_video, out, model=tmp_path / "m.onnx", quiet=True, masks_dir=str(tmp_path / "masks"))
+    assert not out.exists()
 
 
 def test_no_audio_drops_every_audio_stream(split_video, rule_onnx, tmp_path):

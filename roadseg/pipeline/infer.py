@@ -167,14 +167,27 @@ class OnnxSegmenter:
             raise ValueError(f"frames must be uint8 [N,H,W,3], got {frames.dtype} {frames.shape}")
         frames = np.ascontiguousarray(frames)
         if not self.io_binding:
-            return self.session.run([contract.OUTPUT], {contract.INPUT: frames})[0]
+            return self._checked(self.session.run([contract.OUTPUT], {contract.INPUT: frames})[0], frames.shape)
         # on a GPU: bind the uint8 input and output explicitly, so only 3 bytes/pixel go up and
         # 1 byte/pixel comes back, with no extra staging copies
         binding = self.session.io_binding()
         binding.bind_cpu_input(contract.INPUT, frames)
         binding.bind_output(contract.OUTPUT, "cpu")
         self.session.run_with_iobinding(binding)
-        return binding.copy_outputs_to_cpu()[0]
+        return self._checked(binding.copy_outputs_to_cpu()[0], frames.shape)
+
+    def _checked(self, labels: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        """``labels`` as the contract has them, one class index for each pixel of the frames; else a
+        :class:`ModelError` (a model whose labels were at another size, or not its classes, was drawn and
+        written as if they were: masks at a stretched size, values with no class, shares summing below 1)."""
+        if labels.shape != shape[:3]:
+            raise ModelError(f"{self.path.name} breaks the contract: its labels came back {list(labels.shape)} for frames "
+                             f"{list(shape)}, not one label a pixel")  # fmt: skip
+        top = int(labels.max(initial=0))
+        if top >= len(self.classes) and top != self.metadata["ignore_index"]:
+            raise ModelError(f"{self.path.name} breaks the contract: a label {top} is no class of its "
+                             f"{len(self.classes)} (0-{len(self.classes) - 1})")  # fmt: skip
+        return labels
 
 
 def resize_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -814,3 +814,54 @@ def test_a_packet_held_at_the_end_of_a_stream_played_live_is_recorded_or_counted
         indices = [p.stream.index for p in c.demux(*c.streams.audio) if p.size]
         packets = [indices.count(a.index) for a in c.streams.audio]
     assert packets == [1, 3] and stats["audio_dropped"] == 1  # was [0, 3] and 0: both held packets lost unsaid
+
+
+class UdpCamera(threading.Thread):
+    """A camera that sends MPEG-TS over UDP to ``port`` as it records (H.264, a keyframe every 5 frames,
+    timestamps on its own clock), pausing ``pause`` seconds after ``before``, for ``seconds`` in all."""
+
+    def __init__(self, port: int, *, before: float, pause: float, seconds: float) -> None:
+        super().__init__(daemon=True)
+        self.port, self.before, self.pause, self.seconds = port, before, pause, seconds
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        with av.open(f"udp://127.0.0.1:{self.port}?pkt_size=1316", "w", format="mpegts") as out:
+            vs = out.add_stream("libx264", rate=25, options={"preset": "ultrafast", "tune": "zerolatency", "g": "5"})
+            vs.width, vs.height, vs.pix_fmt = 128, 96, "yuv420p"
+            vs.codec_context.time_base = Fraction(1, 90000)
+            t0, i, paused = time.monotonic(), 0, False
+            while not self.halt.is_set() and time.monotonic() - t0 < self.seconds:
+                if not paused and time.monotonic() - t0 > self.before:
+                    paused = not self.halt.wait(self.pause)
+                vf = av.VideoFrame.from_ndarray(split_frames(i + 1, h=96, w=128)[-1], format="rgb24")
+                vf.pts, vf.time_base = round((time.monotonic() - t0) * 90000), Fraction(1, 90000)
+                for packet in vs.encode(vf):
+                    out.mux(packet)
+                i += 1
+                self.halt.wait(max(0.0, t0 + i / 25 - time.monotonic()))
+
+
+@pytest.mark.timeout(60)
+def test_a_udp_stream_that_pauses_is_received_again_when_it_comes_back(rule_onnx, tmp_path, monkeypatch):
+    """A udp:// stream is a port roadseg listens on. The dropped connection was kept open (its packets might
+    still be on their way to the recording), holding the port: every reconnect failed with "Address already
+    in use" and the run gave up, though the camera was sending again."""
+    monkeypatch.setattr(capture, "TIMEOUT", 1.0)  # (5 s in use)
+    port = free_port()
+    camera = UdpCamera(port, before=1.5, pause=2.0, seconds=20)
+    out = tmp_path / "r.mp4"
+    result = {}
+    runner = threading.Thread(target=lambda: result.update(r=CliRunner().invoke(segment_video_cmd, [
+        f"udp://127.0.0.1:{port}", "--model", str(rule_onnx), "-o", str(out), "--max-frames", "50",
+        "--retry-delay", "0.05", "--device", "cpu", "-q"])))  # fmt: skip
+    runner.start()
+    time.sleep(0.3)  # (listening)
+    camera.start()
+    runner.join(40)
+    camera.halt.set()
+    r = result["r"]
+    assert r.exit_code == 0 and "Address already in use" not in r.output, r.output
+    assert "stream lost (no data for 1 s: timed out); reconnecting" in r.output
+    seconds = read_video(out)["seconds"]
+    assert len(seconds) == 50 and max(b - a for a, b in zip(seconds, seconds[1:])) > 1.0  # (the pause)

@@ -195,14 +195,19 @@ class AudioRemux:
         self.starts: dict[int, float] = {}  # input stream index -> its first packet's time, seconds
 
     def mux(self, packet: av.Packet) -> None:
-        """Copy (or re-encode) one packet of a stream given at construction; others are ignored."""
-        if packet.pts is not None and packet.time_base and packet.stream.index not in self.starts and (
-                packet.stream.index in self.encoders or packet.stream.index in self.streams):  # fmt: skip
-            self.starts[packet.stream.index] = float(packet.pts * packet.time_base)
-        if packet.stream.index in self.encoders:
-            self._reencode(packet)
+        """Copy (or re-encode) one packet of a stream given at construction; others are ignored.
+
+        A packet is known by its own ``stream_index``, never by reading its input stream: a live
+        source's connection may have closed since the packet was read (a dropped stream, reopened).
+        """
+        index = packet.stream_index
+        if packet.pts is not None and packet.time_base and index not in self.starts and (
+                index in self.encoders or index in self.streams):  # fmt: skip
+            self.starts[index] = float(packet.pts * packet.time_base)
+        if index in self.encoders:
+            self._reencode(packet, *self.encoders[index])
             return
-        out = self.streams.get(packet.stream.index)
+        out = self.streams.get(index)
         if out is None:
             return
         if packet.dts is None:  # a muxer would make up timestamps for it
@@ -223,8 +228,7 @@ class AudioRemux:
                 self._encode(out, frame)
             self._encode(out, None)
 
-    def _reencode(self, packet: av.Packet) -> None:
-        decoder, out = self.encoders[packet.stream.index]
+    def _reencode(self, packet: av.Packet, decoder, out) -> None:
         try:
             frames = decoder.decode(packet)
         except (av.error.FFmpegError, ValueError):

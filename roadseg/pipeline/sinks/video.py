@@ -193,6 +193,7 @@ class VideoSink(Sink):
             self.video_tags["timecode"] = timecode
         if wall_clock:  # (a recording: when it was made, not when the camera's stream or a file played live began)
             self.tags["creation_time"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        self._audio_in = {a.index for a in audio}  # (what mux tells audio from subtitles by)
         self._open(audio)
         self.written = 0
         self._t0: float | None = None
@@ -355,11 +356,12 @@ class VideoSink(Sink):
     def mux(self, packet: av.Packet) -> None:
         """Remux one audio, subtitle or data packet of a stream given as ``audio`` or ``subtitles`` (one
         the muxer refuses is dropped and counted in ``audio_dropped``, ``subtitles_dropped`` or
-        ``data_dropped``); packets of other streams are ignored."""
+        ``data_dropped``); packets of other streams are ignored. An audio packet is known by its own
+        stream index (its input stream may be gone: a live connection that dropped is closed at once)."""
         with self._lock:
             if self._closed or (self.wall_clock and not self._on_recording_clock(packet)):
                 return
-            (self.audio if packet.stream.type == "audio" else self.subtitles).mux(packet)
+            (self.audio if packet.stream_index in self._audio_in else self.subtitles).mux(packet)
 
     def _on_recording_clock(self, packet: av.Packet) -> bool:
         """Move a live source's packet (timed on the capture clock, as its frames are) onto the recording's,

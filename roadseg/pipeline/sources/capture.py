@@ -184,9 +184,6 @@ class LiveSource:
         self._dropped = 0  # by the timelines of earlier connections, and audio read long before any frame
         self._clock: float | None = None  # the last frame's Frame.clock
         self._resized = False  # (said once)
-        # connections that dropped: their audio packets (and the first's streams, the output's templates)
-        # point into them, so they stay open while packets may still be on their way to the output
-        self._retired: list[av.container.InputContainer] = []
         self._first_time: float | None = None  # the stream time of the first connection's first frame
         self._replays = False  # a reconnection began at that time again: the same media from its start
         self._said_replay = False
@@ -206,20 +203,18 @@ class LiveSource:
     def close(self) -> None:
         if self._mic is not None:
             self._mic.close()
-        for container in [*self._retired, self.container]:
-            if container is not None:
-                container.close()
-        self._retired, self.container = [], None
+        if self.container is not None:
+            self.container.close()
+        self.container = None
 
     def _retire(self) -> None:
-        """Put the dropped connection aside, not closed: closing it freed the streams its queued audio
-        packets point to, and the output crashed (a segmentation fault) muxing them. The first connection
-        stays to the end (the output was made from its streams); of the others the last few stay (the
-        queues to the output are short), older ones are closed."""
-        self._retired.append(self.container)
+        """Close the dropped connection at once, the first one too: a ``udp://`` stream's port is free
+        for the next (kept open, it held the port, and every reconnect failed with "Address already in
+        use"). Its audio packets still on their way to the output are safe: the output copied its
+        streams when it was made, and routes a packet by its own stream index, never reading the
+        stream it came from (that would read freed memory)."""
+        self.container.close()
         self.container = None
-        while len(self._retired) > 1 + KEEP_RETIRED:
-            self._retired.pop(1).close()
 
     def expected_frames(self) -> None:
         return None  # a camera has no end
@@ -420,7 +415,6 @@ class Refusals:
 
 
 MAX_WAITING = 256  # audio packets kept while a connection's first frame is awaited (seconds of sound)
-KEEP_RETIRED = 3  # dropped connections kept open besides the first (their packets may still be queued)
 RESYNC = 5.0  # seconds a stream's timestamps may run away from its frames' arrival before it is tied again
 REFUSED = 5.0  # seconds of a stream whose every video packet its decoder refused before the connection counts as lost
 RESTART = 0.5  # seconds a stream's timestamps may step back before its clock counts as started again

@@ -323,13 +323,16 @@ def test_dropped_stream_is_retried_with_backoff_then_reported(rule_onnx, tmp_pat
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{httpd.server_address[1]}/live.ts"
     out = tmp_path / "r.mp4"
+    stats = tmp_path / "stats.json"
     r = CliRunner().invoke(segment_video_cmd, [url, "--model", str(rule_onnx), "-o", str(out), "--retries", "2",
-                                               "--retry-delay", "0.05", "--device", "cpu"])  # fmt: skip
+                                               "--retry-delay", "0.05", "--device", "cpu", "--stats", str(stats)])  # fmt: skip
     httpd.shutdown()
     assert r.exit_code == 1, r.output
     assert r.output.count("reconnecting in") == 2  # the user sees each attempt
     assert "gave up after 2 reconnects" in r.output and "recording finalised" in r.output
     assert len(read_video(out)["frames"]) >= 1
+    assert f"statistics written to {stats}" in r.output  # (was: none, for a run that did not end well)
+    assert json.loads(stats.read_text())["frames"] == len(read_video(out)["frames"])
 
 
 class Twice(SimpleHTTPRequestHandler):
@@ -865,3 +868,29 @@ def test_a_udp_stream_that_pauses_is_received_again_when_it_comes_back(rule_onnx
     assert "stream lost (no data for 1 s: timed out); reconnecting" in r.output
     seconds = read_video(out)["seconds"]
     assert len(seconds) == 50 and max(b - a for a, b in zip(seconds, seconds[1:])) > 1.0  # (the pause)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("sig,code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_live_run_ended_by_a_signal_still_writes_its_stats(rule_onnx, tmp_path, sig, code):
+    """A camera has no end: Ctrl-C (or a service manager's SIGTERM) is how a live run ends, and its --stats
+    (latency, drops) were never written: the run's figures went with the interruption."""
+    import signal
+
+    clip = write_video(tmp_path / "c.mp4", split_frames(250, h=96, w=128))  # 10 s
+    port, out, stats = free_port(), tmp_path / "r.mp4", tmp_path / "stats.json"
+    proc = subprocess.Popen([sys.executable, "-m", "roadseg", "segment", str(clip), "--live", "-o", str(out),
+                             "--serve", f"127.0.0.1:{port}", "--stats", str(stats), "--model", str(rule_onnx),
+                             "--device", "cpu", "-q"], stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        wait_for(lambda: json.loads(_quiet_get(f"http://127.0.0.1:{port}/stats.json") or b"{}").get("frames", 0) > 5,
+                 timeout=30)  # fmt: skip
+        proc.send_signal(getattr(signal, sig))
+        _, err = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+    assert proc.returncode == code and "recording finalised" in err, err
+    assert f"statistics written to {stats}" in err.splitlines()[-1] and "Traceback" not in err, err
+    figures = json.loads(stats.read_text())
+    n = len(read_video(out)["frames"])
+    assert figures["frames"] == n > 5 and figures["latency_ms"]["p50"] > 0 and figures["kind"] == "file"

@@ -660,7 +660,7 @@ def test_a_library_error_of_several_lines_is_one_line_and_keeps_what_was_done(sp
                                                "--stats", str(stats)])  # fmt: skip
     assert r.exit_code == 1 and r.output.count("\n") == 1, r.output
     assert r.output.startswith("Error: encode failed: ValueError: OpenCV(5.1.0) loadsave.cpp:1091: error:")
-    assert f"kept a playable partial output of 4 frames at {out}; --stats {stats} holds the run up to then" in r.output
+    assert f"kept a playable partial output of 4 frames at {out}; statistics written to {stats}" in r.output
     figures = json.loads(stats.read_text())  # (was: no file, the figures of the 4 frames kept lost)
     assert figures["frames"] == len(figures["per_frame"]) == 4  # (the frames the output was told it keeps)
     assert figures["failed"].startswith("encode failed: ValueError: OpenCV(5.1.0)")
@@ -1215,7 +1215,7 @@ def test_signal_stops_within_two_seconds_and_finalises(rule_onnx, tmp_path, sig,
     v = read_video(out)
     assert 0 < len(v["frames"]) < 3000 and v["audio"]
     # --stats holds the run up to then (was: no file; a live run's usual end is Ctrl-C)
-    assert f"--stats {stats} holds the run up to then" in err.strip().splitlines()[-1]
+    assert f"statistics written to {stats}" in err.strip().splitlines()[-1]
     figures = json.loads(stats.read_text())
     assert figures["interrupted"] == sig.name and figures["frames"] == len(figures["per_frame"]) == len(v["frames"])
 

@@ -111,22 +111,19 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None) -> RunRe
             stats = FrameStats()
             sinks, primary = _open_sinks(options, source, seg, stats, stack)
             result = _stream(options, source, seg, sinks, primary, stats, stop)
-    except KeyboardInterrupt as exc:
-        error = _interrupted(exc, primary)
-        if said := _partial_stats(options, getattr(exc, "result", None), interrupted=error.signal_name):
-            error = Interrupted(f"{error.message}{said}", frames=error.frames, signal_name=error.signal_name)
-        raise error from None
-    except PipelineError as exc:  # (failed midway: a partial output kept, its figures with it)
-        if said := _partial_stats(options, getattr(exc, "result", None), failed=str(exc)):
-            raise PipelineError(f"{exc}{said}", kept=exc.kept, frames=exc.frames) from exc.__cause__
-        raise
+    except KeyboardInterrupt as exc:  # (before the stages ran: while a stream connects)
+        raise _interrupted(exc, primary) from None
     if options.stats:
-        try:
-            Path(options.stats).write_text(json.dumps(result.as_dict(), indent=1))
-        except OSError as exc:
-            raise OutputError(f"wrote {result.output or 'nothing'}, but cannot write stats to {options.stats}: "
-                              f"{exc.strerror or exc}") from None  # fmt: skip
+        _write_stats(options.stats, result)
     return result
+
+
+def _write_stats(path: str | Path, result: RunResult) -> None:
+    """``result`` as the ``--stats`` JSON at ``path``; one :class:`OutputError` line where it cannot be written."""
+    try:
+        Path(path).write_text(json.dumps(result.as_dict(), indent=1))
+    except OSError as exc:
+        raise OutputError(f"wrote {result.output or 'nothing'}, but {_unwritten(path, exc)}") from None
 
 
 def segment_video(src: str | Path, dst: str | Path, options: SegmentOptions | None = None, **kw) -> dict:
@@ -190,19 +187,6 @@ def _check(opts: SegmentOptions) -> bool:
     if opts.stats:
         _check_stats(opts, live)
     return live
-
-
-def _partial_stats(opts: SegmentOptions, partial: RunResult | None, **why: str) -> str:
-    """Write ``--stats`` for a run stopped (a live run's usual end is Ctrl-C) or failed midway: the figures of
-    the frames done, with ``why`` (``interrupted``: the signal; ``failed``: the message). Returns what the
-    error line adds ("" where nothing was written)."""
-    if not opts.stats or partial is None:
-        return ""
-    try:
-        Path(opts.stats).write_text(json.dumps({**partial.as_dict(), **why}, indent=1))
-    except OSError:
-        return ""  # (the interruption or failure is what the line tells)
-    return f"; --stats {opts.stats} holds the run up to then"
 
 
 def _check_stats(opts: SegmentOptions, live: bool) -> None:
@@ -336,17 +320,13 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
         run_stages(produce, infer,
                    consumer=writer, queue_size=2 if source.live else opts.queue_size, stop=stop, first_queue=queue,
                    names=names)  # fmt: skip
-    except StageFailed as exc:
-        error = _failed(exc, primary)
-        if opts.stats and isinstance(error, PipelineError) and error.kept:  # (the figures of the frames kept: not
-            partial = _result(opts, source, seg, writer, time.perf_counter() - t0, None)  # the one that failed)
-            frames = min(partial.frames, error.frames)
-            error.result = replace(partial, frames=frames, fps=round(frames / partial.seconds, 2) if partial.seconds > 0 else None)  # type: ignore[attr-defined]
-        raise error from exc.error
-    except KeyboardInterrupt as exc:
-        if opts.stats:  # (the figures of the frames done, for run() to write)
-            exc.result = _result(opts, source, seg, writer, time.perf_counter() - t0, None)  # type: ignore[attr-defined]
-        raise
+    except (StageFailed, KeyboardInterrupt) as exc:  # (a camera's run ends so: its figures are written all the same)
+        partial = _result(opts, source, seg, writer, time.perf_counter() - t0, None, quiet=True)
+        if isinstance(exc, StageFailed):
+            failed = _failed(exc, primary)
+            raise _with_stats(failed, opts, partial, failed=str(failed)) from exc.error
+        interrupted = _interrupted(exc, primary)
+        raise _with_stats(interrupted, opts, partial, interrupted=interrupted.signal_name) from None
     finally:
         progress.close()
     if source.live and not writer.stats.frames:  # (a file's source refuses before any work; a live one ends)
@@ -464,23 +444,52 @@ def _close_all(sinks: list[Sink], quiet: bool = False) -> None:
         raise errors[0]
 
 
+def _with_stats(error: PipelineError | OutputClosed | Interrupted, opts: SegmentOptions, partial: RunResult,
+                **why: str) -> PipelineError | OutputClosed | Interrupted:
+    """``error``, for a run that a failure or an interruption stopped midway, once ``--stats`` is written
+    for what the run did up to then (``partial``, its frames no more than the output kept; with ``why``:
+    ``failed``, the message, or ``interrupted``, the signal) and with its message saying so, or why not.
+    A live run's usual end is Ctrl-C: its latency and drop figures were lost with it."""
+    if not opts.stats:
+        return error
+    if kept := getattr(error, "frames", 0):
+        frames = min(partial.frames, kept)
+        partial = replace(partial, frames=frames, fps=round(frames / partial.seconds, 2) if partial.seconds > 0 else None)
+    try:
+        Path(opts.stats).write_text(json.dumps({**partial.as_dict(), **why}, indent=1))
+        said = f"statistics written to {opts.stats}"
+    except OSError as exc:
+        said = _unwritten(opts.stats, exc)
+    if isinstance(error, Interrupted):
+        return Interrupted(f"{error.message}; {said}", frames=error.frames, signal_name=error.signal_name)
+    if isinstance(error, PipelineError):
+        return PipelineError(f"{error}; {said}", kept=error.kept, frames=error.frames)
+    return OutputClosed(f"{error}; {said}")
+
+def _unwritten(path: str | Path, exc: OSError) -> str:
+    return f"cannot write stats to {path}: {exc.strerror or exc}"
+
+
 def _result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Writer, seconds: float,
-            expected: int | None) -> RunResult:  # fmt: skip
+            expected: int | None, *, quiet: bool = False) -> RunResult:  # fmt: skip
+    """What the run did. ``quiet``: without the lines that tell of frames lost and audio dropped (a
+    run stopped midway, whose message is its last line)."""
     frames = writer.stats.frames
     lost = source.lost
     if expected and expected - frames > max(1, expected // 100):
         lost = expected - frames  # frames the container promised but the decoder could not deliver
-    if lost and not source.live:
+    if lost and not quiet and not source.live:
         log.warning("%d of about %d frames could not be decoded (damaged or truncated input); %s holds the %d that did",
                     lost, expected, opts.output, frames)  # fmt: skip
-    elif lost:  # (a live source's: video packets its decoder refused, where the picture held still)
+    elif lost and not quiet:  # (a live source's: video packets its decoder refused, where the picture held still)
         log.warning("%d video packet%s of %s could not be decoded (damaged, or a codec the stream changed to); the "
                     "picture held still over them", lost, "s"[: lost != 1], redacted(str(opts.input)))  # fmt: skip
     audio_dropped = source.audio_dropped + writer.dropped("audio_dropped")
-    if overflow := writer.queue.overflow if writer.queue is not None else 0:
+    overflow = writer.queue.overflow if writer.queue is not None else 0
+    if overflow and not quiet:
         log.warning("dropped %d audio packets that waited while the recording fell behind the stream (a slow disk or "
                     "CPU); the rest of the sound is kept", overflow)  # fmt: skip
-    if audio_dropped:
+    if audio_dropped and not quiet:
         joins = source.joins
         n, plural = audio_dropped, "" if audio_dropped == 1 else "s"
         if joins:  # (each file's audio runs a little past its video, into the next file's at the join)

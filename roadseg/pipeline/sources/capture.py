@@ -314,10 +314,11 @@ class LiveSource:
         self._timeline = timeline = AudioTimeline()
         shift: float | None = None  # capture time minus stream time, in seconds
         waiting: list[av.Packet] = []
+        video: float | None = None  # this connection's last picture time (the connection before ran another clock)
         stamped = not self.container.format.flags & NO_TIMESTAMPS and self.container.format.name not in MADE_UP
         for item in self._decoded():
             if isinstance(item, av.Packet):
-                for packet in timeline.take(item, item.stream.index, self.last_time):
+                for packet in timeline.take(item, item.stream.index, video):
                     if shift is not None:
                         yield retimed(packet, shift)
                     elif len(waiting) < MAX_WAITING:
@@ -341,7 +342,7 @@ class LiveSource:
                     self._dropped += timeline.dropped
                     timeline = self._timeline = AudioTimeline()
                     t0, pts0 = captured, vf.pts  # (a file played live is paced from here on)
-                self.last_time = t
+                self.last_time = video = t
                 if self._first_time is None:
                     self._first_time = t
                 elif first_index == index0 and self.reconnects and abs(t - self._first_time) < 1e-3:

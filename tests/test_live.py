@@ -932,3 +932,24 @@ def test_a_live_run_ended_by_a_signal_still_writes_its_stats(rule_onnx, tmp_path
     figures = json.loads(stats.read_text())
     n = len(read_video(out)["frames"])
     assert figures["frames"] == n > 5 and figures["latency_ms"]["p50"] > 0 and figures["kind"] == "file"
+
+
+def test_the_browser_views_figures_say_when_no_frames_come():
+    """A stream that stalls (or reconnects) leaves the page on its last picture: its figures were those sent
+    with that picture, so it said "25.0 frames/s" for as long as nothing came."""
+    from roadseg.pipeline.sinks import ServeSink
+    from roadseg.pipeline.sources import Frame
+    from roadseg.pipeline.timing import FrameStats
+
+    stats = FrameStats()
+    image = np.zeros((48, 64, 3), np.uint8)
+    with ServeSink("127.0.0.1", 0, ["Road"], [(128, 64, 128)],
+                   lambda: {**stats.summary(), "fps": round(stats.fps, 2)}) as sink:  # (as the run makes it)  # fmt: skip
+        for i in range(12):
+            stats.add(time.monotonic(), 0.01)
+            sink.write(image, Frame(i, image, i, Fraction(1, 25), captured=time.monotonic()))
+            time.sleep(0.04)
+        url = f"http://127.0.0.1:{sink.server.port}/stats.json"
+        assert json.loads(_get(url))["fps"] > 15
+        time.sleep(1.2)  # a stream that stalls
+        assert json.loads(_get(url))["fps"] == 0.0

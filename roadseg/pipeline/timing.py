@@ -105,13 +105,17 @@ class FrameStats:
 
     @property
     def fps(self) -> float:
-        recent = [t for t in self.shown if t > self.shown[-1] - 1.0] if self.shown else []
+        """Frames shown over the last second, up to now (0 once none came for a second: a stream that stalls).
+        Safe to ask from another thread than the one that adds (the browser view's)."""
+        now = time.monotonic()
+        recent = [t for t in list(self.shown) if t > now - 1.0]  # (list(): a copy taken at once, under the GIL)
         return (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 and recent[-1] > recent[0] else 0.0
 
     def latency_ms(self) -> dict:
-        if not self.latencies:
+        latencies = list(self.latencies)
+        if not latencies:
             return {"p50": None, "p95": None, "max": None}
-        arr = np.array(self.latencies) * 1000
+        arr = np.array(latencies) * 1000
         return {"p50": round(float(np.percentile(arr, 50)), 1), "p95": round(float(np.percentile(arr, 95)), 1),
                 "max": round(float(arr.max()), 1)}  # fmt: skip
 

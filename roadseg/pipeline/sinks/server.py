@@ -1,8 +1,10 @@
 """The browser view (``--serve``): ``/`` shows the live overlay, fed by an MJPEG stream.
 
 ``/stream.mjpg`` is ``multipart/x-mixed-replace`` JPEG; ``/stats.json`` holds frames/s, latency and
-drops. The pipeline only replaces the latest JPEG (never waits for a client); each browser is served
-by its own handler thread with a socket timeout, so a slow or vanished browser cannot stall anything.
+drops, worked out when it is asked for (a stream that stalls shows 0 frames/s, not the rate its last
+picture came at). The pipeline only replaces the latest JPEG (never waits for a client); each browser
+is served by its own handler thread with a socket timeout, so a slow or vanished browser cannot stall
+anything.
 
 :class:`ServeSink` is the run's sink for it.
 
@@ -68,7 +70,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path in ("/", "/index.html"):
             self._send(200, "text/html; charset=utf-8", mjpeg.page)
         elif self.path.startswith("/stats.json"):
-            self._send(200, "application/json", json.dumps(mjpeg.stats).encode())
+            self._send(200, "application/json", json.dumps(mjpeg.figures()).encode())
         elif self.path.startswith("/stream.mjpg"):
             self._stream(mjpeg)
         else:
@@ -117,10 +119,13 @@ def _address(host: str, port: int) -> str:
 
 class MjpegServer:
     """Serve the latest picture as MJPEG on ``host:port`` (a thread of its own, closed by ``close``); ``host`` an
-    IPv4 address or name, or an IPv6 address without brackets (``::1``)."""
+    IPv4 address or name, or an IPv6 address without brackets (``::1``). ``figures``: what ``/stats.json``
+    says, asked for at each request (from a handler thread); without it, the figures last published."""
 
-    def __init__(self, host: str, port: int, classes, palette, *, quality: int = 80) -> None:
+    def __init__(self, host: str, port: int, classes, palette, *, quality: int = 80,
+                 figures: Callable[[], dict] | None = None) -> None:  # fmt: skip
         self.quality = quality
+        self.figures = figures or (lambda: self.stats)
         self._cond = threading.Condition()
         self._jpeg: bytes | None = None
         self._seq = 0
@@ -178,16 +183,17 @@ class MjpegServer:
 
 
 class ServeSink(Sink):
-    """The run's sink for ``--serve HOST:PORT``: publishes every picture and the figures ``stats()`` returns."""
+    """The run's sink for ``--serve HOST:PORT``: publishes every picture; ``/stats.json`` is what ``stats()``
+    returns when a browser asks (it must be safe to call from another thread)."""
 
     name = "display"
 
     def __init__(self, host: str, port: int, classes, palette, stats: Callable[[], dict]) -> None:
-        self.server, self.stats = MjpegServer(host, port, classes, palette), stats
+        self.server = MjpegServer(host, port, classes, palette, figures=stats)
         log.warning("serving the live view at %s", self.server.url)
 
     def write(self, image: np.ndarray, frame: Frame) -> None:
-        self.server.publish(image, self.stats())
+        self.server.publish(image)
 
     def close(self) -> None:
         self.server.close()

@@ -953,3 +953,40 @@ def test_the_browser_views_figures_say_when_no_frames_come():
         assert json.loads(_get(url))["fps"] > 15
         time.sleep(1.2)  # a stream that stalls
         assert json.loads(_get(url))["fps"] == 0.0
+
+
+class SilentAfterFirst(Stalling):
+    """Sends ``reply`` on the first connection and then holds it open without a byte more; later connections
+    are accepted and get nothing: a camera whose stream stalled and that does not come back."""
+
+    def run(self) -> None:
+        with contextlib.suppress(OSError):  # (closed by close())
+            while True:
+                conn, _ = self.server.accept()
+                self.held.append(conn)
+                conn.recv(65536)
+                if len(self.held) == 1:
+                    conn.sendall(self.reply)
+
+
+@pytest.mark.timeout(60)
+def test_duration_ends_a_live_run_on_time_while_its_stream_is_lost(rule_onnx, tmp_path, monkeypatch):
+    """--duration 3 of a stream that stalled after 1 s: the run went on reconnecting past its end, and ended
+    in "gave up after 3 reconnects" (exit 1) some 8 s on; it ends at its duration now, as a run that ends well."""
+    monkeypatch.setattr(capture, "TIMEOUT", 1.0)  # (5 s in use)
+    clip = write_video(tmp_path / "clip.ts", split_frames(25, h=96, w=128))  # 1 s
+    server = SilentAfterFirst(b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n\r\n" + clip.read_bytes())
+    server.start()
+    out = tmp_path / "r.mp4"
+    t0 = time.monotonic()
+    try:
+        r = CliRunner().invoke(segment_video_cmd, [server.url, "--model", str(rule_onnx), "-o", str(out), "--duration",
+                                                   "3", "--retries", "3", "--retry-delay", "0.5", "--device", "cpu",
+                                                   "-q"])  # fmt: skip
+    finally:
+        server.close()
+    took = time.monotonic() - t0
+    assert r.exit_code == 0 and took < 5.5, (took, r.output)
+    assert "--duration (3 s) ends before a reconnect: the recording ends there" in r.output, r.output
+    assert "gave up" not in r.output
+    assert read_video(out)["frames"]

@@ -229,7 +229,7 @@ def _open_source(opts: SegmentOptions, live: bool, stop: threading.Event) -> Sou
         return LiveSource(spec, pace=opts.pace, retries=opts.retries, retry_delay=opts.retry_delay, stop=stop,
                           hwaccel=opts.hwaccel, container=container, audio=not opts.no_audio,
                           camera=camera_options(opts.camera_size, opts.camera_fps, opts.camera_format),
-                          audio_input=opts.camera_audio)  # fmt: skip
+                          audio_input=opts.camera_audio, duration=opts.duration)  # fmt: skip
     if container is None and _images(opts):
         return ImageSource(opts.input)
     if opts.concat:

@@ -131,6 +131,9 @@ class LiveSource:
             says where it gives something else.
         audio_input: a sound device recorded with a camera (``alsa:default``: an
             :class:`~roadseg.pipeline.sources.microphone.AudioInput`), its packets handed on between frames.
+        duration: read no longer than this many seconds after the first frame was captured (``--duration``;
+            the run cuts the recording to it by the frames' clock): also a stream that is lost then ends, not
+            reconnected past it.
         audio: also yield the audio packets (a stream's, a file's; a webcam has none), timed on the
             capture clock: ``pts`` and ``dts`` in the packet's time base count from the same zero
             as :attr:`Frame.captured <roadseg.pipeline.sources.base.Frame.captured>` does
@@ -149,8 +152,10 @@ class LiveSource:
     def __init__(self, spec: str, *, pace: bool | None = None, retries: int = 5, retry_delay: float = 1.0,
                  stop: threading.Event | None = None, hwaccel: str | None = None,
                  container: av.container.InputContainer | None = None, audio: bool = True,
-                 camera: dict[str, str] | None = None, audio_input: str | None = None) -> None:  # fmt: skip
+                 camera: dict[str, str] | None = None, audio_input: str | None = None,
+                 duration: float | None = None) -> None:  # fmt: skip
         self.spec = str(spec)
+        self.duration, self._until = duration, None  # (until: the time.monotonic() reading ends at)
         self.shown = redacted(self.spec)  # (what messages call it: no password)
         self.kind = capture_args(self.spec)[3]
         self.pace = self.kind == "file" if pace is None else pace
@@ -233,6 +238,8 @@ class LiveSource:
                 reason, hint = "end of stream", "; unplugged?"
                 try:
                     for item in self._items(index):
+                        if isinstance(item, Frame) and self._until is None and self.duration is not None:
+                            self._until = item.captured + self.duration
                         if isinstance(item, Frame) and not self._replays:
                             attempt = 0  # a stream that delivers again earns its retries back (one that plays
                             # its start again does not: a file served without a length, reopened for ever)
@@ -256,9 +263,13 @@ class LiveSource:
                     self._first_end = self.last_time
                 self._retire()
             attempt += 1
+            delay = min(self.retry_delay * 2 ** (attempt - 1), 30.0)
+            if self._until is not None and self._until - time.monotonic() < delay:  # (--duration ends first)
+                log.warning("stream lost (%s); --duration (%g s) ends before a reconnect: the recording ends there",
+                            reason, self.duration)  # fmt: skip
+                return
             if attempt > self.retries:
                 raise SourceError(f"stream {self.shown} lost ({reason}); gave up after {self.retries} reconnects")
-            delay = min(self.retry_delay * 2 ** (attempt - 1), 30.0)
             log.warning("stream lost (%s); reconnecting in %.1f s (attempt %d/%d)", reason, delay, attempt, self.retries)
             if self.stop.wait(delay):
                 return

@@ -990,3 +990,10 @@ def test_duration_ends_a_live_run_on_time_while_its_stream_is_lost(rule_onnx, tm
     assert "--duration (3 s) ends before a reconnect: the recording ends there" in r.output, r.output
     assert "gave up" not in r.output
     assert read_video(out)["frames"]
+
+
+def test_retries_and_retry_delay_that_are_no_count_or_time_are_refused():
+    # (were taken: --retry-delay nan waited no time, "reconnecting in nan s"; --retries -1 gave up at once)
+    for given in (["--retries", "-1"], ["--retry-delay", "nan"], ["--retry-delay", "-1"], ["--retry-delay", "inf"]):
+        r = CliRunner().invoke(segment_video_cmd, ["0", "--show", *given])
+        assert r.exit_code == 2 and "Traceback" not in r.output and given[0] in r.output, (given, r.output)

@@ -1020,3 +1020,18 @@ def test_an_rtsp_camera_that_restarts_is_not_taken_for_a_file_played_again(clip,
                                                "--device", "cpu", "-q"])  # fmt: skip
     assert r.exit_code == 0 and "began again from its start" not in r.output, r.output
     assert len(read_video(out)["frames"]) == 120
+
+
+@pytest.mark.timeout(60)
+def test_the_live_figures_are_drawn_on_the_views_not_into_the_recording(clip, rule_onnx, monkeypatch, tmp_path):
+    """The frames/s and latency box (the HUD) is for people watching; it was burnt into the recording's
+    top-right corner as well (white text on black over the picture), for good."""
+    window = FakeWindow(quit_after=1000)
+    window.install(monkeypatch)
+    out, clean = tmp_path / "r.mp4", tmp_path / "clean.mp4"
+    run_live(str(clip), model=str(rule_onnx), output=str(out), show=True, device="cpu", max_frames=20)
+    run_live(str(clip), model=str(rule_onnx), output=str(clean), device="cpu", max_frames=20, no_hud=True)
+    corner = (slice(0, 16), slice(64, 128))  # (where the HUD goes, on the dark right half)
+    assert max(f[corner].max() for f in window.shown) > 200  # the window shows it
+    recorded, plain = read_video(out)["frames"], read_video(clean)["frames"]
+    assert int(max(f[corner].max() for f in recorded)) <= int(max(f[corner].max() for f in plain)) + 20

@@ -36,7 +36,7 @@ def _summary(result: RunResult) -> str:
 @click.option("--max-frames", type=click.IntRange(min=1), help="Stop after this many frames.")
 @click.option("--retries", default=5, show_default=True, type=click.IntRange(min=0), help="Live: reconnect attempts when a stream drops (ends, or sends no data for 5 s); one that cannot be opened at the start is not retried.")
 @click.option("--retry-delay", default=1.0, show_default=True, type=Finite(min=0), help="Live: first reconnect delay in seconds (doubles at each attempt, up to 30 s).")
-@click.option("--no-hud", is_flag=True, help="Live: no frames/s and latency text on the picture.")
+@click.option("--no-hud", is_flag=True, help="Live: no frames/s and latency text on the window's and the browser view's picture (a recording never gets it).")
 @click.option("--camera-size", metavar="WxH", callback=lambda ctx, param, v: parse_size(v, "WxH", "1280x720"),
               help="Camera: the picture size to ask for, width x height as cameras are sold (1280x720) [default: the camera's current].")
 @click.option("--camera-fps", type=Finite(min=0, min_open=True), help="Camera: the frames/s to ask for.")

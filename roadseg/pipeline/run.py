@@ -412,11 +412,13 @@ class Writer:
         latency = None if frame.captured is None else now - frame.captured
         self.stats.dropped = self.queue.dropped if self.queue is not None else 0
         self.stats.add(now, latency)
-        if self.hud and latency is not None:
-            draw_hud(out, self.stats.fps, 1000 * latency, self.stats.dropped)
+        shown = out  # (what the views show: with the live figures, which a recording does not keep)
+        if self.hud and latency is not None and any(sink.shows for sink in self.sinks):
+            shown = out.copy() if not all(sink.shows for sink in self.sinks) else out
+            draw_hud(shown, self.stats.fps, 1000 * latency, self.stats.dropped)
         for sink in self.sinks:
             with self.times.measure(sink.name):
-                sink.write(out, frame)
+                sink.write(shown if sink.shows else out, frame)
         if self.per_frame is not None:
             self.per_frame.append({"index": frame.index, "time": frame.time,
                                    "shares": class_shares(frame.labels, self.shares)})  # fmt: skip

@@ -112,9 +112,12 @@ def shift_timecode(timecode: str, seconds: float, fps) -> str | None:
 
 
 class Sink:
-    """The sink interface; ``name`` is the stage its time is charged to in the run's timings."""
+    """The sink interface; ``name`` is the stage its time is charged to in the run's timings; ``shows``: a
+    view for people (a window, the browser view), whose picture gets a live run's figures (the HUD), which
+    a recording or masks do not."""
 
     name = "write"
+    shows = False
 
     def write(self, image: np.ndarray, frame: Frame) -> None:
         raise NotImplementedError

@@ -187,6 +187,7 @@ class ServeSink(Sink):
     returns when a browser asks (it must be safe to call from another thread)."""
 
     name = "display"
+    shows = True
 
     def __init__(self, host: str, port: int, classes, palette, stats: Callable[[], dict]) -> None:
         self.server = MjpegServer(host, port, classes, palette, figures=stats)

@@ -14,6 +14,7 @@ class WindowSink(Sink):
     """An OpenCV window; q or Esc ends the run. Needs a GUI build of OpenCV and a display."""
 
     name = "display"
+    shows = True
 
     def __init__(self, title: str = "roadseg") -> None:
         self.title, self._closed = title, False

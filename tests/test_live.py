@@ -1035,3 +1035,37 @@ def test_the_live_figures_are_drawn_on_the_views_not_into_the_recording(clip, ru
     assert max(f[corner].max() for f in window.shown) > 200  # the window shows it
     recorded, plain = read_video(out)["frames"], read_video(clean)["frames"]
     assert int(max(f[corner].max() for f in recorded)) <= int(max(f[corner].max() for f in plain)) + 20
+
+
+class QuickMultipart(Multipart):
+    """An IP camera's MJPEG over HTTP at 25 frames/s that drops its connection after 20 frames each time."""
+
+    def do_GET(self) -> None:  # noqa: N802
+        jpeg = cv2.imencode(".jpg", np.zeros((96, 128, 3), np.uint8))[1].tobytes()
+        self.send_response(200)
+        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+        self.end_headers()
+        with contextlib.suppress(OSError):
+            for _ in range(20):
+                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%b\r\n"
+                                 % (len(jpeg), jpeg))  # fmt: skip
+                self.wfile.flush()
+                time.sleep(0.04)
+
+
+@pytest.mark.timeout(60)
+def test_an_mjpeg_camera_that_drops_again_and_again_earns_its_retries_back(rule_onnx, tmp_path):
+    """Its format has no timestamps of its own: FFmpeg numbers each connection's pictures from 0, which was
+    taken for "a file served without a length" playing from its start again, whose reconnects do not earn
+    the retries back: --retries 1 gave up at the second drop (exit 1), though each connection delivered."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), QuickMultipart)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    out = tmp_path / "cam.mp4"
+    try:
+        r = CliRunner().invoke(segment_video_cmd, [f"http://127.0.0.1:{httpd.server_address[1]}/", "-o", str(out),
+                                                   "--max-frames", "45", "--retries", "1", "--retry-delay", "0.05",
+                                                   "--model", str(rule_onnx), "--device", "cpu", "-q"])  # fmt: skip
+    finally:
+        httpd.shutdown()
+    assert r.exit_code == 0 and "began again from its start" not in r.output, r.output
+    assert len(read_video(out)["frames"]) == 45

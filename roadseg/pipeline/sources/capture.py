@@ -191,7 +191,8 @@ class LiveSource:
         self._resized = False  # (said once)
         self._first_time: float | None = None  # the stream time of the first connection's first frame
         self._replays = False  # a reconnection began at that time again: the same media from its start
-        # (only a web server serves files; an RTSP connection's clock starts at 0 each time, a restarted camera's too)
+        # (only a web server serves files; an RTSP connection's clock starts at 0 each time, a restarted camera's
+        # too, as does the made-up clock of a format without timestamps: an IP camera's MJPEG over HTTP)
         self._may_replay = self.spec.lower().startswith(HTTP_SCHEMES)
         self._said_replay = False
         self._first_end: float | None = None  # the stream time the first connection ended at
@@ -358,8 +359,8 @@ class LiveSource:
                 self.last_time = video = t
                 if self._first_time is None:
                     self._first_time = t
-                elif (self._may_replay and first_index == index0 and self.reconnects
-                      and abs(t - self._first_time) < 1e-3):  # fmt: skip
+                elif (self._may_replay and stamped and first_index == index0 and self.reconnects
+                      and abs(t - self._first_time) < 1e-3):  # fmt: skip  # (made-up times start at 0 each time)
                     if not self._said_replay:
                         log.warning("%s began again from its start (a file served without a length?); it is recorded "
                                     "again each time it is reopened, at most --retries times", self.shown)  # fmt: skip

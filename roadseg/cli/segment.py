@@ -54,7 +54,8 @@ def segment_video_cmd(**options) -> None:  # fmt: skip
     Ctrl-C or SIGTERM finalises a playable file of the frames done.
 
     Live: INPUT is a webcam index (0), a device (/dev/video0), a stream URL (rtsp://, rtmp://,
-    http://) or, with --live, a file played as if it were a camera. Frames the model cannot keep up
+    http://, srt://; udp://0.0.0.0:5000 listens for an MPEG-TS stream sent to that port) or, with
+    --live, a file played as if it were a camera. Frames the model cannot keep up
     with are dropped at the source (newest frame wins); --show, --serve and -o work alone or together.
 
     \b

@@ -188,6 +188,7 @@ class LiveSource:
         self._timeline = AudioTimeline()  # audio packets whose timestamps cannot be right are dropped there
         self._dropped = 0  # by the timelines of earlier connections, and audio read long before any frame
         self._clock: float | None = None  # the last frame's Frame.clock
+        self._sound_end: float | None = None  # where the sound handed on so far ends, on the capture clock
         self._resized = False  # (said once)
         self._first_time: float | None = None  # the stream time of the first connection's first frame
         self._replays = False  # a reconnection began at that time again: the same media from its start
@@ -328,13 +329,16 @@ class LiveSource:
         self._timeline = timeline = AudioTimeline()
         shift: float | None = None  # capture time minus stream time, in seconds
         waiting: list[av.Packet] = []
+        heard: float | None = None  # the stream time of the first sound read before the first picture
         video: float | None = None  # this connection's last picture time (the connection before ran another clock)
         stamped = not self.container.format.flags & NO_TIMESTAMPS and self.container.format.name not in MADE_UP
         for item in self._decoded():
             if isinstance(item, av.Packet):
+                if shift is None and (t := packet_time(item)) is not None:
+                    heard = t if heard is None else min(heard, t)
                 for packet in timeline.take(item, item.stream.index, video):
                     if shift is not None:
-                        yield retimed(packet, shift)
+                        yield self._timed(packet, shift)
                     elif len(waiting) < MAX_WAITING:
                         waiting.append(packet)
                     else:
@@ -352,7 +356,7 @@ class LiveSource:
                 if stamped and shift is not None and self.last_time is not None and t < self.last_time - RESTART:
                     # the stream's clock started again (an encoder restarted, a looped file): tie it anew, and judge
                     # its sound afresh (the old timeline took every packet after the restart for a step back)
-                    shift = self._tie(t, captured)
+                    shift = self._tie(t, captured, None)
                     self._dropped += timeline.dropped
                     timeline = self._timeline = AudioTimeline()
                     t0, pts0 = captured, vf.pts  # (a file played live is paced from here on)
@@ -369,17 +373,17 @@ class LiveSource:
                     self._replays = False  # (it went on past where the first connection ended: a camera that restarted)
                 if stamped:
                     if shift is None or abs(t + shift - captured) > RESYNC:
-                        shift = self._tie(t, captured)
+                        shift = self._tie(t, captured, heard if shift is None else None)
                     clock = self._clock = t + shift
             yield Frame(first_index, self._sized(rgb_picture(vf)), vf.pts, vf.time_base, captured, clock=clock)
             first_index += 1
             if shift is not None and waiting:  # (after the frame: a recording starts at its first frame)
-                yield from (retimed(p, shift) for p in waiting)
+                yield from (self._timed(p, shift) for p in waiting)
                 waiting.clear()
             if self._mic is not None:
                 yield from self._mic.take()
         if shift is not None:  # the stream ended: a packet held for the next one is passed (a stream's only one)
-            yield from (retimed(p, shift) for p in timeline.flush())  # or dropped and counted (a leap at the end)
+            yield from (self._timed(p, shift) for p in timeline.flush())  # or dropped and counted (a leap at the end)
 
 
     def _sized(self, image):
@@ -395,14 +399,26 @@ class LiveSource:
                         want[1], want[0], image.shape[1], image.shape[0])  # fmt: skip
         return scaled_to(image, want)
 
-    def _tie(self, t: float, captured: float) -> float:
+    def _tie(self, t: float, captured: float, heard: float | None) -> float:
         """The shift that puts stream time ``t`` at ``captured``, or just after the last frame timed so far
         where that is later (a stream that delivered faster than real time ran the clock ahead of arrival;
-        the next connection's frames go on from there, not back over them)."""
+        the next connection's frames go on from there, not back over them), and its sound from ``heard``
+        (stream time; None: none read yet) after the sound handed on so far: a connection's sound runs a
+        little past its last picture, and the next one's begins a little before its first (the muxer
+        refused what went back over it)."""
         shift = captured - t
         if self._clock is not None and t + shift <= self._clock:
             shift = self._clock + 1 / float(self.info.fps or 25) - t
+        if heard is not None and self._sound_end is not None and heard + shift < self._sound_end:
+            shift = self._sound_end - heard
         return shift
+
+    def _timed(self, packet: av.Packet, shift: float) -> av.Packet:
+        """An audio ``packet`` moved onto the capture clock (:func:`retimed`), noting where the sound ends."""
+        packet = retimed(packet, shift)
+        end = packet_time(packet) + float((packet.duration or 0) * packet.time_base)
+        self._sound_end = end if self._sound_end is None else max(self._sound_end, end)
+        return packet
 
 
 class Refusals:

@@ -1072,3 +1072,35 @@ def test_an_mjpeg_camera_that_drops_again_and_again_earns_its_retries_back(rule_
         httpd.shutdown()
     assert r.exit_code == 0 and "began again from its start" not in r.output, r.output
     assert len(read_video(out)["frames"]) == 45
+
+
+class CutThenAlways(Twice):
+    """As :class:`Always`, but the first connection breaks off half-way through the file."""
+
+    first = True
+
+    def do_GET(self) -> None:  # noqa: N802
+        if not CutThenAlways.first:
+            Twice.served = 0
+            super().do_GET()
+            return
+        CutThenAlways.first = False
+        data = open(f"{self.directory}/clip.ts", "rb").read()
+        self.send_response(200)
+        self.send_header("Content-Type", "video/mp2t")
+        self.end_headers()
+        self.wfile.write(data[: len(data) // 2 // 188 * 188])
+        self.close_connection = True
+
+
+@pytest.mark.timeout(60)
+def test_a_file_served_without_a_length_whose_first_connection_broke_off_is_not_recorded_for_ever(rule_onnx,
+                                                                                                tmp_path):  # fmt: skip
+    """Each pass went on past where the first connection had broken off, and was taken for a camera that
+    restarted, which earns its retries back: the file was recorded again and again (here until the 600
+    frames asked, exit 0). A pass counts as going on only past where any connection before it ended."""
+    write_video(tmp_path / "clip.ts", split_frames(75, h=96, w=128))  # 3 s
+    CutThenAlways.first = True
+    r, out = _record_served(CutThenAlways, tmp_path, rule_onnx, "--max-frames", "600", retries=2)
+    assert r.exit_code == 1 and "gave up after 2 reconnects" in r.output, r.output
+    assert len(read_video(out)["frames"]) <= 4 * 75

@@ -196,7 +196,7 @@ class LiveSource:
         # too, as does the made-up clock of a format without timestamps: an IP camera's MJPEG over HTTP)
         self._may_replay = self.spec.lower().startswith(HTTP_SCHEMES)
         self._said_replay = False
-        self._first_end: float | None = None  # the stream time the first connection ended at
+        self._furthest_end: float | None = None  # the furthest stream time a connection ended at
 
     @property
     def audio_dropped(self) -> int:
@@ -263,8 +263,9 @@ class LiveSource:
                     return
                 if self.kind == "camera":
                     raise SourceError(f"camera {self.shown} stopped delivering frames ({reason}){hint}")
-                if self._first_end is None:
-                    self._first_end = self.last_time
+                if self.last_time is not None:  # (a replay goes on only past where every connection before ended)
+                    self._furthest_end = max(self._furthest_end if self._furthest_end is not None else self.last_time,
+                                          self.last_time)  # fmt: skip
                 self._retire()
             attempt += 1
             delay = min(self.retry_delay * 2 ** (attempt - 1), 30.0)
@@ -369,8 +370,8 @@ class LiveSource:
                         log.warning("%s began again from its start (a file served without a length?); it is recorded "
                                     "again each time it is reopened, at most --retries times", self.shown)  # fmt: skip
                     self._replays = self._said_replay = True
-                elif self._replays and self._first_end is not None and t > self._first_end + 1.0:
-                    self._replays = False  # (it went on past where the first connection ended: a camera that restarted)
+                elif self._replays and self._furthest_end is not None and t > self._furthest_end + 1.0:
+                    self._replays = False  # (it went on past where the connections ended: a camera that restarted)
                 if stamped:
                     if shift is None or abs(t + shift - captured) > RESYNC:
                         shift = self._tie(t, captured, heard if shift is None else None)

@@ -263,9 +263,8 @@ class LiveSource:
                     return
                 if self.kind == "camera":
                     raise SourceError(f"camera {self.shown} stopped delivering frames ({reason}){hint}")
-                if self.last_time is not None:  # (a replay goes on only past where every connection before ended)
-                    self._furthest_end = max(self._furthest_end if self._furthest_end is not None else self.last_time,
-                                          self.last_time)  # fmt: skip
+                ends = [end for end in (self._furthest_end, self.last_time) if end is not None]
+                self._furthest_end = max(ends, default=None)  # (a replay goes on only past where every connection ended)
                 self._retire()
             attempt += 1
             delay = min(self.retry_delay * 2 ** (attempt - 1), 30.0)
@@ -335,8 +334,8 @@ class LiveSource:
         stamped = not self.container.format.flags & NO_TIMESTAMPS and self.container.format.name not in MADE_UP
         for item in self._decoded():
             if isinstance(item, av.Packet):
-                if shift is None and (t := packet_time(item)) is not None:
-                    heard = t if heard is None else min(heard, t)
+                if shift is None and (at := packet_time(item)) is not None:
+                    heard = at if heard is None else min(heard, at)
                 for packet in timeline.take(item, item.stream.index, video):
                     if shift is not None:
                         yield self._timed(packet, shift)

@@ -15,6 +15,8 @@ Example:
 
 from __future__ import annotations
 
+SIGNAL_EXIT = {"SIGHUP": 129, "SIGINT": 130, "SIGTERM": 143}  # 128 + the signal's number, as a shell reports it
+
 
 class RoadsegError(Exception):
     """Base of every error roadseg raises on purpose; ``exit_code`` is what the CLI exits with."""
@@ -64,7 +66,7 @@ class Interrupted(RoadsegError):
     def __init__(self, message: str, *, frames: int = 0, signal_name: str = "SIGINT") -> None:
         super().__init__(message)
         self.message, self.frames, self.signal_name = message, frames, signal_name
-        self.exit_code = 143 if signal_name == "SIGTERM" else 130
+        self.exit_code = SIGNAL_EXIT.get(signal_name, 130)
 
 
 class StopRequested(Exception):

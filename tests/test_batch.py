@@ -514,19 +514,21 @@ def test_worker_killed_mid_video_is_retried(long_clips: Path, rule_onnx: Path, t
     assert all(frame_count(out / f"c{i}.mp4") == 400 for i in range(4)) and not part_files(out)
 
 
-def test_ctrl_c_keeps_finished_removes_unfinished(long_clips: Path, rule_onnx: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP])
+def test_ctrl_c_keeps_finished_removes_unfinished(long_clips: Path, rule_onnx: Path, tmp_path: Path, sig) -> None:
+    """Ctrl-C, or a terminal (an SSH session) that closes: the kernel signals the whole foreground group."""
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "roadseg", "batch", str(long_clips), "-o", str(out), "--model", str(rule_onnx),
            "--workers", "1"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         wait_for(lambda: (out / "results.jsonl").exists() and batch_results(out) and part_files(out), timeout=120)
-        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
+        os.killpg(proc.pid, sig)  # what a terminal's Ctrl-C (or its hang-up) does: the whole foreground group
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130, err
+    assert proc.returncode == {signal.SIGINT: 130, signal.SIGHUP: 129}[sig], err
     lines = batch_results(out)
     finished = {line["output"] for line in lines if line["status"] == "ok"}
     cut = [line for line in lines if line["status"] != "ok"]  # the one video in hand (was: no line at all)

@@ -220,6 +220,8 @@ def test_every_error_is_a_roadseg_error_and_maps_to_its_exit_code():
     assert exit_of(errors.Interrupted("interrupted: done", signal_name="SIGTERM"))[0] == 143
     assert exit_of(KeyboardInterrupt()) == (130, "Error: interrupted")
     assert exit_of(Terminated()) == (143, "Error: interrupted")
+    assert exit_of(Terminated("SIGHUP")) == (129, "Error: interrupted")  # a closed terminal
+    assert exit_of(errors.Interrupted("interrupted: done", signal_name="SIGHUP"))[0] == 129
 
 
 def test_stats_into_a_missing_folder_is_refused_before_any_work(split_video, rule_onnx, tmp_path):

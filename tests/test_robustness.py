@@ -1196,7 +1196,24 @@ def test_unwritable_output_path(split_video, rule_onnx, tmp_path):
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_run_started_with_nohup_outlives_its_terminal(rule_onnx, tmp_path):
+    """nohup (SIGHUP ignored) means the run is to go on when its terminal closes: it is not stopped."""
+    src = write_video(tmp_path / "long.mp4", split_frames(3000, h=96, w=128))
+    out = tmp_path / "o.mp4"
+    cmd = [sys.executable, "-m", "roadseg", "segment", str(src), "-o", str(out), "--model", str(rule_onnx), "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 20000):
+        time.sleep(0.05)
+    assert proc.poll() is None  # (mid-run)
+    proc.send_signal(signal.SIGHUP)
+    _, err = proc.communicate(timeout=50)
+    assert proc.returncode == 0 and len(read_video(out)["frames"]) == 3000, err
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_signal_stops_within_two_seconds_and_finalises(rule_onnx, tmp_path, sig, code):
     src = write_video(tmp_path / "long.mp4", split_frames(3000, h=96, w=128), audio_seconds=120)
     out, stats = tmp_path / "o.mp4", tmp_path / "s.json"

@@ -310,12 +310,13 @@ def _run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path
 
 @contextmanager
 def _unstoppable() -> Iterator[None]:
-    """Ctrl-C and SIGTERM are let be while a stopped batch stops its workers and records what they held
+    """Ctrl-C, SIGTERM and SIGHUP are let be while a stopped batch stops its workers and records what they held
     (a few seconds at most: a worker not gone in 3 s is killed, Ray's in 10). Main thread only."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stops = (signal.SIGINT, signal.SIGTERM, *(s for s in [getattr(signal, "SIGHUP", None)] if s is not None))
+    saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in stops}
     try:
         yield
     finally:

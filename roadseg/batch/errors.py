@@ -10,9 +10,9 @@ class BatchError(RoadsegError):
 
 
 class BatchInterrupted(Interrupted):
-    """Ctrl-C or SIGTERM stopped the batch: finished outputs stay, unfinished ones were removed.
+    """Ctrl-C, SIGTERM or SIGHUP stopped the batch: finished outputs stay, unfinished ones were removed.
 
-    ``summary`` (a :class:`~roadseg.batch.report.Summary`) counts what finished; exit code 130 or 143.
+    ``summary`` (a :class:`~roadseg.batch.report.Summary`) counts what finished; exit code 130, 143 or 129.
     """
 
     def __init__(self, summary, signal_name: str = "SIGINT") -> None:

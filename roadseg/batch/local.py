@@ -3,7 +3,7 @@
 Each worker is a spawned process holding a :class:`~roadseg.batch.task.Worker` for its whole life,
 talking to the driver over a pipe: a task in, a results line out. A worker that dies mid-video is
 noticed through its process sentinel, reported as :class:`~roadseg.batch.driver.Lost` (so the driver
-retries the video) and replaced; workers ignore SIGINT, so Ctrl-C reaches only the driver, which
+retries the video) and replaced; workers ignore SIGINT and SIGHUP, so Ctrl-C or a closed terminal reaches only the driver, which
 stops them with :meth:`LocalPool.cancel`.
 
 Example:
@@ -33,6 +33,8 @@ def _serve(conn: Connection, options: SegmentOptions, env: dict[str, str], drive
     """A worker process: load the model once, then run tasks until told to stop (``None``), the driver
     stops it (SIGTERM) or the driver is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
+    if hasattr(signal, "SIGHUP"):  # and so is a closed terminal (sent to the whole group, as Ctrl-C is)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stopped)  # the video in hand is stopped and its temporary outputs removed
     os.environ.update(env)
     try:

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from dataclasses import dataclass, field
@@ -103,11 +104,13 @@ class Progress:
         return time.perf_counter() - self.t0
 
     def note(self, message: str) -> None:
-        """A line above the bar (warnings, errors, retries)."""
-        if self.tty:
-            self.bar.write(message, file=sys.stderr)
-        elif self.enabled:
-            print(message, file=sys.stderr, flush=True)
+        """A line above the bar (warnings, errors, retries); none where stderr has gone (its terminal closed:
+        the batch still records and cleans up)."""
+        with contextlib.suppress(OSError):
+            if self.tty:
+                self.bar.write(message, file=sys.stderr)
+            elif self.enabled:
+                print(message, file=sys.stderr, flush=True)
 
     def close(self) -> None:
         self.bar.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import ipaddress
 import logging
@@ -17,7 +18,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from roadseg.errors import RoadsegError, reason_of
+from roadseg.errors import SIGNAL_EXIT, RoadsegError, reason_of
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,48 +32,62 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """
     from roadseg.pipeline.runner import abandoned_calls
 
-    click.echo(f"Error: {message}", err=True)
+    try:
+        click.echo(f"Error: {message}", err=True)
+    except OSError:  # (stderr went with its terminal: a hang-up; the exit code still tells)
+        pass
     if abandoned_calls():
-        sys.stdout.flush()
-        sys.stderr.flush()
+        with contextlib.suppress(OSError):
+            sys.stdout.flush()
+            sys.stderr.flush()
         os._exit(code)
     sys.exit(code)
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C so that a run stops and finalises the same way."""
+    """SIGTERM, or SIGHUP (the terminal or the SSH session closed), raised like Ctrl-C so that a run stops
+    and finalises the same way."""
 
-    signal_name = "SIGTERM"
+    def __init__(self, signal_name: str = "SIGTERM") -> None:
+        super().__init__()
+        self.signal_name = signal_name
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise Terminated()
+def _on_signal(signum: int, frame: Any) -> None:
+    raise Terminated(signal.Signals(signum).name)
+
+
+def _stop_signals() -> list[signal.Signals]:
+    """The signals a run stops on as on Ctrl-C: SIGTERM, and SIGHUP unless it is ignored (``nohup``: the
+    run is meant to outlive its terminal)."""
+    hangup = getattr(signal, "SIGHUP", None)  # (not on Windows)
+    return [signal.SIGTERM] + ([hangup] if hangup is not None and signal.getsignal(hangup) != signal.SIG_IGN else [])
 
 
 def handle_errors(command: F) -> F:
-    """Wrap a command: SIGTERM acts like Ctrl-C, and a :class:`RoadsegError`, an interruption or an
-    :class:`OSError` (a path that cannot be read or written) becomes one ``Error:`` line and its exit
-    code (130 for SIGINT, 143 for SIGTERM, else 1) instead of a traceback.
+    """Wrap a command: SIGTERM and SIGHUP act like Ctrl-C, and a :class:`RoadsegError`, an interruption or
+    an :class:`OSError` (a path that cannot be read or written) becomes one ``Error:`` line and its exit
+    code (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP, else 1) instead of a traceback.
 
-    The SIGTERM handler is installed only on the main thread (signals cannot be handled elsewhere).
+    The handlers are installed only on the main thread (signals cannot be handled elsewhere).
     """
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         setup_logging()
         main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGTERM, _on_sigterm) if main else None
+        previous = {sig: signal.signal(sig, _on_signal) for sig in _stop_signals()} if main else {}
         try:
             return command(*args, **kwargs)
         except RoadsegError as exc:
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt as exc:
-            fail("interrupted", 143 if isinstance(exc, Terminated) else 130)
+            fail("interrupted", SIGNAL_EXIT.get(getattr(exc, "signal_name", "SIGINT"), 130))
         except OSError as exc:  # a path that cannot be read or written (under a file, a full disk ...)
             fail(f"{exc.filename}: {reason_of(exc)}" if exc.filename else reason_of(exc))
         finally:
-            if main:
-                signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
     return wrapper  # type: ignore[return-value]
 

@@ -51,7 +51,7 @@ def segment_video_cmd(**options) -> None:  # fmt: skip
     folder of images or a quoted glob ("frames/*.jpg"), in which case OUTPUT is an image file or a
     folder. A video output keeps the input's frame count, size (unless --height), timestamps, audio,
     subtitles, telemetry (a GoPro's GPMF, into mp4 or mov) and tags (creation time, GPS location).
-    Ctrl-C or SIGTERM finalises a playable file of the frames done.
+    Ctrl-C, SIGTERM or a closed terminal (SIGHUP) finalises a playable file of the frames done.
 
     Live: INPUT is a webcam index (0), a device (/dev/video0), a stream URL (rtsp://, rtmp://,
     http://, srt://; udp://0.0.0.0:5000 listens for an MPEG-TS stream sent to that port) or, with

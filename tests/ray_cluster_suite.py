@@ -157,6 +157,15 @@ def test_spreads_over_both_nodes_exact_frames_error_line_no_temps(cluster, work)
     assert not [line for line in run.stderr.splitlines() if RAY_LINE.match(line)], run.stderr
 
 
+def test_a_relative_model_path_is_the_drivers(cluster, work) -> None:
+    """``--model`` relative to the driver's folder names the same file on every node (Ray's workers do
+    not run in the driver's folder)."""
+    out = work["root"] / "out-rel"
+    run = subprocess.run(batch_cmd(work["inputs"], out, Path(work["model"].name)), cwd=work["model"].parent,
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert run.returncode == 1 and "ok 6 · error 1 · skipped 0" in run.stderr, run.stderr
+
+
 #: a line of Ray's own: native ("[2026-12-05 00:27:53,009 W 6827 6827] network_util.cc: ..."), Python logging
 #: ("2026-12-05 00:27:53,009 INFO worker.py: ...") or a worker's output passed on ("(raylet) ...", "(RayWorker pid=7) ...")
 RAY_LINE = re.compile(r"^(\[\d{4}-\d\d-\d\d |\d{4}-\d\d-\d\d |\((raylet|\w+ pid=\d+))")

@@ -102,6 +102,8 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
         BatchInterrupted: Ctrl-C/SIGTERM; finished outputs stay, unfinished ones are removed.
     """
     bopts, sopts = _options(options, segment, kw)
+    if sopts.model and not os.path.isabs(sopts.model):  # (Ray's workers do not run in this folder)
+        sopts = replace(sopts, model=os.path.abspath(sopts.model))
     suffix = _suffix(bopts.suffix)
     _check_encoder(sopts, suffix)
     out = Path(out_dir)

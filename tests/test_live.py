@@ -912,6 +912,29 @@ def test_a_udp_stream_that_pauses_is_received_again_when_it_comes_back(rule_onnx
 
 
 @pytest.mark.timeout(60)
+def test_a_udp_receiver_started_before_its_sender_waits_for_it(rule_onnx, tmp_path, monkeypatch):
+    """The receiver is often started first: a udp:// port waits for its first sender (was: 'no data for 5 s:
+    timed out; not retried' when the sender came later than that)."""
+    monkeypatch.setattr(capture, "TIMEOUT", 1.0)  # (5 s in use)
+    port = free_port()
+    camera = UdpCamera(port, before=60, pause=0, seconds=20)
+    out = tmp_path / "r.mp4"
+    result = {}
+    runner = threading.Thread(target=lambda: result.update(r=CliRunner().invoke(segment_video_cmd, [
+        f"udp://127.0.0.1:{port}", "--model", str(rule_onnx), "-o", str(out), "--max-frames", "20",
+        "--device", "cpu"])))  # fmt: skip
+    runner.start()
+    time.sleep(2.5)  # (more than the timeout: the sender starts late)
+    camera.start()
+    runner.join(40)
+    camera.halt.set()
+    r = result["r"]
+    assert r.exit_code == 0, r.output
+    assert f"waiting for a stream to arrive at udp://127.0.0.1:{port} (Ctrl-C to stop)" in r.output
+    assert len(read_video(out)["frames"]) == 20
+
+
+@pytest.mark.timeout(60)
 @pytest.mark.parametrize("sig,code", [("SIGINT", 130), ("SIGTERM", 143)])
 def test_a_live_run_ended_by_a_signal_still_writes_its_stats(rule_onnx, tmp_path, sig, code):
     """A camera has no end: Ctrl-C (or a service manager's SIGTERM) is how a live run ends, and its --stats

@@ -183,7 +183,7 @@ def redacted(url: str) -> str:
 
 
 def open_container(target: str, *, what: str = "file", format: str | None = None, options: dict | None = None,
-                   timeout: tuple[float, float] | None = None, hwaccel: str | None = None):  # fmt: skip
+                   timeout: tuple[float | None, float] | None = None, hwaccel: str | None = None):  # fmt: skip
     """``av.open`` for reading, with a one-line :class:`SourceError` for everything that can go wrong.
 
     ``what`` names the input in messages (``file``, ``camera``, ``stream``); a local file is checked

@@ -50,6 +50,17 @@ STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "rtmps://", "http://", "http
 TIMEOUT = 5.0  # seconds a camera or stream may take to open, and may send nothing while it is read
 
 
+def listens(spec: str) -> bool:
+    """Whether ``spec`` is a port this machine receives a stream on (``udp://``, ``srt://...?mode=listener``),
+    which waits for its sender rather than reaching out to one.
+
+    >>> listens("udp://0.0.0.0:5000"), listens("srt://:9000?mode=listener"), listens("rtsp://cam/1")
+    (True, True, False)
+    """
+    low = spec.lower()
+    return low.startswith("udp://") or low.startswith("srt://") and "mode=listener" in low
+
+
 def is_live_input(spec: str) -> bool:
     """A webcam index (``0``), a device path (``/dev/video0``) or a stream URL."""
     return spec.isdigit() or spec.startswith("/dev/video") or spec.lower().startswith(STREAM_SCHEMES)
@@ -70,9 +81,13 @@ def open_url(spec: str, hwaccel: str | None = None) -> tuple[av.container.InputC
 def first_open(spec: str, hwaccel: str | None = None, camera: dict[str, str] | None = None):
     """:func:`open_capture` in a thread of its own (PyAV swallows Ctrl-C while a stream connects), for the
     first connection: a stream that cannot be opened is not retried (``--retries`` reconnects one that
-    drops after it has played), and its :class:`SourceError` says so."""
+    drops after it has played), and its :class:`SourceError` says so. A port that :func:`listens` waits
+    for its sender as long as it takes (the receiver is often started first), with one line that says so."""
+    wait = listens(spec)
+    if wait:
+        log.info("waiting for a stream to arrive at %s (Ctrl-C to stop)", redacted(spec))
     try:
-        return call_interruptibly(lambda: open_capture(spec, hwaccel, camera), "open", lambda c: c.close())
+        return call_interruptibly(lambda: open_capture(spec, hwaccel, camera, wait=wait), "open", lambda c: c.close())
     except SourceError as exc:
         if capture_args(spec)[3] != "stream":
             raise
@@ -101,10 +116,12 @@ def camera_options(size: tuple[int, int] | None = None, fps: float | None = None
     return {k: v for k, v in asked.items() if v}
 
 
-def open_capture(spec: str, hwaccel: str | None = None, camera: dict[str, str] | None = None):
-    """Open a camera, stream or file with PyAV; open and read both time out after :data:`TIMEOUT` s."""
+def open_capture(spec: str, hwaccel: str | None = None, camera: dict[str, str] | None = None, *, wait: bool = False):
+    """Open a camera, stream or file with PyAV; open and read both time out after :data:`TIMEOUT` s
+    (``wait``: the open does not: a port waiting for its first sender)."""
     url, fmt, opts, kind = capture_args(spec, camera)
-    return open_container(url, what=kind, format=fmt, options=opts, timeout=(TIMEOUT, TIMEOUT), hwaccel=hwaccel)
+    return open_container(url, what=kind, format=fmt, options=opts, timeout=(None if wait else TIMEOUT, TIMEOUT),
+                          hwaccel=hwaccel)  # fmt: skip
 
 
 def read_failure(exc: BaseException) -> str:

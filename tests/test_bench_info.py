@@ -4,6 +4,7 @@ from click.testing import CliRunner
 from conftest import split_frames, write_video
 
 from roadseg.cli import main
+from roadseg.tools.bench import format_table
 
 
 def test_info_reports_versions_providers_cpu_and_model():
@@ -30,7 +31,13 @@ def test_bench_prints_the_side_by_side_table_and_writes_json_and_chart(rule_onnx
     assert whats.count("onnxruntime model-only") == 6  # 2 batches x (working, native) + 2 batches of the baseline
     base = [row for row in data["rows"] if row["precision"] == "baseline"]
     assert [row["batch"] for row in base] == [1, 2] and data["ratios"]["model_over_baseline"] > 0
-    assert "default / baseline" in r.output
+    assert "default / baseline" in r.output and "timed in turn" in r.output
+    turns = data["interleaved"]  # the ratio from rounds that time the two in turn (was: rows timed minutes apart)
+    assert len(turns["default"]["runs"]) == len(turns["baseline"]["runs"]) == 1
+    assert data["ratios"]["model_over_baseline"] == turns["ratio"] > 0 and turns["size"] == "{}x{}".format(*data["working_size"])
+    assert all(row["spread"] >= 1.0 for row in data["rows"]) and "machine was busy" not in r.output
+    data["rows"][0]["spread"] = 2.5  # (a row whose runs were that far apart is named)
+    assert "warning: the runs of 1 row(s) differ by up to 2.50x" in format_table(data)
     assert {"naive loop (1 thread)", "segment-video pipeline"} <= set(whats)
     assert all(row["fps"] > 0 for row in data["rows"])
     assert data["ratios"]["pipeline_over_model"] > 0 and (out / "bench.png").stat().st_size > 1000

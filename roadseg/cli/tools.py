@@ -27,7 +27,7 @@ def info_cmd(as_json) -> None:
 @click.option("--batch", "batches", multiple=True, type=click.IntRange(min=1), default=(1, 4), show_default=True, help="Batch sizes for model-only runs.")
 @click.option("--model", type=click.Path(exists=True, dir_okay=False), help="Benchmark this model instead of the shipped ones.")
 @click.option("--baseline", type=click.Path(exists=True, dir_okay=False),
-              help="Also time this model (e.g. a previous release's INT8 file) model-only beside the default, with the ratio.")
+              help="Also time this model (e.g. a previous release's INT8 file) model-only beside the default; the ratio comes from the two timed in turn, round by round.")
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), help="Checkpoint for the PyTorch eager row (default: random weights; speed is the same).")
 @click.option("--no-native", is_flag=True, help="Skip model-only runs at the video's native size.")
 @click.option("--no-torch", is_flag=True, help="Skip the PyTorch eager row.")

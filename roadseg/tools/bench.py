@@ -1,7 +1,9 @@
 """``roadseg bench``: model-only, PyTorch eager, a naive loop and the threaded pipeline, on the same frames.
 
 Every figure is a median over ``repeats`` timed runs after a warm-up, and the ratios compare runs
-made in the same process, so they survive a noisy machine.
+made in the same process, so they survive a noisy machine; the default model and a ``baseline`` are
+also timed in turn, round by round (:func:`interleaved`), for the one ratio a release is judged by.
+Rows whose runs differ by more than :data:`SPREAD` (fastest over slowest) are named: a busy machine.
 
 Example:
     >>> r = run_bench("sample_videos/road.mp4", frames=8, repeats=1, batches=(1,), torch_eager_=False)  # doctest: +SKIP
@@ -28,10 +30,12 @@ from roadseg.pipeline.sinks import VideoSink
 from roadseg.pipeline.sources import Frame, VideoSource, picture_stream
 from roadseg.tools.peak import floor, machine_peak
 
+SPREAD = 1.3  # runs of one row further apart than this (fastest / slowest): the machine was busy
+
 
 def median_fps(fn: Callable[[], int | tuple[int, float]], repeats: int, warmup: int = 1) -> dict:
     """Run ``fn`` ``warmup`` + ``repeats`` times; it returns the frames it processed (and, optionally,
-    the seconds that count, when its own set-up should not)."""
+    the seconds that count, when its own set-up should not). ``spread``: the fastest run over the slowest."""
     for _ in range(warmup):
         fn()
     rates, seconds = [], []
@@ -42,7 +46,7 @@ def median_fps(fn: Callable[[], int | tuple[int, float]], repeats: int, warmup: 
         rates.append(n / dt)
         seconds.append(dt / n)
     return {"fps": round(statistics.median(rates), 2), "ms_per_frame": round(1000 * statistics.median(seconds), 2),
-            "runs": [round(r, 2) for r in rates]}  # fmt: skip
+            "runs": [round(r, 2) for r in rates], "spread": round(max(rates) / min(rates), 3)}  # fmt: skip
 
 
 def read_frames(video: str | Path, count: int) -> tuple[list[np.ndarray], dict]:
@@ -65,6 +69,30 @@ def model_only(path: Path, frames: list[np.ndarray], size: tuple[int, int], batc
         return n
 
     return {**median_fps(once, repeats), "provider": seg.model.providers[0]}
+
+
+def interleaved(paths: dict[str, Path], frames: list[np.ndarray], size: tuple[int, int], repeats: int) -> dict:
+    """``session.run`` alone (CPU, batch 1, at ``size``) for each model in turn, round after round, after a
+    warm-up of each: a machine whose speed drifts (2x from day to day here, and within a run) slows both
+    alike. Per model the median frames/s; ``ratio``: the median over the rounds of the first model's
+    frames/s over the second's."""
+    segs = {name: Segmenter(path, size=size, providers="cpu") for name, path in paths.items()}
+    small = np.stack([next(iter(segs.values())).resize(f) for f in frames])
+
+    def once(seg: Segmenter) -> float:
+        t0 = time.perf_counter()
+        for i in range(len(small)):
+            seg.model.predict(small[i : i + 1])
+        return len(small) / (time.perf_counter() - t0)
+
+    for seg in segs.values():
+        once(seg)
+    rounds = [{name: once(seg) for name, seg in segs.items()} for _ in range(repeats)]
+    first, second = list(segs)[:2]
+    result = {name: {"fps": round(statistics.median(r[name] for r in rounds), 2),
+                     "runs": [round(r[name], 2) for r in rounds]} for name in segs}  # fmt: skip
+    return {**result, "ratio": round(statistics.median(r[first] / r[second] for r in rounds), 3),
+            "size": f"{size[0]}x{size[1]}"}  # fmt: skip
 
 
 def torch_eager(frames: list[np.ndarray], size: tuple[int, int], repeats: int, checkpoint: str | None,
@@ -115,7 +143,7 @@ def naive_loop(video: str | Path, model: Path, count: int, repeats: int, preset:
             sink.close()
         return n
 
-    return median_fps(once, repeats, warmup=0)
+    return median_fps(once, repeats)
 
 
 def pipeline(video: str | Path, model: Path, count: int, fps: float, repeats: int, preset: str,
@@ -132,7 +160,7 @@ def pipeline(video: str | Path, model: Path, count: int, fps: float, repeats: in
         stages.append(r.stages)
         return r.frames, r.seconds  # first frame in to last frame out; not the session set-up
 
-    result = median_fps(once, repeats, warmup=0)
+    result = median_fps(once, repeats)
     result["stages_ms"] = {k: v["ms_per_item"] for k, v in stages[-1].items() if v["count"]}
     return result
 
@@ -150,7 +178,8 @@ def run_bench(video: str | Path, *, frames: int = 48, repeats: int = 3, batches=
     """All measurements, side by side, in one process.
 
     ``baseline``: another contract model (e.g. the previous release's INT8 file) measured model-only at
-    the working size right after the default, with the ratio ``model_over_baseline``.
+    the working size as the default is (its rows), and against the default in turn, round by round
+    (:func:`interleaved`), which gives the ratio ``model_over_baseline``.
     """
     from roadseg.tools.info import collect
 
@@ -166,9 +195,12 @@ def run_bench(video: str | Path, *, frames: int = 48, repeats: int = 3, batches=
     working = working_size(vinfo["height"], vinfo["width"], OnnxSegmenter(default_model, providers="cpu").input_size)
     sizes = [working] + ([(vinfo["height"], vinfo["width"])] if native else [])
     rows = _model_only_rows(models, imgs, sizes, batches, repeats, log)
+    turns = None
     if baseline is not None:
         base_rows = _model_only_rows({"baseline": Path(baseline)}, imgs, [working], batches, repeats, log, ["cpu"])
         rows += [{**r, "model": str(baseline)} for r in base_rows]
+        log("model-only default and baseline in turn")
+        turns = interleaved({"default": default_model, "baseline": Path(baseline)}, imgs, working, repeats)
     if torch_eager_:
         try:
             log("pytorch eager")
@@ -186,12 +218,15 @@ def run_bench(video: str | Path, *, frames: int = 48, repeats: int = 3, batches=
     rows.append({"what": "segment-video pipeline", "precision": _precision(models, default_model), "device": "cpu",
                  "size": f"{working[0]}x{working[1]}", "batch": 1, **pipe})  # fmt: skip
     ratios = _ratios(rows, pipe, naive, _precision(models, default_model), f"{working[0]}x{working[1]}")
+    if turns is not None:
+        ratios["model_over_baseline"] = turns["ratio"]
     if baseline is not None:
         models = {**models, "baseline": Path(baseline)}
     log("machine peak (onnxruntime matmul)")
     fl = floor(rows, models, machine_peak(), f"{working[0]}x{working[1]}")
     return {"video": str(video), "video_info": vinfo, "frames": len(imgs), "repeats": repeats,
-            "working_size": list(working), "rows": rows, "ratios": ratios, "floor": fl, "machine": collect()}  # fmt: skip
+            "working_size": list(working), "rows": rows, "ratios": ratios, "floor": fl, "machine": collect(),
+            **({"interleaved": turns} if turns is not None else {})}  # fmt: skip
 
 
 def _model_only_rows(models: dict[str, Path], imgs, sizes, batches, repeats: int, log: Callable[[str], None],
@@ -211,15 +246,11 @@ def _model_only_rows(models: dict[str, Path], imgs, sizes, batches, repeats: int
 
 
 def _ratios(rows: list[dict], pipe: dict, naive: dict, precision: str, size: str) -> dict:
-    """Pipeline over model-only and over the naive loop, and the default model over the baseline (batch 1,
-    CPU, working size)."""
+    """Pipeline over model-only and over the naive loop (batch 1, CPU, working size)."""
     bound = next(r for r in rows if r["what"] == "onnxruntime model-only" and r["batch"] == 1
                  and r["device"] == "cpu" and r["size"] == size and r["precision"] == precision)  # fmt: skip
     ratios = {"pipeline_over_model": round(pipe["fps"] / bound["fps"], 3),
               "pipeline_over_naive": round(pipe["fps"] / naive["fps"], 3)}  # fmt: skip
-    base = next((r for r in rows if r["precision"] == "baseline" and r["batch"] == 1), None)
-    if base is not None:
-        ratios["model_over_baseline"] = round(bound["fps"] / base["fps"], 3)
     return ratios
 
 
@@ -248,7 +279,14 @@ def format_table(result: dict) -> str:
     ra = result["ratios"]
     lines.append(f"pipeline / model-only {ra['pipeline_over_model']:.2f}x   pipeline / naive loop {ra['pipeline_over_naive']:.2f}x")
     if "model_over_baseline" in ra:
-        lines.append(f"model-only default / baseline {ra['model_over_baseline']:.2f}x (batch 1, working size)")
+        lines.append(f"model-only default / baseline {ra['model_over_baseline']:.2f}x (batch 1, working size, "
+                     f"timed in turn, median of {result['repeats']} rounds)")  # fmt: skip
+    busy = [r for r in result["rows"] if r.get("spread", 1.0) > SPREAD]
+    if busy:
+        worst = max(busy, key=lambda r: r["spread"])
+        lines.append(f"warning: the runs of {len(busy)} row(s) differ by up to {worst['spread']:.2f}x ({worst['what']} "
+                     f"{worst['precision']} {worst['size']} b{worst['batch']}): the machine was busy; rerun with more "
+                     "--repeats before trusting the ratios")  # fmt: skip
     return "\n".join(lines)
 
 

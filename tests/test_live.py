@@ -448,7 +448,7 @@ def test_webcam_show_with_a_stand_in_capture(clip, rule_onnx, monkeypatch):
     assert capture_args("0") == ("/dev/video0", "v4l2", {}, "camera")
     assert capture_args("/dev/video2")[:2] == ("/dev/video2", "v4l2")
     opened = []
-    monkeypatch.setattr(capture, "open_capture", lambda spec, *a: opened.append(spec) or av.open(str(clip)))
+    monkeypatch.setattr(capture, "open_capture", lambda spec, *a, **kw: opened.append(spec) or av.open(str(clip)))
     window = FakeWindow(quit_after=5)
     window.install(monkeypatch)
     r = CliRunner().invoke(segment_video_cmd, ["0", "--show", "--model", str(rule_onnx), "--device", "cpu"])
@@ -485,7 +485,7 @@ def test_a_camera_is_asked_for_the_size_rate_and_format_given_and_says_where_it_
 def test_a_webcams_microphone_is_recorded_in_step_with_its_picture(clip, rule_onnx, monkeypatch, tmp_path):
     """The stand-in camera is the 2 s clip played in real time; the sound device is FFmpeg's test tone,
     delivered in real time (lavfi's arealtime), as a microphone's is."""
-    monkeypatch.setattr(capture, "open_capture", lambda spec, *a: av.open(str(clip)))
+    monkeypatch.setattr(capture, "open_capture", lambda spec, *a, **kw: av.open(str(clip)))
     out = tmp_path / "cam.mp4"
     stats = run_live("0", model=str(rule_onnx), output=str(out), device="cpu", pace=True,
                      camera_audio="lavfi:sine=frequency=440:sample_rate=48000,arealtime")  # fmt: skip
@@ -523,7 +523,7 @@ def test_unplugged_camera_ends_the_run_cleanly(clip, rule_onnx, monkeypatch, tmp
         time.sleep(0.2)
         return predict(self, frames)
 
-    monkeypatch.setattr(capture, "open_capture", lambda spec, *a: Unplugging())
+    monkeypatch.setattr(capture, "open_capture", lambda spec, *a, **kw: Unplugging())
     monkeypatch.setattr(OnnxSegmenter, "predict", slow_predict)
     out = tmp_path / "rec.mp4"
     r = CliRunner().invoke(segment_video_cmd, ["/dev/video0", "-o", str(out), "--model", str(rule_onnx), "--device", "cpu"])
@@ -538,7 +538,7 @@ def test_a_camera_whose_decoder_refuses_every_picture_is_not_called_unplugged(ru
     a = write_video(tmp_path / "a.ts", split_frames(50, h=96, w=128))
     b = write_video(tmp_path / "b.ts", split_frames(250, h=96, w=128), codec="mpeg4", offset=2.0)
     (tmp_path / "joined.ts").write_bytes(a.read_bytes() + b.read_bytes())  # (its codec changes after 50 frames)
-    monkeypatch.setattr(capture, "open_capture", lambda spec, *a: av.open(str(tmp_path / "joined.ts")))
+    monkeypatch.setattr(capture, "open_capture", lambda spec, *a, **kw: av.open(str(tmp_path / "joined.ts")))
     out = tmp_path / "rec.mp4"
     r = CliRunner().invoke(segment_video_cmd, ["/dev/video0", "-o", str(out), "--model", str(rule_onnx), "--device", "cpu"])
     assert r.exit_code == 1 and "camera /dev/video0 stopped delivering frames (its decoder (h264) refused every video " \
@@ -590,6 +590,29 @@ def test_a_live_recording_cut_short_ends_its_sound_with_its_last_picture(rule_on
     packets, a_start, a_end = spans(out)["audio"]
     assert 20 <= frames == stats["frames"] <= 25 and stats["audio_dropped"] == 0
     assert a_start <= 0.05 and v_end - 0.05 <= a_end <= v_end + 0.05, (a_start, a_end, v_end)
+
+
+@pytest.mark.timeout(60)
+def test_a_live_recording_stopped_by_ctrl_c_ends_its_sound_with_its_last_picture(rule_onnx, tmp_path):
+    # was: the sound read ahead of the pictures in flight was recorded past the last one (about 0.3 s)
+    import signal
+
+    src = write_video(tmp_path / "a.mp4", split_frames(250, h=96, w=128), audio_seconds=10.0)
+    port, out = free_port(), tmp_path / "rec.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "roadseg", "segment", str(src), "--live", "-o", str(out),
+                             "--serve", f"127.0.0.1:{port}", "--model", str(rule_onnx), "--device", "cpu", "-q"],
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        wait_for(lambda: json.loads(_quiet_get(f"http://127.0.0.1:{port}/stats.json") or b"{}").get("frames", 0) > 25,
+                 timeout=30)  # fmt: skip
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and "recording finalised" in err, err
+    frames, _, v_end = spans(out)["video"]
+    _, a_start, a_end = spans(out)["audio"]
+    assert frames > 25 and a_start <= 0.05 and v_end - 0.05 <= a_end <= v_end + 0.05, (a_start, a_end, v_end)
 
 
 def test_live_needs_an_output(clip, rule_onnx):
@@ -1039,7 +1062,7 @@ def test_an_rtsp_camera_that_restarts_is_not_taken_for_a_file_played_again(clip,
         def __getattr__(self, name):
             return getattr(self.inner, name)
 
-    monkeypatch.setattr(capture, "open_capture", lambda spec, *a: Live())
+    monkeypatch.setattr(capture, "open_capture", lambda spec, *a, **kw: Live())
     out = tmp_path / "r.mp4"
     r = CliRunner().invoke(segment_video_cmd, ["rtsp://127.0.0.1:8554/cam", "-o", str(out), "--max-frames", "120",
                                                "--retries", "1", "--retry-delay", "0.01", "--model", str(rule_onnx),

@@ -308,7 +308,7 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
     writer = Writer(overlay, sinks, times, stats, progress, stop=stop, dropped=queue, max_frames=opts.max_frames,
                     seconds=opts.duration if source.live else None,
                     frame_step=None if source.live or not source.info.fps else float(1 / source.info.fps),
-                    hud=source.live and not opts.no_hud,
+                    hud=source.live and not opts.no_hud, live=source.live,
                     shares=len(seg.classes) if opts.stats and not source.live else None)  # fmt: skip
     names = ("capture", "infer", "output") if source.live else ("decode", "infer", "encode")  # (output: a window,
     # a browser view or a recording)
@@ -343,23 +343,24 @@ class Writer:
 
     Audio packets go to the sinks that have ``mux``. A window's q/Esc, ``max_frames`` or a live run's
     ``seconds`` (by the frames' capture clock, from the first one) sets ``stop``,
-    which ends the whole run normally. With ``max_frames`` or ``seconds``, packets timed after the
-    pictures written so far wait for them (at most :data:`HELD_PACKETS`), so that the output's sound ends
-    with its last picture (``frame_step``: a file's nominal frame duration, for its first): a file keeps
-    its sound up to a second or more ahead of its pictures, and a live stream's sound comes before the
-    pictures inference holds.
+    which ends the whole run normally. With ``max_frames`` or ``seconds``, and in any ``live`` run (whose
+    usual end is Ctrl-C), packets timed after the pictures written so far wait for them (at most
+    :data:`HELD_PACKETS`), so that the output's sound ends with its last picture (``frame_step``: a file's
+    nominal frame duration, for its first): a file keeps its sound up to a second or more ahead of its
+    pictures, and a live stream's sound comes before the pictures inference holds.
     """
 
     def __init__(self, overlay: Overlay, sinks: list[Sink], times: StageTimes, stats: FrameStats, progress: Progress,
                  *, stop: threading.Event, dropped: LatestQueue | None, max_frames: int | None,
-                 seconds: float | None = None, hud: bool,
+                 seconds: float | None = None, hud: bool, live: bool = False,
                  shares: int | None, frame_step: float | None = None) -> None:  # fmt: skip
         self.overlay, self.sinks, self.times, self.stats, self.progress = overlay, sinks, times, stats, progress
         self.muxers = [s for s in sinks if hasattr(s, "mux")]
         self.stop, self.queue, self.max_frames, self.hud, self.shares = stop, dropped, max_frames, hud, shares
         self.seconds, self._t0 = seconds, None
         self.per_frame: list[dict] | None = [] if shares else None
-        self.held: deque | None = deque() if max_frames or seconds is not None else None  # packets ahead of the pictures
+        self.held: deque | None = deque() if max_frames or seconds is not None or live else None  # packets ahead of
+        # the pictures
         self._step, self._shown = frame_step or 0.0, None  # (where the pictures written so far end: seconds, on the
         # input's clock; a live one's on the capture clock, as its packets are)
         self._last: float | None = None  # the last picture's time

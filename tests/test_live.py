@@ -111,6 +111,8 @@ def test_a_recording_keeps_the_sound_whole_while_frames_are_dropped(rule_onnx, t
 class Multipart(SimpleHTTPRequestHandler):
     """An IP camera's MJPEG over HTTP: 20 JPEGs at 10 frames/s (the format has no timestamps)."""
 
+    interval = 0.1
+
     def do_GET(self) -> None:
         jpeg = cv2.imencode(".jpg", np.zeros((96, 128, 3), np.uint8))[1].tobytes()
         self.send_response(200)
@@ -121,7 +123,7 @@ class Multipart(SimpleHTTPRequestHandler):
                 self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%b\r\n"
                                  % (len(jpeg), jpeg))  # fmt: skip
                 self.wfile.flush()
-                time.sleep(0.1)
+                time.sleep(self.interval)
 
     def log_message(self, *a) -> None:
         return None
@@ -1089,17 +1091,7 @@ def test_the_live_figures_are_drawn_on_the_views_not_into_the_recording(clip, ru
 class QuickMultipart(Multipart):
     """An IP camera's MJPEG over HTTP at 25 frames/s that drops its connection after 20 frames each time."""
 
-    def do_GET(self) -> None:  # noqa: N802
-        jpeg = cv2.imencode(".jpg", np.zeros((96, 128, 3), np.uint8))[1].tobytes()
-        self.send_response(200)
-        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-        self.end_headers()
-        with contextlib.suppress(OSError):
-            for _ in range(20):
-                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%b\r\n"
-                                 % (len(jpeg), jpeg))  # fmt: skip
-                self.wfile.flush()
-                time.sleep(0.04)
+    interval = 0.04
 
 
 @pytest.mark.timeout(60)

@@ -500,7 +500,7 @@ def test_a_webcams_microphone_is_recorded_in_step_with_its_picture(clip, rule_on
         assert c.streams.audio[0].codec_context.name == "aac"  # (PCM re-encoded for mp4)
     for given, says in (("alsa:no-such-device", "cannot open audio input alsa:no-such-device: "),
                         ("default", "--camera-audio wants FORMAT:DEVICE (alsa:default, alsa:hw:1,0), not 'default'")):
-        r = CliRunner().invoke(segment_video_cmd, ["0", "--show", "--camera-audio", given])
+        r = CliRunner().invoke(segment_video_cmd, ["0", "-o", str(tmp_path / "x.mp4"), "--camera-audio", given])
         assert r.exit_code == 1 and r.output.startswith("Error: " + says) and r.output.count("\n") == 1, r.output
 
 
@@ -957,6 +957,21 @@ def test_a_udp_receiver_started_before_its_sender_waits_for_it(rule_onnx, tmp_pa
     assert r.exit_code == 0, r.output
     assert f"waiting for a stream to arrive at udp://127.0.0.1:{port} (Ctrl-C to stop)" in r.output
     assert len(read_video(out)["frames"]) == 20
+
+
+@pytest.mark.timeout(30)
+def test_a_taken_serve_port_is_told_before_the_stream_is_waited_for(rule_onnx):
+    """The browser view's port is bound before the source opens: a taken one was told only once a camera
+    or stream answered, and a udp:// port that waits for its sender never got that far (a run that hung)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = subprocess.run([sys.executable, "-m", "roadseg", "segment", f"udp://127.0.0.1:{free_port()}",
+                            "--serve", f"127.0.0.1:{port}", "--model", str(rule_onnx), "--device", "cpu"],
+                           capture_output=True, text=True, timeout=20)  # fmt: skip
+    assert r.returncode == 1 and r.stderr.strip().splitlines()[-1].startswith(f"Error: cannot serve on 127.0.0.1:{port}"), r.stderr
+    assert "waiting for a stream" not in r.stderr
 
 
 @pytest.mark.timeout(60)

@@ -105,11 +105,12 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None) -> RunRe
     try:
         with ExitStack() as stack:
             seg = _segmenter(options, segmenter)
+            stats = FrameStats()
+            views = _open_views(options, seg, stats, stack)  # (before the source: a udp:// port waits for its sender)
             source = stack.enter_context(_open_source(options, live, stop))
             seg = seg.fitted(source.info.height, source.info.width, source.info.sample_aspect)
             seg.check_memory(1 if live else options.batch)
-            stats = FrameStats()
-            sinks, primary = _open_sinks(options, source, seg, stats, stack)
+            sinks, primary = _open_sinks(options, source, views, stack)
             result = _stream(options, source, seg, sinks, primary, stats, stop)
     except KeyboardInterrupt as exc:  # (before the stages ran: while a stream connects)
         raise _interrupted(exc, primary) from None
@@ -246,20 +247,29 @@ def _timecode(info: VideoInfo, start: float) -> str | None:
     return shift_timecode(tc, start, info.fps) if tc and info.fps else None
 
 
-def _open_sinks(opts: SegmentOptions, source: Source, seg: Segmenter, stats: FrameStats,
+def _open_views(opts: SegmentOptions, seg: Segmenter, stats: FrameStats, stack: ExitStack) -> list[Sink]:
+    """The window and the browser view the options ask for, entered on ``stack``: opened before the source,
+    so that a taken port or a missing display is told at once, not once a camera or stream has answered."""
+    views: list[Sink] = []
+    if opts.show:
+        views.append(stack.enter_context(WindowSink()))
+    if opts.serve:
+        figures = lambda: {**stats.summary(), "fps": round(stats.fps, 2)}  # noqa: E731
+        views.append(stack.enter_context(ServeSink(*opts.serve, seg.classes, seg.palette, figures)))
+    return views
+
+
+def _open_sinks(opts: SegmentOptions, source: Source, views: list[Sink],
                 stack: ExitStack) -> tuple[list[Sink], VideoSink | ImageSink | None]:  # fmt: skip
-    """Every sink the options ask for, entered on ``stack``; the one writing ``output`` (opened last) is returned too."""
+    """Every other sink the options ask for, entered on ``stack``, after the ``views``; the one writing
+    ``output`` (opened last) is returned too."""
     sinks: list[Sink] = []
     names = source.names if isinstance(source, ImageSource) else None
     paths = source.paths if isinstance(source, ImageSource) else []
     masks = stack.enter_context(MaskSink(opts.masks_dir, names, overwrite=opts.overwrite)) if opts.masks_dir else None
     if masks is not None:
         sinks.append(masks)
-    if opts.show:
-        sinks.append(stack.enter_context(WindowSink()))
-    if opts.serve:
-        figures = lambda: {**stats.summary(), "fps": round(stats.fps, 2)}  # noqa: E731
-        sinks.append(stack.enter_context(ServeSink(*opts.serve, seg.classes, seg.palette, figures)))
+    sinks += views
     if not opts.output:
         return sinks, None
     if names is not None:

@@ -119,8 +119,9 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
            sopts: SegmentOptions) -> Summary:  # fmt: skip
     """:func:`batch` in ``out``, which it holds: find the videos, skip what is done, run the rest."""
     specs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    unsearched: list[str] = []
     try:
-        videos = find_videos(specs, exclude=out)
+        videos = find_videos(specs, exclude=out, unsearched=unsearched)
     except SourceError as exc:  # (an @list that cannot be read)
         raise BatchError(str(exc)) from None
     logged = read_results(out / RESULTS)
@@ -135,7 +136,7 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
                  for v, t in plan_outputs(videos, out, suffix).items()]  # fmt: skip
     model, settings = _model_key(sopts, bopts), settings_key(sopts, masks=bopts.masks, stats=bopts.stats)
     previous = {} if bopts.force else latest_outcomes(logged)
-    summary = Summary(results=str(out / RESULTS))
+    summary = Summary(results=str(out / RESULTS), unsearched=len(unsearched))
     t0 = time.perf_counter()
     keys = {task.input: input_key(task.input, task.parts) for task in tasks}  # before any work: what the output is of
     targets = {task.output for task in tasks}

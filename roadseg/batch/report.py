@@ -31,6 +31,7 @@ class Summary:
     error: int = 0
     skipped: int = 0
     interrupted: int = 0
+    unsearched: int = 0  # folders that could not be listed: their videos were not found, so not done
     frames: int = 0
     wall: float = 0.0
     results: str = ""
@@ -38,7 +39,8 @@ class Summary:
 
     @property
     def failed(self) -> bool:
-        return self.error > 0
+        """A video failed, or a folder could not be searched (a cron job must see the work not done)."""
+        return self.error > 0 or self.unsearched > 0
 
     def add(self, line: dict) -> None:
         status = line["status"]
@@ -58,6 +60,8 @@ class Summary:
         head = f"ok {self.ok} · error {self.error} · skipped {self.skipped}"
         if self.interrupted:
             head += f" · interrupted {self.interrupted}"
+        if self.unsearched:
+            head += f" · folders not searched {self.unsearched}"
         rows = [f"{head} · {self.frames} frames in {self.wall:.1f} s ({rate:.1f} frames/s)"]
         if self.nodes:
             width = max(4, *(len(n) for n in self.nodes))

@@ -83,37 +83,40 @@ class Video:
     rel: PurePath
 
 
-def find_videos(specs: Sequence[str | os.PathLike], *, exclude: Path | None = None) -> list[Video]:
+def find_videos(specs: Sequence[str | os.PathLike], *, exclude: Path | None = None,
+                unsearched: list[str] | None = None) -> list[Video]:  # fmt: skip
     """Expand INPUTs into videos, in a stable order, each input once.
 
     Args:
         specs: files, folders, globs or ``@list.txt`` files.
         exclude: a folder never searched (the output folder, when it lies inside an input folder or
             glob base; an input inside it, ``batch data/raw -o data``, is searched whole).
+        unsearched: where to note the folders that could not be listed (each also said in one line).
 
     Raises:
         SourceError: a list file cannot be read.
     """
     seen: dict[Path, Video] = {}
     skip = exclude.resolve() if exclude else None
-    for video in _expand(specs, base=None, exclude=skip):
+    for video in _expand(specs, base=None, exclude=skip, unsearched=[] if unsearched is None else unsearched):
         seen.setdefault(video.path, video)
     return list(seen.values())
 
 
-def _expand(specs: Sequence[str | os.PathLike], *, base: Path | None, exclude: Path | None) -> Iterator[Video]:
+def _expand(specs: Sequence[str | os.PathLike], *, base: Path | None, exclude: Path | None,
+            unsearched: list[str]) -> Iterator[Video]:  # fmt: skip
     for spec in specs:
         text = str(spec)
         if text.startswith("@"):
-            yield from _from_list(Path(text[1:]).expanduser(), exclude)
+            yield from _from_list(Path(text[1:]).expanduser(), exclude, unsearched)
             continue
         path = Path(text).expanduser()
         if base is not None and not path.is_absolute():
             path = base / path
         if any(c in text for c in _GLOB_CHARS) and not path.exists():
-            yield from _from_glob(str(path), exclude)
+            yield from _from_glob(str(path), exclude, unsearched)
         elif path.is_dir():
-            yield from _walk(path.resolve(), PurePath(), exclude)
+            yield from _walk(path.resolve(), PurePath(), exclude, unsearched)
         else:  # a file, or a missing path that becomes an `error` line naming it
             yield Video(path.resolve(), _rel_of_file(Path(text), base))
 
@@ -125,17 +128,17 @@ def _rel_of_file(given: Path, base: Path | None) -> PurePath:
     return PurePath(given.name)
 
 
-def _from_list(path: Path, exclude: Path | None) -> Iterator[Video]:
+def _from_list(path: Path, exclude: Path | None, unsearched: list[str]) -> Iterator[Video]:
     try:
         lines = path.read_text().splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise SourceError(f"cannot read the input list {path}: {getattr(exc, 'strerror', None) or exc}") from None
     entries = [line.strip() for line in lines]
     entries = [e for e in entries if e and not e.startswith("#")]
-    yield from _expand(entries, base=path.resolve().parent, exclude=exclude)
+    yield from _expand(entries, base=path.resolve().parent, exclude=exclude, unsearched=unsearched)
 
 
-def _from_glob(pattern: str, exclude: Path | None) -> Iterator[Video]:
+def _from_glob(pattern: str, exclude: Path | None, unsearched: list[str]) -> Iterator[Video]:
     parts = Path(pattern).parts
     fixed = next(i for i, part in enumerate(parts) if any(c in part for c in _GLOB_CHARS))
     root = Path(*parts[:fixed]) if fixed else Path(".")
@@ -152,17 +155,17 @@ def _from_glob(pattern: str, exclude: Path | None) -> Iterator[Video]:
         if _excluded(match, exclude):
             continue
         if match.is_dir():
-            yield from _walk(match.resolve(), rel, exclude)
+            yield from _walk(match.resolve(), rel, exclude, unsearched)
         elif match.suffix.lower() in VIDEO_SUFFIXES and not _special(match):
             yield Video(match.resolve(), rel)
 
 
-def _walk(folder: Path, prefix: PurePath, exclude: Path | None) -> Iterator[Video]:
+def _walk(folder: Path, prefix: PurePath, exclude: Path | None, unsearched: list[str]) -> Iterator[Video]:
     """Video files under ``folder`` (recursively, hidden entries and ``exclude`` left out), sorted by path
     (in a folder: :func:`recording_order`). A link to a folder elsewhere (another disk's) is searched
     under the link's name, each real folder once; one to a folder inside ``folder`` is searched there."""
     found, searched = [], {folder}
-    for root, dirs, files in os.walk(folder, followlinks=True, onerror=_unsearchable):
+    for root, dirs, files in os.walk(folder, followlinks=True, onerror=lambda exc: _unsearchable(exc, unsearched)):
         here = Path(root)
         dirs[:] = [d for d in dirs if not d.startswith(".") and _search(here / d, folder, exclude, searched)]
         found += [here / f for f in files
@@ -171,10 +174,11 @@ def _walk(folder: Path, prefix: PurePath, exclude: Path | None) -> Iterator[Vide
         yield Video(path, prefix / path.relative_to(folder))
 
 
-def _unsearchable(exc: OSError) -> None:
+def _unsearchable(exc: OSError, unsearched: list[str]) -> None:
     """A folder that cannot be listed (another user's, a stale network mount): one line, as its videos
-    are left out."""
+    are left out, and noted in ``unsearched``."""
     log.warning("cannot search %s: %s; its videos are left out", exc.filename, exc.strerror or exc)
+    unsearched.append(str(exc.filename))
 
 
 def _search(sub: Path, folder: Path, exclude: Path | None, searched: set[Path]) -> bool:

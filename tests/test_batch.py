@@ -201,18 +201,23 @@ def test_outputs_written_beside_their_inputs_are_not_inputs_of_the_rerun(rule_on
     assert roadseg.batch(drive, drive, model=str(rule_onnx), workers=1, quiet=True, force=True).ok == 2
 
 
-def test_a_folder_that_cannot_be_searched_is_said(monkeypatch, caplog, tmp_path: Path) -> None:
-    for rel in ("ok/a.mov", "locked/b.mov"):
-        (tmp_path / rel).parent.mkdir()
-        (tmp_path / rel).write_bytes(b"x")
+@pytest.fixture
+def locked(monkeypatch):
+    """Folders named ``locked`` cannot be listed (another user's, mode 700: root reads it anyway)."""
     scandir = os.scandir
 
-    def denied(path="."):  # (a folder of another user's, mode 700: root reads it anyway)
+    def denied(path="."):
         if str(path).endswith("locked"):
             raise PermissionError(13, "Permission denied", str(path))
         return scandir(path)
 
     monkeypatch.setattr(os, "scandir", denied)
+
+
+def test_a_folder_that_cannot_be_searched_is_said(locked, caplog, tmp_path: Path) -> None:
+    for rel in ("ok/a.mov", "locked/b.mov"):
+        (tmp_path / rel).parent.mkdir()
+        (tmp_path / rel).write_bytes(b"x")
     unsearched: list[str] = []
     with caplog.at_level("WARNING", logger="roadseg"):
         assert [v.rel.as_posix() for v in find_videos([tmp_path], unsearched=unsearched)] == ["ok/a.mov"]
@@ -220,7 +225,7 @@ def test_a_folder_that_cannot_be_searched_is_said(monkeypatch, caplog, tmp_path:
     assert unsearched == [str(tmp_path / "locked")]
 
 
-def test_a_batch_with_a_folder_it_could_not_search_has_not_done_its_work(monkeypatch, rule_onnx: Path,
+def test_a_batch_with_a_folder_it_could_not_search_has_not_done_its_work(locked, rule_onnx: Path,
                                                                          tmp_path: Path) -> None:  # fmt: skip
     """A cron job over an archive must see that a folder's videos were left out: the batch fails (exit 1)
     and its summary counts the folder (was: ok, exit 0, the folder's videos never found nor done)."""
@@ -228,14 +233,6 @@ def test_a_batch_with_a_folder_it_could_not_search_has_not_done_its_work(monkeyp
     for folder in ("ok", "locked"):
         (archive / folder).mkdir(parents=True)
     write_video(archive / "ok" / "a.mp4", split_frames(4, h=32, w=48))
-    scandir = os.scandir
-
-    def denied(path="."):  # (a folder of another user's, mode 700: root reads it anyway)
-        if str(path).endswith("locked"):
-            raise PermissionError(13, "Permission denied", str(path))
-        return scandir(path)
-
-    monkeypatch.setattr(os, "scandir", denied)
     summary = roadseg.batch(archive, tmp_path / "out", model=str(rule_onnx), workers=1, quiet=True)
     assert (summary.ok, summary.unsearched, summary.failed) == (1, 1, True)
     assert "ok 1 · error 0 · skipped 0 · folders not searched 1" in summary.table()

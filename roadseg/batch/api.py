@@ -33,7 +33,7 @@ from roadseg.batch.results import (
     settings_key,
     written_outputs,
 )
-from roadseg.batch.task import Task, model_key, move_outputs, remove_stale_temps, remove_stale_temps_of, remove_temps
+from roadseg.batch.task import Task, model_key, move_outputs, remove_stale_temps, remove_temps
 from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.inputs import DRIVE_GAP, find_videos
 from roadseg.pipeline.options import SegmentOptions
@@ -161,10 +161,9 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
                           f"{os.path.relpath(earlier['output'], out)} (the folder's drives changed); renamed, not redone",
                           file=sys.stderr, flush=True)  # fmt: skip
             else:
-                remove_stale_temps(task)
                 Path(task.output).parent.mkdir(parents=True, exist_ok=True)
                 todo.append(task)
-        remove_stale_temps_of(skipped)  # (a --force run killed mid-video left temporary files beside them)
+        remove_stale_temps([*todo, *skipped])  # (a killed run's, also beside videos a --force run did then)
         if todo:
             _run(todo, bopts, sopts, out, results, summary, model, settings, keys)
     summary.wall = time.perf_counter() - t0

@@ -88,5 +88,4 @@ def drive(tasks: Iterable[Task], pool: Pool, record: Record, *, retries: int, po
                 else:
                     record(task, outcome)
     finally:
-        for task in disturbed.values():
-            remove_stale_temps(task)
+        remove_stale_temps(disturbed.values())

@@ -95,15 +95,9 @@ def remove_temps(task: Task) -> None:
     _remove(task.temp)
 
 
-def remove_stale_temps(task: Task) -> None:
-    """Remove temporary files of ``task``'s outputs left by any earlier, killed run."""
-    for final in filter(None, task.final):
-        for stale in final.parent.glob(f".{glob_escape(final.name)}{PART}*"):
-            _remove_path(stale)
-
-
-def remove_stale_temps_of(tasks: Iterable[Task]) -> None:
-    """:func:`remove_stale_temps` for many tasks (a rerun's skipped videos), each output folder listed once."""
+def remove_stale_temps(tasks: Iterable[Task]) -> None:
+    """Remove temporary files of the ``tasks``' outputs left by any earlier, killed run (a rerun's videos,
+    done or to do), each output folder listed once."""
     starts: dict[Path, list[str]] = {}
     for task in tasks:
         for final in filter(None, task.final):
@@ -115,10 +109,6 @@ def remove_stale_temps_of(tasks: Iterable[Task]) -> None:
             continue
         for name in filter(lambda n, p=tuple(prefixes): n.startswith(p), names):
             _remove_path(folder / name)
-
-
-def glob_escape(name: str) -> str:
-    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
 
 def model_key(path: str | Path) -> str:

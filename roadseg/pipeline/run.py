@@ -77,8 +77,8 @@ from roadseg.pipeline.suffixes import AUDIO_SUFFIXES, IMAGE_SUFFIXES
 from roadseg.pipeline.timing import FrameStats, Progress, StageTimes, timed
 
 log = logging.getLogger("roadseg")
-HELD_PACKETS = 4096  # audio, subtitle and data packets a run cut short (--max-frames, live --duration) holds until
-# the pictures reach them
+HELD_PACKETS = 4096  # audio, subtitle and data packets a run that may be cut short (--max-frames, a live run)
+# holds until the pictures reach them
 
 
 def run(options: SegmentOptions, *, segmenter: Segmenter | None = None) -> RunResult:

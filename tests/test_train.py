@@ -699,6 +699,9 @@ def test_model_tools_refuse_in_one_line_what_would_lose_data_or_waste_a_run(smal
         (["export", str(ckpt), "-o", str(tmp_path / "afile")], "exists; pass -y/--overwrite"),
         (["export", str(ckpt), "-o", str(tmp_path / "afile" / "x.onnx")], "afile is a file, not a folder"),  # (was a traceback)
         (["quantize", str(fp32), "-o", str(fp32), "--data", str(data)], "is the input file"),
+        (["export", str(ckpt), "-o", str(tmp_path / "m.pt")], "this writes an ONNX model; name it m.onnx"),  # (was
+        (["quantize", str(fp32), "-o", str(tmp_path / "q"), "--data", str(data)], "name it q.onnx"),  # written so)
+        (["soup", str(fp32), str(fp32), "-o", str(tmp_path / "s.onnx"), "--data", str(data)], "checkpoint; name it s.pt"),
         (["quantize", str(two), "-o", str(tmp_path / "q2.onnx"), "--data", str(data)], "no convolution to quantize"),
         (["eval", str(two), "--data", str(data)], "segments 2 classes"),
         ([*run, "--resume", str(ckpt)], "holds the scored weights only"),
@@ -714,10 +717,13 @@ def test_model_tools_refuse_in_one_line_what_would_lose_data_or_waste_a_run(smal
         assert r.exit_code == 1 and r.exception.__class__ is SystemExit, (args, r.output, r.exception)
         lines = r.output.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("Error: ") and says in lines[0], (args, r.output)
-    usage = [["--decoder-channels", "0,0"], ["--scale", "2", "1"], ["--phase", "1:0:32x32"], ["--phase", "-1:1:32x32"]]
-    for args in usage:  # (were: a conv error after warnings, "high - low < 0", accepted)
+    usage = [["--decoder-channels", "0,0"], ["--scale", "2", "1"], ["--phase", "1:0:32x32"], ["--phase", "-1:1:32x32"],
+             ["--lr", "-1"], ["--lr", "nan"], ["--ema", "1"], ["--blur", "2"], ["--colour-cast", "1"], ["--batch-size", "0"],
+             ["--workers", "-1"], ["--weight-decay", "-0.1"], ["--lovasz", "-3"], ["--gamma", "-1"]]  # fmt: skip
+    for args in usage:  # (were: a conv error after warnings, "high - low < 0", accepted; --lr -1: torch's error
+        # after --out was made, left empty; --ema 1: weights that never move; --blur 2: always)
         r = CliRunner().invoke(main, [*run, *args])
-        assert r.exit_code == 2 and f"Invalid value for {args[0]}" in r.output, (args, r.output)
+        assert r.exit_code == 2 and f"Invalid value for {args[0]}" in r.output.replace("'", ""), (args, r.output)
     torch.save([1, 2], tmp_path / "list.pt")
     r = CliRunner().invoke(main, [*run, "--encoder-weights", str(tmp_path / "list.pt")])
     assert r.exit_code == 1 and "holds no state dict of encoder weights (a list)" in r.output, r.output  # (a TypeError)

@@ -92,9 +92,11 @@ def handle_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def check_model_output(output: str, inputs: Sequence[str], overwrite: bool) -> None:
-    """Before any work, for a command that writes a model or checkpoint file: refuse an ``output`` that
-    is one of its ``inputs`` or a file that exists (without ``-y``), and make its folder."""
+def check_model_output(output: str, inputs: Sequence[str], overwrite: bool, suffix: str) -> None:
+    """Before any work, for a command that writes a model (``suffix`` ``.onnx``) or checkpoint
+    (``.pt``) file: refuse an ``output`` that is one of its ``inputs``, a file that exists (without
+    ``-y``) or a name with another suffix (an ONNX file named ``.pt`` is then taken for a checkpoint),
+    and make its folder."""
     path = Path(output)
     if path.exists() and any(Path(i).exists() and path.resolve() == Path(i).resolve() for i in inputs):
         fail(f"output {output} is the input file; choose another path (the input is never touched)")
@@ -105,6 +107,9 @@ def check_model_output(output: str, inputs: Sequence[str], overwrite: bool) -> N
     blocked = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
     if blocked is not None:
         fail(f"cannot create {output}: {blocked} is a file, not a folder")
+    if path.suffix.lower() != suffix:
+        what = "an ONNX model" if suffix == ".onnx" else "a PyTorch checkpoint"
+        fail(f"output {output}: this writes {what}; name it {path.with_suffix(suffix).name}")
     path.parent.mkdir(parents=True, exist_ok=True)  # (no permission ...: one line, from handle_errors)
 
 

@@ -21,22 +21,22 @@ from roadseg.export.quantize import CALIBRATION_METHODS  # numpy only at import:
               help="Length of the run in minutes of wall time instead of epochs: the learning rate and the "
                    "--phase shares follow the clock, so the whole schedule fits the time on any machine "
                    "(a lent GPU of unknown speed). Evaluations count; loading the data does not.")
-@click.option("--batch-size", default=8, show_default=True)
+@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1))
 @click.option("--crop", default="256x256", show_default=True, help="Training crop HxW.")
 @click.option("--scale", default=(0.5, 1.5), nargs=2, type=Finite(min=0, min_open=True), show_default=True, help="Random scale range.")
 @click.option("--phase", "phases", multiple=True, metavar="EPOCHS:RES:HxW",
               help="Progressive resizing, repeatable, in order: EPOCHS epochs with frames scaled by RES and HxW "
                    "crops (e.g. --phase 300:0.5:176x240 --phase 100:1:352x480); the last runs to --epochs. "
                    "With --minutes the EPOCHS are shares of the time (3 and 1: the first three quarters).")
-@click.option("--jitter", default=0.3, show_default=True, help="Brightness/contrast/saturation/hue jitter strength.")
-@click.option("--gamma", default=0.0, show_default=True, help="Random gamma in [1/(1+G), 1+G] (dusk, glare).")
-@click.option("--colour-cast", default=0.0, show_default=True, help="Per-channel gain in [1-C, 1+C] (white balance).")
-@click.option("--blur", default=0.0, show_default=True, help="Probability of a Gaussian blur (sigma 0.3-1.5 px).")
-@click.option("--noise", default=0.0, show_default=True, help="Probability of Gaussian noise (sigma 2-10 levels).")
-@click.option("--paste", default=0.0, show_default=True,
+@click.option("--jitter", default=0.3, show_default=True, type=Finite(min=0), help="Brightness/contrast/saturation/hue jitter strength.")
+@click.option("--gamma", default=0.0, show_default=True, type=Finite(min=0), help="Random gamma in [1/(1+G), 1+G] (dusk, glare).")
+@click.option("--colour-cast", default=0.0, show_default=True, type=Finite(0, 1, max_open=True), help="Per-channel gain in [1-C, 1+C] (white balance).")
+@click.option("--blur", default=0.0, show_default=True, type=Finite(0, 1), help="Probability of a Gaussian blur (sigma 0.3-1.5 px).")
+@click.option("--noise", default=0.0, show_default=True, type=Finite(0, 1), help="Probability of Gaussian noise (sigma 2-10 levels).")
+@click.option("--paste", default=0.0, show_default=True, type=Finite(0, 1),
               help="Probability of pasting another frame's poles, signs, fences, cars, pedestrians and bicyclists "
                    "onto a frame (copy-paste).")
-@click.option("--ema", default=0.0, show_default=True, help="EMA decay of the weights (0 = off); the EMA is what is scored and saved.")
+@click.option("--ema", default=0.0, show_default=True, type=Finite(0, 1, max_open=True), help="EMA decay of the weights (0 = off); the EMA is what is scored and saved.")
 @click.option("--decoder-channels", metavar="C1,C2,...",
               help="Decoder widths, deepest first: 4 blocks (head at stride 2) or 5 (head at full resolution) "
                    "[default: the shipped model's].")
@@ -49,11 +49,11 @@ from roadseg.export.quantize import CALIBRATION_METHODS  # numpy only at import:
                    "--holdout 0006R0 --holdout 0001TP:0.33.")
 @click.option("--select", type=click.Choice(["auto", "check", "val", "last"]), default="auto", show_default=True,
               help="What best.pt is chosen by; auto = the check if there is a holdout, else val.")
-@click.option("--lr", default=2e-3, show_default=True, help="Peak learning rate (AdamW).")
-@click.option("--weight-decay", default=1e-2, show_default=True)
+@click.option("--lr", default=2e-3, show_default=True, type=Finite(min=0, min_open=True), help="Peak learning rate (AdamW).")
+@click.option("--weight-decay", default=1e-2, show_default=True, type=Finite(min=0))
 @click.option("--schedule", type=click.Choice(["onecycle", "cosine"]), default="onecycle", show_default=True)
 @click.option("--class-weights", type=click.Choice(["median-freq", "none"]), default="median-freq", show_default=True)
-@click.option("--lovasz", default=0.0, show_default=True, metavar="W",
+@click.option("--lovasz", default=0.0, show_default=True, type=Finite(min=0), metavar="W",
               help="Add W times a Lovász-softmax term (a smooth 1 - mIoU) to the cross-entropy; 0 = off.")
 @click.option("--amp", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
               help="bf16 autocast: auto = on CUDA and on CPUs with native bf16.")
@@ -64,7 +64,7 @@ from roadseg.export.quantize import CALIBRATION_METHODS  # numpy only at import:
               help="Start the whole network from an exported roadseg fp32 .onnx model or a checkpoint (.pt), "
                    "e.g. to fine-tune or final-fit the shipped model; its architecture is the run's.")
 @click.option("--eval-every", default=1, show_default=True, type=click.IntRange(min=1), help="Evaluate (val and check) every N epochs.")
-@click.option("--workers", default=1, show_default=True, help="DataLoader worker processes.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=0), help="DataLoader worker processes.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--max-steps", default=None, type=click.IntRange(min=1), help="Cap steps per epoch (smoke runs).")
 @click.option("--resume", type=click.Path(exists=True, dir_okay=False),
@@ -150,7 +150,7 @@ def export_cmd(checkpoint, output, input_size, fp16_weights, half, verify_images
     import json
     from pathlib import Path
 
-    check_model_output(output, [checkpoint], overwrite)
+    check_model_output(output, [checkpoint], overwrite, ".onnx")
     net, state = load_checkpoint(checkpoint)  # a file that is not one: ModelError, one line
     meta = training_metadata(state) if state.get("config") or state.get("soup") else {}
     frames = _verify_frames(verify_images) if verify_images else None  # (read before the file is written)
@@ -237,7 +237,7 @@ def quantize_cmd(model, output, data, count, method, holdout, overwrite) -> None
     from roadseg.export.quantize import cannot_quantize, load_calibration_frames, quantize_int8
     from roadseg.pipeline.infer import OnnxSegmenter
 
-    check_model_output(output, [model], overwrite)
+    check_model_output(output, [model], overwrite, ".onnx")
     if (why := cannot_quantize(model)) is not None:  # (a file that is not ONNX: one line)
         fail(f"cannot quantize {model}: {why}")
     OnnxSegmenter(model, providers="cpu")  # a file that is not a contract model: one line, before any work
@@ -314,7 +314,7 @@ def soup_cmd(models, output, data, weights, overwrite) -> None:
     if weights and len(weights) != len(models):
         raise click.BadParameter(f"{len(models)} models need {len(models)} weights, got {len(weights)}",
                                  param_hint="--weight")  # fmt: skip
-    check_model_output(output, models, overwrite)
+    check_model_output(output, models, overwrite, ".pt")
     try:
         ds = CamVid(data, "train")
         images = [ds[i][0] for i in calibration_indices(len(ds))]  # the 8 frames the BNs are calibrated on

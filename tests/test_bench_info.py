@@ -19,11 +19,12 @@ def test_info_reports_versions_providers_cpu_and_model():
     assert "ort providers" in text and "default model" in text
 
 
-def test_bench_prints_the_side_by_side_table_and_writes_json_and_chart(rule_onnx, tmp_path):
+def test_bench_prints_the_side_by_side_table_and_writes_json_and_chart(rule_onnx, tmp_path, monkeypatch):
     video = write_video(tmp_path / "v.mp4", split_frames(10, h=96, w=128))
-    out = tmp_path / "res"
+    out = tmp_path / "bench-results"  # the default, in the working folder (was benchmarks/results: in a clone of the
+    monkeypatch.chdir(tmp_path)  # repository, over the committed results)
     r = CliRunner().invoke(main, ["bench", "--video", str(video), "--model", str(rule_onnx), "--frames", "6",
-                                  "--repeats", "1", "--batch", "1", "--batch", "2", "--no-torch", "--out", str(out),
+                                  "--repeats", "1", "--batch", "1", "--batch", "2", "--no-torch",
                                   "--baseline", str(rule_onnx)])  # fmt: skip
     assert r.exit_code == 0, r.output
     data = json.loads((out / "bench.json").read_text())

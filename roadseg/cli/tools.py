@@ -32,7 +32,8 @@ def info_cmd(as_json) -> None:
 @click.option("--no-native", is_flag=True, help="Skip model-only runs at the video's native size.")
 @click.option("--no-torch", is_flag=True, help="Skip the PyTorch eager row.")
 @click.option("--preset", default="superfast", show_default=True, help="x264 preset of the naive loop and the pipeline.")
-@click.option("--out", default="benchmarks/results", show_default=True, type=click.Path(file_okay=False), help="Folder for bench.json and bench.png.")
+@click.option("--out", default="bench-results", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for bench.json and bench.png (the repository's benchmarks/results holds the committed ones).")
 @handle_errors
 def bench_cmd(video, frames, repeats, batches, model, baseline, checkpoint, no_native, no_torch, preset, out) -> None:
     """Frames/s side by side: onnxruntime model-only (per precision, provider, batch, size), PyTorch

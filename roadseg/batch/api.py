@@ -91,8 +91,9 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
     """Segment every video of ``inputs`` into ``out_dir`` (same relative layout, ``.mp4`` or ``suffix``).
 
     Keyword arguments override fields of :class:`BatchOptions`, else of ``SegmentOptions``. Each video
-    gets one line in ``out_dir/results.jsonl``; a video that a previous run finished (same input size
-    and mtime, model and output settings, output present) is skipped unless ``force``.
+    run gets one line in ``out_dir/results.jsonl``; a video that a previous run finished (same input size
+    and mtime, model and output settings, output present) is skipped unless ``force``: counted in the
+    summary, with no line (its ``ok`` line stands).
 
     Returns:
         the :class:`~roadseg.batch.report.Summary` (``summary.failed`` when any video failed).
@@ -147,10 +148,8 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
             key = keys[task.input]
             done = previous.get(task.input)
             if is_done(done, Path(task.output), key, model, settings):
-                skipped.append(task)
-                line = {"status": "skipped", "frames": done.get("frames"), "node": None, "attempt": 0}
-                results.write(_line(task, line, key, model, settings))
-                summary.add(line)
+                skipped.append(task)  # (no line: its ok line stands; a nightly rerun would add a line a video)
+                summary.add({"status": "skipped", "frames": done.get("frames")})
             elif (earlier := _renamed(task, previous, key, model, settings, targets)) is not None:
                 moved = {**earlier, "input": task.input, "output": task.output, "renamed_from": earlier["output"]}
                 results.write(moved)  # (first: a crash before the move leaves the old name, done again next run)

@@ -1,10 +1,13 @@
 """``OUT_DIR/results.jsonl``: one JSON line per finished attempt, written only by the driver.
 
-A line holds ``input``, ``output``, ``status`` (``ok`` | ``error`` | ``skipped`` | ``interrupted``: held by a
+A line holds ``input``, ``output``, ``status`` (``ok`` | ``error`` | ``interrupted``: held by a
 worker when Ctrl-C or SIGTERM came, nothing of it kept), ``frames``,
 ``fps``, ``seconds``, ``node``, ``attempt`` and ``error``, plus what a rerun compares (the input's
 ``size`` and ``mtime_ns``, the ``model`` and the output ``settings``) and ``time``. An attempt lost
-with its worker is an ``error`` line with ``"retried": true`` when the video was sent again.
+with its worker is an ``error`` line with ``"retried": true`` when the video was sent again. A video
+a rerun finds done gets no line (its ``ok`` line stands; the summary counts it as skipped), so a
+nightly rerun over a finished archive adds nothing; files of earlier versions hold ``skipped`` lines
+for those, which readers pass over.
 
 Example:
     >>> import tempfile, pathlib

@@ -47,8 +47,8 @@ def batch_cmd(inputs, out_dir, workers, ray_address, ray_logs, cpus_per_worker, 
 
     INPUTS are video files, folders (searched recursively), quoted globs ("dash/**/*.mov") or
     @list.txt (one path a line). Each output appears only when complete; OUT_DIR/results.jsonl gets a
-    line per video; a rerun skips finished videos (--force redoes them). Exit code 1 if any video
-    failed, 130 on Ctrl-C (finished outputs stay, unfinished ones are removed).
+    line per video run; a rerun skips finished videos, adding no line (--force redoes them). Exit code
+    1 if any video failed, 130 on Ctrl-C (finished outputs stay, unfinished ones are removed).
 
     \b
     Examples:

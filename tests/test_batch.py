@@ -198,6 +198,27 @@ def test_a_linked_folder_is_searched_once(tmp_path: Path) -> None:
     assert [v.rel.as_posix() for v in find_videos([arch])] == ["car1/a.mov", "car9/b.mov"]
 
 
+def test_a_video_linked_twice_in_the_searched_tree_is_done_once(caplog, rule_onnx: Path, tmp_path: Path) -> None:
+    """A link to a video the search finds under its own name too is left out, in one line for all (was: both
+    segmented: two outputs of one video, its work done twice); a linked folder is still searched."""
+    arch, disk = tmp_path / "archive", tmp_path / "disk2"
+    write_video((arch / "car1").mkdir(parents=True) or arch / "car1/drive.mp4", split_frames(4))
+    write_video((disk / "car9").mkdir(parents=True) or disk / "car9/other.mp4", split_frames(3))
+    (arch / "car1/a-latest.mp4").symlink_to("drive.mp4")  # (sorts before the file it names)
+    (arch / "best.mp4").symlink_to(arch / "car1/drive.mp4")
+    (arch / "car9").symlink_to(disk / "car9", target_is_directory=True)  # a folder on another disk: searched
+    (arch / "car9-again.mp4").symlink_to(disk / "car9/other.mp4")  # found there through the folder's link first
+    out = tmp_path / "out"
+    with caplog.at_level("WARNING", logger="roadseg"):
+        summary = roadseg.batch(arch, out, model=str(rule_onnx), workers=1, quiet=True)
+    assert (summary.ok, summary.error) == (2, 0), batch_results(out)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.mp4")) == ["car1/drive.mp4", "car9/other.mp4"]
+    said = [r.getMessage() for r in caplog.records if "taken once" in r.getMessage()]
+    assert said == [f"left out {arch / 'car1/a-latest.mp4'} (the same file as {arch / 'car1/drive.mp4'}) and 2 "
+                    "more: a file found twice through a link is taken once"], caplog.text  # fmt: skip
+    assert find_videos([arch, disk]) == find_videos([arch])  # (the other disk named as well: each file once)
+
+
 def test_a_folder_search_takes_files_not_pipes(tmp_path: Path) -> None:
     (tmp_path / "a.mp4").write_bytes(b"x")
     os.mkfifo(tmp_path / "pipe.mp4")  # (was: taken, and the batch waited forever for a writer)

@@ -87,6 +87,10 @@ def find_videos(specs: Sequence[str | os.PathLike], *, exclude: Path | None = No
                 unsearched: list[str] | None = None) -> list[Video]:  # fmt: skip
     """Expand INPUTs into videos, in a stable order, each input once.
 
+    A file found twice (a link to a video elsewhere in the search, or inputs that overlap) is taken once, by
+    its real path: under its own name where the search found it so, not a link's (else as first found);
+    a link left out so is said in one line for all.
+
     Args:
         specs: files, folders, globs or ``@list.txt`` files.
         exclude: a folder never searched (the output folder, when it lies inside an input folder or
@@ -96,10 +100,21 @@ def find_videos(specs: Sequence[str | os.PathLike], *, exclude: Path | None = No
     Raises:
         SourceError: a list file cannot be read.
     """
-    seen: dict[Path, Video] = {}
+    seen: dict[str, Video] = {}  # by real path
+    twice: list[tuple[Video, str]] = []  # (left out, its real path)
     skip = exclude.resolve() if exclude else None
     for video in _expand(specs, base=None, exclude=skip, unsearched=[] if unsearched is None else unsearched):
-        seen.setdefault(video.path, video)
+        real = os.path.realpath(video.path)
+        kept = seen.setdefault(real, video)
+        if kept.path == video.path:
+            continue
+        if os.path.islink(kept.path) and not os.path.islink(video.path):  # the file itself: its name, not a link's
+            seen[real], video = video, kept
+        twice.append((video, real))
+    if twice:
+        (link, real), more = twice[0], f" and {len(twice) - 1} more" if len(twice) > 1 else ""
+        log.warning("left out %s (the same file as %s)%s: a file found twice through a link is taken once",
+                    link.path, seen[real].path, more)  # fmt: skip
     return list(seen.values())
 
 

@@ -7,6 +7,10 @@ are one family, :class:`roadseg.errors.RoadsegError`.
 
 __version__ = "0.1.0"
 
+from roadseg._startup import guard  # noqa: E402
+
+guard()  # first: where this is the command line, a Ctrl-C while the rest loads (a second) ends it in one line
+
 # the function shadows the subpackage's name on ``roadseg``; import its modules as ``roadseg.batch.x``
 from roadseg.batch import BatchOptions, batch  # noqa: E402
 from roadseg.errors import RoadsegError  # noqa: E402

@@ -599,6 +599,31 @@ def test_ctrl_c_keeps_finished_removes_unfinished(long_clips: Path, rule_onnx: P
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("command", [["-m", "roadseg", "batch"], [str(Path(sys.executable).parent / "segment-video")]],
+                         ids=["python -m roadseg batch", "segment-video"])  # fmt: skip
+def test_ctrl_c_while_the_command_line_loads_is_one_line_and_130(archive: Path, tmp_path: Path, command) -> None:
+    """Ctrl-C in the first second, while Python still imports NumPy, OpenCV, PyAV and click (was: a
+    KeyboardInterrupt traceback of some 30 lines through the imports, exit -2)."""
+    if not command[0].startswith("-") and not os.path.exists(command[0]):
+        pytest.skip("no segment-video console script beside this Python (roadseg not installed here)")
+    cmd = [sys.executable, "-X", "importtime", *command, str(archive / "a/x.mp4"), "-o", str(tmp_path / "out")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        for line in proc.stderr:  # (-X importtime: a line as each import ends)
+            if line.rstrip().endswith(" cv2"):  # OpenCV loaded, PyAV and click still to come
+                os.killpg(proc.pid, signal.SIGINT)
+                break
+        err = proc.stderr.read()
+        proc.wait(30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    said = [line for line in err.splitlines() if not line.startswith("import time:")]
+    assert (proc.returncode, said) == (130, ["Error: interrupted"]), err
+    assert not [line for line in err.splitlines() if line.endswith("| roadseg.cli")], err  # (it came while loading)
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_second_ctrl_c_does_not_cut_the_cleanup_short(long_clips: Path, rule_onnx: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "roadseg", "batch", str(long_clips), "-o", str(out), "--model", str(rule_onnx),

@@ -18,6 +18,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from roadseg._startup import release
 from roadseg.errors import SIGNAL_EXIT, RoadsegError, reason_of
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -78,6 +79,7 @@ def handle_errors(command: F) -> F:
         main = threading.current_thread() is threading.main_thread()
         previous = {sig: signal.signal(sig, _on_signal) for sig in _stop_signals()} if main else {}
         try:
+            release()  # (a Ctrl-C is a KeyboardInterrupt from here: the run finishes its work on it)
             return command(*args, **kwargs)
         except RoadsegError as exc:
             fail(str(exc), exc.exit_code)

@@ -1,0 +1,49 @@
+"""Ctrl-C while the command line is still loading: ``Error: interrupted`` and exit 130, as a Ctrl-C later.
+
+``roadseg``, ``segment-video`` and ``python -m roadseg`` import the package first (NumPy, OpenCV, PyAV,
+click: about a second on a busy machine), and a KeyboardInterrupt raised there was a traceback. The
+package's ``__init__`` calls :func:`guard` before any of that, so that where this process is one of
+those commands a Ctrl-C leaves at once (nothing has started: nothing to finish or remove);
+:func:`~roadseg.cli.common.handle_errors` calls :func:`release` as a command starts, and from then on a
+Ctrl-C is a KeyboardInterrupt that the command finishes its work on. A program that imports roadseg
+keeps its own Ctrl-C, and so does a command started with SIGINT ignored (``nohup``, ``&`` in a script).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+
+from roadseg.errors import SIGNAL_EXIT
+
+COMMANDS = ("roadseg", "segment-video")  # pyproject.toml's console scripts
+
+
+def guard() -> None:
+    """Where this process is a roadseg command still loading, make a Ctrl-C end it in one line."""
+    if (threading.current_thread() is threading.main_thread() and _is_command()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler):  # fmt: skip
+        signal.signal(signal.SIGINT, _leave)
+
+
+def release() -> None:
+    """A Ctrl-C is a KeyboardInterrupt again (a command that handles it has started)."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is _leave:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _leave(signum: int, frame: object) -> None:
+    os.write(2, b"Error: interrupted\n")
+    os._exit(SIGNAL_EXIT["SIGINT"])
+
+
+def _is_command() -> bool:
+    """``roadseg ...`` or ``segment-video ...`` (a console script: its path is ``argv[0]``, and the script the
+    interpreter was given: not a batch's worker process, which is given its driver's ``argv``), or ``python -m
+    roadseg`` (while a ``-m`` module's package loads, ``argv[0]`` is ``-m``; the interpreter's arguments name it)."""
+    argv, given = getattr(sys, "argv", None) or [""], sys.orig_argv
+    if argv[0] == "-m":
+        return "-mroadseg" in given or any(a == "-m" and b == "roadseg" for a, b in zip(given, given[1:]))
+    return os.path.basename(argv[0]).removesuffix(".exe") in COMMANDS and argv[0] in given[1:]

@@ -6,7 +6,7 @@ package's ``__init__`` calls :func:`guard` before any of that, so that where thi
 those commands a Ctrl-C leaves at once (nothing has started: nothing to finish or remove);
 :func:`~roadseg.cli.common.handle_errors` calls :func:`release` as a command starts, and from then on a
 Ctrl-C is a KeyboardInterrupt that the command finishes its work on. A program that imports roadseg
-keeps its own Ctrl-C, and so does a command started with SIGINT ignored (``nohup``, ``&`` in a script).
+keeps its own Ctrl-C, and a command started with SIGINT ignored (with ``&`` from a script) goes on ignoring it.
 """
 
 from __future__ import annotations

@@ -217,6 +217,12 @@ def test_a_video_linked_twice_in_the_searched_tree_is_done_once(caplog, rule_onn
     assert said == [f"left out {arch / 'car1/a-latest.mp4'} (the same file as {arch / 'car1/drive.mp4'}) and 2 "
                     "more: a file found twice through a link is taken once"], caplog.text  # fmt: skip
     assert find_videos([arch, disk]) == find_videos([arch])  # (the other disk named as well: each file once)
+    dcim = tmp_path / "DCIM"  # segmented into itself, with a link where an output would go
+    write_video(dcim.mkdir() or dcim / "a.mov", split_frames(2))
+    (dcim / "a.mp4").symlink_to("a.mov")
+    with pytest.raises(BatchError, match=f"the output {dcim / 'a.mp4'} would replace an input"):
+        roadseg.batch(dcim, dcim, model=str(rule_onnx), workers=1, quiet=True)  # (was: the link replaced by it)
+    assert os.readlink(dcim / "a.mp4") == "a.mov"
 
 
 def test_a_folder_search_takes_files_not_pipes(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path, PurePath
 
@@ -38,7 +39,7 @@ def plan_outputs(videos: Sequence[Video], out_dir: Path, suffix: str = ".mp4", *
     """
     out_dir = out_dir.resolve()
     owners: dict[Path, Video] = {}
-    inputs = {v.path for v in videos} | set(folders)
+    inputs = {os.path.realpath(p) for p in [*(v.path for v in videos), *folders]}
     for video in videos:
         rel = video.rel.with_name(video.rel.name + suffix) if folders else video.rel.with_suffix(suffix)
         target = out_dir / rel
@@ -48,7 +49,7 @@ def plan_outputs(videos: Sequence[Video], out_dir: Path, suffix: str = ".mp4", *
                    "quoted glob from there), whose layout keeps them apart: each folder named as an INPUT puts its "
                    "own layout straight into the output folder")  # fmt: skip
             raise BatchError(f"{other} and {video.path} would both be written to {target}; {how}")
-        if target in inputs:
+        if os.path.realpath(target) in inputs:  # (also where the target is a link to an input, or under one)
             raise BatchError(f"the output {target} would replace an input; choose another output folder")
         owners[target] = video
     return {v: t for t, v in owners.items()}

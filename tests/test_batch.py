@@ -225,6 +225,17 @@ def test_a_video_linked_twice_in_the_searched_tree_is_done_once(caplog, rule_onn
     assert os.readlink(dcim / "a.mp4") == "a.mov"
 
 
+def test_an_output_that_a_link_in_the_output_folder_puts_onto_its_input_is_refused(rule_onnx: Path, tmp_path: Path
+                                                                                     ) -> None:  # fmt: skip
+    write_video((tmp_path / "in/sub").mkdir(parents=True) or tmp_path / "in/sub/x.mp4", split_frames(3))
+    made = (tmp_path / "in/sub/x.mp4").read_bytes()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out/sub").symlink_to(tmp_path / "in/sub", target_is_directory=True)  # out/sub/x.mp4 is the input
+    with pytest.raises(BatchError, match=f"the output {tmp_path / 'out/sub/x.mp4'} would replace an input"):
+        roadseg.batch(tmp_path / "in", tmp_path / "out", model=str(rule_onnx), workers=1, quiet=True)
+    assert (tmp_path / "in/sub/x.mp4").read_bytes() == made  # (was: replaced by its own segmentation)
+
+
 def test_a_folder_search_takes_files_not_pipes(tmp_path: Path) -> None:
     (tmp_path / "a.mp4").write_bytes(b"x")
     os.mkfifo(tmp_path / "pipe.mp4")  # (was: taken, and the batch waited forever for a writer)

@@ -1157,3 +1157,19 @@ def test_a_file_served_without_a_length_whose_first_connection_broke_off_is_not_
     r, out = _record_served(CutThenAlways, tmp_path, rule_onnx, "--max-frames", "600", retries=2)
     assert r.exit_code == 1 and "gave up after 2 reconnects" in r.output, r.output
     assert len(read_video(out)["frames"]) <= 4 * 75
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is installed by .ci/run")
+def test_the_browser_view_says_it_waits_for_the_first_frame_not_null(tmp_path):
+    """Before the first frame the page said "latency p50 null ms, p95 null ms": the figures' JSON null as it came."""
+    from roadseg.pipeline.sinks.server import MjpegServer
+    from roadseg.pipeline.timing import FrameStats
+
+    stats = FrameStats()  # (no frame yet: a camera or stream still connecting)
+    with MjpegServer("127.0.0.1", 0, ["Road"], [(128, 64, 128)],
+                     figures=lambda: {**stats.summary(), "fps": round(stats.fps, 2)}) as server:  # fmt: skip
+        dom, err = _chromium_dom(server.url, tmp_path / "profile")
+    assert 'data-frames="0"' in dom, f"chromium printed {dom[:300]!r}; its stderr ends: {err}"  # (the script ran)
+    text = dom.split('id="stats">', 1)[1].split("<", 1)[0]
+    assert "null" not in text and "waiting for the first frame" in text, text

@@ -46,9 +46,10 @@ view.addEventListener('load', () => {{ view.dataset.loaded = '1'; }});
 async function poll() {{
   try {{
     const s = await (await fetch('/stats.json', {{cache: 'no-store'}})).json();
+    const lat = s.latency_ms.p50 === null ? 'latency: waiting for the first frame'
+      : `latency p50 ${{s.latency_ms.p50}} ms, p95 ${{s.latency_ms.p95}} ms`;
     document.getElementById('stats').textContent =
-      `${{s.fps.toFixed(1)}} frames/s, latency p50 ${{s.latency_ms.p50}} ms, p95 ${{s.latency_ms.p95}} ms, ` +
-      `${{s.frames}} frames shown, ${{s.dropped}} dropped`;
+      `${{s.fps.toFixed(1)}} frames/s, ${{lat}}, ${{s.frames}} frames shown, ${{s.dropped}} dropped`;
     document.body.dataset.frames = s.frames;
   }} catch (e) {{}}
   setTimeout(poll, 500);

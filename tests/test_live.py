@@ -1173,3 +1173,53 @@ def test_the_browser_view_says_it_waits_for_the_first_frame_not_null(tmp_path):
     assert 'data-frames="0"' in dom, f"chromium printed {dom[:300]!r}; its stderr ends: {err}"  # (the script ran)
     text = dom.split('id="stats">', 1)[1].split("<", 1)[0]
     assert "null" not in text and "waiting for the first frame" in text, text
+
+
+class SlowDecoding:
+    """A container whose video packets each take ``seconds`` more to decode (a loaded machine)."""
+
+    def __init__(self, container, seconds: float) -> None:
+        self.container, self.seconds = container, seconds
+
+    def __getattr__(self, name: str):
+        return getattr(self.container, name)
+
+    def demux(self, *streams):
+        for packet in self.container.demux(*streams):
+            yield SlowPacket(packet, self.seconds) if packet.stream.type == "video" else packet
+
+
+class SlowPacket:
+    def __init__(self, packet, seconds: float) -> None:
+        self.packet, self.seconds = packet, seconds
+
+    def __getattr__(self, name: str):
+        return getattr(self.packet, name)
+
+    def decode(self):
+        time.sleep(self.seconds)
+        return self.packet.decode()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", ["file", "stream"])
+def test_live_latency_counts_from_when_a_frame_was_read_not_from_after_decoding(rule_onnx, tmp_path, monkeypatch,
+                                                                                kind):  # fmt: skip
+    """The latency shown and reported began once a picture was decoded (a file played live: once it had
+    waited for its time after that): the time the picture took to get there was left out. Here each video
+    packet takes 0.06 s to decode (a loaded machine): it counts now, from when the packet was read (a file
+    played live: from when its picture is due)."""
+    real = capture.open_capture
+    monkeypatch.setattr(capture, "open_capture", lambda *a, **kw: SlowDecoding(real(*a, **kw), 0.06))
+    if kind == "file":
+        spec = str(write_video(tmp_path / "c.mp4", split_frames(10, h=96, w=128), fps=Fraction(10)))  # 1 s
+    else:
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Multipart)  # 10 frames/s
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        spec = f"http://127.0.0.1:{httpd.server_address[1]}/"
+    try:
+        stats = run_live(spec, model=str(rule_onnx), output=str(tmp_path / "r.mp4"), device="cpu", max_frames=10)
+    finally:
+        if kind == "stream":
+            httpd.shutdown()
+    assert stats["latency_ms"]["p50"] >= 60, stats["latency_ms"]  # (was about 2 ms)

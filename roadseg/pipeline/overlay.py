@@ -112,7 +112,7 @@ def class_shares(labels: np.ndarray, num_classes: int) -> list[float]:
 
 
 def draw_hud(image: np.ndarray, fps: float, latency_ms: float, dropped: int) -> None:
-    """Live figures (frames/s, capture-to-display latency, drops) in the top-right corner, in place."""
+    """Live figures (frames/s, read-to-display latency, drops) in the top-right corner, in place."""
     text = f"{fps:5.1f} fps  {latency_ms:5.0f} ms  drop {dropped}"
     scale = max(0.4, image.shape[0] / 900)
     (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)

@@ -1,7 +1,7 @@
 """Timings and figures of a run: per-stage timers, frames/s and latency, and the progress people see.
 
 * :class:`StageTimes`: wall seconds and item counts per stage (the ``stages`` of ``--stats``).
-* :class:`FrameStats`: frames written, frames/s over the last second, capture-to-display latency
+* :class:`FrameStats`: frames written, frames/s over the last second, read-to-display latency
   (for live frames), frames dropped at a live source.
 * :class:`Progress`: a tqdm bar when stderr is a terminal; otherwise one line every
   :data:`PROGRESS_INTERVAL` seconds, so logs do not fill with carriage-return updates.

@@ -1,7 +1,8 @@
 """Live sources: a webcam, a network stream, or a file played in real time (``--live``).
 
-Frames carry their capture time (``Frame.captured``), so the run can report capture-to-display
-latency. A live source is consumed through a newest-frame slot
+Frames carry their capture time (``Frame.captured``: when their packet was read, before decoding;
+a file played live gives its packets at their time, as a camera would), so the run can report the
+latency from there to the display. A live source is consumed through a newest-frame slot
 (:class:`~roadseg.pipeline.runner.LatestQueue`): frames the model cannot keep up with are dropped
 and counted, never queued. A stream's (or a file's) audio packets pass that slot without being
 dropped, retimed onto the same capture clock as the frames, so a recording keeps the sound whole
@@ -301,7 +302,10 @@ class LiveSource:
         return duration is not None and self.last_time is not None and self.last_time >= duration / av.time_base - 0.5
 
     def _decoded(self) -> Iterator:
-        """Decoded pictures and the audio packets, in stream order; a corrupt packet is skipped and counted
+        """Decoded pictures, each with the ``time.monotonic()`` its packet was read at (as early as a picture's
+        arrival can be known: decoding, and a decoder that holds pictures back, come after; a file played live
+        gives each video packet at its time, as a camera would, from the first one on, and afresh where its
+        clock steps back), and the audio packets, in stream order; a corrupt packet is skipped and counted
         (``lost``, as a file source does), not taken for a lost stream. Where the decoder refuses every
         packet for :data:`REFUSED` seconds of the stream (a camera whose codec changed, H.264 to MPEG-4: the
         decoder opened with the connection refuses the rest), raises :class:`SourceError`, so that the
@@ -311,11 +315,25 @@ class LiveSource:
         if len(audio) < len(self._audio) and self.reconnects:
             log.warning("the reconnected stream's audio is not the one recorded so far; going on without it")
             self._audio = {s.index: codec_of(s) for s in audio}
+        read: dict[int | None, float] = {}  # pts -> when the packet was read, for the pictures the decoder holds
+        paced: tuple[float, float] | None = None  # (time.monotonic(), stream time) a file played live is paced from
+        last = None  # the last video packet's stream time
         for packet in self.container.demux(stream, *audio):
             if packet.stream.type == "audio":
                 if packet.size:
                     yield packet
                 continue
+            now = time.monotonic()
+            if self.pace and (t := packet_time(packet)) is not None:
+                if paced is None or t < last - RESTART:
+                    paced = (now, t)
+                last, now = t, paced[0] + t - paced[1]  # (when it is due: later than that, the lag counts)
+                if self.stop.wait(max(0.0, now - time.monotonic())):
+                    return
+            if packet.size:
+                read.setdefault(packet.pts, now)
+                if len(read) > MAX_HELD:  # (packets that gave no picture: refused, or no pts)
+                    del read[next(iter(read))]
             try:
                 frames = packet.decode()
             except (av.error.FFmpegError, ValueError):
@@ -326,7 +344,7 @@ class LiveSource:
                 continue
             if frames:
                 refused.clear()
-            yield from frames
+            yield from ((vf, read.pop(vf.pts, now)) for vf in frames)
 
     def _items(self, first_index: int) -> Iterator[Frame | av.Packet]:
         """One connection's frames, stamped with their capture time, and its audio packets.
@@ -341,7 +359,7 @@ class LiveSource:
         numbers their frames at a made-up 25 fps) is timed by arrival alone. Audio read before the first frame (the decoder holds a few frames back) waits
         for it.
         """
-        t0, pts0, index0 = time.monotonic(), None, first_index
+        index0 = first_index
         self._dropped += self._timeline.dropped
         self._timeline = timeline = AudioTimeline()
         shift: float | None = None  # capture time minus stream time, in seconds
@@ -361,13 +379,8 @@ class LiveSource:
                     else:
                         self._dropped += 1
                 continue
-            vf = item
-            if self.pace and vf.pts is not None and vf.time_base is not None:
-                pts0 = vf.pts if pts0 is None else pts0
-                due = t0 + float((vf.pts - pts0) * vf.time_base)
-                if self.stop.wait(max(0.0, due - time.monotonic())):
-                    return
-            captured, clock = time.monotonic(), None
+            vf, captured = item  # (when its packet was read: a file played live, when it was due)
+            clock = None
             if vf.pts is not None and vf.time_base is not None:
                 t = float(vf.pts * vf.time_base)
                 if stamped and shift is not None and self.last_time is not None and t < self.last_time - RESTART:
@@ -376,7 +389,6 @@ class LiveSource:
                     shift = self._tie(t, captured, None)
                     self._dropped += timeline.dropped
                     timeline = self._timeline = AudioTimeline()
-                    t0, pts0 = captured, vf.pts  # (a file played live is paced from here on)
                 self.last_time = video = t
                 if self._first_time is None:
                     self._first_time = t
@@ -399,6 +411,8 @@ class LiveSource:
                 waiting.clear()
             if self._mic is not None:
                 yield from self._mic.take()
+        if self.stop.is_set():
+            return
         if shift is not None:  # the stream ended: a packet held for the next one is passed (a stream's only one)
             yield from (self._timed(p, shift) for p in timeline.flush())  # or dropped and counted (a leap at the end)
 
@@ -463,6 +477,7 @@ class Refusals:
         return self.seconds
 
 
+MAX_HELD = 64  # read times of video packets kept for the pictures a decoder holds back
 MAX_WAITING = 256  # audio packets kept while a connection's first frame is awaited (seconds of sound)
 RESYNC = 5.0  # seconds a stream's timestamps may run away from its frames' arrival before it is tied again
 REFUSED = 5.0  # seconds of a stream whose every video packet its decoder refused before the connection counts as lost

@@ -11,7 +11,8 @@ from roadseg.pipeline.options import RunResult, SegmentOptions
 def _summary(result: RunResult) -> str:
     if result.latency_ms is not None:
         lat = result.latency_ms
-        return (f"live: {result.frames} frames shown at {result.fps} frames/s, {result.dropped} dropped "
+        rate = f" at {result.fps} frames/s" if result.fps is not None else ""  # (none for a single frame)
+        return (f"live: {result.frames} frames shown{rate}, {result.dropped} dropped "
                 f"({100 * result.drop_rate:.0f}%), latency p50 {lat['p50']} ms p95 {lat['p95']} ms")  # fmt: skip
     noun = "image" if result.kind == "images" else "frame"
     count = f"{result.frames} {noun}{'' if result.frames == 1 else 's'}"

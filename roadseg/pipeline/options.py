@@ -72,14 +72,16 @@ class SegmentOptions:
 class RunResult:
     """What a run did. ``as_dict()`` is the ``--stats`` JSON.
 
-    ``frames_lost``: frames the container promised but did not decode; ``lost_packets``: video
-    packets that failed to decode (of a live source: those its decoder refused; ``frames_lost`` says the
-    same); ``audio_dropped``: damaged audio packets left out (timestamps that cannot be right, or refused
-    by the muxer or, when re-encoded, the decoder); ``subtitles_dropped``:
-    subtitle packets left out (timed outside the video, or refused by the muxer); ``data_streams`` and
-    ``data_dropped``: the same for data streams (telemetry: a GoPro's GPMF); ``dropped``, ``drop_rate``, ``latency_ms`` (capture
-    to display) and ``reconnects``: live sources; ``per_frame``: class pixel shares per frame (file
-    and image runs with ``stats``).
+    ``fps``: frames over ``seconds`` (a live run's: frames shown a second, over the time between the
+    first and the last one's capture); ``frames_lost``: frames the container promised but did not
+    decode; ``lost_packets``: video packets that failed to decode (of a live source: those its decoder
+    refused; ``frames_lost`` says the same); ``audio_dropped``: damaged audio packets left out
+    (timestamps that cannot be right, or refused by the muxer or, when re-encoded, the decoder);
+    ``subtitles_dropped``: subtitle packets left out (timed outside the video, or refused by the muxer);
+    ``data_streams`` and ``data_dropped``: the same for data streams (telemetry: a GoPro's GPMF);
+    ``dropped``, ``drop_rate``, ``latency_ms`` (from when a frame was read to its display) and
+    ``reconnects``: live sources; ``per_frame``: class pixel shares per frame (file and image runs
+    with ``stats``).
     """
 
     input: str

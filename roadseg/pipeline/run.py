@@ -422,7 +422,7 @@ class Writer:
         now = time.monotonic()
         latency = None if frame.captured is None else now - frame.captured
         self.stats.dropped = self.queue.dropped if self.queue is not None else 0
-        self.stats.add(now, latency)
+        self.stats.add(now, frame.captured)
         shown = out  # (what the views show: with the live figures, which a recording does not keep)
         if self.hud and latency is not None and any(sink.shows for sink in self.sinks):
             shown = out.copy() if not all(sink.shows for sink in self.sinks) else out
@@ -467,7 +467,9 @@ def _with_stats(error: PipelineError | OutputClosed | Interrupted, opts: Segment
         return error
     if kept := getattr(error, "frames", 0):
         frames = min(partial.frames, kept)
-        partial = replace(partial, frames=frames, fps=round(frames / partial.seconds, 2) if partial.seconds > 0 else None)
+        fps = (partial.fps if partial.latency_ms is not None  # (a live run's: the rate its frames were shown at)
+               else round(frames / partial.seconds, 2) if partial.seconds > 0 else None)  # fmt: skip
+        partial = replace(partial, frames=frames, fps=fps)
     try:
         Path(opts.stats).write_text(json.dumps({**partial.as_dict(), **why}, indent=1))
         said = f"statistics written to {opts.stats}"
@@ -514,7 +516,8 @@ def _result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Writer
     live = writer.stats.summary()
     return RunResult(
         input=str(opts.input), output=None if opts.output is None else str(opts.output), kind=source.kind,
-        frames=frames, seconds=round(seconds, 3), fps=round(frames / seconds, 2) if seconds > 0 else None,
+        frames=frames, seconds=round(seconds, 3),
+        fps=live["fps"] if source.live else round(frames / seconds, 2) if seconds > 0 else None,
         frames_lost=lost, lost_packets=source.lost, audio_streams=len(source.audio_streams),
         audio_dropped=audio_dropped + overflow, subtitle_streams=len(source.subtitle_streams),
         subtitles_dropped=source.subtitles_dropped + writer.dropped("subtitles_dropped"), data_streams=len(source.data_streams),

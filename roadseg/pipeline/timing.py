@@ -13,9 +13,10 @@ Example:
     >>> t.summary()["infer"]["count"]
     1
     >>> s = FrameStats()
-    >>> s.add(now=1.0, latency=0.05)
-    >>> s.latency_ms()["p50"]
-    50.0
+    >>> s.add(now=1.05, captured=1.0)
+    >>> s.add(now=1.15, captured=1.1)
+    >>> s.latency_ms()["p50"], s.summary()["fps"]
+    (50.0, 10.0)
 """
 
 from __future__ import annotations
@@ -96,10 +97,14 @@ class FrameStats:
         self.frames = 0
         self.dropped = 0
         self.start = time.monotonic()
+        self.span: tuple[float, float] | None = None  # the first and the last live frame's capture time
 
-    def add(self, now: float, latency: float | None = None) -> None:
-        if latency is not None:
-            self.latencies.append(latency)
+    def add(self, now: float, captured: float | None = None) -> None:
+        """A frame shown at ``now`` (``time.monotonic()``); a live one's ``captured``, its
+        :attr:`Frame.captured <roadseg.pipeline.sources.base.Frame.captured>`: latency counts from there."""
+        if captured is not None:
+            self.latencies.append(now - captured)
+            self.span = (captured, captured) if self.span is None else (self.span[0], max(self.span[1], captured))
         self.shown.append(now)
         self.frames += 1
 
@@ -120,10 +125,14 @@ class FrameStats:
                 "max": round(float(arr.max()), 1)}  # fmt: skip
 
     def summary(self) -> dict:
+        """The figures so far; ``fps``: frames shown a second, over the time between the first and the last
+        one's capture (N frames span N - 1 frame intervals; None before two)."""
         seconds = time.monotonic() - self.start
         captured = self.frames + self.dropped
+        first, last = self.span or (0.0, 0.0)
         return {"frames": self.frames, "dropped": self.dropped, "seconds": round(seconds, 2),
-                "fps": round(self.frames / seconds, 2) if seconds else None, "latency_ms": self.latency_ms(),
+                "fps": round((self.frames - 1) / (last - first), 2) if last > first else None,
+                "latency_ms": self.latency_ms(),
                 "drop_rate": round(self.dropped / captured, 3) if captured else 0.0}  # fmt: skip
 
     def figures(self) -> str:

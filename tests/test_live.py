@@ -1233,3 +1233,17 @@ def test_a_short_live_runs_frames_per_second_is_the_rate_its_frames_came_at(rule
     assert stats["frames"] + stats["dropped"] == 10 and stats["fps"] <= 10.05, stats
     if not stats["dropped"]:  # (a loaded machine may drop one, and show fewer a second)
         assert stats["fps"] == pytest.approx(10.0, abs=0.05)
+
+
+@pytest.mark.timeout(60)
+def test_a_live_runs_masks_are_numbered_as_the_recordings_frames(rule_onnx, tmp_path, monkeypatch):
+    """Masks were named by the frame's capture index: with the frames the model skipped, 000007.png was
+    the recording's third frame, and the names had gaps. They are numbered as the recording's frames now."""
+    src = write_video(tmp_path / "fast.mp4", split_frames(50, h=96, w=128), fps=Fraction(50))  # 1 s at 50 fps
+    real = OnnxSegmenter.predict
+    monkeypatch.setattr(OnnxSegmenter, "predict", lambda self, frames: (time.sleep(0.1), real(self, frames))[1])
+    out, masks = tmp_path / "r.mp4", tmp_path / "masks"
+    stats = run_live(str(src), model=str(rule_onnx), output=str(out), device="cpu", masks_dir=str(masks))
+    n = len(read_video(out)["frames"])
+    assert stats["dropped"] > 10 and n == stats["frames"]
+    assert sorted(p.name for p in masks.glob("*.png")) == [f"{i:06d}.png" for i in range(n)]

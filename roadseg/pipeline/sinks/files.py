@@ -80,8 +80,10 @@ class ImageSink(Sink):
 class MaskSink(Sink):
     """One lossless 8-bit PNG per frame in ``folder``, pixel value = class index, at the frame's size.
 
-    Files are named after the input images (``names``) or numbered (``000000.png``); the output
-    picture passed to ``write`` is not used, the frame's labels are. A video's numbered masks already
+    Files are named after the input images (``names``) or numbered in the order they are written
+    (``000000.png``): the Nth mask is the output's Nth frame (a live run's frames that the model skipped
+    are in neither; numbered by capture, the names had gaps and did not line up with the recording). The
+    output picture passed to ``write`` is not used, the frame's labels are. A video's numbered masks already
     in ``folder`` (an earlier run's) are refused before any work unless ``overwrite``, which removes them
     first: the folder holds this run's masks only, one per frame (a shorter rerun left the earlier run's
     past its last frame, misaligned with the output).
@@ -91,6 +93,7 @@ class MaskSink(Sink):
 
     def __init__(self, folder: str | Path, names: list[str] | None = None, *, overwrite: bool = False) -> None:
         self.folder, self.names = Path(folder), names
+        self.written = 0
         numbered = not names and self.folder.is_dir()
         earlier = sorted(p for p in self.folder.glob("*.png") if NUMBERED.fullmatch(p.name)) if numbered else []
         if earlier and not overwrite:
@@ -115,9 +118,10 @@ class MaskSink(Sink):
 
     def write(self, image: np.ndarray, frame: Frame) -> None:
         assert frame.labels is not None, "masks are written from inferred frames"
-        target = self.target(frame.index)
+        target = self.target(frame.index if self.names else self.written)
         if not cv2.imwrite(str(target), resize_labels(frame.labels, *frame.image.shape[:2])):
             raise SinkError(f"cannot write mask {target}")
+        self.written += 1
 
 
 def refuse_targets(targets: list[Path], inputs: Sequence[Path], what: str, *, outputs: Sequence[Path] = ()) -> None:

@@ -1247,3 +1247,23 @@ def test_a_live_runs_masks_are_numbered_as_the_recordings_frames(rule_onnx, tmp_
     n = len(read_video(out)["frames"])
     assert stats["dropped"] > 10 and n == stats["frames"]
     assert sorted(p.name for p in masks.glob("*.png")) == [f"{i:06d}.png" for i in range(n)]
+
+
+@pytest.mark.timeout(60)
+def test_a_recording_keeps_an_outage_as_long_as_it_was(rule_onnx, tmp_path, monkeypatch):
+    """A camera that paused 2 s, received again on a new connection: the first connection's pictures came
+    ~0.8 s after they arrived (held while it was opened) and were timed so for good; the reconnection's came at
+    once, so the recording's gap was 0.8 s short (1.24 s). The gap between connections is as it passed now."""
+    monkeypatch.setattr(capture, "TIMEOUT", 1.0)  # (5 s in use: a 2 s pause would not reconnect)
+    port = free_port()
+    camera = UdpCamera(port, before=1.5, pause=2.0, seconds=20)
+    out = tmp_path / "r.mp4"
+    threading.Timer(0.3, camera.start).start()  # (the receiver listens first)
+    try:
+        stats = run_live(f"udp://127.0.0.1:{port}", model=str(rule_onnx), output=str(out), device="cpu",
+                         max_frames=60, retry_delay=0.05)  # fmt: skip
+    finally:
+        camera.halt.set()
+    seconds = read_video(out)["seconds"]
+    gap = max(b - a for a, b in zip(seconds, seconds[1:]))
+    assert stats["reconnects"] == 1 and gap == pytest.approx(2.0 + 0.04, abs=0.15)  # (the pause, and a frame)

@@ -206,6 +206,9 @@ class LiveSource:
         self._timeline = AudioTimeline()  # audio packets whose timestamps cannot be right are dropped there
         self._dropped = 0  # by the timelines of earlier connections, and audio read long before any frame
         self._clock: float | None = None  # the last frame's Frame.clock
+        self._lag = 0.0  # the last frame's Frame.clock less its capture time (a connection's frames held while
+        # it was opened are timed after their arrival, and the frames after them as much): the next connection
+        # is tied with it, so that the recording keeps the time between two connections as it passed
         self._sound_end: float | None = None  # where the sound handed on so far ends, on the capture clock
         self._resized = False  # (said once)
         self._first_time: float | None = None  # the stream time of the first connection's first frame
@@ -350,7 +353,7 @@ class LiveSource:
         """One connection's frames, stamped with their capture time, and its audio packets.
 
         The connection's first frame ties its stream time to the capture clock (a reconnected stream's
-        clock starts afresh); each frame's :attr:`Frame.clock` and each audio packet's timestamps are
+        clock starts afresh, as far after its arrival as the connection before it ran: :attr:`_lag`); each frame's :attr:`Frame.clock` and each audio packet's timestamps are
         their stream time moved onto it, so the frames a stream delivers in a burst (what it buffered
         while it was being opened) keep their spacing and the sound stays in step with the picture.
         A stream whose timestamps run away from the time its frames arrive (more than ``RESYNC``
@@ -363,6 +366,7 @@ class LiveSource:
         self._dropped += self._timeline.dropped
         self._timeline = timeline = AudioTimeline()
         shift: float | None = None  # capture time minus stream time, in seconds
+        lag = 0.0  # how far after arrival this connection was tied (:attr:`_lag`), which RESYNC leaves out
         waiting: list[av.Packet] = []
         heard: float | None = None  # the stream time of the first sound read before the first picture
         video: float | None = None  # this connection's last picture time (the connection before ran another clock)
@@ -401,9 +405,13 @@ class LiveSource:
                 elif self._replays and self._furthest_end is not None and t > self._furthest_end + 1.0:
                     self._replays = False  # (it went on past where the connections ended: a camera that restarted)
                 if stamped:
-                    if shift is None or abs(t + shift - captured) > RESYNC:
-                        shift = self._tie(t, captured, heard if shift is None else None)
+                    if shift is None:
+                        lag = self._lag if self._clock is not None else 0.0  # (kept from the connection before)
+                        shift = self._tie(t, captured, heard, lag)
+                    elif abs(t + shift - captured - lag) > RESYNC:
+                        shift = self._tie(t, captured, None, lag)
                     clock = self._clock = t + shift
+                    self._lag = clock - captured
             yield Frame(first_index, self._sized(rgb_picture(vf)), vf.pts, vf.time_base, captured, clock=clock)
             first_index += 1
             if shift is not None and waiting:  # (after the frame: a recording starts at its first frame)
@@ -430,14 +438,15 @@ class LiveSource:
                         want[1], want[0], image.shape[1], image.shape[0])  # fmt: skip
         return scaled_to(image, want)
 
-    def _tie(self, t: float, captured: float, heard: float | None) -> float:
+    def _tie(self, t: float, captured: float, heard: float | None, lag: float = 0.0) -> float:
         """The shift that puts stream time ``t`` at ``captured``, or just after the last frame timed so far
         where that is later (a stream that delivered faster than real time ran the clock ahead of arrival;
         the next connection's frames go on from there, not back over them), and its sound from ``heard``
         (stream time; None: none read yet) after the sound handed on so far: a connection's sound runs a
         little past its last picture, and the next one's begins a little before its first (the muxer
-        refused what went back over it)."""
-        shift = captured - t
+        refused what went back over it). ``lag``: seconds after ``captured`` to put ``t`` at instead (a new
+        connection's: the recording's lag behind arrival so far, kept)."""
+        shift = captured + lag - t
         if self._clock is not None and t + shift <= self._clock:
             shift = self._clock + 1 / float(self.info.fps or 25) - t
         if heard is not None and self._sound_end is not None and heard + shift < self._sound_end:

@@ -2,6 +2,7 @@
 
 import contextlib
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -1272,3 +1273,22 @@ def test_a_recording_keeps_an_outage_as_long_as_it_was(rule_onnx, tmp_path, monk
     seconds = read_video(out)["seconds"]
     gap = max(b - a for a, b in zip(seconds, seconds[1:]))
     assert stats["reconnects"] == 1 and gap == pytest.approx(2.0 + 0.04, abs=0.15)  # (the pause, and a frame)
+
+
+@pytest.mark.timeout(60)
+def test_duration_ends_on_time_while_a_read_waits_on_a_stalled_stream(rule_onnx, tmp_path, caplog):
+    """--duration 2.5 of a stream that stalls after 1 s, the read timeout left at its 5 s: the run went on
+    until that read timed out, some 5 s after the first frame; it ends at its duration now, in one line."""
+    clip = write_video(tmp_path / "clip.ts", split_frames(25, h=96, w=128))  # 1 s
+    server = SilentAfterFirst(b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n\r\n" + clip.read_bytes())
+    server.start()
+    try:
+        stats = run_live(server.url, model=str(rule_onnx), output=str(tmp_path / "r.mp4"), device="cpu",
+                         duration=2.5)  # fmt: skip
+    finally:
+        server.close()
+    assert stats["seconds"] < 2.5 + 1.0, stats  # (from the source opened to the recording finalised)
+    assert re.search(r"sent no picture for \d\.\d s when --duration \(2\.5 s\) ended; the recording ends there",
+                     caplog.text), caplog.text  # fmt: skip
+    assert "timed out" not in caplog.text and "reconnect" not in caplog.text
+    assert read_video(tmp_path / "r.mp4")["frames"]

@@ -31,18 +31,25 @@ def fail(message: str, code: int = 1) -> NoReturn:
     process leaves at once with ``os._exit``: finalising the interpreter beside a thread inside
     PyAV's C code can crash it (exit -11 instead of ``code``). Outputs are already finalised here.
     """
-    from roadseg.pipeline.runner import abandoned_calls
-
     try:
         click.echo(f"Error: {message}", err=True)
     except OSError:  # (stderr went with its terminal: a hang-up; the exit code still tells)
         pass
+    _leave_abandoned(code)
+    sys.exit(code)
+
+
+def _leave_abandoned(code: int) -> None:
+    """Leave at once with ``os._exit(code)`` where a blocking call still runs in a thread that was left to
+    it (a stream still opening after Ctrl-C, a live read of a stalled stream after ``--duration`` ended):
+    finalising the interpreter beside a thread inside PyAV's C code can crash it."""
+    from roadseg.pipeline.runner import abandoned_calls
+
     if abandoned_calls():
         with contextlib.suppress(OSError):
             sys.stdout.flush()
             sys.stderr.flush()
         os._exit(code)
-    sys.exit(code)
 
 
 class Terminated(KeyboardInterrupt):
@@ -80,7 +87,9 @@ def handle_errors(command: F) -> F:
         previous = {sig: signal.signal(sig, _on_signal) for sig in _stop_signals()} if main else {}
         try:
             release()  # (a Ctrl-C is a KeyboardInterrupt from here: the run finishes its work on it)
-            return command(*args, **kwargs)
+            result = command(*args, **kwargs)
+            _leave_abandoned(0)
+            return result
         except RoadsegError as exc:
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt as exc:

@@ -44,7 +44,7 @@ from roadseg.errors import (
 from roadseg.pipeline.infer import Segmenter, infer_stage
 from roadseg.pipeline.options import RunResult, SegmentOptions
 from roadseg.pipeline.overlay import Overlay, class_shares, draw_hud, output_size, palette_lut
-from roadseg.pipeline.runner import LatestQueue, StageFailed, run_stages
+from roadseg.pipeline.runner import LatestQueue, StageFailed, end, run_stages, spawn
 from roadseg.pipeline.sinks import (
     ImageSink,
     MaskSink,
@@ -324,12 +324,15 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
     # a browser view or a recording)
     produce = (lambda: iter(source)) if source.live else (lambda: timed(source, times, "decode"))
     t0 = time.perf_counter()
+    done, leave = threading.Event(), threading.Event()
+    watch = isinstance(source, LiveSource) and opts.duration is not None
+    watcher = spawn(lambda: _end_when_overdue(source, queue, leave, done), "duration") if watch else None
     try:
         infer = lambda items: infer_stage(items, seg, 1 if source.live else opts.batch, times,  # noqa: E731
                                           refit=isinstance(source, ImageSource))
         run_stages(produce, infer,
                    consumer=writer, queue_size=2 if source.live else opts.queue_size, stop=stop, first_queue=queue,
-                   names=names)  # fmt: skip
+                   names=names, leave=leave)  # fmt: skip
     except (StageFailed, KeyboardInterrupt) as exc:  # (a camera's run ends so: its figures are written all the same)
         partial = _result(opts, source, seg, writer, time.perf_counter() - t0, None, quiet=True)
         if isinstance(exc, StageFailed):
@@ -339,6 +342,9 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
         raise _with_stats(interrupted, opts, partial, interrupted=interrupted.signal_name) from None
     finally:
         progress.close()
+        done.set()
+        if watcher is not None:
+            watcher.join(1.0)
     if source.live and not writer.stats.frames:  # (a file's source refuses before any work; a live one ends)
         removed = primary is not None and not primary.finish(keep=False) and not getattr(primary, "to_stdout", False)
         raise SourceError(f"no decodable video frames came from {opts.input}"
@@ -346,6 +352,20 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
     if expected and (known := source.expected_frames()) is not None:  # (by the end a source may know better: a
         expected = min(expected, known)  # pause in a file's clock taken out, a damaged stamp that stretched its length)
     return _result(opts, source, seg, writer, time.perf_counter() - t0, expected)
+
+
+def _end_when_overdue(source: LiveSource, queue: LatestQueue, leave: threading.Event, done: threading.Event) -> None:
+    """End the source's items (``queue``) once its ``--duration`` is up and it sent no picture since (its read
+    may wait on a stalled stream for :data:`~roadseg.pipeline.sources.capture.TIMEOUT` s), and ``leave`` the
+    thread that waits in it: what came before is still segmented and recorded. A thread beside the stages
+    until ``done``."""
+    while not done.wait(0.05):
+        if source.overdue():
+            log.warning("%s sent no picture for %.1f s when --duration (%g s) ended; the recording ends there",
+                        source.shown, time.monotonic() - source.video_read, source.duration)  # fmt: skip
+            leave.set()
+            end(queue)
+            return
 
 
 class Writer:

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 _END = object()
 _POLL = 0.05
+LEAVE = 0.5  # seconds a producer that is left (``run_stages``' ``leave``) still gets after the run stops
 
 
 class StageFailed(RuntimeError):
@@ -146,6 +147,12 @@ def call_interruptibly(fn: Callable[[], T], name: str, cleanup: Callable[[T], No
     return box["value"]
 
 
+def end(q: queue.Queue) -> None:
+    """End the items of ``q`` here, for the producer (``run_stages``' ``leave``): what waits before it still
+    goes through; what the producer puts after it is not taken."""
+    q.put(_END)
+
+
 def put(q: queue.Queue, item: Any, stop: threading.Event) -> bool:
     """Blocking put that gives up (returns False) once ``stop`` is set."""
     while not stop.is_set():
@@ -195,12 +202,23 @@ def _guarded(name: str, body: Callable[[], None], errors: list, stop: threading.
     return target
 
 
-def _join_all(threads: list[threading.Thread], stop: threading.Event, join_timeout: float) -> None:
-    """Wait for every thread; on Ctrl-C stop the run, give the threads ``join_timeout`` s, re-raise."""
+def _join_all(threads: list[threading.Thread], stop: threading.Event, join_timeout: float,
+              leave: threading.Event | None = None) -> None:  # fmt: skip
+    """Wait for every thread; on Ctrl-C stop the run, give the threads ``join_timeout`` s, re-raise.
+    ``leave`` (set): once the other threads are done, the run is stopped, and the producer (``threads[0]``)
+    gets :data:`LEAVE` s more, then is left to end on its own (in :data:`_calls`: see :func:`abandoned_calls`)."""
     try:
-        for t in threads:
+        for t in threads[1:]:
             while t.is_alive():
                 t.join(_POLL)
+        producer = threads[0]
+        while producer.is_alive() and not (leave is not None and leave.is_set()):
+            producer.join(_POLL)
+        if producer.is_alive():
+            stop.set()
+            producer.join(LEAVE)
+            if producer.is_alive():
+                _calls.add(producer)
     except KeyboardInterrupt:
         stop.set()
         deadline = time.monotonic() + join_timeout
@@ -218,6 +236,7 @@ def run_stages(
     join_timeout: float = 2.0,
     names: tuple[str, ...] | None = None,
     first_queue: queue.Queue | None = None,
+    leave: threading.Event | None = None,
 ) -> None:
     """Run ``producer -> stages... -> consumer``, each in its own thread; return when all are done.
 
@@ -232,6 +251,10 @@ def run_stages(
         names: thread/stage names for messages (default ``source, stage1.., sink``).
         first_queue: the queue after the producer; a :class:`LatestQueue` makes a live source drop
             stale frames instead of blocking.
+        leave: once set (with :func:`end` on ``first_queue``: a live run's ``--duration`` is up while its
+            source waits in a read of a stalled stream, which cannot be cut short), return when the stages
+            after the producer are done, without waiting for a producer that stays inside its call; its
+            source must then let it finish on its own (``LiveSource.close``).
 
     Raises:
         StageFailed: the first exception raised by any stage (the producer's once the others have
@@ -255,6 +278,6 @@ def run_stages(
     ]
     for t in threads:
         t.start()
-    _join_all(threads, stop, join_timeout)
+    _join_all(threads, stop, join_timeout, leave)
     if errors:
         raise errors[0]

@@ -218,6 +218,10 @@ class LiveSource:
         self._may_replay = self.spec.lower().startswith(HTTP_SCHEMES)
         self._said_replay = False
         self._furthest_end: float | None = None  # the furthest stream time a connection ended at
+        self._lock = threading.Lock()
+        self._busy = False  # the reading thread is inside the source (a read, an open, decoding), not at a yield
+        self._closing = False  # close() came while it was: it closes the container once it is out (:meth:`close`)
+        self.video_read = time.monotonic()  # when the last video packet was read
 
     @property
     def audio_dropped(self) -> int:
@@ -231,11 +235,29 @@ class LiveSource:
         self.close()
 
     def close(self) -> None:
+        """Close the connection; where the thread that reads it is still inside it (a run ended by
+        ``--duration`` while a read waits on a stalled source, which cannot be cut short: :meth:`overdue`),
+        that thread closes it as it comes out, at most :data:`TIMEOUT` s later."""
         if self._mic is not None:
             self._mic.close()
+        with self._lock:
+            self._closing = True
+            if self._busy:
+                return
         if self.container is not None:
             self.container.close()
         self.container = None
+
+    @property
+    def until(self) -> float | None:
+        """The ``time.monotonic()`` reading ``duration`` ends at (known from the first frame on)."""
+        return self._until
+
+    def overdue(self) -> bool:
+        """Whether ``duration`` is up and no video came since: a read that waits on a stalled source cannot
+        be cut short (FFmpeg's read timeout is :data:`TIMEOUT`), so the run is ended from outside (a frame
+        read past it ends the run itself, by its time)."""
+        return self._until is not None and time.monotonic() >= self._until + OVERDUE and self.video_read < self._until
 
     def _retire(self) -> None:
         """Close the dropped connection at once, the first one too: a ``udp://`` stream's port is free
@@ -249,7 +271,28 @@ class LiveSource:
     def expected_frames(self) -> None:
         return None  # a camera has no end
 
-    def __iter__(self) -> Iterator[Frame]:
+    def __iter__(self) -> Iterator[Frame | av.Packet]:
+        """The frames and audio packets (:meth:`_read`), marked busy while inside the source, so that a
+        :meth:`close` from another thread meanwhile is left to this one."""
+        items = self._read()
+        while True:
+            with self._lock:
+                if self._closing:
+                    return
+                self._busy = True
+            try:
+                item = next(items, None)
+            finally:
+                with self._lock:
+                    self._busy, closing = False, self._closing
+                if closing and self.container is not None:  # (closed while inside: left to this thread)
+                    self.container.close()
+                    self.container = None
+            if item is None or closing:
+                return
+            yield item
+
+    def _read(self) -> Iterator[Frame | av.Packet]:
         index, attempt = 0, 0
         while not self.stop.is_set():
             if self.container is None:  # a reconnect
@@ -326,7 +369,7 @@ class LiveSource:
                 if packet.size:
                     yield packet
                 continue
-            now = time.monotonic()
+            now = self.video_read = time.monotonic()
             if self.pace and (t := packet_time(packet)) is not None:
                 if paced is None or t < last - RESTART:
                     paced = (now, t)
@@ -486,6 +529,8 @@ class Refusals:
         return self.seconds
 
 
+OVERDUE = 0.25  # seconds past --duration's end with no video read before the run is ended from outside (a frame
+# on its way ends it first, by its time)
 MAX_HELD = 64  # read times of video packets kept for the pictures a decoder holds back
 MAX_WAITING = 256  # audio packets kept while a connection's first frame is awaited (seconds of sound)
 RESYNC = 5.0  # seconds a stream's timestamps may run away from its frames' arrival before it is tied again

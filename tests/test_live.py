@@ -1292,3 +1292,17 @@ def test_duration_ends_on_time_while_a_read_waits_on_a_stalled_stream(rule_onnx,
                      caplog.text), caplog.text  # fmt: skip
     assert "timed out" not in caplog.text and "reconnect" not in caplog.text
     assert read_video(tmp_path / "r.mp4")["frames"]
+
+
+@pytest.mark.timeout(60)
+def test_the_frames_per_second_of_a_stream_sent_in_a_burst_are_its_own(rule_onnx, tmp_path):
+    """A stream that sends a second of its pictures at once (what a server buffered): over the time they
+    arrived in, they said "21 frames shown at 581.08 frames/s"; over the time they show, 25 at most."""
+    clip = write_video(tmp_path / "clip.ts", split_frames(25, h=96, w=128))  # 1 s at 25 fps
+    server = SilentAfterFirst(b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n\r\n" + clip.read_bytes())
+    server.start()
+    try:
+        stats = run_live(server.url, model=str(rule_onnx), output=str(tmp_path / "r.mp4"), device="cpu", duration=1.5)
+    finally:
+        server.close()
+    assert stats["frames"] > 1 and stats["fps"] <= 25.5, stats

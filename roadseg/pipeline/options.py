@@ -73,7 +73,7 @@ class RunResult:
     """What a run did. ``as_dict()`` is the ``--stats`` JSON.
 
     ``fps``: frames over ``seconds`` (a live run's: frames shown a second, over the time between the
-    first and the last one's capture); ``frames_lost``: frames the container promised but did not
+    first and the last one as the recording has it); ``frames_lost``: frames the container promised but did not
     decode; ``lost_packets``: video packets that failed to decode (of a live source: those its decoder
     refused; ``frames_lost`` says the same); ``audio_dropped``: damaged audio packets left out
     (timestamps that cannot be right, or refused by the muxer or, when re-encoded, the decoder);

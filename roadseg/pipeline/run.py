@@ -442,7 +442,7 @@ class Writer:
         now = time.monotonic()
         latency = None if frame.captured is None else now - frame.captured
         self.stats.dropped = self.queue.dropped if self.queue is not None else 0
-        self.stats.add(now, frame.captured)
+        self.stats.add(now, frame.captured, frame.clock)
         shown = out  # (what the views show: with the live figures, which a recording does not keep)
         if self.hud and latency is not None and any(sink.shows for sink in self.sinks):
             shown = out.copy() if not all(sink.shows for sink in self.sinks) else out

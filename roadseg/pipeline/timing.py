@@ -97,14 +97,16 @@ class FrameStats:
         self.frames = 0
         self.dropped = 0
         self.start = time.monotonic()
-        self.span: tuple[float, float] | None = None  # the first and the last live frame's capture time
+        self.span: tuple[float, float] | None = None  # the first and the last live frame's time (``add``'s ``at``)
 
-    def add(self, now: float, captured: float | None = None) -> None:
+    def add(self, now: float, captured: float | None = None, at: float | None = None) -> None:
         """A frame shown at ``now`` (``time.monotonic()``); a live one's ``captured``, its
-        :attr:`Frame.captured <roadseg.pipeline.sources.base.Frame.captured>`: latency counts from there."""
+        :attr:`Frame.captured <roadseg.pipeline.sources.base.Frame.captured>`: latency counts from there;
+        ``at``: its time as the recording has it (its ``clock``, else ``captured``)."""
         if captured is not None:
             self.latencies.append(now - captured)
-            self.span = (captured, captured) if self.span is None else (self.span[0], max(self.span[1], captured))
+        if (at := captured if at is None else at) is not None:
+            self.span = (at, at) if self.span is None else (self.span[0], max(self.span[1], at))
         self.shown.append(now)
         self.frames += 1
 
@@ -126,7 +128,8 @@ class FrameStats:
 
     def summary(self) -> dict:
         """The figures so far; ``fps``: frames shown a second, over the time between the first and the last
-        one's capture (N frames span N - 1 frame intervals; None before two)."""
+        one as the recording has it (N frames span N - 1 frame intervals; None before two): a stream's own
+        clock, where it has one (the frames a stream sends in a burst span the time they show, not a moment)."""
         seconds = time.monotonic() - self.start
         captured = self.frames + self.dropped
         first, last = self.span or (0.0, 0.0)

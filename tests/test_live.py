@@ -1306,3 +1306,30 @@ def test_the_frames_per_second_of_a_stream_sent_in_a_burst_are_its_own(rule_onnx
     finally:
         server.close()
     assert stats["frames"] > 1 and stats["fps"] <= 25.5, stats
+
+
+def test_a_packet_held_when_a_live_streams_clock_starts_again_is_recorded(rule_onnx, tmp_path):
+    """A stream whose clock starts again (two recordings joined) while its sound's timeline holds a packet
+    (a stream's only packet waits for the next to say where the stream goes): the timeline was replaced at
+    the restart, and the packet lost unsaid."""
+    one = tmp_path / "one.ts"
+    with av.open(str(one), "w", format="mpegts") as out:
+        vs = out.add_stream("libx264", rate=25, options={"preset": "ultrafast"})
+        vs.width, vs.height, vs.pix_fmt = 128, 96, "yuv420p"
+        sound = out.add_stream("mp2", rate=48000, layout="mono")
+        for i in range(25):
+            vf = av.VideoFrame.from_ndarray(split_frames(i + 1, h=96, w=128)[-1], format="rgb24")
+            vf.pts = i
+            out.mux(vs.encode(vf))
+        out.mux(vs.encode(None))
+        af = av.AudioFrame.from_ndarray(np.zeros((1, 1152), np.int16), format="s16", layout="mono")
+        af.sample_rate, af.pts, af.time_base = 48000, 4800, Fraction(1, 48000)  # one packet at 0.1 s
+        out.mux(sound.encode(af))
+        out.mux(sound.encode(None))
+    two = write_video(tmp_path / "two.ts", split_frames(25, h=96, w=128))  # no sound
+    (joined := tmp_path / "restart.ts").write_bytes(one.read_bytes() + two.read_bytes())
+    rec = tmp_path / "rec.mkv"
+    stats = run_live(str(joined), model=str(rule_onnx), output=str(rec), device="cpu")
+    with av.open(str(rec)) as c:
+        packets = [p for p in c.demux(*c.streams.audio) if p.size]
+    assert len(packets) + stats["audio_dropped"] == 1  # was 0 and 0

@@ -432,7 +432,9 @@ class LiveSource:
                 t = float(vf.pts * vf.time_base)
                 if stamped and shift is not None and self.last_time is not None and t < self.last_time - RESTART:
                     # the stream's clock started again (an encoder restarted, a looped file): tie it anew, and judge
-                    # its sound afresh (the old timeline took every packet after the restart for a step back)
+                    # its sound afresh (the old timeline took every packet after the restart for a step back); a
+                    # packet the old one holds is passed on the clock it came on, or dropped and counted
+                    yield from (self._timed(p, shift) for p in timeline.flush())
                     shift = self._tie(t, captured, None)
                     self._dropped += timeline.dropped
                     timeline = self._timeline = AudioTimeline()

@@ -248,11 +248,6 @@ class LiveSource:
             self.container.close()
         self.container = None
 
-    @property
-    def until(self) -> float | None:
-        """The ``time.monotonic()`` reading ``duration`` ends at (known from the first frame on)."""
-        return self._until
-
     def overdue(self) -> bool:
         """Whether ``duration`` is up and no video came since: a read that waits on a stalled source cannot
         be cut short (FFmpeg's read timeout is :data:`TIMEOUT`), so the run is ended from outside (a frame
@@ -396,8 +391,8 @@ class LiveSource:
         """One connection's frames, stamped with their capture time, and its audio packets.
 
         The connection's first frame ties its stream time to the capture clock (a reconnected stream's
-        clock starts afresh, as far after its arrival as the connection before it ran: :attr:`_lag`); each frame's :attr:`Frame.clock` and each audio packet's timestamps are
-        their stream time moved onto it, so the frames a stream delivers in a burst (what it buffered
+        clock starts afresh, as far after its arrival as the connection before it ran: :attr:`_lag`); each
+        frame's :attr:`Frame.clock` and each audio packet's timestamps are their stream time moved onto it, so the frames a stream delivers in a burst (what it buffered
         while it was being opened) keep their spacing and the sound stays in step with the picture.
         A stream whose timestamps run away from the time its frames arrive (more than ``RESYNC``
         seconds) is tied again (never back over frames already timed: :meth:`_tie`); one whose format

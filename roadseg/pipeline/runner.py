@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 _END = object()
 _POLL = 0.05
-LEAVE = 0.5  # seconds a producer that is left (``run_stages``' ``leave``) still gets after the run stops
+LEAVE = 0.1  # seconds a producer that is left (``run_stages``' ``leave``) still gets after the run stops
 
 
 class StageFailed(RuntimeError):

@@ -1333,3 +1333,30 @@ def test_a_packet_held_when_a_live_streams_clock_starts_again_is_recorded(rule_o
     with av.open(str(rec)) as c:
         packets = [p for p in c.demux(*c.streams.audio) if p.size]
     assert len(packets) + stats["audio_dropped"] == 1  # was 0 and 0
+
+
+@pytest.mark.timeout(60)
+def test_ctrl_c_while_a_read_waits_on_a_stalled_stream_ends_the_run_at_once(rule_onnx, tmp_path):
+    """The thread that reads waits in FFmpeg (up to its 5 s read timeout) and cannot be cut short: Ctrl-C
+    waited 2 s for it (the runner's join timeout) before the recording was finalised; it is left to end on
+    its own now, and closes its connection itself."""
+    import signal
+
+    clip = write_video(tmp_path / "clip.ts", split_frames(25, h=96, w=128))  # 1 s
+    server = SilentAfterFirst(b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n\r\n" + clip.read_bytes())
+    server.start()
+    out = tmp_path / "r.mp4"
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "roadseg", "segment", server.url, "-o", str(out), "--model",
+                                 str(rule_onnx), "--device", "cpu", "-q"], stderr=subprocess.PIPE, text=True)  # fmt: skip
+        wait_for(lambda: out.exists() and out.stat().st_size > 0 or proc.poll() is not None, timeout=30)
+        time.sleep(1.0)  # (the stream has stalled: its whole second was sent at once)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=15)
+        took = time.monotonic() - t0
+    finally:
+        server.close()
+    assert proc.returncode == 130 and "recording finalised" in err and "Traceback" not in err, err
+    assert took < 1.5, took  # (was 2.1)
+    assert read_video(out)["frames"]

@@ -206,7 +206,8 @@ def _join_all(threads: list[threading.Thread], stop: threading.Event, join_timeo
               leave: threading.Event | None = None) -> None:  # fmt: skip
     """Wait for every thread; on Ctrl-C stop the run, give the threads ``join_timeout`` s, re-raise.
     ``leave`` (set): once the other threads are done, the run is stopped, and the producer (``threads[0]``)
-    gets :data:`LEAVE` s more, then is left to end on its own (in :data:`_calls`: see :func:`abandoned_calls`)."""
+    gets :data:`LEAVE` s more, then is left to end on its own (in :data:`_calls`: see :func:`abandoned_calls`);
+    given at all, the producer gets no more than that after a Ctrl-C either."""
     try:
         for t in threads[1:]:
             while t.is_alive():
@@ -222,8 +223,11 @@ def _join_all(threads: list[threading.Thread], stop: threading.Event, join_timeo
     except KeyboardInterrupt:
         stop.set()
         deadline = time.monotonic() + join_timeout
-        for t in threads:
+        for t in threads[1:]:
             t.join(max(0.0, deadline - time.monotonic()))
+        threads[0].join(LEAVE if leave is not None else max(0.0, deadline - time.monotonic()))
+        if leave is not None and threads[0].is_alive():
+            _calls.add(threads[0])
         raise
 
 
@@ -254,7 +258,8 @@ def run_stages(
         leave: once set (with :func:`end` on ``first_queue``: a live run's ``--duration`` is up while its
             source waits in a read of a stalled stream, which cannot be cut short), return when the stages
             after the producer are done, without waiting for a producer that stays inside its call; its
-            source must then let it finish on its own (``LiveSource.close``).
+            source must then let it finish on its own (``LiveSource.close``). Given at all, a producer that
+            is still inside its call :data:`LEAVE` s after a Ctrl-C is left so too.
 
     Raises:
         StageFailed: the first exception raised by any stage (the producer's once the others have

@@ -41,7 +41,7 @@ class Frame:
     image: np.ndarray
     pts: int | None
     time_base: Fraction | None
-    captured: float | None = None  # time.monotonic() when a live source read its packet (a file played live: its due time)
+    captured: float | None = None  # time.monotonic() a live source read its packet at (a file played live: when due)
     #: a live frame's time on that clock by its stream's own timestamps (its connection's first frame's capture
     #: time plus how far the stream went since): what a recording is timed by, as the stream's audio is
     clock: float | None = None

@@ -287,6 +287,16 @@ def test_colours_survive_a_player_that_reads_the_colour_tags(tmp_path, name, cod
     assert max(np.abs(shown[360, i * 100 + 50].astype(int) - colour).max() for i, colour in enumerate(PALETTE)) <= 4
 
 
+@pytest.mark.parametrize("name", ["o.mp4", "o.mov"])
+def test_hevc_in_mp4_or_mov_is_tagged_hvc1_which_apple_players_need(rule_onnx, tmp_path, name):
+    # FFmpeg's own tag, hev1, is refused by QuickTime, Safari and an iPhone's Photos (was: hev1)
+    src = write_video(tmp_path / "in.mkv", split_frames(3))
+    segment_video(src, tmp_path / name, model=rule_onnx, quiet=True, codec="libx265")
+    with av.open(str(tmp_path / name)) as c:
+        assert (c.streams.video[0].codec_context.name, c.streams.video[0].codec_tag) == ("hevc", "hvc1")
+        assert sum(1 for _ in c.decode(video=0)) == 3
+
+
 def test_an_output_that_cannot_hold_h264_gets_its_own_codec_unless_one_is_asked(split_video, rule_onnx, tmp_path):
     webm = tmp_path / "o.webm"
     result = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(webm), "--model", str(rule_onnx), "-q"])

@@ -68,6 +68,9 @@ SHORT_CLOCK_ENCODERS = frozenset({"mpeg4", "msmpeg4", "msmpeg4v2"})  # (on 1/fps
 #: make, model, software and local time (``…creationdate``). Where they are kept, the output's other tags
 #: (a title) are QuickTime metadata keys too, as an iPhone writes them, not iTunes-style boxes.
 APPLE_KEYS = "com.apple.quicktime."
+#: Formats where HEVC is tagged ``hvc1`` (its parameter sets in the header), as Apple writes it: QuickTime, Safari
+#: and an iPhone's Photos refuse FFmpeg's own tag, ``hev1``, and play ``hvc1``, as every other player does
+HVC1_FORMATS = frozenset({"mp4", "mov"})
 
 
 def apple_keys(tags: Mapping[str, str]) -> bool:
@@ -247,6 +250,8 @@ class VideoSink(Sink):
             self.stream = self.container.add_stream(self.encoder, rate=self.fps)
             self.stream.metadata.update(self.video_tags)
             self.encoder = self.stream.codec_context.name  # the encoder itself: libvpx-vp9 for vp9
+            if self.stream.codec_context.codec.canonical_name == "hevc" and self.container.format.name in HVC1_FORMATS:
+                self.stream.codec_context.codec_tag = "hvc1"
             self.stream.pix_fmt = pixel_format(self.stream.codec_context.codec)
             self.out_w, self.out_h = even_size(self.width, self.height, self.stream.pix_fmt)
             self.stream.width, self.stream.height = self.out_w, self.out_h

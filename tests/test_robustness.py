@@ -621,6 +621,21 @@ def test_a_clean_mkv_with_longer_audio_reports_no_lost_frames(rule_onnx, tmp_pat
     assert "could not be decoded" not in r.output
 
 
+@pytest.mark.parametrize("suffix", [".ts", ".mkv"])
+def test_a_dashcam_that_slows_down_at_night_reports_no_lost_frames(rule_onnx, tmp_path, suffix):
+    # 30 frames/s as stated, but one picture in five held for two (a longer exposure): 90 pictures over 3.6 s,
+    # which at the stated rate would be 108 (was: '17 of about 107 frames could not be decoded' of a clean file)
+    pts = [3000 * (i + i // 5) for i in range(90)]
+    src = write_video(tmp_path / f"night{suffix}", split_frames(90), pts=pts, time_base=Fraction(1, 90000),
+                      fps=Fraction(30), audio_seconds=3.6)  # fmt: skip
+    stats = tmp_path / "s.json"
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(tmp_path / "o.mp4"), "--model", str(rule_onnx), "-q",
+                                               "--stats", str(stats)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert len(read_video(tmp_path / "o.mp4")["frames"]) == 90
+    assert "could not be decoded" not in r.output and json.loads(stats.read_text())["frames_lost"] == 0
+
+
 @pytest.mark.parametrize("live", [False, True])
 def test_disk_full_gives_one_line_and_removes_the_unfinished_file(split_video, rule_onnx, tmp_path, monkeypatch, live):
     real, count = VideoSink._encode, {"n": 0}

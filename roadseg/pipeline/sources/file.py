@@ -52,6 +52,41 @@ PAST_END = 10
 
 #: seconds a picture may lie off the line of the pictures around it before its timestamp counts as damaged
 OFF_LINE = 1.0
+#: a step between two pictures of more than this many of the stated rate's is a hole where pictures were lost
+#: (two or more), not a camera that slowed down: a dashcam that holds a picture for two at night, a phone at 15
+#: frames/s of a stated 30 in the dark
+HOLE = 2.5
+
+
+class Pace:
+    """The rate a file's pictures really come at, from the steps between them. A camera that slows down keeps
+    the rate it states, so the frames that rate counts over the file's length are more than the file holds,
+    where it has no count of its own (MPEG-TS, Matroska). Steps backwards (B-frames, damaged stamps) and
+    holes (longer than :data:`HOLE` stated steps: pictures lost) are not its pace.
+
+    >>> pace = Pace()
+    >>> for n in [0, 1, 2, 3, 5, 6, 7, 8, 10, 20, 21]:  # one picture in four held for two; a hole of nine
+    ...     pace.take(n / 30)
+    >>> round(pace.rate(30), 1)
+    24.5
+    """
+
+    def __init__(self) -> None:
+        self._steps: Counter[int] = Counter()  # steps between pictures in turn, in 10 µs, and how often each came
+        self._last: float | None = None
+
+    def take(self, t: float) -> None:
+        """The next picture, at ``t`` seconds."""
+        if self._last is not None and 0 < t - self._last <= 10.0:
+            self._steps[round((t - self._last) * 100_000)] += 1
+        self._last = t
+
+    def rate(self, stated: float) -> float | None:
+        """Pictures a second over the steps that are the file's pace (a ``stated`` rate's step up to
+        :data:`HOLE` of it); None where there are none."""
+        paced = [(step, n) for step, n in self._steps.items() if step <= HOLE * 100_000 / stated]
+        seconds = sum(step * n for step, n in paced) / 100_000
+        return sum(n for _, n in paced) / seconds if seconds > 0 else None
 
 
 class InLine:
@@ -207,6 +242,7 @@ class VideoSource:
         self._span: tuple[float, float] | None = None  # (first, end) of the video packets read, on the one timeline
         self._off: tuple[float, float] | None = None  # (start, end) of a video packet off the span, until the next
         self._read = False  # whether the file was read to its end (or to --duration's)
+        self.pace = Pace()  # (the rate its pictures came at: expected_frames, where the file has no count)
         self.subtitles_dropped = 0  # subtitle packets timed where the video is not (damaged timestamps)
         self.data_dropped = 0  # data packets timed where the video is not
         self._gen = self._generate()
@@ -304,10 +340,13 @@ class VideoSource:
         if self.clock is not None and self._read and self._span is not None and not self.unreadable:
             spanned = self._span[1] - self._span[0]
             length = spanned if length is None else min(length, spanned)
+        fps = float(info.fps)
+        if self._read and not self.unreadable and not (self.stream.frames or 0) > 0:  # (a count estimated by the rate)
+            fps = min(fps, self.pace.rate(fps) or fps)
         left = max(0.0, length - self.start) if length else None
         if self.duration is not None:
             left = self.duration if left is None else min(left, self.duration)
-        return info.frames if left is None else min(info.frames, round(left * float(info.fps)))
+        return info.frames if left is None else min(info.frames, round(left * fps))
 
     def __iter__(self) -> Iterator[Frame | av.Packet]:
         peeked, self._peeked = self._peeked, []
@@ -380,6 +419,8 @@ class VideoSource:
                 self._spanned(video, float((packet.duration or 0) * packet.time_base))
             for vf in (vf for p in self._up_to_start(packet) for vf in self._decode(p)):
                 t = None if vf.pts is None or vf.time_base is None else float(vf.pts * vf.time_base) - self.origin
+                if t is not None:
+                    self.pace.take(t)
                 if t is not None and t < self.start - 1e-6:
                     continue
                 if self.end is not None and t is not None and t >= self.end - 1e-6:

@@ -636,6 +636,39 @@ def test_a_dashcam_that_slows_down_at_night_reports_no_lost_frames(rule_onnx, tm
     assert "could not be decoded" not in r.output and json.loads(stats.read_text())["frames_lost"] == 0
 
 
+def _late_video(path):
+    """Sound from 0 s to 4 s, pictures from 2 s (50 at 25 frames/s): a recording whose sound began first."""
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt, vs.options = 64, 48, "yuv420p", {"preset": "ultrafast"}
+        aus = out.add_stream("aac", rate=48000)
+        aus.layout = "mono"
+        for k in range(0, 4 * 48000, 1024):
+            af = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            af.sample_rate, af.pts = 48000, k
+            out.mux(aus.encode(af))
+        out.mux(aus.encode(None))
+        for i, img in enumerate(split_frames(50)):
+            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+            vf.pts = 50 + i
+            out.mux(vs.encode(vf))
+        out.mux(vs.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".ts", ".mp4"])
+@pytest.mark.parametrize("args,frames", [([], 50), (["--duration", "3"], 25), (["--start", "3"], 25)])
+def test_video_that_begins_after_its_sound_reports_no_lost_frames(rule_onnx, tmp_path, suffix, args, frames):
+    # was, of the mkv: '50 of about 100 frames could not be decoded' (its video track's DURATION tag is where the
+    # track ends, 4 s); of all three, with --duration 3: '25 of about 50' (the window's 3 s less the start, 2 s)
+    src = _late_video(tmp_path / f"a{suffix}")
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(tmp_path / "o.mp4"), "--model", str(rule_onnx), "-q",
+                                               *args])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert len(read_video(tmp_path / "o.mp4")["frames"]) == frames
+    assert "could not be decoded" not in r.output, r.output
+
+
 @pytest.mark.parametrize("live", [False, True])
 def test_disk_full_gives_one_line_and_removes_the_unfinished_file(split_video, rule_onnx, tmp_path, monkeypatch, live):
     real, count = VideoSink._encode, {"n": 0}

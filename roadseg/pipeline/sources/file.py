@@ -332,7 +332,8 @@ class VideoSource:
         """Frames the container promises between ``start`` and ``start + duration`` (None when unknown). A file
         whose clock may start again midway (:class:`Clock`) promises, once read to its end, no more than its
         video's one timeline spans: its length is read from timestamps, which pauses in its clock taken out
-        or one damaged stamp stretch; a hole where pictures were lost stays in the span."""
+        or one damaged stamp stretch; a hole where pictures were lost stays in the span. Pictures that begin
+        after the sound are counted from where they begin, and end no later than the file."""
         info = self.info
         if info.frames is None or info.fps is None:
             return None
@@ -343,10 +344,14 @@ class VideoSource:
         fps = float(info.fps)
         if self._read and not self.unreadable and not (self.stream.frames or 0) > 0:  # (a count estimated by the rate)
             fps = min(fps, self.pace.rate(fps) or fps)
-        left = max(0.0, length - self.start) if length else None
-        if self.duration is not None:
-            left = self.duration if left is None else min(left, self.duration)
-        return info.frames if left is None else min(info.frames, round(left * fps))
+        begins = self._stream_start()  # (pictures that begin after the sound: seconds from the file's start)
+        lead = min(max(0.0, begins - self.origin), MAX_SECONDS) if begins is not None else 0.0
+        if length and lead and self.container.duration:  # (Matroska's DURATION tag says where its track ends)
+            length = min(length, self.origin + self.container.duration / av.time_base - begins)
+        if not length:
+            return info.frames if self.duration is None else min(info.frames, round(self.duration * fps))
+        ends = lead + length if self.end is None else min(lead + length, self.end)
+        return min(info.frames, round(max(0.0, ends - max(lead, self.start)) * fps))
 
     def __iter__(self) -> Iterator[Frame | av.Packet]:
         peeked, self._peeked = self._peeked, []

@@ -669,6 +669,21 @@ def test_video_that_begins_after_its_sound_reports_no_lost_frames(rule_onnx, tmp
     assert "could not be decoded" not in r.output, r.output
 
 
+@pytest.mark.parametrize("late,args,says", [
+    (True, ["--duration", "1"], "no video frames from 0 s to 1 s (--start, --duration) in a.mkv: its first picture "
+                                "after 0 s is at 2.00 s"),
+    (False, ["--start", "0.5", "--duration", "0.3"], "no video frames from 0.5 s to 0.8 s (--start, --duration) in "
+                                                     "a.mkv: its first picture after 0.5 s is at 1.00 s")])  # fmt: skip
+def test_a_window_with_no_picture_in_it_says_where_the_next_picture_is(rule_onnx, tmp_path, late, args, says):
+    # was: 'no decodable video frames in a.mkv' (a sound-first recording: the file seemed broken), and 'no video
+    # frames after --start 0.5s' of a parking-mode timelapse at 1 frame/s, which has pictures after 0.5 s
+    src = _late_video(tmp_path / "a.mkv") if late else write_video(tmp_path / "a.mkv", split_frames(5), fps=Fraction(1))
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(tmp_path / "o.mp4"), "--model", str(rule_onnx), "-q",
+                                               *args])  # fmt: skip
+    assert r.exit_code == 1 and r.output.strip().replace(str(tmp_path) + "/", "") == f"Error: {says}", r.output
+    assert not (tmp_path / "o.mp4").exists()
+
+
 @pytest.mark.parametrize("live", [False, True])
 def test_disk_full_gives_one_line_and_removes_the_unfinished_file(split_video, rule_onnx, tmp_path, monkeypatch, live):
     real, count = VideoSink._encode, {"n": 0}

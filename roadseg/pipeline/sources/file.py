@@ -243,6 +243,7 @@ class VideoSource:
         self._off: tuple[float, float] | None = None  # (start, end) of a video packet off the span, until the next
         self._read = False  # whether the file was read to its end (or to --duration's)
         self.pace = Pace()  # (the rate its pictures came at: expected_frames, where the file has no count)
+        self._next_at: float | None = None  # the time of the first picture after --duration's window, if any came
         self.subtitles_dropped = 0  # subtitle packets timed where the video is not (damaged timestamps)
         self.data_dropped = 0  # data packets timed where the video is not
         self._gen = self._generate()
@@ -305,6 +306,9 @@ class VideoSource:
             self._peeked.append(item)
             if isinstance(item, Frame):
                 return
+        if self._next_at is not None:  # (pictures decode, but none in the window asked)
+            raise SourceError(f"no video frames from {self.start:g} s to {self.end:g} s (--start, --duration) in "
+                              f"{self.path}: its first picture after {self.start:g} s is at {self._next_at:.2f} s")
         if self.start:
             raise SourceError(f"no video frames after --start {self.start:g}s in {self.path}")
         if "mp4" in self.container.format.name and not Path(self.path).is_file() and not self.remote:
@@ -429,6 +433,7 @@ class VideoSource:
                 if t is not None and t < self.start - 1e-6:
                     continue
                 if self.end is not None and t is not None and t >= self.end - 1e-6:
+                    self._next_at = t if self._next_at is None else self._next_at
                     past_end += 1
                     if past_end >= PAST_END:
                         return

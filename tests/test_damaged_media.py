@@ -155,6 +155,40 @@ def test_audio_an_mp4_cannot_hold_or_play_is_re_encoded_and_a_mov_copies_it(rule
     assert [a[0] for a in read_video(tmp_path / "o.mov")["audio"]] == [codec]
 
 
+@pytest.mark.parametrize("layout,name,codec", [("5.1", "o.mp4", "aac"), ("quad", "o.mp4", "aac"),
+                                                ("5.1", "o.webm", "opus")])  # fmt: skip
+def test_sound_of_more_than_two_channels_keeps_each_channel_when_re_encoded(rule_onnx, tmp_path, layout, name, codec):
+    # a camera's surround PCM, an in-cabin microphone array's channels: each its own after re-encoding (was: mixed
+    # down to stereo, with 're-encoding it as aac' alone said)
+    n = av.AudioLayout(layout).nb_channels
+    src = tmp_path / "cam.mov"
+    with av.open(str(src), "w") as out:
+        vs = out.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt, vs.options = 64, 48, "yuv420p", {"preset": "ultrafast"}
+        aus = out.add_stream("pcm_s16le", rate=48000)
+        aus.layout = layout
+        for i, img in enumerate(split_frames(5)):
+            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+            vf.pts = i
+            out.mux(vs.encode(vf))
+        out.mux(vs.encode(None))
+        tone = (8000 * np.sin(2 * np.pi * 440 * np.arange(9600) / 48000)).astype(np.int16)
+        samples = np.zeros((9600, n), np.int16)
+        samples[:, 2] = tone  # sound on the third channel alone
+        af = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout=layout)
+        af.sample_rate, af.pts = 48000, 0
+        out.mux(aus.encode(af))
+        out.mux(aus.encode(None))
+    segment_video(src, tmp_path / name, model=rule_onnx, quiet=True)
+    with av.open(str(tmp_path / name)) as c:
+        a = c.streams.audio[0]
+        assert (a.codec_context.name, a.codec_context.channels) == (codec, n)
+        sound = np.concatenate([f.to_ndarray().reshape(n, -1) if f.format.is_planar else f.to_ndarray().reshape(-1, n).T
+                                for f in c.decode(a)], axis=1)  # fmt: skip
+    loudness = np.sqrt((sound.astype(np.float64) ** 2).mean(axis=1))
+    assert loudness[2] > 0.1 and np.delete(loudness, 2).max() < loudness[2] / 20, loudness
+
+
 def test_a_header_the_audio_breaks_is_written_again_without_it(split_video, rule_onnx, tmp_path, monkeypatch, caplog):
     # fault injection: a stream that passed the check (all do here) and then breaks the real header
     monkeypatch.setattr(sink_audio.AudioRemux, "__init__", _remux_that_breaks_the_header)

@@ -144,15 +144,30 @@ def _encoder_for(stream, format_name: str) -> str | None:
 
 def _add_encoded(container, stream, name: str | None):
     """An audio stream of encoder ``name`` (None: the container's own) in ``container`` for ``stream``'s
-    sound: its rate where the encoder takes it (else 48 kHz), mono or stereo."""
+    sound: its rate where the encoder takes it (else 48 kHz), its channels where the encoder takes their
+    layout (5.1 stays 5.1), else mono or stereo."""
     codec = av.codec.Codec(name or container.default_audio_codec, "w")
     rate = stream.codec_context.sample_rate or 48000
     rates = codec.audio_rates
     if rates and rate not in rates:
         rate = 48000 if 48000 in rates else max(rates)
     out = container.add_stream(codec.name, rate=rate)
-    out.layout = "mono" if stream.codec_context.channels == 1 else "stereo"
+    channels = stream.codec_context.channels
+    out.layout = "mono" if channels == 1 else "stereo"
+    if channels > 2 and _takes_layout(codec, stream.codec_context.layout, rate):
+        out.layout = stream.codec_context.layout
     return out
+
+
+def _takes_layout(codec, layout, rate: int) -> bool:
+    """Whether encoder ``codec`` opens with channel ``layout`` at ``rate``."""
+    try:
+        context = av.CodecContext.create(codec, "w")
+        context.sample_rate, context.layout, context.format = rate, layout, codec.audio_formats[0]
+        context.open()
+    except Exception:  # noqa: BLE001 - FFmpegError (a layout it does not take), ValueError
+        return False
+    return True
 
 
 def _copy(packet: av.Packet, stream) -> av.Packet:

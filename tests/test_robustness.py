@@ -411,6 +411,36 @@ def test_ten_bit_input_decodes_to_correct_rgb(rule_onnx, tmp_path):
     assert segment_video(src, out, model=rule_onnx, quiet=True)["frames"] == 3
 
 
+@pytest.mark.parametrize("height", [None, 48])
+def test_interlaced_video_is_segmented_and_written_without_combing(rule_onnx, tmp_path, height):
+    # a camcorder's 1080i (AVCHD .MTS), a broadcast: two fields 1/50 s apart woven in each frame. Players
+    # deinterlace a stream flagged so; the output is progressive, so it was written combed (a moving edge's
+    # rows alternating 4 pixels apart in every player) and the model saw the combs
+    w, h = 128, 96
+    src = tmp_path / "camcorder.mts"
+    with av.open(str(src), "w", format="mpegts") as out:
+        vs = out.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+        vs.options = {"x264-params": "tff=1", "preset": "ultrafast", "crf": "0"}
+        for i in range(6):
+            img = np.zeros((h, w, 3), np.uint8)
+            img[0::2, 20 + 4 * i : 60 + 4 * i] = 255  # the top field's bar
+            img[1::2, 24 + 4 * i : 64 + 4 * i] = 255  # the bottom field's, 1/50 s later, moved on
+            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+            vf.pts = i
+            out.mux(vs.encode(vf))
+        out.mux(vs.encode(None))
+    with av.open(str(src)) as c:
+        assert next(c.decode(video=0)).interlaced_frame  # (flagged as a camcorder flags it)
+    out = tmp_path / "o.mp4"
+    segment_video(src, out, model=rule_onnx, quiet=True, alpha=0.0, crf=0, height=height)
+    v = read_video(out)
+    assert len(v["frames"]) == 6 and v["height"] == (height or h)
+    grey = v["frames"][2].astype(int).mean(axis=2)
+    rows = grey[2:-2]  # each row as the ones next to it: a comb differs at both ends of the bar
+    assert np.abs(np.diff(rows, axis=0)).max() < 40, np.abs(np.diff(rows, axis=0)).max()
+
+
 def _hdr_clip(path, trc: int, colours, *, w: int = 192, h: int = 64, nits_of=None):
     """A phone's HDR clip: HEVC 10-bit, BT.2020, ``trc`` (PQ or HLG), lossless, of vertical stripes of
     SDR ``colours`` shown at SDR's white of 203 cd/m² (or at ``nits_of(colour)``)."""

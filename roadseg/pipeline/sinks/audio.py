@@ -31,6 +31,9 @@ from roadseg.pipeline.sources.base import codec_of
 
 log = logging.getLogger("roadseg")
 REENCODE = ("aac", "libopus")  # tried in this order before the container's own audio codec
+#: FFmpeg's usual layout of that many channels (``av_channel_layout_default``), which its resampler takes channels
+#: that have no names for (Matroska's PCM): re-encoded so, each stays its own (AAC band-limits an LFE channel)
+USUAL_LAYOUTS = {3: "2.1", 4: "4.0", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 #: outputs that take PCM audio only as ISO PCM ('ipcm'), which many players (Firefox, QuickTime) do not play:
 #: PCM is re-encoded there, not copied (mov and mkv carry PCM as players expect)
 PCM_SHY = frozenset({"mp4", "ipod", "3gp", "3g2", "f4v", "ismv"})
@@ -154,8 +157,11 @@ def _add_encoded(container, stream, name: str | None):
     out = container.add_stream(codec.name, rate=rate)
     channels = stream.codec_context.channels
     out.layout = "mono" if channels == 1 else "stereo"
-    if channels > 2 and _takes_layout(codec, stream.codec_context.layout, rate):
-        out.layout = stream.codec_context.layout
+    # (a layout of unnamed channels, as Matroska's PCM has: taken as FFmpeg's usual one of that many)
+    for layout in (stream.codec_context.layout, USUAL_LAYOUTS.get(channels)) if channels > 2 else ():
+        if layout is not None and _takes_layout(codec, layout, rate):
+            out.layout = layout
+            break
     return out
 
 

@@ -60,31 +60,44 @@ HOLE = 2.5
 
 class Pace:
     """The rate a file's pictures really come at, from the steps between them. A camera that slows down keeps
-    the rate it states, so the frames that rate counts over the file's length are more than the file holds,
-    where it has no count of its own (MPEG-TS, Matroska). Steps backwards (B-frames, damaged stamps) and
-    holes (longer than :data:`HOLE` stated steps: pictures lost) are not its pace.
+    the rate it states, so the frames that rate counts over the file's length are more than it holds, where it
+    has no count of its own (MPEG-TS, Matroska). Steps backwards (damaged stamps) are not its pace, nor holes:
+    a step longer than :data:`HOLE` stated ones, where pictures were lost, unless it is as long as the step
+    before it (a camera in parking mode, a picture a second: the steps of a slower rate come in a row).
 
     >>> pace = Pace()
     >>> for n in [0, 1, 2, 3, 5, 6, 7, 8, 10, 20, 21]:  # one picture in four held for two; a hole of nine
     ...     pace.take(n / 30)
     >>> round(pace.rate(30), 1)
     24.5
+    >>> for n in range(22, 32):  # then parked: a picture a second (the first step of it taken for a hole)
+    ...     pace.take(21 / 30 + n - 21)
+    >>> round(pace.rate(30), 2)
+    1.92
     """
 
     def __init__(self) -> None:
         self._steps: Counter[int] = Counter()  # steps between pictures in turn, in 10 µs, and how often each came
+        self._again: Counter[int] = Counter()  # of those, how often each came after a step as long as itself
         self._last: float | None = None
+        self._step: float | None = None
 
     def take(self, t: float) -> None:
         """The next picture, at ``t`` seconds."""
-        if self._last is not None and 0 < t - self._last <= 10.0:
-            self._steps[round((t - self._last) * 100_000)] += 1
+        step = None if self._last is None else t - self._last
+        if step is not None and 0 < step <= 10.0:
+            key = round(step * 100_000)
+            self._steps[key] += 1
+            if self._step is not None and abs(step - self._step) <= 0.25 * self._step:
+                self._again[key] += 1
+            self._step = step
         self._last = t
 
     def rate(self, stated: float) -> float | None:
         """Pictures a second over the steps that are the file's pace (a ``stated`` rate's step up to
-        :data:`HOLE` of it); None where there are none."""
-        paced = [(step, n) for step, n in self._steps.items() if step <= HOLE * 100_000 / stated]
+        :data:`HOLE` of it, and longer ones that came in a row); None where there are none."""
+        short = HOLE * 100_000 / stated
+        paced = [(step, n if step <= short else self._again[step]) for step, n in self._steps.items()]
         seconds = sum(step * n for step, n in paced) / 100_000
         return sum(n for _, n in paced) / seconds if seconds > 0 else None
 

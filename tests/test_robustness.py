@@ -666,6 +666,18 @@ def test_a_dashcam_that_slows_down_at_night_reports_no_lost_frames(rule_onnx, tm
     assert "could not be decoded" not in r.output and json.loads(stats.read_text())["frames_lost"] == 0
 
 
+def test_files_named_with_a_colon_as_a_time_are_read_and_written(rule_onnx, tmp_path, monkeypatch):
+    # FFmpeg reads a name as a URL up to its first colon: "2026-12-03T08:15:00.mp4" was the protocol
+    # "2026-12-03T08" (was: 'Error: not a readable video: 2026-12-03T08:15:00.mp4 (Protocol not found)'; as an
+    # output, "cannot set up encoder 'libx264' for 08:15 seg.mp4: Protocol not found")
+    monkeypatch.chdir(tmp_path)
+    write_video(tmp_path / "2026-12-03T08:15:00.mp4", split_frames(3), audio_seconds=0.1)
+    r = CliRunner().invoke(segment_video_cmd, ["2026-12-03T08:15:00.mp4", "-o", "08:15 seg.mp4", "--model",
+                                               str(rule_onnx), "-q"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert len(read_video(tmp_path / "08:15 seg.mp4")["frames"]) == 3
+
+
 def test_a_dashcam_file_from_driving_into_parking_mode_reports_no_lost_frames(rule_onnx, tmp_path):
     # 50 pictures at 30 frames/s (its stated rate), then 1 a second once parked: 21.6 s (was: 'about 650 frames'
     # expected, '579 of about 649 frames could not be decoded (damaged or truncated input)' of a clean file)

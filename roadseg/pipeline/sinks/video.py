@@ -43,6 +43,7 @@ from roadseg.pipeline.sinks.encoders import (
 from roadseg.pipeline.sinks.subtitles import SubtitleRemux
 from roadseg.pipeline.sinks.subtitles import plan as subtitle_plan
 from roadseg.pipeline.sources import Frame
+from roadseg.pipeline.sources.base import file_url
 
 log = logging.getLogger("roadseg")
 MAX_STEP = 3600.0  # seconds between two frames beyond which a timestamp is damage, not a pause
@@ -238,7 +239,7 @@ class VideoSink(Sink):
             else:
                 options = {"movflags": "+faststart" + ("+use_metadata_tags" if apple_keys(self.tags) else "")
                            } if self.path.suffix.lower() in FASTSTART else {}  # fmt: skip
-                self.container = av.open(str(self.path), mode="w", options=options)
+                self.container = av.open(file_url(self.path), mode="w", options=options)
         except ValueError:  # "Could not determine output format"
             raise SinkError(f"cannot tell a video format from the name {self.path.name}: end it in .mp4, .mkv, "
                             ".mov or .webm") from None  # fmt: skip

@@ -182,6 +182,18 @@ def redacted(url: str) -> str:
     return re.sub(r"^([a-zA-Z][\w+.-]*://[^/:@]*):[^/@]*@", r"\1:***@", url)
 
 
+def file_url(path: str | Path) -> str:
+    """The name of a local file as FFmpeg is given it. FFmpeg reads a name up to its first colon as a
+    protocol, ``2026-12-03T08:15:00.mp4`` (a recording named by its time) as one called ``2026-12-03T08``:
+    such a relative name is given from ``./``.
+
+    >>> file_url("2026-12-03T08:15:00.mp4"), file_url("clip.mp4"), file_url("/media/08:15.mp4")
+    ('./2026-12-03T08:15:00.mp4', 'clip.mp4', '/media/08:15.mp4')
+    """
+    text = str(path)
+    return f"./{text}" if ":" in text.split("/")[0] and not Path(text).is_absolute() else text
+
+
 def open_container(target: str, *, what: str = "file", format: str | None = None, options: dict | None = None,
                    timeout: tuple[float | None, float] | None = None, hwaccel: str | None = None):  # fmt: skip
     """``av.open`` for reading, with a one-line :class:`SourceError` for everything that can go wrong.
@@ -190,8 +202,9 @@ def open_container(target: str, *, what: str = "file", format: str | None = None
     for existence and size first. ``hwaccel`` decodes on a hardware device and falls back to the CPU
     with one warning line where there is none.
     """
+    url = target
     if what == "file" and target == "-":
-        target = "pipe:0"  # standard input: ffmpeg ... -f matroska - | segment-video - -o out.mp4
+        target = url = "pipe:0"  # standard input: ffmpeg ... -f matroska - | segment-video - -o out.mp4
     elif what == "file":
         p = Path(target)
         if not p.exists():
@@ -200,6 +213,7 @@ def open_container(target: str, *, what: str = "file", format: str | None = None
             raise SourceError(f"input is a folder, not a video file: {p}")
         if p.is_file() and p.stat().st_size == 0:  # (a pipe or FIFO says 0 bytes too, and is read as it comes)
             raise SourceError(f"input is empty (0 bytes): {p}")
+        url = file_url(target)
     # tags that are not valid UTF-8 (damaged, or written in another encoding) are read with U+FFFD, not refused
     kw: dict = {"format": format, "options": options or {}, "timeout": timeout, "metadata_errors": "replace"}
     container = None
@@ -209,12 +223,12 @@ def open_container(target: str, *, what: str = "file", format: str | None = None
         try:
             if hwaccel not in (known := hwdevices_available()):  # (FFmpeg's answer: "Operation not permitted")
                 raise ValueError(f"no such device type; this FFmpeg knows {', '.join(known) or 'none'}")
-            container = av.open(target, hwaccel=HWAccel(device_type=hwaccel, allow_software_fallback=True), **kw)
+            container = av.open(url, hwaccel=HWAccel(device_type=hwaccel, allow_software_fallback=True), **kw)
         except Exception as exc:  # no device, no driver, not permitted: decode on the CPU instead
             log.warning("hardware decoding (%s) is not available here (%s); decoding on the CPU",
                         hwaccel, reason_of(exc))  # fmt: skip
     try:
-        container = container or av.open(target, **kw)
+        container = container or av.open(url, **kw)
     except Exception as exc:  # noqa: BLE001 - FFmpegError, OSError, and PyAV's own errors on damaged headers
         if what == "file" and unfinished_mp4(target):
             raise SourceError(f"not a readable video: {target} was never finished (a recording cut off: power lost "

@@ -206,9 +206,9 @@ class LiveSource:
         self._timeline = AudioTimeline()  # audio packets whose timestamps cannot be right are dropped there
         self._dropped = 0  # by the timelines of earlier connections, and audio read long before any frame
         self._clock: float | None = None  # the last frame's Frame.clock
-        self._lag = 0.0  # the last frame's Frame.clock less its capture time (a connection's frames held while
-        # it was opened are timed after their arrival, and the frames after them as much): the next connection
-        # is tied with it, so that the recording keeps the time between two connections as it passed
+        self._lag = 0.0  # the most a frame's Frame.clock was past its capture time since the last tie (a
+        # connection's frames held while it was opened are timed after their arrival, and the frames after them
+        # as much): the next connection is tied with it, so the recording keeps the time between two as it passed
         self._sound_end: float | None = None  # where the sound handed on so far ends, on the capture clock
         self._resized = False  # (said once)
         self._first_time: float | None = None  # the stream time of the first connection's first frame
@@ -352,6 +352,7 @@ class LiveSource:
         decoder opened with the connection refuses the rest), raises :class:`SourceError`, so that the
         connection is opened again (its decoder then the stream's codec's) or the run ends with one line."""
         stream, refused = picture_stream(self.container), Refusals(float(self.info.fps or 25))
+        stream.thread_type = "SLICE"  # (frame threads hold a picture back a thread: lag, 0.6 s on 16 cores)
         audio = [s for s in self.container.streams.audio if self._audio.get(s.index) == codec_of(s)]
         if len(audio) < len(self._audio) and self.reconnects:
             log.warning("the reconnected stream's audio is not the one recorded so far; going on without it")
@@ -445,13 +446,16 @@ class LiveSource:
                 elif self._replays and self._furthest_end is not None and t > self._furthest_end + 1.0:
                     self._replays = False  # (it went on past where the connections ended: a camera that restarted)
                 if stamped:
+                    tied = shift is None or abs(t + shift - captured - lag) > RESYNC
                     if shift is None:
                         lag = self._lag if self._clock is not None else 0.0  # (kept from the connection before)
                         shift = self._tie(t, captured, heard, lag)
-                    elif abs(t + shift - captured - lag) > RESYNC:
+                    elif tied:
                         shift = self._tie(t, captured, None, lag)
                     clock = self._clock = t + shift
-                    self._lag = clock - captured
+                    # (the most since the tie: a picture read late, as the last one before an outage that a
+                    # demuxer gives only when its read times out, is not how far the recording runs behind)
+                    self._lag = clock - captured if tied else max(self._lag, clock - captured)
             yield Frame(first_index, self._sized(rgb_picture(vf)), vf.pts, vf.time_base, captured, clock=clock)
             first_index += 1
             if shift is not None and waiting:  # (after the frame: a recording starts at its first frame)

@@ -52,6 +52,11 @@ MAX_STEP = 3600.0  # seconds between two frames beyond which a timestamp is dama
 #: The output name for standard output: a Matroska stream (it holds any codec, audio and subtitles, and
 #: is written front to back), for ``segment-video IN -o - | ffplay -``
 STDOUT = "-"
+#: How a live recording goes to standard output: each packet written to the pipe as it is muxed (FFmpeg's own
+#: 32 KB buffer held a small picture's packets back for dozens of frames) and each in a Matroska cluster of its
+#: own (a cluster is written out whole, when the next packet begins another: a packet reaches the pipe as the
+#: one after it is muxed). A file run keeps the default buffers and clusters
+LIVE_PIPE = {"flush_packets": "1", "cluster_time_limit": "0"}
 #: Outputs whose index (moov) is moved to the front when the file is finished: a browser or a player
 #: reading over the network starts at once, and the file can be piped (``segment-video - ...``)
 FASTSTART = frozenset({".mp4", ".m4v", ".mov", ".3gp"})
@@ -235,7 +240,8 @@ class VideoSink(Sink):
     def _try_open(self, audio: Sequence, encoder: str | None, subtitles: bool = True) -> Exception | None:
         try:
             if self.to_stdout:
-                self.container = av.open("pipe:1", mode="w", format="matroska")
+                self.container = av.open("pipe:1", mode="w", format="matroska",
+                                         options=LIVE_PIPE if self.wall_clock else {})  # fmt: skip
             else:
                 options = {"movflags": "+faststart" + ("+use_metadata_tags" if apple_keys(self.tags) else "")
                            } if self.path.suffix.lower() in FASTSTART else {}  # fmt: skip
@@ -268,6 +274,8 @@ class VideoSink(Sink):
             self._palette = (FramePalette(self.out_w, self.out_h, self.stream.codec_context.time_base)
                              if self.stream.pix_fmt == "pal8" else None)  # fmt: skip
             self.stream.options = encoder_options(self.encoder, self.crf, self.preset)
+            if self.to_stdout and self.wall_clock and self.encoder in ("libx264", "libx265"):
+                self.stream.options["tune"] = "zerolatency"  # each picture's packet out as it goes in (see LIVE_PIPE)
             if self.container.format.name.startswith("mxf") and self.encoder in ("libx264", "libx265"):
                 self.stream.options["g"] = str(min(120, max(1, round(2 * self.fps))))  # MXF: B-frames within 128
             if self.encoder == "libsvtav1":

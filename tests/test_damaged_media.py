@@ -155,6 +155,23 @@ def test_audio_an_mp4_cannot_hold_or_play_is_re_encoded_and_a_mov_copies_it(rule
     assert [a[0] for a in read_video(tmp_path / "o.mov")["audio"]] == [codec]
 
 
+@pytest.mark.parametrize("codec,name", [("flac", "flac"), ("libopus", "opus")])
+def test_flac_or_opus_into_mp4_is_re_encoded_as_aac_and_an_mkv_copies_it(rule_onnx, tmp_path, codec, name):
+    # a phone's or an action camera's Opus, a recorder's FLAC: copied into the mp4 as they were ('fLaC', 'Opus'
+    # sample entries), which many players of mp4 video do not play; now AAC, as PCM is, with one line
+    src = write_video(tmp_path / "cam.mkv", split_frames(5), audio_seconds=0.2, audio_codec=codec)
+    r = _cli(src, tmp_path / "o.mp4", rule_onnx)
+    assert r.returncode == 0, r.stderr
+    assert f"audio stream #1 ({name}) in mp4 is sound many players do not play there (write .mkv to keep it); " \
+           "re-encoding it as aac" in r.stderr and r.stderr.count("\n") == 2, r.stderr
+    v = read_video(tmp_path / "o.mp4")
+    assert len(v["frames"]) == 5 and [a[0] for a in v["audio"]] == ["aac"]  # (was: [name])
+    assert _audio_seconds(tmp_path / "o.mp4") == pytest.approx(_audio_seconds(src), abs=0.03)
+    r = _cli(src, tmp_path / "o.mkv", rule_onnx)  # Matroska is their own container: copied
+    assert r.returncode == 0 and "re-encoding" not in r.stderr
+    assert [a[0] for a in read_video(tmp_path / "o.mkv")["audio"]] == [name]
+
+
 @pytest.mark.parametrize("layout,source,name,codec", [("5.1", "cam.mov", "o.mp4", "aac"), ("quad", "cam.mov", "o.mp4", "aac"),
                                                        ("5.1", "cam.mov", "o.webm", "opus"),
                                                        ("quad", "cam.mkv", "o.mp4", "aac")])  # fmt: skip

@@ -1,7 +1,7 @@
 """Audio remuxing that a damaged audio stream cannot turn into a failed run.
 
 Audio is copied packet for packet. A stream the output cannot carry (G.711 into mp4, AAC into webm),
-or carries where many players do not play it (PCM into mp4), is re-encoded into a codec it can (AAC, else
+or carries where many players do not play it (PCM, FLAC or Opus into mp4), is re-encoded into a codec it can (AAC, else
 Opus, else the container's own), and one line says so (MXF takes none: :data:`NO_AUDIO`);
 a stream that can be neither copied nor decoded is left out, with one line. A packet the muxer (or
 the decoder) refuses is dropped and counted, and the video goes on. Only an error of the disk itself
@@ -37,6 +37,10 @@ USUAL_LAYOUTS = {3: "2.1", 4: "4.0", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 #: outputs that take PCM audio only as ISO PCM ('ipcm'), which many players (Firefox, QuickTime) do not play:
 #: PCM is re-encoded there, not copied (mov and mkv carry PCM as players expect)
 PCM_SHY = frozenset({"mp4", "ipod", "3gp", "3g2", "f4v", "ismv"})
+#: codecs that those outputs hold but that many players of mp4 video do not play there (a QA report names Apple's
+#: and Windows' own players among them): re-encoded there as PCM is, as AAC, which all of them play (Matroska
+#: carries them as players expect, WebM Opus; FFmpeg's mov takes neither, and re-encodes them anyway)
+MP4_SHY = frozenset({"flac", "opus"})
 #: outputs that cut the video where their audio ends (MXF interleaves sound and picture frame by frame, and
 #: drops the picture left over): audio is left out of them, with one line
 NO_AUDIO = frozenset({"mxf", "mxf_d10", "mxf_opatom"})
@@ -98,10 +102,13 @@ def routes(streams: Sequence, format_name: str, samples: Mapping[int, av.Packet]
                 log.warning("%s; re-encoding it as %s", why, encoder)
                 reencoded.append((stream, encoder))
             continue
-        if _codec_name(stream).startswith("pcm_") and format_name in PCM_SHY and (
+        codec = _codec_name(stream)
+        if format_name in PCM_SHY and (codec.startswith("pcm_") or codec in MP4_SHY) and (
                 encoder := _encoder_for(stream, format_name)):  # fmt: skip
-            log.warning("audio stream #%d (%s) in %s would be ISO PCM, which many players do not play; re-encoding it as %s",
-                        stream.index, _codec_name(stream), format_name, encoder)  # fmt: skip
+            why = "would be ISO PCM, which many players do not play" if codec.startswith("pcm_") else (
+                "is sound many players do not play there (write .mkv to keep it)")  # fmt: skip
+            log.warning("audio stream #%d (%s) in %s %s; re-encoding it as %s", stream.index, codec, format_name, why,
+                        encoder)  # fmt: skip
             reencoded.append((stream, encoder))
             continue
         copied.append(stream)

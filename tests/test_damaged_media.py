@@ -181,7 +181,36 @@ def test_sound_of_more_than_two_channels_keeps_each_channel_when_re_encoded(rule
     # down to stereo, with 're-encoding it as aac' alone said). Matroska's PCM names no channels: taken as FFmpeg
     # takes that many (4: 4.0)
     n = av.AudioLayout(layout).nb_channels
-    src = tmp_path / source
+    src = _surround_pcm(tmp_path / source, layout)
+    segment_video(src, tmp_path / name, model=rule_onnx, quiet=True)
+    with av.open(str(tmp_path / name)) as c:
+        a = c.streams.audio[0]
+        assert (a.codec_context.name, a.codec_context.channels) == (codec, n)
+        sound = np.concatenate([f.to_ndarray().reshape(n, -1) if f.format.is_planar else f.to_ndarray().reshape(-1, n).T
+                                for f in c.decode(a)], axis=1)  # fmt: skip
+    loudness = np.sqrt((sound.astype(np.float64) ** 2).mean(axis=1))
+    assert loudness[2] > 0.1 and np.delete(loudness, 2).max() < loudness[2] / 20, loudness
+
+
+@pytest.mark.parametrize("layout,source,name,said", [("5.1.4", "cam.mov", "o.mp4", "its 10 channels (5.1.4) mixed down"),
+                                                      ("7.1.4", "cam.mkv", "o.webm", "its 12 channels mixed down")])
+def test_sound_of_channels_the_encoder_takes_no_layout_of_is_said_to_be_mixed_down(rule_onnx, tmp_path, layout,
+                                                                                   source, name, said):  # fmt: skip
+    # more than 8 channels (a microphone array's, a 5.1.4 mix): AAC and Opus take no such layout, and the sound was
+    # mixed down to stereo with 're-encoding it as aac' alone said
+    src = _surround_pcm(tmp_path / source, layout)
+    r = _cli(src, tmp_path / name, rule_onnx)
+    assert r.returncode == 0 and r.stderr.count("\n") == 2, r.stderr  # one line, and the summary
+    codec = "aac" if name.endswith(".mp4") else "opus"
+    assert f"re-encoding it as {codec}, {said} to stereo ({codec} takes no such layout)\n" in r.stderr, r.stderr
+    with av.open(str(tmp_path / name)) as c:
+        assert (c.streams.audio[0].codec_context.name, c.streams.audio[0].codec_context.channels) == (codec, 2)
+
+
+def _surround_pcm(src: Path, layout: str) -> Path:
+    """5 pictures and 0.2 s of PCM sound in ``layout``, a tone on its third channel alone (Matroska's PCM
+    keeps no channel names)."""
+    n = av.AudioLayout(layout).nb_channels
     with av.open(str(src), "w") as out:
         vs = out.add_stream("libx264", rate=25)
         vs.width, vs.height, vs.pix_fmt, vs.options = 64, 48, "yuv420p", {"preset": "ultrafast"}
@@ -199,14 +228,7 @@ def test_sound_of_more_than_two_channels_keeps_each_channel_when_re_encoded(rule
         af.sample_rate, af.pts = 48000, 0
         out.mux(aus.encode(af))
         out.mux(aus.encode(None))
-    segment_video(src, tmp_path / name, model=rule_onnx, quiet=True)
-    with av.open(str(tmp_path / name)) as c:
-        a = c.streams.audio[0]
-        assert (a.codec_context.name, a.codec_context.channels) == (codec, n)
-        sound = np.concatenate([f.to_ndarray().reshape(n, -1) if f.format.is_planar else f.to_ndarray().reshape(-1, n).T
-                                for f in c.decode(a)], axis=1)  # fmt: skip
-    loudness = np.sqrt((sound.astype(np.float64) ** 2).mean(axis=1))
-    assert loudness[2] > 0.1 and np.delete(loudness, 2).max() < loudness[2] / 20, loudness
+    return src
 
 
 def test_a_header_the_audio_breaks_is_written_again_without_it(split_video, rule_onnx, tmp_path, monkeypatch, caplog):

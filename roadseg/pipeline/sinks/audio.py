@@ -99,7 +99,7 @@ def routes(streams: Sequence, format_name: str, samples: Mapping[int, av.Packet]
             if encoder is None:
                 log.warning("%s; writing the video without it", why)
             else:
-                log.warning("%s; re-encoding it as %s", why, encoder)
+                log.warning("%s; re-encoding it as %s%s", why, encoder, mixed_down(stream, encoder))
                 reencoded.append((stream, encoder))
             continue
         codec = _codec_name(stream)
@@ -107,8 +107,8 @@ def routes(streams: Sequence, format_name: str, samples: Mapping[int, av.Packet]
                 encoder := _encoder_for(stream, format_name)):  # fmt: skip
             why = "would be ISO PCM, which many players do not play" if codec.startswith("pcm_") else (
                 "is sound many players do not play there (write .mkv to keep it)")  # fmt: skip
-            log.warning("audio stream #%d (%s) in %s %s; re-encoding it as %s", stream.index, codec, format_name, why,
-                        encoder)  # fmt: skip
+            log.warning("audio stream #%d (%s) in %s %s; re-encoding it as %s%s", stream.index, codec, format_name, why,
+                        encoder, mixed_down(stream, encoder))  # fmt: skip
             reencoded.append((stream, encoder))
             continue
         copied.append(stream)
@@ -154,22 +154,47 @@ def _encoder_for(stream, format_name: str) -> str | None:
 
 def _add_encoded(container, stream, name: str | None):
     """An audio stream of encoder ``name`` (None: the container's own) in ``container`` for ``stream``'s
-    sound: its rate where the encoder takes it (else 48 kHz), its channels where the encoder takes their
-    layout (5.1 stays 5.1), else mono or stereo."""
+    sound: its rate where the encoder takes it (else 48 kHz), its channels as :func:`_layout` has them."""
     codec = av.codec.Codec(name or container.default_audio_codec, "w")
+    rate = _rate(stream, codec)
+    out = container.add_stream(codec.name, rate=rate)
+    out.layout = _layout(stream, codec, rate)
+    return out
+
+
+def _rate(stream, codec) -> int:
+    """``stream``'s sample rate where encoder ``codec`` takes it, else 48 kHz (or the nearest it has below)."""
     rate = stream.codec_context.sample_rate or 48000
     rates = codec.audio_rates
     if rates and rate not in rates:
         rate = 48000 if 48000 in rates else max(rates)
-    out = container.add_stream(codec.name, rate=rate)
+    return rate
+
+
+def _layout(stream, codec, rate: int):
+    """The channel layout encoder ``codec`` is given for ``stream``'s sound: its own where the encoder takes
+    it (5.1 stays 5.1), else mono or stereo (:func:`mixed_down` says so)."""
     channels = stream.codec_context.channels
-    out.layout = "mono" if channels == 1 else "stereo"
     # (a layout of unnamed channels, as Matroska's PCM has: taken as FFmpeg's usual one of that many)
     for layout in (stream.codec_context.layout, USUAL_LAYOUTS.get(channels)) if channels > 2 else ():
         if layout is not None and _takes_layout(codec, layout, rate):
-            out.layout = layout
-            break
-    return out
+            return layout
+    return "mono" if channels == 1 else "stereo"
+
+
+def mixed_down(stream, encoder: str) -> str:
+    """``, its N channels (layout) mixed down to stereo (...)`` where ``encoder`` takes no layout of
+    ``stream``'s channels (more than 8 for AAC and Opus: 5.1.4, 7.1.4), else ``""``: what the line that
+    tells of its re-encoding adds."""
+    channels = stream.codec_context.channels
+    if channels <= 2:
+        return ""
+    codec = av.codec.Codec(encoder, "w")
+    if _layout(stream, codec, _rate(stream, codec)) != "stereo":
+        return ""
+    named = stream.codec_context.layout.name
+    named = "" if named == f"{channels} channels" else f" ({named})"  # (Matroska's PCM: no names)
+    return f", its {channels} channels{named} mixed down to stereo ({encoder} takes no such layout)"
 
 
 def _takes_layout(codec, layout, rate: int) -> bool:

@@ -179,6 +179,25 @@ def test_fractional_rate_is_exact(rule_onnx, tmp_path):
     assert read_video(out)["rate"] == Fraction(24000, 1001)
 
 
+@pytest.mark.parametrize("stated,steps,n,rate", [(Fraction(5000), [40], 30, Fraction(25)),  # a header's mistake
+                                                 (Fraction(5000), [40], 4, Fraction(30)),  # too few to find 25 in
+                                                 (Fraction(10**6), [33, 34, 40, 50, 66], 30, Fraction(30))])  # VFR
+def test_a_rate_the_frames_do_not_come_at_is_not_the_outputs_stated_one(rule_onnx, tmp_path, stated, steps, n, rate):
+    # an mkv stating 5000 frames/s of pictures 40 ms apart, a VFR one whose timestamps' only rate is their clock's
+    # 1000 ticks a second: x264 was told 5000 or 1000 and wrote level 5.2 or 4.2 at 320x240 (6.2 at 1080p, which
+    # some hardware decoders refuse); where no rate of a camera's is known, the output states 30, as with none
+    pts = [sum(steps[i % len(steps)] for i in range(k)) for k in range(n)]
+    src = write_video(tmp_path / "in.mkv", split_frames(n, h=240, w=320), fps=stated, time_base=Fraction(1, 1000),
+                      pts=pts)  # fmt: skip
+    for name in ("o.mp4", "o.mkv"):
+        segment_video(src, tmp_path / name, model=rule_onnx, quiet=True)
+        assert read_video(tmp_path / name)["seconds"] == pytest.approx([t / 1000 for t in pts], abs=0.001)
+    with av.open(str(tmp_path / "o.mp4")) as c:
+        assert c.streams.video[0].codec_context.extradata[3] <= 20  # avcC's level: 2.0 at most (was 52, 42: 5.2, 4.2)
+    with av.open(str(tmp_path / "o.mkv")) as c:
+        assert c.streams.video[0].average_rate == rate  # the rate Matroska states (was 5000, 1000)
+
+
 def test_codec_and_quality_options(split_video, rule_onnx, tmp_path, capfd):
     hevc = tmp_path / "o.mkv"
     segment_video(split_video, hevc, model=rule_onnx, codec="libx265", crf=30, quiet=True)

@@ -30,7 +30,22 @@ from roadseg.pipeline.sources.hdr import is_hdr, sdr_picture
 
 log = logging.getLogger("roadseg")
 MIN_FPS, MAX_FPS = Fraction(1, 100), Fraction(10_000)  # nominal frame rates outside are damage
+#: the fastest a camera records for playback at that rate (a phone's or an action camera's slow motion): a file
+#: that states more is taken at the rate its timestamps come at, or at none where they do not say the same
+#: (an mkv claiming 5000 frames/s of 25: its output was told 5000, and x264 wrote it as level 5.2 at 320x240,
+#: 6.2 at 1080p, which some hardware decoders refuse)
+CAMERA_FPS = Fraction(240)
 MAX_SECONDS = 10 * 365 * 86400.0  # a duration beyond ten years is damage
+
+
+def stated_rate(stream) -> Fraction | None:
+    """The frame rate of video ``stream``: the one its header states (``average_rate``) or else the one its
+    first pictures' timestamps come at (``guessed_rate``), whichever is a camera's (:data:`CAMERA_FPS` at
+    most); a faster one only where the two agree (not the 1/1000 s tick of a short or VFR Matroska file's
+    timestamps, where FFmpeg finds no rate in them); None where none is within :data:`MIN_FPS` - :data:`MAX_FPS`."""
+    stated, timed = (Fraction(r) if r and MIN_FPS <= r <= MAX_FPS else None for r in (stream.average_rate,
+                                                                                     stream.guessed_rate))  # fmt: skip
+    return next((r for r in (stated, timed) if r and r <= CAMERA_FPS), stated if stated == timed else None)
 
 
 @dataclass(frozen=True)
@@ -85,7 +100,7 @@ class VideoInfo:
         if duration is None and container.duration is not None:
             duration = container.duration / av.time_base
         duration = duration if duration is not None and 0 < duration < MAX_SECONDS else None
-        fps = next((Fraction(r) for r in (s.average_rate, s.guessed_rate) if r and MIN_FPS <= r <= MAX_FPS), None)
+        fps = stated_rate(s)
         frames = s.frames if s.frames and s.frames > 0 else (round(duration * fps) if duration and fps else None)
         return cls(
             path=path,

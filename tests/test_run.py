@@ -2,6 +2,7 @@
 
 import re
 import threading
+from fractions import Fraction
 
 import pytest
 from click.testing import CliRunner
@@ -46,6 +47,18 @@ def test_run_works_from_a_worker_thread_and_raises_the_error_family(split_video,
 
 
 PROGRESS_LINE = re.compile(r"^\S+: \d+(/\d+)? frames.*, [\d.]+ frames/s")
+
+
+def test_a_progress_bar_ends_full_where_the_pictures_came_slower_than_the_stated_rate(rule_onnx, tmp_path, monkeypatch):
+    # a transport stream stating 30 frames/s whose camera held every other picture for two: 60 pictures in 3 s,
+    # counted as 90 before they are read; the bar ended at 60/90 (67%)
+    pts = [sum(3000 if i % 2 else 6000 for i in range(k)) for k in range(60)]
+    clip = write_video(tmp_path / "night.ts", split_frames(60), fps=Fraction(30), time_base=Fraction(1, 90000), pts=pts)
+    monkeypatch.setattr(timing, "_is_terminal", lambda stream: True)  # (a tqdm bar, on CliRunner's output)
+    r = CliRunner().invoke(segment_video_cmd, [str(clip), "-o", str(tmp_path / "o.mp4"), "--model", str(rule_onnx)])
+    assert r.exit_code == 0, r.output
+    bars = [part for part in re.split(r"[\r\n]", r.output) if part.startswith("night.ts:")]
+    assert " 0/90 " in bars[0] and bars[-1].startswith("night.ts: 100%") and " 60/60 " in bars[-1], bars  # (was: 60/90)
 
 
 @pytest.mark.parametrize("live", [False, True])

@@ -333,6 +333,8 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
         run_stages(produce, infer,
                    consumer=writer, queue_size=2 if source.live else opts.queue_size, stop=stop, first_queue=queue,
                    names=names, leave=leave)  # fmt: skip
+        if not stop.is_set():
+            progress.complete()
     except (StageFailed, KeyboardInterrupt) as exc:  # (a camera's run ends so: its figures are written all the same)
         partial = _result(opts, source, seg, writer, time.perf_counter() - t0, None, quiet=True)
         if isinstance(exc, StageFailed):

@@ -192,6 +192,16 @@ class Progress:
         print(f"{self.desc}: {done}, {rate:.1f} frames/s" + (f", {extra}" if extra else ""), file=self.stream, flush=True)
         self._last, self._last_n = now, self.n
 
+    def complete(self) -> None:
+        """The input was read to its end: a total that was estimated over (a TS or Matroska file without a count
+        of its own, whose pictures came slower than its stated rate) becomes the frames there were, and a bar
+        ends full, not at 1500/1799."""
+        if self.total is not None and self.n < self.total:
+            self.total = self.n
+            if self.bar is not None:
+                self.bar.total = self.n
+                self.bar.refresh()
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()

@@ -163,7 +163,7 @@ def _add_encoded(container, stream, name: str | None):
 
 
 def _rate(stream, codec) -> int:
-    """``stream``'s sample rate where encoder ``codec`` takes it, else 48 kHz (or the nearest it has below)."""
+    """``stream``'s sample rate where encoder ``codec`` takes it, else 48 kHz, else the highest it takes."""
     rate = stream.codec_context.sample_rate or 48000
     rates = codec.audio_rates
     if rates and rate not in rates:

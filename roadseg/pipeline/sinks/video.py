@@ -55,7 +55,8 @@ STDOUT = "-"
 #: How a live recording goes to standard output: each packet written to the pipe as it is muxed (FFmpeg's own
 #: 32 KB buffer held a small picture's packets back for dozens of frames) and each in a Matroska cluster of its
 #: own (a cluster is written out whole, when the next packet begins another: a packet reaches the pipe as the
-#: one after it is muxed). A file run keeps the default buffers and clusters
+#: one after it is muxed; with sound, FFmpeg's interleaving holds a picture until sound of its time has come).
+#: A file run keeps the default buffers and clusters
 LIVE_PIPE = {"flush_packets": "1", "cluster_time_limit": "0"}
 #: Outputs whose index (moov) is moved to the front when the file is finished: a browser or a player
 #: reading over the network starts at once, and the file can be piped (``segment-video - ...``)

@@ -66,10 +66,13 @@ def fuzz_env(tmp_path_factory):
     return make_base_clips(work / "base"), rule_model(work / "rule.onnx"), work
 
 
-def _run(case: str, fuzz_env, output: str = "mp4", **how) -> None:
-    """Run ``case`` (``container-kind-seed``) through ``run_case`` (``how``: live=True, trim=...) and check it."""
+def _run(case: str, fuzz_env, output: str | None = None, **how) -> None:
+    """Run ``case`` (``container-kind-seed``) through ``run_case`` (``how``: live=True, trim=...) and check it.
+    ``output`` [default: mkv for an mkv, whose Opus sound an mp4 would re-encode (its packets then not checked
+    one by one), else mp4]."""
     bases, model, work = fuzz_env
     container, kind, seed = case.split("-")
+    output = output or ("mkv" if container == "mkv" else "mp4")
     outcome = run_case(bases[container], container, kind, int(seed), model, work, output=output, **how)
     assert not outcome.problems(), f"{case}: {outcome.problems()}\n{outcome.stderr[-3000:]}"
 

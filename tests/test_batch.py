@@ -665,6 +665,29 @@ def test_a_second_ctrl_c_does_not_cut_the_cleanup_short(long_clips: Path, rule_o
     assert sorted(line["status"] for line in lines) == ["interrupted", "interrupted"], lines
 
 
+def test_a_ctrl_c_once_every_video_is_recorded_cuts_nothing_short(rule_onnx: Path, tmp_path: Path) -> None:
+    """Ctrl-C while the workers exit, every video done and recorded: the summary, and exit 0 (was: 'Error:
+    interrupted', exit 130 and no summary, which a cron job read as work failed)."""
+    (tmp_path / "in").mkdir()
+    for name, n in (("a.mp4", 8), ("b.mp4", 6)):
+        write_video(tmp_path / "in" / name, split_frames(n))
+    out = tmp_path / "out"
+    ctrl_c_on_close = (  # (fault injection: the signal as the pool starts to let its workers exit)
+        "import importlib, os, signal, sys\n"
+        "local = importlib.import_module('roadseg.batch.local')\n"
+        "close = local.LocalPool.close\n"
+        "local.LocalPool.close = lambda self: (os.kill(os.getpid(), signal.SIGINT), close(self))\n"
+        "from roadseg.cli import main\n"
+        "sys.argv[0] = 'roadseg'\n"
+        "main()\n"
+    )
+    run = subprocess.run([sys.executable, "-c", ctrl_c_on_close, "batch", str(tmp_path / "in"), "-o", str(out),
+                          "--model", str(rule_onnx), "--workers", "1"], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "ok 2 · error 0 · skipped 0" in run.stderr and "results:" in run.stderr and "Error" not in run.stderr
+    assert [line["status"] for line in batch_results(out)] == ["ok", "ok"] and frame_count(out / "b.mp4") == 6
+
+
 def test_a_second_batch_into_the_same_folder_is_refused_while_one_runs(long_clips: Path, rule_onnx: Path,
                                                                          tmp_path: Path) -> None:  # fmt: skip
     out = tmp_path / "out"  # (a cron job started again while the last one still runs)

@@ -100,7 +100,8 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
 
     Raises:
         BatchError: before any work (no videos, colliding outputs, no workers, Ray missing ...).
-        BatchInterrupted: Ctrl-C/SIGTERM; finished outputs stay, unfinished ones are removed.
+        BatchInterrupted: Ctrl-C/SIGTERM before every video was recorded; finished outputs stay, unfinished
+            ones are removed.
     """
     bopts, sopts = _options(options, segment, kw)
     if sopts.model and not os.path.isabs(sopts.model):  # (Ray's workers do not run in this folder)
@@ -302,11 +303,22 @@ def _run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path
         pool = None
         summary.interrupted = len(todo) - progress.done
         summary.wall = progress.elapsed
-        raise BatchInterrupted(summary, getattr(exc, "signal_name", "SIGINT")) from None
+        if summary.interrupted:  # (else every video was recorded before it came: the batch ends as its work says)
+            raise BatchInterrupted(summary, getattr(exc, "signal_name", "SIGINT")) from None
     finally:
         progress.close()
         if pool is not None:
-            pool.close()
+            _close(pool)
+
+
+def _close(pool) -> None:
+    """Let the pool's workers exit; a Ctrl-C meanwhile, every video recorded, stops them at once and
+    cuts nothing short: the batch ends as its work says."""
+    try:
+        pool.close()
+    except KeyboardInterrupt:
+        with _unstoppable():
+            pool.cancel()
 
 
 @contextmanager

@@ -48,7 +48,8 @@ def batch_cmd(inputs, out_dir, workers, ray_address, ray_logs, cpus_per_worker, 
     INPUTS are video files, folders (searched recursively), quoted globs ("dash/**/*.mov") or
     @list.txt (one path a line). Each output appears only when complete; OUT_DIR/results.jsonl gets a
     line per video run; a rerun skips finished videos, adding no line (--force redoes them). Exit code
-    1 if any video failed, 130 on Ctrl-C (finished outputs stay, unfinished ones are removed).
+    1 if any video failed, 130 on Ctrl-C (finished outputs stay, unfinished ones are removed; once every
+    video is recorded, a Ctrl-C cuts nothing short and the exit code is the work's).
 
     \b
     Examples:

@@ -319,6 +319,34 @@ def test_two_folders_named_as_inputs_that_would_share_an_output_say_how_to_keep_
         plan_outputs(find_videos([tmp_path]), tmp_path / "seg")  # (one folder: the names differ only by their ending)
 
 
+def test_videos_of_one_folder_that_would_share_an_output_fail_and_the_rest_run(rule_onnx: Path, tmp_path: Path
+                                                                                ) -> None:  # fmt: skip
+    """clip.mp4 beside clip.ts: both fail with a line each, the other videos are done (was: the whole batch
+    refused before any work, 'clip.mp4 and clip.ts would both be written to ...; rename one', 0 of 3 done)."""
+    folder = tmp_path / "in/2026-12-01"
+    folder.mkdir(parents=True)
+    for name, n in (("clip.mp4", 6), ("clip.ts", 7), ("other.mp4", 8)):
+        write_video(folder / name, split_frames(n))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "roadseg", "batch", str(tmp_path / "in"), "-o", str(out), "--model", str(rule_onnx),
+           "--workers", "1"]  # fmt: skip
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and "ok 1 · error 2 · skipped 0" in run.stderr and "Traceback" not in run.stderr, run.stderr
+    for name, other in (("clip.mp4", "clip.ts"), ("clip.ts", "clip.mp4")):
+        assert (f"{folder / name}: error: would be written to {out / '2026-12-01/clip.mp4'}, as {other} beside it "
+                "would; rename one") in run.stderr  # fmt: skip
+    assert frame_count(out / "2026-12-01/other.mp4") == 8 and not (out / "2026-12-01/clip.mp4").exists()
+    lines = {Path(line["input"]).name: line for line in batch_results(out)}
+    assert {n: line["status"] for n, line in lines.items()} == {"clip.mp4": "error", "clip.ts": "error", "other.mp4": "ok"}
+    assert "as clip.ts beside it would" in lines["clip.mp4"]["error"]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)  # a rerun: the same, other.mp4 skipped
+    assert run.returncode == 1 and "ok 0 · error 2 · skipped 1" in run.stderr, run.stderr
+    (folder / "clip.ts").rename(folder / "clip-ts.ts")  # renamed: each gets its own output
+    summary = roadseg.batch(tmp_path / "in", out, model=str(rule_onnx), workers=1, quiet=True)
+    assert (summary.ok, summary.error, summary.skipped) == (2, 0, 1)
+    assert frame_count(out / "2026-12-01/clip.mp4") == 6 and frame_count(out / "2026-12-01/clip-ts.mp4") == 7
+
+
 def test_cli_exit_codes_and_summary(archive: Path, rule_onnx: Path, tmp_path: Path) -> None:
     cmd = [
         sys.executable,

@@ -99,7 +99,7 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
         the :class:`~roadseg.batch.report.Summary` (``summary.failed`` when any video failed).
 
     Raises:
-        BatchError: before any work (no videos, colliding outputs, no workers, Ray missing ...).
+        BatchError: before any work (no videos, INPUTs whose layouts collide, no workers, Ray missing ...).
         BatchInterrupted: Ctrl-C/SIGTERM before every video was recorded; finished outputs stay, unfinished
             ones are removed.
     """
@@ -130,12 +130,13 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
     made = written_outputs(logged)  # (where OUT is an input folder, the outputs are found there too)
     if not (videos := [v for v in videos if str(v.path) not in made]):
         raise BatchError(f"no videos found in {', '.join(map(str, specs)) or 'no inputs'}")
+    clashes: list[tuple[Path, list]] = []  # (videos of one folder that differ only by their name's ending)
     if bopts.concat:
         tasks = [Task(str(folder), str(t), parts=tuple(map(str, files)), masks=bopts.masks, stats=bopts.stats)
-                 for folder, t, files in plan_joined(videos, out, suffix, gap=bopts.gap)]  # fmt: skip
+                 for folder, t, files in plan_joined(videos, out, suffix, gap=bopts.gap, clashes=clashes)]  # fmt: skip
     else:
         tasks = [Task(str(v.path), str(t), masks=bopts.masks, stats=bopts.stats)
-                 for v, t in plan_outputs(videos, out, suffix).items()]  # fmt: skip
+                 for v, t in plan_outputs(videos, out, suffix, clashes=clashes).items()]  # fmt: skip
     model, settings = _model_key(sopts, bopts), settings_key(sopts, masks=bopts.masks, stats=bopts.stats)
     previous = {} if bopts.force else latest_outcomes(logged)
     summary = Summary(results=str(out / RESULTS), unsearched=len(unsearched))
@@ -144,6 +145,7 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
     targets = {task.output for task in tasks}
     _check_owners(tasks, keys, output_owners(logged))
     with ResultsLog(out / RESULTS) as results:
+        _refuse_clashes(clashes, results, summary, model, settings, quiet=bopts.quiet)
         todo, skipped = [], []
         for task in tasks:
             key = keys[task.input]
@@ -212,6 +214,23 @@ def _check_owners(tasks: list[Task], keys: dict[str, dict], owners: dict[str, di
         raise BatchError(f"{task.input} would be written to {task.output}, which holds the output of "
                          f"{earlier['input']} from an earlier run{more}; choose another output folder, or give the "
                          "folder that holds both as INPUT (its layout keeps them apart)")  # fmt: skip
+
+
+def _refuse_clashes(clashes: list[tuple[Path, list]], results: ResultsLog, summary: Summary, model: str, settings: str,
+                    *, quiet: bool) -> None:  # fmt: skip
+    """Fail each video of one folder that would share its output with another (``clip.mp4`` beside
+    ``clip.ts``), with an ``error`` line and one on standard error, before the batch's other videos run:
+    which one took the name would hang on which came first, and change when another file appeared."""
+    for target, videos in clashes:
+        for video in videos:
+            others = ", ".join(v.path.name for v in videos if v is not video)
+            task = Task(str(video.path), str(target))
+            error = f"would be written to {target}, as {others} beside it would; rename one (none of them is done until then)"
+            results.write(_line(task, {"status": "error", "frames": 0, "error": error}, input_key(video.path), model,
+                                settings))  # fmt: skip
+            summary.add({"status": "error", "frames": 0})
+            if not quiet:
+                print(f"{video.path}: error: {error}", file=sys.stderr, flush=True)
 
 
 def _renamed(task: Task, previous: dict[str, dict], key: dict, model: str, settings: str, targets: set[str]

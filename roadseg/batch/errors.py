@@ -6,7 +6,7 @@ from roadseg.errors import Interrupted, RoadsegError
 
 
 class BatchError(RoadsegError):
-    """The batch cannot start: no videos, colliding outputs, no workers, Ray missing or unreachable."""
+    """The batch cannot start: no videos, INPUTs whose layouts collide, no workers, Ray missing or unreachable."""
 
 
 class BatchInterrupted(Interrupted):

@@ -29,30 +29,38 @@ from roadseg.batch.errors import BatchError
 from roadseg.pipeline.inputs import Video, recording_order
 
 
-def plan_outputs(videos: Sequence[Video], out_dir: Path, suffix: str = ".mp4", *, folders: Sequence[Path] = ()
-                 ) -> dict[Video, Path]:  # fmt: skip
+def plan_outputs(videos: Sequence[Video], out_dir: Path, suffix: str = ".mp4", *, folders: Sequence[Path] = (),
+                 clashes: list[tuple[Path, list[Video]]] | None = None) -> dict[Video, Path]:  # fmt: skip
     """Map each video to ``out_dir/rel`` with ``suffix``; refuse collisions and outputs that are inputs.
     With ``folders`` (the files they hold), ``videos`` are folders, each named ``rel`` + ``suffix``.
+    With ``clashes``, videos of one folder whose names differ only by their ending (``clip.mp4`` beside
+    ``clip.ts``) are left out of the plan and put there with their output, not refused: the batch's
+    other videos go on, and no output's name hangs on which other files a folder holds.
 
     Raises:
-        BatchError: two inputs would share an output, or an output would replace an input.
+        BatchError: two inputs would share an output (of one folder: without ``clashes``), or an output
+            would replace an input.
     """
     out_dir = out_dir.resolve()
-    owners: dict[Path, Video] = {}
+    owners: dict[Path, list[Video]] = {}
     inputs = {os.path.realpath(p) for p in [*(v.path for v in videos), *folders]}
     for video in videos:
         rel = video.rel.with_name(video.rel.name + suffix) if folders else video.rel.with_suffix(suffix)
         target = out_dir / rel
         if target in owners:
-            other = owners[target].path
-            how = ("rename one" if other.parent == video.path.parent else "give the folder that holds both (or a "
-                   "quoted glob from there), whose layout keeps them apart: each folder named as an INPUT puts its "
-                   "own layout straight into the output folder")  # fmt: skip
-            raise BatchError(f"{other} and {video.path} would both be written to {target}; {how}")
+            other = owners[target][0].path
+            beside = other.parent == video.path.parent
+            if not beside or clashes is None:
+                how = ("rename one" if beside else "give the folder that holds both (or a quoted glob from there), "
+                       "whose layout keeps them apart: each folder named as an INPUT puts its own layout straight "
+                       "into the output folder")  # fmt: skip
+                raise BatchError(f"{other} and {video.path} would both be written to {target}; {how}")
         if os.path.realpath(target) in inputs:  # (also where the target is a link to an input, or under one)
             raise BatchError(f"the output {target} would replace an input; choose another output folder")
-        owners[target] = video
-    return {v: t for t, v in owners.items()}
+        owners.setdefault(target, []).append(video)
+    if clashes is not None:
+        clashes.extend((t, vs) for t, vs in owners.items() if len(vs) > 1)
+    return {vs[0]: t for t, vs in owners.items() if len(vs) == 1}
 
 
 def by_folder(videos: Sequence[Video]) -> dict[Video, list[Path]]:
@@ -73,13 +81,14 @@ def _folder_rel(folder: Path, rel: PurePath) -> PurePath:
     return rel.parent if rel.parent != PurePath(".") else PurePath(folder.name or "drive")
 
 
-def plan_joined(videos: Sequence[Video], out_dir: Path, suffix: str = ".mp4", *, gap: float = float("inf")
-                ) -> list[tuple[Path, Path, list[Path]]]:  # fmt: skip
+def plan_joined(videos: Sequence[Video], out_dir: Path, suffix: str = ".mp4", *, gap: float = float("inf"),
+                clashes: list[tuple[Path, list[Video]]] | None = None) -> list[tuple[Path, Path, list[Path]]]:  # fmt: skip
     """``batch --concat``'s plan: each drive (what it is named by: its folder, or its first file where
     the folder holds several), its output and the files it joins. A folder's files are one drive
     (:func:`by_folder`) unless the recording paused for more than ``gap`` seconds between them
     (:func:`~roadseg.pipeline.sources.concat.drives`, which reads the files' headers). BatchError as
-    :func:`plan_outputs`. (Which of a drive's files are one camera's is decided when it runs.)"""
+    :func:`plan_outputs`, which ``clashes`` goes to. (Which of a drive's files are one camera's is decided
+    when it runs.)"""
     from roadseg.pipeline.sources.concat import drives, first_of_view  # (PyAV: only where files are joined)
 
     units: dict[Video, list[Path]] = {}
@@ -90,5 +99,6 @@ def plan_joined(videos: Sequence[Video], out_dir: Path, suffix: str = ".mp4", *,
         else:
             named = [(first_of_view(part), part) for part in parts]
             units.update((Video(first, folder.rel / first.stem), part) for first, part in named)
-    planned = plan_outputs(list(units), out_dir, suffix, folders=[p for files in units.values() for p in files])
+    planned = plan_outputs(list(units), out_dir, suffix, folders=[p for files in units.values() for p in files],
+                           clashes=clashes)  # fmt: skip
     return [(unit.path, target, units[unit]) for unit, target in planned.items()]

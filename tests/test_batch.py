@@ -591,6 +591,21 @@ def test_an_output_folder_that_cannot_be_made_is_one_line(archive: Path, tmp_pat
     assert run.returncode == 1 and run.stderr == f"Error: cannot create output folder {tmp_path / 'afile/out'}: Not a directory\n"
 
 
+def test_a_script_that_calls_batch_unguarded_is_told_what_to_do(archive: Path, rule_onnx: Path, tmp_path: Path) -> None:
+    """A script without 'if __name__ == "__main__":' (each spawned worker imports it again, so calls batch
+    again): was a worker's traceback of some 25 lines, then 'a local worker exited on start (code 1)'."""
+    script = tmp_path / "segment_all.py"
+    script.write_text(f"import roadseg\nroadseg.batch({str(archive / 'z.mkv')!r}, {str(tmp_path / 'out')!r}, "
+                      f"model={str(rule_onnx)!r}, workers=1, quiet=True)\n")  # fmt: skip
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert run.returncode == 1 and run.stderr.count("Traceback") == 1, run.stderr  # (the script's own: it caught nothing)
+    assert run.stderr.strip().splitlines()[-1] == (
+        "roadseg.batch.errors.BatchError: a local worker exited on start: the script that called roadseg.batch calls "
+        "it again as each worker process imports it (multiprocessing's spawn runs the main module anew); put that "
+        "call under 'if __name__ == \"__main__\":'")  # fmt: skip
+    assert not (tmp_path / "out/z.mp4").exists()
+
+
 def test_ray_missing_is_one_line(monkeypatch, archive: Path, tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
     with pytest.raises(BatchError, match=r"pip install 'roadseg\[ray\]'"):

@@ -103,6 +103,9 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
         BatchInterrupted: Ctrl-C/SIGTERM before every video was recorded; finished outputs stay, unfinished
             ones are removed.
     """
+    from roadseg.batch.local import leave_if_importing_main
+
+    leave_if_importing_main()  # (a script without 'if __name__ == "__main__":', run again in a worker)
     bopts, sopts = _options(options, segment, kw)
     if sopts.model and not os.path.isabs(sopts.model):  # (Ray's workers do not run in this folder)
         sopts = replace(sopts, model=os.path.abspath(sopts.model))

@@ -28,6 +28,22 @@ from roadseg.batch.task import Task
 from roadseg.errors import Interrupted
 from roadseg.pipeline.options import SegmentOptions
 
+#: A worker's exit code where the caller's script, which spawn imports again in each worker, called
+#: :func:`~roadseg.batch.api.batch` as it was imported (:func:`leave_if_importing_main`).
+UNGUARDED = 78
+UNGUARDED_HINT = ("a local worker exited on start: the script that called roadseg.batch calls it again as each "
+                  "worker process imports it (multiprocessing's spawn runs the main module anew); put that call "
+                  "under 'if __name__ == \"__main__\":'")  # fmt: skip
+
+
+def leave_if_importing_main() -> None:
+    """In a worker process still importing the caller's script (multiprocessing's spawn runs ``__main__``
+    again in each, ``_inheriting`` meanwhile: what its own 'bootstrapping phase' check reads), a call of
+    ``batch()`` is that script's unguarded one, not work: exit with :data:`UNGUARDED`, which the driver
+    explains, rather than start a batch of its own (a traceback, and the driver's 'exited on start')."""
+    if getattr(mp.process.current_process(), "_inheriting", False):
+        raise SystemExit(UNGUARDED)
+
 
 def _serve(conn: Connection, options: SegmentOptions, env: dict[str, str], driver: int) -> None:
     """A worker process: load the model once, then run tasks until told to stop (``None``), the driver
@@ -144,6 +160,9 @@ class LocalPool:
         try:
             kind, payload = proc.conn.recv()
         except EOFError:
+            proc.process.join(5)  # (its exit code: None until it is reaped)
+            if proc.process.exitcode == UNGUARDED:
+                raise BatchError(UNGUARDED_HINT) from None
             raise BatchError(f"a local worker exited on start (code {proc.process.exitcode})") from None
         if kind == "failed":
             raise BatchError(f"a worker cannot start: {payload}")

@@ -170,6 +170,24 @@ def test_discovery_rules(archive: Path, tmp_path: Path) -> None:
     assert not (tmp_path / "q").exists()
 
 
+def test_raw_streams_are_taken_by_a_glob_not_by_a_folder_search(rule_onnx: Path, tmp_path: Path) -> None:
+    """A DVR's raw H.264/HEVC streams: read at FFmpeg's 25 frames/s; a folder search leaves them out (its
+    .mp4 copy of the same name often lies beside one), a glob takes them (was: 'no videos found in dvr/*.264')."""
+    dvr = tmp_path / "dvr"
+    dvr.mkdir()
+    write_video(dvr / "cam1.264", split_frames(20), fps=Fraction(30))
+    write_video(dvr / "cam1.mp4", split_frames(20), fps=Fraction(30))  # (its copy)
+    write_video(dvr / "cam2.hevc", split_frames(12), codec="libx265")
+    assert [v.rel.as_posix() for v in find_videos([dvr])] == ["cam1.mp4"]
+    assert [v.rel.as_posix() for v in find_videos([f"{dvr}/*.264", f"{dvr}/*.hevc"])] == ["cam1.264", "cam2.hevc"]
+    out = tmp_path / "out"
+    summary = roadseg.batch([f"{dvr}/*.264", f"{dvr}/*.hevc"], out, model=str(rule_onnx), workers=1, quiet=True)
+    assert (summary.ok, summary.error) == (2, 0)
+    assert frame_count(out / "cam1.mp4") == 20 and frame_count(out / "cam2.mp4") == 12
+    with av.open(str(out / "cam1.mp4")) as made:  # (the stream holds no times: FFmpeg's 25 frames/s)
+        assert made.streams.video[0].average_rate == 25
+
+
 def test_an_input_folder_inside_the_output_folder_is_searched_whole(tmp_path: Path) -> None:
     data = tmp_path / "data"  # roadseg batch data/raw -o data: the outputs land beside raw/, not in it
     for rel in ("raw/a.mov", "raw/sub/b.mov", "raw/sub/deeper/c.ts"):

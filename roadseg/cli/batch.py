@@ -45,7 +45,8 @@ def batch_cmd(inputs, out_dir, workers, ray_address, ray_logs, cpus_per_worker, 
               no_audio, hwaccel, height, video_stream, quiet) -> None:  # fmt: skip
     """Segment many videos into OUT_DIR, keeping their relative layout (IN/a/b.mov -> OUT_DIR/a/b.mp4).
 
-    INPUTS are video files, folders (searched recursively), quoted globs ("dash/**/*.mov") or
+    INPUTS are video files, folders (searched recursively), quoted globs ("dash/**/*.mov"; "dvr/*.264"
+    for raw H.264/HEVC streams, which a folder search leaves out) or
     @list.txt (one path a line). Each output appears only when complete; OUT_DIR/results.jsonl gets a
     line per video run; a rerun skips finished videos, adding no line (--force redoes them). Exit code
     1 if any video failed, 130 on Ctrl-C (finished outputs stay, unfinished ones are removed; once every

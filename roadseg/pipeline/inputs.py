@@ -26,14 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from roadseg.errors import SourceError
-from roadseg.pipeline.suffixes import VIDEO_SUFFIXES
+from roadseg.pipeline.suffixes import RAW_VIDEO_SUFFIXES, VIDEO_SUFFIXES
 
 DRIVE_GAP = 60  # seconds of pause between files that begin another drive (batch --concat's default --gap)
 
 log = logging.getLogger("roadseg")
 
-# A folder or glob search takes VIDEO_SUFFIXES as video files; a file named explicitly is taken
-# whatever its extension.
+# A folder or glob search takes VIDEO_SUFFIXES as video files, a glob RAW_VIDEO_SUFFIXES too; a file
+# named explicitly is taken whatever its extension.
 _GLOB_CHARS = "*?["
 
 
@@ -171,7 +171,7 @@ def _from_glob(pattern: str, exclude: Path | None, unsearched: list[str]) -> Ite
             continue
         if match.is_dir():
             yield from _walk(match.resolve(), rel, exclude, unsearched)
-        elif match.suffix.lower() in VIDEO_SUFFIXES and not _special(match):
+        elif match.suffix.lower() in VIDEO_SUFFIXES | RAW_VIDEO_SUFFIXES and not _special(match):
             yield Video(match.resolve(), rel)
 
 

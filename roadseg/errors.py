@@ -25,7 +25,13 @@ class RoadsegError(Exception):
 
 
 class SourceError(RoadsegError):
-    """The input cannot be read (missing, empty, not a video, no video stream, a camera that went away)."""
+    """The input cannot be read (missing, empty, not a video, no video stream, a camera that went away).
+    ``damaged``: its own bytes are at fault (FFmpeg finds invalid data, its index is missing), not the
+    reading of them (permission, a network mount's I/O error): read again as it is, it fails again."""
+
+    def __init__(self, message: str, *, damaged: bool = False) -> None:
+        super().__init__(message)
+        self.damaged = damaged
 
 
 class OutputError(RoadsegError):

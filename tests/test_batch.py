@@ -89,10 +89,10 @@ def test_rerun_skips_finished_videos_and_force_redoes_them(archive: Path, rule_o
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*.mp4")}
     (out / "z.mp4").with_name(f".z.mp4{PART}4242-1.mp4").write_bytes(b"x" * 1000)  # a killed --force run's
     again = roadseg.batch(archive, out, **opts)
-    assert (again.ok, again.skipped, again.error) == (0, 3, 1)  # a failed video is tried again
+    assert (again.ok, again.skipped, again.error, again.unchanged) == (0, 3, 1, 1)  # the damaged one: an error still
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.mp4")} == before
     assert not part_files(out)  # (was: left there for good, beside a video every rerun skips)
-    assert [line["status"] for line in batch_results(out)[4:]] == ["error"]  # the failed one again; no line for the 3
+    assert batch_results(out)[4:] == []  # no line for the 3, nor for the damaged one, unchanged since
     os.utime(archive / "z.mkv", ns=(time.time_ns(), time.time_ns()))  # the input changed: redo it only
     (out / "a/b/y.mp4").unlink()  # an output gone: redo it
     third = roadseg.batch(archive, out, **opts)
@@ -119,6 +119,30 @@ def test_a_rerun_over_a_finished_archive_adds_no_results_lines(archive: Path, ru
     os.utime(archive / "z.mkv", ns=(time.time_ns(), time.time_ns()))  # one input changed: its line alone
     assert roadseg.batch(archive, out, model=str(rule_onnx), workers=1, quiet=True).skipped == 2
     assert [(Path(line["input"]).name, line["status"]) for line in batch_results(out)[3:]] == [("z.mkv", "ok")]
+
+
+def test_a_damaged_video_unchanged_since_it_failed_is_not_tried_again(archive: Path, rule_onnx: Path,
+                                                                       tmp_path: Path) -> None:  # fmt: skip
+    """A nightly rerun over an archive with a broken file: counted as an error again, no new line (was: an
+    error line a night for each, tried again each time); --retry-failed, or the file changed, tries it again."""
+    out = tmp_path / "out"
+    first = roadseg.batch(archive, out, model=str(rule_onnx), workers=1, quiet=True)
+    assert (first.ok, first.error) == (3, 1)
+    bad = next(line for line in batch_results(out) if line["status"] == "error")
+    assert bad["damaged"] is True and "not a readable video" in bad["error"]
+    cmd = [sys.executable, "-m", "roadseg", "batch", str(archive), "-o", str(out), "--model", str(rule_onnx),
+           "--workers", "1"]  # fmt: skip
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stderr  # (still not done: a cron job must see it)
+    assert "ok 0 · error 1 · skipped 3 · damaged and unchanged, not tried again 1" in run.stderr, run.stderr
+    assert f"broken.mp4: error, unchanged since: {bad['error']} (not tried again; --retry-failed does)" in run.stderr
+    assert len(batch_results(out)) == 4
+    again = roadseg.batch(archive, out, model=str(rule_onnx), workers=1, quiet=True, retry_failed=True)
+    assert (again.error, again.unchanged, again.skipped) == (1, 0, 3) and len(batch_results(out)) == 5
+    st = (archive / "broken.mp4").stat()
+    os.utime(archive / "broken.mp4", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # (copied again, say)
+    changed = roadseg.batch(archive, out, model=str(rule_onnx), workers=1, quiet=True)
+    assert (changed.error, changed.unchanged) == (1, 0) and len(batch_results(out)) == 6
 
 
 def test_masks_stats_globs_and_lists(archive: Path, rule_onnx: Path, tmp_path: Path) -> None:

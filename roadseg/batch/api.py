@@ -26,6 +26,7 @@ from roadseg.batch.report import Progress, Summary
 from roadseg.batch.results import (
     ResultsLog,
     input_key,
+    is_damaged,
     is_done,
     latest_outcomes,
     output_owners,
@@ -55,7 +56,10 @@ class BatchOptions:
         cpus_per_worker, gpus_per_worker: what each Ray actor reserves.
         in_flight: paths queued at one Ray actor at a time.
         retries: how often a video whose worker died is sent again.
-        force: redo videos a previous run finished.
+        force: redo videos a previous run finished (and those it found damaged).
+        retry_failed: try again a video whose last run found it damaged (not a readable video) though it,
+            the model and the settings are unchanged; without it, such a video counts as an error with no
+            new line (``summary.unchanged``).
         masks, stats: also write ``b.masks/`` (label PNGs) and ``b.stats.json`` beside ``b.mp4``.
         suffix: the outputs' name ending, which picks their container (``.mkv`` keeps PCM audio and
             SubRip captions as they are; ``.mov`` or ``.mkv`` take a lossless mask video, ``--codec ffv1``).
@@ -77,6 +81,7 @@ class BatchOptions:
     in_flight: int = 2
     retries: int = 2
     force: bool = False
+    retry_failed: bool = False
     masks: bool = False
     stats: bool = False
     suffix: str = ".mp4"
@@ -93,7 +98,8 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
     Keyword arguments override fields of :class:`BatchOptions`, else of ``SegmentOptions``. Each video
     run gets one line in ``out_dir/results.jsonl``; a video that a previous run finished (same input size
     and mtime, model and output settings, output present) is skipped unless ``force``: counted in the
-    summary, with no line (its ``ok`` line stands).
+    summary, with no line (its ``ok`` line stands). So is one found damaged before, unchanged since, unless
+    ``retry_failed`` (or ``force``): counted as an error, with no line (its ``error`` line stands).
 
     Returns:
         the :class:`~roadseg.batch.report.Summary` (``summary.failed`` when any video failed).
@@ -156,6 +162,12 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
             if is_done(done, Path(task.output), key, model, settings):
                 skipped.append(task)  # (no line: its ok line stands; a nightly rerun would add a line a video)
                 summary.add({"status": "skipped", "frames": done.get("frames")})
+            elif not bopts.retry_failed and is_damaged(done, key, model, settings):
+                summary.error += 1  # (no line: its error line stands; a nightly rerun would add one a broken file)
+                summary.unchanged += 1
+                if not bopts.quiet:
+                    print(f"{os.path.relpath(task.output, out)}: error, unchanged since: {done.get('error')} "
+                          "(not tried again; --retry-failed does)", file=sys.stderr, flush=True)  # fmt: skip
             elif (earlier := _renamed(task, previous, key, model, settings, targets)) is not None:
                 moved = {**earlier, "input": task.input, "output": task.output, "renamed_from": earlier["output"]}
                 results.write(moved)  # (first: a crash before the move leaves the old name, done again next run)

@@ -31,6 +31,7 @@ class Summary:
     error: int = 0
     skipped: int = 0
     interrupted: int = 0
+    unchanged: int = 0  # of the errors: videos found damaged before and unchanged since, not tried again
     unsearched: int = 0  # folders that could not be listed: their videos were not found, so not done
     frames: int = 0
     wall: float = 0.0
@@ -60,6 +61,8 @@ class Summary:
         head = f"ok {self.ok} · error {self.error} · skipped {self.skipped}"
         if self.interrupted:
             head += f" · interrupted {self.interrupted}"
+        if self.unchanged:
+            head += f" · damaged and unchanged, not tried again {self.unchanged}"
         if self.unsearched:
             head += f" · folders not searched {self.unsearched}"
         rows = [f"{head} · {self.frames} frames in {self.wall:.1f} s ({rate:.1f} frames/s)"]

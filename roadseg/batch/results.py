@@ -7,7 +7,9 @@ worker when Ctrl-C or SIGTERM came, nothing of it kept), ``frames``,
 with its worker is an ``error`` line with ``"retried": true`` when the video was sent again. A video
 a rerun finds done gets no line (its ``ok`` line stands; the summary counts it as skipped), so a
 nightly rerun over a finished archive adds nothing; files of earlier versions hold ``skipped`` lines
-for those, which readers pass over.
+for those, which readers pass over. Nor does a video whose last line is an ``error`` with ``"damaged":
+true`` (not a readable video) while it, the model and the settings are unchanged: it is not tried again
+(:func:`is_damaged`) unless the batch is asked to (``retry_failed``, ``force``), and counts as an error.
 
 Example:
     >>> import tempfile, pathlib
@@ -136,6 +138,20 @@ def settings_key(options: SegmentOptions, *, masks: bool, stats: bool) -> str:
             del fields[newer]
     blob = json.dumps({**fields, "masks": masks, "stats": stats}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def is_damaged(previous: dict | None, key: dict, model: str, settings: str) -> bool:
+    """True when ``previous`` is an ``error`` line of an input whose own bytes were at fault (``damaged``:
+    not a readable video) and the input, model and settings are as they were: run again, it fails again."""
+    return (
+        previous is not None
+        and previous.get("status") == "error"
+        and bool(previous.get("damaged"))
+        and bool(key)
+        and all(previous.get(k) == v for k, v in key.items())
+        and previous.get("model") == model
+        and previous.get("settings") == settings
+    )
 
 
 def is_done(previous: dict | None, output: Path, key: dict, model: str, settings: str) -> bool:

@@ -32,7 +32,8 @@ def _number(value: float, param: click.Parameter) -> float:
                    "(by the times in the files' names, else their creation_time) begins a new drive; a folder of several "
                    "drives gets OUT_DIR/<folder>/<first file's name>.mp4 for each (a drive done before under its "
                    "other name is renamed, not redone). inf: a folder is one drive.")
-@click.option("--force", is_flag=True, help="Redo videos a previous run finished.")
+@click.option("--force", is_flag=True, help="Redo videos a previous run finished (and those it found damaged).")
+@click.option("--retry-failed", is_flag=True, help="Try again videos a previous run found damaged (not a readable video) though they, the model and the settings are unchanged [default: counted as errors again, with no new results line].")
 @click.option("--masks", is_flag=True, help="Also write OUT/a/b.masks/ (one label PNG per frame).")
 @click.option("--stats", is_flag=True, help="Also write OUT/a/b.stats.json (per-frame class shares, stage timings).")
 @click.option("--suffix", default=".mp4", show_default=True, help="The outputs' name ending, which picks their container: .mkv keeps PCM audio and SubRip captions as they are; .mkv or .mov take a lossless mask video (--mode mask --codec ffv1).")
@@ -40,7 +41,7 @@ def _number(value: float, param: click.Parameter) -> float:
 @file_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-video lines; only the summary.")
 @handle_errors
-def batch_cmd(inputs, out_dir, workers, ray_address, ray_logs, cpus_per_worker, gpus_per_worker, in_flight, retries, concat, gap, force, masks,
+def batch_cmd(inputs, out_dir, workers, ray_address, ray_logs, cpus_per_worker, gpus_per_worker, in_flight, retries, concat, gap, force, retry_failed, masks,
               stats, suffix, model, size, mode, alpha, legend, tta, start, duration, batch, device, threads, codec, crf, preset,
               no_audio, hwaccel, height, video_stream, quiet) -> None:  # fmt: skip
     """Segment many videos into OUT_DIR, keeping their relative layout (IN/a/b.mov -> OUT_DIR/a/b.mp4).
@@ -48,7 +49,8 @@ def batch_cmd(inputs, out_dir, workers, ray_address, ray_logs, cpus_per_worker, 
     INPUTS are video files, folders (searched recursively), quoted globs ("dash/**/*.mov"; "dvr/*.264"
     for raw H.264/HEVC streams, which a folder search leaves out) or
     @list.txt (one path a line). Each output appears only when complete; OUT_DIR/results.jsonl gets a
-    line per video run; a rerun skips finished videos, adding no line (--force redoes them). Exit code
+    line per video run; a rerun skips finished videos, adding no line (--force redoes them), and leaves
+    damaged ones unchanged since they failed, counted as errors (--retry-failed tries them). Exit code
     1 if any video failed, 130 on Ctrl-C (finished outputs stay, unfinished ones are removed; once every
     video is recorded, a Ctrl-C cuts nothing short and the exit code is the work's).
 
@@ -64,7 +66,7 @@ def batch_cmd(inputs, out_dir, workers, ray_address, ray_logs, cpus_per_worker, 
     from roadseg.pipeline.options import SegmentOptions
 
     bopts = BatchOptions(workers=workers, ray=ray_address, cpus_per_worker=cpus_per_worker,
-                         gpus_per_worker=gpus_per_worker, in_flight=in_flight, retries=retries, force=force, concat=concat, gap=gap,
+                         gpus_per_worker=gpus_per_worker, in_flight=in_flight, retries=retries, force=force, retry_failed=retry_failed, concat=concat, gap=gap,
                          masks=masks, stats=stats, suffix=suffix, quiet=quiet, ray_logs=ray_logs)  # fmt: skip
     sopts = SegmentOptions("", model=model, size=size, alpha=alpha, mode=mode, legend=legend, tta=tta, batch=batch, device=device,
                            threads=threads, codec=codec, crf=crf, preset=preset, no_audio=no_audio, hwaccel=hwaccel,

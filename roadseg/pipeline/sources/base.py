@@ -248,9 +248,11 @@ def open_container(target: str, *, what: str = "file", format: str | None = None
         if what == "file" and unfinished_mp4(target):
             raise SourceError(f"not a readable video: {target} was never finished (a recording cut off: power lost "
                               "or card pulled?): its index, the 'moov' box, is missing, so no frame in it can be "
-                              "found; a repair tool such as untrunc can rebuild it from a good file recorded by the same camera") from None  # fmt: skip
+                              "found; a repair tool such as untrunc can rebuild it from a good file recorded by the same camera",
+                              damaged=True) from None  # fmt: skip
         if what == "file":
-            raise SourceError(f"not a readable video: {target} ({reason_of(exc)})") from None
+            raise SourceError(f"not a readable video: {target} ({reason_of(exc)})",
+                              damaged=isinstance(exc, av.error.InvalidDataError)) from None  # fmt: skip
         reason = (f"no media came within {timeout[0]:g} s (timed out)" if isinstance(exc, av.error.ExitError)
                   and timeout else reason_of(exc))  # (FFmpeg says "Immediate exit requested")  # fmt: skip
         raise SourceError(f"cannot open {what} {redacted(target)}: {reason}") from None

@@ -377,6 +377,7 @@ def test_videos_of_one_folder_that_would_share_an_output_fail_and_the_rest_run(r
     for name, other in (("clip.mp4", "clip.ts"), ("clip.ts", "clip.mp4")):
         assert (f"{folder / name}: error: would be written to {out / '2026-12-01/clip.mp4'}, as {other} beside it "
                 "would; rename one") in run.stderr  # fmt: skip
+    assert not [row for row in run.stderr.splitlines() if row.startswith("- ")], run.stderr  # (run on no node)
     assert frame_count(out / "2026-12-01/other.mp4") == 8 and not (out / "2026-12-01/clip.mp4").exists()
     lines = {Path(line["input"]).name: line for line in batch_results(out)}
     assert {n: line["status"] for n, line in lines.items()} == {"clip.mp4": "error", "clip.ts": "error", "other.mp4": "ok"}

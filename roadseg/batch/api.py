@@ -243,7 +243,7 @@ def _refuse_clashes(clashes: list[tuple[Path, list]], results: ResultsLog, summa
             error = f"would be written to {target}, as {others} beside it would; rename one (none of them is done until then)"
             results.write(_line(task, {"status": "error", "frames": 0, "error": error}, input_key(video.path), model,
                                 settings))  # fmt: skip
-            summary.add({"status": "error", "frames": 0})
+            summary.error += 1  # (no node's: none ran it)
             if not quiet:
                 print(f"{video.path}: error: {error}", file=sys.stderr, flush=True)
 

@@ -143,6 +143,12 @@ def test_a_damaged_video_unchanged_since_it_failed_is_not_tried_again(archive: P
     os.utime(archive / "broken.mp4", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # (copied again, say)
     changed = roadseg.batch(archive, out, model=str(rule_onnx), workers=1, quiet=True)
     assert (changed.error, changed.unchanged) == (1, 0) and len(batch_results(out)) == 6
+    lines = (out / "results.jsonl").read_text().splitlines()  # a line by an earlier roadseg or PyAV: an upgrade
+    assert json.loads(lines[-1])["reader"].startswith("roadseg ")  # may read what it could not, so it tries again
+    older = lines[-1].replace('"reader": "roadseg ', '"reader": "roadseg 0.0.1 ')
+    (out / "results.jsonl").write_text("\n".join([*lines[:-1], older]) + "\n")
+    upgraded = roadseg.batch(archive, out, model=str(rule_onnx), workers=1, quiet=True)
+    assert (upgraded.error, upgraded.unchanged) == (1, 0) and len(batch_results(out)) == 7
 
 
 def test_masks_stats_globs_and_lists(archive: Path, rule_onnx: Path, tmp_path: Path) -> None:

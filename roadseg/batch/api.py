@@ -31,6 +31,7 @@ from roadseg.batch.results import (
     latest_outcomes,
     output_owners,
     read_results,
+    reader,
     settings_key,
     written_outputs,
 )
@@ -436,6 +437,8 @@ def _line(task: Task, worker_line: dict, key: dict, model: str, settings: str) -
             "node": worker_line.get("node"), "attempt": worker_line.get("attempt", task.attempt),
             "error": worker_line.get("error")}  # fmt: skip
     extra = {k: v for k, v in worker_line.items() if k not in line and k != "model" and v not in (None, [])}
+    if extra.get("damaged"):
+        extra["reader"] = reader()  # (a newer roadseg or PyAV tries it again: is_damaged)
     return {**line, **extra, **key, "model": model, "settings": settings}
 
 

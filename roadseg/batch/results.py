@@ -8,7 +8,7 @@ with its worker is an ``error`` line with ``"retried": true`` when the video was
 a rerun finds done gets no line (its ``ok`` line stands; the summary counts it as skipped), so a
 nightly rerun over a finished archive adds nothing; files of earlier versions hold ``skipped`` lines
 for those, which readers pass over. Nor does a video whose last line is an ``error`` with ``"damaged":
-true`` (not a readable video) while it, the model and the settings are unchanged: it is not tried again
+true`` (not a readable video) while it, the model, the settings and the :func:`reader` are unchanged: it is not tried again
 (:func:`is_damaged`) unless the batch is asked to (``retry_failed``, ``force``), and counts as an error.
 
 Example:
@@ -140,13 +140,29 @@ def settings_key(options: SegmentOptions, *, masks: bool, stats: bool) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
+def reader() -> str:
+    """What reads the inputs, as a damaged video's line records it: roadseg's and PyAV's (FFmpeg's) versions. A
+    newer one may read a file an older one could not, so an upgrade tries damaged videos again."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from roadseg import __version__
+
+    try:
+        av = version("av")
+    except PackageNotFoundError:  # (a driver without PyAV: its workers have it)
+        av = "?"
+    return f"roadseg {__version__}, av {av}"
+
+
 def is_damaged(previous: dict | None, key: dict, model: str, settings: str) -> bool:
     """True when ``previous`` is an ``error`` line of an input whose own bytes were at fault (``damaged``:
-    not a readable video) and the input, model and settings are as they were: run again, it fails again."""
+    not a readable video) and the input, model, settings and :func:`reader` are as they were: run again, it
+    fails again."""
     return (
         previous is not None
         and previous.get("status") == "error"
         and bool(previous.get("damaged"))
+        and previous.get("reader") == reader()
         and bool(key)
         and all(previous.get(k) == v for k, v in key.items())
         and previous.get("model") == model

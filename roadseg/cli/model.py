@@ -220,7 +220,7 @@ def eval_cmd(model, data, split, holdout, size, device, limit, as_json, tta, log
 
 @click.command("quantize")
 @click.argument("model", type=click.Path(exists=True, dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The INT8 .onnx file to write.")
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="CamVid folder: calibration frames come from its train split.")
 @click.option("--frames", "count", default=64, show_default=True, type=click.IntRange(min=1), help="Number of calibration frames.")
 @click.option("--method", default=CALIBRATION_METHODS[0], show_default=True, type=click.Choice(CALIBRATION_METHODS),

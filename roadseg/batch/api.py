@@ -59,8 +59,8 @@ class BatchOptions:
         retries: how often a video whose worker died is sent again.
         force: redo videos a previous run finished (and those it found damaged).
         retry_failed: try again a video whose last run found it damaged (not a readable video) though it,
-            the model and the settings are unchanged; without it, such a video counts as an error with no
-            new line (``summary.unchanged``).
+            the model, the settings and the roadseg and PyAV versions that read it are unchanged; without
+            it, such a video counts as an error with no new line (``summary.unchanged``).
         masks, stats: also write ``b.masks/`` (label PNGs) and ``b.stats.json`` beside ``b.mp4``.
         suffix: the outputs' name ending, which picks their container (``.mkv`` keeps PCM audio and
             SubRip captions as they are; ``.mov`` or ``.mkv`` take a lossless mask video, ``--codec ffv1``).
@@ -99,8 +99,9 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
     Keyword arguments override fields of :class:`BatchOptions`, else of ``SegmentOptions``. Each video
     run gets one line in ``out_dir/results.jsonl``; a video that a previous run finished (same input size
     and mtime, model and output settings, output present) is skipped unless ``force``: counted in the
-    summary, with no line (its ``ok`` line stands). So is one found damaged before, unchanged since, unless
-    ``retry_failed`` (or ``force``): counted as an error, with no line (its ``error`` line stands).
+    summary, with no line (its ``ok`` line stands). So is one found damaged before, unchanged since and
+    read by the same roadseg and PyAV (:func:`~roadseg.batch.results.reader`), unless ``retry_failed`` (or
+    ``force``): counted as an error, with no line (its ``error`` line stands).
 
     Returns:
         the :class:`~roadseg.batch.report.Summary` (``summary.failed`` when any video failed).

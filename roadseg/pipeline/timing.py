@@ -1,8 +1,9 @@
 """Timings and figures of a run: per-stage timers, frames/s and latency, and the progress people see.
 
 * :class:`StageTimes`: wall seconds and item counts per stage (the ``stages`` of ``--stats``).
-* :class:`FrameStats`: frames written, frames/s over the last second, read-to-display latency
-  (for live frames), frames dropped at a live source.
+* :class:`FrameStats`: frames written, frames/s over the last second (the live view's) and over the
+  run (its summary: N - 1 intervals between the first and the last frame as the recording has it),
+  read-to-display latency (for live frames), frames dropped at a live source.
 * :class:`Progress`: a tqdm bar when stderr is a terminal; otherwise one line every
   :data:`PROGRESS_INTERVAL` seconds, so logs do not fill with carriage-return updates.
 
@@ -89,7 +90,8 @@ def timed(items: Iterable, times: StageTimes, stage: str) -> Iterator:
 
 
 class FrameStats:
-    """Frames written, frames/s over the last second, latency percentiles and drops."""
+    """Frames written, frames/s (over the last second: :attr:`fps`; over the run: :meth:`summary`), latency
+    percentiles and drops."""
 
     def __init__(self) -> None:
         self.latencies: deque[float] = deque(maxlen=20_000)

@@ -390,6 +390,7 @@ def test_videos_of_one_folder_that_would_share_an_output_fail_and_the_rest_run(r
     assert "as clip.ts beside it would" in lines["clip.mp4"]["error"]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)  # a rerun: the same, other.mp4 skipped
     assert run.returncode == 1 and "ok 0 · error 2 · skipped 1" in run.stderr, run.stderr
+    assert len(batch_results(out)) == 3  # (no line again: each night's rerun added 2)
     (folder / "clip.ts").rename(folder / "clip-ts.ts")  # renamed: each gets its own output
     summary = roadseg.batch(tmp_path / "in", out, model=str(rule_onnx), workers=1, quiet=True)
     assert (summary.ok, summary.error, summary.skipped) == (2, 0, 1)

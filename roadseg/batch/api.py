@@ -156,7 +156,7 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
     targets = {task.output for task in tasks}
     _check_owners(tasks, keys, output_owners(logged))
     with ResultsLog(out / RESULTS) as results:
-        _refuse_clashes(clashes, results, summary, model, settings, quiet=bopts.quiet)
+        _refuse_clashes(clashes, results, summary, model, settings, previous, quiet=bopts.quiet)
         todo, skipped = [], []
         for task in tasks:
             key = keys[task.input]
@@ -234,17 +234,20 @@ def _check_owners(tasks: list[Task], keys: dict[str, dict], owners: dict[str, di
 
 
 def _refuse_clashes(clashes: list[tuple[Path, list]], results: ResultsLog, summary: Summary, model: str, settings: str,
-                    *, quiet: bool) -> None:  # fmt: skip
+                    previous: dict[str, dict], *, quiet: bool) -> None:  # fmt: skip
     """Fail each video of one folder that would share its output with another (``clip.mp4`` beside
     ``clip.ts``), with an ``error`` line and one on standard error, before the batch's other videos run:
-    which one took the name would hang on which came first, and change when another file appeared."""
+    which one took the name would hang on which came first, and change when another file appeared. A
+    rerun that finds the same clash writes no line again (its line stands: a nightly rerun adds none)."""
     for target, videos in clashes:
         for video in videos:
             others = ", ".join(v.path.name for v in videos if v is not video)
             task = Task(str(video.path), str(target))
             error = f"would be written to {target}, as {others} beside it would; rename one (none of them is done until then)"
-            results.write(_line(task, {"status": "error", "frames": 0, "error": error}, input_key(video.path), model,
-                                settings))  # fmt: skip
+            line = _line(task, {"status": "error", "frames": 0, "error": error}, input_key(video.path), model, settings)
+            before = previous.get(task.input) or {}
+            if any(before.get(k) != v for k, v in line.items() if k != "time"):
+                results.write(line)
             summary.error += 1  # (no node's: none ran it)
             if not quiet:
                 print(f"{video.path}: error: {error}", file=sys.stderr, flush=True)

@@ -141,8 +141,9 @@ def settings_key(options: SegmentOptions, *, masks: bool, stats: bool) -> str:
 
 
 def reader() -> str:
-    """What reads the inputs, as a damaged video's line records it: roadseg's and PyAV's (FFmpeg's) versions. A
-    newer one may read a file an older one could not, so an upgrade tries damaged videos again."""
+    """What reads the inputs, as a damaged video's line records it: roadseg's and PyAV's (FFmpeg's) versions, the
+    driver's (a Ray cluster's nodes run the same as a rule). A newer one may read a file an older one could not,
+    so an upgrade tries damaged videos again."""
     from importlib.metadata import PackageNotFoundError, version
 
     from roadseg import __version__

@@ -691,12 +691,14 @@ def test_model_tools_refuse_in_one_line_what_would_lose_data_or_waste_a_run(smal
     kept = ckpt.read_bytes()
     fp32 = export_onnx(trained_like(4, decoder_channels=(16, 16, 8, 8)), tmp_path / "n.onnx", input_size=(40, 48))
     (tmp_path / "afile").write_text("x")
+    (tmp_path / "old.onnx").write_text("x")
     two = rule_model(tmp_path / "two.onnx", metadata={"classes": ["road", "other"]})  # another class list
     run = ["train", "--data", str(data), "--crop", "32x32", "--amp", "off", "--workers", "0", "--epochs", "1",
            "--decoder-channels", "16,16,8,8", "--out", str(tmp_path / "run")]  # fmt: skip
     cases = [  # (was: the checkpoint overwritten with ONNX bytes, exit 0)
         (["export", str(ckpt), "-o", str(ckpt)], "is the input file"),
-        (["export", str(ckpt), "-o", str(tmp_path / "afile")], "exists; pass -y/--overwrite"),
+        (["export", str(ckpt), "-o", str(tmp_path / "old.onnx")], "exists; pass -y/--overwrite"),
+        (["export", str(ckpt), "-o", str(tmp_path / "afile"), "-y"], "name it afile.onnx"),  # (first: -y would not do)
         (["export", str(ckpt), "-o", str(tmp_path / "afile" / "x.onnx")], "afile is a file, not a folder"),  # (was a traceback)
         (["quantize", str(fp32), "-o", str(fp32), "--data", str(data)], "is the input file"),
         (["export", str(ckpt), "-o", str(tmp_path / "m.pt")], "this writes an ONNX model; name it m.onnx"),  # (was

@@ -113,14 +113,14 @@ def check_model_output(output: str, inputs: Sequence[str], overwrite: bool, suff
         fail(f"output {output} is the input file; choose another path (the input is never touched)")
     if path.is_dir():
         fail(f"output {output} is a folder; name the file to write in it")
+    if path.suffix.lower() != suffix:
+        what = "an ONNX model" if suffix == ".onnx" else "a PyTorch checkpoint"
+        fail(f"output {output}: this writes {what}; name it {path.with_suffix(suffix).name}")
     if path.exists() and not overwrite:
         fail(f"output {output} exists; pass -y/--overwrite to replace it")
     blocked = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
     if blocked is not None:
         fail(f"cannot create {output}: {blocked} is a file, not a folder")
-    if path.suffix.lower() != suffix:
-        what = "an ONNX model" if suffix == ".onnx" else "a PyTorch checkpoint"
-        fail(f"output {output}: this writes {what}; name it {path.with_suffix(suffix).name}")
     path.parent.mkdir(parents=True, exist_ok=True)  # (no permission ...: one line, from handle_errors)
 
 

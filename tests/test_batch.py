@@ -256,13 +256,15 @@ def test_a_video_linked_twice_in_the_searched_tree_is_done_once(caplog, rule_onn
     (arch / "best.mp4").symlink_to(arch / "car1/drive.mp4")
     (arch / "car9").symlink_to(disk / "car9", target_is_directory=True)  # a folder on another disk: searched
     (arch / "car9-again.mp4").symlink_to(disk / "car9/other.mp4")  # found there through the folder's link first
+    (arch / "snapshot").mkdir()  # a backup's snapshot: hard links to the files of the one before
+    os.link(arch / "car1/drive.mp4", arch / "snapshot/drive.mp4")
     out = tmp_path / "out"
     with caplog.at_level("WARNING", logger="roadseg"):
         summary = roadseg.batch(arch, out, model=str(rule_onnx), workers=1, quiet=True)
     assert (summary.ok, summary.error) == (2, 0), batch_results(out)
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.mp4")) == ["car1/drive.mp4", "car9/other.mp4"]
     said = [r.getMessage() for r in caplog.records if "taken once" in r.getMessage()]
-    assert said == [f"left out {arch / 'car1/a-latest.mp4'} (the same file as {arch / 'car1/drive.mp4'}) and 2 "
+    assert said == [f"left out {arch / 'car1/a-latest.mp4'} (the same file as {arch / 'car1/drive.mp4'}) and 3 "
                     "more: a file found twice through a link is taken once"], caplog.text  # fmt: skip
     assert find_videos([arch, disk]) == find_videos([arch])  # (the other disk named as well: each file once)
     dcim = tmp_path / "DCIM"  # segmented into itself, with a link where an output would go

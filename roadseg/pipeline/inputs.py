@@ -87,9 +87,9 @@ def find_videos(specs: Sequence[str | os.PathLike], *, exclude: Path | None = No
                 unsearched: list[str] | None = None) -> list[Video]:  # fmt: skip
     """Expand INPUTs into videos, in a stable order, each input once.
 
-    A file found twice (a link to a video elsewhere in the search, or inputs that overlap) is taken once, by
-    its real path: under its own name where the search found it so, not a link's (else as first found);
-    a link left out so is said in one line for all.
+    A file found twice (a link to a video elsewhere in the search, a hard link such as a backup's snapshots
+    make, or inputs that overlap) is taken once, by its device and inode: under its own name where the search
+    found it so, not a symbolic link's (else as first found); those left out so are said in one line for all.
 
     Args:
         specs: files, folders, globs or ``@list.txt`` files.
@@ -100,11 +100,11 @@ def find_videos(specs: Sequence[str | os.PathLike], *, exclude: Path | None = No
     Raises:
         SourceError: a list file cannot be read.
     """
-    seen: dict[str, Video] = {}  # by real path
-    twice: list[tuple[Video, str]] = []  # (left out, its real path)
+    seen: dict[object, Video] = {}  # by the file itself
+    twice: list[tuple[Video, object]] = []  # (left out, its file)
     skip = exclude.resolve() if exclude else None
     for video in _expand(specs, base=None, exclude=skip, unsearched=[] if unsearched is None else unsearched):
-        real = os.path.realpath(video.path)
+        real = _file_id(video.path)
         kept = seen.setdefault(real, video)
         if kept.path == video.path:
             continue
@@ -116,6 +116,16 @@ def find_videos(specs: Sequence[str | os.PathLike], *, exclude: Path | None = No
         log.warning("left out %s (the same file as %s)%s: a file found twice through a link is taken once",
                     link.path, seen[real].path, more)  # fmt: skip
     return list(seen.values())
+
+
+def _file_id(path: Path) -> object:
+    """What names one file whatever the path: its device and inode (symbolic and hard links alike), else,
+    where it cannot be read, its real path."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return os.path.realpath(path)
+    return (st.st_dev, st.st_ino)
 
 
 def _expand(specs: Sequence[str | os.PathLike], *, base: Path | None, exclude: Path | None,

@@ -343,22 +343,28 @@ class Twice(SimpleHTTPRequestHandler):
     """A live TS stream that breaks off twice: each request gets the whole clip, faster than real time
     (a server catching up on what it buffered); the third finds nothing (404)."""
 
-    served = 0
+    served = 0  # (requests so far, of this class and those built on it)
 
     def do_GET(self) -> None:  # noqa: N802
         Twice.served += 1
         if Twice.served > 2:
             self.send_error(404)
             return
-        data = open(f"{self.directory}/clip.ts", "rb").read()
+        data = self.clip().read_bytes()
         self.send_response(200)
         self.send_header("Content-Type", "video/mp2t")
         self.end_headers()  # no length: like a live stream
+        self.send(data)
+        self.close_connection = True
+
+    def clip(self) -> Path:
+        return Path(self.directory) / "clip.ts"
+
+    def send(self, data: bytes) -> None:
         for i in range(0, len(data), 188 * 40):
             self.wfile.write(data[i : i + 188 * 40])
             self.wfile.flush()
             time.sleep(0.05)
-        self.close_connection = True
 
     def log_message(self, *a) -> None:
         return None
@@ -383,31 +389,20 @@ def test_a_reconnected_streams_picture_and_sound_go_on_after_what_was_recorded(r
     assert read_video(out)["pts"] == sorted(read_video(out)["pts"])
 
 
-class Resumed(SimpleHTTPRequestHandler):
+class Resumed(Twice):
     """A camera whose stream drops and comes back with its clock gone on, sent in real time: the first
     request gets ``a.ts`` (0 to 2 s), the second ``b.ts`` (3 to 5 s), the third nothing (404)."""
 
-    served = 0
+    def clip(self) -> Path:
+        return Path(self.directory) / ("a.ts" if Twice.served == 1 else "b.ts")
 
-    def do_GET(self) -> None:  # noqa: N802
-        Resumed.served += 1
-        if Resumed.served > 2:
-            self.send_error(404)
-            return
-        data = (Path(self.directory) / ("a.ts" if Resumed.served == 1 else "b.ts")).read_bytes()
-        self.send_response(200)
-        self.send_header("Content-Type", "video/mp2t")
-        self.end_headers()  # no length: like a live stream
+    def send(self, data: bytes) -> None:
         t0, chunk = time.monotonic(), 188 * 20
         with contextlib.suppress(OSError):
             for i in range(0, len(data), chunk):
                 time.sleep(max(0.0, t0 + 2.0 * i / len(data) - time.monotonic()))
                 self.wfile.write(data[i : i + chunk])
                 self.wfile.flush()
-        self.close_connection = True
-
-    def log_message(self, *a) -> None:
-        return None
 
 
 @pytest.mark.timeout(60)
@@ -416,7 +411,7 @@ def test_the_sound_a_reconnection_reads_before_its_first_picture_is_kept(rule_on
     too far ahead of that picture, and was dropped as damage (at each reconnect; 0.15 s of an IP camera's)."""
     write_video(tmp_path / "a.ts", split_frames(50, h=96, w=128), audio_seconds=2.0)  # 94 AAC packets each
     write_video(tmp_path / "b.ts", split_frames(50, h=96, w=128), audio_seconds=2.0, offset=3.0)
-    Resumed.served = 0
+    Twice.served = 0
     r, out = _record_served(Resumed, tmp_path, rule_onnx, "--stats", str(tmp_path / "stats.json"), retries=1)
     assert r.exit_code == 1 and "recording finalised" in r.output, r.output
     assert json.loads((tmp_path / "stats.json").read_text())["audio_dropped"] == 0  # (was 7: 0.15 s)

@@ -828,7 +828,12 @@ class Stalling(threading.Thread):
                 conn, _ = self.server.accept()
                 self.held.append(conn)
                 conn.recv(65536)
-                conn.sendall(self.reply)
+                if self.answers(len(self.held)):
+                    conn.sendall(self.reply)
+
+    def answers(self, n: int) -> bool:
+        """Whether the ``n``-th connection gets ``reply``."""
+        return True
 
     def close(self) -> None:
         self.server.close()
@@ -912,25 +917,28 @@ class UdpCamera(threading.Thread):
                 self.halt.wait(max(0.0, t0 + i / 25 - time.monotonic()))
 
 
+def _received(camera: UdpCamera, after: float, rule_onnx, out: Path, *args: str):
+    """``segment-video udp://...`` into ``out`` (CliRunner's result), with ``camera`` started ``after`` s."""
+    result = {}
+    runner = threading.Thread(target=lambda: result.update(r=CliRunner().invoke(segment_video_cmd, [
+        f"udp://127.0.0.1:{camera.port}", "--model", str(rule_onnx), "-o", str(out), "--device", "cpu", *args])))  # fmt: skip
+    runner.start()
+    time.sleep(after)
+    camera.start()
+    runner.join(40)
+    camera.halt.set()
+    return result["r"]
+
+
 @pytest.mark.timeout(60)
 def test_a_udp_stream_that_pauses_is_received_again_when_it_comes_back(rule_onnx, tmp_path, monkeypatch):
     """A udp:// stream is a port roadseg listens on. The dropped connection was kept open (its packets might
     still be on their way to the recording), holding the port: every reconnect failed with "Address already
     in use" and the run gave up, though the camera was sending again."""
     monkeypatch.setattr(capture, "TIMEOUT", 1.0)  # (5 s in use)
-    port = free_port()
-    camera = UdpCamera(port, before=1.5, pause=2.0, seconds=20)
+    camera = UdpCamera(free_port(), before=1.5, pause=2.0, seconds=20)
     out = tmp_path / "r.mp4"
-    result = {}
-    runner = threading.Thread(target=lambda: result.update(r=CliRunner().invoke(segment_video_cmd, [
-        f"udp://127.0.0.1:{port}", "--model", str(rule_onnx), "-o", str(out), "--max-frames", "50",
-        "--retry-delay", "0.05", "--device", "cpu", "-q"])))  # fmt: skip
-    runner.start()
-    time.sleep(0.3)  # (listening)
-    camera.start()
-    runner.join(40)
-    camera.halt.set()
-    r = result["r"]
+    r = _received(camera, 0.3, rule_onnx, out, "--max-frames", "50", "--retry-delay", "0.05", "-q")  # (listening)
     assert r.exit_code == 0 and "Address already in use" not in r.output, r.output
     assert "stream lost (no data for 1 s: timed out); reconnecting" in r.output
     seconds = read_video(out)["seconds"]
@@ -942,21 +950,11 @@ def test_a_udp_receiver_started_before_its_sender_waits_for_it(rule_onnx, tmp_pa
     """The receiver is often started first: a udp:// port waits for its first sender (was: 'no data for 5 s:
     timed out; not retried' when the sender came later than that)."""
     monkeypatch.setattr(capture, "TIMEOUT", 1.0)  # (5 s in use)
-    port = free_port()
-    camera = UdpCamera(port, before=60, pause=0, seconds=20)
+    camera = UdpCamera(free_port(), before=60, pause=0, seconds=20)
     out = tmp_path / "r.mp4"
-    result = {}
-    runner = threading.Thread(target=lambda: result.update(r=CliRunner().invoke(segment_video_cmd, [
-        f"udp://127.0.0.1:{port}", "--model", str(rule_onnx), "-o", str(out), "--max-frames", "20",
-        "--device", "cpu"])))  # fmt: skip
-    runner.start()
-    time.sleep(2.5)  # (more than the timeout: the sender starts late)
-    camera.start()
-    runner.join(40)
-    camera.halt.set()
-    r = result["r"]
+    r = _received(camera, 2.5, rule_onnx, out, "--max-frames", "20")  # (more than the timeout: the sender starts late)
     assert r.exit_code == 0, r.output
-    assert f"waiting for a stream to arrive at udp://127.0.0.1:{port} (Ctrl-C to stop)" in r.output
+    assert f"waiting for a stream to arrive at udp://127.0.0.1:{camera.port} (Ctrl-C to stop)" in r.output
     assert len(read_video(out)["frames"]) == 20
 
 
@@ -1026,14 +1024,8 @@ class SilentAfterFirst(Stalling):
     """Sends ``reply`` on the first connection and then holds it open without a byte more; later connections
     are accepted and get nothing: a camera whose stream stalled and that does not come back."""
 
-    def run(self) -> None:
-        with contextlib.suppress(OSError):  # (closed by close())
-            while True:
-                conn, _ = self.server.accept()
-                self.held.append(conn)
-                conn.recv(65536)
-                if len(self.held) == 1:
-                    conn.sendall(self.reply)
+    def answers(self, n: int) -> bool:
+        return n == 1
 
 
 @pytest.mark.timeout(60)

@@ -23,7 +23,7 @@ COMMANDS = ("roadseg", "segment-video")  # pyproject.toml's console scripts
 
 def guard() -> None:
     """Where this process is a roadseg command still loading, make a Ctrl-C end it in one line."""
-    if (threading.current_thread() is threading.main_thread() and _is_command()
+    if (threading.current_thread() is threading.main_thread() and is_command()
             and signal.getsignal(signal.SIGINT) is signal.default_int_handler):  # fmt: skip
         signal.signal(signal.SIGINT, _leave)
 
@@ -39,11 +39,12 @@ def _leave(signum: int, frame: object) -> None:
     os._exit(SIGNAL_EXIT["SIGINT"])
 
 
-def _is_command() -> bool:
+def is_command() -> bool:
     """``roadseg ...`` or ``segment-video ...`` (a console script: its path is ``argv[0]``, and the script the
     interpreter was given: not a batch's worker process, which is given its driver's ``argv``), or ``python -m
-    roadseg`` (while a ``-m`` module's package loads, ``argv[0]`` is ``-m``; the interpreter's arguments name it)."""
+    roadseg`` (while a ``-m`` module's package loads, ``argv[0]`` is ``-m``, then its ``__main__.py``; the
+    interpreter's arguments name it)."""
     argv, given = getattr(sys, "argv", None) or [""], sys.orig_argv
-    if argv[0] == "-m":
+    if argv[0] == "-m" or argv[0] == os.path.join(os.path.dirname(os.path.abspath(__file__)), "__main__.py"):
         return "-mroadseg" in given or any(a == "-m" and b == "roadseg" for a, b in zip(given, given[1:]))
     return os.path.basename(argv[0]).removesuffix(".exe") in COMMANDS and argv[0] in given[1:]

@@ -332,7 +332,7 @@ def _run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path
         _check_model(pool.info, model, progress)
         drive(todo, pool, record, retries=bopts.retries)
     except KeyboardInterrupt as exc:
-        with _unstoppable():  # (a second Ctrl-C would leave workers running, temporary files and no summary)
+        with _unstoppable(stopped=True):  # (a second Ctrl-C would leave workers running, temporary files and no summary)
             for task in pool.cancel() if pool is not None else []:
                 remove_temps(task)
                 line = {"status": "interrupted", "frames": 0, "error": "interrupted before it was finished"}
@@ -361,9 +361,13 @@ def _close(pool) -> None:
 
 
 @contextmanager
-def _unstoppable() -> Iterator[None]:
+def _unstoppable(*, stopped: bool = False) -> Iterator[None]:
     """Ctrl-C, SIGTERM and SIGHUP are let be while a stopped batch stops its workers and records what they held
-    (a few seconds at most: a worker not gone in 3 s is killed, Ray's in 10). Main thread only."""
+    (a few seconds at most: a worker not gone in 3 s is killed, Ray's in 10). Main thread only. ``stopped``, in
+    a ``roadseg batch`` process (:func:`~roadseg._startup.is_command`): they stay let be after it, while the
+    command prints the summary and leaves (a second Ctrl-C there cut the summary short, 1 run in 20)."""
+    from roadseg._startup import is_command
+
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -372,8 +376,9 @@ def _unstoppable() -> Iterator[None]:
     try:
         yield
     finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
+        if not (stopped and is_command()):
+            for sig, handler in saved.items():
+                signal.signal(sig, handler)
 
 
 def _open_pool(bopts: BatchOptions, sopts: SegmentOptions, sees: tuple[str, ...] = ()):

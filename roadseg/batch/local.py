@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import signal
@@ -70,6 +71,18 @@ def _serve(conn: Connection, options: SegmentOptions, env: dict[str, str], drive
             conn.send(line)
     except (KeyboardInterrupt, Interrupted, EOFError, OSError):  # stopped, or the driver went away
         _state["stopping"] = True
+        _leave()
+
+
+def _leave() -> None:
+    """A stopped worker leaves with ``os._exit``, as an idle one does (:func:`_stopped`): spawn's ``sys.exit``
+    finalised the process beside a stopped run's threads that were still inside onnxruntime, whose pool's
+    destructor then aborted it ("terminate called without an active exception" on the batch's stderr, 1 in 10
+    runs of a double Ctrl-C on a loaded machine). Its results went to the driver already; nothing is left."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(0)
 
 
 _state = {"running": False, "stopping": False}  # a video in hand in this worker process; being stopped

@@ -18,7 +18,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from roadseg._startup import release
+from roadseg._startup import is_command, release
 from roadseg.errors import SIGNAL_EXIT, RoadsegError, reason_of
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -31,6 +31,9 @@ def fail(message: str, code: int = 1) -> NoReturn:
     process leaves at once with ``os._exit``: finalising the interpreter beside a thread inside
     PyAV's C code can crash it (exit -11 instead of ``code``). Outputs are already finalised here.
     """
+    if code in SIGNAL_EXIT.values() and threading.current_thread() is threading.main_thread() and is_command():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # (stopped and cleaned up: another Ctrl-C, an impatient
+        # user's, would only make the exit a death by SIGINT, -2, where the run says 130)
     try:
         click.echo(f"Error: {message}", err=True)
     except OSError:  # (stderr went with its terminal: a hang-up; the exit code still tells)

@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing as mp
 import os
 import signal
@@ -28,6 +27,7 @@ from roadseg.batch.errors import BatchError
 from roadseg.batch.task import Task
 from roadseg.errors import Interrupted
 from roadseg.pipeline.options import SegmentOptions
+from roadseg.pipeline.runner import leave_now
 
 #: A worker's exit code where the caller's script, which spawn imports again in each worker, called
 #: :func:`~roadseg.batch.api.batch` as it was imported (:func:`leave_if_importing_main`).
@@ -79,10 +79,7 @@ def _leave() -> None:
     finalised the process beside a stopped run's threads that were still inside onnxruntime, whose pool's
     destructor then aborted it ("terminate called without an active exception" on the batch's stderr, 1 in 10
     runs of a double Ctrl-C on a loaded machine). Its results went to the driver already; nothing is left."""
-    with contextlib.suppress(OSError, ValueError):
-        sys.stdout.flush()
-        sys.stderr.flush()
-    os._exit(0)
+    leave_now(0)
 
 
 _state = {"running": False, "stopping": False}  # a video in hand in this worker process; being stopped

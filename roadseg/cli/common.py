@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import ipaddress
 import logging
 import math
-import os
 import signal
 import sys
 import threading
@@ -46,13 +44,10 @@ def _leave_abandoned(code: int) -> None:
     """Leave at once with ``os._exit(code)`` where a blocking call still runs in a thread that was left to
     it (a stream still opening after Ctrl-C, a live read of a stalled stream after ``--duration`` ended):
     finalising the interpreter beside a thread inside PyAV's C code can crash it."""
-    from roadseg.pipeline.runner import abandoned_calls
+    from roadseg.pipeline.runner import abandoned_calls, leave_now
 
     if abandoned_calls():
-        with contextlib.suppress(OSError):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(code)
+        leave_now(code)
 
 
 class Terminated(KeyboardInterrupt):

@@ -17,7 +17,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -106,6 +109,16 @@ def abandoned_calls() -> list[threading.Thread]:
     ``os._exit`` then. (A call whose caller still waits counts too: nothing exits while it does.)
     """
     return [t for t in list(_calls) if t.is_alive()]
+
+
+def leave_now(code: int) -> None:
+    """Flush stdout and stderr, then leave with ``os._exit(code)``: no interpreter finalisation, which can crash
+    beside a thread still inside PyAV's or onnxruntime's C code (:func:`abandoned_calls`, a stopped batch
+    worker's run)."""
+    with contextlib.suppress(OSError, ValueError):  # (a closed or broken stream: the exit code still tells)
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
 
 
 def call_interruptibly(fn: Callable[[], T], name: str, cleanup: Callable[[T], None] | None = None) -> T:

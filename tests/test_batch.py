@@ -783,6 +783,28 @@ def test_a_ctrl_c_once_every_video_is_recorded_cuts_nothing_short(rule_onnx: Pat
     assert [line["status"] for line in batch_results(out)] == ["ok", "ok"] and frame_count(out / "b.mp4") == 6
 
 
+def test_a_ctrl_c_as_the_summary_prints_cuts_nothing_short(rule_onnx: Path, tmp_path: Path) -> None:
+    """Ctrl-C after the batch returned, every video recorded, before its summary is printed: the summary and
+    exit 0 (was: 'Error: interrupted', 130 and no summary)."""
+    (tmp_path / "in").mkdir()
+    write_video(tmp_path / "in" / "a.mp4", split_frames(6))
+    out, command = tmp_path / "out", tmp_path / "bin" / "roadseg"  # (a script named as the command is one)
+    command.parent.mkdir()
+    command.write_text(  # (fault injection: the signal as the command starts to print the summary)
+        "import os, signal\n"
+        "from roadseg.batch import report\n"
+        "table = report.Summary.table\n"
+        "report.Summary.table = lambda self: (os.kill(os.getpid(), signal.SIGINT), table(self))[1]\n"
+        "from roadseg.cli import main\n"
+        "if __name__ == '__main__':\n"
+        "    main()\n"
+    )
+    run = subprocess.run([sys.executable, str(command), "batch", str(tmp_path / "in"), "-o", str(out), "--model",
+                          str(rule_onnx), "--workers", "1"], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "ok 1 · error 0 · skipped 0" in run.stderr and "results:" in run.stderr and "Error" not in run.stderr
+
+
 def test_a_second_batch_into_the_same_folder_is_refused_while_one_runs(long_clips: Path, rule_onnx: Path,
                                                                          tmp_path: Path) -> None:  # fmt: skip
     out = tmp_path / "out"  # (a cron job started again while the last one still runs)

@@ -11,7 +11,8 @@ from roadseg._startup import guard  # noqa: E402
 
 guard()  # first: where this is the command line, a Ctrl-C while the rest loads (a second) ends it in one line
 
-# the function shadows the subpackage's name on ``roadseg``; import its modules as ``roadseg.batch.x``
+# the function shadows the subpackage's name on ``roadseg``: import its modules as ``from roadseg.batch import x``
+# (``import roadseg.batch.x as y`` and the attribute ``roadseg.batch.x`` reach the function, which has no ``x``)
 from roadseg.batch import BatchOptions, batch  # noqa: E402
 from roadseg.errors import RoadsegError  # noqa: E402
 from roadseg.pipeline import HAS_VIDEO, RunResult, Segmenter, SegmentOptions  # noqa: E402

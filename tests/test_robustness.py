@@ -722,6 +722,36 @@ def test_video_that_begins_after_its_sound_reports_no_lost_frames(rule_onnx, tmp
     assert "could not be decoded" not in r.output, r.output
 
 
+def _trimmed(path):
+    """An mp4 trimmed without re-encoding (an iPhone's trim, ``ffmpeg -ss 0.4 -c copy``): 1 s of pictures and
+    sound of which its edit list shows the last 0.6 s; the 0.4 s before stay in the file, shown by no player."""
+    base = write_video(path.with_suffix(".mkv"), split_frames(25), audio_seconds=1.0)
+    with av.open(str(base)) as src, av.open(str(path), "w") as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in src.streams}
+        packets = [p for p in src.demux() if p.dts is not None]
+        for p in packets:
+            cut = round(0.4 / p.time_base)
+            p.pts, p.dts = p.pts - cut, p.dts - cut  # (the mp4 muxer's edit list starts where they reach 0)
+        for p in sorted(packets, key=lambda p: p.dts * p.time_base):
+            p.stream = streams[p.stream.index]
+            out.mux(p)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".ts", ".mp4"])
+def test_the_sound_a_trimmed_clips_edit_list_cuts_stays_cut(rule_onnx, tmp_path, suffix):
+    # was, into mkv and ts: the 0.4 s of sound cut played first and the picture began 0.42 s late (an mp4's
+    # own edit list hid it again)
+    src = _trimmed(tmp_path / "trimmed.mp4")
+    out = tmp_path / f"o{suffix}"
+    segment_video(src, out, model=rule_onnx, quiet=True)
+    v = read_video(out)
+    with av.open(str(out)) as c:
+        sound = [float(p.pts * p.time_base) for p in c.demux(audio=0) if p.pts is not None and not p.is_discard]
+    assert len(v["frames"]) == 15 and abs(v["seconds"][0] - sound[0]) < 0.05, (v["seconds"], sound)
+    assert 0.5 < sound[-1] - sound[0] < 0.65, sound
+
+
 @pytest.mark.parametrize("late,args,says", [
     (True, ["--duration", "1"], "no video frames from 0 s to 1 s (--start, --duration) in a.mkv: its first picture "
                                 "after 0 s is at 2.00 s"),

@@ -122,6 +122,33 @@ class AudioTimeline:
             yield packet
 
 
+class EditList:
+    """Per audio stream: the packets an MP4/MOV's edit list shows. A clip trimmed without re-encoding (an
+    iPhone's trim, ``ffmpeg -ss -c copy``) keeps the sound before its cut in the file, packets the demuxer
+    flags as discarded; passed on, an output without an edit list of its own (mkv, ts) played that sound
+    and began its picture that much late. The last packet cut before each one shown is passed, as AAC's
+    priming is: the decoder's pre-roll (an mp4 output's edit list cuts it again; files joined by --concat
+    each have their own).
+
+    >>> from types import SimpleNamespace
+    >>> packets = [SimpleNamespace(n=n, is_discard=cut) for n, cut in enumerate([True, True, False, False, True])]
+    >>> edits = EditList()
+    >>> [p.n for p in packets for p in edits.take(p, 1)]
+    [1, 2, 3]
+    """
+
+    def __init__(self) -> None:
+        self._cut: dict[int, av.Packet] = {}  # stream -> its last packet cut, since the last one shown
+
+    def take(self, packet: av.Packet, stream: int) -> list[av.Packet]:
+        """The packets to pass now for ``packet`` of ``stream``."""
+        if packet.is_discard:
+            self._cut[stream] = packet
+            return []
+        held = self._cut.pop(stream, None)
+        return [packet] if held is None else [held, packet]
+
+
 def _span(packet: av.Packet) -> tuple[float, float] | None:
     """(dts, dts + duration) in seconds, or None when the timestamps cannot be muxed (missing, pts before dts)."""
     if packet.pts is None or packet.dts is None or not packet.time_base or packet.pts < packet.dts:

@@ -20,7 +20,7 @@ import av
 import numpy as np
 
 from roadseg.errors import SourceError, reason_of
-from roadseg.pipeline.sources.audio import AudioTimeline
+from roadseg.pipeline.sources.audio import AudioTimeline, EditList
 from roadseg.pipeline.sources.base import (
     MAX_SECONDS,
     Frame,
@@ -248,6 +248,7 @@ class VideoSource:
         self.height = height
         self._scaled: tuple[int, int] | None = None  # the stored picture's size to decode at, where --height scales it
         self.audio = AudioTimeline(self._stream_start())  # audio packets whose timestamps cannot be right: dropped
+        self.edits = EditList()  # (the sound a trimmed mp4's edit list cuts stays cut)
         # a transport stream's clock may start again midway (recordings joined with cat): read as one timeline
         self.clock = Clock() if self.container.format.flags & TS_DISCONT else None
         self._held: list[av.Packet] | None = None  # video packets since the last keyframe, while read up to --start
@@ -424,7 +425,8 @@ class VideoSource:
                 if packet.size and self._before_origin(packet):
                     self.audio.dropped += 1  # (more than LEAP before the file's start: damaged, see _origin)
                 elif packet.size:
-                    yield from self._in_window(self.audio.take(packet, packet.stream.index, video))
+                    for shown in self.edits.take(packet, packet.stream.index):
+                        yield from self._in_window(self.audio.take(shown, packet.stream.index, video))
                 continue
             if packet.stream is not None and packet.stream.type in ("subtitle", "data"):
                 if packet.size and packet.pts is not None and packet.time_base:

@@ -667,6 +667,24 @@ def test_a_dashcam_that_slows_down_at_night_reports_no_lost_frames(rule_onnx, tm
     assert "could not be decoded" not in r.output and json.loads(stats.read_text())["frames_lost"] == 0
 
 
+def test_an_avi_dashcam_that_holds_pictures_reports_no_lost_frames_and_a_cut_off_one_does(rule_onnx, tmp_path):
+    # a cheap MJPEG dashcam that falls behind writes an empty chunk for each picture held one more frame: the AVI's
+    # frame count counts them, its demuxer reads none (was: '10 of about 40 frames could not be decoded' of a clean file)
+    pts = [i + 2 * (i // 5) for i in range(30)]  # one picture in five held for three frames
+    src = write_video(tmp_path / "held.avi", split_frames(30), codec="mjpeg", pix_fmt="yuvj420p", pts=pts,
+                      audio_seconds=1.4, audio_codec="pcm_s16le")  # fmt: skip
+    for args, frames in (([], 30), (["--start", "0.3", "--duration", "0.8"], 14)):
+        stats = tmp_path / "s.json"
+        r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(tmp_path / "o.avi"), "--model", str(rule_onnx),
+                                                   "-q", "-y", "--stats", str(stats), *args])  # fmt: skip
+        assert r.exit_code == 0 and "could not be decoded" not in r.output, r.output
+        assert json.loads(stats.read_text())["frames"] == frames and json.loads(stats.read_text())["frames_lost"] == 0
+    cut = tmp_path / "cut.avi"  # (its index, at the end, lost with its last pictures: the header's count remains)
+    cut.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
+    r = CliRunner().invoke(segment_video_cmd, [str(cut), "-o", str(tmp_path / "c.avi"), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0 and "could not be decoded" in r.output, r.output
+
+
 def test_files_named_with_a_colon_as_a_time_are_read_and_written(rule_onnx, tmp_path, monkeypatch):
     # FFmpeg reads a name as a URL up to its first colon: "2026-12-03T08:15:00.mp4" was the protocol
     # "2026-12-03T08" (was: 'Error: not a readable video: 2026-12-03T08:15:00.mp4 (Protocol not found)'; as an

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
@@ -257,6 +258,11 @@ class VideoSource:
         self._off: tuple[float, float] | None = None  # (start, end) of a video packet off the span, until the next
         self._read = False  # whether the file was read to its end (or to --duration's)
         self.pace = Pace()  # (the rate its pictures came at: expected_frames, where the file has no count)
+        # an AVI's empty chunks: a picture held for one more frame (a dashcam's MJPEG that fell behind), which its
+        # frame count counts and its demuxer reads as no packet (the next one's timestamp steps over them)
+        self._avi = self.container.format.name == "avi"
+        self.held = 0
+        self._last_dts: int | None = None
         self._next_at: float | None = None  # the time of the first picture after --duration's window, if any came
         self.subtitles_dropped = 0  # subtitle packets timed where the video is not (damaged timestamps)
         self.data_dropped = 0  # data packets timed where the video is not
@@ -347,11 +353,16 @@ class VideoSource:
         return self.audio.dropped
 
     def expected_frames(self) -> int | None:
-        """Frames the container promises between ``start`` and ``start + duration`` (None when unknown). A file
+        """Frames the container promises between ``start`` and ``start + duration`` (None when unknown), less
+        an AVI's empty chunks read (:attr:`held`: pictures held, not lost). A file
         whose clock may start again midway (:class:`Clock`) promises, once read to its end, no more than its
         video's one timeline spans: its length is read from timestamps, which pauses in its clock taken out
         or one damaged stamp stretch; a hole where pictures were lost stays in the span. Pictures that begin
         after the sound are counted from where they begin, and end no later than the file."""
+        promised = self._promised()
+        return None if promised is None else max(0, promised - self.held)
+
+    def _promised(self) -> int | None:
         info = self.info
         if info.frames is None or info.fps is None:
             return None
@@ -441,6 +452,7 @@ class VideoSource:
             if stamp is not None and packet.time_base:
                 video = float(stamp * packet.time_base)
                 self._spanned(video, float((packet.duration or 0) * packet.time_base))
+                self._count_held(packet)
             for vf in (vf for p in self._up_to_start(packet) for vf in self._decode(p)):
                 t = None if vf.pts is None or vf.time_base is None else float(vf.pts * vf.time_base) - self.origin
                 if t is not None:
@@ -457,6 +469,20 @@ class VideoSource:
                 frame = self._frame(vf)
                 if frame is not None:
                     yield frame
+
+    def _count_held(self, packet: av.Packet) -> None:
+        """Count an AVI's empty chunks before ``packet`` that lie in the window (:attr:`held`): its timestamps
+        count chunks, so one that steps over others follows a picture held for more frames."""
+        if not self._avi or packet.dts is None:
+            return
+        last, self._last_dts = self._last_dts, packet.dts
+        if last is None or packet.dts <= last + 1:
+            return
+        tb = packet.time_base  # (a chunk's timestamp is its number)
+        first, end = max(last + 1, math.ceil((self.start + self.origin) / tb - 1e-6)), packet.dts
+        if self.end is not None:  # (chunks at or after the window's end are not in it)
+            end = min(end, math.ceil((self.end + self.origin) / tb - 1e-6))
+        self.held += max(0, end - first)
 
     def _spanned(self, t: float, duration: float) -> None:
         """Widen the span of the video's timeline read so far (:meth:`expected_frames`) to a packet at ``t``.

@@ -5,6 +5,7 @@ import json
 import os
 import re
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -41,6 +42,32 @@ def test_rotation_metadata_is_honoured(rule_onnx, tmp_path):
     got_road = np.abs(v["frames"][1].astype(int) - [128, 64, 128]).sum(-1) < 40
     assert np.mean(got_road == red) > 0.95
 
+
+
+@pytest.mark.parametrize("matrix,shown", [
+    ((-1, 0, 0, 1), lambda img: img[:, ::-1]),  # left and right swapped (was: turned upside down, a half turn)
+    ((1, 0, 0, -1), lambda img: img[::-1]),  # upside down (was: as stored)
+    ((0, 1, 1, 0), lambda img: img.transpose(1, 0, 2))],  # a quarter turn, mirrored (was: not mirrored)
+    ids=["mirrored", "upside-down", "turned-and-mirrored"])  # fmt: skip
+def test_a_mirrored_picture_is_segmented_and_written_as_players_show_it(rule_onnx, tmp_path, matrix, shown):
+    # a front camera's video, or one an editor flipped without re-encoding: its display matrix mirrors it
+    frames = []
+    for _ in range(3):
+        img = np.zeros((48, 64, 3), np.uint8)
+        img[:24, :32, 0] = 255  # red (Road) in the top-left of the stored picture
+        frames.append(img)
+    data = bytearray(write_video(tmp_path / "plain.mp4", frames).read_bytes())
+    at = data.find(b"tkhd") + 44  # (the video track's header, version 0: its matrix, a b u / c d v / x y w)
+    a, b, c, d = (65536 * n for n in matrix)
+    data[at : at + 36] = struct.pack(">9i", a, b, 0, c, d, 0, 0, 0, 1 << 30)
+    (tmp_path / "flipped.mp4").write_bytes(data)
+    out = tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(tmp_path / "flipped.mp4"), "-o", str(out), "--model", str(rule_onnx),
+                                               "--alpha", "1", "--crf", "0"])  # fmt: skip
+    assert r.exit_code == 0 and "segmenting and writing it as players show it" in r.output, r.output
+    red = shown(frames[0])[..., 0] > 127
+    got_road = np.abs(read_video(out)["frames"][1].astype(int) - [128, 64, 128]).sum(-1) < 40
+    assert got_road.shape == red.shape and np.mean(got_road == red) > 0.95
 
 
 @pytest.mark.parametrize("name,rotation,shown", [("o.mp4", 0, Fraction(16, 9)), ("o.mkv", 0, Fraction(16, 9)),

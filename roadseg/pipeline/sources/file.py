@@ -41,6 +41,7 @@ from roadseg.pipeline.sources.base import (
 from roadseg.pipeline.sources.capture import HTTP_SCHEMES, open_capture
 from roadseg.pipeline.sources.clock import LEAP, TS_DISCONT, Clock
 from roadseg.pipeline.sources.decoder import Decoder
+from roadseg.pipeline.sources.display import as_shown, matrix_of
 from roadseg.pipeline.sources.hdr import say_if_hdr
 
 log = logging.getLogger("roadseg")
@@ -244,6 +245,7 @@ class VideoSource:
         self.decoder = Decoder(self.stream, self.path, self.container.format)  # (follows a change of codec)
         self.decoded = 0
         self.rotation = 0
+        self.mirrored = False  # (where the display matrix flips the picture: a front camera's)
         self.unreadable: str | None = None  # why reading stopped early, where damaged data broke the demuxer
         self._size: tuple[int, int] | None = None
         self.height = height
@@ -283,7 +285,10 @@ class VideoSource:
         if sar and self.rotation in (90, 270):
             sar = 1 / sar  # (an upright picture's pixels are the stored ones turned)
         self.info = replace(base, width=first.shape[1], height=first.shape[0], sample_aspect=sar)
-        if self.rotation:
+        if self.mirrored:
+            log.warning("the display matrix %s the picture: segmenting and writing it as players show it",
+                        "turns and mirrors" if self.rotation in (90, 270) else "mirrors")  # fmt: skip
+        elif self.rotation:
             log.warning("rotation metadata %d°: segmenting and writing the upright picture", self.rotation)
         say_if_hdr(self.stream, Path(self.path).name)
         if left := left_out(self.container, self.stream, self.audio_streams, self.subtitle_streams + self.data_streams):
@@ -638,9 +643,10 @@ class VideoSource:
         except (av.error.FFmpegError, ValueError):
             self.lost += 1
             return None
-        if rotation:
-            self.rotation = rotation
-            image = np.ascontiguousarray(np.rot90(image, k=rotation // 90))
+        shown, mirrored = as_shown(image, rotation, matrix_of(vf)) if rotation or vf.side_data else (image, False)
+        if shown is not image:
+            self.rotation, self.mirrored = rotation, mirrored
+            image = np.ascontiguousarray(shown)
         if self._size is None:
             self._size = image.shape[:2]
         else:  # damaged or changed stream parameters midway: keep the first size

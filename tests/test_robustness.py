@@ -26,18 +26,20 @@ from roadseg.pipeline import PipelineError, SinkError, segment_video
 from roadseg.pipeline.sinks import VideoSink
 
 
-def test_rotation_metadata_is_honoured(rule_onnx, tmp_path):
+@pytest.mark.parametrize("rotation,turns", [(90, 1), (270, 3)])
+@pytest.mark.parametrize("live", [False, True])  # (was, live: written as stored, on its side)
+def test_rotation_metadata_is_honoured(rule_onnx, tmp_path, rotation, turns, live):
     frames = []
     for _ in range(4):
         img = np.zeros((48, 64, 3), np.uint8)
         img[:24, :32, 0] = 255  # red (Road) in the top-left of the stored picture
         frames.append(img)
-    src = write_video(tmp_path / "phone.mp4", frames, rotation=90)
+    src = write_video(tmp_path / "phone.mp4", frames, rotation=rotation)
     out = tmp_path / "o.mp4"
-    segment_video(src, out, model=rule_onnx, alpha=1.0, quiet=True, crf=0)
+    segment_video(src, out, model=rule_onnx, alpha=1.0, quiet=True, crf=0, live=live)
     v = read_video(out)
     assert (v["width"], v["height"]) == (48, 64)  # upright: portrait
-    upright = np.rot90(frames[0], k=1)  # 90° counter-clockwise, as FFmpeg's autorotate shows it
+    upright = np.rot90(frames[0], k=turns)  # counter-clockwise quarter turns, as FFmpeg's autorotate shows it
     red = upright[..., 0] > 127
     got_road = np.abs(v["frames"][1].astype(int) - [128, 64, 128]).sum(-1) < 40
     assert np.mean(got_road == red) > 0.95

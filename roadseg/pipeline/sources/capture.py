@@ -24,8 +24,10 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import av
+import numpy as np
 
 from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.runner import call_interruptibly
@@ -42,6 +44,7 @@ from roadseg.pipeline.sources.base import (
     rgb_picture,
     scaled_to,
 )
+from roadseg.pipeline.sources.display import as_shown, first_shown, matrix_of, told
 from roadseg.pipeline.sources.hdr import say_if_hdr
 from roadseg.pipeline.sources.microphone import AudioInput
 
@@ -193,6 +196,7 @@ class LiveSource:
                         self.info.width, self.info.height, size,
                         " in that format" if "input_format" in self.camera else "")  # fmt: skip
         say_if_hdr(picture_stream(self.container), self.shown)
+        self._turned = self._upright() if self.kind == "file" else False  # (a phone's video played live)
         self.audio_streams = list(self.container.streams.audio) if audio else []
         self._audio = {s.index: codec_of(s) for s in self.audio_streams}  # what a reconnected stream must match
         self._mic = None
@@ -456,7 +460,10 @@ class LiveSource:
                     # (the most since the tie: a picture read late, as the last one before an outage that a
                     # demuxer gives only when its read times out, is not how far the recording runs behind)
                     self._lag = clock - captured if tied else max(self._lag, clock - captured)
-            yield Frame(first_index, self._sized(rgb_picture(vf)), vf.pts, vf.time_base, captured, clock=clock)
+            image = rgb_picture(vf)
+            if self._turned:
+                image = np.ascontiguousarray(as_shown(image, float(vf.rotation or 0), matrix_of(vf))[0])
+            yield Frame(first_index, self._sized(image), vf.pts, vf.time_base, captured, clock=clock)
             first_index += 1
             if shift is not None and waiting:  # (after the frame: a recording starts at its first frame)
                 yield from (self._timed(p, shift) for p in waiting)
@@ -468,6 +475,21 @@ class LiveSource:
         if shift is not None:  # the stream ended: a packet held for the next one is passed (a stream's only one)
             yield from (self._timed(p, shift) for p in timeline.flush())  # or dropped and counted (a leap at the end)
 
+
+    def _upright(self) -> bool:
+        """Whether a file's pictures are shown turned or mirrored (:mod:`~roadseg.pipeline.sources.display`): if
+        so, one line says so and :attr:`info` takes the size they are shown at (the outputs are made at it)."""
+        rotation, matrix = first_shown(self.spec, picture_stream(self.container).index)
+        probe = np.zeros((2, 3, 1), np.uint8)  # (a picture of no size: how the matrix turns it, no more)
+        shown, mirrored = as_shown(probe, rotation, matrix)
+        if shown is probe:
+            return False
+        log.warning("%s", told(round(rotation) % 360, mirrored))
+        if shown.shape[0] != probe.shape[0]:
+            sar = self.info.sample_aspect
+            self.info = replace(self.info, width=self.info.height, height=self.info.width,
+                                sample_aspect=1 / sar if sar else sar)  # fmt: skip
+        return True
 
     def _sized(self, image):
         """``image`` at the size the stream said when it was opened (what the outputs were made for): a

@@ -10,11 +10,14 @@ Example:
     ([[2, 1, 0], [5, 4, 3]], True)
     >>> as_shown(image, rotation=90.0, matrix=(0, -65536, 0, 65536, 0, 0, 0, 0, 1 << 30))[0][..., 0].tolist()
     [[2, 5], [1, 4], [0, 3]]
+    >>> told(90, False), told(180, True), told(0, False)
+    ('rotation metadata 90°: segmenting and writing the upright picture', 'the display matrix mirrors the picture: segmenting and writing it as players show it', None)
 """
 
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
 import av
 import numpy as np
@@ -42,3 +45,26 @@ def as_shown(image: np.ndarray, rotation: float, matrix: tuple[int, ...] | None)
         shown = image[::-1 if down else 1, ::-1 if across else 1]
         return (shown if across or down else image), across != down
     return image, False
+
+
+def told(rotation: int, mirrored: bool) -> str | None:
+    """The line that says a picture is turned (``rotation``: degrees counterclockwise, 0..359) or mirrored."""
+    if mirrored:
+        return (f"the display matrix {'turns and mirrors' if rotation in (90, 270) else 'mirrors'} the picture: "
+                "segmenting and writing it as players show it")  # fmt: skip
+    return f"rotation metadata {rotation}°: segmenting and writing the upright picture" if rotation else None
+
+
+def first_shown(path: str, index: int) -> tuple[float, tuple[int, ...] | None]:
+    """The rotation and display matrix (:func:`matrix_of`) of the first picture of stream ``index`` of the
+    file at ``path``, read from a second opening, as a source that reads none ahead must size its outputs
+    by it; (0.0, None) where it is not a file or no picture decodes."""
+    if not Path(path).is_file():
+        return 0.0, None
+    try:
+        with av.open(path, metadata_errors="replace") as container:
+            for vf in container.decode(container.streams[index]):
+                return float(vf.rotation or 0), matrix_of(vf)
+    except (av.error.FFmpegError, OSError, ValueError, IndexError):
+        pass
+    return 0.0, None

@@ -41,7 +41,7 @@ from roadseg.pipeline.sources.base import (
 from roadseg.pipeline.sources.capture import HTTP_SCHEMES, open_capture
 from roadseg.pipeline.sources.clock import LEAP, TS_DISCONT, Clock
 from roadseg.pipeline.sources.decoder import Decoder
-from roadseg.pipeline.sources.display import as_shown, matrix_of
+from roadseg.pipeline.sources.display import as_shown, matrix_of, told
 from roadseg.pipeline.sources.hdr import say_if_hdr
 
 log = logging.getLogger("roadseg")
@@ -285,11 +285,8 @@ class VideoSource:
         if sar and self.rotation in (90, 270):
             sar = 1 / sar  # (an upright picture's pixels are the stored ones turned)
         self.info = replace(base, width=first.shape[1], height=first.shape[0], sample_aspect=sar)
-        if self.mirrored:
-            log.warning("the display matrix %s the picture: segmenting and writing it as players show it",
-                        "turns and mirrors" if self.rotation in (90, 270) else "mirrors")  # fmt: skip
-        elif self.rotation:
-            log.warning("rotation metadata %d°: segmenting and writing the upright picture", self.rotation)
+        if line := told(self.rotation, self.mirrored):
+            log.warning("%s", line)
         say_if_hdr(self.stream, Path(self.path).name)
         if left := left_out(self.container, self.stream, self.audio_streams, self.subtitle_streams + self.data_streams):
             number = list(self.container.streams.video).index(self.stream)

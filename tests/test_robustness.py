@@ -769,6 +769,20 @@ def test_video_that_begins_after_its_sound_reports_no_lost_frames(rule_onnx, tmp
     assert "could not be decoded" not in r.output, r.output
 
 
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_start_before_the_first_picture_keeps_the_sound_before_it(rule_onnx, tmp_path, suffix):
+    # was: the sound from --start to the first picture left out (the output's sound began with the picture, 1 s
+    # in): a seek there lands on the first picture, and the file holds the sound before it ahead of it
+    src = _late_video(tmp_path / f"a{suffix}")
+    out = tmp_path / "o.mkv"
+    segment_video(src, out, model=rule_onnx, quiet=True, start=1.0)
+    v = read_video(out)
+    with av.open(str(out)) as c:
+        sound = [float(p.pts * p.time_base) for p in c.demux(audio=0) if p.pts is not None]
+    assert len(v["frames"]) == 50 and v["seconds"][0] == pytest.approx(1.0, abs=0.05), v["seconds"][:3]
+    assert sound[0] < 0.05 and sound[-1] > 2.9, (sound[:3], sound[-1])
+
+
 def _trimmed(path):
     """An mp4 trimmed without re-encoding (an iPhone's trim, ``ffmpeg -ss 0.4 -c copy``): 1 s of pictures and
     sound of which its edit list shows the last 0.6 s; the 0.4 s before stay in the file, shown by no player."""

@@ -527,6 +527,9 @@ class VideoSource:
         in most files, but a transport stream lands on the packet at the target: pictures up to the next
         keyframe do not decode there. So each try is checked (the first picture that decodes must not
         be after ``start``) and the next starts further back, down to the beginning of the file."""
+        picture = self._stream_start()
+        if picture is not None and self._shift <= picture:  # (a seek there lands on the first picture, past the sound
+            return  # before it, which a file whose sound begins first holds ahead of it: read from the start, unsought)
         back = 0.0
         while True:
             at = max(self.origin, self._shift - back)

@@ -4,6 +4,7 @@ import errno
 import json
 import os
 import re
+import shutil
 import signal
 import struct
 import subprocess
@@ -708,6 +709,13 @@ def test_an_avi_dashcam_that_holds_pictures_reports_no_lost_frames_and_a_cut_off
                                                    "-q", "-y", "--stats", str(stats), *args])  # fmt: skip
         assert r.exit_code == 0 and "could not be decoded" not in r.output, r.output
         assert json.loads(stats.read_text())["frames"] == frames and json.loads(stats.read_text())["frames_lost"] == 0
+    drive = tmp_path / "DCIM"  # (a drive's files joined: the same)
+    drive.mkdir()
+    for name in ("0001.AVI", "0002.AVI"):
+        shutil.copy(src, drive / name)
+    r = CliRunner().invoke(segment_video_cmd, [str(drive), "--concat", "-o", str(tmp_path / "d.mp4"), "--model",
+                                               str(rule_onnx), "-q"])  # fmt: skip
+    assert r.exit_code == 0 and "could not be decoded" not in r.output, r.output
     cut = tmp_path / "cut.avi"  # (its index, at the end, lost with its last pictures: the header's count remains)
     cut.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
     r = CliRunner().invoke(segment_video_cmd, [str(cut), "-o", str(tmp_path / "c.avi"), "--model", str(rule_onnx), "-q"])

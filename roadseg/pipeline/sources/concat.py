@@ -354,6 +354,7 @@ def concat_source(spec: str | Path, parts: Sequence[str | Path] = (), **kw) -> V
         os.unlink(script)  # (the demuxer reads the whole script as it opens)
     source = VideoSource(str(spec), container=container, **kw)
     source.joins, source.late_said = len(paths) - 1, most > first  # (the later files' audio: said above)
+    source.chunked = all(Path(p).suffix.lower() == ".avi" for p in paths)  # (their empty chunks: held pictures)
     frames = [i.frames for i in kept]
     seconds = [i.duration for i in kept]
     source.info = replace(source.info, frames=sum(frames) if all(frames) else None,

@@ -262,7 +262,7 @@ class VideoSource:
         self.pace = Pace()  # (the rate its pictures came at: expected_frames, where the file has no count)
         # an AVI's empty chunks: a picture held for one more frame (a dashcam's MJPEG that fell behind), which its
         # frame count counts and its demuxer reads as no packet (the next one's timestamp steps over them)
-        self._avi = self.container.format.name == "avi"
+        self.chunked = self.container.format.name == "avi"  # (AVI files joined by --concat: set there)
         self.held = 0
         self._last_dts: int | None = None
         self._next_at: float | None = None  # the time of the first picture after --duration's window, if any came
@@ -475,7 +475,7 @@ class VideoSource:
     def _count_held(self, packet: av.Packet) -> None:
         """Count an AVI's empty chunks before ``packet`` that lie in the window (:attr:`held`): its timestamps
         count chunks, so one that steps over others follows a picture held for more frames."""
-        if not self._avi or packet.dts is None:
+        if not self.chunked or packet.dts is None:
             return
         last, self._last_dts = self._last_dts, packet.dts
         if last is None or packet.dts <= last + 1:

@@ -698,8 +698,8 @@ def test_a_dashcam_that_slows_down_at_night_reports_no_lost_frames(rule_onnx, tm
 
 
 def test_an_avi_dashcam_that_holds_pictures_reports_no_lost_frames_and_a_cut_off_one_does(rule_onnx, tmp_path):
-    # a cheap MJPEG dashcam that falls behind writes an empty chunk for each picture held one more frame: the AVI's
-    # frame count counts them, its demuxer reads none (was: '10 of about 40 frames could not be decoded' of a clean file)
+    # a cheap MJPEG dashcam that falls behind writes an empty chunk for each picture held one more frame: the
+    # AVI's frame count counts them, its demuxer reads none (was: '10 of about 40 frames could not be decoded')
     pts = [i + 2 * (i // 5) for i in range(30)]  # one picture in five held for three frames
     src = write_video(tmp_path / "held.avi", split_frames(30), codec="mjpeg", pix_fmt="yuvj420p", pts=pts,
                       audio_seconds=1.4, audio_codec="pcm_s16le")  # fmt: skip
@@ -718,7 +718,8 @@ def test_an_avi_dashcam_that_holds_pictures_reports_no_lost_frames_and_a_cut_off
     assert r.exit_code == 0 and "could not be decoded" not in r.output, r.output
     cut = tmp_path / "cut.avi"  # (its index, at the end, lost with its last pictures: the header's count remains)
     cut.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
-    r = CliRunner().invoke(segment_video_cmd, [str(cut), "-o", str(tmp_path / "c.avi"), "--model", str(rule_onnx), "-q"])
+    r = CliRunner().invoke(segment_video_cmd, [str(cut), "-o", str(tmp_path / "c.avi"), "--model", str(rule_onnx),
+                                               "-q"])  # fmt: skip
     assert r.exit_code == 0 and "could not be decoded" in r.output, r.output
 
 

@@ -10,8 +10,8 @@ Example:
     ([[2, 1, 0], [5, 4, 3]], True)
     >>> as_shown(image, rotation=90.0, matrix=(0, -65536, 0, 65536, 0, 0, 0, 0, 1 << 30))[0][..., 0].tolist()
     [[2, 5], [1, 4], [0, 3]]
-    >>> told(90, False), told(180, True), told(0, False)
-    ('rotation metadata 90°: segmenting and writing the upright picture', 'the display matrix mirrors the picture: segmenting and writing it as players show it', None)
+    >>> told(180, True)
+    'the display matrix mirrors the picture: segmenting and writing it as players show it'
 """
 
 from __future__ import annotations

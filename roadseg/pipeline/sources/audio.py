@@ -43,6 +43,8 @@ from collections.abc import Iterator
 
 import av
 
+from roadseg.pipeline.sources.base import seconds
+
 GAP = 0.2  # seconds: a packet that starts within this of the previous one's end continues the stream
 INTERLEAVE = 0.5  # seconds an audio packet may be away from the video packet read before it
 MAX_PRELUDE = 500  # packets of a stream before the picture kept back at most (about 10 s of AAC)
@@ -151,10 +153,11 @@ class EditList:
 
 def _span(packet: av.Packet) -> tuple[float, float] | None:
     """(dts, dts + duration) in seconds, or None when the timestamps cannot be muxed (missing, pts before dts)."""
-    if packet.pts is None or packet.dts is None or not packet.time_base or packet.pts < packet.dts:
+    pts, dts, tb = packet.pts, packet.dts, packet.time_base
+    if pts is None or dts is None or not tb or pts < dts:
         return None
-    start = float(packet.dts * packet.time_base)
-    return start, start + float((packet.duration or 0) * packet.time_base)
+    start = seconds(dts, tb)
+    return start, start + seconds(packet.duration or 0, tb)
 
 
 def _continues(previous: tuple[float, float], start: float) -> bool:

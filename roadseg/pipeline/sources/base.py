@@ -445,4 +445,17 @@ def packet_time(packet: av.Packet) -> float | None:
     """A packet's decoding time (its presentation time where it has none), in seconds of its stream's clock;
     None where it has neither or no time base."""
     stamp = packet.pts if packet.dts is None else packet.dts
-    return None if stamp is None or not packet.time_base else float(stamp * packet.time_base)
+    tb = packet.time_base
+    return None if stamp is None or not tb else seconds(stamp, tb)
+
+
+def seconds(ticks: int, time_base: Fraction) -> float:
+    """``ticks`` of ``time_base`` in seconds: the float that ``float(ticks * time_base)`` gives (an int divided
+    by an int is correctly rounded, as a Fraction's float is), without building Fractions, which cost most of
+    the time of reading a file up to --start (:meth:`~roadseg.pipeline.sources.file.VideoSource._up_to_start`).
+
+    >>> from fractions import Fraction
+    >>> seconds(1234567, Fraction(1, 90000)) == float(1234567 * Fraction(1, 90000)), seconds(-1024, Fraction(1, 48000))
+    (True, -0.021333333333333333)
+    """
+    return ticks * time_base.numerator / time_base.denominator

@@ -44,7 +44,7 @@ from collections.abc import Iterator
 
 import av
 
-from roadseg.pipeline.sources.base import packet_time
+from roadseg.pipeline.sources.base import packet_time, seconds
 
 STEP_BACK = 0.5  # seconds a stream may step back before its clock counts as started again
 LEAP = 10.0  # seconds a stream may leap ahead before its clock counts as started again (FFmpeg's dts_delta_threshold)
@@ -218,4 +218,5 @@ def _goes_on(from_step: float, from_expected: float) -> bool:
 
 
 def _duration(packet: av.Packet) -> float:
-    return float((packet.duration or 0) * packet.time_base) if packet.time_base else 0.0
+    tb = packet.time_base
+    return seconds(packet.duration or 0, tb) if tb else 0.0

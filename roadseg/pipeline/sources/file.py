@@ -34,6 +34,7 @@ from roadseg.pipeline.sources.base import (
     rgb_picture,
     say_sensor_boxes,
     scaled_to,
+    seconds,
     sensor_boxes,
     stream_length,
     video_streams,
@@ -450,10 +451,10 @@ class VideoSource:
                     else:
                         self.data_dropped += 1
                 continue
-            stamp = packet.pts if packet.dts is None else packet.dts
-            if stamp is not None and packet.time_base:
-                video = float(stamp * packet.time_base)
-                self._spanned(video, float((packet.duration or 0) * packet.time_base))
+            stamp, tb = packet.pts if packet.dts is None else packet.dts, packet.time_base
+            if stamp is not None and tb:
+                video = seconds(stamp, tb)
+                self._spanned(video, seconds(packet.duration or 0, tb))
                 self._count_held(packet)
             for vf in (vf for p in self._up_to_start(packet) for vf in self._decode(p)):
                 t = None if vf.pts is None or vf.time_base is None else float(vf.pts * vf.time_base) - self.origin
@@ -623,7 +624,7 @@ class VideoSource:
         """The audio, subtitle or data ``packets`` (timestamps checked) between ``start`` and ``end``, shifted
         to start at ``start``."""
         for packet in packets:
-            t = float(packet.pts * packet.time_base) - self.origin
+            t = seconds(packet.pts, packet.time_base) - self.origin
             if (self.start and t < self.start - 1e-6) or (self.end is not None and t >= self.end):
                 continue  # (without --start every packet is kept: AAC priming packets have pts < 0)
             if self._shift:

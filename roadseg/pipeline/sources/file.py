@@ -66,7 +66,10 @@ class Pace:
     the rate it states, so the frames that rate counts over the file's length are more than it holds, where it
     has no count of its own (MPEG-TS, Matroska). Steps backwards (damaged stamps) are not its pace, nor holes:
     a step longer than :data:`HOLE` stated ones, where pictures were lost, unless it is as long as the step
-    before it (a camera in parking mode, a picture a second: the steps of a slower rate come in a row).
+    before it (a camera in parking mode, a picture a second: the steps of a slower rate come in a row). A step
+    of more than :data:`~roadseg.pipeline.sources.clock.LEAP` is a pause of the recording (a motion-triggered
+    camera's minutes between bursts), as :class:`Clock` takes it where the format allows a jump, unless the
+    pictures later go back before its end (damaged stamps).
 
     >>> pace = Pace()
     >>> for n in [0, 1, 2, 3, 5, 6, 7, 8, 10, 20, 21]:  # one picture in four held for two; a hole of nine
@@ -77,6 +80,10 @@ class Pace:
     ...     pace.take(21 / 30 + n - 21)
     >>> round(pace.rate(30), 2)
     1.92
+    >>> for t in (70.0, 70.04, 100.0, 70.08):  # a pause of the recording to 70 s; a stamp damaged 30 s on
+    ...     pace.take(t)
+    >>> [(round(a, 2), b) for a, b in pace.pauses], round(pace.paused(0.0, 30.0), 2)
+    ([(10.7, 70.0)], 19.3)
     """
 
     def __init__(self) -> None:
@@ -84,11 +91,16 @@ class Pace:
         self._again: Counter[int] = Counter()  # of those, how often each came after a step as long as itself
         self._last: float | None = None
         self._step: float | None = None
+        self.pauses: list[tuple[float, float]] = []  # (from, to) of each step longer than LEAP: pauses of the recording
 
     def take(self, t: float) -> None:
         """The next picture, at ``t`` seconds."""
         step = None if self._last is None else t - self._last
-        if step is not None and 0 < step <= 10.0:
+        if step is not None and step > LEAP:
+            self.pauses.append((self._last, t))
+        elif step is not None and step < 0:  # (back before a pause's end: its step was a damaged stamp's)
+            self.pauses = [pause for pause in self.pauses if pause[1] <= t]
+        if step is not None and 0 < step <= LEAP:
             key = round(step * 100_000)
             self._steps[key] += 1
             if self._step is not None and abs(step - self._step) <= 0.25 * self._step:
@@ -103,6 +115,10 @@ class Pace:
         paced = [(step, n if step <= short else self._again[step]) for step, n in self._steps.items()]
         seconds = sum(step * n for step, n in paced) / 100_000
         return sum(n for _, n in paced) / seconds if seconds > 0 else None
+
+    def paused(self, start: float, end: float) -> float:
+        """Seconds of the pauses between ``start`` and ``end``."""
+        return sum(max(0.0, min(end, b) - max(start, a)) for a, b in self.pauses)
 
 
 class InLine:
@@ -374,16 +390,19 @@ class VideoSource:
             spanned = self._span[1] - self._span[0]
             length = spanned if length is None else min(length, spanned)
         fps = float(info.fps)
-        if self._read and not self.unreadable and not (self.stream.frames or 0) > 0:  # (a count estimated by the rate)
+        paced = self._read and not self.unreadable and not (self.stream.frames or 0) > 0  # (a count by the rate)
+        if paced:
             fps = min(fps, self.pace.rate(fps) or fps)
         begins = self._stream_start()  # (pictures that begin after the sound: seconds from the file's start)
         lead = min(max(0.0, begins - self.origin), MAX_SECONDS) if begins is not None else 0.0
         if length and lead and self.container.duration:  # (Matroska's DURATION tag says where its track ends)
             length = min(length, self.origin + self.container.duration / av.time_base - begins)
-        if not length:
-            return info.frames if self.duration is None else min(info.frames, round(self.duration * fps))
-        ends = lead + length if self.end is None else min(lead + length, self.end)
-        return min(info.frames, round(max(0.0, ends - max(lead, self.start)) * fps))
+        if not length and self.end is None:
+            return info.frames
+        first = max(lead, self.start) if length else self.start
+        ends = self.end if not length else lead + length if self.end is None else min(lead + length, self.end)
+        shown = max(0.0, ends - first) - (self.pace.paused(first, ends) if paced else 0.0)  # (pauses: no pictures due)
+        return min(info.frames, round(max(0.0, shown) * fps))
 
     def __iter__(self) -> Iterator[Frame | av.Packet]:
         peeked, self._peeked = self._peeked, []

@@ -1203,6 +1203,20 @@ def test_start_and_duration_count_on_the_one_timeline_of_transport_streams_joine
     assert v["seconds"][0] < 0.05 and len(_audio_seconds_at(out)) == pytest.approx(47, abs=2)  # a second of sound
 
 
+def test_a_pause_of_seconds_in_a_transport_streams_pictures_stays_as_long_as_it_was(rule_onnx, tmp_path):
+    # video only, 2 s at 25 frames/s, 5 s without pictures, 2 s more; the packets carry no duration
+    pts = [3600 * (i % 50) + 90000 * 7 * (i // 50) for i in range(100)]
+    src, out = write_video(tmp_path / "a.ts", split_frames(100), pts=pts, time_base=Fraction(1, 90000)), tmp_path / "o.mkv"
+    with av.open(str(src)) as c:
+        assert not any(p.duration for p in c.demux(video=0) if p.size)
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0, r.output
+    # was: the next picture expected a pause's length after the one after the pause (the step to it taken for
+    # the frame step), read as a step back of 5 s and taken for a restart of the clock: the second part moved
+    # 5 s on, the pause 10 s long (7.0 s, then 12.04 s)
+    assert read_video(out)["seconds"] == pytest.approx([p / 90000 for p in pts], abs=0.002)
+
+
 def test_a_damaged_sound_timestamp_just_after_a_cat_join_leaves_the_second_recording_in_step(rule_onnx, tmp_path):
     # two 2-s recordings joined with cat, the second one's 16th audio PES read 0.7 s early
     first = write_video(tmp_path / "a.ts", split_frames(50, h=96, w=128), audio_seconds=2.0)

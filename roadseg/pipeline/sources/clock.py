@@ -196,7 +196,11 @@ class Clock:
         if remember:
             t += offset
             last = self._last.get(stream)
-            spacing = _duration(packet) or (t - last[0] if last is not None and t > last[0] else 0.0)
+            step = t - last[0] if last is not None and t > last[0] else 0.0
+            before = 0.0 if last is None else last[1] - last[0]  # (the spacing taken at the packet before)
+            # without a duration, the step from the packet before; never longer than the one before it (a
+            # pause of the pictures is no frame step: the next one, expected that far on, read as a step back)
+            spacing = _duration(packet) or (min(step, before) if before > 0 else step)
             self._before[stream] = None if last is None else last[1]
             self._last[stream] = (t, t + spacing)
             self._count[stream] = self._count.get(stream, 0) + 1

@@ -515,6 +515,8 @@ def _result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Writer
     lost = source.lost
     if expected and expected - frames > max(1, expected // 100):
         lost = expected - frames  # frames the container promised but the decoder could not deliver
+    elif expected and lost:  # (counted one by one: a rate's estimate may have taken a lost picture for a held one)
+        expected = max(expected, frames + lost)
     if lost and not quiet and not source.live:
         log.warning("%d of about %d frames could not be decoded (damaged or truncated input); %s holds the %d that did",
                     lost, expected, opts.output, frames)  # fmt: skip

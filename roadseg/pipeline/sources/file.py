@@ -121,6 +121,57 @@ class Pace:
         return sum(max(0.0, min(end, b) - max(start, a)) for a, b in self.pauses)
 
 
+#: packets either side of one that FFmpeg marks corrupt within which a step in the pictures is pictures lost (Gaps)
+NEAR = 2
+
+
+class Gaps:
+    """Pictures whose packets were lost without a trace in the decoder. Lost in transit or on a bad card, a
+    transport stream's packets leave a step in the pictures' timestamps, as a camera that holds a picture for
+    two leaves one (:class:`Pace`); but the demuxer then marks a packet near them corrupt (FFmpeg: their
+    continuity counter jumps). So a step of more than 1.5 frames (up to :data:`OFF_LINE`) that the pictures go
+    on from, within :data:`NEAR` packets of a corrupt one, counts as the frames it skips; but not one to a
+    keyframe, where recordings joined with cat meet (their counters jump there too, and a camera that goes on
+    with its clock into its next file leaves the time it took to start it).
+
+    >>> gaps = Gaps(25)
+    >>> for n, bad in [(0, 0), (1, 0), (2, 1), (3, 0), (5, 0), (6, 0), (7, 0), (8, 0), (9, 0), (11, 0), (12, 0)]:
+    ...     gaps.take(n / 25, bool(bad), key=False)
+    >>> gaps.lost  # the step from 3 to 5, next to the corrupt packet; the one from 9 to 11 is a picture held
+    1
+    """
+
+    def __init__(self, fps: float) -> None:
+        self.lost = 0
+        self._frame = 1 / fps
+        self._n = 0  # packets taken
+        self._last: float | None = None
+        self._bad: int | None = None  # the last corrupt packet's number
+        self._step: tuple[int, int] | None = None  # (packet, frames skipped) of a step not yet gone on from
+        self._pending: list[tuple[int, int]] = []  # steps gone on from, with no corrupt packet near them yet
+
+    def take(self, t: float, corrupt: bool, *, key: bool) -> None:
+        """The next video packet, at ``t`` seconds on the one timeline: whether the demuxer marked it corrupt, and
+        whether it is a keyframe."""
+        self._n = n = self._n + 1
+        if corrupt:
+            self._bad = n
+            self.lost += sum(k for m, k in self._pending if m >= n - NEAR)
+            self._pending.clear()
+        step = None if self._last is None else t - self._last
+        if self._step is not None and step is not None and 0 < step <= 1.5 * self._frame:  # (gone on from)
+            m, k = self._step
+            if self._bad is not None and self._bad >= m - NEAR:
+                self.lost += k
+            else:
+                self._pending.append((m, k))
+        self._step = None
+        if step is not None and 1.5 * self._frame < step <= OFF_LINE and not key:
+            self._step = (n, round(step / self._frame) - 1)
+        self._pending = [(m, k) for m, k in self._pending if m >= n - NEAR]
+        self._last = t
+
+
 class InLine:
     """Put a picture whose timestamp alone is damaged back in line with the pictures around it.
 
@@ -282,6 +333,8 @@ class VideoSource:
         self.chunked = self.container.format.name == "avi"  # (AVI files joined by --concat: set there)
         self.held = 0
         self._last_dts: int | None = None
+        fps = self.stream.average_rate or self.stream.guessed_rate  # (pictures lost in transit: a TS's)
+        self._gaps = Gaps(float(fps)) if self.clock is not None and fps else None
         self._next_at: float | None = None  # the time of the first picture after --duration's window, if any came
         self.subtitles_dropped = 0  # subtitle packets timed where the video is not (damaged timestamps)
         self.data_dropped = 0  # data packets timed where the video is not
@@ -475,6 +528,10 @@ class VideoSource:
                 video = seconds(stamp, tb)
                 self._spanned(video, seconds(packet.duration or 0, tb))
                 self._count_held(packet)
+                if self._gaps is not None and packet.size:
+                    lost = self._gaps.lost
+                    self._gaps.take(video, packet.is_corrupt, key=packet.is_keyframe)
+                    self.lost += self._gaps.lost - lost
             for vf in (vf for p in self._up_to_start(packet) for vf in self._decode(p)):
                 t = None if vf.pts is None or vf.time_base is None else float(vf.pts * vf.time_base) - self.origin
                 if t is not None:

@@ -1654,6 +1654,10 @@ def test_a_picture_lost_from_a_transport_stream_is_told_and_one_the_camera_held_
     # was: unsaid, its step in the timestamps taken for a picture held for two (a dashcam at night); now the
     # packet that FFmpeg marks corrupt beside it (the continuity counter jumped) tells the two apart
     assert "1 of about 100 frames could not be decoded" in r.output and json.loads(stats.read_text())["frames_lost"] == 1
+    for n, window in enumerate((["--start", "3"], ["--duration", "1.9"])):  # lost outside the window: not the output's
+        r = CliRunner().invoke(segment_video_cmd, [str(damaged), "-o", str(tmp_path / f"w{n}.mp4"), "--model",
+                                                   str(rule_onnx), "-q", *window])  # fmt: skip
+        assert r.exit_code == 0 and "could not be decoded" not in r.output, (window, r.output)
     # a picture the camera never wrote (nothing lost in the file: no packet marked) is one held, as before
     pts = [3600 * (i + (i >= 50)) for i in range(99)]
     held = write_video(tmp_path / "h.ts", split_frames(99, h=96, w=128), pts=pts, time_base=Fraction(1, 90000),

@@ -528,7 +528,8 @@ class VideoSource:
                 video = seconds(stamp, tb)
                 self._spanned(video, seconds(packet.duration or 0, tb))
                 self._count_held(packet)
-                if self._gaps is not None and packet.size:
+                at = video - self.origin  # (pictures lost outside the window are not the output's)
+                if self._gaps is not None and packet.size and self.start - 1e-6 <= at < (self.end or float("inf")):
                     lost = self._gaps.lost
                     self._gaps.take(video, packet.is_corrupt, key=packet.is_keyframe)
                     self.lost += self._gaps.lost - lost

@@ -241,6 +241,16 @@ def test_a_quality_setting_the_encoder_cannot_take_is_one_clear_line(split_video
     assert "[error]" not in capfd.readouterr().err and not out.exists()
 
 
+def test_a_crf_the_containers_own_encoder_cannot_take_names_that_encoder(split_video, rule_onnx, tmp_path):
+    # (was: "cannot set up encoder 'libx264' for o.webm: 'webm' format does not support 'libx264' codec", the
+    # error of the encoder tried first, though .webm gets VP9 without --codec and VP9's range was what failed)
+    out = tmp_path / "o.webm"
+    r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(out), "--model", str(rule_onnx), "-q",
+                                               "--crf", "70"])  # fmt: skip
+    assert r.exit_code == 1 and "crf 70 is out of libvpx-vp9's range 0-63" in r.output, r.output
+    assert "libx264" not in r.output and r.output.count("\n") == 1 and not out.exists()
+
+
 @pytest.mark.parametrize("name,codec,expect", [("o.gif", None, ("gif", "bgra")),  # (as decoded: 8-bit RGB)
                                                  ("o.avi", "mjpeg", ("mjpeg", "yuvj420p")),
                                                  ("o.mov", "prores_ks", ("prores", "yuv422p10le"))])  # fmt: skip

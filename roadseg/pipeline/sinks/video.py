@@ -290,6 +290,8 @@ class VideoSink(Sink):
             with contextlib.suppress(Exception):
                 self.container.close()
             self._remove()
+            if isinstance(exc, SinkError):  # a --crf or --preset this encoder cannot take: no other try helps
+                raise
             return exc
         if odd := [side for side, padded in (("width", self.out_w != self.width), ("height", self.out_h != self.height))
                    if padded]:  # fmt: skip

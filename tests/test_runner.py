@@ -140,3 +140,28 @@ def test_a_live_queue_drops_stale_frames_but_keeps_audio_in_order_and_bounded():
     q.put("e")
     q.put(5)
     assert [q.get(), q.get()] == ["e", 5]
+
+
+@pytest.mark.timeout(20)
+def test_a_ctrl_c_while_main_waits_still_waits_for_a_stage_inside_a_c_call():
+    """Ctrl-C came while main waited in ``Thread.join`` for a stage inside onnxruntime (a call that releases the
+    GIL, as ``time.sleep`` does): CPython 3.11 then marks that thread stopped (bpo-45274's clean-up), the
+    joins after the stop returned at once, and ``segment-video`` left while the call still ran, to end
+    'terminate called without an active exception' (exit -6, not 130)."""
+    import os
+    import signal
+
+    finished = threading.Event()
+
+    def infer(items):
+        for item in items:
+            time.sleep(0.6)  # (the stage is inside its "C call" when Ctrl-C comes)
+            finished.set()
+            yield item
+
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        run_stages(lambda: range(3), infer, consumer=lambda xs: list(xs), join_timeout=5.0)
+    timer.join()
+    assert finished.is_set()  # (the stage's call ended before the run returned)

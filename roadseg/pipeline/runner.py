@@ -200,9 +200,11 @@ def _forward(make: Callable[[], Iterable[Any]], out: queue.Queue, stop: threadin
         put(out, _END, stop)
 
 
-def _guarded(name: str, body: Callable[[], None], errors: list, stop: threading.Event | None) -> Callable[[], None]:
+def _guarded(name: str, body: Callable[[], None], errors: list, stop: threading.Event | None,
+             done: threading.Event) -> Callable[[], None]:  # fmt: skip
     """A thread target that records the failure of ``body`` as :class:`StageFailed` and stops the run
-    (unless ``stop`` is None: the producer's items end, and the stages after it finish them)."""
+    (unless ``stop`` is None: the producer's items end, and the stages after it finish them); ``done`` is
+    set as it ends."""
 
     def target() -> None:
         try:
@@ -211,35 +213,40 @@ def _guarded(name: str, body: Callable[[], None], errors: list, stop: threading.
             errors.append(StageFailed(name, exc))
             if stop is not None:
                 stop.set()
+        finally:
+            done.set()
 
     return target
 
 
-def _join_all(threads: list[threading.Thread], stop: threading.Event, join_timeout: float,
-              leave: threading.Event | None = None) -> None:  # fmt: skip
-    """Wait for every thread; on Ctrl-C stop the run, give the threads ``join_timeout`` s, re-raise.
-    ``leave`` (set): once the other threads are done, the run is stopped, and the producer (``threads[0]``)
-    gets :data:`LEAVE` s more, then is left to end on its own (in :data:`_calls`: see :func:`abandoned_calls`);
-    given at all, the producer gets no more than that after a Ctrl-C either."""
+def _join_all(threads: list[threading.Thread], done: list[threading.Event], stop: threading.Event,
+              join_timeout: float, leave: threading.Event | None = None) -> None:  # fmt: skip
+    """Wait for every thread (``done``: each one's end, set by its target); on Ctrl-C stop the run, give the
+    threads ``join_timeout`` s, re-raise. ``leave`` (set): once the other threads are done, the run is stopped,
+    and the producer (``threads[0]``) gets :data:`LEAVE` s more, then is left to end on its own (in
+    :data:`_calls`: see :func:`abandoned_calls`); given at all, the producer gets no more than that after a
+    Ctrl-C either.
+
+    Waits on the events, never in ``Thread.join``: a Ctrl-C that interrupts a join marks the thread joined as
+    stopped on CPython 3.11 (bpo-45274's clean-up), so the joins after it returned at once while a stage was
+    still inside onnxruntime, and the interpreter, finalised beside it, aborted ('terminate called')."""
     try:
-        for t in threads[1:]:
-            while t.is_alive():
-                t.join(_POLL)
-        producer = threads[0]
-        while producer.is_alive() and not (leave is not None and leave.is_set()):
-            producer.join(_POLL)
-        if producer.is_alive():
+        for ended in done[1:]:
+            while not ended.wait(_POLL):
+                pass
+        while not done[0].wait(_POLL) and not (leave is not None and leave.is_set()):
+            pass
+        if not done[0].is_set():
             stop.set()
-            producer.join(LEAVE)
-            if producer.is_alive():
-                _calls.add(producer)
+            if not done[0].wait(LEAVE):
+                _calls.add(threads[0])
     except KeyboardInterrupt:
         stop.set()
         deadline = time.monotonic() + join_timeout
-        for t in threads[1:]:
-            t.join(max(0.0, deadline - time.monotonic()))
-        threads[0].join(LEAVE if leave is not None else max(0.0, deadline - time.monotonic()))
-        if leave is not None and threads[0].is_alive():
+        for ended in done[1:]:
+            ended.wait(max(0.0, deadline - time.monotonic()))
+        done[0].wait(LEAVE if leave is not None else max(0.0, deadline - time.monotonic()))
+        if leave is not None and not done[0].is_set():
             _calls.add(threads[0])
         raise
 
@@ -290,12 +297,14 @@ def run_stages(
     for i, stage in enumerate(stages):
         bodies.append(lambda i=i, stage=stage: _forward(lambda: stage(drain(queues[i], stop)), queues[i + 1], stop))
     bodies.append(lambda: consumer(drain(queues[n], stop)))
+    done = [threading.Event() for _ in bodies]
     threads = [
-        threading.Thread(target=_guarded(name, body, errors, stop if i else None), name=f"roadseg-{name}", daemon=True)
+        threading.Thread(target=_guarded(name, body, errors, stop if i else None, done[i]), name=f"roadseg-{name}",
+                         daemon=True)  # fmt: skip
         for i, (name, body) in enumerate(zip(names, bodies))
     ]
     for t in threads:
         t.start()
-    _join_all(threads, stop, join_timeout, leave)
+    _join_all(threads, done, stop, join_timeout, leave)
     if errors:
         raise errors[0]

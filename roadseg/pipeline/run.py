@@ -532,9 +532,9 @@ def _result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Writer
         joins = source.joins
         n, plural = audio_dropped, "" if audio_dropped == 1 else "s"
         if joins:  # (each file's audio runs a little past its video, into the next file's at the join)
-            log.warning("dropped %d audio packet%s that overlap the next file's audio at the %d join%s between files "
-                        "(or are damaged); the video and the rest of the audio are intact", n, plural, joins,
-                        "" if joins == 1 else "s")  # fmt: skip
+            log.warning("dropped %d audio packet%s that overlap%s the next file's audio at the %d join%s between "
+                        "files (or %s damaged); the video and the rest of the audio are intact", n, plural,
+                        "s" if n == 1 else "", joins, "" if joins == 1 else "s", "is" if n == 1 else "are")  # fmt: skip
         else:
             log.warning("dropped %d damaged audio packet%s; the video and the rest of the audio are intact", n, plural)
     live = writer.stats.summary()

@@ -852,3 +852,14 @@ def test_eval_scores_a_checkpoint_with_a_logit_adjustment_and_refuses_it_for_a_f
     export_onnx(net, tmp_path / "m.onnx", input_size=(40, 48))
     r = CliRunner().invoke(main, ["eval", str(tmp_path / "m.onnx"), "--data", str(data), "--logit-adjust", "0.5"])
     assert r.exit_code == 1 and "carries the logit adjustment" in r.output and "Traceback" not in r.output
+
+
+def test_curve_given_a_folder_that_is_not_a_run_says_so_in_one_line(tmp_path, monkeypatch, capsys):
+    from roadseg.train import curve
+
+    # (was: a traceback ending "FileNotFoundError: ... 'models/log.jsonl'")
+    monkeypatch.setattr("sys.argv", ["curve", str(tmp_path), "-o", str(tmp_path / "c.png")])
+    with pytest.raises(SystemExit) as info:
+        curve.main()
+    assert str(info.value).startswith(f"Error: {tmp_path / 'log.jsonl'}: No such file or directory (give run folders")
+    assert not (tmp_path / "c.png").exists()

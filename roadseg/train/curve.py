@@ -22,7 +22,10 @@ import argparse
 import csv
 import itertools
 import json
+import sys
 from pathlib import Path
+
+from roadseg.errors import reason_of
 
 
 def _last_per_epoch(rows) -> list[dict]:
@@ -140,9 +143,13 @@ def main() -> None:
                     help="Plot the runs one after another (a fine-tune started with --init after its base run).")
     ap.add_argument("--csv", help="Also write the runs' log.csv rows into this one file.")
     args = ap.parse_args()
-    print(plot(args.runs, args.output, chain=args.chain))
-    if args.csv:
-        print(merge_csv(args.runs, args.csv))
+    try:
+        print(plot(args.runs, args.output, chain=args.chain))
+        if args.csv:
+            print(merge_csv(args.runs, args.csv))
+    except OSError as exc:  # (a folder that is not a run: one line, not a traceback)
+        sys.exit(f"Error: {exc.filename}: {reason_of(exc)} (give run folders, which hold log.jsonl and log.csv, "
+                 "or .csv files written by --csv)")  # fmt: skip
 
 
 if __name__ == "__main__":

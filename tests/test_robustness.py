@@ -9,6 +9,7 @@ import signal
 import struct
 import subprocess
 import sys
+import threading
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -1010,6 +1011,38 @@ def test_a_named_pipe_as_output_is_written_and_left_in_place(rule_onnx, tmp_path
         else:
             (tmp_path / "got.mkv").write_bytes(got)
             assert len(read_video(tmp_path / "got.mkv")["frames"]) == 150
+
+
+def test_a_named_pipe_without_a_format_in_its_name_gets_matroska_as_standard_output_does(rule_onnx, tmp_path):
+    clip = write_video(tmp_path / "clip.mp4", split_frames(20, h=48, w=64), audio_seconds=0.8)
+    fifo = tmp_path / "pipe"  # (was: "cannot tell a video format from the name pipe", its reader left waiting)
+    os.mkfifo(fifo)
+    cmd = [sys.executable, "-m", "roadseg", "segment", str(clip), "--model", str(rule_onnx), "-q", "-o", str(fifo)]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE)
+    got = {}
+
+    def read() -> None:
+        with open(fifo, "rb") as reader:
+            got["data"] = reader.read()
+
+    reading = threading.Thread(target=read, daemon=True)
+    reading.start()
+    err = proc.communicate(timeout=60)[1].decode()
+    if reading.is_alive():  # (the run never opened the pipe: let its reader go)
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    reading.join(10)
+    assert proc.returncode == 0 and fifo.is_fifo(), err
+    (tmp_path / "got.mkv").write_bytes(got["data"])
+    assert len(read_video(tmp_path / "got.mkv")["frames"]) == 20
+
+
+def test_a_named_pipe_named_mp4_is_refused_in_one_line_before_any_work(rule_onnx, tmp_path):
+    clip = write_video(tmp_path / "clip.mp4", split_frames(5, h=48, w=64))
+    fifo = tmp_path / "out.mp4"  # (was: "cannot set up encoder 'libx264' for out.mp4: Invalid argument")
+    os.mkfifo(fifo)
+    r = CliRunner().invoke(segment_video_cmd, [str(clip), "-o", str(fifo), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 1 and r.output.count("\n") == 1, r.output
+    assert "is a named pipe" in r.output and "name the pipe .mkv" in r.output and fifo.is_fifo(), r.output
 
 
 @pytest.mark.parametrize("name", ["o.mp4", "o.mov"])

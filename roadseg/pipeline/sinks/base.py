@@ -22,6 +22,10 @@ import numpy as np
 from roadseg.errors import OutputError
 from roadseg.pipeline.sources import Frame
 
+#: Outputs whose index (moov) is moved to the front when the file is finished: a browser or a player
+#: reading over the network starts at once, and the file can be piped (``segment-video - ...``); written by
+#: going back in the file, so never into a named pipe
+FASTSTART = frozenset({".mp4", ".m4v", ".mov", ".3gp"})
 #: Tags that describe how the input file itself was written (its brand, muxer, encoder, Matroska's
 #: per-track statistics, a timecode that --start would make wrong), not what it holds: the output
 #: writes its own or none.
@@ -152,6 +156,10 @@ def check_output_path(src: Path, dst: Path, overwrite: bool) -> None:
     if not dst.parent.is_dir():
         raise OutputError(f"output folder {dst.parent} does not exist")
     if dst.is_fifo():  # (a named pipe: opening it to see is the one rendezvous its reader waits for, then EOF)
+        if dst.suffix.lower() in FASTSTART:
+            raise OutputError(f"output {dst} is a named pipe, and {dst.suffix} writes its index at the end, going "
+                              "back in the file: name the pipe .mkv or .ts (or give it no suffix: Matroska, as -o - "
+                              "writes)")  # fmt: skip
         return
     check_writable(dst, f"create output {dst}")
 

@@ -29,7 +29,7 @@ from av.video.reformatter import VideoReformatter
 
 from roadseg.errors import SinkError, reason_of
 from roadseg.pipeline.sinks.audio import AudioRemux, is_disk_error, routes, write_error
-from roadseg.pipeline.sinks.base import Sink, kept_tags
+from roadseg.pipeline.sinks.base import FASTSTART, Sink, kept_tags
 from roadseg.pipeline.sinks.encoders import (
     HARDWARE_ENCODERS,
     FramePalette,
@@ -58,9 +58,6 @@ STDOUT = "-"
 #: one after it is muxed; with sound, FFmpeg's interleaving holds a picture until sound of its time has come).
 #: A file run keeps the default buffers and clusters
 LIVE_PIPE = {"flush_packets": "1", "cluster_time_limit": "0"}
-#: Outputs whose index (moov) is moved to the front when the file is finished: a browser or a player
-#: reading over the network starts at once, and the file can be piped (``segment-video - ...``)
-FASTSTART = frozenset({".mp4", ".m4v", ".mov", ".3gp"})
 #: Encoders and containers that keep a constant frame rate and take their clock from it (MPEG-1/2 know
 #: only the standard rates; AVI counts frames): their frames are timed at 1/fps, not on the input's clock
 #: (1/90000 of a transport stream, 1/1000 of Matroska); MPEG-4 part 2 so only where that clock is finer
@@ -246,7 +243,9 @@ class VideoSink(Sink):
             else:
                 options = {"movflags": "+faststart" + ("+use_metadata_tags" if apple_keys(self.tags) else "")
                            } if self.path.suffix.lower() in FASTSTART else {}  # fmt: skip
-                self.container = av.open(file_url(self.path), mode="w", options=options)
+                piped = self.path.is_fifo() and not self.path.suffix  # (a named pipe: Matroska, as -o - writes)
+                self.container = av.open(file_url(self.path), mode="w", format="matroska" if piped else None,
+                                         options=options)  # fmt: skip
         except ValueError:  # "Could not determine output format"
             raise SinkError(f"cannot tell a video format from the name {self.path.name}: end it in .mp4, .mkv, "
                             ".mov or .webm") from None  # fmt: skip

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from roadseg.errors import SourceError
 from roadseg.pipeline.inputs import DRIVE_GAP, find_videos, gopro_recording
-from roadseg.pipeline.sources.base import VideoInfo, open_container, say_sensor_boxes, sensor_boxes
+from roadseg.pipeline.sources.base import VideoInfo, codec_of, open_container, say_sensor_boxes, sensor_boxes
 from roadseg.pipeline.sources.file import VideoSource
 
 log = logging.getLogger("roadseg")
@@ -55,13 +55,19 @@ def concat_list(paths: list[Path]) -> str:
     return "ffconcat version 1.0\n" + lines
 
 
-def _probe(path: Path) -> tuple[tuple[tuple[str, int, int], tuple[str, ...]], VideoInfo]:
-    """What must agree between the files, (video codec, width, height) and the audio codecs, and the
-    file's :class:`VideoInfo` (its frames, seconds and tags), read in one opening."""
+def _probe(path: Path) -> tuple[tuple[tuple[str, int, int], tuple[str | None, ...]], VideoInfo]:
+    """What must agree between the files, (video codec, width, height) and the audio codecs (None: a
+    stream without one, its header damaged), and the file's :class:`VideoInfo` (its frames, seconds and
+    tags), read in one opening."""
     with open_container(str(path)) as container:
         info = VideoInfo.from_container(container, str(path))
-        audio = tuple(a.codec_context.name for a in container.streams.audio)
+        audio = tuple(codec_of(a) for a in container.streams.audio)
         return ((info.codec, info.width, info.height), audio), info
+
+
+def _codecs(sound: tuple[str | None, ...]) -> str:
+    """The audio codecs of a file's signature, for a line ("none" where it has no audio)."""
+    return ", ".join(c or "no codec" for c in sound) or "none"
 
 
 def _named(paths: list[Path]) -> str:
@@ -71,21 +77,21 @@ def _named(paths: list[Path]) -> str:
 
 def _one_camera(paths: list[Path], signatures: list) -> list[Path]:
     """The files of the camera most of them come from: the same video codec and size, and audio
-    codecs that agree as far as both files have audio (a damaged header may add or lose a stream).
-    The others are left out, with one line."""
+    codecs that agree as far as both files have audio (a damaged header may add or lose a stream, or
+    leave one without a codec: None, which agrees with any). The others are left out, with one line."""
     videos = [sig[0] for sig in signatures]
     main = max(videos, key=lambda v: (videos.count(v), -videos.index(v)))
     audio = signatures[videos.index(main)][1]
     kept, other = [], []
     for path, (video, sound) in zip(paths, signatures):
-        n = min(len(sound), len(audio))
-        (kept if video == main and sound[:n] == audio[:n] else other).append((path, video, sound))
+        agree = all(a == b or None in (a, b) for a, b in zip(sound, audio))
+        (kept if video == main and agree else other).append((path, video, sound))
     if other:
         _, video, sound = other[0]
         names = _named([p for p, _, _ in other])
         log.warning("left out of the join: %d file%s of another camera or format (%s %dx%d, audio %s, where the "
                     "others are %s %dx%d, audio %s): %s", len(other), "s"[: len(other) != 1], *video,
-                    ", ".join(sound) or "none", *main, ", ".join(audio) or "none", names)  # fmt: skip
+                    _codecs(sound), *main, _codecs(audio), names)  # fmt: skip
     return [p for p, _, _ in kept]
 
 

@@ -175,6 +175,7 @@ FAST_TRIMMED = (
     "ts-duplicate-1",  # a copy of two later pictures ended the reading at them: 10 of the window's 20 frames lost
     "ts-fields-1",  # a last audio packet timed in the window but stored after its end
     "ts-swap-0",  # audio packets dropped outside the window are counted too
+    "ts-swap-2",  # a picture without a time from before the window was kept, first: the picture 0.021 s early
 )
 
 

@@ -506,6 +506,7 @@ class VideoSource:
                     self.container.seek(0, backward=True, any_frame=False)
         video = self._video_start()  # then the time of the last video packet read: where the file is
         past_end = 0  # pictures in a row after the window
+        shown = None  # the time of the last picture decoded with one: where a picture without a time lies
         for packet in self._joined(self._packets()):
             if packet.stream is not None and packet.stream.type == "audio":
                 if packet.size and self._before_origin(packet):
@@ -537,10 +538,11 @@ class VideoSource:
                 t = None if vf.pts is None or vf.time_base is None else float(vf.pts * vf.time_base) - self.origin
                 if t is not None:
                     self.pace.take(t)
-                if t is not None and t < self.start - 1e-6:
+                    shown = t
+                if shown is not None and shown < self.start - 1e-6:  # (one without a time lies where the one before does)
                     continue
-                if self.end is not None and t is not None and t >= self.end - 1e-6:
-                    self._next_at = t if self._next_at is None else self._next_at
+                if self.end is not None and shown is not None and shown >= self.end - 1e-6:
+                    self._next_at = shown if self._next_at is None else self._next_at
                     past_end += 1
                     if past_end >= PAST_END:
                         return

@@ -204,6 +204,8 @@ UNFIXED = {  # flagged when these cases were added, not fixed yet (strict: a fix
 FAST_CATTED = (
     "cat-bitflip-0",  # a cat join judged against its two recordings: the second follows on by its sound
     "cat-stamps-0",  # one damaged audio timestamp just after the join: the held restart was undone, 53 packets lost
+    "cat-duplicate-4",  # 44 AAC frames merged behind a stray byte, copied as one packet: 0.94 s of sound at one time
+    "catleap-audio-5",  # 108 merged after a damaged ADTS length, which decode in turn: kept (dropped, 2.3 s were lost)
 )
 
 

@@ -23,7 +23,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -323,6 +323,7 @@ class Media:
     audio_streams: tuple[int, ...] = ()  # those streams' indices in the file
     video_end: float | None = None  # seconds of the last frame decoded
     frame_times: tuple[float, ...] = ()  # seconds of each frame decoded with a time, in decoding order
+    lead: int = 0  # frames decoded without a time before the first with one (a damaged first timestamp)
 
 
 def probe(path: Path, window: tuple[float, float] | None = None) -> Media:
@@ -331,7 +332,7 @@ def probe(path: Path, window: tuple[float, float] | None = None) -> Media:
     refuse only where frames is 0. ``window``: only the frames and audio packets from ``start`` for
     ``duration`` seconds, counted from the file's first timestamp (``--start``, ``--duration``).
     """
-    frames, times, packets, sound = 0, [], 0, {}
+    frames, seen, packets, sound = 0, [], 0, {}  # (seen: each frame's time, None where it has none)
     try:
         with av.open(str(path), metadata_errors="replace") as c:
             if not c.streams.video:
@@ -349,18 +350,19 @@ def probe(path: Path, window: tuple[float, float] | None = None) -> Media:
                         sound[packet.stream.index] += _sound(packet, sound[packet.stream.index])
                         continue
                     try:
-                        frames += _count([f for f in packet.decode() if within(f.time)], times)
+                        frames += _count([f for f in packet.decode() if within(f.time)], seen)
                     except av.FFmpegError:
                         pass
             except Exception:  # noqa: BLE001 - a damaged file may break the demuxer (or PyAV) in any way
                 try:
-                    frames += _count([f for f in stream.decode(None) if within(f.time)], times)
+                    frames += _count([f for f in stream.decode(None) if within(f.time)], seen)
                 except Exception:  # noqa: BLE001
                     pass
     except (av.FFmpegError, OSError, ValueError):
         pass
+    times = [t for t in seen if t is not None]
     return Media(frames, packets, times[0] if times else None, tuple(map(tuple, sound.values())), tuple(sound),
-                 max(times) if times else None, tuple(times))  # fmt: skip
+                 max(times) if times else None, tuple(times), seen.index(times[0]) if times else 0)  # fmt: skip
 
 
 def _within(window: tuple[float, float] | None, origin: float):
@@ -372,9 +374,9 @@ def _within(window: tuple[float, float] | None, origin: float):
     return lambda t: t is not None and start - 1e-6 <= float(t) - origin < start + duration
 
 
-def _count(decoded, times: list[float]) -> int:
-    """How many ``decoded`` frames there are; the times of those with one are added to ``times``."""
-    times += [float(f.time) for f in decoded if f.time is not None]
+def _count(decoded, seen: list[float | None]) -> int:
+    """How many ``decoded`` frames there are; their times (None: none) are added to ``seen``."""
+    seen += [None if f.time is None else float(f.time) for f in decoded]
     return len(decoded)
 
 
@@ -452,9 +454,19 @@ class Outcome:
         if self.returncode == 0 and got is not None:
             left_out = {int(i) for i in LEFT_OUT.findall(err)}
             found = [sound_problems(expected, got, dropped, live=self.live, reencoded=reencoded, left_out=left_out)
-                     for expected in (joined_references(given, *self.parts) if self.parts else [given])]  # fmt: skip
+                     for expected in (joined_references(given, *self.parts) if self.parts else untimed_first(given))]  # fmt: skip
             out += next((f for f in found if not f), found[0])
         return out
+
+
+def untimed_first(given: Media) -> list[Media]:
+    """What the output of ``given`` may be judged by: ``given``, and where its first frames have no time (their
+    timestamps damaged), ``given`` with its picture starting those frames earlier, a frame step each: where
+    segment-video places them (their time by the frame rate), not where the first frame with a time is."""
+    if not given.lead or len(given.frame_times) < 2:
+        return [given]
+    step = float(np.median(np.diff(sorted(given.frame_times))))
+    return [given, replace(given, video_start=given.video_start - given.lead * step)]
 
 
 def joined_references(whole: Media, first: Media, second: Media) -> list[Media]:

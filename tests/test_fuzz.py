@@ -54,6 +54,8 @@ FAST = (
     "mp4-bitflip-0",
     "avi-fields-2",  # a cheap dashcam's MJPEG + PCM clip (PCM re-encoded into mp4): damaged AVI and JPEG headers
     "avi-audio-5",
+    "mkv-header-10",  # a first picture without a time, placed a frame step before the next: the checker judged the
+    # sound from the first picture with a time (0.04 s on), so an output like the intact clip's was 0.04 s out
 )
 # into webm, whose AAC audio is re-encoded as Opus: damage on the decoding path (150 cases found none)
 FAST_WEBM = ("ts-bitflip-0", "mp4-audio-1", "ts-audio-2", "ts-swap-9", "mp4-truncate-3")
@@ -285,6 +287,11 @@ def test_the_checker_sees_sound_out_of_place():
     assert any("starts at 0.080 s" in p for p in problems(Media(38, 68, 0.0, sound(0.08, 68)), dropped=2, err=warned))
     merged = Media(38, 37, 0.0, ((*sound(0.0, 36)[0], (1.0, 1.8)),))  # a last packet of 0.8 s (ts-fields-1)
     assert problems(Media(38, 36, 0.0, sound(0.0, 36)), merged, dropped=1, err="dropped 1 damaged audio packet") == []
+    # the first picture without a time (mkv-header-10): the output places it a frame step before the next
+    times = tuple(0.04 * i for i in range(1, 38))
+    untimed = Media(38, 70, 0.04, sound(0.0, 70), frame_times=times, lead=1)
+    assert problems(Media(38, 70, 0.0, sound(0.0, 70)), untimed) == []
+    assert any("starts at 0.100 s" in p for p in problems(Media(38, 70, 0.0, sound(0.1, 70)), untimed))
     reencoded = "audio stream #0 (aac) cannot be copied (...); re-encoding it as opus"
     assert problems(Media(38, 71, 0.0, sound(-0.007, 71)), err=reencoded) == []  # (Opus's pre-skip, its framing)
     assert problems(Media(20, 60, 0.0, sound(0.0, 60)), live=True) == []  # live: cut short where the recording ends

@@ -475,10 +475,15 @@ def joined_references(whole: Media, first: Media, second: Media) -> list[Media]:
     sound and picture by one move. A join leaves a gap, or an overlap, of under a packet in one of
     them, as a recording's sound rarely ends with its picture: so two references, the second's picture
     moved to follow the first's (its last frame, one frame step on), or its sound the first's (by the
-    packets in place: :func:`_in_place`).
+    packets in place: :func:`_in_place`). A stream that one part alone has (damage that makes a stream
+    appear midway, which segment-video leaves out) is no stream of the join.
     ``whole`` alone where a part has no picture or the parts' audio streams differ."""
-    if first.video_start is None or second.video_start is None or len(first.sound) != len(second.sound):
+    both = [i for i in first.audio_streams if i in second.audio_streams]
+    if first.video_start is None or second.video_start is None or (
+            len(first.sound) != len(second.sound) and len(both) != len(whole.sound)):  # fmt: skip
         return [whole]
+    if len(first.sound) != len(second.sound):  # (a stream of one part alone left out)
+        first, second = _streams(first, both), _streams(second, both)
     shown, then = _picture_run(first.frame_times), _picture_run(second.frame_times)
     step = float(np.median(np.diff(shown))) if len(shown) > 1 else 0.0
     moves = [shown[-1] + step - then[0]]
@@ -488,6 +493,12 @@ def joined_references(whole: Media, first: Media, second: Media) -> list[Media]:
     return [Media(whole.frames, whole.audio, first.video_start,
                   tuple(a + tuple((s + move, e + move) for s, e in b) for a, b in zip(first.sound, second.sound)),
                   first.audio_streams, (second.video_end or 0) + move) for move in moves[:2]]  # fmt: skip
+
+
+def _streams(media: Media, indices: list[int]) -> Media:
+    """``media`` with the sound of its audio streams of ``indices`` alone."""
+    sound = dict(zip(media.audio_streams, media.sound))
+    return replace(media, sound=tuple(sound[i] for i in indices), audio_streams=tuple(indices))
 
 
 def _in_place(spans: Spans) -> Spans:

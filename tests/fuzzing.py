@@ -60,6 +60,7 @@ EXTREMES = (0x00, 0xFF, 0x7F, 0x80, 0x01)
 TOLERANCE = 0.02  # copied packets keep their times (to a millisecond in Matroska); under one AAC packet (0.021 s)
 REENCODED = 0.05  # re-encoded: the input codec's priming (AAC: 1024 samples) and the new one's (Opus: 312) and framing
 LEFT_OUT = re.compile(r"audio stream #(\d+) \(.*(?:is left out|; writing the video without it)")  # (sinks.audio's lines)
+RESTART = 0.5  # seconds a live source's clock may step back before it counts as started again (capture.RESTART)
 RUN_GAP = 1.0  # the base clips' sound has no gap; a timestamp damaged further away than this is not sound there
 IN_LINE = 0.001  # seconds between one audio packet's end and the next one's start where the second goes on
 
@@ -324,6 +325,8 @@ class Media:
     video_end: float | None = None  # seconds of the last frame decoded
     frame_times: tuple[float, ...] = ()  # seconds of each frame decoded with a time, in decoding order
     lead: int = 0  # frames decoded without a time before the first with one (a damaged first timestamp)
+    tail: float | None = None  # where the clock steps back: how far the sound read with the last run of frames
+    # runs past its latest frame (:func:`_tail`)
 
 
 def probe(path: Path, window: tuple[float, float] | None = None) -> Media:
@@ -333,6 +336,8 @@ def probe(path: Path, window: tuple[float, float] | None = None) -> Media:
     ``duration`` seconds, counted from the file's first timestamp (``--start``, ``--duration``).
     """
     frames, seen, packets, sound = 0, [], 0, {}  # (seen: each frame's time, None where it has none)
+    heard, at, read = [], [], {}  # the sound of every audio packet read, in file order; how much of it was read
+    # when each frame's packet was (read: by the packet's pts)
     try:
         with av.open(str(path), metadata_errors="replace") as c:
             if not c.streams.video:
@@ -347,22 +352,41 @@ def probe(path: Path, window: tuple[float, float] | None = None) -> Media:
                         if not within(None if packet.pts is None else packet.pts * packet.time_base):
                             continue
                         packets += packet.size > 0
-                        sound[packet.stream.index] += _sound(packet, sound[packet.stream.index])
+                        sound[packet.stream.index] += (spans := _sound(packet, sound[packet.stream.index]))
+                        heard += spans
                         continue
+                    read[packet.pts] = len(heard)
                     try:
-                        frames += _count([f for f in packet.decode() if within(f.time)], seen)
+                        frames += _count([f for f in packet.decode() if within(f.time)], seen, at, read)
                     except av.FFmpegError:
                         pass
             except Exception:  # noqa: BLE001 - a damaged file may break the demuxer (or PyAV) in any way
                 try:
-                    frames += _count([f for f in stream.decode(None) if within(f.time)], seen)
+                    frames += _count([f for f in stream.decode(None) if within(f.time)], seen, at, read)
                 except Exception:  # noqa: BLE001
                     pass
     except (av.FFmpegError, OSError, ValueError):
         pass
     times = [t for t in seen if t is not None]
     return Media(frames, packets, times[0] if times else None, tuple(map(tuple, sound.values())), tuple(sound),
-                 max(times) if times else None, tuple(times), seen.index(times[0]) if times else 0)  # fmt: skip
+                 max(times) if times else None, tuple(times), seen.index(times[0]) if times else 0,
+                 _tail(seen, at, heard))  # fmt: skip
+
+
+def _tail(seen: list[float | None], at: list[int], heard: Spans) -> float | None:
+    """Where the frame times ``seen`` (decoding order) step back more than :data:`RESTART` (a live
+    source's clock then started again: tied anew, the recording goes on from there), how far the sound
+    read since the frame before the last step (``heard``, file order; ``at[n]``: how much of it had
+    been read when frame n came) runs past the latest frame after it: a recording's sound may run that
+    far past its last frame. Sound more than :data:`RUN_GAP` from those frames is no sound there.
+    None where the clock never steps back."""
+    timed = [(t, n) for t, n in zip(seen, at) if t is not None]
+    steps = [k for k in range(1, len(timed)) if timed[k][0] < max(t for t, _ in timed[:k]) - RESTART]
+    if not steps:
+        return None
+    run = [t for t, _ in timed[steps[-1] :]]
+    ends = [b for a, b in heard[timed[steps[-1] - 1][1] :] if min(run) - RUN_GAP <= a <= max(run) + RUN_GAP]
+    return max(ends) - max(run) if ends else None
 
 
 def _within(window: tuple[float, float] | None, origin: float):
@@ -374,9 +398,11 @@ def _within(window: tuple[float, float] | None, origin: float):
     return lambda t: t is not None and start - 1e-6 <= float(t) - origin < start + duration
 
 
-def _count(decoded, seen: list[float | None]) -> int:
-    """How many ``decoded`` frames there are; their times (None: none) are added to ``seen``."""
+def _count(decoded, seen: list[float | None], at: list[int], read: dict) -> int:
+    """How many ``decoded`` frames there are; their times (None: none) are added to ``seen``, and to ``at``
+    how much sound had been read when their packets were (``read``: by pts)."""
     seen += [None if f.time is None else float(f.time) for f in decoded]
+    at += [read.get(f.pts, max(read.values(), default=0)) for f in decoded]
     return len(decoded)
 
 
@@ -544,7 +570,9 @@ def sound_problems(given: Media, got: Media, dropped: int, *, live: bool = False
     be as late as the input's ``dropped``-th packet, the end as early as its ``dropped``-th from last.
     Live (``live``), the recording begins with its first frame: a packet that began before it is not
     recorded, nor counted, and no sound lies past the input's end, but for as much as the recording's
-    pictures run longer than the input's (a clock that steps back is tied anew to the capture clock).
+    pictures run longer than the input's (a clock that steps back is tied anew to the capture clock), or
+    past the recording's last picture by as much as the input's sound does past its last run of pictures
+    (:attr:`Media.tail`: the recording ends with that run, tied anew, not with the input's latest picture).
     The output's streams are the input's in order, less those ``left_out`` (input indices) and, where
     that leaves more than the output has, those without sound.
     """
@@ -567,6 +595,8 @@ def sound_problems(given: Media, got: Media, dropped: int, *, live: bool = False
         latest_start, earliest_end = spans_in[k][1 if live else 0], sorted(b for _, b in spans_in)[-1 - k]
         if live and None not in (given.video_end, got.video_end):  # (a clock tied anew stretches the recording)
             last += max(0.0, (got.video_end - got.video_start) - (given.video_end - given.video_start))
+            if given.tail is not None:  # (and its sound runs on past the recording's last frame as the last
+                last = max(last, got.video_end - got.video_start + given.tail)  # run's runs past that run's)
         where = f"audio stream {i}: the input's sound lies at {first:.3f}-{last:.3f} s from its first frame"
         if start < (-tol if live else first - tol) or start > latest_start + tol:
             out.append(f"{where}, the output's starts at {start:.3f} s ({dropped} packets dropped)")

@@ -12,6 +12,8 @@ reproduced with ``python tests/fuzzing.py CASE FOLDER`` (it writes the damaged i
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from conftest import rule_model
 from fuzzing import (
@@ -154,6 +156,10 @@ FAST_LIVE = (
     "mp4-truncate-3",  # nothing decodes: it ended "0 frames shown", exit 0, leaving a recording that does not play
     "ts-audio-2",  # damaged audio: the rest recorded
     "avi-bitflip-2",  # a damaged JPEG header makes one picture wider: "display failed", 11 of 38 frames lost
+    # (the checker's fault) the clock steps back, the last run of frames is recorded after the others (tied anew)
+    # with its sound, which runs past that run's latest frame further than the input's past its latest frame:
+    "mkv-duplicate-3",  # a chunk written twice at the end: 0.054 s past its frame, the input's 0.014 s
+    "ts-swap-5",  # the end's frames swapped to the front: 0.136 s past the last run's, 0.056 s past those
 )
 
 
@@ -306,6 +312,14 @@ def test_the_checker_sees_sound_out_of_place():
     assert problems(Media(33, 60, 0.0, (sound(0.0, 40)[0] + stretched,), video_end=2.36), given, live=True) == []
     late = problems(Media(33, 60, 0.0, sound(0.5, 60), video_end=1.36), given, live=True)
     assert any("ends at 1.700 s" in p for p in late)
+    # live, the input's last run of frames (after its clock steps back) with sound 0.1 s past its latest frame:
+    # the recording ends with that run, and its sound 0.1 s past the recording's last frame
+    given = Media(38, 70, 0.0, sound(0.0, 70), video_end=1.36, tail=0.1)
+    assert problems(Media(38, 70, 0.0, sound(0.0, 74), video_end=1.40), given, live=True) == []
+    assert any("ends at 1.560 s" in p for p in problems(Media(38, 70, 0.0, sound(0.0, 78), video_end=1.40), given,
+                                                        live=True))  # fmt: skip
+    assert any("ends at 1.480 s" in p for p in problems(Media(38, 70, 0.0, sound(0.0, 74), video_end=1.40),
+                                                        replace(given, tail=None), live=True))  # fmt: skip
 
 
 def test_the_checker_judges_a_cat_join_by_the_sound_in_place():

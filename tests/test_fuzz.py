@@ -156,6 +156,8 @@ FAST_LIVE = (
     "mp4-truncate-3",  # nothing decodes: it ended "0 frames shown", exit 0, leaving a recording that does not play
     "ts-audio-2",  # damaged audio: the rest recorded
     "avi-bitflip-2",  # a damaged JPEG header makes one picture wider: "display failed", 11 of 38 frames lost
+    "ts-duplicate-6",  # a later chunk's two audio packets before the first frame set the sound's start: the 4 of
+    # the first frame dropped as a step back (the recording's sound from 1.15 s); now judged by the first frame
     # (the checker's fault) the clock steps back, the last run of frames is recorded after the others (tied anew)
     # with its sound, which runs past that run's latest frame further than the input's past its latest frame:
     "mkv-duplicate-3",  # a chunk written twice at the end: 0.054 s past its frame, the input's 0.014 s

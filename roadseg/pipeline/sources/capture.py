@@ -416,15 +416,15 @@ class LiveSource:
         stamped = not self.container.format.flags & NO_TIMESTAMPS and self.container.format.name not in MADE_UP
         for item in self._decoded():
             if isinstance(item, av.Packet):
-                if shift is None and (at := packet_time(item)) is not None:
-                    heard = at if heard is None else min(heard, at)
-                for packet in timeline.take(item, item.stream.index, video):
-                    if shift is not None:
-                        yield self._timed(packet, shift)
-                    elif len(waiting) < MAX_WAITING:
-                        waiting.append(packet)
+                if shift is None:  # (judged by the first frame, where it is: the file's first packets may be
+                    if (at := packet_time(item)) is not None:  # a later chunk written twice)
+                        heard = at if heard is None else min(heard, at)
+                    if len(waiting) < MAX_WAITING:
+                        waiting.append(item)
                     else:
                         self._dropped += 1
+                    continue
+                yield from (self._timed(p, shift) for p in timeline.take(item, item.stream.index, video))
                 continue
             vf, captured = item  # (when its packet was read: a file played live, when it was due)
             clock = None
@@ -466,7 +466,7 @@ class LiveSource:
             yield Frame(first_index, self._sized(image), vf.pts, vf.time_base, captured, clock=clock)
             first_index += 1
             if shift is not None and waiting:  # (after the frame: a recording starts at its first frame)
-                yield from (self._timed(p, shift) for p in waiting)
+                yield from (self._timed(p, shift) for w in waiting for p in timeline.take(w, w.stream.index, video))
                 waiting.clear()
             if self._mic is not None:
                 yield from self._mic.take()

@@ -507,6 +507,7 @@ class VideoSource:
         video = self._video_start()  # then the time of the last video packet read: where the file is
         past_end = 0  # pictures in a row after the window
         shown = None  # the time of the last picture decoded with one: where a picture without a time lies
+        leading = []  # pictures without a time before the first with one (--start): they lie where it does
         for packet in self._joined(self._packets()):
             if packet.stream is not None and packet.stream.type == "audio":
                 if packet.size and self._before_origin(packet):
@@ -539,6 +540,11 @@ class VideoSource:
                 if t is not None:
                     self.pace.take(t)
                     shown = t
+                elif shown is None and self.start > 0 and len(leading) < PAST_END:
+                    leading.append(vf)
+                    continue
+                if leading:  # (kept where the first with a time is in the window, or none has one)
+                    yield from self._leading(leading, t is None or t >= self.start - 1e-6)
                 if shown is not None and shown < self.start - 1e-6:  # (one without a time lies where the one before does)
                     continue
                 if self.end is not None and shown is not None and shown >= self.end - 1e-6:
@@ -551,6 +557,13 @@ class VideoSource:
                 frame = self._frame(vf)
                 if frame is not None:
                     yield frame
+        yield from self._leading(leading, True)  # (no picture with a time came)
+
+    def _leading(self, pictures: list, kept: bool) -> Iterator[Frame]:
+        """The decoded ``pictures`` held (emptied), as frames where ``kept``."""
+        held = pictures[:] if kept else []
+        pictures.clear()
+        yield from (frame for frame in map(self._frame, held) if frame is not None)
 
     def _count_held(self, packet: av.Packet) -> None:
         """Count an AVI's empty chunks before ``packet`` that lie in the window (:attr:`held`): its timestamps

@@ -56,6 +56,8 @@ FAST = (
     "mp4-bitflip-0",
     "avi-fields-2",  # a cheap dashcam's MJPEG + PCM clip (PCM re-encoded into mp4): damaged AVI and JPEG headers
     "avi-audio-5",
+    "ts-duplicate-22",  # a later 0.55 s written twice midway: the step back to where it was taken for a restart
+    # of the clock (as a cat join's), the sound after it moved 0.55 s on, out of step with the picture
     "mkv-header-10",  # a first picture without a time, placed a frame step before the next: the checker judged the
     # sound from the first picture with a time (0.04 s on), so an output like the intact clip's was 0.04 s out
 )

@@ -49,6 +49,7 @@ from roadseg.pipeline.sources.base import packet_time, seconds
 STEP_BACK = 0.5  # seconds a stream may step back before its clock counts as started again
 LEAP = 10.0  # seconds a stream may leap ahead before its clock counts as started again (FFmpeg's dts_delta_threshold)
 TS_DISCONT = 0x200  # FFmpeg's AVFMT_TS_DISCONT: a format whose timestamps may jump
+LEAPT = 0.1  # seconds a stream may leap ahead of where it was expected before it counts as a leap (see Clock._leapt)
 CONFIRM = 1.0  # seconds a stream goes on from a step before it counts as a restart (a chunk written twice
 # goes back to where it was sooner)
 WRAP = 2**33 / 90000  # seconds of the 33-bit 90 kHz clock of MPEG-TS and MPEG-PS, after which it wraps
@@ -71,6 +72,8 @@ class Clock:
         self._count: dict[int, int] = {}  # stream -> packets it has passed that set where it is
         self._before: dict[int, float | None] = {}  # stream -> where it was expected before its last packet passed
         self._went_on: dict[int, av.Packet] = {}  # stream -> the last packet of its held run that went on from the step
+        self._leapt: dict[int, tuple[float, float]] = {}  # stream -> (where it was expected before its last leap
+        # ahead, where it leapt to), for CONFIRM seconds after it: a step back there was a later chunk written twice
 
     @property
     def restarts(self) -> int:
@@ -110,6 +113,8 @@ class Clock:
         ahead = 0.0 if last is None else t + self._offset(stream) - last[1]
         before = self._before.get(stream)  # (where it was expected before its last packet: that one alone leapt)
         back = ahead < -STEP_BACK and before is not None and abs(t + self._offset(stream) - before) <= STEP_BACK
+        leapt = self._leapt.get(stream)  # (or before a leap ahead within CONFIRM: a later chunk written twice)
+        back = back or (ahead < -STEP_BACK and leapt is not None and abs(t + self._offset(stream) - leapt[0]) <= STEP_BACK)
         if (ahead < -STEP_BACK or ahead > LEAP) and abs(abs(ahead) - WRAP) > STEP_BACK and not back:  # (a wrap: none)
             self._held[stream] = ([packet], self._offset(stream) - ahead)
             self._went_on[stream] = packet
@@ -202,6 +207,10 @@ class Clock:
             # pause of the pictures is no frame step: the next one, expected that far on, read as a step back)
             spacing = _duration(packet) or (min(step, before) if before > 0 else step)
             self._before[stream] = None if last is None else last[1]
+            if last is not None and t - last[1] > LEAPT:
+                self._leapt[stream] = (last[1], t)
+            elif stream in self._leapt and (t < self._leapt[stream][1] or t - self._leapt[stream][1] >= CONFIRM):
+                del self._leapt[stream]  # (back from it, or gone on from it: it was where the stream is)
             self._last[stream] = (t, t + spacing)
             self._count[stream] = self._count.get(stream, 0) + 1
         return packet

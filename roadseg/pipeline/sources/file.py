@@ -513,8 +513,8 @@ class VideoSource:
                 if packet.size and self._before_origin(packet):
                     self.audio.dropped += 1  # (more than LEAP before the file's start: damaged, see _origin)
                 elif packet.size:
-                    for shown in self.edits.take(packet, packet.stream.index):
-                        yield from self._in_window(self.audio.take(shown, packet.stream.index, video))
+                    for uncut in self.edits.take(packet, packet.stream.index):
+                        yield from self._in_window(self.audio.take(uncut, packet.stream.index, video))
                 continue
             if packet.stream is not None and packet.stream.type in ("subtitle", "data"):
                 if packet.size and packet.pts is not None and packet.time_base:

@@ -165,3 +165,57 @@ def test_a_ctrl_c_while_main_waits_still_waits_for_a_stage_inside_a_c_call():
         run_stages(lambda: range(3), infer, consumer=lambda xs: list(xs), join_timeout=5.0)
     timer.join()
     assert finished.is_set()  # (the stage's call ended before the run returned)
+
+
+@pytest.mark.timeout(20)
+def test_a_second_ctrl_c_while_the_run_stops_still_waits_for_a_stage_inside_a_c_call():
+    """An impatient user's second Ctrl-C came while main gave the stopped stages their time: it cut that wait
+    short, and ``segment-video --tta`` with the shipped model left while inference still ran, to end
+    'terminate called without an active exception' (exit -6, not 130). The first signal is the one raised."""
+    import os
+    import signal
+
+    finished = threading.Event()
+
+    def infer(items):
+        for item in items:
+            time.sleep(0.8)  # (the stage is inside its "C call" when both come)
+            finished.set()
+            yield item
+
+    timers = [threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT)) for delay in (0.2, 0.4)]
+    for timer in timers:
+        timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        run_stages(lambda: range(3), infer, consumer=lambda xs: list(xs), join_timeout=5.0)
+    for timer in timers:
+        timer.join()
+    assert finished.is_set()  # (the stage's call ended before the run returned)
+
+
+def test_a_stage_still_inside_its_call_when_the_stop_times_out_is_left_as_abandoned():
+    """A stage whose call outlasts ``join_timeout`` after a Ctrl-C (one long inference call): the CLI must not
+    finalise the interpreter beside it, so it is counted in :func:`abandoned_calls` (``os._exit`` then)."""
+    import os
+    import signal
+
+    from roadseg.pipeline.runner import abandoned_calls
+
+    release = threading.Event()
+
+    def infer(items):
+        for item in items:
+            release.wait(5)
+            yield item
+
+    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        run_stages(lambda: range(3), infer, consumer=lambda xs: list(xs), join_timeout=0.3, names=("s", "slow", "k"))
+    timer.join()
+    assert [t.name for t in abandoned_calls()] == ["roadseg-slow"]
+    release.set()
+    deadline = time.monotonic() + 5
+    while abandoned_calls() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not abandoned_calls()

@@ -242,13 +242,26 @@ def _join_all(threads: list[threading.Thread], done: list[threading.Event], stop
                 _calls.add(threads[0])
     except KeyboardInterrupt:
         stop.set()
-        deadline = time.monotonic() + join_timeout
-        for ended in done[1:]:
-            ended.wait(max(0.0, deadline - time.monotonic()))
-        done[0].wait(LEAVE if leave is not None else max(0.0, deadline - time.monotonic()))
-        if leave is not None and not done[0].is_set():
-            _calls.add(threads[0])
+        _wait_out(threads, done, time.monotonic() + join_timeout, leave is not None)
         raise
+
+
+def _wait_out(threads: list[threading.Thread], done: list[threading.Event], deadline: float, leave: bool) -> None:
+    """After a Ctrl-C: give the stopped threads until ``deadline`` (the producer, where it may be left,
+    :data:`LEAVE` s), deaf to another Ctrl-C or SIGTERM (an impatient user's second one cut this wait short, and
+    the interpreter was finalised beside an inference call: 'terminate called', exit -6). A thread still
+    inside its call then is counted in :data:`_calls`: the CLI leaves with ``os._exit`` (:func:`abandoned_calls`)."""
+    producer_until = None
+    while True:
+        try:
+            for ended in done[1:]:
+                ended.wait(max(0.0, deadline - time.monotonic()))
+            producer_until = producer_until or (time.monotonic() + LEAVE if leave else deadline)
+            done[0].wait(max(0.0, producer_until - time.monotonic()))
+            break
+        except KeyboardInterrupt:
+            continue  # (the first signal is the one the caller raises)
+    _calls.update(t for t, ended in zip(threads, done) if not ended.is_set())
 
 
 def run_stages(

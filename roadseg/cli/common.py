@@ -95,8 +95,12 @@ def handle_errors(command: F) -> F:
         except OSError as exc:  # a path that cannot be read or written (under a file, a full disk ...)
             fail(f"{exc.filename}: {reason_of(exc)}" if exc.filename else reason_of(exc))
         finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+            if main and is_command():  # (its work is done, or stopped and cleaned up: a signal while the interpreter
+                for sig in (signal.SIGINT, *previous):  # exits would only make the exit a death by it, -2 or -15,
+                    signal.signal(sig, signal.SIG_IGN)  # where the run said 0, or 130 ...)
+            else:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
     return wrapper  # type: ignore[return-value]
 

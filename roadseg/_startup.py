@@ -15,6 +15,8 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from roadseg.errors import SIGNAL_EXIT
 
@@ -48,3 +50,29 @@ def is_command() -> bool:
     if argv[0] == "-m" or argv[0] == os.path.join(os.path.dirname(os.path.abspath(__file__)), "__main__.py"):
         return "-mroadseg" in given or any(a == "-m" and b == "roadseg" for a, b in zip(given, given[1:]))
     return os.path.basename(argv[0]).removesuffix(".exe") in COMMANDS and argv[0] in given[1:]
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGINT, SIGTERM and SIGHUP back until the block ends (on the main thread; those a Python handler
+    takes): for the import of a C extension that turns a KeyboardInterrupt raised while it initialises into an
+    ImportError (onnxruntime's pybind11 module: ``ImportError: initialization failed``, a traceback and exit 1
+    where a Ctrl-C came while a run loaded its model). A signal that came meanwhile acts as the block ends.
+    (Masking them would not do: the kernel hands a signal to a thread that does not mask it, OpenBLAS's.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[tuple[int, object]] = []
+    names = ("SIGINT", "SIGTERM", "SIGHUP")
+    handlers = {sig: h for sig in (getattr(signal, n) for n in names if hasattr(signal, n))
+                if callable(h := signal.getsignal(sig))}  # fmt: skip
+    for sig in handlers:
+        signal.signal(sig, lambda signum, frame: came.append((signum, frame)))
+    try:
+        yield
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        if came:
+            signum, frame = came[0]
+            handlers[signum](signum, frame)

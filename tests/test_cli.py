@@ -271,3 +271,39 @@ def test_a_signal_after_a_command_finished_its_work_does_not_change_its_exit(mon
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
+
+
+def test_a_ctrl_c_while_onnxruntime_loads_is_an_interruption_not_an_import_error(tmp_path):
+    """A Ctrl-C or SIGTERM that came while ``segment-video`` imported onnxruntime (its model load, the first
+    half second) was turned by onnxruntime's pybind11 module into ``ImportError: initialization failed``: a
+    traceback and exit 1. The import now holds the signals back; the interruption comes as it ends.
+    (A stand-in onnxruntime here, which converts an interruption as pybind11 does, so the timing is sure.)"""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    fake = tmp_path / "onnxruntime"
+    fake.mkdir()
+    (fake / "__init__.py").write_text(
+        "import os, signal, time\n"
+        "try:\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    time.sleep(0.3)\n"
+        "except KeyboardInterrupt as exc:\n"
+        "    raise ImportError('initialization failed') from exc\n"
+        "def get_available_providers():\n"
+        "    return ['CPUExecutionProvider']\n"
+    )  # fmt: skip
+    code = ("import signal\n"
+            "from roadseg.cli.common import _on_signal\n"
+            "from roadseg.pipeline.infer import resolve_device\n"
+            "signal.signal(signal.SIGTERM, _on_signal)\n"
+            "try:\n"
+            "    resolve_device('auto')\n"
+            "except BaseException as exc:\n"
+            "    print(type(exc).__name__, getattr(exc, 'signal_name', ''))\n")  # fmt: skip
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(root)]))
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert r.stdout.split() == ["Terminated", "SIGTERM"], r.stdout + r.stderr

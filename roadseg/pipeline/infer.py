@@ -23,12 +23,14 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from roadseg import contract
+from roadseg._startup import signals_held
 from roadseg.errors import ModelError
 from roadseg.pipeline.timing import StageTimes
 from roadseg.tools.info import cpu_info
@@ -56,9 +58,17 @@ def gpu_present() -> bool:
     return os.path.exists("/dev/nvidiactl") or os.path.exists("/proc/driver/nvidia/version")
 
 
+def onnxruntime() -> ModuleType:
+    """The ``onnxruntime`` module, imported with the stop signals held back (:func:`~roadseg._startup.signals_held`):
+    a Ctrl-C while it loads is a KeyboardInterrupt as it ends, not ``ImportError: initialization failed``."""
+    with signals_held():
+        import onnxruntime as ort
+    return ort
+
+
 def resolve_device(device: str = "auto") -> str:
     """``auto`` -> ``cuda`` when onnxruntime has the CUDA provider and an NVIDIA GPU is present."""
-    import onnxruntime as ort
+    ort = onnxruntime()
 
     if device != "auto":
         return device
@@ -110,7 +120,7 @@ class OnnxSegmenter:
 
     def __init__(self, path: str | Path, *, providers: str = "auto", threads: int = 0, spin: bool = False,
                  io_binding: bool | None = None, tta: bool = False) -> None:  # fmt: skip
-        import onnxruntime as ort
+        ort = onnxruntime()
 
         self.path = Path(path)
         if not self.path.is_file():

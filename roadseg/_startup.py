@@ -1,4 +1,5 @@
-"""Ctrl-C while the command line is still loading: ``Error: interrupted`` and exit 130, as a Ctrl-C later.
+"""Ctrl-C (SIGTERM, SIGHUP) while the command line is still loading: ``Error: interrupted`` and exit 130
+(143, 129), as later.
 
 ``roadseg``, ``segment-video`` and ``python -m roadseg`` import the package first (NumPy, OpenCV, PyAV,
 click: about a second on a busy machine), and a KeyboardInterrupt raised there was a traceback. The
@@ -24,21 +25,36 @@ COMMANDS = ("roadseg", "segment-video")  # pyproject.toml's console scripts
 
 
 def guard() -> None:
-    """Where this process is a roadseg command still loading, make a Ctrl-C end it in one line."""
-    if (threading.current_thread() is threading.main_thread() and is_command()
-            and signal.getsignal(signal.SIGINT) is signal.default_int_handler):  # fmt: skip
+    """Where this process is a roadseg command still loading, make a Ctrl-C, SIGTERM or SIGHUP end it in one line
+    (SIGTERM and SIGHUP killed it, exit -15 or -1, where the run says 143 or 129; one ignored stays ignored)."""
+    if threading.current_thread() is not threading.main_thread() or not is_command():
+        return
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _leave)
+    for sig in _others():
+        if signal.getsignal(sig) == signal.SIG_DFL:
+            signal.signal(sig, _leave)
 
 
 def release() -> None:
-    """A Ctrl-C is a KeyboardInterrupt again (a command that handles it has started)."""
-    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is _leave:
+    """A Ctrl-C is a KeyboardInterrupt again (a command that handles it has started); SIGTERM and SIGHUP that
+    the command did not take over act as before."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) is _leave:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    for sig in _others():
+        if signal.getsignal(sig) is _leave:
+            signal.signal(sig, signal.SIG_DFL)
+
+
+def _others() -> list[signal.Signals]:
+    return [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
 
 
 def _leave(signum: int, frame: object) -> None:
     os.write(2, b"Error: interrupted\n")
-    os._exit(SIGNAL_EXIT["SIGINT"])
+    os._exit(SIGNAL_EXIT[signal.Signals(signum).name])
 
 
 def is_command() -> bool:

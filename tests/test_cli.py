@@ -307,3 +307,26 @@ def test_a_ctrl_c_while_onnxruntime_loads_is_an_interruption_not_an_import_error
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(root)]))
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert r.stdout.split() == ["Terminated", "SIGTERM"], r.stdout + r.stderr
+
+
+def test_a_sigterm_or_sighup_while_the_command_loads_is_one_line_and_its_exit_code(monkeypatch):
+    """SIGTERM or SIGHUP in a command's first half second, while the package loads (before handle_errors takes
+    them), killed it: exit -15 or -1, no line. They are now what a Ctrl-C there is: ``Error: interrupted`` and
+    143 or 129; one the command was started with ignored (``nohup``) stays ignored."""
+    import signal
+
+    from roadseg import _startup
+
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    monkeypatch.setattr(_startup, "is_command", lambda: True)
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        _startup.guard()
+        assert signal.getsignal(signal.SIGTERM) is _startup._leave
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+        _startup.release()
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)

@@ -1,5 +1,6 @@
 import json
 
+import pytest
 from click.testing import CliRunner
 from conftest import split_frames, write_video
 
@@ -62,3 +63,19 @@ def test_bench_with_fewer_frames_than_a_batch_is_one_line(rule_onnx, tmp_path):
                         (["--out", str(tmp_path / "afile" / "res")], "Error: ")):  # fmt: skip
         r = CliRunner().invoke(main, [*args, *extra, "--batch", "1"])  # refused before any timed run (were: after)
         assert r.exit_code == 1 and r.output.startswith(says) and "..." not in r.output, (extra, r.output)
+
+
+def test_bench_interrupted_in_its_pipeline_run_does_not_name_the_timed_output(rule_onnx, tmp_path, monkeypatch):
+    """A Ctrl-C or SIGTERM during bench's threaded-pipeline rows said 'finalised a playable /tmp/tmp.../p.mp4 with
+    the 7 frames done': a file removed with its temporary folder as the message was printed."""
+    from roadseg.errors import Interrupted
+    from roadseg.tools import bench
+
+    def stopped(opts, segmenter=None):
+        raise Interrupted(f"interrupted: finalised a playable {opts.output} with the 7 frames done", frames=7,
+                          signal_name="SIGTERM")  # fmt: skip
+
+    monkeypatch.setattr(bench, "run", stopped)
+    with pytest.raises(Interrupted) as exc:
+        bench.pipeline(tmp_path / "v.mp4", rule_onnx, 4, 25.0, 1, "superfast")
+    assert str(exc.value) == "interrupted" and exc.value.exit_code == 143

@@ -21,7 +21,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from roadseg.errors import SourceError
+from roadseg.errors import Interrupted, SourceError
 from roadseg.pipeline.infer import DEFAULT_MODELS, OnnxSegmenter, Segmenter, models_dir, resolve_device, working_size
 from roadseg.pipeline.options import SegmentOptions
 from roadseg.pipeline.overlay import Overlay, palette_lut
@@ -156,7 +156,10 @@ def pipeline(video: str | Path, model: Path, count: int, fps: float, repeats: in
     def once() -> tuple[int, float]:
         with tempfile.TemporaryDirectory() as tmp:
             opts = SegmentOptions(video, Path(tmp) / "p.mp4", duration=(count - 0.5) / fps, quiet=True, preset=preset)
-            r = run(opts, segmenter=seg)
+            try:
+                r = run(opts, segmenter=seg)
+            except Interrupted as exc:  # (its message names the timed output, which goes with its folder)
+                raise Interrupted("interrupted", signal_name=exc.signal_name) from None
         stages.append(r.stages)
         return r.frames, r.seconds  # first frame in to last frame out; not the session set-up
 

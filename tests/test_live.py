@@ -1384,3 +1384,50 @@ def test_ctrl_c_while_a_read_waits_on_a_stalled_stream_ends_the_run_at_once(rule
     assert proc.returncode == 130 and "recording finalised" in err and "Traceback" not in err, err
     assert took < 1.5, took  # (was 2.1)
     assert read_video(out)["frames"]
+
+
+@pytest.mark.timeout(20)
+def test_a_ctrl_c_while_the_microphone_closes_never_closes_the_device_under_its_read(monkeypatch):
+    """``AudioInput.close`` waited in ``Thread.join``: a Ctrl-C there left CPython 3.11 reporting the reading
+    thread stopped (bpo-45274), and the next close closed the device under the read still inside PyAV (a crash
+    where FFmpeg reads a freed context). It now waits on an event, and a read it cannot wait out is abandoned
+    (the CLI then leaves with ``os._exit``)."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from roadseg.pipeline.runner import abandoned_calls, spawn
+    from roadseg.pipeline.sources import microphone
+
+    inside, release, closed_while_reading = threading.Event(), threading.Event(), []
+
+    class Device:
+        def demux(self, stream):
+            inside.set()
+            release.wait(10)  # (a read of a device that sends nothing: inside FFmpeg)
+            return iter(())
+
+        def close(self):
+            closed_while_reading.append(not release.is_set())
+
+    monkeypatch.setattr(microphone, "JOIN_TIMEOUT", 0.6)
+    mic = microphone.AudioInput.__new__(microphone.AudioInput)
+    mic.spec, mic.container, mic.stream, mic.dropped = "alsa:x", Device(), None, 0
+    mic._queue = microphone.queue.Queue()
+    mic._stop, mic._done = threading.Event(), threading.Event()
+    mic._thread = spawn(mic._read, "audio-input")
+    assert inside.wait(5)
+    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            mic.close()
+            time.sleep(1)  # (the close waited it out without a signal: the signal comes here)
+        mic.close()  # (an owner's second close, as an ExitStack's after an explicit one)
+        assert closed_while_reading == []
+        assert mic._thread in abandoned_calls()
+    finally:
+        timer.join()
+        release.set()
+        mic._thread.join(5)

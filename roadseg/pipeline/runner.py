@@ -111,6 +111,11 @@ def abandoned_calls() -> list[threading.Thread]:
     return [t for t in list(_calls) if t.is_alive()]
 
 
+def abandon(thread: threading.Thread) -> None:
+    """Count ``thread``, left inside a blocking call that its owner could not wait out, in :func:`abandoned_calls`."""
+    _calls.add(thread)
+
+
 def leave_now(code: int) -> None:
     """Flush stdout and stderr, then leave with ``os._exit(code)``: no interpreter finalisation, which can crash
     beside a thread still inside PyAV's or onnxruntime's C code (:func:`abandoned_calls`, a stopped batch

@@ -27,7 +27,7 @@ import time
 import av
 
 from roadseg.errors import SourceError, reason_of
-from roadseg.pipeline.runner import spawn
+from roadseg.pipeline.runner import abandon, spawn
 from roadseg.pipeline.sources.base import retimed
 
 log = logging.getLogger("roadseg")
@@ -58,7 +58,7 @@ class AudioInput:
         self.stream = self.container.streams.audio[0]
         self.dropped = 0
         self._queue: queue.Queue[av.Packet] = queue.Queue(maxsize=MAX_WAITING)
-        self._stop = threading.Event()
+        self._stop, self._done = threading.Event(), threading.Event()
         self._thread = spawn(self._read, "audio-input")
 
     def __enter__(self) -> AudioInput:
@@ -77,11 +77,20 @@ class AudioInput:
                 return packets
 
     def close(self) -> None:
-        """Stop reading; the device is closed once its thread has let go of it (never under it)."""
+        """Stop reading; the device is closed once its thread has let go of it (never under it). Waited for on an
+        event, not in ``Thread.join``: a Ctrl-C that interrupts a join leaves CPython 3.11 reporting the thread
+        stopped (bpo-45274), and a later close closed the device under its read. One still reading is left to
+        end on its own (:func:`~roadseg.pipeline.runner.abandoned_calls`: the CLI leaves with ``os._exit``)."""
         self._stop.set()
-        self._thread.join(JOIN_TIMEOUT)
-        if not self._thread.is_alive():
+        try:
+            done = self._done.wait(JOIN_TIMEOUT)
+        except KeyboardInterrupt:
+            abandon(self._thread)
+            raise
+        if done:
             self.container.close()
+        else:
+            abandon(self._thread)
 
     def _read(self) -> None:
         shift: float | None = None  # capture time minus the device's time, in seconds
@@ -101,3 +110,5 @@ class AudioInput:
         except Exception as exc:  # noqa: BLE001 - a device that goes away must not end the run
             if not self._stop.is_set():
                 log.warning("audio input %s stopped (%s); recording on without sound", self.spec, reason_of(exc))
+        finally:
+            self._done.set()

@@ -330,3 +330,15 @@ def test_a_sigterm_or_sighup_while_the_command_loads_is_one_line_and_its_exit_co
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
+
+
+def test_one_image_written_before_an_interruption_is_told_in_the_singular(tmp_path):
+    """A Ctrl-C after a folder's first image said 'interrupted: 1 images were written to ...'."""
+    from types import SimpleNamespace
+
+    from roadseg.pipeline.run import _left_behind
+
+    images = SimpleNamespace(label="images", written=1, path=tmp_path, finish=lambda keep: True)
+    assert _left_behind(images, None)[0] == f"1 image was written to {tmp_path}"
+    images.written = 3
+    assert _left_behind(images, None)[0] == f"3 images were written to {tmp_path}"

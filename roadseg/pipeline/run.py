@@ -558,7 +558,7 @@ def _left_behind(primary: VideoSink | ImageSink | None, cause: BaseException | N
     kept = primary.finish(keep=not isinstance(cause, SinkError))
     n, path = primary.written, primary.path
     if primary.label == "images":
-        return (f"{n} images were written to {path}" if n else ""), kept
+        return (f"{n} image{' was' if n == 1 else 's were'} written to {path}" if n else ""), kept
     if getattr(primary, "to_stdout", False):
         return (f"the stream on standard output ends after {n} frames" if kept else
                 f"the stream on standard output broke off after {n} frames"), kept  # fmt: skip

@@ -333,7 +333,8 @@ def test_a_sigterm_or_sighup_while_the_command_loads_is_one_line_and_its_exit_co
 
 
 def test_one_image_written_before_an_interruption_is_told_in_the_singular(tmp_path):
-    """A Ctrl-C after a folder's first image said 'interrupted: 1 images were written to ...'."""
+    """A Ctrl-C after a folder's first image said 'interrupted: 1 images were written to ...' (and after a
+    video's first frame 'with the 1 frames done')."""
     from types import SimpleNamespace
 
     from roadseg.pipeline.run import _left_behind
@@ -342,3 +343,5 @@ def test_one_image_written_before_an_interruption_is_told_in_the_singular(tmp_pa
     assert _left_behind(images, None)[0] == f"1 image was written to {tmp_path}"
     images.written = 3
     assert _left_behind(images, None)[0] == f"3 images were written to {tmp_path}"
+    video = SimpleNamespace(label="output", written=1, path=tmp_path / "o.mp4", finish=lambda keep: True)
+    assert _left_behind(video, None)[0] == f"finalised a playable {tmp_path / 'o.mp4'} with the 1 frame done"

@@ -528,7 +528,7 @@ def test_unplugged_camera_ends_the_run_cleanly(clip, rule_onnx, monkeypatch, tmp
     assert r.exit_code == 1
     assert "camera /dev/video0 stopped delivering frames" in r.output and "unplugged?" in r.output
     n = len(read_video(out)["frames"])
-    assert "Traceback" not in r.output and n >= 1 and f"recording finalised at {out} ({n} frames)" in r.output
+    assert "Traceback" not in r.output and n >= 1 and f"recording finalised at {out} ({n} frame{'' if n == 1 else 's'})" in r.output
 
 
 @pytest.mark.timeout(60)

@@ -557,18 +557,19 @@ def _left_behind(primary: VideoSink | ImageSink | None, cause: BaseException | N
         return "", False
     kept = primary.finish(keep=not isinstance(cause, SinkError))
     n, path = primary.written, primary.path
+    frames = f"{n} frame{'' if n == 1 else 's'}"
     if primary.label == "images":
         return (f"{n} image{' was' if n == 1 else 's were'} written to {path}" if n else ""), kept
     if getattr(primary, "to_stdout", False):
-        return (f"the stream on standard output ends after {n} frames" if kept else
-                f"the stream on standard output broke off after {n} frames"), kept  # fmt: skip
+        return (f"the stream on standard output ends after {frames}" if kept else
+                f"the stream on standard output broke off after {frames}"), kept  # fmt: skip
     if not kept:
         return f"removed the unfinished {primary.label} {path}", False
     if primary.label == "recording":
-        return f"recording finalised at {path} ({n} frames)", True
+        return f"recording finalised at {path} ({frames})", True
     if cause is None:
-        return f"finalised a playable {path} with the {n} frames done", True
-    return f"kept a playable partial output of {n} frames at {path}", True
+        return f"finalised a playable {path} with the {frames} done", True
+    return f"kept a playable partial output of {frames} at {path}", True
 
 
 def _failed(exc: StageFailed, primary: VideoSink | ImageSink | None) -> PipelineError | OutputClosed:

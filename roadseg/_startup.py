@@ -48,6 +48,16 @@ def release() -> None:
             signal.signal(sig, signal.SIG_DFL)
 
 
+def settle() -> None:
+    """Where this process is a roadseg command whose work is whole (every output finalised; a batch's every video
+    recorded), Ctrl-C, SIGTERM and SIGHUP are let be from here, while it writes its last lines and leaves: one in
+    that instant was ``Error: interrupted`` and 130 where the work was done. Main thread only; a program that
+    imports roadseg keeps its own handlers."""
+    if threading.current_thread() is threading.main_thread() and is_command():
+        for sig in (signal.SIGINT, *_others()):
+            signal.signal(sig, signal.SIG_IGN)
+
+
 def _others() -> list[signal.Signals]:
     return [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
 

@@ -273,6 +273,29 @@ def test_a_signal_after_a_command_finished_its_work_does_not_change_its_exit(mon
             signal.signal(sig, handler)
 
 
+def test_a_ctrl_c_once_every_output_is_finalised_keeps_the_runs_line_and_exit(split_video, rule_onnx, tmp_path):
+    """A Ctrl-C after the run had finalised its output, while it wrote its --stats or its ``wrote`` line, was
+    ``Error: interrupted`` and 130 for a whole output. Now the line, the stats and exit 0."""
+    import subprocess
+    import sys
+
+    out, stats, command = tmp_path / "out.mp4", tmp_path / "stats.json", tmp_path / "bin" / "roadseg"
+    command.parent.mkdir()  # (a script named as the command is one: roadseg._startup.is_command)
+    command.write_text(  # (fault injection: the signal as the stats are written, every output closed)
+        "import importlib, os, signal\n"
+        "run = importlib.import_module('roadseg.pipeline.run')\n"
+        "write = run._write_stats\n"
+        "run._write_stats = lambda *a: (os.kill(os.getpid(), signal.SIGINT), write(*a))[1]\n"
+        "from roadseg.cli import main\n"
+        "if __name__ == '__main__':\n"
+        "    main()\n"
+    )
+    done = subprocess.run([sys.executable, str(command), "segment", str(split_video), "-o", str(out), "--model",
+                           str(rule_onnx), "-q", "--stats", str(stats)], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0 and f"wrote {out}" in done.stderr and "Error" not in done.stderr, done.stderr
+    assert json.loads(stats.read_text())["frames"] == len(read_video(out)["frames"])
+
+
 def test_a_ctrl_c_while_onnxruntime_loads_is_an_interruption_not_an_import_error(tmp_path):
     """A Ctrl-C or SIGTERM that came while ``segment-video`` imported onnxruntime (its model load, the first
     half second) was turned by onnxruntime's pybind11 module into ``ImportError: initialization failed``: a

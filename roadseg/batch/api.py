@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
+from roadseg._startup import settle
 from roadseg.batch.driver import drive
 from roadseg.batch.errors import BatchError, BatchInterrupted
 from roadseg.batch.inputs import plan_joined, plan_outputs
@@ -348,15 +349,7 @@ def _run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path
         progress.close()
         if pool is not None:
             _close(pool)
-    _settled()
-
-
-def _settled() -> None:
-    """Every video recorded and the pool closed: in a ``roadseg batch`` process, Ctrl-C, SIGTERM and SIGHUP are
-    let be from here, while the command closes ``results.jsonl`` and prints the summary (one in that instant
-    was ``Error: interrupted``, 130 and no summary, which a cron job reads as work failed)."""
-    with _unstoppable(stopped=True):
-        pass
+    settle()  # (every video recorded, the pool closed: the command closes results.jsonl and prints the summary)
 
 
 def _close(pool) -> None:

@@ -68,7 +68,8 @@ def segment_video_cmd(**options) -> None:  # fmt: skip
       segment-video 0 --show
       segment-video dashcam.mp4 --live --serve 127.0.0.1:8080 -o live.mp4
     """
+    from roadseg._startup import settle
     from roadseg.pipeline.run import run
 
-    result = run(SegmentOptions(**options))
+    result = run(SegmentOptions(**options), finalised=settle)  # (a Ctrl-C after that costs a whole output nothing)
     click.echo(_summary(result), err=True)

@@ -24,7 +24,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
@@ -81,7 +81,8 @@ HELD_PACKETS = 4096  # audio, subtitle and data packets a run that may be cut sh
 # holds until the pictures reach them
 
 
-def run(options: SegmentOptions, *, segmenter: Segmenter | None = None) -> RunResult:
+def run(options: SegmentOptions, *, segmenter: Segmenter | None = None,
+        finalised: Callable[[], None] | None = None) -> RunResult:  # fmt: skip
     """Segment ``options.input`` into the outputs ``options`` name; return what was done.
 
     Args:
@@ -90,6 +91,8 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None) -> RunRe
             ``device`` and ``threads`` are then not used, ``options.tta`` must be what it was built
             with, and ``options.size``, if set, only changes the working size. ``None`` builds one
             from the options.
+        finalised: called once every output is finalised, before ``--stats`` is written (``segment-video``
+            lets stop signals be from there: :func:`~roadseg._startup.settle`).
 
     Raises:
         RoadsegError: :class:`~roadseg.errors.SourceError`, ``OutputError``, ``ModelError`` or
@@ -114,6 +117,8 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None) -> RunRe
             result = _stream(options, source, seg, sinks, primary, stats, stop)
     except KeyboardInterrupt as exc:  # (before the stages ran: while a stream connects)
         raise _interrupted(exc, primary) from None
+    if finalised is not None:
+        finalised()
     if options.stats:
         _write_stats(options.stats, result)
     return result

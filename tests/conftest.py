@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -241,3 +242,10 @@ def trained_like(seed: int, **config):
             m.running_mean.uniform_(-0.3, 0.3)
             m.running_var.uniform_(0.5, 2.0)
     return net.eval()
+
+
+def as_from_a_terminal() -> None:
+    """A subprocess's ``preexec_fn``: Ctrl-C and a hang-up act on it as in a terminal session (their defaults),
+    whatever this test run inherited (under ``nohup`` SIGHUP is ignored, and a command keeps it so, by design)."""
+    for sig in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)

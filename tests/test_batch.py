@@ -20,7 +20,7 @@ from pathlib import Path
 
 import av
 import pytest
-from conftest import batch_results, frame_count, part_files, split_frames, wait_for, write_video
+from conftest import as_from_a_terminal, batch_results, frame_count, part_files, split_frames, wait_for, write_video
 
 import roadseg
 from roadseg.batch import BatchError
@@ -690,7 +690,8 @@ def test_ctrl_c_keeps_finished_removes_unfinished(long_clips: Path, rule_onnx: P
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "roadseg", "batch", str(long_clips), "-o", str(out), "--model", str(rule_onnx),
            "--workers", "1"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=as_from_a_terminal)  # fmt: skip
     try:
         wait_for(lambda: (out / "results.jsonl").exists() and batch_results(out) and part_files(out), timeout=120)
         os.killpg(proc.pid, sig)  # what a terminal's Ctrl-C (or its hang-up) does: the whole foreground group

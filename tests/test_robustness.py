@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import add_captions, add_telemetry, read_video, split_frames, write_video
+from conftest import add_captions, add_telemetry, as_from_a_terminal, read_video, split_frames, write_video
 from fuzzing import pes_moved
 
 import roadseg
@@ -1524,7 +1524,8 @@ def test_signal_stops_within_two_seconds_and_finalises(rule_onnx, tmp_path, sig,
     out, stats = tmp_path / "o.mp4", tmp_path / "s.json"
     cmd = [sys.executable, "-m", "roadseg", "segment", str(src), "-o", str(out), "--model", str(rule_onnx), "-q",
            "--stats", str(stats)]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=as_from_a_terminal)  # fmt: skip
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 20000):
         time.sleep(0.05)

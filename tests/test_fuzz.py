@@ -223,6 +223,9 @@ FAST_CATTED = (
     "cat-audio-4",  # a stream that appears in the second recording alone (left out, said): the checker judged the
     # join by the whole file, whose clock starts again (sound to 1.54 s), so the output's one timeline (3.09 s) failed
     "catleap-audio-5",  # 108 merged after a damaged ADTS length, which decode in turn: kept (dropped, 2.3 s were lost)
+    "catleap-swap-13",  # a picture without a time amid two of the second recording's swapped in early (a leap ahead,
+    # held) was taken for the stream's end: the leap settled as a restart, the rest of the picture moved 100 s back
+    # and decoded out of order: 35 of 73 frames out
 )
 
 

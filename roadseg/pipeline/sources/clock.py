@@ -36,6 +36,9 @@ Example:
     >>> clock = Clock()
     >>> [p.pts for ms in (1200, 1240, *range(0, 1100, 40)) for p in clock.take(packet(ms), 0)][:4]  # damaged first
     [1200, 1240, 0, 40]
+    >>> clock = Clock()  # two packets 29 s ahead, one without a time: it waits with them, no end of the stream
+    >>> [p.pts for ms in (*range(0, 1001, 40), 30040, 30080, None, 1120) for p in clock.take(packet(ms), 0)][-5:]
+    [1000, 30040, 30080, None, 1120]
 """
 
 from __future__ import annotations
@@ -86,8 +89,11 @@ class Clock:
         t = packet_time(packet)
         if stream is None:
             yield from self.flush()
-        elif t is None and stream in self._held:  # (one without time, such as the empty packet that drains its
-            yield from self._settle(stream)  # decoder: the end of the stream judges what is held)
+        elif t is None and stream in self._held and packet.size:  # (one without time amid a held run, its
+            self._held[stream][0].append(packet)  # timestamps damaged: it waits with the run, in its order)
+            return
+        elif t is None and stream in self._held:  # (the empty packet that drains its decoder: the end of the
+            yield from self._settle(stream)  # stream judges what is held)
         if stream is None or t is None:
             yield packet
             return
@@ -134,7 +140,7 @@ class Clock:
         before it were the damage (a stream's first timestamps) and it goes on unmoved; a step alone is
         damage (:meth:`_undo`)."""
         run, asked = self._held[stream]
-        if len(run) < 2:
+        if _timed(run) < 2:
             yield from self._undo(stream)
             return
         del self._held[stream]
@@ -149,7 +155,7 @@ class Clock:
         they came (a chunk of the file written twice), but a picture alone is put where its stream was
         expected (only its time was damaged)."""
         run, _ = self._held.pop(stream)
-        if len(run) == 1 and run[0].stream is not None and run[0].stream.type == "video":
+        if _timed(run) == 1 and run[0].stream is not None and run[0].stream.type == "video":
             self._put_back(run[0], stream)
         for packet in run:
             yield self._pass(packet, stream, remember=False)
@@ -198,7 +204,7 @@ class Clock:
         offset, t = self._offset(stream), packet_time(packet)
         if offset:
             _moved(packet, offset)
-        if remember:
+        if remember and t is not None:  # (one without time, held with a run, says nothing of where the stream is)
             t += offset
             last = self._last.get(stream)
             step = t - last[0] if last is not None and t > last[0] else 0.0
@@ -228,6 +234,11 @@ def _goes_on(from_step: float, from_expected: float) -> bool:
     ``from_expected`` after where the stream was expected, goes on from the step: it is no step from
     there itself (a burst of damaged timestamps is a step from each other too), and lies nearer it."""
     return -STEP_BACK <= from_step <= LEAP and abs(from_step) < abs(from_expected)
+
+
+def _timed(run: list[av.Packet]) -> int:
+    """How many packets of a held ``run`` have a time (one without, damaged, waits with it but says nothing)."""
+    return sum(packet_time(packet) is not None for packet in run)
 
 
 def _duration(packet: av.Packet) -> float:

@@ -537,16 +537,20 @@ def _in_place(spans: Spans) -> Spans:
     """The ``spans`` (in file order) less those whose timestamp was damaged: such a packet goes on from
     neither the one before it nor into the one after it (within :data:`IN_LINE`), and lies out of order
     with one of them, even where it was moved by less than :data:`RUN_GAP` (which its run keeps); all of
-    them where that leaves none. Packets next to lost ones (a gap, in order) stay.
+    them where that leaves none. Packets next to lost ones (a gap, in order) stay. The one before a packet
+    is the last one kept where the packet before it was damaged (a last packet after one stamped ahead).
 
     >>> _in_place(((0.0, 0.02), (0.02, 0.04), (-0.66, -0.64), (0.06, 0.08), (0.08, 0.1)))  # the third 0.7 s early
     ((0.0, 0.02), (0.02, 0.04), (0.06, 0.08), (0.08, 0.1))
     >>> _in_place(((0.0, 0.02), (0.04, 0.06), (0.06, 0.08)))  # the second lost
     ((0.0, 0.02), (0.04, 0.06), (0.06, 0.08))
+    >>> _in_place(((0.0, 0.02), (0.02, 0.04), (2.94, 2.96), (0.06, 0.08)))  # the third 2.9 s late, the last in place
+    ((0.0, 0.02), (0.02, 0.04), (0.06, 0.08))
     """
     kept = []
     for n, (start, end) in enumerate(spans):
-        back = spans[n - 1][1] - start if n else float("-inf")  # (over 0: the one before ends after it starts)
+        before = spans[n - 1] if not n or spans[n - 1] in kept[-1:] else kept[-1] if kept else spans[n - 1]
+        back = before[1] - start if n else float("-inf")  # (over 0: the one before ends after it starts)
         ahead = spans[n + 1][0] - end if n + 1 < len(spans) else float("inf")  # (under 0: the next starts before)
         if abs(back) <= IN_LINE or abs(ahead) <= IN_LINE or (back < 0 < ahead):
             kept.append((start, end))

@@ -508,14 +508,15 @@ def joined_references(whole: Media, first: Media, second: Media) -> list[Media]:
     them, as a recording's sound rarely ends with its picture: so two references, the second's picture
     moved to follow the first's (its last frame, one frame step on), or its sound the first's (by the
     packets in place: :func:`_in_place`). A stream that one part alone has (damage that makes a stream
-    appear midway, which segment-video leaves out) is no stream of the join.
-    ``whole`` alone where a part has no picture or the parts' audio streams differ."""
-    both = [i for i in first.audio_streams if i in second.audio_streams]
-    if first.video_start is None or second.video_start is None or (
-            len(first.sound) != len(second.sound) and len(both) != len(whole.sound)):  # fmt: skip
+    appear midway, which segment-video leaves out) is no stream of the join; one that the whole file has from
+    the start (damage that makes a stream appear in the first) is, with the sound of that part alone.
+    ``whole`` alone where a part has no picture or the parts' audio streams are not the whole's."""
+    streams = list(whole.audio_streams)
+    if first.video_start is None or second.video_start is None or (len(first.sound) != len(second.sound) and not (
+            set(streams) <= set(first.audio_streams) | set(second.audio_streams))):  # fmt: skip
         return [whole]
-    if len(first.sound) != len(second.sound):  # (a stream of one part alone left out)
-        first, second = _streams(first, both), _streams(second, both)
+    if len(first.sound) != len(second.sound):  # (a stream of one part alone: left out, or that part's sound alone)
+        first, second = _streams(first, streams), _streams(second, streams)
     shown, then = _picture_run(first.frame_times), _picture_run(second.frame_times)
     step = float(np.median(np.diff(shown))) if len(shown) > 1 else 0.0
     moves = [shown[-1] + step - then[0]]
@@ -528,9 +529,9 @@ def joined_references(whole: Media, first: Media, second: Media) -> list[Media]:
 
 
 def _streams(media: Media, indices: list[int]) -> Media:
-    """``media`` with the sound of its audio streams of ``indices`` alone."""
+    """``media`` with the sound of its audio streams of ``indices`` alone (none where it has no such stream)."""
     sound = dict(zip(media.audio_streams, media.sound))
-    return replace(media, sound=tuple(sound[i] for i in indices), audio_streams=tuple(indices))
+    return replace(media, sound=tuple(sound.get(i, ()) for i in indices), audio_streams=tuple(indices))
 
 
 def _in_place(spans: Spans) -> Spans:

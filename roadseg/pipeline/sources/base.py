@@ -94,8 +94,10 @@ class VideoInfo:
     def from_container(cls, container, path: str, stream=None) -> VideoInfo:
         """Read the parameters of ``stream`` (by default the video stream, :func:`picture_stream`);
         values a damaged header makes absurd (a rate of a frame a week, a time base of hours, a
-        negative duration) are left unknown instead."""
+        negative duration) are left unknown instead, as are size and codec where it has no codec at all
+        (width and height 0, codec "")."""
         s = stream or picture_stream(container)
+        cc = s.codec_context  # (None where a damaged header names no codec: nothing decodes it)
         duration = stream_length(s)
         if duration is None and container.duration is not None:
             duration = container.duration / av.time_base
@@ -104,14 +106,14 @@ class VideoInfo:
         frames = s.frames if s.frames and s.frames > 0 else (round(duration * fps) if duration and fps else None)
         return cls(
             path=path,
-            width=s.codec_context.width,
-            height=s.codec_context.height,
+            width=cc.width if cc is not None else 0,
+            height=cc.height if cc is not None else 0,
             fps=fps,
             time_base=Fraction(s.time_base) if s.time_base and 0 < s.time_base <= 1 else Fraction(1, 90000),
             frames=frames,
             duration=duration,
-            codec=s.codec_context.name,
-            pix_fmt=s.codec_context.format.name if s.codec_context.format else None,
+            codec=cc.name if cc is not None else "",
+            pix_fmt=cc.format.name if cc is not None and cc.format else None,
             audio_streams=len(container.streams.audio),
             sample_aspect=sample_aspect(s),
             tags=dict(container.metadata),

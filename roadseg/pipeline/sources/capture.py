@@ -187,6 +187,9 @@ class LiveSource:
         self.last_time: float | None = None
         self.container = container or first_open(self.spec, hwaccel, self.camera)
         self.info = VideoInfo.from_container(self.container, self.spec)
+        if not self.info.codec:  # (a damaged header that names no codec: no decoder takes the stream)
+            self.container.close()
+            raise SourceError(f"no decodable video frames in {self.shown}: its video stream names no codec")
         if not (self.info.width and self.info.height):  # (the outputs are made at the size the stream says)
             self.container.close()
             raise SourceError(f"{self.shown} gave no picture size within 5 s (a stream joined between keyframes, "

@@ -525,10 +525,9 @@ class VideoSource:
                     else:
                         self.data_dropped += 1
                 continue
-            stamp, tb = packet.pts if packet.dts is None else packet.dts, packet.time_base
-            if stamp is not None and tb:
-                video = seconds(stamp, tb)
-                self._spanned(video, seconds(packet.duration or 0, tb))
+            if (stamp := packet_time(packet)) is not None:
+                video = stamp
+                self._spanned(video, seconds(packet.duration or 0, packet.time_base))
                 self._count_held(packet)
                 at = video - self.origin  # (pictures lost outside the window are not the output's)
                 if self._gaps is not None and packet.size and self.start - 1e-6 <= at < (self.end or float("inf")):

@@ -138,6 +138,46 @@ def test_images_in_and_out(rule_onnx, tmp_path):
     assert r.exit_code == 1 and r.output == f"Error: --start and --codec are for video; {folder} is images\n"
 
 
+@pytest.mark.skipif(not cv2.haveImageWriter("x.avif"), reason="this OpenCV has no AVIF codec")
+def test_avif_images_are_read_and_written(rule_onnx, tmp_path):
+    # (was: a folder of .avif photos was "no images (.png, ...)", and one .avif was read as a one-frame video)
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    for i, img in enumerate(split_frames(2)):
+        assert cv2.imwrite(str(folder / f"p{i}.avif"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    segment_video(folder, tmp_path / "out", model=rule_onnx, alpha=1.0, quiet=True)
+    outs = sorted((tmp_path / "out").glob("*"))
+    assert [p.name for p in outs] == ["p0.png", "p1.png"]
+    img = cv2.cvtColor(cv2.imread(str(outs[0])), cv2.COLOR_BGR2RGB)
+    assert img.shape == (48, 64, 3) and img[20, 10].tolist() == list(PALETTE[3])
+    segment_video(folder / "p1.avif", tmp_path / "one.avif", model=rule_onnx, alpha=1.0, quiet=True)
+    assert cv2.imread(str(tmp_path / "one.avif")).shape == (48, 64, 3)
+
+
+@pytest.mark.parametrize("name", ["IMG_0001.HEIC", "photo.heif"])
+def test_a_heic_photo_is_one_line_naming_the_conversion(rule_onnx, tmp_path, name):
+    # (was: "not a readable video: IMG_0001.HEIC (Invalid data ...)", or for a folder of them "no images (...)")
+    photo = tmp_path / "phone" / name
+    photo.parent.mkdir()
+    photo.write_bytes(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic")  # (FFmpeg reads a HEIC's tiles apart, not as a photo)
+    for src in (photo, photo.parent):
+        r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(tmp_path / "o.png"), "--model", str(rule_onnx)])
+        assert r.exit_code == 1 and r.output.count("\n") == 1, r.output
+        assert r.output.startswith("Error: ") and "HEIC" in r.output and "convert" in r.output, r.output
+    cv2.imwrite(str(photo.parent / "a.jpg"), split_frames(1)[0])  # beside a JPEG: refused too, not left out unsaid
+    r = CliRunner().invoke(segment_video_cmd, [str(photo.parent), "-o", str(tmp_path / "out"), "--model", str(rule_onnx)])
+    assert r.exit_code == 1 and "holds 1 HEIC/HEIF photo," in r.output and not (tmp_path / "out").exists(), r.output
+
+
+def test_an_avif_that_this_opencv_cannot_decode_says_so(rule_onnx, tmp_path, monkeypatch):
+    photo = tmp_path / "p.avif"
+    photo.write_bytes(b"\0\0\0\x1cftypavif")
+    monkeypatch.setattr(cv2, "haveImageWriter", lambda name: False)  # an OpenCV built without libavif
+    r = CliRunner().invoke(segment_video_cmd, [str(photo), "-o", str(tmp_path / "o.png"), "--model", str(rule_onnx)])
+    assert r.exit_code == 1 and r.output.startswith(f"Error: cannot read image {photo}: this OpenCV (") and \
+        "has no AVIF codec" in r.output, r.output
+
+
 def test_start_and_duration_cut_video_and_audio(rule_onnx, tmp_path):
     src = write_video(tmp_path / "long.mp4", split_frames(50), audio_seconds=2.0)  # 2 s at 25 fps
     out = tmp_path / "cut.mp4"

@@ -6,7 +6,11 @@ Example:
     (True, True)
 """
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".avif")
+#: photos roadseg has no reader for (OpenCV has none; FFmpeg 7.1+ gives a tiled HEIC, as phones write them, as its
+#: tiles in streams apart and a stream group PyAV does not read, not as one picture: from its documentation, not run,
+#: there is no HEIC encoder here): an input named so is refused in one line that says to convert it
+UNREAD_IMAGE_SUFFIXES = (".heic", ".heif")
 #: taken as video files by a batch's folder or glob search, and as the name of a file, not a folder,
 #: when images are written
 VIDEO_SUFFIXES = frozenset(".mp4 .m4v .mov .mkv .webm .avi .ts .mts .m2ts .mpg .mpeg .flv .wmv .3gp .mxf .ogv".split())

@@ -15,7 +15,7 @@ import numpy as np
 
 from roadseg.errors import SourceError
 from roadseg.pipeline.sources.base import Frame, VideoInfo
-from roadseg.pipeline.suffixes import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from roadseg.pipeline.suffixes import IMAGE_SUFFIXES, UNREAD_IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 
 def _is_pattern(text: str) -> bool:
@@ -25,16 +25,18 @@ def _is_pattern(text: str) -> bool:
 
 
 def is_image_input(spec: str | Path) -> bool:
-    """An image file, a folder, or a glob pattern (rather than a video)."""
+    """An image file, a folder, or a glob pattern (rather than a video); a photo roadseg cannot read (HEIC) is
+    one too, refused by :func:`image_paths`."""
     text = str(spec)
     if _is_pattern(text):
         return True
     p = Path(text)
-    return p.is_dir() or p.suffix.lower() in IMAGE_SUFFIXES
+    return p.is_dir() or p.suffix.lower() in IMAGE_SUFFIXES + UNREAD_IMAGE_SUFFIXES
 
 
 def image_paths(spec: str | Path) -> list[Path]:
-    """The image files an image input names, sorted; SourceError if there are none."""
+    """The image files an image input names, sorted; SourceError if there are none, or if any is a photo
+    roadseg cannot read (a HEIC among JPEGs is refused, not left out unsaid)."""
     text = str(spec)
     if _is_pattern(text):
         import glob
@@ -46,6 +48,11 @@ def image_paths(spec: str | Path) -> list[Path]:
         if not Path(text).exists():
             raise SourceError(f"input not found: {text}")
         paths = [Path(text)]
+    if unread := [p for p in paths if p.suffix.lower() in UNREAD_IMAGE_SUFFIXES and p.is_file()]:
+        what = (f"{text} is a HEIC/HEIF photo" if unread == [Path(text)] else
+                f"{text} {'matches' if _is_pattern(text) else 'holds'} {len(unread)} HEIC/HEIF photo{'s' if len(unread) > 1 else ''}")  # fmt: skip
+        raise SourceError(f"{what}, which roadseg cannot read: convert {'it' if len(unread) == 1 else 'them'} to JPEG "
+                          f"or PNG first (e.g. heif-convert {unread[0].name} {unread[0].stem}.jpg, from libheif)")  # fmt: skip
     found, paths = paths, [p for p in paths if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
     if not paths:
         videos = sum(p.suffix.lower() in VIDEO_SUFFIXES for p in found)
@@ -62,6 +69,9 @@ def read_image(path: Path) -> np.ndarray:
     """An image file as RGB uint8 [H,W,3]; :class:`SourceError` naming the file if it cannot be read."""
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
+        if path.suffix.lower() == ".avif" and not cv2.haveImageWriter("x.avif"):  # (built without libavif)
+            raise SourceError(f"cannot read image {path}: this OpenCV ({cv2.__version__}) has no AVIF codec; convert "
+                              "it to PNG or JPEG, or install an opencv-python-headless built with one")  # fmt: skip
         raise SourceError(f"cannot read image {path}")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 

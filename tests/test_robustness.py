@@ -47,6 +47,43 @@ def test_rotation_metadata_is_honoured(rule_onnx, tmp_path, rotation, turns, liv
     assert np.mean(got_road == red) > 0.95
 
 
+@pytest.mark.parametrize("via", ["stdin", "http"])
+def test_rotation_metadata_is_honoured_live_from_a_pipe_or_a_url(rule_onnx, tmp_path, via):
+    # (was: written as stored, on its side: the matrix was read from a second opening of a file, which a pipe and
+    # a URL are not; a piped or served mp4 carries it as a file does)
+    frames = []
+    for _ in range(8):
+        img = np.zeros((48, 64, 3), np.uint8)
+        img[:24, :32, 0] = 255  # red (Road) in the top-left of the stored picture
+        frames.append(img)
+    src = write_video(tmp_path / "phone.mp4", frames, rotation=90, options={"movflags": "faststart"})
+    out = tmp_path / "o.mp4"
+    args = ["--live", "-o", str(out), "--model", str(rule_onnx), "--alpha", "1", "--crf", "0"]
+    if via == "stdin":
+        r = subprocess.run([sys.executable, "-m", "roadseg", "segment", "-", *args], input=src.read_bytes(),
+                           capture_output=True, timeout=60)  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        said = r.stderr.decode()
+    else:
+        from functools import partial
+        from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+        quiet = type("Quiet", (SimpleHTTPRequestHandler,), {"log_message": lambda *a: None})
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(quiet, directory=str(tmp_path)))
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        try:
+            r = CliRunner().invoke(segment_video_cmd, [f"http://127.0.0.1:{httpd.server_address[1]}/phone.mp4", *args])
+        finally:
+            httpd.shutdown()
+        assert r.exit_code == 0, r.output
+        said = r.output
+    assert "rotation metadata 90°" in said, said
+    v = read_video(out)
+    assert (v["width"], v["height"]) == (48, 64)  # upright: portrait
+    red = np.rot90(frames[0])[..., 0] > 127
+    got_road = np.abs(v["frames"][-1].astype(int) - [128, 64, 128]).sum(-1) < 40
+    assert np.mean(got_road == red) > 0.95
+
 
 @pytest.mark.parametrize("matrix,shown", [
     ((-1, 0, 0, 1), lambda img: img[:, ::-1]),  # left and right swapped (was: turned upside down, a half turn)

@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -44,7 +45,7 @@ from roadseg.pipeline.sources.base import (
     rgb_picture,
     scaled_to,
 )
-from roadseg.pipeline.sources.display import as_shown, first_shown, matrix_of, told
+from roadseg.pipeline.sources.display import as_shown, matrix_of, told
 from roadseg.pipeline.sources.hdr import say_if_hdr
 from roadseg.pipeline.sources.microphone import AudioInput
 
@@ -199,7 +200,6 @@ class LiveSource:
                         self.info.width, self.info.height, size,
                         " in that format" if "input_format" in self.camera else "")  # fmt: skip
         say_if_hdr(picture_stream(self.container), self.shown)
-        self._turned = self._upright() if self.kind == "file" else False  # (a phone's video played live)
         self.audio_streams = list(self.container.streams.audio) if audio else []
         self._audio = {s.index: codec_of(s) for s in self.audio_streams}  # what a reconnected stream must match
         self._mic = None
@@ -229,6 +229,16 @@ class LiveSource:
         self._busy = False  # the reading thread is inside the source (a read, an open, decoding), not at a yield
         self._closing = False  # close() came while it was: it closes the container once it is out (:meth:`close`)
         self.video_read = time.monotonic()  # when the last video packet was read
+        self._opening: Iterator | None = None  # the first connection's items, its first picture read ahead
+        self._turned = False  # the pictures are shown turned or mirrored (a phone's video, piped, served or played)
+        if self.kind != "camera":  # (a camera has no display matrix: its first frame is not waited for)
+            try:
+                self._turned = self._upright()
+            except KeyboardInterrupt:
+                raise  # (the container is closed as the read ahead ends: :meth:`_upright`)
+            except BaseException:
+                self.close()
+                raise
 
     @property
     def audio_dropped(self) -> int:
@@ -417,7 +427,8 @@ class LiveSource:
         heard: float | None = None  # the stream time of the first sound read before the first picture
         video: float | None = None  # this connection's last picture time (the connection before ran another clock)
         stamped = not self.container.format.flags & NO_TIMESTAMPS and self.container.format.name not in MADE_UP
-        for item in self._decoded():
+        opening, self._opening = self._opening, None
+        for item in opening or self._decoded():
             if isinstance(item, av.Packet):
                 if shift is None:  # (judged by the first frame, where it is: the file's first packets may be
                     if (at := packet_time(item)) is not None:  # a later chunk written twice)
@@ -480,9 +491,15 @@ class LiveSource:
 
 
     def _upright(self) -> bool:
-        """Whether a file's pictures are shown turned or mirrored (:mod:`~roadseg.pipeline.sources.display`): if
-        so, one line says so and :attr:`info` takes the size they are shown at (the outputs are made at it)."""
-        rotation, matrix = first_shown(self.spec, picture_stream(self.container).index)
+        """Whether the pictures are shown turned or mirrored (:mod:`~roadseg.pipeline.sources.display`): if so,
+        one line says so and :attr:`info` takes the size they are shown at (the outputs are made at it). The
+        display matrix comes with a decoded picture, so the first is decoded now (:meth:`_read_ahead`: a pipe
+        or a URL cannot be opened a second time to look), and the first connection hands it on first."""
+        held = call_interruptibly(self._read_ahead, "open", lambda _: self.container.close())
+        first = next((item[0] for item in held if isinstance(item, tuple)), None)
+        if first is None:
+            return False
+        rotation, matrix = float(first.rotation or 0), matrix_of(first)
         probe = np.zeros((2, 3, 1), np.uint8)  # (a picture of no size: how the matrix turns it, no more)
         shown, mirrored = as_shown(probe, rotation, matrix)
         if shown is probe:
@@ -493,6 +510,22 @@ class LiveSource:
             self.info = replace(self.info, width=self.info.height, height=self.info.width,
                                 sample_aspect=1 / sar if sar else sar)  # fmt: skip
         return True
+
+    def _read_ahead(self) -> list:
+        """What :meth:`_decoded` gives up to and with the first picture (or :data:`MAX_WAITING` audio packets
+        without one), kept in :attr:`_opening` with the rest of the connection after it (an error met on the
+        way: raised there, where the connection's are)."""
+        items, held = self._decoded(), []
+        try:
+            for item in items:
+                held.append(item)
+                if isinstance(item, tuple) or len(held) >= MAX_WAITING:
+                    break
+        except (av.error.FFmpegError, OSError, IndexError, SourceError) as exc:
+            self._opening = _then_raise(held, exc)
+            return held
+        self._opening = itertools.chain(held, items)
+        return held
 
     def _sized(self, image):
         """``image`` at the size the stream said when it was opened (what the outputs were made for): a
@@ -528,6 +561,12 @@ class LiveSource:
         end = packet_time(packet) + float((packet.duration or 0) * packet.time_base)
         self._sound_end = end if self._sound_end is None else max(self._sound_end, end)
         return packet
+
+
+def _then_raise(items: list, exc: BaseException) -> Iterator:
+    """``items``, then ``exc`` raised."""
+    yield from items
+    raise exc
 
 
 class Refusals:

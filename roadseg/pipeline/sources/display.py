@@ -17,7 +17,6 @@ Example:
 from __future__ import annotations
 
 import struct
-from pathlib import Path
 
 import av
 import numpy as np
@@ -54,17 +53,3 @@ def told(rotation: int, mirrored: bool) -> str | None:
                 "segmenting and writing it as players show it")  # fmt: skip
     return f"rotation metadata {rotation}°: segmenting and writing the upright picture" if rotation else None
 
-
-def first_shown(path: str, index: int) -> tuple[float, tuple[int, ...] | None]:
-    """The rotation and display matrix (:func:`matrix_of`) of the first picture of stream ``index`` of the
-    file at ``path``, read from a second opening, as a source that reads none ahead must size its outputs
-    by it; (0.0, None) where it is not a file or no picture decodes."""
-    if not Path(path).is_file():
-        return 0.0, None
-    try:
-        with av.open(path, metadata_errors="replace") as container:
-            for vf in container.decode(container.streams[index]):
-                return float(vf.rotation or 0), matrix_of(vf)
-    except (av.error.FFmpegError, OSError, ValueError, IndexError):
-        pass
-    return 0.0, None

@@ -878,6 +878,65 @@ def test_the_sound_a_trimmed_clips_edit_list_cuts_stays_cut(rule_onnx, tmp_path,
     assert 0.5 < sound[-1] - sound[0] < 0.65, sound
 
 
+def _boxes(data, start, end):
+    """(kind, offset, size) of the MP4 boxes from ``start`` to ``end`` of ``data``."""
+    while start < end:
+        size, kind = struct.unpack(">I4s", data[start : start + 8])
+        yield kind, start, size
+        start += size
+
+
+def _edit_listed(path, cut: float):
+    """``path`` (an mp4, index last) trimmed as an iPhone trims, each track's edit list showing its media from ``cut``
+    seconds on: the media before stays in the file (``ffmpeg -ss`` before re-muxing makes them only for audio)."""
+    data = bytearray(path.read_bytes())
+    moov = next(at for kind, at, _ in _boxes(data, 0, len(data)) if kind == b"moov")
+    end = moov + struct.unpack(">I", data[moov : moov + 4])[0]
+    mvhd = next(at for kind, at, _ in _boxes(data, moov + 8, end) if kind == b"mvhd")
+    scale, length = struct.unpack(">II", data[mvhd + 20 : mvhd + 28])
+    data[mvhd + 24 : mvhd + 28] = struct.pack(">I", round(length - cut * scale))  # (the movie's length: the shown)
+    boxes = bytearray()
+    for kind, at, size in _boxes(data, moov + 8, end):
+        box = bytes(data[at : at + size])
+        if kind == b"trak":
+            inner = [(k, bytes(box[a : a + s])) for k, a, s in _boxes(box, 8, size) if k != b"edts"]
+            mdia = next(b for k, b in inner if k == b"mdia")
+            mdhd = next(a for k, a, _ in _boxes(mdia, 8, len(mdia)) if k == b"mdhd")
+            media_scale = struct.unpack(">I", mdia[mdhd + 20 : mdhd + 24])[0]
+            tkhd = bytearray(inner[0][1])  # (version 0: its length at 28, in the movie's time scale)
+            shown = max(0, struct.unpack(">I", tkhd[28:32])[0] - round(cut * scale))
+            inner[0] = (b"tkhd", bytes(tkhd[:28] + struct.pack(">I", shown) + tkhd[32:]))
+            elst = struct.pack(">I4sIIIiI", 28, b"elst", 0, 1, shown, round(cut * media_scale), 1 << 16)
+            inner.insert(1, (b"edts", struct.pack(">I4s", 8 + len(elst), b"edts") + elst))  # (after tkhd)
+            body = b"".join(b for _, b in inner)
+            box = struct.pack(">I4s", 8 + len(body), b"trak") + body
+        boxes += box
+    data[moov:end] = struct.pack(">I4s", 8 + len(boxes), b"moov") + boxes
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_the_captions_and_telemetry_a_trimmed_clips_edit_list_cuts_stay_cut(rule_onnx, tmp_path, suffix):
+    # was: copied, as the sound was before; into mkv, the cut cue came first, at the picture's start, and every
+    # cue after it 0.2 s late
+    base = write_video(tmp_path / "base.mp4", split_frames(25), audio_seconds=1.0)
+    captioned = add_captions(base, tmp_path / "c.mp4", [(ms, f"cue {ms}".encode()) for ms in range(0, 1000, 200)])
+    src = _edit_listed(add_telemetry(captioned, tmp_path / "trimmed.mp4", [(ms, bytes([ms // 250]) * 8)
+                                                                         for ms in range(0, 1000, 250)]), 0.32)  # fmt: skip
+    with av.open(str(src)) as c:  # what players show: from the cue at 0.4 s and the sample at 0.5 s on
+        cut = {p.stream.type for p in c.demux() if p.is_discard and p.size > 2}
+        assert cut == {"video", "audio", "subtitle", "data"}, cut  # (the cue at 0.2 s, the sample at 0.25 s)
+    out = tmp_path / f"o{suffix}"
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0 and "could not be decoded" not in r.output, r.output  # (17 frames shown, none lost)
+    assert len(read_video(out)["frames"]) == 17
+    assert [(ms, text) for ms, _, text in _captions(out)[1]] == [(0, b"cue 400"), (200, b"cue 600"), (400, b"cue 800")]
+    if suffix == ".mp4":
+        with av.open(str(out)) as c:
+            assert [bytes(p)[0] for p in c.demux(c.streams.data[0]) if p.size] == [2, 3]
+
+
 @pytest.mark.parametrize("late,args,says", [
     (True, ["--duration", "1"], "no video frames from 0 s to 1 s (--start, --duration) in a.mkv: its first picture "
                                 "after 0 s is at 2.00 s"),

@@ -517,6 +517,8 @@ class VideoSource:
                         yield from self._in_window(self.audio.take(uncut, packet.stream.index, video))
                 continue
             if packet.stream is not None and packet.stream.type in ("subtitle", "data"):
+                if packet.is_discard:  # (cut by an mp4's edit list, as players cut it: no pre-roll to keep, as
+                    continue  # for sound; passed on, a cue cut from a trimmed clip's start showed at it)
                 if packet.size and packet.pts is not None and packet.time_base:
                     if self._caption_in_time(packet, video):
                         yield from self._in_window([packet])

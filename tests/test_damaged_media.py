@@ -155,6 +155,21 @@ def test_audio_an_mp4_cannot_hold_or_play_is_re_encoded_and_a_mov_copies_it(rule
     assert [a[0] for a in read_video(tmp_path / "o.mov")["audio"]] == [codec]
 
 
+def test_a_transport_streams_aac_is_copied_into_avi(rule_onnx, tmp_path):
+    # was: "audio stream #1 (aac) cannot be copied (Invalid argument); re-encoding it as aac", a second lossy
+    # generation: AVI holds AAC as mp4 does (raw, its setup in the header), which ADTS framing gave no setup for
+    src = write_video(tmp_path / "cam.ts", split_frames(25), audio_seconds=1.0)
+    r = _cli(src, tmp_path / "o.avi", rule_onnx)
+    assert r.returncode == 0 and "audio" not in r.stderr, r.stderr
+    with av.open(str(src)) as c:
+        sent = [bytes(p)[7:] for p in c.demux(c.streams.audio[0]) if p.size]  # (each behind its 7-byte ADTS header)
+    with av.open(str(tmp_path / "o.avi")) as c:
+        a = c.streams.audio[0]
+        assert (a.codec_context.name, a.codec_context.extradata) == ("aac", bytes([0x11, 0x88]))  # LC, 48 kHz, mono
+        assert [bytes(p) for p in c.demux(a) if p.size] == sent  # copied as they were
+    assert _audio_seconds(tmp_path / "o.avi") == pytest.approx(_audio_seconds(src), abs=0.03)
+
+
 @pytest.mark.parametrize("codec,name", [("flac", "flac"), ("libopus", "opus")])
 def test_flac_or_opus_into_mp4_is_re_encoded_as_aac_and_an_mkv_copies_it(rule_onnx, tmp_path, codec, name):
     # a phone's or an action camera's Opus, a recorder's FLAC: copied into the mp4 as they were ('fLaC', 'Opus'
@@ -241,8 +256,8 @@ def test_a_header_the_audio_breaks_is_written_again_without_it(split_video, rule
     assert stats["frames"] == 12 and read_video(out)["audio"] == []
 
 
-def _remux_that_breaks_the_header(self, container, streams, reencoded=()) -> None:
-    self.container, self.streams, self.encoders, self.dropped, self.starts = container, {}, {}, 0, {}
+def _remux_that_breaks_the_header(self, container, streams, reencoded=(), configs=None) -> None:
+    self.container, self.streams, self.encoders, self.dropped, self.starts, self._raw = container, {}, {}, 0, {}, {}
     if streams:
         out = container.add_stream_from_template(streams[0])
         out.codec_context.sample_rate = 0  # the mp4 header cannot describe it

@@ -69,30 +69,33 @@ def write_error(exc: BaseException, what: str) -> SinkError:
 
 
 def routes(streams: Sequence, format_name: str, samples: Mapping[int, av.Packet] | None = None
-           ) -> tuple[list, list[tuple[object, str]]]:  # fmt: skip
-    """How a ``format_name`` output takes each audio stream: ``(copied, reencoded)``, the latter as
-    (stream, encoder) pairs; a stream in neither is left out. One warning line for each not copied.
+           ) -> tuple[list, list[tuple[object, str]], dict[int, bytes]]:  # fmt: skip
+    """How a ``format_name`` output takes each audio stream: ``(copied, reencoded, configs)``, the second
+    as (stream, encoder) pairs; a stream in neither is left out. One warning line for each not copied.
+    ``configs``: the copied streams of ADTS-framed AAC (MPEG-TS's) that go in raw, as a format that
+    takes AAC only with its setup in the header wants it (AVI), each with that setup (:func:`adts_config`).
 
     Each stream is tried alone in an in-memory output: created, header written, its packet from
     ``samples`` (input stream index -> a packet, if one was read) muxed, trailer written (an mp4
     describes its streams only there). So one damaged stream never costs the others, nor the video.
     """
-    copied, reencoded = [], []
+    copied, reencoded, configs = [], [], {}
     if format_name in NO_AUDIO:
         for stream in streams:
             log.warning("audio stream #%d (%s) is left out: %s cuts the video where its audio ends (write .mov or "
                         ".mkv to keep it)", stream.index, _codec_name(stream), format_name.upper())  # fmt: skip
-        return copied, reencoded
+        return copied, reencoded, configs
     for stream in streams:
+        sample = (samples or {}).get(stream.index)
         try:
-            with av.open(written := io.BytesIO(), "w", format=format_name) as probe:
-                out = probe.add_stream_from_template(stream)
-                probe.start_encoding()
-                if (sample := (samples or {}).get(stream.index)) is not None:
-                    with contextlib.suppress(Exception):  # one damaged packet says nothing about the stream
-                        probe.mux(_copy(sample, out))
-            if not _reads_back(written, format_name, stream):
-                raise ValueError(f"{format_name} would not mark it as {_codec_name(stream)} sound")
+            try:
+                _probe(stream, format_name, sample)
+            except Exception:  # noqa: BLE001
+                config = adts_config(sample) if sample is not None and codec_of(stream) == "aac" else None
+                if config is None or stream.codec_context.extradata:
+                    raise
+                _probe(stream, format_name, _unwrapped(sample), config)  # (then its error is the one told)
+                configs[stream.index] = config
         except Exception as exc:  # noqa: BLE001 - damaged parameters fail in PyAV as well as in FFmpeg
             why = f"audio stream #{stream.index} ({_codec_name(stream)}) cannot be copied ({reason_of(exc)})"
             encoder = _encoder_for(stream, format_name)
@@ -112,7 +115,22 @@ def routes(streams: Sequence, format_name: str, samples: Mapping[int, av.Packet]
             reencoded.append((stream, encoder))
             continue
         copied.append(stream)
-    return copied, reencoded
+    return copied, reencoded, configs
+
+
+def _probe(stream, format_name: str, sample: av.Packet | None, config: bytes | None = None) -> None:
+    """Copy ``stream`` (its setup ``config`` where given) and its ``sample`` into an in-memory ``format_name``
+    output; raise where it fails, or where the output would not read back as that sound (:func:`_reads_back`)."""
+    with av.open(written := io.BytesIO(), "w", format=format_name) as probe:
+        out = probe.add_stream_from_template(stream)
+        if config is not None:
+            out.codec_context.extradata = config
+        probe.start_encoding()
+        if sample is not None:
+            with contextlib.suppress(Exception):  # one damaged packet says nothing about the stream
+                probe.mux(_copy(sample, out))
+    if not _reads_back(written, format_name, stream):
+        raise ValueError(f"{format_name} would not mark it as {_codec_name(stream)} sound")
 
 
 def _reads_back(written: io.BytesIO, format_name: str, stream) -> bool:
@@ -224,6 +242,39 @@ def one_adts_frame(packet: av.Packet) -> bool:
     return ((head[3] & 0x03) << 11 | head[4] << 3 | head[5] >> 5) == packet.size
 
 
+#: the sample rates an ADTS header numbers (ISO 14496-3's samplingFrequencyIndex 0-12)
+ADTS_RATES = 13
+
+
+def adts_config(packet: av.Packet) -> bytes | None:
+    """The AudioSpecificConfig that an ADTS-framed AAC ``packet``'s header describes (object type, rate,
+    channels), as mp4 and AVI hold it in their header; None for raw AAC, or where the header leaves the
+    channels to the frame (an in-band configuration) or holds more than one frame.
+
+    >>> adts_config(av.Packet(bytes([0xFF, 0xF1, 0x4C, 0x40, 0x01, 0xBF, 0xFC]))).hex()  # LC, 48 kHz, mono
+    '1188'
+    >>> adts_config(av.Packet(b"\\x21\\x10\\x05")) is None  # raw AAC
+    True
+    """
+    head = bytes(memoryview(packet)[:7])
+    if len(head) < 7 or head[0] != 0xFF or head[1] & 0xF6 != 0xF0:  # (sync word, layer 0)
+        return None
+    kind, rate, channels = (head[2] >> 6) + 1, head[2] >> 2 & 0x0F, (head[2] & 1) << 2 | head[3] >> 6
+    if not channels or rate >= ADTS_RATES or head[6] & 0x03:
+        return None
+    return (kind << 11 | rate << 7 | channels << 3).to_bytes(2, "big")
+
+
+def _unwrapped(packet: av.Packet) -> av.Packet | None:
+    """An ADTS-framed AAC ``packet`` without its header, as raw AAC (None if it has none)."""
+    if adts_config(packet) is None:
+        return None
+    raw = av.Packet(bytes(packet)[7 if memoryview(packet)[1] & 1 else 9 :])  # (9 with a CRC)
+    raw.pts, raw.dts, raw.time_base, raw.duration = packet.pts, packet.dts, packet.time_base, packet.duration
+    raw.is_keyframe = packet.is_keyframe
+    return raw
+
+
 def _copy(packet: av.Packet, stream) -> av.Packet:
     """A copy of ``packet`` for ``stream`` (muxing rebases a packet's timestamps in place)."""
     copy = av.Packet(bytes(packet))
@@ -243,15 +294,18 @@ class AudioRemux:
         container: an output container, before its header is written.
         streams: input audio streams to copy (:func:`routes` says which).
         reencoded: (input stream, encoder) pairs to decode and encode again.
+        configs: copied streams of ADTS-framed AAC to write raw, each with its setup (:func:`routes`).
 
     ``dropped`` counts the packets refused; :meth:`mux` raises :class:`SinkError` only for disk errors.
     (A source gives packets in file order; :class:`~roadseg.pipeline.sources.audio.AudioTimeline`
     already takes out those whose timestamps cannot be right.) :meth:`flush` before the trailer.
     """
 
-    def __init__(self, container, streams: Sequence, reencoded: Sequence[tuple[object, str]] = ()) -> None:
+    def __init__(self, container, streams: Sequence, reencoded: Sequence[tuple[object, str]] = (),
+                 configs: Mapping[int, bytes] | None = None) -> None:  # fmt: skip
         self.container = container
         self.streams, self.encoders = {}, {}
+        self._raw = dict(configs or {})  # copied ADTS-framed AAC that goes in raw: stream -> its setup
         encoder_of = {a.index: name for a, name in reencoded}
         for a in sorted((*streams, *(a for a, _ in reencoded)), key=lambda a: a.index):  # (the input's order:
             if a.index in encoder_of:  # its first track stays the one players pick)
@@ -259,6 +313,8 @@ class AudioRemux:
                 self.encoders[a.index] = (a.codec_context, out)
             else:
                 out = self.streams[a.index] = container.add_stream_from_template(a)
+                if a.index in self._raw:
+                    out.codec_context.extradata = self._raw[a.index]
             out.metadata.update(kept_tags(a.metadata))  # (language, title: which track is which)
         self._aac = {a.index for a in streams if codec_of(a) == "aac"}  # (copied AAC: ADTS framing checked)
         self._checks: dict[int, av.CodecContext] = {}  # stream -> a decoder that tries a packet of odd framing
@@ -282,6 +338,9 @@ class AudioRemux:
         if out is None:
             return
         if packet.dts is None or not self._decodes(packet):  # (no dts: a muxer would make up timestamps for it)
+            self.dropped += 1
+            return
+        if index in self._raw and (packet := _unwrapped(packet)) is None:  # (a packet that lost its header)
             self.dropped += 1
             return
         packet.stream = out

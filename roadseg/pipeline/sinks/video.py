@@ -298,10 +298,10 @@ class VideoSink(Sink):
                         self.out_w, self.out_h, self.encoder, self.stream.pix_fmt, " and ".join(odd))  # fmt: skip
         return None
 
-    def _audio_routes(self, audio: Sequence) -> tuple[list, list]:
+    def _audio_routes(self, audio: Sequence) -> tuple[list, list, dict[int, bytes]]:
         """:func:`routes` of ``audio`` into this file's format, the same for every try at opening it."""
         if not audio:
-            return [], []
+            return [], [], {}
         if self._routes is None:
             self._routes = routes(audio, self.container.format.name, self.audio_samples)
         return self._routes

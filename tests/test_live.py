@@ -812,6 +812,30 @@ def test_a_live_stream_whose_decoder_refuses_every_picture_is_opened_again_and_t
     assert sum(f[:, :64, 0].mean() < f[:, 64:, 0].mean() for f in frames) >= 10  # the new codec's, after reconnecting
 
 
+@pytest.mark.parametrize("via", ["file", "stdin"])
+def test_a_file_or_pipe_played_live_follows_a_codec_change_midway(rule_onnx, tmp_path, via):
+    # two recordings joined with cat, H.264 then MPEG-4 under one PID (was: 'stopped reading joined.ts at damaged
+    # data (its decoder (h264) refused every video packet for 5 s ...)' and the run ended after the first; a file or
+    # a pipe is not opened again as a stream is)
+    a = write_video(tmp_path / "a.ts", split_frames(25, h=96, w=128))
+    b = write_video(tmp_path / "b.ts", [f[:, ::-1].copy() for f in split_frames(150, h=96, w=128)], codec="mpeg4",
+                    offset=1.0)  # (mirrored: red on the right)  # fmt: skip
+    joined, out = tmp_path / "joined.ts", tmp_path / "r.mp4"
+    joined.write_bytes(a.read_bytes() + b.read_bytes())
+    args = ["--live", "-o", str(out), "--model", str(rule_onnx), "--device", "cpu"]
+    if via == "file":
+        r = CliRunner().invoke(segment_video_cmd, [str(joined), *args])
+        code, said = r.exit_code, r.output
+    else:
+        p = subprocess.run([sys.executable, "-m", "roadseg", "segment", "-", *args], input=joined.read_bytes(),
+                           capture_output=True, timeout=60)  # fmt: skip
+        code, said = p.returncode, p.stderr.decode()
+    assert code == 0 and "its video changes from h264 to mpeg4" in said and "refused" not in said, said
+    frames = read_video(out)["frames"]
+    second = sum(f[:, :64, 0].mean() < f[:, 64:, 0].mean() for f in frames)
+    assert second >= 100 and len(frames) - second >= 15, (len(frames), second)  # (6 s of the second: all of it)
+
+
 class Stalling(threading.Thread):
     """A TCP server on loopback that reads each request and then sends ``reply`` (bytes) and nothing more,
     holding the connection open: a server that accepts and stays silent, or a stream that stalls."""

@@ -45,6 +45,7 @@ from roadseg.pipeline.sources.base import (
     rgb_picture,
     scaled_to,
 )
+from roadseg.pipeline.sources.decoder import Decoder
 from roadseg.pipeline.sources.display import as_shown, matrix_of, told
 from roadseg.pipeline.sources.hdr import say_if_hdr
 from roadseg.pipeline.sources.microphone import AudioInput
@@ -370,6 +371,9 @@ class LiveSource:
         connection is opened again (its decoder then the stream's codec's) or the run ends with one line."""
         stream, refused = picture_stream(self.container), Refusals(float(self.info.fps or 25))
         stream.thread_type = "SLICE"  # (frame threads hold a picture back a thread: lag, 0.6 s on 16 cores)
+        # (a file, or a pipe, whose codec changes midway (recordings joined) is followed: it is not opened again)
+        decoder = Decoder(stream, self.spec, self.container.format, probe=self.kind == "file", shown=self.shown,
+                          thread_type="SLICE")  # fmt: skip
         audio = [s for s in self.container.streams.audio if self._audio.get(s.index) == codec_of(s)]
         if len(audio) < len(self._audio) and self.reconnects:
             log.warning("the reconnected stream's audio is not the one recorded so far; going on without it")
@@ -394,7 +398,7 @@ class LiveSource:
                 if len(read) > MAX_HELD:  # (packets that gave no picture: refused, or no pts)
                     del read[next(iter(read))]
             try:
-                frames = packet.decode()
+                frames = decoder.decode(packet)
             except (av.error.FFmpegError, ValueError):
                 self.lost += 1
                 if (seconds := refused.add(packet)) >= REFUSED:

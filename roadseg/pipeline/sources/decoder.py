@@ -5,9 +5,10 @@ table, but the decoder opened with the file stays the first one and refuses ever
 
 In a format that allows it (FFmpeg's ``AVFMT_TS_DISCONT``: MPEG-TS, MPEG-PS), where a packet is
 refused, the file is opened again at the keyframe before it (such a stream reads from any packet) to
-see the stream's codec there; if it is another, a decoder of that codec decodes the pictures from
-that keyframe on, and one line says so. Otherwise the packet was damage, and the refusal is passed
-on (the source counts it).
+see the stream's codec there; input that cannot be opened again (a pipe: ``probe=True``) has the packets
+since that keyframe probed as FFmpeg probes a raw stream (H.264, MPEG-4 part 2 ... tell themselves by their
+bytes). If it is another codec, a decoder of it decodes the pictures from that keyframe on, and one line
+says so. Otherwise the packet was damage, and the refusal is passed on (the source counts it).
 
 Example:
     >>> import av
@@ -20,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import io
 import logging
 from pathlib import Path
 
@@ -31,14 +33,18 @@ from roadseg.pipeline.sources.clock import TS_DISCONT
 log = logging.getLogger("roadseg")
 MAX_LOOKS = 16  # times a file is opened again to see whether its codec changed (refusals are mostly damage)
 MAX_GOP = 300  # packets kept since the last keyframe, to decode again with a new codec's decoder
+PROBED = 8  # packets from the keyframe on whose bytes are probed for their codec (input not opened again)
 
 
 class Decoder:
     """Decode ``stream`` of the file at ``path`` (of ``format``, an ``av.ContainerFormat``), following a change
     of its codec where the format allows one."""
 
-    def __init__(self, stream, path: str, format) -> None:
+    def __init__(self, stream, path: str, format, *, probe: bool = False, shown: str | None = None,
+                 thread_type: str = "AUTO") -> None:  # fmt: skip
         self.stream, self.path, self.format_name = stream, path, format.name
+        self.shown, self.thread_type = shown or Path(path).name, thread_type  # (the line's name; the new decoder's)
+        self._probe = probe  # where ``path`` is not a file to open again: probe the packets' bytes
         self._follows = bool(format.flags & TS_DISCONT)
         self._context = None  # a decoder made here, where the codec changed (else the stream's own decodes)
         self.codec = codec_of(stream)
@@ -67,15 +73,20 @@ class Decoder:
         key = self._gop[0] if self._gop else None
         if key is None or not key.is_keyframe or key.pos is None or key.pos < 0 or key.pos in self._looked:
             return None
-        if not self._follows or len(self._looked) >= MAX_LOOKS or not Path(self.path).is_file():
+        if not self._follows or len(self._looked) >= MAX_LOOKS:
+            return None
+        if Path(self.path).is_file():
+            codec = self._codec_at(key.pos)
+        elif self._probe:
+            codec = _probed(self._gop)
+        else:
             return None
         self._looked.add(key.pos)
-        codec = self._codec_at(key.pos)
         if codec is None or codec == self.codec:
             return None
         try:
             context = av.CodecContext.create(codec, "r")
-            context.thread_type = "AUTO"
+            context.thread_type = self.thread_type
             frames = [f for p in self._gop for f in context.decode(p)]
         except (av.error.FFmpegError, ValueError):
             return None
@@ -85,7 +96,7 @@ class Decoder:
             pass
         at = "" if key.pts is None or not key.time_base else f" at {float(key.pts * key.time_base):.2f} s"
         log.warning("%s: its video changes from %s to %s%s (recordings joined?); decoding on as %s",
-                    Path(self.path).name, self.codec, codec, at, codec)  # fmt: skip
+                    self.shown, self.codec, codec, at, codec)  # fmt: skip
         self._context, self.codec = context, codec
         for f in frames:
             f.time_base = self.stream.time_base  # (a decoder made here has no time base of its own)
@@ -104,8 +115,17 @@ class Decoder:
 
     def _decoded(self, packet: av.Packet | None) -> list:
         if self._context is None:
-            return self.stream.decode(packet)
+            return self.stream.decode(None) if packet is None else packet.decode()  # (the stream's own decoder)
         frames = self._context.decode(packet)
         for f in frames:
             f.time_base = self.stream.time_base
         return frames
+
+
+def _probed(packets: list[av.Packet]) -> str | None:
+    """The video codec FFmpeg's probe finds in the bytes of ``packets`` read as a raw stream, or None."""
+    try:
+        with av.open(io.BytesIO(b"".join(bytes(p) for p in packets[:PROBED])), metadata_errors="replace") as raw:
+            return codec_of(raw.streams.video[0]) if raw.streams.video else None
+    except Exception:  # noqa: BLE001 - bytes that probe as nothing say nothing of a change
+        return None

@@ -1512,6 +1512,24 @@ def test_a_transport_stream_whose_codec_changes_midway_is_decoded_to_its_end(rul
     assert sides == [True] * sides.index(False) + [False] * (len(sides) - sides.index(False)), sides
 
 
+def test_pictures_lost_from_piped_input_are_told_without_a_count_it_never_had(rule_onnx, tmp_path, monkeypatch):
+    # was: a traceback, "TypeError: %d format: a real number is required, not NoneType", after 'wrote': input read
+    # from a pipe promises no number of frames; here the second recording's MPEG-4, where its codec is not found
+    import roadseg.pipeline.sources.decoder as decoder
+
+    monkeypatch.setattr(decoder, "_probed", lambda packets: None)  # (bytes that probe as nothing)
+    first = write_video(tmp_path / "a.ts", split_frames(25, h=96, w=128))
+    second = write_video(tmp_path / "b.ts", split_frames(25, h=96, w=128), codec="mpeg4", offset=1.0)
+    joined, fifo, out = _catted(tmp_path, first, second), tmp_path / "fifo", tmp_path / "o.mp4"
+    os.mkfifo(fifo)
+    threading.Thread(target=lambda: fifo.write_bytes(joined.read_bytes()), daemon=True).start()
+    r = CliRunner().invoke(segment_video_cmd, [str(fifo), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0 and r.exception is None, r.output
+    said = re.search(rf"roadseg: (\d+) frames could not be decoded \(damaged or truncated input\); {out} holds the (\d+)",
+                     r.output)  # fmt: skip
+    assert said and int(said[1]) > 20 and int(said[2]) >= 24, r.output  # (the MPEG-4 refused: H.264's decoded)
+
+
 def _box(kind: bytes, payload: bytes) -> bytes:
     return (8 + len(payload)).to_bytes(4, "big") + kind + payload
 

@@ -1512,6 +1512,23 @@ def test_a_transport_stream_whose_codec_changes_midway_is_decoded_to_its_end(rul
     assert sides == [True] * sides.index(False) + [False] * (len(sides) - sides.index(False)), sides
 
 
+def test_a_piped_transport_stream_whose_codec_changes_midway_is_decoded_to_its_end(rule_onnx, tmp_path):
+    # was: '23 frames could not be decoded': a pipe (or a URL) is not opened again at the keyframe to see its codec
+    first = write_video(tmp_path / "a.ts", split_frames(25, h=96, w=128))
+    second = write_video(tmp_path / "b.ts", [f[:, ::-1].copy() for f in split_frames(25, h=96, w=128)],
+                         codec="mpeg4", offset=1.0)  # fmt: skip
+    joined, fifo, out = _catted(tmp_path, first, second), tmp_path / "fifo", tmp_path / "o.mp4"
+    os.mkfifo(fifo)
+    threading.Thread(target=lambda: fifo.write_bytes(joined.read_bytes()), daemon=True).start()
+    r = CliRunner().invoke(segment_video_cmd, [str(fifo), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0 and "fifo: its video changes from h264 to mpeg4 at " in r.output, r.output
+    assert "could not be decoded" not in r.output, r.output
+    whole = tmp_path / "whole.mp4"
+    segment_video(joined, whole, model=rule_onnx, quiet=True)  # (the file itself: opened again to look)
+    sides = [[f[:, :64, 0].mean() > f[:, 64:, 0].mean() for f in read_video(o)["frames"]] for o in (out, whole)]
+    assert sides[0] == sides[1] and sides[0].count(True) >= 23 and sides[0].count(False) == 25, sides
+
+
 def test_pictures_lost_from_piped_input_are_told_without_a_count_it_never_had(rule_onnx, tmp_path, monkeypatch):
     # was: a traceback, "TypeError: %d format: a real number is required, not NoneType", after 'wrote': input read
     # from a pipe promises no number of frames; here the second recording's MPEG-4, where its codec is not found

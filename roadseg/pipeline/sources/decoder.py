@@ -79,6 +79,8 @@ class Decoder:
             codec = self._codec_at(key.pos)
         elif self._probe:
             codec = _probed(self._gop)
+            if codec is None and len(self._gop) < PROBED:
+                return None  # (too few bytes to tell yet: probed again at the next packet refused)
         else:
             return None
         self._looked.add(key.pos)

@@ -310,7 +310,7 @@ class VideoSource:
         self._shift = self.origin + self.start  # seconds taken off every timestamp
         self.lost = 0
         self._drained = False  # whether an empty packet has drained the decoder
-        self.decoder = Decoder(self.stream, self.path, self.container.format)  # (follows a change of codec)
+        self.decoder = Decoder(self.stream, self.path, self.container.format, probe=True)  # (follows a change of codec)
         self.decoded = 0
         self.rotation = 0
         self.mirrored = False  # (where the display matrix flips the picture: a front camera's)

@@ -25,6 +25,7 @@ from conftest import read_video, split_frames, wait_for, write_video
 
 import roadseg.pipeline.sinks.window as window
 import roadseg.pipeline.sources.capture as capture
+import roadseg.pipeline.sources.decoder as decoder
 from roadseg.cli import segment_video_cmd
 from roadseg.pipeline import SegmentOptions, run
 from roadseg.pipeline.infer import OnnxSegmenter
@@ -537,6 +538,7 @@ def test_a_camera_whose_decoder_refuses_every_picture_is_not_called_unplugged(ru
     b = write_video(tmp_path / "b.ts", split_frames(250, h=96, w=128), codec="mpeg4", offset=2.0)
     (tmp_path / "joined.ts").write_bytes(a.read_bytes() + b.read_bytes())  # (its codec changes after 50 frames)
     monkeypatch.setattr(capture, "open_capture", lambda spec, *a, **kw: av.open(str(tmp_path / "joined.ts")))
+    monkeypatch.setattr(decoder, "_probed", lambda packets: None)  # (its bytes tell no codec: refused as damage)
     out = tmp_path / "rec.mp4"
     r = CliRunner().invoke(segment_video_cmd, ["/dev/video0", "-o", str(out), "--model", str(rule_onnx), "--device", "cpu"])
     assert r.exit_code == 1 and "camera /dev/video0 stopped delivering frames (its decoder (h264) refused every video " \
@@ -787,9 +789,8 @@ class CodecChanged(SimpleHTTPRequestHandler):
         return None
 
 
-@pytest.mark.timeout(60)
-def test_a_live_stream_whose_decoder_refuses_every_picture_is_opened_again_and_the_refusals_counted(rule_onnx,
-                                                                                                  tmp_path):  # fmt: skip
+def _codec_changed(tmp_path) -> ThreadingHTTPServer:
+    """A server of :class:`CodecChanged` (2 s of H.264, then 10 s of MPEG-4, red on the right), serving."""
     a = write_video(tmp_path / "a.ts", split_frames(50, h=96, w=128))
     b = write_video(tmp_path / "b.ts", [f[:, ::-1].copy() for f in split_frames(250, h=96, w=128)], codec="mpeg4",
                     offset=2.0)  # (mirrored: red on the right)  # fmt: skip
@@ -797,6 +798,32 @@ def test_a_live_stream_whose_decoder_refuses_every_picture_is_opened_again_and_t
     CodecChanged.served = 0
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(CodecChanged, directory=str(tmp_path)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
+@pytest.mark.timeout(60)
+def test_a_live_stream_whose_codec_changes_is_followed_without_opening_it_again(rule_onnx, tmp_path):
+    # was: every MPEG-4 packet refused for 5 s (the picture frozen, 125 packets lost), then the stream opened again
+    httpd = _codec_changed(tmp_path)
+    out, stats = tmp_path / "r.mp4", tmp_path / "stats.json"
+    try:
+        r = CliRunner().invoke(segment_video_cmd, [f"http://127.0.0.1:{httpd.server_address[1]}/live.ts", "-o", str(out),
+                                                   "--model", str(rule_onnx), "--device", "cpu", "--max-frames", "80",
+                                                   "--stats", str(stats)])  # fmt: skip
+    finally:
+        httpd.shutdown()
+    assert r.exit_code == 0 and "live.ts: its video changes from h264 to mpeg4" in r.output, r.output
+    assert "refused" not in r.output and CodecChanged.served == 1, r.output
+    assert json.loads(stats.read_text())["lost_packets"] <= 2
+    frames = read_video(out)["frames"]
+    assert sum(f[:, :64, 0].mean() < f[:, 64:, 0].mean() for f in frames) >= 20  # the new codec's
+
+
+@pytest.mark.timeout(60)
+def test_a_live_stream_whose_decoder_refuses_every_picture_is_opened_again_and_the_refusals_counted(rule_onnx,
+                                                                                                  tmp_path, monkeypatch):  # fmt: skip
+    monkeypatch.setattr(decoder, "_probed", lambda packets: None)  # (its bytes tell no codec: refused as damage)
+    httpd = _codec_changed(tmp_path)
     out, stats = tmp_path / "r.mp4", tmp_path / "stats.json"
     try:
         r = CliRunner().invoke(segment_video_cmd, [f"http://127.0.0.1:{httpd.server_address[1]}/live.ts", "-o", str(out),

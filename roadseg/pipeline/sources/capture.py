@@ -365,15 +365,14 @@ class LiveSource:
         arrival can be known: decoding, and a decoder that holds pictures back, come after; a file played live
         gives each video packet at its time, as a camera would, from the first one on, and afresh where its
         clock steps back), and the audio packets, in stream order; a corrupt packet is skipped and counted
-        (``lost``, as a file source does), not taken for a lost stream. Where the decoder refuses every
-        packet for :data:`REFUSED` seconds of the stream (a camera whose codec changed, H.264 to MPEG-4: the
-        decoder opened with the connection refuses the rest), raises :class:`SourceError`, so that the
-        connection is opened again (its decoder then the stream's codec's) or the run ends with one line."""
+        (``lost``, as a file source does), not taken for a lost stream. A codec that changes midway (a camera
+        that restarted as MPEG-4, recordings joined with cat) is followed by :class:`Decoder`, where its bytes
+        tell it. Where the decoder still refuses every packet for :data:`REFUSED` seconds of the stream,
+        raises :class:`SourceError`, so that the connection is opened again (its decoder then the stream's
+        codec's, as it reads there) or the run ends with one line."""
         stream, refused = picture_stream(self.container), Refusals(float(self.info.fps or 25))
         stream.thread_type = "SLICE"  # (frame threads hold a picture back a thread: lag, 0.6 s on 16 cores)
-        # (a file, or a pipe, whose codec changes midway (recordings joined) is followed: it is not opened again)
-        decoder = Decoder(stream, self.spec, self.container.format, probe=self.kind == "file", shown=self.shown,
-                          thread_type="SLICE")  # fmt: skip
+        decoder = Decoder(stream, self.spec, self.container.format, probe=True, shown=self.shown, thread_type="SLICE")
         audio = [s for s in self.container.streams.audio if self._audio.get(s.index) == codec_of(s)]
         if len(audio) < len(self._audio) and self.reconnects:
             log.warning("the reconnected stream's audio is not the one recorded so far; going on without it")

@@ -839,6 +839,17 @@ def test_a_live_stream_whose_decoder_refuses_every_picture_is_opened_again_and_t
     assert sum(f[:, :64, 0].mean() < f[:, 64:, 0].mean() for f in frames) >= 10  # the new codec's, after reconnecting
 
 
+def test_a_transport_streams_aac_played_live_is_copied_into_avi(rule_onnx, tmp_path):
+    # was: re-encoded ('cannot be copied (Invalid argument)'): the copy's setup comes from a packet read ahead,
+    # and a live source gave none (it reads its first picture ahead now, and the sound that comes before it)
+    src = write_video(tmp_path / "cam.ts", split_frames(25, h=96, w=128), audio_seconds=1.0)
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "--live", "-o", str(tmp_path / "o.avi"), "--model",
+                                               str(rule_onnx), "--device", "cpu"])  # fmt: skip
+    assert r.exit_code == 0 and "audio stream" not in r.output, r.output
+    with av.open(str(tmp_path / "o.avi")) as c:
+        assert c.streams.audio[0].codec_context.extradata == bytes([0x11, 0x88])  # (copied raw: AAC LC, 48 kHz, mono)
+
+
 @pytest.mark.parametrize("via", ["file", "stdin"])
 def test_a_file_or_pipe_played_live_follows_a_codec_change_midway(rule_onnx, tmp_path, via):
     # two recordings joined with cat, H.264 then MPEG-4 under one PID (was: 'stopped reading joined.ts at damaged

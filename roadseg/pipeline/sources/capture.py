@@ -166,7 +166,7 @@ class LiveSource:
     live = True
     subtitle_streams = ()
     data_streams = ()
-    audio_samples: dict = {}  # (nothing is read ahead: the output checks the audio streams by their parameters)
+    audio_samples: dict = {}  # a packet of each audio stream read ahead with the first picture, where one came
     subtitles_dropped = 0
     data_dropped = 0
     joins = 0
@@ -499,6 +499,7 @@ class LiveSource:
         display matrix comes with a decoded picture, so the first is decoded now (:meth:`_read_ahead`: a pipe
         or a URL cannot be opened a second time to look), and the first connection hands it on first."""
         held = call_interruptibly(self._read_ahead, "open", lambda _: self.container.close())
+        self.audio_samples = {p.stream_index: p for p in reversed(held) if isinstance(p, av.Packet)}  # (the first)
         first = next((item[0] for item in held if isinstance(item, tuple)), None)
         if first is None:
             return False

@@ -121,23 +121,29 @@ class Pace:
         return sum(max(0.0, min(end, b) - max(start, a)) for a, b in self.pauses)
 
 
-#: packets either side of one that FFmpeg marks corrupt within which a step in the pictures is pictures lost (Gaps)
+#: packets either side of where a loss is marked within which a step in the pictures is the pictures lost (Gaps)
 NEAR = 2
+#: packets after the one FFmpeg marks corrupt that the step of a transport stream's loss ends at: the continuity
+#: counter's jump marks the picture being read, which its parser gives one picture late (found by dropping
+#: whole PES packets and garbling bytes: two in every case)
+MARKED_AHEAD = 2
 
 
 class Gaps:
     """Pictures whose packets were lost without a trace in the decoder. Lost in transit or on a bad card, a
     transport stream's packets leave a step in the pictures' timestamps, as a camera that holds a picture for
     two leaves one (:class:`Pace`); but the demuxer then marks a packet near them corrupt (FFmpeg: their
-    continuity counter jumps). So a step of more than 1.5 frames (up to :data:`OFF_LINE`) that the pictures go
-    on from, within :data:`NEAR` packets of a corrupt one, counts as the frames it skips; but not one to a
-    keyframe, where recordings joined with cat meet (their counters jump there too, and a camera that goes on
-    with its clock into its next file leaves the time it took to start it).
+    continuity counter jumps). A step of more than 1.5 frames (up to :data:`OFF_LINE`) that the pictures go on
+    from (not back) counts as the frames it skips where a loss is marked: the step nearest to
+    :data:`MARKED_AHEAD` packets after a corrupt one, within :data:`NEAR` of there, one step a mark, so that a
+    picture held beside the loss stays held; but not a step to a keyframe, where recordings joined with cat meet
+    (their counters jump there too, and a camera that goes on with its clock into its next file leaves the time
+    it took to start it).
 
     >>> gaps = Gaps(25)
-    >>> for n, bad in [(0, 0), (1, 0), (2, 1), (3, 0), (5, 0), (6, 0), (7, 0), (8, 0), (9, 0), (11, 0), (12, 0)]:
+    >>> for n, bad in [(0, 0), (1, 0), (2, 1), (3, 0), (5, 0), (6, 0), (8, 0), (9, 0), (11, 0), (12, 0)]:
     ...     gaps.take(n / 25, bool(bad), key=False)
-    >>> gaps.lost  # the step from 3 to 5, next to the corrupt packet; the one from 9 to 11 is a picture held
+    >>> gaps.flush()  # the step from 3 to 5, two packets after the corrupt one; those to 8 and 11 are pictures held
     1
     """
 
@@ -146,30 +152,40 @@ class Gaps:
         self._frame = 1 / fps
         self._n = 0  # packets taken
         self._last: float | None = None
-        self._bad: int | None = None  # the last corrupt packet's number
         self._step: tuple[int, int] | None = None  # (packet, frames skipped) of a step not yet gone on from
-        self._pending: list[tuple[int, int]] = []  # steps gone on from, with no corrupt packet near them yet
+        self._steps: dict[int, int] = {}  # frames skipped by the steps gone on from, by the packet each ends at
+        self._marks: list[int] = []  # the packets where a loss is marked, not yet matched with a step
 
     def take(self, t: float, corrupt: bool, *, key: bool) -> None:
         """The next video packet, at ``t`` seconds on the one timeline: whether the demuxer marked it corrupt, and
         whether it is a keyframe."""
         self._n = n = self._n + 1
-        if corrupt:
-            self._bad = n
-            self.lost += sum(k for m, k in self._pending if m >= n - NEAR)
-            self._pending.clear()
         step = None if self._last is None else t - self._last
-        if self._step is not None and step is not None and 0 < step <= 1.5 * self._frame:  # (gone on from)
+        if self._step is not None and step is not None and step > 0:  # (gone on from: not a damaged stamp's)
             m, k = self._step
-            if self._bad is not None and self._bad >= m - NEAR:
-                self.lost += k
-            else:
-                self._pending.append((m, k))
+            self._steps[m] = k
         self._step = None
         if step is not None and 1.5 * self._frame < step <= OFF_LINE and not key:
             self._step = (n, round(step / self._frame) - 1)
-        self._pending = [(m, k) for m, k in self._pending if m >= n - NEAR]
+        if corrupt:
+            self._marks.append(n + MARKED_AHEAD)
+        self._match(n - NEAR - 1)  # (the steps up to NEAR after a mark are known once the next has come)
         self._last = t
+
+    def flush(self) -> int:
+        """The frames lost, all packets taken (marks near the end matched with the steps there were)."""
+        self._match(None)
+        return self.lost
+
+    def _match(self, upto: int | None) -> None:
+        """Match each mark up to packet ``upto`` (all: None) with the nearest step to it within NEAR."""
+        while self._marks and (upto is None or self._marks[0] <= upto):
+            at = self._marks.pop(0)
+            near = [m for m in self._steps if abs(m - at) <= NEAR]
+            if near:
+                self.lost += self._steps.pop(min(near, key=lambda m: (abs(m - at), m)))
+        oldest = self._marks[0] if self._marks else self._n
+        self._steps = {m: k for m, k in self._steps.items() if m >= oldest - NEAR}
 
 
 class InLine:
@@ -468,6 +484,9 @@ class VideoSource:
             yield from line.take(item) if isinstance(item, Frame) else (item,)
         yield from line.flush()
         self._read = True
+        if self._gaps is not None:  # (losses marked near the end)
+            lost = self._gaps.lost
+            self.lost += self._gaps.flush() - lost
         if line.retimed:
             log.warning("put %d picture%s with a damaged timestamp back in line with the pictures around it",
                         line.retimed, "s"[: line.retimed != 1])  # fmt: skip

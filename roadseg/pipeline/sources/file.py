@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import logging
 import math
@@ -44,6 +45,7 @@ from roadseg.pipeline.sources.clock import LEAP, TS_DISCONT, Clock
 from roadseg.pipeline.sources.decoder import Decoder
 from roadseg.pipeline.sources.display import as_shown, matrix_of, told
 from roadseg.pipeline.sources.hdr import say_if_hdr
+from roadseg.pipeline.sources.numbering import FrameNumbers
 
 log = logging.getLogger("roadseg")
 MAX_BROKEN_READS = 64  # failed reads in a row after which files joined by --concat are taken as broken for good
@@ -133,12 +135,14 @@ class Gaps:
     """Pictures whose packets were lost without a trace in the decoder. Lost in transit or on a bad card, a
     transport stream's packets leave a step in the pictures' timestamps, as a camera that holds a picture for
     two leaves one (:class:`Pace`); but the demuxer then marks a packet near them corrupt (FFmpeg: their
-    continuity counter jumps). A step of more than 1.5 frames (up to :data:`OFF_LINE`) that the pictures go on
-    from (not back) counts as the frames it skips where a loss is marked: the step nearest to
-    :data:`MARKED_AHEAD` packets after a corrupt one, within :data:`NEAR` of there, one step a mark, so that a
-    picture held beside the loss stays held; but not a step to a keyframe, where recordings joined with cat meet
-    (their counters jump there too, and a camera that goes on with its clock into its next file leaves the time
-    it took to start it).
+    continuity counter jumps). A container that marks nothing (Matroska, MP4) holds H.264 whose reference
+    pictures are numbered, and the picture after a loss skips a number (:mod:`numbering`). A step of more than
+    1.5 frames (up to :data:`OFF_LINE`) that the pictures go on from (not back) counts as the frames it skips
+    where a loss is marked: the step nearest to :data:`MARKED_AHEAD` packets after a corrupt one, or to the
+    packet that skipped a number, within :data:`NEAR` of there, one step a mark, so that a picture held beside
+    the loss stays held; but not a step to a keyframe, where recordings joined with cat meet (their counters
+    jump there too, and a camera that goes on with its clock into its next file leaves the time it took to
+    start it).
 
     >>> gaps = Gaps(25)
     >>> for n, bad in [(0, 0), (1, 0), (2, 1), (3, 0), (5, 0), (6, 0), (8, 0), (9, 0), (11, 0), (12, 0)]:
@@ -156,9 +160,9 @@ class Gaps:
         self._steps: dict[int, int] = {}  # frames skipped by the steps gone on from, by the packet each ends at
         self._marks: list[int] = []  # the packets where a loss is marked, not yet matched with a step
 
-    def take(self, t: float, corrupt: bool, *, key: bool) -> None:
-        """The next video packet, at ``t`` seconds on the one timeline: whether the demuxer marked it corrupt, and
-        whether it is a keyframe."""
+    def take(self, t: float, corrupt: bool, *, key: bool, skipped: bool = False) -> None:
+        """The next video packet, at ``t`` seconds on the one timeline: whether the demuxer marked it corrupt,
+        whether it is a keyframe, and whether its picture skipped a number (:mod:`numbering`)."""
         self._n = n = self._n + 1
         step = None if self._last is None else t - self._last
         if self._step is not None and step is not None and step > 0:  # (gone on from: not a damaged stamp's)
@@ -168,7 +172,9 @@ class Gaps:
         if step is not None and 1.5 * self._frame < step <= OFF_LINE and not key:
             self._step = (n, round(step / self._frame) - 1)
         if corrupt:
-            self._marks.append(n + MARKED_AHEAD)
+            bisect.insort(self._marks, n + MARKED_AHEAD)
+        if skipped:
+            bisect.insort(self._marks, n)
         self._match(n - NEAR - 1)  # (the steps up to NEAR after a mark are known once the next has come)
         self._last = t
 
@@ -349,8 +355,14 @@ class VideoSource:
         self.chunked = self.container.format.name == "avi"  # (AVI files joined by --concat: set there)
         self.held = 0
         self._last_dts: int | None = None
-        fps = self.stream.average_rate or self.stream.guessed_rate  # (pictures lost in transit: a TS's)
-        self._gaps = Gaps(float(fps)) if self.clock is not None and fps else None
+        fps = self.stream.average_rate or self.stream.guessed_rate  # (pictures lost: a TS marks them, H.264 numbers them)
+        # H.264's numbers of its pictures, where the container marks nothing (not in --concat's join: the stream
+        # says its first file's parameter sets, not those of the files after it)
+        self._numbers = None
+        codec = self.stream.codec_context
+        if self.clock is None and codec is not None and codec.name == "h264" and self.container.format.name != "concat":
+            self._numbers = FrameNumbers(codec.extradata)
+        self._gaps = Gaps(float(fps)) if (self.clock is not None or self._numbers is not None) and fps else None
         self._next_at: float | None = None  # the time of the first picture after --duration's window, if any came
         self.subtitles_dropped = 0  # subtitle packets timed where the video is not (damaged timestamps)
         self.data_dropped = 0  # data packets timed where the video is not
@@ -550,11 +562,7 @@ class VideoSource:
                 video = stamp
                 self._spanned(video, seconds(packet.duration or 0, packet.time_base))
                 self._count_held(packet)
-                at = video - self.origin  # (pictures lost outside the window are not the output's)
-                if self._gaps is not None and packet.size and self.start - 1e-6 <= at < (self.end or float("inf")):
-                    lost = self._gaps.lost
-                    self._gaps.take(video, packet.is_corrupt, key=packet.is_keyframe)
-                    self.lost += self._gaps.lost - lost
+            self._take_gaps(packet, stamp)
             for vf in (vf for p in self._up_to_start(packet) for vf in self._decode(p)):
                 t = None if vf.pts is None or vf.time_base is None else float(vf.pts * vf.time_base) - self.origin
                 if t is not None:
@@ -578,6 +586,17 @@ class VideoSource:
                 if frame is not None:
                     yield frame
         yield from self._leading(leading, True)  # (no picture with a time came)
+
+    def _take_gaps(self, packet: av.Packet, t: float | None) -> None:
+        """Follow the video ``packet``, at ``t`` seconds, for pictures lost (:class:`Gaps`): counted where they
+        lie in the window (those outside it are not the output's); H.264's numbers run on over every packet."""
+        if self._gaps is None or not packet.size:
+            return
+        skipped = self._numbers is not None and self._numbers.skipped(packet)
+        if t is not None and self.start - 1e-6 <= t - self.origin < (self.end or float("inf")):
+            lost = self._gaps.lost
+            self._gaps.take(t, packet.is_corrupt, key=packet.is_keyframe, skipped=skipped)
+            self.lost += self._gaps.lost - lost
 
     def _leading(self, pictures: list, kept: bool) -> Iterator[Frame]:
         """The decoded ``pictures`` held (emptied), as frames where ``kept``."""

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 import av
 import numpy as np
@@ -131,33 +132,54 @@ NEAR = 2
 MARKED_AHEAD = 2
 
 
-class Gaps:
-    """Pictures whose packets were lost without a trace in the decoder. Lost in transit or on a bad card, a
-    transport stream's packets leave a step in the pictures' timestamps, as a camera that holds a picture for
-    two leaves one (:class:`Pace`); but the demuxer then marks a packet near them corrupt (FFmpeg: their
-    continuity counter jumps). A container that marks nothing (Matroska, MP4) holds H.264 whose reference
-    pictures are numbered, and the picture after a loss skips a number (:mod:`numbering`). A step of more than
-    1.5 frames (up to :data:`OFF_LINE`) that the pictures go on from (not back) counts as the frames it skips
-    where a loss is marked: the step nearest to :data:`MARKED_AHEAD` packets after a corrupt one, or to the
-    packet that skipped a number, within :data:`NEAR` of there, one step a mark, so that a picture held beside
-    the loss stays held; but not a step to a keyframe, where recordings joined with cat meet (their counters
-    jump there too, and a camera that goes on with its clock into its next file leaves the time it took to
-    start it).
+class Step(NamedTuple):
+    """A step between two pictures in turn (:class:`Gaps`), in seconds on the one timeline."""
 
-    >>> gaps = Gaps(25)
-    >>> for n, bad in [(0, 0), (1, 0), (2, 1), (3, 0), (5, 0), (6, 0), (8, 0), (9, 0), (11, 0), (12, 0)]:
+    frames: int  # frames it skips at the stated rate
+    start: float
+    end: float
+    key: bool  # whether the picture it steps to is a keyframe
+    again: bool  # whether it is as long as the step before it (a slower pace: a camera parked)
+
+
+class Gaps:
+    """Pictures whose packets were lost without a trace in the decoder, and pauses of the recording. Lost in
+    transit or on a bad card, a transport stream's packets leave a step in the pictures' timestamps, as a
+    camera that holds a picture for two leaves one (:class:`Pace`), or a motion-triggered one that pauses
+    between bursts; but the demuxer then marks a packet near them corrupt (FFmpeg: their continuity counter
+    jumps). A container that marks nothing (Matroska, MP4) holds H.264 whose reference pictures are numbered,
+    and the picture after a loss skips a number (:mod:`numbering`). A step of more than 1.5 frames that the
+    pictures go on from (not back) counts as the frames it skips where a loss is marked: the step nearest to
+    :data:`MARKED_AHEAD` packets after a corrupt one, or to the packet that skipped a number, within
+    :data:`NEAR` of there, one step a mark, so that a picture held beside the loss stays held; up to
+    :data:`OFF_LINE` (a longer one stays in the frames expected: :meth:`VideoSource.expected_frames`); but not a
+    step to a keyframe, where recordings joined with cat meet (their counters jump there too, and a camera that
+    goes on with its clock into its next file leaves the time it took to start it).
+
+    A step of more than :data:`HOLE` frames (up to :data:`~roadseg.pipeline.sources.clock.LEAP`, beyond which
+    :class:`Pace` takes it for a pause) with no loss marked near it is a pause (:attr:`pauses`), not a hole,
+    where a loss would have been marked: always in a transport stream (``marks_all``: its counters jump at every
+    loss), and in H.264 where the picture after it is no keyframe (its numbers run on unbroken: no reference
+    picture was lost). Not one as long as the step before it: a slower pace (:class:`Pace`).
+
+    >>> gaps = Gaps(25, marks_all=True)
+    >>> for n, bad in [(0, 0), (1, 0), (2, 1), (3, 0), (5, 0), (6, 0), (8, 0), (9, 0), (11, 0), (12, 0), (112, 0),
+    ...                (113, 0)]:
     ...     gaps.take(n / 25, bool(bad), key=False)
-    >>> gaps.flush()  # the step from 3 to 5, two packets after the corrupt one; those to 8 and 11 are pictures held
-    1
+    >>> gaps.flush(), gaps.pauses  # from 3 to 5, two packets after the corrupt one; to 8 and 11 pictures held
+    (1, [(0.48, 4.48)])
     """
 
-    def __init__(self, fps: float) -> None:
+    def __init__(self, fps: float, *, marks_all: bool) -> None:
         self.lost = 0
+        self.pauses: list[tuple[float, float]] = []  # (from, to) of the steps that were pauses of the recording
+        self.marks_all = marks_all
         self._frame = 1 / fps
         self._n = 0  # packets taken
         self._last: float | None = None
-        self._step: tuple[int, int] | None = None  # (packet, frames skipped) of a step not yet gone on from
-        self._steps: dict[int, int] = {}  # frames skipped by the steps gone on from, by the packet each ends at
+        self._before: float | None = None  # the last step forward, in seconds
+        self._step: tuple[int, Step] | None = None  # (packet it ends at, step) of a step not yet gone on from
+        self._steps: dict[int, Step] = {}  # the steps gone on from and not yet judged, by the packet each ends at
         self._marks: list[int] = []  # the packets where a loss is marked, not yet matched with a step
 
     def take(self, t: float, corrupt: bool, *, key: bool, skipped: bool = False) -> None:
@@ -166,11 +188,13 @@ class Gaps:
         self._n = n = self._n + 1
         step = None if self._last is None else t - self._last
         if self._step is not None and step is not None and step > 0:  # (gone on from: not a damaged stamp's)
-            m, k = self._step
-            self._steps[m] = k
+            self._steps[self._step[0]] = self._step[1]
         self._step = None
-        if step is not None and 1.5 * self._frame < step <= OFF_LINE and not key:
-            self._step = (n, round(step / self._frame) - 1)
+        if step is not None and 1.5 * self._frame < step <= LEAP:
+            again = self._before is not None and abs(step - self._before) <= 0.25 * self._before
+            self._step = (n, Step(round(step / self._frame) - 1, self._last, t, key, again))
+        if step is not None and step > 0:
+            self._before = step
         if corrupt:
             bisect.insort(self._marks, n + MARKED_AHEAD)
         if skipped:
@@ -183,15 +207,23 @@ class Gaps:
         self._match(None)
         return self.lost
 
+    def paused(self, start: float, end: float) -> float:
+        """Seconds of the pauses between ``start`` and ``end`` (on the one timeline)."""
+        return sum(max(0.0, min(end, b) - max(start, a)) for a, b in self.pauses)
+
     def _match(self, upto: int | None) -> None:
-        """Match each mark up to packet ``upto`` (all: None) with the nearest step to it within NEAR."""
+        """Match each mark up to packet ``upto`` (all: None) with the nearest step to it within NEAR (a
+        loss); judge the steps no mark can reach any more (a pause, or a picture held)."""
         while self._marks and (upto is None or self._marks[0] <= upto):
             at = self._marks.pop(0)
-            near = [m for m in self._steps if abs(m - at) <= NEAR]
+            near = [m for m, step in self._steps.items() if abs(m - at) <= NEAR and not step.key]
             if near:
-                self.lost += self._steps.pop(min(near, key=lambda m: (abs(m - at), m)))
-        oldest = self._marks[0] if self._marks else self._n
-        self._steps = {m: k for m, k in self._steps.items() if m >= oldest - NEAR}
+                step = self._steps.pop(min(near, key=lambda m: (abs(m - at), m)))
+                self.lost += step.frames if step.end - step.start <= OFF_LINE else 0
+        for m in [m for m in self._steps if upto is None or m <= upto - NEAR]:
+            step = self._steps.pop(m)
+            if step.frames + 1 > HOLE and not step.again and (self.marks_all or not step.key):
+                self.pauses.append((step.start, step.end))
 
 
 class InLine:
@@ -362,7 +394,8 @@ class VideoSource:
         codec = self.stream.codec_context
         if self.clock is None and codec is not None and codec.name == "h264" and self.container.format.name != "concat":
             self._numbers = FrameNumbers(codec.extradata)
-        self._gaps = Gaps(float(fps)) if (self.clock is not None or self._numbers is not None) and fps else None
+        marks_all = self.clock is not None  # (a TS's demuxer marks every loss)
+        self._gaps = Gaps(float(fps), marks_all=marks_all) if (marks_all or self._numbers is not None) and fps else None
         self._next_at: float | None = None  # the time of the first picture after --duration's window, if any came
         self.subtitles_dropped = 0  # subtitle packets timed where the video is not (damaged timestamps)
         self.data_dropped = 0  # data packets timed where the video is not
@@ -482,7 +515,10 @@ class VideoSource:
             return info.frames
         first = max(lead, self.start) if length else self.start
         ends = self.end if not length else lead + length if self.end is None else min(lead + length, self.end)
-        shown = max(0.0, ends - first) - (self.pace.paused(first, ends) if paced else 0.0)  # (pauses: no pictures due)
+        paused = self.pace.paused(first, ends)  # (pauses: no pictures due)
+        if self._gaps is not None:  # (shorter ones, where nothing marks a loss in them: Gaps)
+            paused += self._gaps.paused(first + self.origin, ends + self.origin)
+        shown = max(0.0, ends - first) - (paused if paced else 0.0)
         return min(info.frames, round(max(0.0, shown) * fps))
 
     def __iter__(self) -> Iterator[Frame | av.Packet]:

@@ -147,20 +147,21 @@ class Gaps:
     transit or on a bad card, a transport stream's packets leave a step in the pictures' timestamps, as a
     camera that holds a picture for two leaves one (:class:`Pace`), or a motion-triggered one that pauses
     between bursts; but the demuxer then marks a packet near them corrupt (FFmpeg: their continuity counter
-    jumps). A container that marks nothing (Matroska, MP4) holds H.264 whose reference pictures are numbered,
-    and the picture after a loss skips a number (:mod:`numbering`). A step of more than 1.5 frames that the
-    pictures go on from (not back) counts as the frames it skips where a loss is marked: the step nearest to
-    :data:`MARKED_AHEAD` packets after a corrupt one, or to the packet that skipped a number, within
-    :data:`NEAR` of there, one step a mark, so that a picture held beside the loss stays held; up to
-    :data:`OFF_LINE` (a longer one stays in the frames expected: :meth:`VideoSource.expected_frames`); but not a
-    step to a keyframe, where recordings joined with cat meet (their counters jump there too, and a camera that
-    goes on with its clock into its next file leaves the time it took to start it).
+    jumps). A Matroska demuxer passes over bytes to the next cluster where damage stops it (:class:`PassedOver`);
+    and H.264 numbers its reference pictures, so that the picture after a loss skips a number (:mod:`numbering`).
+    A step of more than 1.5 frames that the pictures go on from (not back) counts as the frames it skips where a
+    loss is marked: the step nearest to :data:`MARKED_AHEAD` packets after a corrupt one, or to the packet read
+    after bytes passed over or that skipped a number, within :data:`NEAR` of there, one step a mark, so that a
+    picture held beside the loss stays held; up to :data:`OFF_LINE` (a longer one stays in the frames expected:
+    :meth:`VideoSource.expected_frames`). A corrupt packet does not mark a step to a keyframe: recordings joined
+    with cat meet there (their counters jump too, and a camera that goes on with its clock into its next file
+    leaves the time it took to start it).
 
     A step of more than :data:`HOLE` frames (up to :data:`~roadseg.pipeline.sources.clock.LEAP`, beyond which
     :class:`Pace` takes it for a pause) with no loss marked near it is a pause (:attr:`pauses`), not a hole,
-    where a loss would have been marked: always in a transport stream (``marks_all``: its counters jump at every
-    loss), and in H.264 where the picture after it is no keyframe (its numbers run on unbroken: no reference
-    picture was lost). Not one as long as the step before it: a slower pace (:class:`Pace`).
+    where a loss would have been marked: always in a transport stream or a Matroska file (``marks_all``), and in
+    H.264 where the picture after it is no keyframe (its numbers run on unbroken: no reference picture was lost).
+    Not one as long as the step before it: a slower pace (:class:`Pace`).
 
     >>> gaps = Gaps(25, marks_all=True)
     >>> for n, bad in [(0, 0), (1, 0), (2, 1), (3, 0), (5, 0), (6, 0), (8, 0), (9, 0), (11, 0), (12, 0), (112, 0),
@@ -180,11 +181,13 @@ class Gaps:
         self._before: float | None = None  # the last step forward, in seconds
         self._step: tuple[int, Step] | None = None  # (packet it ends at, step) of a step not yet gone on from
         self._steps: dict[int, Step] = {}  # the steps gone on from and not yet judged, by the packet each ends at
-        self._marks: list[int] = []  # the packets where a loss is marked, not yet matched with a step
+        # the packets where a loss is marked, not yet matched with a step, and whether one to a keyframe may be it
+        self._marks: list[tuple[int, bool]] = []
 
     def take(self, t: float, corrupt: bool, *, key: bool, skipped: bool = False) -> None:
         """The next video packet, at ``t`` seconds on the one timeline: whether the demuxer marked it corrupt,
-        whether it is a keyframe, and whether its picture skipped a number (:mod:`numbering`)."""
+        whether it is a keyframe, and whether a loss is marked just before it (its picture skipped a number,
+        :mod:`numbering`; the demuxer passed over damage, :class:`PassedOver`), a step to a keyframe too."""
         self._n = n = self._n + 1
         step = None if self._last is None else t - self._last
         if self._step is not None and step is not None and step > 0:  # (gone on from: not a damaged stamp's)
@@ -195,10 +198,10 @@ class Gaps:
             self._step = (n, Step(round(step / self._frame) - 1, self._last, t, key, again))
         if step is not None and step > 0:
             self._before = step
-        if corrupt:
-            bisect.insort(self._marks, n + MARKED_AHEAD)
+        if corrupt:  # (a cat join's counters jump too, at a keyframe)
+            bisect.insort(self._marks, (n + MARKED_AHEAD, False))
         if skipped:
-            bisect.insort(self._marks, n)
+            bisect.insort(self._marks, (n, True))
         self._match(n - NEAR - 1)  # (the steps up to NEAR after a mark are known once the next has come)
         self._last = t
 
@@ -214,9 +217,9 @@ class Gaps:
     def _match(self, upto: int | None) -> None:
         """Match each mark up to packet ``upto`` (all: None) with the nearest step to it within NEAR (a
         loss); judge the steps no mark can reach any more (a pause, or a picture held)."""
-        while self._marks and (upto is None or self._marks[0] <= upto):
-            at = self._marks.pop(0)
-            near = [m for m, step in self._steps.items() if abs(m - at) <= NEAR and not step.key]
+        while self._marks and (upto is None or self._marks[0][0] <= upto):
+            at, to_key = self._marks.pop(0)
+            near = [m for m, step in self._steps.items() if abs(m - at) <= NEAR and (to_key or not step.key)]
             if near:
                 step = self._steps.pop(min(near, key=lambda m: (abs(m - at), m)))
                 self.lost += step.frames if step.end - step.start <= OFF_LINE else 0
@@ -224,6 +227,46 @@ class Gaps:
             step = self._steps.pop(m)
             if step.frames + 1 > HOLE and not step.again and (self.marks_all or not step.key):
                 self.pauses.append((step.start, step.end))
+
+
+#: bytes between two packets of a Matroska file past which its demuxer passed over damage to find the next
+#: cluster: the elements between two blocks take a few dozen (a cluster's start, a block group's fields)
+PASSED_OVER = 1024
+
+
+class PassedOver:
+    """Whether a Matroska demuxer passed over bytes that gave no packet since :attr:`over` was last reset: where
+    it cannot read an element (damage), it looks for the next cluster, and the packets between are lost without
+    a trace, the pictures after them beginning at a keyframe as a burst of a motion-triggered camera does. Every
+    packet of the file, of every stream, is taken in the order read; their places and sizes show the bytes
+    between them.
+
+    >>> passed = PassedOver()
+    >>> for pos, size in [(100, 500), (612, 300), (912, 40), (912, 40), (5000, 300)]:  # two frames laced in a block
+    ...     passed.take(pos, size)
+    ...     passed.over
+    False
+    False
+    False
+    False
+    True
+    """
+
+    def __init__(self) -> None:
+        self.over = False
+        self._at: int | None = None  # the place of the last packet read
+        self._end: int | None = None  # where it (and the frames laced with it) ends
+
+    def take(self, pos: int | None, size: int) -> None:
+        """The next packet read, at byte ``pos`` of the file (None or -1: unknown), ``size`` bytes."""
+        if pos is None or pos < 0 or not size:
+            return
+        if pos == self._at and self._end is not None:  # (frames laced in one block share its place)
+            self._end += size
+            return
+        if self._end is not None and pos - self._end > PASSED_OVER:
+            self.over = True
+        self._at, self._end = pos, pos + size
 
 
 class InLine:
@@ -394,7 +437,10 @@ class VideoSource:
         codec = self.stream.codec_context
         if self.clock is None and codec is not None and codec.name == "h264" and self.container.format.name != "concat":
             self._numbers = FrameNumbers(codec.extradata)
-        marks_all = self.clock is not None  # (a TS's demuxer marks every loss)
+        # where a lost picture leaves a mark (Gaps): a TS's demuxer marks a packet corrupt at every loss, and a
+        # Matroska one passes over bytes to the next cluster (H.264 marks losses where it goes on without a keyframe)
+        self._passed = PassedOver() if "matroska" in self.container.format.name else None
+        marks_all = self.clock is not None or self._passed is not None
         self._gaps = Gaps(float(fps), marks_all=marks_all) if (marks_all or self._numbers is not None) and fps else None
         self._next_at: float | None = None  # the time of the first picture after --duration's window, if any came
         self.subtitles_dropped = 0  # subtitle packets timed where the video is not (damaged timestamps)
@@ -629,6 +675,8 @@ class VideoSource:
         if self._gaps is None or not packet.size:
             return
         skipped = self._numbers is not None and self._numbers.skipped(packet)
+        if self._passed is not None and self._passed.over:  # (passed over damage since the last video packet)
+            skipped, self._passed.over = True, False
         if t is not None and self.start - 1e-6 <= t - self.origin < (self.end or float("inf")):
             lost = self._gaps.lost
             self._gaps.take(t, packet.is_corrupt, key=packet.is_keyframe, skipped=skipped)
@@ -742,8 +790,12 @@ class VideoSource:
         """The demuxer's packets; where damaged data breaks the demuxer itself, the packets end there
         (``unreadable`` says why) followed by an empty packet that drains the decoder. Files joined by
         --concat read on after a broken one: the demuxer moves to the next file (up to
-        ``MAX_BROKEN_READS`` failed reads in a row, then it is taken as broken for good)."""
+        ``MAX_BROKEN_READS`` failed reads in a row, then it is taken as broken for good). A Matroska file's
+        packets of every stream are read, to see the bytes between them (:class:`PassedOver`)."""
         streams = (self.stream, *self.audio_streams, *self.subtitle_streams, *self.data_streams)
+        kept = {s.index for s in streams}
+        if self._passed is not None:
+            streams = ()  # (every stream's: PyAV reads them all anyway, and drops the others)
         packets, failed = self.container.demux(*streams), 0
         while True:
             try:
@@ -766,6 +818,10 @@ class VideoSource:
                 yield av.Packet()  # an empty packet of no stream: decoded below as the end of the video stream
                 return
             failed = 0
+            if self._passed is not None:
+                self._passed.take(packet.pos, packet.size)
+                if packet.stream is not None and packet.stream.index not in kept:
+                    continue
             yield packet
 
     def _joined(self, packets: Iterable[av.Packet]) -> Iterator[av.Packet]:

@@ -3,7 +3,7 @@
 An encoder numbers each reference picture one on from the last (from 0 at an IDR picture), so a decoder can
 tell when one went missing; a camera that holds a picture encodes nothing for it and skips no number. Where
 the container marks nothing (Matroska, MP4), that skip is what tells a picture lost from one held
-(:class:`~roadseg.pipeline.sources.file.Gaps`). Only the slice header's first fields and the parameter sets
+(:class:`~roadseg.pipeline.sources.gaps.Gaps`). Only the slice header's first fields and the parameter sets
 are read; a stream whose parameter sets allow gaps (``gaps_in_frame_num_value_allowed_flag``), or that this
 cannot read, marks nothing.
 

@@ -1,0 +1,230 @@
+"""Where pictures are missing from a file's timeline, and why: a camera that held them (a slower pace), paused
+between bursts, or pictures lost to damage, told apart by the marks a loss leaves (:class:`Gaps`).
+
+Example (a camera that holds one picture in four for two: its pace, not holes):
+    >>> pace = Pace()
+    >>> for n in [0, 1, 2, 3, 5, 6, 7, 8, 10, 11, 12, 13]:
+    ...     pace.take(n / 30)
+    >>> round(pace.rate(30), 1)
+    25.4
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from typing import NamedTuple
+
+from roadseg.pipeline.sources.clock import LEAP
+
+#: seconds a picture may lie off the line of the pictures around it before its timestamp counts as damaged
+OFF_LINE = 1.0
+#: a step between two pictures of more than this many of the stated rate's is a hole where pictures were lost
+#: (two or more), not a camera that slowed down: a dashcam that holds a picture for two at night, a phone at 15
+#: frames/s of a stated 30 in the dark
+HOLE = 2.5
+
+
+class Pace:
+    """The rate a file's pictures really come at, from the steps between them. A camera that slows down keeps
+    the rate it states, so the frames that rate counts over the file's length are more than it holds, where it
+    has no count of its own (MPEG-TS, Matroska). Steps backwards (damaged stamps) are not its pace, nor holes:
+    a step longer than :data:`HOLE` stated ones, where pictures were lost, unless it is as long as the step
+    before it (a camera in parking mode, a picture a second: the steps of a slower rate come in a row). A step
+    of more than :data:`~roadseg.pipeline.sources.clock.LEAP` is a pause of the recording (a motion-triggered
+    camera's minutes between bursts), as :class:`Clock` takes it where the format allows a jump, unless the
+    pictures later go back before its end (damaged stamps).
+
+    >>> pace = Pace()
+    >>> for n in [0, 1, 2, 3, 5, 6, 7, 8, 10, 20, 21]:  # one picture in four held for two; a hole of nine
+    ...     pace.take(n / 30)
+    >>> round(pace.rate(30), 1)
+    24.5
+    >>> for n in range(22, 32):  # then parked: a picture a second (the first step of it taken for a hole)
+    ...     pace.take(21 / 30 + n - 21)
+    >>> round(pace.rate(30), 2)
+    1.92
+    >>> for t in (70.0, 70.04, 100.0, 70.08):  # a pause of the recording to 70 s; a stamp damaged 30 s on
+    ...     pace.take(t)
+    >>> [(round(a, 2), b) for a, b in pace.pauses], round(pace.paused(0.0, 30.0), 2)
+    ([(10.7, 70.0)], 19.3)
+    """
+
+    def __init__(self) -> None:
+        self._steps: Counter[int] = Counter()  # steps between pictures in turn, in 10 µs, and how often each came
+        self._again: Counter[int] = Counter()  # of those, how often each came after a step as long as itself
+        self._last: float | None = None
+        self._step: float | None = None
+        self.pauses: list[tuple[float, float]] = []  # (from, to) of each step longer than LEAP: pauses of the recording
+
+    def take(self, t: float) -> None:
+        """The next picture, at ``t`` seconds."""
+        step = None if self._last is None else t - self._last
+        if step is not None and step > LEAP:
+            self.pauses.append((self._last, t))
+        elif step is not None and step < 0:  # (back before a pause's end: its step was a damaged stamp's)
+            self.pauses = [pause for pause in self.pauses if pause[1] <= t]
+        if step is not None and 0 < step <= LEAP:
+            key = round(step * 100_000)
+            self._steps[key] += 1
+            if self._step is not None and abs(step - self._step) <= 0.25 * self._step:
+                self._again[key] += 1
+            self._step = step
+        self._last = t
+
+    def rate(self, stated: float) -> float | None:
+        """Pictures a second over the steps that are the file's pace (a ``stated`` rate's step up to
+        :data:`HOLE` of it, and longer ones that came in a row); None where there are none."""
+        short = HOLE * 100_000 / stated
+        paced = [(step, n if step <= short else self._again[step]) for step, n in self._steps.items()]
+        seconds = sum(step * n for step, n in paced) / 100_000
+        return sum(n for _, n in paced) / seconds if seconds > 0 else None
+
+    def paused(self, start: float, end: float) -> float:
+        """Seconds of the pauses between ``start`` and ``end``."""
+        return sum(max(0.0, min(end, b) - max(start, a)) for a, b in self.pauses)
+
+
+#: packets either side of where a loss is marked within which a step in the pictures is the pictures lost (Gaps)
+NEAR = 2
+#: packets after the one FFmpeg marks corrupt that the step of a transport stream's loss ends at: the continuity
+#: counter's jump marks the picture being read, which its parser gives one picture late (found by dropping
+#: whole PES packets and garbling bytes: two in every case)
+MARKED_AHEAD = 2
+
+
+class Step(NamedTuple):
+    """A step between two pictures in turn (:class:`Gaps`), in seconds on the one timeline."""
+
+    frames: int  # frames it skips at the stated rate
+    start: float
+    end: float
+    key: bool  # whether the picture it steps to is a keyframe
+    again: bool  # whether it is as long as the step before it (a slower pace: a camera parked)
+
+
+class Gaps:
+    """Pictures whose packets were lost without a trace in the decoder, and pauses of the recording. Lost in
+    transit or on a bad card, a transport stream's packets leave a step in the pictures' timestamps, as a
+    camera that holds a picture for two leaves one (:class:`Pace`), or a motion-triggered one that pauses
+    between bursts; but the demuxer then marks a packet near them corrupt (FFmpeg: their continuity counter
+    jumps). A Matroska demuxer passes over bytes to the next cluster where damage stops it (:class:`PassedOver`);
+    and H.264 numbers its reference pictures, so that the picture after a loss skips a number (:mod:`numbering`).
+    A step of more than 1.5 frames that the pictures go on from (not back) counts as the frames it skips where a
+    loss is marked: the step nearest to :data:`MARKED_AHEAD` packets after a corrupt one, or to the packet read
+    after bytes passed over or that skipped a number, within :data:`NEAR` of there, one step a mark, so that a
+    picture held beside the loss stays held; up to :data:`OFF_LINE` (a longer one stays in the frames expected:
+    :meth:`VideoSource.expected_frames`). A corrupt packet does not mark a step to a keyframe: recordings joined
+    with cat meet there (their counters jump too, and a camera that goes on with its clock into its next file
+    leaves the time it took to start it).
+
+    A step of more than :data:`HOLE` frames (up to :data:`~roadseg.pipeline.sources.clock.LEAP`, beyond which
+    :class:`Pace` takes it for a pause) with no loss marked near it is a pause (:attr:`pauses`), not a hole,
+    where a loss would have been marked: always in a transport stream or a Matroska file (``marks_all``), and in
+    H.264 where the picture after it is no keyframe (its numbers run on unbroken: no reference picture was lost).
+    Not one as long as the step before it: a slower pace (:class:`Pace`).
+
+    >>> gaps = Gaps(25, marks_all=True)
+    >>> for n, bad in [(0, 0), (1, 0), (2, 1), (3, 0), (5, 0), (6, 0), (8, 0), (9, 0), (11, 0), (12, 0), (112, 0),
+    ...                (113, 0)]:
+    ...     gaps.take(n / 25, bool(bad), key=False)
+    >>> gaps.flush(), gaps.pauses  # from 3 to 5, two packets after the corrupt one; to 8 and 11 pictures held
+    (1, [(0.48, 4.48)])
+    """
+
+    def __init__(self, fps: float, *, marks_all: bool) -> None:
+        self.lost = 0
+        self.pauses: list[tuple[float, float]] = []  # (from, to) of the steps that were pauses of the recording
+        self.marks_all = marks_all
+        self._frame = 1 / fps
+        self._n = 0  # packets taken
+        self._last: float | None = None
+        self._before: float | None = None  # the last step forward, in seconds
+        self._step: tuple[int, Step] | None = None  # (packet it ends at, step) of a step not yet gone on from
+        self._steps: dict[int, Step] = {}  # the steps gone on from and not yet judged, by the packet each ends at
+        # the packets where a loss is marked, not yet matched with a step, and whether one to a keyframe may be it
+        self._marks: list[tuple[int, bool]] = []
+
+    def take(self, t: float, corrupt: bool, *, key: bool, skipped: bool = False) -> None:
+        """The next video packet, at ``t`` seconds on the one timeline: whether the demuxer marked it corrupt,
+        whether it is a keyframe, and whether a loss is marked just before it (its picture skipped a number,
+        :mod:`numbering`; the demuxer passed over damage, :class:`PassedOver`), a step to a keyframe too."""
+        self._n = n = self._n + 1
+        step = None if self._last is None else t - self._last
+        if self._step is not None and step is not None and step > 0:  # (gone on from: not a damaged stamp's)
+            self._steps[self._step[0]] = self._step[1]
+        self._step = None
+        if step is not None and 1.5 * self._frame < step <= LEAP:
+            again = self._before is not None and abs(step - self._before) <= 0.25 * self._before
+            self._step = (n, Step(round(step / self._frame) - 1, self._last, t, key, again))
+        if step is not None and step > 0:
+            self._before = step
+        if corrupt:  # (a cat join's counters jump too, at a keyframe)
+            bisect.insort(self._marks, (n + MARKED_AHEAD, False))
+        if skipped:
+            bisect.insort(self._marks, (n, True))
+        self._match(n - NEAR - 1)  # (the steps up to NEAR after a mark are known once the next has come)
+        self._last = t
+
+    def flush(self) -> int:
+        """The frames lost, all packets taken (marks near the end matched with the steps there were)."""
+        self._match(None)
+        return self.lost
+
+    def paused(self, start: float, end: float) -> float:
+        """Seconds of the pauses between ``start`` and ``end`` (on the one timeline)."""
+        return sum(max(0.0, min(end, b) - max(start, a)) for a, b in self.pauses)
+
+    def _match(self, upto: int | None) -> None:
+        """Match each mark up to packet ``upto`` (all: None) with the nearest step to it within NEAR (a
+        loss); judge the steps no mark can reach any more (a pause, or a picture held)."""
+        while self._marks and (upto is None or self._marks[0][0] <= upto):
+            at, to_key = self._marks.pop(0)
+            near = [m for m, step in self._steps.items() if abs(m - at) <= NEAR and (to_key or not step.key)]
+            if near:
+                step = self._steps.pop(min(near, key=lambda m: (abs(m - at), m)))
+                self.lost += step.frames if step.end - step.start <= OFF_LINE else 0
+        for m in [m for m in self._steps if upto is None or m <= upto - NEAR]:
+            step = self._steps.pop(m)
+            if step.frames + 1 > HOLE and not step.again and (self.marks_all or not step.key):
+                self.pauses.append((step.start, step.end))
+
+
+#: bytes between two packets of a Matroska file past which its demuxer passed over damage to find the next
+#: cluster: the elements between two blocks take a few dozen (a cluster's start, a block group's fields)
+PASSED_OVER = 1024
+
+
+class PassedOver:
+    """Whether a Matroska demuxer passed over bytes that gave no packet since :attr:`over` was last reset: where
+    it cannot read an element (damage), it looks for the next cluster, and the packets between are lost without
+    a trace, the pictures after them beginning at a keyframe as a burst of a motion-triggered camera does. Every
+    packet of the file, of every stream, is taken in the order read; their places and sizes show the bytes
+    between them.
+
+    >>> passed = PassedOver()
+    >>> for pos, size in [(100, 500), (612, 300), (912, 40), (912, 40), (5000, 300)]:  # two frames laced in a block
+    ...     passed.take(pos, size)
+    ...     passed.over
+    False
+    False
+    False
+    False
+    True
+    """
+
+    def __init__(self) -> None:
+        self.over = False
+        self._at: int | None = None  # the place of the last packet read
+        self._end: int | None = None  # where it (and the frames laced with it) ends
+
+    def take(self, pos: int | None, size: int) -> None:
+        """The next packet read, at byte ``pos`` of the file (None or -1: unknown), ``size`` bytes."""
+        if pos is None or pos < 0 or not size:
+            return
+        if pos == self._at and self._end is not None:  # (frames laced in one block share its place)
+            self._end += size
+            return
+        if self._end is not None and pos - self._end > PASSED_OVER:
+            self.over = True
+        self._at, self._end = pos, pos + size

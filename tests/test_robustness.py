@@ -815,6 +815,12 @@ def test_a_motion_triggered_recording_with_seconds_between_its_bursts_reports_no
                                                "--stats", str(stats)])  # fmt: skip
     assert r.exit_code == 0 and len(read_video(tmp_path / "o.mp4")["frames"]) == 150, r.output
     assert "could not be decoded" not in r.output and json.loads(stats.read_text())["frames_lost"] == 0, r.output
+    # a window that begins or ends in a pause (was: '50 of about 100' with --duration 4 and 3-s pauses, the step
+    # out of the pause lying past the window's end, unseen)
+    for n, window in enumerate((["--start", str(2 + pause / 2)], ["--duration", str(2 + pause / 2)])):
+        r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(tmp_path / f"w{n}.mp4"), "--model",
+                                                   str(rule_onnx), "-q", *window])  # fmt: skip
+        assert r.exit_code == 0 and "could not be decoded" not in r.output, (window, r.output)
     # the same length of pictures lost from a recording that went on (in the TS, its packets; in the mkv, the
     # blocks a recorder dropped): a hole, told, as before
     whole = write_video(tmp_path / f"whole{suffix}", split_frames(150 + round(25 * pause), h=48, w=64))

@@ -227,7 +227,11 @@ class VideoSource:
         # Matroska one passes over bytes to the next cluster (H.264 marks losses where it goes on without a keyframe)
         self._passed = PassedOver() if "matroska" in self.container.format.name else None
         marks_all = self.clock is not None or self._passed is not None
-        self._gaps = Gaps(float(fps), marks_all=marks_all) if (marks_all or self._numbers is not None) and fps else None
+        # (pictures lost outside the --start/--duration window are not the output's)
+        window = (self._shift, math.inf if self.end is None else self.origin + self.end)
+        self._gaps = None
+        if (marks_all or self._numbers is not None) and fps:
+            self._gaps = Gaps(float(fps), marks_all=marks_all, window=window)
         self._next_at: float | None = None  # the time of the first picture after --duration's window, if any came
         self.subtitles_dropped = 0  # subtitle packets timed where the video is not (damaged timestamps)
         self.data_dropped = 0  # data packets timed where the video is not
@@ -456,14 +460,14 @@ class VideoSource:
         yield from self._leading(leading, True)  # (no picture with a time came)
 
     def _take_gaps(self, packet: av.Packet, t: float | None) -> None:
-        """Follow the video ``packet``, at ``t`` seconds, for pictures lost (:class:`Gaps`): counted where they
-        lie in the window (those outside it are not the output's); H.264's numbers run on over every packet."""
+        """Follow the video ``packet``, at ``t`` seconds, for pictures lost and pauses (:class:`Gaps`), in the
+        window or not (a pause may begin before it); those lost are counted where they lie in it."""
         if self._gaps is None or not packet.size:
             return
         skipped = self._numbers is not None and self._numbers.skipped(packet)
         if self._passed is not None and self._passed.over:  # (passed over damage since the last video packet)
             skipped, self._passed.over = True, False
-        if t is not None and self.start - 1e-6 <= t - self.origin < (self.end or float("inf")):
+        if t is not None:
             lost = self._gaps.lost
             self._gaps.take(t, packet.is_corrupt, key=packet.is_keyframe, skipped=skipped)
             self.lost += self._gaps.lost - lost

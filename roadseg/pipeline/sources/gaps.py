@@ -12,6 +12,7 @@ Example (a camera that holds one picture in four for two: its pace, not holes):
 from __future__ import annotations
 
 import bisect
+import math
 from collections import Counter
 from typing import NamedTuple
 
@@ -80,6 +81,11 @@ class Pace:
         seconds = sum(step * n for step, n in paced) / 100_000
         return sum(n for _, n in paced) / seconds if seconds > 0 else None
 
+    def _in_window(self, step: Step) -> int:
+        """The frames ``step`` skips that lie in the window."""
+        lo, hi = self.window
+        return sum(lo - 1e-6 <= step.start + j * self._frame < hi - 1e-6 for j in range(1, step.frames + 1))
+
     def paused(self, start: float, end: float) -> float:
         """Seconds of the pauses between ``start`` and ``end``."""
         return sum(max(0.0, min(end, b) - max(start, a)) for a, b in self.pauses)
@@ -132,8 +138,9 @@ class Gaps:
     (1, [(0.48, 4.48)])
     """
 
-    def __init__(self, fps: float, *, marks_all: bool) -> None:
-        self.lost = 0
+    def __init__(self, fps: float, *, marks_all: bool, window: tuple[float, float] = (-math.inf, math.inf)) -> None:
+        self.lost = 0  # (the frames lost in ``window``, seconds on the one timeline: the output's)
+        self.window = window
         self.pauses: list[tuple[float, float]] = []  # (from, to) of the steps that were pauses of the recording
         self.marks_all = marks_all
         self._frame = 1 / fps
@@ -171,6 +178,11 @@ class Gaps:
         self._match(None)
         return self.lost
 
+    def _in_window(self, step: Step) -> int:
+        """The frames ``step`` skips that lie in the window."""
+        lo, hi = self.window
+        return sum(lo - 1e-6 <= step.start + j * self._frame < hi - 1e-6 for j in range(1, step.frames + 1))
+
     def paused(self, start: float, end: float) -> float:
         """Seconds of the pauses between ``start`` and ``end`` (on the one timeline)."""
         return sum(max(0.0, min(end, b) - max(start, a)) for a, b in self.pauses)
@@ -183,7 +195,7 @@ class Gaps:
             near = [m for m, step in self._steps.items() if abs(m - at) <= NEAR and (to_key or not step.key)]
             if near:
                 step = self._steps.pop(min(near, key=lambda m: (abs(m - at), m)))
-                self.lost += step.frames if step.end - step.start <= OFF_LINE else 0
+                self.lost += self._in_window(step) if step.end - step.start <= OFF_LINE else 0
         for m in [m for m in self._steps if upto is None or m <= upto - NEAR]:
             step = self._steps.pop(m)
             if step.frames + 1 > HOLE and not step.again and (self.marks_all or not step.key):

@@ -224,14 +224,15 @@ class VideoSource:
         if self.clock is None and codec is not None and codec.name == "h264" and self.container.format.name != "concat":
             self._numbers = FrameNumbers(codec.extradata)
         # where a lost picture leaves a mark (Gaps): a TS's demuxer marks a packet corrupt at every loss, and a
-        # Matroska one passes over bytes to the next cluster (H.264 marks losses where it goes on without a keyframe)
+        # Matroska one passes over bytes to the next cluster (an MPEG-PS's marks none); H.264 marks losses where it
+        # goes on without a keyframe
         self._passed = PassedOver() if "matroska" in self.container.format.name else None
-        marks_all = self.clock is not None or self._passed is not None
+        marks_all = self.container.format.name == "mpegts" or self._passed is not None
         # (pictures lost outside the --start/--duration window are not the output's)
         window = (self._shift, math.inf if self.end is None else self.origin + self.end)
         self._gaps = None
-        if (marks_all or self._numbers is not None) and fps:
-            self._gaps = Gaps(float(fps), marks_all=marks_all, window=window)
+        if (self.clock is not None or marks_all or self._numbers is not None) and fps:
+            self._gaps = Gaps(float(fps), marks_all=marks_all, numbered=self._numbers is not None, window=window)
         self._next_at: float | None = None  # the time of the first picture after --duration's window, if any came
         self.subtitles_dropped = 0  # subtitle packets timed where the video is not (damaged timestamps)
         self.data_dropped = 0  # data packets timed where the video is not

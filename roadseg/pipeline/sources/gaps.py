@@ -126,8 +126,9 @@ class Gaps:
 
     A step of more than :data:`HOLE` frames (up to :data:`~roadseg.pipeline.sources.clock.LEAP`, beyond which
     :class:`Pace` takes it for a pause) with no loss marked near it is a pause (:attr:`pauses`), not a hole,
-    where a loss would have been marked: always in a transport stream or a Matroska file (``marks_all``), and in
-    H.264 where the picture after it is no keyframe (its numbers run on unbroken: no reference picture was lost).
+    where a loss would have been marked: always in a transport stream or a Matroska file (``marks_all``; not an
+    MPEG-PS, whose clock is read as a TS's but which has no counters), and in H.264 whose numbers are followed
+    (``numbered``) where the picture after it is no keyframe (its numbers run on: no reference picture was lost).
     Not one as long as the step before it: a slower pace (:class:`Pace`).
 
     >>> gaps = Gaps(25, marks_all=True)
@@ -138,11 +139,13 @@ class Gaps:
     (1, [(0.48, 4.48)])
     """
 
-    def __init__(self, fps: float, *, marks_all: bool, window: tuple[float, float] = (-math.inf, math.inf)) -> None:
+    def __init__(self, fps: float, *, marks_all: bool, numbered: bool = False,
+                 window: tuple[float, float] = (-math.inf, math.inf)) -> None:  # fmt: skip
         self.lost = 0  # (the frames lost in ``window``, seconds on the one timeline: the output's)
         self.window = window
         self.pauses: list[tuple[float, float]] = []  # (from, to) of the steps that were pauses of the recording
         self.marks_all = marks_all
+        self.numbered = numbered  # (whether H.264's numbers are followed: skipped=)
         self._frame = 1 / fps
         self._n = 0  # packets taken
         self._last: float | None = None
@@ -198,7 +201,7 @@ class Gaps:
                 self.lost += self._in_window(step) if step.end - step.start <= OFF_LINE else 0
         for m in [m for m in self._steps if upto is None or m <= upto - NEAR]:
             step = self._steps.pop(m)
-            if step.frames + 1 > HOLE and not step.again and (self.marks_all or not step.key):
+            if step.frames + 1 > HOLE and not step.again and (self.marks_all or self.numbered and not step.key):
                 self.pauses.append((step.start, step.end))
 
 

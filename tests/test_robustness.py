@@ -1982,6 +1982,20 @@ def test_a_picture_lost_from_a_matroska_or_mp4_file_is_told_and_one_the_camera_h
         assert r.exit_code == 0 and "could not be decoded" not in r.output, (clean.name, r.output)
 
 
+@pytest.mark.parametrize("gone", [{50}, set(range(50, 125))])
+def test_pictures_lost_before_a_transport_stream_was_written_are_told(rule_onnx, tmp_path, gone):
+    # a recorder that wrote a lossy stream's packets to a TS (its own continuity counters, unbroken): one picture
+    # lost, or 3 s of them; H.264's numbers skip at the picture after
+    whole = write_video(tmp_path / "a.ts", split_frames(225, h=48, w=64), audio_seconds=9.0)
+    holed, stats = _blocks_dropped(whole, tmp_path / "d.ts", gone), tmp_path / "s.json"
+    with av.open(str(holed)) as c:
+        assert not any(p.is_corrupt for p in c.demux())
+    r = CliRunner().invoke(segment_video_cmd, [str(holed), "-o", str(tmp_path / "o.mp4"), "--model", str(rule_onnx), "-q",
+                                               "--stats", str(stats)])  # fmt: skip
+    # was: the one unsaid (a picture held), and the 3 s taken for a pause once a TS was taken to mark every loss
+    assert r.exit_code == 0 and json.loads(stats.read_text())["frames_lost"] == len(gone), r.output
+
+
 def test_a_burst_of_picture_stamps_moved_away_and_back_does_not_hide_pictures_lost_after_it(rule_onnx, tmp_path):
     # 4 s: the 31st-60th pictures' timestamps all damaged 60 s on (a chunk on a clock of its own), then garbage
     # three quarters in costs 3 pictures

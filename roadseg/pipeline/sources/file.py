@@ -217,11 +217,11 @@ class VideoSource:
         self.held = 0
         self._last_dts: int | None = None
         fps = self.stream.average_rate or self.stream.guessed_rate  # (pictures lost: a TS marks them, H.264 numbers them)
-        # H.264's numbers of its pictures, where the container marks nothing (not in --concat's join: the stream
-        # says its first file's parameter sets, not those of the files after it)
+        # H.264's numbers of its pictures (not in --concat's join: the stream says its first file's parameter sets,
+        # not those of the files after it)
         self._numbers = None
         codec = self.stream.codec_context
-        if self.clock is None and codec is not None and codec.name == "h264" and self.container.format.name != "concat":
+        if codec is not None and codec.name == "h264" and self.container.format.name != "concat":
             self._numbers = FrameNumbers(codec.extradata)
         # where a lost picture leaves a mark (Gaps): a TS's demuxer marks a packet corrupt at every loss, and a
         # Matroska one passes over bytes to the next cluster (an MPEG-PS's marks none); H.264 marks losses where it
@@ -232,7 +232,8 @@ class VideoSource:
         window = (self._shift, math.inf if self.end is None else self.origin + self.end)
         self._gaps = None
         if (self.clock is not None or marks_all or self._numbers is not None) and fps:
-            self._gaps = Gaps(float(fps), marks_all=marks_all, numbered=self._numbers is not None, window=window)
+            self._gaps = Gaps(float(fps), marks_all=marks_all, numbered=self._numbers is not None,
+                              joins=self.clock is not None, window=window)  # fmt: skip
         self._next_at: float | None = None  # the time of the first picture after --duration's window, if any came
         self.subtitles_dropped = 0  # subtitle packets timed where the video is not (damaged timestamps)
         self.data_dropped = 0  # data packets timed where the video is not
@@ -465,7 +466,7 @@ class VideoSource:
         window or not (a pause may begin before it); those lost are counted where they lie in it."""
         if self._gaps is None or not packet.size:
             return
-        skipped = self._numbers is not None and self._numbers.skipped(packet)
+        skipped = self._numbers is not None and self.decoder.codec == "h264" and self._numbers.skipped(packet)
         if self._passed is not None and self._passed.over:  # (passed over damage since the last video packet)
             skipped, self._passed.over = True, False
         if t is not None:

@@ -11,7 +11,6 @@ Example (a camera that holds one picture in four for two: its pace, not holes):
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections import Counter
 from typing import NamedTuple
@@ -115,14 +114,16 @@ class Gaps:
     camera that holds a picture for two leaves one (:class:`Pace`), or a motion-triggered one that pauses
     between bursts; but the demuxer then marks a packet near them corrupt (FFmpeg: their continuity counter
     jumps). A Matroska demuxer passes over bytes to the next cluster where damage stops it (:class:`PassedOver`);
-    and H.264 numbers its reference pictures, so that the picture after a loss skips a number (:mod:`numbering`).
+    and H.264 numbers its reference pictures, so that the picture after a loss skips a number (:mod:`numbering`),
+    in any container, and where a recorder wrote a TS after the loss (its counters then run on unbroken).
     A step of more than 1.5 frames that the pictures go on from (not back) counts as the frames it skips where a
     loss is marked: the step nearest to :data:`MARKED_AHEAD` packets after a corrupt one, or to the packet read
     after bytes passed over or that skipped a number, within :data:`NEAR` of there, one step a mark, so that a
     picture held beside the loss stays held; up to :data:`OFF_LINE` (a longer one stays in the frames expected:
-    :meth:`VideoSource.expected_frames`). A corrupt packet does not mark a step to a keyframe: recordings joined
-    with cat meet there (their counters jump too, and a camera that goes on with its clock into its next file
-    leaves the time it took to start it).
+    :meth:`VideoSource.expected_frames`). A corrupt packet, or any mark in a TS (``joins``), does not mark a step
+    to a keyframe: recordings joined with cat meet there (their counters jump too, a second camera's codec read
+    as H.264 skips numbers, and a camera that goes on with its clock into its next file leaves the time it took
+    to start it).
 
     A step of more than :data:`HOLE` frames (up to :data:`~roadseg.pipeline.sources.clock.LEAP`, beyond which
     :class:`Pace` takes it for a pause) with no loss marked near it is a pause (:attr:`pauses`), not a hole,
@@ -139,21 +140,23 @@ class Gaps:
     (1, [(0.48, 4.48)])
     """
 
-    def __init__(self, fps: float, *, marks_all: bool, numbered: bool = False,
+    def __init__(self, fps: float, *, marks_all: bool, numbered: bool = False, joins: bool = False,
                  window: tuple[float, float] = (-math.inf, math.inf)) -> None:  # fmt: skip
         self.lost = 0  # (the frames lost in ``window``, seconds on the one timeline: the output's)
         self.window = window
         self.pauses: list[tuple[float, float]] = []  # (from, to) of the steps that were pauses of the recording
         self.marks_all = marks_all
         self.numbered = numbered  # (whether H.264's numbers are followed: skipped=)
+        self.joins = joins  # (whether recordings may be joined in it, at a keyframe: a TS)
         self._frame = 1 / fps
         self._n = 0  # packets taken
         self._last: float | None = None
         self._before: float | None = None  # the last step forward, in seconds
         self._step: tuple[int, Step] | None = None  # (packet it ends at, step) of a step not yet gone on from
         self._steps: dict[int, Step] = {}  # the steps gone on from and not yet judged, by the packet each ends at
-        # the packets where a loss is marked, not yet matched with a step, and whether one to a keyframe may be it
-        self._marks: list[tuple[int, bool]] = []
+        # the packets where a loss is marked (one mark a place: a TS's corrupt packet and H.264's skip may mark
+        # the same loss), not yet matched with a step, and whether one to a keyframe may be it
+        self._marks: dict[int, bool] = {}
 
     def take(self, t: float, corrupt: bool, *, key: bool, skipped: bool = False) -> None:
         """The next video packet, at ``t`` seconds on the one timeline: whether the demuxer marked it corrupt,
@@ -170,9 +173,9 @@ class Gaps:
         if step is not None and step > 0:
             self._before = step
         if corrupt:  # (a cat join's counters jump too, at a keyframe)
-            bisect.insort(self._marks, (n + MARKED_AHEAD, False))
-        if skipped:
-            bisect.insort(self._marks, (n, True))
+            self._marks[n + MARKED_AHEAD] = self._marks.get(n + MARKED_AHEAD, False)
+        if skipped:  # (in a TS, the picture after a join skips too where its codec changed)
+            self._marks[n] = self._marks.get(n, False) or not self.joins
         self._match(n - NEAR - 1)  # (the steps up to NEAR after a mark are known once the next has come)
         self._last = t
 
@@ -193,8 +196,8 @@ class Gaps:
     def _match(self, upto: int | None) -> None:
         """Match each mark up to packet ``upto`` (all: None) with the nearest step to it within NEAR (a
         loss); judge the steps no mark can reach any more (a pause, or a picture held)."""
-        while self._marks and (upto is None or self._marks[0][0] <= upto):
-            at, to_key = self._marks.pop(0)
+        for at in sorted(at for at in self._marks if upto is None or at <= upto):
+            to_key = self._marks.pop(at)
             near = [m for m, step in self._steps.items() if abs(m - at) <= NEAR and (to_key or not step.key)]
             if near:
                 step = self._steps.pop(min(near, key=lambda m: (abs(m - at), m)))

@@ -91,8 +91,13 @@ class FrameNumbers:
 
     @staticmethod
     def _units(data: memoryview, lengths: int) -> Iterator[bytes]:
-        if not lengths:
-            yield from (unit.strip(b"\0") for unit in bytes(data).split(b"\0\0\1"))
+        if not lengths:  # (start codes: each unit runs to the next, its header fields within its first bytes)
+            raw = bytes(data)
+            at = raw.find(b"\0\0\1")
+            while at >= 0:
+                after = raw.find(b"\0\0\1", at + 3)
+                yield raw[at + 3 : min(at + 3 + 64, len(raw) if after < 0 else after)]
+                at = after
             return
         at = 0
         while at + lengths <= len(data):

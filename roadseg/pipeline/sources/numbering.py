@@ -56,7 +56,11 @@ class FrameNumbers:
     """Follow an H.264 stream's ``frame_num`` packet by packet (decode order): :meth:`skipped` says where it
     skips reference pictures. ``extradata`` is the stream's codec private data: an ``avcC`` record (Matroska,
     MP4: NAL units with a length before each) or Annex B (start codes); None or empty, Annex B with the
-    parameter sets in the stream."""
+    parameter sets in the stream. A damaged record gives what it holds before the damage.
+
+    >>> FrameNumbers(bytes([1, 0x64, 0, 0x1F, 0xFF, 0xE1, 0, 80, 0x67])).log2  # an SPS of 80 bytes, cut at 1
+    {}
+    """
 
     def __init__(self, extradata: bytes | None) -> None:
         self.lengths = 0  # bytes of each NAL unit's length (avcC), or 0 for start codes
@@ -66,19 +70,27 @@ class FrameNumbers:
         self._last: int | None = None  # frame_num of the last reference picture (0 after an IDR)
         if extradata and extradata[0] == 1 and len(extradata) > 6:  # avcC
             self.lengths = (extradata[4] & 3) + 1
-            units, at = [], 5
-            for count_at in (5, None):  # sequence parameter sets, then picture parameter sets
-                count = extradata[at] & (0x1F if count_at else 0xFF)
-                at += 1
-                for _ in range(count):
-                    size = int.from_bytes(extradata[at : at + 2], "big")
-                    units.append(extradata[at + 2 : at + 2 + size])
-                    at += 2 + size
-            for unit in units:
+            for unit in self._record(extradata):
                 self._unit(unit)
         elif extradata:
             for unit in self._units(memoryview(extradata), 0):
                 self._unit(unit)
+
+    @staticmethod
+    def _record(extradata: bytes) -> list[bytes]:
+        """The parameter sets an avcC record holds (those before any damage that cuts it short)."""
+        units, at = [], 5
+        for mask in (0x1F, 0xFF):  # sequence parameter sets, then picture parameter sets
+            if at >= len(extradata):
+                break
+            count, at = extradata[at] & mask, at + 1
+            for _ in range(count):
+                size = int.from_bytes(extradata[at : at + 2], "big")
+                if at + 2 + size > len(extradata):
+                    return units
+                units.append(extradata[at + 2 : at + 2 + size])
+                at += 2 + size
+        return units
 
     def skipped(self, data) -> bool:
         """Whether the picture in ``data`` (one packet, or a buffer of it) follows a gap in the reference

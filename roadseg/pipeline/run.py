@@ -523,8 +523,8 @@ def _result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Writer
     elif expected and lost:  # (counted one by one: a rate's estimate may have taken a lost picture for a held one)
         expected = max(expected, frames + lost)
     if lost and not quiet and not source.live:
-        of = f" of about {expected}" if expected else ""  # (input from a pipe promises no number)
-        log.warning("%d%s frames could not be decoded (damaged or truncated input); %s holds the %d that did",
+        of = f" of about {expected} frames" if expected else " frame" + "s"[: lost != 1]  # (a pipe promises none)
+        log.warning("%d%s could not be decoded (damaged or truncated input); %s holds the %d that did",
                     lost, of, opts.output, frames)  # fmt: skip
     elif lost and not quiet:  # (a live source's: video packets its decoder refused, where the picture held still)
         log.warning("%d video packet%s of %s could not be decoded (damaged, or a codec the stream changed to); the "

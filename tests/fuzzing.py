@@ -63,6 +63,7 @@ LEFT_OUT = re.compile(r"audio stream #(\d+) \(.*(?:is left out|; writing the vid
 RESTART = 0.5  # seconds a live source's clock may step back before it counts as started again (capture.RESTART)
 RUN_GAP = 1.0  # the base clips' sound has no gap; a timestamp damaged further away than this is not sound there
 IN_LINE = 0.001  # seconds between one audio packet's end and the next one's start where the second goes on
+MERGED = 1.5  # times a usual packet's sound that one holding AAC frames merged by a damaged ADTS length lasts
 
 
 def make_base_clips(folder: Path, *, source: Path = REAL_CLIP, size: tuple[int, int] = (180, 320),
@@ -522,6 +523,7 @@ def joined_references(whole: Media, first: Media, second: Media) -> list[Media]:
     moves = [shown[-1] + step - then[0]]
     for a, b in zip(first.sound, second.sound):
         if _sound_run(a) and _sound_run(b):
+            a, b = _merges_placed(a), _merges_placed(b)
             moves.append(max(e for _, e in _sound_run(_in_place(a))) - min(s for s, _ in _sound_run(_in_place(b))))
     return [Media(whole.frames, whole.audio, first.video_start,
                   tuple(a + tuple((s + move, e + move) for s, e in b) for a, b in zip(first.sound, second.sound)),
@@ -532,6 +534,31 @@ def _streams(media: Media, indices: list[int]) -> Media:
     """``media`` with the sound of its audio streams of ``indices`` alone (none where it has no such stream)."""
     sound = dict(zip(media.audio_streams, media.sound))
     return replace(media, sound=tuple(sound.get(i, ()) for i in indices), audio_streams=tuple(indices))
+
+
+def _merges_placed(spans: Spans) -> Spans:
+    """``spans`` (in file order) with each packet that holds the sound of many (AAC frames merged into one by a
+    damaged ADTS length: more than :data:`MERGED` times the usual packet's) and whose timestamp lies out of
+    line put where the one before ends: the base clips' sound has no gap, so its frames, next in the stream,
+    lie there. In line: where the one before ends, or up to :data:`RUN_GAP` after it by a whole number of
+    usual packets (those between lost); elsewhere its timestamp was damaged with it.
+
+    >>> _merges_placed(((0.0, 0.25), (0.25, 0.5), (9.0, 10.0), (1.5, 1.75)))  # 4 packets' sound stamped 9 s on
+    ((0.0, 0.25), (0.25, 0.5), (0.5, 1.5), (1.5, 1.75))
+    >>> _merges_placed(((0.0, 0.25), (0.25, 0.5), (0.6, 1.6), (1.6, 1.85)))[2]  # 0.1 s late: off the packets' grid
+    (0.5, 1.5)
+    >>> _merges_placed(((0.0, 0.25), (0.25, 0.5), (0.75, 1.75), (1.75, 2.0)))[2]  # one packet lost before it
+    (0.75, 1.75)
+    """
+    usual = float(np.median([b - a for a, b in spans])) if spans else 0.0
+    out = list(spans)
+    for n in range(1, len(out)):
+        (start, end), before = out[n], out[n - 1][1]
+        lost = (start - before) / usual if usual else 0.0  # (packets between, where it is in line)
+        if end - start > MERGED * usual and not (-IN_LINE <= start - before <= RUN_GAP
+                                                   and abs(lost - round(lost)) * usual <= IN_LINE):  # fmt: skip
+            out[n] = (before, before + end - start)
+    return tuple(out)
 
 
 def _in_place(spans: Spans) -> Spans:
@@ -594,7 +621,7 @@ def sound_problems(given: Media, got: Media, dropped: int, *, live: bool = False
         return []  # (no time to count from, or streams that do not pair up: the packet counts judge them)
     tol, out = REENCODED if reencoded else TOLERANCE, []
     for i, (spans_in, spans_out) in enumerate(zip(kept, got.sound)):
-        spans_in = sorted((a - given.video_start, b - given.video_start) for a, b in _sound_run(spans_in))
+        spans_in = sorted((a - given.video_start, b - given.video_start) for a, b in _sound_run(_merges_placed(spans_in)))
         if not spans_in or not spans_out:
             continue  # (no sound in, or none out: the packet counts judge that)
         start = min(a for a, _ in spans_out) - got.video_start

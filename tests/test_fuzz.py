@@ -315,6 +315,11 @@ def test_the_checker_sees_sound_out_of_place():
     assert any("starts at 0.080 s" in p for p in problems(Media(38, 68, 0.0, sound(0.08, 68)), dropped=2, err=warned))
     merged = Media(38, 37, 0.0, ((*sound(0.0, 36)[0], (1.0, 1.8)),))  # a last packet of 0.8 s (ts-fields-1)
     assert problems(Media(38, 36, 0.0, sound(0.0, 36)), merged, dropped=1, err="dropped 1 damaged audio packet") == []
+    # 20 packets' sound merged into one (a damaged ADTS length) whose timestamp reads an hour on: it lies where the
+    # one before it ends (cat-fields-12); dropped, it may be missed at the end
+    stamped = Media(38, 51, 0.0, ((*sound(0.0, 50)[0], (3600.0, 3600.4)),))
+    assert problems(Media(38, 51, 0.0, sound(0.0, 70)), stamped) == []
+    assert problems(Media(38, 50, 0.0, sound(0.0, 50)), stamped, dropped=1, err="dropped 1 damaged audio packet") == []
     # the first picture without a time (mkv-header-10): the output places it a frame step before the next
     times = tuple(0.04 * i for i in range(1, 38))
     untimed = Media(38, 70, 0.04, sound(0.0, 70), frame_times=times, lead=1)

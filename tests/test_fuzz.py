@@ -232,6 +232,10 @@ FAST_CATTED = (
     # packet in place (it has none in line), so the second's sound was expected 0.04 s early of where it follows on
     "cat-audio-11",  # the checker's: a stream that appears in the first recording alone (one packet), kept: the join
     # was judged by the whole file, whose clock starts again (sound to 1.54 s), as for cat-audio-4
+    "cat-fields-8",  # 115 AAC frames merged behind a damaged ADTS length, the packet's timestamp damaged 0.36 s early:
+    # dropped as going back, 2.45 s of sound lost (said); now timed as long as its sound, where the stream goes on
+    "cat-audio-8",  # 138 frames merged over the join, stamped 3 hours on: dropped, 2.9 s of sound lost (said); now
+    # where the stream goes on (the checker judged the first recording by its first 6 packets alone, 0-0.13 s)
 )
 
 

@@ -27,6 +27,7 @@ import av
 
 from roadseg.errors import OutputClosed, SinkError, reason_of
 from roadseg.pipeline.sinks.base import kept_tags
+from roadseg.pipeline.sources.audio import one_adts_frame
 from roadseg.pipeline.sources.base import codec_of
 
 log = logging.getLogger("roadseg")
@@ -224,22 +225,6 @@ def _takes_layout(codec, layout, rate: int) -> bool:
     except Exception:  # noqa: BLE001 - FFmpegError (a layout it does not take), ValueError
         return False
     return True
-
-
-def one_adts_frame(packet: av.Packet) -> bool:
-    """Whether an AAC ``packet`` is no more and no less than its ADTS header (MPEG-TS's framing) says, as
-    FFmpeg's parser cuts them; a raw AAC packet (mp4, Matroska) has no header and passes.
-
-    >>> header = bytes([0xFF, 0xF1, 0x50, 0x80, 0x01, 0xBF, 0xFC])  # ADTS, 13 bytes long
-    >>> one_adts_frame(av.Packet(header + bytes(6))), one_adts_frame(av.Packet(b"\\xff" + header + bytes(565)))
-    (True, False)
-    >>> one_adts_frame(av.Packet(b"\\x21\\x10\\x05"))  # raw AAC
-    True
-    """
-    head = bytes(memoryview(packet)[:6])
-    if len(head) < 6 or head[0] != 0xFF or head[1] & 0xF0 != 0xF0:  # (no sync word: raw AAC, whose first
-        return True  # element is never the END that 0xFFF would be)
-    return ((head[3] & 0x03) << 11 | head[4] << 3 | head[5] >> 5) == packet.size
 
 
 #: the sample rates an ADTS header numbers (ISO 14496-3's samplingFrequencyIndex 0-12)

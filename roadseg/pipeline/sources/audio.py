@@ -10,7 +10,9 @@ where the file is: near the time of the video packet read before it, or before t
 stream's start may also lie behind the picture, as where a file keeps its audio after it; never
 ahead of it, as a damaged first timestamp does). Where the picture's start is known, a stream that
 begins before it is kept back until it reaches the picture by going on: one that leaps there instead
-began with damaged timestamps, and those packets are dropped.
+began with damaged timestamps, and those packets are dropped. A packet of AAC frames merged into one (a
+damaged ADTS length: :class:`MergedFrames` measures its sound) whose timestamp does not fit is put where its
+stream goes on, as its frames come next in the stream: dropping it would lose all of them.
 
 Example:
     >>> from fractions import Fraction
@@ -48,6 +50,8 @@ from roadseg.pipeline.sources.base import seconds
 GAP = 0.2  # seconds: a packet that starts within this of the previous one's end continues the stream
 INTERLEAVE = 0.5  # seconds an audio packet may be away from the video packet read before it
 MAX_PRELUDE = 500  # packets of a stream before the picture kept back at most (about 10 s of AAC)
+AAC_FRAME = 1024  # samples an AAC frame holds
+ADTS_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)  # by index
 
 
 class AudioTimeline:
@@ -84,10 +88,13 @@ class AudioTimeline:
             else:
                 self.dropped += 1  # the held packet was damage
         last = self._last.get(stream)
-        if last is not None and span[0] <= last[0]:
-            self.dropped += 1  # backwards or repeated: a muxer would refuse it
-        elif last is not None and _continues(last, span[0]):
+        if last is not None and _continues(last, span[0]):
             yield from self._pass(packet, stream)
+        elif last is not None and merged(packet):  # (its frames come next in the stream, whatever its stamp says)
+            _retimed(packet, last[1])
+            yield from self._pass(packet, stream)
+        elif last is not None and span[0] <= last[0]:
+            self.dropped += 1  # backwards or repeated: a muxer would refuse it
         else:
             self._held[stream] = (packet, video)  # a stream's first packet, or a leap: the next packet decides
 
@@ -122,6 +129,85 @@ class AudioTimeline:
             yield packet
         else:
             yield packet
+
+
+class MergedFrames:
+    """Per AAC stream in ADTS framing (MPEG-TS's): the length of a packet's sound where it holds many frames.
+    A damaged ADTS length (or PES) makes FFmpeg's parser merge the frames after it into one packet, which
+    decodes to all of them in turn (seconds of sound) but is timed as one frame: the stream's next packet
+    then looks like a step back (:class:`~roadseg.pipeline.sources.clock.Clock`), and a timestamp damaged
+    with it leaves its frames nowhere (:class:`AudioTimeline`). Such a packet gets the duration of what it
+    decodes to. Only a packet whose framing gives cause is decoded (not the one frame its header says, or
+    that header again within it), by a decoder of its own, not the stream's.
+
+    >>> header = bytes([0xFF, 0xF1, 0x50, 0x80, 0x01, 0xBF, 0xFC])  # ADTS, 13 bytes long
+    >>> suspect(av.Packet(header + bytes(6))), suspect(av.Packet(header + bytes(6) + header + bytes(6)))
+    (False, True)
+    """
+
+    def __init__(self, streams: set[int]) -> None:
+        self.streams = streams  # the indices of the AAC streams to measure
+        self._decoders: dict[int, av.CodecContext] = {}
+
+    def take(self, packet: av.Packet) -> None:
+        """Give ``packet`` the duration of the sound it decodes to, where that is more than one frame."""
+        index = packet.stream_index
+        if index not in self.streams or not packet.time_base or not suspect(packet):
+            return
+        decoder = self._decoders.setdefault(index, av.CodecContext.create("aac", "r"))
+        try:
+            frames = decoder.decode(packet)
+        except (av.error.FFmpegError, ValueError):
+            return  # (what its decoder refuses, the output's copy drops: sinks.audio.AudioRemux)
+        if len(frames) > 1 and frames[0].sample_rate:
+            samples = sum(frame.samples for frame in frames)
+            packet.duration = round(samples / frames[0].sample_rate / packet.time_base)
+
+
+def suspect(packet: av.Packet) -> bool:
+    """Whether an ADTS ``packet`` may hold more than one AAC frame: it is not what its header says
+    (:func:`one_adts_frame`), or its header's fixed part (sync word, profile, rate, channels) comes again
+    within it. (Raw data that holds those bytes by chance costs a decode that finds one frame.)"""
+    data = bytes(packet)
+    if len(data) < 7 or not _adts(data):
+        return False
+    if not one_adts_frame(packet):
+        return True
+    at = data.find(data[:3], 7)
+    while at >= 0:
+        if at + 4 <= len(data) and data[at + 3] & 0xF0 == data[3] & 0xF0:
+            return True
+        at = data.find(data[:3], at + 1)
+    return False
+
+
+def merged(packet: av.Packet) -> bool:
+    """Whether an ADTS ``packet`` lasts more than one frame and a half (:class:`MergedFrames` measured it)."""
+    head = bytes(memoryview(packet)[:7])
+    rate_index = head[2] >> 2 & 0x0F if len(head) == 7 and _adts(head) else len(ADTS_RATES)
+    if rate_index >= len(ADTS_RATES) or not packet.duration or not packet.time_base:
+        return False
+    return seconds(packet.duration, packet.time_base) > 1.5 * AAC_FRAME / ADTS_RATES[rate_index]
+
+
+def one_adts_frame(packet: av.Packet) -> bool:
+    """Whether an AAC ``packet`` is no more and no less than its ADTS header (MPEG-TS's framing) says, as
+    FFmpeg's parser cuts them; a raw AAC packet (mp4, Matroska) has no header and passes.
+
+    >>> header = bytes([0xFF, 0xF1, 0x50, 0x80, 0x01, 0xBF, 0xFC])  # ADTS, 13 bytes long
+    >>> one_adts_frame(av.Packet(header + bytes(6))), one_adts_frame(av.Packet(b"\\xff" + header + bytes(565)))
+    (True, False)
+    >>> one_adts_frame(av.Packet(b"\\x21\\x10\\x05"))  # raw AAC
+    True
+    """
+    head = bytes(memoryview(packet)[:6])
+    if len(head) < 6 or head[0] != 0xFF or head[1] & 0xF0 != 0xF0:  # (no sync word: raw AAC, whose first
+        return True  # element is never the END that 0xFFF would be)
+    return ((head[3] & 0x03) << 11 | head[4] << 3 | head[5] >> 5) == packet.size
+
+
+def _adts(data: bytes) -> bool:
+    return len(data) >= 2 and data[0] == 0xFF and data[1] & 0xF6 == 0xF0  # (sync word, MPEG-4 or -2, layer 0)
 
 
 class EditList:
@@ -162,3 +248,9 @@ def _span(packet: av.Packet) -> tuple[float, float] | None:
 
 def _continues(previous: tuple[float, float], start: float) -> bool:
     return previous[0] < start <= previous[1] + GAP
+
+
+def _retimed(packet: av.Packet, start: float) -> None:
+    """Move ``packet``'s timestamps (pts and dts alike) so that it starts at ``start`` seconds."""
+    ticks = round(start / packet.time_base) - packet.dts
+    packet.pts, packet.dts = packet.pts + ticks, packet.dts + ticks

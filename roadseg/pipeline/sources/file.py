@@ -21,12 +21,13 @@ import av
 import numpy as np
 
 from roadseg.errors import SourceError, reason_of
-from roadseg.pipeline.sources.audio import AudioTimeline, EditList
+from roadseg.pipeline.sources.audio import AudioTimeline, EditList, MergedFrames
 from roadseg.pipeline.sources.base import (
     MAX_SECONDS,
     Frame,
     SensorBox,
     VideoInfo,
+    codec_of,
     is_cover,
     open_container,
     packet_time,
@@ -203,6 +204,8 @@ class VideoSource:
         self._scaled: tuple[int, int] | None = None  # the stored picture's size to decode at, where --height scales it
         self.audio = AudioTimeline(self._stream_start())  # audio packets whose timestamps cannot be right: dropped
         self.edits = EditList()  # (the sound a trimmed mp4's edit list cuts stays cut)
+        # AAC frames merged into one packet by a damaged ADTS length: timed as long as their sound
+        self.merges = MergedFrames({s.index for s in self.audio_streams if codec_of(s) == "aac"})
         # a transport stream's clock may start again midway (recordings joined with cat): read as one timeline
         self.clock = Clock() if self.container.format.flags & TS_DISCONT else None
         self._held: list[av.Packet] | None = None  # video packets since the last keyframe, while read up to --start
@@ -614,6 +617,7 @@ class VideoSource:
                 self._passed.take(packet.pos, packet.size)
                 if packet.stream is not None and packet.stream.index not in kept:
                     continue
+            self.merges.take(packet)  # (before the Clock: where a stream goes on after it is where its sound ends)
             yield packet
 
     def _joined(self, packets: Iterable[av.Packet]) -> Iterator[av.Packet]:

@@ -213,11 +213,7 @@ def test_damaged_input_cut_all(case, fuzz_env):
 # copy whose clock is 100 s on: a leap), damaged by every kind: one timeline of both recordings, sound in step
 STAMPED = tuple(f"ts-stamps-{s}" for s in range(20))
 CATTED = tuple(f"{c}-{k}-{s}" for c in JOINS for k in TS_KINDS for s in range(3))
-UNFIXED = {  # flagged when these cases were added, not fixed yet (strict: a fix shows)
-    "cat-audio-0": "the joined file read whole gives 76 of 146 audio packets, stamped 0-1.54 s (4 a chunk again, "
-    "dropped); damaged PES lengths merge the rest into packets that decode to sound up to 3.06 s, the output's "
-    "to 2.13 s: which packet's sound went missing is not yet known",
-}
+UNFIXED: dict[str, str] = {}  # flagged when cases were added, not fixed yet (strict: a fix shows)
 FAST_CATTED = (
     "cat-bitflip-0",  # a cat join judged against its two recordings: the second follows on by its sound
     "cat-stamps-0",  # one damaged audio timestamp just after the join: the held restart was undone, 53 packets lost
@@ -236,6 +232,8 @@ FAST_CATTED = (
     # dropped as going back, 2.45 s of sound lost (said); now timed as long as its sound, where the stream goes on
     "cat-audio-8",  # 138 frames merged over the join, stamped 3 hours on: dropped, 2.9 s of sound lost (said); now
     # where the stream goes on (the checker judged the first recording by its first 6 packets alone, 0-0.13 s)
+    "cat-audio-0",  # 69 frames merged across the join (a damaged ADTS length), timed as one: the second recording's
+    # sound read as going on from where the merged packet started, not moved with its picture, over its sound
 )
 
 

@@ -1498,6 +1498,22 @@ def test_aac_frames_merged_into_one_packet_with_a_damaged_timestamp_keep_their_p
     assert sum(b - a for a, b in sound) == pytest.approx(sum(b - a for a, b in _sound(joined)), abs=0.001)
 
 
+def test_aac_frames_merged_into_one_packet_across_a_cat_join_leave_the_second_recording_in_step(rule_onnx, tmp_path):
+    # a 1.2-s recording and a 1.5-s one joined with cat, the first one's 31st audio PES (at 0.64 s) with an ADTS
+    # length of 32 frames: its own last 26 and the second recording's first 6, one packet timed as one frame
+    first = write_video(tmp_path / "a.ts", split_frames(30, h=96, w=128), audio_seconds=1.2)
+    second = write_video(tmp_path / "b.ts", split_frames(38, h=96, w=128), audio_seconds=1.5)
+    joined, out = _adts_merged(_catted(tmp_path, first, second), tmp_path / "m.ts", 30, 32), tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(joined), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0 and "audio" not in r.output, r.output
+    # was: the second recording's next packet, read where the merged one starts, not where its sound ends, was
+    # no step back: its sound was not moved with its picture, 27 packets dropped as going back, the rest over
+    # the merged one's sound, ending 1.2 s before the picture
+    sound, v = _sound(out), read_video(out)
+    own = _sound(second)[-1][1] - read_video(second)["seconds"][-1]  # (its sound's end after its last picture)
+    assert len(v["frames"]) == 68 and sound[-1][1] - v["seconds"][-1] == pytest.approx(own, abs=0.005)
+
+
 def test_a_transport_streams_sound_whose_first_packet_reads_a_wrap_of_its_clock_on_is_kept(rule_onnx, tmp_path):
     # 12 s muxed picture first: the sound's first packet (AAC priming, just below 0) comes 2 s into the file,
     # where FFmpeg has set its clock's wrap and reads it 26.5 hours (2**33 / 90000 s) on

@@ -7,11 +7,12 @@ stream's first packet below 0, AAC priming read after the picture's first second
 on) is no restart: such packets pass as they came. A packet that lands more than :data:`STEP_BACK`
 seconds behind where its stream was expected, or more than :data:`LEAP` ahead (FFmpeg's own threshold),
 is held with the packets of its stream that go on from it, until they have lasted :data:`CONFIRM` or the
-stream ends: then the clock started again (where moving the stream brings it nearer the others: a
-restart moves them all, while a stream whose first timestamp was damaged goes on unmoved from the step),
-and the stream's packets from the step on are moved so that it follows on where it was (sound and
-picture by the same amount, where one fits both: they keep the step between them that the file gives
-them). Where the stream goes back to where it was before that, the held packets were damage: a chunk of
+stream ends: then the clock started again (from no fewer packets before the step than after it, a packet
+of AAC frames merged into one counting as those its sound spans, and where moving the stream brings it
+nearer the others: a restart moves them all, while a stream whose first timestamp was damaged goes on
+unmoved from the step), and the stream's packets from the step on are moved so that it follows on where
+it was (sound and picture by the same amount, where one fits both: they keep the step between them that
+the file gives them). Where the stream goes back to where it was before that, the held packets were damage: a chunk of
 the file written twice, or one packet's timestamp; they pass as they came, for the checks after to
 judge, but a picture alone is put where its stream was expected (left at its damaged time, it would
 carry the pictures after it there).
@@ -72,8 +73,10 @@ class Clock:
         self._last: dict[int, tuple[float, float]] = {}  # stream -> (time, where its next packet is expected), moved
         self._held: dict[int, tuple[list[av.Packet], float]] = {}  # stream -> (its step and the packets that went
         # on from it, the move the step asks for)
-        self._count: dict[int, int] = {}  # stream -> packets it has passed that set where it is
-        self._before: dict[int, float | None] = {}  # stream -> where it was expected before its last packet passed
+        self._count: dict[int, int] = {}  # stream -> packets it has passed that set where it is (a packet of merged
+        # AAC frames: as many as the packets before it whose length its sound spans)
+        self._before: dict[int, float | None] = {}  # stream -> where it was expected before its last packet passed,
+        # where that one leapt ahead of it (LEAPT): a packet in line whose sound runs long (merged) leapt nowhere
         self._went_on: dict[int, av.Packet] = {}  # stream -> the last packet of its held run that went on from the step
         self._leapt: dict[int, tuple[float, float]] = {}  # stream -> (where it was expected before its last leap
         # ahead, where it leapt to), for CONFIRM seconds after it: a step back there was a later chunk written twice
@@ -212,13 +215,14 @@ class Clock:
             # without a duration, the step from the packet before; never longer than the one before it (a
             # pause of the pictures is no frame step: the next one, expected that far on, read as a step back)
             spacing = _duration(packet) or (min(step, before) if before > 0 else step)
-            self._before[stream] = None if last is None else last[1]
+            self._before[stream] = None if last is None or t - last[1] <= LEAPT else last[1]
             if last is not None and t - last[1] > LEAPT:
                 self._leapt[stream] = (last[1], t)
             elif stream in self._leapt and (t < self._leapt[stream][1] or t - self._leapt[stream][1] >= CONFIRM):
                 del self._leapt[stream]  # (back from it, or gone on from it: it was where the stream is)
             self._last[stream] = (t, t + spacing)
-            self._count[stream] = self._count.get(stream, 0) + 1
+            spans = round(_duration(packet) / before) if before > 0 else 1  # (more than 1: merged AAC frames)
+            self._count[stream] = self._count.get(stream, 0) + max(1, spans)
         return packet
 
 

@@ -12,10 +12,11 @@ of AAC frames merged into one counting as those its sound spans, and where movin
 nearer the others: a restart moves them all, while a stream whose first timestamp was damaged goes on
 unmoved from the step), and the stream's packets from the step on are moved so that it follows on where
 it was (sound and picture by the same amount, where one fits both: they keep the step between them that
-the file gives them). Where the stream goes back to where it was before that, the held packets were damage: a chunk of
-the file written twice, or one packet's timestamp; they pass as they came, for the checks after to
-judge, but a picture alone is put where its stream was expected (left at its damaged time, it would
-carry the pictures after it there).
+the file gives them). Where the stream goes back to where it was before that, the held packets were
+damage: a chunk of the file written twice, or one packet's timestamp; they pass as they came, for the
+checks after to judge, but a picture alone, or pictures that leapt ahead (their timestamps damaged, or
+later ones swapped in early), are put where their stream was expected (left at their damaged time, they
+would carry the pictures after them there).
 
 Example:
     >>> from fractions import Fraction
@@ -155,11 +156,13 @@ class Clock:
 
     def _undo(self, stream: int) -> Iterator[av.Packet]:
         """``stream``'s held run as damage, which says nothing of where the stream is: its packets pass as
-        they came (a chunk of the file written twice), but a picture alone is put where its stream was
-        expected (only its time was damaged)."""
+        they came (a chunk of the file written twice), but a picture alone, or pictures that leapt ahead,
+        are put where their stream was expected, in their order (only their times were damaged, or later
+        pictures were swapped in early: left there, they would carry the pictures after them)."""
         run, _ = self._held.pop(stream)
-        if _timed(run) == 1 and run[0].stream is not None and run[0].stream.type == "video":
-            self._put_back(run[0], stream)
+        ahead = packet_time(run[0]) + self._offset(stream) > self._last[stream][1]
+        if (_timed(run) == 1 or ahead) and run[0].stream is not None and run[0].stream.type == "video":
+            self._put_back(run, stream)
         for packet in run:
             yield self._pass(packet, stream, remember=False)
 
@@ -181,11 +184,14 @@ class Clock:
         front = max(others)
         return abs(t + asked - front) < abs(t + self._offset(stream) - front)
 
-    def _put_back(self, packet: av.Packet, stream: int) -> None:
-        """Retime ``packet`` of ``stream`` to where the stream was expected (its own clock's time, before the
-        stream's move): a picture left where its damaged time put it would carry the pictures after it
-        there, as an output's timestamps only go forward."""
-        _moved(packet, self._last[stream][1] - self._offset(stream) - packet_time(packet))
+    def _put_back(self, run: list[av.Packet], stream: int) -> None:
+        """Retime the ``run`` of ``stream`` (in file order, its first with a time) by one amount, so that it
+        starts where the stream was expected (its own clock's time, before the stream's move): a picture left
+        where its damaged time put it would carry the pictures after it there, as an output's timestamps only
+        go forward."""
+        move = self._last[stream][1] - self._offset(stream) - packet_time(run[0])
+        for packet in run:
+            _moved(packet, move)
 
     def _offset(self, stream: int) -> float:
         n = self._move.get(stream)

@@ -152,7 +152,7 @@ class MergedFrames:
     def take(self, packet: av.Packet) -> None:
         """Give ``packet`` the duration of the sound it decodes to, where that is more than one frame."""
         index = packet.stream_index
-        if index not in self.streams or not packet.time_base or not suspect(packet):
+        if index not in self.streams or not suspect(packet) or not packet.time_base:
             return
         decoder = self._decoders.setdefault(index, av.CodecContext.create("aac", "r"))
         try:
@@ -171,7 +171,7 @@ def suspect(packet: av.Packet) -> bool:
     data = bytes(packet)
     if len(data) < 7 or not _adts(data):
         return False
-    if not one_adts_frame(packet):
+    if (data[3] & 0x03) << 11 | data[4] << 3 | data[5] >> 5 != len(data):  # (not what its header says)
         return True
     at = data.find(data[:3], 7)
     while at >= 0:

@@ -134,6 +134,7 @@ FAST_JOINED = (
     "mp4-duplicate-1",  # reading stopped in the damaged file: 58 frames lost
     "mkv-fields-2",  # the same: 50 frames lost
     "mp4-header-4",  # an audio stream without a codec: a traceback as the files were compared
+    "mp4-header-9",  # its SPS says 2 pictures are reordered: 7 of its first pictures dropped as out of order
 )
 
 

@@ -321,6 +321,12 @@ def _unless_stray(starts: list[datetime | None], seconds: list[float], gap: floa
     return kept
 
 
+#: The concat demuxer's option that tags each packet with its file's start and length on the joined timeline
+#: (``lavf.concatdec.start_time``, ``duration``): where a file begins, its decoder starts afresh
+#: (:class:`~roadseg.pipeline.sources.decoder.Decoder`).
+FILE_TAGS = {"segment_time_metadata": "1"}
+
+
 def concat_source(spec: str | Path, parts: Sequence[str | Path] = (), **kw) -> VideoSource:
     """A :class:`VideoSource` reading the videos ``spec`` names (or ``parts``, :func:`concat_paths`)
     back to back (``kw``: its options).
@@ -355,7 +361,8 @@ def concat_source(spec: str | Path, parts: Sequence[str | Path] = (), **kw) -> V
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(concat_list(paths))
-        container = open_container(script, format="concat", options={"safe": "0"}, hwaccel=kw.pop("hwaccel", None))
+        container = open_container(script, format="concat", options={"safe": "0", **FILE_TAGS},
+                                   hwaccel=kw.pop("hwaccel", None))  # fmt: skip
     finally:
         os.unlink(script)  # (the demuxer reads the whole script as it opens)
     source = VideoSource(str(spec), container=container, **kw)

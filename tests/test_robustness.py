@@ -1355,18 +1355,21 @@ def test_a_join_whose_first_file_has_no_audio_says_the_audio_is_left_out(rule_on
     assert read_video(out)["audio"] and len(read_video(out)["frames"]) == 20
 
 
-def test_a_join_whose_first_file_has_an_audio_stream_without_a_codec_says_the_audio_is_left_out(rule_onnx, tmp_path):
+@pytest.mark.parametrize("frames", [10, 150])  # (6 s: longer than the demuxer reads of the first file as it opens)
+def test_a_join_whose_first_file_has_an_audio_stream_without_a_codec_says_the_audio_is_left_out(rule_onnx, tmp_path,
+                                                                                                frames):  # fmt: skip
     drive = tmp_path / "Movie"
     drive.mkdir()
     for i in range(3):
-        write_video(drive / f"2026_1203_080{i}00_000{i + 1}F.MP4", split_frames(10), audio_seconds=0.4)
+        write_video(drive / f"2026_1203_080{i}00_000{i + 1}F.MP4", split_frames(frames), audio_seconds=frames / 25)
     first = drive / "2026_1203_080000_0001F.MP4"  # its sample entry and decoder setup damaged: no codec named
     first.write_bytes(first.read_bytes().replace(b"mp4a", b"mp4x").replace(b"esds", b"esdx"))
     out = tmp_path / "drive.mp4"
     r = CliRunner().invoke(segment_video_cmd, [str(drive), "-o", str(out), "--model", str(rule_onnx), "-q", "--concat"])
-    assert r.exit_code == 0 and len(read_video(out)["frames"]) == 30, r.output
-    # (was: "audio stream #1 (aac) cannot be copied (Invalid argument); re-encoding it as aac" and "dropped 60 audio
-    # packets that overlap the next file's audio at the 2 joins between files (or are damaged)", no audio out)
+    assert r.exit_code == 0 and len(read_video(out)["frames"]) == 3 * frames, r.output
+    # (was, 10 frames: "audio stream #1 (aac) cannot be copied (Invalid argument); re-encoding it as aac" and "dropped
+    # 60 audio packets that overlap the next file's audio at the 2 joins between files (or are damaged)"; 150 frames:
+    # "Movie has more streams than its video and audio; left out of the output: a unknown stream"; no audio out)
     assert r.output.splitlines()[:-1] == [
         "roadseg: the first file joined, 2026_1203_080000_0001F.MP4, has an audio stream that names no codec (a "
         "damaged header) where others have aac: the join takes the first file's streams, so the audio is left out (a "

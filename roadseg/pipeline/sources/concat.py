@@ -324,12 +324,22 @@ def _unless_stray(starts: list[datetime | None], seconds: list[float], gap: floa
 def _blind_audio(sounds: list[tuple[str | None, ...]]) -> list[int]:
     """The first file's audio streams (by their place among its audio streams) that name no codec where a
     later file's name one. The concat demuxer takes the first file's: such a stream has neither the
-    sound's parameters nor its setup, so the later files' sound could be neither copied nor decoded.
+    sound's parameters nor its setup (where the demuxer read ahead into the next file as it opened, aac
+    at 0 Hz; else a stream of no kind), so the later files' sound can be neither copied nor decoded.
 
     >>> _blind_audio([(None,), ("aac",), ("aac",)]), _blind_audio([("aac",), (None,)]), _blind_audio([(None,), (None,)])
     ([0], [], [])
     """
     return [i for i, codec in enumerate(sounds[0]) if codec is None and any(len(s) > i and s[i] for s in sounds[1:])]
+
+
+def _audio_indices(path: Path, places: list[int]) -> frozenset[int]:
+    """The stream indices of the file's audio streams at ``places`` (among its audio streams)."""
+    try:
+        with open_container(str(path)) as container:
+            return frozenset(container.streams.audio[i].index for i in places)
+    except (SourceError, IndexError):
+        return frozenset()
 
 
 #: The concat demuxer's option that tags each packet with its file's start and length on the joined timeline
@@ -362,15 +372,16 @@ def concat_source(spec: str | Path, parts: Sequence[str | Path] = (), **kw) -> V
         log.warning("the first file joined, %s, has %s audio where others have %d stream%s: the join takes the "
                     "first file's streams, so their audio is left out (a glob or @list.txt can start where it "
                     "has sound)", paths[0].name, first or "no", most, "s"[: most != 1])  # fmt: skip
-    blind = _blind_audio([signature_of[p][1] for p in paths]) if kw.get("audio", True) else []
-    if blind:
-        others = ", ".join(dict.fromkeys(c for sig in signature_of.values() for i, c in enumerate(sig[1])
+    blind = _blind_audio([signature_of[p][1] for p in paths])
+    if blind and kw.get("audio", True):
+        others = ", ".join(dict.fromkeys(c for p in paths[1:] for i, c in enumerate(signature_of[p][1])
                                          if c and i in blind))  # fmt: skip
         log.warning("the first file joined, %s, has %s that name%s no codec (a damaged header) where others have %s: "
-                    "the join takes the first file's streams, so %s left out (a glob or @list.txt can start after "
-                    "it)", paths[0].name, "an audio stream" if len(blind) == 1 else f"{len(blind)} audio streams",
-                    "s"[: len(blind) == 1], others, "the audio is" if len(blind) == first else "their audio is")  # fmt: skip
-        kw["audio"] = len(blind) < first  # (none left: none demuxed)
+                    "the join takes the first file's streams, so the audio is left out (a glob or @list.txt can start "
+                    "after it)", paths[0].name, "an audio stream" if len(blind) == 1 else f"{len(blind)} audio streams",
+                    "s"[: len(blind) == 1], others)  # fmt: skip
+    if blind:  # (what the demuxer makes of that stream, with --no-audio too, is not told of again)
+        kw["audio"], kw["said"] = False, _audio_indices(paths[0], blind)
     if len(cut := _cut(paths, infos, DRIVE_GAP)) > 1:
         log.warning("the files hold %d drives (the recording paused for more than %d s, or the clock went back, "
                     "before %s); they are joined into one video (roadseg batch --concat writes one a drive)",
@@ -387,8 +398,6 @@ def concat_source(spec: str | Path, parts: Sequence[str | Path] = (), **kw) -> V
         os.unlink(script)  # (the demuxer reads the whole script as it opens)
     source = VideoSource(str(spec), container=container, **kw)
     source.joins, source.late_said = len(paths) - 1, most > first  # (the later files' audio: said above)
-    blind_streams = {container.streams.audio[i].index for i in blind}
-    source.audio_streams = [a for a in source.audio_streams if a.index not in blind_streams]
     source.chunked = all(Path(p).suffix.lower() == ".avi" for p in paths)  # (their empty chunks: held pictures)
     frames = [i.frames for i in kept]
     seconds = [i.duration for i in kept]

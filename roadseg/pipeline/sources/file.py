@@ -162,6 +162,8 @@ class VideoSource:
             ``-map 0:v:N``) instead of FFmpeg's choice; :class:`SourceError` listing them if it has none.
         height: scale the upright picture to this many pixels high as it is decoded (width by its
             aspect, even); never enlarged. Everything after works at that size.
+        said: indices of ``container``'s streams whose leaving out the caller has told of (--concat: the
+            first file's audio that names no codec), not told of again.
     """
 
     live = False
@@ -171,7 +173,8 @@ class VideoSource:
 
     def __init__(self, path: str | Path, *, audio: bool = True, start: float = 0.0, duration: float | None = None,
                  hwaccel: str | None = None, container: av.container.InputContainer | None = None,
-                 video_stream: int | None = None, height: int | None = None) -> None:  # fmt: skip
+                 video_stream: int | None = None, height: int | None = None,
+                 said: frozenset[int] = frozenset()) -> None:  # fmt: skip
         self.path = str(path)  # (a str: an http(s) URL is not a Path)
         self.remote = remote = self.path.lower().startswith(HTTP_SCHEMES)
         own_file = container is None  # (not --concat's joined container: that says what it leaves out)
@@ -260,7 +263,8 @@ class VideoSource:
         if line := told(self.rotation, self.mirrored):
             log.warning("%s", line)
         say_if_hdr(self.stream, Path(self.path).name)
-        if left := left_out(self.container, self.stream, self.audio_streams, self.subtitle_streams + self.data_streams):
+        kept = [*self.subtitle_streams, *self.data_streams, *(s for s in self.container.streams if s.index in said)]
+        if left := left_out(self.container, self.stream, self.audio_streams, kept):
             number = list(self.container.streams.video).index(self.stream)
             others = [n for n, s in enumerate(self.container.streams.video) if n != number and not is_cover(s)]
             hint = f" (--video-stream {others[0]} segments its video stream {others[0]} instead)" if others else ""

@@ -1408,6 +1408,22 @@ def _audio_seconds_at(path: Path) -> list[float]:
         return [float(p.pts * p.time_base) for p in c.demux(c.streams.audio[0]) if p.size and p.pts is not None]
 
 
+def test_matroska_files_joined_with_cat_keep_the_second_recordings_sound(rule_onnx, tmp_path):
+    parts = [write_video(tmp_path / f"{n}.mkv", split_frames(25), audio_seconds=1.0, audio_codec="libopus") for n in "ab"]
+    joined = tmp_path / "joined.mkv"  # (cat a.mkv b.mkv > joined.mkv: two segments, the second's clock from 0 again)
+    joined.write_bytes(b"".join(p.read_bytes() for p in parts))
+    out = tmp_path / "out.mkv"
+    r = CliRunner().invoke(segment_video_cmd, [str(joined), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0 and "dropped" not in r.output, r.output  # (was: "dropped 51 damaged audio packets")
+    with av.open(str(out)) as c:
+        pictures = sorted(float(p.pts * p.time_base) for p in c.demux(c.streams.video[0]) if p.size)
+    sound = _audio_seconds_at(out)
+    # (was: the second recording's pictures squeezed into 0.96-0.985 s, its sound left out: to 0.99 s)
+    assert len(pictures) == 50 and np.allclose(np.diff(pictures), 0.04, atol=0.01), pictures
+    assert len(sound) == 102 and 1.9 < sound[-1] < 2.1, sound
+    assert min(abs(t - pictures[25]) for t in sound) < 0.01, (pictures[25], sound)  # in step where it begins
+
+
 @pytest.mark.parametrize("later", [0.0, 100.0])
 def test_transport_streams_joined_with_cat_keep_their_sound_in_step_with_the_picture(rule_onnx, tmp_path, later):
     # the second recording's clock starts where the first's did (a step back), or 100 s on (a leap ahead)

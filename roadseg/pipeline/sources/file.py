@@ -41,7 +41,7 @@ from roadseg.pipeline.sources.base import (
     video_streams,
 )
 from roadseg.pipeline.sources.capture import HTTP_SCHEMES, open_capture
-from roadseg.pipeline.sources.clock import LEAP, TS_DISCONT, Clock
+from roadseg.pipeline.sources.clock import LEAP, TS_DISCONT, Clock, joined_matroska
 from roadseg.pipeline.sources.decoder import Decoder
 from roadseg.pipeline.sources.display import as_shown, matrix_of, told
 from roadseg.pipeline.sources.gaps import OFF_LINE, Gaps, Pace, PassedOver
@@ -209,8 +209,11 @@ class VideoSource:
         self.edits = EditList()  # (the sound a trimmed mp4's edit list cuts stays cut)
         # AAC frames merged into one packet by a damaged ADTS length: timed as long as their sound
         self.merges = MergedFrames({s.index for s in self.audio_streams if codec_of(s) == "aac"})
-        # a transport stream's clock may start again midway (recordings joined with cat): read as one timeline
-        self.clock = Clock() if self.container.format.flags & TS_DISCONT else None
+        # a transport stream's clock may start again midway (recordings joined with cat): read as one timeline;
+        # so is a Matroska file's where another follows it in the file (cat a.mkv b.mkv)
+        discont = bool(self.container.format.flags & TS_DISCONT)
+        joined = "matroska" in self.container.format.name and own_file and joined_matroska(self.path)
+        self.clock = Clock() if discont or joined else None
         self._held: list[av.Packet] | None = None  # video packets since the last keyframe, while read up to --start
         self._length = self._video_length()
         self._span: tuple[float, float] | None = None  # (first, end) of the video packets read, on the one timeline

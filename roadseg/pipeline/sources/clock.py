@@ -47,6 +47,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import av
@@ -65,7 +66,8 @@ EBML_HEADER, SEGMENT = b"\x1a\x45\xdf\xa3", b"\x18\x53\x80\x67"  # Matroska's fi
 
 def joined_matroska(path: str) -> bool:
     """Whether the Matroska file at ``path`` holds another file after its first: a second EBML header where its
-    segment ends (``cat a.mkv b.mkv``). A segment of unknown size (a recording cut off) does not say where it ends.
+    segment ends (``cat a.mkv b.mkv``). A segment of unknown size (a recording cut off) does not say where it ends;
+    a pipe or FIFO is not read here (its bytes are the demuxer's).
 
     >>> import tempfile
     >>> one = EBML_HEADER + bytes([0x80]) + SEGMENT + bytes([0x82]) + b"xy"
@@ -74,6 +76,8 @@ def joined_matroska(path: str) -> bool:
     ...     joined_matroska(f.name)
     True
     """
+    if not os.path.isfile(path):
+        return False
     try:
         with open(path, "rb") as f:
             end = _element_end(f, EBML_HEADER)

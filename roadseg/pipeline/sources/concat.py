@@ -27,9 +27,19 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+import av
+import av.bitstream
+
 from roadseg.errors import SourceError
 from roadseg.pipeline.inputs import DRIVE_GAP, find_videos, gopro_recording
-from roadseg.pipeline.sources.base import VideoInfo, codec_of, open_container, say_sensor_boxes, sensor_boxes
+from roadseg.pipeline.sources.base import (
+    VideoInfo,
+    codec_of,
+    open_container,
+    picture_stream,
+    say_sensor_boxes,
+    sensor_boxes,
+)
 from roadseg.pipeline.sources.file import VideoSource
 
 log = logging.getLogger("roadseg")
@@ -62,7 +72,25 @@ def _probe(path: Path) -> tuple[tuple[tuple[str, int, int], tuple[str | None, ..
     with open_container(str(path)) as container:
         info = VideoInfo.from_container(container, str(path))
         audio = tuple(codec_of(a) for a in container.streams.audio)
+        if (video := picture_stream(container)) is not None and not _converts(video):
+            raise SourceError(f"{path.name}: its H.264 setup (avcC) is damaged, and the join cannot read past it",
+                              damaged=True)  # fmt: skip
         return ((info.codec, info.width, info.height), audio), info
+
+
+def _converts(stream) -> bool:
+    """Whether the concat demuxer takes the H.264 ``stream`` into the join: it turns a file's packets into Annex B
+    with FFmpeg's h264_mp4toannexb (its ``auto_convert``), set up from the file's avcC, and reads no further where
+    that filter refuses the file's (a damaged header: the rest of the drive lost). Other codecs pass as they are."""
+    context = stream.codec_context
+    extradata = (context.extradata or b"") if context is not None else b""
+    if codec_of(stream) != "h264" or not extradata or extradata[:3] == b"\0\0\1" or extradata[:4] == b"\0\0\0\1":
+        return True
+    try:
+        av.bitstream.BitStreamFilterContext("h264_mp4toannexb", stream)
+    except (av.error.FFmpegError, ValueError):
+        return False
+    return True
 
 
 def _codecs(sound: tuple[str | None, ...]) -> str:

@@ -1339,6 +1339,25 @@ def test_a_dual_dashcams_folder_joins_the_front_cameras_files(rule_onnx, tmp_pat
     assert "4 files of the dashcam's rear, left pillar and left cameras" in r.output, r.output
 
 
+def test_the_pictures_a_joined_files_decoder_still_holds_at_the_next_file_keep_their_times(tmp_path):
+    from roadseg.pipeline.sources.concat import FILE_TAGS, concat_list
+    from roadseg.pipeline.sources.decoder import Decoder
+
+    parts = [write_video(tmp_path / f"{n}.mp4", split_frames(10)) for n in "ab"]
+    script = tmp_path / "join.ffconcat"
+    script.write_text(concat_list(parts))
+    with av.open(str(script), format="concat", options={"safe": "0", **FILE_TAGS}) as c:
+        stream = c.streams.video[0]
+        stream.thread_type, stream.codec_context.thread_count = "FRAME", 4  # (it holds 3 pictures, as the source's may)
+        decoder = Decoder(stream, str(script), c.format)
+        frames = [f for p in c.demux(stream) for f in decoder.decode(p)]  # (the last, empty, drains it)
+    # (was: those the decoder gave up where the second file began, drained without a packet, had no time base:
+    # read as pictures without a time, a --duration that ended there kept them, joined:mp4-header-9 with --start 2
+    # --duration 1, 26 frames for 25)
+    times = [float(f.pts * f.time_base) for f in frames if f.time_base is not None and f.pts is not None]
+    assert len(frames) == 20 and np.allclose(times, np.arange(20) * 0.04), [(f.pts, f.time_base) for f in frames]
+
+
 def test_a_join_whose_first_file_has_no_audio_says_the_audio_is_left_out(rule_onnx, tmp_path):
     drive = tmp_path / "Movie"
     drive.mkdir()

@@ -90,9 +90,12 @@ class Decoder:
         if self._part is not None:
             context = self._context or self.stream.codec_context
             try:
-                self._pending += self._decoded(None)
+                drained = self._decoded(None)
             except (av.error.FFmpegError, ValueError):
-                pass  # (nothing more came out: its pictures' loss shows in the count of frames)
+                drained = []  # (nothing more came out: its pictures' loss shows in the count of frames)
+            for f in drained:
+                f.time_base = self.stream.time_base  # (drained without a packet: PyAV gives them none)
+            self._pending += drained
             context.flush_buffers()
         self._part = part
 

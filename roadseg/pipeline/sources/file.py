@@ -410,7 +410,7 @@ class VideoSource:
 
     def _demuxed(self) -> Iterator[Frame | av.Packet]:
         # a file whose clock may start again midway is read up to --start, not sought by a clock that repeats
-        self._held = [] if self.start > 0 and self.clock is not None else None
+        self._held = [] if self.start > 0 and self._read_to_start() else None
         if self.start > 0 and self._held is None:
             try:
                 self._seek()
@@ -521,10 +521,10 @@ class VideoSource:
         self._span = (min(first, t), max(last, end))
 
     def _up_to_start(self, packet: av.Packet) -> list[av.Packet]:
-        """The video packets to decode for ``packet``: itself, or where a file whose clock may start again
-        midway (:class:`Clock`) is read up to ``start`` on its one timeline, none before, then those since
-        the last keyframe. Its own clock repeats after a restart, so a seek by it may land in the wrong
-        recording; reading its packets without decoding them costs little (demuxing only). The pictures
+        """The video packets to decode for ``packet``: itself, or where a file is read up to ``start``
+        (:meth:`_read_to_start`: a file whose clock may start again midway, on its one timeline), none before,
+        then those since the last keyframe. Its own clock repeats after a restart, so a seek by it may land in
+        the wrong recording; reading its packets without decoding them costs little (demuxing only). The pictures
         from the keyframe before the last one are kept: with B-frames, some of them show after the last
         keyframe (and may be at ``start``), and an open GOP's first pictures refer to them."""
         held = self._held
@@ -581,7 +581,13 @@ class VideoSource:
 
     def _video_start(self) -> float | None:
         """Where the video stream starts (seconds), if the container says so and no seek moved us."""
-        return None if self.start and self.clock is None else self._stream_start()  # (a Clock's file is not sought)
+        return None if self.start and not self._read_to_start() else self._stream_start()  # (else not sought)
+
+    def _read_to_start(self) -> bool:
+        """Whether ``start`` is reached by reading up to it (:meth:`_up_to_start`), not by a seek: in a file whose
+        clock may start again midway (:class:`Clock`), and in files joined by FFmpeg's concat demuxer, which
+        seeks only where its script says every file's length (roadseg's does not: a damaged file's may be wrong)."""
+        return self.clock is not None or self.container.format.name == "concat"
 
     def _stream_start(self) -> float | None:
         """Where the video stream starts (seconds of the file's clock), if the container says so."""

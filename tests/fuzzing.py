@@ -29,6 +29,7 @@ from pathlib import Path
 
 import av
 import conftest
+import cv2
 import numpy as np
 
 REAL_CLIP = Path(__file__).resolve().parents[1] / "sample_videos" / "udacity-highway-1280x720.mp4"
@@ -54,7 +55,15 @@ FIELD_MARKERS = {
     "ts": (b"\x47\x40\x00", b"\x47\x50\x00", b"\x47\x41\x00", b"\x47\x41\x01", b"\x00\x00\x01\xe0",
            b"\x00\x00\x01\xc0"),  # fmt: skip
     "avi": (b"avih", b"strh", b"strf", b"idx1", b"00dc", b"01wb", b"\xff\xc0", b"\xff\xc4", b"\xff\xdb"),  # (+ JPEG SOF, DHT, DQT)
+    # still images (make_base_images): their headers, chunks and tables
+    "jpg": (b"\xff\xc0", b"\xff\xc4", b"\xff\xdb", b"\xff\xda", b"\xff\xe0", b"\xff\xdd"),  # SOF0 DHT DQT SOS APP0 DRI
+    "png": (b"IHDR", b"IDAT", b"IEND", b"sRGB", b"pHYs"),
+    "webp": (b"RIFF", b"WEBP", b"VP8 ", b"VP8L", b"VP8X"),
+    "bmp": (b"BM", b"\x28\x00\x00\x00"),  # (the file header; the info header's size)
+    "tif": (b"II*\x00", b"\x00\x01\x03\x00", b"\x01\x01\x03\x00", b"\x11\x01", b"\x17\x01", b"\x03\x01"),  # width,
+    # height, strip offsets and sizes, compression tags
 }
+IMAGE_KINDS = ("bitflip", "header", "fields", "truncate", "zero", "duplicate", "swap", "tail")  # (no audio, no title)
 EXTREMES = (0x00, 0xFF, 0x7F, 0x80, 0x01)
 # where the output's sound may lie against the input's (fuzzing.sound_problems), seconds
 TOLERANCE = 0.02  # copied packets keep their times (to a millisecond in Matroska); under one AAC packet (0.021 s)
@@ -206,8 +215,8 @@ def mutate(data: bytes, container: str, kind: str, rng: np.random.Generator) -> 
     elif kind == "duplicate":
         s, length, at = int(rng.integers(0, n)), int(rng.integers(1, 16385)), int(rng.integers(0, n))
         b = b[:at] + b[s : s + length] + b[at:]
-    elif kind == "swap":
-        length = int(rng.integers(16, 8193))
+    elif kind == "swap":  # (a file under 16 KB, a still image: swapped chunks of at most half of it)
+        length = int(rng.integers(16, min(8193, max(17, n // 2))))
         s1, s2 = sorted(int(x) for x in rng.choice(max(1, n - length), size=2, replace=False))
         s2 = max(s2, s1 + length)
         b[s1 : s1 + length], b[s2 : s2 + length] = data[s2 : s2 + length], data[s1 : s1 + length]
@@ -730,6 +739,65 @@ def run_joined_case(base: Path, container: str, kind: str, seed: int, model: Pat
     shutil.rmtree(folder)
     out.unlink(missing_ok=True)
     return problems
+
+
+def make_base_images(clip: Path, folder: Path, count: int = 4) -> dict[str, list[Path]]:
+    """The first ``count`` frames of ``clip`` as still images in jpg, png, webp, bmp and tif
+    (the formats of FIELD_MARKERS' image markers), the same bytes each time; {format: paths}, ``f0.jpg`` ..."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with av.open(str(clip)) as c:
+        frames = [f.to_ndarray(format="bgr24") for f, _ in zip(c.decode(video=0), range(count))]
+    out: dict[str, list[Path]] = {}
+    for fmt, params in (("jpg", [cv2.IMWRITE_JPEG_QUALITY, 85]), ("png", []), ("webp", [cv2.IMWRITE_WEBP_QUALITY, 80]),
+                        ("bmp", []), ("tif", [])):  # fmt: skip
+        out[fmt] = [folder / f"f{i}.{fmt}" for i in range(count)]
+        for path, frame in zip(out[fmt], frames):
+            cv2.imwrite(str(path), frame, params)
+    return out
+
+
+def run_image_case(images: list[Path], fmt: str, kind: str, seed: int, model: Path, work: Path, *,
+                   folder: bool = True, timeout: float = 60.0) -> list[str]:  # fmt: skip
+    """One of ``images`` (number ``seed`` % their count) damaged as the case says, segmented alone
+    (``folder`` False) or in a folder with the others: what breaks the rules (a hang, a traceback, an exit
+    or Error: line out of rule; an image that reads without its output, of its size; one that does not read
+    with an output, or not named; a refusal of a single image that reads)."""
+    name = f"{'folder' if folder else 'image'}-{fmt}-{kind}-{seed}"
+    src, out = work / name, work / f"{name}-out"
+    src.mkdir()
+    bad = seed % len(images) if folder else 0
+    for n, path in enumerate(images if folder else images[:1]):
+        data = path.read_bytes()
+        (src / path.name).write_bytes(case_bytes(path, fmt, kind, seed) if n == bad else data)
+    given = sorted(src.iterdir())
+    cmd = [sys.executable, "-m", "roadseg", "segment", str(src if folder else given[0]),
+           "-o", str(out if folder else out.with_suffix(".png")), "--model", str(model), "-y", "-q"]  # fmt: skip
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, errors="replace")
+        outcome = Outcome(name, Media(0, 0), proc.returncode, proc.stderr, Media(1, 0), None, 0)
+    except subprocess.TimeoutExpired:
+        outcome = Outcome(name, Media(0, 0), None, "", None, None, 0)
+    problems = outcome.problems()  # (its exit and its lines; the images are judged below)
+    for path in given:
+        want, target = _image_shape(path), out / f"{path.stem}.png" if folder else out.with_suffix(".png")
+        got = _image_shape(target) if target.exists() else None
+        if want is not None and got != want and not (not folder and outcome.returncode == 1):
+            problems.append(f"{path.name} reads ({want[1]}x{want[0]}) but its output is {got}")
+        if want is not None and not folder and outcome.returncode == 1:
+            problems.append(f"refused although {path.name} reads")
+        if want is None and target.exists():
+            problems.append(f"{path.name} does not read, but has an output")
+        if want is None and path.name not in outcome.stderr:
+            problems.append(f"{path.name} does not read, and is not named")
+    shutil.rmtree(src)
+    shutil.rmtree(out, ignore_errors=True)
+    out.with_suffix(".png").unlink(missing_ok=True)
+    return problems
+
+
+def _image_shape(path: Path) -> tuple[int, ...] | None:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    return None if image is None else image.shape[:2]
 
 
 def case_bytes(base: Path, container: str, kind: str, seed: int) -> bytes:

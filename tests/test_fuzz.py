@@ -4,7 +4,8 @@ the audio where the input's is against the picture.
 
 The 500 cases (5 containers x 10 kinds of damage x 10 seeds), 100 on clips with GPS captions (mkv,
 mp4 x 10 kinds x 5 seeds), 60 of three joined files, 120 played with ``--live`` and 80 cut with ``--start``
-and ``--duration``, 20 with damaged TS timestamps and 66 of the TS clip joined with cat run with ``-m slow``;
+and ``--duration``, 20 with damaged TS timestamps, 66 of the TS clip joined with cat and 400 still images (5 formats
+x 8 kinds x 10 seeds, alone and one among good ones in a folder) run with ``-m slow``;
 the default suite runs a fixed subset that covers every class of failure the fuzzing found, and a few
 cases into webm, where the AAC audio is re-encoded rather than copied. A failing case is
 reproduced with ``python tests/fuzzing.py CASE FOLDER`` (it writes the damaged input there).
@@ -18,6 +19,7 @@ import pytest
 from conftest import rule_model
 from fuzzing import (
     CONTAINERS,
+    IMAGE_KINDS,
     JOINS,
     KINDS,
     TS_KINDS,
@@ -26,8 +28,10 @@ from fuzzing import (
     add_captions,
     add_telemetry,
     make_base_clips,
+    make_base_images,
     make_cat_clips,
     run_case,
+    run_image_case,
     run_joined_case,
 )
 
@@ -258,6 +262,39 @@ def test_damaged_timestamps_and_cat_joins(case, catted_env):
                                                                           strict=True)) for c in STAMPED + CATTED])
 def test_damaged_timestamps_and_cat_joins_all(case, catted_env):
     _run(case, catted_env)
+
+
+# still images (jpg, png, webp, bmp, tif), damaged alone ("image-...") or one of four in a folder ("folder-...": the
+# seed-th % 4): one that does not read is refused alone, or left out and named, and never costs the others
+IMAGES = tuple(f"{m}-{f}-{k}-{s}" for m in ("image", "folder") for f in ("jpg", "png", "webp", "bmp", "tif")
+               for k in IMAGE_KINDS for s in range(100, 110))  # fmt: skip
+FAST_IMAGES = (
+    "folder-png-bitflip-101",  # the second image does not read: the run stopped there, the last two not segmented
+    "folder-webp-truncate-100",  # the first does not read: nothing was, "Error: cannot read image .../f0.webp"
+    "folder-tif-zero-100",
+    "image-jpg-header-101",
+)
+
+
+@pytest.fixture(scope="module")
+def images_env(fuzz_env):
+    bases, model, work = fuzz_env
+    return make_base_images(bases["mp4"], work / "images"), model, work
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("case", FAST_IMAGES)
+def test_damaged_image(case, images_env):
+    images, model, work = images_env
+    how, fmt, kind, seed = case.split("-")
+    assert run_image_case(images[fmt], fmt, kind, int(seed), model, work, folder=how == "folder") == []
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("case", IMAGES)
+def test_damaged_image_all(case, images_env):
+    test_damaged_image(case, images_env)
 
 
 def test_the_checker_sees_every_kind_of_failure():

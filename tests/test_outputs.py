@@ -178,6 +178,30 @@ def test_an_avif_that_this_opencv_cannot_decode_says_so(rule_onnx, tmp_path, mon
         "has no AVIF codec" in r.output, r.output
 
 
+def test_an_image_that_does_not_read_is_left_out_and_named(rule_onnx, tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, img in enumerate(split_frames(4)):
+        cv2.imwrite(str(folder / f"f{i}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    for bad in ("f0.png", "f2.png"):  # (the first one too: it was read ahead, for the run's size)
+        (folder / bad).write_bytes((folder / bad).read_bytes()[:60])
+    out, stats = tmp_path / "out", tmp_path / "s.json"
+    r = CliRunner().invoke(segment_video_cmd, [str(folder), "-o", str(out), "--model", str(rule_onnx), "-q",
+                                               "--masks-dir", str(tmp_path / "m"), "--stats", str(stats)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in (tmp_path / "m").iterdir()) == ["f1.png", "f3.png"]
+    for bad in ("f0.png", "f2.png"):
+        assert f"cannot read image {folder / bad} (damaged, or not an image); left out, the other images are " \
+               "segmented" in r.output  # fmt: skip
+    assert f"2 of 4 images could not be read; {out} holds the 2 that could" in r.output
+    assert json.loads(stats.read_text())["frames_lost"] == 2
+    for good in ("f1.png", "f3.png"):
+        (folder / good).write_bytes(b"not a picture")
+    r = CliRunner().invoke(segment_video_cmd, [str(folder), "-o", str(tmp_path / "none"), "--model", str(rule_onnx)])
+    assert r.exit_code == 1 and r.output == f"Error: cannot read any of the 4 images in {folder} (damaged, or not images)\n"
+    assert not (tmp_path / "none").exists()
+
+
 def test_start_and_duration_cut_video_and_audio(rule_onnx, tmp_path):
     src = write_video(tmp_path / "long.mp4", split_frames(50), audio_seconds=2.0)  # 2 s at 25 fps
     out = tmp_path / "cut.mp4"

@@ -522,7 +522,9 @@ def _result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Writer
         lost = expected - frames  # frames the container promised but the decoder could not deliver
     elif expected and lost:  # (counted one by one: a rate's estimate may have taken a lost picture for a held one)
         expected = max(expected, frames + lost)
-    if lost and not quiet and not source.live:
+    if lost and not quiet and source.kind == "images":  # (each one was named as it was left out)
+        log.warning("%d of %d images could not be read; %s holds the %d that could", lost, expected, opts.output, frames)
+    elif lost and not quiet and not source.live:
         of = f" of about {expected} frames" if expected else " frame" + "s"[: lost != 1]  # (a pipe promises none)
         log.warning("%d%s could not be decoded (damaged or truncated input); %s holds the %d that did",
                     lost, of, opts.output, frames)  # fmt: skip

@@ -1,4 +1,5 @@
-"""Image inputs: one image, a folder, or a glob pattern, as frames in name order.
+"""Image inputs: one image, a folder, or a glob pattern, as frames in name order. An image that cannot
+be read among others (damaged, or not an image) is left out with one line naming it; the others are segmented.
 
 Example:
     >>> is_image_input("frames/*.jpg"), is_image_input("photo.png"), is_image_input("dashcam.mp4")
@@ -7,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +18,8 @@ import numpy as np
 from roadseg.errors import SourceError
 from roadseg.pipeline.sources.base import Frame, VideoInfo
 from roadseg.pipeline.suffixes import IMAGE_SUFFIXES, UNREAD_IMAGE_SUFFIXES, VIDEO_SUFFIXES
+
+log = logging.getLogger("roadseg")
 
 
 def _is_pattern(text: str) -> bool:
@@ -72,12 +76,14 @@ def read_image(path: Path) -> np.ndarray:
         if path.suffix.lower() == ".avif" and not cv2.haveImageWriter("x.avif"):  # (built without libavif)
             raise SourceError(f"cannot read image {path}: this OpenCV ({cv2.__version__}) has no AVIF codec; convert "
                               "it to PNG or JPEG, or install an opencv-python-headless built with one")  # fmt: skip
-        raise SourceError(f"cannot read image {path}")
+        raise SourceError(f"cannot read image {path} (damaged, or not an image)")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 class ImageSource:
-    """Images as frames, in name order; ``names[i]`` is the file of frame ``i``; ``.info`` describes the first."""
+    """Images as frames, in name order; ``names[i]`` is the file of frame ``i``; ``.info`` describes the first
+    that reads. One that cannot be read is left out, said and counted in ``lost`` (frame ``i`` is then missing);
+    :class:`SourceError` where none can."""
 
     live = False
     kind = "images"
@@ -95,7 +101,19 @@ class ImageSource:
         self.paths = image_paths(spec)
         self.names = [p.name for p in self.paths]
         self.lost = 0
-        self._first = read_image(self.paths[0])
+        unread = []  # (said once one reads: where none does, the one error says it all)
+        for at, path in enumerate(self.paths):
+            try:
+                self._at, self._first = at, read_image(path)
+                break
+            except SourceError as exc:
+                if len(self.paths) == 1:
+                    raise
+                unread.append(exc)
+        else:
+            raise SourceError(f"cannot read any of the {len(self.paths)} images in {spec} (damaged, or not images)")
+        for exc in unread:
+            self._left_out(exc)
         h, w = self._first.shape[:2]
         self.info = VideoInfo(path=str(spec), width=w, height=h, fps=None, time_base=None, frames=len(self.paths),
                               duration=None, codec="image", pix_fmt="rgb24", audio_streams=0)  # fmt: skip
@@ -109,7 +127,14 @@ class ImageSource:
     def expected_frames(self) -> int:
         return len(self.paths)
 
+    def _left_out(self, exc: SourceError) -> None:
+        self.lost += 1
+        log.warning("%s; left out, the other images are segmented", exc)
+
     def __iter__(self) -> Iterator[Frame]:
-        for i, p in enumerate(self.paths):
-            image = self._first if i == 0 else read_image(p)
-            yield Frame(i, image, None, None)
+        yield Frame(self._at, self._first, None, None)
+        for i in range(self._at + 1, len(self.paths)):
+            try:
+                yield Frame(i, read_image(self.paths[i]), None, None)
+            except SourceError as exc:
+                self._left_out(exc)

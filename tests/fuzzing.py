@@ -796,7 +796,10 @@ def run_image_case(images: list[Path], fmt: str, kind: str, seed: int, model: Pa
 
 
 def _image_shape(path: Path) -> tuple[int, ...] | None:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    try:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    except cv2.error:  # (a size in a damaged header past OpenCV's bounds)
+        return None
     return None if image is None else image.shape[:2]
 
 

@@ -71,7 +71,10 @@ def image_paths(spec: str | Path) -> list[Path]:
 
 def read_image(path: Path) -> np.ndarray:
     """An image file as RGB uint8 [H,W,3]; :class:`SourceError` naming the file if it cannot be read."""
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    try:
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    except cv2.error:  # (a damaged header: a size past OpenCV's bounds fails its assertion)
+        bgr = None
     if bgr is None:
         if path.suffix.lower() == ".avif" and not cv2.haveImageWriter("x.avif"):  # (built without libavif)
             raise SourceError(f"cannot read image {path}: this OpenCV ({cv2.__version__}) has no AVIF codec; convert "

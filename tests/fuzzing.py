@@ -339,6 +339,8 @@ class Media:
     # written twice: an output holds one of them)
     tail: float | None = None  # where the clock steps back: how far the sound read with the last run of frames
     # runs past its latest frame (:func:`_tail`)
+    primed: float = 0.0  # seconds of a first audio packet stamped before 0 that decodes to no sound: an encoder's
+    # priming, which an mp4's edit list trims; an output without one (mkv, ts, avi) keeps it, before the picture
 
 
 def probe(path: Path, window: tuple[float, float] | None = None) -> Media:
@@ -348,7 +350,7 @@ def probe(path: Path, window: tuple[float, float] | None = None) -> Media:
     ``duration`` seconds, counted from the file's first timestamp (``--start``, ``--duration``).
     """
     frames, seen, packets, sound = 0, [], 0, {}  # (seen: each frame's time, None where it has none)
-    copies, stamps = 0, set()  # (stamps: (stream, pts) of the audio packets read)
+    copies, stamps, primed = 0, set(), 0.0  # (stamps: (stream, pts) of the audio packets read)
     heard, at, read = [], [], {}  # the sound of every audio packet read, in file order; how much of it was read
     # when each frame's packet was (read: by the packet's pts)
     try:
@@ -368,6 +370,8 @@ def probe(path: Path, window: tuple[float, float] | None = None) -> Media:
                         copies += packet.size > 0 and (packet.stream.index, packet.pts) in stamps
                         stamps.add((packet.stream.index, packet.pts))
                         sound[packet.stream.index] += (spans := _sound(packet, sound[packet.stream.index]))
+                        if not spans and not sound[packet.stream.index] and packet.size and (packet.pts or 0) < 0:
+                            primed = max(primed, float((packet.duration or 0) * packet.time_base))
                         heard += spans
                         continue
                     read[packet.pts] = len(heard)
@@ -385,7 +389,7 @@ def probe(path: Path, window: tuple[float, float] | None = None) -> Media:
     times = [t for t in seen if t is not None]
     return Media(frames, packets, times[0] if times else None, tuple(map(tuple, sound.values())), tuple(sound),
                  max(times) if times else None, tuple(times), seen.index(times[0]) if times else 0, copies,
-                 _tail(seen, at, heard))  # fmt: skip
+                 _tail(seen, at, heard), primed)  # fmt: skip
 
 
 def _tail(seen: list[float | None], at: list[int], heard: Spans) -> float | None:
@@ -620,7 +624,8 @@ def sound_problems(given: Media, got: Media, dropped: int, *, live: bool = False
     pictures run longer than the input's (a clock that steps back is tied anew to the capture clock), or
     past the recording's last picture by as much as the input's sound does past its last run of pictures
     (:attr:`Media.tail`: the recording ends with that run, tied anew, not with the input's latest picture).
-    The output's streams are the input's in order, less those ``left_out`` (input indices) and, where
+    The output's sound may start as much earlier as the input's priming (:attr:`Media.primed`), which an
+    output without an edit list keeps. The output's streams are the input's in order, less those ``left_out`` (input indices) and, where
     that leaves more than the output has, those without sound.
     """
     kept = [s for s, i in zip(given.sound, given.audio_streams or range(len(given.sound))) if i not in left_out]
@@ -645,7 +650,7 @@ def sound_problems(given: Media, got: Media, dropped: int, *, live: bool = False
             if given.tail is not None:  # (and its sound runs on past the recording's last frame as the last
                 last = max(last, got.video_end - got.video_start + given.tail)  # run's runs past that run's)
         where = f"audio stream {i}: the input's sound lies at {first:.3f}-{last:.3f} s from its first frame"
-        if start < (-tol if live else first - tol) or start > latest_start + tol:
+        if start < (-tol if live else first - tol - given.primed) or start > latest_start + tol:
             out.append(f"{where}, the output's starts at {start:.3f} s ({dropped} packets dropped)")
         if end > last + tol or (not live and end < earliest_end - tol):
             out.append(f"{where}, the output's ends at {end:.3f} s ({dropped} packets dropped)")

@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -670,22 +671,23 @@ def _sound_run(spans: Spans) -> Spans:
 
 def run_case(base: Path, container: str, kind: str, seed: int, model: Path, work: Path, *,
              timeout: float = 60.0, output: str = "mp4", live: bool = False,
-             trim: tuple[float, float] | None = None) -> Outcome:  # fmt: skip
+             trim: tuple[float, float] | None = None, stdin: bool = False) -> Outcome:  # fmt: skip
     """Mutate ``base`` as the case says, run the real ``segment-video`` on it in a subprocess (into an
     ``output`` file: webm re-encodes AAC audio; ``live``: played as if it were a camera, ``--live``;
-    ``trim``: ``--start`` and ``--duration``), check the result."""
+    ``trim``: ``--start`` and ``--duration``; ``stdin``: read from standard input, ``-``), check the result."""
     name = f"{container}-{kind}-{seed}"
     suffix = "ts" if container in JOINS else container
     src, out, stats = work / f"{name}.{suffix}", work / f"{name}-out.{output}", work / f"{name}.json"
     src.write_bytes(case_bytes(base, container, kind, seed))
     parts = _parts(src, base, work) if container in JOINS else None
-    cmd = [sys.executable, "-m", "roadseg", "segment", str(src), "-o", str(out), "--model", str(model), "-y", "-q",
+    cmd = [sys.executable, "-m", "roadseg", "segment", "-" if stdin else str(src), "-o", str(out), "--model", str(model), "-y", "-q",
            "--stats", str(stats), *(["--live"] if live else []),
            *(["--start", str(trim[0]), "--duration", str(trim[1])] if trim else [])]  # fmt: skip
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, errors="replace",
-                              env={**os.environ, "PYTHONFAULTHANDLER": "1"})  # fmt: skip
+        with open(src, "rb") if stdin else contextlib.nullcontext() as given:  # (else inherited, as before)
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, errors="replace", stdin=given,
+                                  env={**os.environ, "PYTHONFAULTHANDLER": "1"})  # fmt: skip
         code, err = proc.returncode, proc.stderr
     except subprocess.TimeoutExpired as exc:
         code = None

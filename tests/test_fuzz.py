@@ -216,6 +216,29 @@ def test_damaged_input_played_live_all(case, fuzz_env):
     test_damaged_input_played_live(case, fuzz_env)
 
 
+# read from standard input (segment-video - -o out.mp4): what a file gives, but where a pipe cannot be sought
+STDIN = tuple(f"{c}-{k}-{s}" for c in ("mkv", "ts", "mp4", "mov") for k in KINDS for s in range(101, 103))
+FAST_STDIN = (
+    "ts-zero-101",  # pictures lost, of a count a pipe does not tell: a traceback as that was said (TypeError: %d
+    # format: a real number is required, not NoneType), and no output
+    "ts-duplicate-101",
+    "mkv-bitflip-101",
+)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("case", FAST_STDIN)
+def test_damaged_input_from_standard_input(case, fuzz_env):
+    _run(case, fuzz_env, stdin=True)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("case", STDIN)
+def test_damaged_input_from_standard_input_all(case, fuzz_env):
+    test_damaged_input_from_standard_input(case, fuzz_env)
+
+
 # cut with --start 0.4 --duration 0.8: what lies in that window of the damaged file is what the output must hold
 TRIM = (0.4, 0.8)
 TRIMMED = tuple(f"{c}-{k}-{s}" for c in ("mp4", "mkv", "ts", "avi") for k in KINDS for s in range(2))

@@ -520,8 +520,8 @@ def _result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Writer
     lost = source.lost
     if expected and expected - frames > max(1, expected // 100):
         lost = expected - frames  # frames the container promised but the decoder could not deliver
-    elif expected and lost:  # (counted one by one: a rate's estimate may have taken a lost picture for a held one)
-        expected = max(expected, frames + lost)
+    elif lost:  # (counted one by one: a rate's estimate may have taken a lost picture for a held one; a pipe's
+        expected = max(expected or 0, frames + lost)  # frames are not known before)
     if lost and not quiet and source.kind == "images":  # (each one was named as it was left out)
         log.warning("%d of %d images could not be read; %s holds the %d that could", lost, expected, opts.output, frames)
     elif lost and not quiet and not source.live:

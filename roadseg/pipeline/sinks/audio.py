@@ -45,6 +45,9 @@ MP4_SHY = frozenset({"flac", "opus"})
 #: outputs that cut the video where their audio ends (MXF interleaves sound and picture frame by frame, and
 #: drops the picture left over): audio is left out of them, with one line
 NO_AUDIO = frozenset({"mxf", "mxf_d10", "mxf_opatom"})
+#: seconds between one audio packet's end and the next one's start (in order, and no leap of a damaged timestamp)
+#: that count as sound missing from the input (:attr:`AudioRoutes.gaps`)
+GAP, LEAP = 0.01, 10.0
 DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EPIPE})
 
 
@@ -305,6 +308,8 @@ class AudioRemux:
         self._checks: dict[int, av.CodecContext] = {}  # stream -> a decoder that tries a packet of odd framing
         self.dropped = 0
         self.starts: dict[int, float] = {}  # input stream index -> its first packet's time, seconds
+        self.gaps: dict[int, float] = {}  # input stream index -> seconds of sound missing between its packets
+        self._ends: dict[int, float] = {}  # (where each stream's packets so far end)
 
     def mux(self, packet: av.Packet) -> None:
         """Copy (or re-encode) one packet of a stream given at construction; others are ignored.
@@ -316,6 +321,8 @@ class AudioRemux:
         if packet.pts is not None and packet.time_base and index not in self.starts and (
                 index in self.encoders or index in self.streams):  # fmt: skip
             self.starts[index] = float(packet.pts * packet.time_base)
+        if index in self.starts and packet.pts is not None and packet.time_base and packet.duration:
+            self._missing(index, float(packet.pts * packet.time_base), float(packet.duration * packet.time_base))
         if index in self.encoders:
             self._reencode(packet, *self.encoders[index])
             return
@@ -330,6 +337,13 @@ class AudioRemux:
             return
         packet.stream = out
         self._write(packet)
+
+    def _missing(self, index: int, start: float, length: float) -> None:
+        """Count in :attr:`gaps` the sound missing before a packet of ``start`` and ``length`` seconds."""
+        end = self._ends.get(index)
+        if end is not None and GAP < start - end <= LEAP:
+            self.gaps[index] = self.gaps.get(index, 0.0) + start - end
+        self._ends[index] = max(start + length, end or start + length)
 
     def _decodes(self, packet: av.Packet) -> bool:
         """Whether a copied ``packet`` decodes, where its framing gives cause to ask: an AAC packet that is

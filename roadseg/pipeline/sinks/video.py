@@ -423,8 +423,9 @@ class VideoSink(Sink):
                     raise SinkError(f"cannot finish {self.shown}: {reason_of(exc)}") from None
 
     def _tell_offsets(self) -> None:
-        """One line for each audio stream that began 0.1 s or more before or after the video, in a
-        format that starts them together (:data:`NO_AUDIO_OFFSET`)."""
+        """One line for each audio stream that began 0.1 s or more before or after the video, and one for each
+        with 0.1 s or more of sound missing between its packets, in a format that starts them together and plays
+        a track's sound back to back (:data:`NO_AUDIO_OFFSET`)."""
         if self.container.format.name not in NO_AUDIO_OFFSET or self.wall_clock or self._first is None:
             return
         for index, start in sorted(self.audio.starts.items()):
@@ -434,6 +435,12 @@ class VideoSink(Sink):
                             "plays %.2f s %s (write .mkv or .mp4 to keep them in step)", index, abs(offset),
                             "after" if offset > 0 else "before", self.container.format.name.upper(), abs(offset),
                             "early" if offset > 0 else "late")  # fmt: skip
+        for index, missing in sorted(self.audio.gaps.items()):
+            if missing >= 0.1:
+                log.warning("audio stream #%d has %.2f s of sound missing between its packets (damaged input); %s "
+                            "plays its sound back to back, so there what follows plays up to %.2f s early (write .mkv "
+                            "or .mp4 to keep them in step)", index, missing, self.container.format.name.upper(),
+                            missing)  # fmt: skip
 
     def finish(self, keep: bool) -> bool:
         """After a failed or interrupted run: finalise the frames written (``keep``), or remove the file.

@@ -5,7 +5,8 @@ the audio where the input's is against the picture.
 The 500 cases (5 containers x 10 kinds of damage x 10 seeds), 100 on clips with GPS captions (mkv,
 mp4 x 10 kinds x 5 seeds), 60 of three joined files, 120 played with ``--live`` and 80 cut with ``--start``
 and ``--duration``, 20 with damaged TS timestamps, 66 of the TS clip joined with cat and 800 of still images (5 formats
-x 8 kinds x 10 seeds, alone and one among good ones in a folder) and 200 into mkv, mov, webm and ts run with ``-m slow``;
+x 8 kinds x 10 seeds, alone and one among good ones in a folder), 200 into mkv, mov, webm and ts and 80 read from
+standard input run with ``-m slow``;
 the default suite runs a fixed subset that covers every class of failure the fuzzing found, and a few
 cases into webm, where the AAC audio is re-encoded rather than copied. A failing case is
 reproduced with ``python tests/fuzzing.py CASE FOLDER`` (it writes the damaged input there).

@@ -525,9 +525,8 @@ def _result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Writer
     if lost and not quiet and source.kind == "images":  # (each one was named as it was left out)
         log.warning("%d of %d images could not be read; %s holds the %d that could", lost, expected, opts.output, frames)
     elif lost and not quiet and not source.live:
-        of = f" of about {expected} frames" if expected else " frame" + "s"[: lost != 1]  # (a pipe promises none)
-        log.warning("%d%s could not be decoded (damaged or truncated input); %s holds the %d that did",
-                    lost, of, opts.output, frames)  # fmt: skip
+        log.warning("%d of about %d frames could not be decoded (damaged or truncated input); %s holds the %d that did",
+                    lost, expected, opts.output, frames)  # fmt: skip
     elif lost and not quiet:  # (a live source's: video packets its decoder refused, where the picture held still)
         log.warning("%d video packet%s of %s could not be decoded (damaged, or a codec the stream changed to); the "
                     "picture held still over them", lost, "s"[: lost != 1], redacted(str(opts.input)))  # fmt: skip

@@ -71,6 +71,11 @@ FAST_WEBM = ("ts-bitflip-0", "mp4-audio-1", "ts-audio-2", "ts-swap-9", "mp4-trun
 ALL = tuple(f"{c}-{k}-{s}" for c in CONTAINERS for k in KINDS for s in range(10))
 
 
+def _marked(cases, unfixed: dict[str, str]) -> list:
+    """``cases`` as parameters, those in ``unfixed`` strict expected failures (a fix shows), their reasons given."""
+    return [pytest.param(c, marks=pytest.mark.xfail(c in unfixed, reason=unfixed.get(c, ""), strict=True)) for c in cases]
+
+
 @pytest.fixture(scope="module")
 def fuzz_env(tmp_path_factory):
     work = tmp_path_factory.mktemp("fuzz")
@@ -127,9 +132,7 @@ def test_damaged_input_into_other_containers(case, fuzz_env):
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.xfail(c in UNFIXED_OUTPUTS, strict=True,
-                                                                          reason=UNFIXED_OUTPUTS.get(c, "")))
-                                  for c in OTHER_OUTPUTS])  # fmt: skip
+@pytest.mark.parametrize("case", _marked(OTHER_OUTPUTS, UNFIXED_OUTPUTS))
 def test_damaged_input_into_other_containers_all(case, fuzz_env):
     test_damaged_input_into_other_containers(case, fuzz_env)
 
@@ -252,9 +255,7 @@ UNFIXED_STDIN = {  # (strict: a fix shows)
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.xfail(c in UNFIXED_STDIN, strict=True,
-                                                                          reason=UNFIXED_STDIN.get(c, "")))
-                                  for c in STDIN])  # fmt: skip
+@pytest.mark.parametrize("case", _marked(STDIN, UNFIXED_STDIN))
 def test_damaged_input_from_standard_input_all(case, fuzz_env):
     test_damaged_input_from_standard_input(case, fuzz_env)
 
@@ -328,8 +329,7 @@ def test_damaged_timestamps_and_cat_joins(case, catted_env):
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.xfail(c in UNFIXED, reason=UNFIXED.get(c, ""),
-                                                                          strict=True)) for c in STAMPED + CATTED])
+@pytest.mark.parametrize("case", _marked(STAMPED + CATTED, UNFIXED))
 def test_damaged_timestamps_and_cat_joins_all(case, catted_env):
     _run(case, catted_env)
 

@@ -27,7 +27,7 @@ import av
 
 from roadseg.errors import OutputClosed, SinkError, reason_of
 from roadseg.pipeline.sinks.base import kept_tags
-from roadseg.pipeline.sources.audio import one_adts_frame
+from roadseg.pipeline.sources.audio import ADTS_RATES, adts_framed, one_adts_frame
 from roadseg.pipeline.sources.base import codec_of
 
 log = logging.getLogger("roadseg")
@@ -230,10 +230,6 @@ def _takes_layout(codec, layout, rate: int) -> bool:
     return True
 
 
-#: the sample rates an ADTS header numbers (ISO 14496-3's samplingFrequencyIndex 0-12)
-ADTS_RATES = 13
-
-
 def adts_config(packet: av.Packet) -> bytes | None:
     """The AudioSpecificConfig that an ADTS-framed AAC ``packet``'s header describes (object type, rate,
     channels), as mp4 and AVI hold it in their header; None for raw AAC, or where the header leaves the
@@ -245,10 +241,10 @@ def adts_config(packet: av.Packet) -> bytes | None:
     True
     """
     head = bytes(memoryview(packet)[:7])
-    if len(head) < 7 or head[0] != 0xFF or head[1] & 0xF6 != 0xF0:  # (sync word, layer 0)
+    if len(head) < 7 or not adts_framed(head):
         return None
     kind, rate, channels = (head[2] >> 6) + 1, head[2] >> 2 & 0x0F, (head[2] & 1) << 2 | head[3] >> 6
-    if not channels or rate >= ADTS_RATES or head[6] & 0x03:
+    if not channels or rate >= len(ADTS_RATES) or head[6] & 0x03:
         return None
     return (kind << 11 | rate << 7 | channels << 3).to_bytes(2, "big")
 

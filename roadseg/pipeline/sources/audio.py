@@ -169,9 +169,9 @@ def suspect(packet: av.Packet) -> bool:
     (:func:`one_adts_frame`), or its header's fixed part (sync word, profile, rate, channels) comes again
     within it. (Raw data that holds those bytes by chance costs a decode that finds one frame.)"""
     data = bytes(packet)
-    if len(data) < 7 or not _adts(data):
+    if len(data) < 7 or not adts_framed(data):
         return False
-    if (data[3] & 0x03) << 11 | data[4] << 3 | data[5] >> 5 != len(data):  # (not what its header says)
+    if _adts_length(data) != len(data):  # (not what its header says)
         return True
     at = data.find(data[:3], 7)
     while at >= 0:
@@ -184,7 +184,7 @@ def suspect(packet: av.Packet) -> bool:
 def merged(packet: av.Packet) -> bool:
     """Whether an ADTS ``packet`` lasts more than one frame and a half (:class:`MergedFrames` measured it)."""
     head = bytes(memoryview(packet)[:7])
-    rate_index = head[2] >> 2 & 0x0F if len(head) == 7 and _adts(head) else len(ADTS_RATES)
+    rate_index = head[2] >> 2 & 0x0F if len(head) == 7 and adts_framed(head) else len(ADTS_RATES)
     if rate_index >= len(ADTS_RATES) or not packet.duration or not packet.time_base:
         return False
     return seconds(packet.duration, packet.time_base) > 1.5 * AAC_FRAME / ADTS_RATES[rate_index]
@@ -203,11 +203,17 @@ def one_adts_frame(packet: av.Packet) -> bool:
     head = bytes(memoryview(packet)[:6])
     if len(head) < 6 or head[0] != 0xFF or head[1] & 0xF0 != 0xF0:  # (no sync word: raw AAC, whose first
         return True  # element is never the END that 0xFFF would be)
-    return ((head[3] & 0x03) << 11 | head[4] << 3 | head[5] >> 5) == packet.size
+    return _adts_length(head) == packet.size
 
 
-def _adts(data: bytes) -> bool:
-    return len(data) >= 2 and data[0] == 0xFF and data[1] & 0xF6 == 0xF0  # (sync word, MPEG-4 or -2, layer 0)
+def adts_framed(data: bytes) -> bool:
+    """Whether ``data`` begins with an ADTS header's sync word (MPEG-4 or -2, layer 0)."""
+    return len(data) >= 2 and data[0] == 0xFF and data[1] & 0xF6 == 0xF0
+
+
+def _adts_length(head: bytes) -> int:
+    """The frame length, header included, that an ADTS header (its first 6 bytes at least) states."""
+    return (head[3] & 0x03) << 11 | head[4] << 3 | head[5] >> 5
 
 
 class EditList:

@@ -87,7 +87,7 @@ class Pace:
 
     def paused(self, start: float, end: float) -> float:
         """Seconds of the pauses between ``start`` and ``end``."""
-        return sum(max(0.0, min(end, b) - max(start, a)) for a, b in self.pauses)
+        return _within(self.pauses, start, end)
 
 
 #: packets either side of where a loss is marked within which a step in the pictures is the pictures lost (Gaps)
@@ -191,7 +191,7 @@ class Gaps:
 
     def paused(self, start: float, end: float) -> float:
         """Seconds of the pauses between ``start`` and ``end`` (on the one timeline)."""
-        return sum(max(0.0, min(end, b) - max(start, a)) for a, b in self.pauses)
+        return _within(self.pauses, start, end)
 
     def _match(self, upto: int | None) -> None:
         """Match each mark up to packet ``upto`` (all: None) with the nearest step to it within NEAR (a
@@ -206,6 +206,11 @@ class Gaps:
             step = self._steps.pop(m)
             if step.frames + 1 > HOLE and not step.again and (self.marks_all or self.numbered and not step.key):
                 self.pauses.append((step.start, step.end))
+
+
+def _within(spans: list[tuple[float, float]], start: float, end: float) -> float:
+    """Seconds of the ``(from, to)`` spans that lie between ``start`` and ``end``."""
+    return sum(max(0.0, min(end, b) - max(start, a)) for a, b in spans)
 
 
 #: bytes between two packets of a Matroska file past which its demuxer passed over damage to find the next

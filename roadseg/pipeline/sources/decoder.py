@@ -43,6 +43,19 @@ MAX_GOP = 300  # packets kept since the last keyframe, to decode again with a ne
 PROBED = 8  # packets from the keyframe on whose bytes are probed for their codec (input not opened again)
 
 
+def joined_part(packet: av.Packet) -> dict[str, str]:
+    """What FFmpeg's concat demuxer tags ``packet`` with (see concat.FILE_TAGS): where the file it came from
+    begins on the joined timeline and how long it is, in microseconds ({} where it is not tagged so). The
+    first file begins at 0, every later one after it.
+
+    >>> joined_part(av.Packet(b"\\0"))
+    {}
+    """
+    data = packet.get_sidedata("strings_metadata")
+    words = bytes(data).split(b"\0") if data else []
+    return {k.decode(): v.decode() for k, v in zip(words[::2], words[1::2]) if k}
+
+
 class Decoder:
     """Decode ``stream`` of the file at ``path`` (of ``format``, an ``av.ContainerFormat``), following a change
     of its codec where the format allows one."""
@@ -58,7 +71,7 @@ class Decoder:
         self._gop: list[av.Packet] = []  # the packets since the last keyframe, that keyframe first
         self._looked: set[int] = set()  # file positions of the keyframes looked at
         self._parts = format.name == "concat"  # (files joined: each packet says which, see concat.FILE_TAGS)
-        self._part: bytes | None = None  # the file being decoded, as its packets say
+        self._part: dict[str, str] | None = None  # the file being decoded, as its packets say
         self._pending: list = []  # the last file's last pictures, until a call returns them
 
     def decode(self, packet: av.Packet | None) -> list:
@@ -83,8 +96,7 @@ class Decoder:
     def _next_file(self, packet: av.Packet) -> None:
         """Where ``packet`` is the first of the next joined file: drain the decoder into ``_pending`` and
         start it afresh."""
-        data = packet.get_sidedata("strings_metadata")
-        part = bytes(data) if data else None  # (the file's start and length on the joined timeline)
+        part = joined_part(packet) or None
         if part is None or part == self._part:
             return
         if self._part is not None:

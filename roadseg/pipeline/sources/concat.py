@@ -361,13 +361,40 @@ def _blind_audio(sounds: list[tuple[str | None, ...]]) -> list[int]:
     return [i for i, codec in enumerate(sounds[0]) if codec is None and any(len(s) > i and s[i] for s in sounds[1:])]
 
 
-def _audio_indices(path: Path, places: list[int]) -> frozenset[int]:
-    """The stream indices of the file's audio streams at ``places`` (among its audio streams)."""
+def _audio_indices(path: Path, places: list[int]) -> dict[int, int]:
+    """The stream indices of the file's audio streams at ``places`` (among its audio streams), by place."""
     try:
         with open_container(str(path)) as container:
-            return frozenset(container.streams.audio[i].index for i in places)
+            return {i: container.streams.audio[i].index for i in places}
     except (SourceError, IndexError):
-        return frozenset()
+        return {}
+
+
+def _stand_ins(paths: list[Path], places: list[int]) -> dict[int, av.stream.Stream]:
+    """What the output's streams for the first file's audio at ``places``, which names no codec
+    (:func:`_blind_audio`), are set up from: the stream at that place of the first later file whose stream
+    there names one, by its index, which must be the first file's (the join's streams are the first file's,
+    and a packet is known by its index). Each is left open (:class:`VideoSource` closes it). Empty where a
+    place has none: that sound cannot be placed."""
+    wanted, found = _audio_indices(paths[0], places), {}
+    for path in paths[1:]:
+        if len(found) == len(wanted):
+            break
+        try:
+            container = open_container(str(path))
+        except SourceError:
+            continue
+        audio = container.streams.audio
+        for place, index in wanted.items():
+            if index not in found and place < len(audio) and codec_of(audio[place]) and audio[place].index == index:
+                found[index] = audio[place]
+        if all(s.container is not container for s in found.values()):
+            container.close()
+    if len(found) < len(places):
+        for stream in found.values():
+            stream.container.close()
+        return {}
+    return found
 
 
 #: The concat demuxer's option that tags each packet with its file's start and length on the joined timeline
@@ -401,15 +428,20 @@ def concat_source(spec: str | Path, parts: Sequence[str | Path] = (), **kw) -> V
                     "first file's streams, so their audio is left out (a glob or @list.txt can start where it "
                     "has sound)", paths[0].name, first or "no", most, "s"[: most != 1])  # fmt: skip
     blind = _blind_audio([signature_of[p][1] for p in paths])
+    stand_ins = _stand_ins(paths, blind) if blind and kw.get("audio", True) else {}
     if blind and kw.get("audio", True):
         others = ", ".join(dict.fromkeys(c for p in paths[1:] for i, c in enumerate(signature_of[p][1])
                                          if c and i in blind))  # fmt: skip
+        what = ("its sound is left out (silent in the output), the other files' kept" if stand_ins else
+                "the join takes the first file's streams, so the audio is left out (a glob or @list.txt can start "
+                "after it)")  # fmt: skip
         log.warning("the first file joined, %s, has %s that name%s no codec (a damaged header) where others have %s: "
-                    "the join takes the first file's streams, so the audio is left out (a glob or @list.txt can start "
-                    "after it)", paths[0].name, "an audio stream" if len(blind) == 1 else f"{len(blind)} audio streams",
-                    "s"[: len(blind) == 1], others)  # fmt: skip
-    if blind:  # (what the demuxer makes of that stream, with --no-audio too, is not told of again)
-        kw["audio"], kw["said"] = False, _audio_indices(paths[0], blind)
+                    "%s", paths[0].name, "an audio stream" if len(blind) == 1 else f"{len(blind)} audio streams",
+                    "s"[: len(blind) == 1], others, what)  # fmt: skip
+    if stand_ins:  # (each set up from a later file's)
+        kw["stand_ins"] = stand_ins
+    elif blind:  # (what the demuxer makes of that stream, with --no-audio too, is not told of again)
+        kw["audio"], kw["said"] = False, frozenset(_audio_indices(paths[0], blind).values())
     if len(cut := _cut(paths, infos, DRIVE_GAP)) > 1:
         log.warning("the files hold %d drives (the recording paused for more than %d s, or the clock went back, "
                     "before %s); they are joined into one video (roadseg batch --concat writes one a drive)",

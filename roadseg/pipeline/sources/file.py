@@ -13,7 +13,7 @@ import contextlib
 import logging
 import math
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -42,7 +42,7 @@ from roadseg.pipeline.sources.base import (
 )
 from roadseg.pipeline.sources.capture import HTTP_SCHEMES, open_capture
 from roadseg.pipeline.sources.clock import LEAP, TS_DISCONT, Clock, joined_matroska
-from roadseg.pipeline.sources.decoder import Decoder
+from roadseg.pipeline.sources.decoder import Decoder, joined_part
 from roadseg.pipeline.sources.display import as_shown, matrix_of, told
 from roadseg.pipeline.sources.gaps import OFF_LINE, Gaps, Pace, PassedOver
 from roadseg.pipeline.sources.hdr import say_if_hdr
@@ -164,6 +164,9 @@ class VideoSource:
             aspect, even); never enlarged. Everything after works at that size.
         said: indices of ``container``'s streams whose leaving out the caller has told of (--concat: the
             first file's audio that names no codec), not told of again.
+        stand_ins: audio streams of another file, by the index of ``container``'s audio stream each stands in
+            for (--concat: a later file's, where the first file's names no codec): the output's stream is set up
+            from it, and that stream's packets from the first joined file (read by no setup) are left out.
     """
 
     live = False
@@ -174,20 +177,25 @@ class VideoSource:
     def __init__(self, path: str | Path, *, audio: bool = True, start: float = 0.0, duration: float | None = None,
                  hwaccel: str | None = None, container: av.container.InputContainer | None = None,
                  video_stream: int | None = None, height: int | None = None,
-                 said: frozenset[int] = frozenset()) -> None:  # fmt: skip
+                 said: frozenset[int] = frozenset(), stand_ins: Mapping[int, av.stream.Stream] | None = None
+                 ) -> None:  # fmt: skip
         self.path = str(path)  # (a str: an http(s) URL is not a Path)
         self.remote = remote = self.path.lower().startswith(HTTP_SCHEMES)
         own_file = container is None  # (not --concat's joined container: that says what it leaves out)
         if container is None:
             container = open_capture(self.path, hwaccel) if remote else open_container(self.path, hwaccel=hwaccel)
         self.container = container
+        self._stand_ins = dict(stand_ins or {})  # (their files: closed with this one)
         self.stream = picture_stream(self.container, video_stream)
         if self.stream is None:  # (only where a stream was asked for: open_container refuses a file without one)
             streams = video_streams(self.container)
-            self.container.close()
+            self.close()
             raise SourceError(f"{Path(self.path).name} has no video stream {video_stream} to segment (counted from 0); "
                               f"its video streams: {streams}")  # fmt: skip
-        self.audio_streams = list(self.container.streams.audio) if audio else []
+        # (a stand-in is known by its index, as the packets are: read and written by it; the join's stream it stands
+        # in for may be of no kind, the first file's naming none)
+        own = {s.index: s for s in self.container.streams.audio}
+        self.audio_streams = sorted({**own, **self._stand_ins}.values(), key=lambda s: s.index) if audio else []
         self.subtitle_streams = list(self.container.streams.subtitles)  # (captions: a dashcam's GPS and speed)
         # telemetry (a GoPro's GPMF, a drone's KLV); one without a codec (a timecode track) has nothing to carry
         self.data_streams = [s for s in self.container.streams.data if getattr(s, "name", None)]
@@ -251,7 +259,7 @@ class VideoSource:
         try:
             self._peek()
         except BaseException:
-            self.container.close()
+            self.close()
             raise
         self.audio_samples = {}  # the first audio packet of each stream read so far: sinks check streams with it
         for item in self._peeked:
@@ -327,6 +335,8 @@ class VideoSource:
 
     def close(self) -> None:
         self.container.close()
+        for stream in self._stand_ins.values():
+            stream.container.close()
 
     @property
     def audio_dropped(self) -> int:
@@ -424,7 +434,9 @@ class VideoSource:
         shown = None  # the time of the last picture decoded with one: where a picture without a time lies
         leading = []  # pictures without a time before the first with one (--start): they lie where it does
         for packet in self._joined(self._packets()):
-            if packet.stream is not None and packet.stream.type == "audio":
+            if packet.stream is not None and (packet.stream.type == "audio" or packet.stream.index in self._stand_ins):
+                if packet.stream.index in self._stand_ins and joined_part(packet).get("lavf.concatdec.start_time") == "0":
+                    continue  # (the first joined file's sound, which names no codec: left out, as told)
                 if packet.size and self._before_origin(packet):
                     self.audio.dropped += 1  # (more than LEAP before the file's start: damaged, see _origin)
                 elif packet.size:

@@ -29,7 +29,8 @@ import roadseg.pipeline.sources.decoder as decoder
 from roadseg.cli import segment_video_cmd
 from roadseg.pipeline import SegmentOptions, run
 from roadseg.pipeline.infer import OnnxSegmenter
-from roadseg.pipeline.sources import capture_args
+from roadseg.pipeline.runner import LatestQueue
+from roadseg.pipeline.sources import Frame, capture_args
 
 
 def run_live(spec: str, **options) -> dict:
@@ -63,20 +64,51 @@ def test_live_file_is_paced_and_recorded_with_wall_clock_timestamps(clip, rule_o
     assert abs((datetime.now(timezone.utc) - made).total_seconds()) < 60
 
 
+class WatchedSlot(LatestQueue):
+    """The run's newest-frame slot, watched: at every take (under the queue's own lock, so no race with the
+    source's put), the index of the frame taken and of the newest frame the source had delivered by then,
+    and the most frames it ever held."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.newest, self.most, self.takes = -1, 0, []
+
+    def _put(self, item) -> None:
+        super()._put(item)
+        if isinstance(item, Frame):
+            self.newest = item.index
+            self.most = max(self.most, sum(isinstance(w, Frame) for w in self.queue))
+
+    def _get(self):
+        item = super()._get()
+        if isinstance(item, Frame):
+            self.takes.append((item.index, self.newest))
+        return item
+
+
 @pytest.mark.timeout(60)
 def test_newest_frame_policy_keeps_latency_bounded_when_inference_is_slow(rule_onnx, tmp_path, monkeypatch):
+    """Latency is bounded because inference only ever takes the newest frame: told in frames, not milliseconds
+    (on a loaded machine the sleep, the decode and the model all run late, and a bound in ms failed there
+    with the policy working: the frames taken were still the newest)."""
     src = write_video(tmp_path / "fast.mp4", split_frames(150, h=96, w=128), fps=Fraction(50))  # 3 s at 50 fps
     real = OnnxSegmenter.predict
-
-    def slow(self, frames):
-        time.sleep(0.1)  # inference at 10 frames/s, the camera at 50
-        return real(self, frames)
-
-    monkeypatch.setattr(OnnxSegmenter, "predict", slow)
+    monkeypatch.setattr(OnnxSegmenter, "predict", lambda self, frames: (time.sleep(0.1), real(self, frames))[1])  # inference at
+    # 10 frames/s at most, the camera at 50
+    run_module = sys.modules["roadseg.pipeline.run"]  # (the package's ``run`` is the function)
+    slots: list[WatchedSlot] = []
+    monkeypatch.setattr(run_module, "LatestQueue", lambda *a, **k: slots.append(WatchedSlot(*a, **k)) or slots[-1])
+    shown: list[int] = []
+    write = run_module.Writer.write
+    monkeypatch.setattr(run_module.Writer, "write", lambda self, frame: (shown.append(frame.index), write(self, frame))[1])
     stats = run_live(str(src), model=str(rule_onnx), output=str(tmp_path / "r.mp4"), device="cpu")
     assert stats["dropped"] > 60 and stats["drop_rate"] > 0.5
-    # target: p95 <= inference + 2 camera intervals (+ slack for a busy CI machine)
-    assert stats["latency_ms"]["p95"] <= 100 + 2 * 20 + 60
+    (slot,) = slots
+    assert slot.most == 1 and len(slot.takes) == stats["frames"] == len(shown)
+    # each frame inference took was the newest the source had delivered: 0 frames behind, however slow the run
+    assert [newest - taken for taken, newest in slot.takes] == [0] * len(slot.takes)
+    assert shown == [taken for taken, _ in slot.takes] and shown == sorted(set(shown))  # shown as taken, in order
+    assert stats["latency_ms"]["p50"] >= 100  # (the latency counts from capture: a frame's inference is in it)
 
 
 def spans(path) -> dict[str, tuple[int, float, float]]:

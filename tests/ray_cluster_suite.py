@@ -8,6 +8,7 @@ signalling those groups (never ``ray stop``, never by name).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -221,12 +222,18 @@ def test_concat_joins_each_folder_into_one_output(cluster, work) -> None:
     assert {line["files"] for line in batch_results(out)} == {1, 2, 3}
 
 
-def test_sigterm_to_the_driver_ends_it_as_143_with_its_summary_and_nothing_partial(cluster, work) -> None:
-    inputs = work["root"] / "term"
+def long_videos(root: Path, name: str) -> Path:
+    """A folder of four 300-frame 640x480 clips: a batch of them runs long enough to be stopped midway."""
+    inputs = root / name
     inputs.mkdir()
     write_video(inputs / "v0.mp4", split_frames(300, 480, 640))
     for i in range(1, 4):
         shutil.copy(inputs / "v0.mp4", inputs / f"v{i}.mp4")
+    return inputs
+
+
+def test_sigterm_to_the_driver_ends_it_as_143_with_its_summary_and_nothing_partial(cluster, work) -> None:
+    inputs = long_videos(work["root"], "term")
     out = work["root"] / "out-term"
     proc = subprocess.Popen(batch_cmd(inputs, out, work["model"]), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)  # fmt: skip
@@ -240,6 +247,54 @@ def test_sigterm_to_the_driver_ends_it_as_143_with_its_summary_and_nothing_parti
     # (was: exit 1, Ray's "SIGTERM received" dump, no summary, two .part files left)
     assert proc.returncode == 143 and "Error: interrupted:" in err and "results:" in err, err
     assert not part_files(out) and count_nodes() == 2  # the cluster runs on
+
+
+def test_ctrl_c_in_the_drivers_terminal_ends_it_as_130_with_its_summary_and_nothing_partial(cluster, work) -> None:
+    """Ctrl-C in a terminal: SIGINT to the whole foreground process group, the driver and all it started there."""
+    inputs = long_videos(work["root"], "int")
+    out = work["root"] / "out-int"
+    proc = subprocess.Popen(batch_cmd(inputs, out, work["model"]), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)  # fmt: skip
+    try:
+        wait_for(lambda: part_files(out) if out.exists() else None, 90)
+        assert actors(cluster), "no worker actor runs"
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        left = in_group(proc.pid)  # (the driver's group once it has ended: nothing it started may linger there)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    said = [line for line in err.splitlines() if line.startswith("Error:")]
+    assert proc.returncode == 130 and "results:" in err and "Traceback" not in err, err
+    assert len(said) == 1 and said[0].startswith("Error: interrupted:"), err
+    assert not part_files(out) and not left, left
+    assert {line["status"] for line in batch_results(out)} <= {"ok", "interrupted"}, batch_results(out)
+    wait_for(lambda: not actors(cluster), 15, fail=False)  # its actors go with it: ray.kill, not left to the nodes
+    assert not actors(cluster) and count_nodes() == 2  # the cluster runs on
+
+
+def actors(cluster: dict) -> list[int]:
+    """The cluster's roadseg worker actors (Ray titles an actor's process ``ray::RayWorker...``)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(b"ray::RayWorker"):
+                found.append(int(entry.name))
+        except OSError:
+            pass
+    return [pid for pid in found if any(node.owns(pid) for node in cluster.values())]
+
+
+def in_group(pgid: int) -> list[int]:
+    """Processes in process group ``pgid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2]) == pgid:
+                found.append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            pass
+    return found
 
 
 def test_a_port_that_is_no_ray_head_and_a_worker_no_node_holds_are_one_line_each(cluster, work) -> None:

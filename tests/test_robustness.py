@@ -761,6 +761,22 @@ def test_an_avi_dashcam_that_holds_pictures_reports_no_lost_frames_and_a_cut_off
     assert r.exit_code == 0 and "could not be decoded" in r.output, r.output
 
 
+def test_avi_dashcam_files_joined_whose_first_picture_is_held_report_no_lost_frames(rule_onnx, tmp_path):
+    # the first picture held for three frames: its empty chunks read with the first pictures, which are read as
+    # the source opens (to see the first one's size)
+    src = write_video(tmp_path / "held.avi", split_frames(30), codec="mjpeg", pix_fmt="yuvj420p", pts=[0, *range(3, 32)])
+    drive = tmp_path / "DCIM"
+    drive.mkdir()
+    for name in ("0001.AVI", "0002.AVI"):
+        shutil.copy(src, drive / name)
+    r = CliRunner().invoke(segment_video_cmd, [str(drive), "--concat", "-o", str(tmp_path / "d.mp4"), "--model",
+                                               str(rule_onnx), "-q"])  # fmt: skip
+    # was: --concat said the files were AVI files once the source was open, after those chunks were read: "2 of
+    # about 62 frames could not be decoded"
+    assert r.exit_code == 0 and "could not be decoded" not in r.output, r.output
+    assert len(read_video(tmp_path / "d.mp4")["frames"]) == 60
+
+
 def test_files_named_with_a_colon_as_a_time_are_read_and_written(rule_onnx, tmp_path, monkeypatch):
     # FFmpeg reads a name as a URL up to its first colon: "2026-12-03T08:15:00.mp4" was the protocol
     # "2026-12-03T08" (was: 'Error: not a readable video: 2026-12-03T08:15:00.mp4 (Protocol not found)'; as an

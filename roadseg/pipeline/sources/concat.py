@@ -456,9 +456,9 @@ def concat_source(spec: str | Path, parts: Sequence[str | Path] = (), **kw) -> V
                                    hwaccel=kw.pop("hwaccel", None))  # fmt: skip
     finally:
         os.unlink(script)  # (the demuxer reads the whole script as it opens)
-    source = VideoSource(str(spec), container=container, **kw)
+    chunked = all(Path(p).suffix.lower() == ".avi" for p in paths)  # (their empty chunks: held pictures)
+    source = VideoSource(str(spec), container=container, chunked=chunked, **kw)
     source.joins, source.late_said = len(paths) - 1, most > first  # (the later files' audio: said above)
-    source.chunked = all(Path(p).suffix.lower() == ".avi" for p in paths)  # (their empty chunks: held pictures)
     frames = [i.frames for i in kept]
     seconds = [i.duration for i in kept]
     source.info = replace(source.info, frames=sum(frames) if all(frames) else None,

@@ -167,6 +167,8 @@ class VideoSource:
         stand_ins: audio streams of another file, by the index of ``container``'s audio stream each stands in
             for (--concat: a later file's, where the first file's names no codec): the output's stream is set up
             from it, and that stream's packets from the first joined file (read by no setup) are left out.
+        chunked: ``container`` joins AVI files (--concat), whose empty chunks are pictures held (:attr:`held`):
+            known before the first pictures are read (they are, to see the first one's size).
     """
 
     live = False
@@ -177,8 +179,8 @@ class VideoSource:
     def __init__(self, path: str | Path, *, audio: bool = True, start: float = 0.0, duration: float | None = None,
                  hwaccel: str | None = None, container: av.container.InputContainer | None = None,
                  video_stream: int | None = None, height: int | None = None,
-                 said: frozenset[int] = frozenset(), stand_ins: Mapping[int, av.stream.Stream] | None = None
-                 ) -> None:  # fmt: skip
+                 said: frozenset[int] = frozenset(), stand_ins: Mapping[int, av.stream.Stream] | None = None,
+                 chunked: bool = False) -> None:  # fmt: skip
         self.path = str(path)  # (a str: an http(s) URL is not a Path)
         self.remote = remote = self.path.lower().startswith(HTTP_SCHEMES)
         own_file = container is None  # (not --concat's joined container: that says what it leaves out)
@@ -230,7 +232,7 @@ class VideoSource:
         self.pace = Pace()  # (the rate its pictures came at: expected_frames, where the file has no count)
         # an AVI's empty chunks: a picture held for one more frame (a dashcam's MJPEG that fell behind), which its
         # frame count counts and its demuxer reads as no packet (the next one's timestamp steps over them)
-        self.chunked = self.container.format.name == "avi"  # (AVI files joined by --concat: set there)
+        self.chunked = chunked or self.container.format.name == "avi"
         self.held = 0
         self._last_dts: int | None = None
         fps = self.stream.average_rate or self.stream.guessed_rate  # (pictures lost: a TS marks them, H.264 numbers them)

@@ -1684,6 +1684,27 @@ def test_pictures_whose_timestamps_leap_ahead_in_a_burst_leave_the_video_in_step
     assert len(got) == 100 and got == pytest.approx(given, abs=0.002)
 
 
+@pytest.mark.parametrize("first,count,seconds", [(40, 2, 0.7), (40, 3, 5.0), (40, 5, -3.0), (40, 8, 5.0), (0, 3, 5.0)],
+                         ids=["2-pictures+0.7s", "3-pictures+5s", "5-pictures-3s", "8-pictures+5s", "first-3+5s"])
+def test_a_run_of_pictures_damaged_by_less_than_a_leap_is_put_back_in_line_with_its_sound(rule_onnx, tmp_path, first,
+                                                                                           count, seconds):  # fmt: skip
+    # a broadcast's clock, 10 s on where it begins (3 s back is no wrap of it); a run of video PES headers in a row
+    # moved by one amount, less than the Clock's LEAP
+    src = write_video(tmp_path / "a.ts", split_frames(100, h=96, w=128), audio_seconds=4.0, offset=10.0)
+    moves = dict.fromkeys(range(first, first + count), seconds)
+    damaged, out = _pes_moved(src, tmp_path / "d.ts", moves, stream_id=0xE0), tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(damaged), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0 and "could not be decoded" not in r.output, r.output
+    assert f"put {count} pictures with damaged timestamps back in line with the pictures around them" in r.output
+    # was: only a picture alone was put back: +5 s, every picture after the run followed it there (the output's
+    # timestamps only go forward), 5 s late against its sound; +0.7 s, the next pictures squeezed a tick apart;
+    # -3 s, the run dropped as before the file's start (97 and 95 frames)
+    got, given, sound = read_video(out)["seconds"], read_video(src)["seconds"], _audio_seconds_at(src)
+    shift = sound[0] - _audio_seconds_at(out)[0]  # (the output starts where the file does)
+    assert len(got) == 100 and got == pytest.approx([t - shift for t in given], abs=0.002)
+    assert _audio_seconds_at(out) == pytest.approx([t - shift for t in sound], abs=0.002)
+
+
 def test_a_burst_of_damaged_audio_timestamps_in_a_transport_stream_leaves_the_rest_in_step(rule_onnx, tmp_path):
     # five audio PES headers in a row damaged, each by its own amount (-7 s and -2 s read a wrap of the clock on)
     src = write_video(tmp_path / "a.ts", split_frames(100, h=96, w=128), audio_seconds=4.0)

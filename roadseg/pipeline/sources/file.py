@@ -296,7 +296,8 @@ class VideoSource:
         self._held: list[av.Packet] | None = None  # video packets since the last keyframe, while read up to --start
         self._length = self._video_length()
         self._span: tuple[float, float] | None = None  # (first, end) of the video packets read, on the one timeline
-        self._off: tuple[float, float] | None = None  # (start, end) of a video packet off the span, until the next
+        self._off: tuple[float, float, int] | None = None  # (start, end, count) of the video packets in a row off
+        # the span, until they count or the packets come back to it
         self._read = False  # whether the file was read to its end (or to --duration's)
         self.pace = Pace()  # (the rate its pictures came at: expected_frames, where the file has no count)
         # an AVI's empty chunks: a picture held for one more frame (a dashcam's MJPEG that fell behind), which its
@@ -594,15 +595,21 @@ class VideoSource:
 
     def _spanned(self, t: float, duration: float) -> None:
         """Widen the span of the video's timeline read so far (:meth:`expected_frames`) to a packet at ``t``.
-        The first packet, or one more than :data:`OFF_LINE` outside the span, counts once the next goes on
-        from it: one damaged stamp does not stretch the span (nor the frames expected)."""
+        The first packet counts once the next goes on from it, and packets more than :data:`OFF_LINE` outside
+        the span once more than :data:`RUN` went on from each other: a damaged stamp, or a run of them that
+        the packets come back from (:class:`InLine` puts those pictures back), does not stretch the span
+        (nor the frames expected)."""
         off, self._off = self._off, None
-        if off is not None and abs(t - off[1]) <= OFF_LINE:
-            self._widen(*off)
-        if self._span is None or not self._span[0] - OFF_LINE <= t <= self._span[1] + OFF_LINE:
-            self._off = (t, t + duration)
+        if self._span is not None and self._span[0] - OFF_LINE <= t <= self._span[1] + OFF_LINE:
+            self._widen(t, t + duration)  # (back in the span: what lay off it was damage)
+            return
+        end, n = t + duration, 1
+        if off is not None and abs(t - off[1]) <= OFF_LINE:  # (goes on from the packets off the span)
+            t, end, n = min(t, off[0]), max(end, off[1]), off[2] + 1
+        if n > (1 if self._span is None else RUN):
+            self._widen(t, end)
         else:
-            self._widen(t, t + duration)
+            self._off = (t, end, n)
 
     def _widen(self, t: float, end: float) -> None:
         first, last = self._span or (t, end)

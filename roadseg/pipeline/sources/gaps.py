@@ -141,13 +141,23 @@ class Gaps:
     ...     gaps.take(n / 25, bool(bad), key=False)
     >>> gaps.flush(), gaps.pauses  # from 3 to 5, two packets after the corrupt one; to 8 and 11 pictures held
     (1, [(0.48, 4.48)])
+
+    Pictures that step back to before a step's end within :data:`RUN` of it were stamped ahead (damage), and a
+    run of up to :data:`RUN` stamped behind leads back to where they were: neither step is a pause.
+
+    >>> gaps = Gaps(25, marks_all=True)
+    >>> for n in [0, 1, 2, 128, 129, 130, 6, 7, 8, -67, -66, 11, 12]:  # three 5 s ahead, two 3 s behind
+    ...     gaps.take(n / 25, False, key=False)
+    >>> gaps.flush(), gaps.pauses
+    (0, [])
     """
 
     def __init__(self, fps: float, *, marks_all: bool, numbered: bool = False, joins: bool = False,
                  window: tuple[float, float] = (-math.inf, math.inf)) -> None:  # fmt: skip
         self.lost = 0  # (the frames lost in ``window``, seconds on the one timeline: the output's)
         self.window = window
-        self.pauses: list[tuple[float, float]] = []  # (from, to) of the steps that were pauses of the recording
+        self._paused: dict[int, tuple[float, float]] = {}  # (from, to) of the steps that were pauses of the recording,
+        # by the packet each ends at
         self.marks_all = marks_all
         self.numbered = numbered  # (whether H.264's numbers are followed: skipped=)
         self.joins = joins  # (whether recordings may be joined in it, at a keyframe: a TS)
@@ -160,19 +170,48 @@ class Gaps:
         # the packets where a loss is marked (one mark a place: a TS's corrupt packet and H.264's skip may mark
         # the same loss), not yet matched with a step, and whether one to a keyframe may be it
         self._marks: dict[int, bool] = {}
+        # where the pictures were before they stepped back to a damaged run, and the pictures of the run since,
+        # while they have not passed it again: the step from the run back there is no pause
+        self._ahead: tuple[float, int] | None = None
+
+    @property
+    def pauses(self) -> list[tuple[float, float]]:
+        """(from, to) of the steps that were pauses of the recording, in order."""
+        return list(self._paused.values())
+
+    def _back(self, t: float) -> None:
+        """The pictures stepped back to ``t``: the steps and pauses to a run of up to :data:`RUN` pictures that
+        end after it were steps to damaged stamps (the pictures came back before their end; a longer run, where
+        the pictures went, counts as the span of the video does); where there were none, the pictures stepped
+        back to a damaged run, and the step from it back to where they were is none either."""
+        steps = {m: (step.start, step.end) for m, step in self._steps.items()}
+        pending = {self._step[0]: (self._step[1].start, self._step[1].end)} if self._step is not None else {}
+        undone = {m for m, (_, end) in {**steps, **self._paused, **pending}.items() if end > t and self._n - m <= RUN}
+        self._steps = {m: step for m, step in self._steps.items() if m not in undone}
+        self._paused = {m: pause for m, pause in self._paused.items() if m not in undone}
+        self._step = None
+        if not undone and self._ahead is None:
+            self._ahead = (self._last, 0)
 
     def take(self, t: float, corrupt: bool, *, key: bool, skipped: bool = False) -> None:
         """The next video packet, at ``t`` seconds on the one timeline: whether the demuxer marked it corrupt,
         whether it is a keyframe, and whether a loss is marked just before it (its picture skipped a number,
         :mod:`numbering`; the demuxer passed over damage, :class:`PassedOver`), a step to a keyframe too."""
         self._n = n = self._n + 1
-        step = None if self._last is None else t - self._last
+        if self._last is not None and t < self._last:  # (back: damaged stamps, before it or from here on)
+            self._back(t)
+        start = self._last
+        if self._ahead is not None:  # (where they were, and a frame on for each picture of the run since)
+            start = max(start, self._ahead[0] + self._ahead[1] * self._frame)
+            done = t >= self._ahead[0] or self._ahead[1] >= RUN  # (passed it, or a longer run: where they went)
+            self._ahead = None if done else (self._ahead[0], self._ahead[1] + 1)
+        step = None if start is None else t - start
         if self._step is not None and step is not None and step > 0:  # (gone on from: not a damaged stamp's)
             self._steps[self._step[0]] = self._step[1]
         self._step = None
         if step is not None and 1.5 * self._frame < step <= LEAP:
             again = self._before is not None and abs(step - self._before) <= 0.25 * self._before
-            self._step = (n, Step(round(step / self._frame) - 1, self._last, t, key, again))
+            self._step = (n, Step(round(step / self._frame) - 1, start, t, key, again))
         if step is not None and step > 0:
             self._before = step
         if corrupt:  # (a cat join's counters jump too, at a keyframe)
@@ -208,7 +247,7 @@ class Gaps:
         for m in [m for m in self._steps if upto is None or m <= upto - NEAR]:
             step = self._steps.pop(m)
             if step.frames + 1 > HOLE and not step.again and (self.marks_all or self.numbered and not step.key):
-                self.pauses.append((step.start, step.end))
+                self._paused[m] = (step.start, step.end)
 
 
 def _within(spans: list[tuple[float, float]], start: float, end: float) -> float:

@@ -1710,6 +1710,24 @@ def test_a_run_of_pictures_damaged_by_less_than_a_leap_is_put_back_in_line_with_
         assert sum(1 for _ in s) == 100 and (s.expected_frames() == 100 or not first)  # (was, 3-pictures+5s: 44)
 
 
+@pytest.mark.parametrize("count,seconds", [(2, 0.7), (3, 5.0), (5, -3.0)])
+def test_a_run_of_sound_damaged_by_less_than_a_leap_is_dropped_and_the_rest_stays_in_step(rule_onnx, tmp_path, count,
+                                                                                          seconds):  # fmt: skip
+    # as the pictures' runs above, of audio PES headers: dropped as damaged (so already before pictures' runs were
+    # put back), the sound around them and the picture where they were
+    src = write_video(tmp_path / "a.ts", split_frames(100, h=96, w=128), audio_seconds=4.0, offset=10.0)
+    moves = dict.fromkeys(range(80, 80 + count), seconds)
+    damaged, out = _pes_moved(src, tmp_path / "d.ts", moves), tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(damaged), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0 and f"dropped {count} damaged audio packets" in r.output, r.output
+    assert "could not be decoded" not in r.output, r.output
+    got, given = read_video(out)["seconds"], read_video(src)["seconds"]
+    good = [t for n, t in enumerate(_audio_seconds_at(src)) if n not in moves]
+    shift = given[0] - got[0]
+    assert len(got) == 100 and got == pytest.approx([t - shift for t in given], abs=0.002)
+    assert _audio_seconds_at(out) == pytest.approx([t - shift for t in good], abs=0.002)
+
+
 def test_a_burst_of_damaged_audio_timestamps_in_a_transport_stream_leaves_the_rest_in_step(rule_onnx, tmp_path):
     # five audio PES headers in a row damaged, each by its own amount (-7 s and -2 s read a wrap of the clock on)
     src = write_video(tmp_path / "a.ts", split_frames(100, h=96, w=128), audio_seconds=4.0)

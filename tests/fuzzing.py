@@ -74,6 +74,7 @@ RESTART = 0.5  # seconds a live source's clock may step back before it counts as
 RUN_GAP = 1.0  # the base clips' sound has no gap; a timestamp damaged further away than this is not sound there
 IN_LINE = 0.001  # seconds between one audio packet's end and the next one's start where the second goes on
 MERGED = 1.5  # times a usual packet's sound that one holding AAC frames merged by a damaged ADTS length lasts
+PLAYED = 2  # frame steps an output's picture may play off the clean input's (its timestamps alone damaged: ts-stamps)
 
 
 def make_base_clips(folder: Path, *, source: Path = REAL_CLIP, size: tuple[int, int] = (180, 320),
@@ -456,6 +457,7 @@ class Outcome:
     live: bool = False  # played with --live: frames may be skipped, and sound from before the first frame kept is not recorded
     trimmed: bool = False  # with --start and --duration (``input`` is what lies between them)
     parts: tuple[Media, Media] | None = None  # two recordings joined with cat: each as PyAV reads it alone
+    clean: Media | None = None  # the input before only its timestamps were damaged: when its pictures play
 
     def problems(self) -> list[str]:
         """Everything that breaks the rules: no hang, no traceback, exit 0 or one final ``Error:`` line
@@ -500,10 +502,35 @@ class Outcome:
             out.append(f"{given.audio} audio packets in, {dropped} dropped, but none out after re-encoding")
         if self.returncode == 0 and got is not None:
             left_out = {int(i) for i in LEFT_OUT.findall(err)}
+            references = joined_references(given, *self.parts) if self.parts else untimed_first(given)
+            if self.clean is not None:  # (the first pictures' stamps damaged: where they were, as the output has them)
+                references.append(replace(given, video_start=self.clean.video_start))
             found = [sound_problems(expected, got, dropped, live=self.live, reencoded=reencoded, left_out=left_out)
-                     for expected in (joined_references(given, *self.parts) if self.parts else untimed_first(given))]  # fmt: skip
+                     for expected in references]  # fmt: skip
             out += next((f for f in found if not f), found[0])
+        if self.returncode == 0 and got is not None and self.clean is not None:
+            out += picture_problems(self.clean, got)
         return out
+
+
+def picture_problems(clean: Media, got: Media) -> list[str]:
+    """When the output's pictures play against the ``clean`` input's (whose timestamps alone were damaged), each
+    counted from the first: within :data:`PLAYED` frame steps. Not judged where the frames differ in number
+    (the counts judge that).
+
+    >>> clean = Media(5, 0, frame_times=(1.4, 1.44, 1.48, 1.52, 1.56))
+    >>> picture_problems(clean, Media(5, 0, frame_times=(0.0, 0.04, 0.08, 0.12, 0.16)))
+    []
+    >>> picture_problems(clean, Media(5, 0, frame_times=(0.0, 0.04, 5.08, 5.12, 5.16)))
+    ["picture 2 plays at 5.080 s from the first, the clean input's at 0.080 s"]
+    """
+    if len(clean.frame_times) != len(got.frame_times) or len(clean.frame_times) < 2:
+        return []
+    given, played = sorted(clean.frame_times), sorted(got.frame_times)
+    step = float(np.median(np.diff(given)))
+    off = [n for n, (a, b) in enumerate(zip(given, played)) if abs(b - played[0] - (a - given[0])) > PLAYED * step]
+    return [f"picture {n} plays at {played[n] - played[0]:.3f} s from the first, the clean input's at "
+            f"{given[n] - given[0]:.3f} s" for n in off[:1]]  # fmt: skip
 
 
 def untimed_first(given: Media) -> list[Media]:
@@ -693,9 +720,10 @@ def run_case(base: Path, container: str, kind: str, seed: int, model: Path, work
         code = None
         err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
     seconds = time.perf_counter() - t0
+    clean = probe(base, trim) if kind == "stamps" and container == "ts" else None  # (joined: one timeline of two)
     outcome = Outcome(name, probe(src, trim), code, err, probe(out) if out.exists() else None,
                       json.loads(stats.read_text()) if stats.exists() else None, round(seconds, 2), live,
-                      trim is not None, parts)  # fmt: skip
+                      trim is not None, parts, clean)  # fmt: skip
     for p in (src, out, stats):
         p.unlink(missing_ok=True)
     return outcome

@@ -226,6 +226,17 @@ def audio_packets(path: Path) -> list[tuple[int, int, bytes]]:
         return [(p.pts, p.duration, bytes(p)) for p in c.demux(c.streams.audio[0]) if p.pts is not None]
 
 
+def sound_spans(path: Path) -> list[tuple[float, float]]:
+    """Where each audio packet's sound lies (seconds), as decoded: a packet of merged frames plays all of them."""
+    with av.open(str(path)) as c:
+        out = []
+        for p in c.demux(c.streams.audio[0]):
+            frames = p.decode() if p.size else []
+            if frames and frames[0].time is not None:
+                out.append((float(frames[0].time), float(frames[0].time) + sum(f.samples for f in frames) / 48000))
+        return out
+
+
 def trained_like(seed: int, **config):
     """A random UNetResNet34 (11 classes, ``config``) in eval mode with non-trivial BN statistics,
     scales and shifts, as training leaves them, so labels are not a constant map (needs torch)."""

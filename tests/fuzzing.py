@@ -289,6 +289,22 @@ def pes_moved(data: bytes, moves: dict[int, float], *, stream_id: int = 0xC0) ->
     return restamped(data, stream_id, changes)
 
 
+def adts_merged(src: Path, dst: Path, n: int, frames: int) -> Path:
+    """``src`` (MPEG-TS with AAC) with the ADTS header of audio PES number ``n`` damaged to say the length of
+    ``frames`` frames: FFmpeg's parser reads them as one packet, timed as the first, which decodes to all."""
+    data = bytearray(src.read_bytes())
+    with av.open(str(src)) as c:
+        sizes = [p.size for p in c.demux(c.streams.audio[0]) if p.size]
+    length = sum(sizes[n : n + frames])
+    field, has_dts = pes_headers(bytes(data), 0xC0)[n]
+    at = field + (10 if has_dts else 5)  # (the PES's payload: its first ADTS header)
+    assert data[at] == 0xFF and length < 2**13
+    data[at + 3] = data[at + 3] & 0xFC | length >> 11
+    data[at + 4], data[at + 5] = length >> 3 & 0xFF, data[at + 5] & 0x1F | (length & 7) << 5
+    dst.write_bytes(bytes(data))
+    return dst
+
+
 def restamped(data: bytes, stream_id: int, changes: dict) -> bytes:
     """``data`` with PES number n of the stream of ``stream_id`` retimed by ``changes[n]`` = (a function of
     its timestamp in 90 kHz ticks, (whether to its PTS, whether to its DTS)), modulo the 33-bit wrap."""

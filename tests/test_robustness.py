@@ -19,8 +19,8 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import add_captions, add_telemetry, as_from_a_terminal, read_video, split_frames, write_video
-from fuzzing import pes_headers, pes_moved
+from conftest import add_captions, add_telemetry, as_from_a_terminal, read_video, sound_spans, split_frames, write_video
+from fuzzing import adts_merged, pes_moved
 
 import roadseg
 from roadseg.cli import segment_video_cmd
@@ -1553,48 +1553,21 @@ def test_a_damaged_sound_timestamp_just_after_a_cat_join_leaves_the_second_recor
     assert v["seconds"][50] - sound[95] == pytest.approx(own, abs=0.01)
 
 
-def _adts_merged(src: Path, dst: Path, n: int, frames: int) -> Path:
-    """``src`` (MPEG-TS with AAC) with the ADTS header of audio PES number ``n`` damaged to say the length of
-    ``frames`` frames: FFmpeg's parser reads them as one packet, timed as the first, which decodes to all."""
-    data = bytearray(src.read_bytes())
-    with av.open(str(src)) as c:
-        sizes = [p.size for p in c.demux(c.streams.audio[0]) if p.size]
-    length = sum(sizes[n : n + frames])
-    field, has_dts = pes_headers(bytes(data), 0xC0)[n]
-    at = field + (10 if has_dts else 5)  # (the PES's payload: its first ADTS header)
-    assert data[at] == 0xFF and length < 2**13
-    data[at + 3] = data[at + 3] & 0xFC | length >> 11
-    data[at + 4], data[at + 5] = length >> 3 & 0xFF, data[at + 5] & 0x1F | (length & 7) << 5
-    dst.write_bytes(bytes(data))
-    return dst
-
-
-def _sound(path: Path) -> list[tuple[float, float]]:
-    """Where each audio packet's sound lies (seconds), as decoded: a packet of merged frames plays all of them."""
-    with av.open(str(path)) as c:
-        out = []
-        for p in c.demux(c.streams.audio[0]):
-            frames = p.decode() if p.size else []
-            if frames and frames[0].time is not None:
-                out.append((float(frames[0].time), float(frames[0].time) + sum(f.samples for f in frames) / 48000))
-        return out
-
-
 @pytest.mark.parametrize("moved", [-0.4, 3600.0])
 def test_aac_frames_merged_into_one_packet_with_a_damaged_timestamp_keep_their_place(rule_onnx, tmp_path, moved):
     # two 2-s recordings joined with cat; the first one's 61st audio PES (at 1.28 s) with an ADTS length of 30
     # frames (0.64 s, to its end) and a timestamp 0.4 s early, or an hour late
     first = write_video(tmp_path / "a.ts", split_frames(50, h=96, w=128), audio_seconds=2.0)
     joined = _catted(tmp_path, first, write_video(tmp_path / "b.ts", split_frames(50, h=96, w=128), audio_seconds=2.0))
-    damaged = _pes_moved(_adts_merged(joined, tmp_path / "m.ts", 60, 30), tmp_path / "d.ts", {60: moved})
-    assert _sound(damaged)[60][1] - _sound(damaged)[60][0] == pytest.approx(0.64, abs=0.001)
+    damaged = _pes_moved(adts_merged(joined, tmp_path / "m.ts", 60, 30), tmp_path / "d.ts", {60: moved})
+    assert sound_spans(damaged)[60][1] - sound_spans(damaged)[60][0] == pytest.approx(0.64, abs=0.001)
     out = tmp_path / "o.mp4"
     r = CliRunner().invoke(segment_video_cmd, [str(damaged), "-o", str(out), "--model", str(rule_onnx), "-q"])
     assert r.exit_code == 0 and "audio" not in r.output, r.output
     # was: its timestamp fit nowhere, the packet was dropped (said) with its 30 frames: 0.64 s of sound lost
-    sound = _sound(out)
+    sound = sound_spans(out)
     assert sound[60][0] == pytest.approx(sound[59][1], abs=0.001) and sound[61][0] >= sound[60][1] - 0.001
-    assert sum(b - a for a, b in sound) == pytest.approx(sum(b - a for a, b in _sound(joined)), abs=0.001)
+    assert sum(b - a for a, b in sound) == pytest.approx(sum(b - a for a, b in sound_spans(joined)), abs=0.001)
 
 
 def test_aac_frames_merged_into_one_packet_across_a_cat_join_leave_the_second_recording_in_step(rule_onnx, tmp_path):
@@ -1602,14 +1575,14 @@ def test_aac_frames_merged_into_one_packet_across_a_cat_join_leave_the_second_re
     # length of 32 frames: its own last 26 and the second recording's first 6, one packet timed as one frame
     first = write_video(tmp_path / "a.ts", split_frames(30, h=96, w=128), audio_seconds=1.2)
     second = write_video(tmp_path / "b.ts", split_frames(38, h=96, w=128), audio_seconds=1.5)
-    joined, out = _adts_merged(_catted(tmp_path, first, second), tmp_path / "m.ts", 30, 32), tmp_path / "o.mp4"
+    joined, out = adts_merged(_catted(tmp_path, first, second), tmp_path / "m.ts", 30, 32), tmp_path / "o.mp4"
     r = CliRunner().invoke(segment_video_cmd, [str(joined), "-o", str(out), "--model", str(rule_onnx), "-q"])
     assert r.exit_code == 0 and "audio" not in r.output, r.output
     # was: the second recording's next packet, read where the merged one starts, not where its sound ends, was
     # no step back: its sound was not moved with its picture, 27 packets dropped as going back, the rest over
     # the merged one's sound, ending 1.2 s before the picture
-    sound, v = _sound(out), read_video(out)
-    own = _sound(second)[-1][1] - read_video(second)["seconds"][-1]  # (its sound's end after its last picture)
+    sound, v = sound_spans(out), read_video(out)
+    own = sound_spans(second)[-1][1] - read_video(second)["seconds"][-1]  # (its sound's end after its last picture)
     assert len(v["frames"]) == 68 and sound[-1][1] - v["seconds"][-1] == pytest.approx(own, abs=0.005)
 
 

@@ -21,7 +21,8 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import read_video, split_frames, wait_for, write_video
+from conftest import read_video, sound_spans, split_frames, wait_for, write_video
+from fuzzing import adts_merged, pes_moved
 
 import roadseg.pipeline.sinks.window as window
 import roadseg.pipeline.sources.capture as capture
@@ -880,6 +881,26 @@ def test_a_transport_streams_aac_played_live_is_copied_into_avi(rule_onnx, tmp_p
     assert r.exit_code == 0 and "audio stream" not in r.output, r.output
     with av.open(str(tmp_path / "o.avi")) as c:
         assert c.streams.audio[0].codec_context.extradata == bytes([0x11, 0x88])  # (copied raw: AAC LC, 48 kHz, mono)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("moved", [-0.4, 3600.0])
+def test_aac_frames_merged_into_one_packet_with_a_damaged_timestamp_are_recorded_live(rule_onnx, tmp_path, moved):
+    # a 2-s TS whose 61st audio PES (at 1.28 s) has an ADTS length of 30 frames (0.64 s) and a timestamp 0.4 s
+    # early, or an hour late (test_robustness plays it as a file)
+    src = write_video(tmp_path / "a.ts", split_frames(50, h=96, w=128), audio_seconds=2.0)
+    damaged, out, stats = tmp_path / "d.ts", tmp_path / "r.mp4", tmp_path / "stats.json"
+    damaged.write_bytes(pes_moved(adts_merged(src, tmp_path / "m.ts", 60, 30).read_bytes(), {60: moved}))
+    r = CliRunner().invoke(segment_video_cmd, [str(damaged), "--live", "-o", str(out), "--model", str(rule_onnx),
+                                               "--device", "cpu", "--stats", str(stats)])  # fmt: skip
+    assert r.exit_code == 0 and "audio" not in r.output, r.output
+    # was: its timestamp fit nowhere, the packet was dropped (said) with its 30 frames: 0.64 s of sound lost
+    assert json.loads(stats.read_text())["audio_dropped"] == 0
+    sound = sound_spans(out)  # (each packet's, as decoded: the merged one plays its 30 frames)
+    longest = max(sound, key=lambda span: span[1] - span[0])
+    assert longest == pytest.approx((1.259, 1.899), abs=0.001)  # (where its stream goes on, as in the input)
+    assert all(b[0] == pytest.approx(a[1], abs=0.001) for a, b in zip(sound, sound[1:]))  # in line, no gap
+    assert sound[-1][1] == pytest.approx(2.0, abs=0.03)
 
 
 @pytest.mark.parametrize("via", ["file", "stdin"])

@@ -32,7 +32,7 @@ import numpy as np
 
 from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.runner import call_interruptibly
-from roadseg.pipeline.sources.audio import AudioTimeline
+from roadseg.pipeline.sources.audio import AudioTimeline, MergedFrames
 from roadseg.pipeline.sources.base import (
     Frame,
     VideoInfo,
@@ -377,12 +377,17 @@ class LiveSource:
         if len(audio) < len(self._audio) and self.reconnects:
             log.warning("the reconnected stream's audio is not the one recorded so far; going on without it")
             self._audio = {s.index: codec_of(s) for s in audio}
+        # AAC frames merged into one packet by a damaged ADTS length: timed as long as their sound, as a file's are,
+        # so that the timeline puts one whose timestamp fits nowhere where its stream goes on (dropped, all its
+        # frames were lost)
+        merges = MergedFrames({s.index for s in audio if codec_of(s) == "aac"})
         read: dict[int | None, float] = {}  # pts -> when the packet was read, for the pictures the decoder holds
         paced: tuple[float, float] | None = None  # (time.monotonic(), stream time) a file played live is paced from
         last = None  # the last video packet's stream time
         for packet in self.container.demux(stream, *audio):
             if packet.stream.type == "audio":
                 if packet.size:
+                    merges.take(packet)
                     yield packet
                 continue
             now = self.video_read = time.monotonic()

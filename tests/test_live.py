@@ -903,6 +903,29 @@ def test_aac_frames_merged_into_one_packet_with_a_damaged_timestamp_are_recorded
     assert sound[-1][1] == pytest.approx(2.0, abs=0.03)
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("moved", [0.0, 3600.0])
+def test_aac_frames_merged_over_a_cat_join_are_recorded_live_where_the_sound_went_on(rule_onnx, tmp_path, moved):
+    # a 1-s TS and a 1-s one with 0.5 s of sound joined with cat, the first one's 41st audio PES (at 0.85 s) with
+    # an ADTS length of all the frames after it (its own last 8, the second's 25), and a timestamp as it was, or an
+    # hour late: the parser gives that packet at the end of the file, after the clock started again
+    first = write_video(tmp_path / "a.ts", split_frames(25, h=96, w=128), audio_seconds=1.0)
+    second = write_video(tmp_path / "b.ts", split_frames(25, h=96, w=128), audio_seconds=0.5)
+    (joined := tmp_path / "j.ts").write_bytes(first.read_bytes() + second.read_bytes())
+    damaged, out = tmp_path / "d.ts", tmp_path / "r.mp4"
+    damaged.write_bytes(pes_moved(adts_merged(joined, tmp_path / "m.ts", 40, 33).read_bytes(), {40: moved}))
+    assert sound_spans(damaged)[-1][1] - sound_spans(damaged)[-1][0] == pytest.approx(0.704, abs=0.001)
+    r = CliRunner().invoke(segment_video_cmd, [str(damaged), "--live", "-o", str(out), "--model", str(rule_onnx),
+                                               "--device", "cpu"])  # fmt: skip
+    assert r.exit_code == 0 and "audio" not in r.output, r.output
+    # was: taken for the first packet of the clock's second run, and its only one, passed at its own time: the
+    # second recording's sound 0.8 s after its picture and on 0.6 s past the recording's end (or an hour on)
+    sound, v = sound_spans(out), read_video(out)["seconds"]
+    assert all(b[0] == pytest.approx(a[1], abs=0.001) for a, b in zip(sound, sound[1:]))  # in line, no gap
+    own = sound_spans(second)[-1][1] - read_video(second)["seconds"][0]  # (its sound's end after its first picture)
+    assert len(v) == 50 and sound[-1][1] == pytest.approx(v[25] + own, abs=0.1)  # (v[25]: tied as it came)
+
+
 @pytest.mark.parametrize("via", ["file", "stdin"])
 def test_a_file_or_pipe_played_live_follows_a_codec_change_midway(rule_onnx, tmp_path, via):
     # two recordings joined with cat, H.264 then MPEG-4 under one PID (was: 'stopped reading joined.ts at damaged

@@ -12,7 +12,8 @@ ahead of it, as a damaged first timestamp does). Where the picture's start is kn
 begins before it is kept back until it reaches the picture by going on: one that leaps there instead
 began with damaged timestamps, and those packets are dropped. A packet of AAC frames merged into one (a
 damaged ADTS length: :class:`MergedFrames` measures its sound) whose timestamp does not fit is put where its
-stream goes on, as its frames come next in the stream: dropping it would lose all of them.
+stream goes on, as its frames come next in the stream: dropping it would lose all of them (a stream's first, where
+the sound went on before the timeline: a live source's clock that started again, ``goes_on``).
 
 Example:
     >>> from fractions import Fraction
@@ -37,6 +38,11 @@ Example:
     ([0, 20, 40], 3)
     >>> [p.dts for ms in (-700, -680, -660, -640) for p in AudioTimeline(0.0).take(packet(ms), 1, 0.0)]  # kept back
     []
+    >>> again = AudioTimeline(goes_on=0.5)  # a clock that started again, the sound before it gone on to 0.5 s
+    >>> long = av.Packet(bytes([0xFF, 0xF1, 0x50, 0x80, 0x01, 0xBF, 0xFC]) + bytes(6))  # ADTS: merged frames, 0.64 s
+    >>> long.pts, long.dts, long.duration, long.time_base = 3600000, 3600000, 640, Fraction(1, 1000)  # an hour on
+    >>> [p.dts for p in again.take(long, 1, 0.0)]
+    [500]
 """
 
 from __future__ import annotations
@@ -57,9 +63,12 @@ ADTS_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 120
 class AudioTimeline:
     """Per audio stream: pass packets whose timestamps a muxer can take, drop the others and count them."""
 
-    def __init__(self, picture_start: float | None = None) -> None:
+    def __init__(self, picture_start: float | None = None, *, goes_on: float | None = None) -> None:
         self.dropped = 0
         self.picture_start = picture_start  # where the video stream starts (seconds), where known: see _pass
+        # where the sound went on before this timeline (seconds, on its clock), where it had: a live source's clock
+        # that started again. A packet of merged frames read first goes there, as it does after the stream's last
+        self.goes_on = goes_on
         self._last: dict[int, tuple[float, float]] = {}  # stream -> (start, end) in seconds of the last packet passed
         self._held: dict[int, tuple[av.Packet, float | None]] = {}  # stream -> (packet, video time then)
         self._prelude: dict[int, list[av.Packet]] = {}  # stream -> its first packets, before the picture, kept back
@@ -90,8 +99,8 @@ class AudioTimeline:
         last = self._last.get(stream)
         if last is not None and _continues(last, span[0]):
             yield from self._pass(packet, stream)
-        elif last is not None and merged(packet):  # (its frames come next in the stream, whatever its stamp says)
-            _retimed(packet, last[1])
+        elif (end := self.goes_on if last is None else last[1]) is not None and merged(packet):
+            _retimed(packet, end)  # (its frames come next in the stream, whatever its stamp says)
             yield from self._pass(packet, stream)
         elif last is not None and span[0] <= last[0]:
             self.dropped += 1  # backwards or repeated: a muxer would refuse it

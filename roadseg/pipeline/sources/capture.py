@@ -459,7 +459,8 @@ class LiveSource:
                     yield from (self._timed(p, shift) for p in timeline.flush())
                     shift = self._tie(t, captured, None)
                     self._dropped += timeline.dropped
-                    timeline = self._timeline = AudioTimeline()
+                    went_on = None if self._sound_end is None else self._sound_end - shift  # (on the new clock)
+                    timeline = self._timeline = AudioTimeline(goes_on=went_on)
                 self.last_time = video = t
                 if self._first_time is None:
                     self._first_time = t

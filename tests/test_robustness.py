@@ -1701,6 +1701,23 @@ def test_a_run_of_sound_damaged_by_less_than_a_leap_is_dropped_and_the_rest_stay
     assert _audio_seconds_at(out) == pytest.approx([t - shift for t in good], abs=0.002)
 
 
+@pytest.mark.parametrize("later", [None, 0.0, 100.0], ids=["alone", "cat", "cat-leap"])
+def test_a_transport_streams_first_pictures_stamped_30_s_on_cost_no_frame(rule_onnx, tmp_path, later):
+    # the first two video PES headers' timestamps moved 30 s on: alone, or in the first of two recordings joined
+    # with cat (the second's clock starting again, or 100 s on); every picture decodes
+    first = write_video(tmp_path / "a.ts", split_frames(50, h=96, w=128), audio_seconds=2.0)
+    src = first if later is None else _catted(
+        tmp_path, first, write_video(tmp_path / "b.ts", split_frames(50, h=96, w=128), audio_seconds=2.0, offset=later))
+    damaged, out = _pes_moved(src, tmp_path / "d.ts", {0: 30.0, 1: 30.0}, stream_id=0xE0), tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(damaged), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    # was, joined to one 100 s on: "645 of about 745 frames could not be decoded": the two pictures before the
+    # step back that the clock found damaged (sources.clock: it went on from there unmoved) began the span of the
+    # timeline the frames expected are counted over, 30 s long, where the file's own length did not cap it (fuzz
+    # cases catleap-stamps-7; cat-stamps-14 and catleap-stamps-14, their first pictures read 26.5 hours on)
+    assert r.exit_code == 0 and "could not be decoded" not in r.output, r.output
+    assert len(read_video(out)["frames"]) == len(read_video(src)["frames"])
+
+
 def test_a_burst_of_damaged_audio_timestamps_in_a_transport_stream_leaves_the_rest_in_step(rule_onnx, tmp_path):
     # five audio PES headers in a row damaged, each by its own amount (-7 s and -2 s read a wrap of the clock on)
     src = write_video(tmp_path / "a.ts", split_frames(100, h=96, w=128), audio_seconds=4.0)

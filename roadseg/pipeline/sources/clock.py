@@ -126,10 +126,18 @@ class Clock:
         self._went_on: dict[int, av.Packet] = {}  # stream -> the last packet of its held run that went on from the step
         self._leapt: dict[int, tuple[float, float]] = {}  # stream -> (where it was expected before its last leap
         # ahead, where it leapt to), for CONFIRM seconds after it: a step back there was a later chunk written twice
+        self._damaged: set[int] = set()  # streams whose packets passed so far were found damage (first_damaged)
 
     @property
     def restarts(self) -> int:
         return len(self.moves)
+
+    def first_damaged(self, stream: int) -> bool:
+        """Whether ``stream``'s packets passed before those passing now were found to be damage since this was
+        last asked: the stream went on from a step unmoved (:meth:`_settle`), its first timestamps broken."""
+        found = stream in self._damaged
+        self._damaged.discard(stream)
+        return found
 
     def take(self, packet: av.Packet, stream: int | None) -> Iterator[av.Packet]:
         """The packets to pass now for ``packet`` of ``stream`` (None: of no stream, such as the empty
@@ -195,7 +203,8 @@ class Clock:
         del self._held[stream]
         if self._count.get(stream, 0) >= len(run) and self._moved_nearer(stream, packet_time(run[0]), asked):
             self._restart(stream, packet_time(run[0]), asked)
-        # (else the few packets before the step were the damage, a stream's first timestamps: it goes on unmoved)
+        else:  # (the few packets before the step were the damage, a stream's first timestamps: it goes on unmoved)
+            self._damaged.add(stream)
         for packet in run:
             yield self._pass(packet, stream)
 

@@ -598,7 +598,10 @@ class VideoSource:
         The first packet counts once the next goes on from it, and packets more than :data:`OFF_LINE` outside
         the span once more than :data:`RUN` went on from each other: a damaged stamp, or a run of them that
         the packets come back from (:class:`InLine` puts those pictures back), does not stretch the span
-        (nor the frames expected)."""
+        (nor the frames expected). Where the :class:`Clock` found the packets before to be damage (a run of
+        first timestamps broken), the span starts anew."""
+        if self.clock is not None and self.clock.first_damaged(self.stream.index):
+            self._span = self._off = None
         off, self._off = self._off, None
         if self._span is not None and self._span[0] - OFF_LINE <= t <= self._span[1] + OFF_LINE:
             self._widen(t, t + duration)  # (back in the span: what lay off it was damage)

@@ -12,7 +12,7 @@ Example (a camera that holds one picture in four for two: its pace, not holes):
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, deque
 from typing import NamedTuple
 
 from roadseg.pipeline.sources.clock import LEAP
@@ -99,6 +99,10 @@ NEAR = 2
 #: counter's jump marks the picture being read, which its parser gives one picture late (found by dropping
 #: whole PES packets and garbling bytes: two in every case)
 MARKED_AHEAD = 2
+#: seconds of pictures (at the stated rate) read before or after a step counted as pictures lost within which a
+#: picture at one of its frames fills it: those pictures came out of their order, in chunks of the file swapped,
+#: and were not lost (a step counted is no longer than OFF_LINE, so its pictures lie within about twice that)
+OUT_OF_ORDER = 2 * OFF_LINE
 
 
 class Step(NamedTuple):
@@ -126,7 +130,8 @@ class Gaps:
     :meth:`VideoSource.expected_frames`). A corrupt packet, or any mark in a TS (``joins``), does not mark a step
     to a keyframe: recordings joined with cat meet there (their counters jump too, a second camera's codec read
     as H.264 skips numbers, and a camera that goes on with its clock into its next file leaves the time it took
-    to start it).
+    to start it). A frame of such a step that a picture comes at within :data:`OUT_OF_ORDER` (read before the
+    step or after it) was not lost: the pictures came out of their order (chunks of the file swapped).
 
     A step of more than :data:`HOLE` frames (up to :data:`~roadseg.pipeline.sources.clock.LEAP`, beyond which
     :class:`Pace` takes it for a pause) with no loss marked near it is a pause (:attr:`pauses`), not a hole,
@@ -150,6 +155,12 @@ class Gaps:
     ...     gaps.take(n / 25, False, key=False)
     >>> gaps.flush(), gaps.pauses
     (0, [])
+
+    >>> gaps = Gaps(25, marks_all=True)  # a chunk swapped: 5 to 9 read after 10 and 11, a corrupt packet beside
+    >>> for n in [0, 1, 2, 3, 4, 10, 11, 5, 6, 7, 8, 9, 12, 13]:
+    ...     gaps.take(n / 25, n == 3, key=False)
+    >>> gaps.flush()
+    0
     """
 
     def __init__(self, fps: float, *, marks_all: bool, numbered: bool = False, joins: bool = False,
@@ -173,6 +184,8 @@ class Gaps:
         # where the pictures were before they stepped back to a damaged run, and the pictures of the run since,
         # while they have not passed it again: the step from the run back there is no pause
         self._ahead: tuple[float, int] | None = None
+        self._seen: deque[float] = deque(maxlen=max(1, round(OUT_OF_ORDER * fps)))  # the times of the last packets
+        self._holes: list[tuple[float, int]] = []  # (time, packet counted at) of frames of steps counted, not come yet
 
     @property
     def pauses(self) -> list[tuple[float, float]]:
@@ -214,6 +227,8 @@ class Gaps:
             self._step = (n, Step(round(step / self._frame) - 1, start, t, key, again))
         if step is not None and step > 0:
             self._before = step
+        self._fill(t)
+        self._seen.append(t)
         if corrupt:  # (a cat join's counters jump too, at a keyframe)
             self._marks[n + MARKED_AHEAD] = self._marks.get(n + MARKED_AHEAD, False)
         if skipped:  # (in a TS, the picture after a join skips too where its codec changed)
@@ -221,15 +236,27 @@ class Gaps:
         self._match(n - NEAR - 1)  # (the steps up to NEAR after a mark are known once the next has come)
         self._last = t
 
+    def _fill(self, t: float) -> None:
+        """A picture at ``t``: it fills a hole at its frame; those no picture came at within OUT_OF_ORDER are lost."""
+        half, n, read = self._frame / 2, self._n, self._seen.maxlen
+        for hole in [(at, m) for at, m in self._holes if abs(at - t) < half or n - m > read]:
+            self._holes.remove(hole)
+            self.lost += abs(hole[0] - t) >= half  # (none came at it in time: lost)
+
     def flush(self) -> int:
         """The frames lost, all packets taken (marks near the end matched with the steps there were)."""
         self._match(None)
+        self.lost += len(self._holes)
+        self._holes = []
         return self.lost
 
-    def _in_window(self, step: Step) -> int:
-        """The frames ``step`` skips that lie in the window."""
+    def _count(self, step: Step) -> None:
+        """Count the frames ``step`` skips that lie in the window as holes, but for those a picture was read at
+        (out of its order) or that a hole is at already."""
         lo, hi = self.window
-        return sum(lo - 1e-6 <= step.start + j * self._frame < hi - 1e-6 for j in range(1, step.frames + 1))
+        half, at = self._frame / 2, [step.start + j * self._frame for j in range(1, step.frames + 1)]
+        came = [*self._seen, *(t for t, _ in self._holes)]
+        self._holes += [(t, self._n) for t in at if lo - 1e-6 <= t < hi - 1e-6 and all(abs(t - c) >= half for c in came)]
 
     def paused(self, start: float, end: float) -> float:
         """Seconds of the pauses between ``start`` and ``end`` (on the one timeline)."""
@@ -243,7 +270,8 @@ class Gaps:
             near = [m for m, step in self._steps.items() if abs(m - at) <= NEAR and (to_key or not step.key)]
             if near:
                 step = self._steps.pop(min(near, key=lambda m: (abs(m - at), m)))
-                self.lost += self._in_window(step) if step.end - step.start <= OFF_LINE else 0
+                if step.end - step.start <= OFF_LINE:
+                    self._count(step)
         for m in [m for m in self._steps if upto is None or m <= upto - NEAR]:
             step = self._steps.pop(m)
             if step.frames + 1 > HOLE and not step.again and (self.marks_all or self.numbered and not step.key):

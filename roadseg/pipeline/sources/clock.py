@@ -168,7 +168,7 @@ class Clock:
                     yield from self._settle(stream)
                 return
             if len(run) > 1 and not _goes_on(from_expected, from_run):  # (nor back where the stream was: one
-                self._odd(packet, last)  # packet damaged within a run that goes on, kept with it)
+                self._odd(packet, run[0], last)  # packet damaged within a run that goes on, kept with it)
                 run.append(packet)
                 return
             yield from self._undo(stream)  # (the stream went back to where it was, or a step went on from nowhere)
@@ -220,12 +220,17 @@ class Clock:
         for packet in run:
             yield self._pass(packet, stream, remember=False)
 
-    def _odd(self, packet: av.Packet, last: av.Packet) -> None:
-        """A ``packet`` within a held run that neither goes on from it nor goes back to where its stream
-        was: one damaged timestamp. A picture is put where the run expected it (left at its damaged time,
-        it would carry the pictures after it there); a sound passes with the run, for the checks after."""
-        if packet.stream is not None and packet.stream.type == "video":
-            _moved(packet, packet_time(last) + _duration(last) - packet_time(packet))
+    def _odd(self, packet: av.Packet, first: av.Packet, last: av.Packet) -> None:
+        """A ``packet`` within a held run (from ``first`` to ``last`` that went on) that neither goes on from it
+        nor goes back to where its stream was: one damaged timestamp. A picture is put where the run expected it
+        (left at its damaged time, it would carry the pictures after it there); a sound passes with the run, for
+        the checks after. So does a picture that lies between the run's first and ``last``: out of its order (a
+        later chunk of the file swapped in before it, which the run leapt to), not damaged, and where it came it
+        shows that the pictures the leap stepped over were not lost (:class:`~roadseg.pipeline.sources.gaps.Gaps`;
+        put where the run expected them, a chunk's pictures all took one time, and the leap's were counted lost)."""
+        t = packet_time(packet)
+        if packet.stream is not None and packet.stream.type == "video" and not packet_time(first) <= t <= packet_time(last):
+            _moved(packet, packet_time(last) + _duration(last) - t)
 
     def _moved_nearer(self, stream: int, t: float, asked: float) -> bool:
         """Whether ``stream``'s step at ``t``, moved by ``asked``, lies nearer the other streams (the latest

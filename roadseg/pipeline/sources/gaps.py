@@ -83,11 +83,6 @@ class Pace:
         seconds = sum(step * n for step, n in paced) / 100_000
         return sum(n for _, n in paced) / seconds if seconds > 0 else None
 
-    def _in_window(self, step: Step) -> int:
-        """The frames ``step`` skips that lie in the window."""
-        lo, hi = self.window
-        return sum(lo - 1e-6 <= step.start + j * self._frame < hi - 1e-6 for j in range(1, step.frames + 1))
-
     def paused(self, start: float, end: float) -> float:
         """Seconds of the pauses between ``start`` and ``end``."""
         return _within(self.pauses, start, end)

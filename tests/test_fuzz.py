@@ -349,6 +349,7 @@ NOTHING_LOST = (
     # skipped read after it: that step counted lost (a corrupt packet beside it), and the clock, holding the join,
     # put those pictures all at one time: "23 of about 99"
     "cat-swap-17",  # two chunks of the second recording swapped, their pictures read out of order: "25 of about 94"
+    "cat-duplicate-5",  # a chunk written twice: the step on from its copy counted lost, its pictures read before it
 )
 
 

@@ -473,7 +473,8 @@ class Outcome:
     live: bool = False  # played with --live: frames may be skipped, and sound from before the first frame kept is not recorded
     trimmed: bool = False  # with --start and --duration (``input`` is what lies between them)
     parts: tuple[Media, Media] | None = None  # two recordings joined with cat: each as PyAV reads it alone
-    clean: Media | None = None  # the input before only its timestamps were damaged: when its pictures play
+    clean: Media | None = None  # the input before only its timestamps were damaged: when its pictures play (a
+    # join's: where its first picture starts)
 
     def problems(self) -> list[str]:
         """Everything that breaks the rules: no hang, no traceback, exit 0 or one final ``Error:`` line
@@ -520,12 +521,12 @@ class Outcome:
             left_out = {int(i) for i in LEFT_OUT.findall(err)}
             references = joined_references(given, *self.parts) if self.parts else untimed_first(given)
             if self.clean is not None:  # (the first pictures' stamps damaged: where they were, as the output has them)
-                references.append(replace(given, video_start=self.clean.video_start))
+                references += [replace(r, video_start=self.clean.video_start) for r in references]
             found = [sound_problems(expected, got, dropped, live=self.live, reencoded=reencoded, left_out=left_out)
                      for expected in references]  # fmt: skip
             out += next((f for f in found if not f), found[0])
-        if self.returncode == 0 and got is not None and self.clean is not None:
-            out += picture_problems(self.clean, got)
+        if self.returncode == 0 and got is not None and self.clean is not None and not self.parts:
+            out += picture_problems(self.clean, got)  # (a join's output is one timeline, the clean file two)
         return out
 
 
@@ -736,7 +737,7 @@ def run_case(base: Path, container: str, kind: str, seed: int, model: Path, work
         code = None
         err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
     seconds = time.perf_counter() - t0
-    clean = probe(base, trim) if kind == "stamps" and container == "ts" else None  # (joined: one timeline of two)
+    clean = probe(base, trim) if kind == "stamps" else None  # (of a join: its first picture's start alone)
     outcome = Outcome(name, probe(src, trim), code, err, probe(out) if out.exists() else None,
                       json.loads(stats.read_text()) if stats.exists() else None, round(seconds, 2), live,
                       trim is not None, parts, clean)  # fmt: skip

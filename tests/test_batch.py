@@ -24,8 +24,10 @@ from conftest import as_from_a_terminal, batch_results, frame_count, part_files,
 
 import roadseg
 from roadseg.batch import BatchError
+from roadseg.batch import api as batch_api
 from roadseg.batch.inputs import plan_outputs
-from roadseg.batch.task import PART
+from roadseg.batch.results import reader
+from roadseg.batch.task import PART, Task
 from roadseg.errors import SourceError
 from roadseg.pipeline.inputs import find_videos
 
@@ -149,6 +151,22 @@ def test_a_damaged_video_unchanged_since_it_failed_is_not_tried_again(archive: P
     (out / "results.jsonl").write_text("\n".join([*lines[:-1], older]) + "\n")
     upgraded = roadseg.batch(archive, out, model=str(rule_onnx), workers=1, quiet=True)
     assert (upgraded.error, upgraded.unchanged) == (1, 0) and len(batch_results(out)) == 7
+
+
+def test_a_damaged_videos_line_names_the_reader_of_the_worker_that_read_it(archive: Path, rule_onnx: Path,
+                                                                          tmp_path: Path, monkeypatch) -> None:  # fmt: skip
+    """The worker that read the file may run another PyAV than the driver (a Ray node's): the line records the
+    worker's versions (was: the driver's), the driver's only where a worker's line has none."""
+    for other in ("a", "z.mkv"):
+        shutil.rmtree(archive / other) if other == "a" else (archive / other).unlink()
+    driver = "roadseg 9.9.9, av 99.0.0"  # (the worker, spawned, reads its own: the patch is this process's alone)
+    monkeypatch.setattr(batch_api, "reader", lambda: driver)
+    out = tmp_path / "out"
+    assert roadseg.batch(archive, out, model=str(rule_onnx), workers=1, quiet=True).error == 1
+    [bad] = batch_results(out)
+    assert bad["damaged"] is True and bad["reader"] == reader()
+    old_worker = {"status": "error", "frames": 0, "node": "n:1", "error": "not a readable video", "damaged": True}
+    assert batch_api._line(Task("/in/a.mp4", "/out/a.mp4"), old_worker, {}, "m", "s")["reader"] == driver
 
 
 def test_masks_stats_globs_and_lists(archive: Path, rule_onnx: Path, tmp_path: Path) -> None:

@@ -448,8 +448,8 @@ def _line(task: Task, worker_line: dict, key: dict, model: str, settings: str) -
             "node": worker_line.get("node"), "attempt": worker_line.get("attempt", task.attempt),
             "error": worker_line.get("error")}  # fmt: skip
     extra = {k: v for k, v in worker_line.items() if k not in line and k != "model" and v not in (None, [])}
-    if extra.get("damaged"):
-        extra["reader"] = reader()  # (a newer roadseg or PyAV tries it again: is_damaged)
+    if extra.get("damaged"):  # (a newer roadseg or PyAV tries it again: is_damaged)
+        extra.setdefault("reader", reader())  # (the worker's that read it; this one's for a worker that said none)
     return {**line, **extra, **key, "model": model, "settings": settings}
 
 

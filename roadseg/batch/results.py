@@ -8,7 +8,8 @@ with its worker is an ``error`` line with ``"retried": true`` when the video was
 a rerun finds done gets no line (its ``ok`` line stands; the summary counts it as skipped), so a
 nightly rerun over a finished archive adds nothing; files of earlier versions hold ``skipped`` lines
 for those, which readers pass over. Nor does a video whose last line is an ``error`` with ``"damaged":
-true`` (not a readable video) while it, the model, the settings and the :func:`reader` are unchanged: it is not tried again
+true`` (not a readable video) while it, the model, the settings and the :func:`reader` (the worker's that read it,
+as its line records) are unchanged: it is not tried again
 (:func:`is_damaged`) unless the batch is asked to (``retry_failed``, ``force``), and counts as an error.
 
 Example:
@@ -141,9 +142,9 @@ def settings_key(options: SegmentOptions, *, masks: bool, stats: bool) -> str:
 
 
 def reader() -> str:
-    """What reads the inputs, as a damaged video's line records it: roadseg's and PyAV's (FFmpeg's) versions, the
-    driver's (a Ray cluster's nodes run the same as a rule). A newer one may read a file an older one could not,
-    so an upgrade tries damaged videos again."""
+    """What reads the inputs in this process: roadseg's and PyAV's (FFmpeg's) versions. A damaged video's line
+    records the one of the worker that read it (a Ray node may run another PyAV than the driver); a newer one may
+    read a file an older one could not, so an upgrade tries damaged videos again (:func:`is_damaged`)."""
     from importlib.metadata import PackageNotFoundError, version
 
     from roadseg import __version__
@@ -157,8 +158,15 @@ def reader() -> str:
 
 def is_damaged(previous: dict | None, key: dict, model: str, settings: str) -> bool:
     """True when ``previous`` is an ``error`` line of an input whose own bytes were at fault (``damaged``:
-    not a readable video) and the input, model, settings and :func:`reader` are as they were: run again, it
-    fails again."""
+    not a readable video) and the input, model, settings and reader are as they were: run again, it fails again.
+
+    The line's reader (the worker's that read the file) is compared with this process's :func:`reader`, the
+    driver's, which stands for what would read it now: the skip is decided before any worker starts (a rerun
+    that finds every video done or damaged starts none). That is exact for a local pool, whose workers are
+    spawned from the driver's Python, and for a Ray cluster whose nodes run the driver's versions, as a cluster
+    is built to. Where a node runs another PyAV, the lines it wrote never match and its damaged videos are tried
+    again on every run: an attempt spent again, never a file that a newer reader could read left unread. (Nodes
+    upgraded while the driver is not go unnoticed until the driver is upgraded too.)"""
     return (
         previous is not None
         and previous.get("status") == "error"

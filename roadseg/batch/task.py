@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from roadseg.batch.results import reader
 from roadseg.errors import Interrupted
 from roadseg.pipeline.options import SegmentOptions
 
@@ -150,7 +151,8 @@ def process_one(task: Task, options: SegmentOptions, *, node: str, segmenter: Se
     ``segmenter`` is the worker's long-lived model (``None`` builds one from ``options``). Returns the
     worker's part of the results line: ``status`` (``ok`` or ``error``), ``frames``, ``fps``,
     ``seconds``, ``node``, ``error``, ``frames_lost``, ``warnings`` (what the run logged) and, where
-    the input's own bytes are at fault, ``damaged`` (:class:`~roadseg.errors.SourceError`'s). Any
+    the input's own bytes are at fault, ``damaged`` (:class:`~roadseg.errors.SourceError`'s) and this
+    worker's :func:`~roadseg.batch.results.reader` (what failed to read them; a Ray node's may not be the driver's). Any
     failure of the video is an ``error`` (its temporary outputs removed, nothing under the final
     names); only the worker's death (this function never returning) makes the driver retry it.
     """
@@ -174,7 +176,7 @@ def process_one(task: Task, options: SegmentOptions, *, node: str, segmenter: Se
         line.update(error=_finally_named(str(exc) or exc.__class__.__name__, temp, final),
                     seconds=round(time.perf_counter() - t0, 3))  # fmt: skip
         if getattr(exc, "damaged", False):  # (the input's own bytes: a rerun leaves it be while it is unchanged)
-            line["damaged"] = True
+            line.update(damaged=True, reader=reader())
         return line
     except BaseException:  # interrupted: leave nothing behind
         _remove(temp)

@@ -7,6 +7,7 @@ and checks what segment-video makes of it. ``test_fuzz.py`` does the same at ran
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from fractions import Fraction
@@ -364,3 +365,50 @@ def test_a_stray_copy_of_later_pictures_does_not_end_duration_early(rule_onnx, t
     damaged.write_bytes(data[: pos[11]] + data[pos[30] : pos[32]] + data[pos[11] :])
     stats = segment_video(damaged, tmp_path / "o.mp4", model=rule_onnx, quiet=True, duration=0.8)
     assert len(read_video(tmp_path / "o.mp4")["frames"]) == stats["frames"] == 20  # was 11: stopped at the copy
+
+
+
+def test_a_damaged_photo_that_decodes_gets_roadsegs_line_not_libjpegs(rule_onnx, tmp_path):
+    """libjpeg writes its warning straight on file descriptor 2 ("Premature end of JPEG file", beside roadseg's
+    lines); roadseg says it in one line naming the photo, which is segmented as it decoded, alone or in a folder."""
+    import cv2
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("a.jpg", "photo.jpg"):
+        cv2.imwrite(str(folder / name), cv2.cvtColor(split_frames(1, 96, 128)[0], cv2.COLOR_RGB2BGR))
+    photo = folder / "photo.jpg"
+    photo.write_bytes(photo.read_bytes()[: photo.stat().st_size * 2 // 3])  # (libjpeg decodes what is there)
+    for src, out, made in ((photo, tmp_path / "seg.png", ["seg.png"]), (folder, tmp_path / "segs", ["a.png", "photo.png"])):
+        r = _cli(src, out, rule_onnx)
+        assert r.returncode == 0, r.stderr
+        said = [line for line in r.stderr.splitlines() if not line.startswith("wrote ")]
+        assert said == [f"roadseg: {photo}: damaged data (libjpeg: Premature end of JPEG file); segmented what decoded"], \
+            r.stderr  # fmt: skip
+        assert sorted(p.name for p in (out.parent.glob(out.name) if out.suffix else out.iterdir())) == made
+
+
+def test_what_another_thread_writes_while_a_photo_decodes_is_passed_on_as_it_came(tmp_path, monkeypatch, capfdbinary,
+                                                                                 caplog):  # fmt: skip
+    """File descriptor 2 is the process's: a line another thread writes while libjpeg's warning is caught is
+    caught too, and must reach standard error unchanged, not be lost or taken for the photo's."""
+    import cv2
+
+    from roadseg.pipeline.sources.images import read_image
+
+    photo = tmp_path / "photo.jpg"
+    cv2.imwrite(str(photo), cv2.cvtColor(split_frames(1, 96, 128)[0], cv2.COLOR_RGB2BGR))
+    photo.write_bytes(photo.read_bytes()[: photo.stat().st_size * 2 // 3])
+    imread = cv2.imread
+
+    def beside_another_thread(*args):
+        os.write(2, b"\r 40%|####      | another thread's progress bar")  # (no newline: a bar redrawn in place)
+        os.write(2, b"\nanother thread's line\n")
+        return imread(*args)
+
+    monkeypatch.setattr(cv2, "imread", beside_another_thread)
+    with caplog.at_level("WARNING", logger="roadseg"):
+        assert read_image(photo).shape == (96, 128, 3)
+    assert capfdbinary.readouterr().err == b"\r 40%|####      | another thread's progress bar\nanother thread's line\n"
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{photo}: damaged data (libjpeg: Premature end of JPEG file); segmented what decoded"]

@@ -1,5 +1,7 @@
 """Image inputs: one image, a folder, or a glob pattern, as frames in name order. An image that cannot
 be read among others (damaged, or not an image) is left out with one line naming it; the others are segmented.
+One whose data is damaged but decodes (a JPEG cut short: its lower part grey) is segmented as it decoded, with
+one line naming it and what the codec library said, which would otherwise reach the terminal raw.
 
 Example:
     >>> is_image_input("frames/*.jpg"), is_image_input("photo.png"), is_image_input("dashcam.mp4")
@@ -8,18 +10,28 @@ Example:
 
 from __future__ import annotations
 
+import io
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from roadseg._stderr import caught_stderr, pass_on
 from roadseg.errors import SourceError
 from roadseg.pipeline.sources.base import Frame, VideoInfo
 from roadseg.pipeline.suffixes import IMAGE_SUFFIXES, UNREAD_IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 log = logging.getLogger("roadseg")
+
+# What OpenCV's image codecs write on file descriptor 2 of damaged data: libjpeg's warnings (its JWRN_
+# messages; at most one an image), libpng's messages, and OpenCV's log lines (which carry libtiff's).
+_LIBJPEG = re.compile(r"(?:Corrupt JPEG data|Premature end of JPEG file|Invalid SOS parameters|Inconsistent progression"
+                      r"|Unknown Adobe color transform|Warning: unknown JFIF|Application transferred too many).*")
+_LIBPNG = re.compile(r"libpng (?:warning|error): (.*)")
+_OPENCV = re.compile(r"\[ ?[A-Z]+:[^\]]*\] \S+ \S+:\d+ (\S+) (.*)")  # [ WARN:0@2.380] global grfmt_tiff.cpp:123 func text
 
 
 def _is_pattern(text: str) -> bool:
@@ -70,17 +82,46 @@ def image_paths(spec: str | Path) -> list[Path]:
 
 
 def read_image(path: Path) -> np.ndarray:
-    """An image file as RGB uint8 [H,W,3]; :class:`SourceError` naming the file if it cannot be read."""
-    try:
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    except cv2.error:  # (a damaged header: a size past OpenCV's bounds fails its assertion)
-        bgr = None
-    if bgr is None:
+    """An image file as RGB uint8 [H,W,3]; :class:`SourceError` naming the file if it cannot be read. One that
+    decodes though its codec library found damaged data gets a warning line naming it and what that said."""
+    with caught_stderr() as said:  # (the codec libraries print on file descriptor 2, below Python)
+        try:
+            bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        except cv2.error:  # (a damaged header: a size past OpenCV's bounds fails its assertion)
+            bgr = None
+    damage = _codec_messages(bytes(said), path)
+    if damage and bgr is not None:
+        log.warning("%s: damaged data (%s); segmented what decoded", path, "; ".join(damage))
+    if bgr is None:  # (what the library said is why; the line says it cannot be read)
         if path.suffix.lower() == ".avif" and not cv2.haveImageWriter("x.avif"):  # (built without libavif)
             raise SourceError(f"cannot read image {path}: this OpenCV ({cv2.__version__}) has no AVIF codec; convert "
                               "it to PNG or JPEG, or install an opencv-python-headless built with one")  # fmt: skip
         raise SourceError(f"cannot read image {path} (damaged, or not an image)")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _codec_messages(said: bytes, path: Path) -> list[str]:
+    """What the codec libraries said of ``path`` in ``said``, each once, as ``library: message``; what they did
+    not say (another thread's lines, written meanwhile) is passed on to standard error as it came."""
+    messages, others = [], b""
+    for raw in io.BytesIO(said).readlines():  # (by "\n" alone: a bar's "\r" is no line's end)
+        line = raw.decode(errors="replace").strip()
+        if not line:  # (OpenCV's message of a header it cannot read ends with an empty line)
+            continue
+        if jpeg := _LIBJPEG.fullmatch(line):
+            message = f"libjpeg: {jpeg[0]}"
+        elif png := _LIBPNG.fullmatch(line):
+            message = f"libpng: {png[1]}"
+        elif opencv := _OPENCV.fullmatch(line):
+            text = opencv[2].removeprefix(f"{path}: ")  # (libtiff names the file where it has no function to name)
+            message = f"libtiff: {text}" if opencv[1].startswith("TIFF_") else f"OpenCV: {text}"
+        else:
+            others += raw
+            continue
+        if message not in messages:
+            messages.append(message)
+    pass_on(others)
+    return messages
 
 
 class ImageSource:

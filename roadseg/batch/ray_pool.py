@@ -20,8 +20,6 @@ import os
 import re
 import signal
 import socket
-import sys
-import tempfile
 import threading
 import time
 from collections import deque
@@ -29,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from roadseg._stderr import caught_stderr
 from roadseg.batch.driver import Lost, Outcome
 from roadseg.batch.errors import BatchError
 from roadseg.batch.task import Task, Worker
@@ -307,21 +306,15 @@ def _native_lines_to_ray_logs(ray: Any, *, keep: bool) -> Iterator[None]:
     if keep:
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as caught:
-        os.dup2(caught.fileno(), 2)
-        try:
+    lines = bytearray()
+    try:
+        with caught_stderr() as lines:
             yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            caught.seek(0)
-            lines = caught.read()
-            folder = _logs_folder(ray)
-            if lines and folder:  # (where the connection failed, BatchError says why in one line)
-                with contextlib.suppress(OSError), open(Path(folder) / f"roadseg-driver-{os.getpid()}.log", "ab") as f:
-                    f.write(lines)
+    finally:
+        folder = _logs_folder(ray)
+        if lines and folder:  # (where the connection failed, BatchError says why in one line)
+            with contextlib.suppress(OSError), open(Path(folder) / f"roadseg-driver-{os.getpid()}.log", "ab") as f:
+                f.write(lines)
 
 
 def _logs_folder(ray: Any) -> str | None:

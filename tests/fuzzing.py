@@ -813,7 +813,8 @@ def run_image_case(images: list[Path], fmt: str, kind: str, seed: int, model: Pa
     """One of ``images`` (number ``seed`` % their count) damaged as the case says, segmented alone
     (``folder`` False) or in a folder with the others: what breaks the rules (a hang, a traceback, an exit
     or Error: line out of rule; an image that reads without its output, of its size; one that does not read
-    with an output, or not named; a refusal of a single image that reads)."""
+    with an output, or not named; a refusal of a single image that reads; a line on stderr not roadseg's, a
+    codec library's own)."""
     name = f"{'folder' if folder else 'image'}-{fmt}-{kind}-{seed}"
     src, out = work / name, work / f"{name}-out"
     src.mkdir()
@@ -830,6 +831,9 @@ def run_image_case(images: list[Path], fmt: str, kind: str, seed: int, model: Pa
     except subprocess.TimeoutExpired:
         outcome = Outcome(name, Media(0, 0), None, "", None, None, 0)
     problems = outcome.problems()  # (its exit and its lines; the images are judged below)
+    raw = [line for line in outcome.stderr.splitlines() if line.strip() and not line.startswith(("roadseg: ", "Error: ", "wrote "))]
+    if raw:  # (a codec library's own line, "Premature end of JPEG file", where roadseg's should say it)
+        problems.append(f"a line not roadseg's: {raw[0]!r}")
     for path in given:
         want, target = _image_shape(path), out / f"{path.stem}.png" if folder else out.with_suffix(".png")
         got = _image_shape(target) if target.exists() else None

@@ -364,7 +364,8 @@ def test_no_frames_told_lost_where_every_picture_decodes(case, catted_env):
 
 
 # still images (jpg, png, webp, bmp, tif), damaged alone ("image-...") or one of four in a folder ("folder-...": the
-# seed-th % 4): one that does not read is refused alone, or left out and named, and never costs the others
+# seed-th % 4): one that does not read is refused alone, or left out and named, and never costs the others; what
+# the codec libraries say reaches stderr in roadseg's lines only
 IMAGES = tuple(f"{m}-{f}-{k}-{s}" for m in ("image", "folder") for f in ("jpg", "png", "webp", "bmp", "tif")
                for k in IMAGE_KINDS for s in range(100, 110))  # fmt: skip
 FAST_IMAGES = (

@@ -46,7 +46,7 @@ MP4_SHY = frozenset({"flac", "opus"})
 #: drops the picture left over): audio is left out of them, with one line
 NO_AUDIO = frozenset({"mxf", "mxf_d10", "mxf_opatom"})
 #: seconds between one audio packet's end and the next one's start (in order, and no leap of a damaged timestamp)
-#: that count as sound missing from the input (:attr:`AudioRoutes.gaps`)
+#: that count as sound missing from the input (:attr:`AudioRemux.gaps`)
 GAP, LEAP = 0.01, 10.0
 DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EPIPE})
 

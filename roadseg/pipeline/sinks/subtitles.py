@@ -121,7 +121,7 @@ class SubtitleRemux:
     streams that :func:`plan` routes into ``container``, before its header is written.
 
     ``dropped`` counts the packets the muxer refused, by stream type (``subtitle``, ``data``);
-    :meth:`mux` raises :class:`SinkError` only for disk errors.
+    :meth:`mux` raises :class:`~roadseg.errors.SinkError` only for disk errors.
     """
 
     def __init__(self, container, routes: Sequence[tuple[object, str | None]]) -> None:

@@ -35,7 +35,7 @@ class Pace:
     a step longer than :data:`HOLE` stated ones, where pictures were lost, unless it is as long as the step
     before it (a camera in parking mode, a picture a second: the steps of a slower rate come in a row). A step
     of more than :data:`~roadseg.pipeline.sources.clock.LEAP` is a pause of the recording (a motion-triggered
-    camera's minutes between bursts), as :class:`Clock` takes it where the format allows a jump, unless the
+    camera's minutes between bursts), as :class:`~roadseg.pipeline.sources.clock.Clock` takes it where the format allows a jump, unless the
     pictures later go back before its end (damaged stamps).
 
     >>> pace = Pace()

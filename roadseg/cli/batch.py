@@ -34,8 +34,8 @@ def _number(value: float, param: click.Parameter) -> float:
                    "other name is renamed, not redone). inf: a folder is one drive.")
 @click.option("--force", is_flag=True, help="Redo videos a previous run finished (and those it found damaged).")
 @click.option("--retry-failed", is_flag=True, help="Try again videos a previous run found damaged (not a readable video) though they, the model, the settings and the roadseg and PyAV versions are unchanged [default: counted as errors again, with no new results line].")
-@click.option("--masks", is_flag=True, help="Also write OUT/a/b.masks/ (one label PNG per frame).")
-@click.option("--stats", is_flag=True, help="Also write OUT/a/b.stats.json (per-frame class shares, stage timings).")
+@click.option("--masks", is_flag=True, help="Also write OUT_DIR/a/b.masks/ (one label PNG per frame).")
+@click.option("--stats", is_flag=True, help="Also write OUT_DIR/a/b.stats.json (per-frame class shares, stage timings).")
 @click.option("--suffix", default=".mp4", show_default=True, help="The outputs' name ending, which picks their container: .mkv keeps PCM, FLAC and Opus audio and SubRip captions as they are (mp4 re-encodes such audio as AAC); .mkv or .mov take a lossless mask video (--mode mask --codec ffv1).")
 @model_options
 @file_options

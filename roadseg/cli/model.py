@@ -305,7 +305,7 @@ def soup_cmd(models, output, data, weights, overwrite) -> None:
     """Average exported fp32 MODELS of one network (fine-tunes of one release) into a checkpoint: a model soup.
 
     Every conv, its BatchNorm folded in, becomes the weighted mean of that conv in the MODELS. The
-    checkpoint records its ingredients; score it with ``eval``, ship it with ``release``.
+    checkpoint records its ingredients; score it with eval, ship it with release.
     """
     try:
         from roadseg.data.camvid import CamVid

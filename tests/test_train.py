@@ -328,6 +328,24 @@ def test_last_pt_is_written_at_most_once_a_minute_and_a_resume_runs_the_epochs_a
     assert len((tmp_path / "b/run/log.jsonl").read_text().splitlines()) == 4
 
 
+def test_ctrl_c_names_the_resume_that_goes_on_as_the_run_was(tmp_path, monkeypatch, capsys):
+    """Ctrl-C said 'resume with --resume run/last.pt'; that command, as said, ran a 3-epoch run to 150 epochs (the
+    length is the resuming command's), its one-cycle schedule stretched: the hint names the run's length too."""
+    real, calls = loop.train_one_epoch, {"n": 0}
+
+    def interrupted(*args, **kw):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kw)
+
+    monkeypatch.setattr(loop, "train_one_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(_cfg(tmp_path, epochs=3, select="last"))
+    said = capsys.readouterr().out
+    assert f"holds epoch 1; resume with --resume {tmp_path / 'run/last.pt'} --epochs 3" in said, said
+
+
 def test_worker_processes_stay_up_and_draw_what_the_main_process_draws(tmp_path):
     # persistent workers learn each epoch's phase from the sampler: the second phase's crops reach them
     runs = {w: train(_cfg(tmp_path / str(w), workers=w, **RECIPE)) for w in (0, 2)}

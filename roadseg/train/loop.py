@@ -335,7 +335,8 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, overwrite: bool
             tqdm.write(_summary(row, epoch, cfg, select, best, best_epoch))
             epoch += 1
     except KeyboardInterrupt:
-        said = f"{out / 'last.pt'} holds epoch {saved_epoch}; resume with --resume {out / 'last.pt'}"
+        length = f"--minutes {cfg.minutes:g}" if cfg.minutes else f"--epochs {cfg.epochs}"  # (the resuming command's)
+        said = f"{out / 'last.pt'} holds epoch {saved_epoch}; resume with --resume {out / 'last.pt'} {length}"
         tqdm.write(f"interrupted in epoch {epoch + 1}: " + (said if saved_epoch else "no epoch was saved"))
         raise
     return {"best_miou": best if select != "last" else None, "best_epoch": best_epoch, "history": history}

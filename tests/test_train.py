@@ -346,6 +346,31 @@ def test_ctrl_c_names_the_resume_that_goes_on_as_the_run_was(tmp_path, monkeypat
     assert f"holds epoch 1; resume with --resume {tmp_path / 'run/last.pt'} --epochs 3" in said, said
 
 
+def test_a_plain_resume_goes_on_to_the_runs_own_length(tmp_path, monkeypatch):
+    """train --resume run/last.pt without --epochs ran a 3-epoch run on to 150 epochs, its one-cycle schedule
+    stretched over them: the length was the resuming command's, 150 where it gave none. --epochs still lengthens it."""
+    real, calls = loop.train_one_epoch, {"n": 0}
+
+    def interrupted(*args, **kw):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kw)
+
+    monkeypatch.setattr(loop, "train_one_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(_cfg(tmp_path, epochs=3, select="last"))
+    monkeypatch.setattr(loop, "train_one_epoch", real)
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["train", "--data", "data", "--resume", "run/last.pt"])
+    assert r.exit_code == 0, r.output
+    assert [line.split(",")[0] for line in (tmp_path / "run/log.csv").read_text().splitlines()] == ["epoch", "1", "2", "3"]
+    assert torch.load(tmp_path / "run/last.pt", weights_only=False)["config"]["epochs"] == 3
+    r = CliRunner().invoke(main, ["train", "--data", "data", "--resume", "run/last.pt", "--epochs", "4"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "run/log.csv").read_text().splitlines()[-1].split(",")[0] == "4"
+
+
 def test_worker_processes_stay_up_and_draw_what_the_main_process_draws(tmp_path):
     # persistent workers learn each epoch's phase from the sampler: the second phase's crops reach them
     runs = {w: train(_cfg(tmp_path / str(w), workers=w, **RECIPE)) for w in (0, 2)}

@@ -69,7 +69,7 @@ from roadseg.export.quantize import CALIBRATION_METHODS  # numpy only at import:
 @click.option("--max-steps", default=None, type=click.IntRange(min=1), help="Cap steps per epoch (smoke runs).")
 @click.option("--resume", type=click.Path(exists=True, dir_okay=False),
               help="Continue from a run's last.pt exactly: its saved recipe goes on; --data, --device, --workers, "
-                   "--out and --epochs (or --minutes) are this machine's.")
+                   "--out are this machine's, and --epochs (or --minutes) where given: without, the run's own.")
 @click.option("-y", "--overwrite", is_flag=True,
               help="Start afresh in an --out that holds another run: its checkpoints and logs are removed first.")
 @handle_errors
@@ -103,7 +103,8 @@ def train(resume, overwrite, crop, phases, decoder_channels, stem_padding, train
                       train_splits=tuple(s.strip() for s in train_splits.split(",")), model=model,
                       epochs=epochs or 150, minutes=minutes or 0.0, **opts)  # fmt: skip
     try:
-        result = run_training(cfg, resume=resume, overwrite=overwrite)
+        result = run_training(cfg, resume=resume, overwrite=overwrite,
+                              same_length=epochs is None and minutes is None)  # fmt: skip
     except (RuntimeError, FileNotFoundError, ValueError) as exc:
         fail(str(exc))
     best = "-" if result["best_miou"] is None else f"{100 * result['best_miou']:.2f} mIoU"

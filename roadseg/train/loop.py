@@ -244,12 +244,15 @@ def _checkpoint(out: Path, cfg: TrainConfig, epoch: int, model, opt, sched: Sche
               out / "best.pt")  # fmt: skip
 
 
-def train(cfg: TrainConfig, *, resume: str | Path | None = None, overwrite: bool = False) -> dict:
+def train(cfg: TrainConfig, *, resume: str | Path | None = None, overwrite: bool = False,
+          same_length: bool = False) -> dict:
     """Run (or resume) a training run; returns ``{"best_miou", "best_epoch", "history"}``.
 
     ``best_miou`` is the selection score (check, val or none: see ``TrainConfig.select``). A run started
     in an ``out`` that holds another run's checkpoints or logs (not the one resumed) is refused before
-    any work unless ``overwrite``, which removes them first.
+    any work unless ``overwrite``, which removes them first. A resumed run lasts ``cfg``'s epochs (or
+    minutes), or, with ``same_length``, what it was started with (``train --resume`` without ``--epochs``
+    or ``--minutes``).
     """
     taken = _other_run(Path(cfg.out), resume)
     if taken and not overwrite:
@@ -258,6 +261,8 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, overwrite: bool
     state = _resume_state(resume) if resume else None
     if state is not None:  # the saved recipe wins, except where the new one extends the run or says where it runs
         saved = TrainConfig(**_tuples({"minutes": 0.0, **state["config"]}))
+        if same_length:
+            cfg = replace(cfg, epochs=saved.epochs, minutes=saved.minutes)
         if bool(saved.minutes) != bool(cfg.minutes):
             raise ValueError(f"{resume} is a run by {'--minutes' if saved.minutes else '--epochs'}: resume it with that option")
         cfg = replace(saved, epochs=cfg.epochs, minutes=cfg.minutes, out=cfg.out, data=cfg.data, device=cfg.device,

@@ -85,6 +85,8 @@ class InLine:
     ([0, 40, 80, 120, 160, 200, 240, 280, 320, 360], 4)
     >>> times([5000, 5040, *range(80, 480, 40)])[0][:3]  # the first two 5 s ahead
     [0, 40, 80]
+    >>> times([0, 40, 80, 80, 160, 200, 240])  # a stamp repeated: the first pictures are in line, it is not
+    ([0, 40, 80, 120, 160, 200, 240], 1)
     >>> times([0, 40, 80, 600, 640, 680, 720, 760])  # a hole where pictures were lost: the video goes on from it
     ([0, 40, 80, 600, 640, 680, 720, 760], 0)
     >>> times([0, 40, *range(5080, 5440, 40), 440, 480])[0][2:4]  # nine 5 s ahead: more than RUN, where it went
@@ -155,7 +157,9 @@ class InLine:
             return 1, []
         if line < enough and not end:
             return None
-        step = after[1] - after[0]
+        step = self._step or after[1] - after[0]
+        if abs(after[0] - step - times[jump - 1]) <= HOLE * step:  # (in line with them: a step of none or back by a
+            return 1, []  # frame or two, a stamp repeated, which the pictures after judge, not the first ones)
         return jump, [after[0] - k * step for k in range(jump, 0, -1)]
 
     def _passed(self, judged: tuple[int, list[float]]) -> list[Frame]:
@@ -244,6 +248,7 @@ class VideoSource:
     kind = "file"
     joins = 0  # files read after the first (--concat: :mod:`~roadseg.pipeline.sources.concat`)
     late_said = False  # whether streams that begin after the start (a later joined file's audio) were told of
+    _closed: tuple[int | None] | None = None  # (the frames promised, once closed)
 
     def __init__(self, path: str | Path, *, audio: bool = True, start: float = 0.0, duration: float | None = None,
                  hwaccel: str | None = None, container: av.container.InputContainer | None = None,
@@ -406,6 +411,8 @@ class VideoSource:
         self.close()
 
     def close(self) -> None:
+        if "info" in vars(self) and self._closed is None:  # (opened: what it promised, from the container's streams,
+            self._closed = (self._promised(),)  # which are freed with it: read after, they are any bytes)
         self.container.close()
         for stream in self._stand_ins.values():
             stream.container.close()
@@ -422,7 +429,7 @@ class VideoSource:
         video's one timeline spans: its length is read from timestamps, which pauses in its clock taken out
         or one damaged stamp stretch; a hole where pictures were lost stays in the span. Pictures that begin
         after the sound are counted from where they begin, and end no later than the file."""
-        promised = self._promised()
+        promised = self._promised() if self._closed is None else self._closed[0]
         return None if promised is None else max(0, promised - self.held)
 
     def _promised(self) -> int | None:

@@ -69,8 +69,9 @@ class InLine:
     pictures go on from, is where the video went, and passes as it came. The first pictures of a file, up to
     :data:`RUN` of them, that the pictures after them step back from or leap more than :data:`OFF_LINE`
     seconds ahead of, are retimed to before those, where the next two follow in line (a picture alone) or more
-    than :data:`RUN` of them (a run: fewer may be a damaged run themselves). Up to twice :data:`RUN` pictures
-    wait to be judged; packets do not.
+    than :data:`RUN` of them (a run: fewer may be a damaged run themselves); where those keep no line either (the
+    first pictures each off by its own amount), to before the first RUN + 1 that go on a frame step apart, where
+    they lie nowhere near it (:meth:`_scattered`). Up to twice :data:`RUN` pictures wait to be judged; packets do not.
 
     >>> from fractions import Fraction
     >>> def times(ms, step=0.04):
@@ -87,6 +88,8 @@ class InLine:
     [0, 40, 80]
     >>> times([0, 40, 80, 80, 160, 200, 240])  # a stamp repeated: the first pictures are in line, it is not
     ([0, 40, 80, 120, 160, 200, 240], 1)
+    >>> times([9000, 9040, 9040, 300, 3000, 0, *range(240, 600, 40)])[0][:8]  # the first six each off its own way
+    [0, 40, 80, 120, 160, 200, 240, 280]
     >>> times([0, 40, 80, 600, 640, 680, 720, 760])  # a hole where pictures were lost: the video goes on from it
     ([0, 40, 80, 600, 640, 680, 720, 760], 0)
     >>> times([0, 40, *range(5080, 5440, 40), 440, 480])[0][2:4]  # nine 5 s ahead: more than RUN, where it went
@@ -154,13 +157,32 @@ class InLine:
         # to the end: a shorter line after it may be a damaged run itself, as the pictures after that tell)
         enough = 2 if jump == 1 else RUN + 1
         if line < len(after) and line < enough or end and line <= jump:
-            return 1, []
+            return self._scattered(times, jump, end)
         if line < enough and not end:
             return None
         step = self._step or after[1] - after[0]
         if abs(after[0] - step - times[jump - 1]) <= HOLE * step:  # (in line with them: a step of none or back by a
             return 1, []  # frame or two, a stamp repeated, which the pictures after judge, not the first ones)
         return jump, [after[0] - k * step for k in range(jump, 0, -1)]
+
+    def _scattered(self, times: list[float], jump: int, end: bool) -> tuple[int, list[float]] | None:
+        """As :meth:`_first_run`, where the pictures after its ``jump`` keep no line: the first pictures each
+        off by its own amount. Those before the first :data:`RUN` + 1 that go on a frame step apart (a hole's
+        or less: :data:`HOLE`), found after the jump and within the first RUN + 1, are retimed a step apart
+        before them, where the first lies nowhere near (more than :data:`OFF_LINE` from) where that line leads
+        back to; near it, the first pictures are the file's, and what follows them damage midway (:meth:`_run`)."""
+        step = self._step
+        if step is None:
+            return 1, []
+        in_step = [0 < b - a <= HOLE * step for a, b in zip(times, times[1:])]
+        for k in range(jump, RUN + 1):
+            if k + RUN >= len(times):  # (the pictures after it are needed)
+                return (1, []) if end else None
+            if all(in_step[k : k + RUN]):
+                if abs(times[0] - (times[k] - k * step)) <= OFF_LINE:
+                    return 1, []
+                return k, [times[k] - n * step for n in range(k, 0, -1)]
+        return 1, []
 
     def _passed(self, judged: tuple[int, list[float]]) -> list[Frame]:
         """The first ``n`` held pictures, the timed ones given ``times`` (none: as they came)."""

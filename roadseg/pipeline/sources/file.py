@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
@@ -299,6 +300,9 @@ class VideoSource:
         self.data_streams = [s for s in self.container.streams.data if getattr(s, "name", None)]
         self.start, self.duration = max(0.0, start), duration
         self.end = None if duration is None else self.start + duration
+        # the times (seconds of the file's clock) the first video packets are put back at, by their number, where
+        # their stamps alone were damaged, and the seconds the first is moved by (before the file's start: it follows)
+        self._first_stamps, self._first_moved = self._first_pictures_moved() if own_file else ({}, 0.0)
         self.origin = self._origin()
         self._shift = self.origin + self.start  # seconds taken off every timestamp
         self.lost = 0
@@ -397,6 +401,10 @@ class VideoSource:
             return 0.0
         first /= av.time_base
         video = self._stream_start()
+        if self._first_moved:  # (FFmpeg's is the earliest of the streams' starts, the picture's as damaged)
+            others = (seconds(s.start_time, s.time_base) for s in self.container.streams
+                      if s.index != self.stream.index and s.start_time is not None and s.time_base)  # fmt: skip
+            first = min(video, *others)
         if first > 0:  # (sound said to begin more than LEAP before the picture: its first timestamps were damaged)
             return video if video is not None and video - first > LEAP and video < MAX_SECONDS else first
         length = (self.container.duration or 0) / av.time_base  # (a wrap is less than a file's length ago)
@@ -449,8 +457,9 @@ class VideoSource:
         an AVI's empty chunks read (:attr:`held`: pictures held, not lost). A file
         whose clock may start again midway (:class:`Clock`) promises, once read to its end, no more than its
         video's one timeline spans: its length is read from timestamps, which pauses in its clock taken out
-        or one damaged stamp stretch; a hole where pictures were lost stays in the span. Pictures that begin
-        after the sound are counted from where they begin, and end no later than the file."""
+        or one damaged stamp stretch; a hole where pictures were lost stays in the span (where its first pictures'
+        stamps were damaged, put back in line, the span alone: FFmpeg's length runs from the first). Pictures that
+        begin after the sound are counted from where they begin, and end no later than the file."""
         promised = self._promised() if self._closed is None else self._closed[0]
         return None if promised is None else max(0, promised - self.held)
 
@@ -458,10 +467,12 @@ class VideoSource:
         info = self.info
         if info.frames is None or info.fps is None:
             return None
-        length = info.duration
+        length, most = info.duration, info.frames
         if self.clock is not None and self._read and self._span is not None and not self.unreadable:
             spanned = self._span[1] - self._span[0]
             length = spanned if length is None else min(length, spanned)
+            if self._first_stamps:  # (FFmpeg's length and count run from the first pictures' damaged stamp)
+                length, most = spanned, None
         fps = float(info.fps)
         paced = self._read and not self.unreadable and not (self.stream.frames or 0) > 0  # (a count by the rate)
         if paced:
@@ -478,7 +489,8 @@ class VideoSource:
         if self._gaps is not None:  # (shorter ones, where nothing marks a loss in them: Gaps)
             paused += self._gaps.paused(first + self.origin, ends + self.origin)
         shown = max(0.0, ends - first) - (paused if paced else 0.0)
-        return min(info.frames, round(max(0.0, shown) * fps))
+        count = round(max(0.0, shown) * fps)
+        return count if most is None else min(most, count)
 
     def __iter__(self) -> Iterator[Frame | av.Packet]:
         peeked, self._peeked = self._peeked, []
@@ -537,6 +549,7 @@ class VideoSource:
         past_end = 0  # pictures in a row after the window
         shown = None  # the time of the last picture decoded with one: where a picture without a time lies
         leading = []  # pictures without a time before the first with one (--start): they lie where it does
+        counted = 0  # video packets read
         for packet in self._joined(self._packets()):
             if packet.stream is not None and (packet.stream.type == "audio" or packet.stream.index in self._stand_ins):
                 if packet.stream.index in self._stand_ins and joined_part(packet).get("lavf.concatdec.start_time") == "0":
@@ -558,8 +571,10 @@ class VideoSource:
                     else:
                         self.data_dropped += 1
                 continue
+            if packet.size:
+                counted += 1
             if (stamp := packet_time(packet)) is not None:
-                video = stamp
+                video = stamp = self._first_stamps.get(counted - 1, stamp)  # (the first put back: InLine)
                 self._spanned(video, seconds(packet.duration or 0, packet.time_base))
                 self._count_held(packet)
             self._take_gaps(packet, stamp)
@@ -628,8 +643,9 @@ class VideoSource:
         the span once more than :data:`RUN` went on from each other: a damaged stamp, or a run of them that
         the packets come back from (:class:`InLine` puts those pictures back), does not stretch the span
         (nor the frames expected). Where the :class:`Clock` found the packets before to be damage (a run of
-        first timestamps broken), the span starts anew."""
-        if self.clock is not None and self.clock.first_damaged(self.stream.index):
+        first timestamps broken), the span starts anew, but for the first packets put back (:meth:`_first_pictures_moved`)."""
+        damaged = self.clock is not None and self.clock.first_damaged(self.stream.index)
+        if damaged and not self._first_stamps:
             self._span = self._off = None
         off, self._off = self._off, None
         if self._span is not None and self._span[0] - OFF_LINE <= t <= self._span[1] + OFF_LINE:
@@ -717,9 +733,38 @@ class VideoSource:
         return self.clock is not None or self.container.format.name == "concat"
 
     def _stream_start(self) -> float | None:
-        """Where the video stream starts (seconds of the file's clock), if the container says so."""
+        """Where the video stream starts (seconds of the file's clock), if the container says so; where its first
+        pictures' stamps alone were damaged, where :class:`InLine` puts them (:meth:`_first_pictures_moved`)."""
         s = self.stream
-        return float(s.start_time * s.time_base) if s.start_time is not None and s.time_base else None
+        return float(s.start_time * s.time_base) + self._first_moved if s.start_time is not None and s.time_base else None
+
+    def _first_pictures_moved(self) -> tuple[dict[int, float], float]:
+        """Where :class:`InLine` puts the first pictures back in line, where the stamps of a transport stream's first
+        pictures alone were damaged: FFmpeg takes the first for where the stream starts, and the file's start (the
+        output's 0, and the sound dropped before it) followed it, as the sound and the frames expected followed
+        their packets. Its first video packets are read from the file opened again and judged as their pictures will
+        be: (the times, in seconds of its clock, their packets are put at, by their number, the seconds the first is
+        moved by); none where none moves, or the file's clock cannot jump (its stamps are kept as they are:
+        :class:`Clock`), or it is no file (a pipe, a URL)."""
+        if not self.container.format.flags & TS_DISCONT or self.remote or not os.path.isfile(self.path):
+            return {}, 0.0
+        fps = self.stream.average_rate or self.stream.guessed_rate
+        line, stamps, judged = InLine(1 / float(fps) if fps else None), [], []
+        try:
+            with av.open(self.path) as container:
+                packets = container.demux(container.streams[self.stream.index])
+                for n, packet in enumerate(p for p in packets if p.size):
+                    stamps.append(packet.pts if packet.dts is None else packet.dts)  # (as packet_time: decoding order)
+                    judged += line.take(Frame(n, None, stamps[-1], packet.time_base))
+                    if judged or n > 4 * RUN:
+                        break
+        except Exception:  # noqa: BLE001 - damage that breaks the demuxer: judged by what was read before it
+            pass
+        judged = judged or line.flush()
+        moved = {f.index: f.time for f in judged if f.pts is not None and f.pts != stamps[f.index]}
+        if 0 not in moved:  # (the first in line: the file starts where FFmpeg says)
+            return {}, 0.0
+        return moved, moved[0] - seconds(stamps[0], judged[0].time_base)
 
     def _packets(self) -> Iterator[av.Packet]:
         """The demuxer's packets; where damaged data breaks the demuxer itself, the packets end there

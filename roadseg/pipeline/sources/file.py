@@ -91,6 +91,8 @@ class InLine:
     ([0, 40, 80, 120, 160, 200, 240], 1)
     >>> times([9000, 9040, 9040, 300, 3000, 0, *range(240, 600, 40)])[0][:8]  # the first six each off its own way
     [0, 40, 80, 120, 160, 200, 240, 280]
+    >>> times([0, 40, 80, -3000, *range(400, 800, 40)])[0][:5]  # the first three near the line: one damaged midway
+    [0, 40, 80, 120, 400]
     >>> times([0, 40, 80, 600, 640, 680, 720, 760])  # a hole where pictures were lost: the video goes on from it
     ([0, 40, 80, 600, 640, 680, 720, 760], 0)
     >>> times([0, 40, *range(5080, 5440, 40), 440, 480])[0][2:4]  # nine 5 s ahead: more than RUN, where it went

@@ -1790,6 +1790,52 @@ def test_start_just_before_a_keyframe_of_a_transport_stream_with_b_frames_keeps_
     assert len(v["frames"]) == 20 and v["seconds"][0] < 0.01, v["seconds"]
 
 
+def _swapped(src: Path, path: Path, at: int) -> Path:
+    """``src`` remuxed into ``path`` with the pictures of its video packets ``at`` and ``at + 1`` swapped, their
+    timestamps left in order: H.264's decoder drops the one it gets after its successor without a word (found
+    by trying: a packet zeroed, garbled or cut short is refused with an error; these two are not)."""
+    with av.open(str(src)) as c, av.open(str(path), "w") as out:
+        stream = out.add_stream_from_template(c.streams.video[0])
+        packets = [p for p in c.demux(video=0) if p.size]
+        order = list(range(len(packets)))
+        order[at], order[at + 1] = at + 1, at
+        for p, n in zip(packets, order):
+            q = av.Packet(bytes(packets[n]))
+            q.pts, q.dts, q.time_base, q.stream, q.is_keyframe = p.pts, p.dts, p.time_base, stream, p.is_keyframe
+            out.mux(q)
+    return path
+
+
+@pytest.mark.parametrize("name,codec", [("b.ts", "libx264"), ("c.mkv", "libx265"), ("c.avi", "mpeg4"),
+                                        ("c.avi", "mjpeg")])  # fmt: skip
+def test_a_clean_file_tells_of_no_frames_lost(tmp_path, name, codec):
+    from roadseg.pipeline.sources.file import VideoSource
+
+    frames = split_frames(50, h=96, w=128)
+    if codec == "libx264":  # (pictures decoded before they show: the decoder holds them until they do)
+        path = _with_b_frames(tmp_path / name, frames, codec, {"bf": "3", "g": "25", "x264-params": "open-gop=1"})
+    else:
+        path = write_video(tmp_path / name, frames, codec=codec, pix_fmt="yuvj420p" if codec == "mjpeg" else "yuv420p")
+    for window in ({}, {"start": 0.5, "duration": 1.0}):
+        with VideoSource(path, audio=False, **window) as source:
+            assert sum(1 for _ in source) == (50 if not window else 25) and source.lost == 0, (window, source.lost)
+
+
+@pytest.mark.parametrize("ext", ["mkv", "ts"])
+def test_pictures_the_decoder_drops_without_a_word_are_told_lost(rule_onnx, tmp_path, ext):
+    # was: 49 frames out of 50, nothing said: no packet is missing (nothing to mark), and the decoder raised no error
+    damaged = _swapped(write_video(tmp_path / f"clean.{ext}", split_frames(50, h=96, w=128)), tmp_path / f"d.{ext}", 30)
+    stats, out = tmp_path / "stats.json", tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(damaged), "-o", str(out), "--model", str(rule_onnx), "-q",
+                                               "--stats", str(stats)])  # fmt: skip
+    assert r.exit_code == 0 and len(read_video(out)["frames"]) == 49, r.output
+    assert "1 of about 50 frames could not be decoded" in r.output and json.loads(stats.read_text())["frames_lost"] == 1
+    for window in (["--start", "1.6"], ["--duration", "1.0"]):  # (lost outside the window: not the output's)
+        r = CliRunner().invoke(segment_video_cmd, [str(damaged), "-o", str(out), "--model", str(rule_onnx), "-q",
+                                                   "-y", *window])  # fmt: skip
+        assert r.exit_code == 0 and "could not be decoded" not in r.output, (window, r.output)
+
+
 def test_a_transport_stream_whose_codec_changes_midway_is_decoded_to_its_end(rule_onnx, tmp_path):
     # two cameras' recordings joined with cat: H.264, then MPEG-4 under the same stream (PID)
     first = write_video(tmp_path / "a.ts", split_frames(50, h=96, w=128), audio_seconds=2.0)

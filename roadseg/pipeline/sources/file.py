@@ -45,7 +45,7 @@ from roadseg.pipeline.sources.capture import HTTP_SCHEMES, open_capture
 from roadseg.pipeline.sources.clock import LEAP, TS_DISCONT, Clock, joined_matroska
 from roadseg.pipeline.sources.decoder import Decoder, joined_part
 from roadseg.pipeline.sources.display import as_shown, matrix_of, told
-from roadseg.pipeline.sources.gaps import HOLE, OFF_LINE, RUN, Gaps, Pace, PassedOver
+from roadseg.pipeline.sources.gaps import HOLE, OFF_LINE, RUN, Dropped, Gaps, Pace, PassedOver
 from roadseg.pipeline.sources.hdr import say_if_hdr
 from roadseg.pipeline.sources.numbering import FrameNumbers
 
@@ -353,6 +353,7 @@ class VideoSource:
         # (pictures lost outside the --start/--duration window are not the output's)
         window = (self._shift, math.inf if self.end is None else self.origin + self.end)
         self._gaps = None
+        self.dropped = Dropped(window)  # (pictures the decoder dropped without a word)
         if (self.clock is not None or marks_all or self._numbers is not None) and fps:
             self._gaps = Gaps(float(fps), marks_all=marks_all, numbered=self._numbers is not None,
                               joins=self.clock is not None, window=window)  # fmt: skip
@@ -510,6 +511,7 @@ class VideoSource:
         if self._gaps is not None:  # (losses marked near the end)
             lost = self._gaps.lost
             self.lost += self._gaps.flush() - lost
+        self.lost += self.dropped.count()
         if line.retimed:
             n = line.retimed
             said = "1 picture with a damaged timestamp" if n == 1 else f"{n} pictures with damaged timestamps"
@@ -819,12 +821,18 @@ class VideoSource:
     def _decode(self, packet: av.Packet) -> list:
         drained = self._drained
         self._drained = drained or not packet.size  # (an empty packet drains the decoder, for good)
+        codec = self.decoder.codec  # (the one the packet goes to, where it changes with it)
         try:
-            return self.decoder.decode(packet if packet.stream is not None else None)
+            frames = self.decoder.decode(packet if packet.stream is not None else None)
         except (av.error.FFmpegError, ValueError):
             if not drained or packet.size:  # (a second empty packet, after a join's end, finds it drained: no loss)
                 self.lost += 1  # corrupt data: keep what decodes, count what does not
             return []
+        if packet.size and packet.stream is not None and not packet.is_discard:  # (a picture went in)
+            self.dropped.went_in(None if packet.pts is None else seconds(packet.pts, packet.time_base), codec)
+        times = [None if f.pts is None or f.time_base is None else float(f.pts * f.time_base) for f in frames]
+        self.dropped.came_out(times, self.decoder.codec, interlaced=any(f.interlaced_frame for f in frames))
+        return frames
 
     def _in_window(self, packets: Iterable[av.Packet]) -> Iterator[av.Packet]:
         """The audio, subtitle or data ``packets`` (timestamps checked) between ``start`` and ``end``, shifted

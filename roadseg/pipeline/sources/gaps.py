@@ -316,3 +316,73 @@ class PassedOver:
         if self._end is not None and pos - self._end > PASSED_OVER:
             self.over = True
         self._at, self._end = pos, pos + size
+
+
+#: codecs whose decoder gives no picture for a packet only where the picture could not be decoded: FFmpeg's H.264
+#: and HEVC decoders drop a picture whose reference pictures are missing, without an error. Not MPEG-4 part 2,
+#: whose packet of a picture not coded (a camera's picture held) rightly gives none
+DROPS_SILENTLY = frozenset({"h264", "hevc"})
+#: frames out whose times are kept, that a packet at one of them is a copy of (:class:`Dropped`): a chunk of the
+#: file written twice comes a few pictures after the first (as :data:`OUT_OF_ORDER`'s seconds at 60 frames/s)
+COPIED = 240
+
+
+class Dropped:
+    """Pictures whose packets reached the decoder but that never came out of it, and that it raised no error for:
+    FFmpeg's H.264 decoder drops a picture whose reference pictures are missing (chunks of the file swapped, a
+    reference picture's packet damaged) without a word. They have packets where they belong, so no step in the
+    timestamps (:class:`Gaps`) counts them, and the packets the decoder refused are counted where they were.
+
+    A picture is known by its presentation time: one whose packet went in and that no frame came out at, the
+    decoder drained at the end (its reorder delay is none then), was dropped. A packet at the time of a frame
+    that came out already, or of one gone in, is a copy (a chunk of the file written twice: the decoder drops it
+    as a picture it has), not one more picture. Packets and frames without a time are counted against each other,
+    and frames that came out at a time no packet went in at against the pictures dropped. Counted where they lie
+    in ``window`` (without a time, in any); not where the codec changed midway (the new decoder decodes again the
+    packets since the keyframe), nor where the frames are interlaced (a picture's two fields may come in two
+    packets).
+
+    >>> dropped = Dropped((0.0, math.inf))
+    >>> for t, out in [(0.00, [0.00]), (0.04, []), (0.08, [0.04]), (0.12, []), (0.16, []), (0.08, [])]:
+    ...     dropped.went_in(t, "h264")  # (0.12 dropped; 0.08 written twice)
+    ...     dropped.came_out(out, "h264")
+    >>> dropped.came_out([0.08, 0.16], "h264")  # (drained)
+    >>> dropped.count()
+    1
+    """
+
+    def __init__(self, window: tuple[float, float]) -> None:
+        self.window = window  # (seconds on the one timeline, as :class:`Gaps`'s)
+        self._waiting: set[float] = set()  # the times of pictures gone in that no frame came out at yet
+        self._out: deque[float] = deque(maxlen=COPIED)  # the times of the last frames out (their copies may follow)
+        self._untimed = 0  # packets gone in without a time, less frames out at a time none went in at (or none)
+        self._codec: str | None = None  # the codec the first packet was decoded by
+        self._counts = True  # (no longer where the codec changed or a frame is interlaced)
+
+    def _within(self, t: float | None) -> bool:
+        return t is None or self.window[0] - 1e-6 <= t < self.window[1] - 1e-6
+
+    def went_in(self, t: float | None, codec: str) -> None:
+        """A packet of a picture decoded by ``codec``, to be shown at ``t`` seconds (None: unknown)."""
+        self._codec = self._codec or codec
+        self._counts = self._counts and codec == self._codec
+        if t is None:
+            self._untimed += 1
+        elif self._within(t) and t not in self._out:
+            self._waiting.add(t)
+
+    def came_out(self, times: list[float | None], codec: str, *, interlaced: bool = False) -> None:
+        """Frames shown at ``times`` came out of the decoder, which is now of ``codec``."""
+        self._counts = self._counts and codec == self._codec and not interlaced
+        for t in filter(self._within, times):
+            if t in self._waiting:
+                self._waiting.remove(t)
+            else:
+                self._untimed -= 1
+            self._out.append(t)
+
+    def count(self) -> int:
+        """The pictures dropped, the decoder drained."""
+        if not self._counts or self._codec not in DROPS_SILENTLY:
+            return 0
+        return max(0, len(self._waiting) + self._untimed)

@@ -1834,6 +1834,9 @@ def test_pictures_the_decoder_drops_without_a_word_are_told_lost(rule_onnx, tmp_
         r = CliRunner().invoke(segment_video_cmd, [str(damaged), "-o", str(out), "--model", str(rule_onnx), "-q",
                                                    "-y", *window])  # fmt: skip
         assert r.exit_code == 0 and "could not be decoded" not in r.output, (window, r.output)
+    r = CliRunner().invoke(segment_video_cmd, [str(damaged), "-o", str(out), "--model", str(rule_onnx), "-q", "-y",
+                                               "--start", "1.0", "--duration", "1.0"])  # fmt: skip
+    assert "1 of about 25 frames could not be decoded" in r.output, r.output  # (in the window: the output's)
 
 
 def test_a_transport_stream_whose_codec_changes_midway_is_decoded_to_its_end(rule_onnx, tmp_path):

@@ -336,15 +336,17 @@ class Dropped:
     A picture is known by its presentation time: one whose packet went in and that no frame came out at, the
     decoder drained at the end (its reorder delay is none then), was dropped. A packet at the time of a frame
     that came out already, or of one gone in, is a copy (a chunk of the file written twice: the decoder drops it
-    as a picture it has), not one more picture. Packets and frames without a time are counted against each other,
-    and frames that came out at a time no packet went in at against the pictures dropped. Counted where they lie
-    in ``window`` (without a time, in any); not where the codec changed midway (the new decoder decodes again the
-    packets since the keyframe), nor where the frames are interlaced (a picture's two fields may come in two
-    packets).
+    as a picture it has), not one more picture. A packet without a time is none either: where damage splits a
+    transport stream's picture in two, its parser gives the second part without one, and the frame comes out of
+    it, without a time too (from a PES whose header was lost). So a frame that comes out without a time, or at one
+    no picture waits at, may be any picture waiting: those are one fewer. Counted where they lie in ``window``;
+    not where the codec changed midway (the new decoder decodes again the packets since the keyframe), nor where
+    the frames are interlaced (a picture's two fields may come in two packets).
 
     >>> dropped = Dropped((0.0, math.inf))
-    >>> for t, out in [(0.00, [0.00]), (0.04, []), (0.08, [0.04]), (0.12, []), (0.16, []), (0.08, [])]:
-    ...     dropped.went_in(t, "h264")  # (0.12 dropped; 0.08 written twice)
+    >>> for t, out in [(0.00, [0.00]), (0.04, []), (0.08, [0.04]), (0.12, []), (0.16, []), (0.08, []), (0.20, []),
+    ...                (None, [None])]:  # (0.12 dropped; 0.08 written twice; 0.20's picture split, out without a time)
+    ...     dropped.went_in(t, "h264")
     ...     dropped.came_out(out, "h264")
     >>> dropped.came_out([0.08, 0.16], "h264")  # (drained)
     >>> dropped.count()
@@ -355,20 +357,18 @@ class Dropped:
         self.window = window  # (seconds on the one timeline, as :class:`Gaps`'s)
         self._waiting: set[float] = set()  # the times of pictures gone in that no frame came out at yet
         self._out: deque[float] = deque(maxlen=COPIED)  # the times of the last frames out (their copies may follow)
-        self._untimed = 0  # packets gone in without a time, less frames out at a time none went in at (or none)
+        self._unmatched = 0  # frames out without a time, or at one no picture waited at
         self._codec: str | None = None  # the codec the first packet was decoded by
         self._counts = True  # (no longer where the codec changed or a frame is interlaced)
 
     def _within(self, t: float | None) -> bool:
-        return t is None or self.window[0] - 1e-6 <= t < self.window[1] - 1e-6
+        return t is None or self.window[0] - 1e-6 <= t < self.window[1] - 1e-6  # (without a time: in any)
 
     def went_in(self, t: float | None, codec: str) -> None:
         """A packet of a picture decoded by ``codec``, to be shown at ``t`` seconds (None: unknown)."""
         self._codec = self._codec or codec
         self._counts = self._counts and codec == self._codec
-        if t is None:
-            self._untimed += 1
-        elif self._within(t) and t not in self._out:
+        if t is not None and self._within(t) and t not in self._out:
             self._waiting.add(t)
 
     def came_out(self, times: list[float | None], codec: str, *, interlaced: bool = False) -> None:
@@ -378,11 +378,11 @@ class Dropped:
             if t in self._waiting:
                 self._waiting.remove(t)
             else:
-                self._untimed -= 1
+                self._unmatched += 1
             self._out.append(t)
 
     def count(self) -> int:
         """The pictures dropped, the decoder drained."""
         if not self._counts or self._codec not in DROPS_SILENTLY:
             return 0
-        return max(0, len(self._waiting) + self._untimed)
+        return max(0, len(self._waiting) - self._unmatched)

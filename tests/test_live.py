@@ -799,6 +799,25 @@ def test_a_stream_whose_clock_starts_again_keeps_its_sound_in_step(rule_onnx, tm
     assert packets >= (47 + 75) - 10  # (a few around the restart)
 
 
+@pytest.mark.timeout(60)
+def test_a_file_whose_clock_leaps_ahead_plays_live_through_the_leap(rule_onnx, tmp_path):
+    """Two recordings joined with cat, the second's clock 100 s on (a dashcam's next file): played live, it waited
+    out the leap (the first recording's 25 frames, then nothing for 100 s), as only a step back started its pacing
+    afresh. The second follows on after the first, its sound with it."""
+    one = write_video(tmp_path / "one.ts", split_frames(25, h=96, w=128), audio_seconds=1.0)
+    two = write_video(tmp_path / "two.ts", split_frames(25, h=96, w=128), audio_seconds=1.0, offset=101.0)
+    (joined := tmp_path / "leap.ts").write_bytes(one.read_bytes() + two.read_bytes())
+    out = tmp_path / "r.mp4"
+    t0 = time.monotonic()
+    stats = run_live(str(joined), model=str(rule_onnx), output=str(out), device="cpu")
+    assert time.monotonic() - t0 < 10  # (2 s of pictures; was: the leap waited out, past the test's timeout)
+    seconds = read_video(out)["seconds"]
+    assert len(seconds) == stats["frames"] + stats["dropped"] == 50, stats
+    assert 0 < np.diff(seconds).min() and np.diff(seconds).max() < 0.1, np.diff(seconds)  # one timeline, no gap
+    packets, _, a_end = spans(out)["audio"]
+    assert a_end == pytest.approx(seconds[-1] + 0.04, abs=0.2) and packets >= 2 * 47 - 10, (packets, a_end)
+
+
 class CodecChanged(SimpleHTTPRequestHandler):
     """A live TS stream whose camera changed codec: the first request gets 2 s of H.264 and then 10 s of
     MPEG-4 under the same stream (PID), later ones the MPEG-4 alone (what the camera sends now)."""

@@ -45,6 +45,7 @@ from roadseg.pipeline.sources.base import (
     rgb_picture,
     scaled_to,
 )
+from roadseg.pipeline.sources.clock import LEAP
 from roadseg.pipeline.sources.decoder import Decoder
 from roadseg.pipeline.sources.display import as_shown, matrix_of, told
 from roadseg.pipeline.sources.hdr import say_if_hdr
@@ -364,10 +365,10 @@ class LiveSource:
         """Decoded pictures, each with the ``time.monotonic()`` its packet was read at (as early as a picture's
         arrival can be known: decoding, and a decoder that holds pictures back, come after; a file played live
         gives each video packet at its time, as a camera would, from the first one on, and afresh where its
-        clock steps back), and the audio packets, in stream order; a corrupt packet is skipped and counted
-        (``lost``, as a file source does), not taken for a lost stream. A codec that changes midway (a camera
-        that restarted as MPEG-4, recordings joined with cat) is followed by :class:`Decoder`, where its bytes
-        tell it. Where the decoder still refuses every packet for :data:`REFUSED` seconds of the stream,
+        clock starts again, :func:`started_again`), and the audio packets, in stream order; a corrupt packet is
+        skipped and counted (``lost``, as a file source does), not taken for a lost stream. A codec that changes
+        midway (a camera that restarted as MPEG-4, recordings joined with cat) is followed by :class:`Decoder`,
+        where its bytes tell it. Where the decoder still refuses every packet for :data:`REFUSED` seconds of the stream,
         raises :class:`SourceError`, so that the connection is opened again (its decoder then the stream's
         codec's, as it reads there) or the run ends with one line."""
         stream, refused = picture_stream(self.container), Refusals(float(self.info.fps or 25))
@@ -392,7 +393,7 @@ class LiveSource:
                 continue
             now = self.video_read = time.monotonic()
             if self.pace and (t := packet_time(packet)) is not None:
-                if paced is None or t < last - RESTART:
+                if paced is None or started_again(t, last):
                     paced = (now, t)
                 last, now = t, paced[0] + t - paced[1]  # (when it is due: later than that, the lag counts)
                 if self.stop.wait(max(0.0, now - time.monotonic())):
@@ -455,7 +456,8 @@ class LiveSource:
                 if stamped and shift is not None and self.last_time is not None and t < self.last_time - RESTART:
                     # the stream's clock started again (an encoder restarted, a looped file): tie it anew, and judge
                     # its sound afresh (the old timeline took every packet after the restart for a step back); a
-                    # packet the old one holds is passed on the clock it came on, or dropped and counted
+                    # packet the old one holds is passed on the clock it came on, or dropped and counted (a leap
+                    # ahead is tied anew as one that runs away from the frames' arrival: RESYNC)
                     yield from (self._timed(p, shift) for p in timeline.flush())
                     shift = self._tie(t, captured, None)
                     self._dropped += timeline.dropped
@@ -571,6 +573,18 @@ class LiveSource:
         end = packet_time(packet) + float((packet.duration or 0) * packet.time_base)
         self._sound_end = end if self._sound_end is None else max(self._sound_end, end)
         return packet
+
+
+def started_again(t: float, last: float) -> bool:
+    """Whether the clock of a file played live started again at ``t`` seconds, its video packet before at ``last``:
+    it stepped back more than :data:`RESTART`, or leapt more than :data:`~roadseg.pipeline.sources.clock.LEAP`
+    ahead (a recording joined on whose clock ran on), which is not waited out, as a file read whole takes it out
+    (:class:`~roadseg.pipeline.sources.clock.Clock`).
+
+    >>> started_again(0.0, 2.0), started_again(102.0, 2.0), started_again(5.0, 2.0)  # a pause of 3 s is paced
+    (True, True, False)
+    """
+    return t < last - RESTART or t > last + LEAP
 
 
 def _then_raise(items: list, exc: BaseException) -> Iterator:

@@ -384,7 +384,7 @@ class LiveSource:
         merges = MergedFrames({s.index for s in audio if codec_of(s) == "aac"})
         read: dict[int | None, float] = {}  # pts -> when the packet was read, for the pictures the decoder holds
         paced: tuple[float, float] | None = None  # (time.monotonic(), stream time) a file played live is paced from
-        last = None  # the last video packet's stream time
+        last, due = None, 0.0  # the last video packet's stream time, and when it was due
         for packet in self.container.demux(stream, *audio):
             if packet.stream.type == "audio":
                 if packet.size:
@@ -393,9 +393,12 @@ class LiveSource:
                 continue
             now = self.video_read = time.monotonic()
             if self.pace and (t := packet_time(packet)) is not None:
-                if paced is None or started_again(t, last):
+                if paced is None:
                     paced = (now, t)
-                last, now = t, paced[0] + t - paced[1]  # (when it is due: later than that, the lag counts)
+                elif started_again(t, last):  # (a join: the next recording is due a frame step after the last)
+                    paced = (due + 1 / float(self.info.fps or 25), t)
+                last = t
+                now = due = paced[0] + t - paced[1]  # (when it is due: later than that, the lag counts)
                 if self.stop.wait(max(0.0, now - time.monotonic())):
                     return
             if packet.size:

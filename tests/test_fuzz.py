@@ -4,9 +4,9 @@ the audio where the input's is against the picture.
 
 The 500 cases (5 containers x 10 kinds of damage x 10 seeds), 100 on clips with GPS captions (mkv,
 mp4 x 10 kinds x 5 seeds), 60 of three joined files, 120 played with ``--live`` and 80 cut with ``--start``
-and ``--duration``, 20 with damaged TS timestamps, 66 of the TS clip joined with cat and 800 of still images (5 formats
-x 8 kinds x 10 seeds, alone and one among good ones in a folder), 200 into mkv, mov, webm and ts and 80 read from
-standard input run with ``-m slow``;
+and ``--duration``, 20 with damaged TS timestamps, 66 of the TS clip joined with cat (also played with
+``--live``) and 800 of still images (5 formats x 8 kinds x 10 seeds, alone and one among good ones in a
+folder), 200 into mkv, mov, webm and ts and 80 read from standard input run with ``-m slow``;
 the default suite runs a fixed subset that covers every class of failure the fuzzing found, and a few
 cases into webm, where the AAC audio is re-encoded rather than copied. A failing case is
 reproduced with ``python tests/fuzzing.py CASE FOLDER`` (it writes the damaged input there).
@@ -338,6 +338,23 @@ def test_damaged_timestamps_and_cat_joins(case, catted_env):
 @pytest.mark.parametrize("case", _marked(STAMPED + CATTED, UNFIXED))
 def test_damaged_timestamps_and_cat_joins_all(case, catted_env):
     _run(case, catted_env)
+
+
+# the same joins played with ``--live``: a leap of the clock is not waited out
+FAST_CATTED_LIVE = ("catleap-bitflip-0",)  # the first recording's frames, then 100 s of nothing: killed as a hang
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("case", FAST_CATTED_LIVE)
+def test_cat_joins_played_live(case, catted_env):
+    _run(case, catted_env, live=True)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("case", CATTED)
+def test_cat_joins_played_live_all(case, catted_env):
+    _run(case, catted_env, live=True)
 
 
 # joins whose every picture decodes that told of frames lost (the checker does not judge that line)

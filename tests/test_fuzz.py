@@ -354,7 +354,7 @@ def test_cat_joins_played_live(case, catted_env):
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("case", CATTED)
 def test_cat_joins_played_live_all(case, catted_env):
-    _run(case, catted_env, live=True)
+    test_cat_joins_played_live(case, catted_env)
 
 
 # joins whose every picture decodes that told of frames lost (the checker does not judge that line)

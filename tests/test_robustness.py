@@ -747,12 +747,7 @@ def test_an_avi_dashcam_that_holds_pictures_reports_no_lost_frames_and_a_cut_off
                                                    "-q", "-y", "--stats", str(stats), *args])  # fmt: skip
         assert r.exit_code == 0 and "could not be decoded" not in r.output, r.output
         assert json.loads(stats.read_text())["frames"] == frames and json.loads(stats.read_text())["frames_lost"] == 0
-    drive = tmp_path / "DCIM"  # (a drive's files joined: the same)
-    drive.mkdir()
-    for name in ("0001.AVI", "0002.AVI"):
-        shutil.copy(src, drive / name)
-    r = CliRunner().invoke(segment_video_cmd, [str(drive), "--concat", "-o", str(tmp_path / "d.mp4"), "--model",
-                                               str(rule_onnx), "-q"])  # fmt: skip
+    r = _two_avi_files_joined(src, tmp_path, rule_onnx)  # (a drive's files joined: the same)
     assert r.exit_code == 0 and "could not be decoded" not in r.output, r.output
     cut = tmp_path / "cut.avi"  # (its index, at the end, lost with its last pictures: the header's count remains)
     cut.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
@@ -761,16 +756,21 @@ def test_an_avi_dashcam_that_holds_pictures_reports_no_lost_frames_and_a_cut_off
     assert r.exit_code == 0 and "could not be decoded" in r.output, r.output
 
 
-def test_avi_dashcam_files_joined_whose_first_picture_is_held_report_no_lost_frames(rule_onnx, tmp_path):
-    # the first picture held for three frames: its empty chunks read with the first pictures, which are read as
-    # the source opens (to see the first one's size)
-    src = write_video(tmp_path / "held.avi", split_frames(30), codec="mjpeg", pix_fmt="yuvj420p", pts=[0, *range(3, 32)])
+def _two_avi_files_joined(src, tmp_path, rule_onnx):
+    """segment-video --concat of a drive folder holding two copies of ``src`` into d.mp4: the CliRunner result."""
     drive = tmp_path / "DCIM"
     drive.mkdir()
     for name in ("0001.AVI", "0002.AVI"):
         shutil.copy(src, drive / name)
-    r = CliRunner().invoke(segment_video_cmd, [str(drive), "--concat", "-o", str(tmp_path / "d.mp4"), "--model",
-                                               str(rule_onnx), "-q"])  # fmt: skip
+    return CliRunner().invoke(segment_video_cmd, [str(drive), "--concat", "-o", str(tmp_path / "d.mp4"), "--model",
+                                                  str(rule_onnx), "-q"])  # fmt: skip
+
+
+def test_avi_dashcam_files_joined_whose_first_picture_is_held_report_no_lost_frames(rule_onnx, tmp_path):
+    # the first picture held for three frames: its empty chunks read with the first pictures, which are read as
+    # the source opens (to see the first one's size)
+    src = write_video(tmp_path / "held.avi", split_frames(30), codec="mjpeg", pix_fmt="yuvj420p", pts=[0, *range(3, 32)])
+    r = _two_avi_files_joined(src, tmp_path, rule_onnx)
     # was: --concat said the files were AVI files once the source was open, after those chunks were read: "2 of
     # about 62 frames could not be decoded"
     assert r.exit_code == 0 and "could not be decoded" not in r.output, r.output

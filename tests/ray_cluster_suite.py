@@ -232,40 +232,38 @@ def long_videos(root: Path, name: str) -> Path:
     return inputs
 
 
-def test_sigterm_to_the_driver_ends_it_as_143_with_its_summary_and_nothing_partial(cluster, work) -> None:
-    inputs = long_videos(work["root"], "term")
-    out = work["root"] / "out-term"
-    proc = subprocess.Popen(batch_cmd(inputs, out, work["model"]), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)  # fmt: skip
-    try:
-        wait_for(lambda: part_files(out) if out.exists() else None, 90)
-        proc.send_signal(signal.SIGTERM)  # the driver alone, as a job scheduler stops it
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    # (was: exit 1, Ray's "SIGTERM received" dump, no summary, two .part files left)
-    assert proc.returncode == 143 and "Error: interrupted:" in err and "results:" in err, err
-    assert not part_files(out) and count_nodes() == 2  # the cluster runs on
-
-
-def test_ctrl_c_in_the_drivers_terminal_ends_it_as_130_with_its_summary_and_nothing_partial(cluster, work) -> None:
-    """Ctrl-C in a terminal: SIGINT to the whole foreground process group, the driver and all it started there."""
-    inputs = long_videos(work["root"], "int")
-    out = work["root"] / "out-int"
+def _stopped_midway(cluster: dict, work: dict, name: str, stop) -> tuple[int, str, Path, list]:
+    """A batch driver over four long clips (in its own process group), ``stop(proc)`` once its workers write
+    .part files: (its exit status, its stderr, its output folder, what is left in its group once it ended)."""
+    inputs = long_videos(work["root"], name)
+    out = work["root"] / f"out-{name}"
     proc = subprocess.Popen(batch_cmd(inputs, out, work["model"]), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)  # fmt: skip
     try:
         wait_for(lambda: part_files(out) if out.exists() else None, 90)
         assert actors(cluster), "no worker actor runs"
-        os.killpg(proc.pid, signal.SIGINT)
+        stop(proc)
         _, err = proc.communicate(timeout=60)
         left = in_group(proc.pid)  # (the driver's group once it has ended: nothing it started may linger there)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
+    return proc.returncode, err, out, left
+
+
+def test_sigterm_to_the_driver_ends_it_as_143_with_its_summary_and_nothing_partial(cluster, work) -> None:
+    # the driver alone, as a job scheduler stops it
+    code, err, out, _ = _stopped_midway(cluster, work, "term", lambda proc: proc.send_signal(signal.SIGTERM))
+    # (was: exit 1, Ray's "SIGTERM received" dump, no summary, two .part files left)
+    assert code == 143 and "Error: interrupted:" in err and "results:" in err, err
+    assert not part_files(out) and count_nodes() == 2  # the cluster runs on
+
+
+def test_ctrl_c_in_the_drivers_terminal_ends_it_as_130_with_its_summary_and_nothing_partial(cluster, work) -> None:
+    """Ctrl-C in a terminal: SIGINT to the whole foreground process group, the driver and all it started there."""
+    code, err, out, left = _stopped_midway(cluster, work, "int", lambda proc: os.killpg(proc.pid, signal.SIGINT))
     said = [line for line in err.splitlines() if line.startswith("Error:")]
-    assert proc.returncode == 130 and "results:" in err and "Traceback" not in err, err
+    assert code == 130 and "results:" in err and "Traceback" not in err, err
     assert len(said) == 1 and said[0].startswith("Error: interrupted:"), err
     assert not part_files(out) and not left, left
     assert {line["status"] for line in batch_results(out)} <= {"ok", "interrupted"}, batch_results(out)

@@ -276,18 +276,7 @@ def test_a_timed_run_fits_its_whole_schedule_into_its_minutes_and_resumes_on_its
     assert max(r["lr"] for r in rows) > 2e-3 / 20  # and warmed up on the way
     assert rows[-1]["miou"] is not None and all(r["miou"] is None for r in rows[:-1])  # scored at the end
 
-    real, calls = loop.train_one_epoch, {"n": 0}
-
-    def interrupted(*args, **kw):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return real(*args, **kw)
-
-    monkeypatch.setattr(loop, "train_one_epoch", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        train(_cfg(tmp_path / "b", minutes=budget, **RECIPE))
-    monkeypatch.setattr(loop, "train_one_epoch", real)
+    _ctrl_c_in_the_second_epoch(_cfg(tmp_path / "b", minutes=budget, **RECIPE), monkeypatch)
     spent = torch.load(tmp_path / "b/run/last.pt", weights_only=False)["schedule"]["elapsed"]
     assert 0 < spent < 60 * budget
     resumed = train(_cfg(tmp_path / "b", minutes=budget, **RECIPE), resume=tmp_path / "b/run/last.pt")
@@ -328,8 +317,8 @@ def test_last_pt_is_written_at_most_once_a_minute_and_a_resume_runs_the_epochs_a
     assert len((tmp_path / "b/run/log.jsonl").read_text().splitlines()) == 4
 
 
-def _ctrl_c_in_the_second_epoch(tmp_path, monkeypatch) -> None:
-    """A 3-epoch run interrupted (KeyboardInterrupt) as its second epoch trains: last.pt holds epoch 1."""
+def _ctrl_c_in_the_second_epoch(cfg: TrainConfig, monkeypatch) -> None:
+    """The run of ``cfg`` interrupted (KeyboardInterrupt) as its second epoch trains: last.pt holds epoch 1."""
     real, calls = loop.train_one_epoch, {"n": 0}
 
     def interrupted(*args, **kw):
@@ -340,14 +329,14 @@ def _ctrl_c_in_the_second_epoch(tmp_path, monkeypatch) -> None:
 
     monkeypatch.setattr(loop, "train_one_epoch", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        train(_cfg(tmp_path, epochs=3, select="last"))
+        train(cfg)
     monkeypatch.setattr(loop, "train_one_epoch", real)
 
 
 def test_ctrl_c_names_the_resume_that_goes_on_as_the_run_was(tmp_path, monkeypatch, capsys):
     """Ctrl-C said 'resume with --resume run/last.pt'; that command, as said, ran a 3-epoch run to 150 epochs (the
     length is the resuming command's), its one-cycle schedule stretched: the hint names the run's length too."""
-    _ctrl_c_in_the_second_epoch(tmp_path, monkeypatch)
+    _ctrl_c_in_the_second_epoch(_cfg(tmp_path, epochs=3, select="last"), monkeypatch)
     said = capsys.readouterr().out
     assert f"holds epoch 1; resume with --resume {tmp_path / 'run/last.pt'} --epochs 3" in said, said
 
@@ -355,7 +344,7 @@ def test_ctrl_c_names_the_resume_that_goes_on_as_the_run_was(tmp_path, monkeypat
 def test_a_plain_resume_goes_on_to_the_runs_own_length(tmp_path, monkeypatch):
     """train --resume run/last.pt without --epochs ran a 3-epoch run on to 150 epochs, its one-cycle schedule
     stretched over them: the length was the resuming command's, 150 where it gave none. --epochs still lengthens it."""
-    _ctrl_c_in_the_second_epoch(tmp_path, monkeypatch)
+    _ctrl_c_in_the_second_epoch(_cfg(tmp_path, epochs=3, select="last"), monkeypatch)
     monkeypatch.chdir(tmp_path)
     r = CliRunner().invoke(main, ["train", "--data", "data", "--resume", "run/last.pt"])
     assert r.exit_code == 0, r.output

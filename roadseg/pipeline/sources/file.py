@@ -500,10 +500,13 @@ class VideoSource:
         yield from peeked
         yield from self._gen
 
-    def _generate(self) -> Iterator[Frame | av.Packet]:
+    def _in_line(self) -> InLine:
+        """An :class:`InLine` for this video stream's pictures, at its frame step (where its rate is known)."""
         fps = self.stream.average_rate or self.stream.guessed_rate
-        # (pictures whose timestamps alone are damaged would carry the ones after them)
-        line = InLine(1 / float(fps) if fps else None)
+        return InLine(1 / float(fps) if fps else None)
+
+    def _generate(self) -> Iterator[Frame | av.Packet]:
+        line = self._in_line()  # (pictures whose timestamps alone are damaged would carry the ones after them)
         for item in self._demuxed():
             yield from line.take(item) if isinstance(item, Frame) else (item,)
         yield from line.flush()
@@ -752,8 +755,7 @@ class VideoSource:
         :class:`Clock`), or it is no file (a pipe, a URL)."""
         if not self.container.format.flags & TS_DISCONT or self.remote or not os.path.isfile(self.path):
             return {}, 0.0
-        fps = self.stream.average_rate or self.stream.guessed_rate
-        line, stamps, judged = InLine(1 / float(fps) if fps else None), [], []
+        line, stamps, judged = self._in_line(), [], []
         try:
             with av.open(self.path) as container:
                 packets = container.demux(container.streams[self.stream.index])

@@ -185,6 +185,15 @@ def test_group_help_lists_commands():
     assert r.exit_code == 0 and all(c in r.output for c in ("train", "export"))
 
 
+def test_every_option_of_every_command_says_what_it_does():
+    import click
+
+    commands = {**main.commands, "segment-video": segment_video_cmd}
+    bare = [f"{name} {p.opts[-1]}" for name, cmd in commands.items() for p in cmd.params
+            if isinstance(p, click.Option) and not p.hidden and not (p.help or "").strip()]  # fmt: skip
+    assert len(commands) >= 9 and not bare, bare
+
+
 def test_python_m_roadseg_segment_runs_the_segment_command(split_video, rule_onnx, tmp_path):
     import subprocess
     import sys

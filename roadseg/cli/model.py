@@ -21,7 +21,7 @@ from roadseg.export.quantize import CALIBRATION_METHODS  # numpy only at import:
               help="Length of the run in minutes of wall time instead of epochs: the learning rate and the "
                    "--phase shares follow the clock, so the whole schedule fits the time on any machine "
                    "(a lent GPU of unknown speed). Evaluations count; loading the data does not.")
-@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1), help="Crops per optimizer step.")
 @click.option("--crop", default="256x256", show_default=True, help="Training crop HxW.")
 @click.option("--scale", default=(0.5, 1.5), nargs=2, type=Finite(min=0, min_open=True), show_default=True, help="Random scale range.")
 @click.option("--phase", "phases", multiple=True, metavar="EPOCHS:RES:HxW",
@@ -50,14 +50,18 @@ from roadseg.export.quantize import CALIBRATION_METHODS  # numpy only at import:
 @click.option("--select", type=click.Choice(["auto", "check", "val", "last"]), default="auto", show_default=True,
               help="What best.pt is chosen by; auto = the check if there is a holdout, else val.")
 @click.option("--lr", default=2e-3, show_default=True, type=Finite(min=0, min_open=True), help="Peak learning rate (AdamW).")
-@click.option("--weight-decay", default=1e-2, show_default=True, type=Finite(min=0))
-@click.option("--schedule", type=click.Choice(["onecycle", "cosine"]), default="onecycle", show_default=True)
-@click.option("--class-weights", type=click.Choice(["median-freq", "none"]), default="median-freq", show_default=True)
+@click.option("--weight-decay", default=1e-2, show_default=True, type=Finite(min=0), help="AdamW's decoupled weight decay.")
+@click.option("--schedule", type=click.Choice(["onecycle", "cosine"]), default="onecycle", show_default=True,
+              help="Learning-rate schedule over the run: one-cycle (10 % warm-up to --lr, then down) or cosine "
+                   "annealing from --lr.")
+@click.option("--class-weights", type=click.Choice(["median-freq", "none"]), default="median-freq", show_default=True,
+              help="Cross-entropy class weights: median-freq (SegNet's balancing: rare classes weigh more) or none.")
 @click.option("--lovasz", default=0.0, show_default=True, type=Finite(min=0), metavar="W",
               help="Add W times a Lovász-softmax term (a smooth 1 - mIoU) to the cross-entropy; 0 = off.")
 @click.option("--amp", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
               help="bf16 autocast: auto = on CUDA and on CPUs with native bf16.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+              help="Where PyTorch trains: auto = cuda where torch sees a GPU, else cpu.")
 @click.option("--encoder-weights", default="none", show_default=True, help="imagenet | PATH | none. PATH: a torchvision-named ResNet34 state dict, or an exported roadseg "
                    "fp32 .onnx model whose encoder starts the run (a new decoder on a released encoder).")
 @click.option("--init", default="none", show_default=True, metavar="PATH|none",
@@ -65,7 +69,7 @@ from roadseg.export.quantize import CALIBRATION_METHODS  # numpy only at import:
                    "e.g. to fine-tune or final-fit the shipped model; its architecture is the run's.")
 @click.option("--eval-every", default=1, show_default=True, type=click.IntRange(min=1), help="Evaluate (val and check) every N epochs.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=0), help="DataLoader worker processes.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the weights' initialisation, the frames' order, the crops and the augmentation.")
 @click.option("--max-steps", default=None, type=click.IntRange(min=1), help="Cap steps per epoch (smoke runs).")
 @click.option("--resume", type=click.Path(exists=True, dir_okay=False),
               help="Continue from a run's last.pt exactly: its saved recipe goes on; --data, --device, --workers, "
@@ -192,7 +196,9 @@ def _verify_frames(folder: str):
               help="Score only the frames of the split that train's --holdout holds out (a run's check), e.g. "
                    "--holdout 0006R0 --holdout 0001TP:0.33.")
 @click.option("--size", help="Working size HxW [default: the model's input_size; native for checkpoints].")
-@click.option("--device", default="cpu", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
+@click.option("--device", default="cpu", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]),
+              help="onnxruntime provider for an .onnx MODEL, PyTorch device for a .pt checkpoint; auto = cuda where "
+                   "there is one.")
 @click.option("--limit", type=click.IntRange(min=1), help="Score only the first N images.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (per-class IoU, mIoU, confusion matrix).")
 @click.option("--tta", is_flag=True, help="Score the model as segment-video --tta runs it (mirror-image averaging; .onnx only).")

@@ -40,6 +40,20 @@ def test_a_fastai_copy_without_valid_txt_trains_on_a_holdout_or_says_what_to_do(
     assert len(load_data(_cfg(tmp_path, data=str(root), select="last"))["train"][0]) == 4
 
 
+def test_a_runs_check_alone_is_read_without_the_frames_it_trained_on(tmp_path, monkeypatch):
+    """release --check read all of train and val (load_data) to score the check run on its held-out frames."""
+    from roadseg.data.camvid import CamVid
+
+    cfg = _cfg(tmp_path, data=str(make_segnet(tmp_path / "data", n=8, h=40, w=48)), holdout=("0001TP:0.25",))
+    whole = load_data(cfg)
+    read = []
+    getitem = CamVid.__getitem__
+    monkeypatch.setattr(CamVid, "__getitem__", lambda self, i: read.append(i) or getitem(self, i))
+    alone = load_data(cfg, only_check=True)
+    assert [len(alone[k][0]) for k in ("train", "check", "val")] == [0, 2, 0] and len(read) == 2
+    assert all((a == b).all() for a, b in zip(sum(alone["check"], []), sum(whole["check"], [])))
+
+
 def test_a_new_run_into_the_folder_of_another_is_refused_unless_y(tmp_path):
     """Running train again with the same --out (the default runs/unet-r34 too) replaced the first run's
     best.pt and last.pt without a word and appended its epochs to the first run's log.csv (epochs 1, 2, 1)."""

@@ -42,12 +42,9 @@ FP32_NAME = "unet-r34-camvid.onnx"
 INT8_NAME = "unet-r34-camvid-int8.onnx"
 
 
-def _val_frames(data: str | Path, count: int = 4) -> np.ndarray:
-    """Real val frames cropped to 359x479: odd, so not the traced shape."""
-    from roadseg.data.camvid import CamVid
-
-    ds = CamVid(data, "val")
-    return untraced_batch([ds[int(i)][0] for i in np.linspace(0, len(ds) - 1, min(count, len(ds)))])
+def _val_frames(images: list[np.ndarray], count: int = 4) -> np.ndarray:
+    """``count`` of val's ``images``, spread over it, cropped to 359x479: odd, so not the traced shape."""
+    return untraced_batch([images[int(i)] for i in np.linspace(0, len(images) - 1, min(count, len(images)))])
 
 
 #: The recipe fields a shipped file's metadata records.
@@ -64,6 +61,7 @@ def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, check:
     Both are built and scored in a temporary folder inside ``out`` and moved into place together at
     the end: a release that fails (a checkpoint that is not a check, INT8 too far from fp32, Ctrl-C)
     leaves ``out`` as it was."""
+    from roadseg.data.camvid import CamVid
     from roadseg.train.evaluate import evaluate_model
     from roadseg.train.weights import adjust_logits
 
@@ -72,7 +70,8 @@ def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, check:
     net, state = source_network(checkpoint, data)
     meta = {**training_metadata(state), "macs": count_macs(net, (360, 480)),
             "license_note": "trained on CamVid (research use)", **adjust_logits(net, state, data, logit_adjust)}  # fmt: skip
-    frames = _val_frames(data)
+    val = CamVid(data, "val").load_all()  # (read once: parity frames and both files' scores)
+    frames = _val_frames(val[0])
     report: dict = {}
     with tempfile.TemporaryDirectory(prefix=".release-", dir=out) as tmp:  # out/ changes only when all is done
         tmp = Path(tmp)
@@ -88,7 +87,7 @@ def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, check:
                            fp16_weights=True)  # fmt: skip
         report["fp16_weights_parity"] = verify_parity(net, half, frames=frames)
         for name, precision in ((FP32_NAME, "fp32"), (INT8_NAME, "int8")):
-            result = evaluate_model(tmp / name, data, "val")
+            result = evaluate_model(tmp / name, None, "val", samples=val)
             report[name] = {k: result[k] for k in SCORE_KEYS}
             scores = {"val_miou": round(100 * result["miou"], 2), "val_iou": [round(100 * v, 2) for v in result["iou"]]}
             if "check" in report:
@@ -170,7 +169,7 @@ def _check_scores(check: str | Path, data: str | Path, tmp: Path, calib_frames: 
     cfg = TrainConfig(**{**_tuples(state["config"]), "data": str(data)})
     if not cfg.holdout:
         raise ValueError(f"{check} held nothing out of training (no holdout in its config): it cannot be a check")
-    held = load_data(cfg)["check"]
+    held = load_data(cfg, only_check=True)["check"]
     adjust_logits(net, state, data, logit_adjust)
     fp32 = export_onnx(net, tmp / "check-fp32.onnx")
     calib = load_calibration_frames(data, calib_frames, holdout=cfg.holdout)  # frames the check run trained on

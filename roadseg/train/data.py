@@ -110,9 +110,10 @@ class EpochSampler(Sampler):
         return iter([(i, self.epoch, self.phase) for i in torch.randperm(self.n, generator=gen).tolist()])
 
 
-def load_data(cfg: "TrainConfig") -> dict[str, tuple[list, list]]:
+def load_data(cfg: "TrainConfig", *, only_check: bool = False) -> dict[str, tuple[list, list]]:
     """``{"train": ..., "check": ..., "val": ...}`` image/label lists (check and val may be empty: val where
-    the folder has no val split and the run is scored on a holdout or ``--select last``).
+    the folder has no val split and the run is scored on a holdout or ``--select last``). ``only_check``
+    reads the held-out frames alone (train and val then empty), to score a run's check.
 
     Training frames come from ``cfg.train_splits`` minus the holdout; ``val`` is scored only when it
     is not trained on. The holdout applies within each split (``SEQ:FRACTION`` is the last FRACTION of
@@ -124,7 +125,10 @@ def load_data(cfg: "TrainConfig") -> dict[str, tuple[list, list]]:
         ds = CamVid(cfg.data, split, size=cfg.size)
         stems = [s.image.stem for s in ds.samples]
         names += stems
-        held += split_holdout(stems, cfg.holdout, missing_ok=True)
+        flags = split_holdout(stems, cfg.holdout, missing_ok=True)
+        if only_check:  # (the frames trained on are not read)
+            ds.samples, flags = [s for s, h in zip(ds.samples, flags) if h], [True] * sum(flags)
+        held += flags
         im, lab = ds.load_all()
         images += im
         labels += lab
@@ -132,7 +136,7 @@ def load_data(cfg: "TrainConfig") -> dict[str, tuple[list, list]]:
     out = {"train": ([i for i, h in zip(images, held) if not h], [lb for lb, h in zip(labels, held) if not h]),
            "check": ([i for i, h in zip(images, held) if h], [lb for lb, h in zip(labels, held) if h]),
            "val": ([], [])}  # fmt: skip
-    if "val" not in cfg.train_splits:
+    if "val" not in cfg.train_splits and not only_check:
         try:
             out["val"] = CamVid(cfg.data, "val", size=cfg.size).load_all()
         except FileNotFoundError:  # (no val split: a fastai copy without valid.txt, as its camvid_tiny)

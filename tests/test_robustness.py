@@ -1437,6 +1437,79 @@ def test_a_join_whose_first_file_has_an_audio_stream_without_a_codec_keeps_the_o
     assert sum(t >= starts[1] - step for t in heard) >= len(own) - 2, (heard, starts)  # (the last file's too)
 
 
+def _laid_out(path: Path, frames: int, kinds: str, *, blind: tuple[int, ...] = ()) -> Path:
+    """A dashcam's file of ``frames`` pictures with its streams in the order ``kinds`` says: ``v`` video, ``a`` an
+    AAC track of the sound (the first tagged eng, the next fra), ``d`` a GPMF telemetry track; the audio tracks at
+    ``blind`` (counted among them) damaged in their sample entry and decoder setup, so that they name no codec."""
+    plain = write_video(path.with_suffix(".plain.mp4"), split_frames(frames), audio_seconds=frames / 25)
+    with av.open(str(plain)) as c, av.open(str(path), "w") as out:
+        streams = []
+        for kind in kinds:
+            if kind == "d":
+                streams.append(out.add_data_stream(codec_name="bin_data"))
+                streams[-1].codec_tag, streams[-1].time_base = "gpmd", Fraction(1, 1000)
+                continue
+            streams.append(out.add_stream_from_template(c.streams.video[0] if kind == "v" else c.streams.audio[0]))
+            if kind == "a":
+                streams[-1].metadata["language"] = ("eng", "fra")[kinds[: len(streams) - 1].count("a")]
+        for packet in c.demux():
+            for stream in (s for s in streams if s.type == packet.stream.type and packet.dts is not None):
+                packet.stream = stream
+                out.mux(packet)
+        for stream in (s for s in streams if s.type == "data"):
+            for ms in range(0, frames * 40, 500):
+                packet = av.Packet(b"GPMF")
+                packet.pts = packet.dts = ms
+                packet.duration, packet.time_base, packet.stream = 500, Fraction(1, 1000), stream
+                out.mux(packet)
+    plain.unlink()
+    data = bytearray(path.read_bytes())
+    moov = data.rfind(b"moov")  # (after the media data: the tracks' sample entries are there, in stream order)
+    for name in (b"mp4a", b"esds"):
+        at = [m.start() for m in re.finditer(name, data[moov:])]
+        for n in blind:
+            data[moov + at[n] + 3] = ord("x")
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _heard(path: Path, language: str) -> list[float]:
+    """The times (seconds) of the audio packets of ``path``'s stream tagged ``language`` (none where it has none)."""
+    with av.open(str(path)) as c:
+        streams = [s for s in c.streams.audio if s.metadata.get("language") == language]
+        return [float(p.pts * p.time_base) for p in c.demux(streams[:1]) if p.pts is not None] if streams else []
+
+
+@pytest.mark.parametrize("later, blind, line, eng", [
+    ("vaa", (1,), "audio stream #2 that names no codec (a damaged header) where others have aac: its sound on #2 is "
+     "left out (silent in the output), the other files' kept; its other audio is kept", 0.0),
+    # (its later files' streams numbered otherwise: a telemetry track before their second one, which the join puts
+    # where the first file's second audio stream is)
+    ("vada", (1,), "audio stream #2 that names no codec (a damaged header) where others have aac: #2 is left out of "
+     "the output (no later file has an audio stream #2 to set it up from); its other audio is kept", 0.0),
+    ("vada", (0, 1), "2 audio streams that name no codec (a damaged header) where others have aac: its sound on #1 is "
+     "left out (silent in the output), the other files' kept; #2 is left out of the output (no later file has an "
+     "audio stream #2 to set it up from)", 0.4),
+])  # fmt: skip
+def test_a_join_whose_first_file_has_some_audio_streams_without_a_codec_keeps_every_stream_it_can(rule_onnx, tmp_path,
+                                                                                                  later, blind, line, eng):  # fmt: skip
+    drive = tmp_path / "Movie"
+    drive.mkdir()
+    first = _laid_out(drive / "2026_1203_080000_0001F.MP4", 10, "vaa", blind=blind)
+    for i in (1, 2):
+        _laid_out(drive / f"2026_1203_080{i}00_000{i + 1}F.MP4", 10, later)
+    out = tmp_path / "drive.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(drive), "-o", str(out), "--model", str(rule_onnx), "-q", "--concat"])
+    assert r.exit_code == 0 and len(read_video(out)["frames"]) == 30, r.output
+    # the eng track that names its codec kept whole, or, set up from the next file's, from where that file begins
+    # (was, where a stream had none to set it up from: "... so the audio is left out", every stream of it)
+    heard = _heard(out, "eng")
+    assert heard and abs(heard[0] - eng) < 0.03 and heard[-1] > 1.15, (heard, r.output)
+    assert len(heard) >= (1.2 - eng) * 48000 / 1024 - 2, heard
+    lines = [line for line in r.output.splitlines()[:-1] if "overlap" not in line]  # (any join's: audio runs on)
+    assert lines == [f"roadseg: the first file joined, {first.name}, has {line}"], r.output
+
+
 def test_a_front_camera_at_a_higher_resolution_than_the_others_is_still_the_one_joined(rule_onnx, tmp_path):
     drive = tmp_path / "Movie"
     drive.mkdir()

@@ -374,8 +374,8 @@ def _stand_ins(paths: list[Path], places: list[int]) -> dict[int, av.stream.Stre
     """What the output's streams for the first file's audio at ``places``, which names no codec
     (:func:`_blind_audio`), are set up from: the stream at that place of the first later file whose stream
     there names one, by its index, which must be the first file's (the join's streams are the first file's,
-    and a packet is known by its index). Each is left open (:class:`VideoSource` closes it). Empty where a
-    place has none: that sound cannot be placed."""
+    and a packet is known by its index). Each is left open (:class:`VideoSource` closes it). A place that has
+    none is not among them: that stream's sound cannot be placed (the others' can)."""
     wanted, found = _audio_indices(paths[0], places), {}
     for path in paths[1:]:
         if len(found) == len(wanted):
@@ -390,11 +390,77 @@ def _stand_ins(paths: list[Path], places: list[int]) -> dict[int, av.stream.Stre
                 found[index] = audio[place]
         if all(s.container is not container for s in found.values()):
             container.close()
-    if len(found) < len(places):
-        for stream in found.values():
-            stream.container.close()
-        return {}
     return found
+
+
+def _without_codec(paths: list[Path], sounds: list[tuple[str | None, ...]], blind: list[int]) -> dict:
+    """:class:`VideoSource`'s options for a join whose first file's audio streams at ``blind`` name no codec
+    (:func:`_blind_audio`; ``sounds``: each file's audio codecs), said in one line: each is set up from a later
+    file's stream where one stands in for it (:func:`_stand_ins`: the first file's sound there is left out), and
+    left out where none does; the first file's other audio streams are kept. Where none is kept, the audio is
+    left out."""
+    indices = _audio_indices(paths[0], blind)  # (by place)
+    stand_ins = _stand_ins(paths, blind)
+    lost = [i for i in indices.values() if i not in stand_ins]
+    kept = len(sounds[0]) - len(blind) + len(stand_ins)  # (the output's audio streams)
+    log.warning("the first file joined, %s, has %s (a damaged header) where others have %s: %s", paths[0].name,
+                _blind_streams(len(sounds[0]), list(indices.values())),
+                ", ".join(dict.fromkeys(c for s in sounds[1:] for i, c in enumerate(s) if c and i in blind)),
+                _blind_kept(len(sounds[0]), sorted(stand_ins), lost, kept))
+    if not kept:  # (what the demuxer makes of those streams is not told of again)
+        return {"audio": False, "said": frozenset(indices.values())}
+    return {"stand_ins": stand_ins, "said": frozenset(lost)}
+
+
+def _numbered(indices: list[int]) -> str:
+    """Streams by their index, for a line: ``#1``, ``#1 and #3``.
+
+    >>> _numbered([2]), _numbered([1, 2, 4])
+    ('#2', '#1, #2 and #4')
+    """
+    names = [f"#{i}" for i in indices]
+    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+
+
+def _blind_streams(count: int, indices: list[int]) -> str:
+    """What a line says the first file has, of its ``count`` audio streams, where those of ``indices`` name no codec.
+
+    >>> _blind_streams(1, [1]), _blind_streams(2, [1, 2])
+    ('an audio stream that names no codec', '2 audio streams that name no codec')
+    >>> _blind_streams(2, [2]), _blind_streams(3, [1, 3])
+    ('audio stream #2 that names no codec', 'audio streams #1 and #3 that name no codec')
+    """
+    if count == 1:
+        return "an audio stream that names no codec"
+    if len(indices) == count:
+        return f"{count} audio streams that name no codec"
+    one = len(indices) == 1
+    return f"audio stream{'' if one else 's'} {_numbered(indices)} that name{'s' if one else ''} no codec"
+
+
+def _blind_kept(count: int, stood_in: list[int], lost: list[int], kept: int) -> str:
+    """What becomes of a join's audio where the first file's streams name no codec (:func:`_without_codec`), for
+    its line: ``count``, the first file's audio streams; ``stood_in``, the indices of those set up from a later
+    file's; ``lost``, of those that cannot be; ``kept``, the output's audio streams.
+
+    >>> _blind_kept(1, [1], [], 1)
+    "its sound is left out (silent in the output), the other files' kept"
+    >>> _blind_kept(2, [], [2], 1)
+    '#2 is left out of the output (no later file has an audio stream #2 to set it up from); its other audio is kept'
+    """
+    if not kept:
+        return "the join takes the first file's streams, so the audio is left out (a glob or @list.txt can start after it)"
+    said = []
+    if stood_in:
+        on = "" if count == 1 else f" on {_numbered(stood_in)}"
+        said.append(f"its sound{on} is left out (silent in the output), the other files' kept")
+    if lost:
+        them = _numbered(lost)
+        said.append(f"{them} {'is' if len(lost) == 1 else 'are'} left out of the output (no later file has an audio "
+                    f"stream {them} to set {'it' if len(lost) == 1 else 'them'} up from)")  # fmt: skip
+    if count > len(stood_in) + len(lost):  # (streams that name their codec)
+        said.append("its other audio is kept")
+    return "; ".join(said)
 
 
 #: The concat demuxer's option that tags each packet with its file's start and length on the joined timeline
@@ -427,21 +493,11 @@ def concat_source(spec: str | Path, parts: Sequence[str | Path] = (), **kw) -> V
         log.warning("the first file joined, %s, has %s audio where others have %d stream%s: the join takes the "
                     "first file's streams, so their audio is left out (a glob or @list.txt can start where it "
                     "has sound)", paths[0].name, first or "no", most, "s"[: most != 1])  # fmt: skip
-    blind = _blind_audio([signature_of[p][1] for p in paths])
-    stand_ins = _stand_ins(paths, blind) if blind and kw.get("audio", True) else {}
-    if blind and kw.get("audio", True):
-        others = ", ".join(dict.fromkeys(c for p in paths[1:] for i, c in enumerate(signature_of[p][1])
-                                         if c and i in blind))  # fmt: skip
-        what = ("its sound is left out (silent in the output), the other files' kept" if stand_ins else
-                "the join takes the first file's streams, so the audio is left out (a glob or @list.txt can start "
-                "after it)")  # fmt: skip
-        log.warning("the first file joined, %s, has %s that name%s no codec (a damaged header) where others have %s: "
-                    "%s", paths[0].name, "an audio stream" if len(blind) == 1 else f"{len(blind)} audio streams",
-                    "s"[: len(blind) == 1], others, what)  # fmt: skip
-    if stand_ins:  # (each set up from a later file's)
-        kw["stand_ins"] = stand_ins
-    elif blind:  # (what the demuxer makes of that stream, with --no-audio too, is not told of again)
-        kw["audio"], kw["said"] = False, frozenset(_audio_indices(paths[0], blind).values())
+    if blind := _blind_audio([signature_of[p][1] for p in paths]):
+        if kw.get("audio", True):
+            kw.update(_without_codec(paths, [signature_of[p][1] for p in paths], blind))
+        else:  # (what the demuxer makes of those streams is not told of with --no-audio)
+            kw["said"] = frozenset(_audio_indices(paths[0], blind).values())
     if len(cut := _cut(paths, infos, DRIVE_GAP)) > 1:
         log.warning("the files hold %d drives (the recording paused for more than %d s, or the clock went back, "
                     "before %s); they are joined into one video (roadseg batch --concat writes one a drive)",

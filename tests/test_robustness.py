@@ -1510,6 +1510,22 @@ def test_a_join_whose_first_file_has_some_audio_streams_without_a_codec_keeps_ev
     assert lines == [f"roadseg: the first file joined, {first.name}, has {line}"], r.output
 
 
+def test_a_join_whose_first_files_audio_stream_without_a_codec_has_none_to_set_it_up_leaves_the_audio_out(rule_onnx,
+                                                                                                         tmp_path):  # fmt: skip
+    drive = tmp_path / "Movie"
+    drive.mkdir()
+    first = _laid_out(drive / "2026_1203_080000_0001F.MP4", 10, "va", blind=(0,))
+    for i in (1, 2):  # (a telemetry track before their audio: the join puts it where the first file's audio is)
+        _laid_out(drive / f"2026_1203_080{i}00_000{i + 1}F.MP4", 10, "vda")
+    out = tmp_path / "drive.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(drive), "-o", str(out), "--model", str(rule_onnx), "-q", "--concat"])
+    assert r.exit_code == 0 and len(read_video(out)["frames"]) == 30 and not read_video(out)["audio"], r.output
+    assert r.output.splitlines()[:-1] == [
+        f"roadseg: the first file joined, {first.name}, has an audio stream that names no codec (a damaged header) "
+        "where others have aac: the join takes the first file's streams, so the audio is left out (a glob or "
+        "@list.txt can start after it)"], r.output  # fmt: skip
+
+
 def test_a_front_camera_at_a_higher_resolution_than_the_others_is_still_the_one_joined(rule_onnx, tmp_path):
     drive = tmp_path / "Movie"
     drive.mkdir()

@@ -1526,6 +1526,29 @@ def test_a_join_whose_first_files_audio_stream_without_a_codec_has_none_to_set_i
         "@list.txt can start after it)"], r.output  # fmt: skip
 
 
+@pytest.mark.parametrize("start, said", [
+    (0.2, "its sound is left out (silent in the output), the other files' kept"),
+    (0.6, "its sound lies before --start (not in the output), the other files' is kept"),
+])  # fmt: skip
+def test_the_line_of_a_first_file_without_an_audio_codec_says_where_its_sound_is_with_start(rule_onnx, tmp_path,
+                                                                                            start, said):  # fmt: skip
+    drive = tmp_path / "Movie"
+    drive.mkdir()
+    first = _laid_out(drive / "2026_1203_080000_0001F.MP4", 10, "va", blind=(0,))
+    for i in (1, 2):
+        _laid_out(drive / f"2026_1203_080{i}00_000{i + 1}F.MP4", 10, "va")
+    out = tmp_path / "drive.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(drive), "-o", str(out), "--model", str(rule_onnx), "-q", "--concat",
+                                               "--start", str(start)])  # fmt: skip
+    assert r.exit_code == 0 and len(read_video(out)["frames"]) == round((1.2 - start) * 25), r.output
+    lines = [line for line in r.output.splitlines()[:-1] if "overlap" not in line]
+    assert lines == [f"roadseg: the first file joined, {first.name}, has an audio stream that names no codec (a "
+                     f"damaged header) where others have aac: {said}"], r.output  # fmt: skip
+    # (was, --start past the first file: "... silent in the output", where the output holds none of it)
+    heard = _heard(out, "eng")  # the second file's sound from where it begins in the output
+    assert heard and abs(heard[0] - max(0.0, 0.4 - start)) < 0.03, heard
+
+
 def test_a_front_camera_at_a_higher_resolution_than_the_others_is_still_the_one_joined(rule_onnx, tmp_path):
     drive = tmp_path / "Movie"
     drive.mkdir()

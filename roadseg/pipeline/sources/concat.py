@@ -393,12 +393,14 @@ def _stand_ins(paths: list[Path], places: list[int]) -> dict[int, av.stream.Stre
     return found
 
 
-def _without_codec(paths: list[Path], sounds: list[tuple[str | None, ...]], blind: list[int]) -> dict:
+def _without_codec(paths: list[Path], sounds: list[tuple[str | None, ...]], blind: list[int], start: float,
+                   first_seconds: float | None) -> dict:  # fmt: skip
     """:class:`VideoSource`'s options for a join whose first file's audio streams at ``blind`` name no codec
     (:func:`_blind_audio`; ``sounds``: each file's audio codecs), said in one line: each is set up from a later
     file's stream where one stands in for it (:func:`_stand_ins`: the first file's sound there is left out), and
     left out where none does; the first file's other audio streams are kept. Where none is kept, the audio is
-    left out."""
+    left out. ``start`` (--start) and ``first_seconds`` (the first file's length) say whether the first file's
+    sound is in the output at all."""
     indices = _audio_indices(paths[0], blind)  # (by place)
     stand_ins = _stand_ins(paths, blind)
     lost = [i for i in indices.values() if i not in stand_ins]
@@ -406,7 +408,8 @@ def _without_codec(paths: list[Path], sounds: list[tuple[str | None, ...]], blin
     log.warning("the first file joined, %s, has %s (a damaged header) where others have %s: %s", paths[0].name,
                 _blind_streams(len(sounds[0]), list(indices.values())),
                 ", ".join(dict.fromkeys(c for s in sounds[1:] for i, c in enumerate(s) if c and i in blind)),
-                _blind_kept(len(sounds[0]), sorted(stand_ins), lost, kept))
+                _blind_kept(len(sounds[0]), sorted(stand_ins), lost, kept, first_seconds is not None and
+                            start >= first_seconds))  # fmt: skip
     if not kept:  # (what the demuxer makes of those streams is not told of again)
         return {"audio": False, "said": frozenset(indices.values())}
     return {"stand_ins": stand_ins, "said": frozenset(lost)}
@@ -438,14 +441,17 @@ def _blind_streams(count: int, indices: list[int]) -> str:
     return f"audio stream{'' if one else 's'} {_numbered(indices)} that name{'s' if one else ''} no codec"
 
 
-def _blind_kept(count: int, stood_in: list[int], lost: list[int], kept: int) -> str:
+def _blind_kept(count: int, stood_in: list[int], lost: list[int], kept: int, before_start: bool) -> str:
     """What becomes of a join's audio where the first file's streams name no codec (:func:`_without_codec`), for
     its line: ``count``, the first file's audio streams; ``stood_in``, the indices of those set up from a later
-    file's; ``lost``, of those that cannot be; ``kept``, the output's audio streams.
+    file's; ``lost``, of those that cannot be; ``kept``, the output's audio streams; ``before_start``, whether the
+    first file lies before --start (its sound is then in no output).
 
-    >>> _blind_kept(1, [1], [], 1)
+    >>> _blind_kept(1, [1], [], 1, False)
     "its sound is left out (silent in the output), the other files' kept"
-    >>> _blind_kept(2, [], [2], 1)
+    >>> _blind_kept(1, [1], [], 1, True)
+    "its sound lies before --start (not in the output), the other files' is kept"
+    >>> _blind_kept(2, [], [2], 1, False)
     '#2 is left out of the output (no later file has an audio stream #2 to set it up from); its other audio is kept'
     """
     if not kept:
@@ -453,7 +459,8 @@ def _blind_kept(count: int, stood_in: list[int], lost: list[int], kept: int) -> 
     said = []
     if stood_in:
         on = "" if count == 1 else f" on {_numbered(stood_in)}"
-        said.append(f"its sound{on} is left out (silent in the output), the other files' kept")
+        said.append(f"its sound{on} lies before --start (not in the output), the other files' is kept" if before_start
+                    else f"its sound{on} is left out (silent in the output), the other files' kept")  # fmt: skip
     if lost:
         them = _numbered(lost)
         said.append(f"{them} {'is' if len(lost) == 1 else 'are'} left out of the output (no later file has an audio "
@@ -495,7 +502,8 @@ def concat_source(spec: str | Path, parts: Sequence[str | Path] = (), **kw) -> V
                     "has sound)", paths[0].name, first or "no", most, "s"[: most != 1])  # fmt: skip
     if blind := _blind_audio([signature_of[p][1] for p in paths]):
         if kw.get("audio", True):
-            kw.update(_without_codec(paths, [signature_of[p][1] for p in paths], blind))
+            kw.update(_without_codec(paths, [signature_of[p][1] for p in paths], blind, kw.get("start", 0.0),
+                                     infos[paths[0]].duration))  # fmt: skip
         else:  # (what the demuxer makes of those streams is not told of with --no-audio)
             kw["said"] = frozenset(_audio_indices(paths[0], blind).values())
     if len(cut := _cut(paths, infos, DRIVE_GAP)) > 1:

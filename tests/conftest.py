@@ -35,8 +35,10 @@ def write_video(
     metadata: dict | None = None,
     offset: float = 0.0,
     sample_aspect: Fraction | None = None,
+    audio_rate: int = 48000,
 ) -> Path:
-    """Encode RGB frames (and optionally a mono sine-wave track, AAC unless ``audio_codec`` says) with PyAV.
+    """Encode RGB frames (and optionally a mono sine-wave track at ``audio_rate``, AAC unless ``audio_codec`` says)
+    with PyAV.
 
     ``offset``: seconds added to every timestamp (a transport stream's clock that does not start at 0)."""
     with av.open(str(path), "w", options=options or {}) as out:
@@ -54,7 +56,7 @@ def write_video(
         vs.codec_context.time_base = tb
         aus = None
         if audio_seconds:
-            aus = out.add_stream(audio_codec, rate=48000)
+            aus = out.add_stream(audio_codec, rate=audio_rate)
             aus.layout = "mono"
         for i, img in enumerate(frames):
             vf = av.VideoFrame.from_ndarray(img, format="rgb24")
@@ -63,13 +65,13 @@ def write_video(
             out.mux(vs.encode(vf))
         out.mux(vs.encode(None))
         if aus is not None:
-            n, chunk = int(48000 * audio_seconds), aus.codec_context.frame_size or 1024
-            wave = (0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / 48000)).astype(np.float32)[None]
+            n, chunk = int(audio_rate * audio_seconds), aus.codec_context.frame_size or 1024
+            wave = (0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / audio_rate)).astype(np.float32)[None]
             fmt = aus.codec_context.codec.audio_formats[0].name  # fltp (AAC), s16 (Opus, PCM) ...
             samples = (wave * 32767).astype(np.int16) if fmt == "s16" else wave
             for s in range(0, n, chunk):
                 af = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, s : s + chunk]), format=fmt, layout="mono")
-                af.sample_rate, af.pts, af.time_base = 48000, s + round(offset * 48000), Fraction(1, 48000)
+                af.sample_rate, af.pts, af.time_base = audio_rate, s + round(offset * audio_rate), Fraction(1, audio_rate)
                 out.mux(aus.encode(af))
             out.mux(aus.encode(None))
     return path

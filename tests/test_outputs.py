@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import read_video, split_frames, write_video
+from conftest import read_video, sound_spans, split_frames, write_video
 
 from roadseg.classes import PALETTE
 from roadseg.cli import segment_video_cmd
@@ -410,21 +410,13 @@ def test_an_output_that_cannot_hold_h264_gets_its_own_codec_unless_one_is_asked(
     assert not (tmp_path / "x.webm").exists()
 
 
-def test_mxf_keeps_every_frame_leaves_the_audio_out_and_refuses_rates_it_cannot_hold(rule_onnx, tmp_path):
-    # MXF (a broadcast camera's format) interleaves sound and picture frame by frame and drops the picture
-    # that runs past its audio: the audio is left out, said in one line, and no frame is lost
-    src = write_video(tmp_path / "short_audio.mp4", split_frames(30), audio_seconds=0.3)
-    mxf = tmp_path / "o.mxf"
-    result = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(mxf), "--model", str(rule_onnx), "-q"])
-    assert result.exit_code == 0, result.output
-    assert "audio stream #1 (aac) is left out: MXF cuts the video where its audio ends" in result.output
-    v = read_video(mxf)
-    assert len(v["frames"]) == 30 and v["audio"] == []
+def test_mxf_keeps_every_frame_and_refuses_rates_it_cannot_hold(rule_onnx, tmp_path):
     pan = np.random.default_rng(0).integers(0, 255, (48, 256, 3), np.uint8)  # 6 s of a camera panning
     long = write_video(tmp_path / "long.mp4", [np.ascontiguousarray(pan[:, i % 192 : i % 192 + 64]) for i in range(150)])
     # (x264's default keyframe interval, 250 frames, puts B-frames further than MXF's index reaches)
     assert segment_video(long, tmp_path / "l.mxf", model=rule_onnx, quiet=True)["frames"] == 150
-    assert len(read_video(tmp_path / "l.mxf")["frames"]) == 150  # (was: "Not yet implemented in FFmpeg" at the end)
+    v = read_video(tmp_path / "l.mxf")
+    assert len(v["frames"]) == 150 and v["audio"] == []  # (was: "Not yet implemented in FFmpeg" at the end)
     fast = write_video(tmp_path / "fast.mp4", split_frames(9), fps=Fraction(90))  # not broadcast, but FFmpeg takes it
     assert segment_video(fast, tmp_path / "f.mxf", model=rule_onnx, quiet=True)["frames"] == 9
     assert len(read_video(tmp_path / "f.mxf")["frames"]) == 9
@@ -433,6 +425,70 @@ def test_mxf_keeps_every_frame_leaves_the_audio_out_and_refuses_rates_it_cannot_
                                                     str(rule_onnx), "-q"])  # fmt: skip
     assert result.exit_code == 1 and "MXF does not hold video at 15 frames/s (it holds 23.976, 24, 25" in result.output
     assert result.output.endswith("write .mp4, .mkv or .mov\n") and not (tmp_path / "s.mxf").exists()
+
+
+def _audio_moved(src, path, move):
+    """A copy of ``src`` at ``path`` whose audio packets are each moved by ``move(seconds)`` seconds (None: left out)."""
+    with av.open(str(src)) as c, av.open(str(path), "w") as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in c.streams}
+        for packet in c.demux():
+            if packet.dts is not None:
+                shift = move(float(packet.pts * packet.time_base)) if packet.stream.type == "audio" else 0
+                if shift is not None:
+                    shift = round(shift / packet.time_base)
+                    packet.pts, packet.dts, packet.stream = packet.pts + shift, packet.dts + shift, streams[packet.stream.index]
+                    out.mux(packet)
+    return path
+
+
+def _sound(path):
+    """The first audio stream decoded: its first sample's time (s) and its samples (mono, -1..1), each frame
+    after the one before, or where its time puts it, with silence before it, if that is 2 ms or more later
+    (Matroska's timestamps are rounded to the ms)."""
+    with av.open(str(path)) as c:
+        frames = list(c.decode(c.streams.audio[0]))
+    start, rate, sound = float(frames[0].time), frames[0].sample_rate, np.zeros(0)
+    for f in frames:
+        data = f.to_ndarray()[0]
+        silence = max(0, round((float(f.time) - start) * rate) - len(sound))
+        sound = np.concatenate([sound, np.zeros(silence if silence >= 0.002 * rate else 0),
+                                data / 2**31 if data.dtype == np.int32 else data])  # fmt: skip
+    return start, sound
+
+
+@pytest.mark.parametrize("case", ["whole", "shorter", "late", "hole", "44.1 kHz"])
+def test_mxf_keeps_the_sound_in_step_beside_every_picture(rule_onnx, tmp_path, case):
+    # FFmpeg's MXF muxer reads no timestamp: it pairs sound and picture by count, and ends the file where its sound
+    # ends. The sound goes in as 48 kHz PCM from the first picture, silence where it had none, up to the last
+    # picture (was: left out, with one line; copied, the 0.3 s one cut the video to 8 pictures, the late one played
+    # 0.5 s early)
+    seconds = 0.3 if case == "shorter" else 1.2
+    src = write_video(tmp_path / "in.mkv", split_frames(30), audio_seconds=seconds,
+                      audio_rate=44100 if case == "44.1 kHz" else 48000)  # fmt: skip
+    if case in ("late", "hole"):  # a microphone that starts half a second late; 0.2 s of sound lost midway
+        src = _audio_moved(src, tmp_path / f"{case}.mkv", lambda t: 0.5 if case == "late" else (None if 0.4 <= t < 0.6 else 0))
+    out = tmp_path / "o.mxf"
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0 and r.output.splitlines()[0] == ("roadseg: audio stream #1 (aac) goes into MXF as pcm_s24le at "
+                                                             "48 kHz, the only sound it holds"), r.output  # fmt: skip
+    assert "audio" not in r.output.split("\n", 1)[1]  # (the only line of it)
+    v = read_video(out)
+    assert len(v["frames"]) == 30 and v["audio"] == [("pcm_s24le", 57600, Fraction(1, 48000))]
+    spans = sound_spans(out)  # one picture's worth beside each, from the first to the last
+    assert spans[0][0] == 0.0 and spans[-1][1] == pytest.approx(1.2) and len(spans) == 30
+    start, sound = _sound(out)
+    heard_at, heard = _sound(src)
+    at = round((heard_at - read_video(src)["seconds"][0]) * 48000)  # where the input's sound lies from its first picture
+    assert start == 0.0 and len(sound) == 30 * 1920
+    if case == "44.1 kHz":  # (resampled: where it sounds)
+        loud = np.flatnonzero(np.abs(sound) > 0.05)
+        assert loud[0] < 48 and len(sound) - 48 < loud[-1] + 1 <= len(sound), (loud[0], loud[-1])
+        return
+    if case == "hole":
+        assert not sound[at + round(0.42 * 48000) : at + round(0.58 * 48000)].any()
+    heard = heard[: len(sound) - at]
+    assert np.abs(sound[at : at + len(heard)] - heard).max() < 1e-4  # the input's sound, sample for sample in place
+    assert not sound[:at].any() and not sound[at + len(heard) :].any()  # silence before and after it
 
 
 @pytest.mark.parametrize("name,codec", [("o.avi", None), ("o.mkv", "mpeg2video"), ("o.mp4", "mpeg4")])
@@ -539,14 +595,7 @@ def test_height_scales_the_frames_as_they_are_decoded(rule_onnx, tmp_path, rotat
 
 def test_audio_that_begins_after_the_video_is_said_where_avi_cannot_keep_it_in_step(rule_onnx, tmp_path):
     plain = write_video(tmp_path / "plain.mkv", split_frames(25), audio_seconds=1.0)
-    late = tmp_path / "late.mkv"  # a camera whose microphone starts half a second after its picture
-    with av.open(str(plain)) as c, av.open(str(late), "w") as out:
-        streams = {s.index: out.add_stream_from_template(s) for s in c.streams}
-        for packet in c.demux():
-            if packet.dts is not None:
-                shift = round(0.5 / packet.time_base) if packet.stream.type == "audio" else 0
-                packet.pts, packet.dts, packet.stream = packet.pts + shift, packet.dts + shift, streams[packet.stream.index]
-                out.mux(packet)
+    late = _audio_moved(plain, tmp_path / "late.mkv", lambda t: 0.5)  # a microphone that starts half a second late
     said = {}
     for src, suffix in ((late, ".avi"), (late, ".mkv"), (plain, ".avi")):
         r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out := tmp_path / f"o-{src.stem}{suffix}"),

@@ -2130,6 +2130,29 @@ def test_signal_stops_within_two_seconds_and_finalises(rule_onnx, tmp_path, sig,
     assert figures["interrupted"] == sig.name and figures["frames"] == len(figures["per_frame"]) == len(v["frames"])
 
 
+@pytest.mark.timeout(60)
+def test_an_mxf_output_stopped_by_ctrl_c_keeps_every_picture_with_sound_beside_it(rule_onnx, tmp_path):
+    # MXF ends the file where its sound ends, and this input keeps its sound a second behind its pictures: the
+    # sound is filled with silence up to the last picture written
+    src = write_video(tmp_path / "long.mp4", split_frames(3000, h=96, w=128), audio_seconds=120)
+    out, stats = tmp_path / "o.mxf", tmp_path / "s.json"
+    cmd = [sys.executable, "-m", "roadseg", "segment", str(src), "-o", str(out), "--model", str(rule_onnx), "-q",
+           "--stats", str(stats)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=as_from_a_terminal)  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 500000):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 130 and "finalised a playable" in err, err
+    kept = json.loads(stats.read_text())["frames"]
+    v = read_video(out)
+    assert 0 < len(v["frames"]) == kept < 3000  # (every picture the run says it kept)
+    spans = sound_spans(out)
+    assert len(spans) == kept and spans[-1][1] == pytest.approx(kept / 25)  # one picture's worth beside each
+
+
 def test_missing_gpu_codecs_fall_back_with_one_line_each(split_video, rule_onnx, tmp_path):
     from roadseg.pipeline.sinks import encoder_usable
 

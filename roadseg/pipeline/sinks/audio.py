@@ -2,8 +2,8 @@
 
 Audio is copied packet for packet. A stream the output cannot carry (G.711 into mp4, AAC into webm),
 or carries where many players do not play it (PCM, FLAC or Opus into mp4), is re-encoded into a codec it can (AAC, else
-Opus, else the container's own), and one line says so (MXF takes none: :data:`NO_AUDIO`);
-a stream that can be neither copied nor decoded is left out, with one line. A packet the muxer (or
+Opus, else the container's own), and one line says so (MXF takes 48 kHz PCM only, filled with silence to
+cover the video: :data:`COUNTED`); a stream that can be neither copied nor decoded is left out, with one line. A packet the muxer (or
 the decoder) refuses is dropped and counted, and the video goes on. Only an error of the disk itself
 (full, read-only, I/O) fails the run.
 
@@ -27,6 +27,7 @@ import av
 
 from roadseg.errors import OutputClosed, SinkError, reason_of
 from roadseg.pipeline.sinks.base import kept_tags
+from roadseg.pipeline.sinks.pcm import RATE, FilledTrack, pcm_encoder
 from roadseg.pipeline.sources.audio import ADTS_RATES, adts_framed, one_adts_frame
 from roadseg.pipeline.sources.base import codec_of
 
@@ -42,9 +43,10 @@ PCM_SHY = frozenset({"mp4", "ipod", "3gp", "3g2", "f4v", "ismv"})
 #: and Windows' own players among them): re-encoded there as PCM is, as AAC, which all of them play (Matroska
 #: carries them as players expect, WebM Opus; FFmpeg's mov takes neither, and re-encodes them anyway)
 MP4_SHY = frozenset({"flac", "opus"})
-#: outputs that cut the video where their audio ends (MXF interleaves sound and picture frame by frame, and
-#: drops the picture left over): audio is left out of them, with one line
-NO_AUDIO = frozenset({"mxf", "mxf_d10", "mxf_opatom"})
+#: outputs that pair sound and picture by their count, whatever the timestamps say, and cut the video where the
+#: sound ends (MXF): every audio stream goes in as 48 kHz PCM placed from the first picture and filled with
+#: silence to cover the video (:class:`~roadseg.pipeline.sinks.pcm.FilledTrack`)
+COUNTED = frozenset({"mxf", "mxf_d10", "mxf_opatom"})
 #: seconds between one audio packet's end and the next one's start (in order, and no leap of a damaged timestamp)
 #: that count as sound missing from the input (:attr:`AudioRemux.gaps`)
 GAP, LEAP = 0.01, 10.0
@@ -84,11 +86,8 @@ def routes(streams: Sequence, format_name: str, samples: Mapping[int, av.Packet]
     describes its streams only there). So one damaged stream never costs the others, nor the video.
     """
     copied, reencoded, configs = [], [], {}
-    if format_name in NO_AUDIO:
-        for stream in streams:
-            log.warning("audio stream #%d (%s) is left out: %s cuts the video where its audio ends (write .mov or "
-                        ".mkv to keep it)", stream.index, _codec_name(stream), format_name.upper())  # fmt: skip
-        return copied, reencoded, configs
+    if format_name in COUNTED:
+        return copied, _into_pcm(streams, format_name), configs
     for stream in streams:
         sample = (samples or {}).get(stream.index)
         try:
@@ -120,6 +119,25 @@ def routes(streams: Sequence, format_name: str, samples: Mapping[int, av.Packet]
             continue
         copied.append(stream)
     return copied, reencoded, configs
+
+
+def _into_pcm(streams: Sequence, format_name: str) -> list[tuple[object, str]]:
+    """(stream, PCM encoder) pairs for the ``streams`` that decode, into a :data:`COUNTED` output, which holds
+    48 kHz PCM only; one line for each that is not so already, and for each left out."""
+    pairs = []
+    for stream in streams:
+        try:
+            stream.codec_context.open(strict=False)
+        except Exception:  # noqa: BLE001 - damaged parameters
+            log.warning("audio stream #%d (%s) cannot be decoded, and %s holds PCM only; writing the video without it",
+                        stream.index, _codec_name(stream), format_name.upper())  # fmt: skip
+            continue
+        encoder = pcm_encoder(stream)
+        if _codec_name(stream) != encoder or stream.codec_context.sample_rate != RATE:
+            log.warning("audio stream #%d (%s) goes into %s as %s at 48 kHz, the only sound it holds", stream.index,
+                        _codec_name(stream), format_name.upper(), encoder)  # fmt: skip
+        pairs.append((stream, encoder))
+    return pairs
 
 
 def _probe(stream, format_name: str, sample: av.Packet | None, config: bytes | None = None) -> None:
@@ -288,11 +306,17 @@ class AudioRemux:
     def __init__(self, container, streams: Sequence, reencoded: Sequence[tuple[object, str]] = (),
                  configs: Mapping[int, bytes] | None = None) -> None:  # fmt: skip
         self.container = container
-        self.streams, self.encoders = {}, {}
+        self.streams, self.encoders, self.filled = {}, {}, {}
         self._raw = dict(configs or {})  # copied ADTS-framed AAC that goes in raw: stream -> its setup
         encoder_of = {a.index: name for a, name in reencoded}
+        counted = container.format.name in COUNTED
         for a in sorted((*streams, *(a for a, _ in reencoded)), key=lambda a: a.index):  # (the input's order:
-            if a.index in encoder_of:  # its first track stays the one players pick)
+            if a.index in encoder_of and counted:  # its first track stays the one players pick)
+                name = encoder_of[a.index]
+                track = FilledTrack(container, _layout(a, av.codec.Codec(name, "w"), RATE), name, self._write)
+                self.filled[a.index] = (a.codec_context, track)
+                out = track.out
+            elif a.index in encoder_of:
                 out = _add_encoded(container, a, encoder_of[a.index])
                 self.encoders[a.index] = (a.codec_context, out)
             else:
@@ -321,6 +345,9 @@ class AudioRemux:
             self._missing(index, float(packet.pts * packet.time_base), float(packet.duration * packet.time_base))
         if index in self.encoders:
             self._reencode(packet, *self.encoders[index])
+            return
+        if index in self.filled:
+            self._fill(packet, *self.filled[index])
             return
         out = self.streams.get(index)
         if out is None:
@@ -356,9 +383,22 @@ class AudioRemux:
         except (av.error.FFmpegError, ValueError):
             return False
 
-    def flush(self) -> None:
+    def start(self, zero: float) -> None:
+        """The first picture's time (seconds, on the packets' clock), from which the filled streams of a
+        :data:`COUNTED` output place their sound."""
+        for _, track in self.filled.values():
+            track.start(zero)
+
+    def flush(self, end: float = 0.0) -> None:
         """Write what the decoders and encoders of re-encoded streams still hold (at the end, before
-        the trailer)."""
+        the trailer); the filled streams of a :data:`COUNTED` output with silence up to ``end`` (seconds
+        from the first picture: where the last one ends)."""
+        for decoder, track in self.filled.values():
+            self._fill(None, decoder, track)
+            try:
+                track.finish(end)
+            except (av.error.FFmpegError, ValueError):
+                self.dropped += 1
         for decoder, out in self.encoders.values():
             try:
                 frames = decoder.decode(None)
@@ -367,6 +407,14 @@ class AudioRemux:
             for frame in frames:
                 self._encode(out, frame)
             self._encode(out, None)
+
+    def _fill(self, packet: av.Packet | None, decoder, track: FilledTrack) -> None:
+        """Decode ``packet`` (None: what the decoder holds) into a filled stream; count what fails."""
+        try:
+            for frame in decoder.decode(packet):
+                track.push(frame)
+        except (av.error.FFmpegError, ValueError):
+            self.dropped += packet is not None  # damaged data the decoder (or the resampler) refuses
 
     def _reencode(self, packet: av.Packet, decoder, out) -> None:
         try:

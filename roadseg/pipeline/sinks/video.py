@@ -152,7 +152,8 @@ class VideoSink(Sink):
             codec: libx264, or the container's own video codec where it cannot hold H.264 (VP9 in webm).
         audio: input audio streams to remux (copied packet for packet); a stream the output cannot
             carry is re-encoded (or, if it cannot be decoded, left out), with a warning; damaged packets
-            are dropped and counted.
+            are dropped and counted. MXF holds 48 kHz PCM only, which it pairs with the pictures by count:
+            each stream goes in so, with silence where it has none from the first picture to the last.
         audio_samples: a packet of each audio stream (input index -> packet), to check the streams with.
         wall_clock: stamp frames with their time on the capture clock (``Frame.clock``, else their
             capture time; ms since the first frame), for live recordings; audio packets come timed on
@@ -349,6 +350,7 @@ class VideoSink(Sink):
         pts = self._last_pts = self._checked(self._timestamp(frame))
         if self._first is None:
             self._first = float(pts * self.stream.codec_context.time_base)
+            self.audio.start(self._first)  # (MXF's sound is placed from here: it pairs sound and picture by count)
         vf.pts, vf.time_base = pts, self.stream.codec_context.time_base
         for out in self._palette.push(vf) if self._palette is not None else (vf,):
             self._encode(out)
@@ -405,7 +407,7 @@ class VideoSink(Sink):
                 for out in self._palette.flush() if self._palette is not None else ():
                     self._encode(out)
                 self._encode(None)
-                self.audio.flush()
+                self.audio.flush(self.written / self.fps)  # (MXF: its sound filled up to the last picture)
                 self._tell_offsets()
                 for kind, n in sorted(self.subtitles.dropped.items()):
                     log.warning("dropped %d %s packets that %s refused (damaged timing); the rest are kept", n, kind,

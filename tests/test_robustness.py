@@ -2153,6 +2153,23 @@ def test_an_mxf_output_stopped_by_ctrl_c_keeps_every_picture_with_sound_beside_i
     assert len(spans) == kept and spans[-1][1] == pytest.approx(kept / 25)  # one picture's worth beside each
 
 
+def test_an_mxf_output_whose_encoder_fails_at_its_end_keeps_every_picture_it_muxed(rule_onnx, tmp_path, monkeypatch):
+    real = VideoSink._encode
+
+    def failing(self, frame):  # fault injection: the encoder fails as it is flushed
+        if frame is None:
+            raise ValueError("the encoder failed")
+        return real(self, frame)
+
+    monkeypatch.setattr(VideoSink, "_encode", failing)
+    src = write_video(tmp_path / "short.mp4", split_frames(30), audio_seconds=0.3)
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out := tmp_path / "o.mxf"), "--model",
+                                               str(rule_onnx), "-q", "--codec", "mpeg2video"])  # fmt: skip
+    assert r.exit_code == 1 and "kept a playable partial output of 30 frames" in r.output, r.output
+    # all but the one picture MPEG-2's encoder held, lost with it (was 8: MXF ended where the 0.3 s of sound did)
+    assert len(read_video(out)["frames"]) == 29
+
+
 def test_missing_gpu_codecs_fall_back_with_one_line_each(split_video, rule_onnx, tmp_path):
     from roadseg.pipeline.sinks import encoder_usable
 

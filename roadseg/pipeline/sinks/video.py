@@ -404,10 +404,12 @@ class VideoSink(Sink):
                 return
             self._closed = True
             try:
-                for out in self._palette.flush() if self._palette is not None else ():
-                    self._encode(out)
-                self._encode(None)
-                self.audio.flush(self.written / self.fps)  # (MXF: its sound filled up to the last picture)
+                try:
+                    for out in self._palette.flush() if self._palette is not None else ():
+                        self._encode(out)
+                    self._encode(None)
+                finally:  # (also where the pictures' flush failed: MXF ends the file where its sound ends, and its
+                    self.audio.flush(self.written / self.fps)  # sound is filled up to the last picture here)
                 self._tell_offsets()
                 for kind, n in sorted(self.subtitles.dropped.items()):
                     log.warning("dropped %d %s packets that %s refused (damaged timing); the rest are kept", n, kind,

@@ -427,13 +427,13 @@ def test_mxf_keeps_every_frame_and_refuses_rates_it_cannot_hold(rule_onnx, tmp_p
     assert result.output.endswith("write .mp4, .mkv or .mov\n") and not (tmp_path / "s.mxf").exists()
 
 
-def _audio_moved(src, path, move):
-    """A copy of ``src`` at ``path`` whose audio packets are each moved by ``move(seconds)`` seconds (None: left out)."""
+def _moved(src, path, move, kind="audio"):
+    """A copy of ``src`` at ``path`` whose ``kind`` packets are each moved by ``move(seconds)`` seconds (None: left out)."""
     with av.open(str(src)) as c, av.open(str(path), "w") as out:
         streams = {s.index: out.add_stream_from_template(s) for s in c.streams}
         for packet in c.demux():
             if packet.dts is not None:
-                shift = move(float(packet.pts * packet.time_base)) if packet.stream.type == "audio" else 0
+                shift = move(float(packet.pts * packet.time_base)) if packet.stream.type == kind else 0
                 if shift is not None:
                     shift = round(shift / packet.time_base)
                     packet.pts, packet.dts, packet.stream = packet.pts + shift, packet.dts + shift, streams[packet.stream.index]
@@ -466,7 +466,7 @@ def test_mxf_keeps_the_sound_in_step_beside_every_picture(rule_onnx, tmp_path, c
     src = write_video(tmp_path / "in.mkv", split_frames(30), audio_seconds=seconds,
                       audio_rate=44100 if case == "44.1 kHz" else 48000)  # fmt: skip
     if case in ("late", "hole"):  # a microphone that starts half a second late; 0.2 s of sound lost midway
-        src = _audio_moved(src, tmp_path / f"{case}.mkv", lambda t: 0.5 if case == "late" else (None if 0.4 <= t < 0.6 else 0))
+        src = _moved(src, tmp_path / f"{case}.mkv", lambda t: 0.5 if case == "late" else (None if 0.4 <= t < 0.6 else 0))
     out = tmp_path / "o.mxf"
     r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out), "--model", str(rule_onnx), "-q"])
     assert r.exit_code == 0 and r.output.splitlines()[0] == ("roadseg: audio stream #1 (aac) goes into MXF as pcm_s24le at "
@@ -474,6 +474,7 @@ def test_mxf_keeps_the_sound_in_step_beside_every_picture(rule_onnx, tmp_path, c
     assert "audio" not in r.output.split("\n", 1)[1]  # (the only line of it)
     v = read_video(out)
     assert len(v["frames"]) == 30 and v["audio"] == [("pcm_s24le", 57600, Fraction(1, 48000))]
+    assert v["seconds"] == pytest.approx([0.04 * i for i in range(30)])  # (H.264's B-frames read 0, 0.12, 0.08 ... there)
     spans = sound_spans(out)  # one picture's worth beside each, from the first to the last
     assert spans[0][0] == 0.0 and spans[-1][1] == pytest.approx(1.2) and len(spans) == 30
     start, sound = _sound(out)
@@ -595,7 +596,7 @@ def test_height_scales_the_frames_as_they_are_decoded(rule_onnx, tmp_path, rotat
 
 def test_audio_that_begins_after_the_video_is_said_where_avi_cannot_keep_it_in_step(rule_onnx, tmp_path):
     plain = write_video(tmp_path / "plain.mkv", split_frames(25), audio_seconds=1.0)
-    late = _audio_moved(plain, tmp_path / "late.mkv", lambda t: 0.5)  # a microphone that starts half a second late
+    late = _moved(plain, tmp_path / "late.mkv", lambda t: 0.5)  # a microphone that starts half a second late
     said = {}
     for src, suffix in ((late, ".avi"), (late, ".mkv"), (plain, ".avi")):
         r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out := tmp_path / f"o-{src.stem}{suffix}"),
@@ -605,6 +606,25 @@ def test_audio_that_begins_after_the_video_is_said_where_avi_cannot_keep_it_in_s
     assert said == {"late.avi": ["roadseg: audio stream #1 begins 0.48 s after the video; AVI starts them together, so "
                                  "there it plays 0.48 s early (write .mkv or .mp4 to keep them in step)"],
                     "late.mkv": [], "plain.avi": []}  # (was: no word of it)  # fmt: skip
+
+
+@pytest.mark.parametrize("codec", [None, "mpeg4", "mjpeg"])
+def test_an_avi_keeps_each_picture_at_its_place_in_step_with_its_sound(rule_onnx, tmp_path, codec):
+    # AVI keeps no picture's time, only its place, and starts every track at its first chunk. FFmpeg's muxer moved
+    # every stream on by an mp4's AAC priming (0.02 s: its shift of negative timestamps), and AVI wrote the first picture
+    # at 0 all the same, with an empty chunk after it: MPEG-4 and MJPEG read 0, 0.08, 0.12 ..., every picture after
+    # the first a frame late; a picture 0.2 s after its sound read 0, 0.28, 0.32 ...; H.264's B-frames out of order
+    # (0.04, 0.16, 0.12, 0.2 ...). FFmpeg reads H.264 in AVI a frame after its place (:data:`NO_AUDIO_OFFSET`)
+    mp4 = write_video(tmp_path / "a.mp4", split_frames(25), audio_seconds=1.0)
+    early = _moved(write_video(tmp_path / "a.mkv", split_frames(25), audio_seconds=1.0), tmp_path / "early.mkv",
+                   lambda t: 0.2, kind="video")  # a camera whose picture starts 0.2 s after its sound  # fmt: skip
+    late = 0.04 if codec is None else 0.0
+    for src, first in ((mp4, 0.0), (early, 0.2)):
+        r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out := tmp_path / f"o-{src.stem}.avi"), "--model",
+                                                   str(rule_onnx), "-q", *(["--codec", codec] if codec else [])])  # fmt: skip
+        assert r.exit_code == 0 and "audio stream" not in r.output, r.output
+        assert read_video(out)["seconds"] == pytest.approx([first + late + 0.04 * i for i in range(25)], abs=1e-3)
+        assert _sound(out)[0] == 0.0  # (the sound at the start, where AVI puts it, and as far before the picture)
 
 
 def test_audio_stored_after_the_picture_is_kept_whole(rule_onnx, tmp_path):

@@ -28,7 +28,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from roadseg.errors import SinkError, reason_of
-from roadseg.pipeline.sinks.audio import AudioRemux, is_disk_error, routes, write_error
+from roadseg.pipeline.sinks.audio import LEAP, AudioRemux, is_disk_error, routes, write_error
 from roadseg.pipeline.sinks.base import FASTSTART, Sink, kept_tags
 from roadseg.pipeline.sinks.encoders import (
     HARDWARE_ENCODERS,
@@ -65,8 +65,18 @@ LIVE_PIPE = {"flush_packets": "1", "cluster_time_limit": "0"}
 FRAME_CLOCK_ENCODERS = frozenset({"mpeg1video", "mpeg2video", "h263", "h263p"})
 FRAME_CLOCK_FORMATS = frozenset({"avi"})
 #: formats whose audio starts with their video whatever the input's timestamps say (AVI: a track's time
-#: is its place in the file): audio that began later or earlier plays out of step there, said in one line
+#: is its place in the file): audio that began later or earlier plays out of step there, said in one line. Their
+#: negative timestamps are written as they are: FFmpeg's muxer moved every stream on by the sound's lead (an mp4's
+#: AAC priming, sound from before the first picture), and AVI put as many empty chunks after the first picture: each
+#: later one played that much late (0.04 s for the priming, 0.24 s for sound 0.2 s ahead). Each picture is at its
+#: place there but H.264's: FFmpeg reads a picture that has no time of its own (AVI holds none) at its place, but an
+#: H.264 one a frame step later (its parser's guess; MPEG-4 part 2 and MJPEG at their place), unless the stream carries
+#: HRD timing (x264's nal-hrd, which needs a VBV cap: at a cap that never binds, 800 Mb/s, x264 marks a 1080p stream
+#: level 6.2 where it was 4.0, which some hardware decoders refuse; at the level's own rate, it caps crf's quality)
 NO_AUDIO_OFFSET = frozenset({"avi"})
+#: formats that keep no picture's time, only its place (AVI: its chunk; MXF: its edit unit), where FFmpeg reads H.264's
+#: B-frames timed out of order (an AVI's first pictures at 0.04, 0.16, 0.12, 0.2 s): x264 writes none there
+NO_REORDER_FORMATS = frozenset({"avi", "mxf", "mxf_d10", "mxf_opatom"})
 SHORT_CLOCK_ENCODERS = frozenset({"mpeg4", "msmpeg4", "msmpeg4v2"})  # (on 1/fps only where the clock is finer than 1/65535)
 #: The namespace of the tags an iPhone (or any Apple camera) writes: its GPS position (``…location.ISO6709``),
 #: make, model, software and local time (``…creationdate``). Where they are kept, the output's other tags
@@ -207,6 +217,7 @@ class VideoSink(Sink):
         self._t0: float | None = None
         self._last_pts: int | None = None
         self._first: float | None = None  # the first frame's time, seconds
+        self._origin, self._lead = 0, 0.0  # the timestamp written as 0; an AVI's empty chunks before its first picture, s
         self._closed = False
         self._lock = threading.Lock()  # close() may come from another thread (Ctrl-C)
 
@@ -253,6 +264,8 @@ class VideoSink(Sink):
         except (OSError, av.error.FFmpegError) as exc:
             raise SinkError(f"cannot create output {self.shown}: {reason_of(exc)}") from None
         try:
+            if self.container.format.name in NO_AUDIO_OFFSET:
+                self.container.options["avoid_negative_ts"] = "disabled"
             self.container.metadata.update(self.tags)
             self.encoder = encoder or self.container.default_video_codec
             self.stream = self.container.add_stream(self.encoder, rate=self.fps)
@@ -279,6 +292,8 @@ class VideoSink(Sink):
                 self.stream.options["tune"] = "zerolatency"  # each picture's packet out as it goes in (see LIVE_PIPE)
             if self.container.format.name.startswith("mxf") and self.encoder in ("libx264", "libx265"):
                 self.stream.options["g"] = str(min(120, max(1, round(2 * self.fps))))  # MXF: B-frames within 128
+            if self.container.format.name in NO_REORDER_FORMATS and self.encoder == "libx264":
+                self.stream.options["bf"] = "0"
             if self.encoder == "libsvtav1":
                 os.environ.setdefault("SVT_LOG", "1")  # errors only: SVT-AV1 prints a banner of some 40 lines
             self.audio = AudioRemux(self.container, *self._audio_routes(audio))
@@ -347,14 +362,37 @@ class VideoSink(Sink):
             matrix, colour_range = self._colour
             vf = self._reformatter.reformat(vf, format=self.stream.pix_fmt, dst_colorspace=matrix,
                                             dst_color_range=colour_range)  # fmt: skip
-        pts = self._last_pts = self._checked(self._timestamp(frame))
+        pts = self._timestamp(frame)
         if self._first is None:
-            self._first = float(pts * self.stream.codec_context.time_base)
-            self.audio.start(self._first)  # (MXF's sound is placed from here: it pairs sound and picture by count)
+            self._begin(pts)
+        pts = self._last_pts = self._checked(pts - self._origin)
         vf.pts, vf.time_base = pts, self.stream.codec_context.time_base
         for out in self._palette.push(vf) if self._palette is not None else (vf,):
             self._encode(out)
         self.written += 1
+
+    def _begin(self, pts: int) -> None:
+        """The first picture, at ``pts``: an MXF output's sound is placed from it; an AVI's timeline starts with it,
+        after an empty chunk for each whole frame step by which the sound muxed so far began before it (up to
+        :data:`~roadseg.pipeline.sinks.audio.LEAP`): AVI starts every track at its first chunk, and wrote a later
+        first picture at 0 all the same, with as many empty chunks after it (the pictures after it played late)."""
+        tb = self.stream.codec_context.time_base
+        self._first = float(pts * tb)
+        self.audio.start(self._first)
+        if self.container.format.name not in NO_AUDIO_OFFSET:
+            return
+        lead = self._first - min(self.audio.starts.values(), default=self._first)
+        steps = int(lead * self.fps + 1e-6) if 0 < lead <= LEAP else 0
+        self._lead = steps / self.fps
+        self._origin = pts - round(self._lead / tb)
+        for step in range(round(self._lead / tb)):  # (tb is 1 / fps there)
+            empty = av.Packet(b"")
+            empty.pts = empty.dts = step
+            empty.time_base, empty.stream = tb, self.stream
+            try:
+                self.container.mux(empty)
+            except (OSError, av.error.FFmpegError) as exc:
+                raise write_error(exc, f"cannot write {self.shown}") from None
 
     def _checked(self, pts: int) -> int:
         """A timestamp the encoder and muxer take: after the last one, and not hours away from it.
@@ -433,7 +471,7 @@ class VideoSink(Sink):
         if self.container.format.name not in NO_AUDIO_OFFSET or self.wall_clock or self._first is None:
             return
         for index, start in sorted(self.audio.starts.items()):
-            offset = start - self._first
+            offset = start - (self._first - self._lead)
             if abs(offset) >= 0.1:
                 log.warning("audio stream #%d begins %.2f s %s the video; %s starts them together, so there it "
                             "plays %.2f s %s (write .mkv or .mp4 to keep them in step)", index, abs(offset),

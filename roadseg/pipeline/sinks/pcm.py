@@ -58,7 +58,13 @@ def _silence(fmt: str, layout, rate: int, samples: int) -> av.AudioFrame:
 
 
 def _cut(frame: av.AudioFrame, start: int) -> av.AudioFrame:
-    """``frame`` without its first ``start`` samples."""
+    """``frame`` without its first ``start`` samples (each sample of a packed format holds every channel).
+
+    >>> packed = av.AudioFrame.from_ndarray(np.arange(8, dtype=np.int16)[None], format="s16", layout="stereo")
+    >>> planar = av.AudioFrame.from_ndarray(np.arange(8, dtype=np.float32).reshape(2, 4), format="fltp", layout="stereo")
+    >>> _cut(packed, 1).to_ndarray().tolist(), _cut(planar, 3).to_ndarray().tolist()
+    ([[2, 3, 4, 5, 6, 7]], [[3.0], [7.0]])
+    """
     data = frame.to_ndarray()
     step = 1 if frame.format.is_planar else len(frame.layout.channels)
     cut = av.AudioFrame.from_ndarray(np.ascontiguousarray(data[:, start * step :]), format=frame.format.name,

@@ -1439,8 +1439,11 @@ def test_a_join_whose_first_file_has_an_audio_stream_without_a_codec_keeps_the_o
 
 def _laid_out(path: Path, frames: int, kinds: str, *, blind: tuple[int, ...] = ()) -> Path:
     """A dashcam's file of ``frames`` pictures with its streams in the order ``kinds`` says: ``v`` video, ``a`` an
-    AAC track of the sound (the first tagged eng, the next fra), ``d`` a GPMF telemetry track; the audio tracks at
-    ``blind`` (counted among them) damaged in their sample entry and decoder setup, so that they name no codec."""
+    AAC track of the sound (the first tagged eng, the next fra), ``d`` a GPMF telemetry track (packets b"GPMF"),
+    ``s`` a caption track (mov_text, packets b"GPS"); the audio tracks at ``blind`` (counted among them) damaged in
+    their sample entry and decoder setup, so that they name no codec."""
+    from roadseg.pipeline.sinks.subtitles import add_text_stream, from_text
+
     plain = write_video(path.with_suffix(".plain.mp4"), split_frames(frames), audio_seconds=frames / 25)
     with av.open(str(plain)) as c, av.open(str(path), "w") as out:
         streams = []
@@ -1449,6 +1452,9 @@ def _laid_out(path: Path, frames: int, kinds: str, *, blind: tuple[int, ...] = (
                 streams.append(out.add_data_stream(codec_name="bin_data"))
                 streams[-1].codec_tag, streams[-1].time_base = "gpmd", Fraction(1, 1000)
                 continue
+            if kind == "s":
+                streams.append(add_text_stream(out, "mov_text", Fraction(1, 1000)))
+                continue
             streams.append(out.add_stream_from_template(c.streams.video[0] if kind == "v" else c.streams.audio[0]))
             if kind == "a":
                 streams[-1].metadata["language"] = ("eng", "fra")[kinds[: len(streams) - 1].count("a")]
@@ -1456,9 +1462,9 @@ def _laid_out(path: Path, frames: int, kinds: str, *, blind: tuple[int, ...] = (
             for stream in (s for s in streams if s.type == packet.stream.type and packet.dts is not None):
                 packet.stream = stream
                 out.mux(packet)
-        for stream in (s for s in streams if s.type == "data"):
+        for stream in (s for s in streams if s.type in ("data", "subtitle")):
             for ms in range(0, frames * 40, 500):
-                packet = av.Packet(b"GPMF")
+                packet = av.Packet(b"GPMF" if stream.type == "data" else from_text("mov_text", b"GPS"))
                 packet.pts = packet.dts = ms
                 packet.duration, packet.time_base, packet.stream = 500, Fraction(1, 1000), stream
                 out.mux(packet)
@@ -1483,16 +1489,13 @@ def _heard(path: Path, language: str) -> list[float]:
 @pytest.mark.parametrize("later, blind, line, eng", [
     ("vaa", (1,), "audio stream #2 that names no codec (a damaged header) where others have aac: its sound on #2 is "
      "left out (silent in the output), the other files' kept; its other audio is kept", 0.0),
-    # (its later files' streams numbered otherwise: a telemetry track before their second one, which the join puts
-    # where the first file's second audio stream is)
-    ("vada", (1,), "audio stream #2 that names no codec (a damaged header) where others have aac: #2 is left out of "
-     "the output (no later file has an audio stream #2 to set it up from); its other audio is kept", 0.0),
-    ("vada", (0, 1), "2 audio streams that name no codec (a damaged header) where others have aac: its sound on #1 is "
-     "left out (silent in the output), the other files' kept; #2 is left out of the output (no later file has an "
-     "audio stream #2 to set it up from)", 0.4),
+    ("vaa", (0, 1), "2 audio streams that name no codec (a damaged header) where others have aac: its sound on #1 and "
+     "#2 is left out (silent in the output), the other files' kept", 0.4),
 ])  # fmt: skip
 def test_a_join_whose_first_file_has_some_audio_streams_without_a_codec_keeps_every_stream_it_can(rule_onnx, tmp_path,
                                                                                                   later, blind, line, eng):  # fmt: skip
+    # (a first file whose streams are in another order than the later files' is left out of the join: see
+    # test_files_whose_streams_are_in_another_order_are_left_out_of_the_join)
     drive = tmp_path / "Movie"
     drive.mkdir()
     first = _laid_out(drive / "2026_1203_080000_0001F.MP4", 10, "vaa", blind=blind)
@@ -1502,7 +1505,6 @@ def test_a_join_whose_first_file_has_some_audio_streams_without_a_codec_keeps_ev
     r = CliRunner().invoke(segment_video_cmd, [str(drive), "-o", str(out), "--model", str(rule_onnx), "-q", "--concat"])
     assert r.exit_code == 0 and len(read_video(out)["frames"]) == 30, r.output
     # the eng track that names its codec kept whole, or, set up from the next file's, from where that file begins
-    # (was, where a stream had none to set it up from: "... so the audio is left out", every stream of it)
     heard = _heard(out, "eng")
     assert heard and abs(heard[0] - eng) < 0.03 and heard[-1] > 1.15, (heard, r.output)
     assert len(heard) >= (1.2 - eng) * 48000 / 1024 - 2, heard
@@ -1510,20 +1512,79 @@ def test_a_join_whose_first_file_has_some_audio_streams_without_a_codec_keeps_ev
     assert lines == [f"roadseg: the first file joined, {first.name}, has {line}"], r.output
 
 
-def test_a_join_whose_first_files_audio_stream_without_a_codec_has_none_to_set_it_up_leaves_the_audio_out(rule_onnx,
-                                                                                                         tmp_path):  # fmt: skip
+def _payloads(path: Path) -> dict[str, list[bytes]]:
+    """The payloads of ``path``'s packets by their stream's kind ("video", "audio", "data", "subtitle")."""
+    with av.open(str(path)) as c:
+        found: dict[str, list[bytes]] = {}
+        for packet in c.demux():
+            if packet.size:
+                found.setdefault(packet.stream.type, []).append(bytes(packet))
+        return found
+
+
+_KINDS = {"v": "video", "a": "audio", "d": "data", "s": "subtitle"}
+
+
+@pytest.mark.parametrize("layouts, odd", [
+    (("va", "vda", "vda"), 0),  # a telemetry track before the audio in the others (was: their sound left out as "a
+    # stream that begins after the start", the telemetry written as sound)
+    (("vda", "vad", "vad"), 0),  # (was: telemetry as sound, the sound as telemetry: 39 AAC packets in the data track)
+    (("va", "av", "av"), 0),  # the video second (was: "20 of about 30 frames could not be decoded", their sound lost)
+    (("vas", "vsa", "vsa"), 0),  # captions before the audio (was: their sound written as 40 captions)
+    (("vaa:1", "vada", "vada"), 0),  # (was: joined, the others' telemetry where the first file's second audio is)
+    (("vda", "va", "vda"), 1),  # one file in the middle without the telemetry track (was: its sound as telemetry)
+    (("vad", "va", "vad"), None),  # a file with fewer streams than the others, in their order: joined
+    (("va", "vad", "vad"), None),  # one with more: joined (the first file's streams are the output's)
+])  # fmt: skip
+def test_files_whose_streams_are_in_another_order_are_left_out_of_the_join(rule_onnx, tmp_path, layouts, odd):
+    # the concat demuxer writes a later file's stream N where the first file's stream N is, whatever their kinds
     drive = tmp_path / "Movie"
     drive.mkdir()
-    first = _laid_out(drive / "2026_1203_080000_0001F.MP4", 10, "va", blind=(0,))
-    for i in (1, 2):  # (a telemetry track before their audio: the join puts it where the first file's audio is)
-        _laid_out(drive / f"2026_1203_080{i}00_000{i + 1}F.MP4", 10, "vda")
+    files = []
+    for i, layout in enumerate(layouts):  # (a second apart: one drive, whichever is left out)
+        kinds, _, blind = layout.partition(":")
+        files.append(_laid_out(drive / f"2026_1203_08000{i}_000{i + 1}F.MP4", 10, kinds,
+                               blind=tuple(map(int, blind))))  # fmt: skip
     out = tmp_path / "drive.mp4"
     r = CliRunner().invoke(segment_video_cmd, [str(drive), "-o", str(out), "--model", str(rule_onnx), "-q", "--concat"])
-    assert r.exit_code == 0 and len(read_video(out)["frames"]) == 30 and not read_video(out)["audio"], r.output
-    assert r.output.splitlines()[:-1] == [
-        f"roadseg: the first file joined, {first.name}, has an audio stream that names no codec (a damaged header) "
-        "where others have aac: the join takes the first file's streams, so the audio is left out (a glob or "
-        "@list.txt can start after it)"], r.output  # fmt: skip
+    assert r.exit_code == 0, r.output
+    joined = [n for n in range(3) if n != odd]
+    main = max(layouts, key=layouts.count)
+    if odd is not None:
+        kinds, _, blind = layouts[odd].partition(":")
+
+        def said(layout: str, blind: str = "") -> str:
+            sound = ", ".join("no codec" if str(n) in blind else "aac" for n in range(layout.count("a")))
+            return f"h264 64x48, audio {sound}, streams {'/'.join(_KINDS[k] for k in layout)}"
+
+        assert (f"roadseg: left out of the join: 1 file of another camera or format ({said(kinds, blind)}, where the "
+                f"others are {said(main)}): {files[odd].name}") in r.output.splitlines(), r.output  # fmt: skip
+    else:  # (a later file's streams past the first file's: "a stream that begins after the start ... is left out")
+        assert "left out of the join" not in r.output, r.output
+    assert len(read_video(out)["frames"]) == 10 * len(joined), r.output
+    # every packet in a stream of its own kind: the sound decodes, the telemetry and the captions are theirs
+    payloads = _payloads(out)
+    heard = _heard(out, "eng")
+    assert len(heard) >= 20 * len(joined) - 2 and heard[-1] > 0.4 * len(joined) - 0.05, (heard, r.output)
+    assert sound_spans(out) and len(sound_spans(out)) >= len(heard) - 1, r.output  # (decoded as AAC)
+    telemetry = sum(layouts[n].count("d") for n in joined) if "d" in layouts[joined[0]] else 0
+    assert payloads.get("data", []) == [b"GPMF"] * telemetry, payloads.get("data")
+    captions = len(joined) if "s" in layouts[joined[0]] else 0  # (between cues, mp4's empty one)
+    assert [p for p in payloads.get("subtitle", []) if p != b"\0\0"] == [b"\0\3GPS"] * captions, payloads
+
+
+def test_batch_concat_leaves_a_file_whose_streams_are_in_another_order_out_of_its_drive(rule_onnx, tmp_path):
+    drive = tmp_path / "card/Movie"
+    drive.mkdir(parents=True)
+    files = [_laid_out(drive / f"2026_1203_08000{i}_000{i + 1}F.MP4", 10, kinds) for i, kinds in enumerate(("vda", "va", "vda"))]
+    summary = roadseg.batch(tmp_path / "card", tmp_path / "out", model=str(rule_onnx), concat=True, quiet=True)
+    out = tmp_path / "out/Movie.mp4"
+    assert summary.ok == 1 and len(read_video(out)["frames"]) == 20  # (was: 30, the middle file's sound as telemetry)
+    (result,) = [json.loads(line) for line in (tmp_path / "out/results.jsonl").read_text().splitlines()]
+    assert ("left out of the join: 1 file of another camera or format (h264 64x48, audio aac, streams video/audio, "
+            "where the others are h264 64x48, audio aac, streams video/data/audio): " + files[1].name
+            ) in result["warnings"], result  # fmt: skip
+    assert _payloads(out)["data"] == [b"GPMF"] * 2 and len(_heard(out, "eng")) >= 38
 
 
 @pytest.mark.parametrize("start, said", [

@@ -2,10 +2,11 @@
 
 FFmpeg's concat demuxer reads them back to back, so timestamps run on from file to file and the audio
 with them; :func:`concat_source` returns an ordinary :class:`VideoSource` over it. The files must be
-one camera's: the same video codec and size and the same audio (the demuxer would take another's
-packets for the first file's codec). Files of another camera or format, and one that cannot be read
-at all (the last file of a drive, cut off when the power went), are left out before any work, with
-one line; the camera most of the files come from is the one joined. A dual dashcam writes its front
+one camera's: the same video codec and size, the same audio (the demuxer would take another's
+packets for the first file's codec) and their streams in one order (it puts a later file's stream N
+where the first file's stream N is, whatever either is). Files of another camera or format, and one
+that cannot be read at all (the last file of a drive, cut off when the power went), are left out
+before any work, with one line; the camera most of the files come from is the one joined. A dual dashcam writes its front
 and rear files into one folder, often at one size: where every file's name ends in a camera's letter
 or word (:data:`CAMERA_TAGS`: ``..._NF.MP4``, ``..._NR.MP4``; ``...0003F.MP4``, ``...0004R.MP4``;
 ``...-front.mp4``, ``...-back.mp4``), the front camera's files are joined and the others left out,
@@ -22,6 +23,7 @@ import logging
 import os
 import re
 import tempfile
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -65,17 +67,21 @@ def concat_list(paths: list[Path]) -> str:
     return "ffconcat version 1.0\n" + lines
 
 
-def _probe(path: Path) -> tuple[tuple[tuple[str, int, int], tuple[str | None, ...]], VideoInfo]:
-    """What must agree between the files, (video codec, width, height) and the audio codecs (None: a
-    stream without one, its header damaged), and the file's :class:`VideoInfo` (its frames, seconds and
-    tags), read in one opening."""
+#: What must agree between a camera's files (:func:`_agree`): (video codec, width, height), the audio codecs (None: a
+#: stream without one, its header damaged) and the kinds of the streams in the file's order ("video", "audio", "data" ...).
+Signature = tuple[tuple[str, int, int], tuple[str | None, ...], tuple[str, ...]]
+
+
+def _probe(path: Path) -> tuple[Signature, VideoInfo]:
+    """The file's :data:`Signature` and :class:`VideoInfo` (its frames, seconds and tags), read in one opening."""
     with open_container(str(path)) as container:
         info = VideoInfo.from_container(container, str(path))
         audio = tuple(codec_of(a) for a in container.streams.audio)
+        kinds = tuple(s.type for s in container.streams)
         if (video := picture_stream(container)) is not None and not _converts(video):
             raise SourceError(f"{path.name}: its H.264 setup (avcC) is damaged, and the join cannot read past it",
                               damaged=True)  # fmt: skip
-        return ((info.codec, info.width, info.height), audio), info
+        return ((info.codec, info.width, info.height), audio, kinds), info
 
 
 def _converts(stream) -> bool:
@@ -103,24 +109,53 @@ def _named(paths: list[Path]) -> str:
     return ", ".join(p.name for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
 
 
-def _one_camera(paths: list[Path], signatures: list) -> list[Path]:
-    """The files of the camera most of them come from: the same video codec and size, and audio
-    codecs that agree as far as both files have audio (a damaged header may add or lose a stream, or
-    leave one without a codec: None, which agrees with any). The others are left out, with one line."""
-    videos = [sig[0] for sig in signatures]
-    main = max(videos, key=lambda v: (videos.count(v), -videos.index(v)))
-    audio = signatures[videos.index(main)][1]
-    kept, other = [], []
-    for path, (video, sound) in zip(paths, signatures):
-        agree = all(a == b or None in (a, b) for a, b in zip(sound, audio))
-        (kept if video == main and agree else other).append((path, video, sound))
-    if other:
-        _, video, sound = other[0]
-        names = _named([p for p, _, _ in other])
-        log.warning("left out of the join: %d file%s of another camera or format (%s %dx%d, audio %s, where the "
-                    "others are %s %dx%d, audio %s): %s", len(other), "s"[: len(other) != 1], *video,
-                    _codecs(sound), *main, _codecs(audio), names)  # fmt: skip
-    return [p for p, _, _ in kept]
+def _agree(a: Signature, b: Signature) -> bool:
+    """Whether files of signatures ``a`` and ``b`` join rightly: the same video codec and size, audio codecs that
+    agree as far as both files have audio (a damaged header may add or lose a stream, or leave one without a codec:
+    None, which agrees with any), and streams of the same kinds at each number both files have. The concat demuxer
+    puts a later file's stream N where the first file's stream N is, whatever either is (a telemetry track before
+    the audio: its packets written as sound, the sound as telemetry); one file may have streams past the other's.
+
+    >>> v = ("h264", 64, 48)
+    >>> _agree((v, ("aac",), ("video", "audio")), (v, (None,), ("video", "audio", "data")))
+    True
+    >>> _agree((v, ("aac",), ("video", "audio")), (v, ("aac",), ("video", "data", "audio")))
+    False
+    """
+    return (a[0] == b[0] and all(x == y or None in (x, y) for x, y in zip(a[1], b[1]))
+            and all(x == y for x, y in zip(a[2], b[2])))  # fmt: skip
+
+
+def _described(signature: Signature, other: Signature) -> str:
+    """A file's ``signature`` for the line that leaves it out beside ``other``'s: its streams' order only where
+    the two differ in it.
+
+    >>> v = ("h264", 64, 48)
+    >>> _described((v, ("aac",), ("video", "data", "audio")), (v, ("aac",), ("video", "audio")))
+    'h264 64x48, audio aac, streams video/data/audio'
+    >>> _described((("h264", 128, 96), (), ("video",)), (v, ("aac",), ("video", "audio")))
+    'h264 128x96, audio none'
+    """
+    (codec, width, height), sound, kinds = signature
+    order = f", streams {'/'.join(kinds)}" if any(x != y for x, y in zip(kinds, other[2])) else ""
+    return f"{codec} {width}x{height}, audio {_codecs(sound)}{order}"
+
+
+def _one_camera(paths: list[Path], signatures: list[Signature]) -> list[Path]:
+    """The files of the camera most of them come from: those that agree (:func:`_agree`) with the file most of
+    them agree with (the first such), and with the first of them, whose streams the join takes. The others are
+    left out, with one line."""
+    counts = Counter(signatures)  # (a card's folder may hold a thousand files, of a few signatures)
+    agreeing = {s: sum(n for t, n in counts.items() if _agree(s, t)) for s in counts}
+    main = max(counts, key=agreeing.__getitem__)  # (of as many, the first to come)
+    first = next(s for s in signatures if _agree(s, main))
+    kept = [_agree(s, main) and _agree(s, first) for s in signatures]
+    if other := [p for p, k in zip(paths, kept) if not k]:
+        theirs = signatures[kept.index(False)]
+        log.warning("left out of the join: %d file%s of another camera or format (%s, where the others are %s): %s",
+                    len(other), "s"[: len(other) != 1], _described(theirs, first), _described(first, theirs),
+                    _named(other))  # fmt: skip
+    return [p for p, k in zip(paths, kept) if k]
 
 
 #: How a dashcam ends a file's name to say which of its cameras recorded it: one letter, after a letter
@@ -375,7 +410,9 @@ def _stand_ins(paths: list[Path], places: list[int]) -> dict[int, av.stream.Stre
     (:func:`_blind_audio`), are set up from: the stream at that place of the first later file whose stream
     there names one, by its index, which must be the first file's (the join's streams are the first file's,
     and a packet is known by its index). Each is left open (:class:`VideoSource` closes it). A place that has
-    none is not among them: that stream's sound cannot be placed (the others' can)."""
+    none is not among them: that stream's sound cannot be placed (the others' can). The joined files' streams are in
+    one order (:func:`_agree`), so a place has none only where the later files that name its codec cannot be opened
+    again (taken off the card since they were probed)."""
     wanted, found = _audio_indices(paths[0], places), {}
     for path in paths[1:]:
         if len(found) == len(wanted):
@@ -452,7 +489,7 @@ def _blind_kept(count: int, stood_in: list[int], lost: list[int], kept: int, bef
     >>> _blind_kept(1, [1], [], 1, True)
     "its sound lies before --start (not in the output), the other files' is kept"
     >>> _blind_kept(2, [], [2], 1, False)
-    '#2 is left out of the output (no later file has an audio stream #2 to set it up from); its other audio is kept'
+    "#2 is left out of the output (no later file's audio stream #2 could be read to set it up from); its other audio is kept"
     """
     if not kept:
         return "the join takes the first file's streams, so the audio is left out (a glob or @list.txt can start after it)"
@@ -463,8 +500,9 @@ def _blind_kept(count: int, stood_in: list[int], lost: list[int], kept: int, bef
                     else f"its sound{on} is left out (silent in the output), the other files' kept")  # fmt: skip
     if lost:
         them = _numbered(lost)
-        said.append(f"{them} {'is' if len(lost) == 1 else 'are'} left out of the output (no later file has an audio "
-                    f"stream {them} to set {'it' if len(lost) == 1 else 'them'} up from)")  # fmt: skip
+        one = len(lost) == 1
+        said.append(f"{them} {'is' if one else 'are'} left out of the output (no later file's audio stream{'' if one else 's'} "
+                    f"{them} could be read to set {'it' if one else 'them'} up from)")  # fmt: skip
     if count > len(stood_in) + len(lost):  # (streams that name their codec)
         said.append("its other audio is kept")
     return "; ".join(said)

@@ -1573,6 +1573,23 @@ def test_files_whose_streams_are_in_another_order_are_left_out_of_the_join(rule_
     assert [p for p in payloads.get("subtitle", []) if p != b"\0\0"] == [b"\0\3GPS"] * captions, payloads
 
 
+def test_a_join_whose_first_file_has_fewer_audio_streams_says_which_of_the_others_are_left_out(rule_onnx, tmp_path):
+    drive = tmp_path / "Movie"
+    drive.mkdir()
+    first = _laid_out(drive / "2026_1203_080000_0001F.MP4", 10, "va")  # (eng only; the others eng and fra)
+    for i in (1, 2):
+        _laid_out(drive / f"2026_1203_08000{i}_000{i + 1}F.MP4", 10, "vaa")
+    out = tmp_path / "drive.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(drive), "-o", str(out), "--model", str(rule_onnx), "-q", "--concat"])
+    assert r.exit_code == 0 and len(read_video(out)["frames"]) == 30, r.output
+    lines = [line for line in r.output.splitlines()[:-1] if "overlap" not in line]
+    # (was: "has 1 audio where others have 2 streams: ..., so their audio is left out", their eng track kept)
+    assert lines == [f"roadseg: the first file joined, {first.name}, has 1 audio stream where others have 2: the join "
+                     "takes the first file's streams, so their 2nd audio stream is left out, the rest kept (a glob or "
+                     "@list.txt can start where it has it)"], r.output  # fmt: skip
+    assert len(_heard(out, "eng")) >= 60 - 2 and not _heard(out, "fra"), r.output
+
+
 def test_batch_concat_leaves_a_file_whose_streams_are_in_another_order_out_of_its_drive(rule_onnx, tmp_path):
     drive = tmp_path / "card/Movie"
     drive.mkdir(parents=True)

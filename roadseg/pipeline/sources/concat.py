@@ -508,6 +508,25 @@ def _blind_kept(count: int, stood_in: list[int], lost: list[int], kept: int, bef
     return "; ".join(said)
 
 
+def _fewer_audio(first: int, most: int) -> str:
+    """What the line says of a join whose first file has ``first`` audio streams where another has ``most``.
+
+    >>> _fewer_audio(0, 1)
+    "has no audio where others have 1 stream: the join takes the first file's streams, so their audio is left out (a glob or @list.txt can start where it has sound)"
+    >>> _fewer_audio(1, 3)
+    "has 1 audio stream where others have 3: the join takes the first file's streams, so their 2nd and 3rd audio streams are left out, the rest kept (a glob or @list.txt can start where it has them)"
+    """
+    if not first:
+        return (f"has no audio where others have {most} stream{'s'[: most != 1]}: the join takes the first file's "
+                "streams, so their audio is left out (a glob or @list.txt can start where it has sound)")  # fmt: skip
+    late = [f"{n}{'nd' if n == 2 else 'rd' if n == 3 else 'th'}" for n in range(first + 1, most + 1)]
+    one = len(late) == 1
+    return (f"has {first} audio stream{'s'[: first != 1]} where others have {most}: the join takes the first file's "
+            f"streams, so their {' and '.join([', '.join(late[:-1]), late[-1]] if not one else late)} audio "
+            f"stream{'' if one else 's'} {'is' if one else 'are'} left out, the rest kept (a glob or @list.txt can "
+            f"start where it has {'it' if one else 'them'})")  # fmt: skip
+
+
 #: The concat demuxer's option that tags each packet with its file's start and length on the joined timeline
 #: (``lavf.concatdec.start_time``, ``duration``): where a file begins, its decoder starts afresh
 #: (:class:`~roadseg.pipeline.sources.decoder.Decoder`).
@@ -535,9 +554,7 @@ def concat_source(spec: str | Path, parts: Sequence[str | Path] = (), **kw) -> V
     paths = _one_camera(paths, [signature_of[p] for p in paths])
     first, most = len(signature_of[paths[0]][1]), max(len(signature_of[p][1]) for p in paths)
     if kw.get("audio", True) and most > first:
-        log.warning("the first file joined, %s, has %s audio where others have %d stream%s: the join takes the "
-                    "first file's streams, so their audio is left out (a glob or @list.txt can start where it "
-                    "has sound)", paths[0].name, first or "no", most, "s"[: most != 1])  # fmt: skip
+        log.warning("the first file joined, %s, %s", paths[0].name, _fewer_audio(first, most))
     if blind := _blind_audio([signature_of[p][1] for p in paths]):
         if kw.get("audio", True):
             kw.update(_without_codec(paths, [signature_of[p][1] for p in paths], blind, kw.get("start", 0.0),

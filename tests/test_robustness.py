@@ -1590,6 +1590,20 @@ def test_a_join_whose_first_file_has_fewer_audio_streams_says_which_of_the_other
     assert len(_heard(out, "eng")) >= 60 - 2 and not _heard(out, "fra"), r.output
 
 
+def test_the_files_joined_are_those_most_of_them_agree_with_in_their_audio_too(rule_onnx, tmp_path):
+    drive = tmp_path / "Movie"
+    drive.mkdir()
+    for i, codec in enumerate(("aac", "libopus", "libopus")):  # (the first file's sound another codec's)
+        write_video(drive / f"2026_1203_08000{i}_000{i + 1}F.MP4", split_frames(10), audio_seconds=0.4, audio_codec=codec)
+    out = tmp_path / "drive.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(drive), "-o", str(out), "--model", str(rule_onnx), "-q", "--concat"])
+    # (was: the first file alone, 10 frames, "2 files of another camera or format (..., audio opus, where the others
+    # are ..., audio aac)": the first file's audio was the one the others had to agree with)
+    assert r.exit_code == 0 and len(read_video(out)["frames"]) == 20, r.output
+    assert ("left out of the join: 1 file of another camera or format (h264 64x48, audio aac, where the others are "
+            "h264 64x48, audio opus): 2026_1203_080000_0001F.MP4") in r.output, r.output  # fmt: skip
+
+
 def test_batch_concat_leaves_a_file_whose_streams_are_in_another_order_out_of_its_drive(rule_onnx, tmp_path):
     drive = tmp_path / "card/Movie"
     drive.mkdir(parents=True)

@@ -527,6 +527,36 @@ def _fewer_audio(first: int, most: int) -> str:
             f"start where it has {'it' if one else 'them'})")  # fmt: skip
 
 
+def _late_streams(kinds: list[tuple[str, ...]]) -> dict[int, str]:
+    """The kinds of the later files' streams past the first file's, by number (the first file that has one names
+    it), from each file's kinds (:data:`Signature`): the join takes the first file's streams, and leaves these out.
+
+    >>> _late_streams([("video", "audio"), ("video", "audio", "subtitle"), ("video",), ("video", "audio", "data", "data")])
+    {2: 'subtitle', 3: 'data'}
+    """
+    late: dict[int, str] = {}
+    for own in kinds[1:]:
+        for index in range(len(kinds[0]), len(own)):
+            late.setdefault(index, own[index])
+    return dict(sorted(late.items()))
+
+
+def _fewer_streams(first: int, late: dict[int, str]) -> str:
+    """What the line says of a join whose first file has ``first`` streams where others have those of ``late`` too
+    (:func:`_late_streams`).
+
+    >>> _fewer_streams(2, {2: "subtitle"})
+    "has 2 streams where others have 3: the join takes the first file's streams, so their subtitle stream #2 is left out (a glob or @list.txt can start where it has it)"
+    >>> _fewer_streams(2, {2: "audio", 3: "data"}).split("streams, ")[-1]
+    'so their audio stream #2 and data stream #3 are left out (a glob or @list.txt can start where it has them)'
+    """
+    named = [f"{kind} stream #{index}" for index, kind in late.items()]
+    one = len(named) == 1
+    return (f"has {first} stream{'s'[: first != 1]} where others have {max(late) + 1}: the join takes the first "
+            f"file's streams, so their {' and '.join([', '.join(named[:-1]), named[-1]] if not one else named)} "
+            f"{'is' if one else 'are'} left out (a glob or @list.txt can start where it has {'it' if one else 'them'})")  # fmt: skip
+
+
 #: The concat demuxer's option that tags each packet with its file's start and length on the joined timeline
 #: (``lavf.concatdec.start_time``, ``duration``): where a file begins, its decoder starts afresh
 #: (:class:`~roadseg.pipeline.sources.decoder.Decoder`).
@@ -553,7 +583,11 @@ def concat_source(spec: str | Path, parts: Sequence[str | Path] = (), **kw) -> V
     paths = _one_view(paths)
     paths = _one_camera(paths, [signature_of[p] for p in paths])
     first, most = len(signature_of[paths[0]][1]), max(len(signature_of[p][1]) for p in paths)
-    if kw.get("audio", True) and most > first:
+    late = _late_streams([signature_of[p][2] for p in paths])
+    said = {i: kind for i, kind in late.items() if kind != "audio" or kw.get("audio", True)}
+    if any(kind != "audio" for kind in said.values()):  # (the audio among them named too)
+        log.warning("the first file joined, %s, %s", paths[0].name, _fewer_streams(len(signature_of[paths[0]][2]), said))
+    elif kw.get("audio", True) and most > first:
         log.warning("the first file joined, %s, %s", paths[0].name, _fewer_audio(first, most))
     if blind := _blind_audio([signature_of[p][1] for p in paths]):
         if kw.get("audio", True):
@@ -577,7 +611,7 @@ def concat_source(spec: str | Path, parts: Sequence[str | Path] = (), **kw) -> V
         os.unlink(script)  # (the demuxer reads the whole script as it opens)
     chunked = all(Path(p).suffix.lower() == ".avi" for p in paths)  # (their empty chunks: held pictures)
     source = VideoSource(str(spec), container=container, chunked=chunked, **kw)
-    source.joins, source.late_said = len(paths) - 1, most > first  # (the later files' audio: said above)
+    source.joins, source.late_said = len(paths) - 1, bool(late)  # (the later files' streams past the first's: said above)
     frames = [i.frames for i in kept]
     seconds = [i.duration for i in kept]
     source.info = replace(source.info, frames=sum(frames) if all(frames) else None,

@@ -6,11 +6,11 @@ one camera's: the same video codec and size, the same audio (the demuxer would t
 packets for the first file's codec) and their streams in one order (it puts a later file's stream N
 where the first file's stream N is, whatever either is). Files of another camera or format, and one
 that cannot be read at all (the last file of a drive, cut off when the power went), are left out
-before any work, with one line; the camera most of the files come from is the one joined. A dual dashcam writes its front
-and rear files into one folder, often at one size: where every file's name ends in a camera's letter
-or word (:data:`CAMERA_TAGS`: ``..._NF.MP4``, ``..._NR.MP4``; ``...0003F.MP4``, ``...0004R.MP4``;
-``...-front.mp4``, ``...-back.mp4``), the front camera's files are joined and the others left out,
-with one line; a glob picks another (``"DCIM/*R.MP4"``).
+before any work, with one line; the camera most of the files come from is the one joined. A dual
+dashcam writes its front and rear files into one folder, often at one size: where every file's name
+ends in a camera's letter or word (:data:`CAMERA_TAGS`: ``..._NF.MP4``, ``..._NR.MP4``;
+``...0003F.MP4``, ``...0004R.MP4``; ``...-front.mp4``, ``...-back.mp4``), the front camera's files
+are joined and the others left out, with one line; a glob picks another (``"DCIM/*R.MP4"``).
 
 Example:
     >>> concat_list([Path("/drive/a.mp4"), Path("/drive/it's.mp4")])

@@ -1512,6 +1512,22 @@ def test_a_join_whose_first_file_has_some_audio_streams_without_a_codec_keeps_ev
     assert lines == [f"roadseg: the first file joined, {first.name}, has {line}"], r.output
 
 
+def test_the_line_of_a_first_file_whose_audio_streams_all_name_no_codec_keeps_none_of_its_own(rule_onnx, tmp_path):
+    drive = tmp_path / "Movie"
+    drive.mkdir()
+    first = _laid_out(drive / "2026_1203_080000_0001F.MP4", 10, "vaa", blind=(0, 1))
+    for i in (1, 2):  # (one audio stream: none stands in for the first file's second, left out with it)
+        _laid_out(drive / f"2026_1203_080{i}00_000{i + 1}F.MP4", 10, "va")
+    out = tmp_path / "drive.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(drive), "-o", str(out), "--model", str(rule_onnx), "-q", "--concat"])
+    assert r.exit_code == 0 and len(read_video(out)["frames"]) == 30 and len(read_video(out)["audio"]) == 1, r.output
+    # (was: "...; its other audio is kept", where its other audio stream names no codec either, and is left out)
+    assert (f"roadseg: the first file joined, {first.name}, has audio stream #1 that names no codec (a damaged header) "
+            "where others have aac: its sound on #1 is left out (silent in the output), the other files' kept"
+            ) in r.output.splitlines(), r.output  # fmt: skip
+    assert "left out of the output: a unknown stream" in r.output, r.output
+
+
 def _payloads(path: Path) -> dict[str, list[bytes]]:
     """The payloads of ``path``'s packets by their stream's kind ("video", "audio", "data", "subtitle")."""
     with av.open(str(path)) as c:

@@ -441,7 +441,7 @@ def _without_codec(paths: list[Path], sounds: list[tuple[str | None, ...]], blin
     indices = _audio_indices(paths[0], blind)  # (by place)
     stand_ins = _stand_ins(paths, blind)
     lost = [i for i in indices.values() if i not in stand_ins]
-    kept = len(sounds[0]) - len(blind) + len(stand_ins)  # (the output's audio streams)
+    kept = sum(c is not None for c in sounds[0]) + len(stand_ins)  # (the output's audio streams)
     log.warning("the first file joined, %s, has %s (a damaged header) where others have %s: %s", paths[0].name,
                 _blind_streams(len(sounds[0]), list(indices.values())),
                 ", ".join(dict.fromkeys(c for s in sounds[1:] for i, c in enumerate(s) if c and i in blind)),
@@ -503,7 +503,7 @@ def _blind_kept(count: int, stood_in: list[int], lost: list[int], kept: int, bef
         one = len(lost) == 1
         said.append(f"{them} {'is' if one else 'are'} left out of the output (no later file's audio stream{'' if one else 's'} "
                     f"{them} could be read to set {'it' if one else 'them'} up from)")  # fmt: skip
-    if count > len(stood_in) + len(lost):  # (streams that name their codec)
+    if kept > len(stood_in):  # (streams that name their codec)
         said.append("its other audio is kept")
     return "; ".join(said)
 

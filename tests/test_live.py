@@ -31,7 +31,7 @@ from roadseg.cli import segment_video_cmd
 from roadseg.pipeline import SegmentOptions, run
 from roadseg.pipeline.infer import OnnxSegmenter
 from roadseg.pipeline.runner import LatestQueue
-from roadseg.pipeline.sources import Frame, capture_args
+from roadseg.pipeline.sources import Frame, VideoSource, capture_args
 
 
 def run_live(spec: str, **options) -> dict:
@@ -804,8 +804,9 @@ def test_a_stream_whose_clock_starts_again_keeps_its_sound_in_step(rule_onnx, tm
 def test_a_file_whose_clock_leaps_ahead_plays_live_through_the_leap(rule_onnx, tmp_path, later):
     """Two recordings joined with cat, the second's clock 100 s on (a dashcam's next file): played live, it waited
     out the leap (the first recording's 25 frames, then nothing for 100 s), as only a step back started its pacing
-    afresh. The second follows on one frame step after the first, its sound with it; so it does where its clock
-    starts again from 0 (``later``: where the second's clock starts)."""
+    afresh. The second follows on as a file read whole puts it, its sound after the first's sound and its picture
+    with it (here a frame step and 0.024 s after the first's last picture); so it does where its clock starts again
+    from 0 (``later``: where the second's clock starts)."""
     one = write_video(tmp_path / "one.ts", split_frames(25, h=96, w=128), audio_seconds=1.0)
     two = write_video(tmp_path / "two.ts", split_frames(25, h=96, w=128), audio_seconds=1.0, offset=later)
     (joined := tmp_path / "leap.ts").write_bytes(one.read_bytes() + two.read_bytes())
@@ -815,12 +816,45 @@ def test_a_file_whose_clock_leaps_ahead_plays_live_through_the_leap(rule_onnx, t
     assert time.monotonic() - t0 < 10  # (2 s of pictures; was: the leap waited out, past the test's timeout)
     seconds = read_video(out)["seconds"]
     assert len(seconds) == stats["frames"] and stats["frames"] + stats["dropped"] == 50, stats  # (every frame came)
-    # one timeline, a frame step at the join (was, where the clock started again: 0.002 s, the second recording due
-    # as soon as it was read); frame steps alone, where the newest-frame slot skipped one on a busy machine
-    steps = np.diff(seconds) / 0.04
-    assert seconds[-1] - seconds[0] == pytest.approx(1.96, abs=0.005) and steps == pytest.approx(steps.round(), abs=0.1)
+    # one timeline, the file's (was, where the clock started again: 0.002 s at the join, the second recording due as
+    # soon as it was read; then a frame step, the second's sound going back over the first's, 4 of its packets lost)
+    assert seconds[-1] - seconds[0] == pytest.approx(1.984, abs=0.005), seconds
+    assert all(any(abs(t - seconds[0] - w) < 0.002 for w in _read_whole(joined)) for t in seconds), seconds  # (where
+    # the newest-frame slot skipped one on a busy machine, the others are still the file's)
     packets, _, a_end = spans(out)["audio"]
     assert a_end == pytest.approx(seconds[-1] + 0.04, abs=0.2) and packets >= 2 * 47 - 10, (packets, a_end)
+
+
+def _read_whole(path: Path) -> list[float]:
+    """The times of ``path``'s pictures read as a file (not live), with its sound, counted from the first: its one
+    timeline."""
+    with VideoSource(str(path)) as src:
+        times = [item.time for item in src if isinstance(item, Frame)]
+    return [t - times[0] for t in times]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("later", [101.0, 0.0])
+def test_the_sound_a_cat_joins_second_recording_has_before_its_first_picture_is_recorded_live(rule_onnx, tmp_path,
+                                                                                              later):  # fmt: skip
+    """Two recordings joined with cat: the second's first 4 audio packets come before its first picture, and the
+    first's last picture after 2 of them. Played live, they were judged against the first recording's pictures,
+    taken for damage and dropped ("dropped 4 damaged audio packets"; a file read whole keeps them). They wait for
+    the pictures after them now, and go with the second recording, whose first picture says its clock started
+    again; its sound follows on from the first's, its picture with it."""
+    one = write_video(tmp_path / "one.ts", split_frames(25, h=96, w=128), audio_seconds=1.0)
+    two = write_video(tmp_path / "two.ts", split_frames(25, h=96, w=128), audio_seconds=1.0, offset=later)
+    (joined := tmp_path / "joined.ts").write_bytes(one.read_bytes() + two.read_bytes())
+    out, figures = tmp_path / "r.mp4", tmp_path / "stats.json"
+    r = CliRunner().invoke(segment_video_cmd, [str(joined), "--live", "-o", str(out), "--model", str(rule_onnx),
+                                               "--device", "cpu", "--stats", str(figures)])  # fmt: skip
+    assert r.exit_code == 0 and "audio" not in r.output, r.output
+    assert json.loads(figures.read_text())["audio_dropped"] == 0
+    sound, seconds = sound_spans(out), read_video(out)["seconds"]
+    assert len(sound) == 2 * 48 - 1, len(sound)  # (every packet but the first: it begins before the recording)
+    assert all(b[0] == pytest.approx(a[1], abs=0.001) for a, b in zip(sound, sound[1:]))  # in line, no gap
+    second = min(n for n, t in enumerate(seconds) if t > seconds[0] + 1.0)  # (its first picture)
+    assert seconds[second] - sound[-48][0] == pytest.approx(0.021, abs=0.002)  # (its 48 packets) as in its own file
 
 
 class CodecChanged(SimpleHTTPRequestHandler):

@@ -32,7 +32,7 @@ import numpy as np
 
 from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.runner import call_interruptibly
-from roadseg.pipeline.sources.audio import AudioTimeline, MergedFrames
+from roadseg.pipeline.sources.audio import INTERLEAVE, AudioTimeline, MergedFrames
 from roadseg.pipeline.sources.base import (
     Frame,
     VideoInfo,
@@ -428,7 +428,12 @@ class LiveSource:
         seconds) is tied again (never back over frames already timed: :meth:`_tie`); one whose format
         has no timestamps of its own (an IP camera's MJPEG over HTTP, a raw H.264 stream: FFmpeg
         numbers their frames at a made-up 25 fps) is timed by arrival alone. Audio read before the first frame (the decoder holds a few frames back) waits
-        for it.
+        for it; so does sound that steps back or leaps from the last picture as a clock that starts again does
+        (:func:`started_again`) for the pictures after it, which tell whether the video's did too: if one does, it is
+        the next recording's sound before its first picture (two joined with cat: the first's last pictures may come
+        after it), tied with it, following on from the sound handed on so far (as a file read whole puts it: a frame
+        step after the last picture, or later where the sound would go back over what came before), and judged afresh
+        with it; where they go on for ``INTERLEAVE`` seconds instead, it is judged as it came (damaged stamps).
         """
         index0 = first_index
         self._dropped += self._timeline.dropped
@@ -436,6 +441,8 @@ class LiveSource:
         shift: float | None = None  # capture time minus stream time, in seconds
         lag = 0.0  # how far after arrival this connection was tied (:attr:`_lag`), which RESYNC leaves out
         waiting: list[av.Packet] = []
+        again: list[tuple[av.Packet, float | None]] = []  # (sound read since one whose clock started again, with
+        # the picture time then) waiting for the pictures after it
         heard: float | None = None  # the stream time of the first sound read before the first picture
         video: float | None = None  # this connection's last picture time (the connection before ran another clock)
         stamped = not self.container.format.flags & NO_TIMESTAMPS and self.container.format.name not in MADE_UP
@@ -450,22 +457,34 @@ class LiveSource:
                     else:
                         self._dropped += 1
                     continue
+                if again or stamped and video is not None and (at := packet_time(item)) is not None and started_again(at, video):
+                    again.append((item, video))
+                    if len(again) < MAX_WAITING:
+                        continue
+                    yield from self._judged(again, timeline, shift)  # (too many for a picture: as they came)
+                    continue
                 yield from (self._timed(p, shift) for p in timeline.take(item, item.stream.index, video))
                 continue
             vf, captured = item  # (when its packet was read: a file played live, when it was due)
             clock = None
             if vf.pts is not None and vf.time_base is not None:
                 t = float(vf.pts * vf.time_base)
-                if stamped and shift is not None and self.last_time is not None and t < self.last_time - RESTART:
-                    # the stream's clock started again (an encoder restarted, a looped file): tie it anew, and judge
-                    # its sound afresh (the old timeline took every packet after the restart for a step back); a
-                    # packet the old one holds is passed on the clock it came on, or dropped and counted (a leap
-                    # ahead is tied anew as one that runs away from the frames' arrival: RESYNC)
+                if stamped and shift is not None and self.last_time is not None and started_again(t, self.last_time):
+                    # the stream's clock started again (an encoder restarted, a looped file, recordings joined with
+                    # cat): tie it anew, and judge its sound afresh (the old timeline took every packet after the
+                    # restart for a step back, or a leap away from the picture); a packet the old one holds is passed
+                    # on the clock it came on, or dropped and counted. The sound read since the clock started
+                    # again, before this picture, is this recording's: in step with it, after the sound so far
                     yield from (self._timed(p, shift) for p in timeline.flush())
-                    shift = self._tie(t, captured, None)
+                    sound = [at for at in (packet_time(p) for p, _ in again) if at is not None]
+                    shift = self._tie(t, captured, min(sound, default=None))
+                    waiting += (p for p, _ in again)
+                    again.clear()
                     self._dropped += timeline.dropped
                     went_on = None if self._sound_end is None else self._sound_end - shift  # (on the new clock)
                     timeline = self._timeline = AudioTimeline(goes_on=went_on)
+                if again and (again[0][1] is None or t - again[0][1] > INTERLEAVE):  # (the pictures went on)
+                    yield from self._judged(again, timeline, shift)
                 self.last_time = video = t
                 if self._first_time is None:
                     self._first_time = t
@@ -501,8 +520,16 @@ class LiveSource:
         if self.stop.is_set():
             return
         if shift is not None:  # the stream ended: a packet held for the next one is passed (a stream's only one)
+            yield from self._judged(again, timeline, shift)
             yield from (self._timed(p, shift) for p in timeline.flush())  # or dropped and counted (a leap at the end)
 
+    def _judged(self, held: list[tuple[av.Packet, float | None]], timeline: AudioTimeline, shift: float
+                ) -> Iterator[av.Packet]:  # fmt: skip
+        """The audio packets ``held`` (emptied; each with the last picture's time when it was read) that
+        ``timeline`` passes, on the capture clock (``shift``)."""
+        packets = held[:]
+        held.clear()
+        yield from (self._timed(p, shift) for a, video in packets for p in timeline.take(a, a.stream.index, video))
 
     def _upright(self) -> bool:
         """Whether the pictures are shown turned or mirrored (:mod:`~roadseg.pipeline.sources.display`): if so,

@@ -857,6 +857,27 @@ def test_the_sound_a_cat_joins_second_recording_has_before_its_first_picture_is_
     assert seconds[second] - sound[-48][0] == pytest.approx(0.021, abs=0.002)  # (its 48 packets) as in its own file
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("picture", [0, 10])
+def test_a_picture_stamped_seconds_ahead_in_a_file_played_live_is_put_back_in_line(rule_onnx, tmp_path, picture):
+    """A file's first or 11th picture stamped 3 s ahead (a damaged PES header). Played live, the first tied the
+    clock 3 s on (the sound read before it put 3 s before the recording: 3 packets not recorded); the 11th was waited out,
+    taken for a clock that started again where the next one stepped back, and the pictures after it recorded 3 s
+    late. Each is put back in line as a file read whole puts it (``capture.in_line``): the recording keeps the
+    file's timeline and its sound."""
+    src = write_video(tmp_path / "a.ts", split_frames(25, h=96, w=128), audio_seconds=1.0)
+    (damaged := tmp_path / "d.ts").write_bytes(pes_moved(src.read_bytes(), {picture: 3.0}, stream_id=0xE0))
+    out, figures = tmp_path / "r.mp4", tmp_path / "stats.json"
+    r = CliRunner().invoke(segment_video_cmd, [str(damaged), "--live", "-o", str(out), "--model", str(rule_onnx),
+                                               "--device", "cpu", "--stats", str(figures)])  # fmt: skip
+    assert r.exit_code == 0 and "put 1 picture with a damaged timestamp back in line" in r.output, r.output
+    seconds, clean = read_video(out)["seconds"], _read_whole(src)
+    assert seconds[-1] - seconds[0] == pytest.approx(0.96, abs=0.005), seconds
+    assert all(any(abs(t - seconds[0] - w) < 0.002 for w in clean) for t in seconds), seconds
+    sound = sound_spans(out)
+    assert len(sound) == 47 and sound[0][0] == pytest.approx(seconds[0] + 0.0, abs=0.03), sound[:2]
+
+
 class CodecChanged(SimpleHTTPRequestHandler):
     """A live TS stream whose camera changed codec: the first request gets 2 s of H.264 and then 10 s of
     MPEG-4 under the same stream (PID), later ones the MPEG-4 alone (what the camera sends now)."""

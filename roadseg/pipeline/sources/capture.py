@@ -24,6 +24,7 @@ import itertools
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -365,7 +366,8 @@ class LiveSource:
         """Decoded pictures, each with the ``time.monotonic()`` its packet was read at (as early as a picture's
         arrival can be known: decoding, and a decoder that holds pictures back, come after; a file played live
         gives each video packet at its time, as a camera would, from the first one on, and afresh where its
-        clock starts again, :func:`started_again`), and the audio packets, in stream order; a corrupt packet is
+        clock starts again, :func:`started_again`; a file's pictures whose stamps alone are damaged put back in line
+        first, :func:`in_line`), and the audio packets, in stream order; a corrupt packet is
         skipped and counted (``lost``, as a file source does), not taken for a lost stream. A codec that changes
         midway (a camera that restarted as MPEG-4, recordings joined with cat) is followed by :class:`Decoder`,
         where its bytes tell it. Where the decoder still refuses every packet for :data:`REFUSED` seconds of the stream,
@@ -385,7 +387,11 @@ class LiveSource:
         read: dict[int | None, float] = {}  # pts -> when the packet was read, for the pictures the decoder holds
         paced: tuple[float, float] | None = None  # (time.monotonic(), stream time) a file played live is paced from
         last, due = None, 0.0  # the last video packet's stream time, and when it was due
-        for packet in self.container.demux(stream, *audio):
+        packets = self.container.demux(stream, *audio)
+        if self.kind == "file":  # (pictures whose stamps alone are damaged, put back as a file read whole puts them)
+            fps = stream.average_rate or stream.guessed_rate
+            packets = in_line(packets, 1 / float(fps) if fps else None)
+        for packet in packets:
             if packet.stream.type == "audio":
                 if packet.size:
                     merges.take(packet)
@@ -615,6 +621,60 @@ def started_again(t: float, last: float) -> bool:
     (True, True, False)
     """
     return t < last - RESTART or t > last + LEAP
+
+
+def in_line(packets: Iterator[av.Packet], step: float | None) -> Iterator[av.Packet]:
+    """A file's ``packets`` (in file order), each video packet whose timestamps alone are damaged moved back in line
+    with the pictures around it, where :class:`~roadseg.pipeline.sources.file.InLine` puts a file's pictures read
+    whole (``step``: the frame step of the stream's rate, None where unknown), by its decoding time: the packets of
+    a file played live are then paced, and their pictures tied to the capture clock, at their place (was: a first
+    picture stamped 30 s on tied the clock there, the sound read before it 30 s before the recording; one stamped
+    0.7 s ahead waited out, and the pictures after it played 0.7 s late). The file is read up to twice
+    :data:`~roadseg.pipeline.sources.gaps.RUN` pictures ahead, its first RUN + 1 at its start, while InLine judges
+    (a file at once, before its packets are paced: no latency; a pipe fed in real time waits for them); every packet
+    keeps its place in the file's order. Where the file breaks off, what was read is passed first. A presentation
+    time damaged alone (a stream with B-frames, its decoding time in line) is not put back.
+    """
+    from roadseg.pipeline.sources.file import InLine  # (file.py opens URLs with this module's open_capture)
+
+    line, held, judged = InLine(step), deque(), 0  # (held: packets in file order from the first not judged)
+
+    def passed(frames: list[Frame]) -> Iterator[av.Packet]:
+        nonlocal judged
+        for frame in frames:
+            packet, at = frame.image, frame.pts
+            if (stamp := packet.pts if packet.dts is None else packet.dts) is not None and at != stamp:
+                if packet.dts is not None:  # (its presentation time moved as far: the damage moved the PES header's)
+                    packet.dts = at
+                if packet.pts is not None:
+                    packet.pts += at - stamp
+            judged += 1
+        while held and (judged or not _judged(held[0])):
+            if _judged(held[0]):
+                judged -= 1
+            yield held.popleft()
+
+    try:
+        for packet in packets:
+            held.append(packet)
+            if _judged(packet):
+                stamp = packet.pts if packet.dts is None else packet.dts
+                yield from passed(line.take(Frame(0, packet, stamp, packet.time_base)))
+            elif len(held) == 1:
+                yield held.popleft()
+    except Exception:  # noqa: BLE001 - damage that breaks the demuxer: what was read goes first, then the error
+        yield from passed(line.flush())
+        raise
+    yield from passed(line.flush())
+    if line.retimed:
+        n = line.retimed
+        said = "1 picture with a damaged timestamp" if n == 1 else f"{n} pictures with damaged timestamps"
+        log.warning("put %s back in line with the pictures around %s", said, "it" if n == 1 else "them")
+
+
+def _judged(packet: av.Packet) -> bool:
+    """Whether ``packet`` is one :func:`in_line` judges: a video packet with a picture in it."""
+    return packet.stream is not None and packet.stream.type == "video" and packet.size > 0
 
 
 def _then_raise(items: list, exc: BaseException) -> Iterator:

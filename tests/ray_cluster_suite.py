@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -133,8 +134,8 @@ def work(tmp_path_factory) -> dict:
     return {"root": root, "inputs": inputs, "frames": frames, "model": rule_model(root / "rule.onnx")}
 
 
-def batch_cmd(inputs: Path, out: Path, model: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "roadseg", "batch", str(inputs), "-o", str(out), "--ray", ADDRESS,
+def batch_cmd(inputs: Path, out: Path, model: Path, *extra: str, address: str = ADDRESS) -> list[str]:
+    return [sys.executable, "-m", "roadseg", "batch", str(inputs), "-o", str(out), "--ray", address,
             "--model", str(model), *extra]  # fmt: skip
 
 
@@ -232,19 +233,32 @@ def long_videos(root: Path, name: str) -> Path:
     return inputs
 
 
-def _stopped_midway(cluster: dict, work: dict, name: str, stop) -> tuple[int, str, Path, list]:
-    """A batch driver over four long clips (in its own process group), ``stop(proc)`` once its workers write
-    .part files: (its exit status, its stderr, its output folder, what is left in its group once it ended)."""
-    inputs = long_videos(work["root"], name)
+def _stopped_midway(cluster: dict, work: dict, name: str, stop, *, inputs: Path | None = None, when=None,
+                    address: str = ADDRESS, extra: tuple[str, ...] = (), within: float = 60
+                    ) -> tuple[int, str, Path, list[str]]:  # fmt: skip
+    """A batch driver over ``inputs`` (four long clips by default) at ``address``, in its own process group,
+    ``stop(proc)`` once ``when(proc, out)`` holds (by default: once its workers write .part files): (its exit
+    status, its stderr, its output folder, what is left in its group once it ended: "pid name"). It must end
+    ``within`` seconds of ``stop``."""
+    inputs = inputs or long_videos(work["root"], name)
     out = work["root"] / f"out-{name}"
-    proc = subprocess.Popen(batch_cmd(inputs, out, work["model"]), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)  # fmt: skip
+    midway = when is None
+    when = when or (lambda proc, out: part_files(out) if out.exists() else None)
+    proc = subprocess.Popen(batch_cmd(inputs, out, work["model"], *extra, address=address), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
     try:
-        wait_for(lambda: part_files(out) if out.exists() else None, 90)
-        assert actors(cluster), "no worker actor runs"
+        wait_for(lambda: when(proc, out) or proc.poll() is not None, 90)
+        assert proc.poll() is None, proc.communicate()[1]
+        assert actors(cluster) or not midway, "no worker actor runs"
         stop(proc)
-        _, err = proc.communicate(timeout=60)
-        left = in_group(proc.pid)  # (the driver's group once it has ended: nothing it started may linger there)
+        try:
+            _, err = proc.communicate(timeout=within)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the driver still ran {within:g} s after it was stopped")
+        # (the driver's group once it has ended: nothing it started may linger there; what it started with --ray local
+        # ends with it, in a moment)
+        wait_for(lambda: not in_group(proc.pid), 10, fail=False)
+        left = [f"{pid} {_name(pid)}" for pid in in_group(proc.pid)]
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
@@ -261,14 +275,84 @@ def test_sigterm_to_the_driver_ends_it_as_143_with_its_summary_and_nothing_parti
 
 def test_ctrl_c_in_the_drivers_terminal_ends_it_as_130_with_its_summary_and_nothing_partial(cluster, work) -> None:
     """Ctrl-C in a terminal: SIGINT to the whole foreground process group, the driver and all it started there."""
-    code, err, out, left = _stopped_midway(cluster, work, "int", lambda proc: os.killpg(proc.pid, signal.SIGINT))
+    code, err, out, left = _stopped_midway(cluster, work, "int", ctrl_c)
+    assert_stopped_by_ctrl_c(cluster, code, err, out, left)
+    assert {line["status"] for line in batch_results(out)} <= {"ok", "interrupted"}, batch_results(out)
+
+
+def ctrl_c(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGINT)
+
+
+def assert_stopped_by_ctrl_c(cluster: dict, code: int, err: str, out: Path, left: list) -> None:
+    """130, its summary and one ``Error: interrupted:`` line, no traceback, nothing partial, nothing left in its
+    process group or on the cluster, which runs on."""
     said = [line for line in err.splitlines() if line.startswith("Error:")]
     assert code == 130 and "results:" in err and "Traceback" not in err, err
     assert len(said) == 1 and said[0].startswith("Error: interrupted:"), err
     assert not part_files(out) and not left, left
-    assert {line["status"] for line in batch_results(out)} <= {"ok", "interrupted"}, batch_results(out)
     wait_for(lambda: not actors(cluster), 15, fail=False)  # its actors go with it: ray.kill, not left to the nodes
     assert not actors(cluster) and count_nodes() == 2  # the cluster runs on
+
+
+def small_videos(root: Path, name: str) -> Path:
+    """A folder of two 11-frame clips."""
+    inputs = root / name
+    inputs.mkdir()
+    for i in range(2):
+        write_video(inputs / f"s{i}.mp4", split_frames(11, 96, 128))
+    return inputs
+
+
+def assert_rerun_finishes(work: dict, inputs: Path, out: Path, address: str = ADDRESS) -> None:
+    run = subprocess.run(batch_cmd(inputs, out, work["model"], address=address), capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+    assert run.returncode == 0 and "ok 2 · error 0 · skipped 0" in run.stderr, run.stderr
+    assert sorted(p.name for p in out.glob("*.mp4")) == ["s0.mp4", "s1.mp4"] and not part_files(out)
+
+
+def inside_ray_init(proc: subprocess.Popen) -> bool:
+    """Whether the driver's file descriptor 2 is a file: roadseg points it at one only while ``ray.init`` runs."""
+    with contextlib.suppress(OSError):
+        return not os.readlink(f"/proc/{proc.pid}/fd/2").startswith("pipe:")
+    return False
+
+
+def test_ctrl_c_while_the_workers_start_ends_it_as_130_and_a_rerun_finishes(cluster, work) -> None:
+    """Ctrl-C while the driver waits for its workers: three asked of a cluster with room for two, so that it
+    waits (10 s) for the third, never placed, once the two are up."""
+    inputs = small_videos(work["root"], "start")
+    up = lambda proc, out: len(actors(cluster)) == 2 and not part_files(out)  # noqa: E731
+    code, err, out, left = _stopped_midway(cluster, work, "start", ctrl_c, inputs=inputs, when=up,
+                                           extra=("--workers", "3"))  # fmt: skip
+    assert_stopped_by_ctrl_c(cluster, code, err, out, left)
+    assert "room for 2 of the 3 workers" in err and "interrupted 2" in err and not list(out.glob("*.mp4")), err
+    assert_rerun_finishes(work, inputs, out)
+
+
+def test_ctrl_c_while_the_driver_starts_a_cluster_of_its_own_leaves_none_of_it(cluster, work, monkeypatch) -> None:
+    """``--ray local``: Ctrl-C while ``ray.init`` starts a cluster for the driver alone (its GCS up, the rest
+    starting), whose processes are in the driver's process group."""
+    temp = Path(os.environ["ROADSEG_RAY_TMP"]) / "local"  # (its processes' command lines name it)
+    monkeypatch.setenv("RAY_TMPDIR", str(temp))
+    # (a new local cluster turns on Ray's token auth and writes ~/.ray/auth_token, after which clusters started
+    # with `ray start` on this machine refuse a driver without it: this test's own cluster included)
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    monkeypatch.setenv("HOME", str(temp))
+    inputs = small_videos(work["root"], "local")
+    gcs = lambda proc, out: inside_ray_init(proc) and any(_name(pid) == "gcs_server" for pid in in_group(proc.pid))  # noqa: E731
+    code, err, out, left = _stopped_midway(cluster, work, "local", ctrl_c, inputs=inputs, address="local", when=gcs)
+    assert_stopped_by_ctrl_c(cluster, code, err, out, left)
+    assert "interrupted 2" in err and not ours(temp), ours(temp)
+    assert_rerun_finishes(work, inputs, out, address="local")  # (started on a thread that ends, its GCS would die with it)
+    assert not ours(temp), ours(temp)  # (the driver shut its cluster down)
+
+
+def _name(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 def actors(cluster: dict) -> list[int]:
@@ -284,11 +368,13 @@ def actors(cluster: dict) -> list[int]:
 
 
 def in_group(pgid: int) -> list[int]:
-    """Processes in process group ``pgid``."""
+    """Processes in process group ``pgid``, not counting those that ended and wait to be reaped (the processes of a
+    cluster that ``ray.init`` started for the driver end with it and are reaped by init)."""
     found = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2]) == pgid:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split() if entry.name.isdigit() else []
+            if fields and int(fields[2]) == pgid and fields[0] != "Z":
                 found.append(int(entry.name))
         except (OSError, IndexError, ValueError):
             pass
@@ -297,7 +383,6 @@ def in_group(pgid: int) -> list[int]:
 
 def test_a_port_that_is_no_ray_head_and_a_worker_no_node_holds_are_one_line_each(cluster, work) -> None:
     import http.server
-    import threading
     import time
 
     server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)

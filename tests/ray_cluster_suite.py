@@ -9,10 +9,12 @@ signalling those groups (never ``ray stop``, never by name).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -179,6 +181,7 @@ def test_ray_logs_shows_rays_own_lines_and_a_connection_made_before_is_used_or_r
                          text=True, timeout=120)  # fmt: skip
     assert run.returncode == 1 and "ok 6 · error 1" in run.stderr, run.stderr
     assert "Connecting to existing Ray cluster" in run.stderr, run.stderr  # (Ray's own line, asked for)
+    assert "SIGTERM handler is not set" not in run.stderr, run.stderr  # (ray.init runs in a thread: roadseg's doing)
     # library use: the caller joined the cluster itself; another address is refused, not ignored
     code = f"""if True:
         import sys, ray, roadseg
@@ -311,11 +314,64 @@ def assert_rerun_finishes(work: dict, inputs: Path, out: Path, address: str = AD
     assert sorted(p.name for p in out.glob("*.mp4")) == ["s0.mp4", "s1.mp4"] and not part_files(out)
 
 
+class HeldGCS:
+    """A port in front of the head's GCS that passes its first connection on (roadseg's check that a Ray head
+    answers) and holds the next ones, silent: a head that stops answering as the driver connects."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self.server.getsockname()[1]}"
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        for n in itertools.count():
+            try:
+                conn, _ = self.server.accept()
+            except OSError:  # (closed)
+                return
+            if n:
+                self.held.append(conn)
+                continue
+            gcs = socket.create_connection(("127.0.0.1", PORT))
+            for a, b in ((conn, gcs), (gcs, conn)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(a: socket.socket, b: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := a.recv(65536):
+                b.sendall(data)
+        with contextlib.suppress(OSError):
+            b.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self.server.close()
+        for conn in self.held:
+            conn.close()
+
+
 def inside_ray_init(proc: subprocess.Popen) -> bool:
     """Whether the driver's file descriptor 2 is a file: roadseg points it at one only while ``ray.init`` runs."""
     with contextlib.suppress(OSError):
         return not os.readlink(f"/proc/{proc.pid}/fd/2").startswith("pipe:")
     return False
+
+
+def test_ctrl_c_while_the_driver_connects_ends_it_at_once_and_a_rerun_finishes(cluster, work) -> None:
+    """Ctrl-C inside ``ray.init``, held there by a head that stopped answering after roadseg's check."""
+    gcs = HeldGCS()
+    inputs = small_videos(work["root"], "init")
+    try:
+        code, err, out, left = _stopped_midway(cluster, work, "init", ctrl_c, inputs=inputs, address=gcs.address,
+                                               when=lambda proc, out: gcs.held and inside_ray_init(proc),
+                                               within=15)  # fmt: skip
+    finally:
+        gcs.close()
+    # (was: Ctrl-C unheard for 40 s, until Ray's connection gave up in its native code)
+    assert_stopped_by_ctrl_c(cluster, code, err, out, left)
+    assert "interrupted 2" in err and not list(out.glob("*.mp4")), err
+    assert_rerun_finishes(work, inputs, out)
 
 
 def test_ctrl_c_while_the_workers_start_ends_it_as_130_and_a_rerun_finishes(cluster, work) -> None:

@@ -32,6 +32,7 @@ from roadseg.batch.driver import Lost, Outcome
 from roadseg.batch.errors import BatchError
 from roadseg.batch.task import Task, Worker
 from roadseg.pipeline.options import SegmentOptions
+from roadseg.pipeline.runner import call_interruptibly
 
 log = logging.getLogger("roadseg")
 INSTALL_HINT = "--ray needs Ray: pip install 'roadseg[ray]'"
@@ -116,8 +117,7 @@ class RayPool:
             keep = _signal_handlers()  # (ray.init puts its own in, which ends the driver without its summary)
             try:
                 with _native_lines_to_ray_logs(ray, keep=ray_logs):
-                    ray.init(address=address, log_to_driver=ray_logs,
-                             logging_level=logging.INFO if ray_logs else logging.WARNING)  # fmt: skip
+                    _connect(ray, address, ray_logs=ray_logs)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise BatchError(f"cannot reach a Ray cluster at {address}: {str(exc).splitlines()[0]}") from None
             finally:
@@ -295,6 +295,40 @@ class RayPool:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _connect(ray: Any, address: str, *, ray_logs: bool) -> None:
+    """``ray.init`` at ``address``. Connecting to a cluster, it runs in a thread of its own so that a Ctrl-C reaches
+    the caller at once: Ray's native code waits out a head that stops answering as it connects (40 s, deaf to
+    Ctrl-C), and past roadseg's check (:func:`_check_reachable`) that can still happen. Interrupted, the connection
+    is left to finish on its own (the command leaves without waiting for it:
+    :func:`~roadseg.pipeline.runner.abandoned_calls`) and is closed if it comes. (In that thread Ray puts no SIGTERM
+    handler in, which roadseg would take out again; the warning it logs about it is left out.) ``local`` (a cluster
+    of this process's own) starts on this thread: its processes are told to die with the thread that started them."""
+    def init() -> None:
+        ray.init(address=address, log_to_driver=ray_logs, logging_level=logging.INFO if ray_logs else logging.WARNING)
+
+    if address == "local":
+        init()
+        return
+    said = logging.getLogger("ray._private.worker")  # (where ray.init logs from; another Ray version: no harm)
+    quiet = _Without("SIGTERM handler is not set")
+    said.addFilter(quiet)
+    try:
+        call_interruptibly(init, "ray-init", cleanup=lambda _: ray.shutdown())
+    finally:
+        said.removeFilter(quiet)
+
+
+class _Without(logging.Filter):
+    """Leaves out the log records whose message starts with ``start``."""
+
+    def __init__(self, start: str) -> None:
+        super().__init__()
+        self.start = start
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.start)
 
 
 @contextlib.contextmanager

@@ -600,6 +600,28 @@ def test_a_drive_is_named_after_the_first_file_of_the_camera_it_joins(tmp_path: 
         ("2026-12-03_09-00-00-front.mp4", "RecentClips/2026-12-03_09-00-00-front.mp4", 2)]  # (was: ...-back.mp4)  # fmt: skip
 
 
+def test_concat_reads_each_files_header_once_in_the_driver_and_once_in_the_worker(tmp_path: Path, monkeypatch) -> None:
+    """``batch --concat`` opens each file once to cut its folder into drives (the driver's plan) and once to join
+    them (the worker's ``concat_source``, besides the concat demuxer's own reading), no more. (Once for both would
+    carry the headers from the driver to a worker, maybe on another machine: DEVELOPERS, "Several files as one".)"""
+    from roadseg.batch.inputs import plan_joined
+    from roadseg.pipeline.sources.concat import concat_source
+
+    names = ["2026_1203_080000_0001F.MP4", "2026_1203_080001_0002F.MP4", "2026_1203_080002_0003F.MP4"]
+    (tmp_path / "card/Movie").mkdir(parents=True)
+    for name in names:
+        write_video(tmp_path / "card/Movie" / name, split_frames(3), audio_seconds=0.1)
+    opened: list[str] = []
+    real = av.open
+    monkeypatch.setattr(av, "open", lambda file, *a, **kw: opened.append(Path(str(file)).name) or real(file, *a, **kw))
+    ((drive, _, files),) = plan_joined(find_videos([tmp_path / "card"]), tmp_path / "out", gap=60)
+    assert opened == names
+    opened.clear()
+    with concat_source(drive, files) as source:
+        assert sum(not isinstance(item, av.Packet) for item in source) == 9  # (its frames: the rest is sound)
+    assert [name for name in opened if not name.endswith(".ffconcat")] == names
+
+
 def test_drives_begin_where_the_clock_pauses_or_goes_back(tmp_path: Path) -> None:
     from roadseg.pipeline.sources.concat import drives
 

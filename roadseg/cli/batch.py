@@ -20,7 +20,8 @@ def _number(value: float, param: click.Parameter) -> float:
 @click.option("--workers", type=click.IntRange(min=1),
               help="Worker processes (local) or actors (Ray) [default: one per GPU, else one per 4 CPU cores; "
                    "Ray: as many as the cluster has room for].")
-@click.option("--ray", "ray_address", metavar="ADDRESS", help="Run on the Ray cluster at HOST:PORT (or 'auto').")
+@click.option("--ray", "ray_address", metavar="ADDRESS", help="Run on the Ray cluster at HOST:PORT, 'auto' (the one this machine is a node of), or 'local' (a "
+                   "one-machine cluster started for this run, gone when it ends).")
 @click.option("--cpus-per-worker", default=1.0, show_default=True, type=Finite(min=0, min_open=True), help="Ray: CPUs each worker reserves.")
 @click.option("--gpus-per-worker", default=0.0, show_default=True, type=Finite(min=0), help="Ray: GPUs each worker reserves.")
 @click.option("--ray-logs", is_flag=True, help="Ray: also show Ray's own log lines and the workers' output here [default: they stay in Ray's log folder on each node, /tmp/ray/session_latest/logs].")

@@ -2054,14 +2054,20 @@ def _swapped(src: Path, path: Path, at: int) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name,codec", [("b.ts", "libx264"), ("c.mkv", "libx265"), ("c.avi", "mpeg4"),
-                                        ("c.avi", "mjpeg")])  # fmt: skip
-def test_a_clean_file_tells_of_no_frames_lost(tmp_path, name, codec):
+#: x264's interlaced pictures (MBAFF: each a frame whose macroblock pairs are coded as frame or fields), top first
+INTERLACED = "interlaced=1:tff=1"
+
+
+@pytest.mark.parametrize("name,codec,params", [
+    ("b.ts", "libx264", "open-gop=1"), ("i.ts", "libx264", INTERLACED), ("i.mkv", "libx264", INTERLACED),
+    ("c.mkv", "libx265", None), ("c.avi", "mpeg4", None), ("c.avi", "mjpeg", None),
+])  # fmt: skip
+def test_a_clean_file_tells_of_no_frames_lost(tmp_path, name, codec, params):
     from roadseg.pipeline.sources.file import VideoSource
 
     frames = split_frames(50, h=96, w=128)
     if codec == "libx264":  # (pictures decoded before they show: the decoder holds them until they do)
-        path = _with_b_frames(tmp_path / name, frames, codec, {"bf": "3", "g": "25", "x264-params": "open-gop=1"})
+        path = _with_b_frames(tmp_path / name, frames, codec, {"bf": "3", "g": "25", "x264-params": params})
     else:
         path = write_video(tmp_path / name, frames, codec=codec, pix_fmt="yuvj420p" if codec == "mjpeg" else "yuv420p")
     for window in ({}, {"start": 0.5, "duration": 1.0}):
@@ -2085,6 +2091,20 @@ def test_pictures_the_decoder_drops_without_a_word_are_told_lost(rule_onnx, tmp_
     r = CliRunner().invoke(segment_video_cmd, [str(damaged), "-o", str(out), "--model", str(rule_onnx), "-q", "-y",
                                                "--start", "1.0", "--duration", "1.0"])  # fmt: skip
     assert "1 of about 25 frames could not be decoded" in r.output, r.output  # (in the window: the output's)
+
+
+@pytest.mark.parametrize("ext", ["ts", "mkv"])
+def test_interlaced_pictures_the_decoder_drops_without_a_word_are_told_lost(tmp_path, ext):
+    # was: 49 frames of 50, nothing said: interlaced frames were not counted, lest a picture coded as two fields
+    # (PAFF) come in two packets; x264's interlaced pictures are frames (MBAFF), as their slices say
+    from roadseg.pipeline.sources.file import VideoSource
+
+    clean = _with_b_frames(tmp_path / f"i.{ext}", split_frames(50, h=96, w=128), "libx264",
+                           {"bf": "0", "x264-params": INTERLACED})  # fmt: skip
+    with av.open(str(clean)) as c:
+        assert all(f.interlaced_frame for f in c.decode(video=0))
+    with VideoSource(_swapped(clean, tmp_path / f"d.{ext}", 30), audio=False) as source:
+        assert sum(1 for _ in source) == 49 and source.lost == 1, source.lost
 
 
 def test_a_transport_stream_whose_codec_changes_midway_is_decoded_to_its_end(rule_onnx, tmp_path):

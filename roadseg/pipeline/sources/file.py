@@ -833,7 +833,9 @@ class VideoSource:
         if packet.size and packet.stream is not None and not packet.is_discard:  # (a picture went in)
             self.dropped.went_in(None if packet.pts is None else seconds(packet.pts, packet.time_base), codec)
         times = [None if f.pts is None or f.time_base is None else float(f.pts * f.time_base) for f in frames]
-        self.dropped.came_out(times, self.decoder.codec, interlaced=any(f.interlaced_frame for f in frames))
+        # (interlaced H.264 whose pictures were all read to be frames, MBAFF, not fields: one packet a picture)
+        framed = self.decoder.codec == "h264" and self._numbers is not None and self._numbers.fields is False
+        self.dropped.came_out(times, self.decoder.codec, fields=not framed and any(f.interlaced_frame for f in frames))
         return frames
 
     def _in_window(self, packets: Iterable[av.Packet]) -> Iterator[av.Packet]:

@@ -341,7 +341,8 @@ class Dropped:
     it, without a time too (from a PES whose header was lost). So a frame that comes out without a time, or at one
     no picture waits at, may be any picture waiting: those are one fewer. Counted where they lie in ``window``;
     not where the codec changed midway (the new decoder decodes again the packets since the keyframe), nor where
-    the frames are interlaced (a picture's two fields may come in two packets).
+    a picture may be two fields (interlaced frames, but H.264 read to be coded as frames, MBAFF: a field
+    picture's two fields may come in two packets, PAFF).
 
     >>> dropped = Dropped((0.0, math.inf))
     >>> for t, out in [(0.00, [0.00]), (0.04, []), (0.08, [0.04]), (0.12, []), (0.16, []), (0.08, []), (0.20, []),
@@ -359,7 +360,7 @@ class Dropped:
         self._out: deque[float] = deque(maxlen=COPIED)  # the times of the last frames out (their copies may follow)
         self._unmatched = 0  # frames out without a time, or at one no picture waited at
         self._codec: str | None = None  # the codec the first packet was decoded by
-        self._counts = True  # (no longer where the codec changed or a frame is interlaced)
+        self._counts = True  # (no longer where the codec changed or a picture may be two fields)
 
     def _within(self, t: float | None) -> bool:
         return t is None or self.window[0] - 1e-6 <= t < self.window[1] - 1e-6  # (without a time: in any)
@@ -371,9 +372,10 @@ class Dropped:
         if t is not None and self._within(t) and t not in self._out:
             self._waiting.add(t)
 
-    def came_out(self, times: list[float | None], codec: str, *, interlaced: bool = False) -> None:
-        """Frames shown at ``times`` came out of the decoder, which is now of ``codec``."""
-        self._counts = self._counts and codec == self._codec and not interlaced
+    def came_out(self, times: list[float | None], codec: str, *, fields: bool = False) -> None:
+        """Frames shown at ``times`` came out of the decoder, which is now of ``codec``; ``fields``: whether one
+        may be two fields each come in a packet of its own."""
+        self._counts = self._counts and codec == self._codec and not fields
         for t in filter(self._within, times):
             if t in self._waiting:
                 self._waiting.remove(t)

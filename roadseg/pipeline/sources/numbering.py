@@ -3,8 +3,9 @@
 An encoder numbers each reference picture one on from the last (from 0 at an IDR picture), so a decoder can
 tell when one went missing; a camera that holds a picture encodes nothing for it and skips no number. Where
 the container marks nothing (Matroska, MP4), that skip is what tells a picture lost from one held
-(:class:`~roadseg.pipeline.sources.gaps.Gaps`). Only the slice header's first fields and the parameter sets
-are read; a stream whose parameter sets allow gaps (``gaps_in_frame_num_value_allowed_flag``), or that this
+(:class:`~roadseg.pipeline.sources.gaps.Gaps`). Whether a picture is a field (``field_pic_flag``: its two
+fields may come in two packets) is read on the way (:class:`~roadseg.pipeline.sources.gaps.Dropped`). Only the
+slice header's first fields and the parameter sets are read; a stream whose parameter sets allow gaps (``gaps_in_frame_num_value_allowed_flag``), or that this
 cannot read, marks nothing.
 
 Example (pictures of one slice each, a NAL unit with a 4-byte length; frame_num is 4 bits here, 3 is missing):
@@ -12,8 +13,8 @@ Example (pictures of one slice each, a NAL unit with a 4-byte length; frame_num 
     >>> numbers.log2, numbers.lengths = {0: (4, False)}, 4
     >>> numbers.pps = {0: 0}
     >>> slice_ = lambda n: bytes([0, 0, 0, 2, 0x41, 0b1110_0001 | n << 1])  # first_mb 0, a P slice, pps 0, n
-    >>> [numbers.skipped(slice_(n)) for n in (1, 2, 4, 5)]
-    [False, False, True, False]
+    >>> [numbers.skipped(slice_(n)) for n in (1, 2, 4, 5)], numbers.fields  # (frames alone: no field read)
+    ([False, False, True, False], False)
 """
 
 from __future__ import annotations
@@ -67,6 +68,10 @@ class FrameNumbers:
         self.log2: dict[int, tuple[int, bool]] = {}  # sps id: (bits of frame_num, whether it has a separate colour plane)
         self.gaps_allowed: set[int] = set()  # sps ids whose frame_num may skip by design
         self.pps: dict[int, int] = {}  # pps id: its sps id
+        self.fielded: set[int] = set()  # sps ids whose pictures may be fields (frame_mbs_only_flag 0, or unread)
+        # whether a picture read was a field (PAFF: its two fields may come in two packets); None until the first
+        # slice of a picture is read, False while none was
+        self.fields: bool | None = None
         self._last: int | None = None  # frame_num of the last reference picture (0 after an IDR)
         if extradata and extradata[0] == 1 and len(extradata) > 6:  # avcC
             self.lengths = (extradata[4] & 3) + 1
@@ -166,6 +171,10 @@ class FrameNumbers:
         else:
             self.gaps_allowed.discard(sps)
         self.log2[sps] = (log2, separate)
+        self.fielded.add(sps)  # (until its frame_mbs_only_flag is read: a slice's field_pic_flag follows frame_num)
+        bits.ue(), bits.ue()  # width, height
+        if bits.u(1):  # frame_mbs_only_flag: frames alone (neither fields nor MBAFF)
+            self.fielded.discard(sps)
 
     def _slice(self, bits: Bits, *, idr: bool, ref: bool) -> bool:
         if bits.ue() != 0:  # (a picture's later slices: its first said it all)
@@ -178,6 +187,7 @@ class FrameNumbers:
         if separate:
             bits.u(2)
         number = bits.u(log2)
+        self.fields = bool(self.fields) or sps in self.fielded and bool(bits.u(1))  # (field_pic_flag)
         last, skipped = self._last, False
         if idr:
             last = None

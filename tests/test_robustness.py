@@ -2058,16 +2058,24 @@ def _swapped(src: Path, path: Path, at: int) -> Path:
 INTERLACED = "interlaced=1:tff=1"
 
 
-@pytest.mark.parametrize("name,codec,params", [
-    ("b.ts", "libx264", "open-gop=1"), ("i.ts", "libx264", INTERLACED), ("i.mkv", "libx264", INTERLACED),
+#: B-frames in GOPs of half a second, open (MPEG-2's first B-frames refer to the GOP before)
+B_FRAMES = {"bf": "2", "g": "12"}
+
+
+@pytest.mark.parametrize("name,codec,options", [
+    ("b.ts", "libx264", {"bf": "3", "g": "25", "x264-params": "open-gop=1"}),
+    ("i.ts", "libx264", {"bf": "3", "g": "25", "x264-params": INTERLACED}),
+    ("i.mkv", "libx264", {"bf": "3", "g": "25", "x264-params": INTERLACED}),
     ("c.mkv", "libx265", None), ("c.avi", "mpeg4", None), ("c.avi", "mjpeg", None),
+    ("b.ts", "mpeg2video", B_FRAMES), ("b.mpg", "mpeg1video", B_FRAMES), ("b.mkv", "mpeg4", B_FRAMES),
+    ("b.avi", "mpeg4", B_FRAMES), ("i.mpg", "mpeg2video", {**B_FRAMES, "flags": "+ilme+ildct", "top": "1"}),
 ])  # fmt: skip
-def test_a_clean_file_tells_of_no_frames_lost(tmp_path, name, codec, params):
+def test_a_clean_file_tells_of_no_frames_lost(tmp_path, name, codec, options):
     from roadseg.pipeline.sources.file import VideoSource
 
     frames = split_frames(50, h=96, w=128)
-    if codec == "libx264":  # (pictures decoded before they show: the decoder holds them until they do)
-        path = _with_b_frames(tmp_path / name, frames, codec, {"bf": "3", "g": "25", "x264-params": params})
+    if options:  # (pictures decoded before they show: the decoder holds them until they do)
+        path = _with_b_frames(tmp_path / name, frames, codec, options)
     else:
         path = write_video(tmp_path / name, frames, codec=codec, pix_fmt="yuvj420p" if codec == "mjpeg" else "yuv420p")
     for window in ({}, {"start": 0.5, "duration": 1.0}):
@@ -2105,6 +2113,51 @@ def test_interlaced_pictures_the_decoder_drops_without_a_word_are_told_lost(tmp_
         assert all(f.interlaced_frame for f in c.decode(video=0))
     with VideoSource(_swapped(clean, tmp_path / f"d.{ext}", 30), audio=False) as source:
         assert sum(1 for _ in source) == 49 and source.lost == 1, source.lost
+
+
+@pytest.mark.parametrize("name,codec,options,at", [
+    ("d.ts", "mpeg2video", B_FRAMES, 0), ("d.mpg", "mpeg1video", B_FRAMES, 0),
+    ("d.mkv", "mpeg2video", {**B_FRAMES, "flags": "+ilme+ildct", "top": "1"}, 0),
+    ("d.ts", "mpeg4", B_FRAMES, 13), ("d.avi", "mpeg4", B_FRAMES, 13),
+])  # fmt: skip
+def test_mpeg_pictures_the_decoder_drops_without_a_word_are_told_lost(tmp_path, name, codec, options, at):
+    # was: 49 frames of 50, nothing said. MPEG-1/2: the first picture a P-picture, dropped until an I-picture
+    # comes; MPEG-4 part 2: a B-picture read after the picture that follows it ("messed up order")
+    from roadseg.pipeline.sources.file import VideoSource
+
+    clean = _with_b_frames(tmp_path / f"c{Path(name).suffix}", split_frames(50, h=96, w=128), codec, options)
+    with VideoSource(_swapped(clean, tmp_path / name, at), audio=False) as source:
+        assert sum(1 for _ in source) == 49 and source.lost == 1, source.lost
+
+
+def _not_coded(src: Path, path: Path, held: set[int]) -> Path:
+    """``src`` (MPEG-4 part 2 at 25 frames/s without B-frames) remuxed into ``path`` with its pictures ``held``
+    not coded (``vop_coded`` 0), as a camera writes a picture held: the decoder rightly gives no frame for it."""
+
+    def vop(n: int) -> bytes:  # a P-VOP: whole seconds on from the picture before, the frame in the second, not coded
+        bits = "01" + "1" * (n // 25 - (n - 1) // 25) + "0" + "1" + f"{n % 25:05b}" + "1" + "0"
+        bits += "0" + "1" * (-(len(bits) + 1) % 8)  # (stuffing up to the next byte)
+        return b"\0\0\1\xb6" + int(bits, 2).to_bytes(len(bits) // 8, "big")
+
+    with av.open(str(src)) as c, av.open(str(path), "w") as out:
+        stream = out.add_stream_from_template(c.streams.video[0])
+        for n, p in enumerate(p for p in c.demux(video=0) if p.size):
+            q = av.Packet(vop(n) if n in held else bytes(p))
+            q.pts, q.dts, q.time_base, q.stream, q.is_keyframe = p.pts, p.dts, p.time_base, stream, p.is_keyframe
+            out.mux(q)
+    return path
+
+
+@pytest.mark.parametrize("ext", ["ts", "avi"])
+def test_mpeg4_pictures_a_camera_held_are_not_told_lost(tmp_path, ext):
+    from roadseg.pipeline.sources.file import VideoSource
+
+    clean = write_video(tmp_path / f"c.{ext}", split_frames(50, h=96, w=128), codec="mpeg4")
+    held = _not_coded(clean, tmp_path / f"held.{ext}", {5, 25, 26, 30})
+    with av.open(str(held)) as c:  # (no frame for them, and no error)
+        assert sum(1 for _ in c.decode(video=0)) == 46
+    with VideoSource(held, audio=False) as source:
+        assert sum(1 for _ in source) == 46 and source.lost == 0, source.lost
 
 
 def test_a_transport_stream_whose_codec_changes_midway_is_decoded_to_its_end(rule_onnx, tmp_path):

@@ -43,6 +43,7 @@ from roadseg.pipeline.sources.base import (
 )
 from roadseg.pipeline.sources.capture import HTTP_SCHEMES, open_capture
 from roadseg.pipeline.sources.clock import LEAP, TS_DISCONT, Clock, joined_matroska
+from roadseg.pipeline.sources.coded import Coded
 from roadseg.pipeline.sources.decoder import Decoder, joined_part
 from roadseg.pipeline.sources.display import as_shown, matrix_of, told
 from roadseg.pipeline.sources.gaps import HOLE, OFF_LINE, RUN, Dropped, Gaps, Pace, PassedOver
@@ -354,6 +355,7 @@ class VideoSource:
         window = (self._shift, math.inf if self.end is None else self.origin + self.end)
         self._gaps = None
         self.dropped = Dropped(window)  # (pictures the decoder dropped without a word)
+        self._coded = Coded(codec.extradata if codec is not None else None)  # (which packets are pictures: Dropped)
         if (self.clock is not None or marks_all or self._numbers is not None) and fps:
             self._gaps = Gaps(float(fps), marks_all=marks_all, numbered=self._numbers is not None,
                               joins=self.clock is not None, window=window)  # fmt: skip
@@ -831,11 +833,15 @@ class VideoSource:
                 self.lost += 1  # corrupt data: keep what decodes, count what does not
             return []
         if packet.size and packet.stream is not None and not packet.is_discard:  # (a picture went in)
-            self.dropped.went_in(None if packet.pts is None else seconds(packet.pts, packet.time_base), codec)
+            t = None if packet.pts is None else seconds(packet.pts, packet.time_base)
+            self.dropped.went_in(t, codec, picture=self._coded.picture(packet, codec))
         times = [None if f.pts is None or f.time_base is None else float(f.pts * f.time_base) for f in frames]
-        # (interlaced H.264 whose pictures were all read to be frames, MBAFF, not fields: one packet a picture)
-        framed = self.decoder.codec == "h264" and self._numbers is not None and self._numbers.fields is False
-        self.dropped.came_out(times, self.decoder.codec, fields=not framed and any(f.interlaced_frame for f in frames))
+        # (an interlaced picture may be two fields in two packets: HEVC's, and H.264's but where its slices were all
+        # read to be frames, MBAFF; MPEG's field pictures are told by their packets, Coded)
+        codec = self.decoder.codec
+        framed = codec == "h264" and self._numbers is not None and self._numbers.fields is False
+        fields = codec == "hevc" or codec == "h264" and not framed
+        self.dropped.came_out(times, codec, fields=fields and any(f.interlaced_frame for f in frames))
         return frames
 
     def _in_window(self, packets: Iterable[av.Packet]) -> Iterator[av.Packet]:

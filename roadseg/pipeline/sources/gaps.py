@@ -318,10 +318,11 @@ class PassedOver:
         self._at, self._end = pos, pos + size
 
 
-#: codecs whose decoder gives no picture for a packet only where the picture could not be decoded: FFmpeg's H.264
-#: and HEVC decoders drop a picture whose reference pictures are missing, without an error. Not MPEG-4 part 2,
-#: whose packet of a picture not coded (a camera's picture held) rightly gives none
-DROPS_SILENTLY = frozenset({"h264", "hevc"})
+#: codecs whose decoder gives no picture for a packet of one only where it could not be decoded: FFmpeg's H.264
+#: and HEVC decoders drop a picture whose reference pictures are missing, without an error; MPEG-1/2's the
+#: pictures before the first I-picture, MPEG-4 part 2's a B-picture read after the picture that follows it.
+#: (An MPEG-4 picture not coded, a camera's picture held, rightly gives none: it is no picture, :mod:`coded`)
+DROPS_SILENTLY = frozenset({"h264", "hevc", "mpeg1video", "mpeg2video", "mpeg4"})
 #: frames out whose times are kept, that a packet at one of them is a copy of (:class:`Dropped`): a chunk of the
 #: file written twice comes a few pictures after the first (as :data:`OUT_OF_ORDER`'s seconds at 60 frames/s)
 COPIED = 240
@@ -330,8 +331,9 @@ COPIED = 240
 class Dropped:
     """Pictures whose packets reached the decoder but that never came out of it, and that it raised no error for:
     FFmpeg's H.264 decoder drops a picture whose reference pictures are missing (chunks of the file swapped, a
-    reference picture's packet damaged) without a word. They have packets where they belong, so no step in the
-    timestamps (:class:`Gaps`) counts them, and the packets the decoder refused are counted where they were.
+    reference picture's packet damaged) without a word, as its MPEG decoders do (:data:`DROPS_SILENTLY`). They
+    have packets where they belong, so no step in the timestamps (:class:`Gaps`) counts them, and the packets the
+    decoder refused are counted where they were.
 
     A picture is known by its presentation time: one whose packet went in and that no frame came out at, the
     decoder drained at the end (its reorder delay is none then), was dropped. A packet at the time of a frame
@@ -339,10 +341,12 @@ class Dropped:
     as a picture it has), not one more picture. A packet without a time is none either: where damage splits a
     transport stream's picture in two, its parser gives the second part without one, and the frame comes out of
     it, without a time too (from a PES whose header was lost). So a frame that comes out without a time, or at one
-    no picture waits at, may be any picture waiting: those are one fewer. Counted where they lie in ``window``;
-    not where the codec changed midway (the new decoder decodes again the packets since the keyframe), nor where
-    a picture may be two fields (interlaced frames, but H.264 read to be coded as frames, MBAFF: a field
-    picture's two fields may come in two packets, PAFF).
+    no picture waits at, may be any picture waiting: those are one fewer. A packet that holds no picture to come
+    out (an MPEG-4 picture not coded) waits for none. Counted where they lie in ``window``; not where the codec
+    changed midway (the new decoder decodes again the packets since the keyframe), nor where a picture may be two
+    fields, or a packet two pictures (which frame is whose is not known): interlaced H.264 frames but where its
+    slices say each picture is a frame (MBAFF, not PAFF), HEVC's, an MPEG-2 field picture, DivX's packed
+    B-frames.
 
     >>> dropped = Dropped((0.0, math.inf))
     >>> for t, out in [(0.00, [0.00]), (0.04, []), (0.08, [0.04]), (0.12, []), (0.16, []), (0.08, []), (0.20, []),
@@ -365,11 +369,12 @@ class Dropped:
     def _within(self, t: float | None) -> bool:
         return t is None or self.window[0] - 1e-6 <= t < self.window[1] - 1e-6  # (without a time: in any)
 
-    def went_in(self, t: float | None, codec: str) -> None:
-        """A packet of a picture decoded by ``codec``, to be shown at ``t`` seconds (None: unknown)."""
+    def went_in(self, t: float | None, codec: str, *, picture: bool | None = True) -> None:
+        """A packet decoded by ``codec``, to be shown at ``t`` seconds (None: unknown): whether it holds a picture
+        that gives a frame (:class:`~roadseg.pipeline.sources.coded.Coded`; False: none, None: unknown)."""
         self._codec = self._codec or codec
-        self._counts = self._counts and codec == self._codec
-        if t is not None and self._within(t) and t not in self._out:
+        self._counts = self._counts and codec == self._codec and picture is not None
+        if picture and t is not None and self._within(t) and t not in self._out:
             self._waiting.add(t)
 
     def came_out(self, times: list[float | None], codec: str, *, fields: bool = False) -> None:

@@ -28,8 +28,8 @@ HIGH_PROFILES = {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135}
 class Bits:
     """An H.264 RBSP read bit by bit (emulation prevention bytes taken out): fixed-width and Exp-Golomb fields."""
 
-    def __init__(self, data: bytes) -> None:
-        self.data = data.replace(b"\0\0\3", b"\0\0")
+    def __init__(self, data: bytes, *, rbsp: bool = True) -> None:
+        self.data = data.replace(b"\0\0\3", b"\0\0") if rbsp else data  # (rbsp False: an MPEG-4 header's, as it is)
         self.pos = 0
 
     def u(self, n: int) -> int:

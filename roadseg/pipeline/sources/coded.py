@@ -1,0 +1,110 @@
+"""Whether a video packet holds a picture its decoder must give a frame for, read from its start codes: what
+:class:`~roadseg.pipeline.sources.gaps.Dropped` waits for. MPEG-1 and MPEG-2 give a frame for each picture, but a
+field picture's two fields may come in two packets; an MPEG-4 part 2 picture not coded (``vop_coded`` 0: a
+camera's picture held, an encoder's frame skipped) rightly gives none, and a packet of two pictures (DivX's packed
+B-frames) gives its second a packet later. H.264's and HEVC's packets are each taken for a picture (where one
+may be a field is told by the frames out, and H.264's slices: :mod:`numbering`).
+
+Example (an MPEG-4 stream whose pictures' times take 5 bits: a picture coded, then one not coded):
+    >>> coded = Coded(None)
+    >>> coded.increment = 5
+    >>> vop = lambda flag: b"\\0\\0\\1\\xb6" + bytes([0b01_0_1_0000, 0b1_1_00_0000 | flag << 5])
+    >>> coded.picture(vop(1), "mpeg4"), coded.picture(vop(0), "mpeg4"), coded.picture(vop(1) * 2, "mpeg4")
+    (True, False, None)
+"""
+
+from __future__ import annotations
+
+from roadseg.pipeline.sources.numbering import Bits
+
+#: MPEG start codes' last byte: a picture (MPEG-1/2), an extension (MPEG-2), a VOP and a video object layer's
+#: range (MPEG-4 part 2)
+PICTURE, EXTENSION, VOP, LAYERS = 0x00, 0xB5, 0xB6, range(0x20, 0x30)
+#: MPEG-2's picture coding extension, and the picture structure of a frame (not a field)
+CODING_EXTENSION, FRAME = 8, 3
+
+
+def _codes(data: bytes) -> list[tuple[int, int]]:
+    """(the byte after each start code ``00 00 01``, where the code ends) in ``data``."""
+    found, at = [], data.find(b"\0\0\1")
+    while 0 <= at < len(data) - 3:
+        found.append((data[at + 3], at + 4))
+        at = data.find(b"\0\0\1", at + 3)
+    return found
+
+
+class Coded:
+    """Read a stream's packets in decode order: :meth:`picture` says whether each holds a picture that must come
+    out of the decoder. ``extradata`` is the stream's codec private data (an MPEG-4 one's video object layer, which
+    says how many bits a picture's time takes; a transport stream's comes in its packets).
+
+    >>> picture, frame, top_field = b"\\0\\0\\1\\0\\0\\0", b"\\0\\0\\1\\xb5\\x8f\\xff\\xf3", b"\\0\\0\\1\\xb5\\x8f\\xff\\xf1"
+    >>> [Coded(None).picture(data, "mpeg2video") for data in (picture + frame, picture + top_field, picture * 2, frame)]
+    [True, None, None, False]
+    """
+
+    def __init__(self, extradata: bytes | None) -> None:
+        self.increment: int | None = None  # bits of an MPEG-4 picture's vop_time_increment (its layer's)
+        if extradata:
+            self._layers(bytes(extradata))
+
+    def picture(self, data, codec: str) -> bool | None:
+        """Whether the packet's ``data`` holds a picture that gives a frame (True) or none (False: an MPEG-4
+        picture not coded, or no picture at all); None where it cannot be told by one packet: an MPEG-2 field
+        picture, two pictures in one packet, or MPEG-4 whose layer was not read. Other codecs: True."""
+        if codec in ("mpeg1video", "mpeg2video"):
+            return self._mpeg2(bytes(data))
+        if codec == "mpeg4":
+            return self._mpeg4(bytes(data))
+        return True
+
+    @staticmethod
+    def _mpeg2(data: bytes) -> bool | None:
+        codes = _codes(data)
+        for code, end in codes:  # (a picture coding extension: its structure, in its third byte's last two bits)
+            if code == EXTENSION and end + 3 <= len(data) and data[end] >> 4 == CODING_EXTENSION:
+                if data[end + 2] & 3 != FRAME:
+                    return None
+        pictures = sum(code == PICTURE for code, _ in codes)
+        return None if pictures > 1 else bool(pictures)  # (two in one packet: which frame is whose is not known)
+
+    def _mpeg4(self, data: bytes) -> bool | None:
+        self._layers(data)
+        vops = [end for code, end in _codes(data) if code == VOP]
+        if len(vops) > 1 or vops and self.increment is None:
+            return None
+        if not vops:
+            return False
+        try:
+            bits = Bits(data[vops[0] : vops[0] + 16], rbsp=False)
+            bits.u(2)  # coding type
+            while bits.u(1):  # modulo_time_base: whole seconds on
+                pass
+            marker, _, marker2 = bits.u(1), bits.u(self.increment), bits.u(1)
+            return bool(marker and marker2 and bits.u(1))  # vop_coded (damaged markers: none told)
+        except IndexError:
+            return False
+
+    def _layers(self, data: bytes) -> None:
+        """Read the bits of a picture's time from each MPEG-4 video object layer header in ``data``."""
+        for code, end in _codes(data):
+            if code not in LAYERS:
+                continue
+            try:
+                bits = Bits(data[end : end + 32], rbsp=False)
+                bits.u(9)  # random_accessible_vol, video_object_type_indication
+                verid = 1
+                if bits.u(1):  # is_object_layer_identifier: its verid and priority
+                    verid = bits.u(4)
+                    bits.u(3)
+                if bits.u(4) == 15:  # aspect_ratio_info: extended, its width and height
+                    bits.u(16)
+                if bits.u(1) and (bits.u(4) & 1):  # vol_control_parameters: chroma, low_delay, vbv_parameters
+                    bits.u(79)
+                if bits.u(2) == 3 and verid != 1:  # video_object_layer_shape: grayscale, its extension
+                    bits.u(4)
+                marker, resolution, marker2 = bits.u(1), bits.u(16), bits.u(1)
+                if marker and marker2 and resolution:  # (vop_time_increment_resolution: bits up to it, less 1)
+                    self.increment = max(1, (resolution - 1).bit_length())
+            except IndexError:
+                continue

@@ -354,7 +354,7 @@ class VideoSource:
         # (pictures lost outside the --start/--duration window are not the output's)
         window = (self._shift, math.inf if self.end is None else self.origin + self.end)
         self._gaps = None
-        self.dropped = Dropped(window)  # (pictures the decoder dropped without a word)
+        self.dropped = Dropped(window, timed=not self.chunked)  # (pictures the decoder dropped without a word)
         self._coded = Coded(codec.extradata if codec is not None else None)  # (which packets are pictures: Dropped)
         if (self.clock is not None or marks_all or self._numbers is not None) and fps:
             self._gaps = Gaps(float(fps), marks_all=marks_all, numbered=self._numbers is not None,

@@ -346,7 +346,8 @@ class Dropped:
     changed midway (the new decoder decodes again the packets since the keyframe), nor where a picture may be two
     fields, or a packet two pictures (which frame is whose is not known): interlaced H.264 frames but where its
     slices say each picture is a frame (MBAFF, not PAFF), HEVC's, an MPEG-2 field picture, DivX's packed
-    B-frames.
+    B-frames. Nor where a packet's timestamp is not its picture's time (``timed`` False: an AVI's count its
+    chunks, so a chunk written twice takes times of its own, and its copies that the decoder drops would wait).
 
     >>> dropped = Dropped((0.0, math.inf))
     >>> for t, out in [(0.00, [0.00]), (0.04, []), (0.08, [0.04]), (0.12, []), (0.16, []), (0.08, []), (0.20, []),
@@ -358,8 +359,9 @@ class Dropped:
     1
     """
 
-    def __init__(self, window: tuple[float, float]) -> None:
+    def __init__(self, window: tuple[float, float], *, timed: bool = True) -> None:
         self.window = window  # (seconds on the one timeline, as :class:`Gaps`'s)
+        self.timed = timed
         self._waiting: set[float] = set()  # the times of pictures gone in that no frame came out at yet
         self._out: deque[float] = deque(maxlen=COPIED)  # the times of the last frames out (their copies may follow)
         self._unmatched = 0  # frames out without a time, or at one no picture waited at
@@ -390,6 +392,6 @@ class Dropped:
 
     def count(self) -> int:
         """The pictures dropped, the decoder drained."""
-        if not self._counts or self._codec not in DROPS_SILENTLY:
+        if not self._counts or not self.timed or self._codec not in DROPS_SILENTLY:
             return 0
         return max(0, len(self._waiting) - self._unmatched)

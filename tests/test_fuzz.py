@@ -421,6 +421,18 @@ def test_pictures_a_join_drops_without_a_word_are_told_lost(catted_env):
     assert "7 of about 76 frames could not be decoded" in outcome.stderr, outcome.stderr
 
 
+def test_a_picture_moved_over_another_s_packet_is_told_lost_with_it(catted_env):
+    # cat-swap-1: a chunk of the second recording moved: its second picture's packet read 17 pictures on, in the
+    # place of another's packet, which is gone. The first is dropped by the decoder (counted so), and was
+    # taken by the step counted over it as come; the other was not counted: the moved one was taken for it with
+    # its stamp damaged (was: "1 of about 76")
+    bases, model, work = catted_env
+    outcome = run_case(bases["cat"], "cat", "swap", 1, model, work)
+    assert not outcome.problems(), f"{outcome.problems()}\n{outcome.stderr[-3000:]}"
+    assert outcome.output.frames == outcome.input.frames == 74, outcome.stderr
+    assert "2 of about 76 frames could not be decoded" in outcome.stderr, outcome.stderr
+
+
 # still images (jpg, png, webp, bmp, tif), damaged alone ("image-...") or one of four in a folder ("folder-...": the
 # seed-th % 4): one that does not read is refused alone, or left out and named, and never costs the others; what
 # the codec libraries say reaches stderr in roadseg's lines only

@@ -156,6 +156,16 @@ class Gaps:
     ...     gaps.take(n / 25, n == 3, key=False)
     >>> gaps.flush()
     0
+
+    A picture read back into a hole counted is that picture, out of its order, not a damaged stamp of the one
+    after the last: a step from the last to the next is pictures lost, to a keyframe too (the chunk moved there
+    in the place of a picture's packet).
+
+    >>> gaps = Gaps(25, marks_all=True, joins=True)  # 4 moved in after 9, over 10's packet; 11 a keyframe
+    >>> for n in [0, 1, 2, 3, 5, 6, 7, 8, 9, 4, 11, 12, 13]:
+    ...     gaps.take(n / 25, n == 2, key=n == 11)
+    >>> gaps.flush()  # (10; 4 came, out of its order)
+    1
     """
 
     def __init__(self, fps: float, *, marks_all: bool, numbered: bool = False, joins: bool = False,
@@ -206,6 +216,9 @@ class Gaps:
         whether it is a keyframe, and whether a loss is marked just before it (its picture skipped a number,
         :mod:`numbering`; the demuxer passed over damage, :class:`PassedOver`), a step to a keyframe too."""
         self._n = n = self._n + 1
+        if self._last is not None and t < self._last and any(abs(at - t) < self._frame / 2 for at, _ in self._holes):
+            self._moved(n, t, corrupt)  # (back into a hole counted: that picture, read out of its order)
+            return
         if self._last is not None and t < self._last:  # (back: damaged stamps, before it or from here on)
             self._back(t)
         start = self._last
@@ -230,6 +243,18 @@ class Gaps:
             self._marks[n] = self._marks.get(n, False) or not self.joins
         self._match(n - NEAR - 1)  # (the steps up to NEAR after a mark are known once the next has come)
         self._last = t
+
+    def _moved(self, n: int, t: float, corrupt: bool) -> None:
+        """Packet ``n``, at ``t``, came back into a hole counted: it is that picture, read out of its order (a chunk
+        of the file moved), not a damaged stamp of the picture after the last (:meth:`_back`); the pictures go on
+        from the last, and a step from it to the next is pictures lost, to a keyframe too: the chunk moved there
+        in the place of a picture's packet."""
+        self._fill(t)
+        self._seen.append(t)
+        self._marks[n + 1] = True
+        if corrupt:
+            self._marks[n + MARKED_AHEAD] = self._marks.get(n + MARKED_AHEAD, False)
+        self._match(n - NEAR - 1)
 
     def _fill(self, t: float) -> None:
         """A picture at ``t``: it fills a hole at its frame; those no picture came at within OUT_OF_ORDER are lost."""

@@ -2160,6 +2160,26 @@ def test_mpeg4_pictures_a_camera_held_are_not_told_lost(tmp_path, ext):
         assert sum(1 for _ in source) == 46 and source.lost == 0, source.lost
 
 
+def test_pictures_a_decoder_held_as_it_refused_to_drain_are_told_lost_once(tmp_path, monkeypatch):
+    # a threaded decoder's error of a picture it held comes as it is drained (found in a bit-flipped MPEG-4 TS:
+    # 57 frames of 60, '4 lost'); the pictures it held never come out, and the one the error was counted for is
+    # among them (was: told one more than never came out)
+    from roadseg.pipeline.sources.file import VideoSource
+
+    path = _with_b_frames(tmp_path / "b.mkv", split_frames(50, h=96, w=128), "libx264", {"bf": "3", "g": "25"})
+    with VideoSource(path, audio=False) as source:
+        decode = source.decoder.decode
+
+        def refused_drain(packet):  # (fault injection: the error comes at the drain, before what it held)
+            if packet is None or not packet.size:
+                raise av.error.InvalidDataError(errno.EINVAL, "Invalid data found when processing input")
+            return decode(packet)
+
+        monkeypatch.setattr(source.decoder, "decode", refused_drain)
+        out = sum(1 for _ in source)
+    assert 40 < out < 50 and source.lost == 50 - out, (out, source.lost)
+
+
 def _chunks_written_twice(src: Path, path: Path, at: int, n: int) -> Path:
     """``src`` remuxed into the AVI ``path`` with its video packets ``at`` to ``at + n`` written again after
     them, every chunk stamped by its number, as an AVI's are (the copies too)."""

@@ -831,6 +831,8 @@ class VideoSource:
         except (av.error.FFmpegError, ValueError):
             if not drained or packet.size:  # (a second empty packet, after a join's end, finds it drained: no loss)
                 self.lost += 1  # corrupt data: keep what decodes, count what does not
+            if not drained and not packet.size:  # (refused as it was drained: what it held never comes out)
+                self.dropped.refused_drain()
             return []
         if packet.size and packet.stream is not None and not packet.is_discard:  # (a picture went in)
             t = None if packet.pts is None else seconds(packet.pts, packet.time_base)

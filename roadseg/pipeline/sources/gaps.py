@@ -366,11 +366,12 @@ class Dropped:
     as a picture it has), not one more picture. A packet without a time is none either: where damage splits a
     transport stream's picture in two, its parser gives the second part without one, and the frame comes out of
     it, without a time too (from a PES whose header was lost). So a frame that comes out without a time, or at one
-    no picture waits at, may be any picture waiting: those are one fewer. A packet that holds no picture to come
-    out (an MPEG-4 picture not coded) waits for none. Counted where they lie in ``window``; not where the codec
-    changed midway (the new decoder decodes again the packets since the keyframe), nor where a picture may be two
-    fields, or a packet two pictures (which frame is whose is not known): interlaced H.264 frames but where its
-    slices say each picture is a frame (MBAFF, not PAFF), HEVC's, an MPEG-2 field picture, DivX's packed
+    no picture waits at, may be any picture waiting: those are one fewer, as is a drain the decoder refused (the
+    error, counted as one picture lost, was of one it held: :meth:`refused_drain`). A packet that holds no picture
+    to come out (an MPEG-4 picture not coded) waits for none. Counted where they lie in ``window``; not where the
+    codec changed midway (the new decoder decodes again the packets since the keyframe), nor where a picture may
+    be two fields, or a packet two pictures (which frame is whose is not known): interlaced H.264 frames but where
+    its slices say each picture is a frame (MBAFF, not PAFF), HEVC's, an MPEG-2 field picture, DivX's packed
     B-frames. Nor where a packet's timestamp is not its picture's time (``timed`` False: an AVI's count its
     chunks, so a chunk written twice takes times of its own, and its copies that the decoder drops would wait).
 
@@ -414,6 +415,11 @@ class Dropped:
             else:
                 self._unmatched += 1
             self._out.append(t)
+
+    def refused_drain(self) -> None:
+        """The decoder raised as it was drained (a threaded one's error of a picture it held): the pictures it held
+        never come out and wait here, the one that error is counted for among them (one fewer)."""
+        self._unmatched += 1
 
     def count(self) -> int:
         """The pictures dropped, the decoder drained."""

@@ -5,8 +5,8 @@ tell when one went missing; a camera that holds a picture encodes nothing for it
 the container marks nothing (Matroska, MP4), that skip is what tells a picture lost from one held
 (:class:`~roadseg.pipeline.sources.gaps.Gaps`). Whether a picture is a field (``field_pic_flag``: its two
 fields may come in two packets) is read on the way (:class:`~roadseg.pipeline.sources.gaps.Dropped`). Only the
-slice header's first fields and the parameter sets are read; a stream whose parameter sets allow gaps (``gaps_in_frame_num_value_allowed_flag``), or that this
-cannot read, marks nothing.
+slice header's first fields and the parameter sets are read; a stream whose parameter sets allow gaps
+(``gaps_in_frame_num_value_allowed_flag``), or that this cannot read, marks nothing.
 
 Example (pictures of one slice each, a NAL unit with a 4-byte length; frame_num is 4 bits here, 3 is missing):
     >>> numbers = FrameNumbers(None)
@@ -19,6 +19,7 @@ Example (pictures of one slice each, a NAL unit with a 4-byte length; frame_num 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
 #: profiles whose sequence parameter set carries the chroma format, bit depths and scaling lists
@@ -26,10 +27,11 @@ HIGH_PROFILES = {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135}
 
 
 class Bits:
-    """An H.264 RBSP read bit by bit (emulation prevention bytes taken out): fixed-width and Exp-Golomb fields."""
+    """An H.264 RBSP read bit by bit (emulation prevention bytes taken out; ``rbsp`` False: an MPEG-4 header, as it
+    is): fixed-width and Exp-Golomb fields."""
 
     def __init__(self, data: bytes, *, rbsp: bool = True) -> None:
-        self.data = data.replace(b"\0\0\3", b"\0\0") if rbsp else data  # (rbsp False: an MPEG-4 header's, as it is)
+        self.data = data.replace(b"\0\0\3", b"\0\0") if rbsp else data
         self.pos = 0
 
     def u(self, n: int) -> int:
@@ -187,7 +189,6 @@ class FrameNumbers:
         if separate:
             bits.u(2)
         number = bits.u(log2)
-        self.fields = bool(self.fields) or sps in self.fielded and bool(bits.u(1))  # (field_pic_flag)
         last, skipped = self._last, False
         if idr:
             last = None
@@ -195,4 +196,7 @@ class FrameNumbers:
             skipped = number not in (last, (last + 1) % (1 << log2))
         if ref or idr:
             self._last = 0 if idr else number
+        if not self.fields:  # (field_pic_flag, where the sequence allows fields; a slice cut short tells nothing)
+            with contextlib.suppress(IndexError):
+                self.fields = sps in self.fielded and bool(bits.u(1))
         return skipped

@@ -20,7 +20,7 @@ from roadseg.pipeline.sources.clock import LEAP
 #: seconds a picture may lie off the line of the pictures around it before its timestamp counts as damaged
 OFF_LINE = 1.0
 #: pictures in a row off the line of those around them that may be damaged stamps (:class:`Gaps`, and
-#: :class:`~roadseg.pipeline.sources.file.InLine`, which puts them back): a longer run is where the video went
+#: :class:`~roadseg.pipeline.sources.inline.InLine`, which puts them back): a longer run is where the video went
 RUN = 8
 #: a step between two pictures of more than this many of the stated rate's is a hole where pictures were lost
 #: (two or more), not a camera that slowed down: a dashcam that holds a picture for two at night, a phone at 15

@@ -1,0 +1,159 @@
+"""Pictures whose timestamps alone are damaged, put back in line with the pictures around them (:class:`InLine`),
+before a sink keeps them: :class:`~roadseg.pipeline.sources.file.VideoSource` passes its decoded pictures through one,
+and judges a transport stream's first packets by one to know where the file starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from roadseg.pipeline.sources.base import Frame
+from roadseg.pipeline.sources.gaps import HOLE, OFF_LINE, RUN
+
+
+class InLine:
+    """Put pictures whose timestamps alone are damaged back in line with the pictures around them.
+
+    A sink keeps its output's timestamps going forward, so a picture stamped seconds ahead (a damaged PES
+    header: within :data:`~roadseg.pipeline.sources.clock.LEAP`, or the first pictures of a file) would carry
+    every picture after it there: the video would start or go on that late against its sound; stamped a little
+    ahead or behind, the pictures after it are squeezed a tick apart. A run of up to :data:`RUN` pictures off
+    the line (a step back, or ahead by more than :data:`~roadseg.pipeline.sources.gaps.HOLE` frame steps) that
+    go on from each other, after which the pictures come back to where the line leads, is retimed between its
+    neighbours a frame step apart (the step between the pictures before it); a longer run, or one the
+    pictures go on from, is where the video went, and passes as it came. The first pictures of a file, up to
+    :data:`RUN` of them, that the pictures after them step back from or leap more than :data:`OFF_LINE`
+    seconds ahead of, are retimed to before those, where the next two follow in line (a picture alone) or more
+    than :data:`RUN` of them (a run: fewer may be a damaged run themselves); where those keep no line either (the
+    first pictures each off by its own amount), to before the first RUN + 1 that go on a frame step apart, where
+    they lie nowhere near it (:meth:`_scattered`). Up to twice :data:`RUN` pictures wait to be judged; packets do not.
+
+    >>> from fractions import Fraction
+    >>> def times(ms, step=0.04):
+    ...     line = InLine(step)
+    ...     frames = [Frame(i, None, t, Fraction(1, 1000)) for i, t in enumerate(ms)]
+    ...     return [f.pts for f in frames for f in line.take(f)] + [f.pts for f in line.flush()], line.retimed
+    >>> times([30040, 80, 120, 5160, 200, 240])  # the first picture, and one midway
+    ([40, 80, 120, 160, 200, 240], 2)
+    >>> times([0, 40, 5080, 5120, 5160, 200, 240, 280])  # three pictures 5 s ahead
+    ([0, 40, 80, 120, 160, 200, 240, 280], 3)
+    >>> times([0, 40, 80, 820, 860, 200, 240, -2720, -2680, 360])  # 0.7 s ahead, 3 s behind
+    ([0, 40, 80, 120, 160, 200, 240, 280, 320, 360], 4)
+    >>> times([5000, 5040, *range(80, 480, 40)])[0][:3]  # the first two 5 s ahead
+    [0, 40, 80]
+    >>> times([0, 40, 80, 80, 160, 200, 240])  # a stamp repeated: the first pictures are in line, it is not
+    ([0, 40, 80, 120, 160, 200, 240], 1)
+    >>> times([9000, 9040, 9040, 300, 3000, 0, *range(240, 600, 40)])[0][:8]  # the first six each off its own way
+    [0, 40, 80, 120, 160, 200, 240, 280]
+    >>> times([0, 40, 80, -3000, *range(400, 800, 40)])[0][:5]  # the first three near the line: one damaged midway
+    [0, 40, 80, 120, 400]
+    >>> times([0, 40, 80, 600, 640, 680, 720, 760])  # a hole where pictures were lost: the video goes on from it
+    ([0, 40, 80, 600, 640, 680, 720, 760], 0)
+    >>> times([0, 40, *range(5080, 5440, 40), 440, 480])[0][2:4]  # nine 5 s ahead: more than RUN, where it went
+    [5080, 5120]
+    """
+
+    def __init__(self, step: float | None = None) -> None:
+        self.retimed = 0
+        self._step = step  # the frame step: the last between two pictures passed, at first the stream's rate's
+        self._held: list[Frame] = []
+        self._last: float | None = None  # the time of the last picture passed
+
+    def take(self, frame: Frame) -> list[Frame]:
+        """The pictures to pass now, ``frame`` taken in (none while the next ones are needed to judge)."""
+        self._held.append(frame)
+        return self._judged(end=False)
+
+    def flush(self) -> list[Frame]:
+        """The pictures still held, at the end (judged by what came after them)."""
+        return self._judged(end=True)
+
+    def _judged(self, *, end: bool) -> list[Frame]:
+        """The held pictures that can be judged now (``end``: all of them), in order, retimed where damaged."""
+        out = []
+        while self._held:
+            run = self._first_run(end) if self._last is None else self._run(end)
+            if run is None:  # (the pictures after it are needed)
+                break
+            out += self._passed(run)
+        return out
+
+    def _run(self, end: bool) -> tuple[int, list[float]] | None:
+        """(how many held pictures to pass, the times to give the timed ones) once the first held picture is
+        judged: a run off the line that the pictures came back from, retimed; else the first as it came."""
+        t, last, step = self._held[0].time, self._last, self._step
+        if t is None or step is None or not (t <= last or t - last > HOLE * step):  # (in line: a hole's or less)
+            return 1, []
+        run = [t]
+        for n, frame in enumerate(self._held[1:], 1):
+            if (u := frame.time) is None:  # (without a time: it waits with the run, as it is)
+                continue
+            from_line, from_run = u - (last + (len(run) + 1) * step), u - (run[-1] + step)
+            if -step / 2 <= from_line <= OFF_LINE and abs(from_line) < abs(from_run):  # back where the line leads
+                return n, [last + k * step for k in range(1, len(run) + 1)]
+            if len(run) == RUN or not 0 < u - run[-1] <= OFF_LINE:  # (a run that goes on, or none: where it went)
+                return 1, []
+            run.append(u)
+        return (1, []) if end else None
+
+    def _first_run(self, end: bool) -> tuple[int, list[float]] | None:
+        """As :meth:`_run`, for the first pictures: those before the first step back, or leap of more than
+        OFF_LINE, retimed a step apart before the line the pictures after it keep, where enough of them follow in
+        line (:class:`InLine`)."""
+        times = [f.time for f in self._held]
+        if None in times:
+            return 1, []
+        jump = next((n for n in range(1, len(times)) if not 0 < times[n] - times[n - 1] <= OFF_LINE), None)
+        if jump is None:
+            return (1, []) if end or len(times) > RUN else None
+        if jump > RUN:
+            return 1, []
+        after = times[jump:]
+        line = next((n for n in range(1, len(after)) if not 0 < after[n] - after[n - 1] <= OFF_LINE), len(after))
+        # (more in line after it than before: a picture alone, as the next two; a run, as more than RUN, or all
+        # to the end: a shorter line after it may be a damaged run itself, as the pictures after that tell)
+        enough = 2 if jump == 1 else RUN + 1
+        if line < len(after) and line < enough or end and line <= jump:
+            return self._scattered(times, jump, end)
+        if line < enough and not end:
+            return None
+        step = self._step or after[1] - after[0]
+        if abs(after[0] - step - times[jump - 1]) <= HOLE * step:  # (in line with them: a step of none or back by a
+            return 1, []  # frame or two, a stamp repeated, which the pictures after judge, not the first ones)
+        return jump, [after[0] - k * step for k in range(jump, 0, -1)]
+
+    def _scattered(self, times: list[float], jump: int, end: bool) -> tuple[int, list[float]] | None:
+        """As :meth:`_first_run`, where the pictures after its ``jump`` keep no line: the first pictures each
+        off by its own amount. Those before the first :data:`RUN` + 1 that go on a frame step apart (a hole's
+        or less: :data:`HOLE`), found after the jump and within the first RUN + 1, are retimed a step apart
+        before them, where the first lies nowhere near (more than :data:`OFF_LINE` from) where that line leads
+        back to; near it, the first pictures are the file's, and what follows them damage midway (:meth:`_run`)."""
+        step = self._step
+        if step is None:
+            return 1, []
+        in_step = [0 < b - a <= HOLE * step for a, b in zip(times, times[1:])]
+        for k in range(jump, RUN + 1):
+            if k + RUN >= len(times):  # (the pictures after it are needed)
+                return (1, []) if end else None
+            if all(in_step[k : k + RUN]):
+                if abs(times[0] - (times[k] - k * step)) <= OFF_LINE:
+                    return 1, []
+                return k, [times[k] - n * step for n in range(k, 0, -1)]
+        return 1, []
+
+    def _passed(self, judged: tuple[int, list[float]]) -> list[Frame]:
+        """The first ``n`` held pictures, the timed ones given ``times`` (none: as they came)."""
+        n, times = judged
+        out, times = [], iter(times)
+        for frame in self._held[:n]:
+            t = frame.time
+            if t is not None and (at := next(times, None)) is not None and at != t:
+                self.retimed += 1
+                frame, t = replace(frame, pts=round(at / frame.time_base)), at
+            if t is not None:
+                if self._last is not None and 0 < t - self._last <= OFF_LINE:
+                    self._step = t - self._last
+                self._last = t
+            out.append(frame)
+        del self._held[:n]
+        return out

@@ -1969,6 +1969,38 @@ def test_a_transport_streams_first_pictures_stamped_30_s_on_cost_no_frame(rule_o
     assert len(read_video(out)["frames"]) == len(read_video(src)["frames"])
 
 
+@pytest.mark.parametrize("window", [["--start", "1.0"], ["--start", "0.04"], ["--duration", "1.0"]],
+                         ids=["start-1s", "start-0.04s", "duration-1s"])
+@pytest.mark.parametrize("offset,moves", [(10.0, dict.fromkeys(range(3), 5.0)), (10.0, dict.fromkeys(range(3), -3.0)),
+                                          (0.0, {0: 30.0, 1: 30.0})], ids=["first-3+5s", "first-3-3s", "first-2+30s"])
+def test_a_window_of_a_transport_stream_whose_first_pictures_stamps_are_damaged_is_the_clean_files(rule_onnx, tmp_path,
+                                                                                                   offset, moves, window):  # fmt: skip
+    # the first video PES headers' timestamps moved (on a clock 10 s on: 3 s back is no wrap of it), cut by --start
+    # or --duration: the output is the clean file's with the same window, its pictures, times and sound
+    clean = write_video(tmp_path / "a.ts", split_frames(100, h=96, w=128), audio_seconds=4.0, offset=offset)
+    damaged = _pes_moved(clean, tmp_path / "d.ts", moves, stream_id=0xE0)
+    outs = []
+    for src in (clean, damaged):
+        outs.append(tmp_path / f"{src.stem}.mp4")
+        r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(outs[-1]), "--model", str(rule_onnx), "-q", *window])
+        assert r.exit_code == 0 and "could not be decoded" not in r.output, r.output
+    # was: the damaged pictures' own stamps judged against the window before they were put back in line: kept past
+    # --start (--start 1: three frames more, put before the line, the first at 0 against 0.021 s), or dropped as
+    # before it or past --duration's end (--start 0.04, the first three -3 s: 97 frames of 99, "3 of about 100
+    # frames could not be decoded"; --duration 1, the first three +5 s: 22 of 25)
+    want, got = read_video(outs[0]), read_video(outs[1])
+    assert len(got["frames"]) == len(want["frames"]) and got["seconds"] == pytest.approx(want["seconds"], abs=0.002)
+    assert _audio_seconds_at(outs[1]) == pytest.approx(_audio_seconds_at(outs[0]), abs=0.002)
+    from roadseg.pipeline.sources import VideoSource
+
+    span = dict(zip(("start" if w == "--start" else "duration" for w in window[::2]), map(float, window[1::2])))
+    with VideoSource(clean, audio=False, **span) as a, VideoSource(damaged, audio=False, **span) as b:
+        given, read = list(a), list(b)  # (the library's frames: the same pictures, at the same times)
+        assert [f.pts for f in read] == [f.pts for f in given]
+        assert all(np.array_equal(f.image, g.image) for f, g in zip(read, given))
+        assert b.expected_frames() == a.expected_frames() and b.lost == a.lost == 0
+
+
 def test_a_burst_of_damaged_audio_timestamps_in_a_transport_stream_leaves_the_rest_in_step(rule_onnx, tmp_path):
     # five audio PES headers in a row damaged, each by its own amount (-7 s and -2 s read a wrap of the clock on)
     src = write_video(tmp_path / "a.ts", split_frames(100, h=96, w=128), audio_seconds=4.0)

@@ -213,6 +213,7 @@ class VideoSource:
             self._gaps = Gaps(float(fps), marks_all=marks_all, numbered=self._numbers is not None,
                               joins=self.clock is not None, window=window)  # fmt: skip
         self._next_at: float | None = None  # the time of the first picture after --duration's window, if any came
+        self._retimed = 0  # pictures of the window put back in line (InLine)
         self.subtitles_dropped = 0  # subtitle packets timed where the video is not (damaged timestamps)
         self.data_dropped = 0  # data packets timed where the video is not
         self._gen = self._generate()
@@ -361,17 +362,14 @@ class VideoSource:
         return InLine(1 / float(fps) if fps else None)
 
     def _generate(self) -> Iterator[Frame | av.Packet]:
-        line = self._in_line()  # (pictures whose timestamps alone are damaged would carry the ones after them)
-        for item in self._demuxed():
-            yield from line.take(item) if isinstance(item, Frame) else (item,)
-        yield from line.flush()
+        yield from self._demuxed()
         self._read = True
         if self._gaps is not None:  # (losses marked near the end)
             lost = self._gaps.lost
             self.lost += self._gaps.flush() - lost
         self.lost += self.dropped.count()
-        if line.retimed:
-            n = line.retimed
+        if self._retimed:
+            n = self._retimed
             said = "1 picture with a damaged timestamp" if n == 1 else f"{n} pictures with damaged timestamps"
             log.warning("put %s back in line with the pictures around %s", said, "it" if n == 1 else "them")
         yield from self._in_window(self.audio.flush())
@@ -397,6 +395,44 @@ class VideoSource:
         return video is None or t <= video + 3600.0
 
     def _demuxed(self) -> Iterator[Frame | av.Packet]:
+        """The frames in the ``start``/``duration`` window and the packets to pass on. Each picture is judged
+        against the window where :class:`InLine` puts it: by its own damaged stamp, a picture (a transport stream's
+        first ones) would be kept past ``start``, or left out as before it or past the end, where it is not."""
+        past_end = 0  # pictures in a row after the window
+        shown = None  # the time of the last picture decoded with one: where a picture without a time lies
+        leading = []  # pictures without a time before the first with one (--start): they lie where it does
+        for item in self._in_line().through(self._decoded()):
+            if not isinstance(item, Frame):
+                yield item
+                continue
+            t = None if item.time is None else item.time - self.origin
+            if t is not None:
+                shown = t
+            elif shown is None and self.start > 0 and len(leading) < PAST_END:
+                leading.append(item)
+                continue
+            if leading:  # (kept where the first with a time is in the window, or none has one)
+                yield from self._leading(leading, t is None or t >= self.start - 1e-6)
+            # (one without a time lies where the one before does; in a file whose clock may start again, one
+            # before its start is a damaged stamp, without --start: kept, as InLine left it)
+            if shown is not None and shown < self.start - 1e-6 and (self.start or self.clock is None):
+                continue
+            if self.end is not None and shown is not None and shown >= self.end - 1e-6:
+                self._next_at = shown if self._next_at is None else self._next_at
+                past_end += 1
+                if past_end >= PAST_END:
+                    return
+                continue
+            past_end = 0
+            frame = self._frame(item)
+            if frame is not None:
+                yield frame
+        yield from self._leading(leading, True)  # (no picture with a time came)
+
+    def _decoded(self) -> Iterator[Frame | av.Packet]:
+        """The file's pictures as they decode, each a :class:`Frame` that holds the decoded ``av.VideoFrame``
+        as its image (converted once it is known to be in the window: :meth:`_frame`), and the packets to pass on
+        (those of the window)."""
         # a file whose clock may start again midway is read up to --start, not sought by a clock that repeats
         self._held = [] if self.start > 0 and self._read_to_start() else None
         if self.start > 0 and self._held is None:
@@ -408,9 +444,6 @@ class VideoSource:
                 with contextlib.suppress(Exception):  # back where reading began, if the index allows
                     self.container.seek(0, backward=True, any_frame=False)
         video = self._video_start()  # then the time of the last video packet read: where the file is
-        past_end = 0  # pictures in a row after the window
-        shown = None  # the time of the last picture decoded with one: where a picture without a time lies
-        leading = []  # pictures without a time before the first with one (--start): they lie where it does
         counted = 0  # video packets read
         for packet in self._joined(self._packets()):
             if packet.stream is not None and (packet.stream.type == "audio" or packet.stream.index in self._stand_ins):
@@ -441,30 +474,10 @@ class VideoSource:
                 self._count_held(packet)
             self._take_gaps(packet, stamp)
             for vf in (vf for p in self._up_to_start(packet) for vf in self._decode(p)):
-                t = None if vf.pts is None or vf.time_base is None else float(vf.pts * vf.time_base) - self.origin
-                if t is not None:
-                    self.pace.take(t)
-                    shown = t
-                elif shown is None and self.start > 0 and len(leading) < PAST_END:
-                    leading.append(vf)
-                    continue
-                if leading:  # (kept where the first with a time is in the window, or none has one)
-                    yield from self._leading(leading, t is None or t >= self.start - 1e-6)
-                # (one without a time lies where the one before does; in a file whose clock may start again, one
-                # before its start is a damaged stamp, without --start: InLine puts it back in line)
-                if shown is not None and shown < self.start - 1e-6 and (self.start or self.clock is None):
-                    continue
-                if self.end is not None and shown is not None and shown >= self.end - 1e-6:
-                    self._next_at = shown if self._next_at is None else self._next_at
-                    past_end += 1
-                    if past_end >= PAST_END:
-                        return
-                    continue
-                past_end = 0
-                frame = self._frame(vf)
-                if frame is not None:
-                    yield frame
-        yield from self._leading(leading, True)  # (no picture with a time came)
+                picture = Frame(-1, vf, vf.pts, vf.time_base)
+                if picture.time is not None:
+                    self.pace.take(picture.time - self.origin)
+                yield picture
 
     def _take_gaps(self, packet: av.Packet, t: float | None) -> None:
         """Follow the video ``packet``, at ``t`` seconds, for pictures lost and pauses (:class:`Gaps`), in the
@@ -479,8 +492,8 @@ class VideoSource:
             self._gaps.take(t, packet.is_corrupt, key=packet.is_keyframe, skipped=skipped)
             self.lost += self._gaps.lost - lost
 
-    def _leading(self, pictures: list, kept: bool) -> Iterator[Frame]:
-        """The decoded ``pictures`` held (emptied), as frames where ``kept``."""
+    def _leading(self, pictures: list[Frame], kept: bool) -> Iterator[Frame]:
+        """The decoded ``pictures`` held (emptied), as frames (:meth:`_frame`) where ``kept``."""
         held = pictures[:] if kept else []
         pictures.clear()
         yield from (frame for frame in map(self._frame, held) if frame is not None)
@@ -713,8 +726,11 @@ class VideoSource:
                     packet.dts -= shift
             yield packet
 
-    def _frame(self, vf) -> Frame | None:
-        """The upright RGB picture of a decoded frame, at the size of the first; None (counted) if it will not convert."""
+    def _frame(self, picture: Frame) -> Frame | None:
+        """The upright RGB picture of a decoded one (:meth:`_decoded`: its image the ``av.VideoFrame``), at the size
+        of the first, at the picture's time (where :class:`InLine` put it, counted); None (counted) if it will not
+        convert."""
+        vf = picture.image
         rotation = int(round(getattr(vf, "rotation", 0) or 0)) % 360
         if self.height and self._size is None:
             self._scaled = scaled_size(vf.height, vf.width, self.height, upright=rotation in (90, 270))
@@ -731,7 +747,8 @@ class VideoSource:
             self._size = image.shape[:2]
         else:  # damaged or changed stream parameters midway: keep the first size
             image = scaled_to(image, self._size)
-        pts = vf.pts
+        pts = picture.pts
+        self._retimed += pts != vf.pts  # (put back in line)
         if pts is not None and self._shift and vf.time_base is not None:
             pts -= round(self._shift / vf.time_base)
         frame = Frame(self.decoded, image, pts, vf.time_base)

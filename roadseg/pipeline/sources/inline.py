@@ -5,6 +5,7 @@ and judges a transport stream's first packets by one to know where the file star
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
 from roadseg.pipeline.sources.base import Frame
@@ -67,6 +68,13 @@ class InLine:
     def flush(self) -> list[Frame]:
         """The pictures still held, at the end (judged by what came after them)."""
         return self._judged(end=True)
+
+    def through(self, items: Iterable) -> Iterator:
+        """``items`` in their order, but the :class:`Frame` objects among them in line: each held while it is
+        judged (:meth:`take`), the rest passed at once; at the end, those held (:meth:`flush`)."""
+        for item in items:
+            yield from self.take(item) if isinstance(item, Frame) else (item,)
+        yield from self.flush()
 
     def _judged(self, *, end: bool) -> list[Frame]:
         """The held pictures that can be judged now (``end``: all of them), in order, retimed where damaged."""

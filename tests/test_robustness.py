@@ -2001,6 +2001,27 @@ def test_a_window_of_a_transport_stream_whose_first_pictures_stamps_are_damaged_
         assert b.expected_frames() == a.expected_frames() and b.lost == a.lost == 0
 
 
+def test_a_transport_stream_whose_first_pictures_stamps_are_damaged_is_demuxed_once(tmp_path, monkeypatch):
+    # its first video packets, judged at open for where the file starts (VideoSource._first_pictures_moved), are the
+    # packets read after: the sound among them too (was: the file opened a second time to read them)
+    src = write_video(tmp_path / "a.ts", split_frames(100, h=96, w=128), audio_seconds=4.0, offset=10.0)
+    damaged = _pes_moved(src, tmp_path / "d.ts", dict.fromkeys(range(3), 5.0), stream_id=0xE0)
+    from roadseg.pipeline.sources import Frame, VideoSource
+
+    def read(path: Path) -> tuple[list[float], list[float], int | None]:
+        with VideoSource(path) as s:
+            items = list(s)
+        pictures = [f.time for f in items if isinstance(f, Frame)]
+        return pictures, [float(p.pts * p.time_base) for p in items if not isinstance(p, Frame)], s.expected_frames()
+
+    clean = read(src)
+    opened, real = [], av.open
+    monkeypatch.setattr(av, "open", lambda *a, **k: opened.append(a[0]) or real(*a, **k))
+    pictures, sound, expected = read(damaged)
+    assert len(opened) == 1  # (was 2)
+    assert pictures == pytest.approx(clean[0], abs=0.002) and sound == pytest.approx(clean[1], abs=0.002)
+    assert len(pictures) == expected == clean[2] == 100
+
 def test_a_burst_of_damaged_audio_timestamps_in_a_transport_stream_leaves_the_rest_in_step(rule_onnx, tmp_path):
     # five audio PES headers in a row damaged, each by its own amount (-7 s and -2 s read a wrap of the clock on)
     src = write_video(tmp_path / "a.ts", split_frames(100, h=96, w=128), audio_seconds=4.0)

@@ -156,6 +156,8 @@ class VideoSource:
         self.data_streams = [s for s in self.container.streams.data if getattr(s, "name", None)]
         self.start, self.duration = max(0.0, start), duration
         self.end = None if duration is None else self.start + duration
+        self._ahead: list[av.Packet | Exception | None] = []  # packets read to judge the first ones, in turn the errors
+        # met and the end (None) where reading them met it: read first (_demux)
         # the times (seconds of the file's clock) the first video packets are put back at, by their number, where
         # their stamps alone were damaged, and the seconds the first is moved by (before the file's start: it follows)
         self._first_stamps, self._first_moved = self._first_pictures_moved() if own_file else ({}, 0.0)
@@ -617,23 +619,31 @@ class VideoSource:
         """Where :class:`InLine` puts the first pictures back in line, where the stamps of a transport stream's first
         pictures alone were damaged: FFmpeg takes the first for where the stream starts, and the file's start (the
         output's 0, and the sound dropped before it) followed it, as the sound and the frames expected followed
-        their packets. Its first video packets are read from the file opened again and judged as their pictures will
-        be: (the times, in seconds of its clock, their packets are put at, by their number, the seconds the first is
-        moved by); none where none moves, or the file's clock cannot jump (its stamps are kept as they are:
-        :class:`Clock`), or it is no file (a pipe, a URL)."""
+        their packets. Its first video packets are read and judged as their pictures will be: (the times, in seconds of
+        its clock, their packets are put at, by their number, the seconds the first is moved by); none where none
+        moves, or the file's clock cannot jump (its stamps are kept as they are: :class:`Clock`), or it is no file (a
+        pipe, a URL). The packets read to judge them, and an error met reading them, are kept in turn
+        (:attr:`_ahead`), for :meth:`_packets` to read first: the file is demuxed once."""
         if not self.container.format.flags & TS_DISCONT or self.remote or not os.path.isfile(self.path):
             return {}, 0.0
         line, stamps, judged = self._in_line(), [], []
-        try:
-            with av.open(self.path) as container:
-                packets = container.demux(container.streams[self.stream.index])
-                for n, packet in enumerate(p for p in packets if p.size):
-                    stamps.append(packet.pts if packet.dts is None else packet.dts)  # (as packet_time: decoding order)
-                    judged += line.take(Frame(n, None, stamps[-1], packet.time_base))
-                    if judged or n > 4 * RUN:
-                        break
-        except Exception:  # noqa: BLE001 - damage that breaks the demuxer: judged by what was read before it
-            pass
+        packets = self.container.demux(*self._streams_read())
+        while not judged and len(stamps) <= 4 * RUN:
+            try:
+                packet = next(packets)
+            except StopIteration:  # (the demuxer has passed its end: no other is to read on after them)
+                self._ahead.append(None)
+                break
+            except Exception as exc:  # noqa: BLE001 - damage that breaks the demuxer: judged by what was read before it
+                self._ahead.append(exc)
+                if not isinstance(exc, IndexError):  # (PyAV's, on a packet of a stream found after the start: read on)
+                    break
+                packets = self.container.demux(*self._streams_read())
+                continue
+            self._ahead.append(packet)
+            if packet.stream.index == self.stream.index and packet.size:
+                stamps.append(packet.pts if packet.dts is None else packet.dts)  # (as packet_time: decoding order)
+                judged += line.take(Frame(len(stamps) - 1, None, stamps[-1], packet.time_base))
         judged = judged or line.flush()
         moved = {f.index: f.time for f in judged if f.pts is not None and f.pts != stamps[f.index]}
         if 0 not in moved:  # (the first in line: the file starts where FFmpeg says)
@@ -646,11 +656,11 @@ class VideoSource:
         --concat read on after a broken one: the demuxer moves to the next file (up to
         ``MAX_BROKEN_READS`` failed reads in a row, then it is taken as broken for good). A Matroska file's
         packets of every stream are read, to see the bytes between them (:class:`PassedOver`)."""
-        streams = (self.stream, *self.audio_streams, *self.subtitle_streams, *self.data_streams)
+        streams = self._streams_read()
         kept = {s.index for s in streams}
         if self._passed is not None:
             streams = ()  # (every stream's: PyAV reads them all anyway, and drops the others)
-        packets, failed = self.container.demux(*streams), 0
+        packets, failed = self._demux(streams), 0
         while True:
             try:
                 packet = next(packets)
@@ -660,13 +670,13 @@ class VideoSource:
                 if not self.late_said:
                     log.warning("a stream that begins after the start of %s is left out", self.path)
                     self.late_said = True
-                packets = self.container.demux(*streams)  # (the packet was read: go on with the next)
+                packets = self._demux(streams)  # (the packet was read: go on with the next)
                 continue
             except Exception as exc:  # noqa: BLE001 - FFmpegError
                 self.lost += 1
                 failed += 1
                 if self.joins and failed < MAX_BROKEN_READS:
-                    packets = self.container.demux(*streams)  # (a broken generator is finished: read on anew)
+                    packets = self._demux(streams)  # (a broken generator is finished: read on anew)
                     continue
                 self.unreadable = reason_of(exc)
                 yield av.Packet()  # an empty packet of no stream: decoded below as the end of the video stream
@@ -678,6 +688,23 @@ class VideoSource:
                     continue
             self.merges.take(packet)  # (before the Clock: where a stream goes on after it is where its sound ends)
             yield packet
+
+    def _streams_read(self) -> tuple[av.stream.Stream, ...]:
+        """The streams whose packets are read: the video's, and those passed on."""
+        return (self.stream, *self.audio_streams, *self.subtitle_streams, *self.data_streams)
+
+    def _demux(self, streams: tuple) -> Iterator[av.Packet]:
+        """The demuxer's packets of ``streams`` (none: every stream's), those read ahead first (:attr:`_ahead`): an
+        error met reading them raised in its turn, as the demuxer raised it (the next call goes on after it), and
+        where they reached the end, none after them."""
+        while self._ahead:
+            item = self._ahead.pop(0)
+            if item is None:
+                return
+            if isinstance(item, Exception):
+                raise item
+            yield item
+        yield from self.container.demux(*streams)
 
     def _joined(self, packets: Iterable[av.Packet]) -> Iterator[av.Packet]:
         """``packets`` on one timeline where the file's clock starts again midway (:class:`Clock`)."""

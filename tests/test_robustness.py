@@ -1969,10 +1969,12 @@ def test_a_transport_streams_first_pictures_stamped_30_s_on_cost_no_frame(rule_o
     assert len(read_video(out)["frames"]) == len(read_video(src)["frames"])
 
 
-@pytest.mark.parametrize("window", [["--start", "1.0"], ["--start", "0.04"], ["--duration", "1.0"]],
-                         ids=["start-1s", "start-0.04s", "duration-1s"])
+@pytest.mark.parametrize("window", [[], ["--start", "1.0"], ["--start", "0.04"], ["--duration", "1.0"]],
+                         ids=["whole", "start-1s", "start-0.04s", "duration-1s"])
 @pytest.mark.parametrize("offset,moves", [(10.0, dict.fromkeys(range(3), 5.0)), (10.0, dict.fromkeys(range(3), -3.0)),
-                                          (0.0, {0: 30.0, 1: 30.0})], ids=["first-3+5s", "first-3-3s", "first-2+30s"])
+                                          (0.0, {0: 30.0, 1: 30.0}),
+                                          (10.0, {0: 3.0, 1: 7.0, 2: -2.0, 3: 4.0, 4: 1.5, 5: -4.0})],
+                         ids=["first-3+5s", "first-3-3s", "first-2+30s", "first-6-each-its-own"])
 def test_a_window_of_a_transport_stream_whose_first_pictures_stamps_are_damaged_is_the_clean_files(rule_onnx, tmp_path,
                                                                                                    offset, moves, window):  # fmt: skip
     # the first video PES headers' timestamps moved (on a clock 10 s on: 3 s back is no wrap of it), cut by --start
@@ -1987,7 +1989,10 @@ def test_a_window_of_a_transport_stream_whose_first_pictures_stamps_are_damaged_
     # was: the damaged pictures' own stamps judged against the window before they were put back in line: kept past
     # --start (--start 1: three frames more, put before the line, the first at 0 against 0.021 s), or dropped as
     # before it or past --duration's end (--start 0.04, the first three -3 s: 97 frames of 99, "3 of about 100
-    # frames could not be decoded"; --duration 1, the first three +5 s: 22 of 25)
+    # frames could not be decoded"; --duration 1, the first three +5 s: 22 of 25). The first six each off by its own
+    # amount, whole or cut: the Clock, by their damaged stamps, took the step back among them for pictures to put
+    # after the step ahead before it (8.08 s, 14.12 s and 11.66 s to 17.08 s), so InLine put the first alone back
+    # and the output ran 7 s late against its sound
     want, got = read_video(outs[0]), read_video(outs[1])
     assert len(got["frames"]) == len(want["frames"]) and got["seconds"] == pytest.approx(want["seconds"], abs=0.002)
     assert _audio_seconds_at(outs[1]) == pytest.approx(_audio_seconds_at(outs[0]), abs=0.002)

@@ -161,6 +161,8 @@ class VideoSource:
         # the times (seconds of the file's clock) the first video packets are put back at, by their number, where
         # their stamps alone were damaged, and the seconds the first is moved by (before the file's start: it follows)
         self._first_stamps, self._first_moved = self._first_pictures_moved() if own_file else ({}, 0.0)
+        self._video_read = 0  # video packets read (_put_back)
+        self._put_at: set[int] = set()  # the pts those put back are at: their pictures are put back in line
         self.origin = self._origin()
         self._shift = self.origin + self.start  # seconds taken off every timestamp
         self.lost = 0
@@ -446,7 +448,6 @@ class VideoSource:
                 with contextlib.suppress(Exception):  # back where reading began, if the index allows
                     self.container.seek(0, backward=True, any_frame=False)
         video = self._video_start()  # then the time of the last video packet read: where the file is
-        counted = 0  # video packets read
         for packet in self._joined(self._packets()):
             if packet.stream is not None and (packet.stream.type == "audio" or packet.stream.index in self._stand_ins):
                 if packet.stream.index in self._stand_ins and joined_part(packet).get("lavf.concatdec.start_time") == "0":
@@ -468,10 +469,8 @@ class VideoSource:
                     else:
                         self.data_dropped += 1
                 continue
-            if packet.size:
-                counted += 1
             if (stamp := packet_time(packet)) is not None:
-                video = stamp = self._first_stamps.get(counted - 1, stamp)  # (the first put back: InLine)
+                video = stamp  # (the first ones put back: _put_back)
                 self._spanned(video, seconds(packet.duration or 0, packet.time_base))
                 self._count_held(packet)
             self._take_gaps(packet, stamp)
@@ -687,7 +686,24 @@ class VideoSource:
                 if packet.stream is not None and packet.stream.index not in kept:
                     continue
             self.merges.take(packet)  # (before the Clock: where a stream goes on after it is where its sound ends)
+            if self._first_stamps and packet.size and packet.stream is not None and packet.stream.index == self.stream.index:
+                self._put_back(packet)
             yield packet
+
+    def _put_back(self, packet: av.Packet) -> None:
+        """Move the next of the file's video packets to where :class:`InLine` puts its picture, where it is one of the
+        first whose stamps alone were damaged (:meth:`_first_pictures_moved`), before the :class:`Clock` judges
+        them: by their damaged stamps it may take a step back among them for pictures to put after the step ahead
+        before it, which keeps the first pictures seconds off the line the file's start is moved to."""
+        n, self._video_read = self._video_read, self._video_read + 1
+        at, stamp = self._first_stamps.get(n), packet_time(packet)
+        if at is None or stamp is None:
+            return
+        by = round((at - stamp) / packet.time_base)
+        packet.pts = None if packet.pts is None else packet.pts + by
+        packet.dts = None if packet.dts is None else packet.dts + by
+        if by and packet.pts is not None:
+            self._put_at.add(packet.pts)
 
     def _streams_read(self) -> tuple[av.stream.Stream, ...]:
         """The streams whose packets are read: the video's, and those passed on."""
@@ -775,7 +791,8 @@ class VideoSource:
         else:  # damaged or changed stream parameters midway: keep the first size
             image = scaled_to(image, self._size)
         pts = picture.pts
-        self._retimed += pts != vf.pts  # (put back in line)
+        self._retimed += pts != vf.pts or vf.pts in self._put_at  # (put back in line)
+        self._put_at.discard(vf.pts)
         if pts is not None and self._shift and vf.time_base is not None:
             pts -= round(self._shift / vf.time_base)
         frame = Frame(self.decoded, image, pts, vf.time_base)

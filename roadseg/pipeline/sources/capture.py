@@ -50,6 +50,7 @@ from roadseg.pipeline.sources.clock import LEAP
 from roadseg.pipeline.sources.decoder import Decoder
 from roadseg.pipeline.sources.display import as_shown, matrix_of, told
 from roadseg.pipeline.sources.hdr import say_if_hdr
+from roadseg.pipeline.sources.inline import InLine
 from roadseg.pipeline.sources.microphone import AudioInput
 
 log = logging.getLogger("roadseg")
@@ -625,7 +626,7 @@ def started_again(t: float, last: float) -> bool:
 
 def in_line(packets: Iterator[av.Packet], step: float | None) -> Iterator[av.Packet]:
     """A file's ``packets`` (in file order), each video packet whose timestamps alone are damaged moved back in line
-    with the pictures around it, where :class:`~roadseg.pipeline.sources.file.InLine` puts a file's pictures read
+    with the pictures around it, where :class:`~roadseg.pipeline.sources.inline.InLine` puts a file's pictures read
     whole (``step``: the frame step of the stream's rate, None where unknown), by its decoding time: the packets of
     a file played live are then paced, and their pictures tied to the capture clock, at their place (was: a first
     picture stamped 30 s on tied the clock there, the sound read before it 30 s before the recording; one stamped
@@ -635,8 +636,6 @@ def in_line(packets: Iterator[av.Packet], step: float | None) -> Iterator[av.Pac
     keeps its place in the file's order. Where the file breaks off, what was read is passed first. A presentation
     time damaged alone (a stream with B-frames, its decoding time in line) is not put back.
     """
-    from roadseg.pipeline.sources.file import InLine  # (file.py opens URLs with this module's open_capture)
-
     line, held, judged = InLine(step), deque(), 0  # (held: packets in file order from the first not judged)
 
     def passed(frames: list[Frame]) -> Iterator[av.Packet]:

@@ -2422,20 +2422,10 @@ def test_a_run_started_with_nohup_outlives_its_terminal(rule_onnx, tmp_path):
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_signal_stops_within_two_seconds_and_finalises(rule_onnx, tmp_path, sig, code):
-    src = write_video(tmp_path / "long.mp4", split_frames(3000, h=96, w=128), audio_seconds=120)
     out, stats = tmp_path / "o.mp4", tmp_path / "s.json"
-    cmd = [sys.executable, "-m", "roadseg", "segment", str(src), "-o", str(out), "--model", str(rule_onnx), "-q",
-           "--stats", str(stats)]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=as_from_a_terminal)  # fmt: skip
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 20000):
-        time.sleep(0.05)
-    t0 = time.monotonic()
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=10)
-    assert time.monotonic() - t0 < 2.0
-    assert proc.returncode == code, err
+    returncode, err, seconds = _signalled_mid_run(rule_onnx, tmp_path, out, stats, sig, 20000)
+    assert seconds < 2.0
+    assert returncode == code, err
     assert "finalised a playable" in err and "Traceback" not in err
     v = read_video(out)
     assert 0 < len(v["frames"]) < 3000 and v["audio"]
@@ -2449,23 +2439,31 @@ def test_signal_stops_within_two_seconds_and_finalises(rule_onnx, tmp_path, sig,
 def test_an_mxf_output_stopped_by_ctrl_c_keeps_every_picture_with_sound_beside_it(rule_onnx, tmp_path):
     # MXF ends the file where its sound ends, and this input keeps its sound a second behind its pictures: the
     # sound is filled with silence up to the last picture written
-    src = write_video(tmp_path / "long.mp4", split_frames(3000, h=96, w=128), audio_seconds=120)
     out, stats = tmp_path / "o.mxf", tmp_path / "s.json"
-    cmd = [sys.executable, "-m", "roadseg", "segment", str(src), "-o", str(out), "--model", str(rule_onnx), "-q",
-           "--stats", str(stats)]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=as_from_a_terminal)  # fmt: skip
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 500000):
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=10)
-    assert proc.returncode == 130 and "finalised a playable" in err, err
+    returncode, err, _ = _signalled_mid_run(rule_onnx, tmp_path, out, stats, signal.SIGINT, 500000)
+    assert returncode == 130 and "finalised a playable" in err, err
     kept = json.loads(stats.read_text())["frames"]
     v = read_video(out)
     assert 0 < len(v["frames"]) == kept < 3000  # (every picture the run says it kept)
     spans = sound_spans(out)
     assert len(spans) == kept and spans[-1][1] == pytest.approx(kept / 25)  # one picture's worth beside each
+
+
+def _signalled_mid_run(rule_onnx, tmp_path, out, stats, sig, size: int) -> tuple[int, str, float]:
+    """(exit code, stderr, seconds from the signal to the exit) of segment-video on 2 minutes of video into ``out``
+    with ``--stats``, sent ``sig`` once ``out`` holds ``size`` bytes."""
+    src = write_video(tmp_path / "long.mp4", split_frames(3000, h=96, w=128), audio_seconds=120)
+    cmd = [sys.executable, "-m", "roadseg", "segment", str(src), "-o", str(out), "--model", str(rule_onnx), "-q",
+           "--stats", str(stats)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=as_from_a_terminal)  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < size):
+        time.sleep(0.05)
+    t0 = time.monotonic()
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=10)
+    return proc.returncode, err, time.monotonic() - t0
 
 
 def test_an_mxf_output_whose_encoder_fails_at_its_end_keeps_every_picture_it_muxed(rule_onnx, tmp_path, monkeypatch):

@@ -1076,9 +1076,9 @@ def test_a_library_error_of_several_lines_is_one_line_and_keeps_what_was_done(sp
                                                                               monkeypatch):  # fmt: skip
     real, count = VideoSink._encode, {"n": 0}
 
-    def broken(self, frame):  # fault injection: an error whose message ends in a newline, as OpenCV's do
-        count["n"] += 1
-        if count["n"] > 4:
+    def broken(self, frame):  # fault injection: an error whose message ends in a newline, as OpenCV's do, on the
+        count["n"] += frame is not None  # 5th picture (the flush gives out the 4 before it: was every call after
+        if count["n"] > 4 and frame is not None:  # the 4th, a file with no picture in it said to keep 4)
             raise ValueError("OpenCV(5.1.0) loadsave.cpp:1091: error: (-2:Unspecified error) no writer\n\ndetails")
         return real(self, frame)
 
@@ -1089,6 +1089,7 @@ def test_a_library_error_of_several_lines_is_one_line_and_keeps_what_was_done(sp
     assert r.exit_code == 1 and r.output.count("\n") == 1, r.output
     assert r.output.startswith("Error: encode failed: ValueError: OpenCV(5.1.0) loadsave.cpp:1091: error:")
     assert f"kept a playable partial output of 4 frames at {out}; statistics written to {stats}" in r.output
+    assert len(read_video(out)["frames"]) == 4
     figures = json.loads(stats.read_text())  # (was: no file, the figures of the 4 frames kept lost)
     assert figures["frames"] == len(figures["per_frame"]) == 4  # (the frames the output was told it keeps)
     assert figures["failed"].startswith("encode failed: ValueError: OpenCV(5.1.0)")
@@ -2466,7 +2467,10 @@ def _signalled_mid_run(rule_onnx, tmp_path, out, stats, sig, size: int) -> tuple
     return proc.returncode, err, time.monotonic() - t0
 
 
-def test_an_mxf_output_whose_encoder_fails_at_its_end_keeps_every_picture_it_muxed(rule_onnx, tmp_path, monkeypatch):
+# (the encoder holds pictures it has not given out yet: MPEG-2 one, x264 four, VP9 at its real-time speed 24)
+@pytest.mark.parametrize("name, codec", [("o.mxf", "mpeg2video"), ("o.mp4", None), ("o.webm", None), ("o.mkv", "libx265")])
+def test_an_output_whose_encoder_fails_at_its_end_keeps_every_picture_it_muxed_and_says_how_many(
+        name, codec, rule_onnx, tmp_path, monkeypatch):  # fmt: skip
     real = VideoSink._encode
 
     def failing(self, frame):  # fault injection: the encoder fails as it is flushed
@@ -2476,11 +2480,40 @@ def test_an_mxf_output_whose_encoder_fails_at_its_end_keeps_every_picture_it_mux
 
     monkeypatch.setattr(VideoSink, "_encode", failing)
     src = write_video(tmp_path / "short.mp4", split_frames(30), audio_seconds=0.3)
-    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out := tmp_path / "o.mxf"), "--model",
-                                               str(rule_onnx), "-q", "--codec", "mpeg2video"])  # fmt: skip
-    assert r.exit_code == 1 and "kept a playable partial output of 30 frames" in r.output, r.output
-    # all but the one picture MPEG-2's encoder held, lost with it (was 8: MXF ended where the 0.3 s of sound did)
-    assert len(read_video(out)["frames"]) == 29
+    out, stats = tmp_path / name, tmp_path / "s.json"
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out), "--model", str(rule_onnx), "-q", "--stats",
+                                               str(stats), *(("--codec", codec) if codec else ())])  # fmt: skip
+    kept = len(read_video(out)["frames"])
+    assert 0 < kept < 30  # (the pictures the encoder held are lost with it; MXF: was 8, where the 0.3 s of sound ended)
+    # the pictures in the file, not those given to the encoder (was: "of 30 frames" and 30 in --stats)
+    assert r.exit_code == 1 and f"kept a playable partial output of {kept} frames at {out};" in r.output, r.output
+    assert json.loads(stats.read_text())["frames"] == kept
+    if name.endswith(".mxf"):  # one picture's worth of sound beside each picture, none past the last
+        spans = sound_spans(out)
+        assert len(spans) == kept and spans[-1][1] == pytest.approx(kept / 25)
+
+
+def test_an_output_whose_encoder_fails_at_its_end_before_giving_out_any_picture_is_removed(rule_onnx, tmp_path,
+                                                                                          monkeypatch):  # fmt: skip
+    from roadseg.pipeline.sinks import encoder_usable
+
+    if encoder_usable("libsvtav1") is not None:
+        pytest.skip("this FFmpeg has no libsvtav1")
+    real = VideoSink._encode
+
+    def failing(self, frame):  # fault injection: the encoder fails as it is flushed
+        if frame is None:
+            raise ValueError("the encoder failed")
+        return real(self, frame)
+
+    monkeypatch.setattr(VideoSink, "_encode", failing)
+    src = write_video(tmp_path / "short.mp4", split_frames(30), audio_seconds=0.3)
+    out = tmp_path / "o.mkv"  # (SVT-AV1 holds all 30 pictures of so short a clip for its look-ahead)
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out), "--model", str(rule_onnx), "-q",
+                                               "--codec", "libsvtav1"])  # fmt: skip
+    # was: "kept a playable partial output of 30 frames", a file with no picture in it
+    assert r.exit_code == 1 and r.output.strip().endswith(f"; removed the unfinished output {out}"), r.output
+    assert not out.exists()
 
 
 def test_missing_gpu_codecs_fall_back_with_one_line_each(split_video, rule_onnx, tmp_path):

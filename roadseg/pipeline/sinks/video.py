@@ -180,6 +180,9 @@ class VideoSink(Sink):
         boxes: whole top-level MP4 boxes to add after the finished file's media and index, as they are
             (a BlackVue dashcam's GPS track and accelerometer: :class:`~roadseg.pipeline.sources.base.SensorBox`);
             for an MP4/MOV file only.
+
+    ``written`` counts the pictures written: given to the encoder, and, where its flush at :meth:`close` fails,
+    those it gave out before (the file's; the pictures it still held are lost with it).
     """
 
     name = "encode"
@@ -214,6 +217,7 @@ class VideoSink(Sink):
         self._audio_in = {a.index for a in audio}  # (what mux tells audio from subtitles by)
         self._open(audio)
         self.written = 0
+        self._muxed = 0  # pictures the encoder gave out (a packet each), in the file
         self._t0: float | None = None
         self._last_pts: int | None = None
         self._first: float | None = None  # the first frame's time, seconds
@@ -432,6 +436,7 @@ class VideoSink(Sink):
         try:
             for packet in self.stream.encode(frame):
                 self.container.mux(packet)
+                self._muxed += 1
         except (OSError, av.error.FFmpegError) as exc:
             raise write_error(exc, f"cannot write {self.shown}") from None
 
@@ -442,12 +447,16 @@ class VideoSink(Sink):
                 return
             self._closed = True
             try:
+                flushed = False
                 try:
                     for out in self._palette.flush() if self._palette is not None else ():
                         self._encode(out)
                     self._encode(None)
+                    flushed = True
                 finally:  # (also where the pictures' flush failed: MXF ends the file where its sound ends, and its
-                    self.audio.flush(self.written / self.fps)  # sound is filled up to the last picture here)
+                    if not flushed:  # sound is filled up to the last picture here; the ones the encoder held are lost)
+                        self.written = min(self.written, self._muxed)
+                    self.audio.flush(self.written / self.fps)
                 self._tell_offsets()
                 for kind, n in sorted(self.subtitles.dropped.items()):
                     log.warning("dropped %d %s packets that %s refused (damaged timing); the rest are kept", n, kind,

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -702,6 +703,49 @@ def test_ray_missing_is_one_line(monkeypatch, archive: Path, tmp_path: Path) -> 
     monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
     with pytest.raises(BatchError, match=r"pip install 'roadseg\[ray\]'"):
         roadseg.batch(archive, tmp_path / "out", ray="auto", quiet=True)
+
+
+def _silent(conn: socket.socket) -> None:
+    conn.recv(100)  # (the driver's HTTP/2 preface) and no answer: the test closes it
+
+
+def _closes(conn: socket.socket) -> None:
+    conn.close()
+
+
+def _http(conn: socket.socket) -> None:
+    conn.recv(100)
+    conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+
+@pytest.mark.parametrize("serve, said, seconds", [
+    (_silent, "accepts connections but did not answer in 5 s: not a Ray head, or one too busy to answer", (4.5, 15)),
+    (_closes, "accepts connections but closed one without answering: not a Ray head", (0, 4.5)),
+    (_http, "answers, but not as a Ray head", (0, 4.5))])  # fmt: skip
+def test_a_ray_address_that_is_no_ray_head_says_what_it_did(serve, said, seconds, archive: Path, tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    held: list[socket.socket] = []
+    with socket.create_server(("127.0.0.1", 0)) as server:  # (loopback only: the address --ray is given)
+        port = server.getsockname()[1]
+
+        def accept() -> None:
+            conn, _ = server.accept()
+            held.append(conn)
+            serve(conn)
+
+        accepting = threading.Thread(target=accept, daemon=True)
+        accepting.start()
+        t0 = time.monotonic()
+        try:
+            with pytest.raises(BatchError) as err:  # (was, silent: "cannot reach a Ray cluster at ...: timed out";
+                roadseg.batch(archive, tmp_path / "out", ray=f"127.0.0.1:{port}", quiet=True)  # closed: "answers")
+        finally:
+            accepting.join(5)
+            for conn in held:
+                conn.close()
+    assert str(err.value) == f"127.0.0.1:{port} {said} (its GCS port, 6379 unless set otherwise)"
+    assert seconds[0] <= time.monotonic() - t0 < seconds[1]
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.mp4"))
 
 
 def test_worker_killed_mid_video_is_retried(long_clips: Path, rule_onnx: Path, tmp_path: Path) -> None:

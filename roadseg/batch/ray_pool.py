@@ -396,7 +396,8 @@ def _local(host: str) -> bool:
 def _check_reachable(address: str) -> str:
     """The cluster's ``host:port`` (``auto`` resolved as Ray resolves it), after checking that a Ray head
     answers there: one line now, not Ray's connection retries (a quarter of an hour, deaf to Ctrl-C,
-    where something else listens on the port). BatchError if nothing or something else answers."""
+    where something else listens on the port). BatchError if nothing accepts the connection, or what does
+    closes it or says nothing within :data:`ANSWER_WITHIN` s (a busy head may too), or answers as no Ray head does."""
     if address == "auto":
         try:
             from ray._private.services import canonicalize_bootstrap_address_or_die
@@ -407,20 +408,31 @@ def _check_reachable(address: str) -> str:
     if (where := _hostport(address)) is None:
         return address
     tls = os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true")  # (a TLS head: the connection is all we try)
+    port = "its GCS port, 6379 unless set otherwise"
     try:
-        with socket.create_connection(where, timeout=5) as conn:
-            if tls:
-                return address
-            conn.settimeout(5)
-            conn.sendall(HTTP2_PREFACE)  # a Ray head's GCS is a gRPC server: it answers with HTTP/2 SETTINGS
-            reply = conn.recv(9)
+        conn = socket.create_connection(where, timeout=ANSWER_WITHIN)
     except OSError as exc:
         raise BatchError(f"cannot reach a Ray cluster at {address}: {exc.strerror or exc}") from None
+    with conn:
+        if tls:
+            return address
+        try:
+            conn.sendall(HTTP2_PREFACE)  # a Ray head's GCS is a gRPC server: it answers with HTTP/2 SETTINGS
+            reply = conn.recv(9)
+        except TimeoutError:
+            raise BatchError(f"{address} accepts connections but did not answer in {ANSWER_WITHIN:g} s: not a Ray "
+                             f"head, or one too busy to answer ({port})") from None  # fmt: skip
+        except OSError:  # (reset: closed before it read what was sent)
+            reply = b""
+    if not reply:
+        raise BatchError(f"{address} accepts connections but closed one without answering: not a Ray head ({port})")
     if len(reply) < 4 or reply[3] != 0x04:
-        raise BatchError(f"{address} answers, but not as a Ray head (its GCS port, 6379 unless set otherwise)")
+        raise BatchError(f"{address} answers, but not as a Ray head ({port})")
     return address
 
 
+#: Seconds the Ray head's address is given to accept the driver's connection, and then to answer it
+ANSWER_WITHIN = 5.0
 #: The bytes an HTTP/2 client opens a connection with (RFC 9113, 3.4)
 HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
 

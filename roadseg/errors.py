@@ -59,11 +59,12 @@ class ExportCheckError(RoadsegError):
 
 
 class PipelineError(RoadsegError):
-    """A run failed midway; ``kept`` says whether a playable partial output was left, ``frames`` how many."""
+    """A run failed midway; ``kept`` says whether a playable partial output was left, ``frames`` how many,
+    ``reason`` what failed (the message without what was left of the outputs; the message where not given)."""
 
-    def __init__(self, message: str, *, kept: bool, frames: int) -> None:
+    def __init__(self, message: str, *, kept: bool, frames: int, reason: str | None = None) -> None:
         super().__init__(message)
-        self.kept, self.frames = kept, frames
+        self.kept, self.frames, self.reason = kept, frames, reason or message
 
 
 class Interrupted(RoadsegError):

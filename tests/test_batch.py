@@ -699,6 +699,30 @@ def test_a_script_that_calls_batch_unguarded_is_told_what_to_do(archive: Path, r
     assert not (tmp_path / "out/z.mp4").exists()
 
 
+def test_a_video_that_fails_midway_says_its_partial_output_was_removed(rule_onnx: Path, tmp_path: Path,
+                                                                       monkeypatch) -> None:  # fmt: skip
+    from roadseg.batch.task import process_one
+    from roadseg.pipeline.options import SegmentOptions
+    from roadseg.pipeline.sinks import VideoSink
+
+    real = VideoSink._encode
+
+    def failing(self, frame):  # fault injection: the encoder fails as it is flushed (26 of 30 pictures out)
+        if frame is None:
+            raise ValueError("the encoder failed")
+        return real(self, frame)
+
+    monkeypatch.setattr(VideoSink, "_encode", failing)
+    src = write_video(tmp_path / "a.mp4", split_frames(30))
+    (out := tmp_path / "out").mkdir()
+    task = Task(str(src), str(out / "a.mp4"), stats=True, worker="7")
+    line = process_one(task, SegmentOptions(src, model=rule_onnx), node="here")  # (what a worker sends the driver)
+    # was: "...; kept a playable partial output of 30 frames at OUT/a.mp4; statistics written to OUT/a.stats.json"
+    assert line["error"] == "encode failed: ValueError: the encoder failed; its partial output of 26 frames was " \
+                            "removed (a batch keeps only finished videos)", line  # fmt: skip
+    assert (line["status"], line["frames"]) == ("error", 0) and not any(out.iterdir())
+
+
 def test_ray_missing_is_one_line(monkeypatch, archive: Path, tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
     with pytest.raises(BatchError, match=r"pip install 'roadseg\[ray\]'"):

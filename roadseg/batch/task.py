@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from roadseg.batch.results import reader
-from roadseg.errors import Interrupted
+from roadseg.errors import Interrupted, PipelineError
 from roadseg.pipeline.options import SegmentOptions
 
 if TYPE_CHECKING:
@@ -173,7 +173,7 @@ def process_one(task: Task, options: SegmentOptions, *, node: str, segmenter: Se
         raise
     except Exception as exc:  # the video failed: say why in its line; the next video goes on
         _remove(temp)
-        line.update(error=_finally_named(str(exc) or exc.__class__.__name__, temp, final),
+        line.update(error=_finally_named(_failure(exc), temp, final),
                     seconds=round(time.perf_counter() - t0, 3))  # fmt: skip
         if getattr(exc, "damaged", False):  # (the input's own bytes: a rerun leaves it be while it is unchanged)
             line.update(damaged=True, reader=reader())
@@ -184,6 +184,21 @@ def process_one(task: Task, options: SegmentOptions, *, node: str, segmenter: Se
     line.update(status="ok", frames=result.frames, fps=result.fps, seconds=result.seconds,
                 frames_lost=result.frames_lost, warnings=[_finally_named(w, temp, final) for w in warnings])  # fmt: skip
     return line
+
+
+def _failure(exc: Exception) -> str:
+    """What the results line says of a video that failed: a run stopped midway says what failed and that what it
+    had written is gone (the run's own message told of a partial output kept, and of its --stats written).
+
+    >>> _failure(PipelineError("infer failed: x; kept a playable partial output of 3 frames at o.mp4", kept=True,
+    ...                        frames=3, reason="infer failed: x"))
+    'infer failed: x; its partial output of 3 frames was removed (a batch keeps only finished videos)'
+    """
+    if not isinstance(exc, PipelineError):
+        return str(exc) or exc.__class__.__name__
+    n = exc.frames if exc.kept else 0
+    gone = f"its partial output of {n} frame{'s'[: n != 1]} was removed" if n else "its unfinished output was removed"
+    return f"{exc.reason}; {gone} (a batch keeps only finished videos)"
 
 
 def _finally_named(message: str, temp: Paths, final: Paths) -> str:

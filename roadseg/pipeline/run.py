@@ -505,7 +505,7 @@ def _with_stats(error: PipelineError | OutputClosed | Interrupted, opts: Segment
     if isinstance(error, Interrupted):
         return Interrupted(f"{error.message}; {said}", frames=error.frames, signal_name=error.signal_name)
     if isinstance(error, PipelineError):
-        return PipelineError(f"{error}; {said}", kept=error.kept, frames=error.frames)
+        return PipelineError(f"{error}; {said}", kept=error.kept, frames=error.frames, reason=error.reason)
     return OutputClosed(f"{error}; {said}")
 
 def _unwritten(path: str | Path, exc: OSError) -> str:
@@ -588,7 +588,8 @@ def _failed(exc: StageFailed, primary: VideoSink | ImageSink | None) -> Pipeline
     reason = str(cause) if isinstance(cause, RoadsegError) else f"{cause.__class__.__name__}: {reason_of(cause)}"
     left, kept = _left_behind(primary, cause)
     frames = primary.written if kept and primary is not None else 0
-    return PipelineError(f"{exc.stage} failed: {reason}" + (f"; {left}" if left else ""), kept=kept, frames=frames)
+    failed = f"{exc.stage} failed: {reason}"
+    return PipelineError(failed + (f"; {left}" if left else ""), kept=kept, frames=frames, reason=failed)
 
 
 def _interrupted(exc: KeyboardInterrupt, primary: VideoSink | ImageSink | None) -> Interrupted:

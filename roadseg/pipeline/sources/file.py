@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
@@ -160,7 +159,8 @@ class VideoSource:
         # met and the end (None) where reading them met it: read first (_demux)
         # the times (seconds of the file's clock) the first video packets are put back at, by their number, where
         # their stamps alone were damaged, and the seconds the first is moved by (before the file's start: it follows)
-        self._first_stamps, self._first_moved = self._first_pictures_moved() if own_file else ({}, 0.0)
+        # (an http(s) URL's container, opened by open_url, is the file's own too)
+        self._first_stamps, self._first_moved = self._first_pictures_moved() if own_file or remote else ({}, 0.0)
         self._video_read = 0  # video packets read (_put_back)
         self._put_at: set[int] = set()  # the pts those put back are at: their pictures are put back in line
         self.origin = self._origin()
@@ -620,10 +620,11 @@ class VideoSource:
         output's 0, and the sound dropped before it) followed it, as the sound and the frames expected followed
         their packets. Its first video packets are read and judged as their pictures will be: (the times, in seconds of
         its clock, their packets are put at, by their number, the seconds the first is moved by); none where none
-        moves, or the file's clock cannot jump (its stamps are kept as they are: :class:`Clock`), or it is no file (a
-        pipe, a URL). The packets read to judge them, and an error met reading them, are kept in turn
-        (:attr:`_ahead`), for :meth:`_packets` to read first: the file is demuxed once."""
-        if not self.container.format.flags & TS_DISCONT or self.remote or not os.path.isfile(self.path):
+        moves, or the file's clock cannot jump (its stamps are kept as they are: :class:`Clock`). The packets read to
+        judge them, and an error met reading them, are kept in turn (:attr:`_ahead`), for :meth:`_packets` to read
+        first: the file is demuxed once, so a pipe (standard input) or an http(s) URL is judged as a file on disk is.
+        Not --concat's join (its demuxer shifts each file by FFmpeg's start, the damaged stamp's)."""
+        if not self.container.format.flags & TS_DISCONT:
             return {}, 0.0
         line, stamps, judged = self._in_line(), [], []
         packets = self.container.demux(*self._streams_read())

@@ -74,6 +74,8 @@ RESTART = 0.5  # seconds a live source's clock may step back before it counts as
 RUN_GAP = 1.0  # the base clips' sound has no gap; a timestamp damaged further away than this is not sound there
 IN_LINE = 0.001  # seconds between one audio packet's end and the next one's start where the second goes on
 MERGED = 1.5  # times a usual packet's sound that one holding AAC frames merged by a damaged ADTS length lasts
+LEAP = 10.0  # seconds another stream may begin before the picture before its first stamps count as damaged, not the
+# file's start (sources.clock.LEAP, as VideoSource._origin judges it)
 PLAYED = 2  # frame steps an output's picture may play off the clean input's (its timestamps alone damaged: ts-stamps)
 
 
@@ -361,11 +363,12 @@ class Media:
     # priming, which an mp4's edit list trims; an output without one (mkv, ts, avi) keeps it, before the picture
 
 
-def probe(path: Path, window: tuple[float, float] | None = None) -> Media:
+def probe(path: Path, window: tuple[float, float] | None = None, *, origin: float | None = None) -> Media:
     """Decode ``path``'s first video stream and its audio, packet by packet, skipping what fails; a
     demuxer that fails midway ends the reading there (after draining the decoder). segment-video may
     refuse only where frames is 0. ``window``: only the frames and audio packets from ``start`` for
-    ``duration`` seconds, counted from the file's first timestamp (``--start``, ``--duration``).
+    ``duration`` seconds, counted from the file's first timestamp (``--start``, ``--duration``), or from
+    ``origin`` (seconds of its clock) where given (:func:`window_origin`).
     """
     frames, seen, packets, sound = 0, [], 0, {}  # (seen: each frame's time, None where it has none)
     copies, stamps, primed = 0, set(), 0.0  # (stamps: (stream, pts) of the audio packets read)
@@ -378,7 +381,8 @@ def probe(path: Path, window: tuple[float, float] | None = None) -> Media:
             stream = c.streams.video[0]
             stream.thread_type = "AUTO"
             sound = {a.index: [] for a in c.streams.audio}
-            within = _within(window, max(0.0, (c.start_time or 0) / av.time_base))
+            first = max(0.0, (c.start_time or 0) / av.time_base) if origin is None else origin
+            within, shown = _within(window, first), _within(window, first, end=1e-6)  # (sound; pictures)
             try:
                 for packet in c.demux(stream, *c.streams.audio):
                     if packet.stream.type == "audio":
@@ -394,12 +398,12 @@ def probe(path: Path, window: tuple[float, float] | None = None) -> Media:
                         continue
                     read[packet.pts] = len(heard)
                     try:
-                        frames += _count([f for f in packet.decode() if within(f.time)], seen, at, read)
+                        frames += _count([f for f in packet.decode() if shown(f.time)], seen, at, read)
                     except av.FFmpegError:
                         pass
             except Exception:  # noqa: BLE001 - a damaged file may break the demuxer (or PyAV) in any way
                 try:
-                    frames += _count([f for f in stream.decode(None) if within(f.time)], seen, at, read)
+                    frames += _count([f for f in stream.decode(None) if shown(f.time)], seen, at, read)
                 except Exception:  # noqa: BLE001
                     pass
     except (av.FFmpegError, OSError, ValueError):
@@ -426,13 +430,38 @@ def _tail(seen: list[float | None], at: list[int], heard: Spans) -> float | None
     return max(ends) - max(run) if ends else None
 
 
-def _within(window: tuple[float, float] | None, origin: float):
+def _within(window: tuple[float, float] | None, origin: float, *, end: float = 0.0):
     """Whether a time (seconds of the file's clock, None: unknown) lies in ``window`` (start, duration)
-    counted from ``origin``, as segment-video's --start and --duration count (every time without one)."""
+    counted from ``origin``, as segment-video's --start and --duration count (every time without one);
+    ``end``: seconds before the window's end that count as past it (a picture's: 1e-6, as the tool's, for a
+    clock hours on, where a picture on the end reads a rounding below it).
+
+    >>> _within((0.4, 0.8), 95443.739022, end=1e-6)(95443.739022 + 1.2), _within((0.4, 0.8), 0.0)(1.19)
+    (False, True)
+    """
     if window is None:
         return lambda t: True
     start, duration = window
-    return lambda t: t is not None and start - 1e-6 <= float(t) - origin < start + duration
+    return lambda t: t is not None and start - 1e-6 <= float(t) - origin < start + duration - end
+
+
+def window_origin(damaged: Path, clean: Path) -> float | None:
+    """Where segment-video counts ``--start`` from in ``damaged``, a copy of ``clean`` whose timestamps alone were
+    damaged (ts-stamps), in seconds of ``damaged``'s clock, as ``VideoSource._origin`` does: the earliest stream's
+    start, the picture's where InLine puts it (``clean``'s first picture, on ``damaged``'s clock); but the picture's
+    own where another stream begins more than :data:`LEAP` before it (that stream's first stamps damaged: the sound
+    an hour on, read a wrap of the clock before the picture). None where the two cannot be told apart that way
+    (not as many pictures decode): FFmpeg's start, as :func:`probe` counts by itself."""
+    given, got = probe(clean), probe(damaged)
+    if len(given.frame_times) != len(got.frame_times) or not given.frame_times:
+        return None
+    # (the clock's shift from the clean file's: most pictures' stamps are undamaged, a wrap moves them all)
+    shift = float(np.median(np.subtract(got.frame_times, given.frame_times)))
+    picture = given.video_start + shift
+    with av.open(str(damaged), metadata_errors="replace") as c:
+        others = [float(s.start_time * s.time_base) for s in c.streams.audio if s.start_time is not None and s.time_base]
+    first = min(picture, *others)
+    return picture if first > 0 and picture - first > LEAP else max(0.0, first)
 
 
 def _count(decoded, seen: list[float | None], at: list[int], read: dict) -> int:
@@ -738,7 +767,8 @@ def run_case(base: Path, container: str, kind: str, seed: int, model: Path, work
         err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
     seconds = time.perf_counter() - t0
     clean = probe(base, trim) if kind == "stamps" else None  # (of a join: its first picture's start alone)
-    outcome = Outcome(name, probe(src, trim), code, err, probe(out) if out.exists() else None,
+    origin = window_origin(src, base) if kind == "stamps" and trim else None  # (where the tool counts --start from)
+    outcome = Outcome(name, probe(src, trim, origin=origin), code, err, probe(out) if out.exists() else None,
                       json.loads(stats.read_text()) if stats.exists() else None, round(seconds, 2), live,
                       trim is not None, parts, clean)  # fmt: skip
     for p in (src, out, stats):

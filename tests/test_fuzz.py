@@ -7,7 +7,7 @@ mp4 x 10 kinds x 5 seeds), 60 of three joined files, 120 played with ``--live`` 
 and ``--duration``, 20 with damaged TS timestamps (also cut so, and played with ``--live``), 66 of the TS
 clip joined with cat (also played with ``--live``) and 800 of still images (5 formats x 8 kinds x 10 seeds,
 alone and one among good ones in a folder), 200 into mkv, mov, webm and ts and 80 read from standard input
-run with ``-m slow``;
+(and the 20 with damaged TS timestamps, whole and cut) run with ``-m slow``;
 the default suite runs a fixed subset that covers every class of failure the fuzzing found, and a few
 cases into webm, where the AAC audio is re-encoded rather than copied. A failing case is
 reproduced with ``python tests/fuzzing.py CASE FOLDER`` (it writes the damaged input there).
@@ -355,6 +355,17 @@ UNFIXED_CUT: dict[str, str] = {}
 @pytest.mark.parametrize("case", _marked(STAMPED, UNFIXED_CUT))
 def test_damaged_timestamps_cut_all(case, fuzz_env):
     test_damaged_input_cut(case, fuzz_env)
+
+
+
+# the damaged TS timestamps read from standard input, whole and cut (TRIM): judged as a file on disk is, from the
+# source's own container (VideoSource._first_pictures_moved); the same outputs as a file's, here as before that
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("trim", [None, TRIM], ids=["whole", "cut"])
+@pytest.mark.parametrize("case", STAMPED)
+def test_damaged_timestamps_from_standard_input_all(case, trim, fuzz_env):
+    _run(case, fuzz_env, stdin=True, trim=trim)
 
 
 # the same joins played with ``--live``: a leap of the clock is not waited out

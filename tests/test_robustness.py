@@ -2045,7 +2045,7 @@ def test_a_transport_stream_whose_first_pictures_stamps_are_damaged_read_from_a_
     # kept, the damaged first picture's: the first three -3 s, the whole output's pictures 3 s late, 9 audio
     # packets dropped, and --duration 1 refused ("no video frames from 0 s to 1 s ... its first picture after 0 s is
     # at 3.00 s"); the first six each off by its own amount, the pictures 7 s late against the sound, or with
-    # --duration 1, 20 frames of 25 and the first picture put 0.021 s early
+    # --duration 1, 19 frames of 25 read back ("wrote ... 20 frames") and the first put 0.021 s early
     from functools import partial
     from http.server import ThreadingHTTPServer
 

@@ -371,7 +371,7 @@ class VideoSource:
         if self._gaps is not None:  # (losses marked near the end)
             lost = self._gaps.lost
             self.lost += self._gaps.flush() - lost
-        self.lost += self.dropped.count()
+        self.lost += self.dropped.count(self.lost)  # (less where frames came out of pictures told lost)
         if self._retimed:
             n = self._retimed
             said = "1 picture with a damaged timestamp" if n == 1 else f"{n} pictures with damaged timestamps"

@@ -367,7 +367,8 @@ class Dropped:
     transport stream's picture in two, its parser gives the second part without one, and the frame comes out of
     it, without a time too (from a PES whose header was lost). So a frame that comes out without a time, or at one
     no picture waits at, may be any picture waiting: those are one fewer, as is a drain the decoder refused (the
-    error, counted as one picture lost, was of one it held: :meth:`refused_drain`). A packet that holds no picture
+    error, counted as one picture lost, was of one it held: :meth:`refused_drain`); beyond those waiting, such a frame
+    is of a picture told lost already, and takes one off those (:meth:`count`). A packet that holds no picture
     to come out (an MPEG-4 picture not coded) waits for none. Counted where they lie in ``window``; not where the
     codec changed midway (the new decoder decodes again the packets since the keyframe), nor where a picture may
     be two fields, or a packet two pictures (which frame is whose is not known): interlaced H.264 frames but where
@@ -391,6 +392,7 @@ class Dropped:
         self._waiting: set[float] = set()  # the times of pictures gone in that no frame came out at yet
         self._out: deque[float] = deque(maxlen=COPIED)  # the times of the last frames out (their copies may follow)
         self._unmatched = 0  # frames out without a time, or at one no picture waited at
+        self._refused = 0  # drains the decoder refused (each the error of a picture waiting, where one waits)
         self._codec: str | None = None  # the codec the first packet was decoded by
         self._counts = True  # (no longer where the codec changed or a picture may be two fields)
 
@@ -419,10 +421,23 @@ class Dropped:
     def refused_drain(self) -> None:
         """The decoder raised as it was drained (a threaded one's error of a picture it held): the pictures it held
         never come out and wait here, the one that error is counted for among them (one fewer)."""
-        self._unmatched += 1
+        self._refused += 1
 
-    def count(self) -> int:
-        """The pictures dropped, the decoder drained."""
+    def count(self, told: int = 0) -> int:
+        """The pictures dropped, the decoder drained, where ``told`` were counted lost already (packets the decoder
+        refused, holes in the stamps: :class:`Gaps`): the frames out that no picture waited at beyond those waiting
+        are of pictures told lost (a packet the decoder refused, and still gave a concealed frame for; a picture
+        whose stamp was lost, or damaged to another's, which left a hole), and take as many off them: negative.
+        A drain refused takes one off the pictures waiting only, where one waits (its error is no frame out).
+
+        >>> dropped = Dropped((0.0, math.inf))  # (0.04 refused, counted lost, and out all the same; then 0.08)
+        >>> for t, out in [(0.00, [0.00]), (0.08, [0.04, 0.08])]:
+        ...     dropped.went_in(t, "h264")
+        ...     dropped.came_out(out, "h264")
+        >>> dropped.count(told=1)
+        -1
+        """
         if not self._counts or not self.timed or self._codec not in DROPS_SILENTLY:
             return 0
-        return max(0, len(self._waiting) - self._unmatched)
+        waiting = len(self._waiting) - min(self._refused, len(self._waiting))
+        return max(-told, waiting - self._unmatched)

@@ -2537,10 +2537,8 @@ def _signalled_mid_run(rule_onnx, tmp_path, out, stats, sig, size: int) -> tuple
     return proc.returncode, err, time.monotonic() - t0
 
 
-# (the encoder holds pictures it has not given out yet: MPEG-2 one, x264 four, VP9 at its real-time speed 24)
-@pytest.mark.parametrize("name, codec", [("o.mxf", "mpeg2video"), ("o.mp4", None), ("o.webm", None), ("o.mkv", "libx265")])
-def test_an_output_whose_encoder_fails_at_its_end_keeps_every_picture_it_muxed_and_says_how_many(
-        name, codec, rule_onnx, tmp_path, monkeypatch):  # fmt: skip
+def _with_an_encoder_that_fails_at_its_flush(monkeypatch, tmp_path) -> Path:
+    """A 30-frame clip with 0.3 s of sound, to be segmented where every encoder fails as it is flushed."""
     real = VideoSink._encode
 
     def failing(self, frame):  # fault injection: the encoder fails as it is flushed
@@ -2549,7 +2547,14 @@ def test_an_output_whose_encoder_fails_at_its_end_keeps_every_picture_it_muxed_a
         return real(self, frame)
 
     monkeypatch.setattr(VideoSink, "_encode", failing)
-    src = write_video(tmp_path / "short.mp4", split_frames(30), audio_seconds=0.3)
+    return write_video(tmp_path / "short.mp4", split_frames(30), audio_seconds=0.3)
+
+
+# (the encoder holds pictures it has not given out yet: MPEG-2 one, x264 four, VP9 at its real-time speed 24)
+@pytest.mark.parametrize("name, codec", [("o.mxf", "mpeg2video"), ("o.mp4", None), ("o.webm", None), ("o.mkv", "libx265")])
+def test_an_output_whose_encoder_fails_at_its_end_keeps_every_picture_it_muxed_and_says_how_many(
+        name, codec, rule_onnx, tmp_path, monkeypatch):  # fmt: skip
+    src = _with_an_encoder_that_fails_at_its_flush(monkeypatch, tmp_path)
     out, stats = tmp_path / name, tmp_path / "s.json"
     r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out), "--model", str(rule_onnx), "-q", "--stats",
                                                str(stats), *(("--codec", codec) if codec else ())])  # fmt: skip
@@ -2569,15 +2574,7 @@ def test_an_output_whose_encoder_fails_at_its_end_before_giving_out_any_picture_
 
     if encoder_usable("libsvtav1") is not None:
         pytest.skip("this FFmpeg has no libsvtav1")
-    real = VideoSink._encode
-
-    def failing(self, frame):  # fault injection: the encoder fails as it is flushed
-        if frame is None:
-            raise ValueError("the encoder failed")
-        return real(self, frame)
-
-    monkeypatch.setattr(VideoSink, "_encode", failing)
-    src = write_video(tmp_path / "short.mp4", split_frames(30), audio_seconds=0.3)
+    src = _with_an_encoder_that_fails_at_its_flush(monkeypatch, tmp_path)
     out = tmp_path / "o.mkv"  # (SVT-AV1 holds all 30 pictures of so short a clip for its look-ahead)
     r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out), "--model", str(rule_onnx), "-q",
                                                "--codec", "libsvtav1"])  # fmt: skip

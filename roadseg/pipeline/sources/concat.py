@@ -223,7 +223,7 @@ def _one_view(paths: list[Path]) -> list[Path]:
     other = [p for p, view in zip(paths, views) if view != main]
     names = _named(other)
     kinds = list(dict.fromkeys(v for v in views if v != main))
-    theirs = " and ".join([", ".join(kinds[:-1]), kinds[-1]] if len(kinds) > 1 else kinds)
+    theirs = _listed(kinds)
     log.warning("left out of the join: %d file%s of the dashcam's %s camera%s (the %s camera's are joined; a glob "
                 "that matches one camera's names picks another): %s", len(other), "s"[: len(other) != 1], theirs,
                 "s"[: " and " in theirs], main, names)  # fmt: skip
@@ -452,14 +452,22 @@ def _without_codec(paths: list[Path], sounds: list[tuple[str | None, ...]], blin
     return {"stand_ins": stand_ins, "said": frozenset(lost)}
 
 
+def _listed(words: list[str]) -> str:
+    """``words`` as a line lists them: ``a``, ``a and b``, ``a, b and c``.
+
+    >>> _listed(["front"]), _listed(["rear", "inside"]), _listed(["#1", "#2", "#4"])
+    ('front', 'rear and inside', '#1, #2 and #4')
+    """
+    return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
+
+
 def _numbered(indices: list[int]) -> str:
     """Streams by their index, for a line: ``#1``, ``#1 and #3``.
 
     >>> _numbered([2]), _numbered([1, 2, 4])
     ('#2', '#1, #2 and #4')
     """
-    names = [f"#{i}" for i in indices]
-    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+    return _listed([f"#{i}" for i in indices])
 
 
 def _blind_streams(count: int, indices: list[int]) -> str:
@@ -522,7 +530,7 @@ def _fewer_audio(first: int, most: int) -> str:
     late = [f"{n}{'nd' if n == 2 else 'rd' if n == 3 else 'th'}" for n in range(first + 1, most + 1)]
     one = len(late) == 1
     return (f"has {first} audio stream{'s'[: first != 1]} where others have {most}: the join takes the first file's "
-            f"streams, so their {' and '.join([', '.join(late[:-1]), late[-1]] if not one else late)} audio "
+            f"streams, so their {_listed(late)} audio "
             f"stream{'' if one else 's'} {'is' if one else 'are'} left out, the rest kept (a glob or @list.txt can "
             f"start where it has {'it' if one else 'them'})")  # fmt: skip
 
@@ -553,7 +561,7 @@ def _fewer_streams(first: int, late: dict[int, str]) -> str:
     named = [f"{kind} stream #{index}" for index, kind in late.items()]
     one = len(named) == 1
     return (f"has {first} stream{'s'[: first != 1]} where others have {max(late) + 1}: the join takes the first "
-            f"file's streams, so their {' and '.join([', '.join(named[:-1]), named[-1]] if not one else named)} "
+            f"file's streams, so their {_listed(named)} "
             f"{'is' if one else 'are'} left out (a glob or @list.txt can start where it has {'it' if one else 'them'})")  # fmt: skip
 
 

@@ -49,6 +49,34 @@ def test_rotation_metadata_is_honoured(rule_onnx, tmp_path, rotation, turns, liv
     assert np.mean(got_road == red) > 0.95
 
 
+class _Quiet(SimpleHTTPRequestHandler):
+    """Serves files, without a log line for each request."""
+
+    def log_message(self, *a) -> None:
+        return None
+
+
+def _segmented_via(via: str, src: Path, args: list[str], handler: type = _Quiet) -> str:
+    """What segment-video ``args`` said of ``src`` read from standard input (``via`` "stdin") or served over loopback
+    http by ``handler`` ("http"); it exited 0."""
+    if via == "stdin":
+        r = subprocess.run([sys.executable, "-m", "roadseg", "segment", "-", *args], input=src.read_bytes(),
+                           capture_output=True, timeout=60)  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        return r.stderr.decode()
+    from functools import partial
+    from http.server import ThreadingHTTPServer
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(src.parent)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        result = CliRunner().invoke(segment_video_cmd, [f"http://127.0.0.1:{httpd.server_address[1]}/{src.name}", *args])
+    finally:
+        httpd.shutdown()
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
 @pytest.mark.parametrize("via", ["stdin", "http"])
 def test_rotation_metadata_is_honoured_live_from_a_pipe_or_a_url(rule_onnx, tmp_path, via):
     # (was: written as stored, on its side: the matrix was read from a second opening of a file, which a pipe and
@@ -61,24 +89,7 @@ def test_rotation_metadata_is_honoured_live_from_a_pipe_or_a_url(rule_onnx, tmp_
     src = write_video(tmp_path / "phone.mp4", frames, rotation=90, options={"movflags": "faststart"})
     out = tmp_path / "o.mp4"
     args = ["--live", "-o", str(out), "--model", str(rule_onnx), "--alpha", "1", "--crf", "0"]
-    if via == "stdin":
-        r = subprocess.run([sys.executable, "-m", "roadseg", "segment", "-", *args], input=src.read_bytes(),
-                           capture_output=True, timeout=60)  # fmt: skip
-        assert r.returncode == 0, r.stderr
-        said = r.stderr.decode()
-    else:
-        from functools import partial
-        from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-
-        quiet = type("Quiet", (SimpleHTTPRequestHandler,), {"log_message": lambda *a: None})
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(quiet, directory=str(tmp_path)))
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        try:
-            r = CliRunner().invoke(segment_video_cmd, [f"http://127.0.0.1:{httpd.server_address[1]}/phone.mp4", *args])
-        finally:
-            httpd.shutdown()
-        assert r.exit_code == 0, r.output
-        said = r.output
+    said = _segmented_via(via, src, args)
     assert "rotation metadata 90°" in said, said
     v = read_video(out)
     assert (v["width"], v["height"]) == (48, 64)  # upright: portrait
@@ -2046,29 +2057,12 @@ def test_a_transport_stream_whose_first_pictures_stamps_are_damaged_read_from_a_
     # packets dropped, and --duration 1 refused ("no video frames from 0 s to 1 s ... its first picture after 0 s is
     # at 3.00 s"); the first six each off by its own amount, the pictures 7 s late against the sound, or with
     # --duration 1, 19 frames of 25 read back ("wrote ... 20 frames") and the first put 0.021 s early
-    from functools import partial
-    from http.server import ThreadingHTTPServer
-
     clean = write_video(tmp_path / "a.ts", split_frames(100, h=96, w=128), audio_seconds=4.0, offset=10.0)
     damaged = _pes_moved(clean, tmp_path / "d.ts", moves, stream_id=0xE0)
     want, out = tmp_path / "want.mp4", tmp_path / "o.mp4"
     r = CliRunner().invoke(segment_video_cmd, [str(clean), "-o", str(want), "--model", str(rule_onnx), "-q", *window])
     assert r.exit_code == 0, r.output
-    args = ["-o", str(out), "--model", str(rule_onnx), "-q", *window]
-    if via == "stdin":
-        proc = subprocess.run([sys.executable, "-m", "roadseg", "segment", "-", *args], input=damaged.read_bytes(),
-                              capture_output=True, timeout=60)  # fmt: skip
-        assert proc.returncode == 0, proc.stderr
-        said = proc.stderr.decode()
-    else:
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Ranged, directory=str(tmp_path)))
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        try:
-            r = CliRunner().invoke(segment_video_cmd, [f"http://127.0.0.1:{httpd.server_address[1]}/d.ts", *args])
-        finally:
-            httpd.shutdown()
-        assert r.exit_code == 0, r.output
-        said = r.output
+    said = _segmented_via(via, damaged, ["-o", str(out), "--model", str(rule_onnx), "-q", *window], _Ranged)
     assert "dropped" not in said and "could not be decoded" not in said, said
     assert f"put {len(moves)} pictures with damaged timestamps back in line" in said, said
     expected, got = read_video(want), read_video(out)

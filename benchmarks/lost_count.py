@@ -20,11 +20,13 @@ import av
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import fuzzing  # noqa: E402 - the tests' own cases
 
+from roadseg.pipeline.run import told_lost  # noqa: E402
 from roadseg.pipeline.sources.file import VideoSource  # noqa: E402
 
 
 def told(path: Path) -> tuple[int, int] | None:
-    """(frames out, frames told lost) of ``path``; None where it is refused or breaks."""
+    """(frames out, frames told lost, as a run tells them: :func:`~roadseg.pipeline.run.told_lost`) of ``path``;
+    None where it is refused or breaks."""
     try:
         with VideoSource(str(path)) as source:
             expected = source.expected_frames()
@@ -34,9 +36,7 @@ def told(path: Path) -> tuple[int, int] | None:
             lost = source.lost
     except Exception:  # noqa: BLE001 - a refused file is the checker's, not this count's
         return None
-    if expected and expected - frames > max(1, expected // 100):
-        lost = expected - frames
-    return frames, lost
+    return frames, told_lost(expected, frames, lost)[0]
 
 
 def main() -> None:

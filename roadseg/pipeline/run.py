@@ -512,16 +512,28 @@ def _unwritten(path: str | Path, exc: OSError) -> str:
     return f"cannot write stats to {path}: {exc.strerror or exc}"
 
 
+def told_lost(expected: int | None, frames: int, counted: int) -> tuple[int, int | None]:
+    """(frames lost, frames expected) a run tells of, with ``frames`` out of ``expected`` (None: not known) and
+    ``counted`` lost one by one by its source: where over 1 % (and over one) of those expected did not come, the
+    shortfall; else the count, over as many expected as came and were lost (a rate's estimate may have taken a
+    lost picture for a held one; a pipe's frames are not known before).
+
+    >>> told_lost(100, 90, 3), told_lost(100, 100, 2), told_lost(None, 40, 1), told_lost(100, 99, 0)
+    ((10, 100), (2, 102), (1, 41), (0, 100))
+    """
+    if expected and expected - frames > max(1, expected // 100):
+        return expected - frames, expected  # frames the container promised but the decoder could not deliver
+    if counted:
+        return counted, max(expected or 0, frames + counted)
+    return counted, expected
+
+
 def _result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Writer, seconds: float,
             expected: int | None, *, quiet: bool = False) -> RunResult:  # fmt: skip
     """What the run did. ``quiet``: without the lines that tell of frames lost and audio dropped (a
     run stopped midway, whose message is its last line)."""
     frames = writer.stats.frames
-    lost = source.lost
-    if expected and expected - frames > max(1, expected // 100):
-        lost = expected - frames  # frames the container promised but the decoder could not deliver
-    elif lost:  # (counted one by one: a rate's estimate may have taken a lost picture for a held one; a pipe's
-        expected = max(expected or 0, frames + lost)  # frames are not known before)
+    lost, expected = told_lost(expected, frames, source.lost)
     if lost and not quiet and source.kind == "images":  # (each one was named as it was left out)
         log.warning("%d of %d images could not be read; %s holds the %d that could", lost, expected, opts.output, frames)
     elif lost and not quiet and not source.live:

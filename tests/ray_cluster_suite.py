@@ -37,13 +37,13 @@ FAST_DEATH = {"RAY_health_check_period_ms": "500", "RAY_health_check_failure_thr
 class Node:
     """One ``ray start --block`` process and everything it starts, in a process group of its own."""
 
-    def __init__(self, name: str, args: list[str], temp: Path) -> None:
+    def __init__(self, name: str, args: list[str], temp: Path, env: dict[str, str] | None = None) -> None:
         self.log = temp / f"{name}.log"
         cmd = [RAY, "start", "--block", "--num-cpus", "1", "--num-gpus", "0", "--disable-usage-stats",
                "--object-store-memory", str(100 << 20), "--temp-dir", str(temp / name), *args]  # fmt: skip
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                         env={**os.environ, **FAST_DEATH})  # fmt: skip
+                                         env={**os.environ, **FAST_DEATH, **(env or {})})  # fmt: skip
 
     def kill(self) -> None:
         """The node dies at once: SIGKILL to its whole process group."""
@@ -435,6 +435,54 @@ def in_group(pgid: int) -> list[int]:
         except (OSError, IndexError, ValueError):
             pass
     return found
+
+
+def test_a_head_that_asks_for_a_token_is_one_line_naming_the_token_missing_or_wrong_and_the_right_one_runs(
+        work, tmp_path) -> None:  # fmt: skip
+    """A head started with Ray's token authentication (``RAY_AUTH_MODE=token``). Was, for each: "cannot reach a
+    Ray cluster at ...: Failed to connect to Ray cluster" after 20 s of Ray's retries."""
+    import time
+
+    token, port = "roadseg-test-token-0123456789", PORT + 11
+    head = Node("tokenhead", ["--head", f"--port={port}", "--include-dashboard=false"],
+                Path(os.environ["ROADSEG_RAY_TMP"]),
+                env={"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token})  # fmt: skip
+    home = tmp_path / "home"
+    (home / ".ray").mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")} | {"HOME": str(home)}
+    held = home / ".ray" / "auth_token"
+    how = ("set RAY_AUTH_MODE=token, with the cluster's token (`ray get-auth-token` on the head prints it) in "
+           "RAY_AUTH_TOKEN or ~/.ray/auth_token")  # fmt: skip
+    inputs = small_videos(work["root"], "token")
+
+    def batch(name: str, **more: str) -> tuple[subprocess.CompletedProcess, float]:
+        t0 = time.monotonic()
+        run = subprocess.run(batch_cmd(inputs, tmp_path / name, work["model"], address=f"127.0.0.1:{port}"),
+                             capture_output=True, text=True, timeout=120, env=env | more)  # fmt: skip
+        return run, time.monotonic() - t0
+
+    try:
+        wait_for(lambda: _listening(port), 60)
+        none, took = batch("none")
+        assert none.returncode == 1 and took < 15, (took, none.stderr)
+        assert none.stderr.strip() == (f"Error: the Ray cluster at 127.0.0.1:{port} asks for a token (Ray's token "
+                                       f"authentication) and this machine holds none: {how}"), none.stderr  # fmt: skip
+        held.write_text("another-token\n")
+        wrong, took = batch("wrong", RAY_AUTH_MODE="token")
+        assert wrong.returncode == 1 and took < 15, (took, wrong.stderr)
+        assert wrong.stderr.strip() == (f"Error: the Ray cluster at 127.0.0.1:{port} refuses the token in {held} "
+                                        f"(not this cluster's): {how}"), wrong.stderr  # fmt: skip
+        wrong, _ = batch("wrong", RAY_AUTH_TOKEN="yet-another")  # (RAY_AUTH_TOKEN before the file, as Ray reads them)
+        assert "refuses the token in RAY_AUTH_TOKEN (not this cluster's)" in wrong.stderr, wrong.stderr
+        held.write_text(token + "\n")
+        unsent, _ = batch("unsent")  # (Ray 2.60 sends a token only with RAY_AUTH_MODE=token; a later Ray may)
+        assert unsent.returncode == 0 or unsent.stderr.strip() == (
+            f"Error: the Ray cluster at 127.0.0.1:{port} asks for a token: set RAY_AUTH_MODE=token for Ray to send "
+            f"the one in {held}"), unsent.stderr  # fmt: skip
+        right, _ = batch("right", RAY_AUTH_MODE="token")
+        assert right.returncode == 0 and "ok 2 · error 0 · skipped 0" in right.stderr, right.stderr
+    finally:
+        head.stop()
 
 
 def test_a_port_that_is_no_ray_head_and_a_worker_no_node_holds_are_one_line_each(cluster, work) -> None:

@@ -30,6 +30,7 @@ from typing import Any
 from roadseg._stderr import caught_stderr
 from roadseg.batch.driver import Lost, Outcome
 from roadseg.batch.errors import BatchError
+from roadseg.batch.ray_head import check_reachable, hostport
 from roadseg.batch.task import Task, Worker
 from roadseg.pipeline.options import SegmentOptions
 from roadseg.pipeline.runner import call_interruptibly
@@ -113,12 +114,14 @@ class RayPool:
             if address.startswith("ray://"):
                 raise BatchError(f"{address}: Ray Client addresses are not taken; run the batch on a node of the "
                                  "cluster with --ray auto, or give the head's HOST:6379")  # fmt: skip
-            self._address = _check_reachable(address)
+            self._address, hint = check_reachable(address)
             keep = _signal_handlers()  # (ray.init puts its own in, which ends the driver without its summary)
             try:
                 with _native_lines_to_ray_logs(ray, keep=ray_logs):
                     _connect(ray, address, ray_logs=ray_logs)
             except (ConnectionError, RuntimeError, ValueError) as exc:
+                if hint:
+                    raise BatchError(f"the Ray cluster at {address} asks for a token: {hint}") from None
                 raise BatchError(f"cannot reach a Ray cluster at {address}: {str(exc).splitlines()[0]}") from None
             finally:
                 _restore_handlers(keep)
@@ -300,8 +303,8 @@ class RayPool:
 def _connect(ray: Any, address: str, *, ray_logs: bool) -> None:
     """``ray.init`` at ``address``. Connecting to a cluster, it runs in a thread of its own so that a Ctrl-C reaches
     the caller at once: Ray's native code waits out a head that stops answering as it connects (40 s, deaf to
-    Ctrl-C), and past roadseg's check (:func:`_check_reachable`) that can still happen. Interrupted, the connection
-    is left to finish on its own (the command leaves without waiting for it:
+    Ctrl-C), and past roadseg's check (:func:`~roadseg.batch.ray_head.check_reachable`) that can still happen.
+    Interrupted, the connection is left to finish on its own (the command leaves without waiting for it:
     :func:`~roadseg.pipeline.runner.abandoned_calls`) and is closed if it comes. (In that thread Ray puts no SIGTERM
     handler in, which roadseg would take out again; the warning it logs about it is left out.) ``local`` (a cluster
     of this process's own) starts on this thread: its processes are told to die with the thread that started them."""
@@ -364,7 +367,7 @@ def _check_connected(ray: Any, address: str) -> None:
     host, or both hosts this machine's, and the same port): BatchError otherwise. (Was: the address
     ignored without a word, the batch run on whichever cluster the caller had joined.)"""
     connected = ray.get_runtime_context().gcs_address
-    given, there = _hostport(address), _hostport(connected)
+    given, there = hostport(address), hostport(connected)
     if address == "auto" or address == connected or given is None or there is None or (
             given[1] == there[1] and (_ip(given[0]) == _ip(there[0]) or _local(given[0]) and _local(there[0]))):  # fmt: skip
         return
@@ -393,59 +396,9 @@ def _local(host: str) -> bool:
         return False
 
 
-def _check_reachable(address: str) -> str:
-    """The cluster's ``host:port`` (``auto`` resolved as Ray resolves it), after checking that a Ray head
-    answers there: one line now, not Ray's connection retries (a quarter of an hour, deaf to Ctrl-C,
-    where something else listens on the port). BatchError if nothing accepts the connection, or what does
-    closes it or says nothing within :data:`ANSWER_WITHIN` s (a busy head may too), or answers as no Ray head does."""
-    if address == "auto":
-        try:
-            from ray._private.services import canonicalize_bootstrap_address_or_die
-
-            address = canonicalize_bootstrap_address_or_die("auto")
-        except (ImportError, AttributeError, ConnectionError, RuntimeError, ValueError):
-            return address  # (ray.init says what it finds, at once, where there is nothing)
-    if (where := _hostport(address)) is None:
-        return address
-    tls = os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true")  # (a TLS head: the connection is all we try)
-    port = "its GCS port, 6379 unless set otherwise"
-    try:
-        conn = socket.create_connection(where, timeout=ANSWER_WITHIN)
-    except OSError as exc:
-        raise BatchError(f"cannot reach a Ray cluster at {address}: {exc.strerror or exc}") from None
-    with conn:
-        if tls:
-            return address
-        try:
-            conn.sendall(HTTP2_PREFACE)  # a Ray head's GCS is a gRPC server: it answers with HTTP/2 SETTINGS
-            reply = conn.recv(9)
-        except TimeoutError:
-            raise BatchError(f"{address} accepts connections but did not answer in {ANSWER_WITHIN:g} s: not a Ray "
-                             f"head, or one too busy to answer ({port})") from None  # fmt: skip
-        except OSError:  # (reset: closed before it read what was sent)
-            reply = b""
-    if not reply:
-        raise BatchError(f"{address} accepts connections but closed one without answering: not a Ray head ({port})")
-    if len(reply) < 4 or reply[3] != 0x04:
-        raise BatchError(f"{address} answers, but not as a Ray head ({port})")
-    return address
-
-
-#: Seconds the Ray head's address is given to accept the driver's connection, and then to answer it
-ANSWER_WITHIN = 5.0
-#: The bytes an HTTP/2 client opens a connection with (RFC 9113, 3.4)
-HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
-
-
-def _hostport(address: str) -> tuple[str, int] | None:
-    """``host:port`` as a socket address; None for ``auto`` and other forms."""
-    host, _, port = address.rpartition(":")
-    return (host, int(port)) if host and port.isdigit() else None
-
-
 def _answers(address: str) -> bool:
     """Whether something accepts connections at ``host:port`` (True for ``auto`` and other forms)."""
-    if (where := _hostport(address)) is None:
+    if (where := hostport(address)) is None:
         return True
     try:
         socket.create_connection(where, timeout=2).close()

@@ -493,6 +493,31 @@ def test_mxf_keeps_the_sound_in_step_beside_every_picture(rule_onnx, tmp_path, c
     assert not sound[:at].any() and not sound[at + len(heard) :].any()  # silence before and after it
 
 
+def test_mxf_holds_only_the_newest_sound_until_a_late_first_picture(rule_onnx, tmp_path, monkeypatch):
+    # a file whose video begins 15 s after its sound: what lies before the first picture is cut anyway, so only the
+    # newest pcm.HOLD (10) seconds wait for it (was: all of it, 15.4 s held)
+    from roadseg.pipeline.sinks.pcm import HOLD, FilledTrack
+
+    src = write_video(tmp_path / "in.mkv", split_frames(30), audio_seconds=16.2)
+    late = _moved(src, tmp_path / "late.mkv", lambda t: 15.0, kind="video")
+    held, push = [], FilledTrack.push
+
+    def counted(self, frame):  # what the track holds after each frame (seconds of sound)
+        push(self, frame)
+        held.append(sum(f.samples / f.sample_rate for f in self._held))
+
+    monkeypatch.setattr(FilledTrack, "push", counted)
+    segment_video(late, tmp_path / "o.mxf", model=rule_onnx, quiet=True)
+    assert HOLD <= max(held) < HOLD + 0.03, max(held)  # (a frame of AAC: 1024 samples)
+    v = read_video(tmp_path / "o.mxf")
+    assert len(v["frames"]) == 30 and v["audio"] == [("pcm_s24le", 57600, Fraction(1, 48000))]
+    start, sound = _sound(tmp_path / "o.mxf")
+    heard_at, heard = _sound(late)
+    at = round((15.0 - heard_at) * 48000)  # the input's sound at its first picture, beside the output's first
+    # (within 1 ms: Matroska times each AAC frame to the ms)
+    assert start == 0.0 and min(np.abs(sound - heard[at + d : at + d + len(sound)]).max() for d in range(-48, 49)) < 1e-4
+
+
 @pytest.mark.parametrize("name,codec", [("o.avi", None), ("o.mkv", "mpeg2video"), ("o.mp4", "mpeg4")])
 def test_frame_rate_formats_and_codecs_are_timed_by_the_frame(rule_onnx, tmp_path, name, codec):
     # AVI counts frames, MPEG-2 knows only the standard rates, MPEG-4 part 2 a 16-bit clock: none takes a

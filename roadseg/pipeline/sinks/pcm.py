@@ -8,7 +8,9 @@ or had a hole, played early, and a video longer than its sound lost its last pic
 :class:`FilledTrack` puts each decoded frame at its place from the first picture: silence before it where
 the sound begins late or has a hole (up to :data:`LEAP`; further is a damaged timestamp, and the sound
 follows on), what lies before the first picture or over sound already there cut off, and at the end silence
-up to the last picture (the muxer cuts what runs past it).
+up to the last picture (the muxer cuts what runs past it). Until the first picture is known, it holds the newest
+:data:`HOLD` seconds of sound only (what came before them lies before that picture in any file that interleaves its
+streams within FFmpeg's own bound, and would be cut there).
 
 Example:
     >>> import io
@@ -30,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 
 import av
@@ -40,6 +43,9 @@ RATE = 48000  # the only sample rate FFmpeg's MXF muxer takes
 SLACK = 0.002
 #: seconds of a hole in the sound (or of its late start) beyond which a timestamp is damage: the sound follows on
 LEAP = 10.0
+#: seconds of sound held until the first picture is known: the newest, the older going as more comes (FFmpeg's muxers
+#: interleave streams within 10 s, ``max_interleave_delta``; was: all of it, 15.4 s of a file whose video began 15 s in)
+HOLD = 10.0
 
 
 def pcm_encoder(stream) -> str:
@@ -55,6 +61,10 @@ def _silence(fmt: str, layout, rate: int, samples: int) -> av.AudioFrame:
         plane.update(bytes(plane.buffer_size))
     frame.sample_rate = rate
     return frame
+
+
+def _seconds(frame: av.AudioFrame) -> float:
+    return frame.samples / (frame.sample_rate or RATE)
 
 
 def _cut(frame: av.AudioFrame, start: int) -> av.AudioFrame:
@@ -92,7 +102,8 @@ class FilledTrack:
         self._write = write
         self._resampler: av.AudioResampler | None = None
         self._zero: float | None = None  # the first picture's time, seconds on the input's clock
-        self._held: list[av.AudioFrame] = []  # frames decoded before the first picture was known
+        self._held: deque[av.AudioFrame] = deque()  # frames decoded before the first picture was known
+        self.held = 0.0  # seconds of sound in them (up to HOLD and a frame)
         self._end = 0.0  # where the sound so far ends, seconds from the first picture
         self.samples = 0  # 48 kHz samples encoded
 
@@ -100,7 +111,7 @@ class FilledTrack:
         """The first picture's time (seconds, on the clock of the frames pushed): the sound's 0."""
         if self._zero is None:
             self._zero = zero
-            held, self._held = self._held, []
+            held, self._held, self.held = self._held, deque(), 0.0
             for frame in held:
                 self.push(frame)
 
@@ -108,7 +119,7 @@ class FilledTrack:
         """Place one decoded frame: after silence where it begins later than the sound so far ends, cut where
         it begins earlier (before the first picture, or over sound already placed)."""
         if self._zero is None:
-            self._held.append(frame)
+            self._hold(frame)
             return
         at = self._end if frame.time is None else float(frame.time) - self._zero
         rate = frame.sample_rate
@@ -123,6 +134,14 @@ class FilledTrack:
             frame = _cut(frame, start)
         self._resample(frame)
         self._end += frame.samples / rate
+
+    def _hold(self, frame: av.AudioFrame) -> None:
+        """Hold ``frame`` until the first picture is known, and let go of the oldest held while the newer ones
+        span :data:`HOLD` seconds (sound that far before the first picture would be cut)."""
+        self._held.append(frame)
+        self.held += _seconds(frame)
+        while self.held - _seconds(self._held[0]) >= HOLD:
+            self.held -= _seconds(self._held.popleft())
 
     def finish(self, end: float) -> None:
         """Encode what is still held, then silence up to ``end`` (seconds from the first picture: where the

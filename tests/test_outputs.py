@@ -518,6 +518,29 @@ def test_mxf_holds_only_the_newest_sound_until_a_late_first_picture(rule_onnx, t
     assert start == 0.0 and min(np.abs(sound - heard[at + d : at + d + len(sound)]).max() for d in range(-48, 49)) < 1e-4
 
 
+@pytest.mark.parametrize("case", ["gap", "early"])
+def test_mxf_times_each_picture_by_its_place_and_keeps_the_sound_in_step(rule_onnx, tmp_path, case):
+    # MXF times its pictures by their count, its sound by its samples: a second of pictures missing from the input
+    # (pictures at 0-0.96 s and 2-2.96 s, the sound whole) put every later one a second early against the sound, and
+    # the file ended at 2 s (was: 50 pictures, 2 s of sound). The picture before a gap is repeated up to the next
+    # one's place; one that comes a frame or more early, where a picture is already, is left out
+    # (the input's timestamps, and which of its pictures each of the output's is; early: one at 20 ms, between 0 and 40)
+    pts, seen = ([*range(25), *range(50, 75)], [*range(25), *[24] * 25, *range(25, 50)]) if case == "gap" else (
+        [0, 20, *range(40, 2000, 40)], [0, *range(2, 51)])  # fmt: skip
+    src = write_video(tmp_path / "in.mkv", split_frames(len(pts)), pts=pts, audio_seconds=len(seen) / 25,
+                      time_base=Fraction(1, 25) if case == "gap" else Fraction(1, 1000))  # fmt: skip
+    out = tmp_path / "o.mxf"
+    assert segment_video(src, out, model=rule_onnx, quiet=True)["frames"] == len(pts)  # (the pictures segmented)
+    v = read_video(out)
+    assert len(v["frames"]) == len(seen) and v["audio"] == [("pcm_s24le", len(seen) * 1920, Fraction(1, 48000))]
+    bars = [int(np.argmax(f[:, :, 1].mean(axis=1))) for f in v["frames"]]  # (split_frames' grey bar: which picture)
+    assert bars == [i * 3 % 48 for i in seen]
+    start, sound = _sound(out)
+    heard_at, heard = _sound(src)
+    assert start == heard_at == 0.0 and len(sound) == len(seen) * 1920 and sound_spans(out)[-1][1] == pytest.approx(len(seen) / 25)
+    assert np.abs(sound - heard[: len(sound)]).max() < 1e-4  # the input's sound, sample for sample in place
+
+
 @pytest.mark.parametrize("name,codec", [("o.avi", None), ("o.mkv", "mpeg2video"), ("o.mp4", "mpeg4")])
 def test_frame_rate_formats_and_codecs_are_timed_by_the_frame(rule_onnx, tmp_path, name, codec):
     # AVI counts frames, MPEG-2 knows only the standard rates, MPEG-4 part 2 a 16-bit clock: none takes a

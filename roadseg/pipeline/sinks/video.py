@@ -28,7 +28,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from roadseg.errors import SinkError, reason_of
-from roadseg.pipeline.sinks.audio import LEAP, AudioRemux, is_disk_error, routes, write_error
+from roadseg.pipeline.sinks.audio import COUNTED, LEAP, AudioRemux, is_disk_error, routes, write_error
 from roadseg.pipeline.sinks.base import FASTSTART, Sink, kept_tags
 from roadseg.pipeline.sinks.encoders import (
     HARDWARE_ENCODERS,
@@ -59,11 +59,11 @@ STDOUT = "-"
 #: A file run keeps the default buffers and clusters
 LIVE_PIPE = {"flush_packets": "1", "cluster_time_limit": "0"}
 #: Encoders and containers that keep a constant frame rate and take their clock from it (MPEG-1/2 know
-#: only the standard rates; AVI counts frames): their frames are timed at 1/fps, not on the input's clock
-#: (1/90000 of a transport stream, 1/1000 of Matroska); MPEG-4 part 2 so only where that clock is finer
-#: than its 16 bits hold
+#: only the standard rates; AVI counts frames, and so does MXF, :data:`COUNTED`): their frames are timed at 1/fps, not
+#: on the input's clock (1/90000 of a transport stream, 1/1000 of Matroska); MPEG-4 part 2 so only where that clock
+#: is finer than its 16 bits hold
 FRAME_CLOCK_ENCODERS = frozenset({"mpeg1video", "mpeg2video", "h263", "h263p"})
-FRAME_CLOCK_FORMATS = frozenset({"avi"})
+FRAME_CLOCK_FORMATS = frozenset({"avi", *COUNTED})
 #: formats whose audio starts with their video whatever the input's timestamps say (AVI: a track's time
 #: is its place in the file): audio that began later or earlier plays out of step there, said in one line. Their
 #: negative timestamps are written as they are: FFmpeg's muxer moved every stream on by the sound's lead (an mp4's
@@ -181,8 +181,9 @@ class VideoSink(Sink):
             (a BlackVue dashcam's GPS track and accelerometer: :class:`~roadseg.pipeline.sources.base.SensorBox`);
             for an MP4/MOV file only.
 
-    ``written`` counts the pictures written: given to the encoder, and, where its flush at :meth:`close` fails,
-    those it gave out before (the file's; the pictures it still held are lost with it).
+    ``written`` counts the pictures written: given to the encoder (an MXF's repeats over a gap too: :meth:`_slot`),
+    and, where its flush at :meth:`close` fails, those it gave out before (the file's; the pictures it still held are
+    lost with it).
     """
 
     name = "encode"
@@ -216,6 +217,8 @@ class VideoSink(Sink):
             self.tags["creation_time"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         self._audio_in = {a.index for a in audio}  # (what mux tells audio from subtitles by)
         self._open(audio)
+        self._counted = self.container.format.name in COUNTED  # pictures timed by their count (:meth:`_slot`)
+        self._previous: av.VideoFrame | None = None  # (there: the last picture, repeated over a gap)
         self.written = 0
         self._muxed = 0  # pictures the encoder gave out (a packet each), in the file
         self._t0: float | None = None
@@ -347,15 +350,20 @@ class VideoSink(Sink):
             if not self._closed:
                 self._write(image, frame)
 
-    def _timestamp(self, frame: Frame | None) -> int:
-        tb = self.stream.codec_context.time_base
+    def _time(self, frame: Frame | None) -> Fraction | float | None:
+        """``frame``'s time, seconds: on the capture clock from the first frame (``wall_clock``), else on the
+        input's; None where it has none."""
         at = None if frame is None else frame.clock if frame.clock is not None else frame.captured
         if self.wall_clock and at is not None:
             self._t0 = at if self._t0 is None else self._t0
-            return round((at - self._t0) / tb)
+            return at - self._t0
         if frame is None or frame.pts is None or frame.time_base is None:
-            return round(self.written / (self.fps * tb))
-        return round(frame.pts * Fraction(frame.time_base) / tb)
+            return None
+        return frame.pts * Fraction(frame.time_base)
+
+    def _timestamp(self, at: Fraction | float | None) -> int:
+        """The encoder's timestamp of a picture at ``at`` seconds (None: the next by the rate)."""
+        return round((Fraction(self.written) / self.fps if at is None else at) / self.stream.codec_context.time_base)
 
     def _write(self, image: np.ndarray, frame: Frame | None) -> None:
         if image.shape[1] != self.out_w or image.shape[0] != self.out_h:
@@ -366,22 +374,48 @@ class VideoSink(Sink):
             matrix, colour_range = self._colour
             vf = self._reformatter.reformat(vf, format=self.stream.pix_fmt, dst_colorspace=matrix,
                                             dst_color_range=colour_range)  # fmt: skip
-        pts = self._timestamp(frame)
+        at = self._time(frame)
+        pts = self._timestamp(at)
         if self._first is None:
-            self._begin(pts)
-        pts = self._last_pts = self._checked(pts - self._origin)
+            self._begin(pts, at)
+        if not self._counted:
+            pts = self._last_pts = self._checked(pts - self._origin)
+        elif (pts := self._slot(at)) is None:
+            return  # (its place is taken: it came a frame or more early)
+        else:
+            for step in range(self.written, pts):  # (a gap before it: the picture before, again)
+                self._picture(self._previous, step)
+            self._previous = vf
+        self._picture(vf, pts)
+
+    def _picture(self, vf: av.VideoFrame, pts: int) -> None:
         vf.pts, vf.time_base = pts, self.stream.codec_context.time_base
         for out in self._palette.push(vf) if self._palette is not None else (vf,):
             self._encode(out)
         self.written += 1
 
-    def _begin(self, pts: int) -> None:
-        """The first picture, at ``pts``: an MXF output's sound is placed from it; an AVI's timeline starts with it,
-        after an empty chunk for each whole frame step by which the sound muxed so far began before it (up to
-        :data:`~roadseg.pipeline.sinks.audio.LEAP`): AVI starts every track at its first chunk, and wrote a later
-        first picture at 0 all the same, with as many empty chunks after it (the pictures after it played late)."""
+    def _slot(self, at: Fraction | float | None) -> int | None:
+        """Where a picture at ``at`` seconds goes in an output that times its pictures by their count (MXF): its
+        time's place at the rate, counted from the first picture, the one before it repeated up to there; None where
+        that place is taken (it came a frame or more early: left out). One without a time, or a leap further than
+        :data:`~roadseg.pipeline.sinks.audio.LEAP` ahead or a second back (damage), follows on, as the sound does
+        there. So the pictures keep in step with the sound of a variable-rate input, or one that misses pictures
+        (was: a second of them missing put every later one a second early)."""
+        if at is None or not self.written:
+            return self.written
+        slot = round((at - self._first) * self.fps)
+        if not -self.fps <= slot - self.written <= LEAP * self.fps:
+            return self.written
+        return slot if slot >= self.written else None
+
+    def _begin(self, pts: int, at: Fraction | float | None = None) -> None:
+        """The first picture, at ``pts`` (``at`` seconds): an MXF output's sound is placed from it (from ``at``); an
+        AVI's timeline starts with it, after an empty chunk for each whole frame step by which the sound muxed so far
+        began before it (up to :data:`~roadseg.pipeline.sinks.audio.LEAP`): AVI starts every track at its first chunk,
+        and wrote a later first picture at 0 all the same, with as many empty chunks after it (the pictures after it
+        played late)."""
         tb = self.stream.codec_context.time_base
-        self._first = float(pts * tb)
+        self._first = float(at) if self._counted and at is not None else float(pts * tb)  # (MXF: as the sound is timed)
         self.audio.start(self._first)
         if self.container.format.name not in NO_AUDIO_OFFSET:
             return

@@ -42,6 +42,11 @@ class SinkError(RoadsegError):
     """An output cannot be written (bad path, unsupported codec, disk full, no GUI for a window ...)."""
 
 
+class EncoderError(SinkError):
+    """An output's encoder failed (FFmpeg's error from the encoder, midway or at its flush), not the file it writes to:
+    the pictures it gave out before can still be finished into a playable file."""
+
+
 class OutputClosed(SinkError):
     """The reader of the pipe an output goes to closed it (a player quit, ``head`` had what it wanted): the run
     stops there. Not a fault of the run; exit code 141, as for a process that SIGPIPE ends (a shell's ``yes | head``).

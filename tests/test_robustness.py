@@ -2531,16 +2531,49 @@ def _signalled_mid_run(rule_onnx, tmp_path, out, stats, sig, size: int) -> tuple
     return proc.returncode, err, time.monotonic() - t0
 
 
+class _Faulty:
+    """A sink's video stream or container as it is (fault injection), but for ``encode`` or ``mux``, which call ``fault``
+    with what they are given before they go on."""
+
+    def __init__(self, real, name: str, fault) -> None:
+        self._real, self._name, self._fault = real, name, fault
+
+    def __getattr__(self, name: str):
+        real = getattr(self._real, name)
+        if name != self._name:
+            return real
+
+        def faulty(*args):
+            self._fault(*args)
+            return real(*args)
+
+        return faulty
+
+
+def _with_faults(monkeypatch, *, encode=None, mux=None) -> None:
+    """Every VideoSink's encoder calls ``encode(frame)``, its muxer ``mux(packet)``, before they do their work; each
+    may raise (fault injection, as FFmpeg's errors come from PyAV)."""
+    real = VideoSink._open
+
+    def opened(self, audio):
+        real(self, audio)
+        if encode is not None:
+            self.stream = _Faulty(self.stream, "encode", encode)
+        if mux is not None:
+            self.container = _Faulty(self.container, "mux", mux)
+
+    monkeypatch.setattr(VideoSink, "_open", opened)
+
+
 def _with_an_encoder_that_fails_at_its_flush(monkeypatch, tmp_path) -> Path:
-    """A 30-frame clip with 0.3 s of sound, to be segmented where every encoder fails as it is flushed."""
-    real = VideoSink._encode
+    """A 30-frame clip with 0.3 s of sound, to be segmented where every encoder fails as it is flushed, with FFmpeg's
+    own error (an external library's: NVENC's, x264's)."""
 
-    def failing(self, frame):  # fault injection: the encoder fails as it is flushed
+    def failing(frame):
         if frame is None:
-            raise ValueError("the encoder failed")
-        return real(self, frame)
+            raise av.error.ExternalError(-542398533, "Generic error in an external library")
 
-    monkeypatch.setattr(VideoSink, "_encode", failing)
+    _with_faults(monkeypatch, encode=failing)
     return write_video(tmp_path / "short.mp4", split_frames(30), audio_seconds=0.3)
 
 
@@ -2554,9 +2587,13 @@ def test_an_output_whose_encoder_fails_at_its_end_keeps_every_picture_it_muxed_a
                                                str(stats), *(("--codec", codec) if codec else ())])  # fmt: skip
     kept = len(read_video(out)["frames"])
     assert 0 < kept < 30  # (the pictures the encoder held are lost with it; MXF: was 8, where the 0.3 s of sound ended)
-    # the pictures in the file, not those given to the encoder (was: "of 30 frames" and 30 in --stats)
+    # the pictures in the file, not those given to the encoder (was: "of 30 frames" and 30 in --stats); FFmpeg's
+    # error from the encoder, not the file's (was: "removed the unfinished output", a file that plays removed)
+    assert "Error: encode failed: encoder " in r.output and "failed at its flush: Generic error in an external " \
+           "library" in r.output, r.output  # fmt: skip
     assert r.exit_code == 1 and f"kept a playable partial output of {kept} frames at {out};" in r.output, r.output
-    assert json.loads(stats.read_text())["frames"] == kept
+    figures = json.loads(stats.read_text())
+    assert figures["frames"] == len(figures["per_frame"]) == kept
     if name.endswith(".mxf"):  # one picture's worth of sound beside each picture, none past the last
         spans = sound_spans(out)
         assert len(spans) == kept and spans[-1][1] == pytest.approx(kept / 25)
@@ -2575,6 +2612,76 @@ def test_an_output_whose_encoder_fails_at_its_end_before_giving_out_any_picture_
     # was: "kept a playable partial output of 30 frames", a file with no picture in it
     assert r.exit_code == 1 and r.output.strip().endswith(f"; removed the unfinished output {out}"), r.output
     assert not out.exists()
+
+
+def test_an_output_whose_encoder_fails_at_its_end_with_no_picture_that_decodes_is_removed(rule_onnx, tmp_path,
+                                                                                            monkeypatch):  # fmt: skip
+    src = _with_an_encoder_that_fails_at_its_flush(monkeypatch, tmp_path)
+    real = VideoSink._open
+
+    def opened(self, audio):  # fault injection too: every picture the encoder gives out is zeros in the file
+        real(self, audio)
+        self.container = _Faulty(self.container, "mux", lambda packet: packet.stream_index == self.stream.index
+                                 and packet.update(bytes(packet.size)))  # fmt: skip
+
+    monkeypatch.setattr(VideoSink, "_open", opened)
+    out, stats = tmp_path / "o.mp4", tmp_path / "s.json"
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out), "--model", str(rule_onnx), "-q", "--stats",
+                                               str(stats)])  # fmt: skip
+    # a file finished after its encoder failed is opened again: none of its pictures decodes, so it is not kept
+    assert r.exit_code == 1 and r.output.count("\n") == 1, r.output
+    assert f"failed at its flush: Generic error in an external library; removed the unfinished output {out};" \
+           in r.output and not out.exists(), r.output  # fmt: skip
+    figures = json.loads(stats.read_text())
+    assert figures["frames"] == len(figures["per_frame"]) == 0
+
+
+def test_an_output_whose_encoder_fails_midway_keeps_the_pictures_before_and_says_how_many(rule_onnx, tmp_path,
+                                                                                         monkeypatch):  # fmt: skip
+    given = []
+
+    def failing(frame):  # fault injection: FFmpeg's error from the encoder at the 11th picture
+        given.append(frame)
+        if len(given) == 11:
+            raise av.error.ExternalError(-542398533, "Generic error in an external library")
+
+    _with_faults(monkeypatch, encode=failing)
+    src = write_video(tmp_path / "short.mp4", split_frames(30), audio_seconds=1)
+    out, stats = tmp_path / "o.mp4", tmp_path / "s.json"
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out), "--model", str(rule_onnx), "-q", "--stats",
+                                               str(stats)])  # fmt: skip
+    # (was: "encode failed: cannot write OUT: Generic error in an external library; removed the unfinished output")
+    assert r.exit_code == 1 and r.output.count("\n") == 1, r.output
+    assert r.output.startswith("Error: encode failed: encoder libx264 failed: Generic error in an external library; "
+                               f"kept a playable partial output of 10 frames at {out}; statistics written"), r.output
+    assert len(read_video(out)["frames"]) == 10  # (the 10 before, flushed out of the encoder)
+    figures = json.loads(stats.read_text())
+    assert figures["frames"] == len(figures["per_frame"]) == 10
+
+
+def test_an_output_whose_disk_fills_as_its_encoder_is_flushed_is_removed_and_its_stats_say_none_kept(
+        rule_onnx, tmp_path, monkeypatch):  # fmt: skip
+    flushed = []
+
+    def flushing(frame):
+        if frame is None:
+            flushed.append(frame)
+
+    def full(packet):  # fault injection: the disk is full once the encoder gives out the pictures it held
+        if flushed:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    _with_faults(monkeypatch, encode=flushing, mux=full)
+    src = write_video(tmp_path / "short.mp4", split_frames(30), audio_seconds=0.3)
+    out, stats = tmp_path / "o.mp4", tmp_path / "s.json"
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out), "--model", str(rule_onnx), "-q", "--stats",
+                                               str(stats)])  # fmt: skip
+    assert r.exit_code == 1 and r.output.count("\n") == 1, r.output
+    assert r.output.startswith(f"Error: encode failed: cannot write {out}: No space left on device; removed the "
+                               f"unfinished output {out}; statistics written"), r.output
+    assert not out.exists()
+    figures = json.loads(stats.read_text())  # what the output holds (was: 30, the frames done, for a file removed)
+    assert figures["frames"] == len(figures["per_frame"]) == 0 and figures["failed"] in r.output
 
 
 def test_missing_gpu_codecs_fall_back_with_one_line_each(split_video, rule_onnx, tmp_path):

@@ -30,6 +30,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from roadseg.errors import (
+    EncoderError,
     Interrupted,
     ModelError,
     OutputClosed,
@@ -487,16 +488,18 @@ def _close_all(sinks: list[Sink], quiet: bool = False) -> None:
 def _with_stats(error: PipelineError | OutputClosed | Interrupted, opts: SegmentOptions, partial: RunResult,
                 **why: str) -> PipelineError | OutputClosed | Interrupted:
     """``error``, for a run that a failure or an interruption stopped midway, once ``--stats`` is written
-    for what the run did up to then (``partial``, its frames no more than the output kept; with ``why``:
-    ``failed``, the message, or ``interrupted``, the signal) and with its message saying so, or why not.
-    A live run's usual end is Ctrl-C: its latency and drop figures were lost with it."""
+    for what the run did up to then (``partial``, its frames and ``per_frame`` no more than the output kept,
+    none where it was removed; with ``why``: ``failed``, the message, or ``interrupted``, the signal) and with
+    its message saying so, or why not. A live run's usual end is Ctrl-C: its latency and drop figures were
+    lost with it."""
     if not opts.stats:
         return error
-    if kept := getattr(error, "frames", 0):
-        frames = min(partial.frames, kept)
+    if opts.output and not isinstance(error, OutputClosed):  # (was: the frames done, for an output removed)
+        frames = min(partial.frames, error.frames)
         fps = (partial.fps if partial.latency_ms is not None  # (a live run's: the rate its frames were shown at)
                else round(frames / partial.seconds, 2) if partial.seconds > 0 else None)  # fmt: skip
-        partial = replace(partial, frames=frames, fps=fps)
+        per_frame = None if partial.per_frame is None else partial.per_frame[:frames]
+        partial = replace(partial, frames=frames, fps=fps, per_frame=per_frame)
     try:
         Path(opts.stats).write_text(json.dumps({**partial.as_dict(), **why}, indent=1))
         said = f"statistics written to {opts.stats}"
@@ -571,10 +574,12 @@ def _result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Writer
 
 
 def _left_behind(primary: VideoSink | ImageSink | None, cause: BaseException | None) -> tuple[str, bool]:
-    """Finalise (or remove) the main output after a failure or an interruption; say what is left of it."""
+    """Finalise (or remove) the main output after a failure or an interruption; say what is left of it. An output
+    whose own writing failed (its disk, its muxer, its pipe) is removed; one whose encoder failed is finished with
+    the pictures the encoder gave out, where it then plays (was: removed, with FFmpeg's error from the encoder)."""
     if primary is None:
         return "", False
-    kept = primary.finish(keep=not isinstance(cause, SinkError))
+    kept = primary.finish(keep=not isinstance(cause, SinkError) or isinstance(cause, EncoderError))
     n, path = primary.written, primary.path
     frames = f"{n} frame{'' if n == 1 else 's'}"
     if primary.label == "images":

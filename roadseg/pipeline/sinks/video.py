@@ -27,7 +27,7 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from roadseg.errors import SinkError, reason_of
+from roadseg.errors import EncoderError, SinkError, reason_of
 from roadseg.pipeline.sinks.audio import COUNTED, LEAP, AudioRemux, is_disk_error, routes, write_error
 from roadseg.pipeline.sinks.base import FASTSTART, Sink, kept_tags
 from roadseg.pipeline.sinks.encoders import (
@@ -183,7 +183,8 @@ class VideoSink(Sink):
 
     ``written`` counts the pictures written: given to the encoder (an MXF's repeats over a gap too: :meth:`_slot`),
     and, where its flush at :meth:`close` fails, those it gave out before (the file's; the pictures it still held are
-    lost with it).
+    lost with it). ``finalised``: the file's trailer was written (by :meth:`close`, even where the encoder's flush
+    failed: :class:`~roadseg.errors.EncoderError`).
     """
 
     name = "encode"
@@ -225,7 +226,8 @@ class VideoSink(Sink):
         self._last_pts: int | None = None
         self._first: float | None = None  # the first frame's time, seconds
         self._origin, self._lead = 0, 0.0  # the timestamp written as 0; an AVI's empty chunks before its first picture, s
-        self._closed = False
+        self._closed, self.finalised = False, False
+        self._faulted = False  # the encoder failed, or its flush did not end: a file finished after it is checked
         self._lock = threading.Lock()  # close() may come from another thread (Ctrl-C)
 
     def _open(self, audio: Sequence) -> None:
@@ -467,8 +469,18 @@ class VideoSink(Sink):
         return packet.dts >= 0
 
     def _encode(self, frame) -> None:
+        """Encode ``frame`` (None: flush the encoder) and mux what comes out. The encoder's own failure is an
+        :class:`~roadseg.errors.EncoderError` (the file can still be finished); the muxer's, the file's."""
         try:
-            for packet in self.stream.encode(frame):
+            packets = self.stream.encode(frame)
+        except (OSError, av.error.FFmpegError) as exc:
+            if is_disk_error(exc):
+                raise write_error(exc, f"cannot write {self.shown}") from None
+            self._faulted = True
+            raise EncoderError(f"encoder {self.encoder} failed{' at its flush' if frame is None else ''}: "
+                               f"{reason_of(exc)}") from None  # fmt: skip
+        try:
+            for packet in packets:
                 self.container.mux(packet)
                 self._muxed += 1
         except (OSError, av.error.FFmpegError) as exc:
@@ -489,23 +501,28 @@ class VideoSink(Sink):
                     flushed = True
                 finally:  # (also where the pictures' flush failed: MXF ends the file where its sound ends, and its
                     if not flushed:  # sound is filled up to the last picture here; the ones the encoder held are lost)
-                        self.written = min(self.written, self._muxed)
+                        self.written, self._faulted = min(self.written, self._muxed), True
                     self.audio.flush(self.written / self.fps)
                 self._tell_offsets()
                 for kind, n in sorted(self.subtitles.dropped.items()):
                     log.warning("dropped %d %s packets that %s refused (damaged timing); the rest are kept", n, kind,
                                 self.shown)  # fmt: skip
-            finally:
-                try:
-                    self.container.close()
-                except (OSError, av.error.FFmpegError) as exc:
-                    raise write_error(exc, f"cannot finish {self.shown}") from None
-            if self.boxes and not self.to_stdout:  # after the media and its index, where BlackVue keeps them too
-                try:
-                    with open(self.path, "ab") as f:
-                        f.writelines(self.boxes)
-                except OSError as exc:
-                    raise SinkError(f"cannot finish {self.shown}: {reason_of(exc)}") from None
+            finally:  # (the trailer, also where the encoder failed: the file keeps the pictures it gave out)
+                self._finalise()
+
+    def _finalise(self) -> None:
+        """Write the trailer, then the sensor boxes (after the media and its index, where BlackVue keeps them too)."""
+        try:
+            self.container.close()
+        except (OSError, av.error.FFmpegError) as exc:
+            raise write_error(exc, f"cannot finish {self.shown}") from None
+        if self.boxes and not self.to_stdout:
+            try:
+                with open(self.path, "ab") as f:
+                    f.writelines(self.boxes)
+            except OSError as exc:
+                raise SinkError(f"cannot finish {self.shown}: {reason_of(exc)}") from None
+        self.finalised = True
 
     def _tell_offsets(self) -> None:
         """One line for each audio stream that began 0.1 s or more before or after the video, and one for each
@@ -531,20 +548,32 @@ class VideoSink(Sink):
         """After a failed or interrupted run: finalise the frames written (``keep``), or remove the file.
 
         Returns whether a playable file with at least one frame was kept (on standard output: whether
-        the stream was ended with its frames; it cannot be taken back).
+        the stream was ended with its frames; it cannot be taken back): one whose trailer was written, even
+        where the encoder then failed (its flush, or :meth:`close` before this), and, where the encoder failed,
+        that opens again and gives out its first picture.
         """
         if keep and self.written > 0:
-            try:
+            with contextlib.suppress(SinkError):
                 self.close()
+            if self.finalised and self.written > 0 and (not self._faulted or self._plays()):
                 return True
-            except SinkError:
-                pass
         try:
             self.close()
         except SinkError:
             pass
         self._remove()
         return False
+
+    def _plays(self) -> bool:
+        """Whether the finished file opens again and its first picture decodes (what went to standard output or
+        into a named pipe is out of reach: as it went)."""
+        if self.to_stdout or self.path.is_fifo():
+            return True
+        try:
+            with av.open(file_url(self.path)) as back:
+                return next(back.decode(video=0), None) is not None
+        except Exception:  # noqa: BLE001 - PyAV raises IndexError (no video stream) as well as FFmpegError
+            return False
 
     def _remove(self) -> None:
         """Remove the file (what went to standard output or into a named pipe is out of reach; the pipe stays)."""

@@ -1662,18 +1662,36 @@ def test_a_join_whose_first_file_has_fewer_streams_names_the_others_it_leaves_ou
     assert lines == [f"roadseg: the first file joined, {first.name}, {line}"], r.output
 
 
-def test_batch_concat_leaves_a_file_whose_streams_are_in_another_order_out_of_its_drive(rule_onnx, tmp_path):
+def test_batch_concat_writes_a_drives_files_of_another_stream_order_or_size_as_drives_of_their_own(rule_onnx,
+                                                                                                   tmp_path):  # fmt: skip
     drive = tmp_path / "card/Movie"
     drive.mkdir(parents=True)
     files = [_laid_out(drive / f"2026_1203_08000{i}_000{i + 1}F.MP4", 10, kinds) for i, kinds in enumerate(("vda", "va", "vda"))]
+    files.append(write_video(drive / "2026_1203_080003_0004F.MP4", split_frames(6, h=96, w=128)))  # (another size)
     summary = roadseg.batch(tmp_path / "card", tmp_path / "out", model=str(rule_onnx), concat=True, quiet=True)
-    out = tmp_path / "out/Movie.mp4"
-    assert summary.ok == 1 and len(read_video(out)["frames"]) == 20  # (was: 30, the middle file's sound as telemetry)
-    (result,) = [json.loads(line) for line in (tmp_path / "out/results.jsonl").read_text().splitlines()]
-    assert ("left out of the join: 1 file of another camera or format (h264 64x48, audio aac, streams video/audio, "
-            "where the others are h264 64x48, audio aac, streams video/data/audio): " + files[1].name
-            ) in result["warnings"], result  # fmt: skip
-    assert _payloads(out)["data"] == [b"GPMF"] * 2 and len(_heard(out, "eng")) >= 38
+    # (was: one output, Movie.mp4 of the first and third files, 20 frames; the middle file left out of the join as of
+    # another camera or format, and the fourth, its 16 frames lost from the batch's outputs)
+    assert (summary.ok, summary.error) == (3, 0)
+    outs = {p.name: p for p in (tmp_path / "out/Movie").iterdir()}
+    assert sorted(outs) == [f"{f.stem}.mp4" for f in files if f != files[2]]
+    assert [len(read_video(outs[f"{f.stem}.mp4"])["frames"]) for f in (files[0], files[1], files[3])] == [20, 10, 6]
+    assert _payloads(outs[f"{files[0].stem}.mp4"])["data"] == [b"GPMF"] * 2 and len(_heard(outs[f"{files[0].stem}.mp4"], "eng")) >= 38
+    assert "data" not in _payloads(outs[f"{files[1].stem}.mp4"]) and len(_heard(outs[f"{files[1].stem}.mp4"], "eng")) >= 18
+    assert read_video(outs[f"{files[3].stem}.mp4"])["width"] == 128
+    results = {Path(line["input"]).name: line for line in map(json.loads, (tmp_path / "out/results.jsonl").read_text().splitlines())}
+    assert [results[f.name]["files"] for f in (files[0], files[1], files[3])] == [2, 1, 1], results
+    assert results[files[0].name]["warnings"] == [
+        "written apart, as drives of their own: 2 files of another camera or format (h264 64x48, audio aac, streams "
+        f"video/audio, where the others are h264 64x48, audio aac, streams video/data/audio): {files[1].name}, "
+        f"{files[3].name}"], results  # fmt: skip
+    assert results[files[1].name]["warnings"] == [
+        f"a drive of its own, apart from {files[0].name}'s: its files are of another camera or format (h264 64x48, "
+        "audio aac, streams video/audio, where that drive's are h264 64x48, audio aac, streams video/data/audio)"]  # fmt: skip
+    assert results[files[3].name]["warnings"] == [
+        f"a drive of its own, apart from {files[0].name}'s: its files are of another camera or format (h264 128x96, "
+        "audio none, where that drive's are h264 64x48, audio aac)"]  # fmt: skip
+    again = roadseg.batch(tmp_path / "card", tmp_path / "out", model=str(rule_onnx), concat=True, quiet=True)
+    assert (again.ok, again.skipped) == (0, 3)
 
 
 @pytest.mark.parametrize("start, said", [

@@ -71,9 +71,10 @@ class BatchOptions:
         concat: join each folder's videos, in name order (a GoPro's chapters in turn), into one output
             ``OUT/<folder>.mp4`` (a dashcam's drive a folder: ``segment-video --concat`` per folder).
         gap: with ``concat``, a pause of more than this many seconds between one file's end and the
-            next one's start begins a new drive (:func:`~roadseg.pipeline.sources.concat.drives`); a
-            folder of several drives gets ``OUT/<folder>/<first file's name>.mp4`` for each.
-            ``inf``: each folder is one drive.
+            next one's start begins a new drive (:func:`~roadseg.pipeline.sources.concat.drives`), as do
+            its files of another camera or format than those joined
+            (:func:`~roadseg.pipeline.sources.concat.joins`); a folder of several drives gets
+            ``OUT/<folder>/<first file's name>.mp4`` for each. ``inf``: each folder is one drive in time.
     """
 
     workers: int | None = None
@@ -144,8 +145,10 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
         raise BatchError(f"no videos found in {', '.join(map(str, specs)) or 'no inputs'}")
     clashes: list[tuple[Path, list]] = []  # (videos of one folder that differ only by their name's ending)
     if bopts.concat:
-        tasks = [Task(str(folder), str(t), parts=tuple(map(str, files)), masks=bopts.masks, stats=bopts.stats)
-                 for folder, t, files in plan_joined(videos, out, suffix, gap=bopts.gap, clashes=clashes)]  # fmt: skip
+        said: dict[Path, str] = {}  # (a drive's files of another camera or format: a drive of their own)
+        tasks = [Task(str(unit), str(t), parts=tuple(map(str, files)), masks=bopts.masks, stats=bopts.stats,
+                      said=tuple(filter(None, [said.get(unit)])))
+                 for unit, t, files in plan_joined(videos, out, suffix, gap=bopts.gap, clashes=clashes, said=said)]  # fmt: skip
     else:
         tasks = [Task(str(v.path), str(t), masks=bopts.masks, stats=bopts.stats)
                  for v, t in plan_outputs(videos, out, suffix, clashes=clashes).items()]  # fmt: skip

@@ -47,11 +47,13 @@ class Paths(NamedTuple):
 @dataclass(frozen=True)
 class Task:
     """One video to segment: absolute ``input`` and ``output`` paths, the extras wanted, the attempt.
-    With ``parts`` (``batch --concat``) ``input`` is a folder and ``parts`` the files joined from it."""
+    With ``parts`` (``batch --concat``) ``input`` is a folder and ``parts`` the files joined from it;
+    ``said``, what the plan says of them, goes into its results line's ``warnings``."""
 
     input: str
     output: str
     parts: tuple[str, ...] = ()
+    said: tuple[str, ...] = ()
     masks: bool = False
     stats: bool = False
     attempt: int = 1
@@ -182,7 +184,8 @@ def process_one(task: Task, options: SegmentOptions, *, node: str, segmenter: Se
         _remove(temp)
         raise
     line.update(status="ok", frames=result.frames, fps=result.fps, seconds=result.seconds,
-                frames_lost=result.frames_lost, warnings=[_finally_named(w, temp, final) for w in warnings])  # fmt: skip
+                frames_lost=result.frames_lost,
+                warnings=[*task.said, *(_finally_named(w, temp, final) for w in warnings)])  # fmt: skip
     return line
 
 

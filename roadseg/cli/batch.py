@@ -27,12 +27,12 @@ def _number(value: float, param: click.Parameter) -> float:
 @click.option("--ray-logs", is_flag=True, help="Ray: also show Ray's own log lines and the workers' output here [default: they stay in Ray's log folder on each node, /tmp/ray/session_latest/logs].")
 @click.option("--in-flight", default=2, show_default=True, type=click.IntRange(min=1), help="Ray: paths queued at one worker.")
 @click.option("--retries", default=2, show_default=True, type=click.IntRange(min=0), help="Times a video whose worker died is sent again.")
-@click.option("--concat", is_flag=True, help="Join each folder's videos, in name order (a GoPro's chapters in recording order), into one output OUT_DIR/<folder>.mp4: a dashcam's one-minute files of a drive (as segment-video --concat joins them: one camera's, the front one's where the names say); a folder that holds several drives (--gap) gets one output per drive.")
+@click.option("--concat", is_flag=True, help="Join each folder's videos, in name order (a GoPro's chapters in recording order), into one output OUT_DIR/<folder>.mp4: a dashcam's one-minute files of a drive (as segment-video --concat joins them: one camera's, the front one's where the names say); a folder that holds several drives (--gap) gets one output per drive, and its files of another camera or format than those joined (another codec, size, audio or order of streams, which segment-video --concat leaves out) are a drive of their own, as their results lines say.")
 @click.option("--gap", default=60.0, show_default=True, metavar="SECONDS", type=click.FloatRange(min=0), callback=lambda c, p, v: _number(v, p),
               help="With --concat: a pause longer than this many seconds between one file's end and the next one's start "
                    "(by the times in the files' names, else their creation_time) begins a new drive; a folder of several "
                    "drives gets OUT_DIR/<folder>/<first file's name>.mp4 for each (a drive done before under its "
-                   "other name is renamed, not redone). inf: a folder is one drive.")
+                   "other name is renamed, not redone). inf: a folder is one drive in time (its files of another format still apart).")
 @click.option("--force", is_flag=True, help="Redo videos a previous run finished (and those it found damaged).")
 @click.option("--retry-failed", is_flag=True, help="Try again videos a previous run found damaged (not a readable video) though they, the model, the settings and the roadseg and PyAV versions are unchanged [default: counted as errors again, with no new results line].")
 @click.option("--masks", is_flag=True, help="Also write OUT_DIR/a/b.masks/ (one label PNG per frame).")

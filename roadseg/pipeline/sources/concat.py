@@ -6,7 +6,8 @@ one camera's: the same video codec and size, the same audio (the demuxer would t
 packets for the first file's codec) and their streams in one order (it puts a later file's stream N
 where the first file's stream N is, whatever either is). Files of another camera or format, and one
 that cannot be read at all (the last file of a drive, cut off when the power went), are left out
-before any work, with one line; the camera most of the files come from is the one joined. A dual
+before any work, with one line; the camera most of the files come from is the one joined
+(``batch --concat`` writes the others' as drives of their own: :func:`joins`). A dual
 dashcam writes its front and rear files into one folder, often at one size: where every file's name
 ends in a camera's letter or word (:data:`CAMERA_TAGS`: ``..._NF.MP4``, ``..._NR.MP4``;
 ``...0003F.MP4``, ``...0004R.MP4``; ``...-front.mp4``, ``...-back.mp4``), the front camera's files
@@ -142,20 +143,77 @@ def _described(signature: Signature, other: Signature) -> str:
 
 
 def _one_camera(paths: list[Path], signatures: list[Signature]) -> list[Path]:
-    """The files of the camera most of them come from: those that agree (:func:`_agree`) with the file most of
-    them agree with (the first such), and with the first of them, whose streams the join takes. The others are
-    left out, with one line."""
-    counts = Counter(signatures)  # (a card's folder may hold a thousand files, of a few signatures)
-    agreeing = {s: sum(n for t, n in counts.items() if _agree(s, t)) for s in counts}
-    main = max(counts, key=agreeing.__getitem__)  # (of as many, the first to come)
-    first = next(s for s in signatures if _agree(s, main))
-    kept = [_agree(s, main) and _agree(s, first) for s in signatures]
+    """The files of the camera most of them come from (:func:`_camera`). The others are left out, with one line."""
+    kept = _camera(signatures)
+    first = signatures[kept.index(True)]
     if other := [p for p, k in zip(paths, kept) if not k]:
         theirs = signatures[kept.index(False)]
         log.warning("left out of the join: %d file%s of another camera or format (%s, where the others are %s): %s",
                     len(other), "s"[: len(other) != 1], _described(theirs, first), _described(first, theirs),
                     _named(other))  # fmt: skip
     return [p for p, k in zip(paths, kept) if k]
+
+
+def _camera(signatures: list[Signature]) -> list[bool]:
+    """Which files of ``signatures`` the join takes: those that agree (:func:`_agree`) with the file most of them
+    agree with (the first such), and with the first of them, whose streams the join takes.
+
+    >>> v = ("h264", 64, 48)
+    >>> va, vda = (v, ("aac",), ("video", "audio")), (v, ("aac",), ("video", "data", "audio"))
+    >>> _camera([vda, va, vda]), _camera([va, vda])
+    ([True, False, True], [True, False])
+    """
+    counts = Counter(signatures)  # (a card's folder may hold a thousand files, of a few signatures)
+    agreeing = {s: sum(n for t, n in counts.items() if _agree(s, t)) for s in counts}
+    main = max(counts, key=agreeing.__getitem__)  # (of as many, the first to come)
+    first = next(s for s in signatures if _agree(s, main))
+    return [_agree(s, main) and _agree(s, first) for s in signatures]
+
+
+def _formats(paths: list[Path], signatures: dict[Path, Signature]) -> list[tuple[list[Path], str]]:
+    """``paths`` (one drive's) as ``batch --concat`` writes them: the files :func:`concat_source` joins, then, where
+    it would leave some out as of another camera or format (another codec, size, audio or order of streams), those
+    it joins of the rest, and so on: each a drive of its own, none of the footage lost. The files of the dashcam's
+    other cameras by their names (:func:`_one_view`) and those that cannot be read (not in ``signatures``) stay with
+    the first, which leaves them out with its line. Each with what its results line says of it (empty where the
+    drive is whole).
+
+    >>> v = ("h264", 64, 48)
+    >>> va, vda = (v, ("aac",), ("video", "audio")), (v, ("aac",), ("video", "data", "audio"))
+    >>> a, b, c, r = (Path(n) for n in ("0800_NF.MP4", "0801_NF.MP4", "0802_NF.MP4", "0800_NR.MP4"))
+    >>> [[p.name for p in part] for part, _ in _formats([a, r, b, c], {a: vda, r: va, b: va, c: vda})]
+    [['0800_NF.MP4', '0800_NR.MP4', '0802_NF.MP4'], ['0801_NF.MP4']]
+    >>> i, j, s, t, u = (Path(n) for n in ("0800_I.MP4", "0800_R.MP4", "0801_I.MP4", "0801_R.MP4", "0802_R.MP4"))
+    >>> [[p.name for p in part] for part, _ in _formats([i, j, s, t, u], {i: va, j: vda, s: va, t: vda, u: va})]
+    [['0800_R.MP4', '0801_R.MP4'], ['0802_R.MP4']]
+    """
+    views = [camera_view(p.stem) for p in paths]
+    main = _main_view(views)
+    rest = [p for p, view in zip(paths, views) if p in signatures and main in (None, view)]
+    parts = []
+    while rest:
+        kept = _camera([signatures[p] for p in rest])
+        parts.append([p for p, k in zip(rest, kept) if k])
+        rest = [p for p, k in zip(rest, kept) if not k]
+    if len(parts) < 2:
+        return [(paths, "")]
+    first = set(parts[0])  # (a card's folder may hold a thousand files)
+    head = [p for p in paths if p in first or p not in signatures or main not in (None, camera_view(p.stem))]
+    if _main_view([camera_view(p.stem) for p in head]) not in (main, None):  # (no front camera's files, and at
+        # least as many of another camera's as the first part's: the worker would join those; left out, as it would
+        # leave them out)
+        head = [p for p in head if p in first or p not in signatures]
+    ours, apart = signatures[parts[0][0]], [p for part in parts[1:] for p in part]
+    theirs, many = signatures[apart[0]], len(parts) > 2
+    said = [(head,
+             f"written apart, as {'drives of their' if many else 'a drive of its'} own: {len(apart)} "
+             f"file{'s'[: len(apart) != 1]} of another camera or format ({_described(theirs, ours)}, where the others "
+             f"are {_described(ours, theirs)}): {_named(apart)}")]  # fmt: skip
+    for part in parts[1:]:
+        mine = signatures[part[0]]
+        said.append((part, f"a drive of its own, apart from {parts[0][0].name}'s: its files are of another camera or "
+                           f"format ({_described(mine, ours)}, where that drive's are {_described(ours, mine)})"))  # fmt: skip
+    return said
 
 
 #: How a dashcam ends a file's name to say which of its cameras recorded it: one letter, after a letter
@@ -275,13 +333,38 @@ def drives(paths: Sequence[Path], gap: float) -> list[list[Path]]:
     paths = list(paths)
     if len(paths) < 2 or gap == float("inf"):
         return [paths]
-    infos = {}
+    return _cut(paths, {path: info for path, (_, info) in _probed(paths).items()}, gap)
+
+
+def joins(paths: Sequence[Path], gap: float) -> list[tuple[list[Path], str]]:
+    """What ``batch --concat`` writes of one folder's ``paths`` (in the order the camera recorded them): its
+    :func:`drives`, each cut again where its files are of more than one camera or format (:func:`_formats`: those
+    of another codec, size, audio or order of streams, which :func:`concat_source` would leave out, a drive of
+    their own), each with what its results line says of that (empty where the drive is whole). Each file's header
+    is read once, with ``gap`` ``inf`` too (the folder one drive in time, its formats apart).
+
+    >>> joins([Path("only.mp4")], 60) == [([Path("only.mp4")], "")]  # (one file: nothing read)
+    True
+    """
+    paths = list(paths)
+    if len(paths) < 2:
+        return [(paths, "")]
+    probed = _probed(paths)
+    infos = {path: info for path, (_, info) in probed.items()}
+    signatures = {path: signature for path, (signature, _) in probed.items()}
+    cut = [paths] if gap == float("inf") else _cut(paths, infos, gap)
+    return [part for drive in cut for part in _formats(drive, signatures)]
+
+
+def _probed(paths: list[Path]) -> dict[Path, tuple[Signature, VideoInfo]]:
+    """:func:`_probe` of each of ``paths`` that can be read."""
+    probed = {}
     for path in paths:
         try:
-            infos[path] = _probe(path)[1]
+            probed[path] = _probe(path)
         except SourceError:
             pass
-    return _cut(paths, infos, gap)
+    return probed
 
 
 def _cut(paths: list[Path], infos: dict[Path, VideoInfo], gap: float) -> list[list[Path]]:

@@ -1694,6 +1694,28 @@ def test_batch_concat_writes_a_drives_files_of_another_stream_order_or_size_as_d
     assert (again.ok, again.skipped) == (0, 3)
 
 
+def test_a_drive_of_two_files_of_two_stream_orders_joins_the_first_and_says_how_to_join_the_other(rule_onnx, tmp_path):
+    drive = tmp_path / "card/Movie"
+    drive.mkdir(parents=True)
+    first = _laid_out(drive / "2026_1203_080000_0001F.MP4", 10, "va")
+    other = _laid_out(drive / "2026_1203_080001_0002F.MP4", 10, "vda")  # (a telemetry track before its audio)
+    out = tmp_path / "drive.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(drive), "-o", str(out), "--model", str(rule_onnx), "-q", "--concat"])
+    assert r.exit_code == 0 and len(read_video(out)["frames"]) == 10, r.output
+    # (was: the line of a file of the camera fewer files come from, where as many come from each)
+    assert ("roadseg: left out of the join: 1 file of another camera or format (h264 64x48, audio aac, streams "
+            "video/data/audio, where the others are h264 64x48, audio aac, streams video/audio): "
+            f"{other.name}; as many files are of each, and the first file's are joined (a glob or @list.txt that "
+            "names those left out joins theirs; roadseg batch --concat writes each as a drive of its own)"
+            ) in r.output.splitlines(), r.output  # fmt: skip
+    r = CliRunner().invoke(segment_video_cmd, [str(other), "-o", str(out), "--model", str(rule_onnx), "-q", "--concat",
+                                               "-y"])  # fmt: skip
+    assert r.exit_code == 0 and len(read_video(out)["frames"]) == 10 and "left out" not in r.output, r.output
+    summary = roadseg.batch(tmp_path / "card", tmp_path / "out", model=str(rule_onnx), concat=True, quiet=True)
+    assert summary.ok == 2  # (was: 1, Movie.mp4 of the first file's 10 frames)
+    assert [len(read_video(tmp_path / f"out/Movie/{f.stem}.mp4")["frames"]) for f in (first, other)] == [10, 10]
+
+
 @pytest.mark.parametrize("start, said", [
     (0.2, "its sound is left out (silent in the output), the other files' kept"),
     (0.6, "its sound lies before --start (not in the output), the other files' is kept"),

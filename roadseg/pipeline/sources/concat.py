@@ -143,31 +143,37 @@ def _described(signature: Signature, other: Signature) -> str:
 
 
 def _one_camera(paths: list[Path], signatures: list[Signature]) -> list[Path]:
-    """The files of the camera most of them come from (:func:`_camera`). The others are left out, with one line."""
-    kept = _camera(signatures)
+    """The files of the camera most of them come from (:func:`_camera`). The others are left out, with one line;
+    where as many files are of another camera or format (a drive of two files, one of each), the line says that
+    the first file's were taken, and how to join the others."""
+    kept, tie = _camera(signatures)
     first = signatures[kept.index(True)]
     if other := [p for p, k in zip(paths, kept) if not k]:
         theirs = signatures[kept.index(False)]
-        log.warning("left out of the join: %d file%s of another camera or format (%s, where the others are %s): %s",
+        how = ("; as many files are of each, and the first file's are joined (a glob or @list.txt that names those "
+               "left out joins theirs; roadseg batch --concat writes each as a drive of its own)") if tie else ""
+        log.warning("left out of the join: %d file%s of another camera or format (%s, where the others are %s): %s%s",
                     len(other), "s"[: len(other) != 1], _described(theirs, first), _described(first, theirs),
-                    _named(other))  # fmt: skip
+                    _named(other), how)  # fmt: skip
     return [p for p, k in zip(paths, kept) if k]
 
 
-def _camera(signatures: list[Signature]) -> list[bool]:
+def _camera(signatures: list[Signature]) -> tuple[list[bool], bool]:
     """Which files of ``signatures`` the join takes: those that agree (:func:`_agree`) with the file most of them
-    agree with (the first such), and with the first of them, whose streams the join takes.
+    agree with (the first such), and with the first of them, whose streams the join takes; and whether as many
+    agree with one that is left out (a tie, which the first to come wins).
 
     >>> v = ("h264", 64, 48)
     >>> va, vda = (v, ("aac",), ("video", "audio")), (v, ("aac",), ("video", "data", "audio"))
     >>> _camera([vda, va, vda]), _camera([va, vda])
-    ([True, False, True], [True, False])
+    (([True, False, True], False), ([True, False], True))
     """
     counts = Counter(signatures)  # (a card's folder may hold a thousand files, of a few signatures)
     agreeing = {s: sum(n for t, n in counts.items() if _agree(s, t)) for s in counts}
     main = max(counts, key=agreeing.__getitem__)  # (of as many, the first to come)
     first = next(s for s in signatures if _agree(s, main))
-    return [_agree(s, main) and _agree(s, first) for s in signatures]
+    tie = any(n == agreeing[main] and not _agree(s, main) for s, n in agreeing.items())
+    return [_agree(s, main) and _agree(s, first) for s in signatures], tie
 
 
 def _formats(paths: list[Path], signatures: dict[Path, Signature]) -> list[tuple[list[Path], str]]:
@@ -192,7 +198,7 @@ def _formats(paths: list[Path], signatures: dict[Path, Signature]) -> list[tuple
     rest = [p for p, view in zip(paths, views) if p in signatures and main in (None, view)]
     parts = []
     while rest:
-        kept = _camera([signatures[p] for p in rest])
+        kept, _ = _camera([signatures[p] for p in rest])
         parts.append([p for p, k in zip(rest, kept) if k])
         rest = [p for p, k in zip(rest, kept) if not k]
     if len(parts) < 2:

@@ -878,6 +878,25 @@ def test_a_picture_stamped_seconds_ahead_in_a_file_played_live_is_put_back_in_li
     assert len(sound) == 47 and sound[0][0] == pytest.approx(seconds[0] + 0.0, abs=0.03), sound[:2]
 
 
+@pytest.mark.timeout(60)
+def test_a_file_whose_video_stops_long_before_its_sound_is_not_held_whole_while_its_pictures_are_judged(rule_onnx,
+                                                                                                        tmp_path):  # fmt: skip
+    """5 pictures (0.2 s) and 10 s of sound: ``capture.in_line`` waits for RUN + 1 pictures to judge the first ones,
+    and held every packet read meanwhile, the whole sound (472 of the file's 477 packets at once). It passes them on once
+    ``MAX_JUDGING`` wait, the pictures judged by what came so far; the recording keeps every picture and the sound."""
+    src = write_video(tmp_path / "short.ts", split_frames(5, h=96, w=128), audio_seconds=10.0)
+    with av.open(str(src)) as c:
+        read, held = [], []
+        for n, _ in enumerate(capture.in_line((read.append(p) or p for p in c.demux()), 0.04), 1):
+            held.append(len(read) - n)
+    assert len(read) == 477 and max(held) < capture.MAX_JUDGING, (len(read), max(held))
+    out = tmp_path / "r.mp4"
+    stats = run_live(str(src), model=str(rule_onnx), output=str(out), device="cpu")
+    sound = sound_spans(out)
+    assert stats["frames"] + stats["dropped"] == 5 and stats["audio_dropped"] == 0, stats
+    assert len(sound) == 469 and sound[-1][1] == pytest.approx(10.0, abs=0.05), (len(sound), sound[-1])
+
+
 class CodecChanged(SimpleHTTPRequestHandler):
     """A live TS stream whose camera changed codec: the first request gets 2 s of H.264 and then 10 s of
     MPEG-4 under the same stream (PID), later ones the MPEG-4 alone (what the camera sends now)."""

@@ -633,8 +633,11 @@ def in_line(packets: Iterator[av.Packet], step: float | None) -> Iterator[av.Pac
     0.7 s ahead waited out, and the pictures after it played 0.7 s late). The file is read up to twice
     :data:`~roadseg.pipeline.sources.gaps.RUN` pictures ahead, its first RUN + 1 at its start, while InLine judges
     (a file at once, before its packets are paced: no latency; a pipe fed in real time waits for them); every packet
-    keeps its place in the file's order. Where the file breaks off, what was read is passed first. A presentation
-    time damaged alone (a stream with B-frames, its decoding time in line) is not put back.
+    keeps its place in the file's order. Where the file breaks off, what was read is passed first. At most
+    :data:`MAX_JUDGING` packets wait: past that (a file whose video stops, or has a hole, while pictures are judged:
+    its sound was all held, 941 of a 5-picture clip's 946 packets with 20 s of sound), the pictures held are judged
+    by what came so far, as at the end, and everything held is passed. A presentation time damaged alone (a stream
+    with B-frames, its decoding time in line) is not put back here.
     """
     line, held, judged = InLine(step), deque(), 0  # (held: packets in file order from the first not judged)
 
@@ -661,6 +664,8 @@ def in_line(packets: Iterator[av.Packet], step: float | None) -> Iterator[av.Pac
                 yield from passed(line.take(Frame(0, packet, stamp, packet.time_base)))
             elif len(held) == 1:
                 yield held.popleft()
+            if len(held) >= MAX_JUDGING:  # (the pictures held judged as at the end: all of it passes)
+                yield from passed(line.flush())
     except Exception:  # noqa: BLE001 - damage that breaks the demuxer: what was read goes first, then the error
         yield from passed(line.flush())
         raise
@@ -711,6 +716,8 @@ OVERDUE = 0.25  # seconds past --duration's end with no video read before the ru
 # on its way ends it first, by its time)
 MAX_HELD = 64  # read times of video packets kept for the pictures a decoder holds back
 MAX_WAITING = 256  # audio packets kept while a connection's first frame is awaited (seconds of sound)
+MAX_JUDGING = 256  # packets in_line holds while pictures among them are judged (16 pictures at 25 frames/s with
+# their sound hold about 50)
 RESYNC = 5.0  # seconds a stream's timestamps may run away from its frames' arrival before it is tied again
 REFUSED = 5.0  # seconds of a stream whose every video packet its decoder refused before the connection counts as lost
 RESTART = 0.5  # seconds a stream's timestamps may step back before its clock counts as started again

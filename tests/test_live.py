@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import read_video, sound_spans, split_frames, wait_for, write_video
-from fuzzing import adts_merged, pes_moved
+from fuzzing import PTS_HZ, adts_merged, pes_headers, pes_moved, restamped
 
 import roadseg.pipeline.sinks.window as window
 import roadseg.pipeline.sources.capture as capture
@@ -876,6 +876,52 @@ def test_a_picture_stamped_seconds_ahead_in_a_file_played_live_is_put_back_in_li
     assert all(any(abs(t - seconds[0] - w) < 0.002 for w in clean) for t in seconds), seconds
     sound = sound_spans(out)
     assert len(sound) == 47 and sound[0][0] == pytest.approx(seconds[0] + 0.0, abs=0.03), sound[:2]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("picture,moved", [(2, 3.0), (5, 0.7)])
+def test_a_picture_whose_presentation_time_alone_is_damaged_in_a_file_played_live_is_put_back(rule_onnx, tmp_path,
+                                                                                            picture, moved):  # fmt: skip
+    """H.264 with B-frames (a picture decoded before it shows: its PES header has a decoding time too), one picture's
+    presentation time alone moved 3 s or 0.7 s ahead. ``capture.in_line`` judges by the decoding time, in line: live,
+    the picture tied the clock where it was stamped, and the pictures after it were recorded 3 s (0.7 s) late; a
+    file read whole puts it back (InLine). ``inline.Shown`` puts it back as it is decoded: the recording keeps the
+    file's timeline and its sound, as read whole."""
+    src = _with_b_frames(tmp_path / "b.ts", 25)
+    assert pes_headers(src.read_bytes(), 0xE0)[picture][1]  # (it has a decoding time)
+    by = round(moved * PTS_HZ)
+    (damaged := tmp_path / "d.ts").write_bytes(restamped(src.read_bytes(), 0xE0, {picture: (lambda t: t + by,
+                                                                                            (True, False))}))  # fmt: skip
+    out, figures = tmp_path / "r.mp4", tmp_path / "stats.json"
+    r = CliRunner().invoke(segment_video_cmd, [str(damaged), "--live", "-o", str(out), "--model", str(rule_onnx),
+                                               "--device", "cpu", "--stats", str(figures)])  # fmt: skip
+    assert r.exit_code == 0 and "put 1 picture with a damaged timestamp back in line" in r.output, r.output
+    stats, seconds, clean = json.loads(figures.read_text()), read_video(out)["seconds"], _read_whole(src)
+    assert stats["frames"] + stats["dropped"] == 25 and stats["audio_dropped"] == 0, stats
+    assert seconds[-1] - seconds[0] == pytest.approx(0.96, abs=0.005), seconds  # (was 3.96 s, 1.66 s)
+    assert all(any(abs(t - seconds[0] - w) < 0.002 for w in clean) for t in seconds), seconds
+    sound = sound_spans(out)
+    assert len(sound) == 47 and sound[0][0] == pytest.approx(seconds[0], abs=0.03), sound[:2]
+
+
+def _with_b_frames(path: Path, n: int) -> Path:
+    """``n`` pictures at 25 fps in H.264 with 3 B-frames, and as long a sound (AAC)."""
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=25, options={"bf": "3", "g": "25", "x264-params": "scenecut=0"})
+        vs.height, vs.width = 96, 128
+        aus = out.add_stream("aac", rate=48000, layout="mono")
+        for i, img in enumerate(split_frames(n, h=96, w=128)):
+            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+            vf.pts = i
+            out.mux(vs.encode(vf))
+        out.mux(vs.encode(None))
+        wave = (0.3 * np.sin(2 * np.pi * 440 * np.arange(48000 * n // 25) / 48000)).astype(np.float32)[None]
+        for s in range(0, wave.shape[1], 1024):
+            af = av.AudioFrame.from_ndarray(np.ascontiguousarray(wave[:, s : s + 1024]), format="fltp", layout="mono")
+            af.sample_rate, af.pts, af.time_base = 48000, s, Fraction(1, 48000)
+            out.mux(aus.encode(af))
+        out.mux(aus.encode(None))
+    return path
 
 
 @pytest.mark.timeout(60)

@@ -50,7 +50,7 @@ from roadseg.pipeline.sources.clock import LEAP
 from roadseg.pipeline.sources.decoder import Decoder
 from roadseg.pipeline.sources.display import as_shown, matrix_of, told
 from roadseg.pipeline.sources.hdr import say_if_hdr
-from roadseg.pipeline.sources.inline import InLine
+from roadseg.pipeline.sources.inline import InLine, Shown
 from roadseg.pipeline.sources.microphone import AudioInput
 
 log = logging.getLogger("roadseg")
@@ -385,13 +385,15 @@ class LiveSource:
         # so that the timeline puts one whose timestamp fits nowhere where its stream goes on (dropped, all its
         # frames were lost)
         merges = MergedFrames({s.index for s in audio if codec_of(s) == "aac"})
-        read: dict[int | None, float] = {}  # pts -> when the packet was read, for the pictures the decoder holds
+        read: dict[int | None, tuple[float, int | None]] = {}  # pts -> (when the packet was read, its dts), for the
+        # pictures the decoder holds
         paced: tuple[float, float] | None = None  # (time.monotonic(), stream time) a file played live is paced from
         last, due = None, 0.0  # the last video packet's stream time, and when it was due
-        packets = self.container.demux(stream, *audio)
+        packets, shown = self.container.demux(stream, *audio), None
         if self.kind == "file":  # (pictures whose stamps alone are damaged, put back as a file read whole puts them)
             fps = stream.average_rate or stream.guessed_rate
-            packets = in_line(packets, 1 / float(fps) if fps else None)
+            shown = Shown(1 / float(fps) if fps else None)  # (and those whose presentation time alone is)
+            packets = in_line(packets, 1 / float(fps) if fps else None, shown)
         for packet in packets:
             if packet.stream.type == "audio":
                 if packet.size:
@@ -409,7 +411,7 @@ class LiveSource:
                 if self.stop.wait(max(0.0, now - time.monotonic())):
                     return
             if packet.size:
-                read.setdefault(packet.pts, now)
+                read.setdefault(packet.pts, (now, packet.dts))
                 if len(read) > MAX_HELD:  # (packets that gave no picture: refused, or no pts)
                     del read[next(iter(read))]
             try:
@@ -422,7 +424,13 @@ class LiveSource:
                 continue
             if frames:
                 refused.clear()
-            yield from ((vf, read.pop(vf.pts, now)) for vf in frames)
+            for vf in frames:
+                at, dts = read.pop(vf.pts, (now, None))
+                if shown is not None and vf.pts is not None and vf.time_base:
+                    t = float(vf.pts * vf.time_base)
+                    if (u := shown.time(t, None if dts is None else float(dts * vf.time_base))) != t:
+                        vf.pts = round(u / vf.time_base)
+                yield vf, at
 
     def _items(self, first_index: int) -> Iterator[Frame | av.Packet]:
         """One connection's frames, stamped with their capture time, and its audio packets.
@@ -624,7 +632,7 @@ def started_again(t: float, last: float) -> bool:
     return t < last - RESTART or t > last + LEAP
 
 
-def in_line(packets: Iterator[av.Packet], step: float | None) -> Iterator[av.Packet]:
+def in_line(packets: Iterator[av.Packet], step: float | None, shown: Shown | None = None) -> Iterator[av.Packet]:
     """A file's ``packets`` (in file order), each video packet whose timestamps alone are damaged moved back in line
     with the pictures around it, where :class:`~roadseg.pipeline.sources.inline.InLine` puts a file's pictures read
     whole (``step``: the frame step of the stream's rate, None where unknown), by its decoding time: the packets of
@@ -637,7 +645,8 @@ def in_line(packets: Iterator[av.Packet], step: float | None) -> Iterator[av.Pac
     :data:`MAX_JUDGING` packets wait: past that (a file whose video stops, or has a hole, while pictures are judged:
     its sound was all held, 941 of a 5-picture clip's 946 packets with 20 s of sound), the pictures held are judged
     by what came so far, as at the end, and everything held is passed. A presentation time damaged alone (a stream
-    with B-frames, its decoding time in line) is not put back here.
+    with B-frames, its decoding time in line) is put back after decoding, by ``shown``, whose pictures the line
+    said at the end counts too.
     """
     line, held, judged = InLine(step), deque(), 0  # (held: packets in file order from the first not judged)
 
@@ -670,8 +679,7 @@ def in_line(packets: Iterator[av.Packet], step: float | None) -> Iterator[av.Pac
         yield from passed(line.flush())
         raise
     yield from passed(line.flush())
-    if line.retimed:
-        n = line.retimed
+    if n := line.retimed + (shown.retimed if shown is not None else 0):
         said = "1 picture with a damaged timestamp" if n == 1 else f"{n} pictures with damaged timestamps"
         log.warning("put %s back in line with the pictures around %s", said, "it" if n == 1 else "them")
 

@@ -165,3 +165,49 @@ class InLine:
             out.append(frame)
         del self._held[:n]
         return out
+
+
+class Shown:
+    """Put pictures whose presentation time alone is damaged back in line, as they come out of a decoder (in the
+    order they are shown), each at once: a live source's, whose packets :func:`~roadseg.pipeline.sources.capture.
+    in_line` put in line by their decoding time (a stream with B-frames decodes a picture before it shows: its
+    decoding time in line, the presentation time alone damaged, it played off its place live, the pictures after it
+    3 s late where it was stamped 3 s ahead; :class:`InLine` puts it back in a file read whole).
+
+    A picture off the line (a step back, or ahead by more than :data:`~roadseg.pipeline.sources.gaps.HOLE` frame
+    steps) whose decoding time is near the line (from :data:`OFF_LINE` s behind its last picture to HOLE steps
+    ahead) and whose presentation time lies further from it than any picture's in line did (by more than half a
+    step either way) is given the time the line leads to (a frame step after the last). Where both times moved (a
+    hole where pictures were lost, a clock that started again, a damaged decoding time that ``in_line`` moved both
+    for), the picture is where the video went. Holds nothing.
+
+    >>> shown = Shown(0.04)  # presentation - decoding time: 0.08 s for an I-frame, 0.2 for a P, 0 or 0.04 for a B
+    >>> [shown.time(t, d) for t, d in [(0.0, -0.08), (0.04, 0.04), (3.08, 0.0), (0.12, 0.08), (0.16, -0.04)]]
+    [0.0, 0.04, 0.08, 0.12, 0.16]
+    >>> [shown.time(t, d) for t, d in [(5.0, 4.92), (5.04, 5.0)]], shown.retimed  # a hole: both times leapt
+    ([5.0, 5.04], 1)
+    """
+
+    def __init__(self, step: float | None = None) -> None:
+        self.retimed = 0
+        self._step = step  # the frame step: the last between two pictures in line, at first the stream's rate's
+        self._last: float | None = None  # the time of the last picture
+        self._gaps: tuple[float, float] | None = None  # the least and most presentation - decoding time in line
+
+    def time(self, t: float, decoded: float | None) -> float:
+        """The time to show the next picture at: ``t``, its presentation time, or where the line leads where that
+        alone is damaged (``decoded``: its packet's decoding time; None where it has none: as it came)."""
+        last, step, gaps = self._last, self._step, self._gaps
+        off = last is not None and step is not None and (t <= last or t - last > HOLE * step)
+        gap = None if decoded is None else t - decoded
+        if off and gap is not None and gaps is not None and last - OFF_LINE <= decoded <= last + HOLE * step:
+            if not gaps[0] - step / 2 <= gap <= gaps[1] + step / 2:
+                self.retimed += 1
+                self._last = last + step
+                return self._last
+        if gap is not None and not off:
+            self._gaps = (gap, gap) if gaps is None else (min(gaps[0], gap), max(gaps[1], gap))
+        if last is not None and 0 < t - last <= OFF_LINE:
+            self._step = t - last
+        self._last = t
+        return t

@@ -879,14 +879,15 @@ def test_a_picture_stamped_seconds_ahead_in_a_file_played_live_is_put_back_in_li
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("picture,moved", [(2, 3.0), (5, 0.7)])
+@pytest.mark.parametrize("picture,moved", [(2, 3.0), (5, 0.7), (0, -0.7)])
 def test_a_picture_whose_presentation_time_alone_is_damaged_in_a_file_played_live_is_put_back(rule_onnx, tmp_path,
                                                                                             picture, moved):  # fmt: skip
     """H.264 with B-frames (a picture decoded before it shows: its PES header has a decoding time too), one picture's
-    presentation time alone moved 3 s or 0.7 s ahead. ``capture.in_line`` judges by the decoding time, in line: live,
-    the picture tied the clock where it was stamped, and the pictures after it were recorded 3 s (0.7 s) late; a
-    file read whole puts it back (InLine). ``inline.Shown`` puts it back as it is decoded: the recording keeps the
-    file's timeline and its sound, as read whole."""
+    presentation time alone moved 3 s or 0.7 s ahead, or the first's 0.7 s back. ``capture.in_line`` judges by the
+    decoding time, in line: live, the picture tied the clock where it was stamped, and the pictures after it were
+    recorded 3 s (0.7 s) late, or a frame step late after the first; a file read whole puts it back (InLine).
+    ``inline.Presented`` puts it back as it is decoded: the recording keeps the file's timeline and its sound, as
+    read whole."""
     src = _with_b_frames(tmp_path / "b.ts", 25)
     assert pes_headers(src.read_bytes(), 0xE0)[picture][1]  # (it has a decoding time)
     by = round(moved * PTS_HZ)
@@ -898,10 +899,11 @@ def test_a_picture_whose_presentation_time_alone_is_damaged_in_a_file_played_liv
     assert r.exit_code == 0 and "put 1 picture with a damaged timestamp back in line" in r.output, r.output
     stats, seconds, clean = json.loads(figures.read_text()), read_video(out)["seconds"], _read_whole(src)
     assert stats["frames"] + stats["dropped"] == 25 and stats["audio_dropped"] == 0, stats
-    assert seconds[-1] - seconds[0] == pytest.approx(0.96, abs=0.005), seconds  # (was 3.96 s, 1.66 s)
-    assert all(any(abs(t - seconds[0] - w) < 0.002 for w in clean) for t in seconds), seconds
-    sound = sound_spans(out)
-    assert len(sound) == 47 and sound[0][0] == pytest.approx(seconds[0], abs=0.03), sound[:2]
+    assert all(any(abs(t - seconds[0] - w) < 0.002 for w in clean) for t in seconds), seconds  # (was: to 3.96 s,
+    # 1.66 s, 1.0 s; where the newest-frame slot skipped one on a busy machine, the others are still the file's)
+    sound = sound_spans(out)  # (in line from the first picture to the last, whichever the newest-frame slot kept)
+    assert sound[0][0] == pytest.approx(seconds[0], abs=0.03) and sound[-1][1] >= seconds[-1], (sound[0], sound[-1])
+    assert all(b[0] == pytest.approx(a[1], abs=0.001) for a, b in zip(sound, sound[1:])), sound
 
 
 def _with_b_frames(path: Path, n: int) -> Path:

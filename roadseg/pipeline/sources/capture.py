@@ -50,7 +50,7 @@ from roadseg.pipeline.sources.clock import LEAP
 from roadseg.pipeline.sources.decoder import Decoder
 from roadseg.pipeline.sources.display import as_shown, matrix_of, told
 from roadseg.pipeline.sources.hdr import say_if_hdr
-from roadseg.pipeline.sources.inline import InLine, Shown
+from roadseg.pipeline.sources.inline import InLine, Presented
 from roadseg.pipeline.sources.microphone import AudioInput
 
 log = logging.getLogger("roadseg")
@@ -389,11 +389,11 @@ class LiveSource:
         # pictures the decoder holds
         paced: tuple[float, float] | None = None  # (time.monotonic(), stream time) a file played live is paced from
         last, due = None, 0.0  # the last video packet's stream time, and when it was due
-        packets, shown = self.container.demux(stream, *audio), None
+        packets, presented = self.container.demux(stream, *audio), None
         if self.kind == "file":  # (pictures whose stamps alone are damaged, put back as a file read whole puts them)
             fps = stream.average_rate or stream.guessed_rate
-            shown = Shown(1 / float(fps) if fps else None)  # (and those whose presentation time alone is)
-            packets = in_line(packets, 1 / float(fps) if fps else None, shown)
+            presented = Presented(1 / float(fps) if fps else None)  # (and those whose presentation time alone is)
+            packets = in_line(packets, 1 / float(fps) if fps else None, presented)
         for packet in packets:
             if packet.stream.type == "audio":
                 if packet.size:
@@ -426,11 +426,9 @@ class LiveSource:
                 refused.clear()
             for vf in frames:
                 at, dts = read.pop(vf.pts, (now, None))
-                if shown is not None and vf.pts is not None and vf.time_base:
-                    t = float(vf.pts * vf.time_base)
-                    if (u := shown.time(t, None if dts is None else float(dts * vf.time_base))) != t:
-                        vf.pts = round(u / vf.time_base)
-                yield vf, at
+                yield from [(vf, at)] if presented is None else _presented(presented, vf, at, dts)
+        if presented is not None:  # (a first picture that waited for the next: the stream's only one)
+            yield from (item for item, _ in presented.flush())
 
     def _items(self, first_index: int) -> Iterator[Frame | av.Packet]:
         """One connection's frames, stamped with their capture time, and its audio packets.
@@ -632,7 +630,7 @@ def started_again(t: float, last: float) -> bool:
     return t < last - RESTART or t > last + LEAP
 
 
-def in_line(packets: Iterator[av.Packet], step: float | None, shown: Shown | None = None) -> Iterator[av.Packet]:
+def in_line(packets: Iterator[av.Packet], step: float | None, presented: Presented | None = None) -> Iterator[av.Packet]:
     """A file's ``packets`` (in file order), each video packet whose timestamps alone are damaged moved back in line
     with the pictures around it, where :class:`~roadseg.pipeline.sources.inline.InLine` puts a file's pictures read
     whole (``step``: the frame step of the stream's rate, None where unknown), by its decoding time: the packets of
@@ -643,9 +641,9 @@ def in_line(packets: Iterator[av.Packet], step: float | None, shown: Shown | Non
     (a file at once, before its packets are paced: no latency; a pipe fed in real time waits for them); every packet
     keeps its place in the file's order. Where the file breaks off, what was read is passed first. At most
     :data:`MAX_JUDGING` packets wait: past that (a file whose video stops, or has a hole, while pictures are judged:
-    its sound was all held, 941 of a 5-picture clip's 946 packets with 20 s of sound), the pictures held are judged
+    its sound was all held, 472 of a 5-picture clip's 477 packets with 10 s of sound), the pictures held are judged
     by what came so far, as at the end, and everything held is passed. A presentation time damaged alone (a stream
-    with B-frames, its decoding time in line) is put back after decoding, by ``shown``, whose pictures the line
+    with B-frames, its decoding time in line) is put back after decoding, by ``presented``, whose pictures the line
     said at the end counts too.
     """
     line, held, judged = InLine(step), deque(), 0  # (held: packets in file order from the first not judged)
@@ -679,9 +677,21 @@ def in_line(packets: Iterator[av.Packet], step: float | None, shown: Shown | Non
         yield from passed(line.flush())
         raise
     yield from passed(line.flush())
-    if n := line.retimed + (shown.retimed if shown is not None else 0):
+    if n := line.retimed + (presented.retimed if presented is not None else 0):
         said = "1 picture with a damaged timestamp" if n == 1 else f"{n} pictures with damaged timestamps"
         log.warning("put %s back in line with the pictures around %s", said, "it" if n == 1 else "them")
+
+
+def _presented(presented: Presented, vf: av.VideoFrame, at: float, dts: int | None) -> list[tuple]:
+    """(picture, when its packet was read) for ``vf``, read at ``at``, its packet decoded at ``dts`` (its time
+    base's ticks), and any that waited before it, each retimed where ``presented`` put it back in line."""
+    if vf.pts is None or not vf.time_base:
+        return [(vf, at)]
+    out = presented.take((vf, at), float(vf.pts * vf.time_base), None if dts is None else float(dts * vf.time_base))
+    for (frame, _), t in out:
+        if t != float(frame.pts * frame.time_base):
+            frame.pts = round(t / frame.time_base)
+    return [item for item, _ in out]
 
 
 def _judged(packet: av.Packet) -> bool:

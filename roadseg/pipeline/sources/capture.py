@@ -652,7 +652,7 @@ def in_line(packets: Iterator[av.Packet], step: float | None, presented: Present
         nonlocal judged
         for frame in frames:
             packet, at = frame.image, frame.pts
-            if (stamp := packet.pts if packet.dts is None else packet.dts) is not None and at != stamp:
+            if (stamp := _stamp(packet)) is not None and at != stamp:
                 if packet.dts is not None:  # (its presentation time moved as far: the damage moved the PES header's)
                     packet.dts = at
                 if packet.pts is not None:
@@ -667,8 +667,7 @@ def in_line(packets: Iterator[av.Packet], step: float | None, presented: Present
         for packet in packets:
             held.append(packet)
             if _judged(packet):
-                stamp = packet.pts if packet.dts is None else packet.dts
-                yield from passed(line.take(Frame(0, packet, stamp, packet.time_base)))
+                yield from passed(line.take(Frame(0, packet, _stamp(packet), packet.time_base)))
             elif len(held) == 1:
                 yield held.popleft()
             if len(held) >= MAX_JUDGING:  # (the pictures held judged as at the end: all of it passes)
@@ -680,6 +679,16 @@ def in_line(packets: Iterator[av.Packet], step: float | None, presented: Present
     if n := line.retimed + (presented.retimed if presented is not None else 0):
         said = "1 picture with a damaged timestamp" if n == 1 else f"{n} pictures with damaged timestamps"
         log.warning("put %s back in line with the pictures around %s", said, "it" if n == 1 else "them")
+
+
+def _stamp(packet: av.Packet) -> int | None:
+    """The timestamp :func:`in_line` judges ``packet`` by: its decoding time, else its presentation time where its
+    stream shows its pictures in the order they are decoded (a Matroska file's first pictures with B-frames have no
+    decoding time, and their presentation times are out of order: two of them were taken for damage and moved).
+    None: it passes as it came."""
+    if packet.dts is not None:
+        return packet.dts
+    return None if packet.stream.codec_context.has_b_frames else packet.pts
 
 
 def _presented(presented: Presented, vf: av.VideoFrame, at: float, dts: int | None) -> list[tuple]:

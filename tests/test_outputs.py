@@ -410,7 +410,7 @@ def test_an_output_that_cannot_hold_h264_gets_its_own_codec_unless_one_is_asked(
     assert not (tmp_path / "x.webm").exists()
 
 
-def test_mxf_keeps_every_frame_and_refuses_rates_it_cannot_hold(rule_onnx, tmp_path):
+def test_mxf_keeps_every_frame_and_takes_the_nearest_rate_it_holds(rule_onnx, tmp_path):
     pan = np.random.default_rng(0).integers(0, 255, (48, 256, 3), np.uint8)  # 6 s of a camera panning
     long = write_video(tmp_path / "long.mp4", [np.ascontiguousarray(pan[:, i % 192 : i % 192 + 64]) for i in range(150)])
     # (x264's default keyframe interval, 250 frames, puts B-frames further than MXF's index reaches)
@@ -423,8 +423,12 @@ def test_mxf_keeps_every_frame_and_refuses_rates_it_cannot_hold(rule_onnx, tmp_p
     slow = write_video(tmp_path / "slow.mp4", split_frames(6), fps=Fraction(15))
     result = CliRunner().invoke(segment_video_cmd, [str(slow), "-o", str(tmp_path / "s.mxf"), "--model",
                                                     str(rule_onnx), "-q"])  # fmt: skip
-    assert result.exit_code == 1 and "MXF does not hold video at 15 frames/s (it holds 23.976, 24, 25" in result.output
-    assert result.output.endswith("write .mp4, .mkv or .mov\n") and not (tmp_path / "s.mxf").exists()
+    # (was: refused, "MXF does not hold video at 15 frames/s"): the nearest rate it holds, its pictures at their places
+    assert result.exit_code == 0 and result.output.splitlines()[0] == (
+        f"roadseg: {tmp_path / 's.mxf'}: MXF holds no video at 15 frames/s; written at 23.976, each picture at its "
+        "time's place (some repeated)")  # fmt: skip
+    v = read_video(tmp_path / "s.mxf")
+    assert v["rate"] == Fraction(24000, 1001) and len(v["frames"]) == 9  # (0.4 s: 6 pictures at 0, 2, 3, 5, 6, 8)
 
 
 def _moved(src, path, move, kind="audio"):
@@ -539,6 +543,40 @@ def test_mxf_times_each_picture_by_its_place_and_keeps_the_sound_in_step(rule_on
     heard_at, heard = _sound(src)
     assert start == heard_at == 0.0 and len(sound) == len(seen) * 1920 and sound_spans(out)[-1][1] == pytest.approx(len(seen) / 25)
     assert np.abs(sound - heard[: len(sound)]).max() < 1e-4  # the input's sound, sample for sample in place
+
+
+@pytest.mark.parametrize("case", ["gap", "phone"])
+@pytest.mark.parametrize("name,codec", [("o.mxf", None), ("o.mkv", "mpeg2video"), ("o.avi", "mpeg4")])
+def test_frame_clock_outputs_take_the_rate_the_pictures_come_at(rule_onnx, tmp_path, case, name, codec):
+    # the header's average rate is no camera's where pictures are missing: 16.7 frames/s for an mp4 of 3 s at 25
+    # with a 1-s gap, 29.87 for a phone's 8 s at 30 (1/600 s, a picture up to 2 ticks late) with one dropped.
+    # MXF and MPEG-2 hold only some rates, AVI times its pictures by the frame (was: MXF refused both, "does not hold
+    # video at 16.667 frames/s", MPEG-2 and MPEG-4 part 2 the phone's, "cannot set up encoder"; the gap's written at
+    # 16.7, its pictures up to 0.5 s late). Now at 25, and at the 29.97 nearest the phone's (FFmpeg finds 200 frames/s
+    # in its steps)
+    if case == "gap":
+        pts, tb, seconds, rate = [*range(25), *range(50, 75)], Fraction(1, 25), 3.0, Fraction(25)
+    else:
+        pts, tb, seconds, rate = [20 * i + i % 3 for i in range(240) if i != 100], Fraction(1, 600), 8.0, Fraction(30000, 1001)
+    src = write_video(tmp_path / "in.mp4", split_frames(len(pts)), fps=Fraction(25 if case == "gap" else 30), pts=pts,
+                      time_base=tb, audio_seconds=seconds)  # fmt: skip
+    with av.open(str(src)) as c:
+        assert round(float(c.streams.video[0].average_rate), 2) == (16.67 if case == "gap" else 29.86)
+    out = tmp_path / name
+    assert segment_video(src, out, model=rule_onnx, quiet=True, codec=codec)["frames"] == len(pts)
+    v = read_video(out)  # (every picture decodes)
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].guessed_rate == rate
+    if name == "o.mxf":  # a picture a frame, the one before a gap repeated: as long as the sound, in step
+        start, sound = _sound(out)
+        heard_at, heard = _sound(src)
+        assert len(v["frames"]) == round(seconds * rate) and start == heard_at == 0.0
+        assert len(sound) == round(len(v["frames"]) / rate * 48000)
+        n = min(len(sound), len(heard))  # (the phone's: 240 pictures at 29.97, 8.008 s, the last 8 ms silence)
+        assert np.abs(sound[:n] - heard[:n]).max() < 1e-4  # the input's sound, sample for sample in place
+    else:  # each picture at its time on the rate's clock (from the first: MPEG-2 in Matroska is read from 21 ms)
+        seen = [t - v["seconds"][0] for t in v["seconds"]]
+        assert seen == pytest.approx([round(p * tb * rate) / rate for p in pts], abs=0.0015)
 
 
 @pytest.mark.parametrize("name,codec", [("o.avi", None), ("o.mkv", "mpeg2video"), ("o.mp4", "mpeg4")])

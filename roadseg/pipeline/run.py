@@ -288,7 +288,8 @@ def _open_sinks(opts: SegmentOptions, source: Source, views: list[Sink],
         width, height = output_size(info.width, info.height, opts.mode)
         boxes = _sensor_boxes(opts, source)
         primary = stack.enter_context(VideoSink(
-            opts.output, width=width, height=height, fps=info.fps, time_base=info.time_base, codec=opts.codec,
+            opts.output, width=width, height=height, fps=info.fps, timed_fps=info.timed_fps, time_base=info.time_base,
+            codec=opts.codec,
             crf=opts.crf, preset=opts.preset, audio=source.audio_streams, audio_samples=source.audio_samples,
             subtitles=[*source.subtitle_streams, *source.data_streams], tags=moved_dates(info.tags, start),
             video_tags=moved_dates(info.video_tags, start),

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 import os
@@ -111,29 +112,51 @@ def apple_cased(tags: Mapping[str, str]) -> dict[str, str]:
     return {spelt(key): value for key, value in tags.items()}
 
 
-#: Frame rates an MXF file holds, the broadcast ones and their doubles (FFmpeg's MXF muxer takes a few more:
-#: it is asked); a rate within 0.1 % of one is written as it
-MXF_RATES = tuple(map(Fraction, "24000/1001 24 25 30000/1001 30 48 50 60000/1001 60 100 120000/1001 120".split()))
+#: Frame rates an MXF file holds: those FFmpeg's MXF muxer (8.1) writes a header for, the broadcast ones, their
+#: doubles and a few more (each asked of the muxer at hand: :func:`_mxf_takes`)
+MXF_RATES = tuple(map(Fraction, ("24000/1001 24 25 30000/1001 30 48000/1001 48 50 60000/1001 60 72000/1001 72 75 "
+                                 "90000/1001 90 96000/1001 96 100 120000/1001 120").split()))  # fmt: skip
 
 
-def mxf_rate(fps: Fraction, shown: str) -> Fraction:
-    """The MXF edit rate for video at ``fps``: ``fps`` where FFmpeg's MXF muxer takes it, else a broadcast
-    rate within 0.1 % of it; :class:`SinkError` where neither is.
+def clock_rate(fps: Fraction, encoder: str, format_name: str) -> Fraction:
+    """The rate an output that times its pictures by the frame is written at, for pictures that come at ``fps``
+    (:func:`~roadseg.pipeline.sources.base.timed_rate`): ``fps`` where its muxer and encoder take it, else the
+    nearest rate they do (MXF and MPEG-1/2 know only some: FFmpeg's own command line picks so too).
 
-    >>> mxf_rate(Fraction(2997, 100), "out.mxf"), mxf_rate(Fraction(25), "out.mxf"), mxf_rate(Fraction(90), "out.mxf")
-    (Fraction(30000, 1001), Fraction(25, 1), Fraction(90, 1))
-    >>> mxf_rate(Fraction(15), "out.mxf")
-    Traceback (most recent call last):
-    roadseg.errors.SinkError: out.mxf: MXF does not hold video at 15 frames/s (it holds 23.976, 24, 25, 29.97, 30, 48, 50, 59.94, 60, 100, 119.88, 120 ...): write .mp4, .mkv or .mov
+    >>> clock_rate(Fraction(2997, 100), "libx264", "mxf"), clock_rate(Fraction(90), "libx264", "mxf")
+    (Fraction(30000, 1001), Fraction(90, 1))
+    >>> clock_rate(Fraction(15), "libx264", "mxf"), clock_rate(Fraction(15), "mpeg1video", "mpeg")
+    (Fraction(24000, 1001), Fraction(24000, 1001))
+    >>> clock_rate(Fraction(15), "mpeg2video", "matroska"), clock_rate(Fraction(51, 2), "mpeg4", "avi")
+    (Fraction(15, 1), Fraction(51, 2))
     """
-    for rate in (fps, min(MXF_RATES, key=lambda r: abs(r - fps))):
-        if abs(rate - fps) <= rate / 1000 and _mxf_takes(rate):
-            return rate
-    rates = ", ".join(f"{float(r):.5g}" for r in MXF_RATES)
-    raise SinkError(f"{shown}: MXF does not hold video at {float(fps):.5g} frames/s (it holds {rates} ...): "
-                    "write .mp4, .mkv or .mov")  # fmt: skip
+    if format_name in COUNTED:
+        rates, takes = MXF_RATES, _mxf_takes
+    elif encoder in FRAME_CLOCK_ENCODERS:
+        rates = tuple(map(Fraction, av.Codec(encoder, "w").frame_rates or ()))  # (PyAV gives AVRationals)
+        takes = functools.partial(_encoder_takes, encoder)
+    else:
+        return fps
+    return next((r for r in (fps, *sorted(rates, key=lambda r: abs(r - fps))) if takes(r)), fps)
 
 
+@functools.cache
+def _encoder_takes(encoder: str, rate: Fraction) -> bool:
+    """Whether ``encoder`` opens for video at ``rate`` (MPEG-1 refuses all but 8 rates; a few ms)."""
+    codec = av.CodecContext.create(encoder, "w")
+    codec.width, codec.height, codec.pix_fmt = 64, 64, "yuv420p"
+    codec.time_base, codec.framerate = 1 / rate, rate
+    try:
+        codec.open()
+    except Exception:  # noqa: BLE001 - "Invalid argument" is the answer
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            codec.close()
+    return True
+
+
+@functools.cache
 def _mxf_takes(rate: Fraction) -> bool:
     """Whether FFmpeg's MXF muxer writes a header for video at ``rate`` (a few ms, in memory)."""
     probe = av.open(io.BytesIO(), "w", format="mxf")
@@ -157,6 +180,9 @@ class VideoSink(Sink):
         width, height: frame size; an odd side is padded to even where the encoder's pixel format needs
             it (yuv420p; not RGB, 4:4:4 or a palette: see :func:`even_size`), with a warning.
         fps: nominal frame rate (used when a frame has no timestamp).
+        timed_fps: the rate the input's pictures come at by their timestamps (``VideoInfo.timed_fps``; None:
+            ``fps``): an output that times its pictures by the frame (MXF, AVI, MPEG-1/2) is written at it, or at
+            the nearest rate it holds (:func:`clock_rate`), with one line where that is more than 0.1 % away.
         time_base: encoder time base; pass the source stream's to keep its timestamps exactly.
         codec, crf, preset: encoder and its quality/speed settings (see :func:`encoder_options`). No
             codec: libx264, or the container's own video codec where it cannot hold H.264 (VP9 in webm).
@@ -190,7 +216,8 @@ class VideoSink(Sink):
     name = "encode"
 
     def __init__(self, path: str | Path, *, width: int, height: int, fps: Fraction | None,
-                 time_base: Fraction | None = None, codec: str | None = None, crf: int = 23, preset: str = "superfast",
+                 timed_fps: Fraction | None = None, time_base: Fraction | None = None, codec: str | None = None,
+                 crf: int = 23, preset: str = "superfast",
                  audio: Sequence = (), audio_samples: Mapping[int, av.Packet] | None = None, wall_clock: bool = False,
                  sample_aspect: Fraction | None = None, label: str = "output", subtitles: Sequence = (),
                  tags: Mapping[str, str] | None = None, video_tags: Mapping[str, str] | None = None,
@@ -203,9 +230,8 @@ class VideoSink(Sink):
             log.warning("hardware encoder %s is not available here (%s); encoding with libx264", codec, reason)
             codec = "libx264"
         self.codec = codec  # as asked (None: chosen by the container); the encoder opened is self.encoder
-        self.fps = Fraction(fps) if fps else Fraction(30)
-        if self.path.suffix.lower() == ".mxf" and not self.to_stdout:
-            self.fps = mxf_rate(self.fps, self.shown)  # (any other rate: FFmpeg's "Invalid argument")
+        self.fps = self._stated = Fraction(fps) if fps else Fraction(30)  # (the output's: set as it opens)
+        self._timed = Fraction(timed_fps) if timed_fps else self._stated
         self.width, self.height = width, height
         self.out_w, self.out_h = width, height  # (padded to what the encoder's pixel format takes, when it opens)
         self.crf, self.preset, self.time_base, self.audio_samples = crf, preset, time_base, audio_samples
@@ -218,6 +244,10 @@ class VideoSink(Sink):
             self.tags["creation_time"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         self._audio_in = {a.index for a in audio}  # (what mux tells audio from subtitles by)
         self._open(audio)
+        if self._clocked and abs(self.fps - self._timed) > self.fps / 1000:
+            log.warning("%s: %s holds no video at %.5g frames/s; written at %.5g, each picture at its time's place "
+                        "(some %s)", self.shown, "MXF" if self.container.format.name in COUNTED else self.encoder,
+                        self._timed, self.fps, "repeated" if self.fps > self._timed else "left out")  # fmt: skip
         self._counted = self.container.format.name in COUNTED  # pictures timed by their count (:meth:`_slot`)
         self._previous: av.VideoFrame | None = None  # (there: the last picture, repeated over a gap)
         self.written = 0
@@ -277,6 +307,13 @@ class VideoSink(Sink):
                 self.container.options["avoid_negative_ts"] = "disabled"
             self.container.metadata.update(self.tags)
             self.encoder = encoder or self.container.default_video_codec
+            tb = Fraction(1, 1000) if self.wall_clock else self.time_base
+            named = encoder_name(self.encoder) or self.encoder
+            # (an encoder or muxer with a frame clock: written at the input's pictures' rate, or the nearest it takes;
+            # any other keeps the input's timestamps, at its stated rate)
+            self._clocked = (named in FRAME_CLOCK_ENCODERS or self.container.format.name in FRAME_CLOCK_FORMATS
+                             or (named in SHORT_CLOCK_ENCODERS and tb and Fraction(tb).denominator > 65535))  # fmt: skip
+            self.fps = clock_rate(self._timed, named, self.container.format.name) if self._clocked else self._stated
             self.stream = self.container.add_stream(self.encoder, rate=self.fps)
             self.stream.metadata.update(self.video_tags)
             self.encoder = self.stream.codec_context.name  # the encoder itself: libvpx-vp9 for vp9
@@ -289,9 +326,7 @@ class VideoSink(Sink):
                 self.stream.codec_context.sample_aspect_ratio = self.sample_aspect
             self._colour = tag_colour(self.stream.codec_context)
             self._reformatter = VideoReformatter()  # (keeps its conversion context from frame to frame)
-            tb = Fraction(1, 1000) if self.wall_clock else self.time_base
-            if (self.encoder in FRAME_CLOCK_ENCODERS or self.container.format.name in FRAME_CLOCK_FORMATS
-                    or (self.encoder in SHORT_CLOCK_ENCODERS and tb and Fraction(tb).denominator > 65535)):  # fmt: skip
+            if self._clocked:
                 tb = 1 / self.fps
             self.stream.codec_context.time_base = Fraction(tb) if tb else 1 / self.fps
             self._palette = (FramePalette(self.out_w, self.out_h, self.stream.codec_context.time_base)

@@ -35,6 +35,9 @@ MIN_FPS, MAX_FPS = Fraction(1, 100), Fraction(10_000)  # nominal frame rates out
 #: (an mkv claiming 5000 frames/s of 25: its output was told 5000, and x264 wrote it as level 5.2 at 320x240,
 #: 6.2 at 1080p, which some hardware decoders refuse)
 CAMERA_FPS = Fraction(240)
+#: cameras' frame rates (:func:`timed_rate`)
+NOMINAL_RATES = tuple(map(Fraction, ("10 12 12.5 15 20 24000/1001 24 25 30000/1001 30 48 50 60000/1001 60 90 100 "
+                                     "120000/1001 120 240").split()))  # fmt: skip
 MAX_SECONDS = 10 * 365 * 86400.0  # a duration beyond ten years is damage
 
 
@@ -46,6 +49,20 @@ def stated_rate(stream) -> Fraction | None:
     stated, timed = (Fraction(r) if r and MIN_FPS <= r <= MAX_FPS else None for r in (stream.average_rate,
                                                                                      stream.guessed_rate))  # fmt: skip
     return next((r for r in (stated, timed) if r and r <= CAMERA_FPS), stated if stated == timed else None)
+
+
+def timed_rate(stream) -> Fraction | None:
+    """The camera's rate that video ``stream``'s pictures come at: FFmpeg's ``guessed_rate`` (from the steps between
+    its first pictures) where that is one of :data:`NOMINAL_RATES`, else the one of them within 2 % of the header's
+    average (timestamps that jitter: FFmpeg finds 200 frames/s in 30 at 1/600 s, each picture up to 2 ticks late), else
+    :func:`stated_rate`. The average alone is not: a picture too many or a second of them missing moves it (25.5
+    frames/s for 2 s at 25 with one extra picture, 16.7 for 3 s with a 1-s gap, a phone's 29.87 at 30)."""
+
+    def nominal(rate, within: float) -> Fraction | None:
+        near = min(NOMINAL_RATES, key=lambda r: abs(r - rate)) if rate else None
+        return near if near is not None and abs(near - rate) <= within * near else None
+
+    return nominal(stream.guessed_rate, 0.001) or nominal(stream.average_rate, 0.02) or stated_rate(stream)
 
 
 @dataclass(frozen=True)
@@ -84,6 +101,9 @@ class VideoInfo:
     sample_aspect: Fraction | None = None  # pixels' width:height where not square (anamorphic video)
     tags: Mapping[str, str] = field(default_factory=dict)  # the container's (creation_time, location ...)
     video_tags: Mapping[str, str] = field(default_factory=dict)  # the video stream's (language ...)
+    #: the rate its pictures' timestamps step at (:func:`timed_rate`): an output that times its pictures by the
+    #: frame is written at it (``fps``, the header's, where unknown)
+    timed_fps: Fraction | None = None
 
     @classmethod
     def from_path(cls, path: str | Path) -> VideoInfo:
@@ -118,6 +138,7 @@ class VideoInfo:
             sample_aspect=sample_aspect(s),
             tags=dict(container.metadata),
             video_tags=dict(s.metadata),
+            timed_fps=timed_rate(s),
         )
 
 

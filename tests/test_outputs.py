@@ -545,7 +545,7 @@ def test_mxf_times_each_picture_by_its_place_and_keeps_the_sound_in_step(rule_on
     assert np.abs(sound - heard[: len(sound)]).max() < 1e-4  # the input's sound, sample for sample in place
 
 
-@pytest.mark.parametrize("case", ["gap", "phone"])
+@pytest.mark.parametrize("case", ["gap", "phone", "extra"])
 @pytest.mark.parametrize("name,codec", [("o.mxf", None), ("o.mkv", "mpeg2video"), ("o.avi", "mpeg4")])
 def test_frame_clock_outputs_take_the_rate_the_pictures_come_at(rule_onnx, tmp_path, case, name, codec):
     # the header's average rate is no camera's where pictures are missing: 16.7 frames/s for an mp4 of 3 s at 25
@@ -553,15 +553,18 @@ def test_frame_clock_outputs_take_the_rate_the_pictures_come_at(rule_onnx, tmp_p
     # MXF and MPEG-2 hold only some rates, AVI times its pictures by the frame (was: MXF refused both, "does not hold
     # video at 16.667 frames/s", MPEG-2 and MPEG-4 part 2 the phone's, "cannot set up encoder"; the gap's written at
     # 16.7, its pictures up to 0.5 s late). Now at 25, and at the 29.97 nearest the phone's (FFmpeg finds 200 frames/s
-    # in its steps)
+    # in its steps). Extra: 2 s at 25 with one picture more, at 20 ms (25.5 frames/s), left out as MXF leaves it out
+    # (was: in AVI and MPEG-2, put a frame on, and every picture after it a frame late)
     if case == "gap":
         pts, tb, seconds, rate = [*range(25), *range(50, 75)], Fraction(1, 25), 3.0, Fraction(25)
+    elif case == "extra":
+        pts, tb, seconds, rate = [0, 20, *range(40, 2000, 40)], Fraction(1, 1000), 2.0, Fraction(25)
     else:
         pts, tb, seconds, rate = [20 * i + i % 3 for i in range(240) if i != 100], Fraction(1, 600), 8.0, Fraction(30000, 1001)
-    src = write_video(tmp_path / "in.mp4", split_frames(len(pts)), fps=Fraction(25 if case == "gap" else 30), pts=pts,
+    src = write_video(tmp_path / "in.mp4", split_frames(len(pts)), fps=Fraction(30 if case == "phone" else 25), pts=pts,
                       time_base=tb, audio_seconds=seconds)  # fmt: skip
     with av.open(str(src)) as c:
-        assert round(float(c.streams.video[0].average_rate), 2) == (16.67 if case == "gap" else 29.86)
+        assert round(float(c.streams.video[0].average_rate), 2) == {"gap": 16.67, "phone": 29.86, "extra": 25.5}[case]
     out = tmp_path / name
     assert segment_video(src, out, model=rule_onnx, quiet=True, codec=codec)["frames"] == len(pts)
     v = read_video(out)  # (every picture decodes)
@@ -575,8 +578,9 @@ def test_frame_clock_outputs_take_the_rate_the_pictures_come_at(rule_onnx, tmp_p
         n = min(len(sound), len(heard))  # (the phone's: 240 pictures at 29.97, 8.008 s, the last 8 ms silence)
         assert np.abs(sound[:n] - heard[:n]).max() < 1e-4  # the input's sound, sample for sample in place
     else:  # each picture at its time on the rate's clock (from the first: MPEG-2 in Matroska is read from 21 ms)
-        seen = [t - v["seconds"][0] for t in v["seconds"]]
-        assert seen == pytest.approx([round(p * tb * rate) / rate for p in pts], abs=0.0015)
+        seen, slots = [t - v["seconds"][0] for t in v["seconds"]], [round(p * tb * rate) for p in pts]
+        kept = [slot for n, slot in enumerate(slots) if n == 0 or slot > slots[n - 1]]  # (extra: the one at 20 ms out)
+        assert seen == pytest.approx([slot / rate for slot in kept], abs=0.0015)
 
 
 @pytest.mark.parametrize("name,codec", [("o.avi", None), ("o.mkv", "mpeg2video"), ("o.mp4", "mpeg4")])

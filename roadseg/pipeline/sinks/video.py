@@ -416,7 +416,10 @@ class VideoSink(Sink):
         if self._first is None:
             self._begin(pts, at)
         if not self._counted:
-            pts = self._last_pts = self._checked(pts - self._origin)
+            pts -= self._origin
+            if self._clocked and self._last_pts is not None and 0 <= self._last_pts - pts < self.fps:
+                return  # (its place on the rate's clock is taken: it came a frame or more early, as :meth:`_slot`)
+            pts = self._last_pts = self._checked(pts)
         elif (pts := self._slot(at)) is None:
             return  # (its place is taken: it came a frame or more early)
         else:
@@ -472,7 +475,8 @@ class VideoSink(Sink):
     def _checked(self, pts: int) -> int:
         """A timestamp the encoder and muxer take: after the last one, and not hours away from it.
 
-        A duplicate or slightly earlier timestamp moves one tick on; one that leaps far either way
+        A duplicate or slightly earlier timestamp moves one tick on (on a frame clock such a picture is left out
+        before: :meth:`_write`); one that leaps far either way
         (damaged, or reset midway) becomes the next frame at the nominal rate.
         """
         last = self._last_pts

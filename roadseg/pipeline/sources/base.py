@@ -56,13 +56,23 @@ def timed_rate(stream) -> Fraction | None:
     its first pictures) where that is one of :data:`NOMINAL_RATES`, else the one of them within 2 % of the header's
     average (timestamps that jitter: FFmpeg finds 200 frames/s in 30 at 1/600 s, each picture up to 2 ticks late), else
     :func:`stated_rate`. The average alone is not: a picture too many or a second of them missing moves it (25.5
-    frames/s for 2 s at 25 with one extra picture, 16.7 for 3 s with a 1-s gap, a phone's 29.87 at 30)."""
+    frames/s for 2 s at 25 with one extra picture, 16.7 for 3 s with a 1-s gap, a phone's 29.87 at 30). Where the
+    guess is twice the average's rate, the average's (FFmpeg may guess the field rate of interlaced video).
+
+    >>> from types import SimpleNamespace as S
+    >>> [timed_rate(S(guessed_rate=Fraction(g), average_rate=Fraction(a), base_rate=None)) for g, a in
+    ...  (("200", "29.86"), ("25", "16.67"), ("50", "25"), ("50", "50"))]
+    [Fraction(30000, 1001), Fraction(25, 1), Fraction(25, 1), Fraction(50, 1)]
+    """
 
     def nominal(rate, within: float) -> Fraction | None:
         near = min(NOMINAL_RATES, key=lambda r: abs(r - rate)) if rate else None
         return near if near is not None and abs(near - rate) <= within * near else None
 
-    return nominal(stream.guessed_rate, 0.001) or nominal(stream.average_rate, 0.02) or stated_rate(stream)
+    guessed, average = nominal(stream.guessed_rate, 0.001), nominal(stream.average_rate, 0.02)
+    if guessed and average and guessed == 2 * average:  # (a field rate: interlaced fields, two a picture)
+        return average
+    return guessed or average or stated_rate(stream)
 
 
 @dataclass(frozen=True)

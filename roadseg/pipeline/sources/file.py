@@ -45,7 +45,7 @@ from roadseg.pipeline.sources.clock import LEAP, TS_DISCONT, Clock, joined_matro
 from roadseg.pipeline.sources.coded import Coded
 from roadseg.pipeline.sources.decoder import Decoder, joined_part
 from roadseg.pipeline.sources.display import as_shown, matrix_of, told
-from roadseg.pipeline.sources.gaps import OFF_LINE, RUN, Dropped, Gaps, Pace, PassedOver
+from roadseg.pipeline.sources.gaps import HOLE, OFF_LINE, RUN, Dropped, Gaps, Pace, PassedOver
 from roadseg.pipeline.sources.hdr import say_if_hdr
 from roadseg.pipeline.sources.inline import InLine
 from roadseg.pipeline.sources.numbering import FrameNumbers
@@ -197,6 +197,7 @@ class VideoSource:
         self.held = 0
         self._last_dts: int | None = None
         fps = self.stream.average_rate or self.stream.guessed_rate  # (pictures lost: a TS marks them, H.264 numbers them)
+        self._frame_step = 1 / float(fps) if fps else None  # (seconds: where the span's end goes on, _spanned)
         # H.264's numbers of its pictures (not in --concat's join: the stream says its first file's parameter sets,
         # not those of the files after it)
         self._numbers = None
@@ -368,6 +369,9 @@ class VideoSource:
     def _generate(self) -> Iterator[Frame | av.Packet]:
         yield from self._demuxed()
         self._read = True
+        off = self._off  # (a run just after the span's end that the file ended with: InLine passes it as it came)
+        if off is not None and self._span is not None and self._span[1] < off[0] <= self._span[1] + OFF_LINE:
+            self._widen(off[0], off[1])
         if self._gaps is not None:  # (losses marked near the end)
             lost = self._gaps.lost
             self.lost += self._gaps.flush() - lost
@@ -515,16 +519,19 @@ class VideoSource:
 
     def _spanned(self, t: float, duration: float) -> None:
         """Widen the span of the video's timeline read so far (:meth:`expected_frames`) to a packet at ``t``.
-        The first packet counts once the next goes on from it, and packets more than :data:`OFF_LINE` outside
-        the span once more than :data:`RUN` went on from each other: a damaged stamp, or a run of them that
-        the packets come back from (:class:`InLine` puts those pictures back), does not stretch the span
-        (nor the frames expected). Where the :class:`Clock` found the packets before to be damage (a run of
-        first timestamps broken), the span starts anew, but for the first packets put back (:meth:`_first_pictures_moved`)."""
+        The first packet counts once the next goes on from it, and packets more than :data:`OFF_LINE` before
+        the span, or more than :data:`HOLE` frame steps after its end, once more than :data:`RUN` went on from
+        each other (or, within OFF_LINE after it, the file ended with them): a damaged stamp, or a run of them
+        that the packets come back from (:class:`InLine` puts those pictures back), does not stretch the span
+        (nor the frames expected; `ts-stamps-20`, a picture stamped 0.7 s ahead before the last: 54 expected of
+        38, now 38). Where the :class:`Clock` found the packets before to be damage (a run of first timestamps
+        broken), the span starts anew, but for the first packets put back (:meth:`_first_pictures_moved`)."""
         damaged = self.clock is not None and self.clock.first_damaged(self.stream.index)
         if damaged and not self._first_stamps:
             self._span = self._off = None
         off, self._off = self._off, None
-        if self._span is not None and self._span[0] - OFF_LINE <= t <= self._span[1] + OFF_LINE:
+        ahead = HOLE * self._frame_step if self._frame_step else OFF_LINE  # (a hole's or less: in line)
+        if self._span is not None and self._span[0] - OFF_LINE <= t <= self._span[1] + ahead:
             self._widen(t, t + duration)  # (back in the span: what lay off it was damage)
             return
         end, n = t + duration, 1

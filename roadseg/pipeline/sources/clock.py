@@ -132,6 +132,11 @@ class Clock:
     def restarts(self) -> int:
         return len(self.moves)
 
+    def recording(self, stream: int) -> int:
+        """Which recording ``stream``'s packets passing now are of: the restarts found it was moved by (-1: none),
+        a new one where another was joined after the one before."""
+        return self._move.get(stream, -1)
+
     def first_damaged(self, stream: int) -> bool:
         """Whether ``stream``'s packets passed before those passing now were found to be damage since this was
         last asked: the stream went on from a step unmoved (:meth:`_settle`), its first timestamps broken."""

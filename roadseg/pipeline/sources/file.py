@@ -190,6 +190,7 @@ class VideoSource:
         self._off: tuple[float, float, int] | None = None  # (start, end, count) of the video packets in a row off
         # the span, until they count or the packets come back to it
         self._read = False  # whether the file was read to its end (or to --duration's)
+        self._recording = -1  # the recording joined in the file the last video packet was of (Clock.recording)
         self.pace = Pace()  # (the rate its pictures came at: expected_frames, where the file has no count)
         # an AVI's empty chunks: a picture held for one more frame (a dashcam's MJPEG that fell behind), which its
         # frame count counts and its demuxer reads as no packet (the next one's timestamp steps over them)
@@ -473,20 +474,36 @@ class VideoSource:
                     else:
                         self.data_dropped += 1
                 continue
+            joined = False
             if (stamp := packet_time(packet)) is not None:
                 video = stamp  # (the first ones put back: _put_back)
+                joined = self._joined_at(video)
                 self._spanned(video, seconds(packet.duration or 0, packet.time_base))
                 self._count_held(packet)
-            self._take_gaps(packet, stamp)
+            self._take_gaps(packet, stamp, joined)
             for vf in (vf for p in self._up_to_start(packet) for vf in self._decode(p)):
                 picture = Frame(-1, vf, vf.pts, vf.time_base)
                 if picture.time is not None:
                     self.pace.take(picture.time - self.origin)
                 yield picture
 
-    def _take_gaps(self, packet: av.Packet, t: float | None) -> None:
+    def _joined_at(self, t: float) -> bool:
+        """Whether the video packet at ``t`` is the first of a recording joined after another (the :class:`Clock`
+        moved the video anew): the step to it from the span's end, but for the frame steps whole within it, is the
+        join's own gap, no picture's (taken out of the frames expected, and out of the pace: the clean cat joins
+        leave 0.95 of a frame step, which a lower pace took in; where pictures beside the join were lost, the
+        step was a hole, and one frame more was expected: `catleap-swap-20`, told 9 of 8 missing)."""
+        recording = self.clock.recording(self.stream.index) if self.clock is not None else -1
+        joined, self._recording = recording != self._recording, recording
+        if joined and self._span is not None and self._frame_step and t > self._span[1]:
+            gap = (t - self._span[1]) % self._frame_step
+            self.pace.joined(t - gap - self.origin, t - self.origin)
+        return joined
+
+    def _take_gaps(self, packet: av.Packet, t: float | None, joined: bool = False) -> None:
         """Follow the video ``packet``, at ``t`` seconds, for pictures lost and pauses (:class:`Gaps`), in the
-        window or not (a pause may begin before it); those lost are counted where they lie in it."""
+        window or not (a pause may begin before it); those lost are counted where they lie in it. ``joined``:
+        it is the first of a recording joined after another (:meth:`_joined_at`)."""
         if self._gaps is None or not packet.size:
             return
         skipped = self._numbers is not None and self.decoder.codec == "h264" and self._numbers.skipped(packet)
@@ -494,7 +511,7 @@ class VideoSource:
             skipped, self._passed.over = True, False
         if t is not None:
             lost = self._gaps.lost
-            self._gaps.take(t, packet.is_corrupt, key=packet.is_keyframe, skipped=skipped)
+            self._gaps.take(t, packet.is_corrupt, key=packet.is_keyframe, skipped=skipped, joined=joined)
             self.lost += self._gaps.lost - lost
 
     def _leading(self, pictures: list[Frame], kept: bool) -> Iterator[Frame]:

@@ -59,6 +59,14 @@ class Pace:
         self._last: float | None = None
         self._step: float | None = None
         self.pauses: list[tuple[float, float]] = []  # (from, to) of each step longer than LEAP: pauses of the recording
+        self.joins: list[tuple[float, float]] = []  # (from, to) of the gaps between recordings joined in the file
+        self._joins: list[float] = []  # where those recordings begin, not stepped over yet
+
+    def joined(self, start: float, end: float) -> None:
+        """A recording joined after another begins at ``end`` seconds, the one before it ending at ``start``: no
+        pictures are due between (:meth:`paused`), and the step over it is the join's, not the pace."""
+        self.joins.append((start, end))
+        self._joins.append(end)
 
     def take(self, t: float) -> None:
         """The next picture, at ``t`` seconds."""
@@ -67,7 +75,9 @@ class Pace:
             self.pauses.append((self._last, t))
         elif step is not None and step < 0:  # (back before a pause's end: its step was a damaged stamp's)
             self.pauses = [pause for pause in self.pauses if pause[1] <= t]
-        if step is not None and 0 < step <= LEAP:
+        joined = step is not None and any(self._last < at <= t for at in self._joins)
+        self._joins = [at for at in self._joins if at > t]
+        if step is not None and 0 < step <= LEAP and not joined:
             key = round(step * 100_000)
             self._steps[key] += 1
             if self._step is not None and abs(step - self._step) <= 0.25 * self._step:
@@ -84,8 +94,8 @@ class Pace:
         return sum(n for _, n in paced) / seconds if seconds > 0 else None
 
     def paused(self, start: float, end: float) -> float:
-        """Seconds of the pauses between ``start`` and ``end``."""
-        return _within(self.pauses, start, end)
+        """Seconds of the pauses, and of the gaps of joins, between ``start`` and ``end``."""
+        return _within(self.pauses, start, end) + _within(self.joins, start, end)
 
 
 #: packets either side of where a loss is marked within which a step in the pictures is the pictures lost (Gaps)
@@ -166,6 +176,15 @@ class Gaps:
     ...     gaps.take(n / 25, n == 2, key=n == 11)
     >>> gaps.flush()  # (10; 4 came, out of its order)
     1
+
+    The step to the first picture of a recording joined after another skips the frames whole within it: the join's
+    own gap, of under a frame step, is no picture's.
+
+    >>> gaps = Gaps(25, marks_all=True, joins=True)  # joined 0.95 of a frame after 4; the second's first lost
+    >>> for n in [0, 1, 2, 3, 4, 6.95, 7.95, 8.95]:
+    ...     gaps.take(n / 25, False, key=False, skipped=n == 6.95, joined=n == 6.95)
+    >>> gaps.flush()  # (5.95; was 2, the join's gap counted with it)
+    1
     """
 
     def __init__(self, fps: float, *, marks_all: bool, numbered: bool = False, joins: bool = False,
@@ -211,10 +230,12 @@ class Gaps:
         if not undone and self._ahead is None:
             self._ahead = (self._last, 0)
 
-    def take(self, t: float, corrupt: bool, *, key: bool, skipped: bool = False) -> None:
+    def take(self, t: float, corrupt: bool, *, key: bool, skipped: bool = False, joined: bool = False) -> None:
         """The next video packet, at ``t`` seconds on the one timeline: whether the demuxer marked it corrupt,
         whether it is a keyframe, and whether a loss is marked just before it (its picture skipped a number,
-        :mod:`numbering`; the demuxer passed over damage, :class:`PassedOver`), a step to a keyframe too."""
+        :mod:`numbering`; the demuxer passed over damage, :class:`PassedOver`), a step to a keyframe too;
+        ``joined``: whether it is the first of a recording joined after another (the step to it skips the frames
+        whole within it: the join's own gap of under a frame step is no picture's)."""
         self._n = n = self._n + 1
         if self._last is not None and t < self._last and any(abs(at - t) < self._frame / 2 for at, _ in self._holes):
             self._moved(n, t, corrupt)  # (back into a hole counted: that picture, read out of its order)
@@ -232,7 +253,8 @@ class Gaps:
         self._step = None
         if step is not None and 1.5 * self._frame < step <= LEAP:
             again = self._before is not None and abs(step - self._before) <= 0.25 * self._before
-            self._step = (n, Step(round(step / self._frame) - 1, start, t, key, again))
+            frames = math.floor(step / self._frame + 1e-6) if joined else round(step / self._frame)
+            self._step = (n, Step(frames - 1, start, t, key, again))
         if step is not None and step > 0:
             self._before = step
         self._fill(t)

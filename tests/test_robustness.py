@@ -2281,11 +2281,12 @@ def test_interlaced_pictures_the_decoder_drops_without_a_word_are_told_lost(tmp_
 @pytest.mark.parametrize("name,codec,options,at", [
     ("d.ts", "mpeg2video", B_FRAMES, 0), ("d.mpg", "mpeg1video", B_FRAMES, 0),
     ("d.mkv", "mpeg2video", {**B_FRAMES, "flags": "+ilme+ildct", "top": "1"}, 0),
-    ("d.ts", "mpeg4", B_FRAMES, 13), ("d.mkv", "mpeg4", B_FRAMES, 13),
+    ("d.ts", "mpeg4", B_FRAMES, 13), ("d.mkv", "mpeg4", B_FRAMES, 13), ("d.avi", "mpeg4", B_FRAMES, 13),
 ])  # fmt: skip
 def test_mpeg_pictures_the_decoder_drops_without_a_word_are_told_lost(tmp_path, name, codec, options, at):
     # was: 49 frames of 50, nothing said. MPEG-1/2: the first picture a P-picture, dropped until an I-picture
-    # comes; MPEG-4 part 2: a B-picture read after the picture that follows it ("messed up order")
+    # comes; MPEG-4 part 2: a B-picture read after the picture that follows it ("messed up order"), in an AVI too
+    # (its chunks' stamps number them: its pictures are counted by the times their start codes hold)
     from roadseg.pipeline.sources.file import VideoSource
 
     clean = _with_b_frames(tmp_path / f"c{Path(name).suffix}", split_frames(50, h=96, w=128), codec, options)

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from roadseg.pipeline.sources.numbering import Bits
 
-#: MPEG start codes' last byte: a picture (MPEG-1/2), an extension (MPEG-2), a VOP and a video object layer's
-#: range (MPEG-4 part 2)
-PICTURE, EXTENSION, VOP, LAYERS = 0x00, 0xB5, 0xB6, range(0x20, 0x30)
+#: MPEG start codes' last byte: a picture (MPEG-1/2), an extension (MPEG-2), a VOP, a group of VOPs and a video
+#: object layer's range (MPEG-4 part 2)
+PICTURE, EXTENSION, VOP, GOV, LAYERS = 0x00, 0xB5, 0xB6, 0xB3, range(0x20, 0x30)
+#: an MPEG-4 B-VOP's coding type
+B_VOP = 2
 #: MPEG-2's picture coding extension, and the picture structure of a frame (not a field)
 CODING_EXTENSION, FRAME = 8, 3
 
@@ -38,6 +40,17 @@ class Coded:
     out of the decoder. ``extradata`` is the stream's codec private data (an MPEG-4 one's video object layer, which
     says how many bits a picture's time takes; a transport stream's comes in its packets).
 
+    An MPEG-4 picture's own time (:attr:`time`): a B-picture counts its whole seconds on from the reference picture
+    before the last, shown before it (an I-picture at 0 s + 24/25, a P-picture 1 s on, the B-picture between):
+
+    >>> coded = Coded(None)
+    >>> coded.increment = 5
+    >>> def vop(kind, on, increment):  # (coded, and stuffed to the next byte)
+    ...     bits = f"{kind:02b}" + "1" * on + "0" + "1" + f"{increment:05b}" + "1" + "1"
+    ...     return b"\\0\\0\\1\\xb6" + int(bits + "0" * (-len(bits) % 8), 2).to_bytes(-(-len(bits) // 8), "big")
+    >>> [coded.picture(vop(*v), "mpeg4") and coded.time for v in [(0, 0, 24), (1, 1, 2), (2, 1, 0), (1, 0, 5)]]
+    [(0, 24), (1, 2), (1, 0), (1, 5)]
+
     >>> picture, frame, top_field = b"\\0\\0\\1\\0\\0\\0", b"\\0\\0\\1\\xb5\\x8f\\xff\\xf3", b"\\0\\0\\1\\xb5\\x8f\\xff\\xf1"
     >>> [Coded(None).picture(data, "mpeg2video") for data in (picture + frame, picture + top_field, picture * 2, frame)]
     [True, None, None, False]
@@ -45,6 +58,11 @@ class Coded:
 
     def __init__(self, extradata: bytes | None) -> None:
         self.increment: int | None = None  # bits of an MPEG-4 picture's vop_time_increment (its layer's)
+        # the last MPEG-4 picture's own time, (whole seconds, vop_time_increment), as its decoder counts it (None:
+        # not read): a chunk of an AVI written twice is stamped anew by its number, but its picture keeps this
+        self.time: tuple[int, int] | None = None
+        self.unread = False  # whether the last packet's VOP could not be read (damaged: its time not known)
+        self._seconds = (0, 0)  # the whole seconds of the reference pictures (I, P) before and last, in decode order
         if extradata:
             self._layers(bytes(extradata))
 
@@ -70,19 +88,34 @@ class Coded:
 
     def _mpeg4(self, data: bytes) -> bool | None:
         self._layers(data)
-        vops = [end for code, end in _codes(data) if code == VOP]
+        self.time, self.unread = None, False
+        codes = _codes(data)
+        for code, end in codes:  # (a group of VOPs: its time code's whole seconds are those the next picture counts on from)
+            if code == GOV and end + 3 <= len(data):
+                bits = Bits(data[end : end + 3], rbsp=False)
+                hours, minutes, marker, secs = bits.u(5), bits.u(6), bits.u(1), bits.u(6)
+                if marker:
+                    self._seconds = (self._seconds[0], secs + 60 * (minutes + 60 * hours))
+        vops = [end for code, end in codes if code == VOP]
         if len(vops) > 1 or vops and self.increment is None:
             return None
         if not vops:
+            self.unread = not codes  # (no start code at all: a picture whose own was damaged)
             return False
         try:
             bits = Bits(data[vops[0] : vops[0] + 16], rbsp=False)
-            bits.u(2)  # coding type
-            while bits.u(1):  # modulo_time_base: whole seconds on
-                pass
-            marker, _, marker2 = bits.u(1), bits.u(self.increment), bits.u(1)
+            kind, on = bits.u(2), 0
+            while bits.u(1):  # modulo_time_base: whole seconds on (a B-picture's from the reference before the last)
+                on += 1
+            marker, increment, marker2 = bits.u(1), bits.u(self.increment), bits.u(1)
+            before, last = self._seconds
+            if kind != B_VOP:
+                self._seconds = (last, last + on)
+            self.time = ((before if kind == B_VOP else last) + on, increment) if marker and marker2 else None
+            self.unread = self.time is None
             return bool(marker and marker2 and bits.u(1))  # vop_coded (damaged markers: none told)
         except IndexError:
+            self.unread = True
             return False
 
     def _layers(self, data: bytes) -> None:

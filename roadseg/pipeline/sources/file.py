@@ -770,7 +770,10 @@ class VideoSource:
             return []
         if packet.size and packet.stream is not None and not packet.is_discard:  # (a picture went in)
             t = None if packet.pts is None else seconds(packet.pts, packet.time_base)
-            self.dropped.went_in(t, codec, picture=self._coded.picture(packet, codec))
+            picture = self._coded.picture(packet, codec)
+            if not self.dropped.timed and self._coded.unread:  # (an AVI's picture whose own time was not read)
+                picture = None
+            self.dropped.went_in(t, codec, picture=picture, own=self._coded.time if codec == "mpeg4" else None)
         times = [None if f.pts is None or f.time_base is None else float(f.pts * f.time_base) for f in frames]
         # (an interlaced picture may be two fields in two packets: HEVC's, and H.264's but where its slices were all
         # read to be frames, MBAFF; MPEG's field pictures are told by their packets, Coded)

@@ -395,8 +395,11 @@ class Dropped:
     codec changed midway (the new decoder decodes again the packets since the keyframe), nor where a picture may
     be two fields, or a packet two pictures (which frame is whose is not known): interlaced H.264 frames but where
     its slices say each picture is a frame (MBAFF, not PAFF), HEVC's, an MPEG-2 field picture, DivX's packed
-    B-frames. Nor where a packet's timestamp is not its picture's time (``timed`` False: an AVI's count its
-    chunks, so a chunk written twice takes times of its own, and its copies that the decoder drops would wait).
+    B-frames. Where a packet's timestamp is not its picture's time (``timed`` False: an AVI's count its chunks, so
+    a chunk written twice takes times of its own, and its copies that the decoder drops would wait, as its frames
+    come out numbered in turn), MPEG-4 part 2's pictures are counted by the time each holds in its start codes
+    (``own``: a copy's is its picture's, :class:`~roadseg.pipeline.sources.coded.Coded`) and the frames out by
+    their number; other codecs' not at all.
 
     >>> dropped = Dropped((0.0, math.inf))
     >>> for t, out in [(0.00, [0.00]), (0.04, []), (0.08, [0.04]), (0.12, []), (0.16, []), (0.08, []), (0.20, []),
@@ -417,15 +420,28 @@ class Dropped:
         self._refused = 0  # drains the decoder refused (each the error of a picture waiting, where one waits)
         self._codec: str | None = None  # the codec the first packet was decoded by
         self._counts = True  # (no longer where the codec changed or a picture may be two fields)
+        # not timed: the own times of the last pictures gone in (their copies may follow), and the pictures and the
+        # frames counted in the window
+        self._own: deque[tuple[int, int]] = deque(maxlen=COPIED)
+        self._in = self._came = 0
 
     def _within(self, t: float | None) -> bool:
         return t is None or self.window[0] - 1e-6 <= t < self.window[1] - 1e-6  # (without a time: in any)
 
-    def went_in(self, t: float | None, codec: str, *, picture: bool | None = True) -> None:
+    def went_in(self, t: float | None, codec: str, *, picture: bool | None = True,
+                own: tuple[int, int] | None = None) -> None:  # fmt: skip
         """A packet decoded by ``codec``, to be shown at ``t`` seconds (None: unknown): whether it holds a picture
-        that gives a frame (:class:`~roadseg.pipeline.sources.coded.Coded`; False: none, None: unknown)."""
+        that gives a frame (:class:`~roadseg.pipeline.sources.coded.Coded`; False: none, None: unknown), and, not
+        timed, the time its picture holds (MPEG-4 part 2's: None, not read)."""
         self._codec = self._codec or codec
         self._counts = self._counts and codec == self._codec and picture is not None
+        if not self.timed:
+            self._counts = self._counts and (own is not None or not picture)
+            if picture and own is not None and own not in self._own and self._within(t):
+                self._in += 1
+            if picture and own is not None:
+                self._own.append(own)
+            return
         if picture and t is not None and self._within(t) and t not in self._out:
             self._waiting.add(t)
 
@@ -433,6 +449,9 @@ class Dropped:
         """Frames shown at ``times`` came out of the decoder, which is now of ``codec``; ``fields``: whether one
         may be two fields each come in a packet of its own."""
         self._counts = self._counts and codec == self._codec and not fields
+        if not self.timed:
+            self._came += sum(1 for _ in filter(self._within, times))
+            return
         for t in filter(self._within, times):
             if t in self._waiting:
                 self._waiting.remove(t)
@@ -459,7 +478,10 @@ class Dropped:
         >>> dropped.count(told=1)
         -1
         """
-        if not self._counts or not self.timed or self._codec not in DROPS_SILENTLY:
+        if not self._counts or self._codec not in DROPS_SILENTLY or not self.timed and self._codec != "mpeg4":
             return 0
+        if not self.timed:  # (the pictures gone in less the frames out: those beyond them are of pictures told lost)
+            waiting = self._in - self._came
+            return max(-told, waiting - min(self._refused, max(0, waiting)))
         waiting = len(self._waiting) - min(self._refused, len(self._waiting))
         return max(-told, waiting - self._unmatched)

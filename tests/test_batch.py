@@ -453,23 +453,28 @@ def test_concat_joins_each_folders_files_into_one_output(rule_onnx: Path, tmp_pa
     (root / "d3/cut.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(400))  # the power went
     out = tmp_path / "out"
     summary = roadseg.batch(root, out, model=str(rule_onnx), workers=2, concat=True, quiet=True)
-    assert (summary.ok, summary.error) == (4, 1), batch_results(out)
-    expect = {"d1.mp4": 11, "d1/2026.12.mp4": 3, "d2.x.mp4": 7, "drives.mp4": 7}  # (d1: the front camera's files)
+    assert (summary.ok, summary.error) == (5, 1), batch_results(out)
+    expect = {"d1.mp4": 11, "d1/0800_NR.mp4": 4, "d1/2026.12.mp4": 3, "d2.x.mp4": 7, "drives.mp4": 7}  # (d1: the
+    # front camera's files; the rear camera's a drive of their own, named as a folder's drives are: was in none)
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*.mp4")) == sorted(expect)
     assert {rel: frame_count(out / rel) for rel in expect} == expect
     assert len(read_audio_streams(out / "d1.mp4")) == 1
     lines = {Path(line["input"]).name: line for line in batch_results(out)}
     d1 = lines["d1"]
-    assert (d1["status"], d1["frames"], d1["files"], d1["input"]) == ("ok", 11, 3, str(root / "d1"))
-    assert any("left out of the join: 1 file of the dashcam's rear camera" in w for w in d1["warnings"]), d1
+    assert (d1["status"], d1["frames"], d1["files"], d1["input"]) == ("ok", 11, 2, str(root / "d1"))
+    assert ("written apart, as a drive of its own: 1 file of the dashcam's rear camera (the front camera's are joined "
+            "here): 0800_NR.MP4") in d1["warnings"], d1  # fmt: skip
+    assert (lines["0800_NR.MP4"]["files"], lines["0800_NR.MP4"]["warnings"]) == (1, [
+        "a drive of its own, apart from 0800_NF.MP4's: the dashcam's rear camera's files, where that drive's are its "
+        "front camera's"]), lines  # fmt: skip
     assert lines["d3"]["status"] == "error" and "no readable video files" in lines["d3"]["error"]
     assert not part_files(out)
 
     again = roadseg.batch(root, out, model=str(rule_onnx), workers=1, concat=True, quiet=True)
-    assert (again.ok, again.skipped, again.error) == (0, 4, 1)
+    assert (again.ok, again.skipped, again.error) == (0, 5, 1)
     write_video(root / "d2.x/c.mp4", split_frames(2))  # a file more in one drive: that drive again, whole
     third = roadseg.batch(root, out, model=str(rule_onnx), workers=1, concat=True, quiet=True)
-    assert (third.ok, third.skipped) == (1, 3) and frame_count(out / "d2.x.mp4") == 9
+    assert (third.ok, third.skipped) == (1, 4) and frame_count(out / "d2.x.mp4") == 9
     cli = [sys.executable, "-m", "roadseg", "batch", f"{root}/d2.x/[ab].mp4", "--concat", "-o", str(tmp_path / "o2"),
            "--model", str(rule_onnx)]  # fmt: skip
     run = subprocess.run(cli, capture_output=True, text=True, timeout=120)  # a glob picks the files joined
@@ -519,22 +524,23 @@ def test_concat_cuts_a_folder_into_drives_where_the_recording_paused(rule_onnx: 
     (root / "gopro/b2.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(400))  # no time: goes on with b's drive
     out = tmp_path / "out"
     summary = roadseg.batch(root, out, model=str(rule_onnx), workers=2, concat=True, quiet=True)
-    expect = {"Movie/2026_1203_080000_0001F.mp4": 11, "Movie/2026_1203_091500_0003F.mp4": 7, "one.mp4": 4,
-              "gopro/a.mp4": 10, "gopro/c.mp4": 3}  # fmt: skip
-    assert (summary.ok, summary.error) == (5, 0), batch_results(out)
+    expect = {"Movie/2026_1203_080000_0001F.mp4": 11, "Movie/2026_1203_091500_0003F.mp4": 7,
+              "Movie/2026_1203_091500_0003R.mp4": 4, "one.mp4": 4, "gopro/a.mp4": 10, "gopro/c.mp4": 3}  # fmt: skip
+    assert (summary.ok, summary.error) == (6, 0), batch_results(out)
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*.mp4")) == sorted(expect)
     assert {rel: frame_count(out / rel) for rel in expect} == expect
     lines = {Path(line["output"]).relative_to(out).as_posix(): line for line in batch_results(out)}
     assert lines["gopro/a.mp4"]["input"] == str(root / "gopro/a.mp4") and lines["gopro/a.mp4"]["files"] == 3
     assert lines["one.mp4"]["input"] == str(root / "one") and lines["one.mp4"]["files"] == 2
     again = roadseg.batch(root, out, model=str(rule_onnx), workers=1, concat=True, quiet=True)
-    assert (again.ok, again.skipped) == (0, 5)
+    assert (again.ok, again.skipped) == (0, 6)
 
     cli = [sys.executable, "-m", "roadseg", "batch", str(root / "Movie"), "--concat", "--gap", "inf", "-o",
            str(tmp_path / "whole"), "--model", str(rule_onnx), "-q"]  # fmt: skip
     run = subprocess.run(cli, capture_output=True, text=True, timeout=120)  # the card's folder as one
-    assert run.returncode == 0 and "ok 1 · error 0" in run.stderr, run.stderr
+    assert run.returncode == 0 and "ok 2 · error 0" in run.stderr, run.stderr
     assert frame_count(tmp_path / "whole/Movie.mp4") == 18  # the front camera's four files
+    assert frame_count(tmp_path / "whole/Movie/2026_1203_091500_0003R.mp4") == 4  # the rear camera's, apart
     bad = subprocess.run(cli[:7] + ["nan"] + cli[8:], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "nan is not a number of seconds" in bad.stderr, bad.stderr
 
@@ -597,8 +603,10 @@ def test_a_drive_is_named_after_the_first_file_of_the_camera_it_joins(tmp_path: 
             write_video(folder / f"2026-12-03_0{hour}-00-00-{camera}.mp4", split_frames(3))
     plan = plan_joined(find_videos([tmp_path / "card"]), tmp_path / "out", gap=60)
     assert [(Path(unit).name, target.relative_to(tmp_path / "out").as_posix(), len(files)) for unit, target, files in plan] == [
-        ("2026-12-03_08-00-00-front.mp4", "RecentClips/2026-12-03_08-00-00-front.mp4", 2),
-        ("2026-12-03_09-00-00-front.mp4", "RecentClips/2026-12-03_09-00-00-front.mp4", 2)]  # (was: ...-back.mp4)  # fmt: skip
+        ("2026-12-03_08-00-00-front.mp4", "RecentClips/2026-12-03_08-00-00-front.mp4", 1),  # (was: ...-back.mp4)
+        ("2026-12-03_08-00-00-back.mp4", "RecentClips/2026-12-03_08-00-00-back.mp4", 1),  # (was: left out)
+        ("2026-12-03_09-00-00-front.mp4", "RecentClips/2026-12-03_09-00-00-front.mp4", 1),
+        ("2026-12-03_09-00-00-back.mp4", "RecentClips/2026-12-03_09-00-00-back.mp4", 1)]  # fmt: skip
 
 
 def test_concat_reads_each_files_header_once_in_the_driver_and_once_in_the_worker(tmp_path: Path, monkeypatch) -> None:

@@ -1716,6 +1716,60 @@ def test_a_drive_of_two_files_of_two_stream_orders_joins_the_first_and_says_how_
     assert [len(read_video(tmp_path / f"out/Movie/{f.stem}.mp4")["frames"]) for f in (first, other)] == [10, 10]
 
 
+def test_batch_concat_writes_each_dashcam_cameras_files_as_drives_of_their_own(rule_onnx, tmp_path):
+    card = tmp_path / "card/Movie"
+    card.mkdir(parents=True)
+    for s in (0, 1):  # a BlackVue's front and rear files, the rear camera at a smaller size
+        write_video(card / f"20261203_08000{s}_NF.mp4", split_frames(10), audio_seconds=0.4)
+        write_video(card / f"20261203_08000{s}_NR.mp4", split_frames(6, h=32, w=48))
+    tesla = tmp_path / "card/RecentClips"
+    tesla.mkdir()
+    for s in (0, 1):
+        for camera, frames in (("back", 4), ("front", 5), ("left_repeater", 3)):
+            write_video(tesla / f"2026-12-03_08-00-0{s}-{camera}.mp4", split_frames(frames))
+    out = tmp_path / "out"
+    summary = roadseg.batch(tmp_path / "card", out, model=str(rule_onnx), concat=True, quiet=True)
+    # (was: 2 outputs, Movie.mp4 and RecentClips.mp4 of the front cameras' files; the others in no output)
+    assert (summary.ok, summary.error) == (5, 0)
+    written = {p.relative_to(out).as_posix(): read_video(p) for p in sorted(out.rglob("*.mp4"))}
+    assert {name: (len(v["frames"]), v["width"]) for name, v in written.items()} == {
+        "Movie.mp4": (20, 64), "Movie/20261203_080000_NR.mp4": (12, 48),  # (the front camera's named as before)
+        "RecentClips.mp4": (10, 64), "RecentClips/2026-12-03_08-00-00-back.mp4": (8, 64),
+        "RecentClips/2026-12-03_08-00-00-left_repeater.mp4": (6, 64)}  # fmt: skip
+    results = {Path(line["output"]).relative_to(out).as_posix(): line for line in
+               map(json.loads, (out / "results.jsonl").read_text().splitlines())}  # fmt: skip
+    assert {name: line["files"] for name, line in results.items()} == {name: 2 for name in written}
+    assert not any("left out" in w for line in results.values() for w in line["warnings"]), results
+    assert results["Movie.mp4"]["warnings"][:1] == [  # (then maybe an audio packet dropped at the join)
+        "written apart, as a drive of its own: 2 files of the dashcam's rear camera (the front camera's are joined "
+        "here): 20261203_080000_NR.mp4, 20261203_080001_NR.mp4"]  # fmt: skip
+    assert results["Movie/20261203_080000_NR.mp4"]["warnings"] == [
+        "a drive of its own, apart from 20261203_080000_NF.mp4's: the dashcam's rear camera's files, where that "
+        "drive's are its front camera's"]  # fmt: skip
+    assert results["RecentClips.mp4"]["warnings"] == [
+        "written apart, as drives of their own: 4 files of the dashcam's rear and left cameras (the front camera's "
+        "are joined here): 2026-12-03_08-00-00-back.mp4, 2026-12-03_08-00-00-left_repeater.mp4, "
+        "2026-12-03_08-00-01-back.mp4 and 1 more"]  # fmt: skip
+    assert results["RecentClips/2026-12-03_08-00-00-left_repeater.mp4"]["warnings"] == [
+        "a drive of its own, apart from 2026-12-03_08-00-00-front.mp4's: the dashcam's left camera's files, where "
+        "that drive's are its front camera's"]  # fmt: skip
+    again = roadseg.batch(tmp_path / "card", out, model=str(rule_onnx), concat=True, quiet=True)
+    assert (again.ok, again.skipped, again.error) == (0, 5, 0)
+
+
+def test_batch_concat_writes_another_cameras_files_where_the_one_joined_is_split_by_format(rule_onnx, tmp_path):
+    card = tmp_path / "card/Movie"
+    card.mkdir(parents=True)
+    for i, (camera, w) in enumerate([("I", 64), ("R", 48), ("I", 64), ("R", 48), ("R", 64)]):  # no front camera
+        write_video(card / f"2026_1203_08000{i}_000{i + 1}{camera}.MP4", split_frames(3 + i, h=32, w=w))
+    summary = roadseg.batch(tmp_path / "card", tmp_path / "out", model=str(rule_onnx), concat=True, quiet=True)
+    # (was: 2, the rear camera's of its two sizes; the inside camera's files dropped from the plan, unsaid)
+    assert (summary.ok, summary.error) == (3, 0)
+    outs = {p.name: len(read_video(p)["frames"]) for p in (tmp_path / "out/Movie").iterdir()}
+    assert outs == {"2026_1203_080001_0002R.mp4": 4 + 6, "2026_1203_080004_0005R.mp4": 7,
+                    "2026_1203_080000_0001I.mp4": 3 + 5}  # fmt: skip
+
+
 @pytest.mark.parametrize("start, said", [
     (0.2, "its sound is left out (silent in the output), the other files' kept"),
     (0.6, "its sound lies before --start (not in the output), the other files' is kept"),

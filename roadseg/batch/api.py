@@ -69,7 +69,9 @@ class BatchOptions:
         ray_logs: also show Ray's own log lines and the workers' output (by default they stay in Ray's
             log folder on each node); with ``ray`` only.
         concat: join each folder's videos, in name order (a GoPro's chapters in turn), into one output
-            ``OUT/<folder>.mp4`` (a dashcam's drive a folder: ``segment-video --concat`` per folder).
+            ``OUT/<folder>.mp4`` (a dashcam's drive a folder: ``segment-video --concat`` per folder); a dual
+            dashcam's rear, inside and side cameras' files (by their names) each camera's into
+            ``OUT/<folder>/<its first file's name>.mp4``.
         gap: with ``concat``, a pause of more than this many seconds between one file's end and the
             next one's start begins a new drive (:func:`~roadseg.pipeline.sources.concat.drives`), as do
             its files of another camera or format than those joined
@@ -145,9 +147,9 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
         raise BatchError(f"no videos found in {', '.join(map(str, specs)) or 'no inputs'}")
     clashes: list[tuple[Path, list]] = []  # (videos of one folder that differ only by their name's ending)
     if bopts.concat:
-        said: dict[Path, str] = {}  # (a drive's files of another camera or format: a drive of their own)
+        said: dict[Path, tuple[str, ...]] = {}  # (a drive's files of another camera or format: a drive of their own)
         tasks = [Task(str(unit), str(t), parts=tuple(map(str, files)), masks=bopts.masks, stats=bopts.stats,
-                      said=tuple(filter(None, [said.get(unit)])))
+                      said=said.get(unit, ()))
                  for unit, t, files in plan_joined(videos, out, suffix, gap=bopts.gap, clashes=clashes, said=said)]  # fmt: skip
     else:
         tasks = [Task(str(v.path), str(t), masks=bopts.masks, stats=bopts.stats)

@@ -4,8 +4,9 @@ Outputs keep the inputs' layout relative to the folder, glob base or list they c
 ``IN/a/b.mov`` -> ``OUT_DIR/a/b.mp4``; a file named on its own lands at ``OUT_DIR/<name>.mp4``.
 With ``--concat`` each folder's videos are one input (:func:`by_folder`): ``IN/a/*.MP4`` ->
 ``OUT_DIR/a.mp4``, and the files directly in ``IN`` -> ``OUT_DIR/IN.mp4``; a folder that holds
-several drives (pauses longer than ``gap``, or files of another camera or format than those joined)
-gets ``OUT_DIR/a/<first file's name>.mp4`` for each (a rerun moves a drive's outputs when its name changes: :func:`roadseg.batch.api._renamed`).
+several drives (pauses longer than ``gap``, or files of another format than those joined)
+gets ``OUT_DIR/a/<first file's name>.mp4`` for each, as each drive of a dual dashcam's rear (inside, side)
+camera does (a rerun moves a drive's outputs when its name changes: :func:`roadseg.batch.api._renamed`).
 
 Example:
     >>> import tempfile, pathlib
@@ -83,28 +84,28 @@ def _folder_rel(folder: Path, rel: PurePath) -> PurePath:
 
 def plan_joined(videos: Sequence[Video], out_dir: Path, suffix: str = ".mp4", *, gap: float = float("inf"),
                 clashes: list[tuple[Path, list[Video]]] | None = None,
-                said: dict[Path, str] | None = None) -> list[tuple[Path, Path, list[Path]]]:  # fmt: skip
+                said: dict[Path, tuple[str, ...]] | None = None) -> list[tuple[Path, Path, list[Path]]]:  # fmt: skip
     """``batch --concat``'s plan: each drive (what it is named by: its folder, or its first file where
     the folder holds several), its output and the files it joins. A folder's files are one drive
     (:func:`by_folder`) unless the recording paused for more than ``gap`` seconds between them, and
-    its files of another camera or format than those joined (another codec, size, audio or order of
-    streams) are a drive of their own (:func:`~roadseg.pipeline.sources.concat.joins`, which reads the
-    files' headers); ``said`` gets what the results line of a drive so cut apart says of it, by what it
-    is named by. BatchError as :func:`plan_outputs`, which ``clashes`` goes to. (Which of a drive's files
-    are the front camera's, by their names, is decided when it runs.)"""
+    its files of another camera (a dual dashcam's rear camera's, by their names) or format than those
+    joined (another codec, size, audio or order of streams) are a drive of their own
+    (:func:`~roadseg.pipeline.sources.concat.joins`, which reads the files' headers): another camera's
+    always named by its first file, so that a folder of one drive of the front camera stays named after
+    the folder. ``said`` gets what the results line of a drive so cut apart says of it, by what it is
+    named by. BatchError as :func:`plan_outputs`, which ``clashes`` goes to."""
     from roadseg.pipeline.sources.concat import first_of_view, joins  # (PyAV: only where files are joined)
 
     units: dict[Video, list[Path]] = {}
     for folder, files in by_folder(videos).items():
         parts = joins(files, gap)
-        if len(parts) == 1:
-            units[folder] = files
-            continue
-        for part, words in parts:
-            unit = Video(first_of_view(part), folder.rel / first_of_view(part).stem)
-            units[unit] = part
-            if words and said is not None:
-                said[unit.path] = words
+        whole = sum(not part.apart for part in parts) == 1  # (one drive of the camera joined: named after the folder)
+        for part in parts:
+            first = first_of_view(part.files)
+            unit = folder if whole and not part.apart else Video(first, folder.rel / first.stem)
+            units[unit] = part.files
+            if part.said and said is not None:
+                said[unit.path] = part.said
     planned = plan_outputs(list(units), out_dir, suffix, folders=[p for files in units.values() for p in files],
                            clashes=clashes)  # fmt: skip
     return [(unit.path, target, units[unit]) for unit, target in planned.items()]

@@ -11,7 +11,8 @@ before any work, with one line; the camera most of the files come from is the on
 dashcam writes its front and rear files into one folder, often at one size: where every file's name
 ends in a camera's letter or word (:data:`CAMERA_TAGS`: ``..._NF.MP4``, ``..._NR.MP4``;
 ``...0003F.MP4``, ``...0004R.MP4``; ``...-front.mp4``, ``...-back.mp4``), the front camera's files
-are joined and the others left out, with one line; a glob picks another (``"DCIM/*R.MP4"``).
+are joined and the others left out, with one line; a glob picks another (``"DCIM/*R.MP4"``), and
+``batch --concat`` writes each camera's as drives of their own too.
 
 Example:
     >>> concat_list([Path("/drive/a.mp4"), Path("/drive/it's.mp4")])
@@ -29,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 import av
 import av.bitstream
@@ -177,25 +179,19 @@ def _camera(signatures: list[Signature]) -> tuple[list[bool], bool]:
 
 
 def _formats(paths: list[Path], signatures: dict[Path, Signature]) -> list[tuple[list[Path], str]]:
-    """``paths`` (one drive's) as ``batch --concat`` writes them: the files :func:`concat_source` joins, then, where
-    it would leave some out as of another camera or format (another codec, size, audio or order of streams), those
-    it joins of the rest, and so on: each a drive of its own, none of the footage lost. The files of the dashcam's
-    other cameras by their names (:func:`_one_view`) and those that cannot be read (not in ``signatures``) stay with
-    the first, which leaves them out with its line. Each with what its results line says of it (empty where the
-    drive is whole).
+    """``paths`` (one camera's files of a drive) as ``batch --concat`` writes them: the files :func:`concat_source`
+    joins, then, where it would leave some out as of another camera or format (another codec, size, audio or order
+    of streams), those it joins of the rest, and so on: each a drive of its own, none of the footage lost. Those
+    that cannot be read (not in ``signatures``) stay with the first, which leaves them out with its line. Each with
+    what its results line says of it (empty where the drive is whole).
 
     >>> v = ("h264", 64, 48)
     >>> va, vda = (v, ("aac",), ("video", "audio")), (v, ("aac",), ("video", "data", "audio"))
-    >>> a, b, c, r = (Path(n) for n in ("0800_NF.MP4", "0801_NF.MP4", "0802_NF.MP4", "0800_NR.MP4"))
-    >>> [[p.name for p in part] for part, _ in _formats([a, r, b, c], {a: vda, r: va, b: va, c: vda})]
-    [['0800_NF.MP4', '0800_NR.MP4', '0802_NF.MP4'], ['0801_NF.MP4']]
-    >>> i, j, s, t, u = (Path(n) for n in ("0800_I.MP4", "0800_R.MP4", "0801_I.MP4", "0801_R.MP4", "0802_R.MP4"))
-    >>> [[p.name for p in part] for part, _ in _formats([i, j, s, t, u], {i: va, j: vda, s: va, t: vda, u: va})]
-    [['0800_R.MP4', '0801_R.MP4'], ['0802_R.MP4']]
+    >>> a, b, c, d = (Path(n) for n in ("0800_NF.MP4", "0801_NF.MP4", "0802_NF.MP4", "0803_NF.MP4"))
+    >>> [[p.name for p in part] for part, _ in _formats([a, b, c, d], {a: vda, b: va, c: vda})]
+    [['0800_NF.MP4', '0802_NF.MP4', '0803_NF.MP4'], ['0801_NF.MP4']]
     """
-    views = [camera_view(p.stem) for p in paths]
-    main = _main_view(views)
-    rest = [p for p, view in zip(paths, views) if p in signatures and main in (None, view)]
+    rest = [p for p in paths if p in signatures]
     parts = []
     while rest:
         kept, _ = _camera([signatures[p] for p in rest])
@@ -204,11 +200,7 @@ def _formats(paths: list[Path], signatures: dict[Path, Signature]) -> list[tuple
     if len(parts) < 2:
         return [(paths, "")]
     first = set(parts[0])  # (a card's folder may hold a thousand files)
-    head = [p for p in paths if p in first or p not in signatures or main not in (None, camera_view(p.stem))]
-    if _main_view([camera_view(p.stem) for p in head]) not in (main, None):  # (no front camera's files, and at
-        # least as many of another camera's as the first part's: the worker would join those; left out, as it would
-        # leave them out)
-        head = [p for p in head if p in first or p not in signatures]
+    head = [p for p in paths if p in first or p not in signatures]
     ours, apart = signatures[parts[0][0]], [p for part in parts[1:] for p in part]
     theirs, many = signatures[apart[0]], len(parts) > 2
     said = [(head,
@@ -220,6 +212,55 @@ def _formats(paths: list[Path], signatures: dict[Path, Signature]) -> list[tuple
         said.append((part, f"a drive of its own, apart from {parts[0][0].name}'s: its files are of another camera or "
                            f"format ({_described(mine, ours)}, where that drive's are {_described(ours, mine)})"))  # fmt: skip
     return said
+
+
+class Join(NamedTuple):
+    """A drive as ``batch --concat`` writes it (:func:`joins`): its ``files``, what its results line says of it
+    (``said``), and whether they are another camera's than the one :func:`concat_source` joins of their drive
+    (``apart``: the dashcam's rear, inside or side camera's, by their names)."""
+
+    files: list[Path]
+    said: tuple[str, ...] = ()
+    apart: bool = False
+
+
+def _cameras(paths: list[Path], signatures: dict[Path, Signature]) -> list[Join]:
+    """One drive's ``paths`` as ``batch --concat`` writes them: the files of the camera :func:`concat_source` joins
+    (the front one's where every name says which camera recorded it: :func:`_one_view`), then each other camera's
+    files as drives of their own (``apart``), where it leaves them out; each camera's cut by :func:`_formats`. A
+    file that cannot be read goes with its camera's, else with the first drive, whose worker leaves it out with
+    its line. (Was: the other cameras' files left out, their footage in no output.)
+
+    >>> v, w = (("h264", 64, 48), ("aac",), ("video", "audio")), (("h264", 32, 24), (), ("video",))
+    >>> f, r, g, s = (Path(n) for n in ("0800_NF.MP4", "0800_NR.MP4", "0801_NF.MP4", "0801_NR.MP4"))
+    >>> [([p.name for p in join.files], join.apart) for join in _cameras([f, r, g, s], {f: v, r: w, g: v, s: w})]
+    [(['0800_NF.MP4', '0801_NF.MP4'], False), (['0800_NR.MP4', '0801_NR.MP4'], True)]
+    >>> i, j, k, m, n = (Path(n) for n in ("0800_I.MP4", "0800_R.MP4", "0801_I.MP4", "0801_R.MP4", "0802_R.MP4"))
+    >>> [[p.name for p in join.files] for join in _cameras([i, j, k, m, n], {i: v, j: w, k: v, m: w, n: v})]
+    [['0800_R.MP4', '0801_R.MP4'], ['0802_R.MP4'], ['0800_I.MP4', '0801_I.MP4']]
+    """
+    views = {p: camera_view(p.stem) for p in paths}
+    main = _main_view([views[p] for p in paths if p in signatures])  # (as the worker chooses: of those it reads)
+    if main is None:
+        return [Join(part, tuple(filter(None, [words]))) for part, words in _formats(paths, signatures)]
+    cameras = sorted(dict.fromkeys(views[p] for p in paths if p in signatures), key=lambda view: view != main)
+    group = {p: views[p] if views[p] in cameras else main for p in paths}
+    ours = _formats([p for p in paths if group[p] == main], signatures)
+    others = [(view, part, words) for view in cameras[1:]
+              for part, words in _formats([p for p in paths if group[p] == view], signatures)]  # fmt: skip
+    head, words = ours[0]
+    apart = [p for p in paths if group[p] != main]
+    kinds = _listed(cameras[1:])  # type: ignore[arg-type]
+    joined = [Join(head, (*filter(None, [words]),
+                          f"written apart, as {'a drive of its' if len(others) == 1 else 'drives of their'} own: "
+                          f"{len(apart)} file{'s'[: len(apart) != 1]} of the dashcam's {kinds} camera"
+                          f"{'s'[: len(cameras) > 2]} (the {main} camera's are joined here): {_named(apart)}")),
+              *(Join(part, tuple(filter(None, [words]))) for part, words in ours[1:])]  # fmt: skip
+    first = next(p for p in head if p in signatures).name
+    for view, part, words in others:
+        joined.append(Join(part, (f"a drive of its own, apart from {first}'s: the dashcam's {view} camera's files, "
+                                  f"where that drive's are its {main} camera's", *filter(None, [words])), apart=True))  # fmt: skip
+    return joined
 
 
 #: How a dashcam ends a file's name to say which of its cameras recorded it: one letter, after a letter
@@ -342,24 +383,25 @@ def drives(paths: Sequence[Path], gap: float) -> list[list[Path]]:
     return _cut(paths, {path: info for path, (_, info) in _probed(paths).items()}, gap)
 
 
-def joins(paths: Sequence[Path], gap: float) -> list[tuple[list[Path], str]]:
+def joins(paths: Sequence[Path], gap: float) -> list[Join]:
     """What ``batch --concat`` writes of one folder's ``paths`` (in the order the camera recorded them): its
-    :func:`drives`, each cut again where its files are of more than one camera or format (:func:`_formats`: those
-    of another codec, size, audio or order of streams, which :func:`concat_source` would leave out, a drive of
-    their own), each with what its results line says of that (empty where the drive is whole). Each file's header
-    is read once, with ``gap`` ``inf`` too (the folder one drive in time, its formats apart).
+    :func:`drives`, each cut again by camera (:func:`_cameras`: the dashcam's rear, inside or side camera's files,
+    which :func:`concat_source` leaves out, a drive of their own) and by format (:func:`_formats`: those of another
+    codec, size, audio or order of streams, which it would leave out too), each with what its results line says of
+    that (nothing where the drive is whole). Each file's header is read once, with ``gap`` ``inf`` too (the folder
+    one drive in time, its cameras and formats apart).
 
-    >>> joins([Path("only.mp4")], 60) == [([Path("only.mp4")], "")]  # (one file: nothing read)
+    >>> joins([Path("only.mp4")], 60) == [Join([Path("only.mp4")])]  # (one file: nothing read)
     True
     """
     paths = list(paths)
     if len(paths) < 2:
-        return [(paths, "")]
+        return [Join(paths)]
     probed = _probed(paths)
     infos = {path: info for path, (_, info) in probed.items()}
     signatures = {path: signature for path, (signature, _) in probed.items()}
     cut = [paths] if gap == float("inf") else _cut(paths, infos, gap)
-    return [part for drive in cut for part in _formats(drive, signatures)]
+    return [part for drive in cut for part in _cameras(drive, signatures)]
 
 
 def _probed(paths: list[Path]) -> dict[Path, tuple[Signature, VideoInfo]]:

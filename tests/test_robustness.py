@@ -1367,7 +1367,8 @@ def test_a_dual_dashcams_folder_joins_the_front_cameras_files(rule_onnx, tmp_pat
     assert r.exit_code == 0, r.output
     assert len(read_video(out)["frames"]) == 20  # (was: 32, the picture flipping between the cameras at each file)
     assert ("left out of the join: 2 files of the dashcam's rear camera (the front camera's are joined; a glob that "
-            "matches one camera's names picks another): 2026_1203_080000_002R.MP4, 2026_1203_080100_004R.MP4"
+            "matches one camera's names picks another; roadseg batch --concat writes each camera's as a drive of its own): "
+            "2026_1203_080000_002R.MP4, 2026_1203_080100_004R.MP4"
             ) in r.output, r.output  # fmt: skip
     segment_video(f"{drive}/*R.MP4", out, model=rule_onnx, quiet=True, concat=True, overwrite=True)
     assert len(read_video(out)["frames"]) == 12

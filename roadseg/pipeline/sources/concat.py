@@ -330,7 +330,8 @@ def _one_view(paths: list[Path]) -> list[Path]:
     kinds = list(dict.fromkeys(v for v in views if v != main))
     theirs = _listed(kinds)
     log.warning("left out of the join: %d file%s of the dashcam's %s camera%s (the %s camera's are joined; a glob "
-                "that matches one camera's names picks another): %s", len(other), "s"[: len(other) != 1], theirs,
+                "that matches one camera's names picks another; roadseg batch --concat writes each camera's as a drive of its "
+                "own): %s", len(other), "s"[: len(other) != 1], theirs,
                 "s"[: " and " in theirs], main, names)  # fmt: skip
     return [p for p, view in zip(paths, views) if view == main]
 

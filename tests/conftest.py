@@ -149,7 +149,7 @@ def read_video(path: Path) -> dict:
             frames.append(f.to_ndarray(format="rgb24"))
             pts.append(f.pts)
         info["frames"], info["pts"] = frames, pts
-        info["seconds"] = [float(p * v.time_base) for p in pts]
+        info["seconds"] = [None if p is None else float(p * v.time_base) for p in pts]  # (an MPEG-PS's may be None)
     return info
 
 

@@ -26,9 +26,10 @@ import os
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
+from fractions import Fraction
 from pathlib import Path
 from typing import NamedTuple
 
@@ -38,14 +39,18 @@ import av.bitstream
 from roadseg.errors import SourceError
 from roadseg.pipeline.inputs import DRIVE_GAP, find_videos, gopro_recording
 from roadseg.pipeline.sources.base import (
+    MAX_SECONDS,
     VideoInfo,
     codec_of,
     open_container,
     picture_stream,
     say_sensor_boxes,
+    seconds,
     sensor_boxes,
 )
+from roadseg.pipeline.sources.clock import TS_DISCONT
 from roadseg.pipeline.sources.file import VideoSource
+from roadseg.pipeline.sources.inline import InLine, first_moved
 
 log = logging.getLogger("roadseg")
 
@@ -64,10 +69,20 @@ def concat_paths(spec: str | Path, parts: Sequence[str | Path] = ()) -> list[Pat
     return paths
 
 
-def concat_list(paths: list[Path]) -> str:
-    """An ffconcat script of ``paths`` (absolute; quotes escaped as the concat demuxer reads them)."""
-    lines = "".join("file '" + str(p.resolve()).replace("'", "'\\''") + "'\n" for p in paths)
-    return "ffconcat version 1.0\n" + lines
+def concat_list(paths: list[Path], durations: Sequence[float | None] = ()) -> str:
+    """An ffconcat script of ``paths`` (absolute; quotes escaped as the concat demuxer reads them), each file
+    followed by the ``duration`` that ``durations`` gives it, where it gives one (:func:`_durations`: the demuxer
+    starts the next file that many seconds after this one's start; else after this one's length as FFmpeg reads it).
+
+    >>> concat_list([Path("/d/a.ts"), Path("/d/b.ts")], [1.054, None]).splitlines()[1:]
+    ["file '/d/a.ts'", 'duration 1.054000', "file '/d/b.ts'"]
+    """
+    lines = []
+    for n, path in enumerate(paths):
+        lines.append("file '" + str(path.resolve()).replace("'", "'\\''") + "'\n")
+        if n < len(durations) and durations[n] is not None:
+            lines.append(f"duration {durations[n]:.6f}\n")
+    return "ffconcat version 1.0\n" + "".join(lines)
 
 
 #: What must agree between a camera's files (:func:`_agree`): (video codec, width, height), the audio codecs (None: a
@@ -75,8 +90,25 @@ def concat_list(paths: list[Path]) -> str:
 Signature = tuple[tuple[str, int, int], tuple[str | None, ...], tuple[str, ...]]
 
 
-def _probe(path: Path) -> tuple[Signature, VideoInfo]:
-    """The file's :data:`Signature` and :class:`VideoInfo` (its frames, seconds and tags), read in one opening."""
+class Placing(NamedTuple):
+    """Where the concat demuxer puts a file on the join's timeline, and where it should. The demuxer shifts the file's
+    timestamps by FFmpeg's start of it (the container's ``start_time``: the earliest of its streams' first stamps),
+    to begin where the file before it ends, and starts the next one after FFmpeg's length of it (the container's
+    ``duration``, from that start to its streams' latest end). Where a transport stream's first pictures' stamps
+    alone were damaged (:func:`_placed`), FFmpeg's start and length are the damaged stamps': ``early`` says how many
+    seconds FFmpeg's start lies before the file's true one (after it: below 0), ``length`` its seconds from its true
+    start to its end; ``ffmpeg``, FFmpeg's length (None: unknown, or neither is known); ``moved``, whether its first
+    pictures were so damaged."""
+
+    length: float | None
+    ffmpeg: float | None
+    early: float = 0.0
+    moved: bool = False
+
+
+def _probe(path: Path) -> tuple[Signature, VideoInfo, Placing]:
+    """The file's :data:`Signature`, :class:`VideoInfo` (its frames, seconds and tags) and :class:`Placing`, read in
+    one opening."""
     with open_container(str(path)) as container:
         info = VideoInfo.from_container(container, str(path))
         audio = tuple(codec_of(a) for a in container.streams.audio)
@@ -84,7 +116,97 @@ def _probe(path: Path) -> tuple[Signature, VideoInfo]:
         if (video := picture_stream(container)) is not None and not _converts(video):
             raise SourceError(f"{path.name}: its H.264 setup (avcC) is damaged, and the join cannot read past it",
                               damaged=True)  # fmt: skip
-        return ((info.codec, info.width, info.height), audio, kinds), info
+        placing, info = _placed(container, video, info)
+        return ((info.codec, info.width, info.height), audio, kinds), info, placing
+
+
+def _placed(container, video, info: VideoInfo) -> tuple[Placing, VideoInfo]:
+    """The file's :class:`Placing`, and ``info`` with its video's seconds and frames counted from where its first
+    pictures are put back, where the stamps of a transport stream's first pictures alone were damaged (judged by its
+    first video packets as :class:`~roadseg.pipeline.sources.file.VideoSource` judges a file's own:
+    :func:`~roadseg.pipeline.sources.inline.first_moved`). Its true start is then the earliest of its picture's put
+    back and its other streams' starts, its end the latest of theirs (:func:`_video_end`)."""
+    ffmpeg = container.duration / av.time_base if container.duration and container.duration > 0 else None
+    if video is None or not container.format.flags & TS_DISCONT or container.start_time is None:
+        return Placing(ffmpeg, ffmpeg), info
+    packets, read = _video_packets(container, video), []
+
+    def stamps() -> Iterator[tuple[int | None, Fraction]]:
+        for packet in packets:
+            read.append(packet)
+            yield (packet.pts if packet.dts is None else packet.dts), packet.time_base
+
+    moved, _ = first_moved(stamps(), InLine.of(video))
+    if not moved:
+        return Placing(ffmpeg, ffmpeg), info
+    step = 1 / float(info.fps) if info.fps else 0.0
+    video_end = _video_end(video, read, moved, packets, step)
+    if video_end is None:
+        return Placing(None, ffmpeg, moved=True), info
+    others = [s for s in container.streams if s.index != video.index and s.type not in ("subtitle", "data") and
+              s.start_time is not None and s.time_base]  # fmt: skip
+    start = min(moved[0], *(seconds(s.start_time, s.time_base) for s in others))
+    end = max(video_end, *(seconds(s.start_time + s.duration, s.time_base) for s in others if s.duration is not None))
+    length = video_end - moved[0]
+    if 0 < length < MAX_SECONDS:
+        frames = video.frames if video.frames and video.frames > 0 else round(length * info.fps) if info.fps else None
+        info = replace(info, duration=length, frames=frames)
+    return Placing(end - start, ffmpeg, container.start_time / av.time_base - start, moved=True), info
+
+
+def _video_packets(container, video) -> Iterator[av.Packet]:
+    """The video ``video``'s packets that hold data, in the file's order, up to its end or damage that breaks the
+    demuxer."""
+    try:
+        yield from (packet for packet in container.demux(video) if packet.size)
+    except Exception:  # noqa: BLE001 - FFmpegError, PyAV's IndexError: what was read before it
+        return
+
+
+def _video_end(video, read: list[av.Packet], moved: dict[int, float], packets: Iterator[av.Packet],
+               step: float) -> float | None:  # fmt: skip
+    """Where the video's pictures end (seconds of the file's clock), its first ones (those of ``read`` that ``moved``
+    puts back) damaged: FFmpeg's end of the stream, but where that is the damaged pictures' end (FFmpeg counts the
+    ends of a stream's packets after its first stamp alone: where its first pictures are stamped ahead of the rest,
+    their end is the video's, or none is), the latest end of the others, read on to the end (``packets``: the rest;
+    a file in which FFmpeg found the damaged ones at its end is small enough that it read it all)."""
+    damaged = [t for n in moved if (t := _end_of(read[n], step)) is not None]
+    if video.start_time is not None and video.duration is not None and damaged:
+        end = seconds(video.start_time + video.duration, video.time_base)
+        if end > max(damaged) + step / 2:
+            return end
+    ends = [_end_of(p, step) for p in (*(p for n, p in enumerate(read) if n not in moved), *packets)]
+    return max((t for t in ends if t is not None), default=None)
+
+
+def _end_of(packet: av.Packet, step: float) -> float | None:
+    """Where ``packet``'s picture ends (seconds): its time, and its duration (else ``step``, a frame's)."""
+    stamp = packet.pts if packet.pts is not None else packet.dts
+    if stamp is None or not packet.time_base:
+        return None
+    return seconds(stamp + (packet.duration or 0), packet.time_base) + (0.0 if packet.duration else step)
+
+
+def _durations(placed: Sequence[Placing]) -> list[float | None]:
+    """The ``duration`` of each file in the join's script (None: none, the demuxer's own, FFmpeg's length of it), so
+    that each file's true start follows where the file before it truly ends (:class:`Placing`): the demuxer starts
+    the next file that many seconds after it starts this one, and puts a file's FFmpeg start, not its true one, where
+    it starts it. None where no file's first pictures were damaged. (The first file's true start lies as far after
+    the join's 0 as its FFmpeg start lies before it: :class:`~roadseg.pipeline.sources.file.VideoSource` puts those
+    pictures back as in a file alone, ``first_in_line``.) Never under a microsecond: the demuxer tells the files
+    apart by where it starts them (``FILE_TAGS``).
+
+    >>> _durations([Placing(4.032, 4.032), Placing(4.032, 7.01, -2.978), Placing(4.032, 4.032)])
+    [1.054, None, None]
+    >>> _durations([Placing(4.032, 4.032), Placing(4.032, 5.141), Placing(4.032, 4.032)])
+    [None, 4.032, None]
+    """
+    early = [p.early for p in placed] + [0.0]
+    out: list[float | None] = []
+    for n, p in enumerate(placed):
+        want = None if p.length is None else max(1e-6, p.length + early[n + 1] - early[n])
+        out.append(None if want is None or p.ffmpeg is not None and abs(want - p.ffmpeg) < 1e-6 else round(want, 6))
+    return out
 
 
 def _converts(stream) -> bool:
@@ -708,10 +830,10 @@ def concat_source(spec: str | Path, parts: Sequence[str | Path] = (), **kw) -> V
     back to back (``kw``: its options).
     Its ``info`` counts the frames and seconds of all of them and has the first file's tags (its
     ``creation_time``: when the drive began)."""
-    paths, signatures, infos = [], [], {}
+    paths, signatures, infos, placings = [], [], {}, {}
     for path in concat_paths(spec, parts):
         try:
-            signature, infos[path] = _probe(path)
+            signature, infos[path], placings[path] = _probe(path)
         except SourceError as exc:  # the drive's last file, cut off when the power went: the rest are joined
             log.warning("left out of the join: %s", str(exc))
             continue
@@ -744,13 +866,13 @@ def concat_source(spec: str | Path, parts: Sequence[str | Path] = (), **kw) -> V
     fd, script = tempfile.mkstemp(suffix=".ffconcat", prefix="roadseg-")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(concat_list(paths))
+            f.write(concat_list(paths, _durations([placings[p] for p in paths])))
         container = open_container(script, format="concat", options={"safe": "0", **FILE_TAGS},
                                    hwaccel=kw.pop("hwaccel", None))  # fmt: skip
     finally:
         os.unlink(script)  # (the demuxer reads the whole script as it opens)
     chunked = all(Path(p).suffix.lower() == ".avi" for p in paths)  # (their empty chunks: held pictures)
-    source = VideoSource(str(spec), container=container, chunked=chunked, **kw)
+    source = VideoSource(str(spec), container=container, chunked=chunked, first_in_line=placings[paths[0]].moved, **kw)
     source.joins, source.late_said = len(paths) - 1, bool(late)  # (the later files' streams past the first's: said above)
     frames = [i.frames for i in kept]
     seconds = [i.duration for i in kept]

@@ -15,6 +15,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -47,7 +48,7 @@ from roadseg.pipeline.sources.decoder import Decoder, joined_part
 from roadseg.pipeline.sources.display import as_shown, matrix_of, told
 from roadseg.pipeline.sources.gaps import HOLE, OFF_LINE, RUN, Dropped, Gaps, Pace, PassedOver
 from roadseg.pipeline.sources.hdr import say_if_hdr
-from roadseg.pipeline.sources.inline import InLine
+from roadseg.pipeline.sources.inline import InLine, first_moved
 from roadseg.pipeline.sources.numbering import FrameNumbers
 
 log = logging.getLogger("roadseg")
@@ -120,6 +121,8 @@ class VideoSource:
             from it, and that stream's packets from the first joined file (read by no setup) are left out.
         chunked: ``container`` joins AVI files (--concat), whose empty chunks are pictures held (:attr:`held`):
             known before the first pictures are read (they are, to see the first one's size).
+        first_in_line: ``container`` joins files (--concat) the first of which is a transport stream whose first
+            pictures' stamps alone were damaged: they are put back as a file's own are (:meth:`_first_pictures_moved`).
     """
 
     live = False
@@ -132,7 +135,7 @@ class VideoSource:
                  hwaccel: str | None = None, container: av.container.InputContainer | None = None,
                  video_stream: int | None = None, height: int | None = None,
                  said: frozenset[int] = frozenset(), stand_ins: Mapping[int, av.stream.Stream] | None = None,
-                 chunked: bool = False) -> None:  # fmt: skip
+                 chunked: bool = False, first_in_line: bool = False) -> None:  # fmt: skip
         self.path = str(path)  # (a str: an http(s) URL is not a Path)
         self.remote = remote = self.path.lower().startswith(HTTP_SCHEMES)
         own_file = container is None  # (not --concat's joined container: that says what it leaves out)
@@ -160,7 +163,9 @@ class VideoSource:
         # the times (seconds of the file's clock) the first video packets are put back at, by their number, where
         # their stamps alone were damaged, and the seconds the first is moved by (before the file's start: it follows)
         # (an http(s) URL's container, opened by open_url, is the file's own too)
-        self._first_stamps, self._first_moved = self._first_pictures_moved() if own_file or remote else ({}, 0.0)
+        self._first_in_line = first_in_line
+        judged = own_file or remote or first_in_line
+        self._first_stamps, self._first_moved = self._first_pictures_moved() if judged else ({}, 0.0)
         self._video_read = 0  # video packets read (_put_back)
         self._put_at: set[int] = set()  # the pts those put back are at: their pictures are put back in line
         self.origin = self._origin()
@@ -364,8 +369,7 @@ class VideoSource:
 
     def _in_line(self) -> InLine:
         """An :class:`InLine` for this video stream's pictures, at its frame step (where its rate is known)."""
-        fps = self.stream.average_rate or self.stream.guessed_rate
-        return InLine(1 / float(fps) if fps else None)
+        return InLine.of(self.stream)
 
     def _generate(self) -> Iterator[Frame | av.Packet]:
         yield from self._demuxed()
@@ -647,32 +651,32 @@ class VideoSource:
         moves, or the file's clock cannot jump (its stamps are kept as they are: :class:`Clock`). The packets read to
         judge them, and an error met reading them, are kept in turn (:attr:`_ahead`), for :meth:`_packets` to read
         first: the file is demuxed once, so a pipe (standard input) or an http(s) URL is judged as a file on disk is.
-        Not --concat's join (its demuxer shifts each file by FFmpeg's start, the damaged stamp's)."""
-        if not self.container.format.flags & TS_DISCONT:
+        In --concat's join, where its first file is a transport stream whose first pictures are so damaged
+        (``first_in_line``): its demuxer shifts that file by FFmpeg's start, the damaged stamp's, as a file's own
+        start; the files after it are placed by the join's script (:mod:`~roadseg.pipeline.sources.concat`)."""
+        if not (self.container.format.flags & TS_DISCONT or self._first_in_line):
             return {}, 0.0
-        line, stamps, judged = self._in_line(), [], []
+        return first_moved(self._first_video_stamps(), self._in_line())
+
+    def _first_video_stamps(self) -> Iterator[tuple[int | None, Fraction]]:
+        """The (stamp, time base) of the file's video packets in decoding order (as :func:`packet_time`), every packet
+        read kept in turn (:attr:`_ahead`), and the end or an error met reading them (judged by what came before it)."""
         packets = self.container.demux(*self._streams_read())
-        while not judged and len(stamps) <= 4 * RUN:
+        while True:
             try:
                 packet = next(packets)
             except StopIteration:  # (the demuxer has passed its end: no other is to read on after them)
                 self._ahead.append(None)
-                break
+                return
             except Exception as exc:  # noqa: BLE001 - damage that breaks the demuxer: judged by what was read before it
                 self._ahead.append(exc)
                 if not isinstance(exc, IndexError):  # (PyAV's, on a packet of a stream found after the start: read on)
-                    break
+                    return
                 packets = self.container.demux(*self._streams_read())
                 continue
             self._ahead.append(packet)
             if packet.stream.index == self.stream.index and packet.size:
-                stamps.append(packet.pts if packet.dts is None else packet.dts)  # (as packet_time: decoding order)
-                judged += line.take(Frame(len(stamps) - 1, None, stamps[-1], packet.time_base))
-        judged = judged or line.flush()
-        moved = {f.index: f.time for f in judged if f.pts is not None and f.pts != stamps[f.index]}
-        if 0 not in moved:  # (the first in line: the file starts where FFmpeg says)
-            return {}, 0.0
-        return moved, moved[0] - seconds(stamps[0], judged[0].time_base)
+                yield (packet.pts if packet.dts is None else packet.dts), packet.time_base
 
     def _packets(self) -> Iterator[av.Packet]:
         """The demuxer's packets; where damaged data breaks the demuxer itself, the packets end there

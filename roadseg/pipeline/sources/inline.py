@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
+from fractions import Fraction
 
-from roadseg.pipeline.sources.base import Frame
+from roadseg.pipeline.sources.base import Frame, seconds
 from roadseg.pipeline.sources.gaps import HOLE, OFF_LINE, RUN
 
 
@@ -59,6 +60,12 @@ class InLine:
         self._step = step  # the frame step: the last between two pictures passed, at first the stream's rate's
         self._held: list[Frame] = []
         self._last: float | None = None  # the time of the last picture passed
+
+    @classmethod
+    def of(cls, stream) -> InLine:
+        """An :class:`InLine` for the video ``stream``'s pictures, at its frame step (where its rate is known)."""
+        fps = stream.average_rate or stream.guessed_rate
+        return cls(1 / float(fps) if fps else None)
 
     def take(self, frame: Frame) -> list[Frame]:
         """The pictures to pass now, ``frame`` taken in (none while the next ones are needed to judge)."""
@@ -237,3 +244,29 @@ class Presented:
             self._step = t - last
         self._last = t
         return t
+
+
+def first_moved(stamps: Iterable[tuple[int | None, Fraction]], line: InLine) -> tuple[dict[int, float], float]:
+    """Where ``line`` puts a file's first pictures back, judged by the stamps of its first video packets in decoding
+    order (``stamps``: (stamp, time base) each, read no further than they are judged, at most 4 * :data:`RUN` + 1):
+    (the times, in seconds of the file's clock, of those it moves, by their number; the seconds the first is moved by).
+    None moves where the first is in line: the file starts where FFmpeg says (its first stamp).
+
+    >>> tb = Fraction(1, 1000)
+    >>> first_moved([(t, tb) for t in [11000, 11040, 11080, *range(14120, 14600, 40)]], InLine(0.04))
+    ({0: 14.0, 1: 14.04, 2: 14.08}, 3.0)
+    >>> first_moved([(t, tb) for t in range(0, 800, 40)], InLine(0.04))
+    ({}, 0.0)
+    """
+    read: list[int | None] = []
+    judged: list[Frame] = []
+    for stamp, time_base in stamps:
+        read.append(stamp)
+        judged += line.take(Frame(len(read) - 1, None, stamp, time_base))
+        if judged or len(read) > 4 * RUN:
+            break
+    judged = judged or line.flush()
+    moved = {f.index: f.time for f in judged if f.pts is not None and f.pts != read[f.index]}
+    if 0 not in moved:  # (the first in line: the file starts where FFmpeg says)
+        return {}, 0.0
+    return moved, moved[0] - seconds(read[0], judged[0].time_base)

@@ -26,11 +26,12 @@ import os
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 from fractions import Fraction
 from pathlib import Path
+from types import MappingProxyType
 from typing import NamedTuple
 
 import av
@@ -43,6 +44,7 @@ from roadseg.pipeline.sources.base import (
     VideoInfo,
     codec_of,
     open_container,
+    packet_time,
     picture_stream,
     say_sensor_boxes,
     seconds,
@@ -97,13 +99,13 @@ class Placing(NamedTuple):
     ``duration``, from that start to its streams' latest end). Where a transport stream's first pictures' stamps
     alone were damaged (:func:`_placed`), FFmpeg's start and length are the damaged stamps': ``early`` says how many
     seconds FFmpeg's start lies before the file's true one (after it: below 0), ``length`` its seconds from its true
-    start to its end; ``ffmpeg``, FFmpeg's length (None: unknown, or neither is known); ``moved``, whether its first
-    pictures were so damaged."""
+    start to its end; ``ffmpeg``, FFmpeg's length (None: unknown, or neither is known); ``moves``, the seconds those
+    pictures' packets are moved by to put them back, by their number (:func:`~roadseg.pipeline.sources.inline.first_moved`)."""
 
     length: float | None
     ffmpeg: float | None
     early: float = 0.0
-    moved: bool = False
+    moves: Mapping[int, float] = MappingProxyType({})
 
 
 def _probe(path: Path) -> tuple[Signature, VideoInfo, Placing]:
@@ -136,22 +138,23 @@ def _placed(container, video, info: VideoInfo) -> tuple[Placing, VideoInfo]:
             read.append(packet)
             yield (packet.pts if packet.dts is None else packet.dts), packet.time_base
 
-    moved, _ = first_moved(stamps(), InLine.of(video))
-    if not moved:
+    moves = first_moved(stamps(), InLine.of(video))
+    if not moves or (first := packet_time(read[0])) is None:
         return Placing(ffmpeg, ffmpeg), info
+    first += moves[0]  # (where its pictures truly start)
     step = 1 / float(info.fps) if info.fps else 0.0
-    video_end = _video_end(video, read, moved, packets, step)
+    video_end = _video_end(video, read, moves, packets, step)
     if video_end is None:
-        return Placing(None, ffmpeg, moved=True), info
+        return Placing(None, ffmpeg, moves=moves), info
     others = [s for s in container.streams if s.index != video.index and s.type not in ("subtitle", "data") and
               s.start_time is not None and s.time_base]  # fmt: skip
-    start = min(moved[0], *(seconds(s.start_time, s.time_base) for s in others))
-    end = max(video_end, *(seconds(s.start_time + s.duration, s.time_base) for s in others if s.duration is not None))
-    length = video_end - moved[0]
+    start = min([first, *(seconds(s.start_time, s.time_base) for s in others)])
+    end = max([video_end, *(seconds(s.start_time + s.duration, s.time_base) for s in others if s.duration is not None)])
+    length = video_end - first
     if 0 < length < MAX_SECONDS:
         frames = video.frames if video.frames and video.frames > 0 else round(length * info.fps) if info.fps else None
         info = replace(info, duration=length, frames=frames)
-    return Placing(end - start, ffmpeg, container.start_time / av.time_base - start, moved=True), info
+    return Placing(end - start, ffmpeg, container.start_time / av.time_base - start, moves), info
 
 
 def _video_packets(container, video) -> Iterator[av.Packet]:
@@ -163,10 +166,10 @@ def _video_packets(container, video) -> Iterator[av.Packet]:
         return
 
 
-def _video_end(video, read: list[av.Packet], moved: dict[int, float], packets: Iterator[av.Packet],
+def _video_end(video, read: list[av.Packet], moved: Mapping[int, float], packets: Iterator[av.Packet],
                step: float) -> float | None:  # fmt: skip
     """Where the video's pictures end (seconds of the file's clock), its first ones (those of ``read`` that ``moved``
-    puts back) damaged: FFmpeg's end of the stream, but where that is the damaged pictures' end (FFmpeg counts the
+    moves) damaged: FFmpeg's end of the stream, but where that is the damaged pictures' end (FFmpeg counts the
     ends of a stream's packets after its first stamp alone: where its first pictures are stamped ahead of the rest,
     their end is the video's, or none is), the latest end of the others, read on to the end (``packets``: the rest;
     a file in which FFmpeg found the damaged ones at its end is small enough that it read it all)."""
@@ -187,26 +190,43 @@ def _end_of(packet: av.Packet, step: float) -> float | None:
     return seconds(stamp + (packet.duration or 0), packet.time_base) + (0.0 if packet.duration else step)
 
 
-def _durations(placed: Sequence[Placing]) -> list[float | None]:
+def _durations(placed: Sequence[Placing]) -> tuple[list[float | None], list[float]]:
     """The ``duration`` of each file in the join's script (None: none, the demuxer's own, FFmpeg's length of it), so
     that each file's true start follows where the file before it truly ends (:class:`Placing`): the demuxer starts
     the next file that many seconds after it starts this one, and puts a file's FFmpeg start, not its true one, where
     it starts it. None where no file's first pictures were damaged. (The first file's true start lies as far after
-    the join's 0 as its FFmpeg start lies before it: :class:`~roadseg.pipeline.sources.file.VideoSource` puts those
-    pictures back as in a file alone, ``first_in_line``.) Never under a microsecond: the demuxer tells the files
-    apart by where it starts them (``FILE_TAGS``).
+    the join's 0 as its FFmpeg start lies before it: :class:`~roadseg.pipeline.sources.file.VideoSource` starts there,
+    as in a file alone, and puts each file's damaged pictures back, its ``moves``.) A duration may be below 0 (a file
+    shorter than the next one's damage: the demuxer takes it), but no file starts before the join's 0 (the demuxer
+    refuses the script) nor where the one before it starts (it tells the files apart by where it starts them:
+    ``FILE_TAGS``): such a file starts there, and the files after it follow it, later than they should. And so the
+    seconds each file starts later than it should (VideoSource moves its packets back by as much, its ``shifts``).
 
     >>> _durations([Placing(4.032, 4.032), Placing(4.032, 7.01, -2.978), Placing(4.032, 4.032)])
-    [1.054, None, None]
+    ([1.054, None, None], [0.0, 0.0, 0.0])
     >>> _durations([Placing(4.032, 4.032), Placing(4.032, 5.141), Placing(4.032, 4.032)])
-    [None, 4.032, None]
+    ([None, 4.032, None], [0.0, 0.0, 0.0])
+    >>> _durations([Placing(2.0, 2.0), Placing(2.0, 5.0, -3.0), Placing(4.0, 5.0), Placing(2.0, 5.0, -3.0)])
+    ([1e-06, None, 1.0, None], [0.0, 1.000001, 1.000001, 1.000001])
     """
     early = [p.early for p in placed] + [0.0]
     out: list[float | None] = []
+    late = [0.0]  # (of each file)
+    at: float | None = 0.0  # where the demuxer starts the file (None: where FFmpeg's length of one before it ends)
     for n, p in enumerate(placed):
-        want = None if p.length is None else max(1e-6, p.length + early[n + 1] - early[n])
-        out.append(None if want is None or p.ffmpeg is not None and abs(want - p.ffmpeg) < 1e-6 else round(want, 6))
-    return out
+        want, later = None if p.length is None else p.length + early[n + 1] - early[n], 0.0  # (the next file)
+        if want is not None and at is not None and want < 1e-6 - at:
+            later, want = 1e-6 - at - want, 1e-6 - at
+        if want is not None and abs(want) < 1e-6:
+            later, want = later + 1e-6 - want, 1e-6
+        if want is None or p.ffmpeg is not None and abs(want - p.ffmpeg) < 1e-6:
+            out.append(None)
+            at = None if at is None or p.ffmpeg is None else at + p.ffmpeg
+        else:
+            out.append(round(want, 6))
+            at = None if at is None else at + round(want, 6)
+        late.append(late[-1] + later)
+    return out, [round(t, 6) for t in late[:-1]]
 
 
 def _converts(stream) -> bool:
@@ -866,13 +886,15 @@ def concat_source(spec: str | Path, parts: Sequence[str | Path] = (), **kw) -> V
     fd, script = tempfile.mkstemp(suffix=".ffconcat", prefix="roadseg-")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(concat_list(paths, _durations([placings[p] for p in paths])))
+            durations, late = _durations([placings[p] for p in paths])
+            f.write(concat_list(paths, durations))
         container = open_container(script, format="concat", options={"safe": "0", **FILE_TAGS},
                                    hwaccel=kw.pop("hwaccel", None))  # fmt: skip
     finally:
         os.unlink(script)  # (the demuxer reads the whole script as it opens)
     chunked = all(Path(p).suffix.lower() == ".avi" for p in paths)  # (their empty chunks: held pictures)
-    source = VideoSource(str(spec), container=container, chunked=chunked, first_in_line=placings[paths[0]].moved, **kw)
+    moves = [placings[p].moves for p in paths]  # (each file's damaged first pictures, put back as the join reads them)
+    source = VideoSource(str(spec), container=container, chunked=chunked, moves=moves, shifts=[-t for t in late], **kw)
     source.joins, source.late_said = len(paths) - 1, bool(late)  # (the later files' streams past the first's: said above)
     frames = [i.frames for i in kept]
     seconds = [i.duration for i in kept]

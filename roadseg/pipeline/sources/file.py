@@ -13,7 +13,7 @@ import contextlib
 import logging
 import math
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
@@ -121,8 +121,12 @@ class VideoSource:
             from it, and that stream's packets from the first joined file (read by no setup) are left out.
         chunked: ``container`` joins AVI files (--concat), whose empty chunks are pictures held (:attr:`held`):
             known before the first pictures are read (they are, to see the first one's size).
-        first_in_line: ``container`` joins files (--concat) the first of which is a transport stream whose first
-            pictures' stamps alone were damaged: they are put back as a file's own are (:meth:`_first_pictures_moved`).
+        moves: ``container`` joins files (--concat): the seconds the first video packets of each are moved by, by
+            their number in the file, where a transport stream's first pictures' stamps alone were damaged (judged as
+            the files were probed, as :meth:`_first_pictures_moved` judges a file's own: the first file's start
+            follows its first picture's, as a file's own does; the demuxer places each file by its true start).
+        shifts: ``container`` joins files (--concat): the seconds all the packets of each are moved by (a file the
+            demuxer starts later than it truly follows the one before it, and those after it: a damaged file's start).
     """
 
     live = False
@@ -135,7 +139,8 @@ class VideoSource:
                  hwaccel: str | None = None, container: av.container.InputContainer | None = None,
                  video_stream: int | None = None, height: int | None = None,
                  said: frozenset[int] = frozenset(), stand_ins: Mapping[int, av.stream.Stream] | None = None,
-                 chunked: bool = False, first_in_line: bool = False) -> None:  # fmt: skip
+                 chunked: bool = False, moves: Sequence[Mapping[int, float]] = (),
+                 shifts: Sequence[float] = ()) -> None:  # fmt: skip
         self.path = str(path)  # (a str: an http(s) URL is not a Path)
         self.remote = remote = self.path.lower().startswith(HTTP_SCHEMES)
         own_file = container is None  # (not --concat's joined container: that says what it leaves out)
@@ -160,13 +165,15 @@ class VideoSource:
         self.end = None if duration is None else self.start + duration
         self._ahead: list[av.Packet | Exception | None] = []  # packets read to judge the first ones, in turn the errors
         # met and the end (None) where reading them met it: read first (_demux)
-        # the times (seconds of the file's clock) the first video packets are put back at, by their number, where
-        # their stamps alone were damaged, and the seconds the first is moved by (before the file's start: it follows)
+        # the seconds the first video packets are moved by, by their number, where their stamps alone were damaged, of
+        # the file (of each file joined), and those the first is moved by (before the file's start: it follows)
         # (an http(s) URL's container, opened by open_url, is the file's own too)
-        self._first_in_line = first_in_line
-        judged = own_file or remote or first_in_line
-        self._first_stamps, self._first_moved = self._first_pictures_moved() if judged else ({}, 0.0)
-        self._video_read = 0  # video packets read (_put_back)
+        self._moves = list(moves) or [self._first_pictures_moved() if own_file or remote else {}]
+        self._first_moved = self._moves[0].get(0, 0.0)
+        self._video_read = 0  # video packets read of the file (_put_back)
+        self._part: tuple[int, str | None] = (0, None)  # the joined file read (its number, where the join starts it)
+        self._shifts = list(shifts)
+        self._moving = any(self._moves) or any(self._shifts)
         self._put_at: set[int] = set()  # the pts those put back are at: their pictures are put back in line
         self.origin = self._origin()
         self._shift = self.origin + self.start  # seconds taken off every timestamp
@@ -274,9 +281,12 @@ class VideoSource:
         if self._first_moved:  # (FFmpeg's is the earliest of the streams' starts, the picture's as damaged)
             others = (seconds(s.start_time, s.time_base) for s in self.container.streams
                       if s.index != self.stream.index and s.start_time is not None and s.time_base)  # fmt: skip
-            first = min(video, *others)
+            first = min([video, *others])  # (a file without sound has no others)
         if first > 0:  # (sound said to begin more than LEAP before the picture: its first timestamps were damaged)
             return video if video is not None and video - first > LEAP and video < MAX_SECONDS else first
+        if self._first_moved < 0 and self.container.format.name == "concat":  # (the join's 0 is FFmpeg's start of
+            return first  # its first file, the first picture's damaged stamp, which is put back before it: no sound
+            # began earlier. Was: 0, and the first file's pictures, before it, left out)
         length = (self.container.duration or 0) / av.time_base  # (a wrap is less than a file's length ago)
         return first if video is not None and video < 0 and -first <= length + 1 else 0.0
 
@@ -341,7 +351,7 @@ class VideoSource:
         if self.clock is not None and self._read and self._span is not None and not self.unreadable:
             spanned = self._span[1] - self._span[0]
             length = spanned if length is None else min(length, spanned)
-            if self._first_stamps:  # (FFmpeg's length and count run from the first pictures' damaged stamp)
+            if self._moves[0]:  # (FFmpeg's length and count run from the first pictures' damaged stamp)
                 length, most = spanned, None
         fps = float(info.fps)
         paced = self._read and not self.unreadable and not (self.stream.frames or 0) > 0  # (a count by the rate)
@@ -548,7 +558,7 @@ class VideoSource:
         38, now 38). Where the :class:`Clock` found the packets before to be damage (a run of first timestamps
         broken), the span starts anew, but for the first packets put back (:meth:`_first_pictures_moved`)."""
         damaged = self.clock is not None and self.clock.first_damaged(self.stream.index)
-        if damaged and not self._first_stamps:
+        if damaged and not self._moves[0]:
             self._span = self._off = None
         off, self._off = self._off, None
         ahead = HOLE * self._frame_step if self._frame_step else OFF_LINE  # (a hole's or less: in line)
@@ -642,20 +652,18 @@ class VideoSource:
         s = self.stream
         return float(s.start_time * s.time_base) + self._first_moved if s.start_time is not None and s.time_base else None
 
-    def _first_pictures_moved(self) -> tuple[dict[int, float], float]:
+    def _first_pictures_moved(self) -> dict[int, float]:
         """Where :class:`InLine` puts the first pictures back in line, where the stamps of a transport stream's first
         pictures alone were damaged: FFmpeg takes the first for where the stream starts, and the file's start (the
         output's 0, and the sound dropped before it) followed it, as the sound and the frames expected followed
-        their packets. Its first video packets are read and judged as their pictures will be: (the times, in seconds of
-        its clock, their packets are put at, by their number, the seconds the first is moved by); none where none
-        moves, or the file's clock cannot jump (its stamps are kept as they are: :class:`Clock`). The packets read to
-        judge them, and an error met reading them, are kept in turn (:attr:`_ahead`), for :meth:`_packets` to read
-        first: the file is demuxed once, so a pipe (standard input) or an http(s) URL is judged as a file on disk is.
-        In --concat's join, where its first file is a transport stream whose first pictures are so damaged
-        (``first_in_line``): its demuxer shifts that file by FFmpeg's start, the damaged stamp's, as a file's own
-        start; the files after it are placed by the join's script (:mod:`~roadseg.pipeline.sources.concat`)."""
-        if not (self.container.format.flags & TS_DISCONT or self._first_in_line):
-            return {}, 0.0
+        their packets. Its first video packets are read and judged as their pictures will be (:func:`first_moved`: the
+        seconds their packets are moved by, by their number); none where none moves, or the file's clock cannot jump
+        (its stamps are kept as they are: :class:`Clock`). The packets read to judge them, and an error met reading
+        them, are kept in turn (:attr:`_ahead`), for :meth:`_packets` to read first: the file is demuxed once, so a pipe
+        (standard input) or an http(s) URL is judged as a file on disk is. --concat's join is judged file by file as
+        its files are probed (``moves``: :mod:`~roadseg.pipeline.sources.concat`)."""
+        if not self.container.format.flags & TS_DISCONT:
+            return {}
         return first_moved(self._first_video_stamps(), self._in_line())
 
     def _first_video_stamps(self) -> Iterator[tuple[int | None, Fraction]]:
@@ -715,20 +723,31 @@ class VideoSource:
                 if packet.stream is not None and packet.stream.index not in kept:
                     continue
             self.merges.take(packet)  # (before the Clock: where a stream goes on after it is where its sound ends)
-            if self._first_stamps and packet.size and packet.stream is not None and packet.stream.index == self.stream.index:
+            if self._moving and packet.stream is not None:
                 self._put_back(packet)
             yield packet
 
     def _put_back(self, packet: av.Packet) -> None:
-        """Move the next of the file's video packets to where :class:`InLine` puts its picture, where it is one of the
-        first whose stamps alone were damaged (:meth:`_first_pictures_moved`), before the :class:`Clock` judges
-        them: by their damaged stamps it may take a step back among them for pictures to put after the step ahead
-        before it, which keeps the first pictures seconds off the line the file's start is moved to."""
-        n, self._video_read = self._video_read, self._video_read + 1
-        at, stamp = self._first_stamps.get(n), packet_time(packet)
-        if at is None or stamp is None:
+        """Move ``packet``, where it is one of the file's first video packets whose stamps alone were damaged
+        (:meth:`_first_pictures_moved`; in --concat's join, one of a joined file's, told by where the join starts the
+        file it came from), to where :class:`InLine` puts its picture, before the :class:`Clock` judges them: by their
+        damaged stamps it may take a step back among them for pictures to put after the step ahead before it, which
+        keeps the first pictures seconds off the line the file's start is moved to. (Left to InLine, a later joined
+        file's came back to the line a frame step after the picture before them, not where the file's own lead.)"""
+        if len(self._moves) > 1 and (start := joined_part(packet).get("lavf.concatdec.start_time")) != self._part[1]:
+            self._part, self._video_read = (self._part[0] + (self._part[1] is not None), start), 0
+        shift = self._shifts[self._part[0]] if self._part[0] < len(self._shifts) else 0.0
+        if shift and packet.time_base:  # (the file's every packet)
+            ticks = round(shift / packet.time_base)
+            packet.pts = None if packet.pts is None else packet.pts + ticks
+            packet.dts = None if packet.dts is None else packet.dts + ticks
+        if not packet.size or packet.stream.index != self.stream.index:
             return
-        by = round((at - stamp) / packet.time_base)
+        n, self._video_read = self._video_read, self._video_read + 1
+        moves = self._moves[self._part[0]] if self._part[0] < len(self._moves) else {}
+        if (moved := moves.get(n)) is None or packet_time(packet) is None:
+            return
+        by = round(moved / packet.time_base)
         packet.pts = None if packet.pts is None else packet.pts + by
         packet.dts = None if packet.dts is None else packet.dts + by
         if by and packet.pts is not None:

@@ -246,17 +246,17 @@ class Presented:
         return t
 
 
-def first_moved(stamps: Iterable[tuple[int | None, Fraction]], line: InLine) -> tuple[dict[int, float], float]:
-    """Where ``line`` puts a file's first pictures back, judged by the stamps of its first video packets in decoding
-    order (``stamps``: (stamp, time base) each, read no further than they are judged, at most 4 * :data:`RUN` + 1):
-    (the times, in seconds of the file's clock, of those it moves, by their number; the seconds the first is moved by).
-    None moves where the first is in line: the file starts where FFmpeg says (its first stamp).
+def first_moved(stamps: Iterable[tuple[int | None, Fraction]], line: InLine) -> dict[int, float]:
+    """How far ``line`` moves a file's first pictures to put them back, judged by the stamps of its first video packets
+    in decoding order (``stamps``: (stamp, time base) each, read no further than they are judged, at most 4 *
+    :data:`RUN` + 1): the seconds each it moves is moved by, by its number. None where the first is in line: the file
+    starts where FFmpeg says (its first stamp).
 
     >>> tb = Fraction(1, 1000)
     >>> first_moved([(t, tb) for t in [11000, 11040, 11080, *range(14120, 14600, 40)]], InLine(0.04))
-    ({0: 14.0, 1: 14.04, 2: 14.08}, 3.0)
+    {0: 3.0, 1: 3.0, 2: 3.0}
     >>> first_moved([(t, tb) for t in range(0, 800, 40)], InLine(0.04))
-    ({}, 0.0)
+    {}
     """
     read: list[int | None] = []
     judged: list[Frame] = []
@@ -266,7 +266,6 @@ def first_moved(stamps: Iterable[tuple[int | None, Fraction]], line: InLine) -> 
         if judged or len(read) > 4 * RUN:
             break
     judged = judged or line.flush()
-    moved = {f.index: f.time for f in judged if f.pts is not None and f.pts != read[f.index]}
-    if 0 not in moved:  # (the first in line: the file starts where FFmpeg says)
-        return {}, 0.0
-    return moved, moved[0] - seconds(read[0], judged[0].time_base)
+    moved = {f.index: f.time - seconds(read[f.index], f.time_base) for f in judged
+             if f.pts is not None and f.pts != read[f.index]}  # fmt: skip
+    return moved if 0 in moved else {}  # (the first in line: the file starts where FFmpeg says)

@@ -886,7 +886,7 @@ def concat_source(spec: str | Path, parts: Sequence[str | Path] = (), **kw) -> V
     fd, script = tempfile.mkstemp(suffix=".ffconcat", prefix="roadseg-")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            durations, late = _durations([placings[p] for p in paths])
+            durations, behind = _durations([placings[p] for p in paths])
             f.write(concat_list(paths, durations))
         container = open_container(script, format="concat", options={"safe": "0", **FILE_TAGS},
                                    hwaccel=kw.pop("hwaccel", None))  # fmt: skip
@@ -894,7 +894,7 @@ def concat_source(spec: str | Path, parts: Sequence[str | Path] = (), **kw) -> V
         os.unlink(script)  # (the demuxer reads the whole script as it opens)
     chunked = all(Path(p).suffix.lower() == ".avi" for p in paths)  # (their empty chunks: held pictures)
     moves = [placings[p].moves for p in paths]  # (each file's damaged first pictures, put back as the join reads them)
-    source = VideoSource(str(spec), container=container, chunked=chunked, moves=moves, shifts=[-t for t in late], **kw)
+    source = VideoSource(str(spec), container=container, chunked=chunked, moves=moves, shifts=[-t for t in behind], **kw)
     source.joins, source.late_said = len(paths) - 1, bool(late)  # (the later files' streams past the first's: said above)
     frames = [i.frames for i in kept]
     seconds = [i.duration for i in kept]

@@ -734,7 +734,8 @@ class VideoSource:
         damaged stamps it may take a step back among them for pictures to put after the step ahead before it, which
         keeps the first pictures seconds off the line the file's start is moved to. (Left to InLine, a later joined
         file's came back to the line a frame step after the picture before them, not where the file's own lead.)"""
-        if len(self._moves) > 1 and (start := joined_part(packet).get("lavf.concatdec.start_time")) != self._part[1]:
+        start = joined_part(packet).get("lavf.concatdec.start_time") if len(self._moves) > 1 else None
+        if start is not None and start != self._part[1]:  # (the next joined file's first packet)
             self._part, self._video_read = (self._part[0] + (self._part[1] is not None), start), 0
         shift = self._shifts[self._part[0]] if self._part[0] < len(self._shifts) else 0.0
         if shift and packet.time_base:  # (the file's every packet)

@@ -2187,6 +2187,82 @@ def test_a_transport_stream_whose_first_pictures_stamps_are_damaged_is_demuxed_o
     assert pictures == pytest.approx(clean[0], abs=0.002) and sound == pytest.approx(clean[1], abs=0.002)
     assert len(pictures) == expected == clean[2] == 100
 
+
+def test_a_silent_transport_stream_whose_first_pictures_stamps_are_damaged_is_read_as_the_clean_one(tmp_path):
+    # the first three video PES headers' timestamps moved 5 s on, in a file without sound: was TypeError in
+    # VideoSource._origin (the earliest start of the picture's put back and the other streams', of which it has none)
+    from roadseg.pipeline.sources import Frame, VideoSource
+
+    src = write_video(tmp_path / "a.ts", split_frames(100, h=96, w=128), offset=10.0)
+    damaged = _pes_moved(src, tmp_path / "d.ts", dict.fromkeys(range(3), 5.0), stream_id=0xE0)
+    pictures = []
+    for path in (src, damaged):
+        with VideoSource(path) as s:
+            pictures.append([f.time for f in s if isinstance(f, Frame)])
+    assert len(pictures[1]) == 100 and pictures[1] == pytest.approx(pictures[0], abs=0.002)
+
+
+def _drive_of_transport_streams(folder: Path, moves: dict[int, float] | None = None, damaged: int = 1, *,
+                                audio_seconds: float = 4.0) -> Path:  # fmt: skip
+    """Three 4-s transport streams of one drive in ``folder`` (their clock running on from file to file), the video PES
+    headers of the one numbered ``damaged`` moved as ``moves`` says (seconds, by their number)."""
+    folder.mkdir()
+    for n in range(3):
+        part = write_video(folder / f"2026_1203_080{n}.ts", split_frames(100, h=96, w=128), audio_seconds=audio_seconds,
+                           offset=10.0 + 4 * n)  # fmt: skip
+        if moves and n == damaged:
+            _pes_moved(part, part, moves, stream_id=0xE0)
+    return folder
+
+
+@pytest.mark.parametrize("damaged,moves", [(1, dict.fromkeys(range(3), -3.0)), (1, dict.fromkeys(range(3), 5.0)),
+                                           (0, dict.fromkeys(range(3), -3.0)), (0, dict.fromkeys(range(3), 5.0)),
+                                           (1, {0: 3.0, 1: 7.0, 2: -2.0, 3: 4.0, 4: 1.5, 5: -4.0})],
+                         ids=["middle-first-3-3s", "middle-first-3+5s", "first-first-3-3s", "first-first-3+5s",
+                              "middle-first-6-each-its-own"])  # fmt: skip
+def test_a_join_of_transport_streams_one_with_its_first_pictures_stamps_damaged_plays_as_the_clean_join(
+        rule_onnx, tmp_path, damaged, moves):  # fmt: skip
+    # --concat of a drive's three TS files, one of which had its first video PES headers' timestamps moved: the output
+    # is the clean files' join, its pictures, times and sound. Was (the middle one's first 3 -3 s): FFmpeg's concat
+    # demuxer shifts each file by its start as FFmpeg reads it, the damaged first stamp, so the middle file's pictures
+    # and sound came 2.98 s late, "74 of about 374 frames could not be decoded" (the files' lengths from their damaged
+    # starts) and 9 audio packets dropped; +5 s: FFmpeg's length of it ran to the damaged pictures' end, the last file
+    # 1.1 s late; the first file's: the whole output 2.98 s late against its start, or 192 of its 567 audio packets
+    # dropped and the rest 1.1 s late
+    outs = []
+    for name, how in (("clean", None), ("damaged", moves)):
+        drive, outs = _drive_of_transport_streams(tmp_path / name, how, damaged), [*outs, tmp_path / f"{name}.mp4"]
+        r = CliRunner().invoke(segment_video_cmd, [str(drive), "--concat", "-o", str(outs[-1]), "--model",
+                                                   str(rule_onnx), "-q"])  # fmt: skip
+        assert r.exit_code == 0 and "could not be decoded" not in r.output and "dropped" not in r.output, r.output
+    assert f"put {len(moves)} pictures with damaged timestamps back in line" in r.output, r.output
+    got, want = read_video(outs[1]), read_video(outs[0])
+    assert len(got["frames"]) == len(want["frames"]) == 300
+    assert got["seconds"] == pytest.approx(want["seconds"], abs=0.002)
+    assert _audio_seconds_at(outs[1]) == pytest.approx(_audio_seconds_at(outs[0]), abs=0.002)
+    assert len(_audio_seconds_at(outs[1])) == 567
+
+
+@pytest.mark.parametrize("damaged", [0, 1])
+def test_a_join_of_silent_transport_streams_one_with_its_first_pictures_stamped_on_keeps_every_picture_in_place(
+        tmp_path, damaged):  # fmt: skip
+    # as above, without sound: FFmpeg's start of the damaged file is its first picture's damaged stamp, 5 s past its
+    # true start. The first file's: the join's 0 is there, and the next file's true start 1 s before it, where the
+    # demuxer cannot start a file; it starts it at 0, and the last file after it, and VideoSource moves their packets
+    # back. Was: the first file's pictures, put back before the join's 0, left out (200 frames out); the middle
+    # file's: FFmpeg's length of it, from its damaged start to its damaged pictures' end (0.12 s), started the last
+    # file over it (278 out)
+    from roadseg.pipeline.sources import Frame
+    from roadseg.pipeline.sources.concat import concat_source
+
+    pictures = []
+    for name, how in (("clean", None), ("damaged", dict.fromkeys(range(3), 5.0))):
+        with concat_source(_drive_of_transport_streams(tmp_path / name, how, damaged, audio_seconds=0.0)) as s:
+            pictures.append([f.time for f in s if isinstance(f, Frame)])
+            assert s.expected_frames() == 300
+    assert len(pictures[1]) == 300 and pictures[1] == pytest.approx(pictures[0], abs=0.002)
+
+
 def test_a_burst_of_damaged_audio_timestamps_in_a_transport_stream_leaves_the_rest_in_step(rule_onnx, tmp_path):
     # five audio PES headers in a row damaged, each by its own amount (-7 s and -2 s read a wrap of the clock on)
     src = write_video(tmp_path / "a.ts", split_frames(100, h=96, w=128), audio_seconds=4.0)

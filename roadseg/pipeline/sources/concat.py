@@ -523,7 +523,7 @@ def drives(paths: Sequence[Path], gap: float) -> list[list[Path]]:
     paths = list(paths)
     if len(paths) < 2 or gap == float("inf"):
         return [paths]
-    return _cut(paths, {path: info for path, (_, info) in _probed(paths).items()}, gap)
+    return _cut(paths, {path: info for path, (_, info, _) in _probed(paths).items()}, gap)
 
 
 def joins(paths: Sequence[Path], gap: float) -> list[Join]:
@@ -541,13 +541,13 @@ def joins(paths: Sequence[Path], gap: float) -> list[Join]:
     if len(paths) < 2:
         return [Join(paths)]
     probed = _probed(paths)
-    infos = {path: info for path, (_, info) in probed.items()}
-    signatures = {path: signature for path, (signature, _) in probed.items()}
+    infos = {path: info for path, (_, info, _) in probed.items()}
+    signatures = {path: signature for path, (signature, _, _) in probed.items()}
     cut = [paths] if gap == float("inf") else _cut(paths, infos, gap)
     return [part for drive in cut for part in _cameras(drive, signatures)]
 
 
-def _probed(paths: list[Path]) -> dict[Path, tuple[Signature, VideoInfo]]:
+def _probed(paths: list[Path]) -> dict[Path, tuple[Signature, VideoInfo, Placing]]:
     """:func:`_probe` of each of ``paths`` that can be read."""
     probed = {}
     for path in paths:

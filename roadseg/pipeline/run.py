@@ -519,14 +519,19 @@ def _unwritten(path: str | Path, exc: OSError) -> str:
 def told_lost(expected: int | None, frames: int, counted: int) -> tuple[int, int | None]:
     """(frames lost, frames expected) a run tells of, with ``frames`` out of ``expected`` (None: not known) and
     ``counted`` lost one by one by its source: where over 1 % (and over one) of those expected did not come, the
-    shortfall; else the count, over as many expected as came and were lost (a rate's estimate may have taken a
-    lost picture for a held one; a pipe's frames are not known before).
+    shortfall, or the count where that is more; else the count, over as many expected as came and were lost (a
+    rate's estimate may have taken a lost picture for a held one: a step over one picture lost is as long as a
+    camera's held one, and lowers the pace a file without a count of its own is counted by, while the step is
+    counted lost; a pipe's frames are not known before).
 
     >>> told_lost(100, 90, 3), told_lost(100, 100, 2), told_lost(None, 40, 1), told_lost(100, 99, 0)
     ((10, 100), (2, 102), (1, 41), (0, 100))
+    >>> told_lost(37, 34, 4)  # (mkv-swap-9: 4 of 38 lost, one a step of two frames the pace took in)
+    (4, 38)
     """
     if expected and expected - frames > max(1, expected // 100):
-        return expected - frames, expected  # frames the container promised but the decoder could not deliver
+        lost = max(expected - frames, counted)  # (frames the container promised but the decoder could not deliver)
+        return lost, max(expected, frames + lost)
     if counted:
         return counted, max(expected or 0, frames + counted)
     return counted, expected

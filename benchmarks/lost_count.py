@@ -32,7 +32,7 @@ def told(path: Path) -> tuple[int, int] | None:
             expected = source.expected_frames()
             frames = sum(1 for item in source if not isinstance(item, av.Packet))
             if expected and (known := source.expected_frames()) is not None:
-                expected = min(expected, known)
+                expected = known if source.restarted else min(expected, known)
             lost = source.lost
     except Exception:  # noqa: BLE001 - a refused file is the checker's, not this count's
         return None

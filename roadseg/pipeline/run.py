@@ -359,7 +359,10 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
         raise SourceError(f"no decodable video frames came from {opts.input}"
                           + (f"; removed the empty {primary.label} {primary.path}" if removed else ""))  # fmt: skip
     if expected and (known := source.expected_frames()) is not None:  # (by the end a source may know better: a
-        expected = min(expected, known)  # pause in a file's clock taken out, a damaged stamp that stretched its length)
+        # pause in a file's clock taken out, a damaged stamp that stretched its length; where its clock started again,
+        # recordings joined, the count at its opening was FFmpeg's of one recording's span: more)
+        restarted = getattr(source, "restarted", False)
+        expected = min(known, opts.max_frames or known) if restarted else min(expected, known)
     return _result(opts, source, seg, writer, time.perf_counter() - t0, expected)
 
 

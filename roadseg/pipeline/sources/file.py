@@ -343,6 +343,12 @@ class VideoSource:
         promised = self._promised() if self._closed is None else self._closed[0]
         return None if promised is None else max(0, promised - self.held)
 
+    @property
+    def restarted(self) -> bool:
+        """Whether the file's clock was found to start again midway (recordings joined, :class:`Clock`): the frames
+        expected once it is read (:meth:`expected_frames`) are its timeline's, not FFmpeg's count at its opening."""
+        return self.clock is not None and self.clock.restarts > 0
+
     def _promised(self) -> int | None:
         info = self.info
         if info.frames is None or info.fps is None:
@@ -351,7 +357,9 @@ class VideoSource:
         if self.clock is not None and self._read and self._span is not None and not self.unreadable:
             spanned = self._span[1] - self._span[0]
             length = spanned if length is None else min(length, spanned)
-            if self._moves[0]:  # (FFmpeg's length and count run from the first pictures' damaged stamp)
+            # (FFmpeg's length and count run from the first pictures' damaged stamp; where the clock started again,
+            # from the first recording's first stamp to the last one's last: cat a.ts a.ts, 38 of 76 pictures)
+            if self._moves[0] or self.restarted:
                 length, most = spanned, None
         fps = float(info.fps)
         paced = self._read and not self.unreadable and not (self.stream.frames or 0) > 0  # (a count by the rate)
@@ -359,7 +367,8 @@ class VideoSource:
             fps = min(fps, self.pace.rate(fps) or fps)
         begins = self._stream_start()  # (pictures that begin after the sound: seconds from the file's start)
         lead = min(max(0.0, begins - self.origin), MAX_SECONDS) if begins is not None else 0.0
-        if length and lead and self.container.duration:  # (Matroska's DURATION tag says where its track ends)
+        if length and lead and self.container.duration and not self.restarted:  # (Matroska's DURATION tag says
+            # where its track ends; FFmpeg's length of a clock that started again is one recording's)
             length = min(length, self.origin + self.container.duration / av.time_base - begins)
         if not length and self.end is None:
             return info.frames

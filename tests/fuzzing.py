@@ -2,7 +2,7 @@
 
 The base clips are the shipped Udacity highway clip re-encoded at 320x180 (H.264 + audio) into
 mp4 (AAC, audio stream first like the original, index up front), Matroska (Opus) and MPEG-TS (AAC
-in ADTS), and as a phone's HDR clip (HEVC 10-bit tagged PQ/BT.2020, AAC) into mov. A case is ``(container, kind, seed)``; the same case always makes the same bytes.
+in ADTS; and with 3 B-frames, :data:`B_FRAMED`), and as a phone's HDR clip (HEVC 10-bit tagged PQ/BT.2020, AAC) into mov. A case is ``(container, kind, seed)``; the same case always makes the same bytes.
 
 Example:
     >>> import numpy as np
@@ -43,6 +43,8 @@ PTS_HZ, PTS_WRAP = 90000, 2**33  # MPEG-TS and MPEG-PS timestamps: a 90 kHz cloc
 # the TS base clip joined byte for byte with a copy of itself (``cat a.ts b.ts``), the copy's clock this many
 # seconds on from its own: the same (it starts again where the first did) or 100 s on (a leap)
 JOINS = {"cat": 0.0, "catleap": 100.0}
+B_FRAMED = "tsb"  # the TS base clip encoded with 3 B-frames (x264 veryfast), as phones and cameras write: its
+# pictures' PES headers carry a decoding time, so a presentation time alone can be damaged (``pts`` damage)
 TITLE = "udacity highway (roadseg fuzz base)"
 
 # bytes that precede fields worth breaking: sizes, rates, time bases, timestamps, indexes, codec setup
@@ -81,7 +83,8 @@ PLAYED = 2  # frame steps an output's picture may play off the clean input's (it
 
 def make_base_clips(folder: Path, *, source: Path = REAL_CLIP, size: tuple[int, int] = (180, 320),
                     frames: int = 38) -> dict[str, Path]:  # fmt: skip
-    """Re-encode ``source`` small into mp4, mkv and ts with audio and text tags; return {container: path}."""
+    """Re-encode ``source`` small into mp4, mkv and ts (and ts with B-frames: :data:`B_FRAMED`) with audio and text
+    tags; return {container: path}."""
     folder.mkdir(parents=True, exist_ok=True)
     with av.open(str(source)) as c:
         fps = c.streams.video[0].average_rate or Fraction(25)
@@ -89,10 +92,12 @@ def make_base_clips(folder: Path, *, source: Path = REAL_CLIP, size: tuple[int, 
     with av.open(str(source)) as c:
         samples = np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)  # fltp [channels, n]
         rate = c.streams.audio[0].sample_rate
-    return {ext: _encode(folder / f"base.{ext}", images, fps, samples, rate, codec) for ext, codec in CONTAINERS.items()}
+    clips = {ext: _encode(folder / f"base.{ext}", images, fps, samples, rate, codec) for ext, codec in CONTAINERS.items()}
+    return {**clips, B_FRAMED: _encode(folder / "base-b.ts", images, fps, samples, rate, "aac", b_frames=True)}
 
 
-def _encode(path: Path, images: list[np.ndarray], fps: Fraction, samples: np.ndarray, rate: int, codec: str) -> Path:
+def _encode(path: Path, images: list[np.ndarray], fps: Fraction, samples: np.ndarray, rate: int, codec: str, *,
+            b_frames: bool = False) -> Path:  # fmt: skip
     hdr = path.suffix == ".mov"  # a phone's clip: HEVC 10-bit, PQ (the HDR path), AAC
     mjpeg = path.suffix == ".avi"  # a cheap dashcam's clip: MJPEG (full range) and 16-bit PCM
     options = {"fflags": "+bitexact", **({"movflags": "faststart"} if path.suffix in (".mp4", ".mov") else {})}
@@ -103,6 +108,8 @@ def _encode(path: Path, images: list[np.ndarray], fps: Fraction, samples: np.nda
         vs = out.add_stream("libx265" if hdr else "mjpeg" if mjpeg else "libx264", rate=fps)
         vs.height, vs.width = images[0].shape[:2]
         vs.pix_fmt, vs.options = "yuv420p", {"preset": "ultrafast", "crf": "28", "g": "10"}
+        if b_frames:  # (a camera's: pictures decoded before they show, whose PES headers carry a decoding time)
+            vs.options = {"preset": "veryfast", "crf": "28", "g": "10", "bf": "3"}
         if mjpeg:
             vs.pix_fmt, vs.options = "yuvj420p", {"q:v": "8"}
         if hdr:
@@ -226,20 +233,21 @@ def mutate(data: bytes, container: str, kind: str, rng: np.random.Generator) -> 
         b[s1 : s1 + length], b[s2 : s2 + length] = data[s2 : s2 + length], data[s1 : s1 + length]
     elif kind == "tail":
         b += rng.integers(0, 256, int(rng.integers(1, 65537)), dtype=np.uint8).tobytes()
-    elif kind == "stamps" and container == "ts":
-        b = bytearray(_stamps(data, rng))
+    elif kind == "stamps" and container in ("ts", B_FRAMED):
+        b = bytearray(_stamps(data, rng, presented=container == B_FRAMED))
     else:
         raise ValueError(f"unknown mutation {kind!r}")
     return bytes(b)
 
 
-def _stamps(data: bytes, rng: np.random.Generator) -> bytes:
+def _stamps(data: bytes, rng: np.random.Generator, *, presented: bool = False) -> bytes:
     """``data`` (MPEG-TS) with the timestamps of 1-6 PES headers of its first audio or video stream damaged:
     the stream's first ones, a run of consecutive ones (each by its own amount, or all by one, as a
     chunk's clock), or ones anywhere; each moved by one of :data:`STAMP_MOVES` either way, or to just
     below the clock's wrap (reads as a little before 0, or 26.5 hours on). Where a header has a DTS,
-    its PTS, its DTS or both."""
-    stream_id = 0xC0 if rng.random() < 0.6 else 0xE0
+    its PTS, its DTS or both; ``presented``: the video's PTS alone (the :data:`B_FRAMED` clip's, whose pictures'
+    headers have a DTS: where it has none, the PTS is the decoding time too)."""
+    stream_id = 0xC0 if rng.random() < 0.6 and not presented else 0xE0
     count = len(pes_headers(data, stream_id))
     k = min(count, int(rng.integers(1, 7)))
     where = rng.random()
@@ -256,7 +264,7 @@ def _stamps(data: bytes, rng: np.random.Generator) -> bytes:
         if move is None or not one:
             move = _stamp_move(rng)
         fields = (True, True) if rng.random() < 0.6 else (True, False) if rng.random() < 0.5 else (False, True)
-        moves[n] = (move, fields)
+        moves[n] = (move, (True, False) if presented else fields)
     return restamped(data, stream_id, moves)
 
 
@@ -749,7 +757,7 @@ def run_case(base: Path, container: str, kind: str, seed: int, model: Path, work
     ``output`` file: webm re-encodes AAC audio; ``live``: played as if it were a camera, ``--live``;
     ``trim``: ``--start`` and ``--duration``; ``stdin``: read from standard input, ``-``), check the result."""
     name = f"{container}-{kind}-{seed}"
-    suffix = "ts" if container in JOINS else container
+    suffix = "ts" if container in JOINS or container == B_FRAMED else container
     src, out, stats = work / f"{name}.{suffix}", work / f"{name}-out.{output}", work / f"{name}.json"
     src.write_bytes(case_bytes(base, container, kind, seed))
     parts = _parts(src, base, work) if container in JOINS else None
@@ -891,7 +899,7 @@ def _image_shape(path: Path) -> tuple[int, ...] | None:
 
 def case_bytes(base: Path, container: str, kind: str, seed: int) -> bytes:
     """The mutated copy of ``base`` that case ``container-kind-seed`` runs on."""
-    joined = container in JOINS  # (a TS: its damage is a TS's)
+    joined = container in JOINS  # (a TS: its damage is a TS's; the B-framed clip's stamps kind, a PTS's alone)
     return mutate(base.read_bytes(), "ts" if joined else container, kind, np.random.default_rng([seed, TS_KINDS.index(kind)]))
 
 
@@ -900,6 +908,6 @@ if __name__ == "__main__":  # write one case's input to look at: python tests/fu
     container, kind, seed = name.split("-")
     bases = make_base_clips(folder / "base")
     bases.update(make_cat_clips(bases["ts"], folder / "base"))
-    src = folder / f"{name}.{'ts' if container in JOINS else container}"
+    src = folder / f"{name}.{'ts' if container in JOINS or container == B_FRAMED else container}"
     src.write_bytes(case_bytes(bases[container], container, kind, int(seed)))
     print(src)

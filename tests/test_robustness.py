@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import add_captions, add_telemetry, as_from_a_terminal, read_video, sound_spans, split_frames, write_video
-from fuzzing import adts_merged, pes_moved
+from fuzzing import PTS_HZ, adts_merged, pes_headers, pes_moved, restamped
 
 import roadseg
 from roadseg.cli import segment_video_cmd
@@ -2026,6 +2026,52 @@ def test_one_damaged_picture_timestamp_leaves_the_video_in_step_with_its_sound(r
     got, given = read_video(out)["seconds"], read_video(src)["seconds"]
     assert len(got) == 100 and got == pytest.approx(given, abs=0.002)
     assert len(_audio_seconds_at(out)) == len(_audio_seconds_at(src))
+
+
+def _b_framed_ts(path: Path, n: int) -> Path:
+    """``n`` pictures at 25 fps in H.264 with 3 B-frames (a phone's, a GoPro's), and as long a sound (AAC), in
+    MPEG-TS: a picture decoded before it shows has a decoding time in its PES header too."""
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=25, options={"bf": "3", "g": "25", "x264-params": "scenecut=0"})
+        vs.height, vs.width = 96, 128
+        aus = out.add_stream("aac", rate=48000, layout="mono")
+        for i, img in enumerate(split_frames(n, h=96, w=128)):
+            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+            vf.pts = i
+            out.mux(vs.encode(vf))
+        out.mux(vs.encode(None))
+        wave = (0.3 * np.sin(2 * np.pi * 440 * np.arange(48000 * n // 25) / 48000)).astype(np.float32)[None]
+        for s in range(0, wave.shape[1], 1024):
+            af = av.AudioFrame.from_ndarray(np.ascontiguousarray(wave[:, s : s + 1024]), format="fltp", layout="mono")
+            af.sample_rate, af.pts, af.time_base = 48000, s, Fraction(1, 48000)
+            out.mux(aus.encode(af))
+        out.mux(aus.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("picture,moved", [(5, -0.2), (8, -0.2), (0, -0.7), (0, 30.0)])
+def test_a_picture_whose_presentation_time_alone_is_damaged_in_a_file_with_b_frames_leaves_it_as_the_clean_one(
+        rule_onnx, tmp_path, picture, moved):  # fmt: skip
+    """H.264 with 3 B-frames, one picture's presentation time alone moved (its decoding time in line), read as a file.
+    Was: a picture midway 0.2 s back, a step back after the first pictures, was taken for the file's start, those
+    before it moved 0.2 s back with it ("put 5 (8) pictures ... back in line"; the fuzz's clip lost 5 of 38 frames to
+    stamps they then shared);
+    the first 0.7 s back (a wrap of the clock before 0) or 30 s on was where FFmpeg starts the stream, and the sound
+    was dropped as over LEAP before it ("dropped 48 damaged audio packets"). The output is the clean file's."""
+    src = _b_framed_ts(tmp_path / "b.ts", 25)
+    assert pes_headers(src.read_bytes(), 0xE0)[picture][1]  # (it has a decoding time)
+    by = round(moved * PTS_HZ)
+    damaged = tmp_path / "d.ts"
+    damaged.write_bytes(restamped(src.read_bytes(), 0xE0, {picture: (lambda t: t + by, (True, False))}))
+    outputs = []
+    for given in (src, damaged):
+        outputs.append(tmp_path / f"{given.stem}.mp4")
+        r = CliRunner().invoke(segment_video_cmd, [str(given), "-o", str(outputs[-1]), "--model", str(rule_onnx), "-q"])
+        assert r.exit_code == 0 and "damaged audio" not in r.output, r.output
+    assert "put 1 picture with a damaged timestamp back in line" in r.output, r.output
+    clean, got = (read_video(out)["seconds"] for out in outputs)
+    assert len(got) == 25 and got == pytest.approx(clean, abs=0.002)
+    assert _audio_seconds_at(outputs[1]) == pytest.approx(_audio_seconds_at(outputs[0]), abs=0.002)
 
 
 @pytest.mark.parametrize("moves", [{40: 100.0, 41: 100.0}, dict.fromkeys(range(40, 45), 30.0)],

@@ -168,12 +168,14 @@ class VideoSource:
         # the seconds the first video packets are moved by, by their number, where their stamps alone were damaged, of
         # the file (of each file joined), and those the first is moved by (before the file's start: it follows)
         # (an http(s) URL's container, opened by open_url, is the file's own too)
+        self._first_pts: dict[int, int] = {}  # where the first video packets' damaged presentation times alone are put
+        self._presented_by = 0.0  # the seconds the first is moved by so (_first_presented)
         self._moves = list(moves) or [self._first_pictures_moved() if own_file or remote else {}]
-        self._first_moved = self._moves[0].get(0, 0.0)
+        self._first_moved = self._moves[0].get(0, 0.0) or self._presented_by
         self._video_read = 0  # video packets read of the file (_put_back)
         self._part: tuple[int, str | None] = (0, None)  # the joined file read (its number, where the join starts it)
         self._shifts = list(shifts)
-        self._moving = any(self._moves) or any(self._shifts)
+        self._moving = any(self._moves) or any(self._shifts) or bool(self._first_pts)
         self._put_at: set[int] = set()  # the pts those put back are at: their pictures are put back in line
         self.origin = self._origin()
         self._shift = self.origin + self.start  # seconds taken off every timestamp
@@ -673,7 +675,68 @@ class VideoSource:
         its files are probed (``moves``: :mod:`~roadseg.pipeline.sources.concat`)."""
         if not self.container.format.flags & TS_DISCONT:
             return {}
-        return first_moved(self._first_video_stamps(), self._in_line())
+        if not (moves := first_moved(self._first_video_stamps(), self._in_line())):  # (the first in line by its stamp:
+            self._presented_by = self._first_presented()  # its presentation time alone may be damaged)
+        return moves
+
+    def _first_presented(self) -> float:
+        """The seconds the stream's start moves by where the presentation times alone of a transport stream's first
+        pictures were damaged (H.264 with B-frames: their decoding times in line, :meth:`_first_pictures_moved`),
+        one of them found so by lying before its decoding time or more than OFF_LINE after it. The packets read ahead
+        (:attr:`_ahead`) are decoded once more, numbered, to see the order they show in (the decoder's: a B-frame
+        decoded after the picture it shows before); shown in that order, the pictures go on a frame step apart from
+        where most of those in range say the first lies, and each that lies off that line by more than half a step
+        is put on it (:attr:`_first_pts`, by number; one without a decoding time of its own, its decoding time too),
+        none where most keep no line (a hole among them). FFmpeg takes
+        the first's for where the stream starts: 0.7 s back, a wrap of the clock before 0, the whole sound was dropped
+        as over LEAP before it ("dropped 73 damaged audio packets"); the first two 30 s on left an output that does
+        not decode; the first four moved left the first pictures playing off the rest, and the sound with them."""
+        video = [p for p in self._ahead if isinstance(p, av.Packet) and p.stream.index == self.stream.index and p.size]
+        fps, s = self.stream.average_rate or self.stream.guessed_rate, self.stream
+        if not video or not fps or s.start_time is None or not s.time_base or s.codec_context is None:
+            return 0.0
+        step, tb = 1 / float(fps), video[0].time_base
+
+        def sane(p: av.Packet) -> bool:
+            return p.pts is not None and p.dts is not None and -step / 2 <= seconds(p.pts - p.dts, tb) <= OFF_LINE
+
+        if all(p.pts is None or p.dts is None or sane(p) for p in video):
+            return 0.0
+        shown, ticks = self._shown_order(video), round(step / tb)
+        if len(shown) < 2 or ticks <= 0:
+            return 0.0
+        in_range = [(k, n) for k, n in enumerate(shown) if sane(video[n])]
+        firsts = Counter(video[n].pts - k * ticks for k, n in in_range)
+        first, most = firsts.most_common(1)[0] if firsts else (None, 0)
+        if most < 2 or 2 * most <= len(in_range):  # (no line most of them keep: a hole among them)
+            return 0.0
+        for k, n in enumerate(shown):
+            p = video[n]
+            if p.pts is not None and abs(p.pts - (first + k * ticks)) > ticks / 2:
+                self._first_pts[n] = first + k * ticks
+        if not self._first_pts:
+            return 0.0
+        return seconds(first, tb) - seconds(s.start_time, s.time_base)
+
+    def _shown_order(self, video: list[av.Packet]) -> list[int]:
+        """The numbers of the ``video`` packets (the first read, in decoding order) in the order their pictures show,
+        as a decoder of their codec of its own gives them, numbered in turn; those that decode to no picture left out,
+        and those it still holds at the end (a picture read after them may show before them)."""
+        codec = self.stream.codec_context
+        try:
+            ctx = av.CodecContext.create(codec.name, "r")
+            ctx.thread_count = 1  # (frame threads hold a picture back a thread: 17 on 16 cores, more than are read)
+            if codec.extradata:
+                ctx.extradata = codec.extradata
+            order = []
+            for n, p in enumerate(video):
+                numbered = av.Packet(bytes(p))
+                numbered.pts = n
+                with contextlib.suppress(av.error.FFmpegError, ValueError):
+                    order += [f.pts for f in ctx.decode(numbered)]
+        except (av.error.FFmpegError, ValueError):
+            return []
+        return [n for n in order if n is not None and 0 <= n < len(video)]
 
     def _first_video_stamps(self) -> Iterator[tuple[int | None, Fraction]]:
         """The (stamp, time base) of the file's video packets in decoding order (as :func:`packet_time`), every packet
@@ -754,6 +817,11 @@ class VideoSource:
         if not packet.size or packet.stream.index != self.stream.index:
             return
         n, self._video_read = self._video_read, self._video_read + 1
+        if n in self._first_pts and not self._part[0]:  # (its presentation time alone: _first_presented; without a
+            packet.dts = self._first_pts[n] if packet.dts == packet.pts else packet.dts  # decoding time of its own,
+            packet.pts = self._first_pts[n]  # the same)
+            self._put_at.add(packet.pts)
+            return
         moves = self._moves[self._part[0]] if self._part[0] < len(self._moves) else {}
         if (moved := moves.get(n)) is None or packet_time(packet) is None:
             return

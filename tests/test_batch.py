@@ -632,7 +632,7 @@ def test_concat_reads_each_files_header_once_in_the_driver_and_once_in_the_worke
 
 
 def test_drives_begin_where_the_clock_pauses_or_goes_back(tmp_path: Path) -> None:
-    from roadseg.pipeline.sources.concat import drives
+    from roadseg.pipeline.sources.drives import drives
 
     names = ["2000_0101_000000_0001F.MP4", "2000_0101_000001_0002F.MP4",  # a camera whose clock was never set
              "2000_0101_000000_0003F.MP4", "2000_0101_000030_0004F.MP4", "2000_0101_000200_0005F.MP4"]  # fmt: skip

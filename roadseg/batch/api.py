@@ -73,9 +73,9 @@ class BatchOptions:
             dashcam's rear, inside and side cameras' files (by their names) each camera's into
             ``OUT/<folder>/<its first file's name>.mp4``.
         gap: with ``concat``, a pause of more than this many seconds between one file's end and the
-            next one's start begins a new drive (:func:`~roadseg.pipeline.sources.concat.drives`), as do
+            next one's start begins a new drive (:func:`~roadseg.pipeline.sources.drives.drives`), as do
             its files of another camera or format than those joined
-            (:func:`~roadseg.pipeline.sources.concat.joins`); a folder of several drives gets
+            (:func:`~roadseg.pipeline.sources.drives.joins`); a folder of several drives gets
             ``OUT/<folder>/<first file's name>.mp4`` for each. ``inf``: each folder is one drive in time.
     """
 
@@ -282,7 +282,7 @@ def _other_name(task: Task) -> str:
     """The name ``task``'s drive had (or will have) when its folder held several drives (or one)."""
     target = Path(task.output)
     if os.path.isdir(task.input):  # named after its folder: OUT/a.mp4 -> OUT/a/<first file>.mp4
-        from roadseg.pipeline.sources.concat import first_of_view
+        from roadseg.pipeline.sources.drives import first_of_view
 
         first = first_of_view([Path(p) for p in task.parts])
         return str(target.with_name(target.name.removesuffix(target.suffix)) / (first.stem + target.suffix))

@@ -90,11 +90,11 @@ def plan_joined(videos: Sequence[Video], out_dir: Path, suffix: str = ".mp4", *,
     (:func:`by_folder`) unless the recording paused for more than ``gap`` seconds between them, and
     its files of another camera (a dual dashcam's rear camera's, by their names) or format than those
     joined (another codec, size, audio or order of streams) are a drive of their own
-    (:func:`~roadseg.pipeline.sources.concat.joins`, which reads the files' headers): another camera's
+    (:func:`~roadseg.pipeline.sources.drives.joins`, which reads the files' headers): another camera's
     always named by its first file, so that a folder of one drive of the front camera stays named after
     the folder. ``said`` gets what the results line of a drive so cut apart says of it, by what it is
     named by. BatchError as :func:`plan_outputs`, which ``clashes`` goes to."""
-    from roadseg.pipeline.sources.concat import first_of_view, joins  # (PyAV: only where files are joined)
+    from roadseg.pipeline.sources.drives import first_of_view, joins  # (PyAV: only where files are joined)
 
     units: dict[Video, list[Path]] = {}
     for folder, files in by_folder(videos).items():

@@ -672,7 +672,7 @@ class VideoSource:
         (its stamps are kept as they are: :class:`Clock`). The packets read to judge them, and an error met reading
         them, are kept in turn (:attr:`_ahead`), for :meth:`_packets` to read first: the file is demuxed once, so a pipe
         (standard input) or an http(s) URL is judged as a file on disk is. --concat's join is judged file by file as
-        its files are probed (``moves``: :mod:`~roadseg.pipeline.sources.concat`)."""
+        its files are probed (``moves``: :mod:`~roadseg.pipeline.sources.probe`)."""
         if not self.container.format.flags & TS_DISCONT:
             return {}
         if not (moves := first_moved(self._first_video_stamps(), self._in_line())):  # (the first in line by its stamp:

@@ -239,6 +239,58 @@ def sound_spans(path: Path) -> list[tuple[float, float]]:
         return out
 
 
+
+def sound_late(src: Path, path: Path, chunk: float) -> Path:
+    """A Matroska copy of ``src`` at ``path`` whose sound of each ``chunk`` seconds is stored after the pictures of
+    those seconds, as a camera or a network stream may send it: a file played ``--live`` gives it that late
+    (``max_interleave_delta`` 1 µs keeps the packets in the order given, not by time)."""
+    with av.open(str(src)) as c:
+        packets = [p for p in c.demux() if p.dts is not None]
+        with av.open(str(path), "w", options={"max_interleave_delta": "1"}) as out:
+            streams = {s.index: out.add_stream_from_template(s) for s in c.streams}
+            at = {id(p): float(p.dts * p.time_base) for p in packets}
+            for k in range(int(max(at.values()) / chunk) + 1):
+                for kind in ("video", "audio"):
+                    for p in packets:
+                        if p.stream.type == kind and k * chunk <= at[id(p)] < (k + 1) * chunk:
+                            p.stream = streams[p.stream.index]
+                            out.mux(p)
+    return path
+
+
+def _vint(data: bytes, i: int, *, marker: bool = False) -> tuple[int, int]:
+    """An EBML variable-length integer at ``data[i]`` (with its length marker: an element ID): (value, length)."""
+    length = next(n for n in range(1, 9) if data[i] & (0x80 >> (n - 1)))
+    value = data[i] if marker else data[i] & (0xFF >> length)
+    for b in data[i + 1 : i + length]:
+        value = value << 8 | b
+    return value, length
+
+
+def matroska_blocks(data: bytes) -> list[tuple[int, int, int]]:
+    """(track, timestamp in ms, offset of its last byte) of each block of a Matroska stream, in stream order: the
+    order a reader of a pipe gets them in (a pipe's Segment is of unknown size; each Cluster is of known size)."""
+    containers, found = {0x18538067, 0x1F43B675, 0xA0}, []  # Segment, Cluster, BlockGroup
+
+    def walk(i: int, end: int, cluster: int) -> int:
+        while i < end:
+            ident, n = _vint(data, i, marker=True)
+            size, m = _vint(data, i + n)
+            body = i + n + m
+            stop = end if size == (1 << (7 * m)) - 1 else min(end, body + size)  # (all ones: unknown size)
+            if ident in containers:
+                cluster = walk(body, stop, cluster)
+            elif ident == 0xE7:  # the Cluster's Timestamp
+                cluster = int.from_bytes(data[body:stop], "big")
+            elif ident in (0xA3, 0xA1):  # SimpleBlock, Block: track, then its time from the Cluster's (int16)
+                track, k = _vint(data, body)
+                found.append((track, cluster + int.from_bytes(data[body + k : body + k + 2], "big", signed=True), stop - 1))
+            i = stop
+        return cluster
+
+    walk(0, len(data), 0)
+    return found
+
 def trained_like(seed: int, **config):
     """A random UNetResNet34 (11 classes, ``config``) in eval mode with non-trivial BN statistics,
     scales and shifts, as training leaves them, so labels are not a constant map (needs torch)."""

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import read_video, sound_spans, split_frames, wait_for, write_video
+from conftest import matroska_blocks, read_video, sound_late, sound_spans, split_frames, wait_for, write_video
 from fuzzing import PTS_HZ, adts_merged, pes_headers, pes_moved, restamped
 
 import roadseg.pipeline.sinks.window as window
@@ -646,6 +646,30 @@ def test_a_live_recording_stopped_by_ctrl_c_ends_its_sound_with_its_last_picture
     frames, _, v_end = spans(out)["video"]
     _, a_start, a_end = spans(out)["audio"]
     assert frames > 25 and a_start <= 0.05 and v_end - 0.05 <= a_end <= v_end + 0.05, (a_start, a_end, v_end)
+
+
+
+@pytest.mark.timeout(60)
+def test_a_live_run_to_standard_output_does_not_hold_its_pictures_for_sound_that_comes_late(rule_onnx, tmp_path):
+    # a reader of the pipe gets the blocks in the order they are in the stream: there, FFmpeg's interleaving (within 10 s)
+    # held each picture until sound of its time had come, which came 2 s at a time, after its pictures: the pictures
+    # reached the reader up to 2 s late, each 2 s of them at once (benchmarks/live_pipe_delay.py times it)
+    src = write_video(tmp_path / "a.mp4", split_frames(100, h=96, w=128), audio_seconds=4.0)  # 4 s at 25 fps
+    late = sound_late(src, tmp_path / "late.mkv", chunk=2.0)
+    cmd = [sys.executable, "-m", "roadseg", "segment", str(late), "--model", str(rule_onnx), "-o", "-", "-q", "--live"]
+    proc = subprocess.run(cmd, capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    blocks = matroska_blocks(proc.stdout)
+    first_sound = next(i for i, (track, _, _) in enumerate(blocks) if track == 2)
+    before = [ms for track, ms, _ in blocks[:first_sound] if track == 1]
+    assert max(before) >= 1000, before  # was: 0 (the first picture); now 2.36 s (a loaded machine may skip some)
+    # the stream still plays, its sound whole and in step with its pictures
+    (tmp_path / "got.mkv").write_bytes(proc.stdout)
+    v, heard = read_video(tmp_path / "got.mkv"), sound_spans(tmp_path / "got.mkv")
+    assert len(v["frames"]) == sum(track == 1 for track, _, _ in blocks) >= 75 and v["audio"]
+    assert heard[0][0] <= 0.05 and heard[-1][1] >= v["seconds"][-1], (heard[0], heard[-1], v["seconds"][-1])
+    assert all(b[0] - a[1] < 0.001 for a, b in zip(heard, heard[1:]))  # (no sound missing between its packets)
+    assert sum(track == 2 for track, _, _ in blocks) == len(sound_spans(src))  # (every packet of it: 188)
 
 
 def test_live_needs_an_output(clip, rule_onnx):

@@ -2472,6 +2472,58 @@ def test_pictures_the_decoder_drops_without_a_word_are_told_lost(rule_onnx, tmp_
     assert "1 of about 25 frames could not be decoded" in r.output, r.output  # (in the window: the output's)
 
 
+def _keyframes_ts(path: Path, pts: list[int]) -> Path:
+    """A TS of 96x128 pictures at 25 frames/s, shown at ``pts``, a keyframe every 10 (with sound, whose packets
+    lie between the pictures')."""
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=25)
+        vs.height, vs.width, vs.pix_fmt = 96, 128, "yuv420p"
+        vs.options = {"crf": "12", "preset": "ultrafast", "g": "10", "sc_threshold": "0"}
+        aus = out.add_stream("aac", rate=48000)
+        aus.layout = "mono"
+        heard = 0
+        for t, img in zip(pts, split_frames(len(pts), h=96, w=128)):
+            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+            vf.pts = t
+            out.mux(vs.encode(vf))
+            while heard < (t + 1) * 1920:  # (the sound up to the picture's end, 40 ms a picture)
+                af = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+                af.sample_rate, af.pts, heard = 48000, heard, heard + 1024
+                out.mux(aus.encode(af))
+        out.mux(vs.encode(None))
+        out.mux(aus.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("how", ["zeroed", "header"])
+def test_a_ts_picture_lost_just_before_a_keyframe_is_told_lost(tmp_path, how):
+    # was: 49 frames of 50 out, nothing told (ts-zero-2, ts-fields-2 of the fuzz): FFmpeg's demuxer discards the
+    # damaged bytes without a mark, and the step over the picture, two frame steps to a keyframe, reads as a held
+    # one's; the TS packets zeroed 16 to a counter's turn, or its PES header damaged (every packet there), leave
+    # the continuity counters unbroken, and where they break at a keyframe a cat join breaks them too
+    from roadseg.pipeline.sources.file import VideoSource
+
+    clean = _keyframes_ts(tmp_path / "clean.ts", list(range(50)))
+    with av.open(str(clean)) as c:
+        video = [(p.pos, p.is_keyframe) for p in c.demux(video=0) if p.size]
+    key = next(n for n, (_, k) in enumerate(video) if k and n >= 20)
+    at, data = video[key - 1][0], bytearray(clean.read_bytes())
+    if how == "zeroed":  # (its TS packets, and the sound's and tables' between: bytes out of step)
+        data[at : video[key][0]] = bytes(video[key][0] - at)
+    else:  # (the start code of its PES header)
+        data[at + 4 + (1 + data[at + 4] if data[at + 3] & 0x20 else 0)] = 0xFF
+    damaged = tmp_path / "damaged.ts"
+    damaged.write_bytes(bytes(data))
+    with VideoSource(damaged) as source:
+        assert sum(1 for item in source if not isinstance(item, av.Packet)) == 49 and source.lost == 1, source.lost
+    # a camera that held that picture (no damage, the same step to the keyframe): none lost
+    held = _keyframes_ts(tmp_path / "held.ts", [*range(key), *range(key + 1, 51)])
+    with av.open(str(held)) as c:
+        assert [p.is_keyframe for p in c.demux(video=0) if p.size][key]  # (the step is to a keyframe)
+    with VideoSource(held) as source:
+        assert sum(1 for item in source if not isinstance(item, av.Packet)) == 50 and source.lost == 0, source.lost
+
+
 @pytest.mark.parametrize("ext", ["ts", "mkv"])
 def test_interlaced_pictures_the_decoder_drops_without_a_word_are_told_lost(tmp_path, ext):
     # was: 49 frames of 50, nothing said: interlaced frames were not counted, lest a picture coded as two fields

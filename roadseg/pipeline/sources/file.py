@@ -46,7 +46,7 @@ from roadseg.pipeline.sources.clock import LEAP, TS_DISCONT, Clock, joined_matro
 from roadseg.pipeline.sources.coded import Coded
 from roadseg.pipeline.sources.decoder import Decoder, joined_part
 from roadseg.pipeline.sources.display import as_shown, matrix_of, told
-from roadseg.pipeline.sources.gaps import HOLE, OFF_LINE, RUN, Dropped, Gaps, Pace, PassedOver
+from roadseg.pipeline.sources.gaps import HOLE, OFF_LINE, RUN, Discarded, Dropped, Gaps, Pace, PassedOver
 from roadseg.pipeline.sources.hdr import say_if_hdr
 from roadseg.pipeline.sources.inline import InLine, first_moved
 from roadseg.pipeline.sources.numbering import FrameNumbers
@@ -224,6 +224,9 @@ class VideoSource:
         # goes on without a keyframe
         self._passed = PassedOver() if "matroska" in self.container.format.name else None
         marks_all = self.container.format.name == "mpegts" or self._passed is not None
+        # (and a TS's demuxer discards damaged bytes, read from the file itself where it is one: Discarded)
+        ts = self.container.format.name == "mpegts" and Path(self.path).is_file()
+        self._discarded = Discarded.of(self.path, self.stream.id) if ts else None
         # (pictures lost outside the --start/--duration window are not the output's)
         window = (self._shift, math.inf if self.end is None else self.origin + self.end)
         self._gaps = None
@@ -326,6 +329,8 @@ class VideoSource:
         if "info" in vars(self) and self._closed is None:  # (opened: what it promised, from the container's streams,
             self._closed = (self._promised(),)  # which are freed with it: read after, they are any bytes)
         self.container.close()
+        if vars(self).get("_discarded") is not None:
+            self._discarded.close()
         for stream in self._stand_ins.values():
             stream.container.close()
 
@@ -534,9 +539,11 @@ class VideoSource:
         skipped = self._numbers is not None and self.decoder.codec == "h264" and self._numbers.skipped(packet)
         if self._passed is not None and self._passed.over:  # (passed over damage since the last video packet)
             skipped, self._passed.over = True, False
+        discarded = self._discarded is not None and self._discarded.take(packet.pos)
         if t is not None:
             lost = self._gaps.lost
-            self._gaps.take(t, packet.is_corrupt, key=packet.is_keyframe, skipped=skipped, joined=joined)
+            self._gaps.take(t, packet.is_corrupt, key=packet.is_keyframe, skipped=skipped, joined=joined,
+                            discarded=discarded)  # fmt: skip
             self.lost += self._gaps.lost - lost
 
     def _leading(self, pictures: list[Frame], kept: bool) -> Iterator[Frame]:

@@ -118,6 +118,7 @@ class Step(NamedTuple):
     end: float
     key: bool  # whether the picture it steps to is a keyframe
     again: bool  # whether it is as long as the step before it (a slower pace: a camera parked)
+    joined: bool = False  # whether that picture is the first of a recording joined after another
 
 
 class Gaps:
@@ -205,6 +206,7 @@ class Gaps:
         # the packets where a loss is marked (one mark a place: a TS's corrupt packet and H.264's skip may mark
         # the same loss), not yet matched with a step, and whether one to a keyframe may be it
         self._marks: dict[int, bool] = {}
+        self._discarded: set[int] = set()  # of those, the ones where a TS's demuxer discarded bytes (to a keyframe too)
         # where the pictures were before they stepped back to a damaged run, and the pictures of the run since,
         # while they have not passed it again: the step from the run back there is no pause
         self._ahead: tuple[float, int] | None = None
@@ -230,12 +232,15 @@ class Gaps:
         if not undone and self._ahead is None:
             self._ahead = (self._last, 0)
 
-    def take(self, t: float, corrupt: bool, *, key: bool, skipped: bool = False, joined: bool = False) -> None:
+    def take(self, t: float, corrupt: bool, *, key: bool, skipped: bool = False, joined: bool = False,
+             discarded: bool = False) -> None:  # fmt: skip
         """The next video packet, at ``t`` seconds on the one timeline: whether the demuxer marked it corrupt,
         whether it is a keyframe, and whether a loss is marked just before it (its picture skipped a number,
         :mod:`numbering`; the demuxer passed over damage, :class:`PassedOver`), a step to a keyframe too;
         ``joined``: whether it is the first of a recording joined after another (the step to it skips the frames
-        whole within it: the join's own gap of under a frame step is no picture's)."""
+        whole within it: the join's own gap of under a frame step is no picture's); ``discarded``: a TS's demuxer
+        discarded bytes since the video packet before (:class:`Discarded`), a step to a keyframe too, but for a
+        recording's joined after another."""
         self._n = n = self._n + 1
         if self._last is not None and t < self._last and any(abs(at - t) < self._frame / 2 for at, _ in self._holes):
             self._moved(n, t, corrupt)  # (back into a hole counted: that picture, read out of its order)
@@ -254,7 +259,7 @@ class Gaps:
         if step is not None and 1.5 * self._frame < step <= LEAP:
             again = self._before is not None and abs(step - self._before) <= 0.25 * self._before
             frames = math.floor(step / self._frame + 1e-6) if joined else round(step / self._frame)
-            self._step = (n, Step(frames - 1, start, t, key, again))
+            self._step = (n, Step(frames - 1, start, t, key, again, joined))
         if step is not None and step > 0:
             self._before = step
         self._fill(t)
@@ -263,6 +268,9 @@ class Gaps:
             self._marks[n + MARKED_AHEAD] = self._marks.get(n + MARKED_AHEAD, False)
         if skipped:  # (in a TS, the picture after a join skips too where its codec changed)
             self._marks[n] = self._marks.get(n, False) or not self.joins
+        if discarded:
+            self._marks[n] = self._marks.get(n, False)
+            self._discarded.add(n)
         self._match(n - NEAR - 1)  # (the steps up to NEAR after a mark are known once the next has come)
         self._last = t
 
@@ -308,8 +316,10 @@ class Gaps:
         """Match each mark up to packet ``upto`` (all: None) with the nearest step to it within NEAR (a
         loss); judge the steps no mark can reach any more (a pause, or a picture held)."""
         for at in sorted(at for at in self._marks if upto is None or at <= upto):
-            to_key = self._marks.pop(at)
-            near = [m for m, step in self._steps.items() if abs(m - at) <= NEAR and (to_key or not step.key)]
+            to_key, discarded = self._marks.pop(at), at in self._discarded
+            self._discarded.discard(at)
+            near = [m for m, step in self._steps.items()
+                    if abs(m - at) <= NEAR and (to_key or not step.key or discarded and not step.joined)]
             if near:
                 step = self._steps.pop(min(near, key=lambda m: (abs(m - at), m)))
                 if step.end - step.start <= OFF_LINE:
@@ -364,6 +374,79 @@ class PassedOver:
             self.over = True
         self._at, self._end = pos, pos + size
 
+
+
+#: bytes of a transport stream's packet, and the byte each begins with (:class:`Discarded`)
+TS_PACKET, TS_SYNC = 188, 0x47
+#: bytes between two video packets of a transport stream past which :class:`Discarded` reads none of them (a
+#: bound on what it holds: a picture takes a few hundred kB at most, with the sound between)
+SCANNED = 16 << 20
+
+
+class Discarded:
+    """Whether the MPEG-TS demuxer discarded bytes of the file between two video packets, read from the file's own
+    transport packets (188 bytes each): bytes out of step with them (damage it searched on past for the next one,
+    as zeroed ones), or a packet of the video's PID that begins a PES but whose PES header is not there (damage: it
+    skips that PES, a picture, to the next). The pictures in them are lost without a trace but the step over them,
+    and where they lay just before a keyframe FFmpeg marks nothing: the continuity counters did not jump (a PES
+    header damaged, every TS packet there; or zeroed ones 16 to a counter's turn), or jumped where recordings
+    joined with ``cat`` jump too, at a keyframe (a camera that goes on with its clock into its next file leaves the
+    time it took to start it, a step as long as a loss's). A join is whole packets in step, with PES headers.
+    Each video packet is taken in the order read, at its place (FFmpeg's: its PES's first TS packet); the
+    packets from the one before are read, up to :data:`SCANNED` bytes.
+
+    >>> import io
+    >>> def ts(pid, start, payload):
+    ...     return bytes([TS_SYNC, start << 6 | pid >> 8, pid & 255, 0x10]) + payload.ljust(184, b"\\xff")
+    >>> pes, rest = ts(256, 1, b"\\0\\0\\1\\xe0"), ts(256, 0, b"")
+    >>> data = pes + rest + ts(257, 1, b"\\0\\0\\1\\xc0") + pes + bytes(188) + pes + ts(256, 1, b"\\0\\1\\1\\xe0") + pes
+    >>> discarded = Discarded(io.BytesIO(data), 256)
+    >>> [discarded.take(188 * n) for n in (0, 3, 5, 7)]  # (in step; zeroed bytes before 5; a PES header damaged)
+    [False, False, True, True]
+    """
+
+    def __init__(self, file, pid: int) -> None:
+        self._file = file  # (binary, seekable: the file's own bytes)
+        self._pid = pid
+        self._at: int | None = None  # the place of the last video packet taken
+
+    @classmethod
+    def of(cls, path: str, pid: int) -> Discarded | None:
+        """One reading the file at ``path`` (the video's PID ``pid``), where it is a file of 188-byte transport
+        packets from its start (None: a pipe, a URL, M2TS' 192-byte ones, other bytes before them)."""
+        try:
+            file = open(path, "rb")  # noqa: SIM115 - held open while the file is read: close()
+        except OSError:
+            return None
+        head = file.read(2 * TS_PACKET + 1)
+        if not file.seekable() or len(head) < 2 * TS_PACKET + 1 or head[0] != TS_SYNC or head[TS_PACKET] != TS_SYNC:
+            file.close()
+            return None
+        return cls(file, pid)
+
+    def close(self) -> None:
+        self._file.close()
+
+    def take(self, pos: int | None) -> bool:
+        """The next video packet, at byte ``pos`` of the file (None or -1: unknown): whether bytes were discarded
+        since the one before."""
+        if pos is None or pos < 0 or self._at is not None and pos <= self._at:
+            return False
+        at, self._at = self._at, pos
+        if at is None or pos - at > SCANNED:
+            return False
+        self._file.seek(at)
+        data = self._file.read(pos - at)
+        for i in range(0, len(data), TS_PACKET):
+            if data[i] != TS_SYNC or i + TS_PACKET > len(data):  # (out of step: bytes it searched on past)
+                return True
+            pid, flags = (data[i + 1] & 0x1F) << 8 | data[i + 2], data[i + 3]
+            if pid != self._pid or not data[i + 1] & 0x40 or not flags & 0x10 or flags & 0xC0:
+                continue  # (not the video's, begins no PES, no payload, or scrambled)
+            payload = i + 4 + (1 + data[i + 4] if flags & 0x20 else 0)  # (after its adaptation field)
+            if payload + 3 <= i + TS_PACKET and data[payload : payload + 3] != b"\0\0\1":
+                return True
+        return False
 
 #: codecs whose decoder gives no picture for a packet of one only where it could not be decoded: FFmpeg's H.264
 #: and HEVC decoders drop a picture whose reference pictures are missing, without an error; MPEG-1/2's the

@@ -136,8 +136,10 @@ class Gaps:
     :meth:`VideoSource.expected_frames`). A corrupt packet, or any mark in a TS (``joins``), does not mark a step
     to a keyframe: recordings joined with cat meet there (their counters jump too, a second camera's codec read
     as H.264 skips numbers, and a camera that goes on with its clock into its next file leaves the time it took
-    to start it). A frame of such a step that a picture comes at within :data:`OUT_OF_ORDER` (read before the
-    step or after it) was not lost: the pictures came out of their order (chunks of the file swapped).
+    to start it); bytes a TS's demuxer discarded (:class:`Discarded`), which a join leaves none of, do, but for
+    the step to a recording joined after another. A frame of such a step that a picture comes at within
+    :data:`OUT_OF_ORDER` (read before the step or after it) was not lost: the pictures came out of their order
+    (chunks of the file swapped).
 
     A step of more than :data:`HOLE` frames (up to :data:`~roadseg.pipeline.sources.clock.LEAP`, beyond which
     :class:`Pace` takes it for a pause) with no loss marked near it is a pause (:attr:`pauses`), not a hole,
@@ -161,6 +163,12 @@ class Gaps:
     ...     gaps.take(n / 25, False, key=False)
     >>> gaps.flush(), gaps.pauses
     (0, [])
+
+    >>> gaps = Gaps(25, marks_all=True, joins=True)  # 9 lost before the keyframe 10, the bytes between discarded
+    >>> for n in [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 15, 16]:  # (14 held: no mark)
+    ...     gaps.take(n / 25, False, key=n in (10, 15), discarded=n == 10)
+    >>> gaps.flush()
+    1
 
     >>> gaps = Gaps(25, marks_all=True)  # a chunk swapped: 5 to 9 read after 10 and 11, a corrupt packet beside
     >>> for n in [0, 1, 2, 3, 4, 10, 11, 5, 6, 7, 8, 9, 12, 13]:
@@ -413,13 +421,15 @@ class Discarded:
     @classmethod
     def of(cls, path: str, pid: int) -> Discarded | None:
         """One reading the file at ``path`` (the video's PID ``pid``), where it is a file of 188-byte transport
-        packets from its start (None: a pipe, a URL, M2TS' 192-byte ones, other bytes before them)."""
+        packets from its start (None: a pipe, a URL, M2TS' 192-byte ones, other bytes before them, a PID that is
+        no PES's)."""
         try:
             file = open(path, "rb")  # noqa: SIM115 - held open while the file is read: close()
         except OSError:
             return None
         head = file.read(2 * TS_PACKET + 1)
-        if not file.seekable() or len(head) < 2 * TS_PACKET + 1 or head[0] != TS_SYNC or head[TS_PACKET] != TS_SYNC:
+        in_step = len(head) > 2 * TS_PACKET and head[0] == head[TS_PACKET] == head[2 * TS_PACKET] == TS_SYNC
+        if not in_step or not 0x20 <= pid < 0x1FFF or not file.seekable():
             file.close()
             return None
         return cls(file, pid)

@@ -120,6 +120,28 @@ def add_telemetry(base: Path, path: Path, samples, *, timecode: bool = False, op
     return path
 
 
+def with_b_frames(path: Path, n: int) -> Path:
+    """``n`` pictures at 25 fps in H.264 with 3 B-frames (a phone's, a GoPro's), and as long a sound (AAC), in the
+    container ``path``'s suffix names (in MPEG-TS a picture decoded before it shows has a decoding time in its PES
+    header too)."""
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=25, options={"bf": "3", "g": "25", "x264-params": "scenecut=0"})
+        vs.height, vs.width = 96, 128
+        aus = out.add_stream("aac", rate=48000, layout="mono")
+        for i, img in enumerate(split_frames(n, h=96, w=128)):
+            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+            vf.pts = i
+            out.mux(vs.encode(vf))
+        out.mux(vs.encode(None))
+        wave = (0.3 * np.sin(2 * np.pi * 440 * np.arange(48000 * n // 25) / 48000)).astype(np.float32)[None]
+        for s in range(0, wave.shape[1], 1024):
+            af = av.AudioFrame.from_ndarray(np.ascontiguousarray(wave[:, s : s + 1024]), format="fltp", layout="mono")
+            af.sample_rate, af.pts, af.time_base = 48000, s, Fraction(1, 48000)
+            out.mux(aus.encode(af))
+        out.mux(aus.encode(None))
+    return path
+
+
 def split_frames(n: int, h: int = 48, w: int = 64) -> list[np.ndarray]:
     """Left half red (R=255), right half dark (R=0); a moving grey bar keeps frames distinct."""
     frames = []

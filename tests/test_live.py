@@ -21,7 +21,16 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import matroska_blocks, read_video, sound_late, sound_spans, split_frames, wait_for, write_video
+from conftest import (
+    matroska_blocks,
+    read_video,
+    sound_late,
+    sound_spans,
+    split_frames,
+    wait_for,
+    with_b_frames,
+    write_video,
+)
 from fuzzing import PTS_HZ, adts_merged, pes_headers, pes_moved, restamped
 
 import roadseg.pipeline.sinks.window as window
@@ -912,7 +921,7 @@ def test_a_picture_whose_presentation_time_alone_is_damaged_in_a_file_played_liv
     recorded 3 s (0.7 s) late, or a frame step late after the first; a file read whole puts it back (InLine).
     ``inline.Presented`` puts it back as it is decoded: the recording keeps the file's timeline and its sound, as
     read whole."""
-    src = _with_b_frames(tmp_path / "b.ts", 25)
+    src = with_b_frames(tmp_path / "b.ts", 25)
     assert pes_headers(src.read_bytes(), 0xE0)[picture][1]  # (it has a decoding time)
     by = round(moved * PTS_HZ)
     (damaged := tmp_path / "d.ts").write_bytes(restamped(src.read_bytes(), 0xE0, {picture: (lambda t: t + by,
@@ -936,32 +945,12 @@ def test_a_matroska_file_with_b_frames_played_live_keeps_its_timeline(rule_onnx,
     decoding time, and ``capture.in_line`` judged them by their presentation times, out of order (0, 0.16): "put 2
     pictures with damaged timestamps back in line", the recording 0.08 s longer than the file. They pass as they
     came now (``capture._stamp``)."""
-    src, out = _with_b_frames(tmp_path / "b.mkv", 25), tmp_path / "r.mp4"
+    src, out = with_b_frames(tmp_path / "b.mkv", 25), tmp_path / "r.mp4"
     r = CliRunner().invoke(segment_video_cmd, [str(src), "--live", "-o", str(out), "--model", str(rule_onnx),
                                                "--device", "cpu"])  # fmt: skip
     assert r.exit_code == 0 and "damaged" not in r.output, r.output
     seconds, clean = read_video(out)["seconds"], _read_whole(src)
     assert all(any(abs(t - seconds[0] - w) < 0.002 for w in clean) for t in seconds), seconds
-
-
-def _with_b_frames(path: Path, n: int) -> Path:
-    """``n`` pictures at 25 fps in H.264 with 3 B-frames, and as long a sound (AAC)."""
-    with av.open(str(path), "w") as out:
-        vs = out.add_stream("libx264", rate=25, options={"bf": "3", "g": "25", "x264-params": "scenecut=0"})
-        vs.height, vs.width = 96, 128
-        aus = out.add_stream("aac", rate=48000, layout="mono")
-        for i, img in enumerate(split_frames(n, h=96, w=128)):
-            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-            vf.pts = i
-            out.mux(vs.encode(vf))
-        out.mux(vs.encode(None))
-        wave = (0.3 * np.sin(2 * np.pi * 440 * np.arange(48000 * n // 25) / 48000)).astype(np.float32)[None]
-        for s in range(0, wave.shape[1], 1024):
-            af = av.AudioFrame.from_ndarray(np.ascontiguousarray(wave[:, s : s + 1024]), format="fltp", layout="mono")
-            af.sample_rate, af.pts, af.time_base = 48000, s, Fraction(1, 48000)
-            out.mux(aus.encode(af))
-        out.mux(aus.encode(None))
-    return path
 
 
 @pytest.mark.timeout(60)

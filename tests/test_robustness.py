@@ -21,7 +21,16 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import add_captions, add_telemetry, as_from_a_terminal, read_video, sound_spans, split_frames, write_video
+from conftest import (
+    add_captions,
+    add_telemetry,
+    as_from_a_terminal,
+    read_video,
+    sound_spans,
+    split_frames,
+    with_b_frames,
+    write_video,
+)
 from fuzzing import PTS_HZ, adts_merged, pes_headers, pes_moved, restamped
 
 import roadseg
@@ -2028,27 +2037,6 @@ def test_one_damaged_picture_timestamp_leaves_the_video_in_step_with_its_sound(r
     assert len(_audio_seconds_at(out)) == len(_audio_seconds_at(src))
 
 
-def _b_framed_ts(path: Path, n: int) -> Path:
-    """``n`` pictures at 25 fps in H.264 with 3 B-frames (a phone's, a GoPro's), and as long a sound (AAC), in
-    MPEG-TS: a picture decoded before it shows has a decoding time in its PES header too."""
-    with av.open(str(path), "w") as out:
-        vs = out.add_stream("libx264", rate=25, options={"bf": "3", "g": "25", "x264-params": "scenecut=0"})
-        vs.height, vs.width = 96, 128
-        aus = out.add_stream("aac", rate=48000, layout="mono")
-        for i, img in enumerate(split_frames(n, h=96, w=128)):
-            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-            vf.pts = i
-            out.mux(vs.encode(vf))
-        out.mux(vs.encode(None))
-        wave = (0.3 * np.sin(2 * np.pi * 440 * np.arange(48000 * n // 25) / 48000)).astype(np.float32)[None]
-        for s in range(0, wave.shape[1], 1024):
-            af = av.AudioFrame.from_ndarray(np.ascontiguousarray(wave[:, s : s + 1024]), format="fltp", layout="mono")
-            af.sample_rate, af.pts, af.time_base = 48000, s, Fraction(1, 48000)
-            out.mux(aus.encode(af))
-        out.mux(aus.encode(None))
-    return path
-
-
 @pytest.mark.parametrize("picture,moved", [(5, -0.2), (8, -0.2), (0, -0.7), (0, 30.0)])
 def test_a_picture_whose_presentation_time_alone_is_damaged_in_a_file_with_b_frames_leaves_it_as_the_clean_one(
         rule_onnx, tmp_path, picture, moved):  # fmt: skip
@@ -2058,7 +2046,7 @@ def test_a_picture_whose_presentation_time_alone_is_damaged_in_a_file_with_b_fra
     stamps they then shared);
     the first 0.7 s back (a wrap of the clock before 0) or 30 s on was where FFmpeg starts the stream, and the sound
     was dropped as over LEAP before it ("dropped 48 damaged audio packets"). The output is the clean file's."""
-    src = _b_framed_ts(tmp_path / "b.ts", 25)
+    src = with_b_frames(tmp_path / "b.ts", 25)
     assert pes_headers(src.read_bytes(), 0xE0)[picture][1]  # (it has a decoding time)
     by = round(moved * PTS_HZ)
     damaged = tmp_path / "d.ts"

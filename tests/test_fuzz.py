@@ -85,8 +85,9 @@ def fuzz_env(tmp_path_factory):
     return make_base_clips(work / "base"), rule_model(work / "rule.onnx"), work
 
 
-def _run(case: str, fuzz_env, output: str | None = None, **how) -> None:
-    """Run ``case`` (``container-kind-seed``) through ``run_case`` (``how``: live=True, trim=...) and check it.
+def _run(case: str, fuzz_env, output: str | None = None, **how):
+    """Run ``case`` (``container-kind-seed``) through ``run_case`` (``how``: live=True, trim=...), check it and
+    return its outcome.
     ``output`` [default: mkv for an mkv, whose Opus sound an mp4 would re-encode (its packets then not checked
     one by one), else mp4]."""
     bases, model, work = fuzz_env
@@ -94,6 +95,7 @@ def _run(case: str, fuzz_env, output: str | None = None, **how) -> None:
     output = output or ("mkv" if container == "mkv" else "mp4")
     outcome = run_case(bases[container], container, kind, int(seed), model, work, output=output, **how)
     assert not outcome.problems(), f"{case}: {outcome.problems()}\n{outcome.stderr[-3000:]}"
+    return outcome
 
 
 @pytest.mark.timeout(120)
@@ -389,10 +391,7 @@ UNFIXED_B: dict[str, str] = {}  # (strict: a fix shows; 7 were flagged when the 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("case", FAST_B_STAMPED)
 def test_damaged_presentation_times_with_b_frames(case, fuzz_env):
-    bases, model, work = fuzz_env
-    container, kind, seed = case.split("-")
-    outcome = run_case(bases[container], container, kind, int(seed), model, work)
-    assert not outcome.problems(), f"{case}: {outcome.problems()}\n{outcome.stderr[-3000:]}"
+    outcome = _run(case, fuzz_env)
     assert outcome.stats["audio_dropped"] == 0 and outcome.output.frames == outcome.input.frames, outcome.stderr
 
 
@@ -476,10 +475,7 @@ NOTHING_LOST = (
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("case", NOTHING_LOST)
 def test_no_frames_told_lost_where_every_picture_decodes(case, catted_env):
-    bases, model, work = catted_env
-    container, kind, seed = case.split("-")
-    outcome = run_case(bases[container], container, kind, int(seed), model, work)
-    assert not outcome.problems(), f"{case}: {outcome.problems()}\n{outcome.stderr[-3000:]}"
+    outcome = _run(case, catted_env)
     assert outcome.output.frames == outcome.input.frames and "could not be decoded" not in outcome.stderr, outcome.stderr
 
 
@@ -503,10 +499,7 @@ def test_the_gap_a_join_leaves_between_its_recordings_is_not_told_lost(case, tol
     # recording's first keyframe lost, the 6 after it dropped by the decoder, and the step over the join, marked by
     # H.264's numbers, counted as 2 pictures lost (the join's own gap with the keyframe). catleap-swap-20: the first
     # recording's last 8 pictures dropped by the decoder
-    bases, model, work = catted_env
-    container, kind, seed = case.split("-")
-    outcome = run_case(bases[container], container, kind, int(seed), model, work)
-    assert not outcome.problems(), f"{outcome.problems()}\n{outcome.stderr[-3000:]}"
+    outcome = _run(case, catted_env)
     assert outcome.output.frames == outcome.input.frames == 76 - told, outcome.stderr
     assert f"{told} of about 76 frames could not be decoded" in outcome.stderr, outcome.stderr
 

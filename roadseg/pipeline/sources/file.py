@@ -1,5 +1,9 @@
 """A video file as frames that keep their timestamps, with its audio packets passed through for remuxing.
 
+:class:`VideoSource`'s parts by role are modules of their own: its first pictures whose stamps alone were damaged
+(:mod:`~roadseg.pipeline.sources.firsts`), reaching ``--start`` (:mod:`~roadseg.pipeline.sources.seeking`) and the
+frames it expects (:mod:`~roadseg.pipeline.sources.expected`).
+
 Example:
     >>> with VideoSource("sample_videos/road.mp4", audio=False) as src:
     ...     first = next(iter(src))
@@ -15,7 +19,6 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -46,14 +49,16 @@ from roadseg.pipeline.sources.clock import LEAP, TS_DISCONT, Clock, joined_matro
 from roadseg.pipeline.sources.coded import Coded
 from roadseg.pipeline.sources.decoder import Decoder, joined_part
 from roadseg.pipeline.sources.display import as_shown, matrix_of, told
-from roadseg.pipeline.sources.gaps import HOLE, OFF_LINE, RUN, Discarded, Dropped, Gaps, Pace, PassedOver
+from roadseg.pipeline.sources.expected import Expected
+from roadseg.pipeline.sources.firsts import FirstPictures
+from roadseg.pipeline.sources.gaps import OFF_LINE, Discarded, Dropped, Gaps, Pace, PassedOver
 from roadseg.pipeline.sources.hdr import say_if_hdr
-from roadseg.pipeline.sources.inline import InLine, first_moved
+from roadseg.pipeline.sources.inline import InLine
 from roadseg.pipeline.sources.numbering import FrameNumbers
+from roadseg.pipeline.sources.seeking import ToStart
 
 log = logging.getLogger("roadseg")
 MAX_BROKEN_READS = 64  # failed reads in a row after which files joined by --concat are taken as broken for good
-MAX_HELD = 600  # video packets held while a file is read up to --start undecoded (VideoSource._up_to_start)
 #: pictures in a row after --duration's end that end the reading: fewer may be damage (a duplicated chunk of
 #: later pictures), and the window's own pictures may follow them in the file
 PAST_END = 10
@@ -93,7 +98,7 @@ def scaled_size(height: int, width: int, target: int, *, upright: bool = False) 
     return (new_w, target) if upright else (target, new_w)
 
 
-class VideoSource:
+class VideoSource(FirstPictures, ToStart, Expected):
     """Decode a file's video stream (:func:`picture_stream`); audio, subtitle and data packets pass
     through untouched, in file order.
 
@@ -339,55 +344,6 @@ class VideoSource:
         """Audio packets left out because their timestamps cannot be right (missing, backwards, leaping)."""
         return self.audio.dropped
 
-    def expected_frames(self) -> int | None:
-        """Frames the container promises between ``start`` and ``start + duration`` (None when unknown), less
-        an AVI's empty chunks read (:attr:`held`: pictures held, not lost). A file
-        whose clock may start again midway (:class:`Clock`) promises, once read to its end, no more than its
-        video's one timeline spans: its length is read from timestamps, which pauses in its clock taken out
-        or one damaged stamp stretch; a hole where pictures were lost stays in the span (where its first pictures'
-        stamps were damaged, put back in line, the span alone: FFmpeg's length runs from the first). Pictures that
-        begin after the sound are counted from where they begin, and end no later than the file."""
-        promised = self._promised() if self._closed is None else self._closed[0]
-        return None if promised is None else max(0, promised - self.held)
-
-    @property
-    def restarted(self) -> bool:
-        """Whether the file's clock was found to start again midway (recordings joined, :class:`Clock`): the frames
-        expected once it is read (:meth:`expected_frames`) are its timeline's, not FFmpeg's count at its opening."""
-        return self.clock is not None and self.clock.restarts > 0
-
-    def _promised(self) -> int | None:
-        info = self.info
-        if info.frames is None or info.fps is None:
-            return None
-        length, most = info.duration, info.frames
-        if self.clock is not None and self._read and self._span is not None and not self.unreadable:
-            spanned = self._span[1] - self._span[0]
-            length = spanned if length is None else min(length, spanned)
-            # (FFmpeg's length and count run from the first pictures' damaged stamp; where the clock started again,
-            # from the first recording's first stamp to the last one's last: cat a.ts a.ts, 38 of 76 pictures)
-            if self._moves[0] or self.restarted:
-                length, most = spanned, None
-        fps = float(info.fps)
-        paced = self._read and not self.unreadable and not (self.stream.frames or 0) > 0  # (a count by the rate)
-        if paced:
-            fps = min(fps, self.pace.rate(fps) or fps)
-        begins = self._stream_start()  # (pictures that begin after the sound: seconds from the file's start)
-        lead = min(max(0.0, begins - self.origin), MAX_SECONDS) if begins is not None else 0.0
-        if length and lead and self.container.duration and not self.restarted:  # (Matroska's DURATION tag says
-            # where its track ends; FFmpeg's length of a clock that started again is one recording's)
-            length = min(length, self.origin + self.container.duration / av.time_base - begins)
-        if not length and self.end is None:
-            return info.frames
-        first = max(lead, self.start) if length else self.start
-        ends = self.end if not length else lead + length if self.end is None else min(lead + length, self.end)
-        paused = self.pace.paused(first, ends)  # (pauses: no pictures due)
-        if self._gaps is not None:  # (shorter ones, where nothing marks a loss in them: Gaps)
-            paused += self._gaps.paused(first + self.origin, ends + self.origin)
-        shown = max(0.0, ends - first) - (paused if paced else 0.0)
-        count = round(max(0.0, shown) * fps)
-        return count if most is None else min(most, count)
-
     def __iter__(self) -> Iterator[Frame | av.Packet]:
         peeked, self._peeked = self._peeked, []
         yield from peeked
@@ -517,253 +473,17 @@ class VideoSource:
                     self.pace.take(picture.time - self.origin)
                 yield picture
 
-    def _joined_at(self, t: float) -> bool:
-        """Whether the video packet at ``t`` is the first of a recording joined after another (the :class:`Clock`
-        moved the video anew): the step to it from the span's end, but for the frame steps whole within it, is the
-        join's own gap, no picture's (taken out of the frames expected, and out of the pace: the clean cat joins
-        leave 0.95 of a frame step, which a lower pace took in; where pictures beside the join were lost, the
-        step was a hole, and one frame more was expected: `catleap-swap-20`, told 9 of 8 missing)."""
-        recording = self.clock.recording(self.stream.index) if self.clock is not None else -1
-        joined, self._recording = recording != self._recording, recording
-        if joined and self._span is not None and self._frame_step and t > self._span[1]:
-            gap = (t - self._span[1]) % self._frame_step
-            self.pace.joined(t - gap - self.origin, t - self.origin)
-        return joined
-
-    def _take_gaps(self, packet: av.Packet, t: float | None, joined: bool = False) -> None:
-        """Follow the video ``packet``, at ``t`` seconds, for pictures lost and pauses (:class:`Gaps`), in the
-        window or not (a pause may begin before it); those lost are counted where they lie in it. ``joined``:
-        it is the first of a recording joined after another (:meth:`_joined_at`)."""
-        if self._gaps is None or not packet.size:
-            return
-        skipped = self._numbers is not None and self.decoder.codec == "h264" and self._numbers.skipped(packet)
-        if self._passed is not None and self._passed.over:  # (passed over damage since the last video packet)
-            skipped, self._passed.over = True, False
-        discarded = self._discarded is not None and self._discarded.take(packet.pos)
-        if t is not None:
-            lost = self._gaps.lost
-            self._gaps.take(t, packet.is_corrupt, key=packet.is_keyframe, skipped=skipped, joined=joined,
-                            discarded=discarded)  # fmt: skip
-            self.lost += self._gaps.lost - lost
-
     def _leading(self, pictures: list[Frame], kept: bool) -> Iterator[Frame]:
         """The decoded ``pictures`` held (emptied), as frames (:meth:`_frame`) where ``kept``."""
         held = pictures[:] if kept else []
         pictures.clear()
         yield from (frame for frame in map(self._frame, held) if frame is not None)
 
-    def _count_held(self, packet: av.Packet) -> None:
-        """Count an AVI's empty chunks before ``packet`` that lie in the window (:attr:`held`): its timestamps
-        count chunks, so one that steps over others follows a picture held for more frames."""
-        if not self.chunked or packet.dts is None:
-            return
-        last, self._last_dts = self._last_dts, packet.dts
-        if last is None or packet.dts <= last + 1:
-            return
-        tb = packet.time_base  # (a chunk's timestamp is its number)
-        first, end = max(last + 1, math.ceil((self.start + self.origin) / tb - 1e-6)), packet.dts
-        if self.end is not None:  # (chunks at or after the window's end are not in it)
-            end = min(end, math.ceil((self.end + self.origin) / tb - 1e-6))
-        self.held += max(0, end - first)
-
-    def _spanned(self, t: float, duration: float) -> None:
-        """Widen the span of the video's timeline read so far (:meth:`expected_frames`) to a packet at ``t``.
-        The first packet counts once the next goes on from it, and packets more than :data:`OFF_LINE` before
-        the span, or more than :data:`HOLE` frame steps after its end, once more than :data:`RUN` went on from
-        each other (or, within OFF_LINE after it, the file ended with them): a damaged stamp, or a run of them
-        that the packets come back from (:class:`InLine` puts those pictures back), does not stretch the span
-        (nor the frames expected; `ts-stamps-20`, a picture stamped 0.7 s ahead before the last: 54 expected of
-        38, now 38). Where the :class:`Clock` found the packets before to be damage (a run of first timestamps
-        broken), the span starts anew, but for the first packets put back (:meth:`_first_pictures_moved`)."""
-        damaged = self.clock is not None and self.clock.first_damaged(self.stream.index)
-        if damaged and not self._moves[0]:
-            self._span = self._off = None
-        off, self._off = self._off, None
-        ahead = HOLE * self._frame_step if self._frame_step else OFF_LINE  # (a hole's or less: in line)
-        if self._span is not None and self._span[0] - OFF_LINE <= t <= self._span[1] + ahead:
-            self._widen(t, t + duration)  # (back in the span: what lay off it was damage)
-            return
-        end, n = t + duration, 1
-        if off is not None and abs(t - off[1]) <= OFF_LINE:  # (goes on from the packets off the span)
-            t, end, n = min(t, off[0]), max(end, off[1]), off[2] + 1
-        if n > (1 if self._span is None else RUN):
-            self._widen(t, end)
-        else:
-            self._off = (t, end, n)
-
-    def _widen(self, t: float, end: float) -> None:
-        first, last = self._span or (t, end)
-        self._span = (min(first, t), max(last, end))
-
-    def _up_to_start(self, packet: av.Packet) -> list[av.Packet]:
-        """The video packets to decode for ``packet``: itself, or where a file is read up to ``start``
-        (:meth:`_read_to_start`: a file whose clock may start again midway, on its one timeline), none before,
-        then those since the last keyframe. Its own clock repeats after a restart, so a seek by it may land in
-        the wrong recording; reading its packets without decoding them costs little (demuxing only). The pictures
-        from the keyframe before the last one are kept: with B-frames, some of them show after the last
-        keyframe (and may be at ``start``), and an open GOP's first pictures refer to them."""
-        held = self._held
-        if held is None:
-            return [packet]
-        if packet.is_keyframe:  # (a decoder starts at a keyframe: nothing before the one before this is needed)
-            del held[: max((n for n, p in enumerate(held) if p.is_keyframe), default=len(held))]
-        held.append(packet)
-        t = packet_time(packet)
-        reached = packet.stream is None or (t is not None and t - self.origin >= self.start)
-        if reached:
-            self._held = None
-            return held
-        return [held.pop(0)] if len(held) > MAX_HELD else []  # (no keyframe for long: decode as it comes)
-
-    def _seek(self) -> None:
-        """Seek to where decoding reaches ``start``'s frame. A seek lands on the keyframe before its target
-        in most files, but a transport stream lands on the packet at the target: pictures up to the next
-        keyframe do not decode there. So each try is checked (the first picture that decodes must not
-        be after ``start``) and the next starts further back, down to the beginning of the file."""
-        picture = self._stream_start()
-        if picture is not None and self._shift <= picture:  # (a seek there lands on the first picture, past the sound
-            return  # before it, which a file whose sound begins first holds ahead of it: read from the start, unsought)
-        back = 0.0
-        while True:
-            at = max(self.origin, self._shift - back)
-            self.container.seek(int(at * av.time_base), backward=True, any_frame=False)
-            if at <= self.origin:
-                return
-            if self._lands_in_time(stop=self._shift + 1.0):
-                self.container.seek(int(at * av.time_base), backward=True, any_frame=False)  # back to before the check
-                return
-            back = max(1.0, 4 * back)
-
-    def _lands_in_time(self, stop: float) -> bool:
-        """Whether the first picture decoded from here is at or before ``start`` (reading no further than
-        packets at ``stop`` seconds of the file's own clock)."""
-        packets = self.container.demux(self.stream)
-        while True:
-            try:
-                packet = next(packets)
-            except Exception:  # noqa: BLE001 - the end, or damage that breaks the demuxer: not in time here
-                return False
-            stamp = packet.pts if packet.dts is None else packet.dts
-            if stamp is not None and packet.time_base and float(stamp * packet.time_base) > stop:
-                return False
-            try:
-                frames = self.stream.decode(packet)
-            except (av.error.FFmpegError, ValueError):
-                continue
-            for vf in frames:
-                if vf.pts is not None and vf.time_base is not None:
-                    return float(vf.pts * vf.time_base) <= self._shift + 1e-6
-
-    def _video_start(self) -> float | None:
-        """Where the video stream starts (seconds), if the container says so and no seek moved us."""
-        return None if self.start and not self._read_to_start() else self._stream_start()  # (else not sought)
-
-    def _read_to_start(self) -> bool:
-        """Whether ``start`` is reached by reading up to it (:meth:`_up_to_start`), not by a seek: in a file whose
-        clock may start again midway (:class:`Clock`), and in files joined by FFmpeg's concat demuxer, which
-        seeks only where its script says every file's length (roadseg's does not: a damaged file's may be wrong)."""
-        return self.clock is not None or self.container.format.name == "concat"
-
     def _stream_start(self) -> float | None:
         """Where the video stream starts (seconds of the file's clock), if the container says so; where its first
         pictures' stamps alone were damaged, where :class:`InLine` puts them (:meth:`_first_pictures_moved`)."""
         s = self.stream
         return float(s.start_time * s.time_base) + self._first_moved if s.start_time is not None and s.time_base else None
-
-    def _first_pictures_moved(self) -> dict[int, float]:
-        """Where :class:`InLine` puts the first pictures back in line, where the stamps of a transport stream's first
-        pictures alone were damaged: FFmpeg takes the first for where the stream starts, and the file's start (the
-        output's 0, and the sound dropped before it) followed it, as the sound and the frames expected followed
-        their packets. Its first video packets are read and judged as their pictures will be (:func:`first_moved`: the
-        seconds their packets are moved by, by their number); none where none moves, or the file's clock cannot jump
-        (its stamps are kept as they are: :class:`Clock`). The packets read to judge them, and an error met reading
-        them, are kept in turn (:attr:`_ahead`), for :meth:`_packets` to read first: the file is demuxed once, so a pipe
-        (standard input) or an http(s) URL is judged as a file on disk is. --concat's join is judged file by file as
-        its files are probed (``moves``: :mod:`~roadseg.pipeline.sources.probe`)."""
-        if not self.container.format.flags & TS_DISCONT:
-            return {}
-        if not (moves := first_moved(self._first_video_stamps(), self._in_line())):  # (the first in line by its stamp:
-            self._presented_by = self._first_presented()  # its presentation time alone may be damaged)
-        return moves
-
-    def _first_presented(self) -> float:
-        """The seconds the stream's start moves by where the presentation times alone of a transport stream's first
-        pictures were damaged (H.264 with B-frames: their decoding times in line, :meth:`_first_pictures_moved`),
-        one of them found so by lying before its decoding time or more than OFF_LINE after it. The packets read ahead
-        (:attr:`_ahead`) are decoded once more, numbered, to see the order they show in (the decoder's: a B-frame
-        decoded after the picture it shows before); shown in that order, the pictures go on a frame step apart from
-        where most of those in range say the first lies, and each that lies off that line by more than half a step
-        is put on it (:attr:`_first_pts`, by number; one without a decoding time of its own, its decoding time too),
-        none where most keep no line (a hole among them). FFmpeg takes
-        the first's for where the stream starts: 0.7 s back, a wrap of the clock before 0, the whole sound was dropped
-        as over LEAP before it ("dropped 73 damaged audio packets"); the first two 30 s on left an output that does
-        not decode; the first four moved left the first pictures playing off the rest, and the sound with them."""
-        video = [p for p in self._ahead if isinstance(p, av.Packet) and p.stream.index == self.stream.index and p.size]
-        fps, s = self.stream.average_rate or self.stream.guessed_rate, self.stream
-        if not video or not fps or s.start_time is None or not s.time_base or s.codec_context is None:
-            return 0.0
-        step, tb = 1 / float(fps), video[0].time_base
-
-        def sane(p: av.Packet) -> bool:
-            return p.pts is not None and p.dts is not None and -step / 2 <= seconds(p.pts - p.dts, tb) <= OFF_LINE
-
-        if all(p.pts is None or p.dts is None or sane(p) for p in video):
-            return 0.0
-        shown, ticks = self._shown_order(video), round(step / tb)
-        if len(shown) < 2 or ticks <= 0:
-            return 0.0
-        in_range = [(k, n) for k, n in enumerate(shown) if sane(video[n])]
-        firsts = Counter(video[n].pts - k * ticks for k, n in in_range)
-        first, most = firsts.most_common(1)[0] if firsts else (None, 0)
-        if most < 2 or 2 * most <= len(in_range):  # (no line most of them keep: a hole among them)
-            return 0.0
-        for k, n in enumerate(shown):
-            p = video[n]
-            if p.pts is not None and abs(p.pts - (first + k * ticks)) > ticks / 2:
-                self._first_pts[n] = first + k * ticks
-        if not self._first_pts:
-            return 0.0
-        return seconds(first, tb) - seconds(s.start_time, s.time_base)
-
-    def _shown_order(self, video: list[av.Packet]) -> list[int]:
-        """The numbers of the ``video`` packets (the first read, in decoding order) in the order their pictures show,
-        as a decoder of their codec of its own gives them, numbered in turn; those that decode to no picture left out,
-        and those it still holds at the end (a picture read after them may show before them)."""
-        codec = self.stream.codec_context
-        try:
-            ctx = av.CodecContext.create(codec.name, "r")
-            ctx.thread_count = 1  # (frame threads hold a picture back a thread: 17 on 16 cores, more than are read)
-            if codec.extradata:
-                ctx.extradata = codec.extradata
-            order = []
-            for n, p in enumerate(video):
-                numbered = av.Packet(bytes(p))
-                numbered.pts = n
-                with contextlib.suppress(av.error.FFmpegError, ValueError):
-                    order += [f.pts for f in ctx.decode(numbered)]
-        except (av.error.FFmpegError, ValueError):
-            return []
-        return [n for n in order if n is not None and 0 <= n < len(video)]
-
-    def _first_video_stamps(self) -> Iterator[tuple[int | None, Fraction]]:
-        """The (stamp, time base) of the file's video packets in decoding order (as :func:`packet_time`), every packet
-        read kept in turn (:attr:`_ahead`), and the end or an error met reading them (judged by what came before it)."""
-        packets = self.container.demux(*self._streams_read())
-        while True:
-            try:
-                packet = next(packets)
-            except StopIteration:  # (the demuxer has passed its end: no other is to read on after them)
-                self._ahead.append(None)
-                return
-            except Exception as exc:  # noqa: BLE001 - damage that breaks the demuxer: judged by what was read before it
-                self._ahead.append(exc)
-                if not isinstance(exc, IndexError):  # (PyAV's, on a packet of a stream found after the start: read on)
-                    return
-                packets = self.container.demux(*self._streams_read())
-                continue
-            self._ahead.append(packet)
-            if packet.stream.index == self.stream.index and packet.size:
-                yield (packet.pts if packet.dts is None else packet.dts), packet.time_base
 
     def _packets(self) -> Iterator[av.Packet]:
         """The demuxer's packets; where damaged data breaks the demuxer itself, the packets end there
@@ -806,54 +526,9 @@ class VideoSource:
                 self._put_back(packet)
             yield packet
 
-    def _put_back(self, packet: av.Packet) -> None:
-        """Move ``packet``, where it is one of the file's first video packets whose stamps alone were damaged
-        (:meth:`_first_pictures_moved`; in --concat's join, one of a joined file's, told by where the join starts the
-        file it came from), to where :class:`InLine` puts its picture, before the :class:`Clock` judges them: by their
-        damaged stamps it may take a step back among them for pictures to put after the step ahead before it, which
-        keeps the first pictures seconds off the line the file's start is moved to. (Left to InLine, a later joined
-        file's came back to the line a frame step after the picture before them, not where the file's own lead.)"""
-        start = joined_part(packet).get("lavf.concatdec.start_time") if len(self._moves) > 1 else None
-        if start is not None and start != self._part[1]:  # (the next joined file's first packet)
-            self._part, self._video_read = (self._part[0] + (self._part[1] is not None), start), 0
-        shift = self._shifts[self._part[0]] if self._part[0] < len(self._shifts) else 0.0
-        if shift and packet.time_base:  # (the file's every packet)
-            ticks = round(shift / packet.time_base)
-            packet.pts = None if packet.pts is None else packet.pts + ticks
-            packet.dts = None if packet.dts is None else packet.dts + ticks
-        if not packet.size or packet.stream.index != self.stream.index:
-            return
-        n, self._video_read = self._video_read, self._video_read + 1
-        if n in self._first_pts and not self._part[0]:  # (its presentation time alone: _first_presented; without a
-            packet.dts = self._first_pts[n] if packet.dts == packet.pts else packet.dts  # decoding time of its own,
-            packet.pts = self._first_pts[n]  # the same)
-            self._put_at.add(packet.pts)
-            return
-        moves = self._moves[self._part[0]] if self._part[0] < len(self._moves) else {}
-        if (moved := moves.get(n)) is None or packet_time(packet) is None:
-            return
-        by = round(moved / packet.time_base)
-        packet.pts = None if packet.pts is None else packet.pts + by
-        packet.dts = None if packet.dts is None else packet.dts + by
-        if by and packet.pts is not None:
-            self._put_at.add(packet.pts)
-
     def _streams_read(self) -> tuple[av.stream.Stream, ...]:
         """The streams whose packets are read: the video's, and those passed on."""
         return (self.stream, *self.audio_streams, *self.subtitle_streams, *self.data_streams)
-
-    def _demux(self, streams: tuple) -> Iterator[av.Packet]:
-        """The demuxer's packets of ``streams`` (none: every stream's), those read ahead first (:attr:`_ahead`): an
-        error met reading them raised in its turn, as the demuxer raised it (the next call goes on after it), and
-        where they reached the end, none after them."""
-        while self._ahead:
-            item = self._ahead.pop(0)
-            if item is None:
-                return
-            if isinstance(item, Exception):
-                raise item
-            yield item
-        yield from self.container.demux(*streams)
 
     def _joined(self, packets: Iterable[av.Packet]) -> Iterator[av.Packet]:
         """``packets`` on one timeline where the file's clock starts again midway (:class:`Clock`)."""

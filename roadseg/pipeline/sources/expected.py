@@ -1,0 +1,139 @@
+"""The frames a file promises, counted as it is read (:class:`Expected`, a part of
+:class:`~roadseg.pipeline.sources.file.VideoSource`): the span of its video's one timeline, the joins of recordings
+in it, pictures lost (:class:`~roadseg.pipeline.sources.gaps.Gaps`) and an AVI's empty chunks (pictures held).
+"""
+
+from __future__ import annotations
+
+import math
+
+import av
+
+from roadseg.pipeline.sources.base import MAX_SECONDS
+from roadseg.pipeline.sources.gaps import HOLE, OFF_LINE, RUN
+
+
+class Expected:
+    """:class:`~roadseg.pipeline.sources.file.VideoSource`'s count of the frames expected and lost: its state is
+    ``_span``, ``_off``, ``_recording``, ``_last_dts``, ``held`` and ``pace`` (set as the source opens)."""
+
+    def expected_frames(self) -> int | None:
+        """Frames the container promises between ``start`` and ``start + duration`` (None when unknown), less
+        an AVI's empty chunks read (:attr:`held`: pictures held, not lost). A file
+        whose clock may start again midway (:class:`Clock`) promises, once read to its end, no more than its
+        video's one timeline spans: its length is read from timestamps, which pauses in its clock taken out
+        or one damaged stamp stretch; a hole where pictures were lost stays in the span (where its first pictures'
+        stamps were damaged, put back in line, the span alone: FFmpeg's length runs from the first). Pictures that
+        begin after the sound are counted from where they begin, and end no later than the file."""
+        promised = self._promised() if self._closed is None else self._closed[0]
+        return None if promised is None else max(0, promised - self.held)
+
+    @property
+    def restarted(self) -> bool:
+        """Whether the file's clock was found to start again midway (recordings joined, :class:`Clock`): the frames
+        expected once it is read (:meth:`expected_frames`) are its timeline's, not FFmpeg's count at its opening."""
+        return self.clock is not None and self.clock.restarts > 0
+
+    def _promised(self) -> int | None:
+        info = self.info
+        if info.frames is None or info.fps is None:
+            return None
+        length, most = info.duration, info.frames
+        if self.clock is not None and self._read and self._span is not None and not self.unreadable:
+            spanned = self._span[1] - self._span[0]
+            length = spanned if length is None else min(length, spanned)
+            # (FFmpeg's length and count run from the first pictures' damaged stamp; where the clock started again,
+            # from the first recording's first stamp to the last one's last: cat a.ts a.ts, 38 of 76 pictures)
+            if self._moves[0] or self.restarted:
+                length, most = spanned, None
+        fps = float(info.fps)
+        paced = self._read and not self.unreadable and not (self.stream.frames or 0) > 0  # (a count by the rate)
+        if paced:
+            fps = min(fps, self.pace.rate(fps) or fps)
+        begins = self._stream_start()  # (pictures that begin after the sound: seconds from the file's start)
+        lead = min(max(0.0, begins - self.origin), MAX_SECONDS) if begins is not None else 0.0
+        if length and lead and self.container.duration and not self.restarted:  # (Matroska's DURATION tag says
+            # where its track ends; FFmpeg's length of a clock that started again is one recording's)
+            length = min(length, self.origin + self.container.duration / av.time_base - begins)
+        if not length and self.end is None:
+            return info.frames
+        first = max(lead, self.start) if length else self.start
+        ends = self.end if not length else lead + length if self.end is None else min(lead + length, self.end)
+        paused = self.pace.paused(first, ends)  # (pauses: no pictures due)
+        if self._gaps is not None:  # (shorter ones, where nothing marks a loss in them: Gaps)
+            paused += self._gaps.paused(first + self.origin, ends + self.origin)
+        shown = max(0.0, ends - first) - (paused if paced else 0.0)
+        count = round(max(0.0, shown) * fps)
+        return count if most is None else min(most, count)
+
+    def _joined_at(self, t: float) -> bool:
+        """Whether the video packet at ``t`` is the first of a recording joined after another (the :class:`Clock`
+        moved the video anew): the step to it from the span's end, but for the frame steps whole within it, is the
+        join's own gap, no picture's (taken out of the frames expected, and out of the pace: the clean cat joins
+        leave 0.95 of a frame step, which a lower pace took in; where pictures beside the join were lost, the
+        step was a hole, and one frame more was expected: `catleap-swap-20`, told 9 of 8 missing)."""
+        recording = self.clock.recording(self.stream.index) if self.clock is not None else -1
+        joined, self._recording = recording != self._recording, recording
+        if joined and self._span is not None and self._frame_step and t > self._span[1]:
+            gap = (t - self._span[1]) % self._frame_step
+            self.pace.joined(t - gap - self.origin, t - self.origin)
+        return joined
+
+    def _take_gaps(self, packet: av.Packet, t: float | None, joined: bool = False) -> None:
+        """Follow the video ``packet``, at ``t`` seconds, for pictures lost and pauses (:class:`Gaps`), in the
+        window or not (a pause may begin before it); those lost are counted where they lie in it. ``joined``:
+        it is the first of a recording joined after another (:meth:`_joined_at`)."""
+        if self._gaps is None or not packet.size:
+            return
+        skipped = self._numbers is not None and self.decoder.codec == "h264" and self._numbers.skipped(packet)
+        if self._passed is not None and self._passed.over:  # (passed over damage since the last video packet)
+            skipped, self._passed.over = True, False
+        discarded = self._discarded is not None and self._discarded.take(packet.pos)
+        if t is not None:
+            lost = self._gaps.lost
+            self._gaps.take(t, packet.is_corrupt, key=packet.is_keyframe, skipped=skipped, joined=joined,
+                            discarded=discarded)  # fmt: skip
+            self.lost += self._gaps.lost - lost
+
+    def _count_held(self, packet: av.Packet) -> None:
+        """Count an AVI's empty chunks before ``packet`` that lie in the window (:attr:`held`): its timestamps
+        count chunks, so one that steps over others follows a picture held for more frames."""
+        if not self.chunked or packet.dts is None:
+            return
+        last, self._last_dts = self._last_dts, packet.dts
+        if last is None or packet.dts <= last + 1:
+            return
+        tb = packet.time_base  # (a chunk's timestamp is its number)
+        first, end = max(last + 1, math.ceil((self.start + self.origin) / tb - 1e-6)), packet.dts
+        if self.end is not None:  # (chunks at or after the window's end are not in it)
+            end = min(end, math.ceil((self.end + self.origin) / tb - 1e-6))
+        self.held += max(0, end - first)
+
+    def _spanned(self, t: float, duration: float) -> None:
+        """Widen the span of the video's timeline read so far (:meth:`expected_frames`) to a packet at ``t``.
+        The first packet counts once the next goes on from it, and packets more than :data:`OFF_LINE` before
+        the span, or more than :data:`HOLE` frame steps after its end, once more than :data:`RUN` went on from
+        each other (or, within OFF_LINE after it, the file ended with them): a damaged stamp, or a run of them
+        that the packets come back from (:class:`InLine` puts those pictures back), does not stretch the span
+        (nor the frames expected; `ts-stamps-20`, a picture stamped 0.7 s ahead before the last: 54 expected of
+        38, now 38). Where the :class:`Clock` found the packets before to be damage (a run of first timestamps
+        broken), the span starts anew, but for the first packets put back (:meth:`_first_pictures_moved`)."""
+        damaged = self.clock is not None and self.clock.first_damaged(self.stream.index)
+        if damaged and not self._moves[0]:
+            self._span = self._off = None
+        off, self._off = self._off, None
+        ahead = HOLE * self._frame_step if self._frame_step else OFF_LINE  # (a hole's or less: in line)
+        if self._span is not None and self._span[0] - OFF_LINE <= t <= self._span[1] + ahead:
+            self._widen(t, t + duration)  # (back in the span: what lay off it was damage)
+            return
+        end, n = t + duration, 1
+        if off is not None and abs(t - off[1]) <= OFF_LINE:  # (goes on from the packets off the span)
+            t, end, n = min(t, off[0]), max(end, off[1]), off[2] + 1
+        if n > (1 if self._span is None else RUN):
+            self._widen(t, end)
+        else:
+            self._off = (t, end, n)
+
+    def _widen(self, t: float, end: float) -> None:
+        first, last = self._span or (t, end)
+        self._span = (min(first, t), max(last, end))

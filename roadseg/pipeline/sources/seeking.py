@@ -1,0 +1,86 @@
+"""Reaching ``--start`` in a file (:class:`ToStart`, a part of :class:`~roadseg.pipeline.sources.file.VideoSource`):
+a seek checked to land in time, or, where a file's clock may start again midway or files are joined, its packets
+read up to there without decoding, those from the last keyframe before it decoded.
+"""
+
+from __future__ import annotations
+
+import av
+
+from roadseg.pipeline.sources.base import packet_time
+
+MAX_HELD = 600  # video packets held while a file is read up to --start undecoded (VideoSource._up_to_start)
+
+
+class ToStart:
+    """:class:`~roadseg.pipeline.sources.file.VideoSource`'s way to ``start``: its state is ``_held`` (the video
+    packets since the last keyframe while read up to it, else None)."""
+
+    def _up_to_start(self, packet: av.Packet) -> list[av.Packet]:
+        """The video packets to decode for ``packet``: itself, or where a file is read up to ``start``
+        (:meth:`_read_to_start`: a file whose clock may start again midway, on its one timeline), none before,
+        then those since the last keyframe. Its own clock repeats after a restart, so a seek by it may land in
+        the wrong recording; reading its packets without decoding them costs little (demuxing only). The pictures
+        from the keyframe before the last one are kept: with B-frames, some of them show after the last
+        keyframe (and may be at ``start``), and an open GOP's first pictures refer to them."""
+        held = self._held
+        if held is None:
+            return [packet]
+        if packet.is_keyframe:  # (a decoder starts at a keyframe: nothing before the one before this is needed)
+            del held[: max((n for n, p in enumerate(held) if p.is_keyframe), default=len(held))]
+        held.append(packet)
+        t = packet_time(packet)
+        reached = packet.stream is None or (t is not None and t - self.origin >= self.start)
+        if reached:
+            self._held = None
+            return held
+        return [held.pop(0)] if len(held) > MAX_HELD else []  # (no keyframe for long: decode as it comes)
+
+    def _seek(self) -> None:
+        """Seek to where decoding reaches ``start``'s frame. A seek lands on the keyframe before its target
+        in most files, but a transport stream lands on the packet at the target: pictures up to the next
+        keyframe do not decode there. So each try is checked (the first picture that decodes must not
+        be after ``start``) and the next starts further back, down to the beginning of the file."""
+        picture = self._stream_start()
+        if picture is not None and self._shift <= picture:  # (a seek there lands on the first picture, past the sound
+            return  # before it, which a file whose sound begins first holds ahead of it: read from the start, unsought)
+        back = 0.0
+        while True:
+            at = max(self.origin, self._shift - back)
+            self.container.seek(int(at * av.time_base), backward=True, any_frame=False)
+            if at <= self.origin:
+                return
+            if self._lands_in_time(stop=self._shift + 1.0):
+                self.container.seek(int(at * av.time_base), backward=True, any_frame=False)  # back to before the check
+                return
+            back = max(1.0, 4 * back)
+
+    def _lands_in_time(self, stop: float) -> bool:
+        """Whether the first picture decoded from here is at or before ``start`` (reading no further than
+        packets at ``stop`` seconds of the file's own clock)."""
+        packets = self.container.demux(self.stream)
+        while True:
+            try:
+                packet = next(packets)
+            except Exception:  # noqa: BLE001 - the end, or damage that breaks the demuxer: not in time here
+                return False
+            stamp = packet.pts if packet.dts is None else packet.dts
+            if stamp is not None and packet.time_base and float(stamp * packet.time_base) > stop:
+                return False
+            try:
+                frames = self.stream.decode(packet)
+            except (av.error.FFmpegError, ValueError):
+                continue
+            for vf in frames:
+                if vf.pts is not None and vf.time_base is not None:
+                    return float(vf.pts * vf.time_base) <= self._shift + 1e-6
+
+    def _video_start(self) -> float | None:
+        """Where the video stream starts (seconds), if the container says so and no seek moved us."""
+        return None if self.start and not self._read_to_start() else self._stream_start()  # (else not sought)
+
+    def _read_to_start(self) -> bool:
+        """Whether ``start`` is reached by reading up to it (:meth:`_up_to_start`), not by a seek: in a file whose
+        clock may start again midway (:class:`Clock`), and in files joined by FFmpeg's concat demuxer, which
+        seeks only where its script says every file's length (roadseg's does not: a damaged file's may be wrong)."""
+        return self.clock is not None or self.container.format.name == "concat"

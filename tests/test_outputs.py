@@ -1,6 +1,8 @@
 """Output modes, legend, masks, stats, images, --start/--duration."""
 
+import errno
 import json
+import os
 from fractions import Fraction
 
 import av
@@ -12,8 +14,9 @@ from conftest import read_video, sound_spans, split_frames, write_video
 
 from roadseg.classes import PALETTE
 from roadseg.cli import segment_video_cmd
-from roadseg.errors import OutputError
+from roadseg.errors import OutputError, PipelineError, SinkError
 from roadseg.pipeline import segment_video
+from roadseg.pipeline.sinks import MaskSink, VideoSink
 
 
 def test_side_by_side_and_mask_modes(split_video, rule_onnx, tmp_path):
@@ -68,6 +71,86 @@ def test_masks_dir_named_as_the_output_video_is_refused_in_one_line(split_video,
     assert r.exit_code == 1 and r.output == (f"Error: --masks-dir {out} is the output video's name; give the masks a "
                                              "folder of their own (e.g. masks/)\n")  # (was: "o.mp4: Is a directory")
     assert not out.exists()  # (was: an empty folder of that name)
+
+
+def _masks_fill_the_disk_at(monkeypatch, n: int) -> None:
+    """Fault injection: the masks' disk is full from the ``n``-th mask on; each of those is written into a link
+    to /dev/full, whose writes fail as a full disk's do (ENOSPC, from the kernel)."""
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    real = MaskSink.target
+
+    def target(self, index):
+        path = real(self, index)
+        if index >= n and not path.is_symlink():
+            path.symlink_to("/dev/full")
+        return path
+
+    monkeypatch.setattr(MaskSink, "target", target)
+
+
+@pytest.mark.parametrize("live", [False, True])
+def test_masks_whose_disk_fills_stop_and_the_video_is_written_to_its_end_with_its_sound(split_video, rule_onnx,
+                                                                                        tmp_path, monkeypatch, live):  # fmt: skip
+    _masks_fill_the_disk_at(monkeypatch, 5)
+    out, masks, stats = tmp_path / "o.mp4", tmp_path / "masks", tmp_path / "s.json"
+    r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(out), "--model", str(rule_onnx), "-q",
+                                               "--masks-dir", str(masks), "--stats", str(stats), *["--live"] * live])  # fmt: skip
+    # was: exit 0, and 7 masks missing (cv2.imwrite into a full disk returned True); where it returned False,
+    # "encode failed: cannot write mask masks/000005.png; removed the unfinished output o.mp4"
+    assert r.exit_code == 1 and r.output.count("\n") == 1, r.output
+    finished = f"finalised at {out} (12 frames)" if live else f"kept the finished output {out} (12 frames)"
+    assert r.output == (f"Error: masks failed: cannot write mask {masks}/000005.png: No space left on device; the masks "
+                        f"of the first 5 frames are kept in {masks} (000000.png to 000004.png); "
+                        f"{'recording ' if live else ''}{finished}; statistics written to {stats}\n"), r.output  # fmt: skip
+    video = read_video(out)
+    assert len(video["frames"]) == 12 and len(video["audio"]) == 1
+    assert sorted(p.name for p in masks.iterdir()) == [f"{i:06d}.png" for i in range(5)]  # (none cut short)
+    figures = json.loads(stats.read_text())
+    assert figures["frames"] == 12 and figures["failed"] in r.output
+    with pytest.raises(PipelineError) as caught:
+        segment_video(split_video, out, model=rule_onnx, quiet=True, masks_dir=str(masks), overwrite=True)
+    assert caught.value.kept and caught.value.frames == 12 and caught.value.reason.startswith("masks failed: ")
+
+
+def test_a_video_whose_disk_fills_leaves_the_masks_written_and_says_so(split_video, rule_onnx, tmp_path, monkeypatch):
+    real, count = VideoSink._encode, {"n": 0}
+
+    def full(self, frame):  # fault injection: the video's disk fills up after 8 frames
+        count["n"] += 1
+        if count["n"] > 8:
+            raise SinkError(f"cannot write {self.path}: {os.strerror(errno.ENOSPC)}")
+        return real(self, frame)
+
+    monkeypatch.setattr(VideoSink, "_encode", full)
+    out, masks = tmp_path / "o.mp4", tmp_path / "masks"
+    r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(out), "--model", str(rule_onnx), "-q",
+                                               "--masks-dir", str(masks)])  # fmt: skip
+    # (was: the masks left as they were, unsaid)
+    assert r.exit_code == 1 and r.output == (f"Error: encode failed: cannot write {out}: No space left on device; "
+                                             f"removed the unfinished output {out}; the masks of the first 8 frames "
+                                             f"are kept in {masks} (000000.png to 000007.png)\n"), r.output  # fmt: skip
+    assert not out.exists() and sorted(p.name for p in masks.iterdir()) == [f"{i:06d}.png" for i in range(8)]
+
+
+def test_masks_and_then_the_video_fail_and_both_are_told(split_video, rule_onnx, tmp_path, monkeypatch):
+    _masks_fill_the_disk_at(monkeypatch, 3)
+    real, count = VideoSink._encode, {"n": 0}
+
+    def full(self, frame):  # the video's disk fills later
+        count["n"] += 1
+        if count["n"] > 8:
+            raise SinkError(f"cannot write {self.path}: {os.strerror(errno.ENOSPC)}")
+        return real(self, frame)
+
+    monkeypatch.setattr(VideoSink, "_encode", full)
+    out, masks = tmp_path / "o.mp4", tmp_path / "masks"
+    r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(out), "--model", str(rule_onnx), "-q",
+                                               "--masks-dir", str(masks)])  # fmt: skip
+    assert r.exit_code == 1 and r.output == (
+        f"Error: encode failed: cannot write {out}: No space left on device; removed the unfinished output {out}; "
+        f"masks failed before: cannot write mask {masks}/000003.png: No space left on device; the masks of the "
+        f"first 3 frames are kept in {masks} (000000.png to 000002.png)\n"), r.output  # fmt: skip
 
 
 def test_stats_json_has_per_frame_class_shares_and_stage_timings(split_video, rule_onnx, tmp_path):

@@ -330,6 +330,7 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
     names = ("capture", "infer", "output") if source.live else ("decode", "infer", "encode")  # (output: a window,
     # a browser view or a recording)
     produce = (lambda: iter(source)) if source.live else (lambda: timed(source, times, "decode"))
+    masks = next((sink for sink in sinks if isinstance(sink, MaskSink)), None)
     t0 = time.perf_counter()
     done, leave = threading.Event(), threading.Event()
     watch = isinstance(source, LiveSource) and opts.duration is not None
@@ -345,9 +346,9 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
     except (StageFailed, KeyboardInterrupt) as exc:  # (a camera's run ends so: its figures are written all the same)
         partial = _result(opts, source, seg, writer, time.perf_counter() - t0, None, quiet=True)
         if isinstance(exc, StageFailed):
-            failed = _failed(exc, primary)
+            failed = _failed(exc, primary, masks)
             raise _with_stats(failed, opts, partial, failed=str(failed)) from exc.error
-        interrupted = _interrupted(exc, primary)
+        interrupted = _interrupted(exc, primary, masks)
         raise _with_stats(interrupted, opts, partial, interrupted=interrupted.signal_name) from None
     finally:
         progress.close()
@@ -363,7 +364,11 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
         # recordings joined, the count at its opening was FFmpeg's of one recording's span: more)
         restarted = getattr(source, "restarted", False)
         expected = min(known, opts.max_frames or known) if restarted else min(expected, known)
-    return _result(opts, source, seg, writer, time.perf_counter() - t0, expected)
+    result = _result(opts, source, seg, writer, time.perf_counter() - t0, expected)
+    if masks is not None and masks.failed is not None:  # (the other outputs went on: was, the video removed)
+        failed = _masks_failed(masks, primary)
+        raise _with_stats(failed, opts, result, failed=str(failed))
+    return result
 
 
 def _end_when_overdue(source: LiveSource, queue: LatestQueue, leave: threading.Event, done: threading.Event) -> None:
@@ -582,10 +587,12 @@ def _result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Writer
         classes=list(seg.classes), stages=writer.times.summary(), per_frame=writer.per_frame)  # fmt: skip
 
 
-def _left_behind(primary: VideoSink | ImageSink | None, cause: BaseException | None) -> tuple[str, bool]:
+def _left_behind(primary: VideoSink | ImageSink | None, cause: BaseException | None,
+                 whole: bool = False) -> tuple[str, bool]:  # fmt: skip
     """Finalise (or remove) the main output after a failure or an interruption; say what is left of it. An output
     whose own writing failed (its disk, its muxer, its pipe) is removed; one whose encoder failed is finished with
-    the pictures the encoder gave out, where it then plays (was: removed, with FFmpeg's error from the encoder)."""
+    the pictures the encoder gave out, where it then plays (was: removed, with FFmpeg's error from the encoder).
+    ``whole``: the output was written to its end (another output failed)."""
     if primary is None:
         return "", False
     kept = primary.finish(keep=not isinstance(cause, SinkError) or isinstance(cause, EncoderError))
@@ -601,11 +608,13 @@ def _left_behind(primary: VideoSink | ImageSink | None, cause: BaseException | N
     if primary.label == "recording":
         return f"recording finalised at {path} ({frames})", True
     if cause is None:
-        return f"finalised a playable {path} with the {frames} done", True
+        return (f"kept the finished {primary.label} {path} ({frames})" if whole else
+                f"finalised a playable {path} with the {frames} done"), True  # fmt: skip
     return f"kept a playable partial output of {frames} at {path}", True
 
 
-def _failed(exc: StageFailed, primary: VideoSink | ImageSink | None) -> PipelineError | OutputClosed:
+def _failed(exc: StageFailed, primary: VideoSink | ImageSink | None,
+            masks: MaskSink | None = None) -> PipelineError | OutputClosed:  # fmt: skip
     cause = exc.error
     if isinstance(cause, OutputClosed) and isinstance(primary, VideoSink):  # (not a failure: the reader went away)
         primary.finish(keep=False)  # (nothing more reaches a closed pipe; a file of that name is not removed)
@@ -613,16 +622,34 @@ def _failed(exc: StageFailed, primary: VideoSink | ImageSink | None) -> Pipeline
                             f"{primary.written} frames")  # fmt: skip
     reason = str(cause) if isinstance(cause, RoadsegError) else f"{cause.__class__.__name__}: {reason_of(cause)}"
     left, kept = _left_behind(primary, cause)
+    left = "; ".join(filter(None, (left, _masks_left(masks))))
     frames = primary.written if kept and primary is not None else 0
     failed = f"{exc.stage} failed: {reason}"
     return PipelineError(failed + (f"; {left}" if left else ""), kept=kept, frames=frames, reason=failed)
 
 
-def _interrupted(exc: KeyboardInterrupt, primary: VideoSink | ImageSink | None) -> Interrupted:
+def _masks_failed(masks: MaskSink, primary: VideoSink | ImageSink | None) -> PipelineError:
+    """The run's error where only ``--masks-dir`` failed: the other outputs were written to their end."""
+    left, kept = _left_behind(primary, None, whole=True)
+    failed = f"masks failed: {masks.failed}"
+    return PipelineError("; ".join(filter(None, (failed, masks.left(), left))), kept=kept,
+                         frames=primary.written if kept and primary is not None else 0, reason=failed)  # fmt: skip
+
+
+def _masks_left(masks: MaskSink | None) -> str:
+    """What a run stopped midway left of its masks (they stay as written), with their own failure before it."""
+    if masks is None or not (masks.written or masks.failed):
+        return ""
+    return (f"masks failed before: {masks.failed}; " if masks.failed else "") + masks.left()
+
+
+def _interrupted(exc: KeyboardInterrupt, primary: VideoSink | ImageSink | None,
+                 masks: MaskSink | None = None) -> Interrupted:  # fmt: skip
     signal_name = getattr(exc, "signal_name", "SIGINT")
     left, kept = _left_behind(primary, None)
+    left = "; ".join(filter(None, (left, _masks_left(masks))))
     frames = primary.written if kept and primary is not None else 0
-    if not frames:
+    if not frames and not (masks is not None and masks.written):
         return Interrupted("interrupted before any frame was written" + (f"; {left}" if left else ""),
                            signal_name=signal_name)  # fmt: skip
     return Interrupted(f"interrupted: {left}", frames=frames, signal_name=signal_name)

@@ -7,6 +7,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -87,13 +88,19 @@ class MaskSink(Sink):
     in ``folder`` (an earlier run's) are refused before any work unless ``overwrite``, which removes them
     first: the folder holds this run's masks only, one per frame (a shorter rerun left the earlier run's
     past its last frame, misaligned with the output).
+
+    A mask that cannot be written (a full disk) ends the masks, not the run: ``failed`` says why, the file it
+    left is removed, those before it stay and the other outputs go on (:meth:`left` says what is there). The
+    PNG is encoded in memory and written as a file, whose errors are Python's: ``cv2.imwrite`` into a full
+    disk (``/dev/full``) returned True for a 48x64 mask and left nothing, and False, without the reason,
+    for a 512x512 one.
     """
 
     name = "masks"
 
     def __init__(self, folder: str | Path, names: list[str] | None = None, *, overwrite: bool = False) -> None:
         self.folder, self.names = Path(folder), names
-        self.written = 0
+        self.written, self.failed = 0, None
         numbered = not names and self.folder.is_dir()
         earlier = sorted(p for p in self.folder.glob("*.png") if NUMBERED.fullmatch(p.name)) if numbered else []
         if earlier and not overwrite:
@@ -118,10 +125,33 @@ class MaskSink(Sink):
 
     def write(self, image: np.ndarray, frame: Frame) -> None:
         assert frame.labels is not None, "masks are written from inferred frames"
+        if self.failed is not None:
+            return
         target = self.target(frame.index if self.names else self.written)
-        if not cv2.imwrite(str(target), resize_labels(frame.labels, *frame.image.shape[:2])):
-            raise SinkError(f"cannot write mask {target}")
+        encoded, png = cv2.imencode(".png", resize_labels(frame.labels, *frame.image.shape[:2]))
+        try:
+            if not encoded:
+                raise OSError("OpenCV could not encode it as PNG")
+            with open(target, "wb") as f:
+                f.write(png.data)
+        except OSError as exc:
+            self.failed = f"cannot write mask {target}: {reason_of(exc)}"
+            with contextlib.suppress(OSError):
+                target.unlink(missing_ok=True)  # (a PNG cut short)
+            return
         self.written += 1
+
+    def left(self) -> str:
+        """What the folder holds, for a run's last line: ``the masks of the first 5 frames are kept in masks
+        (000000.png to 000004.png)``; of input images, ``5 masks are kept in masks``."""
+        n, folder = self.written, self.folder
+        if not n:
+            return f"no mask was written to {folder}"
+        if self.names:
+            return f"{n} mask{' is' if n == 1 else 's are'} kept in {folder}"
+        if n == 1:
+            return f"the mask of the first frame is kept in {folder} ({self.target(0).name})"
+        return f"the masks of the first {n} frames are kept in {folder} ({self.target(0).name} to {self.target(n - 1).name})"
 
 
 def refuse_targets(targets: list[Path], inputs: Sequence[Path], what: str, *, outputs: Sequence[Path] = ()) -> None:

@@ -2925,6 +2925,29 @@ def test_an_output_whose_encoder_fails_at_its_end_with_no_picture_that_decodes_i
     assert figures["frames"] == len(figures["per_frame"]) == 0
 
 
+def test_a_blackvues_boxes_that_cannot_be_added_after_its_encoders_flush_failed_keep_the_encoders_error(
+        rule_onnx, tmp_path, monkeypatch):  # fmt: skip
+    import roadseg.pipeline.sinks.video as video
+
+    src = _with_an_encoder_that_fails_at_its_flush(monkeypatch, tmp_path)
+    blackvue = tmp_path / "20261203_080000_NF.mp4"  # (its GPS in a top-level box after the index)
+    blackvue.write_bytes(src.read_bytes() + _box(b"gps ", b"[1764748800000]$GPRMC,080000.00,A*6B\r\n"))
+    out = tmp_path / "o.mp4"
+
+    def full(path, mode="r", *args, **kw):  # fault injection: the disk is full as the boxes are added
+        if Path(path) == out and mode == "ab":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return open(path, mode, *args, **kw)
+
+    monkeypatch.setattr(video, "open", full, raising=False)
+    r = CliRunner().invoke(segment_video_cmd, [str(blackvue), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    # (was: "encode failed: cannot finish OUT: No space left on device; ...", the encoder's error left out)
+    assert r.exit_code == 1 and r.output == ("Error: encode failed: encoder libx264 failed at its flush: Generic error "
+                                             f"in an external library; cannot finish {out}: No space left on device; "
+                                             f"removed the unfinished output {out}\n"), r.output  # fmt: skip
+    assert not out.exists()
+
+
 def test_an_output_whose_encoder_fails_midway_keeps_the_pictures_before_and_says_how_many(rule_onnx, tmp_path,
                                                                                          monkeypatch):  # fmt: skip
     given = []

@@ -537,6 +537,7 @@ class VideoSink(Sink):
             if self._closed:
                 return
             self._closed = True
+            failed: EncoderError | None = None
             try:
                 flushed = False
                 try:
@@ -552,8 +553,16 @@ class VideoSink(Sink):
                 for kind, n in sorted(self.subtitles.dropped.items()):
                     log.warning("dropped %d %s packets that %s refused (damaged timing); the rest are kept", n, kind,
                                 self.shown)  # fmt: skip
+            except EncoderError as exc:
+                failed = exc
+                raise
             finally:  # (the trailer, also where the encoder failed: the file keeps the pictures it gave out)
-                self._finalise()
+                try:
+                    self._finalise()
+                except SinkError as exc:  # (was: the trailer's or the sensor boxes' error alone)
+                    if failed is None:
+                        raise
+                    raise type(exc)(f"{failed}; {exc}") from None
 
     def _finalise(self) -> None:
         """Write the trailer, then the sensor boxes (after the media and its index, where BlackVue keeps them too)."""

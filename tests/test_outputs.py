@@ -509,7 +509,7 @@ def test_an_output_that_cannot_hold_h264_gets_its_own_codec_unless_one_is_asked(
     assert not (tmp_path / "x.webm").exists()
 
 
-def test_mxf_keeps_every_frame_and_takes_the_nearest_rate_it_holds(rule_onnx, tmp_path):
+def test_mxf_keeps_every_frame_and_takes_a_rate_it_holds(rule_onnx, tmp_path):
     pan = np.random.default_rng(0).integers(0, 255, (48, 256, 3), np.uint8)  # 6 s of a camera panning
     long = write_video(tmp_path / "long.mp4", [np.ascontiguousarray(pan[:, i % 192 : i % 192 + 64]) for i in range(150)])
     # (x264's default keyframe interval, 250 frames, puts B-frames further than MXF's index reaches)
@@ -522,12 +522,37 @@ def test_mxf_keeps_every_frame_and_takes_the_nearest_rate_it_holds(rule_onnx, tm
     slow = write_video(tmp_path / "slow.mp4", split_frames(6), fps=Fraction(15))
     result = CliRunner().invoke(segment_video_cmd, [str(slow), "-o", str(tmp_path / "s.mxf"), "--model",
                                                     str(rule_onnx), "-q"])  # fmt: skip
-    # (was: refused, "MXF does not hold video at 15 frames/s"): the nearest rate it holds, its pictures at their places
+    # (was refused, "MXF does not hold video at 15 frames/s"; then written at 23.976, the nearest rate it holds, its
+    # pictures at 0, 2, 3, 5, 6, 8: shown for two frames or one, a judder): twice its rate, each picture twice
     assert result.exit_code == 0 and result.output.splitlines()[0] == (
-        f"roadseg: {tmp_path / 's.mxf'}: MXF holds no video at 15 frames/s; written at 23.976, each picture at its "
-        "time's place (some repeated)")  # fmt: skip
+        f"roadseg: {tmp_path / 's.mxf'}: MXF holds no video at 15 frames/s; written at 30, each picture at its "
+        "time's place (each shown 2 times)")  # fmt: skip
     v = read_video(tmp_path / "s.mxf")
-    assert v["rate"] == Fraction(24000, 1001) and len(v["frames"]) == 9  # (0.4 s: 6 pictures at 0, 2, 3, 5, 6, 8)
+    assert v["rate"] == 30 and _shown(v["frames"]) == [2, 2, 2, 2, 2, 1]  # (the last picture once, as before)
+
+
+def _shown(frames):
+    """How many frames in a row each picture of a decoded video is shown for (a picture of ``split_frames`` differs
+    from the next by a line of 128; a repeat by the encoder's noise)."""
+    runs = [1]
+    for a, b in zip(frames, frames[1:]):
+        if np.abs(a.astype(int) - b.astype(int)).max() < 20:
+            runs[-1] += 1
+        else:
+            runs.append(1)
+    return runs
+
+
+@pytest.mark.parametrize("fps,rate,times", [("25/2", 25, 2), ("10", 30, 3), ("20", 60, 3), ("27", 25, None)])
+def test_mxf_shows_every_picture_alike_at_a_whole_multiple_of_its_rate(rule_onnx, tmp_path, fps, rate, times):
+    # a rate the MXF muxer holds that is a whole multiple of the input's shows each picture as often: smooth motion
+    # (was: 23.976 for all three, the nearest, where pictures were shown for two frames or three); where it holds
+    # none, the nearest (27 frames/s: at 25, some left out)
+    src = write_video(tmp_path / "in.mp4", split_frames(6), fps=Fraction(fps))
+    segment_video(src, tmp_path / "o.mxf", model=rule_onnx, quiet=True)
+    v = read_video(tmp_path / "o.mxf")
+    assert v["rate"] == rate
+    assert _shown(v["frames"]) == ([times] * 5 + [1] if times else [1] * 6), _shown(v["frames"])
 
 
 def _moved(src, path, move, kind="audio"):

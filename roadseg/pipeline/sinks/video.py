@@ -126,15 +126,21 @@ MXF_RATES = tuple(map(Fraction, ("24000/1001 24 25 30000/1001 30 48000/1001 48 5
 
 def clock_rate(fps: Fraction, encoder: str, format_name: str) -> Fraction:
     """The rate an output that times its pictures by the frame is written at, for pictures that come at ``fps``
-    (:func:`~roadseg.pipeline.sources.base.timed_rate`): ``fps`` where its muxer and encoder take it, else the
-    nearest rate they do (MXF and MPEG-1/2 know only some: FFmpeg's own command line picks so too).
+    (:func:`~roadseg.pipeline.sources.base.timed_rate`): ``fps`` where its muxer and encoder take it, else one within
+    0.1 % of it, else a whole multiple or divisor of it (:func:`evenly`: each picture repeated as often, or one in so
+    many kept, so motion stays smooth; the nearest such), else the nearest rate they do (MXF and MPEG-1/2 know only
+    some: FFmpeg's own command line picks the nearest). Asked of FFmpeg 8.1's MXF muxer (PyAV): 15 frames/s is written
+    at 30, 12.5 at 25, 10 at 30 and 20 at 60 (was: all four at 23.976, the nearest, where the pictures were shown for
+    one frame or two, or two or three, unevenly: a judder in steady motion).
 
     >>> clock_rate(Fraction(2997, 100), "libx264", "mxf"), clock_rate(Fraction(90), "libx264", "mxf")
     (Fraction(30000, 1001), Fraction(90, 1))
-    >>> clock_rate(Fraction(15), "libx264", "mxf"), clock_rate(Fraction(15), "mpeg1video", "mpeg")
-    (Fraction(24000, 1001), Fraction(24000, 1001))
-    >>> clock_rate(Fraction(15), "mpeg2video", "matroska"), clock_rate(Fraction(51, 2), "mpeg4", "avi")
-    (Fraction(15, 1), Fraction(51, 2))
+    >>> [str(clock_rate(Fraction(r), "libx264", "mxf")) for r in ("15", "25/2", "10", "20", "15000/1001", "200", "27")]
+    ['30', '25', '30', '60', '30000/1001', '100', '25']
+    >>> clock_rate(Fraction(15), "mpeg1video", "mpeg"), clock_rate(Fraction(15), "mpeg2video", "matroska")
+    (Fraction(30, 1), Fraction(15, 1))
+    >>> clock_rate(Fraction(51, 2), "mpeg4", "avi")
+    Fraction(51, 2)
     """
     if format_name in COUNTED:
         rates, takes = MXF_RATES, _mxf_takes
@@ -143,7 +149,24 @@ def clock_rate(fps: Fraction, encoder: str, format_name: str) -> Fraction:
         takes = functools.partial(_encoder_takes, encoder)
     else:
         return fps
-    return next((r for r in (fps, *sorted(rates, key=lambda r: abs(r - fps))) if takes(r)), fps)
+    near = sorted(rates, key=lambda r: abs(r - fps))
+    close = [r for r in near if abs(r - fps) <= fps / 1000]
+    even = sorted((r for r in rates if evenly(fps, r)), key=lambda r: max(r / fps, fps / r))
+    return next((r for r in (fps, *close, *even, *near) if takes(r)), fps)
+
+
+def evenly(fps: Fraction, rate: Fraction) -> int | None:
+    """How many times each picture that comes at ``fps`` is shown at ``rate`` (negative: one in how many is kept),
+    where that is a whole number; None where it is not (some pictures shown a frame longer than the rest).
+
+    >>> evenly(Fraction(15), Fraction(30)), evenly(Fraction(200), Fraction(100)), evenly(Fraction(15), Fraction(24))
+    (2, -2, None)
+    """
+    if not fps or not rate:
+        return None
+    if (rate / fps).denominator == 1:
+        return int(rate / fps)
+    return -int(fps / rate) if (fps / rate).denominator == 1 else None
 
 
 @functools.cache
@@ -188,7 +211,8 @@ class VideoSink(Sink):
         fps: nominal frame rate (used when a frame has no timestamp).
         timed_fps: the rate the input's pictures come at by their timestamps (``VideoInfo.timed_fps``; None:
             ``fps``): an output that times its pictures by the frame (MXF, AVI, MPEG-1/2) is written at it, or at
-            the nearest rate it holds (:func:`clock_rate`), with one line where that is more than 0.1 % away.
+            a whole multiple or divisor of it that it holds, else the nearest (:func:`clock_rate`), with one line
+            where that is more than 0.1 % away.
         time_base: encoder time base; pass the source stream's to keep its timestamps exactly.
         codec, crf, preset: encoder and its quality/speed settings (see :func:`encoder_options`). No
             codec: libx264, or the container's own video codec where it cannot hold H.264 (VP9 in webm).
@@ -251,9 +275,12 @@ class VideoSink(Sink):
         self._audio_in = {a.index for a in audio}  # (what mux tells audio from subtitles by)
         self._open(audio)
         if self._clocked and abs(self.fps - self._timed) > self.fps / 1000:
+            times = evenly(self._timed, self.fps)  # (a whole multiple or divisor: every picture alike)
+            kept = ("some repeated" if self.fps > self._timed else "some left out") if times is None else (
+                f"each shown {times} times" if times > 0 else f"one in {-times} kept")  # fmt: skip
             log.warning("%s: %s holds no video at %.5g frames/s; written at %.5g, each picture at its time's place "
-                        "(some %s)", self.shown, "MXF" if self.container.format.name in COUNTED else self.encoder,
-                        self._timed, self.fps, "repeated" if self.fps > self._timed else "left out")  # fmt: skip
+                        "(%s)", self.shown, "MXF" if self.container.format.name in COUNTED else self.encoder,
+                        self._timed, self.fps, kept)  # fmt: skip
         self._counted = self.container.format.name in COUNTED  # pictures timed by their count (:meth:`_slot`)
         self._previous: av.VideoFrame | None = None  # (there: the last picture, repeated over a gap)
         self.written = 0

@@ -936,21 +936,22 @@ def test_a_matroska_camera_that_begins_each_burst_with_a_keyframe_reports_no_los
     assert r.exit_code == 0 and frames < 200 and json.loads(stats.read_text())["frames_lost"] == 200 - frames, r.output
 
 
-def _late_video(path):
-    """Sound from 0 s to 4 s, pictures from 2 s (50 at 25 frames/s): a recording whose sound began first."""
+def _late_video(path, lead=2):
+    """Sound from 0 s to ``lead`` + 2 s, pictures from ``lead`` s (50 at 25 frames/s): a recording whose sound began
+    first."""
     with av.open(str(path), "w") as out:
         vs = out.add_stream("libx264", rate=25)
         vs.width, vs.height, vs.pix_fmt, vs.options = 64, 48, "yuv420p", {"preset": "ultrafast"}
         aus = out.add_stream("aac", rate=48000)
         aus.layout = "mono"
-        for k in range(0, 4 * 48000, 1024):
+        for k in range(0, (lead + 2) * 48000, 1024):
             af = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
             af.sample_rate, af.pts = 48000, k
             out.mux(aus.encode(af))
         out.mux(aus.encode(None))
         for i, img in enumerate(split_frames(50)):
             vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-            vf.pts = 50 + i
+            vf.pts = 25 * lead + i
             out.mux(vs.encode(vf))
         out.mux(vs.encode(None))
     return path
@@ -967,6 +968,34 @@ def test_video_that_begins_after_its_sound_reports_no_lost_frames(rule_onnx, tmp
     assert r.exit_code == 0, r.output
     assert len(read_video(tmp_path / "o.mp4")["frames"]) == frames
     assert "could not be decoded" not in r.output, r.output
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".ts", ".mp4"])
+@pytest.mark.parametrize("name", ["o.mxf", "o.mp4", "o.mkv"])
+def test_video_that_begins_15_s_after_its_sound_reports_no_lost_frames(rule_onnx, tmp_path, suffix, name):
+    # was, of the mkv: '376 of about 426 frames could not be decoded': FFmpeg reads the first 5 s or so of a file to
+    # probe it, and, finding no picture there, takes the file's start for the video's; the seconds before its first
+    # picture were counted (2 s were not: found, and counted from there)
+    src, stats = _late_video(tmp_path / f"a{suffix}", lead=15), tmp_path / "s.json"
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(tmp_path / name), "--model", str(rule_onnx), "-q",
+                                               "--stats", str(stats)])  # fmt: skip
+    assert r.exit_code == 0 and "could not be decoded" not in r.output, r.output
+    assert json.loads(stats.read_text())["frames"] == 50 and json.loads(stats.read_text())["frames_lost"] == 0
+
+
+def test_video_that_begins_15_s_after_its_sound_still_tells_the_frames_cut_off(rule_onnx, tmp_path):
+    # the mkv cut off after its 25th picture: 25 lost of the 50 its length holds from its first picture (was: '401
+    # of about 426', the 15 s before its first picture counted)
+    src = _late_video(tmp_path / "a.mkv", lead=15)
+    with av.open(str(src)) as c:
+        at = [p.pos for p in c.demux(video=0) if p.pos is not None and p.pos >= 0][25]
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(src.read_bytes()[:at])
+    r = CliRunner().invoke(segment_video_cmd, [str(cut), "-o", str(tmp_path / "o.mxf"), "--model", str(rule_onnx), "-q"])
+    told = re.search(r"(\d+) of about (\d+) frames could not be decoded .* holds the 25 that did", r.output)
+    assert r.exit_code == 0 and told, r.output
+    lost, expected = map(int, told.groups())  # (51: the track's length, 17.04 s, is where its sound ends)
+    assert expected - lost == 25 and expected in (50, 51), r.output
 
 
 @pytest.mark.parametrize("suffix", [".mkv", ".mp4"])

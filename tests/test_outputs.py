@@ -16,7 +16,7 @@ from roadseg.classes import PALETTE
 from roadseg.cli import segment_video_cmd
 from roadseg.errors import OutputError, PipelineError, SinkError
 from roadseg.pipeline import segment_video
-from roadseg.pipeline.sinks import MaskSink, VideoSink
+from roadseg.pipeline.sinks import ImageSink, MaskSink, VideoSink
 
 
 def test_side_by_side_and_mask_modes(split_video, rule_onnx, tmp_path):
@@ -275,6 +275,35 @@ def test_an_avif_that_this_opencv_cannot_decode_says_so(rule_onnx, tmp_path, mon
     r = CliRunner().invoke(segment_video_cmd, [str(photo), "-o", str(tmp_path / "o.png"), "--model", str(rule_onnx)])
     assert r.exit_code == 1 and r.output.startswith(f"Error: cannot read image {photo}: this OpenCV (") and \
         "has no AVIF codec" in r.output, r.output
+
+
+def test_output_images_whose_disk_fills_fail_in_one_line_and_say_what_is_kept(rule_onnx, tmp_path, monkeypatch):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    folder, out = tmp_path / "frames", tmp_path / "out"
+    folder.mkdir()
+    for i, img in enumerate(split_frames(4)):
+        cv2.imwrite(str(folder / f"f{i}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    real = ImageSink.write
+
+    def write(self, image, frame):  # fault injection: the disk is full from the third image on (a link to
+        if frame.index >= 2 and not self.target(frame.index).is_symlink():  # /dev/full: ENOSPC, from the kernel)
+            self.target(frame.index).symlink_to("/dev/full")
+        return real(self, image, frame)
+
+    monkeypatch.setattr(ImageSink, "write", write)
+    r = CliRunner().invoke(segment_video_cmd, [str(folder), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    # was: exit 0, "wrote OUT: 4 images", and f2.png, f3.png nothing but links (cv2.imwrite returned True)
+    assert r.exit_code == 1 and r.output == (f"Error: encode failed: cannot write {out / 'f2.png'}: No space left on "
+                                             f"device (no part of it is kept); 2 images were written to {out}\n"), r.output  # fmt: skip
+    assert sorted(p.name for p in out.iterdir()) == ["f0.png", "f1.png"]
+    one = tmp_path / "one.png"
+    one.symlink_to("/dev/full")  # one image to one file, its disk full
+    r = CliRunner().invoke(segment_video_cmd, [str(folder / "f0.png"), "-o", str(one), "--model", str(rule_onnx),
+                                               "-q", "-y"])  # fmt: skip
+    assert r.exit_code == 1 and r.output == (f"Error: encode failed: cannot write {one}: No space left on device (no "
+                                             "part of it is kept)\n"), r.output  # fmt: skip
+    assert not one.is_symlink() and not one.exists()
 
 
 def test_an_image_that_does_not_read_is_left_out_and_named(rule_onnx, tmp_path):

@@ -8,6 +8,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +34,9 @@ class ImageSink(Sink):
     Args:
         path: a folder (created if missing) or, for a single input image, a file name.
         names: the input file names; outputs keep their stems (``.png`` unless ``path`` is a file).
+
+    An image that cannot be written (a full disk) fails the run (``SinkError``), the images before it kept:
+    :func:`write_picture` raises the disk's error, where ``cv2.imwrite`` returned True and the run exit 0.
     """
 
     name = "encode"
@@ -69,8 +73,11 @@ class ImageSink(Sink):
 
     def write(self, image: np.ndarray, frame: Frame) -> None:
         target = self.target(frame.index)
-        if not cv2.imwrite(str(target), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
-            raise SinkError(f"cannot write {target}")
+        try:
+            write_picture(target, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        except OSError as exc:  # (was: cv2.imwrite into a full disk returned True, the run exit 0)
+            kept = "" if os.path.lexists(target) else " (no part of it is kept)"
+            raise SinkError(f"cannot write {target}: {reason_of(exc)}{kept}") from None
         self.written += 1
 
     def finish(self, keep: bool) -> bool:
@@ -91,9 +98,7 @@ class MaskSink(Sink):
 
     A mask that cannot be written (a full disk) ends the masks, not the run: ``failed`` says why, the file it
     left is removed, those before it stay and the other outputs go on (:meth:`left` says what is there). The
-    PNG is encoded in memory and written as a file, whose errors are Python's: ``cv2.imwrite`` into a full
-    disk (``/dev/full``) returned True for a 48x64 mask and left nothing, and False, without the reason,
-    for a 512x512 one.
+    PNG is written by :func:`write_picture`, whose errors are the disk's.
     """
 
     name = "masks"
@@ -128,16 +133,10 @@ class MaskSink(Sink):
         if self.failed is not None:
             return
         target = self.target(frame.index if self.names else self.written)
-        encoded, png = cv2.imencode(".png", resize_labels(frame.labels, *frame.image.shape[:2]))
         try:
-            if not encoded:
-                raise OSError("OpenCV could not encode it as PNG")
-            with open(target, "wb") as f:
-                f.write(png.data)
+            write_picture(target, resize_labels(frame.labels, *frame.image.shape[:2]))
         except OSError as exc:
             self.failed = f"cannot write mask {target}: {reason_of(exc)}"
-            with contextlib.suppress(OSError):
-                target.unlink(missing_ok=True)  # (a PNG cut short)
             return
         self.written += 1
 
@@ -152,6 +151,23 @@ class MaskSink(Sink):
         if n == 1:
             return f"the mask of the first frame is kept in {folder} ({self.target(0).name})"
         return f"the masks of the first {n} frames are kept in {folder} ({self.target(0).name} to {self.target(n - 1).name})"
+
+
+def write_picture(target: Path, picture: np.ndarray) -> None:
+    """Write ``picture`` (BGR, or one channel) to ``target`` in the format its name ends with, encoded in memory
+    and written by Python, so that the disk's errors are raised (``OSError``); a file cut short is removed.
+    ``cv2.imwrite`` into a full disk (``/dev/full``) returned True for a 48x64 picture and left nothing, and
+    False, without the reason, for a 512x512 one."""
+    encoded, data = cv2.imencode(target.suffix, picture)
+    if not encoded:
+        raise OSError(f"OpenCV could not encode it as {target.suffix}")
+    try:
+        with open(target, "wb") as f:
+            f.write(data.data)
+    except OSError:
+        with contextlib.suppress(OSError):
+            target.unlink(missing_ok=True)  # (a picture cut short)
+        raise
 
 
 def refuse_targets(targets: list[Path], inputs: Sequence[Path], what: str, *, outputs: Sequence[Path] = ()) -> None:

@@ -72,6 +72,11 @@ class PipelineError(RoadsegError):
         self.kept, self.frames, self.reason = kept, frames, reason or message
 
 
+class MasksFailed(PipelineError):
+    """Only ``--masks-dir`` failed (a full disk): the other outputs were written to their end and kept (``kept``,
+    ``frames``: the output's), the masks before the failure too; the message says what is where."""
+
+
 class Interrupted(RoadsegError):
     """SIGINT/SIGTERM stopped the run; what was written is finalised. Exit code 130 (SIGINT) or 143 (SIGTERM)."""
 

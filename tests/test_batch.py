@@ -732,6 +732,38 @@ def test_a_video_that_fails_midway_says_its_partial_output_was_removed(rule_onnx
     assert (line["status"], line["frames"]) == ("error", 0) and not any(out.iterdir())
 
 
+def test_a_video_whose_masks_fail_is_kept_and_its_line_says_the_masks_failed(rule_onnx: Path, tmp_path: Path,
+                                                                            monkeypatch) -> None:  # fmt: skip
+    from roadseg.batch.task import process_one
+    from roadseg.pipeline.options import SegmentOptions
+    from roadseg.pipeline.sinks import MaskSink
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    real = MaskSink.target
+
+    def target(self, index):  # fault injection: the masks' disk is full from the 6th on (a link to /dev/full)
+        path = real(self, index)
+        if index >= 5 and not path.is_symlink():
+            path.symlink_to("/dev/full")
+        return path
+
+    monkeypatch.setattr(MaskSink, "target", target)
+    src = write_video(tmp_path / "a.mp4", split_frames(12))
+    (out := tmp_path / "out").mkdir()
+    task = Task(str(src), str(out / "a.mp4"), masks=True, stats=True, worker="7")
+    line = process_one(task, SegmentOptions(src, model=rule_onnx), node="here")  # (what a worker sends the driver)
+    masks = out / "a.masks"
+    # was: "masks failed: ...; its partial output of 12 frames was removed (a batch keeps only finished videos)",
+    # the finished video removed with the masks and stats
+    assert line["error"] == (f"masks failed: cannot write mask {masks}/000005.png: No space left on device; the masks "
+                             f"of the first 5 frames are kept in {masks} (000000.png to 000004.png); kept the finished "
+                             f"output {out / 'a.mp4'} (12 frames); statistics written to {out / 'a.stats.json'}"), line  # fmt: skip
+    assert (line["status"], line["frames"]) == ("error", 12)  # (not ok: a rerun does it again)
+    assert frame_count(out / "a.mp4") == 12 and json.loads((out / "a.stats.json").read_text())["frames"] == 12
+    assert sorted(p.name for p in masks.iterdir()) == [f"{i:06d}.png" for i in range(5)] and not part_files(out)
+
+
 def test_ray_missing_is_one_line(monkeypatch, archive: Path, tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
     with pytest.raises(BatchError, match=r"pip install 'roadseg\[ray\]'"):

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from roadseg.batch.results import reader
-from roadseg.errors import Interrupted, PipelineError
+from roadseg.errors import Interrupted, MasksFailed, PipelineError
 from roadseg.pipeline.options import SegmentOptions
 
 if TYPE_CHECKING:
@@ -156,7 +156,9 @@ def process_one(task: Task, options: SegmentOptions, *, node: str, segmenter: Se
     the input's own bytes are at fault, ``damaged`` (:class:`~roadseg.errors.SourceError`'s) and this
     worker's :func:`~roadseg.batch.results.reader` (what failed to read them; a Ray node's may not be the driver's). Any
     failure of the video is an ``error`` (its temporary outputs removed, nothing under the final
-    names); only the worker's death (this function never returning) makes the driver retry it.
+    names), except one of its masks alone (:class:`~roadseg.errors.MasksFailed`, a full disk): an ``error`` too, but
+    the finished video, its stats and the masks written before are put in place, as ``segment-video`` keeps
+    them, and the line says so; only the worker's death (this function never returning) makes the driver retry it.
     """
     from roadseg.pipeline.run import run
 
@@ -166,9 +168,15 @@ def process_one(task: Task, options: SegmentOptions, *, node: str, segmenter: Se
                    stats=temp.stats and str(temp.stats), overwrite=True, quiet=True)  # fmt: skip
     line = {"status": "error", "frames": 0, "fps": None, "seconds": None, "node": node, "error": None}
     t0 = time.perf_counter()
+    masks: MasksFailed | None = None
     try:
         with _captured_log() as warnings:
-            result = run(opts, segmenter=segmenter)
+            try:
+                result = run(opts, segmenter=segmenter)
+            except MasksFailed as exc:
+                if not exc.kept:
+                    raise
+                masks = exc  # (only the masks failed: the video was written to its end)
         _commit(temp, final)
     except Interrupted:  # stopped, not failed: leave nothing behind and let the caller see it
         _remove(temp)
@@ -183,9 +191,13 @@ def process_one(task: Task, options: SegmentOptions, *, node: str, segmenter: Se
     except BaseException:  # interrupted: leave nothing behind
         _remove(temp)
         raise
+    said = [*task.said, *(_finally_named(w, temp, final) for w in warnings)]
+    if masks is not None:  # (was: the finished video removed, "its partial output of N frames was removed")
+        line.update(error=_finally_named(str(masks), temp, final), frames=masks.frames,
+                    seconds=round(time.perf_counter() - t0, 3), warnings=said)  # fmt: skip
+        return line
     line.update(status="ok", frames=result.frames, fps=result.fps, seconds=result.seconds,
-                frames_lost=result.frames_lost,
-                warnings=[*task.said, *(_finally_named(w, temp, final) for w in warnings)])  # fmt: skip
+                frames_lost=result.frames_lost, warnings=said)  # fmt: skip
     return line
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from roadseg.errors import (
     EncoderError,
     Interrupted,
+    MasksFailed,
     ModelError,
     OutputClosed,
     OutputError,
@@ -517,7 +518,7 @@ def _with_stats(error: PipelineError | OutputClosed | Interrupted, opts: Segment
     if isinstance(error, Interrupted):
         return Interrupted(f"{error.message}; {said}", frames=error.frames, signal_name=error.signal_name)
     if isinstance(error, PipelineError):
-        return PipelineError(f"{error}; {said}", kept=error.kept, frames=error.frames, reason=error.reason)
+        return type(error)(f"{error}; {said}", kept=error.kept, frames=error.frames, reason=error.reason)
     return OutputClosed(f"{error}; {said}")
 
 def _unwritten(path: str | Path, exc: OSError) -> str:
@@ -628,11 +629,11 @@ def _failed(exc: StageFailed, primary: VideoSink | ImageSink | None,
     return PipelineError(failed + (f"; {left}" if left else ""), kept=kept, frames=frames, reason=failed)
 
 
-def _masks_failed(masks: MaskSink, primary: VideoSink | ImageSink | None) -> PipelineError:
+def _masks_failed(masks: MaskSink, primary: VideoSink | ImageSink | None) -> MasksFailed:
     """The run's error where only ``--masks-dir`` failed: the other outputs were written to their end."""
     left, kept = _left_behind(primary, None, whole=True)
     failed = f"masks failed: {masks.failed}"
-    return PipelineError("; ".join(filter(None, (failed, masks.left(), left))), kept=kept,
+    return MasksFailed("; ".join(filter(None, (failed, masks.left(), left))), kept=kept,
                          frames=primary.written if kept and primary is not None else 0, reason=failed)  # fmt: skip
 
 

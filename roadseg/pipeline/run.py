@@ -273,7 +273,8 @@ def _open_sinks(opts: SegmentOptions, source: Source, views: list[Sink],
     sinks: list[Sink] = []
     names = source.names if isinstance(source, ImageSource) else None
     paths = source.paths if isinstance(source, ImageSource) else []
-    masks = stack.enter_context(MaskSink(opts.masks_dir, names, overwrite=opts.overwrite)) if opts.masks_dir else None
+    masks = stack.enter_context(MaskSink(opts.masks_dir, names, overwrite=opts.overwrite,
+                                         live=source.live)) if opts.masks_dir else None  # fmt: skip
     if masks is not None:
         sinks.append(masks)
     sinks += views

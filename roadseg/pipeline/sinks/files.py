@@ -8,6 +8,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 from collections.abc import Sequence
@@ -21,6 +22,8 @@ from roadseg.pipeline.infer import resize_labels
 from roadseg.pipeline.sinks.base import Sink
 from roadseg.pipeline.sources import Frame
 from roadseg.pipeline.suffixes import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+
+log = logging.getLogger("roadseg")
 
 #: names that a folder of output images is not given by mistake
 FILE_SUFFIXES = VIDEO_SUFFIXES.union(IMAGE_SUFFIXES)
@@ -98,13 +101,15 @@ class MaskSink(Sink):
 
     A mask that cannot be written (a full disk) ends the masks, not the run: ``failed`` says why, the file it
     left is removed, those before it stay and the other outputs go on (:meth:`left` says what is there). The
-    PNG is written by :func:`write_picture`, whose errors are the disk's.
+    PNG is written by :func:`write_picture`, whose errors are the disk's. In a ``live`` run (hours long: its
+    end may be far off) the failure is also said at once, in one logged line.
     """
 
     name = "masks"
 
-    def __init__(self, folder: str | Path, names: list[str] | None = None, *, overwrite: bool = False) -> None:
-        self.folder, self.names = Path(folder), names
+    def __init__(self, folder: str | Path, names: list[str] | None = None, *, overwrite: bool = False,
+                 live: bool = False) -> None:  # fmt: skip
+        self.folder, self.names, self.live = Path(folder), names, live
         self.written, self.failed = 0, None
         numbered = not names and self.folder.is_dir()
         earlier = sorted(p for p in self.folder.glob("*.png") if NUMBERED.fullmatch(p.name)) if numbered else []
@@ -137,6 +142,8 @@ class MaskSink(Sink):
             write_picture(target, resize_labels(frame.labels, *frame.image.shape[:2]))
         except OSError as exc:
             self.failed = f"cannot write mask {target}: {reason_of(exc)}"
+            if self.live:  # (was: said at the run's end only)
+                log.warning("masks stopped: %s; %s; the run goes on without them", self.failed, self.left())
             return
         self.written += 1
 

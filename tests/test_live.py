@@ -1,7 +1,9 @@
 """The live path without a camera: --live files, a local HTTP stream, stand-in captures, a real browser."""
 
 import contextlib
+import io
 import json
+import os
 import re
 import shutil
 import socket
@@ -679,6 +681,70 @@ def test_a_live_run_to_standard_output_does_not_hold_its_pictures_for_sound_that
     assert heard[0][0] <= 0.05 and heard[-1][1] >= v["seconds"][-1], (heard[0], heard[-1], v["seconds"][-1])
     assert all(b[0] - a[1] < 0.001 for a, b in zip(heard, heard[1:]))  # (no sound missing between its packets)
     assert sum(track == 2 for track, _, _ in blocks) == len(sound_spans(src))  # (every packet of it: 188)
+
+
+def _read_fifo(fifo: Path, got: bytearray, wanted: int | None = None) -> threading.Thread:
+    """A thread that reads ``fifo`` (up to ``wanted`` bytes, then closes it) into ``got``, as a player would."""
+
+    def read() -> None:
+        with open(fifo, "rb", buffering=0) as reader:
+            while (wanted is None or len(got) < wanted) and (chunk := reader.read(1 << 16)):
+                got.extend(chunk)
+
+    reading = threading.Thread(target=read, daemon=True)
+    reading.start()
+    return reading
+
+
+def _let_go(fifo: Path, reading: threading.Thread) -> None:
+    """Let a reader of ``fifo`` that no run opened go (it waits for a writer), and join it."""
+    if reading.is_alive():
+        with contextlib.suppress(OSError):
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    reading.join(10)
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("name", ["pipe", "out.mkv", "out.ts"])
+def test_a_live_run_into_a_named_pipe_does_not_hold_its_pictures_for_sound_that_comes_late(rule_onnx, tmp_path, name):
+    # a named pipe (ffplay /tmp/x.fifo) got none of standard output's live settings (LIVE_PIPE): FFmpeg's interleaving
+    # held each picture until sound of its time had come, 2 s of them at once, after the pictures (as the test above)
+    src = write_video(tmp_path / "a.mp4", split_frames(100, h=96, w=128), audio_seconds=4.0)  # 4 s at 25 fps
+    late, fifo, got = sound_late(src, tmp_path / "late.mkv", chunk=2.0), tmp_path / name, bytearray()
+    os.mkfifo(fifo)
+    reading = _read_fifo(fifo, got)
+    try:
+        stats = run_live(str(late), model=str(rule_onnx), output=str(fifo), device="cpu")
+    finally:
+        _let_go(fifo, reading)
+    assert fifo.is_fifo() and stats["frames"] >= 75, stats
+    with av.open(io.BytesIO(bytes(got))) as stream:  # (the packets in the order the reader got them)
+        order = [(p.stream.type, float(p.pts * p.time_base)) for p in stream.demux() if p.pts is not None]
+        assert stream.format.name.startswith("mpegts" if name.endswith(".ts") else "matroska")
+    first_sound = next(i for i, (kind, _) in enumerate(order) if kind == "audio")
+    start = min(at for kind, at in order if kind == "video")
+    before = [at - start for kind, at in order[:first_sound] if kind == "video"]
+    assert max(before, default=0) >= 1.0, before  # was: 0 (mkv) or 0.04 s (ts); now about 2 s
+    assert sum(kind == "video" for kind, _ in order) == stats["frames"] and any(k == "audio" for k, _ in order)
+
+
+@pytest.mark.timeout(60)
+def test_a_live_run_into_a_named_pipe_writes_each_packet_as_it_comes(rule_onnx, tmp_path):
+    # as standard output's (the test above): a reader that quit after the stream's first 2000 bytes was told so only
+    # when FFmpeg's 32 KB buffer filled, dozens of small pictures later
+    clip = write_video(tmp_path / "long.mp4", split_frames(300, h=48, w=64))
+    fifo, got = tmp_path / "pipe", bytearray()
+    os.mkfifo(fifo)
+    reading = _read_fifo(fifo, got, wanted=2000)
+    cmd = [sys.executable, "-m", "roadseg", "segment", str(clip), "--model", str(rule_onnx), "-o", str(fifo), "-q",
+           "--live"]  # fmt: skip
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    finally:
+        _let_go(fifo, reading)
+    assert proc.returncode == 141 and proc.stderr.count("\n") == 1, proc.stderr
+    frames = int(re.search(r"stopped after (\d+) frames", proc.stderr)[1])
+    assert frames < 30, proc.stderr  # paced at 25 frames/s, a reader held up 0.8 s by a loaded machine still passes
 
 
 def test_live_needs_an_output(clip, rule_onnx):

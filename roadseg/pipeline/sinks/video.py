@@ -62,8 +62,8 @@ STDOUT = "-"
 #: stream (Matroska keeps each packet's time: a player plays them together). Measured (benchmarks/live_pipe_delay.py,
 #: a file played live, from when each picture was paced to when it reached the reader, median / p95): sound stored 1 s
 #: after its pictures 0.91 / 1.40 s, a second of pictures at once, now 0.083 / 0.091 s, one at a time; sound stored by
-#: time 0.043 / 0.050 s, now 0.003 / 0.044 s; no sound 0.043 / 0.050 s, as before. A file run keeps FFmpeg's buffers,
-#: clusters and interleaving
+#: time 0.043 / 0.050 s, now 0.003 / 0.044 s; no sound 0.043 / 0.050 s, as before. A live run into a named pipe gets
+#: them too (:func:`live_pipe_options`). A file run keeps FFmpeg's buffers, clusters and interleaving
 LIVE_PIPE = {"flush_packets": "1", "cluster_time_limit": "0", "max_interleave_delta": "1"}
 #: Encoders and containers that keep a constant frame rate and take their clock from it (MPEG-1/2 know
 #: only the standard rates; AVI counts frames, and so does MXF, :data:`COUNTED`): their frames are timed at 1/fps, not
@@ -92,6 +92,17 @@ APPLE_KEYS = "com.apple.quicktime."
 #: Formats where HEVC is tagged ``hvc1`` (its parameter sets in the header), as Apple writes it: QuickTime, Safari
 #: and an iPhone's Photos refuse FFmpeg's own tag, ``hev1``, and play ``hvc1``, as every other player does
 HVC1_FORMATS = frozenset({"mp4", "mov"})
+
+
+def live_pipe_options(format_name: str) -> dict[str, str]:
+    """:data:`LIVE_PIPE`, less what ``format_name``'s muxer does not take (the cluster's limit is Matroska's own): a
+    named pipe named ``.ts`` is an MPEG-TS stream, which writes each packet as it comes (FFmpeg's interleaving and its
+    32 KB buffer held them as they held Matroska's).
+
+    >>> live_pipe_options("mpegts")
+    {'flush_packets': '1', 'max_interleave_delta': '1'}
+    """
+    return {k: v for k, v in LIVE_PIPE.items() if k != "cluster_time_limit" or format_name in ("matroska", "webm")}
 
 
 def apple_keys(tags: Mapping[str, str]) -> bool:
@@ -322,8 +333,7 @@ class VideoSink(Sink):
     def _try_open(self, audio: Sequence, encoder: str | None, subtitles: bool = True) -> Exception | None:
         try:
             if self.to_stdout:
-                self.container = av.open("pipe:1", mode="w", format="matroska",
-                                         options=LIVE_PIPE if self.wall_clock else {})  # fmt: skip
+                self.container = av.open("pipe:1", mode="w", format="matroska")
             else:
                 options = {"movflags": "+faststart" + ("+use_metadata_tags" if apple_keys(self.tags) else "")
                            } if self.path.suffix.lower() in FASTSTART else {}  # fmt: skip
@@ -336,6 +346,8 @@ class VideoSink(Sink):
         except (OSError, av.error.FFmpegError) as exc:
             raise SinkError(f"cannot create output {self.shown}: {reason_of(exc)}") from None
         try:
+            if self._live_pipe():
+                self.container.options.update(live_pipe_options(self.container.format.name))
             if self.container.format.name in NO_AUDIO_OFFSET:
                 self.container.options["avoid_negative_ts"] = "disabled"
             self.container.metadata.update(self.tags)
@@ -365,7 +377,7 @@ class VideoSink(Sink):
             self._palette = (FramePalette(self.out_w, self.out_h, self.stream.codec_context.time_base)
                              if self.stream.pix_fmt == "pal8" else None)  # fmt: skip
             self.stream.options = encoder_options(self.encoder, self.crf, self.preset)
-            if self.to_stdout and self.wall_clock and self.encoder in ("libx264", "libx265"):
+            if self._live_pipe() and self.encoder in ("libx264", "libx265"):
                 self.stream.options["tune"] = "zerolatency"  # each picture's packet out as it goes in (see LIVE_PIPE)
             if self.container.format.name.startswith("mxf") and self.encoder in ("libx264", "libx265"):
                 self.stream.options["g"] = str(min(120, max(1, round(2 * self.fps))))  # MXF: B-frames within 128
@@ -390,6 +402,13 @@ class VideoSink(Sink):
             log.warning("%dx%d is odd-sized; padded to %dx%d (%s in %s needs an even %s)", self.width, self.height,
                         self.out_w, self.out_h, self.encoder, self.stream.pix_fmt, " and ".join(odd))  # fmt: skip
         return None
+
+    def _live_pipe(self) -> bool:
+        """Whether this is a live recording into a pipe a player reads as it is written: standard output, or a named
+        pipe (``mkfifo``; was: FFmpeg's buffers and interleaving, a second of pictures at once behind late sound). A
+        file's run into one keeps them, as a file's run to standard output does: nothing there is paced, a player
+        plays by the packets' times, and its sound stays interleaved with its pictures."""
+        return self.wall_clock and (self.to_stdout or self.path.is_fifo())
 
     def _audio_routes(self, audio: Sequence) -> tuple[list, list, dict[int, bytes]]:
         """:func:`routes` of ``audio`` into this file's format, the same for every try at opening it."""

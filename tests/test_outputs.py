@@ -905,3 +905,25 @@ def test_max_frames_cuts_the_sound_with_the_last_picture(rule_onnx, tmp_path, ex
                  for p in c.demux(c.streams.audio[0]) if p.size]  # fmt: skip
     shown = v["seconds"][-1] + 0.04  # (where the last picture ends)
     assert sound[0][0] <= 0.0 and sound[-1][0] < shown <= sound[-1][1] + 0.001, (sound[-1], shown)
+
+
+@pytest.mark.parametrize("name", ["rec.mkv", "rec.ts", "pipe"])
+def test_only_a_live_recording_into_a_pipe_is_written_packet_by_packet(tmp_path, name):
+    # a live run into a named pipe gets standard output's live settings (was: none); a file keeps FFmpeg's buffers and
+    # interleaving, live or not (its sound stored by time, for a player that seeks), and so does a file's run into a pipe
+    import os
+    import threading
+
+    from roadseg.pipeline.sinks import VideoSink
+
+    out = tmp_path / name
+    for live in (False, True):
+        if name == "pipe":
+            os.mkfifo(out)
+            threading.Thread(target=out.read_bytes, daemon=True).start()  # (a reader, for the run to open it)
+        with VideoSink(out, width=64, height=48, fps=Fraction(25), wall_clock=live) as sink:
+            sink.write(np.zeros((48, 64, 3), np.uint8))
+            settings = dict(sink.container.options)
+        assert ("max_interleave_delta" in settings) == (live and name == "pipe"), (live, settings)
+        assert ("flush_packets" in settings) == (live and name == "pipe"), (live, settings)
+        out.unlink()

@@ -14,11 +14,18 @@ Each layout runs under the Matroska options of the live pipe now (:data:`~roadse
 and as they were (``BEFORE``), in turn, round by round, for ratios on one machine:
 
     PYTHONPATH=. python benchmarks/live_pipe_delay.py --seconds 8 --rounds 3
+
+``--output fifo`` writes into a named pipe (``mkfifo``, no suffix: Matroska) that the reader thread opens, as
+``ffplay /tmp/x.fifo`` would, and ``--output fifo.ts`` into one named ``.ts`` (MPEG-TS: each picture's PES, timed by
+its PTS from the first one's); there "before" is a named pipe as it was written before it got the live pipe's
+settings (:func:`~roadseg.pipeline.sinks.video.live_pipe_options`): FFmpeg's buffers and interleaving, and x264 not
+tuned for zero latency (its B-frames held each picture for the ones after it).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -39,6 +46,8 @@ CHILD = """
 import json, os, sys
 import roadseg.pipeline.sinks.video as v
 v.LIVE_PIPE = json.loads(os.environ["LIVE_PIPE_OPTIONS"])
+if os.environ.get("FIFO_BEFORE"):  # a named pipe written as a file is (as before live_pipe_options)
+    v.VideoSink._live_pipe = lambda self: self.wall_clock and self.to_stdout
 write = v.VideoSink.write
 def told(self, image, frame=None):  # when the first picture written was paced (time.monotonic(): the machine's clock)
     if self.written == 0 and frame is not None:
@@ -50,18 +59,38 @@ main()
 """  # fmt: skip
 
 
-def run_once(clip: Path, model: Path, options: dict) -> dict:
-    """One live run of ``clip`` to a pipe under Matroska ``options``: its pictures' delays and bursts."""
-    env = {**os.environ, "LIVE_PIPE_OPTIONS": json.dumps(options)}
-    cmd = [sys.executable, "-c", CHILD, "segment", str(clip), "--model", str(model), "-o", "-", "-q", "--live"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+def ts_pictures(data: bytes) -> list[tuple[int, int, int]]:
+    """(1, timestamp in ms from the first picture's, offset of its last byte) of each video PES of an MPEG-TS stream
+    (FFmpeg's first video PID, 0x100), in stream order, as :func:`matroska_blocks` gives a Matroska stream's pictures."""
+    found = []  # [pts in 90 kHz ticks, offset of the last byte of its last TS packet]
+    for at in range(0, len(data) - 187, 188):
+        ts = data[at : at + 188]
+        if ts[0] != 0x47 or (ts[1] & 0x1F) << 8 | ts[2] != 0x100:
+            continue
+        if ts[1] & 0x40:  # (a PES begins: its PTS)
+            p = 4 + (1 + ts[4] if ts[3] & 0x20 else 0) + 9
+            pts = (ts[p] >> 1 & 7) << 30 | ts[p + 1] << 22 | (ts[p + 2] >> 1) << 15 | ts[p + 3] << 7 | ts[p + 4] >> 1
+            found.append([pts, 0])
+        if found:
+            found[-1][1] = at + 187
+    first = min((pts for pts, _ in found), default=0)
+    return [(1, (pts - first) // 90, last) for pts, last in found]
+
+
+def run_once(clip: Path, model: Path, options: dict, output: str = "-", before: bool = False) -> dict:
+    """One live run of ``clip`` to a pipe under Matroska ``options`` (``output`` a named pipe's path: as it was
+    written ``before`` or now): its pictures' delays and bursts."""
+    env = {**os.environ, "LIVE_PIPE_OPTIONS": json.dumps(options), **({"FIFO_BEFORE": "1"} if before else {})}
+    cmd = [sys.executable, "-c", CHILD, "segment", str(clip), "--model", str(model), "-o", output, "-q", "--live"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE if output == "-" else subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env=env)  # fmt: skip
     data, reads = bytearray(), []  # (offset after the read, when it came)
 
     def read() -> None:
-        fd = proc.stdout.fileno()
-        while chunk := os.read(fd, 1 << 16):
-            reads.append((len(data) + len(chunk), time.monotonic()))
-            data.extend(chunk)
+        with open(output, "rb", buffering=0) if output != "-" else contextlib.nullcontext(proc.stdout) as pipe:
+            while chunk := os.read(pipe.fileno(), 1 << 16):
+                reads.append((len(data) + len(chunk), time.monotonic()))
+                data.extend(chunk)
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
@@ -70,11 +99,11 @@ def run_once(clip: Path, model: Path, options: dict) -> dict:
     reader.join(10)
     assert proc.returncode == 0, err
     paced = float(err.split("captured ", 1)[1].split()[0])
-    found = matroska_blocks(bytes(data))
+    found = ts_pictures(bytes(data)) if output.endswith(".ts") else matroska_blocks(bytes(data))
     came = [(ms, next(t for end, t in reads if end > last)) for track, ms, last in found if track == 1]
     delays = sorted(1000 * (t - paced - ms / 1000) for ms, t in came)
     gaps = [b - a for (_, a), (_, b) in zip(came, came[1:])]
-    return {"pictures": len(came), "audio_blocks": sum(track == 2 for track, _, _ in found),
+    return {"pictures": len(came), "audio_blocks": sum(track == 2 for track, _, _ in found),  # (none counted in TS)
             "median_ms": statistics.median(delays), "p95_ms": delays[int(0.95 * (len(delays) - 1))],
             "max_ms": delays[-1], "burst_share": sum(g < 0.005 for g in gaps) / len(gaps)}  # fmt: skip
 
@@ -84,9 +113,14 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=8.0, help="the clip's length (under 10 s: interleaved by time)")
     ap.add_argument("--chunk", type=float, default=1.0, help="seconds of sound stored after their pictures")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--output", choices=("-", "fifo", "fifo.ts"), default="-",
+                    help="standard output, or a named pipe (no suffix: Matroska; .ts: MPEG-TS)")  # fmt: skip
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        output = "-" if args.output == "-" else str(work / args.output)
+        if output != "-":
+            os.mkfifo(output)
         model = rule_model(work / "rule.onnx")
         frames = split_frames(round(25 * args.seconds), h=120, w=160)
         timely = write_video(work / "timely.mkv", frames, audio_seconds=args.seconds)
@@ -95,8 +129,8 @@ def main() -> None:
         results: dict[str, dict[str, list[dict]]] = {name: {"before": [], "now": []} for name in clips}
         for _ in range(args.rounds):
             for name, clip in clips.items():
-                for label, options in (("before", BEFORE), ("now", LIVE_PIPE)):
-                    results[name][label].append(run_once(clip, model, options))
+                for label, options in (("before", BEFORE if output == "-" else LIVE_PIPE), ("now", LIVE_PIPE)):
+                    results[name][label].append(run_once(clip, model, options, output, label == "before"))
     print(f"{'layout':<18} {'options':<7} {'median ms':>9} {'p95 ms':>7} {'max ms':>7} {'bursts':>6}  pictures, audio blocks")
     for name, by in results.items():
         for label, runs in by.items():

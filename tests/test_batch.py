@@ -384,14 +384,18 @@ def test_two_folders_named_as_inputs_that_would_share_an_output_say_how_to_keep_
         (tmp_path / path).write_bytes(b"x")  # (was: 'rename one or give them separately', where neither helps)
     with pytest.raises(BatchError, match="; give the folder that holds both .*, whose layout keeps them apart"):
         plan_outputs(find_videos([tmp_path / "car1", tmp_path / "car2"]), tmp_path / "seg")
-    with pytest.raises(BatchError, match=r"clip.mp4 and .*clip.ts would both be written to .*; rename one$"):
-        plan_outputs(find_videos([tmp_path]), tmp_path / "seg")  # (one folder: the names differ only by their ending)
+    plan = plan_outputs(find_videos([tmp_path]), tmp_path / "seg")  # (one folder: the names differ only by their
+    assert sorted(p.name for p in plan.values()) == ["clip.mp4", "clip.mp4.mp4", "clip.ts.mp4"]  # ending: each kept)
+    (tmp_path / "car2/2026-12-01/clip.ts.mp4").write_bytes(b"x")  # (would be written to clip.ts.mp4 too)
+    with pytest.raises(BatchError, match=r"clip.ts and .*clip.ts.mp4 would both be written to .*; rename one$"):
+        plan_outputs(find_videos([tmp_path]), tmp_path / "seg")
 
 
-def test_videos_of_one_folder_that_would_share_an_output_fail_and_the_rest_run(rule_onnx: Path, tmp_path: Path
-                                                                                ) -> None:  # fmt: skip
-    """clip.mp4 beside clip.ts: both fail with a line each, the other videos are done (was: the whole batch
-    refused before any work, 'clip.mp4 and clip.ts would both be written to ...; rename one', 0 of 3 done)."""
+def test_videos_of_one_folder_whose_names_differ_only_by_their_ending_each_keep_it(rule_onnx: Path, tmp_path: Path
+                                                                                   ) -> None:  # fmt: skip
+    """clip.mp4 beside clip.ts: each written, its name's ending kept (clip.mp4.mp4, clip.ts.mp4), its line saying so
+    (was: both failed, 'would be written to OUT/clip.mp4, as clip.ts beside it would; rename one', neither written).
+    Where one would share an output even so (clip.ts.mp4 beside them), those two fail with a line each, the rest run."""
     folder = tmp_path / "in/2026-12-01"
     folder.mkdir(parents=True)
     for name, n in (("clip.mp4", 6), ("clip.ts", 7), ("other.mp4", 8)):
@@ -400,22 +404,29 @@ def test_videos_of_one_folder_that_would_share_an_output_fail_and_the_rest_run(r
     cmd = [sys.executable, "-m", "roadseg", "batch", str(tmp_path / "in"), "-o", str(out), "--model", str(rule_onnx),
            "--workers", "1"]  # fmt: skip
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert run.returncode == 1 and "ok 1 · error 2 · skipped 0" in run.stderr and "Traceback" not in run.stderr, run.stderr
-    for name, other in (("clip.mp4", "clip.ts"), ("clip.ts", "clip.mp4")):
-        assert (f"{folder / name}: error: would be written to {out / '2026-12-01/clip.mp4'}, as {other} beside it "
+    assert run.returncode == 0 and "ok 3 · error 0 · skipped 0" in run.stderr, run.stderr
+    written = {p.name: frame_count(p) for p in (out / "2026-12-01").iterdir()}
+    assert written == {"clip.mp4.mp4": 6, "clip.ts.mp4": 7, "other.mp4": 8}
+    lines = {Path(line["input"]).name: line for line in batch_results(out)}
+    assert {n: Path(line["output"]).name for n, line in lines.items()} == {
+        "clip.mp4": "clip.mp4.mp4", "clip.ts": "clip.ts.mp4", "other.mp4": "other.mp4"}  # fmt: skip
+    assert lines["clip.ts"]["warnings"] == [
+        "written to clip.ts.mp4, its name's ending kept, as clip.mp4 beside it would be written to clip.mp4 too"]
+    assert ("2026-12-01/clip.mp4.mp4: written to clip.mp4.mp4, its name's ending kept, as clip.ts beside it would be "
+            "written to clip.mp4 too") in run.stderr  # fmt: skip
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)  # a rerun: each skipped, by its own name
+    assert run.returncode == 0 and "ok 0 · error 0 · skipped 3" in run.stderr, run.stderr
+
+    write_video(folder / "clip.ts.mp4", split_frames(5))  # would be written to clip.ts.mp4, as clip.ts would
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and "ok 0 · error 2 · skipped 2" in run.stderr and "Traceback" not in run.stderr, run.stderr
+    for name, other in (("clip.ts", "clip.ts.mp4"), ("clip.ts.mp4", "clip.ts")):
+        assert (f"{folder / name}: error: would be written to {out / '2026-12-01/clip.ts.mp4'}, as {other} beside it "
                 "would; rename one") in run.stderr  # fmt: skip
     assert not [row for row in run.stderr.splitlines() if row.startswith("- ")], run.stderr  # (run on no node)
-    assert frame_count(out / "2026-12-01/other.mp4") == 8 and not (out / "2026-12-01/clip.mp4").exists()
-    lines = {Path(line["input"]).name: line for line in batch_results(out)}
-    assert {n: line["status"] for n, line in lines.items()} == {"clip.mp4": "error", "clip.ts": "error", "other.mp4": "ok"}
-    assert "as clip.ts beside it would" in lines["clip.mp4"]["error"]
-    run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)  # a rerun: the same, other.mp4 skipped
-    assert run.returncode == 1 and "ok 0 · error 2 · skipped 1" in run.stderr, run.stderr
-    assert len(batch_results(out)) == 3  # (no line again: each night's rerun added 2)
-    (folder / "clip.ts").rename(folder / "clip-ts.ts")  # renamed: each gets its own output
-    summary = roadseg.batch(tmp_path / "in", out, model=str(rule_onnx), workers=1, quiet=True)
-    assert (summary.ok, summary.error, summary.skipped) == (2, 0, 1)
-    assert frame_count(out / "2026-12-01/clip.mp4") == 6 and frame_count(out / "2026-12-01/clip-ts.mp4") == 7
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)  # a rerun: the same, and no line again
+    assert run.returncode == 1 and "ok 0 · error 2 · skipped 2" in run.stderr, run.stderr
+    assert len(batch_results(out)) == 5  # (3 ok, 2 errors: each night's rerun added 2)
 
 
 def test_cli_exit_codes_and_summary(archive: Path, rule_onnx: Path, tmp_path: Path) -> None:
@@ -485,6 +496,33 @@ def test_concat_joins_each_folders_files_into_one_output(rule_onnx: Path, tmp_pa
     with pytest.raises(BatchError, match="would both be written to"):  # two folders of one name, named on their own
         roadseg.batch([root / "d2.x/a.mp4", tmp_path / "other/d2.x/z.mp4"], tmp_path / "o3", model=str(rule_onnx),
                       concat=True, quiet=True)  # fmt: skip
+
+
+def test_concat_writes_two_drives_whose_first_files_differ_only_by_their_ending_each_under_its_own_name(
+        rule_onnx: Path, tmp_path: Path) -> None:  # fmt: skip
+    """clip.mov and clip.mp4 of two formats, each the first of a drive: OUT/d/clip.mov.mp4 and OUT/d/clip.mp4.mp4,
+    each results line saying so (was: both failed, 'would be written to OUT/d/clip.mp4 ...; rename one')."""
+    drive = tmp_path / "in/d"
+    drive.mkdir(parents=True)
+    write_video(drive / "clip.mp4", split_frames(5))
+    write_video(drive / "clip.mov", split_frames(4, h=96, w=128))
+    out = tmp_path / "out"
+    summary = roadseg.batch(tmp_path / "in", out, model=str(rule_onnx), workers=1, concat=True, quiet=True)
+    assert (summary.ok, summary.error) == (2, 0), batch_results(out)
+    assert {p.name: frame_count(p) for p in (out / "d").iterdir()} == {"clip.mov.mp4": 4, "clip.mp4.mp4": 5}
+    lines = {Path(line["input"]).name: line for line in batch_results(out)}
+    assert {n: Path(line["output"]).name for n, line in lines.items()} == {"clip.mov": "clip.mov.mp4",
+                                                                             "clip.mp4": "clip.mp4.mp4"}  # fmt: skip
+    assert lines["clip.mp4"]["warnings"][-1] == ("written to clip.mp4.mp4, its name's ending kept, as clip.mov beside "
+                                                 "it would be written to clip.mp4 too")  # fmt: skip
+    assert lines["clip.mov"]["warnings"][0].startswith("written apart, as a drive of its own: 1 file of another "
+                                                       "camera or format (h264 64x48")  # fmt: skip
+    again = roadseg.batch(tmp_path / "in", out, model=str(rule_onnx), workers=1, concat=True, quiet=True)
+    assert (again.ok, again.skipped) == (0, 2)
+    (drive / "clip.mp4").unlink()  # the folder one drive again: OUT/d.mp4, moved there, not redone
+    third = roadseg.batch(tmp_path / "in", out, model=str(rule_onnx), workers=1, concat=True, quiet=True)
+    assert (third.ok, third.skipped) == (0, 1) and frame_count(out / "d.mp4") == 4
+    assert batch_results(out)[-1]["renamed_from"] == str(out / "d/clip.mov.mp4")
 
 
 def test_concat_leaves_out_a_file_gone_from_the_folder_not_the_whole_drive(rule_onnx: Path, tmp_path: Path) -> None:

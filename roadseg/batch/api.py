@@ -145,15 +145,15 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
     made = written_outputs(logged)  # (where OUT is an input folder, the outputs are found there too)
     if not (videos := [v for v in videos if str(v.path) not in made]):
         raise BatchError(f"no videos found in {', '.join(map(str, specs)) or 'no inputs'}")
-    clashes: list[tuple[Path, list]] = []  # (videos of one folder that differ only by their name's ending)
+    clashes: list[tuple[Path, list]] = []  # (videos of one folder that would share an output, their endings kept)
+    said: dict[Path, tuple[str, ...]] = {}  # (what the plan says of a video: its name's ending kept, a drive apart)
     if bopts.concat:
-        said: dict[Path, tuple[str, ...]] = {}  # (a drive's files of another camera or format: a drive of their own)
         tasks = [Task(str(unit), str(t), parts=tuple(map(str, files)), masks=bopts.masks, stats=bopts.stats,
                       said=said.get(unit, ()))
                  for unit, t, files in plan_joined(videos, out, suffix, gap=bopts.gap, clashes=clashes, said=said)]  # fmt: skip
     else:
-        tasks = [Task(str(v.path), str(t), masks=bopts.masks, stats=bopts.stats)
-                 for v, t in plan_outputs(videos, out, suffix, clashes=clashes).items()]  # fmt: skip
+        tasks = [Task(str(v.path), str(t), masks=bopts.masks, stats=bopts.stats, said=said.get(v.path, ()))
+                 for v, t in plan_outputs(videos, out, suffix, clashes=clashes, said=said).items()]  # fmt: skip
     model, settings = _model_key(sopts, bopts), settings_key(sopts, masks=bopts.masks, stats=bopts.stats)
     previous = {} if bopts.force else latest_outcomes(logged)
     summary = Summary(results=str(out / RESULTS), unsearched=len(unsearched))
@@ -241,10 +241,11 @@ def _check_owners(tasks: list[Task], keys: dict[str, dict], owners: dict[str, di
 
 def _refuse_clashes(clashes: list[tuple[Path, list]], results: ResultsLog, summary: Summary, model: str, settings: str,
                     previous: dict[str, dict], *, quiet: bool) -> None:  # fmt: skip
-    """Fail each video of one folder that would share its output with another (``clip.mp4`` beside
-    ``clip.ts``), with an ``error`` line and one on standard error, before the batch's other videos run:
-    which one took the name would hang on which came first, and change when another file appeared. A
-    rerun that finds the same clash writes no line again (its line stands: a nightly rerun adds none)."""
+    """Fail each video of one folder that would share its output with another though their names' endings are
+    kept (``clip.ts`` beside ``clip.ts.mp4``: :func:`~roadseg.batch.inputs.plan_outputs`), with an ``error`` line
+    and one on standard error, before the batch's other videos run: which one took the name would hang on which
+    came first, and change when another file appeared. A rerun that finds the same clash writes no line again
+    (its line stands: a nightly rerun adds none)."""
     for target, videos in clashes:
         for video in videos:
             others = ", ".join(v.path.name for v in videos if v is not video)
@@ -269,24 +270,25 @@ def _renamed(task: Task, previous: dict[str, dict], key: dict, model: str, setti
     folder or one of its files, under that one other name (same OUT, same suffix)."""
     if not task.parts:
         return None
-    other = _other_name(task)
+    others = _other_names(task)
     for source in (os.path.dirname(task.parts[0]), *task.parts):
         line = previous.get(source)
-        if (line is not None and str(line.get("output")) == other and other not in targets
+        if (line is not None and (other := str(line.get("output"))) in others and other not in targets
                 and is_done(line, Path(other), key, model, settings)):  # fmt: skip
             return line
     return None
 
 
-def _other_name(task: Task) -> str:
-    """The name ``task``'s drive had (or will have) when its folder held several drives (or one)."""
+def _other_names(task: Task) -> tuple[str, ...]:
+    """The names ``task``'s drive had (or will have) when its folder held several drives (or one)."""
     target = Path(task.output)
     if os.path.isdir(task.input):  # named after its folder: OUT/a.mp4 -> OUT/a/<first file>.mp4
         from roadseg.pipeline.sources.drives import first_of_view
 
-        first = first_of_view([Path(p) for p in task.parts])
-        return str(target.with_name(target.name.removesuffix(target.suffix)) / (first.stem + target.suffix))
-    return str(target.parent.with_name(target.parent.name + target.suffix))  # OUT/a/<first>.mp4 -> OUT/a.mp4
+        first, folder = first_of_view([Path(p) for p in task.parts]), target.with_name(target.stem)
+        # (or with its first file's ending kept, where another drive's first file differed from it only by that)
+        return str(folder / (first.stem + target.suffix)), str(folder / (first.name + target.suffix))
+    return (str(target.parent.with_name(target.parent.name + target.suffix)),)  # OUT/a/<first>.mp4 -> OUT/a.mp4
 
 
 def _suffix(suffix: str) -> str:

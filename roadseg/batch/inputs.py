@@ -1,11 +1,13 @@
 """Where each video of a batch writes its output (which videos: :mod:`roadseg.pipeline.inputs`).
 
 Outputs keep the inputs' layout relative to the folder, glob base or list they came from:
-``IN/a/b.mov`` -> ``OUT_DIR/a/b.mp4``; a file named on its own lands at ``OUT_DIR/<name>.mp4``.
+``IN/a/b.mov`` -> ``OUT_DIR/a/b.mp4``; a file named on its own lands at ``OUT_DIR/<name>.mp4``; files of one
+folder whose names differ only by their ending keep it, ``IN/a/b.mov`` beside ``IN/a/b.mp4`` -> ``OUT_DIR/a/b.mov.mp4``.
 With ``--concat`` each folder's videos are one input (:func:`by_folder`): ``IN/a/*.MP4`` ->
 ``OUT_DIR/a.mp4``, and the files directly in ``IN`` -> ``OUT_DIR/IN.mp4``; a folder that holds
 several drives (pauses longer than ``gap``, or files of another format than those joined)
-gets ``OUT_DIR/a/<first file's name>.mp4`` for each, as each drive of a dual dashcam's rear (inside, side)
+gets ``OUT_DIR/a/<first file's name>.mp4`` for each (``<first file's name with its ending>.mp4`` where two
+drives' first files' names differ only by that), as each drive of a dual dashcam's rear (inside, side)
 camera does (a rerun moves a drive's outputs when its name changes: :func:`roadseg.batch.api._renamed`).
 
 Example:
@@ -31,23 +33,38 @@ from roadseg.pipeline.inputs import Video, recording_order
 
 
 def plan_outputs(videos: Sequence[Video], out_dir: Path, suffix: str = ".mp4", *, folders: Sequence[Path] = (),
-                 clashes: list[tuple[Path, list[Video]]] | None = None) -> dict[Video, Path]:  # fmt: skip
+                 clashes: list[tuple[Path, list[Video]]] | None = None,
+                 said: dict[Path, tuple[str, ...]] | None = None) -> dict[Video, Path]:  # fmt: skip
     """Map each video to ``out_dir/rel`` with ``suffix``; refuse collisions and outputs that are inputs.
     With ``folders`` (the files they hold), ``videos`` are folders, each named ``rel`` + ``suffix``.
-    With ``clashes``, videos of one folder whose names differ only by their ending (``clip.mp4`` beside
-    ``clip.ts``) are left out of the plan and put there with their output, not refused: the batch's
-    other videos go on, and no output's name hangs on which other files a folder holds.
+    Videos of one folder whose names differ only by their ending (``clip.mp4`` beside ``clip.mov``) each
+    keep it in their output's name, ``clip.mp4.mp4`` and ``clip.mov.mp4``: whichever came first, neither
+    takes ``clip.mp4``; ``said`` gets what their results lines say of it, by their paths. With ``clashes``,
+    videos of one folder that would share an output even so (``clip.mov.mp4`` beside those) are left out of
+    the plan and put there with their output, not refused: the batch's other videos go on.
 
     Raises:
         BatchError: two inputs would share an output (of one folder: without ``clashes``), or an output
             would replace an input.
     """
     out_dir = out_dir.resolve()
+    plain: dict[Path, list[Video]] = {}
+    for video in videos:
+        plain.setdefault(out_dir / (video.rel.with_name(video.rel.name + suffix) if folders else
+                                    video.rel.with_suffix(suffix)), []).append(video)  # fmt: skip
+    targets = {}
+    for target, vs in plain.items():
+        ending = len(vs) > 1 and len({v.path.parent for v in vs}) == 1  # (of one folder: each keeps its ending)
+        for video in vs:
+            targets[video] = target.with_name(video.path.name + suffix) if ending else target
+            if ending and said is not None:
+                others = ", ".join(v.path.name for v in vs if v is not video)
+                said[video.path] = (*said.get(video.path, ()),
+                                    f"written to {targets[video].name}, its name's ending kept, as {others} beside it "
+                                    f"would be written to {target.name} too")  # fmt: skip
     owners: dict[Path, list[Video]] = {}
     inputs = {os.path.realpath(p) for p in [*(v.path for v in videos), *folders]}
-    for video in videos:
-        rel = video.rel.with_name(video.rel.name + suffix) if folders else video.rel.with_suffix(suffix)
-        target = out_dir / rel
+    for video, target in targets.items():
         if target in owners:
             other = owners[target][0].path
             beside = other.parent == video.path.parent
@@ -107,5 +124,5 @@ def plan_joined(videos: Sequence[Video], out_dir: Path, suffix: str = ".mp4", *,
             if part.said and said is not None:
                 said[unit.path] = part.said
     planned = plan_outputs(list(units), out_dir, suffix, folders=[p for files in units.values() for p in files],
-                           clashes=clashes)  # fmt: skip
+                           clashes=clashes, said=said)  # fmt: skip
     return [(unit.path, target, units[unit]) for unit, target in planned.items()]

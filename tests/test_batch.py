@@ -427,6 +427,13 @@ def test_videos_of_one_folder_whose_names_differ_only_by_their_ending_each_keep_
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)  # a rerun: the same, and no line again
     assert run.returncode == 1 and "ok 0 · error 2 · skipped 2" in run.stderr, run.stderr
     assert len(batch_results(out)) == 5  # (3 ok, 2 errors: each night's rerun added 2)
+    (folder / "clip.ts").unlink()
+    (folder / "clip.ts.mp4").unlink()  # clip.mp4 alone of its name again: OUT/clip.mp4, moved there, not redone
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "ok 0 · error 0 · skipped 2" in run.stderr, run.stderr
+    assert ("2026-12-01/clip.mp4: done before as 2026-12-01/clip.mp4.mp4 (a video beside it whose name differs only "
+            "by its ending came or went); renamed, not redone") in run.stderr  # fmt: skip
+    assert frame_count(out / "2026-12-01/clip.mp4") == 6 and not (out / "2026-12-01/clip.mp4.mp4").exists()
 
 
 def test_cli_exit_codes_and_summary(archive: Path, rule_onnx: Path, tmp_path: Path) -> None:

@@ -182,8 +182,10 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
                 move_outputs(replace(task, input=earlier["input"], output=earlier["output"]), task)
                 summary.add({"status": "skipped", "frames": earlier.get("frames")})
                 if not bopts.quiet:
+                    why = ("the folder's drives changed" if task.parts else
+                           "a video beside it whose name differs only by its ending came or went")  # fmt: skip
                     print(f"{os.path.relpath(task.output, out)}: done before as "
-                          f"{os.path.relpath(earlier['output'], out)} (the folder's drives changed); renamed, not redone",
+                          f"{os.path.relpath(earlier['output'], out)} ({why}); renamed, not redone",
                           file=sys.stderr, flush=True)  # fmt: skip
             else:
                 Path(task.output).parent.mkdir(parents=True, exist_ok=True)
@@ -262,16 +264,18 @@ def _refuse_clashes(clashes: list[tuple[Path, list]], results: ResultsLog, summa
 
 def _renamed(task: Task, previous: dict[str, dict], key: dict, model: str, settings: str, targets: set[str]
              ) -> dict | None:  # fmt: skip
-    """``batch --concat``: the earlier ``ok`` line of this drive under its other name, after its outputs
-    were moved to ``task``'s (:func:`~roadseg.batch.task.move_outputs`); ``None`` if there is none.
-    A folder's drive is named after the folder while it holds one drive (``OUT/a.mp4``) and after its
+    """The earlier ``ok`` line of this video or drive under its other name, after its outputs were moved to
+    ``task``'s (:func:`~roadseg.batch.task.move_outputs`); ``None`` if there is none. With ``batch --concat``
+    a folder's drive is named after the folder while it holds one drive (``OUT/a.mp4``) and after its
     first file once it holds several (``OUT/a/<first>.mp4``), so a card that gains a drive (or loses its
     oldest) renames its drives: the same files (size, times, count), model and settings, made from this
-    folder or one of its files, under that one other name (same OUT, same suffix)."""
-    if not task.parts:
-        return None
+    folder or one of its files, under that one other name (same OUT, same suffix). A video (or a drive's
+    first file) keeps its name's ending in its output's name while a file beside it differs from it only
+    by that (``OUT/clip.mp4.mp4`` beside ``clip.ts``: :func:`~roadseg.batch.inputs.plan_outputs`), so
+    such a file that comes or goes renames it."""
+    sources = (os.path.dirname(task.parts[0]), *task.parts) if task.parts else (task.input,)
     others = _other_names(task)
-    for source in (os.path.dirname(task.parts[0]), *task.parts):
+    for source in sources:
         line = previous.get(source)
         if (line is not None and (other := str(line.get("output"))) in others and other not in targets
                 and is_done(line, Path(other), key, model, settings)):  # fmt: skip
@@ -280,15 +284,29 @@ def _renamed(task: Task, previous: dict[str, dict], key: dict, model: str, setti
 
 
 def _other_names(task: Task) -> tuple[str, ...]:
-    """The names ``task``'s drive had (or will have) when its folder held several drives (or one)."""
+    """The names ``task``'s video had (or will have) with its name's ending kept (or without), or its drive
+    when its folder held several drives (or one)."""
     target = Path(task.output)
+    if not task.parts:
+        return (_ending_toggled(target, Path(task.input).name),)
     if os.path.isdir(task.input):  # named after its folder: OUT/a.mp4 -> OUT/a/<first file>.mp4
         from roadseg.pipeline.sources.drives import first_of_view
 
         first, folder = first_of_view([Path(p) for p in task.parts]), target.with_name(target.stem)
         # (or with its first file's ending kept, where another drive's first file differed from it only by that)
         return str(folder / (first.stem + target.suffix)), str(folder / (first.name + target.suffix))
-    return (str(target.parent.with_name(target.parent.name + target.suffix)),)  # OUT/a/<first>.mp4 -> OUT/a.mp4
+    return (str(target.parent.with_name(target.parent.name + target.suffix)),  # OUT/a/<first>.mp4 -> OUT/a.mp4
+            _ending_toggled(target, Path(task.input).name))  # (its input: the first file it is named after)
+
+
+def _ending_toggled(target: Path, name: str) -> str:
+    """``target``, named after the file ``name``, with that name's ending kept, or without it where it was kept.
+
+    >>> _ending_toggled(Path("/o/clip.mp4"), "clip.ts"), _ending_toggled(Path("/o/clip.ts.mp4"), "clip.ts")
+    ('/o/clip.ts.mp4', '/o/clip.mp4')
+    """
+    kept = target.name == name + target.suffix
+    return str(target.with_name((Path(name).stem if kept else name) + target.suffix))
 
 
 def _suffix(suffix: str) -> str:

@@ -676,6 +676,27 @@ def test_concat_reads_each_files_header_once_in_the_driver_and_once_in_the_worke
     assert [name for name in opened if not name.endswith(".ffconcat")] == names
 
 
+def test_concat_with_gap_inf_reads_no_packet_to_plan_a_folder(tmp_path: Path, monkeypatch) -> None:
+    """``--gap inf``: the plan reads each file's header for the signatures that part its formats, and no packet of a
+    transport stream, whose length it does not use (was: up to 33 video packets a file; the headers of 200 tiny .ts files
+    read in 0.26 s, now 0.20 s). With a gap, a damaged transport stream's length is read from its packets as before."""
+    from roadseg.batch.inputs import plan_joined
+    from roadseg.pipeline.sources import probe
+
+    folder = tmp_path / "card/AVCHD"
+    folder.mkdir(parents=True)
+    for i, w in enumerate((64, 64, 128)):
+        write_video(folder / f"0000{i}.MTS", split_frames(4, w=w))
+    packets = []
+    real = probe._video_packets
+    monkeypatch.setattr(probe, "_video_packets", lambda container, video: packets.append(video) or real(container, video))
+    plan = plan_joined(find_videos([tmp_path / "card"]), tmp_path / "out", gap=float("inf"))
+    assert [[f.name for f in files] for _, _, files in plan] == [["00000.MTS", "00001.MTS"], ["00002.MTS"]]
+    assert packets == []  # (was: one a file)
+    plan_joined(find_videos([tmp_path / "card"]), tmp_path / "out", gap=60)
+    assert len(packets) == 3
+
+
 def test_drives_begin_where_the_clock_pauses_or_goes_back(tmp_path: Path) -> None:
     from roadseg.pipeline.sources.drives import drives
 

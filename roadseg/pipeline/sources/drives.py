@@ -273,7 +273,9 @@ def joins(paths: Sequence[Path], gap: float) -> list[Join]:
     which :func:`~roadseg.pipeline.sources.concat.concat_source` leaves out, a drive of their own) and by format
     (:func:`_formats`: those of another codec, size, audio or order of streams, which it would leave out too), each with
     what its results line says of that (nothing where the drive is whole). Each file's header is read once, with ``gap``
-    ``inf`` too (the folder one drive in time, its cameras and formats apart).
+    ``inf`` too (the folder one drive in time, its cameras and formats apart: their signatures are needed), then
+    no packet of a transport stream's (its length unused: up to 33 video packets a file were read, a damaged one's to its
+    end; 200 tiny .ts files 0.26 s -> 0.20 s here, 200 .mp4 files 0.15 s either way).
 
     >>> joins([Path("only.mp4")], 60) == [Join([Path("only.mp4")])]  # (one file: nothing read)
     True
@@ -281,7 +283,7 @@ def joins(paths: Sequence[Path], gap: float) -> list[Join]:
     paths = list(paths)
     if len(paths) < 2:
         return [Join(paths)]
-    probed = _probed(paths)
+    probed = _probed(paths, placed=gap != float("inf"))
     infos = {path: info for path, (_, info, _) in probed.items()}
     signatures = {path: signature for path, (signature, _, _) in probed.items()}
     cut = [paths] if gap == float("inf") else _cut(paths, infos, gap)

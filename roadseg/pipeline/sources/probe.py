@@ -56,9 +56,10 @@ class Placing(NamedTuple):
     moves: Mapping[int, float] = MappingProxyType({})
 
 
-def _probe(path: Path) -> tuple[Signature, VideoInfo, Placing]:
+def _probe(path: Path, *, placed: bool = True) -> tuple[Signature, VideoInfo, Placing]:
     """The file's :data:`Signature`, :class:`VideoInfo` (its frames, seconds and tags) and :class:`Placing`, read in
-    one opening."""
+    one opening. ``placed=False`` reads no packet: FFmpeg's start and length are taken as they are, damaged first
+    stamps of a transport stream too (what a file's signature alone needs: ``batch --concat --gap inf``)."""
     with open_container(str(path)) as container:
         info = VideoInfo.from_container(container, str(path))
         audio = tuple(codec_of(a) for a in container.streams.audio)
@@ -66,7 +67,7 @@ def _probe(path: Path) -> tuple[Signature, VideoInfo, Placing]:
         if (video := picture_stream(container)) is not None and not _converts(video):
             raise SourceError(f"{path.name}: its H.264 setup (avcC) is damaged, and the join cannot read past it",
                               damaged=True)  # fmt: skip
-        placing, info = _placed(container, video, info)
+        placing, info = _placed(container, video if placed else None, info)
         return ((info.codec, info.width, info.height), audio, kinds), info, placing
 
 
@@ -195,12 +196,12 @@ def _described(signature: Signature, other: Signature) -> str:
     return f"{codec} {width}x{height}, audio {_codecs(sound)}{order}"
 
 
-def _probed(paths: list[Path]) -> dict[Path, tuple[Signature, VideoInfo, Placing]]:
+def _probed(paths: list[Path], *, placed: bool = True) -> dict[Path, tuple[Signature, VideoInfo, Placing]]:
     """:func:`_probe` of each of ``paths`` that can be read."""
     probed = {}
     for path in paths:
         try:
-            probed[path] = _probe(path)
+            probed[path] = _probe(path, placed=placed)
         except SourceError:
             pass
     return probed

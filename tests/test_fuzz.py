@@ -420,7 +420,7 @@ def test_cat_joins_played_live_all(case, catted_env):
 
 
 # the damaged PES timestamps played with ``--live``: pictures whose stamps alone are damaged are put back in line, as
-# a file read whole puts them (``capture.in_line``); 6 of the 20 were flagged, and ts-stamps-3 where no frame was skipped
+# a file read whole puts them (``pacing.in_line``); 6 of the 20 were flagged, and ts-stamps-3 where no frame was skipped
 FAST_STAMPED_LIVE = (
     "ts-stamps-7",  # the first two pictures stamped 30 s on: the clock tied there, the sound read before them put 30 s
     # before the recording (not recorded): its sound from 0.149 s

@@ -38,6 +38,7 @@ from fuzzing import PTS_HZ, adts_merged, pes_headers, pes_moved, restamped
 import roadseg.pipeline.sinks.window as window
 import roadseg.pipeline.sources.capture as capture
 import roadseg.pipeline.sources.decoder as decoder
+import roadseg.pipeline.sources.pacing as pacing
 from roadseg.cli import segment_video_cmd
 from roadseg.pipeline import SegmentOptions, run
 from roadseg.pipeline.infer import OnnxSegmenter
@@ -962,7 +963,7 @@ def test_a_picture_stamped_seconds_ahead_in_a_file_played_live_is_put_back_in_li
     """A file's first or 11th picture stamped 3 s ahead (a damaged PES header). Played live, the first tied the
     clock 3 s on (the sound read before it put 3 s before the recording: 3 packets not recorded); the 11th was waited out,
     taken for a clock that started again where the next one stepped back, and the pictures after it recorded 3 s
-    late. Each is put back in line as a file read whole puts it (``capture.in_line``): the recording keeps the
+    late. Each is put back in line as a file read whole puts it (``pacing.in_line``): the recording keeps the
     file's timeline and its sound."""
     src = write_video(tmp_path / "a.ts", split_frames(25, h=96, w=128), audio_seconds=1.0)
     (damaged := tmp_path / "d.ts").write_bytes(pes_moved(src.read_bytes(), {picture: 3.0}, stream_id=0xE0))
@@ -982,7 +983,7 @@ def test_a_picture_stamped_seconds_ahead_in_a_file_played_live_is_put_back_in_li
 def test_a_picture_whose_presentation_time_alone_is_damaged_in_a_file_played_live_is_put_back(rule_onnx, tmp_path,
                                                                                             picture, moved):  # fmt: skip
     """H.264 with B-frames (a picture decoded before it shows: its PES header has a decoding time too), one picture's
-    presentation time alone moved 3 s or 0.7 s ahead, or the first's 0.7 s back. ``capture.in_line`` judges by the
+    presentation time alone moved 3 s or 0.7 s ahead, or the first's 0.7 s back. ``pacing.in_line`` judges by the
     decoding time, in line: live, the picture tied the clock where it was stamped, and the pictures after it were
     recorded 3 s (0.7 s) late, or a frame step late after the first; a file read whole puts it back (InLine).
     ``inline.Presented`` puts it back as it is decoded: the recording keeps the file's timeline and its sound, as
@@ -1008,9 +1009,9 @@ def test_a_picture_whose_presentation_time_alone_is_damaged_in_a_file_played_liv
 @pytest.mark.timeout(60)
 def test_a_matroska_file_with_b_frames_played_live_keeps_its_timeline(rule_onnx, tmp_path):
     """Matroska stores presentation times alone: FFmpeg gives the first two pictures of H.264 with B-frames no
-    decoding time, and ``capture.in_line`` judged them by their presentation times, out of order (0, 0.16): "put 2
+    decoding time, and ``pacing.in_line`` judged them by their presentation times, out of order (0, 0.16): "put 2
     pictures with damaged timestamps back in line", the recording 0.08 s longer than the file. They pass as they
-    came now (``capture._stamp``)."""
+    came now (``pacing._stamp``)."""
     src, out = with_b_frames(tmp_path / "b.mkv", 25), tmp_path / "r.mp4"
     r = CliRunner().invoke(segment_video_cmd, [str(src), "--live", "-o", str(out), "--model", str(rule_onnx),
                                                "--device", "cpu"])  # fmt: skip
@@ -1022,15 +1023,15 @@ def test_a_matroska_file_with_b_frames_played_live_keeps_its_timeline(rule_onnx,
 @pytest.mark.timeout(60)
 def test_a_file_whose_video_stops_long_before_its_sound_is_not_held_whole_while_its_pictures_are_judged(rule_onnx,
                                                                                                         tmp_path):  # fmt: skip
-    """5 pictures (0.2 s) and 10 s of sound: ``capture.in_line`` waits for RUN + 1 pictures to judge the first ones,
+    """5 pictures (0.2 s) and 10 s of sound: ``pacing.in_line`` waits for RUN + 1 pictures to judge the first ones,
     and held every packet read meanwhile, the whole sound (472 of the file's 477 packets at once). It passes them on once
     ``MAX_JUDGING`` wait, the pictures judged by what came so far; the recording keeps every picture and the sound."""
     src = write_video(tmp_path / "short.ts", split_frames(5, h=96, w=128), audio_seconds=10.0)
     with av.open(str(src)) as c:
         read, held = [], []
-        for n, _ in enumerate(capture.in_line((read.append(p) or p for p in c.demux()), 0.04), 1):
+        for n, _ in enumerate(pacing.in_line((read.append(p) or p for p in c.demux()), 0.04), 1):
             held.append(len(read) - n)
-    assert len(read) == 477 and max(held) < capture.MAX_JUDGING, (len(read), max(held))
+    assert len(read) == 477 and max(held) < pacing.MAX_JUDGING, (len(read), max(held))
     out = tmp_path / "r.mp4"
     stats = run_live(str(src), model=str(rule_onnx), output=str(out), device="cpu")
     sound = sound_spans(out)

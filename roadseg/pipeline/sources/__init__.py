@@ -8,7 +8,8 @@ of each, to check that an output can carry them), ``.subtitle_streams``, ``.data
 
 * :class:`VideoSource` (``file.py``): a video file (or an http(s) URL of one), timestamps and audio kept;
 * :class:`ImageSource` (``images.py``): an image, a folder or a glob;
-* :class:`LiveSource` (``capture.py``): a webcam, a stream URL, or a file played in real time.
+* :class:`LiveSource` (``capture.py``; a connection's reading in ``connection.py``, a file's pacing in
+  ``pacing.py``): a webcam, a stream URL, or a file played in real time.
 
 All open media through :func:`open_container` (``base.py``).
 """

@@ -189,7 +189,7 @@ class InLine:
 
 class Presented:
     """Put pictures whose presentation time alone is damaged back in line, as they come out of a decoder (in the
-    order they are shown): a live source's, whose packets :func:`~roadseg.pipeline.sources.capture.in_line` put in
+    order they are shown): a live source's, whose packets :func:`~roadseg.pipeline.sources.pacing.in_line` put in
     line by their decoding time (a stream with B-frames decodes a picture before it shows: its decoding time in
     line, the presentation time alone damaged, it played off its place live, the pictures after it 3 s late where
     it was stamped 3 s ahead; :class:`InLine` puts it back in a file read whole).

@@ -1,0 +1,341 @@
+"""One connection of a live source (:class:`Connection`, a part of
+:class:`~roadseg.pipeline.sources.capture.LiveSource`): its pictures decoded, each with when its packet was read (a
+file played live paced as :mod:`~roadseg.pipeline.sources.pacing` says), its audio packets, and both tied onto the
+capture clock; the first picture read ahead as the source opens (its display matrix), and a picture whose size
+changed scaled to the first.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+
+import av
+import numpy as np
+
+from roadseg.errors import SourceError
+from roadseg.pipeline.runner import call_interruptibly
+from roadseg.pipeline.sources.audio import INTERLEAVE, AudioTimeline, MergedFrames
+from roadseg.pipeline.sources.base import Frame, codec_of, packet_time, picture_stream, retimed, rgb_picture, scaled_to
+from roadseg.pipeline.sources.decoder import Decoder
+from roadseg.pipeline.sources.display import as_shown, matrix_of, told
+from roadseg.pipeline.sources.inline import Presented
+from roadseg.pipeline.sources.pacing import in_line, started_again
+
+log = logging.getLogger("roadseg")
+
+
+class Connection:
+    """:class:`~roadseg.pipeline.sources.capture.LiveSource`'s reading of one connection (``container``). Its
+    state, set as the source opens: ``info``, ``spec``, ``shown``, ``kind``, ``pace``, ``stop``, ``reconnects``,
+    ``lost``, ``last_time``, ``video_read``, ``audio_samples``, ``_audio``, ``_mic``, ``_timeline``, ``_dropped``,
+    ``_clock``, ``_lag``, ``_sound_end``, ``_resized``, ``_first_time``, ``_replays``, ``_may_replay``,
+    ``_said_replay``, ``_furthest_end``, ``_opening`` and ``_turned``."""
+
+    def _decoded(self) -> Iterator:
+        """Decoded pictures, each with the ``time.monotonic()`` its packet was read at (as early as a picture's
+        arrival can be known: decoding, and a decoder that holds pictures back, come after; a file played live
+        gives each video packet at its time, as a camera would, from the first one on, and afresh where its
+        clock starts again, :func:`started_again`; a file's pictures whose stamps alone are damaged put back in line
+        first, :func:`in_line`), and the audio packets, in stream order; a corrupt packet is
+        skipped and counted (``lost``, as a file source does), not taken for a lost stream. A codec that changes
+        midway (a camera that restarted as MPEG-4, recordings joined with cat) is followed by :class:`Decoder`,
+        where its bytes tell it. Where the decoder still refuses every packet for :data:`REFUSED` seconds of the stream,
+        raises :class:`SourceError`, so that the connection is opened again (its decoder then the stream's
+        codec's, as it reads there) or the run ends with one line."""
+        stream, refused = picture_stream(self.container), Refusals(float(self.info.fps or 25))
+        stream.thread_type = "SLICE"  # (frame threads hold a picture back a thread: lag, 0.6 s on 16 cores)
+        decoder = Decoder(stream, self.spec, self.container.format, probe=True, shown=self.shown, thread_type="SLICE")
+        audio = [s for s in self.container.streams.audio if self._audio.get(s.index) == codec_of(s)]
+        if len(audio) < len(self._audio) and self.reconnects:
+            log.warning("the reconnected stream's audio is not the one recorded so far; going on without it")
+            self._audio = {s.index: codec_of(s) for s in audio}
+        # AAC frames merged into one packet by a damaged ADTS length: timed as long as their sound, as a file's are,
+        # so that the timeline puts one whose timestamp fits nowhere where its stream goes on (dropped, all its
+        # frames were lost)
+        merges = MergedFrames({s.index for s in audio if codec_of(s) == "aac"})
+        read: dict[int | None, tuple[float, int | None]] = {}  # pts -> (when the packet was read, its dts), for the
+        # pictures the decoder holds
+        paced: tuple[float, float] | None = None  # (time.monotonic(), stream time) a file played live is paced from
+        last, due = None, 0.0  # the last video packet's stream time, and when it was due
+        packets, presented = self.container.demux(stream, *audio), None
+        if self.kind == "file":  # (pictures whose stamps alone are damaged, put back as a file read whole puts them)
+            fps = stream.average_rate or stream.guessed_rate
+            presented = Presented(1 / float(fps) if fps else None)  # (and those whose presentation time alone is)
+            packets = in_line(packets, 1 / float(fps) if fps else None, presented)
+        for packet in packets:
+            if packet.stream.type == "audio":
+                if packet.size:
+                    merges.take(packet)
+                    yield packet
+                continue
+            now = self.video_read = time.monotonic()
+            if self.pace and (t := packet_time(packet)) is not None:
+                if paced is None:
+                    paced = (now, t)
+                elif started_again(t, last):  # (a join: the next recording is due a frame step after the last)
+                    paced = (due + 1 / float(self.info.fps or 25), t)
+                last = t
+                now = due = paced[0] + t - paced[1]  # (when it is due: later than that, the lag counts)
+                if self.stop.wait(max(0.0, now - time.monotonic())):
+                    return
+            if packet.size:
+                read.setdefault(packet.pts, (now, packet.dts))
+                if len(read) > MAX_HELD:  # (packets that gave no picture: refused, or no pts)
+                    del read[next(iter(read))]
+            try:
+                frames = decoder.decode(packet)
+            except (av.error.FFmpegError, ValueError):
+                self.lost += 1
+                if (seconds := refused.add(packet)) >= REFUSED:
+                    raise SourceError(f"its decoder ({codec_of(stream)}) refused every video packet for {seconds:.0f} s: "
+                                      "damaged, or the stream's codec changed") from None  # fmt: skip
+                continue
+            if frames:
+                refused.clear()
+            for vf in frames:
+                at, dts = read.pop(vf.pts, (now, None))
+                yield from [(vf, at)] if presented is None else _presented(presented, vf, at, dts)
+        if presented is not None:  # (a first picture that waited for the next: the stream's only one)
+            yield from (item for item, _ in presented.flush())
+
+    def _items(self, first_index: int) -> Iterator[Frame | av.Packet]:
+        """One connection's frames, stamped with their capture time, and its audio packets.
+
+        The connection's first frame ties its stream time to the capture clock (a reconnected stream's
+        clock starts afresh, as far after its arrival as the connection before it ran: :attr:`_lag`); each
+        frame's :attr:`Frame.clock` and each audio packet's timestamps are their stream time moved onto it, so the frames a stream delivers in a burst (what it buffered
+        while it was being opened) keep their spacing and the sound stays in step with the picture.
+        A stream whose timestamps run away from the time its frames arrive (more than ``RESYNC``
+        seconds) is tied again (never back over frames already timed: :meth:`_tie`); one whose format
+        has no timestamps of its own (an IP camera's MJPEG over HTTP, a raw H.264 stream: FFmpeg
+        numbers their frames at a made-up 25 fps) is timed by arrival alone. Audio read before the first frame (the decoder holds a few frames back) waits
+        for it; so does sound that steps back or leaps from the last picture as a clock that starts again does
+        (:func:`started_again`) for the pictures after it, which tell whether the video's did too: if one does, it is
+        the next recording's sound before its first picture (two joined with cat: the first's last pictures may come
+        after it), tied with it, following on from the sound handed on so far (as a file read whole puts it: a frame
+        step after the last picture, or later where the sound would go back over what came before), and judged afresh
+        with it; where they go on for ``INTERLEAVE`` seconds instead, it is judged as it came (damaged stamps).
+        """
+        index0 = first_index
+        self._dropped += self._timeline.dropped
+        self._timeline = timeline = AudioTimeline()
+        shift: float | None = None  # capture time minus stream time, in seconds
+        lag = 0.0  # how far after arrival this connection was tied (:attr:`_lag`), which RESYNC leaves out
+        waiting: list[av.Packet] = []
+        again: list[tuple[av.Packet, float | None]] = []  # (sound read since one whose clock started again, with
+        # the picture time then) waiting for the pictures after it
+        heard: float | None = None  # the stream time of the first sound read before the first picture
+        video: float | None = None  # this connection's last picture time (the connection before ran another clock)
+        stamped = not self.container.format.flags & NO_TIMESTAMPS and self.container.format.name not in MADE_UP
+        opening, self._opening = self._opening, None
+        for item in opening or self._decoded():
+            if isinstance(item, av.Packet):
+                if shift is None:  # (judged by the first frame, where it is: the file's first packets may be
+                    if (at := packet_time(item)) is not None:  # a later chunk written twice)
+                        heard = at if heard is None else min(heard, at)
+                    if len(waiting) < MAX_WAITING:
+                        waiting.append(item)
+                    else:
+                        self._dropped += 1
+                    continue
+                if again or stamped and video is not None and (at := packet_time(item)) is not None and started_again(at, video):
+                    again.append((item, video))
+                    if len(again) < MAX_WAITING:
+                        continue
+                    yield from self._judged(again, timeline, shift)  # (too many for a picture: as they came)
+                    continue
+                yield from (self._timed(p, shift) for p in timeline.take(item, item.stream.index, video))
+                continue
+            vf, captured = item  # (when its packet was read: a file played live, when it was due)
+            clock = None
+            if vf.pts is not None and vf.time_base is not None:
+                t = float(vf.pts * vf.time_base)
+                if stamped and shift is not None and self.last_time is not None and started_again(t, self.last_time):
+                    # the stream's clock started again (an encoder restarted, a looped file, recordings joined with
+                    # cat): tie it anew, and judge its sound afresh (the old timeline took every packet after the
+                    # restart for a step back, or a leap away from the picture); a packet the old one holds is passed
+                    # on the clock it came on, or dropped and counted. The sound read since the clock started
+                    # again, before this picture, is this recording's: in step with it, after the sound so far
+                    yield from (self._timed(p, shift) for p in timeline.flush())
+                    sound = [at for at in (packet_time(p) for p, _ in again) if at is not None]
+                    shift = self._tie(t, captured, min(sound, default=None))
+                    waiting += (p for p, _ in again)
+                    again.clear()
+                    self._dropped += timeline.dropped
+                    went_on = None if self._sound_end is None else self._sound_end - shift  # (on the new clock)
+                    timeline = self._timeline = AudioTimeline(goes_on=went_on)
+                if again and (again[0][1] is None or t - again[0][1] > INTERLEAVE):  # (the pictures went on)
+                    yield from self._judged(again, timeline, shift)
+                self.last_time = video = t
+                if self._first_time is None:
+                    self._first_time = t
+                elif (self._may_replay and stamped and first_index == index0 and self.reconnects
+                      and abs(t - self._first_time) < 1e-3):  # fmt: skip  # (made-up times start at 0 each time)
+                    if not self._said_replay:
+                        log.warning("%s began again from its start (a file served without a length?); it is recorded "
+                                    "again each time it is reopened, at most --retries times", self.shown)  # fmt: skip
+                    self._replays = self._said_replay = True
+                elif self._replays and self._furthest_end is not None and t > self._furthest_end + 1.0:
+                    self._replays = False  # (it went on past where the connections ended: a camera that restarted)
+                if stamped:
+                    tied = shift is None or abs(t + shift - captured - lag) > RESYNC
+                    if shift is None:
+                        lag = self._lag if self._clock is not None else 0.0  # (kept from the connection before)
+                        shift = self._tie(t, captured, heard, lag)
+                    elif tied:
+                        shift = self._tie(t, captured, None, lag)
+                    clock = self._clock = t + shift
+                    # (the most since the tie: a picture read late, as the last one before an outage that a
+                    # demuxer gives only when its read times out, is not how far the recording runs behind)
+                    self._lag = clock - captured if tied else max(self._lag, clock - captured)
+            image = rgb_picture(vf)
+            if self._turned:
+                image = np.ascontiguousarray(as_shown(image, float(vf.rotation or 0), matrix_of(vf))[0])
+            yield Frame(first_index, self._sized(image), vf.pts, vf.time_base, captured, clock=clock)
+            first_index += 1
+            if shift is not None and waiting:  # (after the frame: a recording starts at its first frame)
+                yield from (self._timed(p, shift) for w in waiting for p in timeline.take(w, w.stream.index, video))
+                waiting.clear()
+            if self._mic is not None:
+                yield from self._mic.take()
+        if self.stop.is_set():
+            return
+        if shift is not None:  # the stream ended: a packet held for the next one is passed (a stream's only one)
+            yield from self._judged(again, timeline, shift)
+            yield from (self._timed(p, shift) for p in timeline.flush())  # or dropped and counted (a leap at the end)
+
+    def _judged(self, held: list[tuple[av.Packet, float | None]], timeline: AudioTimeline, shift: float
+                ) -> Iterator[av.Packet]:  # fmt: skip
+        """The audio packets ``held`` (emptied; each with the last picture's time when it was read) that
+        ``timeline`` passes, on the capture clock (``shift``)."""
+        packets = held[:]
+        held.clear()
+        yield from (self._timed(p, shift) for a, video in packets for p in timeline.take(a, a.stream.index, video))
+
+    def _upright(self) -> bool:
+        """Whether the pictures are shown turned or mirrored (:mod:`~roadseg.pipeline.sources.display`): if so,
+        one line says so and :attr:`info` takes the size they are shown at (the outputs are made at it). The
+        display matrix comes with a decoded picture, so the first is decoded now (:meth:`_read_ahead`: a pipe
+        or a URL cannot be opened a second time to look), and the first connection hands it on first."""
+        held = call_interruptibly(self._read_ahead, "open", lambda _: self.container.close())
+        self.audio_samples = {p.stream_index: p for p in reversed(held) if isinstance(p, av.Packet)}  # (the first)
+        first = next((item[0] for item in held if isinstance(item, tuple)), None)
+        if first is None:
+            return False
+        rotation, matrix = float(first.rotation or 0), matrix_of(first)
+        probe = np.zeros((2, 3, 1), np.uint8)  # (a picture of no size: how the matrix turns it, no more)
+        shown, mirrored = as_shown(probe, rotation, matrix)
+        if shown is probe:
+            return False
+        log.warning("%s", told(round(rotation) % 360, mirrored))
+        if shown.shape[0] != probe.shape[0]:
+            sar = self.info.sample_aspect
+            self.info = replace(self.info, width=self.info.height, height=self.info.width,
+                                sample_aspect=1 / sar if sar else sar)  # fmt: skip
+        return True
+
+    def _read_ahead(self) -> list:
+        """What :meth:`_decoded` gives up to and with the first picture (or :data:`MAX_WAITING` audio packets
+        without one), kept in :attr:`_opening` with the rest of the connection after it (an error met on the
+        way: raised there, where the connection's are)."""
+        items, held = self._decoded(), []
+        try:
+            for item in items:
+                held.append(item)
+                if isinstance(item, tuple) or len(held) >= MAX_WAITING:
+                    break
+        except (av.error.FFmpegError, OSError, IndexError, SourceError) as exc:
+            self._opening = _then_raise(held, exc)
+            return held
+        self._opening = itertools.chain(held, items)
+        return held
+
+    def _sized(self, image):
+        """``image`` at the size the stream said when it was opened (what the outputs were made for): a
+        camera whose settings changed, a reconnected stream's other resolution or a damaged picture
+        header is scaled to it, with one line the first time."""
+        want = (self.info.height, self.info.width)
+        if image.shape[:2] == want or not all(want):
+            return image
+        if not self._resized:
+            self._resized = True
+            log.warning("%s's picture changed size from %dx%d to %dx%d; scaling it to the first size", self.shown,
+                        want[1], want[0], image.shape[1], image.shape[0])  # fmt: skip
+        return scaled_to(image, want)
+
+    def _tie(self, t: float, captured: float, heard: float | None, lag: float = 0.0) -> float:
+        """The shift that puts stream time ``t`` at ``captured``, or just after the last frame timed so far
+        where that is later (a stream that delivered faster than real time ran the clock ahead of arrival;
+        the next connection's frames go on from there, not back over them), and its sound from ``heard``
+        (stream time; None: none read yet) after the sound handed on so far: a connection's sound runs a
+        little past its last picture, and the next one's begins a little before its first (the muxer
+        refused what went back over it). ``lag``: seconds after ``captured`` to put ``t`` at instead (a new
+        connection's: the recording's lag behind arrival so far, kept)."""
+        shift = captured + lag - t
+        if self._clock is not None and t + shift <= self._clock:
+            shift = self._clock + 1 / float(self.info.fps or 25) - t
+        if heard is not None and self._sound_end is not None and heard + shift < self._sound_end:
+            shift = self._sound_end - heard
+        return shift
+
+    def _timed(self, packet: av.Packet, shift: float) -> av.Packet:
+        """An audio ``packet`` moved onto the capture clock (:func:`retimed`), noting where the sound ends."""
+        packet = retimed(packet, shift)
+        end = packet_time(packet) + float((packet.duration or 0) * packet.time_base)
+        self._sound_end = end if self._sound_end is None else max(self._sound_end, end)
+        return packet
+
+
+def _presented(presented: Presented, vf: av.VideoFrame, at: float, dts: int | None) -> list[tuple]:
+    """(picture, when its packet was read) for ``vf``, read at ``at``, its packet decoded at ``dts`` (its time
+    base's ticks), and any that waited before it, each retimed where ``presented`` put it back in line."""
+    if vf.pts is None or not vf.time_base:
+        return [(vf, at)]
+    out = presented.take((vf, at), float(vf.pts * vf.time_base), None if dts is None else float(dts * vf.time_base))
+    for (frame, _), t in out:
+        if t != float(frame.pts * frame.time_base):
+            frame.pts = round(t / frame.time_base)
+    return [item for item, _ in out]
+
+
+def _then_raise(items: list, exc: BaseException) -> Iterator:
+    """``items``, then ``exc`` raised."""
+    yield from items
+    raise exc
+
+
+class Refusals:
+    """The video packets a decoder refused in a row: how many seconds of the stream they span, by the steps
+    between their timestamps (a step that is missing, backwards or over a second, as damage makes, counts
+    as one frame at ``fps``).
+
+    >>> refused = Refusals(fps=25.0)
+    >>> [refused.add(av.Packet(b"x")) for _ in range(3)], refused.clear(), refused.add(av.Packet(b"x"))
+    ([0.04, 0.08, 0.12], None, 0.04)
+    """
+
+    def __init__(self, fps: float) -> None:
+        self.frame = 1 / fps
+        self.clear()
+
+    def clear(self) -> None:
+        self.seconds, self._last = 0.0, None
+
+    def add(self, packet: av.Packet) -> float:
+        t = packet_time(packet)
+        step = None if t is None or self._last is None else t - self._last
+        self.seconds += step if step is not None and 0 < step <= 1.0 else self.frame
+        self._last = t if t is not None else self._last
+        return self.seconds
+
+
+MAX_HELD = 64  # read times of video packets kept for the pictures a decoder holds back
+MAX_WAITING = 256  # audio packets kept while a connection's first frame is awaited (seconds of sound)
+RESYNC = 5.0  # seconds a stream's timestamps may run away from its frames' arrival before it is tied again
+REFUSED = 5.0  # seconds of a stream whose every video packet its decoder refused before the connection counts as lost
+NO_TIMESTAMPS = 0x80  # FFmpeg's AVFMT_NOTIMESTAMPS: a format whose timestamps the demuxer makes up (mpjpeg, h264, mjpeg)
+MADE_UP = frozenset({"image2pipe"})  # numbers its pictures at a rate it is told, without that flag

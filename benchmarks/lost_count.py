@@ -2,9 +2,10 @@
 ``tests/fuzzing.py`` builds it), the file is read through ``VideoSource`` as the pipeline reads it, and the count
 told (``source.lost``, or the frames expected less those out where that is more, as ``run._result`` tells it) is
 set against the pictures really missing: the clean file's pictures less the frames out (none where more came out).
-Prints the cases told more (over) and the count of those told fewer (under).
+Prints the cases told more (over) and the count of those told fewer (under). ``tsb`` (not by default) reads the
+TS clip with B-frames (``fuzzing.B_FRAMED``), its one kind, ``stamps``.
 
-    PYTHONPATH=. python benchmarks/lost_count.py --seeds 25 [--containers ts cat catleap mkv mp4] [-v]
+    PYTHONPATH=. python benchmarks/lost_count.py --seeds 25 [--containers ts cat catleap mkv mp4 tsb] [-v]
 """
 
 from __future__ import annotations
@@ -54,10 +55,11 @@ def main() -> None:
         over, under, cases = [], 0, 0
         for container in args.containers:
             ts = container in ("ts", *fuzzing.JOINS)
-            for kind in fuzzing.TS_KINDS if ts else fuzzing.KINDS:
+            kinds = ("stamps",) if container == fuzzing.B_FRAMED else fuzzing.TS_KINDS if ts else fuzzing.KINDS
+            for kind in kinds:
                 for seed in range(args.seeds):
                     name = f"{container}-{kind}-{seed}"
-                    src = work / f"{name}.{'ts' if container in fuzzing.JOINS else container}"
+                    src = work / f"{name}.{'ts' if ts or container == fuzzing.B_FRAMED else container}"
                     src.write_bytes(fuzzing.case_bytes(bases[container], container, kind, seed))
                     got = told(src)
                     src.unlink()

@@ -1,5 +1,6 @@
 """Pictures that are not plain, streams that are damaged, sinks that fail, runs that are interrupted."""
 
+import contextlib
 import errno
 import io
 import json
@@ -2998,6 +2999,86 @@ def test_an_output_whose_encoder_fails_midway_keeps_the_pictures_before_and_says
     assert len(read_video(out)["frames"]) == 10  # (the 10 before, flushed out of the encoder)
     figures = json.loads(stats.read_text())
     assert figures["frames"] == len(figures["per_frame"]) == 10
+
+
+def _played(path: Path) -> int:
+    """The pictures a player shows of ``path``: every packet decoded, one that does not decode passed over, to where
+    the demuxer stops (PyAV's ``decode`` stops at the first error)."""
+    with av.open(str(path)) as c:
+        decoder, n = c.streams.video[0].codec_context, 0
+        with contextlib.suppress(av.error.FFmpegError):
+            for packet in c.demux(video=0):
+                if packet.size:
+                    with contextlib.suppress(av.error.FFmpegError):
+                        n += len(decoder.decode(packet))
+        return n + len(decoder.decode(None))
+
+
+def _segment_where_the_encoder_fails_midway(model, monkeypatch, tmp_path, name, *, mux=None) -> tuple:
+    """Segment a 30-frame clip with a second of sound into ``name``, its encoder failing at its 11th picture (as
+    above); ``mux`` sees each packet muxed (fault injection). Returns the result, the output and its stats."""
+    given = []
+
+    def failing(frame):
+        given.append(frame)
+        if len(given) == 11:
+            raise av.error.ExternalError(-542398533, "Generic error in an external library")
+
+    _with_faults(monkeypatch, encode=failing, mux=mux)
+    src = write_video(tmp_path / "short.mp4", split_frames(30), audio_seconds=1)
+    out, stats = tmp_path / name, tmp_path / "s.json"
+    codec = ("--codec", "mpeg2video") if name.endswith(".mxf") else ()
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out), "--model", str(model),
+                                               "-q", "--stats", str(stats), *codec])  # fmt: skip
+    return r, out, json.loads(stats.read_text())
+
+
+@pytest.mark.parametrize("name", ["o.mp4", "o.mkv", "o.webm", "o.avi", "o.mxf", "o.ts"])
+def test_an_output_whose_encoder_fails_midway_and_whose_end_is_lost_says_the_pictures_it_plays(name, rule_onnx,
+                                                                                              tmp_path, monkeypatch):  # fmt: skip
+    real = VideoSink._finalise
+
+    def cut(self):  # fault injection: the last third of the file lost after its trailer was written
+        real(self)
+        os.truncate(self.path, self.path.stat().st_size * 2 // 3)
+
+    monkeypatch.setattr(VideoSink, "_finalise", cut)
+    r, out, figures = _segment_where_the_encoder_fails_midway(rule_onnx, monkeypatch, tmp_path, name)
+    assert r.exit_code == 1 and r.output.splitlines()[-1].startswith("Error: encode failed: encoder "), r.output
+    # the pictures the file plays, or the file removed (was: "of 10 frames" and 10 in --stats, the pictures given
+    # out before the encoder failed, where the mp4 played 7, the mkv 8, the webm 8, the avi 1, the mxf 7, the ts 9)
+    if out.exists():
+        played = _played(out)
+        assert 0 < played < 10 and f"kept a playable partial output of {played} frame" in r.output, r.output
+    else:
+        played = 0
+        assert f"; removed the unfinished output {out};" in r.output, r.output
+    assert figures["frames"] == len(figures["per_frame"]) == played
+
+
+def test_an_output_whose_last_pictures_are_damaged_after_its_encoder_failed_says_the_pictures_it_plays(
+        rule_onnx, tmp_path, monkeypatch):  # fmt: skip
+    sinks = []
+    real = VideoSink._open
+
+    def opened(self, audio):
+        real(self, audio)
+        sinks.append(self)
+
+    monkeypatch.setattr(VideoSink, "_open", opened)
+
+    def damaged(packet):  # fault injection: the pictures given out after the encoder failed are zeros in the file
+        if sinks[0]._faulted and packet.stream_index == sinks[0].stream.index:
+            packet.update(bytes(packet.size))
+
+    r, out, figures = _segment_where_the_encoder_fails_midway(rule_onnx, monkeypatch, tmp_path, "o.mp4", mux=damaged)
+    with av.open(str(out)) as c:
+        stated = c.streams.video[0].frames  # (its index: every picture muxed)
+    played = _played(out)
+    # (was: "of 10 frames" and 10 in --stats, the file's own count, where 6 play: the first picture alone was decoded)
+    assert stated == 10 and 0 < played < stated, (stated, played)
+    assert r.exit_code == 1 and f"kept a playable partial output of {played} frames at {out};" in r.output, r.output
+    assert figures["frames"] == len(figures["per_frame"]) == played
 
 
 def test_an_output_whose_disk_fills_as_its_encoder_is_flushed_is_removed_and_its_stats_say_none_kept(

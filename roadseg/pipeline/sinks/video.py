@@ -250,8 +250,9 @@ class VideoSink(Sink):
 
     ``written`` counts the pictures written: given to the encoder (an MXF's repeats over a gap too: :meth:`_slot`),
     and, where its flush at :meth:`close` fails, those it gave out before (the file's; the pictures it still held are
-    lost with it). ``finalised``: the file's trailer was written (by :meth:`close`, even where the encoder's flush
-    failed: :class:`~roadseg.errors.EncoderError`).
+    lost with it); where the encoder failed, after :meth:`finish`, those the finished file plays (:meth:`_plays`).
+    ``finalised``: the file's trailer was written (by :meth:`close`, even where the encoder's flush failed:
+    :class:`~roadseg.errors.EncoderError`).
     """
 
     name = "encode"
@@ -650,12 +651,16 @@ class VideoSink(Sink):
         Returns whether a playable file with at least one frame was kept (on standard output: whether
         the stream was ended with its frames; it cannot be taken back): one whose trailer was written, even
         where the encoder then failed (its flush, or :meth:`close` before this), and, where the encoder failed,
-        that opens again and gives out its first picture.
+        that opens again and plays (:meth:`_plays`): ``written`` is then the pictures it plays.
         """
         if keep and self.written > 0:
             with contextlib.suppress(SinkError):
                 self.close()
-            if self.finalised and self.written > 0 and (not self._faulted or self._plays()):
+            if self.finalised and self.written > 0 and not self._faulted:
+                return True
+            plays = self._plays() if self.finalised and self.written > 0 else 0
+            if plays != 0:
+                self.written = self.written if plays is None else plays
                 return True
         try:
             self.close()
@@ -664,18 +669,90 @@ class VideoSink(Sink):
         self._remove()
         return False
 
-    def _plays(self) -> bool:
-        """Whether the finished file opens again and its first picture decodes (what went to standard output or
-        into a named pipe is out of reach: as it went)."""
+    def _plays(self) -> int | None:
+        """How many pictures the finished file plays, read back as a player reads it (:func:`pictures`): every
+        packet demuxed to its end, its first picture and its last group of pictures decoded; 0 where none decodes
+        or it does not open; None where it is out of reach (what went to standard output or into a named pipe: as
+        it went). Was: its first picture alone decoded, and a file whose end was lost kept as holding every picture
+        the encoder gave out."""
         if self.to_stdout or self.path.is_fifo():
-            return True
+            return None
         try:
             with av.open(file_url(self.path)) as back:
-                return next(back.decode(video=0), None) is not None
+                return pictures(back)
         except Exception:  # noqa: BLE001 - PyAV raises IndexError (no video stream) as well as FFmpegError
-            return False
+            return 0
 
     def _remove(self) -> None:
         """Remove the file (what went to standard output or into a named pipe is out of reach; the pipe stays)."""
         if not self.to_stdout and not self.path.is_fifo():
             self.path.unlink(missing_ok=True)
+
+
+#: The most packets of a group of pictures :func:`pictures` holds to decode later (x264's longest group is 250)
+HELD = 300
+
+
+def pictures(container: av.container.InputContainer) -> int:
+    """The pictures the first video stream of ``container`` plays, found at a small cost: its packets demuxed to the
+    end (no decoding) and counted, its first picture decoded and its last group of pictures (from its last keyframe
+    to the end) decoded whole, where a file whose end was cut or damaged shows it; 0 where no picture decodes.
+
+    A group's packets are held until the next keyframe, then counted as its pictures; a group is decoded as it comes
+    until a picture has decoded (the first), and once it holds more than :data:`HELD` packets (memory stays bounded: a
+    file without keyframes is decoded whole). A packet that does not decode gives no picture, as in a player, and the
+    demuxer's error ends the file there. An mp4 whose last quarter is lost (its index, at its start, still counts 50):
+
+    >>> ramp = np.tile(np.arange(0, 256, 4, dtype=np.uint8)[None, :, None], (48, 1, 3))
+    >>> with VideoSink("/tmp/doc-cut.mp4", width=64, height=48, fps=Fraction(25)) as sink:
+    ...     for i in range(50):
+    ...         sink.write(np.roll(ramp, 5 * i, axis=1))
+    >>> os.truncate("/tmp/doc-cut.mp4", os.path.getsize("/tmp/doc-cut.mp4") * 3 // 4)
+    >>> with av.open("/tmp/doc-cut.mp4") as back:
+    ...     back.streams.video[0].frames, pictures(back)
+    (50, 28)
+    """
+    decoder = container.streams.video[0].codec_context
+    counted, held, size, shown, eager, first = 0, [], 0, 0, True, False
+
+    def decode(packet: av.Packet | None) -> int:
+        nonlocal first
+        try:
+            n = len(decoder.decode(packet))
+        except (av.error.FFmpegError, ValueError):  # (damaged: no picture from it)
+            return 0
+        first = first or n > 0
+        return n
+
+    def group() -> int:  # (the pictures of the group that ends; the decoder left ready for the next)
+        n = (shown if eager else sum(map(decode, held))) + decode(None)
+        decoder.flush_buffers()
+        return n
+
+    try:
+        for packet in container.demux(container.streams.video[0]):
+            if packet.size == 0:
+                continue
+            if packet.is_keyframe and size:
+                counted += group() if eager else len(held)
+                held, size, shown, eager = [], 0, 0, not first
+            size += 1
+            if not eager:
+                held.append(packet)
+                if len(held) > HELD:  # (a long group: decoded from here on, not held)
+                    eager, shown, held = True, sum(map(decode, held)), []
+                continue
+            waiting = not first
+            shown += decode(packet)
+            if waiting and len(held) == size - 1 < HELD:  # (until the first picture, its group is held too)
+                held.append(packet)
+                if first:  # (the first picture: its group decoded again at the end, if it is the last)
+                    decoder.flush_buffers()
+                    eager, shown = False, 0
+            else:
+                held = []
+    except (av.error.FFmpegError, OSError):  # (a file cut short: a player stops there too)
+        pass
+    if size:
+        counted += group()
+    return counted if first else 0

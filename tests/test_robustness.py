@@ -3081,6 +3081,28 @@ def test_an_output_whose_last_pictures_are_damaged_after_its_encoder_failed_says
     assert figures["frames"] == len(figures["per_frame"]) == played
 
 
+@pytest.mark.parametrize("keyint, damaged", [(1000, 0), (50, 3)])
+def test_the_pictures_a_file_plays_are_counted_as_a_player_decodes_them(keyint, damaged, tmp_path):
+    from roadseg.pipeline.sinks.video import HELD, pictures
+
+    path = tmp_path / "o.mkv"  # (a group longer than HELD: decoded as it comes; or a first group that decodes to none)
+    with av.open(str(path), "w") as c:
+        stream = c.add_stream("libx264", rate=25, options={"g": str(keyint), "x264-params": "scenecut=0"})
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        packets = []
+        for image in split_frames(HELD + 100):
+            packets += stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24"))
+        for n, packet in enumerate([*packets, *stream.encode(None)]):
+            if n < damaged:  # fault injection: the first packets zeros
+                packet.update(bytes(packet.size))
+            c.mux(packet)
+    whole = path.read_bytes()
+    for size in (len(whole), len(whole) * 2 // 3):
+        path.write_bytes(whole[:size])
+        with av.open(str(path)) as back:
+            assert pictures(back) == _played(path) > 0, size
+
+
 def test_an_output_whose_disk_fills_as_its_encoder_is_flushed_is_removed_and_its_stats_say_none_kept(
         rule_onnx, tmp_path, monkeypatch):  # fmt: skip
     flushed = []

@@ -10,7 +10,7 @@ prints; ``time.monotonic()`` is the machine's clock) plus its timestamp (the cap
 The delay holds the pipeline's (decode, inference, encode), the same for both options. Bursts: the share of
 pictures that came within 5 ms of the one before (paced, they are 40 ms apart).
 
-Each layout runs under the Matroska options of the live pipe now (:data:`~roadseg.pipeline.sinks.video.LIVE_PIPE`)
+Each layout runs under the Matroska options of the live pipe now (:data:`~roadseg.pipeline.sinks.formats.LIVE_PIPE`)
 and as they were (``BEFORE``), in turn, round by round, for ratios on one machine:
 
     PYTHONPATH=. python benchmarks/live_pipe_delay.py --seconds 8 --rounds 3
@@ -18,7 +18,7 @@ and as they were (``BEFORE``), in turn, round by round, for ratios on one machin
 ``--output fifo`` writes into a named pipe (``mkfifo``, no suffix: Matroska) that the reader thread opens, as
 ``ffplay /tmp/x.fifo`` would, and ``--output fifo.ts`` into one named ``.ts`` (MPEG-TS: each picture's PES, timed by
 its PTS from the first one's); there "before" is a named pipe as it was written before it got the live pipe's
-settings (:func:`~roadseg.pipeline.sinks.video.live_pipe_options`): FFmpeg's buffers and interleaving, and x264 not
+settings (:func:`~roadseg.pipeline.sinks.formats.live_pipe_options`): FFmpeg's buffers and interleaving, and x264 not
 tuned for zero latency (its B-frames held each picture for the ones after it).
 """
 
@@ -39,13 +39,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from conftest import matroska_blocks, rule_model, sound_late, split_frames, write_video  # noqa: E402 - the tests' own
 
-from roadseg.pipeline.sinks.video import LIVE_PIPE  # noqa: E402
+from roadseg.pipeline.sinks.formats import LIVE_PIPE  # noqa: E402
 
 BEFORE = {"flush_packets": "1", "cluster_time_limit": "0"}  # LIVE_PIPE before max_interleave_delta was set
 CHILD = """
 import json, os, sys
+import roadseg.pipeline.sinks.formats as f
 import roadseg.pipeline.sinks.video as v
-v.LIVE_PIPE = json.loads(os.environ["LIVE_PIPE_OPTIONS"])
+f.LIVE_PIPE = json.loads(os.environ["LIVE_PIPE_OPTIONS"])  # (where live_pipe_options looks it up)
 if os.environ.get("FIFO_BEFORE"):  # a named pipe written as a file is (as before live_pipe_options)
     v.VideoSink._live_pipe = lambda self: self.wall_clock and self.to_stdout
 write = v.VideoSink.write

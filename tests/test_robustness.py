@@ -3083,7 +3083,7 @@ def test_an_output_whose_last_pictures_are_damaged_after_its_encoder_failed_says
 
 @pytest.mark.parametrize("keyint, damaged", [(1000, 0), (50, 3)])
 def test_the_pictures_a_file_plays_are_counted_as_a_player_decodes_them(keyint, damaged, tmp_path):
-    from roadseg.pipeline.sinks.video import HELD, pictures
+    from roadseg.pipeline.sinks.readback import HELD, pictures
 
     path = tmp_path / "o.mkv"  # (a group longer than HELD: decoded as it comes; or a first group that decodes to none)
     with av.open(str(path), "w") as c:

@@ -39,7 +39,7 @@ def kept_tags(metadata: Mapping[str, str]) -> dict[str, str]:
     (``make``, ``model``), a title, a track's language. Each output format writes those it has a
     place for (mov and Matroska: all; mp4: title, comment, dates, location ...; an iPhone's own
     ``com.apple.quicktime.*`` keys: Matroska, and mp4 and mov as QuickTime metadata keys,
-    :func:`~roadseg.pipeline.sinks.video.apple_keys`). A key counts
+    :func:`~roadseg.pipeline.sinks.formats.apple_keys`). A key counts
     without its language (``DURATION-eng``); Matroska statistics (``_STATISTICS_*``) are left out.
     A track's name, which FFmpeg reads from mov and mp4 as ``name``, is written from ``title``."""
     kept = {k: v for k, v in metadata.items()

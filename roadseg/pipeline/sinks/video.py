@@ -14,8 +14,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import functools
-import io
 import logging
 import os
 import threading
@@ -41,6 +39,22 @@ from roadseg.pipeline.sinks.encoders import (
     pixel_format,
     tag_colour,
 )
+from roadseg.pipeline.sinks.formats import (
+    HVC1_FORMATS,
+    NO_AUDIO_OFFSET,
+    NO_REORDER_FORMATS,
+    apple_cased,
+    apple_keys,
+    live_pipe_options,
+)
+from roadseg.pipeline.sinks.rates import (
+    FRAME_CLOCK_ENCODERS,
+    FRAME_CLOCK_FORMATS,
+    SHORT_CLOCK_ENCODERS,
+    clock_rate,
+    evenly,
+)
+from roadseg.pipeline.sinks.readback import pictures
 from roadseg.pipeline.sinks.subtitles import SubtitleRemux
 from roadseg.pipeline.sinks.subtitles import plan as subtitle_plan
 from roadseg.pipeline.sources import Frame
@@ -53,163 +67,6 @@ MAX_STEP = 3600.0  # seconds between two frames beyond which a timestamp is dama
 #: The output name for standard output: a Matroska stream (it holds any codec, audio and subtitles, and
 #: is written front to back), for ``segment-video IN -o - | ffplay -``
 STDOUT = "-"
-#: How a live recording goes to standard output: each packet written to the pipe as it is muxed (FFmpeg's own
-#: 32 KB buffer held a small picture's packets back for dozens of frames) and each in a Matroska cluster of its
-#: own (a cluster is written out whole, when the next packet begins another: a packet reaches the pipe as the
-#: one after it is muxed), in the order they are muxed: FFmpeg's interleaving (``max_interleave_delta``, 10 s by
-#: default) held each picture until sound of its time had come, and a live source's sound may come late or in chunks.
-#: At 1 µs a packet waits only for the next one timed after it, and sound that comes late follows the pictures in the
-#: stream (Matroska keeps each packet's time: a player plays them together). Measured (benchmarks/live_pipe_delay.py,
-#: a file played live, from when each picture was paced to when it reached the reader, median / p95): sound stored 1 s
-#: after its pictures 0.91 / 1.40 s, a second of pictures at once, now 0.083 / 0.091 s, one at a time; sound stored by
-#: time 0.043 / 0.050 s, now 0.003 / 0.044 s; no sound 0.043 / 0.050 s, as before. A live run into a named pipe gets
-#: them too (:func:`live_pipe_options`). A file run keeps FFmpeg's buffers, clusters and interleaving
-LIVE_PIPE = {"flush_packets": "1", "cluster_time_limit": "0", "max_interleave_delta": "1"}
-#: Encoders and containers that keep a constant frame rate and take their clock from it (MPEG-1/2 know
-#: only the standard rates; AVI counts frames, and so does MXF, :data:`COUNTED`): their frames are timed at 1/fps, not
-#: on the input's clock (1/90000 of a transport stream, 1/1000 of Matroska); MPEG-4 part 2 so only where that clock
-#: is finer than its 16 bits hold
-FRAME_CLOCK_ENCODERS = frozenset({"mpeg1video", "mpeg2video", "h263", "h263p"})
-FRAME_CLOCK_FORMATS = frozenset({"avi", *COUNTED})
-#: formats whose audio starts with their video whatever the input's timestamps say (AVI: a track's time
-#: is its place in the file): audio that began later or earlier plays out of step there, said in one line. Their
-#: negative timestamps are written as they are: FFmpeg's muxer moved every stream on by the sound's lead (an mp4's
-#: AAC priming, sound from before the first picture), and AVI put as many empty chunks after the first picture: each
-#: later one played that much late (0.04 s for the priming, 0.24 s for sound 0.2 s ahead). Each picture is at its
-#: place there but H.264's: FFmpeg reads a picture that has no time of its own (AVI holds none) at its place, but an
-#: H.264 one a frame step later (its parser's guess; MPEG-4 part 2 and MJPEG at their place), unless the stream carries
-#: HRD timing (x264's nal-hrd, which needs a VBV cap: at a cap that never binds, 800 Mb/s, x264 marks a 1080p stream
-#: level 6.2 where it was 4.0, which some hardware decoders refuse; at the level's own rate, it caps crf's quality)
-NO_AUDIO_OFFSET = frozenset({"avi"})
-#: formats that keep no picture's time, only its place (AVI: its chunk; MXF: its edit unit), where FFmpeg reads H.264's
-#: B-frames timed out of order (an AVI's first pictures at 0.04, 0.16, 0.12, 0.2 s): x264 writes none there
-NO_REORDER_FORMATS = frozenset({"avi", "mxf", "mxf_d10", "mxf_opatom"})
-SHORT_CLOCK_ENCODERS = frozenset({"mpeg4", "msmpeg4", "msmpeg4v2"})  # (on 1/fps only where the clock is finer than 1/65535)
-#: The namespace of the tags an iPhone (or any Apple camera) writes: its GPS position (``…location.ISO6709``),
-#: make, model, software and local time (``…creationdate``). Where they are kept, the output's other tags
-#: (a title) are QuickTime metadata keys too, as an iPhone writes them, not iTunes-style boxes.
-APPLE_KEYS = "com.apple.quicktime."
-#: Formats where HEVC is tagged ``hvc1`` (its parameter sets in the header), as Apple writes it: QuickTime, Safari
-#: and an iPhone's Photos refuse FFmpeg's own tag, ``hev1``, and play ``hvc1``, as every other player does
-HVC1_FORMATS = frozenset({"mp4", "mov"})
-
-
-def live_pipe_options(format_name: str) -> dict[str, str]:
-    """:data:`LIVE_PIPE`, less what ``format_name``'s muxer does not take (the cluster's limit is Matroska's own): a
-    named pipe named ``.ts`` is an MPEG-TS stream, which writes each packet as it comes (FFmpeg's interleaving and its
-    32 KB buffer held them as they held Matroska's).
-
-    >>> live_pipe_options("mpegts")
-    {'flush_packets': '1', 'max_interleave_delta': '1'}
-    """
-    return {k: v for k, v in LIVE_PIPE.items() if k != "cluster_time_limit" or format_name in ("matroska", "webm")}
-
-
-def apple_keys(tags: Mapping[str, str]) -> bool:
-    """Whether ``tags`` hold Apple's own keys, which an mp4 or mov output keeps only written as Apple
-    writes them (QuickTime metadata keys: FFmpeg's ``movflags use_metadata_tags``; its default drops them).
-
-    >>> apple_keys({"com.apple.quicktime.location.ISO6709": "+51.5007-000.1246+010.000/"}), apple_keys({"title": "a"})
-    (True, False)
-    """
-    return any(key.lower().startswith(APPLE_KEYS) for key in tags)
-
-
-def apple_cased(tags: Mapping[str, str]) -> dict[str, str]:
-    """``tags`` with Apple's keys spelt as Apple spells them: Matroska writes every tag's name in capitals,
-    and an iPhone's file that passed through one (``ffmpeg ... -f matroska -``) would give them so.
-
-    >>> apple_cased({"COM.APPLE.QUICKTIME.LOCATION.ISO6709": "+51.5-000.1/", "TITLE": "a"})
-    {'com.apple.quicktime.location.ISO6709': '+51.5-000.1/', 'TITLE': 'a'}
-    """
-
-    def spelt(key: str) -> str:
-        return key.lower().replace(".iso6709", ".ISO6709") if key.lower().startswith(APPLE_KEYS) else key
-
-    return {spelt(key): value for key, value in tags.items()}
-
-
-#: Frame rates an MXF file holds: those FFmpeg's MXF muxer (8.1) writes a header for, the broadcast ones, their
-#: doubles and a few more (each asked of the muxer at hand: :func:`_mxf_takes`)
-MXF_RATES = tuple(map(Fraction, ("24000/1001 24 25 30000/1001 30 48000/1001 48 50 60000/1001 60 72000/1001 72 75 "
-                                 "90000/1001 90 96000/1001 96 100 120000/1001 120").split()))  # fmt: skip
-
-
-def clock_rate(fps: Fraction, encoder: str, format_name: str) -> Fraction:
-    """The rate an output that times its pictures by the frame is written at, for pictures that come at ``fps``
-    (:func:`~roadseg.pipeline.sources.base.timed_rate`): ``fps`` where its muxer and encoder take it, else one within
-    0.1 % of it, else a whole multiple or divisor of it (:func:`evenly`: each picture repeated as often, or one in so
-    many kept, so motion stays smooth; the nearest such), else the nearest rate they do (MXF and MPEG-1/2 know only
-    some: FFmpeg's own command line picks the nearest). Asked of FFmpeg 8.1's MXF muxer (PyAV): 15 frames/s is written
-    at 30, 12.5 at 25, 10 at 30 and 20 at 60 (was: all four at 23.976, the nearest, where the pictures were shown for
-    one frame or two, or two or three, unevenly: a judder in steady motion).
-
-    >>> clock_rate(Fraction(2997, 100), "libx264", "mxf"), clock_rate(Fraction(90), "libx264", "mxf")
-    (Fraction(30000, 1001), Fraction(90, 1))
-    >>> [str(clock_rate(Fraction(r), "libx264", "mxf")) for r in ("15", "25/2", "10", "20", "15000/1001", "200", "27")]
-    ['30', '25', '30', '60', '30000/1001', '100', '25']
-    >>> clock_rate(Fraction(15), "mpeg1video", "mpeg"), clock_rate(Fraction(15), "mpeg2video", "matroska")
-    (Fraction(30, 1), Fraction(15, 1))
-    >>> clock_rate(Fraction(51, 2), "mpeg4", "avi")
-    Fraction(51, 2)
-    """
-    if format_name in COUNTED:
-        rates, takes = MXF_RATES, _mxf_takes
-    elif encoder in FRAME_CLOCK_ENCODERS:
-        rates = tuple(map(Fraction, av.Codec(encoder, "w").frame_rates or ()))  # (PyAV gives AVRationals)
-        takes = functools.partial(_encoder_takes, encoder)
-    else:
-        return fps
-    near = sorted(rates, key=lambda r: abs(r - fps))
-    close = [r for r in near if abs(r - fps) <= fps / 1000]
-    even = sorted((r for r in rates if evenly(fps, r)), key=lambda r: max(r / fps, fps / r))
-    return next((r for r in (fps, *close, *even, *near) if takes(r)), fps)
-
-
-def evenly(fps: Fraction, rate: Fraction) -> int | None:
-    """How many times each picture that comes at ``fps`` is shown at ``rate`` (negative: one in how many is kept),
-    where that is a whole number; None where it is not (some pictures shown a frame longer than the rest).
-
-    >>> evenly(Fraction(15), Fraction(30)), evenly(Fraction(200), Fraction(100)), evenly(Fraction(15), Fraction(24))
-    (2, -2, None)
-    """
-    if not fps or not rate:
-        return None
-    if (rate / fps).denominator == 1:
-        return int(rate / fps)
-    return -int(fps / rate) if (fps / rate).denominator == 1 else None
-
-
-@functools.cache
-def _encoder_takes(encoder: str, rate: Fraction) -> bool:
-    """Whether ``encoder`` opens for video at ``rate`` (MPEG-1 refuses all but 8 rates; a few ms)."""
-    codec = av.CodecContext.create(encoder, "w")
-    codec.width, codec.height, codec.pix_fmt = 64, 64, "yuv420p"
-    codec.time_base, codec.framerate = 1 / rate, rate
-    try:
-        codec.open()
-    except Exception:  # noqa: BLE001 - "Invalid argument" is the answer
-        return False
-    finally:
-        with contextlib.suppress(Exception):
-            codec.close()
-    return True
-
-
-@functools.cache
-def _mxf_takes(rate: Fraction) -> bool:
-    """Whether FFmpeg's MXF muxer writes a header for video at ``rate`` (a few ms, in memory)."""
-    probe = av.open(io.BytesIO(), "w", format="mxf")
-    try:
-        video = probe.add_stream(probe.default_video_codec, rate=rate)
-        video.width, video.height = 64, 64
-        probe.start_encoding()
-    except Exception:  # noqa: BLE001 - "Invalid argument" from the header is the answer
-        return False
-    finally:
-        with contextlib.suppress(Exception):
-            probe.close()  # (the trailer of a stream without packets: MXF refuses it)
-    return True
 
 
 class VideoSink(Sink):
@@ -687,72 +544,3 @@ class VideoSink(Sink):
         """Remove the file (what went to standard output or into a named pipe is out of reach; the pipe stays)."""
         if not self.to_stdout and not self.path.is_fifo():
             self.path.unlink(missing_ok=True)
-
-
-#: The most packets of a group of pictures :func:`pictures` holds to decode later (x264's longest group is 250)
-HELD = 300
-
-
-def pictures(container: av.container.InputContainer) -> int:
-    """The pictures the first video stream of ``container`` plays, found at a small cost: its packets demuxed to the
-    end (no decoding) and counted, its first picture decoded and its last group of pictures (from its last keyframe
-    to the end) decoded whole, where a file whose end was cut or damaged shows it; 0 where no picture decodes.
-
-    A group's packets are held until the next keyframe, then counted as its pictures; a group is decoded as it comes
-    until a picture has decoded (the first), and once it holds more than :data:`HELD` packets (memory stays bounded: a
-    file without keyframes is decoded whole). A packet that does not decode gives no picture, as in a player, and the
-    demuxer's error ends the file there. An mp4 whose last quarter is lost (its index, at its start, still counts 50):
-
-    >>> ramp = np.tile(np.arange(0, 256, 4, dtype=np.uint8)[None, :, None], (48, 1, 3))
-    >>> with VideoSink("/tmp/doc-cut.mp4", width=64, height=48, fps=Fraction(25)) as sink:
-    ...     for i in range(50):
-    ...         sink.write(np.roll(ramp, 5 * i, axis=1))
-    >>> os.truncate("/tmp/doc-cut.mp4", os.path.getsize("/tmp/doc-cut.mp4") * 3 // 4)
-    >>> with av.open("/tmp/doc-cut.mp4") as back:
-    ...     back.streams.video[0].frames, pictures(back)
-    (50, 28)
-    """
-    decoder = container.streams.video[0].codec_context
-    counted, held, size, shown, eager, first = 0, [], 0, 0, True, False
-
-    def decode(packet: av.Packet | None) -> int:
-        nonlocal first
-        try:
-            n = len(decoder.decode(packet))
-        except (av.error.FFmpegError, ValueError):  # (damaged: no picture from it)
-            return 0
-        first = first or n > 0
-        return n
-
-    def group() -> int:  # (the pictures of the group that ends; the decoder left ready for the next)
-        n = (shown if eager else sum(map(decode, held))) + decode(None)
-        decoder.flush_buffers()
-        return n
-
-    try:
-        for packet in container.demux(container.streams.video[0]):
-            if packet.size == 0:
-                continue
-            if packet.is_keyframe and size:
-                counted += group() if eager else len(held)
-                held, size, shown, eager = [], 0, 0, not first
-            size += 1
-            if not eager:
-                held.append(packet)
-                if len(held) > HELD:  # (a long group: decoded from here on, not held)
-                    eager, shown, held = True, sum(map(decode, held)), []
-                continue
-            waiting = not first
-            shown += decode(packet)
-            if waiting and len(held) == size - 1 < HELD:  # (until the first picture, its group is held too)
-                held.append(packet)
-                if first:  # (the first picture: its group decoded again at the end, if it is the last)
-                    decoder.flush_buffers()
-                    eager, shown = False, 0
-            else:
-                held = []
-    except (av.error.FFmpegError, OSError):  # (a file cut short: a player stops there too)
-        pass
-    if size:
-        counted += group()
-    return counted if first else 0

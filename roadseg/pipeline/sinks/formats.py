@@ -1,0 +1,75 @@
+"""What a video output's container is told: the live pipe's muxer settings (:data:`LIVE_PIPE`), the formats that
+start audio with video or keep no picture's time, and how Apple's tags and HEVC are written in mp4 and mov.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+#: How a live recording goes to standard output: each packet written to the pipe as it is muxed (FFmpeg's own
+#: 32 KB buffer held a small picture's packets back for dozens of frames) and each in a Matroska cluster of its
+#: own (a cluster is written out whole, when the next packet begins another: a packet reaches the pipe as the
+#: one after it is muxed), in the order they are muxed: FFmpeg's interleaving (``max_interleave_delta``, 10 s by
+#: default) held each picture until sound of its time had come, and a live source's sound may come late or in chunks.
+#: At 1 µs a packet waits only for the next one timed after it, and sound that comes late follows the pictures in the
+#: stream (Matroska keeps each packet's time: a player plays them together). Measured (benchmarks/live_pipe_delay.py,
+#: a file played live, from when each picture was paced to when it reached the reader, median / p95): sound stored 1 s
+#: after its pictures 0.91 / 1.40 s, a second of pictures at once, now 0.083 / 0.091 s, one at a time; sound stored by
+#: time 0.043 / 0.050 s, now 0.003 / 0.044 s; no sound 0.043 / 0.050 s, as before. A live run into a named pipe gets
+#: them too (:func:`live_pipe_options`). A file run keeps FFmpeg's buffers, clusters and interleaving
+LIVE_PIPE = {"flush_packets": "1", "cluster_time_limit": "0", "max_interleave_delta": "1"}
+#: formats whose audio starts with their video whatever the input's timestamps say (AVI: a track's time
+#: is its place in the file): audio that began later or earlier plays out of step there, said in one line. Their
+#: negative timestamps are written as they are: FFmpeg's muxer moved every stream on by the sound's lead (an mp4's
+#: AAC priming, sound from before the first picture), and AVI put as many empty chunks after the first picture: each
+#: later one played that much late (0.04 s for the priming, 0.24 s for sound 0.2 s ahead). Each picture is at its
+#: place there but H.264's: FFmpeg reads a picture that has no time of its own (AVI holds none) at its place, but an
+#: H.264 one a frame step later (its parser's guess; MPEG-4 part 2 and MJPEG at their place), unless the stream carries
+#: HRD timing (x264's nal-hrd, which needs a VBV cap: at a cap that never binds, 800 Mb/s, x264 marks a 1080p stream
+#: level 6.2 where it was 4.0, which some hardware decoders refuse; at the level's own rate, it caps crf's quality)
+NO_AUDIO_OFFSET = frozenset({"avi"})
+#: formats that keep no picture's time, only its place (AVI: its chunk; MXF: its edit unit), where FFmpeg reads H.264's
+#: B-frames timed out of order (an AVI's first pictures at 0.04, 0.16, 0.12, 0.2 s): x264 writes none there
+NO_REORDER_FORMATS = frozenset({"avi", "mxf", "mxf_d10", "mxf_opatom"})
+#: The namespace of the tags an iPhone (or any Apple camera) writes: its GPS position (``…location.ISO6709``),
+#: make, model, software and local time (``…creationdate``). Where they are kept, the output's other tags
+#: (a title) are QuickTime metadata keys too, as an iPhone writes them, not iTunes-style boxes.
+APPLE_KEYS = "com.apple.quicktime."
+#: Formats where HEVC is tagged ``hvc1`` (its parameter sets in the header), as Apple writes it: QuickTime, Safari
+#: and an iPhone's Photos refuse FFmpeg's own tag, ``hev1``, and play ``hvc1``, as every other player does
+HVC1_FORMATS = frozenset({"mp4", "mov"})
+
+
+def live_pipe_options(format_name: str) -> dict[str, str]:
+    """:data:`LIVE_PIPE`, less what ``format_name``'s muxer does not take (the cluster's limit is Matroska's own): a
+    named pipe named ``.ts`` is an MPEG-TS stream, which writes each packet as it comes (FFmpeg's interleaving and its
+    32 KB buffer held them as they held Matroska's).
+
+    >>> live_pipe_options("mpegts")
+    {'flush_packets': '1', 'max_interleave_delta': '1'}
+    """
+    return {k: v for k, v in LIVE_PIPE.items() if k != "cluster_time_limit" or format_name in ("matroska", "webm")}
+
+
+def apple_keys(tags: Mapping[str, str]) -> bool:
+    """Whether ``tags`` hold Apple's own keys, which an mp4 or mov output keeps only written as Apple
+    writes them (QuickTime metadata keys: FFmpeg's ``movflags use_metadata_tags``; its default drops them).
+
+    >>> apple_keys({"com.apple.quicktime.location.ISO6709": "+51.5007-000.1246+010.000/"}), apple_keys({"title": "a"})
+    (True, False)
+    """
+    return any(key.lower().startswith(APPLE_KEYS) for key in tags)
+
+
+def apple_cased(tags: Mapping[str, str]) -> dict[str, str]:
+    """``tags`` with Apple's keys spelt as Apple spells them: Matroska writes every tag's name in capitals,
+    and an iPhone's file that passed through one (``ffmpeg ... -f matroska -``) would give them so.
+
+    >>> apple_cased({"COM.APPLE.QUICKTIME.LOCATION.ISO6709": "+51.5-000.1/", "TITLE": "a"})
+    {'com.apple.quicktime.location.ISO6709': '+51.5-000.1/', 'TITLE': 'a'}
+    """
+
+    def spelt(key: str) -> str:
+        return key.lower().replace(".iso6709", ".ISO6709") if key.lower().startswith(APPLE_KEYS) else key
+
+    return {spelt(key): value for key, value in tags.items()}

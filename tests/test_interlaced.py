@@ -1,0 +1,134 @@
+"""Interlaced input end to end: a camcorder's AVCHD .MTS (H.264 MBAFF, top or bottom field first), an older
+camera's MPEG-2 with interlaced frames (.mpg, .ts, .mkv) and DV in AVI, segmented into each kind of output.
+
+Each picture must come out once (not doubled as fields, not halved), at the frame rate (25 or 29.97, not the
+field rate), with the sound in step, no frame told lost, and deinterlaced (FFmpeg's decoders hand out the two
+fields woven in one frame flagged interlaced: every moving edge combed). What no encoder here writes is not
+covered: H.264 PAFF (field pictures, each in its own slices: x264 codes MBAFF only) and MPEG-2 field pictures
+(FFmpeg's mpeg2video codes frame pictures, with field DCT and motion by ``+ilme+ildct``)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from roadseg.cli import segment_video_cmd
+
+W, H = 96, 64
+NTSC = Fraction(30000, 1001)
+X264 = {"preset": "ultrafast", "crf": "12"}
+MPEG2 = {"bf": "2", "g": "12", "flags": "+ilme+ildct"}
+
+
+def _woven(i: int, w: int = W, h: int = H) -> np.ndarray:
+    """Frame ``i`` of a bar moving right 4 pixels a frame, its two fields a field's time apart (the bottom
+    field's bar 2 pixels on): the left half red (the rule model's Road), the bar green."""
+    img = np.zeros((h, w, 3), np.uint8)
+    img[:, : w // 2, 0] = 255
+    img[0::2, 20 + 4 * i : 40 + 4 * i, 1] = 255
+    img[1::2, 22 + 4 * i : 42 + 4 * i, 1] = 255
+    return img
+
+
+def _interlaced(path: Path, codec: str, options: dict, *, rate: Fraction = Fraction(25), n: int = 25,
+                audio: str | None = None, fmt: str | None = None, size: tuple[int, int] = (W, H)) -> Path:  # fmt: skip
+    """``n`` woven frames coded as interlaced (flagged so: the decoder says ``interlaced_frame``), with a mono
+    48 kHz sine of the same length in ``audio`` if given."""
+    with av.open(str(path), "w", format=fmt) as out:
+        vs = out.add_stream(codec, rate=rate, options=options)
+        vs.width, vs.height, vs.pix_fmt = *size, "yuv420p"
+        aus = None
+        if audio:
+            aus = out.add_stream(audio, rate=48000)
+            aus.layout = "mono"
+        for i in range(n):
+            vf = av.VideoFrame.from_ndarray(_woven(i, *size), format="rgb24")
+            vf.pts = i
+            out.mux(vs.encode(vf))
+        out.mux(vs.encode(None))
+        if aus is not None:
+            samples, chunk = round(48000 * n / rate), aus.codec_context.frame_size or 1024
+            wave = (0.3 * np.sin(2 * np.pi * 440 * np.arange(samples) / 48000)).astype(np.float32)[None]
+            fmt_ = aus.codec_context.codec.audio_formats[0].name
+            wave = (wave * 32767).astype(np.int16) if fmt_ == "s16" else wave
+            for s in range(0, samples, chunk):
+                af = av.AudioFrame.from_ndarray(np.ascontiguousarray(wave[:, s : s + chunk]), format=fmt_, layout="mono")
+                af.sample_rate, af.pts, af.time_base = 48000, s, Fraction(1, 48000)
+                out.mux(aus.encode(af))
+            out.mux(aus.encode(None))
+    with av.open(str(path)) as c:
+        assert all(f.interlaced_frame for f in c.decode(video=0))
+    return path
+
+
+def _combed(img: np.ndarray) -> int:
+    """Pixels of the green channel unlike both the rows above and below them, the same way (a comb's teeth)."""
+    g = img[..., 1].astype(int)
+    return int(((g[1:-1] - g[:-2]) * (g[1:-1] - g[2:]) > 60 * 60).sum())
+
+
+def _played(path: Path) -> tuple[list[np.ndarray], list[float], Fraction, tuple[float, float] | None]:
+    """An output as a player reads it: its frames, their times, its rate and where its sound lies."""
+    with av.open(str(path)) as c:
+        rate = c.streams.video[0].average_rate
+        frames = list(c.decode(video=0))
+        assert not any(f.interlaced_frame for f in frames)  # (progressive: a player deinterlaces nothing)
+        images, times = [f.to_ndarray(format="rgb24") for f in frames], [float(f.time) for f in frames]
+    with av.open(str(path)) as c:
+        heard = [(float(f.time), f.samples / f.sample_rate) for f in c.decode(audio=0)] if c.streams.audio else []
+    return images, times, rate, (heard[0][0], heard[-1][0] + heard[-1][1]) if heard else None
+
+
+CASES = {  # name: (file, codec, options, rate, audio, container format)
+    "avchd-tff": ("camcorder.mts", "libx264", {**X264, "bf": "3", "g": "12", "x264-params": "interlaced=1:tff=1:pic-struct=1"},
+                  Fraction(25), "aac", "mpegts"),  # fmt: skip
+    "avchd-bff": ("camcorder.mts", "libx264", {**X264, "bf": "3", "g": "12", "x264-params": "interlaced=1:bff=1"},
+                  Fraction(25), "aac", "mpegts"),  # fmt: skip
+    "avchd-ntsc": ("camcorder.mts", "libx264", {**X264, "bf": "2", "g": "15", "x264-params": "interlaced=1:tff=1:pic-struct=1"},
+                   NTSC, "aac", "mpegts"),  # fmt: skip
+    "h264-mp4": ("phone.mp4", "libx264", {**X264, "bf": "3", "x264-params": "interlaced=1:tff=1"}, Fraction(25), "aac", None),
+    "mpeg2-mpg": ("dvd.mpg", "mpeg2video", {**MPEG2, "top": "1"}, Fraction(25), "mp2", "mpeg"),
+    "mpeg2-ntsc-mpg": ("dvd.mpg", "mpeg2video", {**MPEG2, "g": "15", "top": "1"}, NTSC, "mp2", "mpeg"),
+    "mpeg2-bff-ts": ("broadcast.ts", "mpeg2video", {**MPEG2, "top": "0"}, Fraction(25), "aac", None),
+    "mpeg2-mkv": ("tape.mkv", "mpeg2video", {**MPEG2, "top": "1"}, Fraction(25), None, None),
+}
+
+
+@pytest.mark.parametrize("case,output", [
+    ("avchd-tff", "o.mp4"), ("avchd-bff", "o.mkv"), ("avchd-ntsc", "o.mxf"), ("avchd-ntsc", "live.mp4"),
+    ("h264-mp4", "o.mkv"), ("mpeg2-mpg", "o.mp4"), ("mpeg2-ntsc-mpg", "o.mkv"), ("mpeg2-bff-ts", "o.mxf"),
+    ("mpeg2-mkv", "live.mkv"), ("avchd-tff", "concat.mp4"), ("mpeg2-mpg", "concat.mkv"),
+])  # fmt: skip
+def test_interlaced_input_comes_out_once_a_picture_at_the_frame_rate(rule_onnx, tmp_path, case, output):
+    name, codec, options, rate, audio, fmt = CASES[case]
+    n = round(rate)  # (a second)
+    src = _interlaced(tmp_path / name, codec, options, rate=rate, n=n, audio=audio, fmt=fmt)
+    args, live, joined = [str(src)], output.startswith("live"), output.startswith("concat")
+    if joined:  # (a camcorder's recording split in two files, read back to back)
+        drive = tmp_path / "PRIVATE"
+        drive.mkdir()
+        for part in ("00000", "00001"):
+            shutil.copy(src, drive / f"{part}{src.suffix}")
+        args, n = [str(drive), "--concat"], 2 * n
+    out, stats = tmp_path / output, tmp_path / "stats.json"
+    r = CliRunner().invoke(segment_video_cmd, [*args, "-o", str(out), "--model", str(rule_onnx), "-q", "--stats",
+                                               str(stats), *["--live"] * live])  # fmt: skip
+    said = json.loads(stats.read_text())
+    assert r.exit_code == 0 and "could not be decoded" not in r.output and said["frames_lost"] == 0, r.output
+    images, times, out_rate, heard = _played(out)
+    # every picture once: not doubled as fields nor halved (a live run may drop one when the cores are busy, and says so)
+    assert len(images) == said["frames"] == n - said.get("dropped", 0) and said.get("dropped", 0) <= 2 * live, said
+    assert out_rate == rate if not (live or joined) else abs(out_rate - rate) < 1, out_rate  # (not 50 or 59.94)
+    steps = np.diff(times)
+    assert abs(float(np.median(steps)) - 1 / rate) < 0.002, steps  # (a frame's step, not a field's)
+    assert not any(_combed(img) for img in images), [_combed(img) for img in images]
+    if audio:  # (the sound in step: it spans the pictures, within a frame or two of each end)
+        assert heard is not None and abs(heard[0] - times[0]) < 0.05 and abs(heard[1] - times[-1] - 1 / rate) < 0.08, (
+            heard, times[0], times[-1])

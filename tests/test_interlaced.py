@@ -86,7 +86,7 @@ def _played(path: Path) -> tuple[list[np.ndarray], list[float], Fraction, tuple[
     return images, times, rate, (heard[0][0], heard[-1][0] + heard[-1][1]) if heard else None
 
 
-CASES = {  # name: (file, codec, options, rate, audio, container format)
+CASES = {  # name: (file, codec, options, rate, audio, container format[, size: DV's is PAL's own])
     "avchd-tff": ("camcorder.mts", "libx264", {**X264, "bf": "3", "g": "12", "x264-params": "interlaced=1:tff=1:pic-struct=1"},
                   Fraction(25), "aac", "mpegts"),  # fmt: skip
     "avchd-bff": ("camcorder.mts", "libx264", {**X264, "bf": "3", "g": "12", "x264-params": "interlaced=1:bff=1"},
@@ -98,18 +98,19 @@ CASES = {  # name: (file, codec, options, rate, audio, container format)
     "mpeg2-ntsc-mpg": ("dvd.mpg", "mpeg2video", {**MPEG2, "g": "15", "top": "1"}, NTSC, "mp2", "mpeg"),
     "mpeg2-bff-ts": ("broadcast.ts", "mpeg2video", {**MPEG2, "top": "0"}, Fraction(25), "aac", None),
     "mpeg2-mkv": ("tape.mkv", "mpeg2video", {**MPEG2, "top": "1"}, Fraction(25), None, None),
+    "dv-avi": ("tape.avi", "dvvideo", {}, Fraction(25), "pcm_s16le", None, (720, 576)),
 }
 
 
 @pytest.mark.parametrize("case,output", [
     ("avchd-tff", "o.mp4"), ("avchd-bff", "o.mkv"), ("avchd-ntsc", "o.mxf"), ("avchd-ntsc", "live.mp4"),
     ("h264-mp4", "o.mkv"), ("mpeg2-mpg", "o.mp4"), ("mpeg2-ntsc-mpg", "o.mkv"), ("mpeg2-bff-ts", "o.mxf"),
-    ("mpeg2-mkv", "live.mkv"), ("avchd-tff", "concat.mp4"), ("mpeg2-mpg", "concat.mkv"),
+    ("mpeg2-mkv", "live.mkv"), ("avchd-tff", "concat.mp4"), ("mpeg2-mpg", "concat.mkv"), ("dv-avi", "o.mp4"),
 ])  # fmt: skip
 def test_interlaced_input_comes_out_once_a_picture_at_the_frame_rate(rule_onnx, tmp_path, case, output):
-    name, codec, options, rate, audio, fmt = CASES[case]
+    name, codec, options, rate, audio, fmt, *size = CASES[case]
     n = round(rate)  # (a second)
-    src = _interlaced(tmp_path / name, codec, options, rate=rate, n=n, audio=audio, fmt=fmt)
+    src = _interlaced(tmp_path / name, codec, options, rate=rate, n=n, audio=audio, fmt=fmt, size=(*size, (W, H))[0])
     args, live, joined = [str(src)], output.startswith("live"), output.startswith("concat")
     if joined:  # (a camcorder's recording split in two files, read back to back)
         drive = tmp_path / "PRIVATE"

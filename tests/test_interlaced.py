@@ -133,3 +133,31 @@ def test_interlaced_input_comes_out_once_a_picture_at_the_frame_rate(rule_onnx, 
     if audio:  # (the sound in step: it spans the pictures, within a frame or two of each end)
         assert heard is not None and abs(heard[0] - times[0]) < 0.05 and abs(heard[1] - times[-1] - 1 / rate) < 0.08, (
             heard, times[0], times[-1])
+
+
+@pytest.mark.parametrize("rate", [Fraction(25), NTSC])
+def test_a_header_that_states_the_field_rate_is_read_at_the_frame_rate(rule_onnx, tmp_path, rate):
+    # an H.264 stream timed by the field (x264 given a field's time base: its header says 50 frames/s, FFmpeg's
+    # average 50) whose pictures, two fields each, come a frame apart (FFmpeg's guess 25). Was: read at 50 frames/s,
+    # 50 frames expected of 25, the .mkv stated at 50 frames/s and the .mp4 at 25.5 (its last picture a field long)
+    from roadseg.pipeline.sources.base import VideoInfo
+
+    src = tmp_path / "fields.mts"
+    with av.open(str(src), "w", format="mpegts") as out:
+        vs = out.add_stream("libx264", rate=rate, options={**X264, "bf": "2", "x264-params": "interlaced=1:tff=1"})
+        vs.width, vs.height, vs.pix_fmt = W, H, "yuv420p"
+        vs.codec_context.time_base = 1 / (2 * rate)
+        for i in range(25):
+            vf = av.VideoFrame.from_ndarray(_woven(i), format="rgb24")
+            vf.pts, vf.time_base = 2 * i, 1 / (2 * rate)
+            out.mux(vs.encode(vf))
+        out.mux(vs.encode(None))
+    with av.open(str(src)) as c:  # (as FFmpeg reads it)
+        assert (c.streams.video[0].average_rate, c.streams.video[0].guessed_rate) == (2 * rate, rate)
+    info = VideoInfo.from_path(src)
+    assert (info.fps, info.timed_fps, info.frames) == (rate, rate, 25), info
+    for name in ("o.mkv", "o.mp4"):
+        r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(tmp_path / name), "--model", str(rule_onnx), "-q"])
+        assert r.exit_code == 0, r.output
+        images, times, out_rate, _ = _played(tmp_path / name)
+        assert len(images) == 25 and out_rate == rate, (name, out_rate)

@@ -45,9 +45,19 @@ def stated_rate(stream) -> Fraction | None:
     """The frame rate of video ``stream``: the one its header states (``average_rate``) or else the one its
     first pictures' timestamps come at (``guessed_rate``), whichever is a camera's (:data:`CAMERA_FPS` at
     most); a faster one only where the two agree (not the 1/1000 s tick of a short or VFR Matroska file's
-    timestamps, where FFmpeg finds no rate in them); None where none is within :data:`MIN_FPS` - :data:`MAX_FPS`."""
+    timestamps, where FFmpeg finds no rate in them); None where none is within :data:`MIN_FPS` - :data:`MAX_FPS`.
+    A stated rate twice the timed one is a field rate (interlaced H.264 whose header times it by the field: x264
+    given a field's time base), the pictures' the timed one (was: 50 frames/s read, 50 frames expected of 25, a
+    .mkv output stated at 50 frames/s).
+
+    >>> from types import SimpleNamespace as S
+    >>> stated_rate(S(average_rate=Fraction(50), guessed_rate=Fraction(25)))
+    Fraction(25, 1)
+    """
     stated, timed = (Fraction(r) if r and MIN_FPS <= r <= MAX_FPS else None for r in (stream.average_rate,
                                                                                      stream.guessed_rate))  # fmt: skip
+    if stated and timed and stated == 2 * timed:  # (a field rate: two fields a picture)
+        return timed
     return next((r for r in (stated, timed) if r and r <= CAMERA_FPS), stated if stated == timed else None)
 
 

@@ -26,6 +26,7 @@ from conftest import (
     add_captions,
     add_telemetry,
     as_from_a_terminal,
+    frame_count,
     read_video,
     sound_spans,
     split_frames,
@@ -982,6 +983,11 @@ def test_video_that_begins_15_s_after_its_sound_reports_no_lost_frames(rule_onnx
                                                "--stats", str(stats)])  # fmt: skip
     assert r.exit_code == 0 and "could not be decoded" not in r.output, r.output
     assert json.loads(stats.read_text())["frames"] == 50 and json.loads(stats.read_text())["frames_lost"] == 0
+    # the output at the input's rate: the .ts was probed with no picture found, no size or rate, and written at
+    # 30 frames/s (the MXF 60 frames, one picture in five twice; the mkv's and mp4's rate 30 and 25.08)
+    with av.open(str(tmp_path / name)) as c:  # (its pictures begin 15 s in too: read_video's probe finds none)
+        rate = c.streams.video[0].average_rate
+    assert frame_count(tmp_path / name) == 50 and rate == 25, (frame_count(tmp_path / name), rate)
 
 
 def test_video_that_begins_15_s_after_its_sound_still_tells_the_frames_cut_off(rule_onnx, tmp_path):

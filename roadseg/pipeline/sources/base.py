@@ -39,6 +39,10 @@ CAMERA_FPS = Fraction(240)
 NOMINAL_RATES = tuple(map(Fraction, ("10 12 12.5 15 20 24000/1001 24 25 30000/1001 30 48 50 60000/1001 60 90 100 "
                                      "120000/1001 120 240").split()))  # fmt: skip
 MAX_SECONDS = 10 * 365 * 86400.0  # a duration beyond ten years is damage
+#: how far FFmpeg reads a file, opened again, where its probe (5 s of each stream, 7 in a transport stream, 5 MB at
+#: most) found no picture of its video (:func:`open_container`): a recording whose sound began 15 s before its
+#: pictures, a .ts, was read with no size or rate (its MXF output written at 30 frames/s: 60 frames of 50 pictures)
+DEEP_PROBE = {"analyzeduration": str(60 * 1_000_000), "probesize": str(64 << 20)}  # (microseconds, bytes)
 
 
 def stated_rate(stream) -> Fraction | None:
@@ -281,8 +285,10 @@ def open_container(target: str, *, what: str = "file", format: str | None = None
         try:
             if hwaccel not in (known := hwdevices_available()):  # (FFmpeg's answer: "Operation not permitted")
                 raise ValueError(f"no such device type; this FFmpeg knows {', '.join(known) or 'none'}")
-            container = av.open(url, hwaccel=HWAccel(device_type=hwaccel, allow_software_fallback=True), **kw)
+            kw["hwaccel"] = HWAccel(device_type=hwaccel, allow_software_fallback=True)
+            container = av.open(url, **kw)
         except Exception as exc:  # no device, no driver, not permitted: decode on the CPU instead
+            kw.pop("hwaccel", None)
             log.warning("hardware decoding (%s) is not available here (%s); decoding on the CPU",
                         hwaccel, reason_of(exc))  # fmt: skip
     try:
@@ -299,6 +305,8 @@ def open_container(target: str, *, what: str = "file", format: str | None = None
         reason = (f"no media came within {timeout[0]:g} s (timed out)" if isinstance(exc, av.error.ExitError)
                   and timeout else reason_of(exc))  # (FFmpeg says "Immediate exit requested")  # fmt: skip
         raise SourceError(f"cannot open {what} {redacted(target)}: {reason}") from None
+    if what == "file" and url != "pipe:0" and _unprobed(container) and Path(target).is_file():
+        container = _probed_deeper(container, url, kw)
     stream = picture_stream(container)
     if stream is None:
         cover = " (only a cover picture)" if container.streams.video else ""
@@ -307,6 +315,28 @@ def open_container(target: str, *, what: str = "file", format: str | None = None
         raise SourceError(f"no video stream in {name}{cover}")
     stream.thread_type = "AUTO"  # frame/slice threads, FFmpeg picks the count
     return container
+
+
+def _unprobed(container) -> bool:
+    """Whether FFmpeg's probe of ``container`` found its video stream's codec but not its pictures' size: it read
+    no picture of it (FFmpeg's "Could not find codec parameters ... unspecified size")."""
+    s = picture_stream(container)
+    return s is not None and s.codec_context is not None and not s.codec_context.width
+
+
+def _probed_deeper(container, url: str, kw: dict):
+    """``container``, whose video stream FFmpeg's probe found no picture of (:func:`_unprobed`), opened again from
+    ``url`` (a file: a pipe is read once) with FFmpeg reading further to probe it (:data:`DEEP_PROBE`); itself
+    where that finds no picture either, or fails."""
+    try:
+        again = av.open(url, **{**kw, "options": {**DEEP_PROBE, **kw["options"]}})
+    except Exception:  # noqa: BLE001 - as FFmpegError or OSError: the file as the first probe read it
+        return container
+    if _unprobed(again):
+        again.close()
+        return container
+    container.close()
+    return again
 
 
 #: Top-level boxes of an MP4/MOV file (ISO base media; QuickTime's wide, free, skip).

@@ -1005,6 +1005,24 @@ def test_video_that_begins_15_s_after_its_sound_still_tells_the_frames_cut_off(r
     assert expected - lost == 25 and expected in (50, 51), r.output
 
 
+@pytest.mark.parametrize("start,frames", [(14, 50), (16, 25)])
+def test_start_in_an_mkv_whose_video_begins_15_s_after_its_sound(rule_onnx, tmp_path, start, frames):
+    # was, --start 14: 'cannot seek in a.mkv (Operation not permitted); reading it from the beginning up to --start':
+    # FFmpeg's probe (5 s) decoded no picture and took the file's start for the video's, so a seek to 14 s was tried,
+    # before the first keyframe in the file's index, which Matroska's demuxer refuses (EPERM); probed deeper, the
+    # video starts at 15 s: a start before it is read from the beginning (the sound before it is kept), as designed
+    src = _late_video(tmp_path / "a.mkv", lead=15)
+    out = tmp_path / "o.mkv"
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out), "--model", str(rule_onnx), "-q",
+                                               "--start", str(start)])  # fmt: skip
+    assert r.exit_code == 0 and "cannot seek" not in r.output, r.output
+    v = read_video(out)
+    with av.open(str(out)) as c:
+        sound = [float(p.pts * p.time_base) for p in c.demux(audio=0) if p.pts is not None]
+    assert len(v["frames"]) == frames and v["seconds"][0] == pytest.approx(max(0, 15 - start), abs=0.05)
+    assert sound[0] < 0.05 and sound[-1] > 17 - start - 0.1, (sound[:3], sound[-1])
+
+
 @pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
 def test_start_before_the_first_picture_keeps_the_sound_before_it(rule_onnx, tmp_path, suffix):
     # was: the sound from --start to the first picture left out (the output's sound began with the picture, 1 s

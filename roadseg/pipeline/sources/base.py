@@ -318,10 +318,12 @@ def open_container(target: str, *, what: str = "file", format: str | None = None
 
 
 def _unprobed(container) -> bool:
-    """Whether FFmpeg's probe of ``container`` found its video stream's codec but not its pictures' size: it read
-    no picture of it (FFmpeg's "Could not find codec parameters ... unspecified size")."""
+    """Whether FFmpeg's probe of ``container`` found its video stream's codec but not its pictures' size or pixel
+    format: it decoded no picture of it (FFmpeg's "Could not find codec parameters ... unspecified size" of a TS;
+    an mkv's or mp4's header says the size, and FFmpeg took the file's start for the video's in an mkv)."""
     s = picture_stream(container)
-    return s is not None and s.codec_context is not None and not s.codec_context.width
+    cc = s.codec_context if s is not None else None
+    return cc is not None and (not cc.width or cc.format is None)
 
 
 def _probed_deeper(container, url: str, kw: dict):

@@ -990,6 +990,16 @@ def test_video_that_begins_15_s_after_its_sound_reports_no_lost_frames(rule_onnx
     assert frame_count(tmp_path / name) == 50 and rate == 25, (frame_count(tmp_path / name), rate)
 
 
+def test_ts_from_standard_input_whose_video_begins_15_s_after_its_sound_keeps_its_rate(rule_onnx, tmp_path):
+    # a pipe is read once, not probed again: the rate its codec says once a picture is decoded (was: none, and the
+    # MXF written at 30 frames/s, 60 frames of the 50 pictures at 25, one in five twice)
+    src, out = _late_video(tmp_path / "a.ts", lead=15), tmp_path / "o.mxf"
+    _segmented_via("stdin", src, ["-o", str(out), "--model", str(rule_onnx), "-q"])
+    with av.open(str(out)) as c:
+        rate = c.streams.video[0].average_rate
+    assert frame_count(out) == 50 and rate == 25, (frame_count(out), rate)
+
+
 def test_video_that_begins_15_s_after_its_sound_still_tells_the_frames_cut_off(rule_onnx, tmp_path):
     # the mkv cut off after its 25th picture: 25 lost of the 50 its length holds from its first picture (was: '401
     # of about 426', the 15 s before its first picture counted)

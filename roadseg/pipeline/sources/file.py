@@ -19,6 +19,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -27,7 +28,9 @@ import numpy as np
 from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.sources.audio import AudioTimeline, EditList, MergedFrames
 from roadseg.pipeline.sources.base import (
+    CAMERA_FPS,
     MAX_SECONDS,
+    MIN_FPS,
     Frame,
     SensorBox,
     VideoInfo,
@@ -96,6 +99,15 @@ def scaled_size(height: int, width: int, target: int, *, upright: bool = False) 
         return None
     new_w = max(2, round(shown_w * target / shown_h / 2) * 2)
     return (new_w, target) if upright else (target, new_w)
+
+
+def decoded_rate(stream) -> Fraction | None:
+    """The frame rate ``stream``'s codec says once a picture of it is decoded (H.264's and HEVC's timing in their VUI,
+    MPEG-2's sequence header), where a camera's (:data:`CAMERA_FPS` at most); None where it says none. FFmpeg's
+    probe of a .ts read from a pipe whose video begins 15 s after its sound decoded no picture and found no rate
+    (its MXF output written at 30 frames/s, 60 frames of its 50 pictures at 25)."""
+    rate = stream.codec_context.framerate if stream.codec_context is not None else None
+    return Fraction(rate) if rate and MIN_FPS <= rate <= CAMERA_FPS else None
 
 
 class VideoSource(FirstPictures, ToStart, Expected):
@@ -257,6 +269,9 @@ class VideoSource(FirstPictures, ToStart, Expected):
                 self.audio_samples.setdefault(item.stream.index, item)
         first = self._peeked[-1].image
         base = VideoInfo.from_container(self.container, self.path, self.stream)
+        if base.fps is None and (rate := decoded_rate(self.stream)):  # (probed with no picture: a pipe, read once)
+            frames = round(base.duration * rate) if base.duration else None
+            base = replace(base, fps=rate, timed_fps=rate, frames=frames)
         sar = base.sample_aspect
         if sar and self.rotation in (90, 270):
             sar = 1 / sar  # (an upright picture's pixels are the stored ones turned)

@@ -2392,6 +2392,32 @@ def test_a_join_of_silent_transport_streams_one_with_its_first_pictures_stamped_
     assert len(pictures[1]) == 300 and pictures[1] == pytest.approx(pictures[0], abs=0.002)
 
 
+@pytest.mark.parametrize("ext", ["ts", "mp4", "mkv"])
+def test_a_joins_first_file_of_a_few_pictures_whose_sound_runs_on_keeps_its_pictures_where_they_are(tmp_path, caplog,
+                                                                                                 ext):  # fmt: skip
+    # a drive's first file of 5 pictures whose sound runs 1.5 s (the camera stopped its picture first): the demuxer
+    # starts the next file where the sound ends, 1.3 s after the last picture. Was: InLine judged the first file's
+    # pictures with the next file's, as a file's first pictures stamped off the line of those after them, and moved
+    # them 1.3 s on, to just before the next file's (late against their sound, "put 5 pictures with damaged timestamps
+    # back in line"); a first file of 9 pictures or more was kept (more than RUN)
+    from roadseg.pipeline.sources import Frame, VideoSource
+    from roadseg.pipeline.sources.concat import concat_source
+
+    drive, codec = tmp_path / "drive", "libopus" if ext == "mkv" else "aac"
+    drive.mkdir()
+    first = write_video(drive / f"2026_1203_0800.{ext}", split_frames(5, h=96, w=128), audio_seconds=1.5,
+                        audio_codec=codec, offset=10.0 if ext == "ts" else 0.0)  # fmt: skip
+    write_video(drive / f"2026_1203_0801.{ext}", split_frames(40, h=96, w=128), audio_seconds=1.6, audio_codec=codec,
+                offset=11.5 if ext == "ts" else 0.0)  # fmt: skip
+    with VideoSource(first) as s:
+        alone = [f.time for f in s if isinstance(f, Frame)]
+    with caplog.at_level("WARNING", logger="roadseg"), concat_source(drive) as s:
+        joined = [f.time for f in s if isinstance(f, Frame)]
+    assert len(joined) == 45 and joined[:5] == pytest.approx(alone, abs=0.002), joined[:6]
+    assert joined[5] > 1.45 and np.allclose(np.diff(joined[5:]), 0.04, atol=0.002), joined[5:7]
+    assert "back in line" not in caplog.text, caplog.text
+
+
 def test_a_burst_of_damaged_audio_timestamps_in_a_transport_stream_leaves_the_rest_in_step(rule_onnx, tmp_path):
     # five audio PES headers in a row damaged, each by its own amount (-7 s and -2 s read a wrap of the clock on)
     src = write_video(tmp_path / "a.ts", split_frames(100, h=96, w=128), audio_seconds=4.0)

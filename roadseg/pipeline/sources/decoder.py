@@ -73,12 +73,15 @@ class Decoder:
         self._parts = format.name == "concat"  # (files joined: each packet says which, see concat.FILE_TAGS)
         self._part: dict[str, str] | None = None  # the file being decoded, as its packets say
         self._pending: list = []  # the last file's last pictures, until a call returns them
+        #: where the frames the last call returned of a file joined after another begin (those before it are the
+        #: file before's: drained), None where that call began no file after another
+        self.parted: int | None = None
 
     def decode(self, packet: av.Packet | None) -> list:
         """The frames ``packet`` completes (None: drain); raises as PyAV does where it is refused and the
         codec did not change."""
-        if packet is not None and self._parts:
-            self._next_file(packet)
+        began = packet is not None and self._parts and self._next_file(packet)
+        self.parted = None
         if packet is not None and self._follows:  # (kept only where the codec may change: 4K's 300 are 60 MB)
             if packet.is_keyframe:
                 self._gop = []
@@ -90,16 +93,18 @@ class Decoder:
             frames = self._changed()
             if frames is None:
                 raise
+        self.parted = len(self._pending) if began else None
         frames, self._pending = self._pending + frames, []
         return frames
 
-    def _next_file(self, packet: av.Packet) -> None:
+    def _next_file(self, packet: av.Packet) -> bool:
         """Where ``packet`` is the first of the next joined file: drain the decoder into ``_pending`` and
-        start it afresh."""
+        start it afresh; whether it is (the first file's first packet is not)."""
         part = joined_part(packet) or None
         if part is None or part == self._part:
-            return
-        if self._part is not None:
+            return False
+        began = self._part is not None
+        if began:
             context = self._context or self.stream.codec_context
             try:
                 drained = self._decoded(None)
@@ -110,6 +115,7 @@ class Decoder:
             self._pending += drained
             context.flush_buffers()
         self._part = part
+        return began
 
     def _changed(self) -> list | None:
         """Where the stream's codec changed at the last keyframe: the old decoder's last pictures and those

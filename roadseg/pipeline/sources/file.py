@@ -56,7 +56,7 @@ from roadseg.pipeline.sources.expected import Expected
 from roadseg.pipeline.sources.firsts import FirstPictures
 from roadseg.pipeline.sources.gaps import OFF_LINE, Discarded, Dropped, Gaps, Pace, PassedOver
 from roadseg.pipeline.sources.hdr import say_if_hdr
-from roadseg.pipeline.sources.inline import InLine
+from roadseg.pipeline.sources.inline import FILE_ENDED, InLine
 from roadseg.pipeline.sources.numbering import FrameNumbers
 from roadseg.pipeline.sources.seeking import ToStart
 
@@ -482,11 +482,18 @@ class VideoSource(FirstPictures, ToStart, Expected):
                 self._spanned(video, seconds(packet.duration or 0, packet.time_base))
                 self._count_held(packet)
             self._take_gaps(packet, stamp, joined)
-            for vf in (vf for p in self._up_to_start(packet) for vf in self._decode(p)):
-                picture = Frame(-1, vf, vf.pts, vf.time_base)
-                if picture.time is not None:
-                    self.pace.take(picture.time - self.origin)
-                yield picture
+            for p in self._up_to_start(packet):
+                frames = self._decode(p)
+                parted = self.decoder.parted  # (--concat: where the next file's begin, the file before's drained)
+                for n, vf in enumerate(frames):
+                    if n == parted:
+                        yield FILE_ENDED
+                    picture = Frame(-1, vf, vf.pts, vf.time_base)
+                    if picture.time is not None:
+                        self.pace.take(picture.time - self.origin)
+                    yield picture
+                if parted is not None and parted >= len(frames):
+                    yield FILE_ENDED
 
     def _leading(self, pictures: list[Frame], kept: bool) -> Iterator[Frame]:
         """The decoded ``pictures`` held (emptied), as frames (:meth:`_frame`) where ``kept``."""

@@ -12,6 +12,10 @@ from fractions import Fraction
 from roadseg.pipeline.sources.base import Frame, seconds
 from roadseg.pipeline.sources.gaps import HOLE, OFF_LINE, RUN
 
+#: what :meth:`InLine.through` is given, among the pictures, where a joined file ended and the next begins (--concat):
+#: the first file's first pictures are judged by its own pictures alone, as that file alone is
+FILE_ENDED = "file ended"
+
 
 class InLine:
     """Put pictures whose timestamps alone are damaged back in line with the pictures around them.
@@ -76,10 +80,23 @@ class InLine:
         """The pictures still held, at the end (judged by what came after them)."""
         return self._judged(end=True)
 
+    def ended(self) -> list[Frame]:
+        """The first pictures still held where the file they came from ended and another joined after it begins
+        (--concat), judged as at the end, as the file alone is (:meth:`flush`): its next file's pictures do not judge
+        them. (A drive's first file of 5 pictures whose sound ran 1.5 s on, the next file's pictures 1.3 s after
+        its last: they were taken for first pictures stamped off the line, and moved 1.3 s on, before the next
+        file's.) None once the first pictures are judged: where a joined file's pictures leap or step back, the
+        video went there (:meth:`_run`)."""
+        return self._judged(end=True) if self._last is None else []
+
     def through(self, items: Iterable) -> Iterator:
         """``items`` in their order, but the :class:`Frame` objects among them in line: each held while it is
-        judged (:meth:`take`), the rest passed at once; at the end, those held (:meth:`flush`)."""
+        judged (:meth:`take`), the rest passed at once; at the end, those held (:meth:`flush`). :data:`FILE_ENDED`
+        among them is taken, not passed (:meth:`ended`)."""
         for item in items:
+            if item is FILE_ENDED:
+                yield from self.ended()
+                continue
             yield from self.take(item) if isinstance(item, Frame) else (item,)
         yield from self.flush()
 

@@ -2418,6 +2418,29 @@ def test_a_joins_first_file_of_a_few_pictures_whose_sound_runs_on_keeps_its_pict
     assert "back in line" not in caplog.text, caplog.text
 
 
+@pytest.mark.parametrize("by", [-0.3, -0.7])
+def test_a_transport_streams_first_pictures_stamped_back_less_than_a_second_play_as_the_clean_file_alone_and_joined(
+        rule_onnx, tmp_path, by):  # fmt: skip
+    # the first three video PES headers' timestamps moved 0.3 or 0.7 s back: less than InLine's OFF_LINE, taken for a
+    # hole after them. Was: those pictures shown that early and held over the leap; at -0.7 s the rest of the video
+    # 0.19 s early against its sound and 9 audio packets dropped as damaged; joined (the drive's first file), "16 of
+    # about 316 frames could not be decoded" (6 of 306 at -0.3 s)
+    outs = {}
+    for name, moves in (("clean", None), ("damaged", dict.fromkeys(range(3), by))):
+        drive = _drive_of_transport_streams(tmp_path / name, moves, damaged=0)
+        for how, src in (("alone", drive / "2026_1203_0800.ts"), ("joined", drive)):
+            outs[name, how] = out = tmp_path / f"{name}-{how}.mp4"
+            r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out), "--model", str(rule_onnx), "-q",
+                                                       *(["--concat"] if how == "joined" else [])])  # fmt: skip
+            assert r.exit_code == 0 and "could not be decoded" not in r.output and "dropped" not in r.output, r.output
+            if moves:
+                assert "put 3 pictures with damaged timestamps back in line" in r.output, r.output
+    for how in ("alone", "joined"):
+        got, want = read_video(outs["damaged", how]), read_video(outs["clean", how])
+        assert len(got["frames"]) == len(want["frames"]) and got["seconds"] == pytest.approx(want["seconds"], abs=0.002)
+        assert _audio_seconds_at(outs["damaged", how]) == pytest.approx(_audio_seconds_at(outs["clean", how]), abs=0.002)
+
+
 def test_a_burst_of_damaged_audio_timestamps_in_a_transport_stream_leaves_the_rest_in_step(rule_onnx, tmp_path):
     # five audio PES headers in a row damaged, each by its own amount (-7 s and -2 s read a wrap of the clock on)
     src = write_video(tmp_path / "a.ts", split_frames(100, h=96, w=128), audio_seconds=4.0)

@@ -18,7 +18,7 @@ from roadseg.pipeline.sources.base import packet_time, seconds
 from roadseg.pipeline.sources.clock import TS_DISCONT
 from roadseg.pipeline.sources.decoder import joined_part
 from roadseg.pipeline.sources.gaps import OFF_LINE
-from roadseg.pipeline.sources.inline import first_moved
+from roadseg.pipeline.sources.inline import first_moved, sound_start
 
 
 class FirstPictures:
@@ -40,7 +40,8 @@ class FirstPictures:
         its files are probed (``moves``: :mod:`~roadseg.pipeline.sources.probe`)."""
         if not self.container.format.flags & TS_DISCONT:
             return {}
-        if not (moves := first_moved(self._first_video_stamps(), self._in_line())):  # (the first in line by its stamp:
+        sound = sound_start(self.container, self.stream)
+        if not (moves := first_moved(self._first_video_stamps(), self._in_line(), sound)):  # (the first in line by its stamp:
             self._presented_by = self._first_presented()  # its presentation time alone may be damaged)
         return moves
 

@@ -33,7 +33,7 @@ from roadseg.pipeline.sources.base import (
     seconds,
 )
 from roadseg.pipeline.sources.clock import TS_DISCONT
-from roadseg.pipeline.sources.inline import InLine, first_moved
+from roadseg.pipeline.sources.inline import InLine, first_moved, sound_start
 
 #: What must agree between a camera's files (:func:`_agree`): (video codec, width, height), the audio codecs (None: a
 #: stream without one, its header damaged) and the kinds of the streams in the file's order ("video", "audio", "data" ...).
@@ -87,7 +87,7 @@ def _placed(container, video, info: VideoInfo) -> tuple[Placing, VideoInfo]:
             read.append(packet)
             yield (packet.pts if packet.dts is None else packet.dts), packet.time_base
 
-    moves = first_moved(stamps(), InLine.of(video))
+    moves = first_moved(stamps(), InLine.of(video), sound_start(container, video))
     if not moves or (first := packet_time(read[0])) is None:
         return Placing(ffmpeg, ffmpeg), info
     first += moves[0]  # (where its pictures truly start)

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -564,7 +565,28 @@ class Outcome:
             out += next((f for f in found if not f), found[0])
         if self.returncode == 0 and got is not None and self.clean is not None and not self.parts:
             out += picture_problems(self.clean, got)  # (a join's output is one timeline, the clean file two)
+        if got is not None:
+            out += order_problems(got)
         return out
+
+
+def order_problems(got: Media) -> list[str]:
+    """An output's video frames, as decoded, each presented after the one before: how many are not (on a time
+    already shown, or before it). Frame counts and sound alone passed 19 frames at one time.
+
+    >>> order_problems(Media(4, 0, frame_times=(0.0, 0.04, 0.08, 0.12)))
+    []
+    >>> order_problems(Media(5, 0, frame_times=(0.0, 0.04, 0.04, 0.04, 0.02)))
+    ['3 of 5 video frames out not after the one before (frame 2 at 0.040 s, after 0.040 s)']
+    """
+    times = got.frame_times
+    latest = list(itertools.accumulate(times, max))  # (the latest time shown by each frame)
+    late = [n for n in range(1, len(times)) if times[n] <= latest[n - 1]]
+    if not late:
+        return []
+    n = late[0]
+    return [f"{len(late)} of {len(times)} video frames out not after the one before (frame {n} at {times[n]:.3f} s, "
+            f"after {latest[n - 1]:.3f} s)"]  # fmt: skip
 
 
 def picture_problems(clean: Media, got: Media) -> list[str]:

@@ -1,6 +1,6 @@
 """segment-video on damaged copies of a real clip with audio: never a hang or a traceback, a refusal
-only where nothing decodes, otherwise a playable output of what decodes, no audio lost unsaid, and
-the audio where the input's is against the picture.
+only where nothing decodes, otherwise a playable output of what decodes, its pictures each presented after the
+one before, no audio lost unsaid, and the audio where the input's is against the picture.
 
 The 500 cases (5 containers x 10 kinds of damage x 10 seeds), 100 on clips with GPS captions (mkv,
 mp4 x 10 kinds x 5 seeds), 60 of three joined files, 120 played with ``--live`` and 80 cut with ``--start``
@@ -572,6 +572,12 @@ def test_the_checker_sees_every_kind_of_failure():
     reencoded = "audio stream #1 (pcm_s16le) in mp4 would be ISO PCM ...; re-encoding it as aac"
     assert problems(0, reencoded, got=Media(38, 52)) == []  # (AAC frames are not PCM packets: other counts)
     assert "70 audio packets in, 0 dropped, but none out after re-encoding" in problems(0, reencoded, got=Media(38, 0))
+    # pictures stamped on one time or going back (a picture 0.8 s ahead kept there, the next 19 written at its time):
+    # the counts and the sound were right
+    stuck = Media(38, 70, frame_times=(0.0, 0.04, *[0.821] * 19, *(0.861 + 0.04 * n for n in range(17))))
+    assert "18 of 38 video frames out not after the one before (frame 3 at 0.821 s, after 0.821 s)" in problems(0, "", got=stuck)
+    back = Media(38, 70, frame_times=(0.0, 0.04, 0.08, 0.06, *(0.12 + 0.04 * n for n in range(34))))
+    assert "1 of 38 video frames out not after the one before (frame 3 at 0.060 s, after 0.080 s)" in problems(0, "", got=back)
 
     def live(code, err, got, given=Media(38, 70)):
         return Outcome("c", given, code, err, got, {"audio_dropped": 0}, 0.1, live=True).problems()

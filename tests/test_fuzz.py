@@ -66,6 +66,8 @@ FAST = (
     "avi-audio-5",
     "ts-duplicate-22",  # a later 0.55 s written twice midway: the step back to where it was taken for a restart
     # of the clock (as a cat join's), the sound after it moved 0.55 s on, out of step with the picture
+    "ts-swap-16",  # a picture 0.8 s on read second (a chunk swapped), on no place of its own: the first picture was
+    # moved a step back to make room, the sound a step off it (0.018 s after it, not 0.021 before); now squeezed
     "mkv-header-10",  # a first picture without a time, placed a frame step before the next: the checker judged the
     # sound from the first picture with a time (0.04 s on), so an output like the intact clip's was 0.04 s out
 )
@@ -321,6 +323,8 @@ FAST_CATTED = (
     # where the stream goes on (the checker judged the first recording by its first 6 packets alone, 0-0.13 s)
     "cat-audio-0",  # 69 frames merged across the join (a damaged ADTS length), timed as one: the second recording's
     # sound read as going on from where the merged packet started, not moved with its picture, over its sound
+    "cat-swap-16",  # a copy of a picture's packet read second, past 3 pictures lost: the first picture moved a step
+    # back for it, the sound a step off it, and 3 told lost of 2; now the copy stands in for one lost
     "ts-stamps-14",  # the first six pictures' stamps each damaged by its own amount (the first to 30 s before a wrap
     # of the clock, three to just below it, PTS or DTS alone): no line among them to put them back in, the first
     # passed as it came; picture 4 played 0.04 s from the first, its next squeezed a tick apart (once: the whole

@@ -27,10 +27,13 @@ class InLine:
     the line (a step back, or ahead by more than :data:`~roadseg.pipeline.sources.gaps.HOLE` frame steps) that
     go on from each other, after which the pictures come back to where the line leads, is retimed between its
     neighbours a frame step apart (the step between the pictures before it); a longer run, or one the
-    pictures go on from, is where the video went, and passes as it came. The first pictures of a file, up to
+    pictures go on from, is where the video went, and passes as it came; a picture past a hole stamped as the next
+    (a copy of its packet, read out of order) is put a frame step after the last, in the hole. The first pictures of a file, up to
     :data:`RUN` of them, that the pictures after them step back from or leap more than :data:`OFF_LINE`
     seconds ahead of, are retimed to before those, where the next two follow in line (a picture alone) or more
-    than :data:`RUN` of them (a run: fewer may be a damaged run themselves); where those keep no line either (the
+    than :data:`RUN` of them (a run: fewer may be a damaged run themselves), but where the first lies on their line
+    with fewer frame steps before them than pictures (those after it read out of order, with no place of their own),
+    those are squeezed between it and them; where those keep no line either (the
     first pictures each off by its own amount), to before the first RUN + 1 that go on a frame step apart, where
     they lie nowhere near it (:meth:`_scattered`). Up to twice :data:`RUN` pictures wait to be judged; packets do not.
 
@@ -53,6 +56,10 @@ class InLine:
     [0, 40, 80, 120, 160, 200, 240, 280]
     >>> times([0, 40, 80, -3000, *range(400, 800, 40)])[0][:5]  # the first three near the line: one damaged midway
     [0, 40, 80, 120, 400]
+    >>> times([0, 800, *range(40, 400, 40)])[0][:4]  # the second read out of order, with no place of its own: squeezed
+    [0, 20, 40, 80]
+    >>> times([0, 160, 160, *range(200, 600, 40)])[0][:4]  # past a hole, a copy of the next picture's packet
+    [0, 40, 160, 200]
     >>> times([0, 40, 80, 600, 640, 680, 720, 760])  # a hole where pictures were lost: the video goes on from it
     ([0, 40, 80, 600, 640, 680, 720, 760], 0)
     >>> times([0, 40, *range(5080, 5440, 40), 440, 480])[0][2:4]  # nine 5 s ahead: more than RUN, where it went
@@ -123,6 +130,8 @@ class InLine:
             from_line, from_run = u - (last + (len(run) + 1) * step), u - (run[-1] + step)
             if -step / 2 <= from_line <= OFF_LINE and abs(from_line) < abs(from_run):  # back where the line leads
                 return n, [last + k * step for k in range(1, len(run) + 1)]
+            if u == run[0] > last and len(run) == 1:  # (a picture past a hole stamped as the next: a copy of its
+                return n, [last + step]  # packet, read out of order; it stands in for one lost in the hole)
             if len(run) == RUN or not 0 < u - run[-1] <= OFF_LINE:  # (a run that goes on, or none: where it went)
                 return 1, []
             run.append(u)
@@ -150,6 +159,11 @@ class InLine:
         if line < enough and not end:
             return None
         step = self._step or after[1] - after[0]
+        room = after[0] - times[0]
+        if times[1] - times[0] > HOLE * step and 0 < room < jump * step - step / 2 and abs(room / step - round(room / step)) <= 1 / 4:
+            # (the first on the line of those after, the next leaping off it, fewer steps before them than pictures:
+            # those between have no place of their own, read out of order, and are squeezed between it and them)
+            return jump, [times[0] + k * room / jump for k in range(jump)]
         if self._come_back(times, jump, step):
             return 1, []
         if abs(after[0] - step - times[jump - 1]) <= HOLE * step:  # (in line with them: a step of none or back by a

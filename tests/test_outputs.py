@@ -116,16 +116,21 @@ def test_masks_whose_disk_fills_stop_and_the_video_is_written_to_its_end_with_it
     assert caught.value.kept and caught.value.frames == 12 and caught.value.reason.startswith("masks failed: ")
 
 
-def test_a_video_whose_disk_fills_leaves_the_masks_written_and_says_so(split_video, rule_onnx, tmp_path, monkeypatch):
+def _video_disk_fills_after(monkeypatch, frames: int) -> None:
+    """Fault injection: the video's disk fills up after ``frames`` frames (its sink raises the disk's error)."""
     real, count = VideoSink._encode, {"n": 0}
 
-    def full(self, frame):  # fault injection: the video's disk fills up after 8 frames
+    def full(self, frame):
         count["n"] += 1
-        if count["n"] > 8:
+        if count["n"] > frames:
             raise SinkError(f"cannot write {self.path}: {os.strerror(errno.ENOSPC)}")
         return real(self, frame)
 
     monkeypatch.setattr(VideoSink, "_encode", full)
+
+
+def test_a_video_whose_disk_fills_leaves_the_masks_written_and_says_so(split_video, rule_onnx, tmp_path, monkeypatch):
+    _video_disk_fills_after(monkeypatch, 8)
     out, masks = tmp_path / "o.mp4", tmp_path / "masks"
     r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(out), "--model", str(rule_onnx), "-q",
                                                "--masks-dir", str(masks)])  # fmt: skip
@@ -138,15 +143,7 @@ def test_a_video_whose_disk_fills_leaves_the_masks_written_and_says_so(split_vid
 
 def test_masks_and_then_the_video_fail_and_both_are_told(split_video, rule_onnx, tmp_path, monkeypatch):
     _masks_fill_the_disk_at(monkeypatch, 3)
-    real, count = VideoSink._encode, {"n": 0}
-
-    def full(self, frame):  # the video's disk fills later
-        count["n"] += 1
-        if count["n"] > 8:
-            raise SinkError(f"cannot write {self.path}: {os.strerror(errno.ENOSPC)}")
-        return real(self, frame)
-
-    monkeypatch.setattr(VideoSink, "_encode", full)
+    _video_disk_fills_after(monkeypatch, 8)  # (later)
     out, masks = tmp_path / "o.mp4", tmp_path / "masks"
     r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(out), "--model", str(rule_onnx), "-q",
                                                "--masks-dir", str(masks)])  # fmt: skip

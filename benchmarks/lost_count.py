@@ -1,6 +1,6 @@
 """How true the "N of about M frames could not be decoded" line is over the fuzz cases: for each case (built as
 ``tests/fuzzing.py`` builds it), the file is read through ``VideoSource`` as the pipeline reads it, and the count
-told (``source.lost``, or the frames expected less those out where that is more, as ``run._result`` tells it) is
+told (``source.lost``, or the frames expected less those out where that is more, as ``outcome._result`` tells it) is
 set against the pictures really missing: the clean file's pictures less the frames out (none where more came out).
 Prints the cases told more (over) and the count of those told fewer (under). ``tsb`` (not by default) reads the
 TS clip with B-frames (``fuzzing.B_FRAMED``), its one kind, ``stamps``.
@@ -21,12 +21,12 @@ import av
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import fuzzing  # noqa: E402 - the tests' own cases
 
-from roadseg.pipeline.run import told_lost  # noqa: E402
+from roadseg.pipeline.outcome import told_lost  # noqa: E402
 from roadseg.pipeline.sources.file import VideoSource  # noqa: E402
 
 
 def told(path: Path) -> tuple[int, int] | None:
-    """(frames out, frames told lost, as a run tells them: :func:`~roadseg.pipeline.run.told_lost`) of ``path``;
+    """(frames out, frames told lost, as a run tells them: :func:`~roadseg.pipeline.outcome.told_lost`) of ``path``;
     None where it is refused or breaks."""
     try:
         with VideoSource(str(path)) as source:

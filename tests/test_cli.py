@@ -369,7 +369,7 @@ def test_one_image_written_before_an_interruption_is_told_in_the_singular(tmp_pa
     video's first frame 'with the 1 frames done')."""
     from types import SimpleNamespace
 
-    from roadseg.pipeline.run import _left_behind
+    from roadseg.pipeline.outcome import _left_behind
 
     images = SimpleNamespace(label="images", written=1, path=tmp_path, finish=lambda keep: True)
     assert _left_behind(images, None)[0] == f"1 image was written to {tmp_path}"

@@ -44,6 +44,7 @@ from roadseg.pipeline import SegmentOptions, run
 from roadseg.pipeline.infer import OnnxSegmenter
 from roadseg.pipeline.runner import LatestQueue
 from roadseg.pipeline.sources import Frame, VideoSource, capture_args
+from roadseg.pipeline.writer import Writer
 
 
 def run_live(spec: str, **options) -> dict:
@@ -112,8 +113,8 @@ def test_newest_frame_policy_keeps_latency_bounded_when_inference_is_slow(rule_o
     slots: list[WatchedSlot] = []
     monkeypatch.setattr(run_module, "LatestQueue", lambda *a, **k: slots.append(WatchedSlot(*a, **k)) or slots[-1])
     shown: list[int] = []
-    write = run_module.Writer.write
-    monkeypatch.setattr(run_module.Writer, "write", lambda self, frame: (shown.append(frame.index), write(self, frame))[1])
+    write = Writer.write
+    monkeypatch.setattr(Writer, "write", lambda self, frame: (shown.append(frame.index), write(self, frame))[1])
     stats = run_live(str(src), model=str(rule_onnx), output=str(tmp_path / "r.mp4"), device="cpu")
     assert stats["dropped"] > 60 and stats["drop_rate"] > 0.5
     (slot,) = slots

@@ -156,7 +156,7 @@ def test_masks_and_then_the_video_fail_and_both_are_told(split_video, rule_onnx,
 def test_an_interrupted_run_says_what_its_masks_hold(tmp_path):
     from types import SimpleNamespace
 
-    from roadseg.pipeline.run import _interrupted
+    from roadseg.pipeline.outcome import _interrupted
 
     masks = MaskSink(tmp_path / "masks")
     masks.written = 4

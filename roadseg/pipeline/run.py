@@ -1,10 +1,11 @@
 """THE run: one source -> infer -> overlay -> sinks, for video files, images and live sources alike.
 
-:func:`run` opens the source (a context manager with ``.info`` and ``.live``), opens the sinks the
-options ask for, builds the model (unless one is given) and the overlay once, runs the stages
-through :func:`~roadseg.pipeline.runner.run_stages` (a newest-frame slot after a live source) and
-turns failures and interruptions into :mod:`roadseg.errors` in one place. ``segment-video``, the
-live view, ``bench``'s pipeline row and batch workers all come through here.
+:func:`run` checks the options (:mod:`~roadseg.pipeline.checks`), opens the source (a context manager with
+``.info`` and ``.live``), opens the sinks the options ask for, builds the model (unless one is given) and the
+overlay once, runs the stages through :func:`~roadseg.pipeline.runner.run_stages` (a newest-frame slot after a
+live source; the last stage is :class:`~roadseg.pipeline.writer.Writer`) and turns failures and interruptions
+into :mod:`roadseg.errors` in one place, :func:`_stream` (shaped by :mod:`~roadseg.pipeline.outcome`).
+``segment-video``, the live view, ``bench``'s pipeline row and batch workers all come through here.
 
 Example:
     >>> result = run(SegmentOptions("sample_videos/road.mp4", "/tmp/road-seg.mp4", size=(90, 120),
@@ -20,67 +21,31 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
-from roadseg.errors import (
-    EncoderError,
-    Interrupted,
-    MasksFailed,
-    ModelError,
-    OutputClosed,
-    OutputError,
-    PipelineError,
-    RoadsegError,
-    SinkError,
-    SourceError,
-    StopRequested,
-    reason_of,
-)
+from roadseg.errors import ModelError, OutputError, SourceError
+from roadseg.pipeline.checks import _check, _images
 from roadseg.pipeline.infer import Segmenter, infer_stage
 from roadseg.pipeline.options import RunResult, SegmentOptions
-from roadseg.pipeline.overlay import Overlay, class_shares, draw_hud, output_size, palette_lut
+from roadseg.pipeline.outcome import _failed, _interrupted, _masks_failed, _result, _unwritten, _with_stats
+from roadseg.pipeline.overlay import Overlay, output_size, palette_lut
 from roadseg.pipeline.runner import LatestQueue, StageFailed, end, run_stages, spawn
-from roadseg.pipeline.sinks import (
-    ImageSink,
-    MaskSink,
-    ServeSink,
-    Sink,
-    VideoSink,
-    WindowSink,
-    check_output_path,
-    same_file,
-)
-from roadseg.pipeline.sinks.base import check_writable, moved_dates, shift_timecode
-from roadseg.pipeline.sinks.encoders import check_video_encoder
+from roadseg.pipeline.sinks import ImageSink, MaskSink, ServeSink, Sink, VideoSink, WindowSink
+from roadseg.pipeline.sinks.base import moved_dates, shift_timecode
 from roadseg.pipeline.sinks.video import FASTSTART, STDOUT
-from roadseg.pipeline.sources import (
-    Frame,
-    ImageSource,
-    LiveSource,
-    Source,
-    VideoInfo,
-    VideoSource,
-    image_paths,
-    is_image_input,
-    is_live_input,
-    open_url,
-)
-from roadseg.pipeline.sources.base import SensorBox, packet_time, redacted, say_sensor_boxes
-from roadseg.pipeline.sources.capture import HTTP_SCHEMES, camera_options, capture_args
-from roadseg.pipeline.sources.concat import concat_paths, concat_source
-from roadseg.pipeline.suffixes import AUDIO_SUFFIXES, IMAGE_SUFFIXES
+from roadseg.pipeline.sources import Frame, ImageSource, LiveSource, Source, VideoInfo, VideoSource, open_url
+from roadseg.pipeline.sources.base import SensorBox, say_sensor_boxes
+from roadseg.pipeline.sources.capture import HTTP_SCHEMES, camera_options
+from roadseg.pipeline.sources.concat import concat_source
 from roadseg.pipeline.timing import FrameStats, Progress, StageTimes, timed
+from roadseg.pipeline.writer import Writer
 
 log = logging.getLogger("roadseg")
-HELD_PACKETS = 4096  # audio, subtitle and data packets a run that may be cut short (--max-frames, a live run)
-# holds until the pictures reach them
 
 
 def run(options: SegmentOptions, *, segmenter: Segmenter | None = None,
@@ -141,81 +106,6 @@ def segment_video(src: str | Path, dst: str | Path, options: SegmentOptions | No
     """
     opts = replace(options or SegmentOptions(str(src)), input=str(src), output=str(dst), **kw)
     return run(opts).as_dict()
-
-
-def _check(opts: SegmentOptions) -> bool:
-    """Refuse option sets that cannot work, before anything is opened; return whether the input is live."""
-    live = opts.live or is_live_input(str(opts.input))
-    if live and not (opts.show or opts.serve or opts.output):
-        raise OutputError("a live run needs somewhere to go: --show, --serve HOST:PORT and/or -o FILE")
-    if not live and (opts.show or opts.serve):
-        raise OutputError("--show and --serve are for live input (a camera, a stream URL, or a file with --live)")
-    if not opts.output and not live:
-        raise OutputError("-o/--output is required")
-    camera = opts.camera_size or opts.camera_fps or opts.camera_format or opts.camera_audio
-    if camera and capture_args(str(opts.input))[3] != "camera":
-        raise OutputError("--camera-size, --camera-fps, --camera-format and --camera-audio are for a camera (0, "
-                          f"/dev/video0); {opts.input} is not one")  # fmt: skip
-    if live and opts.start:
-        raise OutputError("--start skips into a file; a live source starts now (--duration S records S seconds of it)")
-    if opts.parts and not opts.concat:
-        raise OutputError("parts are the files that concat joins; set concat too")
-    if opts.concat and (live or str(opts.input) == "-"):
-        raise OutputError("--concat joins video files (a folder, a quoted glob or @list.txt); not live or piped input")
-    if opts.video_stream is not None and (live or _images(opts)):
-        raise OutputError("--video-stream picks one of a video file's streams; it is not for live or image input")
-    if not live and _images(opts) and (given := [name for name, on in (("--start", opts.start), ("--duration", opts.duration),
-                                                                     ("--codec", opts.codec)) if on]):  # fmt: skip
-        raise OutputError(f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} for video; {opts.input} is images")
-    if opts.height is not None and (live or _images(opts)):
-        raise OutputError("--height scales a video file's frames as they are decoded; it is not for live or image input")
-    if str(opts.output) == STDOUT:
-        if not live and _images(opts):
-            raise OutputError("-o - writes a video stream to standard output; images are written to a file or folder")
-        if os.isatty(1):
-            raise OutputError("-o - writes a Matroska stream to standard output, which is a terminal here: pipe it "
-                              "(segment-video IN -o - | ffplay -) or name a file")  # fmt: skip
-    elif opts.output and (live or not _images(opts)):
-        name, suffix = Path(opts.output).name, Path(opts.output).suffix.lower()
-        if suffix in IMAGE_SUFFIXES or suffix in AUDIO_SUFFIXES:
-            kind = "an image" if suffix in IMAGE_SUFFIXES else "an audio file"
-            raise OutputError(f"{name} is the name of {kind}, but a video input is written as a video: end it in "
-                              ".mp4, .mkv, .mov, .webm or .gif (--masks-dir DIR writes one label PNG a frame)")  # fmt: skip
-        check_output_path(Path(str(opts.input)), Path(opts.output), opts.overwrite)
-        if (opts.concat and Path(opts.output).exists()  # (one not there yet is none of them)
-                and any(same_file(p, opts.output) for p in concat_paths(opts.input, opts.parts))):  # fmt: skip
-            raise OutputError(f"output {opts.output} is one of the files --concat joins; choose another path (the "
-                              "input is never touched)")  # fmt: skip
-    if opts.output and opts.codec and (live or not _images(opts)):
-        check_video_encoder(opts.codec)
-    if (opts.masks_dir and opts.output and str(opts.output) != STDOUT and (live or not _images(opts))
-            and Path(opts.masks_dir).resolve() == Path(opts.output).resolve()):  # fmt: skip
-        raise OutputError(f"--masks-dir {opts.masks_dir} is the output video's name; give the masks a folder of their "
-                          "own (e.g. masks/)")  # (was: a folder made there, then "o.mp4: Is a directory")
-    if opts.stats:
-        _check_stats(opts, live)
-    return live
-
-
-def _check_stats(opts: SegmentOptions, live: bool) -> None:
-    """Refuse a ``--stats`` file that would replace the input, the output or the model (it was written
-    over the input video, after the run), or that cannot be written (found out after the run)."""
-    stats = Path(opts.stats)
-    if not stats.parent.is_dir():
-        raise OutputError(f"folder {stats.parent} for --stats does not exist")
-    inputs: list[Path] = []
-    if stats.exists() and not live and str(opts.input) != "-":  # (one not there yet is no input)
-        inputs = (concat_paths(opts.input, opts.parts) if opts.concat else image_paths(opts.input) if _images(opts)
-                  else [Path(str(opts.input))])  # fmt: skip
-    named = [(p, "the input") for p in inputs] + [(opts.output, "the output"), (opts.model, "the model")]
-    if taken := next((what for path, what in named if path and str(path) != STDOUT and same_file(stats, path)), None):
-        raise OutputError(f"--stats {stats} is {taken}; name a file of its own for the statistics (e.g. stats.json)")
-    check_writable(stats, f"write --stats {stats}")
-
-
-def _images(opts: SegmentOptions) -> bool:
-    """Whether the input is images (a folder or glob of videos joined by --concat is not)."""
-    return not opts.concat and is_image_input(opts.input)
 
 
 def _segmenter(opts: SegmentOptions, given: Segmenter | None) -> Segmenter:
@@ -385,273 +275,3 @@ def _end_when_overdue(source: LiveSource, queue: LatestQueue, leave: threading.E
             leave.set()
             end(queue)
             return
-
-
-class Writer:
-    """The last stage: overlay (and HUD), every sink, figures, progress; closes the sinks when its input ends.
-
-    Audio packets go to the sinks that have ``mux``. A window's q/Esc, ``max_frames`` or a live run's
-    ``seconds`` (by the frames' capture clock, from the first one) sets ``stop``,
-    which ends the whole run normally. With ``max_frames`` or ``seconds``, and in any ``live`` run (whose
-    usual end is Ctrl-C), packets timed after the pictures written so far wait for them (at most
-    :data:`HELD_PACKETS`), so that the output's sound ends with its last picture (``frame_step``: a file's
-    nominal frame duration, for its first): a file keeps its sound up to a second or more ahead of its
-    pictures, and a live stream's sound comes before the pictures inference holds.
-    """
-
-    def __init__(self, overlay: Overlay, sinks: list[Sink], times: StageTimes, stats: FrameStats, progress: Progress,
-                 *, stop: threading.Event, dropped: LatestQueue | None, max_frames: int | None,
-                 seconds: float | None = None, hud: bool, live: bool = False,
-                 shares: int | None, frame_step: float | None = None) -> None:  # fmt: skip
-        self.overlay, self.sinks, self.times, self.stats, self.progress = overlay, sinks, times, stats, progress
-        self.muxers = [s for s in sinks if hasattr(s, "mux")]
-        self.stop, self.queue, self.max_frames, self.hud, self.shares = stop, dropped, max_frames, hud, shares
-        self.seconds, self._t0 = seconds, None
-        self.per_frame: list[dict] | None = [] if shares else None
-        self.held: deque | None = deque() if max_frames or seconds is not None or live else None  # packets ahead of
-        # the pictures
-        self._step, self._shown = frame_step or 0.0, None  # (where the pictures written so far end: seconds, on the
-        # input's clock; a live one's on the capture clock, as its packets are)
-        self._last: float | None = None  # the last picture's time
-
-    def __call__(self, items: Iterator) -> None:
-        try:
-            for item in items:
-                if isinstance(item, Frame):
-                    self.write(item)
-                    self._release()
-                elif self.held is not None and (t := packet_time(item)) is not None:
-                    if not (self.stop.is_set() and self._shown is not None and t >= self._shown):  # (after the last picture: cut)
-                        self.held.append(item)
-                        self._release()
-                else:
-                    self._mux(item)
-        except StopRequested:
-            self.stop.set()
-        except BaseException:
-            _close_all(self.sinks, quiet=True)  # the first error is the one to report
-            raise
-        if self.held is not None:  # (the end of the input: all of it; --max-frames: up to its last picture)
-            self._release(everything=not self.stop.is_set())
-        with self.times.measure("finalise", 0):
-            _close_all(self.sinks)
-
-    def _release(self, everything: bool = False) -> None:
-        """Mux the held packets that start before the pictures written so far end (all of them at the
-        input's end), and the oldest beyond :data:`HELD_PACKETS`; at a stop, drop those after that end."""
-        held = self.held
-        if held is None:
-            return
-        while held and (everything or len(held) > HELD_PACKETS or (self._shown is not None and packet_time(held[0]) < self._shown)):
-            self._mux(held.popleft())
-        if self.stop.is_set() and not everything:
-            held.clear()
-
-    def _mux(self, packet) -> None:
-        for sink in self.muxers:
-            sink.mux(packet)
-
-    def write(self, frame: Frame) -> None:
-        if self.seconds is not None and (at := frame.clock if frame.clock is not None else frame.captured) is not None:
-            self._t0 = at if self._t0 is None else self._t0
-            if at - self._t0 >= self.seconds:
-                raise StopRequested  # (a live run's --duration: this frame is past it)
-        with self.times.measure("overlay"):
-            out = self.overlay(frame.image, frame.labels)
-        now = time.monotonic()
-        latency = None if frame.captured is None else now - frame.captured
-        self.stats.dropped = self.queue.dropped if self.queue is not None else 0
-        self.stats.add(now, frame.captured, frame.clock)
-        shown = out  # (what the views show: with the live figures, which a recording does not keep)
-        if self.hud and latency is not None and any(sink.shows for sink in self.sinks):
-            shown = out.copy() if not all(sink.shows for sink in self.sinks) else out
-            draw_hud(shown, self.stats.fps, 1000 * latency, self.stats.dropped)
-        for sink in self.sinks:
-            with self.times.measure(sink.name):
-                sink.write(shown if sink.shows else out, frame)
-        if self.per_frame is not None:
-            self.per_frame.append({"index": frame.index, "time": frame.time,
-                                   "shares": class_shares(frame.labels, self.shares)})  # fmt: skip
-        self.progress.update()
-        if self.held is not None and (t := frame.clock if frame.clock is not None else frame.time) is not None:
-            step = t - self._last if self._last is not None and 0 < t - self._last <= 1.0 else self._step
-            self._last, self._shown = t, max(self._shown or t, t + step)
-        if self.max_frames and self.stats.frames >= self.max_frames:
-            self.stop.set()
-
-    def dropped(self, counter: str) -> int:
-        """Packets the muxing sinks dropped, by their ``counter`` (``audio_dropped``, ``subtitles_dropped`` ...)."""
-        return sum(getattr(sink, counter, 0) for sink in self.muxers)
-
-
-def _close_all(sinks: list[Sink], quiet: bool = False) -> None:
-    """Close every sink even if one fails; raise the first failure unless ``quiet``."""
-    errors: list[SinkError] = []
-    for sink in sinks:
-        try:
-            sink.close()
-        except SinkError as exc:
-            errors.append(exc)
-    if errors and not quiet:
-        raise errors[0]
-
-
-def _with_stats(error: PipelineError | OutputClosed | Interrupted, opts: SegmentOptions, partial: RunResult,
-                **why: str) -> PipelineError | OutputClosed | Interrupted:
-    """``error``, for a run that a failure or an interruption stopped midway, once ``--stats`` is written
-    for what the run did up to then (``partial``, its frames and ``per_frame`` no more than the output kept,
-    none where it was removed; with ``why``: ``failed``, the message, or ``interrupted``, the signal) and with
-    its message saying so, or why not. A live run's usual end is Ctrl-C: its latency and drop figures were
-    lost with it."""
-    if not opts.stats:
-        return error
-    if opts.output and not isinstance(error, OutputClosed):  # (was: the frames done, for an output removed)
-        frames = min(partial.frames, error.frames)
-        fps = (partial.fps if partial.latency_ms is not None  # (a live run's: the rate its frames were shown at)
-               else round(frames / partial.seconds, 2) if partial.seconds > 0 else None)  # fmt: skip
-        per_frame = None if partial.per_frame is None else partial.per_frame[:frames]
-        partial = replace(partial, frames=frames, fps=fps, per_frame=per_frame)
-    try:
-        Path(opts.stats).write_text(json.dumps({**partial.as_dict(), **why}, indent=1))
-        said = f"statistics written to {opts.stats}"
-    except OSError as exc:
-        said = _unwritten(opts.stats, exc)
-    if isinstance(error, Interrupted):
-        return Interrupted(f"{error.message}; {said}", frames=error.frames, signal_name=error.signal_name)
-    if isinstance(error, PipelineError):
-        return type(error)(f"{error}; {said}", kept=error.kept, frames=error.frames, reason=error.reason)
-    return OutputClosed(f"{error}; {said}")
-
-def _unwritten(path: str | Path, exc: OSError) -> str:
-    return f"cannot write stats to {path}: {exc.strerror or exc}"
-
-
-def told_lost(expected: int | None, frames: int, counted: int) -> tuple[int, int | None]:
-    """(frames lost, frames expected) a run tells of, with ``frames`` out of ``expected`` (None: not known) and
-    ``counted`` lost one by one by its source: where over 1 % (and over one) of those expected did not come, the
-    shortfall, or the count where that is more; else the count, over as many expected as came and were lost (a
-    rate's estimate may have taken a lost picture for a held one: a step over one picture lost is as long as a
-    camera's held one, and lowers the pace a file without a count of its own is counted by, while the step is
-    counted lost; a pipe's frames are not known before).
-
-    >>> told_lost(100, 90, 3), told_lost(100, 100, 2), told_lost(None, 40, 1), told_lost(100, 99, 0)
-    ((10, 100), (2, 102), (1, 41), (0, 100))
-    >>> told_lost(37, 34, 4)  # (mkv-swap-9: 4 of 38 lost, one a step of two frames the pace took in)
-    (4, 38)
-    """
-    if expected and expected - frames > max(1, expected // 100):
-        lost = max(expected - frames, counted)  # (frames the container promised but the decoder could not deliver)
-        return lost, max(expected, frames + lost)
-    if counted:
-        return counted, max(expected or 0, frames + counted)
-    return counted, expected
-
-
-def _result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Writer, seconds: float,
-            expected: int | None, *, quiet: bool = False) -> RunResult:  # fmt: skip
-    """What the run did. ``quiet``: without the lines that tell of frames lost and audio dropped (a
-    run stopped midway, whose message is its last line)."""
-    frames = writer.stats.frames
-    lost, expected = told_lost(expected, frames, source.lost)
-    if lost and not quiet and source.kind == "images":  # (each one was named as it was left out)
-        log.warning("%d of %d images could not be read; %s holds the %d that could", lost, expected, opts.output, frames)
-    elif lost and not quiet and not source.live:
-        log.warning("%d of about %d frames could not be decoded (damaged or truncated input); %s holds the %d that did",
-                    lost, expected, opts.output, frames)  # fmt: skip
-    elif lost and not quiet:  # (a live source's: video packets its decoder refused, where the picture held still)
-        log.warning("%d video packet%s of %s could not be decoded (damaged, or a codec the stream changed to); the "
-                    "picture held still over them", lost, "s"[: lost != 1], redacted(str(opts.input)))  # fmt: skip
-    audio_dropped = source.audio_dropped + writer.dropped("audio_dropped")
-    overflow = writer.queue.overflow if writer.queue is not None else 0
-    if overflow and not quiet:
-        log.warning("dropped %d audio packets that waited while the recording fell behind the stream (a slow disk or "
-                    "CPU); the rest of the sound is kept", overflow)  # fmt: skip
-    if audio_dropped and not quiet:
-        joins = source.joins
-        n, plural = audio_dropped, "" if audio_dropped == 1 else "s"
-        if joins:  # (each file's audio runs a little past its video, into the next file's at the join)
-            log.warning("dropped %d audio packet%s that overlap%s the next file's audio at the %d join%s between "
-                        "files (or %s damaged); the video and the rest of the audio are intact", n, plural,
-                        "s" if n == 1 else "", joins, "" if joins == 1 else "s", "is" if n == 1 else "are")  # fmt: skip
-        else:
-            log.warning("dropped %d damaged audio packet%s; the video and the rest of the audio are intact", n, plural)
-    live = writer.stats.summary()
-    return RunResult(
-        input=str(opts.input), output=None if opts.output is None else str(opts.output), kind=source.kind,
-        frames=frames, seconds=round(seconds, 3),
-        fps=live["fps"] if source.live else round(frames / seconds, 2) if seconds > 0 else None,
-        frames_lost=lost, lost_packets=source.lost, audio_streams=len(source.audio_streams),
-        audio_dropped=audio_dropped + overflow, subtitle_streams=len(source.subtitle_streams),
-        subtitles_dropped=source.subtitles_dropped + writer.dropped("subtitles_dropped"), data_streams=len(source.data_streams),
-        data_dropped=source.data_dropped + writer.dropped("data_dropped"), dropped=live["dropped"], drop_rate=live["drop_rate"],
-        latency_ms=live["latency_ms"] if source.live else None, reconnects=source.reconnects if isinstance(source, LiveSource) else 0,
-        working_size=list(seg.size), model=str(seg.model.path), providers=list(seg.model.providers),
-        classes=list(seg.classes), stages=writer.times.summary(), per_frame=writer.per_frame)  # fmt: skip
-
-
-def _left_behind(primary: VideoSink | ImageSink | None, cause: BaseException | None,
-                 whole: bool = False) -> tuple[str, bool]:  # fmt: skip
-    """Finalise (or remove) the main output after a failure or an interruption; say what is left of it. An output
-    whose own writing failed (its disk, its muxer, its pipe) is removed; one whose encoder failed is finished with
-    the pictures the encoder gave out, where it then plays (was: removed, with FFmpeg's error from the encoder).
-    ``whole``: the output was written to its end (another output failed)."""
-    if primary is None:
-        return "", False
-    kept = primary.finish(keep=not isinstance(cause, SinkError) or isinstance(cause, EncoderError))
-    n, path = primary.written, primary.path
-    frames = f"{n} frame{'' if n == 1 else 's'}"
-    if primary.label == "images":
-        return (f"{n} image{' was' if n == 1 else 's were'} written to {path}" if n else ""), kept
-    if getattr(primary, "to_stdout", False):
-        return (f"the stream on standard output ends after {frames}" if kept else
-                f"the stream on standard output broke off after {frames}"), kept  # fmt: skip
-    if not kept:
-        return f"removed the unfinished {primary.label} {path}", False
-    if primary.label == "recording":
-        return f"recording finalised at {path} ({frames})", True
-    if cause is None:
-        return (f"kept the finished {primary.label} {path} ({frames})" if whole else
-                f"finalised a playable {path} with the {frames} done"), True  # fmt: skip
-    return f"kept a playable partial output of {frames} at {path}", True
-
-
-def _failed(exc: StageFailed, primary: VideoSink | ImageSink | None,
-            masks: MaskSink | None = None) -> PipelineError | OutputClosed:  # fmt: skip
-    cause = exc.error
-    if isinstance(cause, OutputClosed) and isinstance(primary, VideoSink):  # (not a failure: the reader went away)
-        primary.finish(keep=False)  # (nothing more reaches a closed pipe; a file of that name is not removed)
-        return OutputClosed(f"{primary.shown} was closed by its reader (a player quit?); stopped after "
-                            f"{primary.written} frames")  # fmt: skip
-    reason = str(cause) if isinstance(cause, RoadsegError) else f"{cause.__class__.__name__}: {reason_of(cause)}"
-    left, kept = _left_behind(primary, cause)
-    left = "; ".join(filter(None, (left, _masks_left(masks))))
-    frames = primary.written if kept and primary is not None else 0
-    failed = f"{exc.stage} failed: {reason}"
-    return PipelineError(failed + (f"; {left}" if left else ""), kept=kept, frames=frames, reason=failed)
-
-
-def _masks_failed(masks: MaskSink, primary: VideoSink | ImageSink | None) -> MasksFailed:
-    """The run's error where only ``--masks-dir`` failed: the other outputs were written to their end."""
-    left, kept = _left_behind(primary, None, whole=True)
-    failed = f"masks failed: {masks.failed}"
-    return MasksFailed("; ".join(filter(None, (failed, masks.left(), left))), kept=kept,
-                         frames=primary.written if kept and primary is not None else 0, reason=failed)  # fmt: skip
-
-
-def _masks_left(masks: MaskSink | None) -> str:
-    """What a run stopped midway left of its masks (they stay as written), with their own failure before it."""
-    if masks is None or not (masks.written or masks.failed):
-        return ""
-    return (f"masks failed before: {masks.failed}; " if masks.failed else "") + masks.left()
-
-
-def _interrupted(exc: KeyboardInterrupt, primary: VideoSink | ImageSink | None,
-                 masks: MaskSink | None = None) -> Interrupted:  # fmt: skip
-    signal_name = getattr(exc, "signal_name", "SIGINT")
-    left, kept = _left_behind(primary, None)
-    left = "; ".join(filter(None, (left, _masks_left(masks))))
-    frames = primary.written if kept and primary is not None else 0
-    if not frames and not (masks is not None and masks.written):
-        return Interrupted("interrupted before any frame was written" + (f"; {left}" if left else ""),
-                           signal_name=signal_name)  # fmt: skip
-    return Interrupted(f"interrupted: {left}", frames=frames, signal_name=signal_name)

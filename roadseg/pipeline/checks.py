@@ -1,0 +1,101 @@
+"""The checks of a run's options, made before anything is opened: an option set that cannot work is refused
+in one :class:`~roadseg.errors.OutputError` line (:func:`_check`, which also tells whether the input is live).
+
+Example:
+    >>> _check(SegmentOptions("sample_videos/road.mp4", "/tmp/road-seg.mp4", overwrite=True))
+    False
+    >>> _check(SegmentOptions("sample_videos/road.mp4"))
+    Traceback (most recent call last):
+    roadseg.errors.OutputError: -o/--output is required
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from roadseg.errors import OutputError
+from roadseg.pipeline.options import SegmentOptions
+from roadseg.pipeline.sinks import check_output_path, same_file
+from roadseg.pipeline.sinks.base import check_writable
+from roadseg.pipeline.sinks.encoders import check_video_encoder
+from roadseg.pipeline.sinks.video import STDOUT
+from roadseg.pipeline.sources import image_paths, is_image_input, is_live_input
+from roadseg.pipeline.sources.capture import capture_args
+from roadseg.pipeline.sources.concat import concat_paths
+from roadseg.pipeline.suffixes import AUDIO_SUFFIXES, IMAGE_SUFFIXES
+
+
+def _check(opts: SegmentOptions) -> bool:
+    """Refuse option sets that cannot work, before anything is opened; return whether the input is live."""
+    live = opts.live or is_live_input(str(opts.input))
+    if live and not (opts.show or opts.serve or opts.output):
+        raise OutputError("a live run needs somewhere to go: --show, --serve HOST:PORT and/or -o FILE")
+    if not live and (opts.show or opts.serve):
+        raise OutputError("--show and --serve are for live input (a camera, a stream URL, or a file with --live)")
+    if not opts.output and not live:
+        raise OutputError("-o/--output is required")
+    camera = opts.camera_size or opts.camera_fps or opts.camera_format or opts.camera_audio
+    if camera and capture_args(str(opts.input))[3] != "camera":
+        raise OutputError("--camera-size, --camera-fps, --camera-format and --camera-audio are for a camera (0, "
+                          f"/dev/video0); {opts.input} is not one")  # fmt: skip
+    if live and opts.start:
+        raise OutputError("--start skips into a file; a live source starts now (--duration S records S seconds of it)")
+    if opts.parts and not opts.concat:
+        raise OutputError("parts are the files that concat joins; set concat too")
+    if opts.concat and (live or str(opts.input) == "-"):
+        raise OutputError("--concat joins video files (a folder, a quoted glob or @list.txt); not live or piped input")
+    if opts.video_stream is not None and (live or _images(opts)):
+        raise OutputError("--video-stream picks one of a video file's streams; it is not for live or image input")
+    if not live and _images(opts) and (given := [name for name, on in (("--start", opts.start), ("--duration", opts.duration),
+                                                                     ("--codec", opts.codec)) if on]):  # fmt: skip
+        raise OutputError(f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} for video; {opts.input} is images")
+    if opts.height is not None and (live or _images(opts)):
+        raise OutputError("--height scales a video file's frames as they are decoded; it is not for live or image input")
+    if str(opts.output) == STDOUT:
+        if not live and _images(opts):
+            raise OutputError("-o - writes a video stream to standard output; images are written to a file or folder")
+        if os.isatty(1):
+            raise OutputError("-o - writes a Matroska stream to standard output, which is a terminal here: pipe it "
+                              "(segment-video IN -o - | ffplay -) or name a file")  # fmt: skip
+    elif opts.output and (live or not _images(opts)):
+        name, suffix = Path(opts.output).name, Path(opts.output).suffix.lower()
+        if suffix in IMAGE_SUFFIXES or suffix in AUDIO_SUFFIXES:
+            kind = "an image" if suffix in IMAGE_SUFFIXES else "an audio file"
+            raise OutputError(f"{name} is the name of {kind}, but a video input is written as a video: end it in "
+                              ".mp4, .mkv, .mov, .webm or .gif (--masks-dir DIR writes one label PNG a frame)")  # fmt: skip
+        check_output_path(Path(str(opts.input)), Path(opts.output), opts.overwrite)
+        if (opts.concat and Path(opts.output).exists()  # (one not there yet is none of them)
+                and any(same_file(p, opts.output) for p in concat_paths(opts.input, opts.parts))):  # fmt: skip
+            raise OutputError(f"output {opts.output} is one of the files --concat joins; choose another path (the "
+                              "input is never touched)")  # fmt: skip
+    if opts.output and opts.codec and (live or not _images(opts)):
+        check_video_encoder(opts.codec)
+    if (opts.masks_dir and opts.output and str(opts.output) != STDOUT and (live or not _images(opts))
+            and Path(opts.masks_dir).resolve() == Path(opts.output).resolve()):  # fmt: skip
+        raise OutputError(f"--masks-dir {opts.masks_dir} is the output video's name; give the masks a folder of their "
+                          "own (e.g. masks/)")  # (was: a folder made there, then "o.mp4: Is a directory")
+    if opts.stats:
+        _check_stats(opts, live)
+    return live
+
+
+def _check_stats(opts: SegmentOptions, live: bool) -> None:
+    """Refuse a ``--stats`` file that would replace the input, the output or the model (it was written
+    over the input video, after the run), or that cannot be written (found out after the run)."""
+    stats = Path(opts.stats)
+    if not stats.parent.is_dir():
+        raise OutputError(f"folder {stats.parent} for --stats does not exist")
+    inputs: list[Path] = []
+    if stats.exists() and not live and str(opts.input) != "-":  # (one not there yet is no input)
+        inputs = (concat_paths(opts.input, opts.parts) if opts.concat else image_paths(opts.input) if _images(opts)
+                  else [Path(str(opts.input))])  # fmt: skip
+    named = [(p, "the input") for p in inputs] + [(opts.output, "the output"), (opts.model, "the model")]
+    if taken := next((what for path, what in named if path and str(path) != STDOUT and same_file(stats, path)), None):
+        raise OutputError(f"--stats {stats} is {taken}; name a file of its own for the statistics (e.g. stats.json)")
+    check_writable(stats, f"write --stats {stats}")
+
+
+def _images(opts: SegmentOptions) -> bool:
+    """Whether the input is images (a folder or glob of videos joined by --concat is not)."""
+    return not opts.concat and is_image_input(opts.input)

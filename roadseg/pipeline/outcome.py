@@ -1,0 +1,197 @@
+"""What a run tells at its end: its :class:`~roadseg.pipeline.options.RunResult` (:func:`_result`, with the
+frames lost as :func:`told_lost` counts them), or the one error a failure or an interruption midway becomes
+(:func:`_failed`, :func:`_masks_failed`, :func:`_interrupted`), saying what is left of the outputs, with
+``--stats`` written for the frames kept (:func:`_with_stats`).
+
+Example:
+    >>> told_lost(100, 90, 3)
+    (10, 100)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+from roadseg.errors import (
+    EncoderError,
+    Interrupted,
+    MasksFailed,
+    OutputClosed,
+    PipelineError,
+    RoadsegError,
+    SinkError,
+    reason_of,
+)
+from roadseg.pipeline.infer import Segmenter
+from roadseg.pipeline.options import RunResult, SegmentOptions
+from roadseg.pipeline.runner import StageFailed
+from roadseg.pipeline.sinks import ImageSink, MaskSink, VideoSink
+from roadseg.pipeline.sources import LiveSource, Source
+from roadseg.pipeline.sources.base import redacted
+from roadseg.pipeline.writer import Writer
+
+log = logging.getLogger("roadseg")
+
+
+def _with_stats(error: PipelineError | OutputClosed | Interrupted, opts: SegmentOptions, partial: RunResult,
+                **why: str) -> PipelineError | OutputClosed | Interrupted:
+    """``error``, for a run that a failure or an interruption stopped midway, once ``--stats`` is written
+    for what the run did up to then (``partial``, its frames and ``per_frame`` no more than the output kept,
+    none where it was removed; with ``why``: ``failed``, the message, or ``interrupted``, the signal) and with
+    its message saying so, or why not. A live run's usual end is Ctrl-C: its latency and drop figures were
+    lost with it."""
+    if not opts.stats:
+        return error
+    if opts.output and not isinstance(error, OutputClosed):  # (was: the frames done, for an output removed)
+        frames = min(partial.frames, error.frames)
+        fps = (partial.fps if partial.latency_ms is not None  # (a live run's: the rate its frames were shown at)
+               else round(frames / partial.seconds, 2) if partial.seconds > 0 else None)  # fmt: skip
+        per_frame = None if partial.per_frame is None else partial.per_frame[:frames]
+        partial = replace(partial, frames=frames, fps=fps, per_frame=per_frame)
+    try:
+        Path(opts.stats).write_text(json.dumps({**partial.as_dict(), **why}, indent=1))
+        said = f"statistics written to {opts.stats}"
+    except OSError as exc:
+        said = _unwritten(opts.stats, exc)
+    if isinstance(error, Interrupted):
+        return Interrupted(f"{error.message}; {said}", frames=error.frames, signal_name=error.signal_name)
+    if isinstance(error, PipelineError):
+        return type(error)(f"{error}; {said}", kept=error.kept, frames=error.frames, reason=error.reason)
+    return OutputClosed(f"{error}; {said}")
+
+def _unwritten(path: str | Path, exc: OSError) -> str:
+    return f"cannot write stats to {path}: {exc.strerror or exc}"
+
+
+def told_lost(expected: int | None, frames: int, counted: int) -> tuple[int, int | None]:
+    """(frames lost, frames expected) a run tells of, with ``frames`` out of ``expected`` (None: not known) and
+    ``counted`` lost one by one by its source: where over 1 % (and over one) of those expected did not come, the
+    shortfall, or the count where that is more; else the count, over as many expected as came and were lost (a
+    rate's estimate may have taken a lost picture for a held one: a step over one picture lost is as long as a
+    camera's held one, and lowers the pace a file without a count of its own is counted by, while the step is
+    counted lost; a pipe's frames are not known before).
+
+    >>> told_lost(100, 90, 3), told_lost(100, 100, 2), told_lost(None, 40, 1), told_lost(100, 99, 0)
+    ((10, 100), (2, 102), (1, 41), (0, 100))
+    >>> told_lost(37, 34, 4)  # (mkv-swap-9: 4 of 38 lost, one a step of two frames the pace took in)
+    (4, 38)
+    """
+    if expected and expected - frames > max(1, expected // 100):
+        lost = max(expected - frames, counted)  # (frames the container promised but the decoder could not deliver)
+        return lost, max(expected, frames + lost)
+    if counted:
+        return counted, max(expected or 0, frames + counted)
+    return counted, expected
+
+
+def _result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Writer, seconds: float,
+            expected: int | None, *, quiet: bool = False) -> RunResult:  # fmt: skip
+    """What the run did. ``quiet``: without the lines that tell of frames lost and audio dropped (a
+    run stopped midway, whose message is its last line)."""
+    frames = writer.stats.frames
+    lost, expected = told_lost(expected, frames, source.lost)
+    if lost and not quiet and source.kind == "images":  # (each one was named as it was left out)
+        log.warning("%d of %d images could not be read; %s holds the %d that could", lost, expected, opts.output, frames)
+    elif lost and not quiet and not source.live:
+        log.warning("%d of about %d frames could not be decoded (damaged or truncated input); %s holds the %d that did",
+                    lost, expected, opts.output, frames)  # fmt: skip
+    elif lost and not quiet:  # (a live source's: video packets its decoder refused, where the picture held still)
+        log.warning("%d video packet%s of %s could not be decoded (damaged, or a codec the stream changed to); the "
+                    "picture held still over them", lost, "s"[: lost != 1], redacted(str(opts.input)))  # fmt: skip
+    audio_dropped = source.audio_dropped + writer.dropped("audio_dropped")
+    overflow = writer.queue.overflow if writer.queue is not None else 0
+    if overflow and not quiet:
+        log.warning("dropped %d audio packets that waited while the recording fell behind the stream (a slow disk or "
+                    "CPU); the rest of the sound is kept", overflow)  # fmt: skip
+    if audio_dropped and not quiet:
+        joins = source.joins
+        n, plural = audio_dropped, "" if audio_dropped == 1 else "s"
+        if joins:  # (each file's audio runs a little past its video, into the next file's at the join)
+            log.warning("dropped %d audio packet%s that overlap%s the next file's audio at the %d join%s between "
+                        "files (or %s damaged); the video and the rest of the audio are intact", n, plural,
+                        "s" if n == 1 else "", joins, "" if joins == 1 else "s", "is" if n == 1 else "are")  # fmt: skip
+        else:
+            log.warning("dropped %d damaged audio packet%s; the video and the rest of the audio are intact", n, plural)
+    live = writer.stats.summary()
+    return RunResult(
+        input=str(opts.input), output=None if opts.output is None else str(opts.output), kind=source.kind,
+        frames=frames, seconds=round(seconds, 3),
+        fps=live["fps"] if source.live else round(frames / seconds, 2) if seconds > 0 else None,
+        frames_lost=lost, lost_packets=source.lost, audio_streams=len(source.audio_streams),
+        audio_dropped=audio_dropped + overflow, subtitle_streams=len(source.subtitle_streams),
+        subtitles_dropped=source.subtitles_dropped + writer.dropped("subtitles_dropped"), data_streams=len(source.data_streams),
+        data_dropped=source.data_dropped + writer.dropped("data_dropped"), dropped=live["dropped"], drop_rate=live["drop_rate"],
+        latency_ms=live["latency_ms"] if source.live else None, reconnects=source.reconnects if isinstance(source, LiveSource) else 0,
+        working_size=list(seg.size), model=str(seg.model.path), providers=list(seg.model.providers),
+        classes=list(seg.classes), stages=writer.times.summary(), per_frame=writer.per_frame)  # fmt: skip
+
+
+def _left_behind(primary: VideoSink | ImageSink | None, cause: BaseException | None,
+                 whole: bool = False) -> tuple[str, bool]:  # fmt: skip
+    """Finalise (or remove) the main output after a failure or an interruption; say what is left of it. An output
+    whose own writing failed (its disk, its muxer, its pipe) is removed; one whose encoder failed is finished with
+    the pictures the encoder gave out, where it then plays (was: removed, with FFmpeg's error from the encoder).
+    ``whole``: the output was written to its end (another output failed)."""
+    if primary is None:
+        return "", False
+    kept = primary.finish(keep=not isinstance(cause, SinkError) or isinstance(cause, EncoderError))
+    n, path = primary.written, primary.path
+    frames = f"{n} frame{'' if n == 1 else 's'}"
+    if primary.label == "images":
+        return (f"{n} image{' was' if n == 1 else 's were'} written to {path}" if n else ""), kept
+    if getattr(primary, "to_stdout", False):
+        return (f"the stream on standard output ends after {frames}" if kept else
+                f"the stream on standard output broke off after {frames}"), kept  # fmt: skip
+    if not kept:
+        return f"removed the unfinished {primary.label} {path}", False
+    if primary.label == "recording":
+        return f"recording finalised at {path} ({frames})", True
+    if cause is None:
+        return (f"kept the finished {primary.label} {path} ({frames})" if whole else
+                f"finalised a playable {path} with the {frames} done"), True  # fmt: skip
+    return f"kept a playable partial output of {frames} at {path}", True
+
+
+def _failed(exc: StageFailed, primary: VideoSink | ImageSink | None,
+            masks: MaskSink | None = None) -> PipelineError | OutputClosed:  # fmt: skip
+    cause = exc.error
+    if isinstance(cause, OutputClosed) and isinstance(primary, VideoSink):  # (not a failure: the reader went away)
+        primary.finish(keep=False)  # (nothing more reaches a closed pipe; a file of that name is not removed)
+        return OutputClosed(f"{primary.shown} was closed by its reader (a player quit?); stopped after "
+                            f"{primary.written} frames")  # fmt: skip
+    reason = str(cause) if isinstance(cause, RoadsegError) else f"{cause.__class__.__name__}: {reason_of(cause)}"
+    left, kept = _left_behind(primary, cause)
+    left = "; ".join(filter(None, (left, _masks_left(masks))))
+    frames = primary.written if kept and primary is not None else 0
+    failed = f"{exc.stage} failed: {reason}"
+    return PipelineError(failed + (f"; {left}" if left else ""), kept=kept, frames=frames, reason=failed)
+
+
+def _masks_failed(masks: MaskSink, primary: VideoSink | ImageSink | None) -> MasksFailed:
+    """The run's error where only ``--masks-dir`` failed: the other outputs were written to their end."""
+    left, kept = _left_behind(primary, None, whole=True)
+    failed = f"masks failed: {masks.failed}"
+    return MasksFailed("; ".join(filter(None, (failed, masks.left(), left))), kept=kept,
+                         frames=primary.written if kept and primary is not None else 0, reason=failed)  # fmt: skip
+
+
+def _masks_left(masks: MaskSink | None) -> str:
+    """What a run stopped midway left of its masks (they stay as written), with their own failure before it."""
+    if masks is None or not (masks.written or masks.failed):
+        return ""
+    return (f"masks failed before: {masks.failed}; " if masks.failed else "") + masks.left()
+
+
+def _interrupted(exc: KeyboardInterrupt, primary: VideoSink | ImageSink | None,
+                 masks: MaskSink | None = None) -> Interrupted:  # fmt: skip
+    signal_name = getattr(exc, "signal_name", "SIGINT")
+    left, kept = _left_behind(primary, None)
+    left = "; ".join(filter(None, (left, _masks_left(masks))))
+    frames = primary.written if kept and primary is not None else 0
+    if not frames and not (masks is not None and masks.written):
+        return Interrupted("interrupted before any frame was written" + (f"; {left}" if left else ""),
+                           signal_name=signal_name)  # fmt: skip
+    return Interrupted(f"interrupted: {left}", frames=frames, signal_name=signal_name)

@@ -1,0 +1,143 @@
+"""A run's last stage, :class:`Writer`: each frame overlaid and written to every sink, the packets beside the
+pictures muxed (held back where the run may be cut short), the figures and progress kept, the sinks closed.
+
+Example:
+    >>> import numpy as np
+    >>> from roadseg.pipeline.overlay import palette_lut
+    >>> class Shapes(Sink):
+    ...     def write(self, image, frame): print(image.shape)
+    >>> writer = Writer(Overlay(palette_lut([[0, 0, 0], [255, 0, 0]])), [Shapes()], StageTimes(), FrameStats(),
+    ...                 Progress(1, "clip", enabled=False), stop=threading.Event(), dropped=None, max_frames=None,
+    ...                 hud=False, shares=None)
+    >>> writer([Frame(0, np.zeros((2, 3, 3), np.uint8), 0, None, labels=np.zeros((2, 3), np.uint8))])
+    (2, 3, 3)
+    >>> writer.stats.frames
+    1
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+
+from roadseg.errors import SinkError, StopRequested
+from roadseg.pipeline.overlay import Overlay, class_shares, draw_hud
+from roadseg.pipeline.runner import LatestQueue
+from roadseg.pipeline.sinks import Sink
+from roadseg.pipeline.sources import Frame
+from roadseg.pipeline.sources.base import packet_time
+from roadseg.pipeline.timing import FrameStats, Progress, StageTimes
+
+HELD_PACKETS = 4096  # audio, subtitle and data packets a run that may be cut short (--max-frames, a live run)
+# holds until the pictures reach them
+
+
+class Writer:
+    """The last stage: overlay (and HUD), every sink, figures, progress; closes the sinks when its input ends.
+
+    Audio packets go to the sinks that have ``mux``. A window's q/Esc, ``max_frames`` or a live run's
+    ``seconds`` (by the frames' capture clock, from the first one) sets ``stop``,
+    which ends the whole run normally. With ``max_frames`` or ``seconds``, and in any ``live`` run (whose
+    usual end is Ctrl-C), packets timed after the pictures written so far wait for them (at most
+    :data:`HELD_PACKETS`), so that the output's sound ends with its last picture (``frame_step``: a file's
+    nominal frame duration, for its first): a file keeps its sound up to a second or more ahead of its
+    pictures, and a live stream's sound comes before the pictures inference holds.
+    """
+
+    def __init__(self, overlay: Overlay, sinks: list[Sink], times: StageTimes, stats: FrameStats, progress: Progress,
+                 *, stop: threading.Event, dropped: LatestQueue | None, max_frames: int | None,
+                 seconds: float | None = None, hud: bool, live: bool = False,
+                 shares: int | None, frame_step: float | None = None) -> None:  # fmt: skip
+        self.overlay, self.sinks, self.times, self.stats, self.progress = overlay, sinks, times, stats, progress
+        self.muxers = [s for s in sinks if hasattr(s, "mux")]
+        self.stop, self.queue, self.max_frames, self.hud, self.shares = stop, dropped, max_frames, hud, shares
+        self.seconds, self._t0 = seconds, None
+        self.per_frame: list[dict] | None = [] if shares else None
+        self.held: deque | None = deque() if max_frames or seconds is not None or live else None  # packets ahead of
+        # the pictures
+        self._step, self._shown = frame_step or 0.0, None  # (where the pictures written so far end: seconds, on the
+        # input's clock; a live one's on the capture clock, as its packets are)
+        self._last: float | None = None  # the last picture's time
+
+    def __call__(self, items: Iterator) -> None:
+        try:
+            for item in items:
+                if isinstance(item, Frame):
+                    self.write(item)
+                    self._release()
+                elif self.held is not None and (t := packet_time(item)) is not None:
+                    if not (self.stop.is_set() and self._shown is not None and t >= self._shown):  # (after the last picture: cut)
+                        self.held.append(item)
+                        self._release()
+                else:
+                    self._mux(item)
+        except StopRequested:
+            self.stop.set()
+        except BaseException:
+            _close_all(self.sinks, quiet=True)  # the first error is the one to report
+            raise
+        if self.held is not None:  # (the end of the input: all of it; --max-frames: up to its last picture)
+            self._release(everything=not self.stop.is_set())
+        with self.times.measure("finalise", 0):
+            _close_all(self.sinks)
+
+    def _release(self, everything: bool = False) -> None:
+        """Mux the held packets that start before the pictures written so far end (all of them at the
+        input's end), and the oldest beyond :data:`HELD_PACKETS`; at a stop, drop those after that end."""
+        held = self.held
+        if held is None:
+            return
+        while held and (everything or len(held) > HELD_PACKETS or (self._shown is not None and packet_time(held[0]) < self._shown)):
+            self._mux(held.popleft())
+        if self.stop.is_set() and not everything:
+            held.clear()
+
+    def _mux(self, packet) -> None:
+        for sink in self.muxers:
+            sink.mux(packet)
+
+    def write(self, frame: Frame) -> None:
+        if self.seconds is not None and (at := frame.clock if frame.clock is not None else frame.captured) is not None:
+            self._t0 = at if self._t0 is None else self._t0
+            if at - self._t0 >= self.seconds:
+                raise StopRequested  # (a live run's --duration: this frame is past it)
+        with self.times.measure("overlay"):
+            out = self.overlay(frame.image, frame.labels)
+        now = time.monotonic()
+        latency = None if frame.captured is None else now - frame.captured
+        self.stats.dropped = self.queue.dropped if self.queue is not None else 0
+        self.stats.add(now, frame.captured, frame.clock)
+        shown = out  # (what the views show: with the live figures, which a recording does not keep)
+        if self.hud and latency is not None and any(sink.shows for sink in self.sinks):
+            shown = out.copy() if not all(sink.shows for sink in self.sinks) else out
+            draw_hud(shown, self.stats.fps, 1000 * latency, self.stats.dropped)
+        for sink in self.sinks:
+            with self.times.measure(sink.name):
+                sink.write(shown if sink.shows else out, frame)
+        if self.per_frame is not None:
+            self.per_frame.append({"index": frame.index, "time": frame.time,
+                                   "shares": class_shares(frame.labels, self.shares)})  # fmt: skip
+        self.progress.update()
+        if self.held is not None and (t := frame.clock if frame.clock is not None else frame.time) is not None:
+            step = t - self._last if self._last is not None and 0 < t - self._last <= 1.0 else self._step
+            self._last, self._shown = t, max(self._shown or t, t + step)
+        if self.max_frames and self.stats.frames >= self.max_frames:
+            self.stop.set()
+
+    def dropped(self, counter: str) -> int:
+        """Packets the muxing sinks dropped, by their ``counter`` (``audio_dropped``, ``subtitles_dropped`` ...)."""
+        return sum(getattr(sink, counter, 0) for sink in self.muxers)
+
+
+def _close_all(sinks: list[Sink], quiet: bool = False) -> None:
+    """Close every sink even if one fails; raise the first failure unless ``quiet``."""
+    errors: list[SinkError] = []
+    for sink in sinks:
+        try:
+            sink.close()
+        except SinkError as exc:
+            errors.append(exc)
+    if errors and not quiet:
+        raise errors[0]

@@ -1,0 +1,157 @@
+"""The driver joins a Ray cluster: ``ray.init`` (:func:`_connect`) with the caller's signal handlers kept
+(:func:`_signal_handlers`, :func:`_restore_handlers`) and Ray's native lines sent to its log folder
+(:func:`_native_lines_to_ray_logs`); a connection the caller made checked against the address given
+(:func:`_check_connected`); whether a head still answers before anything is asked of it (:func:`_answers`).
+
+Example (an address that names no host and port is not probed):
+    >>> _answers("auto")
+    True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from roadseg._stderr import caught_stderr
+from roadseg.batch.errors import BatchError
+from roadseg.batch.ray_head import hostport
+from roadseg.pipeline.runner import call_interruptibly
+
+INSTALL_HINT = "--ray needs Ray: pip install 'roadseg[ray]'"
+
+
+def import_ray() -> Any:
+    """``ray``, or a one-line :class:`BatchError` saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise BatchError(INSTALL_HINT) from None
+    return ray
+
+
+def _connect(ray: Any, address: str, *, ray_logs: bool) -> None:
+    """``ray.init`` at ``address``. Connecting to a cluster, it runs in a thread of its own so that a Ctrl-C reaches
+    the caller at once: Ray's native code waits out a head that stops answering as it connects (40 s, deaf to
+    Ctrl-C), and past roadseg's check (:func:`~roadseg.batch.ray_head.check_reachable`) that can still happen.
+    Interrupted, the connection is left to finish on its own (the command leaves without waiting for it:
+    :func:`~roadseg.pipeline.runner.abandoned_calls`) and is closed if it comes. (In that thread Ray puts no SIGTERM
+    handler in, which roadseg would take out again; the warning it logs about it is left out.) ``local`` (a cluster
+    of this process's own) starts on this thread: its processes are told to die with the thread that started them."""
+    def init() -> None:
+        ray.init(address=address, log_to_driver=ray_logs, logging_level=logging.INFO if ray_logs else logging.WARNING)
+
+    if address == "local":
+        init()
+        return
+    said = logging.getLogger("ray._private.worker")  # (where ray.init logs from; another Ray version: no harm)
+    quiet = _Without("SIGTERM handler is not set")
+    said.addFilter(quiet)
+    try:
+        call_interruptibly(init, "ray-init", cleanup=lambda _: ray.shutdown())
+    finally:
+        said.removeFilter(quiet)
+
+
+class _Without(logging.Filter):
+    """Leaves out the log records whose message starts with ``start``."""
+
+    def __init__(self, start: str) -> None:
+        super().__init__()
+        self.start = start
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.start)
+
+
+@contextlib.contextmanager
+def _native_lines_to_ray_logs(ray: Any, *, keep: bool) -> Iterator[None]:
+    """While ``ray.init`` connects, what Ray's native code prints on stderr (below Python, on file
+    descriptor 2: "Failed to determine local IP via external connectivity ..." where no outward route
+    is found) goes to ``roadseg-driver-<pid>.log`` in Ray's log folder, not between the batch's lines
+    (once connected, Ray writes the driver's own log there itself). ``keep``: left on stderr."""
+    if keep:
+        yield
+        return
+    lines = bytearray()
+    try:
+        with caught_stderr() as lines:
+            yield
+    finally:
+        folder = _logs_folder(ray)
+        if lines and folder:  # (where the connection failed, BatchError says why in one line)
+            with contextlib.suppress(OSError), open(Path(folder) / f"roadseg-driver-{os.getpid()}.log", "ab") as f:
+                f.write(lines)
+
+
+def _logs_folder(ray: Any) -> str | None:
+    """This node's Ray log folder, once connected (``/tmp/ray/session_.../logs``), else None."""
+    try:
+        return ray._private.worker._global_node.get_logs_dir_path() if ray.is_initialized() else None
+    except AttributeError:  # (a private path of Ray's: another version may keep it elsewhere)
+        return None
+
+
+def _check_connected(ray: Any, address: str) -> None:
+    """Where the caller connected to Ray before, ``address`` must be ``auto`` or that cluster's (the same
+    host, or both hosts this machine's, and the same port): BatchError otherwise. (Was: the address
+    ignored without a word, the batch run on whichever cluster the caller had joined.)"""
+    connected = ray.get_runtime_context().gcs_address
+    given, there = hostport(address), hostport(connected)
+    if address == "auto" or address == connected or given is None or there is None or (
+            given[1] == there[1] and (_ip(given[0]) == _ip(there[0]) or _local(given[0]) and _local(there[0]))):  # fmt: skip
+        return
+    raise BatchError(f"this process is connected to the Ray cluster at {connected} already (ray.init was called "
+                     f"before), not {address}: pass ray='auto' to use that connection, or call ray.shutdown() "
+                     "first")  # fmt: skip
+
+
+def _ip(host: str) -> str | None:
+    try:
+        return socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)[0][4][0]
+    except (OSError, IndexError):
+        return None
+
+
+def _local(host: str) -> bool:
+    """Whether ``host`` is an address of this machine (one a socket can be bound to)."""
+    ip = _ip(host)
+    if ip is None:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET) as probe:
+            probe.bind((ip, 0))
+        return True
+    except OSError:
+        return False
+
+
+def _answers(address: str) -> bool:
+    """Whether something accepts connections at ``host:port`` (True for ``auto`` and other forms)."""
+    if (where := hostport(address)) is None:
+        return True
+    try:
+        socket.create_connection(where, timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+
+def _signal_handlers() -> dict[int, Any]:
+    """SIGINT's and SIGTERM's handlers now (on the main thread; elsewhere none can be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _restore_handlers(handlers: dict[int, Any]) -> None:
+    for sig, handler in handlers.items():
+        if handler is not None:
+            signal.signal(sig, handler)

@@ -25,7 +25,7 @@ from conftest import as_from_a_terminal, batch_results, frame_count, part_files,
 
 import roadseg
 from roadseg.batch import BatchError
-from roadseg.batch import api as batch_api
+from roadseg.batch import results as results_module
 from roadseg.batch.inputs import plan_outputs
 from roadseg.batch.results import reader
 from roadseg.batch.task import PART, Task
@@ -161,13 +161,13 @@ def test_a_damaged_videos_line_names_the_reader_of_the_worker_that_read_it(archi
     for other in ("a", "z.mkv"):
         shutil.rmtree(archive / other) if other == "a" else (archive / other).unlink()
     driver = "roadseg 9.9.9, av 99.0.0"  # (the worker, spawned, reads its own: the patch is this process's alone)
-    monkeypatch.setattr(batch_api, "reader", lambda: driver)
+    monkeypatch.setattr(results_module, "reader", lambda: driver)
     out = tmp_path / "out"
     assert roadseg.batch(archive, out, model=str(rule_onnx), workers=1, quiet=True).error == 1
     [bad] = batch_results(out)
     assert bad["damaged"] is True and bad["reader"] == reader()
     old_worker = {"status": "error", "frames": 0, "node": "n:1", "error": "not a readable video", "damaged": True}
-    assert batch_api._line(Task("/in/a.mp4", "/out/a.mp4"), old_worker, {}, "m", "s")["reader"] == driver
+    assert results_module._line(Task("/in/a.mp4", "/out/a.mp4"), old_worker, {}, "m", "s")["reader"] == driver
 
 
 def test_masks_stats_globs_and_lists(archive: Path, rule_onnx: Path, tmp_path: Path) -> None:

@@ -30,8 +30,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from roadseg.pipeline.options import SegmentOptions
+
+if TYPE_CHECKING:
+    from roadseg.batch.task import Task
 
 #: Options that change what a video's outputs contain (not how fast they are made).
 OUTPUT_FIELDS = ("size", "alpha", "mode", "legend", "codec", "crf", "preset", "no_audio", "start", "duration", "video_stream",
@@ -190,3 +194,15 @@ def is_done(previous: dict | None, output: Path, key: dict, model: str, settings
         and previous.get("model") == model
         and previous.get("settings") == settings
     )
+
+
+def _line(task: Task, worker_line: dict, key: dict, model: str, settings: str) -> dict:
+    """A results line: the fields every line has first, then what the worker and the driver add."""
+    line = {"input": task.input, "output": task.output, "status": worker_line["status"],
+            "frames": worker_line.get("frames"), "fps": worker_line.get("fps"), "seconds": worker_line.get("seconds"),
+            "node": worker_line.get("node"), "attempt": worker_line.get("attempt", task.attempt),
+            "error": worker_line.get("error")}  # fmt: skip
+    extra = {k: v for k, v in worker_line.items() if k not in line and k != "model" and v not in (None, [])}
+    if extra.get("damaged"):  # (a newer roadseg or PyAV tries it again: is_damaged)
+        extra.setdefault("reader", reader())  # (the worker's that read it; this one's for a worker that said none)
+    return {**line, **extra, **key, "model": model, "settings": settings}

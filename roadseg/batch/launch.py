@@ -1,0 +1,139 @@
+"""A batch's videos run: the pool opened (local worker processes or Ray actors: :func:`_open_pool`) and
+driven, and on Ctrl-C or SIGTERM stopped, with what it held recorded and removed (:func:`_run`).
+
+Example (a local pool on the CPU spreads over no GPUs):
+    >>> _local_gpus("cpu")
+    []
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+from roadseg._startup import settle
+from roadseg.batch.driver import drive
+from roadseg.batch.errors import BatchInterrupted
+from roadseg.batch.options import BatchOptions
+from roadseg.batch.report import Progress, Summary
+from roadseg.batch.results import ResultsLog, _line
+from roadseg.batch.task import Task, remove_temps
+from roadseg.pipeline.options import SegmentOptions
+
+
+def _run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path, results: ResultsLog,
+         summary: Summary, model: str, settings: str, keys: dict[str, dict]) -> None:  # fmt: skip
+    """Start the pool, drive it, and on Ctrl-C stop it and remove what was unfinished."""
+    progress = Progress(len(todo), enabled=not bopts.quiet)
+    pool = None
+
+    def record(task: Task, worker_line: dict) -> None:
+        line = _line(task, worker_line, keys[task.input], worker_line.get("model", model), settings)
+        results.write(line)
+        rel = os.path.relpath(task.output, out)
+        for warning in worker_line.get("warnings") or []:
+            progress.note(f"{rel}: {warning}")
+        if line.get("retried"):
+            progress.note(f"{rel}: {line['error']}; sending it again (attempt {task.attempt + 1})")
+            return
+        summary.add(line)
+        progress.finished(rel, line)
+
+    try:
+        first = todo[0].parts[0] if todo[0].parts else todo[0].input
+        pool = _open_pool(bopts, sopts, sees=(str(Path(out).resolve()), os.path.dirname(os.path.abspath(first))))
+        _check_model(pool.info, model, progress)
+        drive(todo, pool, record, retries=bopts.retries)
+    except KeyboardInterrupt as exc:
+        with _unstoppable(stopped=True):  # (a second Ctrl-C would leave workers running, temporary files and no summary)
+            for task in pool.cancel() if pool is not None else []:
+                remove_temps(task)
+                line = {"status": "interrupted", "frames": 0, "error": "interrupted before it was finished"}
+                results.write(_line(task, line, keys[task.input], model, settings))
+                progress.note(f"{os.path.relpath(task.output, out)}: interrupted before it was finished; "
+                              "nothing of it kept")  # fmt: skip
+        pool = None
+        summary.interrupted = len(todo) - progress.done
+        summary.wall = progress.elapsed
+        if summary.interrupted:  # (else every video was recorded before it came: the batch ends as its work says)
+            raise BatchInterrupted(summary, getattr(exc, "signal_name", "SIGINT")) from None
+    finally:
+        progress.close()
+        if pool is not None:
+            _close(pool)
+    settle()  # (every video recorded, the pool closed: the command closes results.jsonl and prints the summary)
+
+
+def _close(pool) -> None:
+    """Let the pool's workers exit; a Ctrl-C meanwhile, every video recorded, stops them at once and
+    cuts nothing short: the batch ends as its work says."""
+    try:
+        pool.close()
+    except KeyboardInterrupt:
+        with _unstoppable():
+            pool.cancel()
+
+
+@contextmanager
+def _unstoppable(*, stopped: bool = False) -> Iterator[None]:
+    """Ctrl-C, SIGTERM and SIGHUP are let be while a stopped batch stops its workers and records what they held
+    (a few seconds at most: a worker not gone in 3 s is killed, Ray's in 10). Main thread only. ``stopped``, in
+    a ``roadseg batch`` process (:func:`~roadseg._startup.is_command`): they stay let be after it, while the
+    command prints the summary and leaves (a second Ctrl-C there cut the summary short, 1 run in 20)."""
+    from roadseg._startup import is_command
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stops = (signal.SIGINT, signal.SIGTERM, *(s for s in [getattr(signal, "SIGHUP", None)] if s is not None))
+    saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in stops}
+    try:
+        yield
+    finally:
+        if not (stopped and is_command()):
+            for sig, handler in saved.items():
+                signal.signal(sig, handler)
+
+
+def _open_pool(bopts: BatchOptions, sopts: SegmentOptions, sees: tuple[str, ...] = ()):
+    if bopts.ray:
+        from roadseg.batch.ray_pool import RayPool
+
+        threads = sopts.threads or (max(1, int(bopts.cpus_per_worker)) if not bopts.gpus_per_worker else 0)
+        return RayPool(bopts.ray, replace(sopts, threads=threads), workers=bopts.workers,
+                       cpus_per_worker=bopts.cpus_per_worker, gpus_per_worker=bopts.gpus_per_worker,
+                       in_flight=bopts.in_flight, sees=sees, ray_logs=bopts.ray_logs)  # fmt: skip
+    from roadseg.batch.local import LocalPool
+
+    gpus = _local_gpus(sopts.device)
+    workers = bopts.workers or len(gpus) or max(1, (os.cpu_count() or 1) // 4)
+    threads = sopts.threads or (0 if gpus else max(1, (os.cpu_count() or 1) // workers))
+    envs = [{"CUDA_VISIBLE_DEVICES": gpus[i % len(gpus)]} if gpus else {} for i in range(workers)]
+    return LocalPool(replace(sopts, threads=threads), workers, envs=envs)
+
+
+def _local_gpus(device: str) -> list[str]:
+    """GPU ids a local pool spreads its workers over (one worker per GPU by default)."""
+    from roadseg.pipeline.infer import resolve_device
+
+    if resolve_device(device) == "cpu":
+        return []
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return [g for g in visible.split(",") if g.strip()]
+    try:
+        return [str(i) for i in range(len(os.listdir("/proc/driver/nvidia/gpus")))]
+    except OSError:
+        return []
+
+
+def _check_model(info: list[dict], model: str, progress: Progress) -> None:
+    used = {i.get("model") for i in info} - {model}
+    if used:
+        progress.note(f"warning: workers load {', '.join(sorted(used))}, not {model} as this machine does; "
+                      "pass --model with a path every node sees")  # fmt: skip

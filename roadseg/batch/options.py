@@ -1,0 +1,125 @@
+"""How a batch runs (:class:`BatchOptions`), and its options checked before any work: the outputs' name
+ending, their encoder, and the model the workers will load (what a rerun compares).
+
+Example:
+    >>> BatchOptions(workers=2).in_flight, _suffix("MKV")
+    (2, '.mkv')
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+from roadseg.batch.errors import BatchError
+from roadseg.batch.task import model_key
+from roadseg.pipeline.inputs import DRIVE_GAP
+from roadseg.pipeline.options import SegmentOptions
+from roadseg.pipeline.suffixes import VIDEO_SUFFIXES
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How a batch runs (what each video gets is a :class:`~roadseg.pipeline.options.SegmentOptions`,
+    whose ``input`` and ``output`` the batch sets per video; ``masks`` and ``stats`` here are flags).
+
+    Attributes:
+        workers: worker processes (local) or actors (Ray); ``None`` = what the machine or cluster can feed.
+        ray: a Ray cluster address (``host:port`` or ``auto``); ``None`` = a local pool. Where the caller
+            ran ``ray.init`` already, that connection is used: ``auto`` or that cluster's address, else
+            a BatchError (:class:`~roadseg.batch.ray_pool.RayPool`).
+        cpus_per_worker, gpus_per_worker: what each Ray actor reserves.
+        in_flight: paths queued at one Ray actor at a time.
+        retries: how often a video whose worker died is sent again.
+        force: redo videos a previous run finished (and those it found damaged).
+        retry_failed: try again a video whose last run found it damaged (not a readable video) though it,
+            the model, the settings and the roadseg and PyAV versions that read it are unchanged; without
+            it, such a video counts as an error with no new line (``summary.unchanged``).
+        masks, stats: also write ``b.masks/`` (label PNGs) and ``b.stats.json`` beside ``b.mp4``.
+        suffix: the outputs' name ending, which picks their container (``.mkv`` keeps PCM audio and
+            SubRip captions as they are; ``.mov`` or ``.mkv`` take a lossless mask video, ``--codec ffv1``).
+        quiet: no bar (on a terminal) or per-video lines (in a log); the summary only.
+        ray_logs: also show Ray's own log lines and the workers' output (by default they stay in Ray's
+            log folder on each node); with ``ray`` only.
+        concat: join each folder's videos, in name order (a GoPro's chapters in turn), into one output
+            ``OUT/<folder>.mp4`` (a dashcam's drive a folder: ``segment-video --concat`` per folder); a dual
+            dashcam's rear, inside and side cameras' files (by their names) each camera's into
+            ``OUT/<folder>/<its first file's name>.mp4``.
+        gap: with ``concat``, a pause of more than this many seconds between one file's end and the
+            next one's start begins a new drive (:func:`~roadseg.pipeline.sources.drives.drives`), as do
+            its files of another camera or format than those joined
+            (:func:`~roadseg.pipeline.sources.drives.joins`); a folder of several drives gets
+            ``OUT/<folder>/<first file's name>.mp4`` for each. ``inf``: each folder is one drive in time.
+    """
+
+    workers: int | None = None
+    ray: str | None = None
+    cpus_per_worker: float = 1.0
+    gpus_per_worker: float = 0.0
+    in_flight: int = 2
+    retries: int = 2
+    force: bool = False
+    retry_failed: bool = False
+    masks: bool = False
+    stats: bool = False
+    suffix: str = ".mp4"
+    quiet: bool = False
+    ray_logs: bool = False
+    concat: bool = False
+    gap: float = DRIVE_GAP
+
+
+def _suffix(suffix: str) -> str:
+    """``suffix`` as a video file's name ending (``mkv`` -> ``.mkv``); BatchError if it is none."""
+    normal = "." + suffix.lower().lstrip(".")
+    if normal not in VIDEO_SUFFIXES | {".gif"}:
+        raise BatchError(f"--suffix {suffix} is not the ending of a video file; one of .mp4, .mkv, .mov, .webm, .avi, "
+                         ".ts, .gif ...")  # fmt: skip
+    return normal
+
+
+def _check_encoder(sopts: SegmentOptions, suffix: str) -> None:
+    """An encoder that is not there or not a video one, or a crf or preset the outputs' encoder
+    (``.mp4``: libx264 unless ``codec``) cannot take, fails the batch once, before any work, not every
+    video in turn. (Without ``codec`` another container may choose its own encoder, VP9 for
+    ``.webm``: each video checks its own then.)"""
+    from roadseg.errors import SinkError
+    from roadseg.pipeline.sinks.encoders import check_video_encoder, encoder_options
+
+    try:
+        encoder = check_video_encoder(sopts.codec or "libx264")
+        if sopts.codec or suffix in (".mp4", ".mkv", ".mov"):  # (where no codec means libx264)
+            encoder_options(encoder, sopts.crf, sopts.preset)
+    except SinkError as exc:
+        raise BatchError(str(exc)) from None
+
+
+def _model_key(sopts: SegmentOptions, bopts: BatchOptions) -> str:
+    """The model the workers will load, as ``name@sha256``: what a rerun compares."""
+    from roadseg.pipeline.infer import ModelError, default_model_path, resolve_device
+
+    if sopts.model:
+        path = Path(sopts.model)
+    else:  # (local workers asked for a GPU this machine lacks run on the CPU, with its default model)
+        device = ("cuda" if bopts.gpus_per_worker else "cpu") if bopts.ray else (
+            sopts.device if resolve_device("auto") == "cuda" else "cpu")  # fmt: skip
+        try:
+            path = default_model_path(device)
+        except ModelError as exc:
+            raise BatchError(str(exc)) from None
+    try:
+        return model_key(path)
+    except OSError as exc:
+        raise BatchError(f"cannot read the model {path}: {exc.strerror or exc}") from None
+
+
+def _options(options: BatchOptions | None, segment: SegmentOptions | None, kw: dict):
+    names = {f.name for f in fields(BatchOptions)}
+    unknown = set(kw) - names - {f.name for f in fields(SegmentOptions)}
+    if unknown:
+        raise TypeError(f"batch() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
+    bopts = replace(options or BatchOptions(), **{k: v for k, v in kw.items() if k in names})
+    sopts = SegmentOptions(
+        **{**asdict(segment or SegmentOptions("")), **{k: v for k, v in kw.items() if k not in names}}
+    )
+    return bopts, sopts

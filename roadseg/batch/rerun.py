@@ -1,0 +1,107 @@
+"""What earlier runs into the same OUT left, settled before any work: outputs that hold another video's
+(:func:`_check_owners`), videos of one folder that would share an output (:func:`_refuse_clashes`), and a
+video or drive done before under another name (:func:`_renamed`), whose outputs are moved, not made again.
+
+Example (a video's output with its name's ending kept, and without):
+    >>> _other_names(Task("/in/clip.ts", "/o/clip.mp4"))
+    ('/o/clip.ts.mp4',)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from roadseg.batch.errors import BatchError
+from roadseg.batch.report import Summary
+from roadseg.batch.results import ResultsLog, _line, input_key, is_done
+from roadseg.batch.task import Task
+
+
+def _check_owners(tasks: list[Task], keys: dict[str, dict], owners: dict[str, dict]) -> None:
+    """Refuse, before any work, to write over an output an earlier run made of another video (a fleet
+    segmented car by car into one folder: ``car2/a/clip.mp4`` onto ``car1/a/clip.mp4``'s output, which a
+    rerun of car1 then took for its own). The same video found at another path (the archive moved or
+    copied: its size and file count as recorded) is no other video."""
+    clashes = []
+    for task in tasks:
+        earlier, key = owners.get(task.output), keys[task.input]
+        if earlier is None or str(earlier.get("input")) == task.input or not os.path.exists(task.output):
+            continue
+        if not (key and earlier.get("size") == key.get("size") and earlier.get("files") == key.get("files")):
+            clashes.append((task, earlier))
+    if clashes:
+        task, earlier = clashes[0]
+        more = f" (and {len(clashes) - 1} more)" if len(clashes) > 1 else ""
+        raise BatchError(f"{task.input} would be written to {task.output}, which holds the output of "
+                         f"{earlier['input']} from an earlier run{more}; choose another output folder, or give the "
+                         "folder that holds both as INPUT (its layout keeps them apart)")  # fmt: skip
+
+
+def _refuse_clashes(clashes: list[tuple[Path, list]], results: ResultsLog, summary: Summary, model: str, settings: str,
+                    previous: dict[str, dict], *, quiet: bool) -> None:  # fmt: skip
+    """Fail each video of one folder that would share its output with another though their names' endings are
+    kept (``clip.ts`` beside ``clip.ts.mp4``: :func:`~roadseg.batch.inputs.plan_outputs`), with an ``error`` line
+    and one on standard error, before the batch's other videos run: which one took the name would hang on which
+    came first, and change when another file appeared. A rerun that finds the same clash writes no line again
+    (its line stands: a nightly rerun adds none)."""
+    for target, videos in clashes:
+        for video in videos:
+            others = ", ".join(v.path.name for v in videos if v is not video)
+            task = Task(str(video.path), str(target))
+            error = f"would be written to {target}, as {others} beside it would; rename one (none of them is done until then)"
+            line = _line(task, {"status": "error", "frames": 0, "error": error}, input_key(video.path), model, settings)
+            before = previous.get(task.input) or {}
+            if any(before.get(k) != v for k, v in line.items() if k != "time"):
+                results.write(line)
+            summary.error += 1  # (no node's: none ran it)
+            if not quiet:
+                print(f"{video.path}: error: {error}", file=sys.stderr, flush=True)
+
+
+def _renamed(task: Task, previous: dict[str, dict], key: dict, model: str, settings: str, targets: set[str]
+             ) -> dict | None:  # fmt: skip
+    """The earlier ``ok`` line of this video or drive under its other name, after its outputs were moved to
+    ``task``'s (:func:`~roadseg.batch.task.move_outputs`); ``None`` if there is none. With ``batch --concat``
+    a folder's drive is named after the folder while it holds one drive (``OUT/a.mp4``) and after its
+    first file once it holds several (``OUT/a/<first>.mp4``), so a card that gains a drive (or loses its
+    oldest) renames its drives: the same files (size, times, count), model and settings, made from this
+    folder or one of its files, under that one other name (same OUT, same suffix). A video (or a drive's
+    first file) keeps its name's ending in its output's name while a file beside it differs from it only
+    by that (``OUT/clip.mp4.mp4`` beside ``clip.ts``: :func:`~roadseg.batch.inputs.plan_outputs`), so
+    such a file that comes or goes renames it."""
+    sources = (os.path.dirname(task.parts[0]), *task.parts) if task.parts else (task.input,)
+    others = _other_names(task)
+    for source in sources:
+        line = previous.get(source)
+        if (line is not None and (other := str(line.get("output"))) in others and other not in targets
+                and is_done(line, Path(other), key, model, settings)):  # fmt: skip
+            return line
+    return None
+
+
+def _other_names(task: Task) -> tuple[str, ...]:
+    """The names ``task``'s video had (or will have) with its name's ending kept (or without), or its drive
+    when its folder held several drives (or one)."""
+    target = Path(task.output)
+    if not task.parts:
+        return (_ending_toggled(target, Path(task.input).name),)
+    if os.path.isdir(task.input):  # named after its folder: OUT/a.mp4 -> OUT/a/<first file>.mp4
+        from roadseg.pipeline.sources.drives import first_of_view
+
+        first, folder = first_of_view([Path(p) for p in task.parts]), target.with_name(target.stem)
+        # (or with its first file's ending kept, where another drive's first file differed from it only by that)
+        return str(folder / (first.stem + target.suffix)), str(folder / (first.name + target.suffix))
+    return (str(target.parent.with_name(target.parent.name + target.suffix)),  # OUT/a/<first>.mp4 -> OUT/a.mp4
+            _ending_toggled(target, Path(task.input).name))  # (its input: the first file it is named after)
+
+
+def _ending_toggled(target: Path, name: str) -> str:
+    """``target``, named after the file ``name``, with that name's ending kept, or without it where it was kept.
+
+    >>> _ending_toggled(Path("/o/clip.mp4"), "clip.ts"), _ending_toggled(Path("/o/clip.ts.mp4"), "clip.ts")
+    ('/o/clip.ts.mp4', '/o/clip.mp4')
+    """
+    kept = target.name == name + target.suffix
+    return str(target.with_name((Path(name).stem if kept else name) + target.suffix))

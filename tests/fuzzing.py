@@ -72,7 +72,7 @@ EXTREMES = (0x00, 0xFF, 0x7F, 0x80, 0x01)
 # where the output's sound may lie against the input's (fuzzing.sound_problems), seconds
 TOLERANCE = 0.02  # copied packets keep their times (to a millisecond in Matroska); under one AAC packet (0.021 s)
 REENCODED = 0.05  # re-encoded: the input codec's priming (AAC: 1024 samples) and the new one's (Opus: 312) and framing
-LEFT_OUT = re.compile(r"audio stream #(\d+) \(.*(?:is left out|; writing the video without it)")  # (sinks.audio's lines)
+LEFT_OUT = re.compile(r"audio stream #(\d+) \(.*(?:is left out|; writing the video without it)")  # (sinks.routes' lines)
 RESTART = 0.5  # seconds a live source's clock may step back before it counts as started again (pacing.RESTART)
 RUN_GAP = 1.0  # the base clips' sound has no gap; a timestamp damaged further away than this is not sound there
 IN_LINE = 0.001  # seconds between one audio packet's end and the next one's start where the second goes on

@@ -3040,7 +3040,7 @@ def test_an_output_whose_encoder_fails_at_its_end_with_no_picture_that_decodes_i
 
 def test_a_blackvues_boxes_that_cannot_be_added_after_its_encoders_flush_failed_keep_the_encoders_error(
         rule_onnx, tmp_path, monkeypatch):  # fmt: skip
-    import roadseg.pipeline.sinks.video as video
+    import roadseg.pipeline.sinks.finishing as finishing
 
     src = _with_an_encoder_that_fails_at_its_flush(monkeypatch, tmp_path)
     blackvue = tmp_path / "20261203_080000_NF.mp4"  # (its GPS in a top-level box after the index)
@@ -3052,7 +3052,7 @@ def test_a_blackvues_boxes_that_cannot_be_added_after_its_encoders_flush_failed_
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return open(path, mode, *args, **kw)
 
-    monkeypatch.setattr(video, "open", full, raising=False)
+    monkeypatch.setattr(finishing, "open", full, raising=False)
     r = CliRunner().invoke(segment_video_cmd, [str(blackvue), "-o", str(out), "--model", str(rule_onnx), "-q"])
     # (was: "encode failed: cannot finish OUT: No space left on device; ...", the encoder's error left out)
     assert r.exit_code == 1 and r.output == ("Error: encode failed: encoder libx264 failed at its flush: Generic error "

@@ -36,8 +36,8 @@ from roadseg.pipeline.outcome import _failed, _interrupted, _masks_failed, _resu
 from roadseg.pipeline.overlay import Overlay, output_size, palette_lut
 from roadseg.pipeline.runner import LatestQueue, StageFailed, end, run_stages, spawn
 from roadseg.pipeline.sinks import ImageSink, MaskSink, ServeSink, Sink, VideoSink, WindowSink
-from roadseg.pipeline.sinks.base import moved_dates, shift_timecode
-from roadseg.pipeline.sinks.video import FASTSTART, STDOUT
+from roadseg.pipeline.sinks.base import FASTSTART, moved_dates, shift_timecode
+from roadseg.pipeline.sinks.video import STDOUT
 from roadseg.pipeline.sources import Frame, ImageSource, LiveSource, Source, VideoInfo, VideoSource, open_url
 from roadseg.pipeline.sources.base import SensorBox, say_sensor_boxes
 from roadseg.pipeline.sources.capture import HTTP_SCHEMES, camera_options

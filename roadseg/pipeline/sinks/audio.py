@@ -1,11 +1,8 @@
-"""Audio remuxing that a damaged audio stream cannot turn into a failed run.
+"""Audio remuxing that a damaged audio stream cannot turn into a failed run (:class:`AudioRemux`).
 
-Audio is copied packet for packet. A stream the output cannot carry (G.711 into mp4, AAC into webm),
-or carries where many players do not play it (PCM, FLAC or Opus into mp4), is re-encoded into a codec it can (AAC, else
-Opus, else the container's own), and one line says so (MXF takes 48 kHz PCM only, filled with silence to
-cover the video: :data:`COUNTED`); a stream that can be neither copied nor decoded is left out, with one line. A packet the muxer (or
-the decoder) refuses is dropped and counted, and the video goes on. Only an error of the disk itself
-(full, read-only, I/O) fails the run.
+Audio is copied packet for packet, or re-encoded, as :func:`~roadseg.pipeline.sinks.routes.routes` says each stream
+goes in. A packet the muxer (or the decoder) refuses is dropped and counted, and the video goes on. Only an error of
+the disk itself (full, read-only, I/O) fails the run (:func:`is_disk_error`).
 
 Example:
     >>> import io, av
@@ -17,36 +14,18 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import io
-import logging
 from collections.abc import Mapping, Sequence
 
 import av
 
 from roadseg.errors import OutputClosed, SinkError, reason_of
 from roadseg.pipeline.sinks.base import kept_tags
-from roadseg.pipeline.sinks.pcm import RATE, FilledTrack, pcm_encoder
-from roadseg.pipeline.sources.audio import ADTS_RATES, adts_framed, one_adts_frame
+from roadseg.pipeline.sinks.pcm import RATE, FilledTrack
+from roadseg.pipeline.sinks.routes import COUNTED, _add_encoded, _layout, _unwrapped
+from roadseg.pipeline.sources.audio import one_adts_frame
 from roadseg.pipeline.sources.base import codec_of
 
-log = logging.getLogger("roadseg")
-REENCODE = ("aac", "libopus")  # tried in this order before the container's own audio codec
-#: FFmpeg's usual layout of that many channels (``av_channel_layout_default``), which its resampler takes channels
-#: that have no names for (Matroska's PCM): re-encoded so, each stays its own (AAC band-limits an LFE channel)
-USUAL_LAYOUTS = {3: "2.1", 4: "4.0", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
-#: outputs that take PCM audio only as ISO PCM ('ipcm'), which many players (Firefox, QuickTime) do not play:
-#: PCM is re-encoded there, not copied (mov and mkv carry PCM as players expect)
-PCM_SHY = frozenset({"mp4", "ipod", "3gp", "3g2", "f4v", "ismv"})
-#: codecs that those outputs hold but that many players of mp4 video do not play there (a QA report names Apple's
-#: and Windows' own players among them): re-encoded there as PCM is, as AAC, which all of them play (Matroska
-#: carries them as players expect, WebM Opus; FFmpeg's mov takes neither, and re-encodes them anyway)
-MP4_SHY = frozenset({"flac", "opus"})
-#: outputs that pair sound and picture by their count, whatever the timestamps say, and cut the video where the
-#: sound ends (MXF): every audio stream goes in as 48 kHz PCM placed from the first picture and filled with
-#: silence to cover the video (:class:`~roadseg.pipeline.sinks.pcm.FilledTrack`)
-COUNTED = frozenset({"mxf", "mxf_d10", "mxf_opatom"})
 #: seconds between one audio packet's end and the next one's start (in order, and no leap of a damaged timestamp)
 #: that count as sound missing from the input (:attr:`AudioRemux.gaps`)
 GAP, LEAP = 0.01, 10.0
@@ -72,220 +51,6 @@ def write_error(exc: BaseException, what: str) -> SinkError:
     if getattr(exc, "errno", None) == errno.EPIPE:
         return OutputClosed(f"{what}: its reader closed it")
     return SinkError(f"{what}: {reason_of(exc)}")
-
-
-def routes(streams: Sequence, format_name: str, samples: Mapping[int, av.Packet] | None = None
-           ) -> tuple[list, list[tuple[object, str]], dict[int, bytes]]:  # fmt: skip
-    """How a ``format_name`` output takes each audio stream: ``(copied, reencoded, configs)``, the second
-    as (stream, encoder) pairs; a stream in neither is left out. One warning line for each not copied.
-    ``configs``: the copied streams of ADTS-framed AAC (MPEG-TS's) that go in raw, as a format that
-    takes AAC only with its setup in the header wants it (AVI), each with that setup (:func:`adts_config`).
-
-    Each stream is tried alone in an in-memory output: created, header written, its packet from
-    ``samples`` (input stream index -> a packet, if one was read) muxed, trailer written (an mp4
-    describes its streams only there). So one damaged stream never costs the others, nor the video.
-    """
-    copied, reencoded, configs = [], [], {}
-    if format_name in COUNTED:
-        return copied, _into_pcm(streams, format_name), configs
-    for stream in streams:
-        sample = (samples or {}).get(stream.index)
-        try:
-            try:
-                _probe(stream, format_name, sample)
-            except Exception:  # noqa: BLE001
-                config = adts_config(sample) if sample is not None and codec_of(stream) == "aac" else None
-                if config is None or stream.codec_context.extradata:
-                    raise
-                _probe(stream, format_name, _unwrapped(sample), config)  # (then its error is the one told)
-                configs[stream.index] = config
-        except Exception as exc:  # noqa: BLE001 - damaged parameters fail in PyAV as well as in FFmpeg
-            why = f"audio stream #{stream.index} ({_codec_name(stream)}) cannot be copied ({reason_of(exc)})"
-            encoder = _encoder_for(stream, format_name)
-            if encoder is None:
-                log.warning("%s; writing the video without it", why)
-            else:
-                log.warning("%s; re-encoding it as %s%s", why, encoder, mixed_down(stream, encoder))
-                reencoded.append((stream, encoder))
-            continue
-        codec = _codec_name(stream)
-        if format_name in PCM_SHY and (codec.startswith("pcm_") or codec in MP4_SHY) and (
-                encoder := _encoder_for(stream, format_name)):  # fmt: skip
-            why = "would be ISO PCM, which many players do not play" if codec.startswith("pcm_") else (
-                "is sound many players do not play there (write .mkv to keep it)")  # fmt: skip
-            log.warning("audio stream #%d (%s) in %s %s; re-encoding it as %s%s", stream.index, codec, format_name, why,
-                        encoder, mixed_down(stream, encoder))  # fmt: skip
-            reencoded.append((stream, encoder))
-            continue
-        copied.append(stream)
-    return copied, reencoded, configs
-
-
-def _into_pcm(streams: Sequence, format_name: str) -> list[tuple[object, str]]:
-    """(stream, PCM encoder) pairs for the ``streams`` that decode, into a :data:`COUNTED` output, which holds
-    48 kHz PCM only; one line for each that is not so already, and for each left out."""
-    pairs = []
-    for stream in streams:
-        try:
-            stream.codec_context.open(strict=False)
-        except Exception:  # noqa: BLE001 - damaged parameters
-            log.warning("audio stream #%d (%s) cannot be decoded, and %s holds PCM only; writing the video without it",
-                        stream.index, _codec_name(stream), format_name.upper())  # fmt: skip
-            continue
-        encoder = pcm_encoder(stream)
-        if _codec_name(stream) != encoder or stream.codec_context.sample_rate != RATE:
-            log.warning("audio stream #%d (%s) goes into %s as %s at 48 kHz, the only sound it holds", stream.index,
-                        _codec_name(stream), format_name.upper(), encoder)  # fmt: skip
-        pairs.append((stream, encoder))
-    return pairs
-
-
-def _probe(stream, format_name: str, sample: av.Packet | None, config: bytes | None = None) -> None:
-    """Copy ``stream`` (its setup ``config`` where given) and its ``sample`` into an in-memory ``format_name``
-    output; raise where it fails, or where the output would not read back as that sound (:func:`_reads_back`)."""
-    with av.open(written := io.BytesIO(), "w", format=format_name) as probe:
-        out = probe.add_stream_from_template(stream)
-        if config is not None:
-            out.codec_context.extradata = config
-        probe.start_encoding()
-        if sample is not None:
-            with contextlib.suppress(Exception):  # one damaged packet says nothing about the stream
-                probe.mux(_copy(sample, out))
-    if not _reads_back(written, format_name, stream):
-        raise ValueError(f"{format_name} would not mark it as {_codec_name(stream)} sound")
-
-
-def _reads_back(written: io.BytesIO, format_name: str, stream) -> bool:
-    """Whether the probe output ``written`` reads back with ``stream``'s codec as an audio stream. A
-    transport stream takes PCM, FLAC or ALAC packets but marks them as private data (or another
-    codec), which no player plays as sound. One that does not read back at all is not judged here."""
-    try:
-        with av.open(io.BytesIO(written.getvalue()), format=format_name) as back:
-            if not back.streams:  # (an mp4 track without a sample, where no packet was at hand, reads back as none)
-                return True
-            found = {_family(s.codec_context.name) for s in back.streams if s.type == "audio"}
-    except Exception:  # noqa: BLE001 - a header alone does not read back in every format
-        return True
-    return _family(_codec_name(stream)) in found
-
-
-def _family(codec: str) -> str:
-    """A codec's name, MPEG audio's layers as one (mp4 and MPEG-TS mark MP2 and MP3 alike; FFmpeg's
-    decoders are ``mp3float`` and so on): ``_family("mp2") == _family("mp3float")``."""
-    return "mpeg audio" if codec.removesuffix("float") in ("mp1", "mp2", "mp3") else codec
-
-
-def _encoder_for(stream, format_name: str) -> str | None:
-    """The first audio encoder a ``format_name`` output opens with ``stream`` decodable, or None."""
-    try:
-        stream.codec_context.open(strict=False)  # a stream whose setup is damaged may not decode at all
-    except Exception:  # noqa: BLE001
-        return None
-    for name in REENCODE + (None,):
-        try:
-            with av.open(io.BytesIO(), "w", format=format_name) as probe:
-                out = _add_encoded(probe, stream, name)
-                probe.start_encoding()
-                return out.codec_context.codec.canonical_name  # "opus", not "libopus": it names the encoder too
-        except Exception:  # noqa: BLE001 - not in this container, or not with these parameters
-            continue
-    return None
-
-
-def _add_encoded(container, stream, name: str | None):
-    """An audio stream of encoder ``name`` (None: the container's own) in ``container`` for ``stream``'s
-    sound: its rate where the encoder takes it (else 48 kHz), its channels as :func:`_layout` has them."""
-    codec = av.codec.Codec(name or container.default_audio_codec, "w")
-    rate = _rate(stream, codec)
-    out = container.add_stream(codec.name, rate=rate)
-    out.layout = _layout(stream, codec, rate)
-    return out
-
-
-def _rate(stream, codec) -> int:
-    """``stream``'s sample rate where encoder ``codec`` takes it, else 48 kHz, else the highest it takes."""
-    rate = stream.codec_context.sample_rate or 48000
-    rates = codec.audio_rates
-    if rates and rate not in rates:
-        rate = 48000 if 48000 in rates else max(rates)
-    return rate
-
-
-def _layout(stream, codec, rate: int):
-    """The channel layout encoder ``codec`` is given for ``stream``'s sound: its own where the encoder takes
-    it (5.1 stays 5.1), else mono or stereo (:func:`mixed_down` says so)."""
-    channels = stream.codec_context.channels
-    # (a layout of unnamed channels, as Matroska's PCM has: taken as FFmpeg's usual one of that many)
-    for layout in (stream.codec_context.layout, USUAL_LAYOUTS.get(channels)) if channels > 2 else ():
-        if layout is not None and _takes_layout(codec, layout, rate):
-            return layout
-    return "mono" if channels == 1 else "stereo"
-
-
-def mixed_down(stream, encoder: str) -> str:
-    """``, its N channels (layout) mixed down to stereo (...)`` where ``encoder`` takes no layout of
-    ``stream``'s channels (more than 8 for AAC and Opus: 5.1.4, 7.1.4), else ``""``: what the line that
-    tells of its re-encoding adds."""
-    channels = stream.codec_context.channels
-    if channels <= 2:
-        return ""
-    codec = av.codec.Codec(encoder, "w")
-    if _layout(stream, codec, _rate(stream, codec)) != "stereo":
-        return ""
-    named = stream.codec_context.layout.name
-    named = "" if named == f"{channels} channels" else f" ({named})"  # (Matroska's PCM: no names)
-    return f", its {channels} channels{named} mixed down to stereo ({encoder} takes no such layout)"
-
-
-def _takes_layout(codec, layout, rate: int) -> bool:
-    """Whether encoder ``codec`` opens with channel ``layout`` at ``rate``."""
-    try:
-        context = av.CodecContext.create(codec, "w")
-        context.sample_rate, context.layout, context.format = rate, layout, codec.audio_formats[0]
-        context.open()
-    except Exception:  # noqa: BLE001 - FFmpegError (a layout it does not take), ValueError
-        return False
-    return True
-
-
-def adts_config(packet: av.Packet) -> bytes | None:
-    """The AudioSpecificConfig that an ADTS-framed AAC ``packet``'s header describes (object type, rate,
-    channels), as mp4 and AVI hold it in their header; None for raw AAC, or where the header leaves the
-    channels to the frame (an in-band configuration) or holds more than one frame.
-
-    >>> adts_config(av.Packet(bytes([0xFF, 0xF1, 0x4C, 0x40, 0x01, 0xBF, 0xFC]))).hex()  # LC, 48 kHz, mono
-    '1188'
-    >>> adts_config(av.Packet(b"\\x21\\x10\\x05")) is None  # raw AAC
-    True
-    """
-    head = bytes(memoryview(packet)[:7])
-    if len(head) < 7 or not adts_framed(head):
-        return None
-    kind, rate, channels = (head[2] >> 6) + 1, head[2] >> 2 & 0x0F, (head[2] & 1) << 2 | head[3] >> 6
-    if not channels or rate >= len(ADTS_RATES) or head[6] & 0x03:
-        return None
-    return (kind << 11 | rate << 7 | channels << 3).to_bytes(2, "big")
-
-
-def _unwrapped(packet: av.Packet) -> av.Packet | None:
-    """An ADTS-framed AAC ``packet`` without its header, as raw AAC (None if it has none)."""
-    if adts_config(packet) is None:
-        return None
-    raw = av.Packet(bytes(packet)[7 if memoryview(packet)[1] & 1 else 9 :])  # (9 with a CRC)
-    raw.pts, raw.dts, raw.time_base, raw.duration = packet.pts, packet.dts, packet.time_base, packet.duration
-    raw.is_keyframe = packet.is_keyframe
-    return raw
-
-
-def _copy(packet: av.Packet, stream) -> av.Packet:
-    """A copy of ``packet`` for ``stream`` (muxing rebases a packet's timestamps in place)."""
-    copy = av.Packet(bytes(packet))
-    copy.pts, copy.dts, copy.time_base, copy.stream = packet.pts, packet.dts, packet.time_base, stream
-    return copy
-
-
-def _codec_name(stream) -> str:
-    return codec_of(stream) or "no codec"
 
 
 class AudioRemux:

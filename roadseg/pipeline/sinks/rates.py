@@ -12,7 +12,7 @@ from fractions import Fraction
 
 import av
 
-from roadseg.pipeline.sinks.audio import COUNTED
+from roadseg.pipeline.sinks.routes import COUNTED
 
 #: Encoders and containers that keep a constant frame rate and take their clock from it (MPEG-1/2 know
 #: only the standard rates; AVI counts frames, and so does MXF, :data:`COUNTED`): their frames are timed at 1/fps, not

@@ -1,0 +1,125 @@
+"""Where each picture goes on a video output's clock (:class:`Stamps`, a part of
+:class:`~roadseg.pipeline.sinks.video.VideoSink`): its time (the input's, or a live recording's on the capture clock),
+its timestamp, checked to follow the one before, or its place by count (MXF); where the output's timeline begins
+(an AVI's empty chunks before its first picture), and what that does to the sound, told at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+from fractions import Fraction
+
+import av
+
+from roadseg.pipeline.sinks.audio import LEAP, write_error
+from roadseg.pipeline.sinks.formats import NO_AUDIO_OFFSET
+from roadseg.pipeline.sources import Frame
+
+log = logging.getLogger("roadseg")
+MAX_STEP = 3600.0  # seconds between two frames beyond which a timestamp is damage, not a pause
+
+
+class Stamps:
+    """:class:`~roadseg.pipeline.sinks.video.VideoSink`'s picture times. Its state: ``wall_clock``, ``shown``,
+    ``container``, ``stream``, ``fps``, ``_counted`` and ``audio`` (where the sound starts and lacks; set as it opens),
+    ``written``, ``_t0`` (a live recording's first frame's capture time), ``_last_pts``, ``_first`` (the first
+    picture's time, seconds), ``_origin`` and ``_lead`` (the timestamp written as 0; an AVI's empty chunks before the
+    first picture, seconds)."""
+
+    def _time(self, frame: Frame | None) -> Fraction | float | None:
+        """``frame``'s time, seconds: on the capture clock from the first frame (``wall_clock``), else on the
+        input's; None where it has none."""
+        at = None if frame is None else frame.clock if frame.clock is not None else frame.captured
+        if self.wall_clock and at is not None:
+            self._t0 = at if self._t0 is None else self._t0
+            return at - self._t0
+        if frame is None or frame.pts is None or frame.time_base is None:
+            return None
+        return frame.pts * Fraction(frame.time_base)
+
+    def _timestamp(self, at: Fraction | float | None) -> int:
+        """The encoder's timestamp of a picture at ``at`` seconds (None: the next by the rate)."""
+        return round((Fraction(self.written) / self.fps if at is None else at) / self.stream.codec_context.time_base)
+
+    def _slot(self, at: Fraction | float | None) -> int | None:
+        """Where a picture at ``at`` seconds goes in an output that times its pictures by their count (MXF): its
+        time's place at the rate, counted from the first picture, the one before it repeated up to there; None where
+        that place is taken (it came a frame or more early: left out). One without a time, or a leap further than
+        :data:`~roadseg.pipeline.sinks.audio.LEAP` ahead or a second back (damage), follows on, as the sound does
+        there. So the pictures keep in step with the sound of a variable-rate input, or one that misses pictures
+        (was: a second of them missing put every later one a second early)."""
+        if at is None or not self.written:
+            return self.written
+        slot = round((at - self._first) * self.fps)
+        if not -self.fps <= slot - self.written <= LEAP * self.fps:
+            return self.written
+        return slot if slot >= self.written else None
+
+    def _begin(self, pts: int, at: Fraction | float | None = None) -> None:
+        """The first picture, at ``pts`` (``at`` seconds): an MXF output's sound is placed from it (from ``at``); an
+        AVI's timeline starts with it, after an empty chunk for each whole frame step by which the sound muxed so far
+        began before it (up to :data:`~roadseg.pipeline.sinks.audio.LEAP`): AVI starts every track at its first chunk,
+        and wrote a later first picture at 0 all the same, with as many empty chunks after it (the pictures after it
+        played late)."""
+        tb = self.stream.codec_context.time_base
+        self._first = float(at) if self._counted and at is not None else float(pts * tb)  # (MXF: as the sound is timed)
+        self.audio.start(self._first)
+        if self.container.format.name not in NO_AUDIO_OFFSET:
+            return
+        lead = self._first - min(self.audio.starts.values(), default=self._first)
+        steps = int(lead * self.fps + 1e-6) if 0 < lead <= LEAP else 0
+        self._lead = steps / self.fps
+        self._origin = pts - round(self._lead / tb)
+        for step in range(round(self._lead / tb)):  # (tb is 1 / fps there)
+            empty = av.Packet(b"")
+            empty.pts = empty.dts = step
+            empty.time_base, empty.stream = tb, self.stream
+            try:
+                self.container.mux(empty)
+            except (OSError, av.error.FFmpegError) as exc:
+                raise write_error(exc, f"cannot write {self.shown}") from None
+
+    def _checked(self, pts: int) -> int:
+        """A timestamp the encoder and muxer take: after the last one, and not hours away from it.
+
+        A duplicate or slightly earlier timestamp moves one tick on (on a frame clock such a picture is left out
+        before: :meth:`_write`); one that leaps far either way
+        (damaged, or reset midway) becomes the next frame at the nominal rate.
+        """
+        last = self._last_pts
+        if last is None:
+            return pts
+        tb = self.stream.codec_context.time_base
+        far = min(round(MAX_STEP / tb), 2**30)  # mp4 keeps sample durations in 32 bits
+        if pts - last > far or last - pts > round(1 / tb):  # (more than a second backwards)
+            return last + max(1, round(1 / (self.fps * tb)))
+        return last + 1 if pts <= last else pts
+
+    def _on_recording_clock(self, packet: av.Packet) -> bool:
+        """Move a live source's packet (timed on the capture clock, as its frames are) onto the recording's,
+        which starts at its first frame; False for one from before that frame (not part of the recording)."""
+        if self._t0 is None or packet.dts is None or packet.pts is None:
+            return False
+        shift = round(self._t0 / packet.time_base)
+        packet.pts, packet.dts = packet.pts - shift, packet.dts - shift
+        return packet.dts >= 0
+
+    def _tell_offsets(self) -> None:
+        """One line for each audio stream that began 0.1 s or more before or after the video, and one for each
+        with 0.1 s or more of sound missing between its packets, in a format that starts them together and plays
+        a track's sound back to back (:data:`NO_AUDIO_OFFSET`)."""
+        if self.container.format.name not in NO_AUDIO_OFFSET or self.wall_clock or self._first is None:
+            return
+        for index, start in sorted(self.audio.starts.items()):
+            offset = start - (self._first - self._lead)
+            if abs(offset) >= 0.1:
+                log.warning("audio stream #%d begins %.2f s %s the video; %s starts them together, so there it "
+                            "plays %.2f s %s (write .mkv or .mp4 to keep them in step)", index, abs(offset),
+                            "after" if offset > 0 else "before", self.container.format.name.upper(), abs(offset),
+                            "early" if offset > 0 else "late")  # fmt: skip
+        for index, missing in sorted(self.audio.gaps.items()):
+            if missing >= 0.1:
+                log.warning("audio stream #%d has %.2f s of sound missing between its packets (damaged input); %s "
+                            "plays its sound back to back, so there what follows plays up to %.2f s early (write .mkv "
+                            "or .mp4 to keep them in step)", index, missing, self.container.format.name.upper(),
+                            missing)  # fmt: skip

@@ -25,22 +25,32 @@ W, H = 96, 64
 NTSC = Fraction(30000, 1001)
 X264 = {"preset": "ultrafast", "crf": "12"}
 MPEG2 = {"bf": "2", "g": "12", "flags": "+ilme+ildct"}
+#: AVFieldOrder of a stream whose top field is shown first (TT, BT), and whose bottom is (BB, TB)
+SHOWN_FIRST = {"top": (2, 5), "bottom": (3, 4)}
 
 
-def _woven(i: int, w: int = W, h: int = H) -> np.ndarray:
-    """Frame ``i`` of a bar moving right 4 pixels a frame, its two fields a field's time apart (the bottom
-    field's bar 2 pixels on): the left half red (the rule model's Road), the bar green."""
+def _woven(i: int, w: int = W, h: int = H, first: str = "top") -> np.ndarray:
+    """Frame ``i`` of a bar moving right 4 pixels a frame, its two fields a field's time apart (the ``first``
+    field's bar at 20 + 4i, the other's 2 pixels on): the left half red (the rule model's Road), the bar green."""
     img = np.zeros((h, w, 3), np.uint8)
     img[:, : w // 2, 0] = 255
-    img[0::2, 20 + 4 * i : 40 + 4 * i, 1] = 255
-    img[1::2, 22 + 4 * i : 42 + 4 * i, 1] = 255
+    lead = 0 if first == "top" else 1
+    img[lead::2, 20 + 4 * i : 40 + 4 * i, 1] = 255
+    img[1 - lead :: 2, 22 + 4 * i : 42 + 4 * i, 1] = 255
     return img
 
 
 def _interlaced(path: Path, codec: str, options: dict, *, rate: Fraction = Fraction(25), n: int = 25,
-                audio: str | None = None, fmt: str | None = None, size: tuple[int, int] = (W, H)) -> Path:  # fmt: skip
-    """``n`` woven frames coded as interlaced (flagged so: the decoder says ``interlaced_frame``), with a mono
-    48 kHz sine of the same length in ``audio`` if given."""
+                audio: str | None = None, fmt: str | None = None, size: tuple[int, int] = (W, H),
+                first: str = "top") -> Path:  # fmt: skip
+    """``n`` woven frames coded as interlaced (flagged so: the decoder says ``interlaced_frame``), the ``first``
+    field shown first (the frames flagged so, as FFmpeg's ``setfield`` flags them: MPEG-2's encoder codes each
+    picture's order from its frame's; x264 is told by its own options too), with a mono 48 kHz sine of the
+    same length in ``audio`` if given."""
+    flagged = av.filter.Graph()
+    flagged.link_nodes(flagged.add_buffer(width=size[0], height=size[1], format="yuv420p", time_base=1 / rate),
+                       flagged.add("setfield", "tff" if first == "top" else "bff"), flagged.add("buffersink"))  # fmt: skip
+    flagged.configure()
     with av.open(str(path), "w", format=fmt) as out:
         vs = out.add_stream(codec, rate=rate, options=options)
         vs.width, vs.height, vs.pix_fmt = *size, "yuv420p"
@@ -49,9 +59,10 @@ def _interlaced(path: Path, codec: str, options: dict, *, rate: Fraction = Fract
             aus = out.add_stream(audio, rate=48000)
             aus.layout = "mono"
         for i in range(n):
-            vf = av.VideoFrame.from_ndarray(_woven(i, *size), format="rgb24")
-            vf.pts = i
-            out.mux(vs.encode(vf))
+            vf = av.VideoFrame.from_ndarray(_woven(i, *size, first), format="rgb24").reformat(format="yuv420p")
+            vf.pts, vf.time_base = i, 1 / rate
+            flagged.push(vf)
+            out.mux(vs.encode(flagged.pull()))
         out.mux(vs.encode(None))
         if aus is not None:
             samples, chunk = round(48000 * n / rate), aus.codec_context.frame_size or 1024
@@ -64,6 +75,8 @@ def _interlaced(path: Path, codec: str, options: dict, *, rate: Fraction = Fract
                 out.mux(aus.encode(af))
             out.mux(aus.encode(None))
     with av.open(str(path)) as c:
+        order = c.streams.video[0].codec_context.field_order  # (FFmpeg tells DV's as unknown: 0)
+        assert order in SHOWN_FIRST[first] or (codec == "dvvideo" and order == 0), order
         assert all(f.interlaced_frame for f in c.decode(video=0))
     return path
 
@@ -94,12 +107,14 @@ CASES = {  # name: (file, codec, options, rate, audio, container format[, size: 
     "avchd-ntsc": ("camcorder.mts", "libx264", {**X264, "bf": "2", "g": "15", "x264-params": "interlaced=1:tff=1:pic-struct=1"},
                    NTSC, "aac", "mpegts"),  # fmt: skip
     "h264-mp4": ("phone.mp4", "libx264", {**X264, "bf": "3", "x264-params": "interlaced=1:tff=1"}, Fraction(25), "aac", None),
-    "mpeg2-mpg": ("dvd.mpg", "mpeg2video", {**MPEG2, "top": "1"}, Fraction(25), "mp2", "mpeg"),
-    "mpeg2-ntsc-mpg": ("dvd.mpg", "mpeg2video", {**MPEG2, "g": "15", "top": "1"}, NTSC, "mp2", "mpeg"),
-    "mpeg2-bff-ts": ("broadcast.ts", "mpeg2video", {**MPEG2, "top": "0"}, Fraction(25), "aac", None),
-    "mpeg2-mkv": ("tape.mkv", "mpeg2video", {**MPEG2, "top": "1"}, Fraction(25), None, None),
+    "mpeg2-mpg": ("dvd.mpg", "mpeg2video", MPEG2, Fraction(25), "mp2", "mpeg"),
+    "mpeg2-ntsc-mpg": ("dvd.mpg", "mpeg2video", {**MPEG2, "g": "15"}, NTSC, "mp2", "mpeg"),
+    "mpeg2-bff-ts": ("broadcast.ts", "mpeg2video", MPEG2, Fraction(25), "aac", None),
+    "mpeg2-mkv": ("tape.mkv", "mpeg2video", MPEG2, Fraction(25), None, None),
     "dv-avi": ("tape.avi", "dvvideo", {}, Fraction(25), "pcm_s16le", None, (720, 576)),
 }
+#: the cases whose bottom field is shown first (DV of standard definition is, by its standard)
+BOTTOM_FIRST = {"avchd-bff", "mpeg2-bff-ts", "dv-avi"}
 
 
 @pytest.mark.parametrize("case,output", [
@@ -110,7 +125,8 @@ CASES = {  # name: (file, codec, options, rate, audio, container format[, size: 
 def test_interlaced_input_comes_out_once_a_picture_at_the_frame_rate(rule_onnx, tmp_path, case, output):
     name, codec, options, rate, audio, fmt, *size = CASES[case]
     n = round(rate)  # (a second)
-    src = _interlaced(tmp_path / name, codec, options, rate=rate, n=n, audio=audio, fmt=fmt, size=(*size, (W, H))[0])
+    src = _interlaced(tmp_path / name, codec, options, rate=rate, n=n, audio=audio, fmt=fmt, size=(*size, (W, H))[0],
+                      first="bottom" if case in BOTTOM_FIRST else "top")  # fmt: skip
     args, live, joined = [str(src)], output.startswith("live"), output.startswith("concat")
     if joined:  # (a camcorder's recording split in two files, read back to back)
         drive = tmp_path / "PRIVATE"
@@ -161,3 +177,20 @@ def test_a_header_that_states_the_field_rate_is_read_at_the_frame_rate(rule_onnx
         assert r.exit_code == 0, r.output
         images, times, out_rate, _ = _played(tmp_path / name)
         assert len(images) == 25 and out_rate == rate, (name, out_rate)
+
+
+@pytest.mark.parametrize("case", ["avchd-tff", "avchd-bff", "mpeg2-mpg", "mpeg2-bff-ts", "dv-avi"])
+def test_each_picture_is_its_first_field_the_one_at_its_time(tmp_path, case):
+    # a frame's time is its first field's: of a bottom-first frame (a DV tape's, a broadcast MPEG-2's, a camcorder's
+    # told bff), the bottom field. Was: the top field whatever the order, of those the later field, each picture
+    # shown a field's time (20 ms) late, its bar 2 pixels on
+    from roadseg.pipeline.sources import LiveSource, VideoSource
+
+    name, codec, options, rate, audio, fmt, *size = CASES[case]
+    src = _interlaced(tmp_path / name, codec, options, n=6, fmt=fmt, size=(*size, (W, H))[0],
+                      first="bottom" if case in BOTTOM_FIRST else "top")  # fmt: skip
+    for source in (VideoSource(src, audio=False), LiveSource(str(src), pace=False)):  # a file, and played live
+        with source as s:
+            images = [f.image for f in s if not isinstance(f, av.Packet)]
+        bars = [float(np.mean(np.nonzero(img[8:-8, :, 1] > 128)[1])) for img in images]  # (where the bar's middle is)
+        assert len(bars) == 6 and all(abs(bar - (29.5 + 4 * i)) < 0.75 for i, bar in enumerate(bars)), (source, bars)

@@ -26,6 +26,7 @@ import numpy as np
 from av.video.reformatter import Colorspace
 
 from roadseg.errors import SourceError, reason_of
+from roadseg.pipeline.sources.fields import one_field
 from roadseg.pipeline.sources.hdr import is_hdr, sdr_picture
 
 log = logging.getLogger("roadseg")
@@ -449,17 +450,17 @@ def scaled_to(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
     return cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA)
 
 
-def rgb_picture(vf: av.VideoFrame, size: tuple[int, int] | None = None) -> np.ndarray:
+def rgb_picture(vf: av.VideoFrame, size: tuple[int, int] | None = None, bottom_first: bool = False) -> np.ndarray:
     """The RGB uint8 [H,W,3] picture of a decoded frame, converted as players show it: by its colour
     tags, or, untagged, by BT.709 if it is HD (wider than 1024 or taller than 576) and BT.601 if not
     (swscale's default is BT.601 whatever the size). HDR (PQ or HLG) is tone-mapped to SDR BT.709
     (:mod:`roadseg.pipeline.sources.hdr`). An interlaced frame (a camcorder's 1080i: two fields a
-    field's time apart, woven) is deinterlaced, as a player does with a stream flagged so
-    (:func:`one_field`). ``size``: (height, width) to scale it to (area interpolation), in the same
-    conversion."""
+    field's time apart, woven) is deinterlaced, as a player does with a stream flagged so, to its first
+    field, the bottom if ``bottom_first`` (:mod:`roadseg.pipeline.sources.fields`: the stream's order).
+    ``size``: (height, width) to scale it to (area interpolation), in the same conversion."""
     if is_hdr(vf) or vf.interlaced_frame:
         image = sdr_picture(vf) if is_hdr(vf) else _converted(vf)
-        return scaled_to(one_field(image) if vf.interlaced_frame else image, size)
+        return scaled_to(one_field(image, bottom_first) if vf.interlaced_frame else image, size)
     return _converted(vf, {} if size is None else {"height": size[0], "width": size[1], "interpolation": "AREA"})
 
 
@@ -467,21 +468,6 @@ def _converted(vf: av.VideoFrame, scale: dict | None = None) -> np.ndarray:
     if vf.colorspace == 2 and (vf.width > 1024 or vf.height > 576):  # 2: unspecified
         return vf.to_ndarray(format="rgb24", src_colorspace=Colorspace.ITU709, **(scale or {}))
     return vf.to_ndarray(format="rgb24", **(scale or {}))
-
-
-def one_field(image: np.ndarray) -> np.ndarray:
-    """The picture of an interlaced frame's top field: its lines kept, the lines between made from the
-    ones above and below. (The bottom field, a field's time later, is left out: woven in, everything
-    that moves is combed, lines alternating between where it was and where it went.)
-
-    >>> one_field(np.array([0, 9, 100, 9], np.uint8).reshape(4, 1, 1)).ravel().tolist()
-    [0, 50, 100, 100]
-    """
-    out, n = image.copy(), (image.shape[0] - 1) // 2  # (n: the bottom field's lines with a line below them)
-    out[1 : 2 * n : 2] = (image[0 : 2 * n - 1 : 2].astype(np.uint16) + image[2 : 2 * n + 1 : 2] + 1) // 2
-    if image.shape[0] % 2 == 0 and image.shape[0] > 1:
-        out[-1] = image[-2]
-    return out
 
 
 def is_cover(stream) -> bool:

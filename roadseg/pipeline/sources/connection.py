@@ -22,6 +22,7 @@ from roadseg.pipeline.sources.audio import INTERLEAVE, AudioTimeline, MergedFram
 from roadseg.pipeline.sources.base import Frame, codec_of, packet_time, picture_stream, retimed, rgb_picture, scaled_to
 from roadseg.pipeline.sources.decoder import Decoder
 from roadseg.pipeline.sources.display import as_shown, matrix_of, told
+from roadseg.pipeline.sources.fields import bottom_first
 from roadseg.pipeline.sources.inline import Presented
 from roadseg.pipeline.sources.pacing import in_line, started_again
 
@@ -131,6 +132,7 @@ class Connection:
         heard: float | None = None  # the stream time of the first sound read before the first picture
         video: float | None = None  # this connection's last picture time (the connection before ran another clock)
         stamped = not self.container.format.flags & NO_TIMESTAMPS and self.container.format.name not in MADE_UP
+        bottom = bottom_first(picture_stream(self.container))  # (its interlaced pictures' first field: the stream's order)
         opening, self._opening = self._opening, None
         for item in opening or self._decoded():
             if isinstance(item, av.Packet):
@@ -192,7 +194,7 @@ class Connection:
                     # (the most since the tie: a picture read late, as the last one before an outage that a
                     # demuxer gives only when its read times out, is not how far the recording runs behind)
                     self._lag = clock - captured if tied else max(self._lag, clock - captured)
-            image = rgb_picture(vf)
+            image = rgb_picture(vf, bottom_first=bottom)
             if self._turned:
                 image = np.ascontiguousarray(as_shown(image, float(vf.rotation or 0), matrix_of(vf))[0])
             yield Frame(first_index, self._sized(image), vf.pts, vf.time_base, captured, clock=clock)

@@ -53,6 +53,7 @@ from roadseg.pipeline.sources.coded import Coded
 from roadseg.pipeline.sources.decoder import Decoder, joined_part
 from roadseg.pipeline.sources.display import as_shown, matrix_of, told
 from roadseg.pipeline.sources.expected import Expected
+from roadseg.pipeline.sources.fields import bottom_first
 from roadseg.pipeline.sources.firsts import FirstPictures
 from roadseg.pipeline.sources.gaps import OFF_LINE, Discarded, Dropped, Gaps, Pace, PassedOver
 from roadseg.pipeline.sources.hdr import say_if_hdr
@@ -611,7 +612,7 @@ class VideoSource(FirstPictures, ToStart, Expected):
         if self.height and self._size is None:
             self._scaled = scaled_size(vf.height, vf.width, self.height, upright=rotation in (90, 270))
         try:
-            image = rgb_picture(vf, self._scaled)
+            image = rgb_picture(vf, self._scaled, bottom_first(self.stream))
         except (av.error.FFmpegError, ValueError):
             self.lost += 1
             return None

@@ -40,13 +40,23 @@ def _woven(i: int, w: int = W, h: int = H, first: str = "top") -> np.ndarray:
     return img
 
 
+def _one_instant(i: int, w: int = W, h: int = H, first: str = "top") -> np.ndarray:
+    """Frame ``i`` of a progressive picture (both fields one instant: PsF): grey, light above line 33 and dark
+    from it (an edge either field alone blurs, a line of it made from the lines around it), a white bar below
+    moving right 4 pixels a frame. (Grey: a colour's edge at one line is one in 4:2:0's chroma, which is two.)"""
+    img = np.full((h, w, 3), 40, np.uint8)
+    img[:33] = 200
+    img[40:, 20 + 4 * i : 40 + 4 * i] = 255
+    return img
+
+
 def _interlaced(path: Path, codec: str, options: dict, *, rate: Fraction = Fraction(25), n: int = 25,
                 audio: str | None = None, fmt: str | None = None, size: tuple[int, int] = (W, H),
-                first: str = "top") -> Path:  # fmt: skip
+                first: str = "top", picture=_woven) -> Path:  # fmt: skip
     """``n`` woven frames coded as interlaced (flagged so: the decoder says ``interlaced_frame``), the ``first``
     field shown first (the frames flagged so, as FFmpeg's ``setfield`` flags them: MPEG-2's encoder codes each
     picture's order from its frame's; x264 is told by its own options too), with a mono 48 kHz sine of the
-    same length in ``audio`` if given."""
+    same length in ``audio`` if given. ``picture``: frame ``i``'s, :func:`_woven` or :func:`_one_instant`."""
     flagged = av.filter.Graph()
     flagged.link_nodes(flagged.add_buffer(width=size[0], height=size[1], format="yuv420p", time_base=1 / rate),
                        flagged.add("setfield", "tff" if first == "top" else "bff"), flagged.add("buffersink"))  # fmt: skip
@@ -59,7 +69,7 @@ def _interlaced(path: Path, codec: str, options: dict, *, rate: Fraction = Fract
             aus = out.add_stream(audio, rate=48000)
             aus.layout = "mono"
         for i in range(n):
-            vf = av.VideoFrame.from_ndarray(_woven(i, *size, first), format="rgb24").reformat(format="yuv420p")
+            vf = av.VideoFrame.from_ndarray(picture(i, *size, first), format="rgb24").reformat(format="yuv420p")
             vf.pts, vf.time_base = i, 1 / rate
             flagged.push(vf)
             out.mux(vs.encode(flagged.pull()))
@@ -194,3 +204,20 @@ def test_each_picture_is_its_first_field_the_one_at_its_time(tmp_path, case):
             images = [f.image for f in s if not isinstance(f, av.Packet)]
         bars = [float(np.mean(np.nonzero(img[8:-8, :, 1] > 128)[1])) for img in images]  # (where the bar's middle is)
         assert len(bars) == 6 and all(abs(bar - (29.5 + 4 * i)) < 0.75 for i, bar in enumerate(bars)), (source, bars)
+
+
+@pytest.mark.parametrize("case", ["avchd-tff", "avchd-bff", "mpeg2-mpg", "mpeg2-bff-ts", "dv-avi"])
+def test_progressive_pictures_flagged_interlaced_keep_every_line(tmp_path, case):
+    # PsF (progressive segmented frame: a camcorder's or broadcast's progressive pictures coded as interlaced, flagged
+    # so): both fields one instant, nothing combed, so every line is kept. Was: one field kept, the other made from
+    # it, half the detail lost: the edge between lines 32 and 33 blurred (a line of it at ~120, between 200 and 40)
+    from roadseg.pipeline.sources import LiveSource, VideoSource
+
+    name, codec, options, rate, audio, fmt, *size = CASES[case]
+    src = _interlaced(tmp_path / name, codec, options, n=4, fmt=fmt, size=(*size, (W, H))[0], picture=_one_instant,
+                      first="bottom" if case in BOTTOM_FIRST else "top")  # fmt: skip
+    for source in (VideoSource(src, audio=False), LiveSource(str(src), pace=False)):  # a file, and played live
+        with source as s:
+            images = [f.image for f in s if not isinstance(f, av.Packet)]
+        edge = [img[31:35].mean(axis=(1, 2)).round().tolist() for img in images]  # (rows 31-34)
+        assert len(edge) == 4 and all(abs(a - b) <= 12 for e in edge for a, b in zip(e, (200, 200, 40, 40))), edge

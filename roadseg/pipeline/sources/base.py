@@ -26,7 +26,7 @@ import numpy as np
 from av.video.reformatter import Colorspace
 
 from roadseg.errors import SourceError, reason_of
-from roadseg.pipeline.sources.fields import one_field
+from roadseg.pipeline.sources.fields import deinterlaced
 from roadseg.pipeline.sources.hdr import is_hdr, sdr_picture
 
 log = logging.getLogger("roadseg")
@@ -456,11 +456,12 @@ def rgb_picture(vf: av.VideoFrame, size: tuple[int, int] | None = None, bottom_f
     (swscale's default is BT.601 whatever the size). HDR (PQ or HLG) is tone-mapped to SDR BT.709
     (:mod:`roadseg.pipeline.sources.hdr`). An interlaced frame (a camcorder's 1080i: two fields a
     field's time apart, woven) is deinterlaced, as a player does with a stream flagged so, to its first
-    field, the bottom if ``bottom_first`` (:mod:`roadseg.pipeline.sources.fields`: the stream's order).
+    field, the bottom if ``bottom_first`` (the stream's order), unless its fields show one instant (PsF)
+    (:func:`roadseg.pipeline.sources.fields.deinterlaced`).
     ``size``: (height, width) to scale it to (area interpolation), in the same conversion."""
     if is_hdr(vf) or vf.interlaced_frame:
         image = sdr_picture(vf) if is_hdr(vf) else _converted(vf)
-        return scaled_to(one_field(image, bottom_first) if vf.interlaced_frame else image, size)
+        return scaled_to(deinterlaced(image, bottom_first) if vf.interlaced_frame else image, size)
     return _converted(vf, {} if size is None else {"height": size[0], "width": size[1], "interpolation": "AREA"})
 
 

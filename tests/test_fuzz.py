@@ -523,6 +523,15 @@ def test_a_picture_moved_over_another_s_packet_is_told_lost_with_it(catted_env):
     assert "2 of about 76 frames could not be decoded" in outcome.stderr, outcome.stderr
 
 
+def test_frames_lost_are_counted_by_a_damaged_header_s_own_count_not_its_length(fuzz_env):
+    # mp4-header-22: the video's timescale damaged (1 s), which leaves no rate and a length of 2.0 s for 1.52 s of
+    # pictures; its sample table still counts the 38. The rate H.264 says once a picture decodes (25) gave the frames
+    # expected by the length (was: "49 of about 50", 37 missing where one picture decodes)
+    outcome = _run("mp4-header-22", fuzz_env)
+    assert outcome.output.frames == 1, outcome.stderr
+    assert "37 of about 38 frames could not be decoded" in outcome.stderr, outcome.stderr
+
+
 # still images (jpg, png, webp, bmp, tif), damaged alone ("image-...") or one of four in a folder ("folder-...": the
 # seed-th % 4): one that does not read is refused alone, or left out and named, and never costs the others; what
 # the codec libraries say reaches stderr in roadseg's lines only

@@ -271,7 +271,9 @@ class VideoSource(FirstPictures, ToStart, Expected):
         first = self._peeked[-1].image
         base = VideoInfo.from_container(self.container, self.path, self.stream)
         if base.fps is None and (rate := decoded_rate(self.stream)):  # (probed with no picture: a pipe, read once)
-            frames = round(base.duration * rate) if base.duration else None
+            # (a header's own count of its pictures stands: a damaged mp4's timescale gives no rate and a length of 2 s
+            # for its 38 pictures, 50 by the length: mp4-header-22)
+            frames = base.frames or (round(base.duration * rate) if base.duration else None)
             base = replace(base, fps=rate, timed_fps=rate, frames=frames)
         sar = base.sample_aspect
         if sar and self.rotation in (90, 270):

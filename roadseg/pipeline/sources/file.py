@@ -49,7 +49,7 @@ from roadseg.pipeline.sources.base import (
 )
 from roadseg.pipeline.sources.capture import HTTP_SCHEMES, open_capture
 from roadseg.pipeline.sources.clock import LEAP, TS_DISCONT, Clock, joined_matroska
-from roadseg.pipeline.sources.coded import Coded
+from roadseg.pipeline.sources.coded import Coded, no_picture
 from roadseg.pipeline.sources.decoder import Decoder, joined_part
 from roadseg.pipeline.sources.display import as_shown, matrix_of, told
 from roadseg.pipeline.sources.expected import Expected
@@ -571,7 +571,8 @@ class VideoSource(FirstPictures, ToStart, Expected):
         try:
             frames = self.decoder.decode(packet if packet.stream is not None else None)
         except (av.error.FFmpegError, ValueError):
-            if not drained or packet.size:  # (a second empty packet, after a join's end, finds it drained: no loss)
+            # (a second empty packet, after a join's end, finds it drained: no loss; nor is one that holds no picture)
+            if not drained and not packet.size or packet.size and not no_picture(packet, codec):
                 self.lost += 1  # corrupt data: keep what decodes, count what does not
             if not drained and not packet.size:  # (refused as it was drained: what it held never comes out)
                 self.dropped.refused_drain()

@@ -31,11 +31,12 @@ JPEG_MARKERS = (b"\xff\xd8", b"\xff\xda", b"\xff\xd9")
 def no_picture(data, codec: str) -> bool:
     """Whether a video packet's ``data`` holds nothing of a picture of ``codec``, so that its decoder's refusing it
     loses none: an MJPEG packet with none of JPEG's markers (an AVI whose damaged index points at its own entries
-    as chunks: `avi-fields-19`, 15 of them refused, told 16 lost where 1 picture was missing). Other codecs: False
+    as chunks: `avi-fields-19`, 16 of them refused, told 16 lost where 1 picture was missing). Other codecs: False
     (an MPEG-4 picture's one start code may be the damaged part of it).
 
-    >>> no_picture(b"\x1a[\x06\x00\x92\r\x00\x0001wb\x10\x00\x00\x00", "mjpeg"), no_picture(b"\xff\xd8\0", "mjpeg")
-    (True, False)
+    >>> entries = b"01wb\\x10\\0\\0\\0\\x1a[\\x06\\0\\x92\\r\\0\\0"  # (an index entry: a chunk's id, flags, place, size)
+    >>> no_picture(entries * 2, "mjpeg"), no_picture(b"\\xff\\xd8\\xff\\xdb", "mjpeg"), no_picture(entries, "mpeg4")
+    (True, False, False)
     """
     return codec == "mjpeg" and not any(marker in bytes(data) for marker in JPEG_MARKERS)
 

@@ -3,9 +3,10 @@
 told (``source.lost``, or the frames expected less those out where that is more, as ``outcome._result`` tells it) is
 set against the pictures really missing: the clean file's pictures less the frames out (none where more came out).
 Prints the cases told more (over) and the count of those told fewer (under). ``tsb`` (not by default) reads the
-TS clip with B-frames (``fuzzing.B_FRAMED``), its one kind, ``stamps``.
+TS clip with B-frames (``fuzzing.B_FRAMED``), its one kind, ``stamps``; ``avi`` (a dashcam's MJPEG) and ``mov`` (a
+phone's HEVC) are not read by default either.
 
-    PYTHONPATH=. python benchmarks/lost_count.py --seeds 25 [--containers ts cat catleap mkv mp4 tsb] [-v]
+    PYTHONPATH=. python benchmarks/lost_count.py --seeds 25 [--containers ts cat catleap mkv mp4 tsb avi mov] [-v]
 """
 
 from __future__ import annotations

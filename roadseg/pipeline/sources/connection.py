@@ -11,7 +11,7 @@ import itertools
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 import av
 import numpy as np
@@ -24,7 +24,7 @@ from roadseg.pipeline.sources.decoder import Decoder
 from roadseg.pipeline.sources.display import as_shown, matrix_of, told
 from roadseg.pipeline.sources.fields import bottom_first
 from roadseg.pipeline.sources.inline import Presented
-from roadseg.pipeline.sources.pacing import in_line, started_again
+from roadseg.pipeline.sources.pacing import Timetable, in_line, started_again
 
 log = logging.getLogger("roadseg")
 
@@ -50,23 +50,15 @@ class Connection:
         stream, refused = picture_stream(self.container), Refusals(float(self.info.fps or 25))
         stream.thread_type = "SLICE"  # (frame threads hold a picture back a thread: lag, 0.6 s on 16 cores)
         decoder = Decoder(stream, self.spec, self.container.format, probe=True, shown=self.shown, thread_type="SLICE")
-        audio = [s for s in self.container.streams.audio if self._audio.get(s.index) == codec_of(s)]
-        if len(audio) < len(self._audio) and self.reconnects:
-            log.warning("the reconnected stream's audio is not the one recorded so far; going on without it")
-            self._audio = {s.index: codec_of(s) for s in audio}
+        audio = self._audio_kept()
         # AAC frames merged into one packet by a damaged ADTS length: timed as long as their sound, as a file's are,
         # so that the timeline puts one whose timestamp fits nowhere where its stream goes on (dropped, all its
         # frames were lost)
         merges = MergedFrames({s.index for s in audio if codec_of(s) == "aac"})
         read: dict[int | None, tuple[float, int | None]] = {}  # pts -> (when the packet was read, its dts), for the
         # pictures the decoder holds
-        paced: tuple[float, float] | None = None  # (time.monotonic(), stream time) a file played live is paced from
-        last, due = None, 0.0  # the last video packet's stream time, and when it was due
-        packets, presented = self.container.demux(stream, *audio), None
-        if self.kind == "file":  # (pictures whose stamps alone are damaged, put back as a file read whole puts them)
-            fps = stream.average_rate or stream.guessed_rate
-            presented = Presented(1 / float(fps) if fps else None)  # (and those whose presentation time alone is)
-            packets = in_line(packets, 1 / float(fps) if fps else None, presented)
+        timetable = Timetable(1 / float(self.info.fps or 25))  # (when a file played live gives each video packet)
+        packets, presented = self._in_line(stream, self.container.demux(stream, *audio))
         for packet in packets:
             if packet.stream.type == "audio":
                 if packet.size:
@@ -75,33 +67,51 @@ class Connection:
                 continue
             now = self.video_read = time.monotonic()
             if self.pace and (t := packet_time(packet)) is not None:
-                if paced is None:
-                    paced = (now, t)
-                elif started_again(t, last):  # (a join: the next recording is due a frame step after the last)
-                    paced = (due + 1 / float(self.info.fps or 25), t)
-                last = t
-                now = due = paced[0] + t - paced[1]  # (when it is due: later than that, the lag counts)
+                now = timetable.due(t, now)  # (when it is due: later than that, the lag counts)
                 if self.stop.wait(max(0.0, now - time.monotonic())):
                     return
-            if packet.size:
-                read.setdefault(packet.pts, (now, packet.dts))
-                if len(read) > MAX_HELD:  # (packets that gave no picture: refused, or no pts)
-                    del read[next(iter(read))]
-            try:
-                frames = decoder.decode(packet)
-            except (av.error.FFmpegError, ValueError):
-                self.lost += 1
-                if (seconds := refused.add(packet)) >= REFUSED:
-                    raise SourceError(f"its decoder ({codec_of(stream)}) refused every video packet for {seconds:.0f} s: "
-                                      "damaged, or the stream's codec changed") from None  # fmt: skip
-                continue
-            if frames:
-                refused.clear()
-            for vf in frames:
+            _note_read(read, packet, now)
+            for vf in self._decode(decoder, refused, packet):
                 at, dts = read.pop(vf.pts, (now, None))
                 yield from [(vf, at)] if presented is None else _presented(presented, vf, at, dts)
         if presented is not None:  # (a first picture that waited for the next: the stream's only one)
             yield from (item for item, _ in presented.flush())
+
+    def _audio_kept(self) -> list:
+        """The connection's audio streams that are the ones recorded so far (:attr:`_audio`: each one's codec by its
+        index); where a reconnected stream's are not, one line says so, and the recording goes on without the rest."""
+        audio = [s for s in self.container.streams.audio if self._audio.get(s.index) == codec_of(s)]
+        if len(audio) < len(self._audio) and self.reconnects:
+            log.warning("the reconnected stream's audio is not the one recorded so far; going on without it")
+            self._audio = {s.index: codec_of(s) for s in audio}
+        return audio
+
+    def _in_line(self, stream, packets: Iterator[av.Packet]) -> tuple[Iterator[av.Packet], Presented | None]:
+        """``packets`` (of video ``stream``'s connection) to read, and what puts back a picture whose presentation
+        time alone is damaged as it is decoded (None: not a file): a file's pictures whose stamps alone are damaged
+        are put back in line first (:func:`in_line`), as a file read whole puts them."""
+        if self.kind != "file":
+            return packets, None
+        fps = stream.average_rate or stream.guessed_rate
+        step = 1 / float(fps) if fps else None
+        presented = Presented(step)
+        return in_line(packets, step, presented), presented
+
+    def _decode(self, decoder: Decoder, refused: Refusals, packet: av.Packet) -> list:
+        """The pictures ``decoder`` gives for a video ``packet``: none where it refuses it, counted (:attr:`lost`,
+        and in ``refused``); raises :class:`SourceError` once it refused every packet for :data:`REFUSED` seconds
+        of the stream."""
+        try:
+            frames = decoder.decode(packet)
+        except (av.error.FFmpegError, ValueError):
+            self.lost += 1
+            if (seconds := refused.add(packet)) >= REFUSED:
+                raise SourceError(f"its decoder ({codec_of(decoder.stream)}) refused every video packet for "
+                                  f"{seconds:.0f} s: damaged, or the stream's codec changed") from None  # fmt: skip
+            return []
+        if frames:
+            refused.clear()
+        return frames
 
     def _items(self, first_index: int) -> Iterator[Frame | av.Packet]:
         """One connection's frames, stamped with their capture time, and its audio packets.
@@ -121,94 +131,126 @@ class Connection:
         step after the last picture, or later where the sound would go back over what came before), and judged afresh
         with it; where they go on for ``INTERLEAVE`` seconds instead, it is judged as it came (damaged stamps).
         """
-        index0 = first_index
         self._dropped += self._timeline.dropped
-        self._timeline = timeline = AudioTimeline()
-        shift: float | None = None  # capture time minus stream time, in seconds
-        lag = 0.0  # how far after arrival this connection was tied (:attr:`_lag`), which RESYNC leaves out
-        waiting: list[av.Packet] = []
-        again: list[tuple[av.Packet, float | None]] = []  # (sound read since one whose clock started again, with
-        # the picture time then) waiting for the pictures after it
-        heard: float | None = None  # the stream time of the first sound read before the first picture
-        video: float | None = None  # this connection's last picture time (the connection before ran another clock)
         stamped = not self.container.format.flags & NO_TIMESTAMPS and self.container.format.name not in MADE_UP
         bottom = bottom_first(picture_stream(self.container))  # (its interlaced pictures' first field: the stream's order)
+        st = _Reading(timeline=self._new_timeline(), stamped=stamped)
         opening, self._opening = self._opening, None
+        index = first_index
         for item in opening or self._decoded():
             if isinstance(item, av.Packet):
-                if shift is None:  # (judged by the first frame, where it is: the file's first packets may be
-                    if (at := packet_time(item)) is not None:  # a later chunk written twice)
-                        heard = at if heard is None else min(heard, at)
-                    if len(waiting) < MAX_WAITING:
-                        waiting.append(item)
-                    else:
-                        self._dropped += 1
-                    continue
-                if again or stamped and video is not None and (at := packet_time(item)) is not None and started_again(at, video):
-                    again.append((item, video))
-                    if len(again) < MAX_WAITING:
-                        continue
-                    yield from self._judged(again, timeline, shift)  # (too many for a picture: as they came)
-                    continue
-                yield from (self._timed(p, shift) for p in timeline.take(item, item.stream.index, video))
+                yield from self._sound(item, st)
                 continue
             vf, captured = item  # (when its packet was read: a file played live, when it was due)
             clock = None
             if vf.pts is not None and vf.time_base is not None:
                 t = float(vf.pts * vf.time_base)
-                if stamped and shift is not None and self.last_time is not None and started_again(t, self.last_time):
-                    # the stream's clock started again (an encoder restarted, a looped file, recordings joined with
-                    # cat): tie it anew, and judge its sound afresh (the old timeline took every packet after the
-                    # restart for a step back, or a leap away from the picture); a packet the old one holds is passed
-                    # on the clock it came on, or dropped and counted. The sound read since the clock started
-                    # again, before this picture, is this recording's: in step with it, after the sound so far
-                    yield from (self._timed(p, shift) for p in timeline.flush())
-                    sound = [at for at in (packet_time(p) for p, _ in again) if at is not None]
-                    shift = self._tie(t, captured, min(sound, default=None))
-                    waiting += (p for p, _ in again)
-                    again.clear()
-                    self._dropped += timeline.dropped
-                    went_on = None if self._sound_end is None else self._sound_end - shift  # (on the new clock)
-                    timeline = self._timeline = AudioTimeline(goes_on=went_on)
-                if again and (again[0][1] is None or t - again[0][1] > INTERLEAVE):  # (the pictures went on)
-                    yield from self._judged(again, timeline, shift)
-                self.last_time = video = t
-                if self._first_time is None:
-                    self._first_time = t
-                elif (self._may_replay and stamped and first_index == index0 and self.reconnects
-                      and abs(t - self._first_time) < 1e-3):  # fmt: skip  # (made-up times start at 0 each time)
-                    if not self._said_replay:
-                        log.warning("%s began again from its start (a file served without a length?); it is recorded "
-                                    "again each time it is reopened, at most --retries times", self.shown)  # fmt: skip
-                    self._replays = self._said_replay = True
-                elif self._replays and self._furthest_end is not None and t > self._furthest_end + 1.0:
-                    self._replays = False  # (it went on past where the connections ended: a camera that restarted)
+                if stamped and st.shift is not None and self.last_time is not None and started_again(t, self.last_time):
+                    yield from self._started_again(st, t, captured)
+                if st.again and (st.again[0][1] is None or t - st.again[0][1] > INTERLEAVE):  # (the pictures went on)
+                    yield from self._judged(st.again, st.timeline, st.shift)
+                self.last_time = st.video = t
+                self._note_replay(t, stamped, first=index == first_index)
                 if stamped:
-                    tied = shift is None or abs(t + shift - captured - lag) > RESYNC
-                    if shift is None:
-                        lag = self._lag if self._clock is not None else 0.0  # (kept from the connection before)
-                        shift = self._tie(t, captured, heard, lag)
-                    elif tied:
-                        shift = self._tie(t, captured, None, lag)
-                    clock = self._clock = t + shift
-                    # (the most since the tie: a picture read late, as the last one before an outage that a
-                    # demuxer gives only when its read times out, is not how far the recording runs behind)
-                    self._lag = clock - captured if tied else max(self._lag, clock - captured)
-            image = rgb_picture(vf, bottom_first=bottom)
-            if self._turned:
-                image = np.ascontiguousarray(as_shown(image, float(vf.rotation or 0), matrix_of(vf))[0])
-            yield Frame(first_index, self._sized(image), vf.pts, vf.time_base, captured, clock=clock)
-            first_index += 1
-            if shift is not None and waiting:  # (after the frame: a recording starts at its first frame)
-                yield from (self._timed(p, shift) for w in waiting for p in timeline.take(w, w.stream.index, video))
-                waiting.clear()
-            if self._mic is not None:
-                yield from self._mic.take()
+                    clock = self._clocked(st, t, captured)
+            yield Frame(index, self._picture(vf, bottom), vf.pts, vf.time_base, captured, clock=clock)
+            index += 1
+            yield from self._after_frame(st)
         if self.stop.is_set():
             return
-        if shift is not None:  # the stream ended: a packet held for the next one is passed (a stream's only one)
-            yield from self._judged(again, timeline, shift)
-            yield from (self._timed(p, shift) for p in timeline.flush())  # or dropped and counted (a leap at the end)
+        if st.shift is not None:  # the stream ended: a packet held for the next one is passed (a stream's only one)
+            yield from self._judged(st.again, st.timeline, st.shift)
+            yield from (self._timed(p, st.shift) for p in st.timeline.flush())  # or dropped and counted (a leap at the end)
+
+    def _after_frame(self, st: _Reading) -> Iterator[av.Packet]:
+        """The sound handed on after a frame of the connection :meth:`_items` reads (``st``): what waited for it (a
+        recording starts at its first frame), judged by the timeline, on the capture clock; and the microphone's."""
+        if st.shift is not None and st.waiting:
+            yield from (self._timed(p, st.shift) for w in st.waiting for p in st.timeline.take(w, w.stream.index, st.video))
+            st.waiting.clear()
+        if self._mic is not None:
+            yield from self._mic.take()
+
+    def _sound(self, packet: av.Packet, st: _Reading) -> Iterator[av.Packet]:
+        """An audio ``packet`` of the connection :meth:`_items` reads (``st``), on the capture clock where it is
+        passed now: held before the first frame (:attr:`_Reading.waiting`, at most :data:`MAX_WAITING`, the rest
+        dropped and counted), and from one that steps back or leaps from the last picture as a clock that starts
+        again does (:attr:`_Reading.again`, judged as it came once that holds MAX_WAITING), else judged by the
+        timeline."""
+        if st.shift is None:  # (judged by the first frame, where it is: the file's first packets may be
+            if (at := packet_time(packet)) is not None:  # a later chunk written twice)
+                st.heard = at if st.heard is None else min(st.heard, at)
+            if len(st.waiting) < MAX_WAITING:
+                st.waiting.append(packet)
+            else:
+                self._dropped += 1
+            return
+        if st.again or (st.stamped and st.video is not None and (at := packet_time(packet)) is not None
+                        and started_again(at, st.video)):  # fmt: skip
+            st.again.append((packet, st.video))
+            if len(st.again) >= MAX_WAITING:
+                yield from self._judged(st.again, st.timeline, st.shift)  # (too many for a picture: as they came)
+            return
+        yield from (self._timed(p, st.shift) for p in st.timeline.take(packet, packet.stream.index, st.video))
+
+    def _started_again(self, st: _Reading, t: float, captured: float) -> Iterator[av.Packet]:
+        """The stream's clock started again at picture time ``t`` (an encoder restarted, a looped file, recordings
+        joined with cat): tie it anew, and judge its sound afresh (the old timeline took every packet after the
+        restart for a step back, or a leap away from the picture); a packet the old one holds is passed on the clock
+        it came on, or dropped and counted. The sound read since the clock started again, before this picture, is
+        this recording's: in step with it, after the sound so far (it waits for the picture, in ``st.waiting``)."""
+        yield from (self._timed(p, st.shift) for p in st.timeline.flush())
+        sound = [at for at in (packet_time(p) for p, _ in st.again) if at is not None]
+        st.shift = self._tie(t, captured, min(sound, default=None))
+        st.waiting += (p for p, _ in st.again)
+        st.again.clear()
+        self._dropped += st.timeline.dropped
+        went_on = None if self._sound_end is None else self._sound_end - st.shift  # (on the new clock)
+        st.timeline = self._new_timeline(goes_on=went_on)
+
+    def _new_timeline(self, goes_on: float | None = None) -> AudioTimeline:
+        """A fresh :class:`AudioTimeline` (its sound going on from ``goes_on``), the connection's from now on."""
+        self._timeline = AudioTimeline(goes_on=goes_on)
+        return self._timeline
+
+    def _note_replay(self, t: float, stamped: bool, first: bool) -> None:
+        """Note the first connection's first picture time, from ``t``; and whether a reconnection's ``first`` picture
+        began there again (the same media from its start: a file served without a length, said once), until a picture
+        goes on past where every connection before it ended (a camera that restarted)."""
+        if self._first_time is None:
+            self._first_time = t
+        elif (self._may_replay and stamped and first and self.reconnects
+              and abs(t - self._first_time) < 1e-3):  # fmt: skip  # (made-up times start at 0 each time)
+            if not self._said_replay:
+                log.warning("%s began again from its start (a file served without a length?); it is recorded "
+                            "again each time it is reopened, at most --retries times", self.shown)  # fmt: skip
+            self._replays = self._said_replay = True
+        elif self._replays and self._furthest_end is not None and t > self._furthest_end + 1.0:
+            self._replays = False  # (it went on past where the connections ended: a camera that restarted)
+
+    def _clocked(self, st: _Reading, t: float, captured: float) -> float:
+        """The capture clock (:attr:`Frame.clock`) of the picture at stream time ``t``, read at ``captured``: the
+        connection tied at its first picture (:meth:`_tie`), and again where its stream time runs away from the
+        arrival by more than :data:`RESYNC`; noting it (:attr:`_clock`) and the recording's lag (:attr:`_lag`)."""
+        tied = st.shift is None or abs(t + st.shift - captured - st.lag) > RESYNC
+        if st.shift is None:
+            st.lag = self._lag if self._clock is not None else 0.0  # (kept from the connection before)
+            st.shift = self._tie(t, captured, st.heard, st.lag)
+        elif tied:
+            st.shift = self._tie(t, captured, None, st.lag)
+        clock = self._clock = t + st.shift
+        # (the most since the tie: a picture read late, as the last one before an outage that a
+        # demuxer gives only when its read times out, is not how far the recording runs behind)
+        self._lag = clock - captured if tied else max(self._lag, clock - captured)
+        return clock
+
+    def _picture(self, vf: av.VideoFrame, bottom: bool) -> np.ndarray:
+        """``vf``'s RGB picture (an interlaced one's first field: the ``bottom`` one where the stream says so),
+        turned as it is shown (where :attr:`_turned`) and at the first size (:meth:`_sized`)."""
+        image = rgb_picture(vf, bottom_first=bottom)
+        if self._turned:
+            image = np.ascontiguousarray(as_shown(image, float(vf.rotation or 0), matrix_of(vf))[0])
+        return self._sized(image)
 
     def _judged(self, held: list[tuple[av.Packet, float | None]], timeline: AudioTimeline, shift: float
                 ) -> Iterator[av.Packet]:  # fmt: skip
@@ -292,6 +334,21 @@ class Connection:
         return packet
 
 
+@dataclass
+class _Reading:
+    """Where :meth:`Connection._items` stands in one connection."""
+
+    timeline: AudioTimeline  # judges the sound (since the stream's clock last started again)
+    stamped: bool  # its format has timestamps of its own (else its pictures are timed by arrival alone)
+    shift: float | None = None  # capture time minus stream time, in seconds (None: no picture yet)
+    lag: float = 0.0  # how far after arrival this connection was tied (:attr:`_lag`), which RESYNC leaves out
+    heard: float | None = None  # the stream time of the first sound read before the first picture
+    video: float | None = None  # this connection's last picture time (the connection before ran another clock)
+    waiting: list[av.Packet] = field(default_factory=list)  # sound read before the first picture (or the restart's)
+    again: list[tuple[av.Packet, float | None]] = field(default_factory=list)  # (sound read since one whose clock
+    # started again, with the picture time then) waiting for the pictures after it
+
+
 def _presented(presented: Presented, vf: av.VideoFrame, at: float, dts: int | None) -> list[tuple]:
     """(picture, when its packet was read) for ``vf``, read at ``at``, its packet decoded at ``dts`` (its time
     base's ticks), and any that waited before it, each retimed where ``presented`` put it back in line."""
@@ -302,6 +359,15 @@ def _presented(presented: Presented, vf: av.VideoFrame, at: float, dts: int | No
         if t != float(frame.pts * frame.time_base):
             frame.pts = round(t / frame.time_base)
     return [item for item, _ in out]
+
+
+def _note_read(read: dict, packet: av.Packet, at: float) -> None:
+    """Keep in ``read`` when video ``packet`` was read (``at``) and its dts, by its pts, for the picture the decoder
+    gives for it, maybe later; at most :data:`MAX_HELD` (packets that gave no picture: refused, or no pts)."""
+    if packet.size:
+        read.setdefault(packet.pts, (at, packet.dts))
+        if len(read) > MAX_HELD:
+            del read[next(iter(read))]
 
 
 def _then_raise(items: list, exc: BaseException) -> Iterator:

@@ -1,7 +1,7 @@
-"""A file played live, paced (:class:`~roadseg.pipeline.sources.capture.LiveSource`): where its clock starts
-again (:func:`started_again`: a join, a loop) and its video packets whose stamps alone are damaged put back in line
-before they are paced (:func:`in_line`), as :class:`~roadseg.pipeline.sources.inline.InLine` puts a file's pictures
-read whole.
+"""A file played live, paced (:class:`~roadseg.pipeline.sources.capture.LiveSource`): each video packet given at
+its time (:class:`Timetable`), afresh where its clock starts again (:func:`started_again`: a join, a loop), and its
+video packets whose stamps alone are damaged put back in line before they are paced (:func:`in_line`), as
+:class:`~roadseg.pipeline.sources.inline.InLine` puts a file's pictures read whole.
 """
 
 from __future__ import annotations
@@ -29,6 +29,32 @@ def started_again(t: float, last: float) -> bool:
     (True, True, False)
     """
     return t < last - RESTART or t > last + LEAP
+
+
+class Timetable:
+    """When each video packet of a file played live is due (``time.monotonic()``): at its stream time after the
+    first's, read at ``now``; where its clock starts again (:func:`started_again`), a frame ``step`` after the last
+    one due, the recording after it paced from there.
+
+    >>> timetable = Timetable(step=0.04)
+    >>> timetable.due(10.0, now=100.0), timetable.due(10.5, now=100.1), timetable.due(0.0, now=100.2)  # (0.0: a join)
+    (100.0, 100.5, 100.54)
+    """
+
+    def __init__(self, step: float) -> None:
+        self.step = step
+        self._paced: tuple[float, float] | None = None  # (time.monotonic(), stream time) the file is paced from
+        self._last, self._due = None, 0.0  # the last video packet's stream time, and when it was due
+
+    def due(self, t: float, now: float) -> float:
+        """When the video packet at stream time ``t``, read at ``now``, is due (later than that, the lag counts)."""
+        if self._paced is None:
+            self._paced = (now, t)
+        elif started_again(t, self._last):  # (a join: the next recording is due a frame step after the last)
+            self._paced = (self._due + self.step, t)
+        self._last = t
+        self._due = self._paced[0] + t - self._paced[1]
+        return self._due
 
 
 def in_line(packets: Iterator[av.Packet], step: float | None, presented: Presented | None = None) -> Iterator[av.Packet]:

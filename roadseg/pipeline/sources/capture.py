@@ -178,6 +178,17 @@ class LiveSource(Connection):
         self.last_time: float | None = None
         self.container = container or first_open(self.spec, hwaccel, self.camera)
         self.info = VideoInfo.from_container(self.container, self.spec)
+        self._check_picture()
+        say_if_hdr(picture_stream(self.container), self.shown)
+        self._set_up_audio(audio, audio_input)
+        self._set_up_clock()
+        self._set_up_replays()
+        self._set_up_closing()
+        self._set_up_first_picture()
+
+    def _check_picture(self) -> None:
+        """Close the container and raise :class:`SourceError` where its video names no codec or no picture size;
+        one line where a camera gives another size than the one asked."""
         if not self.info.codec:  # (a damaged header that names no codec: no decoder takes the stream)
             self.container.close()
             raise SourceError(f"no decodable video frames in {self.shown}: its video stream names no codec")
@@ -189,7 +200,10 @@ class LiveSource(Connection):
             log.warning("camera %s gives %dx%d, not the %s asked (it does not offer that size%s)", self.shown,
                         self.info.width, self.info.height, size,
                         " in that format" if "input_format" in self.camera else "")  # fmt: skip
-        say_if_hdr(picture_stream(self.container), self.shown)
+
+    def _set_up_audio(self, audio: bool, audio_input: str | None) -> None:
+        """The audio streams handed on (none unless ``audio``; a camera's microphone, ``audio_input``, opened here:
+        the container closed where it cannot be), and what a reconnected stream's must match."""
         self.audio_streams = list(self.container.streams.audio) if audio else []
         self._audio = {s.index: codec_of(s) for s in self.audio_streams}  # what a reconnected stream must match
         self._mic = None
@@ -200,6 +214,9 @@ class LiveSource(Connection):
                 self.container.close()
                 raise
             self.audio_streams = [self._mic.stream]
+
+    def _set_up_clock(self) -> None:
+        """The capture clock's state across connections (:meth:`_tie`) and the sound's on it."""
         self._timeline = AudioTimeline()  # audio packets whose timestamps cannot be right are dropped there
         self._dropped = 0  # by the timelines of earlier connections, and audio read long before any frame
         self._clock: float | None = None  # the last frame's Frame.clock
@@ -208,6 +225,9 @@ class LiveSource(Connection):
         # as much): the next connection is tied with it, so the recording keeps the time between two as it passed
         self._sound_end: float | None = None  # where the sound handed on so far ends, on the capture clock
         self._resized = False  # (said once)
+
+    def _set_up_replays(self) -> None:
+        """What tells a reconnection that begins the same media again from its start (:meth:`_note_replay`)."""
         self._first_time: float | None = None  # the stream time of the first connection's first frame
         self._replays = False  # a reconnection began at that time again: the same media from its start
         # (only a web server serves files; an RTSP connection's clock starts at 0 each time, a restarted camera's
@@ -215,10 +235,18 @@ class LiveSource(Connection):
         self._may_replay = self.spec.lower().startswith(HTTP_SCHEMES)
         self._said_replay = False
         self._furthest_end: float | None = None  # the furthest stream time a connection ended at
+
+    def _set_up_closing(self) -> None:
+        """What lets :meth:`close` come from another thread while the reading one is inside the source, and
+        :meth:`overdue` tell a stalled read."""
         self._lock = threading.Lock()
         self._busy = False  # the reading thread is inside the source (a read, an open, decoding), not at a yield
         self._closing = False  # close() came while it was: it closes the container once it is out (:meth:`close`)
         self.video_read = time.monotonic()  # when the last video packet was read
+
+    def _set_up_first_picture(self) -> None:
+        """Read the first picture ahead, but for a camera (:meth:`_upright`: its display matrix), closing the
+        source where that fails (Ctrl-C: the container is closed as the read ahead ends)."""
         self._opening: Iterator | None = None  # the first connection's items, its first picture read ahead
         self._turned = False  # the pictures are shown turned or mirrored (a phone's video, piped, served or played)
         if self.kind != "camera":  # (a camera has no display matrix: its first frame is not waited for)

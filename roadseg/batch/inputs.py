@@ -111,7 +111,8 @@ def plan_joined(videos: Sequence[Video], out_dir: Path, suffix: str = ".mp4", *,
     always named by its first file, so that a folder of one drive of the front camera stays named after
     the folder. ``said`` gets what the results line of a drive so cut apart says of it, by what it is
     named by. BatchError as :func:`plan_outputs`, which ``clashes`` goes to."""
-    from roadseg.pipeline.sources.drives import first_of_view, joins  # (PyAV: only where files are joined)
+    from roadseg.pipeline.sources.cameras import first_of_view  # (PyAV: only where files are joined)
+    from roadseg.pipeline.sources.drives import joins
 
     units: dict[Video, list[Path]] = {}
     for folder, files in by_folder(videos).items():

@@ -88,7 +88,7 @@ def _other_names(task: Task) -> tuple[str, ...]:
     if not task.parts:
         return (_ending_toggled(target, Path(task.input).name),)
     if os.path.isdir(task.input):  # named after its folder: OUT/a.mp4 -> OUT/a/<first file>.mp4
-        from roadseg.pipeline.sources.drives import first_of_view
+        from roadseg.pipeline.sources.cameras import first_of_view
 
         first, folder = first_of_view([Path(p) for p in task.parts]), target.with_name(target.stem)
         # (or with its first file's ending kept, where another drive's first file differed from it only by that)

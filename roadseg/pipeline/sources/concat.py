@@ -9,7 +9,7 @@ that cannot be read at all (the last file of a drive, cut off when the power wen
 before any work, with one line; the camera most of the files come from is the one joined
 (``batch --concat`` writes the others' as drives of their own: :func:`~roadseg.pipeline.sources.drives.joins`). A dual
 dashcam writes its front and rear files into one folder, often at one size: where every file's name
-ends in a camera's letter or word (:data:`~roadseg.pipeline.sources.drives.CAMERA_TAGS`: ``..._NF.MP4``, ``..._NR.MP4``;
+ends in a camera's letter or word (:data:`~roadseg.pipeline.sources.cameras.CAMERA_TAGS`: ``..._NF.MP4``, ``..._NR.MP4``;
 ``...0003F.MP4``, ``...0004R.MP4``; ``...-front.mp4``, ``...-back.mp4``), the front camera's files
 are joined and the others left out, with one line; a glob picks another (``"DCIM/*R.MP4"``), and
 ``batch --concat`` writes each camera's as drives of their own too.
@@ -33,7 +33,8 @@ import av
 from roadseg.errors import SourceError
 from roadseg.pipeline.inputs import DRIVE_GAP, find_videos
 from roadseg.pipeline.sources.base import codec_of, open_container, say_sensor_boxes, sensor_boxes
-from roadseg.pipeline.sources.drives import _cut, _one_camera, _one_view
+from roadseg.pipeline.sources.cameras import _one_camera, _one_view
+from roadseg.pipeline.sources.drives import _cut
 from roadseg.pipeline.sources.file import VideoSource
 from roadseg.pipeline.sources.probe import Placing, _listed, _named, _probe
 

@@ -987,7 +987,7 @@ def test_a_picture_whose_presentation_time_alone_is_damaged_in_a_file_played_liv
     presentation time alone moved 3 s or 0.7 s ahead, or the first's 0.7 s back. ``pacing.in_line`` judges by the
     decoding time, in line: live, the picture tied the clock where it was stamped, and the pictures after it were
     recorded 3 s (0.7 s) late, or a frame step late after the first; a file read whole puts it back (InLine).
-    ``inline.Presented`` puts it back as it is decoded: the recording keeps the file's timeline and its sound, as
+    ``presented.Presented`` puts it back as it is decoded: the recording keeps the file's timeline and its sound, as
     read whole."""
     src = with_b_frames(tmp_path / "b.ts", 25)
     assert pes_headers(src.read_bytes(), 0xE0)[picture][1]  # (it has a decoding time)

@@ -23,8 +23,8 @@ from roadseg.pipeline.sources.base import Frame, codec_of, packet_time, picture_
 from roadseg.pipeline.sources.decoder import Decoder
 from roadseg.pipeline.sources.display import as_shown, matrix_of, told
 from roadseg.pipeline.sources.fields import bottom_first
-from roadseg.pipeline.sources.inline import Presented
 from roadseg.pipeline.sources.pacing import Timetable, in_line, started_again
+from roadseg.pipeline.sources.presented import Presented
 
 log = logging.getLogger("roadseg")
 

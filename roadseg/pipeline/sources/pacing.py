@@ -14,7 +14,8 @@ import av
 
 from roadseg.pipeline.sources.base import Frame
 from roadseg.pipeline.sources.clock import LEAP
-from roadseg.pipeline.sources.inline import InLine, Presented
+from roadseg.pipeline.sources.inline import InLine
+from roadseg.pipeline.sources.presented import Presented
 
 log = logging.getLogger("roadseg")
 

@@ -78,6 +78,11 @@ class InLine:
         fps = stream.average_rate or stream.guessed_rate
         return cls(1 / float(fps) if fps else None)
 
+    @property
+    def step(self) -> float | None:
+        """The frame step: the last between two pictures passed, at first the stream's rate's (None: not known)."""
+        return self._step
+
     def take(self, frame: Frame) -> list[Frame]:
         """The pictures to pass now, ``frame`` taken in (none while the next ones are needed to judge)."""
         self._held.append(frame)
@@ -252,14 +257,14 @@ def first_moved(stamps: Iterable[tuple[int | None, Fraction]], line: InLine, sou
     judged = judged or line.flush()
     moved = {f.index: f.time - seconds(read[f.index], f.time_base) for f in judged
              if f.pts is not None and f.pts != read[f.index]}  # fmt: skip
-    if 0 in moved or sound is None or line._step is None or not judged:
+    if 0 in moved or sound is None or line.step is None or not judged:
         return moved if 0 in moved else {}  # (the first in line: the file starts where FFmpeg says)
     tb = judged[0].time_base
     for stamp, _ in stamps:  # (the pictures after a leap within the first RUN + 1, and RUN + 1 after it)
         if len(read) > 2 * RUN + 1:
             break
         read.append(stamp)
-    return _back_before_sound([None if t is None else seconds(t, tb) for t in read], line._step, sound)
+    return _back_before_sound([None if t is None else seconds(t, tb) for t in read], line.step, sound)
 
 
 def _back_before_sound(times: list[float | None], step: float, sound: float) -> dict[int, float]:

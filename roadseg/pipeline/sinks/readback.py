@@ -4,6 +4,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from itertools import chain, groupby, islice
+from operator import itemgetter
+
 import av
 
 #: The most packets of a group of pictures :func:`pictures` holds to decode later (x264's longest group is 250)
@@ -15,10 +19,12 @@ def pictures(container: av.container.InputContainer) -> int:
     end (no decoding) and counted, its first picture decoded and its last group of pictures (from its last keyframe
     to the end) decoded whole, where a file whose end was cut or damaged shows it; 0 where no picture decodes.
 
-    A group's packets are held until the next keyframe, then counted as its pictures; a group is decoded as it comes
-    until a picture has decoded (the first), and once it holds more than :data:`HELD` packets (memory stays bounded: a
-    file without keyframes is decoded whole). A packet that does not decode gives no picture, as in a player, and the
-    demuxer's error ends the file there. An mp4 whose last quarter is lost (its index, at its start, still counts 50):
+    Each group (:func:`_groups`) is held, up to :data:`HELD` packets, and counted by its packets once the next one
+    comes, or decoded and counted by its pictures: each group until one gives the first picture (the group that
+    does is held from its start), the last group, and a group longer than :data:`HELD` (decoded as it comes: memory
+    stays bounded, and a file without keyframes is decoded whole). A packet that does not decode gives no picture,
+    as in a player, and the demuxer's error ends the file there. An mp4 whose last quarter is lost (its index, at
+    its start, still counts 50):
 
     >>> import os, numpy as np
     >>> from fractions import Fraction
@@ -33,46 +39,67 @@ def pictures(container: av.container.InputContainer) -> int:
     (50, 28)
     """
     decoder = container.streams.video[0].codec_context
-    counted, held, size, shown, eager, first = 0, [], 0, 0, True, False
+    counted, first, last = 0, False, []
+    for group in _groups(container):
+        counted += len(last)  # (the group before, held whole, is not the last: its packets count)
+        held, last = list(islice(group, HELD + 1)), []
+        if not first:  # (the group that gives the first picture is then held, or decoded, as any other)
+            first = _first_picture(decoder, held[:HELD])
+            if not first:  # (none yet: the group decoded to its end, its pictures counted)
+                shown = _decoded(decoder, chain(held[HELD:], group))
+                first = shown > 0
+                counted += shown
+                continue
+        if len(held) <= HELD:
+            last = held
+        else:  # (a long group: decoded as it comes)
+            counted += _decoded(decoder, chain(held, group))
+    if last:
+        counted += _decoded(decoder, last)
+    return counted if first else 0
 
-    def decode(packet: av.Packet | None) -> int:
-        nonlocal first
-        try:
-            n = len(decoder.decode(packet))
-        except (av.error.FFmpegError, ValueError):  # (damaged: no picture from it)
-            return 0
-        first = first or n > 0
-        return n
 
-    def group() -> int:  # (the pictures of the group that ends; the decoder left ready for the next)
-        n = (shown if eager else sum(map(decode, held))) + decode(None)
-        decoder.flush_buffers()
-        return n
+def _groups(container: av.container.InputContainer) -> Iterator[Iterator[av.Packet]]:
+    """The groups of pictures of the first video stream of ``container``, each its packets (empty ones left out)
+    from a keyframe to the next (the first from the first packet), demuxed as they are read: to the end, or to the
+    demuxer's error (a file cut short: a player stops there too)."""
+    for _, group in groupby(_numbered(container), key=itemgetter(0)):
+        yield map(itemgetter(1), group)
 
+
+def _numbered(container: av.container.InputContainer) -> Iterator[tuple[int, av.Packet]]:
+    """The packets of :func:`_groups`, each with the number of its group (the keyframes up to it)."""
+    keyframes = 0
     try:
         for packet in container.demux(container.streams.video[0]):
-            if packet.size == 0:
-                continue
-            if packet.is_keyframe and size:
-                counted += group() if eager else len(held)
-                held, size, shown, eager = [], 0, 0, not first
-            size += 1
-            if not eager:
-                held.append(packet)
-                if len(held) > HELD:  # (a long group: decoded from here on, not held)
-                    eager, shown, held = True, sum(map(decode, held)), []
-                continue
-            waiting = not first
-            shown += decode(packet)
-            if waiting and len(held) == size - 1 < HELD:  # (until the first picture, its group is held too)
-                held.append(packet)
-                if first:  # (the first picture: its group decoded again at the end, if it is the last)
-                    decoder.flush_buffers()
-                    eager, shown = False, 0
-            else:
-                held = []
-    except (av.error.FFmpegError, OSError):  # (a file cut short: a player stops there too)
-        pass
-    if size:
-        counted += group()
-    return counted if first else 0
+            if packet.size:
+                keyframes += packet.is_keyframe
+                yield keyframes, packet
+    except (av.error.FFmpegError, OSError):
+        return
+
+
+def _first_picture(decoder: av.CodecContext, packets: Iterable[av.Packet]) -> bool:
+    """Decode ``packets`` until one gives a picture; whether one did (the decoder then emptied, ready to decode
+    its group again from its start)."""
+    for packet in packets:
+        if _decode(decoder, packet):
+            decoder.flush_buffers()
+            return True
+    return False
+
+
+def _decoded(decoder: av.CodecContext, packets: Iterable[av.Packet]) -> int:
+    """The pictures ``packets`` (a group, or its rest) give, with those the decoder held at their end; the decoder
+    left ready for the next group."""
+    shown = sum(_decode(decoder, packet) for packet in packets) + _decode(decoder, None)
+    decoder.flush_buffers()
+    return shown
+
+
+def _decode(decoder: av.CodecContext, packet: av.Packet | None) -> int:
+    """The pictures ``packet`` gives (None: those the decoder held); 0 where it does not decode (damaged)."""
+    try:
+        return len(decoder.decode(packet))
+    except (av.error.FFmpegError, ValueError):
+        return 0

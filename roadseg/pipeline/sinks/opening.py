@@ -81,60 +81,15 @@ class Opening:
         raise SinkError(f"cannot set up encoder {first[0]!r} for {self.shown}: {reason_of(first[1])}") from None
 
     def _try_open(self, audio: Sequence, encoder: str | None, subtitles: bool = True) -> Exception | None:
+        """One try at opening the output with ``encoder`` (None: the container's own), the ``audio`` that goes in and,
+        where ``subtitles``, the subtitle and data streams: None where it opened, else the error it failed with (what
+        it made removed). Raises :class:`SinkError` where no other try helps: a name without a format, a file that
+        cannot be created, a ``--crf`` or ``--preset`` the encoder cannot take."""
+        self._create()
         try:
-            if self.to_stdout:
-                self.container = av.open("pipe:1", mode="w", format="matroska")
-            else:
-                options = {"movflags": "+faststart" + ("+use_metadata_tags" if apple_keys(self.tags) else "")
-                           } if self.path.suffix.lower() in FASTSTART else {}  # fmt: skip
-                piped = self.path.is_fifo() and not self.path.suffix  # (a named pipe: Matroska, as -o - writes)
-                self.container = av.open(file_url(self.path), mode="w", format="matroska" if piped else None,
-                                         options=options)  # fmt: skip
-        except ValueError:  # "Could not determine output format"
-            raise SinkError(f"cannot tell a video format from the name {self.path.name}: end it in .mp4, .mkv, "
-                            ".mov or .webm") from None  # fmt: skip
-        except (OSError, av.error.FFmpegError) as exc:
-            raise SinkError(f"cannot create output {self.shown}: {reason_of(exc)}") from None
-        try:
-            if self._live_pipe():
-                self.container.options.update(live_pipe_options(self.container.format.name))
-            if self.container.format.name in NO_AUDIO_OFFSET:
-                self.container.options["avoid_negative_ts"] = "disabled"
-            self.container.metadata.update(self.tags)
-            self.encoder = encoder or self.container.default_video_codec
-            tb = Fraction(1, 1000) if self.wall_clock else self.time_base
-            named = encoder_name(self.encoder) or self.encoder
-            # (an encoder or muxer with a frame clock: written at the input's pictures' rate, or the nearest it takes;
-            # any other keeps the input's timestamps, at its stated rate)
-            self._clocked = (named in FRAME_CLOCK_ENCODERS or self.container.format.name in FRAME_CLOCK_FORMATS
-                             or (named in SHORT_CLOCK_ENCODERS and tb and Fraction(tb).denominator > 65535))  # fmt: skip
-            self.fps = clock_rate(self._timed, named, self.container.format.name) if self._clocked else self._stated
-            self.stream = self.container.add_stream(self.encoder, rate=self.fps)
-            self.stream.metadata.update(self.video_tags)
-            self.encoder = self.stream.codec_context.name  # the encoder itself: libvpx-vp9 for vp9
-            if self.stream.codec_context.codec.canonical_name == "hevc" and self.container.format.name in HVC1_FORMATS:
-                self.stream.codec_context.codec_tag = "hvc1"
-            self.stream.pix_fmt = pixel_format(self.stream.codec_context.codec)
-            self.out_w, self.out_h = even_size(self.width, self.height, self.stream.pix_fmt)
-            self.stream.width, self.stream.height = self.out_w, self.out_h
-            if self.sample_aspect:
-                self.stream.codec_context.sample_aspect_ratio = self.sample_aspect
-            self._colour = tag_colour(self.stream.codec_context)
-            self._reformatter = VideoReformatter()  # (keeps its conversion context from frame to frame)
-            if self._clocked:
-                tb = 1 / self.fps
-            self.stream.codec_context.time_base = Fraction(tb) if tb else 1 / self.fps
-            self._palette = (FramePalette(self.out_w, self.out_h, self.stream.codec_context.time_base)
-                             if self.stream.pix_fmt == "pal8" else None)  # fmt: skip
-            self.stream.options = encoder_options(self.encoder, self.crf, self.preset)
-            if self._live_pipe() and self.encoder in ("libx264", "libx265"):
-                self.stream.options["tune"] = "zerolatency"  # each picture's packet out as it goes in (see LIVE_PIPE)
-            if self.container.format.name.startswith("mxf") and self.encoder in ("libx264", "libx265"):
-                self.stream.options["g"] = str(min(120, max(1, round(2 * self.fps))))  # MXF: B-frames within 128
-            if self.container.format.name in NO_REORDER_FORMATS and self.encoder == "libx264":
-                self.stream.options["bf"] = "0"
-            if self.encoder == "libsvtav1":
-                os.environ.setdefault("SVT_LOG", "1")  # errors only: SVT-AV1 prints a banner of some 40 lines
+            self._tell_container()
+            self._add_video(encoder)
+            self._set_encoder()
             self.audio = AudioRemux(self.container, *self._audio_routes(audio))
             if self._subtitle_routes is None:  # (worked out and told once, whatever is tried)
                 self._subtitle_routes = subtitle_plan(self.subtitle_streams, self.container.format.name)
@@ -152,6 +107,76 @@ class Opening:
             log.warning("%dx%d is odd-sized; padded to %dx%d (%s in %s needs an even %s)", self.width, self.height,
                         self.out_w, self.out_h, self.encoder, self.stream.pix_fmt, " and ".join(odd))  # fmt: skip
         return None
+
+    def _create(self) -> None:
+        """Create the file (``container``): Matroska on standard output and into a named pipe without an extension,
+        else the format its name tells, an mp4 or mov written with its index first."""
+        try:
+            if self.to_stdout:
+                self.container = av.open("pipe:1", mode="w", format="matroska")
+            else:
+                options = {"movflags": "+faststart" + ("+use_metadata_tags" if apple_keys(self.tags) else "")
+                           } if self.path.suffix.lower() in FASTSTART else {}  # fmt: skip
+                piped = self.path.is_fifo() and not self.path.suffix  # (a named pipe: Matroska, as -o - writes)
+                self.container = av.open(file_url(self.path), mode="w", format="matroska" if piped else None,
+                                         options=options)  # fmt: skip
+        except ValueError:  # "Could not determine output format"
+            raise SinkError(f"cannot tell a video format from the name {self.path.name}: end it in .mp4, .mkv, "
+                            ".mov or .webm") from None  # fmt: skip
+        except (OSError, av.error.FFmpegError) as exc:
+            raise SinkError(f"cannot create output {self.shown}: {reason_of(exc)}") from None
+
+    def _tell_container(self) -> None:
+        """The container's options (a live pipe's, timestamps left as they are where it cannot offset the audio) and
+        its tags."""
+        if self._live_pipe():
+            self.container.options.update(live_pipe_options(self.container.format.name))
+        if self.container.format.name in NO_AUDIO_OFFSET:
+            self.container.options["avoid_negative_ts"] = "disabled"
+        self.container.metadata.update(self.tags)
+
+    def _add_video(self, encoder: str | None) -> None:
+        """Add the video ``stream`` encoded by ``encoder`` (None: the container's own), at its rate, size, pixel
+        format and time base (``encoder``, ``fps``, ``_clocked``, ``out_w``, ``out_h``, ``_colour``,
+        ``_reformatter``, ``_palette``)."""
+        self.encoder = encoder or self.container.default_video_codec
+        tb = Fraction(1, 1000) if self.wall_clock else self.time_base
+        named = encoder_name(self.encoder) or self.encoder
+        # (an encoder or muxer with a frame clock: written at the input's pictures' rate, or the nearest it takes;
+        # any other keeps the input's timestamps, at its stated rate)
+        self._clocked = (named in FRAME_CLOCK_ENCODERS or self.container.format.name in FRAME_CLOCK_FORMATS
+                         or (named in SHORT_CLOCK_ENCODERS and tb and Fraction(tb).denominator > 65535))  # fmt: skip
+        self.fps = clock_rate(self._timed, named, self.container.format.name) if self._clocked else self._stated
+        self.stream = self.container.add_stream(self.encoder, rate=self.fps)
+        self.stream.metadata.update(self.video_tags)
+        self.encoder = self.stream.codec_context.name  # the encoder itself: libvpx-vp9 for vp9
+        if self.stream.codec_context.codec.canonical_name == "hevc" and self.container.format.name in HVC1_FORMATS:
+            self.stream.codec_context.codec_tag = "hvc1"
+        self.stream.pix_fmt = pixel_format(self.stream.codec_context.codec)
+        self.out_w, self.out_h = even_size(self.width, self.height, self.stream.pix_fmt)
+        self.stream.width, self.stream.height = self.out_w, self.out_h
+        if self.sample_aspect:
+            self.stream.codec_context.sample_aspect_ratio = self.sample_aspect
+        self._colour = tag_colour(self.stream.codec_context)
+        self._reformatter = VideoReformatter()  # (keeps its conversion context from frame to frame)
+        if self._clocked:
+            tb = 1 / self.fps
+        self.stream.codec_context.time_base = Fraction(tb) if tb else 1 / self.fps
+        self._palette = (FramePalette(self.out_w, self.out_h, self.stream.codec_context.time_base)
+                         if self.stream.pix_fmt == "pal8" else None)  # fmt: skip
+
+    def _set_encoder(self) -> None:
+        """The encoder's options: quality and speed, and what a live pipe, MXF, a format that cannot reorder
+        pictures or SVT-AV1 needs."""
+        self.stream.options = encoder_options(self.encoder, self.crf, self.preset)
+        if self._live_pipe() and self.encoder in ("libx264", "libx265"):
+            self.stream.options["tune"] = "zerolatency"  # each picture's packet out as it goes in (see LIVE_PIPE)
+        if self.container.format.name.startswith("mxf") and self.encoder in ("libx264", "libx265"):
+            self.stream.options["g"] = str(min(120, max(1, round(2 * self.fps))))  # MXF: B-frames within 128
+        if self.container.format.name in NO_REORDER_FORMATS and self.encoder == "libx264":
+            self.stream.options["bf"] = "0"
+        if self.encoder == "libsvtav1":
+            os.environ.setdefault("SVT_LOG", "1")  # errors only: SVT-AV1 prints a banner of some 40 lines
 
     def _live_pipe(self) -> bool:
         """Whether this is a live recording into a pipe a player reads as it is written: standard output, or a named

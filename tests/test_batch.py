@@ -1067,8 +1067,8 @@ def test_workers_stop_when_the_driver_is_killed(long_clips: Path, rule_onnx: Pat
 def test_a_worker_keeps_one_model_session_for_all_its_videos(monkeypatch, archive: Path, rule_onnx: Path,
                                                               tmp_path: Path) -> None:  # fmt: skip
     from roadseg.batch.task import Task, Worker
-    from roadseg.pipeline.infer import OnnxSegmenter
     from roadseg.pipeline.options import SegmentOptions
+    from roadseg.pipeline.session import OnnxSegmenter
 
     built = []
     init = OnnxSegmenter.__init__

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from conftest import read_video, split_frames, write_video
 
 from roadseg.cli import main, segment_video_cmd
-from roadseg.pipeline.infer import OnnxSegmenter
+from roadseg.pipeline.session import OnnxSegmenter
 
 
 def run(args):
@@ -329,7 +329,7 @@ def test_a_ctrl_c_while_onnxruntime_loads_is_an_interruption_not_an_import_error
     )  # fmt: skip
     code = ("import signal\n"
             "from roadseg.cli.common import _on_signal\n"
-            "from roadseg.pipeline.infer import resolve_device\n"
+            "from roadseg.pipeline.session import resolve_device\n"
             "signal.signal(signal.SIGTERM, _on_signal)\n"
             "try:\n"
             "    resolve_device('auto')\n"

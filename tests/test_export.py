@@ -10,7 +10,7 @@ from conftest import trained_like  # noqa: E402
 
 from roadseg.export.onnx import TRACE_SHAPE, export_onnx  # noqa: E402
 from roadseg.export.verify import HALF_MIN_AGREEMENT, VERIFY_SHAPE, ExportCheckError, verify_parity  # noqa: E402
-from roadseg.pipeline.infer import OnnxSegmenter  # noqa: E402
+from roadseg.pipeline.session import OnnxSegmenter  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -142,10 +142,10 @@ def test_int8_weights_fit_7_bits_and_the_fp16_stored_file_quantizes_like_fp32(tm
 
 @pytest.mark.parametrize("vnni", [False, True])
 def test_int8_precision_mode_is_on_where_the_cpu_has_no_vnni(tmp_path, monkeypatch, vnni):
-    import roadseg.pipeline.infer as infer
+    import roadseg.pipeline.session as session
 
     path = export_onnx(trained_like(1, decoder_channels=(32, 16, 16, 8)), tmp_path / "m.onnx")
-    monkeypatch.setattr(infer, "_has_vnni", lambda: vnni)
+    monkeypatch.setattr(session, "_has_vnni", lambda: vnni)
     opts = OnnxSegmenter(path, providers="cpu").session.get_session_options()
     if vnni:
         with pytest.raises(RuntimeError, match="does not have configuration"):

@@ -41,8 +41,8 @@ import roadseg.pipeline.sources.decoder as decoder
 import roadseg.pipeline.sources.pacing as pacing
 from roadseg.cli import segment_video_cmd
 from roadseg.pipeline import SegmentOptions, run
-from roadseg.pipeline.infer import OnnxSegmenter
 from roadseg.pipeline.runner import LatestQueue
+from roadseg.pipeline.session import OnnxSegmenter
 from roadseg.pipeline.sources import Frame, VideoSource, capture_args
 from roadseg.pipeline.writer import Writer
 
@@ -819,7 +819,7 @@ def test_a_stream_with_sound_that_drops_while_packets_wait_for_the_output_reconn
     Twice.served = 0
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Twice, directory=str(tmp_path)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    slowed = ("import sys, time; from roadseg.pipeline.infer import OnnxSegmenter as O; real = O.predict; "
+    slowed = ("import sys, time; from roadseg.pipeline.session import OnnxSegmenter as O; real = O.predict; "
               "O.predict = lambda self, f: (time.sleep(0.1), real(self, f))[1]; from roadseg.cli import "
               "segment_video_cmd; segment_video_cmd(sys.argv[1:])")  # fmt: skip
     out = tmp_path / "r.mp4"

@@ -185,7 +185,7 @@ def test_stats_json_has_per_frame_class_shares_and_stage_timings(split_video, ru
 def test_a_folder_of_photos_of_several_shapes_is_segmented_each_at_its_own_aspect(tmp_path, monkeypatch):
     from conftest import rule_model
 
-    from roadseg.pipeline.infer import OnnxSegmenter
+    from roadseg.pipeline.session import OnnxSegmenter
 
     model = rule_model(tmp_path / "m.onnx", input_size=(360, 480))
     folder = tmp_path / "photos"

@@ -3237,7 +3237,8 @@ def test_a_hardware_device_type_ffmpeg_does_not_know_is_named_so(split_video, ru
 
 @pytest.mark.parametrize("device", ["cuda", "tensorrt"])
 def test_a_gpu_asked_for_that_is_not_there_runs_the_cpus_default_model(device, capfd):
-    from roadseg.pipeline.infer import Segmenter, default_model_path, gpu_present
+    from roadseg.pipeline.infer import Segmenter
+    from roadseg.pipeline.session import default_model_path, gpu_present
 
     if gpu_present():
         pytest.skip("a GPU is present")
@@ -3251,7 +3252,7 @@ def test_a_gpu_asked_for_that_is_not_there_runs_the_cpus_default_model(device, c
 def test_requested_gpu_provider_that_falls_back_says_so(split_video, rule_onnx, tmp_path, capfd, device):
     import onnxruntime
 
-    from roadseg.pipeline.infer import OnnxSegmenter, gpu_present
+    from roadseg.pipeline.session import OnnxSegmenter, gpu_present
 
     if gpu_present():
         pytest.skip("a GPU is present")
@@ -3268,7 +3269,7 @@ def test_a_gpu_asked_of_an_onnxruntime_without_one_is_one_line(rule_onnx, capfd,
     # the plain onnxruntime package (macOS, ARM Linux) has no GPU provider: it warned in two lines of its own
     import onnxruntime as ort
 
-    from roadseg.pipeline.infer import OnnxSegmenter
+    from roadseg.pipeline.session import OnnxSegmenter
 
     monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
     seg = OnnxSegmenter(rule_onnx, providers="cuda")

@@ -475,7 +475,7 @@ def test_export_cli_writes_a_verified_model_and_eval_scores_the_checkpoint(small
     r = CliRunner().invoke(main, ["export", str(ckpt), "-o", str(out), "--input-size", "40x48"])
     assert r.exit_code == 0, r.output
     assert "parity" in r.output and out.is_file()
-    from roadseg.pipeline.infer import OnnxSegmenter
+    from roadseg.pipeline.session import OnnxSegmenter
 
     assert OnnxSegmenter(out, providers="cpu").input_size == (40, 48)
     scores = []
@@ -498,7 +498,7 @@ def test_export_cli_fails_and_removes_the_file_when_parity_fails(small_run, monk
 
 def test_release_scores_the_check_run_on_its_held_out_frames(tmp_path):
     from roadseg.export.release import FP32_NAME, INT8_NAME, release
-    from roadseg.pipeline.infer import OnnxSegmenter
+    from roadseg.pipeline.session import OnnxSegmenter
 
     data = make_segnet(tmp_path / "data", n=4, h=40, w=48)
     rng = np.random.default_rng(1)
@@ -533,7 +533,7 @@ def test_release_scores_the_check_run_on_its_held_out_frames(tmp_path):
 def test_soup_cli_averages_two_releases_and_the_release_records_its_ingredients(tmp_path):
     from roadseg.export.onnx import export_onnx
     from roadseg.export.release import FP32_NAME, release
-    from roadseg.pipeline.infer import OnnxSegmenter
+    from roadseg.pipeline.session import OnnxSegmenter
 
     data = make_segnet(tmp_path / "data", n=4, h=40, w=48)
     tiny = {"decoder_channels": (32, 16, 16, 8), "stem_padding": "replicate"}
@@ -824,7 +824,7 @@ def test_release_folds_the_logit_adjustment_into_the_head_and_a_re_release_of_th
     from roadseg.data.camvid import CamVid
     from roadseg.export.release import FP32_NAME, INT8_NAME, release
     from roadseg.model.predict import predict
-    from roadseg.pipeline.infer import OnnxSegmenter
+    from roadseg.pipeline.session import OnnxSegmenter
     from roadseg.train.data import logit_offsets
     from roadseg.train.weights import calibration_indices, initial_model, rebuilt_release, soup_checkpoint
 

@@ -119,7 +119,7 @@ def _open_pool(bopts: BatchOptions, sopts: SegmentOptions, sees: tuple[str, ...]
 
 def _local_gpus(device: str) -> list[str]:
     """GPU ids a local pool spreads its workers over (one worker per GPU by default)."""
-    from roadseg.pipeline.infer import resolve_device
+    from roadseg.pipeline.session import resolve_device
 
     if resolve_device(device) == "cpu":
         return []

@@ -96,7 +96,7 @@ def _check_encoder(sopts: SegmentOptions, suffix: str) -> None:
 
 def _model_key(sopts: SegmentOptions, bopts: BatchOptions) -> str:
     """The model the workers will load, as ``name@sha256``: what a rerun compares."""
-    from roadseg.pipeline.infer import ModelError, default_model_path, resolve_device
+    from roadseg.pipeline.session import ModelError, default_model_path, resolve_device
 
     if sopts.model:
         path = Path(sopts.model)

@@ -242,7 +242,7 @@ def quantize_cmd(model, output, data, count, method, holdout, overwrite) -> None
 
     from roadseg.errors import ModelError
     from roadseg.export.quantize import cannot_quantize, load_calibration_frames, quantize_int8
-    from roadseg.pipeline.infer import OnnxSegmenter
+    from roadseg.pipeline.session import OnnxSegmenter
 
     check_model_output(output, [model], overwrite, ".onnx")
     if (why := cannot_quantize(model)) is not None:  # (a file that is not ONNX: one line)

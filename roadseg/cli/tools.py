@@ -41,7 +41,7 @@ def bench_cmd(video, frames, repeats, batches, model, baseline, checkpoint, no_n
     import json
     from pathlib import Path
 
-    from roadseg.pipeline.infer import OnnxSegmenter
+    from roadseg.pipeline.session import OnnxSegmenter
     from roadseg.pipeline.sinks.encoders import check_video_encoder, encoder_options
     from roadseg.tools.bench import draw_chart, format_table, run_bench
 

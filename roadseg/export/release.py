@@ -184,7 +184,7 @@ def _check_scores(check: str | Path, data: str | Path, tmp: Path, calib_frames: 
 
 
 def _agreement(a: Path, b: Path, frames: np.ndarray) -> float:
-    from roadseg.pipeline.infer import OnnxSegmenter
+    from roadseg.pipeline.session import OnnxSegmenter
 
     la = OnnxSegmenter(a, providers="cpu").predict(frames)
     lb = OnnxSegmenter(b, providers="cpu").predict(frames)

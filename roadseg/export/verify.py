@@ -17,7 +17,7 @@ from torch import nn
 from roadseg.errors import ExportCheckError
 from roadseg.export.onnx import TRACE_SHAPE
 from roadseg.model.predict import predict
-from roadseg.pipeline.infer import OnnxSegmenter
+from roadseg.pipeline.session import OnnxSegmenter
 
 #: Verification shape: batch, height and width all differ from the traced TRACE_SHAPE.
 VERIFY_SHAPE = (2, 97, 131, 3)

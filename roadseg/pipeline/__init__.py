@@ -13,8 +13,9 @@ from roadseg.errors import (
     SinkError,
     SourceError,
 )
-from roadseg.pipeline.infer import OnnxSegmenter, Segmenter
+from roadseg.pipeline.infer import Segmenter
 from roadseg.pipeline.options import RunResult, SegmentOptions
+from roadseg.pipeline.session import OnnxSegmenter
 
 try:  # PyAV is the video I/O; without it the model side (infer, options) still loads, as training and export need
     import av  # noqa: F401

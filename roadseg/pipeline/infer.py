@@ -1,8 +1,9 @@
-"""onnxruntime inference under the roadseg ONNX contract.
+"""Frames in, labels out, at a working size: the frame-level API of roadseg and the pipeline's infer stage.
 
-``OnnxSegmenter`` wraps one session (frames in, labels out, at whatever size it is given);
-``Segmenter`` adds the working size: it resizes frames to about the model's ``input_size`` in pixels
-at the frames' own aspect (or to a size you choose) and can bring labels back to the frame's size.
+:class:`~roadseg.pipeline.session.OnnxSegmenter` wraps one session (frames in, labels out, at whatever size
+it is given); ``Segmenter`` adds the working size: it resizes frames to about the model's ``input_size`` in
+pixels at the frames' own aspect (or to a size you choose) and can bring labels back to the frame's size;
+``infer_stage`` runs it on the pipeline's frames, a batch at a time.
 
 Example:
     >>> import numpy as np
@@ -16,188 +17,20 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from roadseg import contract
-from roadseg._startup import signals_held
 from roadseg.errors import ModelError
+from roadseg.pipeline.session import OnnxSegmenter, default_model_path
 from roadseg.pipeline.timing import StageTimes
-from roadseg.tools.info import cpu_info
 
 if TYPE_CHECKING:  # sources imports PyAV, which training and export on a machine without it never need
     from roadseg.pipeline.sources import Frame
-
-#: Shipped models, in order of preference for each device.
-DEFAULT_MODELS = {
-    "cpu": ("unet-r34-camvid-int8.onnx", "unet-r34-camvid.onnx"),
-    "cuda": ("unet-r34-camvid.onnx", "unet-r34-camvid-int8.onnx"),
-}
-
-
-def models_dir() -> Path:
-    """Folder of the shipped models: ``models/`` of a source checkout, else the installed package data."""
-    package = Path(__file__).resolve().parents[1]  # .../roadseg
-    checkout = package.parent / "models"
-    if (package.parent / "pyproject.toml").is_file() and checkout.is_dir():
-        return checkout
-    return package / "_models"  # where `pip install .` puts models/ (pyproject: package-dir)
-
-
-def gpu_present() -> bool:
-    return os.path.exists("/dev/nvidiactl") or os.path.exists("/proc/driver/nvidia/version")
-
-
-def onnxruntime() -> ModuleType:
-    """The ``onnxruntime`` module, imported with the stop signals held back (:func:`~roadseg._startup.signals_held`):
-    a Ctrl-C while it loads is a KeyboardInterrupt as it ends, not ``ImportError: initialization failed``."""
-    with signals_held():
-        import onnxruntime as ort
-    return ort
-
-
-def resolve_device(device: str = "auto") -> str:
-    """``auto`` -> ``cuda`` when onnxruntime has the CUDA provider and an NVIDIA GPU is present."""
-    ort = onnxruntime()
-
-    if device != "auto":
-        return device
-    has_cuda = "CUDAExecutionProvider" in ort.get_available_providers()
-    return "cuda" if has_cuda and gpu_present() else "cpu"
-
-
-def default_model_path(device: str = "auto") -> Path:
-    """The shipped model a device runs by default (INT8 on CPU, fp32 on GPU), or ModelError."""
-    folder = models_dir()
-    names = DEFAULT_MODELS["cpu" if resolve_device(device) == "cpu" else "cuda"]
-    for name in names:
-        if (folder / name).is_file():
-            return folder / name
-    raise ModelError(f"no shipped model found in {folder} (looked for {', '.join(names)}); pass --model")
-
-
-def _providers(device: str) -> list:
-    if device == "cpu":
-        return ["CPUExecutionProvider"]
-    if device == "cuda":
-        return [("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"}), "CPUExecutionProvider"]
-    if device == "tensorrt":
-        return ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
-    raise ValueError(f"device must be auto, cpu, cuda or tensorrt, not {device!r}")
-
-
-def _has_vnni() -> bool:
-    """Whether the CPU has an int8 dot-product instruction (VNNI or AMX); False where unknown."""
-    features = cpu_info()["features"]
-    return features["avx512_vnni"] or features["avx_vnni"] or features["amx"]
-
-
-class OnnxSegmenter:
-    """One onnxruntime session of a contract model: ``predict(frames uint8 [N,H,W,3]) -> labels uint8 [N,H,W]``.
-
-    Args:
-        path: the ``.onnx`` file.
-        providers: ``auto``, ``cpu``, ``cuda`` or ``tensorrt``. A requested GPU provider that
-            onnxruntime could not load is reported on stderr in one line (onnxruntime itself is silent).
-        threads: intra-op threads (0 = onnxruntime's default, one per core).
-        spin: let idle onnxruntime threads busy-wait for work. Off by default: inside the pipeline
-            the spinning steals the cores that decode and encode need (measured: +5-10 % end-to-end
-            frames/s on 2 cores) and alone it gains nothing measurable.
-        io_binding: bind the uint8 input and output explicitly (default: on GPU providers only).
-        tta: average each frame's class scores with its mirror image's (:mod:`roadseg.pipeline.tta`):
-            two network passes a frame.
-    """
-
-    def __init__(self, path: str | Path, *, providers: str = "auto", threads: int = 0, spin: bool = False,
-                 io_binding: bool | None = None, tta: bool = False) -> None:  # fmt: skip
-        ort = onnxruntime()
-
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise ModelError(f"model file not found: {self.path}")
-        self.tta = tta
-        source: str | bytes = str(self.path)
-        if tta:
-            from roadseg.pipeline.tta import flip_tta
-
-            source = flip_tta(contract.read_onnx(self.path), self.path.name).SerializeToString()
-        device = resolve_device(providers)
-        opts = ort.SessionOptions()
-        # fatal only: the failed-CUDA chatter of onnxruntime-gpu on a CPU box, and a failed run's error,
-        # which comes back as the exception that the run's one Error: line tells
-        opts.log_severity_level = 4
-        if threads:
-            opts.intra_op_num_threads = threads
-        if not spin:
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        if not _has_vnni():
-            # Without VNNI, x86 int8 kernels sum uint8 x int8 pairs in int16 and saturate on 8-bit
-            # weights (a 10-point mIoU loss on the third release's 8-bit file). Precision mode avoids
-            # it; it costs nothing for 7-bit weights (roadseg quantize writes those), 1.45x for 8-bit.
-            opts.add_session_config_entry("session.x64quantprecision", "1")
-        if device != "cpu":
-            ort.set_default_logger_severity(4)  # a provider that fails to load is reported below, once
-        # only providers this onnxruntime has (the plain CPU package warned about the rest, in 2 lines)
-        wanted = [p for p in _providers(device) if (p[0] if isinstance(p, tuple) else p) in ort.get_available_providers()]
-        try:
-            # onnxruntime print()s its own banner when TensorRT fails to load ("EP Error" ...) and
-            # retries without it; the one line below tells what matters
-            with contextlib.redirect_stdout(io.StringIO()):
-                self.session = ort.InferenceSession(source, opts, providers=wanted)
-        except Exception as exc:  # InvalidProtobuf, Fail, NoSuchFile ... all mean "not a usable model"
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-            raise contract.not_onnx(self.path) or ModelError(f"cannot load model {self.path}: {first}") from None
-        finally:
-            ort.set_default_logger_severity(3)
-        self.providers = self.session.get_providers()
-        self.io_binding = self.providers[0] != "CPUExecutionProvider" if io_binding is None else io_binding
-        if device != "cpu" and len(wanted) == 1:
-            print(f"roadseg: {device} was requested but this onnxruntime has no GPU provider (onnxruntime-gpu "
-                  "has: pip install onnxruntime-gpu, not beside onnxruntime); running on the CPU", file=sys.stderr)
-        elif device != "cpu" and self.providers[0] == "CPUExecutionProvider":
-            print(f"roadseg: {device} was requested but onnxruntime fell back to the CPU "
-                  "(its provider did not load: no GPU, or CUDA/cuDNN/TensorRT libraries missing)", file=sys.stderr)
-        self.metadata = contract.check_session(self.session, self.path.name)
-        self.classes: list[str] = self.metadata["classes"]
-        self.palette = np.array(self.metadata["palette"], np.uint8).reshape(-1, 3)
-        self.input_size: tuple[int, int] = tuple(self.metadata["input_size"])  # type: ignore[assignment]
-
-    def predict(self, frames: np.ndarray) -> np.ndarray:
-        if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
-            raise ValueError(f"frames must be uint8 [N,H,W,3], got {frames.dtype} {frames.shape}")
-        frames = np.ascontiguousarray(frames)
-        if not self.io_binding:
-            return self._checked(self.session.run([contract.OUTPUT], {contract.INPUT: frames})[0], frames.shape)
-        # on a GPU: bind the uint8 input and output explicitly, so only 3 bytes/pixel go up and
-        # 1 byte/pixel comes back, with no extra staging copies
-        binding = self.session.io_binding()
-        binding.bind_cpu_input(contract.INPUT, frames)
-        binding.bind_output(contract.OUTPUT, "cpu")
-        self.session.run_with_iobinding(binding)
-        return self._checked(binding.copy_outputs_to_cpu()[0], frames.shape)
-
-    def _checked(self, labels: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-        """``labels`` as the contract has them, one class index for each pixel of the frames; else a
-        :class:`ModelError` (a model whose labels were at another size, or not its classes, was drawn and
-        written as if they were: masks at a stretched size, values with no class, shares summing below 1)."""
-        if labels.shape != shape[:3]:
-            raise ModelError(f"{self.path.name} breaks the contract: its labels came back {list(labels.shape)} for frames "
-                             f"{list(shape)}, not one label a pixel")  # fmt: skip
-        top = int(labels.max(initial=0))
-        if top >= len(self.classes) and top != self.metadata["ignore_index"]:
-            raise ModelError(f"{self.path.name} breaks the contract: a label {top} is no class of its "
-                             f"{len(self.classes)} (0-{len(self.classes) - 1})")  # fmt: skip
-        return labels
 
 
 def resize_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -22,10 +22,11 @@ import av
 import numpy as np
 
 from roadseg.errors import Interrupted, SourceError
-from roadseg.pipeline.infer import DEFAULT_MODELS, OnnxSegmenter, Segmenter, models_dir, resolve_device, working_size
+from roadseg.pipeline.infer import Segmenter, working_size
 from roadseg.pipeline.options import SegmentOptions
 from roadseg.pipeline.overlay import Overlay, palette_lut
 from roadseg.pipeline.run import run
+from roadseg.pipeline.session import DEFAULT_MODELS, OnnxSegmenter, models_dir, resolve_device
 from roadseg.pipeline.sinks import VideoSink
 from roadseg.pipeline.sources import Frame, VideoSource, picture_stream
 from roadseg.tools.peak import floor, machine_peak

@@ -54,7 +54,7 @@ def collect() -> dict:
 
     from roadseg import __version__
     from roadseg.errors import ModelError
-    from roadseg.pipeline.infer import OnnxSegmenter, default_model_path, resolve_device
+    from roadseg.pipeline.session import OnnxSegmenter, default_model_path, resolve_device
 
     ort_dist = "onnxruntime-gpu" if _version("onnxruntime-gpu") else "onnxruntime"
     libs = {

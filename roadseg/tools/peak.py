@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from roadseg.pipeline.infer import OnnxSegmenter
+from roadseg.pipeline.session import OnnxSegmenter
 
 
 def _matmul_model(int8: bool, n: int):

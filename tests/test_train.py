@@ -9,6 +9,7 @@ torch = pytest.importorskip("torch")
 from conftest import rule_model, trained_like  # noqa: E402
 from test_data import _png, make_segnet  # noqa: E402
 
+import roadseg.train.checkpoint as checkpoint  # noqa: E402
 import roadseg.train.loop as loop  # noqa: E402
 import roadseg.train.schedule as schedule  # noqa: E402
 from roadseg.cli import main  # noqa: E402
@@ -303,8 +304,8 @@ def test_a_timed_run_fits_its_whole_schedule_into_its_minutes_and_resumes_on_its
 def test_last_pt_is_written_at_most_once_a_minute_and_a_resume_runs_the_epochs_after_it_again(
         tmp_path, monkeypatch):  # fmt: skip
     writes = []
-    real_save = loop.save_atomic
-    monkeypatch.setattr(loop, "save_atomic", lambda obj, path: (writes.append(path.name), real_save(obj, path)))
+    real_save = checkpoint.save_atomic
+    monkeypatch.setattr(checkpoint, "save_atomic", lambda obj, path: (writes.append(path.name), real_save(obj, path)))
     monkeypatch.setattr(loop, "CHECKPOINT_SECONDS", 3600.0)
     straight = train(_cfg(tmp_path / "a", epochs=4, select="last"))
     assert writes == ["last.pt", "best.pt"] * 2  # after the first epoch and the last; best.pt (select last) with them
@@ -787,9 +788,9 @@ def test_resume_takes_a_last_pt_from_before_the_schedule_and_refuses_a_best_pt(s
     state["scheduler"] = {"last_epoch": 1}  # a run from before the Schedule kept torch's scheduler
     del state["schedule"]
     torch.save(state, tmp_path / "old.pt")
-    assert loop._resume_state(tmp_path / "old.pt")["scheduler"] == {"last_epoch": 1}  # (a review found it refused)
+    assert checkpoint._resume_state(tmp_path / "old.pt")["scheduler"] == {"last_epoch": 1}  # (a review found it refused)
     with pytest.raises(ModelError, match="holds the scored weights only"):
-        loop._resume_state(small_run / "run" / "best.pt")
+        checkpoint._resume_state(small_run / "run" / "best.pt")
 
 
 def _skewed_camvid(root):

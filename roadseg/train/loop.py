@@ -3,8 +3,8 @@
 A run lasts ``epochs`` epochs, or ``minutes`` of wall time (its schedule then follows the clock:
 ``roadseg.train.schedule``). After an epoch it writes ``last.pt`` (model, EMA weights, optimizer, schedule
 position, epoch, config, RNG state, history; at most once a minute, and after a session's first and last
-epoch) and, when the selection score improves, ``best.pt``; ``log.csv`` and ``log.jsonl`` get one row per
-epoch.
+epoch) and, when the selection score improves, ``best.pt`` (:mod:`roadseg.train.checkpoint`); ``log.csv`` and
+``log.jsonl`` get one row per epoch.
 
 Two scores can be logged. ``val`` is CamVid's val split (one sequence that train also holds, so it
 overstates). The **check** split is footage held out of training by ``holdout`` (whole sequences,
@@ -23,7 +23,7 @@ import csv
 import json
 import random
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,15 +32,15 @@ from torch.utils.data import BatchSampler, DataLoader
 from tqdm import tqdm
 
 from roadseg.classes import CAMVID_SIZE, CLASSES, NUM_CLASSES
-from roadseg.contract import not_checkpoint
 from roadseg.data.transforms import TrainTransform
-from roadseg.errors import ModelError, OutputError, reason_of
+from roadseg.errors import OutputError
 from roadseg.model import Preprocess, build_model
+from roadseg.train.checkpoint import _checkpoint, _left_to_train, _other_run, _restore, _resume_state
 from roadseg.train.data import AugmentedSet, EpochSampler, load_data, phase_index, phases
 from roadseg.train.engine import EMA, amp_dtype, evaluate, pick_device, train_one_epoch
 from roadseg.train.losses import training_loss
 from roadseg.train.schedule import Schedule
-from roadseg.train.weights import initial_model, load_encoder_weights, save_atomic
+from roadseg.train.weights import initial_model, load_encoder_weights
 
 
 @dataclass(frozen=True)
@@ -143,31 +143,6 @@ def _starting_model(cfg: TrainConfig, images: list[np.ndarray], fresh: bool) -> 
     return cfg, model
 
 
-def _left_to_train(state: dict, cfg: TrainConfig, resume: str | Path) -> None:
-    """ValueError (one line, before any work) where the run resumed has already trained as long as asked:
-    such a resume ran nothing and said only the best score, as if it had trained."""
-    done = state["epoch"] + 1
-    if cfg.minutes:
-        spent = float((state.get("schedule") or {}).get("elapsed", 0.0)) / 60
-        if spent >= cfg.minutes:
-            raise ValueError(f"{resume} has trained {spent:.3g} of its minutes already: nothing is left up to --minutes "
-                             f"{cfg.minutes:g}; give more to go on")  # fmt: skip
-    elif done >= cfg.epochs:
-        raise ValueError(f"{resume} holds epoch {done} already: nothing is left up to --epochs {cfg.epochs}; give more "
-                         "to go on")  # fmt: skip
-
-
-RUN_FILES = ("last.pt", "best.pt", "log.csv", "log.jsonl")
-
-
-def _other_run(out: Path, resume: str | Path | None) -> list[str]:
-    """The files of a run in ``out`` that a run started there would replace or append to (none when
-    ``resume`` is that run's own checkpoint in ``out``)."""
-    if resume is not None and Path(resume).resolve().parent == out.resolve():
-        return []
-    return [name for name in RUN_FILES if (out / name).exists()]
-
-
 def _selection(cfg: TrainConfig, data: dict) -> str:
     """What ``best.pt`` is chosen by: ``cfg.select``, where there are frames to score it on (auto: the check,
     else val, else the last epoch); ValueError before any work where there are none."""
@@ -179,21 +154,6 @@ def _selection(cfg: TrainConfig, data: dict) -> str:
         raise ValueError("--select val: the run trains on val (--train-splits), so nothing is left to score; "
                          "use --select last or --holdout")  # fmt: skip
     return cfg.select
-
-
-def _resume_state(path: str | Path) -> dict:
-    """The state of a run's ``last.pt``; ModelError (one line) for a file that is not one."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - not a pickle, cut short, another library's ...
-        raise not_checkpoint(path, "--resume takes a run's last.pt") or ModelError(
-            f"cannot resume from {path}: {exc.__class__.__name__}: {reason_of(exc)}") from None
-    if not isinstance(state, dict) or not isinstance(state.get("config"), dict) or "model" not in state:
-        raise ModelError(f"cannot resume from {path}: it is not a roadseg training checkpoint")
-    if not state.get("optimizer") or not (state.get("schedule") or state.get("scheduler")):  # (scheduler: older runs)
-        raise ModelError(f"cannot resume from {path}: it holds the scored weights only (a best.pt or a half copy); "
-                         "resume from the run's last.pt")  # fmt: skip
-    return state
 
 
 def _transforms(cfg: TrainConfig) -> list[TrainTransform]:
@@ -211,37 +171,9 @@ def _optimizer(cfg: TrainConfig, model) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=cfg.lr)
 
 
-def _restore(state: dict, model, opt, ema: EMA | None) -> tuple[int, float, int, list]:
-    """Load a ``last.pt`` into the run's objects; returns (first epoch, best, best epoch, history).
-    The schedule's position is restored by ``_make_schedule``."""
-    model.load_state_dict(state["model"])
-    opt.load_state_dict(state["optimizer"])
-    if ema is not None:
-        ema.load_state_dict(state["ema"])
-    torch.set_rng_state(state["torch_rng"])
-    return state["epoch"] + 1, state["best_miou"], state["best_epoch"], state["history"]
-
-
 #: ``last.pt`` is written after a session's first epoch, its last, and otherwise at most this often: a GPU
 #: epoch takes about a second, and a checkpoint with its optimizer and EMA is ~350 MB.
 CHECKPOINT_SECONDS = 60.0
-
-
-def _checkpoint(out: Path, cfg: TrainConfig, epoch: int, model, opt, sched: Schedule, ema: EMA | None,
-                progress: tuple, last: bool, improved: bool) -> None:  # fmt: skip
-    """Write ``last.pt`` (everything ``--resume`` needs) if ``last``, and, when the run improved, ``best.pt``
-    (the scored weights only). ``progress`` is (best, best epoch, history)."""
-    best, best_epoch, history = progress
-    ckpt = {"model": model.state_dict(), "model_config": model.config, "optimizer": opt.state_dict(),
-            "schedule": sched.state_dict(), "epoch": epoch, "config": asdict(cfg),
-            "torch_rng": torch.get_rng_state(), "best_miou": best, "best_epoch": best_epoch,
-            "history": history, "ema": None if ema is None else ema.state_dict()}  # fmt: skip
-    if last:
-        save_atomic(ckpt, out / "last.pt")
-    if improved:
-        shipped = model if ema is None else ema.model
-        save_atomic({**ckpt, "model": shipped.state_dict(), "optimizer": None, "schedule": None, "ema": None},
-              out / "best.pt")  # fmt: skip
 
 
 def train(cfg: TrainConfig, *, resume: str | Path | None = None, overwrite: bool = False,

@@ -1,0 +1,98 @@
+"""A training run's checkpoints and its folder: ``last.pt`` (everything ``--resume`` needs) and ``best.pt`` (the
+scored weights) written after an epoch, ``last.pt`` read back and restored into a resumed run, and the checks
+made before any work: another run's files in ``--out``, a resumed run with nothing left to train.
+
+:func:`roadseg.train.loop.train` drives them; :func:`roadseg.train.weights.load_checkpoint` rebuilds a
+checkpoint's network for scoring and export.
+
+Example:
+    >>> _other_run(Path("runs/none-here"), None)       # the files of another run in --out: none
+    []
+    >>> state = _resume_state("runs/r34/last.pt")      # doctest: +SKIP
+    >>> start, best, best_epoch, history = _restore(state, model, opt, ema)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from roadseg.contract import not_checkpoint
+from roadseg.errors import ModelError, reason_of
+from roadseg.train.engine import EMA
+from roadseg.train.schedule import Schedule
+from roadseg.train.weights import save_atomic
+
+if TYPE_CHECKING:  # (loop imports this module)
+    from roadseg.train.loop import TrainConfig
+
+
+RUN_FILES = ("last.pt", "best.pt", "log.csv", "log.jsonl")
+
+
+def _other_run(out: Path, resume: str | Path | None) -> list[str]:
+    """The files of a run in ``out`` that a run started there would replace or append to (none when
+    ``resume`` is that run's own checkpoint in ``out``)."""
+    if resume is not None and Path(resume).resolve().parent == out.resolve():
+        return []
+    return [name for name in RUN_FILES if (out / name).exists()]
+
+
+def _left_to_train(state: dict, cfg: TrainConfig, resume: str | Path) -> None:
+    """ValueError (one line, before any work) where the run resumed has already trained as long as asked:
+    such a resume ran nothing and said only the best score, as if it had trained."""
+    done = state["epoch"] + 1
+    if cfg.minutes:
+        spent = float((state.get("schedule") or {}).get("elapsed", 0.0)) / 60
+        if spent >= cfg.minutes:
+            raise ValueError(f"{resume} has trained {spent:.3g} of its minutes already: nothing is left up to --minutes "
+                             f"{cfg.minutes:g}; give more to go on")  # fmt: skip
+    elif done >= cfg.epochs:
+        raise ValueError(f"{resume} holds epoch {done} already: nothing is left up to --epochs {cfg.epochs}; give more "
+                         "to go on")  # fmt: skip
+
+
+def _resume_state(path: str | Path) -> dict:
+    """The state of a run's ``last.pt``; ModelError (one line) for a file that is not one."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - not a pickle, cut short, another library's ...
+        raise not_checkpoint(path, "--resume takes a run's last.pt") or ModelError(
+            f"cannot resume from {path}: {exc.__class__.__name__}: {reason_of(exc)}") from None
+    if not isinstance(state, dict) or not isinstance(state.get("config"), dict) or "model" not in state:
+        raise ModelError(f"cannot resume from {path}: it is not a roadseg training checkpoint")
+    if not state.get("optimizer") or not (state.get("schedule") or state.get("scheduler")):  # (scheduler: older runs)
+        raise ModelError(f"cannot resume from {path}: it holds the scored weights only (a best.pt or a half copy); "
+                         "resume from the run's last.pt")  # fmt: skip
+    return state
+
+
+def _restore(state: dict, model, opt, ema: EMA | None) -> tuple[int, float, int, list]:
+    """Load a ``last.pt`` into the run's objects; returns (first epoch, best, best epoch, history).
+    The schedule's position is restored by ``_make_schedule``."""
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    if ema is not None:
+        ema.load_state_dict(state["ema"])
+    torch.set_rng_state(state["torch_rng"])
+    return state["epoch"] + 1, state["best_miou"], state["best_epoch"], state["history"]
+
+
+def _checkpoint(out: Path, cfg: TrainConfig, epoch: int, model, opt, sched: Schedule, ema: EMA | None,
+                progress: tuple, last: bool, improved: bool) -> None:  # fmt: skip
+    """Write ``last.pt`` (everything ``--resume`` needs) if ``last``, and, when the run improved, ``best.pt``
+    (the scored weights only). ``progress`` is (best, best epoch, history)."""
+    best, best_epoch, history = progress
+    ckpt = {"model": model.state_dict(), "model_config": model.config, "optimizer": opt.state_dict(),
+            "schedule": sched.state_dict(), "epoch": epoch, "config": asdict(cfg),
+            "torch_rng": torch.get_rng_state(), "best_miou": best, "best_epoch": best_epoch,
+            "history": history, "ema": None if ema is None else ema.state_dict()}  # fmt: skip
+    if last:
+        save_atomic(ckpt, out / "last.pt")
+    if improved:
+        shipped = model if ema is None else ema.model
+        save_atomic({**ckpt, "model": shipped.state_dict(), "optimizer": None, "schedule": None, "ema": None},
+              out / "best.pt")  # fmt: skip

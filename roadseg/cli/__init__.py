@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from roadseg.cli import batch, model, tools
+from roadseg.cli import batch, model, tools, training
 from roadseg.cli.segment import segment_video_cmd
 
 
@@ -20,8 +20,8 @@ def main() -> None:
     """roadseg: real-time semantic segmentation of driving video (U-Net-ResNet34, CamVid)."""
 
 
-for _cmd in (segment_video_cmd, model.train, model.export_cmd, model.soup_cmd, model.quantize_cmd, model.release_cmd,
-             model.eval_cmd, tools.info_cmd, tools.bench_cmd, model.pack_data_cmd, batch.batch_cmd):  # fmt: skip
+for _cmd in (segment_video_cmd, training.train, model.export_cmd, model.soup_cmd, model.quantize_cmd, model.release_cmd,
+             model.eval_cmd, tools.info_cmd, tools.bench_cmd, training.pack_data_cmd, batch.batch_cmd):  # fmt: skip
     main.add_command(_cmd)
 
 __all__ = ["main", "segment_video_cmd"]

@@ -1,0 +1,142 @@
+"""The training commands of ``roadseg``: train (a run on CamVid) and pack-data (CamVid small enough to carry
+to a GPU box). Thin: parse, build a config, call the library."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from roadseg.cli.common import Finite, fail, handle_errors, parse_size
+
+
+@click.command()
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="CamVid folder (SegNet or fastai layout).")
+@click.option("--out", help="Run folder: checkpoints and logs [default: runs/unet-r34; with --resume, the folder of the "
+                            "last.pt resumed].")
+@click.option("--epochs", type=click.IntRange(min=1), help="Length of the run in epochs [default: 150].")
+@click.option("--minutes", type=Finite(min=0, min_open=True),
+              help="Length of the run in minutes of wall time instead of epochs: the learning rate and the "
+                   "--phase shares follow the clock, so the whole schedule fits the time on any machine "
+                   "(a lent GPU of unknown speed). Evaluations count; loading the data does not.")
+@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1), help="Crops per optimizer step.")
+@click.option("--crop", default="256x256", show_default=True, help="Training crop HxW.")
+@click.option("--scale", default=(0.5, 1.5), nargs=2, type=Finite(min=0, min_open=True), show_default=True, help="Random scale range.")
+@click.option("--phase", "phases", multiple=True, metavar="EPOCHS:RES:HxW",
+              help="Progressive resizing, repeatable, in order: EPOCHS epochs with frames scaled by RES and HxW "
+                   "crops (e.g. --phase 300:0.5:176x240 --phase 100:1:352x480); the last runs to --epochs. "
+                   "With --minutes the EPOCHS are shares of the time (3 and 1: the first three quarters).")
+@click.option("--jitter", default=0.3, show_default=True, type=Finite(min=0), help="Brightness/contrast/saturation/hue jitter strength.")
+@click.option("--gamma", default=0.0, show_default=True, type=Finite(min=0), help="Random gamma in [1/(1+G), 1+G] (dusk, glare).")
+@click.option("--colour-cast", default=0.0, show_default=True, type=Finite(0, 1, max_open=True), help="Per-channel gain in [1-C, 1+C] (white balance).")
+@click.option("--blur", default=0.0, show_default=True, type=Finite(0, 1), help="Probability of a Gaussian blur (sigma 0.3-1.5 px).")
+@click.option("--noise", default=0.0, show_default=True, type=Finite(0, 1), help="Probability of Gaussian noise (sigma 2-10 levels).")
+@click.option("--paste", default=0.0, show_default=True, type=Finite(0, 1),
+              help="Probability of pasting another frame's poles, signs, fences, cars, pedestrians and bicyclists "
+                   "onto a frame (copy-paste).")
+@click.option("--ema", default=0.0, show_default=True, type=Finite(0, 1, max_open=True), help="EMA decay of the weights (0 = off); the EMA is what is scored and saved.")
+@click.option("--decoder-channels", metavar="C1,C2,...",
+              help="Decoder widths, deepest first: 4 blocks (head at stride 2) or 5 (head at full resolution) "
+                   "[default: the shipped model's].")
+@click.option("--stem-padding", type=click.Choice(["replicate", "zeros"]),
+              help="Padding of the first conv; replicate lets the export fold normalisation into it "
+                   "[default: the shipped model's].")
+@click.option("--train-splits", default="train", show_default=True, help="Splits to train on, comma-separated (train,val: a final fit).")
+@click.option("--holdout", multiple=True, metavar="SEQ[:FRACTION]",
+              help="Hold a sequence (or its last FRACTION) out of training and score it as the check, e.g. "
+                   "--holdout 0006R0 --holdout 0001TP:0.33.")
+@click.option("--select", type=click.Choice(["auto", "check", "val", "last"]), default="auto", show_default=True,
+              help="What best.pt is chosen by; auto = the check if there is a holdout, else val.")
+@click.option("--lr", default=2e-3, show_default=True, type=Finite(min=0, min_open=True), help="Peak learning rate (AdamW).")
+@click.option("--weight-decay", default=1e-2, show_default=True, type=Finite(min=0), help="AdamW's decoupled weight decay.")
+@click.option("--schedule", type=click.Choice(["onecycle", "cosine"]), default="onecycle", show_default=True,
+              help="Learning-rate schedule over the run: one-cycle (10 % warm-up to --lr, then down) or cosine "
+                   "annealing from --lr.")
+@click.option("--class-weights", type=click.Choice(["median-freq", "none"]), default="median-freq", show_default=True,
+              help="Cross-entropy class weights: median-freq (SegNet's balancing: rare classes weigh more) or none.")
+@click.option("--lovasz", default=0.0, show_default=True, type=Finite(min=0), metavar="W",
+              help="Add W times a Lovász-softmax term (a smooth 1 - mIoU) to the cross-entropy; 0 = off.")
+@click.option("--amp", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+              help="bf16 autocast: auto = on CUDA and on CPUs with native bf16.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+              help="Where PyTorch trains: auto = cuda where torch sees a GPU, else cpu.")
+@click.option("--encoder-weights", default="none", show_default=True, help="imagenet | PATH | none. PATH: a torchvision-named ResNet34 state dict, or an exported roadseg "
+                   "fp32 .onnx model whose encoder starts the run (a new decoder on a released encoder).")
+@click.option("--init", default="none", show_default=True, metavar="PATH|none",
+              help="Start the whole network from an exported roadseg fp32 .onnx model or a checkpoint (.pt), "
+                   "e.g. to fine-tune or final-fit the shipped model; its architecture is the run's.")
+@click.option("--eval-every", default=1, show_default=True, type=click.IntRange(min=1), help="Evaluate (val and check) every N epochs.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=0), help="DataLoader worker processes.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the weights' initialisation, the frames' order, the crops and the augmentation.")
+@click.option("--max-steps", default=None, type=click.IntRange(min=1), help="Cap steps per epoch (smoke runs).")
+@click.option("--resume", type=click.Path(exists=True, dir_okay=False),
+              help="Continue from a run's last.pt exactly: its saved recipe goes on; --data, --device, --workers, "
+                   "--out are this machine's, and --epochs (or --minutes) where given: without, the run's own.")
+@click.option("-y", "--overwrite", is_flag=True,
+              help="Start afresh in an --out that holds another run: its checkpoints and logs are removed first.")
+@handle_errors
+def train(resume, overwrite, crop, phases, decoder_channels, stem_padding, train_splits, holdout, epochs, minutes,
+          **opts) -> None:  # fmt: skip
+    """Train U-Net-ResNet34 on CamVid; keeps last.pt, best.pt (by check or val mIoU) and log.csv in --out."""
+    if epochs is not None and minutes is not None:
+        raise click.UsageError("a run lasts --epochs or --minutes, not both")
+    try:
+        from roadseg.train.loop import TrainConfig
+        from roadseg.train.loop import train as run_training
+    except ImportError as exc:
+        fail(f"training needs the train extra (pip install 'roadseg[train]'): {exc}")
+    if opts["init"] != "none" and not os.path.isfile(opts["init"]):
+        raise click.BadParameter(f"{opts['init']!r} is not a file (an exported fp32 .onnx or a .pt)", param_hint="--init")
+    model: dict = {} if stem_padding is None else {"stem_padding": stem_padding}
+    if decoder_channels is not None:
+        try:
+            model["decoder_channels"] = tuple(int(c) for c in decoder_channels.split(","))
+        except ValueError:
+            model["decoder_channels"] = (0,)
+        if min(model["decoder_channels"]) < 1:
+            raise click.BadParameter(f"{decoder_channels!r} is not a list of widths, e.g. 128,64,48,32",
+                                     param_hint="--decoder-channels")  # fmt: skip
+    if opts["scale"][0] > opts["scale"][1]:
+        raise click.BadParameter(f"{opts['scale'][0]:g} {opts['scale'][1]:g}: the smaller scale comes first",
+                                 param_hint="--scale")  # fmt: skip
+    if opts["out"] is None:  # (a resumed run goes on in its own folder unless told otherwise)
+        opts["out"] = (os.path.dirname(resume) or ".") if resume else "runs/unet-r34"
+    cfg = TrainConfig(crop=parse_size(crop), phases=tuple(_phase(p) for p in phases), holdout=tuple(holdout),
+                      train_splits=tuple(s.strip() for s in train_splits.split(",")), model=model,
+                      epochs=epochs or 150, minutes=minutes or 0.0, **opts)  # fmt: skip
+    try:
+        result = run_training(cfg, resume=resume, overwrite=overwrite,
+                              same_length=epochs is None and minutes is None)  # fmt: skip
+    except (RuntimeError, FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
+    best = "-" if result["best_miou"] is None else f"{100 * result['best_miou']:.2f} mIoU"
+    click.echo(f"best {best} at epoch {result['best_epoch']}")
+
+
+def _phase(value: str) -> tuple[int, float, int, int]:
+    """``EPOCHS:RES:HxW`` -> (epochs, resolution, crop_h, crop_w)."""
+    try:
+        epochs, res, crop = value.split(":")
+        h, w = parse_size(crop)
+        if int(epochs) < 1 or not 0 < float(res) < 100:
+            raise ValueError
+        return int(epochs), float(res), h, w
+    except (ValueError, TypeError, click.BadParameter):
+        raise click.BadParameter(f"{value!r} is not EPOCHS:RES:HxW (EPOCHS 1 or more, RES above 0), e.g. "
+                                 "300:0.5:176x240", param_hint="--phase") from None  # fmt: skip
+
+
+@click.command("pack-data")
+@click.argument("src", type=click.Path(exists=True, file_okay=False))
+@click.argument("dst", type=click.Path(file_okay=False))
+@click.option("--quality", default=95, show_default=True, type=click.IntRange(1, 100), help="JPEG quality of the images.")
+@handle_errors
+def pack_data_cmd(src, dst, quality) -> None:
+    """Copy CamVid train+val with JPEG images (labels stay PNG), small enough to carry to a GPU box."""
+    from roadseg.data.camvid import pack
+
+    try:
+        n = pack(src, dst, quality=quality)
+    except (FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
+    click.echo(f"packed {n} images into {dst}")

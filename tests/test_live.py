@@ -38,6 +38,7 @@ from fuzzing import PTS_HZ, adts_merged, pes_headers, pes_moved, restamped
 import roadseg.pipeline.sinks.window as window
 import roadseg.pipeline.sources.capture as capture
 import roadseg.pipeline.sources.decoder as decoder
+import roadseg.pipeline.sources.opening as opening
 import roadseg.pipeline.sources.pacing as pacing
 from roadseg.cli import segment_video_cmd
 from roadseg.pipeline import SegmentOptions, run
@@ -511,7 +512,7 @@ def test_a_camera_is_asked_for_the_size_rate_and_format_given_and_says_where_it_
         asked.append((url, what, format, options))
         return av.open(str(clip))
 
-    monkeypatch.setattr(capture, "open_container", camera)
+    monkeypatch.setattr(opening, "open_container", camera)
     r = CliRunner().invoke(segment_video_cmd, ["0", "-o", str(tmp_path / "rec.mp4"), "--max-frames", "3", "--model",
                                                str(rule_onnx), "--device", "cpu", "--camera-size", "1280x720",
                                                "--camera-fps", "30", "--camera-format", "mjpeg"])  # fmt: skip
@@ -1224,7 +1225,7 @@ class Stalling(threading.Thread):
 def test_a_stream_that_sends_nothing_times_out_in_our_words_with_what_timed_out_how_long_and_any_retry(
     rule_onnx, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(capture, "TIMEOUT", 1.0)  # (5 s in use)
+    monkeypatch.setattr(opening, "TIMEOUT", 1.0)  # (5 s in use)
     write_video(tmp_path / "clip.ts", split_frames(50, h=96, w=128))
     head = b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n\r\n"  # no length: a live stream
     for reply, wanted in ((b"", "cannot open stream {url}: no media came within 1 s (timed out); not retried"),
@@ -1314,7 +1315,7 @@ def test_a_udp_stream_that_pauses_is_received_again_when_it_comes_back(rule_onnx
     """A udp:// stream is a port roadseg listens on. The dropped connection was kept open (its packets might
     still be on their way to the recording), holding the port: every reconnect failed with "Address already
     in use" and the run gave up, though the camera was sending again."""
-    monkeypatch.setattr(capture, "TIMEOUT", 1.0)  # (5 s in use)
+    monkeypatch.setattr(opening, "TIMEOUT", 1.0)  # (5 s in use)
     camera = UdpCamera(free_port(), before=1.5, pause=2.0, seconds=20)
     out = tmp_path / "r.mp4"
     r = _received(camera, 0.3, rule_onnx, out, "--max-frames", "50", "--retry-delay", "0.05", "-q")  # (listening)
@@ -1328,7 +1329,7 @@ def test_a_udp_stream_that_pauses_is_received_again_when_it_comes_back(rule_onnx
 def test_a_udp_receiver_started_before_its_sender_waits_for_it(rule_onnx, tmp_path, monkeypatch):
     """The receiver is often started first: a udp:// port waits for its first sender (was: 'no data for 5 s:
     timed out; not retried' when the sender came later than that)."""
-    monkeypatch.setattr(capture, "TIMEOUT", 1.0)  # (5 s in use)
+    monkeypatch.setattr(opening, "TIMEOUT", 1.0)  # (5 s in use)
     camera = UdpCamera(free_port(), before=60, pause=0, seconds=20)
     out = tmp_path / "r.mp4"
     r = _received(camera, 2.5, rule_onnx, out, "--max-frames", "20")  # (more than the timeout: the sender starts late)
@@ -1411,7 +1412,7 @@ class SilentAfterFirst(Stalling):
 def test_duration_ends_a_live_run_on_time_while_its_stream_is_lost(rule_onnx, tmp_path, monkeypatch):
     """--duration 3 of a stream that stalled after 1 s: the run went on reconnecting past its end, and ended
     in "gave up after 3 reconnects" (exit 1) some 8 s on; it ends at its duration now, as a run that ends well."""
-    monkeypatch.setattr(capture, "TIMEOUT", 1.0)  # (5 s in use)
+    monkeypatch.setattr(opening, "TIMEOUT", 1.0)  # (5 s in use)
     clip = write_video(tmp_path / "clip.ts", split_frames(25, h=96, w=128))  # 1 s
     server = SilentAfterFirst(b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n\r\n" + clip.read_bytes())
     server.start()
@@ -1663,7 +1664,7 @@ def test_a_recording_keeps_an_outage_as_long_as_it_was(rule_onnx, tmp_path, monk
     """A camera that paused 2 s, received again on a new connection: the first connection's pictures came
     ~0.8 s after they arrived (held while it was opened) and were timed so for good; the reconnection's came at
     once, so the recording's gap was 0.8 s short (1.24 s). The gap between connections is as it passed now."""
-    monkeypatch.setattr(capture, "TIMEOUT", 1.0)  # (5 s in use: a 2 s pause would not reconnect)
+    monkeypatch.setattr(opening, "TIMEOUT", 1.0)  # (5 s in use: a 2 s pause would not reconnect)
     port = free_port()
     camera = UdpCamera(port, before=1.5, pause=2.0, seconds=20)
     out = tmp_path / "r.mp4"

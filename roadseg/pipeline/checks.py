@@ -21,8 +21,8 @@ from roadseg.pipeline.sinks.base import check_writable
 from roadseg.pipeline.sinks.encoders import check_video_encoder
 from roadseg.pipeline.sinks.video import STDOUT
 from roadseg.pipeline.sources import image_paths, is_image_input, is_live_input
-from roadseg.pipeline.sources.capture import capture_args
 from roadseg.pipeline.sources.concat import concat_paths
+from roadseg.pipeline.sources.opening import capture_args
 from roadseg.pipeline.suffixes import AUDIO_SUFFIXES, IMAGE_SUFFIXES
 
 

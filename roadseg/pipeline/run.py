@@ -40,8 +40,8 @@ from roadseg.pipeline.sinks.base import FASTSTART, moved_dates, shift_timecode
 from roadseg.pipeline.sinks.video import STDOUT
 from roadseg.pipeline.sources import Frame, ImageSource, LiveSource, Source, VideoInfo, VideoSource, open_url
 from roadseg.pipeline.sources.base import SensorBox, say_sensor_boxes
-from roadseg.pipeline.sources.capture import HTTP_SCHEMES, camera_options
 from roadseg.pipeline.sources.concat import concat_source
+from roadseg.pipeline.sources.opening import HTTP_SCHEMES, camera_options
 from roadseg.pipeline.timing import FrameStats, Progress, StageTimes, timed
 from roadseg.pipeline.writer import Writer
 
@@ -265,7 +265,7 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
 
 def _end_when_overdue(source: LiveSource, queue: LatestQueue, leave: threading.Event, done: threading.Event) -> None:
     """End the source's items (``queue``) once its ``--duration`` is up and it sent no picture since (its read
-    may wait on a stalled stream for :data:`~roadseg.pipeline.sources.capture.TIMEOUT` s), and ``leave`` the
+    may wait on a stalled stream for :data:`~roadseg.pipeline.sources.opening.TIMEOUT` s), and ``leave`` the
     thread that waits in it: what came before is still segmented and recorded. A thread beside the stages
     until ``done``."""
     while not done.wait(0.05):

@@ -8,16 +8,18 @@ of each, to check that an output can carry them), ``.subtitle_streams``, ``.data
 
 * :class:`VideoSource` (``file.py``): a video file (or an http(s) URL of one), timestamps and audio kept;
 * :class:`ImageSource` (``images.py``): an image, a folder or a glob;
-* :class:`LiveSource` (``capture.py``; a connection's reading in ``connection.py``, a file's pacing in
-  ``pacing.py``): a webcam, a stream URL, or a file played in real time.
+* :class:`LiveSource` (``capture.py``; its input opened in ``opening.py``, a connection's reading in
+  ``connection.py``, tied onto the capture clock in ``tying.py``, closed from another thread in ``closing.py``, a
+  file's pacing in ``pacing.py``): a webcam, a stream URL, or a file played in real time.
 
 All open media through :func:`open_container` (``base.py``).
 """
 
 from roadseg.pipeline.sources.base import Frame, Source, VideoInfo, open_container, picture_stream
-from roadseg.pipeline.sources.capture import LiveSource, capture_args, is_live_input, open_capture, open_url
+from roadseg.pipeline.sources.capture import LiveSource, open_url
 from roadseg.pipeline.sources.file import VideoSource
 from roadseg.pipeline.sources.images import ImageSource, image_paths, is_image_input, read_image
+from roadseg.pipeline.sources.opening import capture_args, is_live_input, open_capture
 
 __all__ = [
     "Frame",

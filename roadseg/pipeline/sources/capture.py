@@ -10,15 +10,15 @@ however many frames the model skips. Streams that drop reconnect with doubling d
 that stops delivering ends the run with a message.
 
 Example:
-    >>> is_live_input("0"), is_live_input("rtsp://cam/stream"), is_live_input("clip.mp4")
-    (True, True, False)
     >>> with LiveSource("sample_videos/road.mp4") as src:     # a file played as if it were a camera
     ...     first = next(iter(src))
     >>> src.live, src.kind, first.captured is not None
     (True, 'file', True)
 
-The opening of a camera, stream or file is here, with the source's life (connecting again, closing); what it
-reads of one connection, decoded and tied onto the capture clock, is :mod:`~roadseg.pipeline.sources.connection`'s,
+The source's life is here: its first connection opened (what a camera, stream or file spec is, and how each is
+opened: :mod:`~roadseg.pipeline.sources.opening`), connecting again, closing (from another thread:
+:mod:`~roadseg.pipeline.sources.closing`). What it reads of one connection, decoded, is
+:mod:`~roadseg.pipeline.sources.connection`'s, tied onto the capture clock by :mod:`~roadseg.pipeline.sources.tying`,
 and a file played live is paced by :mod:`~roadseg.pipeline.sources.pacing`.
 """
 
@@ -31,34 +31,17 @@ from collections.abc import Iterator
 
 import av
 
-from roadseg.errors import SourceError, reason_of
+from roadseg.errors import SourceError
 from roadseg.pipeline.runner import call_interruptibly
-from roadseg.pipeline.sources.audio import AudioTimeline
-from roadseg.pipeline.sources.base import Frame, VideoInfo, codec_of, open_container, picture_stream, redacted
+from roadseg.pipeline.sources.base import Frame, VideoInfo, codec_of, picture_stream, redacted
+from roadseg.pipeline.sources.closing import Closing
 from roadseg.pipeline.sources.connection import Connection
 from roadseg.pipeline.sources.hdr import say_if_hdr
 from roadseg.pipeline.sources.microphone import AudioInput
+from roadseg.pipeline.sources.opening import HTTP_SCHEMES, capture_args, listens, open_capture, read_failure
+from roadseg.pipeline.sources.tying import Tying
 
 log = logging.getLogger("roadseg")
-HTTP_SCHEMES = ("http://", "https://")  # the stream URLs that may be files (open_url)
-STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "rtmps://", "http://", "https://", "udp://", "tcp://", "srt://")
-TIMEOUT = 5.0  # seconds a camera or stream may take to open, and may send nothing while it is read
-
-
-def listens(spec: str) -> bool:
-    """Whether ``spec`` is a port this machine receives a stream on (``udp://``, ``srt://...?mode=listener``),
-    which waits for its sender rather than reaching out to one.
-
-    >>> listens("udp://0.0.0.0:5000"), listens("srt://:9000?mode=listener"), listens("rtsp://cam/1")
-    (True, True, False)
-    """
-    low = spec.lower()
-    return low.startswith("udp://") or low.startswith("srt://") and "mode=listener" in low
-
-
-def is_live_input(spec: str) -> bool:
-    """A webcam index (``0``), a device path (``/dev/video0``) or a stream URL."""
-    return spec.isdigit() or spec.startswith("/dev/video") or spec.lower().startswith(STREAM_SCHEMES)
 
 
 def open_url(spec: str, hwaccel: str | None = None) -> tuple[av.container.InputContainer, bool]:
@@ -89,47 +72,7 @@ def first_open(spec: str, hwaccel: str | None = None, camera: dict[str, str] | N
         raise SourceError(f"{exc}; not retried (--retries reconnects a stream that drops once it plays)") from None
 
 
-def capture_args(spec: str, camera: dict[str, str] | None = None) -> tuple[str, str | None, dict[str, str], str]:
-    """(url, format, options, kind) for ``av.open``; kind is ``camera``, ``stream`` or ``file``.
-    ``camera``: what to ask a camera for (:func:`camera_options`).
-
-    >>> capture_args("0", camera_options(size=(1280, 720), fps=30, format="mjpeg"))
-    ('/dev/video0', 'v4l2', {'video_size': '1280x720', 'framerate': '30', 'input_format': 'mjpeg'}, 'camera')
-    """
-    if spec.isdigit() or spec.startswith("/dev/video"):
-        return (f"/dev/video{spec}" if spec.isdigit() else spec), "v4l2", dict(camera or {}), "camera"
-    if spec.lower().startswith(STREAM_SCHEMES):
-        opts = {"rtsp_transport": "tcp"} if spec.lower().startswith("rtsp") else {}
-        return spec, None, opts, "stream"
-    return spec, None, {}, "file"
-
-
-def camera_options(size: tuple[int, int] | None = None, fps: float | None = None,
-                   format: str | None = None) -> dict[str, str]:  # fmt: skip
-    """FFmpeg's options for a camera (Video4Linux2): ``size`` (width, height), frames/s, its own format."""
-    asked = {"video_size": size and f"{size[0]}x{size[1]}", "framerate": fps and f"{fps:g}", "input_format": format}
-    return {k: v for k, v in asked.items() if v}
-
-
-def open_capture(spec: str, hwaccel: str | None = None, camera: dict[str, str] | None = None, *, wait: bool = False):
-    """Open a camera, stream or file with PyAV; open and read both time out after :data:`TIMEOUT` s
-    (``wait``: the open does not: a port waiting for its first sender)."""
-    url, fmt, opts, kind = capture_args(spec, camera)
-    return open_container(url, what=kind, format=fmt, options=opts, timeout=(None if wait else TIMEOUT, TIMEOUT),
-                          hwaccel=hwaccel)  # fmt: skip
-
-
-def read_failure(exc: BaseException) -> str:
-    """Why a read of a live source failed, in a few words: the read timeout said as one (FFmpeg's own
-    words for it are "Immediate exit requested"), else the error's first line.
-
-    >>> read_failure(av.error.ExitError(1414092869, "Immediate exit requested")), read_failure(OSError(5, "I/O error"))
-    ('no data for 5 s: timed out', 'I/O error')
-    """
-    return f"no data for {TIMEOUT:g} s: timed out" if isinstance(exc, av.error.ExitError) else reason_of(exc)
-
-
-class LiveSource(Connection):
+class LiveSource(Connection, Tying, Closing):
     """Frames stamped with their capture time; streams reconnect with backoff, cameras end cleanly.
 
     Args:
@@ -215,17 +158,6 @@ class LiveSource(Connection):
                 raise
             self.audio_streams = [self._mic.stream]
 
-    def _set_up_clock(self) -> None:
-        """The capture clock's state across connections (:meth:`_tie`) and the sound's on it."""
-        self._timeline = AudioTimeline()  # audio packets whose timestamps cannot be right are dropped there
-        self._dropped = 0  # by the timelines of earlier connections, and audio read long before any frame
-        self._clock: float | None = None  # the last frame's Frame.clock
-        self._lag = 0.0  # the most a frame's Frame.clock was past its capture time since the last tie (a
-        # connection's frames held while it was opened are timed after their arrival, and the frames after them
-        # as much): the next connection is tied with it, so the recording keeps the time between two as it passed
-        self._sound_end: float | None = None  # where the sound handed on so far ends, on the capture clock
-        self._resized = False  # (said once)
-
     def _set_up_replays(self) -> None:
         """What tells a reconnection that begins the same media again from its start (:meth:`_note_replay`)."""
         self._first_time: float | None = None  # the stream time of the first connection's first frame
@@ -235,28 +167,6 @@ class LiveSource(Connection):
         self._may_replay = self.spec.lower().startswith(HTTP_SCHEMES)
         self._said_replay = False
         self._furthest_end: float | None = None  # the furthest stream time a connection ended at
-
-    def _set_up_closing(self) -> None:
-        """What lets :meth:`close` come from another thread while the reading one is inside the source, and
-        :meth:`overdue` tell a stalled read."""
-        self._lock = threading.Lock()
-        self._busy = False  # the reading thread is inside the source (a read, an open, decoding), not at a yield
-        self._closing = False  # close() came while it was: it closes the container once it is out (:meth:`close`)
-        self.video_read = time.monotonic()  # when the last video packet was read
-
-    def _set_up_first_picture(self) -> None:
-        """Read the first picture ahead, but for a camera (:meth:`_upright`: its display matrix), closing the
-        source where that fails (Ctrl-C: the container is closed as the read ahead ends)."""
-        self._opening: Iterator | None = None  # the first connection's items, its first picture read ahead
-        self._turned = False  # the pictures are shown turned or mirrored (a phone's video, piped, served or played)
-        if self.kind != "camera":  # (a camera has no display matrix: its first frame is not waited for)
-            try:
-                self._turned = self._upright()
-            except KeyboardInterrupt:
-                raise  # (the container is closed as the read ahead ends: :meth:`_upright`)
-            except BaseException:
-                self.close()
-                raise
 
     @property
     def audio_dropped(self) -> int:
@@ -269,26 +179,6 @@ class LiveSource(Connection):
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def close(self) -> None:
-        """Close the connection; where the thread that reads it is still inside it (a run ended by
-        ``--duration`` while a read waits on a stalled source, which cannot be cut short: :meth:`overdue`),
-        that thread closes it as it comes out, at most :data:`TIMEOUT` s later."""
-        if self._mic is not None:
-            self._mic.close()
-        with self._lock:
-            self._closing = True
-            if self._busy:
-                return
-        if self.container is not None:
-            self.container.close()
-        self.container = None
-
-    def overdue(self) -> bool:
-        """Whether ``duration`` is up and no video came since: a read that waits on a stalled source cannot
-        be cut short (FFmpeg's read timeout is :data:`TIMEOUT`), so the run is ended from outside (a frame
-        read past it ends the run itself, by its time)."""
-        return self._until is not None and time.monotonic() >= self._until + OVERDUE and self.video_read < self._until
-
     def _retire(self) -> None:
         """Close the dropped connection at once, the first one too: a ``udp://`` stream's port is free
         for the next (kept open, it held the port, and every reconnect failed with "Address already in
@@ -300,27 +190,6 @@ class LiveSource(Connection):
 
     def expected_frames(self) -> None:
         return None  # a camera has no end
-
-    def __iter__(self) -> Iterator[Frame | av.Packet]:
-        """The frames and audio packets (:meth:`_read`), marked busy while inside the source, so that a
-        :meth:`close` from another thread meanwhile is left to this one."""
-        items = self._read()
-        while True:
-            with self._lock:
-                if self._closing:
-                    return
-                self._busy = True
-            try:
-                item = next(items, None)
-            finally:
-                with self._lock:
-                    self._busy, closing = False, self._closing
-                if closing and self.container is not None:  # (closed while inside: left to this thread)
-                    self.container.close()
-                    self.container = None
-            if item is None or closing:
-                return
-            yield item
 
     def _read(self) -> Iterator[Frame | av.Packet]:
         index, attempt = 0, 0
@@ -376,7 +245,3 @@ class LiveSource(Connection):
         """A stream of finite media (an HTTP-served file) that reached its end did not drop."""
         duration = self.container.duration
         return duration is not None and self.last_time is not None and self.last_time >= duration / av.time_base - 0.5
-
-
-OVERDUE = 0.25  # seconds past --duration's end with no video read before the run is ended from outside (a frame
-# on its way ends it first, by its time)

@@ -1033,6 +1033,37 @@ def test_start_in_an_mkv_whose_video_begins_15_s_after_its_sound(rule_onnx, tmp_
     assert sound[0] < 0.05 and sound[-1] > 17 - start - 0.1, (sound[:3], sound[-1])
 
 
+@pytest.fixture(scope="module")
+def late_videos(tmp_path_factory):
+    """:func:`_late_video`'s file of a suffix and a lead, made once."""
+    made, folder = {}, tmp_path_factory.mktemp("late")
+
+    def late(suffix, lead):
+        if (suffix, lead) not in made:
+            made[suffix, lead] = _late_video(folder / f"a{lead}{suffix}", lead=lead)
+        return made[suffix, lead]
+
+    return late
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".ts", ".mp4"])
+@pytest.mark.parametrize("lead", [15, 70])
+@pytest.mark.parametrize("window", ["whole", "start before", "start after", "start and duration"])
+def test_frames_expected_of_a_video_that_begins_after_its_sound_are_its_pictures(late_videos, suffix, lead, window):
+    # from where the video begins to where its track ends: was, of the mkv, 51 of its 50 (the file's end is its
+    # sound's, which runs on past its last picture), and 26 of 25 with --start 16, as of the .ts, whose pictures begin
+    # at 15.02 s (25 of them after 16 s, not 25.5); 70 s in, past what FFmpeg probes deeper (60 s), where it took the
+    # file's start for the video's, the .ts expected none with --start 69 (its length is read from its pictures' stamps)
+    from roadseg.pipeline.sources import VideoSource
+    from roadseg.pipeline.sources.base import Frame
+
+    start, duration = {"whole": (0, None), "start before": (lead - 1, None), "start after": (lead + 1, None),
+                       "start and duration": (lead + 0.5, 1.0)}[window]  # fmt: skip
+    with VideoSource(str(late_videos(suffix, lead)), audio=False, start=start, duration=duration) as src:
+        frames = sum(isinstance(item, Frame) for item in src)
+        assert (src.expected_frames(), src.lost, frames) == (frames, 0, 50 if start < lead else 25)
+
+
 @pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
 def test_start_before_the_first_picture_keeps_the_sound_before_it(rule_onnx, tmp_path, suffix):
     # was: the sound from --start to the first picture left out (the output's sound began with the picture, 1 s

@@ -9,13 +9,16 @@ import math
 
 import av
 
-from roadseg.pipeline.sources.base import MAX_SECONDS
+from roadseg.pipeline.sources.base import MAX_SECONDS, tag_duration
 from roadseg.pipeline.sources.gaps import HOLE, OFF_LINE, RUN
 
 
 class Expected:
     """:class:`~roadseg.pipeline.sources.file.VideoSource`'s count of the frames expected and lost: its state is
-    ``_span``, ``_off``, ``_recording``, ``_last_dts``, ``held`` and ``pace`` (set as the source opens)."""
+    ``_span``, ``_off``, ``_recording``, ``_last_dts``, ``held`` and ``pace`` (set as the source opens), and
+    ``_earliest``, the time of the earliest video packet read (:meth:`_begins`)."""
+
+    _earliest: float | None = None
 
     def expected_frames(self) -> int | None:
         """Frames the container promises between ``start`` and ``start + duration`` (None when unknown), less
@@ -50,21 +53,51 @@ class Expected:
         paced = self._read and not self.unreadable and not (self.stream.frames or 0) > 0  # (a count by the rate)
         if paced:
             fps = min(fps, self.pace.rate(fps) or fps)
-        begins = self._stream_start()  # (pictures that begin after the sound: seconds from the file's start)
+        begins = self._begins()  # (pictures that begin after the sound: seconds of the file's clock)
         lead = min(max(0.0, begins - self.origin), MAX_SECONDS) if begins is not None else 0.0
-        if length and lead and self.container.duration and not self.restarted:  # (Matroska's DURATION tag says
-            # where its track ends; FFmpeg's length of a clock that started again is one recording's)
-            length = min(length, self.origin + self.container.duration / av.time_base - begins)
+        ends_at = self._track_end(begins, lead) if length and not self.restarted else None  # (FFmpeg's length of a
+        if ends_at is not None:  # clock that started again is one recording's)
+            length = min(length, ends_at - begins)
         if not length and self.end is None:
             return info.frames
-        first = max(lead, self.start) if length else self.start
-        ends = self.end if not length else lead + length if self.end is None else min(lead + length, self.end)
+        step = 1 / float(info.fps)  # (the window's first picture and the one after its last: _picture_at)
+        first = _picture_at(self.start, lead, step) if length else self.start
+        ends = self.end if not length or self.end is None else min(lead + length, _picture_at(self.end, lead, step))
+        ends = lead + length if length and self.end is None else ends
         paused = self.pace.paused(first, ends)  # (pauses: no pictures due)
         if self._gaps is not None:  # (shorter ones, where nothing marks a loss in them: Gaps)
             paused += self._gaps.paused(first + self.origin, ends + self.origin)
         shown = max(0.0, ends - first) - (paused if paced else 0.0)
         count = round(max(0.0, shown) * fps)
         return count if most is None else min(most, count)
+
+    def _begins(self) -> float | None:
+        """Where the video begins, seconds of the file's clock: where its stream starts (:meth:`_stream_start`), or,
+        once it was read from its start, where its earliest packet was (:meth:`_spanned`), where that is more than
+        :data:`OFF_LINE` later. FFmpeg takes the file's start for the video's where its probe reads no picture of it:
+        an mkv whose video began 15 s after its sound told '376 of about 426 frames could not be decoded' of its 50,
+        all decoded (no pictures are due before its first), as one does whose video begins past what
+        :data:`~roadseg.pipeline.sources.base.DEEP_PROBE` reads (60 s), or a .ts read from a pipe (probed once). Not
+        nearer: the first packets' decoding times lie before their pictures' with B-frames, and a damaged mp4's first
+        packet may lie a frame after where its index says the stream starts (`mp4-fields-5`)."""
+        said, earliest = self._stream_start(), self._earliest
+        if not self._read or self._sought or earliest is None or said is not None and earliest - said <= OFF_LINE:
+            return said
+        return earliest
+
+    def _track_end(self, begins: float, lead: float) -> float | None:
+        """Where the video's track ends, seconds of the file's clock, where the file says (None: its length says): a
+        Matroska file FFmpeg wrote (Lavf) in its ``DURATION`` tag (mkvmerge's is its length, which the stream's
+        length takes), or, where the video ``begins`` after its sound (``lead``), the file's end (its longest stream's:
+        an mkv's track's tag is where it ends, not its length, and FFmpeg's length of a stream it probed no picture of
+        is the file's). The sound's last AAC frame runs on past the last picture: the tag, where earlier (was: 51 frames
+        expected of an mkv's 50 that began 15 s after its sound, 26 of 25 with ``--start 16``)."""
+        end = self.origin + self.container.duration / av.time_base if self.container.duration else None
+        tag = tag_duration(self.stream.metadata.get("DURATION"))
+        if "matroska" in self.container.format.name and str(self.container.metadata.get("ENCODER", "")).startswith(
+                "Lavf") and tag is not None and tag > begins:  # fmt: skip
+            return tag if end is None else min(end, tag)
+        return end if lead else None
 
     def _joined_at(self, t: float) -> bool:
         """Whether the video packet at ``t`` is the first of a recording joined after another (the :class:`Clock`
@@ -117,7 +150,9 @@ class Expected:
         that the packets come back from (:class:`InLine` puts those pictures back), does not stretch the span
         (nor the frames expected; `ts-stamps-20`, a picture stamped 0.7 s ahead before the last: 54 expected of
         38, now 38). Where the :class:`Clock` found the packets before to be damage (a run of first timestamps
-        broken), the span starts anew, but for the first packets put back (:meth:`_first_pictures_moved`)."""
+        broken), the span starts anew, but for the first packets put back (:meth:`_first_pictures_moved`). The
+        earliest packet's time is kept whatever its stamp (:meth:`_begins`: the video begins no earlier)."""
+        self._earliest = t if self._earliest is None else min(self._earliest, t)
         damaged = self.clock is not None and self.clock.first_damaged(self.stream.index)
         if damaged and not self._moves[0]:
             self._span = self._off = None
@@ -137,3 +172,16 @@ class Expected:
     def _widen(self, t: float, end: float) -> None:
         first, last = self._span or (t, end)
         self._span = (min(first, t), max(last, end))
+
+
+def _picture_at(t: float, lead: float, step: float) -> float:
+    """Where the first picture at or after ``t`` lies (seconds from the file's start), the video beginning ``lead``
+    seconds in, a picture every ``step`` seconds: ``lead`` where it begins after ``t``. The frames expected between
+    two such are whole (a .ts whose video begins at 15.02 s: ``--start 16`` expected 26 of its 25 pictures after it).
+
+    >>> [round(_picture_at(t, 15.0213, 0.04), 4) for t in (16.0, 15.5, 17.0, 1.0)], _picture_at(16.0, 15.0, 0.04)
+    ([16.0213, 15.5013, 17.0213, 15.0213], 16.0)
+    """
+    if t <= lead:
+        return lead
+    return lead + math.ceil((t - lead) / step - 1e-6) * step

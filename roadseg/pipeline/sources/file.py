@@ -29,6 +29,7 @@ from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.sources.audio import AudioTimeline, EditList, MergedFrames
 from roadseg.pipeline.sources.base import (
     CAMERA_FPS,
+    MAX_FPS,
     MAX_SECONDS,
     MIN_FPS,
     Frame,
@@ -229,7 +230,9 @@ class VideoSource(FirstPictures, ToStart, Expected):
         self.chunked = chunked or self.container.format.name == "avi"
         self.held = 0
         self._last_dts: int | None = None
-        fps = self.stream.average_rate or self.stream.guessed_rate  # (pictures lost: a TS marks them, H.264 numbers them)
+        # (pictures lost: a TS marks them, H.264 numbers them; not a TS's 90 kHz tick, FFmpeg's guess where its probe
+        # decoded no picture: a video that begins past what it reads, 60 s, its first step taken for a pause)
+        fps = next((r for r in (self.stream.average_rate, self.stream.guessed_rate) if r and r <= MAX_FPS), None)
         self._frame_step = 1 / float(fps) if fps else None  # (seconds: where the span's end goes on, _spanned)
         # H.264's numbers of its pictures (not in --concat's join: the stream says its first file's parameter sets,
         # not those of the files after it)

@@ -207,7 +207,6 @@ class Gaps:
         self.joins = joins  # (whether recordings may be joined in it, at a keyframe: a TS)
         self._frame = 1 / fps
         self._n = 0  # packets taken
-        self._first: float | None = None  # the earliest packet's time: where the video begins (paused)
         self._last: float | None = None
         self._before: float | None = None  # the last step forward, in seconds
         self._step: tuple[int, Step] | None = None  # (packet it ends at, step) of a step not yet gone on from
@@ -251,7 +250,6 @@ class Gaps:
         discarded bytes since the video packet before (:class:`Discarded`), a step to a keyframe too, but for a
         recording's joined after another."""
         self._n = n = self._n + 1
-        self._first = t if self._first is None else min(self._first, t)
         if self._last is not None and t < self._last and any(abs(at - t) < self._frame / 2 for at, _ in self._holes):
             self._moved(n, t, corrupt)  # (back into a hole counted: that picture, read out of its order)
             return
@@ -319,21 +317,10 @@ class Gaps:
         self._holes += [(t, self._n) for t in at if lo - 1e-6 <= t < hi - 1e-6 and all(abs(t - c) >= half for c in came)]
 
     def paused(self, start: float, end: float) -> float:
-        """Seconds of the pauses between ``start`` and ``end`` (on the one timeline), and, in a file that marks every
-        loss (``marks_all``: a TS, a Matroska file), those before the video's earliest packet, where it lies between
-        them: the video began there, after its sound (as where FFmpeg's probe found that start). FFmpeg takes the file's start for the video's where its probe
-        of the file's first seconds reads no picture: an mkv whose video begins 15 s after its sound told "376 of
-        about 426 frames could not be decoded" of 50, all decoded (a start 2 s in, probed, was counted from). Not where
-        the video begins after ``end``: a span that ends before it was measured from the video's own packets (a TS's).
-
-        >>> gaps = Gaps(25, marks_all=True)
-        >>> for n in range(375, 405):
-        ...     gaps.take(n / 25, False, key=n == 375)
-        >>> gaps.flush(), gaps.paused(0.0, 16.2), gaps.paused(0.0, 1.2)
-        (0, 15.0, 0.0)
-        """
-        before = self._first - start if self.marks_all and self._first is not None and start < self._first < end else 0.0
-        return _within(self.pauses, start, end) + before
+        """Seconds of the pauses between ``start`` and ``end`` (on the one timeline). Not those before the video's
+        first packet, where it begins after its sound: the frames expected are counted from there
+        (:meth:`~roadseg.pipeline.sources.expected.Expected._begins`)."""
+        return _within(self.pauses, start, end)
 
     def _match(self, upto: int | None) -> None:
         """Match each mark up to packet ``upto`` (all: None) with the nearest step to it within NEAR (a

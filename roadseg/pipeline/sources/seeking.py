@@ -14,7 +14,10 @@ MAX_HELD = 600  # video packets held while a file is read up to --start undecode
 
 class ToStart:
     """:class:`~roadseg.pipeline.sources.file.VideoSource`'s way to ``start``: its state is ``_held`` (the video
-    packets since the last keyframe while read up to it, else None)."""
+    packets since the last keyframe while read up to it, else None) and ``_sought`` (whether a seek moved the reading
+    past the file's start: its first packets read are not where its video begins)."""
+
+    _sought = False
 
     def _up_to_start(self, packet: av.Packet) -> list[av.Packet]:
         """The video packets to decode for ``packet``: itself, or where a file is read up to ``start``
@@ -52,6 +55,7 @@ class ToStart:
                 return
             if self._lands_in_time(stop=self._shift + 1.0):
                 self.container.seek(int(at * av.time_base), backward=True, any_frame=False)  # back to before the check
+                self._sought = True
                 return
             back = max(1.0, 4 * back)
 

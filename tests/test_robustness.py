@@ -994,7 +994,8 @@ def test_ts_from_standard_input_whose_video_begins_15_s_after_its_sound_keeps_it
     # a pipe is read once, not probed again: the rate its codec says once a picture is decoded (was: none, and the
     # MXF written at 30 frames/s, 60 frames of the 50 pictures at 25, one in five twice)
     src, out = _late_video(tmp_path / "a.ts", lead=15), tmp_path / "o.mxf"
-    _segmented_via("stdin", src, ["-o", str(out), "--model", str(rule_onnx), "-q"])
+    said = _segmented_via("stdin", src, ["-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert "could not be decoded" not in said, said  # (the frames expected counted from its first picture read)
     with av.open(str(out)) as c:
         rate = c.streams.video[0].average_rate
     assert frame_count(out) == 50 and rate == 25, (frame_count(out), rate)

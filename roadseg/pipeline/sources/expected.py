@@ -27,7 +27,8 @@ class Expected:
         video's one timeline spans: its length is read from timestamps, which pauses in its clock taken out
         or one damaged stamp stretch; a hole where pictures were lost stays in the span (where its first pictures'
         stamps were damaged, put back in line, the span alone: FFmpeg's length runs from the first). Pictures that
-        begin after the sound are counted from where they begin, and end no later than the file."""
+        begin after the sound are counted from where they begin (:meth:`_begins`) to where their track ends
+        (:meth:`_track_end`), no later than the file."""
         promised = self._promised() if self._closed is None else self._closed[0]
         return None if promised is None else max(0, promised - self.held)
 
@@ -55,8 +56,9 @@ class Expected:
             fps = min(fps, self.pace.rate(fps) or fps)
         begins = self._begins()  # (pictures that begin after the sound: seconds of the file's clock)
         lead = min(max(0.0, begins - self.origin), MAX_SECONDS) if begins is not None else 0.0
-        ends_at = self._track_end(begins, lead) if length and not self.restarted else None  # (FFmpeg's length of a
-        if ends_at is not None:  # clock that started again is one recording's)
+        known = length and begins is not None and not self.restarted  # (FFmpeg's length of a clock that started again
+        ends_at = self._track_end(begins, lead) if known else None  # is one recording's)
+        if ends_at is not None:
             length = min(length, ends_at - begins)
         if not length and self.end is None:
             return info.frames

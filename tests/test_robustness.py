@@ -1065,6 +1065,23 @@ def test_frames_expected_of_a_video_that_begins_after_its_sound_are_its_pictures
         assert (src.expected_frames(), src.lost, frames) == (frames, 0, 50 if start < lead else 25)
 
 
+def test_a_picture_lost_from_a_ts_whose_video_begins_past_what_ffmpeg_probes_is_counted_once(late_videos, tmp_path):
+    # 70 s after its sound, past the 60 s FFmpeg probes deeper: its probe decoded no picture, and the rate the
+    # stream said was the 90 kHz tick, at which the step over the picture lost was 3600 frames: was '7199' lost of 50
+    from roadseg.pipeline.sources import VideoSource
+    from roadseg.pipeline.sources.base import Frame
+
+    src = late_videos(".ts", 70)
+    with av.open(str(src)) as c:
+        at = [p.pos for p in c.demux(video=0) if p.pos is not None and p.pos >= 0][20]
+    data = src.read_bytes()
+    damaged = tmp_path / "d.ts"
+    damaged.write_bytes(data[:at] + data[at + 2 * 188 :])  # (the 21st picture's first two TS packets: its PES lost)
+    with VideoSource(str(damaged), audio=False) as source:
+        frames = sum(isinstance(item, Frame) for item in source)
+        assert (frames, source.lost) == (49, 1)
+
+
 @pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
 def test_start_before_the_first_picture_keeps_the_sound_before_it(rule_onnx, tmp_path, suffix):
     # was: the sound from --start to the first picture left out (the output's sound began with the picture, 1 s

@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 
 import av
@@ -250,12 +251,13 @@ class VideoSource(FirstPictures, ToStart, Expected):
         self._discarded = Discarded.of(self.path, self.stream.id) if ts else None
         # (pictures lost outside the --start/--duration window are not the output's)
         window = (self._shift, math.inf if self.end is None else self.origin + self.end)
-        self._gaps = None
+        self._gaps = self._new_gaps = None  # (Gaps at a rate; where the stream as opened says none, once one decodes)
         self.dropped = Dropped(window, timed=not self.chunked)  # (pictures the decoder dropped without a word)
         self._coded = Coded(codec.extradata if codec is not None else None)  # (which packets are pictures: Dropped)
-        if (self.clock is not None or marks_all or self._numbers is not None) and fps:
-            self._gaps = Gaps(float(fps), marks_all=marks_all, numbered=self._numbers is not None,
-                              joins=self.clock is not None, window=window)  # fmt: skip
+        if self.clock is not None or marks_all or self._numbers is not None:
+            self._new_gaps = partial(Gaps, marks_all=marks_all, numbered=self._numbers is not None,
+                                     joins=self.clock is not None, window=window)  # fmt: skip
+            self._gaps = self._new_gaps(float(fps)) if fps else None
         self._next_at: float | None = None  # the time of the first picture after --duration's window, if any came
         self._retimed = 0  # pictures of the window put back in line (InLine)
         self.subtitles_dropped = 0  # subtitle packets timed where the video is not (damaged timestamps)
@@ -490,6 +492,8 @@ class VideoSource(FirstPictures, ToStart, Expected):
             self._take_gaps(packet, stamp, joined)
             for p in self._up_to_start(packet):
                 frames = self._decode(p)
+                if frames and self._gaps is None and self._new_gaps is not None:
+                    self._rated()
                 parted = self.decoder.parted  # (--concat: where the next file's begin, the file before's drained)
                 for n, vf in enumerate(frames):
                     if n == parted:
@@ -500,6 +504,15 @@ class VideoSource(FirstPictures, ToStart, Expected):
                     yield picture
                 if parted is not None and parted >= len(frames):
                     yield FILE_ENDED
+
+    def _rated(self) -> None:
+        """Follow pictures lost (:class:`Gaps`) from here at the rate the codec says once a picture is decoded
+        (:func:`decoded_rate`), where the stream as opened said none: FFmpeg's probe decoded no picture (a .ts whose
+        video begins past what it reads, 60 s, or read from a pipe), and its rate was the 90 kHz tick (one picture
+        lost of 50 told 7199)."""
+        if rate := decoded_rate(self.stream):
+            self._frame_step = 1 / float(rate)
+            self._gaps = self._new_gaps(float(rate))
 
     def _leading(self, pictures: list[Frame], kept: bool) -> Iterator[Frame]:
         """The decoded ``pictures`` held (emptied), as frames (:meth:`_frame`) where ``kept``."""

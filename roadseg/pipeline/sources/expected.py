@@ -64,8 +64,9 @@ class Expected:
             return info.frames
         step = 1 / float(info.fps)  # (the window's first picture and the one after its last: _picture_at)
         first = _picture_at(self.start, lead, step) if length else self.start
-        ends = self.end if not length or self.end is None else min(lead + length, _picture_at(self.end, lead, step))
-        ends = lead + length if length and self.end is None else ends
+        ends = self.end
+        if length:
+            ends = lead + length if self.end is None else min(lead + length, _picture_at(self.end, lead, step))
         paused = self.pace.paused(first, ends)  # (pauses: no pictures due)
         if self._gaps is not None:  # (shorter ones, where nothing marks a loss in them: Gaps)
             paused += self._gaps.paused(first + self.origin, ends + self.origin)
@@ -88,12 +89,12 @@ class Expected:
         return earliest
 
     def _track_end(self, begins: float, lead: float) -> float | None:
-        """Where the video's track ends, seconds of the file's clock, where the file says (None: its length says): a
-        Matroska file FFmpeg wrote (Lavf) in its ``DURATION`` tag (mkvmerge's is its length, which the stream's
-        length takes), or, where the video ``begins`` after its sound (``lead``), the file's end (its longest stream's:
-        an mkv's track's tag is where it ends, not its length, and FFmpeg's length of a stream it probed no picture of
-        is the file's). The sound's last AAC frame runs on past the last picture: the tag, where earlier (was: 51 frames
-        expected of an mkv's 50 that began 15 s after its sound, 26 of 25 with ``--start 16``)."""
+        """Where the video's track ends, seconds of the file's clock, where the file says (None: its length alone
+        says): a Matroska file FFmpeg wrote (Lavf) in its ``DURATION`` tag (mkvmerge writes the length there, which
+        the stream's length takes), else, where the video ``begins`` after its sound (``lead``), the file's end, its
+        longest stream's (a length that runs from the file's start, as FFmpeg's of a stream it probed no picture
+        of, ends there). The tag, where earlier: the sound's last AAC frame runs on past the last picture (was: 51
+        frames expected of an mkv's 50 that began 15 s after its sound, 26 of 25 with ``--start 16``)."""
         end = self.origin + self.container.duration / av.time_base if self.container.duration else None
         tag = tag_duration(self.stream.metadata.get("DURATION"))
         if "matroska" in self.container.format.name and str(self.container.metadata.get("ENCODER", "")).startswith(

@@ -1,5 +1,5 @@
 """Whether a video packet holds a picture its decoder must give a frame for, read from its start codes: what
-:class:`~roadseg.pipeline.sources.gaps.Dropped` waits for. MPEG-1 and MPEG-2 give a frame for each picture, but a
+:class:`~roadseg.pipeline.sources.dropped.Dropped` waits for. MPEG-1 and MPEG-2 give a frame for each picture, but a
 field picture's two fields may come in two packets; an MPEG-4 part 2 picture not coded (``vop_coded`` 0: a
 camera's picture held, an encoder's frame skipped) rightly gives none, and a packet of two pictures (DivX's packed
 B-frames) gives its second a packet later. H.264's and HEVC's packets are each taken for a picture (where one

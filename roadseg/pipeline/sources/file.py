@@ -54,13 +54,16 @@ from roadseg.pipeline.sources.clock import LEAP, TS_DISCONT, Clock, joined_matro
 from roadseg.pipeline.sources.coded import Coded, no_picture
 from roadseg.pipeline.sources.decoder import Decoder, joined_part
 from roadseg.pipeline.sources.display import as_shown, matrix_of, told
+from roadseg.pipeline.sources.dropped import Dropped
 from roadseg.pipeline.sources.expected import Expected
 from roadseg.pipeline.sources.fields import bottom_first
 from roadseg.pipeline.sources.firsts import FirstPictures
-from roadseg.pipeline.sources.gaps import OFF_LINE, Discarded, Dropped, Gaps, Pace, PassedOver
+from roadseg.pipeline.sources.gaps import OFF_LINE, Gaps
 from roadseg.pipeline.sources.hdr import say_if_hdr
 from roadseg.pipeline.sources.inline import FILE_ENDED, InLine
+from roadseg.pipeline.sources.marks import Discarded, PassedOver
 from roadseg.pipeline.sources.numbering import FrameNumbers
+from roadseg.pipeline.sources.pace import Pace
 from roadseg.pipeline.sources.seeking import ToStart
 
 log = logging.getLogger("roadseg")

@@ -4,7 +4,7 @@ An encoder numbers each reference picture one on from the last (from 0 at an IDR
 tell when one went missing; a camera that holds a picture encodes nothing for it and skips no number. Where
 the container marks nothing (Matroska, MP4), that skip is what tells a picture lost from one held
 (:class:`~roadseg.pipeline.sources.gaps.Gaps`). Whether a picture is a field (``field_pic_flag``: its two
-fields may come in two packets) is read on the way (:class:`~roadseg.pipeline.sources.gaps.Dropped`). Only the
+fields may come in two packets) is read on the way (:class:`~roadseg.pipeline.sources.dropped.Dropped`). Only the
 slice header's first fields and the parameter sets are read; a stream whose parameter sets allow gaps
 (``gaps_in_frame_num_value_allowed_flag``), or that this cannot read, marks nothing.
 

@@ -30,7 +30,7 @@ from roadseg.pipeline.options import RunResult, SegmentOptions
 from roadseg.pipeline.runner import StageFailed
 from roadseg.pipeline.sinks import ImageSink, MaskSink, VideoSink
 from roadseg.pipeline.sources import LiveSource, Source
-from roadseg.pipeline.sources.base import redacted
+from roadseg.pipeline.sources.containers import redacted
 from roadseg.pipeline.writer import Writer
 
 log = logging.getLogger("roadseg")

@@ -39,7 +39,7 @@ from roadseg.pipeline.sinks import ImageSink, MaskSink, ServeSink, Sink, VideoSi
 from roadseg.pipeline.sinks.base import FASTSTART, moved_dates, shift_timecode
 from roadseg.pipeline.sinks.video import STDOUT
 from roadseg.pipeline.sources import Frame, ImageSource, LiveSource, Source, VideoInfo, VideoSource, open_url
-from roadseg.pipeline.sources.base import SensorBox, say_sensor_boxes
+from roadseg.pipeline.sources.boxes import SensorBox, say_sensor_boxes
 from roadseg.pipeline.sources.concat import concat_source
 from roadseg.pipeline.sources.opening import HTTP_SCHEMES, camera_options
 from roadseg.pipeline.timing import FrameStats, Progress, StageTimes, timed

@@ -27,7 +27,7 @@ from roadseg.pipeline.overlay import Overlay, class_shares, draw_hud
 from roadseg.pipeline.runner import LatestQueue
 from roadseg.pipeline.sinks import Sink
 from roadseg.pipeline.sources import Frame
-from roadseg.pipeline.sources.base import packet_time
+from roadseg.pipeline.sources.packets import packet_time
 from roadseg.pipeline.timing import FrameStats, Progress, StageTimes
 
 HELD_PACKETS = 4096  # audio, subtitle and data packets a run that may be cut short (--max-frames, a live run)

@@ -24,7 +24,7 @@ from roadseg.pipeline.sinks.base import kept_tags
 from roadseg.pipeline.sinks.pcm import RATE, FilledTrack
 from roadseg.pipeline.sinks.routes import COUNTED, _add_encoded, _layout, _unwrapped
 from roadseg.pipeline.sources.audio import one_adts_frame
-from roadseg.pipeline.sources.base import codec_of
+from roadseg.pipeline.sources.streams import codec_of
 
 #: seconds between one audio packet's end and the next one's start (in order, and no leap of a damaged timestamp)
 #: that count as sound missing from the input (:attr:`AudioRemux.gaps`)

@@ -12,7 +12,7 @@ import av
 from roadseg.errors import SinkError, reason_of
 from roadseg.pipeline.sinks.audio import write_error
 from roadseg.pipeline.sinks.readback import pictures
-from roadseg.pipeline.sources.base import file_url
+from roadseg.pipeline.sources.containers import file_url
 
 
 class Finishing:

@@ -41,7 +41,7 @@ from roadseg.pipeline.sinks.rates import (
 from roadseg.pipeline.sinks.routes import routes
 from roadseg.pipeline.sinks.subtitles import SubtitleRemux
 from roadseg.pipeline.sinks.subtitles import plan as subtitle_plan
-from roadseg.pipeline.sources.base import file_url
+from roadseg.pipeline.sources.containers import file_url
 
 log = logging.getLogger("roadseg")
 

@@ -31,7 +31,7 @@ MXF_RATES = tuple(map(Fraction, ("24000/1001 24 25 30000/1001 30 48000/1001 48 5
 
 def clock_rate(fps: Fraction, encoder: str, format_name: str) -> Fraction:
     """The rate an output that times its pictures by the frame is written at, for pictures that come at ``fps``
-    (:func:`~roadseg.pipeline.sources.base.timed_rate`): ``fps`` where its muxer and encoder take it, else one within
+    (:func:`~roadseg.pipeline.sources.framerates.timed_rate`): ``fps`` where its muxer and encoder take it, else one within
     0.1 % of it, else a whole multiple or divisor of it (:func:`evenly`: each picture repeated as often, or one in so
     many kept, so motion stays smooth; the nearest such), else the nearest rate they do (MXF and MPEG-1/2 know only
     some: FFmpeg's own command line picks the nearest). Asked of FFmpeg 8.1's MXF muxer (PyAV): 15 frames/s is written

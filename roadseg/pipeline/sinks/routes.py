@@ -24,7 +24,7 @@ import av
 from roadseg.errors import reason_of
 from roadseg.pipeline.sinks.pcm import RATE, pcm_encoder
 from roadseg.pipeline.sources.audio import ADTS_RATES, adts_framed
-from roadseg.pipeline.sources.base import codec_of
+from roadseg.pipeline.sources.streams import codec_of
 
 log = logging.getLogger("roadseg")
 REENCODE = ("aac", "libopus")  # tried in this order before the container's own audio codec

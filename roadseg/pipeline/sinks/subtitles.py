@@ -26,7 +26,7 @@ import av
 
 from roadseg.pipeline.sinks.audio import is_disk_error, write_error
 from roadseg.pipeline.sinks.base import kept_tags
-from roadseg.pipeline.sources.base import codec_of
+from roadseg.pipeline.sources.streams import codec_of
 
 log = logging.getLogger("roadseg")
 #: Text subtitle codecs whose packets are plain UTF-8 text (mov_text: after a 2-byte length).

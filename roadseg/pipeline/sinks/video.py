@@ -78,7 +78,7 @@ class VideoSink(Opening, Stamps, Finishing, Sink):
             it began as its ``creation_time``).
         timecode: the timecode of the first frame written (``HH:MM:SS:FF``), as an editor lines it up.
         boxes: whole top-level MP4 boxes to add after the finished file's media and index, as they are
-            (a BlackVue dashcam's GPS track and accelerometer: :class:`~roadseg.pipeline.sources.base.SensorBox`);
+            (a BlackVue dashcam's GPS track and accelerometer: :class:`~roadseg.pipeline.sources.boxes.SensorBox`);
             for an MP4/MOV file only.
 
     ``written`` counts the pictures written: given to the encoder (an MXF's repeats over a gap too: :meth:`_slot`),

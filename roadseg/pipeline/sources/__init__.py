@@ -12,14 +12,18 @@ of each, to check that an output can carry them), ``.subtitle_streams``, ``.data
   ``connection.py``, tied onto the capture clock in ``tying.py``, closed from another thread in ``closing.py``, a
   file's pacing in ``pacing.py``): a webcam, a stream URL, or a file played in real time.
 
-All open media through :func:`open_container` (``base.py``).
+All open media through :func:`open_container` (``containers.py``); what they share besides, by role: a
+file's streams (``streams.py``), frame rates (``framerates.py``), packets' times (``packets.py``), decoded
+pictures (``pictures.py``) and MP4 boxes FFmpeg does not read (``boxes.py``).
 """
 
-from roadseg.pipeline.sources.base import Frame, Source, VideoInfo, open_container, picture_stream
+from roadseg.pipeline.sources.base import Frame, Source, VideoInfo
 from roadseg.pipeline.sources.capture import LiveSource, open_url
+from roadseg.pipeline.sources.containers import open_container
 from roadseg.pipeline.sources.file import VideoSource
 from roadseg.pipeline.sources.images import ImageSource, image_paths, is_image_input, read_image
 from roadseg.pipeline.sources.opening import capture_args, is_live_input, open_capture
+from roadseg.pipeline.sources.streams import picture_stream
 
 __all__ = [
     "Frame",

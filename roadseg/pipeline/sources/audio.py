@@ -51,7 +51,7 @@ from collections.abc import Iterator
 
 import av
 
-from roadseg.pipeline.sources.base import seconds
+from roadseg.pipeline.sources.packets import seconds
 
 GAP = 0.2  # seconds: a packet that starts within this of the previous one's end continues the stream
 INTERLEAVE = 0.5  # seconds an audio packet may be away from the video packet read before it

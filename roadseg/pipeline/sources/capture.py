@@ -33,12 +33,14 @@ import av
 
 from roadseg.errors import SourceError
 from roadseg.pipeline.runner import call_interruptibly
-from roadseg.pipeline.sources.base import Frame, VideoInfo, codec_of, picture_stream, redacted
+from roadseg.pipeline.sources.base import Frame, VideoInfo
 from roadseg.pipeline.sources.closing import Closing
 from roadseg.pipeline.sources.connection import Connection
+from roadseg.pipeline.sources.containers import redacted
 from roadseg.pipeline.sources.hdr import say_if_hdr
 from roadseg.pipeline.sources.microphone import AudioInput
 from roadseg.pipeline.sources.opening import HTTP_SCHEMES, capture_args, listens, open_capture, read_failure
+from roadseg.pipeline.sources.streams import codec_of, picture_stream
 from roadseg.pipeline.sources.tying import Tying
 
 log = logging.getLogger("roadseg")

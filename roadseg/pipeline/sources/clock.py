@@ -52,7 +52,7 @@ from collections.abc import Iterator
 
 import av
 
-from roadseg.pipeline.sources.base import packet_time, seconds
+from roadseg.pipeline.sources.packets import packet_time, seconds
 
 STEP_BACK = 0.5  # seconds a stream may step back before its clock counts as started again
 LEAP = 10.0  # seconds a stream may leap ahead before its clock counts as started again (FFmpeg's dts_delta_threshold)

@@ -30,8 +30,9 @@ from pathlib import Path
 
 from roadseg.errors import SourceError
 from roadseg.pipeline.inputs import DRIVE_GAP, find_videos
-from roadseg.pipeline.sources.base import open_container, say_sensor_boxes, sensor_boxes
+from roadseg.pipeline.sources.boxes import say_sensor_boxes, sensor_boxes
 from roadseg.pipeline.sources.cameras import _one_camera, _one_view
+from roadseg.pipeline.sources.containers import open_container
 from roadseg.pipeline.sources.drives import _cut
 from roadseg.pipeline.sources.file import VideoSource
 from roadseg.pipeline.sources.joinstreams import (

@@ -20,11 +20,13 @@ import numpy as np
 from roadseg.errors import SourceError
 from roadseg.pipeline.runner import call_interruptibly
 from roadseg.pipeline.sources.audio import MergedFrames
-from roadseg.pipeline.sources.base import codec_of, packet_time, picture_stream, rgb_picture, scaled_to
 from roadseg.pipeline.sources.decoder import Decoder
 from roadseg.pipeline.sources.display import as_shown, matrix_of, told
 from roadseg.pipeline.sources.pacing import Timetable, in_line
+from roadseg.pipeline.sources.packets import packet_time
+from roadseg.pipeline.sources.pictures import rgb_picture, scaled_to
 from roadseg.pipeline.sources.presented import Presented
+from roadseg.pipeline.sources.streams import codec_of, picture_stream
 from roadseg.pipeline.sources.tying import MAX_WAITING
 
 log = logging.getLogger("roadseg")

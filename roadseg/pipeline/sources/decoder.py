@@ -34,8 +34,8 @@ from pathlib import Path
 
 import av
 
-from roadseg.pipeline.sources.base import codec_of
 from roadseg.pipeline.sources.clock import TS_DISCONT
+from roadseg.pipeline.sources.streams import codec_of
 
 log = logging.getLogger("roadseg")
 MAX_LOOKS = 16  # times a file is opened again to see whether its codec changed (refusals are mostly damage)

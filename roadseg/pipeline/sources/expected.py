@@ -9,8 +9,9 @@ import math
 
 import av
 
-from roadseg.pipeline.sources.base import MAX_SECONDS, tag_duration
+from roadseg.pipeline.sources.base import MAX_SECONDS
 from roadseg.pipeline.sources.gaps import HOLE, OFF_LINE, RUN
+from roadseg.pipeline.sources.streams import tag_duration
 
 
 class Expected:
@@ -80,7 +81,7 @@ class Expected:
         :data:`OFF_LINE` later. FFmpeg takes the file's start for the video's where its probe reads no picture of it:
         an mkv whose video began 15 s after its sound told '376 of about 426 frames could not be decoded' of its 50,
         all decoded (no pictures are due before its first), as one does whose video begins past what
-        :data:`~roadseg.pipeline.sources.base.DEEP_PROBE` reads (60 s), or a .ts read from a pipe (probed once). Not
+        :data:`~roadseg.pipeline.sources.containers.DEEP_PROBE` reads (60 s), or a .ts read from a pipe (probed once). Not
         nearer: the first packets' decoding times lie before their pictures' with B-frames, and a damaged mp4's first
         packet may lie a frame after where its index says the stream starts (`mp4-fields-5`)."""
         said, earliest = self._stream_start(), self._earliest

@@ -28,43 +28,29 @@ import numpy as np
 
 from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.sources.audio import AudioTimeline, EditList, MergedFrames
-from roadseg.pipeline.sources.base import (
-    CAMERA_FPS,
-    MAX_FPS,
-    MAX_SECONDS,
-    MIN_FPS,
-    Frame,
-    SensorBox,
-    VideoInfo,
-    codec_of,
-    is_cover,
-    open_container,
-    packet_time,
-    picture_stream,
-    rgb_picture,
-    say_sensor_boxes,
-    scaled_to,
-    seconds,
-    sensor_boxes,
-    stream_length,
-    video_streams,
-)
+from roadseg.pipeline.sources.base import MAX_SECONDS, Frame, VideoInfo
+from roadseg.pipeline.sources.boxes import SensorBox, say_sensor_boxes, sensor_boxes
 from roadseg.pipeline.sources.capture import HTTP_SCHEMES, open_capture
 from roadseg.pipeline.sources.clock import LEAP, TS_DISCONT, Clock, joined_matroska
 from roadseg.pipeline.sources.coded import Coded, no_picture
+from roadseg.pipeline.sources.containers import open_container
 from roadseg.pipeline.sources.decoder import Decoder, joined_part
 from roadseg.pipeline.sources.display import as_shown, matrix_of, told
 from roadseg.pipeline.sources.dropped import Dropped
 from roadseg.pipeline.sources.expected import Expected
 from roadseg.pipeline.sources.fields import bottom_first
 from roadseg.pipeline.sources.firsts import FirstPictures
+from roadseg.pipeline.sources.framerates import CAMERA_FPS, MAX_FPS, MIN_FPS
 from roadseg.pipeline.sources.gaps import OFF_LINE, Gaps
 from roadseg.pipeline.sources.hdr import say_if_hdr
 from roadseg.pipeline.sources.inline import FILE_ENDED, InLine
 from roadseg.pipeline.sources.marks import Discarded, PassedOver
 from roadseg.pipeline.sources.numbering import FrameNumbers
 from roadseg.pipeline.sources.pace import Pace
+from roadseg.pipeline.sources.packets import packet_time, seconds
+from roadseg.pipeline.sources.pictures import rgb_picture, scaled_to
 from roadseg.pipeline.sources.seeking import ToStart
+from roadseg.pipeline.sources.streams import codec_of, is_cover, picture_stream, stream_length, video_streams
 
 log = logging.getLogger("roadseg")
 MAX_BROKEN_READS = 64  # failed reads in a row after which files joined by --concat are taken as broken for good

@@ -14,11 +14,11 @@ from fractions import Fraction
 
 import av
 
-from roadseg.pipeline.sources.base import packet_time, seconds
 from roadseg.pipeline.sources.clock import TS_DISCONT
 from roadseg.pipeline.sources.decoder import joined_part
 from roadseg.pipeline.sources.gaps import OFF_LINE
 from roadseg.pipeline.sources.inline import first_moved, sound_start
+from roadseg.pipeline.sources.packets import packet_time, seconds
 
 
 class FirstPictures:

@@ -9,8 +9,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from fractions import Fraction
 
-from roadseg.pipeline.sources.base import Frame, seconds
+from roadseg.pipeline.sources.base import Frame
 from roadseg.pipeline.sources.gaps import HOLE, OFF_LINE, RUN
+from roadseg.pipeline.sources.packets import seconds
 
 #: what :meth:`InLine.through` is given, among the pictures, where a joined file ended and the next begins (--concat):
 #: the first file's first pictures are judged by its own pictures alone, as that file alone is

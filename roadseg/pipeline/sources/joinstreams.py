@@ -17,8 +17,9 @@ from pathlib import Path
 import av
 
 from roadseg.errors import SourceError
-from roadseg.pipeline.sources.base import codec_of, open_container
+from roadseg.pipeline.sources.containers import open_container
 from roadseg.pipeline.sources.probe import _listed
+from roadseg.pipeline.sources.streams import codec_of
 
 log = logging.getLogger("roadseg")
 

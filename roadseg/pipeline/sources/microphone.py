@@ -28,7 +28,7 @@ import av
 
 from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.runner import abandon, spawn
-from roadseg.pipeline.sources.base import retimed
+from roadseg.pipeline.sources.packets import retimed
 
 log = logging.getLogger("roadseg")
 MAX_WAITING = 512  # packets read and not yet handed on (seconds of sound): past that, new ones are dropped and counted

@@ -14,7 +14,7 @@ from __future__ import annotations
 import av
 
 from roadseg.errors import reason_of
-from roadseg.pipeline.sources.base import open_container
+from roadseg.pipeline.sources.containers import open_container
 
 HTTP_SCHEMES = ("http://", "https://")  # the stream URLs that may be files (open_url)
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "rtmps://", "http://", "https://", "udp://", "tcp://", "srt://")

@@ -23,17 +23,12 @@ import av
 import av.bitstream
 
 from roadseg.errors import SourceError
-from roadseg.pipeline.sources.base import (
-    MAX_SECONDS,
-    VideoInfo,
-    codec_of,
-    open_container,
-    packet_time,
-    picture_stream,
-    seconds,
-)
+from roadseg.pipeline.sources.base import MAX_SECONDS, VideoInfo
 from roadseg.pipeline.sources.clock import TS_DISCONT
+from roadseg.pipeline.sources.containers import open_container
 from roadseg.pipeline.sources.inline import InLine, first_moved, sound_start
+from roadseg.pipeline.sources.packets import packet_time, seconds
+from roadseg.pipeline.sources.streams import codec_of, picture_stream
 
 #: What must agree between a camera's files (:func:`_agree`): (video codec, width, height), the audio codecs (None: a
 #: stream without one, its header damaged) and the kinds of the streams in the file's order ("video", "audio", "data" ...).

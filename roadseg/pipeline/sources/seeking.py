@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import av
 
-from roadseg.pipeline.sources.base import packet_time
+from roadseg.pipeline.sources.packets import packet_time
 
 MAX_HELD = 600  # video packets held while a file is read up to --start undecoded (VideoSource._up_to_start)
 

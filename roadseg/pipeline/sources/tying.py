@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 import av
 
 from roadseg.pipeline.sources.audio import INTERLEAVE, AudioTimeline
-from roadseg.pipeline.sources.base import Frame, packet_time, picture_stream, retimed
+from roadseg.pipeline.sources.base import Frame
 from roadseg.pipeline.sources.fields import bottom_first
 from roadseg.pipeline.sources.pacing import started_again
+from roadseg.pipeline.sources.packets import packet_time, retimed
+from roadseg.pipeline.sources.streams import picture_stream
 
 
 class Tying:

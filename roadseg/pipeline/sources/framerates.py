@@ -1,0 +1,68 @@
+"""Frame rates read from a video stream's header and timestamps: :func:`stated_rate`, the one :class:`VideoInfo`
+holds as ``fps``, and :func:`timed_rate`, the camera's rate its pictures come at (``timed_fps``); the bounds
+outside which a rate is damage.
+
+Example:
+    >>> from types import SimpleNamespace as S
+    >>> stream = S(average_rate=Fraction(30000, 1001), guessed_rate=Fraction(200), base_rate=None)
+    >>> stated_rate(stream), timed_rate(stream)
+    (Fraction(30000, 1001), Fraction(30000, 1001))
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+MIN_FPS, MAX_FPS = Fraction(1, 100), Fraction(10_000)  # nominal frame rates outside are damage
+#: the fastest a camera records for playback at that rate (a phone's or an action camera's slow motion): a file
+#: that states more is taken at the rate its timestamps come at, or at none where they do not say the same
+#: (an mkv claiming 5000 frames/s of 25: its output was told 5000, and x264 wrote it as level 5.2 at 320x240,
+#: 6.2 at 1080p, which some hardware decoders refuse)
+CAMERA_FPS = Fraction(240)
+#: cameras' frame rates (:func:`timed_rate`)
+NOMINAL_RATES = tuple(map(Fraction, ("10 12 12.5 15 20 24000/1001 24 25 30000/1001 30 48 50 60000/1001 60 90 100 "
+                                     "120000/1001 120 240").split()))  # fmt: skip
+
+
+def stated_rate(stream) -> Fraction | None:
+    """The frame rate of video ``stream``: the one its header states (``average_rate``) or else the one its
+    first pictures' timestamps come at (``guessed_rate``), whichever is a camera's (:data:`CAMERA_FPS` at
+    most); a faster one only where the two agree (not the 1/1000 s tick of a short or VFR Matroska file's
+    timestamps, where FFmpeg finds no rate in them); None where none is within :data:`MIN_FPS` - :data:`MAX_FPS`.
+    A stated rate twice the timed one is a field rate (interlaced H.264 whose header times it by the field: x264
+    given a field's time base), the pictures' the timed one (was: 50 frames/s read, 50 frames expected of 25, a
+    .mkv output stated at 50 frames/s).
+
+    >>> from types import SimpleNamespace as S
+    >>> stated_rate(S(average_rate=Fraction(50), guessed_rate=Fraction(25)))
+    Fraction(25, 1)
+    """
+    stated, timed = (Fraction(r) if r and MIN_FPS <= r <= MAX_FPS else None for r in (stream.average_rate,
+                                                                                     stream.guessed_rate))  # fmt: skip
+    if stated and timed and stated == 2 * timed:  # (a field rate: two fields a picture)
+        return timed
+    return next((r for r in (stated, timed) if r and r <= CAMERA_FPS), stated if stated == timed else None)
+
+
+def timed_rate(stream) -> Fraction | None:
+    """The camera's rate that video ``stream``'s pictures come at: FFmpeg's ``guessed_rate`` (from the steps between
+    its first pictures) where that is one of :data:`NOMINAL_RATES`, else the one of them within 2 % of the header's
+    average (timestamps that jitter: FFmpeg finds 200 frames/s in 30 at 1/600 s, each picture up to 2 ticks late), else
+    :func:`stated_rate`. The average alone is not: a picture too many or a second of them missing moves it (25.5
+    frames/s for 2 s at 25 with one extra picture, 16.7 for 3 s with a 1-s gap, a phone's 29.87 at 30). Where the
+    guess is twice the average's rate, the average's (FFmpeg may guess the field rate of interlaced video).
+
+    >>> from types import SimpleNamespace as S
+    >>> [timed_rate(S(guessed_rate=Fraction(g), average_rate=Fraction(a), base_rate=None)) for g, a in
+    ...  (("200", "29.86"), ("25", "16.67"), ("50", "25"), ("50", "50"))]
+    [Fraction(30000, 1001), Fraction(25, 1), Fraction(25, 1), Fraction(50, 1)]
+    """
+
+    def nominal(rate, within: float) -> Fraction | None:
+        near = min(NOMINAL_RATES, key=lambda r: abs(r - rate)) if rate else None
+        return near if near is not None and abs(near - rate) <= within * near else None
+
+    guessed, average = nominal(stream.guessed_rate, 0.001), nominal(stream.average_rate, 0.02)
+    if guessed and average and guessed == 2 * average:  # (a field rate: interlaced fields, two a picture)
+        return average
+    return guessed or average or stated_rate(stream)

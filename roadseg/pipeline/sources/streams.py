@@ -1,0 +1,84 @@
+"""What a container's streams are: the video stream a file is about (:func:`picture_stream`, not a cover
+picture), each stream's codec, pixel shape and length (:func:`stream_length`, a Matroska ``DURATION`` tag where
+its header says none), and its video streams listed for a message.
+
+Example:
+    >>> import av
+    >>> with av.open("sample_videos/road.mp4") as container:
+    ...     s = picture_stream(container)
+    ...     codec_of(s), is_cover(s), sample_aspect(s), video_streams(container)
+    ('h264', False, None, '0: h264 960x540')
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+
+
+def codec_of(stream) -> str | None:
+    """The codec name of an input stream (a data stream has no codec context; a timecode track no codec)."""
+    return getattr(stream.codec_context, "name", None) or getattr(stream, "name", None)
+
+
+def sample_aspect(stream) -> Fraction | None:
+    """The shape of ``stream``'s pixels, width:height, as a player reads it (FFmpeg's guess: the
+    container's, else the codec's), where they are not square: 4:3 for 1440x1080 HDV, 32:27 for 16:9
+    NTSC DVD. None for square pixels, none stated, or a value no picture has (damage)."""
+    sar = stream.sample_aspect_ratio
+    return Fraction(sar) if sar and sar != 1 and Fraction(1, 10) <= sar <= 10 else None
+
+
+def tag_duration(value: str | None) -> float | None:
+    """Seconds of a ``HH:MM:SS.fraction`` duration tag (Matroska writes one per track), None if unreadable.
+
+    >>> tag_duration("00:01:02.500000000"), tag_duration("garbage"), tag_duration(None)
+    (62.5, None, None)
+    """
+    try:
+        h, m, sec = str(value).split(":")
+        return int(h) * 3600 + int(m) * 60 + float(sec)
+    except ValueError:
+        return None
+
+
+def stream_length(s) -> float | None:
+    """A stream's own length in seconds as its header says, or, in Matroska, its ``DURATION`` tag (the
+    container's may be the longer audio's, or stretched by a subtitle's damaged timestamp); None if
+    neither says. Not checked: a damaged header may make it absurd."""
+    if s.duration is not None and s.time_base is not None:
+        return float(s.duration * s.time_base)
+    return tag_duration(s.metadata.get("DURATION"))
+
+
+def is_cover(stream) -> bool:
+    """Whether a stream is a cover picture (an attached picture: one still, not the video)."""
+    return stream.type == "video" and bool(stream.disposition & av.stream.Disposition.attached_pic)
+
+
+def picture_stream(container, number: int | None = None):
+    """The video stream a file is about, or None: not a cover picture (attached picture), and, among
+    several (a thumbnail track, a rear camera), the one FFmpeg's own choice would play; ``number``:
+    the file's video stream of that number instead, counted from 0 as FFmpeg's ``-map 0:v:N`` counts
+    (None if there is no such stream or it is a cover picture)."""
+    if number is not None:
+        video = list(container.streams.video)
+        chosen = video[number] if 0 <= number < len(video) else None
+        return None if chosen is None or is_cover(chosen) else chosen
+    moving = [s for s in container.streams.video if not is_cover(s)]
+    if not moving:
+        return None
+    best = container.streams.best("video")
+    return next((s for s in moving if best is not None and s.index == best.index), moving[0])
+
+
+def video_streams(container) -> str:
+    """The file's video streams for a message: ``0: h264 1920x1080, 1: h264 1280x720``."""
+
+    def one(n: int, s) -> str:
+        cc = s.codec_context  # (None, or without a name, where the stream's header is damaged)
+        shape = f" {cc.width}x{cc.height}" if cc is not None and cc.width else ""
+        return f"{n}: {getattr(cc, 'name', None) or 'unknown codec'}{shape}" + (" (a cover picture)" if is_cover(s) else "")
+
+    return ", ".join(one(n, s) for n, s in enumerate(container.streams.video)) or "none"

@@ -153,6 +153,33 @@ class VideoSource(FirstPictures, ToStart, Expected):
         self.path = str(path)  # (a str: an http(s) URL is not a Path)
         self.remote = remote = self.path.lower().startswith(HTTP_SCHEMES)
         own_file = container is None  # (not --concat's joined container: that says what it leaves out)
+        self._open_stream(container, remote, hwaccel, video_stream, stand_ins)
+        self._set_up_passed_on(audio)
+        self.start, self.duration = max(0.0, start), duration
+        self.end = None if duration is None else self.start + duration
+        self._set_up_first_pictures(moves, shifts, own_file, remote)
+        self.origin = self._origin()
+        self._shift = self.origin + self.start  # seconds taken off every timestamp
+        self._set_up_decoding(height)
+        self._set_up_audio()
+        self._set_up_clock(own_file)
+        self._held: list[av.Packet] | None = None  # video packets since the last keyframe, while read up to --start
+        self._set_up_expected(chunked)
+        self._set_up_losses()
+        self._next_at: float | None = None  # the time of the first picture after --duration's window, if any came
+        self._retimed = 0  # pictures of the window put back in line (InLine)
+        self.subtitles_dropped = 0  # subtitle packets timed where the video is not (damaged timestamps)
+        self.data_dropped = 0  # data packets timed where the video is not
+        self._read_first_picture()
+        self._set_up_info()
+        self._say_left_out(said)
+        self._set_up_sensor_boxes(own_file)
+
+    def _open_stream(self, container: av.container.InputContainer | None, remote: bool, hwaccel: str | None,
+                     video_stream: int | None, stand_ins: Mapping[int, av.stream.Stream] | None) -> None:
+        """The file opened (``container``, where not already: an http(s) URL's by :func:`open_capture`), and its video
+        stream to segment: the one asked for (``video_stream``), where it has it (else closed, :class:`SourceError`
+        listing those it has); ``stand_ins`` kept, closed with it."""
         if container is None:
             container = open_capture(self.path, hwaccel) if remote else open_container(self.path, hwaccel=hwaccel)
         self.container = container
@@ -163,6 +190,10 @@ class VideoSource(FirstPictures, ToStart, Expected):
             self.close()
             raise SourceError(f"{Path(self.path).name} has no video stream {video_stream} to segment (counted from 0); "
                               f"its video streams: {streams}")  # fmt: skip
+
+    def _set_up_passed_on(self, audio: bool) -> None:
+        """The streams whose packets pass through: audio (where ``audio``; stand-ins among them), subtitles and
+        data."""
         # (a stand-in is known by its index, as the packets are: read and written by it; the join's stream it stands
         # in for may be of no kind, the first file's naming none)
         own = {s.index: s for s in self.container.streams.audio}
@@ -170,8 +201,12 @@ class VideoSource(FirstPictures, ToStart, Expected):
         self.subtitle_streams = list(self.container.streams.subtitles)  # (captions: a dashcam's GPS and speed)
         # telemetry (a GoPro's GPMF, a drone's KLV); one without a codec (a timecode track) has nothing to carry
         self.data_streams = [s for s in self.container.streams.data if getattr(s, "name", None)]
-        self.start, self.duration = max(0.0, start), duration
-        self.end = None if duration is None else self.start + duration
+
+    def _set_up_first_pictures(self, moves: Sequence[Mapping[int, float]], shifts: Sequence[float], own_file: bool,
+                               remote: bool) -> None:
+        """The state of :class:`FirstPictures`: the first pictures whose stamps alone were damaged, judged here where
+        the file is its own (``own_file``) or ``remote``, else as --concat's probe judged them (``moves``,
+        ``shifts``)."""
         self._ahead: list[av.Packet | Exception | None] = []  # packets read to judge the first ones, in turn the errors
         # met and the end (None) where reading them met it: read first (_demux)
         # the seconds the first video packets are moved by, by their number, where their stamps alone were damaged, of
@@ -186,8 +221,10 @@ class VideoSource(FirstPictures, ToStart, Expected):
         self._shifts = list(shifts)
         self._moving = any(self._moves) or any(self._shifts) or bool(self._first_pts)
         self._put_at: set[int] = set()  # the pts those put back are at: their pictures are put back in line
-        self.origin = self._origin()
-        self._shift = self.origin + self.start  # seconds taken off every timestamp
+
+    def _set_up_decoding(self, height: int | None) -> None:
+        """The decoder, and what decoding counts and finds: pictures lost and decoded, the turn and size of the
+        picture (scaled to ``height``), why reading stopped early."""
         self.lost = 0
         self._drained = False  # whether an empty packet has drained the decoder
         self.decoder = Decoder(self.stream, self.path, self.container.format, probe=True)  # (follows a change of codec)
@@ -198,16 +235,26 @@ class VideoSource(FirstPictures, ToStart, Expected):
         self._size: tuple[int, int] | None = None
         self.height = height
         self._scaled: tuple[int, int] | None = None  # the stored picture's size to decode at, where --height scales it
+
+    def _set_up_audio(self) -> None:
+        """The sound's timing: packets whose timestamps cannot be right, an mp4's edit list, AAC frames merged."""
         self.audio = AudioTimeline(self._stream_start())  # audio packets whose timestamps cannot be right: dropped
         self.edits = EditList()  # (the sound a trimmed mp4's edit list cuts stays cut)
         # AAC frames merged into one packet by a damaged ADTS length: timed as long as their sound
         self.merges = MergedFrames({s.index for s in self.audio_streams if codec_of(s) == "aac"})
+
+    def _set_up_clock(self, own_file: bool) -> None:
+        """The :class:`Clock` that reads a file whose clock may start again midway as one timeline (None where it
+        cannot: a Matroska file is looked into only where it is the file's own, ``own_file``)."""
         # a transport stream's clock may start again midway (recordings joined with cat): read as one timeline;
         # so is a Matroska file's where another follows it in the file (cat a.mkv b.mkv)
         discont = bool(self.container.format.flags & TS_DISCONT)
         joined = "matroska" in self.container.format.name and own_file and joined_matroska(self.path)
         self.clock = Clock() if discont or joined else None
-        self._held: list[av.Packet] | None = None  # video packets since the last keyframe, while read up to --start
+
+    def _set_up_expected(self, chunked: bool) -> None:
+        """The state of :class:`Expected` (the frames the file promises, counted as it is read); ``chunked``: an
+        AVI's empty chunks are pictures held, as --concat says of a join of AVI files."""
         self._length = self._video_length()
         self._span: tuple[float, float] | None = None  # (first, end) of the video packets read, on the one timeline
         self._off: tuple[float, float, int] | None = None  # (start, end, count) of the video packets in a row off
@@ -220,6 +267,10 @@ class VideoSource(FirstPictures, ToStart, Expected):
         self.chunked = chunked or self.container.format.name == "avi"
         self.held = 0
         self._last_dts: int | None = None
+
+    def _set_up_losses(self) -> None:
+        """What finds pictures lost: the frame step, H.264's numbers, the marks a loss leaves (:class:`Gaps`), the
+        bytes a demuxer discards or passes over, pictures the decoder dropped and which packets are pictures."""
         # (pictures lost: a TS marks them, H.264 numbers them; not a TS's 90 kHz tick, FFmpeg's guess where its probe
         # decoded no picture: a video that begins past what it reads, 60 s, its first step taken for a pause)
         fps = next((r for r in (self.stream.average_rate, self.stream.guessed_rate) if r and r <= MAX_FPS), None)
@@ -247,10 +298,10 @@ class VideoSource(FirstPictures, ToStart, Expected):
             self._new_gaps = partial(Gaps, marks_all=marks_all, numbered=self._numbers is not None,
                                      joins=self.clock is not None, window=window)  # fmt: skip
             self._gaps = self._new_gaps(float(fps)) if fps else None
-        self._next_at: float | None = None  # the time of the first picture after --duration's window, if any came
-        self._retimed = 0  # pictures of the window put back in line (InLine)
-        self.subtitles_dropped = 0  # subtitle packets timed where the video is not (damaged timestamps)
-        self.data_dropped = 0  # data packets timed where the video is not
+
+    def _read_first_picture(self) -> None:
+        """Decode up to the first picture (closed where that fails), and keep the first audio packet of each stream
+        read so far."""
         self._gen = self._generate()
         self._peeked: list = []
         try:
@@ -262,6 +313,10 @@ class VideoSource(FirstPictures, ToStart, Expected):
         for item in self._peeked:
             if isinstance(item, av.Packet):
                 self.audio_samples.setdefault(item.stream.index, item)
+
+    def _set_up_info(self) -> None:
+        """The :class:`VideoInfo` of the upright first picture (a rate the codec says where the probe found none);
+        one line each where it is turned or mirrored, or HDR."""
         first = self._peeked[-1].image
         base = VideoInfo.from_container(self.container, self.path, self.stream)
         if base.fps is None and (rate := decoded_rate(self.stream)):  # (probed with no picture: a pipe, read once)
@@ -276,6 +331,9 @@ class VideoSource(FirstPictures, ToStart, Expected):
         if line := told(self.rotation, self.mirrored):
             log.warning("%s", line)
         say_if_hdr(self.stream, Path(self.path).name)
+
+    def _say_left_out(self, said: frozenset[int]) -> None:
+        """One line naming the streams left out of the output, but those in ``said`` (told of already)."""
         kept = [*self.subtitle_streams, *self.data_streams, *(s for s in self.container.streams if s.index in said)]
         if left := left_out(self.container, self.stream, self.audio_streams, kept):
             number = list(self.container.streams.video).index(self.stream)
@@ -283,6 +341,10 @@ class VideoSource(FirstPictures, ToStart, Expected):
             hint = f" (--video-stream {others[0]} segments its video stream {others[0]} instead)" if others else ""
             log.warning("%s has more streams than its video and audio; left out of the output: %s%s",
                         Path(self.path).name, left, hint)  # fmt: skip
+
+    def _set_up_sensor_boxes(self, own_file: bool) -> None:
+        """A dashcam's top-level sensor boxes (GPS, accelerometer), where the file is its own (``own_file``): those
+        with data kept to copy, those without told of."""
         boxes = sensor_boxes(self.path) if own_file else []  # (a BlackVue's or Novatek's GPS: not streams)
         # a dashcam's top-level GPS/accelerometer boxes, to copy as they are (the run decides if they go)
         self.sensor_boxes: tuple[SensorBox, ...] = tuple(box for box in boxes if box.data is not None)

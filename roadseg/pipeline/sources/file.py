@@ -1,8 +1,11 @@
 """A video file as frames that keep their timestamps, with its audio packets passed through for remuxing.
 
-:class:`VideoSource`'s parts by role are modules of their own: its first pictures whose stamps alone were damaged
-(:mod:`~roadseg.pipeline.sources.firsts`), reaching ``--start`` (:mod:`~roadseg.pipeline.sources.seeking`) and the
-frames it expects (:mod:`~roadseg.pipeline.sources.expected`).
+:class:`VideoSource`'s parts by role are modules of their own: what the file holds, its streams and what it says of
+them (:mod:`~roadseg.pipeline.sources.contents`), its first pictures whose stamps alone were damaged
+(:mod:`~roadseg.pipeline.sources.firsts`), reaching ``--start`` (:mod:`~roadseg.pipeline.sources.seeking`), its
+reading, from the demuxer to the frames and packets of the window (:mod:`~roadseg.pipeline.sources.reading`), its
+packets decoded and pictures made frames (:mod:`~roadseg.pipeline.sources.decoding`) and the frames it expects
+(:mod:`~roadseg.pipeline.sources.expected`). Here are its opening, where its timeline begins, and its life.
 
 Example:
     >>> with VideoSource("sample_videos/road.mp4", audio=False) as src:
@@ -13,96 +16,37 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import math
-from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import replace
-from fractions import Fraction
+from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 
 import av
-import numpy as np
 
-from roadseg.errors import SourceError, reason_of
+from roadseg.errors import SourceError
 from roadseg.pipeline.sources.audio import AudioTimeline, EditList, MergedFrames
-from roadseg.pipeline.sources.base import MAX_SECONDS, Frame, VideoInfo
-from roadseg.pipeline.sources.boxes import SensorBox, say_sensor_boxes, sensor_boxes
-from roadseg.pipeline.sources.capture import HTTP_SCHEMES, open_capture
+from roadseg.pipeline.sources.base import MAX_SECONDS, Frame
+from roadseg.pipeline.sources.capture import HTTP_SCHEMES
 from roadseg.pipeline.sources.clock import LEAP, TS_DISCONT, Clock, joined_matroska
-from roadseg.pipeline.sources.coded import Coded, no_picture
-from roadseg.pipeline.sources.containers import open_container
-from roadseg.pipeline.sources.decoder import Decoder, joined_part
-from roadseg.pipeline.sources.display import as_shown, matrix_of, told
+from roadseg.pipeline.sources.coded import Coded
+from roadseg.pipeline.sources.contents import Contents
+from roadseg.pipeline.sources.decoding import Decoding
 from roadseg.pipeline.sources.dropped import Dropped
 from roadseg.pipeline.sources.expected import Expected
-from roadseg.pipeline.sources.fields import bottom_first
 from roadseg.pipeline.sources.firsts import FirstPictures
-from roadseg.pipeline.sources.framerates import CAMERA_FPS, MAX_FPS, MIN_FPS
-from roadseg.pipeline.sources.gaps import OFF_LINE, Gaps
-from roadseg.pipeline.sources.hdr import say_if_hdr
-from roadseg.pipeline.sources.inline import FILE_ENDED, InLine
+from roadseg.pipeline.sources.framerates import MAX_FPS
+from roadseg.pipeline.sources.gaps import Gaps
+from roadseg.pipeline.sources.inline import InLine
 from roadseg.pipeline.sources.marks import Discarded, PassedOver
 from roadseg.pipeline.sources.numbering import FrameNumbers
 from roadseg.pipeline.sources.pace import Pace
 from roadseg.pipeline.sources.packets import packet_time, seconds
-from roadseg.pipeline.sources.pictures import rgb_picture, scaled_to
+from roadseg.pipeline.sources.reading import Reading
 from roadseg.pipeline.sources.seeking import ToStart
-from roadseg.pipeline.sources.streams import codec_of, is_cover, picture_stream, stream_length, video_streams
-
-log = logging.getLogger("roadseg")
-MAX_BROKEN_READS = 64  # failed reads in a row after which files joined by --concat are taken as broken for good
-#: pictures in a row after --duration's end that end the reading: fewer may be damage (a duplicated chunk of
-#: later pictures), and the window's own pictures may follow them in the file
-PAST_END = 10
+from roadseg.pipeline.sources.streams import codec_of, stream_length
 
 
-def left_out(container, video, audio, others=()) -> str:
-    """The streams of ``container`` that are neither ``video`` nor in ``audio`` or ``others``, counted by
-    kind for a message ("4 data streams (bin_data)"); empty if none. Audio left out as asked
-    (``audio`` empty: ``--no-audio``) is not counted, nor a timecode track whose timecode the video
-    stream carries (the output writes its own)."""
-    kept = {video.index, *(a.index for a in audio), *(s.index for s in others)}
-    if any(k.lower() == "timecode" for k in video.metadata):  # its timecode track: carried as the output's timecode
-        kept |= {s.index for s in container.streams.data if "timecode" in s.metadata and not s.codec_context}
-    kinds = Counter()
-    for s in container.streams:
-        if s.index not in kept and (s.type != "audio" or audio):
-            what = (s.codec_context and s.codec_context.name) or s.metadata.get("handler_name")  # (a timecode track: no codec)
-            kinds["cover picture" if is_cover(s) else f"{s.type} stream", what] += 1
-    return ", ".join((f"{n} {kind}s" if n > 1 else f"a {kind}") + (f" ({codec})" if codec else "")
-                     for (kind, codec), n in kinds.items())  # fmt: skip
-
-
-def scaled_size(height: int, width: int, target: int, *, upright: bool = False) -> tuple[int, int] | None:
-    """The (height, width) to decode a ``height`` x ``width`` stored picture at so that, turned upright
-    (``upright``: it is shown turned by 90°), it is ``target`` pixels high, the other side by its aspect
-    and even; None where it is not higher than that already (never enlarged).
-
-    >>> scaled_size(2160, 3840, 1080), scaled_size(1080, 1920, 720), scaled_size(2160, 3840, 1080, upright=True)
-    ((1080, 1920), (720, 1280), (608, 1080))
-    >>> scaled_size(720, 1280, 1080) is None
-    True
-    """
-    shown_h, shown_w = (width, height) if upright else (height, width)
-    if target >= shown_h:
-        return None
-    new_w = max(2, round(shown_w * target / shown_h / 2) * 2)
-    return (new_w, target) if upright else (target, new_w)
-
-
-def decoded_rate(stream) -> Fraction | None:
-    """The frame rate ``stream``'s codec says once a picture of it is decoded (H.264's and HEVC's timing in their VUI,
-    MPEG-2's sequence header), where a camera's (:data:`CAMERA_FPS` at most); None where it says none. FFmpeg's
-    probe of a .ts read from a pipe whose video begins 15 s after its sound decoded no picture and found no rate
-    (its MXF output written at 30 frames/s, 60 frames of its 50 pictures at 25)."""
-    rate = stream.codec_context.framerate if stream.codec_context is not None else None
-    return Fraction(rate) if rate and MIN_FPS <= rate <= CAMERA_FPS else None
-
-
-class VideoSource(FirstPictures, ToStart, Expected):
+class VideoSource(Contents, FirstPictures, ToStart, Reading, Decoding, Expected):
     """Decode a file's video stream (:func:`picture_stream`); audio, subtitle and data packets pass
     through untouched, in file order.
 
@@ -175,33 +119,6 @@ class VideoSource(FirstPictures, ToStart, Expected):
         self._say_left_out(said)
         self._set_up_sensor_boxes(own_file)
 
-    def _open_stream(self, container: av.container.InputContainer | None, remote: bool, hwaccel: str | None,
-                     video_stream: int | None, stand_ins: Mapping[int, av.stream.Stream] | None) -> None:
-        """The file opened (``container``, where not already: an http(s) URL's by :func:`open_capture`), and its video
-        stream to segment: the one asked for (``video_stream``), where it has it (else closed, :class:`SourceError`
-        listing those it has); ``stand_ins`` kept, closed with it."""
-        if container is None:
-            container = open_capture(self.path, hwaccel) if remote else open_container(self.path, hwaccel=hwaccel)
-        self.container = container
-        self._stand_ins = dict(stand_ins or {})  # (their files: closed with this one)
-        self.stream = picture_stream(self.container, video_stream)
-        if self.stream is None:  # (only where a stream was asked for: open_container refuses a file without one)
-            streams = video_streams(self.container)
-            self.close()
-            raise SourceError(f"{Path(self.path).name} has no video stream {video_stream} to segment (counted from 0); "
-                              f"its video streams: {streams}")  # fmt: skip
-
-    def _set_up_passed_on(self, audio: bool) -> None:
-        """The streams whose packets pass through: audio (where ``audio``; stand-ins among them), subtitles and
-        data."""
-        # (a stand-in is known by its index, as the packets are: read and written by it; the join's stream it stands
-        # in for may be of no kind, the first file's naming none)
-        own = {s.index: s for s in self.container.streams.audio}
-        self.audio_streams = sorted({**own, **self._stand_ins}.values(), key=lambda s: s.index) if audio else []
-        self.subtitle_streams = list(self.container.streams.subtitles)  # (captions: a dashcam's GPS and speed)
-        # telemetry (a GoPro's GPMF, a drone's KLV); one without a codec (a timecode track) has nothing to carry
-        self.data_streams = [s for s in self.container.streams.data if getattr(s, "name", None)]
-
     def _set_up_first_pictures(self, moves: Sequence[Mapping[int, float]], shifts: Sequence[float], own_file: bool,
                                remote: bool) -> None:
         """The state of :class:`FirstPictures`: the first pictures whose stamps alone were damaged, judged here where
@@ -221,20 +138,6 @@ class VideoSource(FirstPictures, ToStart, Expected):
         self._shifts = list(shifts)
         self._moving = any(self._moves) or any(self._shifts) or bool(self._first_pts)
         self._put_at: set[int] = set()  # the pts those put back are at: their pictures are put back in line
-
-    def _set_up_decoding(self, height: int | None) -> None:
-        """The decoder, and what decoding counts and finds: pictures lost and decoded, the turn and size of the
-        picture (scaled to ``height``), why reading stopped early."""
-        self.lost = 0
-        self._drained = False  # whether an empty packet has drained the decoder
-        self.decoder = Decoder(self.stream, self.path, self.container.format, probe=True)  # (follows a change of codec)
-        self.decoded = 0
-        self.rotation = 0
-        self.mirrored = False  # (where the display matrix flips the picture: a front camera's)
-        self.unreadable: str | None = None  # why reading stopped early, where damaged data broke the demuxer
-        self._size: tuple[int, int] | None = None
-        self.height = height
-        self._scaled: tuple[int, int] | None = None  # the stored picture's size to decode at, where --height scales it
 
     def _set_up_audio(self) -> None:
         """The sound's timing: packets whose timestamps cannot be right, an mp4's edit list, AAC frames merged."""
@@ -314,42 +217,6 @@ class VideoSource(FirstPictures, ToStart, Expected):
             if isinstance(item, av.Packet):
                 self.audio_samples.setdefault(item.stream.index, item)
 
-    def _set_up_info(self) -> None:
-        """The :class:`VideoInfo` of the upright first picture (a rate the codec says where the probe found none);
-        one line each where it is turned or mirrored, or HDR."""
-        first = self._peeked[-1].image
-        base = VideoInfo.from_container(self.container, self.path, self.stream)
-        if base.fps is None and (rate := decoded_rate(self.stream)):  # (probed with no picture: a pipe, read once)
-            # (a header's own count of its pictures stands: a damaged mp4's timescale gives no rate and a length of 2 s
-            # for its 38 pictures, 50 by the length: mp4-header-22)
-            frames = base.frames or (round(base.duration * rate) if base.duration else None)
-            base = replace(base, fps=rate, timed_fps=rate, frames=frames)
-        sar = base.sample_aspect
-        if sar and self.rotation in (90, 270):
-            sar = 1 / sar  # (an upright picture's pixels are the stored ones turned)
-        self.info = replace(base, width=first.shape[1], height=first.shape[0], sample_aspect=sar)
-        if line := told(self.rotation, self.mirrored):
-            log.warning("%s", line)
-        say_if_hdr(self.stream, Path(self.path).name)
-
-    def _say_left_out(self, said: frozenset[int]) -> None:
-        """One line naming the streams left out of the output, but those in ``said`` (told of already)."""
-        kept = [*self.subtitle_streams, *self.data_streams, *(s for s in self.container.streams if s.index in said)]
-        if left := left_out(self.container, self.stream, self.audio_streams, kept):
-            number = list(self.container.streams.video).index(self.stream)
-            others = [n for n, s in enumerate(self.container.streams.video) if n != number and not is_cover(s)]
-            hint = f" (--video-stream {others[0]} segments its video stream {others[0]} instead)" if others else ""
-            log.warning("%s has more streams than its video and audio; left out of the output: %s%s",
-                        Path(self.path).name, left, hint)  # fmt: skip
-
-    def _set_up_sensor_boxes(self, own_file: bool) -> None:
-        """A dashcam's top-level sensor boxes (GPS, accelerometer), where the file is its own (``own_file``): those
-        with data kept to copy, those without told of."""
-        boxes = sensor_boxes(self.path) if own_file else []  # (a BlackVue's or Novatek's GPS: not streams)
-        # a dashcam's top-level GPS/accelerometer boxes, to copy as they are (the run decides if they go)
-        self.sensor_boxes: tuple[SensorBox, ...] = tuple(box for box in boxes if box.data is not None)
-        say_sensor_boxes([box for box in boxes if box.data is None], Path(self.path).name)
-
     def _origin(self) -> float:
         """Where the file's timeline begins (seconds of its own clock): --start and --duration count from
         there, as FFmpeg's -ss and -t do, and the output starts at 0 there. A transport stream's clock
@@ -427,149 +294,11 @@ class VideoSource(FirstPictures, ToStart, Expected):
         """An :class:`InLine` for this video stream's pictures, at its frame step (where its rate is known)."""
         return InLine.of(self.stream)
 
-    def _generate(self) -> Iterator[Frame | av.Packet]:
-        yield from self._demuxed()
-        self._read = True
-        off = self._off  # (a run just after the span's end that the file ended with: InLine passes it as it came)
-        if off is not None and self._span is not None and self._span[1] < off[0] <= self._span[1] + OFF_LINE:
-            self._widen(off[0], off[1])
-        if self._gaps is not None:  # (losses marked near the end)
-            lost = self._gaps.lost
-            self.lost += self._gaps.flush() - lost
-        self.lost += self.dropped.count(self.lost)  # (less where frames came out of pictures told lost)
-        if self._retimed:
-            n = self._retimed
-            said = "1 picture with a damaged timestamp" if n == 1 else f"{n} pictures with damaged timestamps"
-            log.warning("put %s back in line with the pictures around %s", said, "it" if n == 1 else "them")
-        yield from self._in_window(self.audio.flush())
-        for n, kind in ((self.subtitles_dropped, "subtitle"), (self.data_dropped, "data")):
-            if n:
-                log.warning("left out %d %s packet%s timed outside the video (damaged timestamps)", n, kind, "s"[: n != 1])
-
     def _video_length(self) -> float | None:
         """The video stream's own length in seconds, where it says (not the container's: a subtitle's
         damaged timestamp stretches that)."""
         length = stream_length(self.stream)
         return length if length is not None and 0 < length < MAX_SECONDS else None
-
-    def _caption_in_time(self, packet: av.Packet, video: float | None) -> bool:
-        """Whether a subtitle or data packet's time can be right: within the video (a second either side) where
-        the video stream says its length, else within an hour of where the video is. One hours away
-        (damaged) would stretch the output to it: a 1-second clip that plays for 10 hours."""
-        t = float(packet.pts * packet.time_base)
-        if t - self.origin < -1.0:
-            return False
-        if self._length is not None:
-            return t - self.origin <= self._length + 1.0
-        return video is None or t <= video + 3600.0
-
-    def _demuxed(self) -> Iterator[Frame | av.Packet]:
-        """The frames in the ``start``/``duration`` window and the packets to pass on. Each picture is judged
-        against the window where :class:`InLine` puts it: by its own damaged stamp, a picture (a transport stream's
-        first ones) would be kept past ``start``, or left out as before it or past the end, where it is not."""
-        past_end = 0  # pictures in a row after the window
-        shown = None  # the time of the last picture decoded with one: where a picture without a time lies
-        leading = []  # pictures without a time before the first with one (--start): they lie where it does
-        for item in self._in_line().through(self._decoded()):
-            if not isinstance(item, Frame):
-                yield item
-                continue
-            t = None if item.time is None else item.time - self.origin
-            if t is not None:
-                shown = t
-            elif shown is None and self.start > 0 and len(leading) < PAST_END:
-                leading.append(item)
-                continue
-            if leading:  # (kept where the first with a time is in the window, or none has one)
-                yield from self._leading(leading, t is None or t >= self.start - 1e-6)
-            # (one without a time lies where the one before does; in a file whose clock may start again, one
-            # before its start is a damaged stamp, without --start: kept, as InLine left it)
-            if shown is not None and shown < self.start - 1e-6 and (self.start or self.clock is None):
-                continue
-            if self.end is not None and shown is not None and shown >= self.end - 1e-6:
-                self._next_at = shown if self._next_at is None else self._next_at
-                past_end += 1
-                if past_end >= PAST_END:
-                    return
-                continue
-            past_end = 0
-            frame = self._frame(item)
-            if frame is not None:
-                yield frame
-        yield from self._leading(leading, True)  # (no picture with a time came)
-
-    def _decoded(self) -> Iterator[Frame | av.Packet]:
-        """The file's pictures as they decode, each a :class:`Frame` that holds the decoded ``av.VideoFrame``
-        as its image (converted once it is known to be in the window: :meth:`_frame`), and the packets to pass on
-        (those of the window)."""
-        # a file whose clock may start again midway is read up to --start, not sought by a clock that repeats
-        self._held = [] if self.start > 0 and self._read_to_start() else None
-        if self.start > 0 and self._held is None:
-            try:
-                self._seek()
-            except (av.error.FFmpegError, OSError) as exc:  # a damaged index: decode up to start instead
-                log.warning("cannot seek in %s (%s); reading it from the beginning up to --start", self.path,
-                            reason_of(exc))  # fmt: skip
-                with contextlib.suppress(Exception):  # back where reading began, if the index allows
-                    self.container.seek(0, backward=True, any_frame=False)
-        video = self._video_start()  # then the time of the last video packet read: where the file is
-        for packet in self._joined(self._packets()):
-            if packet.stream is not None and (packet.stream.type == "audio" or packet.stream.index in self._stand_ins):
-                if packet.stream.index in self._stand_ins and joined_part(packet).get("lavf.concatdec.start_time") == "0":
-                    continue  # (the first joined file's sound, which names no codec: left out, as told)
-                if packet.size and self._before_origin(packet):
-                    self.audio.dropped += 1  # (more than LEAP before the file's start: damaged, see _origin)
-                elif packet.size:
-                    for uncut in self.edits.take(packet, packet.stream.index):
-                        yield from self._in_window(self.audio.take(uncut, packet.stream.index, video))
-                continue
-            if packet.stream is not None and packet.stream.type in ("subtitle", "data"):
-                if packet.is_discard:  # (cut by an mp4's edit list, as players cut it: no pre-roll to keep, as
-                    continue  # for sound; passed on, a cue cut from a trimmed clip's start showed at it)
-                if packet.size and packet.pts is not None and packet.time_base:
-                    if self._caption_in_time(packet, video):
-                        yield from self._in_window([packet])
-                    elif packet.stream.type == "subtitle":
-                        self.subtitles_dropped += 1
-                    else:
-                        self.data_dropped += 1
-                continue
-            joined = False
-            if (stamp := packet_time(packet)) is not None:
-                video = stamp  # (the first ones put back: _put_back)
-                joined = self._joined_at(video)
-                self._spanned(video, seconds(packet.duration or 0, packet.time_base))
-                self._count_held(packet)
-            self._take_gaps(packet, stamp, joined)
-            for p in self._up_to_start(packet):
-                frames = self._decode(p)
-                if frames and self._gaps is None and self._new_gaps is not None:
-                    self._rated()
-                parted = self.decoder.parted  # (--concat: where the next file's begin, the file before's drained)
-                for n, vf in enumerate(frames):
-                    if n == parted:
-                        yield FILE_ENDED
-                    picture = Frame(-1, vf, vf.pts, vf.time_base)
-                    if picture.time is not None:
-                        self.pace.take(picture.time - self.origin)
-                    yield picture
-                if parted is not None and parted >= len(frames):
-                    yield FILE_ENDED
-
-    def _rated(self) -> None:
-        """Follow pictures lost (:class:`Gaps`) from here at the rate the codec says once a picture is decoded
-        (:func:`decoded_rate`), where the stream as opened said none: FFmpeg's probe decoded no picture (a .ts whose
-        video begins past what it reads, 60 s, or read from a pipe), and its rate was the 90 kHz tick (one picture
-        lost of 50 told 7199)."""
-        if rate := decoded_rate(self.stream):
-            self._frame_step = 1 / float(rate)
-            self._gaps = self._new_gaps(float(rate))
-
-    def _leading(self, pictures: list[Frame], kept: bool) -> Iterator[Frame]:
-        """The decoded ``pictures`` held (emptied), as frames (:meth:`_frame`) where ``kept``."""
-        held = pictures[:] if kept else []
-        pictures.clear()
-        yield from (frame for frame in map(self._frame, held) if frame is not None)
 
     def _stream_start(self) -> float | None:
         """Where the video stream starts (seconds of the file's clock), if the container says so; where its first
@@ -577,128 +306,4 @@ class VideoSource(FirstPictures, ToStart, Expected):
         s = self.stream
         return float(s.start_time * s.time_base) + self._first_moved if s.start_time is not None and s.time_base else None
 
-    def _packets(self) -> Iterator[av.Packet]:
-        """The demuxer's packets; where damaged data breaks the demuxer itself, the packets end there
-        (``unreadable`` says why) followed by an empty packet that drains the decoder. Files joined by
-        --concat read on after a broken one: the demuxer moves to the next file (up to
-        ``MAX_BROKEN_READS`` failed reads in a row, then it is taken as broken for good). A Matroska file's
-        packets of every stream are read, to see the bytes between them (:class:`PassedOver`)."""
-        streams = self._streams_read()
-        kept = {s.index for s in streams}
-        if self._passed is not None:
-            streams = ()  # (every stream's: PyAV reads them all anyway, and drops the others)
-        packets, failed = self._demux(streams), 0
-        while True:
-            try:
-                packet = next(packets)
-            except StopIteration:
-                return
-            except IndexError:  # PyAV's, on a packet of a stream the demuxer found after the start: not damage
-                if not self.late_said:
-                    log.warning("a stream that begins after the start of %s is left out", self.path)
-                    self.late_said = True
-                packets = self._demux(streams)  # (the packet was read: go on with the next)
-                continue
-            except Exception as exc:  # noqa: BLE001 - FFmpegError
-                self.lost += 1
-                failed += 1
-                if self.joins and failed < MAX_BROKEN_READS:
-                    packets = self._demux(streams)  # (a broken generator is finished: read on anew)
-                    continue
-                self.unreadable = reason_of(exc)
-                yield av.Packet()  # an empty packet of no stream: decoded below as the end of the video stream
-                return
-            failed = 0
-            if self._passed is not None:
-                self._passed.take(packet.pos, packet.size)
-                if packet.stream is not None and packet.stream.index not in kept:
-                    continue
-            self.merges.take(packet)  # (before the Clock: where a stream goes on after it is where its sound ends)
-            if self._moving and packet.stream is not None:
-                self._put_back(packet)
-            yield packet
 
-    def _streams_read(self) -> tuple[av.stream.Stream, ...]:
-        """The streams whose packets are read: the video's, and those passed on."""
-        return (self.stream, *self.audio_streams, *self.subtitle_streams, *self.data_streams)
-
-    def _joined(self, packets: Iterable[av.Packet]) -> Iterator[av.Packet]:
-        """``packets`` on one timeline where the file's clock starts again midway (:class:`Clock`)."""
-        if self.clock is None:
-            yield from packets
-            return
-        for packet in packets:
-            yield from self.clock.take(packet, None if packet.stream is None else packet.stream.index)
-        yield from self.clock.flush()
-
-    def _decode(self, packet: av.Packet) -> list:
-        drained = self._drained
-        self._drained = drained or not packet.size  # (an empty packet drains the decoder, for good)
-        codec = self.decoder.codec  # (the one the packet goes to, where it changes with it)
-        try:
-            frames = self.decoder.decode(packet if packet.stream is not None else None)
-        except (av.error.FFmpegError, ValueError):
-            # (a second empty packet, after a join's end, finds it drained: no loss; nor is one that holds no picture)
-            if not drained and not packet.size or packet.size and not no_picture(packet, codec):
-                self.lost += 1  # corrupt data: keep what decodes, count what does not
-            if not drained and not packet.size:  # (refused as it was drained: what it held never comes out)
-                self.dropped.refused_drain()
-            return []
-        if packet.size and packet.stream is not None and not packet.is_discard:  # (a picture went in)
-            t = None if packet.pts is None else seconds(packet.pts, packet.time_base)
-            picture = self._coded.picture(packet, codec)
-            if not self.dropped.timed and self._coded.unread:  # (an AVI's picture whose own time was not read)
-                picture = None
-            self.dropped.went_in(t, codec, picture=picture, own=self._coded.time if codec == "mpeg4" else None)
-        times = [None if f.pts is None or f.time_base is None else float(f.pts * f.time_base) for f in frames]
-        # (an interlaced picture may be two fields in two packets: HEVC's, and H.264's but where its slices were all
-        # read to be frames, MBAFF; MPEG's field pictures are told by their packets, Coded)
-        codec = self.decoder.codec
-        framed = codec == "h264" and self._numbers is not None and self._numbers.fields is False
-        fields = codec == "hevc" or codec == "h264" and not framed
-        self.dropped.came_out(times, codec, fields=fields and any(f.interlaced_frame for f in frames))
-        return frames
-
-    def _in_window(self, packets: Iterable[av.Packet]) -> Iterator[av.Packet]:
-        """The audio, subtitle or data ``packets`` (timestamps checked) between ``start`` and ``end``, shifted
-        to start at ``start``."""
-        for packet in packets:
-            t = seconds(packet.pts, packet.time_base) - self.origin
-            if (self.start and t < self.start - 1e-6) or (self.end is not None and t >= self.end):
-                continue  # (without --start every packet is kept: AAC priming packets have pts < 0)
-            if self._shift:
-                shift = round(self._shift / packet.time_base)
-                packet.pts -= shift
-                if packet.dts is not None:
-                    packet.dts -= shift
-            yield packet
-
-    def _frame(self, picture: Frame) -> Frame | None:
-        """The upright RGB picture of a decoded one (:meth:`_decoded`: its image the ``av.VideoFrame``), at the size
-        of the first, at the picture's time (where :class:`InLine` put it, counted); None (counted) if it will not
-        convert."""
-        vf = picture.image
-        rotation = int(round(getattr(vf, "rotation", 0) or 0)) % 360
-        if self.height and self._size is None:
-            self._scaled = scaled_size(vf.height, vf.width, self.height, upright=rotation in (90, 270))
-        try:
-            image = rgb_picture(vf, self._scaled, bottom_first(self.stream))
-        except (av.error.FFmpegError, ValueError):
-            self.lost += 1
-            return None
-        shown, mirrored = as_shown(image, rotation, matrix_of(vf)) if rotation or vf.side_data else (image, False)
-        if shown is not image:
-            self.rotation, self.mirrored = rotation, mirrored
-            image = np.ascontiguousarray(shown)
-        if self._size is None:
-            self._size = image.shape[:2]
-        else:  # damaged or changed stream parameters midway: keep the first size
-            image = scaled_to(image, self._size)
-        pts = picture.pts
-        self._retimed += pts != vf.pts or vf.pts in self._put_at  # (put back in line)
-        self._put_at.discard(vf.pts)
-        if pts is not None and self._shift and vf.time_base is not None:
-            pts -= round(self._shift / vf.time_base)
-        frame = Frame(self.decoded, image, pts, vf.time_base)
-        self.decoded += 1
-        return frame

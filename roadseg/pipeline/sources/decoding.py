@@ -1,0 +1,128 @@
+"""A file's packets decoded and its pictures made frames (:class:`Decoding`, a part of
+:class:`~roadseg.pipeline.sources.file.VideoSource`): what goes into the decoder and comes out of it counted (pictures
+it drops without a word: :class:`~roadseg.pipeline.sources.gaps.Dropped`), and each picture kept made an upright RGB
+frame at the first one's size (scaled where --height asks: :func:`scaled_size`); the rate a codec says once a picture
+of it is decoded (:func:`decoded_rate`).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import numpy as np
+
+from roadseg.pipeline.sources.base import Frame
+from roadseg.pipeline.sources.coded import no_picture
+from roadseg.pipeline.sources.decoder import Decoder
+from roadseg.pipeline.sources.display import as_shown, matrix_of
+from roadseg.pipeline.sources.fields import bottom_first
+from roadseg.pipeline.sources.framerates import CAMERA_FPS, MIN_FPS
+from roadseg.pipeline.sources.packets import seconds
+from roadseg.pipeline.sources.pictures import rgb_picture, scaled_to
+
+
+def scaled_size(height: int, width: int, target: int, *, upright: bool = False) -> tuple[int, int] | None:
+    """The (height, width) to decode a ``height`` x ``width`` stored picture at so that, turned upright
+    (``upright``: it is shown turned by 90°), it is ``target`` pixels high, the other side by its aspect
+    and even; None where it is not higher than that already (never enlarged).
+
+    >>> scaled_size(2160, 3840, 1080), scaled_size(1080, 1920, 720), scaled_size(2160, 3840, 1080, upright=True)
+    ((1080, 1920), (720, 1280), (608, 1080))
+    >>> scaled_size(720, 1280, 1080) is None
+    True
+    """
+    shown_h, shown_w = (width, height) if upright else (height, width)
+    if target >= shown_h:
+        return None
+    new_w = max(2, round(shown_w * target / shown_h / 2) * 2)
+    return (new_w, target) if upright else (target, new_w)
+
+
+def decoded_rate(stream) -> Fraction | None:
+    """The frame rate ``stream``'s codec says once a picture of it is decoded (H.264's and HEVC's timing in their VUI,
+    MPEG-2's sequence header), where a camera's (:data:`CAMERA_FPS` at most); None where it says none. FFmpeg's
+    probe of a .ts read from a pipe whose video begins 15 s after its sound decoded no picture and found no rate
+    (its MXF output written at 30 frames/s, 60 frames of its 50 pictures at 25)."""
+    rate = stream.codec_context.framerate if stream.codec_context is not None else None
+    return Fraction(rate) if rate and MIN_FPS <= rate <= CAMERA_FPS else None
+
+
+class Decoding:
+    """:class:`~roadseg.pipeline.sources.file.VideoSource`'s decoding (:meth:`_decode`) and its frames
+    (:meth:`_frame`). Its state, set as the source opens (:meth:`_set_up_decoding`): ``decoder``, ``lost``,
+    ``_drained``, ``decoded``, ``rotation``, ``mirrored``, ``unreadable``, ``_size``, ``height`` and ``_scaled``; and
+    the source's ``path``, ``container``, ``stream``, ``_shift``, ``dropped``, ``_coded``, ``_numbers``, ``_retimed``
+    and ``_put_at``."""
+
+    def _set_up_decoding(self, height: int | None) -> None:
+        """The decoder, and what decoding counts and finds: pictures lost and decoded, the turn and size of the
+        picture (scaled to ``height``), why reading stopped early."""
+        self.lost = 0
+        self._drained = False  # whether an empty packet has drained the decoder
+        self.decoder = Decoder(self.stream, self.path, self.container.format, probe=True)  # (follows a change of codec)
+        self.decoded = 0
+        self.rotation = 0
+        self.mirrored = False  # (where the display matrix flips the picture: a front camera's)
+        self.unreadable: str | None = None  # why reading stopped early, where damaged data broke the demuxer
+        self._size: tuple[int, int] | None = None
+        self.height = height
+        self._scaled: tuple[int, int] | None = None  # the stored picture's size to decode at, where --height scales it
+
+    def _decode(self, packet: av.Packet) -> list:
+        drained = self._drained
+        self._drained = drained or not packet.size  # (an empty packet drains the decoder, for good)
+        codec = self.decoder.codec  # (the one the packet goes to, where it changes with it)
+        try:
+            frames = self.decoder.decode(packet if packet.stream is not None else None)
+        except (av.error.FFmpegError, ValueError):
+            # (a second empty packet, after a join's end, finds it drained: no loss; nor is one that holds no picture)
+            if not drained and not packet.size or packet.size and not no_picture(packet, codec):
+                self.lost += 1  # corrupt data: keep what decodes, count what does not
+            if not drained and not packet.size:  # (refused as it was drained: what it held never comes out)
+                self.dropped.refused_drain()
+            return []
+        if packet.size and packet.stream is not None and not packet.is_discard:  # (a picture went in)
+            t = None if packet.pts is None else seconds(packet.pts, packet.time_base)
+            picture = self._coded.picture(packet, codec)
+            if not self.dropped.timed and self._coded.unread:  # (an AVI's picture whose own time was not read)
+                picture = None
+            self.dropped.went_in(t, codec, picture=picture, own=self._coded.time if codec == "mpeg4" else None)
+        times = [None if f.pts is None or f.time_base is None else float(f.pts * f.time_base) for f in frames]
+        # (an interlaced picture may be two fields in two packets: HEVC's, and H.264's but where its slices were all
+        # read to be frames, MBAFF; MPEG's field pictures are told by their packets, Coded)
+        codec = self.decoder.codec
+        framed = codec == "h264" and self._numbers is not None and self._numbers.fields is False
+        fields = codec == "hevc" or codec == "h264" and not framed
+        self.dropped.came_out(times, codec, fields=fields and any(f.interlaced_frame for f in frames))
+        return frames
+
+    def _frame(self, picture: Frame) -> Frame | None:
+        """The upright RGB picture of a decoded one (:meth:`_decoded`: its image the ``av.VideoFrame``), at the size
+        of the first, at the picture's time (where :class:`InLine` put it, counted); None (counted) if it will not
+        convert."""
+        vf = picture.image
+        rotation = int(round(getattr(vf, "rotation", 0) or 0)) % 360
+        if self.height and self._size is None:
+            self._scaled = scaled_size(vf.height, vf.width, self.height, upright=rotation in (90, 270))
+        try:
+            image = rgb_picture(vf, self._scaled, bottom_first(self.stream))
+        except (av.error.FFmpegError, ValueError):
+            self.lost += 1
+            return None
+        shown, mirrored = as_shown(image, rotation, matrix_of(vf)) if rotation or vf.side_data else (image, False)
+        if shown is not image:
+            self.rotation, self.mirrored = rotation, mirrored
+            image = np.ascontiguousarray(shown)
+        if self._size is None:
+            self._size = image.shape[:2]
+        else:  # damaged or changed stream parameters midway: keep the first size
+            image = scaled_to(image, self._size)
+        pts = picture.pts
+        self._retimed += pts != vf.pts or vf.pts in self._put_at  # (put back in line)
+        self._put_at.discard(vf.pts)
+        if pts is not None and self._shift and vf.time_base is not None:
+            pts -= round(self._shift / vf.time_base)
+        frame = Frame(self.decoded, image, pts, vf.time_base)
+        self.decoded += 1
+        return frame

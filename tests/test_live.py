@@ -1811,3 +1811,23 @@ def test_a_ctrl_c_while_the_microphone_closes_never_closes_the_device_under_its_
         timer.join()
         release.set()
         mic._thread.join(5)
+
+
+@pytest.mark.parametrize("ext", ["mp4", "ts"])
+def test_a_live_recording_of_a_29_97_source_states_29_97_and_keeps_each_pictures_step(rule_onnx, tmp_path, ext):
+    """A live recording was stamped in milliseconds: a 30000/1001 file played live stepped 33 and 34 ms, its mp4
+    stated 29.959 frames/s. On 90 kHz each step is the source's 3003 ticks (or a whole number of them, where the
+    model skipped a frame)."""
+    step = Fraction(1001, 30000)
+    clip = write_video(tmp_path / "c.mp4", split_frames(45, h=96, w=128), fps=1 / step)  # 1.5 s
+    out = tmp_path / f"r.{ext}"
+    stats = run_live(str(clip), model=str(rule_onnx), output=str(out), device="cpu")
+    with av.open(str(out)) as c:
+        stream = c.streams.video[0]
+        times = sorted(p.pts * p.time_base for p in c.demux(stream) if p.pts is not None)
+        rate = stream.average_rate
+    assert len(times) == stats["frames"] > 30
+    frames = [(b - a) / step for a, b in zip(times, times[1:])]
+    assert all(round(f) >= 1 and abs(f - round(f)) * step < Fraction(1, 50000) for f in frames), frames
+    if not stats["dropped"]:  # (a loaded machine may drop one: a step of two frames, fewer a second)
+        assert float(rate) == pytest.approx(30000 / 1001, abs=0.001)

@@ -39,6 +39,7 @@ from roadseg.pipeline.sinks.rates import (
     clock_rate,
 )
 from roadseg.pipeline.sinks.routes import routes
+from roadseg.pipeline.sinks.stamps import live_time_base
 from roadseg.pipeline.sinks.subtitles import SubtitleRemux
 from roadseg.pipeline.sinks.subtitles import plan as subtitle_plan
 from roadseg.pipeline.sources.containers import file_url
@@ -140,8 +141,8 @@ class Opening:
         format and time base (``encoder``, ``fps``, ``_clocked``, ``out_w``, ``out_h``, ``_colour``,
         ``_reformatter``, ``_palette``)."""
         self.encoder = encoder or self.container.default_video_codec
-        tb = Fraction(1, 1000) if self.wall_clock else self.time_base
         named = encoder_name(self.encoder) or self.encoder
+        tb = live_time_base(named in SHORT_CLOCK_ENCODERS) if self.wall_clock else self.time_base
         # (an encoder or muxer with a frame clock: written at the input's pictures' rate, or the nearest it takes;
         # any other keeps the input's timestamps, at its stated rate)
         self._clocked = (named in FRAME_CLOCK_ENCODERS or self.container.format.name in FRAME_CLOCK_FORMATS

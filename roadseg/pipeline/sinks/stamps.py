@@ -17,6 +17,25 @@ from roadseg.pipeline.sources import Frame
 
 log = logging.getLogger("roadseg")
 MAX_STEP = 3600.0  # seconds between two frames beyond which a timestamp is damage, not a pause
+#: A live recording's clock (its pictures stamped on the capture clock, :attr:`Frame.clock`): MPEG's 90 kHz, as a
+#: transport stream and RTP time theirs, a whole number of ticks a frame at 24, 25, 29.97, 30, 50, 59.94 and 60
+#: frames/s, each picture's time kept to 11 µs. Was 1/1000: a steady 29.97 source's steps rounded to 33 and 34 ms,
+#: an mp4 that stated 29.959 frames/s (30 fps: 29.995)
+LIVE_TIME_BASE = Fraction(1, 90000)
+#: The same for an encoder whose clock holds 16 bits (MPEG-4 part 2:
+#: :data:`~roadseg.pipeline.sinks.rates.SHORT_CLOCK_ENCODERS`), on 1/fps where its clock is finer
+SHORT_LIVE_TIME_BASE = Fraction(1, 60000)
+
+
+def live_time_base(short_clock: bool) -> Fraction:
+    """The time base a live recording's pictures are stamped in: :data:`LIVE_TIME_BASE`, or, for an encoder whose
+    clock holds 16 bits (``short_clock``), :data:`SHORT_LIVE_TIME_BASE`. A frame step of 30000/1001 and 25 frames/s
+    is a whole number of ticks in either:
+
+    >>> [live_time_base(short) * 30000 / 1001 for short in (False, True)], live_time_base(False) * 3600 * 25
+    ([Fraction(1, 3003), Fraction(1, 2002)], Fraction(1, 1))
+    """
+    return SHORT_LIVE_TIME_BASE if short_clock else LIVE_TIME_BASE
 
 
 class Stamps:

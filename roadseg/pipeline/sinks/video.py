@@ -66,7 +66,8 @@ class VideoSink(Opening, Stamps, Finishing, Sink):
             each stream goes in so, with silence where it has none from the first picture to the last.
         audio_samples: a packet of each audio stream (input index -> packet), to check the streams with.
         wall_clock: stamp frames with their time on the capture clock (``Frame.clock``, else their
-            capture time; ms since the first frame), for live recordings; audio packets come timed on
+            capture time; from the first frame, in 1/90000 s:
+            :data:`~roadseg.pipeline.sinks.stamps.LIVE_TIME_BASE`), for live recordings; audio packets come timed on
             that clock too (:class:`~roadseg.pipeline.sources.LiveSource`).
         sample_aspect: the pixels' width:height, for anamorphic sources (None: square), so that the
             output plays at the shape the input does.

@@ -36,7 +36,7 @@ from roadseg.batch.results import (
 )
 from roadseg.batch.task import Task, move_outputs, remove_stale_temps
 from roadseg.errors import SourceError, reason_of
-from roadseg.pipeline.inputs import find_videos
+from roadseg.pipeline.inputs import Video, find_videos
 from roadseg.pipeline.options import SegmentOptions
 
 RESULTS = "results.jsonl"
@@ -83,23 +83,9 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
     """:func:`batch` in ``out``, which it holds: find the videos, skip what is done, run the rest."""
     specs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     unsearched: list[str] = []
-    try:
-        videos = find_videos(specs, exclude=out, unsearched=unsearched)
-    except SourceError as exc:  # (an @list that cannot be read)
-        raise BatchError(str(exc)) from None
-    logged = read_results(out / RESULTS)
-    made = written_outputs(logged)  # (where OUT is an input folder, the outputs are found there too)
-    if not (videos := [v for v in videos if str(v.path) not in made]):
-        raise BatchError(f"no videos found in {', '.join(map(str, specs)) or 'no inputs'}")
+    videos, logged = _videos(specs, out, unsearched)
     clashes: list[tuple[Path, list]] = []  # (videos of one folder that would share an output, their endings kept)
-    said: dict[Path, tuple[str, ...]] = {}  # (what the plan says of a video: its name's ending kept, a drive apart)
-    if bopts.concat:
-        tasks = [Task(str(unit), str(t), parts=tuple(map(str, files)), masks=bopts.masks, stats=bopts.stats,
-                      said=said.get(unit, ()))
-                 for unit, t, files in plan_joined(videos, out, suffix, gap=bopts.gap, clashes=clashes, said=said)]  # fmt: skip
-    else:
-        tasks = [Task(str(v.path), str(t), masks=bopts.masks, stats=bopts.stats, said=said.get(v.path, ()))
-                 for v, t in plan_outputs(videos, out, suffix, clashes=clashes, said=said).items()]  # fmt: skip
+    tasks = _tasks(videos, out, suffix, bopts, clashes)
     model, settings = _model_key(sopts, bopts), settings_key(sopts, masks=bopts.masks, stats=bopts.stats)
     previous = {} if bopts.force else latest_outcomes(logged)
     summary = Summary(results=str(out / RESULTS), unsearched=len(unsearched))
@@ -117,22 +103,9 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
                 skipped.append(task)  # (no line: its ok line stands; a nightly rerun would add a line a video)
                 summary.add({"status": "skipped", "frames": done.get("frames")})
             elif not bopts.retry_failed and is_damaged(done, key, model, settings):
-                summary.error += 1  # (no line: its error line stands; a nightly rerun would add one a broken file)
-                summary.unchanged += 1
-                if not bopts.quiet:
-                    print(f"{os.path.relpath(task.output, out)}: error, unchanged since: {done.get('error')} "
-                          "(not tried again; --retry-failed does)", file=sys.stderr, flush=True)  # fmt: skip
+                _count_unchanged(task, done, out, summary, bopts.quiet)
             elif (earlier := _renamed(task, previous, key, model, settings, targets)) is not None:
-                moved = {**earlier, "input": task.input, "output": task.output, "renamed_from": earlier["output"]}
-                results.write(moved)  # (first: a crash before the move leaves the old name, done again next run)
-                move_outputs(replace(task, input=earlier["input"], output=earlier["output"]), task)
-                summary.add({"status": "skipped", "frames": earlier.get("frames")})
-                if not bopts.quiet:
-                    why = ("the folder's drives changed" if task.parts else
-                           "a video beside it whose name differs only by its ending came or went")  # fmt: skip
-                    print(f"{os.path.relpath(task.output, out)}: done before as "
-                          f"{os.path.relpath(earlier['output'], out)} ({why}); renamed, not redone",
-                          file=sys.stderr, flush=True)  # fmt: skip
+                _take_renamed(task, earlier, out, results, summary, bopts.quiet)
             else:
                 Path(task.output).parent.mkdir(parents=True, exist_ok=True)
                 todo.append(task)
@@ -141,6 +114,57 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
             _run(todo, bopts, sopts, out, results, summary, model, settings, keys)
     summary.wall = time.perf_counter() - t0
     return summary
+
+
+def _videos(specs: list[str | os.PathLike], out: Path, unsearched: list[str]) -> tuple[list[Video], list[dict]]:
+    """The videos ``specs`` name (those it could not search added to ``unsearched``), less the outputs of
+    earlier runs into ``out``, and the lines of its results log; BatchError where there are none."""
+    try:
+        videos = find_videos(specs, exclude=out, unsearched=unsearched)
+    except SourceError as exc:  # (an @list that cannot be read)
+        raise BatchError(str(exc)) from None
+    logged = read_results(out / RESULTS)
+    made = written_outputs(logged)  # (where OUT is an input folder, the outputs are found there too)
+    if not (videos := [v for v in videos if str(v.path) not in made]):
+        raise BatchError(f"no videos found in {', '.join(map(str, specs)) or 'no inputs'}")
+    return videos, logged
+
+
+def _tasks(videos: list[Video], out: Path, suffix: str, bopts: BatchOptions,
+           clashes: list[tuple[Path, list]]) -> list[Task]:  # fmt: skip
+    """One task a video (a drive's files, with ``concat``), writing into ``out``; the videos of one folder that
+    would share an output are added to ``clashes`` instead."""
+    said: dict[Path, tuple[str, ...]] = {}  # (what the plan says of a video: its name's ending kept, a drive apart)
+    if bopts.concat:
+        return [Task(str(unit), str(t), parts=tuple(map(str, files)), masks=bopts.masks, stats=bopts.stats,
+                     said=said.get(unit, ()))
+                for unit, t, files in plan_joined(videos, out, suffix, gap=bopts.gap, clashes=clashes, said=said)]  # fmt: skip
+    return [Task(str(v.path), str(t), masks=bopts.masks, stats=bopts.stats, said=said.get(v.path, ()))
+            for v, t in plan_outputs(videos, out, suffix, clashes=clashes, said=said).items()]  # fmt: skip
+
+
+def _count_unchanged(task: Task, done: dict, out: Path, summary: Summary, quiet: bool) -> None:
+    """Count ``task``, found damaged before and unchanged since, as an error, without trying it again."""
+    summary.error += 1  # (no line: its error line stands; a nightly rerun would add one a broken file)
+    summary.unchanged += 1
+    if not quiet:
+        print(f"{os.path.relpath(task.output, out)}: error, unchanged since: {done.get('error')} "
+              "(not tried again; --retry-failed does)", file=sys.stderr, flush=True)  # fmt: skip
+
+
+def _take_renamed(task: Task, earlier: dict, out: Path, results: ResultsLog, summary: Summary, quiet: bool) -> None:
+    """Move the outputs ``earlier`` (the same video, done under another output name) to ``task``'s names, and
+    log it as done so: skipped, not redone."""
+    moved = {**earlier, "input": task.input, "output": task.output, "renamed_from": earlier["output"]}
+    results.write(moved)  # (first: a crash before the move leaves the old name, done again next run)
+    move_outputs(replace(task, input=earlier["input"], output=earlier["output"]), task)
+    summary.add({"status": "skipped", "frames": earlier.get("frames")})
+    if not quiet:
+        why = ("the folder's drives changed" if task.parts else
+               "a video beside it whose name differs only by its ending came or went")  # fmt: skip
+        print(f"{os.path.relpath(task.output, out)}: done before as "
+              f"{os.path.relpath(earlier['output'], out)} ({why}); renamed, not redone",
+              file=sys.stderr, flush=True)  # fmt: skip
 
 
 @contextmanager

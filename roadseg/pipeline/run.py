@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
+from typing import NoReturn
 
 from roadseg.errors import ModelError, OutputError, SourceError
 from roadseg.pipeline.checks import _check, _images
@@ -210,15 +211,8 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
     expected = source.expected_frames()
     if opts.max_frames:
         expected = min(expected or opts.max_frames, opts.max_frames)
-    overlay = Overlay(palette_lut(seg.palette), alpha=opts.alpha, mode=opts.mode,
-                      legend=seg.classes if opts.legend else None)  # fmt: skip
-    progress = Progress(expected, Path(str(opts.input)).name or str(opts.input), enabled=not opts.quiet,
-                        figures=stats.figures if source.live else None)  # fmt: skip
-    writer = Writer(overlay, sinks, times, stats, progress, stop=stop, dropped=queue, max_frames=opts.max_frames,
-                    seconds=opts.duration if source.live else None,
-                    frame_step=None if source.live or not source.info.fps else float(1 / source.info.fps),
-                    hud=source.live and not opts.no_hud, live=source.live,
-                    shares=len(seg.classes) if opts.stats and not source.live else None)  # fmt: skip
+    writer = _writer(opts, source, seg, sinks, times, stats, queue, stop, expected)
+    progress = writer.progress
     names = ("capture", "infer", "output") if source.live else ("decode", "infer", "encode")  # (output: a window,
     # a browser view or a recording)
     produce = (lambda: iter(source)) if source.live else (lambda: timed(source, times, "decode"))
@@ -248,19 +242,47 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
         if watcher is not None:
             watcher.join(1.0)
     if source.live and not writer.stats.frames:  # (a file's source refuses before any work; a live one ends)
-        removed = primary is not None and not primary.finish(keep=False) and not getattr(primary, "to_stdout", False)
-        raise SourceError(f"no decodable video frames came from {opts.input}"
-                          + (f"; removed the empty {primary.label} {primary.path}" if removed else ""))  # fmt: skip
-    if expected and (known := source.expected_frames()) is not None:  # (by the end a source may know better: a
-        # pause in a file's clock taken out, a damaged stamp that stretched its length; where its clock started again,
-        # recordings joined, the count at its opening was FFmpeg's of one recording's span: more)
-        restarted = getattr(source, "restarted", False)
-        expected = min(known, opts.max_frames or known) if restarted else min(expected, known)
+        _no_frames(opts, primary)
+    if expected:
+        expected = _expected_at_end(opts, source, expected)
     result = _result(opts, source, seg, writer, time.perf_counter() - t0, expected)
     if masks is not None and masks.failed is not None:  # (the other outputs went on: was, the video removed)
         failed = _masks_failed(masks, primary)
         raise _with_stats(failed, opts, result, failed=str(failed))
     return result
+
+
+def _writer(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Sink], times: StageTimes,
+            stats: FrameStats, queue: LatestQueue | None, stop: threading.Event,
+            expected: int | None) -> Writer:  # fmt: skip
+    """The last stage: the overlay drawn and written to ``sinks``, its :class:`Progress` (``.progress``) counting
+    up to ``expected``."""
+    overlay = Overlay(palette_lut(seg.palette), alpha=opts.alpha, mode=opts.mode,
+                      legend=seg.classes if opts.legend else None)  # fmt: skip
+    progress = Progress(expected, Path(str(opts.input)).name or str(opts.input), enabled=not opts.quiet,
+                        figures=stats.figures if source.live else None)  # fmt: skip
+    return Writer(overlay, sinks, times, stats, progress, stop=stop, dropped=queue, max_frames=opts.max_frames,
+                  seconds=opts.duration if source.live else None,
+                  frame_step=None if source.live or not source.info.fps else float(1 / source.info.fps),
+                  hud=source.live and not opts.no_hud, live=source.live,
+                  shares=len(seg.classes) if opts.stats and not source.live else None)  # fmt: skip
+
+
+def _no_frames(opts: SegmentOptions, primary: VideoSink | ImageSink | None) -> NoReturn:
+    """A live source that ended before any picture: its empty recording removed (not a pipe), and SourceError."""
+    removed = primary is not None and not primary.finish(keep=False) and not getattr(primary, "to_stdout", False)
+    raise SourceError(f"no decodable video frames came from {opts.input}"
+                      + (f"; removed the empty {primary.label} {primary.path}" if removed else ""))  # fmt: skip
+
+
+def _expected_at_end(opts: SegmentOptions, source: Source, expected: int) -> int:
+    """The frames ``expected`` (``--max-frames`` taken in) as the source knows them by the end, where it does."""
+    if (known := source.expected_frames()) is not None:  # (by the end a source may know better: a pause in a file's
+        # clock taken out, a damaged stamp that stretched its length; where its clock started again, recordings
+        # joined, the count at its opening was FFmpeg's of one recording's span: more)
+        restarted = getattr(source, "restarted", False)
+        expected = min(known, opts.max_frames or known) if restarted else min(expected, known)
+    return expected
 
 
 def _end_when_overdue(source: LiveSource, queue: LatestQueue, leave: threading.Event, done: threading.Event) -> None:

@@ -101,6 +101,31 @@ class Reading:
         """The file's pictures as they decode, each a :class:`Frame` that holds the decoded ``av.VideoFrame``
         as its image (converted once it is known to be in the window: :meth:`_frame`), and the packets to pass on
         (those of the window)."""
+        self._go_to_start()
+        video = self._video_start()  # then the time of the last video packet read: where the file is
+        for packet in self._joined(self._packets()):
+            if packet.stream is not None and (packet.stream.type == "audio" or packet.stream.index in self._stand_ins):
+                if packet.stream.index in self._stand_ins and joined_part(packet).get("lavf.concatdec.start_time") == "0":
+                    continue  # (the first joined file's sound, which names no codec: left out, as told)
+                yield from self._audio_in_window(packet, video)
+                continue
+            if packet.stream is not None and packet.stream.type in ("subtitle", "data"):
+                if packet.is_discard:  # (cut by an mp4's edit list, as players cut it: no pre-roll to keep, as
+                    continue  # for sound; passed on, a cue cut from a trimmed clip's start showed at it)
+                yield from self._kept_caption(packet, video)
+                continue
+            joined = False
+            if (stamp := packet_time(packet)) is not None:
+                video = stamp  # (the first ones put back: _put_back)
+                joined = self._joined_at(video)
+                self._spanned(video, seconds(packet.duration or 0, packet.time_base))
+                self._count_held(packet)
+            self._take_gaps(packet, stamp, joined)
+            yield from self._pictures(packet)
+
+    def _go_to_start(self) -> None:
+        """Where ``start`` is past 0, go there: read up to it (``_held``), or seek, or where the index is damaged,
+        back to the beginning to decode up to it."""
         # a file whose clock may start again midway is read up to --start, not sought by a clock that repeats
         self._held = [] if self.start > 0 and self._read_to_start() else None
         if self.start > 0 and self._held is None:
@@ -111,49 +136,44 @@ class Reading:
                             reason_of(exc))  # fmt: skip
                 with contextlib.suppress(Exception):  # back where reading began, if the index allows
                     self.container.seek(0, backward=True, any_frame=False)
-        video = self._video_start()  # then the time of the last video packet read: where the file is
-        for packet in self._joined(self._packets()):
-            if packet.stream is not None and (packet.stream.type == "audio" or packet.stream.index in self._stand_ins):
-                if packet.stream.index in self._stand_ins and joined_part(packet).get("lavf.concatdec.start_time") == "0":
-                    continue  # (the first joined file's sound, which names no codec: left out, as told)
-                if packet.size and self._before_origin(packet):
-                    self.audio.dropped += 1  # (more than LEAP before the file's start: damaged, see _origin)
-                elif packet.size:
-                    for uncut in self.edits.take(packet, packet.stream.index):
-                        yield from self._in_window(self.audio.take(uncut, packet.stream.index, video))
-                continue
-            if packet.stream is not None and packet.stream.type in ("subtitle", "data"):
-                if packet.is_discard:  # (cut by an mp4's edit list, as players cut it: no pre-roll to keep, as
-                    continue  # for sound; passed on, a cue cut from a trimmed clip's start showed at it)
-                if packet.size and packet.pts is not None and packet.time_base:
-                    if self._caption_in_time(packet, video):
-                        yield from self._in_window([packet])
-                    elif packet.stream.type == "subtitle":
-                        self.subtitles_dropped += 1
-                    else:
-                        self.data_dropped += 1
-                continue
-            joined = False
-            if (stamp := packet_time(packet)) is not None:
-                video = stamp  # (the first ones put back: _put_back)
-                joined = self._joined_at(video)
-                self._spanned(video, seconds(packet.duration or 0, packet.time_base))
-                self._count_held(packet)
-            self._take_gaps(packet, stamp, joined)
-            for p in self._up_to_start(packet):
-                frames = self._decode(p)
-                if frames and self._gaps is None and self._new_gaps is not None:
-                    self._rated()
-                parted = self.decoder.parted  # (--concat: where the next file's begin, the file before's drained)
-                for n, vf in enumerate(frames):
-                    if n == parted:
-                        yield FILE_ENDED
-                    picture = Frame(-1, vf, vf.pts, vf.time_base)
-                    if picture.time is not None:
-                        self.pace.take(picture.time - self.origin)
-                    yield picture
-                if parted is not None and parted >= len(frames):
+
+    def _audio_in_window(self, packet: av.Packet, video: float | None) -> Iterator[av.Packet]:
+        """An audio packet's (or a stand-in's) sound in the window, uncut by the edit list; ``video``: where the
+        file is."""
+        if packet.size and self._before_origin(packet):
+            self.audio.dropped += 1  # (more than LEAP before the file's start: damaged, see _origin)
+        elif packet.size:
+            for uncut in self.edits.take(packet, packet.stream.index):
+                yield from self._in_window(self.audio.take(uncut, packet.stream.index, video))
+
+    def _kept_caption(self, packet: av.Packet, video: float | None) -> Iterator[av.Packet]:
+        """A subtitle or data packet, where it is in the window and its time can be right (else counted as
+        dropped); ``video``: where the file is."""
+        if packet.size and packet.pts is not None and packet.time_base:
+            if self._caption_in_time(packet, video):
+                yield from self._in_window([packet])
+            elif packet.stream.type == "subtitle":
+                self.subtitles_dropped += 1
+            else:
+                self.data_dropped += 1
+
+    def _pictures(self, packet: av.Packet) -> Iterator[Frame]:
+        """The pictures a video packet decodes to (those held up to ``start`` first), with :data:`FILE_ENDED` where
+        files joined by --concat part."""
+        for p in self._up_to_start(packet):
+            frames = self._decode(p)
+            if frames and self._gaps is None and self._new_gaps is not None:
+                self._rated()
+            parted = self.decoder.parted  # (--concat: where the next file's begin, the file before's drained)
+            for n, vf in enumerate(frames):
+                if n == parted:
                     yield FILE_ENDED
+                picture = Frame(-1, vf, vf.pts, vf.time_base)
+                if picture.time is not None:
+                    self.pace.take(picture.time - self.origin)
+                yield picture
+            if parted is not None and parted >= len(frames):
+                yield FILE_ENDED
 
     def _rated(self) -> None:
         """Follow pictures lost (:class:`Gaps`) from here at the rate the codec says once a picture is decoded

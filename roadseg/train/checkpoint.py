@@ -14,12 +14,15 @@ Example:
 
 from __future__ import annotations
 
+import csv
+import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
 
+from roadseg.classes import CLASSES, NUM_CLASSES
 from roadseg.contract import not_checkpoint
 from roadseg.errors import ModelError, reason_of
 from roadseg.train.engine import EMA
@@ -96,3 +99,22 @@ def _checkpoint(out: Path, cfg: TrainConfig, epoch: int, model, opt, sched: Sche
         shipped = model if ema is None else ema.model
         save_atomic({**ckpt, "model": shipped.state_dict(), "optimizer": None, "schedule": None, "ema": None},
               out / "best.pt")  # fmt: skip
+
+
+#: log.csv columns, fixed: a row that lacks one (no evaluation that epoch, no check split) leaves it empty.
+LOG_COLUMNS = ("epoch", "lr", "train_loss", "miou", "pixel_acc", "check_miou", "check_pixel_acc", "seconds",
+               *(f"iou_{c}" for c in CLASSES), *(f"check_iou_{c}" for c in CLASSES))  # fmt: skip
+
+
+def _log(out: Path, row: dict) -> None:
+    with open(out / "log.jsonl", "a") as f:
+        f.write(json.dumps(row) + "\n")
+    flat = {k: v for k, v in row.items() if k not in ("iou", "check_iou")}
+    flat.update({f"iou_{c}": v for c, v in zip(CLASSES, row.get("iou") or [None] * NUM_CLASSES)})
+    flat.update({f"check_iou_{c}": v for c, v in zip(CLASSES, row.get("check_iou") or [None] * NUM_CLASSES)})
+    new = not (out / "log.csv").exists()
+    with open(out / "log.csv", "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=LOG_COLUMNS, extrasaction="ignore")
+        if new:
+            w.writeheader()
+        w.writerow(flat)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler
 
 from roadseg.classes import IGNORE_INDEX, NUM_CLASSES
 from roadseg.data.camvid import CamVid, split_holdout
@@ -164,3 +164,26 @@ def phase_index(cfg: "TrainConfig", epoch: int, progress: float = 0.0) -> int:
         return min(int(np.searchsorted(edges, progress, side="right")), len(counts) - 1)
     return min(int(np.searchsorted(np.cumsum(counts), epoch, side="right")), len(counts) - 1)
 
+
+def _transforms(cfg: TrainConfig) -> list[TrainTransform]:
+    """The augmentation of each phase: its resolution and crop, the recipe's photometric settings."""
+    return [TrainTransform(crop, (res * cfg.scale[0], res * cfg.scale[1]), jitter=cfg.jitter, gamma=cfg.gamma,
+                           colour_cast=cfg.colour_cast, blur=cfg.blur, noise=cfg.noise, paste=cfg.paste)
+            for res, crop in phases(cfg)]  # fmt: skip
+
+
+def train_loader(cfg: TrainConfig, train: tuple[list, list], device: torch.device) -> tuple[EpochSampler, DataLoader, int]:
+    """The training frames' loader, its sampler (``train`` sets each epoch and phase on it) and the steps an
+    epoch takes; ValueError where the frames make no batch."""
+    train_set = AugmentedSet(*train, _transforms(cfg), cfg.seed)
+    sampler = EpochSampler(len(train_set), cfg.seed)
+    # workers stay up between epochs (the sampler tells them each item's epoch and phase)
+    loader = DataLoader(train_set, batch_sampler=BatchSampler(sampler, cfg.batch_size, drop_last=True),
+                        num_workers=cfg.workers, persistent_workers=cfg.workers > 0,
+                        generator=torch.Generator().manual_seed(cfg.seed),  # not the global RNG
+                        pin_memory=device.type == "cuda")  # fmt: skip
+    steps = len(loader) if cfg.max_steps is None else min(len(loader), cfg.max_steps)
+    if steps == 0:
+        raise ValueError(f"{len(train_set)} training frames make no batch of {cfg.batch_size}: lower --batch-size"
+                         + (" or hold less out (--holdout)" if cfg.holdout else ""))  # fmt: skip
+    return sampler, loader, steps

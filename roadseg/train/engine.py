@@ -8,12 +8,17 @@ Example:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
 from roadseg.classes import IGNORE_INDEX, NUM_CLASSES
 from roadseg.tools.info import cpu_info
 from roadseg.train.metrics import confusion_matrix, scores
+
+if TYPE_CHECKING:  # (loop imports this module)
+    from roadseg.train.loop import TrainConfig
 
 
 def pick_device(name: str) -> torch.device:
@@ -111,3 +116,21 @@ def train_one_epoch(model, pre, loader, opt, sched, loss_fn, device, dtype, bar,
         if (bar.total is not None and bar.n >= bar.total) or sched.finished:
             break
     return total.item() / max(n, 1)
+
+
+def _optimizer(cfg: TrainConfig, model) -> torch.optim.AdamW:
+    """AdamW with weight decay on weights only (none on norms and biases)."""
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr)
+
+
+def _score(net, pre, data: dict, device, dtype) -> dict:
+    """The log row's scores: val (``miou``, ``iou``, ``pixel_acc``) and check (``check_*``) where present."""
+    row: dict = {}
+    if data["val"][0]:
+        row.update(evaluate(net, pre, *data["val"], device, dtype))
+    if data["check"][0]:
+        row.update({f"check_{k}": v for k, v in evaluate(net, pre, *data["check"], device, dtype).items()})
+    return row

@@ -19,27 +19,25 @@ Example:
 
 from __future__ import annotations
 
-import csv
-import json
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import BatchSampler, DataLoader
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from roadseg.classes import CAMVID_SIZE, CLASSES, NUM_CLASSES
-from roadseg.data.transforms import TrainTransform
+from roadseg.classes import CAMVID_SIZE, NUM_CLASSES
 from roadseg.errors import OutputError
 from roadseg.model import Preprocess, build_model
-from roadseg.train.checkpoint import _checkpoint, _left_to_train, _other_run, _restore, _resume_state
-from roadseg.train.data import AugmentedSet, EpochSampler, load_data, phase_index, phases
-from roadseg.train.engine import EMA, amp_dtype, evaluate, pick_device, train_one_epoch
+from roadseg.train.checkpoint import _checkpoint, _left_to_train, _log, _other_run, _restore, _resume_state
+from roadseg.train.data import EpochSampler, load_data, phase_index, train_loader
+from roadseg.train.engine import EMA, _optimizer, _score, amp_dtype, pick_device, train_one_epoch
 from roadseg.train.losses import training_loss
-from roadseg.train.schedule import Schedule
+from roadseg.train.schedule import Schedule, _make_schedule
 from roadseg.train.weights import initial_model, load_encoder_weights
 
 
@@ -87,45 +85,6 @@ class TrainConfig:
     model: dict = field(default_factory=dict)
 
 
-def _make_schedule(cfg: TrainConfig, opt, steps_per_epoch: int, state: dict | None) -> Schedule:
-    """The run's schedule, by its epochs or by its minutes, at the position a resumed run left it."""
-    at = {}
-    if state is not None:  # checkpoints from before the Schedule kept torch's scheduler: count the steps
-        at = state.get("schedule") or {"steps": (state["epoch"] + 1) * steps_per_epoch}
-    if cfg.minutes:
-        return Schedule(opt, cfg.schedule, cfg.lr, seconds=60 * cfg.minutes, **at)
-    return Schedule(opt, cfg.schedule, cfg.lr, total_steps=cfg.epochs * steps_per_epoch, **at)
-
-
-#: log.csv columns, fixed: a row that lacks one (no evaluation that epoch, no check split) leaves it empty.
-LOG_COLUMNS = ("epoch", "lr", "train_loss", "miou", "pixel_acc", "check_miou", "check_pixel_acc", "seconds",
-               *(f"iou_{c}" for c in CLASSES), *(f"check_iou_{c}" for c in CLASSES))  # fmt: skip
-
-
-def _log(out: Path, row: dict) -> None:
-    with open(out / "log.jsonl", "a") as f:
-        f.write(json.dumps(row) + "\n")
-    flat = {k: v for k, v in row.items() if k not in ("iou", "check_iou")}
-    flat.update({f"iou_{c}": v for c, v in zip(CLASSES, row.get("iou") or [None] * NUM_CLASSES)})
-    flat.update({f"check_iou_{c}": v for c, v in zip(CLASSES, row.get("check_iou") or [None] * NUM_CLASSES)})
-    new = not (out / "log.csv").exists()
-    with open(out / "log.csv", "a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=LOG_COLUMNS, extrasaction="ignore")
-        if new:
-            w.writeheader()
-        w.writerow(flat)
-
-
-def _score(net, pre, data: dict, device, dtype) -> dict:
-    """The log row's scores: val (``miou``, ``iou``, ``pixel_acc``) and check (``check_*``) where present."""
-    row: dict = {}
-    if data["val"][0]:
-        row.update(evaluate(net, pre, *data["val"], device, dtype))
-    if data["check"][0]:
-        row.update({f"check_{k}": v for k, v in evaluate(net, pre, *data["check"], device, dtype).items()})
-    return row
-
-
 def _starting_model(cfg: TrainConfig, images: list[np.ndarray], fresh: bool) -> tuple[TrainConfig, torch.nn.Module]:
     """The network a run starts from, and the config it records: ``--init``'s (whose architecture then
     becomes the run's, so ``--resume`` rebuilds it), or a new one with ``--encoder-weights``. A resumed run
@@ -156,24 +115,35 @@ def _selection(cfg: TrainConfig, data: dict) -> str:
     return cfg.select
 
 
-def _transforms(cfg: TrainConfig) -> list[TrainTransform]:
-    """The augmentation of each phase: its resolution and crop, the recipe's photometric settings."""
-    return [TrainTransform(crop, (res * cfg.scale[0], res * cfg.scale[1]), jitter=cfg.jitter, gamma=cfg.gamma,
-                           colour_cast=cfg.colour_cast, blur=cfg.blur, noise=cfg.noise, paste=cfg.paste)
-            for res, crop in phases(cfg)]  # fmt: skip
-
-
-def _optimizer(cfg: TrainConfig, model) -> torch.optim.AdamW:
-    """AdamW with weight decay on weights only (none on norms and biases)."""
-    decay = [p for p in model.parameters() if p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.ndim <= 1]
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.lr)
-
-
 #: ``last.pt`` is written after a session's first epoch, its last, and otherwise at most this often: a GPU
 #: epoch takes about a second, and a checkpoint with its optimizer and EMA is ~350 MB.
 CHECKPOINT_SECONDS = 60.0
+
+
+@dataclass
+class _Run:
+    """What a run's epochs use, set up once, and the progress each epoch moves on."""
+
+    cfg: TrainConfig
+    out: Path
+    select: str
+    data: dict
+    device: torch.device
+    dtype: torch.dtype | None
+    model: torch.nn.Module
+    pre: Preprocess
+    loss_fn: Callable
+    sampler: EpochSampler
+    loader: DataLoader
+    steps: int
+    opt: torch.optim.Optimizer
+    ema: EMA | None
+    sched: Schedule
+    best: float
+    best_epoch: int
+    history: list
+    saved_at: float | None = None  # time.monotonic() of the last last.pt of this session
+    saved_epoch: int = 0  # the epoch last.pt holds
 
 
 def train(cfg: TrainConfig, *, resume: str | Path | None = None, overwrite: bool = False,
@@ -191,41 +161,45 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, overwrite: bool
         raise OutputError(f"{cfg.out} holds another run ({', '.join(taken)}): resume it with --resume "
                           f"{Path(cfg.out) / 'last.pt'}, give another --out, or pass -y/--overwrite to start afresh there")  # fmt: skip
     state = _resume_state(resume) if resume else None
-    if state is not None:  # the saved recipe wins, except where the new one extends the run or says where it runs
-        saved = TrainConfig(**_tuples({"minutes": 0.0, **state["config"]}))
-        if same_length:
-            cfg = replace(cfg, epochs=saved.epochs, minutes=saved.minutes)
-        if bool(saved.minutes) != bool(cfg.minutes):
-            raise ValueError(f"{resume} is a run by {'--minutes' if saved.minutes else '--epochs'}: resume it with that option")
-        cfg = replace(saved, epochs=cfg.epochs, minutes=cfg.minutes, out=cfg.out, data=cfg.data, device=cfg.device,
-                      workers=cfg.workers)  # fmt: skip
-        _left_to_train(state, cfg, resume)
+    if state is not None:
+        cfg = _resumed_config(cfg, state, resume, same_length)
     if cfg.eval_every < 1 or (cfg.max_steps is not None and cfg.max_steps < 1):
         raise ValueError("--eval-every and --max-steps count epochs and steps: 1 or more")
+    run = _set_up(cfg, state, taken)
+    _epochs(run, start=run.saved_epoch)
+    return {"best_miou": run.best if run.select != "last" else None, "best_epoch": run.best_epoch,
+            "history": run.history}  # fmt: skip
+
+
+def _resumed_config(cfg: TrainConfig, state: dict, resume: str | Path, same_length: bool) -> TrainConfig:
+    """The recipe a resumed run goes on with: the saved one, except where ``cfg`` extends the run or says where
+    it runs; ValueError where the run is over already or is resumed by the other length option."""
+    saved = TrainConfig(**_tuples({"minutes": 0.0, **state["config"]}))
+    if same_length:
+        cfg = replace(cfg, epochs=saved.epochs, minutes=saved.minutes)
+    if bool(saved.minutes) != bool(cfg.minutes):
+        raise ValueError(f"{resume} is a run by {'--minutes' if saved.minutes else '--epochs'}: resume it with that option")
+    cfg = replace(saved, epochs=cfg.epochs, minutes=cfg.minutes, out=cfg.out, data=cfg.data, device=cfg.device,
+                  workers=cfg.workers)  # fmt: skip
+    _left_to_train(state, cfg, resume)
+    return cfg
+
+
+def _set_up(cfg: TrainConfig, state: dict | None, taken: list[str]) -> _Run:
+    """Seed, read the data, build the model, loader, optimizer and schedule, and restore ``state`` into them
+    (a resumed run); ``out`` is made (and ``taken``, another run's files, removed) only after every check."""
     out = Path(cfg.out)
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
     device = pick_device(cfg.device)
     dtype = amp_dtype(cfg.amp, device)
-
     data = load_data(cfg)
     select = _selection(cfg, data)
     cfg, model = _starting_model(cfg, data["train"][0], fresh=state is None)
     model = model.to(device).to(memory_format=torch.channels_last)
     pre = Preprocess().to(device)
     loss_fn = training_loss(data["train"][1], device, class_weights=cfg.class_weights, lovasz=cfg.lovasz)
-
-    train_set = AugmentedSet(*data["train"], _transforms(cfg), cfg.seed)
-    sampler = EpochSampler(len(train_set), cfg.seed)
-    # workers stay up between epochs (the sampler tells them each item's epoch and phase)
-    loader = DataLoader(train_set, batch_sampler=BatchSampler(sampler, cfg.batch_size, drop_last=True),
-                        num_workers=cfg.workers, persistent_workers=cfg.workers > 0,
-                        generator=torch.Generator().manual_seed(cfg.seed),  # not the global RNG
-                        pin_memory=device.type == "cuda")  # fmt: skip
-    steps = len(loader) if cfg.max_steps is None else min(len(loader), cfg.max_steps)
-    if steps == 0:
-        raise ValueError(f"{len(train_set)} training frames make no batch of {cfg.batch_size}: lower --batch-size"
-                         + (" or hold less out (--holdout)" if cfg.holdout else ""))  # fmt: skip
+    sampler, loader, steps = train_loader(cfg, data["train"], device)
     out.mkdir(parents=True, exist_ok=True)  # (after the checks: a run refused leaves no folder behind)
     for name in taken:  # (-y: the other run's files go, so that none of them is read as this run's)
         (out / name).unlink(missing_ok=True)
@@ -239,44 +213,63 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, overwrite: bool
         for row in history:
             _log(out, row)
     sched = _make_schedule(cfg, opt, steps, state)
+    return _Run(cfg, out, select, data, device, dtype, model, pre, loss_fn, sampler, loader, steps, opt, ema, sched,
+                best, best_epoch, history, saved_epoch=start)  # fmt: skip
 
-    epoch, done = start, sched.finished if cfg.minutes else start >= cfg.epochs
-    saved_at, saved_epoch = None, start
+
+def _epochs(run: _Run, start: int) -> None:
+    """Train from epoch ``start`` (0-based) until the run is done; on Ctrl-C, say what ``last.pt`` holds."""
+    cfg = run.cfg
+    epoch, done = start, run.sched.finished if cfg.minutes else start >= cfg.epochs
     try:
         while not done:
-            t0 = time.time()
-            sampler.epoch, sampler.phase = epoch, phase_index(cfg, epoch, sched.progress())
-            desc = f"epoch {epoch + 1}" + (f" ({sched.progress():.0%} of {cfg.minutes:g} min)" if cfg.minutes
-                                           else f"/{cfg.epochs}")  # fmt: skip
-            bar = tqdm(total=steps, desc=desc, leave=False, dynamic_ncols=True)
-            loss = train_one_epoch(model, pre, loader, opt, sched, loss_fn, device, dtype, bar, ema)
-            bar.close()
-            row = {"epoch": epoch + 1, "lr": sched.get_last_lr()[0], "train_loss": loss,
-                   "miou": None, "pixel_acc": None, "iou": None}  # fmt: skip
-            shipped = model if ema is None else ema.model  # the weights that are scored and saved as best
-            done = sched.finished if cfg.minutes else epoch + 1 >= cfg.epochs  # decided once: the last epoch is scored
-            if (epoch + 1) % cfg.eval_every == 0 or done:
-                row.update(_score(shipped, pre, data, device, dtype))
-            row["seconds"] = round(time.time() - t0, 1)
-            history.append(row)
-            _log(out, row)
-            write = done or saved_at is None or time.monotonic() - saved_at >= CHECKPOINT_SECONDS
-            score = {"check": row.get("check_miou"), "val": row.get("miou"), "last": epoch}[select]
-            improved = score is not None and score > best and (write or select != "last")
-            if improved:
-                best, best_epoch = score, epoch + 1
-            if write or improved:
-                _checkpoint(out, cfg, epoch, model, opt, sched, ema, (best, best_epoch, history), write, improved)
-            if write:
-                saved_at, saved_epoch = time.monotonic(), epoch + 1
-            tqdm.write(_summary(row, epoch, cfg, select, best, best_epoch))
+            done = _epoch(run, epoch)
             epoch += 1
     except KeyboardInterrupt:
         length = f"--minutes {cfg.minutes:g}" if cfg.minutes else f"--epochs {cfg.epochs}"  # (the resuming command's)
-        said = f"{out / 'last.pt'} holds epoch {saved_epoch}; resume with --resume {out / 'last.pt'} {length}"
-        tqdm.write(f"interrupted in epoch {epoch + 1}: " + (said if saved_epoch else "no epoch was saved"))
+        said = f"{run.out / 'last.pt'} holds epoch {run.saved_epoch}; resume with --resume {run.out / 'last.pt'} {length}"
+        tqdm.write(f"interrupted in epoch {epoch + 1}: " + (said if run.saved_epoch else "no epoch was saved"))
         raise
-    return {"best_miou": best if select != "last" else None, "best_epoch": best_epoch, "history": history}
+
+
+def _epoch(run: _Run, epoch: int) -> bool:
+    """Train epoch ``epoch``, score it where due, log it and checkpoint it; True if it was the run's last."""
+    cfg, sched = run.cfg, run.sched
+    t0 = time.time()
+    run.sampler.epoch, run.sampler.phase = epoch, phase_index(cfg, epoch, sched.progress())
+    desc = f"epoch {epoch + 1}" + (f" ({sched.progress():.0%} of {cfg.minutes:g} min)" if cfg.minutes
+                                   else f"/{cfg.epochs}")  # fmt: skip
+    bar = tqdm(total=run.steps, desc=desc, leave=False, dynamic_ncols=True)
+    loss = train_one_epoch(run.model, run.pre, run.loader, run.opt, sched, run.loss_fn, run.device, run.dtype, bar,
+                           run.ema)  # fmt: skip
+    bar.close()
+    row = {"epoch": epoch + 1, "lr": sched.get_last_lr()[0], "train_loss": loss,
+           "miou": None, "pixel_acc": None, "iou": None}  # fmt: skip
+    shipped = run.model if run.ema is None else run.ema.model  # the weights that are scored and saved as best
+    done = sched.finished if cfg.minutes else epoch + 1 >= cfg.epochs  # decided once: the last epoch is scored
+    if (epoch + 1) % cfg.eval_every == 0 or done:
+        row.update(_score(shipped, run.pre, run.data, run.device, run.dtype))
+    row["seconds"] = round(time.time() - t0, 1)
+    run.history.append(row)
+    _log(run.out, row)
+    _save(run, epoch, row, done)
+    tqdm.write(_summary(row, epoch, cfg, run.select, run.best, run.best_epoch))
+    return done
+
+
+def _save(run: _Run, epoch: int, row: dict, done: bool) -> None:
+    """After an epoch: ``best.pt`` if the selection score improved, ``last.pt`` after the session's first and
+    last epoch and otherwise at most every ``CHECKPOINT_SECONDS``."""
+    write = done or run.saved_at is None or time.monotonic() - run.saved_at >= CHECKPOINT_SECONDS
+    score = {"check": row.get("check_miou"), "val": row.get("miou"), "last": epoch}[run.select]
+    improved = score is not None and score > run.best and (write or run.select != "last")
+    if improved:
+        run.best, run.best_epoch = score, epoch + 1
+    if write or improved:
+        _checkpoint(run.out, run.cfg, epoch, run.model, run.opt, run.sched, run.ema,
+                    (run.best, run.best_epoch, run.history), write, improved)  # fmt: skip
+    if write:
+        run.saved_at, run.saved_epoch = time.monotonic(), epoch + 1
 
 
 def _summary(row: dict, epoch: int, cfg: TrainConfig, select: str, best: float, best_epoch: int) -> str:

@@ -22,6 +22,10 @@ from __future__ import annotations
 
 import math
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # (loop imports this module)
+    from roadseg.train.loop import TrainConfig
 
 #: One-cycle's shape, as roadseg has always run it: 10 % warm-up from peak/20, down to peak/4000.
 PCT_START, DIV, FINAL_DIV = 0.1, 20.0, 200.0
@@ -108,3 +112,13 @@ class Schedule:
 
     def state_dict(self) -> dict:
         return {"steps": self.steps, "elapsed": self.elapsed}
+
+
+def _make_schedule(cfg: TrainConfig, opt, steps_per_epoch: int, state: dict | None) -> Schedule:
+    """The run's schedule, by its epochs or by its minutes, at the position a resumed run left it."""
+    at = {}
+    if state is not None:  # checkpoints from before the Schedule kept torch's scheduler: count the steps
+        at = state.get("schedule") or {"steps": (state["epoch"] + 1) * steps_per_epoch}
+    if cfg.minutes:
+        return Schedule(opt, cfg.schedule, cfg.lr, seconds=60 * cfg.minutes, **at)
+    return Schedule(opt, cfg.schedule, cfg.lr, total_steps=cfg.epochs * steps_per_epoch, **at)

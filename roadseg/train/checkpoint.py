@@ -1,6 +1,7 @@
 """A training run's checkpoints and its folder: ``last.pt`` (everything ``--resume`` needs) and ``best.pt`` (the
-scored weights) written after an epoch, ``last.pt`` read back and restored into a resumed run, and the checks
-made before any work: another run's files in ``--out``, a resumed run with nothing left to train.
+scored weights) written after an epoch, ``last.pt`` read back and restored into a resumed run, the rows of
+``log.csv`` and ``log.jsonl`` (:data:`LOG_COLUMNS`), and the checks made before any work: another run's files in
+``--out``, a resumed run with nothing left to train.
 
 :func:`roadseg.train.loop.train` drives them; :func:`roadseg.train.weights.load_checkpoint` rebuilds a
 checkpoint's network for scoring and export.

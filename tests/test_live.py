@@ -1831,3 +1831,17 @@ def test_a_live_recording_of_a_29_97_source_states_29_97_and_keeps_each_pictures
     assert all(round(f) >= 1 and abs(f - round(f)) * step < Fraction(1, 50000) for f in frames), frames
     if not stats["dropped"]:  # (a loaded machine may drop one: a step of two frames, fewer a second)
         assert float(rate) == pytest.approx(30000 / 1001, abs=0.001)
+
+
+def test_a_live_source_that_ends_before_any_picture_says_so_and_removes_its_empty_recording(rule_onnx, tmp_path,
+                                                                                              monkeypatch):
+    """Fault injection: a live source whose pictures all fail to come (it opened, then gave none) ends the run with
+    one line and exit code 1, its empty recording removed and said so (``run._no_frames``)."""
+    src = write_video(tmp_path / "clip.mp4", split_frames(10, h=48, w=64))
+    monkeypatch.setattr(capture.LiveSource, "__iter__", lambda self: iter(()))
+    out = tmp_path / "r.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "--live", "--model", str(rule_onnx), "-o", str(out),
+                                               "--device", "cpu"])  # fmt: skip
+    assert r.exit_code == 1 and "Traceback" not in r.output, r.output
+    assert f"no decodable video frames came from {src}; removed the empty " in r.output and str(out) in r.output
+    assert not out.exists()

@@ -29,11 +29,11 @@ SHORT_LIVE_TIME_BASE = Fraction(1, 60000)
 
 def live_time_base(short_clock: bool) -> Fraction:
     """The time base a live recording's pictures are stamped in: :data:`LIVE_TIME_BASE`, or, for an encoder whose
-    clock holds 16 bits (``short_clock``), :data:`SHORT_LIVE_TIME_BASE`. A frame step of 30000/1001 and 25 frames/s
-    is a whole number of ticks in either:
+    clock holds 16 bits (``short_clock``), :data:`SHORT_LIVE_TIME_BASE`. A frame step at 30000/1001 and at 25
+    frames/s is a whole number of ticks in either:
 
-    >>> [live_time_base(short) * 30000 / 1001 for short in (False, True)], live_time_base(False) * 3600 * 25
-    ([Fraction(1, 3003), Fraction(1, 2002)], Fraction(1, 1))
+    >>> [[step / live_time_base(short) for step in (Fraction(1001, 30000), Fraction(1, 25))] for short in (False, True)]
+    [[Fraction(3003, 1), Fraction(3600, 1)], [Fraction(2002, 1), Fraction(2400, 1)]]
     """
     return SHORT_LIVE_TIME_BASE if short_clock else LIVE_TIME_BASE
 

@@ -43,14 +43,23 @@ class ToStart:
         """Seek to where decoding reaches ``start``'s frame. A seek lands on the keyframe before its target
         in most files, but a transport stream lands on the packet at the target: pictures up to the next
         keyframe do not decode there. So each try is checked (the first picture that decodes must not
-        be after ``start``) and the next starts further back, down to the beginning of the file."""
+        be after ``start``) and the next starts further back, down to the beginning of the file. Where the video
+        begins after ``start`` (:meth:`_first_keyframe_late`), the sound is sought there and the video read from its
+        first picture (:meth:`_to_start_by_sound`)."""
         picture = self._stream_start()
         if picture is not None and self._shift <= picture:  # (a seek there lands on the first picture, past the sound
             return  # before it, which a file whose sound begins first holds ahead of it: read from the start, unsought)
         back = 0.0
         while True:
             at = max(self.origin, self._shift - back)
-            self.container.seek(int(at * av.time_base), backward=True, any_frame=False)
+            try:
+                self.container.seek(int(at * av.time_base), backward=True, any_frame=False)
+            except (av.error.FFmpegError, OSError):
+                if self._first_keyframe_late() is None:  # (else refused before the video's first keyframe: no damage)
+                    raise
+            if (keyframe := self._first_keyframe_late()) is not None:
+                self._to_start_by_sound(keyframe)
+                return
             if at <= self.origin:
                 return
             if self._lands_in_time(stop=self._shift + 1.0):
@@ -58,6 +67,34 @@ class ToStart:
                 self._sought = True
                 return
             back = max(1.0, 4 * back)
+
+    def _first_keyframe_late(self) -> float | None:
+        """Where the video's first keyframe lies (seconds of the file's clock), where that is at or after ``start``,
+        as a Matroska file's index says once a seek read it (its Cues, or its clusters read in order from its start);
+        else None. Its stream may say it starts earlier: where FFmpeg's probe decoded no picture of it (it begins more
+        than 60 s after the sound, past :data:`~roadseg.pipeline.sources.containers.DEEP_PROBE`), it took the file's
+        start for the video's. A seek to ``start`` by the video lands on that keyframe, past the sound before it, or,
+        where the index holds that keyframe alone, is refused (was: 'cannot seek in ... (Operation not permitted);
+        reading it from the beginning up to --start', and either way the sound up to the first picture left out).
+        Not in other files: a transport stream's index holds the keyframes its seeks read, not its first, and an
+        mp4's stream says where it starts."""
+        s = self.stream
+        entries = s.index_entries if "matroska" in self.container.format.name and s.time_base else ()
+        first = float(entries[0].timestamp * s.time_base) if len(entries) else None
+        return first if first is not None and self._shift <= first + 1e-6 else None
+
+    def _to_start_by_sound(self, keyframe: float) -> None:
+        """To ``start`` by the sound, where the file has any, else to the video's first ``keyframe`` (seconds of the
+        file's clock), which lies after it (:meth:`_first_keyframe_late`): a seek by the video lands there, past the
+        sound before it, or is refused. Not from the file's beginning, as where its stream says the video starts after
+        ``start``: so, an mkv whose video began 600 s after its sound, cut with ``--start 595``, read its first 595 s of
+        sound, the whole cut 0.71 s; sought, 0.07 s."""
+        sound = [s for s in self.container.streams.audio if s.start_time is not None and s.time_base]
+        if sound:
+            first = min(sound, key=lambda s: s.start_time * s.time_base)
+            self.container.seek(int(self._shift / first.time_base), backward=True, any_frame=False, stream=first)
+        else:
+            self.container.seek(int(keyframe * av.time_base), backward=True, any_frame=False)
 
     def _lands_in_time(self, stop: float) -> bool:
         """Whether the first picture decoded from here is at or before ``start`` (reading no further than

@@ -1,0 +1,87 @@
+"""--start in a file whose video begins more than 60 s after its sound, past what FFmpeg probes
+(``containers.DEEP_PROBE``), which takes the file's start for the video's (``seeking.ToStart``)."""
+
+import av
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import split_frames, write_video
+
+from roadseg.cli import segment_video_cmd
+
+LEAD = 70  # seconds of sound before the first picture
+
+
+def _late_video(path, keyint):
+    """Sound from 0 s to ``LEAD`` + 2 s, 50 pictures at 25 frames/s from ``LEAD`` s, a keyframe every ``keyint``."""
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        vs.options = {"preset": "ultrafast", "g": str(keyint)}
+        aus = out.add_stream("aac", rate=48000)
+        aus.layout = "mono"
+        for k in range(0, (LEAD + 2) * 48000, 1024):
+            af = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            af.sample_rate, af.pts = 48000, k
+            out.mux(aus.encode(af))
+        out.mux(aus.encode(None))
+        for i, img in enumerate(split_frames(50)):
+            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+            vf.pts = 25 * LEAD + i
+            out.mux(vs.encode(vf))
+        out.mux(vs.encode(None))
+    return path
+
+
+@pytest.fixture(scope="module")
+def late_videos(tmp_path_factory):
+    """:func:`_late_video`'s file of a suffix and a keyframe interval, made once."""
+    made, folder = {}, tmp_path_factory.mktemp("late")
+
+    def late(suffix, keyint):
+        if (suffix, keyint) not in made:
+            made[suffix, keyint] = _late_video(folder / f"a{keyint}{suffix}", keyint)
+        return made[suffix, keyint]
+
+    return late
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".ts", ".mp4"])
+@pytest.mark.parametrize("keyint", [250, 25])  # (one keyframe: an mkv's index holds it alone; or two)
+@pytest.mark.parametrize("start", [LEAD - 5, 2])
+def test_start_before_a_video_that_begins_past_what_ffmpeg_probes(rule_onnx, tmp_path, late_videos, suffix, keyint,
+                                                                  start):  # fmt: skip
+    # was, of the mkv: a seek to --start by the video, which FFmpeg took to start with the file, refused where its
+    # index held one keyframe ('cannot seek in a.mkv (Operation not permitted); reading it from the beginning up to
+    # --start'), or, with two, landed on the first; either way the sound from --start to the first picture was left
+    # out (it began with the picture, 5 s in), though the pictures were all there
+    out = tmp_path / "o.mkv"
+    r = CliRunner().invoke(segment_video_cmd, [str(late_videos(suffix, keyint)), "-o", str(out), "--model",
+                                               str(rule_onnx), "-q", "--start", str(start)])  # fmt: skip
+    assert r.exit_code == 0 and "cannot seek" not in r.output, r.output
+    with av.open(str(out)) as c:  # (its pictures begin 68 s in with --start 2: read_video's probe finds none)
+        pictures = [float(f.pts * f.time_base) for f in c.decode(video=0)]
+    with av.open(str(out)) as c:
+        sound = [float(p.pts * p.time_base) for p in c.demux(audio=0) if p.pts is not None]
+    assert len(pictures) == 50 and pictures[0] == pytest.approx(LEAD - start, abs=0.05), pictures[:3]
+    assert sound[0] < 0.05 and sound[-1] > LEAD + 2 - start - 0.1, (sound[:3], sound[-1])
+
+
+@pytest.mark.parametrize("keyint", [250, 25])
+def test_start_after_such_a_video_begins_is_sought(late_videos, keyint):
+    from roadseg.pipeline.sources import VideoSource
+    from roadseg.pipeline.sources.base import Frame
+
+    with VideoSource(str(late_videos(".mkv", keyint)), audio=True, start=LEAD + 1) as src:
+        items = list(src)
+        frames = sum(isinstance(item, Frame) for item in items)
+        assert (frames, src.expected_frames(), src.lost, src._sought) == (25, 25, 0, True)
+    assert sum(not isinstance(item, Frame) for item in items) == pytest.approx(47, abs=1)  # (the sound's last 1 s)
+
+
+def test_a_file_that_cannot_be_sought_is_still_told(rule_onnx, tmp_path):
+    # a raw H.264 stream has no index and no timestamps: FFmpeg refuses every seek in it (EPERM), and that is said
+    src = write_video(tmp_path / "a.h264", split_frames(50))
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(tmp_path / "o.mp4"), "--model", str(rule_onnx),
+                                               "-q", "--start", "1"])  # fmt: skip
+    assert "cannot seek in" in r.output and "(Operation not permitted)" in r.output, r.output

@@ -1822,7 +1822,11 @@ def test_batch_concat_writes_a_drives_files_of_another_stream_order_or_size_as_d
     assert results[files[0].name]["warnings"] == [
         "written apart, as drives of their own: 2 files of another camera or format (h264 64x48, audio aac, streams "
         f"video/audio, where the others are h264 64x48, audio aac, streams video/data/audio): {files[1].name}, "
-        f"{files[3].name}"], results  # fmt: skip
+        f"{files[3].name}",
+        # (the third file's first picture a frame step after the first file's last, its sound's first packet, AAC's
+        # priming, over the first file's last; was: 0.14 s after it, where the first file's 0.5-s telemetry sample ended)
+        "dropped 1 audio packet that overlaps the next file's audio at the 1 join between files (or is damaged); the "
+        "video and the rest of the audio are intact"], results  # fmt: skip
     assert results[files[1].name]["warnings"] == [
         f"a drive of its own, apart from {files[0].name}'s: its files are of another camera or format (h264 64x48, "
         "audio aac, streams video/audio, where that drive's are h264 64x48, audio aac, streams video/data/audio)"]  # fmt: skip
@@ -2380,6 +2384,14 @@ def test_a_silent_transport_stream_whose_first_pictures_stamps_are_damaged_is_re
     assert len(pictures[1]) == 100 and pictures[1] == pytest.approx(pictures[0], abs=0.002)
 
 
+def _dropped_at_joins(said: str, joins: int) -> bool:
+    """Whether ``said`` drops no audio packet but one a join, each later file's first (the AAC encoder's priming, a
+    frame before its first picture: the join puts each file's first picture a frame step after the last one before it,
+    and that frame over the sound before it)."""
+    return "dropped" not in said.replace(f"dropped {joins} audio packets that overlap the next file's audio at the "
+                                         f"{joins} joins", "")  # fmt: skip
+
+
 def _drive_of_transport_streams(folder: Path, moves: dict[int, float] | None = None, damaged: int = 1, *,
                                 audio_seconds: float = 4.0) -> Path:  # fmt: skip
     """Three 4-s transport streams of one drive in ``folder`` (their clock running on from file to file), the video PES
@@ -2412,13 +2424,13 @@ def test_a_join_of_transport_streams_one_with_its_first_pictures_stamps_damaged_
         drive, outs = _drive_of_transport_streams(tmp_path / name, how, damaged), [*outs, tmp_path / f"{name}.mp4"]
         r = CliRunner().invoke(segment_video_cmd, [str(drive), "--concat", "-o", str(outs[-1]), "--model",
                                                    str(rule_onnx), "-q"])  # fmt: skip
-        assert r.exit_code == 0 and "could not be decoded" not in r.output and "dropped" not in r.output, r.output
+        assert r.exit_code == 0 and "could not be decoded" not in r.output and _dropped_at_joins(r.output, 2), r.output
     assert f"put {len(moves)} pictures with damaged timestamps back in line" in r.output, r.output
     got, want = read_video(outs[1]), read_video(outs[0])
     assert len(got["frames"]) == len(want["frames"]) == 300
     assert got["seconds"] == pytest.approx(want["seconds"], abs=0.002)
     assert _audio_seconds_at(outs[1]) == pytest.approx(_audio_seconds_at(outs[0]), abs=0.002)
-    assert len(_audio_seconds_at(outs[1])) == 567
+    assert len(_audio_seconds_at(outs[1])) == 565  # (each later file's first packet, its AAC priming, overlaps)
 
 
 @pytest.mark.parametrize("damaged", [0, 1])
@@ -2481,7 +2493,8 @@ def test_a_transport_streams_first_pictures_stamped_back_less_than_a_second_play
             outs[name, how] = out = tmp_path / f"{name}-{how}.mp4"
             r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out), "--model", str(rule_onnx), "-q",
                                                        *(["--concat"] if how == "joined" else [])])  # fmt: skip
-            assert r.exit_code == 0 and "could not be decoded" not in r.output and "dropped" not in r.output, r.output
+            ok = _dropped_at_joins(r.output, 2) if how == "joined" else "dropped" not in r.output
+            assert r.exit_code == 0 and "could not be decoded" not in r.output and ok, r.output
             if moves:
                 assert "put 3 pictures with damaged timestamps back in line" in r.output, r.output
     for how in ("alone", "joined"):

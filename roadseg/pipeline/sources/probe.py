@@ -26,6 +26,7 @@ from roadseg.errors import SourceError
 from roadseg.pipeline.sources.base import MAX_SECONDS, VideoInfo
 from roadseg.pipeline.sources.clock import TS_DISCONT
 from roadseg.pipeline.sources.containers import open_container
+from roadseg.pipeline.sources.framerates import MAX_FPS, MIN_FPS
 from roadseg.pipeline.sources.inline import InLine, first_moved, sound_start
 from roadseg.pipeline.sources.packets import packet_time, seconds
 from roadseg.pipeline.sources.streams import codec_of, picture_stream
@@ -73,8 +74,10 @@ def _placed(container, video, info: VideoInfo) -> tuple[Placing, VideoInfo]:
     :func:`~roadseg.pipeline.sources.inline.first_moved`). Its true start is then the earliest of its picture's put
     back and its other streams' starts, its end the latest of theirs (:func:`_video_end`)."""
     ffmpeg = container.duration / av.time_base if container.duration and container.duration > 0 else None
-    if video is None or not container.format.flags & TS_DISCONT or container.start_time is None:
+    if video is None or container.start_time is None:
         return Placing(ffmpeg, ffmpeg), info
+    if not container.format.flags & TS_DISCONT:
+        return _framed(container, video, ffmpeg), info
     packets, read = _video_packets(container, video), []
 
     def stamps() -> Iterator[tuple[int | None, Fraction]]:
@@ -84,21 +87,72 @@ def _placed(container, video, info: VideoInfo) -> tuple[Placing, VideoInfo]:
 
     moves = first_moved(stamps(), InLine.of(video), sound_start(container, video))
     if not moves or (first := packet_time(read[0])) is None:
-        return Placing(ffmpeg, ffmpeg), info
+        return _framed(container, video, ffmpeg), info
     first += moves[0]  # (where its pictures truly start)
     step = 1 / float(info.fps) if info.fps else 0.0
     video_end = _video_end(video, read, moves, packets, step)
     if video_end is None:
         return Placing(None, ffmpeg, moves=moves), info
-    others = [s for s in container.streams if s.index != video.index and s.type not in ("subtitle", "data") and
-              s.start_time is not None and s.time_base]  # fmt: skip
-    start = min([first, *(seconds(s.start_time, s.time_base) for s in others)])
-    end = max([video_end, *(seconds(s.start_time + s.duration, s.time_base) for s in others if s.duration is not None)])
+    start, end = _bounds(container, video, first, video_end)
     length = video_end - first
     if 0 < length < MAX_SECONDS:
         frames = video.frames if video.frames and video.frames > 0 else round(length * info.fps) if info.fps else None
         info = replace(info, duration=length, frames=frames)
     return Placing(end - start, ffmpeg, container.start_time / av.time_base - start, moves), info
+
+
+def _framed(container, video, ffmpeg: float | None) -> Placing:
+    """The :class:`Placing` of a file whose stamps are whole: FFmpeg's start and length, but where its pictures and
+    sound span them (:func:`_bounds`): where an AAC track's priming and padding (a frame before the first picture, part
+    of one after the last: a transport stream keeps both) made them 24-32 ms longer, the next file's first picture
+    came that much more than a frame step after this one's last. A file of one picture lasts a frame step at the rate
+    its codec states (:func:`_lone_step`; FFmpeg's length of it is one at its guess of the rate: a field's, half a
+    frame step)."""
+    if video.start_time is None or video.duration is None or not video.time_base:
+        return Placing(ffmpeg, ffmpeg)
+    first = seconds(video.start_time, video.time_base)
+    end = first + max(seconds(video.duration, video.time_base), _lone_step(video))
+    start, end = _bounds(container, video, first, end)
+    return Placing(end - start, ffmpeg, container.start_time / av.time_base - start)
+
+
+def _bounds(container, video, first: float, last: float) -> tuple[float, float]:
+    """Where the file truly starts and ends (seconds of its clock), its pictures from ``first`` to ``last``: there,
+    unless its sound (not its subtitles and data) starts before or ends after them by more than its codec frames it
+    (:func:`_framing`: an AAC encoder's priming and padding), the earliest and latest of its streams' (a sound that the
+    camera recorded before or after its pictures)."""
+    others = [s for s in container.streams if s.index != video.index and s.type not in ("subtitle", "data") and
+              s.start_time is not None and s.time_base]  # fmt: skip
+    starts = [t for s in others if (t := seconds(s.start_time, s.time_base)) < first - _framing(s)]
+    ends = [t for s in others if s.duration is not None and
+            (t := seconds(s.start_time + s.duration, s.time_base)) > last + _framing(s)]  # fmt: skip
+    return min([first, *starts]), max([last, *ends])
+
+
+def _framing(stream) -> float:
+    """Seconds by which a sound ``stream`` may reach past the pictures at either end as its codec frames it: two of its
+    frames (its codec's frame size, else an AAC frame's 1024 samples, at its rate; an AAC encoder's priming is one, and
+    its first stamp may lie up to another off the first picture's, which a 29.97 frames/s picture's time base rounds),
+    and a millisecond of rounding (that alone where its rate is unknown).
+
+    >>> from types import SimpleNamespace as S
+    >>> _framing(S(codec_context=S(frame_size=1024, sample_rate=48000))), _framing(S(codec_context=None))
+    (0.043666666666666666, 0.001)
+    """
+    context = stream.codec_context
+    if context is None or not context.sample_rate:
+        return 0.001
+    return 2 * (context.frame_size or 1024) / context.sample_rate + 0.001
+
+
+def _lone_step(video) -> float:
+    """A frame step at the rate ``video``'s codec states (its H.264 or MPEG-2 header's; 0 where none between
+    :data:`~roadseg.pipeline.sources.framerates.MIN_FPS` and ``MAX_FPS``): the least a file's pictures last. FFmpeg's
+    length of a file of one picture is one step at its guess of the rate, which a header that times fields makes
+    twice the picture's (one picture of 25 frames/s: 0.02 s)."""
+    context = video.codec_context
+    rate = context.framerate if context is not None else None
+    return float(1 / rate) if rate and MIN_FPS <= rate <= MAX_FPS else 0.0
 
 
 def _video_packets(container, video) -> Iterator[av.Packet]:

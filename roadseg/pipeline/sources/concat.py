@@ -82,8 +82,8 @@ def _durations(placed: Sequence[Placing]) -> tuple[list[float | None], list[floa
     """The ``duration`` of each file in the join's script (None: none, the demuxer's own, FFmpeg's length of it), so
     that each file's true start follows where the file before it truly ends
     (:class:`~roadseg.pipeline.sources.probe.Placing`): the demuxer starts the next file that many seconds after it
-    starts this one, and puts a file's FFmpeg start, not its true one, where it starts it. None where no file's first
-    pictures were damaged. (The first file's true start lies as far after the join's 0 as its FFmpeg start lies before
+    starts this one, and puts a file's FFmpeg start, not its true one, where it starts it. None where FFmpeg's length
+    is the true one (no file's first pictures damaged, nor its sound's priming or padding past them). (The first file's true start lies as far after the join's 0 as its FFmpeg start lies before
     it: :class:`~roadseg.pipeline.sources.file.VideoSource` starts there, as in a file alone, and puts each file's
     damaged pictures back, its ``moves``.) A duration may be below 0 (a file shorter than the next one's damage: the
     demuxer takes it), but no file starts before the join's 0 (the demuxer refuses the script) nor where the one before

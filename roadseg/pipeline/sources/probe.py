@@ -40,11 +40,13 @@ class Placing(NamedTuple):
     """Where the concat demuxer puts a file on the join's timeline, and where it should. The demuxer shifts the file's
     timestamps by FFmpeg's start of it (the container's ``start_time``: the earliest of its streams' first stamps),
     to begin where the file before it ends, and starts the next one after FFmpeg's length of it (the container's
-    ``duration``, from that start to its streams' latest end). Where a transport stream's first pictures' stamps
-    alone were damaged (:func:`_placed`), FFmpeg's start and length are the damaged stamps': ``early`` says how many
-    seconds FFmpeg's start lies before the file's true one (after it: below 0), ``length`` its seconds from its true
-    start to its end; ``ffmpeg``, FFmpeg's length (None: unknown, or neither is known); ``moves``, the seconds those
-    pictures' packets are moved by to put them back, by their number (:func:`~roadseg.pipeline.sources.inline.first_moved`)."""
+    ``duration``, from that start to its streams' latest end). A file truly spans its pictures, and its sound where
+    that reaches further than its codec's framing (:func:`_framed`: FFmpeg's span holds an AAC track's priming and
+    padding); where a transport stream's first pictures' stamps alone were damaged (:func:`_placed`), FFmpeg's start
+    and length are the damaged stamps'. ``early`` says how many seconds FFmpeg's start lies after the file's true one
+    (before it: below 0), ``length`` its seconds from its true start to its end; ``ffmpeg``, FFmpeg's length (None:
+    unknown, or neither is known); ``moves``, the seconds those pictures' packets are moved by to put them back, by
+    their number (:func:`~roadseg.pipeline.sources.inline.first_moved`)."""
 
     length: float | None
     ffmpeg: float | None
@@ -106,12 +108,12 @@ def _framed(container, video, ffmpeg: float | None) -> Placing:
     sound span them (:func:`_bounds`): where an AAC track's priming and padding (a frame before the first picture, part
     of one after the last: a transport stream keeps both) made them 24-32 ms longer, the next file's first picture
     came that much more than a frame step after this one's last. A file of one picture lasts a frame step at the rate
-    its codec states (:func:`_lone_step`; FFmpeg's length of it is one at its guess of the rate: a field's, half a
+    its codec states (:func:`_lone_length`; FFmpeg's length of it is one at its guess of the rate: a field's, half a
     frame step)."""
     if video.start_time is None or video.duration is None or not video.time_base:
         return Placing(ffmpeg, ffmpeg)
     first = seconds(video.start_time, video.time_base)
-    end = first + max(seconds(video.duration, video.time_base), _lone_step(video))
+    end = first + _lone_length(video, seconds(video.duration, video.time_base))
     start, end = _bounds(container, video, first, end)
     return Placing(end - start, ffmpeg, container.start_time / av.time_base - start)
 
@@ -145,14 +147,20 @@ def _framing(stream) -> float:
     return 2 * (context.frame_size or 1024) / context.sample_rate + 0.001
 
 
-def _lone_step(video) -> float:
-    """A frame step at the rate ``video``'s codec states (its H.264 or MPEG-2 header's; 0 where none between
-    :data:`~roadseg.pipeline.sources.framerates.MIN_FPS` and ``MAX_FPS``): the least a file's pictures last. FFmpeg's
-    length of a file of one picture is one step at its guess of the rate, which a header that times fields makes
-    twice the picture's (one picture of 25 frames/s: 0.02 s)."""
-    context = video.codec_context
+def _lone_length(video, length: float) -> float:
+    """The seconds ``video``'s pictures last, ``length`` by FFmpeg: a frame step at the rate its codec states (its
+    H.264 or MPEG-2 header's, the step its one packet lasts) where FFmpeg's is one step at its guess of the rate, a
+    lone picture, whose header times fields: twice the picture's, 0.02 s of a picture at 25 frames/s. Else ``length``.
+
+    >>> from types import SimpleNamespace as S
+    >>> [_lone_length(S(codec_context=S(framerate=Fraction(25)), guessed_rate=Fraction(50)), n) for n in (0.02, 0.8)]
+    [0.04, 0.8]
+    """
+    context, guessed = video.codec_context, video.guessed_rate
     rate = context.framerate if context is not None else None
-    return float(1 / rate) if rate and MIN_FPS <= rate <= MAX_FPS else 0.0
+    if not rate or not guessed or not MIN_FPS <= rate <= MAX_FPS or length > 1 / guessed + 1e-6:
+        return length
+    return max(length, float(1 / rate))
 
 
 def _video_packets(container, video) -> Iterator[av.Packet]:

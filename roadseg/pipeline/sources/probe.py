@@ -106,16 +106,36 @@ def _placed(container, video, info: VideoInfo) -> tuple[Placing, VideoInfo]:
 def _framed(container, video, ffmpeg: float | None) -> Placing:
     """The :class:`Placing` of a file whose stamps are whole: FFmpeg's start and length, but where its pictures and
     sound span them (:func:`_bounds`): where an AAC track's priming and padding (a frame before the first picture, part
-    of one after the last: a transport stream keeps both) made them 24-32 ms longer, the next file's first picture
-    came that much more than a frame step after this one's last. A file of one picture lasts a frame step at the rate
-    its codec states (:func:`_lone_length`; FFmpeg's length of it is one at its guess of the rate: a field's, half a
-    frame step)."""
-    if video.start_time is None or video.duration is None or not video.time_base:
+    of one after the last: a transport stream keeps both, a Matroska file its padding) made them 21-32 ms longer, the
+    next file's first picture came that much more than a frame step after this one's last. A file of one picture lasts
+    a frame step at the rate its codec states (:func:`_lone_length`; FFmpeg's length of it is one at its guess of the
+    rate: a field's, half a frame step). FFmpeg's where the end of the pictures or of a sound is unknown (:func:`_end`)."""
+    sound = [s for s in container.streams if s.type == "audio" and s.start_time is not None and s.time_base]
+    if video.start_time is None or not video.time_base or (last := _end(video)) is None or \
+            any(_end(s) is None for s in sound):  # fmt: skip
         return Placing(ffmpeg, ffmpeg)
     first = seconds(video.start_time, video.time_base)
-    end = first + _lone_length(video, seconds(video.duration, video.time_base))
-    start, end = _bounds(container, video, first, end)
+    start, end = _bounds(container, video, first, first + _lone_length(video, last - first))
     return Placing(end - start, ffmpeg, container.start_time / av.time_base - start)
+
+
+def _end(stream) -> float | None:
+    """Where ``stream`` ends (seconds of its file's clock): its start and FFmpeg's length of it, else the end that a
+    Matroska muxer tags it with (``DURATION``: FFmpeg's and mkvmerge's; FFmpeg gives its streams no length of their
+    own); None where neither is known.
+
+    >>> from types import SimpleNamespace as S
+    >>> _end(S(start_time=0, duration=None, time_base=Fraction(1, 1000), metadata={"DURATION": "00:01:00.040000000"}))
+    60.04
+    """
+    if stream.start_time is not None and stream.duration is not None and stream.time_base:
+        return seconds(stream.start_time + stream.duration, stream.time_base)
+    hours, _, rest = str(stream.metadata.get("DURATION", "")).partition(":")
+    minutes, _, secs = rest.partition(":")
+    try:
+        return int(hours) * 3600 + int(minutes) * 60 + float(secs)
+    except ValueError:
+        return None
 
 
 def _bounds(container, video, first: float, last: float) -> tuple[float, float]:
@@ -126,8 +146,7 @@ def _bounds(container, video, first: float, last: float) -> tuple[float, float]:
     others = [s for s in container.streams if s.index != video.index and s.type not in ("subtitle", "data") and
               s.start_time is not None and s.time_base]  # fmt: skip
     starts = [t for s in others if (t := seconds(s.start_time, s.time_base)) < first - _framing(s)]
-    ends = [t for s in others if s.duration is not None and
-            (t := seconds(s.start_time + s.duration, s.time_base)) > last + _framing(s)]  # fmt: skip
+    ends = [t for s in others if (t := _end(s)) is not None and t > last + _framing(s)]
     return min([first, *starts]), max([last, *ends])
 
 

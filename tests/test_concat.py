@@ -65,3 +65,19 @@ def test_a_silent_transport_stream_of_one_picture_lasts_a_frame_step_in_a_join(t
     with concat_source(drive) as s:
         pictures = [f.time for f in s if isinstance(f, Frame)]
     assert len(pictures) == 11 and np.allclose(np.diff(pictures), step, atol=0.002), np.diff(pictures)
+
+
+def test_a_silent_mkv_whose_video_end_tag_is_damaged_is_joined_by_ffmpegs_length(tmp_path):
+    # a Matroska file's streams have no length in FFmpeg but the end their muxer tags each with (DURATION), which the
+    # join takes where the latest of them is FFmpeg's length of the file; a damaged one is not (here the video's said
+    # 0.2 s of 1 s: the next file would start over the first one's last 0.8 s)
+    drive = tmp_path / "drive"
+    drive.mkdir()
+    first = write_video(drive / "a.mkv", split_frames(25, h=48, w=64))  # (silent: a sound would span it)
+    data = first.read_bytes()
+    assert data.count(b"00:00:01.000000000") == 1
+    first.write_bytes(data.replace(b"00:00:01.000000000", b"00:00:00.200000000"))
+    shutil.copy(first, drive / "b.mkv")
+    with concat_source(drive) as s:
+        pictures = [f.time for f in s if isinstance(f, Frame)]
+    assert len(pictures) == 50 and all(0.03 < step < 0.07 for step in np.diff(pictures)), np.diff(pictures)

@@ -9,7 +9,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from conftest import split_frames, write_video
+from conftest import add_telemetry, split_frames, write_video
 
 from roadseg.pipeline import segment_video
 from roadseg.pipeline.sources import Frame
@@ -81,3 +81,19 @@ def test_a_silent_mkv_whose_video_end_tag_is_damaged_is_joined_by_ffmpegs_length
     with concat_source(drive) as s:
         pictures = [f.time for f in s if isinstance(f, Frame)]
     assert len(pictures) == 50 and all(0.03 < step < 0.07 for step in np.diff(pictures)), np.diff(pictures)
+
+
+def test_a_telemetry_sample_that_runs_past_the_pictures_keeps_its_place_in_a_join(rule_onnx, tmp_path):
+    # a file of 0.4 s whose second GPMF sample starts at 0.45 s: the next file starts where it ends, as FFmpeg's length
+    # of the file says (the pictures 0.59 s apart there), so that every sample is kept in order. Spanned by its pictures
+    # and sound alone, the next file's first sample (0.4 s) came before it: refused by the mp4 muxer, "dropped 1 data
+    # packets ... (damaged timing)"
+    drive = tmp_path / "drive"
+    drive.mkdir()
+    base = write_video(tmp_path / "base.mp4", split_frames(10), audio_seconds=0.4)
+    add_telemetry(base, drive / "a.mp4", [(0, b"GPMF0"), (450, b"GPMF1")])
+    shutil.copy(drive / "a.mp4", drive / "b.mp4")
+    result = segment_video(drive, tmp_path / "o.mp4", model=rule_onnx, quiet=True, concat=True)
+    with av.open(str(tmp_path / "o.mp4")) as c:
+        samples = [(p.pts, bytes(p)) for p in c.demux(c.streams.data[0]) if p.pts is not None]
+    assert result["data_dropped"] == 0 and samples == [(0, b"GPMF0"), (450, b"GPMF1"), (950, b"GPMF0"), (1400, b"GPMF1")]

@@ -145,12 +145,13 @@ def _end(stream) -> float | None:
 
 def _bounds(container, video, first: float, last: float) -> tuple[float, float]:
     """Where the file truly starts and ends (seconds of its clock), its pictures from ``first`` to ``last``: there,
-    unless its sound (not its subtitles and data) starts before or ends after them by more than its codec frames it
-    (:func:`_framing`: an AAC encoder's priming and padding), the earliest and latest of its streams' (a sound that the
-    camera recorded before or after its pictures)."""
-    others = [s for s in container.streams if s.index != video.index and s.type not in ("subtitle", "data") and
-              s.start_time is not None and s.time_base]  # fmt: skip
-    starts = [t for s in others if (t := seconds(s.start_time, s.time_base)) < first - _framing(s)]
+    unless its sound starts before or ends after them by more than its codec frames it (:func:`_framing`: an AAC
+    encoder's priming and padding), or its subtitles or data end after them, the earliest and latest of those (a sound
+    that the camera recorded before or after its pictures; a telemetry sample that runs on, which FFmpeg's length
+    holds too: the next file's first one, started before it ends, is refused as out of order)."""
+    others = [s for s in container.streams if s.index != video.index and s.start_time is not None and s.time_base]
+    starts = [t for s in others if s.type not in ("subtitle", "data") and
+              (t := seconds(s.start_time, s.time_base)) < first - _framing(s)]  # fmt: skip
     ends = [t for s in others if (t := _end(s)) is not None and t > last + _framing(s)]
     return min([first, *starts]), max([last, *ends])
 
@@ -159,13 +160,14 @@ def _framing(stream) -> float:
     """Seconds by which a sound ``stream`` may reach past the pictures at either end as its codec frames it: two of its
     frames (its codec's frame size, else an AAC frame's 1024 samples, at its rate; an AAC encoder's priming is one, and
     its first stamp may lie up to another off the first picture's, which a 29.97 frames/s picture's time base rounds),
-    and a millisecond of rounding (that alone where its rate is unknown).
+    and a millisecond of rounding (that alone for another stream, or where a sound's rate is unknown).
 
     >>> from types import SimpleNamespace as S
-    >>> _framing(S(codec_context=S(frame_size=1024, sample_rate=48000))), _framing(S(codec_context=None))
+    >>> sound = S(type="audio", codec_context=S(frame_size=1024, sample_rate=48000))
+    >>> _framing(sound), _framing(S(type="data", codec_context=None))
     (0.043666666666666666, 0.001)
     """
-    context = stream.codec_context
+    context = stream.codec_context if stream.type == "audio" else None
     if context is None or not context.sample_rate:
         return 0.001
     return 2 * (context.frame_size or 1024) / context.sample_rate + 0.001

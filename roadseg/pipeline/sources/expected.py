@@ -40,6 +40,9 @@ class Expected:
         return self.clock is not None and self.clock.restarts > 0
 
     def _promised(self) -> int | None:
+        if self._untimed is not None:  # (a raw stream's pictures, placed by their count: those of the window, and
+            known = self._untimed.pictures if self._read else None  # once read, no more than the stream held)
+            return self._untimed.window(self.start, self.end, known)
         info = self.info
         if info.frames is None or info.fps is None:
             return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import av
 
 from roadseg.pipeline.sources.packets import packet_time
+from roadseg.pipeline.sources.untimed import idr
 
 MAX_HELD = 600  # video packets held while a file is read up to --start undecoded (VideoSource._up_to_start)
 
@@ -29,15 +30,27 @@ class ToStart:
         held = self._held
         if held is None:
             return [packet]
-        if packet.is_keyframe:  # (a decoder starts at a keyframe: nothing before the one before this is needed)
-            del held[: max((n for n, p in enumerate(held) if p.is_keyframe), default=len(held))]
+        if self._decodes_from(packet):  # (a decoder starts at a keyframe: nothing before the one before this is needed)
+            left = max((n for n, p in enumerate(held) if self._decodes_from(p)), default=len(held))
+            del held[:left]
+            if self._untimed is not None:
+                self._untimed.skip(left)
         held.append(packet)
         t = packet_time(packet)
+        if t is None and self._untimed is not None and packet.stream is not None:  # (a raw stream: by its count)
+            t = self.origin + self._untimed.read()
         reached = packet.stream is None or (t is not None and t - self.origin >= self.start)
         if reached:
             self._held = None
             return held
         return [held.pop(0)] if len(held) > MAX_HELD else []  # (no keyframe for long: decode as it comes)
+
+    def _decodes_from(self, packet: av.Packet) -> bool:
+        """Whether the decoding may start at ``packet``: a keyframe; in a raw H.264/HEVC stream, whose pictures are
+        placed by their count, an IDR picture (:func:`~roadseg.pipeline.sources.untimed.idr`)."""
+        if self._untimed is None or not packet.is_keyframe:
+            return packet.is_keyframe
+        return idr(bytes(packet), self.stream.codec_context.name)
 
     def _seek(self) -> None:
         """Seek to where decoding reaches ``start``'s frame. A seek lands on the keyframe before its target
@@ -122,6 +135,8 @@ class ToStart:
 
     def _read_to_start(self) -> bool:
         """Whether ``start`` is reached by reading up to it (:meth:`_up_to_start`), not by a seek: in a file whose
-        clock may start again midway (:class:`Clock`), and in files joined by FFmpeg's concat demuxer, which
-        seeks only where its script says every file's length (roadseg's does not: a damaged file's may be wrong)."""
-        return self.clock is not None or self.container.format.name == "concat"
+        clock may start again midway (:class:`Clock`), in files joined by FFmpeg's concat demuxer, which
+        seeks only where its script says every file's length (roadseg's does not: a damaged file's may be wrong),
+        and in a raw H.264/HEVC stream, which has no timestamps to seek by (:class:`Untimed`: FFmpeg refused the seek,
+        'cannot seek ... (Operation not permitted)', and read it from its start, every picture decoded)."""
+        return self.clock is not None or self.container.format.name == "concat" or self._untimed is not None

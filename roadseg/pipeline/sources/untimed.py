@@ -1,0 +1,99 @@
+"""A raw H.264/HEVC stream's pictures placed by their count (:class:`Untimed`, kept by
+:class:`~roadseg.pipeline.sources.file.VideoSource`). Such a stream (``.h264``, ``.hevc``, as some DVRs record) holds
+no timestamps, and FFmpeg's demuxer gives it none (its packets' and pictures' ``pts`` are None) and refuses a seek in
+it; it reads it at 25 frames/s (``average_rate``, its ``-framerate``), as the output is timed. So ``--start`` and
+``--duration`` count its pictures at that rate: the stream is read up to ``--start`` (its packets by their count in
+the file, those before the last keyframes not decoded), and each picture out of the decoder is stamped at its place.
+(Was: no picture had a time, so ``--start 1`` kept none, 'no video frames after --start 1s', after a warning that
+the file cannot be sought, and ``--duration`` kept them all.)
+
+Example (a picture every 0.04 s, on FFmpeg's 1/1200000 s clock of a raw stream):
+    >>> from fractions import Fraction
+    >>> untimed = Untimed(Fraction(25), Fraction(1, 1200000))
+    >>> [untimed.read() for _ in range(3)], untimed.skip(2), untimed.at(0), untimed.at(1)
+    ([0.0, 0.04, 0.08], None, 96000, 144000)
+    >>> untimed.window(1.0, 2.0, pictures=50), untimed.window(1.0, None, pictures=30), untimed.window(0.5, 1.5)
+    (25, 5, 25)
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+#: FFmpeg's demuxers of raw video streams that give their packets no timestamps (its MPEG-1/2 one's parser gives them)
+UNTIMED_FORMATS = frozenset({"h264", "hevc"})
+#: H.264's and HEVC's NAL unit types of a picture's slices, and those of an IDR picture's (HEVC's: with decodable
+#: leading pictures, or none)
+SLICES = {"h264": range(1, 6), "hevc": range(32)}
+IDR = {"h264": (5,), "hevc": (19, 20)}
+
+
+def idr(data: bytes, codec: str) -> bool:
+    """Whether an Annex B access unit (a raw stream's packet) of ``codec`` is an IDR picture: its first slice's NAL
+    unit type. The pictures after one in decoding order all show after it, so a raw stream's pictures are placed by
+    their count from one (:class:`Untimed`); not from another keyframe (FFmpeg's: an H.264 I-picture with a
+    recovery point, an HEVC CRA), whose leading pictures show before it and, decoded from it, are dropped (an x265
+    stream cut with ``--start`` placed its pictures a frame early).
+
+    >>> aud, sps, start = b"\\0\\0\\0\\1\\x09\\xf0", b"\\0\\0\\0\\1\\x67\\x42", b"\\0\\0\\1"
+    >>> idr(aud + sps + start + b"\\x65\\x88", "h264"), idr(start + b"\\x41\\x9a", "h264")
+    (True, False)
+    >>> idr(start + b"\\x26\\x01", "hevc"), idr(start + b"\\x2a\\x01", "hevc")  # (an IDR; a CRA)
+    (True, False)
+    """
+    slices, at = SLICES.get(codec), data.find(b"\0\0\1")
+    while slices is not None and 0 <= at < len(data) - 3:
+        header = data[at + 3]
+        kind = header & 0x1F if codec == "h264" else header >> 1 & 0x3F
+        if kind in slices:
+            return kind in IDR[codec]
+        at = data.find(b"\0\0\1", at + 3)
+    return False
+
+
+class Untimed:
+    """The place of a raw stream's pictures at ``rate`` frames/s, in ticks of ``time_base``: the video packets read
+    (:meth:`read`, in decoding order, while the stream is read up to ``--start``), those of them never decoded
+    (:meth:`skip`) and the pictures out of the decoder, in presentation order (:meth:`stamp`). A picture's place is the
+    packets never decoded and the pictures before it: decoding starts at a keyframe, which, in a closed group of
+    pictures, as cameras write, follows as many pictures as packets (a packet that does not decode puts the pictures
+    after it a frame early)."""
+
+    def __init__(self, rate: Fraction, time_base: Fraction) -> None:
+        self.rate, self.time_base = Fraction(rate), Fraction(time_base)
+        self._read = self._skipped = self._out = 0
+
+    def read(self) -> float:
+        """The time (seconds from the stream's start) of the video packet read now, by the packets read before it."""
+        self._read += 1
+        return (self._read - 1) / float(self.rate)
+
+    def skip(self, packets: int) -> None:
+        """Count ``packets`` read and left undecoded (before the keyframe before ``--start``'s)."""
+        self._skipped += packets
+
+    def at(self, n: int) -> int:
+        """The timestamp (ticks of ``time_base``) of the picture ``n`` places after the last undecoded packet."""
+        return round((self._skipped + n) / self.rate / self.time_base)
+
+    def stamp(self, frames: list) -> None:
+        """Give the decoded ``frames`` (``av.VideoFrame``, in order) that have no time their place."""
+        for vf in frames:
+            if vf.pts is None and vf.time_base is not None:
+                vf.pts = self.at(self._out)
+            self._out += 1
+
+    @property
+    def pictures(self) -> int:
+        """The pictures placed so far: those out of the decoder and those before them never decoded."""
+        return self._skipped + self._out
+
+    def window(self, start: float, end: float | None, pictures: int | None = None) -> int | None:
+        """The pictures placed from ``start`` to ``end`` seconds (None: the stream's end), of a stream of ``pictures``
+        (None: not known, read no further than ``end``); None where neither bounds it."""
+        first = math.ceil(start * self.rate - 1e-6)
+        last = pictures if end is None else math.ceil(end * self.rate - 1e-6)
+        if last is None:
+            return None
+        return max(0, (last if pictures is None else min(last, pictures)) - first)

@@ -1,5 +1,9 @@
 """--start in a file whose video begins more than 60 s after its sound, past what FFmpeg probes
-(``containers.DEEP_PROBE``), which takes the file's start for the video's (``seeking.ToStart``)."""
+(``containers.DEEP_PROBE``), which takes the file's start for the video's (``seeking.ToStart``); and in files that
+cannot be sought: a seek refused, and input read from a pipe."""
+
+import subprocess
+import sys
 
 import av
 import numpy as np
@@ -108,3 +112,17 @@ def test_a_file_that_cannot_be_sought_is_still_told(rule_onnx, tmp_path, monkeyp
     assert r.exit_code == 0 and "cannot seek in" in r.output and "(Operation not permitted)" in r.output, r.output
     with av.open(str(out)) as c:
         assert c.streams.video[0].frames == 25
+
+
+@pytest.mark.parametrize("suffix", [".flv", ".h264"])
+def test_start_in_a_file_read_from_a_pipe(rule_onnx, tmp_path, suffix):
+    # was, of the FLV: 'cannot seek in - (Operation not permitted); reading it from the beginning up to --start', then
+    # 'no video frames after --start 1s': FFmpeg read the pipe to its end for a keyframe after 1 s before it refused
+    # the seek, and what it read cannot be read again. A pipe is read up to --start, as a TS is (ToStart._read_to_start)
+    src, out = write_video(tmp_path / f"a{suffix}", split_frames(50)), tmp_path / "o.mp4"
+    r = subprocess.run([sys.executable, "-m", "roadseg", "segment", "-", "-o", str(out), "--model", str(rule_onnx),
+                        "--start", "1", "--duration", "0.5"], input=src.read_bytes(), capture_output=True, timeout=60)  # fmt: skip
+    said = r.stderr.decode()
+    assert r.returncode == 0 and "cannot seek" not in said, said
+    with av.open(str(out)) as c:
+        assert [round(float(f.time), 2) for f in c.decode(video=0)] == [n / 25 for n in range(13)]

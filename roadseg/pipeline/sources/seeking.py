@@ -5,6 +5,8 @@ read up to there without decoding, those from the last keyframe before it decode
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import av
 
 from roadseg.pipeline.sources.packets import packet_time
@@ -137,6 +139,9 @@ class ToStart:
         """Whether ``start`` is reached by reading up to it (:meth:`_up_to_start`), not by a seek: in a file whose
         clock may start again midway (:class:`Clock`), in files joined by FFmpeg's concat demuxer, which
         seeks only where its script says every file's length (roadseg's does not: a damaged file's may be wrong),
-        and in a raw H.264/HEVC stream, which has no timestamps to seek by (:class:`Untimed`: FFmpeg refused the seek,
-        'cannot seek ... (Operation not permitted)', and read it from its start, every picture decoded)."""
-        return self.clock is not None or self.container.format.name == "concat" or self._untimed is not None
+        in a raw H.264/HEVC stream, which has no timestamps to seek by (:class:`Untimed`: FFmpeg refused the seek,
+        'cannot seek ... (Operation not permitted)', and read it from its start, every picture decoded), and in input
+        read once (a pipe: an FLV read from one, refused a seek as FFmpeg read on to its end for a keyframe past
+        ``start``, went back to no picture: 'no video frames after --start 1s')."""
+        piped = not self.remote and not Path(self.path).is_file()
+        return self.clock is not None or self.container.format.name == "concat" or self._untimed is not None or piped

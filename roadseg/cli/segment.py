@@ -2,10 +2,43 @@
 
 from __future__ import annotations
 
+import shlex
+from pathlib import Path
+
 import click
 
 from roadseg.cli.common import Finite, file_options, handle_errors, model_options, parse_hostport, parse_size
 from roadseg.pipeline.options import RunResult, SegmentOptions
+
+
+def extra_words(command: str, given: dict, extra: list[str]) -> str:
+    """What to type instead, for words past ``segment``'s one INPUT: click said only "Got unexpected extra
+    argument (out.mp4)" to an output named without ``-o``, and named one file of a glob the shell expanded.
+
+    A word that is not a file yet, after an INPUT and no ``-o``, is taken for the output; anything else
+    for more inputs.
+
+    >>> extra_words("segment-video", {"input": "my clip.mp4", "output": None}, ["/no/out.mp4"]).split(": ")
+    ['Got unexpected extra argument (/no/out.mp4)', 'name the output with -o', "segment-video 'my clip.mp4' -o /no/out.mp4"]
+    >>> extra_words("segment-video", {"input": "a.jpg", "output": "seg/"}, ["b.jpg", "c.jpg"]).split(";")[0]
+    'Got unexpected extra arguments (b.jpg c.jpg): segment-video takes one INPUT'
+    """
+    said = f"Got unexpected extra argument{'s' if len(extra) > 1 else ''} ({' '.join(extra)})"
+    if len(extra) == 1 and given.get("output") is None and not Path(extra[0]).exists():
+        return f"{said}: name the output with -o: {command} {shlex.quote(str(given.get('input')))} -o {shlex.quote(extra[0])}"
+    return (f'{said}: {command} takes one INPUT; quote a glob ("frames/*.jpg") so that the shell passes it on whole, '
+            "or name the folder (--concat joins one camera's videos into one; roadseg batch segments many)")
+
+
+class _OneInput(click.Command):
+    """``segment``'s parsing: words past its one INPUT are refused with :func:`extra_words`' hint."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.allow_extra_args = True  # (then refused here, with the hint, rather than by click without one)
+        rest = super().parse_args(ctx, args)
+        if rest and not ctx.resilient_parsing:
+            ctx.fail(extra_words(ctx.command_path, ctx.params, rest))
+        return rest
 
 
 def _summary(result: RunResult) -> str:
@@ -20,7 +53,7 @@ def _summary(result: RunResult) -> str:
     return f"wrote {name}: {count} in {result.seconds:.1f} s ({result.fps or 0:.1f} frames/s)"
 
 
-@click.command("segment", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("segment", cls=_OneInput, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("input", type=click.Path())
 @click.option("-o", "--output", type=click.Path(), help="Output video (.mp4; \"-\": a Matroska stream on standard output, to pipe into ffplay or ffmpeg), image file/folder for image input, or the recording of a live run.")
 @model_options

@@ -1,6 +1,7 @@
 """The mistakes a new user makes at the command line, each answered with what to type instead."""
 
 from click.testing import CliRunner
+from conftest import read_video
 
 from roadseg.cli import main, segment_video_cmd
 
@@ -27,3 +28,15 @@ def test_a_glob_the_shell_expanded_is_answered_with_how_to_pass_it_whole(tmp_pat
         assert f"Got unexpected extra arguments ({frames[1]} {frames[2]}): segment-video takes one INPUT; quote a glob" \
             in r.output, r.output
     assert not (tmp_path / "seg").exists()
+
+
+def test_start_and_duration_take_a_time_as_ffmpeg_and_players_show_it(split_video, rule_onnx, tmp_path):
+    # (was: "Invalid value for '--start': '0:00.2' is not a valid float range"; 12 frames at 25 frames/s)
+    out = tmp_path / "cut.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(out), "--model", str(rule_onnx), "-q",
+                                               "--start", "0:00.16", "--duration", "00:00:00.2"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert len(read_video(out)["frames"]) == 5  # frames 4..8, as --start 0.16 --duration 0.2
+    for bad in ("1:75", "1:2:3:4", "abc", "1:30:"):
+        r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(out), "-y", "--start", bad])
+        assert r.exit_code == 2 and f"'{bad}' is not a number of seconds or a time [HH:]MM:SS" in r.output, r.output

@@ -164,6 +164,49 @@ class Finite(click.FloatRange):
         return number
 
 
+class Seconds(Finite):
+    """Seconds as a number (``90``, ``1.5``) or as a clock, ``[HH:]MM:SS[.frac]`` (``1:30``, ``00:01:30.5``), as
+    FFmpeg's ``-ss`` and ``-t`` and a player show them: ``--start 1:30`` was refused as "not a valid float range"."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str):
+            seconds = clock_seconds(value) if ":" in value else _float_or_none(value)
+            if seconds is None:
+                self.fail(f"{value!r} is not a number of seconds or a time [HH:]MM:SS (90, 1:30, 00:01:30.5)", param, ctx)
+            value = seconds if ":" in value else value  # (a number as given: 'nan' is then said as typed)
+        return super().convert(value, param, ctx)
+
+
+def _float_or_none(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def clock_seconds(text: str) -> float | None:
+    """``[HH:]MM:SS[.frac]`` in seconds; ``None`` where it is not such a time.
+
+    >>> clock_seconds("1:30"), clock_seconds("00:01:30.5"), clock_seconds("2:00:00")
+    (90.0, 90.5, 7200.0)
+    >>> clock_seconds("1:75"), clock_seconds("1:2:3:4"), clock_seconds("1:-5"), clock_seconds("a:10")
+    (None, None, None, None)
+    """
+    *whole, last = text.strip().split(":")
+    if not whole or len(whole) > 2 or not all(part.isdigit() for part in whole):
+        return None
+    try:
+        seconds = float(last)
+    except ValueError:
+        return None
+    hours, minutes = (0, *map(int, whole)) if len(whole) == 1 else map(int, whole)
+    if not 0 <= seconds < 60 or (len(whole) == 2 and minutes >= 60) or not last[:1].isdigit():
+        return None
+    return hours * 3600.0 + minutes * 60.0 + seconds
+
+
 def parse_size(value: str | None, form: str = "HxW", example: str = "360x480") -> tuple[int, int] | None:
     """Parse ``HxW`` (e.g. ``360x480``), or two positive numbers in another ``form`` (a camera's ``WxH``).
 
@@ -235,8 +278,8 @@ model_options = _stacked(
 
 #: Which part of a video file is read and how the output is encoded: shared by ``segment`` and ``batch``.
 file_options = _stacked(
-    click.option("--start", default=0.0, type=Finite(min=0), help="Seconds to skip at the start (files)."),
-    click.option("--duration", type=Finite(min=0, min_open=True), help="Seconds to process after --start (live input: seconds to record)."),
+    click.option("--start", default=0.0, type=Seconds(min=0), help="Seconds to skip at the start (files): 90, or as a time [HH:]MM:SS, 1:30."),
+    click.option("--duration", type=Seconds(min=0, min_open=True), help="Seconds to process after --start (live input: seconds to record): 30, or [HH:]MM:SS."),
     click.option("--batch", default=1, show_default=True, type=click.IntRange(1, 256), help="Frames per inference call (files; live input runs one at a time)."),
     click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]), help="onnxruntime provider; auto: cuda where onnxruntime has it and an NVIDIA GPU is present, else cpu. A GPU provider that fails to load falls back to the CPU with one line."),
     click.option("--threads", default=0, show_default=True, type=click.IntRange(min=0), help="onnxruntime intra-op threads (0 = one per core; batch: each worker's share)."),

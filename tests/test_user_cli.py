@@ -40,3 +40,15 @@ def test_start_and_duration_take_a_time_as_ffmpeg_and_players_show_it(split_vide
     for bad in ("1:75", "1:2:3:4", "abc", "1:30:"):
         r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(out), "-y", "--start", bad])
         assert r.exit_code == 2 and f"'{bad}' is not a number of seconds or a time [HH:]MM:SS" in r.output, r.output
+
+
+def test_an_empty_path_is_refused_not_taken_for_the_current_folder(tmp_path, monkeypatch):
+    # an unset shell variable: `roadseg batch "$ARCHIVE" -o out` searched the current folder and segmented every
+    # video under it; `-o "$OUT"` wrote into it; `segment-video "$CLIP" -o seg/` segmented its images
+    monkeypatch.chdir(tmp_path)
+    for command, args in ((main, ["batch", "", "-o", "out"]), (main, ["batch", "a.mp4", "-o", ""]),
+                          (main, ["batch", "a.mp4", " ", "-o", "out"]), (segment_video_cmd, ["", "-o", "seg"])):  # fmt: skip
+        r = CliRunner().invoke(command, args)
+        assert r.exit_code == 2 and "an empty path (an unset shell variable?) would mean the current folder" in r.output, \
+            (args, r.output)
+    assert list(tmp_path.iterdir()) == []

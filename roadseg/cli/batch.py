@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from roadseg.cli.common import Finite, file_options, handle_errors, model_options
+from roadseg.cli.common import Finite, file_options, handle_errors, model_options, named_path
 
 
 def _number(value: float, param: click.Parameter) -> float:
@@ -14,8 +14,8 @@ def _number(value: float, param: click.Parameter) -> float:
 
 
 @click.command("batch", context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("inputs", nargs=-1, required=True)
-@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
+@click.argument("inputs", nargs=-1, required=True, callback=named_path)
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), callback=named_path,
               help="Output folder: the inputs' layout with .mp4 (or --suffix) files, and results.jsonl.")
 @click.option("--workers", type=click.IntRange(min=1),
               help="Worker processes (local) or actors (Ray) [default: one per GPU, else one per 4 CPU cores; "

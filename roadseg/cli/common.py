@@ -253,6 +253,22 @@ def size_option(ctx: click.Context, param: click.Parameter, value: str | None) -
     return parse_size(value)
 
 
+def named_path(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """click callback for paths (one, or several): refuse an empty one, which an unset shell variable gives
+    (``roadseg batch "$ARCHIVE" -o out``) and which meant the current folder: every video under it searched.
+
+    >>> named_path(None, click.Argument(["inputs"]), ("a.mp4", "dash/"))
+    ('a.mp4', 'dash/')
+    >>> named_path(None, click.Argument(["inputs"]), ("a.mp4", ""))
+    Traceback (most recent call last):
+    click.exceptions.BadParameter: an empty path (an unset shell variable?) would mean the current folder; name it: .
+    """
+    for path in value if isinstance(value, tuple) else [value]:
+        if path is not None and not str(path).strip():
+            raise click.BadParameter("an empty path (an unset shell variable?) would mean the current folder; name it: .")
+    return value
+
+
 def _stacked(*options: Callable[[F], F]) -> Callable[[F], F]:
     """One decorator that applies ``options`` in the order they are listed (as in ``--help``)."""
 

@@ -52,3 +52,12 @@ def test_an_empty_path_is_refused_not_taken_for_the_current_folder(tmp_path, mon
         assert r.exit_code == 2 and "an empty path (an unset shell variable?) would mean the current folder" in r.output, \
             (args, r.output)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_segment_video_alone_shows_its_help_and_has_a_version():
+    # (was: "Error: Missing argument 'INPUT'."; and --version: "No such option '--version'. (Did you mean one of:
+    # '--duration', '--overwrite'?)")
+    r = CliRunner().invoke(segment_video_cmd, [], prog_name="segment-video")
+    assert "Usage: segment-video [OPTIONS] INPUT" in r.output and "Examples:" in r.output, r.output
+    r = CliRunner().invoke(segment_video_cmd, ["--version"], prog_name="segment-video")
+    assert r.exit_code == 0 and r.output.startswith("segment-video, version "), r.output

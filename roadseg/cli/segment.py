@@ -61,7 +61,7 @@ def _summary(result: RunResult) -> str:
     return f"wrote {name}: {count} in {result.seconds:.1f} s ({result.fps or 0:.1f} frames/s)"
 
 
-@click.command("segment", cls=_OneInput, context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("segment", cls=_OneInput, no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("input", type=click.Path(), callback=named_path)
 @click.option("-o", "--output", type=click.Path(), help="Output video (.mp4; \"-\": a Matroska stream on standard output, to pipe into ffplay or ffmpeg), image file/folder for image input, or the recording of a live run.")
 @model_options
@@ -84,6 +84,7 @@ def _summary(result: RunResult) -> str:
 @click.option("--camera-fps", type=Finite(min=0, min_open=True), help="Camera: the frames/s to ask for.")
 @click.option("--camera-format", metavar="NAME", help="Camera: its own format to ask for (mjpeg, yuyv422, h264): many USB cameras give 720p at 30 frames/s only as mjpeg.")
 @click.option("--camera-audio", metavar="FORMAT:DEVICE", help="Camera: record this sound device with it (a webcam's microphone is a device of its own): alsa:default, alsa:hw:1,0.")
+@click.version_option(package_name="roadseg")  # (segment-video is a command of its own: --version as any has)
 @handle_errors
 def segment_video_cmd(**options) -> None:  # fmt: skip
     """Segment every frame of INPUT and write OUTPUT with class colours (H.264 mp4 by default).

@@ -18,8 +18,8 @@ from roadseg.pipeline.sources.base import VideoInfo
 from roadseg.pipeline.sources.boxes import SensorBox, say_sensor_boxes, sensor_boxes
 from roadseg.pipeline.sources.capture import open_capture
 from roadseg.pipeline.sources.containers import open_container
-from roadseg.pipeline.sources.decoding import decoded_rate
 from roadseg.pipeline.sources.display import told
+from roadseg.pipeline.sources.framerates import decoded_rate
 from roadseg.pipeline.sources.hdr import say_if_hdr
 from roadseg.pipeline.sources.streams import is_cover, picture_stream, video_streams
 

@@ -1,13 +1,10 @@
 """A file's packets decoded and its pictures made frames (:class:`Decoding`, a part of
 :class:`~roadseg.pipeline.sources.file.VideoSource`): what goes into the decoder and comes out of it counted (pictures
 it drops without a word: :class:`~roadseg.pipeline.sources.gaps.Dropped`), and each picture kept made an upright RGB
-frame at the first one's size (scaled where --height asks: :func:`scaled_size`); the rate a codec says once a picture
-of it is decoded (:func:`decoded_rate`).
+frame at the first one's size (scaled where --height asks: :func:`scaled_size`).
 """
 
 from __future__ import annotations
-
-from fractions import Fraction
 
 import av
 import numpy as np
@@ -17,7 +14,7 @@ from roadseg.pipeline.sources.coded import no_picture
 from roadseg.pipeline.sources.decoder import Decoder
 from roadseg.pipeline.sources.display import as_shown, matrix_of
 from roadseg.pipeline.sources.fields import bottom_first
-from roadseg.pipeline.sources.framerates import CAMERA_FPS, MIN_FPS, stated_rate
+from roadseg.pipeline.sources.framerates import stated_rate
 from roadseg.pipeline.sources.packets import seconds
 from roadseg.pipeline.sources.pictures import rgb_picture, scaled_to
 from roadseg.pipeline.sources.untimed import UNTIMED_FORMATS, Untimed
@@ -38,15 +35,6 @@ def scaled_size(height: int, width: int, target: int, *, upright: bool = False) 
         return None
     new_w = max(2, round(shown_w * target / shown_h / 2) * 2)
     return (new_w, target) if upright else (target, new_w)
-
-
-def decoded_rate(stream) -> Fraction | None:
-    """The frame rate ``stream``'s codec says once a picture of it is decoded (H.264's and HEVC's timing in their VUI,
-    MPEG-2's sequence header), where a camera's (:data:`CAMERA_FPS` at most); None where it says none. FFmpeg's
-    probe of a .ts read from a pipe whose video begins 15 s after its sound decoded no picture and found no rate
-    (its MXF output written at 30 frames/s, 60 frames of its 50 pictures at 25)."""
-    rate = stream.codec_context.framerate if stream.codec_context is not None else None
-    return Fraction(rate) if rate and MIN_FPS <= rate <= CAMERA_FPS else None
 
 
 class Decoding:

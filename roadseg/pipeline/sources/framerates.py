@@ -1,6 +1,6 @@
 """Frame rates read from a video stream's header and timestamps: :func:`stated_rate`, the one :class:`VideoInfo`
-holds as ``fps``, and :func:`timed_rate`, the camera's rate its pictures come at (``timed_fps``); the bounds
-outside which a rate is damage.
+holds as ``fps``, :func:`timed_rate`, the camera's rate its pictures come at (``timed_fps``), and
+:func:`decoded_rate`, the one its codec says once a picture is decoded; the bounds outside which a rate is damage.
 
 Example:
     >>> from types import SimpleNamespace as S
@@ -66,3 +66,12 @@ def timed_rate(stream) -> Fraction | None:
     if guessed and average and guessed == 2 * average:  # (a field rate: interlaced fields, two a picture)
         return average
     return guessed or average or stated_rate(stream)
+
+
+def decoded_rate(stream) -> Fraction | None:
+    """The frame rate ``stream``'s codec says once a picture of it is decoded (H.264's and HEVC's timing in their VUI,
+    MPEG-2's sequence header), where a camera's (:data:`CAMERA_FPS` at most); None where it says none. FFmpeg's
+    probe of a .ts read from a pipe whose video begins 15 s after its sound decoded no picture and found no rate
+    (its MXF output written at 30 frames/s, 60 frames of its 50 pictures at 25)."""
+    rate = stream.codec_context.framerate if stream.codec_context is not None else None
+    return Fraction(rate) if rate and MIN_FPS <= rate <= CAMERA_FPS else None

@@ -16,7 +16,7 @@ import av
 from roadseg.errors import reason_of
 from roadseg.pipeline.sources.base import Frame
 from roadseg.pipeline.sources.decoder import joined_part
-from roadseg.pipeline.sources.decoding import decoded_rate
+from roadseg.pipeline.sources.framerates import decoded_rate
 from roadseg.pipeline.sources.gaps import OFF_LINE
 from roadseg.pipeline.sources.inline import FILE_ENDED
 from roadseg.pipeline.sources.packets import packet_time, seconds

@@ -220,8 +220,9 @@ def test_discovery_rules(archive: Path, tmp_path: Path) -> None:
 
 
 def test_raw_streams_are_taken_by_a_glob_not_by_a_folder_search(rule_onnx: Path, tmp_path: Path) -> None:
-    """A DVR's raw H.264/HEVC streams: read at FFmpeg's 25 frames/s; a folder search leaves them out (its
-    .mp4 copy of the same name often lies beside one), a glob takes them (was: 'no videos found in dvr/*.264')."""
+    """A DVR's raw H.264/HEVC streams: read at the rate their SPS states (else FFmpeg's 25 frames/s); a folder search
+    leaves them out (its .mp4 copy of the same name often lies beside one), a glob takes them (was: 'no videos found
+    in dvr/*.264')."""
     dvr = tmp_path / "dvr"
     dvr.mkdir()
     write_video(dvr / "cam1.264", split_frames(20), fps=Fraction(30))
@@ -233,8 +234,8 @@ def test_raw_streams_are_taken_by_a_glob_not_by_a_folder_search(rule_onnx: Path,
     summary = roadseg.batch([f"{dvr}/*.264", f"{dvr}/*.hevc"], out, model=str(rule_onnx), workers=1, quiet=True)
     assert (summary.ok, summary.error) == (2, 0)
     assert frame_count(out / "cam1.mp4") == 20 and frame_count(out / "cam2.mp4") == 12
-    with av.open(str(out / "cam1.mp4")) as made:  # (the stream holds no times: FFmpeg's 25 frames/s)
-        assert made.streams.video[0].average_rate == 25
+    with av.open(str(out / "cam1.mp4")) as made, av.open(str(out / "cam2.mp4")) as hevc:  # (no times: its SPS's
+        assert (made.streams.video[0].average_rate, hevc.streams.video[0].average_rate) == (30, 25)  # rate; was 25)
 
 
 def test_an_input_folder_inside_the_output_folder_is_searched_whole(tmp_path: Path) -> None:

@@ -1,7 +1,10 @@
-"""--start and --duration in a raw H.264/HEVC stream (``.h264``, ``.hevc``, as some DVRs record), which holds no
-timestamps: its pictures are placed by their count at FFmpeg's 25 frames/s (``sources.untimed.Untimed``)."""
+"""A raw H.264/HEVC stream (``.h264``, ``.hevc``, as some DVRs record), which holds no timestamps: its pictures are
+placed by their count at the one rate it is read at, the one its SPS states, else FFmpeg's 25 frames/s
+(``framerates.untimed_rate``), for --start and --duration (``sources.untimed.Untimed``) and in every output."""
 
 import math
+import re
+from fractions import Fraction
 
 import av
 import numpy as np
@@ -12,6 +15,7 @@ from conftest import split_frames
 from roadseg.cli import segment_video_cmd
 from roadseg.pipeline.sources import VideoSource
 from roadseg.pipeline.sources.base import Frame
+from roadseg.pipeline.sources.concat import concat_source
 
 PICTURES = 100  # 4 s at 25 frames/s
 #: an x264 stream with B-frames and an IDR picture every second (read up to --start, those before not decoded), and
@@ -20,13 +24,17 @@ ENCODERS = {
     ".h264": ("libx264", {"preset": "veryfast", "bf": "3", "g": "25", "crf": "10"}),
     ".hevc": ("libx265", {"preset": "ultrafast", "x265-params": "keyint=25:bframes=3:log-level=error"}),
 }
+NTSC_FILM = Fraction(24000, 1001)
 
 
-def _raw_stream(path):
-    """:data:`PICTURES` pictures, each unlike the others (a bar that moves and a blue that grows), in a raw stream."""
+def _raw_stream(path, rate):
+    """:data:`PICTURES` pictures, each unlike the others (a bar that moves and a blue that grows), in a raw stream
+    whose SPS states ``rate`` (x264's time_scale is twice it, a field's), or, None, no rate (at 25)."""
     codec, options = ENCODERS[path.suffix]
+    if rate is None and codec == "libx265":
+        options = {**options, "x265-params": options["x265-params"] + ":vui-timing-info=0"}
     with av.open(str(path), "w") as out:
-        vs = out.add_stream(codec, rate=25)
+        vs = out.add_stream(codec, rate=rate or 25)
         vs.width, vs.height, vs.pix_fmt, vs.options = 64, 48, "yuv420p", options
         for i, img in enumerate(split_frames(PICTURES)):
             img[:, :, 2] = 2 * i
@@ -34,63 +42,135 @@ def _raw_stream(path):
             vf.pts = i
             out.mux(vs.encode(vf))
         out.mux(vs.encode(None))
+    if rate is None and codec == "libx264":  # (x264 always writes it: taken out of its SPS, NAL unit type 7)
+        sps = re.compile(rb"(?<=\x00\x00\x01\x67).*?(?=\x00\x00\x00?\x01)", re.S)
+        path.write_bytes(sps.sub(lambda m: _untimed_sps(m.group()), path.read_bytes()))
     return path
+
+
+def _untimed_sps(payload: bytes) -> bytes:
+    """An x264 SPS's ``payload`` (after its NAL header) without its VUI's timing (timing_info_present_flag 0): High
+    profile, no scaling lists, picture order count of type 0 or 2."""
+    bits, at = "".join(f"{b:08b}" for b in payload.replace(b"\0\0\3", b"\0\0")), 24
+
+    def u(n=1):
+        nonlocal at
+        at += n
+        return int(bits[at - n : at], 2)
+
+    def ue():
+        zeros = bits.index("1", at) - at
+        return u(2 * zeros + 1) - 1
+
+    ue()  # (seq_parameter_set_id)
+    if payload[0] in (100, 110, 122, 244):  # (chroma format, bit depths, a flag, scaling lists)
+        _ = (ue() == 3 and u(), ue(), ue(), u(), u() and pytest.fail("scaling lists"))
+    _ = (ue(), ue() == 0 and ue(), ue(), u(), ue(), ue(), u() or u(), u())  # (frame numbers ... frame_mbs_only, 8x8)
+    _ = (u() and [ue() for _ in range(4)], u() or pytest.fail("no VUI"))  # (cropping)
+    _ = (u() and u(8) == 255 and u(32), u() and u(), u() and (u(4), u() and u(24)), u() and (ue(), ue()))
+    assert u(), "no timing to take out"
+    bits = bits[: at - 1] + "0" + bits[at + 65 :].rstrip("0")[:-1] + "1"  # (the rest of the VUI, its stop bit)
+    size, out = -(-len(bits) // 8), bytearray()
+    for byte in int(bits.ljust(size * 8, "0"), 2).to_bytes(size, "big"):  # (emulation prevention again)
+        out += b"\3" if out[-2:] == b"\0\0" and byte <= 3 else b""
+        out.append(byte)
+    return bytes(out)
 
 
 @pytest.fixture(scope="module")
 def raw_streams(tmp_path_factory):
-    """:func:`_raw_stream` of a suffix, made once, and its pictures decoded whole (RGB)."""
+    """:func:`_raw_stream` of a suffix and rate, made once, and its pictures decoded whole (RGB)."""
     made, folder = {}, tmp_path_factory.mktemp("raw")
 
-    def raw(suffix):
-        if suffix not in made:
-            path = _raw_stream(folder / f"dvr{suffix}")
+    def raw(suffix, rate=Fraction(25)):
+        if (suffix, rate) not in made:
+            path = _raw_stream(folder / f"dvr{len(made)}{suffix}", rate)
             with av.open(str(path)) as c:
-                made[suffix] = path, [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
-        return made[suffix]
+                made[suffix, rate] = path, [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+        return made[suffix, rate]
 
     return raw
 
 
+def test_a_stream_made_without_timing_states_no_rate(raw_streams):
+    # (the helper's streams: FFmpeg's decoder reads the rate of one, none of the others, which it reads at 25)
+    for suffix in ENCODERS:
+        with av.open(str(raw_streams(suffix, Fraction(30))[0])) as timed, av.open(str(raw_streams(suffix, None)[0])) as c:
+            assert (timed.streams.video[0].codec_context.framerate, c.streams.video[0].codec_context.framerate) == (
+                30, None)  # fmt: skip
+            assert c.streams.video[0].average_rate == 25 and len(raw_streams(suffix, None)[1]) == PICTURES
+
+
 @pytest.mark.parametrize("suffix", [".h264", ".hevc"])
-@pytest.mark.parametrize(("start", "duration", "kept"), [(1, None, 75), (0, 1, 25), (1.5, 1, 25), (3.3, 1, 17),
-                                                         (2.02, None, 49), (3.95, None, 1)])  # fmt: skip
-def test_a_raw_streams_window_is_its_pictures_at_25_frames_a_second(raw_streams, suffix, start, duration, kept):
+@pytest.mark.parametrize("rate", [Fraction(25), Fraction(30)])
+@pytest.mark.parametrize(("start", "duration"), [(1, None), (0, 1), (1.5, 1), (3.3, 1), (2.02, None), (3.2, None)])
+def test_a_raw_streams_window_is_its_pictures_at_its_rate(raw_streams, suffix, rate, start, duration):
     # was: its pictures had no time, so --start kept none ('no video frames after --start 1s', after 'cannot seek in
-    # ... (Operation not permitted)') and --duration all of them
-    path, pictures = raw_streams(suffix)
+    # ... (Operation not permitted)') and --duration all of them; then counted at 25 frames/s whatever the SPS said
+    path, pictures = raw_streams(suffix, rate)
     assert len(pictures) == PICTURES
     with VideoSource(str(path), audio=False, start=start, duration=duration) as src:
         frames = [item for item in src if isinstance(item, Frame)]
         expected = src.expected_frames()
-    first = math.ceil(start * 25 - 1e-6)
-    assert (len(frames), expected, src.lost) == (kept, kept, 0)
+    first = math.ceil(start * rate - 1e-6)
+    last = PICTURES if duration is None else min(PICTURES, math.ceil((start + duration) * rate - 1e-6))
+    if rate == 25:  # (the count, once by hand: 75, 25, 25, 17, 49, 20)
+        assert last - first == {1: 75, 0: 25, 1.5: 25, 3.3: 17, 2.02: 49, 3.2: 20}[start]
+    assert (len(frames), expected, src.lost) == (last - first, last - first, 0)
     for n, frame in enumerate(frames):  # (the pictures at their place: the same as decoded whole)
         assert np.array_equal(frame.image, pictures[first + n]), (first, n)
 
 
-def test_a_raw_stream_expects_the_frames_of_its_window_as_it_opens(raw_streams):
+@pytest.mark.parametrize(("rate", "window"), [(Fraction(25), 50), (Fraction(30), 60)])
+def test_a_raw_stream_expects_the_frames_of_its_window_as_it_opens(raw_streams, rate, window):
     # (the progress bar's count: none where the stream's end bounds the window, as FFmpeg knows no length of it)
-    path, _ = raw_streams(".h264")
+    path, _ = raw_streams(".h264", rate)
     with VideoSource(str(path), audio=False, start=1, duration=2) as src:
-        assert src.expected_frames() == 50
+        assert src.expected_frames() == window
     with VideoSource(str(path), audio=False, start=1) as src:
         assert src.expected_frames() is None
-        assert sum(isinstance(item, Frame) for item in src) == src.expected_frames() == 75
+        assert sum(isinstance(item, Frame) for item in src) == src.expected_frames() == PICTURES - rate
     with VideoSource(str(path), audio=False, start=3) as src:  # (read up to --start: the pictures before the IDR
-        assert sum(isinstance(item, Frame) for item in src) == 25  # before its own (75) not decoded)
-        assert 50 <= src._untimed._skipped < 75, src._untimed._skipped
+        assert sum(isinstance(item, Frame) for item in src) == PICTURES - 3 * rate  # before its own not decoded)
+        assert 3 * rate - 25 <= src._untimed._skipped < 3 * rate, src._untimed._skipped  # (an IDR every 25 at most)
 
 
-@pytest.mark.parametrize("suffix", [".h264", ".hevc"])
-def test_a_raw_stream_is_cut_on_the_command_line(rule_onnx, tmp_path, raw_streams, suffix):
+@pytest.mark.parametrize(("suffix", "rate"), [(".h264", Fraction(25)), (".hevc", Fraction(25)), (".h264", Fraction(30)),
+                                              (".hevc", NTSC_FILM)])  # fmt: skip
+def test_a_raw_stream_is_cut_on_the_command_line(rule_onnx, tmp_path, raw_streams, suffix, rate):
     out = tmp_path / "o.mp4"
-    args = [str(raw_streams(suffix)[0]), "-o", str(out), "--model", str(rule_onnx), "--start", "1", "--duration", "2"]
+    args = [str(raw_streams(suffix, rate)[0]), "-o", str(out), "--model", str(rule_onnx), "--start", "1", "--duration",
+            "2"]  # fmt: skip
     r = CliRunner().invoke(segment_video_cmd, args)
     assert r.exit_code == 0 and "cannot seek" not in r.output and "could not be decoded" not in r.output, r.output
     with av.open(str(out)) as c:
         times = [float(f.time) for f in c.decode(video=0)]
-    assert times == pytest.approx([n / 25 for n in range(50)]), times
+    first, end = math.ceil(rate - 1e-6), math.ceil(3 * rate - 1e-6)  # (a picture at 1 s or after, before 3 s, at its
+    assert times == pytest.approx([n / rate - 1 for n in range(first, end)], abs=1e-4), times  # time after 1 s)
+
+
+@pytest.mark.parametrize(("suffix", "rate", "container"), [
+    (".h264", Fraction(30), "mp4"), (".h264", Fraction(30), "mkv"), (".h264", Fraction(30), "avi"),
+    (".h264", Fraction(30), "mxf"), (".hevc", Fraction(30), "mp4"), (".hevc", Fraction(30), "avi"),
+    (".h264", NTSC_FILM, "mp4"), (".h264", NTSC_FILM, "mxf"), (".hevc", NTSC_FILM, "mkv"),
+    (".h264", None, "mp4"), (".h264", None, "avi"), (".hevc", None, "mkv"), (".hevc", None, "mxf")])  # fmt: skip
+def test_every_output_of_a_raw_stream_is_at_the_rate_its_sps_states(rule_onnx, tmp_path, raw_streams, suffix, rate,
+                                                                    container):  # fmt: skip
+    # (else FFmpeg's 25 frames/s, where it states none) was: 25 frames/s in an mp4 or mkv, the SPS's in an AVI or
+    # MXF: a DVR's 30 frames/s lasted 20 % longer (its 4 s, 100 pictures: 3.33 s in the AVI, 4 s in the mp4)
+    out = tmp_path / f"o.{container}"
+    r = CliRunner().invoke(segment_video_cmd, [str(raw_streams(suffix, rate)[0]), "-o", str(out), "--model",
+                                               str(rule_onnx), "-q"])  # fmt: skip
+    assert r.exit_code == 0 and r.output.startswith("wrote ") and len(r.output.splitlines()) == 1, r.output
+    rate = rate or 25
+    with av.open(str(out)) as c:
+        v = c.streams.video[0]
+        times = [float(f.time) for f in c.decode(v)]
+        assert abs(v.average_rate - rate) < rate / 1000, v.average_rate
+        assert c.duration / av.time_base == pytest.approx(PICTURES / rate, abs=1.01 / rate)  # (to the last's end or
+    # start), the pictures a frame apart from the first, at 0 (FFmpeg reads an AVI's H.264 a frame late: at 1/rate)
+    assert times[0] == pytest.approx(1 / rate if container == "avi" else 0, abs=1e-3), times[0]
+    assert [t - times[0] for t in times] == pytest.approx([n / rate for n in range(PICTURES)], abs=1e-3), times
 
 
 def test_start_past_a_raw_streams_end_fails_in_one_line(rule_onnx, tmp_path, raw_streams):
@@ -99,3 +179,47 @@ def test_start_past_a_raw_streams_end_fails_in_one_line(rule_onnx, tmp_path, raw
                                                "--start", "5"])  # fmt: skip
     assert r.exit_code == 1 and r.output == f"Error: no video frames after --start 5s in {path}\n", r.output
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_a_raw_stream_at_a_rate_mxf_does_not_hold_shows_each_picture_at_its_time(rule_onnx, tmp_path, raw_streams):
+    # 10 frames/s: written at 30, MXF's nearest multiple of it, each picture 3 times (was: once each, the pictures
+    # without a time taken one a frame: the stream's 10 s played in 3.3 s)
+    out = tmp_path / "o.mxf"
+    r = CliRunner().invoke(segment_video_cmd, [str(raw_streams(".h264", Fraction(10))[0]), "-o", str(out), "--model",
+                                               str(rule_onnx)])  # fmt: skip
+    assert r.exit_code == 0 and "holds no video at 10 frames/s; written at 30" in r.output, r.output
+    with av.open(str(out)) as c:
+        v = c.streams.video[0]
+        assert (v.average_rate, sum(1 for _ in c.decode(v))) == (30, 3 * PICTURES - 2)  # (the last picture once)
+
+
+@pytest.mark.parametrize("suffix", [".h264", ".hevc"])
+def test_raw_streams_joined_are_placed_at_the_rate_their_sps_states(raw_streams, tmp_path, suffix):
+    # --concat of a DVR's raw files, cut across the join (was: 'no video frames after --start 3s': the joined stream's
+    # pictures had no time)
+    path, pictures = raw_streams(suffix, Fraction(30))
+    for name in "ab":
+        (tmp_path / f"{name}{suffix}").write_bytes(path.read_bytes())
+    with concat_source(str(tmp_path / f"*{suffix}"), audio=False, start=3, duration=2) as src:
+        frames = [item for item in src if isinstance(item, Frame)]
+        assert (src.info.fps, src.info.timed_fps, len(frames), src.expected_frames(), src.lost) == (30, 30, 60, 60, 0)
+    for n, frame in enumerate(frames):  # (pictures 90 to 149 of the join: the first file's last 10, the next's 50)
+        assert np.array_equal(frame.image, pictures[(90 + n) % PICTURES]), n
+        assert frame.time == pytest.approx(n / 30)  # (from --start)
+
+
+@pytest.mark.parametrize("container", ["mp4", "avi"])
+def test_raw_streams_joined_are_written_at_the_rate_their_sps_states(rule_onnx, tmp_path, raw_streams, container):
+    # (was: 25 frames/s in an mp4, 30 in an AVI, their 8 s 9.6 s long in the mp4)
+    path = raw_streams(".h264", Fraction(30))[0]
+    for name in "ab":
+        (tmp_path / f"{name}.h264").write_bytes(path.read_bytes())
+    out = tmp_path / f"o.{container}"
+    r = CliRunner().invoke(segment_video_cmd, [str(tmp_path / "*.h264"), "--concat", "-o", str(out), "--model",
+                                               str(rule_onnx), "-q"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    with av.open(str(out)) as c:
+        v = c.streams.video[0]
+        times = [float(f.time) for f in c.decode(v)]
+        assert v.average_rate == 30 and len(times) == 2 * PICTURES
+    assert [t - times[0] for t in times] == pytest.approx([n / 30 for n in range(2 * PICTURES)], abs=1e-3)

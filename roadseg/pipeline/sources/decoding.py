@@ -14,10 +14,10 @@ from roadseg.pipeline.sources.coded import no_picture
 from roadseg.pipeline.sources.decoder import Decoder
 from roadseg.pipeline.sources.display import as_shown, matrix_of
 from roadseg.pipeline.sources.fields import bottom_first
-from roadseg.pipeline.sources.framerates import stated_rate
+from roadseg.pipeline.sources.framerates import untimed_rate
 from roadseg.pipeline.sources.packets import seconds
 from roadseg.pipeline.sources.pictures import rgb_picture, scaled_to
-from roadseg.pipeline.sources.untimed import UNTIMED_FORMATS, Untimed
+from roadseg.pipeline.sources.untimed import Untimed
 
 
 def scaled_size(height: int, width: int, target: int, *, upright: bool = False) -> tuple[int, int] | None:
@@ -57,10 +57,10 @@ class Decoding:
         self._size: tuple[int, int] | None = None
         self.height = height
         self._scaled: tuple[int, int] | None = None  # the stored picture's size to decode at, where --height scales it
-        # a raw H.264/HEVC stream's pictures, which have no times, placed by their count (at FFmpeg's 25 frames/s)
-        rate, tb = stated_rate(self.stream), self.stream.time_base
-        raw = self.container.format.name in UNTIMED_FORMATS and rate and tb
-        self._untimed = Untimed(rate, tb) if raw else None
+        # a raw H.264/HEVC stream's pictures, which have no times, placed by their count (at the rate its SPS states,
+        # else FFmpeg's 25 frames/s: untimed_rate, the rate its outputs are timed at)
+        rate, tb = untimed_rate(self.stream), self.stream.time_base
+        self._untimed = Untimed(rate, tb) if rate and tb else None
 
     def _decode(self, packet: av.Packet) -> list:
         drained = self._drained
@@ -88,7 +88,7 @@ class Decoding:
         framed = codec == "h264" and self._numbers is not None and self._numbers.fields is False
         fields = codec == "hevc" or codec == "h264" and not framed
         self.dropped.came_out(times, codec, fields=fields and any(f.interlaced_frame for f in frames))
-        if self._untimed is not None:  # (a raw stream's: at their place, for the --start/--duration window)
+        if self._untimed is not None:  # (a raw stream's: at their place, for the window and the output)
             self._untimed.stamp(frames)
         return frames
 
@@ -118,8 +118,6 @@ class Decoding:
         self._put_at.discard(vf.pts)
         if pts is not None and self._shift and vf.time_base is not None:
             pts -= round(self._shift / vf.time_base)
-        if self._untimed is not None:  # (a raw stream's place is for the window: its output is timed by the count, as
-            pts = None  # before, at the rate each output takes: an AVI's or MXF's at its H.264's own, where it says one)
         frame = Frame(self.decoded, image, pts, vf.time_base)
         self.decoded += 1
         return frame

@@ -1,9 +1,10 @@
 """A raw H.264/HEVC stream's pictures placed by their count (:class:`Untimed`, kept by
-:class:`~roadseg.pipeline.sources.file.VideoSource`). Such a stream (``.h264``, ``.hevc``, as some DVRs record) holds
-no timestamps, and FFmpeg's demuxer gives it none (its packets' and pictures' ``pts`` are None) and refuses a seek in
-it; it reads it at 25 frames/s (``average_rate``, its ``-framerate``), as the output is timed. So ``--start`` and
-``--duration`` count its pictures at that rate: the stream is read up to ``--start`` (its packets by their count in
-the file, those before the last keyframes not decoded), and each picture out of the decoder is stamped at its place.
+:class:`~roadseg.pipeline.sources.file.VideoSource`). Such a stream (``.h264``, ``.hevc``, as some DVRs record; or
+several joined by ``--concat``) holds no timestamps, and FFmpeg's demuxer gives it none (its packets' and pictures'
+``pts`` are None) and refuses a seek in it. Its one rate is the one its SPS states, else FFmpeg's 25 frames/s
+(:func:`~roadseg.pipeline.sources.framerates.untimed_rate`), and ``--start`` and ``--duration`` count its pictures at
+that rate: the stream is read up to ``--start`` (its packets by their count in the file, those before the last
+keyframes not decoded), and each picture out of the decoder is stamped at its place, which every output keeps.
 (Was: no picture had a time, so ``--start 1`` kept none, 'no video frames after --start 1s', after a warning that
 the file cannot be sought, and ``--duration`` kept them all.)
 

@@ -14,9 +14,10 @@ UNREAD_IMAGE_SUFFIXES = (".heic", ".heif")
 #: taken as video files by a batch's folder or glob search, and as the name of a file, not a folder,
 #: when images are written
 VIDEO_SUFFIXES = frozenset(".mp4 .m4v .mov .mkv .webm .avi .ts .mts .m2ts .mpg .mpeg .flv .wmv .3gp .mxf .ogv".split())
-#: raw H.264 and HEVC streams, as some DVRs record them: read as FFmpeg reads them, at 25 frames/s (they
-#: hold no times); a batch takes them where named or matched by a glob, not in a folder search, where such a
-#: camera's stream often lies beside its .mp4 copy of the same name
+#: raw H.264 and HEVC streams, as some DVRs record them: they hold no times, and are read at the rate their SPS
+#: states, else FFmpeg's 25 frames/s (:func:`~roadseg.pipeline.sources.framerates.untimed_rate`); a batch takes them
+#: where named or matched by a glob, not in a folder search, where such a camera's stream often lies beside its .mp4
+#: copy of the same name
 RAW_VIDEO_SUFFIXES = frozenset(".h264 .264 .h265 .265 .hevc".split())
 #: audio-only containers: never a video output's name
 AUDIO_SUFFIXES = frozenset(".wav .mp3 .aac .flac .opus .m4a .wma .aiff".split())

@@ -9,8 +9,10 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from conftest import add_telemetry, split_frames, write_video
+from click.testing import CliRunner
+from conftest import add_captions, add_telemetry, split_frames, write_video
 
+from roadseg.cli import segment_video_cmd
 from roadseg.pipeline import segment_video
 from roadseg.pipeline.sources import Frame
 from roadseg.pipeline.sources.concat import concat_source
@@ -83,17 +85,65 @@ def test_a_silent_mkv_whose_video_end_tag_is_damaged_is_joined_by_ffmpegs_length
     assert len(pictures) == 50 and all(0.03 < step < 0.07 for step in np.diff(pictures)), np.diff(pictures)
 
 
-def test_a_telemetry_sample_that_runs_past_the_pictures_keeps_its_place_in_a_join(rule_onnx, tmp_path):
-    # a file of 0.4 s whose second GPMF sample starts at 0.45 s: the next file starts where it ends, as FFmpeg's length
-    # of the file says (the pictures 0.59 s apart there), so that every sample is kept in order. Spanned by its pictures
-    # and sound alone, the next file's first sample (0.4 s) came before it: refused by the mp4 muxer, "dropped 1 data
-    # packets ... (damaged timing)"
+def _samples(path: Path) -> list[tuple[int, int, bytes]]:
+    """(start ms, duration ms, payload) of ``path``'s data or subtitle samples, in order (not mp4's empty cues)."""
+    with av.open(str(path)) as c:
+        (stream,) = [s for s in c.streams if s.type in ("data", "subtitle")]
+        return [(round(p.pts * p.time_base * 1000), round(p.duration * p.time_base * 1000), bytes(p).lstrip(b"\0\4"))
+                for p in c.demux(stream) if p.pts is not None and bytes(p) != b"\0\0"]  # fmt: skip
+
+
+def _joined(rule_onnx, tmp_path: Path, files: list[Path]) -> tuple[Path, list[float], list[str]]:
+    """``files`` (of one folder) joined with --concat into an output of their suffix: it, its pictures' times and the
+    lines said (but the sound's overlap at each join, told of as for files without telemetry)."""
+    out = tmp_path / f"joined{files[0].suffix}"
+    r = CliRunner().invoke(segment_video_cmd, [str(files[0].parent), "-o", str(out), "--model", str(rule_onnx), "-q",
+                                               "--concat"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    with av.open(str(out)) as c:
+        pictures = sorted(float(f.time) for f in c.decode(video=0))
+    return out, pictures, [line for line in r.output.splitlines()[:-1] if "overlap" not in line]
+
+
+@pytest.mark.parametrize("ext, track", [("mp4", "data"), ("mp4", "subtitle"), ("mkv", "subtitle")])
+def test_a_file_whose_telemetry_runs_past_its_pictures_is_joined_at_one_frame_step_keeping_every_sample(
+        rule_onnx, tmp_path, ext, track):  # fmt: skip
+    # 1-s files whose last GPMF sample (0.5 s) or GPS caption (0.2 s) runs 0.3 s or 0.1 s past the pictures. Was: the
+    # next file's first picture that much more than a frame step after the last one before it, where FFmpeg's length of
+    # the file ends. Now a frame step; the sample that ran on is cut to end where the next file's first one starts (mp4
+    # cut a data sample so itself, but put a caption that started before the last one's end 0.101 s after it)
+    drive = tmp_path / "drive"
+    drive.mkdir()
+    base = write_video(tmp_path / f"base.{ext}", split_frames(25), audio_seconds=1.0)
+    if track == "data":
+        add_telemetry(base, drive / "a.mp4", [(0, b"GPMF0"), (400, b"GPMF1"), (800, b"GPMF2")])
+        runs = [(0, 400, b"GPMF0"), (400, 400, b"GPMF1"), (800, 200, b"GPMF2")]
+    else:
+        add_captions(base, drive / f"a.{ext}", [(0, b"GPS0"), (500, b"GPS1"), (900, b"GPS2")])
+        runs = [(0, 200, b"GPS0"), (500, 200, b"GPS1"), (900, 100, b"GPS2")]
+    for name in "bc":
+        shutil.copy(drive / f"a.{ext}", drive / f"{name}.{ext}")
+    out, pictures, lines = _joined(rule_onnx, tmp_path, sorted(drive.iterdir()))
+    assert len(pictures) == 75 and np.allclose(np.diff(pictures), 0.04, atol=0.002), np.diff(pictures)[[24, 49]]
+    samples = _samples(out)
+    expected = [(t + 1000 * k, d, b) for k in range(3) for t, d, b in runs]
+    assert samples[:-1] == expected[:-1] and samples[-1][::2] == expected[-1][::2], samples  # (the last: its own end)
+    assert lines == [], lines
+
+
+def test_a_telemetry_sample_that_starts_past_the_pictures_is_followed_by_the_next_files_first_one(rule_onnx, tmp_path):
+    # a file of 0.4 s whose second GPMF sample starts at 0.45 s: the next file's first one (0.4 s) starts before it.
+    # Was (the file spanned by its pictures and sound alone): that one refused by the mp4 muxer, "dropped 1 data packets
+    # ... (damaged timing)"; then (spanned by its telemetry too, as FFmpeg's length of it) the pictures 0.59 s apart
+    # there. Now a frame step, and that sample put a millisecond after the one before it: 0.051 s after its picture
     drive = tmp_path / "drive"
     drive.mkdir()
     base = write_video(tmp_path / "base.mp4", split_frames(10), audio_seconds=0.4)
     add_telemetry(base, drive / "a.mp4", [(0, b"GPMF0"), (450, b"GPMF1")])
     shutil.copy(drive / "a.mp4", drive / "b.mp4")
-    result = segment_video(drive, tmp_path / "o.mp4", model=rule_onnx, quiet=True, concat=True)
-    with av.open(str(tmp_path / "o.mp4")) as c:
-        samples = [(p.pts, bytes(p)) for p in c.demux(c.streams.data[0]) if p.pts is not None]
-    assert result["data_dropped"] == 0 and samples == [(0, b"GPMF0"), (450, b"GPMF1"), (950, b"GPMF0"), (1400, b"GPMF1")]
+    out, pictures, lines = _joined(rule_onnx, tmp_path, sorted(drive.iterdir()))
+    assert len(pictures) == 20 and np.allclose(np.diff(pictures), 0.04, atol=0.002), np.diff(pictures)
+    assert [(t, b) for t, _, b in _samples(out)] == [(0, b"GPMF0"), (450, b"GPMF1"), (451, b"GPMF0"), (850, b"GPMF1")]
+    assert lines == ["roadseg: 1 data packet started before the one before (where files join, or its timing is "
+                     "damaged): placed just after it, up to 0.051 s later; every one is kept"], lines  # fmt: skip
+

@@ -204,7 +204,11 @@ class VideoSink(Opening, Stamps, Finishing, Sink):
         with self._lock:
             if self._closed or (self.wall_clock and not self._on_recording_clock(packet)):
                 return
-            (self.audio if packet.stream_index in self._audio_in else self.subtitles).mux(packet)
+            if packet.stream_index in self._audio_in:
+                self.subtitles.passed(packet)  # (a subtitle or data packet held until the sound is past its end)
+                self.audio.mux(packet)
+            else:
+                self.subtitles.mux(packet)
 
     def _encode(self, frame) -> None:
         """Encode ``frame`` (None: flush the encoder) and mux what comes out. The encoder's own failure is an
@@ -242,10 +246,8 @@ class VideoSink(Opening, Stamps, Finishing, Sink):
                     if not flushed:  # sound is filled up to the last picture here; the ones the encoder held are lost)
                         self.written, self._faulted = min(self.written, self._muxed), True
                     self.audio.flush(self.written / self.fps)
+                    self.subtitles.flush(self.shown)
                 self._tell_offsets()
-                for kind, n in sorted(self.subtitles.dropped.items()):
-                    log.warning("dropped %d %s packets that %s refused (damaged timing); the rest are kept", n, kind,
-                                self.shown)  # fmt: skip
             except EncoderError as exc:
                 failed = exc
                 raise

@@ -180,4 +180,7 @@ def concat_source(spec: str | Path, parts: Sequence[str | Path] = (), **kw) -> V
     source.info = replace(source.info, frames=sum(frames) if all(frames) else None,
                           duration=sum(seconds) if all(seconds) else None,
                           tags=kept[0].tags, video_tags=kept[0].video_tags)  # (the drive began with the first file)  # fmt: skip
+    # (the demuxer's video has the first file's Matroska DURATION tag: taken for the join's length, a later file's
+    # subtitles a second past it were left out as damaged)
+    source._length = source.info.duration
     return source

@@ -146,13 +146,14 @@ def _end(stream) -> float | None:
 def _bounds(container, video, first: float, last: float) -> tuple[float, float]:
     """Where the file truly starts and ends (seconds of its clock), its pictures from ``first`` to ``last``: there,
     unless its sound starts before or ends after them by more than its codec frames it (:func:`_framing`: an AAC
-    encoder's priming and padding), or its subtitles or data end after them, the earliest and latest of those (a sound
-    that the camera recorded before or after its pictures; a telemetry sample that runs on, which FFmpeg's length
-    holds too: the next file's first one, started before it ends, is refused as out of order)."""
-    others = [s for s in container.streams if s.index != video.index and s.start_time is not None and s.time_base]
-    starts = [t for s in others if s.type not in ("subtitle", "data") and
-              (t := seconds(s.start_time, s.time_base)) < first - _framing(s)]  # fmt: skip
-    ends = [t for s in others if (t := _end(s)) is not None and t > last + _framing(s)]
+    encoder's priming and padding), the earliest and latest of its sound's (a sound that the camera recorded before or
+    after its pictures). Not its subtitles' or data's, which FFmpeg's length holds: a telemetry sample that runs past
+    the pictures is cut where the next file's first one starts, as it is written
+    (:class:`~roadseg.pipeline.sinks.subtitles.SubtitleRemux`)."""
+    sound = [s for s in container.streams if s.index != video.index and s.type not in ("subtitle", "data") and
+             s.start_time is not None and s.time_base]  # fmt: skip
+    starts = [t for s in sound if (t := seconds(s.start_time, s.time_base)) < first - _framing(s)]
+    ends = [t for s in sound if (t := _end(s)) is not None and t > last + _framing(s)]
     return min([first, *starts]), max([last, *ends])
 
 

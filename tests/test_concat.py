@@ -147,3 +147,18 @@ def test_a_telemetry_sample_that_starts_past_the_pictures_is_followed_by_the_nex
     assert lines == ["roadseg: 1 data packet started before the one before (where files join, or its timing is "
                      "damaged): placed just after it, up to 0.051 s later; every one is kept"], lines  # fmt: skip
 
+
+def test_an_mkv_whose_caption_runs_past_its_pictures_and_has_a_length_of_its_own_is_joined_at_one_frame_step(tmp_path):
+    # FFmpeg gives a 12-s Matroska file's caption stream a length of its own (its last cue's end), its video and sound
+    # none but their DURATION tags: was, the latest tag (the sound's, 12.03 s) taken for damaged where FFmpeg's length
+    # of the file (the caption's, 12.1 s) differs, and FFmpeg's span kept: the next file's first picture 0.14 s on
+    drive = tmp_path / "drive"
+    drive.mkdir()
+    base = write_video(tmp_path / "base.mkv", split_frames(300), audio_seconds=12.0)
+    add_captions(base, drive / "a.mkv", [(500, b"GPS0"), (11900, b"GPS1")])
+    shutil.copy(drive / "a.mkv", drive / "b.mkv")
+    with av.open(str(drive / "a.mkv")) as c:
+        assert c.streams.subtitles[0].duration and c.streams.video[0].duration is None  # (what the case is)
+    with concat_source(drive) as s:
+        pictures = [f.time for f in s if isinstance(f, Frame)]
+    assert len(pictures) == 600 and np.allclose(np.diff(pictures), 0.04, atol=0.002), np.diff(pictures)[297:302]

@@ -110,14 +110,17 @@ def _framed(container, video, ffmpeg: float | None) -> Placing:
     next file's first picture came that much more than a frame step after this one's last. A file of one picture lasts
     a frame step at the rate its codec states (:func:`_lone_length`; FFmpeg's length of it is one at its guess of the
     rate: a field's, half a frame step). FFmpeg's where the end of the pictures or of a sound is unknown (:func:`_end`),
-    or the latest of the ends that Matroska tags give is not FFmpeg's end (the file's own length, which a muxer writes
-    as the latest of them: a damaged tag)."""
+    or, where Matroska tags give some, the latest of the streams' ends is not FFmpeg's end (the file's own length,
+    which a muxer writes as the latest of them: a damaged tag; a subtitle stream may have a length of its own in
+    FFmpeg, from its last cue: a 12-s mkv whose last caption ran 0.1 s past its pictures was taken for damaged by the
+    tags alone, its next file 0.1 s late)."""
     sound = [s for s in container.streams if s.type == "audio" and s.start_time is not None and s.time_base]
     if video.start_time is None or not video.time_base or (last := _end(video)) is None or \
             any(_end(s) is None for s in sound):  # fmt: skip
         return Placing(ffmpeg, ffmpeg)
-    tagged = [t for s in container.streams if s.duration is None and (t := _end(s)) is not None]
-    if tagged and (ffmpeg is None or abs(max(tagged) - container.start_time / av.time_base - ffmpeg) > 0.002):
+    ends = [t for s in container.streams if (t := _end(s)) is not None]
+    tagged = any(s.duration is None for s in container.streams if _end(s) is not None)  # (Matroska's: no length)
+    if tagged and (ffmpeg is None or abs(max(ends) - container.start_time / av.time_base - ffmpeg) > 0.002):
         return Placing(ffmpeg, ffmpeg)
     first = seconds(video.start_time, video.time_base)
     start, end = _bounds(container, video, first, first + _lone_length(video, last - first))

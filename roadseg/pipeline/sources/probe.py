@@ -153,10 +153,10 @@ def _bounds(container, video, first: float, last: float) -> tuple[float, float]:
     after its pictures). Not its subtitles' or data's, which FFmpeg's length holds: a telemetry sample that runs past
     the pictures is cut where the next file's first one starts, as it is written
     (:class:`~roadseg.pipeline.sinks.subtitles.SubtitleRemux`)."""
-    sound = [s for s in container.streams if s.index != video.index and s.type not in ("subtitle", "data") and
-             s.start_time is not None and s.time_base]  # fmt: skip
-    starts = [t for s in sound if (t := seconds(s.start_time, s.time_base)) < first - _framing(s)]
-    ends = [t for s in sound if (t := _end(s)) is not None and t > last + _framing(s)]
+    others = [s for s in container.streams if s.index != video.index and s.type not in ("subtitle", "data") and
+              s.start_time is not None and s.time_base]  # fmt: skip
+    starts = [t for s in others if (t := seconds(s.start_time, s.time_base)) < first - _framing(s)]
+    ends = [t for s in others if (t := _end(s)) is not None and t > last + _framing(s)]
     return min([first, *starts]), max([last, *ends])
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
+import threading
 import time
+import traceback
 from fractions import Fraction
 from pathlib import Path
 
@@ -17,6 +20,58 @@ from onnx import TensorProto, helper
 from roadseg import contract
 
 collect_ignore = ["rtsp_server.py"]  # a helper run by Debian's python3, not a test module
+
+#: Seconds a test's threads get, after it, to end before the test fails for leaving them running.
+THREADS_GRACE = 2.0
+#: Seconds a call roadseg abandoned by design gets (``runner.abandoned_calls``: a read of a stalled stream, an open
+#: that Ctrl-C left, which cannot be cut short from Python): it ends on its own, by FFmpeg's timeout at the latest.
+ABANDONED_GRACE = 5.0 + 1.0  # (opening.TIMEOUT, the read and open timeout in use, and a second)
+#: Modules whose threads are not judged: Ray starts threads of its own that live as long as its driver.
+THREADS_EXEMPT = {"test_batch_ray"}
+#: Threads a library starts once and keeps for the rest of the process, whichever test started it: tqdm's monitor
+#: (one per process, woken every 10 s to look at the open bars; the first test to show a bar starts it).
+PROCESS_THREADS = {"tqdm_monitor"}
+
+
+def _where(thread: threading.Thread) -> str:
+    """``thread``'s name, target and innermost frames: what tells whose it is."""
+    target = getattr(thread, "_target", None)
+    what = getattr(target, "__qualname__", target) if target else f"{type(thread).__qualname__}.run"
+    frame = sys._current_frames().get(thread.ident)
+    stack = "".join(traceback.format_stack(frame, limit=4)) if frame else "  (no frame)\n"
+    return f"{thread.name} ({what}):\n{stack}"
+
+
+def threads_left(before: set[threading.Thread], grace: float = THREADS_GRACE) -> list[threading.Thread]:
+    """The threads alive now that were not in ``before``, once each has had until ``grace`` s from now to end
+    (a join with a deadline; :data:`ABANDONED_GRACE` for a call roadseg abandoned, which ends on its own)."""
+    from roadseg.pipeline.runner import abandoned_calls
+
+    new = [t for t in threading.enumerate() if t not in before and t.name not in PROCESS_THREADS]
+    start = time.monotonic()
+    for t in new:
+        t.join(max(0.0, start + grace - time.monotonic()))
+    abandoned = [t for t in new if t in set(abandoned_calls())]
+    for t in abandoned:
+        t.join(max(0.0, start + max(grace, ABANDONED_GRACE) - time.monotonic()))
+    return [t for t in new if t.is_alive()]
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_running(request):
+    """Fail a test that leaves a thread running after it (a server it never shut down, a run's reader that
+    outlived its run): in one pytest process such threads, and what they hold, pile up to the end of the run
+    (six servers' threads of test_live.py's stalled streams did). Cheap: a set of the threads before, and a join
+    of those started since."""
+    if request.node.module is not None and request.node.module.__name__ in THREADS_EXEMPT:
+        yield
+        return
+    before = set(threading.enumerate())
+    yield
+    left = threads_left(before)
+    if left:
+        pytest.fail(f"{len(left)} thread(s) left running {THREADS_GRACE} s after the test:\n"
+                    + "\n".join(map(_where, left)), pytrace=False)  # fmt: skip
 
 
 def write_video(

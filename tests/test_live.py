@@ -1194,19 +1194,23 @@ def test_a_file_or_pipe_played_live_follows_a_codec_change_midway(rule_onnx, tmp
 
 class Stalling(threading.Thread):
     """A TCP server on loopback that reads each request and then sends ``reply`` (bytes) and nothing more,
-    holding the connection open: a server that accepts and stays silent, or a stream that stalls."""
+    holding the connection open: a server that accepts and stays silent, or a stream that stalls. A context
+    manager: started on entry; on exit its connections are shut and it is joined (closing a socket alone wakes
+    no ``accept`` or ``recv`` waiting on it: the thread stayed in ``accept`` to the end of the test run)."""
 
     def __init__(self, reply: bytes) -> None:
         super().__init__(daemon=True)
-        self.reply, self.held = reply, []
+        self.reply, self.held, self.closing = reply, [], False
         self.server = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}/live.ts"
 
     def run(self) -> None:
-        with contextlib.suppress(OSError):  # (closed by close())
+        with contextlib.suppress(OSError):  # (shut by close())
             while True:
                 conn, _ = self.server.accept()
                 self.held.append(conn)
+                if self.closing:  # (accepted while close() shut the others)
+                    return
                 conn.recv(65536)
                 if self.answers(len(self.held)):
                     conn.sendall(self.reply)
@@ -1215,9 +1219,22 @@ class Stalling(threading.Thread):
         """Whether the ``n``-th connection gets ``reply``."""
         return True
 
+    def __enter__(self) -> "Stalling":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def close(self) -> None:
-        self.server.close()
-        for conn in self.held:
+        """Shut the server and every connection (which wakes the thread wherever it waits), then join it."""
+        self.closing = True
+        for sock in (self.server, *self.held):
+            with contextlib.suppress(OSError):  # (one the client already shut)
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        self.join(5)
+        for conn in self.held:  # (one accepted as close() began)
             conn.close()
 
 
@@ -1230,14 +1247,10 @@ def test_a_stream_that_sends_nothing_times_out_in_our_words_with_what_timed_out_
     head = b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n\r\n"  # no length: a live stream
     for reply, wanted in ((b"", "cannot open stream {url}: no media came within 1 s (timed out); not retried"),
                           (head, "lost (no data for 1 s: timed out); gave up after 1 reconnects")):  # fmt: skip
-        server = Stalling(reply + (tmp_path / "clip.ts").read_bytes()[: 188 * 300] if reply else b"")
-        server.start()
-        try:
+        with Stalling(reply + (tmp_path / "clip.ts").read_bytes()[: 188 * 300] if reply else b"") as server:
             r = CliRunner().invoke(segment_video_cmd, [server.url, "--model", str(rule_onnx), "-o",
                                                        str(tmp_path / "r.mp4"), "-y", "--retries", "1",
                                                        "--retry-delay", "0.05", "--device", "cpu", "-q"])  # fmt: skip
-        finally:
-            server.close()
         assert r.exit_code == 1 and wanted.format(url=server.url) in r.output, r.output
         assert "Immediate exit requested" not in r.output  # (was: FFmpeg's words for its timeout, each time)
         if reply:
@@ -1414,16 +1427,12 @@ def test_duration_ends_a_live_run_on_time_while_its_stream_is_lost(rule_onnx, tm
     in "gave up after 3 reconnects" (exit 1) some 8 s on; it ends at its duration now, as a run that ends well."""
     monkeypatch.setattr(opening, "TIMEOUT", 1.0)  # (5 s in use)
     clip = write_video(tmp_path / "clip.ts", split_frames(25, h=96, w=128))  # 1 s
-    server = SilentAfterFirst(b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n\r\n" + clip.read_bytes())
-    server.start()
     out = tmp_path / "r.mp4"
     t0 = time.monotonic()
-    try:
+    with SilentAfterFirst(b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n\r\n" + clip.read_bytes()) as server:
         r = CliRunner().invoke(segment_video_cmd, [server.url, "--model", str(rule_onnx), "-o", str(out), "--duration",
                                                    "3", "--retries", "3", "--retry-delay", "0.5", "--device", "cpu",
                                                    "-q"])  # fmt: skip
-    finally:
-        server.close()
     took = time.monotonic() - t0
     assert r.exit_code == 0 and took < 5.5, (took, r.output)
     assert "--duration (3 s) ends before a reconnect: the recording ends there" in r.output, r.output
@@ -1684,13 +1693,9 @@ def test_duration_ends_on_time_while_a_read_waits_on_a_stalled_stream(rule_onnx,
     """--duration 2.5 of a stream that stalls after 1 s, the read timeout left at its 5 s: the run went on
     until that read timed out, some 5 s after the first frame; it ends at its duration now, in one line."""
     clip = write_video(tmp_path / "clip.ts", split_frames(25, h=96, w=128))  # 1 s
-    server = SilentAfterFirst(b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n\r\n" + clip.read_bytes())
-    server.start()
-    try:
+    with SilentAfterFirst(b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n\r\n" + clip.read_bytes()) as server:
         stats = run_live(server.url, model=str(rule_onnx), output=str(tmp_path / "r.mp4"), device="cpu",
                          duration=2.5)  # fmt: skip
-    finally:
-        server.close()
     assert stats["seconds"] < 2.5 + 1.0, stats  # (from the source opened to the recording finalised)
     assert re.search(r"sent no picture for \d\.\d s when --duration \(2\.5 s\) ended; the recording ends there",
                      caplog.text), caplog.text  # fmt: skip
@@ -1703,12 +1708,8 @@ def test_the_frames_per_second_of_a_stream_sent_in_a_burst_are_its_own(rule_onnx
     """A stream that sends a second of its pictures at once (what a server buffered): over the time they
     arrived in, they said "21 frames shown at 581.08 frames/s"; over the time they show, 25 at most."""
     clip = write_video(tmp_path / "clip.ts", split_frames(25, h=96, w=128))  # 1 s at 25 fps
-    server = SilentAfterFirst(b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n\r\n" + clip.read_bytes())
-    server.start()
-    try:
+    with SilentAfterFirst(b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n\r\n" + clip.read_bytes()) as server:
         stats = run_live(server.url, model=str(rule_onnx), output=str(tmp_path / "r.mp4"), device="cpu", duration=1.5)
-    finally:
-        server.close()
     assert stats["frames"] > 1 and stats["fps"] <= 25.5, stats
 
 
@@ -1747,10 +1748,8 @@ def test_ctrl_c_while_a_read_waits_on_a_stalled_stream_ends_the_run_at_once(rule
     import signal
 
     clip = write_video(tmp_path / "clip.ts", split_frames(25, h=96, w=128))  # 1 s
-    server = SilentAfterFirst(b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n\r\n" + clip.read_bytes())
-    server.start()
     out = tmp_path / "r.mp4"
-    try:
+    with SilentAfterFirst(b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n\r\n" + clip.read_bytes()) as server:
         proc = subprocess.Popen([sys.executable, "-m", "roadseg", "segment", server.url, "-o", str(out), "--model",
                                  str(rule_onnx), "--device", "cpu", "-q"], stderr=subprocess.PIPE, text=True)  # fmt: skip
         wait_for(lambda: out.exists() and out.stat().st_size > 0 or proc.poll() is not None, timeout=30)
@@ -1759,8 +1758,6 @@ def test_ctrl_c_while_a_read_waits_on_a_stalled_stream_ends_the_run_at_once(rule
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=15)
         took = time.monotonic() - t0
-    finally:
-        server.close()
     assert proc.returncode == 130 and "recording finalised" in err and "Traceback" not in err, err
     assert took < 1.5, took  # (was 2.1)
     assert read_video(out)["frames"]

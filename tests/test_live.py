@@ -34,6 +34,7 @@ from conftest import (
     write_video,
 )
 from fuzzing import PTS_HZ, adts_merged, pes_headers, pes_moved, restamped
+from servers import serving
 
 import roadseg.pipeline.sinks.window as window
 import roadseg.pipeline.sources.capture as capture
@@ -182,14 +183,10 @@ class Multipart(SimpleHTTPRequestHandler):
 def test_a_stream_without_timestamps_of_its_own_is_recorded_by_arrival(rule_onnx, tmp_path):
     """FFmpeg numbers an MJPEG-over-HTTP stream's frames at a made-up 25 fps: timed by those, 1.2 s of a
     10 frames/s camera played in 0.6 s."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Multipart)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    out = tmp_path / "cam.mp4"
-    try:
+    with serving(Multipart) as httpd:
+        out = tmp_path / "cam.mp4"
         stats = run_live(f"http://127.0.0.1:{httpd.server_address[1]}/", model=str(rule_onnx), output=str(out),
                          device="cpu", max_frames=15)  # fmt: skip
-    finally:
-        httpd.shutdown()
     frames, _, end = spans(out)["video"]
     assert frames == stats["frames"] == 15 and end == pytest.approx(1.2, abs=0.25)  # (its first 3 come at once)
 
@@ -330,15 +327,11 @@ def test_a_file_served_over_http_is_read_as_a_file(rule_onnx, tmp_path):
     # a live stream, 2 of the sample clip's 38 frames came through, and no audio
     write_video(tmp_path / "clip.mp4", split_frames(40, h=96, w=128), audio_seconds=1.6,
                 options={"movflags": "faststart"})  # fmt: skip
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Counted, directory=str(tmp_path)))
     Counted.paths = []
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
+    with serving(partial(Counted, directory=str(tmp_path))) as httpd:
         url = f"http://127.0.0.1:{httpd.server_address[1]}/clip.mp4"
         stats = run(SegmentOptions(url, output=str(tmp_path / "r.mp4"), model=str(rule_onnx), quiet=True)).as_dict()
         forced = run_live(url, model=str(rule_onnx), output=str(tmp_path / "l.mp4"), device="cpu")
-    finally:
-        httpd.shutdown()
     assert stats["kind"] == "file" and stats["frames"] == 40 and stats["audio_streams"] == 1
     assert Counted.paths == ["/clip.mp4", "/clip.mp4"]  # one request a run: the look at it is the source
     v = read_video(tmp_path / "r.mp4")
@@ -371,14 +364,12 @@ class CutOnce(SimpleHTTPRequestHandler):
 def test_dropped_stream_is_retried_with_backoff_then_reported(rule_onnx, tmp_path):
     write_video(tmp_path / "clip.ts", split_frames(80, h=96, w=128), codec="mpeg4")
     CutOnce.served = 0
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(CutOnce, directory=str(tmp_path)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{httpd.server_address[1]}/live.ts"
     out = tmp_path / "r.mp4"
     stats = tmp_path / "stats.json"
-    r = CliRunner().invoke(segment_video_cmd, [url, "--model", str(rule_onnx), "-o", str(out), "--retries", "2",
-                                               "--retry-delay", "0.05", "--device", "cpu", "--stats", str(stats)])  # fmt: skip
-    httpd.shutdown()
+    with serving(partial(CutOnce, directory=str(tmp_path))) as httpd:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/live.ts"
+        r = CliRunner().invoke(segment_video_cmd, [url, "--model", str(rule_onnx), "-o", str(out), "--retries", "2",
+                                                   "--retry-delay", "0.05", "--device", "cpu", "--stats", str(stats)])  # fmt: skip
     assert r.exit_code == 1, r.output
     assert r.output.count("reconnecting in") == 2  # the user sees each attempt
     assert "gave up after 2 reconnects" in r.output and "recording finalised" in r.output
@@ -467,15 +458,11 @@ def test_the_sound_a_reconnection_reads_before_its_first_picture_is_kept(rule_on
 
 def _record_served(handler, tmp_path, rule_onnx, *extra: str, retries: int):
     """``segment-video http://.../clip.ts -o r.mp4 [extra]`` against a local server of ``tmp_path`` by ``handler``."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(tmp_path)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    out = tmp_path / "r.mp4"
-    try:
+    with serving(partial(handler, directory=str(tmp_path))) as httpd:
+        out = tmp_path / "r.mp4"
         r = CliRunner().invoke(segment_video_cmd, [f"http://127.0.0.1:{httpd.server_address[1]}/clip.ts", "--model",
                                                    str(rule_onnx), "-o", str(out), "--retries", str(retries),
                                                    "--retry-delay", "0.05", "--device", "cpu", *extra])  # fmt: skip
-    finally:
-        httpd.shutdown()
     return r, out
 
 
@@ -818,18 +805,14 @@ def test_a_stream_with_sound_that_drops_while_packets_wait_for_the_output_reconn
     segmentation fault (exit -11) that lost the whole recording. In a subprocess: a crash must not end pytest."""
     write_video(tmp_path / "clip.ts", split_frames(75, h=96, w=128), audio_seconds=3.0)
     Twice.served = 0
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Twice, directory=str(tmp_path)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
     slowed = ("import sys, time; from roadseg.pipeline.session import OnnxSegmenter as O; real = O.predict; "
               "O.predict = lambda self, f: (time.sleep(0.1), real(self, f))[1]; from roadseg.cli import "
               "segment_video_cmd; segment_video_cmd(sys.argv[1:])")  # fmt: skip
     out = tmp_path / "r.mp4"
-    try:
+    with serving(partial(Twice, directory=str(tmp_path))) as httpd:
         run = subprocess.run([sys.executable, "-c", slowed, f"http://127.0.0.1:{httpd.server_address[1]}/live.ts",
                               "--model", str(rule_onnx), "-o", str(out), "--retries", "1", "--retry-delay", "0.05",
                               "--device", "cpu", "-q"], capture_output=True, text=True, timeout=80)  # fmt: skip
-    finally:
-        httpd.shutdown()
     assert run.returncode == 1 and "gave up after 1 reconnects; recording finalised" in run.stderr, run.stderr[-2000:]
     assert read_video(out)["frames"] and read_video(out)["audio"]
 
@@ -1064,29 +1047,24 @@ class CodecChanged(SimpleHTTPRequestHandler):
         return None
 
 
-def _codec_changed(tmp_path) -> ThreadingHTTPServer:
+def _codec_changed(tmp_path) -> contextlib.AbstractContextManager[ThreadingHTTPServer]:
     """A server of :class:`CodecChanged` (2 s of H.264, then 10 s of MPEG-4, red on the right), serving."""
     a = write_video(tmp_path / "a.ts", split_frames(50, h=96, w=128))
     b = write_video(tmp_path / "b.ts", [f[:, ::-1].copy() for f in split_frames(250, h=96, w=128)], codec="mpeg4",
                     offset=2.0)  # (mirrored: red on the right)  # fmt: skip
     (tmp_path / "joined.ts").write_bytes(a.read_bytes() + b.read_bytes())
     CodecChanged.served = 0
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(CodecChanged, directory=str(tmp_path)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd
+    return serving(partial(CodecChanged, directory=str(tmp_path)))
 
 
 @pytest.mark.timeout(60)
 def test_a_live_stream_whose_codec_changes_is_followed_without_opening_it_again(rule_onnx, tmp_path):
     # was: every MPEG-4 packet refused for 5 s (the picture frozen, 125 packets lost), then the stream opened again
-    httpd = _codec_changed(tmp_path)
     out, stats = tmp_path / "r.mp4", tmp_path / "stats.json"
-    try:
+    with _codec_changed(tmp_path) as httpd:
         r = CliRunner().invoke(segment_video_cmd, [f"http://127.0.0.1:{httpd.server_address[1]}/live.ts", "-o", str(out),
                                                    "--model", str(rule_onnx), "--device", "cpu", "--max-frames", "80",
                                                    "--stats", str(stats)])  # fmt: skip
-    finally:
-        httpd.shutdown()
     assert r.exit_code == 0 and "live.ts: its video changes from h264 to mpeg4" in r.output, r.output
     assert "refused" not in r.output and CodecChanged.served == 1, r.output
     assert json.loads(stats.read_text())["lost_packets"] <= 2
@@ -1098,14 +1076,11 @@ def test_a_live_stream_whose_codec_changes_is_followed_without_opening_it_again(
 def test_a_live_stream_whose_decoder_refuses_every_picture_is_opened_again_and_the_refusals_counted(rule_onnx,
                                                                                                   tmp_path, monkeypatch):  # fmt: skip
     monkeypatch.setattr(decoder, "_probed", lambda packets: None)  # (its bytes tell no codec: refused as damage)
-    httpd = _codec_changed(tmp_path)
     out, stats = tmp_path / "r.mp4", tmp_path / "stats.json"
-    try:
+    with _codec_changed(tmp_path) as httpd:
         r = CliRunner().invoke(segment_video_cmd, [f"http://127.0.0.1:{httpd.server_address[1]}/live.ts", "-o", str(out),
                                                    "--model", str(rule_onnx), "--device", "cpu", "--max-frames", "80",
                                                    "--retry-delay", "0.05", "--stats", str(stats)])  # fmt: skip
-    finally:
-        httpd.shutdown()
     # was: every MPEG-4 packet refused without a word or a count, the picture frozen until the stream ended
     assert r.exit_code == 0 and "refused every video packet for 5 s" in r.output, r.output
     lost = json.loads(stats.read_text())["lost_packets"]
@@ -1496,15 +1471,11 @@ def test_an_mjpeg_camera_that_drops_again_and_again_earns_its_retries_back(rule_
     """Its format has no timestamps of its own: FFmpeg numbers each connection's pictures from 0, which was
     taken for "a file served without a length" playing from its start again, whose reconnects do not earn
     the retries back: --retries 1 gave up at the second drop (exit 1), though each connection delivered."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), QuickMultipart)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    out = tmp_path / "cam.mp4"
-    try:
+    with serving(QuickMultipart) as httpd:
+        out = tmp_path / "cam.mp4"
         r = CliRunner().invoke(segment_video_cmd, [f"http://127.0.0.1:{httpd.server_address[1]}/", "-o", str(out),
                                                    "--max-frames", "45", "--retries", "1", "--retry-delay", "0.05",
                                                    "--model", str(rule_onnx), "--device", "cpu", "-q"])  # fmt: skip
-    finally:
-        httpd.shutdown()
     assert r.exit_code == 0 and "began again from its start" not in r.output, r.output
     assert len(read_video(out)["frames"]) == 45
 
@@ -1593,17 +1564,13 @@ def test_live_latency_counts_from_when_a_frame_was_read_not_from_after_decoding(
     played live: from when its picture is due)."""
     real = capture.open_capture
     monkeypatch.setattr(capture, "open_capture", lambda *a, **kw: SlowDecoding(real(*a, **kw), 0.06))
-    if kind == "file":
-        spec = str(write_video(tmp_path / "c.mp4", split_frames(10, h=96, w=128), fps=Fraction(10)))  # 1 s
-    else:
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Multipart)  # 10 frames/s
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        spec = f"http://127.0.0.1:{httpd.server_address[1]}/"
-    try:
+    with contextlib.ExitStack() as stack:
+        if kind == "file":
+            spec = str(write_video(tmp_path / "c.mp4", split_frames(10, h=96, w=128), fps=Fraction(10)))  # 1 s
+        else:
+            httpd = stack.enter_context(serving(Multipart))  # 10 frames/s
+            spec = f"http://127.0.0.1:{httpd.server_address[1]}/"
         stats = run_live(spec, model=str(rule_onnx), output=str(tmp_path / "r.mp4"), device="cpu", max_frames=10)
-    finally:
-        if kind == "stream":
-            httpd.shutdown()
     assert stats["latency_ms"]["p50"] >= 60, stats["latency_ms"]  # (was about 2 ms)
 
 

@@ -4,18 +4,12 @@ import json
 import subprocess
 import sys
 from fractions import Fraction
-from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 
 FRAMES = 20_000
-
-
-def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * 4096 / 2**20
 
 
 def write_long_video(path, n: int) -> None:
@@ -41,8 +35,9 @@ def write_long_video(path, n: int) -> None:
 RUN = """
 import json, sys, threading, time
 from roadseg.pipeline import segment_video
-sys.path.insert(0, sys.argv[4])
-from test_soak import rss_mb
+def rss_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 / 2**20
 samples, done = [], threading.Event()
 def sample():
     while not done.is_set():
@@ -64,8 +59,8 @@ print(json.dumps({"frames": stats["frames"], "fps": stats["fps"], "samples": sam
 def test_memory_stays_flat_over_20000_frames(rule_onnx, tmp_path):
     src = tmp_path / "long.mp4"
     write_long_video(src, FRAMES)
-    r = subprocess.run([sys.executable, "-c", RUN, str(src), str(tmp_path / "o.mp4"), str(rule_onnx),
-                        str(Path(__file__).parent)], capture_output=True, text=True, timeout=540)  # fmt: skip
+    r = subprocess.run([sys.executable, "-c", RUN, str(src), str(tmp_path / "o.mp4"), str(rule_onnx)],
+                       capture_output=True, text=True, timeout=540)
     assert r.returncode == 0, r.stderr[-2000:]
     run = json.loads(r.stdout.strip().splitlines()[-1])
     samples = run["samples"]

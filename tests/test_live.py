@@ -1531,6 +1531,29 @@ def test_the_browser_view_says_it_waits_for_the_first_frame_not_null(tmp_path):
     assert "null" not in text and "waiting for the first frame" in text, text
 
 
+@pytest.mark.timeout(30)
+def test_a_browser_that_stopped_reading_the_live_view_holds_no_thread_once_the_view_closes():
+    """A browser that stops reading its stream (a tab in the background, a stalled network) leaves the server's
+    thread for it waiting in a write: it outlived the view's close by up to its socket timeout (10 s), now the
+    close ends it."""
+    from roadseg.pipeline.sinks.server import MjpegServer
+
+    before = set(threading.enumerate())
+    noise = np.random.default_rng(0).integers(0, 255, (480, 640, 3), np.uint8)  # (some 300 kB a JPEG)
+    with socket.socket() as browser, MjpegServer("127.0.0.1", 0, ["Road"], [(128, 64, 128)]) as server:
+        browser.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        browser.connect(("127.0.0.1", server.port))
+        browser.sendall(b"GET /stream.mjpg HTTP/1.0\r\n\r\n")
+        for _ in range(60):  # (it reads none of them: the socket buffers fill, and the write waits)
+            server.publish(noise)
+            time.sleep(0.02)
+        t0 = time.monotonic()
+        server.close()
+        took = time.monotonic() - t0
+        left = [t.name for t in threading.enumerate() if t not in before and t.is_alive()]
+    assert not left and took < 2.5, (left, took)
+
+
 class SlowDecoding:
     """A container whose video packets each take ``seconds`` more to decode (a loaded machine)."""
 

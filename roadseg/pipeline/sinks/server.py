@@ -4,7 +4,7 @@
 drops, worked out when it is asked for (a stream that stalls shows 0 frames/s, not the rate its last
 picture came at). The pipeline only replaces the latest JPEG (never waits for a client); each browser
 is served by its own handler thread with a socket timeout, so a slow or vanished browser cannot stall
-anything.
+anything; closing the server shuts each browser's connection and joins its thread.
 
 :class:`ServeSink` is the run's sink for it.
 
@@ -16,11 +16,13 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -33,6 +35,7 @@ from roadseg.pipeline.sinks.base import Sink
 from roadseg.pipeline.sources import Frame
 
 log = logging.getLogger("roadseg")
+JOIN = 2.0  # seconds the server's threads get to end once it is closed
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>roadseg live</title>
@@ -103,7 +106,46 @@ class _Handler(BaseHTTPRequestHandler):
             return  # the browser went away
 
 
-class _Http6(ThreadingHTTPServer):
+class _Http(ThreadingHTTPServer):
+    """The server: a thread for each browser's connection, kept with it, so that :meth:`end_clients` can end
+    them (``ThreadingHTTPServer`` joins none of its daemon threads, and a thread waiting in a write to a browser
+    that stopped reading outlived the server by its socket timeout)."""
+
+    daemon_threads = True
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._clients: dict[threading.Thread, socket.socket] = {}
+        self._lock = threading.Lock()
+
+    def process_request(self, request, client_address) -> None:
+        thread = threading.Thread(target=self._serve, args=(request, client_address), name="roadseg-http-client",
+                                  daemon=True)  # fmt: skip
+        with self._lock:
+            self._clients[thread] = request
+        thread.start()
+
+    def _serve(self, request, client_address) -> None:
+        try:
+            self.process_request_thread(request, client_address)
+        finally:
+            with self._lock:
+                self._clients.pop(threading.current_thread(), None)
+
+    def end_clients(self, timeout: float) -> None:
+        """Shut every connection still served (a write or a read waiting on it ends at once) and give their
+        threads ``timeout`` s in all to end; call it once :meth:`shutdown` has returned (no new ones come)."""
+        with self._lock:
+            clients = dict(self._clients)
+        for request in clients.values():
+            with contextlib.suppress(OSError):  # (one the browser closed)
+                request.shutdown(socket.SHUT_RDWR)
+        deadline = time.monotonic() + timeout
+        for thread in clients:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
+class _Http6(_Http):
     """The server on an IPv6 address (``::1``; ``::`` takes IPv4 too, where the system lets it)."""
 
     address_family = socket.AF_INET6
@@ -136,11 +178,10 @@ class MjpegServer:
                          for n, c in zip(classes, palette))  # fmt: skip
         self.page = PAGE.format(legend=legend).encode()
         try:
-            self.httpd = (_Http6 if ":" in host else ThreadingHTTPServer)((host, port), _Handler)
+            self.httpd = (_Http6 if ":" in host else _Http)((host, port), _Handler)
         except OSError as exc:  # the port is taken, the address is not ours ...
             raise SinkError(f"cannot serve on {_address(host, port)}: {exc.strerror or exc}") from None
         self.httpd.mjpeg = self  # type: ignore[attr-defined]  # what the handlers serve
-        self.httpd.daemon_threads = True
         self.host, self.port = self.httpd.server_address[:2]
         self._thread = spawn(self.httpd.serve_forever, "http")
 
@@ -179,8 +220,9 @@ class MjpegServer:
             self._closed = True
             self._cond.notify_all()
         self.httpd.shutdown()
+        self.httpd.end_clients(JOIN)
         self.httpd.server_close()
-        self._thread.join(2.0)
+        self._thread.join(JOIN)
 
 
 class ServeSink(Sink):

@@ -76,14 +76,11 @@ def _segmented_via(via: str, src: Path, args: list[str], handler: type = _Quiet)
         assert r.returncode == 0, r.stderr
         return r.stderr.decode()
     from functools import partial
-    from http.server import ThreadingHTTPServer
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(src.parent)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
+    from servers import serving
+
+    with serving(partial(handler, directory=str(src.parent))) as httpd:
         result = CliRunner().invoke(segment_video_cmd, [f"http://127.0.0.1:{httpd.server_address[1]}/{src.name}", *args])
-    finally:
-        httpd.shutdown()
     assert result.exit_code == 0, result.output
     return result.output
 

@@ -1,4 +1,5 @@
-"""Fixtures that build tiny real media and tiny real models in tmp_path (nothing downloaded)."""
+"""Fixtures that build tiny real media and tiny real models in tmp_path (nothing downloaded), and the check that
+fails a test which leaves a thread running (no_thread_left_running)."""
 
 from __future__ import annotations
 

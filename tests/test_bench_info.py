@@ -1,4 +1,5 @@
 import json
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -79,3 +80,17 @@ def test_bench_interrupted_in_its_pipeline_run_does_not_name_the_timed_output(ru
     with pytest.raises(Interrupted) as exc:
         bench.pipeline(tmp_path / "v.mp4", rule_onnx, 4, 25.0, 1, "superfast")
     assert str(exc.value) == "interrupted" and exc.value.exit_code == 143
+
+
+def test_bench_without_the_train_extra_skips_the_peak_in_one_line_and_still_writes_its_json(rule_onnx, tmp_path,
+                                                                                            monkeypatch):  # fmt: skip
+    # a runtime-only install (pip install ., no onnx): a traceback after all the timings, and no bench.json
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    video = write_video(tmp_path / "v.mp4", split_frames(4, h=96, w=128))
+    out = tmp_path / "res"
+    r = CliRunner().invoke(main, ["bench", "--video", str(video), "--model", str(rule_onnx), "--frames", "3",
+                                  "--repeats", "1", "--batch", "1", "--no-native", "--no-torch", "--out", str(out)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "onnx not installed (pip install 'roadseg[train]'): machine peak skipped" in r.output
+    data = json.loads((out / "bench.json").read_text())
+    assert data["floor"] == {} and "machine peak (onnxruntime" not in r.output.split("skipped")[-1]

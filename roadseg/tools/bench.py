@@ -227,7 +227,11 @@ def run_bench(video: str | Path, *, frames: int = 48, repeats: int = 3, batches=
     if baseline is not None:
         models = {**models, "baseline": Path(baseline)}
     log("machine peak (onnxruntime matmul)")
-    fl = floor(rows, models, machine_peak(), f"{working[0]}x{working[1]}")
+    try:
+        fl = floor(rows, models, machine_peak(), f"{working[0]}x{working[1]}")
+    except ImportError:  # (onnx, which writes its matmul models, is in the train extra)
+        log("onnx not installed (pip install 'roadseg[train]'): machine peak skipped")
+        fl = {}
     return {"video": str(video), "video_info": vinfo, "frames": len(imgs), "repeats": repeats,
             "working_size": list(working), "rows": rows, "ratios": ratios, "floor": fl, "machine": collect(),
             **({"interleaved": turns} if turns is not None else {})}  # fmt: skip

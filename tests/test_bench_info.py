@@ -60,7 +60,7 @@ def test_bench_with_fewer_frames_than_a_batch_is_one_line(rule_onnx, tmp_path):
     assert r.exit_code == 2 and "'--frames': 0 is not in the range" in r.output
     (tmp_path / "afile").write_text("x")
     for extra, says in ((["--preset", "nope"], "Error: preset 'nope' is not one of libx264's"),
-                        (["--baseline", str(video)], "Error: cannot load model"),
+                        (["--baseline", str(video)], f"Error: not an ONNX model: {video}"),
                         (["--out", str(tmp_path / "afile" / "res")], "Error: ")):  # fmt: skip
         r = CliRunner().invoke(main, [*args, *extra, "--batch", "1"])  # refused before any timed run (were: after)
         assert r.exit_code == 1 and r.output.startswith(says) and "..." not in r.output, (extra, r.output)

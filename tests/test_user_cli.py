@@ -61,3 +61,38 @@ def test_segment_video_alone_shows_its_help_and_has_a_version():
     assert "Usage: segment-video [OPTIONS] INPUT" in r.output and "Examples:" in r.output, r.output
     r = CliRunner().invoke(segment_video_cmd, ["--version"], prog_name="segment-video")
     assert r.exit_code == 0 and r.output.startswith("segment-video, version "), r.output
+
+
+def _error_line(r) -> str:
+    """The one ``Error:`` line a refused run prints (and nothing of a traceback)."""
+    assert r.exit_code != 0 and "Traceback" not in r.output, r.output
+    return next(line for line in r.output.splitlines() if line.startswith("Error: "))
+
+
+def test_a_model_that_is_a_folder_or_no_onnx_file_is_said_so_in_one_line(split_video, tmp_path):
+    # (were: "model file not found: models" for a folder; onnxruntime's "[ONNXRuntimeError] : 7 : INVALID_PROTOBUF :
+    # Load model from ... failed:Protobuf parsing failed." for a model card)
+    out = tmp_path / "o.mp4"
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "a.onnx").write_bytes(b"")
+    card = folder / "MODEL_CARD.md"
+    card.write_text("# the model\n")
+    for model, says in ((folder, f"Error: {folder} is a folder, not a model file; name one of its .onnx files: a.onnx"),
+                        (tmp_path, f"Error: {tmp_path} is a folder, not a model file; it holds no .onnx file"),
+                        (card, f"Error: not an ONNX model: {card}")):  # fmt: skip
+        r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(out), "--model", str(model)])
+        assert _error_line(r) == says and len(r.output.splitlines()) == 1, r.output
+    assert not out.exists()
+
+
+def test_tta_on_a_runtime_only_install_is_one_line(split_video, monkeypatch, tmp_path):
+    # `pip install .` has no onnx, which --tta rewrites the model with: a ModuleNotFoundError traceback
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    out = tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(out), "--tta"])
+    assert _error_line(r).startswith("Error: --tta rewrites the model with the onnx package, which this install lacks: "
+                                     "pip install onnx"), r.output
+    assert not out.exists()

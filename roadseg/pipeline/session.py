@@ -78,6 +78,52 @@ def default_model_path(device: str = "auto") -> Path:
     raise ModelError(f"no shipped model found in {folder} (looked for {', '.join(names)}); pass --model")
 
 
+def check_model_file(path: str | Path) -> Path:
+    """``path`` as a Path if it names a file, else the one-line :class:`ModelError` that says what it is
+    (:class:`OnnxSegmenter` and ``batch`` say it alike): a folder was "model file not found".
+
+    >>> check_model_file("models")
+    Traceback (most recent call last):
+    roadseg.errors.ModelError: models is a folder, not a model file; name one of its .onnx files: unet-r34-camvid-int8.onnx, unet-r34-camvid.onnx
+    """
+    path = Path(path)
+    if path.is_dir():
+        names = sorted(p.name for p in path.glob("*.onnx") if p.is_file())
+        holds = f"name one of its .onnx files: {', '.join(names)}" if names else "it holds no .onnx file"
+        raise ModelError(f"{path} is a folder, not a model file; {holds}")
+    if not path.is_file():
+        raise ModelError(f"model file not found: {path}")
+    return path
+
+
+def _unloadable(path: Path, exc: Exception) -> ModelError:
+    """The one-line error for a model file onnxruntime could not load: a checkpoint, a file that is no ONNX
+    model at all (a model card), a damaged one (both were onnxruntime's raw INVALID_PROTOBUF text), or
+    onnxruntime's first line."""
+    if (checkpoint := contract.not_onnx(path)) is not None:
+        return checkpoint
+    if contract.file_kind(path) is None:  # (does not even begin as a ModelProto does)
+        return ModelError(f"not an ONNX model: {path}")
+    if "INVALID_PROTOBUF" in str(exc):
+        return ModelError(f"cannot load model {path}: it begins as an ONNX model does but cannot be parsed (damaged, "
+                          "or cut short: a copy that did not finish?)")  # fmt: skip
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+    return ModelError(f"cannot load model {path}: {first}")
+
+
+def _flipped(path: Path) -> bytes:
+    """The model at ``path`` rewritten for ``--tta`` (:mod:`roadseg.pipeline.tta`), serialised; a one-line
+    :class:`ModelError` where the onnx package that rewrites it is missing (a runtime-only install)."""
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        raise ModelError("--tta rewrites the model with the onnx package, which this install lacks: pip install onnx "
+                         "(or the train extra, 'roadseg[train]')") from None  # fmt: skip
+    from roadseg.pipeline.tta import flip_tta
+
+    return flip_tta(contract.read_onnx(path), path.name).SerializeToString()
+
+
 def _providers(device: str) -> list:
     if device == "cpu":
         return ["CPUExecutionProvider"]
@@ -114,15 +160,9 @@ class OnnxSegmenter:
                  io_binding: bool | None = None, tta: bool = False) -> None:  # fmt: skip
         ort = onnxruntime()
 
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise ModelError(f"model file not found: {self.path}")
+        self.path = check_model_file(path)
         self.tta = tta
-        source: str | bytes = str(self.path)
-        if tta:
-            from roadseg.pipeline.tta import flip_tta
-
-            source = flip_tta(contract.read_onnx(self.path), self.path.name).SerializeToString()
+        source: str | bytes = _flipped(self.path) if tta else str(self.path)
         device = resolve_device(providers)
         opts = ort.SessionOptions()
         # fatal only: the failed-CUDA chatter of onnxruntime-gpu on a CPU box, and a failed run's error,
@@ -147,8 +187,7 @@ class OnnxSegmenter:
             with contextlib.redirect_stdout(io.StringIO()):
                 self.session = ort.InferenceSession(source, opts, providers=wanted)
         except Exception as exc:  # InvalidProtobuf, Fail, NoSuchFile ... all mean "not a usable model"
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-            raise contract.not_onnx(self.path) or ModelError(f"cannot load model {self.path}: {first}") from None
+            raise _unloadable(self.path, exc) from None
         finally:
             ort.set_default_logger_severity(3)
         self.providers = self.session.get_providers()

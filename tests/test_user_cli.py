@@ -96,3 +96,13 @@ def test_tta_on_a_runtime_only_install_is_one_line(split_video, monkeypatch, tmp
     assert _error_line(r).startswith("Error: --tta rewrites the model with the onnx package, which this install lacks: "
                                      "pip install onnx"), r.output
     assert not out.exists()
+
+
+def test_quantize_on_a_runtime_only_install_is_one_line(rule_onnx, monkeypatch, tmp_path):
+    # `pip install .` has no onnx: a ModuleNotFoundError traceback (as export, release and soup say, in one line)
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    r = CliRunner().invoke(main, ["quantize", str(rule_onnx), "-o", str(tmp_path / "q.onnx"), "--data", str(tmp_path)])
+    assert _error_line(r).startswith("Error: quantize needs the train extra (pip install 'roadseg[train]'): "), r.output
+    assert not (tmp_path / "q.onnx").exists()

@@ -126,6 +126,10 @@ def quantize_cmd(model, output, data, count, method, holdout, overwrite) -> None
     from roadseg.export.quantize import cannot_quantize, load_calibration_frames, quantize_int8
     from roadseg.pipeline.session import OnnxSegmenter
 
+    try:
+        import onnx  # noqa: F401 - what reads the graph, and onnxruntime's quantizer, need (a runtime-only install lacks)
+    except ImportError as exc:
+        fail(f"quantize needs the train extra (pip install 'roadseg[train]'): {exc}")
     check_model_output(output, [model], overwrite, ".onnx")
     if (why := cannot_quantize(model)) is not None:  # (a file that is not ONNX: one line)
         fail(f"cannot quantize {model}: {why}")

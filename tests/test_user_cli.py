@@ -106,3 +106,34 @@ def test_quantize_on_a_runtime_only_install_is_one_line(rule_onnx, monkeypatch, 
     r = CliRunner().invoke(main, ["quantize", str(rule_onnx), "-o", str(tmp_path / "q.onnx"), "--data", str(tmp_path)])
     assert _error_line(r).startswith("Error: quantize needs the train extra (pip install 'roadseg[train]'): "), r.output
     assert not (tmp_path / "q.onnx").exists()
+
+
+
+def test_batch_says_a_missing_model_as_segment_does_and_leaves_no_output_folder(split_video, tmp_path, monkeypatch):
+    # (was: "cannot read the model /abs/nope.onnx: No such file or directory", and an empty OUT left behind)
+    monkeypatch.chdir(tmp_path)
+    for model, command in (("nope.onnx", ["batch", str(split_video), "-o", "out/a"]),
+                           ("nope.onnx", ["segment", str(split_video), "-o", "o.mp4"]),
+                           (".", ["batch", str(split_video), "-o", "out/a"])):  # fmt: skip
+        r = CliRunner().invoke(main, [*command, "--model", model])
+        said = "model file not found: nope.onnx" if model != "." else ". is a folder, not a model file"
+        assert _error_line(r).startswith(f"Error: {said}"), r.output
+    assert not (tmp_path / "out").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()  # a batch refused after its folder was made (no videos found): that folder goes too
+    assert _error_line(CliRunner().invoke(main, ["batch", str(empty), "-o", "out/b"])) == f"Error: no videos found in {empty}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "split.mp4"]
+
+
+def test_batch_names_a_missing_input_as_typed_without_starting_a_worker(split_video, rule_onnx, tmp_path):
+    # (was: "[1/1] nope.mp4: error, input not found: /abs/nope": its output's name, after a worker was started)
+    import json
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "roadseg", "batch", "nope", "-o", "out", "--model", str(rule_onnx)]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert run.returncode == 1 and run.stderr.splitlines()[0] == "nope: error, input not found", run.stderr
+    assert "ok 0 · error 1 · skipped 0" in run.stderr and "nope.mp4" not in run.stderr, run.stderr
+    line = json.loads((tmp_path / "out/results.jsonl").read_text())
+    assert (line["status"], line["error"], line["node"]) == ("error", f"input not found: {tmp_path / 'nope'}", None)

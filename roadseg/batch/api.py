@@ -13,18 +13,19 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
 
 from roadseg.batch.errors import BatchError
 from roadseg.batch.inputs import plan_joined, plan_outputs
 from roadseg.batch.launch import _run
-from roadseg.batch.options import BatchOptions, _check_encoder, _model_key, _options, _suffix
+from roadseg.batch.options import BatchOptions, _check_encoder, _model_file, _model_key, _options, _suffix
 from roadseg.batch.report import Summary
 from roadseg.batch.rerun import _check_owners, _refuse_clashes, _renamed
 from roadseg.batch.results import (
     ResultsLog,
+    _line,
     input_key,
     is_damaged,
     is_done,
@@ -65,16 +66,12 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
 
     leave_if_importing_main()  # (a script without 'if __name__ == "__main__":', run again in a worker)
     bopts, sopts = _options(options, segment, kw)
-    if sopts.model and not os.path.isabs(sopts.model):  # (Ray's workers do not run in this folder)
-        sopts = replace(sopts, model=os.path.abspath(sopts.model))
+    if sopts.model:  # (named as typed where it is not there; absolute for the workers: Ray's do not run here)
+        sopts = replace(sopts, model=os.path.abspath(_model_file(sopts.model)))
     suffix = _suffix(bopts.suffix)
     _check_encoder(sopts, suffix)
     out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BatchError(f"cannot create output folder {out}: {reason_of(exc)}") from None
-    with _only_batch(out):
+    with _made(out), _only_batch(out):
         return _batch(inputs, out, suffix, bopts, sopts)
 
 
@@ -102,6 +99,8 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
             if is_done(done, Path(task.output), key, model, settings):
                 skipped.append(task)  # (no line: its ok line stands; a nightly rerun would add a line a video)
                 summary.add({"status": "skipped", "frames": done.get("frames")})
+            elif not task.parts and not os.path.exists(task.input):
+                _count_missing(task, results, summary, model, settings, key, bopts.quiet)
             elif not bopts.retry_failed and is_damaged(done, key, model, settings):
                 _count_unchanged(task, done, out, summary, bopts.quiet)
             elif (earlier := _renamed(task, previous, key, model, settings, targets)) is not None:
@@ -143,6 +142,18 @@ def _tasks(videos: list[Video], out: Path, suffix: str, bopts: BatchOptions,
             for v, t in plan_outputs(videos, out, suffix, clashes=clashes, said=said).items()]  # fmt: skip
 
 
+def _count_missing(task: Task, results: ResultsLog, summary: Summary, model: str, settings: str, key: dict,
+                   quiet: bool) -> None:  # fmt: skip
+    """Fail a video that is not there (a name mistyped, a file moved away) with an ``error`` line, and one on
+    standard error that names it as typed (relative to here): it was said as its output's name, ``nope.mp4``,
+    by a worker started for it."""
+    error = f"input not found: {task.input}"
+    results.write(_line(task, {"status": "error", "frames": 0, "error": error}, key, model, settings))
+    summary.error += 1  # (no node's: none ran it)
+    if not quiet:
+        print(f"{os.path.relpath(task.input)}: error, input not found", file=sys.stderr, flush=True)
+
+
 def _count_unchanged(task: Task, done: dict, out: Path, summary: Summary, quiet: bool) -> None:
     """Count ``task``, found damaged before and unchanged since, as an error, without trying it again."""
     summary.error += 1  # (no line: its error line stands; a nightly rerun would add one a broken file)
@@ -165,6 +176,37 @@ def _take_renamed(task: Task, earlier: dict, out: Path, results: ResultsLog, sum
         print(f"{os.path.relpath(task.output, out)}: done before as "
               f"{os.path.relpath(earlier['output'], out)} ({why}); renamed, not redone",
               file=sys.stderr, flush=True)  # fmt: skip
+
+
+@contextmanager
+def _made(out: Path) -> Iterator[None]:
+    """Make the folder ``out`` (and its parents) for the batch; where the batch then fails before any video
+    has a results line (no videos found, a model no worker can load, Ray unreachable), remove the folders
+    it made and its empty results log: a mistake left an empty output folder behind."""
+    made = [p for p in (out, *out.parents) if not os.path.lexists(p)]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BatchError(f"cannot create output folder {out}: {reason_of(exc)}") from None
+    try:
+        yield
+    except BatchError:
+        if made:
+            _remove_empty(out, made)
+        raise
+
+
+def _remove_empty(out: Path, made: list[Path]) -> None:
+    """Remove ``out``'s empty results log and empty folders (under it, it, then the parents in ``made``)."""
+    results = out / RESULTS
+    if results.is_file() and results.stat().st_size == 0:
+        results.unlink()
+    for root, _, _ in os.walk(out, topdown=False):
+        with suppress(OSError):  # (not empty: kept)
+            os.rmdir(root)
+    for folder in made[1:]:
+        with suppress(OSError):
+            os.rmdir(folder)
 
 
 @contextmanager

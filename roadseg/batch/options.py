@@ -99,7 +99,7 @@ def _model_key(sopts: SegmentOptions, bopts: BatchOptions) -> str:
     from roadseg.pipeline.session import ModelError, default_model_path, resolve_device
 
     if sopts.model:
-        path = Path(sopts.model)
+        path = _model_file(sopts.model)
     else:  # (local workers asked for a GPU this machine lacks run on the CPU, with its default model)
         device = ("cuda" if bopts.gpus_per_worker else "cpu") if bopts.ray else (
             sopts.device if resolve_device("auto") == "cuda" else "cpu")  # fmt: skip
@@ -111,6 +111,17 @@ def _model_key(sopts: SegmentOptions, bopts: BatchOptions) -> str:
         return model_key(path)
     except OSError as exc:
         raise BatchError(f"cannot read the model {path}: {exc.strerror or exc}") from None
+
+
+def _model_file(model: str) -> Path:
+    """The ``--model`` file, or a BatchError in ``segment``'s words: a file not there, a folder (was: "cannot
+    read the model ...: No such file or directory", and an empty output folder left)."""
+    from roadseg.pipeline.session import ModelError, check_model_file
+
+    try:
+        return check_model_file(model)
+    except ModelError as exc:
+        raise BatchError(str(exc)) from None
 
 
 def _options(options: BatchOptions | None, segment: SegmentOptions | None, kw: dict):

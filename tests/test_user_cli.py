@@ -137,3 +137,15 @@ def test_batch_names_a_missing_input_as_typed_without_starting_a_worker(split_vi
     assert "ok 0 · error 1 · skipped 0" in run.stderr and "nope.mp4" not in run.stderr, run.stderr
     line = json.loads((tmp_path / "out/results.jsonl").read_text())
     assert (line["status"], line["error"], line["node"]) == ("error", f"input not found: {tmp_path / 'nope'}", None)
+
+
+def test_a_file_url_names_the_file(split_video, rule_onnx, tmp_path):
+    # a file manager's copy of a file (was: "input not found: file:/tmp/u/clip.mp4")
+    clip = tmp_path / "my clip.mp4"
+    clip.write_bytes(split_video.read_bytes())
+    url = "file://" + str(clip).replace(" ", "%20")
+    r = CliRunner().invoke(segment_video_cmd, [url, "-o", str(tmp_path / "o.mp4"), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0 and len(read_video(tmp_path / "o.mp4")["frames"]) == 12, r.output
+    from roadseg.pipeline.inputs import find_videos
+
+    assert [v.path for v in find_videos([url, "file://localhost" + str(split_video)])] == [clip, split_video]

@@ -269,6 +269,19 @@ def named_path(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     return value
 
 
+def input_path(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """click callback for an INPUT: :func:`named_path`'s check, and a ``file://`` URL (a file manager's copy of
+    a file) as the path it names (:func:`~roadseg.pipeline.inputs.local_path`).
+
+    >>> input_path(None, click.Argument(["input"]), "file:///tmp/u/clip.mp4")
+    '/tmp/u/clip.mp4'
+    """
+    from roadseg.pipeline.inputs import local_path
+
+    named_path(ctx, param, value)
+    return local_path(value) if isinstance(value, str) else value
+
+
 def _stacked(*options: Callable[[F], F]) -> Callable[[F], F]:
     """One decorator that applies ``options`` in the order they are listed (as in ``--help``)."""
 

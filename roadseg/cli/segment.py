@@ -11,8 +11,8 @@ from roadseg.cli.common import (
     Finite,
     file_options,
     handle_errors,
+    input_path,
     model_options,
-    named_path,
     parse_hostport,
     parse_size,
 )
@@ -62,7 +62,7 @@ def _summary(result: RunResult) -> str:
 
 
 @click.command("segment", cls=_OneInput, no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("input", type=click.Path(), callback=named_path)
+@click.argument("input", type=click.Path(), callback=input_path)
 @click.option("-o", "--output", type=click.Path(), help="Output video (.mp4; \"-\": a Matroska stream on standard output, to pipe into ffplay or ffmpeg), image file/folder for image input, or the recording of a live run.")
 @model_options
 @click.option("--masks-dir", type=click.Path(file_okay=False), help="Also write one lossless label PNG per frame (pixel = class index); a folder of an earlier run's masks needs -y, which replaces them.")

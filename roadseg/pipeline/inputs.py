@@ -24,6 +24,7 @@ import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
+from urllib.parse import unquote, urlsplit
 
 from roadseg.errors import SourceError
 from roadseg.pipeline.suffixes import RAW_VIDEO_SUFFIXES, VIDEO_SUFFIXES
@@ -73,6 +74,19 @@ def recording_order(name: str) -> str:
     if m := _GOPRO_OLD.fullmatch(name):
         return f"{'gopr' if name[0].islower() else 'GOPR'}{m[2]}{m[1] or '00'}{m[3]}"
     return name
+
+
+def local_path(spec: str) -> str:
+    """``spec`` where it is a ``file://`` URL (a file manager's or a browser's copy of a file) as the path it
+    names, else as it is: ``file:///tmp/u/clip.mp4`` was "input not found: file:/tmp/u/clip.mp4".
+
+    >>> local_path("file:///tmp/u/my%20clip.mp4"), local_path("file://localhost/tmp/a.mp4"), local_path("a.mp4")
+    ('/tmp/u/my clip.mp4', '/tmp/a.mp4', 'a.mp4')
+    """
+    if not spec[:7].lower() == "file://":
+        return spec
+    url = urlsplit(spec)
+    return unquote(url.path) if url.netloc in ("", "localhost") and url.path else spec  # (another host's: as typed)
 
 
 @dataclass(frozen=True)
@@ -131,7 +145,7 @@ def _file_id(path: Path) -> object:
 def _expand(specs: Sequence[str | os.PathLike], *, base: Path | None, exclude: Path | None,
             unsearched: list[str]) -> Iterator[Video]:  # fmt: skip
     for spec in specs:
-        text = str(spec)
+        text = local_path(str(spec))
         if text.startswith("@"):
             yield from _from_list(Path(text[1:]).expanduser(), exclude, unsearched)
             continue

@@ -149,3 +149,10 @@ def test_a_file_url_names_the_file(split_video, rule_onnx, tmp_path):
     from roadseg.pipeline.inputs import find_videos
 
     assert [v.path for v in find_videos([url, "file://localhost" + str(split_video)])] == [clip, split_video]
+
+
+def test_a_start_past_the_end_says_how_long_the_clip_is(split_video, rule_onnx, tmp_path):
+    # (was: "no video frames after --start 10s in clip.mp4", and not how long it is; 12 frames at 25 frames/s)
+    r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(tmp_path / "o.mp4"), "--model",
+                                               str(rule_onnx), "--start", "10"])  # fmt: skip
+    assert _error_line(r) == f"Error: no video frames after --start 10s in {split_video}; it lasts 0.5 s", r.output

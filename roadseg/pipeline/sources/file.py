@@ -256,8 +256,10 @@ class VideoSource(Contents, FirstPictures, ToStart, Reading, Decoding, Expected)
         if self._next_at is not None:  # (pictures decode, but none in the window asked)
             raise SourceError(f"no video frames from {self.start:g} s to {self.end:g} s (--start, --duration) in "
                               f"{self.path}: its first picture after {self.start:g} s is at {self._next_at:.2f} s")
-        if self.start:
-            raise SourceError(f"no video frames after --start {self.start:g}s in {self.path}")
+        if self.start:  # (how long it is: a --start past its end, the usual cause, is then plain)
+            length = self._video_length() or (self.container.duration or 0) / av.time_base
+            lasts = f"; it lasts {length:.1f} s" if 0 < length < MAX_SECONDS else ""
+            raise SourceError(f"no video frames after --start {self.start:g}s in {self.path}{lasts}")
         if "mp4" in self.container.format.name and not Path(self.path).is_file() and not self.remote:
             raise SourceError(f"no decodable video frames in {'standard input' if self.path == '-' else self.path}: an "
                               "MP4/MOV read from a pipe can be decoded only if its index (moov) comes before its media "

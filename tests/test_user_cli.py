@@ -156,3 +156,13 @@ def test_a_start_past_the_end_says_how_long_the_clip_is(split_video, rule_onnx, 
     r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(tmp_path / "o.mp4"), "--model",
                                                str(rule_onnx), "--start", "10"])  # fmt: skip
     assert _error_line(r) == f"Error: no video frames after --start 10s in {split_video}; it lasts 0.5 s", r.output
+
+
+def test_a_working_size_far_above_the_frames_is_warned_of(split_video, rule_onnx, tmp_path):
+    # `--size 8000x8000` on a 720p clip: accepted without a word, then a frame in ~2 minutes (48x64 frames here)
+    args = [str(split_video), "-o", str(tmp_path / "o.mp4"), "--model", str(rule_onnx), "-q", "-y", "--max-frames", "1"]
+    r = CliRunner().invoke(segment_video_cmd, [*args, "--size", "480x640"])
+    assert r.exit_code == 0, r.output
+    assert "--size 480x640 has 100x the pixels of the 48x64 pictures it enlarges: no detail is added" in r.output
+    r = CliRunner().invoke(segment_video_cmd, [*args, "--size", "96x128"])  # (4x: twice as high and wide, no word)
+    assert r.exit_code == 0 and "--size" not in r.output, r.output

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -28,6 +29,8 @@ import numpy as np
 from roadseg.errors import ModelError
 from roadseg.pipeline.session import OnnxSegmenter, default_model_path
 from roadseg.pipeline.timing import StageTimes
+
+log = logging.getLogger("roadseg")
 
 if TYPE_CHECKING:  # sources imports PyAV, which training and export on a machine without it never need
     from roadseg.pipeline.sources import Frame
@@ -49,6 +52,7 @@ def resize_labels(labels: np.ndarray, height: int, width: int) -> np.ndarray:
     return cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
 
 
+ENLARGED = 4  # a working size given with more than this many times the pictures' pixels is warned of
 CPU_BYTES_PER_PIXEL = 125  # a CPU session's peak memory per input pixel: the shipped INT8 model (fp32: ~320)
 
 
@@ -140,6 +144,19 @@ class Segmenter:
             raise ModelError(f"working size {h}x{w} at batch {batch}{' with --tta' * (passes > 1)} needs about {_gb(need)} "
                              f"of memory for the network (~{CPU_BYTES_PER_PIXEL} bytes a pixel); {_gb(free)} is free: "
                              "choose a smaller --size or --batch")  # fmt: skip
+
+    def check_size(self, height: int, width: int) -> None:
+        """Warn in one line where a working size given (``--size``) has far more pixels than the pictures,
+        ``height`` x ``width``, it enlarges (more than :data:`ENLARGED` times): no detail is added, and the
+        network's time grows with the pixels (``--size 8000x8000`` on a 720p clip: a frame in ~2 minutes, and
+        not a word). Not refused: enlarging a small picture somewhat can help the model see far objects;
+        what the memory cannot hold, :meth:`check_memory` refuses."""
+        h, w = self.size
+        if self.fixed and height > 0 and width > 0 and h * w > ENLARGED * height * width:
+            own = working_size(height, width, self.model.input_size)
+            log.warning("--size %dx%d has %.0fx the pixels of the %dx%d pictures it enlarges: no detail is added, and "
+                        "the network's time grows with the pixels (its own size for them: %dx%d)",
+                        h, w, h * w / (height * width), height, width, *own)  # fmt: skip
 
     def fitted(self, height: int, width: int, sample_aspect: float | None = None) -> Segmenter:
         """This model at the working size for pictures of this shape (:func:`working_size`), sharing its

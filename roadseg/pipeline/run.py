@@ -81,6 +81,7 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None,
             source = stack.enter_context(_open_source(options, live, stop))
             seg = seg.fitted(source.info.height, source.info.width, source.info.sample_aspect)
             seg.check_memory(1 if live else options.batch)
+            seg.check_size(source.info.height, source.info.width)
             sinks, primary = _open_sinks(options, source, views, stack)
             result = _stream(options, source, seg, sinks, primary, stats, stop)
     except KeyboardInterrupt as exc:  # (before the stages ran: while a stream connects)

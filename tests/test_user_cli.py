@@ -108,7 +108,6 @@ def test_quantize_on_a_runtime_only_install_is_one_line(rule_onnx, monkeypatch, 
     assert not (tmp_path / "q.onnx").exists()
 
 
-
 def test_batch_says_a_missing_model_as_segment_does_and_leaves_no_output_folder(split_video, tmp_path, monkeypatch):
     # (was: "cannot read the model /abs/nope.onnx: No such file or directory", and an empty OUT left behind)
     monkeypatch.chdir(tmp_path)
@@ -166,3 +165,14 @@ def test_a_working_size_far_above_the_frames_is_warned_of(split_video, rule_onnx
     assert "--size 480x640 has 100x the pixels of the 48x64 pictures it enlarges: no detail is added" in r.output
     r = CliRunner().invoke(segment_video_cmd, [*args, "--size", "96x128"])  # (4x: twice as high and wide, no word)
     assert r.exit_code == 0 and "--size" not in r.output, r.output
+
+
+def test_a_hwaccel_name_ffmpeg_does_not_have_is_refused_with_the_names(split_video, rule_onnx, tmp_path):
+    # `--hwaccel cude` (a typo) fell back to the CPU with one warning; a real name unavailable here still does
+    out = tmp_path / "o.mp4"
+    for command, args in ((segment_video_cmd, [str(split_video), "-o", str(out)]),
+                          (main, ["batch", str(split_video), "-o", str(tmp_path / "out")])):  # fmt: skip
+        r = CliRunner().invoke(command, [*args, "--model", str(rule_onnx), "--hwaccel", "cude"])
+        assert r.exit_code == 2, r.output
+        assert "'cude' is not an FFmpeg hardware decoder: one of cuda, vaapi, qsv" in r.output, r.output
+    assert not out.exists() and not (tmp_path / "out").exists()

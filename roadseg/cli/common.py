@@ -269,6 +269,30 @@ def named_path(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     return value
 
 
+#: FFmpeg's hardware device types (libavutil/hwcontext.c, FFmpeg 7.1): one of these that this machine lacks falls
+#: back to the CPU with one line (a script written for another machine still runs); any other name is a typo
+HWACCELS = ("cuda", "vaapi", "qsv", "vdpau", "videotoolbox", "d3d11va", "d3d12va", "dxva2", "drm", "opencl",
+            "mediacodec", "vulkan", "amf")  # fmt: skip
+
+
+def hwaccel_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """click callback for ``--hwaccel``: an FFmpeg hardware device type (lower case), else a usage error that
+    lists them (``--hwaccel cude`` fell back to the CPU, its only sign one warning line among others).
+
+    >>> hwaccel_name(None, None, "CUDA")
+    'cuda'
+    """
+    if value is None:
+        return None
+    from av.codec.hwaccel import hwdevices_available
+
+    here = hwdevices_available()
+    if value.lower() in (*HWACCELS, *here):
+        return value.lower()
+    raise click.BadParameter(f"{value!r} is not an FFmpeg hardware decoder: one of {', '.join(HWACCELS)} "
+                             f"(this FFmpeg is built with {', '.join(here) or 'none'})")  # fmt: skip
+
+
 def input_path(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     """click callback for an INPUT: :func:`named_path`'s check, and a ``file://`` URL (a file manager's copy of
     a file) as the path it names (:func:`~roadseg.pipeline.inputs.local_path`).
@@ -316,7 +340,7 @@ file_options = _stacked(
     click.option("--crf", default=23, show_default=True, help="Encoder quality, lower = better and bigger (x264/x265: 0-51, VP9/AV1: 0-63; mpeg4, mjpeg: the matching quantiser; nvenc, qsv, vaapi, amf: their constant-quality mode at the same 0-51)."),
     click.option("--preset", default="superfast", show_default=True, help="x264/x265 speed preset (ultrafast: faster, ~1.5x bigger files; veryfast: ~0.55x the size, slower)."),
     click.option("--no-audio", is_flag=True, help="Drop the audio (by default every audio stream is copied untouched, or re-encoded where the output cannot carry it, or many players would not play it: PCM, FLAC or Opus into mp4)."),
-    click.option("--hwaccel", help="Decode on a hardware device (cuda, qsv, vaapi ...); falls back to the CPU with a warning."),
+    click.option("--hwaccel", callback=hwaccel_name, help="Decode on a hardware device, by FFmpeg's name for it (cuda, qsv, vaapi, videotoolbox ...; another name is refused with the list); one this machine lacks falls back to the CPU with a warning."),
     click.option("--height", type=click.IntRange(min=2), help="Scale a file's frames to this many pixels high as they are decoded (width by the aspect, even; never enlarged): the output, the masks and all the work in between are at that size. A 4K dashcam at --height 1080 ran 1.8x faster on 2 CPU cores, where encoding 4K costs more than the model."),
     click.option("--video-stream", type=click.IntRange(min=0), help="Which of a file's video streams to segment, counted from 0 as FFmpeg's -map 0:v:N (a dual dashcam's rear camera) [default: the one FFmpeg would play]."),
 )  # fmt: skip

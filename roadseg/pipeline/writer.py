@@ -30,8 +30,8 @@ from roadseg.pipeline.sources import Frame
 from roadseg.pipeline.sources.packets import packet_time
 from roadseg.pipeline.timing import FrameStats, Progress, StageTimes
 
-HELD_PACKETS = 4096  # audio, subtitle and data packets a run that may be cut short (--max-frames, a live run)
-# holds until the pictures reach them
+HELD_PACKETS = 4096  # audio, subtitle and data packets a run holds until the pictures reach them (it may be cut
+# short: --max-frames, Ctrl-C)
 
 
 class Writer:
@@ -39,11 +39,12 @@ class Writer:
 
     Audio packets go to the sinks that have ``mux``. A window's q/Esc, ``max_frames`` or a live run's
     ``seconds`` (by the frames' capture clock, from the first one) sets ``stop``,
-    which ends the whole run normally. With ``max_frames`` or ``seconds``, and in any ``live`` run (whose
-    usual end is Ctrl-C), packets timed after the pictures written so far wait for them (at most
-    :data:`HELD_PACKETS`), so that the output's sound ends with its last picture (``frame_step``: a file's
-    nominal frame duration, for its first): a file keeps its sound up to a second or more ahead of its
-    pictures, and a live stream's sound comes before the pictures inference holds.
+    which ends the whole run normally. Packets timed after the pictures written so far wait for them (at most
+    :data:`HELD_PACKETS`), so that an output cut short (``max_frames``, ``seconds``, Ctrl-C: a live run's usual end,
+    a file's too) has its sound end with its last picture (``frame_step``: a file's nominal frame duration, for its
+    first): a file keeps its sound up to a second or more ahead of its pictures (an MP4's, stored a second at a
+    time; was: a file's run stopped by Ctrl-C kept 1.5 s of sound beside 1.0 s of pictures), and a live stream's
+    sound comes before the pictures inference holds. At the input's end they all go in.
     """
 
     def __init__(self, overlay: Overlay, sinks: list[Sink], times: StageTimes, stats: FrameStats, progress: Progress,
@@ -55,8 +56,9 @@ class Writer:
         self.stop, self.queue, self.max_frames, self.hud, self.shares = stop, dropped, max_frames, hud, shares
         self.seconds, self._t0 = seconds, None
         self.per_frame: list[dict] | None = [] if shares else None
-        self.held: deque | None = deque() if max_frames or seconds is not None or live else None  # packets ahead of
-        # the pictures
+        self.held: deque = deque()  # packets ahead of the pictures (a file's, once they began: those before its first
+        # picture go in as they come, where the track lays them)
+        self._from_start = bool(max_frames or seconds is not None or live)
         self._step, self._shown = frame_step or 0.0, None  # (where the pictures written so far end: seconds, on the
         # input's clock; a live one's on the capture clock, as its packets are)
         self._last: float | None = None  # the last picture's time
@@ -67,7 +69,7 @@ class Writer:
                 if isinstance(item, Frame):
                     self.write(item)
                     self._release()
-                elif self.held is not None and (t := packet_time(item)) is not None:
+                elif (t := packet_time(item)) is not None and (self._from_start or self._shown is not None):
                     if not (self.stop.is_set() and self._shown is not None and t >= self._shown):  # (after the last picture: cut)
                         self.held.append(item)
                         self._release()
@@ -78,8 +80,8 @@ class Writer:
         except BaseException:
             _close_all(self.sinks, quiet=True)  # the first error is the one to report
             raise
-        if self.held is not None:  # (the end of the input: all of it; --max-frames: up to its last picture)
-            self._release(everything=not self.stop.is_set())
+        self._release(everything=not self.stop.is_set())  # (the end of the input: all of it; --max-frames: up to its
+        # last picture)
         with self.times.measure("finalise", 0):
             _close_all(self.sinks)
 
@@ -87,8 +89,6 @@ class Writer:
         """Mux the held packets that start before the pictures written so far end (all of them at the
         input's end), and the oldest beyond :data:`HELD_PACKETS`; at a stop, drop those after that end."""
         held = self.held
-        if held is None:
-            return
         while held and (everything or len(held) > HELD_PACKETS or (self._shown is not None and packet_time(held[0]) < self._shown)):
             self._mux(held.popleft())
         if self.stop.is_set() and not everything:
@@ -120,7 +120,7 @@ class Writer:
             self.per_frame.append({"index": frame.index, "time": frame.time,
                                    "shares": class_shares(frame.labels, self.shares)})  # fmt: skip
         self.progress.update()
-        if self.held is not None and (t := frame.clock if frame.clock is not None else frame.time) is not None:
+        if (t := frame.clock if frame.clock is not None else frame.time) is not None:
             step = t - self._last if self._last is not None and 0 < t - self._last <= 1.0 else self._step
             self._last, self._shown = t, max(self._shown or t, t + step)
         if self.max_frames and self.stats.frames >= self.max_frames:

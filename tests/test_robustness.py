@@ -2928,8 +2928,11 @@ def test_unwritable_output_path(split_video, rule_onnx, tmp_path):
     assert r.exit_code == 1 and "Error:" in r.output and "Traceback" not in r.output
     for name in ("out", "out.txt"):  # no extension a video format goes by: this was a ValueError traceback
         r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(tmp_path / name), "--model", str(rule_onnx)])
-        assert r.exit_code == 1 and r.output == (f"Error: cannot tell a video format from the name {name}: end it "
-                                                 "in .mp4, .mkv, .mov or .webm\n")  # fmt: skip
+        told = (f"cannot tell a video format from the name {name}: end it in .mp4, .mkv, .mov, .webm, .gif ..." if
+                name == "out.txt" else f"output {tmp_path / name} has no ending that tells a video format (.mp4, .mkv, "
+                ".mov, .webm, .gif ...); a folder of that name does not exist: make it, and name the video in it (e.g. "
+                f"{tmp_path / name / 'split.mp4'})")  # fmt: skip
+        assert r.exit_code == 1 and r.output == f"Error: {told}\n"
         assert not (tmp_path / name).exists()
 
 
@@ -2942,8 +2945,8 @@ def test_a_run_started_with_nohup_outlives_its_terminal(rule_onnx, tmp_path):
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))  # fmt: skip
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 20000):
-        time.sleep(0.05)
+    while time.monotonic() < deadline and not any(p.stat().st_size >= 20000 for p in tmp_path.glob(".o.mp4.part-*")):
+        time.sleep(0.05)  # (written under a temporary name until it is finished)
     assert proc.poll() is None  # (mid-run)
     proc.send_signal(signal.SIGHUP)
     _, err = proc.communicate(timeout=50)
@@ -2982,14 +2985,14 @@ def test_an_mxf_output_stopped_by_ctrl_c_keeps_every_picture_with_sound_beside_i
 
 def _signalled_mid_run(rule_onnx, tmp_path, out, stats, sig, size: int) -> tuple[int, str, float]:
     """(exit code, stderr, seconds from the signal to the exit) of segment-video on 2 minutes of video into ``out``
-    with ``--stats``, sent ``sig`` once ``out`` holds ``size`` bytes."""
+    with ``--stats``, sent ``sig`` once ``out`` (written under a temporary name beside it) holds ``size`` bytes."""
     src = write_video(tmp_path / "long.mp4", split_frames(3000, h=96, w=128), audio_seconds=120)
     cmd = [sys.executable, "-m", "roadseg", "segment", str(src), "-o", str(out), "--model", str(rule_onnx), "-q",
            "--stats", str(stats)]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=as_from_a_terminal)  # fmt: skip
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < size):
+    while time.monotonic() < deadline and not any(p.stat().st_size >= size for p in out.parent.glob(f".{out.name}.part-*")):
         time.sleep(0.05)
     t0 = time.monotonic()
     proc.send_signal(sig)
@@ -3112,7 +3115,7 @@ def test_a_blackvues_boxes_that_cannot_be_added_after_its_encoders_flush_failed_
     out = tmp_path / "o.mp4"
 
     def full(path, mode="r", *args, **kw):  # fault injection: the disk is full as the boxes are added
-        if Path(path) == out and mode == "ab":
+        if Path(path).name.startswith(f".{out.name}.part-") and mode == "ab":  # (written under a temporary name)
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return open(path, mode, *args, **kw)
 
@@ -3187,7 +3190,7 @@ def test_an_output_whose_encoder_fails_midway_and_whose_end_is_lost_says_the_pic
 
     def cut(self):  # fault injection: the last third of the file lost after its trailer was written
         real(self)
-        os.truncate(self.path, self.path.stat().st_size * 2 // 3)
+        os.truncate(self.file, self.file.stat().st_size * 2 // 3)  # (its temporary name, until it is kept)
 
     monkeypatch.setattr(VideoSink, "_finalise", cut)
     r, out, figures = _segment_where_the_encoder_fails_midway(rule_onnx, monkeypatch, tmp_path, name)

@@ -29,6 +29,7 @@ from roadseg.pipeline.infer import Segmenter
 from roadseg.pipeline.options import RunResult, SegmentOptions
 from roadseg.pipeline.runner import StageFailed
 from roadseg.pipeline.sinks import ImageSink, MaskSink, VideoSink
+from roadseg.pipeline.sinks.base import write_whole
 from roadseg.pipeline.sources import LiveSource, Source
 from roadseg.pipeline.sources.containers import redacted
 from roadseg.pipeline.writer import Writer
@@ -52,7 +53,7 @@ def _with_stats(error: PipelineError | OutputClosed | Interrupted, opts: Segment
         per_frame = None if partial.per_frame is None else partial.per_frame[:frames]
         partial = replace(partial, frames=frames, fps=fps, per_frame=per_frame)
     try:
-        Path(opts.stats).write_text(json.dumps({**partial.as_dict(), **why}, indent=1))
+        write_whole(opts.stats, json.dumps({**partial.as_dict(), **why}, indent=1))
         said = f"statistics written to {opts.stats}"
     except OSError as exc:
         said = _unwritten(opts.stats, exc)
@@ -145,6 +146,8 @@ def _left_behind(primary: VideoSink | ImageSink | None, cause: BaseException | N
     if getattr(primary, "to_stdout", False):
         return (f"the stream on standard output ends after {frames}" if kept else
                 f"the stream on standard output broke off after {frames}"), kept  # fmt: skip
+    if not kept and getattr(primary, "file", path) != path and path.exists():  # (written under a temporary name: the earlier file stays)
+        return f"removed the unfinished {primary.label}; {path} is as it was before", False
     if not kept:
         return f"removed the unfinished {primary.label} {path}", False
     if primary.label == "recording":

@@ -37,7 +37,8 @@ from roadseg.pipeline.outcome import _failed, _interrupted, _masks_failed, _resu
 from roadseg.pipeline.overlay import Overlay, output_size, palette_lut
 from roadseg.pipeline.runner import LatestQueue, StageFailed, end, run_stages, spawn
 from roadseg.pipeline.sinks import ImageSink, MaskSink, ServeSink, Sink, VideoSink, WindowSink
-from roadseg.pipeline.sinks.base import FASTSTART, moved_dates, shift_timecode
+from roadseg.pipeline.sinks.base import FASTSTART, moved_dates, shift_timecode, write_whole
+from roadseg.pipeline.sinks.finishing import written_whole
 from roadseg.pipeline.sinks.video import STDOUT
 from roadseg.pipeline.sources import Frame, ImageSource, LiveSource, Source, VideoInfo, VideoSource, open_url
 from roadseg.pipeline.sources.boxes import SensorBox, say_sensor_boxes
@@ -96,7 +97,7 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None,
 def _write_stats(path: str | Path, result: RunResult) -> None:
     """``result`` as the ``--stats`` JSON at ``path``; one :class:`OutputError` line where it cannot be written."""
     try:
-        Path(path).write_text(json.dumps(result.as_dict(), indent=1))
+        write_whole(path, json.dumps(result.as_dict(), indent=1))
     except OSError as exc:
         raise OutputError(f"wrote {result.output or 'nothing'}, but {_unwritten(path, exc)}") from None
 
@@ -189,7 +190,7 @@ def _open_sinks(opts: SegmentOptions, source: Source, views: list[Sink],
             video_tags=moved_dates(info.video_tags, start),
             timecode=None if source.live else _timecode(info, start),
             wall_clock=source.live, sample_aspect=info.sample_aspect, label="recording" if source.live else "output",
-            boxes=[box.data for box in boxes]))  # fmt: skip
+            boxes=[box.data for box in boxes], temporary=written_whole(str(opts.output), source.live)))  # fmt: skip
     return [primary, *sinks], primary
 
 
@@ -247,6 +248,8 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
     if expected:
         expected = _expected_at_end(opts, source, expected)
     result = _result(opts, source, seg, writer, time.perf_counter() - t0, expected)
+    if isinstance(primary, VideoSink):
+        primary.commit()  # (what the output's name held is replaced now, by the finished file)
     if masks is not None and masks.failed is not None:  # (the other outputs went on: was, the video removed)
         failed = _masks_failed(masks, primary)
         raise _with_stats(failed, opts, result, failed=str(failed))

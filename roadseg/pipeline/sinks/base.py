@@ -26,6 +26,8 @@ from roadseg.pipeline.sources import Frame
 #: reading over the network starts at once, and the file can be piped (``segment-video - ...``); written by
 #: going back in the file, so never into a named pipe
 FASTSTART = frozenset({".mp4", ".m4v", ".mov", ".3gp"})
+#: The endings a video output is told to have, where its name tells no format
+VIDEO_ENDINGS = ".mp4, .mkv, .mov, .webm, .gif"
 #: Tags that describe how the input file itself was written (its brand, muxer, encoder, Matroska's
 #: per-track statistics, a timecode that --start would make wrong), not what it holds: the output
 #: writes its own or none.
@@ -154,7 +156,10 @@ def check_output_path(src: Path, dst: Path, overwrite: bool) -> None:
     if dst.is_file() and not overwrite:
         raise OutputError(f"output {dst} exists; pass -y/--overwrite to replace it")
     if not dst.parent.is_dir():
-        raise OutputError(f"output folder {dst.parent} does not exist")
+        _no_folder(dst)
+    if not dst.suffix and not dst.exists():  # (was: "cannot tell a video format from the name newdir", after the model)
+        raise OutputError(f"output {dst} has no ending that tells a video format ({VIDEO_ENDINGS} ...); a folder of that "
+                          f"name does not exist: make it, and name the video in it (e.g. {dst / (src.stem + '.mp4')})")
     if dst.is_fifo():  # (a named pipe: opening it to see is the one rendezvous its reader waits for, then EOF)
         if dst.suffix.lower() in FASTSTART:
             raise OutputError(f"output {dst} is a named pipe, and {dst.suffix} writes its index at the end, going "
@@ -162,6 +167,35 @@ def check_output_path(src: Path, dst: Path, overwrite: bool) -> None:
                               "writes)")  # fmt: skip
         return
     check_writable(dst, f"create output {dst}")
+
+
+def write_whole(path: str | Path, text: str) -> None:
+    """Write ``text`` to the file ``path`` whole: under a hidden temporary name beside it, renamed onto it once
+    written (what was there is replaced only then; a run killed meanwhile leaves it as it was). A pipe, a device or
+    a link is written as it is. ``OSError`` as :meth:`~pathlib.Path.write_text` raises it.
+
+    >>> write_whole("/tmp/doc-stats.json", "{}"); Path("/tmp/doc-stats.json").read_text()
+    '{}'
+    """
+    path = Path(path)
+    if (path.exists() or path.is_symlink()) and (path.is_symlink() or not path.is_file()):
+        path.write_text(text)
+        return
+    temp = path.with_name(f".{path.name}.part-{os.getpid()}")
+    try:
+        temp.write_text(text)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _no_folder(dst: Path) -> None:
+    """:class:`OutputError` for an output whose folder is not there: the first part of it that is a file, where one
+    is (``text.mp4/o.mp4``), else the folder."""
+    for folder in reversed(dst.parents):
+        if folder.exists() and not folder.is_dir():
+            raise OutputError(f"output {dst}: {folder} is a file, not a folder")
+    raise OutputError(f"output folder {dst.parent} does not exist")
 
 
 def check_writable(path: Path, what: str) -> None:

@@ -1,11 +1,17 @@
 """Finishing a video output (:class:`Finishing`, a part of :class:`~roadseg.pipeline.sinks.video.VideoSink`): its
 trailer and sensor boxes written, or, after a failed or interrupted run, the file kept where it plays (read back) or
-removed.
+removed; a file written under a temporary name (:func:`temporary_name`) renamed onto its own when it is kept.
+
+Example:
+    >>> str(temporary_name(Path("/out/o.mp4"), 4242))
+    '/out/.o.mp4.part-4242.mp4'
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+from pathlib import Path
 
 import av
 
@@ -14,11 +20,60 @@ from roadseg.pipeline.sinks.audio import write_error
 from roadseg.pipeline.sinks.readback import pictures
 from roadseg.pipeline.sources.containers import file_url
 
+#: What a temporary output's name holds after the final name (``.o.mp4.part-<pid>.mp4``), as ``batch`` names its own
+PART = ".part-"
+
+
+def temporary_name(path: Path, pid: int | None = None) -> Path:
+    """The hidden sibling of ``path`` a run writes it under until it is finished (``pid``: this process's), with its
+    ending, which tells the format."""
+    return path.with_name(f".{path.name}{PART}{os.getpid() if pid is None else pid}{path.suffix}")
+
+
+def written_whole(output: str, live: bool) -> bool:
+    """Whether a run's video ``output`` is written under a :func:`temporary_name` and renamed when finished: a file's
+    run into a file (one there or not). Not a live recording, which is written under its own name as it comes (one
+    cut off by a power cut or ``kill -9`` is where its maker looks for it, and can be watched as it grows), nor
+    standard output (``-``), a named pipe, a device or a link (written through), nor a name that is a temporary one
+    already (``batch``'s).
+
+    >>> written_whole("o.mp4", False), written_whole("o.mp4", True), written_whole("-", False)
+    (True, False, False)
+    >>> written_whole("/dev/null", False), written_whole("out/.o.mp4.part-7-1.mp4", False)
+    (False, False)
+    """
+    path = Path(output)
+    there = path.exists() or path.is_symlink()
+    own = path.name.startswith(".") and PART in path.name
+    return not live and output != "-" and not own and not (there and (path.is_symlink() or not path.is_file()))
+
+
+def remove_leftovers(path: Path) -> None:
+    """Remove the temporary files of ``path`` that runs killed before they finished left (a power cut, ``kill -9``):
+    those of a process no longer running. Nothing else there is touched."""
+    prefix = f".{path.name}{PART}"
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(path.parent):
+            pid = entry.name[len(prefix):].split("-")[0].split(".")[0]
+            if entry.name.startswith(prefix) and pid.isdigit() and not _running(int(pid)) and entry.is_file():
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # (another user's: running)
+        return True
+    return True
+
 
 class Finishing:
-    """:class:`~roadseg.pipeline.sinks.video.VideoSink`'s end. Its state: ``container``, ``path``, ``to_stdout``,
-    ``shown``, ``boxes``, ``written``, ``finalised``, ``_faulted`` (the encoder failed: the file is read back), and
-    its :meth:`close`."""
+    """:class:`~roadseg.pipeline.sinks.video.VideoSink`'s end. Its state: ``container``, ``path``, ``file`` (where it
+    is written: ``path``, or its :func:`temporary_name` until :meth:`commit`), ``to_stdout``, ``shown``, ``boxes``,
+    ``written``, ``finalised``, ``_faulted`` (the encoder failed: the file is read back), and its :meth:`close`."""
 
     def _finalise(self) -> None:
         """Write the trailer, then the sensor boxes (after the media and its index, where BlackVue keeps them too)."""
@@ -28,7 +83,7 @@ class Finishing:
             raise write_error(exc, f"cannot finish {self.shown}") from None
         if self.boxes and not self.to_stdout:
             try:
-                with open(self.path, "ab") as f:
+                with open(self.file, "ab") as f:
                     f.writelines(self.boxes)
             except OSError as exc:
                 raise SinkError(f"cannot finish {self.shown}: {reason_of(exc)}") from None
@@ -46,11 +101,11 @@ class Finishing:
             with contextlib.suppress(SinkError):
                 self.close()
             if self.finalised and self.written > 0 and not self._faulted:
-                return True
+                return self._renamed()
             plays = self._plays() if self.finalised and self.written > 0 else 0
             if plays != 0:
                 self.written = self.written if plays is None else plays
-                return True
+                return self._renamed()
         try:
             self.close()
         except SinkError:
@@ -58,21 +113,41 @@ class Finishing:
         self._remove()
         return False
 
+    def commit(self) -> None:
+        """Put the finished file in place: rename its temporary file onto ``path`` (what was there before is replaced
+        only now). :class:`SinkError` where it cannot be, the temporary file removed."""
+        if self.file != self.path:
+            try:
+                os.replace(self.file, self.path)
+            except OSError as exc:
+                self._remove()
+                raise SinkError(f"cannot finish {self.shown}: {reason_of(exc)}") from None
+            self.file = self.path
+
+    def _renamed(self) -> bool:
+        """:meth:`commit` after a failure: whether the file was put in place."""
+        try:
+            self.commit()
+        except SinkError:
+            return False
+        return True
+
     def _plays(self) -> int | None:
         """How many pictures the finished file plays, read back as a player reads it (:func:`pictures`): every
         packet demuxed to its end, its first picture and its last group of pictures decoded; 0 where none decodes
         or it does not open; None where it is out of reach (what went to standard output or into a named pipe: as
         it went). Was: its first picture alone decoded, and a file whose end was lost kept as holding every picture
         the encoder gave out."""
-        if self.to_stdout or self.path.is_fifo():
+        if self.to_stdout or self.file.is_fifo():
             return None
         try:
-            with av.open(file_url(self.path)) as back:
+            with av.open(file_url(self.file)) as back:
                 return pictures(back)
         except Exception:  # noqa: BLE001 - PyAV raises IndexError (no video stream) as well as FFmpegError
             return 0
 
     def _remove(self) -> None:
-        """Remove the file (what went to standard output or into a named pipe is out of reach; the pipe stays)."""
-        if not self.to_stdout and not self.path.is_fifo():
-            self.path.unlink(missing_ok=True)
+        """Remove the file (what went to standard output or into a named pipe is out of reach; the pipe stays); one
+        written under a temporary name leaves what ``path`` holds as it was."""
+        if not self.to_stdout and not self.file.is_fifo():
+            self.file.unlink(missing_ok=True)

@@ -16,7 +16,7 @@ from av.video.reformatter import VideoReformatter
 
 from roadseg.errors import SinkError, reason_of
 from roadseg.pipeline.sinks.audio import AudioRemux, is_disk_error, write_error
-from roadseg.pipeline.sinks.base import FASTSTART
+from roadseg.pipeline.sinks.base import FASTSTART, VIDEO_ENDINGS
 from roadseg.pipeline.sinks.encoders import (
     FramePalette,
     encoder_name,
@@ -118,12 +118,12 @@ class Opening:
             else:
                 options = {"movflags": "+faststart" + ("+use_metadata_tags" if apple_keys(self.tags) else "")
                            } if self.path.suffix.lower() in FASTSTART else {}  # fmt: skip
-                piped = self.path.is_fifo() and not self.path.suffix  # (a named pipe: Matroska, as -o - writes)
-                self.container = av.open(file_url(self.path), mode="w", format="matroska" if piped else None,
+                piped = self.file.is_fifo() and not self.path.suffix  # (a named pipe: Matroska, as -o - writes)
+                self.container = av.open(file_url(self.file), mode="w", format="matroska" if piped else None,
                                          options=options)  # fmt: skip
         except ValueError:  # "Could not determine output format"
-            raise SinkError(f"cannot tell a video format from the name {self.path.name}: end it in .mp4, .mkv, "
-                            ".mov or .webm") from None  # fmt: skip
+            raise SinkError(f"cannot tell a video format from the name {self.path.name}: end it in {VIDEO_ENDINGS} "
+                            "...") from None  # fmt: skip
         except (OSError, av.error.FFmpegError) as exc:
             raise SinkError(f"cannot create output {self.shown}: {reason_of(exc)}") from None
 

@@ -27,7 +27,7 @@ from roadseg.errors import EncoderError, SinkError, reason_of
 from roadseg.pipeline.sinks.audio import is_disk_error, write_error
 from roadseg.pipeline.sinks.base import Sink, kept_tags
 from roadseg.pipeline.sinks.encoders import HARDWARE_ENCODERS, encoder_usable
-from roadseg.pipeline.sinks.finishing import Finishing
+from roadseg.pipeline.sinks.finishing import Finishing, remove_leftovers, temporary_name
 from roadseg.pipeline.sinks.formats import apple_cased
 from roadseg.pipeline.sinks.opening import Opening
 from roadseg.pipeline.sinks.rates import evenly
@@ -81,6 +81,10 @@ class VideoSink(Opening, Stamps, Finishing, Sink):
         boxes: whole top-level MP4 boxes to add after the finished file's media and index, as they are
             (a BlackVue dashcam's GPS track and accelerometer: :class:`~roadseg.pipeline.sources.boxes.SensorBox`);
             for an MP4/MOV file only.
+        temporary: write the file under its :func:`~roadseg.pipeline.sinks.finishing.temporary_name` (a hidden
+            sibling), renamed onto ``path`` by :meth:`commit` (or :meth:`finish`, where a partial file is kept):
+            what ``path`` held is replaced only by a finished file, and a run killed midway leaves no broken file
+            there (the next one removes what it left). Not for standard output, a pipe or a device.
 
     ``written`` counts the pictures written: given to the encoder (an MXF's repeats over a gap too: :meth:`_slot`),
     and, where its flush at :meth:`close` fails, those it gave out before (the file's; the pictures it still held are
@@ -101,8 +105,11 @@ class VideoSink(Opening, Stamps, Finishing, Sink):
                  audio: Sequence = (), audio_samples: Mapping[int, av.Packet] | None = None, wall_clock: bool = False,
                  sample_aspect: Fraction | None = None, label: str = "output", subtitles: Sequence = (),
                  tags: Mapping[str, str] | None = None, video_tags: Mapping[str, str] | None = None,
-                 timecode: str | None = None, boxes: Sequence[bytes] = ()) -> None:  # fmt: skip
+                 timecode: str | None = None, boxes: Sequence[bytes] = (), temporary: bool = False) -> None:  # fmt: skip
         self.path, self.label, self.wall_clock = Path(path), label, wall_clock
+        self.file = temporary_name(self.path) if temporary else self.path  # (where it is written until it is finished)
+        if temporary:
+            remove_leftovers(self.path)
         self.boxes = boxes
         self.to_stdout = str(path) == STDOUT  # a Matroska stream, to pipe into a player or another tool
         self.shown = "standard output" if self.to_stdout else str(self.path)  # (what messages call it)

@@ -1,0 +1,169 @@
+"""How ``segment-video`` leaves its outputs when it is stopped or fails: a file's output is written under a hidden
+temporary name and renamed onto its own when finished (a killed run breaks nothing, a failed one leaves the earlier
+file as it was), a kept partial output's sound ends with its pictures, and what a wrong output path is told."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import av
+import pytest
+from click.testing import CliRunner
+from conftest import as_from_a_terminal, read_video, sound_spans, split_frames, wait_for, write_video
+
+from roadseg.cli import segment_video_cmd
+from roadseg.errors import Interrupted, OutputError
+from roadseg.pipeline import segment_video
+from roadseg.pipeline.sinks import VideoSink, check_output_path
+
+
+def _parts(folder: Path) -> list[Path]:
+    return sorted(folder.glob(".o.mp4.part-*"))
+
+
+def _sound_early(src: Path, path: Path) -> Path:
+    """A Matroska copy of ``src`` at ``path`` whose sound of each second is stored before the pictures of that second,
+    as an MP4 muxer interleaves it (the shipped sample clip's is): its sound comes up to a second before them."""
+    with av.open(str(src)) as c:
+        packets = [p for p in c.demux() if p.dts is not None]
+        at = {id(p): int(p.dts * p.time_base) for p in packets}
+        with av.open(str(path), "w", options={"max_interleave_delta": "1"}) as out:
+            streams = {s.index: out.add_stream_from_template(s) for s in c.streams}
+            for second in range(max(at.values()) + 1):
+                for kind in ("audio", "video"):
+                    for p in (p for p in packets if p.stream.type == kind and at[id(p)] == second):
+                        p.stream = streams[p.stream.index]
+                        out.mux(p)
+    return path
+
+
+def _started(rule_onnx, tmp_path: Path, out: Path, *extra: str) -> subprocess.Popen:
+    """segment-video on 2 minutes of video (its sound stored ahead of its pictures) into ``out``, once its temporary
+    file holds 20 kB."""
+    src = tmp_path / "long.mkv"
+    if not src.exists():
+        _sound_early(write_video(tmp_path / "made.mp4", split_frames(3000, h=96, w=128), audio_seconds=120), src)
+    cmd = [sys.executable, "-m", "roadseg", "segment", str(src), "-o", str(out), "--model", str(rule_onnx), "-q",
+           *extra]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=as_from_a_terminal)  # fmt: skip
+    wait_for(lambda: any(p.stat().st_size > 20000 for p in _parts(out.parent)) or proc.poll() is not None, 60)
+    return proc
+
+
+@pytest.mark.timeout(120)
+def test_a_killed_run_leaves_no_broken_output_and_its_rerun_goes_on(rule_onnx, tmp_path):
+    # was: kill -9 left a 262 KB o.mp4 that did not open ("Invalid data found"), and a rerun without -y refused it
+    out = tmp_path / "o.mp4"
+    proc = _started(rule_onnx, tmp_path, out)
+    proc.kill()
+    proc.communicate(timeout=10)
+    assert not out.exists() and len(_parts(tmp_path)) == 1  # (named as what it is: .o.mp4.part-<pid>.mp4)
+    r = CliRunner().invoke(segment_video_cmd, [str(tmp_path / "long.mkv"), "-o", str(out), "--model", str(rule_onnx),
+                                               "-q", "--max-frames", "5"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert len(read_video(out)["frames"]) == 5 and _parts(tmp_path) == []  # (the killed run's left removed)
+
+
+@pytest.mark.timeout(120)
+def test_a_killed_rerun_leaves_the_earlier_output_as_it_was(rule_onnx, tmp_path):
+    out = tmp_path / "o.mp4"
+    write_video(out, split_frames(10), audio_seconds=0.4)
+    before = out.read_bytes()
+    proc = _started(rule_onnx, tmp_path, out, "-y")
+    assert out.read_bytes() == before  # (while it runs too)
+    proc.kill()
+    proc.communicate(timeout=10)
+    assert out.read_bytes() == before
+
+
+def test_a_run_stopped_before_its_first_frame_leaves_the_earlier_output(rule_onnx, tmp_path, monkeypatch):
+    # was: with -y, Ctrl-C before the first frame removed the earlier, finished output ("the unfinished output")
+    src, out = write_video(tmp_path / "in.mp4", split_frames(10)), tmp_path / "o.mp4"
+    write_video(out, split_frames(4))
+    before = out.read_bytes()
+
+    monkeypatch.setattr(VideoSink, "write", lambda self, image, frame=None: time.sleep(1))  # (a slow first frame)
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))  # (Ctrl-C, meanwhile)
+    timer.start()
+    with pytest.raises(Interrupted) as caught:
+        segment_video(src, out, model=str(rule_onnx), overwrite=True, quiet=True)
+    timer.join()
+    assert caught.value.message == f"interrupted before any frame was written; removed the unfinished output; {out} " \
+                                   "is as it was before"  # fmt: skip
+    assert out.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "o.mp4", "rule.onnx"]
+
+
+@pytest.mark.timeout(120)
+def test_ctrl_c_keeps_a_playable_output_under_its_name_whose_sound_ends_with_its_pictures(rule_onnx, tmp_path):
+    # was: the kept output's sound ran ~1.1 s past its last picture (25 frames, 1.0 s, with 1.536 s of sound)
+    out, stats = tmp_path / "o.mp4", tmp_path / "s.json"
+    write_video(out, split_frames(4))
+    proc = _started(rule_onnx, tmp_path, out, "-y", "--stats", str(stats))
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130 and f"finalised a playable {out} with the " in err, err
+    v = read_video(out)
+    kept = json.loads(stats.read_text())["frames"]
+    assert 4 < len(v["frames"]) == kept and _parts(tmp_path) == []
+    pictures_end = v["seconds"][-1] + 1 / 25
+    assert sound_spans(out)[-1][1] == pytest.approx(pictures_end, abs=1024 / 48000)
+
+
+def test_stats_that_cannot_be_written_whole_leave_the_earlier_ones(rule_onnx, tmp_path, monkeypatch):
+    src, out, stats = write_video(tmp_path / "in.mp4", split_frames(3)), tmp_path / "o.mp4", tmp_path / "s.json"
+    stats.write_text('{"frames": 7}')
+    write = Path.write_text
+
+    def half(self, text, *a, **kw):  # (a full disk: half of it written)
+        write(self, text[: len(text) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", half)
+    with pytest.raises(OutputError, match="No space left on device"):
+        segment_video(src, out, model=str(rule_onnx), overwrite=True, quiet=True, stats=str(stats))
+    monkeypatch.undo()
+    assert stats.read_text() == '{"frames": 7}' and sorted(p.name for p in tmp_path.iterdir()) == [
+        "in.mp4", "o.mp4", "rule.onnx", "s.json"]  # fmt: skip
+
+
+def test_an_output_inside_a_file_says_that_it_is_a_file(tmp_path):
+    # was: "output folder text.mp4 does not exist"
+    (tmp_path / "text.mp4").write_text("x")
+    with pytest.raises(OutputError) as caught:
+        check_output_path(tmp_path / "in.mp4", tmp_path / "text.mp4" / "o.mp4", overwrite=False)
+    assert str(caught.value) == f"output {tmp_path / 'text.mp4' / 'o.mp4'}: {tmp_path / 'text.mp4'} is a file, not a folder"
+
+
+def test_an_output_named_as_a_folder_that_is_not_there_says_so(tmp_path):
+    # was: "cannot tell a video format from the name newdir: end it in .mp4, .mkv, .mov or .webm", after the model
+    src = write_video(tmp_path / "in.mp4", split_frames(3))
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(tmp_path / "newdir") + "/", "-q"])
+    assert r.exit_code != 0 and r.output.strip() == (
+        f"Error: output {tmp_path / 'newdir'} has no ending that tells a video format (.mp4, .mkv, .mov, .webm, .gif "
+        "...); a folder of that name does not exist: make it, and name the video in it (e.g. "
+        f"{tmp_path / 'newdir' / 'in.mp4'})"), r.output  # fmt: skip
+
+
+def test_a_gif_output_is_written(rule_onnx, tmp_path):
+    # (the endings a wrong name is told of name .gif: it is written)
+    src, out = write_video(tmp_path / "in.mp4", split_frames(5)), tmp_path / "o.gif"
+    segment_video(src, out, model=str(rule_onnx), quiet=True)
+    assert len(read_video(out)["frames"]) == 5
+
+
+def test_a_finished_output_is_put_in_place_only_at_its_end(rule_onnx, tmp_path, monkeypatch):
+    src, out = write_video(tmp_path / "in.mp4", split_frames(5)), tmp_path / "o.mp4"
+    out.write_text("earlier")
+    seen = []
+    close = VideoSink.close
+    monkeypatch.setattr(VideoSink, "close", lambda self: (seen.append(out.read_bytes()), close(self))[1])
+    t0 = time.monotonic()
+    segment_video(src, out, model=str(rule_onnx), overwrite=True, quiet=True)
+    assert seen[0] == b"earlier" and len(read_video(out)["frames"]) == 5 and time.monotonic() - t0 < 60
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "o.mp4", "rule.onnx"]

@@ -167,3 +167,45 @@ def test_a_finished_output_is_put_in_place_only_at_its_end(rule_onnx, tmp_path, 
     segment_video(src, out, model=str(rule_onnx), overwrite=True, quiet=True)
     assert seen[0] == b"earlier" and len(read_video(out)["frames"]) == 5 and time.monotonic() - t0 < 60
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "o.mp4", "rule.onnx"]
+
+
+def test_sound_stored_before_every_picture_waits_for_the_pictures_of_a_run_cut_short():
+    # the shipped sample clip stores all its 1.5 s of sound before its first picture: a Ctrl-C after 5 frames kept
+    # 1.4 s of sound beside 0.2 s of pictures (was: a file's run muxed its packets as they came)
+    import threading as th
+    from fractions import Fraction
+
+    import numpy as np
+
+    from roadseg.pipeline.overlay import Overlay, palette_lut
+    from roadseg.pipeline.sinks import Sink
+    from roadseg.pipeline.sources import Frame
+    from roadseg.pipeline.timing import FrameStats, Progress, StageTimes
+    from roadseg.pipeline.writer import Writer
+
+    class Muxed(Sink):
+        def __init__(self):
+            self.times = []
+
+        def write(self, image, frame):
+            pass
+
+        def mux(self, packet):
+            self.times.append(float(packet.pts * packet.time_base))
+
+    def items():
+        for k in range(66):  # (AAC's 1024 samples at 48 kHz each)
+            packet = av.Packet(b"\0" * 8)
+            packet.pts, packet.time_base = 1024 * k, Fraction(1, 48000)
+            yield packet
+        for i in range(5):
+            yield Frame(i, np.zeros((2, 3, 3), np.uint8), i, Fraction(1, 25), labels=np.zeros((2, 3), np.uint8))
+        raise KeyboardInterrupt
+
+    sink = Muxed()
+    writer = Writer(Overlay(palette_lut([[0, 0, 0]])), [sink], StageTimes(), FrameStats(),
+                    Progress(None, "clip", enabled=False), stop=th.Event(), dropped=None, max_frames=None, hud=False,
+                    shares=None, frame_step=0.04)  # fmt: skip
+    with pytest.raises(KeyboardInterrupt):
+        writer(items())
+    assert sink.times and max(sink.times) < 0.2 <= max(sink.times) + 1024 / 48000

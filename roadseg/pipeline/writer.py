@@ -43,7 +43,8 @@ class Writer:
     :data:`HELD_PACKETS`), so that an output cut short (``max_frames``, ``seconds``, Ctrl-C: a live run's usual end,
     a file's too) has its sound end with its last picture (``frame_step``: a file's nominal frame duration, for its
     first): a file keeps its sound up to a second or more ahead of its pictures (an MP4's, stored a second at a
-    time; was: a file's run stopped by Ctrl-C kept 1.5 s of sound beside 1.0 s of pictures), and a live stream's
+    time, the shipped sample clip's all before its first picture; was: a file's run stopped by Ctrl-C after 5 frames
+    kept 1.4 s of sound beside 0.2 s of pictures), and a live stream's
     sound comes before the pictures inference holds. At the input's end they all go in.
     """
 
@@ -56,9 +57,8 @@ class Writer:
         self.stop, self.queue, self.max_frames, self.hud, self.shares = stop, dropped, max_frames, hud, shares
         self.seconds, self._t0 = seconds, None
         self.per_frame: list[dict] | None = [] if shares else None
-        self.held: deque = deque()  # packets ahead of the pictures (a file's, once they began: those before its first
-        # picture go in as they come, where the track lays them)
-        self._from_start = bool(max_frames or seconds is not None or live)
+        self.held: deque = deque()  # packets ahead of the pictures
+        self.live = live  # (a file's packets that start before a picture go in before it, as it stores them)
         self._step, self._shown = frame_step or 0.0, None  # (where the pictures written so far end: seconds, on the
         # input's clock; a live one's on the capture clock, as its packets are)
         self._last: float | None = None  # the last picture's time
@@ -67,9 +67,11 @@ class Writer:
         try:
             for item in items:
                 if isinstance(item, Frame):
+                    if not self.live and not self.stop.is_set():
+                        self._release(until=item.time)
                     self.write(item)
                     self._release()
-                elif (t := packet_time(item)) is not None and (self._from_start or self._shown is not None):
+                elif (t := packet_time(item)) is not None:
                     if not (self.stop.is_set() and self._shown is not None and t >= self._shown):  # (after the last picture: cut)
                         self.held.append(item)
                         self._release()
@@ -85,11 +87,13 @@ class Writer:
         with self.times.measure("finalise", 0):
             _close_all(self.sinks)
 
-    def _release(self, everything: bool = False) -> None:
-        """Mux the held packets that start before the pictures written so far end (all of them at the
-        input's end), and the oldest beyond :data:`HELD_PACKETS`; at a stop, drop those after that end."""
-        held = self.held
-        while held and (everything or len(held) > HELD_PACKETS or (self._shown is not None and packet_time(held[0]) < self._shown)):
+    def _release(self, everything: bool = False, until: float | None = None) -> None:
+        """Mux the held packets that start before the pictures written so far end (``until``: before then; all of
+        them at the input's end), and the oldest beyond :data:`HELD_PACKETS`; at a stop, drop those after that end.
+        A file's sound stored before its first picture goes in before it (AVI starts its tracks together, and is
+        told how far the sound leads)."""
+        held, limit = self.held, self._shown if until is None else until
+        while held and (everything or len(held) > HELD_PACKETS or (limit is not None and packet_time(held[0]) < limit)):
             self._mux(held.popleft())
         if self.stop.is_set() and not everything:
             held.clear()

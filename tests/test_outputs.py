@@ -557,7 +557,7 @@ def test_mxf_keeps_every_frame_and_takes_a_rate_it_holds(rule_onnx, tmp_path):
         f"roadseg: {tmp_path / 's.mxf'}: MXF holds no video at 15 frames/s; written at 30, each picture at its "
         "time's place (each shown 2 times)")  # fmt: skip
     v = read_video(tmp_path / "s.mxf")
-    assert v["rate"] == 30 and _shown(v["frames"]) == [2, 2, 2, 2, 2, 1]  # (the last picture once, as before)
+    assert v["rate"] == 30 and _shown(v["frames"]) == [2] * 6  # (was: the last picture once, a 30th of a second short)
 
 
 def _shown(frames):
@@ -576,12 +576,16 @@ def _shown(frames):
 def test_mxf_shows_every_picture_alike_at_a_whole_multiple_of_its_rate(rule_onnx, tmp_path, fps, rate, times):
     # a rate the MXF muxer holds that is a whole multiple of the input's shows each picture as often: smooth motion
     # (was: 23.976 for all three, the nearest, where pictures were shown for two frames or three); where it holds
-    # none, the nearest (27 frames/s: at 25, some left out)
+    # none, the nearest (27 frames/s: at 25, some left out). The last picture too (was: once, and the file a frame
+    # of its rate short of the input's length: 6 pictures at 10 frames/s lasted 0.533 s, not 0.6)
     src = write_video(tmp_path / "in.mp4", split_frames(6), fps=Fraction(fps))
     segment_video(src, tmp_path / "o.mxf", model=rule_onnx, quiet=True)
     v = read_video(tmp_path / "o.mxf")
     assert v["rate"] == rate
-    assert _shown(v["frames"]) == ([times] * 5 + [1] if times else [1] * 6), _shown(v["frames"])
+    assert _shown(v["frames"]) == ([times] * 6 if times else [1] * 6), _shown(v["frames"])
+    with av.open(str(tmp_path / "o.mxf")) as out:
+        stated = out.streams.video[0].duration * out.streams.video[0].time_base
+    assert stated == (6 / Fraction(fps) if times else Fraction(6, rate)), stated
 
 
 def _moved(src, path, move, kind="audio"):

@@ -40,7 +40,7 @@ def live_time_base(short_clock: bool) -> Fraction:
 
 class Stamps:
     """:class:`~roadseg.pipeline.sinks.video.VideoSink`'s picture times. Its state: ``wall_clock``, ``shown``,
-    ``container``, ``stream``, ``fps``, ``_counted`` and ``audio`` (where the sound starts and lacks; set as it opens),
+    ``container``, ``stream``, ``fps``, ``_timed``, ``_counted``, ``_previous`` and ``audio`` (where the sound starts and lacks; set as it opens),
     ``written``, ``_t0`` (a live recording's first frame's capture time), ``_last_pts``, ``_first`` (the first
     picture's time, seconds), ``_origin`` and ``_lead`` (the timestamp written as 0; an AVI's empty chunks before the
     first picture, seconds)."""
@@ -73,6 +73,15 @@ class Stamps:
         if not -self.fps <= slot - self.written <= LEAP * self.fps:
             return self.written
         return slot if slot >= self.written else None
+
+    def _last_shown(self) -> None:
+        """An output that times its pictures by their count (MXF), written at a multiple of the rate they come at:
+        its last picture repeated as often as each before it, so that it is shown for a step of the input's rate as
+        they are, and the file lasts its pictures' count times that step (was: shown once, its 15 frames/s pictures
+        at 30 ended a 30th of a second early, its stated length one such frame short of the input's)."""
+        if self._counted and self._previous is not None:
+            for _ in range(round(self.fps / self._timed) - 1):
+                self._picture(self._previous, self.written)
 
     def _begin(self, pts: int, at: Fraction | float | None = None) -> None:
         """The first picture, at ``pts`` (``at`` seconds): an MXF output's sound is placed from it (from ``at``); an

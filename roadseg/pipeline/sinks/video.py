@@ -245,6 +245,7 @@ class VideoSink(Opening, Stamps, Finishing, Sink):
             try:
                 flushed = False
                 try:
+                    self._last_shown()
                     for out in self._palette.flush() if self._palette is not None else ():
                         self._encode(out)
                     self._encode(None)

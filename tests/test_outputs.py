@@ -740,6 +740,28 @@ def test_frame_clock_outputs_take_the_rate_the_pictures_come_at(rule_onnx, tmp_p
         assert seen == pytest.approx([slot / rate for slot in kept], abs=0.0015)
 
 
+def _stated(path):
+    """A video output's length as it states it: the container's, and its pictures' (the last one's end; a transport
+    stream keeps no packet durations: there the stream's), seconds."""
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        ends = [(p.pts + p.duration) * p.time_base for p in c.demux(v) if p.pts is not None and p.size]
+        starts = [p * v.time_base for p in read_video(path)["pts"]]
+        whole = c.duration / 1_000_000
+        return whole, float(v.duration * v.time_base if c.format.name == "mpegts" else max(ends) - min(starts))
+
+
+@pytest.mark.parametrize("name,codec", [("o.mxf", None), ("o.mkv", "mpeg1video"), ("o.mp4", None), ("o.mkv", None),
+                                        ("o.mov", None), ("o.avi", None), ("o.webm", None), ("o.ts", None)])
+def test_an_output_states_its_pictures_count_times_their_step(rule_onnx, tmp_path, name, codec):
+    # 6 pictures at 15 frames/s last 0.4 s, as the input says of itself, in an output written at 30 (MXF, MPEG-1:
+    # each picture shown twice) too (was: the last shown once there, 0.367 s: a player ended it a frame early)
+    src = write_video(tmp_path / "in.mp4", split_frames(6), fps=Fraction(15))
+    assert _stated(src) == pytest.approx((0.4, 0.4))
+    segment_video(src, tmp_path / name, model=rule_onnx, quiet=True, codec=codec)
+    assert _stated(tmp_path / name) == pytest.approx((0.4, 0.4), abs=0.0015)  # (Matroska: to the millisecond)
+
+
 @pytest.mark.parametrize("name,codec", [("o.avi", None), ("o.mkv", "mpeg2video"), ("o.mp4", "mpeg4")])
 def test_frame_rate_formats_and_codecs_are_timed_by_the_frame(rule_onnx, tmp_path, name, codec):
     # AVI counts frames, MPEG-2 knows only the standard rates, MPEG-4 part 2 a 16-bit clock: none takes a

@@ -78,7 +78,8 @@ class Stamps:
         """An output that times its pictures by their count (MXF), written at a multiple of the rate they come at:
         its last picture repeated as often as each before it, so that it is shown for a step of the input's rate as
         they are, and the file lasts its pictures' count times that step (was: shown once, its 15 frames/s pictures
-        at 30 ended a 30th of a second early, its stated length one such frame short of the input's)."""
+        at 30 ended a 30th of a second early, its stated length one such frame short of the input's). Any other
+        output timed by the frame gives each picture that step as its duration (:meth:`VideoSink._encode`)."""
         if self._counted and self._previous is not None:
             for _ in range(round(self.fps / self._timed) - 1):
                 self._picture(self._previous, self.written)

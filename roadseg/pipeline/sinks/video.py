@@ -230,6 +230,8 @@ class VideoSink(Opening, Stamps, Finishing, Sink):
                                f"{reason_of(exc)}") from None  # fmt: skip
         try:
             for packet in packets:
+                if self._clocked and not self._counted:  # (each shown for a step of its rate: :meth:`_last_shown`)
+                    packet.duration = max(1, round(self.fps / self._timed))
                 self.container.mux(packet)
                 self._muxed += 1
         except (OSError, av.error.FFmpegError) as exc:

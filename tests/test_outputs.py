@@ -341,6 +341,18 @@ def test_start_and_duration_cut_video_and_audio(rule_onnx, tmp_path):
     assert codec == "aac" and float(dur * tb) == pytest.approx(0.8, abs=0.1)
 
 
+@pytest.mark.parametrize("name,codec", [("cut.avi", None), ("cut.mkv", "mpeg2video"), ("cut.mxf", None)])
+def test_a_cut_between_two_pictures_keeps_every_picture_in_an_output_timed_by_the_frame(rule_onnx, tmp_path, name,
+                                                                                         codec):
+    # from 0.5 s at 25 frames/s: each picture half a frame off the output's frame clock (was: rounded half to even,
+    # two in a row on one frame, every other one left out: the AVI and the MPEG-2 held 13 of the 25, the last 0.96 s)
+    src = write_video(tmp_path / "in.mp4", split_frames(60), time_base=Fraction(1, 12800), pts=[512 * i for i in range(60)])
+    assert segment_video(src, tmp_path / name, model=rule_onnx, quiet=True, start=0.5, duration=1.0, codec=codec)["frames"] == 25
+    v = read_video(tmp_path / name)
+    assert len(v["frames"]) == 25 and _shown(v["frames"]) == [1] * 25
+    assert np.diff(v["seconds"]) == pytest.approx([0.04] * 24, abs=0.0015)
+
+
 @pytest.mark.parametrize("offset", [3600.0, 2**33 / 90000 - 1.0])  # the second passes the 33-bit clock's wrap at 1 s
 def test_a_transport_streams_clock_is_where_start_counts_from_and_the_output_starts_at_zero(rule_onnx, tmp_path,
                                                                                           offset):  # fmt: skip

@@ -43,6 +43,9 @@ def _check(opts: SegmentOptions) -> bool:
         raise OutputError("--start skips into a file; a live source starts now (--duration S records S seconds of it)")
     if opts.parts and not opts.concat:
         raise OutputError("parts are the files that concat joins; set concat too")
+    if str(opts.input) == "-" and os.isatty(0):  # (was: a wait for a video that nobody could type, deaf to Ctrl-C)
+        raise OutputError("- reads a video from standard input, which is a terminal here: pipe one in (ffmpeg -i IN "
+                          "-f matroska - | segment-video - -o out.mp4) or name a file")  # fmt: skip
     if opts.concat and (live or str(opts.input) == "-"):
         raise OutputError("--concat joins video files (a folder, a quoted glob or @list.txt); not live or piped input")
     if opts.video_stream is not None and (live or _images(opts)):

@@ -1,7 +1,8 @@
 """Opening media: :func:`open_container`, the one place a file, camera or stream is opened, with a one-line
 :class:`~roadseg.errors.SourceError` for everything that can go wrong, a file FFmpeg's probe found no picture of
-opened again reading further (:data:`DEEP_PROBE`); a name as FFmpeg is given it (:func:`file_url`) and a URL as
-messages show it (:func:`redacted`).
+opened again reading further (:data:`DEEP_PROBE`), standard input or a named pipe opened where Ctrl-C reaches the
+caller (it may send nothing for as long as it likes: :func:`sent_nothing`); a name as FFmpeg is given it
+(:func:`file_url`) and a URL as messages show it (:func:`redacted`).
 
 Example:
     >>> with open_container("sample_videos/road.mp4") as container:
@@ -14,13 +15,18 @@ Example:
 
 from __future__ import annotations
 
+import array
 import logging
+import os
 import re
+import select
+import stat
 from pathlib import Path
 
 import av
 
 from roadseg.errors import SourceError, reason_of
+from roadseg.pipeline.runner import call_interruptibly
 from roadseg.pipeline.sources.boxes import unfinished_mp4
 from roadseg.pipeline.sources.streams import picture_stream
 
@@ -60,9 +66,10 @@ def open_container(target: str, *, what: str = "file", format: str | None = None
     for existence and size first. ``hwaccel`` decodes on a hardware device and falls back to the CPU
     with one warning line where there is none.
     """
-    url = target
+    url, piped = target, False
     if what == "file" and target == "-":
         target = url = "pipe:0"  # standard input: ffmpeg ... -f matroska - | segment-video - -o out.mp4
+        piped = True
     elif what == "file":
         p = Path(target)
         if not p.exists():
@@ -71,26 +78,19 @@ def open_container(target: str, *, what: str = "file", format: str | None = None
             raise SourceError(f"input is a folder, not a video file: {p}")
         if p.is_file() and p.stat().st_size == 0:  # (a pipe or FIFO says 0 bytes too, and is read as it comes)
             raise SourceError(f"input is empty (0 bytes): {p}")
-        url = file_url(target)
+        url, piped = file_url(target), not p.is_file()  # (a named pipe, /dev/stdin: read as it comes)
     # tags that are not valid UTF-8 (damaged, or written in another encoding) are read with U+FFFD, not refused
     kw: dict = {"format": format, "options": options or {}, "timeout": timeout, "metadata_errors": "replace"}
-    container = None
-    if hwaccel:
-        from av.codec.hwaccel import HWAccel, hwdevices_available
-
-        try:
-            if hwaccel not in (known := hwdevices_available()):  # (FFmpeg's answer: "Operation not permitted")
-                raise ValueError(f"no such device type; this FFmpeg knows {', '.join(known) or 'none'}")
-            kw["hwaccel"] = HWAccel(device_type=hwaccel, allow_software_fallback=True)
-            container = av.open(url, **kw)
-        except Exception as exc:  # no device, no driver, not permitted: decode on the CPU instead
-            kw.pop("hwaccel", None)
-            log.warning("hardware decoding (%s) is not available here (%s); decoding on the CPU",
-                        hwaccel, reason_of(exc))  # fmt: skip
     try:
-        container = container or av.open(url, **kw)
+        if piped:  # (FFmpeg waits in open() or read() for a pipe's writer, deaf to Ctrl-C: in a thread of its own)
+            container = call_interruptibly(lambda: _piped(url, kw, hwaccel), "open", lambda c: c.close())
+        else:
+            container = _opened(url, kw, hwaccel)
+    except SourceError:
+        raise
     except Exception as exc:  # noqa: BLE001 - FFmpegError, OSError, and PyAV's own errors on damaged headers
-        if what == "file" and unfinished_mp4(target):
+        if what == "file" and not piped and unfinished_mp4(target):  # (a named pipe read again: its open() waits
+            # for a writer that has gone)
             raise SourceError(f"not a readable video: {target} was never finished (a recording cut off: power lost "
                               "or card pulled?): its index, the 'moov' box, is missing, so no frame in it can be "
                               "found; a repair tool such as untrunc can rebuild it from a good file recorded by the same camera",
@@ -111,6 +111,61 @@ def open_container(target: str, *, what: str = "file", format: str | None = None
         raise SourceError(f"no video stream in {name}{cover}")
     stream.thread_type = "AUTO"  # frame/slice threads, FFmpeg picks the count
     return container
+
+
+def _opened(url: str, kw: dict, hwaccel: str | None):
+    """``av.open(url, **kw)``, decoding on the hardware device ``hwaccel`` where it is one (put in ``kw``, for a
+    second opening), else on the CPU, with one warning line; FFmpeg's error raised as it is."""
+    if hwaccel:
+        from av.codec.hwaccel import HWAccel, hwdevices_available
+
+        try:
+            if hwaccel not in (known := hwdevices_available()):  # (FFmpeg's answer: "Operation not permitted")
+                raise ValueError(f"no such device type; this FFmpeg knows {', '.join(known) or 'none'}")
+            kw["hwaccel"] = HWAccel(device_type=hwaccel, allow_software_fallback=True)
+            return av.open(url, **kw)
+        except Exception as exc:  # no device, no driver, not permitted: decode on the CPU instead
+            kw.pop("hwaccel", None)
+            log.warning("hardware decoding (%s) is not available here (%s); decoding on the CPU",
+                        hwaccel, reason_of(exc))  # fmt: skip
+    return av.open(url, **kw)
+
+
+def _piped(url: str, kw: dict, hwaccel: str | None):
+    """:func:`_opened` for standard input (``pipe:0``) or a named pipe: one line where standard input ended
+    before it sent anything (``: | segment-video - ...``; FFmpeg says "Invalid data found")."""
+    if url == "pipe:0" and sent_nothing(0):
+        raise SourceError("standard input ended before any video came (0 bytes)")
+    return _opened(url, kw, hwaccel)
+
+
+def sent_nothing(fd: int) -> bool:
+    """Whether the file descriptor ``fd`` (standard input) ends before its first byte: an empty file, ``/dev/null``,
+    or a pipe whose writer closed it without writing, waited for until it sends something or ends. False where that
+    cannot be told (a socket or terminal, or a system without ``FIONREAD``).
+
+    >>> read, write = os.pipe()
+    >>> os.close(write)
+    >>> sent_nothing(read), os.close(read)
+    (True, None)
+    """
+    mode = os.fstat(fd)
+    if stat.S_ISREG(mode.st_mode):
+        return mode.st_size <= os.lseek(fd, 0, os.SEEK_CUR)
+    if stat.S_ISCHR(mode.st_mode):
+        return mode.st_rdev == os.stat(os.devnull).st_rdev
+    if not stat.S_ISFIFO(mode.st_mode):
+        return False
+    select.select([fd], [], [])  # (readable: a byte came, or its writer closed it)
+    try:
+        import fcntl
+        import termios
+
+        waiting = array.array("i", [0])
+        fcntl.ioctl(fd, termios.FIONREAD, waiting)  # (bytes waiting in the pipe: none once readable is its end)
+    except (ImportError, OSError):
+        return False
+    return waiting[0] == 0
 
 
 def _unprobed(container) -> bool:

@@ -1,0 +1,151 @@
+"""Standard input and named pipes as INPUT while they send nothing: Ctrl-C and SIGTERM end the run at once (FFmpeg
+waited in ``open()`` or ``read()``, deaf to both, until the pipe sent something or ended), an empty one is said in
+one line, and a terminal is refused before anything is opened."""
+
+from __future__ import annotations
+
+import os
+import pty
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import read_video, split_frames, write_video
+
+#: what a thread of the run waits in while its input sends nothing (Linux's names in /proc/PID/task/TID/wchan): a
+#: read of the pipe (``anon_pipe_read`` on newer kernels), the open of a named pipe without a writer, or a wait for
+#: either to be readable
+WAITS = ("pipe_read", "wait_for_partner", "fifo_open", "poll_schedule_timeout", "do_select", "do_sys_poll")
+
+
+def _segment(source: str, out: Path, model: Path, **kw) -> subprocess.Popen:
+    """``segment SOURCE -o OUT`` started as a user would start it."""
+    cmd = [sys.executable, "-m", "roadseg", "segment", source, "-o", str(out), "--model", str(model)]
+    return subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def _until_waiting(proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    """Return once a thread of ``proc`` waits on its input (:data:`WAITS`), and a second more; or after ``timeout``."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and proc.poll() is None:
+        try:
+            waits = [Path(f"/proc/{proc.pid}/task/{t}/wchan").read_text() for t in os.listdir(f"/proc/{proc.pid}/task")]
+        except OSError:  # (a thread gone as it was listed)
+            waits = []
+        if any(wait in w for w in waits for wait in WAITS):
+            break
+        time.sleep(0.1)
+    time.sleep(1.0)
+
+
+def _stopped(proc: subprocess.Popen, sig: signal.Signals) -> tuple[int | None, float, str]:
+    """(exit code, seconds taken, stderr) of ``proc`` sent ``sig``: None where it still ran 5 s later (then killed)."""
+    sent = time.monotonic()
+    proc.send_signal(sig)
+    try:
+        code = proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        code = None
+    return code, time.monotonic() - sent, proc.communicate()[1]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_standard_input_that_sends_nothing_yet_stops_at_ctrl_c_and_sigterm(rule_onnx, tmp_path, sig):
+    out = tmp_path / "out.mp4"
+    proc = _segment("-", out, rule_onnx, stdin=subprocess.PIPE)  # (its writer, this test, sends nothing yet)
+    try:
+        _until_waiting(proc)
+        code, took, err = _stopped(proc, sig)
+    finally:
+        proc.stdin.close()
+    # was: still waiting 5 s later; the signal lost once data or its end came ("Invalid data found", exit 1)
+    assert code == 128 + sig and took < 3, (code, took, err)
+    assert err == "Error: interrupted before any frame was written\n" and not out.exists(), err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("writer", [False, True])
+def test_a_named_pipe_that_sends_nothing_yet_stops_at_ctrl_c_and_sigterm(rule_onnx, tmp_path, sig, writer):
+    fifo, out = tmp_path / "in.fifo", tmp_path / "out.mp4"
+    os.mkfifo(fifo)
+    proc = _segment(str(fifo), out, rule_onnx, stdin=subprocess.DEVNULL)
+    held = None
+    try:
+        _until_waiting(proc)  # (without a writer: FFmpeg's open() of the pipe waits for one)
+        if writer:  # (a writer that sends nothing yet: the read waits)
+            held = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            time.sleep(1.0)
+        code, took, err = _stopped(proc, sig)
+    finally:
+        if held is not None:
+            os.close(held)
+    assert code == 128 + sig and took < 3, (code, took, err)  # was: SIGINT lost, waiting in open() for a writer
+    assert err == "Error: interrupted before any frame was written\n" and not out.exists(), err
+
+
+@pytest.mark.parametrize("given", ["empty pipe", "/dev/null", "empty file"])
+def test_an_empty_standard_input_is_said_in_one_line(rule_onnx, tmp_path, given):
+    out = tmp_path / "out.mp4"
+    if given == "empty pipe":  # (: | segment-video - -o out.mp4)
+        read, write = os.pipe()
+        os.close(write)
+        stdin = os.fdopen(read, "rb")
+    else:
+        (tmp_path / "empty").touch()
+        stdin = open(os.devnull if given == "/dev/null" else tmp_path / "empty", "rb")
+    with stdin:
+        proc = _segment("-", out, rule_onnx, stdin=stdin)
+        err = proc.communicate(timeout=60)[1]
+    # was: "Error: not a readable video: pipe:0 (Invalid data found when processing input)"
+    assert proc.returncode == 1 and err == "Error: standard input ended before any video came (0 bytes)\n", err
+    assert not out.exists()
+
+
+def test_standard_input_that_is_a_terminal_is_refused_at_once(rule_onnx, tmp_path):
+    out = tmp_path / "out.mp4"
+    leader, follower = pty.openpty()
+    try:
+        proc = _segment("-", out, rule_onnx, stdin=follower)
+        err = proc.communicate(timeout=60)[1]  # was: a wait, forever, for a video nobody can type
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert proc.returncode == 1 and err.count("\n") == 1, err
+    assert err.startswith("Error: - reads a video from standard input, which is a terminal here: pipe one in"), err
+    assert not out.exists()
+
+
+def test_a_pipe_that_stalls_midway_stops_at_ctrl_c_and_keeps_what_was_written(rule_onnx, tmp_path):
+    clip = write_video(tmp_path / "clip.mkv", split_frames(200, h=96, w=128), audio_seconds=8)
+    out = tmp_path / "out.mkv"
+    proc = _segment("-", out, rule_onnx, stdin=subprocess.PIPE)
+    data = clip.read_bytes()
+    try:
+        proc.stdin.buffer.write(data[: len(data) // 2])  # (about 100 frames; then nothing more)
+        proc.stdin.buffer.flush()
+        _until_waiting(proc)
+        time.sleep(3.0)  # (its frames done: the read of the pipe waits)
+        code, took, err = _stopped(proc, signal.SIGINT)
+    finally:
+        proc.stdin.close()
+    assert code == 130 and took < 3 and err.count("\n") == 1, (code, took, err)
+    assert err.startswith("Error: interrupted: finalised a playable") and out.exists(), err
+    assert 0 < len(read_video(out)["frames"]) < 200
+
+
+def test_a_named_pipe_that_sends_no_video_is_said_in_one_line(rule_onnx, tmp_path):
+    fifo, out = tmp_path / "in.fifo", tmp_path / "out.mp4"
+    os.mkfifo(fifo)
+    proc = _segment(str(fifo), out, rule_onnx, stdin=subprocess.DEVNULL)
+    try:
+        fifo.write_bytes(os.urandom(5000))  # (its writer then gone)
+        err = proc.communicate(timeout=30)[1]
+    except subprocess.TimeoutExpired:  # was: opened again to look for an mp4's boxes, waiting for another writer
+        proc.kill()
+        err = proc.communicate()[1]
+    assert proc.returncode == 1 and err.count("\n") == 1, (proc.returncode, err)
+    assert err.startswith(f"Error: not a readable video: {fifo} (") and not out.exists(), err

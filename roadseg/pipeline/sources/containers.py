@@ -142,7 +142,7 @@ def _piped(url: str, kw: dict, hwaccel: str | None):
 def sent_nothing(fd: int) -> bool:
     """Whether the file descriptor ``fd`` (standard input) ends before its first byte: an empty file, ``/dev/null``,
     or a pipe whose writer closed it without writing, waited for until it sends something or ends. False where that
-    cannot be told (a socket or terminal, or a system without ``FIONREAD``).
+    cannot be told (a socket or terminal, or a system without ``FIONREAD`` or ``select`` of a pipe).
 
     >>> read, write = os.pipe()
     >>> os.close(write)
@@ -156,11 +156,11 @@ def sent_nothing(fd: int) -> bool:
         return mode.st_rdev == os.stat(os.devnull).st_rdev
     if not stat.S_ISFIFO(mode.st_mode):
         return False
-    select.select([fd], [], [])  # (readable: a byte came, or its writer closed it)
     try:
         import fcntl
         import termios
 
+        select.select([fd], [], [])  # (readable: a byte came, or its writer closed it)
         waiting = array.array("i", [0])
         fcntl.ioctl(fd, termios.FIONREAD, waiting)  # (bytes waiting in the pipe: none once readable is its end)
     except (ImportError, OSError):

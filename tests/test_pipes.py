@@ -149,3 +149,26 @@ def test_a_named_pipe_that_sends_no_video_is_said_in_one_line(rule_onnx, tmp_pat
         err = proc.communicate()[1]
     assert proc.returncode == 1 and err.count("\n") == 1, (proc.returncode, err)
     assert err.startswith(f"Error: not a readable video: {fifo} (") and not out.exists(), err
+
+
+def test_a_batch_of_a_named_pipe_that_sends_nothing_yet_stops_at_once(rule_onnx, tmp_path):
+    fifo, out = tmp_path / "in.mp4", tmp_path / "out"
+    os.mkfifo(fifo)
+    cmd = [sys.executable, "-m", "roadseg", "batch", str(fifo), "-o", str(out), "--model", str(rule_onnx)]
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    held, end = None, time.monotonic() + 60
+    try:
+        while held is None and time.monotonic() < end and proc.poll() is None:
+            try:  # (a writer can open the pipe once a worker has it open for reading)
+                held = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                time.sleep(0.1)
+        time.sleep(1.0)
+        code, took, err = _stopped(proc, signal.SIGTERM)
+    finally:
+        if held is not None:
+            os.close(held)
+    # was: 3.3 s, the worker deaf to the driver's SIGTERM until the driver killed it after its 3 s
+    assert held is not None and code == 143 and took < 2.5, (code, took, err)
+    assert err.endswith("Error: interrupted: 1 videos unfinished, their partial outputs removed\n"), err
+    assert not list(out.glob("*.mp4*")), list(out.iterdir())

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import av
 import pytest
 from conftest import read_video, split_frames, write_video
 
@@ -172,3 +173,22 @@ def test_a_batch_of_a_named_pipe_that_sends_nothing_yet_stops_at_once(rule_onnx,
     assert held is not None and code == 143 and took < 2.5, (code, took, err)
     assert err.endswith("Error: interrupted: 1 videos unfinished, their partial outputs removed\n"), err
     assert not list(out.glob("*.mp4*")), list(out.iterdir())
+
+
+def test_a_pipe_that_stalls_before_its_first_picture_stops_at_ctrl_c(rule_onnx, tmp_path):
+    clip = write_video(tmp_path / "clip.mkv", split_frames(200, h=96, w=128), audio_seconds=8)
+    with av.open(str(clip)) as c:  # (its header and 8 pictures: enough for FFmpeg's probe, too few for the first
+        cut = [p.pos for p in c.demux(video=0)][9] - 56  # picture the source reads as it opens)
+    out = tmp_path / "out.mkv"
+    proc = _segment("-", out, rule_onnx, stdin=subprocess.PIPE)
+    try:
+        proc.stdin.buffer.write(clip.read_bytes()[:cut])
+        proc.stdin.buffer.flush()
+        _until_waiting(proc)
+        time.sleep(2.0)
+        code, took, err = _stopped(proc, signal.SIGINT)
+    finally:
+        proc.stdin.close()
+    # was: still waiting 5 s later, in the first picture's read on the main thread
+    assert code == 130 and took < 3, (code, took, err)
+    assert err == "Error: interrupted before any frame was written\n" and not out.exists(), err

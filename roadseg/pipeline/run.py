@@ -35,7 +35,7 @@ from roadseg.pipeline.infer import Segmenter, infer_stage
 from roadseg.pipeline.options import RunResult, SegmentOptions
 from roadseg.pipeline.outcome import _failed, _interrupted, _masks_failed, _result, _unwritten, _with_stats
 from roadseg.pipeline.overlay import Overlay, output_size, palette_lut
-from roadseg.pipeline.runner import LatestQueue, StageFailed, end, run_stages, spawn
+from roadseg.pipeline.runner import LatestQueue, StageFailed, call_interruptibly, end, run_stages, spawn
 from roadseg.pipeline.sinks import ImageSink, MaskSink, ServeSink, Sink, VideoSink, WindowSink
 from roadseg.pipeline.sinks.base import FASTSTART, moved_dates, shift_timecode, write_whole
 from roadseg.pipeline.sinks.finishing import written_whole
@@ -136,9 +136,16 @@ def _open_source(opts: SegmentOptions, live: bool, stop: threading.Event) -> Sou
     if opts.concat:
         return concat_source(opts.input, opts.parts, audio=not opts.no_audio, start=opts.start, duration=opts.duration,
                              hwaccel=opts.hwaccel, video_stream=opts.video_stream, height=opts.height)  # fmt: skip
-    return VideoSource(opts.input, audio=not opts.no_audio, start=opts.start, duration=opts.duration,
-                       hwaccel=opts.hwaccel, container=container, video_stream=opts.video_stream,
-                       height=opts.height)  # fmt: skip
+
+    def opened() -> VideoSource:
+        return VideoSource(opts.input, audio=not opts.no_audio, start=opts.start, duration=opts.duration,
+                           hwaccel=opts.hwaccel, container=container, video_stream=opts.video_stream,
+                           height=opts.height)  # fmt: skip
+
+    if spec == "-" or (container is None and Path(spec).exists() and not Path(spec).is_file()):  # (a pipe: its first
+        # reads, for the first picture, wait for its writer as its open does, deaf to Ctrl-C: in a thread of their own)
+        return call_interruptibly(opened, "open", lambda source: source.close())
+    return opened()
 
 
 def _timecode(info: VideoInfo, start: float) -> str | None:

@@ -214,7 +214,7 @@ def test_init_starts_the_whole_network_from_a_release_or_a_checkpoint(tmp_path, 
         path = tmp_path / "released.pt"
         torch.save({"model": source.state_dict(), "model_config": source.config}, path)
     # lr ~ 0: one epoch leaves every weight where --init put it (BN statistics move, weights do not)
-    cfg = _cfg(tmp_path, init=str(path), epochs=1, lr=1e-12, weight_decay=0.0)
+    cfg = _cfg(tmp_path, init=str(path), epochs=1, lr=1e-12, weight_decay=0.0, model={})
     train(cfg)
     state = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
     assert state["model_config"]["decoder_channels"] == (16, 16, 8, 8)  # the file's architecture, not SMALL
@@ -231,6 +231,21 @@ def test_init_starts_the_whole_network_from_a_release_or_a_checkpoint(tmp_path, 
                model={"decoder_channels": [16, 16, 8, 8], "stem_padding": "replicate"}))  # fmt: skip
     plain = torch.load(tmp_path / "plain" / "run" / "last.pt", weights_only=False)["model"]
     assert not torch.allclose(plain["head.weight"], source.state_dict()["head.weight"], atol=1e-3)
+
+
+def test_init_with_another_architecture_asked_for_is_refused(tmp_path):
+    """train --init released.onnx --decoder-channels 32,16,8,8 trained the file's own decoder (16,16,8,8) without a
+    word; asking for what the file has is fine."""
+    source = trained_like(5, decoder_channels=(16, 16, 8, 8), stem_padding="replicate")
+    path = tmp_path / "released.pt"
+    torch.save({"model": source.state_dict(), "model_config": source.config}, path)
+    with pytest.raises(ValueError, match=r"released.pt has --decoder-channels 16,16,8,8: --init starts the run from"):
+        train(_cfg(tmp_path, init=str(path), epochs=1))  # SMALL's decoder: 32,16,16,8,8
+    with pytest.raises(ValueError, match=r"has --stem-padding replicate"):
+        train(_cfg(tmp_path, init=str(path), epochs=1, model={"stem_padding": "zeros"}))
+    assert not (tmp_path / "run").exists()
+    train(_cfg(tmp_path, init=str(path), epochs=1, select="last",
+               model={"decoder_channels": [16, 16, 8, 8], "stem_padding": "replicate"}))  # fmt: skip
 
 
 def test_init_with_encoder_weights_is_refused(tmp_path):
@@ -368,6 +383,21 @@ def test_a_plain_resume_goes_on_to_the_runs_own_length(tmp_path, monkeypatch):
     r = CliRunner().invoke(main, ["train", "--data", "data", "--resume", "run/last.pt", "--epochs", "4"])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "run/log.csv").read_text().splitlines()[-1].split(",")[0] == "4"
+
+
+def test_a_resume_names_the_recipe_options_it_does_not_use(tmp_path, monkeypatch):
+    """train --resume run/last.pt --lr 0.1 --crop 128x128 went on at the saved rate and crop without a word."""
+    _ctrl_c_in_the_second_epoch(_cfg(tmp_path, epochs=3, select="last"), monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["train", "--data", "data", "--resume", "run/last.pt", "--lr", "0.1", "--crop",
+                                  "128x128", "--workers", "0", "--device", "cpu"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert r.output.count("not used") == 1
+    assert "roadseg: --crop, --lr not used: a resumed run goes on with the recipe it was started with" in r.output
+    assert torch.load(tmp_path / "run/last.pt", weights_only=False)["config"]["lr"] == _cfg(tmp_path).lr
+    plain = CliRunner().invoke(main, ["train", "--data", "data", "--resume", "run/last.pt", "--epochs", "4",
+                                      "--workers", "0"])  # fmt: skip
+    assert plain.exit_code == 0 and "not used" not in plain.output, plain.output
 
 
 def test_worker_processes_stay_up_and_draw_what_the_main_process_draws(tmp_path):

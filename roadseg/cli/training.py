@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 import click
+from click.core import ParameterSource
 
 from roadseg.cli.common import Finite, fail, handle_errors, parse_size
 
@@ -64,14 +65,16 @@ from roadseg.cli.common import Finite, fail, handle_errors, parse_size
                    "fp32 .onnx model whose encoder starts the run (a new decoder on a released encoder).")
 @click.option("--init", default="none", show_default=True, metavar="PATH|none",
               help="Start the whole network from an exported roadseg fp32 .onnx model or a checkpoint (.pt), "
-                   "e.g. to fine-tune or final-fit the shipped model; its architecture is the run's.")
+                   "e.g. to fine-tune or final-fit the shipped model; its architecture is the run's (another "
+                   "--decoder-channels or --stem-padding is refused).")
 @click.option("--eval-every", default=1, show_default=True, type=click.IntRange(min=1), help="Evaluate (val and check) every N epochs.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=0), help="DataLoader worker processes.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the weights' initialisation, the frames' order, the crops and the augmentation.")
 @click.option("--max-steps", default=None, type=click.IntRange(min=1), help="Cap steps per epoch (smoke runs).")
 @click.option("--resume", type=click.Path(exists=True, dir_okay=False),
               help="Continue from a run's last.pt exactly: its saved recipe goes on; --data, --device, --workers, "
-                   "--out are this machine's, and --epochs (or --minutes) where given: without, the run's own.")
+                   "--out are this machine's, and --epochs (or --minutes) where given: without, the run's own; other "
+                   "options given are not used (one line names them).")
 @click.option("-y", "--overwrite", is_flag=True,
               help="Start afresh in an --out that holds another run: its checkpoints and logs are removed first.")
 @handle_errors
@@ -99,6 +102,8 @@ def train(resume, overwrite, crop, phases, decoder_channels, stem_padding, train
     if opts["scale"][0] > opts["scale"][1]:
         raise click.BadParameter(f"{opts['scale'][0]:g} {opts['scale'][1]:g}: the smaller scale comes first",
                                  param_hint="--scale")  # fmt: skip
+    if resume:
+        _say_unused_recipe(click.get_current_context())
     if opts["out"] is None:  # (a resumed run goes on in its own folder unless told otherwise)
         opts["out"] = (os.path.dirname(resume) or ".") if resume else "runs/unet-r34"
     cfg = TrainConfig(crop=parse_size(crop), phases=tuple(_phase(p) for p in phases), holdout=tuple(holdout),
@@ -111,6 +116,20 @@ def train(resume, overwrite, crop, phases, decoder_channels, stem_padding, train
         fail(str(exc))
     best = "-" if result["best_miou"] is None else f"{100 * result['best_miou']:.2f} mIoU"
     click.echo(f"best {best} at epoch {result['best_epoch']}")
+
+
+#: what a resumed run takes from the resuming command; every other option is the run's saved recipe
+_RESUMING_MACHINES = ("data", "out", "device", "workers", "epochs", "minutes", "resume", "overwrite")
+
+
+def _say_unused_recipe(ctx: click.Context) -> None:
+    """One line naming the recipe options given to ``--resume``, which the run does not use: ``--resume
+    last.pt --lr 1e-4`` went on at the saved rate without a word."""
+    given = [max(p.opts, key=len) for p in ctx.command.params
+             if p.name not in _RESUMING_MACHINES and ctx.get_parameter_source(p.name) == ParameterSource.COMMANDLINE]  # fmt: skip
+    if given:
+        click.echo(f"roadseg: {', '.join(given)} not used: a resumed run goes on with the recipe it was started "
+                   "with (--data, --device, --workers, --out and --epochs or --minutes are this command's)", err=True)  # fmt: skip
 
 
 def _phase(value: str) -> tuple[int, float, int, int]:

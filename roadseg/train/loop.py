@@ -95,11 +95,23 @@ def _starting_model(cfg: TrainConfig, images: list[np.ndarray], fresh: bool) -> 
         net = initial_model(cfg.init, images)
         if net.config["num_classes"] != NUM_CLASSES:
             raise ValueError(f"{cfg.init} has {net.config['num_classes']} classes, CamVid has {NUM_CLASSES}")
+        _same_architecture(cfg, net.config)
         return replace(cfg, model={k: v for k, v in net.config.items() if k != "num_classes"}), net.train()
     model = build_model({"num_classes": NUM_CLASSES, **cfg.model})
     if fresh:
         load_encoder_weights(model, cfg.encoder_weights, images)
     return cfg, model
+
+
+def _same_architecture(cfg: TrainConfig, config: dict) -> None:
+    """ValueError where the run asks for another architecture than ``--init``'s file has: ``--init released.onnx
+    --decoder-channels 32,16,8,8`` trained the file's own decoder without a word."""
+    for key, asked in cfg.model.items():
+        has = config.get(key)
+        if (tuple(asked) if isinstance(asked, list) else asked) != has:
+            shown = ",".join(map(str, has)) if isinstance(has, tuple) else has
+            raise ValueError(f"{cfg.init} has --{key.replace('_', '-')} {shown}: --init starts the run from its "
+                             "network as it is; leave the option out")  # fmt: skip
 
 
 def _selection(cfg: TrainConfig, data: dict) -> str:

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -398,6 +399,32 @@ def test_a_resume_names_the_recipe_options_it_does_not_use(tmp_path, monkeypatch
     plain = CliRunner().invoke(main, ["train", "--data", "data", "--resume", "run/last.pt", "--epochs", "4",
                                       "--workers", "0"])  # fmt: skip
     assert plain.exit_code == 0 and "not used" not in plain.output, plain.output
+
+
+def test_a_checkpoint_on_a_full_disk_says_so_and_leaves_no_temporary_file(tmp_path, monkeypatch):
+    """A full disk was torch's '[enforce fail at inline_container.cc:672] . unexpected pos ...', and the half-written
+    last.tmp (150 MB) stayed, filling the disk."""
+    import shutil
+    from collections import namedtuple
+
+    from roadseg.train import weights
+
+    def full(obj, path):
+        Path(path).write_bytes(b"x" * (3 << 20))
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 155946752 vs 155946644")
+
+    (tmp_path / "last.pt").write_bytes(b"before")
+    monkeypatch.setattr(weights.torch, "save", full)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(1 << 30, 1 << 30, 0))
+    with pytest.raises(RuntimeError) as err:
+        weights.save_atomic({}, tmp_path / "last.pt")
+    assert str(err.value) == f"cannot write {tmp_path / 'last.pt'}: the disk is full (3 MB of it written); last.pt is as it was before"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"] and (tmp_path / "last.pt").read_bytes() == b"before"
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(1 << 30, 0, 1 << 30))
+    monkeypatch.setattr(weights.torch, "save", lambda obj, path: open(tmp_path / "no/such/dir", "wb"))
+    with pytest.raises(RuntimeError, match=r"last.pt: No such file or directory; last.pt is as it was before"):
+        weights.save_atomic({}, tmp_path / "last.pt")
 
 
 def test_worker_processes_stay_up_and_draw_what_the_main_process_draws(tmp_path):

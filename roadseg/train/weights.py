@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -193,7 +194,16 @@ def soup_checkpoint(paths: list[str], weights: list[float] | None, images: list[
 
 
 def save_atomic(obj: dict, path: Path) -> None:
-    """``torch.save`` through a temporary file: a crash never leaves a half-written checkpoint."""
+    """``torch.save`` through a temporary file: a crash never leaves a half-written checkpoint. One that cannot be
+    written is a RuntimeError that says why, its temporary file removed: a full disk was torch's ``[enforce fail at
+    inline_container.cc:672] . unexpected pos 155946752 vs 155946644``, a 150 MB ``last.tmp`` left filling it."""
     tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
+    try:
+        torch.save(obj, tmp)
+    except (RuntimeError, OSError) as exc:
+        written = tmp.stat().st_size if tmp.exists() else 0
+        full = shutil.disk_usage(path.parent).free < 1 << 20
+        tmp.unlink(missing_ok=True)
+        why = f"the disk is full ({written >> 20} MB of it written)" if full else reason_of(exc)
+        raise RuntimeError(f"cannot write {path}: {why}; {path.name} is as it was before") from None
     os.replace(tmp, path)

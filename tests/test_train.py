@@ -588,6 +588,30 @@ def test_release_scores_the_check_run_on_its_held_out_frames(tmp_path):
     assert {p.name: p.read_bytes() for p in (tmp_path / "models").iterdir()} == shipped
 
 
+def test_release_cli_refuses_to_replace_shipped_files_before_any_work_unless_y(tmp_path, monkeypatch):
+    """roadseg release CKPT --data D (--out defaults to models) swapped the shipped models for the checkpoint's
+    without asking; export, quantize and soup need -y to replace a file, and so does release now."""
+    import roadseg.export.release as rel
+
+    calls = []
+    monkeypatch.setattr(rel, "release", lambda *a, **kw: calls.append(a) or {"ok": True})  # (the minutes of work)
+    ckpt, data, out = tmp_path / "last.pt", make_segnet(tmp_path / "data", n=2, h=40, w=48), tmp_path / "models"
+    ckpt.write_bytes(b"checkpoint")
+    out.mkdir()
+    (out / rel.INT8_NAME).write_bytes(b"shipped")
+    (out / "eval.json").write_text("{}")
+    args = ["release", str(ckpt), "--data", str(data), "--out", str(out)]
+    r = CliRunner().invoke(main, args)
+    lines = r.output.strip().splitlines()
+    assert r.exit_code == 1 and len(lines) == 1 and not calls, r.output  # refused before any work
+    assert str(out / rel.INT8_NAME) in lines[0] and str(out / "eval.json") in lines[0] and "-y/--overwrite" in lines[0]
+    assert rel.FP32_NAME not in lines[0] and (out / rel.INT8_NAME).read_bytes() == b"shipped"
+    r = CliRunner().invoke(main, [*args, "-y"])
+    assert r.exit_code == 0 and len(calls) == 1, r.output
+    r = CliRunner().invoke(main, [*args[:-1], str(tmp_path / "new")])  # a fresh folder needs no -y
+    assert r.exit_code == 0 and len(calls) == 2, r.output
+
+
 def test_soup_cli_averages_two_releases_and_the_release_records_its_ingredients(tmp_path):
     from roadseg.export.onnx import export_onnx
     from roadseg.export.release import FP32_NAME, release

@@ -164,8 +164,9 @@ def quantize_cmd(model, output, data, count, method, holdout, overwrite) -> None
 @click.option("--logit-adjust", default=LOGIT_ADJUST, show_default=True, type=Finite(min=0), metavar="A",
               help="Take back part of the median-frequency class weighting: add -A x log(weight) to each class's "
                    "scores, folded into the head (0 = off; chosen on a check run).")
+@click.option("-y", "--overwrite", is_flag=True, help="Replace the model files and eval.json in --out if they exist.")
 @handle_errors
-def release_cmd(checkpoint, data, out, calib_frames, calib_method, check, logit_adjust) -> None:
+def release_cmd(checkpoint, data, out, calib_frames, calib_method, check, logit_adjust, overwrite) -> None:
     """Build the shipped models from CHECKPOINT: fp16-stored fp32 + INT8, verified and scored on val.
 
     CHECKPOINT is a run's .pt, or a released fp32 .onnx (rebuilt without its own logit adjustment, its
@@ -174,9 +175,12 @@ def release_cmd(checkpoint, data, out, calib_frames, calib_method, check, logit_
     import json
 
     try:
-        from roadseg.export.release import release
+        from roadseg.export.release import existing_outputs, release
     except ImportError as exc:
         fail(f"release needs the train extra (pip install 'roadseg[train]'): {exc}")
+    taken = existing_outputs(out)  # (before any work: export, quantize and scoring take minutes)
+    if taken and not overwrite:
+        fail(f"release would replace {', '.join(map(str, taken))}; pass -y/--overwrite to replace them, or give another --out")
     try:
         report = release(checkpoint, data, out, calib_frames=calib_frames, calib_method=calib_method, check=check,
                          logit_adjust=logit_adjust)  # fmt: skip

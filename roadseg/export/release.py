@@ -40,6 +40,16 @@ from roadseg.export.verify import untraced_batch, verify_parity
 
 FP32_NAME = "unet-r34-camvid.onnx"
 INT8_NAME = "unet-r34-camvid-int8.onnx"
+REPORT_NAME = "eval.json"
+
+
+def existing_outputs(out: str | Path) -> list[Path]:
+    """The files in ``out`` that a release there would replace: the two models and ``eval.json``.
+
+    >>> existing_outputs("/no/such/folder")
+    []
+    """
+    return [Path(out) / name for name in (FP32_NAME, INT8_NAME, REPORT_NAME) if (Path(out) / name).exists()]
 
 
 def _val_frames(images: list[np.ndarray], count: int = 4) -> np.ndarray:
@@ -100,7 +110,7 @@ def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, check:
             report[name]["megabytes"] = round((tmp / name).stat().st_size / 1e6, 1)
         for name in (FP32_NAME, INT8_NAME):
             os.replace(tmp / name, out / name)
-    (out / "eval.json").write_text(json.dumps(report, indent=2))
+    (out / REPORT_NAME).write_text(json.dumps(report, indent=2))
     return report
 
 

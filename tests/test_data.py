@@ -75,6 +75,18 @@ def test_a_fastai_copy_without_valid_txt_says_so_and_its_val_names_may_carry_a_f
         CamVid(root, "val")
 
 
+def test_a_copy_without_the_test_split_says_camvids_may_be_held_back(tmp_path):
+    """eval --split test on a copy without it said only 'no test images found in DIR (segnet layout)'."""
+    root = make_segnet(tmp_path / "segnet", n=2, h=40, w=48)
+    with pytest.raises(FileNotFoundError) as err:
+        CamVid(root, "test")
+    assert str(err.value) == (f"no test images found in {root} (segnet layout): this copy has no test split "
+                              "(CamVid's is often held back)")  # one line
+    (root / "val").rename(tmp_path / "val")
+    with pytest.raises(FileNotFoundError, match=r"no val images found in .*\(segnet layout\)$"):  # (test's only)
+        CamVid(root, "val")
+
+
 @pytest.mark.parametrize("bits", [8, 4])
 def test_palette_png_labels_give_their_indices(tmp_path, bits):
     """Label PNGs saved as PIL's mode P (a palette, as VOC-style tools write them) were refused: OpenCV

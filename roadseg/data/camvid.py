@@ -150,7 +150,8 @@ class CamVid:
         self.lut: np.ndarray | None = None
         self.samples = self._segnet() if self.layout == "segnet" else self._fastai()
         if not self.samples:
-            raise FileNotFoundError(f"no {split} images found in {self.root} ({self.layout} layout)")
+            held = ": this copy has no test split (CamVid's is often held back)" if split == "test" else ""
+            raise FileNotFoundError(f"no {split} images found in {self.root} ({self.layout} layout){held}")
 
     def _segnet(self) -> list[Sample]:
         images = self.root / self.split

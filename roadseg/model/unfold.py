@@ -43,7 +43,8 @@ def _conv_params(model: onnx.ModelProto, path: str) -> list[tuple[np.ndarray, np
     for node in g.node:
         if node.op_type == "Conv":
             if node.input[1] not in values:
-                raise ValueError(f"{path}: conv {node.name} has no constant weight: a quantized model? warm starts need the fp32 file")
+                raise ValueError(f"{path}: conv {node.name} has no constant weight: a quantized model? rebuilding a network from a file "
+                                 "(train --init, soup, release of an .onnx) needs the fp32 file")  # fmt: skip
             bias = values.get(node.input[2]) if len(node.input) > 2 else None
             convs.append((values[node.input[1]], bias))
     return convs

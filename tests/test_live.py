@@ -35,6 +35,7 @@ from conftest import (
 )
 from fuzzing import PTS_HZ, adts_merged, pes_headers, pes_moved, restamped
 from servers import serving
+from test_raw_streams import _untimed_sps
 
 import roadseg.pipeline.sinks.window as window
 import roadseg.pipeline.sources.capture as capture
@@ -1835,3 +1836,40 @@ def test_a_live_source_that_ends_before_any_picture_says_so_and_removes_its_empt
     assert r.exit_code == 1 and "Traceback" not in r.output, r.output
     assert f"no decodable video frames came from {src}; removed the empty " in r.output and str(out) in r.output
     assert not out.exists()
+
+
+def _raw(path: Path, rate: int, pictures: int, timed: bool = True) -> Path:
+    """A raw H.264 stream (``path``: ``.h264``) of ``pictures`` at ``rate`` frames/s, its SPS stating it (``timed``) or
+    none (its VUI timing taken out: read at 25), as ``test_raw_streams`` makes them (x264 with B-frames)."""
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=rate)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        vs.options = {"preset": "veryfast", "bf": "3", "g": str(rate)}
+        for i, img in enumerate(split_frames(pictures, h=48, w=64)):
+            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+            vf.pts = i
+            out.mux(vs.encode(vf))
+        out.mux(vs.encode(None))
+    if not timed:
+        sps = re.compile(rb"(?<=\x00\x00\x01\x67).*?(?=\x00\x00\x00?\x01)", re.S)
+        path.write_bytes(sps.sub(lambda m: _untimed_sps(m.group()), path.read_bytes()))
+    return path
+
+
+@pytest.mark.parametrize(("rate", "timed", "stated"), [(10, True, 10), (30, False, 25)])
+def test_a_raw_stream_played_live_is_paced_and_recorded_at_its_rate(rule_onnx, tmp_path, rate, timed, stated):
+    """A raw H.264/HEVC stream's packets have no time: played live, it was not paced (2 s at 10 frames/s played in
+    about 0.1 s, its recording's pictures as they came out of the model). Its pictures are placed by their count at
+    its one rate (the SPS's, else 25: ``framerates.untimed_rate``), paced and recorded at it."""
+    raw = _raw(tmp_path / "dvr.h264", rate, 2 * stated, timed)  # (2 s at the rate it is read at)
+    out = tmp_path / "r.mp4"
+    t0 = time.monotonic()
+    stats = run_live(str(raw), model=str(rule_onnx), output=str(out), device="cpu")
+    assert time.monotonic() - t0 >= 1.8, time.monotonic() - t0  # (the last picture due 1.9 s after the first)
+    with av.open(str(out)) as c:
+        stream = c.streams.video[0]
+        times = sorted(p.pts * p.time_base for p in c.demux(stream) if p.pts is not None)
+    assert len(times) == stats["frames"] > 10
+    steps = [(b - a) * stated for a, b in zip(times, times[1:])]  # (in frames: whole ones, where the model skipped)
+    assert all(s == round(s) >= 1 for s in steps), steps
+    assert times[-1] - times[0] == pytest.approx(2 - 1 / stated, abs=0.5 / stated)  # (the last picture is kept)

@@ -22,12 +22,14 @@ from roadseg.pipeline.runner import call_interruptibly
 from roadseg.pipeline.sources.audio import MergedFrames
 from roadseg.pipeline.sources.decoder import Decoder
 from roadseg.pipeline.sources.display import as_shown, matrix_of, told
+from roadseg.pipeline.sources.framerates import untimed_rate
 from roadseg.pipeline.sources.pacing import Timetable, in_line
 from roadseg.pipeline.sources.packets import packet_time
 from roadseg.pipeline.sources.pictures import rgb_picture, scaled_to
 from roadseg.pipeline.sources.presented import Presented
 from roadseg.pipeline.sources.streams import codec_of, picture_stream
 from roadseg.pipeline.sources.tying import MAX_WAITING
+from roadseg.pipeline.sources.untimed import Untimed
 
 log = logging.getLogger("roadseg")
 
@@ -74,6 +76,8 @@ class Connection:
         read: dict[int | None, tuple[float, int | None]] = {}  # pts -> (when the packet was read, its dts), for the
         # pictures the decoder holds
         timetable = Timetable(1 / float(self.info.fps or 25))  # (when a file played live gives each video packet)
+        untimed, count = _untimed(stream), itertools.count()  # (a raw stream's packets and pictures placed by their
+        # count: paced and stamped so)
         packets, presented = self._in_line(stream, self.container.demux(stream, *audio))
         for packet in packets:
             if packet.stream.type == "audio":
@@ -82,12 +86,14 @@ class Connection:
                     yield packet
                 continue
             now = self.video_read = time.monotonic()
-            if self.pace and (t := packet_time(packet)) is not None:
+            placed = untimed.at(next(count)) if untimed is not None and packet.size else None
+            t = packet_time(packet) if placed is None else float(placed * untimed.time_base)
+            if self.pace and t is not None:
                 now = timetable.due(t, now)  # (when it is due: later than that, the lag counts)
                 if self.stop.wait(max(0.0, now - time.monotonic())):
                     return
-            _note_read(read, packet, now)
-            for vf in self._decode(decoder, refused, packet):
+            _note_read(read, packet, now, placed)
+            for vf in self._decode(decoder, refused, packet, untimed):
                 at, dts = read.pop(vf.pts, (now, None))
                 yield from [(vf, at)] if presented is None else _presented(presented, vf, at, dts)
         if presented is not None:  # (a first picture that waited for the next: the stream's only one)
@@ -105,18 +111,20 @@ class Connection:
     def _in_line(self, stream, packets: Iterator[av.Packet]) -> tuple[Iterator[av.Packet], Presented | None]:
         """``packets`` (of video ``stream``'s connection) to read, and what puts back a picture whose presentation
         time alone is damaged as it is decoded (None: not a file): a file's pictures whose stamps alone are damaged
-        are put back in line first (:func:`in_line`), as a file read whole puts them."""
-        if self.kind != "file":
+        are put back in line first (:func:`in_line`), as a file read whole puts them. A raw H.264/HEVC stream's
+        pictures have no stamps to damage: they are placed by their count (:func:`_untimed`; was: judged at
+        FFmpeg's 25 frames/s whatever rate its SPS states)."""
+        if self.kind != "file" or untimed_rate(stream) is not None:
             return packets, None
         fps = stream.average_rate or stream.guessed_rate
         step = 1 / float(fps) if fps else None
         presented = Presented(step)
         return in_line(packets, step, presented), presented
 
-    def _decode(self, decoder: Decoder, refused: Refusals, packet: av.Packet) -> list:
+    def _decode(self, decoder: Decoder, refused: Refusals, packet: av.Packet, untimed: Untimed | None = None) -> list:
         """The pictures ``decoder`` gives for a video ``packet``: none where it refuses it, counted (:attr:`lost`,
         and in ``refused``); raises :class:`SourceError` once it refused every packet for :data:`REFUSED` seconds
-        of the stream."""
+        of the stream. A raw stream's (``untimed``) stamped at their place, by their count."""
         try:
             frames = decoder.decode(packet)
         except (av.error.FFmpegError, ValueError):
@@ -127,6 +135,8 @@ class Connection:
             return []
         if frames:
             refused.clear()
+        if untimed is not None:
+            untimed.stamp(frames)
         return frames
 
     def _note_replay(self, t: float, stamped: bool, first: bool) -> None:
@@ -218,11 +228,29 @@ def _presented(presented: Presented, vf: av.VideoFrame, at: float, dts: int | No
     return [item for item, _ in out]
 
 
-def _note_read(read: dict, packet: av.Packet, at: float) -> None:
-    """Keep in ``read`` when video ``packet`` was read (``at``) and its dts, by its pts, for the picture the decoder
-    gives for it, maybe later; at most :data:`MAX_HELD` (packets that gave no picture: refused, or no pts)."""
+def _untimed(stream) -> Untimed | None:
+    """Where video ``stream`` is a raw H.264/HEVC stream, which holds no timestamps: what places its packets and
+    pictures by their count at its one rate (:func:`~roadseg.pipeline.sources.framerates.untimed_rate`), as a file
+    read whole places them, so that it is paced and recorded at that rate when played live (was: not paced, 10 s at 10
+    frames/s played in 0.3 s); None for any other stream.
+
+    >>> from fractions import Fraction
+    >>> from types import SimpleNamespace as S
+    >>> raw = S(container=S(format=S(name="h264")), codec_context=S(framerate=Fraction(10)), time_base=Fraction(1, 90))
+    >>> untimed = _untimed(raw)
+    >>> untimed.rate, untimed.at(3), _untimed(S(container=S(format=S(name="mpegts"))))
+    (Fraction(10, 1), 27, None)
+    """
+    rate = untimed_rate(stream)
+    return Untimed(rate, stream.time_base) if rate and stream.time_base else None
+
+
+def _note_read(read: dict, packet: av.Packet, at: float, placed: int | None = None) -> None:
+    """Keep in ``read`` when video ``packet`` was read (``at``) and its dts, by its pts (a raw stream's: by where its
+    count ``placed`` it), for the picture the decoder gives for it, maybe later; at most :data:`MAX_HELD` (packets
+    that gave no picture: refused, or no pts)."""
     if packet.size:
-        read.setdefault(packet.pts, (at, packet.dts))
+        read.setdefault(packet.pts if placed is None else placed, (at, packet.dts))
         if len(read) > MAX_HELD:
             del read[next(iter(read))]
 

@@ -48,8 +48,9 @@ class Tying:
         while it was being opened) keep their spacing and the sound stays in step with the picture.
         A stream whose timestamps run away from the time its frames arrive (more than ``RESYNC``
         seconds) is tied again (never back over frames already timed: :meth:`_tie`); one whose format
-        has no timestamps of its own (an IP camera's MJPEG over HTTP, a raw H.264 stream: FFmpeg
-        numbers their frames at a made-up 25 fps) is timed by arrival alone. Audio read before the first frame (the decoder holds a few frames back) waits
+        has no timestamps of its own (an IP camera's MJPEG over HTTP, FFmpeg numbering its frames at a
+        made-up 25 fps; a raw H.264/HEVC stream, whose pictures a file played live is paced and stamped by their
+        count at its SPS's rate: :func:`~roadseg.pipeline.sources.connection._untimed`) is timed by arrival alone. Audio read before the first frame (the decoder holds a few frames back) waits
         for it; so does sound that steps back or leaps from the last picture as a clock that starts again does
         (:func:`started_again`) for the pictures after it, which tell whether the video's did too: if one does, it is
         the next recording's sound before its first picture (two joined with cat: the first's last pictures may come

@@ -1,6 +1,6 @@
 """How true the "N of about M frames could not be decoded" line is over the fuzz cases: for each case (built as
 ``tests/fuzzing.py`` builds it), the file is read through ``VideoSource`` as the pipeline reads it, and the count
-told (``source.lost``, or the frames expected less those out where that is more, as ``outcome._result`` tells it) is
+told (``source.lost``, or the frames expected less those out where that is more, as ``outcome.run_result`` tells it) is
 set against the pictures really missing: the clean file's pictures less the frames out (none where more came out).
 Prints the cases told more (over) and the count of those told fewer (under). ``tsb`` (not by default) reads the
 TS clip with B-frames (``fuzzing.B_FRAMED``), its one kind, ``stamps``; ``avi`` (a dashcam's MJPEG) and ``mov`` (a

@@ -167,7 +167,7 @@ def test_a_damaged_videos_line_names_the_reader_of_the_worker_that_read_it(archi
     [bad] = batch_results(out)
     assert bad["damaged"] is True and bad["reader"] == reader()
     old_worker = {"status": "error", "frames": 0, "node": "n:1", "error": "not a readable video", "damaged": True}
-    assert results_module._line(Task("/in/a.mp4", "/out/a.mp4"), old_worker, {}, "m", "s")["reader"] == driver
+    assert results_module.results_line(Task("/in/a.mp4", "/out/a.mp4"), old_worker, {}, "m", "s")["reader"] == driver
 
 
 def test_masks_stats_globs_and_lists(archive: Path, rule_onnx: Path, tmp_path: Path) -> None:

@@ -156,16 +156,16 @@ def test_masks_and_then_the_video_fail_and_both_are_told(split_video, rule_onnx,
 def test_an_interrupted_run_says_what_its_masks_hold(tmp_path):
     from types import SimpleNamespace
 
-    from roadseg.pipeline.outcome import _interrupted
+    from roadseg.pipeline.outcome import interruption
 
     masks = MaskSink(tmp_path / "masks")
     masks.written = 4
     video = SimpleNamespace(label="output", written=4, path=tmp_path / "o.mp4", finish=lambda keep: True)
-    assert _interrupted(KeyboardInterrupt(), video, masks).message == (
+    assert interruption(KeyboardInterrupt(), video, masks).message == (
         f"interrupted: finalised a playable {tmp_path / 'o.mp4'} with the 4 frames done; the masks of the first 4 "
         f"frames are kept in {tmp_path / 'masks'} (000000.png to 000003.png)")  # (was: the masks unsaid)  # fmt: skip
     masks.written = 1
-    shown = _interrupted(KeyboardInterrupt(), None, masks).message  # (masks alone, beside a window)
+    shown = interruption(KeyboardInterrupt(), None, masks).message  # (masks alone, beside a window)
     assert shown == f"interrupted: the mask of the first frame is kept in {tmp_path / 'masks'} (000000.png)"
 
 

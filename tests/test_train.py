@@ -869,9 +869,9 @@ def test_resume_takes_a_last_pt_from_before_the_schedule_and_refuses_a_best_pt(s
     state["scheduler"] = {"last_epoch": 1}  # a run from before the Schedule kept torch's scheduler
     del state["schedule"]
     torch.save(state, tmp_path / "old.pt")
-    assert checkpoint._resume_state(tmp_path / "old.pt")["scheduler"] == {"last_epoch": 1}  # (a review found it refused)
+    assert checkpoint.resume_state(tmp_path / "old.pt")["scheduler"] == {"last_epoch": 1}  # (a review found it refused)
     with pytest.raises(ModelError, match="holds the scored weights only"):
-        checkpoint._resume_state(small_run / "run" / "best.pt")
+        checkpoint.resume_state(small_run / "run" / "best.pt")
 
 
 def _skewed_camvid(root):

@@ -19,19 +19,26 @@ from pathlib import Path
 
 from roadseg.batch.errors import BatchError
 from roadseg.batch.inputs import plan_joined, plan_outputs
-from roadseg.batch.launch import _run
-from roadseg.batch.options import BatchOptions, _check_encoder, _model_file, _model_key, _options, _suffix
+from roadseg.batch.launch import run
+from roadseg.batch.options import (
+    BatchOptions,
+    check_encoder,
+    model_file,
+    resolve_options,
+    video_suffix,
+    workers_model_key,
+)
 from roadseg.batch.report import Summary
-from roadseg.batch.rerun import _check_owners, _refuse_clashes, _renamed
+from roadseg.batch.rerun import check_owners, refuse_clashes, renamed
 from roadseg.batch.results import (
     ResultsLog,
-    _line,
     input_key,
     is_damaged,
     is_done,
     latest_outcomes,
     output_owners,
     read_results,
+    results_line,
     settings_key,
     written_outputs,
 )
@@ -65,11 +72,11 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
     from roadseg.batch.local import leave_if_importing_main
 
     leave_if_importing_main()  # (a script without 'if __name__ == "__main__":', run again in a worker)
-    bopts, sopts = _options(options, segment, kw)
+    bopts, sopts = resolve_options(options, segment, kw)
     if sopts.model:  # (named as typed where it is not there; absolute for the workers: Ray's do not run here)
-        sopts = replace(sopts, model=os.path.abspath(_model_file(sopts.model)))
-    suffix = _suffix(bopts.suffix)
-    _check_encoder(sopts, suffix)
+        sopts = replace(sopts, model=os.path.abspath(model_file(sopts.model)))
+    suffix = video_suffix(bopts.suffix)
+    check_encoder(sopts, suffix)
     out = Path(out_dir)
     with _made(out), _only_batch(out):
         return _batch(inputs, out, suffix, bopts, sopts)
@@ -83,15 +90,15 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
     videos, logged = _videos(specs, out, unsearched)
     clashes: list[tuple[Path, list]] = []  # (videos of one folder that would share an output, their endings kept)
     tasks = _tasks(videos, out, suffix, bopts, clashes)
-    model, settings = _model_key(sopts, bopts), settings_key(sopts, masks=bopts.masks, stats=bopts.stats)
+    model, settings = workers_model_key(sopts, bopts), settings_key(sopts, masks=bopts.masks, stats=bopts.stats)
     previous = {} if bopts.force else latest_outcomes(logged)
     summary = Summary(results=str(out / RESULTS), unsearched=len(unsearched))
     t0 = time.perf_counter()
     keys = {task.input: input_key(task.input, task.parts) for task in tasks}  # before any work: what the output is of
     targets = {task.output for task in tasks}
-    _check_owners(tasks, keys, output_owners(logged))
+    check_owners(tasks, keys, output_owners(logged))
     with ResultsLog(out / RESULTS) as results:
-        _refuse_clashes(clashes, results, summary, model, settings, previous, quiet=bopts.quiet)
+        refuse_clashes(clashes, results, summary, model, settings, previous, quiet=bopts.quiet)
         todo, skipped = [], []
         for task in tasks:
             key = keys[task.input]
@@ -103,14 +110,14 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
                 _count_missing(task, results, summary, model, settings, key, bopts.quiet)
             elif not bopts.retry_failed and is_damaged(done, key, model, settings):
                 _count_unchanged(task, done, out, summary, bopts.quiet)
-            elif (earlier := _renamed(task, previous, key, model, settings, targets)) is not None:
+            elif (earlier := renamed(task, previous, key, model, settings, targets)) is not None:
                 _take_renamed(task, earlier, out, results, summary, bopts.quiet)
             else:
                 Path(task.output).parent.mkdir(parents=True, exist_ok=True)
                 todo.append(task)
         remove_stale_temps([*todo, *skipped])  # (a killed run's, also beside videos a --force run did then)
         if todo:
-            _run(todo, bopts, sopts, out, results, summary, model, settings, keys)
+            run(todo, bopts, sopts, out, results, summary, model, settings, keys)
     summary.wall = time.perf_counter() - t0
     return summary
 
@@ -148,7 +155,7 @@ def _count_missing(task: Task, results: ResultsLog, summary: Summary, model: str
     standard error that names it as typed (relative to here): it was said as its output's name, ``nope.mp4``,
     by a worker started for it."""
     error = f"input not found: {task.input}"
-    results.write(_line(task, {"status": "error", "frames": 0, "error": error}, key, model, settings))
+    results.write(results_line(task, {"status": "error", "frames": 0, "error": error}, key, model, settings))
     summary.error += 1  # (no node's: none ran it)
     if not quiet:
         print(f"{os.path.relpath(task.input)}: error, input not found", file=sys.stderr, flush=True)

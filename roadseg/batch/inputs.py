@@ -8,7 +8,7 @@ With ``--concat`` each folder's videos are one input (:func:`by_folder`): ``IN/a
 several drives (pauses longer than ``gap``, or files of another format than those joined)
 gets ``OUT_DIR/a/<first file's name>.mp4`` for each (``<first file's name with its ending>.mp4`` where two
 drives' first files' names differ only by that), as each drive of a dual dashcam's rear (inside, side)
-camera does (a rerun moves a drive's outputs when its name changes: :func:`roadseg.batch.rerun._renamed`).
+camera does (a rerun moves a drive's outputs when its name changes: :func:`roadseg.batch.rerun.renamed`).
 
 Example:
     >>> import tempfile, pathlib

@@ -1,5 +1,5 @@
 """A batch's videos run: the pool opened (local worker processes or Ray actors: :func:`_open_pool`) and
-driven, and on Ctrl-C or SIGTERM stopped, with what it held recorded and removed (:func:`_run`).
+driven, and on Ctrl-C or SIGTERM stopped, with what it held recorded and removed (:func:`run`).
 
 Example (a local pool on the CPU spreads over no GPUs):
     >>> _local_gpus("cpu")
@@ -21,19 +21,19 @@ from roadseg.batch.driver import drive
 from roadseg.batch.errors import BatchInterrupted
 from roadseg.batch.options import BatchOptions
 from roadseg.batch.report import Progress, Summary
-from roadseg.batch.results import ResultsLog, _line
+from roadseg.batch.results import ResultsLog, results_line
 from roadseg.batch.task import Task, remove_temps
 from roadseg.pipeline.options import SegmentOptions
 
 
-def _run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path, results: ResultsLog,
+def run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path, results: ResultsLog,
          summary: Summary, model: str, settings: str, keys: dict[str, dict]) -> None:  # fmt: skip
     """Start the pool, drive it, and on Ctrl-C stop it and remove what was unfinished."""
     progress = Progress(len(todo), enabled=not bopts.quiet)
     pool = None
 
     def record(task: Task, worker_line: dict) -> None:
-        line = _line(task, worker_line, keys[task.input], worker_line.get("model", model), settings)
+        line = results_line(task, worker_line, keys[task.input], worker_line.get("model", model), settings)
         results.write(line)
         rel = os.path.relpath(task.output, out)
         for warning in worker_line.get("warnings") or []:
@@ -54,7 +54,7 @@ def _run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path
             for task in pool.cancel() if pool is not None else []:
                 remove_temps(task)
                 line = {"status": "interrupted", "frames": 0, "error": "interrupted before it was finished"}
-                results.write(_line(task, line, keys[task.input], model, settings))
+                results.write(results_line(task, line, keys[task.input], model, settings))
                 progress.note(f"{os.path.relpath(task.output, out)}: interrupted before it was finished; "
                               "nothing of it kept")  # fmt: skip
         pool = None

@@ -2,7 +2,7 @@
 ending, their encoder, and the model the workers will load (what a rerun compares).
 
 Example:
-    >>> BatchOptions(workers=2).in_flight, _suffix("MKV")
+    >>> BatchOptions(workers=2).in_flight, video_suffix("MKV")
     (2, '.mkv')
 """
 
@@ -69,7 +69,7 @@ class BatchOptions:
     gap: float = DRIVE_GAP
 
 
-def _suffix(suffix: str) -> str:
+def video_suffix(suffix: str) -> str:
     """``suffix`` as a video file's name ending (``mkv`` -> ``.mkv``); BatchError if it is none."""
     normal = "." + suffix.lower().lstrip(".")
     if normal not in VIDEO_SUFFIXES | {".gif"}:
@@ -78,7 +78,7 @@ def _suffix(suffix: str) -> str:
     return normal
 
 
-def _check_encoder(sopts: SegmentOptions, suffix: str) -> None:
+def check_encoder(sopts: SegmentOptions, suffix: str) -> None:
     """An encoder that is not there or not a video one, or a crf or preset the outputs' encoder
     (``.mp4``: libx264 unless ``codec``) cannot take, fails the batch once, before any work, not every
     video in turn. (Without ``codec`` another container may choose its own encoder, VP9 for
@@ -94,12 +94,12 @@ def _check_encoder(sopts: SegmentOptions, suffix: str) -> None:
         raise BatchError(str(exc)) from None
 
 
-def _model_key(sopts: SegmentOptions, bopts: BatchOptions) -> str:
+def workers_model_key(sopts: SegmentOptions, bopts: BatchOptions) -> str:
     """The model the workers will load, as ``name@sha256``: what a rerun compares."""
     from roadseg.pipeline.session import ModelError, default_model_path, resolve_device
 
     if sopts.model:
-        path = _model_file(sopts.model)
+        path = model_file(sopts.model)
     else:  # (local workers asked for a GPU this machine lacks run on the CPU, with its default model)
         device = ("cuda" if bopts.gpus_per_worker else "cpu") if bopts.ray else (
             sopts.device if resolve_device("auto") == "cuda" else "cpu")  # fmt: skip
@@ -113,7 +113,7 @@ def _model_key(sopts: SegmentOptions, bopts: BatchOptions) -> str:
         raise BatchError(f"cannot read the model {path}: {exc.strerror or exc}") from None
 
 
-def _model_file(model: str) -> Path:
+def model_file(model: str) -> Path:
     """The ``--model`` file, or a BatchError in ``segment``'s words: a file not there, a folder (was: "cannot
     read the model ...: No such file or directory", and an empty output folder left)."""
     from roadseg.pipeline.session import ModelError, check_model_file
@@ -124,7 +124,7 @@ def _model_file(model: str) -> Path:
         raise BatchError(str(exc)) from None
 
 
-def _options(options: BatchOptions | None, segment: SegmentOptions | None, kw: dict):
+def resolve_options(options: BatchOptions | None, segment: SegmentOptions | None, kw: dict):
     names = {f.name for f in fields(BatchOptions)}
     unknown = set(kw) - names - {f.name for f in fields(SegmentOptions)}
     if unknown:

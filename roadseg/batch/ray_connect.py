@@ -1,10 +1,10 @@
-"""The driver joins a Ray cluster: ``ray.init`` (:func:`_connect`) with the caller's signal handlers kept
-(:func:`_signal_handlers`, :func:`_restore_handlers`) and Ray's native lines sent to its log folder
-(:func:`_native_lines_to_ray_logs`); a connection the caller made checked against the address given
-(:func:`_check_connected`); whether a head still answers before anything is asked of it (:func:`_answers`).
+"""The driver joins a Ray cluster: ``ray.init`` (:func:`connect`) with the caller's signal handlers kept
+(:func:`signal_handlers`, :func:`restore_handlers`) and Ray's native lines sent to its log folder
+(:func:`native_lines_to_ray_logs`); a connection the caller made checked against the address given
+(:func:`check_connected`); whether a head still answers before anything is asked of it (:func:`answers`).
 
 Example (an address that names no host and port is not probed):
-    >>> _answers("auto")
+    >>> answers("auto")
     True
 """
 
@@ -37,7 +37,7 @@ def import_ray() -> Any:
     return ray
 
 
-def _connect(ray: Any, address: str, *, ray_logs: bool) -> None:
+def connect(ray: Any, address: str, *, ray_logs: bool) -> None:
     """``ray.init`` at ``address``. Connecting to a cluster, it runs in a thread of its own so that a Ctrl-C reaches
     the caller at once: Ray's native code waits out a head that stops answering as it connects (40 s, deaf to
     Ctrl-C), and past roadseg's check (:func:`~roadseg.batch.ray_head.check_reachable`) that can still happen.
@@ -72,7 +72,7 @@ class _Without(logging.Filter):
 
 
 @contextlib.contextmanager
-def _native_lines_to_ray_logs(ray: Any, *, keep: bool) -> Iterator[None]:
+def native_lines_to_ray_logs(ray: Any, *, keep: bool) -> Iterator[None]:
     """While ``ray.init`` connects, what Ray's native code prints on stderr (below Python, on file
     descriptor 2: "Failed to determine local IP via external connectivity ..." where no outward route
     is found) goes to ``roadseg-driver-<pid>.log`` in Ray's log folder, not between the batch's lines
@@ -99,7 +99,7 @@ def _logs_folder(ray: Any) -> str | None:
         return None
 
 
-def _check_connected(ray: Any, address: str) -> None:
+def check_connected(ray: Any, address: str) -> None:
     """Where the caller connected to Ray before, ``address`` must be ``auto`` or that cluster's (the same
     host, or both hosts this machine's, and the same port): BatchError otherwise. (Was: the address
     ignored without a word, the batch run on whichever cluster the caller had joined.)"""
@@ -133,7 +133,7 @@ def _local(host: str) -> bool:
         return False
 
 
-def _answers(address: str) -> bool:
+def answers(address: str) -> bool:
     """Whether something accepts connections at ``host:port`` (True for ``auto`` and other forms)."""
     if (where := hostport(address)) is None:
         return True
@@ -144,14 +144,14 @@ def _answers(address: str) -> bool:
         return False
 
 
-def _signal_handlers() -> dict[int, Any]:
+def signal_handlers() -> dict[int, Any]:
     """SIGINT's and SIGTERM's handlers now (on the main thread; elsewhere none can be set)."""
     if threading.current_thread() is not threading.main_thread():
         return {}
     return {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
 
-def _restore_handlers(handlers: dict[int, Any]) -> None:
+def restore_handlers(handlers: dict[int, Any]) -> None:
     for sig, handler in handlers.items():
         if handler is not None:
             signal.signal(sig, handler)

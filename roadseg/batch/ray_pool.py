@@ -25,13 +25,13 @@ from typing import Any
 from roadseg.batch.driver import Lost, Outcome
 from roadseg.batch.errors import BatchError
 from roadseg.batch.ray_connect import (
-    _answers,
-    _check_connected,
-    _connect,
-    _native_lines_to_ray_logs,
-    _restore_handlers,
-    _signal_handlers,
+    answers,
+    check_connected,
+    connect,
     import_ray,
+    native_lines_to_ray_logs,
+    restore_handlers,
+    signal_handlers,
 )
 from roadseg.batch.ray_head import check_reachable
 from roadseg.batch.ray_worker import RayWorker
@@ -87,20 +87,20 @@ class RayPool:
                 raise BatchError(f"{address}: Ray Client addresses are not taken; run the batch on a node of the "
                                  "cluster with --ray auto, or give the head's HOST:6379")  # fmt: skip
             self._address, hint = check_reachable(address)
-            keep = _signal_handlers()  # (ray.init puts its own in, which ends the driver without its summary)
+            keep = signal_handlers()  # (ray.init puts its own in, which ends the driver without its summary)
             try:
-                with _native_lines_to_ray_logs(ray, keep=ray_logs):
-                    _connect(ray, address, ray_logs=ray_logs)
+                with native_lines_to_ray_logs(ray, keep=ray_logs):
+                    connect(ray, address, ray_logs=ray_logs)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 if hint:
                     raise BatchError(f"the Ray cluster at {address} asks for a token: {hint}") from None
                 raise BatchError(f"cannot reach a Ray cluster at {address}: {str(exc).splitlines()[0]}") from None
             finally:
-                _restore_handlers(keep)
+                restore_handlers(keep)
             self._handlers = keep
             self._note_sigterm()
         else:
-            _check_connected(ray, address)
+            check_connected(ray, address)
         self._actors: list[_Actor] = []
         self._starting: dict[Any, _Actor] = {}  # info() refs of actors not ready yet
         self._options, self._sees, self.ready_timeout, self._stalled = options, tuple(sees), ready_timeout, None
@@ -256,13 +256,13 @@ class RayPool:
         """Stop the actors and leave the cluster (it keeps running); the caller's signal handlers are put
         back. Where the head is gone (no answer at its address), nothing is asked of it: Ray would wait
         for it a minute and then end the process, before the batch's summary."""
-        if _answers(getattr(self, "_address", "")):
+        if answers(getattr(self, "_address", "")):
             for actor in getattr(self, "_actors", []):
                 self.ray.kill(actor.handle, no_restart=True)
             if self._owns and self.ray.is_initialized():
                 self.ray.shutdown()
         self._actors, self._starting = [], {}
-        _restore_handlers(getattr(self, "_handlers", {}))
+        restore_handlers(getattr(self, "_handlers", {}))
         self._handlers = {}
 
     def __enter__(self) -> RayPool:

@@ -1,6 +1,6 @@
 """What earlier runs into the same OUT left, settled before any work: outputs that hold another video's
-(:func:`_check_owners`), videos of one folder that would share an output (:func:`_refuse_clashes`), and a
-video or drive done before under another name (:func:`_renamed`), whose outputs are moved, not made again.
+(:func:`check_owners`), videos of one folder that would share an output (:func:`refuse_clashes`), and a
+video or drive done before under another name (:func:`renamed`), whose outputs are moved, not made again.
 
 Example (a video's output with its name's ending kept, and without):
     >>> _other_names(Task("/in/clip.ts", "/o/clip.mp4"))
@@ -15,11 +15,11 @@ from pathlib import Path
 
 from roadseg.batch.errors import BatchError
 from roadseg.batch.report import Summary
-from roadseg.batch.results import ResultsLog, _line, input_key, is_done
+from roadseg.batch.results import ResultsLog, input_key, is_done, results_line
 from roadseg.batch.task import Task
 
 
-def _check_owners(tasks: list[Task], keys: dict[str, dict], owners: dict[str, dict]) -> None:
+def check_owners(tasks: list[Task], keys: dict[str, dict], owners: dict[str, dict]) -> None:
     """Refuse, before any work, to write over an output an earlier run made of another video (a fleet
     segmented car by car into one folder: ``car2/a/clip.mp4`` onto ``car1/a/clip.mp4``'s output, which a
     rerun of car1 then took for its own). The same video found at another path (the archive moved or
@@ -39,7 +39,7 @@ def _check_owners(tasks: list[Task], keys: dict[str, dict], owners: dict[str, di
                          "folder that holds both as INPUT (its layout keeps them apart)")  # fmt: skip
 
 
-def _refuse_clashes(clashes: list[tuple[Path, list]], results: ResultsLog, summary: Summary, model: str, settings: str,
+def refuse_clashes(clashes: list[tuple[Path, list]], results: ResultsLog, summary: Summary, model: str, settings: str,
                     previous: dict[str, dict], *, quiet: bool) -> None:  # fmt: skip
     """Fail each video of one folder that would share its output with another though their names' endings are
     kept (``clip.ts`` beside ``clip.ts.mp4``: :func:`~roadseg.batch.inputs.plan_outputs`), with an ``error`` line
@@ -51,7 +51,7 @@ def _refuse_clashes(clashes: list[tuple[Path, list]], results: ResultsLog, summa
             others = ", ".join(v.path.name for v in videos if v is not video)
             task = Task(str(video.path), str(target))
             error = f"would be written to {target}, as {others} beside it would; rename one (none of them is done until then)"
-            line = _line(task, {"status": "error", "frames": 0, "error": error}, input_key(video.path), model, settings)
+            line = results_line(task, {"status": "error", "frames": 0, "error": error}, input_key(video.path), model, settings)
             before = previous.get(task.input) or {}
             if any(before.get(k) != v for k, v in line.items() if k != "time"):
                 results.write(line)
@@ -60,7 +60,7 @@ def _refuse_clashes(clashes: list[tuple[Path, list]], results: ResultsLog, summa
                 print(f"{video.path}: error: {error}", file=sys.stderr, flush=True)
 
 
-def _renamed(task: Task, previous: dict[str, dict], key: dict, model: str, settings: str, targets: set[str]
+def renamed(task: Task, previous: dict[str, dict], key: dict, model: str, settings: str, targets: set[str]
              ) -> dict | None:  # fmt: skip
     """The earlier ``ok`` line of this video or drive under its other name, after its outputs were moved to
     ``task``'s (:func:`~roadseg.batch.task.move_outputs`); ``None`` if there is none. With ``batch --concat``

@@ -196,7 +196,7 @@ def is_done(previous: dict | None, output: Path, key: dict, model: str, settings
     )
 
 
-def _line(task: Task, worker_line: dict, key: dict, model: str, settings: str) -> dict:
+def results_line(task: Task, worker_line: dict, key: dict, model: str, settings: str) -> dict:
     """A results line: the fields every line has first, then what the worker and the driver add."""
     line = {"input": task.input, "output": task.output, "status": worker_line["status"],
             "frames": worker_line.get("frames"), "fps": worker_line.get("fps"), "seconds": worker_line.get("seconds"),

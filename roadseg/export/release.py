@@ -172,11 +172,11 @@ def _check_scores(check: str | Path, data: str | Path, tmp: Path, calib_frames: 
     the release's logit adjustment (from the frames the check run trained on)."""
     from roadseg.train.data import load_data
     from roadseg.train.evaluate import evaluate_model
-    from roadseg.train.loop import TrainConfig, _tuples
+    from roadseg.train.loop import TrainConfig, tuples
     from roadseg.train.weights import adjust_logits, load_checkpoint
 
     net, state = load_checkpoint(check)
-    cfg = TrainConfig(**{**_tuples(state["config"]), "data": str(data)})
+    cfg = TrainConfig(**{**tuples(state["config"]), "data": str(data)})
     if not cfg.holdout:
         raise ValueError(f"{check} held nothing out of training (no holdout in its config): it cannot be a check")
     held = load_data(cfg, only_check=True)["check"]

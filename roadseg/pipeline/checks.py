@@ -1,10 +1,10 @@
 """The checks of a run's options, made before anything is opened: an option set that cannot work is refused
-in one :class:`~roadseg.errors.OutputError` line (:func:`_check`, which also tells whether the input is live).
+in one :class:`~roadseg.errors.OutputError` line (:func:`check`, which also tells whether the input is live).
 
 Example:
-    >>> _check(SegmentOptions("sample_videos/road.mp4", "/tmp/road-seg.mp4", overwrite=True))
+    >>> check(SegmentOptions("sample_videos/road.mp4", "/tmp/road-seg.mp4", overwrite=True))
     False
-    >>> _check(SegmentOptions("sample_videos/road.mp4"))
+    >>> check(SegmentOptions("sample_videos/road.mp4"))
     Traceback (most recent call last):
     roadseg.errors.OutputError: -o/--output is required
 """
@@ -26,7 +26,7 @@ from roadseg.pipeline.sources.opening import capture_args
 from roadseg.pipeline.suffixes import AUDIO_SUFFIXES, IMAGE_SUFFIXES
 
 
-def _check(opts: SegmentOptions) -> bool:
+def check(opts: SegmentOptions) -> bool:
     """Refuse option sets that cannot work, before anything is opened; return whether the input is live."""
     live = opts.live or is_live_input(str(opts.input))
     if live and not (opts.show or opts.serve or opts.output):
@@ -48,20 +48,20 @@ def _check(opts: SegmentOptions) -> bool:
                           "-f matroska - | segment-video - -o out.mp4) or name a file")  # fmt: skip
     if opts.concat and (live or str(opts.input) == "-"):
         raise OutputError("--concat joins video files (a folder, a quoted glob or @list.txt); not live or piped input")
-    if opts.video_stream is not None and (live or _images(opts)):
+    if opts.video_stream is not None and (live or images(opts)):
         raise OutputError("--video-stream picks one of a video file's streams; it is not for live or image input")
-    if not live and _images(opts) and (given := [name for name, on in (("--start", opts.start), ("--duration", opts.duration),
+    if not live and images(opts) and (given := [name for name, on in (("--start", opts.start), ("--duration", opts.duration),
                                                                      ("--codec", opts.codec)) if on]):  # fmt: skip
         raise OutputError(f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} for video; {opts.input} is images")
-    if opts.height is not None and (live or _images(opts)):
+    if opts.height is not None and (live or images(opts)):
         raise OutputError("--height scales a video file's frames as they are decoded; it is not for live or image input")
     if str(opts.output) == STDOUT:
-        if not live and _images(opts):
+        if not live and images(opts):
             raise OutputError("-o - writes a video stream to standard output; images are written to a file or folder")
         if os.isatty(1):
             raise OutputError("-o - writes a Matroska stream to standard output, which is a terminal here: pipe it "
                               "(segment-video IN -o - | ffplay -) or name a file")  # fmt: skip
-    elif opts.output and (live or not _images(opts)):
+    elif opts.output and (live or not images(opts)):
         name, suffix = Path(opts.output).name, Path(opts.output).suffix.lower()
         if suffix in IMAGE_SUFFIXES or suffix in AUDIO_SUFFIXES:
             kind = "an image" if suffix in IMAGE_SUFFIXES else "an audio file"
@@ -72,9 +72,9 @@ def _check(opts: SegmentOptions) -> bool:
                 and any(same_file(p, opts.output) for p in concat_paths(opts.input, opts.parts))):  # fmt: skip
             raise OutputError(f"output {opts.output} is one of the files --concat joins; choose another path (the "
                               "input is never touched)")  # fmt: skip
-    if opts.output and opts.codec and (live or not _images(opts)):
+    if opts.output and opts.codec and (live or not images(opts)):
         check_video_encoder(opts.codec)
-    if (opts.masks_dir and opts.output and str(opts.output) != STDOUT and (live or not _images(opts))
+    if (opts.masks_dir and opts.output and str(opts.output) != STDOUT and (live or not images(opts))
             and Path(opts.masks_dir).resolve() == Path(opts.output).resolve()):  # fmt: skip
         raise OutputError(f"--masks-dir {opts.masks_dir} is the output video's name; give the masks a folder of their "
                           "own (e.g. masks/)")  # (was: a folder made there, then "o.mp4: Is a directory")
@@ -91,7 +91,7 @@ def _check_stats(opts: SegmentOptions, live: bool) -> None:
         raise OutputError(f"folder {stats.parent} for --stats does not exist")
     inputs: list[Path] = []
     if stats.exists() and not live and str(opts.input) != "-":  # (one not there yet is no input)
-        inputs = (concat_paths(opts.input, opts.parts) if opts.concat else image_paths(opts.input) if _images(opts)
+        inputs = (concat_paths(opts.input, opts.parts) if opts.concat else image_paths(opts.input) if images(opts)
                   else [Path(str(opts.input))])  # fmt: skip
     named = [(p, "the input") for p in inputs] + [(opts.output, "the output"), (opts.model, "the model")]
     if taken := next((what for path, what in named if path and str(path) != STDOUT and same_file(stats, path)), None):
@@ -99,6 +99,6 @@ def _check_stats(opts: SegmentOptions, live: bool) -> None:
     check_writable(stats, f"write --stats {stats}")
 
 
-def _images(opts: SegmentOptions) -> bool:
+def images(opts: SegmentOptions) -> bool:
     """Whether the input is images (a folder or glob of videos joined by --concat is not)."""
     return not opts.concat and is_image_input(opts.input)

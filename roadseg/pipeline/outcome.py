@@ -1,7 +1,7 @@
-"""What a run tells at its end: its :class:`~roadseg.pipeline.options.RunResult` (:func:`_result`, with the
+"""What a run tells at its end: its :class:`~roadseg.pipeline.options.RunResult` (:func:`run_result`, with the
 frames lost as :func:`told_lost` counts them), or the one error a failure or an interruption midway becomes
-(:func:`_failed`, :func:`_masks_failed`, :func:`_interrupted`), saying what is left of the outputs, with
-``--stats`` written for the frames kept (:func:`_with_stats`).
+(:func:`failure`, :func:`masks_failed`, :func:`interruption`), saying what is left of the outputs, with
+``--stats`` written for the frames kept (:func:`with_stats`).
 
 Example:
     >>> told_lost(100, 90, 3)
@@ -37,7 +37,7 @@ from roadseg.pipeline.writer import Writer
 log = logging.getLogger("roadseg")
 
 
-def _with_stats(error: PipelineError | OutputClosed | Interrupted, opts: SegmentOptions, partial: RunResult,
+def with_stats(error: PipelineError | OutputClosed | Interrupted, opts: SegmentOptions, partial: RunResult,
                 **why: str) -> PipelineError | OutputClosed | Interrupted:
     """``error``, for a run that a failure or an interruption stopped midway, once ``--stats`` is written
     for what the run did up to then (``partial``, its frames and ``per_frame`` no more than the output kept,
@@ -56,14 +56,14 @@ def _with_stats(error: PipelineError | OutputClosed | Interrupted, opts: Segment
         write_whole(opts.stats, json.dumps({**partial.as_dict(), **why}, indent=1))
         said = f"statistics written to {opts.stats}"
     except OSError as exc:
-        said = _unwritten(opts.stats, exc)
+        said = unwritten(opts.stats, exc)
     if isinstance(error, Interrupted):
         return Interrupted(f"{error.message}; {said}", frames=error.frames, signal_name=error.signal_name)
     if isinstance(error, PipelineError):
         return type(error)(f"{error}; {said}", kept=error.kept, frames=error.frames, reason=error.reason)
     return OutputClosed(f"{error}; {said}")
 
-def _unwritten(path: str | Path, exc: OSError) -> str:
+def unwritten(path: str | Path, exc: OSError) -> str:
     return f"cannot write stats to {path}: {exc.strerror or exc}"
 
 
@@ -88,7 +88,7 @@ def told_lost(expected: int | None, frames: int, counted: int) -> tuple[int, int
     return counted, expected
 
 
-def _result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Writer, seconds: float,
+def run_result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Writer, seconds: float,
             expected: int | None, *, quiet: bool = False) -> RunResult:  # fmt: skip
     """What the run did. ``quiet``: without the lines that tell of frames lost and audio dropped (a
     run stopped midway, whose message is its last line)."""
@@ -158,7 +158,7 @@ def _left_behind(primary: VideoSink | ImageSink | None, cause: BaseException | N
     return f"kept a playable partial output of {frames} at {path}", True
 
 
-def _failed(exc: StageFailed, primary: VideoSink | ImageSink | None,
+def failure(exc: StageFailed, primary: VideoSink | ImageSink | None,
             masks: MaskSink | None = None) -> PipelineError | OutputClosed:  # fmt: skip
     cause = exc.error
     if isinstance(cause, OutputClosed) and isinstance(primary, VideoSink):  # (not a failure: the reader went away)
@@ -173,7 +173,7 @@ def _failed(exc: StageFailed, primary: VideoSink | ImageSink | None,
     return PipelineError(failed + (f"; {left}" if left else ""), kept=kept, frames=frames, reason=failed)
 
 
-def _masks_failed(masks: MaskSink, primary: VideoSink | ImageSink | None) -> MasksFailed:
+def masks_failed(masks: MaskSink, primary: VideoSink | ImageSink | None) -> MasksFailed:
     """The run's error where only ``--masks-dir`` failed: the other outputs were written to their end."""
     left, kept = _left_behind(primary, None, whole=True)
     failed = f"masks failed: {masks.failed}"
@@ -188,7 +188,7 @@ def _masks_left(masks: MaskSink | None) -> str:
     return (f"masks failed before: {masks.failed}; " if masks.failed else "") + masks.left()
 
 
-def _interrupted(exc: KeyboardInterrupt, primary: VideoSink | ImageSink | None,
+def interruption(exc: KeyboardInterrupt, primary: VideoSink | ImageSink | None,
                  masks: MaskSink | None = None) -> Interrupted:  # fmt: skip
     signal_name = getattr(exc, "signal_name", "SIGINT")
     left, kept = _left_behind(primary, None)

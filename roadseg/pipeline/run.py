@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import NoReturn
 
 from roadseg.errors import ModelError, OutputError, SourceError
-from roadseg.pipeline.checks import _check, _images
+from roadseg.pipeline.checks import check, images
 from roadseg.pipeline.infer import Segmenter, infer_stage
 from roadseg.pipeline.options import RunResult, SegmentOptions
-from roadseg.pipeline.outcome import _failed, _interrupted, _masks_failed, _result, _unwritten, _with_stats
+from roadseg.pipeline.outcome import failure, interruption, masks_failed, run_result, unwritten, with_stats
 from roadseg.pipeline.overlay import Overlay, output_size, palette_lut
 from roadseg.pipeline.runner import LatestQueue, StageFailed, call_interruptibly, end, run_stages, spawn
 from roadseg.pipeline.sinks import ImageSink, MaskSink, ServeSink, Sink, VideoSink, WindowSink
@@ -71,7 +71,7 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None,
 
     Safe to call from any thread; it installs no signal handlers.
     """
-    live = _check(options)
+    live = check(options)
     stop = threading.Event()
     primary: VideoSink | ImageSink | None = None
     try:
@@ -86,7 +86,7 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None,
             sinks, primary = _open_sinks(options, source, views, stack)
             result = _stream(options, source, seg, sinks, primary, stats, stop)
     except KeyboardInterrupt as exc:  # (before the stages ran: while a stream connects)
-        raise _interrupted(exc, primary) from None
+        raise interruption(exc, primary) from None
     if finalised is not None:
         finalised()
     if options.stats:
@@ -99,7 +99,7 @@ def _write_stats(path: str | Path, result: RunResult) -> None:
     try:
         write_whole(path, json.dumps(result.as_dict(), indent=1))
     except OSError as exc:
-        raise OutputError(f"wrote {result.output or 'nothing'}, but {_unwritten(path, exc)}") from None
+        raise OutputError(f"wrote {result.output or 'nothing'}, but {unwritten(path, exc)}") from None
 
 
 def segment_video(src: str | Path, dst: str | Path, options: SegmentOptions | None = None, **kw) -> dict:
@@ -131,7 +131,7 @@ def _open_source(opts: SegmentOptions, live: bool, stop: threading.Event) -> Sou
                           hwaccel=opts.hwaccel, container=container, audio=not opts.no_audio,
                           camera=camera_options(opts.camera_size, opts.camera_fps, opts.camera_format),
                           audio_input=opts.camera_audio, duration=opts.duration)  # fmt: skip
-    if container is None and _images(opts):
+    if container is None and images(opts):
         return ImageSource(opts.input)
     if opts.concat:
         return concat_source(opts.input, opts.parts, audio=not opts.no_audio, start=opts.start, duration=opts.duration,
@@ -239,12 +239,12 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
         if not stop.is_set():
             progress.complete()
     except (StageFailed, KeyboardInterrupt) as exc:  # (a camera's run ends so: its figures are written all the same)
-        partial = _result(opts, source, seg, writer, time.perf_counter() - t0, None, quiet=True)
+        partial = run_result(opts, source, seg, writer, time.perf_counter() - t0, None, quiet=True)
         if isinstance(exc, StageFailed):
-            failed = _failed(exc, primary, masks)
-            raise _with_stats(failed, opts, partial, failed=str(failed)) from exc.error
-        interrupted = _interrupted(exc, primary, masks)
-        raise _with_stats(interrupted, opts, partial, interrupted=interrupted.signal_name) from None
+            failed = failure(exc, primary, masks)
+            raise with_stats(failed, opts, partial, failed=str(failed)) from exc.error
+        interrupted = interruption(exc, primary, masks)
+        raise with_stats(interrupted, opts, partial, interrupted=interrupted.signal_name) from None
     finally:
         progress.close()
         done.set()
@@ -254,12 +254,12 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
         _no_frames(opts, primary)
     if expected:
         expected = _expected_at_end(opts, source, expected)
-    result = _result(opts, source, seg, writer, time.perf_counter() - t0, expected)
+    result = run_result(opts, source, seg, writer, time.perf_counter() - t0, expected)
     if isinstance(primary, VideoSink):
         primary.commit()  # (what the output's name held is replaced now, by the finished file)
     if masks is not None and masks.failed is not None:  # (the other outputs went on: was, the video removed)
-        failed = _masks_failed(masks, primary)
-        raise _with_stats(failed, opts, result, failed=str(failed))
+        failed = masks_failed(masks, primary)
+        raise with_stats(failed, opts, result, failed=str(failed))
     return result
 
 

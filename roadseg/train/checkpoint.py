@@ -7,10 +7,10 @@ scored weights) written after an epoch, ``last.pt`` read back and restored into 
 checkpoint's network for scoring and export.
 
 Example:
-    >>> _other_run(Path("runs/none-here"), None)       # the files of another run in --out: none
+    >>> other_run(Path("runs/none-here"), None)       # the files of another run in --out: none
     []
-    >>> state = _resume_state("runs/r34/last.pt")      # doctest: +SKIP
-    >>> start, best, best_epoch, history = _restore(state, model, opt, ema)   # doctest: +SKIP
+    >>> state = resume_state("runs/r34/last.pt")      # doctest: +SKIP
+    >>> start, best, best_epoch, history = restore(state, model, opt, ema)   # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # (loop imports this module)
 RUN_FILES = ("last.pt", "best.pt", "log.csv", "log.jsonl")
 
 
-def _other_run(out: Path, resume: str | Path | None) -> list[str]:
+def other_run(out: Path, resume: str | Path | None) -> list[str]:
     """The files of a run in ``out`` that a run started there would replace or append to (none when
     ``resume`` is that run's own checkpoint in ``out``)."""
     if resume is not None and Path(resume).resolve().parent == out.resolve():
@@ -45,7 +45,7 @@ def _other_run(out: Path, resume: str | Path | None) -> list[str]:
     return [name for name in RUN_FILES if (out / name).exists()]
 
 
-def _left_to_train(state: dict, cfg: TrainConfig, resume: str | Path) -> None:
+def left_to_train(state: dict, cfg: TrainConfig, resume: str | Path) -> None:
     """ValueError (one line, before any work) where the run resumed has already trained as long as asked:
     such a resume ran nothing and said only the best score, as if it had trained."""
     done = state["epoch"] + 1
@@ -59,7 +59,7 @@ def _left_to_train(state: dict, cfg: TrainConfig, resume: str | Path) -> None:
                          "to go on")  # fmt: skip
 
 
-def _resume_state(path: str | Path) -> dict:
+def resume_state(path: str | Path) -> dict:
     """The state of a run's ``last.pt``; ModelError (one line) for a file that is not one."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
@@ -74,9 +74,9 @@ def _resume_state(path: str | Path) -> dict:
     return state
 
 
-def _restore(state: dict, model, opt, ema: EMA | None) -> tuple[int, float, int, list]:
+def restore(state: dict, model, opt, ema: EMA | None) -> tuple[int, float, int, list]:
     """Load a ``last.pt`` into the run's objects; returns (first epoch, best, best epoch, history).
-    The schedule's position is restored by ``_make_schedule``."""
+    The schedule's position is restored by ``make_schedule``."""
     model.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
     if ema is not None:
@@ -85,7 +85,7 @@ def _restore(state: dict, model, opt, ema: EMA | None) -> tuple[int, float, int,
     return state["epoch"] + 1, state["best_miou"], state["best_epoch"], state["history"]
 
 
-def _checkpoint(out: Path, cfg: TrainConfig, epoch: int, model, opt, sched: Schedule, ema: EMA | None,
+def save_checkpoint(out: Path, cfg: TrainConfig, epoch: int, model, opt, sched: Schedule, ema: EMA | None,
                 progress: tuple, last: bool, improved: bool) -> None:  # fmt: skip
     """Write ``last.pt`` (everything ``--resume`` needs) if ``last``, and, when the run improved, ``best.pt``
     (the scored weights only). ``progress`` is (best, best epoch, history)."""
@@ -107,7 +107,7 @@ LOG_COLUMNS = ("epoch", "lr", "train_loss", "miou", "pixel_acc", "check_miou", "
                *(f"iou_{c}" for c in CLASSES), *(f"check_iou_{c}" for c in CLASSES))  # fmt: skip
 
 
-def _log(out: Path, row: dict) -> None:
+def log(out: Path, row: dict) -> None:
     with open(out / "log.jsonl", "a") as f:
         f.write(json.dumps(row) + "\n")
     flat = {k: v for k, v in row.items() if k not in ("iou", "check_iou")}

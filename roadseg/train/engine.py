@@ -118,7 +118,7 @@ def train_one_epoch(model, pre, loader, opt, sched, loss_fn, device, dtype, bar,
     return total.item() / max(n, 1)
 
 
-def _optimizer(cfg: TrainConfig, model) -> torch.optim.AdamW:
+def optimizer(cfg: TrainConfig, model) -> torch.optim.AdamW:
     """AdamW with weight decay on weights only (none on norms and biases)."""
     decay = [p for p in model.parameters() if p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.ndim <= 1]
@@ -126,7 +126,7 @@ def _optimizer(cfg: TrainConfig, model) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=cfg.lr)
 
 
-def _score(net, pre, data: dict, device, dtype) -> dict:
+def row_scores(net, pre, data: dict, device, dtype) -> dict:
     """The log row's scores: val (``miou``, ``iou``, ``pixel_acc``) and check (``check_*``) where present."""
     row: dict = {}
     if data["val"][0]:

@@ -33,11 +33,11 @@ from tqdm import tqdm
 from roadseg.classes import CAMVID_SIZE, NUM_CLASSES
 from roadseg.errors import OutputError
 from roadseg.model import Preprocess, build_model
-from roadseg.train.checkpoint import _checkpoint, _left_to_train, _log, _other_run, _restore, _resume_state
+from roadseg.train.checkpoint import left_to_train, log, other_run, restore, resume_state, save_checkpoint
 from roadseg.train.data import EpochSampler, load_data, phase_index, train_loader
-from roadseg.train.engine import EMA, _optimizer, _score, amp_dtype, pick_device, train_one_epoch
+from roadseg.train.engine import EMA, amp_dtype, optimizer, pick_device, row_scores, train_one_epoch
 from roadseg.train.losses import training_loss
-from roadseg.train.schedule import Schedule, _make_schedule
+from roadseg.train.schedule import Schedule, make_schedule
 from roadseg.train.weights import initial_model, load_encoder_weights
 
 
@@ -168,11 +168,11 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, overwrite: bool
     minutes), or, with ``same_length``, what it was started with (``train --resume`` without ``--epochs``
     or ``--minutes``).
     """
-    taken = _other_run(Path(cfg.out), resume)
+    taken = other_run(Path(cfg.out), resume)
     if taken and not overwrite:
         raise OutputError(f"{cfg.out} holds another run ({', '.join(taken)}): resume it with --resume "
                           f"{Path(cfg.out) / 'last.pt'}, give another --out, or pass -y/--overwrite to start afresh there")  # fmt: skip
-    state = _resume_state(resume) if resume else None
+    state = resume_state(resume) if resume else None
     if state is not None:
         cfg = _resumed_config(cfg, state, resume, same_length)
     if cfg.eval_every < 1 or (cfg.max_steps is not None and cfg.max_steps < 1):
@@ -186,14 +186,14 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, overwrite: bool
 def _resumed_config(cfg: TrainConfig, state: dict, resume: str | Path, same_length: bool) -> TrainConfig:
     """The recipe a resumed run goes on with: the saved one, except where ``cfg`` extends the run or says where
     it runs; ValueError where the run is over already or is resumed by the other length option."""
-    saved = TrainConfig(**_tuples({"minutes": 0.0, **state["config"]}))
+    saved = TrainConfig(**tuples({"minutes": 0.0, **state["config"]}))
     if same_length:
         cfg = replace(cfg, epochs=saved.epochs, minutes=saved.minutes)
     if bool(saved.minutes) != bool(cfg.minutes):
         raise ValueError(f"{resume} is a run by {'--minutes' if saved.minutes else '--epochs'}: resume it with that option")
     cfg = replace(saved, epochs=cfg.epochs, minutes=cfg.minutes, out=cfg.out, data=cfg.data, device=cfg.device,
                   workers=cfg.workers)  # fmt: skip
-    _left_to_train(state, cfg, resume)
+    left_to_train(state, cfg, resume)
     return cfg
 
 
@@ -215,16 +215,16 @@ def _set_up(cfg: TrainConfig, state: dict | None, taken: list[str]) -> _Run:
     out.mkdir(parents=True, exist_ok=True)  # (after the checks: a run refused leaves no folder behind)
     for name in taken:  # (-y: the other run's files go, so that none of them is read as this run's)
         (out / name).unlink(missing_ok=True)
-    opt = _optimizer(cfg, model)
+    opt = optimizer(cfg, model)
     ema = EMA(model, cfg.ema) if cfg.ema > 0 else None
     start, best, best_epoch, history = 0, -1.0, -1, []
     if state is not None:
-        start, best, best_epoch, history = _restore(state, model, opt, ema)
+        start, best, best_epoch, history = restore(state, model, opt, ema)
         for name in ("log.jsonl", "log.csv"):  # epochs after the checkpoint are run again: their rows go
             (out / name).unlink(missing_ok=True)
         for row in history:
-            _log(out, row)
-    sched = _make_schedule(cfg, opt, steps, state)
+            log(out, row)
+    sched = make_schedule(cfg, opt, steps, state)
     return _Run(cfg, out, select, data, device, dtype, model, pre, loss_fn, sampler, loader, steps, opt, ema, sched,
                 best, best_epoch, history, saved_epoch=start)  # fmt: skip
 
@@ -260,10 +260,10 @@ def _epoch(run: _Run, epoch: int) -> bool:
     shipped = run.model if run.ema is None else run.ema.model  # the weights that are scored and saved as best
     done = sched.finished if cfg.minutes else epoch + 1 >= cfg.epochs  # decided once: the last epoch is scored
     if (epoch + 1) % cfg.eval_every == 0 or done:
-        row.update(_score(shipped, run.pre, run.data, run.device, run.dtype))
+        row.update(row_scores(shipped, run.pre, run.data, run.device, run.dtype))
     row["seconds"] = round(time.time() - t0, 1)
     run.history.append(row)
-    _log(run.out, row)
+    log(run.out, row)
     _save(run, epoch, row, done)
     tqdm.write(_summary(row, epoch, cfg, run.select, run.best, run.best_epoch))
     return done
@@ -278,7 +278,7 @@ def _save(run: _Run, epoch: int, row: dict, done: bool) -> None:
     if improved:
         run.best, run.best_epoch = score, epoch + 1
     if write or improved:
-        _checkpoint(run.out, run.cfg, epoch, run.model, run.opt, run.sched, run.ema,
+        save_checkpoint(run.out, run.cfg, epoch, run.model, run.opt, run.sched, run.ema,
                     (run.best, run.best_epoch, run.history), write, improved)  # fmt: skip
     if write:
         run.saved_at, run.saved_epoch = time.monotonic(), epoch + 1
@@ -296,7 +296,7 @@ def _summary(row: dict, epoch: int, cfg: TrainConfig, select: str, best: float, 
     return text + f"  {row['seconds']}s"
 
 
-def _tuples(d: dict) -> dict:
+def tuples(d: dict) -> dict:
     """JSON/pickle round trips turn tuples into lists; the frozen config wants tuples back."""
     def fix(v):
         return tuple(fix(x) for x in v) if isinstance(v, list) else v

@@ -114,7 +114,7 @@ class Schedule:
         return {"steps": self.steps, "elapsed": self.elapsed}
 
 
-def _make_schedule(cfg: TrainConfig, opt, steps_per_epoch: int, state: dict | None) -> Schedule:
+def make_schedule(cfg: TrainConfig, opt, steps_per_epoch: int, state: dict | None) -> Schedule:
     """The run's schedule, by its epochs or by its minutes, at the position a resumed run left it."""
     at = {}
     if state is not None:  # checkpoints from before the Schedule kept torch's scheduler: count the steps

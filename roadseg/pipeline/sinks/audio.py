@@ -22,7 +22,7 @@ import av
 from roadseg.errors import OutputClosed, SinkError, reason_of
 from roadseg.pipeline.sinks.base import kept_tags
 from roadseg.pipeline.sinks.pcm import RATE, FilledTrack
-from roadseg.pipeline.sinks.routes import COUNTED, _add_encoded, _layout, _unwrapped
+from roadseg.pipeline.sinks.routes import COUNTED, add_encoded, channel_layout, unwrapped
 from roadseg.pipeline.sources.audio import one_adts_frame
 from roadseg.pipeline.sources.streams import codec_of
 
@@ -78,11 +78,11 @@ class AudioRemux:
         for a in sorted((*streams, *(a for a, _ in reencoded)), key=lambda a: a.index):  # (the input's order:
             if a.index in encoder_of and counted:  # its first track stays the one players pick)
                 name = encoder_of[a.index]
-                track = FilledTrack(container, _layout(a, av.codec.Codec(name, "w"), RATE), name, self._write)
+                track = FilledTrack(container, channel_layout(a, av.codec.Codec(name, "w"), RATE), name, self._write)
                 self.filled[a.index] = (a.codec_context, track)
                 out = track.out
             elif a.index in encoder_of:
-                out = _add_encoded(container, a, encoder_of[a.index])
+                out = add_encoded(container, a, encoder_of[a.index])
                 self.encoders[a.index] = (a.codec_context, out)
             else:
                 out = self.streams[a.index] = container.add_stream_from_template(a)
@@ -120,7 +120,7 @@ class AudioRemux:
         if packet.dts is None or not self._decodes(packet):  # (no dts: a muxer would make up timestamps for it)
             self.dropped += 1
             return
-        if index in self._raw and (packet := _unwrapped(packet)) is None:  # (a packet that lost its header)
+        if index in self._raw and (packet := unwrapped(packet)) is None:  # (a packet that lost its header)
             self.dropped += 1
             return
         packet.stream = out

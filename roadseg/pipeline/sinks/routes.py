@@ -67,7 +67,7 @@ def routes(streams: Sequence, format_name: str, samples: Mapping[int, av.Packet]
                 config = adts_config(sample) if sample is not None and codec_of(stream) == "aac" else None
                 if config is None or stream.codec_context.extradata:
                     raise
-                _probe(stream, format_name, _unwrapped(sample), config)  # (then its error is the one told)
+                _probe(stream, format_name, unwrapped(sample), config)  # (then its error is the one told)
                 configs[stream.index] = config
         except Exception as exc:  # noqa: BLE001 - damaged parameters fail in PyAV as well as in FFmpeg
             why = f"audio stream #{stream.index} ({_codec_name(stream)}) cannot be copied ({reason_of(exc)})"
@@ -154,7 +154,7 @@ def _encoder_for(stream, format_name: str) -> str | None:
     for name in REENCODE + (None,):
         try:
             with av.open(io.BytesIO(), "w", format=format_name) as probe:
-                out = _add_encoded(probe, stream, name)
+                out = add_encoded(probe, stream, name)
                 probe.start_encoding()
                 return out.codec_context.codec.canonical_name  # "opus", not "libopus": it names the encoder too
         except Exception:  # noqa: BLE001 - not in this container, or not with these parameters
@@ -162,13 +162,13 @@ def _encoder_for(stream, format_name: str) -> str | None:
     return None
 
 
-def _add_encoded(container, stream, name: str | None):
+def add_encoded(container, stream, name: str | None):
     """An audio stream of encoder ``name`` (None: the container's own) in ``container`` for ``stream``'s
-    sound: its rate where the encoder takes it (else 48 kHz), its channels as :func:`_layout` has them."""
+    sound: its rate where the encoder takes it (else 48 kHz), its channels as :func:`channel_layout` has them."""
     codec = av.codec.Codec(name or container.default_audio_codec, "w")
     rate = _rate(stream, codec)
     out = container.add_stream(codec.name, rate=rate)
-    out.layout = _layout(stream, codec, rate)
+    out.layout = channel_layout(stream, codec, rate)
     return out
 
 
@@ -181,7 +181,7 @@ def _rate(stream, codec) -> int:
     return rate
 
 
-def _layout(stream, codec, rate: int):
+def channel_layout(stream, codec, rate: int):
     """The channel layout encoder ``codec`` is given for ``stream``'s sound: its own where the encoder takes
     it (5.1 stays 5.1), else mono or stereo (:func:`mixed_down` says so)."""
     channels = stream.codec_context.channels
@@ -200,7 +200,7 @@ def mixed_down(stream, encoder: str) -> str:
     if channels <= 2:
         return ""
     codec = av.codec.Codec(encoder, "w")
-    if _layout(stream, codec, _rate(stream, codec)) != "stereo":
+    if channel_layout(stream, codec, _rate(stream, codec)) != "stereo":
         return ""
     named = stream.codec_context.layout.name
     named = "" if named == f"{channels} channels" else f" ({named})"  # (Matroska's PCM: no names)
@@ -237,7 +237,7 @@ def adts_config(packet: av.Packet) -> bytes | None:
     return (kind << 11 | rate << 7 | channels << 3).to_bytes(2, "big")
 
 
-def _unwrapped(packet: av.Packet) -> av.Packet | None:
+def unwrapped(packet: av.Packet) -> av.Packet | None:
     """An ADTS-framed AAC ``packet`` without its header, as raw AAC (None if it has none)."""
     if adts_config(packet) is None:
         return None

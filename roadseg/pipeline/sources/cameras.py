@@ -1,7 +1,7 @@
 """Which camera recorded each of a folder's files: by its name (:func:`camera_view`, the letter or word a dashcam
-ends it with: :data:`CAMERA_TAGS`), and by its codec, size, audio and order of streams (:func:`_camera`). The one
-camera's files that :func:`~roadseg.pipeline.sources.concat.concat_source` joins (:func:`_one_view`, by the names;
-:func:`_one_camera`, by the files), the others left out with one line; ``batch --concat`` writes those as drives of
+ends it with: :data:`CAMERA_TAGS`), and by its codec, size, audio and order of streams (:func:`camera`). The one
+camera's files that :func:`~roadseg.pipeline.sources.concat.concat_source` joins (:func:`one_view`, by the names;
+:func:`one_camera`, by the files), the others left out with one line; ``batch --concat`` writes those as drives of
 their own (:func:`~roadseg.pipeline.sources.drives.joins`).
 
 Example:
@@ -17,43 +17,43 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from roadseg.pipeline.sources.probe import Signature, _agree, _described, _listed, _named
+from roadseg.pipeline.sources.probe import Signature, agree, described, listed, named_files
 
 log = logging.getLogger("roadseg")
 
 
-def _one_camera(paths: list[Path], signatures: list[Signature]) -> list[Path]:
-    """The files of the camera most of them come from (:func:`_camera`). The others are left out, with one line;
+def one_camera(paths: list[Path], signatures: list[Signature]) -> list[Path]:
+    """The files of the camera most of them come from (:func:`camera`). The others are left out, with one line;
     where as many files are of another camera or format (a drive of two files, one of each), the line says that
     the first file's were taken, and how to join the others."""
-    kept, tie = _camera(signatures)
+    kept, tie = camera(signatures)
     first = signatures[kept.index(True)]
     if other := [p for p, k in zip(paths, kept) if not k]:
         theirs = signatures[kept.index(False)]
         how = ("; as many files are of each, and the first file's are joined (a glob or @list.txt that names those "
                "left out joins theirs; roadseg batch --concat writes each as a drive of its own)") if tie else ""
         log.warning("left out of the join: %d file%s of another camera or format (%s, where the others are %s): %s%s",
-                    len(other), "s"[: len(other) != 1], _described(theirs, first), _described(first, theirs),
-                    _named(other), how)  # fmt: skip
+                    len(other), "s"[: len(other) != 1], described(theirs, first), described(first, theirs),
+                    named_files(other), how)  # fmt: skip
     return [p for p, k in zip(paths, kept) if k]
 
 
-def _camera(signatures: list[Signature]) -> tuple[list[bool], bool]:
-    """Which files of ``signatures`` the join takes: those that agree (:func:`~roadseg.pipeline.sources.probe._agree`)
+def camera(signatures: list[Signature]) -> tuple[list[bool], bool]:
+    """Which files of ``signatures`` the join takes: those that agree (:func:`~roadseg.pipeline.sources.probe.agree`)
     with the file most of them agree with (the first such), and with the first of them, whose streams the join takes;
     and whether as many agree with one that is left out (a tie, which the first to come wins).
 
     >>> v = ("h264", 64, 48)
     >>> va, vda = (v, ("aac",), ("video", "audio")), (v, ("aac",), ("video", "data", "audio"))
-    >>> _camera([vda, va, vda]), _camera([va, vda])
+    >>> camera([vda, va, vda]), camera([va, vda])
     (([True, False, True], False), ([True, False], True))
     """
     counts = Counter(signatures)  # (a card's folder may hold a thousand files, of a few signatures)
-    agreeing = {s: sum(n for t, n in counts.items() if _agree(s, t)) for s in counts}
+    agreeing = {s: sum(n for t, n in counts.items() if agree(s, t)) for s in counts}
     main = max(counts, key=agreeing.__getitem__)  # (of as many, the first to come)
-    first = next(s for s in signatures if _agree(s, main))
-    tie = any(n == agreeing[main] and not _agree(s, main) for s, n in agreeing.items())
-    return [_agree(s, main) and _agree(s, first) for s in signatures], tie
+    first = next(s for s in signatures if agree(s, main))
+    tie = any(n == agreeing[main] and not agree(s, main) for s, n in agreeing.items())
+    return [agree(s, main) and agree(s, first) for s in signatures], tie
 
 
 #: How a dashcam ends a file's name to say which of its cameras recorded it: one letter, after a letter
@@ -84,7 +84,7 @@ def camera_view(name: str) -> str | None:
     return CAMERA_TAGS.get(word)
 
 
-def _main_view(views: list[str | None]) -> str | None:
+def main_view(views: list[str | None]) -> str | None:
     """The camera whose files are joined where the names say which recorded each and more than one
     did: the front one, else the one most files are from; None where the names do not all say."""
     if len(set(views)) < 2 or None in views:
@@ -100,28 +100,28 @@ def first_of_view(paths: Sequence[Path]) -> Path:
     '2026-12-03_08-00-00-front.mp4'
     """
     views = [camera_view(p.stem) for p in paths]
-    main = _main_view(views)
+    main = main_view(views)
     return next(p for p, view in zip(paths, views) if main is None or view == main)
 
 
-def _one_view(paths: list[Path]) -> list[Path]:
+def one_view(paths: list[Path]) -> list[Path]:
     """The front camera's files where every name says which camera recorded it (:func:`camera_view`) and
     more than one camera's are here (joined, the drive would flip between them at every file); else
-    ``paths``. The others are left out, with one line. Chosen before :func:`_one_camera`: a front camera
+    ``paths``. The others are left out, with one line. Chosen before :func:`one_camera`: a front camera
     at 4K beside two at 1080p is still the one joined.
 
-    >>> [p.name for p in _one_view([Path("0800_NF.MP4"), Path("0800_NR.MP4"), Path("0801_EF.MP4")])]
+    >>> [p.name for p in one_view([Path("0800_NF.MP4"), Path("0800_NR.MP4"), Path("0801_EF.MP4")])]
     ['0800_NF.MP4', '0801_EF.MP4']
-    >>> len(_one_view([Path("part_a.mp4"), Path("part_b.mp4"), Path("part_c.mp4")]))  # (not a camera's names)
+    >>> len(one_view([Path("part_a.mp4"), Path("part_b.mp4"), Path("part_c.mp4")]))  # (not a camera's names)
     3
     """
     views = [camera_view(p.stem) for p in paths]
-    if (main := _main_view(views)) is None:
+    if (main := main_view(views)) is None:
         return paths
     other = [p for p, view in zip(paths, views) if view != main]
-    names = _named(other)
+    names = named_files(other)
     kinds = list(dict.fromkeys(v for v in views if v != main))
-    theirs = _listed(kinds)
+    theirs = listed(kinds)
     log.warning("left out of the join: %d file%s of the dashcam's %s camera%s (the %s camera's are joined; a glob "
                 "that matches one camera's names picks another; roadseg batch --concat writes each camera's as a drive of its "
                 "own): %s", len(other), "s"[: len(other) != 1], theirs,

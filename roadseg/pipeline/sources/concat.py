@@ -31,19 +31,19 @@ from pathlib import Path
 from roadseg.errors import SourceError
 from roadseg.pipeline.inputs import DRIVE_GAP, find_videos
 from roadseg.pipeline.sources.boxes import say_sensor_boxes, sensor_boxes
-from roadseg.pipeline.sources.cameras import _one_camera, _one_view
+from roadseg.pipeline.sources.cameras import one_camera, one_view
 from roadseg.pipeline.sources.containers import open_container
-from roadseg.pipeline.sources.drives import _cut
+from roadseg.pipeline.sources.drives import cut_drives
 from roadseg.pipeline.sources.file import VideoSource
 from roadseg.pipeline.sources.joinstreams import (
-    _audio_indices,
-    _blind_audio,
-    _fewer_audio,
-    _fewer_streams,
-    _late_streams,
-    _without_codec,
+    audio_indices,
+    blind_audio,
+    fewer_audio,
+    fewer_streams,
+    late_streams,
+    without_codec,
 )
-from roadseg.pipeline.sources.probe import Placing, _named, _probe
+from roadseg.pipeline.sources.probe import Placing, named_files, probe_file
 
 log = logging.getLogger("roadseg")
 
@@ -132,7 +132,7 @@ def concat_source(spec: str | Path, parts: Sequence[str | Path] = (), **kw) -> V
     paths, signatures, infos, placings = [], [], {}, {}
     for path in concat_paths(spec, parts):
         try:
-            signature, infos[path], placings[path] = _probe(path)
+            signature, infos[path], placings[path] = probe_file(path)
         except SourceError as exc:  # the drive's last file, cut off when the power went: the rest are joined
             log.warning("left out of the join: %s", str(exc))
             continue
@@ -141,25 +141,25 @@ def concat_source(spec: str | Path, parts: Sequence[str | Path] = (), **kw) -> V
     if not paths:
         raise SourceError(f"no readable video files in {spec} to join (--concat)")
     signature_of = dict(zip(paths, signatures))
-    paths = _one_view(paths)
-    paths = _one_camera(paths, [signature_of[p] for p in paths])
+    paths = one_view(paths)
+    paths = one_camera(paths, [signature_of[p] for p in paths])
     first, most = len(signature_of[paths[0]][1]), max(len(signature_of[p][1]) for p in paths)
-    late = _late_streams([signature_of[p][2] for p in paths])
+    late = late_streams([signature_of[p][2] for p in paths])
     said = {i: kind for i, kind in late.items() if kind != "audio" or kw.get("audio", True)}
     if any(kind != "audio" for kind in said.values()):  # (the audio among them named too)
-        log.warning("the first file joined, %s, %s", paths[0].name, _fewer_streams(len(signature_of[paths[0]][2]), said))
+        log.warning("the first file joined, %s, %s", paths[0].name, fewer_streams(len(signature_of[paths[0]][2]), said))
     elif kw.get("audio", True) and most > first:
-        log.warning("the first file joined, %s, %s", paths[0].name, _fewer_audio(first, most))
-    if blind := _blind_audio([signature_of[p][1] for p in paths]):
+        log.warning("the first file joined, %s, %s", paths[0].name, fewer_audio(first, most))
+    if blind := blind_audio([signature_of[p][1] for p in paths]):
         if kw.get("audio", True):
-            kw.update(_without_codec(paths, [signature_of[p][1] for p in paths], blind, kw.get("start", 0.0),
+            kw.update(without_codec(paths, [signature_of[p][1] for p in paths], blind, kw.get("start", 0.0),
                                      infos[paths[0]].duration))  # fmt: skip
         else:  # (what the demuxer makes of those streams is not told of with --no-audio)
-            kw["said"] = frozenset(_audio_indices(paths[0], blind).values())
-    if len(cut := _cut(paths, infos, DRIVE_GAP)) > 1:
+            kw["said"] = frozenset(audio_indices(paths[0], blind).values())
+    if len(cut := cut_drives(paths, infos, DRIVE_GAP)) > 1:
         log.warning("the files hold %d drives (the recording paused for more than %d s, or the clock went back, "
                     "before %s); they are joined into one video (roadseg batch --concat writes one a drive)",
-                    len(cut), DRIVE_GAP, _named([part[0] for part in cut[1:]]))  # fmt: skip
+                    len(cut), DRIVE_GAP, named_files([part[0] for part in cut[1:]]))  # fmt: skip
     kept = [infos[p] for p in paths]
     say_sensor_boxes([box for p in paths for box in sensor_boxes(p)], "the joined files")
     fd, script = tempfile.mkstemp(suffix=".ffconcat", prefix="roadseg-")

@@ -19,8 +19,8 @@ from typing import NamedTuple
 
 from roadseg.pipeline.inputs import gopro_recording
 from roadseg.pipeline.sources.base import VideoInfo
-from roadseg.pipeline.sources.cameras import _camera, _main_view, camera_view
-from roadseg.pipeline.sources.probe import Signature, _described, _listed, _named, _probed
+from roadseg.pipeline.sources.cameras import camera, camera_view, main_view
+from roadseg.pipeline.sources.probe import Signature, described, listed, named_files, probe_each
 
 
 def _formats(paths: list[Path], signatures: dict[Path, Signature]) -> list[tuple[list[Path], str]]:
@@ -39,7 +39,7 @@ def _formats(paths: list[Path], signatures: dict[Path, Signature]) -> list[tuple
     rest = [p for p in paths if p in signatures]
     parts = []
     while rest:
-        kept, _ = _camera([signatures[p] for p in rest])
+        kept, _ = camera([signatures[p] for p in rest])
         parts.append([p for p, k in zip(rest, kept) if k])
         rest = [p for p, k in zip(rest, kept) if not k]
     if len(parts) < 2:
@@ -50,12 +50,12 @@ def _formats(paths: list[Path], signatures: dict[Path, Signature]) -> list[tuple
     theirs, many = signatures[apart[0]], len(parts) > 2
     said = [(head,
              f"written apart, as {'drives of their' if many else 'a drive of its'} own: {len(apart)} "
-             f"file{'s'[: len(apart) != 1]} of another camera or format ({_described(theirs, ours)}, where the others "
-             f"are {_described(ours, theirs)}): {_named(apart)}")]  # fmt: skip
+             f"file{'s'[: len(apart) != 1]} of another camera or format ({described(theirs, ours)}, where the others "
+             f"are {described(ours, theirs)}): {named_files(apart)}")]  # fmt: skip
     for part in parts[1:]:
         mine = signatures[part[0]]
         said.append((part, f"a drive of its own, apart from {parts[0][0].name}'s: its files are of another camera or "
-                           f"format ({_described(mine, ours)}, where that drive's are {_described(ours, mine)})"))  # fmt: skip
+                           f"format ({described(mine, ours)}, where that drive's are {described(ours, mine)})"))  # fmt: skip
     return said
 
 
@@ -73,7 +73,7 @@ class Join(NamedTuple):
 def _cameras(paths: list[Path], signatures: dict[Path, Signature]) -> list[Join]:
     """One drive's ``paths`` as ``batch --concat`` writes them: the files of the camera
     :func:`~roadseg.pipeline.sources.concat.concat_source` joins (the front one's where every name says which camera
-    recorded it: :func:`_one_view`), then each other camera's files as drives of their own (``apart``), where it leaves
+    recorded it: :func:`one_view`), then each other camera's files as drives of their own (``apart``), where it leaves
     them out; each camera's cut by :func:`_formats`. A file that cannot be read goes with its camera's, else with the
     first drive, whose worker leaves it out with its line. (Was: the other cameras' files left out, their footage in no
     output.)
@@ -87,7 +87,7 @@ def _cameras(paths: list[Path], signatures: dict[Path, Signature]) -> list[Join]
     [['0800_R.MP4', '0801_R.MP4'], ['0802_R.MP4'], ['0800_I.MP4', '0801_I.MP4']]
     """
     views = {p: camera_view(p.stem) for p in paths}
-    main = _main_view([views[p] for p in paths if p in signatures])  # (as the worker chooses: of those it reads)
+    main = main_view([views[p] for p in paths if p in signatures])  # (as the worker chooses: of those it reads)
     if main is None:
         return [Join(part, tuple(filter(None, [words]))) for part, words in _formats(paths, signatures)]
     cameras = sorted(dict.fromkeys(views[p] for p in paths if p in signatures), key=lambda view: view != main)
@@ -97,11 +97,11 @@ def _cameras(paths: list[Path], signatures: dict[Path, Signature]) -> list[Join]
               for part, words in _formats([p for p in paths if group[p] == view], signatures)]  # fmt: skip
     head, words = ours[0]
     apart = [p for p in paths if group[p] != main]
-    kinds = _listed(cameras[1:])  # type: ignore[arg-type]
+    kinds = listed(cameras[1:])  # type: ignore[arg-type]
     joined = [Join(head, (*filter(None, [words]),
                           f"written apart, as {'a drive of its' if len(others) == 1 else 'drives of their'} own: "
                           f"{len(apart)} file{'s'[: len(apart) != 1]} of the dashcam's {kinds} camera"
-                          f"{'s'[: len(cameras) > 2]} (the {main} camera's are joined here): {_named(apart)}")),
+                          f"{'s'[: len(cameras) > 2]} (the {main} camera's are joined here): {named_files(apart)}")),
               *(Join(part, tuple(filter(None, [words]))) for part, words in ours[1:])]  # fmt: skip
     first = next(p for p in head if p in signatures).name
     for view, part, words in others:
@@ -155,7 +155,7 @@ def drives(paths: Sequence[Path], gap: float) -> list[list[Path]]:
     paths = list(paths)
     if len(paths) < 2 or gap == float("inf"):
         return [paths]
-    return _cut(paths, {path: info for path, (_, info, _) in _probed(paths).items()}, gap)
+    return cut_drives(paths, {path: info for path, (_, info, _) in probe_each(paths).items()}, gap)
 
 
 def joins(paths: Sequence[Path], gap: float) -> list[Join]:
@@ -174,14 +174,14 @@ def joins(paths: Sequence[Path], gap: float) -> list[Join]:
     paths = list(paths)
     if len(paths) < 2:
         return [Join(paths)]
-    probed = _probed(paths, placed=gap != float("inf"))
+    probed = probe_each(paths, placed=gap != float("inf"))
     infos = {path: info for path, (_, info, _) in probed.items()}
     signatures = {path: signature for path, (signature, _, _) in probed.items()}
-    cut = [paths] if gap == float("inf") else _cut(paths, infos, gap)
+    cut = [paths] if gap == float("inf") else cut_drives(paths, infos, gap)
     return [part for drive in cut for part in _cameras(drive, signatures)]
 
 
-def _cut(paths: list[Path], infos: dict[Path, VideoInfo], gap: float) -> list[list[Path]]:
+def cut_drives(paths: list[Path], infos: dict[Path, VideoInfo], gap: float) -> list[list[Path]]:
     """:func:`drives` of files already probed (``infos``: the readable ones)."""
     named = [named_time(p.stem) for p in paths]
     seconds = _lengths(paths, infos)

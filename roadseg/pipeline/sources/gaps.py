@@ -247,7 +247,7 @@ class Gaps:
         """Seconds of the pauses between ``start`` and ``end`` (on the one timeline). Not those before the video's
         first packet, where it begins after its sound: the frames expected are counted from there
         (:meth:`~roadseg.pipeline.sources.expected.Expected._begins`)."""
-        return _within(self.pauses, start, end)
+        return within(self.pauses, start, end)
 
     def _match(self, upto: int | None) -> None:
         """Match each mark up to packet ``upto`` (all: None) with the nearest step to it within NEAR (a
@@ -267,6 +267,6 @@ class Gaps:
                 self._paused[m] = (step.start, step.end)
 
 
-def _within(spans: list[tuple[float, float]], start: float, end: float) -> float:
+def within(spans: list[tuple[float, float]], start: float, end: float) -> float:
     """Seconds of the ``(from, to)`` spans that lie between ``start`` and ``end``."""
     return sum(max(0.0, min(end, b) - max(start, a)) for a, b in spans)

@@ -1,11 +1,11 @@
 """What a join keeps of its files' streams, and the lines that say what it leaves out, for
 :func:`~roadseg.pipeline.sources.concat.concat_source`: the concat demuxer takes the first file's streams, so a later
-file's streams past the first's are left out (:func:`_late_streams`, said by :func:`_fewer_streams` and
-:func:`_fewer_audio`), and the first file's audio streams that name no codec (a damaged header: :func:`_blind_audio`)
-are set up from a later file's (:func:`_stand_ins`) or left out (:func:`_without_codec`).
+file's streams past the first's are left out (:func:`late_streams`, said by :func:`fewer_streams` and
+:func:`fewer_audio`), and the first file's audio streams that name no codec (a damaged header: :func:`blind_audio`)
+are set up from a later file's (:func:`_stand_ins`) or left out (:func:`without_codec`).
 
 Example:
-    >>> _late_streams([("video",), ("video", "audio")]), _blind_audio([(None,), ("aac",)])
+    >>> late_streams([("video",), ("video", "audio")]), blind_audio([(None,), ("aac",)])
     ({1: 'audio'}, [0])
 """
 
@@ -18,25 +18,25 @@ import av
 
 from roadseg.errors import SourceError
 from roadseg.pipeline.sources.containers import open_container
-from roadseg.pipeline.sources.probe import _listed
+from roadseg.pipeline.sources.probe import listed
 from roadseg.pipeline.sources.streams import codec_of
 
 log = logging.getLogger("roadseg")
 
 
-def _blind_audio(sounds: list[tuple[str | None, ...]]) -> list[int]:
+def blind_audio(sounds: list[tuple[str | None, ...]]) -> list[int]:
     """The first file's audio streams (by their place among its audio streams) that name no codec where a
     later file's name one. The concat demuxer takes the first file's: such a stream has neither the
     sound's parameters nor its setup (where the demuxer read ahead into the next file as it opened, aac
     at 0 Hz; else a stream of no kind), so the later files' sound can be neither copied nor decoded.
 
-    >>> _blind_audio([(None,), ("aac",), ("aac",)]), _blind_audio([("aac",), (None,)]), _blind_audio([(None,), (None,)])
+    >>> blind_audio([(None,), ("aac",), ("aac",)]), blind_audio([("aac",), (None,)]), blind_audio([(None,), (None,)])
     ([0], [], [])
     """
     return [i for i, codec in enumerate(sounds[0]) if codec is None and any(len(s) > i and s[i] for s in sounds[1:])]
 
 
-def _audio_indices(path: Path, places: list[int]) -> dict[int, int]:
+def audio_indices(path: Path, places: list[int]) -> dict[int, int]:
     """The stream indices of the file's audio streams at ``places`` (among its audio streams), by place."""
     try:
         with open_container(str(path)) as container:
@@ -47,13 +47,13 @@ def _audio_indices(path: Path, places: list[int]) -> dict[int, int]:
 
 def _stand_ins(paths: list[Path], places: list[int]) -> dict[int, av.stream.Stream]:
     """What the output's streams for the first file's audio at ``places``, which names no codec
-    (:func:`_blind_audio`), are set up from: the stream at that place of the first later file whose stream
+    (:func:`blind_audio`), are set up from: the stream at that place of the first later file whose stream
     there names one, by its index, which must be the first file's (the join's streams are the first file's,
     and a packet is known by its index). Each is left open (:class:`VideoSource` closes it). A place that has
     none is not among them: that stream's sound cannot be placed (the others' can). The joined files' streams are in
-    one order (:func:`~roadseg.pipeline.sources.probe._agree`), so a place has none only where the later files that name
+    one order (:func:`~roadseg.pipeline.sources.probe.agree`), so a place has none only where the later files that name
     its codec cannot be opened again (taken off the card since they were probed)."""
-    wanted, found = _audio_indices(paths[0], places), {}
+    wanted, found = audio_indices(paths[0], places), {}
     for path in paths[1:]:
         if len(found) == len(wanted):
             break
@@ -70,15 +70,15 @@ def _stand_ins(paths: list[Path], places: list[int]) -> dict[int, av.stream.Stre
     return found
 
 
-def _without_codec(paths: list[Path], sounds: list[tuple[str | None, ...]], blind: list[int], start: float,
+def without_codec(paths: list[Path], sounds: list[tuple[str | None, ...]], blind: list[int], start: float,
                    first_seconds: float | None) -> dict:  # fmt: skip
     """:class:`VideoSource`'s options for a join whose first file's audio streams at ``blind`` name no codec
-    (:func:`_blind_audio`; ``sounds``: each file's audio codecs), said in one line: each is set up from a later
+    (:func:`blind_audio`; ``sounds``: each file's audio codecs), said in one line: each is set up from a later
     file's stream where one stands in for it (:func:`_stand_ins`: the first file's sound there is left out), and
     left out where none does; the first file's other audio streams are kept. Where none is kept, the audio is
     left out. ``start`` (--start) and ``first_seconds`` (the first file's length) say whether the first file's
     sound is in the output at all."""
-    indices = _audio_indices(paths[0], blind)  # (by place)
+    indices = audio_indices(paths[0], blind)  # (by place)
     stand_ins = _stand_ins(paths, blind)
     lost = [i for i in indices.values() if i not in stand_ins]
     kept = sum(c is not None for c in sounds[0]) + len(stand_ins)  # (the output's audio streams)
@@ -98,7 +98,7 @@ def _numbered(indices: list[int]) -> str:
     >>> _numbered([2]), _numbered([1, 2, 4])
     ('#2', '#1, #2 and #4')
     """
-    return _listed([f"#{i}" for i in indices])
+    return listed([f"#{i}" for i in indices])
 
 
 def _blind_streams(count: int, indices: list[int]) -> str:
@@ -118,7 +118,7 @@ def _blind_streams(count: int, indices: list[int]) -> str:
 
 
 def _blind_kept(count: int, stood_in: list[int], lost: list[int], kept: int, before_start: bool) -> str:
-    """What becomes of a join's audio where the first file's streams name no codec (:func:`_without_codec`), for
+    """What becomes of a join's audio where the first file's streams name no codec (:func:`without_codec`), for
     its line: ``count``, the first file's audio streams; ``stood_in``, the indices of those set up from a later
     file's; ``lost``, of those that cannot be; ``kept``, the output's audio streams; ``before_start``, whether the
     first file lies before --start (its sound is then in no output).
@@ -147,12 +147,12 @@ def _blind_kept(count: int, stood_in: list[int], lost: list[int], kept: int, bef
     return "; ".join(said)
 
 
-def _fewer_audio(first: int, most: int) -> str:
+def fewer_audio(first: int, most: int) -> str:
     """What the line says of a join whose first file has ``first`` audio streams where another has ``most``.
 
-    >>> _fewer_audio(0, 1)
+    >>> fewer_audio(0, 1)
     "has no audio where others have 1 stream: the join takes the first file's streams, so their audio is left out (a glob or @list.txt can start where it has sound)"
-    >>> _fewer_audio(1, 3)
+    >>> fewer_audio(1, 3)
     "has 1 audio stream where others have 3: the join takes the first file's streams, so their 2nd and 3rd audio streams are left out, the rest kept (a glob or @list.txt can start where it has them)"
     """
     if not first:
@@ -161,17 +161,17 @@ def _fewer_audio(first: int, most: int) -> str:
     late = [f"{n}{'nd' if n == 2 else 'rd' if n == 3 else 'th'}" for n in range(first + 1, most + 1)]
     one = len(late) == 1
     return (f"has {first} audio stream{'s'[: first != 1]} where others have {most}: the join takes the first file's "
-            f"streams, so their {_listed(late)} audio "
+            f"streams, so their {listed(late)} audio "
             f"stream{'' if one else 's'} {'is' if one else 'are'} left out, the rest kept (a glob or @list.txt can "
             f"start where it has {'it' if one else 'them'})")  # fmt: skip
 
 
-def _late_streams(kinds: list[tuple[str, ...]]) -> dict[int, str]:
+def late_streams(kinds: list[tuple[str, ...]]) -> dict[int, str]:
     """The kinds of the later files' streams past the first file's, by number (the first file that has one names
     it), from each file's kinds (:data:`~roadseg.pipeline.sources.probe.Signature`): the join takes the first file's
     streams, and leaves these out.
 
-    >>> _late_streams([("video", "audio"), ("video", "audio", "subtitle"), ("video",), ("video", "audio", "data", "data")])
+    >>> late_streams([("video", "audio"), ("video", "audio", "subtitle"), ("video",), ("video", "audio", "data", "data")])
     {2: 'subtitle', 3: 'data'}
     """
     late: dict[int, str] = {}
@@ -181,17 +181,17 @@ def _late_streams(kinds: list[tuple[str, ...]]) -> dict[int, str]:
     return dict(sorted(late.items()))
 
 
-def _fewer_streams(first: int, late: dict[int, str]) -> str:
+def fewer_streams(first: int, late: dict[int, str]) -> str:
     """What the line says of a join whose first file has ``first`` streams where others have those of ``late`` too
-    (:func:`_late_streams`).
+    (:func:`late_streams`).
 
-    >>> _fewer_streams(2, {2: "subtitle"})
+    >>> fewer_streams(2, {2: "subtitle"})
     "has 2 streams where others have 3: the join takes the first file's streams, so their subtitle stream #2 is left out (a glob or @list.txt can start where it has it)"
-    >>> _fewer_streams(2, {2: "audio", 3: "data"}).split("streams, ")[-1]
+    >>> fewer_streams(2, {2: "audio", 3: "data"}).split("streams, ")[-1]
     'so their audio stream #2 and data stream #3 are left out (a glob or @list.txt can start where it has them)'
     """
     named = [f"{kind} stream #{index}" for index, kind in late.items()]
     one = len(named) == 1
     return (f"has {first} stream{'s'[: first != 1]} where others have {max(late) + 1}: the join takes the first "
-            f"file's streams, so their {_listed(named)} "
+            f"file's streams, so their {listed(named)} "
             f"{'is' if one else 'are'} left out (a glob or @list.txt can start where it has {'it' if one else 'them'})")  # fmt: skip

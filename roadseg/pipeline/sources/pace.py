@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 
 from roadseg.pipeline.sources.clock import LEAP
-from roadseg.pipeline.sources.gaps import HOLE, _within
+from roadseg.pipeline.sources.gaps import HOLE, within
 
 
 class Pace:
@@ -88,4 +88,4 @@ class Pace:
 
     def paused(self, start: float, end: float) -> float:
         """Seconds of the pauses, and of the gaps of joins, between ``start`` and ``end``."""
-        return _within(self.pauses, start, end) + _within(self.joins, start, end)
+        return within(self.pauses, start, end) + within(self.joins, start, end)

@@ -1,12 +1,12 @@
 """What the join (:mod:`~roadseg.pipeline.sources.concat`) reads of each file before any work, in one opening:
-its :data:`Signature` (what must agree between one camera's files: :func:`_agree`), its :class:`VideoInfo` and its
+its :data:`Signature` (what must agree between one camera's files: :func:`agree`), its :class:`VideoInfo` and its
 :class:`Placing` (where the concat demuxer puts it on the join's timeline, and where it should); and the words the
 lines that leave files out say of them. :mod:`~roadseg.pipeline.sources.drives` cuts a folder's files into drives
-from the same reading (:func:`_probed`: each file opened once).
+from the same reading (:func:`probe_each`: each file opened once).
 
 Example:
     >>> v = ("h264", 64, 48)
-    >>> _agree((v, ("aac",), ("video", "audio")), (v, (), ("video",))), _named([Path(f"{n}.MP4") for n in range(5)])
+    >>> agree((v, ("aac",), ("video", "audio")), (v, (), ("video",))), named_files([Path(f"{n}.MP4") for n in range(5)])
     (True, '0.MP4, 1.MP4, 2.MP4 and 2 more')
 """
 
@@ -31,7 +31,7 @@ from roadseg.pipeline.sources.inline import InLine, first_moved, sound_start
 from roadseg.pipeline.sources.packets import packet_time, seconds
 from roadseg.pipeline.sources.streams import codec_of, picture_stream
 
-#: What must agree between a camera's files (:func:`_agree`): (video codec, width, height), the audio codecs (None: a
+#: What must agree between a camera's files (:func:`agree`): (video codec, width, height), the audio codecs (None: a
 #: stream without one, its header damaged) and the kinds of the streams in the file's order ("video", "audio", "data" ...).
 Signature = tuple[tuple[str, int, int], tuple[str | None, ...], tuple[str, ...]]
 
@@ -54,7 +54,7 @@ class Placing(NamedTuple):
     moves: Mapping[int, float] = MappingProxyType({})
 
 
-def _probe(path: Path, *, placed: bool = True) -> tuple[Signature, VideoInfo, Placing]:
+def probe_file(path: Path, *, placed: bool = True) -> tuple[Signature, VideoInfo, Placing]:
     """The file's :data:`Signature`, :class:`VideoInfo` (its frames, seconds and tags) and :class:`Placing`, read in
     one opening. ``placed=False`` reads no packet: FFmpeg's start and length are taken as they are, damaged first
     stamps of a transport stream too (what a file's signature alone needs: ``batch --concat --gap inf``)."""
@@ -246,12 +246,12 @@ def _codecs(sound: tuple[str | None, ...]) -> str:
     return ", ".join(c or "no codec" for c in sound) or "none"
 
 
-def _named(paths: list[Path]) -> str:
+def named_files(paths: list[Path]) -> str:
     """The first three file names of ``paths``, and how many more, for a line that leaves them out."""
     return ", ".join(p.name for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
 
 
-def _agree(a: Signature, b: Signature) -> bool:
+def agree(a: Signature, b: Signature) -> bool:
     """Whether files of signatures ``a`` and ``b`` join rightly: the same video codec and size, audio codecs that
     agree as far as both files have audio (a damaged header may add or lose a stream, or leave one without a codec:
     None, which agrees with any), and streams of the same kinds at each number both files have. The concat demuxer
@@ -259,23 +259,23 @@ def _agree(a: Signature, b: Signature) -> bool:
     the audio: its packets written as sound, the sound as telemetry); one file may have streams past the other's.
 
     >>> v = ("h264", 64, 48)
-    >>> _agree((v, ("aac",), ("video", "audio")), (v, (None,), ("video", "audio", "data")))
+    >>> agree((v, ("aac",), ("video", "audio")), (v, (None,), ("video", "audio", "data")))
     True
-    >>> _agree((v, ("aac",), ("video", "audio")), (v, ("aac",), ("video", "data", "audio")))
+    >>> agree((v, ("aac",), ("video", "audio")), (v, ("aac",), ("video", "data", "audio")))
     False
     """
     return (a[0] == b[0] and all(x == y or None in (x, y) for x, y in zip(a[1], b[1]))
             and all(x == y for x, y in zip(a[2], b[2])))  # fmt: skip
 
 
-def _described(signature: Signature, other: Signature) -> str:
+def described(signature: Signature, other: Signature) -> str:
     """A file's ``signature`` for the line that leaves it out beside ``other``'s: its streams' order only where
     the two differ in it.
 
     >>> v = ("h264", 64, 48)
-    >>> _described((v, ("aac",), ("video", "data", "audio")), (v, ("aac",), ("video", "audio")))
+    >>> described((v, ("aac",), ("video", "data", "audio")), (v, ("aac",), ("video", "audio")))
     'h264 64x48, audio aac, streams video/data/audio'
-    >>> _described((("h264", 128, 96), (), ("video",)), (v, ("aac",), ("video", "audio")))
+    >>> described((("h264", 128, 96), (), ("video",)), (v, ("aac",), ("video", "audio")))
     'h264 128x96, audio none'
     """
     (codec, width, height), sound, kinds = signature
@@ -283,21 +283,21 @@ def _described(signature: Signature, other: Signature) -> str:
     return f"{codec} {width}x{height}, audio {_codecs(sound)}{order}"
 
 
-def _probed(paths: list[Path], *, placed: bool = True) -> dict[Path, tuple[Signature, VideoInfo, Placing]]:
-    """:func:`_probe` of each of ``paths`` that can be read."""
+def probe_each(paths: list[Path], *, placed: bool = True) -> dict[Path, tuple[Signature, VideoInfo, Placing]]:
+    """:func:`probe_file` of each of ``paths`` that can be read."""
     probed = {}
     for path in paths:
         try:
-            probed[path] = _probe(path, placed=placed)
+            probed[path] = probe_file(path, placed=placed)
         except SourceError:
             pass
     return probed
 
 
-def _listed(words: list[str]) -> str:
+def listed(words: list[str]) -> str:
     """``words`` as a line lists them: ``a``, ``a and b``, ``a, b and c``.
 
-    >>> _listed(["front"]), _listed(["rear", "inside"]), _listed(["#1", "#2", "#4"])
+    >>> listed(["front"]), listed(["rear", "inside"]), listed(["#1", "#2", "#4"])
     ('front', 'rear and inside', '#1, #2 and #4')
     """
     return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from roadseg.cli.common import Finite, file_options, handle_errors, model_options, named_path
+from roadseg.cli.common import file_options, handle_errors, model_options
+from roadseg.cli.values import Finite, named_path
 
 
 def _number(value: float, param: click.Parameter) -> float:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import click
 
-from roadseg.cli.common import Finite, check_model_output, fail, handle_errors, parse_size, staged
+from roadseg.cli.common import check_model_output, fail, handle_errors, staged
+from roadseg.cli.values import Finite, parse_size
 from roadseg.export import LOGIT_ADJUST
 from roadseg.export.quantize import CALIBRATION_METHODS  # numpy only at import: the runtime CLI loads it
 

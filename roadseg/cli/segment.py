@@ -7,15 +7,8 @@ from pathlib import Path
 
 import click
 
-from roadseg.cli.common import (
-    Finite,
-    file_options,
-    handle_errors,
-    input_path,
-    model_options,
-    parse_hostport,
-    parse_size,
-)
+from roadseg.cli.common import file_options, handle_errors, model_options
+from roadseg.cli.values import Finite, input_path, parse_hostport, parse_size
 from roadseg.pipeline.options import RunResult, SegmentOptions
 
 

@@ -8,7 +8,8 @@ import os
 import click
 from click.core import ParameterSource
 
-from roadseg.cli.common import Finite, fail, handle_errors, parse_size
+from roadseg.cli.common import fail, handle_errors
+from roadseg.cli.values import Finite, parse_size
 
 
 @click.command()

@@ -209,6 +209,28 @@ def split_frames(n: int, h: int = 48, w: int = 64) -> list[np.ndarray]:
     return frames
 
 
+def write_late_video(path, lead: int = 2, keyint: int | None = None):
+    """Sound from 0 s to ``lead`` + 2 s, pictures from ``lead`` s (50 at 25 frames/s, a keyframe every ``keyint``
+    where given): a recording whose sound began first."""
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        vs.options = {"preset": "ultrafast"} | ({"g": str(keyint)} if keyint else {})
+        aus = out.add_stream("aac", rate=48000)
+        aus.layout = "mono"
+        for k in range(0, (lead + 2) * 48000, 1024):
+            af = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            af.sample_rate, af.pts = 48000, k
+            out.mux(aus.encode(af))
+        out.mux(aus.encode(None))
+        for i, img in enumerate(split_frames(50)):
+            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+            vf.pts = 25 * lead + i
+            out.mux(vs.encode(vf))
+        out.mux(vs.encode(None))
+    return path
+
+
 def read_video(path: Path) -> dict:
     """What a checker needs: frames (RGB), pts, size, rate, codec, audio streams."""
     with av.open(str(path)) as c:

@@ -6,45 +6,23 @@ import subprocess
 import sys
 
 import av
-import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import split_frames, write_video
+from conftest import split_frames, write_late_video, write_video
 
 from roadseg.cli import segment_video_cmd
 
 LEAD = 70  # seconds of sound before the first picture
 
 
-def _late_video(path, keyint):
-    """Sound from 0 s to ``LEAD`` + 2 s, 50 pictures at 25 frames/s from ``LEAD`` s, a keyframe every ``keyint``."""
-    with av.open(str(path), "w") as out:
-        vs = out.add_stream("libx264", rate=25)
-        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
-        vs.options = {"preset": "ultrafast", "g": str(keyint)}
-        aus = out.add_stream("aac", rate=48000)
-        aus.layout = "mono"
-        for k in range(0, (LEAD + 2) * 48000, 1024):
-            af = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-            af.sample_rate, af.pts = 48000, k
-            out.mux(aus.encode(af))
-        out.mux(aus.encode(None))
-        for i, img in enumerate(split_frames(50)):
-            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-            vf.pts = 25 * LEAD + i
-            out.mux(vs.encode(vf))
-        out.mux(vs.encode(None))
-    return path
-
-
 @pytest.fixture(scope="module")
 def late_videos(tmp_path_factory):
-    """:func:`_late_video`'s file of a suffix and a keyframe interval, made once."""
+    """:func:`~conftest.write_late_video`'s file of a suffix and a keyframe interval, made once."""
     made, folder = {}, tmp_path_factory.mktemp("late")
 
     def late(suffix, keyint):
         if (suffix, keyint) not in made:
-            made[suffix, keyint] = _late_video(folder / f"a{keyint}{suffix}", keyint)
+            made[suffix, keyint] = write_late_video(folder / f"a{keyint}{suffix}", LEAD, keyint)
         return made[suffix, keyint]
 
     return late

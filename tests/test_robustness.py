@@ -31,6 +31,7 @@ from conftest import (
     sound_spans,
     split_frames,
     with_b_frames,
+    write_late_video,
     write_video,
 )
 from fuzzing import PTS_HZ, adts_merged, pes_headers, pes_moved, restamped
@@ -935,33 +936,12 @@ def test_a_matroska_camera_that_begins_each_burst_with_a_keyframe_reports_no_los
     assert r.exit_code == 0 and frames < 200 and json.loads(stats.read_text())["frames_lost"] == 200 - frames, r.output
 
 
-def _late_video(path, lead=2):
-    """Sound from 0 s to ``lead`` + 2 s, pictures from ``lead`` s (50 at 25 frames/s): a recording whose sound began
-    first."""
-    with av.open(str(path), "w") as out:
-        vs = out.add_stream("libx264", rate=25)
-        vs.width, vs.height, vs.pix_fmt, vs.options = 64, 48, "yuv420p", {"preset": "ultrafast"}
-        aus = out.add_stream("aac", rate=48000)
-        aus.layout = "mono"
-        for k in range(0, (lead + 2) * 48000, 1024):
-            af = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-            af.sample_rate, af.pts = 48000, k
-            out.mux(aus.encode(af))
-        out.mux(aus.encode(None))
-        for i, img in enumerate(split_frames(50)):
-            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-            vf.pts = 25 * lead + i
-            out.mux(vs.encode(vf))
-        out.mux(vs.encode(None))
-    return path
-
-
 @pytest.mark.parametrize("suffix", [".mkv", ".ts", ".mp4"])
 @pytest.mark.parametrize("args,frames", [([], 50), (["--duration", "3"], 25), (["--start", "3"], 25)])
 def test_video_that_begins_after_its_sound_reports_no_lost_frames(rule_onnx, tmp_path, suffix, args, frames):
     # was, of the mkv: '50 of about 100 frames could not be decoded' (its video track's DURATION tag is where the
     # track ends, 4 s); of all three, with --duration 3: '25 of about 50' (the window's 3 s less the start, 2 s)
-    src = _late_video(tmp_path / f"a{suffix}")
+    src = write_late_video(tmp_path / f"a{suffix}")
     r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(tmp_path / "o.mp4"), "--model", str(rule_onnx), "-q",
                                                *args])  # fmt: skip
     assert r.exit_code == 0, r.output
@@ -975,7 +955,7 @@ def test_video_that_begins_15_s_after_its_sound_reports_no_lost_frames(rule_onnx
     # was, of the mkv: '376 of about 426 frames could not be decoded': FFmpeg reads the first 5 s or so of a file to
     # probe it, and, finding no picture there, takes the file's start for the video's; the seconds before its first
     # picture were counted (2 s were not: found, and counted from there)
-    src, stats = _late_video(tmp_path / f"a{suffix}", lead=15), tmp_path / "s.json"
+    src, stats = write_late_video(tmp_path / f"a{suffix}", lead=15), tmp_path / "s.json"
     r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(tmp_path / name), "--model", str(rule_onnx), "-q",
                                                "--stats", str(stats)])  # fmt: skip
     assert r.exit_code == 0 and "could not be decoded" not in r.output, r.output
@@ -990,7 +970,7 @@ def test_video_that_begins_15_s_after_its_sound_reports_no_lost_frames(rule_onnx
 def test_ts_from_standard_input_whose_video_begins_15_s_after_its_sound_keeps_its_rate(rule_onnx, tmp_path):
     # a pipe is read once, not probed again: the rate its codec says once a picture is decoded (was: none, and the
     # MXF written at 30 frames/s, 60 frames of the 50 pictures at 25, one in five twice)
-    src, out = _late_video(tmp_path / "a.ts", lead=15), tmp_path / "o.mxf"
+    src, out = write_late_video(tmp_path / "a.ts", lead=15), tmp_path / "o.mxf"
     said = _segmented_via("stdin", src, ["-o", str(out), "--model", str(rule_onnx), "-q"])
     assert "could not be decoded" not in said, said  # (the frames expected counted from its first picture read)
     with av.open(str(out)) as c:
@@ -1001,7 +981,7 @@ def test_ts_from_standard_input_whose_video_begins_15_s_after_its_sound_keeps_it
 def test_video_that_begins_15_s_after_its_sound_still_tells_the_frames_cut_off(rule_onnx, tmp_path):
     # the mkv cut off after its 25th picture: 25 lost of the 50 its length holds from its first picture (was: '401
     # of about 426', the 15 s before its first picture counted)
-    src = _late_video(tmp_path / "a.mkv", lead=15)
+    src = write_late_video(tmp_path / "a.mkv", lead=15)
     with av.open(str(src)) as c:
         at = [p.pos for p in c.demux(video=0) if p.pos is not None and p.pos >= 0][25]
     cut = tmp_path / "cut.mkv"
@@ -1019,7 +999,7 @@ def test_start_in_an_mkv_whose_video_begins_15_s_after_its_sound(rule_onnx, tmp_
     # FFmpeg's probe (5 s) decoded no picture and took the file's start for the video's, so a seek to 14 s was tried,
     # before the first keyframe in the file's index, which Matroska's demuxer refuses (EPERM); probed deeper, the
     # video starts at 15 s: a start before it is read from the beginning (the sound before it is kept), as designed
-    src = _late_video(tmp_path / "a.mkv", lead=15)
+    src = write_late_video(tmp_path / "a.mkv", lead=15)
     out = tmp_path / "o.mkv"
     r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out), "--model", str(rule_onnx), "-q",
                                                "--start", str(start)])  # fmt: skip
@@ -1033,12 +1013,12 @@ def test_start_in_an_mkv_whose_video_begins_15_s_after_its_sound(rule_onnx, tmp_
 
 @pytest.fixture(scope="module")
 def late_videos(tmp_path_factory):
-    """:func:`_late_video`'s file of a suffix and a lead, made once."""
+    """:func:`~conftest.write_late_video`'s file of a suffix and a lead, made once."""
     made, folder = {}, tmp_path_factory.mktemp("late")
 
     def late(suffix, lead):
         if (suffix, lead) not in made:
-            made[suffix, lead] = _late_video(folder / f"a{lead}{suffix}", lead=lead)
+            made[suffix, lead] = write_late_video(folder / f"a{lead}{suffix}", lead=lead)
         return made[suffix, lead]
 
     return late
@@ -1083,7 +1063,7 @@ def test_a_picture_lost_from_a_ts_whose_video_begins_past_what_ffmpeg_probes_is_
 def test_start_before_the_first_picture_keeps_the_sound_before_it(rule_onnx, tmp_path, suffix):
     # was: the sound from --start to the first picture left out (the output's sound began with the picture, 1 s
     # in): a seek there lands on the first picture, and the file holds the sound before it ahead of it
-    src = _late_video(tmp_path / f"a{suffix}")
+    src = write_late_video(tmp_path / f"a{suffix}")
     out = tmp_path / "o.mkv"
     segment_video(src, out, model=rule_onnx, quiet=True, start=1.0)
     v = read_video(out)
@@ -1190,7 +1170,7 @@ def test_the_captions_and_telemetry_a_trimmed_clips_edit_list_cuts_stay_cut(rule
 def test_a_window_with_no_picture_in_it_says_where_the_next_picture_is(rule_onnx, tmp_path, late, args, says):
     # was: 'no decodable video frames in a.mkv' (a sound-first recording: the file seemed broken), and 'no video
     # frames after --start 0.5s' of a parking-mode timelapse at 1 frame/s, which has pictures after 0.5 s
-    src = _late_video(tmp_path / "a.mkv") if late else write_video(tmp_path / "a.mkv", split_frames(5), fps=Fraction(1))
+    src = write_late_video(tmp_path / "a.mkv") if late else write_video(tmp_path / "a.mkv", split_frames(5), fps=Fraction(1))
     r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(tmp_path / "o.mp4"), "--model", str(rule_onnx), "-q",
                                                *args])  # fmt: skip
     assert r.exit_code == 1 and r.output.strip().replace(str(tmp_path) + "/", "") == f"Error: {says}", r.output

@@ -425,14 +425,17 @@ class LateSlot(LatestQueue):
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("slow_start", [0.0, 0.2])
+@pytest.mark.parametrize(("slow_start", "codec"), [(0.0, "libx264"), (0.2, "libx264"), (0.0, "libx265")])
 def test_a_reconnected_streams_picture_and_sound_go_on_after_what_was_recorded(rule_onnx, tmp_path, monkeypatch,
-                                                                                slow_start):  # fmt: skip
+                                                                                slow_start, codec):  # fmt: skip
     """Each connection's clock starts afresh; one that came faster than real time ran the recording's
     clock ahead of arrival. Timed by arrival alone, the second connection's frames went back over the
     first's and most of its sound was refused: 118 of 188 audio packets, ending at 2.5 s of 3.6 s of picture.
-    ``slow_start``: seconds the model takes to come to its first frame (a loaded machine's), the first ones skipped."""
-    clip = write_video(tmp_path / "clip.ts", split_frames(50, h=96, w=128), audio_seconds=2.0)  # 2 s, 95 AAC packets
+    ``slow_start``: seconds the model takes to come to its first frame (a loaded machine's), the first ones skipped.
+    Each connection is lost (FFmpeg reads the end of a response without a length as an I/O error), not ended: the
+    pictures its decoder held were never handed on, 2 of each connection's 50 with HEVC's B-frames (``codec``)."""
+    clip = write_video(tmp_path / "clip.ts", split_frames(50, h=96, w=128), codec=codec,
+                       audio_seconds=2.0)  # 2 s, 95 AAC packets  # fmt: skip
     with av.open(str(clip)) as c:  # (the sound from 0, the pictures from 0.021 s: a TS's offset)
         heard = [float(p.pts * p.time_base) for p in c.demux(audio=0) if p.size]
     with av.open(str(clip)) as c:
@@ -445,6 +448,7 @@ def test_a_reconnected_streams_picture_and_sound_go_on_after_what_was_recorded(r
     Twice.served = 0
     r, out = _record_served(Twice, tmp_path, rule_onnx, "--stats", str(tmp_path / "stats.json"), retries=1)
     assert r.exit_code == 1 and "recording finalised" in r.output, r.output
+    assert "stream lost (Input/output error); reconnecting" in r.output, r.output  # (lost: not a clean end)
     # the second connection's sound from before its first picture went back over the first's last sound,
     # which had run a little past its last picture: 5 packets the muxer refused, counted as damaged
     stats = json.loads((tmp_path / "stats.json").read_text())
@@ -458,6 +462,7 @@ def test_a_reconnected_streams_picture_and_sound_go_on_after_what_was_recorded(r
     # the first connection's frames at their stream time from the first recorded, the second's at theirs after them
     seconds = read_video(out)["seconds"]
     assert len(seconds) == len(written) == frames == stats["frames"], said
+    assert stats["frames"] + stats["dropped"] == 2 * len(shown), said  # every picture sent: recorded, or skipped
     origin, placed = written[0][1], [(s, t) for s, (_, t) in zip(seconds, written)]
     assert not slow_start or origin > shown[0], said  # (the first frames skipped: it tells that case)
     join = next(n for n, (index, _) in enumerate(written) if index >= len(shown))  # (the second connection's first)
@@ -468,8 +473,10 @@ def test_a_reconnected_streams_picture_and_sound_go_on_after_what_was_recorded(r
     assert not first or shown[0] + shift >= shown[-1] - origin + 0.04 - 1e-3, said  # (after the first's last picture)
     assert v_end == pytest.approx(second[-1][0] + 0.04, abs=1e-3) and a_end == pytest.approx(v_end, abs=0.2), said
     # all the sound from the first frame recorded on (a packet that begins before it is not: the first connection's
-    # first, at 0), and the second connection's whole, that from before its first picture after the first's sound
-    # (where the model skipped every frame of the first, a very loaded machine's: the second's from its first recorded)
+    # first, at 0: H.264's 189 of 190; each lost connection's demuxer gave all 95 and all were recorded, its end's
+    # flush skipped or not), and the second connection's whole, that from before its first picture after the first's
+    # sound (where the model skipped every frame of the first, a very loaded machine's: the second's from its first
+    # recorded)
     assert packets == (2 if first else 1) * len(heard) - sum(t < origin - 1e-6 for t in heard), said
     assert read_video(out)["pts"] == sorted(read_video(out)["pts"])
 

@@ -78,7 +78,8 @@ class Connection:
         timetable = Timetable(1 / float(self.info.fps or 25))  # (when a file played live gives each video packet)
         untimed, count = _untimed(stream), itertools.count()  # (a raw stream's packets and pictures placed by their
         # count: paced and stamped so)
-        packets, presented = self._in_line(stream, self.container.demux(stream, *audio))
+        failed: list[BaseException] = []  # (a read that failed, a lost stream: raised once the decoder is drained)
+        packets, presented = self._in_line(stream, _ended(self.container.demux(stream, *audio), stream, failed))
         for packet in packets:
             if packet.stream.type == "audio":
                 if packet.size:
@@ -98,6 +99,8 @@ class Connection:
                 yield from [(vf, at)] if presented is None else _presented(presented, vf, at, dts)
         if presented is not None:  # (a first picture that waited for the next: the stream's only one)
             yield from (item for item, _ in presented.flush())
+        if failed:
+            raise failed[0]
 
     def _audio_kept(self) -> list:
         """The connection's audio streams that are the ones recorded so far (:attr:`_audio`: each one's codec by its
@@ -253,6 +256,34 @@ def _note_read(read: dict, packet: av.Packet, at: float, placed: int | None = No
         read.setdefault(packet.pts if placed is None else placed, (at, packet.dts))
         if len(read) > MAX_HELD:
             del read[next(iter(read))]
+
+
+def _ended(packets: Iterator[av.Packet], stream, failed: list[BaseException]) -> Iterator[av.Packet]:
+    """``packets`` of a connection, and where a read fails (a lost stream) the empty packet of video ``stream`` that
+    ends them as a stream read to its end is ended, so that its decoder hands on the pictures it holds (a stream with
+    B-frames lost 2 at each reconnect) with no read of the dead connection; the error kept in ``failed``, raised by
+    the caller after them.
+
+    >>> import io
+    >>> from fractions import Fraction
+    >>> video = av.open(io.BytesIO(), "w", format="mpegts").add_stream("mpeg2video", rate=25)
+    >>> video.time_base = Fraction(1, 90000)
+    >>> def lost():
+    ...     yield av.Packet(b"x")
+    ...     raise OSError(5, "Input/output error")
+    >>> failed = []
+    >>> [(p.size, p.stream and p.stream.type, p.time_base) for p in _ended(lost(), video, failed)], failed
+    ([(1, None, None), (0, 'video', Fraction(1, 90000))], [OSError(5, 'Input/output error')])
+    """
+    try:
+        yield from packets
+    except (av.error.FFmpegError, OSError, IndexError) as exc:  # (IndexError: PyAV, on a stream found late)
+        failed.append(exc)
+        end = av.Packet()
+        end.stream = stream
+        if stream.time_base:  # (its pictures are timed in it, as the demuxer's end's are)
+            end.time_base = stream.time_base
+        yield end
 
 
 def _then_raise(items: list, exc: BaseException) -> Iterator:

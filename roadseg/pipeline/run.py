@@ -34,7 +34,7 @@ from roadseg.pipeline.checks import check, images
 from roadseg.pipeline.infer import Segmenter, infer_stage
 from roadseg.pipeline.options import RunResult, SegmentOptions
 from roadseg.pipeline.outcome import failure, interruption, masks_failed, run_result, unwritten, with_stats
-from roadseg.pipeline.overlay import Overlay, output_size, palette_lut
+from roadseg.pipeline.overlay import output_size
 from roadseg.pipeline.runner import LatestQueue, StageFailed, call_interruptibly, end, run_stages, spawn
 from roadseg.pipeline.sinks import ImageSink, MaskSink, ServeSink, Sink, VideoSink, WindowSink
 from roadseg.pipeline.sinks.base import FASTSTART, moved_dates, shift_timecode, write_whole
@@ -44,8 +44,8 @@ from roadseg.pipeline.sources import Frame, ImageSource, LiveSource, Source, Vid
 from roadseg.pipeline.sources.boxes import SensorBox, say_sensor_boxes
 from roadseg.pipeline.sources.concat import concat_source
 from roadseg.pipeline.sources.opening import HTTP_SCHEMES, camera_options
-from roadseg.pipeline.timing import FrameStats, Progress, StageTimes, timed
-from roadseg.pipeline.writer import Writer
+from roadseg.pipeline.timing import FrameStats, StageTimes, timed
+from roadseg.pipeline.writer import build_writer
 
 log = logging.getLogger("roadseg")
 
@@ -220,7 +220,7 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
     expected = source.expected_frames()
     if opts.max_frames:
         expected = min(expected or opts.max_frames, opts.max_frames)
-    writer = _writer(opts, source, seg, sinks, times, stats, queue, stop, expected)
+    writer = build_writer(opts, source, seg, sinks, times, stats, queue, stop, expected)
     progress = writer.progress
     names = ("capture", "infer", "output") if source.live else ("decode", "infer", "encode")  # (output: a window,
     # a browser view or a recording)
@@ -261,22 +261,6 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
         failed = masks_failed(masks, primary)
         raise with_stats(failed, opts, result, failed=str(failed))
     return result
-
-
-def _writer(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Sink], times: StageTimes,
-            stats: FrameStats, queue: LatestQueue | None, stop: threading.Event,
-            expected: int | None) -> Writer:  # fmt: skip
-    """The last stage: the overlay drawn and written to ``sinks``, its :class:`Progress` (``.progress``) counting
-    up to ``expected``."""
-    overlay = Overlay(palette_lut(seg.palette), alpha=opts.alpha, mode=opts.mode,
-                      legend=seg.classes if opts.legend else None)  # fmt: skip
-    progress = Progress(expected, Path(str(opts.input)).name or str(opts.input), enabled=not opts.quiet,
-                        figures=stats.figures if source.live else None)  # fmt: skip
-    return Writer(overlay, sinks, times, stats, progress, stop=stop, dropped=queue, max_frames=opts.max_frames,
-                  seconds=opts.duration if source.live else None,
-                  frame_step=None if source.live or not source.info.fps else float(1 / source.info.fps),
-                  hud=source.live and not opts.no_hud, live=source.live,
-                  shares=len(seg.classes) if opts.stats and not source.live else None)  # fmt: skip
 
 
 def _no_frames(opts: SegmentOptions, primary: VideoSink | ImageSink | None) -> NoReturn:

@@ -1,5 +1,6 @@
 """A run's last stage, :class:`Writer`: each frame overlaid and written to every sink, the packets beside the
-pictures muxed (held back where the run may be cut short), the figures and progress kept, the sinks closed.
+pictures muxed (held back where the run may be cut short), the figures and progress kept, the sinks closed;
+:func:`build_writer` makes a run's from its options.
 
 Example:
     >>> import numpy as np
@@ -21,12 +22,15 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
+from pathlib import Path
 
 from roadseg.errors import SinkError, StopRequested
-from roadseg.pipeline.overlay import Overlay, class_shares, draw_hud
+from roadseg.pipeline.infer import Segmenter
+from roadseg.pipeline.options import SegmentOptions
+from roadseg.pipeline.overlay import Overlay, class_shares, draw_hud, palette_lut
 from roadseg.pipeline.runner import LatestQueue
 from roadseg.pipeline.sinks import Sink
-from roadseg.pipeline.sources import Frame
+from roadseg.pipeline.sources import Frame, Source
 from roadseg.pipeline.sources.packets import packet_time
 from roadseg.pipeline.timing import FrameStats, Progress, StageTimes
 
@@ -145,3 +149,19 @@ def _close_all(sinks: list[Sink], quiet: bool = False) -> None:
             errors.append(exc)
     if errors and not quiet:
         raise errors[0]
+
+
+def build_writer(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Sink], times: StageTimes,
+                 stats: FrameStats, queue: LatestQueue | None, stop: threading.Event,
+                 expected: int | None) -> Writer:  # fmt: skip
+    """The last stage: the overlay drawn and written to ``sinks``, its :class:`Progress` (``.progress``) counting
+    up to ``expected``."""
+    overlay = Overlay(palette_lut(seg.palette), alpha=opts.alpha, mode=opts.mode,
+                      legend=seg.classes if opts.legend else None)  # fmt: skip
+    progress = Progress(expected, Path(str(opts.input)).name or str(opts.input), enabled=not opts.quiet,
+                        figures=stats.figures if source.live else None)  # fmt: skip
+    return Writer(overlay, sinks, times, stats, progress, stop=stop, dropped=queue, max_frames=opts.max_frames,
+                  seconds=opts.duration if source.live else None,
+                  frame_step=None if source.live or not source.info.fps else float(1 / source.info.fps),
+                  hud=source.live and not opts.no_hud, live=source.live,
+                  shares=len(seg.classes) if opts.stats and not source.live else None)  # fmt: skip

@@ -26,10 +26,9 @@ from roadseg.errors import SourceError
 from roadseg.pipeline.sources.base import MAX_SECONDS, VideoInfo
 from roadseg.pipeline.sources.clock import TS_DISCONT
 from roadseg.pipeline.sources.containers import open_container
-from roadseg.pipeline.sources.framerates import MAX_FPS, MIN_FPS
 from roadseg.pipeline.sources.inline import InLine, first_moved, sound_start
 from roadseg.pipeline.sources.packets import packet_time, seconds
-from roadseg.pipeline.sources.streams import codec_of, picture_stream
+from roadseg.pipeline.sources.streams import codec_of, framing, lone_length, picture_stream, stream_end
 
 #: What must agree between a camera's files (:func:`agree`): (video codec, width, height), the audio codecs (None: a
 #: stream without one, its header damaged) and the kinds of the streams in the file's order ("video", "audio", "data" ...).
@@ -108,89 +107,37 @@ def _framed(container, video, ffmpeg: float | None) -> Placing:
     sound span them (:func:`_bounds`): where an AAC track's priming and padding (a frame before the first picture, part
     of one after the last: a transport stream keeps both, a Matroska file its padding) made them 21-32 ms longer, the
     next file's first picture came that much more than a frame step after this one's last. A file of one picture lasts
-    a frame step at the rate its codec states (:func:`_lone_length`; FFmpeg's length of it is one at its guess of the
-    rate: a field's, half a frame step). FFmpeg's where the end of the pictures or of a sound is unknown (:func:`_end`),
-    or, where Matroska tags give some, the latest of the streams' ends is not FFmpeg's end (the file's own length,
-    which a muxer writes as the latest of them: a damaged tag; a subtitle stream may have a length of its own in
-    FFmpeg, from its last cue: a 12-s mkv whose last caption ran 0.1 s past its pictures was taken for damaged by the
-    tags alone, its next file 0.1 s late)."""
+    a frame step at the rate its codec states (:func:`~roadseg.pipeline.sources.streams.lone_length`; FFmpeg's length
+    of it is one at its guess of the rate: a field's, half a frame step). FFmpeg's where the end of the pictures or of
+    a sound is unknown (:func:`~roadseg.pipeline.sources.streams.stream_end`), or, where Matroska tags give some, the
+    latest of the streams' ends is not FFmpeg's end (the file's own length, which a muxer writes as the latest of them:
+    a damaged tag; a subtitle stream may have a length of its own in FFmpeg, from its last cue: a 12-s mkv whose last
+    caption ran 0.1 s past its pictures was taken for damaged by the tags alone, its next file 0.1 s late)."""
     sound = [s for s in container.streams if s.type == "audio" and s.start_time is not None and s.time_base]
-    if video.start_time is None or not video.time_base or (last := _end(video)) is None or \
-            any(_end(s) is None for s in sound):  # fmt: skip
+    if video.start_time is None or not video.time_base or (last := stream_end(video)) is None or \
+            any(stream_end(s) is None for s in sound):  # fmt: skip
         return Placing(ffmpeg, ffmpeg)
-    ends = [t for s in container.streams if (t := _end(s)) is not None]
-    tagged = any(s.duration is None for s in container.streams if _end(s) is not None)  # (Matroska's: no length)
+    ends = [t for s in container.streams if (t := stream_end(s)) is not None]
+    tagged = any(s.duration is None for s in container.streams if stream_end(s) is not None)  # (Matroska's: no length)
     if tagged and (ffmpeg is None or abs(max(ends) - container.start_time / av.time_base - ffmpeg) > 0.002):
         return Placing(ffmpeg, ffmpeg)
     first = seconds(video.start_time, video.time_base)
-    start, end = _bounds(container, video, first, first + _lone_length(video, last - first))
+    start, end = _bounds(container, video, first, first + lone_length(video, last - first))
     return Placing(end - start, ffmpeg, container.start_time / av.time_base - start)
-
-
-def _end(stream) -> float | None:
-    """Where ``stream`` ends (seconds of its file's clock): its start and FFmpeg's length of it, else the end that a
-    Matroska muxer tags it with (``DURATION``: FFmpeg's and mkvmerge's; FFmpeg gives its streams no length of their
-    own); None where neither is known.
-
-    >>> from types import SimpleNamespace as S
-    >>> _end(S(start_time=0, duration=None, time_base=Fraction(1, 1000), metadata={"DURATION": "00:01:00.040000000"}))
-    60.04
-    """
-    if stream.start_time is not None and stream.duration is not None and stream.time_base:
-        return seconds(stream.start_time + stream.duration, stream.time_base)
-    hours, _, rest = str(stream.metadata.get("DURATION", "")).partition(":")
-    minutes, _, secs = rest.partition(":")
-    try:
-        return int(hours) * 3600 + int(minutes) * 60 + float(secs)
-    except ValueError:
-        return None
 
 
 def _bounds(container, video, first: float, last: float) -> tuple[float, float]:
     """Where the file truly starts and ends (seconds of its clock), its pictures from ``first`` to ``last``: there,
-    unless its sound starts before or ends after them by more than its codec frames it (:func:`_framing`: an AAC
-    encoder's priming and padding), the earliest and latest of its sound's (a sound that the camera recorded before or
-    after its pictures). Not its subtitles' or data's, which FFmpeg's length holds: a telemetry sample that runs past
-    the pictures is cut where the next file's first one starts, as it is written
-    (:class:`~roadseg.pipeline.sinks.subtitles.SubtitleRemux`)."""
+    unless its sound starts before or ends after them by more than its codec frames it
+    (:func:`~roadseg.pipeline.sources.streams.framing`: an AAC encoder's priming and padding), the earliest and latest
+    of its sound's (a sound that the camera recorded before or after its pictures). Not its subtitles' or data's, which
+    FFmpeg's length holds: a telemetry sample that runs past the pictures is cut where the next file's first one
+    starts, as it is written (:class:`~roadseg.pipeline.sinks.subtitles.SubtitleRemux`)."""
     others = [s for s in container.streams if s.index != video.index and s.type not in ("subtitle", "data") and
               s.start_time is not None and s.time_base]  # fmt: skip
-    starts = [t for s in others if (t := seconds(s.start_time, s.time_base)) < first - _framing(s)]
-    ends = [t for s in others if (t := _end(s)) is not None and t > last + _framing(s)]
+    starts = [t for s in others if (t := seconds(s.start_time, s.time_base)) < first - framing(s)]
+    ends = [t for s in others if (t := stream_end(s)) is not None and t > last + framing(s)]
     return min([first, *starts]), max([last, *ends])
-
-
-def _framing(stream) -> float:
-    """Seconds by which a sound ``stream`` may reach past the pictures at either end as its codec frames it: two of its
-    frames (its codec's frame size, else an AAC frame's 1024 samples, at its rate; an AAC encoder's priming is one, and
-    its first stamp may lie up to another off the first picture's, which a 29.97 frames/s picture's time base rounds),
-    and a millisecond of rounding (that alone for another stream, or where a sound's rate is unknown).
-
-    >>> from types import SimpleNamespace as S
-    >>> sound = S(type="audio", codec_context=S(frame_size=1024, sample_rate=48000))
-    >>> _framing(sound), _framing(S(type="data", codec_context=None))
-    (0.043666666666666666, 0.001)
-    """
-    context = stream.codec_context if stream.type == "audio" else None
-    if context is None or not context.sample_rate:
-        return 0.001
-    return 2 * (context.frame_size or 1024) / context.sample_rate + 0.001
-
-
-def _lone_length(video, length: float) -> float:
-    """The seconds ``video``'s pictures last, ``length`` by FFmpeg: a frame step at the rate its codec states (its
-    H.264 or MPEG-2 header's, the step its one packet lasts) where FFmpeg's is one step at its guess of the rate, a
-    lone picture, whose header times fields: twice the picture's, 0.02 s of a picture at 25 frames/s. Else ``length``.
-
-    >>> from types import SimpleNamespace as S
-    >>> [_lone_length(S(codec_context=S(framerate=Fraction(25)), guessed_rate=Fraction(50)), n) for n in (0.02, 0.8)]
-    [0.04, 0.8]
-    """
-    context, guessed = video.codec_context, video.guessed_rate
-    rate = context.framerate if context is not None else None
-    if not rate or not guessed or not MIN_FPS <= rate <= MAX_FPS or length > 1 / guessed + 1e-6:
-        return length
-    return max(length, float(1 / rate))
 
 
 def _video_packets(container, video) -> Iterator[av.Packet]:

@@ -1,6 +1,8 @@
 """What a container's streams are: the video stream a file is about (:func:`picture_stream`, not a cover
 picture), each stream's codec, pixel shape and length (:func:`stream_length`, a Matroska ``DURATION`` tag where
-its header says none), and its video streams listed for a message.
+its header says none), and its video streams listed for a message; for the join's probe
+(:mod:`~roadseg.pipeline.sources.probe`), where a stream ends (:func:`stream_end`), how far a sound may reach past
+the pictures as its codec frames it (:func:`framing`) and how long a lone picture lasts (:func:`lone_length`).
 
 Example:
     >>> import av
@@ -15,6 +17,9 @@ from __future__ import annotations
 from fractions import Fraction
 
 import av
+
+from roadseg.pipeline.sources.framerates import MAX_FPS, MIN_FPS
+from roadseg.pipeline.sources.packets import seconds
 
 
 def codec_of(stream) -> str | None:
@@ -82,3 +87,55 @@ def video_streams(container) -> str:
         return f"{n}: {getattr(cc, 'name', None) or 'unknown codec'}{shape}" + (" (a cover picture)" if is_cover(s) else "")
 
     return ", ".join(one(n, s) for n, s in enumerate(container.streams.video)) or "none"
+
+
+def stream_end(stream) -> float | None:
+    """Where ``stream`` ends (seconds of its file's clock): its start and FFmpeg's length of it, else the end that a
+    Matroska muxer tags it with (``DURATION``: FFmpeg's and mkvmerge's; FFmpeg gives its streams no length of their
+    own); None where neither is known.
+
+    >>> from types import SimpleNamespace as S
+    >>> stream_end(S(start_time=0, duration=None, time_base=Fraction(1, 1000), metadata={"DURATION": "00:01:00.040000000"}))
+    60.04
+    """
+    if stream.start_time is not None and stream.duration is not None and stream.time_base:
+        return seconds(stream.start_time + stream.duration, stream.time_base)
+    hours, _, rest = str(stream.metadata.get("DURATION", "")).partition(":")
+    minutes, _, secs = rest.partition(":")
+    try:
+        return int(hours) * 3600 + int(minutes) * 60 + float(secs)
+    except ValueError:
+        return None
+
+
+def framing(stream) -> float:
+    """Seconds by which a sound ``stream`` may reach past the pictures at either end as its codec frames it: two of its
+    frames (its codec's frame size, else an AAC frame's 1024 samples, at its rate; an AAC encoder's priming is one, and
+    its first stamp may lie up to another off the first picture's, which a 29.97 frames/s picture's time base rounds),
+    and a millisecond of rounding (that alone for another stream, or where a sound's rate is unknown).
+
+    >>> from types import SimpleNamespace as S
+    >>> sound = S(type="audio", codec_context=S(frame_size=1024, sample_rate=48000))
+    >>> framing(sound), framing(S(type="data", codec_context=None))
+    (0.043666666666666666, 0.001)
+    """
+    context = stream.codec_context if stream.type == "audio" else None
+    if context is None or not context.sample_rate:
+        return 0.001
+    return 2 * (context.frame_size or 1024) / context.sample_rate + 0.001
+
+
+def lone_length(video, length: float) -> float:
+    """The seconds ``video``'s pictures last, ``length`` by FFmpeg: a frame step at the rate its codec states (its
+    H.264 or MPEG-2 header's, the step its one packet lasts) where FFmpeg's is one step at its guess of the rate, a
+    lone picture, whose header times fields: twice the picture's, 0.02 s of a picture at 25 frames/s. Else ``length``.
+
+    >>> from types import SimpleNamespace as S
+    >>> [lone_length(S(codec_context=S(framerate=Fraction(25)), guessed_rate=Fraction(50)), n) for n in (0.02, 0.8)]
+    [0.04, 0.8]
+    """
+    context, guessed = video.codec_context, video.guessed_rate
+    rate = context.framerate if context is not None else None
+    if not rate or not guessed or not MIN_FPS <= rate <= MAX_FPS or length > 1 / guessed + 1e-6:
+        return length
+    return max(length, float(1 / rate))

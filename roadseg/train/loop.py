@@ -25,20 +25,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from roadseg.classes import CAMVID_SIZE, NUM_CLASSES
+from roadseg.classes import CAMVID_SIZE
 from roadseg.errors import OutputError
-from roadseg.model import Preprocess, build_model
+from roadseg.model import Preprocess
 from roadseg.train.checkpoint import left_to_train, log, other_run, restore, resume_state, save_checkpoint
 from roadseg.train.data import EpochSampler, load_data, phase_index, train_loader
 from roadseg.train.engine import EMA, amp_dtype, optimizer, pick_device, row_scores, train_one_epoch
 from roadseg.train.losses import training_loss
 from roadseg.train.schedule import Schedule, make_schedule
-from roadseg.train.weights import initial_model, load_encoder_weights
+from roadseg.train.weights import starting_model
 
 
 @dataclass(frozen=True)
@@ -83,35 +82,6 @@ class TrainConfig:
     size: tuple[int, int] = CAMVID_SIZE
     max_steps: int | None = None  # stop an epoch early (tests, smoke runs)
     model: dict = field(default_factory=dict)
-
-
-def _starting_model(cfg: TrainConfig, images: list[np.ndarray], fresh: bool) -> tuple[TrainConfig, torch.nn.Module]:
-    """The network a run starts from, and the config it records: ``--init``'s (whose architecture then
-    becomes the run's, so ``--resume`` rebuilds it), or a new one with ``--encoder-weights``. A resumed run
-    (``fresh`` False) gets its weights from the checkpoint afterwards."""
-    if fresh and cfg.init != "none":
-        if cfg.encoder_weights != "none":
-            raise ValueError("--init starts the whole network; it cannot be combined with --encoder-weights")
-        net = initial_model(cfg.init, images)
-        if net.config["num_classes"] != NUM_CLASSES:
-            raise ValueError(f"{cfg.init} has {net.config['num_classes']} classes, CamVid has {NUM_CLASSES}")
-        _same_architecture(cfg, net.config)
-        return replace(cfg, model={k: v for k, v in net.config.items() if k != "num_classes"}), net.train()
-    model = build_model({"num_classes": NUM_CLASSES, **cfg.model})
-    if fresh:
-        load_encoder_weights(model, cfg.encoder_weights, images)
-    return cfg, model
-
-
-def _same_architecture(cfg: TrainConfig, config: dict) -> None:
-    """ValueError where the run asks for another architecture than ``--init``'s file has: ``--init released.onnx
-    --decoder-channels 32,16,8,8`` trained the file's own decoder without a word."""
-    for key, asked in cfg.model.items():
-        has = config.get(key)
-        if (tuple(asked) if isinstance(asked, list) else asked) != has:
-            shown = ",".join(map(str, has)) if isinstance(has, tuple) else has
-            raise ValueError(f"{cfg.init} has --{key.replace('_', '-')} {shown}: --init starts the run from its "
-                             "network as it is; leave the option out")  # fmt: skip
 
 
 def _selection(cfg: TrainConfig, data: dict) -> str:
@@ -207,7 +177,7 @@ def _set_up(cfg: TrainConfig, state: dict | None, taken: list[str]) -> _Run:
     dtype = amp_dtype(cfg.amp, device)
     data = load_data(cfg)
     select = _selection(cfg, data)
-    cfg, model = _starting_model(cfg, data["train"][0], fresh=state is None)
+    cfg, model = starting_model(cfg, data["train"][0], fresh=state is None)
     model = model.to(device).to(memory_format=torch.channels_last)
     pre = Preprocess().to(device)
     loss_fn = training_loss(data["train"][1], device, class_weights=cfg.class_weights, lovasz=cfg.lovasz)

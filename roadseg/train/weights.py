@@ -1,5 +1,5 @@
 """Where a training run's weights come from: ``--init`` (a whole network), ``--encoder-weights``
-(the encoder only) and checkpoints.
+(the encoder only) and checkpoints; :func:`starting_model` is the network a run starts from.
 
 An exported roadseg fp32 ``.onnx`` file is rebuilt into a trainable network by
 :mod:`roadseg.model.unfold`; its BatchNorm statistics are measured on ``calibration_batch`` (8 training
@@ -16,14 +16,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
+from roadseg.classes import NUM_CLASSES
 from roadseg.contract import not_checkpoint, read_onnx
 from roadseg.errors import ModelError, reason_of
 from roadseg.model import Preprocess, build_model
+
+if TYPE_CHECKING:  # (loop imports this module)
+    from roadseg.train.loop import TrainConfig
 
 IMAGENET_URL = "https://download.pytorch.org/models/resnet34-b627a593.pth"
 
@@ -79,6 +85,35 @@ def load_encoder_weights(model, spec: str, images: list[np.ndarray] | None = Non
     unexpected = [k for k in unexpected if not k.startswith("fc.")]
     if missing or unexpected:
         raise RuntimeError(f"encoder weights do not fit: missing {missing[:3]}, unexpected {unexpected[:3]}")
+
+
+def starting_model(cfg: TrainConfig, images: list[np.ndarray], fresh: bool) -> tuple[TrainConfig, torch.nn.Module]:
+    """The network a run starts from, and the config it records: ``--init``'s (whose architecture then
+    becomes the run's, so ``--resume`` rebuilds it), or a new one with ``--encoder-weights``. A resumed run
+    (``fresh`` False) gets its weights from the checkpoint afterwards."""
+    if fresh and cfg.init != "none":
+        if cfg.encoder_weights != "none":
+            raise ValueError("--init starts the whole network; it cannot be combined with --encoder-weights")
+        net = initial_model(cfg.init, images)
+        if net.config["num_classes"] != NUM_CLASSES:
+            raise ValueError(f"{cfg.init} has {net.config['num_classes']} classes, CamVid has {NUM_CLASSES}")
+        _same_architecture(cfg, net.config)
+        return replace(cfg, model={k: v for k, v in net.config.items() if k != "num_classes"}), net.train()
+    model = build_model({"num_classes": NUM_CLASSES, **cfg.model})
+    if fresh:
+        load_encoder_weights(model, cfg.encoder_weights, images)
+    return cfg, model
+
+
+def _same_architecture(cfg: TrainConfig, config: dict) -> None:
+    """ValueError where the run asks for another architecture than ``--init``'s file has: ``--init released.onnx
+    --decoder-channels 32,16,8,8`` trained the file's own decoder without a word."""
+    for key, asked in cfg.model.items():
+        has = config.get(key)
+        if (tuple(asked) if isinstance(asked, list) else asked) != has:
+            shown = ",".join(map(str, has)) if isinstance(has, tuple) else has
+            raise ValueError(f"{cfg.init} has --{key.replace('_', '-')} {shown}: --init starts the run from its "
+                             "network as it is; leave the option out")  # fmt: skip
 
 
 def load_checkpoint(path: str | Path, device: str = "cpu"):

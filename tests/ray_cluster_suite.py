@@ -316,26 +316,31 @@ def assert_rerun_finishes(work: dict, inputs: Path, out: Path, address: str = AD
 
 class HeldGCS:
     """A port in front of the head's GCS that passes its first connection on (roadseg's check that a Ray head
-    answers) and holds the next ones, silent: a head that stops answering as the driver connects."""
+    answers) and holds the next ones, silent: a head that stops answering as the driver connects. :meth:`close`
+    shuts every socket it made and joins its threads (closing a listening socket does not wake ``accept()``)."""
 
     def __init__(self) -> None:
         self.server = socket.create_server(("127.0.0.1", 0))
         self.address = f"127.0.0.1:{self.server.getsockname()[1]}"
         self.held: list[socket.socket] = []
-        threading.Thread(target=self._serve, daemon=True).start()
+        self.sockets: list[socket.socket] = []  # (those it passes on, both ends)
+        self.threads = [threading.Thread(target=self._serve, daemon=True)]
+        self.threads[0].start()
 
     def _serve(self) -> None:
         for n in itertools.count():
             try:
                 conn, _ = self.server.accept()
-            except OSError:  # (closed)
+            except OSError:  # (shut down)
                 return
             if n:
                 self.held.append(conn)
                 continue
             gcs = socket.create_connection(("127.0.0.1", PORT))
+            self.sockets += [conn, gcs]
             for a, b in ((conn, gcs), (gcs, conn)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+                self.threads.append(threading.Thread(target=self._pump, args=(a, b), daemon=True))
+                self.threads[-1].start()
 
     @staticmethod
     def _pump(a: socket.socket, b: socket.socket) -> None:
@@ -346,9 +351,12 @@ class HeldGCS:
             b.shutdown(socket.SHUT_WR)
 
     def close(self) -> None:
-        self.server.close()
-        for conn in self.held:
-            conn.close()
+        for sock in (self.server, *self.held, *self.sockets):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        for thread in list(self.threads):
+            thread.join(timeout=2)
 
 
 def inside_ray_init(proc: subprocess.Popen) -> bool:

@@ -3,6 +3,7 @@ to a GPU box). Thin: parse, build a config, call the library."""
 
 from __future__ import annotations
 
+import functools
 import os
 
 import click
@@ -103,16 +104,14 @@ def train(resume, overwrite, crop, phases, decoder_channels, stem_padding, train
     if opts["scale"][0] > opts["scale"][1]:
         raise click.BadParameter(f"{opts['scale'][0]:g} {opts['scale'][1]:g}: the smaller scale comes first",
                                  param_hint="--scale")  # fmt: skip
-    if resume:
-        _say_unused_recipe(click.get_current_context())
     if opts["out"] is None:  # (a resumed run goes on in its own folder unless told otherwise)
         opts["out"] = (os.path.dirname(resume) or ".") if resume else "runs/unet-r34"
     cfg = TrainConfig(crop=parse_size(crop), phases=tuple(_phase(p) for p in phases), holdout=tuple(holdout),
                       train_splits=tuple(s.strip() for s in train_splits.split(",")), model=model,
                       epochs=epochs or 150, minutes=minutes or 0.0, **opts)  # fmt: skip
     try:
-        result = run_training(cfg, resume=resume, overwrite=overwrite,
-                              same_length=epochs is None and minutes is None)  # fmt: skip
+        result = run_training(cfg, resume=resume, overwrite=overwrite, same_length=epochs is None and minutes is None,
+                              on_resume=functools.partial(_say_unused_recipe, click.get_current_context()))  # fmt: skip
     except (RuntimeError, FileNotFoundError, ValueError) as exc:
         fail(str(exc))
     best = "-" if result["best_miou"] is None else f"{100 * result['best_miou']:.2f} mIoU"
@@ -125,7 +124,8 @@ _RESUMING_MACHINES = ("data", "out", "device", "workers", "epochs", "minutes", "
 
 def _say_unused_recipe(ctx: click.Context) -> None:
     """One line naming the recipe options given to ``--resume``, which the run does not use: ``--resume
-    last.pt --lr 1e-4`` went on at the saved rate without a word."""
+    last.pt --lr 1e-4`` went on at the saved rate without a word. Said once the run is set up (a resume refused
+    is its one error line)."""
     given = [max(p.opts, key=len) for p in ctx.command.params
              if p.name not in _RESUMING_MACHINES and ctx.get_parameter_source(p.name) == ParameterSource.COMMANDLINE]  # fmt: skip
     if given:

@@ -129,7 +129,7 @@ class _Run:
 
 
 def train(cfg: TrainConfig, *, resume: str | Path | None = None, overwrite: bool = False,
-          same_length: bool = False) -> dict:
+          same_length: bool = False, on_resume: Callable[[], None] | None = None) -> dict:
     """Run (or resume) a training run; returns ``{"best_miou", "best_epoch", "history"}``.
 
     ``best_miou`` is the selection score (check, val or none: see ``TrainConfig.select``). A run started
@@ -148,6 +148,8 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, overwrite: bool
     if cfg.eval_every < 1 or (cfg.max_steps is not None and cfg.max_steps < 1):
         raise ValueError("--eval-every and --max-steps count epochs and steps: 1 or more")
     run = _set_up(cfg, state, taken)
+    if state is not None and on_resume is not None:
+        on_resume()
     _epochs(run, start=run.saved_epoch)
     return {"best_miou": run.best if run.select != "last" else None, "best_epoch": run.best_epoch,
             "history": run.history}  # fmt: skip

@@ -1182,18 +1182,21 @@ def test_aac_frames_merged_over_a_cat_join_are_recorded_live_where_the_sound_wen
     first = write_video(tmp_path / "a.ts", split_frames(25, h=96, w=128), audio_seconds=1.0)
     second = write_video(tmp_path / "b.ts", split_frames(25, h=96, w=128), audio_seconds=0.5)
     (joined := tmp_path / "j.ts").write_bytes(first.read_bytes() + second.read_bytes())
-    damaged, out = tmp_path / "d.ts", tmp_path / "r.mp4"
+    damaged, out, stats = tmp_path / "d.ts", tmp_path / "r.mp4", tmp_path / "s.json"
     damaged.write_bytes(pes_moved(adts_merged(joined, tmp_path / "m.ts", 40, 33).read_bytes(), {40: moved}))
     assert sound_spans(damaged)[-1][1] - sound_spans(damaged)[-1][0] == pytest.approx(0.704, abs=0.001)
     r = CliRunner().invoke(segment_video_cmd, [str(damaged), "--live", "-o", str(out), "--model", str(rule_onnx),
-                                               "--device", "cpu"])  # fmt: skip
+                                               "--device", "cpu", "--stats", str(stats)])  # fmt: skip
     assert r.exit_code == 0 and "audio" not in r.output, r.output
     # was: taken for the first packet of the clock's second run, and its only one, passed at its own time: the
     # second recording's sound 0.8 s after its picture and on 0.6 s past the recording's end (or an hour on)
     sound, v = sound_spans(out), read_video(out)["seconds"]
     assert all(b[0] == pytest.approx(a[1], abs=0.001) for a, b in zip(sound, sound[1:]))  # in line, no gap
     own = sound_spans(second)[-1][1] - read_video(second)["seconds"][0]  # (its sound's end after its first picture)
-    assert len(v) == 50 and sound[-1][1] == pytest.approx(v[25] + own, abs=0.1)  # (v[25]: tied as it came)
+    # every picture recorded, or skipped by the newest-frame slot on a busy machine (CI: 49 of 50); the last one is
+    # always kept, so the second recording's first picture is 24 steps before it (v[25] where none was skipped)
+    assert len(v) + json.loads(stats.read_text())["dropped"] == 50
+    assert sound[-1][1] == pytest.approx(v[-1] - 24 / 25 + own, abs=0.1)  # (tied as it came)
 
 
 @pytest.mark.parametrize("via", ["file", "stdin"])

@@ -100,12 +100,7 @@ def stream_end(stream) -> float | None:
     """
     if stream.start_time is not None and stream.duration is not None and stream.time_base:
         return seconds(stream.start_time + stream.duration, stream.time_base)
-    hours, _, rest = str(stream.metadata.get("DURATION", "")).partition(":")
-    minutes, _, secs = rest.partition(":")
-    try:
-        return int(hours) * 3600 + int(minutes) * 60 + float(secs)
-    except ValueError:
-        return None
+    return tag_duration(stream.metadata.get("DURATION"))
 
 
 def framing(stream) -> float:

@@ -2919,7 +2919,9 @@ def test_unwritable_output_path(split_video, rule_onnx, tmp_path):
 @pytest.mark.timeout(60)
 def test_a_run_started_with_nohup_outlives_its_terminal(rule_onnx, tmp_path):
     """nohup (SIGHUP ignored) means the run is to go on when its terminal closes: it is not stopped."""
-    src = write_video(tmp_path / "long.mp4", split_frames(3000, h=96, w=128))
+    # 2 minutes of sound: FFmpeg writes an mp4 in 256 KiB pieces, and the pictures alone reach the first only at
+    # the run's end (on a fast machine it had ended before the wait below saw it); with the sound, a fifth in
+    src = write_video(tmp_path / "long.mp4", split_frames(3000, h=96, w=128), audio_seconds=120)
     out = tmp_path / "o.mp4"
     cmd = [sys.executable, "-m", "roadseg", "segment", str(src), "-o", str(out), "--model", str(rule_onnx), "-q"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -2930,7 +2932,8 @@ def test_a_run_started_with_nohup_outlives_its_terminal(rule_onnx, tmp_path):
     assert proc.poll() is None  # (mid-run)
     proc.send_signal(signal.SIGHUP)
     _, err = proc.communicate(timeout=50)
-    assert proc.returncode == 0 and len(read_video(out)["frames"]) == 3000, err
+    v = read_video(out)
+    assert proc.returncode == 0 and len(v["frames"]) == 3000 and v["audio"], err
 
 
 @pytest.mark.timeout(60)

@@ -192,3 +192,57 @@ def test_a_pipe_that_stalls_before_its_first_picture_stops_at_ctrl_c(rule_onnx, 
     # was: still waiting 5 s later, in the first picture's read on the main thread
     assert code == 130 and took < 3, (code, took, err)
     assert err == "Error: interrupted before any frame was written\n" and not out.exists(), err
+
+
+@pytest.mark.parametrize("writer_first", [True, False])
+def test_a_named_pipe_whose_writer_sends_nothing_is_said_in_one_line(rule_onnx, tmp_path, writer_first):
+    fifo, out = tmp_path / "in.fifo", tmp_path / "out.mp4"
+    os.mkfifo(fifo)
+    if writer_first:  # (mkfifo p; (exec 3>p; exec 3>&-) &; segment-video p ...: its open waits for the reader)
+        proc = subprocess.Popen(["sh", "-c", f"exec 3>'{fifo}'; exec 3>&-"])
+        reader = _segment(str(fifo), out, rule_onnx, stdin=subprocess.DEVNULL)
+        proc.wait(timeout=60)
+    else:
+        reader = _segment(str(fifo), out, rule_onnx, stdin=subprocess.DEVNULL)
+        _until_waiting(reader)
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    try:
+        err = reader.communicate(timeout=60)[1]
+    except subprocess.TimeoutExpired:
+        reader.kill()
+        err = reader.communicate()[1]
+    # was: "Error: not a readable video: .../in.fifo (Invalid data found when processing input)"
+    assert reader.returncode == 1, (reader.returncode, err)
+    assert err == f"Error: the pipe {fifo} ended before any video came (0 bytes: its writer sent nothing)\n", err
+    assert not list(tmp_path.glob("out*")), list(tmp_path.iterdir())
+
+
+#: a library caller's run of a named pipe that no writer opens, stopped by Ctrl-C: the threads it leaves
+LIBRARY_CALL = """
+import sys, threading
+import roadseg.errors
+try:
+    roadseg.segment_video(sys.argv[1], sys.argv[2], model=sys.argv[3], quiet=True)
+except roadseg.errors.Interrupted as exc:
+    print(type(exc).__name__, [t.name for t in threading.enumerate() if t is not threading.main_thread()])
+"""
+
+
+def test_a_library_run_of_a_named_pipe_stopped_by_ctrl_c_leaves_no_thread_waiting_on_it(rule_onnx, tmp_path):
+    fifo, out = tmp_path / "in.fifo", tmp_path / "out.mp4"
+    os.mkfifo(fifo)
+    cmd = [sys.executable, "-c", LIBRARY_CALL, str(fifo), str(out), str(rule_onnx)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _until_waiting(proc)
+    proc.send_signal(signal.SIGINT)
+    try:
+        said, err = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        said, err = proc.communicate()
+    code = proc.returncode
+    # was: "Interrupted ['roadseg-open', 'roadseg-open']": daemon threads, in the FIFO's open() until a writer came
+    # (the interpreter left all the same), which then read what that writer sent for nobody
+    assert code == 0 and said == "Interrupted []\n", (code, said, err)
+    assert not out.exists()
+

@@ -43,6 +43,7 @@ from roadseg.pipeline.sinks.video import STDOUT
 from roadseg.pipeline.sources import Frame, ImageSource, LiveSource, Source, VideoInfo, VideoSource, open_url
 from roadseg.pipeline.sources.boxes import SensorBox, say_sensor_boxes
 from roadseg.pipeline.sources.concat import concat_source
+from roadseg.pipeline.sources.containers import pipe_waited
 from roadseg.pipeline.sources.opening import HTTP_SCHEMES, camera_options
 from roadseg.pipeline.timing import FrameStats, StageTimes, timed
 from roadseg.pipeline.writer import build_writer
@@ -142,9 +143,11 @@ def _open_source(opts: SegmentOptions, live: bool, stop: threading.Event) -> Sou
                            hwaccel=opts.hwaccel, container=container, video_stream=opts.video_stream,
                            height=opts.height)  # fmt: skip
 
-    if spec == "-" or (container is None and Path(spec).exists() and not Path(spec).is_file()):  # (a pipe: its first
-        # reads, for the first picture, wait for its writer as its open does, deaf to Ctrl-C: in a thread of their own)
-        return call_interruptibly(opened, "open", lambda source: source.close())
+    if spec == "-" or (container is None and Path(spec).exists() and not Path(spec).is_file()):  # (a pipe: its open
+        # and first reads, for the first picture, wait for its writer, deaf to Ctrl-C: in a thread of their own, once
+        # it has sent something, waited for here, where Ctrl-C ends the wait and leaves no thread behind)
+        with pipe_waited(spec):
+            return call_interruptibly(opened, "open", lambda source: source.close())
     return opened()
 
 

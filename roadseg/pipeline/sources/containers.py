@@ -1,7 +1,7 @@
 """Opening media: :func:`open_container`, the one place a file, camera or stream is opened, with a one-line
 :class:`~roadseg.errors.SourceError` for everything that can go wrong, a file FFmpeg's probe found no picture of
 opened again reading further (:data:`DEEP_PROBE`), standard input or a named pipe opened where Ctrl-C reaches the
-caller (it may send nothing for as long as it likes: :func:`sent_nothing`); a name as FFmpeg is given it
+caller (it may send nothing for as long as it likes: :func:`sent_nothing`, :func:`pipe_waited`); a name as FFmpeg is given it
 (:func:`file_url`) and a URL as messages show it (:func:`redacted`).
 
 Example:
@@ -21,6 +21,8 @@ import os
 import re
 import select
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import av
@@ -132,15 +134,75 @@ def _opened(url: str, kw: dict, hwaccel: str | None):
 
 
 def _piped(url: str, kw: dict, hwaccel: str | None):
-    """:func:`_opened` for standard input (``pipe:0``) or a named pipe: one line where standard input ended
-    before it sent anything (``: | segment-video - ...``; FFmpeg says "Invalid data found")."""
-    if url == "pipe:0" and sent_nothing(0):
-        raise SourceError("standard input ended before any video came (0 bytes)")
-    return _opened(url, kw, hwaccel)
+    """:func:`_opened` for standard input (``pipe:0``) or a named pipe: one line where it ended before it sent
+    anything (``: | segment-video - ...``, a writer that opened a named pipe and closed it; FFmpeg says "Invalid
+    data found"). A named pipe is read from a descriptor of our own (:func:`_pipe_opened`), handed to FFmpeg as
+    ``fd:``: opened by its name again once its writer has gone, it would wait for another, its bytes unread."""
+    if url != "pipe:0" and not stat.S_ISFIFO(os.stat(url).st_mode):  # (a device, /dev/stdin of a file: by name)
+        return _opened(url, kw, hwaccel)
+    fd = _pipe_opened(url)
+    if fd == 0:  # (standard input: FFmpeg's pipe:0 reads it as it is)
+        return _opened(url, kw, hwaccel)
+    try:
+        os.set_blocking(fd, True)  # (FFmpeg's reads wait for the writer; it reads its own copy: its fd: protocol)
+        return _opened("fd:", {**kw, "options": {**kw["options"], "fd": str(fd)}}, hwaccel)
+    finally:
+        os.close(fd)
+
+
+def _pipe_opened(target: str) -> int:
+    """A descriptor of the named pipe ``target``, or ``0`` for ``-`` (standard input), once it has sent something
+    or ended: a wait that Ctrl-C ends where it is the main thread's (``select``; an ``open()`` waited for a writer,
+    deaf to it). The caller closes it (not ``0``). While it is open what the pipe holds stays there, its writer
+    gone or not (:func:`pipe_waited`).
+
+    Raises:
+        SourceError: the pipe ended before it sent anything (a writer that opened it and closed it).
+    """
+    if target in ("-", "pipe:0"):
+        if sent_nothing(0):
+            raise SourceError("standard input ended before any video came (0 bytes)")
+        return 0
+    fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK)  # (at once, writer or none: its wait is sent_nothing's)
+    try:
+        if sent_nothing(fd):
+            raise SourceError(f"the pipe {target} ended before any video came (0 bytes: its writer sent nothing)")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+@contextmanager
+def pipe_waited(target: str) -> Iterator[None]:
+    """Wait in this thread until ``target``, where it is standard input (``-``) or a named pipe, has sent something
+    or ended, and hold it open for the block, where a thread of the caller's opens it (:func:`open_container`, whose
+    own wait is then over at once): Ctrl-C ends this wait (a thread's, left behind, stayed until the pipe's writer
+    came); what the pipe holds stays there, its writer gone or not. Anything else is not waited for.
+
+    >>> with pipe_waited("sample_videos/road.mp4"):
+    ...     pass
+    >>> read, write = os.pipe()
+    >>> os.close(write)
+    >>> with pipe_waited(f"/proc/self/fd/{read}"):
+    ...     pass
+    Traceback (most recent call last):
+    roadseg.errors.SourceError: the pipe /proc/self/fd/... ended before any video came (0 bytes: its writer sent nothing)
+    >>> os.close(read)
+
+    Raises:
+        SourceError: the pipe ended before it sent anything.
+    """
+    fd = _pipe_opened(target) if target == "-" or stat.S_ISFIFO(os.stat(target).st_mode) else 0
+    try:
+        yield
+    finally:
+        if fd:
+            os.close(fd)
 
 
 def sent_nothing(fd: int) -> bool:
-    """Whether the file descriptor ``fd`` (standard input) ends before its first byte: an empty file, ``/dev/null``,
+    """Whether the file descriptor ``fd`` (standard input, a named pipe) ends before its first byte: an empty file, ``/dev/null``,
     or a pipe whose writer closed it without writing, waited for until it sends something or ends. False where that
     cannot be told (a socket or terminal, or a system without ``FIONREAD`` or ``select`` of a pipe).
 

@@ -246,3 +246,19 @@ def test_a_library_run_of_a_named_pipe_stopped_by_ctrl_c_leaves_no_thread_waitin
     assert code == 0 and said == "Interrupted []\n", (code, said, err)
     assert not out.exists()
 
+
+@pytest.mark.parametrize("given", ["-", "/dev/stdin"])
+def test_a_batch_of_standard_input_is_refused_in_one_line(rule_onnx, tmp_path, given):
+    out = tmp_path / "out"
+    clip = write_video(tmp_path / "clip.mkv", split_frames(6, h=48, w=64))
+    cmd = [sys.executable, "-m", "roadseg", "batch", given, "-o", str(out), "--model", str(rule_onnx)]
+    with clip.open("rb") as data:
+        feeder = subprocess.Popen(["cat"], stdin=data, stdout=subprocess.PIPE)
+        proc = subprocess.run(cmd, stdin=feeder.stdout, capture_output=True, text=True, timeout=120)
+        feeder.stdout.close()
+        feeder.wait(timeout=60)
+    # was: "-: error, input not found" (input /cwd/-, output OUT/-.mp4), and for /dev/stdin the driver's
+    # /proc/PID/fd/pipe:[N], which no worker can open, with the summary table and results.jsonl
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1, (proc.returncode, proc.stderr)
+    assert proc.stderr.startswith(f"Error: {given} is ") and f"use segment-video {given} -o OUT.mp4" in proc.stderr
+    assert not out.exists()

@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from roadseg.batch.errors import BatchError
-from roadseg.batch.inputs import plan_joined, plan_outputs
+from roadseg.batch.inputs import plan_joined, plan_outputs, refuse_streams
 from roadseg.batch.launch import run
 from roadseg.batch.options import (
     BatchOptions,
@@ -124,7 +124,9 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
 
 def _videos(specs: list[str | os.PathLike], out: Path, unsearched: list[str]) -> tuple[list[Video], list[dict]]:
     """The videos ``specs`` name (those it could not search added to ``unsearched``), less the outputs of
-    earlier runs into ``out``, and the lines of its results log; BatchError where there are none."""
+    earlier runs into ``out``, and the lines of its results log; BatchError where there are none, or where one
+    is a stream (:func:`~roadseg.batch.inputs.refuse_streams`)."""
+    refuse_streams(specs)
     try:
         videos = find_videos(specs, exclude=out, unsearched=unsearched)
     except SourceError as exc:  # (an @list that cannot be read)

@@ -1,4 +1,6 @@
-"""Where each video of a batch writes its output (which videos: :mod:`roadseg.pipeline.inputs`).
+"""Where each video of a batch writes its output (which videos: :mod:`roadseg.pipeline.inputs`), and the INPUTs
+a batch refuses: a stream of its own process, standard input (``-``) or a ``<(...)``, which its workers cannot read
+(:func:`refuse_streams`).
 
 Outputs keep the inputs' layout relative to the folder, glob base or list they came from:
 ``IN/a/b.mov`` -> ``OUT_DIR/a/b.mp4``; a file named on its own lands at ``OUT_DIR/<name>.mp4``; files of one
@@ -79,6 +81,30 @@ def plan_outputs(videos: Sequence[Video], out_dir: Path, suffix: str = ".mp4", *
     if clashes is not None:
         clashes.extend((t, vs) for t, vs in owners.items() if len(vs) > 1)
     return {vs[0]: t for t, vs in owners.items() if len(vs) == 1}
+
+
+def refuse_streams(specs: Sequence[str | os.PathLike]) -> None:
+    """Refuse, in one line, an INPUT that is a stream of this process: ``-`` (standard input), or a name of
+    one of its pipes (``/dev/stdin``, ``<(...)``'s ``/dev/fd/63``), whose path is no file another process (a
+    worker) can open. A batch reads files; a pipe is one video, for ``segment-video``. (A named pipe is a
+    file: a worker opens it by its name. ``/dev/stdin`` of a file is that file.)
+
+    >>> refuse_streams(["sample_videos", "sample_videos/road.mp4"])
+    >>> refuse_streams(["-"])
+    Traceback (most recent call last):
+    roadseg.batch.errors.BatchError: - is standard input, which batch does not read: its INPUTs are video files, folders, globs and @lists; to segment a video piped in, use segment-video - -o OUT.mp4
+
+    Raises:
+        BatchError: such an INPUT, the first one.
+    """
+    for spec in map(str, specs):
+        if spec == "-":
+            raise BatchError("- is standard input, which batch does not read: its INPUTs are video files, folders, "
+                             "globs and @lists; to segment a video piped in, use segment-video - -o OUT.mp4")  # fmt: skip
+        if os.path.exists(spec) and not os.path.exists(real := os.path.realpath(spec)):  # (/proc/PID/fd/pipe:[N])
+            raise BatchError(f"{spec} is a stream of this process ({os.path.basename(real)}), which batch's workers "
+                             "cannot open: its INPUTs are video files, folders, globs and @lists; to segment a video "
+                             f"piped in, use segment-video {spec} -o OUT.mp4")  # fmt: skip
 
 
 def by_folder(videos: Sequence[Video]) -> dict[Video, list[Path]]:

@@ -205,7 +205,13 @@ def test_a_named_pipe_whose_writer_sends_nothing_is_said_in_one_line(rule_onnx, 
     else:
         reader = _segment(str(fifo), out, rule_onnx, stdin=subprocess.DEVNULL)
         _until_waiting(reader)
-        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        end = time.monotonic() + 60
+        while reader.poll() is None and time.monotonic() < end:
+            try:  # (a writer can open the pipe once the run has it open for reading)
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+                break
+            except OSError:
+                time.sleep(0.1)
     try:
         err = reader.communicate(timeout=60)[1]
     except subprocess.TimeoutExpired:

@@ -581,35 +581,52 @@ def test_release_scores_the_check_run_on_its_held_out_frames(tmp_path):
     shipped = {p.name: p.read_bytes() for p in (tmp_path / "models").iterdir()}
     with pytest.raises(ValueError, match="held nothing out"):  # a run without a holdout is no check
         release(tmp_path / "check" / "best.pt", data, tmp_path / "models", check=tmp_path / "final" / "last.pt",
-                calib_frames=4, min_int8_agreement=0.0)  # fmt: skip
+                calib_frames=4, min_int8_agreement=0.0, overwrite=True)  # fmt: skip
     with pytest.raises(RuntimeError, match="INT8 agrees with fp32 on only"):  # (fault injection: none can pass)
-        release(tmp_path / "check" / "best.pt", data, tmp_path / "models", calib_frames=4, min_int8_agreement=1.01)
+        release(tmp_path / "check" / "best.pt", data, tmp_path / "models", calib_frames=4, min_int8_agreement=1.01,
+                overwrite=True)  # fmt: skip
     # a failed release leaves the shipped files as they were (was: the INT8 file replaced, the fp32 one not)
     assert {p.name: p.read_bytes() for p in (tmp_path / "models").iterdir()} == shipped
 
 
-def test_release_cli_refuses_to_replace_shipped_files_before_any_work_unless_y(tmp_path, monkeypatch):
+def test_release_refuses_to_replace_shipped_files_before_any_work_unless_overwrite(tmp_path, monkeypatch):
     """roadseg release CKPT --data D (--out defaults to models) swapped the shipped models for the checkpoint's
-    without asking; export, quantize and soup need -y to replace a file, and so does release now."""
+    without asking; export, quantize and soup need -y to replace a file, and so does release. The library's
+    release() replaced them whatever it was given (only the command asked for -y): it refuses too, unless
+    overwrite, and the command passes -y through to it."""
     import roadseg.export.release as rel
+    from roadseg.errors import OutputError
 
     calls = []
-    monkeypatch.setattr(rel, "release", lambda *a, **kw: calls.append(a) or {"ok": True})  # (the minutes of work)
+
+    def started(*args):  # (the minutes of work begin here: stop them)
+        calls.append(args)
+        raise RuntimeError("the work began")
+
+    monkeypatch.setattr(rel, "source_network", started)
     ckpt, data, out = tmp_path / "last.pt", make_segnet(tmp_path / "data", n=2, h=40, w=48), tmp_path / "models"
     ckpt.write_bytes(b"checkpoint")
     out.mkdir()
     (out / rel.INT8_NAME).write_bytes(b"shipped")
     (out / "eval.json").write_text("{}")
+    with pytest.raises(OutputError) as refused:  # the library (was: the work began, and replaced the files)
+        rel.release(ckpt, data, out)
+    assert str(out / rel.INT8_NAME) in str(refused.value) and str(out / "eval.json") in str(refused.value)
+    assert rel.FP32_NAME not in str(refused.value) and not calls
+    with pytest.raises(RuntimeError, match="the work began"):
+        rel.release(ckpt, data, out, overwrite=True)
+    assert len(calls) == 1
     args = ["release", str(ckpt), "--data", str(data), "--out", str(out)]
     r = CliRunner().invoke(main, args)
     lines = r.output.strip().splitlines()
-    assert r.exit_code == 1 and len(lines) == 1 and not calls, r.output  # refused before any work
+    assert r.exit_code == 1 and len(lines) == 1 and len(calls) == 1, r.output  # refused before any work
     assert str(out / rel.INT8_NAME) in lines[0] and str(out / "eval.json") in lines[0] and "-y/--overwrite" in lines[0]
     assert rel.FP32_NAME not in lines[0] and (out / rel.INT8_NAME).read_bytes() == b"shipped"
     r = CliRunner().invoke(main, [*args, "-y"])
-    assert r.exit_code == 0 and len(calls) == 1, r.output
+    assert r.exit_code == 1 and "the work began" in r.output and len(calls) == 2, r.output
     r = CliRunner().invoke(main, [*args[:-1], str(tmp_path / "new")])  # a fresh folder needs no -y
-    assert r.exit_code == 0 and len(calls) == 2, r.output
+    assert r.exit_code == 1 and "the work began" in r.output and len(calls) == 3, r.output
+    assert (out / rel.INT8_NAME).read_bytes() == b"shipped"
 
 
 def test_soup_cli_averages_two_releases_and_the_release_records_its_ingredients(tmp_path):

@@ -176,15 +176,12 @@ def release_cmd(checkpoint, data, out, calib_frames, calib_method, check, logit_
     import json
 
     try:
-        from roadseg.export.release import existing_outputs, release
+        from roadseg.export.release import release
     except ImportError as exc:
         fail(f"release needs the train extra (pip install 'roadseg[train]'): {exc}")
-    taken = existing_outputs(out)  # (before any work: export, quantize and scoring take minutes)
-    if taken and not overwrite:
-        fail(f"release would replace {', '.join(map(str, taken))}; pass -y/--overwrite to replace them, or give another --out")
-    try:
+    try:  # (files in --out without -y: refused by release before any work, an OutputError's one line)
         report = release(checkpoint, data, out, calib_frames=calib_frames, calib_method=calib_method, check=check,
-                         logit_adjust=logit_adjust)  # fmt: skip
+                         logit_adjust=logit_adjust, overwrite=overwrite)  # fmt: skip
     except (RuntimeError, ValueError, FileNotFoundError) as exc:
         fail(str(exc))
     click.echo(json.dumps(report, indent=2))

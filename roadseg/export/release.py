@@ -33,6 +33,7 @@ import numpy as np
 import onnx
 
 from roadseg.contract import set_metadata
+from roadseg.errors import OutputError
 from roadseg.export import LOGIT_ADJUST
 from roadseg.export.onnx import count_macs, export_onnx
 from roadseg.export.quantize import CALIBRATION_METHODS, load_calibration_frames, quantize_int8
@@ -66,15 +67,21 @@ SCORE_KEYS = ("miou", "iou", "pixel_acc", "images", "working_size")
 
 def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, check: str | Path | None = None,
             calib_frames: int = 64, calib_method: str = CALIBRATION_METHODS[0],
-            min_int8_agreement: float = 0.98, logit_adjust: float = LOGIT_ADJUST) -> dict:  # fmt: skip
+            min_int8_agreement: float = 0.98, logit_adjust: float = LOGIT_ADJUST, overwrite: bool = False) -> dict:  # fmt: skip
     """Write ``out/unet-r34-camvid.onnx`` and ``out/unet-r34-camvid-int8.onnx``; return their scores.
     Both are built and scored in a temporary folder inside ``out`` and moved into place together at
     the end: a release that fails (a checkpoint that is not a check, INT8 too far from fp32, Ctrl-C)
-    leaves ``out`` as it was."""
+    leaves ``out`` as it was. Files of an earlier release in ``out`` (:func:`existing_outputs`) are
+    replaced only with ``overwrite``; without it the release is refused before any work
+    (:class:`~roadseg.errors.OutputError` naming them)."""
     from roadseg.data.camvid import CamVid
     from roadseg.train.evaluate import evaluate_model
     from roadseg.train.weights import adjust_logits
 
+    taken = existing_outputs(out)  # (before any work: export, quantize and scoring take minutes)
+    if taken and not overwrite:
+        raise OutputError(f"release would replace {', '.join(map(str, taken))}; "
+                          "pass -y/--overwrite to replace them, or give another --out")  # fmt: skip
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     net, state = source_network(checkpoint, data)

@@ -124,6 +124,38 @@ def test_a_rerun_over_a_finished_archive_adds_no_results_lines(archive: Path, ru
     assert [(Path(line["input"]).name, line["status"]) for line in batch_results(out)[3:]] == [("z.mkv", "ok")]
 
 
+#: The keys of every results line, whatever its status (README: results.jsonl).
+EVERY_LINE = {"input", "output", "status", "frames", "frames_lost", "fps", "seconds", "node", "attempt", "error",
+              "size", "mtime_ns", "model", "settings", "time"}  # fmt: skip
+
+
+def test_every_results_line_has_the_same_keys_and_a_rerun_reads_lines_without_frames_lost(
+        archive: Path, rule_onnx: Path, tmp_path: Path) -> None:  # fmt: skip
+    """A fleet user adds up results.jsonl: a failed video's line had no frames_lost (nor a key to say it is not
+    known). Every line has it now, null where it is not known; a rerun reads the lines of earlier versions alike."""
+    out = tmp_path / "out"
+    assert roadseg.batch(archive, out, model=str(rule_onnx), workers=1, quiet=True).error == 1
+    lines = batch_results(out)
+    assert all(EVERY_LINE <= set(line) for line in lines), [sorted(EVERY_LINE - set(line)) for line in lines]
+    assert sorted((line["status"], line["frames_lost"], line["fps"] is None) for line in lines) == [
+        ("error", None, True), ("ok", 0, False), ("ok", 0, False), ("ok", 0, False)]  # fmt: skip
+    old = [{k: v for k, v in line.items() if not (k == "frames_lost" and v is None)} for line in lines]  # (earlier versions')
+    (out / "results.jsonl").write_text("".join(json.dumps(line) + "\n" for line in old))
+    again = roadseg.batch(archive, out, model=str(rule_onnx), workers=1, quiet=True)
+    assert (again.ok, again.skipped, again.error, again.unchanged) == (0, 3, 1, 1) and batch_results(out) == old
+
+
+def test_a_failed_videos_line_keeps_what_was_said_of_it(archive: Path, rule_onnx: Path, tmp_path: Path) -> None:
+    """What the plan said of a video (a drive's files left out, its name's ending kept) went into its line's
+    warnings only when it was segmented: a failed one's line dropped it."""
+    from roadseg.batch.task import process_one
+    from roadseg.pipeline.options import SegmentOptions
+
+    task = Task(str(archive / "broken.mp4"), str(tmp_path / "broken.mp4"), said=("named broken.mp4.mp4, say",))
+    line = process_one(task, SegmentOptions("", model=rule_onnx), node="here")
+    assert line["status"] == "error" and line["warnings"] == ["named broken.mp4.mp4, say"], line
+
+
 def test_a_damaged_video_unchanged_since_it_failed_is_not_tried_again(archive: Path, rule_onnx: Path,
                                                                        tmp_path: Path) -> None:  # fmt: skip
     """A nightly rerun over an archive with a broken file: counted as an error again, no new line (was: an

@@ -1,9 +1,12 @@
 """``OUT_DIR/results.jsonl``: one JSON line per finished attempt, written only by the driver.
 
-A line holds ``input``, ``output``, ``status`` (``ok`` | ``error`` | ``interrupted``: held by a
-worker when Ctrl-C or SIGTERM came, nothing of it kept), ``frames``,
-``fps``, ``seconds``, ``node``, ``attempt`` and ``error``, plus what a rerun compares (the input's
-``size`` and ``mtime_ns``, the ``model`` and the output ``settings``) and ``time``. An attempt lost
+Every line holds ``input``, ``output``, ``status`` (``ok`` | ``error`` | ``interrupted``: held by a
+worker when Ctrl-C or SIGTERM came, nothing of it kept), ``frames`` (of the output kept: 0 where none is),
+``frames_lost``, ``fps``, ``seconds``, ``node``, ``attempt`` and ``error``, each ``null`` where it is not known
+(``frames_lost`` and ``fps`` of a video that failed, ``error`` of one that did not), plus what a rerun compares
+(the input's ``size`` and ``mtime_ns``, the ``model`` and the output ``settings``) and ``time``; ``warnings``
+where the run logged any (before it failed, too). Lines of earlier versions lack ``frames_lost`` where the
+video failed; every reader here takes a key a line lacks as ``null``. An attempt lost
 with its worker is an ``error`` line with ``"retried": true`` when the video was sent again. A video
 a rerun finds done gets no line (its ``ok`` line stands; the summary counts it as skipped), so a
 nightly rerun over a finished archive adds nothing; files of earlier versions hold ``skipped`` lines
@@ -197,9 +200,17 @@ def is_done(previous: dict | None, output: Path, key: dict, model: str, settings
 
 
 def results_line(task: Task, worker_line: dict, key: dict, model: str, settings: str) -> dict:
-    """A results line: the fields every line has first, then what the worker and the driver add."""
+    """A results line: the fields every line has first (``null`` where the worker's line has none: an ``error``
+    line's ``frames_lost``), then what the worker and the driver add.
+
+    >>> from roadseg.batch.task import Task
+    >>> line = results_line(Task("/in/a.mp4", "/o/a.mp4"), {"status": "error", "frames": 0, "error": "x"}, {}, "m", "s")
+    >>> line["frames_lost"], line["fps"], line["attempt"]
+    (None, None, 1)
+    """
     line = {"input": task.input, "output": task.output, "status": worker_line["status"],
-            "frames": worker_line.get("frames"), "fps": worker_line.get("fps"), "seconds": worker_line.get("seconds"),
+            "frames": worker_line.get("frames"), "frames_lost": worker_line.get("frames_lost"),
+            "fps": worker_line.get("fps"), "seconds": worker_line.get("seconds"),
             "node": worker_line.get("node"), "attempt": worker_line.get("attempt", task.attempt),
             "error": worker_line.get("error")}  # fmt: skip
     extra = {k: v for k, v in worker_line.items() if k not in line and k != "model" and v not in (None, [])}

@@ -152,7 +152,8 @@ def process_one(task: Task, options: SegmentOptions, *, node: str, segmenter: Se
 
     ``segmenter`` is the worker's long-lived model (``None`` builds one from ``options``). Returns the
     worker's part of the results line: ``status`` (``ok`` or ``error``), ``frames``, ``fps``,
-    ``seconds``, ``node``, ``error``, ``frames_lost``, ``warnings`` (what the run logged) and, where
+    ``seconds``, ``node``, ``error``, ``frames_lost`` (of an ``ok`` run: a failed one's is not known),
+    ``warnings`` (what the plan said of it and the run logged, a failed run's too) and, where
     the input's own bytes are at fault, ``damaged`` (:class:`~roadseg.errors.SourceError`'s) and this
     worker's :func:`~roadseg.batch.results.reader` (what failed to read them; a Ray node's may not be the driver's). Any
     failure of the video is an ``error`` (its temporary outputs removed, nothing under the final
@@ -169,6 +170,7 @@ def process_one(task: Task, options: SegmentOptions, *, node: str, segmenter: Se
     line = {"status": "error", "frames": 0, "fps": None, "seconds": None, "node": node, "error": None}
     t0 = time.perf_counter()
     masks: MasksFailed | None = None
+    warnings: list[str] = []
     try:
         with _captured_log() as warnings:
             try:
@@ -181,10 +183,10 @@ def process_one(task: Task, options: SegmentOptions, *, node: str, segmenter: Se
     except Interrupted:  # stopped, not failed: leave nothing behind and let the caller see it
         _remove(temp)
         raise
-    except Exception as exc:  # the video failed: say why in its line; the next video goes on
+    except Exception as exc:  # the video failed: say why in its line, and what was said before; the next video goes on
         _remove(temp)
-        line.update(error=_finally_named(_failure(exc), temp, final),
-                    seconds=round(time.perf_counter() - t0, 3))  # fmt: skip
+        line.update(error=_finally_named(_failure(exc), temp, final), seconds=round(time.perf_counter() - t0, 3),
+                    warnings=[*task.said, *(_finally_named(w, temp, final) for w in warnings)])  # fmt: skip
         if getattr(exc, "damaged", False):  # (the input's own bytes: a rerun leaves it be while it is unchanged)
             line.update(damaged=True, reader=reader())
         return line

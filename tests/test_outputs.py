@@ -1,6 +1,7 @@
 """Output modes, legend, masks, stats, images, --start/--duration."""
 
 import errno
+import itertools
 import json
 import os
 from fractions import Fraction
@@ -12,10 +13,11 @@ import pytest
 from click.testing import CliRunner
 from conftest import read_video, sound_spans, split_frames, write_video
 
-from roadseg.classes import PALETTE
+from roadseg.classes import CLASSES, PALETTE
 from roadseg.cli import segment_video_cmd
 from roadseg.errors import OutputError, PipelineError, SinkError
 from roadseg.pipeline import segment_video
+from roadseg.pipeline.overlay import Overlay, palette_lut
 from roadseg.pipeline.sinks import ImageSink, MaskSink, VideoSink
 
 
@@ -38,6 +40,42 @@ def test_legend_is_drawn_top_left_only(split_video, rule_onnx, tmp_path):
     a, b = read_video(tmp_path / "a.mp4")["frames"][2].astype(int), read_video(tmp_path / "b.mp4")["frames"][2].astype(int)
     assert np.abs(a[:60, :60] - b[:60, :60]).mean() > 10
     assert np.abs(a[150:, 200:] - b[150:, 200:]).mean() < 2
+
+
+#: Pictures from a thumbnail to 4K, landscape and portrait (width, height).
+LEGEND_SIZES = ((64, 48), (160, 90), (90, 160), (160, 120), (320, 180), (320, 240), (640, 360), (1280, 720),
+                (1920, 1080), (3840, 2160), (720, 1280), (1080, 1920), (3840, 400))  # fmt: skip
+
+
+@pytest.mark.parametrize("classes, left_out", [
+    (CLASSES, {(64, 48), (160, 90), (90, 160), (160, 120)}),  # (11 names: 3 columns of 4 need 320x180)
+    (("road", "other"), {(64, 48), (90, 160)})])  # fmt: skip
+def test_the_legend_is_drawn_whole_and_legible_inside_every_picture_or_left_out_in_one_warning(classes, left_out,
+                                                                                                  caplog):  # fmt: skip
+    """--legend at --height 90 (or of a 160x90 input) was drawn cut off at the picture's bottom edge, its names
+    5 pixels tall: now it is drawn whole, within half the picture's width, at a legible size (in columns where the
+    picture is short), or left out with one warning where it cannot be."""
+    lut = palette_lut(PALETTE)
+    colours = [tuple((np.array(c, np.float32) * np.float32(0.75)).astype(np.uint8)) for c in PALETTE[: len(classes)]]
+    for (w, h), mode in itertools.product(LEGEND_SIZES, ("overlay", "side-by-side")):
+        caplog.clear()
+        overlay = Overlay(lut, alpha=0.0, mode=mode, legend=classes)  # (alpha 0 on black: only the legend is drawn)
+        frame, labels = np.zeros((h, w, 3), np.uint8), np.zeros((max(1, h // 8), max(1, w // 8)), np.uint8)
+        out = [overlay(frame, labels) for _ in range(2)][0]
+        said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        drawn = out.max(axis=2) > 0
+        rows, cols = np.flatnonzero(drawn.any(axis=1)), np.flatnonzero(drawn.any(axis=0))
+        if (w, h) in left_out:
+            assert not len(rows) and said == [f"legend left out: the {len(classes)} class names do not fit legibly "
+                                               f"in a {w}x{h} picture"], (w, h, said)  # fmt: skip
+            continue
+        assert len(rows) and not said, (w, h, said)
+        bottom, right = rows[-1], cols[-1]
+        assert bottom < h - 1 and right < w // 2, (w, h, mode, bottom, right)  # whole: clear of the edges it could cross
+        legend = out[: bottom + 1, : right + 1]
+        present = set(map(tuple, np.unique(legend.reshape(-1, 3), axis=0)))
+        assert all(c in present for c in colours), (w, h)  # every class, none left out of the columns
+        assert np.all(legend == colours[0], axis=2).any(axis=1).sum() >= 12, (w, h)  # a swatch of 12 rows, or more
 
 
 def test_masks_dir_holds_lossless_class_indices_at_frame_size(split_video, rule_onnx, tmp_path):

@@ -16,10 +16,13 @@ Example:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import cv2
 import numpy as np
+
+log = logging.getLogger("roadseg")
 
 MODES = ("overlay", "mask", "side-by-side")
 
@@ -42,21 +45,54 @@ def output_size(width: int, height: int, mode: str) -> tuple[int, int]:
     return (2 * width, height) if mode == "side-by-side" else (width, height)
 
 
-def render_legend(classes: Sequence[str], lut: np.ndarray, frame_height: int) -> tuple[np.ndarray, np.ndarray]:
-    """A legend patch (RGB) and its opacity mask (float [h,w,1]), scaled to the frame height."""
-    scale = max(0.35, frame_height / 1080)
-    row = int(round(26 * scale))
-    font = cv2.FONT_HERSHEY_SIMPLEX
-    fscale = 0.55 * scale
-    text_w = max(cv2.getTextSize(c, font, fscale, 1)[0][0] for c in classes)
-    h, w = row * len(classes) + row // 2, row + text_w + row
+#: The smallest legible legend: its names at this OpenCV font scale (9 pixels tall), a row of 17 pixels; a legend
+#: that cannot fit a picture at that size (in half its width) is left out (said once), not cut off or too small to read.
+MIN_FONT_SCALE = 0.35
+_FONT_SCALE_1080 = 0.55  # (at a picture whose shorter side is 1080: a row of 26 pixels)
+
+
+def render_legend(classes: Sequence[str], lut: np.ndarray, height: int, width: int
+                  ) -> tuple[np.ndarray, np.ndarray] | None:  # fmt: skip
+    """A legend patch (RGB) and its opacity mask (float [h,w,1]) for a ``width`` x ``height`` picture: its rows
+    scaled to the picture's shorter side, in as many columns as the picture's height needs, made smaller (down to
+    :data:`MIN_FONT_SCALE`) where they would cover more than half the picture's width; ``None`` where even that
+    cannot fit (the picture's own content is what the legend is for).
+
+    >>> lut = palette_lut([(255, 0, 0), (0, 255, 0)])
+    >>> render_legend(["road", "other"], lut, 1080, 1920)[0].shape, render_legend(["road", "other"], lut, 1920, 1080)[0].shape
+    ((64, 79, 3), (64, 79, 3))
+    >>> render_legend(["road", "other"], lut, 72, 128)[0].shape  # the smallest legible size
+    (42, 50, 3)
+    >>> render_legend([f"class {i}" for i in range(11)], lut, 90, 160) is None  # 11 names: 3 columns, too wide
+    True
+    """
+    scale = max(MIN_FONT_SCALE, _FONT_SCALE_1080 * min(height, width) / 1080)
+    while True:
+        layout = _legend_layout(classes, height, scale)
+        if 2 * layout[3] <= width or scale <= MIN_FONT_SCALE:
+            break
+        scale = max(MIN_FONT_SCALE, scale * 0.9)
+    row, rows, cols, w, h = layout
+    if 2 * w > width or h > height:
+        return None
+    font, pad, col_w = cv2.FONT_HERSHEY_SIMPLEX, row // 4, w // cols
     patch = np.zeros((h, w, 3), np.uint8)
     for i, name in enumerate(classes):
-        y = row // 4 + i * row
-        cv2.rectangle(patch, (row // 4, y + 2), (row // 4 + row - 6, y + row - 4), lut[i].tolist(), -1)
-        cv2.putText(patch, name, (row + row // 4, y + int(row * 0.72)), font, fscale, (255, 255, 255), 1, cv2.LINE_AA)
-    alpha = np.full((h, w, 1), 0.75, np.float32)
-    return patch, alpha
+        x, y = (i // rows) * col_w + pad, pad + (i % rows) * row
+        cv2.rectangle(patch, (x, y + 2), (x + row - 6, y + row - 4), lut[i].tolist(), -1)
+        cv2.putText(patch, name, (x + row, y + int(row * 0.72)), font, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    return patch, np.full((h, w, 1), 0.75, np.float32)
+
+
+def _legend_layout(classes: Sequence[str], height: int, scale: float) -> tuple[int, int, int, int, int]:
+    """(row, rows, columns, width, height) of a legend whose names are drawn at font ``scale``: as few columns as
+    a picture ``height`` tall holds, the names shared out evenly among them."""
+    row = int(round(26 * scale / _FONT_SCALE_1080))
+    pad = row // 4
+    text_w = max(cv2.getTextSize(c, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] for c in classes)
+    cols = -(-len(classes) // max(1, (height - 2 * pad) // row))
+    rows = -(-len(classes) // cols)
+    return row, rows, cols, cols * (pad + row + text_w + pad), rows * row + 2 * pad
 
 
 class Overlay:
@@ -66,7 +102,8 @@ class Overlay:
         lut: colour table from :func:`palette_lut`.
         alpha: weight of the colours in ``overlay`` mode (0 = the frame, 1 = the colours alone).
         mode: ``overlay`` (blend), ``mask`` (colours only) or ``side-by-side`` (frame | overlay).
-        legend: class names to draw as a legend in the top-left corner (``None`` = no legend).
+        legend: class names to draw as a legend in the top-left corner (``None`` = no legend), whole and legible:
+            left out, said once in a warning, where it cannot fit the picture so (:func:`render_legend`).
     """
 
     def __init__(self, lut: np.ndarray, *, alpha: float = 0.5, mode: str = "overlay",
@@ -77,7 +114,8 @@ class Overlay:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
         self.lut, self.alpha, self.mode = lut, alpha, mode
         self.legend = list(legend) if legend else None
-        self._legend_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._legend_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray] | None] = {}
+        self._legend_said = False
 
     def __call__(self, frame: np.ndarray, labels: np.ndarray) -> np.ndarray:
         h, w = frame.shape[:2]
@@ -92,17 +130,24 @@ class Overlay:
             if self.mode == "side-by-side":
                 out = np.concatenate([frame, out], axis=1)
         if self.legend:
-            self._draw_legend(out, h)
+            self._draw_legend(out, h, w)
         return out
 
-    def _draw_legend(self, out: np.ndarray, height: int) -> None:
-        if height not in self._legend_cache:
-            self._legend_cache[height] = render_legend(self.legend, self.lut, height)
-        patch, alpha = self._legend_cache[height]
-        ph, pw = min(patch.shape[0], out.shape[0]), min(patch.shape[1], out.shape[1])
+    def _draw_legend(self, out: np.ndarray, height: int, width: int) -> None:
+        """The legend onto the top-left corner of the picture (the frame's, the left one side by side), whole; left
+        out where it cannot fit legibly, said once."""
+        if (height, width) not in self._legend_cache:
+            legend = self._legend_cache[(height, width)] = render_legend(self.legend, self.lut, height, width)
+            if legend is None and not self._legend_said:
+                self._legend_said = True
+                log.warning(f"legend left out: the {len(self.legend)} class names do not fit legibly in a {width}x{height} "
+                            "picture")  # fmt: skip
+        if (legend := self._legend_cache[(height, width)]) is None:
+            return
+        patch, alpha = legend
+        ph, pw = patch.shape[:2]
         region = out[:ph, :pw].astype(np.float32)
-        blended = region * (1 - alpha[:ph, :pw]) + patch[:ph, :pw] * alpha[:ph, :pw]
-        out[:ph, :pw] = blended.astype(np.uint8)
+        out[:ph, :pw] = (region * (1 - alpha) + patch * alpha).astype(np.uint8)
 
 
 def class_shares(labels: np.ndarray, num_classes: int) -> list[float]:

@@ -140,8 +140,8 @@ class Overlay:
             legend = self._legend_cache[(height, width)] = render_legend(self.legend, self.lut, height, width)
             if legend is None and not self._legend_said:
                 self._legend_said = True
-                log.warning(f"legend left out: the {len(self.legend)} class names do not fit legibly in a {width}x{height} "
-                            "picture")  # fmt: skip
+                log.warning("legend left out: the %d class names do not fit legibly in a %dx%d picture", len(self.legend),
+                            width, height)  # fmt: skip
         if (legend := self._legend_cache[(height, width)]) is None:
             return
         patch, alpha = legend

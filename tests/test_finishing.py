@@ -14,7 +14,7 @@ from pathlib import Path
 import av
 import pytest
 from click.testing import CliRunner
-from conftest import as_from_a_terminal, read_video, sound_spans, split_frames, wait_for, write_video
+from conftest import as_from_a_terminal, read_video, sound_late, sound_spans, split_frames, wait_for, write_video
 
 from roadseg.cli import segment_video_cmd
 from roadseg.errors import Interrupted, OutputError
@@ -42,12 +42,13 @@ def _sound_early(src: Path, path: Path) -> Path:
     return path
 
 
-def _started(rule_onnx, tmp_path: Path, out: Path, *extra: str) -> subprocess.Popen:
-    """segment-video on 2 minutes of video (its sound stored ahead of its pictures) into ``out``, once its temporary
-    file holds 20 kB."""
-    src = tmp_path / "long.mkv"
+def _started(rule_onnx, tmp_path: Path, out: Path, *extra: str, behind: bool = False) -> subprocess.Popen:
+    """segment-video on 2 minutes of video (its sound stored ahead of its pictures; ``behind``: each 2 s of it after
+    their pictures) into ``out``, once its temporary file holds 20 kB."""
+    src = tmp_path / ("behind.mkv" if behind else "long.mkv")
     if not src.exists():
-        _sound_early(write_video(tmp_path / "made.mp4", split_frames(3000, h=96, w=128), audio_seconds=120), src)
+        made = write_video(tmp_path / "made.mp4", split_frames(3000, h=96, w=128), audio_seconds=120)
+        sound_late(made, src, chunk=2.0) if behind else _sound_early(made, src)
     cmd = [sys.executable, "-m", "roadseg", "segment", str(src), "-o", str(out), "--model", str(rule_onnx), "-q",
            *extra]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -113,6 +114,21 @@ def test_ctrl_c_keeps_a_playable_output_under_its_name_whose_sound_ends_with_its
     assert 4 < len(v["frames"]) == kept and _parts(tmp_path) == []
     pictures_end = v["seconds"][-1] + 1 / 25
     assert sound_spans(out)[-1][1] == pytest.approx(pictures_end, abs=1024 / 48000)
+
+
+@pytest.mark.timeout(120)
+def test_ctrl_c_keeps_the_sound_of_the_last_pictures_where_the_file_stores_it_behind_them(rule_onnx, tmp_path):
+    # was: the sound ended 0.16 to 0.72 s before the pictures (4 runs): the sound of the last pictures written was
+    # stored after pictures not read yet
+    out = tmp_path / "o.mp4"
+    proc = _started(rule_onnx, tmp_path, out, behind=True)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130 and "finalised a playable" in err and time.monotonic() - t0 < 2.0, err
+    v = read_video(out)
+    assert 4 < len(v["frames"]) < 3000
+    assert sound_spans(out)[-1][1] == pytest.approx(v["seconds"][-1] + 1 / 25, abs=1024 / 48000)
 
 
 def test_stats_that_cannot_be_written_whole_leave_the_earlier_ones(rule_onnx, tmp_path, monkeypatch):
@@ -209,3 +225,58 @@ def test_sound_stored_before_every_picture_waits_for_the_pictures_of_a_run_cut_s
     with pytest.raises(KeyboardInterrupt):
         writer(items())
     assert sink.times and max(sink.times) < 0.2 <= max(sink.times) + 1024 / 48000
+
+
+def test_a_run_cut_short_reads_on_for_the_sound_stored_behind_its_pictures():
+    # each picture's sound (two AAC packets) stored after the next 10 pictures, a data packet at 5 s ahead of them;
+    # the run is stopped after 20 pictures, with 3 packets read but still between the stages: the sound still goes
+    # up to the 20th picture's end (was: to the 10th's; and the sound behind the packet ahead was dropped)
+    import threading as th
+    from fractions import Fraction
+
+    import numpy as np
+
+    from roadseg.pipeline.overlay import Overlay, palette_lut
+    from roadseg.pipeline.sinks import Sink
+    from roadseg.pipeline.sources import Frame
+    from roadseg.pipeline.timing import FrameStats, Progress, StageTimes
+    from roadseg.pipeline.writer import Writer
+
+    class Muxed(Sink):
+        def __init__(self):
+            self.times = []
+
+        def write(self, image, frame):
+            pass
+
+        def mux(self, packet):
+            self.times.append(float(packet.pts * packet.time_base))
+
+    def packet(pts, time_base):
+        p = av.Packet(b"\0" * 8)
+        p.pts, p.time_base = pts, time_base
+        return p
+
+    def items():
+        yield packet(5, Fraction(1))
+        for i in range(100):
+            yield Frame(i, np.zeros((2, 3, 3), np.uint8), i, Fraction(1, 25), labels=np.zeros((2, 3), np.uint8))
+            if i >= 10:
+                yield from (packet(1920 * (i - 10) + 960 * k, Fraction(1, 48000)) for k in range(2))
+
+    def between_the_stages(reading):
+        for item in reading:
+            yield item
+            if isinstance(item, Frame) and item.index == 19:
+                stop.set()
+                for _ in range(3):
+                    next(reading)  # (read, not yet at the writer)
+                return
+
+    sink, stop = Muxed(), th.Event()
+    writer = Writer(Overlay(palette_lut([[0, 0, 0]])), [sink], StageTimes(), FrameStats(),
+                    Progress(None, "clip", enabled=False), stop=stop, dropped=None, max_frames=None, hud=False,
+                    shares=None, frame_step=0.04, sounds=1)  # fmt: skip
+    writer(between_the_stages(writer.read(items())))
+    assert writer.stats.frames == 20
+    assert sorted(sink.times) == [960 * k / 48000 for k in range(40)]  # (0.8 s: every packet, up to the pictures' end)

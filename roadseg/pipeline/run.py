@@ -227,7 +227,7 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
     progress = writer.progress
     names = ("capture", "infer", "output") if source.live else ("decode", "infer", "encode")  # (output: a window,
     # a browser view or a recording)
-    produce = (lambda: iter(source)) if source.live else (lambda: timed(source, times, "decode"))
+    produce = (lambda: iter(source)) if source.live else (lambda: writer.read(timed(source, times, "decode")))
     masks = next((sink for sink in sinks if isinstance(sink, MaskSink)), None)
     t0 = time.perf_counter()
     done, leave = threading.Event(), threading.Event()

@@ -18,10 +18,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from roadseg.errors import SinkError, StopRequested
@@ -36,6 +37,55 @@ from roadseg.pipeline.timing import FrameStats, Progress, StageTimes
 
 HELD_PACKETS = 4096  # audio, subtitle and data packets a run holds until the pictures reach them (it may be cut
 # short: --max-frames, Ctrl-C)
+READ_ON = 0.5  # seconds a file's run cut short reads on for the sound of its pictures that is stored behind them
+BEHIND = 10.0  # seconds of pictures past the last one written that it reads through at most
+
+
+class Reading:
+    """A file's items as the producer thread reads them (``items``), for a :class:`Writer` whose run is cut short
+    (:meth:`rest`): the packets read that it has not had (waiting between the stages), then the reading itself.
+
+    >>> reading = Reading(["a", "b", "c"])
+    >>> next(reading), list(reading.rest(1.0)), next(reading, "ended")
+    ('a', ['a', 'b', 'c'], 'ended')
+    """
+
+    def __init__(self, items: Iterable) -> None:
+        self._items, self._lock, self._taken = iter(items), threading.Lock(), False
+        self.unseen: deque = deque()  # the packets read that the writer has not had, in their order
+
+    def __iter__(self) -> Reading:
+        return self
+
+    def __next__(self):
+        with self._lock:
+            if self._taken:  # (the writer reads on: the producer's items end)
+                raise StopIteration
+            item = next(self._items)
+            if not isinstance(item, Frame):
+                self.unseen.append(item)
+            return item
+
+    def seen(self, packet) -> None:
+        """The writer has ``packet`` (the packets reach it in the order they were read)."""
+        while self.unseen and self.unseen.popleft() is not packet:
+            pass
+
+    def rest(self, timeout: float) -> Iterator | None:
+        """The packets the writer has not had, then the items not read yet; the producer's items end here. None
+        where the producer is still inside a read ``timeout`` s on."""
+        if not self._lock.acquire(timeout=timeout):
+            return None
+        self._taken = True
+        self._lock.release()
+        unseen = list(self.unseen)
+        self.unseen.clear()
+        return _chained(unseen, self._items)
+
+
+def _chained(first: list, then: Iterator) -> Iterator:
+    yield from first
+    yield from then
 
 
 class Writer:
@@ -49,13 +99,15 @@ class Writer:
     first): a file keeps its sound up to a second or more ahead of its pictures (an MP4's, stored a second at a
     time, the shipped sample clip's all before its first picture; was: a file's run stopped by Ctrl-C after 5 frames
     kept 1.4 s of sound beside 0.2 s of pictures), and a live stream's
-    sound comes before the pictures inference holds. At the input's end they all go in.
+    sound comes before the pictures inference holds. At the input's end they all go in. A file's sound stored
+    behind its pictures is read on for, where its run is cut short (:meth:`_read_on`, from :meth:`read`'s
+    :class:`Reading`).
     """
 
     def __init__(self, overlay: Overlay, sinks: list[Sink], times: StageTimes, stats: FrameStats, progress: Progress,
                  *, stop: threading.Event, dropped: LatestQueue | None, max_frames: int | None,
                  seconds: float | None = None, hud: bool, live: bool = False,
-                 shares: int | None, frame_step: float | None = None) -> None:  # fmt: skip
+                 shares: int | None, frame_step: float | None = None, sounds: int = 0) -> None:  # fmt: skip
         self.overlay, self.sinks, self.times, self.stats, self.progress = overlay, sinks, times, stats, progress
         self.muxers = [s for s in sinks if hasattr(s, "mux")]
         self.stop, self.queue, self.max_frames, self.hud, self.shares = stop, dropped, max_frames, hud, shares
@@ -66,6 +118,13 @@ class Writer:
         self._step, self._shown = frame_step or 0.0, None  # (where the pictures written so far end: seconds, on the
         # input's clock; a live one's on the capture clock, as its packets are)
         self._last: float | None = None  # the last picture's time
+        self.sounds, self.reading = sounds, None  # (a file's audio streams, and its :class:`Reading`: :meth:`read`)
+
+    def read(self, items: Iterable) -> Reading:
+        """A file's ``items`` (the producer's) as a :class:`Reading`, which this writer reads on where the run is cut
+        short, for the sound of the pictures written that is stored behind them."""
+        self.reading = Reading(items)
+        return self.reading
 
     def __call__(self, items: Iterator) -> None:
         try:
@@ -75,21 +134,50 @@ class Writer:
                         self._release(until=item.time)
                     self.write(item)
                     self._release()
-                elif (t := packet_time(item)) is not None:
-                    if not (self.stop.is_set() and self._shown is not None and t >= self._shown):  # (after the last picture: cut)
-                        self.held.append(item)
-                        self._release()
-                else:
-                    self._mux(item)
+                    continue
+                if self.reading is not None:
+                    self.reading.seen(item)
+                self._take(item)
         except StopRequested:
             self.stop.set()
         except BaseException:
             _close_all(self.sinks, quiet=True)  # the first error is the one to report
             raise
+        if self.stop.is_set():
+            self._read_on()
         self._release(everything=not self.stop.is_set())  # (the end of the input: all of it; --max-frames: up to its
         # last picture)
         with self.times.measure("finalise", 0):
             _close_all(self.sinks)
+
+    def _take(self, packet) -> None:
+        """Hold a packet with a time (one after the last picture of a run stopped is cut), mux one without."""
+        if (t := packet_time(packet)) is None:
+            self._mux(packet)
+        elif not (self.stop.is_set() and self._shown is not None and t >= self._shown):
+            self.held.append(packet)
+            self._release()
+
+    def _read_on(self) -> None:
+        """A file's run cut short (Ctrl-C, ``max_frames``): hold the packets read that did not reach it and read on
+        (:data:`READ_ON` s, :data:`BEHIND` s of pictures, :data:`HELD_PACKETS` at most; no picture written) until
+        each of its ``sounds`` has passed the pictures written, whose sound a file may store after them (was: a
+        Matroska file storing its sound 2 s behind kept 0 to 2 s less sound than pictures at a Ctrl-C)."""
+        deadline = time.monotonic() + READ_ON
+        rest = self.reading.rest(READ_ON) if self.reading is not None and self.sounds and self._shown else None
+        passed: set[int] = set()  # the audio streams read past the pictures
+        with contextlib.suppress(Exception):  # (the input's damage is not this run's end)
+            for item in rest or ():
+                if isinstance(item, Frame):
+                    t = item.clock if item.clock is not None else item.time
+                    if t is not None and t >= self._shown + BEHIND:
+                        break
+                elif (t := packet_time(item)) is not None and t < self._shown:
+                    self.held.append(item)
+                elif t is not None and item.stream is not None and item.stream.type == "audio":
+                    passed.add(item.stream.index)
+                if len(passed) >= self.sounds or len(self.held) > HELD_PACKETS or time.monotonic() > deadline:
+                    break
 
     def _release(self, everything: bool = False, until: float | None = None) -> None:
         """Mux the held packets that start before the pictures written so far end (``until``: before then; all of
@@ -99,7 +187,10 @@ class Writer:
         held, limit = self.held, self._shown if until is None else until
         while held and (everything or len(held) > HELD_PACKETS or (limit is not None and packet_time(held[0]) < limit)):
             self._mux(held.popleft())
-        if self.stop.is_set() and not everything:
+        if self.stop.is_set() and not everything:  # (those before it behind one after it too: a stream stored
+            for packet in held:  # ahead of the pictures beside one stored behind them)
+                if limit is not None and packet_time(packet) < limit:
+                    self._mux(packet)
             held.clear()
 
     def _mux(self, packet) -> None:
@@ -164,4 +255,5 @@ def build_writer(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: li
                   seconds=opts.duration if source.live else None,
                   frame_step=None if source.live or not source.info.fps else float(1 / source.info.fps),
                   hud=source.live and not opts.no_hud, live=source.live,
-                  shares=len(seg.classes) if opts.stats and not source.live else None)  # fmt: skip
+                  shares=len(seg.classes) if opts.stats and not source.live else None,
+                  sounds=0 if source.live else len(source.audio_streams))  # fmt: skip

@@ -280,3 +280,87 @@ def test_a_run_cut_short_reads_on_for_the_sound_stored_behind_its_pictures():
     writer(between_the_stages(writer.read(items())))
     assert writer.stats.frames == 20
     assert sorted(sink.times) == [960 * k / 48000 for k in range(40)]  # (0.8 s: every packet, up to the pictures' end)
+
+
+_HALF_A_MASK = """
+import builtins, runpy, sys, time
+import roadseg.pipeline.sinks.files as files
+
+class Half:  # (the 4th mask's writer: half its bytes on disk, then the process is killed)
+    def __init__(self, f):
+        self.f = f
+    def __enter__(self):
+        return self
+    def __exit__(self, *exc):
+        self.f.close()
+    def write(self, data):
+        self.f.write(bytes(data)[: len(data) // 2])
+        self.f.flush()
+        print("half", flush=True)
+        time.sleep(60)
+
+opened = []
+def slow_open(path, mode="r", *args, **kwargs):
+    f = builtins.open(path, mode, *args, **kwargs)
+    opened.append(path)
+    return Half(f) if "w" in mode and len(opened) == 4 else f
+
+files.open = slow_open
+sys.argv = ["roadseg", *sys.argv[1:]]
+runpy.run_module("roadseg", run_name="__main__")
+"""
+
+
+def _whole_png(path: Path) -> bool:
+    return path.read_bytes().endswith(b"IEND\xaeB`\x82")
+
+
+@pytest.mark.timeout(120)
+def test_a_run_killed_while_it_writes_a_mask_leaves_only_whole_masks(rule_onnx, tmp_path):
+    # was: kill -9 while the 4th mask was written left a 000003.png cut in half beside the 3 whole ones
+    src, masks = write_video(tmp_path / "in.mp4", split_frames(50)), tmp_path / "masks"
+    args = [str(src), "-o", str(tmp_path / "o.mp4"), "--model", str(rule_onnx), "-q", "--masks-dir", str(masks)]
+    proc = subprocess.Popen([sys.executable, "-c", _HALF_A_MASK, "segment", *args], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "half\n"
+    proc.kill()
+    proc.communicate(timeout=10)
+    shown = sorted(p for p in masks.iterdir() if not p.name.startswith("."))
+    assert [p.name for p in shown] == ["000000.png", "000001.png", "000002.png"] and all(map(_whole_png, shown))
+    assert sorted(p.name for p in masks.glob("*.png")) == [p.name for p in shown]  # (the one cut short is not a .png)
+    r = CliRunner().invoke(segment_video_cmd, [*args, "-y", "--max-frames", "2"])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in masks.iterdir()) == ["000000.png", "000001.png"]  # (the killed run's part removed)
+
+
+def test_a_picture_whose_writing_fails_midway_leaves_what_its_name_held(tmp_path, monkeypatch):
+    # an output image or mask is written under a hidden name and renamed: was, a write that failed midway (a full
+    # disk) left the name empty, the picture a rerun with -y was replacing gone; a link is written through
+    import numpy as np
+
+    from roadseg.pipeline.sinks import files
+
+    class Fails:
+        def __init__(self, f):
+            self.f = f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+        def write(self, data):
+            self.f.write(bytes(data)[:10])
+            raise OSError(28, "No space left on device")
+
+    target, picture = tmp_path / "000000.png", np.zeros((36, 48), np.uint8)
+    files.write_picture(target, picture)
+    before = target.read_bytes()
+    monkeypatch.setattr(files, "open", lambda path, mode: Fails(open(path, mode)), raising=False)
+    with pytest.raises(OSError):
+        files.write_picture(target, picture + 1)
+    assert target.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["000000.png"]
+    monkeypatch.undo()
+    (tmp_path / "link.png").symlink_to(target)
+    files.write_picture(tmp_path / "link.png", picture + 2)
+    assert (tmp_path / "link.png").is_symlink() and target.read_bytes() != before

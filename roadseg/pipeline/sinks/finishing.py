@@ -48,14 +48,16 @@ def written_whole(output: str, live: bool) -> bool:
     return not live and output != "-" and not own and not (there and (path.is_symlink() or not path.is_file()))
 
 
-def remove_leftovers(path: Path) -> None:
+def remove_leftovers(path: Path, *, every: bool = False) -> None:
     """Remove the temporary files of ``path`` that runs killed before they finished left (a power cut, ``kill -9``):
-    those of a process no longer running. Nothing else there is touched."""
-    prefix = f".{path.name}{PART}"
+    those of a process no longer running (``every``: of every file in the folder ``path``, a masks folder's:
+    :func:`~roadseg.pipeline.sinks.files.part_name`). Nothing else there is touched."""
+    folder, prefix = (path, ".") if every else (path.parent, f".{path.name}{PART}")
     with contextlib.suppress(OSError):
-        for entry in os.scandir(path.parent):
-            pid = entry.name[len(prefix):].split("-")[0].split(".")[0]
-            if entry.name.startswith(prefix) and pid.isdigit() and not _running(int(pid)) and entry.is_file():
+        for entry in os.scandir(folder):
+            pid = entry.name.rpartition(PART)[2].split("-")[0].split(".")[0]
+            if entry.name.startswith(prefix) and PART in entry.name and pid.isdigit() and not _running(int(pid)) \
+                    and entry.is_file():  # fmt: skip
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)
 

@@ -131,6 +131,21 @@ def test_ctrl_c_keeps_the_sound_of_the_last_pictures_where_the_file_stores_it_be
     assert sound_spans(out)[-1][1] == pytest.approx(v["seconds"][-1] + 1 / 25, abs=1024 / 48000)
 
 
+@pytest.mark.timeout(120)
+def test_ctrl_c_keeps_one_whole_mask_per_picture_kept(rule_onnx, tmp_path):
+    # checked, not changed: the writer gives a frame to the video, then to the masks, and a Ctrl-C ends it between
+    # two frames: the masks are those of the pictures the kept output holds, none past them
+    out, masks = tmp_path / "o.mp4", tmp_path / "masks"
+    proc = _started(rule_onnx, tmp_path, out, "--masks-dir", str(masks))
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130 and "finalised a playable" in err, err
+    kept = len(read_video(out)["frames"])
+    names = sorted(p.name for p in masks.iterdir())
+    assert 4 < kept < 3000 and names == [f"{i:06d}.png" for i in range(kept)]
+    assert all(_whole_png(masks / name) for name in names) and f"the masks of the first {kept} frames" in err
+
+
 def test_stats_that_cannot_be_written_whole_leave_the_earlier_ones(rule_onnx, tmp_path, monkeypatch):
     src, out, stats = write_video(tmp_path / "in.mp4", split_frames(3)), tmp_path / "o.mp4", tmp_path / "s.json"
     stats.write_text('{"frames": 7}')

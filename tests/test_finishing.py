@@ -146,6 +146,16 @@ def test_ctrl_c_keeps_one_whole_mask_per_picture_kept(rule_onnx, tmp_path):
     assert all(_whole_png(masks / name) for name in names) and f"the masks of the first {kept} frames" in err
 
 
+def test_max_frames_keeps_the_sound_of_its_pictures_where_the_file_stores_it_behind_them(rule_onnx, tmp_path):
+    # was: no sound at all (the sound of 0 to 2 s is stored after the pictures of 0 to 2 s)
+    made = write_video(tmp_path / "made.mp4", split_frames(100), audio_seconds=4.0)
+    src, out = sound_late(made, tmp_path / "behind.mkv", chunk=2.0), tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out), "--model", str(rule_onnx), "-q",
+                                              "--max-frames", "10"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert sound_spans(out)[-1][1] == pytest.approx(0.4, abs=1024 / 48000)
+
+
 def test_stats_that_cannot_be_written_whole_leave_the_earlier_ones(rule_onnx, tmp_path, monkeypatch):
     src, out, stats = write_video(tmp_path / "in.mp4", split_frames(3)), tmp_path / "o.mp4", tmp_path / "s.json"
     stats.write_text('{"frames": 7}')

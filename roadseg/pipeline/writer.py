@@ -99,8 +99,8 @@ class Writer:
     first): a file keeps its sound up to a second or more ahead of its pictures (an MP4's, stored a second at a
     time, the shipped sample clip's all before its first picture; was: a file's run stopped by Ctrl-C after 5 frames
     kept 1.4 s of sound beside 0.2 s of pictures), and a live stream's
-    sound comes before the pictures inference holds. At the input's end they all go in. A file's sound stored
-    behind its pictures is read on for, where its run is cut short (:meth:`_read_on`, from :meth:`read`'s
+    sound comes before the pictures inference holds. At the input's end they all go in. The sound a file on disk
+    stores behind its pictures is read on for, where its run is cut short (:meth:`_read_on`, from :meth:`read`'s
     :class:`Reading`).
     """
 
@@ -164,7 +164,8 @@ class Writer:
         each of its ``sounds`` has passed the pictures written, whose sound a file may store after them (was: a
         Matroska file storing its sound 2 s behind kept 0 to 2 s less sound than pictures at a Ctrl-C)."""
         deadline = time.monotonic() + READ_ON
-        rest = self.reading.rest(READ_ON) if self.reading is not None and self.sounds and self._shown else None
+        read = self.reading is not None and self.sounds and self._shown is not None
+        rest = self.reading.rest(READ_ON) if read else None
         passed: set[int] = set()  # the audio streams read past the pictures
         with contextlib.suppress(Exception):  # (the input's damage is not this run's end)
             for item in rest or ():
@@ -256,4 +257,10 @@ def build_writer(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: li
                   frame_step=None if source.live or not source.info.fps else float(1 / source.info.fps),
                   hud=source.live and not opts.no_hud, live=source.live,
                   shares=len(seg.classes) if opts.stats and not source.live else None,
-                  sounds=0 if source.live else len(source.audio_streams))  # fmt: skip
+                  sounds=len(source.audio_streams) if _on_disk(opts, source) else 0)  # fmt: skip
+
+
+def _on_disk(opts: SegmentOptions, source: Source) -> bool:
+    """Whether the run reads a file on this machine, which a run cut short reads on in (not a pipe, whose writer may
+    keep the next bytes waiting, nor a URL)."""
+    return not source.live and Path(str(opts.input)).is_file()

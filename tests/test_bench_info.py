@@ -6,7 +6,7 @@ from click.testing import CliRunner
 from conftest import split_frames, write_video
 
 from roadseg.cli import main
-from roadseg.tools.bench import format_table
+from roadseg.tools.report import format_table
 
 
 def test_info_reports_versions_providers_cpu_and_model():

@@ -43,7 +43,8 @@ def bench_cmd(video, frames, repeats, batches, model, baseline, checkpoint, no_n
 
     from roadseg.pipeline.session import OnnxSegmenter
     from roadseg.pipeline.sinks.encoders import check_video_encoder, encoder_options
-    from roadseg.tools.bench import draw_chart, format_table, run_bench
+    from roadseg.tools.bench import run_bench
+    from roadseg.tools.report import draw_chart, format_table
 
     models = {"custom": Path(model)} if model else None
     # before minutes of timing: a folder that cannot be made, a preset x264 has not, a baseline that is no model

@@ -3,7 +3,8 @@
 Every figure is a median over ``repeats`` timed runs after a warm-up, and the ratios compare runs
 made in the same process, so they survive a noisy machine; the default model and a ``baseline`` are
 also timed in turn, round by round (:func:`interleaved`), for the one ratio a release is judged by.
-Rows whose runs differ by more than :data:`SPREAD` (fastest over slowest) are named: a busy machine.
+Rows whose runs differ by more than :data:`~roadseg.tools.report.SPREAD` (fastest over slowest) are named
+where the result is shown (:mod:`~roadseg.tools.report`): a busy machine.
 
 Example:
     >>> r = run_bench("sample_videos/road.mp4", frames=8, repeats=1, batches=(1,), torch_eager_=False)  # doctest: +SKIP
@@ -30,8 +31,6 @@ from roadseg.pipeline.session import DEFAULT_MODELS, OnnxSegmenter, models_dir, 
 from roadseg.pipeline.sinks import VideoSink
 from roadseg.pipeline.sources import Frame, VideoSource, picture_stream
 from roadseg.tools.peak import floor, machine_peak
-
-SPREAD = 1.3  # runs of one row further apart than this (fastest / slowest): the machine was busy
 
 
 def median_fps(fn: Callable[[], int | tuple[int, float]], repeats: int, warmup: int = 1) -> dict:
@@ -264,60 +263,3 @@ def _ratios(rows: list[dict], pipe: dict, naive: dict, precision: str, size: str
 
 def _precision(models: dict[str, Path], path: Path) -> str:
     return next(k for k, v in models.items() if v == path)
-
-
-def format_table(result: dict) -> str:
-    head = f"{'what':<26} {'prec':<8} {'dev':<5} {'size':<9} {'batch':>5} {'frames/s':>9} {'ms/frame':>9}"
-    lines = [f"{result['frames']} frames of {result['video']} "
-             f"({result['video_info']['width']}x{result['video_info']['height']}), median of {result['repeats']}",
-             head, "-" * len(head)]  # fmt: skip
-    for r in result["rows"]:
-        lines.append(f"{r['what']:<26} {r['precision']:<8} {r['device']:<5} {r['size']:<9} {r['batch']:>5} "
-                     f"{r['fps']:>9.2f} {r['ms_per_frame']:>9.2f}")  # fmt: skip
-    pipe = next(r for r in result["rows"] if r["what"] == "segment-video pipeline")
-    lines.append("pipeline stages (ms/frame): " + ", ".join(f"{k} {v}" for k, v in pipe["stages_ms"].items()))
-    fl = result.get("floor", {})
-    pk = fl.get("peak", {})
-    if pk:
-        lines.append(f"machine peak (onnxruntime matmul): fp32 {pk['fp32_gflops']} GFLOP/s, int8 {pk['int8_gops']} GOP/s")
-    for prec, f in fl.items():
-        if prec != "peak":
-            lines.append(f"floor {prec}: {f['gmacs_per_frame']} GMAC/frame, {f['achieved_gops']} GOP/s achieved "
-                         f"= {100 * f['fraction_of_peak']:.0f}% of peak ({f['at']})")  # fmt: skip
-    ra = result["ratios"]
-    lines.append(f"pipeline / model-only {ra['pipeline_over_model']:.2f}x   pipeline / naive loop {ra['pipeline_over_naive']:.2f}x")
-    if "model_over_baseline" in ra:
-        lines.append(f"model-only default / baseline {ra['model_over_baseline']:.2f}x (batch 1, working size, "
-                     f"timed in turn, median of {result['repeats']} rounds)")  # fmt: skip
-    busy = [r for r in result["rows"] if r.get("spread", 1.0) > SPREAD]
-    if busy:
-        worst = max(busy, key=lambda r: r["spread"])
-        lines.append(f"warning: the runs of {len(busy)} row(s) differ by up to {worst['spread']:.2f}x ({worst['what']} "
-                     f"{worst['precision']} {worst['size']} b{worst['batch']}): the machine was busy; rerun with more "
-                     "--repeats before trusting the ratios")  # fmt: skip
-    return "\n".join(lines)
-
-
-def draw_chart(result: dict, path: str | Path) -> Path | None:
-    """A horizontal bar chart of frames/s (needs matplotlib, a dev extra)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return None
-    rows = result["rows"]
-    labels = [f"{r['what']} {r['precision']} {r['device']} {r['size']} b{r['batch']}" for r in rows]
-    fig, ax = plt.subplots(figsize=(9, 0.4 * len(rows) + 1.2))
-    colours = ["#4c72b0" if "model-only" in r["what"] else "#dd8452" if "pipeline" in r["what"] else "#8c8c8c"
-               for r in rows]  # fmt: skip
-    ax.barh(range(len(rows)), [r["fps"] for r in rows], color=colours)
-    ax.set_yticks(range(len(rows)), labels, fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel("frames/s (median)")
-    ax.set_title(f"roadseg on {result['machine']['cpu']['model']} ({result['machine']['cpu']['cores']} cores)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)

@@ -14,7 +14,7 @@ of each, to check that an output can carry them), ``.subtitle_streams``, ``.data
 
 All open media through :func:`open_container` (``containers.py``); what they share besides, by role: a
 file's streams (``streams.py``), frame rates (``framerates.py``), packets' times (``packets.py``), decoded
-pictures (``pictures.py``) and MP4 boxes FFmpeg does not read (``boxes.py``).
+pictures (``pictures.py``), and MP4 boxes and Matroska elements FFmpeg does not read (``boxes.py``, ``ebml.py``).
 """
 
 from roadseg.pipeline.sources.base import Frame, Source, VideoInfo

@@ -2,9 +2,8 @@
 (``cat a.ts b.ts``, as dashcams and users do), a broadcast whose encoder restarted.
 
 Only formats whose clock may jump are read so (FFmpeg's ``AVFMT_TS_DISCONT``: MPEG-TS, MPEG-PS), and
-Matroska files joined so (:func:`joined_matroska`: FFmpeg reads on into the second file's clusters, whose
-clock starts again from 0); a wrap
-of their 33-bit clock FFmpeg unwraps itself, and a jump of one wrap (:data:`WRAP`) that it left (a
+Matroska files joined so (:func:`~roadseg.pipeline.sources.ebml.joined_matroska`: FFmpeg reads on into the
+second file's clusters, whose clock starts again from 0); a wrap of their 33-bit clock FFmpeg unwraps itself, and a jump of one wrap (:data:`WRAP`) that it left (a
 stream's first packet below 0, AAC priming read after the picture's first seconds, is read 26.5 hours
 on) is no restart: such packets pass as they came. A packet that lands more than :data:`STEP_BACK`
 seconds behind where its stream was expected, or more than :data:`LEAP` ahead (FFmpeg's own threshold),
@@ -47,7 +46,6 @@ Example:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import av
@@ -61,48 +59,6 @@ LEAPT = 0.1  # seconds a stream may leap ahead of where it was expected before i
 CONFIRM = 1.0  # seconds a stream goes on from a step before it counts as a restart (a chunk written twice
 # goes back to where it was sooner)
 WRAP = 2**33 / 90000  # seconds of the 33-bit 90 kHz clock of MPEG-TS and MPEG-PS, after which it wraps
-EBML_HEADER, SEGMENT = b"\x1a\x45\xdf\xa3", b"\x18\x53\x80\x67"  # Matroska's first two elements
-
-
-def joined_matroska(path: str) -> bool:
-    """Whether the Matroska file at ``path`` holds another file after its first: a second EBML header where its
-    segment ends (``cat a.mkv b.mkv``). A segment of unknown size (a recording cut off) does not say where it ends;
-    a pipe or FIFO is not read here (its bytes are the demuxer's).
-
-    >>> import tempfile
-    >>> one = EBML_HEADER + bytes([0x80]) + SEGMENT + bytes([0x82]) + b"xy"
-    >>> with tempfile.NamedTemporaryFile() as f:
-    ...     _ = f.write(one + one); _ = f.flush()
-    ...     joined_matroska(f.name)
-    True
-    """
-    if not os.path.isfile(path):
-        return False
-    try:
-        with open(path, "rb") as f:
-            end = _element_end(f, EBML_HEADER)
-            if end is None:
-                return False
-            f.seek(end)
-            end = _element_end(f, SEGMENT)
-            if end is None:
-                return False
-            f.seek(end)
-            return f.read(4) == EBML_HEADER
-    except OSError:
-        return False
-
-
-def _element_end(f, element: bytes) -> int | None:
-    """Where the EBML ``element`` that ``f`` is at ends; None where it is another, or of unknown size."""
-    if f.read(4) != element or not (head := f.read(1)) or not head[0]:
-        return None
-    length = 9 - head[0].bit_length()  # (a size's first byte says how many bytes it has: 1 to 8)
-    rest = f.read(length - 1)
-    size = int.from_bytes(bytes([head[0] & (0xFF >> length)]) + rest, "big")
-    if len(rest) < length - 1 or size == (1 << 7 * length) - 1:  # (all ones: unknown)
-        return None
-    return f.tell() + size
 
 
 class Clock:

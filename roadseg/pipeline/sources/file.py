@@ -27,11 +27,12 @@ from roadseg.errors import SourceError
 from roadseg.pipeline.sources.audio import AudioTimeline, EditList, MergedFrames
 from roadseg.pipeline.sources.base import MAX_SECONDS, Frame
 from roadseg.pipeline.sources.capture import HTTP_SCHEMES
-from roadseg.pipeline.sources.clock import LEAP, TS_DISCONT, Clock, joined_matroska
+from roadseg.pipeline.sources.clock import LEAP, TS_DISCONT, Clock
 from roadseg.pipeline.sources.coded import Coded
 from roadseg.pipeline.sources.contents import Contents
 from roadseg.pipeline.sources.decoding import Decoding
 from roadseg.pipeline.sources.dropped import Dropped
+from roadseg.pipeline.sources.ebml import joined_matroska
 from roadseg.pipeline.sources.expected import Expected
 from roadseg.pipeline.sources.firsts import FirstPictures
 from roadseg.pipeline.sources.framerates import MAX_FPS

@@ -152,7 +152,7 @@ class VideoSource(Contents, FirstPictures, ToStart, Reading, Decoding, Expected)
         cannot: a Matroska file is looked into only where it is the file's own, ``own_file``)."""
         # a transport stream's clock may start again midway (recordings joined with cat): read as one timeline;
         # so is a Matroska file's where another follows it in the file (cat a.mkv b.mkv)
-        discont = bool(self.container.format.flags & TS_DISCONT)
+        discont = bool(self.container.format.flags & TS_DISCONT) and self._untimed is None  # (not raw MPEG-4's)
         joined = "matroska" in self.container.format.name and own_file and joined_matroska(self.path)
         self.clock = Clock() if discont or joined else None
 

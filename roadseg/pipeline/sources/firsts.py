@@ -16,6 +16,7 @@ import av
 
 from roadseg.pipeline.sources.clock import TS_DISCONT
 from roadseg.pipeline.sources.decoder import joined_part
+from roadseg.pipeline.sources.framerates import untimed_rate
 from roadseg.pipeline.sources.gaps import OFF_LINE
 from roadseg.pipeline.sources.inline import first_moved, sound_start
 from roadseg.pipeline.sources.packets import packet_time, seconds
@@ -38,8 +39,8 @@ class FirstPictures:
         them, are kept in turn (:attr:`_ahead`), for :meth:`_packets` to read first: the file is demuxed once, so a pipe
         (standard input) or an http(s) URL is judged as a file on disk is. --concat's join is judged file by file as
         its files are probed (``moves``: :mod:`~roadseg.pipeline.sources.probe`)."""
-        if not self.container.format.flags & TS_DISCONT:
-            return {}
+        if not self.container.format.flags & TS_DISCONT or untimed_rate(self.stream) is not None:  # (a raw stream's
+            return {}  # pictures have no stamps to damage: FFmpeg's raw MPEG-4 demuxer says its clock may jump)
         sound = sound_start(self.container, self.stream)
         if not (moves := first_moved(self._first_video_stamps(), self._in_line(), sound)):  # (the first in line by its stamp:
             self._presented_by = self._first_presented()  # its presentation time alone may be damaged)
@@ -159,7 +160,8 @@ class FirstPictures:
     def _demux(self, streams: tuple) -> Iterator[av.Packet]:
         """The demuxer's packets of ``streams`` (none: every stream's), those read ahead first (:attr:`_ahead`): an
         error met reading them raised in its turn, as the demuxer raised it (the next call goes on after it), and
-        where they reached the end, none after them."""
+        where they reached the end, none after them. A raw stream's packets (:attr:`_untimed`) without the timestamps
+        FFmpeg's parser guessed for them: its pictures are placed by their count, as a raw H.264 stream's are."""
         while self._ahead:
             item = self._ahead.pop(0)
             if item is None:
@@ -167,4 +169,9 @@ class FirstPictures:
             if isinstance(item, Exception):
                 raise item
             yield item
-        yield from self.container.demux(*streams)
+        if self._untimed is None:
+            yield from self.container.demux(*streams)
+            return
+        for packet in self.container.demux(*streams):
+            packet.pts = packet.dts = None
+            yield packet

@@ -1,7 +1,7 @@
 """Frame rates read from a video stream's header and timestamps: :func:`stated_rate`, the one :class:`VideoInfo`
 holds as ``fps``, :func:`timed_rate`, the camera's rate its pictures come at (``timed_fps``), and
-:func:`decoded_rate`, the one its codec says once a picture is decoded; a raw H.264/HEVC stream's one rate for all
-of them, :func:`untimed_rate`; the bounds outside which a rate is damage.
+:func:`decoded_rate`, the one its codec says once a picture is decoded; a raw video stream's one rate for all of
+them, :func:`untimed_rate`; the bounds outside which a rate is damage.
 
 Example:
     >>> from types import SimpleNamespace as S
@@ -25,17 +25,19 @@ CAMERA_FPS = Fraction(240)
 #: cameras' frame rates (:func:`timed_rate`)
 NOMINAL_RATES = tuple(map(Fraction, ("10 12 12.5 15 20 24000/1001 24 25 30000/1001 30 48 50 60000/1001 60 90 100 "
                                      "120000/1001 120 240").split()))  # fmt: skip
-#: the rate FFmpeg reads a raw H.264/HEVC stream that states none at (its demuxer's ``-framerate``)
+#: the rate FFmpeg reads a raw video stream that states none at (its demuxer's ``-framerate``)
 RAW_FPS = Fraction(25)
 
 
 def untimed_rate(stream) -> Fraction | None:
-    """The one rate of video ``stream`` where it is a raw H.264/HEVC stream, which holds no timestamps (FFmpeg's
-    ``h264`` or ``hevc`` demuxer, :data:`~roadseg.pipeline.sources.untimed.UNTIMED_FORMATS`; or such streams joined
-    by ``--concat``, to which FFmpeg's concat demuxer gives no start, as it gives any other file's): the rate its SPS
-    states (VUI timing, as FFmpeg's decoder reads it, :func:`decoded_rate`: H.264's ``time_scale`` over twice its
-    ``num_units_in_tick``, x264's 60 and 1 for 30 frames/s), where a camera's (:data:`CAMERA_FPS` at most), else
-    FFmpeg's :data:`RAW_FPS`; None for any other stream. It places the stream's pictures for ``--start`` and
+    """The one rate of video ``stream`` where it is a raw video stream, which holds no timestamps (FFmpeg's raw
+    demuxers, :data:`~roadseg.pipeline.sources.untimed.UNTIMED_FORMATS`: H.264, HEVC, MPEG-1/2, MPEG-4 part 2, MJPEG
+    ...; or raw H.264/HEVC streams joined by ``--concat``, to which FFmpeg's concat demuxer gives no start, as it gives
+    any other file's): the rate its header states (an SPS's VUI timing, MPEG's sequence header, as FFmpeg's decoder
+    reads it, :func:`decoded_rate`: H.264's ``time_scale`` over twice its ``num_units_in_tick``, x264's 60 and 1 for 30
+    frames/s), where a camera's (:data:`CAMERA_FPS` at most), else FFmpeg's :data:`RAW_FPS` (a JPEG states none);
+    None for any other stream. Not the demuxer's ``average_rate``, its ``-framerate``: 25 whatever the header says (a
+    .m2v at 30 frames/s was written at 25, its 2 s 2.04 s long in an mkv). It places the stream's pictures for ``--start`` and
     ``--duration`` (:class:`~roadseg.pipeline.sources.untimed.Untimed`), and so times every output, as FFmpeg's own
     command line does by its parser's packet durations (was: 25 frames/s in an mp4 or mkv, the SPS's in an AVI or
     MXF: a DVR's 60 s at 30 frames/s lasted 72 s in the mp4). Not FFmpeg's ``guessed_rate``, 25 for H.264 at 120
@@ -67,7 +69,7 @@ def stated_rate(stream) -> Fraction | None:
     timestamps, where FFmpeg finds no rate in them); None where none is within :data:`MIN_FPS` - :data:`MAX_FPS`.
     A stated rate twice the timed one is a field rate (interlaced H.264 whose header times it by the field: x264
     given a field's time base), the pictures' the timed one (was: 50 frames/s read, 50 frames expected of 25, a
-    .mkv output stated at 50 frames/s). A raw H.264/HEVC stream's is its :func:`untimed_rate`.
+    .mkv output stated at 50 frames/s). A raw video stream's is its :func:`untimed_rate`.
 
     >>> from types import SimpleNamespace as S
     >>> stated_rate(S(average_rate=Fraction(50), guessed_rate=Fraction(25)))
@@ -89,7 +91,7 @@ def timed_rate(stream) -> Fraction | None:
     :func:`stated_rate`. The average alone is not: a picture too many or a second of them missing moves it (25.5
     frames/s for 2 s at 25 with one extra picture, 16.7 for 3 s with a 1-s gap, a phone's 29.87 at 30). Where the
     guess is twice the average's rate, the average's (FFmpeg may guess the field rate of interlaced video). A raw
-    H.264/HEVC stream's, which has no timestamps, is its :func:`untimed_rate`.
+    video stream's, which has no timestamps, is its :func:`untimed_rate`.
 
     >>> from types import SimpleNamespace as S
     >>> [timed_rate(S(guessed_rate=Fraction(g), average_rate=Fraction(a), base_rate=None)) for g, a in

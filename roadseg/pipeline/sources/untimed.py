@@ -1,7 +1,8 @@
-"""A raw H.264/HEVC stream's pictures placed by their count (:class:`Untimed`, kept by
+"""A raw video stream's pictures placed by their count (:class:`Untimed`, kept by
 :class:`~roadseg.pipeline.sources.file.VideoSource`). Such a stream (``.h264``, ``.hevc``, as some DVRs record; or
-several joined by ``--concat``) holds no timestamps, and FFmpeg's demuxer gives it none (its packets' and pictures'
-``pts`` are None) and refuses a seek in it. Its one rate is the one its SPS states, else FFmpeg's 25 frames/s
+several joined by ``--concat``; ``.m2v``, raw MPEG-4, MJPEG) holds no timestamps, and FFmpeg's demuxer gives H.264's
+and HEVC's none (their packets' and pictures' ``pts`` are None) and refuses a seek in them (the others' are its parser's
+guesses, dropped: :data:`UNTIMED_FORMATS`). Its one rate is the one its header states, else FFmpeg's 25 frames/s
 (:func:`~roadseg.pipeline.sources.framerates.untimed_rate`), and ``--start`` and ``--duration`` count its pictures at
 that rate: the stream is read up to ``--start`` (its packets by their count in the file, those before the last
 keyframes not decoded), and each picture out of the decoder is stamped at its place, which every output keeps.
@@ -22,8 +23,12 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-#: FFmpeg's demuxers of raw video streams that give their packets no timestamps (its MPEG-1/2 one's parser gives them)
-UNTIMED_FORMATS = frozenset({"h264", "hevc"})
+#: FFmpeg's demuxers of raw video elementary streams, which hold no timestamps and whose header's rate
+#: (``average_rate``) is the demuxer's ``-framerate``, 25: H.264's and HEVC's packets have none, and other codecs'
+#: have those FFmpeg's parser guesses from their first packets, dropped (:meth:`~roadseg.pipeline.sources.firsts.
+#: FirstPictures._demux`: raw MPEG-2's began a frame late, raw MPEG-1's skipped a frame once its probe ended)
+UNTIMED_FORMATS = frozenset("h264 hevc vvc evc mpegvideo m4v h261 h263 vc1 cavsvideo avs2 avs3 dirac mjpeg mjpeg_2000 "
+                            "dnxhd ingenient".split())
 #: H.264's and HEVC's NAL unit types of a picture's slices, and those of an IDR picture's (HEVC's: with decodable
 #: leading pictures, or none)
 SLICES = {"h264": range(1, 6), "hevc": range(32)}

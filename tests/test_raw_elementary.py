@@ -1,0 +1,117 @@
+"""Raw elementary streams other than H.264/HEVC (``.m2v``, ``.m1v``, raw MPEG-4 part 2, MJPEG), which hold no
+timestamps: FFmpeg's raw demuxers state 25 frames/s (their ``-framerate``) whatever the sequence header says, and its
+parser guesses timestamps for their packets (raw MPEG-2's a frame late, raw MPEG-1's skipping a frame where its probe
+ends). Read at the one rate of a raw stream (``framerates.untimed_rate``: the header's, else 25), their pictures placed
+by their count, as a raw H.264 stream's are (``sources.untimed.Untimed``)."""
+
+import math
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import split_frames
+
+from roadseg.cli import segment_video_cmd
+from roadseg.pipeline.inputs import find_videos
+from roadseg.pipeline.sources import VideoSource
+from roadseg.pipeline.sources.base import Frame
+
+PICTURES = 60
+#: (encoder, FFmpeg's raw muxer, options) by suffix: MPEG-2 with and without B-frames, MPEG-1, MPEG-4 part 2 with
+#: B-frames, and MJPEG, whose JPEG pictures state no rate (read at 25)
+ENCODERS = {
+    ".m2v": ("mpeg2video", "mpeg2video", {}),
+    ".mpv": ("mpeg2video", "mpeg2video", {"bf": "2", "g": "12"}),
+    ".m1v": ("mpeg1video", "mpeg1video", {}),
+    ".m4v": ("mpeg4", "m4v", {"bf": "2", "g": "12"}),
+    ".mjpeg": ("mjpeg", "mjpeg", {}),
+}
+
+
+def _elementary(path, rate):
+    """:data:`PICTURES` pictures, each unlike the others, in a raw stream of ``path``'s suffix stating ``rate``."""
+    codec, muxer, options = ENCODERS[path.suffix]
+    with av.open(str(path), "w", format=muxer) as out:
+        vs = out.add_stream(codec, rate=rate, options=options)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuvj420p" if codec == "mjpeg" else "yuv420p"
+        for i, img in enumerate(split_frames(PICTURES)):
+            img[:, :, 2] = 4 * i
+            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+            vf.pts = i
+            out.mux(vs.encode(vf))
+        out.mux(vs.encode(None))
+    return path
+
+
+@pytest.fixture(scope="module")
+def elementary(tmp_path_factory):
+    """:func:`_elementary` of a suffix and rate, made once, its pictures decoded whole (RGB) and the rate it is read at."""
+    made, folder = {}, tmp_path_factory.mktemp("elementary")
+
+    def raw(suffix, rate):
+        if (suffix, rate) not in made:
+            path = _elementary(folder / f"cam{len(made)}{suffix}", rate)
+            with av.open(str(path)) as c:
+                made[suffix, rate] = path, [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+        return (*made[suffix, rate], Fraction(25) if suffix == ".mjpeg" else rate)
+
+    return raw
+
+
+def test_ffmpeg_states_25_frames_per_second_for_them_and_guesses_their_timestamps(elementary):
+    # (what the fix is for: the raw demuxer's 25, and its parser's stamps, MPEG-2's a frame late, MPEG-1's a hole)
+    for suffix in ".m2v", ".m1v", ".m4v":
+        with av.open(str(elementary(suffix, Fraction(30))[0])) as c:
+            v = c.streams.video[0]
+            assert (v.average_rate, v.codec_context.framerate) == (25, 30)
+            stamps = sorted(p.pts for p in c.demux(v) if p.size)
+        assert len(stamps) == PICTURES
+        if suffix != ".m4v":
+            assert stamps != [n * 40000 for n in range(PICTURES)], suffix  # (1/1200000 s ticks: 40000 a frame)
+
+
+@pytest.mark.parametrize("suffix", list(ENCODERS))
+@pytest.mark.parametrize("rate", [Fraction(30), Fraction(24)])
+@pytest.mark.parametrize("container", ["mp4", "mkv"])
+def test_a_raw_elementary_stream_is_written_at_the_rate_its_header_states(rule_onnx, tmp_path, elementary, suffix,
+                                                                           rate, container):  # fmt: skip
+    # was: stated at 25 frames/s (a .m2v at 30: its 2 s lasted 2.04 s in the mkv, stated at 25, its first picture at
+    # 1/30 s; a .m1v's pictures a frame apart but for one hole of two)
+    path, _, rate = elementary(suffix, rate)
+    out = tmp_path / f"o.{container}"
+    r = CliRunner().invoke(segment_video_cmd, [str(path), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0 and r.output.startswith("wrote ") and len(r.output.splitlines()) == 1, r.output
+    with av.open(str(out)) as c:
+        v = c.streams.video[0]
+        times = [float(f.time) for f in c.decode(v)]
+        assert v.average_rate == rate and c.duration / av.time_base == pytest.approx(PICTURES / rate, abs=1e-3)
+    assert times == pytest.approx([n / rate for n in range(PICTURES)], abs=1e-3), times
+
+
+@pytest.mark.parametrize("suffix", list(ENCODERS))
+@pytest.mark.parametrize(("start", "duration"), [(0, 1), (0.5, 1), (1.1, None)])
+def test_a_raw_elementary_streams_window_is_its_pictures_at_its_rate(elementary, suffix, start, duration):
+    # (as a raw H.264 stream's: read up to --start, its pictures counted)
+    path, pictures, rate = elementary(suffix, Fraction(30))
+    assert len(pictures) == PICTURES
+    with VideoSource(str(path), audio=False, start=start, duration=duration) as src:
+        frames = [item for item in src if isinstance(item, Frame)]
+        assert (src.info.fps, src.info.timed_fps) == (rate, rate)
+        expected = src.expected_frames()
+    first = math.ceil(start * rate - 1e-6)
+    last = PICTURES if duration is None else min(PICTURES, math.ceil((start + duration) * rate - 1e-6))
+    assert (len(frames), expected, src.lost) == (last - first, last - first, 0)
+    for n, frame in enumerate(frames):  # (the pictures at their place: the same as decoded whole)
+        assert np.array_equal(frame.image, pictures[first + n]), (first, n)
+        assert frame.time == pytest.approx((first + n) / rate - start, abs=1e-6)  # (from --start)
+
+
+def test_raw_mpeg_streams_are_taken_by_a_glob(tmp_path, elementary):
+    # (as raw H.264 is: named or matched by a glob, not in a folder search; was: .m2v matched by no glob)
+    for suffix in ".m2v", ".mpv", ".m1v", ".mjpeg":
+        (tmp_path / f"cam{suffix}").write_bytes(elementary(suffix, Fraction(30))[0].read_bytes())
+    found = [v.rel.as_posix() for v in find_videos([str(tmp_path / "cam.*")])]
+    assert found == ["cam.m1v", "cam.m2v", "cam.mjpeg", "cam.mpv"]
+    assert find_videos([tmp_path]) == []

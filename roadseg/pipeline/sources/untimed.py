@@ -35,19 +35,36 @@ SLICES = {"h264": range(1, 6), "hevc": range(32)}
 IDR = {"h264": (5,), "hevc": (19, 20)}
 
 
+#: codecs whose every keyframe begins its pictures (intra-only ones, and H.261/H.263 without B-pictures): a raw stream
+#: of them is decoded from the keyframe before ``--start``, as from an IDR (:func:`idr`)
+WHOLE_KEYFRAMES = frozenset("mjpeg jpeg2000 dnxhd h261 h263".split())
+
+
 def idr(data: bytes, codec: str) -> bool:
-    """Whether an Annex B access unit (a raw stream's packet) of ``codec`` is an IDR picture: its first slice's NAL
-    unit type. The pictures after one in decoding order all show after it, so a raw stream's pictures are placed by
-    their count from one (:class:`Untimed`); not from another keyframe (FFmpeg's: an H.264 I-picture with a
-    recovery point, an HEVC CRA), whose leading pictures show before it and, decoded from it, are dropped (an x265
-    stream cut with ``--start`` placed its pictures a frame early).
+    """Whether a raw stream's keyframe ``data`` (a packet) of ``codec`` begins its pictures: an Annex B access unit's
+    IDR picture (its first slice's NAL unit type), an MPEG-1/2 I-picture first in its group's order (its
+    ``temporal_reference`` 0), any keyframe of :data:`WHOLE_KEYFRAMES`. The pictures after one in decoding order all
+    show after it, so a raw stream's pictures are placed by their count from one (:class:`Untimed`); not from another
+    keyframe (FFmpeg's: an H.264 I-picture with a recovery point, an HEVC CRA, an open MPEG-2 group's I-picture after
+    its B-pictures), whose leading pictures show before it and, decoded from it, are dropped (an x265 stream cut with
+    ``--start`` placed its pictures a frame early). Another codec's stream is decoded from its start.
 
     >>> aud, sps, start = b"\\0\\0\\0\\1\\x09\\xf0", b"\\0\\0\\0\\1\\x67\\x42", b"\\0\\0\\1"
     >>> idr(aud + sps + start + b"\\x65\\x88", "h264"), idr(start + b"\\x41\\x9a", "h264")
     (True, False)
     >>> idr(start + b"\\x26\\x01", "hevc"), idr(start + b"\\x2a\\x01", "hevc")  # (an IDR; a CRA)
     (True, False)
+    >>> gop = start + b"\\xb8\\0\\x08\\0\\0"  # (an I-picture first shown; one after 2 B-pictures)
+    >>> idr(gop + start + b"\\0\\0\\x0f", "mpeg2video"), idr(gop + start + b"\\0\\x80\\x0f", "mpeg2video")
+    (True, False)
+    >>> idr(b"\\xff\\xd8", "mjpeg"), idr(start + b"\\xb6", "mpeg4")
+    (True, False)
     """
+    if codec in WHOLE_KEYFRAMES:
+        return True
+    if codec in ("mpeg1video", "mpeg2video"):  # (its first picture header: 10 bits of temporal_reference)
+        at = data.find(b"\0\0\1\0")
+        return 0 <= at < len(data) - 5 and (data[at + 4] << 2 | data[at + 5] >> 6) == 0
     slices, at = SLICES.get(codec), data.find(b"\0\0\1")
     while slices is not None and 0 <= at < len(data) - 3:
         header = data[at + 3]

@@ -223,3 +223,16 @@ def test_raw_streams_joined_are_written_at_the_rate_their_sps_states(rule_onnx, 
         times = [float(f.time) for f in c.decode(v)]
         assert v.average_rate == 30 and len(times) == 2 * PICTURES
     assert [t - times[0] for t in times] == pytest.approx([n / 30 for n in range(2 * PICTURES)], abs=1e-3)
+
+
+@pytest.mark.parametrize("rate", [Fraction(10), Fraction(60), Fraction(120)])
+def test_a_raw_streams_pictures_are_judged_a_frame_step_apart_at_its_one_rate(raw_streams, rate):
+    # (framerates.step_rate: InLine's step, the span's and the Gaps' frame, as --start and the outputs count its
+    # pictures; was: FFmpeg's average_rate, its demuxer's 25, whatever the SPS said: nothing retimed, each picture
+    # stamped in line by its count, but two rates for one stream)
+    with VideoSource(str(raw_streams(".h264", rate)[0]), audio=False) as src:
+        steps = (src._frame_step, src._in_line().step, src._gaps._frame)
+        frames = [item for item in src if isinstance(item, Frame)]
+    assert steps == pytest.approx((1 / rate,) * 3), steps
+    assert [f.time for f in frames] == pytest.approx([n / rate for n in range(PICTURES)], abs=1e-6)
+    assert (src._retimed, src.lost) == (0, 0)

@@ -35,7 +35,7 @@ from roadseg.pipeline.sources.dropped import Dropped
 from roadseg.pipeline.sources.ebml import joined_matroska
 from roadseg.pipeline.sources.expected import Expected
 from roadseg.pipeline.sources.firsts import FirstPictures
-from roadseg.pipeline.sources.framerates import MAX_FPS
+from roadseg.pipeline.sources.framerates import MAX_FPS, step_rate
 from roadseg.pipeline.sources.gaps import Gaps
 from roadseg.pipeline.sources.inline import InLine
 from roadseg.pipeline.sources.marks import Discarded, PassedOver
@@ -177,7 +177,7 @@ class VideoSource(Contents, FirstPictures, ToStart, Reading, Decoding, Expected)
         bytes a demuxer discards or passes over, pictures the decoder dropped and which packets are pictures."""
         # (pictures lost: a TS marks them, H.264 numbers them; not a TS's 90 kHz tick, FFmpeg's guess where its probe
         # decoded no picture: a video that begins past what it reads, 60 s, its first step taken for a pause)
-        fps = next((r for r in (self.stream.average_rate, self.stream.guessed_rate) if r and r <= MAX_FPS), None)
+        fps = step_rate(self.stream, MAX_FPS)  # (a raw stream's, its untimed_rate: not its demuxer's 25)
         self._frame_step = 1 / float(fps) if fps else None  # (seconds: where the span's end goes on, _spanned)
         # H.264's numbers of its pictures (not in --concat's join: the stream says its first file's parameter sets,
         # not those of the files after it)

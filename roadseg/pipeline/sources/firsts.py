@@ -16,7 +16,7 @@ import av
 
 from roadseg.pipeline.sources.clock import TS_DISCONT
 from roadseg.pipeline.sources.decoder import joined_part
-from roadseg.pipeline.sources.framerates import untimed_rate
+from roadseg.pipeline.sources.framerates import step_rate, untimed_rate
 from roadseg.pipeline.sources.gaps import OFF_LINE
 from roadseg.pipeline.sources.inline import first_moved, sound_start
 from roadseg.pipeline.sources.packets import packet_time, seconds
@@ -59,7 +59,7 @@ class FirstPictures:
         as over LEAP before it ("dropped 73 damaged audio packets"); the first two 30 s on left an output that does
         not decode; the first four moved left the first pictures playing off the rest, and the sound with them."""
         video = [p for p in self._ahead if isinstance(p, av.Packet) and p.stream.index == self.stream.index and p.size]
-        fps, s = self.stream.average_rate or self.stream.guessed_rate, self.stream
+        fps, s = step_rate(self.stream), self.stream
         if not video or not fps or s.start_time is None or not s.time_base or s.codec_context is None:
             return 0.0
         step, tb = 1 / float(fps), video[0].time_base

@@ -62,6 +62,24 @@ def untimed_rate(stream) -> Fraction | None:
     return decoded_rate(stream) or RAW_FPS
 
 
+def step_rate(stream, most: Fraction | None = None) -> Fraction | None:
+    """The rate at which video ``stream``'s pictures are taken to come a frame step apart as they are read (where
+    :class:`~roadseg.pipeline.sources.inline.InLine` puts pictures back in line, the span of the file read, its
+    pictures lost: :class:`~roadseg.pipeline.sources.gaps.Gaps`): a raw stream's :func:`untimed_rate`, else the
+    header's ``average_rate``, else FFmpeg's ``guessed_rate``, the first no faster than ``most`` where given (not a
+    .ts's 90 kHz tick); None where none is. A raw stream's ``average_rate`` is its demuxer's 25 whatever it states.
+
+    >>> from types import SimpleNamespace as S
+    >>> raw = S(container=S(format=S(name="h264")), codec_context=S(framerate=Fraction(120)), average_rate=25)
+    >>> ts = S(container=S(format=S(name="mpegts")), average_rate=Fraction(90000), guessed_rate=Fraction(30))
+    >>> step_rate(raw), step_rate(ts), step_rate(ts, MAX_FPS)
+    (Fraction(120, 1), Fraction(90000, 1), Fraction(30, 1))
+    """
+    if (raw := untimed_rate(stream)) is not None:
+        return raw
+    return next((r for r in (stream.average_rate, stream.guessed_rate) if r and (most is None or r <= most)), None)
+
+
 def stated_rate(stream) -> Fraction | None:
     """The frame rate of video ``stream``: the one its header states (``average_rate``) or else the one its
     first pictures' timestamps come at (``guessed_rate``), whichever is a camera's (:data:`CAMERA_FPS` at

@@ -10,6 +10,7 @@ from dataclasses import replace
 from fractions import Fraction
 
 from roadseg.pipeline.sources.base import Frame
+from roadseg.pipeline.sources.framerates import step_rate
 from roadseg.pipeline.sources.gaps import HOLE, OFF_LINE, RUN
 from roadseg.pipeline.sources.packets import seconds
 
@@ -75,9 +76,8 @@ class InLine:
 
     @classmethod
     def of(cls, stream) -> InLine:
-        """An :class:`InLine` for the video ``stream``'s pictures, at its frame step (where its rate is known)."""
-        fps = stream.average_rate or stream.guessed_rate
-        return cls(1 / float(fps) if fps else None)
+        """An :class:`InLine` for video ``stream``'s pictures, at its frame step (where :func:`step_rate` knows it)."""
+        return cls(1 / float(fps) if (fps := step_rate(stream)) else None)
 
     @property
     def step(self) -> float | None:

@@ -236,3 +236,46 @@ def test_a_raw_streams_pictures_are_judged_a_frame_step_apart_at_its_one_rate(ra
     assert steps == pytest.approx((1 / rate,) * 3), steps
     assert [f.time for f in frames] == pytest.approx([n / rate for n in range(PICTURES)], abs=1e-6)
     assert (src._retimed, src.lost) == (0, 0)
+
+
+def _damaged(clean, path, reference: bool):
+    """``clean`` raw H.264 stream's packets written to ``path``, the slice header of one picture past its middle that
+    is a reference picture, or one that is not (a B-picture), damaged so that FFmpeg's decoder refuses it; its number
+    in decoding order."""
+    with av.open(str(clean)) as c:
+        packets = [bytes(p) for p in c.demux(video=0) if p.size]
+    slices = [re.search(rb"\x00\x00\x01([\x01\x21\x41\x61])", p) for p in packets]
+    n = next(n for n in range(PICTURES // 2, PICTURES) if slices[n] and (slices[n].group(1)[0] >> 5 > 0) == reference)
+    at = slices[n].end() + 1  # (past the slice header's first byte: its first fields zeroed)
+    packets[n] = packets[n][:at] + bytes(7) + packets[n][at + 7 :]
+    path.write_bytes(b"".join(packets))
+    return n
+
+
+@pytest.mark.parametrize("reference", [False, True])
+def test_a_raw_streams_pictures_after_one_that_does_not_decode_keep_their_place(tmp_path, reference):
+    # placed by where their picture order count says they show (sources.order), a picture that did not decode leaves
+    # its place empty (was: counted by the pictures out, every one after it a frame early, to the stream's end)
+    clean = tmp_path / "clean.h264"
+    with av.open(str(clean), "w") as out:
+        vs = out.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"  # (B-pictures in each group, none a reference)
+        vs.options = {"preset": "veryfast", "g": "25", "crf": "10", "x264-params": "bframes=2:b-adapt=0:b-pyramid=none"}
+        for i, img in enumerate(split_frames(PICTURES)):
+            img[:, :, 2] = 2 * i
+            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+            vf.pts = i
+            out.mux(vs.encode(vf))
+        out.mux(vs.encode(None))
+    with av.open(str(clean)) as c:
+        pictures = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    _damaged(clean, tmp_path / "dvr.h264", reference)
+    with VideoSource(str(tmp_path / "dvr.h264"), audio=False) as src:
+        frames = [item for item in src if isinstance(item, Frame)]
+    assert len(frames) == PICTURES - 1
+    places = [round(f.time * 25) for f in frames]
+    assert places == sorted(set(places)) and places[-1] == PICTURES - 1, places  # (the last at its place: 3.96 s)
+    (hole,) = set(range(PICTURES)) - set(places)
+    for frame, place in zip(frames, places, strict=True):  # (each picture the one at its place; after a reference
+        if not reference or place > 75:  # picture lost, those after it that refer to it are not, to the next IDR)
+            assert np.array_equal(frame.image, pictures[place]), (place, hole)

@@ -161,7 +161,7 @@ class FirstPictures:
         """The demuxer's packets of ``streams`` (none: every stream's), those read ahead first (:attr:`_ahead`): an
         error met reading them raised in its turn, as the demuxer raised it (the next call goes on after it), and
         where they reached the end, none after them. A raw stream's packets (:attr:`_untimed`) without the timestamps
-        FFmpeg's parser guessed for them: its pictures are placed by their count, as a raw H.264 stream's are."""
+        FFmpeg's parser guessed for them, each taken where its picture shows (:meth:`~roadseg.pipeline.sources.untimed.Untimed.take`)."""
         while self._ahead:
             item = self._ahead.pop(0)
             if item is None:
@@ -172,6 +172,10 @@ class FirstPictures:
         if self._untimed is None:
             yield from self.container.demux(*streams)
             return
+        codec = self.stream.codec_context
+        codec.copy_opaque = True  # (its packets' opaque, where each picture shows: Untimed.take, to its frame)
         for packet in self.container.demux(*streams):
             packet.pts = packet.dts = None
+            if packet.size and packet.stream is not None and packet.stream.index == self.stream.index:
+                self._untimed.take(packet, codec.name)
             yield packet

@@ -23,6 +23,8 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+from roadseg.pipeline.sources.order import ShownOrder
+
 #: FFmpeg's demuxers of raw video elementary streams, which hold no timestamps and whose header's rate
 #: (``average_rate``) is the demuxer's ``-framerate``, 25: H.264's and HEVC's packets have none, and other codecs'
 #: have those FFmpeg's parser guesses from their first packets, dropped (:meth:`~roadseg.pipeline.sources.firsts.
@@ -35,6 +37,8 @@ SLICES = {"h264": range(1, 6), "hevc": range(32)}
 IDR = {"h264": (5,), "hevc": (19, 20)}
 
 
+#: codecs whose pictures' order shown their packets say (:class:`~roadseg.pipeline.sources.order.ShownOrder`)
+ORDERED = frozenset({"h264", "mpeg1video", "mpeg2video"})
 #: codecs whose every keyframe begins its pictures (intra-only ones, and H.261/H.263 without B-pictures): a raw stream
 #: of them is decoded from the keyframe before ``--start``, as from an IDR (:func:`idr`)
 WHOLE_KEYFRAMES = frozenset("mjpeg jpeg2000 dnxhd h261 h263".split())
@@ -78,14 +82,28 @@ def idr(data: bytes, codec: str) -> bool:
 class Untimed:
     """The place of a raw stream's pictures at ``rate`` frames/s, in ticks of ``time_base``: the video packets read
     (:meth:`read`, in decoding order, while the stream is read up to ``--start``), those of them never decoded
-    (:meth:`skip`) and the pictures out of the decoder, in presentation order (:meth:`stamp`). A picture's place is the
-    packets never decoded and the pictures before it: decoding starts at a keyframe, which, in a closed group of
-    pictures, as cameras write, follows as many pictures as packets (a packet that does not decode puts the pictures
-    after it a frame early)."""
+    (:meth:`skip`) and the pictures out of the decoder, in presentation order (:meth:`stamp`). A picture's place is
+    where it shows among all the stream's packets, as its bytes say (:meth:`take`: H.264's picture order count,
+    MPEG's ``temporal_reference``, :class:`~roadseg.pipeline.sources.order.ShownOrder`), so that a packet that does not
+    decode leaves its place empty; where they say none (another codec), the packets never decoded and the pictures
+    before it: decoding starts at a keyframe, which, in a closed group of pictures, as cameras write, follows as many
+    pictures as packets (a packet that does not decode puts the pictures after it a frame early)."""
 
     def __init__(self, rate: Fraction, time_base: Fraction) -> None:
         self.rate, self.time_base = Fraction(rate), Fraction(time_base)
         self._read = self._skipped = self._out = 0
+        self._order: ShownOrder | None = None
+
+    def take(self, packet, codec: str) -> None:
+        """A video ``packet`` (``av.Packet``) of ``codec`` read, in decoding order, every one of the stream, decoded or
+        not: where its bytes say where its picture shows (:class:`~roadseg.pipeline.sources.order.ShownOrder`), that
+        key is kept as its ``opaque``, which the decoder hands on to its frame (``copy_opaque``) for :meth:`stamp`."""
+        if codec not in ORDERED:
+            return
+        if self._order is None:
+            self._order = ShownOrder(codec)
+        if (key := self._order.take(bytes(packet))) is not None:
+            packet.opaque = key
 
     def read(self) -> float:
         """The time (seconds from the stream's start) of the video packet read now, by the packets read before it."""
@@ -101,16 +119,20 @@ class Untimed:
         return round((self._skipped + n) / self.rate / self.time_base)
 
     def stamp(self, frames: list) -> None:
-        """Give the decoded ``frames`` (``av.VideoFrame``, in order) that have no time their place."""
+        """Give the decoded ``frames`` (``av.VideoFrame``, in order) that have no time their place: where its packet's
+        bytes said (:meth:`take`), else by their count."""
         for vf in frames:
             if vf.pts is None and vf.time_base is not None:
-                vf.pts = self.at(self._out)
+                key = vf.opaque if self._order is not None else None
+                place = self._skipped + self._out if key is None else self._order.place(key)
+                vf.pts = round(place / self.rate / self.time_base)
             self._out += 1
 
     @property
     def pictures(self) -> int:
-        """The pictures placed so far: those out of the decoder and those before them never decoded."""
-        return self._skipped + self._out
+        """The pictures placed so far: those out of the decoder and those before them never decoded, or the packets
+        taken (:meth:`take`), those that did not decode among them."""
+        return max(self._skipped + self._out, self._order.read if self._order is not None else 0)
 
     def window(self, start: float, end: float | None, pictures: int | None = None) -> int | None:
         """The pictures placed from ``start`` to ``end`` seconds (None: the stream's end), of a stream of ``pictures``

@@ -1,0 +1,149 @@
+"""The order a raw stream's pictures show in, read from their packets' bytes (:class:`ShownOrder`): H.264's picture
+order count, MPEG-1/2's ``temporal_reference``. A picture's place in a raw stream, which holds no timestamps, is the
+pictures before it in that order (:class:`~roadseg.pipeline.sources.untimed.Untimed`): those of the IDR periods (MPEG's
+groups of pictures) before its own, counted by their packets, and those of its own that show before it, by how far
+its count lies from the period's first (a frame two apart in H.264 as encoders write it), whether or not they decode.
+Counted by the pictures out of the decoder alone, one that did not decode (a damaged packet) put every picture after
+it a frame early.
+
+Example (MPEG-2: a group of an I-picture and two P-pictures, then one whose B-pictures, decoded after its I-picture,
+show before it; the second group's first B-picture lost, its header unread):
+    >>> order = ShownOrder("mpeg2video")
+    >>> gop, picture = b"\\0\\0\\1\\xb8\\0\\0\\0\\0", lambda tr: b"\\0\\0\\1\\0" + bytes([tr >> 2, (tr & 3) << 6])
+    >>> keys = [order.take(b) for b in (gop + picture(0), picture(1), picture(2), gop + picture(2), b"damage",
+    ...                                 picture(1))]
+    >>> keys[4], [order.place(k) for k in keys if k is not None]  # (the second group's I-picture, its second B-picture)
+    (None, [0, 1, 2, 5, 4])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+
+from roadseg.pipeline.sources.numbering import HIGH_PROFILES, Bits
+
+
+class ShownOrder:
+    """Follow a raw stream of ``codec`` packet by packet, in decoding order (:meth:`take`: each packet a picture), and
+    give the place of a picture among all of them in the order they show (:meth:`place`). An H.264 stream's periods
+    begin at its IDR pictures, its pictures ordered by their picture order count (type 0: its low bits in the slice
+    header, the high ones followed from the reference picture before; type 2: in decoding order); an MPEG-1/2 stream's
+    at its group of pictures headers (or where its ``temporal_reference``, 10 bits, wraps), ordered by that. A frame's
+    step in the count is the greatest all those read so far lie apart by (an encoder's picture order count goes 2 a
+    frame; a picture shows once those before it are decoded, so those are read by then). Any other codec's, or a
+    picture whose header cannot be read (damaged, a parameter set not read, a field, picture order count of type 1),
+    has no key: None."""
+
+    def __init__(self, codec: str) -> None:
+        self.codec = codec
+        self.read = 0  # the pictures (packets) taken
+        self._step = 0  # (the count's step a frame: the greatest common divisor of the counts from the period's first)
+        self._periods: list[tuple[int, int | None]] = []  # (the pictures taken before it, its first's count)
+        self._sps: dict[int, tuple[int, int, int, bool, bool]] = {}  # (frame_num bits, POC type, its lsb bits,
+        # frames alone, a separate colour plane), by id
+        self._pps: dict[int, int] = {}  # sps id, by pps id
+        # the picture order count's high bits and low ones of the last reference picture (MPEG: its temporal_reference)
+        self._msb = self._lsb = 0
+
+    def take(self, data: bytes) -> tuple[int, int] | None:
+        """The (period, count) of the picture in packet ``data``, the next in decoding order; None where unread."""
+        self.read += 1
+        key = None
+        with contextlib.suppress(IndexError, ValueError):  # (a header too damaged to read: no key)
+            key = self._mpeg(data) if self.codec in ("mpeg1video", "mpeg2video") else self._h264(data)
+        if not self._periods:
+            self._period()
+        if key is None:
+            return None
+        base, first = self._periods[-1]
+        if first is None:  # (the period's first picture read: where an MPEG group's count begins, 0)
+            self._periods[-1] = base, first = (base, 0 if self.codec != "h264" else key)
+        self._step = math.gcd(self._step, key - first)
+        return len(self._periods) - 1, key
+
+    def place(self, key: tuple[int, int]) -> int:
+        """The place of the picture of ``key`` (:meth:`take`'s) in the order the stream's pictures show: the pictures
+        of the periods before its own, and the frame steps it lies after its own period's first."""
+        period, count = key
+        base, first = self._periods[period]
+        return base + max(0, count - (first or 0)) // (self._step or 1)
+
+    def _period(self) -> None:
+        """The picture taken last begins a period."""
+        self._periods.append((self.read - 1, None))
+
+    def _mpeg(self, data: bytes) -> int | None:
+        at = data.find(b"\0\0\1\0")
+        if at < 0:
+            return None
+        tr, last = data[at + 4] << 2 | data[at + 5] >> 6, self._lsb
+        self._lsb = tr
+        if 0 <= data.find(b"\0\0\1\xb8") < at or tr + 512 < last:  # (a group of pictures' header first, or a wrap)
+            self._period()
+        return tr
+
+    def _h264(self, data: bytes) -> int | None:
+        if self.codec != "h264":
+            return None
+        at = data.find(b"\0\0\1")
+        while 0 <= at < len(data) - 3:
+            after = data.find(b"\0\0\1", at + 3)
+            unit = data[at + 3 : len(data) if after < 0 else after][:64]
+            kind = unit[0] & 0x1F
+            if kind == 7:
+                self._read_sps(Bits(unit[1:]))
+            elif kind == 8:
+                bits = Bits(unit[1:16])
+                self._pps[bits.ue()] = bits.ue()
+            elif kind in (1, 5):
+                return self._slice(Bits(unit[1:]), idr=kind == 5, ref=bool(unit[0] >> 5 & 3))
+            at = after
+        return None
+
+    def _read_sps(self, bits: Bits) -> None:
+        profile = bits.u(8)
+        bits.u(16)  # constraint flags, level
+        sps, separate = bits.ue(), False
+        if profile in HIGH_PROFILES:
+            chroma = bits.ue()
+            separate = chroma == 3 and bool(bits.u(1))
+            bits.ue(), bits.ue(), bits.u(1)  # bit depths, lossless bypass
+            if bits.u(1):  # (scaling matrices: not read)
+                return
+        frame_bits, kind = bits.ue() + 4, bits.ue()
+        lsb_bits = bits.ue() + 4 if kind == 0 else 0
+        if kind == 1:  # (not followed: its pictures have no key)
+            self._sps[sps] = (frame_bits, kind, 0, True, separate)
+            return
+        bits.ue(), bits.u(1), bits.ue(), bits.ue()  # reference frames, gaps allowed, width, height
+        self._sps[sps] = (frame_bits, kind, lsb_bits, bool(bits.u(1)), separate)
+
+    def _slice(self, bits: Bits, *, idr: bool, ref: bool) -> int | None:
+        if bits.ue() != 0:  # (first_mb_in_slice: a picture's later slices)
+            return None
+        bits.ue()  # slice type
+        sps = self._sps.get(self._pps.get(bits.ue(), -1))
+        if sps is None or sps[1] == 1:
+            return None
+        frame_bits, kind, lsb_bits, frames_alone, separate = sps
+        if separate:
+            bits.u(2)
+        bits.u(frame_bits)  # frame_num
+        if not frames_alone and bits.u(1):  # (a field: its two fields' order is not followed)
+            return None
+        if idr:
+            bits.ue()  # idr_pic_id
+            self._period()
+            self._msb = self._lsb = 0
+        if kind == 2:  # (shown in decoding order)
+            return 2 * (self.read - 1 - self._periods[-1][0])
+        lsb, most = bits.u(lsb_bits), 1 << lsb_bits
+        msb = self._msb
+        if lsb < self._lsb and self._lsb - lsb >= most // 2:
+            msb += most
+        elif lsb > self._lsb and lsb - self._lsb > most // 2:
+            msb -= most
+        if ref or idr:
+            self._msb, self._lsb = msb, lsb
+        return msb + lsb

@@ -88,8 +88,8 @@ class ShownOrder:
             return None
         at = data.find(b"\0\0\1")
         while 0 <= at < len(data) - 3:
-            after = data.find(b"\0\0\1", at + 3)
-            unit = data[at + 3 : len(data) if after < 0 else after][:64]
+            after = data.find(b"\0\0\1", at + 3, at + 67)  # (its header's fields lie within its first bytes)
+            unit = data[at + 3 : at + 67 if after < 0 else after]
             kind = unit[0] & 0x1F
             if kind == 7:
                 self._read_sps(Bits(unit[1:]))
@@ -98,7 +98,7 @@ class ShownOrder:
                 self._pps[bits.ue()] = bits.ue()
             elif kind in (1, 5):
                 return self._slice(Bits(unit[1:]), idr=kind == 5, ref=bool(unit[0] >> 5 & 3))
-            at = after
+            at = after if after >= 0 else data.find(b"\0\0\1", at + 65)
         return None
 
     def _read_sps(self, bits: Bits) -> None:

@@ -47,7 +47,8 @@ def _elementary(path, rate):
 
 @pytest.fixture(scope="module")
 def elementary(tmp_path_factory):
-    """:func:`_elementary` of a suffix and rate, made once, its pictures decoded whole (RGB) and the rate it is read at."""
+    """:func:`_elementary` of a suffix and rate, made once, its pictures decoded whole (RGB) and the rate it is read
+    at."""
     made, folder = {}, tmp_path_factory.mktemp("elementary")
 
     def raw(suffix, rate):

@@ -1,10 +1,10 @@
-"""The order a raw stream's pictures show in, read from their packets' bytes (:class:`ShownOrder`): H.264's picture
-order count, MPEG-1/2's ``temporal_reference``. A picture's place in a raw stream, which holds no timestamps, is the
-pictures before it in that order (:class:`~roadseg.pipeline.sources.untimed.Untimed`): those of the IDR periods (MPEG's
-groups of pictures) before its own, counted by their packets, and those of its own that show before it, by how far
-its count lies from the period's first (a frame two apart in H.264 as encoders write it), whether or not they decode.
-Counted by the pictures out of the decoder alone, one that did not decode (a damaged packet) put every picture after
-it a frame early.
+"""The order a raw stream's pictures show in, read from their packets' bytes (:class:`ShownOrder`): H.264's and HEVC's
+picture order count, MPEG-1/2's ``temporal_reference``. A picture's place in a raw stream, which holds no timestamps,
+is the pictures before it in that order (:class:`~roadseg.pipeline.sources.untimed.Untimed`): those of the IDR periods
+(HEVC's BLA ones too, MPEG's groups of pictures) before its own, counted by their packets, and those of its own that
+show before it, by how far its count lies from the period's first (a frame two apart in H.264 as encoders write it),
+whether or not they decode. Counted by the pictures out of the decoder alone, one that did not decode (a damaged
+packet) put every picture after it a frame early.
 
 Example (MPEG-2: a group of an I-picture and two P-pictures, then one whose B-pictures, decoded after its I-picture,
 show before it; the second group's first B-picture lost, its header unread):
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Iterator
 
 from roadseg.pipeline.sources.numbering import HIGH_PROFILES, Bits
 
@@ -28,7 +29,9 @@ class ShownOrder:
     """Follow a raw stream of ``codec`` packet by packet, in decoding order (:meth:`take`: each packet a picture), and
     give the place of a picture among all of them in the order they show (:meth:`place`). An H.264 stream's periods
     begin at its IDR pictures, its pictures ordered by their picture order count (type 0: its low bits in the slice
-    header, the high ones followed from the reference picture before; type 2: in decoding order); an MPEG-1/2 stream's
+    header, the high ones followed from the reference picture before; type 2: in decoding order); an HEVC stream's at
+    its IDR and BLA pictures (the high bits followed from the last picture of temporal layer 0 that is neither a
+    leading one nor unreferenced: its CRA pictures go on counting); an MPEG-1/2 stream's
     at its group of pictures headers (or where its ``temporal_reference``, 10 bits, wraps), ordered by that. A frame's
     step in the count is the greatest all those read so far lie apart by (an encoder's picture order count goes 2 a
     frame; a picture shows once those before it are decoded, so those are read by then). Any other codec's, or a
@@ -40,9 +43,9 @@ class ShownOrder:
         self.read = 0  # the pictures (packets) taken
         self._step = 0  # (the count's step a frame: the greatest common divisor of the counts from the period's first)
         self._periods: list[tuple[int, int | None]] = []  # (the pictures taken before it, its first's count)
-        self._sps: dict[int, tuple[int, int, int, bool, bool]] = {}  # (frame_num bits, POC type, its lsb bits,
-        # frames alone, a separate colour plane), by id
-        self._pps: dict[int, int] = {}  # sps id, by pps id
+        self._sps: dict[int, tuple] = {}  # by id: H.264's (frame_num bits, POC type, its lsb bits, frames alone, a
+        # separate colour plane), HEVC's (its POC's lsb bits, a separate colour plane)
+        self._pps: dict[int, tuple[int, ...]] = {}  # by id: its sps id (HEVC: and what its slice headers hold)
         # the picture order count's high bits and low ones of the last reference picture (MPEG: its temporal_reference)
         self._msb = self._lsb = 0
 
@@ -51,7 +54,7 @@ class ShownOrder:
         self.read += 1
         key = None
         with contextlib.suppress(IndexError, ValueError):  # (a header too damaged to read: no key)
-            key = self._mpeg(data) if self.codec in ("mpeg1video", "mpeg2video") else self._h264(data)
+            key = self._mpeg(data) if self.codec in ("mpeg1video", "mpeg2video") else self._coded(data)
         if not self._periods:
             self._period()
         if key is None:
@@ -83,22 +86,33 @@ class ShownOrder:
             self._period()
         return tr
 
+    def _coded(self, data: bytes) -> int | None:
+        return self._h264(data) if self.codec == "h264" else self._hevc(data) if self.codec == "hevc" else None
+
     def _h264(self, data: bytes) -> int | None:
-        if self.codec != "h264":
-            return None
-        at = data.find(b"\0\0\1")
-        while 0 <= at < len(data) - 3:
-            after = data.find(b"\0\0\1", at + 3, at + 67)  # (its header's fields lie within its first bytes)
-            unit = data[at + 3 : at + 67 if after < 0 else after]
+        for unit in _units(data):
             kind = unit[0] & 0x1F
             if kind == 7:
                 self._read_sps(Bits(unit[1:]))
             elif kind == 8:
                 bits = Bits(unit[1:16])
-                self._pps[bits.ue()] = bits.ue()
+                pps = bits.ue()  # (read before its sps id: an assignment evaluates its value first)
+                self._pps[pps] = (bits.ue(),)
             elif kind in (1, 5):
                 return self._slice(Bits(unit[1:]), idr=kind == 5, ref=bool(unit[0] >> 5 & 3))
-            at = after if after >= 0 else data.find(b"\0\0\1", at + 65)
+        return None
+
+    def _hevc(self, data: bytes) -> int | None:
+        for unit in _units(data):
+            kind = unit[0] >> 1 & 0x3F
+            if kind == 33:
+                self._read_hevc_sps(Bits(unit[2:]))
+            elif kind == 34:
+                bits = Bits(unit[2:16])
+                pps = bits.ue()
+                self._pps[pps] = (bits.ue(), bits.u(1), bits.u(1), bits.u(3))  # (sps, dependent slices, output flag,
+            elif kind <= 9 or 16 <= kind <= 21:  # extra slice header bits) - a picture's slice
+                return self._hevc_slice(Bits(unit[2:]), kind, zero=(unit[1] & 7) == 1)
         return None
 
     def _read_sps(self, bits: Bits) -> None:
@@ -123,7 +137,7 @@ class ShownOrder:
         if bits.ue() != 0:  # (first_mb_in_slice: a picture's later slices)
             return None
         bits.ue()  # slice type
-        sps = self._sps.get(self._pps.get(bits.ue(), -1))
+        sps = self._sps.get(self._pps.get(bits.ue(), (-1,))[0])
         if sps is None or sps[1] == 1:
             return None
         frame_bits, kind, lsb_bits, frames_alone, separate = sps
@@ -138,12 +152,72 @@ class ShownOrder:
             self._msb = self._lsb = 0
         if kind == 2:  # (shown in decoding order)
             return 2 * (self.read - 1 - self._periods[-1][0])
-        lsb, most = bits.u(lsb_bits), 1 << lsb_bits
-        msb = self._msb
+        return self._counted(bits.u(lsb_bits), lsb_bits, kept=ref or idr)
+
+    def _counted(self, lsb: int, lsb_bits: int, *, kept: bool) -> int:
+        """The picture order count whose low ``lsb_bits`` are ``lsb``: its high ones followed from the last picture
+        kept (``kept``: a reference picture; HEVC's of the lowest temporal layer, not a leading one)."""
+        most, msb = 1 << lsb_bits, self._msb
         if lsb < self._lsb and self._lsb - lsb >= most // 2:
             msb += most
         elif lsb > self._lsb and lsb - self._lsb > most // 2:
             msb -= most
-        if ref or idr:
+        if kept:
             self._msb, self._lsb = msb, lsb
         return msb + lsb
+
+    def _read_hevc_sps(self, bits: Bits) -> None:
+        bits.u(4)  # video parameter set id
+        layers = bits.u(3)  # (sub-layers less one)
+        bits.u(1 + 96)  # temporal id nesting, the general profile, tier and level
+        present = [(bits.u(1), bits.u(1)) for _ in range(layers)]
+        bits.u(2 * (8 - layers) if layers else 0)
+        for profile, level in present:
+            bits.u(88 * profile + 8 * level)
+        sps = bits.ue()
+        separate = bits.ue() == 3 and bool(bits.u(1))
+        bits.ue(), bits.ue()  # width, height
+        if bits.u(1):  # conformance window
+            _ = [bits.ue() for _ in range(4)]
+        bits.ue(), bits.ue()  # bit depths
+        self._sps[sps] = (bits.ue() + 4, separate)
+
+    def _hevc_slice(self, bits: Bits, kind: int, *, zero: bool) -> int | None:
+        if not bits.u(1):  # (first_slice_segment_in_pic_flag: a picture's later slices)
+            return None
+        if kind >= 16:  # (an IRAP picture's no_output_of_prior_pics_flag)
+            bits.u(1)
+        pps = self._pps.get(bits.ue())
+        sps = self._sps.get(pps[0]) if pps is not None else None
+        if pps is None or sps is None:
+            return None
+        bits.u(pps[3])  # extra slice header bits
+        bits.ue()  # slice type
+        bits.u(pps[2] + 2 * sps[1])  # pic_output_flag, colour_plane_id
+        if kind in (19, 20):  # (an IDR picture: its count 0, a period begun)
+            self._period()
+            self._msb = self._lsb = 0
+            return 0
+        lsb = bits.u(sps[0])
+        if 16 <= kind <= 18 or kind == 21 and self.read == 1:  # (a BLA picture, or the first CRA: no high bits)
+            self._msb, self._lsb = 0, lsb
+            if kind != 21:
+                self._period()
+            return lsb
+        leading_or_unkept = 6 <= kind <= 9 or kind < 16 and kind % 2 == 0
+        return self._counted(lsb, sps[0], kept=zero and not leading_or_unkept)
+
+
+
+def _units(data: bytes) -> Iterator[bytes]:
+    """The NAL units of an Annex B access unit ``data``, each no more than its first 64 bytes, where the header fields
+    read lie (the next start code sought there, then on from there: a slice is not scanned to its end).
+
+    >>> list(_units(b"\\0\\0\\0\\1\\x67\\x42\\0\\0\\1\\x65" + bytes(100) + b"\\0\\0\\1\\x41\\x9a"))[::2]
+    [b'gB', b'A\\x9a']
+    """
+    at = data.find(b"\0\0\1")
+    while 0 <= at < len(data) - 3:
+        after = data.find(b"\0\0\1", at + 3, at + 67)
+        yield data[at + 3 : at + 67 if after < 0 else after]
+        at = after if after >= 0 else data.find(b"\0\0\1", at + 65)

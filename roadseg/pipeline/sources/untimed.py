@@ -38,7 +38,7 @@ IDR = {"h264": (5,), "hevc": (19, 20)}
 
 
 #: codecs whose pictures' order shown their packets say (:class:`~roadseg.pipeline.sources.order.ShownOrder`)
-ORDERED = frozenset({"h264", "mpeg1video", "mpeg2video"})
+ORDERED = frozenset({"h264", "hevc", "mpeg1video", "mpeg2video"})
 #: codecs whose every keyframe begins its pictures (intra-only ones, and H.261/H.263 without B-pictures): a raw stream
 #: of them is decoded from the keyframe before ``--start``, as from an IDR (:func:`idr`)
 WHOLE_KEYFRAMES = frozenset("mjpeg jpeg2000 dnxhd h261 h263".split())
@@ -83,11 +83,12 @@ class Untimed:
     """The place of a raw stream's pictures at ``rate`` frames/s, in ticks of ``time_base``: the video packets read
     (:meth:`read`, in decoding order, while the stream is read up to ``--start``), those of them never decoded
     (:meth:`skip`) and the pictures out of the decoder, in presentation order (:meth:`stamp`). A picture's place is
-    where it shows among all the stream's packets, as its bytes say (:meth:`take`: H.264's picture order count,
-    MPEG's ``temporal_reference``, :class:`~roadseg.pipeline.sources.order.ShownOrder`), so that a packet that does not
-    decode leaves its place empty; where they say none (another codec), the packets never decoded and the pictures
-    before it: decoding starts at a keyframe, which, in a closed group of pictures, as cameras write, follows as many
-    pictures as packets (a packet that does not decode puts the pictures after it a frame early)."""
+    where it shows among all the stream's packets, as its bytes say (:meth:`take`: H.264's and HEVC's picture order
+    count, MPEG's ``temporal_reference``, :class:`~roadseg.pipeline.sources.order.ShownOrder`), so that a packet that
+    does not decode leaves its place empty; where they say none (another codec, a field), the packets never decoded
+    and the pictures before it: decoding starts at a keyframe, which, in a closed group of pictures, as cameras
+    write, follows as many pictures as packets (a packet that does not decode puts the pictures after it a frame
+    early)."""
 
     def __init__(self, rate: Fraction, time_base: Fraction) -> None:
         self.rate, self.time_base = Fraction(rate), Fraction(time_base)

@@ -1,7 +1,8 @@
 """Frame rates read from a video stream's header and timestamps: :func:`stated_rate`, the one :class:`VideoInfo`
 holds as ``fps``, :func:`timed_rate`, the camera's rate its pictures come at (``timed_fps``), and
-:func:`decoded_rate`, the one its codec says once a picture is decoded; a raw video stream's one rate for all of
-them, :func:`untimed_rate`; the bounds outside which a rate is damage.
+:func:`decoded_rate`, the one its codec says once a picture is decoded, :func:`step_rate`, the one its pictures are
+judged a frame step apart at as it is read; a raw video stream's one rate for all of them, :func:`untimed_rate`; the
+bounds outside which a rate is damage.
 
 Example:
     >>> from types import SimpleNamespace as S

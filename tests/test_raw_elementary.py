@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from conftest import split_frames
 
 from roadseg.cli import segment_video_cmd
+from roadseg.pipeline import SegmentOptions, run
 from roadseg.pipeline.inputs import find_videos
 from roadseg.pipeline.sources import VideoSource
 from roadseg.pipeline.sources.base import Frame
@@ -119,3 +120,20 @@ def test_raw_mpeg_streams_are_taken_by_a_glob(tmp_path, elementary):
     found = [v.rel.as_posix() for v in find_videos([str(tmp_path / "cam.*")])]
     assert found == ["cam.m1v", "cam.m2v", "cam.mjpeg", "cam.mpv"]
     assert find_videos([tmp_path]) == []
+
+
+@pytest.mark.parametrize("suffix", [".m2v", ".m1v"])
+def test_a_raw_elementary_stream_played_live_is_recorded_at_its_rate(rule_onnx, tmp_path, elementary, suffix):
+    # (paced by its pictures' count, recorded at their place: was, once read at its header's rate, recorded at the
+    # times FFmpeg's parser guessed, a frame late, or a frame on past its probe, off the count: two pictures 0.002 s
+    # apart, a step of two frames)
+    path, _, rate = elementary(suffix, Fraction(30))
+    out = tmp_path / "r.mp4"
+    stats = run(SegmentOptions(str(path), live=True, model=str(rule_onnx), output=str(out), device="cpu")).as_dict()
+    with av.open(str(out)) as c:
+        stream = c.streams.video[0]
+        times = sorted(p.pts * p.time_base for p in c.demux(stream) if p.pts is not None)
+    assert len(times) == stats["frames"] > 10
+    steps = [(b - a) * rate for a, b in zip(times, times[1:])]  # (in frames: whole ones, where the model skipped)
+    assert all(s == round(s) >= 1 for s in steps), steps
+    assert times[-1] - times[0] == pytest.approx((PICTURES - 1) / rate, abs=0.5 / rate)  # (the last picture is kept)

@@ -120,10 +120,12 @@ class Untimed:
         return round((self._skipped + n) / self.rate / self.time_base)
 
     def stamp(self, frames: list) -> None:
-        """Give the decoded ``frames`` (``av.VideoFrame``, in order) that have no time their place: where its packet's
-        bytes said (:meth:`take`), else by their count."""
+        """Give the decoded ``frames`` (``av.VideoFrame``, in order) their place: where its packet's bytes said
+        (:meth:`take`), else by their count; over any time FFmpeg's parser guessed for them (a raw MPEG-2 stream's,
+        played live: a frame late, raw MPEG-1's a frame on where FFmpeg's probe ended, recorded off the count that
+        paced them, two pictures 0.002 s apart)."""
         for vf in frames:
-            if vf.pts is None and vf.time_base is not None:
+            if vf.time_base is not None:
                 key = vf.opaque if self._order is not None else None
                 place = self._skipped + self._out if key is None else self._order.place(key)
                 vf.pts = round(place / self.rate / self.time_base)

@@ -137,3 +137,24 @@ def test_a_raw_elementary_stream_played_live_is_recorded_at_its_rate(rule_onnx, 
     steps = [(b - a) * rate for a, b in zip(times, times[1:])]  # (in frames: whole ones, where the model skipped)
     assert all(s == round(s) >= 1 for s in steps), steps
     assert times[-1] - times[0] == pytest.approx((PICTURES - 1) / rate, abs=0.5 / rate)  # (the last picture is kept)
+
+
+def test_a_raw_h263_stream_cut_with_start_is_decoded_from_its_start(tmp_path):
+    # (FFmpeg's raw H.263 parser takes every picture for a keyframe: decoded from the one before --start, a P-picture
+    # without the pictures it refers to, its pictures were noise, 109 of 255 off the same ones decoded whole)
+    path = tmp_path / "cam.h263"
+    with av.open(str(path), "w", format="h263") as out:
+        vs = out.add_stream("h263", rate=30)
+        vs.width, vs.height, vs.pix_fmt = 128, 96, "yuv420p"
+        noise = np.random.default_rng(1).integers(0, 255, (96, 128, 3), np.uint8)
+        for i in range(40):
+            vf = av.VideoFrame.from_ndarray(np.roll(noise, 2 * i, 1), format="rgb24")
+            vf.pts = i
+            out.mux(vs.encode(vf))
+        out.mux(vs.encode(None))
+    with VideoSource(str(path), audio=False) as src:
+        whole = [item.image for item in src if isinstance(item, Frame)]
+    with VideoSource(str(path), audio=False, start=0.5) as src:
+        cut = [item.image for item in src if isinstance(item, Frame)]
+    assert (len(whole), len(cut)) == (40, 25)  # (at 30000/1001 frames/s, as H.263 states: from picture 15)
+    assert all(np.array_equal(a, b) for a, b in zip(cut, whole[15:], strict=True))

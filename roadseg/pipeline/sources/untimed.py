@@ -39,9 +39,10 @@ IDR = {"h264": (5,), "hevc": (19, 20)}
 
 #: codecs whose pictures' order shown their packets say (:class:`~roadseg.pipeline.sources.order.ShownOrder`)
 ORDERED = frozenset({"h264", "hevc", "mpeg1video", "mpeg2video"})
-#: codecs whose every keyframe begins its pictures (intra-only ones, and H.261/H.263 without B-pictures): a raw stream
-#: of them is decoded from the keyframe before ``--start``, as from an IDR (:func:`idr`)
-WHOLE_KEYFRAMES = frozenset("mjpeg jpeg2000 dnxhd h261 h263".split())
+#: intra-only codecs, whose every picture begins those after it: a raw stream of them is decoded from the one before
+#: ``--start``, as from an IDR (:func:`idr`; not H.261/H.263, without B-pictures, whose raw parser takes every picture
+#: for a keyframe: decoded from their start)
+WHOLE_KEYFRAMES = frozenset("mjpeg jpeg2000 dnxhd".split())
 
 
 def idr(data: bytes, codec: str) -> bool:

@@ -161,7 +161,8 @@ class FirstPictures:
         """The demuxer's packets of ``streams`` (none: every stream's), those read ahead first (:attr:`_ahead`): an
         error met reading them raised in its turn, as the demuxer raised it (the next call goes on after it), and
         where they reached the end, none after them. A raw stream's packets (:attr:`_untimed`) without the timestamps
-        FFmpeg's parser guessed for them, each taken where its picture shows (:meth:`~roadseg.pipeline.sources.untimed.Untimed.take`)."""
+        FFmpeg's parser guessed for them, each taken where its picture shows
+        (:meth:`~roadseg.pipeline.sources.untimed.Untimed.take`)."""
         while self._ahead:
             item = self._ahead.pop(0)
             if item is None:

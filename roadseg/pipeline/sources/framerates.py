@@ -37,11 +37,11 @@ def untimed_rate(stream) -> Fraction | None:
     any other file's): the rate its header states (an SPS's VUI timing, MPEG's sequence header, as FFmpeg's decoder
     reads it, :func:`decoded_rate`: H.264's ``time_scale`` over twice its ``num_units_in_tick``, x264's 60 and 1 for 30
     frames/s), where a camera's (:data:`CAMERA_FPS` at most), else FFmpeg's :data:`RAW_FPS` (a JPEG states none);
-    None for any other stream. Not the demuxer's ``average_rate``, its ``-framerate``: 25 whatever the header says (a
-    .m2v at 30 frames/s was written at 25, its 2 s 2.04 s long in an mkv). It places the stream's pictures for ``--start`` and
-    ``--duration`` (:class:`~roadseg.pipeline.sources.untimed.Untimed`), and so times every output, as FFmpeg's own
-    command line does by its parser's packet durations (was: 25 frames/s in an mp4 or mkv, the SPS's in an AVI or
-    MXF: a DVR's 60 s at 30 frames/s lasted 72 s in the mp4). Not FFmpeg's ``guessed_rate``, 25 for H.264 at 120
+    None for any other stream. Not the demuxer's ``average_rate``, its ``-framerate``: 25 whatever the header says
+    (a .m2v at 30 frames/s was written at 25, its 2 s 2.04 s long in an mkv). It places the stream's pictures for
+    ``--start`` and ``--duration`` (:class:`~roadseg.pipeline.sources.untimed.Untimed`), and so times every output,
+    as FFmpeg's own command line does by its parser's packet durations (was: 25 frames/s in an mp4 or mkv, the SPS's
+    in an AVI or MXF: a DVR's 60 s at 30 frames/s lasted 72 s in the mp4). Not FFmpeg's ``guessed_rate``, 25 for H.264 at 120
     frames/s or HEVC at 240 (its demuxer's 25 is below 70, the header's rate above 210); nor ``base_rate``, H.264's
     field rate (60 for 30). An encoder given a 1/90000 s clock states 90000 frames/s (x264 without ``force-cfr``;
     its packets then last 0): 25.

@@ -16,6 +16,7 @@ from roadseg.cli import segment_video_cmd
 from roadseg.pipeline.sources import VideoSource
 from roadseg.pipeline.sources.base import Frame
 from roadseg.pipeline.sources.concat import concat_source
+from roadseg.pipeline.sources.untimed import Untimed
 
 PICTURES = 100  # 4 s at 25 frames/s
 #: an x264 stream with B-frames and an IDR picture every second (read up to --start, those before not decoded), and
@@ -287,3 +288,46 @@ def test_a_raw_streams_pictures_after_one_that_does_not_decode_keep_their_place(
     for frame, place in zip(frames, places, strict=True):  # (each picture the one at its place; after a reference
         if not reference or place > 75:  # picture lost, those after it that refer to it are not, to the next IDR)
             assert np.array_equal(frame.image, pictures[place]), place
+
+
+def _h264_unit(kind: int, fields: list[tuple[str, int, int]]) -> bytes:
+    """An Annex B NAL unit of type ``kind`` (a reference one) whose RBSP holds ``fields``: ("u", bits, value) or
+    ("ue", 0, value), then a stop bit (no emulation prevention: the values here make no 0 0 0-3 run)."""
+    bits = ""
+    for coding, n, value in fields:  # (Exp-Golomb: as many zeros as the bits of value + 1 after the first)
+        bits += format(value, f"0{n}b") if coding == "u" else "0" * ((value + 1).bit_length() - 1) + f"{value + 1:b}"
+    bits += "1"
+    bits += "0" * (-len(bits) % 8)
+    return b"\0\0\1" + bytes([0x60 | kind]) + int(bits, 2).to_bytes(len(bits) // 8, "big")
+
+
+def test_a_raw_h264_stream_with_fields_in_packets_of_their_own_is_placed_by_its_pictures_count():
+    # a field (PAFF: a frame's two fields may come in two packets) counts as a picture in the packets that begin
+    # each IDR period: a frame after the next IDR picture, placed by its key, went a place on (3, not 2); once a
+    # field is read, the pictures are placed by their count, as those before it were (the same places, the stream
+    # whole so far)
+    sps = _h264_unit(7, [("u", 8, 77), ("u", 16, 0), ("ue", 0, 0), ("ue", 0, 0), ("ue", 0, 0), ("ue", 0, 0),
+                         ("ue", 0, 1), ("u", 1, 0), ("ue", 0, 3), ("ue", 0, 3), ("u", 1, 0)])  # fmt: skip
+    pps = _h264_unit(8, [("ue", 0, 0), ("ue", 0, 0)])
+
+    def picture(idr: bool, frame_num: int, field: int | None, poc: int) -> bytes:  # (a slice of I, P or field)
+        head = [("ue", 0, 0), ("ue", 0, 7 if idr else 5), ("ue", 0, 0), ("u", 4, frame_num)]
+        head += [("u", 1, 0)] if field is None else [("u", 1, 1), ("u", 1, field)]
+        return _h264_unit(5 if idr else 1, head + ([("ue", 0, 0)] if idr else []) + [("u", 4, poc)])
+
+    packets = [sps + pps + picture(True, 0, None, 0), picture(False, 1, 0, 2), picture(False, 1, 1, 3),
+               picture(True, 0, None, 0)]  # fmt: skip
+    untimed = Untimed(Fraction(25), Fraction(1, 25))
+    keys = []
+    for data in packets:
+        packet = av.Packet(data)
+        untimed.take(packet, "h264")
+        keys.append(packet.opaque)
+    assert keys[0] == (0, 0) and keys[1] is keys[2] is None and keys[3] == (1, 0)  # (the headers read as built)
+    frames = []  # (out of the decoder: the first frame, the field pair, the second IDR frame)
+    for key in (keys[0], None, keys[3]):
+        vf = av.VideoFrame(16, 16, "yuv420p")
+        vf.time_base, vf.opaque = Fraction(1, 25), key
+        frames.append(vf)
+    untimed.stamp(frames)
+    assert [vf.pts for vf in frames] == [0, 1, 2] and untimed.pictures == 3

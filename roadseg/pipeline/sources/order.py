@@ -48,6 +48,8 @@ class ShownOrder:
         self._pps: dict[int, tuple[int, ...]] = {}  # by id: its sps id (HEVC: and what its slice headers hold)
         # the picture order count's high bits and low ones of the last reference picture (MPEG: its temporal_reference)
         self._msb = self._lsb = 0
+        self.fields = False  # whether a field was read (PAFF: a frame's two fields may come in two packets, which the
+        # periods' bases count as two pictures: its keys are then not to be used)
 
     def take(self, data: bytes) -> tuple[int, int] | None:
         """The (period, count) of the picture in packet ``data``, the next in decoding order; None where unread."""
@@ -145,6 +147,7 @@ class ShownOrder:
             bits.u(2)
         bits.u(frame_bits)  # frame_num
         if not frames_alone and bits.u(1):  # (a field: its two fields' order is not followed)
+            self.fields = True
             return None
         if idr:
             bits.ue()  # idr_pic_id

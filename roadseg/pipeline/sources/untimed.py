@@ -127,7 +127,7 @@ class Untimed:
         paced them, two pictures 0.002 s apart)."""
         for vf in frames:
             if vf.time_base is not None:
-                key = vf.opaque if self._order is not None else None
+                key = vf.opaque if self._ordered() else None
                 place = self._skipped + self._out if key is None else self._order.place(key)
                 vf.pts = round(place / self.rate / self.time_base)
             self._out += 1
@@ -136,7 +136,13 @@ class Untimed:
     def pictures(self) -> int:
         """The pictures placed so far: those out of the decoder and those before them never decoded, or the packets
         taken (:meth:`take`), those that did not decode among them."""
-        return max(self._skipped + self._out, self._order.read if self._order is not None else 0)
+        return max(self._skipped + self._out, self._order.read if self._ordered() else 0)
+
+    def _ordered(self) -> bool:
+        """Whether the pictures are placed where their bytes say: not where a field was read (its packets count two
+        pictures for a frame whose fields came in two: placed by their count, as the pictures before it, keyed or
+        not, were in a stream whole so far)."""
+        return self._order is not None and not self._order.fields
 
     def window(self, start: float, end: float | None, pictures: int | None = None) -> int | None:
         """The pictures placed from ``start`` to ``end`` seconds (None: the stream's end), of a stream of ``pictures``

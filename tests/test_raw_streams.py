@@ -16,6 +16,7 @@ from roadseg.cli import segment_video_cmd
 from roadseg.pipeline.sources import VideoSource
 from roadseg.pipeline.sources.base import Frame
 from roadseg.pipeline.sources.concat import concat_source
+from roadseg.pipeline.sources.numbering import FrameNumbers
 from roadseg.pipeline.sources.untimed import Untimed
 
 PICTURES = 100  # 4 s at 25 frames/s
@@ -331,3 +332,20 @@ def test_a_raw_h264_stream_with_fields_in_packets_of_their_own_is_placed_by_its_
         frames.append(vf)
     untimed.stamp(frames)
     assert [vf.pts for vf in frames] == [0, 1, 2] and untimed.pictures == 3
+
+
+def test_a_lost_picture_is_told_in_a_stream_whose_picture_parameter_set_is_not_numbered_as_its_sequence_one():
+    # frame_num's skip (numbering.FrameNumbers): a PPS's ids were read in the wrong order (its sps id taken for its
+    # own), so a stream whose PPS is 1 and SPS 0 told no lost picture at all
+    sps = _h264_unit(7, [("u", 8, 77), ("u", 16, 0), ("ue", 0, 0), ("ue", 0, 0), ("ue", 0, 0), ("ue", 0, 0),
+                         ("ue", 0, 1), ("u", 1, 0), ("ue", 0, 3), ("ue", 0, 3), ("u", 1, 1)])  # fmt: skip
+    pps = _h264_unit(8, [("ue", 0, 1), ("ue", 0, 0)])
+
+    def picture(idr: bool, frame_num: int) -> bytes:  # (a frame's slice referring to PPS 1)
+        head = [("ue", 0, 0), ("ue", 0, 7 if idr else 5), ("ue", 0, 1), ("u", 4, frame_num)]
+        return _h264_unit(5 if idr else 1, head + ([("ue", 0, 0)] if idr else []) + [("u", 4, 2 * frame_num)])
+
+    numbers = FrameNumbers(None)
+    told = [numbers.skipped(data) for data in (sps + pps + picture(True, 0), picture(False, 1), picture(False, 2),
+                                                picture(False, 4), picture(False, 5))]  # fmt: skip
+    assert told == [False, False, False, True, False]

@@ -134,7 +134,8 @@ class FrameNumbers:
                 self._sps(Bits(unit[1:64]))
             elif kind == 8:
                 bits = Bits(unit[1:16])
-                self.pps[bits.ue()] = bits.ue()
+                pps = bits.ue()  # (read before its sps id: an assignment evaluates its value first)
+                self.pps[pps] = bits.ue()
             elif kind in (1, 5):
                 return self._slice(Bits(unit[1:32]), idr=kind == 5, ref=bool(ref))
         except (IndexError, ValueError):  # (a unit too damaged to read: it marks nothing)

@@ -255,7 +255,7 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
             watcher.join(1.0)
     if source.live and not writer.stats.frames:  # (a file's source refuses before any work; a live one ends)
         _no_frames(opts, primary)
-    if expected:
+    if expected or not source.live:  # (a raw stream knows its pictures only once read)
         expected = _expected_at_end(opts, source, expected)
     result = run_result(opts, source, seg, writer, time.perf_counter() - t0, expected)
     if isinstance(primary, VideoSink):
@@ -273,13 +273,14 @@ def _no_frames(opts: SegmentOptions, primary: VideoSink | ImageSink | None) -> N
                       + (f"; removed the empty {primary.label} {primary.path}" if removed else ""))  # fmt: skip
 
 
-def _expected_at_end(opts: SegmentOptions, source: Source, expected: int) -> int:
-    """The frames ``expected`` (``--max-frames`` taken in) as the source knows them by the end, where it does."""
+def _expected_at_end(opts: SegmentOptions, source: Source, expected: int | None) -> int | None:
+    """The frames ``expected`` (``--max-frames`` taken in; None: not known as it opened) as the source knows them by
+    the end, where it does."""
     if (known := source.expected_frames()) is not None:  # (by the end a source may know better: a pause in a file's
         # clock taken out, a damaged stamp that stretched its length; where its clock started again, recordings
-        # joined, the count at its opening was FFmpeg's of one recording's span: more)
-        restarted = getattr(source, "restarted", False)
-        expected = min(known, opts.max_frames or known) if restarted else min(expected, known)
+        # joined, the count at its opening was FFmpeg's of one recording's span: more; a raw stream's, once read)
+        anew = expected is None or getattr(source, "restarted", False)
+        expected = min(known, opts.max_frames or known) if anew else min(expected, known)
     return expected
 
 

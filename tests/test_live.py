@@ -44,7 +44,7 @@ import roadseg.pipeline.sources.opening as opening
 import roadseg.pipeline.sources.pacing as pacing
 from roadseg.cli import segment_video_cmd
 from roadseg.pipeline import SegmentOptions, run
-from roadseg.pipeline.runner import LatestQueue
+from roadseg.pipeline.queues import LatestQueue
 from roadseg.pipeline.session import OnnxSegmenter
 from roadseg.pipeline.sources import Frame, VideoSource, capture_args
 from roadseg.pipeline.writer import Writer
@@ -198,7 +198,7 @@ def test_sound_that_waits_past_the_bound_is_dropped_counted_and_said(rule_onnx, 
     inference takes 0.3 s (14 packets of sound)."""
     import sys
 
-    from roadseg.pipeline.runner import LatestQueue
+    from roadseg.pipeline.queues import LatestQueue
 
     run_module = sys.modules["roadseg.pipeline.run"]  # (the package's ``run`` is the function)
 

@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from roadseg.pipeline.runner import LatestQueue, StageFailed, run_stages
+from roadseg.pipeline.queues import LatestQueue
+from roadseg.pipeline.runner import StageFailed, run_stages
 
 
 def test_items_flow_in_order_through_bounded_queues():

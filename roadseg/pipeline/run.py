@@ -35,7 +35,8 @@ from roadseg.pipeline.infer import Segmenter, infer_stage
 from roadseg.pipeline.options import RunResult, SegmentOptions
 from roadseg.pipeline.outcome import failure, interruption, masks_failed, run_result, unwritten, with_stats
 from roadseg.pipeline.overlay import output_size
-from roadseg.pipeline.runner import LatestQueue, StageFailed, call_interruptibly, end, run_stages, spawn
+from roadseg.pipeline.queues import LatestQueue, end
+from roadseg.pipeline.runner import StageFailed, call_interruptibly, run_stages, spawn
 from roadseg.pipeline.sinks import ImageSink, MaskSink, ServeSink, Sink, VideoSink, WindowSink
 from roadseg.pipeline.sinks.base import FASTSTART, moved_dates, shift_timecode, write_whole
 from roadseg.pipeline.sinks.finishing import written_whole

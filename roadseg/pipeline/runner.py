@@ -1,5 +1,7 @@
 """The one place that starts threads: a chain of stages joined by bounded queues (and :func:`spawn`).
 
+Its queues' operations (each polls the stop event) and the newest-frame slot: :mod:`~roadseg.pipeline.queues`.
+
 A stage is a generator function over an input iterator, so batching and pass-through are natural.
 Guarantees: every queue is bounded (a full queue blocks its producer: no item is dropped); one
 end-of-stream sentinel; an exception in any stage after the producer sets the stop event, every other
@@ -26,9 +28,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
+from roadseg.pipeline.queues import _END, _POLL, drain, put
+
 T = TypeVar("T")
-_END = object()
-_POLL = 0.05
 LEAVE = 0.1  # seconds a producer that is left (``run_stages``' ``leave``) still gets after the run stops
 
 
@@ -43,49 +45,6 @@ class StageFailed(RuntimeError):
         super().__init__(f"{stage}: {error}")
         self.stage = stage
         self.error = error
-
-
-class LatestQueue(queue.Queue):
-    """A one-slot queue for live sources: ``put`` never blocks, a newer item replaces the waiting one.
-
-    ``dropped`` counts the items replaced (frames the consumer was too slow to take). The end
-    sentinel is never dropped and never displaces a frame. Items that ``keep`` says yes to (a live
-    stream's audio packets) are never replaced and do not replace: they wait in order, at most
-    ``max_kept`` of them (past that the oldest goes, counted in ``overflow``).
-
-    >>> q = LatestQueue(keep=lambda item: isinstance(item, str))
-    >>> for item in (1, "a", 2, "b", 3):
-    ...     q.put(item)
-    >>> [q.get() for _ in range(3)], q.dropped
-    (['a', 'b', 3], 2)
-    """
-
-    def __init__(self, keep: Callable[[Any], bool] | None = None, max_kept: int = 512) -> None:
-        super().__init__(maxsize=0)
-        self.dropped = 0
-        self.overflow = 0
-        self.keep, self.max_kept = keep or (lambda item: False), max_kept
-        self._kept = 0
-
-    def _put(self, item: Any) -> None:
-        if item is not _END and self.keep(item):
-            if self._kept >= self.max_kept:
-                oldest = next(i for i, waiting in enumerate(self.queue) if waiting is not _END and self.keep(waiting))
-                del self.queue[oldest]
-                self.overflow += 1
-            else:
-                self._kept += 1
-        elif item is not _END:
-            waiting = len(self.queue)
-            self.queue = type(self.queue)(w for w in self.queue if w is _END or self.keep(w))
-            self.dropped += waiting - len(self.queue)
-        self.queue.append(item)
-
-    def _get(self) -> Any:
-        item = self.queue.popleft()
-        if item is not _END and self.keep(item):
-            self._kept -= 1
-        return item
 
 
 def spawn(target: Callable[[], None], name: str, track: set[threading.Thread] | None = None) -> threading.Thread:
@@ -163,35 +122,6 @@ def call_interruptibly(fn: Callable[[], T], name: str, cleanup: Callable[[T], No
     if "error" in box:
         raise box["error"]
     return box["value"]
-
-
-def end(q: queue.Queue) -> None:
-    """End the items of ``q`` here, for the producer (``run_stages``' ``leave``): what waits before it still
-    goes through; what the producer puts after it is not taken."""
-    q.put(_END)
-
-
-def put(q: queue.Queue, item: Any, stop: threading.Event) -> bool:
-    """Blocking put that gives up (returns False) once ``stop`` is set."""
-    while not stop.is_set():
-        try:
-            q.put(item, timeout=_POLL)
-            return True
-        except queue.Full:
-            continue
-    return False
-
-
-def drain(q: queue.Queue, stop: threading.Event) -> Iterator[Any]:
-    """Items of ``q`` until the end sentinel, or until ``stop`` is set."""
-    while not stop.is_set():
-        try:
-            item = q.get(timeout=_POLL)
-        except queue.Empty:
-            continue
-        if item is _END:
-            return
-        yield item
 
 
 def _forward(make: Callable[[], Iterable[Any]], out: queue.Queue, stop: threading.Event) -> None:

@@ -29,7 +29,7 @@ from roadseg.errors import SinkError, StopRequested
 from roadseg.pipeline.infer import Segmenter
 from roadseg.pipeline.options import SegmentOptions
 from roadseg.pipeline.overlay import Overlay, class_shares, draw_hud, palette_lut
-from roadseg.pipeline.runner import LatestQueue
+from roadseg.pipeline.queues import LatestQueue
 from roadseg.pipeline.sinks import Sink
 from roadseg.pipeline.sources import Frame, Source
 from roadseg.pipeline.sources.packets import packet_time

@@ -3,7 +3,7 @@
 Frames carry their capture time (``Frame.captured``: when their packet was read, before decoding;
 a file played live gives its packets at their time, as a camera would), so the run can report the
 latency from there to the display. A live source is consumed through a newest-frame slot
-(:class:`~roadseg.pipeline.runner.LatestQueue`): frames the model cannot keep up with are dropped
+(:class:`~roadseg.pipeline.queues.LatestQueue`): frames the model cannot keep up with are dropped
 and counted, never queued. A stream's (or a file's) audio packets pass that slot without being
 dropped, retimed onto the same capture clock as the frames, so a recording keeps the sound whole
 however many frames the model skips. Streams that drop reconnect with doubling delays; a camera

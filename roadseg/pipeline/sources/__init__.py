@@ -9,8 +9,9 @@ of each, to check that an output can carry them), ``.subtitle_streams``, ``.data
 * :class:`VideoSource` (``file.py``): a video file (or an http(s) URL of one), timestamps and audio kept;
 * :class:`ImageSource` (``images.py``): an image, a folder or a glob;
 * :class:`LiveSource` (``capture.py``; its input opened in ``opening.py``, a connection's reading in
-  ``connection.py``, tied onto the capture clock in ``tying.py``, closed from another thread in ``closing.py``, a
-  file's pacing in ``pacing.py``): a webcam, a stream URL, or a file played in real time.
+  ``connection.py``, its pictures made upright at the first size in ``upright.py``, tied onto the capture clock in
+  ``tying.py``, closed from another thread in ``closing.py``, a file's pacing in ``pacing.py``): a webcam, a stream
+  URL, or a file played in real time.
 
 All open media through :func:`open_container` (``containers.py``); what they share besides, by role: a
 file's streams (``streams.py``), frame rates (``framerates.py``), packets' times (``packets.py``), decoded

@@ -18,7 +18,8 @@ Example:
 The source's life is here: its first connection opened (what a camera, stream or file spec is, and how each is
 opened: :mod:`~roadseg.pipeline.sources.opening`), connecting again, closing (from another thread:
 :mod:`~roadseg.pipeline.sources.closing`). What it reads of one connection, decoded, is
-:mod:`~roadseg.pipeline.sources.connection`'s, tied onto the capture clock by :mod:`~roadseg.pipeline.sources.tying`,
+:mod:`~roadseg.pipeline.sources.connection`'s, made upright at its first size by
+:mod:`~roadseg.pipeline.sources.upright`, tied onto the capture clock by :mod:`~roadseg.pipeline.sources.tying`,
 and a file played live is paced by :mod:`~roadseg.pipeline.sources.pacing`.
 """
 
@@ -42,6 +43,7 @@ from roadseg.pipeline.sources.microphone import AudioInput
 from roadseg.pipeline.sources.opening import HTTP_SCHEMES, capture_args, listens, open_capture, read_failure
 from roadseg.pipeline.sources.streams import codec_of, picture_stream
 from roadseg.pipeline.sources.tying import Tying
+from roadseg.pipeline.sources.upright import Upright
 
 log = logging.getLogger("roadseg")
 
@@ -74,7 +76,7 @@ def first_open(spec: str, hwaccel: str | None = None, camera: dict[str, str] | N
         raise SourceError(f"{exc}; not retried (--retries reconnects a stream that drops once it plays)") from None
 
 
-class LiveSource(Connection, Tying, Closing):
+class LiveSource(Connection, Upright, Tying, Closing):
     """Frames stamped with their capture time; streams reconnect with backoff, cameras end cleanly.
 
     Args:

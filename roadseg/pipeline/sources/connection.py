@@ -1,9 +1,9 @@
 """One connection of a live source (:class:`Connection`, a part of
 :class:`~roadseg.pipeline.sources.capture.LiveSource`): its pictures decoded, each with when its packet was read (a
 file played live paced as :mod:`~roadseg.pipeline.sources.pacing` says), and its audio packets, which
-:class:`~roadseg.pipeline.sources.tying.Tying` ties onto the capture clock; the first picture read ahead as the
-source opens (its display matrix), a picture whose size changed scaled to the first, and a reconnection that begins
-the same media again from its start told.
+:class:`~roadseg.pipeline.sources.tying.Tying` ties onto the capture clock; and a reconnection that begins the same
+media again from its start told. The first picture read ahead as the source opens (its display matrix), and each
+made upright at the first size: :mod:`~roadseg.pipeline.sources.upright`.
 """
 
 from __future__ import annotations
@@ -12,23 +12,17 @@ import itertools
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 
 import av
-import numpy as np
 
 from roadseg.errors import SourceError
-from roadseg.pipeline.runner import call_interruptibly
 from roadseg.pipeline.sources.audio import MergedFrames
 from roadseg.pipeline.sources.decoder import Decoder
-from roadseg.pipeline.sources.display import as_shown, matrix_of, told
 from roadseg.pipeline.sources.framerates import untimed_rate
 from roadseg.pipeline.sources.pacing import Timetable, in_line
 from roadseg.pipeline.sources.packets import packet_time
-from roadseg.pipeline.sources.pictures import rgb_picture, scaled_to
 from roadseg.pipeline.sources.presented import Presented
 from roadseg.pipeline.sources.streams import codec_of, picture_stream
-from roadseg.pipeline.sources.tying import MAX_WAITING
 from roadseg.pipeline.sources.untimed import Untimed
 
 log = logging.getLogger("roadseg")
@@ -37,22 +31,8 @@ log = logging.getLogger("roadseg")
 class Connection:
     """:class:`~roadseg.pipeline.sources.capture.LiveSource`'s reading of one connection (``container``). Its
     state, set as the source opens: ``info``, ``spec``, ``shown``, ``kind``, ``pace``, ``stop``, ``reconnects``,
-    ``lost``, ``video_read``, ``audio_samples``, ``_audio``, ``_resized``, ``_first_time``, ``_replays``,
-    ``_may_replay``, ``_said_replay``, ``_furthest_end``, ``_opening`` and ``_turned``."""
-
-    def _set_up_first_picture(self) -> None:
-        """Read the first picture ahead, but for a camera (:meth:`_upright`: its display matrix), closing the
-        source where that fails (Ctrl-C: the container is closed as the read ahead ends)."""
-        self._opening: Iterator | None = None  # the first connection's items, its first picture read ahead
-        self._turned = False  # the pictures are shown turned or mirrored (a phone's video, piped, served or played)
-        if self.kind != "camera":  # (a camera has no display matrix: its first frame is not waited for)
-            try:
-                self._turned = self._upright()
-            except KeyboardInterrupt:
-                raise  # (the container is closed as the read ahead ends: :meth:`_upright`)
-            except BaseException:
-                self.close()
-                raise
+    ``lost``, ``video_read``, ``_audio``, ``_first_time``, ``_replays``, ``_may_replay``, ``_said_replay`` and
+    ``_furthest_end``."""
 
     def _decoded(self) -> Iterator:
         """Decoded pictures, each with the ``time.monotonic()`` its packet was read at (as early as a picture's
@@ -157,67 +137,6 @@ class Connection:
         elif self._replays and self._furthest_end is not None and t > self._furthest_end + 1.0:
             self._replays = False  # (it went on past where the connections ended: a camera that restarted)
 
-    def _picture(self, vf: av.VideoFrame, bottom: bool) -> np.ndarray:
-        """``vf``'s RGB picture (an interlaced one's first field: the ``bottom`` one where the stream says so),
-        turned as it is shown (where :attr:`_turned`) and at the first size (:meth:`_sized`)."""
-        image = rgb_picture(vf, bottom_first=bottom)
-        if self._turned:
-            image = np.ascontiguousarray(as_shown(image, float(vf.rotation or 0), matrix_of(vf))[0])
-        return self._sized(image)
-
-    def _upright(self) -> bool:
-        """Whether the pictures are shown turned or mirrored (:mod:`~roadseg.pipeline.sources.display`): if so,
-        one line says so and :attr:`info` takes the size they are shown at (the outputs are made at it). The
-        display matrix comes with a decoded picture, so the first is decoded now (:meth:`_read_ahead`: a pipe
-        or a URL cannot be opened a second time to look), and the first connection hands it on first."""
-        held = call_interruptibly(self._read_ahead, "open", lambda _: self.container.close())
-        self.audio_samples = {p.stream_index: p for p in reversed(held) if isinstance(p, av.Packet)}  # (the first)
-        first = next((item[0] for item in held if isinstance(item, tuple)), None)
-        if first is None:
-            return False
-        rotation, matrix = float(first.rotation or 0), matrix_of(first)
-        probe = np.zeros((2, 3, 1), np.uint8)  # (a picture of no size: how the matrix turns it, no more)
-        shown, mirrored = as_shown(probe, rotation, matrix)
-        if shown is probe:
-            return False
-        log.warning("%s", told(round(rotation) % 360, mirrored))
-        if shown.shape[0] != probe.shape[0]:
-            sar = self.info.sample_aspect
-            self.info = replace(self.info, width=self.info.height, height=self.info.width,
-                                sample_aspect=1 / sar if sar else sar)  # fmt: skip
-        return True
-
-    def _read_ahead(self) -> list:
-        """What :meth:`_decoded` gives up to and with the first picture (or :data:`MAX_WAITING` audio packets
-        without one), kept in :attr:`_opening` with the rest of the connection after it (an error met on the
-        way: raised there, where the connection's are)."""
-        items, held = self._decoded(), []
-        try:
-            for item in items:
-                held.append(item)
-                if isinstance(item, tuple) or len(held) >= MAX_WAITING:
-                    break
-        except (av.error.FFmpegError, OSError, IndexError, SourceError) as exc:
-            self._opening = _then_raise(held, exc)
-            return held
-        self._opening = itertools.chain(held, items)
-        return held
-
-    def _sized(self, image):
-        """``image`` at the size the stream said when it was opened (what the outputs were made for): a
-        camera whose settings changed, a reconnected stream's other resolution or a damaged picture
-        header is scaled to it, with one line the first time."""
-        want = (self.info.height, self.info.width)
-        if image.shape[:2] == want or not all(want):
-            return image
-        if not self._resized:
-            self._resized = True
-            log.warning("%s's picture changed size from %dx%d to %dx%d; scaling it to the first size", self.shown,
-                        want[1], want[0], image.shape[1], image.shape[0])  # fmt: skip
-        return scaled_to(image, want)
-
-    # started again, with the picture time then) waiting for the pictures after it
-
 
 def _presented(presented: Presented, vf: av.VideoFrame, at: float, dts: int | None) -> list[tuple]:
     """(picture, when its packet was read) for ``vf``, read at ``at``, its packet decoded at ``dts`` (its time
@@ -284,12 +203,6 @@ def _ended(packets: Iterator[av.Packet], stream, failed: list[BaseException]) ->
         if stream.time_base:  # (its pictures are timed in it, as the demuxer's end's are)
             end.time_base = stream.time_base
         yield end
-
-
-def _then_raise(items: list, exc: BaseException) -> Iterator:
-    """``items``, then ``exc`` raised."""
-    yield from items
-    raise exc
 
 
 class Refusals:

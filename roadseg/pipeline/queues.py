@@ -17,8 +17,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-_END = object()
-_POLL = 0.05
+END = object()
+POLL = 0.05
 
 
 class LatestQueue(queue.Queue):
@@ -44,22 +44,22 @@ class LatestQueue(queue.Queue):
         self._kept = 0
 
     def _put(self, item: Any) -> None:
-        if item is not _END and self.keep(item):
+        if item is not END and self.keep(item):
             if self._kept >= self.max_kept:
-                oldest = next(i for i, waiting in enumerate(self.queue) if waiting is not _END and self.keep(waiting))
+                oldest = next(i for i, waiting in enumerate(self.queue) if waiting is not END and self.keep(waiting))
                 del self.queue[oldest]
                 self.overflow += 1
             else:
                 self._kept += 1
-        elif item is not _END:
+        elif item is not END:
             waiting = len(self.queue)
-            self.queue = type(self.queue)(w for w in self.queue if w is _END or self.keep(w))
+            self.queue = type(self.queue)(w for w in self.queue if w is END or self.keep(w))
             self.dropped += waiting - len(self.queue)
         self.queue.append(item)
 
     def _get(self) -> Any:
         item = self.queue.popleft()
-        if item is not _END and self.keep(item):
+        if item is not END and self.keep(item):
             self._kept -= 1
         return item
 
@@ -67,14 +67,14 @@ class LatestQueue(queue.Queue):
 def end(q: queue.Queue) -> None:
     """End the items of ``q`` here, for the producer (``run_stages``' ``leave``): what waits before it still
     goes through; what the producer puts after it is not taken."""
-    q.put(_END)
+    q.put(END)
 
 
 def put(q: queue.Queue, item: Any, stop: threading.Event) -> bool:
     """Blocking put that gives up (returns False) once ``stop`` is set."""
     while not stop.is_set():
         try:
-            q.put(item, timeout=_POLL)
+            q.put(item, timeout=POLL)
             return True
         except queue.Full:
             continue
@@ -85,9 +85,9 @@ def drain(q: queue.Queue, stop: threading.Event) -> Iterator[Any]:
     """Items of ``q`` until the end sentinel, or until ``stop`` is set."""
     while not stop.is_set():
         try:
-            item = q.get(timeout=_POLL)
+            item = q.get(timeout=POLL)
         except queue.Empty:
             continue
-        if item is _END:
+        if item is END:
             return
         yield item

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-from roadseg.pipeline.queues import _END, _POLL, drain, put
+from roadseg.pipeline.queues import END, POLL, drain, put
 
 T = TypeVar("T")
 LEAVE = 0.1  # seconds a producer that is left (``run_stages``' ``leave``) still gets after the run stops
@@ -111,7 +111,7 @@ def call_interruptibly(fn: Callable[[], T], name: str, cleanup: Callable[[T], No
 
     try:
         spawn(target, name, track=_calls)
-        while not done.wait(_POLL):
+        while not done.wait(POLL):
             pass
     except KeyboardInterrupt:
         with lock:
@@ -132,7 +132,7 @@ def _forward(make: Callable[[], Iterable[Any]], out: queue.Queue, stop: threadin
             if not put(out, item, stop):
                 return
     finally:
-        put(out, _END, stop)
+        put(out, END, stop)
 
 
 def _guarded(name: str, body: Callable[[], None], errors: list, stop: threading.Event | None,
@@ -167,9 +167,9 @@ def _join_all(threads: list[threading.Thread], done: list[threading.Event], stop
     still inside onnxruntime, and the interpreter, finalised beside it, aborted ('terminate called')."""
     try:
         for ended in done[1:]:
-            while not ended.wait(_POLL):
+            while not ended.wait(POLL):
                 pass
-        while not done[0].wait(_POLL) and not (leave is not None and leave.is_set()):
+        while not done[0].wait(POLL) and not (leave is not None and leave.is_set()):
             pass
         if not done[0].is_set():
             stop.set()

@@ -51,8 +51,9 @@ class Opening:
     """:class:`~roadseg.pipeline.sinks.video.VideoSink`'s opening. What it reads, set before: ``path``, ``to_stdout``,
     ``shown``, ``codec``, ``_stated``, ``_timed``, ``width``, ``height``, ``crf``, ``preset``, ``time_base``,
     ``audio_samples``, ``sample_aspect``, ``wall_clock``, ``tags``, ``video_tags``, ``subtitle_streams``; what it
-    sets: ``container``, ``stream``, ``encoder``, ``fps``, ``_clocked``, ``out_w``, ``out_h``, ``_colour``,
-    ``_reformatter``, ``_palette``, ``audio``, ``subtitles``, and, worked out once whatever is tried, ``_routes`` and
+    sets: ``container``, ``_faststart`` (an mp4 or mov: its index moved first as it is finished), ``stream``,
+    ``encoder``, ``fps``, ``_clocked``, ``out_w``, ``out_h``, ``_colour``, ``_reformatter``, ``_palette``, ``audio``,
+    ``subtitles``, and, worked out once whatever is tried, ``_routes`` and
     ``_subtitle_routes``. A try that fails removes what it made (:meth:`_remove`)."""
 
     def _open(self, audio: Sequence) -> None:
@@ -113,6 +114,7 @@ class Opening:
         """Create the file (``container``): Matroska on standard output and into a named pipe without an extension,
         else the format its name tells, an mp4 or mov written with its index first."""
         try:
+            self._faststart = not self.to_stdout and self.path.suffix.lower() in FASTSTART  # (its index moved first)
             if self.to_stdout:
                 self.container = av.open("pipe:1", mode="w", format="matroska")
             else:

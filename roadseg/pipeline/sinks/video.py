@@ -13,9 +13,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from fractions import Fraction
 from pathlib import Path
@@ -24,6 +25,7 @@ import av
 import numpy as np
 
 from roadseg.errors import EncoderError, SinkError, reason_of
+from roadseg.pipeline.runner import spawn
 from roadseg.pipeline.sinks.audio import is_disk_error, write_error
 from roadseg.pipeline.sinks.base import Sink, kept_tags
 from roadseg.pipeline.sinks.encoders import HARDWARE_ENCODERS, encoder_usable
@@ -41,6 +43,11 @@ log = logging.getLogger("roadseg")
 #: The output name for standard output: a Matroska stream (it holds any codec, audio and subtitles, and
 #: is written front to back), for ``segment-video IN -o - | ffplay -``
 STDOUT = "-"
+
+#: Seconds finishing an output (the encoder's flush, the trailer) may take before the user is told what it waits for:
+#: a Ctrl-C stops a run within 2 s, but not at 4K on 2 cores, where x264's 4 held pictures alone take 0.4-1 s
+#: (``benchmarks/stop_time.py``)
+SLOW_FINISH = 1.0
 
 
 class VideoSink(Opening, Stamps, Finishing, Sink):
@@ -238,33 +245,62 @@ class VideoSink(Opening, Stamps, Finishing, Sink):
             raise write_error(exc, f"cannot write {self.shown}") from None
 
     def close(self) -> None:
-        """Flush the encoder and write the container trailer: the file is playable afterwards."""
+        """Flush the encoder and write the container trailer: the file is playable afterwards. Where that takes over
+        :data:`SLOW_FINISH` s (4K on a few cores: x264 holds 4 pictures for its B-frames, each a quarter of a
+        second or more to encode; a file of gigabytes rewritten to put its index first), the user is told once what
+        it waits for (:meth:`_told_if_slow`)."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-            failed: EncoderError | None = None
+            with self._told_if_slow():
+                self._close()
+
+    def _close(self) -> None:
+        failed: EncoderError | None = None
+        try:
+            flushed = False
             try:
-                flushed = False
-                try:
-                    self._last_shown()
-                    for out in self._palette.flush() if self._palette is not None else ():
-                        self._encode(out)
-                    self._encode(None)
-                    flushed = True
-                finally:  # (also where the pictures' flush failed: MXF ends the file where its sound ends, and its
-                    if not flushed:  # sound is filled up to the last picture here; the ones the encoder held are lost)
-                        self.written, self._faulted = min(self.written, self._muxed), True
-                    self.audio.flush(self.written / self.fps)
-                    self.subtitles.flush(self.shown)
-                self._tell_offsets()
-            except EncoderError as exc:
-                failed = exc
-                raise
-            finally:  # (the trailer, also where the encoder failed: the file keeps the pictures it gave out)
-                try:
-                    self._finalise()
-                except SinkError as exc:  # (was: the trailer's or the sensor boxes' error alone)
-                    if failed is None:
-                        raise
-                    raise type(exc)(f"{failed}; {exc}") from None
+                self._last_shown()
+                for out in self._palette.flush() if self._palette is not None else ():
+                    self._encode(out)
+                self._encode(None)
+                flushed = True
+            finally:  # (also where the pictures' flush failed: MXF ends the file where its sound ends, and its
+                if not flushed:  # sound is filled up to the last picture here; the ones the encoder held are lost)
+                    self.written, self._faulted = min(self.written, self._muxed), True
+                self.audio.flush(self.written / self.fps)
+                self.subtitles.flush(self.shown)
+            self._tell_offsets()
+        except EncoderError as exc:
+            failed = exc
+            raise
+        finally:  # (the trailer, also where the encoder failed: the file keeps the pictures it gave out)
+            self._finishing = "writing its index" + (" at its start (the whole file moved behind it)"
+                                                     if self._faststart else "")  # fmt: skip
+            try:
+                self._finalise()
+            except SinkError as exc:  # (was: the trailer's or the sensor boxes' error alone)
+                if failed is None:
+                    raise
+                raise type(exc)(f"{failed}; {exc}") from None
+
+    @contextlib.contextmanager
+    def _told_if_slow(self) -> Iterator[None]:
+        """While the block finishes the file: where it is not done within :data:`SLOW_FINISH` s, one line on what it
+        waits for (``_finishing``, as the block goes on), from a thread beside it (the flush is one call into the
+        encoder, which cannot say how far it is). Was: a Ctrl-C's 2 s passed in silence at 4K."""
+        done = threading.Event()
+        held = self.written - self._muxed  # (pictures given to the encoder, not out yet: x264's B-frame delay)
+        self._finishing = f"{held} picture{'' if held == 1 else 's'} still being encoded"
+
+        def tell() -> None:
+            if not done.wait(SLOW_FINISH):
+                log.warning("finishing %s: %s...", self.shown, self._finishing)
+
+        thread = spawn(tell, "finishing")
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()

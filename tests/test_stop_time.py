@@ -75,7 +75,7 @@ def test_a_quick_finish_says_nothing(tmp_path, caplog):
     assert "finishing" not in caplog.text and sink.finalised
 
 
-#: segment-video with every encoder's flush 1.5 s slow (fault injection, in the child) and the message's threshold
+#: segment-video with every encoder's flush 1 s slow (fault injection, in the child) and the message's threshold
 #: 0.3 s: what a Ctrl-C of a 4K run on 2 cores shows
 _SLOW_FLUSH = textwrap.dedent("""
     import sys, time
@@ -84,7 +84,7 @@ _SLOW_FLUSH = textwrap.dedent("""
     real = video.VideoSink._encode
     def slow(self, frame):
         if frame is None:
-            time.sleep(1.5)
+            time.sleep(1.0)
         return real(self, frame)
     video.VideoSink._encode = slow
     from roadseg.cli import segment_video_cmd

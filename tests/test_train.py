@@ -1003,3 +1003,47 @@ def test_curve_given_a_folder_that_is_not_a_run_says_so_in_one_line(tmp_path, mo
         curve.main()
     assert str(info.value).startswith(f"Error: {tmp_path / 'log.jsonl'}: No such file or directory (give run folders")
     assert not (tmp_path / "c.png").exists()
+
+
+def test_a_loader_worker_outlives_a_sigterm_to_the_process_group(tmp_path):
+    """``timeout``, ``systemctl stop`` or a closed terminal signal the whole group: a DataLoader worker that died of it
+    made ``roadseg train`` fail with PyTorch's "DataLoader worker (pid N) is killed by signal: Terminated" and a
+    traceback, or exit 1, where the main process alone should stop (exit 143, as on Ctrl-C)."""
+    import os
+    import signal
+    import time
+
+    from roadseg.train.data import train_loader
+
+    cfg = _cfg(tmp_path, workers=1)
+    loader = train_loader(cfg, load_data(cfg)["train"], torch.device("cpu"))[1]
+    batches = iter(loader)
+    next(batches)
+    worker = batches._workers[0]
+    os.kill(worker.pid, signal.SIGTERM)
+    time.sleep(0.5)
+    assert worker.is_alive()
+    next(batches)  # (was: RuntimeError: DataLoader worker ... is killed by signal: Terminated)
+    del batches
+
+
+def test_ctrl_c_leaves_no_progress_bar_after_what_it_says(tmp_path, monkeypatch, capsys):
+    """The epoch's bar, left open on Ctrl-C, was drawn again after 'interrupted in epoch N ...', so the CLI's
+    'Error: interrupted' came on the bar's line: `...lr=1.16e-04]Error: interrupted`."""
+    real = loop.train_one_epoch
+
+    def interrupted(*args, **kw):
+        bar = args[8]
+        bar.update(1)
+        bar.refresh()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "train_one_epoch", interrupted)
+    err = None
+    try:
+        train(_cfg(tmp_path, select="last"))
+    except KeyboardInterrupt:  # (read while the exception is alive, as the CLI writes its "Error:" line)
+        err = capsys.readouterr().err
+    monkeypatch.setattr(loop, "train_one_epoch", real)
+    assert err is not None
+    assert "epoch 1/2" in err and err.rstrip("\r").rsplit("\r", 1)[-1].strip() == "", repr(err)  # (the bar cleared)

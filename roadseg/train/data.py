@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import signal
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -172,6 +173,23 @@ def _transforms(cfg: TrainConfig) -> list[TrainTransform]:
             for res, crop in phases(cfg)]  # fmt: skip
 
 
+def _deaf_worker(worker_id: int) -> None:
+    """A loader worker's start: SIGTERM, SIGHUP and SIGINT are the main process's to act on, not the worker's.
+
+    ``timeout``, ``systemctl stop``, a closed terminal and Ctrl-C signal the whole process group; a worker
+    that died of it made the main process fail with PyTorch's "DataLoader worker (pid N) is killed by
+    signal" (and a traceback) instead of stopping as on Ctrl-C. The main process ends its workers itself.
+
+    >>> saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)}
+    >>> _deaf_worker(0); signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+    True
+    >>> for s, handler in saved.items(): _ = signal.signal(s, handler)
+    """
+    for name in ("SIGTERM", "SIGHUP", "SIGINT"):
+        if hasattr(signal, name):  # (no SIGHUP on Windows)
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+
+
 def train_loader(cfg: TrainConfig, train: tuple[list, list], device: torch.device) -> tuple[EpochSampler, DataLoader, int]:
     """The training frames' loader, its sampler (``train`` sets each epoch and phase on it) and the steps an
     epoch takes; ValueError where the frames make no batch."""
@@ -180,6 +198,7 @@ def train_loader(cfg: TrainConfig, train: tuple[list, list], device: torch.devic
     # workers stay up between epochs (the sampler tells them each item's epoch and phase)
     loader = DataLoader(train_set, batch_sampler=BatchSampler(sampler, cfg.batch_size, drop_last=True),
                         num_workers=cfg.workers, persistent_workers=cfg.workers > 0,
+                        worker_init_fn=_deaf_worker if cfg.workers > 0 else None,  # signals: the main process's
                         generator=torch.Generator().manual_seed(cfg.seed),  # not the global RNG
                         pin_memory=device.type == "cuda")  # fmt: skip
     steps = len(loader) if cfg.max_steps is None else min(len(loader), cfg.max_steps)

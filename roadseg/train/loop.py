@@ -224,9 +224,11 @@ def _epoch(run: _Run, epoch: int) -> bool:
     desc = f"epoch {epoch + 1}" + (f" ({sched.progress():.0%} of {cfg.minutes:g} min)" if cfg.minutes
                                    else f"/{cfg.epochs}")  # fmt: skip
     bar = tqdm(total=run.steps, desc=desc, leave=False, dynamic_ncols=True)
-    loss = train_one_epoch(run.model, run.pre, run.loader, run.opt, sched, run.loss_fn, run.device, run.dtype, bar,
-                           run.ema)  # fmt: skip
-    bar.close()
+    try:
+        loss = train_one_epoch(run.model, run.pre, run.loader, run.opt, sched, run.loss_fn, run.device, run.dtype, bar,
+                               run.ema)  # fmt: skip
+    finally:  # (also on Ctrl-C: a bar left open is drawn again after what is said, and the "Error:" line after it)
+        bar.close()
     row = {"epoch": epoch + 1, "lr": sched.get_last_lr()[0], "train_loss": loss,
            "miou": None, "pixel_acc": None, "iou": None}  # fmt: skip
     shipped = run.model if run.ema is None else run.ema.model  # the weights that are scored and saved as best

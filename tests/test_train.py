@@ -1047,3 +1047,11 @@ def test_ctrl_c_leaves_no_progress_bar_after_what_it_says(tmp_path, monkeypatch,
     monkeypatch.setattr(loop, "train_one_epoch", real)
     assert err is not None
     assert "epoch 1/2" in err and err.rstrip("\r").rsplit("\r", 1)[-1].strip() == "", repr(err)  # (the bar cleared)
+
+
+def test_scoring_an_epoch_shows_its_progress(tmp_path, capsys):
+    """After an epoch's bar a CPU scored CamVid's 101 val frames for a minute or more in silence (a student's first
+    run: 13 s of steps, then 90 s of nothing); the scoring has a bar of its own, cleared when done."""
+    train(_cfg(tmp_path, epochs=1))
+    err = capsys.readouterr().err
+    assert "scoring val" in err and "frame" in err, repr(err)

@@ -168,7 +168,8 @@ def _count_unchanged(task: Task, done: dict, out: Path, summary: Summary, quiet:
     summary.error += 1  # (no line: its error line stands; a nightly rerun would add one a broken file)
     summary.unchanged += 1
     if not quiet:
-        print(f"{os.path.relpath(task.output, out)}: error, unchanged since: {done.get('error')} "
+        when = f" at {done['time']}" if done.get("time") else ""  # (lines of earlier versions may lack it)
+        print(f"{os.path.relpath(task.output, out)}: error, unchanged since it failed{when}: {done.get('error')} "
               "(not tried again; --retry-failed does)", file=sys.stderr, flush=True)  # fmt: skip
 
 

@@ -1111,3 +1111,13 @@ def test_a_worker_keeps_one_model_session_for_all_its_videos(monkeypatch, archiv
     lines = [worker.run(Task(str(archive / rel), str(tmp_path / f"{i}.mp4")).with_worker("1"))
              for i, rel in enumerate(("a/x.mp4", "z.mkv", "a/b/y.mov"))]  # fmt: skip
     assert [line["frames"] for line in lines] == [12, 7, 9] and len(built) == 1
+
+
+def test_an_interrupted_batch_says_what_to_do_next() -> None:
+    """Ctrl-C's last line said what was removed ('1 videos unfinished, their partial outputs removed'), not that the
+    same command finishes the work, skipping what was done."""
+    from roadseg.batch.errors import BatchInterrupted
+    from roadseg.batch.report import Summary
+
+    said = str(BatchInterrupted(Summary(interrupted=1)))
+    assert said.startswith("interrupted: 1 video unfinished") and "the same command again does them" in said, said

@@ -171,7 +171,8 @@ def test_a_batch_of_a_named_pipe_that_sends_nothing_yet_stops_at_once(rule_onnx,
             os.close(held)
     # was: 3.3 s, the worker deaf to the driver's SIGTERM until the driver killed it after its 3 s
     assert held is not None and code == 143 and took < 2.5, (code, took, err)
-    assert err.endswith("Error: interrupted: 1 videos unfinished, their partial outputs removed\n"), err
+    assert err.endswith("Error: interrupted: 1 video unfinished, their partial outputs removed; the same command again "
+                        "does them, skipping those finished\n"), err
     assert not list(out.glob("*.mp4*")), list(out.iterdir())
 
 

@@ -1121,3 +1121,17 @@ def test_an_interrupted_batch_says_what_to_do_next() -> None:
 
     said = str(BatchInterrupted(Summary(interrupted=1)))
     assert said.startswith("interrupted: 1 video unfinished") and "the same command again does them" in said, said
+
+
+def test_the_summary_counts_the_videos_done_with_warnings() -> None:
+    """`--concat` over a drive with an unreadable file left it out of the join, said once in the scrolled lines and in
+    results.jsonl's warnings, while the summary read 'ok 6 · error 0' and the exit code 0: nothing told an archive's
+    reader, who looks at the summary, that a line was worth reading."""
+    from roadseg.batch.report import Summary
+
+    s = Summary()
+    s.add({"status": "ok", "frames": 18, "warnings": ["left out of the join: input is empty (0 bytes): car9/empty.mp4"]})
+    s.add({"status": "ok", "frames": 8, "warnings": []})
+    s.add({"status": "error", "frames": 0, "warnings": ["said before it failed"]})
+    assert s.table().startswith("ok 2 · error 1 · skipped 0 · ok with warnings 1 (results.jsonl's \"warnings\") · "), s.table()
+    assert "warnings" not in Summary(ok=1).table()

@@ -33,6 +33,7 @@ class Summary:
     interrupted: int = 0
     unchanged: int = 0  # of the errors: videos found damaged before and unchanged since, not tried again
     unsearched: int = 0  # folders that could not be listed: their videos were not found, so not done
+    warned: int = 0  # of the ok: videos whose line has warnings (a file left out of a join, frames lost ...)
     frames: int = 0
     wall: float = 0.0
     results: str = ""
@@ -48,6 +49,8 @@ class Summary:
         setattr(self, status, getattr(self, status) + 1)
         if status == "skipped":
             return
+        if status == "ok" and line.get("warnings"):
+            self.warned += 1
         self.frames += line.get("frames") or 0
         node = self.nodes.setdefault(_label(line.get("node")), {"videos": 0, "frames": 0, "busy": 0.0})
         node["videos"] += 1
@@ -65,6 +68,8 @@ class Summary:
             head += f" · damaged and unchanged, not tried again {self.unchanged}"
         if self.unsearched:
             head += f" · folders not searched {self.unsearched}"
+        if self.warned:  # (ok, but a line worth reading: a file left out of a join, frames lost ...)
+            head += f" · ok with warnings {self.warned} (results.jsonl's \"warnings\")"
         rows = [f"{head} · {self.frames} frames in {self.wall:.1f} s ({rate:.1f} frames/s)"]
         if self.nodes:
             width = max(4, *(len(n) for n in self.nodes))

@@ -1055,3 +1055,17 @@ def test_scoring_an_epoch_shows_its_progress(tmp_path, capsys):
     train(_cfg(tmp_path, epochs=1))
     err = capsys.readouterr().err
     assert "scoring val" in err and "frame" in err, repr(err)
+
+
+def test_eval_shows_its_progress_where_asked(tmp_path, capsys):
+    """`roadseg eval` on a CPU scored CamVid's 101 val frames for a minute or more in silence; on a terminal it
+    shows a bar of the frames scored (the CLI asks where standard error is one), cleared when done."""
+    from roadseg.train.evaluate import evaluate_model
+
+    model = rule_model(tmp_path / "rule.onnx", input_size=(20, 40))
+    frames = ([np.zeros((20, 40, 3), np.uint8)] * 3, [np.zeros((20, 40), np.uint8)] * 3)
+    evaluate_model(model, None, "val", samples=frames, progress=True)
+    err = capsys.readouterr().err
+    assert "scoring val" in err and "/3 " in err, repr(err)
+    evaluate_model(model, None, "val", samples=frames)
+    assert capsys.readouterr().err == ""

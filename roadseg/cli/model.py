@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from roadseg.cli.common import check_model_output, fail, handle_errors, staged
@@ -100,7 +102,8 @@ def eval_cmd(model, data, split, holdout, size, device, limit, as_json, tta, log
     split = split or ("train" if holdout else "val")
     try:
         result = evaluate_model(model, data, split, size=parse_size(size), device=device, limit=limit,
-                                holdout=tuple(holdout), tta=tta, logit_adjust=logit_adjust)  # fmt: skip
+                                holdout=tuple(holdout), tta=tta, logit_adjust=logit_adjust,
+                                progress=sys.stderr.isatty())  # fmt: skip
     except (FileNotFoundError, ValueError, RuntimeError) as exc:  # (RuntimeError: --device cuda without one)
         fail(str(exc))
     except ImportError as exc:

@@ -88,7 +88,8 @@ def test_resume_without_out_goes_on_in_the_resumed_runs_folder(tmp_path, monkeyp
     for epochs in ("2", "1"):
         r = CliRunner().invoke(main, ["train", "--data", "data", "--resume", "run/last.pt", "--epochs", epochs])
         assert r.exit_code == 1 and r.output == (f"Error: run/last.pt holds epoch 2 already: nothing is left up to "
-                                                 f"--epochs {epochs}; give more to go on\n"), r.output  # fmt: skip
+                                                 f"--epochs {epochs}; to go on, resume with a larger --epochs, e.g. "
+                                                 "--epochs 3\n"), r.output  # (was "give more to go on": more what?)
 
 
 def test_a_few_steps_lower_the_loss():
@@ -1069,3 +1070,12 @@ def test_eval_shows_its_progress_where_asked(tmp_path, capsys):
     assert "scoring val" in err and "/3 " in err, repr(err)
     evaluate_model(model, None, "val", samples=frames)
     assert capsys.readouterr().err == ""
+
+
+def test_a_timed_resume_with_no_time_left_names_the_option_that_goes_on(tmp_path):
+    """It said 'give more to go on': more what? Now the option, with a value that would go on."""
+    from roadseg.train.checkpoint import left_to_train
+
+    with pytest.raises(ValueError, match=r"nothing is left up to --minutes 2; to go on, resume with a larger "
+                                         r"--minutes, e\.g\. --minutes 3$"):  # fmt: skip
+        left_to_train({"epoch": 0, "schedule": {"elapsed": 120.0}}, _cfg(tmp_path, minutes=2.0), "run/last.pt")

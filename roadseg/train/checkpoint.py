@@ -53,10 +53,11 @@ def left_to_train(state: dict, cfg: TrainConfig, resume: str | Path) -> None:
         spent = float((state.get("schedule") or {}).get("elapsed", 0.0)) / 60
         if spent >= cfg.minutes:
             raise ValueError(f"{resume} has trained {spent:.3g} of its minutes already: nothing is left up to --minutes "
-                             f"{cfg.minutes:g}; give more to go on")  # fmt: skip
+                             f"{cfg.minutes:g}; to go on, resume with a larger --minutes, e.g. --minutes "
+                             f"{spent + max(1.0, cfg.minutes / 2):.3g}")  # fmt: skip
     elif done >= cfg.epochs:
-        raise ValueError(f"{resume} holds epoch {done} already: nothing is left up to --epochs {cfg.epochs}; give more "
-                         "to go on")  # fmt: skip
+        raise ValueError(f"{resume} holds epoch {done} already: nothing is left up to --epochs {cfg.epochs}; to go on, "
+                         f"resume with a larger --epochs, e.g. --epochs {done + 1}")  # fmt: skip
 
 
 def resume_state(path: str | Path) -> dict:

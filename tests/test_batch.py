@@ -156,6 +156,23 @@ def test_a_failed_videos_line_keeps_what_was_said_of_it(archive: Path, rule_onnx
     assert line["status"] == "error" and line["warnings"] == ["named broken.mp4.mp4, say"], line
 
 
+def test_an_empty_video_unchanged_since_it_failed_is_not_tried_again(archive: Path, rule_onnx: Path,
+                                                                     tmp_path: Path) -> None:  # fmt: skip
+    """A zero-byte file (a copy that never began) is damaged as it is: a rerun does not try it again while it stays
+    as it is (was: a worker and an error line a night for it), and tries it once it changed."""
+    (archive / "empty.mp4").write_bytes(b"")
+    out = tmp_path / "out"
+    first = roadseg.batch(archive, out, model=str(rule_onnx), workers=1, quiet=True)
+    assert first.error == 2 and len(batch_results(out)) == 5
+    empty = next(line for line in batch_results(out) if line["input"].endswith("empty.mp4"))
+    assert empty["damaged"] is True and "input is empty (0 bytes)" in empty["error"], empty
+    again = roadseg.batch(archive, out, model=str(rule_onnx), workers=1, quiet=True)
+    assert (again.error, again.unchanged) == (2, 2) and len(batch_results(out)) == 5
+    (archive / "empty.mp4").write_bytes(b"x")  # (the copy began)
+    changed = roadseg.batch(archive, out, model=str(rule_onnx), workers=1, quiet=True)
+    assert changed.unchanged == 1 and len(batch_results(out)) == 6
+
+
 def test_a_damaged_video_unchanged_since_it_failed_is_not_tried_again(archive: Path, rule_onnx: Path,
                                                                        tmp_path: Path) -> None:  # fmt: skip
     """A nightly rerun over an archive with a broken file: counted as an error again, no new line (was: an

@@ -79,7 +79,7 @@ def open_container(target: str, *, what: str = "file", format: str | None = None
         if p.is_dir():
             raise SourceError(f"input is a folder, not a video file: {p}")
         if p.is_file() and p.stat().st_size == 0:  # (a pipe or FIFO says 0 bytes too, and is read as it comes)
-            raise SourceError(f"input is empty (0 bytes): {p}")
+            raise SourceError(f"input is empty (0 bytes): {p}", damaged=True)  # (read again as it is, empty again)
         url, piped = file_url(target), not p.is_file()  # (a named pipe, /dev/stdin: read as it comes)
     # tags that are not valid UTF-8 (damaged, or written in another encoding) are read with U+FFFD, not refused
     kw: dict = {"format": format, "options": options or {}, "timeout": timeout, "metadata_errors": "replace"}

@@ -120,7 +120,10 @@ def test_batch_says_a_missing_model_as_segment_does_and_leaves_no_output_folder(
     assert not (tmp_path / "out").exists()
     empty = tmp_path / "empty"
     empty.mkdir()  # a batch refused after its folder was made (no videos found): that folder goes too
-    assert _error_line(CliRunner().invoke(main, ["batch", str(empty), "-o", "out/b"])) == f"Error: no videos found in {empty}"
+    said = _error_line(CliRunner().invoke(main, ["batch", str(empty), "-o", "out/b"]))
+    assert said.startswith(f"Error: no videos found in {empty} (a folder is searched for files ending .3gp .avi "), said
+    assert said.endswith('.wmv; a raw stream, .h264 or .hevc, is taken by a glob: "DIR/*.h264")'), said  # (was: no
+    # endings named)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "split.mp4"]
 
 

@@ -46,6 +46,7 @@ from roadseg.batch.task import Task, move_outputs, remove_stale_temps
 from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.inputs import Video, find_videos
 from roadseg.pipeline.options import SegmentOptions
+from roadseg.pipeline.suffixes import VIDEO_SUFFIXES
 
 RESULTS = "results.jsonl"
 
@@ -133,9 +134,11 @@ def _videos(specs: list[str | os.PathLike], out: Path, unsearched: list[str]) ->
         raise BatchError(str(exc)) from None
     logged = read_results(out / RESULTS)
     made = written_outputs(logged)  # (where OUT is an input folder, the outputs are found there too)
-    if not (videos := [v for v in videos if str(v.path) not in made]):
-        raise BatchError(f"no videos found in {', '.join(map(str, specs)) or 'no inputs'}")
-    return videos, logged
+    if not (kept := [v for v in videos if str(v.path) not in made]):
+        searched = "" if videos else (f" (a folder is searched for files ending {' '.join(sorted(VIDEO_SUFFIXES))}; a "
+                                      'raw stream, .h264 or .hevc, is taken by a glob: "DIR/*.h264")')  # fmt: skip
+        raise BatchError(f"no videos found in {', '.join(map(str, specs)) or 'no inputs'}{searched}")
+    return kept, logged
 
 
 def _tasks(videos: list[Video], out: Path, suffix: str, bopts: BatchOptions,

@@ -32,7 +32,11 @@ class ShownOrder:
     header, the high ones followed from the reference picture before; type 2: in decoding order); an HEVC stream's at
     its IDR and BLA pictures (the high bits followed from the last picture of temporal layer 0 that is neither a
     leading one nor unreferenced: its CRA pictures go on counting); an MPEG-1/2 stream's
-    at its group of pictures headers (or where its ``temporal_reference``, 10 bits, wraps), ordered by that. A frame's
+    at its group of pictures headers (or where its ``temporal_reference``, 10 bits, wraps), ordered by that. A stream
+    begun mid-period (a DVR's dump begun mid-recording: no IDR picture, its parameter sets read at a later keyframe)
+    has its first period begin at its first picture whose count is read, counted from the least count read (those
+    before it, unread, all show before that keyframe; those after it that show before it are read before it shows), its
+    high bits followed from that first one, as an HEVC CRA or BLA picture's period is (its leading pictures). A frame's
     step in the count is the greatest all those read so far lie apart by (an encoder's picture order count goes 2 a
     frame; a picture shows once those before it are decoded, so those are read by then). Any other codec's, or a
     picture whose header cannot be read (damaged, a parameter set not read, a field, picture order count of type 1),
@@ -42,12 +46,15 @@ class ShownOrder:
         self.codec = codec
         self.read = 0  # the pictures (packets) taken
         self._step = 0  # (the count's step a frame: the greatest common divisor of the counts from the period's first)
-        self._periods: list[tuple[int, int | None]] = []  # (the pictures taken before it, its first's count)
+        # (the pictures taken before it, its first's count, whether it floats: begun where it was not opened, the
+        # stream cut mid-period, or at an HEVC CRA or BLA picture, whose leading pictures show before it)
+        self._periods: list[tuple[int, int | None, bool]] = []
         self._sps: dict[int, tuple] = {}  # by id: H.264's (frame_num bits, POC type, its lsb bits, frames alone, a
         # separate colour plane), HEVC's (its POC's lsb bits, a separate colour plane)
         self._pps: dict[int, tuple[int, ...]] = {}  # by id: its sps id (HEVC: and what its slice headers hold)
         # the picture order count's high bits and low ones of the last reference picture (MPEG: its temporal_reference)
         self._msb = self._lsb = 0
+        self._anchored = False  # (whether a count was read since the stream's start: its high bits followed from it)
         self.fields = False  # whether a field was read (PAFF: a frame's two fields may come in two packets, which the
         # periods' bases count as two pictures: its keys are then not to be used)
 
@@ -55,28 +62,34 @@ class ShownOrder:
         """The (period, count) of the picture in packet ``data``, the next in decoding order; None where unread."""
         self.read += 1
         key = None
+        if not self._periods:  # (the stream's start, until a picture opens a period: a stream cut mid-period floats)
+            self._period(floating=True)
         with contextlib.suppress(IndexError, ValueError):  # (a header too damaged to read: no key)
             key = self._mpeg(data) if self.codec in ("mpeg1video", "mpeg2video") else self._coded(data)
-        if not self._periods:
-            self._period()
         if key is None:
             return None
-        base, first = self._periods[-1]
-        if first is None:  # (the period's first picture read: where an MPEG group's count begins, 0)
-            self._periods[-1] = base, first = (base, 0 if self.codec != "h264" else key)
+        base, first, floating = self._periods[-1]
+        if first is None and floating:  # (its first picture read: those before it, unread, show before it)
+            base, first = self.read - 1, key
+        elif first is None:  # (where an MPEG group's count begins, 0; an IDR picture's)
+            first = 0 if self.codec != "h264" else key
         self._step = math.gcd(self._step, key - first)
-        return len(self._periods) - 1, key
+        self._periods[-1] = base, min(first, key) if floating else first, floating  # (the least read: pictures that
+        return len(self._periods) - 1, key  # show before one are read before it shows)
 
     def place(self, key: tuple[int, int]) -> int:
         """The place of the picture of ``key`` (:meth:`take`'s) in the order the stream's pictures show: the pictures
         of the periods before its own, and the frame steps it lies after its own period's first."""
         period, count = key
-        base, first = self._periods[period]
+        base, first, _ = self._periods[period]
         return base + max(0, count - (first or 0)) // (self._step or 1)
 
-    def _period(self) -> None:
-        """The picture taken last begins a period."""
-        self._periods.append((self.read - 1, None))
+    def _period(self, *, floating: bool = False) -> None:
+        """The picture taken last begins a period (``floating``: its pictures placed from the least count read in it,
+        not from its first's)."""
+        if self._periods and self._periods[-1][:2] == (self.read - 1, None):  # (the stream's start, opened here)
+            self._periods.pop()
+        self._periods.append((self.read - 1, None, floating))
 
     def _mpeg(self, data: bytes) -> int | None:
         at = data.find(b"\0\0\1\0")
@@ -152,15 +165,18 @@ class ShownOrder:
         if idr:
             bits.ue()  # idr_pic_id
             self._period()
-            self._msb = self._lsb = 0
-        if kind == 2:  # (shown in decoding order)
-            return 2 * (self.read - 1 - self._periods[-1][0])
+            self._msb, self._lsb, self._anchored = 0, 0, True
+        if kind == 2:  # (shown in decoding order: counted from the stream's start, as the pictures taken)
+            return 2 * (self.read - 1)
         return self._counted(bits.u(lsb_bits), lsb_bits, kept=ref or idr)
 
     def _counted(self, lsb: int, lsb_bits: int, *, kept: bool) -> int:
         """The picture order count whose low ``lsb_bits`` are ``lsb``: its high ones followed from the last picture
         kept (``kept``: a reference picture; HEVC's of the lowest temporal layer, not a leading one)."""
         most, msb = 1 << lsb_bits, self._msb
+        if not self._anchored:  # (the first count read: the stream cut where no IDR picture opened it)
+            self._msb, self._lsb, self._anchored = 0, lsb, True
+            return lsb
         if lsb < self._lsb and self._lsb - lsb >= most // 2:
             msb += most
         elif lsb > self._lsb and lsb - self._lsb > most // 2:
@@ -199,13 +215,13 @@ class ShownOrder:
         bits.u(pps[2] + 2 * sps[1])  # pic_output_flag, colour_plane_id
         if kind in (19, 20):  # (an IDR picture: its count 0, a period begun)
             self._period()
-            self._msb = self._lsb = 0
+            self._msb, self._lsb, self._anchored = 0, 0, True
             return 0
         lsb = bits.u(sps[0])
-        if 16 <= kind <= 18 or kind == 21 and self.read == 1:  # (a BLA picture, or the first CRA: no high bits)
-            self._msb, self._lsb = 0, lsb
-            if kind != 21:
-                self._period()
+        if 16 <= kind <= 18 or kind == 21 and not self._anchored:  # (a BLA picture, or the first CRA: no high bits)
+            self._msb, self._lsb, self._anchored = 0, lsb, True
+            if kind != 21:  # (its leading pictures, read after it, show before it)
+                self._period(floating=True)
             return lsb
         leading_or_unkept = 6 <= kind <= 9 or kind < 16 and kind % 2 == 0
         return self._counted(lsb, sps[0], kept=zero and not leading_or_unkept)

@@ -29,6 +29,7 @@ STREAMS = {
     "x264-slices-strict-pyramid": ("libx264", "h264", {**X264, "x264-params": "slices=4:bframes=3:b-pyramid=strict"}, 48),
     "x264-open-gop": ("libx264", "h264", {**X264, "x264-params": "bframes=3:keyint=30:open-gop=1"}, 48),
     "x265-open-gop": ("libx265", "hevc", _x265("bframes=4:keyint=30:open-gop=1"), 48),
+    "x265-idr-radl": ("libx265", "hevc", _x265("bframes=4:keyint=12:open-gop=0:radl=2"), 48),
     "x265-temporal-layers": ("libx265", "hevc", _x265("bframes=4:temporal-layers=3:keyint=25"), 48),
     "mpeg2-open-gop": ("mpeg2video", "mpeg2video", {"bf": "2", "g": "12", "b": "3M"}, 48),
 }
@@ -75,7 +76,9 @@ def _read(path, start=0.0, duration=None) -> list[tuple[int, float]]:
 
 @pytest.mark.parametrize(("case", "pictures"), [(c, 75) for c in STREAMS] + [("x264-slices-strict-pyramid", 300)])
 def test_each_picture_of_a_raw_stream_is_read_once_a_frame_step_apart(tmp_path, case, pictures):
-    # (300 pictures in one IDR period: x264's picture order count, of 9 bits here, wraps)
+    # (300 pictures: x264's picture order count, its low 6 bits here, wraps every 32, an IDR picture at 250. x265's
+    # IDR_W_RADL pictures' leading ones, whose count is below 0, were placed with it: two pictures at one time, and a
+    # window a frame on)
     path = _encode(tmp_path, case, pictures)
     assert _read(path) == [(i, pytest.approx(i / RATE, abs=1e-6)) for i in range(pictures)]
     window = _read(path, start=1.1, duration=0.8)  # (pictures 28 to 47)

@@ -36,7 +36,7 @@ class ShownOrder:
     begun mid-period (a DVR's dump begun mid-recording: no IDR picture, its parameter sets read at a later keyframe)
     has its first period begin at its first picture whose count is read, counted from the least count read (those
     before it, unread, all show before that keyframe; those after it that show before it are read before it shows), its
-    high bits followed from that first one, as an HEVC CRA or BLA picture's period is (its leading pictures). A frame's
+    high bits followed from that first one; so is an HEVC BLA or IDR_W_RADL picture's (its leading pictures). A frame's
     step in the count is the greatest all those read so far lie apart by (an encoder's picture order count goes 2 a
     frame; a picture shows once those before it are decoded, so those are read by then). Any other codec's, or a
     picture whose header cannot be read (damaged, a parameter set not read, a field, picture order count of type 1),
@@ -47,7 +47,7 @@ class ShownOrder:
         self.read = 0  # the pictures (packets) taken
         self._step = 0  # (the count's step a frame: the greatest common divisor of the counts from the period's first)
         # (the pictures taken before it, its first's count, whether it floats: begun where it was not opened, the
-        # stream cut mid-period, or at an HEVC CRA or BLA picture, whose leading pictures show before it)
+        # stream cut mid-period, or at an HEVC BLA or IDR_W_RADL picture, whose leading pictures show before it)
         self._periods: list[tuple[int, int | None, bool]] = []
         self._sps: dict[int, tuple] = {}  # by id: H.264's (frame_num bits, POC type, its lsb bits, frames alone, a
         # separate colour plane), HEVC's (its POC's lsb bits, a separate colour plane)
@@ -213,8 +213,8 @@ class ShownOrder:
         bits.u(pps[3])  # extra slice header bits
         bits.ue()  # slice type
         bits.u(pps[2] + 2 * sps[1])  # pic_output_flag, colour_plane_id
-        if kind in (19, 20):  # (an IDR picture: its count 0, a period begun)
-            self._period()
+        if kind in (19, 20):  # (an IDR picture: its count 0, a period begun; an IDR_W_RADL one's leading pictures,
+            self._period(floating=kind == 19)  # read after it, count below 0: they show before it)
             self._msb, self._lsb, self._anchored = 0, 0, True
             return 0
         lsb = bits.u(sps[0])

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from roadseg.cli import segment_video_cmd
 from roadseg.pipeline.sources import VideoSource
 from roadseg.pipeline.sources.base import Frame
+from roadseg.pipeline.sources.order import ShownOrder
 
 RATE = 25
 X264 = {"preset": "ultrafast", "crf": "8"}
@@ -141,3 +142,20 @@ def test_a_raw_hevc_stream_spliced_at_a_bla_picture_places_its_leading_pictures_
     read = _read(path)
     assert [i for i, _ in read[:40]] == list(range(40)) and read[40][0] >= 100 + cra, read[40]
     assert read == [(i, pytest.approx((i if i < 40 else 40 + i - 100 - cra) / RATE, abs=1e-6)) for i, _ in read]
+
+
+def test_an_mpeg2_group_longer_than_its_temporal_reference_is_placed_across_its_wrap():
+    # (temporal_reference, 10 bits, wraps at 1024 in a group that long; FFmpeg's encoder opens a group every 600
+    # pictures at most, so the headers are built here: I, then a P before the two B-pictures that show before it).
+    # Was: a wrap was read as a new group at the P-picture after it, the B-pictures before it, of counts near 1024,
+    # placed a group on (picture 1023 at 2046), the next B-picture a third group
+    order = ShownOrder("mpeg2video")
+
+    def picture(shown: int, kind: int) -> bytes:  # (a picture header: temporal_reference, picture_coding_type)
+        tr = shown % 1024
+        return b"\0\0\1\0" + bytes([tr >> 2, (tr & 3) << 6 | kind << 3, 0])
+
+    decoding = [(0, 1), (1, 2)] + [(n + d, 2 if d == 0 else 3) for n in range(4, 1200, 3) for d in (0, -2, -1)]
+    keys = [order.take((b"\0\0\1\xb8\0\0\0\0" if not n else b"") + picture(shown, kind))
+            for n, (shown, kind) in enumerate(decoding)]  # fmt: skip
+    assert [order.place(k) for k in keys] == [shown for shown, _ in decoding]

@@ -32,7 +32,8 @@ class ShownOrder:
     header, the high ones followed from the reference picture before; type 2: in decoding order); an HEVC stream's at
     its IDR and BLA pictures (the high bits followed from the last picture of temporal layer 0 that is neither a
     leading one nor unreferenced: its CRA pictures go on counting); an MPEG-1/2 stream's
-    at its group of pictures headers (or where its ``temporal_reference``, 10 bits, wraps), ordered by that. A stream
+    at its group of pictures headers, ordered by its ``temporal_reference`` (10 bits: its wrap followed as a picture
+    order count's, from the I- or P-picture before). A stream
     begun mid-period (a DVR's dump begun mid-recording: no IDR picture, its parameter sets read at a later keyframe)
     has its first period begin at its first picture whose count is read, counted from the least count read (those
     before it, unread, all show before that keyframe; those after it that show before it are read before it shows), its
@@ -95,11 +96,11 @@ class ShownOrder:
         at = data.find(b"\0\0\1\0")
         if at < 0:
             return None
-        tr, last = data[at + 4] << 2 | data[at + 5] >> 6, self._lsb
-        self._lsb = tr
-        if 0 <= data.find(b"\0\0\1\xb8") < at or tr + 512 < last:  # (a group of pictures' header first, or a wrap)
+        tr, b_picture = data[at + 4] << 2 | data[at + 5] >> 6, (data[at + 5] >> 3 & 7) == 3
+        if 0 <= data.find(b"\0\0\1\xb8") < at:  # (a group of pictures' header first: its count from 0)
             self._period()
-        return tr
+            self._msb, self._lsb, self._anchored = 0, 0, True
+        return self._counted(tr, 10, kept=not b_picture)  # (a group longer than 1024 pictures: on past the wrap)
 
     def _coded(self, data: bytes) -> int | None:
         return self._h264(data) if self.codec == "h264" else self._hevc(data) if self.codec == "hevc" else None

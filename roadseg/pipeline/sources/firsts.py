@@ -16,9 +16,9 @@ import av
 
 from roadseg.pipeline.sources.clock import TS_DISCONT
 from roadseg.pipeline.sources.decoder import joined_part
+from roadseg.pipeline.sources.firstmoves import first_moved, sound_start
 from roadseg.pipeline.sources.framerates import step_rate, untimed_rate
 from roadseg.pipeline.sources.gaps import OFF_LINE
-from roadseg.pipeline.sources.inline import first_moved, sound_start
 from roadseg.pipeline.sources.packets import packet_time, seconds
 
 

@@ -26,7 +26,8 @@ from roadseg.errors import SourceError
 from roadseg.pipeline.sources.base import MAX_SECONDS, VideoInfo
 from roadseg.pipeline.sources.clock import TS_DISCONT
 from roadseg.pipeline.sources.containers import open_container
-from roadseg.pipeline.sources.inline import InLine, first_moved, sound_start
+from roadseg.pipeline.sources.firstmoves import first_moved, sound_start
+from roadseg.pipeline.sources.inline import InLine
 from roadseg.pipeline.sources.packets import packet_time, seconds
 from roadseg.pipeline.sources.streams import codec_of, framing, lone_length, picture_stream, stream_end
 
@@ -45,7 +46,7 @@ class Placing(NamedTuple):
     and length are the damaged stamps'. ``early`` says how many seconds FFmpeg's start lies after the file's true one
     (before it: below 0), ``length`` its seconds from its true start to its end; ``ffmpeg``, FFmpeg's length (None:
     unknown, or neither is known); ``moves``, the seconds those pictures' packets are moved by to put them back, by
-    their number (:func:`~roadseg.pipeline.sources.inline.first_moved`)."""
+    their number (:func:`~roadseg.pipeline.sources.firstmoves.first_moved`)."""
 
     length: float | None
     ffmpeg: float | None
@@ -72,7 +73,7 @@ def _placed(container, video, info: VideoInfo) -> tuple[Placing, VideoInfo]:
     """The file's :class:`Placing`, and ``info`` with its video's seconds and frames counted from where its first
     pictures are put back, where the stamps of a transport stream's first pictures alone were damaged (judged by its
     first video packets as :class:`~roadseg.pipeline.sources.file.VideoSource` judges a file's own:
-    :func:`~roadseg.pipeline.sources.inline.first_moved`). Its true start is then the earliest of its picture's put
+    :func:`~roadseg.pipeline.sources.firstmoves.first_moved`). Its true start is then the earliest of its picture's put
     back and its other streams' starts, its end the latest of theirs (:func:`_video_end`)."""
     ffmpeg = container.duration / av.time_base if container.duration and container.duration > 0 else None
     if video is None or container.start_time is None:

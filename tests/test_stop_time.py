@@ -13,7 +13,7 @@ from fractions import Fraction
 import pytest
 from conftest import as_from_a_terminal, read_video, split_frames, write_video
 
-from roadseg.pipeline.sinks import video
+from roadseg.pipeline.sinks import finishing
 from roadseg.pipeline.sinks.video import VideoSink
 
 
@@ -45,7 +45,7 @@ def _sink_of(path, frames: int = 10) -> VideoSink:
 
 
 def test_a_slow_flush_says_once_how_many_pictures_the_encoder_still_holds(tmp_path, caplog, monkeypatch):
-    monkeypatch.setattr(video, "SLOW_FINISH", 0.2, raising=False)
+    monkeypatch.setattr(finishing, "SLOW_FINISH", 0.2)
     sink = _sink_of(tmp_path / "o.mp4")
     sink.stream = _Slowed(sink.stream, "encode", 0.8, when=lambda args: args[0] is None)
     with caplog.at_level("WARNING", logger="roadseg"):
@@ -57,7 +57,7 @@ def test_a_slow_flush_says_once_how_many_pictures_the_encoder_still_holds(tmp_pa
 
 
 def test_a_slow_trailer_says_the_file_is_rewritten_to_put_its_index_first(tmp_path, caplog, monkeypatch):
-    monkeypatch.setattr(video, "SLOW_FINISH", 0.2, raising=False)
+    monkeypatch.setattr(finishing, "SLOW_FINISH", 0.2)
     sink = _sink_of(tmp_path / "o.mp4")
     sink.container = _Slowed(sink.container, "close", 0.8)
     with caplog.at_level("WARNING", logger="roadseg"):
@@ -79,8 +79,8 @@ def test_a_quick_finish_says_nothing(tmp_path, caplog):
 #: 0.3 s: what a Ctrl-C of a 4K run on 2 cores shows
 _SLOW_FLUSH = textwrap.dedent("""
     import sys, time
-    from roadseg.pipeline.sinks import video
-    video.SLOW_FINISH = 0.3
+    from roadseg.pipeline.sinks import finishing, video
+    finishing.SLOW_FINISH = 0.3
     real = video.VideoSink._encode
     def slow(self, frame):
         if frame is None:

@@ -1,6 +1,7 @@
 """Finishing a video output (:class:`Finishing`, a part of :class:`~roadseg.pipeline.sinks.video.VideoSink`): its
-trailer and sensor boxes written, or, after a failed or interrupted run, the file kept where it plays (read back) or
-removed; a file written under a temporary name (:func:`temporary_name`) renamed onto its own when it is kept.
+trailer and sensor boxes written (what it waits for told where that is slow: :data:`SLOW_FINISH`), or, after a failed
+or interrupted run, the file kept where it plays (read back) or removed; a file written under a temporary name
+(:func:`temporary_name`) renamed onto its own when it is kept.
 
 Example:
     >>> str(temporary_name(Path("/out/o.mp4"), 4242))
@@ -10,15 +11,26 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
 
 from roadseg.errors import SinkError, reason_of
+from roadseg.pipeline.runner import spawn
 from roadseg.pipeline.sinks.audio import write_error
 from roadseg.pipeline.sinks.readback import pictures
 from roadseg.pipeline.sources.containers import file_url
+
+log = logging.getLogger("roadseg")
+
+#: Seconds finishing an output (the encoder's flush, the trailer) may take before the user is told what it waits for:
+#: a Ctrl-C stops a run within 2 s, but not at 4K on 2 cores, where x264's 4 held pictures alone take 0.4-1 s
+#: (``benchmarks/stop_time.py``)
+SLOW_FINISH = 1.0
 
 #: What a temporary output's name holds after the final name (``.o.mp4.part-<pid>.mp4``), as ``batch`` names its own
 PART = ".part-"
@@ -75,7 +87,8 @@ def _running(pid: int) -> bool:
 class Finishing:
     """:class:`~roadseg.pipeline.sinks.video.VideoSink`'s end. Its state: ``container``, ``path``, ``file`` (where it
     is written: ``path``, or its :func:`temporary_name` until :meth:`commit`), ``to_stdout``, ``shown``, ``boxes``,
-    ``written``, ``finalised``, ``_faulted`` (the encoder failed: the file is read back), and its :meth:`close`."""
+    ``written``, ``_muxed``, ``finalised``, ``_faulted`` (the encoder failed: the file is read back), ``_finishing`` (what
+    finishing waits for: :meth:`_told_if_slow`), and its :meth:`close`."""
 
     def _finalise(self) -> None:
         """Write the trailer, then the sensor boxes (after the media and its index, where BlackVue keeps them too)."""
@@ -90,6 +103,26 @@ class Finishing:
             except OSError as exc:
                 raise SinkError(f"cannot finish {self.shown}: {reason_of(exc)}") from None
         self.finalised = True
+
+    @contextlib.contextmanager
+    def _told_if_slow(self) -> Iterator[None]:
+        """While the block finishes the file: where it is not done within :data:`SLOW_FINISH` s, one line on what it
+        waits for (``_finishing``, as the block goes on), from a thread beside it (the flush is one call into the
+        encoder, which cannot say how far it is). Was: a Ctrl-C's 2 s passed in silence at 4K."""
+        done = threading.Event()
+        held = self.written - self._muxed  # (pictures given to the encoder, not out yet: x264's B-frame delay)
+        self._finishing = f"{held} picture{'' if held == 1 else 's'} still being encoded"
+
+        def tell() -> None:
+            if not done.wait(SLOW_FINISH):
+                log.warning("finishing %s: %s...", self.shown, self._finishing)
+
+        thread = spawn(tell, "finishing")
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
 
     def finish(self, keep: bool) -> bool:
         """After a failed or interrupted run: finalise the frames written (``keep``), or remove the file.

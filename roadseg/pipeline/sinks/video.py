@@ -13,10 +13,9 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from fractions import Fraction
 from pathlib import Path
@@ -25,7 +24,6 @@ import av
 import numpy as np
 
 from roadseg.errors import EncoderError, SinkError, reason_of
-from roadseg.pipeline.runner import spawn
 from roadseg.pipeline.sinks.audio import is_disk_error, write_error
 from roadseg.pipeline.sinks.base import Sink, kept_tags
 from roadseg.pipeline.sinks.encoders import HARDWARE_ENCODERS, encoder_usable
@@ -43,12 +41,6 @@ log = logging.getLogger("roadseg")
 #: The output name for standard output: a Matroska stream (it holds any codec, audio and subtitles, and
 #: is written front to back), for ``segment-video IN -o - | ffplay -``
 STDOUT = "-"
-
-#: Seconds finishing an output (the encoder's flush, the trailer) may take before the user is told what it waits for:
-#: a Ctrl-C stops a run within 2 s, but not at 4K on 2 cores, where x264's 4 held pictures alone take 0.4-1 s
-#: (``benchmarks/stop_time.py``)
-SLOW_FINISH = 1.0
-
 
 class VideoSink(Opening, Stamps, Finishing, Sink):
     """Encode RGB frames into a video file (H.264 yuv420p mp4 by default), remuxing audio untouched.
@@ -284,23 +276,3 @@ class VideoSink(Opening, Stamps, Finishing, Sink):
                 if failed is None:
                     raise
                 raise type(exc)(f"{failed}; {exc}") from None
-
-    @contextlib.contextmanager
-    def _told_if_slow(self) -> Iterator[None]:
-        """While the block finishes the file: where it is not done within :data:`SLOW_FINISH` s, one line on what it
-        waits for (``_finishing``, as the block goes on), from a thread beside it (the flush is one call into the
-        encoder, which cannot say how far it is). Was: a Ctrl-C's 2 s passed in silence at 4K."""
-        done = threading.Event()
-        held = self.written - self._muxed  # (pictures given to the encoder, not out yet: x264's B-frame delay)
-        self._finishing = f"{held} picture{'' if held == 1 else 's'} still being encoded"
-
-        def tell() -> None:
-            if not done.wait(SLOW_FINISH):
-                log.warning("finishing %s: %s...", self.shown, self._finishing)
-
-        thread = spawn(tell, "finishing")
-        try:
-            yield
-        finally:
-            done.set()
-            thread.join()

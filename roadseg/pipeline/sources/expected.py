@@ -11,15 +11,32 @@ import av
 
 from roadseg.pipeline.sources.base import MAX_SECONDS
 from roadseg.pipeline.sources.gaps import HOLE, OFF_LINE, RUN
+from roadseg.pipeline.sources.pace import Pace
 from roadseg.pipeline.sources.streams import tag_duration
 
 
 class Expected:
     """:class:`~roadseg.pipeline.sources.file.VideoSource`'s count of the frames expected and lost: its state is
-    ``_span``, ``_off``, ``_recording``, ``_last_dts``, ``held`` and ``pace`` (set as the source opens), and
-    ``_earliest``, the time of the earliest video packet read (:meth:`_begins`)."""
+    ``_span``, ``_off``, ``_recording``, ``_last_dts``, ``held`` and ``pace`` (set as the source opens:
+    :meth:`_set_up_expected`), and ``_earliest``, the time of the earliest video packet read (:meth:`_begins`)."""
 
     _earliest: float | None = None
+
+    def _set_up_expected(self, chunked: bool) -> None:
+        """The state of :class:`Expected` (the frames the file promises, counted as it is read); ``chunked``: an
+        AVI's empty chunks are pictures held, as --concat says of a join of AVI files."""
+        self._length = self._video_length()
+        self._span: tuple[float, float] | None = None  # (first, end) of the video packets read, on the one timeline
+        self._off: tuple[float, float, int] | None = None  # (start, end, count) of the video packets in a row off
+        # the span, until they count or the packets come back to it
+        self._read = False  # whether the file was read to its end (or to --duration's)
+        self._recording = -1  # the recording joined in the file the last video packet was of (Clock.recording)
+        self.pace = Pace()  # (the rate its pictures came at: expected_frames, where the file has no count)
+        # an AVI's empty chunks: a picture held for one more frame (a dashcam's MJPEG that fell behind), which its
+        # frame count counts and its demuxer reads as no packet (the next one's timestamp steps over them)
+        self.chunked = chunked or self.container.format.name == "avi"
+        self.held = 0
+        self._last_dts: int | None = None
 
     def expected_frames(self) -> int | None:
         """Frames the container promises between ``start`` and ``start + duration`` (None when unknown), less

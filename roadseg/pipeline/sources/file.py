@@ -40,7 +40,6 @@ from roadseg.pipeline.sources.gaps import Gaps
 from roadseg.pipeline.sources.inline import InLine
 from roadseg.pipeline.sources.marks import Discarded, PassedOver
 from roadseg.pipeline.sources.numbering import FrameNumbers
-from roadseg.pipeline.sources.pace import Pace
 from roadseg.pipeline.sources.packets import packet_time, seconds
 from roadseg.pipeline.sources.reading import Reading
 from roadseg.pipeline.sources.seeking import ToStart
@@ -120,26 +119,6 @@ class VideoSource(Contents, FirstPictures, ToStart, Reading, Decoding, Expected)
         self._say_left_out(said)
         self._set_up_sensor_boxes(own_file)
 
-    def _set_up_first_pictures(self, moves: Sequence[Mapping[int, float]], shifts: Sequence[float], own_file: bool,
-                               remote: bool) -> None:
-        """The state of :class:`FirstPictures`: the first pictures whose stamps alone were damaged, judged here where
-        the file is its own (``own_file``) or ``remote``, else as --concat's probe judged them (``moves``,
-        ``shifts``)."""
-        self._ahead: list[av.Packet | Exception | None] = []  # packets read to judge the first ones, in turn the errors
-        # met and the end (None) where reading them met it: read first (_demux)
-        # the seconds the first video packets are moved by, by their number, where their stamps alone were damaged, of
-        # the file (of each file joined), and those the first is moved by (before the file's start: it follows)
-        # (an http(s) URL's container, opened by open_url, is the file's own too)
-        self._first_pts: dict[int, int] = {}  # where the first video packets' damaged presentation times alone are put
-        self._presented_by = 0.0  # the seconds the first is moved by so (_first_presented)
-        self._moves = list(moves) or [self._first_pictures_moved() if own_file or remote else {}]
-        self._first_moved = self._moves[0].get(0, 0.0) or self._presented_by
-        self._video_read = 0  # video packets read of the file (_put_back)
-        self._part: tuple[int, str | None] = (0, None)  # the joined file read (its number, where the join starts it)
-        self._shifts = list(shifts)
-        self._moving = any(self._moves) or any(self._shifts) or bool(self._first_pts)
-        self._put_at: set[int] = set()  # the pts those put back are at: their pictures are put back in line
-
     def _set_up_audio(self) -> None:
         """The sound's timing: packets whose timestamps cannot be right, an mp4's edit list, AAC frames merged."""
         self.audio = AudioTimeline(self._stream_start())  # audio packets whose timestamps cannot be right: dropped
@@ -155,22 +134,6 @@ class VideoSource(Contents, FirstPictures, ToStart, Reading, Decoding, Expected)
         discont = bool(self.container.format.flags & TS_DISCONT) and self._untimed is None  # (not raw MPEG-4's)
         joined = "matroska" in self.container.format.name and own_file and joined_matroska(self.path)
         self.clock = Clock() if discont or joined else None
-
-    def _set_up_expected(self, chunked: bool) -> None:
-        """The state of :class:`Expected` (the frames the file promises, counted as it is read); ``chunked``: an
-        AVI's empty chunks are pictures held, as --concat says of a join of AVI files."""
-        self._length = self._video_length()
-        self._span: tuple[float, float] | None = None  # (first, end) of the video packets read, on the one timeline
-        self._off: tuple[float, float, int] | None = None  # (start, end, count) of the video packets in a row off
-        # the span, until they count or the packets come back to it
-        self._read = False  # whether the file was read to its end (or to --duration's)
-        self._recording = -1  # the recording joined in the file the last video packet was of (Clock.recording)
-        self.pace = Pace()  # (the rate its pictures came at: expected_frames, where the file has no count)
-        # an AVI's empty chunks: a picture held for one more frame (a dashcam's MJPEG that fell behind), which its
-        # frame count counts and its demuxer reads as no packet (the next one's timestamp steps over them)
-        self.chunked = chunked or self.container.format.name == "avi"
-        self.held = 0
-        self._last_dts: int | None = None
 
     def _set_up_losses(self) -> None:
         """What finds pictures lost: the frame step, H.264's numbers, the marks a loss leaves (:class:`Gaps`), the

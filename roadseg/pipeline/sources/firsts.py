@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from fractions import Fraction
 
 import av
@@ -24,10 +24,31 @@ from roadseg.pipeline.sources.packets import packet_time, seconds
 
 class FirstPictures:
     """:class:`~roadseg.pipeline.sources.file.VideoSource`'s first-pictures repairs. Its state, set as the source
-    opens: ``_ahead`` (the packets read to judge the first ones, then an error met or the end), ``_first_pts`` (where
-    the first video packets' damaged presentation times alone are put, by number), ``_presented_by`` (the seconds
-    the first is moved by so), ``_moves`` and ``_shifts`` (by joined file: the seconds its first video packets, and
-    all its packets, are moved by), ``_part``, ``_video_read`` and ``_put_at`` (what :meth:`_put_back` follows)."""
+    opens (:meth:`_set_up_first_pictures`): ``_ahead`` (the packets read to judge the first ones, then an error met
+    or the end), ``_first_pts`` (where the first video packets' damaged presentation times alone are put, by number),
+    ``_presented_by`` (the seconds the first is moved by so), ``_moves`` and ``_shifts`` (by joined file: the seconds
+    its first video packets, and all its packets, are moved by), ``_part``, ``_video_read`` and ``_put_at`` (what
+    :meth:`_put_back` follows)."""
+
+    def _set_up_first_pictures(self, moves: Sequence[Mapping[int, float]], shifts: Sequence[float], own_file: bool,
+                               remote: bool) -> None:
+        """The state of :class:`FirstPictures`: the first pictures whose stamps alone were damaged, judged here where
+        the file is its own (``own_file``) or ``remote``, else as --concat's probe judged them (``moves``,
+        ``shifts``)."""
+        self._ahead: list[av.Packet | Exception | None] = []  # packets read to judge the first ones, in turn the errors
+        # met and the end (None) where reading them met it: read first (_demux)
+        # the seconds the first video packets are moved by, by their number, where their stamps alone were damaged, of
+        # the file (of each file joined), and those the first is moved by (before the file's start: it follows)
+        # (an http(s) URL's container, opened by open_url, is the file's own too)
+        self._first_pts: dict[int, int] = {}  # where the first video packets' damaged presentation times alone are put
+        self._presented_by = 0.0  # the seconds the first is moved by so (_first_presented)
+        self._moves = list(moves) or [self._first_pictures_moved() if own_file or remote else {}]
+        self._first_moved = self._moves[0].get(0, 0.0) or self._presented_by
+        self._video_read = 0  # video packets read of the file (_put_back)
+        self._part: tuple[int, str | None] = (0, None)  # the joined file read (its number, where the join starts it)
+        self._shifts = list(shifts)
+        self._moving = any(self._moves) or any(self._shifts) or bool(self._first_pts)
+        self._put_at: set[int] = set()  # the pts those put back are at: their pictures are put back in line
 
     def _first_pictures_moved(self) -> dict[int, float]:
         """Where :class:`InLine` puts the first pictures back in line, where the stamps of a transport stream's first

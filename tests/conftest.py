@@ -265,6 +265,26 @@ def wait_for(predicate, timeout: float = 60.0, step: float = 0.02, *, fail: bool
         raise AssertionError(f"timed out after {timeout} s")
 
 
+def mid_run(proc, parts, size: int, timeout: float = 60.0) -> None:
+    """Return once one of ``parts()`` (a run's temporary outputs) holds ``size`` bytes while ``proc`` still runs: the
+    moment a test signals a run "mid-run". Fail, saying so, where the run ended first (a machine fast enough to finish
+    before the signal: its input is too short) or ``timeout`` s passed (was: the wait fell through and the test went
+    on to signal a finished run, failing on what followed)."""
+
+    def held(path: Path) -> int:
+        try:
+            return path.stat().st_size
+        except FileNotFoundError:  # (renamed onto its own name as the run finished)
+            return 0
+
+    wait_for(lambda: proc.poll() is not None or any(held(p) >= size for p in parts()), timeout, fail=False)
+    if proc.poll() is not None:
+        raise AssertionError(f"the run ended (exit {proc.returncode}) before its output held {size} bytes: not mid-run")
+    if not any(held(p) >= size for p in parts()):
+        proc.kill()
+        raise AssertionError(f"the run's output held no {size} bytes after {timeout} s (the run killed)")
+
+
 def frame_count(path: Path) -> int:
     """Frames a video really decodes to (not what its header claims)."""
     with av.open(str(path)) as c:

@@ -14,7 +14,15 @@ from pathlib import Path
 import av
 import pytest
 from click.testing import CliRunner
-from conftest import as_from_a_terminal, read_video, sound_late, sound_spans, split_frames, wait_for, write_video
+from conftest import (
+    as_from_a_terminal,
+    mid_run,
+    read_video,
+    sound_late,
+    sound_spans,
+    split_frames,
+    write_video,
+)
 
 from roadseg.cli import segment_video_cmd
 from roadseg.errors import Interrupted, OutputError
@@ -53,7 +61,7 @@ def _started(rule_onnx, tmp_path: Path, out: Path, *extra: str, behind: bool = F
            *extra]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=as_from_a_terminal)  # fmt: skip
-    wait_for(lambda: any(p.stat().st_size > 20000 for p in _parts(out.parent)) or proc.poll() is not None, 60)
+    mid_run(proc, lambda: _parts(out.parent), 20000)
     return proc
 
 

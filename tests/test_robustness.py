@@ -27,6 +27,7 @@ from conftest import (
     add_telemetry,
     as_from_a_terminal,
     frame_count,
+    mid_run,
     read_video,
     sound_spans,
     split_frames,
@@ -2926,10 +2927,7 @@ def test_a_run_started_with_nohup_outlives_its_terminal(rule_onnx, tmp_path):
     cmd = [sys.executable, "-m", "roadseg", "segment", str(src), "-o", str(out), "--model", str(rule_onnx), "-q"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))  # fmt: skip
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not any(p.stat().st_size >= 20000 for p in tmp_path.glob(".o.mp4.part-*")):
-        time.sleep(0.05)  # (written under a temporary name until it is finished)
-    assert proc.poll() is None  # (mid-run)
+    mid_run(proc, lambda: tmp_path.glob(".o.mp4.part-*"), 20000, 30)  # (written under a temporary name until finished)
     proc.send_signal(signal.SIGHUP)
     _, err = proc.communicate(timeout=50)
     v = read_video(out)
@@ -2974,9 +2972,7 @@ def _signalled_mid_run(rule_onnx, tmp_path, out, stats, sig, size: int) -> tuple
            "--stats", str(stats)]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=as_from_a_terminal)  # fmt: skip
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not any(p.stat().st_size >= size for p in out.parent.glob(f".{out.name}.part-*")):
-        time.sleep(0.05)
+    mid_run(proc, lambda: out.parent.glob(f".{out.name}.part-*"), size, 30)
     t0 = time.monotonic()
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=10)

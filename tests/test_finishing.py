@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -97,12 +96,13 @@ def test_a_run_stopped_before_its_first_frame_leaves_the_earlier_output(rule_onn
     write_video(out, split_frames(4))
     before = out.read_bytes()
 
-    monkeypatch.setattr(VideoSink, "write", lambda self, image, frame=None: time.sleep(1))  # (a slow first frame)
-    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))  # (Ctrl-C, meanwhile)
-    timer.start()
+    def slow_first_frame(self, image, frame=None) -> None:  # (Ctrl-C while the first frame is being written: sent
+        os.kill(os.getpid(), signal.SIGINT)  # from inside it, not by a timer, which a slow machine's run came to late)
+        time.sleep(1)
+
+    monkeypatch.setattr(VideoSink, "write", slow_first_frame)
     with pytest.raises(Interrupted) as caught:
         segment_video(src, out, model=str(rule_onnx), overwrite=True, quiet=True)
-    timer.join()
     assert caught.value.message == f"interrupted before any frame was written; removed the unfinished output; {out} " \
                                    "is as it was before"  # fmt: skip
     assert out.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "o.mp4", "rule.onnx"]

@@ -1365,14 +1365,28 @@ class UdpCamera(threading.Thread):
                 self.halt.wait(max(0.0, t0 + i / 25 - time.monotonic()))
 
 
+def _listening(port: int) -> bool:
+    """Whether a UDP socket here is bound to ``port`` (its local address, the second column of /proc/net/udp)."""
+    rows = [line.split() for name in ("udp", "udp6") for line in Path(f"/proc/net/{name}").read_text().splitlines()[1:]]
+    return any(row[1].endswith(f":{port:04X}") for row in rows)
+
+
+def _start_when_listening(camera: UdpCamera, after: float = 0.0) -> None:
+    """Start ``camera`` ``after`` s from when its receiver holds its port (was: a fixed 0.3 s from the receiver's
+    start; one that came up 1.5 s late, a loaded machine's, missed all the pictures before the pause tested)."""
+    wait_for(lambda: _listening(camera.port), 30, fail=False)
+    time.sleep(after)
+    camera.start()
+
+
 def _received(camera: UdpCamera, after: float, rule_onnx, out: Path, *args: str):
-    """``segment-video udp://...`` into ``out`` (CliRunner's result), with ``camera`` started ``after`` s."""
+    """``segment-video udp://...`` into ``out`` (CliRunner's result), with ``camera`` started ``after`` s from when it
+    listens."""
     result = {}
     runner = threading.Thread(target=lambda: result.update(r=CliRunner().invoke(segment_video_cmd, [
         f"udp://127.0.0.1:{camera.port}", "--model", str(rule_onnx), "-o", str(out), "--device", "cpu", *args])))  # fmt: skip
     runner.start()
-    time.sleep(after)
-    camera.start()
+    _start_when_listening(camera, after)
     runner.join(40)
     camera.halt.set()
     return result["r"]
@@ -1386,7 +1400,7 @@ def test_a_udp_stream_that_pauses_is_received_again_when_it_comes_back(rule_onnx
     monkeypatch.setattr(opening, "TIMEOUT", 1.0)  # (5 s in use)
     camera = UdpCamera(free_port(), before=1.5, pause=2.0, seconds=20)
     out = tmp_path / "r.mp4"
-    r = _received(camera, 0.3, rule_onnx, out, "--max-frames", "50", "--retry-delay", "0.05", "-q")  # (listening)
+    r = _received(camera, 0.0, rule_onnx, out, "--max-frames", "50", "--retry-delay", "0.05", "-q")
     assert r.exit_code == 0 and "Address already in use" not in r.output, r.output
     assert "stream lost (no data for 1 s: timed out); reconnecting" in r.output
     seconds = read_video(out)["seconds"]
@@ -1747,7 +1761,7 @@ def test_a_recording_keeps_an_outage_as_long_as_it_was(rule_onnx, tmp_path, monk
     port = free_port()
     camera = UdpCamera(port, before=1.5, pause=2.0, seconds=20)
     out = tmp_path / "r.mp4"
-    threading.Timer(0.3, camera.start).start()  # (the receiver listens first)
+    threading.Thread(target=_start_when_listening, args=(camera,), daemon=True).start()  # (the receiver listens first)
     try:
         stats = run_live(f"udp://127.0.0.1:{port}", model=str(rule_onnx), output=str(out), device="cpu",
                          max_frames=60, retry_delay=0.05)  # fmt: skip

@@ -240,13 +240,9 @@ def _serve_in_background(clip, rule_onnx, port, **kw):
     opts = dict(model=str(rule_onnx), serve=("127.0.0.1", port), device="cpu", **kw)
     t = threading.Thread(target=lambda: result.update(run_live(str(clip), **opts)), daemon=True)
     t.start()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            if json.loads(_get(f"http://127.0.0.1:{port}/stats.json", 1))["frames"] > 0:
-                break
-        except OSError:
-            time.sleep(0.05)
+    served = wait_for(lambda: json.loads(_quiet_get(f"http://127.0.0.1:{port}/stats.json") or b"{}").get("frames", 0)
+                      or not t.is_alive(), 30, fail=False)  # fmt: skip
+    assert served and t.is_alive(), f"the live view showed no frame within 30 s (the run {result or 'still ran'})"
     return t, result
 
 

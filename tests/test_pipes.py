@@ -29,7 +29,8 @@ def _segment(source: str, out: Path, model: Path, **kw) -> subprocess.Popen:
 
 
 def _until_waiting(proc: subprocess.Popen, timeout: float = 60.0) -> None:
-    """Return once a thread of ``proc`` waits on its input (:data:`WAITS`), and a second more; or after ``timeout``."""
+    """Return once a thread of ``proc`` waits on its input (:data:`WAITS`), and a second more; fail, saying so, where
+    ``proc`` ended first or none waited within ``timeout`` s (was: the test went on to signal it all the same)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end and proc.poll() is None:
         try:
@@ -37,9 +38,13 @@ def _until_waiting(proc: subprocess.Popen, timeout: float = 60.0) -> None:
         except OSError:  # (a thread gone as it was listed)
             waits = []
         if any(wait in w for w in waits for wait in WAITS):
-            break
+            time.sleep(1.0)
+            return
         time.sleep(0.1)
-    time.sleep(1.0)
+    if proc.poll() is None:
+        proc.kill()
+    _, err = proc.communicate()
+    raise AssertionError(f"no thread of the run waited on its input within {timeout} s (exit {proc.returncode}): {err}")
 
 
 def _stopped(proc: subprocess.Popen, sig: signal.Signals) -> tuple[int | None, float, str]:

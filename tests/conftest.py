@@ -209,6 +209,17 @@ def split_frames(n: int, h: int = 48, w: int = 64) -> list[np.ndarray]:
     return frames
 
 
+def encode_numbered(out, vs, n: int, step: int) -> None:
+    """Encode ``n`` pictures (:func:`split_frames`, each one's blue ``step`` times its number: each unlike the others)
+    into the video stream ``vs`` of ``out``, stamped 0, 1, 2 ... in its rate's steps, and flush the encoder."""
+    for i, img in enumerate(split_frames(n, h=vs.height, w=vs.width)):
+        img[:, :, 2] = step * i
+        vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+        vf.pts = i
+        out.mux(vs.encode(vf))
+    out.mux(vs.encode(None))
+
+
 def write_late_video(path, lead: int = 2, keyint: int | None = None):
     """Sound from 0 s to ``lead`` + 2 s, pictures from ``lead`` s (50 at 25 frames/s, a keyframe every ``keyint``
     where given): a recording whose sound began first."""

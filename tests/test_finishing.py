@@ -7,10 +7,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import (
@@ -26,7 +29,11 @@ from conftest import (
 from roadseg.cli import segment_video_cmd
 from roadseg.errors import Interrupted, OutputError
 from roadseg.pipeline import segment_video
-from roadseg.pipeline.sinks import VideoSink, check_output_path
+from roadseg.pipeline.overlay import Overlay, palette_lut
+from roadseg.pipeline.sinks import Sink, VideoSink, check_output_path
+from roadseg.pipeline.sources import Frame
+from roadseg.pipeline.timing import FrameStats, Progress, StageTimes
+from roadseg.pipeline.writer import Writer
 
 
 def _parts(folder: Path) -> list[Path]:
@@ -218,30 +225,29 @@ def test_a_finished_output_is_put_in_place_only_at_its_end(rule_onnx, tmp_path, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "o.mp4", "rule.onnx"]
 
 
+class _Muxed(Sink):
+    """A sink that keeps the times of the packets muxed into it (seconds), and nothing of the pictures."""
+
+    def __init__(self):
+        self.times = []
+
+    def write(self, image, frame):
+        pass
+
+    def mux(self, packet):
+        self.times.append(float(packet.pts * packet.time_base))
+
+
+def _writer(sink: Sink, stop: threading.Event, sounds: int = 0) -> Writer:
+    """A file's writer (25 frames/s) into ``sink`` alone."""
+    return Writer(Overlay(palette_lut([[0, 0, 0]])), [sink], StageTimes(), FrameStats(),
+                  Progress(None, "clip", enabled=False), stop=stop, dropped=None, max_frames=None, hud=False,
+                  shares=None, frame_step=0.04, sounds=sounds)  # fmt: skip
+
+
 def test_sound_stored_before_every_picture_waits_for_the_pictures_of_a_run_cut_short():
     # the shipped sample clip stores all its 1.5 s of sound before its first picture: a Ctrl-C after 5 frames kept
     # 1.4 s of sound beside 0.2 s of pictures (was: a file's run muxed its packets as they came)
-    import threading as th
-    from fractions import Fraction
-
-    import numpy as np
-
-    from roadseg.pipeline.overlay import Overlay, palette_lut
-    from roadseg.pipeline.sinks import Sink
-    from roadseg.pipeline.sources import Frame
-    from roadseg.pipeline.timing import FrameStats, Progress, StageTimes
-    from roadseg.pipeline.writer import Writer
-
-    class Muxed(Sink):
-        def __init__(self):
-            self.times = []
-
-        def write(self, image, frame):
-            pass
-
-        def mux(self, packet):
-            self.times.append(float(packet.pts * packet.time_base))
-
     def items():
         for k in range(66):  # (AAC's 1024 samples at 48 kHz each)
             packet = av.Packet(b"\0" * 8)
@@ -251,10 +257,8 @@ def test_sound_stored_before_every_picture_waits_for_the_pictures_of_a_run_cut_s
             yield Frame(i, np.zeros((2, 3, 3), np.uint8), i, Fraction(1, 25), labels=np.zeros((2, 3), np.uint8))
         raise KeyboardInterrupt
 
-    sink = Muxed()
-    writer = Writer(Overlay(palette_lut([[0, 0, 0]])), [sink], StageTimes(), FrameStats(),
-                    Progress(None, "clip", enabled=False), stop=th.Event(), dropped=None, max_frames=None, hud=False,
-                    shares=None, frame_step=0.04)  # fmt: skip
+    sink = _Muxed()
+    writer = _writer(sink, threading.Event())
     with pytest.raises(KeyboardInterrupt):
         writer(items())
     assert sink.times and max(sink.times) < 0.2 <= max(sink.times) + 1024 / 48000
@@ -264,27 +268,6 @@ def test_a_run_cut_short_reads_on_for_the_sound_stored_behind_its_pictures():
     # each picture's sound (two AAC packets) stored after the next 10 pictures, a data packet at 5 s ahead of them;
     # the run is stopped after 20 pictures, with 3 packets read but still between the stages: the sound still goes
     # up to the 20th picture's end (was: to the 10th's; and the sound behind the packet ahead was dropped)
-    import threading as th
-    from fractions import Fraction
-
-    import numpy as np
-
-    from roadseg.pipeline.overlay import Overlay, palette_lut
-    from roadseg.pipeline.sinks import Sink
-    from roadseg.pipeline.sources import Frame
-    from roadseg.pipeline.timing import FrameStats, Progress, StageTimes
-    from roadseg.pipeline.writer import Writer
-
-    class Muxed(Sink):
-        def __init__(self):
-            self.times = []
-
-        def write(self, image, frame):
-            pass
-
-        def mux(self, packet):
-            self.times.append(float(packet.pts * packet.time_base))
-
     def packet(pts, time_base):
         p = av.Packet(b"\0" * 8)
         p.pts, p.time_base = pts, time_base
@@ -306,10 +289,8 @@ def test_a_run_cut_short_reads_on_for_the_sound_stored_behind_its_pictures():
                     next(reading)  # (read, not yet at the writer)
                 return
 
-    sink, stop = Muxed(), th.Event()
-    writer = Writer(Overlay(palette_lut([[0, 0, 0]])), [sink], StageTimes(), FrameStats(),
-                    Progress(None, "clip", enabled=False), stop=stop, dropped=None, max_frames=None, hud=False,
-                    shares=None, frame_step=0.04, sounds=1)  # fmt: skip
+    sink, stop = _Muxed(), threading.Event()
+    writer = _writer(sink, stop, sounds=1)
     writer(between_the_stages(writer.read(items())))
     assert writer.stats.frames == 20
     assert sorted(sink.times) == [960 * k / 48000 for k in range(40)]  # (0.8 s: every packet, up to the pictures' end)

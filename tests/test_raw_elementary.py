@@ -11,7 +11,7 @@ import av
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import split_frames
+from conftest import encode_numbered
 
 from roadseg.cli import segment_video_cmd
 from roadseg.pipeline import SegmentOptions, run
@@ -37,12 +37,7 @@ def _elementary(path, rate):
     with av.open(str(path), "w", format=muxer) as out:
         vs = out.add_stream(codec, rate=rate, options=options)
         vs.width, vs.height, vs.pix_fmt = 64, 48, "yuvj420p" if codec == "mjpeg" else "yuv420p"
-        for i, img in enumerate(split_frames(PICTURES)):
-            img[:, :, 2] = 4 * i
-            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-            vf.pts = i
-            out.mux(vs.encode(vf))
-        out.mux(vs.encode(None))
+        encode_numbered(out, vs, PICTURES, 4)
     return path
 
 

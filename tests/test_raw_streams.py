@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import read_video, split_frames
+from conftest import encode_numbered, read_video
 
 from roadseg.cli import segment_video_cmd
 from roadseg.pipeline.sources import VideoSource
@@ -38,12 +38,7 @@ def _raw_stream(path, rate):
     with av.open(str(path), "w") as out:
         vs = out.add_stream(codec, rate=rate or 25)
         vs.width, vs.height, vs.pix_fmt, vs.options = 64, 48, "yuv420p", options
-        for i, img in enumerate(split_frames(PICTURES)):
-            img[:, :, 2] = 2 * i
-            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-            vf.pts = i
-            out.mux(vs.encode(vf))
-        out.mux(vs.encode(None))
+        encode_numbered(out, vs, PICTURES, 2)
     if rate is None and codec == "libx264":  # (x264 always writes it: taken out of its SPS, NAL unit type 7)
         sps = re.compile(rb"(?<=\x00\x00\x01\x67).*?(?=\x00\x00\x00?\x01)", re.S)
         path.write_bytes(sps.sub(lambda m: _untimed_sps(m.group()), path.read_bytes()))
@@ -267,12 +262,7 @@ def _grouped(path):
         vs = out.add_stream(ENCODERS[path.suffix][0], rate=25)
         vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
         vs.options = options[path.suffix]
-        for i, img in enumerate(split_frames(PICTURES)):
-            img[:, :, 2] = 2 * i
-            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-            vf.pts = i
-            out.mux(vs.encode(vf))
-        out.mux(vs.encode(None))
+        encode_numbered(out, vs, PICTURES, 2)
     return path
 
 

@@ -349,8 +349,6 @@ def test_a_run_killed_while_it_writes_a_mask_leaves_only_whole_masks(rule_onnx, 
 def test_a_picture_whose_writing_fails_midway_leaves_what_its_name_held(tmp_path, monkeypatch):
     # an output image or mask is written under a hidden name and renamed: was, a write that failed midway (a full
     # disk) left the name empty, the picture a rerun with -y was replacing gone; a link is written through
-    import numpy as np
-
     from roadseg.pipeline.sinks import files
 
     class Fails:

@@ -13,6 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -376,3 +377,23 @@ def test_a_picture_whose_writing_fails_midway_leaves_what_its_name_held(tmp_path
     (tmp_path / "link.png").symlink_to(target)
     files.write_picture(tmp_path / "link.png", picture + 2)
     assert (tmp_path / "link.png").is_symlink() and target.read_bytes() != before
+
+
+@pytest.mark.parametrize("into_folder", [True, False])
+def test_an_image_output_removes_the_part_a_killed_run_left(rule_onnx, tmp_path, into_folder):
+    # was: only a masks folder was cleared; a killed run's hidden .f0.png.part-PID stayed in an image output forever
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, img in enumerate(split_frames(2 if into_folder else 1)):
+        cv2.imwrite(str(folder / f"f{i}.png"), img)
+    out = tmp_path / ("out" if into_folder else "one.png")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = int(dead.stdout)  # (a process that has ended)
+    parts = tmp_path / "out" if into_folder else tmp_path
+    parts.mkdir(exist_ok=True)
+    name = "f0.png" if into_folder else "one.png"
+    left, running = parts / f".{name}.part-{pid}", parts / f".{name}.part-1"
+    left.write_bytes(b"\x89PNG half")
+    running.write_bytes(b"\x89PNG another run's")  # (a run still going: kept)
+    segment_video(folder, out, model=rule_onnx, quiet=True)
+    assert not left.exists() and running.exists()

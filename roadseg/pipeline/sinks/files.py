@@ -39,6 +39,8 @@ class ImageSink(Sink):
         path: a folder (created if missing) or, for a single input image, a file name.
         names: the input file names; outputs keep their stems (``.png`` unless ``path`` is a file).
 
+    The hidden part of a picture that a killed run was writing there (:func:`write_picture`) is removed.
+
     An image that cannot be written (a full disk) fails the run (``SinkError``), the images before it kept:
     :func:`write_picture` raises the disk's error, where ``cv2.imwrite`` returned True and the run exit 0.
     """
@@ -59,6 +61,7 @@ class ImageSink(Sink):
                 self.path.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise SinkError(f"cannot create output folder {self.path}: {reason_of(exc)}") from None
+        remove_leftovers(self.path, every=not self.single)  # (the picture a killed run was writing: was, kept hidden)
         self.written = 0
 
     def target(self, index: int) -> Path:

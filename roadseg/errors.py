@@ -24,6 +24,14 @@ class RoadsegError(Exception):
     exit_code: int = 1
 
 
+class ArgumentError(RoadsegError, ValueError):
+    """A value a library caller gave that roadseg cannot take (a frame that is no uint8 RGB picture, a working size
+    of 0, a device it does not know): what the command line's options refuse before. A ValueError too, as Python's
+    own are; exit code 2, a command line's usage error."""
+
+    exit_code = 2
+
+
 class SourceError(RoadsegError):
     """The input cannot be read (missing, empty, not a video, no video stream, a camera that went away).
     ``damaged``: its own bytes are at fault (FFmpeg finds invalid data, its index is missing), not the

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from roadseg.errors import ModelError
+from roadseg.errors import ArgumentError, ModelError
 from roadseg.pipeline.session import OnnxSegmenter, default_model_path
 from roadseg.pipeline.timing import StageTimes
 
@@ -50,6 +50,33 @@ def resize_labels(labels: np.ndarray, height: int, width: int) -> np.ndarray:
     if labels.shape[:2] == (height, width):
         return labels
     return cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
+
+
+def checked_frame(frame: np.ndarray) -> np.ndarray:
+    """``frame`` if it is a picture the model takes, uint8 RGB [H,W,3] (any strides: a view, a crop), else the
+    one-line :class:`~roadseg.errors.ArgumentError` that says, at the caller's shape, what it is and how to make it one.
+
+    >>> checked_frame(np.zeros((4, 6), np.uint8))
+    Traceback (most recent call last):
+    roadseg.errors.ArgumentError: a frame must be a uint8 RGB picture [H,W,3]; got a grayscale one [4,6]: cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)
+    """
+    frame = np.asarray(frame)
+    shape = f"[{','.join(map(str, frame.shape))}]"
+    if frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 1):
+        what = f"a grayscale one {shape}: cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)"
+    elif frame.ndim == 3 and frame.shape[2] == 4:
+        what = f"one of 4 channels {shape} (RGBA?): frame[..., :3]"
+    elif frame.ndim == 4:
+        what = f"a batch {shape}: segment(frame) takes one frame; seg(frames) a batch"
+    elif frame.ndim != 3 or frame.shape[2] != 3:
+        what = f"an array {shape}"
+    elif frame.dtype != np.uint8:
+        what = f"{frame.dtype} {shape}: convert it to 8 bits a channel"
+    elif frame.size == 0:
+        what = f"an empty one {shape}"
+    else:
+        return frame
+    raise ArgumentError(f"a frame must be a uint8 RGB picture [H,W,3]; got {what}")
 
 
 ENLARGED = 4  # a working size given with more than this many times the pictures' pixels is warned of
@@ -103,6 +130,23 @@ class Segmenter:
         providers: ``auto``, ``cpu``, ``cuda`` or ``tensorrt`` (ignored when ``model`` is a session).
         threads: onnxruntime intra-op threads (0 = default; ignored when ``model`` is a session).
         tta: flip test-time augmentation, two network passes a frame (ignored when ``model`` is a session).
+
+    Frames are uint8 RGB [H,W,3], any size and strides (OpenCV's BGR: ``frame[..., ::-1]``, a view); anything else
+    is one line, an :class:`~roadseg.errors.ArgumentError` (:func:`checked_frame`). ``segment`` gives one frame's
+    labels at its own size, calling the segmenter gives a batch's at the working size (:func:`resize_labels` brings
+    them back); ``classes`` and ``palette`` name and paint them (:class:`~roadseg.pipeline.overlay.Overlay`).
+
+    >>> import numpy as np
+    >>> from roadseg.pipeline.overlay import Overlay, palette_lut
+    >>> seg = Segmenter("models/unet-r34-camvid-int8.onnx", providers="cpu")    # or by name, or None: the default
+    >>> frame = np.zeros((719, 1279, 3), np.uint8)
+    >>> labels = seg.segment(frame)
+    >>> labels.shape, labels.dtype, seg.classes[3]
+    ((719, 1279), dtype('uint8'), 'Road')
+    >>> seg([frame, frame]).shape                           # a batch, at the working size for 16:9
+    (2, 320, 544)
+    >>> Overlay(palette_lut(seg.palette), alpha=0.5)(frame, labels).shape   # the class colours blended onto it
+    (719, 1279, 3)
     """
 
     def __init__(
@@ -123,6 +167,8 @@ class Segmenter:
                 # a GPU asked for that is not there: the CPU's default, as on any CPU (the GPU's fp32 file ran
                 # 4.5x slower there than the INT8 one)
                 self.model = OnnxSegmenter(default_model_path("cpu"), providers="cpu", threads=threads, tta=tta)
+        if size is not None and not (len(size) == 2 and all(isinstance(n, int | np.integer) and n > 0 for n in size)):
+            raise ArgumentError(f"size must be (height, width), two whole numbers over 0, not {tuple(size)}")
         self.fixed = size is not None  # a size given is kept whatever the pictures' shape
         self.size: tuple[int, int] = tuple(size) if size else self.model.input_size  # type: ignore[assignment]
         self.classes = self.model.classes
@@ -172,12 +218,16 @@ class Segmenter:
 
     def __call__(self, frames: Sequence[np.ndarray]) -> np.ndarray:
         """Labels uint8 [N,h,w] at the working size (fitted to the first frame's shape unless a size was
-        given) for a batch of RGB frames."""
+        given) for a batch of RGB frames (each checked: :func:`checked_frame`)."""
+        if len(frames) == 0:
+            raise ArgumentError("no frames given")
+        frames = [checked_frame(f) for f in frames]
         seg = self.fitted(*frames[0].shape[:2])
         return self.model.predict(np.stack([seg.resize(f) for f in frames]))
 
     def segment(self, frame: np.ndarray) -> np.ndarray:
         """Labels uint8 [H,W] of one RGB frame, at the frame's own size."""
+        frame = checked_frame(frame)
         return resize_labels(self([frame])[0], *frame.shape[:2])
 
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from roadseg import contract
 from roadseg._startup import signals_held
-from roadseg.errors import ModelError
+from roadseg.errors import ArgumentError, ModelError
 from roadseg.tools.info import cpu_info
 
 #: Shipped models, in order of preference for each device.
@@ -35,6 +35,10 @@ DEFAULT_MODELS = {
     "cpu": ("unet-r34-camvid-int8.onnx", "unet-r34-camvid.onnx"),
     "cuda": ("unet-r34-camvid.onnx", "unet-r34-camvid-int8.onnx"),
 }
+
+
+#: What ``providers`` (``--device``) may name.
+DEVICES = ("auto", "cpu", "cuda", "tensorrt")
 
 
 def models_dir() -> Path:
@@ -59,7 +63,10 @@ def onnxruntime() -> ModuleType:
 
 
 def resolve_device(device: str = "auto") -> str:
-    """``auto`` -> ``cuda`` when onnxruntime has the CUDA provider and an NVIDIA GPU is present."""
+    """``auto`` -> ``cuda`` when onnxruntime has the CUDA provider and an NVIDIA GPU is present; a name of none of
+    :data:`DEVICES` is an :class:`~roadseg.errors.ArgumentError`."""
+    if device not in DEVICES:
+        raise ArgumentError(f"device must be {', '.join(DEVICES[:-1])} or {DEVICES[-1]}, not {device!r}")
     ort = onnxruntime()
 
     if device != "auto":
@@ -79,20 +86,27 @@ def default_model_path(device: str = "auto") -> Path:
 
 
 def check_model_file(path: str | Path) -> Path:
-    """``path`` as a Path if it names a file, else the one-line :class:`ModelError` that says what it is
+    """``path`` as a Path if it names a file, a shipped model's name (``unet-r34-camvid.onnx``, from any folder) as
+    that model's file where no file here has it, else the one-line :class:`ModelError` that says what it is
     (:class:`OnnxSegmenter` and ``batch`` say it alike): a folder was "model file not found".
 
+    >>> check_model_file("unet-r34-camvid.onnx") == models_dir() / "unet-r34-camvid.onnx"
+    True
     >>> check_model_file("models")
     Traceback (most recent call last):
     roadseg.errors.ModelError: models is a folder, not a model file; name one of its .onnx files: unet-r34-camvid-int8.onnx, unet-r34-camvid.onnx
     """
     path = Path(path)
+    shipped = sorted(p.name for p in models_dir().glob("*.onnx"))
+    if not path.exists() and str(path) in shipped:  # (a bare name: a file of that name here comes first)
+        return models_dir() / str(path)
     if path.is_dir():
         names = sorted(p.name for p in path.glob("*.onnx") if p.is_file())
         holds = f"name one of its .onnx files: {', '.join(names)}" if names else "it holds no .onnx file"
         raise ModelError(f"{path} is a folder, not a model file; {holds}")
     if not path.is_file():
-        raise ModelError(f"model file not found: {path}")
+        by_name = f" (shipped models, by name: {', '.join(shipped)})" if shipped and path.parent == Path() else ""
+        raise ModelError(f"model file not found: {path}{by_name}")
     return path
 
 
@@ -131,7 +145,7 @@ def _providers(device: str) -> list:
         return [("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"}), "CPUExecutionProvider"]
     if device == "tensorrt":
         return ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
-    raise ValueError(f"device must be auto, cpu, cuda or tensorrt, not {device!r}")
+    raise ArgumentError(f"device must be cpu, cuda or tensorrt here, not {device!r}")
 
 
 def _has_vnni() -> bool:
@@ -205,7 +219,7 @@ class OnnxSegmenter:
 
     def predict(self, frames: np.ndarray) -> np.ndarray:
         if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
-            raise ValueError(f"frames must be uint8 [N,H,W,3], got {frames.dtype} {frames.shape}")
+            raise ArgumentError(f"frames must be uint8 [N,H,W,3], got {frames.dtype} {list(frames.shape)}")
         frames = np.ascontiguousarray(frames)
         if not self.io_binding:
             return self._checked(self.session.run([contract.OUTPUT], {contract.INPUT: frames})[0], frames.shape)

@@ -22,6 +22,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from roadseg.errors import ArgumentError
+
 log = logging.getLogger("roadseg")
 
 MODES = ("overlay", "mask", "side-by-side")
@@ -109,9 +111,9 @@ class Overlay:
     def __init__(self, lut: np.ndarray, *, alpha: float = 0.5, mode: str = "overlay",
                  legend: Sequence[str] | None = None) -> None:  # fmt: skip
         if not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"alpha must be within 0..1, not {alpha}")
+            raise ArgumentError(f"alpha must be within 0..1, not {alpha}")
         if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+            raise ArgumentError(f"mode must be one of {MODES}, not {mode!r}")
         self.lut, self.alpha, self.mode = lut, alpha, mode
         self.legend = list(legend) if legend else None
         self._legend_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray] | None] = {}

@@ -5,8 +5,12 @@ or a message about an array the caller never made."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
+from conftest import split_frames, write_video
 
 import roadseg
 from roadseg.errors import ArgumentError
@@ -98,3 +102,18 @@ def test_a_runs_option_value_that_cannot_be_is_a_roadseg_error_and_leaves_no_out
     with pytest.raises(roadseg.RoadsegError, match=said):
         roadseg.run(roadseg.SegmentOptions(split_video, tmp_path / "o.mp4", quiet=True, **kw))
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_readmes_python_api_runs_as_written(tmp_path, monkeypatch, capsys):
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    code = re.search(r"## Python API\n+```python\n(.*?)```", readme, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    for name in ("dashcam.mp4", "a.mp4"):
+        write_video(tmp_path / name, split_frames(3, 48, 64))
+    (tmp_path / "b.mp4").write_text("not a video")  # (its error, one line, is printed and the loop goes on)
+    names = {"rgb_frame": np.zeros((240, 320, 3), np.uint8)}
+    exec(compile(code, "README.md", "exec"), names)
+    assert names["stats"]["frames"] == 3 and names["labels"].shape == (240, 320)
+    assert names["picture"].shape == (240, 320, 3) and names["small"].shape == (2, *names["seg"].size)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("3 ") and printed[1].startswith("b.mp4: "), printed

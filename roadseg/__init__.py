@@ -2,7 +2,17 @@
 
 The runtime (``roadseg.pipeline``) needs only onnxruntime, PyAV, numpy and OpenCV; training and
 export (``roadseg.train``, ``roadseg.export``) need the ``train`` extra (torch) and load without PyAV. Errors
-are one family, :class:`roadseg.errors.RoadsegError`.
+are one family, :class:`roadseg.errors.RoadsegError`. README.md's "Python API" says more.
+
+Example (frames in memory: :class:`Segmenter`; files: :func:`segment_video`, :func:`run`, :func:`batch`):
+    >>> import numpy as np
+    >>> seg = Segmenter()                                   # the shipped default model
+    >>> frame = np.zeros((719, 1279, 3), np.uint8)          # uint8 RGB [H,W,3]; OpenCV's BGR: frame[..., ::-1]
+    >>> labels = seg.segment(frame)                         # class indices at the frame's size
+    >>> labels.shape, seg.classes[3]
+    ((719, 1279), 'Road')
+    >>> segment_video("sample_videos/road.mp4", "/tmp/road-seg.mp4", duration=0.2, overwrite=True, quiet=True)["frames"]
+    6
 """
 
 __version__ = "0.1.0"

@@ -602,6 +602,43 @@ def test_concat_leaves_out_a_file_gone_from_the_folder_not_the_whole_drive(rule_
         concat_source(drive)
 
 
+def test_a_rerun_that_redoes_a_drive_or_video_done_before_says_why(rule_onnx: Path, tmp_path: Path, capsys) -> None:
+    """A nightly --concat rerun after a drive's next file was copied in redoes the drive, saying so in one line (was:
+    redone without a word, as if the last run had been forgotten); so after it lost a file, or one changed, and a
+    video done before that changed since, without --concat."""
+    drive = tmp_path / "in/2026-12-03"
+    drive.mkdir(parents=True)
+    for name in ("0800.mp4", "0801.mp4"):
+        write_video(drive / name, split_frames(3))
+    out, opts = tmp_path / "out", {"model": str(rule_onnx), "workers": 1, "concat": True}
+
+    def rerun(**kw) -> str:
+        capsys.readouterr()
+        assert roadseg.batch(tmp_path / "in", out, **{**opts, **kw}).ok == 1
+        return capsys.readouterr().err
+
+    rerun()
+    write_video(drive / "0802.mp4", split_frames(3))  # the drive's next file
+    said = rerun()
+    assert f"2026-12-03.mp4: redone, it gained 1 file since it was done at {batch_results(out)[0]['time']} (3 files, " \
+           "were 2)\n" in said, said  # fmt: skip
+    for name in ("0800.mp4", "0801.mp4"):
+        (drive / name).unlink()
+    assert f"2026-12-03.mp4: redone, it lost 2 files since it was done at {batch_results(out)[1]['time']} (1 files, " \
+           "were 3)\n" in rerun(), batch_results(out)  # fmt: skip
+    os.utime(drive / "0802.mp4", ns=(time.time_ns(), time.time_ns()))
+    assert f"2026-12-03.mp4: redone, one of its files changed since it was done at {batch_results(out)[2]['time']}\n" \
+           in rerun()  # fmt: skip
+    out = tmp_path / "single"
+    rerun(concat=False)
+    os.utime(drive / "0802.mp4", ns=(time.time_ns(), time.time_ns()))
+    said = rerun(concat=False)
+    assert f"2026-12-03/0802.mp4: redone, it changed since it was done at {batch_results(out)[0]['time']}\n" in said
+    assert "redone" not in rerun(concat=False, force=True)
+    os.utime(drive / "0802.mp4", ns=(time.time_ns(), time.time_ns()))
+    assert rerun(concat=False, quiet=True) == ""
+
+
 def test_concat_cuts_a_folder_into_drives_where_the_recording_paused(rule_onnx: Path, tmp_path: Path) -> None:
     """An SD card's folder holds every drive: a pause longer than --gap (by the names' times, else the
     creation_time tags) begins another, each written as OUT/<folder>/<its first file>.mp4."""

@@ -2,7 +2,7 @@
 
 Modules: ``api`` (:func:`batch`), ``options`` (:class:`BatchOptions`, checked before any work), ``inputs``
 (which videos, which outputs), ``rerun`` (what earlier runs into OUT left: other videos' outputs, clashes,
-renamed drives), ``task`` (one video: temporary names, rename into place), ``results`` (``results.jsonl``
+renamed drives, why one is redone), ``task`` (one video: temporary names, rename into place), ``results`` (``results.jsonl``
 and the skip rule), ``launch`` (open the pool, drive it, stop it on Ctrl-C), ``driver`` (the loop that
 feeds a pool), ``local`` and ``ray_pool`` (the pools; ``ray_worker`` the Ray actor, ``ray_connect`` and
 ``ray_head`` joining the cluster), ``report`` (bar and summary).

@@ -29,7 +29,7 @@ from roadseg.batch.options import (
     workers_model_key,
 )
 from roadseg.batch.report import Summary
-from roadseg.batch.rerun import check_owners, refuse_clashes, renamed
+from roadseg.batch.rerun import check_owners, redone, refuse_clashes, renamed
 from roadseg.batch.results import (
     ResultsLog,
     input_key,
@@ -114,6 +114,8 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
             elif (earlier := renamed(task, previous, key, model, settings, targets)) is not None:
                 _take_renamed(task, earlier, out, results, summary, bopts.quiet)
             else:
+                if not bopts.quiet and (why := redone(task, done, key, model, settings)):
+                    print(f"{os.path.relpath(task.output, out)}: {why}", file=sys.stderr, flush=True)
                 Path(task.output).parent.mkdir(parents=True, exist_ok=True)
                 todo.append(task)
         remove_stale_temps([*todo, *skipped])  # (a killed run's, also beside videos a --force run did then)

@@ -1,6 +1,7 @@
 """What earlier runs into the same OUT left, settled before any work: outputs that hold another video's
-(:func:`check_owners`), videos of one folder that would share an output (:func:`refuse_clashes`), and a
-video or drive done before under another name (:func:`renamed`), whose outputs are moved, not made again.
+(:func:`check_owners`), videos of one folder that would share an output (:func:`refuse_clashes`), a
+video or drive done before under another name (:func:`renamed`), whose outputs are moved, not made again,
+and why one done before is done again (:func:`redone`).
 
 Example (a video's output with its name's ending kept, and without):
     >>> _other_names(Task("/in/clip.ts", "/o/clip.mp4"))
@@ -105,3 +106,28 @@ def _ending_toggled(target: Path, name: str) -> str:
     """
     kept = target.name == name + target.suffix
     return str(target.with_name((Path(name).stem if kept else name) + target.suffix))
+
+
+def redone(task: Task, done: dict | None, key: dict, model: str, settings: str) -> str | None:
+    """Why a video or drive done before (``done``, its ``ok`` line, of the same model and settings) is done again:
+    its input changed since; with ``batch --concat`` the drive gained or lost a file (a dashcam's next file of the
+    same drive, copied in after the nightly run), or one of its files changed. ``None`` where it was not done
+    before so, or its input is as it was (its output gone, say).
+
+    >>> line = {"status": "ok", "model": "m", "settings": "s", "size": 9, "mtime_ns": 1, "files": 2, "time": "T"}
+    >>> redone(Task("/in/d1", "/o/d1.mp4", parts=("a", "b", "c")), line, {"size": 12, "mtime_ns": 2, "files": 3}, "m", "s")
+    'redone, it gained 1 file since it was done at T (3 files, were 2)'
+    >>> redone(Task("/in/a.mp4", "/o/a.mp4"), line, {"size": 12, "mtime_ns": 2}, "m", "s")
+    'redone, it changed since it was done at T'
+    """
+    if (done is None or done.get("status") != "ok" or not key or done.get("model") != model
+            or done.get("settings") != settings or all(done.get(k) == v for k, v in key.items())):  # fmt: skip
+        return None
+    when = f" at {done['time']}" if done.get("time") else ""  # (lines of earlier versions may lack it)
+    files, was = key.get("files"), done.get("files")
+    if not task.parts or not isinstance(was, int) or files == was:
+        what = "one of its files changed" if task.parts else "it changed"
+        return f"redone, {what} since it was done{when}"
+    n = abs(files - was)
+    what = f"{'gained' if files > was else 'lost'} {n} file{'s' * (n != 1)}"
+    return f"redone, it {what} since it was done{when} ({files} files, were {was})"

@@ -25,6 +25,7 @@ from conftest import as_from_a_terminal, batch_results, frame_count, part_files,
 
 import roadseg
 from roadseg.batch import BatchError
+from roadseg.batch import inputs as inputs_module
 from roadseg.batch import results as results_module
 from roadseg.batch.inputs import plan_outputs
 from roadseg.batch.results import reader
@@ -440,6 +441,30 @@ def test_two_folders_named_as_inputs_that_would_share_an_output_say_how_to_keep_
     (tmp_path / "car2/2026-12-01/clip.ts.mp4").write_bytes(b"x")  # (would be written to clip.ts.mp4 too)
     with pytest.raises(BatchError, match=r"clip.ts and .*clip.ts.mp4 would both be written to .*; rename one$"):
         plan_outputs(find_videos([tmp_path]), tmp_path / "seg")
+
+
+def test_outputs_whose_names_differ_only_by_case_are_one_file_where_the_output_folder_folds_case(
+        tmp_path: Path, monkeypatch) -> None:  # fmt: skip
+    """Where OUT's filesystem takes names that differ only by case for one (macOS's, an SMB share, an SD card's
+    exFAT), Clip.mp4 beside clip.mov each keep their ending, and a.MP4 is not written over by its own a.mp4 (was:
+    Clip.mp4 and clip.mp4, one file, one video's lines both "ok", every rerun skipping both; a batch of a card's
+    DCIM into itself replaced each original .MP4 with its segmented video)."""
+    for path in ("dcim/a.MP4", "mix/Clip.mp4", "mix/clip.mov", "two/A/x.mp4", "two/a/x.mp4"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(b"x")
+    out = tmp_path / "seg"
+    out.mkdir()
+    assert not inputs_module.folds_case(out)  # (this machine's filesystems tell case apart: as it was)
+    assert sorted(p.name for p in plan_outputs(find_videos([tmp_path / "mix"]), out).values()) == ["Clip.mp4", "clip.mp4"]
+    monkeypatch.setattr(inputs_module, "folds_case", lambda folder: folder == out.resolve() or folder == tmp_path / "dcim")
+    plan = plan_outputs(find_videos([tmp_path / "mix"]), out)
+    assert sorted(p.name for p in plan.values()) == ["Clip.mp4.mp4", "clip.mov.mp4"]
+    with pytest.raises(BatchError, match=r"the output .*dcim/a.mp4 would replace an input"):
+        plan_outputs(find_videos([tmp_path / "dcim"]), tmp_path / "dcim")
+    with pytest.raises(BatchError, match=r"two/A/x.mp4 and .*two/a/x.mp4 would both be written to .*seg/a/x.mp4, the "
+                                         r"same file as .*seg/A/x.mp4 there \(its filesystem does not tell case "
+                                         r"apart\); rename one$"):  # fmt: skip
+        plan_outputs(find_videos([tmp_path / "two"]), out, clashes=[])
 
 
 def test_videos_of_one_folder_whose_names_differ_only_by_their_ending_each_keep_it(rule_onnx: Path, tmp_path: Path

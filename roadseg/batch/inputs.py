@@ -11,6 +11,8 @@ several drives (pauses longer than ``gap``, or files of another format than thos
 gets ``OUT_DIR/a/<first file's name>.mp4`` for each (``<first file's name with its ending>.mp4`` where two
 drives' first files' names differ only by that), as each drive of a dual dashcam's rear (inside, side)
 camera does (a rerun moves a drive's outputs when its name changes: :func:`roadseg.batch.rerun.renamed`).
+Where OUT_DIR's filesystem does not tell names apart by case (macOS's and Windows' by default, an SMB share:
+:func:`folds_case`), names are compared so: ``Clip.mp4`` beside ``clip.mov`` each keep their ending there.
 
 Example:
     >>> import tempfile, pathlib
@@ -27,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path, PurePath
 
@@ -45,19 +48,23 @@ def plan_outputs(videos: Sequence[Video], out_dir: Path, suffix: str = ".mp4", *
     videos of one folder that would share an output even so (``clip.mov.mp4`` beside those) are left out of
     the plan and put there with their output, not refused: the batch's other videos go on.
 
+    Where ``out_dir``'s filesystem takes names that differ only by case for one (:func:`folds_case`), they are
+    compared so (``Clip.mp4`` beside ``clip.mov``: ``Clip.mp4.mp4``, ``clip.mov.mp4``).
+
     Raises:
         BatchError: two inputs would share an output (of one folder: without ``clashes``), or an output
             would replace an input.
     """
     out_dir = out_dir.resolve()
+    key = (lambda p: Path(str(p).casefold())) if folds_case(out_dir) else (lambda p: p)
     plain: dict[Path, list[Video]] = {}
     for video in videos:
-        plain.setdefault(out_dir / (video.rel.with_name(video.rel.name + suffix) if folders else
-                                    video.rel.with_suffix(suffix)), []).append(video)  # fmt: skip
+        plain.setdefault(key(out_dir / _plain_rel(video, suffix, folders)), []).append(video)
     targets = {}
-    for target, vs in plain.items():
+    for vs in plain.values():
         ending = len(vs) > 1 and len({v.path.parent for v in vs}) == 1  # (of one folder: each keeps its ending)
         for video in vs:
+            target = out_dir / _plain_rel(video, suffix, folders)
             targets[video] = target.with_name(video.path.name + suffix) if ending else target
             if ending and said is not None:
                 others = ", ".join(v.path.name for v in vs if v is not video)
@@ -65,22 +72,56 @@ def plan_outputs(videos: Sequence[Video], out_dir: Path, suffix: str = ".mp4", *
                                     f"written to {targets[video].name}, its name's ending kept, as {others} beside it "
                                     f"would be written to {target.name} too")  # fmt: skip
     owners: dict[Path, list[Video]] = {}
-    inputs = {os.path.realpath(p) for p in [*(v.path for v in videos), *folders]}
+    inputs = {key(Path(os.path.realpath(p))) for p in [*(v.path for v in videos), *folders]}
     for video, target in targets.items():
-        if target in owners:
-            other = owners[target][0].path
-            beside = other.parent == video.path.parent
-            if not beside or clashes is None:
-                how = ("rename one" if beside else "give the folder that holds both (or a quoted glob from there), "
-                       "whose layout keeps them apart: each folder named as an INPUT puts its own layout straight "
-                       "into the output folder")  # fmt: skip
-                raise BatchError(f"{other} and {video.path} would both be written to {target}; {how}")
-        if os.path.realpath(target) in inputs:  # (also where the target is a link to an input, or under one)
+        if key(target) in owners and (clashes is None or owners[key(target)][0].path.parent != video.path.parent):
+            first = owners[key(target)][0]
+            raise BatchError(_shared(first.path, targets[first], video.path, target))
+        if key(Path(os.path.realpath(target))) in inputs:  # (also a link to an input, or under one; a.mp4 of a.MP4)
             raise BatchError(f"the output {target} would replace an input; choose another output folder")
-        owners.setdefault(target, []).append(video)
+        owners.setdefault(key(target), []).append(video)
     if clashes is not None:
-        clashes.extend((t, vs) for t, vs in owners.items() if len(vs) > 1)
-    return {vs[0]: t for t, vs in owners.items() if len(vs) == 1}
+        clashes.extend((targets[vs[0]], vs) for vs in owners.values() if len(vs) > 1)
+    return {vs[0]: targets[vs[0]] for vs in owners.values() if len(vs) == 1}
+
+
+def _shared(other: Path, its: Path, path: Path, target: Path) -> str:
+    """What a plan says of the inputs ``other`` and ``path`` whose outputs ``its`` and ``target`` would be one file
+    (the same name, or names that differ only by case where the output folder's filesystem takes them for one).
+
+    >>> _shared(Path("/in/A/x.mp4"), Path("/o/A/x.mp4"), Path("/in/a/x.mp4"), Path("/o/a/x.mp4"))
+    '/in/A/x.mp4 and /in/a/x.mp4 would both be written to /o/a/x.mp4, the same file as /o/A/x.mp4 there (its filesystem does not tell case apart); rename one'
+    """
+    beside, case = other.parent == path.parent, its != target
+    how = ("rename one" if beside or case else "give the folder that holds both (or a quoted glob from there), whose "
+           "layout keeps them apart: each folder named as an INPUT puts its own layout straight into the output folder")
+    same = f", the same file as {its} there (its filesystem does not tell case apart)" if case else ""
+    return f"{other} and {path} would both be written to {target}{same}; {how}"
+
+
+def _plain_rel(video: Video, suffix: str, folders: Sequence[Path]) -> PurePath:
+    """Where ``video`` writes under the output folder, its name's ending not kept: a folder's (``folders``) named
+    ``rel`` + ``suffix``, a file's ``rel`` with ``suffix`` for its ending."""
+    return video.rel.with_name(video.rel.name + suffix) if folders else video.rel.with_suffix(suffix)
+
+
+def folds_case(folder: Path) -> bool:
+    """Whether the filesystem of ``folder`` takes names that differ only by case for one name (macOS's and Windows'
+    by default, an SMB share, FAT and exFAT), where two outputs so named would be one file: by a file made there and
+    looked for with its name in capitals. ``False`` where ``folder`` is no folder one can write into.
+
+    >>> import tempfile; folds_case(Path(tempfile.mkdtemp()))  # (Linux's filesystems tell case apart)
+    False
+    """
+    try:
+        fd, name = tempfile.mkstemp(prefix=".roadseg-case-", dir=folder)
+    except OSError:
+        return False
+    os.close(fd)
+    try:
+        return os.path.exists(os.path.join(folder, os.path.basename(name).upper()))
+    finally:
+        os.unlink(name)
 
 
 def refuse_streams(specs: Sequence[str | os.PathLike]) -> None:

@@ -649,7 +649,7 @@ def test_a_rerun_that_redoes_a_drive_or_video_done_before_says_why(rule_onnx: Pa
            "were 2)\n" in said, said  # fmt: skip
     for name in ("0800.mp4", "0801.mp4"):
         (drive / name).unlink()
-    assert f"2026-12-03.mp4: redone, it lost 2 files since it was done at {batch_results(out)[1]['time']} (1 files, " \
+    assert f"2026-12-03.mp4: redone, it lost 2 files since it was done at {batch_results(out)[1]['time']} (1 file, " \
            "were 3)\n" in rerun(), batch_results(out)  # fmt: skip
     os.utime(drive / "0802.mp4", ns=(time.time_ns(), time.time_ns()))
     assert f"2026-12-03.mp4: redone, one of its files changed since it was done at {batch_results(out)[2]['time']}\n" \

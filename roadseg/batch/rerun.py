@@ -117,6 +117,8 @@ def redone(task: Task, done: dict | None, key: dict, model: str, settings: str) 
     >>> line = {"status": "ok", "model": "m", "settings": "s", "size": 9, "mtime_ns": 1, "files": 2, "time": "T"}
     >>> redone(Task("/in/d1", "/o/d1.mp4", parts=("a", "b", "c")), line, {"size": 12, "mtime_ns": 2, "files": 3}, "m", "s")
     'redone, it gained 1 file since it was done at T (3 files, were 2)'
+    >>> redone(Task("/in/d1", "/o/d1.mp4", parts=("a",)), line, {"size": 3, "mtime_ns": 2, "files": 1}, "m", "s")
+    'redone, it lost 1 file since it was done at T (1 file, were 2)'
     >>> redone(Task("/in/a.mp4", "/o/a.mp4"), line, {"size": 12, "mtime_ns": 2}, "m", "s")
     'redone, it changed since it was done at T'
     """
@@ -130,4 +132,4 @@ def redone(task: Task, done: dict | None, key: dict, model: str, settings: str) 
         return f"redone, {what} since it was done{when}"
     n = abs(files - was)
     what = f"{'gained' if files > was else 'lost'} {n} file{'s' * (n != 1)}"
-    return f"redone, it {what} since it was done{when} ({files} files, were {was})"
+    return f"redone, it {what} since it was done{when} ({files} file{'s' * (files != 1)}, were {was})"

@@ -16,6 +16,7 @@ from conftest import encode_numbered
 from roadseg.cli import segment_video_cmd
 from roadseg.pipeline import SegmentOptions, run
 from roadseg.pipeline.inputs import find_videos
+from roadseg.pipeline.outcome import told_lost
 from roadseg.pipeline.sources import VideoSource
 from roadseg.pipeline.sources.base import Frame
 
@@ -153,3 +154,47 @@ def test_a_raw_h263_stream_cut_with_start_is_decoded_from_its_start(tmp_path):
         cut = [item.image for item in src if isinstance(item, Frame)]
     assert (len(whole), len(cut)) == (40, 25)  # (at 30000/1001 frames/s, as H.263 states: from picture 15)
     assert all(np.array_equal(a, b) for a, b in zip(cut, whole[15:], strict=True))
+
+
+def _mid_gop_dump(path, first: str, pictures: int = 80):
+    """A raw MPEG-4 stream with B-frames cut as a DVR's dump begun mid-recording: ``pictures`` packets from the first
+    whose VOP is of coding type ``first`` ("P" or "B") past the start, a P one's ending before a reference picture
+    (its pictures one after the other); (the pictures of the whole stream decoded (RGB), the numbers of the dump's
+    pictures in the order they show, the number of the first I-picture's)."""
+    whole = path.with_name("whole.m4v")
+    with av.open(str(whole), "w", format="m4v") as out:
+        vs = out.add_stream("mpeg4", rate=25, options={"bf": "1", "g": "12"})  # (a B-picture between references)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        encode_numbered(out, vs, pictures + 40, 2)
+    with av.open(str(whole)) as c:
+        packets = [(bytes(p), round(p.pts * p.time_base * 25)) for p in c.demux(video=0) if p.size]
+    with av.open(str(whole)) as c:
+        decoded = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    kind = [data[data.find(b"\0\0\1\xb6") + 4] >> 6 for data, _ in packets]  # (0 I, 1 P, 2 B)
+    ends = [n for n in range(10, len(packets) - pictures) if kind[n + pictures] < 2 or first == "B"]
+    cut = next(n for n in ends if kind[n] == "IPB".index(first))
+    path.write_bytes(b"".join(data for data, _ in packets[cut : cut + pictures]))
+    shown = sorted(number for _, number in packets[cut : cut + pictures])
+    return decoded, shown, next(packets[n][1] for n in range(cut, cut + pictures) if kind[n] == 0)
+
+
+@pytest.mark.parametrize("first", ["P", "B"])
+def test_a_raw_mpeg4_dump_begun_mid_gop_expects_its_pictures_and_keeps_them_at_their_place(tmp_path, first):
+    # FFmpeg's MPEG-4 decoder gives out a grey picture it made to stand in for the first P-picture's missing
+    # reference: counted, 81 frames were expected of 80 pictures; and its first B-picture, its references missing,
+    # gives no frame (78 expected, the stand-in counted). The demuxer's start, its parser's guess from the first
+    # picture's own time (0.52 s), was the file's, and the pictures, placed from 0 by their count, were left out up
+    # to it, 9 that decode whole too ("13 of about 81 frames could not be decoded": 68 kept, from the 9th picture
+    # after the keyframe; B first: "9 of about 78", 69 kept)
+    decoded, shown, keyframe = _mid_gop_dump(tmp_path / "dvr.m4v", first)
+    assert first == "B" or shown == list(range(shown[0], shown[0] + 80))  # (80 pictures, none missing)
+    with VideoSource(str(tmp_path / "dvr.m4v"), audio=False) as src:
+        frames = [item for item in src if isinstance(item, Frame)]
+        expected = src.expected_frames()
+    assert expected == 80, expected
+    if first == "P":  # (the first B-pictures, shown before it, decode with a grey stand-in for their reference)
+        assert [frame.time for frame in frames] == pytest.approx([n / 25 for n in range(80)])
+        for n, frame in enumerate(frames):  # (each at its picture's place: from the keyframe on, as decoded whole)
+            assert shown[n] < keyframe or np.array_equal(frame.image, decoded[shown[n]]), n
+    else:  # (those the decoder gives no frame for are told lost)
+        assert 75 < len(frames) < 80 and told_lost(expected, len(frames), src.lost) == (80 - len(frames), 80)

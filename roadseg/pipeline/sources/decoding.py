@@ -10,7 +10,7 @@ import av
 import numpy as np
 
 from roadseg.pipeline.sources.base import Frame
-from roadseg.pipeline.sources.coded import no_picture
+from roadseg.pipeline.sources.coded import no_picture, stand_in
 from roadseg.pipeline.sources.decoder import Decoder
 from roadseg.pipeline.sources.display import as_shown, matrix_of
 from roadseg.pipeline.sources.fields import bottom_first
@@ -81,6 +81,7 @@ class Decoding:
             if not self.dropped.timed and self._coded.unread:  # (an AVI's picture whose own time was not read)
                 picture = None
             self.dropped.went_in(t, codec, picture=picture, own=self._coded.time if codec == "mpeg4" else None)
+        frames = [f for f in frames if not stand_in(f, codec)]  # (the decoder's grey stand-in is no picture)
         times = [None if f.pts is None or f.time_base is None else float(f.pts * f.time_base) for f in frames]
         # (an interlaced picture may be two fields in two packets: HEVC's, and H.264's but where its slices were all
         # read to be frames, MBAFF; MPEG's field pictures are told by their packets, Coded)

@@ -35,7 +35,7 @@ from roadseg.pipeline.sources.dropped import Dropped
 from roadseg.pipeline.sources.ebml import joined_matroska
 from roadseg.pipeline.sources.expected import Expected
 from roadseg.pipeline.sources.firsts import FirstPictures
-from roadseg.pipeline.sources.framerates import MAX_FPS, step_rate
+from roadseg.pipeline.sources.framerates import MAX_FPS, step_rate, untimed_rate
 from roadseg.pipeline.sources.gaps import Gaps
 from roadseg.pipeline.sources.inline import InLine
 from roadseg.pipeline.sources.marks import Discarded, PassedOver
@@ -187,9 +187,13 @@ class VideoSource(Contents, FirstPictures, ToStart, Reading, Decoding, Expected)
         rarely starts at 0, and one that passed its 26.5-hour wrap reads as starting below 0. A file
         whose video starts at 0 keeps its timestamps (AAC priming before it stays below 0). Another stream
         that begins more than :data:`~roadseg.pipeline.sources.clock.LEAP` before the picture does not
-        count: its first timestamps were damaged (the picture would be written hours into the output)."""
+        count: its first timestamps were damaged (the picture would be written hours into the output). A raw
+        stream's is 0: its pictures are placed from there by their count
+        (:class:`~roadseg.pipeline.sources.untimed.Untimed`), not at the times FFmpeg's parser guessed (a raw MPEG-4
+        dump begun mid-recording started at its first picture's own time, 0.52 s: the pictures placed before it were
+        left out, 9 that decode whole among them)."""
         first = self.container.start_time
-        if first is None or not abs(first / av.time_base) < MAX_SECONDS:
+        if first is None or not abs(first / av.time_base) < MAX_SECONDS or untimed_rate(self.stream) is not None:
             return 0.0
         first /= av.time_base
         video = self._stream_start()

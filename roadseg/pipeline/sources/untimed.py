@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+from roadseg.pipeline.sources.coded import Coded
 from roadseg.pipeline.sources.order import ShownOrder
 
 #: FFmpeg's demuxers of raw video elementary streams, which hold no timestamps and whose header's rate
@@ -95,12 +96,15 @@ class Untimed:
         self.rate, self.time_base = Fraction(rate), Fraction(time_base)
         self._read = self._skipped = self._out = 0
         self._order: ShownOrder | None = None
+        self._coded = Coded(None)  # (which packets of a codec not ORDERED hold a picture: take)
+        self._taken = 0  # those packets
 
     def take(self, packet, codec: str) -> None:
         """A video ``packet`` (``av.Packet``) of ``codec`` read, in decoding order, every one of the stream, decoded or
         not: where its bytes say where its picture shows (:class:`~roadseg.pipeline.sources.order.ShownOrder`), that
         key is kept as its ``opaque``, which the decoder hands on to its frame (``copy_opaque``) for :meth:`stamp`."""
-        if codec not in ORDERED:
+        if codec not in ORDERED:  # (a packet a picture, but an MPEG-4 picture not coded: a picture held)
+            self._taken += self._coded.picture(bytes(packet), codec) is not False
             return
         if self._order is None:
             self._order = ShownOrder(codec)
@@ -135,8 +139,9 @@ class Untimed:
     @property
     def pictures(self) -> int:
         """The pictures placed so far: those out of the decoder and those before them never decoded, or the packets
-        taken (:meth:`take`), those that did not decode among them."""
-        return max(self._skipped + self._out, self._order.read if self._ordered() else 0)
+        taken (:meth:`take`), those that did not decode among them (a raw MPEG-4 dump begun mid-GOP: its first
+        B-pictures, their references missing, give no frame; was: "... of about 78" of its 80 pictures)."""
+        return max(self._skipped + self._out, self._order.read if self._ordered() else self._taken)
 
     def _ordered(self) -> bool:
         """Whether the pictures are placed where their bytes say: not where a field was read (its packets count two

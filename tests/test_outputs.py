@@ -1000,3 +1000,56 @@ def test_only_a_live_recording_into_a_pipe_is_written_packet_by_packet(tmp_path,
         assert ("max_interleave_delta" in settings) == (live and name == "pipe"), (live, settings)
         assert ("flush_packets" in settings) == (live and name == "pipe"), (live, settings)
         out.unlink()
+
+
+def _h264_with_pcm(path, bframes: int):
+    """25 pictures at 25 frames/s, each unlike the others (x264, ``bframes`` B-frames), beside 1 s of 16-bit PCM from
+    0 s, into ``path`` (an AVI or an mkv)."""
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=25, options={"preset": "veryfast", "bframes": str(bframes)})
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        aus = out.add_stream("pcm_s16le", rate=48000)
+        aus.layout = "mono"
+        for k in range(0, 48000, 1024):
+            af = av.AudioFrame.from_ndarray(np.full((1, 1024), 1000, np.int16), format="s16", layout="mono")
+            af.sample_rate, af.pts = 48000, k
+            out.mux(aus.encode(af))
+        for i, img in enumerate(split_frames(25)):
+            img[:, :, 2] = 8 * i
+            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+            vf.pts = i
+            out.mux(vs.encode(vf))
+        out.mux(vs.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("bframes", [0, 3])
+def test_h264_in_an_avi_is_written_at_each_pictures_place_as_from_an_mkv(rule_onnx, tmp_path, bframes):
+    # an AVI's timestamps number its chunks, and FFmpeg reads H.264's a frame on (it takes them for delayed: 0.04,
+    # 0.08 ...; with B-frames each at its own chunk's number, out of the order shown: 0.04, 0.16, 0.12, 0.2, 0.08 ...):
+    # every picture was written late against the sound, which starts at 0 in both, the first 0.04 s, the others
+    # 0.08 s (0.04, 0.12, 0.16 ... 1.04 s; from the mkv 0, 0.04, 0.08 ... 0.96 s)
+    written = {}
+    for suffix in ".avi", ".mkv":
+        src = _h264_with_pcm(tmp_path / f"cam{suffix}", bframes)
+        r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out := tmp_path / f"o-{src.stem}{suffix}.mkv"),
+                                                   "--model", str(rule_onnx), "-q", "--alpha", "0"])  # fmt: skip
+        assert r.exit_code == 0, r.output
+        video = read_video(out)
+        blue = [round(float(frame[:, :, 2].mean()) / 8) for frame in video["frames"]]  # (which picture each is)
+        written[suffix] = video["seconds"], blue, _sound(out)[0]
+    assert written[".avi"][0] == pytest.approx([0.04 * i for i in range(25)], abs=1e-3)
+    assert written[".avi"][1:] == written[".mkv"][1:] and written[".avi"][1] == list(range(25))
+    assert written[".avi"][0] == pytest.approx(written[".mkv"][0], abs=1e-3) and written[".avi"][2] == 0.0
+
+
+def test_h264_avi_files_joined_are_written_at_each_pictures_place(rule_onnx, tmp_path):
+    # (--concat reads the join as one AVI: was, every picture late as in one, 0.04, 0.12, 0.16 ...)
+    (folder := tmp_path / "drive").mkdir()
+    for name in "cam_001.avi", "cam_002.avi":
+        _h264_with_pcm(folder / name, 3)
+    r = CliRunner().invoke(segment_video_cmd, [str(folder), "--concat", "-o", str(out := tmp_path / "o.mkv"),
+                                               "--model", str(rule_onnx), "-q"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert read_video(out)["seconds"] == pytest.approx([0.04 * i for i in range(50)], abs=1e-3)
+    assert _sound(out)[0] == 0.0

@@ -17,6 +17,7 @@ from roadseg.pipeline.sources.fields import bottom_first
 from roadseg.pipeline.sources.framerates import untimed_rate
 from roadseg.pipeline.sources.packets import seconds
 from roadseg.pipeline.sources.pictures import rgb_picture, scaled_to
+from roadseg.pipeline.sources.reordered import Reordered
 from roadseg.pipeline.sources.untimed import Untimed
 
 
@@ -41,12 +42,14 @@ class Decoding:
     """:class:`~roadseg.pipeline.sources.file.VideoSource`'s decoding (:meth:`_decode`) and its frames
     (:meth:`_frame`). Its state, set as the source opens (:meth:`_set_up_decoding`): ``decoder``, ``lost``,
     ``_drained``, ``decoded``, ``rotation``, ``mirrored``, ``unreadable``, ``_size``, ``height``, ``_scaled`` and
-    ``_untimed`` (a raw stream's pictures placed by their count); and the source's ``path``, ``container``, ``stream``,
+    ``_untimed`` (a raw stream's pictures placed by their count), ``_reordered`` (an AVI's H.264 pictures at the time
+    they show); and the source's ``path``, ``container``, ``stream``,
     ``_shift``, ``dropped``, ``_coded``, ``_numbers``, ``_retimed`` and ``_put_at``."""
 
-    def _set_up_decoding(self, height: int | None) -> None:
+    def _set_up_decoding(self, height: int | None, chunked: bool = False) -> None:
         """The decoder, and what decoding counts and finds: pictures lost and decoded, the turn and size of the
-        picture (scaled to ``height``), why reading stopped early."""
+        picture (scaled to ``height``), why reading stopped early; ``chunked``: the container joins AVI files
+        (--concat)."""
         self.lost = 0
         self._drained = False  # whether an empty packet has drained the decoder
         self.decoder = Decoder(self.stream, self.path, self.container.format, probe=True)  # (follows a change of codec)
@@ -61,11 +64,17 @@ class Decoding:
         # else FFmpeg's 25 frames/s: untimed_rate, the rate its outputs are timed at)
         rate, tb = untimed_rate(self.stream), self.stream.time_base
         self._untimed = Untimed(rate, tb) if rate and tb else None
+        # an AVI's H.264 pictures, which FFmpeg reads a frame late, at the time they show (by their chunks' numbers)
+        self._reordered = Reordered.of(self.container, self.stream, chunked=chunked)
+        if self._reordered is not None:
+            self.stream.codec_context.copy_opaque = True  # (a packet's opaque, where its picture shows, to its frame)
 
     def _decode(self, packet: av.Packet) -> list:
         drained = self._drained
         self._drained = drained or not packet.size  # (an empty packet drains the decoder, for good)
         codec = self.decoder.codec  # (the one the packet goes to, where it changes with it)
+        if self._reordered is not None and packet.size and packet.stream is not None:
+            self._reordered.take(packet, bytes(packet))
         try:
             frames = self.decoder.decode(packet if packet.stream is not None else None)
         except (av.error.FFmpegError, ValueError):
@@ -82,6 +91,8 @@ class Decoding:
                 picture = None
             self.dropped.went_in(t, codec, picture=picture, own=self._coded.time if codec == "mpeg4" else None)
         frames = [f for f in frames if not stand_in(f, codec)]  # (the decoder's grey stand-in is no picture)
+        if self._reordered is not None:
+            self._reordered.stamp(frames)
         times = [None if f.pts is None or f.time_base is None else float(f.pts * f.time_base) for f in frames]
         # (an interlaced picture may be two fields in two packets: HEVC's, and H.264's but where its slices were all
         # read to be frames, MBAFF; MPEG's field pictures are told by their packets, Coded)

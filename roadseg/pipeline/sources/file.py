@@ -104,7 +104,7 @@ class VideoSource(Contents, FirstPictures, ToStart, Reading, Decoding, Expected)
         self._set_up_first_pictures(moves, shifts, own_file, remote)
         self.origin = self._origin()
         self._shift = self.origin + self.start  # seconds taken off every timestamp
-        self._set_up_decoding(height)
+        self._set_up_decoding(height, chunked)
         self._set_up_audio()
         self._set_up_clock(own_file)
         self._held: list[av.Packet] | None = None  # video packets since the last keyframe, while read up to --start

@@ -78,6 +78,11 @@ class ShownOrder:
         self._periods[-1] = base, min(first, key) if floating else first, floating  # (the least read: pictures that
         return len(self._periods) - 1, key  # show before one are read before it shows)
 
+    def parameter_sets(self, data: bytes) -> None:
+        """Read the parameter sets in ``data`` (a stream's extradata, Annex B), which is no picture taken."""
+        with contextlib.suppress(IndexError, ValueError):
+            self._coded(data)
+
     def place(self, key: tuple[int, int]) -> int:
         """The place of the picture of ``key`` (:meth:`take`'s) in the order the stream's pictures show: the pictures
         of the periods before its own, and the frame steps it lies after its own period's first."""

@@ -1,5 +1,6 @@
 """The checks of a run's options, made before anything is opened: an option set that cannot work is refused
-in one :class:`~roadseg.errors.OutputError` line (:func:`check`, which also tells whether the input is live).
+in one :class:`~roadseg.errors.OutputError` line, a number that cannot be in one
+:class:`~roadseg.errors.ArgumentError` line (:func:`check`, which also tells whether the input is live).
 
 Example:
     >>> check(SegmentOptions("sample_videos/road.mp4", "/tmp/road-seg.mp4", overwrite=True))
@@ -7,14 +8,18 @@ Example:
     >>> check(SegmentOptions("sample_videos/road.mp4"))
     Traceback (most recent call last):
     roadseg.errors.OutputError: -o/--output is required
+    >>> check(SegmentOptions("sample_videos/road.mp4", "/tmp/road-seg.mp4", max_frames=0))
+    Traceback (most recent call last):
+    roadseg.errors.ArgumentError: max_frames must be 1 or more (None: every frame), not 0
 """
 
 from __future__ import annotations
 
 import os
+from numbers import Integral
 from pathlib import Path
 
-from roadseg.errors import OutputError
+from roadseg.errors import ArgumentError, OutputError
 from roadseg.pipeline.options import SegmentOptions
 from roadseg.pipeline.sinks import check_output_path, same_file
 from roadseg.pipeline.sinks.base import check_writable
@@ -28,6 +33,7 @@ from roadseg.pipeline.suffixes import AUDIO_SUFFIXES, IMAGE_SUFFIXES
 
 def check(opts: SegmentOptions) -> bool:
     """Refuse option sets that cannot work, before anything is opened; return whether the input is live."""
+    _check_numbers(opts)
     live = opts.live or is_live_input(str(opts.input))
     if live and not (opts.show or opts.serve or opts.output):
         raise OutputError("a live run needs somewhere to go: --show, --serve HOST:PORT and/or -o FILE")
@@ -81,6 +87,24 @@ def check(opts: SegmentOptions) -> bool:
     if opts.stats:
         _check_stats(opts, live)
     return live
+
+
+#: The whole-number options a library caller may give that the command line bounds (``--batch`` 1..256,
+#: ``--threads`` 0.., ``--max-frames`` 1..): (least, most, what is said beside the bounds). 0 threads is one per core.
+_BOUNDS = {"batch": (1, 256, ""), "queue_size": (1, None, ""), "threads": (0, None, " (0: one per core)"),
+           "max_frames": (1, None, " (None: every frame)")}  # fmt: skip
+
+
+def _check_numbers(opts: SegmentOptions) -> None:
+    """Refuse a number the command line's options could not be given (was: ``batch=0`` and ``queue_size=0`` taken,
+    an unbounded queue, ``threads=-1`` passed on, ``max_frames=0`` a run of every frame), in one line."""
+    for name, (least, most, meaning) in _BOUNDS.items():
+        value = getattr(opts, name)
+        if value is None and name == "max_frames":
+            continue
+        if isinstance(value, bool) or not isinstance(value, Integral) or value < least or (most and value > most):
+            bounds = f"from {least} to {most}" if most else f"{least} or more"
+            raise ArgumentError(f"{name} must be {bounds}{meaning}, not {value!r}")
 
 
 def _check_stats(opts: SegmentOptions, live: bool) -> None:

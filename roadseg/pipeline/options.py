@@ -81,7 +81,9 @@ class RunResult:
     ``data_streams`` and ``data_dropped``: the same for data streams (telemetry: a GoPro's GPMF);
     ``dropped``, ``drop_rate``, ``latency_ms`` (from when a frame was read to its display) and
     ``reconnects``: live sources; ``per_frame``: class pixel shares per frame (file and image runs
-    with ``stats``).
+    with ``stats``); ``stopped``: ``run``'s ``stop`` ended the run before its input did (its frames are those
+    done by then; ``as_dict()`` has it only then, as ``"stopped": true``, and ``output`` is None where none was
+    written).
     """
 
     input: str
@@ -108,9 +110,12 @@ class RunResult:
     classes: list[str] = field(default_factory=list)
     stages: dict = field(default_factory=dict)
     per_frame: list[dict] | None = None
+    stopped: bool = False
 
     def as_dict(self) -> dict:
         d = asdict(self)
         if d["per_frame"] is None:
             del d["per_frame"]
+        if not d["stopped"]:
+            del d["stopped"]
         return d

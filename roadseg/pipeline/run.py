@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
-from typing import NoReturn
+from typing import NamedTuple, NoReturn
 
 from roadseg.errors import ModelError, OutputError, SourceError
 from roadseg.pipeline.checks import check, images
@@ -52,8 +52,8 @@ from roadseg.pipeline.writer import build_writer
 log = logging.getLogger("roadseg")
 
 
-def run(options: SegmentOptions, *, segmenter: Segmenter | None = None,
-        finalised: Callable[[], None] | None = None) -> RunResult:  # fmt: skip
+def run(options: SegmentOptions, *, segmenter: Segmenter | None = None, finalised: Callable[[], None] | None = None,
+        stop: threading.Event | None = None, on_progress: Callable[[int, int | None], None] | None = None) -> RunResult:  # fmt: skip
     """Segment ``options.input`` into the outputs ``options`` name; return what was done.
 
     Args:
@@ -64,6 +64,20 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None,
             from the options.
         finalised: called once every output is finalised, before ``--stats`` is written (``segment-video``
             lets stop signals be from there: :func:`~roadseg._startup.settle`).
+        stop: an event another thread sets to end the run as Ctrl-C does (an app that closes, an operator's stop
+            button; one event may stop many runs, it is never set here): the frames done are finalised into a
+            playable output, its sound kept up to its last picture, the masks of those frames kept, within
+            about 2 s, no thread left running; a live run's recording so too. The run then returns, as a
+            window's q does, not raises: the caller asked for the stop, so nothing went wrong (``Interrupted``
+            is a signal's, with its exit code). Its result says ``stopped``; ``frames_lost`` counts only the
+            frames read that did not decode, never those not read; ``output`` is None where no frame was
+            done, the output removed as after Ctrl-C. Looked at once the frames flow, every 0.05 s: a stream or
+            camera still being opened is stopped once open.
+        on_progress: called ``on_progress(done, total)``: frames done and frames expected (None: not known,
+            a live run; an estimate until the end), at the first frame, then at most every 0.1 s, from the
+            run's writer thread, and once more after the last frame from the thread that called ``run``
+            (its ``done`` is ``result.frames``); whatever ``quiet`` says. It should return at once: the
+            writer waits for it. What it raises fails the run (in the writer: a ``PipelineError``).
 
     Raises:
         RoadsegError: :class:`~roadseg.errors.SourceError`, ``OutputError``, ``ModelError`` or
@@ -74,19 +88,19 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None,
     Safe to call from any thread; it installs no signal handlers.
     """
     live = check(options)
-    stop = threading.Event()
+    ends = threading.Event()  # (the run's own stop: --max-frames, a failure, Ctrl-C, a window's q; ``stop`` sets it)
     primary: VideoSink | ImageSink | None = None
     try:
         with ExitStack() as stack:
             seg = _segmenter(options, segmenter)
             stats = FrameStats()
             views = _open_views(options, seg, stats, stack)  # (before the source: a udp:// port waits for its sender)
-            source = stack.enter_context(_open_source(options, live, stop))
+            source = stack.enter_context(_open_source(options, live, ends))
             seg = seg.fitted(source.info.height, source.info.width, source.info.sample_aspect)
             seg.check_memory(1 if live else options.batch)
             seg.check_size(source.info.height, source.info.width)
             sinks, primary = _open_sinks(options, source, views, stack)
-            result = _stream(options, source, seg, sinks, primary, stats, stop)
+            result = _stream(options, source, seg, sinks, primary, stats, ends, Caller(stop, on_progress))
     except KeyboardInterrupt as exc:  # (before the stages ran: while a stream connects)
         raise interruption(exc, primary) from None
     if finalised is not None:
@@ -104,13 +118,22 @@ def _write_stats(path: str | Path, result: RunResult) -> None:
         raise OutputError(f"wrote {result.output or 'nothing'}, but {unwritten(path, exc)}") from None
 
 
-def segment_video(src: str | Path, dst: str | Path, options: SegmentOptions | None = None, **kw) -> dict:
+def segment_video(src: str | Path, dst: str | Path, options: SegmentOptions | None = None, *,
+                  stop: threading.Event | None = None, on_progress: Callable[[int, int | None], None] | None = None,
+                  **kw) -> dict:  # fmt: skip
     """Segment ``src`` (a video, an image, a folder or a glob) into ``dst``; return the run's stats as a dict.
 
-    Keyword arguments set fields of :class:`SegmentOptions`; errors as for :func:`run`.
+    Keyword arguments set fields of :class:`SegmentOptions`; ``stop``, ``on_progress`` and errors as for :func:`run`.
     """
     opts = replace(options or SegmentOptions(str(src)), input=str(src), output=str(dst), **kw)
-    return run(opts).as_dict()
+    return run(opts, stop=stop, on_progress=on_progress).as_dict()
+
+
+class Caller(NamedTuple):
+    """What a library caller gives a run besides its options: ``stop`` and ``on_progress`` (:func:`run`)."""
+
+    stop: threading.Event | None = None
+    on_progress: Callable[[int, int | None], None] | None = None
 
 
 def _segmenter(opts: SegmentOptions, given: Segmenter | None) -> Segmenter:
@@ -217,8 +240,9 @@ def _sensor_boxes(opts: SegmentOptions, source: Source) -> Sequence[SensorBox]:
 
 
 def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Sink], primary: VideoSink | ImageSink | None,
-            stats: FrameStats, stop: threading.Event) -> RunResult:  # fmt: skip
-    """Run the three stages; a live source gets a newest-frame slot, batch 1 and its own stage names."""
+            stats: FrameStats, stop: threading.Event, caller: Caller) -> RunResult:  # fmt: skip
+    """Run the three stages; a live source gets a newest-frame slot, batch 1 and its own stage names. ``stop``: the
+    run's own; ``caller.stop`` sets it (:func:`~roadseg.pipeline.runner.run_stages`' ``cancel``)."""
     times = StageTimes()
     queue = LatestQueue(keep=lambda item: not isinstance(item, Frame)) if source.live else None  # (audio: never dropped)
     expected = source.expected_frames()
@@ -226,6 +250,7 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
         expected = min(expected or opts.max_frames, opts.max_frames)
     writer = build_writer(opts, source, seg, sinks, times, stats, queue, stop, expected)
     progress = writer.progress
+    progress.report = caller.on_progress
     names = ("capture", "infer", "output") if source.live else ("decode", "infer", "encode")  # (output: a window,
     # a browser view or a recording)
     produce = (lambda: iter(source)) if source.live else (lambda: writer.read(timed(source, times, "decode")))
@@ -237,9 +262,8 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
     try:
         infer = lambda items: infer_stage(items, seg, 1 if source.live else opts.batch, times,  # noqa: E731
                                           refit=isinstance(source, ImageSource))
-        run_stages(produce, infer,
-                   consumer=writer, queue_size=2 if source.live else opts.queue_size, stop=stop, first_queue=queue,
-                   names=names, leave=leave)  # fmt: skip
+        stopped = run_stages(produce, infer, consumer=writer, queue_size=2 if source.live else opts.queue_size,
+                             stop=stop, first_queue=queue, names=names, leave=leave, cancel=caller.stop)  # fmt: skip
         if not stop.is_set():
             progress.complete()
     except (StageFailed, KeyboardInterrupt) as exc:  # (a camera's run ends so: its figures are written all the same)
@@ -254,12 +278,17 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
         done.set()
         if watcher is not None:
             watcher.join(1.0)
-    if source.live and not writer.stats.frames:  # (a file's source refuses before any work; a live one ends)
-        _no_frames(opts, primary)
-    if expected or not source.live:  # (a raw stream knows its pictures only once read)
+    if source.live and not writer.stats.frames and not stopped:  # (a file's source refuses before any work; a live
+        _no_frames(opts, primary)  # one ends)
+    if stopped:  # (the frames not read are not lost: those lost are the ones read that did not decode)
+        expected = None
+    elif expected or not source.live:  # (a raw stream knows its pictures only once read)
         expected = _expected_at_end(opts, source, expected)
-    result = run_result(opts, source, seg, writer, time.perf_counter() - t0, expected)
-    if isinstance(primary, VideoSink):
+    result = replace(run_result(opts, source, seg, writer, time.perf_counter() - t0, expected), stopped=stopped)
+    if stopped and not result.frames and primary is not None:  # (stopped before its first frame: as after Ctrl-C)
+        primary.finish(keep=False)
+        result = replace(result, output=None)
+    elif isinstance(primary, VideoSink):
         primary.commit()  # (what the output's name held is replaced now, by the finished file)
     if masks is not None and masks.failed is not None:  # (the other outputs went on: was, the video removed)
         failed = masks_failed(masks, primary)

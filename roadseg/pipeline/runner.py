@@ -13,6 +13,7 @@ stop event and every thread is joined with a timeout, so no path can hang.
 Example:
     >>> out = []
     >>> run_stages(lambda: range(5), lambda xs: (x * 10 for x in xs), consumer=lambda xs: out.extend(xs))
+    False
     >>> out
     [0, 10, 20, 30, 40]
 """
@@ -155,22 +156,25 @@ def _guarded(name: str, body: Callable[[], None], errors: list, stop: threading.
 
 
 def _join_all(threads: list[threading.Thread], done: list[threading.Event], stop: threading.Event,
-              join_timeout: float, leave: threading.Event | None = None) -> None:  # fmt: skip
+              join_timeout: float, leave: threading.Event | None = None,
+              cancel: threading.Event | None = None) -> bool:  # fmt: skip
     """Wait for every thread (``done``: each one's end, set by its target); on Ctrl-C stop the run, give the
     threads ``join_timeout`` s, re-raise. ``leave`` (set): once the other threads are done, the run is stopped,
     and the producer (``threads[0]``) gets :data:`LEAVE` s more, then is left to end on its own (in
     :data:`_calls`: see :func:`abandoned_calls`); given at all, the producer gets no more than that after a
-    Ctrl-C either.
+    Ctrl-C either. ``cancel`` (set, looked at every :data:`~roadseg.pipeline.queues.POLL` s): the run is stopped
+    and waited for as any other end of it; returned: whether it was what stopped the run.
 
     Waits on the events, never in ``Thread.join``: a Ctrl-C that interrupts a join marks the thread joined as
     stopped on CPython 3.11 (bpo-45274's clean-up), so the joins after it returned at once while a stage was
     still inside onnxruntime, and the interpreter, finalised beside it, aborted ('terminate called')."""
+    cancelled = False
     try:
         for ended in done[1:]:
             while not ended.wait(POLL):
-                pass
+                cancelled = cancelled or _cancelled(cancel, stop)
         while not done[0].wait(POLL) and not (leave is not None and leave.is_set()):
-            pass
+            cancelled = cancelled or _cancelled(cancel, stop)
         if not done[0].is_set():
             stop.set()
             if not done[0].wait(LEAVE):
@@ -179,6 +183,15 @@ def _join_all(threads: list[threading.Thread], done: list[threading.Event], stop
         stop.set()
         _wait_out(threads, done, time.monotonic() + join_timeout, leave is not None)
         raise
+    return cancelled
+
+
+def _cancelled(cancel: threading.Event | None, stop: threading.Event) -> bool:
+    """Stop the run where ``cancel`` is set and nothing stopped it before; whether this did."""
+    if cancel is None or not cancel.is_set() or stop.is_set():
+        return False
+    stop.set()
+    return True
 
 
 def _wait_out(threads: list[threading.Thread], done: list[threading.Event], deadline: float, leave: bool) -> None:
@@ -209,8 +222,10 @@ def run_stages(
     names: tuple[str, ...] | None = None,
     first_queue: queue.Queue | None = None,
     leave: threading.Event | None = None,
-) -> None:
-    """Run ``producer -> stages... -> consumer``, each in its own thread; return when all are done.
+    cancel: threading.Event | None = None,
+) -> bool:
+    """Run ``producer -> stages... -> consumer``, each in its own thread; return when all are done: whether
+    ``cancel`` stopped them.
 
     Args:
         producer: returns the source iterable (called inside its thread).
@@ -228,6 +243,9 @@ def run_stages(
             after the producer are done, without waiting for a producer that stays inside its call; its
             source must then let it finish on its own (``LiveSource.close``). Given at all, a producer that
             is still inside its call :data:`LEAVE` s after a Ctrl-C is left so too.
+        cancel: an event of another thread's (a library caller's stop): once set, ``stop`` is set (``cancel`` is
+            never set here, so one may stop many runs), by the thread that waits for the stages, within
+            :data:`~roadseg.pipeline.queues.POLL` s; the stages end as after ``stop``, and are waited for.
 
     Raises:
         StageFailed: the first exception raised by any stage (the producer's once the others have
@@ -251,8 +269,10 @@ def run_stages(
                          daemon=True)  # fmt: skip
         for i, (name, body) in enumerate(zip(names, bodies))
     ]
+    cancelled = _cancelled(cancel, stop)  # (set before: the stages start stopped, and end at once)
     for t in threads:
         t.start()
-    _join_all(threads, done, stop, join_timeout, leave)
+    cancelled = _join_all(threads, done, stop, join_timeout, leave, cancel) or cancelled
     if errors:
         raise errors[0]
+    return cancelled

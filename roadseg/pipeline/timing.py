@@ -5,7 +5,8 @@
   run (its summary: N - 1 intervals between the first and the last frame as the recording has it),
   read-to-display latency (for live frames), frames dropped at a live source.
 * :class:`Progress`: a tqdm bar when stderr is a terminal; otherwise one line every
-  :data:`PROGRESS_INTERVAL` seconds, so logs do not fill with carriage-return updates.
+  :data:`PROGRESS_INTERVAL` seconds, so logs do not fill with carriage-return updates; and a library caller's
+  ``report(done, total)`` (``run``'s ``on_progress``) at most every :data:`REPORT_INTERVAL` s.
 
 Example:
     >>> t = StageTimes()
@@ -34,6 +35,8 @@ import numpy as np
 
 #: Seconds between two progress lines when stderr is not a terminal.
 PROGRESS_INTERVAL = 5.0
+#: Seconds between two calls of a progress ``report`` (as often as tqdm redraws its bar, at most).
+REPORT_INTERVAL = 0.1
 
 
 class StageTimes:
@@ -147,7 +150,8 @@ class FrameStats:
 
 
 class Progress:
-    """Frames done, for people: a bar on a terminal, a line every few seconds in a log (or nothing).
+    """Frames done, for people: a bar on a terminal, a line every few seconds in a log (or nothing); and for a
+    program, ``report``.
 
     Args:
         total: frames expected (``None`` for a live source).
@@ -155,15 +159,29 @@ class Progress:
         enabled: ``False`` prints nothing (``--quiet``).
         figures: extra text for the line or bar (live latency and drops), asked for only when shown.
         stream: where to write (default: ``sys.stderr`` at construction).
+        report: called ``report(done, total)`` (frames done, frames expected as known by then) whatever
+            ``enabled`` says, from the thread that calls :meth:`update`: at the first frame, then at most every
+            :data:`REPORT_INTERVAL` s; and from the one that calls :meth:`close`, once more where a figure changed
+            since (its last ``done`` is the frames done). What it raises is raised there.
+
+    >>> calls = []
+    >>> progress = Progress(3, "clip", enabled=False, report=lambda done, total: calls.append((done, total)))
+    >>> progress.update(); progress.update(); progress.complete(); progress.close()
+    >>> calls
+    [(1, 3), (2, 2)]
     """
 
     def __init__(self, total: int | None, desc: str, *, enabled: bool = True,
-                 figures: Callable[[], str] | None = None, stream: TextIO | None = None) -> None:  # fmt: skip
+                 figures: Callable[[], str] | None = None, stream: TextIO | None = None,
+                 report: Callable[[int, int | None], None] | None = None) -> None:  # fmt: skip
         self.total, self.desc, self.enabled, self.figures = total, desc, enabled, figures
         self.stream = stream or sys.stderr
         self.n = 0
         self.t0 = self._last = time.monotonic()
         self._last_n = 0
+        self.report = report
+        self._reported: tuple[int, int | None] | None = None  # (done, total) last reported
+        self._report_at = self.t0  # (the last report's time; the first frame is reported at once)
         self.bar = None
         if enabled and _is_terminal(self.stream):
             from tqdm import tqdm
@@ -176,9 +194,11 @@ class Progress:
             self.total = self.n
             if self.bar is not None:
                 self.bar.total = self.n
+        now = time.monotonic()
+        if self.report is not None and (self._reported is None or now - self._report_at >= REPORT_INTERVAL):
+            self._tell(now)
         if not self.enabled:
             return
-        now = time.monotonic()
         if self.bar is not None:
             if self.figures is not None and now - self._last >= 0.5:
                 self._last = now
@@ -204,7 +224,14 @@ class Progress:
                 self.bar.total = self.n
                 self.bar.refresh()
 
+    def _tell(self, now: float) -> None:
+        self._report_at, self._reported = now, (self.n, self.total)
+        self.report(self.n, self.total)
+
     def close(self) -> None:
+        """End the bar; a last ``report`` where the frames done or expected changed since the one before."""
+        if self.report is not None and self._reported != (self.n, self.total):
+            self._tell(time.monotonic())
         if self.bar is not None:
             self.bar.close()
             self.bar = None

@@ -1,4 +1,5 @@
-"""What a run is told (:class:`SegmentOptions`) and what it reports (:class:`RunResult`).
+"""What a run is told (:class:`SegmentOptions`; a library caller's :class:`Caller` beside them) and what it reports
+(:class:`RunResult`).
 
 Field names are the command line's (``--no-audio`` is ``no_audio``, ``-o`` is ``output``), so a
 CLI flag and a library keyword never differ.
@@ -11,8 +12,11 @@ Example:
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -119,3 +123,10 @@ class RunResult:
         if not d["stopped"]:
             del d["stopped"]
         return d
+
+
+class Caller(NamedTuple):
+    """What a library caller gives a run besides its options: ``stop`` and ``on_progress`` (:func:`run`)."""
+
+    stop: threading.Event | None = None
+    on_progress: Callable[[int, int | None], None] | None = None

@@ -1,5 +1,5 @@
-"""What a run tells at its end: its :class:`~roadseg.pipeline.options.RunResult` (:func:`run_result`, with the
-frames lost as :func:`told_lost` counts them), or the one error a failure or an interruption midway becomes
+"""What a run tells at its end: its :class:`~roadseg.pipeline.options.RunResult` (:func:`finished`, :func:`run_result`,
+with the frames lost as :func:`told_lost` counts them), or the one error a failure or an interruption midway becomes
 (:func:`failure`, :func:`masks_failed`, :func:`interruption`), saying what is left of the outputs, with
 ``--stats`` written for the frames kept (:func:`with_stats`).
 
@@ -128,6 +128,41 @@ def run_result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Wri
         latency_ms=live["latency_ms"] if source.live else None, reconnects=source.reconnects if isinstance(source, LiveSource) else 0,
         working_size=list(seg.size), model=str(seg.model.path), providers=list(seg.model.providers),
         classes=list(seg.classes), stages=writer.times.summary(), per_frame=writer.per_frame)  # fmt: skip
+
+
+def finished(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Writer,
+             outputs: tuple[VideoSink | ImageSink | None, MaskSink | None], seconds: float, expected: int | None,
+             stopped: bool) -> RunResult:  # fmt: skip
+    """What a run whose stages ended without an error did (``stopped``: by its caller's ``stop``; the frames it did
+    not read then are not lost), its main output put in place (removed where it was stopped before any frame, as
+    after Ctrl-C); :class:`MasksFailed` where only its masks failed. ``outputs``: the main one and the masks';
+    ``expected``: the frames expected as the run opened."""
+    primary, masks = outputs
+    if stopped:  # (the frames not read are not lost: those lost are the ones read that did not decode)
+        expected = None
+    elif expected or not source.live:  # (a raw stream knows its pictures only once read)
+        expected = expected_at_end(opts, source, expected)
+    result = replace(run_result(opts, source, seg, writer, seconds, expected), stopped=stopped)
+    if stopped and not result.frames and primary is not None:
+        primary.finish(keep=False)
+        result = replace(result, output=None)
+    elif isinstance(primary, VideoSink):
+        primary.commit()  # (what the output's name held is replaced now, by the finished file)
+    if masks is not None and masks.failed is not None:  # (the other outputs went on: was, the video removed)
+        failed = masks_failed(masks, primary)
+        raise with_stats(failed, opts, result, failed=str(failed))
+    return result
+
+
+def expected_at_end(opts: SegmentOptions, source: Source, expected: int | None) -> int | None:
+    """The frames ``expected`` (``--max-frames`` taken in; None: not known as it opened) as the source knows them by
+    the end, where it does."""
+    if (known := source.expected_frames()) is not None:  # (by the end a source may know better: a pause in a file's
+        # clock taken out, a damaged stamp that stretched its length; where its clock started again, recordings
+        # joined, the count at its opening was FFmpeg's of one recording's span: more; a raw stream's, once read)
+        anew = expected is None or getattr(source, "restarted", False)
+        expected = min(known, opts.max_frames or known) if anew else min(expected, known)
+    return expected
 
 
 def _left_behind(primary: VideoSink | ImageSink | None, cause: BaseException | None,

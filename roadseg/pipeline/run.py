@@ -27,13 +27,13 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
-from typing import NamedTuple, NoReturn
+from typing import NoReturn
 
 from roadseg.errors import ModelError, OutputError, SourceError
 from roadseg.pipeline.checks import check, images
 from roadseg.pipeline.infer import Segmenter, infer_stage
-from roadseg.pipeline.options import RunResult, SegmentOptions
-from roadseg.pipeline.outcome import failure, interruption, masks_failed, run_result, unwritten, with_stats
+from roadseg.pipeline.options import Caller, RunResult, SegmentOptions
+from roadseg.pipeline.outcome import failure, finished, interruption, run_result, unwritten, with_stats
 from roadseg.pipeline.overlay import output_size
 from roadseg.pipeline.queues import LatestQueue, end
 from roadseg.pipeline.runner import StageFailed, call_interruptibly, run_stages, spawn
@@ -64,24 +64,21 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None, finalise
             from the options.
         finalised: called once every output is finalised, before ``--stats`` is written (``segment-video``
             lets stop signals be from there: :func:`~roadseg._startup.settle`).
-        stop: an event another thread sets to end the run as Ctrl-C does (an app that closes, an operator's stop
-            button; one event may stop many runs, it is never set here): the frames done are finalised into a
-            playable output, its sound kept up to its last picture, the masks of those frames kept, within
-            about 2 s, no thread left running; a live run's recording so too. The run then returns, as a
-            window's q does, not raises: the caller asked for the stop, so nothing went wrong (``Interrupted``
-            is a signal's, with its exit code). Its result says ``stopped``; ``frames_lost`` counts only the
-            frames read that did not decode, never those not read; ``output`` is None where no frame was
-            done, the output removed as after Ctrl-C. Looked at once the frames flow, every 0.05 s: a stream or
-            camera still being opened is stopped once open.
-        on_progress: called ``on_progress(done, total)``: frames done and frames expected (None: not known,
-            a live run; an estimate until the end), at the first frame, then at most every 0.1 s, from the
-            run's writer thread, and once more after the last frame from the thread that called ``run``
-            (its ``done`` is ``result.frames``); whatever ``quiet`` says. It should return at once: the
-            writer waits for it. What it raises fails the run (in the writer: a ``PipelineError``).
+        stop: set from another thread to end the run as Ctrl-C does (one event may stop many runs; it is never set
+            here): the frames done finalised into a playable output with their sound and masks, within about 2 s,
+            no thread left running; a live run's recording too. The run then returns, as after a window's q, not
+            raises: the caller asked for the stop, nothing failed (``Interrupted`` is a signal's, with its exit
+            code). The result says ``stopped``; its ``frames_lost`` counts only frames read that did not decode;
+            its ``output`` is None where no frame was done (nothing is left). Looked at every 0.05 s once the
+            frames flow: a stream still being opened is stopped once open.
+        on_progress: ``on_progress(done, total)``: frames done and expected (None: not known; an estimate until
+            the end), whatever ``quiet`` says: at the first frame, at most every 0.1 s after, from the run's writer
+            thread (which waits for it; what it raises fails the run), and once more at the end from the caller's
+            thread, with ``result.frames``.
 
     Raises:
-        RoadsegError: :class:`~roadseg.errors.SourceError`, ``OutputError``, ``ModelError`` or
-            ``SinkError`` before any work; ``PipelineError`` for a failure midway (the message says
+        RoadsegError: :class:`~roadseg.errors.SourceError`, ``OutputError``, ``ArgumentError`` (an option's
+            value), ``ModelError`` or ``SinkError`` before any work; ``PipelineError`` for a failure midway (the message says
             whether a playable partial output was kept); ``Interrupted`` on Ctrl-C/SIGTERM;
             ``OutputClosed`` (exit code 141) where the reader of a piped output closed it.
 
@@ -127,13 +124,6 @@ def segment_video(src: str | Path, dst: str | Path, options: SegmentOptions | No
     """
     opts = replace(options or SegmentOptions(str(src)), input=str(src), output=str(dst), **kw)
     return run(opts, stop=stop, on_progress=on_progress).as_dict()
-
-
-class Caller(NamedTuple):
-    """What a library caller gives a run besides its options: ``stop`` and ``on_progress`` (:func:`run`)."""
-
-    stop: threading.Event | None = None
-    on_progress: Callable[[int, int | None], None] | None = None
 
 
 def _segmenter(opts: SegmentOptions, given: Segmenter | None) -> Segmenter:
@@ -280,20 +270,7 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
             watcher.join(1.0)
     if source.live and not writer.stats.frames and not stopped:  # (a file's source refuses before any work; a live
         _no_frames(opts, primary)  # one ends)
-    if stopped:  # (the frames not read are not lost: those lost are the ones read that did not decode)
-        expected = None
-    elif expected or not source.live:  # (a raw stream knows its pictures only once read)
-        expected = _expected_at_end(opts, source, expected)
-    result = replace(run_result(opts, source, seg, writer, time.perf_counter() - t0, expected), stopped=stopped)
-    if stopped and not result.frames and primary is not None:  # (stopped before its first frame: as after Ctrl-C)
-        primary.finish(keep=False)
-        result = replace(result, output=None)
-    elif isinstance(primary, VideoSink):
-        primary.commit()  # (what the output's name held is replaced now, by the finished file)
-    if masks is not None and masks.failed is not None:  # (the other outputs went on: was, the video removed)
-        failed = masks_failed(masks, primary)
-        raise with_stats(failed, opts, result, failed=str(failed))
-    return result
+    return finished(opts, source, seg, writer, (primary, masks), time.perf_counter() - t0, expected, stopped)
 
 
 def _no_frames(opts: SegmentOptions, primary: VideoSink | ImageSink | None) -> NoReturn:
@@ -301,17 +278,6 @@ def _no_frames(opts: SegmentOptions, primary: VideoSink | ImageSink | None) -> N
     removed = primary is not None and not primary.finish(keep=False) and not getattr(primary, "to_stdout", False)
     raise SourceError(f"no decodable video frames came from {opts.input}"
                       + (f"; removed the empty {primary.label} {primary.path}" if removed else ""))  # fmt: skip
-
-
-def _expected_at_end(opts: SegmentOptions, source: Source, expected: int | None) -> int | None:
-    """The frames ``expected`` (``--max-frames`` taken in; None: not known as it opened) as the source knows them by
-    the end, where it does."""
-    if (known := source.expected_frames()) is not None:  # (by the end a source may know better: a pause in a file's
-        # clock taken out, a damaged stamp that stretched its length; where its clock started again, recordings
-        # joined, the count at its opening was FFmpeg's of one recording's span: more; a raw stream's, once read)
-        anew = expected is None or getattr(source, "restarted", False)
-        expected = min(known, opts.max_frames or known) if anew else min(expected, known)
-    return expected
 
 
 def _end_when_overdue(source: LiveSource, queue: LatestQueue, leave: threading.Event, done: threading.Event) -> None:

@@ -2,7 +2,8 @@
 
 The runtime (``roadseg.pipeline``) needs only onnxruntime, PyAV, numpy and OpenCV; training and
 export (``roadseg.train``, ``roadseg.export``) need the ``train`` extra (torch) and load without PyAV. Errors
-are one family, :class:`roadseg.errors.RoadsegError`. README.md's "Python API" says more.
+are one family, :class:`roadseg.errors.RoadsegError`. A run in a thread of its own is stopped by :func:`run`'s ``stop``
+event and followed by its ``on_progress``. README.md's "Python API" says more.
 
 Example (frames in memory: :class:`Segmenter`; files: :func:`segment_video`, :func:`run`, :func:`batch`):
     >>> import numpy as np

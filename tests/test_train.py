@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -1079,3 +1080,86 @@ def test_a_timed_resume_with_no_time_left_names_the_option_that_goes_on(tmp_path
     with pytest.raises(ValueError, match=r"nothing is left up to --minutes 2; to go on, resume with a larger "
                                          r"--minutes, e\.g\. --minutes 3$"):  # fmt: skip
         left_to_train({"epoch": 0, "schedule": {"elapsed": 120.0}}, _cfg(tmp_path, minutes=2.0), "run/last.pt")
+
+
+def test_val_limit_scores_the_same_even_spread_each_epoch_and_every_record_says_so(tmp_path, monkeypatch, capsys):
+    """Scoring CamVid's 101 val frames took 107 of a 120 s CPU run's seconds, with no way to score fewer: --val-limit
+    N scores N frames spread over val (the same each epoch, so best.pt is chosen on scores that compare), and the
+    log, the console, the checkpoints and the curve say the score is a subset's, never to be read as val's."""
+    import roadseg.train.engine as engine
+    from roadseg.train.curve import read_log, val_label
+
+    cfg = _cfg(tmp_path, data=str(make_segnet(tmp_path / "data", n=5, h=40, w=48)), val_limit=3, select="val")
+    val = load_data(cfg)["val"][0]
+    scored, evaluate = [], engine.evaluate
+    monkeypatch.setattr(engine, "evaluate", lambda net, pre, images, *a, **kw: scored.append(images) or evaluate(
+        net, pre, images, *a, **kw))  # fmt: skip
+    result = train(cfg)
+    assert [[next(i for i, v in enumerate(val) if np.array_equal(v, im)) for im in images] for images in scored] == [
+        [0, 2, 4]] * 2
+    run = tmp_path / "run"
+    assert result["val_subset"] == 3 and [r["val_subset"] for r in read_log(run)] == [3, 3]
+    assert [line.split(",")[5] for line in (run / "log.csv").read_text().splitlines()] == ["val_subset", "3", "3"]
+    assert capsys.readouterr().out.count("(3-frame subset)") == 2
+    for name in ("best.pt", "last.pt"):
+        state = torch.load(run / name, weights_only=False)
+        assert state["config"]["val_limit"] == 3 and state["history"][state["best_epoch"] - 1]["val_subset"] == 3
+    assert val_label(read_log(run)) == "val (3-frame subset)"
+    # a limit that takes all of val is no subset: nothing says one
+    whole = train(replace(cfg, val_limit=5, out=str(tmp_path / "whole")))
+    assert whole["val_subset"] is None and "val_subset" not in whole["history"][0] and len(scored[-1]) == 5
+    assert val_label(read_log(tmp_path / "whole")) == "val"
+    with pytest.raises(ValueError, match="--val-limit count"):
+        train(replace(cfg, val_limit=0, out=str(tmp_path / "none")))
+
+
+def test_train_cli_val_limit_says_a_best_on_a_subset_is_one(tmp_path):
+    data = make_segnet(tmp_path / "data", n=4, h=40, w=48)
+    args = ["train", "--data", str(data), "--out", str(tmp_path / "run"), "--epochs", "1", "--batch-size", "2",
+            "--crop", "32x32", "--amp", "off", "--workers", "0", "--decoder-channels", "32,16,16,8", "--val-limit", "2"]  # fmt: skip
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    assert "mIoU (on a 2-frame subset of val: --val-limit) at epoch 1" in r.output.rstrip().splitlines()[-1], r.output
+    assert torch.load(tmp_path / "run/last.pt", weights_only=False)["config"]["val_limit"] == 2
+    assert "spread evenly" in CliRunner().invoke(main, ["train", "--help"]).output
+    bad = CliRunner().invoke(main, ["train", "--data", str(data), "--val-limit", "0"])
+    assert bad.exit_code == 2 and "--val-limit" in bad.output
+
+
+def test_a_resume_keeps_the_val_frames_the_run_started_with_and_says_so(tmp_path, monkeypatch):
+    """A run's best.pt is chosen by comparing its epochs' scores: a resume that scored other val frames than the
+    run's earlier epochs would compare a subset's score with val's. It keeps the run's, and says so where asked
+    for others."""
+    from roadseg.train.curve import read_log
+
+    _ctrl_c_in_the_second_epoch(_cfg(tmp_path, epochs=3, select="val", val_limit=2), monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["train", "--data", "data", "--resume", "run/last.pt"])
+    assert r.exit_code == 0 and "not used" not in r.output, r.output
+    r = CliRunner().invoke(main, ["train", "--data", "data", "--resume", "run/last.pt", "--epochs", "4", "--val-limit", "3"])
+    assert r.exit_code == 0, r.output
+    assert ("roadseg: --val-limit not used: a resumed run goes on with the recipe it was started with" in r.output
+            and "its val frames stay the run's, so that best.pt is chosen on scores that compare" in r.output), r.output
+    assert [row["val_subset"] for row in read_log(tmp_path / "run")] == [2, 2, 2, 2]
+    # and a run scored on all of val goes on so, whatever --val-limit the resume gives
+    train(_cfg(tmp_path, out=str(tmp_path / "all"), epochs=1, select="val"))
+    r = CliRunner().invoke(main, ["train", "--data", "data", "--resume", "all/last.pt", "--epochs", "2", "--val-limit", "1"])
+    assert r.exit_code == 0 and "--val-limit not used" in r.output, r.output
+    assert [row.get("val_subset") for row in read_log(tmp_path / "all")] == [None, None]
+
+
+def test_curve_merges_a_log_from_before_val_subset_with_one_after(tmp_path):
+    """models/training_log.csv (a merged log of older runs) with the next stage's run: the new run's log.csv has a
+    val_subset column the old one lacks; merging them must keep both runs' rows, the old run's val_subset empty."""
+    from roadseg.train.curve import merge_csv, series, val_label
+
+    train(_cfg(tmp_path, epochs=1, val_limit=2))
+    run = tmp_path / "run"
+    old = tmp_path / "old.csv"
+    lines = [line.split(",") for line in (run / "log.csv").read_text().splitlines()]
+    old.write_text("".join(",".join(["run"] + cols[:5] + cols[6:]) + "\n" if i == 0 else
+                           ",".join(["older"] + cols[:5] + cols[6:]) + "\n" for i, cols in enumerate(lines)))  # fmt: skip
+    merged = merge_csv([old, run], tmp_path / "all.csv").read_text().splitlines()
+    assert len(merged) == 3 and "val_subset" in merged[0].split(",")
+    (_, older), (_, new) = series([tmp_path / "all.csv"])
+    assert [val_label(older), val_label(new)] == ["val", "val (2-frame subset)"]

@@ -69,7 +69,13 @@ from roadseg.cli.values import Finite, parse_size
               help="Start the whole network from an exported roadseg fp32 .onnx model or a checkpoint (.pt), "
                    "e.g. to fine-tune or final-fit the shipped model; its architecture is the run's (another "
                    "--decoder-channels or --stem-padding is refused).")
-@click.option("--eval-every", default=1, show_default=True, type=click.IntRange(min=1), help="Evaluate (val and check) every N epochs.")
+@click.option("--eval-every", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Score val and the check every N epochs, and at the run's last.")
+@click.option("--val-limit", type=click.IntRange(min=1), metavar="N",
+              help="Score val on N of its frames, spread evenly over it (first and last included), the same N "
+                   "every epoch so that the epochs compare [default: all; CamVid's 101 take about 1 s each on 2 "
+                   "CPU cores]. The log's val_subset column, the console, the curve and best.pt say it was a "
+                   "subset; the check (--holdout) is scored whole.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=0), help="DataLoader worker processes.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the weights' initialisation, the frames' order, the crops and the augmentation.")
 @click.option("--max-steps", default=None, type=click.IntRange(min=1), help="Cap steps per epoch (smoke runs).")
@@ -115,7 +121,9 @@ def train(resume, overwrite, crop, phases, decoder_channels, stem_padding, train
     except (RuntimeError, FileNotFoundError, ValueError) as exc:
         fail(str(exc))
     best = "-" if result["best_miou"] is None else f"{100 * result['best_miou']:.2f} mIoU"
-    click.echo(f"best {best} at epoch {result['best_epoch']}")
+    subset = result["val_subset"] and result["select"] == "val"  # (a best by the check or last is val's no more)
+    subset = f" (on a {result['val_subset']}-frame subset of val: --val-limit)" if subset else ""
+    click.echo(f"best {best}{subset} at epoch {result['best_epoch']}")
 
 
 #: what a resumed run takes from the resuming command; every other option is the run's saved recipe
@@ -129,8 +137,9 @@ def _say_unused_recipe(ctx: click.Context) -> None:
     given = [max(p.opts, key=len) for p in ctx.command.params
              if p.name not in _RESUMING_MACHINES and ctx.get_parameter_source(p.name) == ParameterSource.COMMANDLINE]  # fmt: skip
     if given:
+        why = "; its val frames stay the run's, so that best.pt is chosen on scores that compare" * ("--val-limit" in given)
         click.echo(f"roadseg: {', '.join(given)} not used: a resumed run goes on with the recipe it was started "
-                   "with (--data, --device, --workers, --out and --epochs or --minutes are this command's)", err=True)  # fmt: skip
+                   f"with (--data, --device, --workers, --out and --epochs or --minutes are this command's){why}", err=True)  # fmt: skip
 
 
 def _phase(value: str) -> tuple[int, float, int, int]:

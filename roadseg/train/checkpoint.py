@@ -103,8 +103,9 @@ def save_checkpoint(out: Path, cfg: TrainConfig, epoch: int, model, opt, sched: 
               out / "best.pt")  # fmt: skip
 
 
-#: log.csv columns, fixed: a row that lacks one (no evaluation that epoch, no check split) leaves it empty.
-LOG_COLUMNS = ("epoch", "lr", "train_loss", "miou", "pixel_acc", "check_miou", "check_pixel_acc", "seconds",
+#: log.csv columns, fixed: a row that lacks one (no evaluation that epoch, no check split) leaves it empty;
+#: ``val_subset`` is the number of val frames scored where ``--val-limit`` made them a subset, empty for all of val.
+LOG_COLUMNS = ("epoch", "lr", "train_loss", "miou", "pixel_acc", "val_subset", "check_miou", "check_pixel_acc", "seconds",
                *(f"iou_{c}" for c in CLASSES), *(f"check_iou_{c}" for c in CLASSES))  # fmt: skip
 
 

@@ -76,8 +76,20 @@ def series(runs: list[str | Path], chain: bool = False) -> list[tuple[str, list[
     return out
 
 
+def val_label(rows: list[dict]) -> str:
+    """The legend's name of a run's val curve: ``val``, or what subset of val its rows were scored on (``train
+    --val-limit``), so that it is not read as val's score.
+
+    >>> val_label([{"miou": 0.5}]), val_label([{"miou": 0.5, "val_subset": 20.0}])
+    ('val', 'val (20-frame subset)')
+    """
+    subsets = sorted({int(r["val_subset"]) for r in rows if r.get("val_subset")})
+    return "val" if not subsets else f"val ({'/'.join(map(str, subsets))}-frame subset)"
+
+
 def plot(runs: list[str | Path], out: str | Path, chain: bool = False) -> Path:
-    """One PNG: mIoU (val solid, check dashed) per run on the left axis, train loss on the right."""
+    """One PNG: mIoU (val solid, check dashed) per run on the left axis, train loss on the right; a val scored on
+    a subset (``train --val-limit``) is named so in the legend."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -87,7 +99,7 @@ def plot(runs: list[str | Path], out: str | Path, chain: bool = False) -> Path:
     loss_ax = ax.twinx()
     for i, (name, rows) in enumerate(series(runs, chain)):
         colour = f"C{i}"
-        for key, style, what in (("miou", "-", "val"), ("check_miou", "--", "check (held out)")):
+        for key, style, what in (("miou", "-", val_label(rows)), ("check_miou", "--", "check (held out)")):
             pts = [(r["epoch"], 100 * r[key]) for r in rows if r.get(key) is not None]
             if pts:
                 ax.plot(*zip(*pts), style, color=colour, label=f"{name}: {what} mIoU")
@@ -129,7 +141,8 @@ def merge_csv(runs: list[str | Path], out: str | Path) -> Path:
         rows += [{"run": labels[-1], **row} for row in table]
     with open(out, "w", newline="") as f:
         if rows:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            # every run's columns: an older run's log lacks the newer ones (val_subset), which stay empty there
+            writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for row in rows for k in row)))
             writer.writeheader()
             writer.writerows(rows)
     return Path(out)

@@ -146,6 +146,25 @@ def load_data(cfg: "TrainConfig", *, only_check: bool = False) -> dict[str, tupl
     return out
 
 
+def val_subset(val: tuple[list, list], limit: int | None) -> tuple[tuple[list, list], int | None]:
+    """The val frames a run scores (``--val-limit``): all of them, or ``limit`` spread evenly over them, the first
+    and the last included (CamVid's val is one sequence, whose first frames are one stretch of road); the
+    same frames every epoch, so that the epochs' scores, and the best checkpoint chosen on them, compare.
+    Also returns the number of frames when they are a subset, None when they are all of val.
+
+    >>> frames = (list(range(101)), list(range(101)))
+    >>> (images, _), subset = val_subset(frames, 5)
+    >>> images, subset
+    ([0, 25, 50, 75, 100], 5)
+    >>> val_subset(frames, 101)[1], val_subset(frames, None)[1]   # all of val: no subset
+    (None, None)
+    """
+    if limit is None or limit >= len(val[0]):
+        return val, None
+    picked = [int(i) for i in np.linspace(0, len(val[0]) - 1, limit)]
+    return ([val[0][i] for i in picked], [val[1][i] for i in picked]), limit
+
+
 def phases(cfg: "TrainConfig") -> list[tuple[float, tuple[int, int]]]:
     """(resolution, crop) of each progressive-resizing phase, in order; one phase without ``--phase``."""
     if not cfg.phases:

@@ -7,9 +7,10 @@ epoch) and, when the selection score improves, ``best.pt`` (:mod:`roadseg.train.
 ``log.jsonl`` get one row per epoch.
 
 Two scores can be logged. ``val`` is CamVid's val split (one sequence that train also holds, so it
-overstates). The **check** split is footage held out of training by ``holdout`` (whole sequences,
-or the last part of one): a model never saw it, so it tracks generalization to new roads and is
-what recipes and checkpoints are chosen on when it exists.
+overstates; ``val_limit`` scores an even spread of that many of its frames instead, the same each epoch,
+and each row so scored says how many in ``val_subset``). The **check** split is footage held out of
+training by ``holdout`` (whole sequences, or the last part of one): a model never saw it, so it tracks
+generalization to new roads and is what recipes and checkpoints are chosen on when it exists.
 
 Example:
     >>> cfg = TrainConfig(data="../shared/camvid", out="runs/r34", epochs=2)   # doctest: +SKIP
@@ -33,7 +34,7 @@ from roadseg.classes import CAMVID_SIZE
 from roadseg.errors import OutputError
 from roadseg.model import Preprocess
 from roadseg.train.checkpoint import left_to_train, log, other_run, restore, resume_state, save_checkpoint
-from roadseg.train.data import EpochSampler, load_data, phase_index, train_loader
+from roadseg.train.data import EpochSampler, load_data, phase_index, train_loader, val_subset
 from roadseg.train.engine import EMA, amp_dtype, optimizer, pick_device, row_scores, train_one_epoch
 from roadseg.train.losses import training_loss
 from roadseg.train.schedule import Schedule, make_schedule
@@ -77,6 +78,7 @@ class TrainConfig:
     encoder_weights: str = "none"  # imagenet | PATH | none
     init: str = "none"  # PATH of a released fp32 .onnx or a checkpoint: the whole network starts from it
     eval_every: int = 1
+    val_limit: int | None = None  # score val on this many of its frames, spread evenly (data.val_subset); None = all
     workers: int = 1
     seed: int = 0
     size: tuple[int, int] = CAMVID_SIZE
@@ -126,13 +128,15 @@ class _Run:
     history: list
     saved_at: float | None = None  # time.monotonic() of the last last.pt of this session
     saved_epoch: int = 0  # the epoch last.pt holds
+    val_subset: int | None = None  # the val frames scored where they are a subset (--val-limit), else None
 
 
 def train(cfg: TrainConfig, *, resume: str | Path | None = None, overwrite: bool = False,
           same_length: bool = False, on_resume: Callable[[], None] | None = None) -> dict:
-    """Run (or resume) a training run; returns ``{"best_miou", "best_epoch", "history"}``.
+    """Run (or resume) a training run; returns ``{"best_miou", "best_epoch", "history", "select", "val_subset"}``.
 
-    ``best_miou`` is the selection score (check, val or none: see ``TrainConfig.select``). A run started
+    ``best_miou`` is the selection score (``select``: check, val or last, which scores none); ``val_subset`` the
+    number of val frames scored where ``val_limit`` made them a subset of val, else None. A run started
     in an ``out`` that holds another run's checkpoints or logs (not the one resumed) is refused before
     any work unless ``overwrite``, which removes them first. A resumed run lasts ``cfg``'s epochs (or
     minutes), or, with ``same_length``, what it was started with (``train --resume`` without ``--epochs``
@@ -145,14 +149,14 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, overwrite: bool
     state = resume_state(resume) if resume else None
     if state is not None:
         cfg = _resumed_config(cfg, state, resume, same_length)
-    if cfg.eval_every < 1 or (cfg.max_steps is not None and cfg.max_steps < 1):
-        raise ValueError("--eval-every and --max-steps count epochs and steps: 1 or more")
+    if min(n for n in (cfg.eval_every, cfg.max_steps, cfg.val_limit) if n is not None) < 1:
+        raise ValueError("--eval-every, --max-steps and --val-limit count epochs, steps and frames: 1 or more")
     run = _set_up(cfg, state, taken)
     if state is not None and on_resume is not None:
         on_resume()
     _epochs(run, start=run.saved_epoch)
     return {"best_miou": run.best if run.select != "last" else None, "best_epoch": run.best_epoch,
-            "history": run.history}  # fmt: skip
+            "history": run.history, "select": run.select, "val_subset": run.val_subset}  # fmt: skip
 
 
 def _resumed_config(cfg: TrainConfig, state: dict, resume: str | Path, same_length: bool) -> TrainConfig:
@@ -178,6 +182,7 @@ def _set_up(cfg: TrainConfig, state: dict | None, taken: list[str]) -> _Run:
     device = pick_device(cfg.device)
     dtype = amp_dtype(cfg.amp, device)
     data = load_data(cfg)
+    data["val"], subset = val_subset(data["val"], cfg.val_limit)
     select = _selection(cfg, data)
     cfg, model = starting_model(cfg, data["train"][0], fresh=state is None)
     model = model.to(device).to(memory_format=torch.channels_last)
@@ -198,7 +203,7 @@ def _set_up(cfg: TrainConfig, state: dict | None, taken: list[str]) -> _Run:
             log(out, row)
     sched = make_schedule(cfg, opt, steps, state)
     return _Run(cfg, out, select, data, device, dtype, model, pre, loss_fn, sampler, loader, steps, opt, ema, sched,
-                best, best_epoch, history, saved_epoch=start)  # fmt: skip
+                best, best_epoch, history, saved_epoch=start, val_subset=subset)  # fmt: skip
 
 
 def _epochs(run: _Run, start: int) -> None:
@@ -235,6 +240,8 @@ def _epoch(run: _Run, epoch: int) -> bool:
     done = sched.finished if cfg.minutes else epoch + 1 >= cfg.epochs  # decided once: the last epoch is scored
     if (epoch + 1) % cfg.eval_every == 0 or done:
         row.update(row_scores(shipped, run.pre, run.data, run.device, run.dtype))
+        if run.val_subset:  # (said in the row: a subset's score is not val's, in the log, the curve and best.pt)
+            row["val_subset"] = run.val_subset
     row["seconds"] = round(time.time() - t0, 1)
     run.history.append(row)
     log(run.out, row)
@@ -263,6 +270,8 @@ def _summary(row: dict, epoch: int, cfg: TrainConfig, select: str, best: float, 
         return "-" if v is None else f"{100 * v:.2f}"
 
     text = f"epoch {epoch + 1}: loss {row['train_loss']:.4f}  val mIoU {pct(row.get('miou'))}"
+    if row.get("val_subset"):
+        text += f" ({row['val_subset']}-frame subset)"
     if "check_miou" in row or cfg.holdout:
         text += f"  check mIoU {pct(row.get('check_miou'))}"
     if select != "last":

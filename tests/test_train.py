@@ -1121,7 +1121,7 @@ def test_train_cli_val_limit_says_a_best_on_a_subset_is_one(tmp_path):
     assert r.exit_code == 0, r.output
     assert "mIoU (on a 2-frame subset of val: --val-limit) at epoch 1" in r.output.rstrip().splitlines()[-1], r.output
     assert torch.load(tmp_path / "run/last.pt", weights_only=False)["config"]["val_limit"] == 2
-    assert "spread evenly" in CliRunner().invoke(main, ["train", "--help"]).output
+    assert "N of its frames, spread evenly over it" in " ".join(CliRunner().invoke(main, ["train", "--help"]).output.split())
     bad = CliRunner().invoke(main, ["train", "--data", str(data), "--val-limit", "0"])
     assert bad.exit_code == 2 and "--val-limit" in bad.output
 

@@ -160,6 +160,31 @@ def _address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def lan_address() -> str | None:
+    """This machine's IPv4 address on its network (the one its default route leaves by), or ``None`` where it has
+    none (loopback only). Only the routing table is asked: ``connect`` on a UDP socket sends nothing."""
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))  # (TEST-NET-1, RFC 5737: routed by the table, never reached)
+        found = probe.getsockname()[0]
+        return None if found.startswith(("127.", "0.")) else found
+    return None
+
+
+def where(host: str, port: int) -> str:
+    """Where the view is, as the run's first line says it: an address of every interface (``0.0.0.0``, ``::``) is
+    none a browser can open, so the URL another machine opens (by :func:`lan_address`, else this machine's name)
+    and the one this machine opens are said instead.
+
+    >>> where("127.0.0.1", 8080)
+    'at http://127.0.0.1:8080/'
+    """
+    if host not in ("0.0.0.0", "::"):
+        return f"at http://{_address(host, port)}/"
+    here = "127.0.0.1" if host == "0.0.0.0" else "::1"
+    return (f"on every address of this machine: open http://{_address(lan_address() or socket.gethostname(), port)}/"
+            f" from another machine (http://{_address(here, port)}/ on this one)")  # fmt: skip
+
+
 class MjpegServer:
     """Serve the latest picture as MJPEG on ``host:port`` (a thread of its own, closed by ``close``); ``host`` an
     IPv4 address or name, or an IPv6 address without brackets (``::1``). ``figures``: what ``/stats.json``
@@ -234,7 +259,7 @@ class ServeSink(Sink):
 
     def __init__(self, host: str, port: int, classes, palette, stats: Callable[[], dict]) -> None:
         self.server = MjpegServer(host, port, classes, palette, figures=stats)
-        log.warning("serving the live view at %s", self.server.url)
+        log.warning("serving the live view %s", where(self.server.host, self.server.port))
 
     def write(self, image: np.ndarray, frame: Frame) -> None:
         self.server.publish(image)

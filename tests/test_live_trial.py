@@ -1,11 +1,15 @@
 """What a user's trial of the live view found: a robotics engineer who serves a camera's overlay to a browser on
 another machine of the network (here: loopback only; nothing is sent anywhere else)."""
 
+import contextlib
 import logging
 
+import numpy as np
 import pytest
 
 import roadseg.pipeline.sinks.server as server
+import roadseg.pipeline.sinks.window as window
+from roadseg.errors import StopRequested
 from roadseg.pipeline.sinks.server import ServeSink
 
 
@@ -28,3 +32,36 @@ def test_this_machines_address_is_found_by_its_routing_table_or_is_none():
     """Without a route out (a machine with loopback only) there is no address to give, and none is made up."""
     found = server.lan_address()
     assert found is None or (found.count(".") == 3 and not found.startswith(("127.", "0.")))
+
+
+class ClosableWindow:
+    """OpenCV's window stood in for: no key is ever pressed; ``visible`` is what ``getWindowProperty`` answers for
+    ``WND_PROP_VISIBLE`` at each picture (1 shown, 0 closed by its close button, -1 a backend that cannot tell)."""
+
+    def __init__(self, monkeypatch, visible: list[float]) -> None:
+        self.visible, self.shown = visible, 0
+        monkeypatch.setattr(window.cv2, "namedWindow", lambda *a: None)
+        monkeypatch.setattr(window.cv2, "imshow", lambda *a: setattr(self, "shown", self.shown + 1))
+        monkeypatch.setattr(window.cv2, "waitKey", lambda ms: -1)
+        monkeypatch.setattr(window.cv2, "destroyWindow", lambda *a: None)
+        monkeypatch.setattr(window.cv2, "getWindowProperty", lambda title, prop: self.visible[self.shown - 1])
+
+    def show(self, pictures: int) -> int:
+        """Show up to ``pictures`` pictures; how many were shown before the run was asked to end."""
+        sink = window.WindowSink()
+        with contextlib.suppress(StopRequested):
+            for _ in range(pictures):
+                sink.write(np.zeros((8, 8, 3), np.uint8), None)
+        sink.close()
+        return self.shown
+
+
+def test_closing_the_window_ends_the_run_as_q_does(monkeypatch):
+    """The window's close button did nothing: OpenCV opened the window again at the next picture, and only q, Esc
+    or Ctrl-C in the terminal ended the run."""
+    assert ClosableWindow(monkeypatch, [1, 1, 1, 0, 0, 0]).show(6) == 4
+
+
+def test_a_window_whose_backend_cannot_tell_it_is_shown_is_not_taken_for_closed(monkeypatch):
+    """A backend that answers -1 (it cannot tell) from the first picture on is not asked: the run goes on."""
+    assert ClosableWindow(monkeypatch, [-1] * 6).show(6) == 6

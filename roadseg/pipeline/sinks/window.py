@@ -1,4 +1,4 @@
-"""The ``--show`` window (OpenCV HighGUI): q or Esc ends the run."""
+"""The ``--show`` window (OpenCV HighGUI): q, Esc or its close button ends the run."""
 
 from __future__ import annotations
 
@@ -11,13 +11,15 @@ from roadseg.pipeline.sources import Frame
 
 
 class WindowSink(Sink):
-    """An OpenCV window; q or Esc ends the run. Needs a GUI build of OpenCV and a display."""
+    """An OpenCV window; q, Esc or its close button ends the run (a window closed is taken for closed once its
+    backend has said it is shown: one that cannot tell, -1, is never taken for closed). Needs a GUI build of OpenCV
+    and a display."""
 
     name = "display"
     shows = True
 
     def __init__(self, title: str = "roadseg") -> None:
-        self.title, self._closed = title, False
+        self.title, self._closed, self._seen = title, False, False
         try:
             cv2.namedWindow(title, cv2.WINDOW_NORMAL)
         except cv2.error:
@@ -28,6 +30,18 @@ class WindowSink(Sink):
         cv2.imshow(self.title, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
         if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
             raise StopRequested()
+        shown = self._visible() >= 1
+        if self._seen and not shown:  # (closed: the next imshow would open it again)
+            raise StopRequested()
+        self._seen = self._seen or shown
+
+    def _visible(self) -> float:
+        """What the backend says of the window's ``WND_PROP_VISIBLE``: 1 shown, 0 (or -1, gone) closed, -1 where it
+        cannot tell (one that raises too)."""
+        try:
+            return cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE)
+        except cv2.error:
+            return -1.0
 
     def close(self) -> None:
         if not self._closed:

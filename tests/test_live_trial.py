@@ -2,10 +2,15 @@
 another machine of the network (here: loopback only; nothing is sent anywhere else)."""
 
 import contextlib
+import json
 import logging
+import shutil
+from http.server import BaseHTTPRequestHandler
 
 import numpy as np
 import pytest
+from servers import serving
+from test_live import _chromium_dom
 
 import roadseg.pipeline.sinks.server as server
 import roadseg.pipeline.sinks.window as window
@@ -65,3 +70,53 @@ def test_closing_the_window_ends_the_run_as_q_does(monkeypatch):
 def test_a_window_whose_backend_cannot_tell_it_is_shown_is_not_taken_for_closed(monkeypatch):
     """A backend that answers -1 (it cannot tell) from the first picture on is not asked: the run goes on."""
     assert ClosableWindow(monkeypatch, [-1] * 6).show(6) == 6
+
+
+class RunGone(BaseHTTPRequestHandler):
+    """The view's page, whose run then answers no request for its figures ``silent`` times (it ended, or the network
+    between is down; a 503 stands in for either), and answers again after them."""
+
+    silent, asked = 10**6, 0
+    figures = {"fps": 5.0, "frames": 7, "dropped": 0, "latency_ms": {"p50": 100.0, "p95": 120.0}}
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        if self.path == "/":
+            self._send(200, server.PAGE.format(legend="").encode())
+        elif self.path.startswith("/stats.json") and type(self).asked >= self.silent:
+            self._send(200, json.dumps(self.figures).encode())
+        else:
+            type(self).asked += self.path.startswith("/stats.json")
+            self._send(503, b"")
+
+    def _send(self, code: int, body: bytes) -> None:
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        return None
+
+
+def _view(handler: type[RunGone], profile) -> str:
+    """The page's DOM as headless Chromium has it after ~3 s."""
+    with serving(handler) as httpd:
+        dom, err = _chromium_dom(f"http://127.0.0.1:{httpd.server_address[1]}/", profile)
+    assert dom.strip(), f"chromium printed nothing; its stderr ends: {err}"
+    return dom
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is installed by .ci/run")
+def test_the_browser_view_says_when_its_run_stops_answering(tmp_path):
+    """A run that ended (or a network gone down) left the page as it was: its last picture and figures, as if live."""
+    dom = _view(type("Gone", (RunGone,), {}), tmp_path / "profile")
+    assert "no answer from roadseg" in dom.split('id="stats">', 1)[1].split("<", 1)[0]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is installed by .ci/run")
+def test_the_browser_view_opens_its_picture_again_when_its_run_answers_again(tmp_path):
+    """A run started again (a service manager's restart) was not shown: the picture's stream had ended for good."""
+    dom = _view(type("Back", (RunGone,), {"silent": 2}), tmp_path / "profile")
+    assert 'src="/stream.mjpg?' in dom and "5.0 frames/s" in dom

@@ -46,15 +46,23 @@ PAGE = """<!doctype html>
 <script>
 const view = document.getElementById('view');
 view.addEventListener('load', () => {{ view.dataset.loaded = '1'; }});
+let lost = false;  // (the run stopped answering: its picture is opened again once it answers)
 async function poll() {{
   try {{
-    const s = await (await fetch('/stats.json', {{cache: 'no-store'}})).json();
+    const r = await fetch('/stats.json', {{cache: 'no-store'}});
+    if (!r.ok) throw new Error(r.status);
+    const s = await r.json();
     const lat = s.latency_ms.p50 === null ? 'latency: waiting for the first frame'
       : `latency p50 ${{s.latency_ms.p50}} ms, p95 ${{s.latency_ms.p95}} ms`;
     document.getElementById('stats').textContent =
       `${{s.fps.toFixed(1)}} frames/s, ${{lat}}, ${{s.frames}} frames shown, ${{s.dropped}} dropped`;
     document.body.dataset.frames = s.frames;
-  }} catch (e) {{}}
+    if (lost) {{ lost = false; view.src = '/stream.mjpg?' + Date.now(); }}
+  }} catch (e) {{
+    lost = true;
+    document.getElementById('stats').textContent =
+      'no answer from roadseg (its run ended, or the network is down): the picture is its last; trying again...';
+  }}
   setTimeout(poll, 500);
 }}
 poll();

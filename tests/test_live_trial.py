@@ -4,7 +4,10 @@ another machine of the network (here: loopback only; nothing is sent anywhere el
 import contextlib
 import json
 import logging
+import re
 import shutil
+import time
+import urllib.request
 from http.server import BaseHTTPRequestHandler
 
 import numpy as np
@@ -16,6 +19,7 @@ import roadseg.pipeline.sinks.server as server
 import roadseg.pipeline.sinks.window as window
 from roadseg.errors import StopRequested
 from roadseg.pipeline.sinks.server import ServeSink
+from roadseg.pipeline.sources import Frame
 
 
 @pytest.mark.timeout(30)
@@ -120,3 +124,22 @@ def test_the_browser_view_opens_its_picture_again_when_its_run_answers_again(tmp
     """A run started again (a service manager's restart) was not shown: the picture's stream had ended for good."""
     dom = _view(type("Back", (RunGone,), {"silent": 2}), tmp_path / "profile")
     assert 'src="/stream.mjpg?' in dom and "5.0 frames/s" in dom
+
+
+@pytest.mark.timeout(30)
+def test_each_picture_of_the_stream_says_when_its_frame_was_captured(caplog):
+    """The latency a browser or a robot's client sees (capture to picture received) could not be measured: the
+    stream's parts carried no time. Each now has ``X-Timestamp``, the capture's Unix time, as mjpg-streamer's."""
+    sink = ServeSink("127.0.0.1", 0, ["Road"], [(128, 64, 128)], dict)
+    try:
+        with urllib.request.urlopen(f"{sink.server.url}stream.mjpg", timeout=5) as stream:
+            sink.write(np.zeros((48, 64, 3), np.uint8), Frame(0, np.zeros((48, 64, 3), np.uint8), None, None,
+                                                              captured=time.monotonic() - 0.25))  # fmt: skip
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += stream.read1(1)
+            received = time.time()
+    finally:
+        sink.close()
+    stamps = re.findall(rb"X-Timestamp: ([0-9.]+)\r\n", head)
+    assert stamps and 0.25 <= received - float(stamps[0]) < 2.0, head

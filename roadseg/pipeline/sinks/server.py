@@ -1,6 +1,7 @@
 """The browser view (``--serve``): ``/`` shows the live overlay, fed by an MJPEG stream.
 
-``/stream.mjpg`` is ``multipart/x-mixed-replace`` JPEG; ``/stats.json`` holds frames/s, latency and
+``/stream.mjpg`` is ``multipart/x-mixed-replace`` JPEG, each part's ``X-Timestamp`` the Unix time its frame was
+captured at (as mjpg-streamer sends it: a client on a synchronised clock measures the latency it sees); ``/stats.json`` holds frames/s, latency and
 drops, worked out when it is asked for (a stream that stalls shows 0 frames/s, not the rate its last
 picture came at). The pipeline only replaces the latest JPEG (never waits for a client); each browser
 is served by its own handler thread with a socket timeout, so a slow or vanished browser cannot stall
@@ -104,11 +105,10 @@ class _Handler(BaseHTTPRequestHandler):
         seen = -1
         try:
             while True:
-                jpeg, seen = mjpeg.wait_frame(seen)
-                if jpeg is None:
+                part, seen = mjpeg.wait_frame(seen)
+                if part is None:
                     return
-                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                                 + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")  # fmt: skip
+                self.wfile.write(part)
                 self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError, TimeoutError, OSError):
             return  # the browser went away
@@ -203,7 +203,7 @@ class MjpegServer:
         self.quality = quality
         self.figures = figures or (lambda: self.stats)
         self._cond = threading.Condition()
-        self._jpeg: bytes | None = None
+        self._part: bytes | None = None  # the latest picture as a part of the stream: its headers and its JPEG
         self._seq = 0
         self._closed = False
         self.stats: dict = {"fps": 0.0, "frames": 0, "dropped": 0, "latency_ms": {"p50": None, "p95": None}}
@@ -228,23 +228,27 @@ class MjpegServer:
     def url(self) -> str:
         return f"http://{_address(self.host, self.port)}/"
 
-    def publish(self, image: np.ndarray, stats: dict | None = None) -> None:
-        """Replace the latest picture (RGB); never blocks on clients."""
+    def publish(self, image: np.ndarray, stats: dict | None = None, *, captured: float | None = None) -> None:
+        """Replace the latest picture (RGB), captured at Unix time ``captured`` (its parts' ``X-Timestamp``); never
+        blocks on clients."""
         ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, self.quality])
         if not ok:
             return
+        stamp = b"" if captured is None else b"X-Timestamp: %.6f\r\n" % captured
+        part = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n%b\r\n%b\r\n" % (len(buf), stamp, buf)
         with self._cond:
-            self._jpeg, self._seq = buf.tobytes(), self._seq + 1
+            self._part, self._seq = part, self._seq + 1
             if stats is not None:
                 self.stats = stats
             self._cond.notify_all()
 
     def wait_frame(self, seen: int, timeout: float = 1.0) -> tuple[bytes | None, int]:
-        """The next picture after sequence number ``seen`` (``None`` once the server closes)."""
+        """The next picture after sequence number ``seen``, as a part of the stream (``None`` once the server
+        closes)."""
         with self._cond:
-            while not self._closed and (self._jpeg is None or self._seq == seen):
+            while not self._closed and (self._part is None or self._seq == seen):
                 self._cond.wait(timeout)
-            return (None, seen) if self._closed else (self._jpeg, self._seq)
+            return (None, seen) if self._closed else (self._part, self._seq)
 
     def close(self) -> None:
         with self._cond:
@@ -270,7 +274,8 @@ class ServeSink(Sink):
         log.warning("serving the live view %s", where(self.server.host, self.server.port))
 
     def write(self, image: np.ndarray, frame: Frame) -> None:
-        self.server.publish(image)
+        captured = None if frame.captured is None else time.time() - (time.monotonic() - frame.captured)
+        self.server.publish(image, captured=captured)
 
     def close(self) -> None:
         self.server.close()

@@ -143,3 +143,12 @@ def test_each_picture_of_the_stream_says_when_its_frame_was_captured(caplog):
         sink.close()
     stamps = re.findall(rb"X-Timestamp: ([0-9.]+)\r\n", head)
     assert stamps and 0.25 <= received - float(stamps[0]) < 2.0, head
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("path", ["/?from=robot-dashboard", "/index.html?v=2"])
+def test_the_page_is_served_whatever_query_its_link_carries(path):
+    """A link with a query (a dashboard's, a cache-buster) got 'not found': the page's path was compared whole."""
+    with server.MjpegServer("127.0.0.1", 0, ["Road"], [(128, 64, 128)]) as view:
+        with urllib.request.urlopen(f"http://127.0.0.1:{view.port}{path}", timeout=5) as page:
+            assert page.status == 200 and b'src="/stream.mjpg"' in page.read()

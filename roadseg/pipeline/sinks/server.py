@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
@@ -80,11 +81,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         mjpeg: MjpegServer = self.server.mjpeg  # type: ignore[attr-defined]
-        if self.path in ("/", "/index.html"):
+        path = urlsplit(self.path).path  # (a link's query, a dashboard's or a cache-buster's, is no other page)
+        if path in ("/", "/index.html"):
             self._send(200, "text/html; charset=utf-8", mjpeg.page)
-        elif self.path.startswith("/stats.json"):
+        elif path == "/stats.json":
             self._send(200, "application/json", json.dumps(mjpeg.figures()).encode())
-        elif self.path.startswith("/stream.mjpg"):
+        elif path == "/stream.mjpg":
             self._stream(mjpeg)
         else:
             self._send(404, "text/plain", b"not found")

@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import shutil
+import socket
 import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler
@@ -17,7 +18,7 @@ from test_live import _chromium_dom
 
 import roadseg.pipeline.sinks.server as server
 import roadseg.pipeline.sinks.window as window
-from roadseg.errors import StopRequested
+from roadseg.errors import SinkError, StopRequested
 from roadseg.pipeline.sinks.server import ServeSink
 from roadseg.pipeline.sources import Frame
 
@@ -152,3 +153,25 @@ def test_the_page_is_served_whatever_query_its_link_carries(path):
     with server.MjpegServer("127.0.0.1", 0, ["Road"], [(128, 64, 128)]) as view:
         with urllib.request.urlopen(f"http://127.0.0.1:{view.port}{path}", timeout=5) as page:
             assert page.status == 200 and b'src="/stream.mjpg"' in page.read()
+
+
+@pytest.mark.timeout(30)
+def test_serving_on_another_machines_address_says_what_the_address_names():
+    """``--serve`` with the browser's machine's address (where the view is to be seen, a natural guess) said only
+    'Cannot assign requested address'."""
+    with pytest.raises(SinkError) as refused:
+        server.MjpegServer("192.0.2.254", 8080, ["Road"], [(128, 64, 128)])  # (TEST-NET-1: nobody's; nothing is sent)
+    assert "192.0.2.254 is not an address of this machine" in str(refused.value)
+    assert "0.0.0.0 for all of them" in str(refused.value)
+
+
+@pytest.mark.timeout(30)
+def test_a_taken_port_is_said_with_what_to_do():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(SinkError) as refused:
+            server.MjpegServer("127.0.0.1", port, ["Road"], [(128, 64, 128)])
+    assert str(refused.value) == (f"cannot serve on 127.0.0.1:{port}: Address already in use (another program, or "
+                                  "another roadseg, serves there: choose another port)")  # fmt: skip

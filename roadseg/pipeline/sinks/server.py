@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import errno
 import html
 import json
 import logging
@@ -170,6 +171,18 @@ def _address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def _hint(exc: OSError, host: str) -> str:
+    """What a refused address or port means and what to do, after the system's words for it (none: those alone)."""
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return (f" ({host} is not an address of this machine: --serve names where this one listens, 0.0.0.0 for all "
+                "of them, not where the view is to be seen)")  # fmt: skip
+    if exc.errno == errno.EADDRINUSE:
+        return " (another program, or another roadseg, serves there: choose another port)"
+    if exc.errno == errno.EACCES:
+        return " (a port below 1024 needs root's rights: choose one above, 8080)"
+    return ""
+
+
 def lan_address() -> str | None:
     """This machine's IPv4 address on its network (the one its default route leaves by), or ``None`` where it has
     none (loopback only). Only the routing table is asked: ``connect`` on a UDP socket sends nothing."""
@@ -215,7 +228,7 @@ class MjpegServer:
         try:
             self.httpd = (_Http6 if ":" in host else _Http)((host, port), _Handler)
         except OSError as exc:  # the port is taken, the address is not ours ...
-            raise SinkError(f"cannot serve on {_address(host, port)}: {exc.strerror or exc}") from None
+            raise SinkError(f"cannot serve on {_address(host, port)}: {exc.strerror or exc}{_hint(exc, host)}") from None
         self.httpd.mjpeg = self  # type: ignore[attr-defined]  # what the handlers serve
         self.host, self.port = self.httpd.server_address[:2]
         self._thread = spawn(self.httpd.serve_forever, "http")

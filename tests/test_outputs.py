@@ -19,6 +19,8 @@ from roadseg.errors import OutputError, PipelineError, SinkError
 from roadseg.pipeline import segment_video
 from roadseg.pipeline.overlay import Overlay, palette_lut
 from roadseg.pipeline.sinks import ImageSink, MaskSink, VideoSink
+from roadseg.pipeline.sources import VideoSource
+from roadseg.pipeline.sources.base import Frame
 
 
 def test_side_by_side_and_mask_modes(split_video, rule_onnx, tmp_path):
@@ -1053,3 +1055,109 @@ def test_h264_avi_files_joined_are_written_at_each_pictures_place(rule_onnx, tmp
     assert r.exit_code == 0, r.output
     assert read_video(out)["seconds"] == pytest.approx([0.04 * i for i in range(50)], abs=1e-3)
     assert _sound(out)[0] == 0.0
+
+
+def _mpeg4_with_pcm(path, bframes: int):
+    """25 pictures at 25 frames/s, each unlike the others (MPEG-4 part 2, as Xvid dashcams write it, ``bframes``
+    B-frames), beside 1 s of 16-bit PCM from 0 s, into ``path`` (an AVI or an mkv)."""
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("mpeg4", rate=25, options={"bf": str(bframes), "g": "12"} if bframes else {})
+        vs.width, vs.height, vs.pix_fmt, vs.bit_rate = 64, 48, "yuv420p", 2_000_000
+        aus = out.add_stream("pcm_s16le", rate=48000)
+        aus.layout = "mono"
+        for k in range(0, 48000, 1024):
+            af = av.AudioFrame.from_ndarray(np.full((1, 1024), 1000, np.int16), format="s16", layout="mono")
+            af.sample_rate, af.pts = 48000, k
+            out.mux(aus.encode(af))
+        for i, img in enumerate(split_frames(25)):
+            img[:, :, 2] = 10 * i
+            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+            vf.pts = i
+            out.mux(vs.encode(vf))
+        out.mux(vs.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("bframes", [0, 2])
+@pytest.mark.parametrize("window", [(), ("--start", "0.3", "--duration", "0.4")])
+def test_mpeg4_in_an_avi_is_written_at_each_pictures_place_as_from_an_mkv(rule_onnx, tmp_path, bframes, window):
+    # FFmpeg reads MPEG-4 part 2 with B-frames from an AVI a frame late, as H.264 (its chunks' numbers taken for
+    # delayed: 0.04, 0.16, 0.08, 0.12 ...): every picture was written 0.04 s late against the sound, which starts at 0
+    # in both (0.04 ... 1.0 s; from the mkv 0 ... 0.96 s), and --start 0.3 --duration 0.4 kept pictures 7-16, not
+    # 8-17 (without B-frames, at their place)
+    written = {}
+    for suffix in ".avi", ".mkv":
+        src = _mpeg4_with_pcm(tmp_path / f"cam{suffix}", bframes)
+        r = CliRunner().invoke(segment_video_cmd, [str(src), *window, "-o", str(out := tmp_path / f"o{suffix}.mkv"),
+                                                   "--model", str(rule_onnx), "-q", "--alpha", "0"])  # fmt: skip
+        assert r.exit_code == 0, r.output
+        video = read_video(out)
+        blue = [round(float(frame[:, :, 2].mean()) / 10) for frame in video["frames"]]  # (which picture each is)
+        written[suffix] = [round(t / 0.04) for t in video["seconds"]], blue, _sound(out)[0]
+    assert written[".avi"][1] == (list(range(8, 18)) if window else list(range(25)))
+    assert written[".avi"][1:] == written[".mkv"][1:]
+    if not window:  # (cut, an AVI's pictures lie on its 1/25 s clock: 0.3 s in, the cut's first 0.02 s early)
+        assert written[".avi"][0] == written[".mkv"][0] == list(range(25)) and written[".avi"][2] == 0.0
+
+
+@pytest.mark.parametrize("bframes", [0, 2])
+def test_mpeg4_avi_files_joined_are_written_at_each_pictures_place(rule_onnx, tmp_path, bframes):
+    # (--concat reads the join as one AVI: was, with B-frames, every picture a frame late as in one, 0.04 ... 2.0 s)
+    (folder := tmp_path / "drive").mkdir()
+    for name in "cam_001.avi", "cam_002.avi":
+        _mpeg4_with_pcm(folder / name, bframes)
+    r = CliRunner().invoke(segment_video_cmd, [str(folder), "--concat", "-o", str(out := tmp_path / "o.mkv"),
+                                               "--model", str(rule_onnx), "-q", "--alpha", "0"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    video = read_video(out)
+    assert video["seconds"] == pytest.approx([0.04 * i for i in range(50)], abs=1e-3)
+    assert [round(float(frame[:, :, 2].mean()) / 10) for frame in video["frames"]] == [*range(25), *range(25)]
+    assert _sound(out)[0] == 0.0
+
+
+def _divx_packed(path, pictures: int = 25):
+    """``pictures`` at 25 frames/s (MPEG-4 part 2, a B-picture between references) packed as DivX packs B-frames into
+    an AVI: each reference picture's packet holds the B-picture shown before it too, and a placeholder follows (a
+    picture not coded); its user data says so (``DivX503b1393p``)."""
+    enc = av.CodecContext.create("mpeg4", "w")
+    enc.width, enc.height, enc.pix_fmt, enc.bit_rate = 64, 48, "yuv420p", 2_000_000
+    enc.time_base, enc.framerate, enc.options = Fraction(1, 25), 25, {"bf": "1", "g": "12"}
+    packets = []
+    for i, img in enumerate(split_frames(pictures)):
+        img[:, :, 2] = 10 * i
+        vf = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
+        vf.pts = i
+        packets += [bytes(p) for p in enc.encode(vf)]
+    packets += [bytes(p) for p in enc.encode(None)]
+    kind = [data[data.find(b"\0\0\1\xb6") + 4] >> 6 for data in packets]  # (0 I, 1 P, 2 B)
+    vop = packets[0].find(b"\0\0\1\xb6")
+    packets[0] = packets[0][:vop] + b"\0\0\1\xb2DivX503b1393p" + packets[0][vop:]
+    placeholder = b"\0\0\1\xb6" + int("01" "0" "1" "00000" "1" "0" "0111", 2).to_bytes(2, "big")  # (P, not coded)
+    chunks = []
+    for n, data in enumerate(packets):
+        if kind[n] == 2:
+            chunks[-1] += data
+            chunks.append(placeholder)
+        else:
+            chunks.append(data)
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("mpeg4", rate=25)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        for n, data in enumerate(chunks):
+            packet = av.Packet(data)
+            packet.stream, packet.pts, packet.dts, packet.time_base = vs, n, n, Fraction(1, 25)
+            packet.is_keyframe = data[data.find(b"\0\0\1\xb6") + 4] >> 6 == 0
+            out.mux(packet)
+    return path
+
+
+def test_divx_packed_b_frames_in_an_avi_are_read_at_each_pictures_place(tmp_path):
+    # a packed packet's B-picture comes out of the placeholder after it, its reference out of the next packed one:
+    # each was stamped at the other's chunk, every pair swapped, and FFmpeg's a frame on (0.04, 0.12, 0.08, 0.2 ...)
+    src = _divx_packed(tmp_path / "divx.avi")
+    for start in 0, 0.3:
+        with VideoSource(str(src), start=start) as source:
+            frames = [item for item in source if isinstance(item, Frame)]
+        first = round(start * 25 + 0.5)  # (0.3 s in: from the 8th picture, on the AVI's 1/25 s clock)
+        assert [round(float(frame.image[:, :, 2].mean()) / 10) for frame in frames] == list(range(first, 25))
+        assert [round(frame.time * 25) for frame in frames] == list(range(25 - first)), start

@@ -95,6 +95,7 @@ class Coded:
         # not read): a chunk of an AVI written twice is stamped anew by its number, but its picture keeps this
         self.time: tuple[int, int] | None = None
         self.unread = False  # whether the last packet's VOP could not be read (damaged: its time not known)
+        self.b_picture = False  # whether the last MPEG-4 picture read is a B-picture (shown before the one read before)
         self._seconds = (0, 0)  # the whole seconds of the reference pictures (I, P) before and last, in decode order
         if extradata:
             self._layers(bytes(extradata))
@@ -121,7 +122,7 @@ class Coded:
 
     def _mpeg4(self, data: bytes) -> bool | None:
         self._layers(data)
-        self.time, self.unread = None, False
+        self.time, self.unread, self.b_picture = None, False, False
         codes = _codes(data)
         for code, end in codes:  # (a group of VOPs: its time code's whole seconds are those the next picture counts on from)
             if code == GOV and end + 3 <= len(data):
@@ -138,6 +139,7 @@ class Coded:
         try:
             bits = Bits(data[vops[0] : vops[0] + 16], rbsp=False)
             kind, on = bits.u(2), 0
+            self.b_picture = kind == B_VOP
             while bits.u(1):  # modulo_time_base: whole seconds on (a B-picture's from the reference before the last)
                 on += 1
             marker, increment, marker2 = bits.u(1), bits.u(self.increment), bits.u(1)

@@ -42,8 +42,8 @@ class Decoding:
     """:class:`~roadseg.pipeline.sources.file.VideoSource`'s decoding (:meth:`_decode`) and its frames
     (:meth:`_frame`). Its state, set as the source opens (:meth:`_set_up_decoding`): ``decoder``, ``lost``,
     ``_drained``, ``decoded``, ``rotation``, ``mirrored``, ``unreadable``, ``_size``, ``height``, ``_scaled`` and
-    ``_untimed`` (a raw stream's pictures placed by their count), ``_reordered`` (an AVI's H.264 pictures at the time
-    they show); and the source's ``path``, ``container``, ``stream``,
+    ``_untimed`` (a raw stream's pictures placed by their count), ``_reordered`` (an AVI's H.264 and MPEG-4 pictures at
+    the time they show); and the source's ``path``, ``container``, ``stream``,
     ``_shift``, ``dropped``, ``_coded``, ``_numbers``, ``_retimed`` and ``_put_at``."""
 
     def _set_up_decoding(self, height: int | None, chunked: bool = False) -> None:
@@ -64,7 +64,8 @@ class Decoding:
         # else FFmpeg's 25 frames/s: untimed_rate, the rate its outputs are timed at)
         rate, tb = untimed_rate(self.stream), self.stream.time_base
         self._untimed = Untimed(rate, tb) if rate and tb else None
-        # an AVI's H.264 pictures, which FFmpeg reads a frame late, at the time they show (by their chunks' numbers)
+        # an AVI's H.264 and MPEG-4 pictures, which FFmpeg reads a frame late, at the time they show (by their chunks'
+        # numbers)
         self._reordered = Reordered.of(self.container, self.stream, chunked=chunked)
         if self._reordered is not None:
             self.stream.codec_context.copy_opaque = True  # (a packet's opaque, where its picture shows, to its frame)
@@ -91,8 +92,6 @@ class Decoding:
                 picture = None
             self.dropped.went_in(t, codec, picture=picture, own=self._coded.time if codec == "mpeg4" else None)
         frames = [f for f in frames if not stand_in(f, codec)]  # (the decoder's grey stand-in is no picture)
-        if self._reordered is not None:
-            self._reordered.stamp(frames)
         times = [None if f.pts is None or f.time_base is None else float(f.pts * f.time_base) for f in frames]
         # (an interlaced picture may be two fields in two packets: HEVC's, and H.264's but where its slices were all
         # read to be frames, MBAFF; MPEG's field pictures are told by their packets, Coded)
@@ -100,6 +99,8 @@ class Decoding:
         framed = codec == "h264" and self._numbers is not None and self._numbers.fields is False
         fields = codec == "hevc" or codec == "h264" and not framed
         self.dropped.came_out(times, codec, fields=fields and any(f.interlaced_frame for f in frames))
+        if self._reordered is not None:  # (at the time it shows: Dropped's went by FFmpeg's, as its packets' times)
+            self._reordered.stamp(frames)
         if self._untimed is not None:  # (a raw stream's: at their place, for the window and the output)
             self._untimed.stamp(frames)
         return frames

@@ -1,12 +1,13 @@
-"""An AVI's H.264 pictures at the time they show (:class:`Reordered`, kept by
+"""An AVI's H.264 and MPEG-4 part 2 pictures at the time they show (:class:`Reordered`, kept by
 :class:`~roadseg.pipeline.sources.file.VideoSource`'s decoding). An AVI holds no presentation times: its timestamps
 number its chunks, in decoding order (a picture held, an empty chunk, is no packet: the next one's number steps over
 it), and FFmpeg guesses H.264's a frame on, as if delayed (its parser's, where no HRD timing SEI says otherwise): every
 picture 0.04 s late at 25 frames/s against the sound, which starts at 0, and, with B-frames, each picture at its own
 chunk's number, not in the order they show (0.04, 0.16, 0.12, 0.2, 0.08 ...). Each picture is shown at its own chunk's
 number moved by as many frames as it shows after (or before) where it is decoded, as its bytes say
-(:class:`~roadseg.pipeline.sources.order.ShownOrder`: H.264's picture order count); one whose header cannot be read (a
-field, damage) at its own chunk's number. (MPEG-4 part 2 and MJPEG are read at their place: not taken here.)
+(:class:`~roadseg.pipeline.sources.order.ShownOrder`: H.264's picture order count; :class:`VopOrder`: MPEG-4 part 2's
+own time, which FFmpeg reads a frame late too where it has B-frames, at its place without); one whose header cannot be
+read (a field, damage) at its own chunk's number. (MJPEG is read at its place: not taken here.)
 
 Example (MPEG-2's bytes, which say the order shown as H.264's do: an I-picture shown first, a P-picture decoded
 before the B-picture it shows after; chunks numbered 0, 1, 2, FFmpeg's guesses one on; frames out in the order shown):
@@ -23,20 +24,30 @@ before the B-picture it shows after; chunks numbered 0, 1, 2, FFmpeg's guesses o
 
 from __future__ import annotations
 
+from collections import deque
+
+from roadseg.pipeline.sources.coded import Coded
 from roadseg.pipeline.sources.order import ShownOrder
 
-#: codecs FFmpeg reads from an AVI a frame late, whose pictures' order shown their packets say
-REORDERED = frozenset({"h264"})
+#: codecs FFmpeg reads from an AVI a frame late (MPEG-4 part 2: where it has B-frames), whose pictures' order shown
+#: their packets say
+REORDERED = frozenset({"h264", "mpeg4"})
+#: the last pictures taken that a picture's place is read among (:class:`VopOrder`): those decoded after it that show
+#: before it, and before it that show after it, lie within a B-frame run or two of it
+NEAR = 64
+#: an MPEG-4 part 2 picture's (VOP's) start code
+VOP_CODE = b"\0\0\1\xb6"
 
 
 class Reordered:
     """The time an AVI's pictures of ``codec`` show, in ticks of its stream's time base (a chunk's): each packet taken
     in decoding order (:meth:`take`), each frame out stamped (:meth:`stamp`). ``extradata``: the stream's parameter
-    sets, where they are Annex B (else read from the packets, as an AVI's H.264 holds them)."""
+    sets, where they are Annex B (else read from the packets, as an AVI's H.264 holds them), or MPEG-4's video object
+    layer."""
 
     def __init__(self, codec: str, extradata: bytes | None) -> None:
-        self._order = ShownOrder(codec)
-        if extradata and bytes(extradata).startswith((b"\0\0\1", b"\0\0\0\1")):
+        self._order: ShownOrder | VopOrder = VopOrder(extradata) if codec == "mpeg4" else ShownOrder(codec)
+        if isinstance(self._order, ShownOrder) and extradata and bytes(extradata).startswith((b"\0\0\1", b"\0\0\0\1")):
             self._order.parameter_sets(bytes(extradata))
 
     @classmethod
@@ -65,3 +76,74 @@ class Reordered:
             chunk, n, key, step = mark
             moved = 0 if key is None or self._order.fields else self._order.place(key) - n
             vf.pts = chunk + moved * step
+
+
+class VopOrder:
+    """The order an AVI's MPEG-4 part 2 pictures show in, as :class:`~roadseg.pipeline.sources.order.ShownOrder` says
+    H.264's, from each picture's own time (:class:`~roadseg.pipeline.sources.coded.Coded`: its whole seconds and
+    ``vop_time_increment``): a picture's place is its own in decoding order, less the pictures taken before it that show
+    after it, plus those taken after it that show before it (in an AVI, a picture held, its time stepped over, is
+    an empty chunk, no packet: counted so, it steps neither). A reference picture (I, P) whose time is not past the
+    last one's begins a period (a file joined after another, by --concat, whose times start again): the pictures of
+    one period all show before the next's. A packet of two pictures (DivX's packed B-frames: a reference picture,
+    then the B-picture shown before it) is its reference's, and the packet after it (a placeholder, a picture not
+    coded), out of which FFmpeg's decoder gives the B-picture, is the B-picture's.
+
+    >>> vop = lambda kind, inc: b"\\0\\0\\1\\xb6" + int(f"{kind:02b}01{inc:05b}1100000", 2).to_bytes(2, "big")
+    >>> order = VopOrder(None)
+    >>> order.increment = 5
+    >>> keys = [order.take(vop(*v)) for v in [(0, 0), (1, 3), (2, 1), (2, 2), (0, 0), (1, 2), (2, 1)]]
+    >>> [order.place(key) for key in keys]  # (I0 P3 B1 B2, then a file joined: I0 P2 B1)
+    [0, 3, 1, 2, 4, 6, 5]
+    >>> keys = [order.take(data) for data in (vop(0, 4), vop(1, 6) + vop(2, 5), vop(1, 6))]  # (packed, a placeholder)
+    >>> [order.place(key) for key in keys]
+    [7, 9, 8]
+    """
+
+    def __init__(self, extradata: bytes | None) -> None:
+        self._coded = Coded(extradata)
+        self.read = 0  # the pictures (packets) taken
+        self.fields = False  # (as ShownOrder's: whether the order is not followed; it always is)
+        self._near: deque[tuple[int, int, tuple[int, int]]] = deque(maxlen=NEAR)  # (taken, period, time)
+        self._period, self._last = 0, (-1, 0)  # (the last reference picture's time)
+        self._packed: tuple[int, int] | None = None  # the time of the B-picture of a packed packet, for the next
+
+    @property
+    def increment(self) -> int | None:
+        """Bits of a picture's ``vop_time_increment``, as the stream's video object layer says."""
+        return self._coded.increment
+
+    @increment.setter
+    def increment(self, bits: int | None) -> None:
+        self._coded.increment = bits
+
+    def take(self, data: bytes) -> tuple[int, int, tuple[int, int]] | None:
+        """A packet's ``data``, in decoding order: the key of its picture for :meth:`place` (None where its time
+        cannot be read)."""
+        n, self.read = self.read, self.read + 1
+        packed, self._packed = self._packed, None
+        second = data.find(VOP_CODE, data.find(VOP_CODE) + 1) if VOP_CODE in data else -1
+        if packed is not None:  # (the placeholder: FFmpeg decodes the B-picture held out of it)
+            time, b_picture = packed, True
+        else:
+            time, b_picture = self._time(data[:second] if second > 0 else data)
+            if second > 0:
+                self._packed = self._time(data[second:])[0]
+        if time is None:
+            return None
+        if not b_picture:
+            self._period += time <= self._last
+            self._last = time
+        self._near.append(key := (n, self._period, time))
+        return key
+
+    def _time(self, data: bytes) -> tuple[tuple[int, int] | None, bool]:
+        """The own time of the one picture in ``data`` (None: not read) and whether it is a B-picture."""
+        self._coded.picture(data, "mpeg4")
+        return self._coded.time, self._coded.b_picture
+
+    def place(self, key: tuple[int, int, tuple[int, int]]) -> int:
+        """The place of the picture of ``key`` (:meth:`take`'s) in the order the stream's pictures show."""
+        n, period, time = key
+        near = [(m, t) for m, p, t in self._near if p == period]
+        return n + sum(m > n and t < time for m, t in near) - sum(m < n and t > time for m, t in near)

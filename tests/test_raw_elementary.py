@@ -185,7 +185,8 @@ def test_a_raw_mpeg4_dump_begun_mid_gop_expects_its_pictures_and_keeps_them_at_t
     # gives no frame (78 expected, the stand-in counted). The demuxer's start, its parser's guess from the first
     # picture's own time (0.52 s), was the file's, and the pictures, placed from 0 by their count, were left out up
     # to it, 9 that decode whole too ("13 of about 81 frames could not be decoded": 68 kept, from the 9th picture
-    # after the keyframe; B first: "9 of about 78", 69 kept)
+    # after the keyframe; B first: "9 of about 78", 69 kept; then each picture after the first keyframe placed as many
+    # frames early as the B-pictures the decoder gave none for, by their count, not where they show)
     decoded, shown, keyframe = _mid_gop_dump(tmp_path / "dvr.m4v", first)
     assert first == "B" or shown == list(range(shown[0], shown[0] + 80))  # (80 pictures, none missing)
     with VideoSource(str(tmp_path / "dvr.m4v"), audio=False) as src:
@@ -196,5 +197,9 @@ def test_a_raw_mpeg4_dump_begun_mid_gop_expects_its_pictures_and_keeps_them_at_t
         assert [frame.time for frame in frames] == pytest.approx([n / 25 for n in range(80)])
         for n, frame in enumerate(frames):  # (each at its picture's place: from the keyframe on, as decoded whole)
             assert shown[n] < keyframe or np.array_equal(frame.image, decoded[shown[n]]), n
-    else:  # (those the decoder gives no frame for are told lost)
+    else:  # (those the decoder gives no frame for are told lost, and leave their place empty)
         assert 75 < len(frames) < 80 and told_lost(expected, len(frames), src.lost) == (80 - len(frames), 80)
+        places = [round(frame.time * 25) for frame in frames]
+        assert places == sorted(set(places)) and places[-1] == 79, places
+        for place, frame in zip(places, frames):  # (each at its picture's place: from the keyframe on, decoded whole)
+            assert shown[place] < keyframe or np.array_equal(frame.image, decoded[shown[place]]), place

@@ -25,6 +25,7 @@ from fractions import Fraction
 
 from roadseg.pipeline.sources.coded import Coded
 from roadseg.pipeline.sources.order import ShownOrder
+from roadseg.pipeline.sources.reordered import VopOrder
 
 #: FFmpeg's demuxers of raw video elementary streams, which hold no timestamps and whose header's rate
 #: (``average_rate``) is the demuxer's ``-framerate``, 25: H.264's and HEVC's packets have none, and other codecs'
@@ -38,8 +39,9 @@ SLICES = {"h264": range(1, 6), "hevc": range(32)}
 IDR = {"h264": (5,), "hevc": (19, 20)}
 
 
-#: codecs whose pictures' order shown their packets say (:class:`~roadseg.pipeline.sources.order.ShownOrder`)
-ORDERED = frozenset({"h264", "hevc", "mpeg1video", "mpeg2video"})
+#: codecs whose pictures' order shown their packets say (:class:`~roadseg.pipeline.sources.order.ShownOrder`; MPEG-4
+#: part 2's by each picture's own time, :class:`~roadseg.pipeline.sources.reordered.VopOrder`)
+ORDERED = frozenset({"h264", "hevc", "mpeg1video", "mpeg2video", "mpeg4"})
 #: intra-only codecs, whose every picture begins those after it: a raw stream of them is decoded from the one before
 #: ``--start``, as from an IDR (:func:`idr`; not H.261/H.263, without B-pictures, whose raw parser takes every picture
 #: for a keyframe: decoded from their start)
@@ -86,8 +88,10 @@ class Untimed:
     (:meth:`read`, in decoding order, while the stream is read up to ``--start``), those of them never decoded
     (:meth:`skip`) and the pictures out of the decoder, in presentation order (:meth:`stamp`). A picture's place is
     where it shows among all the stream's packets, as its bytes say (:meth:`take`: H.264's and HEVC's picture order
-    count, MPEG's ``temporal_reference``, :class:`~roadseg.pipeline.sources.order.ShownOrder`), so that a packet that
-    does not decode leaves its place empty; where they say none (another codec, a field), the packets never decoded
+    count, MPEG's ``temporal_reference``, :class:`~roadseg.pipeline.sources.order.ShownOrder`; MPEG-4 part 2's own
+    time, :class:`~roadseg.pipeline.sources.reordered.VopOrder`), so that a packet that does not decode leaves its place
+    empty (a raw MPEG-4 dump begun at a B-picture, which its decoder gives no frame for, put every picture after it a
+    frame early); where they say none (another codec, a field), the packets never decoded
     and the pictures before it: decoding starts at a keyframe, which, in a closed group of pictures, as cameras
     write, follows as many pictures as packets (a packet that does not decode puts the pictures after it a frame
     early)."""
@@ -95,19 +99,20 @@ class Untimed:
     def __init__(self, rate: Fraction, time_base: Fraction) -> None:
         self.rate, self.time_base = Fraction(rate), Fraction(time_base)
         self._read = self._skipped = self._out = 0
-        self._order: ShownOrder | None = None
-        self._coded = Coded(None)  # (which packets of a codec not ORDERED hold a picture: take)
+        self._order: ShownOrder | VopOrder | None = None
+        self._coded = Coded(None)  # (which packets of a codec not ORDERED, or MPEG-4's, hold a picture: take)
         self._taken = 0  # those packets
 
     def take(self, packet, codec: str) -> None:
         """A video ``packet`` (``av.Packet``) of ``codec`` read, in decoding order, every one of the stream, decoded or
         not: where its bytes say where its picture shows (:class:`~roadseg.pipeline.sources.order.ShownOrder`), that
         key is kept as its ``opaque``, which the decoder hands on to its frame (``copy_opaque``) for :meth:`stamp`."""
-        if codec not in ORDERED:  # (a packet a picture, but an MPEG-4 picture not coded: a picture held)
+        if codec == "mpeg4" or codec not in ORDERED:  # (a packet a picture, but an MPEG-4 picture not coded: held)
             self._taken += self._coded.picture(bytes(packet), codec) is not False
+        if codec not in ORDERED:
             return
         if self._order is None:
-            self._order = ShownOrder(codec)
+            self._order = VopOrder(None) if codec == "mpeg4" else ShownOrder(codec)
         if (key := self._order.take(bytes(packet))) is not None:
             packet.opaque = key
 
@@ -141,7 +146,8 @@ class Untimed:
         """The pictures placed so far: those out of the decoder and those before them never decoded, or the packets
         taken (:meth:`take`), those that did not decode among them (a raw MPEG-4 dump begun mid-GOP: its first
         B-pictures, their references missing, give no frame; was: "... of about 78" of its 80 pictures)."""
-        return max(self._skipped + self._out, self._order.read if self._ordered() else self._taken)
+        packets = self._order.read if self._ordered() and isinstance(self._order, ShownOrder) else self._taken
+        return max(self._skipped + self._out, packets)
 
     def _ordered(self) -> bool:
         """Whether the pictures are placed where their bytes say: not where a field was read (its packets count two

@@ -64,11 +64,24 @@ class Reordered:
         number, its place in decoding order and where its picture shows are kept as its ``opaque``, which the decoder
         hands on to its frame (``copy_opaque``)."""
         n, key = self._order.read, self._order.take(data)
-        if packet.dts is not None:
+        if packet.dts is not None and (key is not None or isinstance(self._order, ShownOrder)):
             packet.opaque = (packet.dts, n, key, packet.duration or 1)
 
     def stamp(self, frames: list) -> None:
-        """Give the decoded ``frames`` (``av.VideoFrame``) the time they show, where their packet was taken."""
+        """Give the decoded ``frames`` (``av.VideoFrame``) the time they show, where their packet was taken. An H.264
+        picture whose header could not be read is shown at its own chunk's number; an MPEG-4 one where FFmpeg put it (a
+        frame late, but in the order shown, where a chunk's number may be a B-frame run early: an Xvid AVI whose video
+        object layer, which says how many bits a picture's time takes, is in its first picture alone, read from a
+        later keyframe by --start).
+
+        >>> from types import SimpleNamespace as S
+        >>> reordered, packet = Reordered("mpeg4", None), S(dts=1, duration=1, opaque=None)
+        >>> reordered.take(packet, b"\\0\\0\\1\\xb6\\x50\\x30")  # (a P-picture's, its layer not read)
+        >>> frame = S(pts=4, time_base=1, opaque=packet.opaque)
+        >>> reordered.stamp([frame])
+        >>> frame.pts
+        4
+        """
         for vf in frames:
             mark = vf.opaque
             if not isinstance(mark, tuple) or len(mark) != 4 or vf.time_base is None:

@@ -189,7 +189,10 @@ class FramePalette:
 
 def tag_colour(context) -> tuple[Colorspace, ColorRange] | None:
     """Tag a YUV encoder's output with the matrix and range its pictures are converted by, and return
-    them; None for an RGB or palette format (no matrix). BT.709, limited range, for video codecs;
+    them; None for an RGB or palette format (no matrix). For video codecs, limited range, by the matrix a
+    player takes an untagged stream of its size for (:func:`sd_size`: BT.601 for SD, BT.709 for HD; the
+    primaries and transfer BT.709's), so the colours play right where the tags do not get through (MPEG-4
+    part 2 in AVI, MPEG-1, a player that reads none: an SD stream converted by BT.709 played up to 22 off);
     MJPEG's full-range yuvj formats are BT.601, as JPEG is. Untagged, a player takes HD pictures for
     BT.709 and SD ones for BT.601, so colours converted by swscale's default (BT.601) came out shifted
     in HD (CamVid's Building red 128,0,0 showed as 138,12,0)."""
@@ -199,9 +202,23 @@ def tag_colour(context) -> tuple[Colorspace, ColorRange] | None:
     if fmt.name.startswith("yuvj"):
         context.colorspace, context.color_range = 5, ColorRange.JPEG  # (5: BT.470BG, i.e. BT.601)
         return Colorspace.ITU601, ColorRange.JPEG
-    context.colorspace = context.color_primaries = context.color_trc = 1  # BT.709 in all three tables
+    context.color_primaries = context.color_trc = 1  # BT.709 in both tables
     context.color_range = ColorRange.MPEG
+    if sd_size(context.width, context.height):
+        context.colorspace = 6  # SMPTE 170M: BT.601's matrix
+        return Colorspace.ITU601, ColorRange.MPEG
+    context.colorspace = 1
     return Colorspace.ITU709, ColorRange.MPEG
+
+
+def sd_size(width: int, height: int) -> bool:
+    """Whether a picture of this size is SD, which players convert by BT.601 where its stream names no matrix
+    (HD, wider than 1024 or taller than 576, by BT.709).
+
+    >>> sd_size(640, 480), sd_size(720, 576), sd_size(1280, 720), sd_size(1024, 768)
+    (True, True, False, False)
+    """
+    return width <= 1024 and height <= 576
 
 
 def even_size(width: int, height: int, pix_fmt: str = "yuv420p") -> tuple[int, int]:

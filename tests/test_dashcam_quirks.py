@@ -60,3 +60,50 @@ def test_colours_play_right_in_sd_and_hd_whether_or_not_the_stream_can_carry_its
     assert err <= 6, (err, name, codec, size)
 
 
+
+
+def _wide_gamut_clip(path, colours, w=192, h=64):
+    """A 10-bit HEVC clip in BT.2020's primaries but SDR's transfer (BT.2020-10: BT.709's curve), as a camera in a
+    10-bit mode that is not HDR records it, of ``colours`` (BT.709 RGB) as bars; and each bar's width."""
+    from roadseg.pipeline.sources import hdr
+
+    step = w // len(colours)
+    light = (np.array(colours, np.float64) / 255.0) ** hdr.GAMMA  # BT.709 RGB to display light
+    wide = np.clip(light @ np.linalg.inv(hdr.BT2020_TO_BT709.astype(np.float64)).T, 0, 1) ** (1 / hdr.GAMMA)
+    img = np.zeros((h, w, 3), np.uint16)
+    for i, c in enumerate(wide):
+        img[:, i * step : (i + 1) * step] = np.round(c * 65535)
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx265", rate=25, options={"x265-params": "lossless=1:log-level=error"})
+        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p10le"
+        cc = vs.codec_context
+        cc.color_primaries, cc.color_trc, cc.colorspace, cc.color_range = hdr.BT2020, 14, hdr.BT2020, 1
+        for k in range(2):
+            vf = av.VideoFrame.from_ndarray(img, format="rgb48le").reformat(
+                format="yuv420p10le", dst_colorspace=hdr.BT2020, dst_color_range=1)
+            vf.color_primaries, vf.color_trc, vf.colorspace, vf.color_range = hdr.BT2020, 14, hdr.BT2020, 1
+            vf.pts = k
+            out.mux(vs.encode(vf))
+        out.mux(vs.encode(None))
+    return path, step
+
+
+def test_a_ten_bit_clip_in_bt2020_colours_that_is_not_hdr_is_segmented_in_the_colours_it_shows(rule_onnx, tmp_path,
+                                                                                                caplog):
+    # read as if its primaries were BT.709's, such a clip's colours came out washed out: orange (200, 120, 40) as
+    # (174, 125, 70), CamVid's pavement (60, 40, 222) as (84, 55, 187)
+    from roadseg.pipeline.sources import LiveSource, VideoSource
+
+    colours = [(200, 120, 40), (60, 40, 222), (128, 128, 128), (30, 30, 30), (90, 200, 70), (128, 64, 128)]
+    src, step = _wide_gamut_clip(tmp_path / "cam.mp4", colours)
+    for source in (VideoSource(src, audio=False), LiveSource(str(src), pace=False)):
+        with source as s:
+            got = next(iter(s)).image
+        assert max(np.abs(got[32, i * step + step // 2].astype(int) - c).max() for i, c in enumerate(colours)) <= 4
+    assert caplog.text.count("cam.mp4 is in BT.2020's colours: segmenting and writing it in BT.709's") == 2
+    out = tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out), "--model", str(rule_onnx), "-q", "--alpha", "0",
+                                               "--crf", "1"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    shown = _as_played(out)
+    assert max(np.abs(shown[32, i * step + step // 2].astype(int) - c).max() for i, c in enumerate(colours)) <= 5

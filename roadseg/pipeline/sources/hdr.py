@@ -6,6 +6,9 @@ the code range) and its colours are those of BT.2020, not BT.709. :func:`sdr_pic
 player's tone mapping does: the transfer curve back to light, SDR's white at 203 cd/m² (ITU-R
 BT.2408), highlights above 75 % of it rolled off smoothly into white at 1000 cd/m², BT.2020
 primaries to BT.709, and BT.1886's 2.4 gamma. Light below the roll-off comes back as it was shot.
+A picture in BT.2020's primaries with SDR's transfer (BT.709's curve, as BT.2020-10 and -12 are: a
+camera's 10-bit mode that is not HDR) is made so too, without the roll-off (:func:`is_wide`): read as
+BT.709's, its colours were washed out, orange (200, 120, 40) as (173, 125, 61).
 
 Example:
     >>> import av, numpy as np
@@ -38,21 +41,38 @@ BT2020_TO_BT709 = np.array([[1.660491, -0.587641, -0.072850],
 
 
 def is_hdr(vf: av.VideoFrame) -> bool:
-    """Whether a decoded frame is tagged with an HDR transfer curve (PQ or HLG)."""
-    return vf.color_trc in CURVES
+    """Whether a decoded frame is tagged with an HDR transfer curve (PQ or HLG), or is SDR in BT.2020's
+    primaries (:func:`is_wide`): either is made the SDR BT.709 picture by :func:`sdr_picture`."""
+    return vf.color_trc in CURVES or is_wide(vf.color_primaries, vf.color_trc)
+
+
+def is_wide(primaries: int, trc: int) -> bool:
+    """Whether colour tags say SDR in BT.2020's primaries: any transfer but an HDR one (BT.2020-10 or -12,
+    BT.709's, or none named: SDR's curve).
+
+    >>> is_wide(BT2020, 14), is_wide(BT2020, PQ), is_wide(1, 1)
+    (True, False, False)
+    """
+    return primaries == BT2020 and trc not in CURVES
 
 
 def say_if_hdr(stream, name: str) -> None:
-    """One line, where a video ``stream`` is tagged HDR, that ``name`` is segmented and written as SDR."""
-    if curve := CURVES.get(stream.codec_context.color_trc):
+    """One line, where a video ``stream`` is tagged HDR, that ``name`` is segmented and written as SDR; or, where
+    it is SDR in BT.2020's primaries, in BT.709's."""
+    cc = stream.codec_context
+    if curve := CURVES.get(cc.color_trc):
         log.warning("%s is HDR (%s): segmenting and writing it tone-mapped to SDR BT.709", name, curve)
+    elif is_wide(cc.color_primaries, cc.color_trc):
+        log.warning("%s is in BT.2020's colours: segmenting and writing it in BT.709's", name)
 
 
 def sdr_picture(vf: av.VideoFrame) -> np.ndarray:
-    """The SDR BT.709 RGB uint8 [H,W,3] picture of an HDR frame (see the module's note)."""
+    """The SDR BT.709 RGB uint8 [H,W,3] picture of an HDR frame, or of an SDR one in BT.2020's primaries (see the
+    module's note)."""
     src = BT2020 if vf.colorspace == 2 else None  # untagged matrix: HDR's own, BT.2020 (swscale's 9 too)
     rgb = vf.to_ndarray(format="rgb48le", src_colorspace=src)  # (None: the frame's own tag)
-    light = _light_lut(vf.color_trc)[rgb]  # [H,W,3] uint16 linear light, rolled off: 65535 = the display's white
+    curve = vf.color_trc if vf.color_trc in CURVES else 0  # (0: SDR's curve, BT.2020's primaries: is_wide)
+    light = _light_lut(curve)[rgb]  # [H,W,3] uint16 linear light, rolled off: 65535 = the display's white
     if vf.color_primaries in (BT2020, 2):  # 2: unspecified; HDR comes in BT.2020
         light = cv2.transform(light, BT2020_TO_BT709)  # (uint16 saturates: out-of-gamut clipped to 0 and white)
     return _gamma_lut()[light]
@@ -81,11 +101,13 @@ def hlg_to_nits(e: np.ndarray, peak: float = PEAK) -> np.ndarray:
     return peak * np.power(scene, 1.2)
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=3)
 def _light_lut(trc: int) -> np.ndarray:
-    """Every 16-bit code of ``trc`` to rolled-off linear light, 65535 = white (uint16: a 16-bit pipeline
-    is 25 % faster than float32 and within 3 levels of it, in the darkest shadows)."""
+    """Every 16-bit code of ``trc`` to rolled-off linear light (an SDR curve's: not rolled off), 65535 = white
+    (uint16: a 16-bit pipeline is 25 % faster than float32 and within 3 levels of it, in the darkest shadows)."""
     e = np.arange(65536, dtype=np.float64) / 65535.0
+    if trc not in CURVES:  # SDR (BT.2020's primaries): BT.1886's display light, white at white, nothing rolled off
+        return np.round(np.power(e, GAMMA) * 65535.0).astype(np.uint16)
     nits = pq_to_nits(e) if trc == PQ else hlg_to_nits(e)
     return np.round(roll_off(nits / SDR_WHITE) * 65535.0).astype(np.uint16)
 

@@ -107,3 +107,34 @@ def test_a_ten_bit_clip_in_bt2020_colours_that_is_not_hdr_is_segmented_in_the_co
     assert r.exit_code == 0, r.output
     shown = _as_played(out)
     assert max(np.abs(shown[32, i * step + step // 2].astype(int) - c).max() for i, c in enumerate(colours)) <= 5
+
+
+def _recording(path, size, first: int, n: int = 10) -> None:
+    """``n`` MPEG-2 pictures of ``size`` (width, height) in a transport stream, numbered from ``first``."""
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("mpeg2video", rate=25)
+        vs.width, vs.height, vs.pix_fmt = *size, "yuv420p"
+        for i in range(n):
+            img, _ = _bars(*size)
+            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+            vf.pts = first + i
+            out.mux(vs.encode(vf))
+        out.mux(vs.encode(None))
+
+
+@pytest.mark.parametrize("live", [False, True])
+def test_a_file_whose_picture_size_changes_midway_says_so_once(rule_onnx, tmp_path, live):
+    # a dashcam's recordings joined with cat after its resolution was changed: the later pictures are scaled to the
+    # first size (the output's), which a live source said and a file did not (a 4:3 picture stretched to 16:9 unsaid)
+    _recording(tmp_path / "a.ts", (176, 96), 0)
+    _recording(tmp_path / "b.ts", (128, 96), 10)
+    src = tmp_path / "drive.ts"
+    src.write_bytes((tmp_path / "a.ts").read_bytes() + (tmp_path / "b.ts").read_bytes())
+    out = tmp_path / "o.mp4"
+    args = [str(src), "-o", str(out), "--model", str(rule_onnx), "-q"] + (["--live"] if live else [])
+    r = CliRunner().invoke(segment_video_cmd, args)
+    assert r.exit_code == 0, r.output
+    assert r.output.count("drive.ts's picture changed size from 176x96 to 128x96; scaling it to the first size") == 1, \
+        r.output
+    with av.open(str(out)) as c:
+        assert {(f.width, f.height) for f in c.decode(video=0)} == {(176, 96)}

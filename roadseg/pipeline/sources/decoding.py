@@ -1,10 +1,13 @@
 """A file's packets decoded and its pictures made frames (:class:`Decoding`, a part of
 :class:`~roadseg.pipeline.sources.file.VideoSource`): what goes into the decoder and comes out of it counted (pictures
 it drops without a word: :class:`~roadseg.pipeline.sources.gaps.Dropped`), and each picture kept made an upright RGB
-frame at the first one's size (scaled where --height asks: :func:`scaled_size`).
+frame at the first one's size (scaled where --height asks: :func:`scaled_size`; one line where a later one's differs).
 """
 
 from __future__ import annotations
+
+import logging
+from pathlib import Path
 
 import av
 import numpy as np
@@ -19,6 +22,8 @@ from roadseg.pipeline.sources.packets import seconds
 from roadseg.pipeline.sources.pictures import rgb_picture, scaled_to
 from roadseg.pipeline.sources.reordered import Reordered
 from roadseg.pipeline.sources.untimed import Untimed
+
+log = logging.getLogger("roadseg")
 
 
 def scaled_size(height: int, width: int, target: int, *, upright: bool = False) -> tuple[int, int] | None:
@@ -41,9 +46,9 @@ def scaled_size(height: int, width: int, target: int, *, upright: bool = False) 
 class Decoding:
     """:class:`~roadseg.pipeline.sources.file.VideoSource`'s decoding (:meth:`_decode`) and its frames
     (:meth:`_frame`). Its state, set as the source opens (:meth:`_set_up_decoding`): ``decoder``, ``lost``,
-    ``_drained``, ``decoded``, ``rotation``, ``mirrored``, ``unreadable``, ``_size``, ``height``, ``_scaled`` and
-    ``_untimed`` (a raw stream's pictures placed by their count), ``_reordered`` (an AVI's H.264 and MPEG-4 pictures at
-    the time they show); and the source's ``path``, ``container``, ``stream``,
+    ``_drained``, ``decoded``, ``rotation``, ``mirrored``, ``unreadable``, ``_size``, ``_stored``, ``height``,
+    ``_scaled`` and ``_untimed`` (a raw stream's pictures placed by their count), ``_reordered`` (an AVI's H.264 and
+    MPEG-4 pictures at the time they show); and the source's ``path``, ``container``, ``stream``,
     ``_shift``, ``dropped``, ``_coded``, ``_numbers``, ``_retimed`` and ``_put_at``."""
 
     def _set_up_decoding(self, height: int | None, chunked: bool = False) -> None:
@@ -58,6 +63,7 @@ class Decoding:
         self.mirrored = False  # (where the display matrix flips the picture: a front camera's)
         self.unreadable: str | None = None  # why reading stopped early, where damaged data broke the demuxer
         self._size: tuple[int, int] | None = None
+        self._stored: tuple[int, int] | None = None  # the first picture's size as stored (width, height)
         self.height = height
         self._scaled: tuple[int, int] | None = None  # the stored picture's size to decode at, where --height scales it
         # a raw H.264/HEVC stream's pictures, which have no times, placed by their count (at the rate its SPS states,
@@ -105,6 +111,14 @@ class Decoding:
             self._untimed.stamp(frames)
         return frames
 
+    def _say_resized(self, vf: av.VideoFrame) -> None:
+        """One line, the first time a picture's stored size is not the first's (recordings of two resolutions joined
+        with cat, a damaged picture header): it is scaled to the first's, as a live source's is."""
+        if self._stored is not None and (vf.width, vf.height) != self._stored:
+            log.warning("%s's picture changed size from %dx%d to %dx%d; scaling it to the first size",
+                        Path(self.path).name, *self._stored, vf.width, vf.height)  # fmt: skip
+            self._stored = None  # (said once)
+
     def _frame(self, picture: Frame) -> Frame | None:
         """The upright RGB picture of a decoded one (:meth:`_decoded`: its image the ``av.VideoFrame``), at the size
         of the first, at the picture's time (where :class:`InLine` put it, counted); None (counted) if it will not
@@ -123,8 +137,9 @@ class Decoding:
             self.rotation, self.mirrored = rotation, mirrored
             image = np.ascontiguousarray(shown)
         if self._size is None:
-            self._size = image.shape[:2]
+            self._size, self._stored = image.shape[:2], (vf.width, vf.height)
         else:  # damaged or changed stream parameters midway: keep the first size
+            self._say_resized(vf)
             image = scaled_to(image, self._size)
         pts = picture.pts
         self._retimed += pts != vf.pts or vf.pts in self._put_at  # (put back in line)

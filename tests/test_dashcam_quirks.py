@@ -138,3 +138,24 @@ def test_a_file_whose_picture_size_changes_midway_says_so_once(rule_onnx, tmp_pa
         r.output
     with av.open(str(out)) as c:
         assert {(f.width, f.height) for f in c.decode(video=0)} == {(176, 96)}
+
+
+def test_a_file_of_three_cameras_names_each_other_one_it_can_segment_instead(rule_onnx, tmp_path):
+    # a dashcam of front, rear and cabin cameras in one file: the line named --video-stream 1 alone
+    src = tmp_path / "tri.mp4"
+    with av.open(str(src), "w") as out:
+        cameras = [out.add_stream("libx264", rate=25, options={"preset": "ultrafast"}) for _ in range(3)]
+        for vs, (w, h) in zip(cameras, ((128, 96), (64, 48), (48, 32))):
+            vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+        for vs in cameras:
+            for i in range(3):
+                vf = av.VideoFrame.from_ndarray(_bars(vs.width, vs.height)[0], format="rgb24")
+                vf.pts = i
+                out.mux(vs.encode(vf))
+            out.mux(vs.encode(None))
+    run = lambda *a: CliRunner().invoke(segment_video_cmd, [str(src), "--model", str(rule_onnx), "-q", *a])  # noqa: E731
+    r = run("-o", str(tmp_path / "front.mp4"))
+    assert r.exit_code == 0 and ("left out of the output: 2 video streams (h264) (--video-stream 1 or 2 segments that "
+                                 "video stream instead)") in r.output, r.output  # fmt: skip
+    r = run("-o", str(tmp_path / "rear.mp4"), "--video-stream", "1")
+    assert r.exit_code == 0 and "(--video-stream 0 or 2 segments that video stream instead)" in r.output, r.output

@@ -100,7 +100,9 @@ class Contents:
         if left := left_out(self.container, self.stream, self.audio_streams, kept):
             number = list(self.container.streams.video).index(self.stream)
             others = [n for n, s in enumerate(self.container.streams.video) if n != number and not is_cover(s)]
-            hint = f" (--video-stream {others[0]} segments its video stream {others[0]} instead)" if others else ""
+            hint = (f" (--video-stream {others[0]} segments its video stream {others[0]} instead)" if len(others) == 1
+                    else f" (--video-stream {' or '.join(map(str, others))} segments that video stream instead)"
+                    if others else "")  # fmt: skip
             log.warning("%s has more streams than its video and audio; left out of the output: %s%s",
                         Path(self.path).name, left, hint)  # fmt: skip
 

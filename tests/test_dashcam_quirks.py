@@ -159,3 +159,34 @@ def test_a_file_of_three_cameras_names_each_other_one_it_can_segment_instead(rul
                                  "video stream instead)") in r.output, r.output  # fmt: skip
     r = run("-o", str(tmp_path / "rear.mp4"), "--video-stream", "1")
     assert r.exit_code == 0 and "(--video-stream 0 or 2 segments that video stream instead)" in r.output, r.output
+
+
+def test_a_thumbnail_track_ahead_of_the_video_is_not_what_is_segmented(rule_onnx, tmp_path):
+    # a camera's mp4 whose first video track is a one-picture JPEG thumbnail, not flagged as a cover: FFmpeg's choice
+    # (the first track, the default), so the output was that one picture, its 1 s of sound beside it
+    src = tmp_path / "cam.mp4"
+    with av.open(str(src), "w") as out:
+        thumb = out.add_stream("mjpeg", rate=25)
+        thumb.width, thumb.height, thumb.pix_fmt = 64, 48, "yuvj420p"
+        vs = out.add_stream("libx264", rate=25, options={"preset": "ultrafast"})
+        vs.width, vs.height, vs.pix_fmt = 128, 96, "yuv420p"
+        aus = out.add_stream("aac", rate=48000, layout="mono")
+        vf = av.VideoFrame.from_ndarray(_bars(64, 48)[0], format="rgb24").reformat(format="yuvj420p")
+        vf.pts = 0
+        out.mux(thumb.encode(vf))
+        out.mux(thumb.encode(None))
+        for i in range(25):
+            vf = av.VideoFrame.from_ndarray(_bars(128, 96)[0], format="rgb24")
+            vf.pts = i
+            out.mux(vs.encode(vf))
+        out.mux(vs.encode(None))
+        for k in range(0, 48000, 1024):
+            af = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            af.sample_rate, af.pts = 48000, k
+            out.mux(aus.encode(af))
+        out.mux(aus.encode(None))
+    out = tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0 and "a video stream (mjpeg) (--video-stream 0 segments" in r.output, r.output
+    with av.open(str(out)) as c:
+        assert [(f.width, f.height) for f in c.decode(video=0)] == [(128, 96)] * 25

@@ -63,15 +63,17 @@ def is_cover(stream) -> bool:
 
 
 def picture_stream(container, number: int | None = None):
-    """The video stream a file is about, or None: not a cover picture (attached picture), and, among
-    several (a thumbnail track, a rear camera), the one FFmpeg's own choice would play; ``number``:
-    the file's video stream of that number instead, counted from 0 as FFmpeg's ``-map 0:v:N`` counts
-    (None if there is no such stream or it is a cover picture)."""
+    """The video stream a file is about, or None: not a cover picture (attached picture), nor a track whose header
+    counts one picture beside one of more (a thumbnail track not flagged as a cover: in an mp4 whose first video
+    track it is, FFmpeg's choice, and the output was that one picture), and, among several (a rear camera), the one
+    FFmpeg's own choice would play; ``number``: the file's video stream of that number instead, counted from 0 as
+    FFmpeg's ``-map 0:v:N`` counts (None if there is no such stream or it is a cover picture)."""
     if number is not None:
         video = list(container.streams.video)
         chosen = video[number] if 0 <= number < len(video) else None
         return None if chosen is None or is_cover(chosen) else chosen
     moving = [s for s in container.streams.video if not is_cover(s)]
+    moving = [s for s in moving if s.frames != 1] or moving  # (0: no count in the header)
     if not moving:
         return None
     best = container.streams.best("video")

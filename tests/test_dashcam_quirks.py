@@ -190,3 +190,43 @@ def test_a_thumbnail_track_ahead_of_the_video_is_not_what_is_segmented(rule_onnx
     assert r.exit_code == 0 and "a video stream (mjpeg) (--video-stream 0 segments" in r.output, r.output
     with av.open(str(out)) as c:
         assert [(f.width, f.height) for f in c.decode(video=0)] == [(128, 96)] * 25
+
+
+def _sound_times(path) -> list[float]:
+    """The times of the first audio stream's packets, in seconds, as FFmpeg reads them."""
+    with av.open(str(path)) as c:
+        return [float(p.pts * p.time_base) for p in c.demux(audio=0) if p.pts is not None]
+
+
+@pytest.mark.parametrize("codec,rate", [("aac", 48000), ("mp2", 44100)])
+def test_compressed_sound_of_an_avi_copied_into_an_avi_keeps_its_length(rule_onnx, tmp_path, codec, rate):
+    # an AVI dashcam's AAC or MPEG audio: its header's block size, copied into an AVI output, was written as its
+    # sample size, which times the packets by their bytes: 1 s of AAC read back as 0.26 s, four packets a frame
+    # step apart; MP2's first two at once, the rest a frame early. PyAV cannot clear the block size: re-encoded
+    src = tmp_path / "cam.avi"
+    with av.open(str(src), "w") as out:
+        vs = out.add_stream("mjpeg", rate=25)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuvj420p"
+        aus = out.add_stream(codec, rate=rate, layout="mono")
+        for i in range(25):
+            vf = av.VideoFrame.from_ndarray(_bars(64, 48)[0], format="rgb24").reformat(format="yuvj420p")
+            vf.pts = i
+            out.mux(vs.encode(vf))
+        out.mux(vs.encode(None))
+        size = aus.codec_context.frame_size
+        wave = (0.3 * np.sin(np.arange(rate) / 10)).astype(np.float32)
+        for k in range(0, rate, size):
+            data = wave[None, k : k + size] if codec == "aac" else (wave[None, k : k + size] * 32767).astype(np.int16)
+            af = av.AudioFrame.from_ndarray(np.ascontiguousarray(data), format=aus.codec_context.format.name,
+                                            layout="mono")  # fmt: skip
+            af.sample_rate, af.pts = rate, k
+            out.mux(aus.encode(af))
+        out.mux(aus.encode(None))
+    out = tmp_path / "o.avi"
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0, r.output
+    assert f"audio stream #1 ({codec}) cannot be copied (avi would time its packets by their bytes" in r.output
+    want, got = _sound_times(src), _sound_times(out)  # (re-encoded: AAC's frames, from the same start)
+    steps = np.diff(got)
+    assert got[0] == want[0] and steps.max() - steps.min() < 0.001, got[:6]
+    assert got[-1] + steps[0] == pytest.approx(want[-1] + want[1] - want[0], abs=0.05), (got[-1], want[-1])

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from av.video.reformatter import Colorspace
 from click.testing import CliRunner
+from conftest import sound_late, write_video
 
 from roadseg.classes import PALETTE
 from roadseg.cli import segment_video_cmd
@@ -230,3 +231,23 @@ def test_compressed_sound_of_an_avi_copied_into_an_avi_keeps_its_length(rule_onn
     steps = np.diff(got)
     assert got[0] == want[0] and steps.max() - steps.min() < 0.001, got[:6]
     assert got[-1] + steps[0] == pytest.approx(want[-1] + want[1] - want[0], abs=0.05), (got[-1], want[-1])
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+@pytest.mark.parametrize("window", [("1.0", "0.4"), ("0.2", "1.0")])
+def test_a_window_of_a_file_whose_sound_is_stored_a_second_behind_its_pictures_keeps_its_sound(rule_onnx, tmp_path,
+                                                                                                suffix, window):
+    # a camera that writes its file a second at a time, each second's pictures before its sound (a fragmented mp4's
+    # fragments, an mp4 of 1-s chunks): the reading stopped 10 pictures past the window's end, before the sound of
+    # its last second, and the output of --start 1 --duration 0.4 had no audio stream at all
+    made = write_video(tmp_path / "made.mp4", [_bars(64, 48)[0]] * 75, audio_seconds=3.0)
+    src = sound_late(made, tmp_path / f"cam{suffix}", chunk=1.0)
+    out = tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out), "--model", str(rule_onnx), "-q",
+                                               "--start", window[0], "--duration", window[1]])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    with av.open(str(out)) as c:
+        assert c.streams.audio, "no audio stream"
+        frames = list(c.decode(audio=0))
+    begin, end = float(frames[0].time), float(frames[-1].time) + frames[-1].samples / frames[-1].sample_rate
+    assert begin == pytest.approx(0.0, abs=0.03) and end == pytest.approx(float(window[1]), abs=0.05), (begin, end)

@@ -26,6 +26,9 @@ MAX_BROKEN_READS = 64  # failed reads in a row after which files joined by --con
 #: pictures in a row after --duration's end that end the reading: fewer may be damage (a duplicated chunk of
 #: later pictures), and the window's own pictures may follow them in the file
 PAST_END = 10
+#: seconds of pictures past --duration's end that the reading goes on through at most for the window's sound, which a
+#: file may store behind its pictures (a camera's mp4 written a second at a time, a fragmented mp4's fragments)
+SOUND_BEHIND = 3.0
 
 
 class Reading:
@@ -34,8 +37,8 @@ class Reading:
     ``stream``, ``audio_streams``, ``subtitle_streams``, ``data_streams``, ``_stand_ins``), the sound's timing
     (``audio``, ``edits``, ``merges``), ``clock``, what finds pictures lost (``_passed``, ``_gaps``, ``_new_gaps``,
     ``_frame_step``, ``dropped``), ``decoder``, ``pace``, ``_held``, ``_length``, ``_moving``; and what it counts and
-    finds as it reads: ``lost``, ``unreadable``, ``late_said``, ``_next_at``, ``_read``, ``subtitles_dropped`` and
-    ``data_dropped``."""
+    finds as it reads: ``lost``, ``unreadable``, ``late_said``, ``_next_at``, ``_read``, ``subtitles_dropped``,
+    ``data_dropped`` and ``_sound_at``."""
 
     def _generate(self) -> Iterator[Frame | av.Packet]:
         yield from self._demuxed()
@@ -61,6 +64,7 @@ class Reading:
         against the window where :class:`InLine` puts it: by its own damaged stamp, a picture (a transport stream's
         first ones) would be kept past ``start``, or left out as before it or past the end, where it is not."""
         past_end = 0  # pictures in a row after the window
+        self._sound_at: dict[int, float] = {}  # each audio stream's latest sound read, from the origin (_sound_read)
         shown = None  # the time of the last picture decoded with one: where a picture without a time lies
         leading = []  # pictures without a time before the first with one (--start): they lie where it does
         for item in self._in_line().through(self._decoded()):
@@ -82,7 +86,7 @@ class Reading:
             if self.end is not None and shown is not None and shown >= self.end - 1e-6:
                 self._next_at = shown if self._next_at is None else self._next_at
                 past_end += 1
-                if past_end >= PAST_END:
+                if past_end >= PAST_END and self._sound_read(shown):
                     return
                 continue
             past_end = 0
@@ -90,6 +94,13 @@ class Reading:
             if frame is not None:
                 yield frame
         yield from self._leading(leading, True)  # (no picture with a time came)
+
+    def _sound_read(self, shown: float) -> bool:
+        """Whether the reading past the window's end, at a picture of ``shown`` s, has read each audio stream up to
+        that end, or gone :data:`SOUND_BEHIND` s past it: a file may store its sound a second behind its pictures
+        (was: 10 pictures on, before it: the output of --start 1 --duration 0.4 of such a file had no audio)."""
+        end = float(self.end or 0.0)
+        return shown >= end + SOUND_BEHIND or all(self._sound_at.get(s.index, -1.0) >= end for s in self.audio_streams)
 
     def _leading(self, pictures: list[Frame], kept: bool) -> Iterator[Frame]:
         """The decoded ``pictures`` held (emptied), as frames (:meth:`_frame`) where ``kept``."""
@@ -143,6 +154,9 @@ class Reading:
         if packet.size and self._before_origin(packet):
             self.audio.dropped += 1  # (more than LEAP before the file's start: damaged, see _origin)
         elif packet.size:
+            if packet.pts is not None and packet.time_base is not None:
+                t = seconds(packet.pts, packet.time_base) - self.origin
+                self._sound_at[packet.stream.index] = max(t, self._sound_at.get(packet.stream.index, t))
             for uncut in self.edits.take(packet, packet.stream.index):
                 yield from self._in_window(self.audio.take(uncut, packet.stream.index, video))
 

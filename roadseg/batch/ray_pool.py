@@ -8,7 +8,7 @@ decoded video is ~10x its file size and would swamp the object store) and collec
 :class:`~roadseg.batch.driver.Lost` (the driver retries it on another actor), the ones queued behind
 it go back unstarted. Actors that find no room when the batch starts join when a node with room does.
 
-Example (a cluster already running; see the README's "Batch on a Ray cluster"):
+Example (a cluster already running; see the README's "On a real cluster"):
     >>> pool = RayPool("127.0.0.1:6379", SegmentOptions(""))  # doctest: +SKIP
 """
 

@@ -107,11 +107,54 @@ def _json_or_text(value: str) -> Any:
         return value
 
 
+def distinct_palette(count: int) -> list[list[int]]:
+    """``count`` (at most 256) RGB colours, each its own: PASCAL VOC's colour map from its second entry (its first is
+    black), for classes that come without colours.
+
+    Example:
+        >>> distinct_palette(3)
+        [[128, 0, 0], [0, 128, 0], [128, 128, 0]]
+    """
+    colours = []
+    for index in range(1, count + 1):
+        rgb = [0, 0, 0]
+        for shift in range(8):
+            for channel in range(3):
+                rgb[channel] |= ((index >> (3 * shift + channel)) & 1) << (7 - shift)
+        colours.append(rgb)
+    return colours
+
+
+def parse_palette(text: str) -> list[list[int]]:
+    """Comma-separated colours in hex (``RRGGBB``, ``#`` optional) as ``[[r, g, b], ...]``; ValueError names one
+    that is not.
+
+    Example:
+        >>> parse_palette("804080, #ffff00")
+        [[128, 64, 128], [255, 255, 0]]
+    """
+    colours = []
+    for item in (part.strip() for part in text.split(",")):
+        digits = item.removeprefix("#")
+        if len(digits) != 6 or any(c not in "0123456789abcdefABCDEF" for c in digits):
+            raise ValueError(f"{item!r} is not a colour: RRGGBB in hex, e.g. 804080")
+        colours.append([int(digits[i : i + 2], 16) for i in (0, 2, 4)])
+    return colours
+
+
+#: What :func:`parse_metadata` says a model that lacks a required key should have.
+_WANTED = ("the contract wants JSON strings in metadata_props: classes (names in label order), palette ([R, G, B] a "
+           "class), ignore_index (the label of void pixels), input_size ([H, W]); "
+           "roadseg.contract.set_metadata(model, contract_metadata((H, W), classes=[...], palette=[...])) writes them")
+#: Labels are uint8: no more classes (or colours) than 256.
+MAX_CLASSES = 256
+
+
 def parse_metadata(raw: Mapping[str, str], name: str) -> dict:
     """Decode metadata_props and check the required keys; :class:`ModelError` names what is wrong."""
     missing = [k for k in REQUIRED_METADATA if k not in raw]
     if missing:
-        raise ModelError(f"{name}: metadata lacks {', '.join(missing)}")
+        raise ModelError(f"{name}: metadata lacks {', '.join(missing)}: {_WANTED}")
     meta = {k: _json_or_text(v) for k, v in raw.items()}
     bad = [k for k in REQUIRED_METADATA if isinstance(meta[k], str)]
     if bad:
@@ -119,6 +162,10 @@ def parse_metadata(raw: Mapping[str, str], name: str) -> dict:
     classes, palette, size = meta["classes"], meta["palette"], meta["input_size"]
     if not (isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes)):
         raise ModelError(f"{name}: metadata classes is not a list of class names")
+    for key, values in (("classes", classes), ("palette", palette)):
+        if isinstance(values, list) and len(values) > MAX_CLASSES:
+            raise ModelError(f"{name}: metadata {key} holds {len(values)} {'classes' if key == 'classes' else 'colours'}; "
+                             f"labels are uint8, so a contract model has at most {MAX_CLASSES}")  # fmt: skip
     if not (isinstance(palette, list) and len(palette) >= len(classes) and all(
             isinstance(c, list) and len(c) == 3 and all(isinstance(v, int) and 0 <= v <= 255 for v in c)
             for c in palette)):  # fmt: skip
@@ -130,18 +177,34 @@ def parse_metadata(raw: Mapping[str, str], name: str) -> dict:
     return meta
 
 
+def _described(arg: Any) -> str:
+    """An onnxruntime input or output as the contract's words put one: ``uint8 [N,H,W,3]``."""
+    kind = arg.type.removeprefix("tensor(").removesuffix(")")
+    return f"{kind} [{','.join('?' if d is None else str(d) for d in arg.shape or [])}]"
+
+
 def check_session(session: Any, name: str) -> dict:
-    """Check an onnxruntime session's inputs, outputs and metadata; return the decoded metadata."""
+    """Check an onnxruntime session's inputs, outputs and metadata; return the decoded metadata. Each breach is one
+    :class:`ModelError` line that says what the model has and what the contract wants."""
     inputs = {i.name: i for i in session.get_inputs()}
     outputs = {o.name: o for o in session.get_outputs()}
+    pixels = "the contract wants uint8 [N,H,W,3] RGB pixels"
     f = inputs.get(INPUT)
-    if f is None or f.type != "tensor(uint8)" or len(f.shape) != 4:
-        raise ModelError(f"{name}: no uint8 [N,H,W,3] input named '{INPUT}'")
+    if f is None:
+        has = ", ".join(f"{n}: {_described(i)}" for n, i in inputs.items())
+        raise ModelError(f"{name}: no input named '{INPUT}' (it has {has}); {pixels} named '{INPUT}'")
+    if f.type != "tensor(uint8)" or len(f.shape) != 4 or isinstance(f.shape[3], int) and f.shape[3] != 3:
+        raise ModelError(f"{name}: input '{INPUT}' is {_described(f)}; {pixels} (0-255): cast and normalise inside "
+                         "the graph")  # fmt: skip
     if any(isinstance(d, int) for d in f.shape[:3]):  # (else a run fails at its first frame, in onnxruntime's words)
         shape = "x".join(str(d) if isinstance(d, int) else "?" for d in f.shape)
         raise ModelError(f"{name}: input '{INPUT}' has a fixed shape ({shape}); the contract takes any N, H and W: "
                          "export it with dynamic axes")  # fmt: skip
     o = outputs.get(OUTPUT)
-    if o is None or o.type != "tensor(uint8)" or len(o.shape) != 3:
-        raise ModelError(f"{name}: no uint8 [N,H,W] output named '{OUTPUT}'")
+    labels = "the contract wants uint8 [N,H,W]: one class index a pixel (the argmax inside the graph)"
+    if o is None:
+        has = ", ".join(f"{n}: {_described(i)}" for n, i in outputs.items())
+        raise ModelError(f"{name}: no output named '{OUTPUT}' (it has {has}); {labels}, named '{OUTPUT}'")
+    if o.type != "tensor(uint8)" or len(o.shape) != 3:
+        raise ModelError(f"{name}: output '{OUTPUT}' is {_described(o)}; {labels}")
     return parse_metadata(session.get_modelmeta().custom_metadata_map, name)

@@ -17,13 +17,18 @@ from roadseg.export.quantize import CALIBRATION_METHODS  # numpy only at import:
 @click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .onnx file to write.")
 @click.option("--input-size", default="360x480", show_default=True, help="Working size HxW written into the metadata.")
+@click.option("--classes", metavar="NAME,NAME,...",
+              help="Names of the network's classes in the order of its scores, for a network not of CamVid's 11 "
+                   "(the file's legend, --stats and masks say them) [default: CamVid's].")
+@click.option("--palette", metavar="RRGGBB,...", help="A colour (hex) for each of --classes, in order [default: CamVid's "
+              "for CamVid's classes; else one of its own for each].")
 @click.option("--fp16-weights", is_flag=True, help="Store weights as float16 (half the file; compute stays fp32).")
 @click.option("--half", is_flag=True, help="Compute in float16: the variant for GPUs (parity is checked against fp32 at 99.5 %).")
 @click.option("--verify-images", type=click.Path(exists=True, file_okay=False),
               help="Folder of RGB images to verify parity on (default: random frames).")
 @click.option("-y", "--overwrite", is_flag=True, help="Replace the output if it exists.")
 @handle_errors
-def export_cmd(checkpoint, output, input_size, fp16_weights, half, verify_images, overwrite) -> None:
+def export_cmd(checkpoint, output, input_size, classes, palette, fp16_weights, half, verify_images, overwrite) -> None:
     """Export a training checkpoint to the roadseg ONNX contract, then verify it.
 
     Verification runs onnx.checker and compares onnxruntime's labels with PyTorch's at a shape that
@@ -40,14 +45,21 @@ def export_cmd(checkpoint, output, input_size, fp16_weights, half, verify_images
     import json
     from pathlib import Path
 
+    from roadseg.contract import parse_palette
+
     check_model_output(output, [checkpoint], overwrite, ".onnx")
+    try:
+        colours = parse_palette(palette) if palette else None
+    except ValueError as exc:
+        fail(f"--palette: {exc}")
+    names = [c.strip() for c in classes.split(",")] if classes else None
     net, state = load_checkpoint(checkpoint)  # a file that is not one: ModelError, one line
     meta = training_metadata(state) if state.get("config") or state.get("soup") else {}
     frames = _verify_frames(verify_images) if verify_images else None  # (read before the file is written)
     try:
         with staged(output) as part:  # (the output is replaced only by a verified export)
-            export_onnx(net, part, input_size=parse_size(input_size), metadata=meta, fp16_weights=fp16_weights,
-                        half=half)  # fmt: skip
+            export_onnx(net, part, input_size=parse_size(input_size), classes=names, palette=colours, metadata=meta,
+                        fp16_weights=fp16_weights, half=half)  # fmt: skip
             report = verify_parity(net, part, frames=frames,
                                    min_agreement=verify.HALF_MIN_AGREEMENT if half else verify.MIN_AGREEMENT)
     except ExportCheckError as exc:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +22,11 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
-from roadseg.classes import CAMVID_SIZE
-from roadseg.contract import INPUT, OUTPUT, contract_metadata, set_metadata
+from roadseg.classes import CAMVID_SIZE, CLASSES, NUM_CLASSES, PALETTE
+from roadseg.contract import INPUT, OUTPUT, contract_metadata, distinct_palette, set_metadata
+from roadseg.errors import ModelError
 from roadseg.model.predict import FramesToLabels
+from roadseg.model.unet import UNetResNet34
 
 #: Shape traced at export; verification runs at a different one on purpose.
 TRACE_SHAPE = (1, 64, 96, 3)
@@ -71,11 +74,48 @@ def count_macs(net: nn.Module, size: tuple[int, int]) -> int:
     return total
 
 
+def class_count(net: nn.Module) -> int:
+    """How many classes ``net`` scores: its config's ``num_classes``, else the channels of its output on a frame."""
+    config = getattr(net, "config", None) or {}
+    if "num_classes" in config:
+        return int(config["num_classes"])
+    with torch.no_grad():
+        return int(net.eval()(torch.zeros(1, 3, *TRACE_SHAPE[1:3])).shape[1])
+
+
+def class_metadata(net: nn.Module, classes: Sequence[str] | None = None,
+                   palette: Sequence[Sequence[int]] | None = None) -> dict:  # fmt: skip
+    """The ``classes``, ``palette`` and ``ignore_index`` a file of ``net`` says: CamVid's where no names are given
+    and it scores CamVid's 11; else the names given, one a class it scores, their colours (each its own,
+    :func:`~roadseg.contract.distinct_palette`, where none are given) and, as CamVid's void, the label after the
+    last class. A one-line :class:`ModelError` where they do not fit the network.
+
+    Example:
+        >>> class_metadata(torch.nn.Conv2d(3, 2, 1), ["road", "car"])
+        {'classes': ['road', 'car'], 'palette': [[128, 0, 0], [0, 128, 0]], 'ignore_index': 2}
+    """
+    count = class_count(net)
+    if classes is None and count != NUM_CLASSES:
+        raise ModelError(f"the network scores {count} classes, not CamVid's {NUM_CLASSES}: name them (export --classes "
+                         "NAME,NAME,...; export_onnx(..., classes=[...]))")  # fmt: skip
+    names = list(CLASSES if classes is None else classes)
+    if len(names) != count:
+        raise ModelError(f"the network scores {count} classes, but {len(names)} names were given (--classes): one a "
+                         "class, in the order of its scores")  # fmt: skip
+    if palette is None:
+        palette = PALETTE if names == list(CLASSES) else distinct_palette(count)
+    if len(palette) != count:
+        raise ModelError(f"{len(palette)} colours for {count} classes (--palette): one a class, in the order of --classes")
+    return {"classes": names, "palette": [list(c) for c in palette], "ignore_index": count}
+
+
 def export_onnx(
     net: nn.Module,
     path: str | Path,
     *,
     input_size: tuple[int, int] = CAMVID_SIZE,
+    classes: Sequence[str] | None = None,
+    palette: Sequence[Sequence[int]] | None = None,
     metadata: dict | None = None,
     fp16_weights: bool = False,
     half: bool = False,
@@ -83,11 +123,15 @@ def export_onnx(
 ) -> Path:
     """Trace ``net`` inside :class:`~roadseg.model.predict.FramesToLabels` and write a single-file ONNX model.
 
-    The normalisation is folded into the first conv where the network allows it (``fold=True``).
+    ``net`` is any network from normalised float NCHW to class scores [N,C,H,W] at the input's size (a U-Net
+    of roadseg's pads to what it needs and crops back inside). ``classes`` and ``palette`` name and colour its C
+    classes (:func:`class_metadata`: CamVid's by default; a network of other classes without names is refused
+    before any work). The normalisation is folded into the first conv where the network allows it (``fold=True``).
 
     ``fp16_weights`` stores fp32 weights as fp16 (smaller file, fp32 compute); ``half`` makes the
     network compute in fp16 (the GPU variant; ``net`` itself is left in fp32).
     """
+    named = class_metadata(net, classes, palette)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model_net = copy.deepcopy(net).eval().half() if half else net.eval().float()
@@ -106,7 +150,8 @@ def export_onnx(
     if fp16_weights:
         store_weights_fp16(model)
     config = getattr(net, "config", None)  # lets roadseg.model.unfold rebuild a trainable net from the file
-    meta = {"architecture": "unet-resnet34", **({"model_config": config} if config else {}),
+    meta = {**named, **({"architecture": "unet-resnet34"} if isinstance(net, UNetResNet34) else {}),
+            **({"model_config": config} if config else {}),
             "normalisation_folded": graph.folded,
             **({"precision": "fp16"} if half else {}), **(metadata or {})}  # fmt: skip
     set_metadata(model, contract_metadata(input_size, **meta))

@@ -1,0 +1,191 @@
+"""Bring your own model: a network with classes of its own exported by roadseg, and ONNX files made elsewhere
+and adapted to the contract, each either run with its own names and colours or refused at load in one line
+that says what is wrong and what the contract wants."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from click.testing import CliRunner
+from onnx import TensorProto, helper
+
+from roadseg import contract
+from roadseg.errors import ModelError
+from roadseg.pipeline.session import OnnxSegmenter
+
+FIVE = ["road", "lane", "vehicle", "person", "background"]
+
+
+def adapted(path: Path, *, classes=FIVE, in_name=contract.INPUT, in_type=TensorProto.UINT8, out_rank=3,
+            out_type=TensorProto.UINT8, drop=(), **meta) -> Path:  # fmt: skip
+    """An ONNX model made elsewhere and given the contract's names and metadata: label = R * len(classes) // 256,
+    with one thing changed from what the contract wants where the arguments say."""
+    n = len(classes)
+    nodes = [
+        helper.make_node("Slice", [in_name, "zero", "one", "three"], ["red"]),
+        helper.make_node("Squeeze", ["red", "three"], ["red2"]),
+        helper.make_node("Cast", ["red2"], ["redf"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["redf", "k"], ["q"]),
+        helper.make_node("Floor", ["q"], ["qf"]),
+        *([helper.make_node("Unsqueeze", ["qf", "one"], ["qf4"])] if out_rank == 4 else []),
+        helper.make_node("Cast", ["qf4" if out_rank == 4 else "qf"], [contract.OUTPUT], to=out_type),
+    ]
+    inits = [helper.make_tensor("zero", TensorProto.INT64, [1], [0]), helper.make_tensor("one", TensorProto.INT64, [1], [1]),
+             helper.make_tensor("three", TensorProto.INT64, [1], [3]), helper.make_tensor("k", TensorProto.FLOAT, [], [n / 256])]  # fmt: skip
+    out_shape = ["N", 1, "H", "W"] if out_rank == 4 else ["N", "H", "W"]
+    graph = helper.make_graph(nodes, "own", [helper.make_tensor_value_info(in_name, in_type, ["N", "H", "W", 3])],
+                              [helper.make_tensor_value_info(contract.OUTPUT, out_type, out_shape)], inits)  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    colours = [[(37 * i) % 256, (91 * i) % 256, (173 * i) % 256] for i in range(n)]
+    md = contract.contract_metadata((64, 96), **{"classes": list(classes), "palette": colours, "ignore_index": 255, **meta})
+    contract.set_metadata(model, {k: v for k, v in md.items() if k not in drop})
+    onnx.save(model, str(path))
+    return path
+
+
+def refusal(path: Path) -> str:
+    with pytest.raises(ModelError) as err:
+        OnnxSegmenter(path, providers="cpu")
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(path.name)
+    return message
+
+
+def test_a_model_of_its_own_classes_runs_with_its_names(tmp_path):
+    seg = OnnxSegmenter(adapted(tmp_path / "own.onnx"), providers="cpu")
+    frames = np.zeros((1, 8, 8, 3), np.uint8)
+    frames[..., 0] = 255
+    assert seg.classes == FIVE and seg.predict(frames).max() == 4 and seg.palette.shape == (5, 3)
+
+
+@pytest.mark.parametrize("change, says", [
+    ({"in_name": "input"}, r"no input named 'frames' \(it has input: uint8 \[N,H,W,3\]\); the contract wants "
+                           r"uint8 \[N,H,W,3\] RGB pixels named 'frames'"),
+    ({"in_type": TensorProto.FLOAT}, r"input 'frames' is float \[N,H,W,3\]; the contract wants uint8 \[N,H,W,3\] RGB "
+                                     r"pixels \(0-255\): cast and normalise inside the graph"),
+    ({"out_rank": 4}, r"output 'labels' is uint8 \[N,1,H,W\]; the contract wants uint8 \[N,H,W\]: one class index "
+                      r"a pixel \(the argmax inside the graph\)"),
+    ({"out_type": TensorProto.INT64}, r"output 'labels' is int64 \[N,H,W\]; the contract wants uint8 \[N,H,W\]"),
+])  # fmt: skip
+def test_inputs_and_outputs_that_break_the_contract_say_what_the_model_has(tmp_path, change, says):
+    """'no uint8 [N,H,W,3] input named frames' alone left the user to find out which of the three was wrong."""
+    assert re.search(says, refusal(adapted(tmp_path / "bad.onnx", **change)))
+
+
+def test_missing_metadata_says_what_the_contract_wants(tmp_path):
+    message = refusal(adapted(tmp_path / "bare.onnx", drop=("classes", "palette")))
+    assert "metadata lacks classes, palette" in message
+    assert "roadseg.contract.set_metadata" in message and "JSON" in message
+
+
+@pytest.mark.parametrize("count", [257, 300])
+def test_more_classes_than_uint8_labels_hold_is_refused_at_load(tmp_path, count):
+    """300 classes loaded, then the overlay's colour table failed with a numpy broadcasting traceback."""
+    message = refusal(adapted(tmp_path / "many.onnx", classes=[f"c{i}" for i in range(count)]))
+    assert f"{count} classes" in message and "at most 256" in message
+
+
+def test_a_palette_longer_than_uint8_labels_hold_is_refused_at_load(tmp_path):
+    path = adapted(tmp_path / "wide.onnx", palette=[[1, 2, 3]] * 300)
+    assert "at most 256" in refusal(path)
+
+
+def test_256_classes_load_and_colour(tmp_path):
+    from roadseg.pipeline.overlay import palette_lut
+
+    seg = OnnxSegmenter(adapted(tmp_path / "full.onnx", classes=[f"c{i}" for i in range(256)]), providers="cpu")
+    assert palette_lut(seg.palette).shape == (256, 3)
+
+
+def test_distinct_palette_gives_each_class_its_own_colour():
+    colours = contract.distinct_palette(256)
+    assert len({tuple(c) for c in colours}) == 256 and all(len(c) == 3 for c in colours)
+    assert contract.distinct_palette(5) == colours[:5]
+
+
+def test_parse_palette_reads_hex_colours_and_says_what_it_wants():
+    assert contract.parse_palette("ff00ff, #00FF80") == [[255, 0, 255], [0, 255, 128]]
+    with pytest.raises(ValueError, match=r"'red' is not a colour: RRGGBB in hex, e.g. 804080"):
+        contract.parse_palette("ff00ff,red")
+
+
+def _five(seed: int):
+    """A random 5-class U-Net of tiny decoder widths, with BN statistics as training leaves them (needs torch)."""
+    torch = pytest.importorskip("torch")
+    from roadseg.model import UNetResNet34
+
+    torch.manual_seed(seed)
+    net = UNetResNet34(5, decoder_channels=(16, 8, 8, 8))
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.3, 0.3)
+            m.running_var.uniform_(0.5, 2.0)
+    return net.eval()
+
+
+def test_export_refuses_a_network_of_other_classes_without_their_names(tmp_path):
+    """A 5-class network was written with CamVid's 11 names and colours: its legend, --stats and eval named
+    classes it does not have, without a word."""
+    from roadseg.export.onnx import export_onnx
+
+    with pytest.raises(ModelError, match=r"scores 5 classes, not CamVid's 11: name them \(export --classes"):
+        export_onnx(_five(0), tmp_path / "m.onnx")
+    with pytest.raises(ModelError, match=r"scores 5 classes, but 3 names were given"):
+        export_onnx(_five(0), tmp_path / "m.onnx", classes=["a", "b", "c"])
+    with pytest.raises(ModelError, match=r"2 colours for 5 classes"):
+        export_onnx(_five(0), tmp_path / "m.onnx", classes=FIVE, palette=[[0, 0, 0], [1, 1, 1]])
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_export_and_segment_a_network_of_its_own_classes(tmp_path, split_video):
+    """The user's whole path: a checkpoint of 5 classes, `roadseg export --classes --palette`, then segment-video
+    with --legend, --masks-dir and --stats: the file's names and colours everywhere, masks holding 0-4."""
+    import cv2
+    import torch
+
+    from roadseg.cli import main
+
+    net = _five(1)
+    torch.save({"model": net.state_dict(), "model_config": net.config}, tmp_path / "five.pt")
+    model = tmp_path / "five.onnx"
+    r = CliRunner().invoke(main, ["export", str(tmp_path / "five.pt"), "-o", str(model), "--classes", ",".join(FIVE),
+                                  "--palette", "804080,ffff00,0000ff,ff0000,000000"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    meta = {p.key: json.loads(p.value) for p in onnx.load(str(model)).metadata_props}
+    assert meta["classes"] == FIVE and meta["palette"][0] == [128, 64, 128] and meta["ignore_index"] == 5
+    assert meta["architecture"] == "unet-resnet34" and meta["model_config"]["num_classes"] == 5
+    stats = tmp_path / "stats.json"
+    r = CliRunner().invoke(main, ["segment", str(split_video), "-o", str(tmp_path / "out.mp4"), "--model", str(model),
+                                  "--legend", "--masks-dir", str(tmp_path / "masks"), "--stats", str(stats), "-q"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    got = json.loads(stats.read_text())
+    assert got["classes"] == FIVE and all(len(f["shares"]) == 5 for f in got["per_frame"])
+    mask = cv2.imread(str(tmp_path / "masks" / "000000.png"), cv2.IMREAD_UNCHANGED)
+    assert mask.dtype == np.uint8 and mask.max() <= 4
+
+
+def test_export_gives_own_classes_distinct_colours_without_a_palette(tmp_path):
+    from roadseg.export.onnx import export_onnx
+
+    path = export_onnx(_five(2), tmp_path / "m.onnx", classes=FIVE)
+    meta = {p.key: json.loads(p.value) for p in onnx.load(str(path)).metadata_props}
+    assert meta["palette"] == contract.distinct_palette(5) and meta["ignore_index"] == 5
+
+
+def test_export_of_another_network_does_not_call_it_a_unet(tmp_path):
+    """Any torch network (normalised float NCHW -> class scores) goes through the same export; its file said
+    architecture unet-resnet34 whatever it was."""
+    torch = pytest.importorskip("torch")
+    from roadseg.export.onnx import export_onnx
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 3, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(3, 5, 1))
+    path = export_onnx(net, tmp_path / "m.onnx", classes=FIVE)
+    meta = {p.key: json.loads(p.value) for p in onnx.load(str(path)).metadata_props}
+    assert "architecture" not in meta and meta["classes"] == FIVE
+    assert OnnxSegmenter(path, providers="cpu").predict(np.zeros((2, 33, 47, 3), np.uint8)).shape == (2, 33, 47)

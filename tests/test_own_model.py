@@ -138,8 +138,12 @@ def test_export_refuses_a_network_of_other_classes_without_their_names(tmp_path)
         export_onnx(_five(0), tmp_path / "m.onnx")
     with pytest.raises(ModelError, match=r"scores 5 classes, but 3 names were given"):
         export_onnx(_five(0), tmp_path / "m.onnx", classes=["a", "b", "c"])
+    with pytest.raises(ModelError, match=r"scores 5 classes, but a name was empty"):
+        export_onnx(_five(0), tmp_path / "m.onnx", classes=["a", "b", "", "d", "e"])
     with pytest.raises(ModelError, match=r"2 colours for 5 classes"):
         export_onnx(_five(0), tmp_path / "m.onnx", classes=FIVE, palette=[[0, 0, 0], [1, 1, 1]])
+    with pytest.raises(ModelError, match=r"1 colour for 5 classes"):
+        export_onnx(_five(0), tmp_path / "m.onnx", classes=FIVE, palette=[[0, 0, 0]])
     assert not (tmp_path / "m.onnx").exists()
 
 
@@ -189,3 +193,30 @@ def test_export_of_another_network_does_not_call_it_a_unet(tmp_path):
     meta = {p.key: json.loads(p.value) for p in onnx.load(str(path)).metadata_props}
     assert "architecture" not in meta and meta["classes"] == FIVE
     assert OnnxSegmenter(path, providers="cpu").predict(np.zeros((2, 33, 47, 3), np.uint8)).shape == (2, 33, 47)
+
+
+def test_quantize_calibrates_on_a_folder_of_other_classes(tmp_path):
+    """quantize read each calibration frame's label too, and refused a folder whose masks hold classes past
+    CamVid's 11 ('label ... holds class 15'), though calibration uses the images alone; then it told the user to
+    score the file with eval, which refuses a model of other classes."""
+    import cv2
+
+    torch = pytest.importorskip("torch")
+    from roadseg.cli import main
+    from roadseg.export.onnx import export_onnx
+
+    data = tmp_path / "data"
+    for folder in ("train", "trainannot"):
+        (data / folder).mkdir(parents=True)
+    for i in range(3):
+        image = np.random.default_rng(i).integers(0, 256, (90, 120, 3), np.uint8)
+        cv2.imwrite(str(data / "train" / f"f{i}.png"), image)
+        cv2.imwrite(str(data / "trainannot" / f"f{i}.png"), np.full((90, 120), 15, np.uint8))
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(8, 5, 1))
+    model = export_onnx(net, tmp_path / "own.onnx", classes=FIVE)
+    r = CliRunner().invoke(main, ["quantize", str(model), "-o", str(tmp_path / "own-int8.onnx"), "--data", str(data),
+                                  "--frames", "2"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "wrote" in r.output and "roadseg eval" not in r.output
+    assert OnnxSegmenter(tmp_path / "own-int8.onnx", providers="cpu").classes == FIVE

@@ -138,6 +138,7 @@ def quantize_cmd(model, output, data, count, method, holdout, overwrite) -> None
     """Static INT8 (QDQ, per-channel) copy of an fp32 contract MODEL, calibrated on CamVid train frames."""
     from pathlib import Path
 
+    from roadseg.classes import CLASSES
     from roadseg.errors import ModelError
     from roadseg.export.quantize import cannot_quantize, load_calibration_frames, quantize_int8
     from roadseg.pipeline.session import OnnxSegmenter
@@ -149,7 +150,7 @@ def quantize_cmd(model, output, data, count, method, holdout, overwrite) -> None
     check_model_output(output, [model], overwrite, ".onnx")
     if (why := cannot_quantize(model)) is not None:  # (a file that is not ONNX: one line)
         fail(f"cannot quantize {model}: {why}")
-    OnnxSegmenter(model, providers="cpu")  # a file that is not a contract model: one line, before any work
+    classes = OnnxSegmenter(model, providers="cpu").classes  # a file that is not a contract model: one line, before any work
     try:
         frames = load_calibration_frames(data, count, holdout=tuple(holdout))
     except (FileNotFoundError, ValueError) as exc:
@@ -163,8 +164,9 @@ def quantize_cmd(model, output, data, count, method, holdout, overwrite) -> None
     except ModelError as exc:
         fail(f"quantized model breaks the contract: {exc}")
     path = Path(output)
-    click.echo(f"wrote {path} ({Path(path).stat().st_size / 1e6:.1f} MB); score it with: roadseg eval {path} --data {data}"
-               + "".join(f" --holdout {h}" for h in holdout))
+    score = (f"; score it with: roadseg eval {path} --data {data}" + "".join(f" --holdout {h}" for h in holdout)
+             if list(classes) == list(CLASSES) else "")  # (eval scores CamVid's 11 classes alone)
+    click.echo(f"wrote {path} ({Path(path).stat().st_size / 1e6:.1f} MB){score}")
 
 
 @click.command("release")

@@ -99,13 +99,15 @@ def class_metadata(net: nn.Module, classes: Sequence[str] | None = None,
         raise ModelError(f"the network scores {count} classes, not CamVid's {NUM_CLASSES}: name them (export --classes "
                          "NAME,NAME,...; export_onnx(..., classes=[...]))")  # fmt: skip
     names = list(CLASSES if classes is None else classes)
-    if len(names) != count:
-        raise ModelError(f"the network scores {count} classes, but {len(names)} names were given (--classes): one a "
-                         "class, in the order of its scores")  # fmt: skip
+    if len(names) != count or not all(names):
+        given = f"{len(names)} name{'s' * (len(names) != 1)} were given" if all(names) else "a name was empty"
+        raise ModelError(f"the network scores {count} classes, but {given} (--classes): one a class, in the order "
+                         "of its scores")  # fmt: skip
     if palette is None:
         palette = PALETTE if names == list(CLASSES) else distinct_palette(count)
     if len(palette) != count:
-        raise ModelError(f"{len(palette)} colours for {count} classes (--palette): one a class, in the order of --classes")
+        raise ModelError(f"{len(palette)} colour{'s' * (len(palette) != 1)} for {count} classes (--palette): one a "
+                         "class, in the order of --classes")  # fmt: skip
     return {"classes": names, "palette": [list(c) for c in palette], "ignore_index": count}
 
 

@@ -96,17 +96,25 @@ def cannot_quantize(path: str | Path) -> str | None:
 
 def load_calibration_frames(data: str | Path, count: int = 64, seed: int = 0, split: str = "train",
                             holdout: tuple[str, ...] = ()) -> np.ndarray:  # fmt: skip
-    """``count`` frames of a CamVid split (a fixed random choice), uint8 [count,H,W,3]. ``holdout``
-    leaves out the frames a training run held out (its check), so that they stay unseen."""
-    from roadseg.data.camvid import CamVid
+    """``count`` frames of a CamVid split (a fixed random choice) at 360x480, uint8 [count,H,W,3]. ``holdout``
+    leaves out the frames a training run held out (its check), so that they stay unseen. Only the images are
+    read: a folder of another model's classes calibrates it too (its labels need not be CamVid's)."""
+    from roadseg.data.camvid import CamVid, read_rgb
 
-    ds = CamVid(data, split, size=(360, 480))
+    ds = CamVid(data, split)
     if holdout:
         ds = ds.split_off(holdout)[0]
         if not len(ds):
             raise ValueError(f"--holdout {' '.join(holdout)} holds out every {split} frame: none is left to calibrate on")
     idx = np.random.default_rng(seed).choice(len(ds), size=min(count, len(ds)), replace=False)
-    return np.stack([ds[int(i)][0] for i in sorted(idx)])
+    return np.stack([_at_calibration_size(read_rgb(ds.samples[int(i)].image)) for i in sorted(idx)])
+
+
+def _at_calibration_size(image: np.ndarray, size: tuple[int, int] = (360, 480)) -> np.ndarray:
+    """``image`` at ``size`` (height, width), as :class:`~roadseg.data.camvid.CamVid` brings a frame to it."""
+    import cv2
+
+    return image if image.shape[:2] == size else cv2.resize(image, size[::-1], interpolation=cv2.INTER_AREA)
 
 
 def quantize_int8(src: str | Path, dst: str | Path, frames: np.ndarray, *,

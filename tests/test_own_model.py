@@ -220,3 +220,56 @@ def test_quantize_calibrates_on_a_folder_of_other_classes(tmp_path):
     assert r.exit_code == 0, r.output
     assert "wrote" in r.output and "roadseg eval" not in r.output
     assert OnnxSegmenter(tmp_path / "own-int8.onnx", providers="cpu").classes == FIVE
+
+
+def theirs(path: Path, *, size=("H", "W"), labels_out: bool = False, opset: int = 13) -> Path:
+    """A network as another tool exports one: float [N,3,H,W] in ("input"), its class scores the channels
+    themselves ("logits", 3 classes: the brightest channel wins), or their argmax as int64 labels."""
+    nodes = [helper.make_node("Identity", ["input"], ["logits"] if not labels_out else ["s"])]
+    if labels_out:
+        nodes.append(helper.make_node("ArgMax", ["s"], ["logits"], axis=1, keepdims=0))
+    out = helper.make_tensor_value_info("logits", TensorProto.INT64 if labels_out else TensorProto.FLOAT,
+                                        ["N", *size] if labels_out else ["N", 3, *size])  # fmt: skip
+    graph = helper.make_graph(nodes, "theirs", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, *size])],
+                              [out])  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 7
+    onnx.save(model, str(path))
+    return path
+
+
+def coloured(h: int, w: int) -> np.ndarray:
+    """Frames [3,h,w,3]: pure red, green and blue."""
+    return np.stack([np.broadcast_to(np.eye(3, dtype=np.uint8)[i] * 200, (h, w, 3)) for i in range(3)])
+
+
+@pytest.mark.parametrize("size, labels_out", [(("H", "W"), False), ((64, 80), False), ((64, 80), True)])
+def test_adapt_onnx_wraps_a_network_made_elsewhere(tmp_path, size, labels_out):
+    """A float NCHW network of another tool, dynamic or fixed at its own size, scores or int64 labels out: once
+    adapted, it runs under the contract at any frame size, with its names and colours."""
+    from roadseg.export.adapt import adapt_onnx
+
+    path = adapt_onnx(theirs(tmp_path / "theirs.onnx", size=size, labels_out=labels_out), tmp_path / "mine.onnx",
+                      classes=["red", "green", "blue"], mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))  # fmt: skip
+    seg = OnnxSegmenter(path, providers="cpu")
+    got = seg.predict(coloured(45, 61))
+    assert got.shape == (3, 45, 61) and [int(np.median(g)) for g in got] == [0, 1, 2]
+    assert seg.classes == ["red", "green", "blue"] and seg.palette.tolist() == contract.distinct_palette(3)
+    assert seg.input_size == ((64, 80) if size == (64, 80) else (360, 480))
+
+
+def test_adapt_onnx_feeds_bgr_and_refuses_what_it_cannot_wrap(tmp_path):
+    from roadseg.export.adapt import adapt_onnx
+
+    path = adapt_onnx(theirs(tmp_path / "theirs.onnx"), tmp_path / "bgr.onnx", classes=["b", "g", "r"], bgr=True,
+                      palette=[[0, 0, 255], [0, 255, 0], [255, 0, 0]], input_size=(96, 128), val_miou=61.2)  # fmt: skip
+    seg = OnnxSegmenter(path, providers="cpu")
+    assert seg.predict(coloured(20, 30))[:, 0, 0].tolist() == [2, 1, 0] and seg.metadata["val_miou"] == 61.2
+    two = helper.make_graph([helper.make_node("Add", ["a", "b"], ["c"])], "two",
+                            [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", 3, "H", "W"]) for n in "ab"],
+                            [helper.make_tensor_value_info("c", TensorProto.FLOAT, ["N", 3, "H", "W"])])  # fmt: skip
+    onnx.save(helper.make_model(two, opset_imports=[helper.make_opsetid("", 13)]), str(tmp_path / "two.onnx"))
+    with pytest.raises(ModelError, match=r"two.onnx: adapt_onnx wraps a network of one float input \[N,3,H,W\]; it has a"):
+        adapt_onnx(tmp_path / "two.onnx", tmp_path / "x.onnx", classes=["x"])
+    with pytest.raises(ModelError, match=r"theirs.onnx scores 3 classes, but 2 names were given"):
+        adapt_onnx(tmp_path / "theirs.onnx", tmp_path / "x.onnx", classes=["x", "y"])

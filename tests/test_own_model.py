@@ -273,3 +273,22 @@ def test_adapt_onnx_feeds_bgr_and_refuses_what_it_cannot_wrap(tmp_path):
         adapt_onnx(tmp_path / "two.onnx", tmp_path / "x.onnx", classes=["x"])
     with pytest.raises(ModelError, match=r"theirs.onnx scores 3 classes, but 2 names were given"):
         adapt_onnx(tmp_path / "theirs.onnx", tmp_path / "x.onnx", classes=["x", "y"])
+
+
+def test_readmes_adapt_onnx_runs_as_written(tmp_path, monkeypatch):
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    code = re.search(r"### Bring your own model\n.*?```python\n(.*?)```", readme, re.S).group(1)
+    code = "\n".join(line.removeprefix("  ") for line in code.splitlines())
+    rng = np.random.default_rng(0)
+    conv = helper.make_node("Conv", ["input", "w"], ["logits"])
+    graph = helper.make_graph([conv], "theirs", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 64, 80])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 5, 64, 80])],
+                              [helper.make_tensor("w", TensorProto.FLOAT, [5, 3, 1, 1], rng.normal(size=15).tolist())])  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 7  # (onnx's own default, IR 14 in onnx 1.23, is newer than onnxruntime 1.31 reads)
+    onnx.save(model, "theirs.onnx")
+    exec(compile(code, "README.md", "exec"), {})
+    seg = OnnxSegmenter(tmp_path / "mine.onnx", providers="cpu")
+    assert seg.classes == ["road", "lane", "car", "person", "background"] and seg.input_size == (64, 80)
+    assert seg.predict(rng.integers(0, 256, (2, 37, 51, 3), np.uint8)).shape == (2, 37, 51)

@@ -292,3 +292,21 @@ def test_readmes_adapt_onnx_runs_as_written(tmp_path, monkeypatch):
     seg = OnnxSegmenter(tmp_path / "mine.onnx", providers="cpu")
     assert seg.classes == ["road", "lane", "car", "person", "background"] and seg.input_size == (64, 80)
     assert seg.predict(rng.integers(0, 256, (2, 37, 51, 3), np.uint8)).shape == (2, 37, 51)
+
+
+@pytest.mark.parametrize("change, says", [
+    ("ir_version", "m.onnx: Unsupported model IR version: 14, max supported IR version: "),
+    ("op", "m.onnx: This is an invalid model. In Node, "),
+])  # fmt: skip
+def test_a_model_onnxruntime_cannot_load_is_said_without_its_source_and_signatures(tmp_path, change, says):
+    """A file saved by a newer onnx (IR 14) than onnxruntime reads was 'Load model from m.onnx failed:/onnxruntime_src/
+    onnxruntime/core/graph/model.cc:256 onnxruntime::Model::Model(onnx::ModelProto&&, ...) Unsupported ...'."""
+    model = onnx.load(str(adapted(tmp_path / "m.onnx")))
+    if change == "ir_version":
+        model.ir_version = 14
+    else:
+        model.graph.node[3].op_type = "Mull"
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    with pytest.raises(ModelError) as err:
+        OnnxSegmenter(tmp_path / "m.onnx", providers="cpu")
+    assert str(err.value).startswith(f"cannot load model {tmp_path}/{says}") and "onnxruntime_src" not in str(err.value) and "\n" not in str(err.value)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -122,6 +123,8 @@ def _unloadable(path: Path, exc: Exception) -> ModelError:
         return ModelError(f"cannot load model {path}: it begins as an ONNX model does but cannot be parsed (damaged, "
                           "or cut short: a copy that did not finish?)")  # fmt: skip
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+    # (what onnxruntime says, without its error code, the path again, its source file and the C++ signature there)
+    first = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : Load model from .*? failed:\s*(/\S+:\d+ .*?\) (?=[A-Z]))?", "", first)
     return ModelError(f"cannot load model {path}: {first}")
 
 

@@ -75,13 +75,20 @@ def read_onnx(path: Any, *, load_external_data: bool = True) -> Any:
 
 
 def contract_metadata(input_size: tuple[int, int] = CAMVID_SIZE, **extra: Any) -> dict[str, str]:
-    """The metadata_props of a roadseg model (values are JSON strings); ``extra`` adds or overrides keys."""
+    """The metadata_props of a roadseg model (values are JSON strings); ``extra`` adds or overrides keys. Classes of
+    its own (``classes=[...]``) get, unless given, a colour of their own each (:func:`distinct_palette`) and the
+    label after the last as void, as CamVid's 11 have (not CamVid's colours and void, which may be one of theirs).
+
+    >>> json.loads(contract_metadata(classes=["road", "car"])["palette"]), contract_metadata(classes=["a"])["ignore_index"]
+    ([[128, 0, 0], [0, 128, 0]], '1')
+    """
     from roadseg import __version__
 
+    own = list(extra.get("classes", CLASSES)) != list(CLASSES)
     meta = {
         "classes": list(CLASSES),
-        "palette": [list(c) for c in PALETTE],
-        "ignore_index": IGNORE_INDEX,
+        "palette": distinct_palette(len(extra["classes"])) if own else [list(c) for c in PALETTE],
+        "ignore_index": len(extra["classes"]) if own else IGNORE_INDEX,
         "input_size": list(input_size),
         "roadseg_version": __version__,
         **extra,

@@ -310,3 +310,15 @@ def test_a_model_onnxruntime_cannot_load_is_said_without_its_source_and_signatur
     with pytest.raises(ModelError) as err:
         OnnxSegmenter(tmp_path / "m.onnx", providers="cpu")
     assert str(err.value).startswith(f"cannot load model {tmp_path}/{says}") and "onnxruntime_src" not in str(err.value) and "\n" not in str(err.value)
+
+
+def test_contract_metadata_gives_classes_of_their_own_their_own_colours_and_void(tmp_path):
+    """contract_metadata(classes=[20 names]) kept CamVid's 11 colours (the model was then refused at load: 'palette is
+    not an RGB colour for each class') and CamVid's void, 11, one of its classes."""
+    names = [f"c{i}" for i in range(20)]
+    path = tmp_path / "twenty.onnx"
+    model = onnx.load(str(adapted(path, classes=names)))
+    contract.set_metadata(model, contract.contract_metadata((64, 96), classes=names))
+    onnx.save(model, str(path))
+    seg = OnnxSegmenter(path, providers="cpu")
+    assert seg.palette.tolist() == contract.distinct_palette(20) and seg.metadata["ignore_index"] == 20

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from roadseg.contract import INPUT, OUTPUT, contract_metadata, distinct_palette, read_onnx, set_metadata
+from roadseg.classes import CAMVID_SIZE
+from roadseg.contract import INPUT, OUTPUT, contract_metadata, read_onnx, set_metadata
 from roadseg.errors import ModelError
 
 _P = "roadseg_adapt_"  # (the names of what the wrapper adds: no network's own)
@@ -125,10 +126,9 @@ def adapt_onnx(src: str | Path, dst: str | Path, *, classes: Sequence[str], pale
     graph.node.extend(nodes)
     graph.input.append(helper.make_tensor_value_info(INPUT, TensorProto.UINT8, ["N", "H", "W", 3]))
     graph.output.append(helper.make_tensor_value_info(OUTPUT, TensorProto.UINT8, ["N", "H", "W"]))
-    colours = [list(c) for c in palette] if palette is not None else distinct_palette(len(classes))
-    set_metadata(model, contract_metadata(input_size or size or (360, 480), classes=list(classes), palette=colours,
-                                          ignore_index=len(classes) if ignore_index is None else ignore_index,
-                                          **metadata))  # fmt: skip
+    given = {"palette": None if palette is None else [list(c) for c in palette], "ignore_index": ignore_index}
+    set_metadata(model, contract_metadata(input_size or size or CAMVID_SIZE, classes=list(classes), **metadata,
+                                          **{k: v for k, v in given.items() if v is not None}))  # fmt: skip
     checker.check_model(model)
     save(model, str(dst))
     return Path(dst)

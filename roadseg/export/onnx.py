@@ -22,8 +22,8 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
-from roadseg.classes import CAMVID_SIZE, CLASSES, NUM_CLASSES, PALETTE
-from roadseg.contract import INPUT, OUTPUT, contract_metadata, distinct_palette, set_metadata
+from roadseg.classes import CAMVID_SIZE, CLASSES, NUM_CLASSES
+from roadseg.contract import INPUT, OUTPUT, contract_metadata, set_metadata
 from roadseg.errors import ModelError
 from roadseg.model.predict import FramesToLabels
 from roadseg.model.unet import UNetResNet34
@@ -85,14 +85,14 @@ def class_count(net: nn.Module) -> int:
 
 def class_metadata(net: nn.Module, classes: Sequence[str] | None = None,
                    palette: Sequence[Sequence[int]] | None = None) -> dict:  # fmt: skip
-    """The ``classes``, ``palette`` and ``ignore_index`` a file of ``net`` says: CamVid's where no names are given
-    and it scores CamVid's 11; else the names given, one a class it scores, their colours (each its own,
-    :func:`~roadseg.contract.distinct_palette`, where none are given) and, as CamVid's void, the label after the
-    last class. A one-line :class:`ModelError` where they do not fit the network.
+    """The ``classes`` (and ``palette``) a file of ``net`` says: CamVid's where no names are given and it scores
+    CamVid's 11; else the names given, one a class it scores, and their colours where given
+    (:func:`~roadseg.contract.contract_metadata` gives classes of their own colours of their own and a void
+    after the last). A one-line :class:`ModelError` where they do not fit the network.
 
     Example:
         >>> class_metadata(torch.nn.Conv2d(3, 2, 1), ["road", "car"])
-        {'classes': ['road', 'car'], 'palette': [[128, 0, 0], [0, 128, 0]], 'ignore_index': 2}
+        {'classes': ['road', 'car']}
     """
     count = class_count(net)
     if classes is None and count != NUM_CLASSES:
@@ -103,12 +103,10 @@ def class_metadata(net: nn.Module, classes: Sequence[str] | None = None,
         given = f"{len(names)} name{'s' * (len(names) != 1)} were given" if all(names) else "a name was empty"
         raise ModelError(f"the network scores {count} classes, but {given} (--classes): one a class, in the order "
                          "of its scores")  # fmt: skip
-    if palette is None:
-        palette = PALETTE if names == list(CLASSES) else distinct_palette(count)
-    if len(palette) != count:
+    if palette is not None and len(palette) != count:
         raise ModelError(f"{len(palette)} colour{'s' * (len(palette) != 1)} for {count} classes (--palette): one a "
                          "class, in the order of --classes")  # fmt: skip
-    return {"classes": names, "palette": [list(c) for c in palette], "ignore_index": count}
+    return {"classes": names, **({"palette": [list(c) for c in palette]} if palette is not None else {})}
 
 
 def export_onnx(

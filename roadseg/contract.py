@@ -206,7 +206,8 @@ def check_session(session: Any, name: str) -> dict:
     if any(isinstance(d, int) for d in f.shape[:3]):  # (else a run fails at its first frame, in onnxruntime's words)
         shape = "x".join(str(d) if isinstance(d, int) else "?" for d in f.shape)
         raise ModelError(f"{name}: input '{INPUT}' has a fixed shape ({shape}); the contract takes any N, H and W: "
-                         "export it with dynamic axes")  # fmt: skip
+                         "export it with dynamic axes, or wrap the network's own file with roadseg.export.adapt.adapt_onnx "
+                         "(it resizes frames to a fixed size inside the graph)")  # fmt: skip
     o = outputs.get(OUTPUT)
     labels = "the contract wants uint8 [N,H,W]: one class index a pixel (the argmax inside the graph)"
     if o is None:

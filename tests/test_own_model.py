@@ -78,6 +78,16 @@ def test_inputs_and_outputs_that_break_the_contract_say_what_the_model_has(tmp_p
     assert re.search(says, refusal(adapted(tmp_path / "bad.onnx", **change)))
 
 
+def test_a_fixed_size_says_how_to_wrap_it(tmp_path):
+    path = adapted(tmp_path / "fixed.onnx")
+    model = onnx.load(str(path))
+    for dim, size in zip(model.graph.input[0].type.tensor_type.shape.dim, (1, 256, 320)):
+        dim.dim_value = size
+    onnx.save(model, str(path))
+    assert refusal(path).endswith("export it with dynamic axes, or wrap the network's own file with "
+                                  "roadseg.export.adapt.adapt_onnx (it resizes frames to a fixed size inside the graph)")
+
+
 def test_missing_metadata_says_what_the_contract_wants(tmp_path):
     message = refusal(adapted(tmp_path / "bare.onnx", drop=("classes", "palette")))
     assert "metadata lacks classes, palette" in message

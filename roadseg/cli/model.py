@@ -19,7 +19,7 @@ from roadseg.export.quantize import CALIBRATION_METHODS  # numpy only at import:
 @click.option("--input-size", default="360x480", show_default=True, help="Working size HxW written into the metadata.")
 @click.option("--classes", metavar="NAME,NAME,...",
               help="Names of the network's classes in the order of its scores, for a network not of CamVid's 11 "
-                   "(the file's legend, --stats and masks say them) [default: CamVid's].")
+                   "(the legend, --stats and the live view name them) [default: CamVid's].")
 @click.option("--palette", metavar="RRGGBB,...", help="A colour (hex) for each of --classes, in order [default: CamVid's "
               "for CamVid's classes; else one of its own for each].")
 @click.option("--fp16-weights", is_flag=True, help="Store weights as float16 (half the file; compute stays fp32).")

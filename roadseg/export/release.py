@@ -125,7 +125,14 @@ def training_metadata(state: dict) -> dict:
     """What a checkpoint says about how it was made: data, recipe, model config, epoch, and the val and
     check mIoU the run logged for that epoch (the check only where the run held footage out). Of a model
     soup (``roadseg soup``): its ingredients, each with its own recipe and scores, in place of a recipe. Of a
-    rebuilt release (:func:`source_network`): what that file said, and the file and its scores as ``rebuilt_from``."""
+    rebuilt release (:func:`source_network`): what that file said, and the file and its scores as ``rebuilt_from``. Where
+    the epoch's val score was of a subset (``train --val-limit``), it is ``val_subset_miou`` beside ``val_subset`` (the
+    frames scored), never ``val_miou``, which is all of val's (:func:`release` scores all of it).
+
+    >>> state = {"config": {}, "epoch": 0, "history": [{"epoch": 1, "miou": 0.5, "val_subset": 10}]}
+    >>> {k: v for k, v in training_metadata(state).items() if "val_" in k and k != "val_trained_on"}
+    {'val_subset_miou': 50.0, 'val_subset': 10}
+    """
     if state.get("released"):
         about = state["released"]
         meta = {k: about[k] for k in ("training_data", "training", "checkpoint_epoch", "val_trained_on", "soup")
@@ -156,6 +163,8 @@ def training_metadata(state: dict) -> dict:
     for key in ("miou", "check_miou"):
         if row.get(key) is not None:
             meta[f"{'val_' if key == 'miou' else ''}{key}"] = round(100 * row[key], 2)
+    if row.get("val_subset") and "val_miou" in meta:  # (a --val-limit run's: was, written as val_miou, a full val's)
+        meta["val_subset_miou"], meta["val_subset"] = meta.pop("val_miou"), int(row["val_subset"])
     return meta
 
 

@@ -6,15 +6,19 @@ import json
 import logging
 import re
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler
 
 import numpy as np
 import pytest
+from conftest import split_frames, wait_for, write_video
 from servers import serving
-from test_live import _chromium_dom
+from test_live import _chromium_dom, _quiet_get, free_port
 
 import roadseg.pipeline.sinks.server as server
 import roadseg.pipeline.sinks.window as window
@@ -175,3 +179,26 @@ def test_a_taken_port_is_said_with_what_to_do():
             server.MjpegServer("127.0.0.1", port, ["Road"], [(128, 64, 128)])
     assert str(refused.value) == (f"cannot serve on 127.0.0.1:{port}: Address already in use (another program, or "
                                   "another roadseg, serves there: choose another port)")  # fmt: skip
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("sig,code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_view_only_run_stopped_by_a_signal_says_how_many_frames_it_showed(rule_onnx, tmp_path, sig, code):
+    """``--serve`` (or ``--show``) without ``-o``, stopped by Ctrl-C after 251 frames were shown, said "interrupted
+    before any frame was written": nothing was to be written, and frames were shown."""
+    clip = write_video(tmp_path / "c.mp4", split_frames(250, h=96, w=128))  # 10 s
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "roadseg", "segment", str(clip), "--live", "--serve",
+                             f"127.0.0.1:{port}", "--model", str(rule_onnx), "--device", "cpu", "-q"],
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        wait_for(lambda: json.loads(_quiet_get(f"http://127.0.0.1:{port}/stats.json") or b"{}").get("frames", 0) > 5,
+                 timeout=30)  # fmt: skip
+        proc.send_signal(getattr(signal, sig))
+        _, err = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+    last = err.splitlines()[-1]
+    assert proc.returncode == code and re.fullmatch(r"Error: interrupted after \d+ frames shown", last), err
+    assert int(last.split()[3]) > 5
+

@@ -223,12 +223,21 @@ def _masks_left(masks: MaskSink | None) -> str:
     return (f"masks failed before: {masks.failed}; " if masks.failed else "") + masks.left()
 
 
-def interruption(exc: KeyboardInterrupt, primary: VideoSink | ImageSink | None,
-                 masks: MaskSink | None = None) -> Interrupted:  # fmt: skip
+def interruption(exc: KeyboardInterrupt, primary: VideoSink | ImageSink | None, masks: MaskSink | None = None,
+                 shown: int = 0) -> Interrupted:  # fmt: skip
+    """The error a run interrupted midway ends with, saying what is left of its outputs; a view-only run's (no
+    ``primary``, no masks: ``--show``, ``--serve``), the ``shown`` frames it showed (was: "interrupted before any
+    frame was written", after 251 shown).
+
+    >>> interruption(KeyboardInterrupt(), None, shown=251).message
+    'interrupted after 251 frames shown'
+    """
     signal_name = getattr(exc, "signal_name", "SIGINT")
     left, kept = _left_behind(primary, None)
     left = "; ".join(filter(None, (left, _masks_left(masks))))
     frames = primary.written if kept and primary is not None else 0
+    if primary is None and masks is None and shown:  # (nothing was to be written)
+        return Interrupted(f"interrupted after {shown} frame{'s'[: shown != 1]} shown", signal_name=signal_name)
     if not frames and not (masks is not None and masks.written):
         return Interrupted("interrupted before any frame was written" + (f"; {left}" if left else ""),
                            signal_name=signal_name)  # fmt: skip

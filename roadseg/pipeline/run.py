@@ -261,7 +261,7 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
         if isinstance(exc, StageFailed):
             failed = failure(exc, primary, masks)
             raise with_stats(failed, opts, partial, failed=str(failed)) from exc.error
-        interrupted = interruption(exc, primary, masks)
+        interrupted = interruption(exc, primary, masks, writer.stats.frames)
         raise with_stats(interrupted, opts, partial, interrupted=interrupted.signal_name) from None
     finally:
         progress.close()

@@ -123,6 +123,8 @@ class LiveSource(Connection, Upright, Tying, Closing):
         self.reconnects = 0
         self.lost = 0  # video packets the decoder refused (frames the model skips are counted at the newest-frame slot)
         self.last_time: float | None = None
+        self._captured: float | None = None  # (the last picture's capture, and that before a lost stream)
+        self._lost_at: float | None = None
         self.container = container or first_open(self.spec, hwaccel, self.camera)
         self.info = VideoInfo.from_container(self.container, self.spec)
         self._check_picture()
@@ -209,8 +211,8 @@ class LiveSource(Connection, Upright, Tying, Closing):
                 reason, hint = "end of stream", "; unplugged?"
                 try:
                     for item in self._items(index):
-                        if isinstance(item, Frame) and self._until is None and self.duration is not None:
-                            self._until = item.captured + self.duration
+                        if isinstance(item, Frame):
+                            self._note_picture(item.captured)
                         if isinstance(item, Frame) and not self._replays:
                             attempt = 0  # a stream that delivers again earns its retries back (one that plays
                             # its start again does not: a file served without a length, reopened for ever)
@@ -233,6 +235,7 @@ class LiveSource(Connection, Upright, Tying, Closing):
                 ends = [end for end in (self._furthest_end, self.last_time) if end is not None]
                 self._furthest_end = max(ends, default=None)  # (a replay goes on only past where every connection ended)
                 self._retire()
+                self._lost_at = self._lost_at or self._captured or time.monotonic()
             attempt += 1
             delay = min(self.retry_delay * 2 ** (attempt - 1), 30.0)
             if self._until is not None and self._until - time.monotonic() < delay:  # (--duration ends first)
@@ -244,6 +247,20 @@ class LiveSource(Connection, Upright, Tying, Closing):
             log.warning("stream lost (%s); reconnecting in %.1f s (attempt %d/%d)", reason, delay, attempt, self.retries)
             if self.stop.wait(delay):
                 return
+
+    def _note_picture(self, captured: float) -> None:
+        """Note a picture ``captured`` (``time.monotonic()``): the first one starts ``--duration``'s count; the first
+        after a lost stream came back says how long there was none, and about how many pictures were missed at the
+        stream's rate (was: no line; after "stream lost" and "reconnecting" the progress line went on)."""
+        if self._until is None and self.duration is not None:
+            self._until = captured + self.duration
+        if self._lost_at is not None:
+            gap, fps = captured - self._lost_at, float(self.info.fps or 0)
+            missed = round(gap * fps) - 1
+            log.warning("stream back after %.1f s without pictures%s", gap,
+                        f" (about {missed} frames missed)" if missed > 0 else "")  # fmt: skip
+            self._lost_at = None
+        self._captured = captured
 
     def _finished(self) -> bool:
         """A stream of finite media (an HTTP-served file) that reached its end did not drop."""

@@ -12,16 +12,20 @@ import subprocess
 import sys
 import time
 import urllib.request
+from functools import partial
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from conftest import split_frames, wait_for, write_video
 from servers import serving
-from test_live import _chromium_dom, _quiet_get, free_port
+from test_live import Twice, _chromium_dom, _quiet_get, free_port
 
 import roadseg.pipeline.sinks.server as server
 import roadseg.pipeline.sinks.window as window
+from roadseg.cli import segment_video_cmd
 from roadseg.errors import SinkError, StopRequested
 from roadseg.pipeline.sinks.server import ServeSink
 from roadseg.pipeline.sources import Frame
@@ -201,4 +205,29 @@ def test_a_view_only_run_stopped_by_a_signal_says_how_many_frames_it_showed(rule
     last = err.splitlines()[-1]
     assert proc.returncode == code and re.fullmatch(r"Error: interrupted after \d+ frames shown", last), err
     assert int(last.split()[3]) > 5
+
+
+class SoundThenNone(Twice):
+    """A camera's TS stream with sound, that drops and comes back without it (``a.ts``, then ``b.ts``); then 404."""
+
+    def clip(self) -> Path:
+        return Path(self.directory) / ("a.ts" if Twice.served == 1 else "b.ts")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("recorded", [True, False])
+def test_a_reconnected_streams_other_sound_is_said_only_where_sound_is_recorded(rule_onnx, tmp_path, recorded):
+    """A view-only run (``--serve``), which records nothing, said "the reconnected stream's audio is not the one
+    recorded so far"."""
+    write_video(tmp_path / "a.ts", split_frames(25, h=96, w=128), audio_seconds=1.0)
+    write_video(tmp_path / "b.ts", split_frames(25, h=96, w=128))
+    Twice.served = 0
+    where = ["-o", str(tmp_path / "r.mp4")] if recorded else ["--serve", f"127.0.0.1:{free_port()}"]
+    with serving(partial(SoundThenNone, directory=str(tmp_path))) as httpd:
+        r = CliRunner().invoke(segment_video_cmd, [f"http://127.0.0.1:{httpd.server_address[1]}/cam.ts", "--live",
+                                                   "--model", str(rule_onnx), "--retries", "1", "--retry-delay",
+                                                   "0.05", "--device", "cpu", *where])  # fmt: skip
+    assert r.exit_code == 1 and "gave up after 1 reconnects" in r.output, r.output
+    assert ("the reconnected stream's audio is not the one recorded so far" in r.output) == recorded, r.output
+    assert "stream back after" in r.output, r.output
 

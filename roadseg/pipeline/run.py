@@ -141,9 +141,9 @@ def _open_source(opts: SegmentOptions, live: bool, stop: threading.Event) -> Sou
     if live and not (opts.live or opts.show or opts.serve) and spec.lower().startswith(HTTP_SCHEMES):
         container, is_file = open_url(spec, opts.hwaccel)
         live = not is_file  # an http(s) URL of a file, and nobody watching it live: every frame, and its audio
-    if live:
+    if live:  # (a view-only run's sound goes nowhere: not read, nor said of where a reconnection's differs)
         return LiveSource(spec, pace=opts.pace, retries=opts.retries, retry_delay=opts.retry_delay, stop=stop,
-                          hwaccel=opts.hwaccel, container=container, audio=not opts.no_audio,
+                          hwaccel=opts.hwaccel, container=container, audio=opts.output is not None and not opts.no_audio,
                           camera=camera_options(opts.camera_size, opts.camera_fps, opts.camera_format),
                           audio_input=opts.camera_audio, duration=opts.duration)  # fmt: skip
     if container is None and images(opts):

@@ -13,7 +13,7 @@ import sys
 import time
 import urllib.request
 from functools import partial
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ from roadseg.cli import segment_video_cmd
 from roadseg.errors import SinkError, StopRequested
 from roadseg.pipeline.sinks.server import ServeSink
 from roadseg.pipeline.sources import Frame
+from roadseg.pipeline.sources.capture import first_open
 
 
 @pytest.mark.timeout(30)
@@ -231,3 +232,23 @@ def test_a_reconnected_streams_other_sound_is_said_only_where_sound_is_recorded(
     assert ("the reconnected stream's audio is not the one recorded so far" in r.output) == recorded, r.output
     assert "stream back after" in r.output, r.output
 
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("where", [["--serve", "127.0.0.1:8080"], ["-o", "out.mp4"]])
+def test_a_url_of_an_unknown_scheme_is_one_line_with_the_url_as_given(rule_onnx, tmp_path, where):
+    """``rtps://`` (a typo) said "--show and --serve are for live input" with ``--serve``, and with ``-o`` "input not
+    found: rtps:/127.0.0.1/x": a path made of the URL, a slash lost."""
+    r = CliRunner().invoke(segment_video_cmd, ["rtps://127.0.0.1/x", "--model", str(rule_onnx), *where])
+    assert r.exit_code == 1 and r.output == ("Error: unknown scheme 'rtps' in rtps://127.0.0.1/x; live inputs are "
+                                             "rtsp://, rtsps://, rtmp://, rtmps://, http://, https://, udp://, tcp://, "
+                                             "srt:// (a camera: 0 or /dev/video0)\n"), r.output  # fmt: skip
+
+
+@pytest.mark.timeout(30)
+def test_a_stream_url_whose_scheme_is_in_capitals_is_opened(tmp_path):
+    """``RTSP://`` (or ``HTTP://``) passed as live, then failed with FFmpeg's "Protocol not found": its protocols'
+    names are lower case."""
+    write_video(tmp_path / "cam.ts", split_frames(10, h=96, w=128))
+    with serving(partial(SimpleHTTPRequestHandler, directory=str(tmp_path))) as httpd:
+        container = first_open(f"HTTP://127.0.0.1:{httpd.server_address[1]}/cam.ts")
+        container.close()

@@ -1,6 +1,7 @@
 """The checks of a run's options, made before anything is opened: an option set that cannot work is refused
 in one :class:`~roadseg.errors.OutputError` line, a number that cannot be in one
-:class:`~roadseg.errors.ArgumentError` line (:func:`check`, which also tells whether the input is live).
+:class:`~roadseg.errors.ArgumentError` line, a URL of no scheme roadseg reads in one
+:class:`~roadseg.errors.SourceError` line (:func:`check`, which also tells whether the input is live).
 
 Example:
     >>> check(SegmentOptions("sample_videos/road.mp4", "/tmp/road-seg.mp4", overwrite=True))
@@ -19,7 +20,7 @@ import os
 from numbers import Integral
 from pathlib import Path
 
-from roadseg.errors import ArgumentError, OutputError
+from roadseg.errors import ArgumentError, OutputError, SourceError
 from roadseg.pipeline.options import SegmentOptions
 from roadseg.pipeline.sinks import check_output_path, same_file
 from roadseg.pipeline.sinks.base import check_writable
@@ -27,13 +28,15 @@ from roadseg.pipeline.sinks.encoders import check_video_encoder
 from roadseg.pipeline.sinks.video import STDOUT
 from roadseg.pipeline.sources import image_paths, is_image_input, is_live_input
 from roadseg.pipeline.sources.concat import concat_paths
-from roadseg.pipeline.sources.opening import capture_args
+from roadseg.pipeline.sources.opening import capture_args, unknown_scheme
 from roadseg.pipeline.suffixes import AUDIO_SUFFIXES, IMAGE_SUFFIXES
 
 
 def check(opts: SegmentOptions) -> bool:
     """Refuse option sets that cannot work, before anything is opened; return whether the input is live."""
     _check_numbers(opts)
+    if unknown := unknown_scheme(str(opts.input)):  # (was: "--show and --serve are for live input", or the URL as a
+        raise SourceError(unknown)  # path not found, a slash lost)
     live = opts.live or is_live_input(str(opts.input))
     if live and not (opts.show or opts.serve or opts.output):
         raise OutputError("a live run needs somewhere to go: --show, --serve HOST:PORT and/or -o FILE")

@@ -11,14 +11,18 @@ Example:
 
 from __future__ import annotations
 
+import os
+import re
+
 import av
 
 from roadseg.errors import reason_of
-from roadseg.pipeline.sources.containers import open_container
+from roadseg.pipeline.sources.containers import open_container, redacted
 
 HTTP_SCHEMES = ("http://", "https://")  # the stream URLs that may be files (open_url)
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "rtmps://", "http://", "https://", "udp://", "tcp://", "srt://")
 TIMEOUT = 5.0  # seconds a camera or stream may take to open, and may send nothing while it is read
+_URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+)://")  # (a scheme of two letters or more: not a drive's C://)
 
 
 def listens(spec: str) -> bool:
@@ -37,18 +41,41 @@ def is_live_input(spec: str) -> bool:
     return spec.isdigit() or spec.startswith("/dev/video") or spec.lower().startswith(STREAM_SCHEMES)
 
 
+def unknown_scheme(spec: str) -> str | None:
+    """The one line that refuses ``spec`` where it is a URL whose scheme roadseg does not read (a typo: ``rtps://``;
+    was "--show and --serve are for live input", or "input not found: rtps:/127.0.0.1/x", a slash lost), else None.
+    Schemes are told in any case (``RTSP://``), as URLs' are; a file of that name is a file.
+
+    >>> print(unknown_scheme("rtps://127.0.0.1/x"))
+    unknown scheme 'rtps' in rtps://127.0.0.1/x; live inputs are rtsp://, rtsps://, rtmp://, rtmps://, http://, \
+https://, udp://, tcp://, srt:// (a camera: 0 or /dev/video0)
+    >>> unknown_scheme("RTSP://cam/1"), unknown_scheme("clip.mp4"), unknown_scheme("file:///tmp/a.mp4")
+    (None, None, None)
+    """
+    m = _URL.match(spec)
+    if m is None or f"{m[1].lower()}://" in (*STREAM_SCHEMES, "file://") or os.path.exists(spec):
+        return None
+    return (f"unknown scheme '{m[1]}' in {redacted(spec)}; live inputs are {', '.join(STREAM_SCHEMES)} (a camera: 0 "
+            "or /dev/video0)")  # fmt: skip
+
+
 def capture_args(spec: str, camera: dict[str, str] | None = None) -> tuple[str, str | None, dict[str, str], str]:
     """(url, format, options, kind) for ``av.open``; kind is ``camera``, ``stream`` or ``file``.
     ``camera``: what to ask a camera for (:func:`camera_options`).
 
+    A stream URL's scheme is handed on in lower case, the only one FFmpeg knows (``RTSP://`` was "Protocol not found").
+
     >>> capture_args("0", camera_options(size=(1280, 720), fps=30, format="mjpeg"))
     ('/dev/video0', 'v4l2', {'video_size': '1280x720', 'framerate': '30', 'input_format': 'mjpeg'}, 'camera')
+    >>> capture_args("RTSP://Cam/Live")
+    ('rtsp://Cam/Live', None, {'rtsp_transport': 'tcp'}, 'stream')
     """
     if spec.isdigit() or spec.startswith("/dev/video"):
         return (f"/dev/video{spec}" if spec.isdigit() else spec), "v4l2", dict(camera or {}), "camera"
     if spec.lower().startswith(STREAM_SCHEMES):
-        opts = {"rtsp_transport": "tcp"} if spec.lower().startswith("rtsp") else {}
-        return spec, None, opts, "stream"
+        scheme, rest = spec.split("://", 1)
+        opts = {"rtsp_transport": "tcp"} if scheme.lower().startswith("rtsp") else {}
+        return f"{scheme.lower()}://{rest}", None, opts, "stream"
     return spec, None, {}, "file"
 
 

@@ -515,7 +515,8 @@ def test_a_reconnected_streams_picture_and_sound_go_on_after_what_was_recorded(r
     Twice.served = 0
     r, out = _record_served(Twice, tmp_path, rule_onnx, "--stats", str(tmp_path / "stats.json"), retries=1)
     assert r.exit_code == 1 and "recording finalised" in r.output, r.output
-    assert "stream lost (Input/output error); reconnecting" in r.output, r.output  # (lost: not a clean end)
+    # (lost: not a clean end; the server's closing was "Input/output error", FFmpeg's words)
+    assert "stream lost (the server closed the connection); reconnecting" in r.output, r.output
     # the second connection's sound from before its first picture went back over the first's last sound,
     # which had run a little past its last picture: 5 packets the muxer refused, counted as damaged
     stats = json.loads((tmp_path / "stats.json").read_text())

@@ -221,7 +221,7 @@ class LiveSource(Connection, Upright, Tying, Closing):
                         if self.stop.is_set():
                             return
                 except (av.error.FFmpegError, OSError, IndexError) as exc:  # IndexError: PyAV, on a stream found late
-                    reason = read_failure(exc)
+                    reason = read_failure(exc, self.spec)
                 except SourceError as exc:  # (its decoder refused every picture for a while: :meth:`_decoded`)
                     reason, hint = str(exc), ""  # (a device that still sends was not unplugged)
                 if self.kind == "file":  # read once, never "reconnected" (that replayed a damaged file forever)

@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 
@@ -94,11 +95,19 @@ def open_capture(spec: str, hwaccel: str | None = None, camera: dict[str, str] |
                           hwaccel=hwaccel)  # fmt: skip
 
 
-def read_failure(exc: BaseException) -> str:
-    """Why a read of a live source failed, in a few words: the read timeout said as one (FFmpeg's own
-    words for it are "Immediate exit requested"), else the error's first line.
+def read_failure(exc: BaseException, spec: str = "") -> str:
+    """Why a read of live source ``spec`` failed, in a few words: the read timeout said as one (FFmpeg's own
+    words for it are "Immediate exit requested"); an HTTP stream's "Input/output error" as what it is, the server
+    closing the connection (FFmpeg's HTTP client says so of a response that ends before its length, or without one:
+    a reset, an unreachable host and a timeout have words of their own), else the error's first line.
 
     >>> read_failure(av.error.ExitError(1414092869, "Immediate exit requested")), read_failure(OSError(5, "I/O error"))
     ('no data for 5 s: timed out', 'I/O error')
+    >>> read_failure(OSError(5, "Input/output error"), "http://cam/video.mjpg")
+    'the server closed the connection'
     """
-    return f"no data for {TIMEOUT:g} s: timed out" if isinstance(exc, av.error.ExitError) else reason_of(exc)
+    if isinstance(exc, av.error.ExitError):
+        return f"no data for {TIMEOUT:g} s: timed out"
+    if getattr(exc, "errno", None) == errno.EIO and spec.lower().startswith(HTTP_SCHEMES):
+        return "the server closed the connection"
+    return reason_of(exc)

@@ -236,7 +236,7 @@ def interruption(exc: KeyboardInterrupt, primary: VideoSink | ImageSink | None, 
     left, kept = _left_behind(primary, None)
     left = "; ".join(filter(None, (left, _masks_left(masks))))
     frames = primary.written if kept and primary is not None else 0
-    if primary is None and masks is None and shown:  # (nothing was to be written)
+    if primary is None and shown and not (masks is not None and masks.written):  # (nothing was to be written)
         return Interrupted(f"interrupted after {shown} frame{'s'[: shown != 1]} shown", signal_name=signal_name)
     if not frames and not (masks is not None and masks.written):
         return Interrupted("interrupted before any frame was written" + (f"; {left}" if left else ""),

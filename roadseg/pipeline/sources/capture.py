@@ -40,7 +40,14 @@ from roadseg.pipeline.sources.connection import Connection
 from roadseg.pipeline.sources.containers import redacted
 from roadseg.pipeline.sources.hdr import say_if_hdr
 from roadseg.pipeline.sources.microphone import AudioInput
-from roadseg.pipeline.sources.opening import HTTP_SCHEMES, capture_args, listens, open_capture, read_failure
+from roadseg.pipeline.sources.opening import (
+    HTTP_SCHEMES,
+    capture_args,
+    last_heard,
+    listens,
+    open_capture,
+    read_failure,
+)
 from roadseg.pipeline.sources.streams import codec_of, picture_stream
 from roadseg.pipeline.sources.tying import Tying
 from roadseg.pipeline.sources.upright import Upright
@@ -208,7 +215,7 @@ class LiveSource(Connection, Upright, Tying, Closing):
                 except SourceError as exc:
                     reason = str(exc)
             else:
-                reason, hint = "end of stream", "; unplugged?"
+                reason, hint, heard = "end of stream", "; unplugged?", None
                 try:
                     for item in self._items(index):
                         if isinstance(item, Frame):
@@ -221,7 +228,7 @@ class LiveSource(Connection, Upright, Tying, Closing):
                         if self.stop.is_set():
                             return
                 except (av.error.FFmpegError, OSError, IndexError) as exc:  # IndexError: PyAV, on a stream found late
-                    reason = read_failure(exc, self.spec)
+                    reason, heard = read_failure(exc, self.spec), last_heard(exc)
                 except SourceError as exc:  # (its decoder refused every picture for a while: :meth:`_decoded`)
                     reason, hint = str(exc), ""  # (a device that still sends was not unplugged)
                 if self.kind == "file":  # read once, never "reconnected" (that replayed a damaged file forever)
@@ -235,7 +242,7 @@ class LiveSource(Connection, Upright, Tying, Closing):
                 ends = [end for end in (self._furthest_end, self.last_time) if end is not None]
                 self._furthest_end = max(ends, default=None)  # (a replay goes on only past where every connection ended)
                 self._retire()
-                self._lost_at = self._lost_at or self._captured or time.monotonic()
+                self._lost_at = self._lost_at or min(t for t in (self._captured, heard, time.monotonic()) if t)
             attempt += 1
             delay = min(self.retry_delay * 2 ** (attempt - 1), 30.0)
             if self._until is not None and self._until - time.monotonic() < delay:  # (--duration ends first)
@@ -250,8 +257,10 @@ class LiveSource(Connection, Upright, Tying, Closing):
 
     def _note_picture(self, captured: float) -> None:
         """Note a picture ``captured`` (``time.monotonic()``): the first one starts ``--duration``'s count; the first
-        after a lost stream came back says how long there was none, and about how many pictures were missed at the
-        stream's rate (was: no line; after "stream lost" and "reconnecting" the progress line went on)."""
+        after a lost stream came back says how long there was none (from the last picture, or the last data where
+        that came before it: pictures an MPEG-TS demuxer held till the read timed out are read then), and about how
+        many pictures were missed at the stream's rate (was: no line; after "stream lost" and "reconnecting" the
+        progress line went on)."""
         if self._until is None and self.duration is not None:
             self._until = captured + self.duration
         if self._lost_at is not None:

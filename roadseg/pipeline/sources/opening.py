@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import time
 
 import av
 
@@ -111,3 +112,13 @@ def read_failure(exc: BaseException, spec: str = "") -> str:
     if getattr(exc, "errno", None) == errno.EIO and spec.lower().startswith(HTTP_SCHEMES):
         return "the server closed the connection"
     return reason_of(exc)
+
+
+def last_heard(exc: BaseException) -> float:
+    """The ``time.monotonic()`` a live source whose read failed with ``exc`` last had data: :data:`TIMEOUT` s ago
+    where the read timed out, else now.
+
+    >>> round(time.monotonic() - last_heard(av.error.ExitError(1414092869, "Immediate exit requested")), 1)
+    5.0
+    """
+    return time.monotonic() - (TIMEOUT if isinstance(exc, av.error.ExitError) else 0.0)

@@ -27,6 +27,8 @@ import roadseg.pipeline.sinks.server as server
 import roadseg.pipeline.sinks.window as window
 from roadseg.cli import segment_video_cmd
 from roadseg.errors import SinkError, StopRequested
+from roadseg.pipeline.outcome import interruption
+from roadseg.pipeline.sinks import MaskSink
 from roadseg.pipeline.sinks.server import ServeSink
 from roadseg.pipeline.sources import Frame
 from roadseg.pipeline.sources.capture import first_open
@@ -252,3 +254,9 @@ def test_a_stream_url_whose_scheme_is_in_capitals_is_opened(tmp_path):
     with serving(partial(SimpleHTTPRequestHandler, directory=str(tmp_path))) as httpd:
         container = first_open(f"HTTP://127.0.0.1:{httpd.server_address[1]}/cam.ts")
         container.close()
+
+
+def test_a_view_only_run_with_masks_not_yet_written_says_the_frames_it_showed(tmp_path):
+    """``--show --masks-dir m/`` stopped before its first mask was written said "before any frame was written"."""
+    masks = MaskSink(tmp_path / "masks")
+    assert interruption(KeyboardInterrupt(), None, masks, shown=1).message == "interrupted after 1 frame shown"

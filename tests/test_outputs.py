@@ -1161,3 +1161,21 @@ def test_divx_packed_b_frames_in_an_avi_are_read_at_each_pictures_place(tmp_path
         first = round(start * 25 + 0.5)  # (0.3 s in: from the 8th picture, on the AVI's 1/25 s clock)
         assert [round(float(frame.image[:, :, 2].mean()) / 10) for frame in frames] == list(range(first, 25))
         assert [round(frame.time * 25) for frame in frames] == list(range(25 - first)), start
+
+
+def test_h264_in_an_avi_with_a_damaged_slice_header_is_read_at_each_pictures_place_past_it(tmp_path):
+    # a slice header damaged into an odd picture order count made a frame's step in the count 1, not x264's 2: every
+    # picture after it, to the file's end, was stamped twice as far on (the 24th at 1.92 s); placed among the pictures
+    # near it, those a few frames past it are at their place again
+    src = _h264_with_pcm(tmp_path / "cam.avi", 2)
+    with av.open(str(src)) as c, av.open(str(damaged := tmp_path / "damaged.avi"), "w") as out:
+        vs = out.add_stream_from_template(c.streams.video[0])
+        for n, packet in enumerate(p for p in c.demux(video=0) if p.size):
+            copy = av.Packet(b"\0\0\0\1\x41\xff\xff" if n == 5 else bytes(packet))  # (a P-slice's header, all ones)
+            copy.stream, copy.pts, copy.dts, copy.time_base = vs, packet.pts, packet.dts, packet.time_base
+            copy.is_keyframe = packet.is_keyframe
+            out.mux(copy)
+    with VideoSource(str(damaged)) as source:
+        frames = [item for item in source if isinstance(item, Frame)]
+    placed = {round(frame.time * 25): round(float(frame.image[:, :, 2].mean()) / 8) for frame in frames}
+    assert {t: i for t, i in placed.items() if t >= 12} == {i: i for i in range(12, 25)}

@@ -47,6 +47,7 @@ class Reordered:
 
     def __init__(self, codec: str, extradata: bytes | None) -> None:
         self._order: ShownOrder | VopOrder = VopOrder(extradata) if codec == "mpeg4" else ShownOrder(codec)
+        self._near: deque[tuple[int, int, int]] = deque(maxlen=NEAR)  # (H.264's: taken, period, picture order count)
         if isinstance(self._order, ShownOrder) and extradata and bytes(extradata).startswith((b"\0\0\1", b"\0\0\0\1")):
             self._order.parameter_sets(bytes(extradata))
 
@@ -64,6 +65,8 @@ class Reordered:
         number, its place in decoding order and where its picture shows are kept as its ``opaque``, which the decoder
         hands on to its frame (``copy_opaque``)."""
         n, key = self._order.read, self._order.take(data)
+        if isinstance(self._order, ShownOrder) and key is not None:  # (placed among those near it: shown_among)
+            self._near.append(key := (n, *key))
         if packet.dts is not None and (key is not None or isinstance(self._order, ShownOrder)):
             packet.opaque = (packet.dts, n, key, packet.duration or 1)
 
@@ -87,8 +90,29 @@ class Reordered:
             if not isinstance(mark, tuple) or len(mark) != 4 or vf.time_base is None:
                 continue
             chunk, n, key, step = mark
-            moved = 0 if key is None or self._order.fields else self._order.place(key) - n
+            moved = 0 if key is None or self._order.fields else self._place(key) - n
             vf.pts = chunk + moved * step
+
+
+    def _place(self, key: tuple) -> int:
+        """The place of the picture of ``key`` in the order shown: an H.264 picture's among those near it
+        (:func:`shown_among`), not by its count's step from its period's first (ShownOrder's), which one damaged slice
+        header read as an odd count halves: every picture after it, to the file's end, was stamped twice as far on)."""
+        return self._order.place(key) if isinstance(self._order, VopOrder) else shown_among(self._near, key)
+
+
+def shown_among(near, key: tuple) -> int:
+    """The place in the order shown of the picture of ``key`` (its place in decoding order, its period, its time or
+    count), among the pictures ``near`` it (keys alike): its own place, less those of its period taken before it that
+    show after it, plus those taken after it that show before it.
+
+    >>> near = [(0, 0, 0), (1, 0, 6), (2, 0, 2), (3, 0, 4), (4, 1, 0)]  # (I0 P6 B2 B4, then an IDR picture)
+    >>> [shown_among(near, key) for key in near]
+    [0, 3, 1, 2, 4]
+    """
+    n, period, time = key
+    near = [(m, t) for m, p, t in near if p == period]
+    return n + sum(m > n and t < time for m, t in near) - sum(m < n and t > time for m, t in near)
 
 
 class VopOrder:
@@ -157,6 +181,4 @@ class VopOrder:
 
     def place(self, key: tuple[int, int, tuple[int, int]]) -> int:
         """The place of the picture of ``key`` (:meth:`take`'s) in the order the stream's pictures show."""
-        n, period, time = key
-        near = [(m, t) for m, p, t in self._near if p == period]
-        return n + sum(m > n and t < time for m, t in near) - sum(m < n and t > time for m, t in near)
+        return shown_among(self._near, key)

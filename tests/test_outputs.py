@@ -1004,15 +1004,15 @@ def test_only_a_live_recording_into_a_pipe_is_written_packet_by_packet(tmp_path,
         out.unlink()
 
 
-def _h264_with_pcm(path, bframes: int):
+def _h264_with_pcm(path, bframes: int, sound: bool = True):
     """25 pictures at 25 frames/s, each unlike the others (x264, ``bframes`` B-frames), beside 1 s of 16-bit PCM from
-    0 s, into ``path`` (an AVI or an mkv)."""
+    0 s (where ``sound``), into ``path`` (an AVI or an mkv)."""
     with av.open(str(path), "w") as out:
         vs = out.add_stream("libx264", rate=25, options={"preset": "veryfast", "bframes": str(bframes)})
         vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
         aus = out.add_stream("pcm_s16le", rate=48000)
         aus.layout = "mono"
-        for k in range(0, 48000, 1024):
+        for k in range(0, 48000 if sound else 0, 1024):
             af = av.AudioFrame.from_ndarray(np.full((1, 1024), 1000, np.int16), format="s16", layout="mono")
             af.sample_rate, af.pts = 48000, k
             out.mux(aus.encode(af))
@@ -1045,16 +1045,21 @@ def test_h264_in_an_avi_is_written_at_each_pictures_place_as_from_an_mkv(rule_on
     assert written[".avi"][0] == pytest.approx(written[".mkv"][0], abs=1e-3) and written[".avi"][2] == 0.0
 
 
-def test_h264_avi_files_joined_are_written_at_each_pictures_place(rule_onnx, tmp_path):
-    # (--concat reads the join as one AVI: was, every picture late as in one, 0.04, 0.12, 0.16 ...)
+@pytest.mark.parametrize("sound", [True, False])
+def test_h264_avi_files_joined_are_written_at_each_pictures_place(rule_onnx, tmp_path, sound):
+    # (--concat reads the join as one AVI: was, every picture late as in one, 0.04, 0.12, 0.16 ...; without sound,
+    # the join began at FFmpeg's time of its first picture, a frame on: that picture was left out, the others a frame
+    # early)
     (folder := tmp_path / "drive").mkdir()
     for name in "cam_001.avi", "cam_002.avi":
-        _h264_with_pcm(folder / name, 3)
+        _h264_with_pcm(folder / name, 3, sound)
     r = CliRunner().invoke(segment_video_cmd, [str(folder), "--concat", "-o", str(out := tmp_path / "o.mkv"),
-                                               "--model", str(rule_onnx), "-q"])  # fmt: skip
+                                               "--model", str(rule_onnx), "-q", "--alpha", "0"])  # fmt: skip
     assert r.exit_code == 0, r.output
-    assert read_video(out)["seconds"] == pytest.approx([0.04 * i for i in range(50)], abs=1e-3)
-    assert _sound(out)[0] == 0.0
+    video = read_video(out)
+    assert video["seconds"] == pytest.approx([0.04 * i for i in range(50)], abs=1e-3)
+    assert [round(float(frame[:, :, 2].mean()) / 8) for frame in video["frames"]] == [*range(25), *range(25)]
+    assert not sound or _sound(out)[0] == 0.0
 
 
 def _mpeg4_with_pcm(path, bframes: int):

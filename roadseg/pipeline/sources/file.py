@@ -42,6 +42,7 @@ from roadseg.pipeline.sources.marks import Discarded, PassedOver
 from roadseg.pipeline.sources.numbering import FrameNumbers
 from roadseg.pipeline.sources.packets import packet_time, seconds
 from roadseg.pipeline.sources.reading import Reading
+from roadseg.pipeline.sources.reordered import Reordered
 from roadseg.pipeline.sources.seeking import ToStart
 from roadseg.pipeline.sources.streams import codec_of, stream_length
 
@@ -102,7 +103,7 @@ class VideoSource(Contents, FirstPictures, ToStart, Reading, Decoding, Expected)
         self.start, self.duration = max(0.0, start), duration
         self.end = None if duration is None else self.start + duration
         self._set_up_first_pictures(moves, shifts, own_file, remote)
-        self.origin = self._origin()
+        self.origin = self._origin(chunked)
         self._shift = self.origin + self.start  # seconds taken off every timestamp
         self._set_up_decoding(height, chunked)
         self._set_up_audio()
@@ -181,7 +182,7 @@ class VideoSource(Contents, FirstPictures, ToStart, Reading, Decoding, Expected)
             if isinstance(item, av.Packet):
                 self.audio_samples.setdefault(item.stream.index, item)
 
-    def _origin(self) -> float:
+    def _origin(self, chunked: bool = False) -> float:
         """Where the file's timeline begins (seconds of its own clock): --start and --duration count from
         there, as FFmpeg's -ss and -t do, and the output starts at 0 there. A transport stream's clock
         rarely starts at 0, and one that passed its 26.5-hour wrap reads as starting below 0. A file
@@ -191,7 +192,10 @@ class VideoSource(Contents, FirstPictures, ToStart, Reading, Decoding, Expected)
         stream's is 0: its pictures are placed from there by their count
         (:class:`~roadseg.pipeline.sources.untimed.Untimed`), not at the times FFmpeg's parser guessed (a raw MPEG-4
         dump begun mid-recording started at its first picture's own time, 0.52 s: the pictures placed before it were
-        left out, 9 that decode whole among them)."""
+        left out, 9 that decode whole among them). A join of AVIs (``chunked``) whose pictures are stamped by their
+        chunks' numbers (:class:`~roadseg.pipeline.sources.reordered.Reordered`) begins at 0, as each AVI does, not at
+        FFmpeg's start, its first picture's time a frame on where no sound starts it (that picture was left out, the
+        others a frame early)."""
         first = self.container.start_time
         if first is None or not abs(first / av.time_base) < MAX_SECONDS or untimed_rate(self.stream) is not None:
             return 0.0
@@ -201,6 +205,8 @@ class VideoSource(Contents, FirstPictures, ToStart, Reading, Decoding, Expected)
             others = (seconds(s.start_time, s.time_base) for s in self.container.streams
                       if s.index != self.stream.index and s.start_time is not None and s.time_base)  # fmt: skip
             first = min([video, *others])  # (a file without sound has no others)
+        if first > 0 and chunked and Reordered.of(self.container, self.stream, chunked=True) is not None:
+            return 0.0
         if first > 0:  # (sound said to begin more than LEAP before the picture: its first timestamps were damaged)
             return video if video is not None and video - first > LEAP and video < MAX_SECONDS else first
         if self._first_moved < 0 and self.container.format.name == "concat":  # (the join's 0 is FFmpeg's start of

@@ -251,3 +251,23 @@ def test_a_window_of_a_file_whose_sound_is_stored_a_second_behind_its_pictures_k
         frames = list(c.decode(audio=0))
     begin, end = float(frames[0].time), float(frames[-1].time) + frames[-1].samples / frames[-1].sample_rate
     assert begin == pytest.approx(0.0, abs=0.03) and end == pytest.approx(float(window[1]), abs=0.05), (begin, end)
+
+
+def test_a_window_read_on_for_its_sound_does_not_tell_of_damage_past_it(rule_onnx, tmp_path):
+    # a file whose sound ends before the window's end (a microphone switched off) is read on past the window, up to
+    # SOUND_BEHIND, for sound that never comes: pictures damaged 1.4 s past the window were told lost ('5 of about 30
+    # frames could not be decoded'), the window's 25 all written
+    made = write_video(tmp_path / "made.mkv", [_bars(64, 48)[0]] * 125, audio_seconds=0.5)
+    src = tmp_path / "cam.mkv"
+    with av.open(str(made)) as c, av.open(str(src), "w") as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in c.streams}
+        for packet in (p for p in c.demux() if p.size):
+            damaged = packet.stream.type == "video" and 2.4 <= packet.pts * packet.time_base < 2.56
+            copy = av.Packet(b"\0\0\0\1\x41\xff\xff" if damaged else bytes(packet))
+            copy.stream, copy.pts, copy.dts = streams[packet.stream.index], packet.pts, packet.dts
+            copy.time_base, copy.is_keyframe = packet.time_base, packet.is_keyframe
+            out.mux(copy)
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(tmp_path / "o.mkv"), "--model", str(rule_onnx),
+                                               "--duration", "1"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "could not be decoded" not in r.output and "25 frames" in r.output, r.output

@@ -24,6 +24,9 @@ from roadseg.pipeline.sources.reordered import Reordered
 from roadseg.pipeline.sources.untimed import Untimed
 
 log = logging.getLogger("roadseg")
+#: seconds past --duration's end from which a picture that does not decode is none of the window's (within: one whose
+#: packet's time is off its own by a B-frame run, or a frame where FFmpeg guesses it, as in an AVI)
+BEYOND = 1.0
 
 
 def scaled_size(height: int, width: int, target: int, *, upright: bool = False) -> tuple[int, int] | None:
@@ -49,7 +52,7 @@ class Decoding:
     ``_drained``, ``decoded``, ``rotation``, ``mirrored``, ``unreadable``, ``_size``, ``_stored``, ``height``,
     ``_scaled`` and ``_untimed`` (a raw stream's pictures placed by their count), ``_reordered`` (an AVI's H.264 and
     MPEG-4 pictures at the time they show); and the source's ``path``, ``container``, ``stream``,
-    ``_shift``, ``dropped``, ``_coded``, ``_numbers``, ``_retimed`` and ``_put_at``."""
+    ``origin``, ``end``, ``_shift``, ``dropped``, ``_coded``, ``_numbers``, ``_retimed`` and ``_put_at``."""
 
     def _set_up_decoding(self, height: int | None, chunked: bool = False) -> None:
         """The decoder, and what decoding counts and finds: pictures lost and decoded, the turn and size of the
@@ -86,7 +89,7 @@ class Decoding:
             frames = self.decoder.decode(packet if packet.stream is not None else None)
         except (av.error.FFmpegError, ValueError):
             # (a second empty packet, after a join's end, finds it drained: no loss; nor is one that holds no picture)
-            if not drained and not packet.size or packet.size and not no_picture(packet, codec):
+            if (not drained and not packet.size or packet.size and not no_picture(packet, codec)) and not self._past(packet):
                 self.lost += 1  # corrupt data: keep what decodes, count what does not
             if not drained and not packet.size:  # (refused as it was drained: what it held never comes out)
                 self.dropped.refused_drain()
@@ -110,6 +113,14 @@ class Decoding:
         if self._untimed is not None:  # (a raw stream's: at their place, for the window and the output)
             self._untimed.stamp(frames)
         return frames
+
+    def _past(self, packet: av.Packet) -> bool:
+        """Whether ``packet`` is timed :data:`BEYOND` past --duration's end: read on for the window's sound
+        (:data:`~roadseg.pipeline.sources.reading.SOUND_BEHIND`), a picture of it that does not decode is not the
+        window's (was told lost: a window of 25 pictures beside 0.5 s of sound, damage 1.4 s past it, '5 of about 30
+        frames could not be decoded')."""
+        t = None if packet.pts is None or packet.time_base is None else seconds(packet.pts, packet.time_base)
+        return self.end is not None and t is not None and t - self.origin >= self.end + BEYOND
 
     def _say_resized(self, vf: av.VideoFrame) -> None:
         """One line, the first time a picture's stored size is not the first's (recordings of two resolutions joined

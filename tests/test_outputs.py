@@ -1008,7 +1008,7 @@ def _h264_with_pcm(path, bframes: int, sound: bool = True):
     """25 pictures at 25 frames/s, each unlike the others (x264, ``bframes`` B-frames), beside 1 s of 16-bit PCM from
     0 s (where ``sound``), into ``path`` (an AVI or an mkv)."""
     with av.open(str(path), "w") as out:
-        vs = out.add_stream("libx264", rate=25, options={"preset": "veryfast", "bframes": str(bframes)})
+        vs = out.add_stream("libx264", rate=25, options={"preset": "veryfast", "bf": str(bframes)})
         vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
         aus = out.add_stream("pcm_s16le", rate=48000)
         aus.layout = "mono"

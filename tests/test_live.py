@@ -64,16 +64,6 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def every_frame_taken(monkeypatch):
-    """The live run's newest-frame slot made to keep every frame, in order (none skipped), for a test of what a live
-    run records: where a busy machine's model came late to its first frame, the slot skipped the first pictures, the
-    recording began at a later one, and the sound before it was rightly left out (CI: 93 packets where 95 were
-    counted). The slot's own tests use the real one."""
-    run_module = sys.modules["roadseg.pipeline.run"]  # (the package's ``run`` is the function)
-    monkeypatch.setattr(run_module, "LatestQueue", lambda keep=None, **kw: LatestQueue(keep=lambda item: True, **kw))
-
-
-@pytest.fixture
 def clip(tmp_path):
     return write_video(tmp_path / "clip.mp4", split_frames(50, h=96, w=128),
                        metadata={"creation_time": "2019-06-01T08:30:00.000000Z"})  # 2 s at 25 fps  # fmt: skip

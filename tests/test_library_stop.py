@@ -147,6 +147,21 @@ def test_progress_that_raises_fails_the_run_in_one_line(rule_onnx, split_video, 
         roadseg.segment_video(split_video, tmp_path / "o.mp4", model=rule_onnx, quiet=True, on_progress=broken)
 
 
+
+def test_progress_that_raises_at_its_last_call_fails_the_run_in_one_line_and_leaves_no_hidden_file(rule_onnx, split_video,
+                                                                                                     tmp_path):  # fmt: skip
+    """Was: the last call's error (from the caller's thread, as the run ends) came out bare, a RuntimeError, and the
+    output stayed under its hidden temporary name ('.o.mp4.part-N.mp4'), its own name never written."""
+    def broken_at_the_end(done: int, total: int | None) -> None:
+        if done == 12:
+            raise RuntimeError("the caller's bug")
+
+    with pytest.raises(roadseg.RoadsegError, match="on_progress failed: RuntimeError: the caller's bug; kept a playable"):
+        roadseg.segment_video(split_video, tmp_path / "o.mp4", model=rule_onnx, quiet=True,
+                              on_progress=broken_at_the_end)  # fmt: skip
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert len(read_video(tmp_path / "o.mp4")["frames"]) == 12
+
 @pytest.mark.parametrize(("kw", "said"), [
     ({"batch": 0}, r"^batch must be from 1 to 256, not 0$"),
     ({"batch": 257}, r"^batch must be from 1 to 256, not 257$"),

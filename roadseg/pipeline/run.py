@@ -64,8 +64,8 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None, finalise
             from the options.
         finalised: called once every output is finalised, before ``--stats`` is written (``segment-video``
             lets stop signals be from there: :func:`~roadseg._startup.settle`).
-        stop: set from another thread to end the run as Ctrl-C does (one event may stop many runs; it is never set
-            here): the frames done finalised into a playable output with their sound and masks, within about 2 s,
+        stop: set from another thread to end the run as Ctrl-C does (one event may stop many runs; never set nor
+            cleared here: one still set from before stops the next run before its first frame): the frames done finalised into a playable output with their sound and masks, within about 2 s,
             no thread left running; a live run's recording too. The run then returns, as after a window's q, not
             raises: the caller asked for the stop, nothing failed (``Interrupted`` is a signal's, with its exit
             code). The result says ``stopped``; its ``frames_lost`` counts only frames read that did not decode;
@@ -73,8 +73,8 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None, finalise
             frames flow: a stream still being opened is stopped once open.
         on_progress: ``on_progress(done, total)``: frames done and expected (None: not known; an estimate until
             the end), whatever ``quiet`` says: at the first frame, at most every 0.1 s after, from the run's writer
-            thread (which waits for it; what it raises fails the run), and once more at the end from the caller's
-            thread, with ``result.frames``.
+            thread (which waits for it), and once more at the end from the caller's thread, with ``result.frames``;
+            what it raises fails the run (a ``PipelineError`` that names it).
 
     Raises:
         RoadsegError: :class:`~roadseg.errors.SourceError`, ``OutputError``, ``ArgumentError`` (an option's
@@ -256,6 +256,10 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
                              stop=stop, first_queue=queue, names=names, leave=leave, cancel=caller.stop)  # fmt: skip
         if not stop.is_set():
             progress.complete()
+        try:
+            progress.close()  # (on_progress's last call, from here: what it raises fails the run, as the writer's)
+        except Exception as exc:  # noqa: BLE001 - the caller's, said as a stage's
+            raise StageFailed("on_progress", exc) from exc
     except (StageFailed, KeyboardInterrupt) as exc:  # (a camera's run ends so: its figures are written all the same)
         partial = run_result(opts, source, seg, writer, time.perf_counter() - t0, None, quiet=True)
         if isinstance(exc, StageFailed):
@@ -264,6 +268,7 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
         interrupted = interruption(exc, primary, masks, writer.stats.frames)
         raise with_stats(interrupted, opts, partial, interrupted=interrupted.signal_name) from None
     finally:
+        progress.report = None  # (a run that failed has no last figures to report)
         progress.close()
         done.set()
         if watcher is not None:

@@ -14,7 +14,7 @@ from conftest import split_frames, write_video
 
 import roadseg
 from roadseg.errors import ArgumentError
-from roadseg.pipeline.session import models_dir
+from roadseg.pipeline.session import check_model_file, models_dir
 
 
 @pytest.fixture
@@ -117,3 +117,10 @@ def test_readmes_python_api_runs_as_written(tmp_path, monkeypatch, capsys):
     assert names["picture"].shape == (240, 320, 3) and names["small"].shape == (2, *names["seg"].size)
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].startswith("3 ") and printed[1].startswith("b.mp4: "), printed
+
+
+def test_a_folder_of_a_shipped_models_name_here_does_not_hide_it(tmp_path, monkeypatch):
+    # (was: "unet-r34-camvid-int8.onnx is a folder, not a model file", where only a file of the name comes first)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "unet-r34-camvid-int8.onnx").mkdir()
+    assert check_model_file("unet-r34-camvid-int8.onnx") == models_dir() / "unet-r34-camvid-int8.onnx"

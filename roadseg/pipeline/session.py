@@ -99,7 +99,7 @@ def check_model_file(path: str | Path) -> Path:
     """
     path = Path(path)
     shipped = sorted(p.name for p in models_dir().glob("*.onnx"))
-    if not path.exists() and str(path) in shipped:  # (a bare name: a file of that name here comes first)
+    if not path.is_file() and str(path) in shipped:  # (a bare name: a file of that name here comes first, not a folder)
         return models_dir() / str(path)
     if path.is_dir():
         names = sorted(p.name for p in path.glob("*.onnx") if p.is_file())

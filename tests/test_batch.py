@@ -467,6 +467,20 @@ def test_outputs_whose_names_differ_only_by_case_are_one_file_where_the_output_f
         plan_outputs(find_videos([tmp_path / "two"]), out, clashes=[])
 
 
+
+def test_names_that_differ_by_more_than_case_are_two_outputs_where_the_output_folder_folds_case(
+        tmp_path: Path, monkeypatch) -> None:  # fmt: skip
+    """Straße/ and Strasse/ are two folders on a filesystem that folds case (a letter to a letter, by a table: 'ß'
+    is 'ß' there); was: 'would both be written to ..., the same file as ...', the batch refused (casefold: 'ss')."""
+    for path in ("two/Straße/x.mp4", "two/Strasse/x.mp4"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(b"x")
+    out = tmp_path / "seg"
+    out.mkdir()
+    monkeypatch.setattr(inputs_module, "folds_case", lambda folder: True)
+    plan = plan_outputs(find_videos([tmp_path / "two"]), out, clashes=[])
+    assert sorted(str(p.relative_to(out)) for p in plan.values()) == ["Strasse/x.mp4", "Straße/x.mp4"]
+
 def test_videos_of_one_folder_whose_names_differ_only_by_their_ending_each_keep_it(rule_onnx: Path, tmp_path: Path
                                                                                    ) -> None:  # fmt: skip
     """clip.mp4 beside clip.ts: each written, its name's ending kept (clip.mp4.mp4, clip.ts.mp4), its line saying so

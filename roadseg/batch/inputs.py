@@ -56,7 +56,9 @@ def plan_outputs(videos: Sequence[Video], out_dir: Path, suffix: str = ".mp4", *
             would replace an input.
     """
     out_dir = out_dir.resolve()
-    key = (lambda p: Path(str(p).casefold())) if folds_case(out_dir) else (lambda p: p)
+    # (lower(), not casefold(): such filesystems fold one letter to one, by a table (NTFS's, exFAT's, HFS+'s); 'ß' stays
+    # 'ß' there, its own file beside 'ss', which casefold() makes it)
+    key = (lambda p: Path(str(p).lower())) if folds_case(out_dir) else (lambda p: p)
     plain: dict[Path, list[Video]] = {}
     for video in videos:
         plain.setdefault(key(out_dir / _plain_rel(video, suffix, folders)), []).append(video)

@@ -56,7 +56,7 @@ def test_odd_sizes_and_views_are_segmented_at_their_own_size(seg):
     assert (seg.segment(frame[..., ::-1]) == 0).all()  # OpenCV's BGR given as RGB: red is read as blue
 
 
-@pytest.mark.parametrize("size", [(0, 10), (32,), (-32, 32), (32.5, 32)])
+@pytest.mark.parametrize("size", [(0, 10), (32,), (-32, 32), (32.5, 32), 320])
 def test_a_working_size_that_cannot_be_is_refused_when_given(rule_onnx, size):
     # (was: accepted, then OpenCV's "inv_scale_x > 0" assertion at the first frame, midway through a run)
     with pytest.raises(ArgumentError, match=r"^size must be \(height, width\), two whole numbers over 0, not "):

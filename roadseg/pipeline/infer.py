@@ -158,6 +158,10 @@ class Segmenter:
         threads: int = 0,
         tta: bool = False,
     ) -> None:
+        if size is not None and not (isinstance(size, Sequence | np.ndarray) and len(size) == 2
+                                     and all(isinstance(n, int | np.integer) and n > 0 for n in size)):  # fmt: skip
+            # (before the model is loaded: one line before any work; a single number too, was a TypeError)
+            raise ArgumentError(f"size must be (height, width), two whole numbers over 0, not {size!r}")
         if isinstance(model, OnnxSegmenter):
             self.model = model
         else:
@@ -167,8 +171,6 @@ class Segmenter:
                 # a GPU asked for that is not there: the CPU's default, as on any CPU (the GPU's fp32 file ran
                 # 4.5x slower there than the INT8 one)
                 self.model = OnnxSegmenter(default_model_path("cpu"), providers="cpu", threads=threads, tta=tta)
-        if size is not None and not (len(size) == 2 and all(isinstance(n, int | np.integer) and n > 0 for n in size)):
-            raise ArgumentError(f"size must be (height, width), two whole numbers over 0, not {tuple(size)}")
         self.fixed = size is not None  # a size given is kept whatever the pictures' shape
         self.size: tuple[int, int] = tuple(size) if size else self.model.input_size  # type: ignore[assignment]
         self.classes = self.model.classes

@@ -162,6 +162,15 @@ def test_progress_that_raises_at_its_last_call_fails_the_run_in_one_line_and_lea
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     assert len(read_video(tmp_path / "o.mp4")["frames"]) == 12
 
+
+def test_progress_that_raises_a_bare_error_in_the_writer_thread_names_it_once(rule_onnx, split_video, tmp_path):
+    """Was: 'encode failed: KeyboardInterrupt: KeyboardInterrupt' (the error's name, then its words: its name again)."""
+    def interrupting(done: int, total: int | None) -> None:
+        raise KeyboardInterrupt  # (the first call: from the writer's thread, where no signal comes)
+
+    with pytest.raises(roadseg.RoadsegError, match=r"^encode failed: KeyboardInterrupt; kept a playable"):
+        roadseg.segment_video(split_video, tmp_path / "o.mp4", model=rule_onnx, quiet=True, on_progress=interrupting)
+
 @pytest.mark.parametrize(("kw", "said"), [
     ({"batch": 0}, r"^batch must be from 1 to 256, not 0$"),
     ({"batch": 257}, r"^batch must be from 1 to 256, not 257$"),

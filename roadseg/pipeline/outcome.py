@@ -200,7 +200,8 @@ def failure(exc: StageFailed, primary: VideoSink | ImageSink | None,
         primary.finish(keep=False)  # (nothing more reaches a closed pipe; a file of that name is not removed)
         return OutputClosed(f"{primary.shown} was closed by its reader (a player quit?); stopped after "
                             f"{primary.written} frames")  # fmt: skip
-    reason = str(cause) if isinstance(cause, RoadsegError) else f"{cause.__class__.__name__}: {reason_of(cause)}"
+    named, text = cause.__class__.__name__, reason_of(cause)  # (an error without words: its name, once)
+    reason = str(cause) if isinstance(cause, RoadsegError) else named if text == named else f"{named}: {text}"
     left, kept = _left_behind(primary, cause)
     left = "; ".join(filter(None, (left, _masks_left(masks))))
     frames = primary.written if kept and primary is not None else 0

@@ -1,5 +1,6 @@
 """The runner never hangs: failures anywhere end the run promptly with the original error."""
 
+import itertools
 import threading
 import time
 
@@ -220,3 +221,24 @@ def test_a_stage_still_inside_its_call_when_the_stop_times_out_is_left_as_abando
     while abandoned_calls() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not abandoned_calls()
+
+
+@pytest.mark.timeout(10)
+def test_a_callers_cancel_stops_the_stages_and_says_so_and_is_left_as_it_was():
+    """``cancel`` (run's ``stop``): set midway, the stages end within a poll and run_stages returns True; never set,
+    or set only once the stages ended, False; set before, nothing flows. It is never cleared, so one may stop many."""
+    cancel, got = threading.Event(), []
+
+    def consumer(xs):
+        for x in xs:
+            got.append(x)
+            if x == 3:
+                cancel.set()
+
+    t0 = time.monotonic()
+    assert run_stages(itertools.count, lambda xs: xs, consumer=consumer, cancel=cancel) is True  # (endless)
+    assert time.monotonic() - t0 < 2.0 and got[:4] == [0, 1, 2, 3] and cancel.is_set()
+    assert run_stages(lambda: range(3), lambda xs: xs, consumer=lambda xs: list(xs), cancel=threading.Event()) is False
+    got.clear()
+    assert run_stages(lambda: range(1000), lambda xs: xs, consumer=got.extend, cancel=cancel) is True
+    assert got == []  # (set before: the stages start stopped)

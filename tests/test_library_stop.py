@@ -171,6 +171,18 @@ def test_progress_that_raises_a_bare_error_in_the_writer_thread_names_it_once(ru
     with pytest.raises(roadseg.RoadsegError, match=r"^encode failed: KeyboardInterrupt; kept a playable"):
         roadseg.segment_video(split_video, tmp_path / "o.mp4", model=rule_onnx, quiet=True, on_progress=interrupting)
 
+
+@pytest.mark.parametrize(("kw", "said"), [
+    ({"stop": True}, r"^stop must be a threading\.Event \(or None\), not True$"),
+    ({"on_progress": 5}, r"^on_progress must be a function of \(done, total\) \(or None\), not 5$"),
+])  # fmt: skip
+def test_a_stop_or_progress_that_cannot_be_is_refused_before_any_work(rule_onnx, split_video, tmp_path, kw, said):
+    """Was: stop=True an AttributeError once the input was open, the output left as '.o.mp4.part-N.mp4'; on_progress=5
+    'encode failed: TypeError' at the first frame, a partial output of 1 frame kept."""
+    with pytest.raises(ArgumentError, match=said):
+        roadseg.run(roadseg.SegmentOptions(split_video, tmp_path / "o.mp4", model=rule_onnx, quiet=True), **kw)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rule.onnx", "split.mp4"]
+
 @pytest.mark.parametrize(("kw", "said"), [
     ({"batch": 0}, r"^batch must be from 1 to 256, not 0$"),
     ({"batch": 257}, r"^batch must be from 1 to 256, not 257$"),

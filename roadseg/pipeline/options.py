@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from roadseg.errors import ArgumentError
+
 
 @dataclass(frozen=True)
 class SegmentOptions:
@@ -126,7 +128,23 @@ class RunResult:
 
 
 class Caller(NamedTuple):
-    """What a library caller gives a run besides its options: ``stop`` and ``on_progress`` (:func:`run`)."""
+    """What a library caller gives a run besides its options: ``stop`` and ``on_progress`` (:func:`run`).
+
+    >>> Caller.checked(True, None)
+    Traceback (most recent call last):
+    roadseg.errors.ArgumentError: stop must be a threading.Event (or None), not True
+    """
 
     stop: threading.Event | None = None
     on_progress: Callable[[int, int | None], None] | None = None
+
+    @classmethod
+    def checked(cls, stop: threading.Event | None, on_progress: Callable[[int, int | None], None] | None) -> Caller:
+        """The two, or an :class:`~roadseg.errors.ArgumentError` before any work where one cannot be what it is
+        (was: ``stop=True`` an AttributeError once the source was open, its output left under a hidden name;
+        ``on_progress=5`` a failure at the first frame)."""
+        if stop is not None and not callable(getattr(stop, "is_set", None)):
+            raise ArgumentError(f"stop must be a threading.Event (or None), not {stop!r}")
+        if on_progress is not None and not callable(on_progress):
+            raise ArgumentError(f"on_progress must be a function of (done, total) (or None), not {on_progress!r}")
+        return cls(stop, on_progress)

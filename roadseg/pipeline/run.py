@@ -84,7 +84,7 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None, finalise
 
     Safe to call from any thread; it installs no signal handlers.
     """
-    live = check(options)
+    live, caller = check(options), Caller.checked(stop, on_progress)
     ends = threading.Event()  # (the run's own stop: --max-frames, a failure, Ctrl-C, a window's q; ``stop`` sets it)
     primary: VideoSink | ImageSink | None = None
     try:
@@ -97,7 +97,7 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None, finalise
             seg.check_memory(1 if live else options.batch)
             seg.check_size(source.info.height, source.info.width)
             sinks, primary = _open_sinks(options, source, views, stack)
-            result = _stream(options, source, seg, sinks, primary, stats, ends, Caller(stop, on_progress))
+            result = _stream(options, source, seg, sinks, primary, stats, ends, caller)
     except KeyboardInterrupt as exc:  # (before the stages ran: while a stream connects)
         raise interruption(exc, primary) from None
     if finalised is not None:

@@ -78,7 +78,7 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None, finalise
 
     Raises:
         RoadsegError: :class:`~roadseg.errors.SourceError`, ``OutputError``, ``ArgumentError`` (an option's
-            value), ``ModelError`` or ``SinkError`` before any work; ``PipelineError`` for a failure midway (the message says
+            value, stop's or on_progress's), ``ModelError`` or ``SinkError`` before any work; ``PipelineError`` for a failure midway (the message says
             whether a playable partial output was kept); ``Interrupted`` on Ctrl-C/SIGTERM;
             ``OutputClosed`` (exit code 141) where the reader of a piped output closed it.
 

@@ -332,3 +332,19 @@ def test_contract_metadata_gives_classes_of_their_own_their_own_colours_and_void
     onnx.save(model, str(path))
     seg = OnnxSegmenter(path, providers="cpu")
     assert seg.palette.tolist() == contract.distinct_palette(20) and seg.metadata["ignore_index"] == 20
+
+
+def test_eval_refuses_a_network_of_other_classes_as_a_checkpoint_and_as_an_onnx_file(tmp_path):
+    # was: a 5-class checkpoint scored against CamVid's 11 classes unsaid (mIoU 4.02); its .onnx was refused
+    import torch
+
+    from roadseg.export.onnx import export_onnx
+    from roadseg.train.evaluate import evaluate_model
+
+    net = _five(2)
+    torch.save({"model": net.state_dict(), "model_config": net.config}, tmp_path / "five.pt")
+    export_onnx(net, tmp_path / "five.onnx", input_size=(32, 48), classes=FIVE)
+    samples = ([np.zeros((32, 48, 3), np.uint8)], [np.zeros((32, 48), np.uint8)])
+    for name in ("five.pt", "five.onnx"):
+        with pytest.raises(ValueError, match="cannot be scored against CamVid's"):
+            evaluate_model(tmp_path / name, None, samples=samples)

@@ -45,6 +45,9 @@ def _torch_predictor(path: Path, size, device: str, logit_adjust: float = 0.0, d
 
     dev = pick_device(device)
     net, state = load_checkpoint(path, device="cpu")
+    if (n := int(net.head.out_channels)) != NUM_CLASSES:  # (was: a 5-class network scored as CamVid's, unsaid)
+        raise ValueError(f"{path.name} scores {n} classes, not CamVid's {NUM_CLASSES}: its labels cannot be scored "
+                         "against CamVid's")  # fmt: skip
     if logit_adjust:
         if data is None:
             raise ValueError("a logit adjustment is computed from the run's training frames: give the CamVid folder")

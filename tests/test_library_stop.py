@@ -84,6 +84,24 @@ def test_a_run_stopped_before_it_starts_writes_nothing_and_says_so(rule_onnx, sp
     assert stop.is_set()  # (the caller's event is left as it was)
 
 
+def test_an_image_run_stopped_before_it_starts_leaves_no_folder(rule_onnx, tmp_path):
+    # was: output None, "nothing is left", but the output folder it made stayed, empty; one that was there stays
+    import cv2
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i, img in enumerate(split_frames(2, 48, 64)):
+        cv2.imwrite(str(photos / f"p{i}.png"), img)
+    stop = threading.Event()
+    stop.set()
+    for out, there in ((tmp_path / "seg", False), (tmp_path / "mine", True)):
+        if there:
+            out.mkdir()
+        stats = roadseg.segment_video(photos, out, model=rule_onnx, quiet=True, stop=stop)
+        assert stats["stopped"] and stats["frames"] == 0 and stats["output"] is None
+        assert out.exists() == there
+
+
 def test_a_stopped_runs_masks_are_those_of_its_frames(rule_onnx, tmp_path):
     src = write_video(tmp_path / "a.mp4", split_frames(200, 48, 64))
     stopper = Stopper(roadseg.SegmentOptions(src, tmp_path / "o.mp4", model=rule_onnx, quiet=True,

@@ -56,6 +56,7 @@ class ImageSink(Sink):
         if not self.single and not self.path.is_dir() and self.path.suffix.lower() in FILE_SUFFIXES:
             raise OutputError(f"{len(names)} images are written into a folder, but {self.path} names a file; "
                               "give a folder (e.g. segmented/)")  # fmt: skip
+        self.made = not self.single and not self.path.exists()  # (a folder made here: removed where none is written)
         if not self.single:
             try:
                 self.path.mkdir(parents=True, exist_ok=True)
@@ -88,7 +89,11 @@ class ImageSink(Sink):
         self.written += 1
 
     def finish(self, keep: bool) -> bool:
-        """Images already written stay; returns whether there are any."""
+        """Images already written stay; returns whether there are any. A folder made for them where none was written
+        (a run stopped or interrupted before its first frame) is removed, if it is still empty (was: left empty)."""
+        if not self.written and self.made:
+            with contextlib.suppress(OSError):
+                self.path.rmdir()
         return self.written > 0
 
 

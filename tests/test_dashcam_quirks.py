@@ -271,3 +271,17 @@ def test_a_window_read_on_for_its_sound_does_not_tell_of_damage_past_it(rule_onn
                                                "--duration", "1"])  # fmt: skip
     assert r.exit_code == 0, r.output
     assert "could not be decoded" not in r.output and "25 frames" in r.output, r.output
+
+
+def test_a_window_past_where_the_sound_ends_is_not_read_on_for_it(tmp_path, monkeypatch):
+    # a clip whose microphone stopped at 0.5 s, whose mp4 header says so: --start 2 --duration 1 read on 3 s of
+    # pictures past the window's end (SOUND_BEHIND) for sound that never comes, not the 10 pictures a window reads on
+    from roadseg.pipeline.sources import VideoSource
+    from roadseg.pipeline.sources.decoding import Decoding
+
+    src = write_video(tmp_path / "mic-off.mp4", [_bars(64, 48)[0]] * 250, audio_seconds=0.5)
+    real, packets = Decoding._decode, []
+    monkeypatch.setattr(Decoding, "_decode", lambda self, packet: packets.append(packet.pts) or real(self, packet))
+    with VideoSource(src, start=2.0, duration=1.0) as source:
+        frames = [item for item in source if hasattr(item, "image")]
+    assert len(frames) == 25 and len(packets) < 75 + 25, len(packets)  # (to the window's end: 75; past it: 10, not 75)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections.abc import Iterable, Iterator
 
 import av
@@ -100,7 +101,19 @@ class Reading:
         that end, or gone :data:`SOUND_BEHIND` s past it: a file may store its sound a second behind its pictures
         (was: 10 pictures on, before it: the output of --start 1 --duration 0.4 of such a file had no audio)."""
         end = float(self.end or 0.0)
-        return shown >= end + SOUND_BEHIND or all(self._sound_at.get(s.index, -1.0) >= end for s in self.audio_streams)
+        return shown >= end + SOUND_BEHIND or all(self._sound_at.get(s.index, -1.0) >= min(end, self._sound_ends(s))
+                                                  for s in self.audio_streams)  # fmt: skip
+
+    def _sound_ends(self, stream) -> float:
+        """Where the audio ``stream``'s last packet starts, from the origin, as far as its header says (an mp4's:
+        its length), less a tenth of a second; infinite where it says none (Matroska's, a fragmented mp4's): a
+        stream whose sound ends before the window's end is not waited for past it (was: read on :data:`SOUND_BEHIND`
+        s for sound that never comes, a --start 2 --duration 1 of a clip whose microphone stopped at 0.5 s decoding
+        75 pictures past the window's end, not 10). Files joined (--concat) say none: a header is one file's."""
+        if self.container.format.name == "concat" or stream.duration is None or stream.time_base is None or not stream.duration > 0:
+            return math.inf
+        first = stream.start_time if stream.start_time is not None else 0
+        return seconds(first + stream.duration, stream.time_base) - self.origin - 0.1
 
     def _leading(self, pictures: list[Frame], kept: bool) -> Iterator[Frame]:
         """The decoded ``pictures`` held (emptied), as frames (:meth:`_frame`) where ``kept``."""

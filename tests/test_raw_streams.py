@@ -17,6 +17,7 @@ from roadseg.pipeline.sources import VideoSource
 from roadseg.pipeline.sources.base import Frame
 from roadseg.pipeline.sources.concat import concat_source
 from roadseg.pipeline.sources.numbering import FrameNumbers
+from roadseg.pipeline.sources.order import ShownOrder
 from roadseg.pipeline.sources.untimed import Untimed
 
 PICTURES = 100  # 4 s at 25 frames/s
@@ -239,23 +240,24 @@ def test_a_raw_streams_pictures_are_judged_a_frame_step_apart_at_its_one_rate(ra
 SLICE_UNITS = {".h264": rb"\x00\x00\x01([\x01\x21\x41\x61])", ".hevc": rb"\x00\x00\x01([\x00-\x13])\x01"}
 
 
-def _damaged(clean, path, reference: bool):
+def _damaged(clean, path, reference: bool, fill: bytes = bytes(7)):
     """``clean`` raw H.264/HEVC stream's packets written to ``path``, the slice header of one picture past its middle
-    that is a reference picture, or one that is not (a B-picture), damaged so that FFmpeg's decoder refuses it."""
+    that is a reference picture, or one that is not (a B-picture), damaged so that FFmpeg's decoder refuses it: its
+    first fields zeroed, or set to ``fill`` (all ones: its picture order count's low bits all ones, odd)."""
     with av.open(str(clean)) as c:
         packets = [bytes(p) for p in c.demux(video=0) if p.size]
     slices = [re.search(SLICE_UNITS[clean.suffix], p) for p in packets]
     kinds = [s and (s.group(1)[0] >> 5 > 0 if clean.suffix == ".h264" else s.group(1)[0] >> 1 & 1) for s in slices]
     n = next(n for n in range(PICTURES // 2, PICTURES) if slices[n] and bool(kinds[n]) == reference)
     at = slices[n].end() + 1  # (past the slice header's first byte: its first fields zeroed)
-    packets[n] = packets[n][:at] + bytes(7) + packets[n][at + 7 :]
+    packets[n] = packets[n][:at] + fill + packets[n][at + 7 :]
     path.write_bytes(b"".join(packets))
 
 
-def _grouped(path):
+def _grouped(path, bframes: int = 2):
     """A raw H.264/HEVC stream (by ``path``'s suffix) of :data:`PICTURES` at 25 frames/s, an IDR picture every 25,
-    two B-pictures in each group, none a reference; each picture's blue its number twice."""
-    b = "bframes=2:b-adapt=0:b-pyramid=0"
+    ``bframes`` B-pictures in each group, none a reference; each picture's blue its number twice."""
+    b = f"bframes={bframes}:b-adapt=0:b-pyramid=0"
     options = {".h264": {"preset": "veryfast", "g": "25", "crf": "10", "x264-params": b},
                ".hevc": {"preset": "ultrafast", "x265-params": f"keyint=25:{b}:log-level=error"}}
     with av.open(str(path), "w") as out:
@@ -284,6 +286,29 @@ def test_a_raw_streams_pictures_after_one_that_does_not_decode_keep_their_place(
     assert places == sorted(set(places)) and places[-1] == PICTURES - 1, places  # (the last at its place: 3.96 s)
     for frame, place in zip(frames, places, strict=True):  # (each picture the one at its place; after a reference
         if not reference or place > 75:  # picture lost, those after it that refer to it are not, to the next IDR)
+            assert np.array_equal(frame.image, pictures[place]), place
+
+
+@pytest.mark.parametrize("suffix", [".h264", ".hevc"])
+@pytest.mark.parametrize(("bframes", "reference"), [(2, False), (2, True), (0, True)])
+def test_a_raw_streams_pictures_after_one_whose_count_reads_odd_keep_their_place(tmp_path, suffix, bframes, reference):
+    # one slice header damaged so that its picture order count reads odd (x264's go 2 a frame) no longer makes the
+    # count's step a frame 1 to the stream's end (sources.order.step_of; was: every picture after it, and those
+    # decoded after it, two frames apart in their IDR period, each period's overrunning the next's: 2.12, 2.2 ...
+    # 2.84 s, then 2.56, 2.64 ...; the last of 99 at 4.08 s: 40 steps of two frames, 5 back, not one step). x265's
+    # go 1 a frame: its step is 1 whatever the damage, as x264's without B-frames (picture order count of type 2).
+    clean = _grouped(tmp_path / f"clean{suffix}", bframes)
+    with av.open(str(clean)) as c:
+        pictures = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    # (a B-picture's damaged, or a P-picture's: those after it, to the next IDR picture, refer to it)
+    _damaged(clean, tmp_path / f"dvr{suffix}", reference, fill=b"\xff" * 7)
+    with VideoSource(str(tmp_path / f"dvr{suffix}"), audio=False) as src:
+        frames = [item for item in src if isinstance(item, Frame)]
+    places = [round(f.time * 25) for f in frames]
+    assert places == sorted(set(places)) and places[-1] == PICTURES - 1, places
+    assert len(frames) == PICTURES - 1 or reference and len(frames) < PICTURES - 1, places
+    for frame, place in zip(frames, places, strict=True):
+        if not reference or place >= 75 or place < 50:
             assert np.array_equal(frame.image, pictures[place]), place
 
 
@@ -328,6 +353,27 @@ def test_a_raw_h264_stream_with_fields_in_packets_of_their_own_is_placed_by_its_
         frames.append(vf)
     untimed.stamp(frames)
     assert [vf.pts for vf in frames] == [0, 1, 2] and untimed.pictures == 3
+
+
+@pytest.mark.parametrize(("first", "second"), [(2, 1), (1, 2), (2, 2)])
+def test_recordings_joined_whose_picture_order_counts_step_unlike_are_each_placed_by_its_own_step(first, second):
+    # the step a frame is each IDR period's (sources.order.ShownOrder: was the stream's, the greatest common divisor
+    # of all counts read: a recording whose count goes 2 a frame joined to one going 1 was placed, once the second's
+    # read, twice as far on, and the second joined to the first all its pictures); a picture is placed as its
+    # decoded picture shows, a few pictures after it is read: here once all are
+    sps = _h264_unit(7, [("u", 8, 77), ("u", 16, 0), ("ue", 0, 0), ("ue", 0, 4), ("ue", 0, 0), ("ue", 0, 4),
+                         ("ue", 0, 1), ("u", 1, 0), ("ue", 0, 3), ("ue", 0, 3), ("u", 1, 1)])  # fmt: skip
+    pps = _h264_unit(8, [("ue", 0, 0), ("ue", 0, 0)])
+
+    def picture(idr: bool, poc: int) -> bytes:  # (frame_num and the count's low bits 8 bits each)
+        head = [("ue", 0, 0), ("ue", 0, 7 if idr else 5), ("ue", 0, 0), ("u", 8, 0)]
+        return _h264_unit(5 if idr else 1, head + ([("ue", 0, 0)] if idr else []) + [("u", 8, poc)])
+
+    order, keys = ShownOrder("h264"), []
+    for step in (first, second):  # (12 pictures each: I0 P2 B1 P4 B3 ... in frames)
+        frames = [0] + [f for i in range(1, 12, 2) for f in ((i + 1, i) if i + 1 < 12 else (i,))]
+        keys += [order.take((sps + pps if not keys else b"") + picture(not n, step * f)) for n, f in enumerate(frames)]
+    assert [order.place(key) for key in keys] == [p + 12 * half for half in (0, 1) for p in frames]
 
 
 def test_a_lost_picture_is_told_in_a_stream_whose_picture_parameter_set_is_not_numbered_as_its_sequence_one():

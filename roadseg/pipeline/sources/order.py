@@ -20,9 +20,34 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections import deque
 from collections.abc import Iterator
 
 from roadseg.pipeline.sources.numbering import HIGH_PROFILES, Bits
+
+#: the pictures read last whose counts give a frame's step (:func:`step_of`), and those of its own a period's step is
+#: given by alone (fewer: the periods' before too, as one damaged picture among them is told from their step), and
+#: the others that must agree on a step for one picture apart from it to be left out
+STEP_WINDOW, OWN_STEP, AGREE = 16, 5, 4
+
+
+def step_of(apart) -> int:
+    """A frame's step in a picture order count, as the pictures read last lie ``apart`` from their periods' first
+    (nonzero): their greatest common divisor, or the one of all but one of them where at least :data:`AGREE` others
+    agree on a greater one (that one a slice header damaged: its count's low bits garbage, odd where x264's go 2 a
+    frame; a stream whose count goes 1 a frame has many odd).
+
+    >>> step_of([6]), step_of([6, 2, 4]), step_of([6, 2, 4, 12, 31]), step_of([8, 4, 2, 1]), step_of([6, 2, 4, 1, 3])
+    (6, 2, 2, 1, 1)
+    """
+    apart = list(apart)
+    before, after = [0], [0]  # (the gcds of those before each one, of those after it)
+    for a, b in zip(apart, reversed(apart)):
+        before.append(math.gcd(before[-1], a))
+        after.append(math.gcd(after[-1], b))
+    if len(apart) <= AGREE:
+        return before[-1]
+    return max(math.gcd(before[i], after[len(apart) - 1 - i]) for i in range(len(apart)))
 
 
 class ShownOrder:
@@ -38,18 +63,24 @@ class ShownOrder:
     has its first period begin at its first picture whose count is read, counted from the least count read (those
     before it, unread, all show before that keyframe; those after it that show before it are read before it shows), its
     high bits followed from that first one; so is an HEVC BLA or IDR_W_RADL picture's (its leading pictures). A frame's
-    step in the count is the greatest all those read so far lie apart by (an encoder's picture order count goes 2 a
-    frame; a picture shows once those before it are decoded, so those are read by then). Any other codec's, or a
-    picture whose header cannot be read (damaged, a parameter set not read, a field, picture order count of type 1),
+    step in the count is its period's: the greatest its pictures read last lie apart by from its first (an encoder's
+    picture order count goes 2 a frame; a picture shows once those before it are decoded, so those are read by then),
+    but for one of them alone where the others agree on a greater one (:func:`step_of`: a slice header damaged into an
+    odd count halved it to the stream's end), those of the periods before counted too while it has read fewer than
+    :data:`OWN_STEP` (one damaged among its first so told too; a recording joined to one whose step differs takes its
+    own after those). Any other codec's, or a picture whose header cannot be read (damaged, a parameter set not read, a field, picture order count of type 1),
     has no key: None."""
 
     def __init__(self, codec: str) -> None:
         self.codec = codec
         self.read = 0  # the pictures (packets) taken
-        self._step = 0  # (the count's step a frame: the greatest common divisor of the counts from the period's first)
+        # (the last counts read, from their period's first; how many of them are of the period last begun)
+        self._apart: deque[int] = deque(maxlen=STEP_WINDOW)
+        self._own = 0
         # (the pictures taken before it, its first's count, whether it floats: begun where it was not opened, the
-        # stream cut mid-period, or at an HEVC BLA or IDR_W_RADL picture, whose leading pictures show before it)
-        self._periods: list[tuple[int, int | None, bool]] = []
+        # stream cut mid-period, or at an HEVC BLA or IDR_W_RADL picture, whose leading pictures show before it, and
+        # its count's step a frame: step_of its last counts, and of the periods' before while it has read few)
+        self._periods: list[tuple[int, int | None, bool, int]] = []
         self._sps: dict[int, tuple] = {}  # by id: H.264's (frame_num bits, POC type, its lsb bits, frames alone, a
         # separate colour plane), HEVC's (its POC's lsb bits, a separate colour plane)
         self._pps: dict[int, tuple[int, ...]] = {}  # by id: its sps id (HEVC: and what its slice headers hold)
@@ -69,14 +100,17 @@ class ShownOrder:
             key = self._mpeg(data) if self.codec in ("mpeg1video", "mpeg2video") else self._coded(data)
         if key is None:
             return None
-        base, first, floating = self._periods[-1]
+        base, first, floating, step = self._periods[-1]
         if first is None and floating:  # (its first picture read: those before it, unread, show before it)
             base, first = self.read - 1, key
         elif first is None:  # (where an MPEG group's count begins, 0; an IDR picture's)
             first = 0 if self.codec != "h264" else key
-        self._step = math.gcd(self._step, key - first)
-        self._periods[-1] = base, min(first, key) if floating else first, floating  # (the least read: pictures that
-        return len(self._periods) - 1, key  # show before one are read before it shows)
+        if key != first:
+            self._apart.append(abs(key - first))
+            self._own += 1
+            step = step_of(list(self._apart)[-self._own :] if self._own >= OWN_STEP else self._apart)
+        self._periods[-1] = base, min(first, key) if floating else first, floating, step  # (the least read: pictures
+        return len(self._periods) - 1, key  # that show before one are read before it shows)
 
     def parameter_sets(self, data: bytes) -> None:
         """Read the parameter sets in ``data`` (a stream's extradata, Annex B), which is no picture taken."""
@@ -87,15 +121,16 @@ class ShownOrder:
         """The place of the picture of ``key`` (:meth:`take`'s) in the order the stream's pictures show: the pictures
         of the periods before its own, and the frame steps it lies after its own period's first."""
         period, count = key
-        base, first, _ = self._periods[period]
-        return base + max(0, count - (first or 0)) // (self._step or 1)
+        base, first, _, step = self._periods[period]
+        return base + max(0, count - (first or 0)) // (step or 1)
 
     def _period(self, *, floating: bool = False) -> None:
         """The picture taken last begins a period (``floating``: its pictures placed from the least count read in it,
         not from its first's)."""
         if self._periods and self._periods[-1][:2] == (self.read - 1, None):  # (the stream's start, opened here)
             self._periods.pop()
-        self._periods.append((self.read - 1, None, floating))
+        self._own = 0
+        self._periods.append((self.read - 1, None, floating, 0))
 
     def _mpeg(self, data: bytes) -> int | None:
         at = data.find(b"\0\0\1\0")

@@ -94,3 +94,76 @@ def test_bench_without_the_train_extra_skips_the_peak_in_one_line_and_still_writ
     assert "onnx not installed (pip install 'roadseg[train]'): machine peak skipped" in r.output
     data = json.loads((out / "bench.json").read_text())
     assert data["floor"] == {} and "machine peak (onnxruntime" not in r.output.split("skipped")[-1]
+
+
+def _info(*args):
+    return CliRunner().invoke(main, ["info", *args])
+
+
+def test_info_model_shows_what_roadseg_reads_from_a_users_own_file(tmp_path):
+    """`info` showed the shipped default model only: a user with a file of their own could not see what roadseg
+    reads from it (there was no --model)."""
+    import test_own_model as own
+    from conftest import rule_model
+
+    five = own.adapted(tmp_path / "five.onnx", precision="fp16")
+    r = _info("--model", str(five))
+    assert r.exit_code == 0, r.output
+    assert "H and W dynamic" in r.output and "64x96 (HxW" in r.output and "precision        fp16" in r.output
+    assert "  1: lane  #255bad" in r.output and "  4: background  #946cb4" in r.output
+    assert "void/ignore      255" in r.output and "opset            17" in r.output
+    assert r.output.rstrip().endswith("contract         passes")
+    scored = rule_model(tmp_path / "scored.onnx", metadata={"val_subset_miou": 51.2, "val_subset": 10,
+                                                            "check_miou": 60.5, "architecture": "unet-resnet34"})  # fmt: skip
+    rep = json.loads(_info("--model", str(scored), "--json").output)
+    assert rep["classes"][3] == {"index": 3, "name": "Road", "colour": "804080"} and rep["ignore_index"] == 11
+    assert (rep["val_subset_miou"], rep["val_subset"], rep["check_miou"]) == (51.2, 10, 60.5)
+    assert rep["input_size"] == [32, 48] and rep["input"]["height_width"] == "dynamic" and "val_miou" not in rep
+    assert rep["precision"] == "fp32 (not stated)" and rep["megabytes"] > 0 and rep["contract"] == "passes"
+
+
+def test_info_model_of_a_fixed_network_wrapped_by_adapt_says_its_inner_size(tmp_path):
+    from onnx import TensorProto, helper, save
+
+    from roadseg.export.adapt import adapt_onnx
+
+    ints = [helper.make_tensor(n, TensorProto.INT64, [1], [v]) for n, v in (("s", 0), ("e", 2), ("a", 1))]
+    graph = helper.make_graph([helper.make_node("Slice", ["x", "s", "e", "a"], ["y"])], "two",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 16])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 8, 16])], ints)  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    save(model, str(tmp_path / "theirs.onnx"))
+    mine = adapt_onnx(tmp_path / "theirs.onnx", tmp_path / "mine.onnx", classes=["road", "other"])
+    r = _info("--model", str(mine))
+    assert r.exit_code == 0, r.output
+    assert "H and W dynamic (the network inside is fixed at 8x16: frames are resized to it" in r.output
+    assert "working size     8x16" in r.output and "  0: road  #800000" in r.output
+
+
+def test_info_model_that_breaks_the_contract_shows_what_it_has_and_exits_1(tmp_path):
+    import onnx
+    import test_own_model as own
+
+    bare = own.adapted(tmp_path / "bare.onnx", drop=("classes",))
+    r = _info("--model", str(bare))
+    assert r.exit_code == 1 and "void/ignore      255" in r.output and "(label: name" not in r.output
+    assert "contract         refused (the Error: line says why)" in r.output
+    assert r.output.rstrip().splitlines()[-1] == "Error: bare.onnx: metadata lacks classes: the contract wants JSON " \
+        "strings in metadata_props: classes (names in label order), palette ([R, G, B] a class), ignore_index (the " \
+        "label of void pixels), input_size ([H, W]); roadseg.contract.set_metadata(model, contract_metadata((H, W), " \
+        "classes=[...], palette=[...])) writes them"
+    fixed = onnx.load(str(own.adapted(tmp_path / "fixed.onnx")))
+    for dim, size in zip(fixed.graph.input[0].type.tensor_type.shape.dim, (1, 256, 320)):
+        dim.dim_value = size
+    onnx.save(fixed, str(tmp_path / "fixed.onnx"))
+    r = _info("--model", str(tmp_path / "fixed.onnx"), "--json")
+    assert r.exit_code == 1 and "has a fixed shape (1x256x320x3)" in r.output
+    rep = json.loads(r.output[: r.output.rindex("}") + 1])
+    assert rep["input"]["height_width"] == "fixed" and rep["input"]["shape"] == [1, 256, 320, 3]
+    assert rep["classes"][0]["name"] == "road" and rep["contract"].startswith("fixed.onnx: input 'frames' has a fixed")
+    (tmp_path / "card.onnx").write_text("a model card, not a model")
+    r = _info("--model", str(tmp_path / "card.onnx"))
+    assert r.exit_code == 1 and r.output.rstrip().splitlines()[-1] == f"Error: not an ONNX model: {tmp_path / 'card.onnx'}"
+    r = _info("--model", str(tmp_path / "none.onnx"))
+    assert r.exit_code == 1 and r.output.startswith("Error: model file not found:")

@@ -9,13 +9,22 @@ from roadseg.cli.common import fail, handle_errors
 
 @click.command("info")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--model", help="Show what roadseg reads from this model instead (a file, or a shipped model's name): "
+                              "input, classes and colours, void, scores, architecture, opset, size, and whether it "
+                              "passes the contract (exit 1 where not).")  # fmt: skip
 @handle_errors
-def info_cmd(as_json) -> None:
+def info_cmd(as_json, model) -> None:
     """Versions, onnxruntime providers, CPU features and the default model: paste it into bug reports."""
     import json
 
-    from roadseg.tools.info import collect, format_report
+    from roadseg.tools.info import collect, format_model, format_report, model_report
 
+    if model is not None:
+        report = model_report(model)
+        click.echo(json.dumps(report, indent=2) if as_json else format_model(report))
+        if report["contract"] != "passes":
+            fail(report["contract"])
+        return
     report = collect()
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 

@@ -9,10 +9,12 @@ Example:
 from __future__ import annotations
 
 import importlib.metadata as md
+import json
 import os
 import platform
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def _version(dist: str) -> str | None:
@@ -111,4 +113,118 @@ def format_report(report: dict) -> str:
         lines.append(f"  {'default model':<20} {dm['path']}")
         lines.append(f"  {'':<20} {dm['megabytes']} MB, {dm['precision']}, input_size {dm['input_size']}, "
                      f"val mIoU {dm['val_miou']}")  # fmt: skip
+    return "\n".join(lines)
+
+
+#: The metadata keys :func:`model_report` shows where a file has them (scores, then what made it).
+_SHOWN = ("val_miou", "check_miou", "val_subset_miou", "val_subset", "architecture", "model_config", "roadseg_version")
+
+
+def _hex(colour: Any) -> str | None:
+    """An ``[R, G, B]`` colour as ``RRGGBB`` (as ``export --palette`` takes it); ``None`` where it is none.
+
+    >>> _hex([128, 64, 128]), _hex("red")
+    ('804080', None)
+    """
+    ok = isinstance(colour, list) and len(colour) == 3 and all(isinstance(v, int) and 0 <= v <= 255 for v in colour)
+    return "".join(f"{v:02x}" for v in colour) if ok else None
+
+
+def _graph_facts(path: Path) -> dict:
+    """The opset of the file at ``path`` and the fixed size a network wrapped by ``adapt_onnx`` takes inside (its
+    frames are resized to it), read with the onnx package; ``{}`` where that is not installed (a runtime-only install)."""
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError:
+        return {}
+    from roadseg.export.adapt import _P
+
+    model = onnx.load(str(path), load_external_data=False)
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    size = next((numpy_helper.to_array(i).tolist() for i in model.graph.initializer if i.name == _P + "size"), None)
+    return {"opset": opset, "inner_fixed_size": size}
+
+
+def _read_session(path: Path) -> Any:
+    """A plain onnxruntime session of ``path`` (no contract check), or ``None`` where it cannot be loaded."""
+    from roadseg.pipeline.session import onnxruntime
+
+    ort = onnxruntime()
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 4
+    try:
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception:  # (its one-line error is the contract's, from OnnxSegmenter)
+        return None
+
+
+def model_report(model: str | Path) -> dict:
+    """What roadseg reads from a model file (a path, or a shipped model's name): its input, classes and colours,
+    void, scores, architecture, opset and size, and ``contract``: ``"passes"`` or the one-line :class:`ModelError`
+    it is refused with. A name that is no file is that ModelError, raised.
+
+    >>> report = model_report("unet-r34-camvid.onnx")
+    >>> report["contract"], report["classes"][3]
+    ('passes', {'index': 3, 'name': 'Road', 'colour': '804080'})
+    """
+    from roadseg.contract import parse_metadata
+    from roadseg.errors import ModelError
+    from roadseg.pipeline.session import OnnxSegmenter, check_model_file
+
+    path = check_model_file(model)
+    report: dict = {"path": str(path), "megabytes": round(path.stat().st_size / 1e6, 3), "contract": "passes"}
+    try:
+        session = OnnxSegmenter(path, providers="cpu").session
+    except ModelError as exc:
+        report["contract"] = str(exc)
+        session = _read_session(path)
+    if session is None:
+        return report
+    frames = {i.name: i for i in session.get_inputs()}.get("frames")
+    if frames is not None:
+        report["input"] = {"shape": [d if isinstance(d, int) else "?" for d in frames.shape], "type": frames.type}
+        report["input"]["height_width"] = "fixed" if any(isinstance(d, int) for d in frames.shape[1:3]) else "dynamic"
+    raw = session.get_modelmeta().custom_metadata_map
+    try:
+        meta = parse_metadata(raw, path.name)
+    except ModelError:  # (already said in report["contract"]; what it has is shown as it is)
+        meta = {k: v for k, v in raw.items()}
+    report |= {"input_size": meta.get("input_size"), "precision": meta.get("precision", "fp32 (not stated)"),
+               "ignore_index": meta.get("ignore_index")}  # fmt: skip
+    names, colours = meta.get("classes", []), meta.get("palette", [])
+    if isinstance(names, list) and isinstance(colours, list):
+        hexes = [_hex(c) for c in colours] + [None] * len(names)
+        report["classes"] = [{"index": i, "name": n, "colour": hexes[i]} for i, n in enumerate(names)]
+    report |= {k: meta[k] for k in _SHOWN if k in meta} | _graph_facts(path)
+    return report
+
+
+def format_model(report: dict) -> str:
+    """:func:`model_report` as ``roadseg info --model`` prints it (a refused file's reason is its ``Error:`` line)."""
+    lines = [f"roadseg info --model {report['path']}", f"  {'file':<16} {report['megabytes']} MB"]
+    if "input" in report:
+        inp, inner = report["input"], report.get("inner_fixed_size")
+        hw = f"H and W {inp['height_width']}" + (f" (the network inside is fixed at {inner[0]}x{inner[1]}: frames are "
+                                                  "resized to it and its labels back)" if inner else "")  # fmt: skip
+        lines.append(f"  {'input':<16} frames {inp['type']} [{','.join(str(d) for d in inp['shape'])}], {hw}")
+    for key, label in (("input_size", "working size"), ("precision", "precision"), ("ignore_index", "void/ignore")):
+        value = report.get(key)
+        if key == "input_size" and isinstance(value, list) and len(value) == 2:
+            value = f"{value[0]}x{value[1]} (HxW, the size frames are run at unless --size)"
+        if key in report:
+            lines.append(f"  {label:<16} {value}")
+    classes = report.get("classes", [])
+    if classes:
+        lines.append(f"  {'classes':<16} {len(classes)} (label: name #RRGGBB)")
+        lines += [f"  {'':<16} {c['index']:>3}: {c['name']}  " + (f"#{c['colour']}" if c["colour"] else "(no colour)")
+                  for c in classes]  # fmt: skip
+    for key in _SHOWN:
+        if key in report:
+            value = report[key]
+            lines.append(f"  {key:<16} {json.dumps(value) if isinstance(value, (dict, list)) else value}")
+    if "input" in report:
+        lines.append(f"  {'opset':<16} {report.get('opset', '- (the onnx package reads it: pip install onnx)')}")
+    passes = report["contract"] == "passes"
+    lines.append(f"  {'contract':<16} {'passes' if passes else 'refused (the Error: line says why)'}")
     return "\n".join(lines)

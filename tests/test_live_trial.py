@@ -260,3 +260,53 @@ def test_a_view_only_run_with_masks_not_yet_written_says_the_frames_it_showed(tm
     """``--show --masks-dir m/`` stopped before its first mask was written said "before any frame was written"."""
     masks = MaskSink(tmp_path / "masks")
     assert interruption(KeyboardInterrupt(), None, masks, shown=1).message == "interrupted after 1 frame shown"
+
+
+# --- `--serve ::` on an IPv6-only socket (helper "info") ---
+
+
+def _ipv6_loopback() -> bool:
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET6) as probe:
+        probe.bind(("::1", 0))
+        return True
+    return False
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.skipif(not _ipv6_loopback(), reason="this machine has no IPv6 loopback")
+@pytest.mark.parametrize("v6only", [1, 0])
+def test_serve_on_every_ipv6_address_names_urls_that_connect_where_its_socket_is_ipv6_only(monkeypatch, caplog, v6only):
+    """``--serve [::]:PORT`` where the system's IPv6 sockets take no IPv4 (net.ipv6.bindv6only=1) said 'open
+    http://192.168.1.20:PORT/ from another machine': an IPv4 URL that socket never answers."""
+    bind = server._Http6.server_bind
+
+    def as_the_system_says(self):  # (net.ipv6.bindv6only stood in for: the socket's own option, before its bind)
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, v6only)
+        bind(self)
+
+    monkeypatch.setattr(server._Http6, "server_bind", as_the_system_says)
+    lan = {socket.AF_INET: "192.0.2.7", socket.AF_INET6: "2001:db8::7"}  # (the test sends nothing to either)
+    monkeypatch.setattr(server, "lan_address", lambda family=socket.AF_INET: lan[family])
+    with caplog.at_level(logging.WARNING, "roadseg"):
+        sink = ServeSink("::", 0, ["Road"], [(128, 64, 128)], dict)
+    try:
+        port, said = sink.server.port, caplog.text
+        assert sink.server.v6only is bool(v6only) and f"http://[::1]:{port}/ on this one" in said
+        with urllib.request.urlopen(f"http://[::1]:{port}/", timeout=5) as page:  # (loopback)
+            assert page.status == 200
+        if v6only:
+            assert f"open http://[2001:db8::7]:{port}/ from another machine" in said and "192.0.2.7" not in said
+            with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=5):
+                pass  # (the premise: IPv4 is not answered there)
+            lan[socket.AF_INET6] = None
+            assert "no IPv6 address of this machine on a network was found" in server.where("::", port, v6only=True)
+        else:  # (dual-stack: the IPv4 URL connects, as before)
+            assert f"open http://192.0.2.7:{port}/ from another machine" in said
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    finally:
+        sink.close()
+
+
+def test_serve_finds_this_machines_ipv6_address_by_its_routing_table_or_none():
+    found = server.lan_address(socket.AF_INET6)
+    assert found is None or (":" in found and found != "::1" and not found.startswith("fe80:"))

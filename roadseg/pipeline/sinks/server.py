@@ -157,7 +157,7 @@ class _Http(ThreadingHTTPServer):
 
 
 class _Http6(_Http):
-    """The server on an IPv6 address (``::1``; ``::`` takes IPv4 too, where the system lets it)."""
+    """The server on an IPv6 address (``::1``; ``::`` takes IPv4 too, where the system lets it: see ``v6only``)."""
 
     address_family = socket.AF_INET6
 
@@ -183,35 +183,47 @@ def _hint(exc: OSError, host: str) -> str:
     return ""
 
 
-def lan_address() -> str | None:
-    """This machine's IPv4 address on its network (the one its default route leaves by), or ``None`` where it has
-    none (loopback only). Only the routing table is asked: ``connect`` on a UDP socket sends nothing."""
-    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.connect(("192.0.2.1", 9))  # (TEST-NET-1, RFC 5737: routed by the table, never reached)
+def lan_address(family: int = socket.AF_INET) -> str | None:
+    """This machine's address on its network (the one its default route leaves by), IPv4's or, with ``family``
+    ``socket.AF_INET6``, IPv6's (not a link-local one), or ``None`` where it has none (loopback only). Only the routing
+    table is asked: ``connect`` on a UDP socket sends nothing."""
+    # (TEST-NET-1, RFC 5737, and IPv6's documentation prefix, RFC 3849: routed by the table, never reached)
+    far = "2001:db8::1" if family == socket.AF_INET6 else "192.0.2.1"
+    with contextlib.suppress(OSError), socket.socket(family, socket.SOCK_DGRAM) as probe:
+        probe.connect((far, 9))
         found = probe.getsockname()[0]
-        return None if found.startswith(("127.", "0.")) else found
+        return None if found.startswith(("127.", "0.", "::", "fe80:")) else found
     return None
 
 
-def where(host: str, port: int) -> str:
+def where(host: str, port: int, *, v6only: bool = False) -> str:
     """Where the view is, as the run's first line says it: an address of every interface (``0.0.0.0``, ``::``) is
     none a browser can open, so the URL another machine opens (by :func:`lan_address`, else this machine's name)
-    and the one this machine opens are said instead.
+    and the one this machine opens are said instead. ``v6only``: the socket on ``::`` takes IPv6 alone
+    (``net.ipv6.bindv6only=1``, or its ``IPV6_V6ONLY`` option): only IPv6 URLs are said, none made up.
 
     >>> where("127.0.0.1", 8080)
     'at http://127.0.0.1:8080/'
     """
     if host not in ("0.0.0.0", "::"):
         return f"at http://{_address(host, port)}/"
-    here = "127.0.0.1" if host == "0.0.0.0" else "::1"
-    return (f"on every address of this machine: open http://{_address(lan_address() or socket.gethostname(), port)}/"
-            f" from another machine (http://{_address(here, port)}/ on this one)")  # fmt: skip
+    here = _address("127.0.0.1" if host == "0.0.0.0" else "::1", port)
+    if not v6only:
+        return (f"on every address of this machine: open http://{_address(lan_address() or socket.gethostname(), port)}/"
+                f" from another machine (http://{here}/ on this one)")  # fmt: skip
+    other = lan_address(socket.AF_INET6)
+    said = "on every IPv6 address of this machine (its socket takes no IPv4: net.ipv6.bindv6only): open "
+    if other is None:
+        return (f"{said}http://{here}/ on this one; no IPv6 address of this machine on a network was found, so no "
+                "other machine can open it (--serve 0.0.0.0:PORT serves IPv4)")  # fmt: skip
+    return f"{said}http://{_address(other, port)}/ from another machine (http://{here}/ on this one)"
 
 
 class MjpegServer:
     """Serve the latest picture as MJPEG on ``host:port`` (a thread of its own, closed by ``close``); ``host`` an
     IPv4 address or name, or an IPv6 address without brackets (``::1``). ``figures``: what ``/stats.json``
-    says, asked for at each request (from a handler thread); without it, the figures last published."""
+    says, asked for at each request (from a handler thread); without it, the figures last published. ``v6only``:
+    its socket is IPv6's and takes no IPv4 (on ``::``: the system's ``net.ipv6.bindv6only``)."""
 
     def __init__(self, host: str, port: int, classes, palette, *, quality: int = 80,
                  figures: Callable[[], dict] | None = None) -> None:  # fmt: skip
@@ -231,6 +243,8 @@ class MjpegServer:
             raise SinkError(f"cannot serve on {_address(host, port)}: {exc.strerror or exc}{_hint(exc, host)}") from None
         self.httpd.mjpeg = self  # type: ignore[attr-defined]  # what the handlers serve
         self.host, self.port = self.httpd.server_address[:2]
+        sock = self.httpd.socket  # (an IPv6 socket on ``::`` takes IPv4 too unless the system or the option says not)
+        self.v6only = sock.family == socket.AF_INET6 and bool(sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY))
         self._thread = spawn(self.httpd.serve_forever, "http")
 
     def __enter__(self) -> MjpegServer:
@@ -286,7 +300,7 @@ class ServeSink(Sink):
 
     def __init__(self, host: str, port: int, classes, palette, stats: Callable[[], dict]) -> None:
         self.server = MjpegServer(host, port, classes, palette, figures=stats)
-        log.warning("serving the live view %s", where(self.server.host, self.server.port))
+        log.warning("serving the live view %s", where(self.server.host, self.server.port, v6only=self.server.v6only))
 
     def write(self, image: np.ndarray, frame: Frame) -> None:
         captured = None if frame.captured is None else time.time() - (time.monotonic() - frame.captured)

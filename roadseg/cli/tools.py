@@ -14,7 +14,8 @@ from roadseg.cli.common import fail, handle_errors
                               "passes the contract (exit 1 where not).")  # fmt: skip
 @handle_errors
 def info_cmd(as_json, model) -> None:
-    """Versions, onnxruntime providers, CPU features and the default model: paste it into bug reports."""
+    """Versions, onnxruntime providers, CPU features and the default model: paste it into bug reports; with --model,
+    what roadseg reads from that model file and whether it passes the contract."""
     import json
 
     from roadseg.tools.info import collect, format_model, format_report, model_report

@@ -1,4 +1,4 @@
-"""``roadseg info``: what a user pastes into a bug report.
+"""``roadseg info``: what a user pastes into a bug report; ``info --model``: what roadseg reads from a model file.
 
 Example:
     >>> report = collect()

@@ -153,6 +153,8 @@ def test_info_model_that_breaks_the_contract_shows_what_it_has_and_exits_1(tmp_p
         "strings in metadata_props: classes (names in label order), palette ([R, G, B] a class), ignore_index (the " \
         "label of void pixels), input_size ([H, W]); roadseg.contract.set_metadata(model, contract_metadata((H, W), " \
         "classes=[...], palette=[...])) writes them"
+    r = _info("--model", str(own.adapted(tmp_path / "pale.onnx", drop=("palette",))))  # (what it has, decoded)
+    assert r.exit_code == 1 and "working size     64x96" in r.output and "  0: road  (no colour)" in r.output
     fixed = onnx.load(str(own.adapted(tmp_path / "fixed.onnx")))
     for dim, size in zip(fixed.graph.input[0].type.tensor_type.shape.dim, (1, 256, 320)):
         dim.dim_value = size

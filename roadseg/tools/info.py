@@ -130,6 +130,18 @@ def _hex(colour: Any) -> str | None:
     return "".join(f"{v:02x}" for v in colour) if ok else None
 
 
+def _decoded(value: str) -> Any:
+    """A metadata value as its JSON says, or as it is where it is none (as the contract decodes it).
+
+    >>> _decoded("[64, 96]"), _decoded("fp16 weights")
+    ([64, 96], 'fp16 weights')
+    """
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
 def _graph_facts(path: Path) -> dict:
     """The opset of the file at ``path`` and the fixed size a network wrapped by ``adapt_onnx`` takes inside (its
     frames are resized to it), read with the onnx package; ``{}`` where that is not installed (a runtime-only install)."""
@@ -173,7 +185,8 @@ def model_report(model: str | Path) -> dict:
     from roadseg.pipeline.session import OnnxSegmenter, check_model_file
 
     path = check_model_file(model)
-    report: dict = {"path": str(path), "megabytes": round(path.stat().st_size / 1e6, 3), "contract": "passes"}
+    size = path.stat().st_size
+    report: dict = {"path": str(path), "bytes": size, "megabytes": round(size / 1e6, 3), "contract": "passes"}
     try:
         session = OnnxSegmenter(path, providers="cpu").session
     except ModelError as exc:
@@ -189,7 +202,7 @@ def model_report(model: str | Path) -> dict:
     try:
         meta = parse_metadata(raw, path.name)
     except ModelError:  # (already said in report["contract"]; what it has is shown as it is)
-        meta = {k: v for k, v in raw.items()}
+        meta = {k: _decoded(v) for k, v in raw.items()}
     report |= {"input_size": meta.get("input_size"), "precision": meta.get("precision", "fp32 (not stated)"),
                "ignore_index": meta.get("ignore_index")}  # fmt: skip
     names, colours = meta.get("classes", []), meta.get("palette", [])
@@ -202,7 +215,7 @@ def model_report(model: str | Path) -> dict:
 
 def format_model(report: dict) -> str:
     """:func:`model_report` as ``roadseg info --model`` prints it (a refused file's reason is its ``Error:`` line)."""
-    lines = [f"roadseg info --model {report['path']}", f"  {'file':<16} {report['megabytes']} MB"]
+    lines = [f"roadseg info --model {report['path']}", f"  {'file':<16} {report['megabytes']} MB ({report['bytes']} bytes)"]
     if "input" in report:
         inp, inner = report["input"], report.get("inner_fixed_size")
         hw = f"H and W {inp['height_width']}" + (f" (the network inside is fixed at {inner[0]}x{inner[1]}: frames are "

@@ -23,6 +23,7 @@ from conftest import split_frames, wait_for, write_video
 from servers import serving
 from test_live import Twice, _chromium_dom, _quiet_get, free_port
 
+import roadseg.pipeline.sinks.addresses as addresses
 import roadseg.pipeline.sinks.server as server
 import roadseg.pipeline.sinks.window as window
 from roadseg.cli import segment_video_cmd
@@ -39,7 +40,7 @@ from roadseg.pipeline.sources.capture import first_open
 def test_a_view_served_on_every_address_says_which_url_another_machine_opens(monkeypatch, caplog, host, here):
     """``--serve 0.0.0.0:8080`` said 'serving the live view at http://0.0.0.0:8080/': no address a browser on
     another machine can open (nor, on Windows, this one's)."""
-    monkeypatch.setattr(server, "lan_address", lambda: "192.0.2.7", raising=False)  # (the test sends nothing)
+    monkeypatch.setattr(addresses, "lan_address", lambda family=socket.AF_INET: "192.0.2.7")  # (the test sends nothing)
     with caplog.at_level(logging.WARNING, "roadseg"):
         sink = ServeSink(host, 0, ["Road"], [(128, 64, 128)], dict)
         port = sink.server.port
@@ -51,7 +52,7 @@ def test_a_view_served_on_every_address_says_which_url_another_machine_opens(mon
 
 def test_this_machines_address_is_found_by_its_routing_table_or_is_none():
     """Without a route out (a machine with loopback only) there is no address to give, and none is made up."""
-    found = server.lan_address()
+    found = addresses.lan_address()
     assert found is None or (found.count(".") == 3 and not found.startswith(("127.", "0.")))
 
 
@@ -286,7 +287,7 @@ def test_serve_on_every_ipv6_address_names_urls_that_connect_where_its_socket_is
 
     monkeypatch.setattr(server._Http6, "server_bind", as_the_system_says)
     lan = {socket.AF_INET: "192.0.2.7", socket.AF_INET6: "2001:db8::7"}  # (the test sends nothing to either)
-    monkeypatch.setattr(server, "lan_address", lambda family=socket.AF_INET: lan[family])
+    monkeypatch.setattr(addresses, "lan_address", lambda family=socket.AF_INET: lan[family])
     with caplog.at_level(logging.WARNING, "roadseg"):
         sink = ServeSink("::", 0, ["Road"], [(128, 64, 128)], dict)
     try:
@@ -299,7 +300,7 @@ def test_serve_on_every_ipv6_address_names_urls_that_connect_where_its_socket_is
             with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=5):
                 pass  # (the premise: IPv4 is not answered there)
             lan[socket.AF_INET6] = None
-            assert "no IPv6 address of this machine on a network was found" in server.where("::", port, v6only=True)
+            assert "no IPv6 address of this machine on a network was found" in addresses.where("::", port, v6only=True)
         else:  # (dual-stack: the IPv4 URL connects, as before)
             assert f"open http://192.0.2.7:{port}/ from another machine" in said
             socket.create_connection(("127.0.0.1", port), timeout=5).close()
@@ -308,5 +309,5 @@ def test_serve_on_every_ipv6_address_names_urls_that_connect_where_its_socket_is
 
 
 def test_serve_finds_this_machines_ipv6_address_by_its_routing_table_or_none():
-    found = server.lan_address(socket.AF_INET6)
+    found = addresses.lan_address(socket.AF_INET6)
     assert found is None or (":" in found and found != "::1" and not found.startswith("fe80:"))

@@ -18,7 +18,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import errno
 import html
 import json
 import logging
@@ -34,6 +33,7 @@ import numpy as np
 
 from roadseg.errors import SinkError
 from roadseg.pipeline.runner import spawn
+from roadseg.pipeline.sinks.addresses import bind_hint, in_url, where
 from roadseg.pipeline.sinks.base import Sink
 from roadseg.pipeline.sources import Frame
 
@@ -162,63 +162,6 @@ class _Http6(_Http):
     address_family = socket.AF_INET6
 
 
-def _address(host: str, port: int) -> str:
-    """``host:port`` as a URL writes it: an IPv6 address in brackets.
-
-    >>> _address("127.0.0.1", 8080), _address("::1", 8080)
-    ('127.0.0.1:8080', '[::1]:8080')
-    """
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _hint(exc: OSError, host: str) -> str:
-    """What a refused address or port means and what to do, after the system's words for it (none: those alone)."""
-    if exc.errno == errno.EADDRNOTAVAIL:
-        return (f" ({host} is not an address of this machine: --serve names where this one listens, 0.0.0.0 for all "
-                "of them, not where the view is to be seen)")  # fmt: skip
-    if exc.errno == errno.EADDRINUSE:
-        return " (another program, or another roadseg, serves there: choose another port)"
-    if exc.errno == errno.EACCES:
-        return " (a port below 1024 needs root's rights: choose one above, 8080)"
-    return ""
-
-
-def lan_address(family: int = socket.AF_INET) -> str | None:
-    """This machine's address on its network (the one its default route leaves by), IPv4's or, with ``family``
-    ``socket.AF_INET6``, IPv6's (not a link-local one), or ``None`` where it has none (loopback only). Only the routing
-    table is asked: ``connect`` on a UDP socket sends nothing."""
-    # (TEST-NET-1, RFC 5737, and IPv6's documentation prefix, RFC 3849: routed by the table, never reached)
-    far = "2001:db8::1" if family == socket.AF_INET6 else "192.0.2.1"
-    with contextlib.suppress(OSError), socket.socket(family, socket.SOCK_DGRAM) as probe:
-        probe.connect((far, 9))
-        found = probe.getsockname()[0]
-        return None if found.startswith(("127.", "0.", "::", "fe80:")) else found
-    return None
-
-
-def where(host: str, port: int, *, v6only: bool = False) -> str:
-    """Where the view is, as the run's first line says it: an address of every interface (``0.0.0.0``, ``::``) is
-    none a browser can open, so the URL another machine opens (by :func:`lan_address`, else this machine's name)
-    and the one this machine opens are said instead. ``v6only``: the socket on ``::`` takes IPv6 alone
-    (``net.ipv6.bindv6only=1``, or its ``IPV6_V6ONLY`` option): only IPv6 URLs are said, none made up.
-
-    >>> where("127.0.0.1", 8080)
-    'at http://127.0.0.1:8080/'
-    """
-    if host not in ("0.0.0.0", "::"):
-        return f"at http://{_address(host, port)}/"
-    here = _address("127.0.0.1" if host == "0.0.0.0" else "::1", port)
-    if not v6only:
-        return (f"on every address of this machine: open http://{_address(lan_address() or socket.gethostname(), port)}/"
-                f" from another machine (http://{here}/ on this one)")  # fmt: skip
-    other = lan_address(socket.AF_INET6)
-    said = "on every IPv6 address of this machine (its socket takes no IPv4: net.ipv6.bindv6only): open "
-    if other is None:
-        return (f"{said}http://{here}/ on this one; no IPv6 address of this machine on a network was found, so no "
-                "other machine can open it (--serve 0.0.0.0:PORT serves IPv4)")  # fmt: skip
-    return f"{said}http://{_address(other, port)}/ from another machine (http://{here}/ on this one)"
-
-
 class MjpegServer:
     """Serve the latest picture as MJPEG on ``host:port`` (a thread of its own, closed by ``close``); ``host`` an
     IPv4 address or name, or an IPv6 address without brackets (``::1``). ``figures``: what ``/stats.json``
@@ -240,7 +183,7 @@ class MjpegServer:
         try:
             self.httpd = (_Http6 if ":" in host else _Http)((host, port), _Handler)
         except OSError as exc:  # the port is taken, the address is not ours ...
-            raise SinkError(f"cannot serve on {_address(host, port)}: {exc.strerror or exc}{_hint(exc, host)}") from None
+            raise SinkError(f"cannot serve on {in_url(host, port)}: {exc.strerror or exc}{bind_hint(exc, host)}") from None
         self.httpd.mjpeg = self  # type: ignore[attr-defined]  # what the handlers serve
         self.host, self.port = self.httpd.server_address[:2]
         sock = self.httpd.socket  # (an IPv6 socket on ``::`` takes IPv4 too unless the system or the option says not)
@@ -255,7 +198,7 @@ class MjpegServer:
 
     @property
     def url(self) -> str:
-        return f"http://{_address(self.host, self.port)}/"
+        return f"http://{in_url(self.host, self.port)}/"
 
     def publish(self, image: np.ndarray, stats: dict | None = None, *, captured: float | None = None) -> None:
         """Replace the latest picture (RGB), captured at Unix time ``captured`` (its parts' ``X-Timestamp``); never

@@ -21,7 +21,8 @@ from roadseg.classes import CAMVID_SIZE
 from roadseg.contract import INPUT, OUTPUT, contract_metadata, read_onnx, set_metadata
 from roadseg.errors import ModelError
 
-_P = "roadseg_adapt_"  # (the names of what the wrapper adds: no network's own)
+#: the start of the names of what the wrapper adds (no network's own): ``roadseg info`` finds its parts by it
+PREFIX = "roadseg_adapt_"
 
 
 def _dims(value_info: Any) -> list[int | None]:
@@ -39,28 +40,28 @@ class _Wrap:
         self.tensor = helper.make_tensor
 
     def const(self, name: str, values: Sequence[float], dtype: int | None = None, dims: Sequence[int] = (1, 3, 1, 1)) -> str:
-        self.graph.initializer.append(self.tensor(_P + name, dtype or self.T.FLOAT, list(dims), list(values)))
-        return _P + name
+        self.graph.initializer.append(self.tensor(PREFIX + name, dtype or self.T.FLOAT, list(dims), list(values)))
+        return PREFIX + name
 
     def dims(self, tensor: str, start: int, end: int, name: str) -> list:
         """Nodes that give ``tensor``'s dimensions start..end as ``name`` (Shape and Slice: opset 13 has no Shape(start=))."""
         bounds = [self.const(f"{name}_{b}", [v], self.T.INT64, [1]) for b, v in (("from", start), ("to", end))]
-        return [self.node("Shape", [tensor], [_P + name + "_all"]), self.node("Slice", [_P + name + "_all", *bounds], [_P + name])]
+        return [self.node("Shape", [tensor], [PREFIX + name + "_all"]), self.node("Slice", [PREFIX + name + "_all", *bounds], [PREFIX + name])]
 
     def pre(self, into: Any, size: tuple | None, mean: list[float], std: list[float], bgr: bool) -> list:
         """``frames`` (uint8 NHWC RGB) -> ``into`` (float NCHW, normalised, at ``size`` where it is fixed)."""
         order = [2, 1, 0] if bgr else [0, 1, 2]
-        nodes = [self.node("Cast", [INPUT], [_P + "f"], to=self.T.FLOAT),
-                 self.node("Transpose", [_P + "f"], [_P + "nchw"], perm=[0, 3, 1, 2]),
-                 self.node("Gather", [_P + "nchw", self.const("order", order, self.T.INT64, [3])], [_P + "ordered"], axis=1),
-                 self.node("Sub", [_P + "ordered", self.const("mean", [mean[i] for i in order])], [_P + "centred"]),
-                 self.node("Div", [_P + "centred", self.const("std", [std[i] for i in order])], [_P + "x"])]  # fmt: skip
-        x = _P + "x"
+        nodes = [self.node("Cast", [INPUT], [PREFIX + "f"], to=self.T.FLOAT),
+                 self.node("Transpose", [PREFIX + "f"], [PREFIX + "nchw"], perm=[0, 3, 1, 2]),
+                 self.node("Gather", [PREFIX + "nchw", self.const("order", order, self.T.INT64, [3])], [PREFIX + "ordered"], axis=1),
+                 self.node("Sub", [PREFIX + "ordered", self.const("mean", [mean[i] for i in order])], [PREFIX + "centred"]),
+                 self.node("Div", [PREFIX + "centred", self.const("std", [std[i] for i in order])], [PREFIX + "x"])]  # fmt: skip
+        x = PREFIX + "x"
         if size:
             nodes += [*self.dims(x, 0, 2, "xshape"),
-                      self.node("Concat", [_P + "xshape", self.const("size", size, self.T.INT64, [2])], [_P + "sizes"], axis=0),
-                      self.node("Resize", [x, "", "", _P + "sizes"], [_P + "sized"], mode="linear")]  # fmt: skip
-            x = _P + "sized"
+                      self.node("Concat", [PREFIX + "xshape", self.const("size", size, self.T.INT64, [2])], [PREFIX + "sizes"], axis=0),
+                      self.node("Resize", [x, "", "", PREFIX + "sizes"], [PREFIX + "sized"], mode="linear")]  # fmt: skip
+            x = PREFIX + "sized"
         return [*nodes, self.node("Cast", [x], [into.name], to=into.type.tensor_type.elem_type)]
 
     def post(self, scores: str, labels: bool, size: tuple | None) -> list:
@@ -68,20 +69,20 @@ class _Wrap:
         nodes = []
         if size:  # (back to the frame's size: the scores, so that the argmax is taken at full resolution)
             if labels:  # (as a one-channel picture)
-                nodes += [self.node("Unsqueeze", [scores, self.const("one", [1], self.T.INT64, [1])], [_P + "l4"]),
-                          self.node("Cast", [_P + "l4"], [_P + "l4f"], to=self.T.FLOAT)]  # fmt: skip
-                scores = _P + "l4f"
+                nodes += [self.node("Unsqueeze", [scores, self.const("one", [1], self.T.INT64, [1])], [PREFIX + "l4"]),
+                          self.node("Cast", [PREFIX + "l4"], [PREFIX + "l4f"], to=self.T.FLOAT)]  # fmt: skip
+                scores = PREFIX + "l4f"
             nodes += [*self.dims(scores, 0, 2, "sshape"), *self.dims(INPUT, 1, 3, "fshape"),
-                      self.node("Concat", [_P + "sshape", _P + "fshape"], [_P + "back"], axis=0),
-                      self.node("Resize", [scores, "", "", _P + "back"], [_P + "resized"],
+                      self.node("Concat", [PREFIX + "sshape", PREFIX + "fshape"], [PREFIX + "back"], axis=0),
+                      self.node("Resize", [scores, "", "", PREFIX + "back"], [PREFIX + "resized"],
                                 mode="nearest" if labels else "linear")]  # fmt: skip
-            scores = _P + "resized"
+            scores = PREFIX + "resized"
             if labels:
-                nodes.append(self.node("Squeeze", [scores, _P + "one"], [_P + "squeezed"]))
-                scores = _P + "squeezed"
+                nodes.append(self.node("Squeeze", [scores, PREFIX + "one"], [PREFIX + "squeezed"]))
+                scores = PREFIX + "squeezed"
         if not labels:
-            nodes.append(self.node("ArgMax", [scores], [_P + "argmax"], axis=1, keepdims=0))
-            scores = _P + "argmax"
+            nodes.append(self.node("ArgMax", [scores], [PREFIX + "argmax"], axis=1, keepdims=0))
+            scores = PREFIX + "argmax"
         return [*nodes, self.node("Cast", [scores], [OUTPUT], to=self.T.UINT8)]
 
 

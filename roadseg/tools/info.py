@@ -150,11 +150,11 @@ def _graph_facts(path: Path) -> dict:
         from onnx import numpy_helper
     except ImportError:
         return {}
-    from roadseg.export.adapt import _P
+    from roadseg.export.adapt import PREFIX
 
     model = onnx.load(str(path), load_external_data=False)
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
-    size = next((numpy_helper.to_array(i).tolist() for i in model.graph.initializer if i.name == _P + "size"), None)
+    size = next((numpy_helper.to_array(i).tolist() for i in model.graph.initializer if i.name == PREFIX + "size"), None)
     return {"opset": opset, "inner_fixed_size": size}
 
 

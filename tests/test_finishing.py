@@ -397,3 +397,112 @@ def test_an_image_output_removes_the_part_a_killed_run_left(rule_onnx, tmp_path,
     running.write_bytes(b"\x89PNG another run's")  # (a run still going: kept)
     segment_video(folder, out, model=rule_onnx, quiet=True)
     assert not left.exists() and running.exists()
+
+
+def _raises_once(real):
+    """``real``, but its first call raises RuntimeError("boom"): a fault not foreseen, injected."""
+    calls = []
+
+    def once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        return real(*args, **kwargs)
+
+    return once
+
+
+def _fault(monkeypatch, where: str) -> None:
+    import roadseg.pipeline.outcome as outcome
+    from roadseg.pipeline.sinks import MaskSink
+
+    run = sys.modules["roadseg.pipeline.run"]  # (the module: roadseg.pipeline.run is also its function)
+
+    if where == "after the stages":  # (in outcome.finished, before the output is put in place)
+        monkeypatch.setattr(outcome, "run_result", _raises_once(outcome.run_result))
+    elif where == "commit":
+        monkeypatch.setattr(VideoSink, "commit", _raises_once(VideoSink.commit))
+    elif where == "stats":
+        monkeypatch.setattr(run, "_write_stats", _raises_once(run._write_stats))
+    elif where == "masks":  # (the masks' sink as the run's with block ends)
+        monkeypatch.setattr(MaskSink, "__exit__", _raises_once(MaskSink.__exit__))
+    else:  # "before the first frame"
+        monkeypatch.setattr(run, "build_writer", _raises_once(run.build_writer))
+
+
+@pytest.mark.parametrize("where", ["after the stages", "commit", "stats", "masks", "before the first frame"])
+def test_an_error_not_foreseen_leaves_no_hidden_part_and_says_what_is_left(rule_onnx, split_video, tmp_path,
+                                                                           monkeypatch, where):  # fmt: skip
+    # was: the output left as .o.mp4.part-PID.mp4 (after the stages, commit) or said nowhere, and a traceback
+    out, masks = tmp_path / "o.mp4", tmp_path / "masks"
+    _fault(monkeypatch, where)
+    args = [str(split_video), "-o", str(out), "--model", str(rule_onnx), "-q", "--masks-dir", str(masks),
+            "--stats", str(tmp_path / "s.json")]  # fmt: skip
+    r = CliRunner().invoke(segment_video_cmd, args)
+    assert not _parts(tmp_path), r.output
+    assert r.exit_code == 1 and isinstance(r.exception, SystemExit), r.output  # (one line, no traceback)
+    lines = r.output.strip().splitlines()
+    assert lines[-1].startswith("Error: internal error: RuntimeError: boom"), r.output
+    if where == "before the first frame":
+        assert not out.exists() and not masks.exists()
+        assert lines[-1] == "Error: internal error: RuntimeError: boom; removed the unfinished output " + str(out)
+        return
+    assert len(read_video(out)["frames"]) == 12
+    assert f"; kept the finished output {out} (12 frames)" in lines[-1], r.output
+    assert len(list(masks.glob("*.png"))) == 12
+
+
+def test_an_error_not_foreseen_midway_keeps_a_playable_partial_output(rule_onnx, split_video, tmp_path, monkeypatch):
+    # a fault in the stages' own machinery, past their handling: the file finalised with the frames done, in place
+    from roadseg.errors import PipelineError
+
+    run = sys.modules["roadseg.pipeline.run"]
+    real = run.run_stages
+
+    def written_then_broken(*args, consumer, **kw):
+        def three(items):  # (the writer, broken after 3 pictures; what it raised lost)
+            for item in (item for item in items if isinstance(item, Frame)):
+                if consumer.stats.frames == 3:
+                    raise RuntimeError("boom")
+                consumer.write(item)
+
+        try:
+            real(*args, consumer=three, **kw)
+        except Exception:
+            pass
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(run, "run_stages", written_then_broken)
+    out = tmp_path / "o.mp4"
+    with pytest.raises(PipelineError) as caught:
+        segment_video(split_video, out, model=rule_onnx, quiet=True)
+    kept = len(read_video(out)["frames"])
+    assert str(caught.value) == f"internal error: RuntimeError: boom; kept a playable partial output of {kept} frames at {out}"
+    assert caught.value.kept and 0 < kept < 12 and not _parts(tmp_path)
+    assert isinstance(caught.value.__cause__, RuntimeError)
+
+
+def test_a_masks_folder_made_for_a_run_stopped_before_its_first_frame_is_removed(rule_onnx, split_video, tmp_path):
+    # was: left empty, where the result said nothing is left (as an image output's folder: ebd11ed)
+    stop, made, there = threading.Event(), tmp_path / "masks", tmp_path / "had"
+    stop.set()
+    there.mkdir()
+    for masks in (made, there):
+        result = segment_video(split_video, tmp_path / "o.mp4", model=rule_onnx, quiet=True, masks_dir=str(masks),
+                               stop=stop, overwrite=True)  # fmt: skip
+        assert result["stopped"] and result["output"] is None
+    assert not made.exists() and there.is_dir()  # (one there before is left)
+
+
+def test_an_error_of_roadsegs_before_the_first_frame_leaves_no_hidden_part(rule_onnx, split_video, tmp_path,
+                                                                             monkeypatch):  # fmt: skip
+    # was: an error raised once the output was open, before any frame (here the writer's), left .o.mp4.part-PID.mp4
+    from roadseg.errors import SinkError
+
+    def refused(*args, **kwargs):
+        raise SinkError("no")
+
+    monkeypatch.setattr(sys.modules["roadseg.pipeline.run"], "build_writer", refused)
+    with pytest.raises(SinkError, match="^no$"):
+        segment_video(split_video, tmp_path / "o.mp4", model=rule_onnx, quiet=True)
+    assert not _parts(tmp_path) and not (tmp_path / "o.mp4").exists()

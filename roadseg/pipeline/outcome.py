@@ -1,6 +1,7 @@
 """What a run tells at its end: its :class:`~roadseg.pipeline.options.RunResult` (:func:`finished`, :func:`run_result`,
 with the frames lost as :func:`told_lost` counts them), or the one error a failure or an interruption midway becomes
-(:func:`failure`, :func:`masks_failed`, :func:`interruption`), saying what is left of the outputs, with
+(:func:`failure`, :func:`masks_failed`, :func:`interruption`; one not foreseen, a bug: :func:`unforeseen`), saying
+what is left of the outputs, with
 ``--stats`` written for the frames kept (:func:`with_stats`).
 
 Example:
@@ -243,3 +244,30 @@ def interruption(exc: KeyboardInterrupt, primary: VideoSink | ImageSink | None, 
         return Interrupted("interrupted before any frame was written" + (f"; {left}" if left else ""),
                            signal_name=signal_name)  # fmt: skip
     return Interrupted(f"interrupted: {left}", frames=frames, signal_name=signal_name)
+
+
+def unforeseen(exc: Exception, primary: VideoSink | ImageSink | None, sinks: list) -> Exception:
+    """The error a run ends with where ``exc`` left it, one that nothing before made its error (a bug: in the code
+    after the stages, a callback, ``--stats``), its main output settled where it was not: kept where it plays, put
+    in place under its name, or removed (was: left under its hidden temporary name, ``.o.mp4.part-<pid>.mp4``). A
+    :class:`RoadsegError` is itself where nothing was written (a temporary file is removed quietly); anything else is
+    a :class:`PipelineError` (``internal error: ...``, from ``exc``) that says what is left, as :func:`failure` does.
+
+    >>> str(unforeseen(RuntimeError("boom"), None, []))
+    'internal error: RuntimeError: boom'
+    """
+    masks = next((sink for sink in sinks if isinstance(sink, MaskSink)), None)
+    unsettled = isinstance(primary, VideoSink) and primary.placed is None
+    if isinstance(exc, RoadsegError) and not (unsettled and primary.written):  # (its message says what is left)
+        if unsettled:
+            primary.finish(keep=False)  # (nothing written: the hidden file removed, nothing said)
+        return exc
+    whole = isinstance(primary, VideoSink) and not primary.cut_short  # (closed before: written to its end)
+    left, kept = _left_behind(primary, None if whole else exc, whole)
+    left = "; ".join(filter(None, (left, _masks_left(masks))))
+    named, text = exc.__class__.__name__, reason_of(exc)
+    failed = str(exc) if isinstance(exc, RoadsegError) else "internal error: " + (named if text == named else f"{named}: {text}")
+    error = PipelineError(failed + (f"; {left}" if left else ""), kept=kept,
+                          frames=primary.written if kept and primary is not None else 0, reason=failed)  # fmt: skip
+    error.__cause__ = exc
+    return error

@@ -33,15 +33,15 @@ from roadseg.errors import ModelError, OutputError, SourceError
 from roadseg.pipeline.checks import check, images
 from roadseg.pipeline.infer import Segmenter, infer_stage
 from roadseg.pipeline.options import Caller, RunResult, SegmentOptions
-from roadseg.pipeline.outcome import failure, finished, interruption, run_result, unwritten, with_stats
+from roadseg.pipeline.outcome import failure, finished, interruption, run_result, unforeseen, unwritten, with_stats
 from roadseg.pipeline.overlay import output_size
 from roadseg.pipeline.queues import LatestQueue, end
 from roadseg.pipeline.runner import StageFailed, call_interruptibly, run_stages, spawn
 from roadseg.pipeline.sinks import ImageSink, MaskSink, ServeSink, Sink, VideoSink, WindowSink
-from roadseg.pipeline.sinks.base import FASTSTART, moved_dates, shift_timecode, write_whole
+from roadseg.pipeline.sinks.base import FASTSTART, moved_dates, timecode_at, write_whole
 from roadseg.pipeline.sinks.finishing import written_whole
 from roadseg.pipeline.sinks.video import STDOUT
-from roadseg.pipeline.sources import Frame, ImageSource, LiveSource, Source, VideoInfo, VideoSource, open_url
+from roadseg.pipeline.sources import Frame, ImageSource, LiveSource, Source, VideoSource, open_url
 from roadseg.pipeline.sources.boxes import SensorBox, say_sensor_boxes
 from roadseg.pipeline.sources.concat import concat_source
 from roadseg.pipeline.sources.containers import pipe_waited
@@ -87,6 +87,7 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None, finalise
     live, caller = check(options), Caller.checked(stop, on_progress)
     ends = threading.Event()  # (the run's own stop: --max-frames, a failure, Ctrl-C, a window's q; ``stop`` sets it)
     primary: VideoSink | ImageSink | None = None
+    sinks: list[Sink] = []
     try:
         with ExitStack() as stack:
             seg = _segmenter(options, segmenter)
@@ -100,10 +101,15 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None, finalise
             result = _stream(options, source, seg, sinks, primary, stats, ends, caller)
     except KeyboardInterrupt as exc:  # (before the stages ran: while a stream connects)
         raise interruption(exc, primary) from None
-    if finalised is not None:
-        finalised()
-    if options.stats:
-        _write_stats(options.stats, result)
+    except Exception as exc:  # (one not foreseen, a bug: was, the output left under its hidden temporary name)
+        raise unforeseen(exc, primary, sinks)  # noqa: B904 - its cause is set
+    try:
+        if finalised is not None:
+            finalised()
+        if options.stats:
+            _write_stats(options.stats, result)
+    except Exception as exc:  # (was: a traceback, the output in place unsaid)
+        raise unforeseen(exc, primary, sinks)  # noqa: B904
     return result
 
 
@@ -165,12 +171,6 @@ def _open_source(opts: SegmentOptions, live: bool, stop: threading.Event) -> Sou
     return opened()
 
 
-def _timecode(info: VideoInfo, start: float) -> str | None:
-    """The input video's timecode moved on to the first frame kept (``--start``), or None."""
-    tc = next((v for k, v in info.video_tags.items() if k.lower() == "timecode"), None)
-    return shift_timecode(tc, start, info.fps) if tc and info.fps else None
-
-
 def _open_views(opts: SegmentOptions, seg: Segmenter, stats: FrameStats, stack: ExitStack) -> list[Sink]:
     """The window and the browser view the options ask for, entered on ``stack``: opened before the source,
     so that a taken port or a missing display is told at once, not once a camera or stream has answered."""
@@ -212,7 +212,7 @@ def _open_sinks(opts: SegmentOptions, source: Source, views: list[Sink],
             crf=opts.crf, preset=opts.preset, audio=source.audio_streams, audio_samples=source.audio_samples,
             subtitles=[*source.subtitle_streams, *source.data_streams], tags=moved_dates(info.tags, start),
             video_tags=moved_dates(info.video_tags, start),
-            timecode=None if source.live else _timecode(info, start),
+            timecode=None if source.live else timecode_at(info, start),
             wall_clock=source.live, sample_aspect=info.sample_aspect, label="recording" if source.live else "output",
             boxes=[box.data for box in boxes], temporary=written_whole(str(opts.output), source.live)))  # fmt: skip
     return [primary, *sinks], primary

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from roadseg.errors import OutputError
-from roadseg.pipeline.sources import Frame
+from roadseg.pipeline.sources import Frame, VideoInfo
 
 #: Outputs whose index (moov) is moved to the front when the file is finished: a browser or a player
 #: reading over the network starts at once, and the file can be piped (``segment-video - ...``); written by
@@ -87,6 +87,12 @@ def moved_dates(tags: Mapping[str, str], seconds: float) -> dict[str, str]:
         except (ValueError, OverflowError):
             continue
     return moved
+
+
+def timecode_at(info: VideoInfo, start: float) -> str | None:
+    """The input video's timecode moved on to the first frame kept (``--start``), or None."""
+    tc = next((v for k, v in info.video_tags.items() if k.lower() == "timecode"), None)
+    return shift_timecode(tc, start, info.fps) if tc and info.fps else None
 
 
 def shift_timecode(timecode: str, seconds: float, fps) -> str | None:

@@ -111,7 +111,8 @@ class MaskSink(Sink):
     A mask that cannot be written (a full disk) ends the masks, not the run: ``failed`` says why, the file it
     left is removed, those before it stay and the other outputs go on (:meth:`left` says what is there). The
     PNG is written by :func:`write_picture`, whose errors are the disk's. In a ``live`` run (hours long: its
-    end may be far off) the failure is also said at once, in one logged line.
+    end may be far off) the failure is also said at once, in one logged line. A folder made here is removed at
+    :meth:`close` where no mask was written (as an image output's: :meth:`ImageSink.finish`).
     """
 
     name = "masks"
@@ -120,6 +121,7 @@ class MaskSink(Sink):
                  live: bool = False) -> None:  # fmt: skip
         self.folder, self.names, self.live = Path(folder), names, live
         self.written, self.failed = 0, None
+        self.made = not self.folder.exists()  # (a folder made here: removed at :meth:`close` where none is written)
         numbered = not names and self.folder.is_dir()
         earlier = sorted(p for p in self.folder.glob("*.png") if NUMBERED.fullmatch(p.name)) if numbered else []
         if earlier and not overwrite:
@@ -132,6 +134,13 @@ class MaskSink(Sink):
             remove_leftovers(self.folder, every=True)  # (the mask a killed run was writing)
         except OSError as exc:
             raise SinkError(f"cannot create masks folder {self.folder}: {reason_of(exc)}") from None
+
+    def close(self) -> None:
+        """A folder made for the masks where none was written (a run stopped, interrupted or failed before its first
+        frame) is removed, if it is still empty (was: left empty, where the run's last line said no mask was kept)."""
+        if not self.written and self.made:
+            with contextlib.suppress(OSError):
+                self.folder.rmdir()
 
     def target(self, index: int) -> Path:
         return self.folder / f"{Path(self.names[index]).stem if self.names else f'{index:06d}'}.png"

@@ -87,7 +87,8 @@ def _running(pid: int) -> bool:
 class Finishing:
     """:class:`~roadseg.pipeline.sinks.video.VideoSink`'s end. Its state: ``container``, ``path``, ``file`` (where it
     is written: ``path``, or its :func:`temporary_name` until :meth:`commit`), ``to_stdout``, ``shown``, ``boxes``,
-    ``written``, ``_muxed``, ``finalised``, ``_faulted`` (the encoder failed: the file is read back), ``_finishing`` (what
+    ``written``, ``_muxed``, ``finalised``, ``placed`` (None until the file is settled: put in place, True, or
+    removed, False), ``_faulted`` (the encoder failed: the file is read back), ``_finishing`` (what
     finishing waits for: :meth:`_told_if_slow`), and its :meth:`close`."""
 
     def _finalise(self) -> None:
@@ -124,14 +125,26 @@ class Finishing:
             done.set()
             thread.join()
 
+    def __exit__(self, *exc) -> None:
+        """Closed (the file finalised where it is written). ``cut_short`` (as after :meth:`finish`): an error passed
+        through the ``with`` block before it was closed, its pictures not all written (what a run's last error says
+        of it: :func:`~roadseg.pipeline.outcome.unforeseen`)."""
+        self.cut_short = exc[0] is not None and not self._closed
+        self.close()
+
     def finish(self, keep: bool) -> bool:
         """After a failed or interrupted run: finalise the frames written (``keep``), or remove the file.
 
         Returns whether a playable file with at least one frame was kept (on standard output: whether
         the stream was ended with its frames; it cannot be taken back): one whose trailer was written, even
         where the encoder then failed (its flush, or :meth:`close` before this), and, where the encoder failed,
-        that opens again and plays (:meth:`_plays`): ``written`` is then the pictures it plays.
+        that opens again and plays (:meth:`_plays`): ``written`` is then the pictures it plays. Once the file is
+        settled (put in place by :meth:`commit`, or removed), it is left so, and what was done is returned
+        (``placed``): a run's last error, whatever raised it, can say what is left without undoing it.
         """
+        if self.placed is not None:
+            return self.placed
+        self.cut_short = True
         if keep and self.written > 0:
             with contextlib.suppress(SinkError):
                 self.close()
@@ -158,6 +171,7 @@ class Finishing:
                 self._remove()
                 raise SinkError(f"cannot finish {self.shown}: {reason_of(exc)}") from None
             self.file = self.path
+        self.placed = True
 
     def _renamed(self) -> bool:
         """:meth:`commit` after a failure: whether the file was put in place."""
@@ -186,3 +200,4 @@ class Finishing:
         written under a temporary name leaves what ``path`` holds as it was."""
         if not self.to_stdout and not self.file.is_fifo():
             self.file.unlink(missing_ok=True)
+        self.placed = False

@@ -129,6 +129,8 @@ class VideoSink(Opening, Stamps, Finishing, Sink):
         if wall_clock:  # (a recording: when it was made, not when the camera's stream or a file played live began)
             self.tags["creation_time"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         self._audio_in = {a.index for a in audio}  # (what mux tells audio from subtitles by)
+        self.placed: bool | None = None  # (settled: put in place, or removed; :meth:`finish`)
+        self.cut_short = False  # (not written to its end: :meth:`finish`, or an error passed its ``with`` block first)
         self._open(audio)
         if self._clocked and abs(self.fps - self._timed) > self.fps / 1000:
             times = evenly(self._timed, self.fps)  # (a whole multiple or divisor: every picture alike)

@@ -159,6 +159,7 @@ class Finishing:
         except SinkError:
             pass
         self._remove()
+        self.placed = False
         return False
 
     def commit(self) -> None:
@@ -169,6 +170,7 @@ class Finishing:
                 os.replace(self.file, self.path)
             except OSError as exc:
                 self._remove()
+                self.placed = False
                 raise SinkError(f"cannot finish {self.shown}: {reason_of(exc)}") from None
             self.file = self.path
         self.placed = True
@@ -200,4 +202,3 @@ class Finishing:
         written under a temporary name leaves what ``path`` holds as it was."""
         if not self.to_stdout and not self.file.is_fifo():
             self.file.unlink(missing_ok=True)
-        self.placed = False

@@ -73,7 +73,9 @@ def _stop_signals() -> list[signal.Signals]:
 def handle_errors(command: F) -> F:
     """Wrap a command: SIGTERM and SIGHUP act like Ctrl-C, and a :class:`RoadsegError`, an interruption or
     an :class:`OSError` (a path that cannot be read or written) becomes one ``Error:`` line and its exit
-    code (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP, else 1) instead of a traceback.
+    code (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP, else 1) instead of a traceback. Any other exception
+    keeps its traceback (a bug, shown where it is); a run's own becomes a ``PipelineError`` before it gets here
+    (``internal error: ...``, saying what is left of the output: :func:`roadseg.pipeline.outcome.unforeseen`).
 
     The handlers are installed only on the main thread (signals cannot be handled elsewhere).
     """

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from functools import partial
@@ -19,13 +20,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import split_frames, wait_for, write_video
+from conftest import read_video, split_frames, wait_for, write_video
 from servers import serving
-from test_live import Twice, _chromium_dom, _quiet_get, free_port
+from test_live import Twice, UdpCamera, _chromium_dom, _quiet_get, _received, _start_when_listening, free_port
 
 import roadseg.pipeline.sinks.addresses as addresses
 import roadseg.pipeline.sinks.server as server
 import roadseg.pipeline.sinks.window as window
+import roadseg.pipeline.sources.opening as opening
 from roadseg.cli import segment_video_cmd
 from roadseg.errors import SinkError, StopRequested
 from roadseg.pipeline.outcome import interruption
@@ -311,3 +313,61 @@ def test_serve_on_every_ipv6_address_names_urls_that_connect_where_its_socket_is
 def test_serve_finds_this_machines_ipv6_address_by_its_routing_table_or_none():
     found = addresses.lan_address(socket.AF_INET6)
     assert found is None or (":" in found and found != "::1" and not found.startswith("fe80:"))
+
+
+@pytest.mark.timeout(60)
+def test_a_camera_gone_longer_than_the_retries_take_is_waited_for_with_retries_forever(rule_onnx, tmp_path, monkeypatch):
+    """An unattended recorder's camera gone for a minute (a car parked, a Wi-Fi camera rebooting) ended the run: 5
+    reconnects were the most, and no count said "for ever". Here 5 attempts take some 7.5 s; the camera is gone 9."""
+    monkeypatch.setattr(opening, "TIMEOUT", 1.0)  # (5 s in use)
+    camera = UdpCamera(free_port(), before=1.5, pause=9.0, seconds=30)
+    out = tmp_path / "r.mp4"
+    r = _received(camera, 0.0, rule_onnx, out, "--max-frames", "50", "--retries", "forever", "--retry-delay", "0.05",
+                  "-q")  # fmt: skip
+    assert r.exit_code == 0 and "gave up" not in r.output, r.output
+    assert "reconnecting in 1.6 s (attempt 6, for ever: Ctrl-C stops)" in r.output, r.output
+    back = re.search(r"stream back after (\d+\.\d) s without pictures", r.output)
+    assert back and 8.0 <= float(back[1]) < 14.0, r.output
+    seconds = read_video(out)["seconds"]
+    assert len(seconds) == 50 and max(b - a for a, b in zip(seconds, seconds[1:])) > 8.0  # (the gap, kept)
+
+
+@pytest.mark.timeout(60)
+def test_ctrl_c_while_retrying_for_ever_ends_promptly_with_a_playable_recording(rule_onnx, tmp_path):
+    """A run that reconnects for ever ends only by a signal (or --duration, --max-frames): one that comes while it
+    waits to reconnect ends it within the 2 s promised, the recording finalised."""
+    camera = UdpCamera(free_port(), before=1.0, pause=120, seconds=120)
+    out = tmp_path / "r.mp4"
+    script = ("import sys; import roadseg.pipeline.sources.opening as o; o.TIMEOUT = 1.0; "
+              "from roadseg.cli import segment_video_cmd; segment_video_cmd(sys.argv[1:])")  # (5 s in use)
+    proc = subprocess.Popen([sys.executable, "-c", script, f"udp://127.0.0.1:{camera.port}", "--model", str(rule_onnx),
+                             "-o", str(out), "--retries", "forever", "--retry-delay", "0.05", "--device", "cpu", "-q"],
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    said: list[str] = []
+    reader = threading.Thread(target=lambda: said.extend(proc.stderr), daemon=True)
+    reader.start()
+    try:
+        _start_when_listening(camera)
+        assert wait_for(lambda: "(attempt 4, for ever" in "".join(said), timeout=40, fail=False), "".join(said)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+        took = time.monotonic() - t0
+    finally:
+        camera.halt.set()
+        proc.kill()
+    reader.join(5)
+    assert proc.returncode == 130 and took < 2.0, (took, "".join(said))
+    assert "recording finalised" in "".join(said) and read_video(out)["frames"], "".join(said)
+
+
+@pytest.mark.parametrize("given,said", [
+    (["--retries", "often"], "Error: Invalid value for '--retries': 'often' is not a count of reconnects (0, 1, 2, "
+                             "...) or 'forever'"),
+    (["--retries", "forever", "--retry-delay", "0"], "Error: --retries forever (retries=None) needs a --retry-delay "
+                                                     "above 0 (not a busy loop), not 0.0"),
+])  # fmt: skip
+def test_retries_that_are_no_count_nor_forever_are_refused_in_one_line(rule_onnx, given, said):
+    r = CliRunner().invoke(segment_video_cmd, ["udp://127.0.0.1:9", "-o", "r.mp4", "--model", str(rule_onnx), *given])
+    assert r.exit_code in (1, 2) and r.output.strip().splitlines()[-1] == said, r.output
+    assert "Traceback" not in r.output

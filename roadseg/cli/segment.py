@@ -12,6 +12,25 @@ from roadseg.cli.values import Finite, input_path, parse_hostport, parse_size
 from roadseg.pipeline.options import RunResult, SegmentOptions
 
 
+class Retries(click.ParamType):
+    """``--retries``: a count, 0 or more, or ``forever`` (None).
+
+    >>> Retries().convert("3", None, None), Retries().convert("Forever", None, None)
+    (3, None)
+    """
+
+    name = "count|forever"
+
+    def convert(self, value, param, ctx):
+        if value is None or isinstance(value, int):
+            return value
+        if str(value).strip().lower() == "forever":
+            return None
+        if str(value).strip().isdigit():
+            return int(value)
+        self.fail(f"{value!r} is not a count of reconnects (0, 1, 2, ...) or 'forever'", param, ctx)
+
+
 def extra_words(command: str, given: dict, extra: list[str]) -> str:
     """What to type instead, for words past ``segment``'s one INPUT: click said only "Got unexpected extra
     argument (out.mp4)" to an output named without ``-o``, and named one file of a glob the shell expanded.
@@ -69,8 +88,8 @@ def _summary(result: RunResult) -> str:
 @click.option("--serve", metavar="HOST:PORT", callback=lambda ctx, param, v: parse_hostport(v),
               help="Live: serve the overlay to browsers at http://HOST:PORT/ (MJPEG); an IPv6 HOST in brackets: [::1]:8080.")
 @click.option("--max-frames", type=click.IntRange(min=1), help="Stop after this many frames.")
-@click.option("--retries", default=5, show_default=True, type=click.IntRange(min=0), help="Live: reconnect attempts when a stream drops (ends, or sends no data for 5 s); one that cannot be opened at the start is not retried.")
-@click.option("--retry-delay", default=1.0, show_default=True, type=Finite(min=0), help="Live: first reconnect delay in seconds (doubles at each attempt, up to 30 s).")
+@click.option("--retries", default="5", show_default=True, type=Retries(), help="Live: reconnect attempts when a stream drops (ends, or sends no data for 5 s), or 'forever': until Ctrl-C, --duration or --max-frames (an unattended recorder; a line every 10 attempts once the delay is 30 s); one that cannot be opened at the start is not retried.")
+@click.option("--retry-delay", default=1.0, show_default=True, type=Finite(min=0), help="Live: first reconnect delay in seconds (doubles at each attempt, up to 30 s; above 0 with --retries forever).")
 @click.option("--no-hud", is_flag=True, help="Live: no frames/s and latency text on the window's and the browser view's picture (a recording never gets it).")
 @click.option("--camera-size", metavar="WxH", callback=lambda ctx, param, v: parse_size(v, "WxH", "1280x720"),
               help="Camera: the picture size to ask for, width x height as cameras are sold (1280x720) [default: the camera's current].")

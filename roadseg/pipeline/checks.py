@@ -108,6 +108,24 @@ def _check_numbers(opts: SegmentOptions) -> None:
         if isinstance(value, bool) or not isinstance(value, Integral) or value < least or (most and value > most):
             bounds = f"from {least} to {most}" if most else f"{least} or more"
             raise ArgumentError(f"{name} must be {bounds}{meaning}, not {value!r}")
+    _check_retries(opts.retries, opts.retry_delay)
+
+
+def _check_retries(retries: object, delay: float) -> None:
+    """Refuse reconnects that are no count (None: for ever), and for ever with no delay: a busy loop, and a line
+    at each attempt.
+
+    >>> _check_retries(None, 0.0)
+    Traceback (most recent call last):
+    roadseg.errors.ArgumentError: --retries forever (retries=None) needs a --retry-delay above 0 (not a busy loop), not 0.0
+    >>> _check_retries(-1, 1.0)
+    Traceback (most recent call last):
+    roadseg.errors.ArgumentError: retries must be 0 or more, or None (for ever), not -1
+    """
+    if retries is not None and (isinstance(retries, bool) or not isinstance(retries, Integral) or retries < 0):
+        raise ArgumentError(f"retries must be 0 or more, or None (for ever), not {retries!r}")
+    if retries is None and not delay > 0:
+        raise ArgumentError(f"--retries forever (retries=None) needs a --retry-delay above 0 (not a busy loop), not {delay!r}")
 
 
 def _check_stats(opts: SegmentOptions, live: bool) -> None:

@@ -63,7 +63,7 @@ class SegmentOptions:
     show: bool = False
     serve: tuple[str, int] | None = None
     max_frames: int | None = None
-    retries: int = 5
+    retries: int | None = 5  # reconnects of a live stream that drops; None: for ever (--retries forever)
     retry_delay: float = 1.0
     no_hud: bool = False
     camera_size: tuple[int, int] | None = None  # (width, height) to ask a camera for, as cameras are sold: 1280x720

@@ -48,6 +48,7 @@ from roadseg.pipeline.sources.opening import (
     open_capture,
     read_failure,
 )
+from roadseg.pipeline.sources.retrying import retry_delay_of, retry_line
 from roadseg.pipeline.sources.streams import codec_of, picture_stream
 from roadseg.pipeline.sources.tying import Tying
 from roadseg.pipeline.sources.upright import Upright
@@ -89,7 +90,8 @@ class LiveSource(Connection, Upright, Tying, Closing):
     Args:
         spec: webcam index, device path, stream URL, or a file (played in real time when ``pace``).
         pace: sleep so that a file plays at its own frame rate (default: on for files).
-        retries: reconnect attempts for a stream that drops (delays double from ``retry_delay``).
+        retries: reconnect attempts for a stream that drops (delays double from ``retry_delay``, up to
+            30 s: :data:`~roadseg.pipeline.sources.retrying.MAX_DELAY`); None: for ever (until ``stop``, ``duration`` or the run's end).
         stop: set it to end the source (also ends a reconnect wait).
         hwaccel: decode on a hardware device, as for files.
         container: ``spec`` already opened (by :func:`open_url`), taken over, not opened again.
@@ -115,7 +117,7 @@ class LiveSource(Connection, Upright, Tying, Closing):
     joins = 0
     sensor_boxes = ()
 
-    def __init__(self, spec: str, *, pace: bool | None = None, retries: int = 5, retry_delay: float = 1.0,
+    def __init__(self, spec: str, *, pace: bool | None = None, retries: int | None = 5, retry_delay: float = 1.0,
                  stop: threading.Event | None = None, hwaccel: str | None = None,
                  container: av.container.InputContainer | None = None, audio: bool = True,
                  camera: dict[str, str] | None = None, audio_input: str | None = None,
@@ -244,14 +246,16 @@ class LiveSource(Connection, Upright, Tying, Closing):
                 self._retire()
                 self._lost_at = self._lost_at or min(t for t in (self._captured, heard, time.monotonic()) if t)
             attempt += 1
-            delay = min(self.retry_delay * 2 ** (attempt - 1), 30.0)
+            delay = retry_delay_of(self.retry_delay, attempt)
             if self._until is not None and self._until - time.monotonic() < delay:  # (--duration ends first)
                 log.warning("stream lost (%s); --duration (%g s) ends before a reconnect: the recording ends there",
                             reason, self.duration)  # fmt: skip
                 return
-            if attempt > self.retries:
+            if self.retries is not None and attempt > self.retries:
                 raise SourceError(f"stream {self.shown} lost ({reason}); gave up after {self.retries} reconnects")
-            log.warning("stream lost (%s); reconnecting in %.1f s (attempt %d/%d)", reason, delay, attempt, self.retries)
+            lost_for = time.monotonic() - self._lost_at if self._lost_at else 0.0
+            if line := retry_line(reason, self.retry_delay, attempt, self.retries, lost_for):
+                log.warning("%s", line)
             if self.stop.wait(delay):
                 return
 
@@ -275,3 +279,4 @@ class LiveSource(Connection, Upright, Tying, Closing):
         """A stream of finite media (an HTTP-served file) that reached its end did not drop."""
         duration = self.container.duration
         return duration is not None and self.last_time is not None and self.last_time >= duration / av.time_base - 0.5
+

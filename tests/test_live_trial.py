@@ -22,7 +22,17 @@ import pytest
 from click.testing import CliRunner
 from conftest import read_video, split_frames, wait_for, write_video
 from servers import serving
-from test_live import Twice, UdpCamera, _chromium_dom, _quiet_get, _received, _start_when_listening, free_port
+from test_live import (
+    Always,
+    Twice,
+    UdpCamera,
+    _chromium_dom,
+    _quiet_get,
+    _received,
+    _record_served,
+    _start_when_listening,
+    free_port,
+)
 
 import roadseg.pipeline.sinks.addresses as addresses
 import roadseg.pipeline.sinks.server as server
@@ -371,3 +381,14 @@ def test_retries_that_are_no_count_nor_forever_are_refused_in_one_line(rule_onnx
     r = CliRunner().invoke(segment_video_cmd, ["udp://127.0.0.1:9", "-o", "r.mp4", "--model", str(rule_onnx), *given])
     assert r.exit_code in (1, 2) and r.output.strip().splitlines()[-1] == said, r.output
     assert "Traceback" not in r.output
+
+
+@pytest.mark.timeout(60)
+def test_a_file_served_without_a_length_is_not_recorded_for_ever_by_retries_forever(rule_onnx, tmp_path):
+    """A file a web server sends without a length begins again from its start at each reconnect: --retries forever
+    recorded it again and again, for ever. It is reopened as often as the default count allows, 5 times."""
+    write_video(tmp_path / "clip.ts", split_frames(20, h=96, w=128))
+    r, out = _record_served(Always, tmp_path, rule_onnx, retries="forever")  # type: ignore[arg-type]
+    assert r.exit_code == 1 and "gave up after 5 reconnects; recording finalised" in r.output, r.output
+    assert "at most 5 times (--retries forever)" in r.output, r.output
+    assert len(read_video(out)["frames"]) <= 6 * 20

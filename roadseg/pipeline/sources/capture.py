@@ -48,7 +48,7 @@ from roadseg.pipeline.sources.opening import (
     open_capture,
     read_failure,
 )
-from roadseg.pipeline.sources.retrying import retry_delay_of, retry_line
+from roadseg.pipeline.sources.retrying import REPLAYS, retry_delay_of, retry_line
 from roadseg.pipeline.sources.streams import codec_of, picture_stream
 from roadseg.pipeline.sources.tying import Tying
 from roadseg.pipeline.sources.upright import Upright
@@ -251,10 +251,11 @@ class LiveSource(Connection, Upright, Tying, Closing):
                 log.warning("stream lost (%s); --duration (%g s) ends before a reconnect: the recording ends there",
                             reason, self.duration)  # fmt: skip
                 return
-            if self.retries is not None and attempt > self.retries:
-                raise SourceError(f"stream {self.shown} lost ({reason}); gave up after {self.retries} reconnects")
+            retries = REPLAYS if self.retries is None and self._replays else self.retries  # (not a file for ever)
+            if retries is not None and attempt > retries:
+                raise SourceError(f"stream {self.shown} lost ({reason}); gave up after {retries} reconnects")
             lost_for = time.monotonic() - self._lost_at if self._lost_at else 0.0
-            if line := retry_line(reason, self.retry_delay, attempt, self.retries, lost_for):
+            if line := retry_line(reason, self.retry_delay, attempt, retries, lost_for):
                 log.warning("%s", line)
             if self.stop.wait(delay):
                 return

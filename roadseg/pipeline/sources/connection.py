@@ -22,6 +22,7 @@ from roadseg.pipeline.sources.framerates import untimed_rate
 from roadseg.pipeline.sources.pacing import Timetable, in_line
 from roadseg.pipeline.sources.packets import packet_time
 from roadseg.pipeline.sources.presented import Presented
+from roadseg.pipeline.sources.retrying import REPLAYS
 from roadseg.pipeline.sources.streams import codec_of, picture_stream
 from roadseg.pipeline.sources.untimed import Untimed
 
@@ -132,7 +133,8 @@ class Connection:
               and abs(t - self._first_time) < 1e-3):  # fmt: skip  # (made-up times start at 0 each time)
             if not self._said_replay:
                 log.warning("%s began again from its start (a file served without a length?); it is recorded "
-                            "again each time it is reopened, at most --retries times", self.shown)  # fmt: skip
+                            "again each time it is reopened, at most %s", self.shown,
+                            "--retries times" if self.retries is not None else f"{REPLAYS} times (--retries forever)")
             self._replays = self._said_replay = True
         elif self._replays and self._furthest_end is not None and t > self._furthest_end + 1.0:
             self._replays = False  # (it went on past where the connections ended: a camera that restarted)

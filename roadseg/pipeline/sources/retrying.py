@@ -48,3 +48,4 @@ def retry_line(reason: str, first: float, attempt: int, retries: int | None, los
 
 MAX_DELAY = 30.0  # seconds a reconnect's delay doubles up to
 SAY_EVERY = 10  # retrying for ever at MAX_DELAY: one line every this many attempts
+REPLAYS = 5  # reconnects for ever (--retries forever) to what begins again from its start each time: a file, not a camera

@@ -339,6 +339,24 @@ def _quiet_get(url: str) -> bytes | None:
         return None
 
 
+def signalled_once_served(args: list[str], sig: str, *, frames: int = 5) -> tuple[int, str]:
+    """Run ``roadseg segment ARGS --live --serve 127.0.0.1:PORT --device cpu -q`` in its own process, send it ``sig``
+    (``SIGINT``, ``SIGTERM``) once its view has served more than ``frames`` frames; its exit code and standard error."""
+    import signal
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "roadseg", "segment", *args, "--live", "--serve", f"127.0.0.1:{port}",
+                             "--device", "cpu", "-q"], stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        wait_for(lambda: json.loads(_quiet_get(f"http://127.0.0.1:{port}/stats.json") or b"{}").get("frames", 0) > frames,
+                 timeout=30)  # fmt: skip
+        proc.send_signal(getattr(signal, sig))
+        _, err = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+    return proc.returncode, err
+
+
 def _chromium_dom(url: str, profile) -> tuple[str, str]:
     """What headless Chromium's --dump-dom prints for ``url`` after ~3 s, and the tail of its stderr."""
     cmd = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -743,21 +761,10 @@ def test_a_live_recording_cut_short_ends_its_sound_with_its_last_picture(rule_on
 @pytest.mark.timeout(60)
 def test_a_live_recording_stopped_by_ctrl_c_ends_its_sound_with_its_last_picture(rule_onnx, tmp_path):
     # was: the sound read ahead of the pictures in flight was recorded past the last one (about 0.3 s)
-    import signal
-
     src = write_video(tmp_path / "a.mp4", split_frames(250, h=96, w=128), audio_seconds=10.0)
-    port, out = free_port(), tmp_path / "rec.mp4"
-    proc = subprocess.Popen([sys.executable, "-m", "roadseg", "segment", str(src), "--live", "-o", str(out),
-                             "--serve", f"127.0.0.1:{port}", "--model", str(rule_onnx), "--device", "cpu", "-q"],
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
-    try:
-        wait_for(lambda: json.loads(_quiet_get(f"http://127.0.0.1:{port}/stats.json") or b"{}").get("frames", 0) > 25,
-                 timeout=30)  # fmt: skip
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=15)
-    finally:
-        proc.kill()
-    assert proc.returncode == 130 and "recording finalised" in err, err
+    out = tmp_path / "rec.mp4"
+    code, err = signalled_once_served([str(src), "-o", str(out), "--model", str(rule_onnx)], "SIGINT", frames=25)
+    assert code == 130 and "recording finalised" in err, err
     frames, _, v_end = spans(out)["video"]
     _, a_start, a_end = spans(out)["audio"]
     assert frames > 25 and a_start <= 0.05 and v_end - 0.05 <= a_end <= v_end + 0.05, (a_start, a_end, v_end)
@@ -1485,21 +1492,10 @@ def test_a_taken_serve_port_is_told_before_the_stream_is_waited_for(rule_onnx):
 def test_a_live_run_ended_by_a_signal_still_writes_its_stats(rule_onnx, tmp_path, sig, code):
     """A camera has no end: Ctrl-C (or a service manager's SIGTERM) is how a live run ends, and its --stats
     (latency, drops) were never written: the run's figures went with the interruption."""
-    import signal
-
     clip = write_video(tmp_path / "c.mp4", split_frames(250, h=96, w=128))  # 10 s
-    port, out, stats = free_port(), tmp_path / "r.mp4", tmp_path / "stats.json"
-    proc = subprocess.Popen([sys.executable, "-m", "roadseg", "segment", str(clip), "--live", "-o", str(out),
-                             "--serve", f"127.0.0.1:{port}", "--stats", str(stats), "--model", str(rule_onnx),
-                             "--device", "cpu", "-q"], stderr=subprocess.PIPE, text=True)  # fmt: skip
-    try:
-        wait_for(lambda: json.loads(_quiet_get(f"http://127.0.0.1:{port}/stats.json") or b"{}").get("frames", 0) > 5,
-                 timeout=30)  # fmt: skip
-        proc.send_signal(getattr(signal, sig))
-        _, err = proc.communicate(timeout=15)
-    finally:
-        proc.kill()
-    assert proc.returncode == code and "recording finalised" in err, err
+    out, stats = tmp_path / "r.mp4", tmp_path / "stats.json"
+    returned, err = signalled_once_served([str(clip), "-o", str(out), "--stats", str(stats), "--model", str(rule_onnx)], sig)
+    assert returned == code and "recording finalised" in err, err
     assert f"statistics written to {stats}" in err.splitlines()[-1] and "Traceback" not in err, err
     figures = json.loads(stats.read_text())
     n = len(read_video(out)["frames"])

@@ -27,11 +27,11 @@ from test_live import (
     Twice,
     UdpCamera,
     _chromium_dom,
-    _quiet_get,
     _received,
     _record_served,
     _start_when_listening,
     free_port,
+    signalled_once_served,
 )
 
 import roadseg.pipeline.sinks.addresses as addresses
@@ -207,19 +207,9 @@ def test_a_view_only_run_stopped_by_a_signal_says_how_many_frames_it_showed(rule
     """``--serve`` (or ``--show``) without ``-o``, stopped by Ctrl-C after 251 frames were shown, said "interrupted
     before any frame was written": nothing was to be written, and frames were shown."""
     clip = write_video(tmp_path / "c.mp4", split_frames(250, h=96, w=128))  # 10 s
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "roadseg", "segment", str(clip), "--live", "--serve",
-                             f"127.0.0.1:{port}", "--model", str(rule_onnx), "--device", "cpu", "-q"],
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
-    try:
-        wait_for(lambda: json.loads(_quiet_get(f"http://127.0.0.1:{port}/stats.json") or b"{}").get("frames", 0) > 5,
-                 timeout=30)  # fmt: skip
-        proc.send_signal(getattr(signal, sig))
-        _, err = proc.communicate(timeout=15)
-    finally:
-        proc.kill()
+    returned, err = signalled_once_served([str(clip), "--model", str(rule_onnx)], sig)
     last = err.splitlines()[-1]
-    assert proc.returncode == code and re.fullmatch(r"Error: interrupted after \d+ frames shown", last), err
+    assert returned == code and re.fullmatch(r"Error: interrupted after \d+ frames shown", last), err
     assert int(last.split()[3]) > 5
 
 

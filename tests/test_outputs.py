@@ -1009,9 +1009,17 @@ def test_only_a_live_recording_into_a_pipe_is_written_packet_by_packet(tmp_path,
 def _h264_with_pcm(path, bframes: int, sound: bool = True):
     """25 pictures at 25 frames/s, each unlike the others (x264, ``bframes`` B-frames), beside 1 s of 16-bit PCM from
     0 s (where ``sound``), into ``path`` (an AVI or an mkv)."""
+    return _with_pcm(path, "libx264", {"preset": "veryfast", "bf": str(bframes)}, 8, sound)
+
+
+def _with_pcm(path, codec: str, options: dict, shade: int, sound: bool = True, bit_rate: int | None = None):
+    """25 pictures at 25 frames/s of ``codec`` (``options``), the Nth's blue ``shade`` * N, beside 1 s of 16-bit PCM
+    from 0 s (where ``sound``), into ``path``."""
     with av.open(str(path), "w") as out:
-        vs = out.add_stream("libx264", rate=25, options={"preset": "veryfast", "bf": str(bframes)})
+        vs = out.add_stream(codec, rate=25, options=options)
         vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        if bit_rate:
+            vs.bit_rate = bit_rate
         aus = out.add_stream("pcm_s16le", rate=48000)
         aus.layout = "mono"
         for k in range(0, 48000 if sound else 0, 1024):
@@ -1019,7 +1027,7 @@ def _h264_with_pcm(path, bframes: int, sound: bool = True):
             af.sample_rate, af.pts = 48000, k
             out.mux(aus.encode(af))
         for i, img in enumerate(split_frames(25)):
-            img[:, :, 2] = 8 * i
+            img[:, :, 2] = shade * i
             vf = av.VideoFrame.from_ndarray(img, format="rgb24")
             vf.pts = i
             out.mux(vs.encode(vf))
@@ -1067,22 +1075,7 @@ def test_h264_avi_files_joined_are_written_at_each_pictures_place(rule_onnx, tmp
 def _mpeg4_with_pcm(path, bframes: int):
     """25 pictures at 25 frames/s, each unlike the others (MPEG-4 part 2, as Xvid dashcams write it, ``bframes``
     B-frames), beside 1 s of 16-bit PCM from 0 s, into ``path`` (an AVI or an mkv)."""
-    with av.open(str(path), "w") as out:
-        vs = out.add_stream("mpeg4", rate=25, options={"bf": str(bframes), "g": "12"} if bframes else {})
-        vs.width, vs.height, vs.pix_fmt, vs.bit_rate = 64, 48, "yuv420p", 2_000_000
-        aus = out.add_stream("pcm_s16le", rate=48000)
-        aus.layout = "mono"
-        for k in range(0, 48000, 1024):
-            af = av.AudioFrame.from_ndarray(np.full((1, 1024), 1000, np.int16), format="s16", layout="mono")
-            af.sample_rate, af.pts = 48000, k
-            out.mux(aus.encode(af))
-        for i, img in enumerate(split_frames(25)):
-            img[:, :, 2] = 10 * i
-            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-            vf.pts = i
-            out.mux(vs.encode(vf))
-        out.mux(vs.encode(None))
-    return path
+    return _with_pcm(path, "mpeg4", {"bf": str(bframes), "g": "12"} if bframes else {}, 10, bit_rate=2_000_000)
 
 
 @pytest.mark.parametrize("bframes", [0, 2])

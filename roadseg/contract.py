@@ -106,8 +106,13 @@ def set_metadata(model: Any, meta: Mapping[str, str]) -> None:
             model.metadata_props.add(key=key, value=value)
 
 
-def _json_or_text(value: str) -> Any:
-    """Contract keys hold JSON; other tools (e.g. the quantizer) may add plain strings."""
+def json_or_text(value: str) -> Any:
+    """A metadata value as its JSON says, or as it is where it is none: contract keys hold JSON; other tools (e.g. the
+    quantizer) may add plain strings.
+
+    >>> json_or_text("[64, 96]"), json_or_text("fp16 weights")
+    ([64, 96], 'fp16 weights')
+    """
     try:
         return json.loads(value)
     except json.JSONDecodeError:
@@ -162,7 +167,7 @@ def parse_metadata(raw: Mapping[str, str], name: str) -> dict:
     missing = [k for k in REQUIRED_METADATA if k not in raw]
     if missing:
         raise ModelError(f"{name}: metadata lacks {', '.join(missing)}: {_WANTED}")
-    meta = {k: _json_or_text(v) for k, v in raw.items()}
+    meta = {k: json_or_text(v) for k, v in raw.items()}
     bad = [k for k in REQUIRED_METADATA if isinstance(meta[k], str)]
     if bad:
         raise ModelError(f"{name}: metadata {', '.join(bad)} is not JSON")

@@ -130,18 +130,6 @@ def _hex(colour: Any) -> str | None:
     return "".join(f"{v:02x}" for v in colour) if ok else None
 
 
-def _decoded(value: str) -> Any:
-    """A metadata value as its JSON says, or as it is where it is none (as the contract decodes it).
-
-    >>> _decoded("[64, 96]"), _decoded("fp16 weights")
-    ([64, 96], 'fp16 weights')
-    """
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError:
-        return value
-
-
 def _graph_facts(path: Path) -> dict:
     """The opset of the file at ``path`` and the fixed size a network wrapped by ``adapt_onnx`` takes inside (its
     frames are resized to it), read with the onnx package; ``{}`` where that is not installed (a runtime-only install)."""
@@ -180,7 +168,7 @@ def model_report(model: str | Path) -> dict:
     >>> report["contract"], report["classes"][3]
     ('passes', {'index': 3, 'name': 'Road', 'colour': '804080'})
     """
-    from roadseg.contract import parse_metadata
+    from roadseg.contract import json_or_text, parse_metadata
     from roadseg.errors import ModelError
     from roadseg.pipeline.session import OnnxSegmenter, check_model_file
 
@@ -202,7 +190,7 @@ def model_report(model: str | Path) -> dict:
     try:
         meta = parse_metadata(raw, path.name)
     except ModelError:  # (already said in report["contract"]; what it has is shown as it is)
-        meta = {k: _decoded(v) for k, v in raw.items()}
+        meta = {k: json_or_text(v) for k, v in raw.items()}
     report |= {"input_size": meta.get("input_size"), "precision": meta.get("precision", "fp32 (not stated)"),
                "ignore_index": meta.get("ignore_index")}  # fmt: skip
     names, colours = meta.get("classes", []), meta.get("palette", [])

@@ -1,7 +1,7 @@
 """The ONNX contract every roadseg model obeys, in one place and without torch.
 
-input ``frames``: uint8 [N,H,W,3] RGB, any N/H/W; output ``labels``: uint8 [N,H,W]; metadata_props
-hold JSON strings, at least :data:`REQUIRED_METADATA`. Export and quantization write the metadata
+input ``frames``: uint8 [N,H,W,3] RGB, any N/H/W (or N fixed at 1: run one frame at a time); output ``labels``:
+uint8 [N,H,W]; metadata_props hold JSON strings, at least :data:`REQUIRED_METADATA`. Export and quantization write the metadata
 with :func:`contract_metadata` and :func:`set_metadata`; inference checks a loaded session with
 :func:`check_session`.
 
@@ -195,6 +195,13 @@ def _described(arg: Any) -> str:
     return f"{kind} [{','.join('?' if d is None else str(d) for d in arg.shape or [])}]"
 
 
+def batch_fixed(session: Any) -> bool:
+    """Whether an onnxruntime session's ``frames`` input takes one frame at a time: its batch fixed at 1 (the
+    contract's check refuses another fixed batch)."""
+    f = {i.name: i for i in session.get_inputs()}.get(INPUT)
+    return f is not None and bool(f.shape) and f.shape[0] == 1
+
+
 def check_session(session: Any, name: str) -> dict:
     """Check an onnxruntime session's inputs, outputs and metadata; return the decoded metadata. Each breach is one
     :class:`ModelError` line that says what the model has and what the contract wants."""
@@ -208,9 +215,10 @@ def check_session(session: Any, name: str) -> dict:
     if f.type != "tensor(uint8)" or len(f.shape) != 4 or isinstance(f.shape[3], int) and f.shape[3] != 3:
         raise ModelError(f"{name}: input '{INPUT}' is {_described(f)}; {pixels} (0-255): cast and normalise inside "
                          "the graph")  # fmt: skip
-    if any(isinstance(d, int) for d in f.shape[:3]):  # (else a run fails at its first frame, in onnxruntime's words)
+    if isinstance(f.shape[0], int) and f.shape[0] != 1 or any(isinstance(d, int) for d in f.shape[1:3]):
+        # (else a run fails at its first frame, in onnxruntime's words; a batch fixed at 1 is run one frame at a time)
         shape = "x".join(str(d) if isinstance(d, int) else "?" for d in f.shape)
-        raise ModelError(f"{name}: input '{INPUT}' has a fixed shape ({shape}); the contract takes any N, H and W: "
+        raise ModelError(f"{name}: input '{INPUT}' has a fixed shape ({shape}); the contract takes any N (or N fixed at 1), H and W: "
                          "export it with dynamic axes, or wrap the network's own file with roadseg.export.adapt.adapt_onnx "
                          "(it resizes frames to a fixed size inside the graph)")  # fmt: skip
     o = outputs.get(OUTPUT)

@@ -348,3 +348,100 @@ def test_eval_refuses_a_network_of_other_classes_as_a_checkpoint_and_as_an_onnx_
     for name in ("five.pt", "five.onnx"):
         with pytest.raises(ValueError, match="cannot be scored against CamVid's"):
             evaluate_model(tmp_path / name, None, samples=samples)
+
+
+def batch_one(path: Path, *, fixed: bool = False, shape=(1, 0, 0)) -> Path:
+    """:func:`adapted` (label = R * 5 // 256) with batch 1 in it: its input ``frames`` fixed at [1,H,W,3] (``fixed``),
+    or, as many exports have it, a Reshape of its labels to a constant ``shape`` (0: that dimension kept)."""
+    model = onnx.load(str(adapted(path)))
+    if fixed:
+        model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 1
+    else:
+        model.graph.node[-1].output[0] = "unshaped"
+        model.graph.node.append(helper.make_node("Reshape", ["unshaped", "batch1"], [contract.OUTPUT]))
+        model.graph.initializer.append(helper.make_tensor("batch1", TensorProto.INT64, [3], list(shape)))
+    onnx.save(model, str(path))
+    return path
+
+
+def reds(n: int, h: int = 8, w: int = 8) -> np.ndarray:
+    """``n`` frames [n,h,w,3], each of one red (0, 60, 120 ...): labels 0, 1, 2 ... (:func:`adapted`)."""
+    return np.stack([np.full((h, w, 3), (60 * i) % 256, np.uint8) for i in range(n)])
+
+
+@pytest.mark.parametrize("fixed, why", [(False, "batch 1 baked into its graph"),
+                                        (True, "its input 'frames' is fixed at batch 1")])  # fmt: skip
+def test_a_model_of_batch_one_runs_a_batch_one_frame_at_a_time_and_says_so_once(tmp_path, caplog, fixed, why):
+    """A batch of more than one frame failed in onnxruntime's words ('The input tensor cannot be reshaped to the
+    requested shape. Input shape:{2,...}, requested shape:{1,...}'), and a file of input [1,H,W,3] was refused
+    at load ('has a fixed shape (1x?x?x3)')."""
+    from roadseg.pipeline.infer import Segmenter
+
+    seg = Segmenter(batch_one(tmp_path / "one.onnx", fixed=fixed), providers="cpu")
+    assert seg.model.one_at_a_time is (True if fixed else None)  # (known at load only from the input's shape)
+    with caplog.at_level("WARNING", logger="roadseg"):
+        assert seg.model.predict(reds(4))[:, 0, 0].tolist() == [0, 1, 2, 3]
+        assert len(seg(list(reds(3)))) == 3 and seg.model.one_at_a_time
+    assert [r.getMessage() for r in caplog.records] == [f"one.onnx takes one frame at a time ({why}): a batch of 4 "
+                                                        "runs as 4 runs of 1"]  # fmt: skip
+
+
+def test_a_batch_run_that_fails_one_frame_at_a_time_too_is_the_models_error(tmp_path):
+    seg = OnnxSegmenter(batch_one(tmp_path / "bad.onnx", shape=(1, 5, 5)), providers="cpu")
+    with pytest.raises(Exception, match=r"Input shape:\{2,8,8\}, requested shape:\{1,5,5\}"):  # (the batch's, not a frame's)
+        seg.predict(reds(2))
+    assert seg.one_at_a_time is None
+
+
+def test_a_model_that_batches_runs_a_batch_once_and_none_at_load(tmp_path):
+    seg = OnnxSegmenter(adapted(tmp_path / "own.onnx"), providers="cpu")
+    runs = []
+    run = seg.session.run
+    seg.session.run = lambda *a, **k: runs.append(1) or run(*a, **k)
+    assert seg.predict(reds(3))[:, 0, 0].tolist() == [0, 1, 2] and runs == [1] and seg.one_at_a_time is None
+
+
+def test_another_fixed_batch_is_refused(tmp_path):
+    model = onnx.load(str(adapted(tmp_path / "two.onnx")))
+    model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 2
+    onnx.save(model, str(tmp_path / "two.onnx"))
+    assert "has a fixed shape (2x?x?x3); the contract takes any N (or N fixed at 1), H and W" in refusal(tmp_path / "two.onnx")
+
+
+def test_a_network_of_batch_one_made_elsewhere_segments_a_clip_at_batch_4(tmp_path):
+    """An exported network fixed at [1,3,H,W] that flattens with a constant batch of 1, wrapped by adapt_onnx: its
+    `segment --batch 4` stopped at the first batch ('Error: infer failed: Fail: [ONNXRuntimeError] ... Input
+    shape:{4,3,64,80}, requested shape:{1,3,64,80}; removed the unfinished output')."""
+    from conftest import split_frames, write_video
+
+    from roadseg.cli import main
+    from roadseg.export.adapt import adapt_onnx
+
+    flat = [helper.make_node("Reshape", ["input", "flat"], ["f"]), helper.make_node("Reshape", ["f", "back"], ["logits"])]
+    graph = helper.make_graph(flat, "theirs", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 64, 80])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 3, 64, 80])],
+                              [helper.make_tensor("flat", TensorProto.INT64, [3], [1, 3, -1]),
+                               helper.make_tensor("back", TensorProto.INT64, [4], [1, 3, 64, 80])])  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 7
+    onnx.save(model, str(tmp_path / "theirs.onnx"))
+    mine = adapt_onnx(tmp_path / "theirs.onnx", tmp_path / "mine.onnx", classes=["red", "green", "blue"])
+    clip = write_video(tmp_path / "clip.mp4", split_frames(10, h=72, w=128))
+    stats = tmp_path / "stats.json"
+    r = CliRunner().invoke(main, ["segment", str(clip), "-o", str(tmp_path / "out.mp4"), "--model", str(mine), "--batch",
+                                  "4", "--stats", str(stats)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    said = [line for line in r.output.splitlines() if "one frame at a time" in line]
+    assert said == ["roadseg: mine.onnx takes one frame at a time (batch 1 baked into its graph): a batch of 4 runs as "
+                    "4 runs of 1"]  # fmt: skip
+    assert len(json.loads(stats.read_text())["per_frame"]) == 10
+
+
+def test_the_memory_a_model_of_batch_one_needs_is_one_frames(tmp_path, monkeypatch):
+    """--batch 8 of a model that runs one frame at a time was refused for the memory of 8 frames at once."""
+    from roadseg.pipeline import infer
+
+    monkeypatch.setattr(infer, "free_memory", lambda: 2 * 64 * 96 * infer.CPU_BYTES_PER_PIXEL)
+    infer.Segmenter(batch_one(tmp_path / "one.onnx", fixed=True), providers="cpu").check_memory(8)
+    with pytest.raises(ModelError, match="working size 64x96 at batch 8 needs about"):
+        infer.Segmenter(adapted(tmp_path / "own.onnx"), providers="cpu").check_memory(8)

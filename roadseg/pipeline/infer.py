@@ -187,6 +187,7 @@ class Segmenter:
             return
         h, w = self.size
         passes = 2 if self.model.tta else 1
+        batch = 1 if self.model.one_at_a_time else batch  # (a model fixed at batch 1 runs the frames one by one)
         need = passes * batch * h * w * CPU_BYTES_PER_PIXEL
         if need > free:
             raise ModelError(f"working size {h}x{w} at batch {batch}{' with --tta' * (passes > 1)} needs about {_gb(need)} "

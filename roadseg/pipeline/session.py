@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import re
 import sys
@@ -30,6 +31,8 @@ from roadseg import contract
 from roadseg._startup import signals_held
 from roadseg.errors import ArgumentError, ModelError
 from roadseg.tools.info import cpu_info
+
+log = logging.getLogger("roadseg")
 
 #: Shipped models, in order of preference for each device.
 DEFAULT_MODELS = {
@@ -219,11 +222,46 @@ class OnnxSegmenter:
         self.classes: list[str] = self.metadata["classes"]
         self.palette = np.array(self.metadata["palette"], np.uint8).reshape(-1, 3)
         self.input_size: tuple[int, int] = tuple(self.metadata["input_size"])  # type: ignore[assignment]
+        #: True where the model takes one frame at a time: its input's batch is fixed at 1 (known at load), or a
+        #: batch of more failed in its graph where the same frames one by one did not (a Reshape to a constant
+        #: batch of 1: found at the first such batch); None while not known
+        self.one_at_a_time: bool | None = True if contract.batch_fixed(self.session) else None
+        self._said = False
+        # (onnxruntime's errors of a run that a batch of 1 baked into a graph gives: a Reshape's FAIL, an input
+        # dimension's INVALID_ARGUMENT; not RUNTIME_EXCEPTION, which out-of-memory is)
+        state = ort.capi.onnxruntime_pybind11_state
+        self._batch_errors = (state.Fail, state.InvalidArgument, ModelError)
 
     def predict(self, frames: np.ndarray) -> np.ndarray:
+        """Labels uint8 [N,H,W] of frames uint8 [N,H,W,3]: all in one run, or one by one for a model that takes one
+        frame at a time (:attr:`one_at_a_time`; said once, the first time a batch of more is run so)."""
         if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
             raise ArgumentError(f"frames must be uint8 [N,H,W,3], got {frames.dtype} {list(frames.shape)}")
         frames = np.ascontiguousarray(frames)
+        if len(frames) == 1:
+            return self._run(frames)
+        if self.one_at_a_time:
+            return self._one_by_one(frames, "its input 'frames' is fixed at batch 1")
+        try:
+            labels = self._run(frames)
+        except self._batch_errors as exc:  # (only where the same frames one by one run: else the model's error)
+            try:
+                labels = self._one_by_one(frames, "batch 1 baked into its graph")
+            except Exception:
+                raise exc from None
+            self.one_at_a_time = True
+        return labels
+
+    def _one_by_one(self, frames: np.ndarray, why: str) -> np.ndarray:
+        labels = np.concatenate([self._run(frames[i : i + 1]) for i in range(len(frames))])
+        if not self._said:
+            self._said = True
+            log.warning("%s takes one frame at a time (%s): a batch of %d runs as %d runs of 1", self.path.name, why,
+                        len(frames), len(frames))  # fmt: skip
+        return labels
+
+    def _run(self, frames: np.ndarray) -> np.ndarray:
+        """One network run of contiguous ``frames``, its labels checked (:meth:`_checked`)."""
         if not self.io_binding:
             return self._checked(self.session.run([contract.OUTPUT], {contract.INPUT: frames})[0], frames.shape)
         # on a GPU: bind the uint8 input and output explicitly, so only 3 bytes/pixel go up and

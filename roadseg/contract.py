@@ -195,6 +195,18 @@ def _described(arg: Any) -> str:
     return f"{kind} [{','.join('?' if d is None else str(d) for d in arg.shape or [])}]"
 
 
+def fixed_size(meta: Mapping[str, Any]) -> tuple[int, int] | None:
+    """The (height, width) decoded metadata say a model's network is fixed at inside (``fixed_size``: ``adapt_onnx``
+    writes it), else None.
+
+    >>> fixed_size({"fixed_size": [288, 288]}), fixed_size({})
+    ((288, 288), None)
+    """
+    size = meta.get("fixed_size")
+    ok = isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)
+    return (size[0], size[1]) if ok else None
+
+
 def batch_fixed(session: Any) -> bool:
     """Whether an onnxruntime session's ``frames`` input takes one frame at a time: its batch fixed at 1 (the
     contract's check refuses another fixed batch)."""

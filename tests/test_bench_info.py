@@ -138,7 +138,46 @@ def test_info_model_of_a_fixed_network_wrapped_by_adapt_says_its_inner_size(tmp_
     r = _info("--model", str(mine))
     assert r.exit_code == 0, r.output
     assert "H and W dynamic (the network inside is fixed at 8x16: frames are resized to it" in r.output
-    assert "working size     8x16" in r.output and "  0: road  #800000" in r.output
+    assert "working size     8x16 (HxW) for every picture, whatever its aspect (its network is fixed at 8x16)" in r.output
+    assert "  0: road  #800000" in r.output
+
+
+@pytest.mark.parametrize("fixed", [False, True])
+def test_info_model_says_the_working_size_segment_runs_a_16_9_clip_at(tmp_path, fixed):
+    """A network fixed at 64x80 inside was run at 64x96 on a 16:9 clip (fitted to its aspect, then resized again in
+    the graph), while info said '64x80 (HxW, the size frames are run at unless --size)'."""
+    from onnx import TensorProto, helper, save
+
+    from roadseg.export.adapt import adapt_onnx
+
+    size = [64, 80] if fixed else ["H", "W"]
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "theirs",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, *size])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3, *size])])  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    save(model, str(tmp_path / "theirs.onnx"))
+    mine = adapt_onnx(tmp_path / "theirs.onnx", tmp_path / "mine.onnx", classes=["r", "g", "b"], input_size=(64, 80))
+    rep = json.loads(_info("--model", str(mine), "--json").output)
+    clip = write_video(tmp_path / "clip.mp4", split_frames(3, h=72, w=128))
+    r = CliRunner().invoke(main, ["segment", str(clip), "-o", str(tmp_path / "out.mp4"), "--model", str(mine), "--stats",
+                                  str(tmp_path / "stats.json")])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    ran = json.loads((tmp_path / "stats.json").read_text())["working_size"]
+    assert rep["size_16_9"] == ran == ([64, 80] if fixed else [64, 96]) and rep["fixed_size"] == (size if fixed else None)
+    said = "every picture, whatever its aspect" if fixed else "for pictures of its aspect, else about as many pixels at " \
+        "theirs (16:9: 64x96); --size sets one"
+    assert said in _info("--model", str(mine)).output
+
+
+def test_info_model_says_a_model_of_batch_one_takes_one_frame_at_a_time(tmp_path):
+    import test_own_model as own
+
+    r = _info("--model", str(own.batch_one(tmp_path / "one.onnx", fixed=True)))
+    assert r.exit_code == 0, r.output
+    assert "frames tensor(uint8) [1,?,?,3], H and W dynamic, one frame at a time (its batch is fixed at 1)" in r.output
+    assert json.loads(_info("--model", str(tmp_path / "one.onnx"), "--json").output)["input"]["batch"] == "fixed"
+    assert "one frame at a time" not in _info("--model", str(own.adapted(tmp_path / "own.onnx"))).output
 
 
 def test_info_model_that_breaks_the_contract_shows_what_it_has_and_exits_1(tmp_path):

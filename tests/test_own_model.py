@@ -16,6 +16,7 @@ from onnx import TensorProto, helper
 
 from roadseg import contract
 from roadseg.errors import ModelError
+from roadseg.pipeline.infer import Segmenter
 from roadseg.pipeline.session import OnnxSegmenter
 
 FIVE = ["road", "lane", "vehicle", "person", "background"]
@@ -266,6 +267,9 @@ def test_adapt_onnx_wraps_a_network_made_elsewhere(tmp_path, size, labels_out):
     assert got.shape == (3, 45, 61) and [int(np.median(g)) for g in got] == [0, 1, 2]
     assert seg.classes == ["red", "green", "blue"] and seg.palette.tolist() == contract.distinct_palette(3)
     assert seg.input_size == ((64, 80) if size == (64, 80) else (360, 480))
+    # (a fixed network's every picture at its size, resized once: a 16:9 one was fitted to 64x96, then resized again)
+    assert Segmenter(seg).fitted(720, 1280).size == ((64, 80) if size == (64, 80) else (320, 544))
+    assert seg.fixed_size == (size if size == (64, 80) else None)
 
 
 def test_adapt_onnx_feeds_bgr_and_refuses_what_it_cannot_wrap(tmp_path):
@@ -375,8 +379,6 @@ def test_a_model_of_batch_one_runs_a_batch_one_frame_at_a_time_and_says_so_once(
     """A batch of more than one frame failed in onnxruntime's words ('The input tensor cannot be reshaped to the
     requested shape. Input shape:{2,...}, requested shape:{1,...}'), and a file of input [1,H,W,3] was refused
     at load ('has a fixed shape (1x?x?x3)')."""
-    from roadseg.pipeline.infer import Segmenter
-
     seg = Segmenter(batch_one(tmp_path / "one.onnx", fixed=fixed), providers="cpu")
     assert seg.model.one_at_a_time is (True if fixed else None)  # (known at load only from the input's shape)
     with caplog.at_level("WARNING", logger="roadseg"):

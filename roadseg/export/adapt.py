@@ -95,10 +95,12 @@ def adapt_onnx(src: str | Path, dst: str | Path, *, classes: Sequence[str], pale
     Its one input [N,3,H,W] gets ``(pixel * scale - mean) / std`` per channel (``mean`` and ``std`` in RGB order;
     the channels in BGR order with ``bgr``); its first output (scores [N,C,H,W], or labels [N,H,W]) becomes
     ``labels``. Where its input's H and W are fixed, frames are resized to them (bilinear) and its scores back to
-    the frame. ``classes`` name its classes in the order of its scores; ``palette`` colours them (default: one of
-    its own each); ``input_size`` is the working size it is run at (default: its fixed size, else 360x480);
-    ``ignore_index`` the label of void (default: the one after the last class); ``metadata`` adds keys (training
-    data, scores). A network that does not fit (several inputs, not 3 channels) is a one-line :class:`ModelError`.
+    the frame (metadata ``fixed_size``: each picture is then run at ``input_size`` whatever its aspect, not one
+    fitted to it). ``classes`` name its classes in the order of its scores; ``palette`` colours them (default: one
+    of its own each); ``input_size`` is the working size it is run at (default: its fixed size, each frame resized
+    once; else 360x480); ``ignore_index`` the label of void (default: the one after the last class); ``metadata``
+    adds keys (training data, scores). A network that does not fit (several inputs, not 3 channels) is a one-line
+    :class:`ModelError`.
     """
     from onnx import TensorProto, checker, helper, save
 
@@ -128,6 +130,7 @@ def adapt_onnx(src: str | Path, dst: str | Path, *, classes: Sequence[str], pale
     graph.input.append(helper.make_tensor_value_info(INPUT, TensorProto.UINT8, ["N", "H", "W", 3]))
     graph.output.append(helper.make_tensor_value_info(OUTPUT, TensorProto.UINT8, ["N", "H", "W"]))
     given = {"palette": None if palette is None else [list(c) for c in palette], "ignore_index": ignore_index}
+    given |= {"fixed_size": list(size) if size else None}  # (every picture is then run at input_size, not fitted)
     set_metadata(model, contract_metadata(input_size or size or CAMVID_SIZE, classes=list(classes), **metadata,
                                           **{k: v for k, v in given.items() if v is not None}))  # fmt: skip
     checker.check_model(model)

@@ -209,8 +209,9 @@ class Segmenter:
 
     def fitted(self, height: int, width: int, sample_aspect: float | None = None) -> Segmenter:
         """This model at the working size for pictures of this shape (:func:`working_size`), sharing its
-        session; itself where its size was given or already fits."""
-        if self.fixed:
+        session; itself where its size was given or already fits, or where its network is fixed at a size inside
+        (:attr:`OnnxSegmenter.fixed_size`: frames resized once, to its ``input_size``, not again in the graph)."""
+        if self.fixed or self.model.fixed_size:
             return self
         size = working_size(height, width, self.model.input_size, sample_aspect)
         return self if size == self.size else Segmenter(self.model, size=size)

@@ -222,6 +222,9 @@ class OnnxSegmenter:
         self.classes: list[str] = self.metadata["classes"]
         self.palette = np.array(self.metadata["palette"], np.uint8).reshape(-1, 3)
         self.input_size: tuple[int, int] = tuple(self.metadata["input_size"])  # type: ignore[assignment]
+        #: The size the network inside is fixed at, where ``adapt_onnx`` wrapped one (metadata ``fixed_size``): frames
+        #: are resized to it in the graph, so every picture is run at ``input_size``, not one fitted to its aspect
+        self.fixed_size: tuple[int, int] | None = contract.fixed_size(self.metadata)
         #: True where the model takes one frame at a time: its input's batch is fixed at 1 (known at load), or a
         #: batch of more failed in its graph where the same frames one by one did not (a Reshape to a constant
         #: batch of 1: found at the first such batch); None while not known

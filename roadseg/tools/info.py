@@ -159,6 +159,24 @@ def _read_session(path: Path) -> Any:
         return None
 
 
+def _runs_at(meta: dict) -> dict:
+    """Where the working size of a model of decoded metadata ``meta`` is its ``input_size`` for every picture (its
+    network fixed at a size inside: ``fixed_size``), else the one a 16:9 picture is run at (fitted to its aspect), as
+    :class:`~roadseg.pipeline.infer.Segmenter` chooses them; ``{}`` where it has no working size.
+
+    >>> _runs_at({"input_size": [360, 480]}), _runs_at({"input_size": [288, 288], "fixed_size": [288, 288]})
+    ({'fixed_size': None, 'size_16_9': [320, 544]}, {'fixed_size': [288, 288], 'size_16_9': [288, 288]})
+    """
+    from roadseg.contract import fixed_size
+    from roadseg.pipeline.infer import working_size
+
+    size = meta.get("input_size")
+    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
+        return {}
+    fixed = fixed_size(meta)
+    return {"fixed_size": list(fixed) if fixed else None, "size_16_9": size if fixed else list(working_size(720, 1280, size))}
+
+
 def model_report(model: str | Path) -> dict:
     """What roadseg reads from a model file (a path, or a shipped model's name): its input, classes and colours,
     void, scores, architecture, opset and size, and ``contract``: ``"passes"`` or the one-line :class:`ModelError`
@@ -186,6 +204,7 @@ def model_report(model: str | Path) -> dict:
     if frames is not None:
         report["input"] = {"shape": [d if isinstance(d, int) else "?" for d in frames.shape], "type": frames.type}
         report["input"]["height_width"] = "fixed" if any(isinstance(d, int) for d in frames.shape[1:3]) else "dynamic"
+        report["input"]["batch"] = "fixed" if frames.shape and isinstance(frames.shape[0], int) else "dynamic"
     raw = session.get_modelmeta().custom_metadata_map
     try:
         meta = parse_metadata(raw, path.name)
@@ -193,6 +212,7 @@ def model_report(model: str | Path) -> dict:
         meta = {k: json_or_text(v) for k, v in raw.items()}
     report |= {"input_size": meta.get("input_size"), "precision": meta.get("precision", "fp32 (not stated)"),
                "ignore_index": meta.get("ignore_index")}  # fmt: skip
+    report |= _runs_at(meta)
     names, colours = meta.get("classes", []), meta.get("palette", [])
     if isinstance(names, list) and isinstance(colours, list):
         hexes = [_hex(c) for c in colours] + [None] * len(names)
@@ -208,11 +228,16 @@ def format_model(report: dict) -> str:
         inp, inner = report["input"], report.get("inner_fixed_size")
         hw = f"H and W {inp['height_width']}" + (f" (the network inside is fixed at {inner[0]}x{inner[1]}: frames are "
                                                   "resized to it and its labels back)" if inner else "")  # fmt: skip
-        lines.append(f"  {'input':<16} frames {inp['type']} [{','.join(str(d) for d in inp['shape'])}], {hw}")
+        one = ", one frame at a time (its batch is fixed at 1)" if inp.get("batch") == "fixed" else ""
+        lines.append(f"  {'input':<16} frames {inp['type']} [{','.join(str(d) for d in inp['shape'])}], {hw}{one}")
     for key, label in (("input_size", "working size"), ("precision", "precision"), ("ignore_index", "void/ignore")):
         value = report.get(key)
-        if key == "input_size" and isinstance(value, list) and len(value) == 2:
-            value = f"{value[0]}x{value[1]} (HxW, the size frames are run at unless --size)"
+        if key == "input_size" and "size_16_9" in report:
+            fixed, wide = report["fixed_size"], report["size_16_9"]
+            value = f"{value[0]}x{value[1]} (HxW) " + (
+                f"for every picture, whatever its aspect (its network is fixed at {fixed[0]}x{fixed[1]}); --size sets another"
+                if fixed else f"for pictures of its aspect, else about as many pixels at theirs (16:9: {wide[0]}x{wide[1]}); "
+                "--size sets one")  # fmt: skip
         if key in report:
             lines.append(f"  {label:<16} {value}")
     classes = report.get("classes", [])

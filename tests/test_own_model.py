@@ -447,3 +447,10 @@ def test_the_memory_a_model_of_batch_one_needs_is_one_frames(tmp_path, monkeypat
     infer.Segmenter(batch_one(tmp_path / "one.onnx", fixed=True), providers="cpu").check_memory(8)
     with pytest.raises(ModelError, match="working size 64x96 at batch 8 needs about"):
         infer.Segmenter(adapted(tmp_path / "own.onnx"), providers="cpu").check_memory(8)
+
+
+def test_a_batch_whose_labels_come_back_as_one_frames_runs_one_frame_at_a_time(tmp_path):
+    """A Reshape to [1, H, -1] gives a batch of 3 one frame's labels 3 times as wide: 'breaks the contract: its labels
+    came back [1, 8, 24] for frames [3, 8, 8, 3]', where each frame alone is labelled right."""
+    seg = OnnxSegmenter(batch_one(tmp_path / "wide.onnx", shape=(1, 0, -1)), providers="cpu")
+    assert seg.predict(reds(3))[:, 0, 0].tolist() == [0, 1, 2] and seg.one_at_a_time

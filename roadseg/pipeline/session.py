@@ -174,6 +174,8 @@ class OnnxSegmenter:
         io_binding: bind the uint8 input and output explicitly (default: on GPU providers only).
         tta: average each frame's class scores with its mirror image's (:mod:`roadseg.pipeline.tta`):
             two network passes a frame.
+
+    A model of batch 1 (:attr:`one_at_a_time`) runs a batch one frame at a time, said once in a line.
     """
 
     def __init__(self, path: str | Path, *, providers: str = "auto", threads: int = 0, spin: bool = False,

@@ -45,6 +45,7 @@ import roadseg.pipeline.sources.decoder as decoder
 import roadseg.pipeline.sources.opening as opening
 import roadseg.pipeline.sources.pacing as pacing
 from roadseg.cli import segment_video_cmd
+from roadseg.errors import ArgumentError
 from roadseg.pipeline import SegmentOptions, run
 from roadseg.pipeline.queues import LatestQueue
 from roadseg.pipeline.session import OnnxSegmenter
@@ -1343,21 +1344,21 @@ class Stalling(threading.Thread):
 
 @pytest.mark.timeout(60)
 def test_a_stream_that_sends_nothing_times_out_in_our_words_with_what_timed_out_how_long_and_any_retry(
-    rule_onnx, tmp_path, monkeypatch
+    rule_onnx, tmp_path
 ):
-    monkeypatch.setattr(opening, "TIMEOUT", 1.0)  # (5 s in use)
     write_video(tmp_path / "clip.ts", split_frames(50, h=96, w=128))
     head = b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n\r\n"  # no length: a live stream
-    for reply, wanted in ((b"", "cannot open stream {url}: no media came within 1 s (timed out); not retried"),
-                          (head, "lost (no data for 1 s: timed out); gave up after 1 reconnects")):  # fmt: skip
+    for reply, wanted in ((b"", "cannot open stream {url}: no media came within 1 s (--stream-timeout 1); not retried"),
+                          (head, "lost (no data for 1 s: --stream-timeout 1); gave up after 1 reconnects")):  # fmt: skip
         with Stalling(reply + (tmp_path / "clip.ts").read_bytes()[: 188 * 300] if reply else b"") as server:
             r = CliRunner().invoke(segment_video_cmd, [server.url, "--model", str(rule_onnx), "-o",
                                                        str(tmp_path / "r.mp4"), "-y", "--retries", "1",
-                                                       "--retry-delay", "0.05", "--device", "cpu", "-q"])  # fmt: skip
+                                                       "--retry-delay", "0.05", "--stream-timeout", "1", "--device",
+                                                       "cpu", "-q"])  # fmt: skip
         assert r.exit_code == 1 and wanted.format(url=server.url) in r.output, r.output
         assert "Immediate exit requested" not in r.output  # (was: FFmpeg's words for its timeout, each time)
         if reply:
-            assert "stream lost (no data for 1 s: timed out); reconnecting in 0.1 s (attempt 1/1)" in r.output
+            assert "stream lost (no data for 1 s: --stream-timeout 1); reconnecting in 0.1 s (attempt 1/1)" in r.output
 
 
 @pytest.mark.timeout(60)
@@ -1441,16 +1442,16 @@ def _received(camera: UdpCamera, after: float, rule_onnx, out: Path, *args: str)
 
 
 @pytest.mark.timeout(60)
-def test_a_udp_stream_that_pauses_is_received_again_when_it_comes_back(rule_onnx, tmp_path, monkeypatch):
+def test_a_udp_stream_that_pauses_is_received_again_when_it_comes_back(rule_onnx, tmp_path):
     """A udp:// stream is a port roadseg listens on. The dropped connection was kept open (its packets might
     still be on their way to the recording), holding the port: every reconnect failed with "Address already
     in use" and the run gave up, though the camera was sending again."""
-    monkeypatch.setattr(opening, "TIMEOUT", 1.0)  # (5 s in use)
     camera = UdpCamera(free_port(), before=1.5, pause=2.0, seconds=20)
     out = tmp_path / "r.mp4"
-    r = _received(camera, 0.0, rule_onnx, out, "--max-frames", "50", "--retry-delay", "0.05", "-q")
+    r = _received(camera, 0.0, rule_onnx, out, "--max-frames", "50", "--retry-delay", "0.05", "--stream-timeout", "1",
+                  "-q")  # fmt: skip
     assert r.exit_code == 0 and "Address already in use" not in r.output, r.output
-    assert "stream lost (no data for 1 s: timed out); reconnecting" in r.output
+    assert "stream lost (no data for 1 s: --stream-timeout 1); reconnecting" in r.output
     # (was: no line said it came back; the progress line went on), after as long as it paused: 2 s (was once 1.0 s,
     # from the pictures the demuxer held till the read timed out)
     back = re.search(r"stream back after (\d+\.\d) s without pictures \(about \d+ frames missed\)", r.output)
@@ -1460,13 +1461,13 @@ def test_a_udp_stream_that_pauses_is_received_again_when_it_comes_back(rule_onnx
 
 
 @pytest.mark.timeout(60)
-def test_a_udp_receiver_started_before_its_sender_waits_for_it(rule_onnx, tmp_path, monkeypatch):
+def test_a_udp_receiver_started_before_its_sender_waits_for_it(rule_onnx, tmp_path):
     """The receiver is often started first: a udp:// port waits for its first sender (was: 'no data for 5 s:
     timed out; not retried' when the sender came later than that)."""
-    monkeypatch.setattr(opening, "TIMEOUT", 1.0)  # (5 s in use)
     camera = UdpCamera(free_port(), before=60, pause=0, seconds=20)
     out = tmp_path / "r.mp4"
-    r = _received(camera, 2.5, rule_onnx, out, "--max-frames", "20")  # (more than the timeout: the sender starts late)
+    r = _received(camera, 2.5, rule_onnx, out, "--max-frames", "20", "--stream-timeout", "1")  # (the sender starts
+    # later than the timeout)
     assert r.exit_code == 0, r.output
     assert f"waiting for a stream to arrive at udp://127.0.0.1:{camera.port} (Ctrl-C to stop)" in r.output
     assert len(read_video(out)["frames"]) == 20
@@ -1532,17 +1533,16 @@ class SilentAfterFirst(Stalling):
 
 
 @pytest.mark.timeout(60)
-def test_duration_ends_a_live_run_on_time_while_its_stream_is_lost(rule_onnx, tmp_path, monkeypatch):
+def test_duration_ends_a_live_run_on_time_while_its_stream_is_lost(rule_onnx, tmp_path):
     """--duration 3 of a stream that stalled after 1 s: the run went on reconnecting past its end, and ended
     in "gave up after 3 reconnects" (exit 1) some 8 s on; it ends at its duration now, as a run that ends well."""
-    monkeypatch.setattr(opening, "TIMEOUT", 1.0)  # (5 s in use)
     clip = write_video(tmp_path / "clip.ts", split_frames(25, h=96, w=128))  # 1 s
     out = tmp_path / "r.mp4"
     t0 = time.monotonic()
     with SilentAfterFirst(b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n\r\n" + clip.read_bytes()) as server:
         r = CliRunner().invoke(segment_video_cmd, [server.url, "--model", str(rule_onnx), "-o", str(out), "--duration",
-                                                   "3", "--retries", "3", "--retry-delay", "0.5", "--device", "cpu",
-                                                   "-q"])  # fmt: skip
+                                                   "3", "--retries", "3", "--retry-delay", "0.5", "--stream-timeout",
+                                                   "1", "--device", "cpu", "-q"])  # fmt: skip
     took = time.monotonic() - t0
     assert r.exit_code == 0 and took < 5.5, (took, r.output)
     assert "--duration (3 s) ends before a reconnect: the recording ends there" in r.output, r.output
@@ -1555,6 +1555,57 @@ def test_retries_and_retry_delay_that_are_no_count_or_time_are_refused():
     for given in (["--retries", "-1"], ["--retry-delay", "nan"], ["--retry-delay", "-1"], ["--retry-delay", "inf"]):
         r = CliRunner().invoke(segment_video_cmd, ["0", "--show", *given])
         assert r.exit_code == 2 and "Traceback" not in r.output and given[0] in r.output, (given, r.output)
+
+
+def test_a_stream_timeout_that_is_no_time_above_0_is_refused_in_one_line():
+    for given in ("0", "-1", "abc", "nan", "inf"):
+        r = CliRunner().invoke(segment_video_cmd, ["0", "--show", "--stream-timeout", given])
+        assert r.exit_code == 2 and "Traceback" not in r.output and "--stream-timeout" in r.output, (given, r.output)
+    for given in (0, -1.0, "5", True, float("nan")):  # (a library caller's: refused before anything is opened)
+        with pytest.raises(ArgumentError, match="^stream_timeout must be a number of seconds above 0, not "):
+            run(SegmentOptions("0", show=True, stream_timeout=given))
+
+
+class StallsOnce(Twice):
+    """A live TS stream whose first connection stalls :attr:`stall` s half-way (a camera quiet for a while, a slow
+    link) and then goes on; a reconnection gets what follows the stall."""
+
+    stall = 1.5
+
+    def do_GET(self) -> None:  # noqa: N802
+        Twice.served += 1
+        data = self.clip().read_bytes()
+        half = len(data) // 188 // 2 * 188
+        self.send_response(200)
+        self.send_header("Content-Type", "video/mp2t")
+        self.end_headers()  # no length: like a live stream
+        with contextlib.suppress(OSError):  # (the first connection, given up on while it stalled)
+            if Twice.served == 1:
+                self.send(data[:half])
+                time.sleep(self.stall)
+            self.send(data[half:])
+        self.close_connection = True
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("timeout, lost", [("1", True), ("3", False)])
+def test_stream_timeout_says_how_long_a_quiet_stream_is_waited_for_before_it_is_lost(rule_onnx, tmp_path, timeout,
+                                                                                      lost, every_frame_taken):  # fmt: skip
+    """A stream quiet for 1.5 s was lost after 5 s, whatever the camera: a motion-triggered one quiet for longer cost
+    a reconnect each time, and a LAN's loss could not be noticed sooner. --stream-timeout sets it, for the open and
+    the read alike, and the line that says a stream was lost names it."""
+    write_video(tmp_path / "clip.ts", split_frames(100, h=96, w=128), codec="mpeg4")
+    Twice.served = 0
+    out, stats = tmp_path / "r.mp4", tmp_path / "stats.json"
+    with serving(partial(StallsOnce, directory=str(tmp_path))) as httpd:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/live.ts"
+        r = CliRunner().invoke(segment_video_cmd, [url, "--model", str(rule_onnx), "-o", str(out), "--max-frames", "70",
+                                                   "--retries", "1", "--retry-delay", "0.05", "--stream-timeout",
+                                                   timeout, "--device", "cpu", "--stats", str(stats), "-q"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    said = "stream lost (no data for 1 s: --stream-timeout 1); reconnecting in 0.1 s (attempt 1/1)"
+    assert (said in r.output) == lost and ("stream lost" in r.output) == lost, r.output
+    assert json.loads(stats.read_text())["reconnects"] == int(lost) and len(read_video(out)["frames"]) == 70
 
 
 @pytest.mark.timeout(60)
@@ -1794,18 +1845,18 @@ def test_a_live_runs_masks_are_numbered_as_the_recordings_frames(rule_onnx, tmp_
 
 
 @pytest.mark.timeout(60)
-def test_a_recording_keeps_an_outage_as_long_as_it_was(rule_onnx, tmp_path, monkeypatch):
+def test_a_recording_keeps_an_outage_as_long_as_it_was(rule_onnx, tmp_path):
     """A camera that paused 2 s, received again on a new connection: the first connection's pictures came
     ~0.8 s after they arrived (held while it was opened) and were timed so for good; the reconnection's came at
     once, so the recording's gap was 0.8 s short (1.24 s). The gap between connections is as it passed now."""
-    monkeypatch.setattr(opening, "TIMEOUT", 1.0)  # (5 s in use: a 2 s pause would not reconnect)
     port = free_port()
     camera = UdpCamera(port, before=1.5, pause=2.0, seconds=20)
     out = tmp_path / "r.mp4"
     threading.Thread(target=_start_when_listening, args=(camera,), daemon=True).start()  # (the receiver listens first)
     try:
         stats = run_live(f"udp://127.0.0.1:{port}", model=str(rule_onnx), output=str(out), device="cpu",
-                         max_frames=60, retry_delay=0.05)  # fmt: skip
+                         max_frames=60, retry_delay=0.05, stream_timeout=1.0)  # fmt: skip
+        # (5 s by default: a 2 s pause would not reconnect)
     finally:
         camera.halt.set()
     seconds = read_video(out)["seconds"]

@@ -37,7 +37,6 @@ from test_live import (
 import roadseg.pipeline.sinks.addresses as addresses
 import roadseg.pipeline.sinks.server as server
 import roadseg.pipeline.sinks.window as window
-import roadseg.pipeline.sources.opening as opening
 from roadseg.cli import segment_video_cmd
 from roadseg.errors import SinkError, StopRequested
 from roadseg.pipeline.outcome import interruption
@@ -316,14 +315,13 @@ def test_serve_finds_this_machines_ipv6_address_by_its_routing_table_or_none():
 
 
 @pytest.mark.timeout(60)
-def test_a_camera_gone_longer_than_the_retries_take_is_waited_for_with_retries_forever(rule_onnx, tmp_path, monkeypatch):
+def test_a_camera_gone_longer_than_the_retries_take_is_waited_for_with_retries_forever(rule_onnx, tmp_path):
     """An unattended recorder's camera gone for a minute (a car parked, a Wi-Fi camera rebooting) ended the run: 5
     reconnects were the most, and no count said "for ever". Here 5 attempts take some 7.5 s; the camera is gone 9."""
-    monkeypatch.setattr(opening, "TIMEOUT", 1.0)  # (5 s in use)
     camera = UdpCamera(free_port(), before=1.5, pause=9.0, seconds=30)
     out = tmp_path / "r.mp4"
     r = _received(camera, 0.0, rule_onnx, out, "--max-frames", "50", "--retries", "forever", "--retry-delay", "0.05",
-                  "-q")  # fmt: skip
+                  "--stream-timeout", "1", "-q")  # fmt: skip
     assert r.exit_code == 0 and "gave up" not in r.output, r.output
     assert "reconnecting in 1.6 s (attempt 6, for ever: Ctrl-C stops)" in r.output, r.output
     back = re.search(r"stream back after (\d+\.\d) s without pictures", r.output)
@@ -338,11 +336,10 @@ def test_ctrl_c_while_retrying_for_ever_ends_promptly_with_a_playable_recording(
     waits to reconnect ends it within the 2 s promised, the recording finalised."""
     camera = UdpCamera(free_port(), before=1.0, pause=120, seconds=120)
     out = tmp_path / "r.mp4"
-    script = ("import sys; import roadseg.pipeline.sources.opening as o; o.TIMEOUT = 1.0; "
-              "from roadseg.cli import segment_video_cmd; segment_video_cmd(sys.argv[1:])")  # (5 s in use)
+    script = "import sys; from roadseg.cli import segment_video_cmd; segment_video_cmd(sys.argv[1:])"
     proc = subprocess.Popen([sys.executable, "-c", script, f"udp://127.0.0.1:{camera.port}", "--model", str(rule_onnx),
-                             "-o", str(out), "--retries", "forever", "--retry-delay", "0.05", "--device", "cpu", "-q"],
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+                             "-o", str(out), "--retries", "forever", "--retry-delay", "0.05", "--stream-timeout", "1",
+                             "--device", "cpu", "-q"], stderr=subprocess.PIPE, text=True)  # fmt: skip
     said: list[str] = []
     reader = threading.Thread(target=lambda: said.extend(proc.stderr), daemon=True)
     reader.start()

@@ -16,8 +16,9 @@ Example:
 
 from __future__ import annotations
 
+import math
 import os
-from numbers import Integral
+from numbers import Integral, Real
 from pathlib import Path
 
 from roadseg.errors import ArgumentError, OutputError, SourceError
@@ -109,6 +110,7 @@ def _check_numbers(opts: SegmentOptions) -> None:
             bounds = f"from {least} to {most}" if most else f"{least} or more"
             raise ArgumentError(f"{name} must be {bounds}{meaning}, not {value!r}")
     _check_retries(opts.retries, opts.retry_delay)
+    _check_stream_timeout(opts.stream_timeout)
 
 
 def _check_retries(retries: object, delay: float) -> None:
@@ -126,6 +128,20 @@ def _check_retries(retries: object, delay: float) -> None:
         raise ArgumentError(f"retries must be 0 or more, or None (for ever), not {retries!r}")
     if retries is None and not delay > 0:
         raise ArgumentError(f"--retries forever (retries=None) needs a --retry-delay above 0 (not a busy loop), not {delay!r}")
+
+
+def _check_stream_timeout(seconds: object) -> None:
+    """Refuse a ``stream_timeout`` that is no time above 0 (``--stream-timeout``'s bounds): 0 took every stream as
+    lost at once.
+
+    >>> _check_stream_timeout(0.5), _check_stream_timeout(12)
+    (None, None)
+    >>> _check_stream_timeout(0)
+    Traceback (most recent call last):
+    roadseg.errors.ArgumentError: stream_timeout must be a number of seconds above 0, not 0
+    """
+    if isinstance(seconds, bool) or not isinstance(seconds, Real) or not (math.isfinite(seconds) and seconds > 0):
+        raise ArgumentError(f"stream_timeout must be a number of seconds above 0, not {seconds!r}")
 
 
 def _check_stats(opts: SegmentOptions, live: bool) -> None:

@@ -28,7 +28,7 @@ class SegmentOptions:
     ``input`` is a video file, an image, a folder or glob of images, a webcam index, a device or a
     stream URL; ``output`` the video (or image folder) to write, or the recording of a live run.
     Live-only fields: ``live`` (play a file as a camera), ``show``, ``serve``, ``retries``,
-    ``retry_delay``, ``no_hud``, ``pace``; a camera's own: ``camera_size``, ``camera_fps``,
+    ``retry_delay``, ``stream_timeout``, ``no_hud``, ``pace``; a camera's own: ``camera_size``, ``camera_fps``,
     ``camera_format``, ``camera_audio``. File-only: ``start``, ``batch``, ``video_stream``, ``height``, ``concat``, ``parts``;
     ``duration`` cuts a file and ends a live run after that many seconds. ``pace`` and ``queue_size`` are library-only knobs.
     """
@@ -65,6 +65,7 @@ class SegmentOptions:
     max_frames: int | None = None
     retries: int | None = 5  # reconnects of a live stream that drops; None: for ever (--retries forever)
     retry_delay: float = 1.0
+    stream_timeout: float = 5.0  # seconds a live input may take to open, and send nothing, before it is lost
     no_hud: bool = False
     camera_size: tuple[int, int] | None = None  # (width, height) to ask a camera for, as cameras are sold: 1280x720
     camera_fps: float | None = None  # frames/s to ask a camera for

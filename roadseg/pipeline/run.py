@@ -145,13 +145,13 @@ def _segmenter(opts: SegmentOptions, given: Segmenter | None) -> Segmenter:
 def _open_source(opts: SegmentOptions, live: bool, stop: threading.Event) -> Source:
     spec, container = str(opts.input), None
     if live and not (opts.live or opts.show or opts.serve) and spec.lower().startswith(HTTP_SCHEMES):
-        container, is_file = open_url(spec, opts.hwaccel)
+        container, is_file = open_url(spec, opts.hwaccel, opts.stream_timeout)
         live = not is_file  # an http(s) URL of a file, and nobody watching it live: every frame, and its audio
     if live:  # (a view-only run's sound goes nowhere: not read, nor said of where a reconnection's differs)
         return LiveSource(spec, pace=opts.pace, retries=opts.retries, retry_delay=opts.retry_delay, stop=stop,
                           hwaccel=opts.hwaccel, container=container, audio=opts.output is not None and not opts.no_audio,
                           camera=camera_options(opts.camera_size, opts.camera_fps, opts.camera_format),
-                          audio_input=opts.camera_audio, duration=opts.duration)  # fmt: skip
+                          audio_input=opts.camera_audio, duration=opts.duration, timeout=opts.stream_timeout)  # fmt: skip
     if container is None and images(opts):
         return ImageSource(opts.input)
     if opts.concat:
@@ -287,7 +287,7 @@ def _no_frames(opts: SegmentOptions, primary: VideoSink | ImageSink | None) -> N
 
 def _end_when_overdue(source: LiveSource, queue: LatestQueue, leave: threading.Event, done: threading.Event) -> None:
     """End the source's items (``queue``) once its ``--duration`` is up and it sent no picture since (its read
-    may wait on a stalled stream for :data:`~roadseg.pipeline.sources.opening.TIMEOUT` s), and ``leave`` the
+    may wait on a stalled stream for its ``--stream-timeout``), and ``leave`` the
     thread that waits in it: what came before is still segmented and recorded. A thread beside the stages
     until ``done``."""
     while not done.wait(0.05):

@@ -42,6 +42,7 @@ from roadseg.pipeline.sources.hdr import say_if_hdr
 from roadseg.pipeline.sources.microphone import AudioInput
 from roadseg.pipeline.sources.opening import (
     HTTP_SCHEMES,
+    TIMEOUT,
     capture_args,
     last_heard,
     listens,
@@ -56,28 +57,32 @@ from roadseg.pipeline.sources.upright import Upright
 log = logging.getLogger("roadseg")
 
 
-def open_url(spec: str, hwaccel: str | None = None) -> tuple[av.container.InputContainer, bool]:
+def open_url(spec: str, hwaccel: str | None = None,
+             timeout: float = TIMEOUT) -> tuple[av.container.InputContainer, bool]:  # fmt: skip
     """Open an http(s) URL once and tell whether it is media with a known length (a file on a web
     server, a finished HLS playlist), to be read as a file, every frame and its audio, not through a
     live source's newest-frame slot (which kept 2 of a served clip's 38 frames, and no audio), or a
     live stream (an IP camera's MJPEG, live HLS: no length). The container is the source's: the URL
     is not opened a second time (an IP camera may serve one client at a time). Ctrl-C reaches the
-    caller at once; one that cannot be opened raises :class:`SourceError`.
+    caller at once; one that cannot be opened (within ``timeout`` s) raises :class:`SourceError`.
     """
-    container = first_open(spec, hwaccel)
+    container = first_open(spec, hwaccel, timeout=timeout)
     return container, container.duration is not None and container.duration > 0
 
 
-def first_open(spec: str, hwaccel: str | None = None, camera: dict[str, str] | None = None):
+def first_open(spec: str, hwaccel: str | None = None, camera: dict[str, str] | None = None, *,
+               timeout: float = TIMEOUT):  # fmt: skip
     """:func:`open_capture` in a thread of its own (PyAV swallows Ctrl-C while a stream connects), for the
     first connection: a stream that cannot be opened is not retried (``--retries`` reconnects one that
     drops after it has played), and its :class:`SourceError` says so. A port that :func:`listens` waits
-    for its sender as long as it takes (the receiver is often started first), with one line that says so."""
+    for its sender as long as it takes (the receiver is often started first), with one line that says so; any
+    other open waits ``timeout`` s (``--stream-timeout``)."""
     wait = listens(spec)
     if wait:
         log.info("waiting for a stream to arrive at %s (Ctrl-C to stop)", redacted(spec))
     try:
-        return call_interruptibly(lambda: open_capture(spec, hwaccel, camera, wait=wait), "open", lambda c: c.close())
+        return call_interruptibly(lambda: open_capture(spec, hwaccel, camera, wait=wait, timeout=timeout), "open",
+                                  lambda c: c.close())  # fmt: skip
     except SourceError as exc:
         if capture_args(spec)[3] != "stream":
             raise
@@ -102,6 +107,9 @@ class LiveSource(Connection, Upright, Tying, Closing):
         duration: read no longer than this many seconds after the first frame was captured (``--duration``;
             the run cuts the recording to it by the frames' clock): also a stream that is lost then ends, not
             reconnected past it.
+        timeout: seconds an open may take, and a read may wait for data, before the stream is taken as lost
+            (``--stream-timeout``; :data:`~roadseg.pipeline.sources.opening.TIMEOUT` unless told): a camera that
+            goes quiet for longer on purpose (one that sends only on motion) needs more, a LAN's may want less.
         audio: also yield the audio packets (a stream's, a file's; a webcam has none), timed on the
             capture clock: ``pts`` and ``dts`` in the packet's time base count from the same zero
             as :attr:`Frame.captured <roadseg.pipeline.sources.base.Frame.captured>` does
@@ -121,20 +129,21 @@ class LiveSource(Connection, Upright, Tying, Closing):
                  stop: threading.Event | None = None, hwaccel: str | None = None,
                  container: av.container.InputContainer | None = None, audio: bool = True,
                  camera: dict[str, str] | None = None, audio_input: str | None = None,
-                 duration: float | None = None) -> None:  # fmt: skip
+                 duration: float | None = None, timeout: float = TIMEOUT) -> None:  # fmt: skip
         self.spec = str(spec)
         self.duration, self._until = duration, None  # (until: the time.monotonic() reading ends at)
         self.shown = redacted(self.spec)  # (what messages call it: no password)
         self.kind = capture_args(self.spec)[3]
         self.pace = self.kind == "file" if pace is None else pace
         self.retries, self.retry_delay, self.hwaccel, self.camera = retries, retry_delay, hwaccel, camera or {}
+        self.timeout = timeout
         self.stop = stop or threading.Event()
         self.reconnects = 0
         self.lost = 0  # video packets the decoder refused (frames the model skips are counted at the newest-frame slot)
         self.last_time: float | None = None
         self._captured: float | None = None  # (the last picture's capture, and that before a lost stream)
         self._lost_at: float | None = None
-        self.container = container or first_open(self.spec, hwaccel, self.camera)
+        self.container = container or first_open(self.spec, hwaccel, self.camera, timeout=timeout)
         self.info = VideoInfo.from_container(self.container, self.spec)
         self._check_picture()
         say_if_hdr(picture_stream(self.container), self.shown)
@@ -211,7 +220,7 @@ class LiveSource(Connection, Upright, Tying, Closing):
         while not self.stop.is_set():
             if self.container is None:  # a reconnect
                 try:
-                    self.container = open_capture(self.spec, self.hwaccel, self.camera)
+                    self.container = open_capture(self.spec, self.hwaccel, self.camera, timeout=self.timeout)
                     self.reconnects += 1
                     continue
                 except SourceError as exc:
@@ -230,7 +239,7 @@ class LiveSource(Connection, Upright, Tying, Closing):
                         if self.stop.is_set():
                             return
                 except (av.error.FFmpegError, OSError, IndexError) as exc:  # IndexError: PyAV, on a stream found late
-                    reason, heard = read_failure(exc, self.spec), last_heard(exc)
+                    reason, heard = read_failure(exc, self.spec, self.timeout), last_heard(exc, self.timeout)
                 except SourceError as exc:  # (its decoder refused every picture for a while: :meth:`_decoded`)
                     reason, hint = str(exc), ""  # (a device that still sends was not unplugged)
                 if self.kind == "file":  # read once, never "reconnected" (that replayed a damaged file forever)

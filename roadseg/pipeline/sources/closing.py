@@ -32,7 +32,7 @@ class Closing:
     def close(self) -> None:
         """Close the connection; where the thread that reads it is still inside it (a run ended by
         ``--duration`` while a read waits on a stalled source, which cannot be cut short: :meth:`overdue`),
-        that thread closes it as it comes out, at most :data:`TIMEOUT` s later."""
+        that thread closes it as it comes out, at most the source's ``timeout`` s later (``--stream-timeout``)."""
         if self._mic is not None:
             self._mic.close()
         with self._lock:
@@ -45,7 +45,7 @@ class Closing:
 
     def overdue(self) -> bool:
         """Whether ``duration`` is up and no video came since: a read that waits on a stalled source cannot
-        be cut short (FFmpeg's read timeout is :data:`TIMEOUT`), so the run is ended from outside (a frame
+        be cut short (FFmpeg's read timeout is the source's ``timeout``), so the run is ended from outside (a frame
         read past it ends the run itself, by its time)."""
         return self._until is not None and time.monotonic() >= self._until + OVERDUE and self.video_read < self._until
 

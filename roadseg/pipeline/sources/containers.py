@@ -66,7 +66,8 @@ def open_container(target: str, *, what: str = "file", format: str | None = None
 
     ``what`` names the input in messages (``file``, ``camera``, ``stream``); a local file is checked
     for existence and size first. ``hwaccel`` decodes on a hardware device and falls back to the CPU
-    with one warning line where there is none.
+    with one warning line where there is none. ``timeout``: (open, read) seconds FFmpeg waits for data (an open of
+    None waits as long as it takes), a live input's ``--stream-timeout``, which an open that timed out names.
     """
     url, piped = target, False
     if what == "file" and target == "-":
@@ -100,8 +101,9 @@ def open_container(target: str, *, what: str = "file", format: str | None = None
         if what == "file":
             raise SourceError(f"not a readable video: {target} ({reason_of(exc)})",
                               damaged=isinstance(exc, av.error.InvalidDataError)) from None  # fmt: skip
-        reason = (f"no media came within {timeout[0]:g} s (timed out)" if isinstance(exc, av.error.ExitError)
-                  and timeout else reason_of(exc))  # (FFmpeg says "Immediate exit requested")  # fmt: skip
+        reason = (f"no media came within {timeout[0]:g} s (--stream-timeout {timeout[0]:g})"
+                  if isinstance(exc, av.error.ExitError) and timeout and timeout[0]
+                  else reason_of(exc))  # (FFmpeg says "Immediate exit requested")  # fmt: skip
         raise SourceError(f"cannot open {what} {redacted(target)}: {reason}") from None
     if what == "file" and url != "pipe:0" and _unprobed(container) and Path(target).is_file():
         container = _probed_deeper(container, url, kw)

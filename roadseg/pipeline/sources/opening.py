@@ -1,7 +1,7 @@
 """What a live source's input is and how it is opened: a webcam (an index or a device path, opened with the
 options asked of it: :func:`camera_options`), a stream URL (one that :func:`listens` waits for its sender), or a
-file; opened by :func:`open_capture`, which times out after :data:`TIMEOUT` s, as a read does
-(:func:`read_failure`). :class:`~roadseg.pipeline.sources.capture.LiveSource` opens its first connection through
+file; opened by :func:`open_capture`, which times out after ``timeout`` s (``--stream-timeout``; :data:`TIMEOUT` unless
+told), as a read does (:func:`read_failure`). :class:`~roadseg.pipeline.sources.capture.LiveSource` opens its first connection through
 :func:`~roadseg.pipeline.sources.capture.first_open`, the next ones by :func:`open_capture`.
 
 Example:
@@ -23,7 +23,7 @@ from roadseg.pipeline.sources.containers import open_container, redacted
 
 HTTP_SCHEMES = ("http://", "https://")  # the stream URLs that may be files (open_url)
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "rtmps://", "http://", "https://", "udp://", "tcp://", "srt://")
-TIMEOUT = 5.0  # seconds a camera or stream may take to open, and may send nothing while it is read
+TIMEOUT = 5.0  # seconds a camera or stream may take to open, and may send nothing while it is read (--stream-timeout)
 _URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+)://")  # (a scheme of two letters or more: not a drive's C://)
 
 
@@ -88,37 +88,40 @@ def camera_options(size: tuple[int, int] | None = None, fps: float | None = None
     return {k: v for k, v in asked.items() if v}
 
 
-def open_capture(spec: str, hwaccel: str | None = None, camera: dict[str, str] | None = None, *, wait: bool = False):
-    """Open a camera, stream or file with PyAV; open and read both time out after :data:`TIMEOUT` s
+def open_capture(spec: str, hwaccel: str | None = None, camera: dict[str, str] | None = None, *, wait: bool = False,
+                 timeout: float = TIMEOUT):  # fmt: skip
+    """Open a camera, stream or file with PyAV; open and read both time out after ``timeout`` s
     (``wait``: the open does not: a port waiting for its first sender)."""
     url, fmt, opts, kind = capture_args(spec, camera)
-    return open_container(url, what=kind, format=fmt, options=opts, timeout=(None if wait else TIMEOUT, TIMEOUT),
+    return open_container(url, what=kind, format=fmt, options=opts, timeout=(None if wait else timeout, timeout),
                           hwaccel=hwaccel)  # fmt: skip
 
 
-def read_failure(exc: BaseException, spec: str = "") -> str:
-    """Why a read of live source ``spec`` failed, in a few words: the read timeout said as one (FFmpeg's own
-    words for it are "Immediate exit requested"); an HTTP stream's "Input/output error" as what it is, the server
+def read_failure(exc: BaseException, spec: str = "", timeout: float = TIMEOUT) -> str:
+    """Why a read of live source ``spec`` failed, in a few words: the read timeout (``timeout`` s) said as one, with
+    the option that sets it (FFmpeg's own words for it are "Immediate exit requested"); an HTTP stream's "Input/output error" as what it is, the server
     closing the connection (FFmpeg's HTTP client says so of a response that ends before its length, or without one:
     a reset, an unreachable host and a timeout have words of their own), else the error's first line.
 
-    >>> read_failure(av.error.ExitError(1414092869, "Immediate exit requested")), read_failure(OSError(5, "I/O error"))
-    ('no data for 5 s: timed out', 'I/O error')
+    >>> read_failure(av.error.ExitError(1414092869, "Immediate exit requested"), timeout=12.0)
+    'no data for 12 s: --stream-timeout 12'
+    >>> read_failure(OSError(5, "I/O error"))
+    'I/O error'
     >>> read_failure(OSError(5, "Input/output error"), "http://cam/video.mjpg")
     'the server closed the connection'
     """
     if isinstance(exc, av.error.ExitError):
-        return f"no data for {TIMEOUT:g} s: timed out"
+        return f"no data for {timeout:g} s: --stream-timeout {timeout:g}"
     if getattr(exc, "errno", None) == errno.EIO and spec.lower().startswith(HTTP_SCHEMES):
         return "the server closed the connection"
     return reason_of(exc)
 
 
-def last_heard(exc: BaseException) -> float:
-    """The ``time.monotonic()`` a live source whose read failed with ``exc`` last had data: :data:`TIMEOUT` s ago
-    where the read timed out, else now.
+def last_heard(exc: BaseException, timeout: float = TIMEOUT) -> float:
+    """The ``time.monotonic()`` a live source whose read failed with ``exc`` last had data: ``timeout`` s ago
+    where the read timed out (after that long), else now.
 
-    >>> round(time.monotonic() - last_heard(av.error.ExitError(1414092869, "Immediate exit requested")), 1)
-    5.0
+    >>> round(time.monotonic() - last_heard(av.error.ExitError(1414092869, "Immediate exit requested"), 12.0), 1)
+    12.0
     """
-    return time.monotonic() - (TIMEOUT if isinstance(exc, av.error.ExitError) else 0.0)
+    return time.monotonic() - (timeout if isinstance(exc, av.error.ExitError) else 0.0)

@@ -2,6 +2,7 @@
 another machine of the network (here: loopback only; nothing is sent anywhere else)."""
 
 import contextlib
+import http.client
 import json
 import logging
 import re
@@ -176,6 +177,45 @@ def test_the_page_is_served_whatever_query_its_link_carries(path):
     with server.MjpegServer("127.0.0.1", 0, ["Road"], [(128, 64, 128)]) as view:
         with urllib.request.urlopen(f"http://127.0.0.1:{view.port}{path}", timeout=5) as page:
             assert page.status == 200 and b'src="/stream.mjpg"' in page.read()
+
+
+@pytest.mark.timeout(30)
+def test_a_head_request_is_answered_as_its_get_is_without_a_body():
+    """A HEAD (a monitor's check that the view is up, ``curl -I``) was 501, not implemented. It is GET's answer, headers
+    alone: the page's and the figures' with their length, the stream's without a picture, 404 where GET's is."""
+    paths = ("/", "/stats.json", "/stream.mjpg", "/nothing")
+    with server.MjpegServer("127.0.0.1", 0, ["Road"], [(128, 64, 128)]) as view:
+        view.publish(np.zeros((48, 64, 3), np.uint8))  # (a picture to stream: a GET of the stream sends it)
+        answers = {(method, path): _answer(view.port, method, path) for path in paths for method in ("GET", "HEAD")}
+        after = {path: _after_the_headers(view.port, path) for path in paths}
+    for path in paths:
+        (status, headers, body), head = answers["GET", path], answers["HEAD", path]
+        assert head == (status, headers, b"") and body and after[path] == b"", (path, head, after[path])
+    assert [answers["HEAD", p][0] for p in paths] == [200, 200, 200, 404]
+    assert answers["HEAD", "/stream.mjpg"][1]["Content-Type"] == "multipart/x-mixed-replace; boundary=frame"
+
+
+def _answer(port: int, method: str, path: str) -> tuple[int, dict, bytes]:
+    """The status, headers (but the date) and body (a stream's first bytes) of ``method path``, by http.client."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request(method, path)
+        r = conn.getresponse()
+        headers = {k: v for k, v in r.getheaders() if k != "Date"}
+        return r.status, headers, r.read1(65536) if path == "/stream.mjpg" else r.read()
+    finally:
+        conn.close()
+
+
+def _after_the_headers(port: int, path: str) -> bytes:
+    """What a HEAD's answer sends after its headers, till the server ends the connection (http.client reads no body
+    of a HEAD's answer, whatever comes)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(f"HEAD {path} HTTP/1.0\r\n\r\n".encode())
+        got = b""
+        while chunk := sock.recv(65536):
+            got += chunk
+    return got.split(b"\r\n\r\n", 1)[1]
 
 
 @pytest.mark.timeout(30)

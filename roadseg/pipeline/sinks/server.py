@@ -3,7 +3,8 @@
 ``/stream.mjpg`` is ``multipart/x-mixed-replace`` JPEG, each part's ``X-Timestamp`` the Unix time its frame was
 captured at (as mjpg-streamer sends it: a client on a synchronised clock measures the latency it sees); ``/stats.json`` holds frames/s, latency and
 drops, worked out when it is asked for (a stream that stalls shows 0 frames/s, not the rate its last
-picture came at). The pipeline only replaces the latest JPEG (never waits for a client); each browser
+picture came at). A ``HEAD`` request is answered as its ``GET`` is, headers alone (a monitor's or ``curl -I``'s
+check that the view is up: was 501, not implemented; the stream's headers, none of its pictures). The pipeline only replaces the latest JPEG (never waits for a client); each browser
 is served by its own handler thread with a socket timeout, so a slow or vanished browser cannot stall
 anything; closing the server shuts each browser's connection and joins its thread.
 
@@ -92,19 +93,26 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, "text/plain", b"not found")
 
+    def do_HEAD(self) -> None:  # noqa: N802
+        """GET's answer without its body: the headers alone (:meth:`_send` and :meth:`_stream` send no more)."""
+        self.do_GET()
+
     def _send(self, code: int, ctype: str, body: bytes) -> None:
         self.send_response(code)
         self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(len(body)))  # (a HEAD's too: the length its GET's body has)
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def _stream(self, mjpeg: MjpegServer) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
+        if self.command == "HEAD":
+            return
         seen = -1
         try:
             while True:

@@ -41,7 +41,7 @@ def test_bench_prints_the_side_by_side_table_and_writes_json_and_chart(rule_onnx
     assert all(row["spread"] >= 1.0 for row in data["rows"]) and "machine was busy" not in r.output
     data["rows"][0]["spread"] = 2.5  # (a row whose runs were that far apart is named)
     assert "warning: the runs of 1 row(s) differ by up to 2.50x" in format_table(data)
-    assert {"naive loop (1 thread)", "segment-video pipeline"} <= set(whats)
+    assert {"naive loop (sequential)", "segment-video pipeline"} <= set(whats)
     assert all(row["fps"] > 0 for row in data["rows"])
     assert data["ratios"]["pipeline_over_model"] > 0 and (out / "bench.png").stat().st_size > 1000
     assert "pipeline / model-only" in r.output and "96x128" in r.output
@@ -70,6 +70,7 @@ def test_bench_interrupted_in_its_pipeline_run_does_not_name_the_timed_output(ru
     """A Ctrl-C or SIGTERM during bench's threaded-pipeline rows said 'finalised a playable /tmp/tmp.../p.mp4 with
     the 7 frames done': a file removed with its temporary folder as the message was printed."""
     from roadseg.errors import Interrupted
+    from roadseg.pipeline.infer import Segmenter
     from roadseg.tools import bench
 
     def stopped(opts, segmenter=None):
@@ -78,7 +79,7 @@ def test_bench_interrupted_in_its_pipeline_run_does_not_name_the_timed_output(ru
 
     monkeypatch.setattr(bench, "run", stopped)
     with pytest.raises(Interrupted) as exc:
-        bench.pipeline(tmp_path / "v.mp4", rule_onnx, 4, 25.0, 1, "superfast")
+        bench.pipeline_once(tmp_path / "v.mp4", Segmenter(rule_onnx), 4, 25.0, "superfast", [])()
     assert str(exc.value) == "interrupted" and exc.value.exit_code == 143
 
 

@@ -33,7 +33,7 @@ def info_cmd(as_json, model) -> None:
 @click.command("bench")
 @click.option("--video", required=True, type=click.Path(exists=True, dir_okay=False), help="Clip whose frames are used.")
 @click.option("--frames", default=48, show_default=True, type=click.IntRange(min=1), help="Frames per timed run.")
-@click.option("--repeats", default=3, show_default=True, type=click.IntRange(min=1), help="Timed runs per measurement (median reported).")
+@click.option("--repeats", default=3, show_default=True, type=click.IntRange(min=1), help="Timed runs per measurement after a warm-up (median and spread reported; fewer than 3 is warned of).")
 @click.option("--batch", "batches", multiple=True, type=click.IntRange(min=1), default=(1, 4), show_default=True, help="Batch sizes for model-only runs.")
 @click.option("--model", type=click.Path(exists=True, dir_okay=False), help="Benchmark this model instead of the shipped ones.")
 @click.option("--baseline", type=click.Path(exists=True, dir_okay=False),
@@ -47,7 +47,9 @@ def info_cmd(as_json, model) -> None:
 @handle_errors
 def bench_cmd(video, frames, repeats, batches, model, baseline, checkpoint, no_native, no_torch, preset, out) -> None:
     """Frames/s side by side: onnxruntime model-only (per precision, provider, batch, size), PyTorch
-    eager, a naive single-threaded loop and the threaded segment-video pipeline, on the same frames."""
+    eager, a naive sequential loop and the threaded segment-video pipeline, on the same frames; the default model
+    alone, the baseline, the loop and the pipeline timed in turn, round by round, for the ratios. States the machine,
+    threads, load and time, and warns of runs too few, too short or too far apart to trust."""
     import json
     from pathlib import Path
 

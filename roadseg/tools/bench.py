@@ -1,10 +1,11 @@
 """``roadseg bench``: model-only, PyTorch eager, a naive loop and the threaded pipeline, on the same frames.
 
-Every figure is a median over ``repeats`` timed runs after a warm-up, and the ratios compare runs
-made in the same process, so they survive a noisy machine; the default model and a ``baseline`` are
-also timed in turn, round by round (:func:`interleaved`), for the one ratio a release is judged by.
-Rows whose runs differ by more than :data:`~roadseg.tools.report.SPREAD` (fastest over slowest) are named
-where the result is shown (:mod:`~roadseg.tools.report`): a busy machine.
+Every figure is a median over ``repeats`` timed runs after a warm-up. The ratios come from runs timed in turn,
+round by round (:func:`in_turn`): the default model alone, a ``baseline`` model alone, the naive loop and the
+pipeline, so a machine whose speed drifts slows each alike. The result states when, where (CPU, usable CPUs, load
+average, library versions, threads) and with which settings it was taken, and ``warnings``
+(:func:`~roadseg.tools.report.warnings_of`): runs too few or too short to mean anything, rows whose runs differ by
+more than :data:`~roadseg.tools.report.SPREAD`, fewer frames than asked, a model above the measured peak.
 
 Example:
     >>> r = run_bench("sample_videos/road.mp4", frames=8, repeats=1, batches=(1,), torch_eager_=False)  # doctest: +SKIP
@@ -13,10 +14,12 @@ Example:
 
 from __future__ import annotations
 
+import os
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 
 import av
@@ -31,22 +34,57 @@ from roadseg.pipeline.session import DEFAULT_MODELS, OnnxSegmenter, models_dir, 
 from roadseg.pipeline.sinks import VideoSink
 from roadseg.pipeline.sources import Frame, VideoSource, picture_stream
 from roadseg.tools.peak import floor, machine_peak
+from roadseg.tools.report import warnings_of
+
+Timed = Callable[[], "int | tuple[int, float]"]  # one run: the frames it did (and the seconds that count, if not all)
 
 
-def median_fps(fn: Callable[[], int | tuple[int, float]], repeats: int, warmup: int = 1) -> dict:
+def _call(fn: Timed) -> tuple[int, float]:
+    t0 = time.perf_counter()
+    out = fn()
+    return out if isinstance(out, tuple) else (out, time.perf_counter() - t0)
+
+
+def figures(runs: list[tuple[int, float]]) -> dict:
+    """Median frames/s and ms/frame of timed ``runs`` ((frames, seconds) each); every run's frames/s; ``spread``, the
+    fastest run over the slowest; ``frames``, the fewest a run did; ``seconds``, the median a run lasted.
+
+    >>> figures([(10, 1.0), (10, 0.5), (10, 2.0)])
+    {'fps': 10.0, 'ms_per_frame': 100.0, 'runs': [10.0, 20.0, 5.0], 'spread': 4.0, 'frames': 10, 'seconds': 1.0}
+    """
+    rates = [n / dt for n, dt in runs]
+    return {"fps": round(statistics.median(rates), 2), "ms_per_frame": round(1000 * statistics.median(dt / n for n, dt in runs), 2),
+            "runs": [round(r, 2) for r in rates], "spread": round(max(rates) / min(rates), 3),
+            "frames": min(n for n, _ in runs), "seconds": float(f"{statistics.median(dt for _, dt in runs):.3g}")}  # fmt: skip
+
+
+def median_fps(fn: Timed, repeats: int, warmup: int = 1) -> dict:
     """Run ``fn`` ``warmup`` + ``repeats`` times; it returns the frames it processed (and, optionally,
-    the seconds that count, when its own set-up should not). ``spread``: the fastest run over the slowest."""
+    the seconds that count, when its own set-up should not): :func:`figures` of the timed runs."""
     for _ in range(warmup):
         fn()
-    rates, seconds = [], []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        n, dt = out if isinstance(out, tuple) else (out, time.perf_counter() - t0)
-        rates.append(n / dt)
-        seconds.append(dt / n)
-    return {"fps": round(statistics.median(rates), 2), "ms_per_frame": round(1000 * statistics.median(seconds), 2),
-            "runs": [round(r, 2) for r in rates], "spread": round(max(rates) / min(rates), 3)}  # fmt: skip
+    return figures([_call(fn) for _ in range(repeats)])
+
+
+def in_turn(fns: dict[str, Timed], repeats: int, warmup: int = 1) -> dict:
+    """Each of ``fns`` once, in turn, round after round, after ``warmup`` rounds: a machine whose speed drifts (2x
+    from day to day here, and within a run) slows all alike. Per name :func:`figures`; ``rounds``: each round's
+    frames/s by name, for ratios taken within a round (:func:`round_ratio`)."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    rounds = [{name: _call(fn) for name, fn in fns.items()} for _ in range(repeats)]
+    return {**{name: figures([r[name] for r in rounds]) for name in fns},
+            "rounds": [{name: round(n / dt, 3) for name, (n, dt) in r.items()} for r in rounds]}  # fmt: skip
+
+
+def round_ratio(turns: dict, a: str, b: str) -> float:
+    """The median over the rounds of :func:`in_turn` of ``a``'s frames/s over ``b``'s.
+
+    >>> round_ratio({"rounds": [{"a": 2.0, "b": 1.0}, {"a": 3.0, "b": 1.0}, {"a": 9.0, "b": 1.0}]}, "a", "b")
+    3.0
+    """
+    return round(statistics.median(r[a] / r[b] for r in turns["rounds"]), 3)
 
 
 def read_frames(video: str | Path, count: int) -> tuple[list[np.ndarray], dict]:
@@ -56,43 +94,25 @@ def read_frames(video: str | Path, count: int) -> tuple[list[np.ndarray], dict]:
     return frames, info
 
 
+def model_once(seg: Segmenter, small: np.ndarray, batch: int) -> Timed:
+    """One timed run of session.run alone over ``small`` (frames already at the model's size), ``batch`` at a time."""
+    n = len(small) - len(small) % batch
+
+    def once() -> tuple[int, float]:
+        t0 = time.perf_counter()
+        for i in range(0, n, batch):
+            seg.model.predict(small[i : i + batch])
+        return n, time.perf_counter() - t0
+
+    return once
+
+
 def model_only(path: Path, frames: list[np.ndarray], size: tuple[int, int], batch: int, device: str,
                repeats: int) -> dict:  # fmt: skip
     """session.run alone on frames already at ``size``."""
     seg = Segmenter(path, size=size, providers=device)
     small = np.stack([seg.resize(f) for f in frames])
-    n = len(small) - len(small) % batch
-
-    def once() -> int:
-        for i in range(0, n, batch):
-            seg.model.predict(small[i : i + batch])
-        return n
-
-    return {**median_fps(once, repeats), "provider": seg.model.providers[0]}
-
-
-def interleaved(paths: dict[str, Path], frames: list[np.ndarray], size: tuple[int, int], repeats: int) -> dict:
-    """``session.run`` alone (CPU, batch 1, at ``size``) for each model in turn, round after round, after a
-    warm-up of each: a machine whose speed drifts (2x from day to day here, and within a run) slows both
-    alike. Per model the median frames/s; ``ratio``: the median over the rounds of the first model's
-    frames/s over the second's."""
-    segs = {name: Segmenter(path, size=size, providers="cpu") for name, path in paths.items()}
-    small = np.stack([next(iter(segs.values())).resize(f) for f in frames])
-
-    def once(seg: Segmenter) -> float:
-        t0 = time.perf_counter()
-        for i in range(len(small)):
-            seg.model.predict(small[i : i + 1])
-        return len(small) / (time.perf_counter() - t0)
-
-    for seg in segs.values():
-        once(seg)
-    rounds = [{name: once(seg) for name, seg in segs.items()} for _ in range(repeats)]
-    first, second = list(segs)[:2]
-    result = {name: {"fps": round(statistics.median(r[name] for r in rounds), 2),
-                     "runs": [round(r[name], 2) for r in rounds]} for name in segs}  # fmt: skip
-    return {**result, "ratio": round(statistics.median(r[first] / r[second] for r in rounds), 3),
-            "size": f"{size[0]}x{size[1]}"}  # fmt: skip
+    return {**median_fps(model_once(seg, small, batch), repeats), "provider": seg.model.providers[0]}
 
 
 def torch_eager(frames: list[np.ndarray], size: tuple[int, int], repeats: int, checkpoint: str | None,
@@ -122,18 +142,18 @@ def torch_eager(frames: list[np.ndarray], size: tuple[int, int], repeats: int, c
     return {**median_fps(once, repeats), "threads": torch.get_num_threads()}
 
 
-def naive_loop(video: str | Path, model: Path, count: int, repeats: int, preset: str,
-               size: tuple[int, int] | None = None) -> dict:  # fmt: skip
-    """read -> resize -> infer -> overlay -> write, one frame at a time, one thread (the peer)."""
-    seg = Segmenter(model, size=size, providers="cpu")
+def naive_once(video: str | Path, seg: Segmenter, count: int, preset: str) -> Timed:
+    """One timed run of read -> resize -> infer -> overlay -> write, one frame at a time in one Python thread (the
+    peer; onnxruntime's own threads as in the pipeline), from the first frame decoded to the output closed, as the
+    pipeline's run is timed (not opening the input and the encoder)."""
     overlay = Overlay(palette_lut(seg.palette))
 
-    def once() -> int:
+    def once() -> tuple[int, float]:
         with tempfile.TemporaryDirectory() as tmp, av.open(str(video)) as c:
             s = picture_stream(c)
             sink = VideoSink(Path(tmp) / "naive.mp4", width=s.codec_context.width, height=s.codec_context.height,
                              fps=s.average_rate, preset=preset)  # fmt: skip
-            n = 0
+            n, t0 = 0, time.perf_counter()
             for vf in c.decode(s):
                 img = vf.to_ndarray(format="rgb24")
                 sink.write(overlay(img, seg([img])[0]))
@@ -141,17 +161,14 @@ def naive_loop(video: str | Path, model: Path, count: int, repeats: int, preset:
                 if n == count:
                     break
             sink.close()
-        return n
+            return n, time.perf_counter() - t0
 
-    return median_fps(once, repeats)
+    return once
 
 
-def pipeline(video: str | Path, model: Path, count: int, fps: float, repeats: int, preset: str,
-             size: tuple[int, int] | None = None) -> dict:  # fmt: skip
-    """The threaded segment-video run (:func:`roadseg.pipeline.run.run`) on the same frames, one model
-    session for every repeat (as a batch worker keeps it); also its per-stage ms."""
-    stages: list[dict] = []
-    seg = Segmenter(model, size=size, providers="cpu")
+def pipeline_once(video: str | Path, seg: Segmenter, count: int, fps: float, preset: str, stages: list[dict]) -> Timed:
+    """One timed run of the threaded segment-video run (:func:`roadseg.pipeline.run.run`) over the first ``count``
+    frames (its first ``count`` / ``fps`` seconds), with ``seg``'s session (one for every run, as a batch worker keeps it); its per-stage ms go to ``stages``."""
 
     def once() -> tuple[int, float]:
         with tempfile.TemporaryDirectory() as tmp:
@@ -161,11 +178,9 @@ def pipeline(video: str | Path, model: Path, count: int, fps: float, repeats: in
             except Interrupted as exc:  # (its message names the timed output, which goes with its folder)
                 raise Interrupted("interrupted", signal_name=exc.signal_name) from None
         stages.append(r.stages)
-        return r.frames, r.seconds  # first frame in to last frame out; not the session set-up
+        return r.frames, r.seconds  # first frame in to output closed; not the session set-up, nor the opening
 
-    result = median_fps(once, repeats)
-    result["stages_ms"] = {k: v["ms_per_item"] for k, v in stages[-1].items() if v["count"]}
-    return result
+    return once
 
 
 def shipped_models() -> dict[str, Path]:
@@ -180,12 +195,16 @@ def run_bench(video: str | Path, *, frames: int = 48, repeats: int = 3, batches=
               log: Callable[[str], None] = lambda m: None) -> dict:  # fmt: skip
     """All measurements, side by side, in one process.
 
-    ``baseline``: another contract model (e.g. the previous release's INT8 file) measured model-only at
-    the working size as the default is (its rows), and against the default in turn, round by round
-    (:func:`interleaved`), which gives the ratio ``model_over_baseline``.
+    The default model's model-only run (CPU, batch 1, working size), the naive loop and the pipeline are timed in
+    turn, round by round (:func:`in_turn`; ``interleaved`` in the result), with ``baseline`` (another contract model,
+    e.g. the previous release's INT8 file) where given: the ratios come from those rounds. ``warnings``: what makes
+    the figures doubtful (:func:`~roadseg.tools.report.warnings_of`).
     """
     from roadseg.tools.info import collect
 
+    settings = {"frames": frames, "repeats": repeats, "batches": list(batches), "native": native, "torch": torch_eager_,
+                "preset": preset, "checkpoint": checkpoint, "baseline": None if baseline is None else str(baseline)}  # fmt: skip
+    when, load = datetime.now(timezone.utc).isoformat(timespec="seconds"), [_load()]
     models = models or shipped_models()
     if not models:
         raise FileNotFoundError("no models to benchmark: ship models/ or pass --model")
@@ -194,71 +213,91 @@ def run_bench(video: str | Path, *, frames: int = 48, repeats: int = 3, batches=
         raise SourceError(f"{len(imgs)} frames read from {video}, fewer than --batch {max(batches)} needs: "
                           "raise --frames, or use a longer clip")  # fmt: skip
     default_model = models.get("int8") or next(iter(models.values()))
-    # what segment-video sees this clip at: about the model's input_size in pixels, at the clip's aspect
-    working = working_size(vinfo["height"], vinfo["width"], OnnxSegmenter(default_model, providers="cpu").input_size)
-    sizes = [working] + ([(vinfo["height"], vinfo["width"])] if native else [])
-    rows = _model_only_rows(models, imgs, sizes, batches, repeats, log)
-    turns = None
+    precision = _precision(models, default_model)
+    turns, working = _timed_in_turn(video, default_model, baseline, imgs, vinfo, repeats, preset, log)
+    size = turns["size"]
+    given = {(precision, size, 1): turns["default"]}
+    rows = _model_only_rows(models, imgs, [working] + ([(vinfo["height"], vinfo["width"])] if native else []), batches,
+                            repeats, log, given=given)  # fmt: skip
     if baseline is not None:
-        base_rows = _model_only_rows({"baseline": Path(baseline)}, imgs, [working], batches, repeats, log, ["cpu"])
+        base_rows = _model_only_rows({"baseline": Path(baseline)}, imgs, [working], batches, repeats, log, ["cpu"],
+                                     given={("baseline", size, 1): turns["baseline"]})  # fmt: skip
         rows += [{**r, "model": str(baseline)} for r in base_rows]
-        log("model-only default and baseline in turn")
-        turns = interleaved({"default": default_model, "baseline": Path(baseline)}, imgs, working, repeats)
+    common = {"precision": precision, "device": "cpu", "size": size, "batch": 1}
     if torch_eager_:
         try:
             log("pytorch eager")
             r = torch_eager(imgs, working, repeats, checkpoint)
-            rows.append({"what": "pytorch eager", "precision": "fp32", "device": "cpu",
-                         "size": f"{working[0]}x{working[1]}", "batch": 1, **r})  # fmt: skip
+            rows.append({"what": "pytorch eager", **common, "precision": "fp32", **r})
         except ImportError:
             log("torch not installed: PyTorch eager skipped")
-    log("naive single-threaded loop")
-    naive = naive_loop(video, default_model, frames, repeats, preset, working)
-    rows.append({"what": "naive loop (1 thread)", "precision": _precision(models, default_model), "device": "cpu",
-                 "size": f"{working[0]}x{working[1]}", "batch": 1, **naive})  # fmt: skip
-    log("threaded pipeline")
-    pipe = pipeline(video, default_model, frames, vinfo["fps"] or 30.0, repeats, preset, working)
-    rows.append({"what": "segment-video pipeline", "precision": _precision(models, default_model), "device": "cpu",
-                 "size": f"{working[0]}x{working[1]}", "batch": 1, **pipe})  # fmt: skip
-    ratios = _ratios(rows, pipe, naive, _precision(models, default_model), f"{working[0]}x{working[1]}")
-    if turns is not None:
-        ratios["model_over_baseline"] = turns["ratio"]
+    rows.append({"what": "naive loop (sequential)", **common, **turns["naive"]})
+    rows.append({"what": "segment-video pipeline", **common, **turns["pipeline"]})
+    ratios = {"pipeline_over_model": round_ratio(turns, "pipeline", "default"),
+              "pipeline_over_naive": round_ratio(turns, "pipeline", "naive")}  # fmt: skip
     if baseline is not None:
+        ratios["model_over_baseline"] = turns["ratio"] = round_ratio(turns, "default", "baseline")
         models = {**models, "baseline": Path(baseline)}
     log("machine peak (onnxruntime matmul)")
     try:
-        fl = floor(rows, models, machine_peak(), f"{working[0]}x{working[1]}")
+        fl = floor(rows, models, machine_peak(), size)
     except ImportError:  # (onnx, which writes its matmul models, is in the train extra)
         log("onnx not installed (pip install 'roadseg[train]'): machine peak skipped")
         fl = {}
-    return {"video": str(video), "video_info": vinfo, "frames": len(imgs), "repeats": repeats,
-            "working_size": list(working), "rows": rows, "ratios": ratios, "floor": fl, "machine": collect(),
-            **({"interleaved": turns} if turns is not None else {})}  # fmt: skip
+    result = {"video": str(video), "video_info": vinfo, "frames": len(imgs), "repeats": repeats, "settings": settings,
+              "when": when, "load_average": [*load, _load()], "cpus_usable": _cpus_usable(),
+              "threads": {"onnxruntime": "default (one per core)"}, "working_size": list(working), "rows": rows,
+              "ratios": ratios, "floor": fl, "machine": collect(), "interleaved": turns}  # fmt: skip
+    return {**result, "warnings": warnings_of(result)}
+
+
+def _timed_in_turn(video: str | Path, model: Path, baseline: str | Path | None, imgs: list[np.ndarray], vinfo: dict,
+                   repeats: int, preset: str, log: Callable[[str], None]) -> tuple[dict, tuple[int, int]]:  # fmt: skip
+    """``model`` alone, ``baseline`` alone (where given), the naive loop and the pipeline, in turn (:func:`in_turn`), on
+    the CPU at batch 1 and the working size (what segment-video sees this clip at: about the model's input_size in
+    pixels, at the clip's aspect), with one session of ``model`` for all three of its runs; and that size."""
+    session = OnnxSegmenter(model, providers="cpu")
+    working = working_size(vinfo["height"], vinfo["width"], session.input_size)
+    seg, size = Segmenter(session, size=working), f"{working[0]}x{working[1]}"
+    small, stages = np.stack([seg.resize(f) for f in imgs]), []
+    fns = {"default": model_once(seg, small, 1)}
+    if baseline is not None:
+        fns["baseline"] = model_once(Segmenter(baseline, size=working, providers="cpu"), small, 1)
+    fns["naive"] = naive_once(video, seg, len(imgs), preset)
+    fns["pipeline"] = pipeline_once(video, seg, len(imgs), vinfo["fps"] or 30.0, preset, stages)
+    log(f"{', '.join(fns)} in turn ({size}, batch 1, CPU)")
+    turns = {**in_turn(fns, repeats), "size": size}
+    turns["pipeline"]["stages_ms"] = {k: v["ms_per_item"] for k, v in stages[-1].items() if v["count"]}
+    return turns, working
 
 
 def _model_only_rows(models: dict[str, Path], imgs, sizes, batches, repeats: int, log: Callable[[str], None],
-                     devices: list[str] | None = None) -> list[dict]:  # fmt: skip
-    """onnxruntime model-only rows for every model x device x size x batch (CUDA where it is usable)."""
+                     devices: list[str] | None = None, given: dict | None = None) -> list[dict]:  # fmt: skip
+    """onnxruntime model-only rows for every model x device x size x batch (CUDA where it is usable); those ``given``
+    by (model, size, batch) on the CPU were timed already (:func:`in_turn`)."""
     devices = devices or ["cpu"] + (["cuda"] if resolve_device("auto") == "cuda" else [])
     rows = []
     for precision, path in models.items():
         for device in devices:
             for size in sizes:
                 for batch in batches:
-                    log(f"model-only {precision} {device} {size[0]}x{size[1]} batch {batch}")
-                    r = model_only(path, imgs, size, batch, device, repeats)
+                    key = (precision, f"{size[0]}x{size[1]}", batch)
+                    if device == "cpu" and key in (given or {}):
+                        r = {**given[key], "provider": "CPUExecutionProvider"}  # type: ignore[index]
+                    else:
+                        log(f"model-only {precision} {device} {size[0]}x{size[1]} batch {batch}")
+                        r = model_only(path, imgs, size, batch, device, repeats)
                     rows.append({"what": "onnxruntime model-only", "precision": precision, "device": device,
-                                 "size": f"{size[0]}x{size[1]}", "batch": batch, **r})  # fmt: skip
+                                 "size": key[1], "batch": batch, **r})  # fmt: skip
     return rows
 
 
-def _ratios(rows: list[dict], pipe: dict, naive: dict, precision: str, size: str) -> dict:
-    """Pipeline over model-only and over the naive loop (batch 1, CPU, working size)."""
-    bound = next(r for r in rows if r["what"] == "onnxruntime model-only" and r["batch"] == 1
-                 and r["device"] == "cpu" and r["size"] == size and r["precision"] == precision)  # fmt: skip
-    ratios = {"pipeline_over_model": round(pipe["fps"] / bound["fps"], 3),
-              "pipeline_over_naive": round(pipe["fps"] / naive["fps"], 3)}  # fmt: skip
-    return ratios
+def _load() -> float:
+    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else -1.0
+
+
+def _cpus_usable() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _precision(models: dict[str, Path], path: Path) -> str:

@@ -1,6 +1,7 @@
 """What ``roadseg bench`` shows of its result (:func:`~roadseg.tools.bench.run_bench`): the side-by-side table
-(:func:`format_table`, rows whose runs differ by more than :data:`SPREAD` named: a busy machine) and a bar chart of
-frames/s (:func:`draw_chart`).
+(:func:`format_table`: when, on what machine and threads, each row's median and spread, the ratios, and the
+warnings of :func:`warnings_of`: runs too few or too short, rows whose runs differ by more than :data:`SPREAD`) and a
+bar chart of frames/s (:func:`draw_chart`).
 
 Example:
     >>> row = {"what": "segment-video pipeline", "precision": "int8", "device": "cpu", "size": "96x128", "batch": 1,
@@ -16,18 +17,29 @@ from __future__ import annotations
 from pathlib import Path
 
 SPREAD = 1.3  # runs of one row further apart than this (fastest / slowest): the machine was busy
+MIN_SECONDS = 1.0  # a timed run shorter than this is start-up and flush as much as frames
+MIN_REPEATS = 3  # fewer timed runs show no spread, and their median is a sample
+
+WHAT = ("model-only: session.run on frames already at the size (no decode, resize, overlay or encode); naive loop "
+        "(one stage at a time) and pipeline (threaded): decode -> resize -> infer -> overlay -> encode at the input's "
+        "size, from the first frame decoded to the output closed (not opening them); frames/s and ms/frame: medians "
+        "of the timed runs; spread: fastest run / slowest")  # fmt: skip
 
 
 def format_table(result: dict) -> str:
-    head = f"{'what':<26} {'prec':<8} {'dev':<5} {'size':<9} {'batch':>5} {'frames/s':>9} {'ms/frame':>9}"
-    lines = [f"{result['frames']} frames of {result['video']} "
-             f"({result['video_info']['width']}x{result['video_info']['height']}), median of {result['repeats']}",
-             head, "-" * len(head)]  # fmt: skip
+    """The result as text: what was timed, when and where; a row per measurement; ratios; warnings."""
+    head = (f"{'what':<26} {'prec':<8} {'dev':<5} {'size':<9} {'batch':>5} {'frames/s':>9} {'ms/frame':>9} "
+            f"{'spread':>7}")  # fmt: skip
+    lines = [f"{result['frames']} frames of {result['video']} ({result['video_info']['width']}x"
+             f"{result['video_info']['height']}), median of {result['repeats']} timed runs after a warm-up"
+             + (f"; {result['when']}" if result.get("when") else ""), *_machine(result), head, "-" * len(head)]  # fmt: skip
     for r in result["rows"]:
+        spread = f"{r['spread']:.2f}x" if len(r.get("runs", ())) > 1 else "-"
         lines.append(f"{r['what']:<26} {r['precision']:<8} {r['device']:<5} {r['size']:<9} {r['batch']:>5} "
-                     f"{r['fps']:>9.2f} {r['ms_per_frame']:>9.2f}")  # fmt: skip
+                     f"{r['fps']:>9.2f} {r['ms_per_frame']:>9.2f} {spread:>7}")  # fmt: skip
+    lines.append(WHAT)
     pipe = next(r for r in result["rows"] if r["what"] == "segment-video pipeline")
-    lines.append("pipeline stages (ms/frame): " + ", ".join(f"{k} {v}" for k, v in pipe["stages_ms"].items()))
+    lines.append("pipeline stages (ms/frame, last run): " + ", ".join(f"{k} {v}" for k, v in pipe["stages_ms"].items()))
     fl = result.get("floor", {})
     pk = fl.get("peak", {})
     if pk:
@@ -37,17 +49,74 @@ def format_table(result: dict) -> str:
             lines.append(f"floor {prec}: {f['gmacs_per_frame']} GMAC/frame, {f['achieved_gops']} GOP/s achieved "
                          f"= {100 * f['fraction_of_peak']:.0f}% of peak ({f['at']})")  # fmt: skip
     ra = result["ratios"]
-    lines.append(f"pipeline / model-only {ra['pipeline_over_model']:.2f}x   pipeline / naive loop {ra['pipeline_over_naive']:.2f}x")
+    rounds = len(result.get("interleaved", {}).get("rounds", ()))
+    lines.append(f"pipeline / model-only {ra['pipeline_over_model']:.2f}x   pipeline / naive loop "
+                 f"{ra['pipeline_over_naive']:.2f}x" + (f" (each the median of {rounds} rounds that timed them in turn)"
+                                                         if rounds else ""))  # fmt: skip
     if "model_over_baseline" in ra:
         lines.append(f"model-only default / baseline {ra['model_over_baseline']:.2f}x (batch 1, working size, "
                      f"timed in turn, median of {result['repeats']} rounds)")  # fmt: skip
-    busy = [r for r in result["rows"] if r.get("spread", 1.0) > SPREAD]
+    return "\n".join(lines + [f"warning: {w}" for w in warnings_of(result)])
+
+
+def warnings_of(result: dict) -> list[str]:
+    """What makes the figures of ``result`` doubtful: too few runs, runs too short, runs far apart (a busy
+    machine), a machine not idle as the run began, fewer frames than asked or than the others, a model above the
+    measured peak.
+
+    >>> warnings_of({"frames": 60, "repeats": 3, "rows": [{"what": "w", "precision": "int8", "size": "9x9", "batch": 1,
+    ...              "runs": [9.0, 9.1, 9.2], "spread": 1.02, "frames": 60, "seconds": 2.1}], "floor": {}})
+    []
+    """
+    out, rows, frames = [], result["rows"], result["frames"]
+    asked = result.get("settings", {}).get("frames", frames)
+    if result["repeats"] < MIN_REPEATS:
+        out.append(f"{result['repeats']} timed run{'s' if result['repeats'] > 1 else ''} per row: no spread measured, "
+                   f"and a median of so few is a sample; use --repeats {MIN_REPEATS} or more")  # fmt: skip
+    short = [r for r in rows if r.get("seconds", MIN_SECONDS) < MIN_SECONDS]
+    if short:
+        worst = min(short, key=lambda r: r["seconds"])
+        out.append(f"the timed runs last under {MIN_SECONDS:g} s in {len(short)} row(s) (shortest: {worst['seconds']} s, "
+                   f"{_name(worst)}): start-up and flush weigh in; raise --frames")  # fmt: skip
+    busy = [r for r in rows if r.get("spread", 1.0) > SPREAD]
     if busy:
         worst = max(busy, key=lambda r: r["spread"])
-        lines.append(f"warning: the runs of {len(busy)} row(s) differ by up to {worst['spread']:.2f}x ({worst['what']} "
-                     f"{worst['precision']} {worst['size']} b{worst['batch']}): the machine was busy; rerun with more "
-                     "--repeats before trusting the ratios")  # fmt: skip
-    return "\n".join(lines)
+        out.append(f"the runs of {len(busy)} row(s) differ by up to {worst['spread']:.2f}x ({_name(worst)}): the "
+                   "machine was busy; rerun with more --repeats before trusting the ratios")  # fmt: skip
+    load, cpus = result.get("load_average"), result.get("cpus_usable", 1)
+    if load and load[0] >= max(0.5, cpus / 4):
+        out.append(f"the load average was {load[0]} on {cpus} CPUs as the run began: other work shared the machine "
+                   "(compare the ratios, each from rounds timed in turn, not frames/s)")  # fmt: skip
+    if frames < asked:
+        out.append(f"{asked} frames asked, the clip gave {frames}")
+    fewer = [r for r in rows if r.get("frames", frames) < frames - frames % r["batch"]]
+    if fewer:
+        out.append("fewer frames timed than read in " + ", ".join(f"{_name(r)} ({r['frames']})" for r in fewer))
+    for prec, f in result.get("floor", {}).items():
+        if prec != "peak" and f["fraction_of_peak"] > 1:
+            out.append(f"{prec} ran above the measured peak ({100 * f['fraction_of_peak']:.0f}%): the peak read low "
+                       "(a busy machine, or kernels faster than onnxruntime's matmul), so the floor means little")  # fmt: skip
+    return out
+
+
+def _name(r: dict) -> str:
+    return f"{r['what']} {r['precision']} {r['size']} b{r['batch']}"
+
+
+def _machine(result: dict) -> list[str]:
+    """One line: CPU, usable CPUs, libraries, threads, load average (where the result has them: older ones do not)."""
+    m = result.get("machine")
+    if not m:
+        return []
+    cpu, libs = m["cpu"], m.get("libraries", {})
+    ort = next((f"{k} {v}" for k, v in libs.items() if k.startswith("onnxruntime")), "onnxruntime ?")
+    features = " ".join(k for k, v in cpu.get("features", {}).items() if v) or "no AVX2"
+    torch = next((f", torch {r['threads']}" for r in result["rows"] if "threads" in r), "")
+    load = result.get("load_average")
+    return [f"machine: {cpu['model']}, {result.get('cpus_usable', cpu['cores'])} CPUs usable of {cpu['cores']} "
+            f"({features}); {ort}, roadseg {libs.get('roadseg', '?')}; threads: onnxruntime "
+            f"{result.get('threads', {}).get('onnxruntime', '?')}{torch}"
+            + (f"; load average {load[0]} at the start, {load[-1]} at the end" if load else "")]  # fmt: skip
 
 
 def draw_chart(result: dict, path: str | Path) -> Path | None:

@@ -1,0 +1,98 @@
+"""What ``roadseg bench`` states beside its figures: which timings a ratio comes from, what each row timed, the
+machine and threads, and the warnings a run too short or too noisy to mean anything gets."""
+
+import json
+import statistics
+import time
+
+from click.testing import CliRunner
+from conftest import split_frames, write_video
+
+from roadseg.cli import main
+from roadseg.tools import bench
+from roadseg.tools.report import format_table
+
+
+def _bench(tmp_path, rule_onnx, *extra, frames=4, clip=6):
+    video = write_video(tmp_path / "v.mp4", split_frames(clip, h=96, w=128))
+    out = tmp_path / "res"
+    r = CliRunner().invoke(main, ["bench", "--video", str(video), "--model", str(rule_onnx), "--frames", str(frames),
+                                  "--batch", "1", "--no-native", "--no-torch", "--out", str(out), *extra])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    return r, json.loads((out / "bench.json").read_text())
+
+
+def test_bench_end_to_end_ratios_come_from_rounds_that_time_them_in_turn(tmp_path, rule_onnx):
+    """pipeline / model-only and pipeline / naive loop divided rows timed minutes apart (one after another), which a
+    machine whose speed drifts makes up; the default / baseline one alone was timed in turn."""
+    r, data = _bench(tmp_path, rule_onnx, "--repeats", "2", "--baseline", str(rule_onnx))
+    turns = data["interleaved"]
+    assert len(turns["rounds"]) == 2 and all(set(t) == {"default", "baseline", "naive", "pipeline"} for t in turns["rounds"])
+    ratio = lambda a, b: round(statistics.median(t[a] / t[b] for t in turns["rounds"]), 3)  # noqa: E731
+    ra = data["ratios"]
+    assert ra["pipeline_over_naive"] == ratio("pipeline", "naive") and ra["pipeline_over_model"] == ratio("pipeline", "default")
+    assert ra["model_over_baseline"] == ratio("default", "baseline") == turns["ratio"]
+    rows = {row["what"]: row for row in data["rows"] if row["batch"] == 1 and row["precision"] in ("custom", "baseline")}
+    assert rows["segment-video pipeline"]["runs"] == turns["pipeline"]["runs"]  # (each figure from one timing)
+    assert rows["naive loop (sequential)"]["runs"] == turns["naive"]["runs"]
+    model_rows = [row for row in data["rows"] if row["what"] == "onnxruntime model-only"]
+    assert [row["runs"] for row in model_rows] == [turns["default"]["runs"], turns["baseline"]["runs"]]
+    assert "each the median of 2 rounds that timed them in turn" in r.output
+
+
+def test_bench_naive_loop_is_timed_as_the_pipeline_is_not_with_opening_its_output(tmp_path, rule_onnx, monkeypatch):
+    """The naive loop's seconds held opening the input and the encoder, the pipeline's (first frame in to output
+    closed) did not: pipeline / naive loop was flattered."""
+
+    class SlowToOpen(bench.VideoSink):
+        def __init__(self, *args, **kwargs):
+            time.sleep(0.6)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(bench, "VideoSink", SlowToOpen)
+    _, data = _bench(tmp_path, rule_onnx, "--repeats", "1")
+    naive = next(row for row in data["rows"] if row["what"].startswith("naive loop"))
+    assert naive["ms_per_frame"] < 125, naive  # (was ≥ 150 ms: 0.6 s over 4 frames)
+    assert naive["frames"] == 4 and naive["seconds"] < 0.5
+
+
+def test_bench_states_the_machine_threads_time_and_what_each_row_timed(tmp_path, rule_onnx):
+    r, data = _bench(tmp_path, rule_onnx, "--repeats", "1")
+    assert data["when"].endswith("+00:00") and len(data["load_average"]) == 2 and data["cpus_usable"] >= 1
+    assert data["threads"]["onnxruntime"] == "default (one per core)"
+    assert data["settings"]["frames"] == 4 and data["settings"]["repeats"] == 1 and data["settings"]["batches"] == [1]
+    assert all(row["frames"] == 4 and row["seconds"] > 0 for row in data["rows"])
+    machine = next(line for line in r.output.splitlines() if line.startswith("machine: "))
+    assert data["machine"]["cpu"]["model"] in machine and "onnxruntime" in machine and "threads" in machine
+    assert "load average" in machine and data["when"] in r.output
+    assert "model-only: session.run on frames already at the size" in r.output
+    assert "from the first frame decoded to the output closed" in r.output
+    assert "pipeline stages (ms/frame, last run)" in r.output
+
+
+def test_bench_flags_a_run_too_short_to_mean_anything(tmp_path, rule_onnx):
+    """4 frames timed once printed its table and ratios with no word of doubt."""
+    r, data = _bench(tmp_path, rule_onnx, "--repeats", "1", frames=8, clip=5)
+    said = "\n".join(data["warnings"])
+    assert "1 timed run per row: no spread measured" in said
+    assert "timed runs last under 1 s" in said and "raise --frames" in said
+    assert "8 frames asked, the clip gave 5" in said
+    assert all(w in r.output for w in data["warnings"]) and data["frames"] == 5
+    assert all(row["frames"] == 5 for row in data["rows"])  # (the pipeline cut its run at the frames asked: was 8)
+
+
+def test_bench_table_shows_each_rows_spread_and_flags_a_model_above_the_measured_peak():
+    row = {"what": "segment-video pipeline", "precision": "int8", "device": "cpu", "size": "96x128", "batch": 1,
+           "fps": 50.0, "ms_per_frame": 20.0, "runs": [50.0, 48.0, 52.0], "spread": 1.083, "frames": 60, "seconds": 1.2,
+           "stages_ms": {"infer": 15.0}}  # fmt: skip
+    result = {"frames": 60, "video": "v.mp4", "video_info": {"width": 128, "height": 96}, "repeats": 3, "rows": [row],
+              "ratios": {"pipeline_over_model": 0.9, "pipeline_over_naive": 2.0},
+              "floor": {"peak": {"fp32_gflops": 100.0, "int8_gops": 400.0},
+                        "fp32": {"gmacs_per_frame": 17.66, "achieved_gops": 107.4, "fraction_of_peak": 1.074,
+                                 "at": "96x128 batch 1"}}}  # fmt: skip
+    text = format_table(result)
+    assert "spread" in text.splitlines()[1] and " 1.08x" in text
+    assert "above the measured peak" in text and "the peak read low" in text
+    assert "load average" not in text
+    text = format_table({**result, "load_average": [3.1, 4.0], "cpus_usable": 2})  # (another job on the cores)
+    assert "warning: the load average was 3.1 on 2 CPUs as the run began" in text

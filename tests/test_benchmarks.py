@@ -16,8 +16,10 @@ from roadseg.tools.report import format_table
 def _bench(tmp_path, rule_onnx, *extra, frames=4, clip=6):
     video = write_video(tmp_path / "v.mp4", split_frames(clip, h=96, w=128))
     out = tmp_path / "res"
+    torch = [] if "--torch" in extra else ["--no-torch"]
+    extra = tuple(e for e in extra if e != "--torch")
     r = CliRunner().invoke(main, ["bench", "--video", str(video), "--model", str(rule_onnx), "--frames", str(frames),
-                                  "--batch", "1", "--no-native", "--no-torch", "--out", str(out), *extra])  # fmt: skip
+                                  "--batch", "1", "--no-native", *torch, "--out", str(out), *extra])  # fmt: skip
     assert r.exit_code == 0, r.output
     return r, json.loads((out / "bench.json").read_text())
 
@@ -59,7 +61,7 @@ def test_bench_naive_loop_is_timed_as_the_pipeline_is_not_with_opening_its_outpu
 def test_bench_states_the_machine_threads_time_and_what_each_row_timed(tmp_path, rule_onnx):
     r, data = _bench(tmp_path, rule_onnx, "--repeats", "1")
     assert data["when"].endswith("+00:00") and len(data["load_average"]) == 2 and data["cpus_usable"] >= 1
-    assert data["threads"]["onnxruntime"] == "default (one per core)"
+    assert data["threads"]["onnxruntime"] == "default (one per physical core)"
     assert data["settings"]["frames"] == 4 and data["settings"]["repeats"] == 1 and data["settings"]["batches"] == [1]
     assert all(row["frames"] == 4 and row["seconds"] > 0 for row in data["rows"])
     machine = next(line for line in r.output.splitlines() if line.startswith("machine: "))
@@ -96,3 +98,40 @@ def test_bench_table_shows_each_rows_spread_and_flags_a_model_above_the_measured
     assert "load average" not in text
     text = format_table({**result, "load_average": [3.1, 4.0], "cpus_usable": 2})  # (another job on the cores)
     assert "warning: the load average was 3.1 on 2 CPUs as the run began" in text
+
+
+def test_bench_threads_pins_every_session_and_pytorch(tmp_path, rule_onnx, monkeypatch):
+    """Each row ran with each library's default threads, unstated for onnxruntime: a reader could not tell whether
+    PyTorch eager and onnxruntime had the same cores, and could not pin them (taskset is not enough for onnxruntime)."""
+    import torch
+
+    from roadseg.pipeline import infer, session
+
+    asked = []
+
+    class Counted(session.OnnxSegmenter):
+        def __init__(self, path, **kwargs):
+            asked.append(kwargs.get("threads", 0))
+            super().__init__(path, **kwargs)
+
+    monkeypatch.setattr(infer, "OnnxSegmenter", Counted)
+    monkeypatch.setattr(bench, "OnnxSegmenter", Counted)
+    before = torch.get_num_threads()
+    own = tmp_path / "own.onnx"  # (a rule model saying it is the shipped network: the PyTorch row builds that)
+    from conftest import rule_model
+
+    rule_model(own, metadata={"model_config": {"num_classes": 11, "decoder_channels": [16, 16, 16, 16]}})
+    r, data = _bench(tmp_path, own, "--repeats", "1", "--threads", "1", "--baseline", str(rule_onnx), "--torch",
+                     "--batch", "2")  # fmt: skip
+    assert data["threads"]["onnxruntime"] == 1 and data["settings"]["threads"] == 1
+    assert asked.count(1) == 4 and asked.count(0) == 1, asked  # (in turn and at batch 2, each model; its metadata read)
+    eager = next(row for row in data["rows"] if row["what"] == "pytorch eager")
+    assert eager["threads"] == 1 and torch.get_num_threads() == before and "torch 1" in r.output
+
+
+def test_bench_pytorch_row_times_the_benchmarked_network_or_none(tmp_path, rule_onnx):
+    """Without --checkpoint the PyTorch row built the default network whatever model was benchmarked: against a
+    model of another shape it timed another network, side by side as if the same."""
+    r, data = _bench(tmp_path, rule_onnx, "--repeats", "1", "--torch")
+    assert "pytorch eager" not in [row["what"] for row in data["rows"]]
+    assert "rule.onnx has no model_config: PyTorch eager skipped (it would time another network)" in r.output

@@ -42,10 +42,13 @@ def info_cmd(as_json, model) -> None:
 @click.option("--no-native", is_flag=True, help="Skip model-only runs at the video's native size.")
 @click.option("--no-torch", is_flag=True, help="Skip the PyTorch eager row.")
 @click.option("--preset", default="superfast", show_default=True, help="x264 preset of the naive loop and the pipeline.")
+@click.option("--threads", default=0, show_default=True, type=click.IntRange(min=0),
+              help="onnxruntime's and PyTorch's intra-op threads in every row and the machine peak (0: each one's default, one per physical core).")
 @click.option("--out", default="bench-results", show_default=True, type=click.Path(file_okay=False),
               help="Folder for bench.json and bench.png (the repository's benchmarks/results holds the committed ones).")
 @handle_errors
-def bench_cmd(video, frames, repeats, batches, model, baseline, checkpoint, no_native, no_torch, preset, out) -> None:
+def bench_cmd(video, frames, repeats, batches, model, baseline, checkpoint, no_native, no_torch, preset, threads,
+              out) -> None:  # fmt: skip
     """Frames/s side by side: onnxruntime model-only (per precision, provider, batch, size), PyTorch
     eager, a naive sequential loop and the threaded segment-video pipeline, on the same frames; the default model
     alone, the baseline, the loop and the pipeline timed in turn, round by round, for the ratios. States the machine,
@@ -67,7 +70,7 @@ def bench_cmd(video, frames, repeats, batches, model, baseline, checkpoint, no_n
     try:
         result = run_bench(video, frames=frames, repeats=repeats, batches=batches, native=not no_native,
                            torch_eager_=not no_torch, checkpoint=checkpoint, preset=preset, models=models,
-                           baseline=baseline,
+                           baseline=baseline, threads=threads,
                            log=lambda m: click.echo(f"... {m}", err=True))  # fmt: skip
     except FileNotFoundError as exc:
         fail(str(exc))

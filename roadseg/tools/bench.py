@@ -108,16 +108,17 @@ def model_once(seg: Segmenter, small: np.ndarray, batch: int) -> Timed:
 
 
 def model_only(path: Path, frames: list[np.ndarray], size: tuple[int, int], batch: int, device: str,
-               repeats: int) -> dict:  # fmt: skip
-    """session.run alone on frames already at ``size``."""
-    seg = Segmenter(path, size=size, providers=device)
+               repeats: int, threads: int = 0) -> dict:  # fmt: skip
+    """session.run alone on frames already at ``size`` (``threads``: onnxruntime's intra-op threads, 0 its default)."""
+    seg = Segmenter(path, size=size, providers=device, threads=threads)
     small = np.stack([seg.resize(f) for f in frames])
     return {**median_fps(model_once(seg, small, batch), repeats), "provider": seg.model.providers[0]}
 
 
 def torch_eager(frames: list[np.ndarray], size: tuple[int, int], repeats: int, checkpoint: str | None,
-                compile_: bool = False) -> dict:  # fmt: skip
-    """The same network in PyTorch (what a user would write): preprocessing, forward, argmax."""
+                compile_: bool = False, config: dict | None = None, threads: int = 0) -> dict:  # fmt: skip
+    """The same network in PyTorch (what a user would write): preprocessing, forward, argmax; ``config``: the
+    network's (an ONNX file's ``model_config``), ``threads``: PyTorch's intra-op threads (0: its default)."""
     import torch
 
     from roadseg.model import build_model
@@ -129,7 +130,7 @@ def torch_eager(frames: list[np.ndarray], size: tuple[int, int], repeats: int, c
 
         net, _ = load_checkpoint(checkpoint)
     else:
-        net = build_model().eval()  # speed does not depend on the weights
+        net = build_model(config).eval()  # speed does not depend on the weights
     graph = FramesToLabels(torch.compile(net) if compile_ else net).eval()
     small = [resize_frame(f, size) for f in frames]
 
@@ -139,7 +140,12 @@ def torch_eager(frames: list[np.ndarray], size: tuple[int, int], repeats: int, c
             graph(torch.from_numpy(f)[None])
         return len(small)
 
-    return {**median_fps(once, repeats), "threads": torch.get_num_threads()}
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or before)
+    try:
+        return {**median_fps(once, repeats), "threads": torch.get_num_threads()}
+    finally:
+        torch.set_num_threads(before)
 
 
 def naive_once(video: str | Path, seg: Segmenter, count: int, preset: str) -> Timed:
@@ -191,9 +197,10 @@ def shipped_models() -> dict[str, Path]:
 
 def run_bench(video: str | Path, *, frames: int = 48, repeats: int = 3, batches=(1, 4), native: bool = True,
               torch_eager_: bool = True, checkpoint: str | None = None, preset: str = "superfast",
-              models: dict[str, Path] | None = None, baseline: str | Path | None = None,
+              models: dict[str, Path] | None = None, baseline: str | Path | None = None, threads: int = 0,
               log: Callable[[str], None] = lambda m: None) -> dict:  # fmt: skip
-    """All measurements, side by side, in one process.
+    """All measurements, side by side, in one process; ``threads``: onnxruntime's and PyTorch's intra-op threads in
+    every row (0: each one's default, one per physical core).
 
     The default model's model-only run (CPU, batch 1, working size), the naive loop and the pipeline are timed in
     turn, round by round (:func:`in_turn`; ``interleaved`` in the result), with ``baseline`` (another contract model,
@@ -203,7 +210,8 @@ def run_bench(video: str | Path, *, frames: int = 48, repeats: int = 3, batches=
     from roadseg.tools.info import collect
 
     settings = {"frames": frames, "repeats": repeats, "batches": list(batches), "native": native, "torch": torch_eager_,
-                "preset": preset, "checkpoint": checkpoint, "baseline": None if baseline is None else str(baseline)}  # fmt: skip
+                "preset": preset, "checkpoint": checkpoint, "baseline": None if baseline is None else str(baseline),
+                "threads": threads}  # fmt: skip
     when, load = datetime.now(timezone.utc).isoformat(timespec="seconds"), [_load()]
     models = models or shipped_models()
     if not models:
@@ -214,20 +222,23 @@ def run_bench(video: str | Path, *, frames: int = 48, repeats: int = 3, batches=
                           "raise --frames, or use a longer clip")  # fmt: skip
     default_model = models.get("int8") or next(iter(models.values()))
     precision = _precision(models, default_model)
-    turns, working = _timed_in_turn(video, default_model, baseline, imgs, vinfo, repeats, preset, log)
+    turns, working = _timed_in_turn(video, default_model, baseline, imgs, vinfo, (repeats, threads), preset, log)
     size = turns["size"]
     given = {(precision, size, 1): turns["default"]}
     rows = _model_only_rows(models, imgs, [working] + ([(vinfo["height"], vinfo["width"])] if native else []), batches,
-                            repeats, log, given=given)  # fmt: skip
+                            (repeats, threads), log, given=given)  # fmt: skip
     if baseline is not None:
-        base_rows = _model_only_rows({"baseline": Path(baseline)}, imgs, [working], batches, repeats, log, ["cpu"],
+        base_rows = _model_only_rows({"baseline": Path(baseline)}, imgs, [working], batches, (repeats, threads), log, ["cpu"],
                                      given={("baseline", size, 1): turns["baseline"]})  # fmt: skip
         rows += [{**r, "model": str(baseline)} for r in base_rows]
     common = {"precision": precision, "device": "cpu", "size": size, "batch": 1}
-    if torch_eager_:
+    config = OnnxSegmenter(default_model, providers="cpu").metadata.get("model_config") if torch_eager_ else None
+    if torch_eager_ and not (checkpoint or config):
+        log(f"{default_model.name} has no model_config: PyTorch eager skipped (it would time another network)")
+    elif torch_eager_:
         try:
             log("pytorch eager")
-            r = torch_eager(imgs, working, repeats, checkpoint)
+            r = torch_eager(imgs, working, repeats, checkpoint, config=config, threads=threads)
             rows.append({"what": "pytorch eager", **common, "precision": "fp32", **r})
         except ImportError:
             log("torch not installed: PyTorch eager skipped")
@@ -240,29 +251,31 @@ def run_bench(video: str | Path, *, frames: int = 48, repeats: int = 3, batches=
         models = {**models, "baseline": Path(baseline)}
     log("machine peak (onnxruntime matmul)")
     try:
-        fl = floor(rows, models, machine_peak(), size)
+        fl = floor(rows, models, machine_peak(threads=threads), size)
     except ImportError:  # (onnx, which writes its matmul models, is in the train extra)
         log("onnx not installed (pip install 'roadseg[train]'): machine peak skipped")
         fl = {}
     result = {"video": str(video), "video_info": vinfo, "frames": len(imgs), "repeats": repeats, "settings": settings,
               "when": when, "load_average": [*load, _load()], "cpus_usable": _cpus_usable(),
-              "threads": {"onnxruntime": "default (one per core)"}, "working_size": list(working), "rows": rows,
+              "threads": {"onnxruntime": threads or "default (one per physical core)"}, "working_size": list(working), "rows": rows,
               "ratios": ratios, "floor": fl, "machine": collect(), "interleaved": turns}  # fmt: skip
     return {**result, "warnings": warnings_of(result)}
 
 
 def _timed_in_turn(video: str | Path, model: Path, baseline: str | Path | None, imgs: list[np.ndarray], vinfo: dict,
-                   repeats: int, preset: str, log: Callable[[str], None]) -> tuple[dict, tuple[int, int]]:  # fmt: skip
+                   runs: tuple[int, int], preset: str, log: Callable[[str], None]) -> tuple[dict, tuple[int, int]]:  # fmt: skip
     """``model`` alone, ``baseline`` alone (where given), the naive loop and the pipeline, in turn (:func:`in_turn`), on
     the CPU at batch 1 and the working size (what segment-video sees this clip at: about the model's input_size in
-    pixels, at the clip's aspect), with one session of ``model`` for all three of its runs; and that size."""
-    session = OnnxSegmenter(model, providers="cpu")
+    pixels, at the clip's aspect), with one session of ``model`` for all three of its runs; and that size. ``runs``:
+    (timed rounds, onnxruntime's threads)."""
+    repeats, threads = runs
+    session = OnnxSegmenter(model, providers="cpu", threads=threads)
     working = working_size(vinfo["height"], vinfo["width"], session.input_size)
     seg, size = Segmenter(session, size=working), f"{working[0]}x{working[1]}"
     small, stages = np.stack([seg.resize(f) for f in imgs]), []
     fns = {"default": model_once(seg, small, 1)}
     if baseline is not None:
-        fns["baseline"] = model_once(Segmenter(baseline, size=working, providers="cpu"), small, 1)
+        fns["baseline"] = model_once(Segmenter(baseline, size=working, providers="cpu", threads=threads), small, 1)
     fns["naive"] = naive_once(video, seg, len(imgs), preset)
     fns["pipeline"] = pipeline_once(video, seg, len(imgs), vinfo["fps"] or 30.0, preset, stages)
     log(f"{', '.join(fns)} in turn ({size}, batch 1, CPU)")
@@ -271,10 +284,11 @@ def _timed_in_turn(video: str | Path, model: Path, baseline: str | Path | None, 
     return turns, working
 
 
-def _model_only_rows(models: dict[str, Path], imgs, sizes, batches, repeats: int, log: Callable[[str], None],
+def _model_only_rows(models: dict[str, Path], imgs, sizes, batches, runs: tuple[int, int], log: Callable[[str], None],
                      devices: list[str] | None = None, given: dict | None = None) -> list[dict]:  # fmt: skip
-    """onnxruntime model-only rows for every model x device x size x batch (CUDA where it is usable); those ``given``
-    by (model, size, batch) on the CPU were timed already (:func:`in_turn`)."""
+    """onnxruntime model-only rows for every model x device x size x batch (CUDA where it is usable), ``runs``: (timed
+    runs, onnxruntime's threads); those ``given`` by (model, size, batch) on the CPU were timed already
+    (:func:`in_turn`)."""
     devices = devices or ["cpu"] + (["cuda"] if resolve_device("auto") == "cuda" else [])
     rows = []
     for precision, path in models.items():
@@ -286,7 +300,7 @@ def _model_only_rows(models: dict[str, Path], imgs, sizes, batches, repeats: int
                         r = {**given[key], "provider": "CPUExecutionProvider"}  # type: ignore[index]
                     else:
                         log(f"model-only {precision} {device} {size[0]}x{size[1]} batch {batch}")
-                        r = model_only(path, imgs, size, batch, device, repeats)
+                        r = model_only(path, imgs, size, batch, device, *runs)
                     rows.append({"what": "onnxruntime model-only", "precision": precision, "device": device,
                                  "size": key[1], "batch": batch, **r})  # fmt: skip
     return rows

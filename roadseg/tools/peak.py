@@ -31,18 +31,21 @@ def _matmul_model(int8: bool, n: int):
     return model.SerializeToString()
 
 
-def machine_peak(sizes: tuple[int, ...] = (768, 1536), repeats: int = 5) -> dict:
+def machine_peak(sizes: tuple[int, ...] = (768, 1536), repeats: int = 5, threads: int = 0) -> dict:
     """This machine's matrix-multiply peak through onnxruntime's own kernels (MLAS): the fastest of
-    ``repeats`` runs at each of ``sizes``. A peak is a best case: a median of one size read 10-25 %
-    low on a 2-core AVX2 CPU, and the models then seemed to beat it."""
+    ``repeats`` runs at each of ``sizes``, with ``threads`` intra-op threads (0: onnxruntime's default). A peak is a
+    best case: a median of one size read 10-25 % low on a 2-core AVX2 CPU, and the models then seemed to beat it."""
     import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
 
     out = {}
     rng = np.random.default_rng(0)
     for name, int8 in (("fp32_gflops", False), ("int8_gops", True)):
         best = 0.0
         for n in sizes:
-            sess = ort.InferenceSession(_matmul_model(int8, n), providers=["CPUExecutionProvider"])
+            sess = ort.InferenceSession(_matmul_model(int8, n), opts, providers=["CPUExecutionProvider"])
             if int8:
                 feeds = {"a": rng.integers(0, 255, (n, n), dtype=np.uint8),
                          "b": rng.integers(-127, 127, (n, n), dtype=np.int8)}  # fmt: skip

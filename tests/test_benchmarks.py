@@ -135,3 +135,14 @@ def test_bench_pytorch_row_times_the_benchmarked_network_or_none(tmp_path, rule_
     r, data = _bench(tmp_path, rule_onnx, "--repeats", "1", "--torch")
     assert "pytorch eager" not in [row["what"] for row in data["rows"]]
     assert "rule.onnx has no model_config: PyTorch eager skipped (it would time another network)" in r.output
+
+
+def test_in_turn_begins_each_round_one_further_along():
+    """Every round ran a, b, c in that order: what the first run of a round pays (caches the last one left cold, a
+    clock ramping up) fell on a alone, and a ratio against it carried that."""
+    from roadseg.tools.bench_timing import in_turn
+
+    order = []
+    fns = {k: (lambda k=k: order.append(k) or (1, 0.1)) for k in "abc"}
+    turns = in_turn(fns, repeats=4, warmup=0)
+    assert "".join(order) == "abcbcacababc" and list(turns["rounds"][1]) == ["a", "b", "c"]

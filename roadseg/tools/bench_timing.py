@@ -45,12 +45,17 @@ def median_fps(fn: Timed, repeats: int, warmup: int = 1) -> dict:
 
 def in_turn(fns: dict[str, Timed], repeats: int, warmup: int = 1) -> dict:
     """Each of ``fns`` once, in turn, round after round, after ``warmup`` rounds: a machine whose speed drifts (2x
-    from day to day here, and within a run) slows all alike. Per name :func:`figures`; ``rounds``: each round's
+    from day to day here, and within a run) slows all alike. Each round begins one further along (a, b, c; b, c, a
+    ...), so what the first run of a round pays is not one's alone. Per name :func:`figures`; ``rounds``: each round's
     frames/s by name, for ratios taken within a round (:func:`round_ratio`)."""
     for _ in range(warmup):
         for fn in fns.values():
             fn()
-    rounds = [{name: _call(fn) for name, fn in fns.items()} for _ in range(repeats)]
+    names = list(fns)
+    rounds = []
+    for i in range(repeats):
+        turn = {name: _call(fns[name]) for name in names[i % len(names) :] + names[: i % len(names)]}
+        rounds.append({name: turn[name] for name in names})
     return {**{name: figures([r[name] for r in rounds]) for name in fns},
             "rounds": [{name: round(n / dt, 3) for name, (n, dt) in r.items()} for r in rounds]}  # fmt: skip
 

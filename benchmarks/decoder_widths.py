@@ -18,6 +18,7 @@ import argparse
 import collections
 import json
 import re
+import shutil
 import statistics
 import tempfile
 import time
@@ -82,12 +83,15 @@ def main() -> None:
     from roadseg.export.onnx import count_macs, export_onnx
     from roadseg.export.quantize import load_calibration_frames, quantize_int8
     from roadseg.model import UNetResNet34
+    from roadseg.tools.info import collect
+    from roadseg.tools.report import machine_line
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default="../shared/camvid")
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--out", default="benchmarks/results/decoder_widths.json")
     args = ap.parse_args()
+    print(machine_line() + "; onnxruntime threads: its default (one per physical core)", flush=True)
 
     calib = load_calibration_frames(args.data, count=8)
     frame = calib[:1].copy()
@@ -113,18 +117,23 @@ def main() -> None:
                 sess.run(["labels"], {"frames": frame})
                 times[n][p].append(1000 * (time.perf_counter() - t0))
     base = statistics.median(times[next(iter(rows))]["int8"])
-    print("\n| decoder | GMAC | INT8 ms | INT8 speed-up | fp32 ms |\n|---|---|---|---|---|")
+    print(f"\nmedians of {args.repeats} rounds, each variant in turn; spread: slowest INT8 run / fastest")
+    print("\n| decoder | GMAC | INT8 ms | INT8 speed-up | INT8 spread | fp32 ms |\n|---|---|---|---|---|---|")
     for n, r in rows.items():
         r["int8_ms"] = round(statistics.median(times[n]["int8"]), 1)
         r["fp32_ms"] = round(statistics.median(times[n]["fp32"]), 1)
         r["int8_speedup"] = round(base / r["int8_ms"], 2)
+        r["int8_runs_ms"] = [round(t, 2) for t in times[n]["int8"]]
+        r["int8_spread"] = round(max(times[n]["int8"]) / min(times[n]["int8"]), 3)
         r["int8_blocks_ms"] = profile_blocks(r["int8"], frame)
-        print(f"| {n} | {r['gmac']} | {r['int8_ms']} | {r['int8_speedup']}x | {r['fp32_ms']} |")
+        print(f"| {n} | {r['gmac']} | {r['int8_ms']} | {r['int8_speedup']}x | {r['int8_spread']:.2f}x | {r['fp32_ms']} |")
         r.pop("fp32"), r.pop("int8")
     for n, r in rows.items():
         print(f"\n{n}: " + ", ".join(f"{k} {v}" for k, v in r["int8_blocks_ms"].items()))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"repeats": args.repeats, "size": [360, 480], "variants": rows}, indent=1))
+    Path(args.out).write_text(json.dumps({"repeats": args.repeats, "size": [360, 480], "machine": collect(),
+                                          "variants": rows}, indent=1))  # fmt: skip
+    shutil.rmtree(tmp, ignore_errors=True)  # (the exported variants and their profiles)
 
 
 if __name__ == "__main__":

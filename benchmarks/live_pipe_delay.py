@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from conftest import matroska_blocks, rule_model, sound_late, split_frames, write_video  # noqa: E402 - the tests' own
 
 from roadseg.pipeline.sinks.formats import LIVE_PIPE  # noqa: E402
+from roadseg.tools.report import machine_line  # noqa: E402
 
 BEFORE = {"flush_packets": "1", "cluster_time_limit": "0"}  # LIVE_PIPE before max_interleave_delta was set
 CHILD = """
@@ -117,6 +118,7 @@ def main() -> None:
     ap.add_argument("--output", choices=("-", "fifo", "fifo.ts"), default="-",
                     help="standard output, or a named pipe (no suffix: Matroska; .ts: MPEG-TS)")  # fmt: skip
     args = ap.parse_args()
+    print(machine_line(), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         output = "-" if args.output == "-" else str(work / args.output)
@@ -132,6 +134,8 @@ def main() -> None:
             for name, clip in clips.items():
                 for label, options in (("before", BEFORE if output == "-" else LIVE_PIPE), ("now", LIVE_PIPE)):
                     results[name][label].append(run_once(clip, model, options, output, label == "before"))
+    print(f"medians over {args.rounds} round(s) of each run's median and p95 delay; max: of all runs; bursts: the share"
+          " of pictures within 5 ms of the one before")  # fmt: skip
     print(f"{'layout':<18} {'options':<7} {'median ms':>9} {'p95 ms':>7} {'max ms':>7} {'bursts':>6}  pictures, audio blocks")
     for name, by in results.items():
         for label, runs in by.items():

@@ -146,3 +146,58 @@ def test_in_turn_begins_each_round_one_further_along():
     fns = {k: (lambda k=k: order.append(k) or (1, 0.1)) for k in "abc"}
     turns = in_turn(fns, repeats=4, warmup=0)
     assert "".join(order) == "abcbcacababc" and list(turns["rounds"][1]) == ["a", "b", "c"]
+
+
+def test_start_in_ts_script_says_the_machine_and_warms_up_before_its_timed_rounds(monkeypatch, capsys):
+    """The scripts in benchmarks/ printed figures with no word of the machine they came from, and this one counted
+    its first, cold round among the timed ones."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("start_in_ts", Path(__file__).parents[1] / "benchmarks" / "start_in_ts.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    calls = []
+    timed = script.source
+    monkeypatch.setattr(script, "source", lambda path, start: calls.append(start) or timed(path, start))
+    monkeypatch.setattr(sys, "argv", ["start_in_ts.py", "--minutes", "0.2", "--repeats", "2"])
+    script.main()
+    out = capsys.readouterr().out
+    assert out.startswith("machine: ") and "onnxruntime" in out.splitlines()[0]
+    assert len(calls) == 3 and out.count("(of ") == 4 and all(len(line.split("(of ")[1].split(",")) == 2
+                                                                for line in out.splitlines() if "(of " in line)  # fmt: skip
+
+
+def test_decoder_widths_script_says_the_machine_and_each_variants_spread(tmp_path, monkeypatch, capsys):
+    """Its table and JSON gave medians alone, with no word of the machine: the figures of benchmarks/README.md could
+    not be told apart from another machine's or a noisy run's. (Two rule models stand in for the networks.)"""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    import numpy as np
+    from conftest import rule_model
+
+    import roadseg.export.onnx as onnx_export
+    import roadseg.export.quantize as quantize
+    import roadseg.model as model
+
+    spec = importlib.util.spec_from_file_location("widths", Path(__file__).parents[1] / "benchmarks" / "decoder_widths.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    monkeypatch.setattr(script, "VARIANTS", {"wide": {}, "narrow": {}})
+    monkeypatch.setattr(model, "UNetResNet34", lambda classes, **kw: __import__("torch").nn.Identity())
+    monkeypatch.setattr(onnx_export, "export_onnx", lambda net, path: rule_model(path, input_size=(360, 480)))
+    monkeypatch.setattr(onnx_export, "count_macs", lambda net, size: 10**9)
+    monkeypatch.setattr(quantize, "quantize_int8", lambda src, dst, frames: rule_model(dst, input_size=(360, 480)))
+    monkeypatch.setattr(quantize, "load_calibration_frames", lambda data, count: np.zeros((count, 360, 480, 3), np.uint8))
+    out = tmp_path / "widths.json"
+    monkeypatch.setattr(sys, "argv", ["decoder_widths.py", "--repeats", "3", "--out", str(out)])
+    script.main()
+    text = capsys.readouterr().out
+    assert text.startswith("machine: ") and "onnxruntime threads: its default" in text.splitlines()[0]
+    assert "| INT8 spread |" in text and "medians of 3 rounds, each variant in turn" in text
+    data = json.loads(out.read_text())
+    assert data["machine"]["cpu"]["cores"] >= 1
+    assert all(len(v["int8_runs_ms"]) == 3 and v["int8_spread"] >= 1.0 for v in data["variants"].values())

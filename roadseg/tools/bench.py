@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -32,7 +31,7 @@ from roadseg.pipeline.run import run
 from roadseg.pipeline.session import DEFAULT_MODELS, OnnxSegmenter, models_dir, resolve_device
 from roadseg.pipeline.sinks import VideoSink
 from roadseg.pipeline.sources import Frame, VideoSource, picture_stream
-from roadseg.tools.bench_timing import Timed, in_turn, median_fps, round_ratio
+from roadseg.tools.bench_timing import Timed, cpus_usable, in_turn, load_average, median_fps, round_ratio
 from roadseg.tools.peak import floor, machine_peak
 from roadseg.tools.report import warnings_of
 
@@ -162,7 +161,7 @@ def run_bench(video: str | Path, *, frames: int = 48, repeats: int = 3, batches=
     settings = {"frames": frames, "repeats": repeats, "batches": list(batches), "native": native, "torch": torch_eager_,
                 "preset": preset, "checkpoint": checkpoint, "baseline": None if baseline is None else str(baseline),
                 "threads": threads}  # fmt: skip
-    when, load = datetime.now(timezone.utc).isoformat(timespec="seconds"), [_load()]
+    when, load = datetime.now(timezone.utc).isoformat(timespec="seconds"), [load_average()]
     models = models or shipped_models()
     if not models:
         raise FileNotFoundError("no models to benchmark: ship models/ or pass --model")
@@ -206,7 +205,7 @@ def run_bench(video: str | Path, *, frames: int = 48, repeats: int = 3, batches=
         log("onnx not installed (pip install 'roadseg[train]'): machine peak skipped")
         fl = {}
     result = {"video": str(video), "video_info": vinfo, "frames": len(imgs), "repeats": repeats, "settings": settings,
-              "when": when, "load_average": [*load, _load()], "cpus_usable": _cpus_usable(),
+              "when": when, "load_average": [*load, load_average()], "cpus_usable": cpus_usable(),
               "threads": {"onnxruntime": threads or "default (one per physical core)"}, "working_size": list(working), "rows": rows,
               "ratios": ratios, "floor": fl, "machine": collect(), "interleaved": turns}  # fmt: skip
     return {**result, "warnings": warnings_of(result)}
@@ -254,14 +253,6 @@ def _model_only_rows(models: dict[str, Path], imgs, sizes, batches, runs: tuple[
                     rows.append({"what": "onnxruntime model-only", "precision": precision, "device": device,
                                  "size": key[1], "batch": batch, **r})  # fmt: skip
     return rows
-
-
-def _load() -> float:
-    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else -1.0
-
-
-def _cpus_usable() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _precision(models: dict[str, Path], path: Path) -> str:

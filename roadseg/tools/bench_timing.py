@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -67,3 +68,13 @@ def round_ratio(turns: dict, a: str, b: str) -> float:
     3.0
     """
     return round(statistics.median(r[a] / r[b] for r in turns["rounds"]), 3)
+
+
+def load_average() -> float:
+    """The 1-minute load average (-1.0 where the system has none)."""
+    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else -1.0
+
+
+def cpus_usable() -> int:
+    """The CPUs this process may run on (its affinity; os.cpu_count() counts the machine's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

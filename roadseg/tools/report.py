@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from roadseg.tools.bench_timing import cpus_usable, load_average
+
 SPREAD = 1.3  # runs of one row further apart than this (fastest / slowest): the machine was busy
 MIN_SECONDS = 1.0  # a timed run shorter than this is start-up and flush as much as frames
 MIN_REPEATS = 3  # fewer timed runs show no spread, and their median is a sample
@@ -32,7 +34,8 @@ def format_table(result: dict) -> str:
             f"{'spread':>7}")  # fmt: skip
     lines = [f"{result['frames']} frames of {result['video']} ({result['video_info']['width']}x"
              f"{result['video_info']['height']}), median of {result['repeats']} timed runs after a warm-up"
-             + (f"; {result['when']}" if result.get("when") else ""), *_machine(result), head, "-" * len(head)]  # fmt: skip
+             + (f"; {result['when']}" if result.get("when") else ""), machine_line(result), head, "-" * len(head)]  # fmt: skip
+    lines = [line for line in lines if line]
     for r in result["rows"]:
         spread = f"{r['spread']:.2f}x" if len(r.get("runs", ())) > 1 else "-"
         lines.append(f"{r['what']:<26} {r['precision']:<8} {r['device']:<5} {r['size']:<9} {r['batch']:>5} "
@@ -103,20 +106,29 @@ def _name(r: dict) -> str:
     return f"{r['what']} {r['precision']} {r['size']} b{r['batch']}"
 
 
-def _machine(result: dict) -> list[str]:
-    """One line: CPU, usable CPUs, libraries, threads, load average (where the result has them: older ones do not)."""
+def machine_line(result: dict | None = None) -> str:
+    """One line: CPU, usable CPUs, features, library versions, threads and load average of ``result`` (a bench's,
+    where it has them: older ones do not), or of this machine now (what the scripts in ``benchmarks/`` print first).
+
+    >>> machine_line().startswith("machine: ")
+    True
+    """
+    if result is None:
+        from roadseg.tools.info import collect
+
+        result = {"machine": collect(), "cpus_usable": cpus_usable(), "load_average": [load_average()], "rows": []}
     m = result.get("machine")
     if not m:
-        return []
+        return ""
     cpu, libs = m["cpu"], m.get("libraries", {})
     ort = next((f"{k} {v}" for k, v in libs.items() if k.startswith("onnxruntime")), "onnxruntime ?")
     features = " ".join(k for k, v in cpu.get("features", {}).items() if v) or "no AVX2"
     torch = next((f", torch {r['threads']}" for r in result["rows"] if "threads" in r), "")
-    load = result.get("load_average")
-    return [f"machine: {cpu['model']}, {result.get('cpus_usable', cpu['cores'])} CPUs usable of {cpu['cores']} "
-            f"({features}); {ort}, roadseg {libs.get('roadseg', '?')}; threads: onnxruntime "
-            f"{result.get('threads', {}).get('onnxruntime', '?')}{torch}"
-            + (f"; load average {load[0]} at the start, {load[-1]} at the end" if load else "")]  # fmt: skip
+    threads = f"; threads: onnxruntime {result['threads']['onnxruntime']}{torch}" if "threads" in result else ""
+    load = result.get("load_average") or []
+    said = {0: "", 1: f"; load average {load[0]} now", 2: f"; load average {load[0]} at the start, {load[-1]} at the end"}
+    return (f"machine: {cpu['model']}, {result.get('cpus_usable', cpu['cores'])} CPUs usable of {cpu['cores']} "
+            f"({features}); {ort}, roadseg {libs.get('roadseg', '?')}{threads}{said[min(len(load), 2)]}")  # fmt: skip
 
 
 def draw_chart(result: dict, path: str | Path) -> Path | None:

@@ -143,6 +143,10 @@ def main() -> None:
                   f"{statistics.median(r['p95_ms'] for r in runs):7.1f} {max(r['max_ms'] for r in runs):7.1f} "
                   f"{statistics.median(r['burst_share'] for r in runs):6.2f}  "
                   f"{[(r['pictures'], r['audio_blocks']) for r in runs]}")  # fmt: skip
+    short = sorted({f"{name} {label}" for name, by in results.items() for label, runs in by.items()
+                    for r in runs if r["pictures"] < len(frames)})  # fmt: skip
+    if short:  # (a delay is of the pictures that came: one that never did is in no median)
+        print(f"warning: fewer than the clip's {len(frames)} pictures reached the reader in: {', '.join(short)}")
     print(json.dumps(results))
 
 

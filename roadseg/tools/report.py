@@ -22,10 +22,10 @@ SPREAD = 1.3  # runs of one row further apart than this (fastest / slowest): the
 MIN_SECONDS = 1.0  # a timed run shorter than this is start-up and flush as much as frames
 MIN_REPEATS = 3  # fewer timed runs show no spread, and their median is a sample
 
-WHAT = ("model-only: session.run on frames already at the size (no decode, resize, overlay or encode); naive loop "
-        "(one stage at a time) and pipeline (threaded): decode -> resize -> infer -> overlay -> encode at the input's "
-        "size, from the first frame decoded to the output closed (not opening them); frames/s and ms/frame: medians "
-        "of the timed runs; spread: fastest run / slowest")  # fmt: skip
+WHAT = ("model-only: session.run on frames already at the size (no decode, resize, overlay or encode); frames/s and "
+        "ms/frame: medians of the timed runs; spread: fastest run / slowest\nnaive loop (one stage at a time) and "
+        "pipeline (threaded): decode -> resize -> infer -> overlay -> encode at the input's size, from the first frame "
+        "decoded to the output closed (not opening them)")  # fmt: skip
 
 
 def format_table(result: dict) -> str:

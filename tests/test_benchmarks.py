@@ -226,3 +226,27 @@ def test_live_pipe_delay_script_says_the_machine_what_its_figures_are_and_pictur
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("machine: ") and out[1].startswith("medians over 1 round(s) of each run's median")
     assert "warning: fewer than the clip's 25 pictures reached the reader in: sound 1 s late now" in out
+
+
+def _adapted_fixed(tmp_path, **kw):
+    """A network made elsewhere, fixed at 64x80 inside ([N,3,64,80]), wrapped by adapt_onnx."""
+    import test_own_model as own
+
+    from roadseg.export.adapt import adapt_onnx
+
+    return adapt_onnx(own.theirs(tmp_path / "theirs.onnx", size=(64, 80)), tmp_path / "mine.onnx",
+                      classes=["red", "green", "blue"], **kw)  # fmt: skip
+
+
+def test_bench_times_a_network_fixed_inside_at_the_size_segment_runs_it_at(tmp_path):
+    """A network fixed at 64x80 inside (adapt_onnx) is run at 64x80 on any picture by segment; bench timed it, the
+    pipeline and the naive loop at 64x96 on a 16:9 clip (fitted to the clip's aspect, then resized again in the
+    graph): a size segment never uses."""
+    video = write_video(tmp_path / "v.mp4", split_frames(6, h=72, w=128))
+    out = tmp_path / "res"
+    r = CliRunner().invoke(main, ["bench", "--video", str(video), "--model", str(_adapted_fixed(tmp_path)), "--frames",
+                                  "4", "--batch", "1", "--no-native", "--no-torch", "--repeats", "1", "--out", str(out)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    data = json.loads((out / "bench.json").read_text())
+    assert data["working_size"] == [64, 80] and data["interleaved"]["size"] == "64x80", data["working_size"]
+    assert {row["size"] for row in data["rows"]} == {"64x80"}

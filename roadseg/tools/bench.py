@@ -24,7 +24,7 @@ import av
 import numpy as np
 
 from roadseg.errors import Interrupted, SourceError
-from roadseg.pipeline.infer import Segmenter, working_size
+from roadseg.pipeline.infer import Segmenter
 from roadseg.pipeline.options import SegmentOptions
 from roadseg.pipeline.overlay import Overlay, palette_lut
 from roadseg.pipeline.run import run
@@ -215,11 +215,11 @@ def _timed_in_turn(video: str | Path, model: Path, baseline: str | Path | None, 
                    runs: tuple[int, int], preset: str, log: Callable[[str], None]) -> tuple[dict, tuple[int, int]]:  # fmt: skip
     """``model`` alone, ``baseline`` alone (where given), the naive loop and the pipeline, in turn (:func:`in_turn`), on
     the CPU at batch 1 and the working size (what segment-video sees this clip at: about the model's input_size in
-    pixels, at the clip's aspect), with one session of ``model`` for all three of its runs; and that size. ``runs``:
-    (timed rounds, onnxruntime's threads)."""
+    pixels, at the clip's aspect; a network fixed at a size inside, its ``input_size``: :meth:`Segmenter.fitted`), with
+    one session of ``model`` for all three of its runs; and that size. ``runs``: (timed rounds, onnxruntime's threads)."""
     repeats, threads = runs
     session = OnnxSegmenter(model, providers="cpu", threads=threads)
-    working = working_size(vinfo["height"], vinfo["width"], session.input_size)
+    working = Segmenter(session).fitted(vinfo["height"], vinfo["width"]).size
     seg, size = Segmenter(session, size=working), f"{working[0]}x{working[1]}"
     small, stages = np.stack([seg.resize(f) for f in imgs]), []
     fns = {"default": model_once(seg, small, 1)}

@@ -250,3 +250,21 @@ def test_bench_times_a_network_fixed_inside_at_the_size_segment_runs_it_at(tmp_p
     data = json.loads((out / "bench.json").read_text())
     assert data["working_size"] == [64, 80] and data["interleaved"]["size"] == "64x80", data["working_size"]
     assert {row["size"] for row in data["rows"]} == {"64x80"}
+
+
+def test_bench_of_a_model_of_batch_one_says_so_once_and_marks_the_rows_it_ran_frame_by_frame(tmp_path):
+    """A model that takes one frame at a time: its 'batch 4' rows were 4 runs of 1, with nothing in the table or
+    bench.json to say so, and the line saying it came once for each such row (a session each)."""
+    import test_own_model as own
+
+    video = write_video(tmp_path / "v.mp4", split_frames(6, h=72, w=128))
+    out = tmp_path / "res"
+    r = CliRunner().invoke(main, ["bench", "--video", str(video), "--model", str(own.batch_one(tmp_path / "one.onnx")),
+                                  "--frames", "4", "--batch", "1", "--batch", "4", "--no-torch", "--repeats", "1",
+                                  "--out", str(out)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert r.output.count("one.onnx takes one frame at a time") == 1, r.output
+    rows = [row for row in json.loads((out / "bench.json").read_text())["rows"] if row["what"] == "onnxruntime model-only"]
+    assert [(row["batch"], row.get("one_at_a_time", False)) for row in rows] == [(1, False), (4, True)] * 2
+    assert "warning: the model takes one frame at a time: onnxruntime model-only custom 64x96 b4, onnxruntime " \
+        "model-only custom 72x128 b4 ran their batches frame by frame" in r.output, r.output

@@ -56,12 +56,15 @@ def model_once(seg: Segmenter, small: np.ndarray, batch: int) -> Timed:
     return once
 
 
-def model_only(path: Path, frames: list[np.ndarray], size: tuple[int, int], batch: int, device: str,
+def model_only(path: Path | OnnxSegmenter, frames: list[np.ndarray], size: tuple[int, int], batch: int, device: str,
                repeats: int, threads: int = 0) -> dict:  # fmt: skip
-    """session.run alone on frames already at ``size`` (``threads``: onnxruntime's intra-op threads, 0 its default)."""
+    """session.run alone on frames already at ``size`` (``threads``: onnxruntime's intra-op threads, 0 its default;
+    ``path`` a session to share, else a file); ``one_at_a_time`` where a batch of more ran frame by frame (a model
+    of batch 1: :attr:`OnnxSegmenter.one_at_a_time`)."""
     seg = Segmenter(path, size=size, providers=device, threads=threads)
     small = np.stack([seg.resize(f) for f in frames])
-    return {**median_fps(model_once(seg, small, batch), repeats), "provider": seg.model.providers[0]}
+    r = {**median_fps(model_once(seg, small, batch), repeats), "provider": seg.model.providers[0]}
+    return r | ({"one_at_a_time": True} if batch > 1 and seg.model.one_at_a_time else {})
 
 
 def torch_eager(frames: list[np.ndarray], size: tuple[int, int], repeats: int, checkpoint: str | None,
@@ -235,13 +238,14 @@ def _timed_in_turn(video: str | Path, model: Path, baseline: str | Path | None, 
 
 def _model_only_rows(models: dict[str, Path], imgs, sizes, batches, runs: tuple[int, int], log: Callable[[str], None],
                      devices: list[str] | None = None, given: dict | None = None) -> list[dict]:  # fmt: skip
-    """onnxruntime model-only rows for every model x device x size x batch (CUDA where it is usable), ``runs``: (timed
-    runs, onnxruntime's threads); those ``given`` by (model, size, batch) on the CPU were timed already
-    (:func:`in_turn`)."""
+    """onnxruntime model-only rows for every model x device x size x batch (CUDA where it is usable), one session for
+    each model x device (a model of batch 1 says so once); ``runs``: (timed runs, onnxruntime's threads); those
+    ``given`` by (model, size, batch) on the CPU were timed already (:func:`in_turn`)."""
     devices = devices or ["cpu"] + (["cuda"] if resolve_device("auto") == "cuda" else [])
     rows = []
     for precision, path in models.items():
         for device in devices:
+            session = None
             for size in sizes:
                 for batch in batches:
                     key = (precision, f"{size[0]}x{size[1]}", batch)
@@ -249,7 +253,8 @@ def _model_only_rows(models: dict[str, Path], imgs, sizes, batches, runs: tuple[
                         r = {**given[key], "provider": "CPUExecutionProvider"}  # type: ignore[index]
                     else:
                         log(f"model-only {precision} {device} {size[0]}x{size[1]} batch {batch}")
-                        r = model_only(path, imgs, size, batch, device, *runs)
+                        session = session or OnnxSegmenter(path, providers=device, threads=runs[1])
+                        r = model_only(session, imgs, size, batch, device, *runs)
                     rows.append({"what": "onnxruntime model-only", "precision": precision, "device": device,
                                  "size": key[1], "batch": batch, **r})  # fmt: skip
     return rows

@@ -64,8 +64,8 @@ def format_table(result: dict) -> str:
 
 def warnings_of(result: dict) -> list[str]:
     """What makes the figures of ``result`` doubtful: too few runs, runs too short, runs far apart (a busy
-    machine), a machine not idle as the run began, fewer frames than asked or than the others, a model above the
-    measured peak.
+    machine), a machine not idle as the run began, fewer frames than asked or than the others, rows of a batch run
+    frame by frame (a model of batch 1), a model above the measured peak.
 
     >>> warnings_of({"frames": 60, "repeats": 3, "rows": [{"what": "w", "precision": "int8", "size": "9x9", "batch": 1,
     ...              "runs": [9.0, 9.1, 9.2], "spread": 1.02, "frames": 60, "seconds": 2.1}], "floor": {}})
@@ -95,6 +95,8 @@ def warnings_of(result: dict) -> list[str]:
     fewer = [r for r in rows if r.get("frames", frames) < frames - frames % r["batch"]]
     if fewer:
         out.append("fewer frames timed than read in " + ", ".join(f"{_name(r)} ({r['frames']})" for r in fewer))
+    if one := [r for r in rows if r.get("one_at_a_time")]:
+        out.append(f"the model takes one frame at a time: {', '.join(map(_name, one))} ran their batches frame by frame")
     for prec, f in result.get("floor", {}).items():
         if prec != "peak" and f["fraction_of_peak"] > 1:
             out.append(f"{prec} ran above the measured peak ({100 * f['fraction_of_peak']:.0f}%): the peak read low "

@@ -209,3 +209,16 @@ def test_info_model_that_breaks_the_contract_shows_what_it_has_and_exits_1(tmp_p
     assert r.exit_code == 1 and r.output.rstrip().splitlines()[-1] == f"Error: not an ONNX model: {tmp_path / 'card.onnx'}"
     r = _info("--model", str(tmp_path / "none.onnx"))
     assert r.exit_code == 1 and r.output.startswith("Error: model file not found:")
+
+
+def test_info_model_of_another_fixed_batch_does_not_say_one_frame_at_a_time(tmp_path):
+    """A model whose batch is fixed at 2 (refused) was said to take 'one frame at a time (its batch is fixed at 1)'."""
+    import onnx
+    import test_own_model as own
+
+    two = onnx.load(str(own.adapted(tmp_path / "two.onnx")))
+    two.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 2
+    onnx.save(two, str(tmp_path / "two.onnx"))
+    r = _info("--model", str(tmp_path / "two.onnx"))
+    assert r.exit_code == 1 and "frames tensor(uint8) [2,?,?,3], H and W dynamic\n" in r.output, r.output
+    assert "one frame at a time" not in r.output and "has a fixed shape (2x?x?x3)" in r.output

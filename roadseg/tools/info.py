@@ -228,7 +228,7 @@ def format_model(report: dict) -> str:
         inp, inner = report["input"], report.get("inner_fixed_size")
         hw = f"H and W {inp['height_width']}" + (f" (the network inside is fixed at {inner[0]}x{inner[1]}: frames are "
                                                   "resized to it and its labels back)" if inner else "")  # fmt: skip
-        one = ", one frame at a time (its batch is fixed at 1)" if inp.get("batch") == "fixed" else ""
+        one = ", one frame at a time (its batch is fixed at 1)" if inp["shape"][:1] == [1] else ""  # (another: refused)
         lines.append(f"  {'input':<16} frames {inp['type']} [{','.join(str(d) for d in inp['shape'])}], {hw}{one}")
     for key, label in (("input_size", "working size"), ("precision", "precision"), ("ignore_index", "void/ignore")):
         value = report.get(key)

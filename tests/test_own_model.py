@@ -410,13 +410,9 @@ def test_another_fixed_batch_is_refused(tmp_path):
     assert "has a fixed shape (2x?x?x3); the contract takes any N (or N fixed at 1), H and W" in refusal(tmp_path / "two.onnx")
 
 
-def test_a_network_of_batch_one_made_elsewhere_segments_a_clip_at_batch_4(tmp_path):
-    """An exported network fixed at [1,3,H,W] that flattens with a constant batch of 1, wrapped by adapt_onnx: its
-    `segment --batch 4` stopped at the first batch ('Error: infer failed: Fail: [ONNXRuntimeError] ... Input
-    shape:{4,3,64,80}, requested shape:{1,3,64,80}; removed the unfinished output')."""
-    from conftest import split_frames, write_video
-
-    from roadseg.cli import main
+def flattened(tmp_path: Path) -> Path:
+    """An exported network fixed at [1,3,64,80] that flattens with a constant batch of 1 (``theirs.onnx``), wrapped by
+    adapt_onnx (``mine.onnx``)."""
     from roadseg.export.adapt import adapt_onnx
 
     flat = [helper.make_node("Reshape", ["input", "flat"], ["f"]), helper.make_node("Reshape", ["f", "back"], ["logits"])]
@@ -427,7 +423,18 @@ def test_a_network_of_batch_one_made_elsewhere_segments_a_clip_at_batch_4(tmp_pa
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 7
     onnx.save(model, str(tmp_path / "theirs.onnx"))
-    mine = adapt_onnx(tmp_path / "theirs.onnx", tmp_path / "mine.onnx", classes=["red", "green", "blue"])
+    return adapt_onnx(tmp_path / "theirs.onnx", tmp_path / "mine.onnx", classes=["red", "green", "blue"])
+
+
+def test_a_network_of_batch_one_made_elsewhere_segments_a_clip_at_batch_4(tmp_path):
+    """An exported network fixed at [1,3,H,W] that flattens with a constant batch of 1, wrapped by adapt_onnx: its
+    `segment --batch 4` stopped at the first batch ('Error: infer failed: Fail: [ONNXRuntimeError] ... Input
+    shape:{4,3,64,80}, requested shape:{1,3,64,80}; removed the unfinished output')."""
+    from conftest import split_frames, write_video
+
+    from roadseg.cli import main
+
+    mine = flattened(tmp_path)
     clip = write_video(tmp_path / "clip.mp4", split_frames(10, h=72, w=128))
     stats = tmp_path / "stats.json"
     r = CliRunner().invoke(main, ["segment", str(clip), "-o", str(tmp_path / "out.mp4"), "--model", str(mine), "--batch",
@@ -454,3 +461,23 @@ def test_a_batch_whose_labels_come_back_as_one_frames_runs_one_frame_at_a_time(t
     came back [1, 8, 24] for frames [3, 8, 8, 3]', where each frame alone is labelled right."""
     seg = OnnxSegmenter(batch_one(tmp_path / "wide.onnx", shape=(1, 0, -1)), providers="cpu")
     assert seg.predict(reds(3))[:, 0, 0].tolist() == [0, 1, 2] and seg.one_at_a_time
+
+
+@pytest.mark.parametrize("batch", ["1", "4"])
+def test_tta_of_a_network_of_batch_one_says_in_one_line_why_it_cannot_run(tmp_path, batch):
+    """--tta runs each frame with its mirror image as one batch of 2: a network with a batch of 1 baked into its graph
+    failed at its first frame, at any --batch, in onnxruntime's words ('Error: infer failed: Fail: [ONNXRuntimeError]
+    : 1 : FAIL : ... Input shape:{2,3,64,80}, requested shape:{1,3,64,80}')."""
+    from conftest import split_frames, write_video
+
+    from roadseg.cli import main
+
+    mine = flattened(tmp_path)
+    clip = write_video(tmp_path / "clip.mp4", split_frames(4, h=72, w=128))
+    r = CliRunner().invoke(main, ["segment", str(clip), "-o", str(tmp_path / "out.mp4"), "--model", str(mine), "--tta",
+                                  "--batch", batch])  # fmt: skip
+    assert r.exit_code == 1 and "ONNXRuntimeError" not in r.output, r.output
+    assert "mine.onnx takes one frame at a time (batch 1 baked into its graph), and --tta runs each frame with its " \
+        "mirror image as one batch of 2: run it without --tta" in r.output, r.output
+    assert CliRunner().invoke(main, ["segment", str(clip), "-o", str(tmp_path / "out.mp4"), "-y", "--model", str(mine),
+                                     "--batch", batch]).exit_code == 0  # fmt: skip

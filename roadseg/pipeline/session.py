@@ -239,10 +239,22 @@ class OnnxSegmenter:
 
     def predict(self, frames: np.ndarray) -> np.ndarray:
         """Labels uint8 [N,H,W] of frames uint8 [N,H,W,3]: all in one run, or one by one for a model that takes one
-        frame at a time (:attr:`one_at_a_time`; said once, the first time a batch of more is run so)."""
+        frame at a time (:attr:`one_at_a_time`; said once, the first time a batch of more is run so). With ``tta``, a
+        model with a batch of 1 in its graph cannot run (a frame and its mirror image are one batch of 2): one line,
+        a :class:`ModelError`, says so."""
         if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
             raise ArgumentError(f"frames must be uint8 [N,H,W,3], got {frames.dtype} {list(frames.shape)}")
         frames = np.ascontiguousarray(frames)
+        try:
+            return self._batched(frames)
+        except self._batch_errors:
+            if self.tta and self._one_at_a_time_inside(frames[:1]):  # (--tta: a frame and its mirror in a batch of 2)
+                raise ModelError(f"{self.path.name} takes one frame at a time (batch 1 baked into its graph), and --tta "
+                                 "runs each frame with its mirror image as one batch of 2: run it without --tta") from None  # fmt: skip
+            raise
+
+    def _batched(self, frames: np.ndarray) -> np.ndarray:
+        """:meth:`predict` of contiguous ``frames``: all in one run, else one by one."""
         if len(frames) == 1:
             return self._run(frames)
         if self.one_at_a_time:
@@ -256,6 +268,20 @@ class OnnxSegmenter:
                 raise exc from None
             self.one_at_a_time = True
         return labels
+
+    def _one_at_a_time_inside(self, frame: np.ndarray) -> bool:
+        """Whether this model without ``--tta`` (a session of its own file) runs ``frame`` [1,H,W,3] alone but not
+        twice in one batch: a batch of 1 in its graph, which ``--tta``'s batch of 2 (frame and mirror) fails on."""
+        plain = OnnxSegmenter(self.path, providers="cpu")
+        try:
+            plain._run(frame)
+        except Exception:  # noqa: BLE001 - the model fails alone too: its error is not --tta's
+            return False
+        try:
+            plain._run(np.concatenate([frame, frame]))
+        except plain._batch_errors:
+            return True
+        return False
 
     def _one_by_one(self, frames: np.ndarray, why: str) -> np.ndarray:
         labels = np.concatenate([self._run(frames[i : i + 1]) for i in range(len(frames))])

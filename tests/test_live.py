@@ -1566,6 +1566,18 @@ def test_a_stream_timeout_that_is_no_time_above_0_is_refused_in_one_line():
             run(SegmentOptions("0", show=True, stream_timeout=given))
 
 
+def test_the_stream_timeout_by_default_is_one_constant_for_the_cli_the_library_and_the_sources():
+    """--stream-timeout's default, SegmentOptions.stream_timeout's and a LiveSource's (opening.TIMEOUT) were three
+    5.0s, written apart."""
+    import inspect
+
+    from roadseg.pipeline.sources.capture import LiveSource
+
+    cli = next(p for p in segment_video_cmd.params if p.name == "stream_timeout")
+    live = inspect.signature(LiveSource).parameters["timeout"].default
+    assert cli.default == SegmentOptions("0").stream_timeout == live == opening.TIMEOUT
+
+
 class StallsOnce(Twice):
     """A live TS stream whose first connection stalls :attr:`stall` s half-way (a camera quiet for a while, a slow
     link) and then goes on; a reconnection gets what follows the stall."""

@@ -481,3 +481,15 @@ def test_tta_of_a_network_of_batch_one_says_in_one_line_why_it_cannot_run(tmp_pa
         "mirror image as one batch of 2: run it without --tta" in r.output, r.output
     assert CliRunner().invoke(main, ["segment", str(clip), "-o", str(tmp_path / "out.mp4"), "-y", "--model", str(mine),
                                      "--batch", batch]).exit_code == 0  # fmt: skip
+
+
+def test_a_model_of_batch_one_runs_one_frame_at_a_time_with_io_binding_too(tmp_path):
+    """With io_binding (a GPU session's default) onnxruntime says every failed run as a bare RuntimeError ('Error in
+    execution: ... requested shape:{1,8,8}'), its kind lost: a batch of a model of batch 1 failed as before, on every
+    GPU. (io_binding on the CPU here: the same calls.)"""
+    seg = OnnxSegmenter(batch_one(tmp_path / "one.onnx"), providers="cpu", io_binding=True)
+    assert seg.predict(reds(4))[:, 0, 0].tolist() == [0, 1, 2, 3] and seg.one_at_a_time
+    bad = OnnxSegmenter(batch_one(tmp_path / "bad.onnx", shape=(1, 5, 5)), providers="cpu", io_binding=True)
+    with pytest.raises(Exception, match=r"Input shape:\{2,8,8\}, requested shape:\{1,5,5\}"):  # (the batch's error)
+        bad.predict(reds(2))
+    assert bad.one_at_a_time is None

@@ -300,7 +300,10 @@ class OnnxSegmenter:
         binding = self.session.io_binding()
         binding.bind_cpu_input(contract.INPUT, frames)
         binding.bind_output(contract.OUTPUT, "cpu")
-        self.session.run_with_iobinding(binding)
+        try:
+            self.session.run_with_iobinding(binding)
+        except RuntimeError:  # (its every error is 'Error in execution: ...', its kind lost: run again without, for it)
+            return self._checked(self.session.run([contract.OUTPUT], {contract.INPUT: frames})[0], frames.shape)
         return self._checked(binding.copy_outputs_to_cpu()[0], frames.shape)
 
     def _checked(self, labels: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

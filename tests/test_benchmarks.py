@@ -268,3 +268,20 @@ def test_bench_of_a_model_of_batch_one_says_so_once_and_marks_the_rows_it_ran_fr
     assert [(row["batch"], row.get("one_at_a_time", False)) for row in rows] == [(1, False), (4, True)] * 2
     assert "warning: the model takes one frame at a time: onnxruntime model-only custom 64x96 b4, onnxruntime " \
         "model-only custom 72x128 b4 ran their batches frame by frame" in r.output, r.output
+
+
+def test_bench_times_an_anamorphic_clip_at_the_working_size_segment_runs_it_at(tmp_path, rule_onnx):
+    """A clip of 4:3 pixels (128x96 stored, 16:9 shown) was timed at the working size of its stored shape: segment
+    runs it at its shown shape's."""
+    from fractions import Fraction
+
+    video = write_video(tmp_path / "hdv.mp4", split_frames(6, h=96, w=128), sample_aspect=Fraction(4, 3))
+    out, stats = tmp_path / "res", tmp_path / "stats.json"
+    r = CliRunner().invoke(main, ["segment", str(video), "-o", str(tmp_path / "o.mp4"), "--model", str(rule_onnx),
+                                  "--stats", str(stats), "-q"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["bench", "--video", str(video), "--model", str(rule_onnx), "--frames", "4", "--batch",
+                                  "1", "--no-native", "--no-torch", "--repeats", "1", "--out", str(out)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    ran = json.loads(stats.read_text())["working_size"]
+    assert json.loads((out / "bench.json").read_text())["working_size"] == ran == [32, 64], ran

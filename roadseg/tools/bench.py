@@ -39,7 +39,9 @@ from roadseg.tools.report import warnings_of
 def read_frames(video: str | Path, count: int) -> tuple[list[np.ndarray], dict]:
     with VideoSource(video, audio=False) as src:
         frames = [f.image for f, _ in zip((x for x in src if isinstance(x, Frame)), range(count))]
-        info = {"width": src.info.width, "height": src.info.height, "fps": float(src.info.fps or 0)}
+        sar = src.info.sample_aspect  # (pixels' width:height where not square: anamorphic)
+        info = {"width": src.info.width, "height": src.info.height, "fps": float(src.info.fps or 0),
+                "sample_aspect": float(sar) if sar else None}  # fmt: skip
     return frames, info
 
 
@@ -218,11 +220,11 @@ def _timed_in_turn(video: str | Path, model: Path, baseline: str | Path | None, 
                    runs: tuple[int, int], preset: str, log: Callable[[str], None]) -> tuple[dict, tuple[int, int]]:  # fmt: skip
     """``model`` alone, ``baseline`` alone (where given), the naive loop and the pipeline, in turn (:func:`in_turn`), on
     the CPU at batch 1 and the working size (what segment-video sees this clip at: about the model's input_size in
-    pixels, at the clip's aspect; a network fixed at a size inside, its ``input_size``: :meth:`Segmenter.fitted`), with
+    pixels, at the clip's aspect as shown; a network fixed at a size inside, its ``input_size``: :meth:`Segmenter.fitted`), with
     one session of ``model`` for all three of its runs; and that size. ``runs``: (timed rounds, onnxruntime's threads)."""
     repeats, threads = runs
     session = OnnxSegmenter(model, providers="cpu", threads=threads)
-    working = Segmenter(session).fitted(vinfo["height"], vinfo["width"]).size
+    working = Segmenter(session).fitted(vinfo["height"], vinfo["width"], vinfo["sample_aspect"]).size
     seg, size = Segmenter(session, size=working), f"{working[0]}x{working[1]}"
     small, stages = np.stack([seg.resize(f) for f in imgs]), []
     fns = {"default": model_once(seg, small, 1)}

@@ -493,3 +493,12 @@ def test_a_model_of_batch_one_runs_one_frame_at_a_time_with_io_binding_too(tmp_p
     with pytest.raises(Exception, match=r"Input shape:\{2,8,8\}, requested shape:\{1,5,5\}"):  # (the batch's error)
         bad.predict(reds(2))
     assert bad.one_at_a_time is None
+
+
+def test_an_empty_batch_of_a_model_fixed_at_batch_one_is_no_labels(tmp_path, caplog):
+    """A model that batches gives labels [0,H,W] for no frames; one whose input is fixed at batch 1 raised numpy's
+    'ValueError: need at least one array to concatenate'."""
+    seg = OnnxSegmenter(batch_one(tmp_path / "one.onnx", fixed=True), providers="cpu")
+    with caplog.at_level("WARNING", logger="roadseg"):
+        labels = seg.predict(np.zeros((0, 8, 8, 3), np.uint8))
+    assert labels.shape == (0, 8, 8) and labels.dtype == np.uint8 and not caplog.records

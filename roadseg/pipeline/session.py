@@ -255,6 +255,8 @@ class OnnxSegmenter:
 
     def _batched(self, frames: np.ndarray) -> np.ndarray:
         """:meth:`predict` of contiguous ``frames``: all in one run, else one by one."""
+        if len(frames) == 0 and self.one_at_a_time:  # (no run: its input takes one frame)
+            return np.zeros(frames.shape[:3], np.uint8)
         if len(frames) == 1:
             return self._run(frames)
         if self.one_at_a_time:

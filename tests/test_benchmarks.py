@@ -228,14 +228,14 @@ def test_live_pipe_delay_script_says_the_machine_what_its_figures_are_and_pictur
     assert "warning: fewer than the clip's 25 pictures reached the reader in: sound 1 s late now" in out
 
 
-def _adapted_fixed(tmp_path, **kw):
+def _adapted_fixed(tmp_path):
     """A network made elsewhere, fixed at 64x80 inside ([N,3,64,80]), wrapped by adapt_onnx."""
     import test_own_model as own
 
     from roadseg.export.adapt import adapt_onnx
 
     return adapt_onnx(own.theirs(tmp_path / "theirs.onnx", size=(64, 80)), tmp_path / "mine.onnx",
-                      classes=["red", "green", "blue"], **kw)  # fmt: skip
+                      classes=["red", "green", "blue"])  # fmt: skip
 
 
 def test_bench_times_a_network_fixed_inside_at_the_size_segment_runs_it_at(tmp_path):

@@ -502,3 +502,18 @@ def test_an_empty_batch_of_a_model_fixed_at_batch_one_is_no_labels(tmp_path, cap
     with caplog.at_level("WARNING", logger="roadseg"):
         labels = seg.predict(np.zeros((0, 8, 8, 3), np.uint8))
     assert labels.shape == (0, 8, 8) and labels.dtype == np.uint8 and not caplog.records
+
+
+def test_tta_whose_plain_session_cannot_load_again_leaves_the_runs_error_as_it_was(tmp_path, monkeypatch):
+    """The plain session that tells a --tta failure's cause is built only as the run fails: where it cannot be (the
+    memory gone), its error replaced the run's own."""
+    import roadseg.pipeline.session as session
+
+    seg = OnnxSegmenter(flattened(tmp_path), providers="cpu", tta=True)
+
+    def gone(*args, **kwargs):
+        raise ModelError("cannot load model: out of memory")
+
+    monkeypatch.setattr(session, "OnnxSegmenter", gone)
+    with pytest.raises(Exception, match=r"Input shape:\{2,3,64,80\}, requested shape:\{1,3,64,80\}"):
+        seg.predict(reds(1, 64, 80))

@@ -274,10 +274,10 @@ class OnnxSegmenter:
     def _one_at_a_time_inside(self, frame: np.ndarray) -> bool:
         """Whether this model without ``--tta`` (a session of its own file) runs ``frame`` [1,H,W,3] alone but not
         twice in one batch: a batch of 1 in its graph, which ``--tta``'s batch of 2 (frame and mirror) fails on."""
-        plain = OnnxSegmenter(self.path, providers="cpu")
         try:
+            plain = OnnxSegmenter(self.path, providers="cpu")
             plain._run(frame)
-        except Exception:  # noqa: BLE001 - the model fails alone too: its error is not --tta's
+        except Exception:  # noqa: BLE001 - the model fails alone too (or cannot load again): the error is not --tta's
             return False
         try:
             plain._run(np.concatenate([frame, frame]))

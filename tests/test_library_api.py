@@ -14,7 +14,7 @@ from conftest import split_frames, write_video
 
 import roadseg
 from roadseg.errors import ArgumentError
-from roadseg.pipeline.session import check_model_file, models_dir
+from roadseg.pipeline.model_files import check_model_file, models_dir
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from roadseg.pipeline.session import DEFAULT_MODELS, OnnxSegmenter, default_model_path, models_dir
+from roadseg.pipeline.model_files import DEFAULT_MODELS, models_dir
+from roadseg.pipeline.session import OnnxSegmenter, default_model_path
 from roadseg.train.evaluate import evaluate_model
 
 CAMVID = Path(__file__).resolve().parents[2] / "shared" / "camvid"

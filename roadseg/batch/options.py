@@ -96,7 +96,8 @@ def check_encoder(sopts: SegmentOptions, suffix: str) -> None:
 
 def workers_model_key(sopts: SegmentOptions, bopts: BatchOptions) -> str:
     """The model the workers will load, as ``name@sha256``: what a rerun compares."""
-    from roadseg.pipeline.session import ModelError, default_model_path, resolve_device
+    from roadseg.errors import ModelError
+    from roadseg.pipeline.session import default_model_path, resolve_device
 
     if sopts.model:
         path = model_file(sopts.model)
@@ -116,7 +117,8 @@ def workers_model_key(sopts: SegmentOptions, bopts: BatchOptions) -> str:
 def model_file(model: str) -> Path:
     """The ``--model`` file, or a BatchError in ``segment``'s words: a file not there, a folder (was: "cannot
     read the model ...: No such file or directory", and an empty output folder left)."""
-    from roadseg.pipeline.session import ModelError, check_model_file
+    from roadseg.errors import ModelError
+    from roadseg.pipeline.model_files import check_model_file
 
     try:
         return check_model_file(model)

@@ -20,7 +20,6 @@ import contextlib
 import io
 import logging
 import os
-import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -30,28 +29,13 @@ import numpy as np
 from roadseg import contract
 from roadseg._startup import signals_held
 from roadseg.errors import ArgumentError, ModelError
+from roadseg.pipeline.model_files import DEFAULT_MODELS, check_model_file, models_dir, unloadable
 from roadseg.tools.info import cpu_info
 
 log = logging.getLogger("roadseg")
 
-#: Shipped models, in order of preference for each device.
-DEFAULT_MODELS = {
-    "cpu": ("unet-r34-camvid-int8.onnx", "unet-r34-camvid.onnx"),
-    "cuda": ("unet-r34-camvid.onnx", "unet-r34-camvid-int8.onnx"),
-}
-
-
 #: What ``providers`` (``--device``) may name.
 DEVICES = ("auto", "cpu", "cuda", "tensorrt")
-
-
-def models_dir() -> Path:
-    """Folder of the shipped models: ``models/`` of a source checkout, else the installed package data."""
-    package = Path(__file__).resolve().parents[1]  # .../roadseg
-    checkout = package.parent / "models"
-    if (package.parent / "pyproject.toml").is_file() and checkout.is_dir():
-        return checkout
-    return package / "_models"  # where `pip install .` puts models/ (pyproject: package-dir)
 
 
 def gpu_present() -> bool:
@@ -87,48 +71,6 @@ def default_model_path(device: str = "auto") -> Path:
         if (folder / name).is_file():
             return folder / name
     raise ModelError(f"no shipped model found in {folder} (looked for {', '.join(names)}); pass --model")
-
-
-def check_model_file(path: str | Path) -> Path:
-    """``path`` as a Path if it names a file, a shipped model's name (``unet-r34-camvid.onnx``, from any folder) as
-    that model's file where no file here has it, else the one-line :class:`ModelError` that says what it is
-    (:class:`OnnxSegmenter` and ``batch`` say it alike): a folder was "model file not found".
-
-    >>> check_model_file("unet-r34-camvid.onnx") == models_dir() / "unet-r34-camvid.onnx"
-    True
-    >>> check_model_file("models")
-    Traceback (most recent call last):
-    roadseg.errors.ModelError: models is a folder, not a model file; name one of its .onnx files: unet-r34-camvid-int8.onnx, unet-r34-camvid.onnx
-    """
-    path = Path(path)
-    shipped = sorted(p.name for p in models_dir().glob("*.onnx"))
-    if not path.is_file() and str(path) in shipped:  # (a bare name: a file of that name here comes first, not a folder)
-        return models_dir() / str(path)
-    if path.is_dir():
-        names = sorted(p.name for p in path.glob("*.onnx") if p.is_file())
-        holds = f"name one of its .onnx files: {', '.join(names)}" if names else "it holds no .onnx file"
-        raise ModelError(f"{path} is a folder, not a model file; {holds}")
-    if not path.is_file():
-        by_name = f" (shipped models, by name: {', '.join(shipped)})" if shipped and path.parent == Path() else ""
-        raise ModelError(f"model file not found: {path}{by_name}")
-    return path
-
-
-def _unloadable(path: Path, exc: Exception) -> ModelError:
-    """The one-line error for a model file onnxruntime could not load: a checkpoint, a file that is no ONNX
-    model at all (a model card), a damaged one (both were onnxruntime's raw INVALID_PROTOBUF text), or
-    onnxruntime's first line."""
-    if (checkpoint := contract.not_onnx(path)) is not None:
-        return checkpoint
-    if contract.file_kind(path) is None:  # (does not even begin as a ModelProto does)
-        return ModelError(f"not an ONNX model: {path}")
-    if "INVALID_PROTOBUF" in str(exc):
-        return ModelError(f"cannot load model {path}: it begins as an ONNX model does but cannot be parsed (damaged, "
-                          "or cut short: a copy that did not finish?)")  # fmt: skip
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-    # (what onnxruntime says, without its error code, the path again, its source file and the C++ signature there)
-    first = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : Load model from .*? failed:\s*(/\S+:\d+ .*?\) (?=[A-Z]))?", "", first)
-    return ModelError(f"cannot load model {path}: {first}")
 
 
 def _flipped(path: Path) -> bytes:
@@ -209,7 +151,7 @@ class OnnxSegmenter:
             with contextlib.redirect_stdout(io.StringIO()):
                 self.session = ort.InferenceSession(source, opts, providers=wanted)
         except Exception as exc:  # InvalidProtobuf, Fail, NoSuchFile ... all mean "not a usable model"
-            raise _unloadable(self.path, exc) from None
+            raise unloadable(self.path, exc) from None
         finally:
             ort.set_default_logger_severity(3)
         self.providers = self.session.get_providers()

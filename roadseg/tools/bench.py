@@ -25,10 +25,11 @@ import numpy as np
 
 from roadseg.errors import Interrupted, SourceError
 from roadseg.pipeline.infer import Segmenter
+from roadseg.pipeline.model_files import DEFAULT_MODELS, models_dir
 from roadseg.pipeline.options import SegmentOptions
 from roadseg.pipeline.overlay import Overlay, palette_lut
 from roadseg.pipeline.run import run
-from roadseg.pipeline.session import DEFAULT_MODELS, OnnxSegmenter, models_dir, resolve_device
+from roadseg.pipeline.session import OnnxSegmenter, resolve_device
 from roadseg.pipeline.sinks import VideoSink
 from roadseg.pipeline.sources import Frame, VideoSource, picture_stream
 from roadseg.tools.bench_timing import Timed, cpus_usable, in_turn, load_average, median_fps, round_ratio

@@ -188,7 +188,8 @@ def model_report(model: str | Path) -> dict:
     """
     from roadseg.contract import json_or_text, parse_metadata
     from roadseg.errors import ModelError
-    from roadseg.pipeline.session import OnnxSegmenter, check_model_file
+    from roadseg.pipeline.model_files import check_model_file
+    from roadseg.pipeline.session import OnnxSegmenter
 
     path = check_model_file(model)
     size = path.stat().st_size

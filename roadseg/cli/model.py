@@ -18,10 +18,11 @@ from roadseg.export.quantize import CALIBRATION_METHODS  # numpy only at import:
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .onnx file to write.")
 @click.option("--input-size", default="360x480", show_default=True, help="Working size HxW written into the metadata.")
 @click.option("--classes", metavar="NAME,NAME,...",
-              help="Names of the network's classes in the order of its scores, for a network not of CamVid's 11 "
-                   "(the legend, --stats and the live view name them) [default: CamVid's].")
-@click.option("--palette", metavar="RRGGBB,...", help="A colour (hex) for each of --classes, in order [default: CamVid's "
-              "for CamVid's classes; else one of its own for each].")
+              help="Names of the network's classes in the order of its scores, for a checkpoint that does not record "
+                   "them (the legend, --stats and the live view name them) [default: the checkpoint's, which train "
+                   "records (its data's classes.txt, or CamVid's); CamVid's for one that records none].")
+@click.option("--palette", metavar="RRGGBB,...", help="A colour (hex) for each class, in order [default: the "
+              "checkpoint's; CamVid's for CamVid's classes; else one of its own for each].")
 @click.option("--fp16-weights", is_flag=True, help="Store weights as float16 (half the file; compute stays fp32).")
 @click.option("--half", is_flag=True, help="Compute in float16: the variant for GPUs (parity is checked against fp32 at 99.5 %).")
 @click.option("--verify-images", type=click.Path(exists=True, file_okay=False),
@@ -46,6 +47,7 @@ def export_cmd(checkpoint, output, input_size, classes, palette, fp16_weights, h
     from pathlib import Path
 
     from roadseg.contract import parse_palette
+    from roadseg.data.classset import from_state
 
     check_model_output(output, [checkpoint], overwrite, ".onnx")
     try:
@@ -54,6 +56,11 @@ def export_cmd(checkpoint, output, input_size, classes, palette, fp16_weights, h
         fail(f"--palette: {exc}")
     names = [c.strip() for c in classes.split(",")] if classes else None
     net, state = load_checkpoint(checkpoint)  # a file that is not one: ModelError, one line
+    if state.get("classes"):  # (train records them: its data's)
+        recorded = from_state(state)
+        if names is not None and tuple(names) != recorded.names:
+            fail(f"{checkpoint} records its classes ({', '.join(recorded.names)}): leave --classes out")
+        names, colours = list(recorded.names), colours or [list(c) for c in recorded.palette]
     meta = training_metadata(state) if state.get("config") or state.get("soup") else {}
     frames = _verify_frames(verify_images) if verify_images else None  # (read before the file is written)
     try:
@@ -86,7 +93,9 @@ def _verify_frames(folder: str):
 
 @click.command("eval")
 @click.argument("model", type=click.Path())
-@click.option("--data", required=True, type=click.Path(), help="CamVid folder (SegNet or fastai layout).")
+@click.option("--data", required=True, type=click.Path(),
+              help="CamVid folder (SegNet or fastai layout), or one of your own classes: SegNet's layout with a "
+                   "classes.txt (one class a line; MODEL must score those classes).")
 @click.option("--split", type=click.Choice(["train", "val", "test"]),
               help="The split to score [default: val; train with --holdout].")
 @click.option("--holdout", multiple=True, metavar="SEQ[:FRACTION]",
@@ -103,9 +112,9 @@ def _verify_frames(folder: str):
               help="Score a checkpoint as release --logit-adjust A would ship it (.pt only), e.g. to choose A on a check run.")
 @handle_errors
 def eval_cmd(model, data, split, holdout, size, device, limit, as_json, tta, logit_adjust) -> None:
-    """Score MODEL (.onnx, or a .pt checkpoint) on a CamVid split: per-class IoU, mIoU, pixel accuracy.
+    """Score MODEL (.onnx, or a .pt checkpoint) on a split of --data: per-class IoU, mIoU, pixel accuracy.
 
-    mIoU is the mean over the 11 classes; void pixels are ignored.
+    mIoU is the mean over the data's classes (CamVid's 11, or its classes.txt's); void pixels are ignored.
     """
     import json
 

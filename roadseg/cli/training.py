@@ -1,4 +1,4 @@
-"""The training commands of ``roadseg``: train (a run on CamVid) and pack-data (CamVid small enough to carry
+"""The training commands of ``roadseg``: train (a run on CamVid or a folder of its own classes) and pack-data (CamVid small enough to carry
 to a GPU box). Thin: parse, build a config, call the library."""
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ from roadseg.cli.values import Finite, parse_size
 
 
 @click.command()
-@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="CamVid folder (SegNet or fastai layout).")
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
+              help="CamVid folder (SegNet or fastai layout), or one of your own classes: SegNet's layout (train/, "
+                   "trainannot/, val/, valannot/) with a classes.txt, one class a line (NAME [#RRGGBB]), label value "
+                   "= line index, 255 = void; the checkpoints record the classes and their colours.")
 @click.option("--out", help="Run folder: checkpoints and logs [default: runs/unet-r34; with --resume, the folder of the "
                             "last.pt resumed].")
 @click.option("--epochs", type=click.IntRange(min=1), help="Length of the run in epochs [default: 150].")
@@ -36,7 +39,7 @@ from roadseg.cli.values import Finite, parse_size
 @click.option("--noise", default=0.0, show_default=True, type=Finite(0, 1), help="Probability of Gaussian noise (sigma 2-10 levels).")
 @click.option("--paste", default=0.0, show_default=True, type=Finite(0, 1),
               help="Probability of pasting another frame's poles, signs, fences, cars, pedestrians and bicyclists "
-                   "onto a frame (copy-paste).")
+                   "onto a frame (copy-paste); CamVid's classes only (refused with a classes.txt).")
 @click.option("--ema", default=0.0, show_default=True, type=Finite(0, 1, max_open=True), help="EMA decay of the weights (0 = off); the EMA is what is scored and saved.")
 @click.option("--decoder-channels", metavar="C1,C2,...",
               help="Decoder widths, deepest first: 4 blocks (head at stride 2) or 5 (head at full resolution) "
@@ -88,7 +91,8 @@ from roadseg.cli.values import Finite, parse_size
 @handle_errors
 def train(resume, overwrite, crop, phases, decoder_channels, stem_padding, train_splits, holdout, epochs, minutes,
           **opts) -> None:  # fmt: skip
-    """Train U-Net-ResNet34 on CamVid; keeps last.pt, best.pt (by check or val mIoU) and log.csv in --out."""
+    """Train U-Net-ResNet34 on CamVid or your own classes; keeps last.pt, best.pt (by check or val mIoU) and log.csv
+    in --out."""
     if epochs is not None and minutes is not None:
         raise click.UsageError("a run lasts --epochs or --minutes, not both")
     try:

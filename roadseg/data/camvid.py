@@ -1,7 +1,9 @@
-"""CamVid in the two layouts people have on disk, both read as 11-class label maps.
+"""CamVid in the two layouts people have on disk, both read as 11-class label maps, and a folder of one's own
+classes in SegNet's layout.
 
 * SegNet's 11-class release: ``train/``, ``trainannot/``, ``val/``, ``valannot/`` (``test/`` ...),
-  label PNGs hold 0..10 and 11 for void.
+  label PNGs hold 0..10 and 11 for void (or 255). With a ``classes.txt`` in the root, the folder's own
+  classes instead (:mod:`roadseg.data.classset`): label PNGs hold 0..C-1 and 255 for void.
 * fastai's 32-class release: ``images/``, ``labels/`` (``NAME_P.png``), ``codes.txt``, ``valid.txt``;
   labels hold indices into ``codes.txt`` and are mapped onto the 11 classes with :data:`CAMVID32_TO_11`.
 
@@ -21,6 +23,7 @@ import cv2
 import numpy as np
 
 from roadseg.classes import CLASSES, IGNORE_INDEX
+from roadseg.data.classset import CAMVID, CLASSES_FILE, read_classes
 from roadseg.errors import OutputError, reason_of
 
 #: The usual grouping of CamVid's 32 classes into the 11 scored ones; any other name is void.
@@ -109,15 +112,6 @@ def _palette_indices(path: Path) -> np.ndarray:
     return np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)[:, : frame.width].copy()
 
 
-def _void_255(label: np.ndarray, path: Path) -> np.ndarray:
-    """A SegNet-layout label whose void is 255 (another common convention) with void as 11; ValueError
-    for any other value above 11: a label of another class list, which would be scored wrongly."""
-    other = np.unique(label[(label > IGNORE_INDEX) & (label != 255)])
-    if other.size:
-        raise ValueError(f"label {path} holds class {int(other[0])}; CamVid's 11-class labels are 0-10 and 11 (void)")
-    return np.where(label == 255, np.uint8(IGNORE_INDEX), label)
-
-
 def detect_layout(root: Path) -> str:
     """``'segnet'`` or ``'fastai'``, from the folders present under ``root``."""
     if (root / "codes.txt").is_file() and (root / "labels").is_dir():
@@ -131,7 +125,8 @@ def detect_layout(root: Path) -> str:
 
 
 class CamVid:
-    """Image/label pairs of one split, labels always in the 11-class convention (11 = void).
+    """Image/label pairs of one split, labels in the convention of :attr:`classes` (CamVid's 11, 11 = void; or a
+    ``classes.txt``'s C, C = void).
 
     Args:
         root: the dataset folder (either layout).
@@ -148,6 +143,8 @@ class CamVid:
         self.size = size
         self.layout = detect_layout(self.root)
         self.lut: np.ndarray | None = None
+        #: the classes of the labels: a SegNet-layout folder's ``classes.txt``, else CamVid's
+        self.classes = read_classes(self.root) if self.layout == "segnet" else CAMVID
         self.samples = self._segnet() if self.layout == "segnet" else self._fastai()
         if not self.samples:
             held = ": this copy has no test split (CamVid's is often held back)" if split == "test" else ""
@@ -187,8 +184,8 @@ class CamVid:
         image, label = read_rgb(s.image), read_label(s.label)
         if self.lut is not None:
             label = self.lut[label]
-        elif label.max(initial=0) > IGNORE_INDEX:
-            label = _void_255(label, s.label)
+        elif label.max(initial=0) >= self.classes.count:
+            label = self.classes.void_labels(label, s.label)
         if image.shape[:2] != label.shape:
             raise ValueError(f"{s.image.name}: image {image.shape[:2]} and label {label.shape} differ")
         if self.size is not None and image.shape[:2] != tuple(self.size):
@@ -271,6 +268,8 @@ def pack(src: str | Path, dst: str | Path, *, splits=("train", "val"), quality: 
                     if not cv2.imwrite(str(path), picture, options):
                         raise OSError(f"cannot write {path}")
                 n += 1
+        if (src / CLASSES_FILE).is_file() and sets[0].classes != CAMVID:  # (a folder of its own classes: they go too)
+            shutil.copyfile(src / CLASSES_FILE, part / CLASSES_FILE)
         if dst.exists():
             dst.rmdir()  # (empty)
         part.rename(dst)

@@ -18,7 +18,8 @@ import numpy as np
 from roadseg.classes import CLASSES, IGNORE_INDEX
 
 #: What copy-paste moves between frames: small and thin objects, whose surroundings change from one
-#: street to the next (the street itself, sky and buildings stay where the frame has them).
+#: street to the next (the street itself, sky and buildings stay where the frame has them). CamVid's classes:
+#: a run on classes of its own refuses ``--paste`` (:func:`roadseg.train.data.load_data`).
 PASTE_CLASSES: tuple[int, ...] = tuple(
     CLASSES.index(c) for c in ("Pole", "SignSymbol", "Fence", "Car", "Pedestrian", "Bicyclist")
 )
@@ -34,15 +35,15 @@ def random_scale(image: np.ndarray, label: np.ndarray, scale: float) -> tuple[np
 
 
 def random_crop(
-    image: np.ndarray, label: np.ndarray, crop: tuple[int, int], rng: np.random.Generator
+    image: np.ndarray, label: np.ndarray, crop: tuple[int, int], rng: np.random.Generator, void: int = IGNORE_INDEX
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Crop to ``crop`` (h, w); pads first (image with 0, label with void) if the image is smaller."""
+    """Crop to ``crop`` (h, w); pads first (image with 0, label with ``void``) if the image is smaller."""
     ch, cw = crop
     h, w = label.shape
     ph, pw = max(0, ch - h), max(0, cw - w)
     if ph or pw:
         image = cv2.copyMakeBorder(image, 0, ph, 0, pw, cv2.BORDER_CONSTANT, value=(0, 0, 0))
-        label = cv2.copyMakeBorder(label, 0, ph, 0, pw, cv2.BORDER_CONSTANT, value=IGNORE_INDEX)
+        label = cv2.copyMakeBorder(label, 0, ph, 0, pw, cv2.BORDER_CONSTANT, value=void)
         h, w = label.shape
     y = int(rng.integers(0, h - ch + 1))
     x = int(rng.integers(0, w - cw + 1))
@@ -129,6 +130,7 @@ class TrainTransform:
         paste: probability that a donor frame, when one is given, has its objects pasted in
             (:func:`paste_objects`), after both are scaled, cropped and flipped and before the
             photometric steps, so pasted objects take the frame's light.
+        void: the label value of void, what a crop larger than the frame is padded with.
     """
 
     crop: tuple[int, int] = (256, 256)
@@ -140,13 +142,14 @@ class TrainTransform:
     blur: float = 0.0
     noise: float = 0.0
     paste: float = 0.0
+    void: int = IGNORE_INDEX
 
     def geometric(
         self, image: np.ndarray, label: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
         """Random scale, crop and flip."""
         image, label = random_scale(image, label, float(rng.uniform(*self.scale)))
-        image, label = random_crop(image, label, self.crop, rng)
+        image, label = random_crop(image, label, self.crop, rng, self.void)
         if rng.random() < self.flip:
             image, label = image[:, ::-1], label[:, ::-1]
         return image, label

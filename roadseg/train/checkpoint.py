@@ -1,6 +1,6 @@
 """A training run's checkpoints and its folder: ``last.pt`` (everything ``--resume`` needs) and ``best.pt`` (the
 scored weights) written after an epoch, ``last.pt`` read back and restored into a resumed run, the rows of
-``log.csv`` and ``log.jsonl`` (:data:`LOG_COLUMNS`), and the checks made before any work: another run's files in
+``log.csv`` and ``log.jsonl`` (:func:`log_columns`), and the checks made before any work: another run's files in
 ``--out``, a resumed run with nothing left to train.
 
 :func:`roadseg.train.loop.train` drives them; :func:`roadseg.train.weights.load_checkpoint` rebuilds a
@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from roadseg.classes import CLASSES, NUM_CLASSES
 from roadseg.contract import not_checkpoint
+from roadseg.data.classset import CAMVID, ClassSet
 from roadseg.errors import ModelError, reason_of
 from roadseg.train.engine import EMA
 from roadseg.train.schedule import Schedule
@@ -87,11 +87,12 @@ def restore(state: dict, model, opt, ema: EMA | None) -> tuple[int, float, int, 
 
 
 def save_checkpoint(out: Path, cfg: TrainConfig, epoch: int, model, opt, sched: Schedule, ema: EMA | None,
-                progress: tuple, last: bool, improved: bool) -> None:  # fmt: skip
+                progress: tuple, last: bool, improved: bool, classes: ClassSet = CAMVID) -> None:  # fmt: skip
     """Write ``last.pt`` (everything ``--resume`` needs) if ``last``, and, when the run improved, ``best.pt``
-    (the scored weights only). ``progress`` is (best, best epoch, history)."""
+    (the scored weights only). ``progress`` is (best, best epoch, history). Both record the ``classes`` the
+    network scores, names and colours (what ``export`` and ``eval`` read back: :func:`~roadseg.data.classset.from_state`)."""
     best, best_epoch, history = progress
-    ckpt = {"model": model.state_dict(), "model_config": model.config, "optimizer": opt.state_dict(),
+    ckpt = {**classes.as_state(), "model": model.state_dict(), "model_config": model.config, "optimizer": opt.state_dict(),
             "schedule": sched.state_dict(), "epoch": epoch, "config": asdict(cfg),
             "torch_rng": torch.get_rng_state(), "best_miou": best, "best_epoch": best_epoch,
             "history": history, "ema": None if ema is None else ema.state_dict()}  # fmt: skip
@@ -103,21 +104,28 @@ def save_checkpoint(out: Path, cfg: TrainConfig, epoch: int, model, opt, sched: 
               out / "best.pt")  # fmt: skip
 
 
-#: log.csv columns, fixed: a row that lacks one (no evaluation that epoch, no check split) leaves it empty;
-#: ``val_subset`` is the number of val frames scored where ``--val-limit`` made them a subset, empty for all of val.
-LOG_COLUMNS = ("epoch", "lr", "train_loss", "miou", "pixel_acc", "val_subset", "check_miou", "check_pixel_acc", "seconds",
-               *(f"iou_{c}" for c in CLASSES), *(f"check_iou_{c}" for c in CLASSES))  # fmt: skip
+def log_columns(names: tuple[str, ...]) -> tuple[str, ...]:
+    """log.csv's columns, fixed for a run of the classes ``names``: a row that lacks one (no evaluation that epoch, no
+    check split) leaves it empty; ``val_subset`` is the number of val frames scored where ``--val-limit`` made them a
+    subset, empty for all of val.
+
+    >>> log_columns(("road", "car"))[-4:]
+    ('iou_road', 'iou_car', 'check_iou_road', 'check_iou_car')
+    """
+    return ("epoch", "lr", "train_loss", "miou", "pixel_acc", "val_subset", "check_miou", "check_pixel_acc", "seconds",
+            *(f"iou_{c}" for c in names), *(f"check_iou_{c}" for c in names))  # fmt: skip
 
 
-def log(out: Path, row: dict) -> None:
+def log(out: Path, row: dict, classes: ClassSet = CAMVID) -> None:
+    """Append ``row`` to ``log.jsonl`` and ``log.csv`` (its per-class IoU a column a class of ``classes``)."""
     with open(out / "log.jsonl", "a") as f:
         f.write(json.dumps(row) + "\n")
     flat = {k: v for k, v in row.items() if k not in ("iou", "check_iou")}
-    flat.update({f"iou_{c}": v for c, v in zip(CLASSES, row.get("iou") or [None] * NUM_CLASSES)})
-    flat.update({f"check_iou_{c}": v for c, v in zip(CLASSES, row.get("check_iou") or [None] * NUM_CLASSES)})
+    for key in ("iou", "check_iou"):
+        flat.update({f"{key}_{c}": v for c, v in zip(classes.names, row.get(key) or [None] * classes.count)})
     new = not (out / "log.csv").exists()
     with open(out / "log.csv", "a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=LOG_COLUMNS, extrasaction="ignore")
+        w = csv.DictWriter(f, fieldnames=log_columns(classes.names), extrasaction="ignore")
         if new:
             w.writeheader()
         w.writerow(flat)

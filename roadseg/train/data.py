@@ -1,8 +1,8 @@
 """Training data: the train/check/val frames of a recipe, the augmented dataset, class weights (and the
 logit offsets that take part of them back at release), phases.
 
-``load_data(cfg)`` reads CamVid's training splits and holds footage out as the **check** split
-(:func:`roadseg.data.camvid.split_holdout`); ``AugmentedSet`` draws each frame's augmentation from a
+``load_data(cfg)`` reads the training splits (CamVid's, or a folder's own classes: its ``classes.txt``) and holds
+footage out as the **check** split (:func:`roadseg.data.camvid.split_holdout`); ``AugmentedSet`` draws each frame's augmentation from a
 (seed, epoch, index) stream so a resumed run sees exactly what a straight run would, and
 ``EpochSampler`` hands each index to the loader's workers with its epoch and progressive-resizing phase,
 so the workers stay up from one epoch to the next.
@@ -21,28 +21,28 @@ import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler
 
-from roadseg.classes import IGNORE_INDEX, NUM_CLASSES
 from roadseg.data.camvid import CamVid, split_holdout
+from roadseg.data.classset import CAMVID, ClassSet
 from roadseg.data.transforms import TrainTransform
 
 if TYPE_CHECKING:
     from roadseg.train.loop import TrainConfig
 
 
-def median_frequency_weights(labels: list[np.ndarray]) -> np.ndarray:
+def median_frequency_weights(labels: list[np.ndarray], classes: ClassSet = CAMVID) -> np.ndarray:
     """SegNet's median-frequency balancing: w_c = median(f) / f_c, f_c over images containing c."""
-    pixels = np.zeros(NUM_CLASSES)
-    present = np.zeros(NUM_CLASSES)
+    pixels = np.zeros(classes.count)
+    present = np.zeros(classes.count)
     for lab in labels:
-        counts = np.bincount(lab.ravel(), minlength=256)[:NUM_CLASSES]
+        counts = np.bincount(lab.ravel(), minlength=256)[: classes.count]
         pixels += counts
-        present += (counts > 0) * (lab != IGNORE_INDEX).sum()
+        present += (counts > 0) * (lab != classes.ignore_index).sum()
     freq = np.where(present > 0, pixels / np.maximum(present, 1), 0)
     med = np.median(freq[freq > 0])
     return np.where(freq > 0, med / np.maximum(freq, 1e-12), 0.0).astype(np.float32)
 
 
-def logit_offsets(labels: list[np.ndarray], alpha: float) -> np.ndarray:
+def logit_offsets(labels: list[np.ndarray], alpha: float, classes: ClassSet = CAMVID) -> np.ndarray:
     """Per-class offsets to add to a model's class scores (logit adjustment): ``-alpha * log(w_c)`` of the
     median-frequency weights ``w_c`` of ``labels``, the frames a ``--class-weights median-freq`` run
     trained on (0 for a class they lack).
@@ -52,7 +52,7 @@ def logit_offsets(labels: list[np.ndarray], alpha: float) -> np.ndarray:
     that back whole, 0 not at all; between, the release keeps part of the pull towards rare classes, which
     IoU rewards. Chosen on a check run's held-out footage (DEVELOPERS.md, models/MODEL_CARD.md).
     """
-    w = median_frequency_weights(labels)
+    w = median_frequency_weights(labels, classes)
     return np.where(w > 0, -alpha * np.log(np.where(w > 0, w, 1.0)), 0.0).astype(np.float32)
 
 
@@ -67,7 +67,8 @@ def run_logit_offsets(recipe: dict | None, data: str, alpha: float) -> np.ndarra
         return None
     cfg = TrainConfig(data=str(data), train_splits=tuple(recipe.get("train_splits") or ("train",)),
                       holdout=tuple(recipe.get("holdout") or ()))  # fmt: skip
-    return logit_offsets(load_data(cfg)["train"][1], alpha)
+    data = load_data(cfg)
+    return logit_offsets(data["train"][1], alpha, data["classes"])
 
 
 class AugmentedSet(Dataset):
@@ -111,10 +112,12 @@ class EpochSampler(Sampler):
         return iter([(i, self.epoch, self.phase) for i in torch.randperm(self.n, generator=gen).tolist()])
 
 
-def load_data(cfg: "TrainConfig", *, only_check: bool = False) -> dict[str, tuple[list, list]]:
+def load_data(cfg: "TrainConfig", *, only_check: bool = False) -> dict:
     """``{"train": ..., "check": ..., "val": ...}`` image/label lists (check and val may be empty: val where
-    the folder has no val split and the run is scored on a holdout or ``--select last``). ``only_check``
-    reads the held-out frames alone (train and val then empty), to score a run's check.
+    the folder has no val split and the run is scored on a holdout or ``--select last``), and ``"classes"``, the
+    folder's :class:`~roadseg.data.classset.ClassSet`. ``only_check`` reads the held-out frames alone (train and
+    val then empty), to score a run's check. ``cfg.paste`` with classes of the folder's own is a ValueError:
+    copy-paste moves CamVid's thing classes.
 
     Training frames come from ``cfg.train_splits`` minus the holdout; ``val`` is scored only when it
     is not trained on. The holdout applies within each split (``SEQ:FRACTION`` is the last FRACTION of
@@ -124,6 +127,9 @@ def load_data(cfg: "TrainConfig", *, only_check: bool = False) -> dict[str, tupl
     names, images, labels, held = [], [], [], []
     for split in cfg.train_splits:
         ds = CamVid(cfg.data, split, size=cfg.size)
+        if cfg.paste and not ds.classes.is_camvid:  # (before any frame is read)
+            raise ValueError(f"--paste copies CamVid's poles, signs, fences, cars, pedestrians and bicyclists between "
+                             f"frames; {ds.classes.source} names classes of their own: leave --paste out")  # fmt: skip
         stems = [s.image.stem for s in ds.samples]
         names += stems
         flags = split_holdout(stems, cfg.holdout, missing_ok=True)
@@ -136,7 +142,7 @@ def load_data(cfg: "TrainConfig", *, only_check: bool = False) -> dict[str, tupl
     split_holdout(names, cfg.holdout)  # a sequence that no split holds is an error
     out = {"train": ([i for i, h in zip(images, held) if not h], [lb for lb, h in zip(labels, held) if not h]),
            "check": ([i for i, h in zip(images, held) if h], [lb for lb, h in zip(labels, held) if h]),
-           "val": ([], [])}  # fmt: skip
+           "val": ([], []), "classes": ds.classes}  # fmt: skip
     if "val" not in cfg.train_splits and not only_check:
         try:
             out["val"] = CamVid(cfg.data, "val", size=cfg.size).load_all()
@@ -185,10 +191,10 @@ def phase_index(cfg: "TrainConfig", epoch: int, progress: float = 0.0) -> int:
     return min(int(np.searchsorted(np.cumsum(counts), epoch, side="right")), len(counts) - 1)
 
 
-def _transforms(cfg: TrainConfig) -> list[TrainTransform]:
+def _transforms(cfg: TrainConfig, void: int) -> list[TrainTransform]:
     """The augmentation of each phase: its resolution and crop, the recipe's photometric settings."""
     return [TrainTransform(crop, (res * cfg.scale[0], res * cfg.scale[1]), jitter=cfg.jitter, gamma=cfg.gamma,
-                           colour_cast=cfg.colour_cast, blur=cfg.blur, noise=cfg.noise, paste=cfg.paste)
+                           colour_cast=cfg.colour_cast, blur=cfg.blur, noise=cfg.noise, paste=cfg.paste, void=void)
             for res, crop in phases(cfg)]  # fmt: skip
 
 
@@ -209,10 +215,11 @@ def _deaf_worker(worker_id: int) -> None:
             signal.signal(getattr(signal, name), signal.SIG_IGN)
 
 
-def train_loader(cfg: TrainConfig, train: tuple[list, list], device: torch.device) -> tuple[EpochSampler, DataLoader, int]:
+def train_loader(cfg: TrainConfig, train: tuple[list, list], device: torch.device,
+                 classes: ClassSet = CAMVID) -> tuple[EpochSampler, DataLoader, int]:  # fmt: skip
     """The training frames' loader, its sampler (``train`` sets each epoch and phase on it) and the steps an
     epoch takes; ValueError where the frames make no batch."""
-    train_set = AugmentedSet(*train, _transforms(cfg), cfg.seed)
+    train_set = AugmentedSet(*train, _transforms(cfg, classes.ignore_index), cfg.seed)
     sampler = EpochSampler(len(train_set), cfg.seed)
     # workers stay up between epochs (the sampler tells them each item's epoch and phase)
     loader = DataLoader(train_set, batch_sampler=BatchSampler(sampler, cfg.batch_size, drop_last=True),

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from roadseg.classes import IGNORE_INDEX, NUM_CLASSES
+from roadseg.data.classset import CAMVID, ClassSet
 from roadseg.tools.info import cpu_info
 from roadseg.train.metrics import confusion_matrix, scores
 
@@ -81,18 +81,20 @@ class EMA:
 
 
 @torch.no_grad()
-def evaluate(model, pre, images, labels, device, dtype=None, batch_size: int = 4, desc: str | None = None) -> dict:
-    """Per-class IoU, mIoU and pixel accuracy of ``model`` on full frames; ``desc`` names a progress bar of them
-    (a CPU scores CamVid's 101 val frames in a minute or more, which was silence after the epoch's bar)."""
+def evaluate(model, pre, images, labels, device, dtype=None, batch_size: int = 4, desc: str | None = None,
+             classes: ClassSet = CAMVID) -> dict:  # fmt: skip
+    """Per-class IoU (of ``classes``), mIoU and pixel accuracy of ``model`` on full frames; ``desc`` names a progress
+    bar of them (a CPU scores CamVid's 101 val frames in a minute or more, which was silence after the epoch's bar)."""
     from roadseg.model.predict import predict
 
-    cm = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
+    cm = np.zeros((classes.count, classes.count), np.int64)
     with tqdm(total=len(images), desc=desc, unit="frame", leave=False, dynamic_ncols=True,
               disable=desc is None) as bar:  # fmt: skip
         for i in range(0, len(images), batch_size):
             pred = predict(model, np.stack(images[i : i + batch_size]), pre=pre, device=device, dtype=dtype,
                            channels_last=True)  # fmt: skip
-            cm += confusion_matrix(pred, np.stack(labels[i : i + batch_size]), NUM_CLASSES, IGNORE_INDEX)
+            cm += confusion_matrix(pred, np.stack(labels[i : i + batch_size]), classes.count,
+                                   classes.ignore_index)  # fmt: skip
             bar.update(len(pred))
     return scores(cm)
 
@@ -132,11 +134,12 @@ def optimizer(cfg: TrainConfig, model) -> torch.optim.AdamW:
 
 
 def row_scores(net, pre, data: dict, device, dtype) -> dict:
-    """The log row's scores: val (``miou``, ``iou``, ``pixel_acc``) and check (``check_*``) where present."""
+    """The log row's scores: val (``miou``, ``iou``, ``pixel_acc``) and check (``check_*``) where present, of the
+    data's classes."""
     row: dict = {}
     if data["val"][0]:
-        row.update(evaluate(net, pre, *data["val"], device, dtype, desc="scoring val"))
+        row.update(evaluate(net, pre, *data["val"], device, dtype, desc="scoring val", classes=data["classes"]))
     if data["check"][0]:
-        checked = evaluate(net, pre, *data["check"], device, dtype, desc="scoring the check")
+        checked = evaluate(net, pre, *data["check"], device, dtype, desc="scoring the check", classes=data["classes"])
         row.update({f"check_{k}": v for k, v in checked.items()})
     return row

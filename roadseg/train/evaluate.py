@@ -1,4 +1,5 @@
-"""Score a model on a CamVid split: per-class IoU, mIoU over the 11 classes, pixel accuracy.
+"""Score a model on a split of CamVid or of a folder of its own classes: per-class IoU, mIoU over the data's
+classes (CamVid's 11, or its ``classes.txt``'s), pixel accuracy. A model of other classes than the data's is refused.
 
 ONNX models go through the pipeline's own :class:`~roadseg.pipeline.infer.Segmenter` (same resize,
 same onnxruntime session), so the score is the score of what ``segment-video`` runs; PyTorch
@@ -18,25 +19,31 @@ from pathlib import Path
 
 import numpy as np
 
-from roadseg.classes import CLASSES, IGNORE_INDEX, NUM_CLASSES
 from roadseg.contract import file_kind
 from roadseg.data.camvid import CamVid
+from roadseg.data.classset import CAMVID, ClassSet, from_state
 from roadseg.pipeline.infer import resize_frame, resize_labels
 from roadseg.train.metrics import confusion_matrix, scores
 
 
-def _onnx_predictor(path: Path, size, device: str, tta: bool = False):
+def _not_the_datas(path: Path, verb: str, names: tuple[str, ...] | None, count: int, classes: ClassSet) -> ValueError:
+    """The one line that refuses to score a model of ``count`` classes (``names``, where known) on data of ``classes``."""
+    has = f"{count} classes" + (f" ({', '.join(names[:4])}{' ...' * (count > 4)})" if names else "")
+    return ValueError(f"{path.name} {verb} {has}, not {classes.describe()}: its labels cannot be scored against "
+                      f"{'CamVid' if classes.is_camvid else 'the data'}'s")  # fmt: skip
+
+
+def _onnx_predictor(path: Path, size, device: str, tta: bool = False, classes: ClassSet = CAMVID):
     """Labels at the working size through the pipeline's own Segmenter (same resize, same session)."""
     from roadseg.pipeline.infer import Segmenter
 
     seg = Segmenter(path, size=size, providers=device, tta=tta)
-    if list(seg.classes) != list(CLASSES):
-        raise ValueError(f"{path.name} segments {len(seg.classes)} classes ({', '.join(seg.classes[:4])} ...), not "
-                         f"CamVid's 11 ({', '.join(CLASSES[:4])} ...): its labels cannot be scored against CamVid's")  # fmt: skip
+    if tuple(seg.classes) != classes.names:
+        raise _not_the_datas(path, "segments", tuple(seg.classes), len(seg.classes), classes)
     return seg, seg.size
 
 
-def _torch_predictor(path: Path, size, device: str, logit_adjust: float = 0.0, data=None):
+def _torch_predictor(path: Path, size, device: str, logit_adjust: float = 0.0, data=None, classes: ClassSet = CAMVID):
     """Labels at the working size (native when ``size`` is None) through the one torch frames -> labels path;
     with ``logit_adjust``, of the network as ``release --logit-adjust`` would ship it."""
     from roadseg.model.predict import predict
@@ -45,9 +52,10 @@ def _torch_predictor(path: Path, size, device: str, logit_adjust: float = 0.0, d
 
     dev = pick_device(device)
     net, state = load_checkpoint(path, device="cpu")
-    if (n := int(net.head.out_channels)) != NUM_CLASSES:  # (was: a 5-class network scored as CamVid's, unsaid)
-        raise ValueError(f"{path.name} scores {n} classes, not CamVid's {NUM_CLASSES}: its labels cannot be scored "
-                         "against CamVid's")  # fmt: skip
+    n = int(net.head.out_channels)  # (was: a 5-class network scored as CamVid's, unsaid)
+    recorded = from_state(state) if state.get("classes") or n == CAMVID.count else None  # (none recorded: CamVid's 11)
+    if n != classes.count or (recorded is not None and recorded.names != classes.names):
+        raise _not_the_datas(path, "scores", recorded and recorded.names, n, classes)
     if logit_adjust:
         if data is None:
             raise ValueError("a logit adjustment is computed from the run's training frames: give the CamVid folder")
@@ -63,8 +71,9 @@ def _torch_predictor(path: Path, size, device: str, logit_adjust: float = 0.0, d
 def evaluate_model(model: str | Path, data: str | Path | None, split: str = "val", *, size=None,
                    device: str = "cpu", batch: int = 4, limit: int | None = None,
                    samples: tuple[list, list] | None = None, holdout: tuple[str, ...] = (), tta: bool = False,
-                   logit_adjust: float = 0.0, progress: bool = False) -> dict:  # fmt: skip
-    """Confusion-matrix scores of ``model`` (``.onnx`` or a ``.pt`` checkpoint) on ``split``.
+                   logit_adjust: float = 0.0, progress: bool = False, classes: ClassSet = CAMVID) -> dict:  # fmt: skip
+    """Confusion-matrix scores of ``model`` (``.onnx`` or a ``.pt`` checkpoint) on ``split``, over the data's classes
+    (``data``'s, or ``classes`` for ``samples``); ValueError for a model of other classes.
 
     ``holdout`` scores only the frames of ``split`` that a training run with that ``--holdout`` held
     out (its check, e.g. ``("0006R0", "0001TP:0.33")`` of ``train``). ``tta``: as ``segment-video --tta``
@@ -81,6 +90,7 @@ def evaluate_model(model: str | Path, data: str | Path | None, split: str = "val
         raise FileNotFoundError(f"model not found: {model}")
     if samples is None:
         ds = CamVid(data, split)
+        classes = ds.classes
         if holdout:
             ds = ds.split_off(holdout)[1]
             split = f"{split}, held out by {' '.join(holdout)}"
@@ -93,24 +103,24 @@ def evaluate_model(model: str | Path, data: str | Path | None, split: str = "val
     if onnx and logit_adjust:
         raise ValueError(f"{model.name} carries the logit adjustment it was released with; --logit-adjust is for checkpoints")
     if onnx:
-        predict, used_size = _onnx_predictor(model, size, device, tta)
+        predict, used_size = _onnx_predictor(model, size, device, tta, classes)
     elif tta:
         raise ValueError(f"tta scores an .onnx model as segment-video --tta runs it; export {model.name} first")
     else:
-        predict, used_size = _torch_predictor(model, size, device, logit_adjust, data)
-    cm = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
+        predict, used_size = _torch_predictor(model, size, device, logit_adjust, data, classes)
+    cm = np.zeros((classes.count, classes.count), np.int64)
     t0 = time.perf_counter()
     with tqdm(total=n, desc=f"scoring {split}", unit="frame", leave=False, disable=not progress) as bar:
         for start in range(0, n, batch):
             pairs = [pairs_at(i) for i in range(start, min(start + batch, n))]
             preds = predict([p[0] for p in pairs])
             for pred, (_, label) in zip(preds, pairs):
-                cm += confusion_matrix(resize_labels(pred, *label.shape), label, NUM_CLASSES, IGNORE_INDEX)
+                cm += confusion_matrix(resize_labels(pred, *label.shape), label, classes.count, classes.ignore_index)
             bar.update(len(pairs))
     result = scores(cm)
     result.update({
         "model": str(model) + (" --tta" if tta else "") + (f" --logit-adjust {logit_adjust}" if logit_adjust else ""), "split": split, "images": n, "working_size": list(used_size) if used_size else None,
-        "classes": list(CLASSES), "seconds": round(time.perf_counter() - t0, 2),
+        "classes": list(classes.names), "seconds": round(time.perf_counter() - t0, 2),
         "confusion_matrix": cm.tolist(),
     })  # fmt: skip
     return result

@@ -1,4 +1,5 @@
-"""CamVid training: ``train(TrainConfig(...))`` runs epochs, evaluates, checkpoints, resumes exactly.
+"""Training on CamVid, or a folder of one's own classes (``classes.txt``: :mod:`roadseg.data.classset`):
+``train(TrainConfig(...))`` runs epochs, evaluates, checkpoints, resumes exactly.
 
 A run lasts ``epochs`` epochs, or ``minutes`` of wall time (its schedule then follows the clock:
 ``roadseg.train.schedule``). After an epoch it writes ``last.pt`` (model, EMA weights, optimizer, schedule
@@ -31,6 +32,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from roadseg.classes import CAMVID_SIZE
+from roadseg.data.classset import ClassSet, from_state
 from roadseg.errors import OutputError
 from roadseg.model import Preprocess
 from roadseg.train.checkpoint import left_to_train, log, other_run, restore, resume_state, save_checkpoint
@@ -112,6 +114,7 @@ class _Run:
     out: Path
     select: str
     data: dict
+    classes: ClassSet
     device: torch.device
     dtype: torch.dtype | None
     model: torch.nn.Module
@@ -184,11 +187,15 @@ def _set_up(cfg: TrainConfig, state: dict | None, taken: list[str]) -> _Run:
     data = load_data(cfg)
     data["val"], subset = val_subset(data["val"], cfg.val_limit)
     select = _selection(cfg, data)
-    cfg, model = starting_model(cfg, data["train"][0], fresh=state is None)
+    classes = data["classes"]
+    if state is not None and from_state(state).names != classes.names:
+        raise ValueError(f"{cfg.data} has {classes.describe()}; the run resumed scores {from_state(state).describe()}")
+    cfg, model = starting_model(cfg, data["train"][0], fresh=state is None, classes=classes)
     model = model.to(device).to(memory_format=torch.channels_last)
     pre = Preprocess().to(device)
-    loss_fn = training_loss(data["train"][1], device, class_weights=cfg.class_weights, lovasz=cfg.lovasz)
-    sampler, loader, steps = train_loader(cfg, data["train"], device)
+    loss_fn = training_loss(data["train"][1], device, class_weights=cfg.class_weights, lovasz=cfg.lovasz,
+                            classes=classes)  # fmt: skip
+    sampler, loader, steps = train_loader(cfg, data["train"], device, classes)
     out.mkdir(parents=True, exist_ok=True)  # (after the checks: a run refused leaves no folder behind)
     for name in taken:  # (-y: the other run's files go, so that none of them is read as this run's)
         (out / name).unlink(missing_ok=True)
@@ -200,9 +207,9 @@ def _set_up(cfg: TrainConfig, state: dict | None, taken: list[str]) -> _Run:
         for name in ("log.jsonl", "log.csv"):  # epochs after the checkpoint are run again: their rows go
             (out / name).unlink(missing_ok=True)
         for row in history:
-            log(out, row)
+            log(out, row, classes)
     sched = make_schedule(cfg, opt, steps, state)
-    return _Run(cfg, out, select, data, device, dtype, model, pre, loss_fn, sampler, loader, steps, opt, ema, sched,
+    return _Run(cfg, out, select, data, classes, device, dtype, model, pre, loss_fn, sampler, loader, steps, opt, ema, sched,
                 best, best_epoch, history, saved_epoch=start, val_subset=subset)  # fmt: skip
 
 
@@ -244,7 +251,7 @@ def _epoch(run: _Run, epoch: int) -> bool:
             row["val_subset"] = run.val_subset
     row["seconds"] = round(time.time() - t0, 1)
     run.history.append(row)
-    log(run.out, row)
+    log(run.out, row, run.classes)
     _save(run, epoch, row, done)
     tqdm.write(_summary(row, epoch, cfg, run.select, run.best, run.best_epoch))
     return done
@@ -260,7 +267,7 @@ def _save(run: _Run, epoch: int, row: dict, done: bool) -> None:
         run.best, run.best_epoch = score, epoch + 1
     if write or improved:
         save_checkpoint(run.out, run.cfg, epoch, run.model, run.opt, run.sched, run.ema,
-                    (run.best, run.best_epoch, run.history), write, improved)  # fmt: skip
+                    (run.best, run.best_epoch, run.history), write, improved, run.classes)  # fmt: skip
     if write:
         run.saved_at, run.saved_epoch = time.monotonic(), epoch + 1
 

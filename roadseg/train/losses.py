@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from roadseg.classes import IGNORE_INDEX
+from roadseg.data.classset import CAMVID, ClassSet
 
 
 def _jaccard_increments(fg_sorted: torch.Tensor) -> torch.Tensor:
@@ -56,19 +57,19 @@ def lovasz_softmax(probs: torch.Tensor, labels: torch.Tensor, *, ignore_index: i
 
 
 def training_loss(train_labels: list[np.ndarray], device, *, class_weights: str = "median-freq",
-                  lovasz: float = 0.0):  # fmt: skip
-    """``loss_fn(logits, labels)``: cross-entropy (void ignored; median-frequency class weights when asked),
-    plus ``lovasz`` times the Lovász-softmax term when ``lovasz`` > 0."""
+                  lovasz: float = 0.0, classes: ClassSet = CAMVID):  # fmt: skip
+    """``loss_fn(logits, labels)``: cross-entropy (void, ``classes.ignore_index``, ignored; median-frequency class
+    weights when asked), plus ``lovasz`` times the Lovász-softmax term when ``lovasz`` > 0."""
     from roadseg.train.data import median_frequency_weights
 
     weights = None
     if class_weights == "median-freq":
-        weights = torch.from_numpy(median_frequency_weights(train_labels)).to(device)
+        weights = torch.from_numpy(median_frequency_weights(train_labels, classes)).to(device)
 
     def loss_fn(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        loss = F.cross_entropy(logits, y, weight=weights, ignore_index=IGNORE_INDEX)
+        loss = F.cross_entropy(logits, y, weight=weights, ignore_index=classes.ignore_index)
         if lovasz > 0:
-            loss = loss + lovasz * lovasz_softmax(logits.softmax(1), y)
+            loss = loss + lovasz * lovasz_softmax(logits.softmax(1), y, ignore_index=classes.ignore_index)
         return loss
 
     return loss_fn

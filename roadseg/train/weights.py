@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from roadseg.classes import NUM_CLASSES
 from roadseg.contract import not_checkpoint, read_onnx
+from roadseg.data.classset import CAMVID, ClassSet, from_state
 from roadseg.errors import ModelError, reason_of
 from roadseg.model import Preprocess, build_model
 
@@ -54,6 +54,16 @@ def initial_model(spec: str, images: list[np.ndarray]) -> torch.nn.Module:
     if spec.endswith(".onnx"):
         return rebuilt_release(spec, images)[0]
     return load_checkpoint(spec)[0]
+
+
+def recorded_classes(spec: str) -> tuple[str, ...] | None:
+    """The class names an exported ``.onnx`` (its metadata) or a checkpoint records; None for a checkpoint from
+    before checkpoints recorded them (its classes known by count alone)."""
+    if spec.endswith(".onnx"):
+        meta = {p.key: p.value for p in read_onnx(spec, load_external_data=False).metadata_props}
+        return tuple(json.loads(meta["classes"])) if "classes" in meta else None
+    state = torch.load(spec, map_location="cpu", weights_only=False)
+    return from_state(state).names if isinstance(state, dict) and state.get("classes") else None
 
 
 def load_encoder_weights(model, spec: str, images: list[np.ndarray] | None = None) -> None:
@@ -87,19 +97,23 @@ def load_encoder_weights(model, spec: str, images: list[np.ndarray] | None = Non
         raise RuntimeError(f"encoder weights do not fit: missing {missing[:3]}, unexpected {unexpected[:3]}")
 
 
-def starting_model(cfg: TrainConfig, images: list[np.ndarray], fresh: bool) -> tuple[TrainConfig, torch.nn.Module]:
-    """The network a run starts from, and the config it records: ``--init``'s (whose architecture then
-    becomes the run's, so ``--resume`` rebuilds it), or a new one with ``--encoder-weights``. A resumed run
-    (``fresh`` False) gets its weights from the checkpoint afterwards."""
+def starting_model(cfg: TrainConfig, images: list[np.ndarray], fresh: bool,
+                   classes: ClassSet = CAMVID) -> tuple[TrainConfig, torch.nn.Module]:  # fmt: skip
+    """The network a run of ``classes`` starts from, and the config it records: ``--init``'s (whose architecture
+    then becomes the run's, so ``--resume`` rebuilds it; its classes must be the data's), or a new one with
+    ``--encoder-weights``. A resumed run (``fresh`` False) gets its weights from the checkpoint afterwards."""
     if fresh and cfg.init != "none":
         if cfg.encoder_weights != "none":
             raise ValueError("--init starts the whole network; it cannot be combined with --encoder-weights")
         net = initial_model(cfg.init, images)
-        if net.config["num_classes"] != NUM_CLASSES:
-            raise ValueError(f"{cfg.init} has {net.config['num_classes']} classes, CamVid has {NUM_CLASSES}")
+        count, names = net.config["num_classes"], recorded_classes(cfg.init)
+        if count != classes.count or names not in (None, classes.names):
+            has = f"{count} classes" + (f" ({', '.join(names[:4])}{' ...' * (count > 4)})" if names else "")
+            raise ValueError(f"{cfg.init} has {has}, the data has {classes.describe()}: --init starts a run of "
+                             "the classes it scores")  # fmt: skip
         _same_architecture(cfg, net.config)
         return replace(cfg, model={k: v for k, v in net.config.items() if k != "num_classes"}), net.train()
-    model = build_model({"num_classes": NUM_CLASSES, **cfg.model})
+    model = build_model({"num_classes": classes.count, **cfg.model})
     if fresh:
         load_encoder_weights(model, cfg.encoder_weights, images)
     return cfg, model

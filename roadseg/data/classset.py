@@ -1,0 +1,119 @@
+"""The classes a dataset (and a model trained on it) has: CamVid's 11, or a folder's own from its ``classes.txt``.
+
+``classes.txt`` sits in the data root beside ``train/`` and ``trainannot/``: one class a line, its label value
+the line's index (0..C-1), optionally a ``#RRGGBB`` colour after the name (else one of its own each). Label
+pixels of value 255 are void; any other value of C or more is refused. In memory void is C, the label after
+the last, as CamVid's is 11, and as an exported file's ``ignore_index`` says.
+
+Example:
+    >>> CAMVID.count, CAMVID.ignore_index, CAMVID.names[3]
+    (11, 11, 'Road')
+    >>> own = parse_classes("road #804080\\nlane\\ncar #ff0000", "classes.txt")
+    >>> own.names, own.palette[0], own.palette[2], own.ignore_index
+    (('road', 'lane', 'car'), (128, 64, 128), (255, 0, 0), 3)
+    >>> from_state({"classes": list(own.names), "palette": own.palette}) == own
+    True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from roadseg.classes import CLASSES, IGNORE_INDEX, PALETTE
+from roadseg.contract import distinct_palette, parse_palette
+
+#: The file in a data root that names its classes.
+CLASSES_FILE = "classes.txt"
+#: The label value of void pixels in a folder of its own classes (and CamVid's other convention).
+VOID = 255
+
+
+@dataclass(frozen=True)
+class ClassSet:
+    """Names (label order), RGB colours, and where they come from (``CamVid`` or a ``classes.txt``)."""
+
+    names: tuple[str, ...]
+    palette: tuple[tuple[int, int, int], ...]
+    source: str = field(default="CamVid", compare=False)
+
+    @property
+    def count(self) -> int:
+        return len(self.names)
+
+    @property
+    def ignore_index(self) -> int:
+        """Void in memory: the label after the last class (CamVid's 11)."""
+        return IGNORE_INDEX if self.is_camvid else self.count
+
+    @property
+    def is_camvid(self) -> bool:
+        return self.names == CLASSES
+
+    def describe(self) -> str:
+        """``CamVid's 11`` or ``the 3 of data/classes.txt``, and the first names: for messages."""
+        head = ", ".join(self.names[:4]) + (" ..." if self.count > 4 else "")
+        return f"CamVid's 11 ({head})" if self.is_camvid else f"the {self.count} of {self.source} ({head})"
+
+    def void_labels(self, label: np.ndarray, path: str | Path) -> np.ndarray:
+        """``label`` (as read from ``path``) with void (255) as :attr:`ignore_index`; ValueError (one line, naming the
+        file and the value) for any other value that is not a class: a label of another class list, which would
+        be scored wrongly. CamVid's own void value, 11, is kept."""
+        allowed = self.ignore_index if self.is_camvid else self.count - 1
+        other = np.unique(label[(label > allowed) & (label != VOID)])
+        if other.size:
+            said = ("CamVid's 11-class labels are 0-10 and 11 (void)" if self.is_camvid else
+                    f"{self.source} lists {self.count} classes: labels are 0-{self.count - 1} and 255 (void)")  # fmt: skip
+            raise ValueError(f"label {path} holds class {int(other[0])}; {said}")
+        return np.where(label == VOID, np.uint8(self.ignore_index), label)
+
+    def as_state(self) -> dict:
+        """What a checkpoint records of them (:func:`from_state` reads it back)."""
+        return {"classes": list(self.names), "palette": [list(c) for c in self.palette]}
+
+
+CAMVID = ClassSet(CLASSES, PALETTE)
+
+
+def parse_classes(text: str, source: str) -> ClassSet:
+    """The classes of a ``classes.txt``'s text; ValueError (one line, naming ``source``) for one that is not."""
+    names, colours = [], []
+    for number, line in enumerate(text.rstrip().splitlines(), 1):
+        name, _, colour = line.strip().partition("#")
+        name = name.strip()
+        if not name or name in names:
+            raise ValueError(f"{source} line {number}: {'class ' + repr(name) + ' twice' if name else 'no name'}; "
+                             "one class a line, NAME [#RRGGBB], its label value the line's index")  # fmt: skip
+        try:
+            colours.append(tuple(parse_palette(colour.strip())[0]) if colour.strip() else None)
+        except ValueError as exc:
+            raise ValueError(f"{source} line {number}: {exc}") from None
+        names.append(name)
+    if not 1 <= len(names) <= VOID:
+        raise ValueError(f"{source} names {len(names)} classes: a data folder has 1 to {VOID} (255 is void)")
+    own = distinct_palette(len(names))
+    return ClassSet(tuple(names), tuple(c or tuple(d) for c, d in zip(colours, own)), source)
+
+
+def read_classes(root: str | Path) -> ClassSet:
+    """The classes of the data folder ``root``: its ``classes.txt``'s, else CamVid's."""
+    path = Path(root) / CLASSES_FILE
+    if not path.is_file():
+        return CAMVID
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read {path}: {exc}") from None
+    return parse_classes(text, str(path))
+
+
+def from_state(state: dict) -> ClassSet:
+    """The classes a checkpoint records (:meth:`ClassSet.as_state`); CamVid's for one that records none (a run from
+    before they were recorded, a soup, a rebuilt release: all CamVid's)."""
+    if not state.get("classes"):
+        return CAMVID
+    names = tuple(state["classes"])
+    palette = tuple(tuple(int(v) for v in c) for c in (state.get("palette") or distinct_palette(len(names))))
+    return CAMVID if names == CLASSES else ClassSet(names, palette, "the checkpoint")

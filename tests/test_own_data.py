@@ -1,0 +1,176 @@
+"""Training, scoring and exporting on a data folder of its own classes (a ``classes.txt`` beside SegNet's layout)."""
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+torch = pytest.importorskip("torch")
+
+from test_data import _png  # noqa: E402
+
+from roadseg.cli import main  # noqa: E402
+from roadseg.data.camvid import CamVid, pack  # noqa: E402
+
+CLASSES_TXT = "road #804080\nlane\ncar #ff0000\n"
+NAMES = ["road", "lane", "car"]
+SMALL = ["--decoder-channels", "32,16,16,8,8"]
+
+
+def make_own(root: Path, n: int = 3, h: int = 64, w: int = 96, classes: str = CLASSES_TXT) -> Path:
+    """A SegNet-layout folder of 3 classes of its own: road below, a lane strip, a car box, a void corner (255)."""
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        for i in range(n):
+            label = np.zeros((h, w), np.uint8)
+            label[h // 2 :, :] = 0
+            label[: h // 2, :] = 1
+            label[10:30, 20 + 5 * i : 50 + 5 * i] = 2
+            label[:4, :4] = 255
+            image = rng.integers(0, 40, (h, w, 3), dtype=np.uint8) + (60 * label[..., None] % 200).astype(np.uint8)
+            _png(root / split / f"0001TP_{i:06d}.png", image)
+            _png(root / f"{split}annot" / f"0001TP_{i:06d}.png", label)
+    (root / "classes.txt").write_text(classes)
+    return root
+
+
+def _train(data: Path, out: Path, *extra: str):
+    return CliRunner().invoke(main, ["train", "--data", str(data), "--out", str(out), "--epochs", "1", "--max-steps",
+                                     "2", "--crop", "64x64", "--batch-size", "2", "--workers", "0", "--amp", "off",
+                                     "--device", "cpu", *SMALL, *extra])  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def own_run(tmp_path_factory):
+    """A 1-epoch, 2-step run on 3 classes of the folder's own: (data, run folder)."""
+    tmp = tmp_path_factory.mktemp("own")
+    data = make_own(tmp / "mydata")
+    r = _train(data, tmp / "run")
+    assert r.exit_code == 0, r.output
+    return data, tmp / "run"
+
+
+def test_classes_txt_names_the_classes_their_colours_and_void():
+    from roadseg.data.classset import parse_classes
+
+    own = parse_classes(CLASSES_TXT, "classes.txt")
+    assert own.names == tuple(NAMES) and own.count == 3 and own.ignore_index == 3
+    assert own.palette[0] == (128, 64, 128) and own.palette[2] == (255, 0, 0) and own.palette[1] != own.palette[0]
+    for text, says in (("road\n\ncar\n", "line 2: no name"), ("road\nroad\n", "line 2: class 'road' twice"),
+                       ("road #12\n", "line 1: '12' is not a colour"), ("", "names 0 classes")):  # fmt: skip
+        with pytest.raises(ValueError, match=says):
+            parse_classes(text, "classes.txt")
+
+
+def test_a_folder_of_its_own_classes_reads_them_and_255_as_void(tmp_path):
+    from roadseg.data.classset import CAMVID, read_classes
+
+    root = make_own(tmp_path / "d")
+    ds = CamVid(root, "train")
+    assert ds.classes.names == tuple(NAMES) and ds.classes.source == str(root / "classes.txt")
+    label = ds[0][1]
+    assert label[0, 0] == 3 and set(np.unique(label)) == {0, 1, 2, 3}
+    (root / "classes.txt").unlink()  # without classes.txt: CamVid's, as before (255 is void, 11)
+    assert read_classes(root) == CAMVID and CamVid(root, "train")[0][1][0, 0] == 11
+
+
+def test_a_label_value_that_is_not_one_of_its_classes_is_refused_in_one_line_naming_the_file(tmp_path):
+    root = make_own(tmp_path / "d")
+    bad = root / "trainannot" / "0001TP_000001.png"
+    label = np.zeros((64, 96), np.uint8)
+    label[5, 5] = 7
+    _png(bad, label)
+    with pytest.raises(ValueError) as info:
+        CamVid(root, "train")[1]
+    assert str(info.value) == (f"label {bad} holds class 7; {root / 'classes.txt'} lists 3 classes: labels are 0-2 "
+                               "and 255 (void)")  # fmt: skip
+    r = _train(root, tmp_path / "run")
+    assert r.exit_code == 1 and r.output.strip().splitlines() == [f"Error: {info.value}"], r.output
+
+
+def test_train_on_own_classes_records_them_and_logs_a_column_a_class(own_run):
+    _, run = own_run
+    for name in ("best.pt", "last.pt"):
+        state = torch.load(run / name, map_location="cpu", weights_only=False)
+        assert state["classes"] == NAMES and state["palette"][0] == [128, 64, 128] and state["palette"][2] == [255, 0, 0]
+        assert state["model_config"]["num_classes"] == 3
+    header = next(csv.reader((run / "log.csv").open()))
+    assert header[-6:] == ["iou_road", "iou_lane", "iou_car", "check_iou_road", "check_iou_lane", "check_iou_car"]
+    assert len(json.loads((run / "log.jsonl").read_text().splitlines()[0])["iou"]) == 3
+
+
+def test_eval_scores_the_datas_classes_by_name(own_run):
+    data, run = own_run
+    r = CliRunner().invoke(main, ["eval", str(run / "best.pt"), "--data", str(data), "--json"])
+    assert r.exit_code == 0, r.output
+    result = json.loads(r.output)
+    assert result["classes"] == NAMES and len(result["iou"]) == 3 and np.array(result["confusion_matrix"]).shape == (3, 3)
+    table = CliRunner().invoke(main, ["eval", str(run / "best.pt"), "--data", str(data)]).output
+    assert [line.split()[0] for line in table.splitlines()[2:5]] == NAMES
+
+
+def test_export_takes_the_classes_from_the_checkpoint_and_the_file_runs_and_scores(own_run, tmp_path):
+    from roadseg.pipeline.infer import Segmenter
+
+    data, run = own_run
+    out = tmp_path / "mine.onnx"
+    r = CliRunner().invoke(main, ["export", str(run / "best.pt"), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    seg = Segmenter(out)
+    assert list(seg.classes) == NAMES and [list(c) for c in seg.palette[:3]][::2] == [[128, 64, 128], [255, 0, 0]]
+    assert seg.segment(np.zeros((64, 96, 3), np.uint8)).max() < 3
+    r = CliRunner().invoke(main, ["eval", str(out), "--data", str(data), "--json"])
+    assert r.exit_code == 0 and json.loads(r.output)["classes"] == NAMES, r.output
+    r = CliRunner().invoke(main, ["export", str(run / "best.pt"), "-o", str(tmp_path / "x.onnx"), "--classes", "a,b,c"])
+    assert r.exit_code == 1 and "records its classes (road, lane, car): leave --classes out" in r.output
+
+
+def test_eval_of_a_model_of_other_classes_than_the_datas_is_refused_naming_both(own_run, tmp_path):
+    from roadseg.model import UNetResNet34
+
+    data, run = own_run
+    net = UNetResNet34(11, decoder_channels=(32, 16, 16, 8, 8))
+    torch.save({"model": net.state_dict(), "model_config": net.config}, tmp_path / "camvid.pt")
+    r = CliRunner().invoke(main, ["eval", str(tmp_path / "camvid.pt"), "--data", str(data)])
+    assert r.exit_code == 1 and r.output == (
+        f"Error: camvid.pt scores 11 classes (Sky, Building, Pole, Road ...), not the 3 of {data / 'classes.txt'} "
+        "(road, lane, car): its labels cannot be scored against the data's\n"), r.output
+    other = make_own(tmp_path / "other", classes="road\nlane\nbike\n")  # (as many classes, other names)
+    r = CliRunner().invoke(main, ["eval", str(run / "best.pt"), "--data", str(other)])
+    assert r.exit_code == 1 and "best.pt scores 3 classes (road, lane, car), not the 3 of" in r.output, r.output
+
+
+def test_paste_and_a_camvid_init_are_refused_with_own_classes(own_run, tmp_path):
+    data, _ = own_run
+    r = _train(data, tmp_path / "a", "--paste", "0.5")
+    assert r.exit_code == 1 and "--paste copies CamVid's poles" in r.output and "leave --paste out" in r.output
+    from roadseg.model import UNetResNet34
+
+    net = UNetResNet34(11, decoder_channels=(32, 16, 16, 8, 8))
+    torch.save({"model": net.state_dict(), "model_config": net.config}, tmp_path / "camvid.pt")
+    r = _train(data, tmp_path / "b", "--init", str(tmp_path / "camvid.pt"))
+    assert r.exit_code == 1 and "camvid.pt has 11 classes, the data has the 3 of" in r.output, r.output
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_init_and_resume_of_own_classes_go_on(own_run, tmp_path):
+    data, run = own_run
+    r = _train(data, tmp_path / "ft", "--init", str(run / "best.pt"))
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["train", "--data", str(data), "--resume", str(run / "last.pt"), "--epochs", "2",
+                                  "--out", str(tmp_path / "more")])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    other = make_own(tmp_path / "other", classes="road\nlane\nbike\n")
+    r = CliRunner().invoke(main, ["train", "--data", str(other), "--resume", str(run / "last.pt"), "--epochs", "2",
+                                  "--out", str(tmp_path / "other-run")])  # fmt: skip
+    assert r.exit_code == 1 and "the run resumed scores the 3 of the checkpoint (road, lane, car)" in r.output, r.output
+
+
+def test_pack_carries_the_classes_txt(tmp_path):
+    root = make_own(tmp_path / "d", n=1)
+    assert pack(root, tmp_path / "packed") == 2
+    assert (tmp_path / "packed" / "classes.txt").read_text() == CLASSES_TXT
+    assert CamVid(tmp_path / "packed", "val").classes.names == tuple(NAMES)

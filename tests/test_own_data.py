@@ -174,3 +174,38 @@ def test_pack_carries_the_classes_txt(tmp_path):
     assert pack(root, tmp_path / "packed") == 2
     assert (tmp_path / "packed" / "classes.txt").read_text() == CLASSES_TXT
     assert CamVid(tmp_path / "packed", "val").classes.names == tuple(NAMES)
+
+
+def test_release_of_own_classes_names_its_files_for_the_data_and_carries_the_classes(own_run, tmp_path):
+    from roadseg.export.release import release
+    from roadseg.pipeline.session import OnnxSegmenter
+
+    data, run = own_run
+    r = CliRunner().invoke(main, ["release", str(run / "best.pt"), "--data", str(data), "--out", str(tmp_path / "m"),
+                                  "--calib-frames", "2"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.output)
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["eval.json", "unet-r34-mydata-int8.onnx",
+                                                                  "unet-r34-mydata.onnx"]  # fmt: skip
+    for name in ("unet-r34-mydata.onnx", "unet-r34-mydata-int8.onnx"):
+        meta = OnnxSegmenter(tmp_path / "m" / name, providers="cpu").metadata
+        assert meta["classes"] == NAMES and meta["palette"][2] == [255, 0, 0] and len(meta["val_iou"]) == 3
+        assert meta["training_data"].startswith("mydata, 3 classes of its own (road, lane, car)")
+        assert "license_note" not in meta and len(meta["logit_adjustment"]["offsets"]) == 3
+        assert len(report[name]["iou"]) == 3
+    from roadseg.model import UNetResNet34
+
+    net = UNetResNet34(11, decoder_channels=(32, 16, 16, 8, 8))
+    torch.save({"model": net.state_dict(), "model_config": net.config}, tmp_path / "camvid.pt")
+    with pytest.raises(ValueError, match="camvid.pt scores CamVid's 11 .*, not the 3 of .*: release it on its own data"):
+        release(tmp_path / "camvid.pt", data, tmp_path / "n")
+    assert not (tmp_path / "n").exists()
+
+
+def test_a_half_copy_of_an_own_class_run_keeps_its_classes(own_run, tmp_path):
+    from roadseg.train.weights import half_copy
+
+    data, run = own_run
+    half_copy(run / "best.pt", tmp_path / "half.pt")
+    r = CliRunner().invoke(main, ["eval", str(tmp_path / "half.pt"), "--data", str(data), "--json"])
+    assert r.exit_code == 0 and json.loads(r.output)["classes"] == NAMES, r.output

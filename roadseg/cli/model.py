@@ -180,7 +180,9 @@ def quantize_cmd(model, output, data, count, method, holdout, overwrite) -> None
 
 @click.command("release")
 @click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
-@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="CamVid folder.")
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
+              help="CamVid folder, or the folder of the checkpoint's own classes (classes.txt): the files are then "
+                   "named for it, unet-r34-FOLDER.onnx and unet-r34-FOLDER-int8.onnx.")
 @click.option("--out", default="models", show_default=True, type=click.Path(file_okay=False),
               help="Folder for the two model files (moved in together once both are built and scored) and eval.json.")
 @click.option("--calib-frames", default=64, show_default=True, type=click.IntRange(min=1), help="INT8 calibration frames (train split).")

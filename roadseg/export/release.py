@@ -18,6 +18,10 @@
 ``checkpoint`` is a run's ``.pt``, or a released fp32 ``.onnx`` (rebuilt, its own adjustment taken off
 first, its recipe carried into the new files' metadata): a re-release of the same network.
 
+A checkpoint of a data folder's own classes (``classes.txt``: :mod:`roadseg.data.classset`) is released the same
+way on that folder, its files named for it (:func:`file_names`) and carrying its classes and colours; the
+checkpoint's classes must be the folder's.
+
 Example:
     >>> release("runs/final/last.pt", "../shared/camvid", "models", check="runs/check/last.pt")  # doctest: +SKIP
 """
@@ -33,6 +37,7 @@ import numpy as np
 import onnx
 
 from roadseg.contract import set_metadata
+from roadseg.data.classset import ClassSet, from_state
 from roadseg.errors import OutputError
 from roadseg.export import LOGIT_ADJUST
 from roadseg.export.onnx import count_macs, export_onnx
@@ -44,13 +49,26 @@ INT8_NAME = "unet-r34-camvid-int8.onnx"
 REPORT_NAME = "eval.json"
 
 
-def existing_outputs(out: str | Path) -> list[Path]:
-    """The files in ``out`` that a release there would replace: the two models and ``eval.json``.
+def file_names(classes: ClassSet, data: str | Path) -> tuple[str, str]:
+    """The names of the two files a release writes: the shipped ones for CamVid's classes, else the data folder's.
+
+    >>> from roadseg.data.classset import CAMVID, parse_classes
+    >>> file_names(CAMVID, "../shared/camvid"), file_names(parse_classes("road\\ncar", "c.txt"), "/data/yard")
+    (('unet-r34-camvid.onnx', 'unet-r34-camvid-int8.onnx'), ('unet-r34-yard.onnx', 'unet-r34-yard-int8.onnx'))
+    """
+    if classes.is_camvid:
+        return FP32_NAME, INT8_NAME
+    stem = f"unet-r34-{Path(data).resolve().name}"
+    return f"{stem}.onnx", f"{stem}-int8.onnx"
+
+
+def existing_outputs(out: str | Path, names: tuple[str, str] = (FP32_NAME, INT8_NAME)) -> list[Path]:
+    """The files in ``out`` that a release there would replace: the two models (``names``) and ``eval.json``.
 
     >>> existing_outputs("/no/such/folder")
     []
     """
-    return [Path(out) / name for name in (FP32_NAME, INT8_NAME, REPORT_NAME) if (Path(out) / name).exists()]
+    return [Path(out) / name for name in (*names, REPORT_NAME) if (Path(out) / name).exists()]
 
 
 def _val_frames(images: list[np.ndarray], count: int = 4) -> np.ndarray:
@@ -68,7 +86,7 @@ SCORE_KEYS = ("miou", "iou", "pixel_acc", "images", "working_size")
 def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, check: str | Path | None = None,
             calib_frames: int = 64, calib_method: str = CALIBRATION_METHODS[0],
             min_int8_agreement: float = 0.98, logit_adjust: float = LOGIT_ADJUST, overwrite: bool = False) -> dict:  # fmt: skip
-    """Write ``out/unet-r34-camvid.onnx`` and ``out/unet-r34-camvid-int8.onnx``; return their scores.
+    """Write ``out/unet-r34-camvid.onnx`` and ``out/unet-r34-camvid-int8.onnx`` (:func:`file_names`); return their scores.
     Both are built and scored in a temporary folder inside ``out`` and moved into place together at
     the end: a release that fails (a checkpoint that is not a check, INT8 too far from fp32, Ctrl-C)
     leaves ``out`` as it was. Files of an earlier release in ``out`` (:func:`existing_outputs`) are
@@ -78,33 +96,40 @@ def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, check:
     from roadseg.train.evaluate import evaluate_model
     from roadseg.train.weights import adjust_logits
 
-    taken = existing_outputs(out)  # (before any work: export, quantize and scoring take minutes)
+    val_set = CamVid(data, "val")
+    classes = val_set.classes
+    fp32_name, int8_name = file_names(classes, data)
+    taken = existing_outputs(out, (fp32_name, int8_name))  # (before any work: export, quantize and scoring take minutes)
     if taken and not overwrite:
         raise OutputError(f"release would replace {', '.join(map(str, taken))}; "
                           "pass -y/--overwrite to replace them, or give another --out")  # fmt: skip
+    net, state = source_network(checkpoint, data)
+    if (has := from_state(state)).names != classes.names:
+        raise ValueError(f"{checkpoint} scores {has.describe()}, not {classes.describe()}: release it on its own data")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    net, state = source_network(checkpoint, data)
+    named = {"classes": list(has.names), "palette": [list(c) for c in has.palette]}
     meta = {**training_metadata(state), "macs": count_macs(net, (360, 480)),
-            "license_note": "trained on CamVid (research use)", **adjust_logits(net, state, data, logit_adjust)}  # fmt: skip
-    val = CamVid(data, "val").load_all()  # (read once: parity frames and both files' scores)
+            **({"license_note": "trained on CamVid (research use)"} if classes.is_camvid else {}),
+            **adjust_logits(net, state, data, logit_adjust)}  # fmt: skip
+    val = val_set.load_all()  # (read once: parity frames and both files' scores)
     frames = _val_frames(val[0])
     report: dict = {}
     with tempfile.TemporaryDirectory(prefix=".release-", dir=out) as tmp:  # out/ changes only when all is done
         tmp = Path(tmp)
         if check is not None:  # (first: a checkpoint that cannot be a check fails before any work)
             report["check"] = _check_scores(check, data, tmp, calib_frames, calib_method, logit_adjust)
-        fp32 = export_onnx(net, tmp / "fp32.onnx", metadata=meta)
+        fp32 = export_onnx(net, tmp / "fp32.onnx", metadata=meta, **named)
         report["fp32_parity"] = verify_parity(net, fp32, frames=frames)
-        int8 = quantize_int8(fp32, tmp / INT8_NAME, load_calibration_frames(data, calib_frames), method=calib_method)
+        int8 = quantize_int8(fp32, tmp / int8_name, load_calibration_frames(data, calib_frames), method=calib_method)
         report["int8_parity"] = _agreement(fp32, int8, frames)
         if report["int8_parity"] < min_int8_agreement:
             raise RuntimeError(f"INT8 agrees with fp32 on only {100 * report['int8_parity']:.2f}% of labels")
-        half = export_onnx(net, tmp / FP32_NAME, metadata={**meta, "precision": "fp32 compute, fp16-stored weights"},
-                           fp16_weights=True)  # fmt: skip
+        half = export_onnx(net, tmp / fp32_name, metadata={**meta, "precision": "fp32 compute, fp16-stored weights"},
+                           fp16_weights=True, **named)  # fmt: skip
         report["fp16_weights_parity"] = verify_parity(net, half, frames=frames)
-        for name, precision in ((FP32_NAME, "fp32"), (INT8_NAME, "int8")):
-            result = evaluate_model(tmp / name, None, "val", samples=val)
+        for name, precision in ((fp32_name, "fp32"), (int8_name, "int8")):
+            result = evaluate_model(tmp / name, None, "val", samples=val, classes=classes)
             report[name] = {k: result[k] for k in SCORE_KEYS}
             scores = {"val_miou": round(100 * result["miou"], 2), "val_iou": [round(100 * v, 2) for v in result["iou"]]}
             if "check" in report:
@@ -115,7 +140,7 @@ def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, check:
             set_metadata(model, {k: json.dumps(v) for k, v in scores.items()})
             onnx.save(model, str(tmp / name))
             report[name]["megabytes"] = round((tmp / name).stat().st_size / 1e6, 1)
-        for name in (FP32_NAME, INT8_NAME):
+        for name in (fp32_name, int8_name):
             os.replace(tmp / name, out / name)
     (out / REPORT_NAME).write_text(json.dumps(report, indent=2))
     return report
@@ -144,8 +169,11 @@ def training_metadata(state: dict) -> dict:
     cfg = state.get("config") or {}
     splits = list(cfg.get("train_splits") or ["train"])
     epoch = state.get("best_epoch") if (state.get("best_epoch") or -1) > 0 else state.get("epoch", -1) + 1
+    classes = from_state(state)
+    source = ("CamVid 11-class (SegNet release)" if classes.is_camvid else
+              f"{Path(cfg.get('data') or 'data').name}, {classes.count} classes of its own ({', '.join(classes.names)})")  # fmt: skip
     meta = {
-        "training_data": f"CamVid 11-class (SegNet release), {' + '.join(splits)} at 360x480"
+        "training_data": f"{source}, {' + '.join(splits)} at 360x480"
                          + (f", holding out {', '.join(cfg['holdout'])}" if cfg.get("holdout") else ""),
         "training": {k: cfg.get(k) for k in RECIPE_KEYS},
         "model_config": state.get("model_config"),
@@ -195,16 +223,17 @@ def _check_scores(check: str | Path, data: str | Path, tmp: Path, calib_frames: 
     cfg = TrainConfig(**{**tuples(state["config"]), "data": str(data)})
     if not cfg.holdout:
         raise ValueError(f"{check} held nothing out of training (no holdout in its config): it cannot be a check")
-    held = load_data(cfg, only_check=True)["check"]
+    loaded = load_data(cfg, only_check=True)
+    held, classes = loaded["check"], loaded["classes"]
     adjust_logits(net, state, data, logit_adjust)
-    fp32 = export_onnx(net, tmp / "check-fp32.onnx")
+    fp32 = export_onnx(net, tmp / "check-fp32.onnx", classes=list(classes.names))
     calib = load_calibration_frames(data, calib_frames, holdout=cfg.holdout)  # frames the check run trained on
     int8 = quantize_int8(fp32, tmp / "check-int8.onnx", calib, method=calib_method)
     about = (f"{len(held[0])} frames held out of training ({', '.join(cfg.holdout)}), scored on the same recipe's "
              f"run without them (epoch {state.get('best_epoch')})")  # fmt: skip
     result = {"about": about, "holdout": list(cfg.holdout), "logit_adjust": logit_adjust}
     for key, path in (("fp32", fp32), ("int8", int8)):
-        r = evaluate_model(path, None, "check", samples=held)
+        r = evaluate_model(path, None, "check", samples=held, classes=classes)
         result[key] = {k: r[k] for k in SCORE_KEYS}
     return result
 

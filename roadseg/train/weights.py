@@ -161,7 +161,8 @@ def half_copy(src: str | Path, dst: str | Path) -> Path:
     """
     state = torch.load(src, map_location="cpu", weights_only=False)
     small = {k: v.half() if v.is_floating_point() and v.dim() == 4 else v for k, v in _scored_weights(state).items()}
-    keep = {k: state.get(k) for k in ("model_config", "config", "epoch", "best_miou", "best_epoch", "history")}
+    keep = {k: state.get(k) for k in ("classes", "palette", "model_config", "config", "epoch", "best_miou", "best_epoch",
+                                      "history")}  # fmt: skip
     if state.get("optimizer") is not None:  # a last.pt: its weights are the last epoch's, not the best one's
         keep["best_epoch"] = state["epoch"] + 1
     save_atomic({**keep, "model": small}, Path(dst))
@@ -179,6 +180,13 @@ def released_about(path: str | Path) -> dict:
     return {k: json.loads(meta[k]) for k in INGREDIENT_KEYS if k in meta}
 
 
+def file_classes(path: str | Path) -> dict:
+    """The classes and palette an exported file's metadata names, as a checkpoint records them
+    (:meth:`~roadseg.data.classset.ClassSet.as_state`): what a network rebuilt from it scores."""
+    meta = {p.key: p.value for p in read_onnx(path, load_external_data=False).metadata_props}
+    return {k: json.loads(meta[k]) for k in ("classes", "palette") if k in meta}
+
+
 def rebuilt_release(path: str | Path, images: list[np.ndarray]) -> tuple[torch.nn.Module, dict]:
     """A released fp32 ``.onnx`` as a checkpoint that ``release`` takes: the network rebuilt
     (:mod:`roadseg.model.unfold`, BNs calibrated on ``images``) and a state that carries what the file
@@ -189,7 +197,8 @@ def rebuilt_release(path: str | Path, images: list[np.ndarray]) -> tuple[torch.n
     about = released_about(path)
     net = unet_from_onnx(str(path), calibration_batch(images)).eval()
     shift_logits(net, -_offsets_of(about))  # the network before its release's logit adjustment
-    return net, {"model": net.state_dict(), "model_config": net.config, "released": {"file": Path(path).name, **about}}
+    return net, {**file_classes(path), "model": net.state_dict(), "model_config": net.config,
+                 "released": {"file": Path(path).name, **about}}  # fmt: skip
 
 
 def shift_logits(net: torch.nn.Module, offsets: np.ndarray) -> torch.nn.Module:
@@ -238,7 +247,7 @@ def soup_checkpoint(paths: list[str], weights: list[float] | None, images: list[
     shift_logits(net, -sum(w / sum(weights) * _offsets_of(about) for w, about in zip(weights, abouts)))
     soup = [{"file": Path(path).name, "weight": round(weight / sum(weights), 4), **about}
             for path, weight, about in zip(paths, weights, abouts)]  # fmt: skip
-    save_atomic({"model": net.state_dict(), "model_config": net.config, "soup": soup}, Path(dst))
+    save_atomic({**file_classes(paths[0]), "model": net.state_dict(), "model_config": net.config, "soup": soup}, Path(dst))
     return Path(dst)
 
 

@@ -209,3 +209,11 @@ def test_a_half_copy_of_an_own_class_run_keeps_its_classes(own_run, tmp_path):
     half_copy(run / "best.pt", tmp_path / "half.pt")
     r = CliRunner().invoke(main, ["eval", str(tmp_path / "half.pt"), "--data", str(data), "--json"])
     assert r.exit_code == 0 and json.loads(r.output)["classes"] == NAMES, r.output
+
+
+def test_quantize_of_an_own_class_export_says_how_to_score_it_on_its_data(own_run, tmp_path):
+    data, run = own_run
+    assert CliRunner().invoke(main, ["export", str(run / "best.pt"), "-o", str(tmp_path / "m.onnx")]).exit_code == 0
+    r = CliRunner().invoke(main, ["quantize", str(tmp_path / "m.onnx"), "-o", str(tmp_path / "q.onnx"), "--data",
+                                  str(data), "--frames", "2"])  # fmt: skip
+    assert r.exit_code == 0 and r.output.rstrip().endswith(f"score it with: roadseg eval {tmp_path / 'q.onnx'} --data {data}")

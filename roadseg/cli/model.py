@@ -147,7 +147,7 @@ def quantize_cmd(model, output, data, count, method, holdout, overwrite) -> None
     """Static INT8 (QDQ, per-channel) copy of an fp32 contract MODEL, calibrated on CamVid train frames."""
     from pathlib import Path
 
-    from roadseg.classes import CLASSES
+    from roadseg.data.classset import read_classes
     from roadseg.errors import ModelError
     from roadseg.export.quantize import cannot_quantize, load_calibration_frames, quantize_int8
     from roadseg.pipeline.session import OnnxSegmenter
@@ -162,6 +162,7 @@ def quantize_cmd(model, output, data, count, method, holdout, overwrite) -> None
     classes = OnnxSegmenter(model, providers="cpu").classes  # a file that is not a contract model: one line, before any work
     try:
         frames = load_calibration_frames(data, count, holdout=tuple(holdout))
+        scored = tuple(classes) == read_classes(data).names  # (eval scores a model of the data's classes alone)
     except (FileNotFoundError, ValueError) as exc:
         fail(str(exc))
     try:
@@ -174,7 +175,7 @@ def quantize_cmd(model, output, data, count, method, holdout, overwrite) -> None
         fail(f"quantized model breaks the contract: {exc}")
     path = Path(output)
     score = (f"; score it with: roadseg eval {path} --data {data}" + "".join(f" --holdout {h}" for h in holdout)
-             if list(classes) == list(CLASSES) else "")  # (eval scores CamVid's 11 classes alone)
+             if scored else "")
     click.echo(f"wrote {path} ({Path(path).stat().st_size / 1e6:.1f} MB){score}")
 
 

@@ -193,6 +193,12 @@ def test_release_of_own_classes_names_its_files_for_the_data_and_carries_the_cla
         assert meta["training_data"].startswith("mydata, 3 classes of its own (road, lane, car)")
         assert "license_note" not in meta and len(meta["logit_adjustment"]["offsets"]) == 3
         assert len(report[name]["iou"]) == 3
+    # a re-release of the released file (rebuilt from it) keeps its classes, and --init starts a run from it
+    release(tmp_path / "m" / "unet-r34-mydata.onnx", data, tmp_path / "again", calib_frames=2, min_int8_agreement=0.0)
+    meta = OnnxSegmenter(tmp_path / "again" / "unet-r34-mydata.onnx", providers="cpu").metadata
+    assert meta["classes"] == NAMES and meta["palette"][2] == [255, 0, 0] and meta["rebuilt_from"]["file"]
+    r = _train(data, tmp_path / "ft", "--init", str(tmp_path / "m" / "unet-r34-mydata.onnx"))
+    assert r.exit_code == 0, r.output
     from roadseg.model import UNetResNet34
 
     net = UNetResNet34(11, decoder_channels=(32, 16, 16, 8, 8))

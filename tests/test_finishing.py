@@ -506,3 +506,53 @@ def test_an_error_of_roadsegs_before_the_first_frame_leaves_no_hidden_part(rule_
     with pytest.raises(SinkError, match="^no$"):
         segment_video(split_video, tmp_path / "o.mp4", model=rule_onnx, quiet=True)
     assert not _parts(tmp_path) and not (tmp_path / "o.mp4").exists()
+
+
+def _raises_always(real):
+    """``real``'s stand-in that raises RuntimeError("boom") at every call: a fault not foreseen that the clean-up
+    meets again."""
+
+    def always(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    return always
+
+
+@pytest.mark.parametrize("where", ["commit", "close", "remove"])
+def test_an_error_not_foreseen_raised_again_in_the_clean_up_leaves_no_hidden_part(rule_onnx, split_video, tmp_path,
+                                                                                  monkeypatch, where):  # fmt: skip
+    # was: the clean-up's own call raised it again: a traceback, and .o.mp4.part-PID.mp4 left behind
+    from roadseg.pipeline.sinks.finishing import Finishing
+
+    out = tmp_path / "o.mp4"
+    if where == "close":  # (the writer's close, finish's, and the with block's)
+        monkeypatch.setattr(VideoSink, "close", _raises_always(VideoSink.close))
+    else:  # (the run's own commit, then finish's; "remove": and the removal finish falls back to)
+        monkeypatch.setattr(VideoSink, "commit", _raises_always(VideoSink.commit))
+    if where == "remove":
+        monkeypatch.setattr(Finishing, "_remove", _raises_always(Finishing._remove))
+    r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 1 and isinstance(r.exception, SystemExit), r.output  # (one line, no traceback)
+    assert not _parts(tmp_path) and not out.exists(), r.output
+    if where == "close":
+        assert r.output == f"Error: encode failed: RuntimeError: boom; removed the unfinished output {out}\n"
+    else:  # (written to its end, but never put in place)
+        assert r.output == f"Error: internal error: RuntimeError: boom; removed the finished output {out}\n"
+
+
+def test_an_output_whose_hidden_part_cannot_be_removed_says_where_it_is_left(rule_onnx, split_video, tmp_path,
+                                                                           monkeypatch):  # fmt: skip
+    from roadseg.errors import PipelineError
+    from roadseg.pipeline.sinks.finishing import Finishing
+
+    monkeypatch.setattr(VideoSink, "commit", _raises_always(VideoSink.commit))
+    monkeypatch.setattr(Finishing, "_remove", _raises_always(Finishing._remove))
+    real_unlink = Path.unlink
+    monkeypatch.setattr(Path, "unlink", lambda self, *a, **kw: (_ for _ in ()).throw(PermissionError(13, "denied"))
+                        if ".part-" in self.name else real_unlink(self, *a, **kw))  # fmt: skip
+    with pytest.raises(PipelineError) as caught:
+        segment_video(split_video, tmp_path / "o.mp4", model=rule_onnx, quiet=True)
+    (part,) = _parts(tmp_path)
+    assert str(caught.value) == ("internal error: RuntimeError: boom; the unfinished output could not be removed: "
+                                 f"{part} is left (RuntimeError: boom)")  # fmt: skip
+    assert not caught.value.kept

@@ -174,7 +174,12 @@ def _left_behind(primary: VideoSink | ImageSink | None, cause: BaseException | N
     ``whole``: the output was written to its end (another output failed)."""
     if primary is None:
         return "", False
-    kept = primary.finish(keep=not isinstance(cause, SinkError) or isinstance(cause, EncoderError))
+    try:
+        kept = primary.finish(keep=not isinstance(cause, SinkError) or isinstance(cause, EncoderError))
+    except Exception as exc:  # noqa: BLE001 - a fault nothing foresaw, met again in finishing it: settled here
+        kept = False
+        if left := _unremoved(primary, exc):
+            return left, False
     n, path = primary.written, primary.path
     frames = f"{n} frame{'' if n == 1 else 's'}"
     if primary.label == "images":
@@ -182,16 +187,32 @@ def _left_behind(primary: VideoSink | ImageSink | None, cause: BaseException | N
     if getattr(primary, "to_stdout", False):
         return (f"the stream on standard output ends after {frames}" if kept else
                 f"the stream on standard output broke off after {frames}"), kept  # fmt: skip
+    done = "finished" if whole else "unfinished"  # (a finished one: not put in place, after an error not foreseen)
     if not kept and getattr(primary, "file", path) != path and path.exists():  # (written under a temporary name: the earlier file stays)
-        return f"removed the unfinished {primary.label}; {path} is as it was before", False
+        return f"removed the {done} {primary.label}; {path} is as it was before", False
     if not kept:
-        return f"removed the unfinished {primary.label} {path}", False
+        return f"removed the {done} {primary.label} {path}", False
     if primary.label == "recording":
         return f"recording finalised at {path} ({frames})", True
     if cause is None:
         return (f"kept the finished {primary.label} {path} ({frames})" if whole else
                 f"finalised a playable {path} with the {frames} done"), True  # fmt: skip
     return f"kept a playable partial output of {frames} at {path}", True
+
+
+def _unremoved(primary: VideoSink | ImageSink, exc: Exception) -> str:
+    """Where finishing ``primary`` raised ``exc`` (a fault not foreseen, in its clean-up too): its hidden temporary
+    file removed here, and "" (it is said as removed); else what is left, said."""
+    why = exc.__class__.__name__ + (f": {reason_of(exc)}" if reason_of(exc) != exc.__class__.__name__ else "")
+    file = getattr(primary, "file", primary.path)
+    if file == primary.path or getattr(primary, "to_stdout", False):  # (under its own name: as it is)
+        return f"finishing {primary.path} failed ({why}): it is left as it is"
+    try:
+        file.unlink(missing_ok=True)
+    except OSError:
+        return f"the unfinished {primary.label} could not be removed: {file} is left ({why})"
+    primary.placed = False
+    return ""
 
 
 def failure(exc: StageFailed, primary: VideoSink | ImageSink | None,

@@ -128,9 +128,12 @@ class Finishing:
     def __exit__(self, *exc) -> None:
         """Closed (the file finalised where it is written). ``cut_short`` (as after :meth:`finish`): an error passed
         through the ``with`` block before it was closed, its pictures not all written (what a run's last error says
-        of it: :func:`~roadseg.pipeline.outcome.unforeseen`)."""
+        of it: :func:`~roadseg.pipeline.outcome.unforeseen`). A file settled already (:meth:`finish`) is not closed
+        again: where closing it failed, it failed in :meth:`finish` (was: raised again here, in place of the run's
+        error)."""
         self.cut_short = exc[0] is not None and not self._closed
-        self.close()
+        if self.placed is None:  # (settled: closed before, or given up on where closing it failed)
+            self.close()
 
     def finish(self, keep: bool) -> bool:
         """After a failed or interrupted run: finalise the frames written (``keep``), or remove the file.
@@ -140,26 +143,37 @@ class Finishing:
         where the encoder then failed (its flush, or :meth:`close` before this), and, where the encoder failed,
         that opens again and plays (:meth:`_plays`): ``written`` is then the pictures it plays. Once the file is
         settled (put in place by :meth:`commit`, or removed), it is left so, and what was done is returned
-        (``placed``): a run's last error, whatever raised it, can say what is left without undoing it.
+        (``placed``): a run's last error, whatever raised it, can say what is left without undoing it. A fault nothing
+        foresaw that keeping it meets (in closing, reading back or :meth:`commit`: a bug, met again here) removes it
+        (one whole under its own name is kept): was, raised out of here, the file left under its temporary name.
         """
         if self.placed is not None:
             return self.placed
         self.cut_short = True
-        if keep and self.written > 0:
-            with contextlib.suppress(SinkError):
-                self.close()
-            if self.finalised and self.written > 0 and not self._faulted:
-                return self._renamed()
-            plays = self._plays() if self.finalised and self.written > 0 else 0
-            if plays != 0:
-                self.written = self.written if plays is None else plays
-                return self._renamed()
         try:
+            if keep and self.written > 0 and self._kept():
+                return True
+        except Exception:  # noqa: BLE001 - a fault nothing foresaw, met again as it is cleaned up (a bug): settled all the same
+            log.debug("keeping %s failed", self.shown, exc_info=True)
+            if self.finalised and self.written > 0 and not self._faulted and self.file == self.path:  # (whole, in place)
+                self.placed = True
+                return True
+        with contextlib.suppress(Exception):  # (its error is told already; one not foreseen: the file goes all the same)
             self.close()
-        except SinkError:
-            pass
         self._remove()
         self.placed = False
+        return False
+
+    def _kept(self) -> bool:
+        """:meth:`finish`'s ``keep``: whether the file, closed, plays and was put in place."""
+        with contextlib.suppress(SinkError):
+            self.close()
+        if self.finalised and self.written > 0 and not self._faulted:
+            return self._renamed()
+        plays = self._plays() if self.finalised and self.written > 0 else 0
+        if plays != 0:
+            self.written = self.written if plays is None else plays
+            return self._renamed()
         return False
 
     def commit(self) -> None:

@@ -433,23 +433,34 @@ def _fault(monkeypatch, where: str) -> None:
 @pytest.mark.parametrize("where", ["after the stages", "commit", "stats", "masks", "before the first frame"])
 def test_an_error_not_foreseen_leaves_no_hidden_part_and_says_what_is_left(rule_onnx, split_video, tmp_path,
                                                                            monkeypatch, where):  # fmt: skip
-    # was: the output left as .o.mp4.part-PID.mp4 (after the stages, commit) or said nowhere, and a traceback
-    out, masks = tmp_path / "o.mp4", tmp_path / "masks"
+    # was: the output left as .o.mp4.part-PID.mp4 (after the stages, commit) or said nowhere, and a traceback; and no
+    # --stats written but where writing them was what failed
+    out, masks, stats = tmp_path / "o.mp4", tmp_path / "masks", tmp_path / "s.json"
     _fault(monkeypatch, where)
     args = [str(split_video), "-o", str(out), "--model", str(rule_onnx), "-q", "--masks-dir", str(masks),
-            "--stats", str(tmp_path / "s.json")]  # fmt: skip
+            "--stats", str(stats)]  # fmt: skip
     r = CliRunner().invoke(segment_video_cmd, args)
     assert not _parts(tmp_path), r.output
     assert r.exit_code == 1 and isinstance(r.exception, SystemExit), r.output  # (one line, no traceback)
     lines = r.output.strip().splitlines()
     assert lines[-1].startswith("Error: internal error: RuntimeError: boom"), r.output
+    figures = json.loads(stats.read_text()) if where != "stats" else None
     if where == "before the first frame":
         assert not out.exists() and not masks.exists()
-        assert lines[-1] == "Error: internal error: RuntimeError: boom; removed the unfinished output " + str(out)
+        assert lines[-1] == (f"Error: internal error: RuntimeError: boom; removed the unfinished output {out}; "
+                             f"statistics written to {stats}")  # fmt: skip
+        assert figures == {"input": str(split_video), "output": None, "frames": 0, "failed": lines[-1][7:-len(
+            f"; statistics written to {stats}")]}  # fmt: skip
         return
     assert len(read_video(out)["frames"]) == 12
     assert f"; kept the finished output {out} (12 frames)" in lines[-1], r.output
     assert len(list(masks.glob("*.png"))) == 12
+    if where == "stats":  # (not tried again)
+        assert lines[-1].endswith(f"; statistics not written to {stats}: writing them is what failed"), r.output
+        assert not stats.exists()
+        return
+    assert lines[-1].endswith(f"; statistics written to {stats}"), r.output
+    assert figures["frames"] == 12 and figures["output"] == str(out) and figures["failed"] in lines[-1]
 
 
 def test_an_error_not_foreseen_midway_keeps_a_playable_partial_output(rule_onnx, split_video, tmp_path, monkeypatch):

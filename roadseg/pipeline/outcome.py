@@ -56,7 +56,7 @@ def with_stats(error: PipelineError | OutputClosed | Interrupted, opts: SegmentO
     try:
         write_whole(opts.stats, json.dumps({**partial.as_dict(), **why}, indent=1))
         said = f"statistics written to {opts.stats}"
-    except OSError as exc:
+    except Exception as exc:  # noqa: BLE001 - not a second failure: said
         said = unwritten(opts.stats, exc)
     if isinstance(error, Interrupted):
         return Interrupted(f"{error.message}; {said}", frames=error.frames, signal_name=error.signal_name)
@@ -64,8 +64,15 @@ def with_stats(error: PipelineError | OutputClosed | Interrupted, opts: SegmentO
         return type(error)(f"{error}; {said}", kept=error.kept, frames=error.frames, reason=error.reason)
     return OutputClosed(f"{error}; {said}")
 
-def unwritten(path: str | Path, exc: OSError) -> str:
-    return f"cannot write stats to {path}: {exc.strerror or exc}"
+def unwritten(path: str | Path, exc: Exception) -> str:
+    """Why ``--stats`` could not be written at ``path``: ``exc``, an OSError's words, or another's name and words."""
+    return f"cannot write stats to {path}: {getattr(exc, 'strerror', None) or _named(exc)}"
+
+
+def _named(exc: Exception) -> str:
+    """``exc`` as the one line of an error nothing foresaw: its class's name, and its words where it has any."""
+    named, text = exc.__class__.__name__, reason_of(exc)
+    return named if text == named else f"{named}: {text}"
 
 
 def told_lost(expected: int | None, frames: int, counted: int) -> tuple[int, int | None]:
@@ -203,14 +210,13 @@ def _left_behind(primary: VideoSink | ImageSink | None, cause: BaseException | N
 def _unremoved(primary: VideoSink | ImageSink, exc: Exception) -> str:
     """Where finishing ``primary`` raised ``exc`` (a fault not foreseen, in its clean-up too): its hidden temporary
     file removed here, and "" (it is said as removed); else what is left, said."""
-    why = exc.__class__.__name__ + (f": {reason_of(exc)}" if reason_of(exc) != exc.__class__.__name__ else "")
     file = getattr(primary, "file", primary.path)
     if file == primary.path or getattr(primary, "to_stdout", False):  # (under its own name: as it is)
-        return f"finishing {primary.path} failed ({why}): it is left as it is"
+        return f"finishing {primary.path} failed ({_named(exc)}): it is left as it is"
     try:
         file.unlink(missing_ok=True)
     except OSError:
-        return f"the unfinished {primary.label} could not be removed: {file} is left ({why})"
+        return f"the unfinished {primary.label} could not be removed: {file} is left ({_named(exc)})"
     primary.placed = False
     return ""
 
@@ -222,8 +228,7 @@ def failure(exc: StageFailed, primary: VideoSink | ImageSink | None,
         primary.finish(keep=False)  # (nothing more reaches a closed pipe; a file of that name is not removed)
         return OutputClosed(f"{primary.shown} was closed by its reader (a player quit?); stopped after "
                             f"{primary.written} frames")  # fmt: skip
-    named, text = cause.__class__.__name__, reason_of(cause)  # (an error without words: its name, once)
-    reason = str(cause) if isinstance(cause, RoadsegError) else named if text == named else f"{named}: {text}"
+    reason = str(cause) if isinstance(cause, RoadsegError) else _named(cause)  # (an error without words: its name, once)
     left, kept = _left_behind(primary, cause)
     left = "; ".join(filter(None, (left, _masks_left(masks))))
     frames = primary.written if kept and primary is not None else 0
@@ -286,8 +291,7 @@ def unforeseen(exc: Exception, primary: VideoSink | ImageSink | None, sinks: lis
     whole = isinstance(primary, VideoSink) and not primary.cut_short  # (closed before: written to its end)
     left, kept = _left_behind(primary, None if whole else exc, whole)
     left = "; ".join(filter(None, (left, _masks_left(masks))))
-    named, text = exc.__class__.__name__, reason_of(exc)
-    failed = str(exc) if isinstance(exc, RoadsegError) else "internal error: " + (named if text == named else f"{named}: {text}")
+    failed = str(exc) if isinstance(exc, RoadsegError) else f"internal error: {_named(exc)}"
     error = PipelineError(failed + (f"; {left}" if left else ""), kept=kept,
                           frames=primary.written if kept and primary is not None else 0, reason=failed)  # fmt: skip
     error.__cause__ = exc

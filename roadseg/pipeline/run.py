@@ -19,7 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -29,16 +28,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
-from roadseg.errors import ModelError, OutputError, SourceError
+from roadseg.errors import ModelError, SourceError
 from roadseg.pipeline.checks import check, images
 from roadseg.pipeline.infer import Segmenter, infer_stage
+from roadseg.pipeline.internal import internal_error
+from roadseg.pipeline.internal import write_stats as _write_stats
 from roadseg.pipeline.options import Caller, RunResult, SegmentOptions
-from roadseg.pipeline.outcome import failure, finished, interruption, run_result, unforeseen, unwritten, with_stats
+from roadseg.pipeline.outcome import failure, finished, interruption, run_result, with_stats
 from roadseg.pipeline.overlay import output_size
 from roadseg.pipeline.queues import LatestQueue, end
 from roadseg.pipeline.runner import StageFailed, call_interruptibly, run_stages, spawn
 from roadseg.pipeline.sinks import ImageSink, MaskSink, ServeSink, Sink, VideoSink, WindowSink
-from roadseg.pipeline.sinks.base import FASTSTART, moved_dates, timecode_at, write_whole
+from roadseg.pipeline.sinks.base import FASTSTART, moved_dates, timecode_at
 from roadseg.pipeline.sinks.finishing import written_whole
 from roadseg.pipeline.sinks.video import STDOUT
 from roadseg.pipeline.sources import Frame, ImageSource, LiveSource, Source, VideoSource, open_url
@@ -88,10 +89,10 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None, finalise
     ends = threading.Event()  # (the run's own stop: --max-frames, a failure, Ctrl-C, a window's q; ``stop`` sets it)
     primary: VideoSink | ImageSink | None = None
     sinks: list[Sink] = []
+    stats, result = FrameStats(), None
     try:
         with ExitStack() as stack:
             seg = _segmenter(options, segmenter)
-            stats = FrameStats()
             views = _open_views(options, seg, stats, stack)  # (before the source: a udp:// port waits for its sender)
             source = stack.enter_context(_open_source(options, live, ends))
             seg = seg.fitted(source.info.height, source.info.width, source.info.sample_aspect)
@@ -102,23 +103,18 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None, finalise
     except KeyboardInterrupt as exc:  # (before the stages ran: while a stream connects)
         raise interruption(exc, primary) from None
     except Exception as exc:  # (one not foreseen, a bug: was, the output left under its hidden temporary name)
-        raise unforeseen(exc, primary, sinks)  # noqa: B904 - its cause is set
+        raise internal_error(exc, options, primary, sinks, result or stats.frames)  # noqa: B904 - its cause is set
     try:
         if finalised is not None:
             finalised()
+    except Exception as exc:  # (was: a traceback, the output in place unsaid)
+        raise internal_error(exc, options, primary, sinks, result)  # noqa: B904
+    try:
         if options.stats:
             _write_stats(options.stats, result)
-    except Exception as exc:  # (was: a traceback, the output in place unsaid)
-        raise unforeseen(exc, primary, sinks)  # noqa: B904
+    except Exception as exc:  # (writing them failed: not tried again)
+        raise internal_error(exc, options, primary, sinks, result, in_stats=True)  # noqa: B904
     return result
-
-
-def _write_stats(path: str | Path, result: RunResult) -> None:
-    """``result`` as the ``--stats`` JSON at ``path``; one :class:`OutputError` line where it cannot be written."""
-    try:
-        write_whole(path, json.dumps(result.as_dict(), indent=1))
-    except OSError as exc:
-        raise OutputError(f"wrote {result.output or 'nothing'}, but {unwritten(path, exc)}") from None
 
 
 def segment_video(src: str | Path, dst: str | Path, options: SegmentOptions | None = None, *,

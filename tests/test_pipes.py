@@ -9,6 +9,7 @@ import pty
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -274,3 +275,62 @@ def test_a_batch_of_standard_input_is_refused_in_one_line(rule_onnx, tmp_path, g
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1, (proc.returncode, proc.stderr)
     assert proc.stderr.startswith(f"Error: {given} is ") and f"use segment-video {given} -o OUT.mp4" in proc.stderr
     assert not out.exists()
+
+
+#: LIBRARY_CALL, its threads named once they have had 2 s to end (conftest's grace: ``threads_left``)
+LIBRARY_CALL_GRACE = LIBRARY_CALL.replace("    print(", """    for t in threading.enumerate():
+        t.join(2.0) if t is not threading.current_thread() else None
+    print(""")
+
+
+@pytest.mark.parametrize("named", [False, True])
+def test_a_library_run_of_a_pipe_that_stalls_in_its_header_leaves_no_thread_at_ctrl_c(rule_onnx, tmp_path, named):
+    clip = write_video(tmp_path / "clip.mkv", split_frames(50, h=96, w=128))
+    out, fifo = tmp_path / "out.mp4", tmp_path / "in.fifo"
+    source = str(fifo) if named else "-"
+    if named:
+        os.mkfifo(fifo)
+    cmd = [sys.executable, "-c", LIBRARY_CALL_GRACE, source, str(out), str(rule_onnx)]
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL if named else subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    writer = open(fifo, "wb") if named else proc.stdin.buffer  # (its header's first 300 bytes, then nothing more)
+    try:
+        writer.write(clip.read_bytes()[:300])
+        writer.flush()
+        time.sleep(2.0)  # (the open reads them and waits for more)
+        proc.send_signal(signal.SIGINT)
+        try:  # (not communicate(): it would close standard input, which ends the read)
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    finally:
+        said, err = proc.stdout.read(), proc.stderr.read()
+        writer.close()
+        proc.wait()
+    # was: "Interrupted ['roadseg-open', 'roadseg-open']": the open's threads, in FFmpeg's read of the pipe until its
+    # writer sent more or closed it (then reading it for nobody)
+    assert proc.returncode == 0 and said == "Interrupted []\n", (proc.returncode, said, err)
+    assert not out.exists()
+
+
+def test_a_library_run_of_a_pipe_cut_short_leaves_no_thread_while_its_writer_stays(rule_onnx, tmp_path):
+    # the relay that passes the pipe on to the open (sources.relay) ends once the run's container is closed, its
+    # writer still there and silent
+    from conftest import threads_left
+
+    from roadseg.pipeline import segment_video
+
+    clip = write_video(tmp_path / "clip.mkv", split_frames(60, h=96, w=128))
+    fifo, out = tmp_path / "in.fifo", tmp_path / "out.mp4"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(["sh", "-c", f"exec 3> '{fifo}'; cat '{clip}' >&3; exec sleep 60"])
+    # (its whole clip, then it holds the pipe open, silent)
+    before = set(threading.enumerate())
+    try:
+        result = segment_video(fifo, out, model=rule_onnx, quiet=True, max_frames=5)
+        left = [t.name for t in threads_left(before)]  # (before its writer goes: that would end the relay)
+    finally:
+        writer.kill()
+        writer.wait()
+    assert result["frames"] == 5 and len(read_video(out)["frames"]) == 5
+    assert left == [], left

@@ -30,6 +30,7 @@ import av
 from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.runner import call_interruptibly
 from roadseg.pipeline.sources.boxes import unfinished_mp4
+from roadseg.pipeline.sources.relay import Relay
 from roadseg.pipeline.sources.streams import picture_stream
 
 log = logging.getLogger("roadseg")
@@ -37,6 +38,8 @@ log = logging.getLogger("roadseg")
 #: most) found no picture of its video (:func:`open_container`): a recording whose sound began 15 s before its
 #: pictures, a .ts, was read with no size or rate (its MXF output written at 30 frames/s: 60 frames of 50 pictures)
 DEEP_PROBE = {"analyzeduration": str(60 * 1_000_000), "probesize": str(64 << 20)}  # (microseconds, bytes)
+#: the pipes :func:`pipe_waited` holds (:func:`_named`), and what FFmpeg reads of each
+_relays: dict[object, Relay] = {}
 
 
 def redacted(url: str) -> str:
@@ -86,7 +89,7 @@ def open_container(target: str, *, what: str = "file", format: str | None = None
     kw: dict = {"format": format, "options": options or {}, "timeout": timeout, "metadata_errors": "replace"}
     try:
         if piped:  # (FFmpeg waits in open() or read() for a pipe's writer, deaf to Ctrl-C: in a thread of its own)
-            container = call_interruptibly(lambda: _piped(url, kw, hwaccel), "open", lambda c: c.close())
+            container = call_interruptibly(lambda: _piped(target, url, kw, hwaccel), "open", lambda c: c.close())
         else:
             container = _opened(url, kw, hwaccel)
     except SourceError:
@@ -135,15 +138,17 @@ def _opened(url: str, kw: dict, hwaccel: str | None):
     return av.open(url, **kw)
 
 
-def _piped(url: str, kw: dict, hwaccel: str | None):
+def _piped(target: str, url: str, kw: dict, hwaccel: str | None):
     """:func:`_opened` for standard input (``pipe:0``) or a named pipe: one line where it ended before it sent
     anything (``: | segment-video - ...``, a writer that opened a named pipe and closed it; FFmpeg says "Invalid
     data found"). A named pipe is read from a descriptor of our own (:func:`_pipe_opened`), handed to FFmpeg as
-    ``fd:``: opened by its name again once its writer has gone, it would wait for another, its bytes unread."""
-    if url != "pipe:0" and not stat.S_ISFIFO(os.stat(url).st_mode):  # (a device, /dev/stdin of a file: by name)
+    ``fd:``: opened by its name again once its writer has gone, it would wait for another, its bytes unread. Where
+    :func:`pipe_waited` holds ``target``, FFmpeg reads its :class:`~roadseg.pipeline.sources.relay.Relay`."""
+    if (relay := _relays.get(_named(target))) is not None:
+        fd = relay.taken()
+    elif url != "pipe:0" and not stat.S_ISFIFO(os.stat(url).st_mode):  # (a device, /dev/stdin of a file: by name)
         return _opened(url, kw, hwaccel)
-    fd = _pipe_opened(url)
-    if fd == 0:  # (standard input: FFmpeg's pipe:0 reads it as it is)
+    elif (fd := _pipe_opened(url)) == 0:  # (standard input: FFmpeg's pipe:0 reads it as it is)
         return _opened(url, kw, hwaccel)
     try:
         os.set_blocking(fd, True)  # (FFmpeg's reads wait for the writer; it reads its own copy: its fd: protocol)
@@ -180,7 +185,9 @@ def pipe_waited(target: str) -> Iterator[None]:
     """Wait in this thread until ``target``, where it is standard input (``-``) or a named pipe, has sent something
     or ended, and hold it open for the block, where a thread of the caller's opens it (:func:`open_container`, whose
     own wait is then over at once): Ctrl-C ends this wait (a thread's, left behind, stayed until the pipe's writer
-    came); what the pipe holds stays there, its writer gone or not. Anything else is not waited for.
+    came); what the pipe holds stays there, its writer gone or not. What it sends is then passed on to the open by a
+    :class:`~roadseg.pipeline.sources.relay.Relay`, ended where the block raises (Ctrl-C): an open that waits in a read
+    of it ends, and its threads (was: left waiting until the writer sent more). Anything else is not waited for.
 
     >>> with pipe_waited("sample_videos/road.mp4"):
     ...     pass
@@ -195,12 +202,28 @@ def pipe_waited(target: str) -> Iterator[None]:
     Raises:
         SourceError: the pipe ended before it sent anything.
     """
-    fd = _pipe_opened(target) if target == "-" or stat.S_ISFIFO(os.stat(target).st_mode) else 0
+    if target != "-" and not stat.S_ISFIFO(os.stat(target).st_mode):
+        yield
+        return
+    fd = _pipe_opened(target)
+    _relays[_named(target)] = relay = Relay(fd)  # (what FFmpeg reads: a pipe of ours, which ends where the run gives up)
     try:
         yield
+    except BaseException:
+        relay.end()  # (an open still waiting in its read ends, and its threads)
+        raise
     finally:
-        if fd:
-            os.close(fd)
+        _relays.pop(_named(target), None)
+        relay.release()
+
+
+def _named(target: str) -> object:
+    """What tells a pipe input from another, whichever name it is given by: ``-`` for standard input (``pipe:0``),
+    the named pipe's device and inode."""
+    if target in ("-", "pipe:0"):
+        return "-"
+    found = os.stat(target)
+    return found.st_dev, found.st_ino
 
 
 def sent_nothing(fd: int) -> bool:

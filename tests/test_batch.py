@@ -306,6 +306,33 @@ def test_an_input_folder_inside_the_output_folder_is_searched_whole(tmp_path: Pa
         assert sorted(v.rel.as_posix() for v in find_videos([str(data / "raw" / pattern)], exclude=out)) == expect
 
 
+def test_an_output_folder_inside_an_input_folder_that_holds_videos_of_its_own_is_refused(rule_onnx: Path,
+                                                                                         tmp_path: Path) -> None:
+    """``roadseg batch archive -o archive/car7``: the search leaves the output folder out, so car7's own drives were
+    not done, unsaid (the trial's 12 clips: ``ok 8 · error 2``, exit 1 only for the damaged files)."""
+    archive = tmp_path / "archive"
+    for rel in ("car7/d1/a.mp4", "car7/b.mov", "car8/c.mp4"):
+        (archive / rel).parent.mkdir(parents=True, exist_ok=True)
+        write_video(archive / rel, split_frames(3))
+    for spec in (archive, f"{archive}/*/**/*.m*"):
+        with pytest.raises(BatchError) as refused:
+            roadseg.batch(spec, archive / "car7", model=str(rule_onnx), workers=1, quiet=True)
+        assert str(refused.value) == (
+            f"the output folder {archive / 'car7'} lies inside the INPUTs and holds 2 videos of its own ("
+            f"{archive / 'car7/b.mov'}, {archive / 'car7/d1/a.mp4'}), which a search leaves out (the output folder is "
+            "never searched): choose an output folder that holds no inputs"), spec
+        assert not (archive / "car7" / "results.jsonl").exists() and not list((archive / "car7").rglob(".*"))
+    # an output folder inside the input folder holding only what batches wrote there runs, its outputs not inputs
+    out = archive / "segmented"
+    assert roadseg.batch(archive, out, model=str(rule_onnx), workers=1, quiet=True).ok == 3
+    again = roadseg.batch(archive, out, model=str(rule_onnx), workers=1, quiet=True)
+    assert (again.ok, again.skipped, again.error) == (0, 3, 0)
+    write_video(out / "car9.mp4", split_frames(3))  # (a video put there by hand: refused too)
+    with pytest.raises(BatchError, match=r"holds 1 videos of its own \(.*car9.mp4\)"):
+        roadseg.batch(archive, out, model=str(rule_onnx), workers=1, quiet=True)
+    assert roadseg.batch(archive / "car8", archive / "car7", model=str(rule_onnx), workers=1, quiet=True).ok == 1
+
+
 def test_a_linked_folder_is_searched_once(tmp_path: Path) -> None:
     arch, disk = tmp_path / "archive", tmp_path / "disk2"  # archive/car9 -> another disk's folder
     for path in (arch / "car1/a.mov", disk / "car9/b.mov"):

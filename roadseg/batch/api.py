@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from roadseg.batch.errors import BatchError
-from roadseg.batch.inputs import plan_joined, plan_outputs, refuse_streams
+from roadseg.batch.inputs import plan_joined, plan_outputs, refuse_streams, refuse_videos_in_output
 from roadseg.batch.launch import run
 from roadseg.batch.options import (
     BatchOptions,
@@ -136,6 +136,7 @@ def _videos(specs: list[str | os.PathLike], out: Path, unsearched: list[str]) ->
         raise BatchError(str(exc)) from None
     logged = read_results(out / RESULTS)
     made = written_outputs(logged)  # (where OUT is an input folder, the outputs are found there too)
+    refuse_videos_in_output(specs, out, made | {str(v.path) for v in videos})  # (where it lies inside one, never searched: its own videos not done)
     if not (kept := [v for v in videos if str(v.path) not in made]):
         searched = "" if videos else (f" (a folder is searched for files ending {' '.join(sorted(VIDEO_SUFFIXES))}; a "
                                       'raw stream, .h264 or .hevc, is taken by a glob: "DIR/*.h264")')  # fmt: skip

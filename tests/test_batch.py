@@ -990,6 +990,57 @@ def test_ray_missing_is_one_line(monkeypatch, archive: Path, tmp_path: Path) -> 
         roadseg.batch(archive, tmp_path / "out", ray="auto", quiet=True)
 
 
+def _starting_pool(outcomes: list):
+    """A RayPool waiting for its workers to start, each ``outcomes[i]`` what ``ray.get`` of its ``info`` call gives
+    (an exception is raised): Ray's own exceptions, the rest of Ray stood in for (fault injection)."""
+    from types import SimpleNamespace
+
+    from roadseg.batch.ray_pool import RayPool, _Actor
+
+    ray = pytest.importorskip("ray")
+
+    def get(ref):
+        if isinstance(outcomes[ref], Exception):
+            raise outcomes[ref]
+        return outcomes[ref]
+
+    pool = RayPool.__new__(RayPool)
+    pool.ray = SimpleNamespace(exceptions=ray.exceptions, get=get, wait=lambda refs, **kw: (list(refs), []))
+    pool._terminated, pool._actors = False, [_Actor(f"actor{i}") for i in range(len(outcomes))]
+    pool._starting = dict(enumerate(pool._actors))
+    return pool, ray.exceptions
+
+
+def _node_died(ip: str):
+    from ray.core.generated.common_pb2 import ActorDiedErrorContext
+    from ray.exceptions import ActorDiedError
+
+    return ActorDiedError(ActorDiedErrorContext(actor_id=bytes(16), class_name="RayWorker", node_ip_address=ip,
+                                                error_message="The node was terminated", never_started=True))  # fmt: skip
+
+
+def test_a_ray_worker_whose_node_dies_as_it_starts_is_dropped_not_the_batch(caplog) -> None:
+    """A node lost while the workers start (a spot instance reclaimed; the trial killed a worker node's raylet as its
+    actor started) stopped the whole batch: 'Error: a Ray worker cannot start: The actor never ran - it was cancelled
+    before it started running.', exit 1, on a cluster whose other nodes were up. A worker that cannot load the model
+    (its ``__init__`` raised) still stops it, as does every worker lost."""
+    pool, exceptions = _starting_pool([{"pid": 1, "node": "n1"}, _node_died("10.0.0.7")])
+    pool._first_ready(timeout=1)
+    assert [a.info for a in pool._actors] == [{"pid": 1, "node": "n1"}]
+    assert caplog.messages == ["a Ray worker on node 10.0.0.7 went down as it started (The node was terminated; "
+                               "The actor never ran - it was cancelled before it started running.); the batch goes "
+                               "on without it"], caplog.messages  # fmt: skip
+    pool, _ = _starting_pool([_node_died("10.0.0.7"), _node_died("10.0.0.8")])
+    with pytest.raises(BatchError, match=r"^no Ray worker could start: the last, on node 10.0.0.8, went down as it "
+                                         r"started \(The node was terminated; "):  # fmt: skip
+        pool._first_ready(timeout=1)
+    init = exceptions.ActorDiedError(exceptions.RayTaskError("RayWorker.__init__", "Traceback ...",
+                                                             BatchError("node 10.0.0.9 does not see /out")))  # fmt: skip
+    pool, _ = _starting_pool([{"pid": 1, "node": "n1"}, init])
+    with pytest.raises(BatchError, match="^a Ray worker cannot start: "):
+        pool._first_ready(timeout=1)
+
+
 def _silent(conn: socket.socket) -> None:
     conn.recv(100)  # (the driver's HTTP/2 preface) and no answer: the test closes it
 

@@ -167,17 +167,25 @@ class RayPool:
         self._welcome(ready, strict=True)
 
     def _welcome(self, refs: list, *, strict: bool = False) -> None:
-        """Actors that answered ``info``: ready ones take tasks; one that failed to start is dropped."""
+        """Actors that answered ``info``: ready ones take tasks; one that failed to start is dropped. At the start
+        (``strict``) one whose ``__init__`` raised (a model missing on a node) stops the batch; one whose process or
+        node went down (a node lost) is dropped, said in one line, unless it was the last (was: the batch stopped)."""
         for ref in refs:
             actor = self._starting.pop(ref)
             try:
                 actor.info = self.ray.get(ref)
             except self.ray.exceptions.RayError as exc:
                 self._actors.remove(actor)
-                reason = _cause(exc)
-                if strict:
-                    raise BatchError(f"a Ray worker cannot start: {reason}") from None
-                log.warning("a Ray worker could not start and was dropped: %s", reason)
+                if getattr(exc, "actor_init_failed", True):
+                    if strict:
+                        raise BatchError(f"a Ray worker cannot start: {_cause(exc)}") from None
+                    log.warning("a Ray worker could not start and was dropped: %s", _cause(exc))
+                    continue
+                ip, said = _went_down(exc)
+                if strict and not self._actors:
+                    raise BatchError(f"no Ray worker could start: the last, on node {ip}, went down as it started "
+                                     f"({said})") from None  # fmt: skip
+                log.warning("a Ray worker on node %s went down as it started (%s); the batch goes on without it", ip, said)
 
     @property
     def info(self) -> list[dict]:
@@ -277,3 +285,11 @@ def _cause(exc: BaseException) -> str:
     cause = getattr(exc, "cause", None) or exc
     text = str(cause).strip().splitlines()
     return re.sub(r"^roadseg\.[\w.]+Error: ", "", text[-1]) if text else cause.__class__.__name__
+
+
+def _went_down(exc: BaseException) -> tuple[str, str]:
+    """The node (its address) of an actor whose process or node went down, and what Ray said of it, in one line."""
+    lines = str(exc).splitlines()
+    ip = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("\tip:")), "?")
+    said = "; ".join(line.strip() for line in lines[1:] if line.strip() and not line.startswith("\t"))
+    return ip, said or exc.__class__.__name__

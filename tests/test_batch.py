@@ -1041,6 +1041,24 @@ def test_a_ray_worker_whose_node_dies_as_it_starts_is_dropped_not_the_batch(capl
         pool._first_ready(timeout=1)
 
 
+def test_a_batch_whose_last_ray_worker_was_lost_says_it_waits_for_a_node(caplog) -> None:
+    """Every worker's node lost mid-run (the trial: a head of 0 CPUs and one worker node, its raylet killed): the
+    replacement waits for a node with room, up to ``ready_timeout``; the batch said nothing for those 5 minutes."""
+    pool, _ = _starting_pool([])
+    pool._actors, pool.ready_timeout, pool._stalled = [_actor_waiting()], 300.0, None
+    assert pool.alive() == 1 and pool.alive() == 1
+    assert caplog.messages == ["no Ray worker is left to take a video (their nodes went down, or no node has room): "
+                               "waiting up to 300 s for a node with room to join the cluster"], caplog.messages
+    pool._actors[0].info = {"pid": 1}  # (one joined: said again if all are lost again)
+    assert pool.alive() == 1 and pool._stalled is None
+
+
+def _actor_waiting():
+    from roadseg.batch.ray_pool import _Actor
+
+    return _Actor("actor")
+
+
 def _silent(conn: socket.socket) -> None:
     conn.recv(100)  # (the driver's HTTP/2 preface) and no answer: the test closes it
 

@@ -201,11 +201,15 @@ class RayPool:
         return any(a.queue for a in self._actors)
 
     def alive(self) -> int:
-        """Actors that can still take tasks; ones waiting for room count for ``ready_timeout`` s at most."""
+        """Actors that can still take tasks; ones waiting for room count for ``ready_timeout`` s at most, said in
+        one line as that wait begins (was: 5 minutes of silence once the last worker's node went down)."""
         if any(a.info for a in self._actors) or not self._actors:
             self._stalled = None
             return len(self._actors)
-        self._stalled = self._stalled or time.monotonic()
+        if self._stalled is None:
+            log.warning("no Ray worker is left to take a video (their nodes went down, or no node has room): waiting up "
+                        "to %.0f s for a node with room to join the cluster", self.ready_timeout)  # fmt: skip
+            self._stalled = time.monotonic()
         return len(self._actors) if time.monotonic() - self._stalled < self.ready_timeout else 0
 
     def submit(self, task: Task) -> None:

@@ -161,13 +161,17 @@ def test_spreads_over_both_nodes_exact_frames_error_line_no_temps(cluster, work)
     assert not [line for line in run.stderr.splitlines() if RAY_LINE.match(line)], run.stderr
 
 
-def test_a_relative_model_path_is_the_drivers(cluster, work) -> None:
+def test_a_relative_model_path_is_the_drivers_and_auto_adds_no_line_of_rays(cluster, work) -> None:
     """``--model`` relative to the driver's folder names the same file on every node (Ray's workers do
-    not run in the driver's folder)."""
+    not run in the driver's folder). ``--ray auto`` (here: ``RAY_ADDRESS``, as a node of several clusters
+    would set it) keeps Ray's native lines off stderr too (was: "network_util.cc: Failed to determine local IP"
+    first, printed as Ray resolved ``auto``, before the connection whose lines go to Ray's log folder)."""
     out = work["root"] / "out-rel"
-    run = subprocess.run(batch_cmd(work["inputs"], out, Path(work["model"].name)), cwd=work["model"].parent,
-                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    run = subprocess.run(batch_cmd(work["inputs"], out, Path(work["model"].name), address="auto"),
+                         cwd=work["model"].parent, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "RAY_ADDRESS": ADDRESS})  # fmt: skip
     assert run.returncode == 1 and "ok 6 · error 1 · skipped 0" in run.stderr, run.stderr
+    assert not [line for line in run.stderr.splitlines() if RAY_LINE.match(line)], run.stderr
 
 
 #: a line of Ray's own: native ("[2026-12-05 00:27:53,009 W 6827 6827] network_util.cc: ..."), Python logging
@@ -360,7 +364,8 @@ class HeldGCS:
 
 
 def inside_ray_init(proc: subprocess.Popen) -> bool:
-    """Whether the driver's file descriptor 2 is a file: roadseg points it at one only while ``ray.init`` runs."""
+    """Whether the driver's file descriptor 2 is a file: roadseg points it at one only while it connects (its check
+    that a Ray head answers, then ``ray.init``)."""
     with contextlib.suppress(OSError):
         return not os.readlink(f"/proc/{proc.pid}/fd/2").startswith("pipe:")
     return False

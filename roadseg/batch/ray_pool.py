@@ -86,10 +86,10 @@ class RayPool:
             if address.startswith("ray://"):
                 raise BatchError(f"{address}: Ray Client addresses are not taken; run the batch on a node of the "
                                  "cluster with --ray auto, or give the head's HOST:6379")  # fmt: skip
-            self._address, hint = check_reachable(address)
             keep = signal_handlers()  # (ray.init puts its own in, which ends the driver without its summary)
             try:
-                with native_lines_to_ray_logs(ray, keep=ray_logs):
+                with native_lines_to_ray_logs(ray, keep=ray_logs):  # (also Ray's as it resolves `auto`: was on stderr)
+                    self._address, hint = check_reachable(address)
                     connect(ray, address, ray_logs=ray_logs)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 if hint:

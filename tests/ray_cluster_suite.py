@@ -544,6 +544,7 @@ def test_killing_the_worker_node_mid_run_finishes_everything_on_the_head(cluster
     lines = batch_results(out)
     lost = [line for line in lines if line.get("retried")]
     assert lost and all("worker lost mid-video" in line["error"] for line in lost), lines
+    assert f"ok 6 · error 0 · skipped 0 · sent again after its worker was lost {len(lost)} · " in err, err
     dead = lost[0]["node"]
     for line in lost:  # each lost video was finished by the head
         (redo,) = [r for r in lines if r["input"] == line["input"] and r["status"] == "ok"]

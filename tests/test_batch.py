@@ -1114,6 +1114,9 @@ def test_worker_killed_mid_video_is_retried(long_clips: Path, rule_onnx: Path, t
     run.join(120)
     summary = done["summary"]
     assert (summary.ok, summary.error) == (4, 0)
+    # the summary says it too (was: only a line as it happened, none with -q, and none in the summary)
+    assert summary.table().startswith("ok 4 · error 0 · skipped 0 · sent again after its worker was lost 1 · "), \
+        summary.table()
     lines = batch_results(out)
     lost = [line for line in lines if line.get("retried")]
     assert len(lost) == 1 and lost[0]["node"].endswith(f":{pid}") and "worker lost mid-video" in lost[0]["error"]

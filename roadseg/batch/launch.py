@@ -39,6 +39,7 @@ def run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path,
         for warning in worker_line.get("warnings") or []:
             progress.note(f"{rel}: {warning}")
         if line.get("retried"):
+            summary.lost += 1
             progress.note(f"{rel}: {line['error']}; sending it again (attempt {task.attempt + 1})")
             return
         summary.add(line)

@@ -34,6 +34,7 @@ class Summary:
     unchanged: int = 0  # of the errors: videos found damaged before and unchanged since, not tried again
     unsearched: int = 0  # folders that could not be listed: their videos were not found, so not done
     warned: int = 0  # of the ok: videos whose line has warnings (a file left out of a join, frames lost ...)
+    lost: int = 0  # attempts a worker (its process or node) took with it as it died, each sent again: not outcomes
     frames: int = 0
     wall: float = 0.0
     results: str = ""
@@ -62,6 +63,8 @@ class Summary:
         """The end-of-run summary: totals, then one row per node (locally: per worker process)."""
         rate = self.frames / self.wall if self.wall > 0 else 0.0
         head = f"ok {self.ok} · error {self.error} · skipped {self.skipped}"
+        if self.lost:  # (a flaky node shows here, also with -q)
+            head += f" · sent again after its worker was lost {self.lost}"
         if self.interrupted:
             head += f" · interrupted {self.interrupted}"
         if self.unchanged:

@@ -1059,6 +1059,29 @@ def _actor_waiting():
     return _Actor("actor")
 
 
+def test_a_batch_whose_ray_head_died_leaves_once_its_summary_is_out(monkeypatch, archive: Path, tmp_path: Path
+                                                                    ) -> None:  # fmt: skip
+    """The head lost mid-run (the trial killed its raylet: the batch finished on the other nodes): Ray's exit handler
+    then waited for it, 6 s between the summary and the exit. The pool notes a head gone at ``close()`` and the command
+    leaves with ``os._exit`` once the summary is out, with the work's exit code (a stand-in batch notes it here)."""
+    from click.testing import CliRunner
+
+    from roadseg.batch import ray_connect
+    from roadseg.batch.report import Summary
+    from roadseg.cli import main
+
+    pool, _ = _starting_pool([])
+    pool._address, pool._owns, pool._handlers = "127.0.0.1:1", True, {}  # (nothing answers there)
+    monkeypatch.setattr(ray_connect, "_head_gone", [])
+    pool.close()
+    assert ray_connect.head_gone()
+    left: list[int] = []
+    monkeypatch.setattr("roadseg.pipeline.runner.leave_now", left.append)
+    monkeypatch.setattr(sys.modules["roadseg.batch"], "batch", lambda *a, **kw: Summary(ok=2, error=1, results="r"))
+    run = CliRunner().invoke(main, ["batch", str(archive), "-o", str(tmp_path / "o"), "--ray", "auto"])
+    assert left == [1] and "ok 2 · error 1" in run.output, run.output
+
+
 def _silent(conn: socket.socket) -> None:
     conn.recv(100)  # (the driver's HTTP/2 preface) and no answer: the test closes it
 

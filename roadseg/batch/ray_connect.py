@@ -144,6 +144,22 @@ def answers(address: str) -> bool:
         return False
 
 
+_head_gone: list[str] = []  # heads (their addresses) found gone as a pool of this process closed
+
+
+def head_gone(address: str | None = None) -> bool:
+    """Whether a pool of this process found its head gone as it closed (note one: ``address``), its connection
+    left open: Ray's exit handler then waits for that head (6 s after the batch's summary, in the trial), so the
+    command leaves with ``os._exit`` once its summary is out.
+
+    >>> head_gone()
+    False
+    """
+    if address is not None:
+        _head_gone.append(address)
+    return bool(_head_gone)
+
+
 def signal_handlers() -> dict[int, Any]:
     """SIGINT's and SIGTERM's handlers now (on the main thread; elsewhere none can be set)."""
     if threading.current_thread() is not threading.main_thread():

@@ -28,6 +28,7 @@ from roadseg.batch.ray_connect import (
     answers,
     check_connected,
     connect,
+    head_gone,
     import_ray,
     native_lines_to_ray_logs,
     restore_handlers,
@@ -167,9 +168,8 @@ class RayPool:
         self._welcome(ready, strict=True)
 
     def _welcome(self, refs: list, *, strict: bool = False) -> None:
-        """Actors that answered ``info``: ready ones take tasks; one that failed to start is dropped. At the start
-        (``strict``) one whose ``__init__`` raised (a model missing on a node) stops the batch; one whose process or
-        node went down (a node lost) is dropped, said in one line, unless it was the last (was: the batch stopped)."""
+        """Actors that answered ``info``: ready ones take tasks; one that failed to start is dropped, but at the start
+        (``strict``) one whose ``__init__`` raised (a model missing on a node), or the last one, stops the batch."""
         for ref in refs:
             actor = self._starting.pop(ref)
             try:
@@ -201,8 +201,7 @@ class RayPool:
         return any(a.queue for a in self._actors)
 
     def alive(self) -> int:
-        """Actors that can still take tasks; ones waiting for room count for ``ready_timeout`` s at most, said in
-        one line as that wait begins (was: 5 minutes of silence once the last worker's node went down)."""
+        """Actors that can still take tasks; ones waiting for room count for ``ready_timeout`` s, said as it begins."""
         if any(a.info for a in self._actors) or not self._actors:
             self._stalled = None
             return len(self._actors)
@@ -267,12 +266,14 @@ class RayPool:
     def close(self) -> None:
         """Stop the actors and leave the cluster (it keeps running); the caller's signal handlers are put
         back. Where the head is gone (no answer at its address), nothing is asked of it: Ray would wait
-        for it a minute and then end the process, before the batch's summary."""
+        for it a minute and then end the process, before the batch's summary (:func:`head_gone` notes it)."""
         if answers(getattr(self, "_address", "")):
             for actor in getattr(self, "_actors", []):
                 self.ray.kill(actor.handle, no_restart=True)
             if self._owns and self.ray.is_initialized():
                 self.ray.shutdown()
+        elif getattr(self, "_owns", False):
+            head_gone(self._address)
         self._actors, self._starting = [], {}
         restore_handlers(getattr(self, "_handlers", {}))
         self._handlers = {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from roadseg.cli.common import file_options, handle_errors, model_options
@@ -81,5 +83,16 @@ def batch_cmd(inputs, out_dir, workers, ray_address, ray_logs, cpus_per_worker, 
         raise
     click.echo(summary.table(), err=True)
     click.echo(f"results: {summary.results}", err=True)
+    _leave_if_head_gone(1 if summary.failed else 0)
     if summary.failed:
         raise SystemExit(1)
+
+
+def _leave_if_head_gone(code: int) -> None:
+    """Leave with ``os._exit(code)`` where the batch's Ray head died (``ray_connect.head_gone``): Ray's exit
+    handler would wait for it, 6 s after the summary (was)."""
+    ray_connect = sys.modules.get("roadseg.batch.ray_connect")  # (imported only where the batch ran on Ray)
+    if ray_connect is not None and ray_connect.head_gone():
+        from roadseg.pipeline.runner import leave_now
+
+        leave_now(code)

@@ -272,12 +272,18 @@ def _stopped_midway(cluster: dict, work: dict, name: str, stop, *, inputs: Path 
     return proc.returncode, err, out, left
 
 
-def test_sigterm_to_the_driver_ends_it_as_143_with_its_summary_and_nothing_partial(cluster, work) -> None:
+def test_sigterm_or_sighup_to_the_driver_ends_it_as_143_or_129_with_its_summary_and_nothing_partial(cluster, work
+                                                                                                     ) -> None:  # fmt: skip
     # the driver alone, as a job scheduler stops it
     code, err, out, _ = _stopped_midway(cluster, work, "term", lambda proc: proc.send_signal(signal.SIGTERM))
     # (was: exit 1, Ray's "SIGTERM received" dump, no summary, two .part files left)
     assert code == 143 and "Error: interrupted:" in err and "results:" in err, err
     assert not part_files(out) and count_nodes() == 2  # the cluster runs on
+    # its SSH session dropped (SIGHUP to the group, as the terminal's) (was: 130, as if Ctrl-C, Ray's plain
+    # KeyboardInterrupt out of ray.wait)
+    code, err, out, left = _stopped_midway(cluster, work, "hup", lambda proc: os.killpg(proc.pid, signal.SIGHUP))
+    assert code == 129 and "Error: interrupted:" in err and "results:" in err and not left, err
+    assert not part_files(out) and count_nodes() == 2
 
 
 def test_ctrl_c_in_the_drivers_terminal_ends_it_as_130_with_its_summary_and_nothing_partial(cluster, work) -> None:

@@ -161,10 +161,10 @@ def head_gone(address: str | None = None) -> bool:
 
 
 def signal_handlers() -> dict[int, Any]:
-    """SIGINT's and SIGTERM's handlers now (on the main thread; elsewhere none can be set)."""
+    """SIGINT's, SIGTERM's and SIGHUP's handlers now (on the main thread; elsewhere none can be set)."""
     if threading.current_thread() is not threading.main_thread():
         return {}
-    return {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    return {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if sig}
 
 
 def restore_handlers(handlers: dict[int, Any]) -> None:

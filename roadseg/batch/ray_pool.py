@@ -82,7 +82,7 @@ class RayPool:
         self._owns = not ray.is_initialized()
         self._address = address
         self._handlers: dict[int, Any] = {}
-        self._terminated = False
+        self._terminated = ""  # (SIGTERM or SIGHUP, once one came)
         if self._owns:
             if address.startswith("ray://"):
                 raise BatchError(f"{address}: Ray Client addresses are not taken; run the batch on a node of the "
@@ -99,7 +99,7 @@ class RayPool:
             finally:
                 restore_handlers(keep)
             self._handlers = keep
-            self._note_sigterm()
+            self._note_signals()
         else:
             check_connected(ray, address)
         self._actors: list[_Actor] = []
@@ -136,25 +136,26 @@ class RayPool:
                              f"{gpus:g} GPUs")  # fmt: skip
         return n
 
-    def _note_sigterm(self) -> None:
-        """Remember a SIGTERM before the handler in place runs: Ray turns the KeyboardInterrupt that handler
-        raises inside ``ray.wait`` into a plain one, which would read as Ctrl-C (exit 130, not 143)."""
-        previous = self._handlers.get(signal.SIGTERM)
-        if not callable(previous) or threading.current_thread() is not threading.main_thread():
+    def _note_signals(self) -> None:
+        """Remember a SIGTERM or SIGHUP before the handler in place runs: Ray turns the KeyboardInterrupt that handler
+        raises inside ``ray.wait`` into a plain one, which would read as Ctrl-C (exit 130, not 143 or 129)."""
+        if threading.current_thread() is not threading.main_thread():
             return
 
         def noted(signum: int, frame: Any) -> None:
-            self._terminated = True
-            previous(signum, frame)
+            self._terminated = signal.Signals(signum).name
+            self._handlers[signum](signum, frame)
 
-        signal.signal(signal.SIGTERM, noted)
+        for sig, previous in self._handlers.items():
+            if sig != signal.SIGINT and callable(previous):
+                signal.signal(sig, noted)
 
     def _wait(self, refs: list, **kw) -> tuple[list, list]:
         try:
             return self.ray.wait(refs, **kw)
         except KeyboardInterrupt as exc:
             if self._terminated and not hasattr(exc, "signal_name"):
-                exc.signal_name = "SIGTERM"  # type: ignore[attr-defined]
+                exc.signal_name = self._terminated  # type: ignore[attr-defined]
             raise
 
     def _first_ready(self, timeout: float, grace: float = 10.0) -> None:
@@ -264,9 +265,8 @@ class RayPool:
         return [t for _, t in held]
 
     def close(self) -> None:
-        """Stop the actors and leave the cluster (it keeps running); the caller's signal handlers are put
-        back. Where the head is gone (no answer at its address), nothing is asked of it: Ray would wait
-        for it a minute and then end the process, before the batch's summary (:func:`head_gone` notes it)."""
+        """Stop the actors and leave the cluster (it keeps running); the caller's signal handlers are put back. Where
+        the head is gone, nothing is asked of it (Ray would wait a minute, then end the process): :func:`head_gone`."""
         if answers(getattr(self, "_address", "")):
             for actor in getattr(self, "_actors", []):
                 self.ray.kill(actor.handle, no_restart=True)

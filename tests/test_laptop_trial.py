@@ -93,3 +93,17 @@ def test_a_file_s_decoded_pictures_are_freed_as_they_are_done_with_not_left_to_t
         gc.garbage.clear()
         gc.enable()
     assert left == 0  # (was 12: each picture; without ``vf.side_data`` read, checked by hand: 0)
+
+
+def test_a_live_bar_still_shows_the_frames_s_of_now(clock):
+    """A live run (no total, no time left) shows the camera's frames/s as they are now, not an average that a stall
+    of the stream lowered for the rest of the run."""
+    stream = Terminal()
+    progress = Progress(None, "rtsp://cam", stream=stream)
+    for step in [0.1] * 20 + [10.0] + [0.1] * 20:  # 10 frames/s, a stream lost for 10 s, 10 frames/s again
+        clock[0] += step
+        progress.update()
+    shown = stream.getvalue()
+    progress.close()
+    rate = float(re.findall(r"41frame \[[\d:]+,\s*([\d.]+)frame/s", shown)[-1])
+    assert rate > 8, shown[-200:]  # (the run's average: 41 frames in 14 s, 2.9)

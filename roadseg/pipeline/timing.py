@@ -187,11 +187,12 @@ class Progress:
         if enabled and _is_terminal(self.stream):
             from tqdm import tqdm
 
-            # smoothing 0: frames/s and the time left at the run's pace so far (frames done over the time taken),
-            # not tqdm's default, 30 % the newest frame's: at 4K on 2 cores frames took 0.26 to 0.75 s each, and
-            # the time left it showed swung from 2:26 to 11:20 within a minute of one run whose rest took 8:50
+            # a file's (a total): frames/s and the time left at the run's pace so far (smoothing 0: frames done over
+            # the time taken), not tqdm's default, 30 % the newest frame's: at 4K on 2 cores frames took 0.26 to
+            # 0.75 s each, and the time left it showed swung from 2:26 to 11:20 within a minute of one run whose rest
+            # took 8:50; a live run's (none): the frames/s of now, which a stalled stream's average would hide
             self.bar = tqdm(total=total, unit="frame", desc=desc, dynamic_ncols=True, leave=True, file=self.stream,
-                            smoothing=0)  # fmt: skip
+                            smoothing=0 if total is not None else 0.3)  # fmt: skip
 
     def update(self, n: int = 1) -> None:
         self.n += n

@@ -49,7 +49,10 @@ class Upright:
         turned as it is shown (where :attr:`_turned`) and at the first size (:meth:`_sized`)."""
         image = rgb_picture(vf, bottom_first=bottom)
         if self._turned:
-            image = np.ascontiguousarray(as_shown(image, float(vf.rotation or 0), matrix_of(vf))[0])
+            rotation = float(vf.rotation or 0)
+            if rotation != self._display[0]:  # (read off each picture, PyAV's side_data kept it alive until a collection)
+                self._display = rotation, matrix_of(vf)
+            image = np.ascontiguousarray(as_shown(image, *self._display)[0])
         return self._sized(image)
 
     def _upright(self) -> bool:
@@ -63,6 +66,7 @@ class Upright:
         if first is None:
             return False
         rotation, matrix = float(first.rotation or 0), matrix_of(first)
+        self._display = rotation, matrix  # (the display matrix each picture is turned by: read again where its angle changes)
         probe = np.zeros((2, 3, 1), np.uint8)  # (a picture of no size: how the matrix turns it, no more)
         shown, mirrored = as_shown(probe, rotation, matrix)
         if shown is probe:

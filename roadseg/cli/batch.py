@@ -47,7 +47,7 @@ def _number(value: float, param: click.Parameter) -> float:
 @handle_errors
 def batch_cmd(inputs, out_dir, workers, ray_address, ray_logs, cpus_per_worker, gpus_per_worker, in_flight, retries, concat, gap, force, retry_failed, masks,
               stats, suffix, model, size, mode, alpha, legend, tta, start, duration, batch, device, threads, codec, crf, preset,
-              no_audio, hwaccel, height, video_stream, quiet) -> None:  # fmt: skip
+              no_audio, hwaccel, height, fps, video_stream, quiet) -> None:  # fmt: skip
     """Segment many videos into OUT_DIR, keeping their relative layout (IN/a/b.mov -> OUT_DIR/a/b.mp4).
 
     INPUTS are video files, folders (searched recursively), quoted globs ("dash/**/*.mov"; "dvr/*.264"
@@ -75,7 +75,7 @@ def batch_cmd(inputs, out_dir, workers, ray_address, ray_logs, cpus_per_worker, 
                          masks=masks, stats=stats, suffix=suffix, quiet=quiet, ray_logs=ray_logs)  # fmt: skip
     sopts = SegmentOptions("", model=model, size=size, alpha=alpha, mode=mode, legend=legend, tta=tta, batch=batch, device=device,
                            threads=threads, codec=codec, crf=crf, preset=preset, no_audio=no_audio, hwaccel=hwaccel,
-                           start=start, duration=duration, video_stream=video_stream, height=height)  # fmt: skip
+                           start=start, duration=duration, video_stream=video_stream, height=height, fps=fps)  # fmt: skip
     try:
         summary = run_batch(list(inputs), out_dir, bopts, sopts)
     except BatchInterrupted as exc:  # the table first, then handle_errors' one Error line and 130/143

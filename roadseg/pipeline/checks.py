@@ -63,6 +63,9 @@ def check(opts: SegmentOptions) -> bool:
     if not live and images(opts) and (given := [name for name, on in (("--start", opts.start), ("--duration", opts.duration),
                                                                      ("--codec", opts.codec)) if on]):  # fmt: skip
         raise OutputError(f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} for video; {opts.input} is images")
+    if opts.fps is not None and (live or images(opts)):
+        raise OutputError("--fps keeps fewer of a video file's frames; a live source is paced by its own (--pace, "
+                          "--camera-fps), and images are each segmented")  # fmt: skip
     if opts.height is not None and (live or images(opts)):
         raise OutputError("--height scales a video file's frames as they are decoded; it is not for live or image input")
     if str(opts.output) == STDOUT:
@@ -111,6 +114,7 @@ def _check_numbers(opts: SegmentOptions) -> None:
             raise ArgumentError(f"{name} must be {bounds}{meaning}, not {value!r}")
     _check_retries(opts.retries, opts.retry_delay)
     _check_stream_timeout(opts.stream_timeout)
+    _check_fps(opts.fps)
 
 
 def _check_retries(retries: object, delay: float) -> None:
@@ -142,6 +146,19 @@ def _check_stream_timeout(seconds: object) -> None:
     """
     if isinstance(seconds, bool) or not isinstance(seconds, Real) or not (math.isfinite(seconds) and seconds > 0):
         raise ArgumentError(f"stream_timeout must be a number of seconds above 0, not {seconds!r}")
+
+
+def _check_fps(fps: object) -> None:
+    """Refuse an ``fps`` cap that is no rate above 0 (``--fps``'s bounds; None: no cap).
+
+    >>> _check_fps(None), _check_fps(12.5)
+    (None, None)
+    >>> _check_fps(0)
+    Traceback (most recent call last):
+    roadseg.errors.ArgumentError: fps must be a number of frames a second above 0 (None: every frame), not 0
+    """
+    if fps is not None and (isinstance(fps, bool) or not isinstance(fps, Real) or not (math.isfinite(fps) and fps > 0)):
+        raise ArgumentError(f"fps must be a number of frames a second above 0 (None: every frame), not {fps!r}")
 
 
 def _check_stats(opts: SegmentOptions, live: bool) -> None:

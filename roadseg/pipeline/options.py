@@ -30,7 +30,7 @@ class SegmentOptions:
     stream URL; ``output`` the video (or image folder) to write, or the recording of a live run.
     Live-only fields: ``live`` (play a file as a camera), ``show``, ``serve``, ``retries``,
     ``retry_delay``, ``stream_timeout``, ``no_hud``, ``pace``; a camera's own: ``camera_size``, ``camera_fps``,
-    ``camera_format``, ``camera_audio``. File-only: ``start``, ``batch``, ``video_stream``, ``height``, ``concat``, ``parts``;
+    ``camera_format``, ``camera_audio``. File-only: ``start``, ``batch``, ``video_stream``, ``height``, ``fps``, ``concat``, ``parts``;
     ``duration`` cuts a file and ends a live run after that many seconds. ``pace`` and ``queue_size`` are library-only knobs.
     """
 
@@ -56,6 +56,7 @@ class SegmentOptions:
     hwaccel: str | None = None
     video_stream: int | None = None  # a file's video stream, counted from 0 (FFmpeg's -map 0:v:N); None: FFmpeg's choice
     height: int | None = None  # scale a file's picture to this height as it is decoded (never enlarged)
+    fps: float | None = None  # keep a file's first picture of each 1/fps s, the output at that rate; None: every one
     concat: bool = False  # input names several video files (folder, glob, @list) read back to back as one
     parts: tuple[str, ...] = ()  # with concat: the files to join, in this order (input then only names them: a drive's folder)
     overwrite: bool = False
@@ -91,7 +92,8 @@ class RunResult:
     ``reconnects``: live sources; ``per_frame``: class pixel shares per frame (file and image runs
     with ``stats``); ``stopped``: ``run``'s ``stop`` ended the run before its input did (its frames are those
     done by then; ``as_dict()`` has it only then, as ``"stopped": true``, and ``output`` is None where none was
-    written).
+    written); ``fps_cap`` and ``fps_skipped``: ``fps``, the cap asked for, and the pictures it left out (not lost;
+    ``as_dict()`` has them only where a cap was asked for).
     """
 
     input: str
@@ -119,9 +121,13 @@ class RunResult:
     stages: dict = field(default_factory=dict)
     per_frame: list[dict] | None = None
     stopped: bool = False
+    fps_cap: float | None = None
+    fps_skipped: int = 0
 
     def as_dict(self) -> dict:
         d = asdict(self)
+        if d["fps_cap"] is None:
+            del d["fps_cap"], d["fps_skipped"]
         if d["per_frame"] is None:
             del d["per_frame"]
         if not d["stopped"]:

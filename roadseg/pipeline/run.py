@@ -46,6 +46,7 @@ from roadseg.pipeline.sources import Frame, ImageSource, LiveSource, Source, Vid
 from roadseg.pipeline.sources.boxes import SensorBox, say_sensor_boxes
 from roadseg.pipeline.sources.concat import concat_source
 from roadseg.pipeline.sources.containers import pipe_waited
+from roadseg.pipeline.sources.fpscap import capped_info
 from roadseg.pipeline.sources.opening import HTTP_SCHEMES, camera_options
 from roadseg.pipeline.timing import FrameStats, StageTimes, timed
 from roadseg.pipeline.writer import build_writer
@@ -152,12 +153,12 @@ def _open_source(opts: SegmentOptions, live: bool, stop: threading.Event) -> Sou
         return ImageSource(opts.input)
     if opts.concat:
         return concat_source(opts.input, opts.parts, audio=not opts.no_audio, start=opts.start, duration=opts.duration,
-                             hwaccel=opts.hwaccel, video_stream=opts.video_stream, height=opts.height)  # fmt: skip
+                             hwaccel=opts.hwaccel, video_stream=opts.video_stream, height=opts.height, fps=opts.fps)  # fmt: skip
 
     def opened() -> VideoSource:
         return VideoSource(opts.input, audio=not opts.no_audio, start=opts.start, duration=opts.duration,
                            hwaccel=opts.hwaccel, container=container, video_stream=opts.video_stream,
-                           height=opts.height)  # fmt: skip
+                           height=opts.height, fps=opts.fps)  # fmt: skip
 
     if spec == "-" or (container is None and Path(spec).exists() and not Path(spec).is_file()):  # (a pipe: its open
         # and first reads, for the first picture, wait for its writer, deaf to Ctrl-C: in a thread of their own, once
@@ -199,7 +200,7 @@ def _open_sinks(opts: SegmentOptions, source: Source, views: list[Sink],
         if masks is not None:
             masks.check_targets(paths, primary.targets())
     else:
-        info, start = source.info, opts.start  # (0 for a live source: refused before)
+        info, start = capped_info(source.info, opts.fps), opts.start  # (--fps: written at N; start 0 when live)
         width, height = output_size(info.width, info.height, opts.mode)
         boxes = _sensor_boxes(opts, source)
         primary = stack.enter_context(VideoSink(
@@ -271,7 +272,8 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
             watcher.join(1.0)
     if source.live and not writer.stats.frames and not stopped:  # (a file's source refuses before any work; a live
         _no_frames(opts, primary)  # one ends)
-    return finished(opts, source, seg, writer, (primary, masks), time.perf_counter() - t0, expected, stopped)
+    result = finished(opts, source, seg, writer, (primary, masks), time.perf_counter() - t0, expected, stopped)
+    return replace(result, fps_cap=opts.fps, fps_skipped=source.cap.skipped) if opts.fps else result  # (files only)
 
 
 def _no_frames(opts: SegmentOptions, primary: VideoSink | ImageSink | None) -> NoReturn:

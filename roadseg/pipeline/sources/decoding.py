@@ -1,7 +1,8 @@
 """A file's packets decoded and its pictures made frames (:class:`Decoding`, a part of
 :class:`~roadseg.pipeline.sources.file.VideoSource`): what goes into the decoder and comes out of it counted (pictures
 it drops without a word: :class:`~roadseg.pipeline.sources.gaps.Dropped`), and each picture kept made an upright RGB
-frame at the first one's size (scaled where --height asks: :func:`scaled_size`; one line where a later one's differs).
+frame at the first one's size (scaled where --height asks: :func:`scaled_size`; one line where a later one's differs),
+but those ``--fps`` leaves out (:class:`~roadseg.pipeline.sources.fpscap.FpsCap`), never converted.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from roadseg.pipeline.sources.coded import no_picture, stand_in
 from roadseg.pipeline.sources.decoder import Decoder
 from roadseg.pipeline.sources.display import as_shown, matrix_of
 from roadseg.pipeline.sources.fields import bottom_first
+from roadseg.pipeline.sources.fpscap import FpsCap
 from roadseg.pipeline.sources.framerates import untimed_rate
 from roadseg.pipeline.sources.packets import seconds
 from roadseg.pipeline.sources.pictures import rgb_picture, scaled_to
@@ -50,14 +52,14 @@ class Decoding:
     """:class:`~roadseg.pipeline.sources.file.VideoSource`'s decoding (:meth:`_decode`) and its frames
     (:meth:`_frame`). Its state, set as the source opens (:meth:`_set_up_decoding`): ``decoder``, ``lost``,
     ``_drained``, ``decoded``, ``rotation``, ``mirrored``, ``_display``, ``unreadable``, ``_size``, ``_stored``, ``height``,
-    ``_scaled`` and ``_untimed`` (a raw stream's pictures placed by their count), ``_reordered`` (an AVI's H.264 and
+    ``_scaled``, ``cap`` (``--fps``: :class:`FpsCap`) and ``_untimed`` (a raw stream's pictures placed by their count), ``_reordered`` (an AVI's H.264 and
     MPEG-4 pictures at the time they show); and the source's ``path``, ``container``, ``stream``,
     ``origin``, ``end``, ``_shift``, ``dropped``, ``_coded``, ``_numbers``, ``_retimed`` and ``_put_at``."""
 
-    def _set_up_decoding(self, height: int | None, chunked: bool = False) -> None:
+    def _set_up_decoding(self, height: int | None, chunked: bool = False, fps: float | None = None) -> None:
         """The decoder, and what decoding counts and finds: pictures lost and decoded, the turn and size of the
         picture (scaled to ``height``), why reading stopped early; ``chunked``: the container joins AVI files
-        (--concat)."""
+        (--concat); ``fps``: the pictures kept a second (--fps; None: all)."""
         self.lost = 0
         self._drained = False  # whether an empty packet has drained the decoder
         self.decoder = Decoder(self.stream, self.path, self.container.format, probe=True)  # (follows a change of codec)
@@ -73,6 +75,7 @@ class Decoding:
         self._stored: tuple[int, int] | None = None  # the first picture's size as stored (width, height)
         self.height = height
         self._scaled: tuple[int, int] | None = None  # the stored picture's size to decode at, where --height scales it
+        self.cap = FpsCap(fps)  # (the pictures --fps leaves out: before they are converted, not lost)
         # a raw H.264/HEVC stream's pictures, which have no times, placed by their count (at the rate its SPS states,
         # else FFmpeg's 25 frames/s: untimed_rate, the rate its outputs are timed at)
         rate, tb = untimed_rate(self.stream), self.stream.time_base
@@ -137,7 +140,9 @@ class Decoding:
     def _frame(self, picture: Frame) -> Frame | None:
         """The upright RGB picture of a decoded one (:meth:`_decoded`: its image the ``av.VideoFrame``), at the size
         of the first, at the picture's time (where :class:`InLine` put it, counted); None (counted) if it will not
-        convert."""
+        convert, or where ``--fps`` leaves it out (counted apart: :class:`FpsCap`)."""
+        if not self.cap.keeps(picture.time):
+            return None
         vf = picture.image
         rotation = int(round(getattr(vf, "rotation", 0) or 0)) % 360
         if self.height and self._size is None:

@@ -79,6 +79,9 @@ class VideoSource(Contents, FirstPictures, ToStart, Reading, Decoding, Expected)
             their number in the file, where a transport stream's first pictures' stamps alone were damaged (judged as
             the files were probed, as :meth:`_first_pictures_moved` judges a file's own: the first file's start
             follows its first picture's, as a file's own does; the demuxer places each file by its true start).
+        fps: keep at most this many pictures a second (the first of each 1/fps s slot of their timestamps:
+            :class:`~roadseg.pipeline.sources.fpscap.FpsCap`), left out before they are converted (``info`` says the
+            file's own rate: :func:`~roadseg.pipeline.sources.fpscap.capped_info`, the output's).
         shifts: ``container`` joins files (--concat): the seconds all the packets of each are moved by (a file the
             demuxer starts later than it truly follows the one before it, and those after it: a damaged file's start).
     """
@@ -94,7 +97,7 @@ class VideoSource(Contents, FirstPictures, ToStart, Reading, Decoding, Expected)
                  video_stream: int | None = None, height: int | None = None,
                  said: frozenset[int] = frozenset(), stand_ins: Mapping[int, av.stream.Stream] | None = None,
                  chunked: bool = False, moves: Sequence[Mapping[int, float]] = (),
-                 shifts: Sequence[float] = ()) -> None:  # fmt: skip
+                 shifts: Sequence[float] = (), fps: float | None = None) -> None:  # fmt: skip
         self.path = str(path)  # (a str: an http(s) URL is not a Path)
         self.remote = remote = self.path.lower().startswith(HTTP_SCHEMES)
         own_file = container is None  # (not --concat's joined container: that says what it leaves out)
@@ -105,7 +108,7 @@ class VideoSource(Contents, FirstPictures, ToStart, Reading, Decoding, Expected)
         self._set_up_first_pictures(moves, shifts, own_file, remote)
         self.origin = self._origin(chunked)
         self._shift = self.origin + self.start  # seconds taken off every timestamp
-        self._set_up_decoding(height, chunked)
+        self._set_up_decoding(height, chunked, fps)
         self._set_up_audio()
         self._set_up_clock(own_file)
         self._held: list[av.Packet] | None = None  # video packets since the last keyframe, while read up to --start
@@ -117,6 +120,7 @@ class VideoSource(Contents, FirstPictures, ToStart, Reading, Decoding, Expected)
         self.data_dropped = 0  # data packets timed where the video is not
         self._read_first_picture()
         self._set_up_info()
+        self._rate = self.info.timed_fps or self.info.fps  # (the pictures', which --fps counts the slots of)
         self._say_left_out(said)
         self._set_up_sensor_boxes(own_file)
 
@@ -265,6 +269,10 @@ class VideoSource(Contents, FirstPictures, ToStart, Reading, Decoding, Expected)
         peeked, self._peeked = self._peeked, []
         yield from peeked
         yield from self._gen
+
+    def expected_frames(self) -> int | None:
+        """:meth:`Expected.expected_frames`, of the pictures ``--fps`` keeps (:meth:`FpsCap.expected`)."""
+        return self.cap.expected(super().expected_frames(), self._rate, self._read)
 
     def _in_line(self) -> InLine:
         """An :class:`InLine` for this video stream's pictures, at its frame step (where its rate is known)."""

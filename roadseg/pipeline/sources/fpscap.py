@@ -1,0 +1,92 @@
+"""``--fps N``: a file's pictures capped at N a second (:class:`FpsCap`), before any is converted to RGB or segmented,
+and the rate its output is then written at (:func:`capped_info`).
+
+Of the decoded pictures, the first in each successive 1/N s slot of their timestamps is kept, counted from the first
+picture's: a 60 frames/s dashcam's every other picture at ``--fps 30``, a variable-rate phone video's as its pictures
+come (slots by time, not by count). A picture up to a quarter of a slot early counts in the next one: timestamps
+rounded to a coarse clock (Matroska's milliseconds: a 60 frames/s picture at 33 ms, not 33.3) keep every other one,
+not two in a row. A source at N frames/s or fewer keeps every picture. The pictures left out are not lost: they are
+counted apart (:attr:`FpsCap.skipped`, ``--stats``' ``fps_skipped``).
+
+Example:
+    >>> cap = FpsCap(25)
+    >>> [t for t in (0.0, 0.02, 0.04, 0.06, 0.08) if cap.keeps(t)], cap.skipped
+    ([0.0, 0.04, 0.08], 2)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from fractions import Fraction
+
+from roadseg.pipeline.sources.base import VideoInfo
+
+#: the part of a slot by which a picture early counts in the next one (timestamps on a coarse clock)
+EARLY = 0.25
+
+
+class FpsCap:
+    """Which pictures ``--fps`` keeps (:meth:`keeps`, in the order they show), and how many it left out
+    (``skipped``); ``fps`` None: every one.
+
+    >>> cap = FpsCap(30)  # a 60 frames/s video in Matroska's milliseconds
+    >>> [ms for ms in (0, 17, 33, 50, 67, 83, 100) if cap.keeps(ms / 1000)]
+    [0, 33, 67, 100]
+    >>> cap = FpsCap(25)  # a 10 frames/s one: all kept
+    >>> all(cap.keeps(n / 10) for n in range(20)), cap.skipped
+    (True, 0)
+    """
+
+    def __init__(self, fps: float | None) -> None:
+        self.fps = fps
+        self.skipped = 0
+        self._first: float | None = None  # the first picture's time: the slots are counted from it
+        self._last: float | None = None  # the time of the latest picture with one
+        self._slot: int | None = None  # the slot of the latest picture kept
+
+    def keeps(self, t: float | None) -> bool:
+        """Whether the picture at ``t`` seconds is kept (the first of its slot); one without a time lies where the one
+        before it does (the first is kept)."""
+        if self.fps is None:
+            return True
+        t = self._last if t is None else t
+        if t is None:  # (no picture with a time yet)
+            kept = self._slot is None
+            self._slot = 0 if kept else self._slot
+        else:
+            self._last = t
+            self._first = t if self._first is None else self._first
+            slot = math.floor((t - self._first) * self.fps + EARLY)
+            kept = self._slot is None or slot > self._slot
+            self._slot = slot if kept else self._slot
+        self.skipped += not kept
+        return kept
+
+    def expected(self, promised: int | None, rate: Fraction | None, read: bool) -> int | None:
+        """The pictures kept of the ``promised`` ones, which come at ``rate``: once the file is ``read`` to its end,
+        those promised less those left out; before, as many as the slots they span (the progress bar's total).
+
+        >>> FpsCap(25).expected(50, Fraction(50), False), FpsCap(25).expected(20, Fraction(10), False)
+        (25, 20)
+        """
+        if self.fps is None or promised is None:
+            return promised
+        if read:
+            return max(0, promised - self.skipped)
+        return min(promised, math.ceil(promised * self.fps / float(rate) - 1e-6)) if rate else promised
+
+
+def capped_info(info: VideoInfo, fps: float | None) -> VideoInfo:
+    """``info`` with the rate its pictures are written at, ``fps``, where it comes faster (or says no rate): the
+    output's frame timing (an AVI's, an MXF's) and its header's rate are N's.
+
+    >>> info = VideoInfo("a.mp4", 64, 48, Fraction(50), Fraction(1, 1000), 100, 2.0, "h264", "yuv420p", 1)
+    >>> capped_info(info, 25).fps, capped_info(info, 25).timed_fps, capped_info(info, 60).fps
+    (Fraction(25, 1), Fraction(25, 1), Fraction(50, 1))
+    """
+    rate = info.timed_fps or info.fps
+    if fps is None or rate is not None and rate <= Fraction(fps):
+        return info
+    capped = Fraction(fps).limit_denominator(1001)
+    return replace(info, fps=capped, timed_fps=capped)

@@ -1,0 +1,121 @@
+"""--fps N: a file's first picture of each 1/N s kept, left out before it is segmented, the output at N frames/s."""
+
+import json
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import read_video, split_frames, write_video
+
+from roadseg.cli import segment_video_cmd
+from roadseg.errors import ArgumentError, OutputError
+from roadseg.pipeline import segment_video
+from roadseg.pipeline.sources import VideoSource
+
+
+def _shaded(n: int) -> list[np.ndarray]:
+    """``n`` pictures (n < 106), each one's grey bar on the row 3 times its number (:func:`split_frames`): which one
+    a frame is."""
+    return split_frames(n, h=320, w=64)
+
+
+def _numbers(path) -> list[int]:
+    """The picture numbers (:func:`_shaded`) of a side-by-side output's frames, read off the frame's own half."""
+    return [round(int(np.argmax(f[:, :64, 1].astype(int).mean(1))) / 3) for f in read_video(path)["frames"]]
+
+
+def test_fps_25_of_a_50_frames_a_second_video_keeps_every_other_picture_at_its_time_with_the_sound_whole(rule_onnx,
+                                                                                                     tmp_path):
+    src = write_video(tmp_path / "fifty.mp4", _shaded(100), fps=Fraction(50), audio_seconds=2.0)  # 2 s, 2 s of AAC
+    out, stats = tmp_path / "o.mp4", tmp_path / "s.json"
+    result = segment_video(src, out, model=rule_onnx, mode="side-by-side", fps=25, stats=str(stats), quiet=True)
+    v = read_video(out)
+    assert result["frames"] == len(v["frames"]) == 50 and result["frames_lost"] == 0
+    assert _numbers(out) == list(range(0, 100, 2))  # (was: all 100)
+    assert v["seconds"][0] == pytest.approx(0.0, abs=0.03)  # (the sound's priming begins 21 ms before it)
+    assert np.diff(v["seconds"]) == pytest.approx([0.04] * 49, abs=0.002)
+    assert v["rate"] == 25
+    (codec, dur, tb), = v["audio"]
+    assert codec == "aac" and float(dur * tb) == pytest.approx(2.0, abs=0.05)
+    said = json.loads(stats.read_text())
+    assert said["fps_cap"] == 25 and said["fps_skipped"] == 50 and said["frames_lost"] == 0
+
+
+def test_the_progress_total_is_the_frames_kept(rule_onnx, tmp_path):
+    src = write_video(tmp_path / "fifty.mp4", _shaded(100), fps=Fraction(50))
+    calls = []
+    segment_video(src, tmp_path / "o.mp4", model=rule_onnx, fps=25, quiet=True,
+                  on_progress=lambda done, total: calls.append((done, total)))  # fmt: skip
+    assert calls[0][1] == 50 and calls[-1] == (50, 50)  # (was: 100)
+    with VideoSource(src, audio=False, fps=25) as s:
+        assert s.expected_frames() == 50 and s.info.fps == 50  # (the file's own rate; its output's is 25)
+
+
+def test_a_source_slower_than_the_cap_keeps_every_picture(rule_onnx, tmp_path):
+    src = write_video(tmp_path / "ten.mp4", _shaded(20), fps=Fraction(10))
+    out = tmp_path / "o.mkv"
+    result = segment_video(src, out, model=rule_onnx, mode="side-by-side", fps=25, quiet=True)
+    v = read_video(out)
+    assert result["frames"] == 20 and result["fps_skipped"] == 0 and _numbers(out) == list(range(20))
+    assert v["rate"] == 10
+
+
+def test_a_variable_rate_video_is_capped_by_its_timestamps(rule_onnx, tmp_path):
+    # 1 s at 50 frames/s (20 ms apart), then 1 s at 10 (100 ms apart): at --fps 25, 25 of the first, all 10 of the rest
+    pts = [20 * k for k in range(50)] + [1000 + 100 * k for k in range(10)]
+    src = write_video(tmp_path / "vfr.mkv", _shaded(60), fps=Fraction(30), time_base=Fraction(1, 1000), pts=pts)
+    out = tmp_path / "o.mkv"
+    result = segment_video(src, out, model=rule_onnx, mode="side-by-side", fps=25, quiet=True)
+    assert result["frames"] == 35 and result["fps_skipped"] == 25 and result["frames_lost"] == 0
+    assert _numbers(out) == [*range(0, 50, 2), *range(50, 60)]
+    assert read_video(out)["seconds"] == pytest.approx([0.04 * k for k in range(25)] + [1 + 0.1 * k for k in range(10)],
+                                                       abs=0.002)  # fmt: skip
+
+
+def test_fps_with_start_and_duration_caps_the_window(rule_onnx, tmp_path):
+    src = write_video(tmp_path / "fifty.mp4", _shaded(100), fps=Fraction(50), audio_seconds=2.0)
+    out = tmp_path / "o.mp4"
+    result = segment_video(src, out, model=rule_onnx, mode="side-by-side", fps=25, start=0.5, duration=1.0, quiet=True)
+    assert result["frames"] == 25 and result["frames_lost"] == 0 and result["fps_skipped"] == 25
+    assert _numbers(out) == list(range(25, 75, 2))
+    (codec, dur, tb), = read_video(out)["audio"]
+    assert float(dur * tb) == pytest.approx(1.0, abs=0.05)
+
+
+def test_fps_with_concat_caps_the_joined_files(rule_onnx, tmp_path):
+    (tmp_path / "in").mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        write_video(tmp_path / "in" / name, _shaded(50), fps=Fraction(50), audio_seconds=1.0)
+    result = segment_video(str(tmp_path / "in"), tmp_path / "o.mp4", model=rule_onnx, concat=True, fps=25, quiet=True)
+    assert result["frames"] == len(read_video(tmp_path / "o.mp4")["frames"]) == 50 and result["frames_lost"] == 0
+
+
+@pytest.mark.parametrize("bad", ["0", "-5", "fast", "nan"])
+def test_a_cap_that_is_no_rate_is_refused_in_one_line(tmp_path, bad):
+    src = write_video(tmp_path / "in.mp4", split_frames(4))
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(tmp_path / "o.mp4"), "--fps", bad])
+    assert r.exit_code == 2 and "--fps" in r.output and "Traceback" not in r.output, r.output
+    with pytest.raises(ArgumentError, match="fps must be a number of frames a second above 0"):
+        segment_video(src, tmp_path / "o.mp4", fps=float(bad) if bad != "fast" else bad)
+
+
+def test_a_cap_is_refused_for_live_and_image_input(tmp_path):
+    src = write_video(tmp_path / "in.mp4", split_frames(4))
+    with pytest.raises(OutputError, match="--fps keeps fewer of a video file's frames"):
+        segment_video(src, tmp_path / "o.mp4", live=True, fps=10)
+    (tmp_path / "pics").mkdir()
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "pics" / "a.png"), split_frames(1)[0])
+    with pytest.raises(OutputError, match="--fps keeps fewer"):
+        segment_video(str(tmp_path / "pics"), tmp_path / "out", fps=10)
+
+
+@pytest.mark.parametrize("name", ["o.avi", "o.mxf"])
+def test_an_output_timed_by_the_frame_is_written_at_the_cap(rule_onnx, tmp_path, name):
+    src = write_video(tmp_path / "fifty.mp4", _shaded(100), fps=Fraction(50))
+    result = segment_video(src, tmp_path / name, model=rule_onnx, mode="side-by-side", fps=25, quiet=True)
+    v = read_video(tmp_path / name)
+    assert result["frames"] == len(v["frames"]) == 50 and _numbers(tmp_path / name) == list(range(0, 100, 2))
+    assert np.diff(v["seconds"]) == pytest.approx([0.04] * 49, abs=0.002)  # (not 0.02 apart at the file's 50)

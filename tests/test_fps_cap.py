@@ -119,3 +119,17 @@ def test_an_output_timed_by_the_frame_is_written_at_the_cap(rule_onnx, tmp_path,
     v = read_video(tmp_path / name)
     assert result["frames"] == len(v["frames"]) == 50 and _numbers(tmp_path / name) == list(range(0, 100, 2))
     assert np.diff(v["seconds"]) == pytest.approx([0.04] * 49, abs=0.002)  # (not 0.02 apart at the file's 50)
+
+
+def test_batch_passes_the_cap_on_to_each_video(monkeypatch, tmp_path):
+    import sys
+
+    from roadseg.batch.report import Summary
+    from roadseg.cli import main
+
+    given = []
+    monkeypatch.setattr(sys.modules["roadseg.batch"], "batch", lambda inputs, out, bopts, sopts: given.append(sopts)
+                        or Summary(ok=1, results="r"))  # fmt: skip
+    src = write_video(tmp_path / "in.mp4", split_frames(4))
+    r = CliRunner().invoke(main, ["batch", str(src), "-o", str(tmp_path / "o"), "--fps", "12.5"])
+    assert r.exit_code == 0 and given[0].fps == 12.5, r.output

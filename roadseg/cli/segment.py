@@ -101,12 +101,13 @@ def _summary(result: RunResult) -> str:
 @click.version_option(package_name="roadseg")  # (segment-video is a command of its own: --version as any has)
 @handle_errors
 def segment_video_cmd(**options) -> None:  # fmt: skip
-    """Segment every frame of INPUT and write OUTPUT with class colours (H.264 mp4 by default).
+    """Segment every frame of INPUT (--fps N: at most N a second) and write OUTPUT with class colours (H.264 mp4 by
+    default).
 
     INPUT is a video file ("-": standard input, a streamable format such as mkv; with --concat a
     folder, quoted glob or @list.txt of one camera's files, joined into one video), or an image, a
     folder of images or a quoted glob ("frames/*.jpg"), in which case OUTPUT is an image file or a
-    folder. A video output keeps the input's frame count, size (unless --height), timestamps, audio,
+    folder. A video output keeps the input's frame count (unless --fps), size (unless --height), timestamps, audio,
     subtitles, telemetry (a GoPro's GPMF, into mp4 or mov) and tags (creation time, GPS location).
     Ctrl-C, SIGTERM or a closed terminal (SIGHUP) finalises a playable file of the frames done.
 

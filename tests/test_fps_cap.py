@@ -133,3 +133,15 @@ def test_batch_passes_the_cap_on_to_each_video(monkeypatch, tmp_path):
     src = write_video(tmp_path / "in.mp4", split_frames(4))
     r = CliRunner().invoke(main, ["batch", str(src), "-o", str(tmp_path / "o"), "--fps", "12.5"])
     assert r.exit_code == 0 and given[0].fps == 12.5, r.output
+
+
+def test_the_pictures_left_out_are_never_converted(monkeypatch, tmp_path):
+    from roadseg.pipeline.sources import decoding
+
+    converted = []
+    real = decoding.rgb_picture
+    monkeypatch.setattr(decoding, "rgb_picture", lambda *a: converted.append(1) or real(*a))
+    src = write_video(tmp_path / "fifty.mp4", _shaded(100), fps=Fraction(50))
+    with VideoSource(src, audio=False, fps=25) as s:
+        frames = [f for f in s if hasattr(f, "image")]
+    assert len(frames) == len(converted) == 50 and s.cap.skipped == 50  # (was: 100 converted)

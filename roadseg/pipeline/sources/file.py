@@ -79,11 +79,11 @@ class VideoSource(Contents, FirstPictures, ToStart, Reading, Decoding, Expected)
             their number in the file, where a transport stream's first pictures' stamps alone were damaged (judged as
             the files were probed, as :meth:`_first_pictures_moved` judges a file's own: the first file's start
             follows its first picture's, as a file's own does; the demuxer places each file by its true start).
+        shifts: ``container`` joins files (--concat): the seconds all the packets of each are moved by (a file the
+            demuxer starts later than it truly follows the one before it, and those after it: a damaged file's start).
         fps: keep at most this many pictures a second (the first of each 1/fps s slot of their timestamps:
             :class:`~roadseg.pipeline.sources.fpscap.FpsCap`), left out before they are converted (``info`` says the
             file's own rate: :func:`~roadseg.pipeline.sources.fpscap.capped_info`, the output's).
-        shifts: ``container`` joins files (--concat): the seconds all the packets of each are moved by (a file the
-            demuxer starts later than it truly follows the one before it, and those after it: a damaged file's start).
     """
 
     live = False

@@ -711,6 +711,7 @@ def test_batch_keys_of_runs_before_video_stream_existed_stay_valid():
     assert settings_key(SegmentOptions(""), masks=False, stats=False) == "541d28b2120b"
     assert settings_key(SegmentOptions("", codec="libx265", crf=30), masks=True, stats=False) == "c2f702bb0044"
     assert settings_key(SegmentOptions("", video_stream=1), masks=False, stats=False) != "541d28b2120b"
+    assert settings_key(SegmentOptions("", fps=10), masks=False, stats=False) != "541d28b2120b"  # (was the same)
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".mov"])

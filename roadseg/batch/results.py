@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 #: Options that change what a video's outputs contain (not how fast they are made).
 OUTPUT_FIELDS = ("size", "alpha", "mode", "legend", "codec", "crf", "preset", "no_audio", "start", "duration", "video_stream",
-                 "height", "tta")  # fmt: skip
+                 "height", "tta", "fps")  # fmt: skip
 
 
 class ResultsLog:
@@ -141,7 +141,7 @@ def settings_key(options: SegmentOptions, *, masks: bool, stats: bool) -> str:
     """A short digest of the options that shape the outputs: change one and a rerun redoes every video."""
     fields = {k: v for k, v in asdict(options).items() if k in OUTPUT_FIELDS}
     fields["codec"] = fields["codec"] or "libx264"  # what no --codec means for an .mp4: the key stays as it was
-    for newer in ("video_stream", "height", "tta"):  # options added later: unset, earlier runs' keys stay valid
+    for newer in ("video_stream", "height", "tta", "fps"):  # options added later: unset, earlier runs' keys stay valid
         if fields[newer] in (None, False):
             del fields[newer]
     blob = json.dumps({**fields, "masks": masks, "stats": stats}, sort_keys=True, default=str)

@@ -26,7 +26,7 @@ collect_ignore = ["rtsp_server.py"]  # a helper run by Debian's python3, not a t
 THREADS_GRACE = 2.0
 #: Seconds a call roadseg abandoned by design gets (``runner.abandoned_calls``: a read of a stalled stream, an open
 #: that Ctrl-C left, which cannot be cut short from Python): it ends on its own, by FFmpeg's timeout at the latest.
-ABANDONED_GRACE = 5.0 + 1.0  # (opening.TIMEOUT, the default --stream-timeout: the read and open timeout, and a second)
+ABANDONED_GRACE = 5.0 + 1.0  # (options.STREAM_TIMEOUT, the default --stream-timeout: the read and open timeout, and a second)
 #: Modules whose threads are not judged: Ray starts threads of its own that live as long as its driver.
 THREADS_EXEMPT = {"test_batch_ray"}
 #: Threads a library starts once and keeps for the rest of the process, whichever test started it: tqdm's monitor

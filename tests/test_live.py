@@ -47,6 +47,7 @@ import roadseg.pipeline.sources.pacing as pacing
 from roadseg.cli import segment_video_cmd
 from roadseg.errors import ArgumentError
 from roadseg.pipeline import SegmentOptions, run
+from roadseg.pipeline.options import STREAM_TIMEOUT
 from roadseg.pipeline.queues import LatestQueue
 from roadseg.pipeline.session import OnnxSegmenter
 from roadseg.pipeline.sources import Frame, VideoSource, capture_args
@@ -1567,15 +1568,15 @@ def test_a_stream_timeout_that_is_no_time_above_0_is_refused_in_one_line():
 
 
 def test_the_stream_timeout_by_default_is_one_constant_for_the_cli_the_library_and_the_sources():
-    """--stream-timeout's default, SegmentOptions.stream_timeout's and a LiveSource's (opening.TIMEOUT) were three
-    5.0s, written apart."""
+    """--stream-timeout's default, SegmentOptions.stream_timeout's and a LiveSource's (options.STREAM_TIMEOUT) were
+    three 5.0s, written apart."""
     import inspect
 
     from roadseg.pipeline.sources.capture import LiveSource
 
     cli = next(p for p in segment_video_cmd.params if p.name == "stream_timeout")
     live = inspect.signature(LiveSource).parameters["timeout"].default
-    assert cli.default == SegmentOptions("0").stream_timeout == live == opening.TIMEOUT
+    assert cli.default == SegmentOptions("0").stream_timeout == live == STREAM_TIMEOUT
 
 
 class StallsOnce(Twice):

@@ -9,8 +9,7 @@ import click
 
 from roadseg.cli.common import file_options, handle_errors, model_options
 from roadseg.cli.values import Finite, input_path, parse_hostport, parse_size
-from roadseg.pipeline.options import RunResult, SegmentOptions
-from roadseg.pipeline.sources.opening import TIMEOUT
+from roadseg.pipeline.options import STREAM_TIMEOUT, RunResult, SegmentOptions
 
 
 class Retries(click.ParamType):
@@ -91,7 +90,7 @@ def _summary(result: RunResult) -> str:
 @click.option("--max-frames", type=click.IntRange(min=1), help="Stop after this many frames.")
 @click.option("--retries", default="5", show_default=True, type=Retries(), help="Live: reconnect attempts when a stream drops (ends, or sends no data for --stream-timeout), or 'forever': until Ctrl-C, --duration or --max-frames (an unattended recorder; a line every 10 attempts once the delay is 30 s); one that cannot be opened at the start is not retried.")
 @click.option("--retry-delay", default=1.0, show_default=True, type=Finite(min=0), help="Live: first reconnect delay in seconds (doubles at each attempt, up to 30 s; above 0 with --retries forever).")
-@click.option("--stream-timeout", default=TIMEOUT, show_default=True, type=Finite(min=0, min_open=True), metavar="SECONDS", help="Live: seconds a camera or stream may take to open, and may send no data, before it is taken as lost (and, with --retries, reconnected): more for a camera that goes quiet on purpose (one that sends only on motion) or a slow link, less to notice a loss sooner.")
+@click.option("--stream-timeout", default=STREAM_TIMEOUT, show_default=True, type=Finite(min=0, min_open=True), metavar="SECONDS", help="Live: seconds a camera or stream may take to open, and may send no data, before it is taken as lost (and, with --retries, reconnected): more for a camera that goes quiet on purpose (one that sends only on motion) or a slow link, less to notice a loss sooner.")
 @click.option("--no-hud", is_flag=True, help="Live: no frames/s and latency text on the window's and the browser view's picture (a recording never gets it).")
 @click.option("--camera-size", metavar="WxH", callback=lambda ctx, param, v: parse_size(v, "WxH", "1280x720"),
               help="Camera: the picture size to ask for, width x height as cameras are sold (1280x720) [default: the camera's current].")

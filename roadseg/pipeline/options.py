@@ -19,7 +19,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 from roadseg.errors import ArgumentError
-from roadseg.pipeline.sources.opening import TIMEOUT
+
+#: seconds a camera or stream may take to open, and may send nothing while it is read, before it is lost (the
+#: default ``--stream-timeout``; here, not in the sources, so that options need no PyAV)
+STREAM_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ class SegmentOptions:
     max_frames: int | None = None
     retries: int | None = 5  # reconnects of a live stream that drops; None: for ever (--retries forever)
     retry_delay: float = 1.0
-    stream_timeout: float = TIMEOUT  # seconds a live input may take to open, and send nothing, before it is lost
+    stream_timeout: float = STREAM_TIMEOUT  # seconds a live input may take to open, and send nothing, before it is lost
     no_hud: bool = False
     camera_size: tuple[int, int] | None = None  # (width, height) to ask a camera for, as cameras are sold: 1280x720
     camera_fps: float | None = None  # frames/s to ask a camera for

@@ -33,6 +33,7 @@ from collections.abc import Iterator
 import av
 
 from roadseg.errors import SourceError
+from roadseg.pipeline.options import STREAM_TIMEOUT
 from roadseg.pipeline.runner import call_interruptibly
 from roadseg.pipeline.sources.base import Frame, VideoInfo
 from roadseg.pipeline.sources.closing import Closing
@@ -42,7 +43,6 @@ from roadseg.pipeline.sources.hdr import say_if_hdr
 from roadseg.pipeline.sources.microphone import AudioInput
 from roadseg.pipeline.sources.opening import (
     HTTP_SCHEMES,
-    TIMEOUT,
     capture_args,
     last_heard,
     listens,
@@ -58,7 +58,7 @@ log = logging.getLogger("roadseg")
 
 
 def open_url(spec: str, hwaccel: str | None = None,
-             timeout: float = TIMEOUT) -> tuple[av.container.InputContainer, bool]:  # fmt: skip
+             timeout: float = STREAM_TIMEOUT) -> tuple[av.container.InputContainer, bool]:  # fmt: skip
     """Open an http(s) URL once and tell whether it is media with a known length (a file on a web
     server, a finished HLS playlist), to be read as a file, every frame and its audio, not through a
     live source's newest-frame slot (which kept 2 of a served clip's 38 frames, and no audio), or a
@@ -71,7 +71,7 @@ def open_url(spec: str, hwaccel: str | None = None,
 
 
 def first_open(spec: str, hwaccel: str | None = None, camera: dict[str, str] | None = None, *,
-               timeout: float = TIMEOUT):  # fmt: skip
+               timeout: float = STREAM_TIMEOUT):  # fmt: skip
     """:func:`open_capture` in a thread of its own (PyAV swallows Ctrl-C while a stream connects), for the
     first connection: a stream that cannot be opened is not retried (``--retries`` reconnects one that
     drops after it has played), and its :class:`SourceError` says so. A port that :func:`listens` waits
@@ -108,7 +108,7 @@ class LiveSource(Connection, Upright, Tying, Closing):
             the run cuts the recording to it by the frames' clock): also a stream that is lost then ends, not
             reconnected past it.
         timeout: seconds an open may take, and a read may wait for data, before the stream is taken as lost
-            (``--stream-timeout``; :data:`~roadseg.pipeline.sources.opening.TIMEOUT` unless told): a camera that
+            (``--stream-timeout``; :data:`~roadseg.pipeline.options.STREAM_TIMEOUT` unless told): a camera that
             goes quiet for longer on purpose (one that sends only on motion) needs more, a LAN's may want less.
         audio: also yield the audio packets (a stream's, a file's; a webcam has none), timed on the
             capture clock: ``pts`` and ``dts`` in the packet's time base count from the same zero
@@ -129,7 +129,7 @@ class LiveSource(Connection, Upright, Tying, Closing):
                  stop: threading.Event | None = None, hwaccel: str | None = None,
                  container: av.container.InputContainer | None = None, audio: bool = True,
                  camera: dict[str, str] | None = None, audio_input: str | None = None,
-                 duration: float | None = None, timeout: float = TIMEOUT) -> None:  # fmt: skip
+                 duration: float | None = None, timeout: float = STREAM_TIMEOUT) -> None:  # fmt: skip
         self.spec = str(spec)
         self.duration, self._until = duration, None  # (until: the time.monotonic() reading ends at)
         self.shown = redacted(self.spec)  # (what messages call it: no password)

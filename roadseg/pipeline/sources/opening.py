@@ -1,6 +1,6 @@
 """What a live source's input is and how it is opened: a webcam (an index or a device path, opened with the
 options asked of it: :func:`camera_options`), a stream URL (one that :func:`listens` waits for its sender), or a
-file; opened by :func:`open_capture`, which times out after ``timeout`` s (``--stream-timeout``; :data:`TIMEOUT` unless
+file; opened by :func:`open_capture`, which times out after ``timeout`` s (``--stream-timeout``; :data:`~roadseg.pipeline.options.STREAM_TIMEOUT` unless
 told), as a read does (:func:`read_failure`). :class:`~roadseg.pipeline.sources.capture.LiveSource` opens its first connection through
 :func:`~roadseg.pipeline.sources.capture.first_open`, the next ones by :func:`open_capture`.
 
@@ -19,11 +19,11 @@ import time
 import av
 
 from roadseg.errors import reason_of
+from roadseg.pipeline.options import STREAM_TIMEOUT
 from roadseg.pipeline.sources.containers import open_container, redacted
 
 HTTP_SCHEMES = ("http://", "https://")  # the stream URLs that may be files (open_url)
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "rtmps://", "http://", "https://", "udp://", "tcp://", "srt://")
-TIMEOUT = 5.0  # seconds a camera or stream may take to open, and may send nothing while it is read (--stream-timeout)
 _URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+)://")  # (a scheme of two letters or more: not a drive's C://)
 
 
@@ -89,7 +89,7 @@ def camera_options(size: tuple[int, int] | None = None, fps: float | None = None
 
 
 def open_capture(spec: str, hwaccel: str | None = None, camera: dict[str, str] | None = None, *, wait: bool = False,
-                 timeout: float = TIMEOUT):  # fmt: skip
+                 timeout: float = STREAM_TIMEOUT):  # fmt: skip
     """Open a camera, stream or file with PyAV; open and read both time out after ``timeout`` s
     (``wait``: the open does not: a port waiting for its first sender)."""
     url, fmt, opts, kind = capture_args(spec, camera)
@@ -97,7 +97,7 @@ def open_capture(spec: str, hwaccel: str | None = None, camera: dict[str, str] |
                           hwaccel=hwaccel)  # fmt: skip
 
 
-def read_failure(exc: BaseException, spec: str = "", timeout: float = TIMEOUT) -> str:
+def read_failure(exc: BaseException, spec: str = "", timeout: float = STREAM_TIMEOUT) -> str:
     """Why a read of live source ``spec`` failed, in a few words: the read timeout (``timeout`` s) said as one, with
     the option that sets it (FFmpeg's own words for it are "Immediate exit requested"); an HTTP stream's "Input/output error" as what it is, the server
     closing the connection (FFmpeg's HTTP client says so of a response that ends before its length, or without one:
@@ -117,7 +117,7 @@ def read_failure(exc: BaseException, spec: str = "", timeout: float = TIMEOUT) -
     return reason_of(exc)
 
 
-def last_heard(exc: BaseException, timeout: float = TIMEOUT) -> float:
+def last_heard(exc: BaseException, timeout: float = STREAM_TIMEOUT) -> float:
     """The ``time.monotonic()`` a live source whose read failed with ``exc`` last had data: ``timeout`` s ago
     where the read timed out (after that long), else now.
 

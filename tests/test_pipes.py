@@ -334,3 +334,23 @@ def test_a_library_run_of_a_pipe_cut_short_leaves_no_thread_while_its_writer_sta
         writer.wait()
     assert result["frames"] == 5 and len(read_video(out)["frames"]) == 5
     assert left == [], left
+
+
+def test_standard_input_that_is_a_file_is_read_as_a_file_its_index_at_its_end(rule_onnx, tmp_path):
+    # `segment-video - < camera.mp4`: a camera writes its MP4's index (moov) after the media data, which a pipe cannot
+    # be read back to; standard input that is a file can, and needs no relay (it never stalls)
+    import numpy as np
+
+    noise = np.random.default_rng(0).integers(0, 255, (30, 240, 320, 3), dtype=np.uint8)
+    clip = write_video(tmp_path / "camera.mp4", list(noise))
+    with open(clip, "rb") as f:
+        data = f.read()
+    assert data.find(b"mdat") < data.find(b"moov") and len(data) > 1 << 20  # (beyond what FFmpeg holds to read back)
+    out = tmp_path / "out.mp4"
+    with open(clip, "rb") as stdin:
+        proc = _segment("-", out, rule_onnx, stdin=stdin)
+        err = proc.communicate(timeout=120)[1]
+    # was: 'no decodable video frames in standard input: an MP4/MOV read from a pipe can be decoded only if its index
+    # (moov) comes before its media data...'
+    assert proc.returncode == 0, err
+    assert len(read_video(out)["frames"]) == 30

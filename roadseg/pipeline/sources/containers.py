@@ -148,8 +148,11 @@ def _piped(target: str, url: str, kw: dict, hwaccel: str | None):
         fd = relay.taken()
     elif url != "pipe:0" and not stat.S_ISFIFO(os.stat(url).st_mode):  # (a device, /dev/stdin of a file: by name)
         return _opened(url, kw, hwaccel)
-    elif (fd := _pipe_opened(url)) == 0:  # (standard input: FFmpeg's pipe:0 reads it as it is)
+    elif (fd := _pipe_opened(url)) == 0 and not _a_file(0):  # (standard input: FFmpeg's pipe:0 reads it as it is)
         return _opened(url, kw, hwaccel)
+    elif fd == 0:  # (standard input that is a file, `- < camera.mp4`: read as one, its index at its end too; was: by
+        # pipe:0, which cannot seek back to its media data)
+        return _opened("fd:", {**kw, "options": {**kw["options"], "fd": "0"}}, hwaccel)
     try:
         os.set_blocking(fd, True)  # (FFmpeg's reads wait for the writer; it reads its own copy: its fd: protocol)
         return _opened("fd:", {**kw, "options": {**kw["options"], "fd": str(fd)}}, hwaccel)
@@ -206,6 +209,9 @@ def pipe_waited(target: str) -> Iterator[None]:
         yield
         return
     fd = _pipe_opened(target)
+    if fd == 0 and _a_file(0):  # (standard input that is a file never stalls: read as a file, not relayed)
+        yield
+        return
     _relays[_named(target)] = relay = Relay(fd)  # (what FFmpeg reads: a pipe of ours, which ends where the run gives up)
     try:
         yield
@@ -215,6 +221,18 @@ def pipe_waited(target: str) -> Iterator[None]:
     finally:
         _relays.pop(_named(target), None)
         relay.release()
+
+
+def _a_file(fd: int) -> bool:
+    """Whether the descriptor ``fd`` is of a regular file (standard input redirected from one) read from its start,
+    which FFmpeg's ``fd:`` reads as a file, seeking in it; ``pipe:0`` would read it as a pipe (as it does one read
+    from further on: FFmpeg's seeks are from the file's start).
+
+    >>> with open("sample_videos/road.mp4", "rb") as f:
+    ...     _a_file(f.fileno())
+    True
+    """
+    return stat.S_ISREG(os.fstat(fd).st_mode) and os.lseek(fd, 0, os.SEEK_CUR) == 0
 
 
 def _named(target: str) -> object:

@@ -354,3 +354,26 @@ def test_standard_input_that_is_a_file_is_read_as_a_file_its_index_at_its_end(ru
     # (moov) comes before its media data...'
     assert proc.returncode == 0, err
     assert len(read_video(out)["frames"]) == 30
+
+
+def test_the_relay_waits_without_spinning_for_a_slow_reader_once_its_writer_has_gone():
+    # the input's last bytes: its writer sent them and closed it (POLLHUP, which poll says whatever it is asked), the
+    # relay holds some it cannot pass on yet (FFmpeg still decoding what came before)
+    from roadseg.pipeline.sources.relay import Relay
+
+    writer = subprocess.Popen(["head", "-c", "120000", "/dev/zero"], stdout=subprocess.PIPE)
+    source = os.dup(writer.stdout.fileno())
+    writer.stdout.close()
+    relay = Relay(source)
+    ours = relay.taken()
+    try:
+        writer.wait(timeout=10)
+        time.sleep(0.2)
+        before = time.process_time()
+        time.sleep(1.0)  # (the reader busy)
+        spent = time.process_time() - before
+        with os.fdopen(ours, "rb") as read:
+            assert len(read.read()) == 120000
+    finally:
+        relay.end()
+    assert spent < 0.2, spent  # was: 0.75-1.0 s of a core, poll answering at once (the input's POLLHUP) all along

@@ -62,10 +62,14 @@ class Relay:
             os.close(self.read)
 
     def _pass_on(self) -> None:
-        poller, pending = select.poll(), b""
+        poller, pending, watched = select.poll(), b"", False
         try:
             while not self._ending.is_set():
-                poller.register(self._source, 0 if pending else select.POLLIN)
+                if not pending:
+                    poller.register(self._source, select.POLLIN)
+                elif watched:  # (not looked at while ours is full: its end, POLLHUP, is said whatever is asked; was,
+                    poller.unregister(self._source)  # once its writer had gone, a core spent till ours had room)
+                watched = not pending
                 poller.register(self._write, select.POLLOUT if pending else 0)  # (POLLERR: nothing reads it)
                 ready = dict(poller.poll(POLL_MS))
                 if ready.get(self._write, 0) & (select.POLLERR | select.POLLHUP):

@@ -788,7 +788,10 @@ def run_case(base: Path, container: str, kind: str, seed: int, model: Path, work
            *(["--start", str(trim[0]), "--duration", str(trim[1])] if trim else [])]  # fmt: skip
     t0 = time.perf_counter()
     try:
-        with open(src, "rb") if stdin else contextlib.nullcontext() as given:  # (else inherited, as before)
+        # (a pipe, as `cat src | segment-video -`: standard input that is a file is read as a file, seeking in it;
+        # else inherited, as before)
+        with subprocess.Popen(["cat", str(src)], stdout=subprocess.PIPE) if stdin else contextlib.nullcontext() as cat:
+            given = cat.stdout if stdin else None
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, errors="replace", stdin=given,
                                   env={**os.environ, "PYTHONFAULTHANDLER": "1"})  # fmt: skip
         code, err = proc.returncode, proc.stderr

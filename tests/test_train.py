@@ -14,6 +14,7 @@ from test_data import _png, make_segnet  # noqa: E402
 import roadseg.train.checkpoint as checkpoint  # noqa: E402
 import roadseg.train.loop as loop  # noqa: E402
 import roadseg.train.schedule as schedule  # noqa: E402
+from roadseg.classes import CLASSES  # noqa: E402
 from roadseg.cli import main  # noqa: E402
 from roadseg.model import Preprocess, UNetResNet34  # noqa: E402
 from roadseg.train.data import load_data, median_frequency_weights, phase_index, phases  # noqa: E402
@@ -655,6 +656,12 @@ def test_soup_cli_averages_two_releases_and_the_release_records_its_ingredients(
         r = CliRunner().invoke(main, ["soup", *pair, *args, "--data", str(data), "-o", str(tmp_path / "bad.pt")])
         assert r.exit_code == code and message in r.output and "Traceback" not in r.output, r.output
         assert not (tmp_path / "bad.pt").exists()
+    names = ["Sky", "Building", "Pole", "Lane", *CLASSES[4:]]  # (as many classes, one named otherwise)
+    renamed = export_onnx(trained_like(3, **tiny), tmp_path / "n.onnx", input_size=(40, 48), classes=names)
+    r = CliRunner().invoke(main, ["soup", str(files[0]), str(renamed), "--data", str(data), "-o", str(tmp_path / "bad.pt")])
+    assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1, r.output
+    assert "r1.onnx scores Sky, Building, Pole, Road," in r.output and "n.onnx scores Sky, Building, Pole, Lane," in r.output
+    assert not (tmp_path / "bad.pt").exists()
 
 
 #: What the lent GPU machine runs (DEVELOPERS.md): train, carry a half copy home, release and score it; no PyAV there.

@@ -240,6 +240,7 @@ def soup_checkpoint(paths: list[str], weights: list[float] | None, images: list[
     """
     from roadseg.model.unfold import unet_soup
 
+    _same_classes(paths)
     net = unet_soup([str(p) for p in paths], weights, calibration_batch(images))
     weights = [1.0] * len(paths) if weights is None else weights
     abouts = [released_about(path) for path in paths]
@@ -249,6 +250,17 @@ def soup_checkpoint(paths: list[str], weights: list[float] | None, images: list[
             for path, weight, about in zip(paths, weights, abouts)]  # fmt: skip
     save_atomic({**file_classes(paths[0]), "model": net.state_dict(), "model_config": net.config, "soup": soup}, Path(dst))
     return Path(dst)
+
+
+def _same_classes(paths: list[str]) -> None:
+    """ValueError (one line naming both class lists) where the files of a soup score other classes: averaged, each
+    class's scores would mix another's, and the soup would take the first file's names."""
+    first = file_classes(paths[0]).get("classes")
+    for path in paths[1:]:
+        names = file_classes(path).get("classes")
+        if names != first:
+            raise ValueError(f"{Path(paths[0]).name} scores {', '.join(first or ())} but {Path(path).name} scores "
+                             f"{', '.join(names or ())}: a soup averages files of the same classes")  # fmt: skip
 
 
 def save_atomic(obj: dict, path: Path) -> None:

@@ -223,3 +223,57 @@ def test_quantize_of_an_own_class_export_says_how_to_score_it_on_its_data(own_ru
     r = CliRunner().invoke(main, ["quantize", str(tmp_path / "m.onnx"), "-o", str(tmp_path / "q.onnx"), "--data",
                                   str(data), "--frames", "2"])  # fmt: skip
     assert r.exit_code == 0 and r.output.rstrip().endswith(f"score it with: roadseg eval {tmp_path / 'q.onnx'} --data {data}")
+    from roadseg.pipeline.session import OnnxSegmenter
+
+    said = OnnxSegmenter(tmp_path / "q.onnx", providers="cpu").metadata["calibration"]  # (was: "2 CamVid train frames")
+    assert said == "2 train frames of mydata (its classes.txt: road, lane, car), percentile"
+
+
+def test_own_frames_train_eval_and_export_at_the_size_given(tmp_path):
+    """16:9-ish frames (96x160) trained at their own size (--size): the label maps read at it, the checkpoint's
+    recipe and the exported file's input_size say it, and eval scores the file at it (was: read squashed into
+    360x480, the file's input_size 360x480, and eval's working size 320x544 for these frames)."""
+    from roadseg.pipeline.session import OnnxSegmenter
+    from roadseg.train.data import load_data
+    from roadseg.train.loop import TrainConfig, tuples
+
+    data = make_own(tmp_path / "wide", h=96, w=160)
+    r = _train(data, tmp_path / "run", "--size", "96x160")
+    assert r.exit_code == 0, r.output
+    state = torch.load(tmp_path / "run" / "best.pt", map_location="cpu", weights_only=False)
+    cfg = TrainConfig(**tuples(state["config"]))
+    assert cfg.size == (96, 160)
+    frames = load_data(cfg)
+    assert {lab.shape for lab in frames["train"][1] + frames["val"][1]} == {(96, 160)}
+    assert np.array_equal(frames["train"][1][0], CamVid(data, "train")[0][1])  # (as in the file: not resized)
+    r = CliRunner().invoke(main, ["export", str(tmp_path / "run" / "best.pt"), "-o", str(tmp_path / "w.onnx")])
+    assert r.exit_code == 0, r.output
+    assert OnnxSegmenter(tmp_path / "w.onnx", providers="cpu").metadata["input_size"] == [96, 160]
+    r = CliRunner().invoke(main, ["eval", str(tmp_path / "w.onnx"), "--data", str(data), "--json"])
+    assert r.exit_code == 0 and json.loads(r.output)["working_size"] == [96, 160], r.output
+    from roadseg.export.release import training_metadata
+
+    assert "train at 96x160" in training_metadata(state)["training_data"]
+    assert list(training_metadata(state)["training"]["size"]) == [96, 160]
+
+
+def test_crops_that_do_not_fit_the_size_are_refused_in_one_line(tmp_path):
+    data = make_own(tmp_path / "wide", n=1, h=96, w=160)
+    for extra, said in ((["--crop", "128x128"], "--crop 128x128 does not fit the frames, read at --size 96x160: give a "
+                                                "crop of at most 96x160"),
+                        (["--phase", "1:0.5:64x64"], "--phase crop 64x64 at resolution 0.5 does not fit the frames, read "
+                                                     "at --size 96x160: give a crop of at most 48x80")):  # fmt: skip
+        r = _train(data, tmp_path / "run", "--size", "96x160", *extra)
+        assert r.exit_code == 1 and r.output.strip().splitlines() == [f"Error: {said}"], r.output
+        assert not (tmp_path / "run").exists()
+
+
+def test_camvids_default_size_is_unchanged(own_run, tmp_path):
+    """Without --size a run reads frames at CamVid's 360x480 (the shipped recipe replays), and its export says so."""
+    from roadseg.pipeline.session import OnnxSegmenter
+
+    data, run = own_run
+    state = torch.load(run / "best.pt", map_location="cpu", weights_only=False)
+    assert list(state["config"]["size"]) == [360, 480]
+    assert CliRunner().invoke(main, ["export", str(run / "best.pt"), "-o", str(tmp_path / "m.onnx")]).exit_code == 0
+    assert OnnxSegmenter(tmp_path / "m.onnx", providers="cpu").metadata["input_size"] == [360, 480]

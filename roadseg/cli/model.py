@@ -16,7 +16,8 @@ from roadseg.export.quantize import CALIBRATION_METHODS  # numpy only at import:
 @click.command("export")
 @click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .onnx file to write.")
-@click.option("--input-size", default="360x480", show_default=True, help="Working size HxW written into the metadata.")
+@click.option("--input-size", help="Working size HxW written into the metadata [default: the size the checkpoint was "
+                                    "trained at (train --size); 360x480 for one that records none].")
 @click.option("--classes", metavar="NAME,NAME,...",
               help="Names of the network's classes in the order of its scores, for a checkpoint that does not record "
                    "them (the legend, --stats and the live view name them) [default: the checkpoint's, which train "
@@ -38,7 +39,7 @@ def export_cmd(checkpoint, output, input_size, classes, palette, fp16_weights, h
     try:
         from roadseg.export import verify
         from roadseg.export.onnx import export_onnx
-        from roadseg.export.release import training_metadata
+        from roadseg.export.release import trained_size, training_metadata
         from roadseg.export.verify import ExportCheckError, verify_parity
         from roadseg.train.weights import load_checkpoint
     except ImportError as exc:
@@ -65,7 +66,7 @@ def export_cmd(checkpoint, output, input_size, classes, palette, fp16_weights, h
     frames = _verify_frames(verify_images) if verify_images else None  # (read before the file is written)
     try:
         with staged(output) as part:  # (the output is replaced only by a verified export)
-            export_onnx(net, part, input_size=parse_size(input_size), classes=names, palette=colours, metadata=meta,
+            export_onnx(net, part, input_size=parse_size(input_size) or trained_size(state), classes=names, palette=colours, metadata=meta,
                         fp16_weights=fp16_weights, half=half)  # fmt: skip
             report = verify_parity(net, part, frames=frames,
                                    min_agreement=verify.HALF_MIN_AGREEMENT if half else verify.MIN_AGREEMENT)
@@ -135,7 +136,8 @@ def eval_cmd(model, data, split, holdout, size, device, limit, as_json, tta, log
 @click.command("quantize")
 @click.argument("model", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The INT8 .onnx file to write.")
-@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="CamVid folder: calibration frames come from its train split.")
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="CamVid folder, or one of your own classes (a classes.txt): calibration frames come from its train split, "
+                   "at the model's input_size.")
 @click.option("--frames", "count", default=64, show_default=True, type=click.IntRange(min=1), help="Number of calibration frames.")
 @click.option("--method", default=CALIBRATION_METHODS[0], show_default=True, type=click.Choice(CALIBRATION_METHODS),
               help="How activation ranges are set; the input's pixels keep 0..255 under every method.")
@@ -144,12 +146,12 @@ def eval_cmd(model, data, split, holdout, size, device, limit, as_json, tta, log
 @click.option("-y", "--overwrite", is_flag=True, help="Replace the output if it exists.")
 @handle_errors
 def quantize_cmd(model, output, data, count, method, holdout, overwrite) -> None:
-    """Static INT8 (QDQ, per-channel) copy of an fp32 contract MODEL, calibrated on CamVid train frames."""
+    """Static INT8 (QDQ, per-channel) copy of an fp32 contract MODEL, calibrated on train frames of --data."""
     from pathlib import Path
 
     from roadseg.data.classset import read_classes
     from roadseg.errors import ModelError
-    from roadseg.export.quantize import cannot_quantize, load_calibration_frames, quantize_int8
+    from roadseg.export.quantize import calibration_source, cannot_quantize, load_calibration_frames, quantize_int8
     from roadseg.pipeline.session import OnnxSegmenter
 
     try:
@@ -159,15 +161,17 @@ def quantize_cmd(model, output, data, count, method, holdout, overwrite) -> None
     check_model_output(output, [model], overwrite, ".onnx")
     if (why := cannot_quantize(model)) is not None:  # (a file that is not ONNX: one line)
         fail(f"cannot quantize {model}: {why}")
-    classes = OnnxSegmenter(model, providers="cpu").classes  # a file that is not a contract model: one line, before any work
+    checked = OnnxSegmenter(model, providers="cpu")  # a file that is not a contract model: one line, before any work
+    classes, size = checked.classes, tuple(checked.metadata["input_size"])
     try:
-        frames = load_calibration_frames(data, count, holdout=tuple(holdout))
+        frames = load_calibration_frames(data, count, holdout=tuple(holdout), size=size)
+        source = calibration_source(data)
         scored = tuple(classes) == read_classes(data).names  # (eval scores a model of the data's classes alone)
     except (FileNotFoundError, ValueError) as exc:
         fail(str(exc))
     try:
         with staged(output) as part:  # (the output is replaced only by a file that obeys the contract)
-            quantize_int8(model, part, frames, method=method)
+            quantize_int8(model, part, frames, method=method, source=source)
             OnnxSegmenter(part, providers="cpu")
     except ValueError as exc:  # onnxruntime's calibrator on a graph it cannot quantize
         fail(f"cannot quantize {model}: {exc}")

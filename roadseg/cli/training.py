@@ -26,7 +26,11 @@ from roadseg.cli.values import Finite, parse_size
                    "--phase shares follow the clock, so the whole schedule fits the time on any machine "
                    "(a lent GPU of unknown speed). Evaluations count; loading the data does not.")
 @click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1), help="Crops per optimizer step.")
-@click.option("--crop", default="256x256", show_default=True, help="Training crop HxW.")
+@click.option("--size", default="360x480", show_default=True,
+              help="HxW every frame (and label map) is read at before augmentation; CamVid's is the default. Give your "
+                   "footage's own aspect, e.g. 360x640 for 16:9: export and release write it as the model's input_size, "
+                   "which segment-video's working size follows. --crop and each --phase's crop must fit it.")
+@click.option("--crop", default="256x256", show_default=True, help="Training crop HxW (at most --size).")
 @click.option("--scale", default=(0.5, 1.5), nargs=2, type=Finite(min=0, min_open=True), show_default=True, help="Random scale range.")
 @click.option("--phase", "phases", multiple=True, metavar="EPOCHS:RES:HxW",
               help="Progressive resizing, repeatable, in order: EPOCHS epochs with frames scaled by RES and HxW "
@@ -89,7 +93,7 @@ from roadseg.cli.values import Finite, parse_size
 @click.option("-y", "--overwrite", is_flag=True,
               help="Start afresh in an --out that holds another run: its checkpoints and logs are removed first.")
 @handle_errors
-def train(resume, overwrite, crop, phases, decoder_channels, stem_padding, train_splits, holdout, epochs, minutes,
+def train(resume, overwrite, size, crop, phases, decoder_channels, stem_padding, train_splits, holdout, epochs, minutes,
           **opts) -> None:  # fmt: skip
     """Train U-Net-ResNet34 on CamVid or your own classes; keeps last.pt, best.pt (by check or val mIoU) and log.csv
     in --out."""
@@ -116,7 +120,7 @@ def train(resume, overwrite, crop, phases, decoder_channels, stem_padding, train
                                  param_hint="--scale")  # fmt: skip
     if opts["out"] is None:  # (a resumed run goes on in its own folder unless told otherwise)
         opts["out"] = (os.path.dirname(resume) or ".") if resume else "runs/unet-r34"
-    cfg = TrainConfig(crop=parse_size(crop), phases=tuple(_phase(p) for p in phases), holdout=tuple(holdout),
+    cfg = TrainConfig(size=parse_size(size), crop=parse_size(crop), phases=tuple(_phase(p) for p in phases), holdout=tuple(holdout),
                       train_splits=tuple(s.strip() for s in train_splits.split(",")), model=model,
                       epochs=epochs or 150, minutes=minutes or 0.0, **opts)  # fmt: skip
     try:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from roadseg.classes import CAMVID_SIZE
 from roadseg.contract import read_onnx, set_metadata
 
 #: Operators given Q/DQ pairs: convolutions carry nearly all the arithmetic.
@@ -95,10 +96,11 @@ def cannot_quantize(path: str | Path) -> str | None:
 
 
 def load_calibration_frames(data: str | Path, count: int = 64, seed: int = 0, split: str = "train",
-                            holdout: tuple[str, ...] = ()) -> np.ndarray:  # fmt: skip
-    """``count`` frames of a CamVid split (a fixed random choice) at 360x480, uint8 [count,H,W,3]. ``holdout``
-    leaves out the frames a training run held out (its check), so that they stay unseen. Only the images are
-    read: a folder of another model's classes calibrates it too (its labels need not be CamVid's)."""
+                            holdout: tuple[str, ...] = (), size: tuple[int, int] = CAMVID_SIZE) -> np.ndarray:  # fmt: skip
+    """``count`` frames of a split of ``data`` (a fixed random choice) at ``size`` (the model's ``input_size``: what it
+    was trained at), uint8 [count,H,W,3]. ``holdout`` leaves out the frames a training run held out (its check), so
+    that they stay unseen. Only the images are read: a folder of another model's classes calibrates it too (its
+    labels need not be CamVid's)."""
     from roadseg.data.camvid import CamVid, read_rgb
 
     ds = CamVid(data, split)
@@ -107,10 +109,27 @@ def load_calibration_frames(data: str | Path, count: int = 64, seed: int = 0, sp
         if not len(ds):
             raise ValueError(f"--holdout {' '.join(holdout)} holds out every {split} frame: none is left to calibrate on")
     idx = np.random.default_rng(seed).choice(len(ds), size=min(count, len(ds)), replace=False)
-    return np.stack([_at_calibration_size(read_rgb(ds.samples[int(i)].image)) for i in sorted(idx)])
+    return np.stack([_at_calibration_size(read_rgb(ds.samples[int(i)].image), tuple(size)) for i in sorted(idx)])
 
 
-def _at_calibration_size(image: np.ndarray, size: tuple[int, int] = (360, 480)) -> np.ndarray:
+def calibration_source(data: str | Path, split: str = "train") -> str:
+    """What the ``calibration`` metadata calls the frames of ``data``: CamVid's, or a folder of its own classes by its
+    name and its ``classes.txt``.
+
+    >>> calibration_source("../shared/camvid")                                   # doctest: +SKIP
+    'CamVid train frames'
+    >>> calibration_source("robot")                                             # doctest: +SKIP
+    'train frames of robot (its classes.txt: road, lane, car)'
+    """
+    from roadseg.data.classset import CLASSES_FILE, read_classes
+
+    classes = read_classes(data)
+    if classes.is_camvid:
+        return f"CamVid {split} frames"
+    return f"{split} frames of {Path(data).resolve().name} (its {CLASSES_FILE}: {', '.join(classes.names)})"
+
+
+def _at_calibration_size(image: np.ndarray, size: tuple[int, int] = CAMVID_SIZE) -> np.ndarray:
     """``image`` at ``size`` (height, width), as :class:`~roadseg.data.camvid.CamVid` brings a frame to it."""
     import cv2
 
@@ -118,9 +137,9 @@ def _at_calibration_size(image: np.ndarray, size: tuple[int, int] = (360, 480)) 
 
 
 def quantize_int8(src: str | Path, dst: str | Path, frames: np.ndarray, *,
-                  method: str = CALIBRATION_METHODS[0]) -> Path:  # fmt: skip
-    """Write a QDQ INT8 copy of ``src`` calibrated on ``frames`` (``method``: one of ``CALIBRATION_METHODS``);
-    metadata is carried over."""
+                  method: str = CALIBRATION_METHODS[0], source: str = "CamVid train frames") -> Path:  # fmt: skip
+    """Write a QDQ INT8 copy of ``src`` calibrated on ``frames`` (``method``: one of ``CALIBRATION_METHODS``; ``source``:
+    what they are, :func:`calibration_source`); metadata is carried over."""
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -151,7 +170,7 @@ def quantize_int8(src: str | Path, dst: str | Path, frames: np.ndarray, *,
             )
     model = onnx.load(str(dst))
     meta["precision"] = json.dumps("int8-qdq-per-channel")
-    meta["calibration"] = json.dumps(f"{len(frames)} CamVid train frames, {method}")
+    meta["calibration"] = json.dumps(f"{len(frames)} {source}, {method}")
     set_metadata(model, meta)
     onnx.save(model, str(dst))
     return dst

@@ -4,7 +4,7 @@
    the median-frequency class weights its run trained with; :func:`roadseg.train.data.logit_offsets`);
    the check run, where there is one, gets the same, from the frames it trained on;
 1. export fp32 and verify parity with PyTorch on real val frames (at an untraced shape);
-2. quantize a static INT8 (QDQ, per-channel) copy, calibrated on CamVid *train* frames;
+2. quantize a static INT8 (QDQ, per-channel) copy, calibrated on *train* frames of the data;
 3. store the fp32 model's weights as float16 (fp32 compute) so that both fit the 80 MB budget,
    and verify parity again;
 4. score both on the val split with the pipeline's own onnxruntime code and write the scores into
@@ -20,7 +20,8 @@ first, its recipe carried into the new files' metadata): a re-release of the sam
 
 A checkpoint of a data folder's own classes (``classes.txt``: :mod:`roadseg.data.classset`) is released the same
 way on that folder, its files named for it (:func:`file_names`) and carrying its classes and colours; the
-checkpoint's classes must be the folder's.
+checkpoint's classes must be the folder's. Both files' ``input_size`` is the size the network was trained at
+(``train --size``, :func:`trained_size`; CamVid's 360x480), and the INT8 file is calibrated at it.
 
 Example:
     >>> release("runs/final/last.pt", "../shared/camvid", "models", check="runs/check/last.pt")  # doctest: +SKIP
@@ -36,12 +37,13 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from roadseg.classes import CAMVID_SIZE
 from roadseg.contract import set_metadata
 from roadseg.data.classset import ClassSet, from_state
 from roadseg.errors import OutputError
 from roadseg.export import LOGIT_ADJUST
 from roadseg.export.onnx import count_macs, export_onnx
-from roadseg.export.quantize import CALIBRATION_METHODS, load_calibration_frames, quantize_int8
+from roadseg.export.quantize import CALIBRATION_METHODS, calibration_source, load_calibration_frames, quantize_int8
 from roadseg.export.verify import untraced_batch, verify_parity
 
 FP32_NAME = "unet-r34-camvid.onnx"
@@ -79,7 +81,7 @@ def _val_frames(images: list[np.ndarray], count: int = 4) -> np.ndarray:
 #: The recipe fields a shipped file's metadata records.
 RECIPE_KEYS = ("epochs", "batch_size", "crop", "scale", "jitter", "gamma", "colour_cast", "blur", "noise", "paste",
                "phases", "ema", "lr", "weight_decay", "schedule", "class_weights", "lovasz", "encoder_weights",
-               "init", "train_splits", "holdout", "seed")  # fmt: skip
+               "init", "train_splits", "holdout", "seed", "size")  # fmt: skip
 SCORE_KEYS = ("miou", "iou", "pixel_acc", "images", "working_size")
 
 
@@ -108,8 +110,9 @@ def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, check:
         raise ValueError(f"{checkpoint} scores {has.describe()}, not {classes.describe()}: release it on its own data")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    named = {"classes": list(has.names), "palette": [list(c) for c in has.palette]}
-    meta = {**training_metadata(state), "macs": count_macs(net, (360, 480)),
+    size = trained_size(state)  # (the file's input_size: inference's working size follows what training saw)
+    named = {"classes": list(has.names), "palette": [list(c) for c in has.palette], "input_size": size}
+    meta = {**training_metadata(state), "macs": count_macs(net, size),
             **({"license_note": "trained on CamVid (research use)"} if classes.is_camvid else {}),
             **adjust_logits(net, state, data, logit_adjust)}  # fmt: skip
     val = val_set.load_all()  # (read once: parity frames and both files' scores)
@@ -121,7 +124,8 @@ def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, check:
             report["check"] = _check_scores(check, data, tmp, calib_frames, calib_method, logit_adjust)
         fp32 = export_onnx(net, tmp / "fp32.onnx", metadata=meta, **named)
         report["fp32_parity"] = verify_parity(net, fp32, frames=frames)
-        int8 = quantize_int8(fp32, tmp / int8_name, load_calibration_frames(data, calib_frames), method=calib_method)
+        int8 = quantize_int8(fp32, tmp / int8_name, load_calibration_frames(data, calib_frames, size=size),
+                             method=calib_method, source=calibration_source(data))  # fmt: skip
         report["int8_parity"] = _agreement(fp32, int8, frames)
         if report["int8_parity"] < min_int8_agreement:
             raise RuntimeError(f"INT8 agrees with fp32 on only {100 * report['int8_parity']:.2f}% of labels")
@@ -144,6 +148,17 @@ def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, check:
             os.replace(tmp / name, out / name)
     (out / REPORT_NAME).write_text(json.dumps(report, indent=2))
     return report
+
+
+def trained_size(state: dict) -> tuple[int, int]:
+    """The (height, width) a checkpoint's network was trained at: its recipe's ``size`` (``train --size``), a rebuilt
+    release's ``input_size``, else CamVid's 360x480 (a soup, a run from before the size was recorded).
+
+    >>> trained_size({"config": {"size": [96, 160]}}), trained_size({"soup": []})
+    ((96, 160), (360, 480))
+    """
+    size = (state.get("config") or {}).get("size") or (state.get("released") or {}).get("input_size") or CAMVID_SIZE
+    return int(size[0]), int(size[1])
 
 
 def training_metadata(state: dict) -> dict:
@@ -173,7 +188,7 @@ def training_metadata(state: dict) -> dict:
     source = ("CamVid 11-class (SegNet release)" if classes.is_camvid else
               f"{Path(cfg.get('data') or 'data').name}, {classes.count} classes of its own ({', '.join(classes.names)})")  # fmt: skip
     meta = {
-        "training_data": f"{source}, {' + '.join(splits)} at 360x480"
+        "training_data": f"{source}, {' + '.join(splits)} at {'x'.join(map(str, trained_size(state)))}"
                          + (f", holding out {', '.join(cfg['holdout'])}" if cfg.get("holdout") else ""),
         "training": {k: cfg.get(k) for k in RECIPE_KEYS},
         "model_config": state.get("model_config"),
@@ -226,9 +241,9 @@ def _check_scores(check: str | Path, data: str | Path, tmp: Path, calib_frames: 
     loaded = load_data(cfg, only_check=True)
     held, classes = loaded["check"], loaded["classes"]
     adjust_logits(net, state, data, logit_adjust)
-    fp32 = export_onnx(net, tmp / "check-fp32.onnx", classes=list(classes.names))
-    calib = load_calibration_frames(data, calib_frames, holdout=cfg.holdout)  # frames the check run trained on
-    int8 = quantize_int8(fp32, tmp / "check-int8.onnx", calib, method=calib_method)
+    fp32 = export_onnx(net, tmp / "check-fp32.onnx", classes=list(classes.names), input_size=cfg.size)
+    calib = load_calibration_frames(data, calib_frames, holdout=cfg.holdout, size=cfg.size)  # frames the check run trained on
+    int8 = quantize_int8(fp32, tmp / "check-int8.onnx", calib, method=calib_method, source=calibration_source(data))
     about = (f"{len(held[0])} frames held out of training ({', '.join(cfg.holdout)}), scored on the same recipe's "
              f"run without them (epoch {state.get('best_epoch')})")  # fmt: skip
     result = {"about": about, "holdout": list(cfg.holdout), "logit_adjust": logit_adjust}

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler
 
+from roadseg.classes import CAMVID_SIZE
 from roadseg.data.camvid import CamVid, split_holdout
 from roadseg.data.classset import CAMVID, ClassSet
 from roadseg.data.transforms import TrainTransform
@@ -66,7 +67,7 @@ def run_logit_offsets(recipe: dict | None, data: str, alpha: float) -> np.ndarra
     if alpha == 0 or recipe.get("class_weights", "median-freq") != "median-freq":
         return None
     cfg = TrainConfig(data=str(data), train_splits=tuple(recipe.get("train_splits") or ("train",)),
-                      holdout=tuple(recipe.get("holdout") or ()))  # fmt: skip
+                      holdout=tuple(recipe.get("holdout") or ()), size=tuple(recipe.get("size") or CAMVID_SIZE))  # fmt: skip
     data = load_data(cfg)
     return logit_offsets(data["train"][1], alpha, data["classes"])
 
@@ -176,6 +177,24 @@ def phases(cfg: "TrainConfig") -> list[tuple[float, tuple[int, int]]]:
     if not cfg.phases:
         return [(1.0, (int(cfg.crop[0]), int(cfg.crop[1])))]
     return [(float(res), (int(ch), int(cw))) for _, res, ch, cw in cfg.phases]
+
+
+def check_crops(cfg: "TrainConfig") -> None:
+    """ValueError (one line) where a crop (``--crop``, or a ``--phase``'s) is larger than the frames it is cut from:
+    ``cfg.size`` (``--size``) scaled by the phase's resolution.
+
+    >>> from roadseg.train.loop import TrainConfig
+    >>> check_crops(TrainConfig(data="x", size=(96, 160), crop=(96, 160)))
+    >>> check_crops(TrainConfig(data="x", size=(96, 160), crop=(256, 256)))
+    Traceback (most recent call last):
+    ValueError: --crop 256x256 does not fit the frames, read at --size 96x160: give a crop of at most 96x160
+    """
+    h, w = cfg.size
+    for res, (ch, cw) in phases(cfg):
+        fh, fw = round(res * h), round(res * w)
+        if ch > fh or cw > fw:
+            what = f"--phase crop {ch}x{cw} at resolution {res:g}" if cfg.phases else f"--crop {ch}x{cw}"
+            raise ValueError(f"{what} does not fit the frames, read at --size {h}x{w}: give a crop of at most {fh}x{fw}")
 
 
 def phase_index(cfg: "TrainConfig", epoch: int, progress: float = 0.0) -> int:

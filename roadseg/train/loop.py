@@ -36,7 +36,7 @@ from roadseg.data.classset import ClassSet, from_state
 from roadseg.errors import OutputError
 from roadseg.model import Preprocess
 from roadseg.train.checkpoint import left_to_train, log, other_run, restore, resume_state, save_checkpoint
-from roadseg.train.data import EpochSampler, load_data, phase_index, train_loader, val_subset
+from roadseg.train.data import EpochSampler, check_crops, load_data, phase_index, train_loader, val_subset
 from roadseg.train.engine import EMA, amp_dtype, optimizer, pick_device, row_scores, train_one_epoch
 from roadseg.train.losses import training_loss
 from roadseg.train.schedule import Schedule, make_schedule
@@ -83,7 +83,7 @@ class TrainConfig:
     val_limit: int | None = None  # score val on this many of its frames, spread evenly (data.val_subset); None = all
     workers: int = 1
     seed: int = 0
-    size: tuple[int, int] = CAMVID_SIZE
+    size: tuple[int, int] = CAMVID_SIZE  # (height, width) every frame is read at: the exported file's input_size
     max_steps: int | None = None  # stop an epoch early (tests, smoke runs)
     model: dict = field(default_factory=dict)
 
@@ -154,6 +154,7 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, overwrite: bool
         cfg = _resumed_config(cfg, state, resume, same_length)
     if min(n for n in (cfg.eval_every, cfg.max_steps, cfg.val_limit) if n is not None) < 1:
         raise ValueError("--eval-every, --max-steps and --val-limit count epochs, steps and frames: 1 or more")
+    check_crops(cfg)
     run = _set_up(cfg, state, taken)
     if state is not None and on_resume is not None:
         on_resume()

@@ -195,10 +195,12 @@ def rebuilt_release(path: str | Path, images: list[np.ndarray]) -> tuple[torch.n
     from roadseg.model.unfold import unet_from_onnx
 
     about = released_about(path)
+    meta = {p.key: p.value for p in read_onnx(path, load_external_data=False).metadata_props}
     net = unet_from_onnx(str(path), calibration_batch(images)).eval()
     shift_logits(net, -_offsets_of(about))  # the network before its release's logit adjustment
+    size = json.loads(meta["input_size"]) if "input_size" in meta else None  # (the size it was trained at: a re-release's)
     return net, {**file_classes(path), "model": net.state_dict(), "model_config": net.config,
-                 "released": {"file": Path(path).name, **about}}  # fmt: skip
+                 "released": {"file": Path(path).name, **about, **({"input_size": size} if size else {})}}  # fmt: skip
 
 
 def shift_logits(net: torch.nn.Module, offsets: np.ndarray) -> torch.nn.Module:

@@ -255,6 +255,13 @@ def test_own_frames_train_eval_and_export_at_the_size_given(tmp_path):
 
     assert "train at 96x160" in training_metadata(state)["training_data"]
     assert list(training_metadata(state)["training"]["size"]) == [96, 160]
+    from roadseg.export.release import release
+
+    report = release(tmp_path / "run" / "best.pt", data, tmp_path / "m", calib_frames=2, min_int8_agreement=0.0)
+    for name in ("unet-r34-wide.onnx", "unet-r34-wide-int8.onnx"):  # (was: input_size 360x480, calibrated at it)
+        meta = OnnxSegmenter(tmp_path / "m" / name, providers="cpu").metadata
+        assert meta["input_size"] == [96, 160] and report[name]["working_size"] == [96, 160]
+    assert meta["calibration"] == "2 train frames of wide (its classes.txt: road, lane, car), percentile"
 
 
 def test_crops_that_do_not_fit_the_size_are_refused_in_one_line(tmp_path):

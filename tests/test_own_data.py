@@ -249,8 +249,9 @@ def test_own_frames_train_eval_and_export_at_the_size_given(tmp_path):
     r = CliRunner().invoke(main, ["export", str(tmp_path / "run" / "best.pt"), "-o", str(tmp_path / "w.onnx")])
     assert r.exit_code == 0, r.output
     assert OnnxSegmenter(tmp_path / "w.onnx", providers="cpu").metadata["input_size"] == [96, 160]
-    r = CliRunner().invoke(main, ["eval", str(tmp_path / "w.onnx"), "--data", str(data), "--json"])
-    assert r.exit_code == 0 and json.loads(r.output)["working_size"] == [96, 160], r.output
+    for model in ("w.onnx", "run/best.pt"):  # (the checkpoint was scored at its frames' size: the same here)
+        r = CliRunner().invoke(main, ["eval", str(tmp_path / model), "--data", str(data), "--json"])
+        assert r.exit_code == 0 and json.loads(r.output)["working_size"] == [96, 160], r.output
     from roadseg.export.release import training_metadata
 
     assert "train at 96x160" in training_metadata(state)["training_data"]
@@ -262,6 +263,19 @@ def test_own_frames_train_eval_and_export_at_the_size_given(tmp_path):
         meta = OnnxSegmenter(tmp_path / "m" / name, providers="cpu").metadata
         assert meta["input_size"] == [96, 160] and report[name]["working_size"] == [96, 160]
     assert meta["calibration"] == "2 train frames of wide (its classes.txt: road, lane, car), percentile"
+
+
+def test_eval_scores_a_checkpoint_at_the_size_it_was_trained_at(tmp_path):
+    """A run on 96x160 frames trained at --size 48x80: eval of its checkpoint runs frames at 48x80, as its export would
+    (was: at the frames' own 96x160, twice the scale the network learnt), and scores what the training log did."""
+    data = make_own(tmp_path / "wide", h=96, w=160)
+    r = _train(data, tmp_path / "run", "--size", "48x80", "--crop", "48x64")
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["eval", str(tmp_path / "run" / "best.pt"), "--data", str(data), "--json"])
+    assert r.exit_code == 0, r.output
+    result = json.loads(r.output)
+    logged = json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[-1])
+    assert result["working_size"] == [48, 80] and result["miou"] == pytest.approx(logged["miou"], abs=0.02)
 
 
 def test_crops_that_do_not_fit_the_size_are_refused_in_one_line(tmp_path):

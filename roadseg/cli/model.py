@@ -39,8 +39,9 @@ def export_cmd(checkpoint, output, input_size, classes, palette, fp16_weights, h
     try:
         from roadseg.export import verify
         from roadseg.export.onnx import export_onnx
-        from roadseg.export.release import trained_size, training_metadata
+        from roadseg.export.release import training_metadata
         from roadseg.export.verify import ExportCheckError, verify_parity
+        from roadseg.train.checkpoint import trained_size
         from roadseg.train.weights import load_checkpoint
     except ImportError as exc:
         fail(f"export needs the train extra (pip install 'roadseg[train]'): {exc}")
@@ -102,7 +103,8 @@ def _verify_frames(folder: str):
 @click.option("--holdout", multiple=True, metavar="SEQ[:FRACTION]",
               help="Score only the frames of the split that train's --holdout holds out (a run's check), e.g. "
                    "--holdout 0006R0 --holdout 0001TP:0.33.")
-@click.option("--size", help="Working size HxW [default: the model's input_size; native for checkpoints].")
+@click.option("--size", help="Working size HxW [default: about the model's input_size in pixels at each frame's aspect, "
+                             "as segment-video runs it; for a checkpoint, the size it was trained at (train --size)].")
 @click.option("--device", default="cpu", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]),
               help="onnxruntime provider for an .onnx MODEL, PyTorch device for a .pt checkpoint; auto = cuda where "
                    "there is one.")

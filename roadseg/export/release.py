@@ -21,7 +21,7 @@ first, its recipe carried into the new files' metadata): a re-release of the sam
 A checkpoint of a data folder's own classes (``classes.txt``: :mod:`roadseg.data.classset`) is released the same
 way on that folder, its files named for it (:func:`file_names`) and carrying its classes and colours; the
 checkpoint's classes must be the folder's. Both files' ``input_size`` is the size the network was trained at
-(``train --size``, :func:`trained_size`; CamVid's 360x480), and the INT8 file is calibrated at it.
+(``train --size``, :func:`~roadseg.train.checkpoint.trained_size`; CamVid's 360x480), and the INT8 file is calibrated at it.
 
 Example:
     >>> release("runs/final/last.pt", "../shared/camvid", "models", check="runs/check/last.pt")  # doctest: +SKIP
@@ -37,7 +37,6 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from roadseg.classes import CAMVID_SIZE
 from roadseg.contract import set_metadata
 from roadseg.data.classset import ClassSet, from_state
 from roadseg.errors import OutputError
@@ -45,6 +44,7 @@ from roadseg.export import LOGIT_ADJUST
 from roadseg.export.onnx import count_macs, export_onnx
 from roadseg.export.quantize import CALIBRATION_METHODS, calibration_source, load_calibration_frames, quantize_int8
 from roadseg.export.verify import untraced_batch, verify_parity
+from roadseg.train.checkpoint import trained_size
 
 FP32_NAME = "unet-r34-camvid.onnx"
 INT8_NAME = "unet-r34-camvid-int8.onnx"
@@ -148,17 +148,6 @@ def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, check:
             os.replace(tmp / name, out / name)
     (out / REPORT_NAME).write_text(json.dumps(report, indent=2))
     return report
-
-
-def trained_size(state: dict) -> tuple[int, int]:
-    """The (height, width) a checkpoint's network was trained at: its recipe's ``size`` (``train --size``), a rebuilt
-    release's ``input_size``, else CamVid's 360x480 (a soup, a run from before the size was recorded).
-
-    >>> trained_size({"config": {"size": [96, 160]}}), trained_size({"soup": []})
-    ((96, 160), (360, 480))
-    """
-    size = (state.get("config") or {}).get("size") or (state.get("released") or {}).get("input_size") or CAMVID_SIZE
-    return int(size[0]), int(size[1])
 
 
 def training_metadata(state: dict) -> dict:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from roadseg.classes import CAMVID_SIZE
 from roadseg.contract import not_checkpoint
 from roadseg.data.classset import CAMVID, ClassSet
 from roadseg.errors import ModelError, reason_of
@@ -129,3 +130,14 @@ def log(out: Path, row: dict, classes: ClassSet = CAMVID) -> None:
         if new:
             w.writeheader()
         w.writerow(flat)
+
+
+def trained_size(state: dict) -> tuple[int, int]:
+    """The (height, width) a checkpoint's network was trained at: its recipe's ``size`` (``train --size``), a rebuilt
+    release's ``input_size``, else CamVid's 360x480 (a soup, a run from before the size was recorded).
+
+    >>> trained_size({"config": {"size": [96, 160]}}), trained_size({"soup": []})
+    ((96, 160), (360, 480))
+    """
+    size = (state.get("config") or {}).get("size") or (state.get("released") or {}).get("input_size") or CAMVID_SIZE
+    return int(size[0]), int(size[1])

@@ -43,10 +43,16 @@ def _onnx_predictor(path: Path, size, device: str, tta: bool = False, classes: C
     return seg, seg.size
 
 
-def _torch_predictor(path: Path, size, device: str, logit_adjust: float = 0.0, data=None, classes: ClassSet = CAMVID):
-    """Labels at the working size (native when ``size`` is None) through the one torch frames -> labels path;
-    with ``logit_adjust``, of the network as ``release --logit-adjust`` would ship it."""
+def _torch_predictor(path: Path, size, device: str, logit_adjust: float = 0.0, data=None, classes: ClassSet = CAMVID,
+                     shape: tuple[int, int] | None = None):  # fmt: skip
+    """Labels at the working size through the one torch frames -> labels path; with ``logit_adjust``, of the network as
+    ``release --logit-adjust`` would ship it. ``size`` None: each frame's :func:`~roadseg.pipeline.infer.working_size`
+    for the size the network was trained at (``train --size``), as its export runs it (was: the frame's own size, a
+    run on 720x1280 frames trained at 360x640 scored at twice the scale it learnt). The size returned is that of
+    frames of ``shape`` (the first's)."""
     from roadseg.model.predict import predict
+    from roadseg.pipeline.infer import working_size
+    from roadseg.train.checkpoint import trained_size
     from roadseg.train.engine import pick_device
     from roadseg.train.weights import adjust_logits, load_checkpoint
 
@@ -61,11 +67,13 @@ def _torch_predictor(path: Path, size, device: str, logit_adjust: float = 0.0, d
             raise ValueError("a logit adjustment is computed from the run's training frames: give the CamVid folder")
         adjust_logits(net, state, data, logit_adjust)
     net = net.to(dev)
+    trained = trained_size(state)
 
     def labels(images: list[np.ndarray]) -> list[np.ndarray]:
-        return [predict(net, (im if size is None else resize_frame(im, size))[None], device=dev)[0] for im in images]
+        return [predict(net, resize_frame(im, size or working_size(*im.shape[:2], trained))[None], device=dev)[0]
+                for im in images]  # fmt: skip
 
-    return labels, size
+    return labels, size or (working_size(*shape, trained) if shape else trained)
 
 
 def evaluate_model(model: str | Path, data: str | Path | None, split: str = "val", *, size=None,
@@ -107,7 +115,8 @@ def evaluate_model(model: str | Path, data: str | Path | None, split: str = "val
     elif tta:
         raise ValueError(f"tta scores an .onnx model as segment-video --tta runs it; export {model.name} first")
     else:
-        predict, used_size = _torch_predictor(model, size, device, logit_adjust, data, classes)
+        shape = pairs_at(0)[1].shape if n else None
+        predict, used_size = _torch_predictor(model, size, device, logit_adjust, data, classes, shape)
     cm = np.zeros((classes.count, classes.count), np.int64)
     t0 = time.perf_counter()
     with tqdm(total=n, desc=f"scoring {split}", unit="frame", leave=False, disable=not progress) as bar:

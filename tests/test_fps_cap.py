@@ -1,6 +1,7 @@
 """--fps N: a file's first picture of each 1/N s kept, left out before it is segmented, the output at N frames/s."""
 
 import json
+from dataclasses import replace
 from fractions import Fraction
 
 import numpy as np
@@ -145,3 +146,39 @@ def test_the_pictures_left_out_are_never_converted(monkeypatch, tmp_path):
     with VideoSource(src, audio=False, fps=25) as s:
         frames = [f for f in s if hasattr(f, "image")]
     assert len(frames) == len(converted) == 50 and s.cap.skipped == 50  # (was: 100 converted)
+
+
+def test_a_slow_cap_keeps_the_first_picture_of_each_whole_slot():
+    # --fps 1 of a 50 frames/s video: a picture a second, at 0, 1, 2, 3 s (was: 0, 0.76, 1.76, 2.76, 3.76: a picture a
+    # quarter of a slot early counted in the next one, 12 of the source's frame steps early at a slot of a second)
+    from roadseg.pipeline.sources.fpscap import FpsCap
+
+    cap = FpsCap(1)
+    assert [n / 50 for n in range(200) if cap.keeps(n / 50)] == [0.0, 1.0, 2.0, 3.0] and cap.skipped == 196
+    cap = FpsCap(0.5)
+    assert [n / 50 for n in range(400) if cap.keeps(n / 50)] == [0.0, 2.0, 4.0, 6.0]
+
+
+def test_a_slow_cap_keeps_a_coarse_clocks_pictures_a_slot_apart():
+    # 60 frames/s in Matroska's milliseconds (16, 17 ms apart) at --fps 1: one picture a second still, not two
+    from roadseg.pipeline.sources.fpscap import FpsCap
+
+    cap = FpsCap(1)
+    kept = [ms for ms in (round(n * 1000 / 60) for n in range(240)) if cap.keeps(ms / 1000)]
+    assert kept == [0, 1000, 2000, 3000]
+
+
+@pytest.mark.parametrize("typed,rate", [(29.97, Fraction(30000, 1001)), (59.94, Fraction(60000, 1001)),
+                                        (23.976, Fraction(24000, 1001))])  # fmt: skip
+def test_an_ntsc_rate_typed_short_is_that_rate(typed, rate):
+    # --fps 29.97 of a 30000/1001 source keeps every picture (was: 29.97 a hair below the source's 29.97003, one
+    # picture of 250,000 left out, and the output written at 2997/100); 59.94 of 60000/1001 likewise
+    from roadseg.pipeline.sources.base import VideoInfo
+    from roadseg.pipeline.sources.fpscap import FpsCap, capped_info
+
+    cap = FpsCap(typed)
+    assert all(cap.keeps(float(n / rate)) for n in range(0, 400_000, 1)) and cap.skipped == 0
+    info = VideoInfo("a.mp4", 64, 48, rate, Fraction(1, 90000), 100, 2.0, "h264", "yuv420p", 1)
+    assert capped_info(info, typed) is info
+    assert capped_info(replace(info, fps=rate * 2, timed_fps=rate * 2), typed).fps == rate  # (capped at it exactly)
+

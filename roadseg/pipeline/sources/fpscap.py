@@ -3,9 +3,10 @@ and the rate its output is then written at (:func:`capped_info`).
 
 Of the decoded pictures, the first in each successive 1/N s slot of their timestamps is kept, counted from the first
 picture's: a 60 frames/s dashcam's every other picture at ``--fps 30``, a variable-rate phone video's as its pictures
-come (slots by time, not by count). A picture up to a quarter of a slot early counts in the next one: timestamps
-rounded to a coarse clock (Matroska's milliseconds: a 60 frames/s picture at 33 ms, not 33.3) keep every other one,
-not two in a row. A source at N frames/s or fewer keeps every picture. The pictures left out are not lost: they are
+come (slots by time, not by count). A picture up to a quarter of a slot early counts in the next one, or a quarter of
+its step from the picture before where that is less: timestamps rounded to a coarse clock (Matroska's milliseconds: a
+60 frames/s picture at 33 ms, not 33.3) keep every other one, not two in a row, and at ``--fps 1`` a picture a second
+(was: the picture 0.25 s early, 0.76 s after the first of a 50 frames/s video, and one more a second on). A source at N frames/s or fewer keeps every picture. The pictures left out are not lost: they are
 counted apart (:attr:`FpsCap.skipped`, ``--stats``' ``fps_skipped``).
 
 Example:
@@ -22,8 +23,22 @@ from fractions import Fraction
 
 from roadseg.pipeline.sources.base import VideoInfo
 
-#: the part of a slot by which a picture early counts in the next one (timestamps on a coarse clock)
+#: the part of a slot (or of the picture's step from the one before, where less) by which a picture early counts in
+#: the next one (timestamps on a coarse clock)
 EARLY = 0.25
+
+
+def cap_rate(fps: float) -> Fraction:
+    """The rate ``--fps`` names: an NTSC rate typed short (29.97, 59.94, 23.976) is that rate, 30000/1001 and so on
+    (as 2997/100, a hair below a 30000/1001 source, it left one picture of 250,000 out), another as it is typed.
+
+    >>> cap_rate(29.97), cap_rate(59.94), cap_rate(25), cap_rate(12.5), cap_rate(1)
+    (Fraction(30000, 1001), Fraction(60000, 1001), Fraction(25, 1), Fraction(25, 2), Fraction(1, 1))
+    """
+    whole = round(fps * 1.001)
+    if whole and abs(fps * 1.001 - whole) < 1e-5 * fps:
+        return Fraction(whole * 1000, 1001)
+    return Fraction(fps).limit_denominator(1001)
 
 
 class FpsCap:
@@ -40,6 +55,7 @@ class FpsCap:
 
     def __init__(self, fps: float | None) -> None:
         self.fps = fps
+        self._rate = None if fps is None else float(cap_rate(fps))  # (the slots a second)
         self.skipped = 0
         self._first: float | None = None  # the first picture's time: the slots are counted from it
         self._last: float | None = None  # the time of the latest picture with one
@@ -55,9 +71,10 @@ class FpsCap:
             kept = self._slot is None
             self._slot = 0 if kept else self._slot
         else:
+            step = t - self._last if self._last is not None and t > self._last else math.inf
             self._last = t
             self._first = t if self._first is None else self._first
-            slot = math.floor((t - self._first) * self.fps + EARLY)
+            slot = math.floor((t - self._first) * self._rate + EARLY * min(1.0, step * self._rate))
             kept = self._slot is None or slot > self._slot
             self._slot = slot if kept else self._slot
         self.skipped += not kept
@@ -74,7 +91,7 @@ class FpsCap:
             return promised
         if read:
             return max(0, promised - self.skipped)
-        return min(promised, math.ceil(promised * self.fps / float(rate) - 1e-6)) if rate else promised
+        return min(promised, math.ceil(promised * self._rate / float(rate) - 1e-6)) if rate else promised
 
 
 def capped_info(info: VideoInfo, fps: float | None) -> VideoInfo:
@@ -86,7 +103,7 @@ def capped_info(info: VideoInfo, fps: float | None) -> VideoInfo:
     (Fraction(25, 1), Fraction(25, 1), Fraction(50, 1))
     """
     rate = info.timed_fps or info.fps
-    if fps is None or rate is not None and rate <= Fraction(fps):
+    if fps is None or rate is not None and rate <= cap_rate(fps):
         return info
-    capped = Fraction(fps).limit_denominator(1001)
+    capped = cap_rate(fps)
     return replace(info, fps=capped, timed_fps=capped)

@@ -182,3 +182,18 @@ def test_an_ntsc_rate_typed_short_is_that_rate(typed, rate):
     assert capped_info(info, typed) is info
     assert capped_info(replace(info, fps=rate * 2, timed_fps=rate * 2), typed).fps == rate  # (capped at it exactly)
 
+
+def test_stats_of_a_run_stopped_midway_say_the_cap(rule_onnx, tmp_path):
+    # --stats of a run a failure or Ctrl-C stopped: fps_cap and fps_skipped, as a finished run's (was: left out)
+    src = write_video(tmp_path / "fifty.mp4", _shaded(100), fps=Fraction(50))
+    stats = tmp_path / "s.json"
+
+    def stop_at_ten(done, total):
+        if done >= 10:
+            raise RuntimeError("enough")
+
+    with pytest.raises(Exception, match="enough"):
+        segment_video(src, tmp_path / "o.mp4", model=rule_onnx, fps=25, stats=str(stats), quiet=True,
+                      on_progress=stop_at_ten)  # fmt: skip
+    said = json.loads(stats.read_text())
+    assert "failed" in said and said["fps_cap"] == 25 and said["fps_skipped"] >= 9

@@ -258,7 +258,7 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
         except Exception as exc:  # noqa: BLE001 - the caller's, said as a stage's
             raise StageFailed("on_progress", exc) from exc
     except (StageFailed, KeyboardInterrupt) as exc:  # (a camera's run ends so: its figures are written all the same)
-        partial = run_result(opts, source, seg, writer, time.perf_counter() - t0, None, quiet=True)
+        partial = _capped(opts, source, run_result(opts, source, seg, writer, time.perf_counter() - t0, None, quiet=True))
         if isinstance(exc, StageFailed):
             failed = failure(exc, primary, masks)
             raise with_stats(failed, opts, partial, failed=str(failed)) from exc.error
@@ -273,7 +273,12 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
     if source.live and not writer.stats.frames and not stopped:  # (a file's source refuses before any work; a live
         _no_frames(opts, primary)  # one ends)
     result = finished(opts, source, seg, writer, (primary, masks), time.perf_counter() - t0, expected, stopped)
-    return replace(result, fps_cap=opts.fps, fps_skipped=source.cap.skipped) if opts.fps else result  # (files only)
+    return _capped(opts, source, result)
+
+
+def _capped(opts: SegmentOptions, source: Source, result: RunResult) -> RunResult:
+    """``result`` with ``--fps``' cap and the pictures it left out (files only), a run's stopped midway too."""
+    return replace(result, fps_cap=opts.fps, fps_skipped=source.cap.skipped) if opts.fps else result
 
 
 def _no_frames(opts: SegmentOptions, primary: VideoSink | ImageSink | None) -> NoReturn:

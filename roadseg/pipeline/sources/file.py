@@ -270,6 +270,12 @@ class VideoSource(Contents, FirstPictures, ToStart, Reading, Decoding, Expected)
         yield from peeked
         yield from self._gen
 
+    def _generate(self) -> Iterator[Frame | av.Packet]:
+        """:meth:`Reading._generate`; the pictures lost, at its end, those whose slot ``--fps`` left empty
+        (:meth:`FpsCap.lost`)."""
+        yield from super()._generate()
+        self.lost = self.cap.lost(self.lost)
+
     def expected_frames(self) -> int | None:
         """:meth:`Expected.expected_frames`, of the pictures ``--fps`` keeps (:meth:`FpsCap.expected`)."""
         return self.cap.expected(super().expected_frames(), self._rate, self._read)

@@ -42,8 +42,8 @@ def cap_rate(fps: float) -> Fraction:
 
 
 class FpsCap:
-    """Which pictures ``--fps`` keeps (:meth:`keeps`, in the order they show), and how many it left out
-    (``skipped``); ``fps`` None: every one.
+    """Which pictures ``--fps`` keeps (:meth:`keeps`, in the order they show), how many it left out (``skipped``)
+    and kept (``kept``), and the pictures lost that left a slot empty (:meth:`lost`); ``fps`` None: every one.
 
     >>> cap = FpsCap(30)  # a 60 frames/s video in Matroska's milliseconds
     >>> [ms for ms in (0, 17, 33, 50, 67, 83, 100) if cap.keeps(ms / 1000)]
@@ -56,7 +56,7 @@ class FpsCap:
     def __init__(self, fps: float | None) -> None:
         self.fps = fps
         self._rate = None if fps is None else float(cap_rate(fps))  # (the slots a second)
-        self.skipped = 0
+        self.skipped = self.kept = 0
         self._first: float | None = None  # the first picture's time: the slots are counted from it
         self._last: float | None = None  # the time of the latest picture with one
         self._slot: int | None = None  # the slot of the latest picture kept
@@ -78,20 +78,41 @@ class FpsCap:
             kept = self._slot is None or slot > self._slot
             self._slot = slot if kept else self._slot
         self.skipped += not kept
+        self.kept += kept
         return kept
 
+    def lost(self, counted: int) -> int:
+        """Of the ``counted`` pictures lost, those the output lacks: no more than the slots from the first kept
+        picture to the last that none was kept in (a lost picture whose slot another filled is not missed; was: each
+        lost picture of the file told, 30 of a 25 frames/s file at --fps 12 whose output lacked 14).
+
+        >>> cap = FpsCap(25)  # a 50 frames/s video, five pictures from 0.2 s lost: two slots left empty
+        >>> [cap.keeps(n / 50) for n in range(50) if not 10 <= n < 15].count(True), cap.lost(5), cap.lost(2)
+        (23, 2, 2)
+        """
+        if self.fps is None or self._slot is None:
+            return counted
+        return min(counted, max(0, self._slot + 1 - self.kept))
+
     def expected(self, promised: int | None, rate: Fraction | None, read: bool) -> int | None:
-        """The pictures kept of the ``promised`` ones, which come at ``rate``: once the file is ``read`` to its end,
-        those promised less those left out; before, as many as the slots they span (the progress bar's total).
+        """The pictures kept of the ``promised`` ones, which come at ``rate``: as many as the slots they span (the
+        progress bar's total), and once the file is ``read`` to its end, no more than those promised less those left
+        out (a variable rate's; was: only those, each picture lost in a file whose clock starts again told lost; and:
+        the slots a second times their seconds, rounded up, one more than 38 pictures at 25 a second keep at --fps 12,
+        and told lost).
 
         >>> FpsCap(25).expected(50, Fraction(50), False), FpsCap(25).expected(20, Fraction(10), False)
         (25, 20)
+        >>> FpsCap(12).expected(38, Fraction(25), False), FpsCap(1).expected(200, Fraction(50), False)
+        (18, 4)
         """
         if self.fps is None or promised is None:
             return promised
-        if read:
-            return max(0, promised - self.skipped)
-        return min(promised, math.ceil(promised * self._rate / float(rate) - 1e-6)) if rate else promised
+        slots = promised
+        if rate and promised:  # (the slots a picture step: as many as :meth:`keeps` keeps of a steady rate)
+            ratio = self._rate / float(rate)
+            slots = min(promised, math.floor((promised - 1) * ratio + EARLY * min(1.0, ratio) + 1e-9) + 1)
+        return max(0, min(slots, promised - self.skipped)) if read else slots
 
 
 def capped_info(info: VideoInfo, fps: float | None) -> VideoInfo:

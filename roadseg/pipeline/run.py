@@ -278,7 +278,7 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
 
 def _capped(opts: SegmentOptions, source: Source, result: RunResult) -> RunResult:
     """``result`` with ``--fps``' cap and the pictures it left out (files only), a run's stopped midway too."""
-    return replace(result, fps_cap=opts.fps, fps_skipped=source.cap.skipped) if opts.fps else result
+    return replace(result, fps_cap=float(opts.fps), fps_skipped=source.cap.skipped) if opts.fps else result
 
 
 def _no_frames(opts: SegmentOptions, primary: VideoSink | ImageSink | None) -> NoReturn:

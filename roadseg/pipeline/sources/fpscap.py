@@ -35,6 +35,7 @@ def cap_rate(fps: float) -> Fraction:
     >>> cap_rate(29.97), cap_rate(59.94), cap_rate(25), cap_rate(12.5), cap_rate(1)
     (Fraction(30000, 1001), Fraction(60000, 1001), Fraction(25, 1), Fraction(25, 2), Fraction(1, 1))
     """
+    fps = float(fps)  # (a library caller's Fraction or NumPy number: the check takes any real one)
     whole = round(fps * 1.001)
     if whole and abs(fps * 1.001 - whole) < 1e-5 * fps:
         return Fraction(whole * 1000, 1001)

@@ -225,3 +225,20 @@ def test_a_library_caller_may_give_the_cap_as_any_real_number(rule_onnx, tmp_pat
     stats = tmp_path / "s.json"
     result = segment_video(src, tmp_path / "o.mp4", model=rule_onnx, fps=fps, stats=str(stats), quiet=True)
     assert result["frames"] == 25 and json.loads(stats.read_text())["fps_cap"] == 25 and read_video(tmp_path / "o.mp4")["rate"] == 25
+
+
+def test_a_source_a_hair_below_the_cap_on_a_coarse_clock_keeps_every_picture(rule_onnx, tmp_path):
+    # 29.97 frames/s in Matroska's milliseconds at --fps 30: every picture (was: two pictures 33 ms apart in one slot
+    # where the slots' phase, drifting 0.03 ms a picture, meets a rounded stamp: the 740th left out, 116 of 10 minutes'
+    # 17,982 pictures; 174 with a quarter of a step early): its own rate is the cap's or less
+    from roadseg.pipeline.sources.fpscap import FpsCap
+
+    cap, rate = FpsCap(30), Fraction(30000, 1001)
+    cap.source_rate(rate)
+    assert all(cap.keeps(round(n * 1000 / rate) / 1000) for n in range(17_982)) and cap.skipped == 0
+    cap = FpsCap(30)  # (60 frames/s on that clock: every other picture still)
+    cap.source_rate(Fraction(60))
+    assert sum(cap.keeps(round(n * 1000 / 60) / 1000) for n in range(36_000)) == 18_000
+    src = write_video(tmp_path / "ntsc.mkv", split_frames(800, h=32, w=32), fps=Fraction(30000, 1001))
+    result = segment_video(src, tmp_path / "o.mkv", model=rule_onnx, fps=30, quiet=True)
+    assert result["frames"] == 800 and result["fps_skipped"] == 0

@@ -121,6 +121,7 @@ class VideoSource(Contents, FirstPictures, ToStart, Reading, Decoding, Expected)
         self._read_first_picture()
         self._set_up_info()
         self._rate = self.info.timed_fps or self.info.fps  # (the pictures', which --fps counts the slots of)
+        self.cap.source_rate(self._rate)
         self._say_left_out(said)
         self._set_up_sensor_boxes(own_file)
 

@@ -6,7 +6,10 @@ picture's: a 60 frames/s dashcam's every other picture at ``--fps 30``, a variab
 come (slots by time, not by count). A picture up to a quarter of a slot early counts in the next one, or a quarter of
 its step from the picture before where that is less: timestamps rounded to a coarse clock (Matroska's milliseconds: a
 60 frames/s picture at 33 ms, not 33.3) keep every other one, not two in a row, and at ``--fps 1`` a picture a second
-(was: the picture 0.25 s early, 0.76 s after the first of a 50 frames/s video, and one more a second on). A source at N frames/s or fewer keeps every picture. The pictures left out are not lost: they are
+(was: the picture 0.25 s early, 0.76 s after the first of a 50 frames/s video, and one more a second on). A source whose
+own rate is N or less (:meth:`FpsCap.source_rate`) keeps every picture: a 29.97 frames/s video in milliseconds at
+``--fps 30`` (was: where the slots' phase, drifting 0.03 ms a picture, met a rounded stamp, two pictures 33 ms apart
+in one slot, one left out of about a hundred). A source at N frames/s or fewer keeps every picture. The pictures left out are not lost: they are
 counted apart (:attr:`FpsCap.skipped`, ``--stats``' ``fps_skipped``).
 
 Example:
@@ -61,11 +64,12 @@ class FpsCap:
         self._first: float | None = None  # the first picture's time: the slots are counted from it
         self._last: float | None = None  # the time of the latest picture with one
         self._slot: int | None = None  # the slot of the latest picture kept
+        self._every = False  # (the source's own rate is the cap's or less: source_rate)
 
     def keeps(self, t: float | None) -> bool:
         """Whether the picture at ``t`` seconds is kept (the first of its slot); one without a time lies where the one
         before it does (the first is kept)."""
-        if self.fps is None:
+        if self.fps is None or self._every:
             return True
         t = self._last if t is None else t
         if t is None:  # (no picture with a time yet)
@@ -81,6 +85,17 @@ class FpsCap:
         self.skipped += not kept
         self.kept += kept
         return kept
+
+    def source_rate(self, rate: Fraction | None) -> None:
+        """The rate the source's pictures come at (its camera's: ``timed_fps``): where it is the cap's or less, every
+        picture is kept from here on, as :func:`capped_info` writes them at it.
+
+        >>> cap = FpsCap(30)
+        >>> cap.source_rate(Fraction(30000, 1001))
+        >>> all(cap.keeps(round(n * 1000 * 1001 / 30000) / 1000) for n in range(3000)), cap.skipped
+        (True, 0)
+        """
+        self._every = self.fps is not None and bool(rate) and rate <= cap_rate(self.fps)
 
     def lost(self, counted: int) -> int:
         """Of the ``counted`` pictures lost, those the output lacks: no more than the slots from the first kept

@@ -46,7 +46,7 @@ from roadseg.pipeline.sources import Frame, ImageSource, LiveSource, Source, Vid
 from roadseg.pipeline.sources.boxes import SensorBox, say_sensor_boxes
 from roadseg.pipeline.sources.concat import concat_source
 from roadseg.pipeline.sources.containers import pipe_waited
-from roadseg.pipeline.sources.fpscap import capped_info
+from roadseg.pipeline.sources.fpscap import capped_info, capped_result
 from roadseg.pipeline.sources.opening import HTTP_SCHEMES, camera_options
 from roadseg.pipeline.timing import FrameStats, StageTimes, timed
 from roadseg.pipeline.writer import build_writer
@@ -258,7 +258,7 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
         except Exception as exc:  # noqa: BLE001 - the caller's, said as a stage's
             raise StageFailed("on_progress", exc) from exc
     except (StageFailed, KeyboardInterrupt) as exc:  # (a camera's run ends so: its figures are written all the same)
-        partial = _capped(opts, source, run_result(opts, source, seg, writer, time.perf_counter() - t0, None, quiet=True))
+        partial = capped_result(opts.fps, source, run_result(opts, source, seg, writer, time.perf_counter() - t0, None, quiet=True))
         if isinstance(exc, StageFailed):
             failed = failure(exc, primary, masks)
             raise with_stats(failed, opts, partial, failed=str(failed)) from exc.error
@@ -273,12 +273,7 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
     if source.live and not writer.stats.frames and not stopped:  # (a file's source refuses before any work; a live
         _no_frames(opts, primary)  # one ends)
     result = finished(opts, source, seg, writer, (primary, masks), time.perf_counter() - t0, expected, stopped)
-    return _capped(opts, source, result)
-
-
-def _capped(opts: SegmentOptions, source: Source, result: RunResult) -> RunResult:
-    """``result`` with ``--fps``' cap and the pictures it left out (files only), a run's stopped midway too."""
-    return replace(result, fps_cap=float(opts.fps), fps_skipped=source.cap.skipped) if opts.fps else result
+    return capped_result(opts.fps, source, result)
 
 
 def _no_frames(opts: SegmentOptions, primary: VideoSink | ImageSink | None) -> NoReturn:

@@ -23,8 +23,12 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from fractions import Fraction
+from typing import TYPE_CHECKING, Any
 
 from roadseg.pipeline.sources.base import VideoInfo
+
+if TYPE_CHECKING:
+    from roadseg.pipeline.options import RunResult
 
 #: the part of a slot (or of the picture's step from the one before, where less) by which a picture early counts in
 #: the next one (timestamps on a coarse clock)
@@ -144,3 +148,9 @@ def capped_info(info: VideoInfo, fps: float | None) -> VideoInfo:
         return info
     capped = cap_rate(fps)
     return replace(info, fps=capped, timed_fps=capped)
+
+
+def capped_result(fps: float | None, source: Any, result: RunResult) -> RunResult:
+    """``result`` with ``--fps``' cap and the pictures the file ``source`` (its :class:`FpsCap`, ``cap``) left out, a
+    run's stopped midway too; ``result`` itself without a cap."""
+    return replace(result, fps_cap=float(fps), fps_skipped=source.cap.skipped) if fps else result

@@ -298,3 +298,38 @@ def test_camvids_default_size_is_unchanged(own_run, tmp_path):
     assert list(state["config"]["size"]) == [360, 480]
     assert CliRunner().invoke(main, ["export", str(run / "best.pt"), "-o", str(tmp_path / "m.onnx")]).exit_code == 0
     assert OnnxSegmenter(tmp_path / "m.onnx", providers="cpu").metadata["input_size"] == [360, 480]
+
+
+def test_a_classes_txt_saved_with_a_bom_and_crlf_names_its_first_class_plainly(tmp_path):
+    """Windows Notepad's UTF-8 starts the file with a BOM: the first class was named '\\ufeffroad'."""
+    from roadseg.data.classset import read_classes
+
+    (tmp_path / "classes.txt").write_bytes("road #804080\r\nlane\r\ncar\r\n\r\n".encode("utf-8-sig"))
+    own = read_classes(tmp_path)
+    assert own.names == ("road", "lane", "car") and own.palette[0] == (128, 64, 128)
+
+
+def test_a_classes_txt_of_one_class_is_refused_as_a_model_of_it_learns_nothing():
+    """Softmax over one class is always it (loss 0 from the first step): road vs the rest is two classes."""
+    from roadseg.data.classset import parse_classes
+
+    with pytest.raises(ValueError, match="names 1 classes.*2 to 255"):
+        parse_classes("road\n", "classes.txt")
+    assert parse_classes("road\nother\n", "classes.txt").count == 2
+
+
+def test_a_colour_coded_label_is_refused_saying_labels_hold_class_indices(tmp_path):
+    from roadseg.data.camvid import read_label
+
+    rgb = np.zeros((8, 8, 3), np.uint8)
+    rgb[:4] = (128, 64, 128)
+    _png(tmp_path / "l.png", rgb)
+    with pytest.raises(ValueError, match=r"l\.png is a colour \(RGB\) picture.*class index.*255 void"):
+        read_label(tmp_path / "l.png")
+
+
+def test_a_holdout_of_no_frames_says_what_a_sequence_is_and_names_those_there():
+    from roadseg.data.camvid import split_holdout
+
+    with pytest.raises(ValueError, match=r"'f00'.*name up to its first '_'.*f000, f001"):
+        split_holdout(["f000", "f001"], ("f00",))

@@ -103,7 +103,7 @@ def read_classes(root: str | Path) -> ClassSet:
     if not path.is_file():
         return CAMVID
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8-sig")  # (a BOM, as Notepad writes, is no part of the first name)
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"cannot read {path}: {exc}") from None
     return parse_classes(text, str(path))

@@ -91,8 +91,9 @@ def parse_classes(text: str, source: str) -> ClassSet:
         except ValueError as exc:
             raise ValueError(f"{source} line {number}: {exc}") from None
         names.append(name)
-    if not 1 <= len(names) <= VOID:
-        raise ValueError(f"{source} names {len(names)} classes: a data folder has 1 to {VOID} (255 is void)")
+    if not 2 <= len(names) <= VOID:  # (one class is always the answer: a network of it learns nothing)
+        raise ValueError(f"{source} names {len(names)} classes: a data folder has 2 to {VOID} (255 is void; "
+                         "one class and the rest is two, e.g. road and background)")  # fmt: skip
     own = distinct_palette(len(names))
     return ClassSet(tuple(names), tuple(c or tuple(d) for c, d in zip(colours, own)), source)
 

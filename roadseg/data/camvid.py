@@ -83,7 +83,9 @@ def read_label(path: Path) -> np.ndarray:
     if label.ndim == 3 and _is_palette_png(path):  # (OpenCV expands a palette into colours)
         label = _palette_indices(path)
     if label.ndim == 3:
-        raise ValueError(f"label {path} has {label.shape[2]} channels; expected one index per pixel")
+        raise ValueError(f"label {path} is a colour (RGB) picture ({label.shape[2]} channels): a label holds one class "
+                         "index a pixel (0, 1, 2 ... in the order of the classes, 255 void), not their colours: write "
+                         "masks as single-channel (or palette) PNGs of indices")  # fmt: skip
     if label.dtype != np.uint8:
         raise ValueError(f"label {path} holds {label.dtype.itemsize * 8}-bit values; expected 8-bit class indices")
     return label

@@ -53,7 +53,8 @@ from roadseg.cli.values import Finite, parse_size
                    "[default: the shipped model's].")
 @click.option("--train-splits", default="train", show_default=True, help="Splits to train on, comma-separated (train,val: a final fit).")
 @click.option("--holdout", multiple=True, metavar="SEQ[:FRACTION]",
-              help="Hold a sequence (or its last FRACTION) out of training and score it as the check, e.g. "
+              help="Hold a sequence (frames whose names agree up to their first '_') or its last FRACTION out of "
+                   "training and score it as the check, e.g. "
                    "--holdout 0006R0 --holdout 0001TP:0.33.")
 @click.option("--select", type=click.Choice(["auto", "check", "val", "last"]), default="auto", show_default=True,
               help="What best.pt is chosen by; auto = the check if there is a holdout, else val.")

@@ -235,7 +235,10 @@ def split_holdout(names: list[str], holdout: tuple[str, ...], *, missing_ok: boo
                              "most 1, e.g. 0001TP:0.33")  # fmt: skip
         idx = sorted((n, i) for i, n in enumerate(names) if n.split("_")[0] == seq)
         if not idx and not missing_ok:
-            raise ValueError(f"holdout {spec!r}: no frames of sequence {seq!r} in the {len(names)} frames read")
+            seqs = sorted({n.split("_")[0] for n in names})
+            raise ValueError(f"holdout {spec!r}: no frames of sequence {seq!r} in the {len(names)} frames read (a "
+                             f"frame's sequence is its name up to its first '_': {', '.join(seqs[:6])}"
+                             f"{' ...' if len(seqs) > 6 else ''})")  # fmt: skip
         keep = len(idx) - round(len(idx) * share)
         for _, i in idx[keep:]:
             held[i] = True

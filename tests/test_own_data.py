@@ -333,3 +333,11 @@ def test_a_holdout_of_no_frames_says_what_a_sequence_is_and_names_those_there():
 
     with pytest.raises(ValueError, match=r"'f00'.*name up to its first '_'.*f000, f001"):
         split_holdout(["f000", "f001"], ("f00",))
+
+
+def test_a_folder_of_own_classes_not_in_segnets_layout_is_not_called_a_camvid_folder(tmp_path):
+    (tmp_path / "train").mkdir()
+    (tmp_path / "classes.txt").write_text(CLASSES_TXT)
+    with pytest.raises(FileNotFoundError) as err:
+        CamVid(tmp_path, "train")
+    assert "CamVid" not in str(err.value) and "classes.txt" in str(err.value) and "trainannot/" in str(err.value)

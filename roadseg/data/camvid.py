@@ -120,6 +120,9 @@ def detect_layout(root: Path) -> str:
         return "fastai"
     if any((root / s).is_dir() and (root / f"{s}annot").is_dir() for s in SPLITS):
         return "segnet"
+    if (root / CLASSES_FILE).is_file():
+        raise FileNotFoundError(f"{root} has a {CLASSES_FILE} but not SegNet's layout beside it: expected train/ + "
+                                "trainannot/ (and val/ + valannot/), an image and a same-named PNG label each")
     raise FileNotFoundError(
         f"{root} is not a CamVid folder: expected train/ + trainannot/ (SegNet layout) "
         "or images/ + labels/ + codes.txt (fastai layout)"

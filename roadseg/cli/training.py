@@ -170,7 +170,8 @@ def _phase(value: str) -> tuple[int, float, int, int]:
 @click.option("--quality", default=95, show_default=True, type=click.IntRange(1, 100), help="JPEG quality of the images.")
 @handle_errors
 def pack_data_cmd(src, dst, quality) -> None:
-    """Copy CamVid train+val with JPEG images (labels stay PNG), small enough to carry to a GPU box."""
+    """Copy CamVid's train+val, or a folder's of its own classes (its classes.txt goes too), with JPEG images (labels
+    stay PNG), small enough to carry to a GPU box."""
     from roadseg.data.camvid import pack
 
     try:

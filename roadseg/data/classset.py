@@ -54,7 +54,7 @@ class ClassSet:
 
     def describe(self) -> str:
         """``CamVid's 11`` or ``the 3 of data/classes.txt``, and the first names: for messages."""
-        head = ", ".join(self.names[:4]) + (" ..." if self.count > 4 else "")
+        head = listed(self.names)
         return f"CamVid's 11 ({head})" if self.is_camvid else f"the {self.count} of {self.source} ({head})"
 
     def void_labels(self, label: np.ndarray, path: str | Path) -> np.ndarray:
@@ -75,6 +75,25 @@ class ClassSet:
 
 
 CAMVID = ClassSet(CLASSES, PALETTE)
+
+
+def listed(names: tuple[str, ...]) -> str:
+    """The first four of ``names`` for a message, `` ...`` after them where there are more.
+
+    >>> listed(("a", "b", "c", "d", "e")), listed(("road",))
+    ('a, b, c, d ...', 'road')
+    """
+    return ", ".join(names[:4]) + (" ..." if len(names) > 4 else "")
+
+
+def counted(count: int, names: tuple[str, ...] | None) -> str:
+    """``count`` classes, with their first names where they are known (:func:`listed`): what a model has, in a
+    message that refuses it.
+
+    >>> counted(5, ("a", "b", "c", "d", "e")), counted(3, None)
+    ('5 classes (a, b, c, d ...)', '3 classes')
+    """
+    return f"{count} classes" + (f" ({listed(names)})" if names else "")
 
 
 def parse_classes(text: str, source: str) -> ClassSet:

@@ -21,15 +21,14 @@ import numpy as np
 
 from roadseg.contract import file_kind
 from roadseg.data.camvid import CamVid
-from roadseg.data.classset import CAMVID, ClassSet, from_state
+from roadseg.data.classset import CAMVID, ClassSet, counted, from_state
 from roadseg.pipeline.infer import resize_frame, resize_labels
 from roadseg.train.metrics import confusion_matrix, scores
 
 
 def _not_the_datas(path: Path, verb: str, names: tuple[str, ...] | None, count: int, classes: ClassSet) -> ValueError:
     """The one line that refuses to score a model of ``count`` classes (``names``, where known) on data of ``classes``."""
-    has = f"{count} classes" + (f" ({', '.join(names[:4])}{' ...' * (count > 4)})" if names else "")
-    return ValueError(f"{path.name} {verb} {has}, not {classes.describe()}: its labels cannot be scored against "
+    return ValueError(f"{path.name} {verb} {counted(count, names)}, not {classes.describe()}: its labels cannot be scored against "
                       f"{'CamVid' if classes.is_camvid else 'the data'}'s")  # fmt: skip
 
 

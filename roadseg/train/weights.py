@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from roadseg.contract import not_checkpoint, read_onnx
-from roadseg.data.classset import CAMVID, ClassSet, from_state
+from roadseg.data.classset import CAMVID, ClassSet, counted, from_state
 from roadseg.errors import ModelError, reason_of
 from roadseg.model import Preprocess, build_model
 
@@ -108,8 +108,7 @@ def starting_model(cfg: TrainConfig, images: list[np.ndarray], fresh: bool,
         net = initial_model(cfg.init, images)
         count, names = net.config["num_classes"], recorded_classes(cfg.init)
         if count != classes.count or names not in (None, classes.names):
-            has = f"{count} classes" + (f" ({', '.join(names[:4])}{' ...' * (count > 4)})" if names else "")
-            raise ValueError(f"{cfg.init} has {has}, the data has {classes.describe()}: --init starts a run of "
+            raise ValueError(f"{cfg.init} has {counted(count, names)}, the data has {classes.describe()}: --init starts a run of "
                              "the classes it scores")  # fmt: skip
         _same_architecture(cfg, net.config)
         return replace(cfg, model={k: v for k, v in net.config.items() if k != "num_classes"}), net.train()

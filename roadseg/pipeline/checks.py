@@ -113,8 +113,9 @@ def _check_numbers(opts: SegmentOptions) -> None:
             bounds = f"from {least} to {most}" if most else f"{least} or more"
             raise ArgumentError(f"{name} must be {bounds}{meaning}, not {value!r}")
     _check_retries(opts.retries, opts.retry_delay)
-    _check_stream_timeout(opts.stream_timeout)
-    _check_fps(opts.fps)
+    _check_above_zero("stream_timeout", opts.stream_timeout, "a number of seconds")
+    if opts.fps is not None:  # (None: every frame)
+        _check_above_zero("fps", opts.fps, "a number of frames a second", " (None: every frame)")
 
 
 def _check_retries(retries: object, delay: float) -> None:
@@ -134,31 +135,18 @@ def _check_retries(retries: object, delay: float) -> None:
         raise ArgumentError(f"--retries forever (retries=None) needs a --retry-delay above 0 (not a busy loop), not {delay!r}")
 
 
-def _check_stream_timeout(seconds: object) -> None:
-    """Refuse a ``stream_timeout`` that is no time above 0 (``--stream-timeout``'s bounds): 0 took every stream as
-    lost at once.
+def _check_above_zero(name: str, value: object, what: str, meaning: str = "") -> None:
+    """Refuse a real-number option that is no ``what`` above 0 (``--stream-timeout``: 0 took every stream as lost at
+    once; ``--fps``), ``meaning`` said beside the bound.
 
-    >>> _check_stream_timeout(0.5), _check_stream_timeout(12)
+    >>> _check_above_zero("stream_timeout", 0.5, "a number of seconds"), _check_above_zero("fps", 12.5, "a rate")
     (None, None)
-    >>> _check_stream_timeout(0)
+    >>> _check_above_zero("stream_timeout", 0, "a number of seconds")
     Traceback (most recent call last):
     roadseg.errors.ArgumentError: stream_timeout must be a number of seconds above 0, not 0
     """
-    if isinstance(seconds, bool) or not isinstance(seconds, Real) or not (math.isfinite(seconds) and seconds > 0):
-        raise ArgumentError(f"stream_timeout must be a number of seconds above 0, not {seconds!r}")
-
-
-def _check_fps(fps: object) -> None:
-    """Refuse an ``fps`` cap that is no rate above 0 (``--fps``'s bounds; None: no cap).
-
-    >>> _check_fps(None), _check_fps(12.5)
-    (None, None)
-    >>> _check_fps(0)
-    Traceback (most recent call last):
-    roadseg.errors.ArgumentError: fps must be a number of frames a second above 0 (None: every frame), not 0
-    """
-    if fps is not None and (isinstance(fps, bool) or not isinstance(fps, Real) or not (math.isfinite(fps) and fps > 0)):
-        raise ArgumentError(f"fps must be a number of frames a second above 0 (None: every frame), not {fps!r}")
+    if isinstance(value, bool) or not isinstance(value, Real) or not (math.isfinite(value) and value > 0):
+        raise ArgumentError(f"{name} must be {what} above 0{meaning}, not {value!r}")
 
 
 def _check_stats(opts: SegmentOptions, live: bool) -> None:

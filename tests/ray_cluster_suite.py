@@ -21,7 +21,16 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import batch_results, frame_count, part_files, rule_model, split_frames, wait_for, write_video
+from conftest import (
+    as_from_a_terminal,
+    batch_results,
+    frame_count,
+    part_files,
+    rule_model,
+    split_frames,
+    wait_for,
+    write_video,
+)
 
 pytestmark = pytest.mark.skipif(os.environ.get("ROADSEG_RAY_NETNS") != "1",
                                 reason="runs inside the network namespace test_batch_ray.py makes")  # fmt: skip
@@ -251,8 +260,11 @@ def _stopped_midway(cluster: dict, work: dict, name: str, stop, *, inputs: Path 
     out = work["root"] / f"out-{name}"
     midway = when is None
     when = when or (lambda proc, out: part_files(out) if out.exists() else None)
+    # (as from a terminal: a suite run under nohup passed its SIGHUP ignored on, which a command keeps so, by design:
+    # the dropped-SSH-session test saw the batch run to its end, exit 0)
     proc = subprocess.Popen(batch_cmd(inputs, out, work["model"], *extra, address=address), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=as_from_a_terminal)  # fmt: skip
     try:
         wait_for(lambda: when(proc, out) or proc.poll() is not None, 90)
         assert proc.poll() is None, proc.communicate()[1]

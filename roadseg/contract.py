@@ -182,7 +182,7 @@ def parse_metadata(raw: Mapping[str, str], name: str) -> dict:
             isinstance(c, list) and len(c) == 3 and all(isinstance(v, int) and 0 <= v <= 255 for v in c)
             for c in palette)):  # fmt: skip
         raise ModelError(f"{name}: metadata palette is not an RGB colour (0-255) for each class")
-    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
+    if size_pair(size) is None:
         raise ModelError(f"{name}: metadata input_size is not a working size [height, width] in pixels")
     if not isinstance(meta["ignore_index"], int):
         raise ModelError(f"{name}: metadata ignore_index is not a class index")
@@ -195,6 +195,17 @@ def _described(arg: Any) -> str:
     return f"{kind} [{','.join('?' if d is None else str(d) for d in arg.shape or [])}]"
 
 
+def size_pair(value: Any) -> tuple[int, int] | None:
+    """A decoded metadata value as a (height, width) in pixels where it is one (a list of two ints above 0: what
+    ``input_size`` and ``fixed_size`` hold), else None.
+
+    >>> size_pair([360, 480]), size_pair([360]), size_pair("360x480")
+    ((360, 480), None, None)
+    """
+    ok = isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) and v > 0 for v in value)
+    return (value[0], value[1]) if ok else None
+
+
 def fixed_size(meta: Mapping[str, Any]) -> tuple[int, int] | None:
     """The (height, width) decoded metadata say a model's network is fixed at inside (``fixed_size``: ``adapt_onnx``
     writes it), else None.
@@ -202,9 +213,7 @@ def fixed_size(meta: Mapping[str, Any]) -> tuple[int, int] | None:
     >>> fixed_size({"fixed_size": [288, 288]}), fixed_size({})
     ((288, 288), None)
     """
-    size = meta.get("fixed_size")
-    ok = isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)
-    return (size[0], size[1]) if ok else None
+    return size_pair(meta.get("fixed_size"))
 
 
 def batch_fixed(session: Any) -> bool:

@@ -167,14 +167,14 @@ def _runs_at(meta: dict) -> dict:
     >>> _runs_at({"input_size": [360, 480]}), _runs_at({"input_size": [288, 288], "fixed_size": [288, 288]})
     ({'fixed_size': None, 'size_16_9': [320, 544]}, {'fixed_size': [288, 288], 'size_16_9': [288, 288]})
     """
-    from roadseg.contract import fixed_size
+    from roadseg.contract import fixed_size, size_pair
     from roadseg.pipeline.infer import working_size
 
-    size = meta.get("input_size")
-    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
+    size = size_pair(meta.get("input_size"))
+    if size is None:
         return {}
     fixed = fixed_size(meta)
-    return {"fixed_size": list(fixed) if fixed else None, "size_16_9": size if fixed else list(working_size(720, 1280, size))}
+    return {"fixed_size": list(fixed) if fixed else None, "size_16_9": list(size if fixed else working_size(720, 1280, size))}
 
 
 def model_report(model: str | Path) -> dict:

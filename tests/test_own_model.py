@@ -441,8 +441,8 @@ def test_a_network_of_batch_one_made_elsewhere_segments_a_clip_at_batch_4(tmp_pa
                                   "4", "--stats", str(stats)])  # fmt: skip
     assert r.exit_code == 0, r.output
     said = [line for line in r.output.splitlines() if "one frame at a time" in line]
-    assert said == ["roadseg: mine.onnx takes one frame at a time (batch 1 baked into its graph): a batch of 4 runs as "
-                    "4 runs of 1"]  # fmt: skip
+    assert said == ["roadseg: mine.onnx takes one frame at a time (its input 'frames' is fixed at batch 1): a batch of 4 "
+                    "runs as 4 runs of 1"]  # (adapt_onnx fixes frames at batch 1 where the network's input is)
     assert len(json.loads(stats.read_text())["per_frame"]) == 10
 
 

@@ -96,7 +96,8 @@ def adapt_onnx(src: str | Path, dst: str | Path, *, classes: Sequence[str], pale
     the channels in BGR order with ``bgr``); its first output (scores [N,C,H,W], or labels [N,H,W]) becomes
     ``labels``. Where its input's H and W are fixed, frames are resized to them (bilinear) and its scores back to
     the frame (metadata ``fixed_size``: each picture is then run at ``input_size`` whatever its aspect, not one
-    fitted to it). ``classes`` name its classes in the order of its scores; ``palette`` colours them (default: one
+    fitted to it). Where its input's batch is fixed at 1, so is that of ``frames`` ([1,H,W,3]): it is run one frame
+    at a time, known at load (``roadseg info --model`` says so), not found at its first batch of more. ``classes`` name its classes in the order of its scores; ``palette`` colours them (default: one
     of its own each); ``input_size`` is the working size it is run at (default: its fixed size, each frame resized
     once; else 360x480); ``ignore_index`` the label of void (default: the one after the last class); ``metadata``
     adds keys (training data, scores). A network that does not fit (several inputs, not 3 channels) is a one-line
@@ -127,7 +128,9 @@ def adapt_onnx(src: str | Path, dst: str | Path, *, classes: Sequence[str], pale
     nodes = pre + list(graph.node) + wrap.post(their_out.name, len(_dims(their_out)) == 3, size)
     del graph.node[:], graph.input[:], graph.output[:]
     graph.node.extend(nodes)
-    graph.input.append(helper.make_tensor_value_info(INPUT, TensorProto.UINT8, ["N", "H", "W", 3]))
+    # (a network whose batch is fixed at 1 gets a frames input fixed there too: run one frame at a time, known at load)
+    batch = 1 if _dims(their_in)[0] == 1 else "N"
+    graph.input.append(helper.make_tensor_value_info(INPUT, TensorProto.UINT8, [batch, "H", "W", 3]))
     graph.output.append(helper.make_tensor_value_info(OUTPUT, TensorProto.UINT8, ["N", "H", "W"]))
     given = {"palette": None if palette is None else [list(c) for c in palette], "ignore_index": ignore_index}
     given |= {"fixed_size": list(size) if size else None}  # (every picture is then run at input_size, not fitted)

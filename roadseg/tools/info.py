@@ -186,7 +186,7 @@ def model_report(model: str | Path) -> dict:
     >>> report["contract"], report["classes"][3]
     ('passes', {'index': 3, 'name': 'Road', 'colour': '804080'})
     """
-    from roadseg.contract import json_or_text, parse_metadata
+    from roadseg.contract import batch_fixed, json_or_text, parse_metadata
     from roadseg.errors import ModelError
     from roadseg.pipeline.model_files import check_model_file
     from roadseg.pipeline.session import OnnxSegmenter
@@ -206,6 +206,7 @@ def model_report(model: str | Path) -> dict:
         report["input"] = {"shape": [d if isinstance(d, int) else "?" for d in frames.shape], "type": frames.type}
         report["input"]["height_width"] = "fixed" if any(isinstance(d, int) for d in frames.shape[1:3]) else "dynamic"
         report["input"]["batch"] = "fixed" if frames.shape and isinstance(frames.shape[0], int) else "dynamic"
+        report["input"]["one_at_a_time"] = batch_fixed(session)  # (as OnnxSegmenter knows it at load)
     raw = session.get_modelmeta().custom_metadata_map
     try:
         meta = parse_metadata(raw, path.name)
@@ -229,7 +230,7 @@ def format_model(report: dict) -> str:
         inp, inner = report["input"], report.get("inner_fixed_size")
         hw = f"H and W {inp['height_width']}" + (f" (the network inside is fixed at {inner[0]}x{inner[1]}: frames are "
                                                   "resized to it and its labels back)" if inner else "")  # fmt: skip
-        one = ", one frame at a time (its batch is fixed at 1)" if inp["shape"][:1] == [1] else ""  # (another: refused)
+        one = ", one frame at a time (its batch is fixed at 1)" if inp.get("one_at_a_time") else ""  # (another: refused)
         lines.append(f"  {'input':<16} frames {inp['type']} [{','.join(str(d) for d in inp['shape'])}], {hw}{one}")
     for key, label in (("input_size", "working size"), ("precision", "precision"), ("ignore_index", "void/ignore")):
         value = report.get(key)

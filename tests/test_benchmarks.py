@@ -285,3 +285,43 @@ def test_bench_times_an_anamorphic_clip_at_the_working_size_segment_runs_it_at(t
     assert r.exit_code == 0, r.output
     ran = json.loads(stats.read_text())["working_size"]
     assert json.loads((out / "bench.json").read_text())["working_size"] == ran == [32, 64], ran
+
+
+def test_bench_floor_counts_the_macs_of_the_working_size_run(tmp_path, monkeypatch):
+    """The floor took the file's MACs (counted at its input_size, 48x64 here; 360x480 for the shipped models) for a
+    clip run at another working size (a 16:9 clip: 32x64 here, 320x544 for the shipped ones): the GMAC/frame and
+    the fraction of peak were of a size never run."""
+    from conftest import rule_model
+
+    monkeypatch.setattr(bench, "machine_peak", lambda threads=0: {"fp32_gflops": 100.0, "int8_gops": 400.0})
+    model = rule_model(tmp_path / "m.onnx", input_size=(48, 64), metadata={"macs": 6 * 10**9})
+    got = {}
+    for h, w in ((96, 128), (72, 128)):  # (4:3: run at its 48x64; 16:9: at 32x64)
+        video = write_video(tmp_path / f"{h}.mp4", split_frames(4, h=h, w=w))
+        r = CliRunner().invoke(main, ["bench", "--video", str(video), "--model", str(model), "--frames", "4", "--batch",
+                                      "1", "--no-native", "--no-torch", "--repeats", "1", "--out", str(tmp_path / f"{h}")])  # fmt: skip
+        assert r.exit_code == 0, r.output
+        data = json.loads((tmp_path / f"{h}" / "bench.json").read_text())
+        fl, row = data["floor"]["custom"], data["rows"][0]
+        assert fl["at"] == f"{row['size']} batch 1" and fl["achieved_gops"] == round(2 * fl["gmacs_per_frame"] * row["fps"], 1)
+        got["x".join(map(str, data["working_size"]))] = fl["gmacs_per_frame"]
+    assert got == {"48x64": 6.0, "32x64": 4.0}, got
+
+
+def test_macs_at_a_working_size_are_a_convolutional_networks_own_count_there(tmp_path):
+    """:func:`roadseg.tools.peak.macs_at` scales the MACs counted at a network's input_size by the pixels: a real
+    network's count (convolutions, strided ones too) at 320x544 and at 360x480, the two sizes the shipped models
+    run at, against it."""
+    import torch
+    from conftest import rule_model
+
+    from roadseg.export.onnx import count_macs
+    from roadseg.pipeline.session import OnnxSegmenter
+    from roadseg.tools.peak import macs_at
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.Conv2d(8, 16, 3, stride=2, padding=1),
+                              torch.nn.Conv2d(16, 4, 1))  # fmt: skip
+    rule_model(tmp_path / "m.onnx", input_size=(360, 480), metadata={"macs": count_macs(net, (360, 480))})
+    seg = OnnxSegmenter(tmp_path / "m.onnx", providers="cpu")
+    assert macs_at(seg, (360, 480)) == count_macs(net, (360, 480))
+    assert macs_at(seg, (320, 544)) == count_macs(net, (320, 544)) != count_macs(net, (360, 480))

@@ -206,7 +206,7 @@ def run_bench(video: str | Path, *, frames: int = 48, repeats: int = 3, batches=
         models = {**models, "baseline": Path(baseline)}
     log("machine peak (onnxruntime matmul)")
     try:
-        fl = floor(rows, models, machine_peak(threads=threads), size)
+        fl = floor(rows, models, machine_peak(threads=threads), working)
     except ImportError:  # (onnx, which writes its matmul models, is in the train extra)
         log("onnx not installed (pip install 'roadseg[train]'): machine peak skipped")
         fl = {}

@@ -61,14 +61,29 @@ def machine_peak(sizes: tuple[int, ...] = (768, 1536), repeats: int = 5, threads
     return out
 
 
-def floor(rows: list[dict], models: dict[str, Path], peak: dict, working: str) -> dict:
-    """Model-only speed at the working size against the machine's peak: how much of it the model uses."""
+def macs_at(model: OnnxSegmenter, size: tuple[int, int]) -> int | None:
+    """The multiply-accumulates of one frame run at ``size`` (height, width) by ``model``, whose metadata ``macs`` were
+    counted at its ``input_size``: scaled by the pixels (a convolutional network's grow with them: 320x544 has 1.007x
+    360x480's), not where its network is fixed at a size inside (every frame is resized to it); None where unknown."""
+    macs = model.metadata.get("macs")
+    if not isinstance(macs, int) or macs <= 0:
+        return None
+    if model.fixed_size:
+        return macs
+    (h, w), (ih, iw) = size, model.input_size
+    return round(macs * h * w / (ih * iw))
+
+
+def floor(rows: list[dict], models: dict[str, Path], peak: dict, working: tuple[int, int]) -> dict:
+    """Model-only speed at the ``working`` size (height, width) against the machine's peak: how much of it the model
+    uses, with its MACs at that size (:func:`macs_at`)."""
     out = {"peak": peak}
+    at = f"{working[0]}x{working[1]}"
     for precision, path in models.items():
-        meta = OnnxSegmenter(path, providers="cpu").metadata  # one session per model, for its metadata
-        macs = meta.get("macs")
+        model = OnnxSegmenter(path, providers="cpu")  # one session per model, for its metadata
+        meta, macs = model.metadata, macs_at(model, working)
         candidates = [r for r in rows if r["what"] == "onnxruntime model-only" and r["precision"] == precision
-                      and r["device"] == "cpu" and r["size"] == working]  # fmt: skip
+                      and r["device"] == "cpu" and r["size"] == at]  # fmt: skip
         if not macs or not candidates:
             continue
         best = max(candidates, key=lambda r: r["fps"])

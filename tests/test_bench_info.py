@@ -222,3 +222,27 @@ def test_info_model_of_another_fixed_batch_does_not_say_one_frame_at_a_time(tmp_
     r = _info("--model", str(tmp_path / "two.onnx"))
     assert r.exit_code == 1 and "frames tensor(uint8) [2,?,?,3], H and W dynamic\n" in r.output, r.output
     assert "one frame at a time" not in r.output and "has a fixed shape (2x?x?x3)" in r.output
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "sched_setaffinity"), reason="no CPU affinity on this system")
+def test_info_says_the_whole_cpu_name_and_the_cpus_this_process_may_use(tmp_path):
+    """`info` said the machine's CPU count alone (os.cpu_count()): a process pinned to fewer (taskset, a container's
+    cpuset) read as having them all; bench's machine line counted the usable ones apart, by a function of its own."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from roadseg.tools.info import cpu_info
+
+    cpu = cpu_info()
+    assert cpu["usable"] == len(os.sched_getaffinity(0)) and cpu["cores"] == os.cpu_count()
+    names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+             if line.startswith("model name")]  # fmt: skip
+    assert cpu["model"] == (names[0] if names else cpu["model"])
+    one = min(os.sched_getaffinity(0))  # (a process pinned to one CPU: what it may use, not what the machine has)
+    code = ("import os, json; os.sched_setaffinity(0, {%d}); from roadseg.tools.info import cpu_info; "
+            "from roadseg.tools.report import machine_line; print(json.dumps([cpu_info()['usable'], machine_line()]))") % one
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    usable, line = json.loads(out)
+    assert usable == 1 and f", 1 CPUs usable of {os.cpu_count()} (" in line, line
+    assert f"({os.cpu_count()} cores, {cpu['usable']} usable)" in CliRunner().invoke(main, ["info"]).output

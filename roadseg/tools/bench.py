@@ -32,7 +32,7 @@ from roadseg.pipeline.run import run
 from roadseg.pipeline.session import OnnxSegmenter, resolve_device
 from roadseg.pipeline.sinks import VideoSink
 from roadseg.pipeline.sources import Frame, VideoSource, picture_stream
-from roadseg.tools.bench_timing import Timed, cpus_usable, in_turn, load_average, median_fps, round_ratio
+from roadseg.tools.bench_timing import Timed, in_turn, load_average, median_fps, round_ratio
 from roadseg.tools.peak import floor, machine_peak
 from roadseg.tools.report import warnings_of
 
@@ -210,10 +210,11 @@ def run_bench(video: str | Path, *, frames: int = 48, repeats: int = 3, batches=
     except ImportError:  # (onnx, which writes its matmul models, is in the train extra)
         log("onnx not installed (pip install 'roadseg[train]'): machine peak skipped")
         fl = {}
+    machine = collect()
     result = {"video": str(video), "video_info": vinfo, "frames": len(imgs), "repeats": repeats, "settings": settings,
-              "when": when, "load_average": [*load, load_average()], "cpus_usable": cpus_usable(),
+              "when": when, "load_average": [*load, load_average()], "cpus_usable": machine["cpu"]["usable"],
               "threads": {"onnxruntime": threads or "default (one per physical core)"}, "working_size": list(working), "rows": rows,
-              "ratios": ratios, "floor": fl, "machine": collect(), "interleaved": turns}  # fmt: skip
+              "ratios": ratios, "floor": fl, "machine": machine, "interleaved": turns}  # fmt: skip
     return {**result, "warnings": warnings_of(result)}
 
 

@@ -74,7 +74,3 @@ def load_average() -> float:
     """The 1-minute load average (-1.0 where the system has none)."""
     return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else -1.0
 
-
-def cpus_usable() -> int:
-    """The CPUs this process may run on (its affinity; os.cpu_count() counts the machine's)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -24,14 +24,24 @@ def _version(dist: str) -> str | None:
         return None
 
 
+def cpus_usable() -> int:
+    """The CPUs this process may run on: its affinity (``taskset``, a container's cpuset), where the system has one;
+    ``os.cpu_count()`` counts the machine's.
+
+    >>> 1 <= cpus_usable() <= os.cpu_count()
+    True
+    """
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def cpu_info() -> dict:
-    """Model name, core count and the SIMD features that matter for onnxruntime's kernels."""
+    """Model name (``/proc/cpuinfo``'s, whole, where there is one), the machine's CPU count (``cores``), those this
+    process may use (``usable``: :func:`cpus_usable`) and the SIMD features that matter for onnxruntime's kernels."""
     flags: set[str] = set()
-    name = platform.processor() or platform.machine()
+    name = ""
     try:
-        text = Path("/proc/cpuinfo").read_text()
-        for line in text.splitlines():
-            if line.startswith("model name") and name in ("", platform.machine()):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and not name:
                 name = line.split(":", 1)[1].strip()
             if line.startswith("flags"):
                 flags = set(line.split(":", 1)[1].split())
@@ -46,7 +56,8 @@ def cpu_info() -> dict:
         "avx512_bf16": "avx512_bf16" in flags,
         "amx": any(f.startswith("amx") for f in flags),
     }
-    return {"model": name, "cores": os.cpu_count(), "features": features}
+    name = name or platform.processor() or platform.machine()
+    return {"model": name, "cores": os.cpu_count(), "usable": cpus_usable(), "features": features}
 
 
 def collect() -> dict:
@@ -101,7 +112,7 @@ def format_report(report: dict) -> str:
         lines.append(f"  {k:<20} {v or '-'}")
     cpu = report["cpu"]
     feats = ", ".join(f for f, on in cpu["features"].items() if on) or "none"
-    lines += [f"  {'platform':<20} {report['platform']}", f"  {'cpu':<20} {cpu['model']} ({cpu['cores']} cores)",
+    lines += [f"  {'platform':<20} {report['platform']}", f"  {'cpu':<20} {cpu['model']} ({cpu['cores']} cores, {cpu['usable']} usable)",
               f"  {'cpu features':<20} {feats}",
               f"  {'ort providers':<20} {', '.join(report['providers']['available'])}",
               f"  {'device (auto)':<20} {report['providers']['auto_device']}",

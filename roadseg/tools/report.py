@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from roadseg.tools.bench_timing import cpus_usable, load_average
+from roadseg.tools.bench_timing import load_average
 
 SPREAD = 1.3  # runs of one row further apart than this (fastest / slowest): the machine was busy
 MIN_SECONDS = 1.0  # a timed run shorter than this is start-up and flush as much as frames
@@ -118,7 +118,8 @@ def machine_line(result: dict | None = None) -> str:
     if result is None:
         from roadseg.tools.info import collect
 
-        result = {"machine": collect(), "cpus_usable": cpus_usable(), "load_average": [load_average()], "rows": []}
+        machine = collect()
+        result = {"machine": machine, "cpus_usable": machine["cpu"]["usable"], "load_average": [load_average()], "rows": []}
     m = result.get("machine")
     if not m:
         return ""

@@ -65,6 +65,38 @@ def test_classes_txt_names_the_classes_their_colours_and_void():
             parse_classes(text, "classes.txt")
 
 
+def test_a_class_name_with_a_comma_is_refused_naming_the_file_line_and_name():
+    """Names are listed with commas (messages, export --classes): 'road, paved' read as two classes there."""
+    from roadseg.data.classset import parse_classes
+
+    with pytest.raises(ValueError) as err:
+        parse_classes("sky\nroad, paved #804080\n", "my/classes.txt")
+    assert str(err.value) == ("my/classes.txt line 2: class name 'road, paved' holds a comma; names are listed with "
+                              "commas (messages, export --classes): give it another name")  # fmt: skip
+    # spaces within a name are a name's own (traffic light), as are other characters
+    assert parse_classes("traffic light\nroad-side (paved)\n", "c.txt").names == ("traffic light", "road-side (paved)")
+
+
+def test_numbered_lines_0_to_c_minus_1_name_the_classes_without_their_numbers():
+    """Other tools list classes as '0 road' (or '0: road'): that was a class named '0 road'."""
+    from roadseg.data.classset import parse_classes
+
+    for text in ("0 road #804080\n1 lane\n2 car #ff0000\n", "0: road #804080\n1:lane\n2\tcar #ff0000\n"):
+        assert parse_classes(text, "c.txt") == parse_classes(CLASSES_TXT, "c.txt"), text
+    assert parse_classes("0\n1\n", "c.txt").names == ("0", "1")  # (a number alone is a name)
+    for text, said in (
+        ("1 road\n2 car\n", "c.txt line 1 is numbered 1, but its label value is its index, 0: number the lines 0, 1, "
+                            "2 ... in order, or not at all"),
+        ("0 road\ncar\n", "c.txt line 2 ('car') is not numbered, but line 1 is: number every line (0 road, 1 car ...) "
+                          "or none"),
+        ("road\n2 wheelers\n", "c.txt line 2 ('2 wheelers') is numbered, but line 1 is not: number every line "
+                               "(0 road, 1 car ...) or none"),
+    ):  # fmt: skip
+        with pytest.raises(ValueError) as err:
+            parse_classes(text, "c.txt")
+        assert str(err.value) == said
+
+
 def test_a_folder_of_its_own_classes_reads_them_and_255_as_void(tmp_path):
     from roadseg.data.classset import CAMVID, read_classes
 

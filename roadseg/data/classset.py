@@ -1,7 +1,9 @@
 """The classes a dataset (and a model trained on it) has: CamVid's 11, or a folder's own from its ``classes.txt``.
 
 ``classes.txt`` sits in the data root beside ``train/`` and ``trainannot/``: one class a line, its label value
-the line's index (0..C-1), optionally a ``#RRGGBB`` colour after the name (else one of its own each). Label
+the line's index (0..C-1), optionally a ``#RRGGBB`` colour after the name (else one of its own each). A name holds
+no comma (names are listed with commas). Lines may carry their index before the name, as other tools' class lists
+do (``0 road``, ``0: road``): every line then, 0..C-1 in order, else it is refused. Label
 pixels of value 255 are void; any other value of C or more is refused. In memory void is C, the label after
 the last, as CamVid's is 11, and as an exported file's ``ignore_index`` says.
 
@@ -13,10 +15,13 @@ Example:
     (('road', 'lane', 'car'), (128, 64, 128), (255, 0, 0), 3)
     >>> from_state({"classes": list(own.names), "palette": own.palette}) == own
     True
+    >>> parse_classes("0 road #804080\\n1: lane\\n2 car #ff0000", "classes.txt") == own
+    True
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +32,8 @@ from roadseg.contract import distinct_palette, parse_palette
 
 #: The file in a data root that names its classes.
 CLASSES_FILE = "classes.txt"
+#: A line's optional leading index, as other tools number their class lists: ``0 road``, ``0: road``, ``0,road``.
+_NUMBERED = re.compile(r"(\d+)(?:\s*[:,]\s*|\s+)(\S.*)")
 #: The label value of void pixels in a folder of its own classes (and CamVid's other convention).
 VOID = 255
 
@@ -98,23 +105,52 @@ def counted(count: int, names: tuple[str, ...] | None) -> str:
 
 def parse_classes(text: str, source: str) -> ClassSet:
     """The classes of a ``classes.txt``'s text; ValueError (one line, naming ``source``) for one that is not."""
-    names, colours = [], []
-    for number, line in enumerate(text.rstrip().splitlines(), 1):
-        name, _, colour = line.strip().partition("#")
-        name = name.strip()
+    names, colours, indices, lines = [], [], [], text.rstrip().splitlines()
+    for number, line in enumerate(lines, 1):
+        index, name, colour = _split_line(line)
         if not name or name in names:
             raise ValueError(f"{source} line {number}: {'class ' + repr(name) + ' twice' if name else 'no name'}; "
                              "one class a line, NAME [#RRGGBB], its label value the line's index")  # fmt: skip
+        if "," in name:
+            raise ValueError(f"{source} line {number}: class name {name!r} holds a comma; names are listed with commas "
+                             "(messages, export --classes): give it another name")  # fmt: skip
         try:
-            colours.append(tuple(parse_palette(colour.strip())[0]) if colour.strip() else None)
+            colours.append(tuple(parse_palette(colour)[0]) if colour else None)
         except ValueError as exc:
             raise ValueError(f"{source} line {number}: {exc}") from None
         names.append(name)
+        indices.append(index)
+    _check_numbering(indices, lines, source)
     if not 2 <= len(names) <= VOID:  # (one class is always the answer: a network of it learns nothing)
         raise ValueError(f"{source} names {len(names)} classes: a data folder has 2 to {VOID} (255 is void; "
                          "one class and the rest is two, e.g. road and background)")  # fmt: skip
     own = distinct_palette(len(names))
     return ClassSet(tuple(names), tuple(c or tuple(d) for c, d in zip(colours, own)), source)
+
+
+def _split_line(line: str) -> tuple[int | None, str, str]:
+    """A ``classes.txt`` line's leading index (None where it has none), name and colour text.
+
+    >>> _split_line(" 1: sky #808080"), _split_line("traffic light"), _split_line("0")
+    ((1, 'sky', '808080'), (None, 'traffic light', ''), (None, '0', ''))
+    """
+    name, _, colour = line.strip().partition("#")
+    numbered = _NUMBERED.fullmatch(name.strip())
+    index, name = (int(numbered[1]), numbered[2]) if numbered else (None, name)
+    return index, name.strip(), colour.strip()
+
+
+def _check_numbering(indices: list[int | None], lines: list[str], source: str) -> None:
+    """ValueError (one line, naming the line) where some lines are numbered and others not, or a number is not its
+    line's index: the label value is the line's index, so a number can only repeat it."""
+    for number, (index, line) in enumerate(zip(indices, lines), 1):
+        if (index is None) != (indices[0] is None):
+            said = "is numbered, but line 1 is not" if index is not None else "is not numbered, but line 1 is"
+            raise ValueError(f"{source} line {number} ({line.strip()!r}) {said}: number every line (0 road, 1 car ...) "
+                             "or none")  # fmt: skip
+        if index is not None and index != number - 1:
+            raise ValueError(f"{source} line {number} is numbered {index}, but its label value is its index, "
+                             f"{number - 1}: number the lines 0, 1, 2 ... in order, or not at all")  # fmt: skip
 
 
 def read_classes(root: str | Path) -> ClassSet:

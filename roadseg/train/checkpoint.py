@@ -133,11 +133,15 @@ def log(out: Path, row: dict, classes: ClassSet = CAMVID) -> None:
 
 
 def trained_size(state: dict) -> tuple[int, int]:
-    """The (height, width) a checkpoint's network was trained at: its recipe's ``size`` (``train --size``), a rebuilt
-    release's ``input_size``, else CamVid's 360x480 (a soup, a run from before the size was recorded).
+    """The (height, width) a checkpoint's network was trained at: its recipe's ``size`` (``train --size``), a soup's
+    (its ingredients' ``input_size``), a rebuilt release's ``input_size``, else CamVid's 360x480 (a soup or a run
+    from before the size was recorded).
 
-    >>> trained_size({"config": {"size": [96, 160]}}), trained_size({"soup": []})
-    ((96, 160), (360, 480))
+    >>> trained_size({"config": {"size": [96, 160]}}), trained_size({"soup": [], "input_size": [72, 128]})
+    ((96, 160), (72, 128))
+    >>> trained_size({"soup": []})
+    (360, 480)
     """
-    size = (state.get("config") or {}).get("size") or (state.get("released") or {}).get("input_size") or CAMVID_SIZE
+    size = ((state.get("config") or {}).get("size") or state.get("input_size")
+            or (state.get("released") or {}).get("input_size") or CAMVID_SIZE)  # fmt: skip
     return int(size[0]), int(size[1])

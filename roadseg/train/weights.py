@@ -20,9 +20,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import cv2
 import numpy as np
 import torch
 
+from roadseg.classes import CAMVID_SIZE
 from roadseg.contract import not_checkpoint, read_onnx
 from roadseg.data.classset import CAMVID, ClassSet, counted, from_state
 from roadseg.errors import ModelError, reason_of
@@ -34,11 +36,16 @@ if TYPE_CHECKING:  # (loop imports this module)
 IMAGENET_URL = "https://download.pytorch.org/models/resnet34-b627a593.pth"
 
 
-def calibration_batch(images: list[np.ndarray]) -> torch.Tensor:
-    """8 evenly spaced training frames, normalised: what an .onnx warm start sets its BN statistics on."""
+def calibration_batch(images: list[np.ndarray], size: tuple[int, int] | None = None) -> torch.Tensor:
+    """8 evenly spaced training frames, normalised: what an .onnx warm start sets its BN statistics on; resized to
+    ``size`` (height, width) where given, as a run of ``train --size`` reads them."""
     if not images:
         raise ValueError("an .onnx warm start needs training images to calibrate its BNs")
-    return Preprocess()(torch.from_numpy(np.stack([images[i] for i in calibration_indices(len(images))])))
+    chosen = [images[i] for i in calibration_indices(len(images))]
+    if size is not None:
+        chosen = [f if f.shape[:2] == tuple(size) else cv2.resize(f, size[::-1], interpolation=cv2.INTER_AREA)
+                  for f in chosen]  # fmt: skip
+    return Preprocess()(torch.from_numpy(np.stack(chosen)))
 
 
 def calibration_indices(count: int) -> list[int]:
@@ -60,7 +67,7 @@ def recorded_classes(spec: str) -> tuple[str, ...] | None:
     """The class names an exported ``.onnx`` (its metadata) or a checkpoint records; None for a checkpoint from
     before checkpoints recorded them (its classes known by count alone)."""
     if spec.endswith(".onnx"):
-        meta = {p.key: p.value for p in read_onnx(spec, load_external_data=False).metadata_props}
+        meta = _metadata(spec)
         return tuple(json.loads(meta["classes"])) if "classes" in meta else None
     state = torch.load(spec, map_location="cpu", weights_only=False)
     return from_state(state).names if isinstance(state, dict) and state.get("classes") else None
@@ -175,15 +182,20 @@ INGREDIENT_KEYS = ("training_data", "training", "checkpoint_epoch", "val_miou", 
 
 def released_about(path: str | Path) -> dict:
     """What an exported file's metadata says of how it was made (:data:`INGREDIENT_KEYS`), parsed."""
-    meta = {p.key: p.value for p in read_onnx(path, load_external_data=False).metadata_props}
+    meta = _metadata(path)
     return {k: json.loads(meta[k]) for k in INGREDIENT_KEYS if k in meta}
 
 
 def file_classes(path: str | Path) -> dict:
     """The classes and palette an exported file's metadata names, as a checkpoint records them
     (:meth:`~roadseg.data.classset.ClassSet.as_state`): what a network rebuilt from it scores."""
-    meta = {p.key: p.value for p in read_onnx(path, load_external_data=False).metadata_props}
+    meta = _metadata(path)
     return {k: json.loads(meta[k]) for k in ("classes", "palette") if k in meta}
+
+
+def _metadata(path: str | Path) -> dict[str, str]:
+    """An exported file's metadata, unparsed (its weights left unread)."""
+    return {p.key: p.value for p in read_onnx(path, load_external_data=False).metadata_props}
 
 
 def rebuilt_release(path: str | Path, images: list[np.ndarray]) -> tuple[torch.nn.Module, dict]:
@@ -194,7 +206,7 @@ def rebuilt_release(path: str | Path, images: list[np.ndarray]) -> tuple[torch.n
     from roadseg.model.unfold import unet_from_onnx
 
     about = released_about(path)
-    meta = {p.key: p.value for p in read_onnx(path, load_external_data=False).metadata_props}
+    meta = _metadata(path)
     net = unet_from_onnx(str(path), calibration_batch(images)).eval()
     shift_logits(net, -_offsets_of(about))  # the network before its release's logit adjustment
     size = json.loads(meta["input_size"]) if "input_size" in meta else None  # (the size it was trained at: a re-release's)
@@ -237,31 +249,40 @@ def soup_checkpoint(paths: list[str], weights: list[float] | None, images: list[
     BNs calibrated on ``images``) that ``export``, ``release`` and ``eval`` take as they take ``best.pt``.
 
     It records each ingredient (file name, weight and what its metadata says of its training), and the
-    release writes that into the shipped files' metadata.
+    release writes that into the shipped files' metadata; and the size they were trained at (their
+    ``input_size``: :func:`~roadseg.train.checkpoint.trained_size`), at which ``images`` calibrate the BNs.
     """
     from roadseg.model.unfold import unet_soup
 
-    _same_classes(paths)
-    net = unet_soup([str(p) for p in paths], weights, calibration_batch(images))
+    size = _one_kind(paths)
+    net = unet_soup([str(p) for p in paths], weights, calibration_batch(images, size))
     weights = [1.0] * len(paths) if weights is None else weights
     abouts = [released_about(path) for path in paths]
     # the soup averages the ingredients' heads, logit adjustments and all: it is made without them (a release adds its own)
     shift_logits(net, -sum(w / sum(weights) * _offsets_of(about) for w, about in zip(weights, abouts)))
     soup = [{"file": Path(path).name, "weight": round(weight / sum(weights), 4), **about}
             for path, weight, about in zip(paths, weights, abouts)]  # fmt: skip
-    save_atomic({**file_classes(paths[0]), "model": net.state_dict(), "model_config": net.config, "soup": soup}, Path(dst))
+    save_atomic({**file_classes(paths[0]), "model": net.state_dict(), "model_config": net.config, "soup": soup,
+                 "input_size": list(size)}, Path(dst))  # fmt: skip
     return Path(dst)
 
 
-def _same_classes(paths: list[str]) -> None:
-    """ValueError (one line naming both class lists) where the files of a soup score other classes: averaged, each
-    class's scores would mix another's, and the soup would take the first file's names."""
-    first = file_classes(paths[0]).get("classes")
-    for path in paths[1:]:
-        names = file_classes(path).get("classes")
-        if names != first:
-            raise ValueError(f"{Path(paths[0]).name} scores {', '.join(first or ())} but {Path(path).name} scores "
-                             f"{', '.join(names or ())}: a soup averages files of the same classes")  # fmt: skip
+def _one_kind(paths: list[str]) -> tuple[int, int]:
+    """The (height, width) the files of a soup were trained at (their ``input_size``); ValueError (one line naming
+    both) where they score other classes (averaged, each class's scores would mix another's, and the soup would take
+    the first file's names) or were trained at other sizes (it would be released at one, which another never saw)."""
+    said = [(json.loads(m.get("classes", "[]")), "x".join(map(str, json.loads(m.get("input_size", "null")) or CAMVID_SIZE)))
+            for m in map(_metadata, paths)]  # fmt: skip
+    (names, size), first = said[0], Path(paths[0]).name
+    for path, (other, at) in zip(paths[1:], said[1:]):
+        if other != names:
+            raise ValueError(f"{first} scores {', '.join(names)} but {Path(path).name} scores {', '.join(other)}: a soup "
+                             "averages files of the same classes")  # fmt: skip
+        if at != size:
+            raise ValueError(f"{first} was trained at {size} but {Path(path).name} at {at}: a soup averages files "
+                             "trained at one size")  # fmt: skip
+    height, width = size.split("x")
+    return int(height), int(width)
 
 
 def save_atomic(obj: dict, path: Path) -> None:

@@ -84,13 +84,14 @@ def test_numbered_lines_0_to_c_minus_1_name_the_classes_without_their_numbers():
     for text in ("0 road #804080\n1 lane\n2 car #ff0000\n", "0: road #804080\n1:lane\n2\tcar #ff0000\n"):
         assert parse_classes(text, "c.txt") == parse_classes(CLASSES_TXT, "c.txt"), text
     assert parse_classes("0\n1\n", "c.txt").names == ("0", "1")  # (a number alone is a name)
+    # a list not numbered from its first line keeps a name's leading number (was refused as a mix)
+    assert parse_classes("road\n2 wheelers #ff0000\n", "c.txt").names == ("road", "2 wheelers")
+    assert parse_classes("2 wheelers\nroad\n", "c.txt").names == ("2 wheelers", "road")
     for text, said in (
         ("1 road\n2 car\n", "c.txt line 1 is numbered 1, but its label value is its index, 0: number the lines 0, 1, "
                             "2 ... in order, or not at all"),
         ("0 road\ncar\n", "c.txt line 2 ('car') is not numbered, but line 1 is: number every line (0 road, 1 car ...) "
                           "or none"),
-        ("road\n2 wheelers\n", "c.txt line 2 ('2 wheelers') is numbered, but line 1 is not: number every line "
-                               "(0 road, 1 car ...) or none"),
     ):  # fmt: skip
         with pytest.raises(ValueError) as err:
             parse_classes(text, "c.txt")

@@ -1,5 +1,6 @@
 """A model soup's checkpoint carries what its ingredients were trained at: their size (``train --size``)."""
 
+import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -56,5 +57,20 @@ def test_a_soups_batchnorms_are_calibrated_at_its_ingredients_size(tmp_path):
     read_at_size = [np.ascontiguousarray(f.reshape(32, 2, 48, 2, 3).mean((1, 3)).round().astype(np.uint8)) for f in frames]
     native = torch.load(soup_checkpoint(files, None, frames, tmp_path / "a.pt"), weights_only=False)["model"]
     sized = torch.load(soup_checkpoint(files, None, read_at_size, tmp_path / "b.pt"), weights_only=False)["model"]
+    for key in (k for k in native if k.endswith("running_var")):
+        assert torch.allclose(native[key], sized[key], rtol=1e-2, atol=1e-3), key
+
+
+def test_a_rebuilt_release_calibrates_its_batchnorms_at_the_files_size(tmp_path):
+    """release X.onnx and --init X.onnx rebuild the file's network, its BNs set on 8 training frames: at the size the
+    file was trained at (its input_size), as a run reads them (was: at the data's own size, here twice that)."""
+    from roadseg.train.weights import rebuilt_release
+
+    (file,) = _ingredients(tmp_path, (32, 48))
+    rng = np.random.default_rng(1)
+    frames = [np.clip(rng.integers(0, 256, (1, 1, 3)) + rng.integers(-60, 60, (64, 96, 3)), 0, 255).astype(np.uint8)
+              for _ in range(4)]  # fmt: skip
+    read_at_size = [cv2.resize(f, (48, 32), interpolation=cv2.INTER_AREA) for f in frames]  # (as CamVid(size=) reads)
+    native, sized = rebuilt_release(file, frames)[1]["model"], rebuilt_release(file, read_at_size)[1]["model"]
     for key in (k for k in native if k.endswith("running_var")):
         assert torch.allclose(native[key], sized[key], rtol=1e-2, atol=1e-3), key

@@ -105,9 +105,12 @@ def counted(count: int, names: tuple[str, ...] | None) -> str:
 
 def parse_classes(text: str, source: str) -> ClassSet:
     """The classes of a ``classes.txt``'s text; ValueError (one line, naming ``source``) for one that is not."""
-    names, colours, indices, lines = [], [], [], text.rstrip().splitlines()
-    for number, line in enumerate(lines, 1):
-        index, name, colour = _split_line(line)
+    lines = text.rstrip().splitlines()
+    split = [_split_line(line) for line in lines]
+    numbered = _numbered([index for index, _, _ in split], lines, source)
+    names, colours = [], []
+    for number, (line, (_, name, colour)) in enumerate(zip(lines, split), 1):
+        name = name if numbered else line.strip().partition("#")[0].strip()
         if not name or name in names:
             raise ValueError(f"{source} line {number}: {'class ' + repr(name) + ' twice' if name else 'no name'}; "
                              "one class a line, NAME [#RRGGBB], its label value the line's index")  # fmt: skip
@@ -119,8 +122,6 @@ def parse_classes(text: str, source: str) -> ClassSet:
         except ValueError as exc:
             raise ValueError(f"{source} line {number}: {exc}") from None
         names.append(name)
-        indices.append(index)
-    _check_numbering(indices, lines, source)
     if not 2 <= len(names) <= VOID:  # (one class is always the answer: a network of it learns nothing)
         raise ValueError(f"{source} names {len(names)} classes: a data folder has 2 to {VOID} (255 is void; "
                          "one class and the rest is two, e.g. road and background)")  # fmt: skip
@@ -140,17 +141,20 @@ def _split_line(line: str) -> tuple[int | None, str, str]:
     return index, name.strip(), colour.strip()
 
 
-def _check_numbering(indices: list[int | None], lines: list[str], source: str) -> None:
-    """ValueError (one line, naming the line) where some lines are numbered and others not, or a number is not its
-    line's index: the label value is the line's index, so a number can only repeat it."""
+def _numbered(indices: list[int | None], lines: list[str], source: str) -> bool:
+    """Whether a ``classes.txt``'s lines carry their index: every line does (each must be its line's index: the label
+    value is the line's index, so a number can only repeat it), or the first is numbered 0 (then every line must be).
+    Else a leading number is part of its name (``2 wheelers``). ValueError (one line, naming the line) otherwise."""
+    if indices and indices[0] != 0 and None in indices:
+        return False
     for number, (index, line) in enumerate(zip(indices, lines), 1):
-        if (index is None) != (indices[0] is None):
-            said = "is numbered, but line 1 is not" if index is not None else "is not numbered, but line 1 is"
-            raise ValueError(f"{source} line {number} ({line.strip()!r}) {said}: number every line (0 road, 1 car ...) "
-                             "or none")  # fmt: skip
-        if index is not None and index != number - 1:
+        if index is None:
+            raise ValueError(f"{source} line {number} ({line.strip()!r}) is not numbered, but line 1 is: number every "
+                             "line (0 road, 1 car ...) or none")  # fmt: skip
+        if index != number - 1:
             raise ValueError(f"{source} line {number} is numbered {index}, but its label value is its index, "
                              f"{number - 1}: number the lines 0, 1, 2 ... in order, or not at all")  # fmt: skip
+    return True
 
 
 def read_classes(root: str | Path) -> ClassSet:

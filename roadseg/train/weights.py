@@ -42,9 +42,8 @@ def calibration_batch(images: list[np.ndarray], size: tuple[int, int] | None = N
     if not images:
         raise ValueError("an .onnx warm start needs training images to calibrate its BNs")
     chosen = [images[i] for i in calibration_indices(len(images))]
-    if size is not None:
-        chosen = [f if f.shape[:2] == tuple(size) else cv2.resize(f, size[::-1], interpolation=cv2.INTER_AREA)
-                  for f in chosen]  # fmt: skip
+    if size is not None:  # (as CamVid(size=) reads them)
+        chosen = [f if f.shape[:2] == size else cv2.resize(f, size[::-1], interpolation=cv2.INTER_AREA) for f in chosen]
     return Preprocess()(torch.from_numpy(np.stack(chosen)))
 
 
@@ -200,16 +199,15 @@ def _metadata(path: str | Path) -> dict[str, str]:
 
 def rebuilt_release(path: str | Path, images: list[np.ndarray]) -> tuple[torch.nn.Module, dict]:
     """A released fp32 ``.onnx`` as a checkpoint that ``release`` takes: the network rebuilt
-    (:mod:`roadseg.model.unfold`, BNs calibrated on ``images``) and a state that carries what the file
+    (:mod:`roadseg.model.unfold`, BNs calibrated on ``images`` at the file's ``input_size``) and a state that carries what the file
     says of its making (``released``), so that a re-release (e.g. another logit adjustment) keeps its
     recipe. The rebuilt network scores what the file does (the sixth release: 71.89 both)."""
     from roadseg.model.unfold import unet_from_onnx
 
-    about = released_about(path)
-    meta = _metadata(path)
-    net = unet_from_onnx(str(path), calibration_batch(images)).eval()
-    shift_logits(net, -_offsets_of(about))  # the network before its release's logit adjustment
+    about, meta = released_about(path), _metadata(path)
     size = json.loads(meta["input_size"]) if "input_size" in meta else None  # (the size it was trained at: a re-release's)
+    net = unet_from_onnx(str(path), calibration_batch(images, tuple(size) if size else None)).eval()
+    shift_logits(net, -_offsets_of(about))  # the network before its release's logit adjustment
     return net, {**file_classes(path), "model": net.state_dict(), "model_config": net.config,
                  "released": {"file": Path(path).name, **about, **({"input_size": size} if size else {})}}  # fmt: skip
 

@@ -3,6 +3,8 @@
 import json
 from dataclasses import replace
 from fractions import Fraction
+from functools import partial
+from http.server import SimpleHTTPRequestHandler
 
 import numpy as np
 import pytest
@@ -242,3 +244,38 @@ def test_a_source_a_hair_below_the_cap_on_a_coarse_clock_keeps_every_picture(rul
     src = write_video(tmp_path / "ntsc.mkv", split_frames(800, h=32, w=32), fps=Fraction(30000, 1001))
     result = segment_video(src, tmp_path / "o.mkv", model=rule_onnx, fps=30, quiet=True)
     assert result["frames"] == 800 and result["fps_skipped"] == 0
+
+
+class _Served(SimpleHTTPRequestHandler):
+    """Serves files (no ranges: an http TS then says no length, a live stream), without a log line for each."""
+
+    def log_message(self, *a) -> None:
+        return None
+
+
+def test_an_http_url_of_a_file_is_capped_as_the_file_is(rule_onnx, tmp_path):
+    # an mp4 on a web server, which opens with a length (run's open_url: a file, every frame read): --fps applies as
+    # to the file (was: refused, "--fps keeps fewer of a video file's frames; a live source is paced by its own")
+    from servers import serving
+
+    src = write_video(tmp_path / "fifty.mp4", _shaded(100), fps=Fraction(50), options={"movflags": "faststart"})
+    out = tmp_path / "o.mp4"
+    with serving(partial(_Served, directory=str(tmp_path))) as httpd:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/{src.name}"
+        result = segment_video(url, out, model=rule_onnx, mode="side-by-side", fps=25, quiet=True)
+    assert result["frames"] == 50 and result["fps_skipped"] == 50 and result["frames_lost"] == 0
+    assert _numbers(out) == list(range(0, 100, 2)) and read_video(out)["rate"] == 25
+
+
+def test_an_http_url_of_a_live_stream_is_refused_a_cap_saying_what_to_do(rule_onnx, tmp_path):
+    # a TS served without ranges says no length: a live stream once opened; refused then, in one line that says to
+    # download a file first (a URL with --live is refused before it is opened, as a camera is)
+    from servers import serving
+
+    src = write_video(tmp_path / "a.ts", _shaded(20), fps=Fraction(25))
+    with serving(partial(_Served, directory=str(tmp_path))) as httpd:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/{src.name}"
+        with pytest.raises(OutputError, match=r"--fps .* live stream .*download it first"):
+            segment_video(url, tmp_path / "o.mp4", model=rule_onnx, fps=10, quiet=True)
+    with pytest.raises(OutputError, match="a live source is paced by its own"):
+        segment_video("http://127.0.0.1:9/a.ts", tmp_path / "o.mp4", live=True, fps=10)

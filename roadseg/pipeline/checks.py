@@ -29,7 +29,7 @@ from roadseg.pipeline.sinks.encoders import check_video_encoder
 from roadseg.pipeline.sinks.video import STDOUT
 from roadseg.pipeline.sources import image_paths, is_image_input, is_live_input
 from roadseg.pipeline.sources.concat import concat_paths
-from roadseg.pipeline.sources.opening import capture_args, unknown_scheme
+from roadseg.pipeline.sources.opening import HTTP_SCHEMES, capture_args, unknown_scheme
 from roadseg.pipeline.suffixes import AUDIO_SUFFIXES, IMAGE_SUFFIXES
 
 
@@ -63,7 +63,7 @@ def check(opts: SegmentOptions) -> bool:
     if not live and images(opts) and (given := [name for name, on in (("--start", opts.start), ("--duration", opts.duration),
                                                                      ("--codec", opts.codec)) if on]):  # fmt: skip
         raise OutputError(f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} for video; {opts.input} is images")
-    if opts.fps is not None and (live or images(opts)):
+    if opts.fps is not None and (live and not may_be_a_file(opts) or images(opts)):  # (a URL's: once opened, run)
         raise OutputError("--fps keeps fewer of a video file's frames; a live source is paced by its own (--pace, "
                           "--camera-fps), and images are each segmented")  # fmt: skip
     if opts.height is not None and (live or images(opts)):
@@ -94,6 +94,17 @@ def check(opts: SegmentOptions) -> bool:
     if opts.stats:
         _check_stats(opts, live)
     return live
+
+
+def may_be_a_file(opts: SegmentOptions) -> bool:
+    """Whether the input is an http(s) URL that is read as a file where it opens with a length (a file on a web
+    server: :func:`~roadseg.pipeline.sources.capture.open_url`), nobody watching it live (``--live``, ``--show``,
+    ``--serve``).
+
+    >>> may_be_a_file(SegmentOptions("https://cdn/clip.mp4")), may_be_a_file(SegmentOptions("https://cdn/a", live=True))
+    (True, False)
+    """
+    return not (opts.live or opts.show or opts.serve) and str(opts.input).lower().startswith(HTTP_SCHEMES)
 
 
 #: The whole-number options a library caller may give that the command line bounds (``--batch`` 1..256,

@@ -202,12 +202,13 @@ def test_stats_of_a_run_stopped_midway_say_the_cap(rule_onnx, tmp_path):
 
 
 @pytest.mark.parametrize("container,kind,seed", [("mp4", "duplicate", 0), ("mkv", "swap", 0), ("mp4", "zero", 0),
-                                                  ("cat", "swap", 2)])  # fmt: skip
+                                                  ("cat", "swap", 2), ("ts", "swap", 2)])  # fmt: skip
 def test_the_frames_told_lost_under_a_cap_are_no_more_than_the_output_lacks(rule_onnx, tmp_path, container, kind, seed):
     # a damaged file at --fps 12 (its 25 a second): the pictures lost are told as the slots they left empty, not
     # each lost picture of the file (was: mp4-duplicate-0 told 30 lost, the output 14 frames short of the clean
     # file's; 45 of benchmarks/lost_count.py's 159 cases at --seeds 3 told more than the output lacked; cat-swap-2, two
-    # recordings joined byte for byte, 6 told, 2 short)
+    # recordings joined byte for byte, 6 told, 2 short; ts-swap-2, 3 told, 2 short: a picture after a loss counted in
+    # the next slot, a quarter of a slot early by the long step the loss made, leaving its own empty)
     import fuzzing
 
     bases = fuzzing.make_base_clips(tmp_path / "base")
@@ -279,3 +280,19 @@ def test_an_http_url_of_a_live_stream_is_refused_a_cap_saying_what_to_do(rule_on
             segment_video(url, tmp_path / "o.mp4", model=rule_onnx, fps=10, quiet=True)
     with pytest.raises(OutputError, match="a live source is paced by its own"):
         segment_video("http://127.0.0.1:9/a.ts", tmp_path / "o.mp4", live=True, fps=10)
+
+
+def test_a_picture_after_a_loss_is_early_by_the_sources_step_not_the_gaps():
+    # 25 frames/s at --fps 12 (a slot 2.08 steps long), pictures 7, 8 and 33-36 lost: the picture after each loss
+    # keeps its own slot (was: a quarter of a slot early by the gap's long step, 0.24 of a slot before the next, it
+    # counted in that one, leaving its own empty, and told lost: 3 slots empty where the output lacked 2 pictures)
+    from roadseg.pipeline.sources.fpscap import FpsCap
+
+    times = [0.0213 + 0.04 * k for k in range(38)]
+    cap = FpsCap(12)
+    cap.source_rate(Fraction(25))
+    clean = [t for t in times if cap.keeps(t)]
+    cap = FpsCap(12)
+    cap.source_rate(Fraction(25))
+    kept = [t for k, t in enumerate(times) if k not in (7, 8, 33, 34, 35, 36) and cap.keeps(t)]
+    assert len(clean) == 18 and len(kept) == 17 and cap.lost(6) == 1  # (was: 16 kept, 3 told lost)

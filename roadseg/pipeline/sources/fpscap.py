@@ -4,7 +4,8 @@ and the rate its output is then written at (:func:`capped_info`).
 Of the decoded pictures, the first in each successive 1/N s slot of their timestamps is kept, counted from the first
 picture's: a 60 frames/s dashcam's every other picture at ``--fps 30``, a variable-rate phone video's as its pictures
 come (slots by time, not by count). A picture up to a quarter of a slot early counts in the next one, or a quarter of
-its step from the picture before where that is less: timestamps rounded to a coarse clock (Matroska's milliseconds: a
+its step from the picture before (or of the source's frame step, where less: not a lost picture's gap) where that is
+less: timestamps rounded to a coarse clock (Matroska's milliseconds: a
 60 frames/s picture at 33 ms, not 33.3) keep every other one, not two in a row, and at ``--fps 1`` a picture a second
 (was: the picture 0.25 s early, 0.76 s after the first of a 50 frames/s video, and one more a second on). A source whose
 own rate is N or less (:meth:`FpsCap.source_rate`) keeps every picture: a 29.97 frames/s video in milliseconds at
@@ -71,6 +72,7 @@ class FpsCap:
         self._last: float | None = None  # the time of the latest picture with one
         self._slot: int | None = None  # the slot of the latest picture kept
         self._every = False  # (the source's own rate is the cap's or less: source_rate)
+        self._step = math.inf  # (seconds: the source's frame step, where its rate is known: source_rate)
 
     def keeps(self, t: float | None) -> bool:
         """Whether the picture at ``t`` seconds is kept (the first of its slot); one without a time lies where the one
@@ -83,6 +85,7 @@ class FpsCap:
             self._slot = 0 if kept else self._slot
         else:
             step = t - self._last if self._last is not None and t > self._last else math.inf
+            step = min(step, self._step)  # (not a loss's long step: the picture after it kept its slot empty)
             self._last = t
             self._first = t if self._first is None else self._first
             slot = math.floor((t - self._first) * self._rate + EARLY * min(1.0, step * self._rate))
@@ -94,7 +97,9 @@ class FpsCap:
 
     def source_rate(self, rate: Fraction | None) -> None:
         """The rate the source's pictures come at (its camera's: ``timed_fps``): where it is the cap's or less, every
-        picture is kept from here on, as :func:`capped_info` writes them at it.
+        picture is kept from here on, as :func:`capped_info` writes them at it; else a picture is early by no more
+        than a quarter of its step (:data:`EARLY`), not a lost picture's gap (which put the picture after it in the
+        next slot, its own left empty and told lost: ts-swap-2 at --fps 12, 3 told where 2 were missing).
 
         >>> cap = FpsCap(30)
         >>> cap.source_rate(Fraction(30000, 1001))
@@ -102,6 +107,7 @@ class FpsCap:
         (True, 0)
         """
         self._every = self.fps is not None and bool(rate) and rate <= cap_rate(self.fps)
+        self._step = 1 / float(rate) if rate else math.inf
 
     def lost(self, counted: int) -> int:
         """Of the ``counted`` pictures lost, those the output lacks: no more than the slots from the first kept

@@ -296,3 +296,29 @@ def test_a_picture_after_a_loss_is_early_by_the_sources_step_not_the_gaps():
     cap.source_rate(Fraction(25))
     kept = [t for k, t in enumerate(times) if k not in (7, 8, 33, 34, 35, 36) and cap.keeps(t)]
     assert len(clean) == 18 and len(kept) == 17 and cap.lost(6) == 1  # (was: 16 kept, 3 told lost)
+
+
+def test_a_clock_that_steps_back_midway_starts_the_slots_again(rule_onnx, tmp_path):
+    # two transport streams joined byte for byte, the second's clock 0.4 s behind where the first ended (less than the
+    # Clock's step back of a restart: the pictures go back as the file has them): at --fps 12 the second's pictures
+    # are capped from their own first (was: the 10 pictures of its first 0.4 s left out, in slots the first had used)
+    fr = _shaded(100)
+    a = write_video(tmp_path / "a.ts", fr[:50], fps=Fraction(25), offset=10.0)
+    b = write_video(tmp_path / "b.ts", fr[50:], fps=Fraction(25), offset=11.6)
+    src = tmp_path / "joined.ts"
+    src.write_bytes(a.read_bytes() + b.read_bytes())
+    out = tmp_path / "o.mkv"
+    result = segment_video(src, out, model=rule_onnx, mode="side-by-side", fps=12, quiet=True)
+    first = [0, 2, 4, 6, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31, 34, 36, 38, 40, 42, 44, 46, 48]
+    assert _numbers(out) == first + [50 + n for n in first]  # (was: 60 next after 48)
+    assert result["frames"] == 48 and result["frames_lost"] == 0 and result["fps_skipped"] == 52
+
+
+def test_a_step_back_leaves_no_slot_empty_that_is_told_lost():
+    from roadseg.pipeline.sources.fpscap import FpsCap
+
+    cap = FpsCap(10)
+    cap.source_rate(Fraction(50))
+    kept = [t for t in [n / 50 for n in range(100)] + [1.0 + n / 50 for n in range(50)] if cap.keeps(t)]
+    assert kept[:20] == [n / 10 for n in range(20)] and kept[20:] == [1.0 + n / 10 for n in range(10)]
+    assert cap.lost(3) == 0  # (was: the pictures 1 s back left out until they came to 2 s again)

@@ -69,6 +69,7 @@ class FpsCap:
         self._rate = None if fps is None else float(cap_rate(fps))  # (the slots a second)
         self.skipped = self.kept = 0
         self._first: float | None = None  # the first picture's time: the slots are counted from it
+        self._from = 0  # the slot it lies in (the clock stepped back: after the last kept before the step)
         self._last: float | None = None  # the time of the latest picture with one
         self._slot: int | None = None  # the slot of the latest picture kept
         self._every = False  # (the source's own rate is the cap's or less: source_rate)
@@ -76,7 +77,15 @@ class FpsCap:
 
     def keeps(self, t: float | None) -> bool:
         """Whether the picture at ``t`` seconds is kept (the first of its slot); one without a time lies where the one
-        before it does (the first is kept)."""
+        before it does (the first is kept). Where the clock steps back (pictures that go back in time as the file has
+        them, once :class:`~roadseg.pipeline.sources.inline.InLine` judged them no damage), the slots start again from
+        that picture, the slot after the last kept, none left empty (was: its pictures left out until they came back
+        to where it stepped from, 10 of two transport streams joined, the second 0.4 s behind).
+
+        >>> cap = FpsCap(10)
+        >>> [t for t in (0.0, 0.05, 0.1, 0.15, 0.2, 0.1, 0.15, 0.2, 0.25) if cap.keeps(t)], cap.lost(1)
+        ([0.0, 0.1, 0.2, 0.1, 0.2], 0)
+        """
         if self.fps is None or self._every:
             return True
         t = self._last if t is None else t
@@ -86,9 +95,10 @@ class FpsCap:
         else:
             step = t - self._last if self._last is not None and t > self._last else math.inf
             step = min(step, self._step)  # (not a loss's long step: the picture after it kept its slot empty)
+            if self._first is None or t < self._last:  # (the clock stepped back: the slots start again from it)
+                self._first, self._from = t, 0 if self._slot is None else self._slot + 1
             self._last = t
-            self._first = t if self._first is None else self._first
-            slot = math.floor((t - self._first) * self._rate + EARLY * min(1.0, step * self._rate))
+            slot = self._from + math.floor((t - self._first) * self._rate + EARLY * min(1.0, step * self._rate))
             kept = self._slot is None or slot > self._slot
             self._slot = slot if kept else self._slot
         self.skipped += not kept

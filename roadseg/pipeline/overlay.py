@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from roadseg.errors import ArgumentError
+from roadseg.pipeline.legend_text import legend_names, legend_note
 
 log = logging.getLogger("roadseg")
 
@@ -58,7 +59,8 @@ def render_legend(classes: Sequence[str], lut: np.ndarray, height: int, width: i
     """A legend patch (RGB) and its opacity mask (float [h,w,1]) for a ``width`` x ``height`` picture: its rows
     scaled to the picture's shorter side, in as many columns as the picture's height needs, made smaller (down to
     :data:`MIN_FONT_SCALE`) where they would cover more than half the picture's width; ``None`` where even that
-    cannot fit (the picture's own content is what the legend is for).
+    cannot fit (the picture's own content is what the legend is for). The names are drawn as
+    :func:`~roadseg.pipeline.legend_text.legend_names` spells them (the font is ASCII only).
 
     >>> lut = palette_lut([(255, 0, 0), (0, 255, 0)])
     >>> render_legend(["road", "other"], lut, 1080, 1920)[0].shape, render_legend(["road", "other"], lut, 1920, 1080)[0].shape
@@ -68,6 +70,7 @@ def render_legend(classes: Sequence[str], lut: np.ndarray, height: int, width: i
     >>> render_legend([f"class {i}" for i in range(11)], lut, 90, 160) is None  # 11 names: 3 columns, too wide
     True
     """
+    classes = legend_names(classes)
     scale = max(MIN_FONT_SCALE, _FONT_SCALE_1080 * min(height, width) / 1080)
     while True:
         layout = _legend_layout(classes, height, scale)
@@ -105,7 +108,8 @@ class Overlay:
         alpha: weight of the colours in ``overlay`` mode (0 = the frame, 1 = the colours alone).
         mode: ``overlay`` (blend), ``mask`` (colours only) or ``side-by-side`` (frame | overlay).
         legend: class names to draw as a legend in the top-left corner (``None`` = no legend), whole and legible:
-            left out, said once in a warning, where it cannot fit the picture so (:func:`render_legend`).
+            left out, said once in a warning, where it cannot fit the picture so (:func:`render_legend`); names its
+            ASCII-only font cannot draw as they are are drawn otherwise, said in one warning here (at the run's start).
     """
 
     def __init__(self, lut: np.ndarray, *, alpha: float = 0.5, mode: str = "overlay",
@@ -118,6 +122,8 @@ class Overlay:
         self.legend = list(legend) if legend else None
         self._legend_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray] | None] = {}
         self._legend_said = False
+        if self.legend and (note := legend_note(self.legend)):
+            log.warning("%s", note)
 
     def __call__(self, frame: np.ndarray, labels: np.ndarray) -> np.ndarray:
         h, w = frame.shape[:2]

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 SPELT_OUT = str.maketrans({
     "ß": "ss", "ẞ": "SS", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "œ": "oe", "Œ": "OE", "ł": "l", "Ł": "L",
     "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "Th", "ı": "i", "ħ": "h", "Ħ": "H",
-    "‘": "'", "’": "'", "‚": "'", "“": '"', "”": '"', "„": '"', "‐": "-", "–": "-", "—": "-",
+    "‘": "'", "’": "'", "‚": "'", "“": '"', "”": '"', "„": '"', "‐": "-", "–": "-", "—": "-", "·": ".",
 })  # fmt: skip
 
 #: How many changed names the note lists by name (the rest are counted).
@@ -37,6 +37,8 @@ def ascii_spelling(name: str) -> str | None:
 
     >>> ascii_spelling("Ångström"), ascii_spelling("Łódź"), ascii_spelling("ﬁeld²"), ascii_spelling("улица")
     ('Angstrom', 'Lodz', 'field2', None)
+    >>> ascii_spelling("col·legi")  # (Catalan's middle dot, as it is written in ASCII)
+    'col.legi'
     """
     decomposed = unicodedata.normalize("NFKD", name)
     text = "".join(c for c in decomposed if not unicodedata.combining(c)).translate(SPELT_OUT)

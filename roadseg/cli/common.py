@@ -174,7 +174,8 @@ model_options = _stacked(
                  help="Blend colours onto the frame, colours alone, or frame | overlay side by side."),
     click.option("--alpha", default=0.5, show_default=True, type=Finite(0, 1), help="Weight of the class colours."),
     click.option("--legend", is_flag=True, help="Draw the class colours and names on every frame (left out, with a "
-                 "warning, where the picture is too small for them to be legible: 11 classes need 320x180)."),
+                 "warning, where the picture is too small for them to be legible: 11 classes need 320x180; names beyond "
+                 "ASCII spelt without accents, or as 'class N', said in a warning)."),
     click.option("--tta", is_flag=True, help="Also run the network on each frame's mirror image and average the two: "
                  "half the speed, a little more accurate (+0.9 mIoU on CamVid val, +1.4 under changed light)."),
 )  # fmt: skip

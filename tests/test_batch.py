@@ -320,7 +320,8 @@ def test_an_output_folder_inside_an_input_folder_that_holds_videos_of_its_own_is
         assert str(refused.value) == (
             f"the output folder {archive / 'car7'} lies inside the INPUTs and holds 2 videos of its own ("
             f"{archive / 'car7/b.mov'}, {archive / 'car7/d1/a.mp4'}), which a search leaves out (the output folder is "
-            "never searched): choose an output folder that holds no inputs"), spec
+            "never searched): choose an output folder that holds no inputs; where they are outputs of an earlier batch "
+            "whose results.jsonl was removed, remove them or move them out of it"), spec
         assert not (archive / "car7" / "results.jsonl").exists() and not list((archive / "car7").rglob(".*"))
     # an output folder inside the input folder holding only what batches wrote there runs, its outputs not inputs
     out = archive / "segmented"
@@ -328,9 +329,82 @@ def test_an_output_folder_inside_an_input_folder_that_holds_videos_of_its_own_is
     again = roadseg.batch(archive, out, model=str(rule_onnx), workers=1, quiet=True)
     assert (again.ok, again.skipped, again.error) == (0, 3, 0)
     write_video(out / "car9.mp4", split_frames(3))  # (a video put there by hand: refused too)
-    with pytest.raises(BatchError, match=r"holds 1 videos of its own \(.*car9.mp4\)"):
+    with pytest.raises(BatchError, match=r"holds 1 video of its own \(.*car9.mp4\), which .* no inputs$"):
         roadseg.batch(archive, out, model=str(rule_onnx), workers=1, quiet=True)
     assert roadseg.batch(archive / "car8", archive / "car7", model=str(rule_onnx), workers=1, quiet=True).ok == 1
+
+
+def test_an_output_folder_inside_the_inputs_whose_results_log_was_removed_is_no_input_of_its_own(
+        rule_onnx: Path, tmp_path: Path) -> None:  # fmt: skip
+    """``results.jsonl`` removed (to have every video done again): the earlier outputs in an output folder inside the
+    inputs were taken for videos of its own and the batch refused ("choose an output folder that holds no inputs").
+    An output where this batch writes one, or at its name with another ending (an earlier ``--suffix``), is an
+    earlier output; one no input of this batch's makes is still refused, saying what to do where it is an output."""
+    archive = tmp_path / "archive"
+    for rel in ("car7/a.mp4", "car8/c.mov"):
+        (archive / rel).parent.mkdir(parents=True, exist_ok=True)
+        write_video(archive / rel, split_frames(3))
+    out = archive / "segmented"
+    assert roadseg.batch(archive, out, model=str(rule_onnx), workers=1, suffix=".mkv", quiet=True).ok == 2
+    assert roadseg.batch(archive, out, model=str(rule_onnx), workers=1, quiet=True).ok == 2  # (.mp4 beside .mkv)
+    (out / "results.jsonl").unlink()
+    again = roadseg.batch(archive, out, model=str(rule_onnx), workers=1, quiet=True)  # (was: refused)
+    assert (again.ok, again.error) == (2, 0)
+    (out / "results.jsonl").unlink()
+    (archive / "car8/c.mov").unlink()  # (its outputs are no output this batch writes now)
+    with pytest.raises(BatchError) as refused:
+        roadseg.batch(archive, out, model=str(rule_onnx), workers=1, quiet=True)
+    assert str(refused.value) == (
+        f"the output folder {out} lies inside the INPUTs and holds 2 videos of its own ({out / 'car8/c.mkv'}, "
+        f"{out / 'car8/c.mp4'}), which a search leaves out (the output folder is never searched): choose an output "
+        "folder that holds no inputs; where they are outputs of an earlier batch whose results.jsonl was removed, "
+        "remove them or move them out of it")
+
+
+def test_an_earlier_batchs_output_folder_inside_the_inputs_is_no_input_of_a_new_one(rule_onnx: Path, tmp_path: Path,
+                                                                                     caplog) -> None:  # fmt: skip
+    """``batch archive -o archive/seg1``, then ``-o archive/seg2``: seg1's outputs were segmented again as inputs of
+    the second (into seg2/seg1/...). Those its results.jsonl names are left out, said in one line."""
+    archive = tmp_path / "archive"
+    for rel in ("car7/a.mp4", "c.mov"):
+        (archive / rel).parent.mkdir(parents=True, exist_ok=True)
+        write_video(archive / rel, split_frames(3))
+    assert roadseg.batch(archive, archive / "seg1", model=str(rule_onnx), workers=1, quiet=True).ok == 2
+    write_video(archive / "seg1/mine.mp4", split_frames(3))  # (a video put there by hand is an input)
+    second = roadseg.batch(archive, archive / "seg2", model=str(rule_onnx), workers=1, quiet=True)
+    assert (second.ok, second.error) == (3, 0)  # (was: 5)
+    assert sorted(p.relative_to(archive / "seg2").as_posix() for p in (archive / "seg2").rglob("*.mp4")) == [
+        "c.mp4", "car7/a.mp4", "seg1/mine.mp4"]
+    assert f"left out 2 videos in {archive / 'seg1'}: outputs of an earlier batch (its results.jsonl names them)" \
+        in caplog.text
+
+
+def test_an_output_folder_inside_the_inputs_by_another_name_is_one(rule_onnx: Path, tmp_path: Path) -> None:
+    """The input folder named otherwise than the output folder's parent (a bind mount here; another case of its
+    letters on a filesystem that folds it, macOS's or Windows', alike): the output folder, not found inside the
+    inputs by its path, was searched as an input and its own videos were not refused."""
+    if os.geteuid() != 0 or subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0:
+        pytest.skip("a bind mount needs root and unshare -m")
+    archive, alias = tmp_path / "archive", tmp_path / "alias"
+    for rel in ("car7/b.mov", "car8/c.mp4"):
+        (archive / rel).parent.mkdir(parents=True, exist_ok=True)
+        write_video(archive / rel, split_frames(3))
+    alias.mkdir()
+    code = ("import roadseg\nfrom roadseg.batch import BatchError\n"
+            "try:\n"
+            f"    roadseg.batch({str(alias)!r}, {str(archive / 'car7')!r}, model={str(rule_onnx)!r}, workers=1, "
+            "quiet=True)\n"
+            "except BatchError as exc:\n"
+            "    print(exc)\n")  # fmt: skip
+    script = f"mount --bind {archive} {alias} && exec {sys.executable} -c \"$0\""
+    run = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script, code], capture_output=True,
+                         text=True, timeout=120, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})  # fmt: skip
+    assert run.stdout.strip() == (
+        f"the output folder {archive / 'car7'} lies inside the INPUTs and holds 1 video of its own "
+        f"({archive / 'car7/b.mov'}), which a search leaves out (the output folder is never searched): choose an "
+        "output folder that holds no inputs; where they are outputs of an earlier batch whose results.jsonl was "
+        "removed, remove them or move them out of it"), run.stderr
+    assert not list((archive / "car7").rglob("*.mp4"))
 
 
 def test_a_linked_folder_is_searched_once(tmp_path: Path) -> None:

@@ -18,7 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from roadseg.batch.errors import BatchError
-from roadseg.batch.inputs import plan_joined, plan_outputs, refuse_streams, refuse_videos_in_output
+from roadseg.batch.inputs import plan_joined, plan_outputs, refuse_streams
+from roadseg.batch.inside import leave_out_outputs, refuse_videos_in_output
 from roadseg.batch.launch import run
 from roadseg.batch.options import (
     BatchOptions,
@@ -31,6 +32,7 @@ from roadseg.batch.options import (
 from roadseg.batch.report import Summary
 from roadseg.batch.rerun import check_owners, redone, refuse_clashes, renamed
 from roadseg.batch.results import (
+    RESULTS,
     ResultsLog,
     input_key,
     is_damaged,
@@ -47,8 +49,6 @@ from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.inputs import Video, find_videos
 from roadseg.pipeline.options import SegmentOptions
 from roadseg.pipeline.suffixes import VIDEO_SUFFIXES
-
-RESULTS = "results.jsonl"
 
 
 def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str | os.PathLike,
@@ -88,9 +88,17 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
     """:func:`batch` in ``out``, which it holds: find the videos, skip what is done, run the rest."""
     specs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     unsearched: list[str] = []
-    videos, logged = _videos(specs, out, unsearched)
+    found, logged = _videos(specs, out, unsearched)
+    made = written_outputs(logged)  # (where OUT is an input folder, the outputs are found there too)
+    videos = [v for v in found if str(v.path) not in made]
     clashes: list[tuple[Path, list]] = []  # (videos of one folder that would share an output, their endings kept)
     tasks = _tasks(videos, out, suffix, bopts, clashes)
+    refuse_videos_in_output(specs, out, made | {str(v.path) for v in videos},  # (where it lies inside one, never
+                            {task.output for task in tasks} | {str(t) for t, _ in clashes})  # searched: its own videos)
+    if not videos:
+        searched = "" if found else (f" (a folder is searched for files ending {' '.join(sorted(VIDEO_SUFFIXES))}; a "
+                                     'raw stream, .h264 or .hevc, is taken by a glob: "DIR/*.h264")')  # fmt: skip
+        raise BatchError(f"no videos found in {', '.join(map(str, specs)) or 'no inputs'}{searched}")
     model, settings = workers_model_key(sopts, bopts), settings_key(sopts, masks=bopts.masks, stats=bopts.stats)
     previous = {} if bopts.force else latest_outcomes(logged)
     summary = Summary(results=str(out / RESULTS), unsearched=len(unsearched))
@@ -126,22 +134,15 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
 
 
 def _videos(specs: list[str | os.PathLike], out: Path, unsearched: list[str]) -> tuple[list[Video], list[dict]]:
-    """The videos ``specs`` name (those it could not search added to ``unsearched``), less the outputs of
-    earlier runs into ``out``, and the lines of its results log; BatchError where there are none, or where one
-    is a stream (:func:`~roadseg.batch.inputs.refuse_streams`)."""
+    """The videos ``specs`` name (those it could not search added to ``unsearched``), less the outputs a search
+    found (:func:`~roadseg.batch.inside.leave_out_outputs`), and the lines of ``out``'s results log; BatchError where
+    one is a stream (:func:`~roadseg.batch.inputs.refuse_streams`)."""
     refuse_streams(specs)
     try:
         videos = find_videos(specs, exclude=out, unsearched=unsearched)
     except SourceError as exc:  # (an @list that cannot be read)
         raise BatchError(str(exc)) from None
-    logged = read_results(out / RESULTS)
-    made = written_outputs(logged)  # (where OUT is an input folder, the outputs are found there too)
-    refuse_videos_in_output(specs, out, made | {str(v.path) for v in videos})  # (where it lies inside one, never searched: its own videos not done)
-    if not (kept := [v for v in videos if str(v.path) not in made]):
-        searched = "" if videos else (f" (a folder is searched for files ending {' '.join(sorted(VIDEO_SUFFIXES))}; a "
-                                      'raw stream, .h264 or .hevc, is taken by a glob: "DIR/*.h264")')  # fmt: skip
-        raise BatchError(f"no videos found in {', '.join(map(str, specs)) or 'no inputs'}{searched}")
-    return kept, logged
+    return leave_out_outputs(videos, out), read_results(out / RESULTS)
 
 
 def _tasks(videos: list[Video], out: Path, suffix: str, bopts: BatchOptions,

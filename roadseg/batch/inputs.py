@@ -1,6 +1,6 @@
 """Where each video of a batch writes its output (which videos: :mod:`roadseg.pipeline.inputs`), and the INPUTs
 a batch refuses: a stream of its own process, standard input (``-``) or a ``<(...)``, which its workers cannot read
-(:func:`refuse_streams`).
+(:func:`refuse_streams`). (An output folder inside the INPUTs: :mod:`roadseg.batch.inside`.)
 
 Outputs keep the inputs' layout relative to the folder, glob base or list they came from:
 ``IN/a/b.mov`` -> ``OUT_DIR/a/b.mp4``; a file named on its own lands at ``OUT_DIR/<name>.mp4``; files of one
@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePath
 
 from roadseg.batch.errors import BatchError
-from roadseg.pipeline.inputs import Video, find_videos, local_path, recording_order
+from roadseg.pipeline.inputs import Video, recording_order
 
 
 def plan_outputs(videos: Sequence[Video], out_dir: Path, suffix: str = ".mp4", *, folders: Sequence[Path] = (),
@@ -124,48 +124,6 @@ def folds_case(folder: Path) -> bool:
         return os.path.exists(os.path.join(folder, os.path.basename(name).upper()))
     finally:
         os.unlink(name)
-
-
-def refuse_videos_in_output(specs: Sequence[str | os.PathLike], out_dir: Path, made: set[str]) -> None:
-    """Refuse an output folder that lies inside an INPUT folder (or a glob's base) and holds videos those INPUTs
-    name that no earlier batch into it wrote and the search did not find (``made``: by their paths): the search leaves the output folder out, so they would not
-    be done, unsaid (``batch archive -o archive/car7`` did all but car7's drives). The output folder is walked only
-    where it lies inside such a folder; the INPUTs are searched again only where it holds such videos.
-
-    >>> import tempfile
-    >>> root = Path(tempfile.mkdtemp())
-    >>> refuse_videos_in_output([root], root / "out", set())  # (no such folder, nothing in it)
-
-    Raises:
-        BatchError: one line naming the output folder and those videos.
-    """
-    real = out_dir.resolve()
-    if not real.is_dir() or not any(root in real.parents for root in _searched_roots(specs)):
-        return
-    own = {str(v.path) for v in find_videos([real])} - made
-    if not own:
-        return
-    left = sorted(str(v.path) for v in find_videos(specs) if str(v.path) in own)
-    if left:
-        shown = ", ".join(left[:3]) + (f" and {len(left) - 3} more" if len(left) > 3 else "")
-        raise BatchError(f"the output folder {out_dir} lies inside the INPUTs and holds {len(left)} videos of its own "
-                         f"({shown}), which a search leaves out (the output folder is never searched): choose an "
-                         "output folder that holds no inputs")  # fmt: skip
-
-
-def _searched_roots(specs: Sequence[str | os.PathLike]) -> list[Path]:
-    """The folders ``specs`` search, by their real paths: a folder's, a glob's base (where its wildcards begin)."""
-    roots = []
-    for spec in map(str, specs):
-        text = local_path(spec)
-        if text.startswith("@"):
-            continue
-        parts = Path(text).expanduser().parts
-        fixed = next((i for i, part in enumerate(parts) if any(c in part for c in "*?[")), len(parts))
-        root = Path(*parts[:fixed]) if fixed else Path(".")
-        if root.is_dir():
-            roots.append(root.resolve())
-    return roots
 
 
 def refuse_streams(specs: Sequence[str | os.PathLike]) -> None:

@@ -37,6 +37,9 @@ from typing import TYPE_CHECKING
 
 from roadseg.pipeline.options import SegmentOptions
 
+#: The results log's name in the output folder.
+RESULTS = "results.jsonl"
+
 if TYPE_CHECKING:
     from roadseg.batch.task import Task
 

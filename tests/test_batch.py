@@ -1216,7 +1216,8 @@ def test_worker_killed_mid_video_is_retried(long_clips: Path, rule_onnx: Path, t
         summary.table()
     lines = batch_results(out)
     lost = [line for line in lines if line.get("retried")]
-    assert len(lost) == 1 and lost[0]["node"].endswith(f":{pid}") and "worker lost mid-video" in lost[0]["error"]
+    assert len(lost) == 1 and lost[0]["node"].endswith(f":{pid}")
+    assert lost[0]["error"].startswith(f"worker lost mid-video of {lost[0]['input']}: "), lost[0]  # (was: no input)
     redone = [line for line in lines if line["input"] == lost[0]["input"] and line["status"] == "ok"]
     assert redone[0]["attempt"] == 2 and not redone[0]["node"].endswith(f":{pid}")
     assert all(frame_count(out / f"c{i}.mp4") == 400 for i in range(4)) and not part_files(out)

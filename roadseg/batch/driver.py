@@ -82,10 +82,19 @@ def drive(tasks: Iterable[Task], pool: Pool, record: Record, *, retries: int, po
                     remove_temps(task)
                     again = task.attempt <= retries
                     record(task, {"status": "error", "frames": 0, "node": outcome.node, "retried": again,
-                                  "error": f"worker lost mid-video: {outcome.reason}"})  # fmt: skip
+                                  "error": f"worker lost mid-video of {_held(task)}: {outcome.reason}"})  # fmt: skip
                     if again:
                         pending.appendleft(task.retry())
                 else:
                     record(task, outcome)
     finally:
         remove_stale_temps(disturbed.values())
+
+
+def _held(task: Task) -> str:
+    """What a worker lost with ``task`` was reading, for the line that says so: its input, a drive's files counted.
+
+    >>> _held(Task("/in/a.mp4", "/out/a.mp4")), _held(Task("/in/d", "/out/d.mp4", parts=("/in/d/1.mp4", "/in/d/2.mp4")))
+    ('/in/a.mp4', '/in/d (2 files joined)')
+    """
+    return f"{task.input} ({len(task.parts)} files joined)" if task.parts else task.input

@@ -1156,6 +1156,38 @@ def test_a_batch_whose_ray_head_died_leaves_once_its_summary_is_out(monkeypatch,
     assert left == [1] and "ok 2 · error 1" in run.output, run.output
 
 
+
+def test_ctrl_c_after_the_ray_head_died_asks_nothing_of_it_and_leaves_once_its_summary_is_out(
+        monkeypatch, archive: Path, tmp_path: Path) -> None:  # fmt: skip
+    """Ctrl-C after the head died (killed mid-run, in a network namespace: 7.2-7.9 s from SIGINT to the exit, 1.5 s
+    of it killing the actors through the dead head and waiting for their tasks, 5.7 s after the summary in Ray's exit
+    handler). The pool's ``cancel`` asks nothing of a head that does not answer, notes it gone, and the command leaves
+    with ``os._exit`` once the summary and its Error line are out (a stand-in pool and batch here)."""
+    from click.testing import CliRunner
+
+    from roadseg.batch import BatchInterrupted, ray_connect
+    from roadseg.batch.report import Summary
+    from roadseg.cli import main
+
+    pool, _ = _starting_pool([{"pid": 1}])
+    pool._actors[0].queue.append(("ref", Task("/in/a.mp4", "/out/a.mp4")))
+    pool._address, pool._owns, asked = "127.0.0.1:1", True, []  # (nothing answers there)
+    pool.ray.kill, pool.ray.wait = (lambda *a, **kw: asked.append("kill")), (lambda *a, **kw: asked.append("wait"))
+    monkeypatch.setattr(ray_connect, "_head_gone", [])
+    assert [task.input for task in pool.cancel()] == ["/in/a.mp4"]
+    assert asked == [] and ray_connect.head_gone()  # (was: a kill an actor and a wait for their tasks, through it)
+    left: list[int] = []
+    monkeypatch.setattr("roadseg.pipeline.runner.leave_now", left.append)
+
+    def stopped(*args, **kw):
+        raise BatchInterrupted(Summary(ok=1, interrupted=2, results="r"))
+
+    monkeypatch.setattr(sys.modules["roadseg.batch"], "batch", stopped)
+    run = CliRunner().invoke(main, ["batch", str(archive), "-o", str(tmp_path / "o"), "--ray", "auto"])
+    assert left[0] == 130 and "ok 1 · error 0" in run.output, run.output
+    said = run.output.split("results: r\n")[1].splitlines()[0]  # (was: left by sys.exit, Ray's exit handler waited)
+    assert said.startswith("Error: interrupted: 2 videos unfinished"), run.output
+
 def _silent(conn: socket.socket) -> None:
     conn.recv(100)  # (the driver's HTTP/2 preface) and no answer: the test closes it
 

@@ -15,7 +15,6 @@ Example (a cluster already running; see the README's "On a real cluster"):
 from __future__ import annotations
 
 import logging
-import re
 import signal
 import threading
 import time
@@ -34,6 +33,7 @@ from roadseg.batch.ray_connect import (
     restore_handlers,
     signal_handlers,
 )
+from roadseg.batch.ray_errors import inner_cause, went_down
 from roadseg.batch.ray_head import check_reachable
 from roadseg.batch.ray_worker import RayWorker
 from roadseg.batch.task import Task
@@ -179,10 +179,10 @@ class RayPool:
                 self._actors.remove(actor)
                 if getattr(exc, "actor_init_failed", True):
                     if strict:
-                        raise BatchError(f"a Ray worker cannot start: {_cause(exc)}") from None
-                    log.warning("a Ray worker could not start and was dropped: %s", _cause(exc))
+                        raise BatchError(f"a Ray worker cannot start: {inner_cause(exc)}") from None
+                    log.warning("a Ray worker could not start and was dropped: %s", inner_cause(exc))
                     continue
-                ip, said = _went_down(exc)
+                ip, said = went_down(exc)
                 if strict and not self._actors:
                     raise BatchError(f"no Ray worker could start: the last, on node {ip}, went down as it started "
                                      f"({said})") from None  # fmt: skip
@@ -235,7 +235,7 @@ class RayPool:
                     out.append((task, self.ray.get(ref)))
                 except self.ray.exceptions.RayTaskError as exc:  # process_one itself raised: a bug, not a death
                     out.append((task, {"status": "error", "frames": 0, "node": actor.info.get("node"),
-                                       "error": _cause(exc)}))  # fmt: skip
+                                       "error": inner_cause(exc)}))  # fmt: skip
                 except self.ray.exceptions.RayError as exc:
                     actor.queue.appendleft((ref, task))
                     out.extend(self._bury(actor, exc))
@@ -255,28 +255,37 @@ class RayPool:
         return [(running, Lost(reason, actor.info.get("node")))] + [(task, None) for _, task in queued]
 
     def cancel(self) -> list[Task]:
-        """Stop every actor now; return the tasks they held once their processes are gone."""
+        """Stop every actor now; return the tasks they held once their processes are gone. Where the head is gone,
+        nothing is asked of it: a kill goes through it (none comes), and the wait for the tasks took its time."""
         held = [(r, t) for a in self._actors for r, t in a.queue]
-        for actor in self._actors:
-            self.ray.kill(actor.handle, no_restart=True)
-        if held:  # wait until the killed actors' tasks fail, so none still writes a temporary file
-            self.ray.wait([r for r, _ in held], num_returns=len(held), timeout=10)
+        if self._answers():
+            for actor in self._actors:
+                self.ray.kill(actor.handle, no_restart=True)
+            if held:  # wait until the killed actors' tasks fail, so none still writes a temporary file
+                self.ray.wait([r for r, _ in held], num_returns=len(held), timeout=10)
         self._actors, self._starting = [], {}
         return [t for _, t in held]
 
     def close(self) -> None:
         """Stop the actors and leave the cluster (it keeps running); the caller's signal handlers are put back. Where
-        the head is gone, nothing is asked of it (Ray would wait a minute, then end the process): :func:`head_gone`."""
-        if answers(getattr(self, "_address", "")):
+        the head is gone, nothing is asked of it (Ray would wait a minute, then end the process)."""
+        if self._answers():
             for actor in getattr(self, "_actors", []):
                 self.ray.kill(actor.handle, no_restart=True)
             if self._owns and self.ray.is_initialized():
                 self.ray.shutdown()
-        elif getattr(self, "_owns", False):
-            head_gone(self._address)
         self._actors, self._starting = [], {}
         restore_handlers(getattr(self, "_handlers", {}))
         self._handlers = {}
+
+    def _answers(self) -> bool:
+        """Whether the head answers; where it does not, a connection of this pool's own is noted left to a head gone,
+        for the command to leave without Ray's exit handler, which would wait for it: :func:`head_gone`."""
+        if answers(getattr(self, "_address", "")):
+            return True
+        if getattr(self, "_owns", False):
+            head_gone(self._address)
+        return False
 
     def __enter__(self) -> RayPool:
         return self
@@ -284,17 +293,3 @@ class RayPool:
     def __exit__(self, *exc) -> None:
         self.close()
 
-
-def _cause(exc: BaseException) -> str:
-    """The first line of what went wrong inside Ray, without its traceback (or roadseg's class name)."""
-    cause = getattr(exc, "cause", None) or exc
-    text = str(cause).strip().splitlines()
-    return re.sub(r"^roadseg\.[\w.]+Error: ", "", text[-1]) if text else cause.__class__.__name__
-
-
-def _went_down(exc: BaseException) -> tuple[str, str]:
-    """The node (its address) of an actor whose process or node went down, and what Ray said of it, in one line."""
-    lines = str(exc).splitlines()
-    ip = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("\tip:")), "?")
-    said = "; ".join(line.strip() for line in lines[1:] if line.strip() and not line.startswith("\t"))
-    return ip, said or exc.__class__.__name__

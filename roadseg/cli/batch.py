@@ -80,6 +80,7 @@ def batch_cmd(inputs, out_dir, workers, ray_address, ray_logs, cpus_per_worker, 
         summary = run_batch(list(inputs), out_dir, bopts, sopts)
     except BatchInterrupted as exc:  # the table first, then handle_errors' one Error line and 130/143
         click.echo(f"{exc.summary.table()}\nresults: {exc.summary.results}", err=True)
+        _leave_if_head_gone(exc.exit_code, f"Error: {exc}")
         raise
     click.echo(summary.table(), err=True)
     click.echo(f"results: {summary.results}", err=True)
@@ -88,11 +89,17 @@ def batch_cmd(inputs, out_dir, workers, ray_address, ray_logs, cpus_per_worker, 
         raise SystemExit(1)
 
 
-def _leave_if_head_gone(code: int) -> None:
-    """Leave with ``os._exit(code)`` where the batch's Ray head died (``ray_connect.head_gone``): Ray's exit
-    handler would wait for it, 6 s after the summary (was)."""
+def _leave_if_head_gone(code: int, said: str = "") -> None:
+    """Leave with ``os._exit(code)`` where the batch's Ray head died (``ray_connect.head_gone``), ``said`` (a stopped
+    batch's Error line) first: Ray's exit handler would wait for it, 6 s after the summary (was; a stopped batch's
+    5.7 s after its Error line)."""
     ray_connect = sys.modules.get("roadseg.batch.ray_connect")  # (imported only where the batch ran on Ray)
     if ray_connect is not None and ray_connect.head_gone():
         from roadseg.pipeline.runner import leave_now
 
+        if said:
+            try:
+                click.echo(said, err=True)
+            except OSError:  # (stderr went with its terminal: a hang-up; the exit code still tells)
+                pass
         leave_now(code)

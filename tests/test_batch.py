@@ -847,7 +847,7 @@ def test_a_drive_done_before_is_renamed_not_redone_when_its_folder_gains_or_lose
         "Movie/2026_1203_080000_0001F.mp4", "Movie/2026_1203_080000_0001F.stats.json",
         "Movie/2026_1203_091500_0003F.mp4", "Movie/2026_1203_091500_0003F.stats.json", "results.jsonl"]  # fmt: skip
     assert (out / "Movie/2026_1203_080000_0001F.mp4").read_bytes() == made
-    assert len(list((out / "Movie/2026_1203_080000_0001F.masks").iterdir())) == 6
+    assert len(list((out / "Movie/2026_1203_080000_0001F.masks").iterdir())) == 6 + 1  # (and masks.csv)
     moved = batch_results(out)[-2]
     assert (moved["status"], moved["frames"], moved["renamed_from"]) == ("ok", 6, str(out / "Movie.mp4"))
     assert roadseg.batch(card.parent, out, **opts).skipped == 2  # and the moved drive is done under its new name
@@ -1055,7 +1055,8 @@ def test_a_video_whose_masks_fail_is_kept_and_its_line_says_the_masks_failed(rul
                              f"output {out / 'a.mp4'} (12 frames); statistics written to {out / 'a.stats.json'}"), line  # fmt: skip
     assert (line["status"], line["frames"]) == ("error", 12)  # (not ok: a rerun does it again)
     assert frame_count(out / "a.mp4") == 12 and json.loads((out / "a.stats.json").read_text())["frames"] == 12
-    assert sorted(p.name for p in masks.iterdir()) == [f"{i:06d}.png" for i in range(5)] and not part_files(out)
+    assert sorted(p.name for p in masks.iterdir()) == [*(f"{i:06d}.png" for i in range(5)), "masks.csv"]
+    assert not part_files(out)
 
 
 def test_ray_missing_is_one_line(monkeypatch, archive: Path, tmp_path: Path) -> None:

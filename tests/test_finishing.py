@@ -2,6 +2,7 @@
 temporary name and renamed onto its own when finished (a killed run breaks nothing, a failed one leaves the earlier
 file as it was), a kept partial output's sound ends with its pictures, and what a wrong output path is told."""
 
+import itertools
 import json
 import os
 import signal
@@ -158,8 +159,11 @@ def test_ctrl_c_keeps_one_whole_mask_per_picture_kept(rule_onnx, tmp_path):
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 130 and "finalised a playable" in err, err
     kept = len(read_video(out)["frames"])
-    names = sorted(p.name for p in masks.iterdir())
+    names = sorted(p.name for p in masks.iterdir() if p.name != "masks.csv")
     assert 4 < kept < 3000 and names == [f"{i:06d}.png" for i in range(kept)]
+    index = [line.split(",") for line in (masks / "masks.csv").read_text().splitlines()[1:]]  # (each mask's line)
+    assert [mask for mask, _ in index] == names and all(round((float(b[1]) - float(a[1])) / 0.04) == 1
+                                                        for a, b in itertools.pairwise(index))  # fmt: skip
     assert all(_whole_png(masks / name) for name in names) and f"the masks of the first {kept} frames" in err
 
 
@@ -340,12 +344,12 @@ def test_a_run_killed_while_it_writes_a_mask_leaves_only_whole_masks(rule_onnx, 
     assert proc.stdout.readline() == "half\n"
     proc.kill()
     proc.communicate(timeout=10)
-    shown = sorted(p for p in masks.iterdir() if not p.name.startswith("."))
+    shown = sorted(p for p in masks.iterdir() if not p.name.startswith(".") and p.name != "masks.csv")
     assert [p.name for p in shown] == ["000000.png", "000001.png", "000002.png"] and all(map(_whole_png, shown))
     assert sorted(p.name for p in masks.glob("*.png")) == [p.name for p in shown]  # (the one cut short is not a .png)
     r = CliRunner().invoke(segment_video_cmd, [*args, "-y", "--max-frames", "2"])
     assert r.exit_code == 0, r.output
-    assert sorted(p.name for p in masks.iterdir()) == ["000000.png", "000001.png"]  # (the killed run's part removed)
+    assert sorted(p.name for p in masks.iterdir()) == ["000000.png", "000001.png", "masks.csv"]  # (the killed run's part removed)
 
 
 def test_a_picture_whose_writing_fails_midway_leaves_what_its_name_held(tmp_path, monkeypatch):

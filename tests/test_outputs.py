@@ -150,7 +150,7 @@ def test_masks_whose_disk_fills_stop_and_the_video_is_written_to_its_end_with_it
                         f"{'recording ' if live else ''}{finished}; statistics written to {stats}\n"), r.output  # fmt: skip
     video = read_video(out)
     assert len(video["frames"]) == 12 and len(video["audio"]) == 1
-    assert sorted(p.name for p in masks.iterdir()) == [f"{i:06d}.png" for i in range(5)]  # (none cut short)
+    assert sorted(p.name for p in masks.iterdir()) == [*(f"{i:06d}.png" for i in range(5)), "masks.csv"]  # (none cut short)
     figures = json.loads(stats.read_text())
     assert figures["frames"] == 12 and figures["failed"] in r.output
     with pytest.raises(PipelineError) as caught:
@@ -180,7 +180,7 @@ def test_a_video_whose_disk_fills_leaves_the_masks_written_and_says_so(split_vid
     assert r.exit_code == 1 and r.output == (f"Error: encode failed: cannot write {out}: No space left on device; "
                                              f"removed the unfinished output {out}; the masks of the first 8 frames "
                                              f"are kept in {masks} (000000.png to 000007.png)\n"), r.output  # fmt: skip
-    assert not out.exists() and sorted(p.name for p in masks.iterdir()) == [f"{i:06d}.png" for i in range(8)]
+    assert not out.exists() and sorted(p.name for p in masks.iterdir()) == [*(f"{i:06d}.png" for i in range(8)), "masks.csv"]
 
 
 def test_masks_and_then_the_video_fail_and_both_are_told(split_video, rule_onnx, tmp_path, monkeypatch):

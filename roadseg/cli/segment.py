@@ -77,7 +77,7 @@ def _summary(result: RunResult) -> str:
 @click.argument("input", type=click.Path(), callback=input_path)
 @click.option("-o", "--output", type=click.Path(), help="Output video (.mp4; \"-\": a Matroska stream on standard output, to pipe into ffplay or ffmpeg), image file/folder for image input, or the recording of a live run.")
 @model_options
-@click.option("--masks-dir", type=click.Path(file_okay=False), help="Also write one lossless label PNG per frame (pixel = class index); a folder of an earlier run's masks needs -y, which replaces them.")
+@click.option("--masks-dir", type=click.Path(file_okay=False), help="Also write one lossless label PNG per frame (pixel = class index) and masks.csv, which frame each is (its time in seconds; an image input's name); a folder of an earlier run's masks needs -y, which replaces them.")
 @click.option("--stats", type=click.Path(dir_okay=False), help="Write run statistics (frames/s, per-stage timings, frames lost, damaged audio, subtitle and data packets dropped; per-frame class shares for files; latency (from when a frame was read, to when it was shown) and drops for live input) as JSON.")
 @file_options
 @click.option("--concat", is_flag=True, help="INPUT names several video files (a folder, a quoted glob or @list.txt), read back to back, in name order (a GoPro's chapters in recording order), into one OUTPUT: a dashcam's one-minute files of one drive (one camera's: the same codec, size, audio and order of streams; a dual dashcam's front files, where the names say the camera: _F, _R, -front, -back ...).")

@@ -21,6 +21,7 @@ from roadseg.errors import OutputError, SinkError, reason_of
 from roadseg.pipeline.infer import resize_labels
 from roadseg.pipeline.sinks.base import Sink
 from roadseg.pipeline.sinks.finishing import PART, remove_leftovers
+from roadseg.pipeline.sinks.maskindex import INDEX_NAME, MaskIndex
 from roadseg.pipeline.sources import Frame
 from roadseg.pipeline.suffixes import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
@@ -106,7 +107,8 @@ class MaskSink(Sink):
     output picture passed to ``write`` is not used, the frame's labels are. A video's numbered masks already
     in ``folder`` (an earlier run's) are refused before any work unless ``overwrite``, which removes them
     first: the folder holds this run's masks only, one per frame (a shorter rerun left the earlier run's
-    past its last frame, misaligned with the output).
+    past its last frame, misaligned with the output). ``masks.csv`` beside them says which frame each is
+    (:class:`~roadseg.pipeline.sinks.maskindex.MaskIndex`: its time, or its input image's name).
 
     A mask that cannot be written (a full disk) ends the masks, not the run: ``failed`` says why, the file it
     left is removed, those before it stay and the other outputs go on (:meth:`left` says what is there). The
@@ -121,6 +123,7 @@ class MaskSink(Sink):
                  live: bool = False) -> None:  # fmt: skip
         self.folder, self.names, self.live = Path(folder), names, live
         self.written, self.failed = 0, None
+        self.index: MaskIndex | None = None  # (opened at the first mask: a run refused or stopped before leaves it be)
         self.made = not self.folder.exists()  # (a folder made here: removed at :meth:`close` where none is written)
         numbered = not names and self.folder.is_dir()
         earlier = sorted(p for p in self.folder.glob("*.png") if NUMBERED.fullmatch(p.name)) if numbered else []
@@ -131,13 +134,19 @@ class MaskSink(Sink):
             for path in earlier:
                 path.unlink()
             self.folder.mkdir(parents=True, exist_ok=True)
+            if earlier:
+                (self.folder / INDEX_NAME).unlink(missing_ok=True)  # (their index, replaced at the first mask)
             remove_leftovers(self.folder, every=True)  # (the mask a killed run was writing)
         except OSError as exc:
             raise SinkError(f"cannot create masks folder {self.folder}: {reason_of(exc)}") from None
 
     def close(self) -> None:
         """A folder made for the masks where none was written (a run stopped, interrupted or failed before its first
-        frame) is removed, if it is still empty (was: left empty, where the run's last line said no mask was kept)."""
+        frame) is removed, if it is still empty (was: left empty, where the run's last line said no mask was kept),
+        and so is the index opened for the masks where none was written."""
+        if self.index is not None:
+            with contextlib.suppress(OSError):
+                self.index.close(remove=not self.written)
         if not self.written and self.made:
             with contextlib.suppress(OSError):
                 self.folder.rmdir()
@@ -159,6 +168,14 @@ class MaskSink(Sink):
         target = self.target(frame.index if self.names else self.written)
         try:
             write_picture(target, resize_labels(frame.labels, *frame.image.shape[:2]))
+            try:
+                if self.index is None:
+                    self.index = MaskIndex(self.folder, "images" if self.names else "live" if self.live else "file",
+                                           self.names)  # fmt: skip
+                self.index.add(target.name, frame)
+            except OSError:
+                target.unlink(missing_ok=True)  # (no mask without its line in the index)
+                raise
         except OSError as exc:
             self.failed = f"cannot write mask {target}: {reason_of(exc)}"
             if self.live:  # (was: said at the run's end only)

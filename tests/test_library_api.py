@@ -6,6 +6,7 @@ or a message about an array the caller never made."""
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -115,6 +116,7 @@ def test_readmes_python_api_runs_as_written(tmp_path, monkeypatch, capsys):
     exec(compile(code, "README.md", "exec"), names)
     assert names["stats"]["frames"] == 3 and names["labels"].shape == (240, 320)
     assert names["picture"].shape == (240, 320, 3) and names["small"].shape == (2, *names["seg"].size)
+    assert [m.shape for m in names["masks"]] == [(240, 320)] * 2 and (names["masks"][0] == names["labels"]).all()
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].startswith("3 ") and printed[1].startswith("b.mp4: "), printed
 
@@ -124,3 +126,24 @@ def test_a_folder_of_a_shipped_models_name_here_does_not_hide_it(tmp_path, monke
     monkeypatch.chdir(tmp_path)
     (tmp_path / "unet-r34-camvid-int8.onnx").mkdir()
     assert check_model_file("unet-r34-camvid-int8.onnx") == models_dir() / "unet-r34-camvid-int8.onnx"
+
+
+def test_one_segmenter_called_from_several_threads_at_once_gives_each_its_own_labels(rule_onnx):
+    """README says a Segmenter may be shared by threads (a camera's thread each): each call's labels are its frame's."""
+    seg = roadseg.Segmenter(rule_onnx)
+    frames = [np.roll(f, 8 * i, axis=1) for i, f in enumerate(split_frames(8, 48, 64))]
+    alone = [seg.segment(f) for f in frames]
+    got: dict[int, list[np.ndarray]] = {}
+    start = threading.Barrier(len(frames))
+
+    def work(i: int) -> None:
+        start.wait()
+        got[i] = [seg.segment(frames[i]) for _ in range(20)]
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(frames))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all((labels == alone[i]).all() for i in range(len(frames)) for labels in got[i])
+    assert len({alone[i].tobytes() for i in range(len(frames))}) > 1  # (frames unlike each other: a mix-up would show)

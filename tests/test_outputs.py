@@ -104,6 +104,21 @@ def test_masks_dir_of_an_earlier_run_is_refused_without_y_and_replaced_whole_wit
     assert (masks / "notes.txt").read_text() == "mine"  # (only the masks are replaced)
 
 
+def test_an_image_run_does_not_replace_an_earlier_runs_masks_without_y(rule_onnx, tmp_path):
+    """--help says a folder of an earlier run's masks needs -y: an image input's masks were replaced without a word
+    (a second recording's frames, named as the first's, into the same labels folder)."""
+    frames, masks = tmp_path / "frames", tmp_path / "masks"
+    frames.mkdir()
+    cv2.imwrite(str(frames / "cam_1.png"), split_frames(1)[0])
+    segment_video(frames, tmp_path / "a", model=rule_onnx, masks_dir=str(masks), quiet=True)
+    (masks / "cam_1.png").write_bytes(b"the first run's")
+    with pytest.raises(OutputError, match=f"mask {masks / 'cam_1.png'} exists .*-y/--overwrite"):
+        segment_video(frames, tmp_path / "b", model=rule_onnx, masks_dir=str(masks), quiet=True)
+    assert (masks / "cam_1.png").read_bytes() == b"the first run's"
+    segment_video(frames, tmp_path / "b", model=rule_onnx, masks_dir=str(masks), quiet=True, overwrite=True)
+    assert cv2.imread(str(masks / "cam_1.png"), cv2.IMREAD_UNCHANGED).shape == (48, 64)
+
+
 def test_masks_dir_named_as_the_output_video_is_refused_in_one_line(split_video, rule_onnx, tmp_path):
     out = tmp_path / "o.mp4"
     r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(out), "--model", str(rule_onnx), "-q",
@@ -359,7 +374,8 @@ def test_an_image_that_does_not_read_is_left_out_and_named(rule_onnx, tmp_path):
     r = CliRunner().invoke(segment_video_cmd, [str(folder), "-o", str(out), "--model", str(rule_onnx), "-q",
                                                "--masks-dir", str(tmp_path / "m"), "--stats", str(stats)])  # fmt: skip
     assert r.exit_code == 0, r.output
-    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in (tmp_path / "m").iterdir()) == ["f1.png", "f3.png"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in (tmp_path / "m").glob("*.png")) == ["f1.png", "f3.png"]
+    assert (tmp_path / "m/masks.csv").read_text() == "mask,image\nf1.png,f1.png\nf3.png,f3.png\n"  # (those left out: none)
     for bad in ("f0.png", "f2.png"):
         assert f"cannot read image {folder / bad} (damaged, or not an image); left out, the other images are " \
                "segmented" in r.output  # fmt: skip

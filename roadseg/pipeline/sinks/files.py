@@ -121,7 +121,7 @@ class MaskSink(Sink):
 
     def __init__(self, folder: str | Path, names: list[str] | None = None, *, overwrite: bool = False,
                  live: bool = False) -> None:  # fmt: skip
-        self.folder, self.names, self.live = Path(folder), names, live
+        self.folder, self.names, self.live, self.overwrite = Path(folder), names, live, overwrite
         self.written, self.failed = 0, None
         self.index: MaskIndex | None = None  # (opened at the first mask: a run refused or stopped before leaves it be)
         self.made = not self.folder.exists()  # (a folder made here: removed at :meth:`close` where none is written)
@@ -157,9 +157,15 @@ class MaskSink(Sink):
     def check_targets(self, inputs: Sequence[Path], outputs: Sequence[Path]) -> None:
         """For image input (``inputs``, in the order of ``names``): refuse, before any work, masks that
         would replace an input image or an output image (``--masks-dir`` the output folder), or that two
-        inputs would share."""
+        inputs would share, and, without ``overwrite``, an earlier run's mask of an image's name (was: replaced
+        without a word, where the output images and a video's masks need -y)."""
         if self.names:
-            refuse_targets([self.target(i) for i in range(len(self.names))], inputs, "mask", outputs=outputs)
+            targets = [self.target(i) for i in range(len(self.names))]
+            refuse_targets(targets, inputs, "mask", outputs=outputs)
+            existing = next((target for target in targets if target.exists()), None)
+            if existing is not None and not self.overwrite:
+                raise OutputError(f"mask {existing} exists (an earlier run's?); pass -y/--overwrite to replace it, or "
+                                  "give another folder")  # fmt: skip
 
     def write(self, image: np.ndarray, frame: Frame) -> None:
         assert frame.labels is not None, "masks are written from inferred frames"

@@ -115,6 +115,7 @@ def test_an_image_run_does_not_replace_an_earlier_runs_masks_without_y(rule_onnx
     with pytest.raises(OutputError, match=f"mask {masks / 'cam_1.png'} exists .*-y/--overwrite"):
         segment_video(frames, tmp_path / "b", model=rule_onnx, masks_dir=str(masks), quiet=True)
     assert (masks / "cam_1.png").read_bytes() == b"the first run's"
+    assert not (tmp_path / "b").exists()  # (its output folder, made as it opened, removed: was left empty)
     segment_video(frames, tmp_path / "b", model=rule_onnx, masks_dir=str(masks), quiet=True, overwrite=True)
     assert cv2.imread(str(masks / "cam_1.png"), cv2.IMREAD_UNCHANGED).shape == (48, 64)
 

@@ -92,10 +92,15 @@ class ImageSink(Sink):
     def finish(self, keep: bool) -> bool:
         """Images already written stay; returns whether there are any. A folder made for them where none was written
         (a run stopped or interrupted before its first frame) is removed, if it is still empty (was: left empty)."""
+        self.close()
+        return self.written > 0
+
+    def close(self) -> None:
+        """A folder made for the images where none was written is removed, if it is still empty: also where the run
+        was refused before any work, as a mask that would replace an input image is (was: left empty there)."""
         if not self.written and self.made:
             with contextlib.suppress(OSError):
                 self.path.rmdir()
-        return self.written > 0
 
 
 class MaskSink(Sink):

@@ -4,12 +4,12 @@ import json
 from dataclasses import replace
 from fractions import Fraction
 from functools import partial
-from http.server import SimpleHTTPRequestHandler
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import read_video, split_frames, write_video
+from servers import Quiet, serving
 
 from roadseg.cli import segment_video_cmd
 from roadseg.errors import ArgumentError, OutputError
@@ -247,21 +247,12 @@ def test_a_source_a_hair_below_the_cap_on_a_coarse_clock_keeps_every_picture(rul
     assert result["frames"] == 800 and result["fps_skipped"] == 0
 
 
-class _Served(SimpleHTTPRequestHandler):
-    """Serves files (no ranges: an http TS then says no length, a live stream), without a log line for each."""
-
-    def log_message(self, *a) -> None:
-        return None
-
-
 def test_an_http_url_of_a_file_is_capped_as_the_file_is(rule_onnx, tmp_path):
     # an mp4 on a web server, which opens with a length (run's open_url: a file, every frame read): --fps applies as
     # to the file (was: refused, "--fps keeps fewer of a video file's frames; a live source is paced by its own")
-    from servers import serving
-
     src = write_video(tmp_path / "fifty.mp4", _shaded(100), fps=Fraction(50), options={"movflags": "faststart"})
     out = tmp_path / "o.mp4"
-    with serving(partial(_Served, directory=str(tmp_path))) as httpd:
+    with serving(partial(Quiet, directory=str(tmp_path))) as httpd:
         url = f"http://127.0.0.1:{httpd.server_address[1]}/{src.name}"
         result = segment_video(url, out, model=rule_onnx, mode="side-by-side", fps=25, quiet=True)
     assert result["frames"] == 50 and result["fps_skipped"] == 50 and result["frames_lost"] == 0
@@ -271,10 +262,8 @@ def test_an_http_url_of_a_file_is_capped_as_the_file_is(rule_onnx, tmp_path):
 def test_an_http_url_of_a_live_stream_is_refused_a_cap_saying_what_to_do(rule_onnx, tmp_path):
     # a TS served without ranges says no length: a live stream once opened; refused then, in one line that says to
     # download a file first (a URL with --live is refused before it is opened, as a camera is)
-    from servers import serving
-
     src = write_video(tmp_path / "a.ts", _shaded(20), fps=Fraction(25))
-    with serving(partial(_Served, directory=str(tmp_path))) as httpd:
+    with serving(partial(Quiet, directory=str(tmp_path))) as httpd:
         url = f"http://127.0.0.1:{httpd.server_address[1]}/{src.name}"
         with pytest.raises(OutputError, match=r"--fps .* live stream .*download it first"):
             segment_video(url, tmp_path / "o.mp4", model=rule_onnx, fps=10, quiet=True)

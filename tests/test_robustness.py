@@ -2,7 +2,6 @@
 
 import contextlib
 import errno
-import io
 import json
 import os
 import re
@@ -14,7 +13,6 @@ import sys
 import threading
 import time
 from fractions import Fraction
-from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
 import av
@@ -36,6 +34,7 @@ from conftest import (
     write_video,
 )
 from fuzzing import PTS_HZ, adts_merged, pes_headers, pes_moved, restamped
+from servers import Quiet, Ranged
 
 import roadseg
 from roadseg.cli import segment_video_cmd
@@ -62,14 +61,7 @@ def test_rotation_metadata_is_honoured(rule_onnx, tmp_path, rotation, turns, liv
     assert np.mean(got_road == red) > 0.95
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    """Serves files, without a log line for each request."""
-
-    def log_message(self, *a) -> None:
-        return None
-
-
-def _segmented_via(via: str, src: Path, args: list[str], handler: type = _Quiet) -> str:
+def _segmented_via(via: str, src: Path, args: list[str], handler: type = Quiet) -> str:
     """What segment-video ``args`` said of ``src`` read from standard input (``via`` "stdin") or served over loopback
     http by ``handler`` ("http"); it exited 0."""
     if via == "stdin":
@@ -2281,31 +2273,6 @@ def test_a_window_of_a_transport_stream_whose_first_pictures_stamps_are_damaged_
         assert b.expected_frames() == a.expected_frames() and b.lost == a.lost == 0
 
 
-class _Ranged(SimpleHTTPRequestHandler):
-    """Serves files as a web server does, from the byte a request's ``Range: bytes=N-`` asks: FFmpeg then reads a
-    transport stream's end for its length (a file; without, an http TS has none and is played as a live stream)."""
-
-    def send_head(self):
-        asked = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
-        if not asked:
-            return super().send_head()
-        data = Path(self.translate_path(self.path)).read_bytes()
-        at = int(asked.group(1))
-        self.send_response(206)
-        self.send_header("Content-Type", "video/mp2t")
-        self.send_header("Content-Range", f"bytes {at}-{len(data) - 1}/{len(data)}")
-        self.send_header("Content-Length", str(len(data) - at))
-        self.end_headers()
-        return io.BytesIO(data[at:])
-
-    def end_headers(self) -> None:
-        self.send_header("Accept-Ranges", "bytes")
-        super().end_headers()
-
-    def log_message(self, *a) -> None:
-        return None
-
-
 @pytest.mark.parametrize("window", [[], ["--duration", "1.0"]], ids=["whole", "duration-1s"])
 @pytest.mark.parametrize("moves", [dict.fromkeys(range(3), -3.0), {0: 3.0, 1: 7.0, 2: -2.0, 3: 4.0, 4: 1.5, 5: -4.0}],
                          ids=["first-3-3s", "first-6-each-its-own"])
@@ -2323,7 +2290,7 @@ def test_a_transport_stream_whose_first_pictures_stamps_are_damaged_read_from_a_
     want, out = tmp_path / "want.mp4", tmp_path / "o.mp4"
     r = CliRunner().invoke(segment_video_cmd, [str(clean), "-o", str(want), "--model", str(rule_onnx), "-q", *window])
     assert r.exit_code == 0, r.output
-    said = _segmented_via(via, damaged, ["-o", str(out), "--model", str(rule_onnx), "-q", *window], _Ranged)
+    said = _segmented_via(via, damaged, ["-o", str(out), "--model", str(rule_onnx), "-q", *window], Ranged)
     assert "dropped" not in said and "could not be decoded" not in said, said
     assert f"put {len(moves)} pictures with damaged timestamps back in line" in said, said
     expected, got = read_video(want), read_video(out)

@@ -20,6 +20,7 @@ import math
 import os
 from numbers import Integral, Real
 from pathlib import Path
+from typing import Any
 
 from roadseg.errors import ArgumentError, OutputError, SourceError
 from roadseg.pipeline.options import SegmentOptions
@@ -29,6 +30,7 @@ from roadseg.pipeline.sinks.encoders import check_video_encoder
 from roadseg.pipeline.sinks.video import STDOUT
 from roadseg.pipeline.sources import image_paths, is_image_input, is_live_input
 from roadseg.pipeline.sources.concat import concat_paths
+from roadseg.pipeline.sources.containers import redacted
 from roadseg.pipeline.sources.opening import HTTP_SCHEMES, capture_args, unknown_scheme
 from roadseg.pipeline.suffixes import AUDIO_SUFFIXES, IMAGE_SUFFIXES
 
@@ -49,7 +51,7 @@ def check(opts: SegmentOptions) -> bool:
     if camera and capture_args(str(opts.input))[3] != "camera":
         raise OutputError("--camera-size, --camera-fps, --camera-format and --camera-audio are for a camera (0, "
                           f"/dev/video0); {opts.input} is not one")  # fmt: skip
-    if live and opts.start:
+    if live and not may_be_a_file(opts) and opts.start:  # (a URL's: once opened, run)
         raise OutputError("--start skips into a file; a live source starts now (--duration S records S seconds of it)")
     if opts.parts and not opts.concat:
         raise OutputError("parts are the files that concat joins; set concat too")
@@ -58,7 +60,7 @@ def check(opts: SegmentOptions) -> bool:
                           "-f matroska - | segment-video - -o out.mp4) or name a file")  # fmt: skip
     if opts.concat and (live or str(opts.input) == "-"):
         raise OutputError("--concat joins video files (a folder, a quoted glob or @list.txt); not live or piped input")
-    if opts.video_stream is not None and (live or images(opts)):
+    if opts.video_stream is not None and (live and not may_be_a_file(opts) or images(opts)):
         raise OutputError("--video-stream picks one of a video file's streams; it is not for live or image input")
     if not live and images(opts) and (given := [name for name, on in (("--start", opts.start), ("--duration", opts.duration),
                                                                      ("--codec", opts.codec)) if on]):  # fmt: skip
@@ -66,7 +68,7 @@ def check(opts: SegmentOptions) -> bool:
     if opts.fps is not None and (live and not may_be_a_file(opts) or images(opts)):  # (a URL's: once opened, run)
         raise OutputError("--fps keeps fewer of a video file's frames; a live source is paced by its own (--pace, "
                           "--camera-fps), and images are each segmented")  # fmt: skip
-    if opts.height is not None and (live or images(opts)):
+    if opts.height is not None and (live and not may_be_a_file(opts) or images(opts)):
         raise OutputError("--height scales a video file's frames as they are decoded; it is not for live or image input")
     if str(opts.output) == STDOUT:
         if not live and images(opts):
@@ -105,6 +107,36 @@ def may_be_a_file(opts: SegmentOptions) -> bool:
     (True, False)
     """
     return not (opts.live or opts.show or opts.serve) and str(opts.input).lower().startswith(HTTP_SCHEMES)
+
+
+def file_only(opts: SegmentOptions) -> list[str]:
+    """The options given that only a video file takes (refused for live input before it is opened; an http(s) URL's,
+    :func:`may_be_a_file`, once it opens as a live stream: :func:`refuse_live_url`).
+
+    >>> file_only(SegmentOptions("https://cdn/clip.mp4", start=5.0, height=720, fps=12)), file_only(SegmentOptions("a"))
+    (['--start', '--fps', '--height'], [])
+    """
+    given = (("--start", opts.start), ("--fps", opts.fps is not None), ("--height", opts.height is not None),
+             ("--video-stream", opts.video_stream is not None))  # fmt: skip
+    return [name for name, on in given if on]
+
+
+def refuse_live_url(given: list[str], url: str, live: Any) -> None:
+    """Refuse the file-only options ``given`` (:func:`file_only`) of the http(s) ``url`` that opened as a live stream
+    (``live``, its container: it says no length), in one line that says what to do, the container closed; nothing
+    where none is given or it is a file (was: every http(s) URL refused them, a file on a web server too, before it
+    was opened).
+
+    >>> refuse_live_url([], "http://cam/live.ts", object()), refuse_live_url(["--start"], "http://cdn/clip.mp4", None)
+    (None, None)
+    """
+    if not given or live is None:
+        return
+    live.close()
+    names = " and ".join([", ".join(given[:-1]), given[-1]] if len(given) > 1 else given)
+    raise OutputError(f"{names} {'is' if len(given) == 1 else 'are'} for a video file, and {redacted(url)} plays as a "
+                      "live stream (the server says no length; a live source is read as it comes, paced by its own: "
+                      "--pace): where it is a file, download it first (curl -o clip.mp4 URL) and give the file")  # fmt: skip
 
 
 #: The whole-number options a library caller may give that the command line bounds (``--batch`` 1..256,

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from roadseg.errors import ModelError, SourceError
-from roadseg.pipeline.checks import check, images, may_be_a_file
+from roadseg.pipeline.checks import check, file_only, images, may_be_a_file, refuse_live_url
 from roadseg.pipeline.infer import Segmenter, infer_stage
 from roadseg.pipeline.internal import internal_error
 from roadseg.pipeline.internal import write_stats as _write_stats
@@ -46,7 +46,7 @@ from roadseg.pipeline.sources import Frame, ImageSource, LiveSource, Source, Vid
 from roadseg.pipeline.sources.boxes import SensorBox, say_sensor_boxes
 from roadseg.pipeline.sources.concat import concat_source
 from roadseg.pipeline.sources.containers import pipe_waited
-from roadseg.pipeline.sources.fpscap import capped_info, capped_result, refuse_live_cap
+from roadseg.pipeline.sources.fpscap import capped_info, capped_result
 from roadseg.pipeline.sources.opening import camera_options
 from roadseg.pipeline.timing import FrameStats, StageTimes, timed
 from roadseg.pipeline.writer import build_writer
@@ -144,7 +144,7 @@ def _open_source(opts: SegmentOptions, live: bool, stop: threading.Event) -> Sou
     if live and may_be_a_file(opts):
         container, is_file = open_url(spec, opts.hwaccel, opts.stream_timeout)
         live = not is_file  # an http(s) URL of a file, and nobody watching it live: every frame, and its audio
-        refuse_live_cap(opts.fps, spec, container if live else None)
+        refuse_live_url(file_only(opts), spec, container if live else None)
     if live:  # (a view-only run's sound goes nowhere: not read, nor said of where a reconnection's differs)
         return LiveSource(spec, pace=opts.pace, retries=opts.retries, retry_delay=opts.retry_delay, stop=stop,
                           hwaccel=opts.hwaccel, container=container, audio=opts.output is not None and not opts.no_audio,

@@ -26,9 +26,7 @@ from dataclasses import replace
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from roadseg.errors import OutputError
 from roadseg.pipeline.sources.base import VideoInfo
-from roadseg.pipeline.sources.containers import redacted
 
 if TYPE_CHECKING:
     from roadseg.pipeline.options import RunResult
@@ -173,18 +171,3 @@ def capped_result(fps: float | None, source: Any, result: RunResult) -> RunResul
     run's stopped midway too; ``result`` itself without a cap."""
     return replace(result, fps_cap=float(fps), fps_skipped=source.cap.skipped) if fps else result
 
-
-def refuse_live_cap(fps: float | None, url: str, live: Any) -> None:
-    """Refuse ``--fps`` of the http(s) ``url`` that opened as a live stream (``live``, its container: it says no
-    length), in one line that says what to do, the container closed; nothing where there is no cap or it is a file
-    (was: every http(s) URL refused, a file on a web server too, before it was opened).
-
-    >>> refuse_live_cap(None, "http://cam/live.ts", object()), refuse_live_cap(12, "http://cdn/clip.mp4", None)
-    (None, None)
-    """
-    if fps is None or live is None:
-        return
-    live.close()
-    raise OutputError(f"--fps keeps fewer of a video file's frames, and {redacted(url)} plays as a live stream (the "
-                      "server says no length; a live source is paced by its own: --pace): where it is a file, "
-                      "download it first (curl -o clip.mp4 URL) and give the file")  # fmt: skip

@@ -1,0 +1,95 @@
+"""An http(s) URL of a file (one that opens with a length: a file on a web server) takes a file's options as the file
+does: ``--start``, ``--height``, ``--video-stream`` (``--fps``: test_fps_cap.py); one that opens as a live stream
+refuses them then, in one line that says to download the file first."""
+
+from contextlib import contextmanager
+from fractions import Fraction
+from functools import partial
+
+import av
+import numpy as np
+import pytest
+from conftest import read_video, split_frames, write_video
+from servers import Quiet, Ranged, serving
+
+from roadseg.errors import OutputError
+from roadseg.pipeline import segment_video
+from roadseg.pipeline.checks import check
+from roadseg.pipeline.options import SegmentOptions
+
+
+@contextmanager
+def _url(path, handler=Ranged):
+    """The http URL of ``path`` served on loopback by ``handler`` (:class:`Ranged`: with byte ranges) while the block
+    runs."""
+    with serving(partial(handler, directory=str(path.parent))) as httpd:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/{path.name}"
+
+
+def _same_frames(a, b) -> bool:
+    got, want = read_video(a)["frames"], read_video(b)["frames"]
+    return len(got) == len(want) and all(np.array_equal(g, w) for g, w in zip(got, want))
+
+
+@pytest.mark.parametrize(("name", "handler"), [("faststart.mp4", Quiet), ("a.mp4", Ranged), ("a.ts", Ranged)],
+                         ids=["mp4-faststart-no-ranges", "mp4-ranges", "ts-ranges"])  # fmt: skip
+def test_start_and_height_of_a_url_of_a_file_are_the_files(rule_onnx, tmp_path, name, handler):
+    # (was: refused before it was opened, "--start skips into a file; a live source starts now", every http(s) URL
+    # taken as live). An mp4 whose index comes first seeks forward without the server's byte ranges (FFmpeg reads up
+    # to there); one whose index is at its end, and a TS, need them (a TS without says no length: a live stream)
+    options = {"movflags": "faststart"} if name.startswith("faststart") else None
+    src = write_video(tmp_path / name, split_frames(75, h=96, w=64), fps=Fraction(25), audio_seconds=3.0,
+                      options=options, offset=10.0 if name.endswith(".ts") else 0.0)  # fmt: skip
+    want, out = tmp_path / "want.mp4", tmp_path / "o.mp4"
+    window = {"start": 1.0, "duration": 1.0, "height": 48}
+    segment_video(src, want, model=rule_onnx, quiet=True, **window)
+    with _url(src, handler) as url:
+        result = segment_video(url, out, model=rule_onnx, quiet=True, **window)
+    assert result["frames"] == 25 and result["frames_lost"] == 0 and result["kind"] == "file"
+    assert read_video(out)["frames"][0].shape == (48, 32, 3) and _same_frames(out, want)
+
+
+def _two_cameras(path):
+    """A dual dashcam's file: a front camera (96x128, 12 frames) and a rear one (48x64, 8 frames)."""
+    with av.open(str(path), "w") as out:
+        streams = []
+        for frames in (split_frames(12, h=96, w=128), [255 - f for f in split_frames(8, h=48, w=64)]):
+            vs = out.add_stream("libx264", rate=25)
+            vs.height, vs.width = frames[0].shape[:2]
+            vs.pix_fmt, vs.options = "yuv420p", {"preset": "ultrafast", "crf": "12"}
+            streams.append((vs, frames))
+        for vs, frames in streams:  # (every stream added before the first is written)
+            for i, img in enumerate(frames):
+                vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+                vf.pts = i
+                out.mux(vs.encode(vf))
+            out.mux(vs.encode(None))
+    return path
+
+
+def test_video_stream_of_a_url_of_a_file_is_the_files(rule_onnx, tmp_path):
+    # (was: refused before it was opened, "--video-stream picks one of a video file's streams; it is not for live")
+    src = _two_cameras(tmp_path / "dual.mp4")
+    with _url(src) as url:
+        result = segment_video(url, tmp_path / "rear.mp4", model=rule_onnx, quiet=True, video_stream=1)
+    rear = read_video(tmp_path / "rear.mp4")
+    assert result["frames"] == len(rear["frames"]) == 8 and rear["frames"][0].shape == (48, 64, 3)
+
+
+def test_a_url_that_plays_as_a_live_stream_refuses_a_files_options_once_opened_saying_what_to_do(rule_onnx, tmp_path):
+    # a TS served without byte ranges says no length: a live stream once opened; the file-only options given are
+    # named in one line that says to download the file first (was: "--start skips into a file; a live source starts
+    # now", before it was opened, a file on a web server refused too)
+    src = write_video(tmp_path / "a.ts", split_frames(20), fps=Fraction(25))
+    out = tmp_path / "o.mp4"
+    with _url(src, Quiet) as url:
+        assert check(SegmentOptions(url, str(out), start=1.0, height=32, video_stream=0))  # (live by its name: opened)
+        with pytest.raises(OutputError, match=rf"^--start, --height and --video-stream are for a video file, and "
+                           rf"{url} plays as a live stream \(the server says no length; .*\): where it is a file, "
+                           r"download it first \(curl -o clip.mp4 URL\) and give the file$"):  # fmt: skip
+            segment_video(url, out, model=rule_onnx, quiet=True, start=1.0, height=32, video_stream=0)
+        with pytest.raises(OutputError, match=r"^--height is for a video file, and .* download it first"):
+            segment_video(url, out, model=rule_onnx, quiet=True, height=32)
+    assert not out.exists()
+    with pytest.raises(OutputError, match="--start skips into a file; a live source starts now"):  # (watched live:
+        segment_video(url, out, model=rule_onnx, live=True, start=1.0)  # refused before it is opened, as a camera is)

@@ -47,7 +47,7 @@ from roadseg.pipeline.sources.boxes import SensorBox, say_sensor_boxes
 from roadseg.pipeline.sources.concat import concat_source
 from roadseg.pipeline.sources.containers import pipe_waited
 from roadseg.pipeline.sources.fpscap import capped_info, capped_result
-from roadseg.pipeline.sources.opening import camera_options
+from roadseg.pipeline.sources.opening import camera_options, url_file
 from roadseg.pipeline.timing import FrameStats, StageTimes, timed
 from roadseg.pipeline.writer import build_writer
 
@@ -166,7 +166,7 @@ def _open_source(opts: SegmentOptions, live: bool, stop: threading.Event) -> Sou
         # it has sent something, waited for here, where Ctrl-C ends the wait and leaves no thread behind)
         with pipe_waited(spec):
             return call_interruptibly(opened, "open", lambda source: source.close())
-    return opened()
+    return url_file(opened, spec, opts.start, container)  # (a URL's: what went wrong, said, where no byte ranges)
 
 
 def _open_views(opts: SegmentOptions, seg: Segmenter, stats: FrameStats, stack: ExitStack) -> list[Sink]:

@@ -2,7 +2,8 @@
 options asked of it: :func:`camera_options`), a stream URL (one that :func:`listens` waits for its sender), or a
 file; opened by :func:`open_capture`, which times out after ``timeout`` s (``--stream-timeout``; :data:`~roadseg.pipeline.options.STREAM_TIMEOUT` unless
 told), as a read does (:func:`read_failure`). :class:`~roadseg.pipeline.sources.capture.LiveSource` opens its first connection through
-:func:`~roadseg.pipeline.sources.capture.first_open`, the next ones by :func:`open_capture`.
+:func:`~roadseg.pipeline.sources.capture.first_open`, the next ones by :func:`open_capture`. An http(s) URL read as a
+file that gives no picture for want of the server's byte ranges is said to be so by :func:`url_file`.
 
 Example:
     >>> is_live_input("0"), is_live_input("rtsp://cam/stream"), is_live_input("clip.mp4")
@@ -15,15 +16,18 @@ import errno
 import os
 import re
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import av
 
-from roadseg.errors import reason_of
+from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.options import STREAM_TIMEOUT
 from roadseg.pipeline.sources.containers import open_container, redacted
 
 HTTP_SCHEMES = ("http://", "https://")  # the stream URLs that may be files (open_url)
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "rtmps://", "http://", "https://", "udp://", "tcp://", "srt://")
+T = TypeVar("T")
 _URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+)://")  # (a scheme of two letters or more: not a drive's C://)
 
 
@@ -125,3 +129,31 @@ def last_heard(exc: BaseException, timeout: float = STREAM_TIMEOUT) -> float:
     12.0
     """
     return time.monotonic() - (timeout if isinstance(exc, av.error.ExitError) else 0.0)
+
+
+def url_file(opened: Callable[[], T], url: str, start: float, container: av.container.InputContainer | None) -> T:
+    """``opened()``: the source of the http(s) ``url`` read as a file from its ``container``
+    (:func:`~roadseg.pipeline.sources.capture.open_url`'s; None: any other input, opened as it is). Where the file
+    said a length and yet gave no picture, for want of the server's byte ranges most likely, the :class:`SourceError`
+    says so and to download it first: a seek to ``start`` (before the length it said; an MP4 whose index comes first
+    is read up to a seek's keyframe, but not back to it), or an MP4 whose index (moov) is at its end, which is read
+    only by going back (was: "no video frames after --start 1.9s in URL; it lasts 3.0 s", "no decodable video frames
+    in URL (Input/output error)").
+
+    >>> url_file(lambda: "source", "clip.mp4", 0.0, None)
+    'source'
+    """
+    if container is None:
+        return opened()
+    length, mp4 = (container.duration or 0) / av.time_base, "mp4" in container.format.name
+    try:
+        return opened()
+    except SourceError as exc:
+        said, shown, fix = str(exc), redacted(url), "download the file first (curl -o clip.mp4 URL) and give the file"
+        if start and said.startswith("no video frames after --start") and start < length:
+            raise SourceError(f"no video frames after --start {start:g}s in {shown}, which lasts {length:.1f} s: the "
+                              f"server sends no byte ranges? (a seek into the file needs them); {fix}") from None  # fmt: skip
+        if mp4 and said.startswith("no decodable video frames in") and said.endswith("(Input/output error)"):
+            raise SourceError(f"no decodable video frames in {shown}: an MP4 whose index (moov) is at its end is read "
+                              f"from a URL only where the server sends byte ranges (none?); {fix}") from None  # fmt: skip
+        raise

@@ -126,3 +126,13 @@ def test_a_url_of_a_file_served_without_byte_ranges_says_so_where_it_cannot_be_r
         segment_video(url, out, model=rule_onnx, quiet=True, overwrite=True)
     with _url(first) as url:  # (a server that sends them: as the file)
         assert segment_video(url, out, model=rule_onnx, quiet=True, overwrite=True, start=0.9)["frames"] == 7
+
+
+def test_a_url_of_a_file_is_held_to_the_memory_its_batch_needs_as_the_file_is(rule_onnx, tmp_path):
+    # (was: a URL that opened as a file was checked for batch 1, as a live stream is, whatever --batch said)
+    from roadseg.errors import ModelError
+
+    src = write_video(tmp_path / "a.mp4", split_frames(5, h=96, w=64), fps=Fraction(25))
+    with _url(src) as url, pytest.raises(ModelError, match="at batch 256 needs about 384 GB"):
+        segment_video(url, tmp_path / "o.mp4", model=rule_onnx, quiet=True, size=(3000, 4000), batch=256)
+    assert not (tmp_path / "o.mp4").exists()

@@ -97,7 +97,7 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None, finalise
             views = _open_views(options, seg, stats, stack)  # (before the source: a udp:// port waits for its sender)
             source = stack.enter_context(_open_source(options, live, ends))
             seg = seg.fitted(source.info.height, source.info.width, source.info.sample_aspect)
-            seg.check_memory(1 if live else options.batch)
+            seg.check_memory(1 if source.live else options.batch)  # (a URL that opened as a file: its batch)
             seg.check_size(source.info.height, source.info.width)
             sinks, primary = _open_sinks(options, source, views, stack)
             result = _stream(options, source, seg, sinks, primary, stats, ends, caller)

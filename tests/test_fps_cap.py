@@ -311,3 +311,23 @@ def test_a_step_back_leaves_no_slot_empty_that_is_told_lost():
     kept = [t for t in [n / 50 for n in range(100)] + [1.0 + n / 50 for n in range(50)] if cap.keeps(t)]
     assert kept[:20] == [n / 10 for n in range(20)] and kept[20:] == [1.0 + n / 10 for n in range(10)]
     assert cap.lost(3) == 0  # (was: the pictures 1 s back left out until they came to 2 s again)
+
+
+@pytest.mark.parametrize("back", ["swap", "wobble"])
+def test_a_picture_a_hair_back_in_time_restarts_no_slots(back):
+    # a 60 frames/s file at --fps 30 (Matroska's milliseconds) where one picture comes a step behind the one before:
+    # two swapped (their packets out of order), or one stamped a millisecond late, the next a hair behind it; a step
+    # back of less than a slot is no clock stepping back (was: the slots started again from it, it kept and the rest
+    # re-phased: 17 and 16 kept of 30, two a 60th of a second apart or less, where the clean file keeps 15)
+    from roadseg.pipeline.sources.fpscap import FpsCap
+
+    ms = [round(n * 1000 / 60) for n in range(30)]
+    if back == "swap":
+        ms[7], ms[8] = ms[8], ms[7]
+    else:
+        ms[7] = ms[8] + 1
+    cap = FpsCap(30)
+    cap.source_rate(Fraction(60))
+    kept = [m for m in ms if cap.keeps(m / 1000)]
+    assert len(kept) == 15 and all(b - a >= 30 for a, b in zip(kept, kept[1:])), kept
+    assert cap.lost(0) == 0

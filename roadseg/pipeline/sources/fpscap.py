@@ -75,14 +75,19 @@ class FpsCap:
 
     def keeps(self, t: float | None) -> bool:
         """Whether the picture at ``t`` seconds is kept (the first of its slot); one without a time lies where the one
-        before it does (the first is kept). Where the clock steps back (pictures that go back in time as the file has
-        them, once :class:`~roadseg.pipeline.sources.inline.InLine` judged them no damage), the slots start again from
-        that picture, the slot after the last kept, none left empty (was: its pictures left out until they came back
-        to where it stepped from, 10 of two transport streams joined, the second 0.4 s behind).
+        before it does (the first is kept). Where the clock steps back by more than a slot (pictures that go back in
+        time as the file has them, once :class:`~roadseg.pipeline.sources.inline.InLine` judged them no damage), the
+        slots start again from that picture, the slot after the last kept, none left empty (was: its pictures left out
+        until they came back to where it stepped from, 10 of two transport streams joined, the second 0.4 s behind);
+        a picture less than a slot back (two swapped, a stamp a hair early) lies in the slots as they are (was: kept,
+        and the slots started again from it, two pictures a 60th of a second apart kept at --fps 30).
 
         >>> cap = FpsCap(10)
-        >>> [t for t in (0.0, 0.05, 0.1, 0.15, 0.2, 0.1, 0.15, 0.2, 0.25) if cap.keeps(t)], cap.lost(1)
-        ([0.0, 0.1, 0.2, 0.1, 0.2], 0)
+        >>> [t for t in (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.1, 0.15, 0.2, 0.25) if cap.keeps(t)], cap.lost(1)
+        ([0.0, 0.1, 0.2, 0.3, 0.1, 0.2], 0)
+        >>> cap = FpsCap(10)
+        >>> [t for t in (0.0, 0.05, 0.1, 0.15, 0.2, 0.16, 0.25, 0.3) if cap.keeps(t)]
+        [0.0, 0.1, 0.2, 0.3]
         """
         if self.fps is None or self._every:
             return True
@@ -93,7 +98,8 @@ class FpsCap:
         else:
             step = t - self._last if self._last is not None and t > self._last else math.inf
             step = min(step, self._step)  # (not a loss's long step: the picture after it kept its slot empty)
-            if self._first is None or t < self._last:  # (the clock stepped back: the slots start again from it)
+            if self._first is None or t < self._last - 1 / self._rate:  # (the clock stepped back: slots again from it;
+                # not a picture less than a slot back, two swapped or a stamp a hair early: no slot to fill again)
                 self._first, self._from = t, 0 if self._slot is None else self._slot + 1
             self._last = t
             slot = self._from + math.floor((t - self._first) * self._rate + EARLY * min(1.0, step * self._rate))

@@ -246,3 +246,22 @@ def test_info_says_the_whole_cpu_name_and_the_cpus_this_process_may_use(tmp_path
     usable, line = json.loads(out)
     assert usable == 1 and f", 1 CPUs usable of {os.cpu_count()} (" in line, line
     assert f"({os.cpu_count()} cores, {cpu['usable']} usable)" in CliRunner().invoke(main, ["info"]).output
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/cpuinfo"), reason="no /proc/cpuinfo")
+def test_cpu_info_reads_proc_cpuinfo_before_platform_processor_and_counts_without_affinity(monkeypatch):
+    """The name test above cannot tell /proc/cpuinfo's name from platform.processor()'s where that is '' (as on most
+    Linux): here it says another (as 'i686', 'unknown' on some systems), which was kept; and a system without
+    sched_getaffinity (macOS, Windows) counts the machine's CPUs as usable."""
+    import os
+    import platform
+    from pathlib import Path
+
+    from roadseg.tools.info import cpu_info
+
+    names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+             if line.startswith("model name")]  # fmt: skip
+    monkeypatch.setattr(platform, "processor", lambda: "i686")
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    cpu = cpu_info()
+    assert cpu["model"] == (names[0] if names else "i686") and cpu["usable"] == cpu["cores"] == os.cpu_count()

@@ -3,7 +3,8 @@
 ``classes.txt`` sits in the data root beside ``train/`` and ``trainannot/``: one class a line, its label value
 the line's index (0..C-1), optionally a ``#RRGGBB`` colour after the name (else one of its own each). A name holds
 no comma (names are listed with commas). Lines may carry their index before the name, as other tools' class lists
-do (``0 road``, ``0: road``): every line then, 0..C-1 in order, else it is refused. Label
+do (``0 road``, ``0: road``): every line then, 0..C-1 in order, else (the first line numbered 0, or every line
+numbered) it is refused; a list not numbered from its first line keeps a name's leading number (``2 wheelers``). Label
 pixels of value 255 are void; any other value of C or more is refused. In memory void is C, the label after
 the last, as CamVid's is 11, and as an exported file's ``ignore_index`` says.
 

@@ -92,6 +92,8 @@ def test_numbered_lines_0_to_c_minus_1_name_the_classes_without_their_numbers():
                             "2 ... in order, or not at all"),
         ("0 road\ncar\n", "c.txt line 2 ('car') is not numbered, but line 1 is: number every line (0 road, 1 car ...) "
                           "or none"),
+        ("0 road\n\n1 car\n", "c.txt line 2: no name; one class a line, NAME [#RRGGBB], its label value the line's "
+                             "index"),  # (a blank line is no class, as in a list not numbered: was 'is not numbered')
     ):  # fmt: skip
         with pytest.raises(ValueError) as err:
             parse_classes(text, "c.txt")

@@ -149,6 +149,8 @@ def _numbered(indices: list[int | None], lines: list[str], source: str) -> bool:
     if indices and indices[0] != 0 and None in indices:
         return False
     for number, (index, line) in enumerate(zip(indices, lines), 1):
+        if not line.strip():  # (a blank line: no name, which parse_classes says of it)
+            return True
         if index is None:
             raise ValueError(f"{source} line {number} ({line.strip()!r}) is not numbered, but line 1 is: number every "
                              "line (0 road, 1 car ...) or none")  # fmt: skip

@@ -87,9 +87,16 @@ def test_numbered_lines_0_to_c_minus_1_name_the_classes_without_their_numbers():
     # a list not numbered from its first line keeps a name's leading number (was refused as a mix)
     assert parse_classes("road\n2 wheelers #ff0000\n", "c.txt").names == ("road", "2 wheelers")
     assert parse_classes("2 wheelers\nroad\n", "c.txt").names == ("2 wheelers", "road")
+    assert parse_classes("0 30 km/h\n1 50 km/h\n", "c.txt").names == ("30 km/h", "50 km/h")  # (as the line says)
     for text, said in (
         ("1 road\n2 car\n", "c.txt line 1 is numbered 1, but its label value is its index, 0: number the lines 0, 1, "
-                            "2 ... in order, or not at all"),
+                            "2 ... in order, or not at all (a name that begins with a number after its line's: "
+                            "'0 1 road')"),
+        # names that begin with a number, every one (speed signs): the line says how to keep them (was: 'or not at
+        # all', where the lines were not numbered)
+        ("30 km/h\n50 km/h\n", "c.txt line 1 is numbered 30, but its label value is its index, 0: number the lines "
+                              "0, 1, 2 ... in order, or not at all (a name that begins with a number after its "
+                              "line's: '0 30 km/h')"),
         ("0 road\ncar\n", "c.txt line 2 ('car') is not numbered, but line 1 is: number every line (0 road, 1 car ...) "
                           "or none"),
         ("0 road\n\n1 car\n", "c.txt line 2: no name; one class a line, NAME [#RRGGBB], its label value the line's "

@@ -155,8 +155,10 @@ def _numbered(indices: list[int | None], lines: list[str], source: str) -> bool:
             raise ValueError(f"{source} line {number} ({line.strip()!r}) is not numbered, but line 1 is: number every "
                              "line (0 road, 1 car ...) or none")  # fmt: skip
         if index != number - 1:
+            named = f"{number - 1} {line.strip().partition('#')[0].strip()}"  # (its name, the number kept in it)
             raise ValueError(f"{source} line {number} is numbered {index}, but its label value is its index, "
-                             f"{number - 1}: number the lines 0, 1, 2 ... in order, or not at all")  # fmt: skip
+                             f"{number - 1}: number the lines 0, 1, 2 ... in order, or not at all (a name that begins "
+                             f"with a number after its line's: {named!r})")  # fmt: skip
     return True
 
 

@@ -172,6 +172,7 @@ class Segmenter:
                 # 4.5x slower there than the INT8 one)
                 self.model = OnnxSegmenter(default_model_path("cpu"), providers="cpu", threads=threads, tta=tta)
         self.fixed = size is not None  # a size given is kept whatever the pictures' shape
+        self.given = self.fixed  # (a --size, not one fitted to the pictures: check_size warns of it alone)
         self.size: tuple[int, int] = tuple(size) if size else self.model.input_size  # type: ignore[assignment]
         self.classes = self.model.classes
         self.palette = self.model.palette
@@ -201,7 +202,7 @@ class Segmenter:
         not a word). Not refused: enlarging a small picture somewhat can help the model see far objects;
         what the memory cannot hold, :meth:`check_memory` refuses."""
         h, w = self.size
-        if self.fixed and height > 0 and width > 0 and h * w > ENLARGED * height * width:
+        if self.given and height > 0 and width > 0 and h * w > ENLARGED * height * width:
             own = working_size(height, width, self.model.input_size)
             log.warning("--size %dx%d has %.0fx the pixels of the %dx%d pictures it enlarges: no detail is added, and "
                         "the network's time grows with the pixels (its own size for them: %dx%d)",
@@ -214,7 +215,11 @@ class Segmenter:
         if self.fixed or self.model.fixed_size:
             return self
         size = working_size(height, width, self.model.input_size, sample_aspect)
-        return self if size == self.size else Segmenter(self.model, size=size)
+        if size == self.size:
+            return self
+        fitted = Segmenter(self.model, size=size)
+        fitted.given = False  # (its own size for them, no --size: was warned of as one)
+        return fitted
 
     def resize(self, frame: np.ndarray) -> np.ndarray:
         """A frame at the working size (area interpolation when shrinking)."""

@@ -1458,3 +1458,14 @@ def test_the_summary_counts_the_videos_done_with_warnings() -> None:
     s.add({"status": "error", "frames": 0, "warnings": ["said before it failed"]})
     assert s.table().startswith("ok 2 · error 1 · skipped 0 · ok with warnings 1 (results.jsonl's \"warnings\") · "), s.table()
     assert "warnings" not in Summary(ok=1).table()
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or (os.cpu_count() or 1) < 2, reason="no CPU affinity to pin")
+def test_a_local_batch_sizes_its_workers_and_threads_by_the_cpus_it_may_use():
+    """A process pinned to one CPU (taskset, a container's cpuset) gave each worker the machine's CPUs as threads
+    (os.cpu_count()): every worker oversubscribed the one it had."""
+    one = min(os.sched_getaffinity(0))
+    code = ("import os, json; os.sched_setaffinity(0, {%d}); from roadseg.batch.launch import local_shape; "
+            "print(json.dumps([local_shape(0, 0, []), local_shape(0, 3, []), local_shape(2, 0, ['0', '1'])]))") % one
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == [[1, 1], [1, 3], [2, 0]]

@@ -24,6 +24,7 @@ from roadseg.batch.report import Progress, Summary
 from roadseg.batch.results import ResultsLog, results_line
 from roadseg.batch.task import Task, remove_temps
 from roadseg.pipeline.options import SegmentOptions
+from roadseg.tools.info import cpus_usable
 
 
 def run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path, results: ResultsLog,
@@ -112,10 +113,22 @@ def _open_pool(bopts: BatchOptions, sopts: SegmentOptions, sees: tuple[str, ...]
     from roadseg.batch.local import LocalPool
 
     gpus = _local_gpus(sopts.device)
-    workers = bopts.workers or len(gpus) or max(1, (os.cpu_count() or 1) // 4)
-    threads = sopts.threads or (0 if gpus else max(1, (os.cpu_count() or 1) // workers))
+    workers, threads = local_shape(bopts.workers, sopts.threads, gpus)
     envs = [{"CUDA_VISIBLE_DEVICES": gpus[i % len(gpus)]} if gpus else {} for i in range(workers)]
     return LocalPool(replace(sopts, threads=threads), workers, envs=envs)
+
+
+def local_shape(workers: int, threads: int, gpus: list[str]) -> tuple[int, int]:
+    """A local pool's workers and onnxruntime threads each, where not given (0): one worker a GPU, else one per 4 of
+    the CPUs this process may use (its affinity: a container's cpuset, ``taskset``; not the machine's count, which
+    oversubscribed a container of a few CPUs), those CPUs shared among them (a GPU's worker: onnxruntime's default).
+
+    >>> local_shape(3, 2, []), local_shape(0, 0, ["0", "1"])
+    ((3, 2), (2, 0))
+    """
+    usable = cpus_usable()
+    workers = workers or len(gpus) or max(1, usable // 4)
+    return workers, threads or (0 if gpus else max(1, usable // workers))
 
 
 def _local_gpus(device: str) -> list[str]:

@@ -32,6 +32,7 @@ from roadseg.pipeline.sinks.formats import (
     apple_keys,
     live_pipe_options,
 )
+from roadseg.pipeline.sinks.hrd import hrd_params
 from roadseg.pipeline.sinks.rates import (
     FRAME_CLOCK_ENCODERS,
     FRAME_CLOCK_FORMATS,
@@ -170,7 +171,7 @@ class Opening:
 
     def _set_encoder(self) -> None:
         """The encoder's options: quality and speed, and what a live pipe, MXF, a format that cannot reorder
-        pictures or SVT-AV1 needs."""
+        pictures, an AVI (H.264's HRD timing: :func:`~roadseg.pipeline.sinks.hrd.hrd_params`) or SVT-AV1 needs."""
         self.stream.options = encoder_options(self.encoder, self.crf, self.preset)
         if self._live_pipe() and self.encoder in ("libx264", "libx265"):
             self.stream.options["tune"] = "zerolatency"  # each picture's packet out as it goes in (see LIVE_PIPE)
@@ -178,6 +179,9 @@ class Opening:
             self.stream.options["g"] = str(min(120, max(1, round(2 * self.fps))))  # MXF: B-frames within 128
         if self.container.format.name in NO_REORDER_FORMATS and self.encoder == "libx264":
             self.stream.options["bf"] = "0"
+        if self.container.format.name in NO_AUDIO_OFFSET and self.encoder == "libx264":  # (read at its place)
+            self.stream.options["x264-params"] = hrd_params(self.stream.options, self.out_w, self.out_h, self.fps,
+                                                            self.stream.pix_fmt)  # fmt: skip
         if self.encoder == "libsvtav1":
             os.environ.setdefault("SVT_LOG", "1")  # errors only: SVT-AV1 prints a banner of some 40 lines
 

@@ -1,0 +1,71 @@
+"""Where a player (FFmpeg's reading, as ffplay and PyAV do) puts an AVI output's pictures against its sound."""
+
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import split_frames, write_video
+
+from roadseg.cli import segment_video_cmd
+
+
+def _first_times(path) -> tuple[float, float]:
+    """The first picture's and the first sound's time (s), as FFmpeg decodes them."""
+    with av.open(str(path)) as c:
+        picture = float(next(c.decode(video=0)).time)
+    with av.open(str(path)) as c:
+        sound = float(next(c.decode(audio=0)).time)
+    return picture, sound
+
+
+def _level(path) -> int:
+    """The H.264 level (``level_idc``) ``path``'s stream is marked with: in its header's avcC (Matroska), else in the
+    sequence parameter set before its first picture (AVI)."""
+    with av.open(str(path)) as c:
+        header = bytes(c.streams.video[0].codec_context.extradata or b"")
+        data = bytes(next(p for p in c.demux(video=0) if p.size))
+    if header[:1] == b"\x01":
+        return header[3]
+    return data[data.find(b"\x00\x00\x01\x67") + 6]
+
+
+@pytest.mark.parametrize("fps", [None, "1"])
+@pytest.mark.parametrize("suffix", [".avi", ".mkv", ".mp4"])
+def test_the_first_picture_plays_with_the_sound_in_every_format(rule_onnx, tmp_path, fps, suffix):
+    # FFmpeg read x264's pictures in an AVI a frame step after their place (its guess for H.264 without HRD timing):
+    # the first picture played 0.04 s after the sound at 25 frames/s, and 1.0 s after it at --fps 1 (MPEG-4 part 2 and
+    # the mkv/mp4 at 0)
+    src = write_video(tmp_path / "cam.mkv", split_frames(25), audio_seconds=1.0, audio_codec="pcm_s16le")
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out := tmp_path / f"o{suffix}"), "--model",
+                                               str(rule_onnx), "-q", *(["--fps", fps] if fps else [])])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    picture, sound = _first_times(out)
+    step = 1 / float(fps or 25)
+    assert abs(picture - sound) <= step / 2, (picture, sound)
+    assert picture == pytest.approx(0.0, abs=1e-3) and sound == pytest.approx(0.0, abs=1e-3)
+
+
+def test_an_avi_keeps_the_level_x264_marks_elsewhere(rule_onnx, tmp_path):
+    # the HRD timing that has FFmpeg read H.264 at its place needs a VBV cap, from which x264 picks the level: a cap
+    # that never binds (800 Mb/s) marked a 1280x720 stream 6.2 where it is 3.1, which some hardware decoders refuse
+    frames = [np.full((720, 1280, 3), 40 * i, np.uint8) for i in range(3)]
+    src = write_video(tmp_path / "hd.mkv", frames, audio_seconds=0.12, audio_codec="pcm_s16le")
+    levels = {}
+    for suffix in (".avi", ".mkv"):
+        r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out := tmp_path / f"o{suffix}"), "--model",
+                                                   str(rule_onnx), "-q"])  # fmt: skip
+        assert r.exit_code == 0, r.output
+        levels[suffix] = _level(out)
+    assert levels == {".avi": 31, ".mkv": 31}
+    assert _first_times(tmp_path / "o.avi")[0] == 0.0
+
+
+def test_hrd_params_cap_at_the_level_and_profile_x264_picks():
+    from roadseg.pipeline.sinks.hrd import hrd_params
+
+    base = {"preset": "superfast", "crf": "23", "bf": "0"}
+    assert hrd_params(base, 1280, 720, Fraction(25), "yuv420p") == "level=31:nal-hrd=vbr:vbv-maxrate=17500:vbv-bufsize=17500"
+    # (4:4:4, High 4:4:4 Predictive: four times the Baseline limits)
+    assert hrd_params(base, 64, 48, Fraction(25), "yuv444p").endswith(":vbv-maxrate=256:vbv-bufsize=700")

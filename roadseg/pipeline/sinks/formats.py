@@ -23,10 +23,9 @@ LIVE_PIPE = {"flush_packets": "1", "cluster_time_limit": "0", "max_interleave_de
 #: negative timestamps are written as they are: FFmpeg's muxer moved every stream on by the sound's lead (an mp4's
 #: AAC priming, sound from before the first picture), and AVI put as many empty chunks after the first picture: each
 #: later one played that much late (0.04 s for the priming, 0.24 s for sound 0.2 s ahead). Each picture is at its
-#: place there but H.264's: FFmpeg reads a picture that has no time of its own (AVI holds none) at its place, but an
-#: H.264 one a frame step later (its parser's guess; MPEG-4 part 2 and MJPEG at their place), unless the stream carries
-#: HRD timing (x264's nal-hrd, which needs a VBV cap: at a cap that never binds, 800 Mb/s, x264 marks a 1080p stream
-#: level 6.2 where it was 4.0, which some hardware decoders refuse; at the level's own rate, it caps crf's quality)
+#: place there: FFmpeg reads a picture that has no time of its own (AVI holds none) at its place, but an H.264 one a
+#: frame step later (its parser's guess; MPEG-4 part 2 and MJPEG at their place) unless the stream carries HRD timing,
+#: which x264 writes there (:func:`~roadseg.pipeline.sinks.hrd.hrd_params`: at the level it marks without it)
 NO_AUDIO_OFFSET = frozenset({"avi"})
 #: formats that keep no picture's time, only its place (AVI: its chunk; MXF: its edit unit), where FFmpeg reads H.264's
 #: B-frames timed out of order (an AVI's first pictures at 0.04, 0.16, 0.12, 0.2 s): x264 writes none there

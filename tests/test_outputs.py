@@ -956,16 +956,38 @@ def test_an_avi_keeps_each_picture_at_its_place_in_step_with_its_sound(rule_onnx
     # at 0 all the same, with an empty chunk after it: MPEG-4 and MJPEG read 0, 0.08, 0.12 ..., every picture after
     # the first a frame late; a picture 0.2 s after its sound read 0, 0.28, 0.32 ...; H.264's B-frames out of order
     # (0.04, 0.16, 0.12, 0.2 ...). FFmpeg read x264's pictures there a frame after their place (0.04, 0.08 ...): they
-    # carry HRD timing now (:mod:`roadseg.pipeline.sinks.hrd`)
+    # carry HRD timing now (:mod:`roadseg.pipeline.sinks.hrd`). The AAC's priming, 1024 samples (0.021 s) before the
+    # picture, plays there: the first picture is at the nearest frame step after the sound's first sample (0.04 s; 0.2 s
+    # more: 0.24 s), within half a frame of where an mkv of it has it (was: whole steps, 0 and 0.2 s, 0.021 s early)
     mp4 = write_video(tmp_path / "a.mp4", split_frames(25), audio_seconds=1.0)
     early = _moved(write_video(tmp_path / "a.mkv", split_frames(25), audio_seconds=1.0), tmp_path / "early.mkv",
                    lambda t: 0.2, kind="video")  # a camera whose picture starts 0.2 s after its sound  # fmt: skip
-    for src, first in ((mp4, 0.0), (early, 0.2)):
+    for src, first in ((mp4, 0.04), (early, 0.24)):
         r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out := tmp_path / f"o-{src.stem}.avi"), "--model",
                                                    str(rule_onnx), "-q", *(["--codec", codec] if codec else [])])  # fmt: skip
         assert r.exit_code == 0 and "audio stream" not in r.output, r.output
         assert read_video(out)["seconds"] == pytest.approx([first + 0.04 * i for i in range(25)], abs=1e-3)
         assert _sound(out)[0] == 0.0  # (the sound at the start, where AVI puts it, and as far before the picture)
+
+
+@pytest.mark.parametrize("codec", [None, "mpeg4"])
+@pytest.mark.parametrize("lead", [0.03, 0.01])
+def test_an_avi_puts_its_first_picture_within_half_a_frame_of_its_sound(rule_onnx, tmp_path, codec, lead):
+    # AVI holds a picture only on a frame step from the sound's first sample: one 0.03 s after it went at 0, 0.03 s
+    # early (the sound's lead in whole steps), as a cut's first picture did where its window begins between two
+    # (x264's, read by FFmpeg a frame late: at 0.04); now at the nearest step, 0.04 s, within half a frame of where an
+    # mkv has it (0.01 s after it: at 0)
+    src = _moved(write_video(tmp_path / "a.mov", split_frames(25), audio_seconds=1.0, audio_codec="pcm_s16le"),
+                 tmp_path / "early.mov", lambda t: -lead)  # a microphone that starts `lead` s before the camera
+    first = {}
+    for suffix in (".avi", ".mkv"):
+        r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out := tmp_path / f"o{suffix}"), "--model",
+                                                   str(rule_onnx), "-q", *(["--codec", codec] if codec else [])])  # fmt: skip
+        assert r.exit_code == 0 and "audio stream" not in r.output, r.output
+        seconds = read_video(out)["seconds"]
+        assert seconds == pytest.approx([seconds[0] + 0.04 * i for i in range(25)], abs=1e-3)
+        first[suffix] = seconds[0] - _sound(out)[0]
+    assert first[".mkv"] == pytest.approx(lead, abs=1e-3) and abs(first[".avi"] - lead) <= 0.02, first
 
 
 def test_audio_stored_after_the_picture_is_kept_whole(rule_onnx, tmp_path):

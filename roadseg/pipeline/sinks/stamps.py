@@ -112,10 +112,11 @@ class Stamps:
         steps = math.floor(lead * self.fps + 0.5 + 1e-6) if 0 < lead <= LEAP else 0
         self._lead = steps / self.fps
         self._origin = pts - round(self._lead / tb)
+        video = self.container.streams.video[0]  # (``stream`` itself; a test's fault injection wraps that one)
         for step in range(round(self._lead / tb)):  # (tb is 1 / fps there)
             empty = av.Packet(b"")
             empty.pts = empty.dts = step
-            empty.time_base, empty.stream = tb, self.stream
+            empty.time_base, empty.stream = tb, video
             try:
                 self.container.mux(empty)
             except (OSError, av.error.FFmpegError) as exc:

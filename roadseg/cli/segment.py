@@ -61,7 +61,12 @@ class _OneInput(click.Command):
         return rest
 
 
-def _summary(result: RunResult) -> str:
+def _summary(result: RunResult, masks_dir: str | None = None) -> str:
+    """The run's last line; a run of ``masks_dir``'s masks alone (no ``-o``) names their folder.
+
+    >>> _summary(RunResult("a.mp4", None, "file", 38, 3.2, 11.9), "m1")
+    'wrote masks to m1: 38 frames in 3.2 s (11.9 frames/s)'
+    """
     if result.latency_ms is not None:
         lat = result.latency_ms
         rate = f" at {result.fps} frames/s" if result.fps is not None else ""  # (none for a single frame)
@@ -69,7 +74,9 @@ def _summary(result: RunResult) -> str:
                 f"({100 * result.drop_rate:.0f}%), latency p50 {lat['p50']} ms p95 {lat['p95']} ms")  # fmt: skip
     noun = "image" if result.kind == "images" else "frame"
     count = f"{result.frames} {noun}{'' if result.frames == 1 else 's'}"
-    name = "standard output" if result.output == "-" else result.output
+    name = result.output if result.output != "-" else "standard output"
+    if result.output is None and masks_dir:  # (masks alone)
+        name = f"masks to {masks_dir}"
     return f"wrote {name}: {count} in {result.seconds:.1f} s ({result.fps or 0:.1f} frames/s)"
 
 
@@ -128,4 +135,4 @@ def segment_video_cmd(**options) -> None:  # fmt: skip
     from roadseg.pipeline.run import run
 
     result = run(SegmentOptions(**options), finalised=settle)  # (a Ctrl-C after that costs a whole output nothing)
-    click.echo(_summary(result), err=True)
+    click.echo(_summary(result, options["masks_dir"]), err=True)

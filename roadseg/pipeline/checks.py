@@ -8,7 +8,9 @@ Example:
     False
     >>> check(SegmentOptions("sample_videos/road.mp4"))
     Traceback (most recent call last):
-    roadseg.errors.OutputError: -o/--output is required
+    roadseg.errors.OutputError: -o/--output or --masks-dir is required
+    >>> check(SegmentOptions("sample_videos/road.mp4", masks_dir="/tmp/road-masks"))  # (masks only: nothing encoded)
+    False
     >>> check(SegmentOptions("sample_videos/road.mp4", "/tmp/road-seg.mp4", max_frames=0))
     Traceback (most recent call last):
     roadseg.errors.ArgumentError: max_frames must be 1 or more (None: every frame), not 0
@@ -45,8 +47,8 @@ def check(opts: SegmentOptions) -> bool:
         raise OutputError("a live run needs somewhere to go: --show, --serve HOST:PORT and/or -o FILE")
     if not live and (opts.show or opts.serve):
         raise OutputError("--show and --serve are for live input (a camera, a stream URL, or a file with --live)")
-    if not opts.output and not live:
-        raise OutputError("-o/--output is required")
+    if not opts.output and not opts.masks_dir and not live:  # (--masks-dir alone: masks only, nothing encoded; --stats
+        raise OutputError("-o/--output or --masks-dir is required")  # alone is refused: a run that keeps no picture)
     camera = opts.camera_size or opts.camera_fps or opts.camera_format or opts.camera_audio
     if camera and capture_args(str(opts.input))[3] != "camera":
         raise OutputError("--camera-size, --camera-fps, --camera-format and --camera-audio are for a camera (0, "

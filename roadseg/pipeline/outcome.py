@@ -41,13 +41,14 @@ log = logging.getLogger("roadseg")
 def with_stats(error: PipelineError | OutputClosed | Interrupted, opts: SegmentOptions, partial: RunResult,
                 **why: str) -> PipelineError | OutputClosed | Interrupted:
     """``error``, for a run that a failure or an interruption stopped midway, once ``--stats`` is written
-    for what the run did up to then (``partial``, its frames and ``per_frame`` no more than the output kept,
-    none where it was removed; with ``why``: ``failed``, the message, or ``interrupted``, the signal) and with
+    for what the run did up to then (``partial``, its frames and ``per_frame`` no more than the output kept (masks
+    alone: the masks), none where it was removed; with ``why``: ``failed``, the message, or ``interrupted``, the
+    signal) and with
     its message saying so, or why not. A live run's usual end is Ctrl-C: its latency and drop figures were
     lost with it."""
     if not opts.stats:
         return error
-    if opts.output and not isinstance(error, OutputClosed):  # (was: the frames done, for an output removed)
+    if (opts.output or opts.masks_dir and not (opts.show or opts.serve)) and not isinstance(error, OutputClosed):
         frames = min(partial.frames, error.frames)
         fps = (partial.fps if partial.latency_ms is not None  # (a live run's: the rate its frames were shown at)
                else round(frames / partial.seconds, 2) if partial.seconds > 0 else None)  # fmt: skip
@@ -100,13 +101,13 @@ def run_result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Wri
             expected: int | None, *, quiet: bool = False) -> RunResult:  # fmt: skip
     """What the run did. ``quiet``: without the lines that tell of frames lost and audio dropped (a
     run stopped midway, whose message is its last line)."""
-    frames = writer.stats.frames
+    frames, kept = writer.stats.frames, opts.output or opts.masks_dir  # (where the frames are: masks alone, theirs)
     lost, expected = told_lost(expected, frames, source.lost)
     if lost and not quiet and source.kind == "images":  # (each one was named as it was left out)
-        log.warning("%d of %d images could not be read; %s holds the %d that could", lost, expected, opts.output, frames)
+        log.warning("%d of %d images could not be read; %s holds the %d that could", lost, expected, kept, frames)
     elif lost and not quiet and not source.live:
         log.warning("%d of about %d frames could not be decoded (damaged or truncated input); %s holds the %d that did",
-                    lost, expected, opts.output, frames)  # fmt: skip
+                    lost, expected, kept, frames)  # fmt: skip
     elif lost and not quiet:  # (a live source's: video packets its decoder refused, where the picture held still)
         log.warning("%d video packet%s of %s could not be decoded (damaged, or a codec the stream changed to); the "
                     "picture held still over them", lost, "s"[: lost != 1], redacted(str(opts.input)))  # fmt: skip
@@ -229,11 +230,20 @@ def failure(exc: StageFailed, primary: VideoSink | ImageSink | None,
         return OutputClosed(f"{primary.shown} was closed by its reader (a player quit?); stopped after "
                             f"{primary.written} frames")  # fmt: skip
     reason = str(cause) if isinstance(cause, RoadsegError) else _named(cause)  # (an error without words: its name, once)
-    left, kept = _left_behind(primary, cause)
-    left = "; ".join(filter(None, (left, _masks_left(masks))))
-    frames = primary.written if kept and primary is not None else 0
+    left, kept, frames = _left(primary, masks, cause)
     failed = f"{exc.stage} failed: {reason}"
     return PipelineError(failed + (f"; {left}" if left else ""), kept=kept, frames=frames, reason=failed)
+
+
+def _left(primary: VideoSink | ImageSink | None, masks: MaskSink | None, cause: BaseException | None,
+          whole: bool = False) -> tuple[str, bool, int]:  # fmt: skip
+    """What a run stopped midway left (:func:`_left_behind`, then the masks': :meth:`MaskSink.told`), whether any is
+    kept and the frames it holds: the main output's, or the masks' where they are ``alone`` (no ``-o``)."""
+    left, kept = _left_behind(primary, cause, whole)
+    left = "; ".join(filter(None, (left, masks.told() if masks is not None else "")))
+    if masks is not None and masks.alone:
+        return left, masks.written > 0, masks.written
+    return left, kept, primary.written if kept and primary is not None else 0
 
 
 def masks_failed(masks: MaskSink, primary: VideoSink | ImageSink | None) -> MasksFailed:
@@ -242,13 +252,6 @@ def masks_failed(masks: MaskSink, primary: VideoSink | ImageSink | None) -> Mask
     failed = f"masks failed: {masks.failed}"
     return MasksFailed("; ".join(filter(None, (failed, masks.left(), left))), kept=kept,
                          frames=primary.written if kept and primary is not None else 0, reason=failed)  # fmt: skip
-
-
-def _masks_left(masks: MaskSink | None) -> str:
-    """What a run stopped midway left of its masks (they stay as written), with their own failure before it."""
-    if masks is None or not (masks.written or masks.failed):
-        return ""
-    return (f"masks failed before: {masks.failed}; " if masks.failed else "") + masks.left()
 
 
 def interruption(exc: KeyboardInterrupt, primary: VideoSink | ImageSink | None, masks: MaskSink | None = None,
@@ -261,9 +264,7 @@ def interruption(exc: KeyboardInterrupt, primary: VideoSink | ImageSink | None, 
     'interrupted after 251 frames shown'
     """
     signal_name = getattr(exc, "signal_name", "SIGINT")
-    left, kept = _left_behind(primary, None)
-    left = "; ".join(filter(None, (left, _masks_left(masks))))
-    frames = primary.written if kept and primary is not None else 0
+    left, _, frames = _left(primary, masks, None)
     if primary is None and shown and not (masks is not None and masks.written):  # (nothing was to be written)
         return Interrupted(f"interrupted after {shown} frame{'s'[: shown != 1]} shown", signal_name=signal_name)
     if not frames and not (masks is not None and masks.written):
@@ -289,10 +290,8 @@ def unforeseen(exc: Exception, primary: VideoSink | ImageSink | None, sinks: lis
             primary.finish(keep=False)  # (nothing written: the hidden file removed, nothing said)
         return exc
     whole = isinstance(primary, VideoSink) and not primary.cut_short  # (closed before: written to its end)
-    left, kept = _left_behind(primary, None if whole else exc, whole)
-    left = "; ".join(filter(None, (left, _masks_left(masks))))
+    left, kept, frames = _left(primary, masks, None if whole else exc, whole)
     failed = str(exc) if isinstance(exc, RoadsegError) else f"internal error: {_named(exc)}"
-    error = PipelineError(failed + (f"; {left}" if left else ""), kept=kept,
-                          frames=primary.written if kept and primary is not None else 0, reason=failed)  # fmt: skip
+    error = PipelineError(failed + (f"; {left}" if left else ""), kept=kept, frames=frames, reason=failed)
     error.__cause__ = exc
     return error

@@ -118,14 +118,15 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None, finalise
     return result
 
 
-def segment_video(src: str | Path, dst: str | Path, options: SegmentOptions | None = None, *,
+def segment_video(src: str | Path, dst: str | Path | None, options: SegmentOptions | None = None, *,
                   stop: threading.Event | None = None, on_progress: Callable[[int, int | None], None] | None = None,
                   **kw) -> dict:  # fmt: skip
-    """Segment ``src`` (a video, an image, a folder or a glob) into ``dst``; return the run's stats as a dict.
+    """Segment ``src`` (a video, an image, a folder or a glob) into ``dst`` (None: only ``masks_dir``'s masks, nothing
+    encoded); return the run's stats as a dict.
 
     Keyword arguments set fields of :class:`SegmentOptions`; ``stop``, ``on_progress`` and errors as for :func:`run`.
     """
-    opts = replace(options or SegmentOptions(str(src)), input=str(src), output=str(dst), **kw)
+    opts = replace(options or SegmentOptions(str(src)), input=str(src), output=None if dst is None else str(dst), **kw)
     return run(opts, stop=stop, on_progress=on_progress).as_dict()
 
 
@@ -188,10 +189,11 @@ def _open_sinks(opts: SegmentOptions, source: Source, views: list[Sink],
     sinks: list[Sink] = []
     names = source.names if isinstance(source, ImageSource) else None
     paths = source.paths if isinstance(source, ImageSource) else []
-    masks = stack.enter_context(MaskSink(opts.masks_dir, names, overwrite=opts.overwrite,
-                                         live=source.live)) if opts.masks_dir else None  # fmt: skip
+    masks = stack.enter_context(MaskSink(opts.masks_dir, names, overwrite=opts.overwrite, live=source.live,
+                                         alone=not (opts.output or views))) if opts.masks_dir else None  # fmt: skip
     if masks is not None:
         sinks.append(masks)
+        masks.check_targets(paths, [])  # (masks alone too: none may replace an input image; was, without -o: unchecked)
     sinks += views
     if not opts.output:
         return sinks, None
@@ -239,8 +241,8 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
     writer = build_writer(opts, source, seg, sinks, times, stats, queue, stop, expected)
     progress = writer.progress
     progress.report = caller.on_progress
-    names = ("capture", "infer", "output") if source.live else ("decode", "infer", "encode")  # (output: a window,
-    # a browser view or a recording)
+    names = ("capture", "infer", "output") if source.live else ("decode", "infer", "encode" if primary else "masks")
+    # (output: a window, a browser view or a recording; masks: a file's masks alone, nothing encoded)
     produce = (lambda: iter(source)) if source.live else (lambda: writer.read(timed(source, times, "decode")))
     masks = next((sink for sink in sinks if isinstance(sink, MaskSink)), None)
     t0 = time.perf_counter()

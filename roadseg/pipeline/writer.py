@@ -89,7 +89,9 @@ def _chained(first: list, then: Iterator) -> Iterator:
 
 
 class Writer:
-    """The last stage: overlay (and HUD), every sink, figures, progress; closes the sinks when its input ends.
+    """The last stage: overlay (and HUD), every sink, figures, progress; closes the sinks when its input ends. The
+    overlay is drawn only where a sink uses the picture (a sink whose ``pictured`` is False, the masks', does not:
+    a masks-only run draws none; at 720p it costs about as much as encoding it).
 
     Audio packets go to the sinks that have ``mux``. A window's q/Esc, ``max_frames`` or a live run's
     ``seconds`` (by the frames' capture clock, from the first one) sets ``stop``,
@@ -110,6 +112,7 @@ class Writer:
                  shares: int | None, frame_step: float | None = None, sounds: int = 0) -> None:  # fmt: skip
         self.overlay, self.sinks, self.times, self.stats, self.progress = overlay, sinks, times, stats, progress
         self.muxers = [s for s in sinks if hasattr(s, "mux")]
+        self.drawn = any(getattr(s, "pictured", True) for s in sinks)  # (masks alone: no overlay drawn)
         self.stop, self.queue, self.max_frames, self.hud, self.shares = stop, dropped, max_frames, hud, shares
         self.seconds, self._t0 = seconds, None
         self.per_frame: list[dict] | None = [] if shares else None
@@ -203,8 +206,10 @@ class Writer:
             self._t0 = at if self._t0 is None else self._t0
             if at - self._t0 >= self.seconds:
                 raise StopRequested  # (a live run's --duration: this frame is past it)
-        with self.times.measure("overlay"):
-            out = self.overlay(frame.image, frame.labels)
+        out = frame.image  # (what a sink that does not use the picture, ``pictured`` False, is passed: masks)
+        if self.drawn:
+            with self.times.measure("overlay"):
+                out = self.overlay(frame.image, frame.labels)
         now = time.monotonic()
         latency = None if frame.captured is None else now - frame.captured
         self.stats.dropped = self.queue.dropped if self.queue is not None else 0

@@ -116,17 +116,19 @@ class MaskSink(Sink):
     (:class:`~roadseg.pipeline.sinks.maskindex.MaskIndex`: its time, or its input image's name).
 
     A mask that cannot be written (a full disk) ends the masks, not the run: ``failed`` says why, the file it
-    left is removed, those before it stay and the other outputs go on (:meth:`left` says what is there). The
+    left is removed, those before it stay and the other outputs go on (:meth:`left` says what is there); where the
+    masks are ``alone``, the run's only output (``--masks-dir`` without ``-o``), it fails the run (``SinkError``). The
     PNG is written by :func:`write_picture`, whose errors are the disk's. In a ``live`` run (hours long: its
     end may be far off) the failure is also said at once, in one logged line. A folder made here is removed at
     :meth:`close` where no mask was written (as an image output's: :meth:`ImageSink.finish`).
     """
 
     name = "masks"
+    pictured = False  # (the frame's labels are written, not the picture: a run of masks alone draws no overlay)
 
     def __init__(self, folder: str | Path, names: list[str] | None = None, *, overwrite: bool = False,
-                 live: bool = False) -> None:  # fmt: skip
-        self.folder, self.names, self.live, self.overwrite = Path(folder), names, live, overwrite
+                 live: bool = False, alone: bool = False) -> None:  # fmt: skip
+        self.folder, self.names, self.live, self.overwrite, self.alone = Path(folder), names, live, overwrite, alone
         self.written, self.failed = 0, None
         self.index: MaskIndex | None = None  # (opened at the first mask: a run refused or stopped before leaves it be)
         self.made = not self.folder.exists()  # (a folder made here: removed at :meth:`close` where none is written)
@@ -188,11 +190,20 @@ class MaskSink(Sink):
                 target.unlink(missing_ok=True)  # (no mask without its line in the index)
                 raise
         except OSError as exc:
+            if self.alone:  # (nothing else was asked for: the run fails here, not segments on for nothing)
+                raise SinkError(f"cannot write mask {target}: {reason_of(exc)}") from None
             self.failed = f"cannot write mask {target}: {reason_of(exc)}"
             if self.live:  # (was: said at the run's end only)
                 log.warning("masks stopped: %s; %s; the run goes on without them", self.failed, self.left())
             return
         self.written += 1
+
+    def told(self) -> str:
+        """What a run stopped midway left of the masks (they stay as written), their own failure before it; "" where
+        none was written and none failed."""
+        if not (self.written or self.failed):
+            return ""
+        return (f"masks failed before: {self.failed}; " if self.failed else "") + self.left()
 
     def left(self) -> str:
         """What the folder holds, for a run's last line: ``the masks of the first 5 frames are kept in masks

@@ -1,0 +1,129 @@
+"""Masks only: ``--masks-dir`` without ``-o`` writes the label masks and masks.csv, encodes nothing and draws no
+overlay (a robotics user wanted the masks, and had to encode a video they did not want: 61 ms a 720p frame)."""
+
+import csv
+import json
+
+import cv2
+import pytest
+from click.testing import CliRunner
+from conftest import split_frames, write_video
+from test_library_stop import Stopper
+from test_outputs import _masks_fill_the_disk_at
+
+from roadseg.cli import segment_video_cmd
+from roadseg.errors import Interrupted, PipelineError
+from roadseg.pipeline import SegmentOptions, run, segment_video
+from roadseg.pipeline.outcome import interruption
+from roadseg.pipeline.overlay import Overlay
+from roadseg.pipeline.sinks import MaskSink
+
+
+def _index(folder):
+    with open(folder / "masks.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_masks_dir_alone_writes_the_masks_and_nothing_else(split_video, rule_onnx, tmp_path):
+    masks = tmp_path / "m1"
+    before = set(tmp_path.iterdir())
+    r = CliRunner().invoke(segment_video_cmd, [str(split_video), "--masks-dir", str(masks), "--model", str(rule_onnx),
+                                               "-q"])  # fmt: skip
+    # (was: exit 1, "Error: -o/--output is required"; and -o /dev/null: "cannot tell a video format from the name null")
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith(f"wrote masks to {masks}: 12 frames in "), r.output  # (not "wrote None")
+    assert set(tmp_path.iterdir()) - before == {masks}  # (no video, no hidden part of one)
+    assert sorted(p.name for p in masks.iterdir()) == [*(f"{i:06d}.png" for i in range(12)), "masks.csv"]
+    assert len(_index(masks)) == 12
+
+
+def test_a_masks_only_run_draws_no_overlay(split_video, rule_onnx, tmp_path, monkeypatch):
+    def drawn(self, image, labels):
+        raise AssertionError("the overlay was drawn")
+
+    monkeypatch.setattr(Overlay, "__call__", drawn)
+    stats = segment_video(split_video, None, model=rule_onnx, masks_dir=str(tmp_path / "m"), quiet=True)
+    assert stats["frames"] == 12 and stats["output"] is None
+    assert "overlay" not in stats["stages"] and "encode" not in stats["stages"]
+
+
+def test_stats_alone_is_refused_naming_what_is_needed(split_video, rule_onnx, tmp_path):
+    r = CliRunner().invoke(segment_video_cmd, [str(split_video), "--stats", str(tmp_path / "s.json"), "--model",
+                                               str(rule_onnx), "-q"])  # fmt: skip
+    assert r.exit_code == 1 and r.output == "Error: -o/--output or --masks-dir is required\n"  # (was: -o/--output is ...)
+
+
+def test_masks_alone_whose_disk_fills_fail_the_run_at_once_and_say_what_is_kept(split_video, rule_onnx, tmp_path,
+                                                                                monkeypatch):  # fmt: skip
+    _masks_fill_the_disk_at(monkeypatch, 5)
+    masks, stats = tmp_path / "m", tmp_path / "s.json"
+    r = CliRunner().invoke(segment_video_cmd, [str(split_video), "--masks-dir", str(masks), "--stats", str(stats),
+                                               "--model", str(rule_onnx), "-q"])  # fmt: skip
+    # (nothing else was asked for: a full disk fails the run, which segments no more frames for nothing)
+    assert r.exit_code == 1 and r.output == (
+        f"Error: masks failed: cannot write mask {masks}/000005.png: No space left on device; the masks of the first "
+        f"5 frames are kept in {masks} (000000.png to 000004.png); statistics written to {stats}\n"), r.output  # fmt: skip
+    assert sorted(p.name for p in masks.iterdir()) == [*(f"{i:06d}.png" for i in range(5)), "masks.csv"]
+    assert json.loads(stats.read_text())["frames"] == 5  # (the masks kept)
+
+
+def test_a_masks_only_run_stopped_midway_keeps_the_masks_written_and_says_nothing_lost(rule_onnx, tmp_path, caplog):
+    src = write_video(tmp_path / "a.mp4", split_frames(200))
+    masks = tmp_path / "m"
+    stopper = Stopper(SegmentOptions(src, model=rule_onnx, quiet=True, masks_dir=masks))
+    stopper.stopped()
+    result = stopper.result
+    assert result.stopped and result.output is None and result.frames_lost == 0 and "lost" not in caplog.text
+    assert 5 <= len(_index(masks)) == result.frames == len(list(masks.glob("*.png"))) < 200
+
+
+def test_an_interrupted_masks_only_run_says_what_its_masks_hold(tmp_path):
+    masks = MaskSink(tmp_path / "m", alone=True)
+    masks.written = 4
+    error = interruption(KeyboardInterrupt(), None, masks, shown=5)
+    assert isinstance(error, Interrupted) and error.frames == 4
+    assert error.message == f"interrupted: the masks of the first 4 frames are kept in {tmp_path / 'm'} (000000.png to 000003.png)"
+
+
+def test_an_unforeseen_error_after_a_masks_only_run_says_its_masks_are_kept(split_video, rule_onnx, tmp_path):
+    def boom():
+        raise RuntimeError("boom")
+
+    masks = tmp_path / "m"
+    with pytest.raises(PipelineError) as caught:
+        run(SegmentOptions(split_video, model=rule_onnx, quiet=True, masks_dir=masks), finalised=boom)
+    assert str(caught.value) == (f"internal error: RuntimeError: boom; the masks of the first 12 frames are kept in "
+                                 f"{masks} (000000.png to 000011.png)")  # fmt: skip
+    assert caught.value.kept and caught.value.frames == 12 and len(_index(masks)) == 12
+
+
+@pytest.mark.parametrize(("options", "n"), [({"max_frames": 4}, 4), ({"start": 0.2, "duration": 0.2}, 5),
+                                            ({"fps": 12.5}, 6)])  # fmt: skip
+def test_masks_only_takes_a_file_s_options(split_video, rule_onnx, tmp_path, options, n):
+    masks = tmp_path / "m"
+    stats = segment_video(split_video, None, model=rule_onnx, masks_dir=str(masks), quiet=True, **options)
+    assert stats["frames"] == n == len(_index(masks)) == len(list(masks.glob("*.png")))
+
+
+def test_masks_only_of_joined_files(rule_onnx, tmp_path):
+    drive = tmp_path / "drive"
+    drive.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        write_video(drive / name, split_frames(5))
+    masks = tmp_path / "m"
+    segment_video(drive, None, model=rule_onnx, masks_dir=str(masks), quiet=True, concat=True)
+    assert [round(float(r["time"]) * 25) for r in _index(masks)] == list(range(10))
+
+
+def test_masks_only_of_images_never_replace_an_input_image(rule_onnx, tmp_path):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i, picture in enumerate(split_frames(2)):
+        cv2.imwrite(str(frames / f"f{i}.png"), picture)
+    r = CliRunner().invoke(segment_video_cmd, [str(frames), "--masks-dir", str(frames), "-y", "--model", str(rule_onnx),
+                                               "-q"])  # fmt: skip
+    assert r.exit_code == 1 and r.output == f"Error: mask {frames / 'f0.png'} is an input image; choose another path (the input is never touched)\n"
+    # (unchecked without -o, as the run first let masks go alone: the photos were replaced by their masks)
+    assert cv2.imread(str(frames / "f0.png")).shape == (48, 64, 3)
+    segment_video(frames, None, model=rule_onnx, masks_dir=str(tmp_path / "m"), quiet=True)
+    assert [(r["mask"], r["image"]) for r in _index(tmp_path / "m")] == [("f0.png", "f0.png"), ("f1.png", "f1.png")]

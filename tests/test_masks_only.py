@@ -127,3 +127,14 @@ def test_masks_only_of_images_never_replace_an_input_image(rule_onnx, tmp_path):
     assert cv2.imread(str(frames / "f0.png")).shape == (48, 64, 3)
     segment_video(frames, None, model=rule_onnx, masks_dir=str(tmp_path / "m"), quiet=True)
     assert [(r["mask"], r["image"]) for r in _index(tmp_path / "m")] == [("f0.png", "f0.png"), ("f1.png", "f1.png")]
+
+
+def test_masks_only_of_images_some_unreadable_name_the_masks_folder_as_holding_those_that_read(rule_onnx, tmp_path):
+    folder, masks = tmp_path / "frames", tmp_path / "m"
+    folder.mkdir()
+    for i, picture in enumerate(split_frames(3)):
+        cv2.imwrite(str(folder / f"f{i}.png"), picture)
+    (folder / "f1.png").write_bytes(b"not a picture")
+    r = CliRunner().invoke(segment_video_cmd, [str(folder), "--masks-dir", str(masks), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0 and f"1 of 3 images could not be read; {masks} holds the 2 that could" in r.output, r.output
+    assert r.output.endswith("\n") and f"wrote masks to {masks}: 2 images in " in r.output  # (was: "None holds ...")

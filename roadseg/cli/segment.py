@@ -82,9 +82,9 @@ def _summary(result: RunResult, masks_dir: str | None = None) -> str:
 
 @click.command("segment", cls=_OneInput, no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("input", type=click.Path(), callback=input_path)
-@click.option("-o", "--output", type=click.Path(), help="Output video (.mp4; \"-\": a Matroska stream on standard output, to pipe into ffplay or ffmpeg), image file/folder for image input, or the recording of a live run.")
+@click.option("-o", "--output", type=click.Path(), help="Output video (.mp4; \"-\": a Matroska stream on standard output, to pipe into ffplay or ffmpeg), image file/folder for image input, or the recording of a live run; not needed with --masks-dir (masks only).")
 @model_options
-@click.option("--masks-dir", type=click.Path(file_okay=False), help="Also write one lossless label PNG per frame (pixel = class index) and masks.csv, which frame each is (its time in seconds; an image input's name); a folder of an earlier run's masks needs -y, which replaces them.")
+@click.option("--masks-dir", type=click.Path(file_okay=False), help="Write one lossless label PNG per frame (pixel = class index) and masks.csv (beside OUTPUT; without -o, masks only: nothing encoded, no overlay drawn), which frame each is (its time in seconds; an image input's name); a folder of an earlier run's masks needs -y, which replaces them.")
 @click.option("--stats", type=click.Path(dir_okay=False), help="Write run statistics (frames/s, per-stage timings, frames lost, damaged audio, subtitle and data packets dropped; per-frame class shares for files; latency (from when a frame was read, to when it was shown) and drops for live input) as JSON.")
 @file_options
 @click.option("--concat", is_flag=True, help="INPUT names several video files (a folder, a quoted glob or @list.txt), read back to back, in name order (a GoPro's chapters in recording order), into one OUTPUT: a dashcam's one-minute files of one drive (one camera's: the same codec, size, audio and order of streams; a dual dashcam's front files, where the names say the camera: _F, _R, -front, -back ...).")
@@ -115,7 +115,8 @@ def segment_video_cmd(**options) -> None:  # fmt: skip
     folder of images or a quoted glob ("frames/*.jpg"), in which case OUTPUT is an image file or a
     folder. A video output keeps the input's frame count (unless --fps), size (unless --height), timestamps, audio,
     subtitles, telemetry (a GoPro's GPMF, into mp4 or mov) and tags (creation time, GPS location).
-    Ctrl-C, SIGTERM or a closed terminal (SIGHUP) finalises a playable file of the frames done.
+    Ctrl-C, SIGTERM or a closed terminal (SIGHUP) finalises a playable file of the frames done. With --masks-dir
+    and no -o, only the label masks are written (nothing is encoded).
 
     Live: INPUT is a webcam index (0), a device (/dev/video0), a stream URL (rtsp://, rtmp://,
     http://, srt://; udp://0.0.0.0:5000 listens for an MPEG-TS stream sent to that port) or, with
@@ -127,6 +128,7 @@ def segment_video_cmd(**options) -> None:  # fmt: skip
       segment-video dashcam.mp4 -o out.mp4
       segment-video dashcam.mp4 -o out.mp4 --mode side-by-side --legend --start 60 --duration 30
       segment-video "frames/*.png" -o segmented/ --masks-dir labels/
+      segment-video dashcam.mp4 --masks-dir labels/
       segment-video "DCIM/2026_1203_08*.MP4" --concat -o drive.mp4
       segment-video 0 --show
       segment-video dashcam.mp4 --live --serve 127.0.0.1:8080 -o live.mp4

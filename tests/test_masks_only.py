@@ -3,11 +3,14 @@ overlay (a robotics user wanted the masks, and had to encode a video they did no
 
 import csv
 import json
+import signal
+import subprocess
+import sys
 
 import cv2
 import pytest
 from click.testing import CliRunner
-from conftest import split_frames, write_video
+from conftest import as_from_a_terminal, mid_run, split_frames, write_video
 from test_library_stop import Stopper
 from test_outputs import _masks_fill_the_disk_at
 
@@ -138,3 +141,19 @@ def test_masks_only_of_images_some_unreadable_name_the_masks_folder_as_holding_t
     r = CliRunner().invoke(segment_video_cmd, [str(folder), "--masks-dir", str(masks), "--model", str(rule_onnx), "-q"])
     assert r.exit_code == 0 and f"1 of 3 images could not be read; {masks} holds the 2 that could" in r.output, r.output
     assert r.output.endswith("\n") and f"wrote masks to {masks}: 2 images in " in r.output  # (was: "None holds ...")
+
+
+@pytest.mark.timeout(120)
+def test_ctrl_c_of_a_masks_only_run_keeps_the_masks_written_and_says_so(rule_onnx, tmp_path):
+    src, masks = write_video(tmp_path / "long.mp4", split_frames(3000, h=96, w=128)), tmp_path / "m"
+    cmd = [sys.executable, "-m", "roadseg", "segment", str(src), "--masks-dir", str(masks), "--model", str(rule_onnx),
+           "-q"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=as_from_a_terminal)  # fmt: skip
+    mid_run(proc, lambda: [masks / "masks.csv"], 200)  # (some 10 masks' lines)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    names = sorted(p.name for p in masks.glob("*.png"))
+    assert proc.returncode == 130 and 5 < len(names) < 3000 and len(_index(masks)) == len(names), err
+    assert err == (f"Error: interrupted: the masks of the first {len(names)} frames are kept in {masks} (000000.png to "
+                   f"{names[-1]})\n")  # fmt: skip

@@ -115,6 +115,8 @@ def test_readmes_python_api_runs_as_written(tmp_path, monkeypatch, capsys):
     names = {"rgb_frame": np.zeros((240, 320, 3), np.uint8)}
     exec(compile(code, "README.md", "exec"), names)
     assert names["stats"]["frames"] == 3 and names["labels"].shape == (240, 320)
+    assert sorted(p.name for p in (tmp_path / "labels").iterdir()) == ["000000.png", "000001.png", "000002.png",
+                                                                       "masks.csv"]  # (masks only)  # fmt: skip
     assert names["picture"].shape == (240, 320, 3) and names["small"].shape == (2, *names["seg"].size)
     assert [m.shape for m in names["masks"]] == [(240, 320)] * 2 and (names["masks"][0] == names["labels"]).all()
     printed = capsys.readouterr().out.splitlines()

@@ -1469,3 +1469,29 @@ def test_a_local_batch_sizes_its_workers_and_threads_by_the_cpus_it_may_use():
             "print(json.dumps([local_shape(0, 0, []), local_shape(0, 3, []), local_shape(2, 0, ['0', '1'])]))") % one
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert json.loads(out) == [[1, 1], [1, 3], [2, 0]]
+
+
+def test_the_legend_note_of_the_models_names_is_said_once_not_of_each_video(tmp_path: Path) -> None:
+    """--legend with a model whose class names its font draws otherwise: the note (a fact of the model) was said for
+    every video, and made each one's line 'ok with warnings'; a legend too big for a video is still said of it."""
+    from click.testing import CliRunner
+    from test_legend_text import OWN, own_model
+
+    from roadseg.cli import main
+    from roadseg.pipeline.legend_text import legend_note
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        write_video(src / name, split_frames(3, h=240, w=320))
+    write_video(src / "small.mp4", split_frames(3, h=48, w=64))  # (the legend of 4 names cannot fit it)
+    model = own_model(tmp_path / "own.onnx")
+    r = CliRunner().invoke(main, ["batch", str(src), "-o", str(out), "--model", str(model), "--legend", "--workers", "2"])
+    assert r.exit_code == 0, r.output
+    note = legend_note(OWN)
+    assert [line for line in r.stderr.splitlines() if note in line] == [note], r.stderr
+    lines = {Path(line["output"]).name: line for line in batch_results(out)}
+    assert [(lines[n]["status"], lines[n].get("warnings")) for n in ("a.mp4", "b.mp4")] == [("ok", None), ("ok", None)]
+    small = lines["small.mp4"]
+    assert small["status"] == "ok" and [w.split(":")[0] for w in small["warnings"]] == ["legend left out"], small
+    assert "ok with warnings 1 " in r.stderr, r.stderr

@@ -21,6 +21,12 @@ DRAWN = ["Strasse", "pieton", "Angstrom", "class 3"]
 LUT = palette_lut([(200, 40, 40), (40, 200, 40), (40, 40, 200), (200, 200, 40)])
 
 
+def own_model(path):
+    """A tiny contract model (conftest's ``rule_model``) whose classes are :data:`OWN`: names its legend spells
+    otherwise."""
+    return rule_model(path, metadata={"classes": OWN})
+
+
 @pytest.mark.parametrize("name, drawn", [
     ("road", "road"), ("piéton", "pieton"), ("Ångström", "Angstrom"), ("Straße", "Strasse"), ("GROẞE", "GROSSE"),
     ("cæsar", "caesar"), ("Ørsted", "Orsted"), ("œuvre", "oeuvre"), ("Łódź", "Lodz"), ("đường", "duong"),
@@ -73,7 +79,7 @@ def _said(stderr: str) -> list[str]:
 def test_segment_legend_of_own_names_draws_them_in_ascii_and_keeps_them_in_stats_and_info(tmp_path):
     """A model trained on the user's own classes, names not in ASCII: segment --legend drew 'Stra?e' and '??'."""
     src = write_video(tmp_path / "in.mp4", split_frames(4, h=240, w=320))
-    own = rule_model(tmp_path / "own.onnx", metadata={"classes": OWN})
+    own = own_model(tmp_path / "own.onnx")
     spelt = rule_model(tmp_path / "spelt.onnx", metadata={"classes": DRAWN})
     runs = {}
     for model in (own, spelt):

@@ -23,6 +23,7 @@ from roadseg.batch.options import BatchOptions
 from roadseg.batch.report import Progress, Summary
 from roadseg.batch.results import ResultsLog, results_line
 from roadseg.batch.task import Task, remove_temps
+from roadseg.pipeline.legend_text import legend_note
 from roadseg.pipeline.options import SegmentOptions
 from roadseg.tools.info import cpus_usable
 
@@ -50,6 +51,8 @@ def run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path,
         first = todo[0].parts[0] if todo[0].parts else todo[0].input
         pool = _open_pool(bopts, sopts, sees=(str(Path(out).resolve()), os.path.dirname(os.path.abspath(first))))
         _check_model(pool.info, model, progress)
+        if sopts.legend:
+            say_legend_note(pool.info, progress)
         drive(todo, pool, record, retries=bopts.retries)
     except KeyboardInterrupt as exc:
         with _unstoppable(stopped=True):  # (a second Ctrl-C would leave workers running, temporary files and no summary)
@@ -151,3 +154,12 @@ def _check_model(info: list[dict], model: str, progress: Progress) -> None:
     if used:
         progress.note(f"warning: workers load {', '.join(sorted(used))}, not {model} as this machine does; "
                       "pass --model with a path every node sees")  # fmt: skip
+
+
+def say_legend_note(info: list[dict], progress: Progress) -> None:
+    """Say once, at the batch's start, the legend's note of the class names its font draws otherwise
+    (:func:`~roadseg.pipeline.legend_text.legend_note`) of the model the ready workers loaded (their ``info``'s
+    ``classes``): a fact of the model, not of a video, which each worker leaves out of its videos' warnings."""
+    notes = {note for i in info if (note := legend_note(i.get("classes") or []))}
+    for note in sorted(notes):  # (one: more only where workers load different models, _check_model's warning)
+        progress.note(note)

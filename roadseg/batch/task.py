@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from roadseg.batch.results import reader
 from roadseg.errors import Interrupted, MasksFailed, PipelineError
+from roadseg.pipeline.legend_text import legend_note
 from roadseg.pipeline.options import SegmentOptions
 
 if TYPE_CHECKING:
@@ -124,7 +125,9 @@ def model_key(path: str | Path) -> str:
 
 
 class Worker:
-    """What one worker keeps for its whole life: its options, the model it loaded, where it runs.
+    """What one worker keeps for its whole life: its options, the model it loaded, where it runs; its ``info``
+    (what the driver learns of it when it is ready) names the model's ``classes`` too: the driver says the legend's
+    note of them once (:func:`~roadseg.batch.launch.say_legend_note`), not each video.
 
     It loads the model once when it starts (a broken model fails here, before any video) and every
     video it runs reuses that session: building one per video is costly on a GPU.
@@ -137,7 +140,7 @@ class Worker:
         self.segmenter = Segmenter(options.model, size=options.size, providers=options.device,
                                    threads=options.threads, tta=options.tta)  # fmt: skip
         self.info = {"node": node, "pid": os.getpid(), "model": model_key(self.segmenter.model.path),
-                     "providers": self.segmenter.model.providers}  # fmt: skip
+                     "providers": self.segmenter.model.providers, "classes": list(self.segmenter.classes)}  # fmt: skip
 
     def run(self, task: Task) -> dict:
         """Process one video; the line says which model did it."""
@@ -153,7 +156,8 @@ def process_one(task: Task, options: SegmentOptions, *, node: str, segmenter: Se
     ``segmenter`` is the worker's long-lived model (``None`` builds one from ``options``). Returns the
     worker's part of the results line: ``status`` (``ok`` or ``error``), ``frames``, ``fps``,
     ``seconds``, ``node``, ``error``, ``frames_lost`` (of an ``ok`` run: a failed one's is not known),
-    ``warnings`` (what the plan said of it and the run logged, a failed run's too) and, where
+    ``warnings`` (what the plan said of it and the run logged, a failed run's too, less the legend's note of
+    ``segmenter``'s class names: a fact of the model, said once by the driver) and, where
     the input's own bytes are at fault, ``damaged`` (:class:`~roadseg.errors.SourceError`'s) and this
     worker's :func:`~roadseg.batch.results.reader` (what failed to read them; a Ray node's may not be the driver's). Any
     failure of the video is an ``error`` (its temporary outputs removed, nothing under the final
@@ -171,6 +175,7 @@ def process_one(task: Task, options: SegmentOptions, *, node: str, segmenter: Se
     t0 = time.perf_counter()
     masks: MasksFailed | None = None
     warnings: list[str] = []
+    note = legend_note(segmenter.classes) if segmenter is not None and options.legend else None
     try:
         with _captured_log() as warnings:
             try:
@@ -186,14 +191,14 @@ def process_one(task: Task, options: SegmentOptions, *, node: str, segmenter: Se
     except Exception as exc:  # the video failed: say why in its line, and what was said before; the next video goes on
         _remove(temp)
         line.update(error=_finally_named(_failure(exc), temp, final), seconds=round(time.perf_counter() - t0, 3),
-                    warnings=[*task.said, *(_finally_named(w, temp, final) for w in warnings)])  # fmt: skip
+                    warnings=[*task.said, *(_finally_named(w, temp, final) for w in warnings if w != note)])  # fmt: skip
         if getattr(exc, "damaged", False):  # (the input's own bytes: a rerun leaves it be while it is unchanged)
             line.update(damaged=True, reader=reader())
         return line
     except BaseException:  # interrupted: leave nothing behind
         _remove(temp)
         raise
-    said = [*task.said, *(_finally_named(w, temp, final) for w in warnings)]
+    said = [*task.said, *(_finally_named(w, temp, final) for w in warnings if w != note)]
     if masks is not None:  # (was: the finished video removed, "its partial output of N frames was removed")
         line.update(error=_finally_named(str(masks), temp, final), frames=masks.frames,
                     seconds=round(time.perf_counter() - t0, 3), warnings=said)  # fmt: skip

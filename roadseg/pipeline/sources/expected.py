@@ -10,7 +10,7 @@ import math
 import av
 
 from roadseg.pipeline.sources.base import MAX_SECONDS
-from roadseg.pipeline.sources.gaps import HOLE, OFF_LINE, RUN
+from roadseg.pipeline.sources.gaps import HOLE, OFF_LINE, RUN, within
 from roadseg.pipeline.sources.pace import Pace
 from roadseg.pipeline.sources.streams import tag_duration
 
@@ -83,17 +83,39 @@ class Expected:
             length = min(length, ends_at - begins)
         if not length and self.end is None:
             return info.frames
-        step = 1 / float(info.fps)  # (the window's first picture and the one after its last: _picture_at)
-        first = _picture_at(self.start, lead, step) if length else self.start
+        pauses = self._paused(lead, lead + length) if length and not paced and most is not None else 0.0
+        counted = pauses > 0  # (its count is of the pictures its length holds less its pauses: _counted_rate)
+        if counted:
+            fps = self._counted_rate(most, length - pauses)
+        step = 1 / (fps if counted else float(info.fps))  # (the window's first picture and the one after its last:
+        first = _picture_at(self.start, lead, step) if length else self.start  # _picture_at)
         ends = self.end
         if length:
             ends = lead + length if self.end is None else min(lead + length, _picture_at(self.end, lead, step))
-        paused = self.pace.paused(first, ends)  # (pauses: no pictures due)
-        if self._gaps is not None:  # (shorter ones, where nothing marks a loss in them: Gaps)
-            paused += self._gaps.paused(first + self.origin, ends + self.origin)
-        shown = max(0.0, ends - first) - (paused if paced else 0.0)
+        shown = max(0.0, ends - first) - (self._paused(first, ends) if paced or counted else 0.0)
         count = round(max(0.0, shown) * fps)
         return count if most is None else min(most, count)
+
+    def _paused(self, first: float, ends: float) -> float:
+        """Seconds between ``first`` and ``ends`` (from the file's start) in which no picture is due: the pauses of
+        the recording (:class:`Pace`'s, and the shorter ones where nothing marks a loss, :class:`Gaps`'), each from
+        a frame step after the picture it begins at to the next (pictures at 0.76 s and 1.0 s at 25 frames/s hold
+        5 frame steps of none, not 6), and the gaps of recordings joined (:meth:`Pace.paused`, whole)."""
+        stated = float(self.info.fps or 0)
+        rate = (self.pace.rate(stated) or stated) if stated else None
+        step = 1 / rate if rate else 0.0
+        pauses = [*self.pace.pauses, *(self._gaps.pauses if self._gaps is not None else ())]
+        origin = [0.0] * len(self.pace.pauses) + [self.origin] * (len(pauses) - len(self.pace.pauses))
+        shrunk = [(a - o + step, b - o) for (a, b), o in zip(pauses, origin, strict=True) if b - a > step]
+        return within(shrunk, first, ends) + within(self.pace.joins, first, ends)
+
+    def _counted_rate(self, count: int, shown: float) -> float:
+        """The rate a file that counts its pictures (an mp4's index) holds them at: its ``count`` over the seconds
+        of its length ``shown`` (less the pauses found in what was read of it). Not its average over its whole length,
+        which spreads a pause over all of it: a window over a step of 0.24 s with no picture in it, in a clip of 2.2 s
+        that holds 50 pictures at 25 frames/s, expected 23 of its 20 ('3 of about 23 frames could not be decoded',
+        where the whole file's run told none lost), and one beside it fewer than it holds."""
+        return count / shown if shown > 0 else float(self.info.fps)
 
     def _begins(self) -> float | None:
         """Where the video begins, seconds of the file's clock: where its stream starts (:meth:`_stream_start`), or,

@@ -1,0 +1,57 @@
+"""Frames lost in a --start/--duration window are counted as the whole file's run counts them: a step in the file's
+own timeline that the whole run does not count (no picture there, none lost) is not counted in a window over it either,
+and a picture truly lost in the window still is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import pytest
+from click.testing import CliRunner
+from conftest import split_frames, write_video
+from test_robustness import _blocks_dropped
+
+from roadseg.cli import segment_video_cmd
+from roadseg.pipeline.outcome import told_lost
+from roadseg.pipeline.sources.file import VideoSource
+
+#: 50 pictures at 25 frames/s, the 21st to the last stamped 5 frame steps late: a step of 0.24 s after 0.76 s with
+#: no picture in it (none lost: the file holds 50 and 50 decode)
+GAPPED = [i if i <= 19 else i + 5 for i in range(50)]
+
+
+def _told(path: Path, **window) -> tuple[int, int | None]:
+    """(frames told lost, frames expected) of ``path`` read through ``window``, as a run tells them."""
+    with VideoSource(str(path), audio=False, **window) as source:
+        frames = sum(1 for item in source if not isinstance(item, av.Packet))
+        return told_lost(source.expected_frames(), frames, source.lost)
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".ts"])
+@pytest.mark.parametrize("window", [{}, {"start": 0.5, "duration": 1.0}, {"start": 0.5}, {"duration": 1.2},
+                                    {"start": 1.5, "duration": 0.5}, {"start": 0.2, "duration": 0.5}])  # fmt: skip
+def test_a_window_over_a_step_in_the_files_own_timeline_tells_nothing_lost(tmp_path, suffix, window):
+    # was (mp4, which counts its pictures): '3 of about 23 frames could not be decoded' over 0.5-1.5 s, 20 of 20
+    # decoded; the window's frames were counted at the file's average rate, which spreads the step over it all
+    src = write_video(tmp_path / f"gap{suffix}", split_frames(50, h=48, w=64), pts=GAPPED)
+    assert _told(src, **window)[0] == 0, window
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_a_picture_lost_in_a_window_over_a_step_is_still_told(tmp_path, suffix):
+    # the 31st picture's block left out (1.24 s, after the step): H.264's numbers mark it, in the whole file as in
+    # a window over both the step and the loss; a window that ends before the loss tells nothing
+    src = write_video(tmp_path / f"gap{suffix}", split_frames(50, h=48, w=64), pts=GAPPED)
+    damaged = _blocks_dropped(src, tmp_path / f"d{suffix}", {30})
+    assert _told(damaged)[0] == 1
+    assert _told(damaged, start=0.5, duration=1.0)[0] == 1
+    assert _told(damaged, start=0.2, duration=0.9)[0] == 0
+
+
+def test_a_cut_over_a_step_says_nothing_lost(rule_onnx, tmp_path):
+    # the user's trial: a 320x180 clip, `--start 0.5 --duration 1` (was: '2 of about 22 frames could not be decoded')
+    src = write_video(tmp_path / "small.mp4", split_frames(50, h=180, w=320), pts=GAPPED)
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(tmp_path / "o.mp4"), "--model", str(rule_onnx), "-q",
+                                               "--start", "0.5", "--duration", "1"])  # fmt: skip
+    assert r.exit_code == 0 and "could not be decoded" not in r.output, r.output

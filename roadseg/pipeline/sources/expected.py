@@ -51,6 +51,15 @@ class Expected:
         return None if promised is None else max(0, promised - self.held)
 
     @property
+    def _counts_own(self) -> bool:
+        """Whether the file counts its pictures itself (an mp4's index), so that a step in its timeline where no loss
+        is marked is no picture of that count, to a keyframe too: a pause (:class:`Gaps`, taken out of a window's
+        frames expected: a window over a camera's step to a keyframe, or over one in MPEG-4 part 2, whose pictures
+        are not numbered, told '3 of about 23 frames could not be decoded', the whole file none). Not an AVI's, whose
+        empty chunks are pictures held (:attr:`held`)."""
+        return (self.stream.frames or 0) > 0 and not self.chunked
+
+    @property
     def restarted(self) -> bool:
         """Whether the file's clock was found to start again midway (recordings joined, :class:`Clock`): the frames
         expected once it is read (:meth:`expected_frames`) are its timeline's, not FFmpeg's count at its opening."""

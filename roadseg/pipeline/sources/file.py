@@ -154,11 +154,11 @@ class VideoSource(Contents, FirstPictures, ToStart, Reading, Decoding, Expected)
         codec = self.stream.codec_context
         if codec is not None and codec.name == "h264" and self.container.format.name != "concat":
             self._numbers = FrameNumbers(codec.extradata)
-        # where a lost picture leaves a mark (Gaps): a TS's demuxer marks a packet corrupt at every loss, and a
-        # Matroska one passes over bytes to the next cluster (an MPEG-PS's marks none); H.264 marks losses where it
-        # goes on without a keyframe
+        # where a lost picture leaves a mark (Gaps): a TS's demuxer marks a packet corrupt at every loss, a Matroska one
+        # passes over bytes to the next cluster (an MPEG-PS's marks none), H.264 skips a number where it goes on without
+        # a keyframe; and a file that counts its pictures (_counts_own) holds none where a step marks no loss
         self._passed = PassedOver() if "matroska" in self.container.format.name else None
-        marks_all = self.container.format.name == "mpegts" or self._passed is not None
+        marks_all = self.container.format.name == "mpegts" or self._passed is not None or self._counts_own
         # (and a TS's demuxer discards damaged bytes, read from the file itself where it is one: Discarded)
         ts = self.container.format.name == "mpegts" and Path(self.path).is_file()
         self._discarded = Discarded.of(self.path, self.stream.id) if ts else None

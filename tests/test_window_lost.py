@@ -83,3 +83,21 @@ def test_a_cut_over_a_step_says_nothing_lost(rule_onnx, tmp_path):
     r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(tmp_path / "o.mp4"), "--model", str(rule_onnx), "-q",
                                                "--start", "0.5", "--duration", "1"])  # fmt: skip
     assert r.exit_code == 0 and "could not be decoded" not in r.output, r.output
+
+
+def test_pictures_damaged_just_past_a_windows_end_are_not_its_loss(tmp_path):
+    # an mp4 window read on 10 pictures past its end (pictures shown after their packets: PAST_END), those 6-8 frames
+    # past it damaged: not the window's (was: '3 of about 28 frames could not be decoded' of its 25, all out, as
+    # they lay within BEYOND's 1 s); the last 2 of the window's damaged (and the one after), they still are
+    made = write_video(tmp_path / "made.mp4", split_frames(50, h=48, w=64))
+    for first, told in ((31, False), (23, True)):
+        src = tmp_path / f"d{first}.mp4"
+        with av.open(str(made)) as c, av.open(str(src), "w") as out:
+            stream = out.add_stream_from_template(c.streams.video[0])
+            for packet in (p for p in c.demux() if p.size):
+                damaged = first <= round(packet.pts * packet.time_base * 25) < first + 3
+                copy = av.Packet(b"\0\0\0\1\x41\xff\xff" if damaged else bytes(packet))
+                copy.stream, copy.pts, copy.dts, copy.time_base = stream, packet.pts, packet.dts, packet.time_base
+                copy.is_keyframe = packet.is_keyframe
+                out.mux(copy)
+        assert (_told(src, duration=1.0)[0] >= 2) if told else _told(src, duration=1.0)[0] == 0, first

@@ -27,8 +27,12 @@ from roadseg.pipeline.sources.untimed import Untimed
 
 log = logging.getLogger("roadseg")
 #: seconds past --duration's end from which a picture that does not decode is none of the window's (within: one whose
-#: packet's time is off its own by a B-frame run, or a frame where FFmpeg guesses it, as in an AVI)
+#: packet's time is off its own by a B-frame run, or a frame where FFmpeg guesses it, as in an AVI), where the frame
+#: step is not known; where it is, :data:`BEYOND_STEPS` of them, where fewer
 BEYOND = 1.0
+#: frame steps past --duration's end from which a picture that does not decode is none of the window's (a B-frame run
+#: of 3, and the frame FFmpeg's time of an AVI's picture lies late by)
+BEYOND_STEPS = 4
 
 
 def scaled_size(height: int, width: int, target: int, *, upright: bool = False) -> tuple[int, int] | None:
@@ -62,6 +66,7 @@ class Decoding:
         (--concat); ``fps``: the pictures kept a second (--fps; None: all)."""
         self.lost = 0
         self._drained = False  # whether an empty packet has drained the decoder
+        self._went_past = False  # whether a packet past the window's end went into it (_past)
         self.decoder = Decoder(self.stream, self.path, self.container.format, probe=True)  # (follows a change of codec)
         self.decoded = 0
         self.rotation = 0
@@ -90,13 +95,14 @@ class Decoding:
         drained = self._drained
         self._drained = drained or not packet.size  # (an empty packet drains the decoder, for good)
         codec = self.decoder.codec  # (the one the packet goes to, where it changes with it)
+        past = self._past(packet)  # (past the window's end, not its loss)
         if self._reordered is not None and packet.size and packet.stream is not None:
             self._reordered.take(packet, bytes(packet))
         try:
             frames = self.decoder.decode(packet if packet.stream is not None else None)
         except (av.error.FFmpegError, ValueError):
             # (a second empty packet, after a join's end, finds it drained: no loss; nor is one that holds no picture)
-            if (not drained and not packet.size or packet.size and not no_picture(packet, codec)) and not self._past(packet):
+            if (not drained and not packet.size or packet.size and not no_picture(packet, codec)) and not past:
                 self.lost += 1  # corrupt data: keep what decodes, count what does not
             if not drained and not packet.size:  # (refused as it was drained: what it held never comes out)
                 self.dropped.refused_drain()
@@ -122,12 +128,20 @@ class Decoding:
         return frames
 
     def _past(self, packet: av.Packet) -> bool:
-        """Whether ``packet`` is timed :data:`BEYOND` past --duration's end: read on for the window's sound
-        (:data:`~roadseg.pipeline.sources.reading.SOUND_BEHIND`), a picture of it that does not decode is not the
-        window's (was told lost: a window of 25 pictures beside 0.5 s of sound, damage 1.4 s past it, '5 of about 30
-        frames could not be decoded')."""
+        """Whether ``packet`` is timed :data:`BEYOND_STEPS` frame steps (:data:`BEYOND` s at most) past --duration's
+        end: read on for the window's sound (:data:`~roadseg.pipeline.sources.reading.SOUND_BEHIND`) or for its
+        pictures shown after their packets (:data:`~roadseg.pipeline.sources.reading.PAST_END`), a picture of it that
+        does not decode is not the window's (was told lost: a window of 25 pictures beside 0.5 s of sound, damage 1.4 s
+        past it, '5 of about 30 frames could not be decoded'; then damage 3-7 frames past an mp4's window, read on 10
+        pictures: 'mp4-duplicate-2' cut at 0.4-1.2 s told 6 lost of its 20, all out). A drain (no time): where such a
+        packet went in before it, the pictures it holds are past the window too."""
+        if not packet.size:
+            return self._went_past
         t = None if packet.pts is None or packet.time_base is None else seconds(packet.pts, packet.time_base)
-        return self.end is not None and t is not None and t - self.origin >= self.end + BEYOND
+        beyond = min(BEYOND, BEYOND_STEPS * self._frame_step) if self._frame_step else BEYOND
+        past = self.end is not None and t is not None and t - self.origin >= self.end + beyond
+        self._went_past = self._went_past or past
+        return past
 
     def _say_resized(self, vf: av.VideoFrame) -> None:
         """One line, the first time a picture's stored size is not the first's (recordings of two resolutions joined

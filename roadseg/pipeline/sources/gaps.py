@@ -70,8 +70,9 @@ class Gaps:
 
     A step of more than :data:`HOLE` frames (up to :data:`~roadseg.pipeline.sources.clock.LEAP`, beyond which
     :class:`~roadseg.pipeline.sources.pace.Pace` takes it for a pause) with no loss marked near it is a pause
-    (:attr:`pauses`), not a hole, where a loss would have been marked: always in a transport stream or a Matroska file
-    (``marks_all``; not an MPEG-PS, whose clock is read as a TS's but which has no counters), and in H.264 whose numbers
+    (:attr:`pauses`), not a hole, where a loss would have been marked: always in a transport stream, a Matroska file
+    or a file that counts its pictures (mp4, mov: ``marks_all``, its count holds no picture where no loss is marked;
+    not an MPEG-PS, whose clock is read as a TS's but which has no counters), and in H.264 whose numbers
     are followed (``numbered``) where the picture after it is no keyframe (its numbers run on: no reference picture was
     lost). Not one as long as the step before it: a slower pace (:class:`~roadseg.pipeline.sources.pace.Pace`).
 

@@ -157,3 +157,59 @@ def test_ctrl_c_of_a_masks_only_run_keeps_the_masks_written_and_says_so(rule_onn
     assert proc.returncode == 130 and 5 < len(names) < 3000 and len(_index(masks)) == len(names), err
     assert err == (f"Error: interrupted: the masks of the first {len(names)} frames are kept in {masks} (000000.png to "
                    f"{names[-1]})\n")  # fmt: skip
+
+
+# Live masks only: a camera, a stream or a file played live (--live) straight to masks, nothing encoded nor shown.
+
+
+@pytest.fixture
+def live_clip(tmp_path):
+    return write_video(tmp_path / "clip.mp4", split_frames(50, h=96, w=128))  # 2 s at 25 frames/s
+
+
+def test_a_live_run_may_write_masks_alone(live_clip, rule_onnx, tmp_path):
+    masks = tmp_path / "m"
+    r = CliRunner().invoke(segment_video_cmd, [str(live_clip), "--live", "--masks-dir", str(masks), "--model",
+                                               str(rule_onnx), "--device", "cpu", "-q"])  # fmt: skip
+    # (was: exit 1, "a live run needs somewhere to go: --show, --serve HOST:PORT and/or -o FILE")
+    assert r.exit_code == 0, r.output
+    rows = _index(masks)
+    assert 20 < len(rows) == len(list(masks.glob("*.png"))) and list(rows[0]) == ["mask", "time", "unix_time"]
+    assert r.output.startswith(f"live: wrote masks to {masks}: {len(rows)} frames at "), r.output  # (not "shown")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "m", "rule.onnx"]  # (no recording)
+
+
+def test_a_live_masks_only_run_ends_at_max_frames_or_duration(live_clip, rule_onnx, tmp_path):
+    stats = segment_video(live_clip, None, model=rule_onnx, masks_dir=str(tmp_path / "a"), live=True, max_frames=5,
+                          device="cpu", quiet=True)  # fmt: skip
+    assert stats["frames"] == 5 == len(_index(tmp_path / "a"))
+    stats = segment_video(live_clip, None, model=rule_onnx, masks_dir=str(tmp_path / "b"), live=True, duration=0.5,
+                          device="cpu", quiet=True)  # fmt: skip
+    assert 5 <= stats["frames"] == len(_index(tmp_path / "b")) <= 16
+
+
+def test_a_live_masks_only_run_whose_disk_fills_ends_and_says_what_is_kept(live_clip, rule_onnx, tmp_path, monkeypatch):
+    _masks_fill_the_disk_at(monkeypatch, 5)
+    masks = tmp_path / "m"
+    r = CliRunner().invoke(segment_video_cmd, [str(live_clip), "--live", "--masks-dir", str(masks), "--model",
+                                               str(rule_onnx), "--device", "cpu", "-q"])  # fmt: skip
+    assert r.exit_code == 1 and r.output == (
+        f"Error: masks failed: cannot write mask {masks}/000005.png: No space left on device; the masks of the first "
+        f"5 frames are kept in {masks} (000000.png to 000004.png)\n"), r.output  # fmt: skip
+    assert len(_index(masks)) == 5
+
+
+@pytest.mark.timeout(120)
+def test_ctrl_c_of_a_live_masks_only_run_keeps_the_masks_written_and_says_so(rule_onnx, tmp_path):
+    src, masks = write_video(tmp_path / "long.mp4", split_frames(1500, h=96, w=128)), tmp_path / "m"
+    cmd = [sys.executable, "-m", "roadseg", "segment", str(src), "--live", "--masks-dir", str(masks), "--model",
+           str(rule_onnx), "--device", "cpu", "-q"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=as_from_a_terminal)  # fmt: skip
+    mid_run(proc, lambda: [masks / "masks.csv"], 300)  # (some 8 masks' lines)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    names = sorted(p.name for p in masks.glob("*.png"))
+    assert proc.returncode == 130 and 5 < len(names) < 1500 and len(_index(masks)) == len(names), err
+    assert err == (f"Error: interrupted: the masks of the first {len(names)} frames are kept in {masks} (000000.png to "
+                   f"{names[-1]})\n")  # fmt: skip

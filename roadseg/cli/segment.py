@@ -62,15 +62,18 @@ class _OneInput(click.Command):
 
 
 def _summary(result: RunResult, masks_dir: str | None = None) -> str:
-    """The run's last line; a run of ``masks_dir``'s masks alone (no ``-o``) names their folder.
+    """The run's last line; a run of ``masks_dir``'s masks alone (no ``-o``, nor a live view) names their folder.
 
     >>> _summary(RunResult("a.mp4", None, "file", 38, 3.2, 11.9), "m1")
     'wrote masks to m1: 38 frames in 3.2 s (11.9 frames/s)'
+    >>> _summary(RunResult("0", None, "file", 38, 3.2, 11.9, latency_ms={"p50": 30, "p95": 41}), "m1")
+    'live: wrote masks to m1: 38 frames at 11.9 frames/s, 0 dropped (0%), latency p50 30 ms p95 41 ms'
     """
     if result.latency_ms is not None:
         lat = result.latency_ms
         rate = f" at {result.fps} frames/s" if result.fps is not None else ""  # (none for a single frame)
-        return (f"live: {result.frames} frames shown{rate}, {result.dropped} dropped "
+        said = f"wrote masks to {masks_dir}: {result.frames} frames" if masks_dir else f"{result.frames} frames shown"
+        return (f"live: {said}{rate}, {result.dropped} dropped "
                 f"({100 * result.drop_rate:.0f}%), latency p50 {lat['p50']} ms p95 {lat['p95']} ms")  # fmt: skip
     noun = "image" if result.kind == "images" else "frame"
     count = f"{result.frames} {noun}{'' if result.frames == 1 else 's'}"
@@ -121,7 +124,8 @@ def segment_video_cmd(**options) -> None:  # fmt: skip
     Live: INPUT is a webcam index (0), a device (/dev/video0), a stream URL (rtsp://, rtmp://,
     http://, srt://; udp://0.0.0.0:5000 listens for an MPEG-TS stream sent to that port) or, with
     --live, a file played as if it were a camera. Frames the model cannot keep up
-    with are dropped at the source (newest frame wins); --show, --serve and -o work alone or together.
+    with are dropped at the source (newest frame wins); --show, --serve, -o and --masks-dir (masks as
+    frames come, nothing encoded) work alone or together.
 
     \b
     Examples:
@@ -132,9 +136,11 @@ def segment_video_cmd(**options) -> None:  # fmt: skip
       segment-video "DCIM/2026_1203_08*.MP4" --concat -o drive.mp4
       segment-video 0 --show
       segment-video dashcam.mp4 --live --serve 127.0.0.1:8080 -o live.mp4
+      segment-video rtsp://robot/cam --masks-dir labels/
     """
     from roadseg._startup import settle
     from roadseg.pipeline.run import run
 
     result = run(SegmentOptions(**options), finalised=settle)  # (a Ctrl-C after that costs a whole output nothing)
-    click.echo(_summary(result, options["masks_dir"]), err=True)
+    alone = not (options["output"] or options["show"] or options["serve"])  # (masks alone: nothing shown nor encoded)
+    click.echo(_summary(result, options["masks_dir"] if alone else None), err=True)

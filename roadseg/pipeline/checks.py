@@ -43,8 +43,8 @@ def check(opts: SegmentOptions) -> bool:
     if unknown := unknown_scheme(str(opts.input)):  # (was: "--show and --serve are for live input", or the URL as a
         raise SourceError(unknown)  # path not found, a slash lost)
     live = opts.live or is_live_input(str(opts.input))
-    if live and not (opts.show or opts.serve or opts.output):
-        raise OutputError("a live run needs somewhere to go: --show, --serve HOST:PORT and/or -o FILE")
+    if live and not (opts.show or opts.serve or opts.output or opts.masks_dir):  # (--masks-dir alone: masks as frames come)
+        raise OutputError("a live run needs somewhere to go: --show, --serve HOST:PORT, -o FILE and/or --masks-dir DIR")
     if not live and (opts.show or opts.serve):
         raise OutputError("--show and --serve are for live input (a camera, a stream URL, or a file with --live)")
     if not opts.output and not opts.masks_dir and not live:  # (--masks-dir alone: masks only, nothing encoded; --stats

@@ -49,7 +49,7 @@ from roadseg.pipeline.sources.containers import pipe_waited
 from roadseg.pipeline.sources.fpscap import capped_info, capped_result
 from roadseg.pipeline.sources.opening import camera_options, url_file
 from roadseg.pipeline.timing import FrameStats, StageTimes, timed
-from roadseg.pipeline.writer import build_writer
+from roadseg.pipeline.writer import build_writer, stage_names
 
 log = logging.getLogger("roadseg")
 
@@ -241,8 +241,7 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
     writer = build_writer(opts, source, seg, sinks, times, stats, queue, stop, expected)
     progress = writer.progress
     progress.report = caller.on_progress
-    names = ("capture", "infer", "output") if source.live else ("decode", "infer", "encode" if primary else "masks")
-    # (output: a window, a browser view or a recording; masks: a file's masks alone, nothing encoded)
+    names = stage_names(source.live, sinks)  # (the last: output, encode, or masks where they go alone)
     produce = (lambda: iter(source)) if source.live else (lambda: writer.read(timed(source, times, "decode")))
     masks = next((sink for sink in sinks if isinstance(sink, MaskSink)), None)
     t0 = time.perf_counter()

@@ -265,6 +265,18 @@ def build_writer(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: li
                   sounds=len(source.audio_streams) if _on_disk(opts, source) else 0)  # fmt: skip
 
 
+def stage_names(live: bool, sinks: list[Sink]) -> tuple[str, str, str]:
+    """The three stages' names: a live source's are captured and its pictures output (a window, a browser view, a
+    recording), a file's decoded and encoded; the last is ``masks`` where no sink takes the picture (masks alone:
+    nothing encoded nor shown; a live run's too: was ``output failed: ...`` of its full disk).
+
+    >>> stage_names(True, []), stage_names(False, [])
+    (('capture', 'infer', 'masks'), ('decode', 'infer', 'masks'))
+    """
+    last = "masks" if not any(getattr(s, "pictured", True) for s in sinks) else "output" if live else "encode"
+    return ("capture" if live else "decode", "infer", last)
+
+
 def _on_disk(opts: SegmentOptions, source: Source) -> bool:
     """Whether the run reads a file on this machine, which a run cut short reads on in (not a pipe, whose writer may
     keep the next bytes waiting, nor a URL)."""

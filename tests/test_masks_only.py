@@ -4,6 +4,7 @@ overlay (a robotics user wanted the masks, and had to encode a video they did no
 import csv
 import json
 import signal
+import socket
 import subprocess
 import sys
 
@@ -15,7 +16,7 @@ from test_library_stop import Stopper
 from test_outputs import _masks_fill_the_disk_at
 
 from roadseg.cli import segment_video_cmd
-from roadseg.errors import Interrupted, PipelineError
+from roadseg.errors import Interrupted, OutputError, PipelineError
 from roadseg.pipeline import SegmentOptions, run, segment_video
 from roadseg.pipeline.outcome import interruption
 from roadseg.pipeline.overlay import Overlay
@@ -213,3 +214,41 @@ def test_ctrl_c_of_a_live_masks_only_run_keeps_the_masks_written_and_says_so(rul
     assert proc.returncode == 130 and 5 < len(names) < 1500 and len(_index(masks)) == len(names), err
     assert err == (f"Error: interrupted: the masks of the first {len(names)} frames are kept in {masks} (000000.png to "
                    f"{names[-1]})\n")  # fmt: skip
+
+
+# Masks only refuses the options that shape the output video, which it does not write (they were taken, unsaid).
+
+
+@pytest.mark.parametrize(("given", "said"), [(["--crf", "23"], "--crf shapes"), (["--preset", "superfast"], "--preset shapes"),
+                                             (["--codec", "libx265", "--legend"], "--codec and --legend shape"),
+                                             (["--mode", "mask", "--alpha", "0.7", "--no-audio"], "--mode, --alpha and --no-audio shape")])  # fmt: skip
+def test_masks_only_refuses_the_options_of_the_output_video(split_video, rule_onnx, tmp_path, given, said):
+    masks = tmp_path / "m"
+    r = CliRunner().invoke(segment_video_cmd, [str(split_video), "--masks-dir", str(masks), "--model", str(rule_onnx),
+                                               "-q", *given])  # fmt: skip
+    assert r.exit_code == 1 and r.output == (
+        f"Error: {said} the output video, which this run does not write (-o): --masks-dir alone writes the masks, "
+        f"encodes nothing and draws no overlay; leave {'it' if 'shapes' in said else 'them'} out, or add -o FILE\n"), r.output  # fmt: skip
+    assert not masks.exists()  # (before any work)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_live_masks_only_run_refuses_the_options_of_the_output_video(live_clip, rule_onnx, tmp_path):
+    r = CliRunner().invoke(segment_video_cmd, [str(live_clip), "--live", "--masks-dir", str(tmp_path / "m"), "--model",
+                                               str(rule_onnx), "--camera-audio", "alsa:default"])  # fmt: skip
+    assert r.exit_code == 1 and "Error: --camera-audio shapes the output video" in r.output, r.output
+    r = CliRunner().invoke(segment_video_cmd, [str(live_clip), "--live", "--masks-dir", str(tmp_path / "m"), "--model",
+                                               str(rule_onnx), "--legend", "--max-frames", "3", "--serve",
+                                               f"127.0.0.1:{_free_port()}", "-q"])  # fmt: skip
+    assert r.exit_code == 0 and len(_index(tmp_path / "m")) == 3, r.output  # (a view is drawn: --legend shapes it)
+
+
+def test_the_library_refuses_the_output_video_s_options_at_other_than_their_defaults(split_video, rule_onnx, tmp_path):
+    with pytest.raises(OutputError, match=r"^--crf and --preset shape the output video, which this run does not write"):
+        segment_video(split_video, None, model=rule_onnx, masks_dir=str(tmp_path / "m"), crf=30, preset="slow")
+    assert segment_video(split_video, None, model=rule_onnx, masks_dir=str(tmp_path / "m"), crf=23, quiet=True)["frames"] == 12

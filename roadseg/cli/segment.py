@@ -61,6 +61,10 @@ class _OneInput(click.Command):
         return rest
 
 
+#: where a value that was not given comes from
+_DEFAULTS = (click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP, None)
+
+
 def _summary(result: RunResult, masks_dir: str | None = None) -> str:
     """The run's last line; a run of ``masks_dir``'s masks alone (no ``-o``, nor a live view) names their folder.
 
@@ -87,7 +91,7 @@ def _summary(result: RunResult, masks_dir: str | None = None) -> str:
 @click.argument("input", type=click.Path(), callback=input_path)
 @click.option("-o", "--output", type=click.Path(), help="Output video (.mp4; \"-\": a Matroska stream on standard output, to pipe into ffplay or ffmpeg), image file/folder for image input, or the recording of a live run; not needed with --masks-dir (masks only).")
 @model_options
-@click.option("--masks-dir", type=click.Path(file_okay=False), help="Write one lossless label PNG per frame (pixel = class index) and masks.csv (beside OUTPUT; without -o, masks only: nothing encoded, no overlay drawn), which frame each is (its time in seconds; an image input's name); a folder of an earlier run's masks needs -y, which replaces them.")
+@click.option("--masks-dir", type=click.Path(file_okay=False), help="Write one lossless label PNG per frame (pixel = class index) and masks.csv (beside OUTPUT; without -o, masks only: nothing encoded, no overlay drawn, the options of the output video refused), which frame each is (its time in seconds; an image input's name); a folder of an earlier run's masks needs -y, which replaces them.")
 @click.option("--stats", type=click.Path(dir_okay=False), help="Write run statistics (frames/s, per-stage timings, frames lost, damaged audio, subtitle and data packets dropped; per-frame class shares for files; latency (from when a frame was read, to when it was shown) and drops for live input) as JSON.")
 @file_options
 @click.option("--concat", is_flag=True, help="INPUT names several video files (a folder, a quoted glob or @list.txt), read back to back, in name order (a GoPro's chapters in recording order), into one OUTPUT: a dashcam's one-minute files of one drive (one camera's: the same codec, size, audio and order of streams; a dual dashcam's front files, where the names say the camera: _F, _R, -front, -back ...).")
@@ -139,8 +143,11 @@ def segment_video_cmd(**options) -> None:  # fmt: skip
       segment-video rtsp://robot/cam --masks-dir labels/
     """
     from roadseg._startup import settle
+    from roadseg.pipeline.checks import VIDEO_ONLY, video_only
     from roadseg.pipeline.run import run
 
-    result = run(SegmentOptions(**options), finalised=settle)  # (a Ctrl-C after that costs a whole output nothing)
+    opts, ctx = SegmentOptions(**options), click.get_current_context()
+    video_only(opts, [name for name in VIDEO_ONLY if ctx.get_parameter_source(name) not in _DEFAULTS])  # (--crf 23 too)
+    result = run(opts, finalised=settle)  # (a Ctrl-C after that costs a whole output nothing)
     alone = not (options["output"] or options["show"] or options["serve"])  # (masks alone: nothing shown nor encoded)
     click.echo(_summary(result, options["masks_dir"] if alone else None), err=True)

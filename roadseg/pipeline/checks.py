@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Collection
+from dataclasses import fields
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
@@ -95,9 +97,38 @@ def check(opts: SegmentOptions) -> bool:
             and Path(opts.masks_dir).resolve() == Path(opts.output).resolve()):  # fmt: skip
         raise OutputError(f"--masks-dir {opts.masks_dir} is the output video's name; give the masks a folder of their "
                           "own (e.g. masks/)")  # (was: a folder made there, then "o.mp4: Is a directory")
+    video_only(opts)
     if opts.stats:
         _check_stats(opts, live)
     return live
+
+
+#: the options that only shape the output (``-o``): its encoding, its picture and its sound; by field, their flags
+VIDEO_ONLY = {"codec": "--codec", "crf": "--crf", "preset": "--preset", "mode": "--mode", "alpha": "--alpha",
+              "legend": "--legend", "no_audio": "--no-audio", "camera_audio": "--camera-audio"}  # fmt: skip
+
+
+def video_only(opts: SegmentOptions, given: Collection[str] = ()) -> None:
+    """Refuse, in a masks-only run (``--masks-dir``, no ``-o``, nothing shown), the options that only shape the output
+    (:data:`VIDEO_ONLY`), in one line: those at other than their defaults, and those ``given`` (fields the command line
+    was given, at their default too: ``--crf 23``). Was: taken and ignored, unsaid.
+
+    >>> video_only(SegmentOptions("a.mp4", masks_dir="m", crf=30, legend=True))
+    Traceback (most recent call last):
+    roadseg.errors.OutputError: --crf and --legend shape the output video, which this run does not write (-o): --masks-dir alone writes the masks, encodes nothing and draws no overlay; leave them out, or add -o FILE
+    >>> video_only(SegmentOptions("a.mp4", "o.mp4", masks_dir="m", crf=30)), video_only(SegmentOptions("a.mp4", masks_dir="m"))
+    (None, None)
+    """
+    if opts.output or opts.show or opts.serve or not opts.masks_dir:
+        return
+    defaults = {f.name: f.default for f in fields(SegmentOptions)}
+    named = [flag for name, flag in VIDEO_ONLY.items() if name in given or getattr(opts, name) != defaults[name]]
+    if named:
+        names = " and ".join([", ".join(named[:-1]), named[-1]] if len(named) > 1 else named)
+        raise OutputError(f"{names} shape{'s' if len(named) == 1 else ''} the output "
+                          f"{'images' if not opts.live and images(opts) else 'video'}, which this run does not write "
+                          "(-o): --masks-dir alone writes the masks, encodes nothing and draws no overlay; leave "
+                          f"{'it' if len(named) == 1 else 'them'} out, or add -o FILE")  # fmt: skip
 
 
 def may_be_a_file(opts: SegmentOptions) -> bool:

@@ -69,3 +69,16 @@ def test_hrd_params_cap_at_the_level_and_profile_x264_picks():
     assert hrd_params(base, 1280, 720, Fraction(25), "yuv420p") == "level=31:nal-hrd=vbr:vbv-maxrate=17500:vbv-bufsize=17500"
     # (4:4:4, High 4:4:4 Predictive: four times the Baseline limits)
     assert hrd_params(base, 64, 48, Fraction(25), "yuv444p").endswith(":vbv-maxrate=256:vbv-bufsize=700")
+
+
+def test_a_lossless_avi_says_its_pictures_are_read_a_frame_late(rule_onnx, tmp_path):
+    # x264's lossless H.264 (--crf 0) takes no VBV cap, so no HRD timing: FFmpeg reads each picture a frame step late
+    # (0.04 s here; 1 s at --fps 1), which went unsaid. --crf 1 is read at its place
+    src = write_video(tmp_path / "cam.mkv", split_frames(25), audio_seconds=1.0, audio_codec="pcm_s16le")
+    for crf, late in (("0", True), ("1", False)):
+        r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out := tmp_path / f"o{crf}.avi"), "--model",
+                                                   str(rule_onnx), "--crf", crf])  # fmt: skip
+        assert r.exit_code == 0, r.output
+        assert _first_times(out)[0] == pytest.approx(0.04 if late else 0.0, abs=1e-3)
+        assert ("carries no HRD timing" in r.output) == late, r.output
+        assert r.output.count("carries no HRD timing") <= 1

@@ -7,7 +7,9 @@ a frame after it is decoded; MPEG-4 part 2 and MJPEG at their place): every pict
 frames/s, a whole second at ``--fps 1``. With x264's ``nal-hrd`` each picture says it is shown as it is decoded.
 ``nal-hrd`` needs a VBV cap, and x264 picks the level from it (a cap that never binds, 800 Mb/s, marked a 1080p stream
 level 6.2 where it was 4.0, which some hardware decoders refuse): the cap is that level's own maximum, so the level
-stays the one x264 marks without it, and the cap binds only a stream beyond what its level allows.
+stays the one x264 marks without it, and the cap binds only a stream beyond what its level allows. Lossless H.264
+(``--crf 0``: x264's constant quantiser 0) takes no VBV cap, so no HRD timing: it is read a frame late
+(:func:`read_late`).
 """
 
 from __future__ import annotations
@@ -42,6 +44,17 @@ def hrd_params(options: dict[str, str], width: int, height: int, fps: Fraction, 
     rate, buffer = LEVEL_LIMITS.get(level, LEVEL_LIMITS[62])
     factor = PROFILE_FACTOR.get(profile, Fraction(1))
     return f"level={level}:nal-hrd=vbr:vbv-maxrate={int(rate * factor)}:vbv-bufsize={int(buffer * factor)}"
+
+
+def read_late(options: dict[str, str]) -> bool:
+    """Whether x264 with ``options`` writes no HRD timing all the same, so that FFmpeg reads each picture of an AVI a
+    frame step late: lossless (crf 0, 8-bit: constant quantiser 0), which x264 encodes without the VBV cap that
+    ``nal-hrd`` needs (it says "VBV is incompatible with constant QP, ignored").
+
+    >>> read_late({"crf": "0", "preset": "superfast"}), read_late({"crf": "1", "preset": "superfast"})
+    (True, False)
+    """
+    return options.get("crf") == "0" or options.get("qp") == "0"
 
 
 @functools.cache

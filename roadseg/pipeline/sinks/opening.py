@@ -32,7 +32,7 @@ from roadseg.pipeline.sinks.formats import (
     apple_keys,
     live_pipe_options,
 )
-from roadseg.pipeline.sinks.hrd import hrd_params
+from roadseg.pipeline.sinks.hrd import hrd_params, read_late
 from roadseg.pipeline.sinks.rates import (
     FRAME_CLOCK_ENCODERS,
     FRAME_CLOCK_FORMATS,
@@ -64,6 +64,7 @@ class Opening:
         alone. With no codec asked for, a container that cannot hold H.264 gets its own video codec.
         """
         self._routes = None  # how the audio goes in: worked out (and told) once, whatever is tried
+        self._told_late = False  # (an AVI's lossless H.264 read a frame late: told once)
         first = None
         for encoder in (self.codec,) if self.codec else ("libx264", None):  # None: the container's own
             if encoder is None and first and encoder_name(self.container.default_video_codec) == first[0]:
@@ -182,6 +183,11 @@ class Opening:
         if self.container.format.name in NO_AUDIO_OFFSET and self.encoder == "libx264":  # (read at its place)
             self.stream.options["x264-params"] = hrd_params(self.stream.options, self.out_w, self.out_h, self.fps,
                                                             self.stream.pix_fmt)  # fmt: skip
+            if read_late(self.stream.options) and not self._told_late:  # (told once, whatever is tried)
+                self._told_late = True
+                log.warning("lossless H.264 (--crf 0) carries no HRD timing in %s: players read each picture a frame "
+                            "(%.3g s) late; use .mkv or .mp4, or --crf 1 for it at its place", self.shown,
+                            1 / self.fps)  # fmt: skip
         if self.encoder == "libsvtav1":
             os.environ.setdefault("SVT_LOG", "1")  # errors only: SVT-AV1 prints a banner of some 40 lines
 

@@ -86,6 +86,21 @@ def test_an_index_line_that_cannot_be_written_stops_the_masks_and_leaves_no_mask
     assert [r["mask"] for r in rows(tmp_path / "masks")] == ["000000.png"]
 
 
+def test_a_first_mask_whose_line_cannot_be_written_leaves_no_index_nor_folder(tmp_path, monkeypatch):
+    # the index opened (its header written) for the first mask, whose line then failed: the mask is removed, and so
+    # are the index of no mask and the folder made for them (a masks.csv of a header alone was left, and its folder)
+    def full(self, mask, frame):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("roadseg.pipeline.sinks.maskindex.MaskIndex.add", full)
+    sink = MaskSink(tmp_path / "masks")
+    labels = split_frames(1)[0][..., 0]
+    sink.write(None, Frame(0, split_frames(1)[0], 0, Fraction(1, 25), labels=labels))
+    sink.close()
+    assert "No space left" in sink.failed and sink.written == 0
+    assert not (tmp_path / "masks").exists()
+
+
 def test_a_run_that_wrote_no_mask_leaves_no_index(tmp_path):
     folder = tmp_path / "masks"
     folder.mkdir()

@@ -136,3 +136,13 @@ def test_a_url_of_a_file_is_held_to_the_memory_its_batch_needs_as_the_file_is(ru
     with _url(src) as url, pytest.raises(ModelError, match="at batch 256 needs about 384 GB"):
         segment_video(url, tmp_path / "o.mp4", model=rule_onnx, quiet=True, size=(3000, 4000), batch=256)
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_a_url_of_a_file_to_masks_alone_is_read_as_the_file(rule_onnx, tmp_path):
+    # (a reviewer found it refused: "a live run needs somewhere to go", before masks alone were a live run's place)
+    src = write_video(tmp_path / "a.mp4", split_frames(5, h=96, w=64), fps=Fraction(25))
+    with _url(src) as url:
+        result = segment_video(url, None, model=rule_onnx, quiet=True, masks_dir=str(tmp_path / "m"))
+    assert result["kind"] == "file" and result["frames"] == 5 and result["output"] is None
+    lines = (tmp_path / "m" / "masks.csv").read_text().splitlines()
+    assert lines == ["mask,time"] + [f"{i:06d}.png,{i * 0.04:.6f}" for i in range(5)]

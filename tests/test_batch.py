@@ -1495,3 +1495,32 @@ def test_the_legend_note_of_the_models_names_is_said_once_not_of_each_video(tmp_
     small = lines["small.mp4"]
     assert small["status"] == "ok" and [w.split(":")[0] for w in small["warnings"]] == ["legend left out"], small
     assert "ok with warnings 1 " in r.stderr, r.stderr
+
+
+def test_a_video_that_fails_midway_with_legend_leaves_the_models_note_out_of_its_warnings(tmp_path: Path,
+                                                                                          monkeypatch) -> None:  # fmt: skip
+    """The legend's note of the model's class names is said once by the batch (say_legend_note): a video that fails
+    after its overlay said it (its encoder fails as it is flushed) does not say it again in its line's warnings, as a
+    finished one does not."""
+    from test_legend_text import OWN, own_model
+
+    from roadseg.batch.task import Worker
+    from roadseg.pipeline.legend_text import legend_note
+    from roadseg.pipeline.options import SegmentOptions
+    from roadseg.pipeline.sinks import VideoSink
+
+    real = VideoSink._encode
+
+    def failing(self, frame):  # fault injection: the encoder fails as it is flushed, the run well under way
+        if frame is None:
+            raise ValueError("the encoder failed")
+        return real(self, frame)
+
+    monkeypatch.setattr(VideoSink, "_encode", failing)
+    src = write_video(tmp_path / "a.mp4", split_frames(10, h=240, w=320))
+    (out := tmp_path / "out").mkdir()
+    worker = Worker(SegmentOptions("", model=str(own_model(tmp_path / "own.onnx")), legend=True), node="here")
+    assert legend_note(worker.info["classes"]) == legend_note(OWN) is not None  # (what the batch says once)
+    line = worker.run(Task(str(src), str(out / "a.mp4"), said=("named a.mp4.mp4, say",), worker="7"))
+    assert line["status"] == "error" and line["error"].startswith("encode failed: ValueError: the encoder failed"), line
+    assert line["warnings"] == ["named a.mp4.mp4, say"], line

@@ -116,3 +116,112 @@ def test_csv_fields_round_trip(name, tmp_path):
     index.add("m.png", Frame(0, None, None, None))
     index.close()
     assert rows(tmp_path) == [{"mask": "m.png", "image": name}]
+
+
+# An earlier run's masks.csv in the folder: -y needed whatever the run; an image run's -y keeps the lines of the masks
+# still there that it does not write; any other index is replaced, said in one warning line.
+
+
+def _images(folder: Path, names: list[str]) -> Path:
+    folder.mkdir(exist_ok=True)
+    for name, picture in zip(names, split_frames(len(names))):
+        cv2.imwrite(str(folder / name), picture)
+    return folder
+
+
+def _masks_alone(src: Path, masks: Path, onnx: Path, *extra: str):
+    from click.testing import CliRunner
+
+    from roadseg.cli import segment_video_cmd
+
+    return CliRunner().invoke(segment_video_cmd, [str(src), "--masks-dir", str(masks), "--model", str(onnx), "-q",
+                                                  *extra])  # fmt: skip
+
+
+def test_an_image_rerun_with_y_keeps_the_lines_of_the_earlier_masks_it_does_not_write(rule_onnx, tmp_path):
+    # was: masks.csv listed a.png alone, b.png (the first run's) left in the folder without a line
+    masks = tmp_path / "masks"
+    _masks_alone(_images(tmp_path / "one", ["a.png", "b.png"]), masks, rule_onnx)
+    r = _masks_alone(_images(tmp_path / "two", ["a.png", "c.jpg"]), masks, rule_onnx, "-y")
+    assert r.exit_code == 0, r.output
+    assert [(r["mask"], r["image"]) for r in rows(masks)] == [("b.png", "b.png"), ("a.png", "a.png"), ("c.png", "c.jpg")]
+
+
+def test_an_image_rerun_with_y_drops_the_lines_of_masks_no_longer_there(rule_onnx, tmp_path):
+    masks = tmp_path / "masks"
+    _masks_alone(_images(tmp_path / "one", ["a.png", "b.png"]), masks, rule_onnx)
+    (masks / "b.png").unlink()
+    _masks_alone(_images(tmp_path / "two", ["c.png"]), masks, rule_onnx, "-y")
+    assert [r["mask"] for r in rows(masks)] == ["a.png", "c.png"]
+
+
+def test_an_image_rerun_with_y_keeps_the_line_of_an_earlier_mask_of_its_own_name_it_could_not_write(rule_onnx,
+                                                                                                   tmp_path):  # fmt: skip
+    masks = tmp_path / "masks"
+    _masks_alone(_images(tmp_path / "one", ["a.png", "b.png"]), masks, rule_onnx)
+    two = _images(tmp_path / "two", ["a.png", "b.png"])
+    (two / "b.png").write_bytes(b"not a picture")  # (unread: the first run's b.png stays, and so does its line)
+    r = _masks_alone(two, masks, rule_onnx, "-y")
+    assert r.exit_code == 0 and "1 of 2 images could not be read" in r.output, r.output
+    assert [(r["mask"], r["image"]) for r in rows(masks)] == [("a.png", "a.png"), ("b.png", "b.png")]
+
+
+@pytest.mark.parametrize("video", [False, True])
+def test_a_folder_of_an_earlier_image_run_s_index_needs_y_whatever_the_run(rule_onnx, split_video, tmp_path, video):
+    # was: a video run (or an image run of other names) replaced its masks.csv without a word, those masks unlisted
+    masks = tmp_path / "masks"
+    _masks_alone(_images(tmp_path / "one", ["a.png", "b.png"]), masks, rule_onnx)
+    before = (masks / INDEX_NAME).read_text()
+    r = _masks_alone(split_video if video else _images(tmp_path / "two", ["c.png"]), masks, rule_onnx)
+    assert r.exit_code == 1 and r.output == (f"Error: masks folder {masks} holds 2 masks of an earlier run ({INDEX_NAME}); "
+                                             "pass -y/--overwrite to replace them, or give another folder\n"), r.output  # fmt: skip
+    assert (masks / INDEX_NAME).read_text() == before and sorted(p.name for p in masks.glob("*.png")) == ["a.png", "b.png"]
+
+
+def test_a_video_rerun_with_y_over_an_image_run_s_masks_leaves_them_and_says_its_index_is_replaced(rule_onnx,
+                                                                                                  split_video,
+                                                                                                  tmp_path):  # fmt: skip
+    # the image masks are not numbered, so -y (which removes a video run's numbered masks) leaves them; their index,
+    # of other columns than a video's, cannot be kept: it is replaced, and the run says so in one line
+    masks = tmp_path / "masks"
+    _masks_alone(_images(tmp_path / "one", ["a.png", "b.png"]), masks, rule_onnx)
+    r = _masks_alone(split_video, masks, rule_onnx, "-y", "--max-frames", "2")
+    assert r.exit_code == 0 and r.output.splitlines()[0] == (f"roadseg: masks folder {masks}: the {INDEX_NAME} of an earlier run of "
+                                             "images is replaced by this run's; the 2 masks it named stay, without a "
+                                             "line"), r.output  # fmt: skip
+    assert sorted(p.name for p in masks.glob("*.png")) == ["000000.png", "000001.png", "a.png", "b.png"]
+    assert [list(r.items()) for r in rows(masks)][0][:1] == [("mask", "000000.png")] and len(rows(masks)) == 2
+
+
+def test_an_image_rerun_with_y_over_a_video_run_s_masks_replaces_them_and_says_so(rule_onnx, split_video, tmp_path):
+    # was: the video's numbered masks stayed, unlisted, beside the image masks
+    masks = tmp_path / "masks"
+    _masks_alone(split_video, masks, rule_onnx, "--max-frames", "3")
+    r = _masks_alone(_images(tmp_path / "two", ["c.png"]), masks, rule_onnx, "-y")
+    assert r.exit_code == 0 and r.output.splitlines()[0] == (f"roadseg: masks folder {masks}: its {INDEX_NAME} is a video run's "
+                                             "(mask,time): replaced by this run's, and the 3 numbered masks beside it "
+                                             "removed"), r.output  # fmt: skip
+    assert sorted(p.name for p in masks.iterdir()) == ["c.png", INDEX_NAME]
+    assert rows(masks) == [{"mask": "c.png", "image": "c.png"}]
+
+
+@pytest.mark.parametrize("index", [b"mask,image\na.png\n", b"\xff\xfe", b"", b"name,when\nx.png,1\n"])
+def test_an_index_that_cannot_be_read_is_replaced_with_y_and_said(rule_onnx, tmp_path, index):
+    masks = tmp_path / "masks"
+    _masks_alone(_images(tmp_path / "one", ["a.png"]), masks, rule_onnx)
+    (masks / INDEX_NAME).write_bytes(index)
+    assert _masks_alone(_images(tmp_path / "two", ["c.png"]), masks, rule_onnx).exit_code == 1  # (without -y)
+    r = _masks_alone(tmp_path / "two", masks, rule_onnx, "-y")
+    assert r.exit_code == 0 and r.output.splitlines()[0] == (f"roadseg: masks folder {masks}: its {INDEX_NAME} is not an index of masks: "
+                                             "replaced by this run's"), r.output  # fmt: skip
+    assert rows(masks) == [{"mask": "c.png", "image": "c.png"}] and (masks / "a.png").exists()
+
+
+def test_an_image_run_refused_after_it_opened_leaves_a_video_run_s_masks_and_says_nothing(rule_onnx, split_video,
+                                                                                          tmp_path):  # fmt: skip
+    # -y's removal and its line wait for the first mask: a run refused before any work leaves the folder as it was
+    masks = tmp_path / "masks"
+    _masks_alone(split_video, masks, rule_onnx, "--max-frames", "2")
+    r = _masks_alone(_images(tmp_path / "two", ["c.png"]), masks, rule_onnx, "-y", "-o", str(masks))
+    assert r.exit_code == 1 and r.output.startswith(f"Error: mask {masks / 'c.png'} would replace the output image"), r.output
+    assert sorted(p.name for p in masks.iterdir()) == ["000000.png", "000001.png", INDEX_NAME] and len(rows(masks)) == 2

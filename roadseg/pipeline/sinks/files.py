@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from roadseg.errors import OutputError, SinkError, reason_of
 from roadseg.pipeline.infer import resize_labels
 from roadseg.pipeline.sinks.base import Sink
 from roadseg.pipeline.sinks.finishing import PART, remove_leftovers
-from roadseg.pipeline.sinks.maskindex import INDEX_NAME, MaskIndex
+from roadseg.pipeline.sinks.maskindex import Earlier, MaskIndex, earlier_run
 from roadseg.pipeline.sources import Frame
 from roadseg.pipeline.suffixes import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
@@ -29,8 +28,6 @@ log = logging.getLogger("roadseg")
 
 #: names that a folder of output images is not given by mistake
 FILE_SUFFIXES = VIDEO_SUFFIXES.union(IMAGE_SUFFIXES)
-#: the names of a video's masks (``000000.png`` ..., more digits past a million frames)
-NUMBERED = re.compile(r"\d{6,}\.png")
 
 
 class ImageSink(Sink):
@@ -113,7 +110,12 @@ class MaskSink(Sink):
     in ``folder`` (an earlier run's) are refused before any work unless ``overwrite``, which removes them
     first: the folder holds this run's masks only, one per frame (a shorter rerun left the earlier run's
     past its last frame, misaligned with the output). ``masks.csv`` beside them says which frame each is
-    (:class:`~roadseg.pipeline.sinks.maskindex.MaskIndex`: its time, or its input image's name).
+    (:class:`~roadseg.pipeline.sinks.maskindex.MaskIndex`: its time, or its input image's name). An earlier run's
+    ``masks.csv`` needs ``overwrite`` too, whatever the run (was: replaced without a word, its masks unlisted); with it,
+    an image run keeps the lines of an image run's index whose masks are still there and that it does not write (was:
+    dropped, the masks left unlisted), and any other index is replaced, said in one line where it is not a video run's
+    replaced by a video run's: a video run's masks go as above; an image run's stay, being named as no video's are
+    (:func:`~roadseg.pipeline.sinks.maskindex.earlier_run`; an image run's -y acts at its first mask).
 
     A mask that cannot be written (a full disk) ends the masks, not the run: ``failed`` says why, the file it
     left is removed, those before it stay and the other outputs go on (:meth:`left` says what is there); where the
@@ -132,20 +134,29 @@ class MaskSink(Sink):
         self.written, self.failed = 0, None
         self.index: MaskIndex | None = None  # (opened at the first mask: a run refused or stopped before leaves it be)
         self.made = not self.folder.exists()  # (a folder made here: removed at :meth:`close` where none is written)
-        numbered = not names and self.folder.is_dir()
-        earlier = sorted(p for p in self.folder.glob("*.png") if NUMBERED.fullmatch(p.name)) if numbered else []
-        if earlier and not overwrite:
-            raise OutputError(f"masks folder {self.folder} holds {len(earlier)} masks of an earlier run ({earlier[0].name} ...); "
-                              "pass -y/--overwrite to replace them, or give another folder")  # fmt: skip
+        self.done: set[str] = set()  # (the masks this run wrote)
+        mine = {self.target(i).name for i in range(len(names))} if names else None
+        self.earlier = earlier_run(self.folder, mine) if self.folder.is_dir() else Earlier()
+        if not names and not overwrite and self.earlier.refusal:
+            raise OutputError(self.earlier.refusal)
+        if not overwrite:
+            self.earlier = Earlier(self.earlier.refusal)  # (nothing of it goes, nothing is said)
         try:
-            for path in earlier:
-                path.unlink()
             self.folder.mkdir(parents=True, exist_ok=True)
-            if earlier:
-                (self.folder / INDEX_NAME).unlink(missing_ok=True)  # (their index, replaced at the first mask)
+            if not names:  # (an image run's at its first mask: it is refused after this where its masks would replace
+                self._clear()  # an input image)
             remove_leftovers(self.folder, every=True)  # (the mask a killed run was writing)
         except OSError as exc:
             raise SinkError(f"cannot create masks folder {self.folder}: {reason_of(exc)}") from None
+
+    def _clear(self) -> None:
+        """Remove what -y replaces of the earlier run's (:class:`~roadseg.pipeline.sinks.maskindex.Earlier`), once,
+        saying so where it is not a video run's replaced by a video run."""
+        if self.earlier.warning:
+            log.warning("%s", self.earlier.warning)
+        for path in self.earlier.remove:
+            path.unlink(missing_ok=True)
+        self.earlier.remove, self.earlier.warning = [], ""
 
     def close(self) -> None:
         """A folder made for the masks where none was written (a run stopped, interrupted or failed before its first
@@ -153,7 +164,13 @@ class MaskSink(Sink):
         and so is the index opened for the masks where none was written."""
         if self.index is not None:
             with contextlib.suppress(OSError):
-                self.index.close(remove=not self.written)
+                kept = self.earlier.kept
+                for line in self.earlier.pending:  # (an earlier run's masks of this run's names it did not write)
+                    if line[0] not in self.done and (self.folder / line[0]).is_file():
+                        self.index.copy(line)
+                        kept.append(line)
+                self.earlier.pending = []
+                self.index.close(remove=not (self.written or kept))
         if not self.written and self.made:
             with contextlib.suppress(OSError):
                 self.folder.rmdir()
@@ -173,6 +190,8 @@ class MaskSink(Sink):
             if existing is not None and not self.overwrite:
                 raise OutputError(f"mask {existing} exists (an earlier run's?); pass -y/--overwrite to replace it, or "
                                   "give another folder")  # fmt: skip
+            if self.earlier.refusal and not self.overwrite:  # (was: its index replaced, the earlier masks unlisted)
+                raise OutputError(self.earlier.refusal)
 
     def write(self, image: np.ndarray, frame: Frame) -> None:
         assert frame.labels is not None, "masks are written from inferred frames"
@@ -180,12 +199,14 @@ class MaskSink(Sink):
             return
         target = self.target(frame.index if self.names else self.written)
         try:
+            self._clear()  # (an image run's -y over a video run's masks, at its first mask)
             write_picture(target, resize_labels(frame.labels, *frame.image.shape[:2]))
             try:
                 if self.index is None:
                     self.index = MaskIndex(self.folder, "images" if self.names else "live" if self.live else "file",
-                                           self.names)  # fmt: skip
+                                           self.names, self.earlier.kept)  # fmt: skip
                 self.index.add(target.name, frame)
+                self.done.add(target.name)
             except OSError:
                 target.unlink(missing_ok=True)  # (no mask without its line in the index)
                 raise

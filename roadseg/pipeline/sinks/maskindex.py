@@ -12,7 +12,8 @@ some, the numbers run on without a gap, and the time says where each frame was. 
 * an image input's: ``mask,image``: the input image's file name.
 
 A line is written (and flushed) once its mask is whole, so the index of a run that was stopped or killed names the
-masks there are and no others.
+masks there are and no others. An image input's rerun into the folder (``-y``) keeps the earlier index's lines of the
+masks still there that it does not write (``kept``, read by :func:`read_index`), written first.
 
 Example:
     >>> import tempfile
@@ -30,7 +31,11 @@ Example:
 from __future__ import annotations
 
 import csv
+import os
+import re
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -40,20 +45,108 @@ from roadseg.pipeline.sources import Frame
 INDEX_NAME = "masks.csv"
 #: its header, by the kind of input
 COLUMNS = {"file": "mask,time", "live": "mask,time,unix_time", "images": "mask,image"}
+#: the names of a video's masks (``000000.png`` ..., more digits past a million frames)
+NUMBERED = re.compile(r"\d{6,}\.png")
+
+
+@dataclass
+class Earlier:
+    """An earlier run's masks in a masks folder, and what ``-y`` does with them (:func:`earlier_run`)."""
+
+    refusal: str = ""  #: the line that refuses the folder without -y ("": nothing to refuse)
+    remove: list[Path] = field(default_factory=list)  #: with -y: the masks and index that go
+    kept: list[list[str]] = field(default_factory=list)  #: with -y: the index's lines kept, written first
+    pending: list[list[str]] = field(default_factory=list)  #: those of this run's names: kept where it writes none
+    warning: str = ""  #: with -y: the line that says the index is replaced ("": nothing to say)
+
+
+def earlier_run(folder: Path, mine: set[str] | None) -> Earlier:
+    """The earlier run's masks in ``folder`` (a video run's numbered ones, an index) for a run whose masks are named
+    ``mine`` (an image run's; None: a video run's). Either needs -y (an image run's refused after its masks of
+    existing names are); with it, a video run's numbered masks and index go, an image run keeps an image run's lines
+    (:func:`read_index`) and replaces any other index, saying so, as a video run replaces an image run's (whose masks,
+    not numbered, stay), or an index it cannot read.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / INDEX_NAME).write_text("mask,image\\na.png,a.jpg\\nb.png,b.jpg\\n")
+    >>> _ = [(folder / name).write_bytes(b"") for name in ("a.png", "b.png")]
+    >>> earlier = earlier_run(folder, {"b.png", "c.png"})
+    >>> earlier.kept, earlier.pending, earlier.remove, earlier.warning
+    ([['a.png', 'a.jpg']], [['b.png', 'b.jpg']], [], '')
+    >>> earlier.refusal.split(";")[0] == f"masks folder {folder} holds 2 masks of an earlier run (masks.csv)"
+    True
+    """
+    numbered = sorted(p for p in folder.glob("*.png") if NUMBERED.fullmatch(p.name))
+    found = read_index(folder)
+    if found is None:  # (an image run leaves numbered masks without an index be)
+        return Earlier(_refusal(folder, numbered, 0), numbered) if numbered and mine is None else Earlier()
+    header, lines = found
+    refusal = _refusal(folder, numbered if mine is None else [], len(lines))
+    if mine is not None and header == COLUMNS["images"]:
+        return Earlier(refusal, kept=[line for line in lines if line[0] not in mine],
+                       pending=[line for line in lines if line[0] in mine])  # fmt: skip
+    if header == COLUMNS["images"]:
+        said = (f"masks folder {folder}: the {INDEX_NAME} of an earlier run of images is replaced by this run's; the "
+                f"{len(lines)} masks it named stay, without a line")  # fmt: skip
+    elif not header or mine is not None:
+        gone = f", and the {len(numbered)} numbered masks beside it removed" if numbered else ""
+        what = f"a video run's ({header})" if header else "not an index of masks"
+        said = f"masks folder {folder}: its {INDEX_NAME} is {what}: replaced by this run's{gone}"
+    else:
+        said = ""  # (a video run's over a video run's: as its masks are)
+    return Earlier(refusal, [*numbered, folder / INDEX_NAME], warning=said)
+
+
+def _refusal(folder: Path, numbered: list[Path], n: int) -> str:
+    """The line that refuses a folder of an earlier run's masks without -y: its ``numbered`` ones or the ``n`` that
+    its index names."""
+    held = f"{len(numbered)} masks of an earlier run ({numbered[0].name} ...)" if numbered else \
+        f"{n} mask{'' if n == 1 else 's'} of an earlier run ({INDEX_NAME})"
+    return f"masks folder {folder} holds {held}; pass -y/--overwrite to replace them, or give another folder"
+
+
+def read_index(folder: Path) -> tuple[str, list[list[str]]] | None:
+    """The index an earlier run left in ``folder``: its header (``"mask,image"`` ...) and its lines, those whose mask
+    is still there (a file of that plain name); None where there is none; a header of ``""`` (and no lines) where it
+    cannot be read as one (not UTF-8 CSV, no ``mask`` column first, a line of other fields than its header).
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / INDEX_NAME).write_text("mask,image\\na.png,a.jpg\\ngone.png,gone.jpg\\n")
+    >>> _ = (folder / "a.png").write_bytes(b"")
+    >>> read_index(folder)
+    ('mask,image', [['a.png', 'a.jpg']])
+    """
+    path = folder / INDEX_NAME
+    if not os.path.lexists(path):
+        return None
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            header, *lines = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError, csv.Error, ValueError):  # (ValueError: an empty file)
+        return "", []
+    if header[:1] != ["mask"] or any(len(line) != len(header) for line in lines):
+        return "", []
+    there = [line for line in lines if Path(line[0]).name == line[0] and (folder / line[0]).is_file()]
+    return ",".join(header), there
 
 
 class MaskIndex:
     """``masks.csv`` in ``folder``, written anew (an earlier run's replaced), for input of ``kind`` (a key of
-    :data:`COLUMNS`); ``names``: an image input's file names, frame by frame. Raises ``OSError`` as the disk
-    does (the caller stops the masks)."""
+    :data:`COLUMNS`); ``names``: an image input's file names, frame by frame; ``kept``: an earlier run's lines
+    to keep, written first (:func:`read_index`). Raises ``OSError`` as the disk does (the caller stops the masks)."""
 
-    def __init__(self, folder: Path, kind: str, names: list[str] | None = None) -> None:
+    def __init__(self, folder: Path, kind: str, names: list[str] | None = None,
+                 kept: Sequence[Sequence[str]] = ()) -> None:  # fmt: skip
         self.path, self.kind, self.names = folder / INDEX_NAME, kind, names
         self._t0: float | None = None  # (a live run's first frame's capture time, on time.monotonic()'s clock)
         self._unix = time.time() - time.monotonic()  # (that clock's 0 as Unix time)
         self._file: TextIO | None = open(self.path, "w", encoding="utf-8", newline="")  # noqa: SIM115
         self._csv = csv.writer(self._file, lineterminator="\n")
         self._row(*COLUMNS[kind].split(","))
+        for line in kept:
+            self._row(*line)
 
     def add(self, mask: str, frame: Frame) -> None:
         """One line for the mask file named ``mask``, made of ``frame``."""
@@ -68,6 +161,10 @@ class MaskIndex:
             self._row(mask, f"{at - self._t0:.6f}", f"{self._unix + at:.6f}")
         else:
             self._row(mask, "" if frame.time is None else f"{frame.time:.6f}")
+
+    def copy(self, line: Sequence[str]) -> None:
+        """An earlier run's line as it was (its mask kept: one of this run's names that it did not write)."""
+        self._row(*line)
 
     def close(self, remove: bool = False) -> None:
         """Close the file (idempotent); ``remove``: remove it too (no mask was written, the folder goes)."""

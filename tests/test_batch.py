@@ -1524,3 +1524,113 @@ def test_a_video_that_fails_midway_with_legend_leaves_the_models_note_out_of_its
     line = worker.run(Task(str(src), str(out / "a.mp4"), said=("named a.mp4.mp4, say",), worker="7"))
     assert line["status"] == "error" and line["error"].startswith("encode failed: ValueError: the encoder failed"), line
     assert line["warnings"] == ["named a.mp4.mp4, say"], line
+
+
+def test_masks_only_writes_each_videos_masks_folder_and_no_video(archive: Path, rule_onnx: Path, tmp_path: Path,
+                                                                 monkeypatch) -> None:  # fmt: skip
+    """A fleet wants the label masks of its archive: --masks-only writes OUT/a/b.masks/ (and b.stats.json) and
+    encodes nothing (was: no such batch; every video encoded to get its masks). The masks folder is under a
+    temporary name while its video runs: a rerun must not take a half-written one for done."""
+    import importlib
+
+    run_module = importlib.import_module("roadseg.pipeline.run")
+    real, seen = run_module.run, []
+
+    def watched(opts, **kw):  # (the masks folder as the video ends, before it is put in place)
+        result = real(opts, **kw)
+        seen.append((opts.output, Path(opts.masks_dir).name, (Path(opts.masks_dir) / "masks.csv").is_file(),
+                     Path(opts.masks_dir).with_name("x.masks").exists()))  # fmt: skip
+        return result
+
+    monkeypatch.setattr(run_module, "run", watched)
+    from roadseg.batch.task import process_one
+    from roadseg.pipeline.options import SegmentOptions
+
+    out = tmp_path / "one"
+    out.mkdir()
+    task = Task(str(archive / "a/x.mp4"), str(out / "x.masks"), masks=True, masks_only=True, worker="7")
+    line = process_one(task, SegmentOptions("", model=str(rule_onnx)), node="here")
+    assert (line["status"], line["frames"]) == ("ok", 12)
+    assert seen == [(None, f".x.masks{PART}7-1", True, False)]  # no video; not under its name until it was complete
+    assert sorted(p.name for p in out.iterdir()) == ["x.masks"] and len(list((out / "x.masks").glob("*.png"))) == 12
+
+    out = tmp_path / "out"
+    summary = roadseg.batch(archive, out, model=str(rule_onnx), workers=2, masks_only=True, stats=True, quiet=True)
+    assert (summary.ok, summary.error) == (3, 1)
+    expect = {"a/x.masks": 12, "a/b/y.masks": 9, "z.masks": 7}
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.parent.suffix != ".masks") == [
+        "a/b/y.stats.json", "a/x.stats.json", "results.jsonl", "z.stats.json"]  # fmt: skip
+    for rel, n in expect.items():
+        assert sorted(p.name for p in (out / rel).iterdir()) == [*(f"{i:06d}.png" for i in range(n)), "masks.csv"]
+    lines = {Path(line["output"]).relative_to(out).as_posix(): line for line in batch_results(out)}
+    assert set(lines) == {*expect, "broken.masks"} and not part_files(out)
+    assert all(lines[rel]["status"] == "ok" and lines[rel]["frames"] == n for rel, n in expect.items())
+
+
+def test_a_rerun_skips_videos_done_masks_only_and_one_without_it_does_not(archive: Path, rule_onnx: Path,
+                                                                         tmp_path: Path) -> None:  # fmt: skip
+    """The resume key holds --masks-only: a rerun with it skips the masks folders done, one without it writes the
+    videos (was: no such option), and one with it after that does the masks again (the videos' lines are not its);
+    a masks folder removed is done again."""
+    (archive / "broken.mp4").unlink()
+    out = tmp_path / "out"
+    opts = {"model": str(rule_onnx), "workers": 1, "quiet": True}
+    assert roadseg.batch(archive, out, **opts, masks_only=True).ok == 3
+    again = roadseg.batch(archive, out, **opts, masks_only=True)
+    assert (again.ok, again.skipped) == (0, 3) and len(batch_results(out)) == 3
+    shutil.rmtree(out / "z.masks")
+    third = roadseg.batch(archive, out, **opts, masks_only=True)
+    assert (third.ok, third.skipped) == (1, 2)
+    videos = roadseg.batch(archive, out, **opts, masks=True)
+    assert (videos.ok, videos.skipped) == (3, 0) and frame_count(out / "a/x.mp4") == 12
+    assert roadseg.batch(archive, out, **opts, masks_only=True).ok == 3  # (their last lines are the videos')
+
+
+def test_masks_only_refuses_the_options_that_shape_the_video_as_segment_does(archive: Path, rule_onnx: Path,
+                                                                            tmp_path: Path) -> None:  # fmt: skip
+    out = tmp_path / "out"
+    with pytest.raises(BatchError, match=r"^--crf and --legend shape the output video, which --masks-only does not "
+                       r"write: it writes the masks, encodes nothing and draws no overlay; leave them out, or leave out "
+                       r"--masks-only$"):  # fmt: skip
+        roadseg.batch(archive, out, model=str(rule_onnx), masks_only=True, crf=30, legend=True)
+    with pytest.raises(BatchError, match=r"^--suffix .mkv names the output videos"):
+        roadseg.batch(archive, out, model=str(rule_onnx), masks_only=True, suffix=".mkv")
+    assert not out.exists()
+    cmd = [sys.executable, "-m", "roadseg", "batch", str(archive), "-o", str(out), "--model", str(rule_onnx),
+           "--masks-only"]  # fmt: skip
+    for given, said in ((["--crf", "23"], "Error: --crf shapes the output video"),
+                        (["--suffix", ".mp4"], "Error: --suffix .mp4 names the output videos")):  # fmt: skip
+        run = subprocess.run([*cmd, *given], capture_output=True, text=True, timeout=120)
+        assert run.returncode == 1 and run.stderr.startswith(said) and len(run.stderr.splitlines()) == 1, run.stderr
+    assert not out.exists()
+
+
+def test_masks_only_from_the_command_line_names_each_masks_folder(archive: Path, rule_onnx: Path,
+                                                                 tmp_path: Path) -> None:  # fmt: skip
+    (archive / "broken.mp4").unlink()
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "roadseg", "batch", str(archive), "-o", str(out), "--model", str(rule_onnx),
+           "--masks-only", "--workers", "1"]  # fmt: skip
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "ok 3 · error 0 · skipped 0" in run.stderr, run.stderr
+    assert "a/x.masks: ok, 12 frames" in run.stderr and "z.masks: ok, 7 frames" in run.stderr, run.stderr
+    assert not list(out.rglob("*.mp4")) and len(list((out / "a/x.masks").glob("*.png"))) == 12
+    helped = subprocess.run([sys.executable, "-m", "roadseg", "batch", "--help"], capture_output=True, text=True)
+    assert "--masks-only" in helped.stdout and "labels/a/b.masks/" in helped.stdout
+
+
+def test_masks_only_with_concat_writes_each_drives_masks_folder(rule_onnx: Path, tmp_path: Path) -> None:
+    root = tmp_path / "drives"
+    for rel, n in (("d1/a.mp4", 5), ("d1/b.mp4", 6), ("d2.x/a.mp4", 3)):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        write_video(root / rel, split_frames(n))
+    out = tmp_path / "out"
+    opts = {"model": str(rule_onnx), "workers": 1, "concat": True, "masks_only": True, "quiet": True}
+    assert roadseg.batch(root, out, **opts).ok == 2
+    assert sorted(p.name for p in out.iterdir()) == ["d1.masks", "d2.x.masks", "results.jsonl"]
+    assert [len(list((out / f"{d}.masks").glob("*.png"))) for d in ("d1", "d2.x")] == [11, 3]
+    assert roadseg.batch(root, out, **opts).skipped == 2
+    write_video(root / "d1/c.mp4", split_frames(2))  # a file more in one drive: that drive's masks again
+    third = roadseg.batch(root, out, **opts)
+    assert (third.ok, third.skipped) == (1, 1) and len(list((out / "d1.masks").glob("*.png"))) == 13
+    assert not part_files(out)

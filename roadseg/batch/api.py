@@ -24,6 +24,7 @@ from roadseg.batch.launch import run
 from roadseg.batch.options import (
     BatchOptions,
     check_encoder,
+    check_masks_only,
     model_file,
     resolve_options,
     video_suffix,
@@ -76,8 +77,12 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
     bopts, sopts = resolve_options(options, segment, kw)
     if sopts.model:  # (named as typed where it is not there; absolute for the workers: Ray's do not run here)
         sopts = replace(sopts, model=os.path.abspath(model_file(sopts.model)))
+    check_masks_only(sopts, bopts)
+    if bopts.masks_only:  # (implies masks; nothing encoded: no encoder to check)
+        bopts = replace(bopts, masks=True)
     suffix = video_suffix(bopts.suffix)
-    check_encoder(sopts, suffix)
+    if not bopts.masks_only:
+        check_encoder(sopts, suffix)
     out = Path(out_dir)
     with _made(out), _only_batch(out):
         return _batch(inputs, out, suffix, bopts, sopts)
@@ -99,7 +104,8 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
         searched = "" if found else (f" (a folder is searched for files ending {' '.join(sorted(VIDEO_SUFFIXES))}; a "
                                      'raw stream, .h264 or .hevc, is taken by a glob: "DIR/*.h264")')  # fmt: skip
         raise BatchError(f"no videos found in {', '.join(map(str, specs)) or 'no inputs'}{searched}")
-    model, settings = workers_model_key(sopts, bopts), settings_key(sopts, masks=bopts.masks, stats=bopts.stats)
+    model, settings = workers_model_key(sopts, bopts), settings_key(sopts, masks=bopts.masks, stats=bopts.stats,
+                                                                   masks_only=bopts.masks_only)  # fmt: skip
     previous = {} if bopts.force else latest_outcomes(logged)
     summary = Summary(results=str(out / RESULTS), unsearched=len(unsearched))
     t0 = time.perf_counter()
@@ -148,14 +154,21 @@ def _videos(specs: list[str | os.PathLike], out: Path, unsearched: list[str]) ->
 def _tasks(videos: list[Video], out: Path, suffix: str, bopts: BatchOptions,
            clashes: list[tuple[Path, list]]) -> list[Task]:  # fmt: skip
     """One task a video (a drive's files, with ``concat``), writing into ``out``; the videos of one folder that
-    would share an output are added to ``clashes`` instead."""
+    would share an output are added to ``clashes`` instead. With ``masks_only`` a task's output is its masks folder,
+    the video's name with ``.masks`` for its ending."""
     said: dict[Path, tuple[str, ...]] = {}  # (what the plan says of a video: its name's ending kept, a drive apart)
+    only = bopts.masks_only
+    named = (lambda t: str(t.with_suffix(".masks"))) if only else str
     if bopts.concat:
-        return [Task(str(unit), str(t), parts=tuple(map(str, files)), masks=bopts.masks, stats=bopts.stats,
-                     said=said.get(unit, ()))
-                for unit, t, files in plan_joined(videos, out, suffix, gap=bopts.gap, clashes=clashes, said=said)]  # fmt: skip
-    return [Task(str(v.path), str(t), masks=bopts.masks, stats=bopts.stats, said=said.get(v.path, ()))
-            for v, t in plan_outputs(videos, out, suffix, clashes=clashes, said=said).items()]  # fmt: skip
+        tasks = [Task(str(unit), named(t), parts=tuple(map(str, files)), masks=bopts.masks, stats=bopts.stats,
+                      masks_only=only, said=said.get(unit, ()))
+                 for unit, t, files in plan_joined(videos, out, suffix, gap=bopts.gap, clashes=clashes, said=said)]  # fmt: skip
+    else:
+        tasks = [Task(str(v.path), named(t), masks=bopts.masks, stats=bopts.stats, masks_only=only,
+                      said=said.get(v.path, ()))
+                 for v, t in plan_outputs(videos, out, suffix, clashes=clashes, said=said).items()]  # fmt: skip
+    clashes[:] = [(Path(named(t)), clashed) for t, clashed in clashes]
+    return tasks
 
 
 def _count_missing(task: Task, results: ResultsLog, summary: Summary, model: str, settings: str, key: dict,

@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -36,6 +37,9 @@ class BatchOptions:
             the model, the settings and the roadseg and PyAV versions that read it are unchanged; without
             it, such a video counts as an error with no new line (``summary.unchanged``).
         masks, stats: also write ``b.masks/`` (label PNGs) and ``b.stats.json`` beside ``b.mp4``.
+        masks_only: write ``b.masks/`` (and ``b.stats.json`` with ``stats``) and no video: nothing encoded, no
+            overlay drawn (``segment --masks-dir`` alone); implies ``masks``. The options that shape the video only
+            (``codec``, ``crf``, ``mode``, ``legend`` ..., ``suffix``) are refused (:func:`check_masks_only`).
         suffix: the outputs' name ending, which picks their container (``.mkv`` keeps PCM audio and
             SubRip captions as they are; ``.mov`` or ``.mkv`` take a lossless mask video, ``--codec ffv1``).
         quiet: no bar (on a terminal) or per-video lines (in a log); the summary only.
@@ -62,6 +66,7 @@ class BatchOptions:
     retry_failed: bool = False
     masks: bool = False
     stats: bool = False
+    masks_only: bool = False
     suffix: str = ".mp4"
     quiet: bool = False
     ray_logs: bool = False
@@ -76,6 +81,33 @@ def video_suffix(suffix: str) -> str:
         raise BatchError(f"--suffix {suffix} is not the ending of a video file; one of .mp4, .mkv, .mov, .webm, .avi, "
                          ".ts, .gif ...")  # fmt: skip
     return normal
+
+
+def check_masks_only(sopts: SegmentOptions, bopts: BatchOptions, given: Collection[str] = ()) -> None:
+    """With ``masks_only``, refuse the options that shape the video it does not write, as ``segment --masks-dir``
+    alone refuses them (:func:`~roadseg.pipeline.checks.video_only`: those at other than their defaults and those
+    ``given``, the fields the command line was given, ``--crf 23`` too), and a ``suffix`` (``"suffix"`` given too):
+    one BatchError line before any work.
+
+    >>> check_masks_only(SegmentOptions("", crf=30), BatchOptions(masks_only=True))
+    Traceback (most recent call last):
+    roadseg.batch.errors.BatchError: --crf shapes the output video, which --masks-only does not write: it writes the masks, encodes nothing and draws no overlay; leave it out, or leave out --masks-only
+    >>> check_masks_only(SegmentOptions("", crf=30), BatchOptions())  # (a video is written: it takes them)
+    """
+    from roadseg.errors import OutputError
+    from roadseg.pipeline.checks import video_only
+
+    if not bopts.masks_only:
+        return
+    try:
+        video_only(replace(sopts, input="video.mp4", output=None, show=False, serve=None, masks_dir="masks"), given)
+    except OutputError as exc:
+        raise BatchError(str(exc).replace("which this run does not write (-o): --masks-dir alone writes",
+                                          "which --masks-only does not write: it writes")
+                         .replace("add -o FILE", "leave out --masks-only")) from None  # fmt: skip
+    if "suffix" in given or bopts.suffix != BatchOptions.suffix:
+        raise BatchError(f"--suffix {bopts.suffix} names the output videos, which --masks-only does not write: it "
+                         "writes OUT_DIR/a/b.masks/; leave it out, or leave out --masks-only")  # fmt: skip
 
 
 def check_encoder(sopts: SegmentOptions, suffix: str) -> None:

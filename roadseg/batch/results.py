@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from roadseg.pipeline.options import SegmentOptions
+from roadseg.pipeline.sinks.maskindex import INDEX_NAME
 
 #: The results log's name in the output folder.
 RESULTS = "results.jsonl"
@@ -140,13 +141,21 @@ def input_key(path: str | Path, parts: Sequence[str | Path] = ()) -> dict:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def settings_key(options: SegmentOptions, *, masks: bool, stats: bool) -> str:
-    """A short digest of the options that shape the outputs: change one and a rerun redoes every video."""
+def settings_key(options: SegmentOptions, *, masks: bool, stats: bool, masks_only: bool = False) -> str:
+    """A short digest of the options that shape the outputs: change one and a rerun redoes every video. ``masks_only``
+    (no video written) is in it where set: a rerun without it does not take a video done so for done.
+
+    >>> o = SegmentOptions("")
+    >>> settings_key(o, masks=True, stats=False) != settings_key(o, masks=True, stats=False, masks_only=True)
+    True
+    """
     fields = {k: v for k, v in asdict(options).items() if k in OUTPUT_FIELDS}
     fields["codec"] = fields["codec"] or "libx264"  # what no --codec means for an .mp4: the key stays as it was
     for newer in ("video_stream", "height", "tta", "fps"):  # options added later: unset, earlier runs' keys stay valid
         if fields[newer] in (None, False):
             del fields[newer]
+    if masks_only:  # (added later: unset, earlier runs' keys stay valid)
+        fields["masks_only"] = True
     blob = json.dumps({**fields, "masks": masks, "stats": stats}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
@@ -190,11 +199,12 @@ def is_damaged(previous: dict | None, key: dict, model: str, settings: str) -> b
 
 
 def is_done(previous: dict | None, output: Path, key: dict, model: str, settings: str) -> bool:
-    """True when ``previous`` is an ``ok`` line for the same input, model and settings and the output exists."""
+    """True when ``previous`` is an ``ok`` line for the same input, model and settings and the output exists (a
+    masks folder's, ``batch --masks-only``: its ``masks.csv``)."""
     return (
         previous is not None
         and previous.get("status") == "ok"
-        and output.is_file()
+        and (output.is_file() or (output / INDEX_NAME).is_file())
         and bool(key)
         and all(previous.get(k) == v for k, v in key.items())
         and previous.get("model") == model

@@ -11,6 +11,9 @@ Example:
     '/out/a/.b.mp4.part-4242-1.mp4'
     >>> str(t.final.masks), str(t.final.stats)
     ('/out/a/b.masks', 'None')
+    >>> m = Task(input="/in/a/b.mov", output="/out/a/b.masks", masks=True, masks_only=True, stats=True)
+    >>> m.final.video, str(m.with_worker("7").temp.masks), str(m.final.stats)  # (batch --masks-only: no video)
+    (None, '/out/a/.b.masks.part-7-1', '/out/a/b.stats.json')
 """
 
 from __future__ import annotations
@@ -38,9 +41,10 @@ PART = ".part-"
 
 
 class Paths(NamedTuple):
-    """Where one task's outputs go: the video and, when asked for, the masks folder and stats file."""
+    """Where one task's outputs go: the video (``None`` with ``masks_only``) and, when asked for, the masks folder
+    and stats file."""
 
-    video: Path
+    video: Path | None
     masks: Path | None
     stats: Path | None
 
@@ -48,7 +52,7 @@ class Paths(NamedTuple):
 @dataclass(frozen=True)
 class Task:
     """One video to segment: absolute ``input`` and ``output`` paths, the extras wanted, the attempt.
-    With ``parts`` (``batch --concat``) ``input`` is a folder and ``parts`` the files joined from it;
+    With ``masks_only`` (``batch --masks-only``) ``output`` is the masks folder and no video is written. With ``parts`` (``batch --concat``) ``input`` is a folder and ``parts`` the files joined from it;
     ``said``, what the plan says of them, goes into its results line's ``warnings``."""
 
     input: str
@@ -57,6 +61,7 @@ class Task:
     said: tuple[str, ...] = ()
     masks: bool = False
     stats: bool = False
+    masks_only: bool = False
     attempt: int = 1
     worker: str = ""  # tag of the worker it went to (its pid): part of the temporary names
 
@@ -69,6 +74,8 @@ class Task:
     @property
     def final(self) -> Paths:
         out = Path(self.output)
+        if self.masks_only:
+            return Paths(None, out, out.with_suffix(".stats.json") if self.stats else None)
         return Paths(out, out.with_suffix(".masks") if self.masks else None,
                      out.with_suffix(".stats.json") if self.stats else None)  # fmt: skip
 
@@ -168,7 +175,8 @@ def process_one(task: Task, options: SegmentOptions, *, node: str, segmenter: Se
     from roadseg.pipeline.run import run
 
     temp, final = task.temp, task.final
-    opts = replace(options, input=task.input, concat=bool(task.parts), parts=task.parts, output=str(temp.video),
+    opts = replace(options, input=task.input, concat=bool(task.parts), parts=task.parts,
+                   output=temp.video and str(temp.video),  # (None: masks only, nothing encoded)
                    masks_dir=temp.masks and str(temp.masks),
                    stats=temp.stats and str(temp.stats), overwrite=True, quiet=True)  # fmt: skip
     line = {"status": "error", "frames": 0, "fps": None, "seconds": None, "node": node, "error": None}
@@ -237,7 +245,7 @@ def _finally_named(message: str, temp: Paths, final: Paths) -> str:
 
 
 def _commit(temp: Paths, final: Paths) -> None:
-    """Rename the finished outputs into place, the video last."""
+    """Rename the finished outputs into place, the video last (masks only: the masks folder, which a rerun looks for)."""
     for src, dst in zip(reversed(temp), reversed(final)):
         if src is None:
             continue

@@ -19,7 +19,7 @@ def _number(value: float, param: click.Parameter) -> float:
 @click.command("batch", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("inputs", nargs=-1, required=True, callback=named_path)
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), callback=named_path,
-              help="Output folder: the inputs' layout with .mp4 (or --suffix) files, and results.jsonl.")
+              help="Output folder: the inputs' layout with .mp4 (or --suffix) files (--masks-only: .masks folders), and results.jsonl.")
 @click.option("--workers", type=click.IntRange(min=1),
               help="Worker processes (local) or actors (Ray) [default: one per GPU, else one per 4 CPU cores; "
                    "Ray: as many as the cluster has room for].")
@@ -39,6 +39,7 @@ def _number(value: float, param: click.Parameter) -> float:
 @click.option("--force", is_flag=True, help="Redo videos a previous run finished (and those it found damaged).")
 @click.option("--retry-failed", is_flag=True, help="Try again videos a previous run found damaged (not a readable video) though they, the model, the settings and the roadseg and PyAV versions are unchanged [default: counted as errors again, with no new results line].")
 @click.option("--masks", is_flag=True, help="Also write OUT_DIR/a/b.masks/ (one label PNG per frame).")
+@click.option("--masks-only", is_flag=True, help="Write OUT_DIR/a/b.masks/ (one label PNG per frame and masks.csv) and no video: nothing encoded, no overlay drawn (segment --masks-dir alone); implies --masks. Refuses the options that shape the video (--codec, --crf, --preset, --mode, --alpha, --legend, --no-audio, --suffix). A masks folder appears only when complete; a rerun skips those done so (and one without --masks-only does not).")
 @click.option("--stats", is_flag=True, help="Also write OUT_DIR/a/b.stats.json (per-frame class shares, stage timings).")
 @click.option("--suffix", default=".mp4", show_default=True, help="The outputs' name ending, which picks their container: .mkv keeps PCM, FLAC and Opus audio and SubRip captions as they are (mp4 re-encodes such audio as AAC); .mkv or .mov take a lossless mask video (--mode mask --codec ffv1).")
 @model_options
@@ -46,7 +47,7 @@ def _number(value: float, param: click.Parameter) -> float:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-video lines; only the summary.")
 @handle_errors
 def batch_cmd(inputs, out_dir, workers, ray_address, ray_logs, cpus_per_worker, gpus_per_worker, in_flight, retries, concat, gap, force, retry_failed, masks,
-              stats, suffix, model, size, mode, alpha, legend, tta, start, duration, batch, device, threads, codec, crf, preset,
+              masks_only, stats, suffix, model, size, mode, alpha, legend, tta, start, duration, batch, device, threads, codec, crf, preset,
               no_audio, hwaccel, height, fps, video_stream, quiet) -> None:  # fmt: skip
     """Segment many videos into OUT_DIR, keeping their relative layout (IN/a/b.mov -> OUT_DIR/a/b.mp4).
 
@@ -64,6 +65,7 @@ def batch_cmd(inputs, out_dir, workers, ray_address, ray_logs, cpus_per_worker, 
       roadseg batch dashcam/ -o segmented/
       roadseg batch drives/ --concat -o segmented/      # drives/2026-12-03/*.MP4 -> segmented/2026-12-03.mp4
       roadseg batch DCIM/ --concat -o segmented/        # DCIM/Movie/<each drive's files> -> segmented/Movie/<its first file>.mp4
+      roadseg batch dashcam/ --masks-only -o labels/     # dashcam/a/b.mov -> labels/a/b.masks/, no video
       roadseg batch "archive/**/*.mp4" @more.txt -o /shared/out --ray auto --gpus-per-worker 1
     """
     from roadseg.batch import BatchInterrupted, BatchOptions
@@ -72,10 +74,11 @@ def batch_cmd(inputs, out_dir, workers, ray_address, ray_logs, cpus_per_worker, 
 
     bopts = BatchOptions(workers=workers, ray=ray_address, cpus_per_worker=cpus_per_worker,
                          gpus_per_worker=gpus_per_worker, in_flight=in_flight, retries=retries, force=force, retry_failed=retry_failed, concat=concat, gap=gap,
-                         masks=masks, stats=stats, suffix=suffix, quiet=quiet, ray_logs=ray_logs)  # fmt: skip
+                         masks=masks, masks_only=masks_only, stats=stats, suffix=suffix, quiet=quiet, ray_logs=ray_logs)  # fmt: skip
     sopts = SegmentOptions("", model=model, size=size, alpha=alpha, mode=mode, legend=legend, tta=tta, batch=batch, device=device,
                            threads=threads, codec=codec, crf=crf, preset=preset, no_audio=no_audio, hwaccel=hwaccel,
                            start=start, duration=duration, video_stream=video_stream, height=height, fps=fps)  # fmt: skip
+    _check_masks_only(sopts, bopts)
     try:
         summary = run_batch(list(inputs), out_dir, bopts, sopts)
     except BatchInterrupted as exc:  # the table first, then handle_errors' one Error line and 130/143
@@ -87,6 +90,18 @@ def batch_cmd(inputs, out_dir, workers, ray_address, ray_logs, cpus_per_worker, 
     _leave_if_head_gone(1 if summary.failed else 0)
     if summary.failed:
         raise SystemExit(1)
+
+
+def _check_masks_only(sopts, bopts) -> None:
+    """With --masks-only, refuse the video's options given on the command line, at their default too (--crf 23), as
+    segment --masks-dir alone does (:func:`~roadseg.batch.options.check_masks_only`)."""
+    from roadseg.batch.options import check_masks_only
+    from roadseg.pipeline.checks import VIDEO_ONLY
+
+    ctx = click.get_current_context()
+    given = [name for name in (*VIDEO_ONLY, "suffix") if name in ctx.params and ctx.get_parameter_source(name) not in
+             (click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP, None)]  # fmt: skip
+    check_masks_only(sopts, bopts, given)
 
 
 def _leave_if_head_gone(code: int, said: str = "") -> None:

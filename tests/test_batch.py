@@ -1634,3 +1634,33 @@ def test_masks_only_with_concat_writes_each_drives_masks_folder(rule_onnx: Path,
     third = roadseg.batch(root, out, **opts)
     assert (third.ok, third.skipped) == (1, 1) and len(list((out / "d1.masks").glob("*.png"))) == 13
     assert not part_files(out)
+
+
+def test_a_masks_only_video_whose_masks_fail_leaves_nothing_under_its_name(rule_onnx: Path, tmp_path: Path,
+                                                                          monkeypatch) -> None:  # fmt: skip
+    """With --masks-only the masks are the output: a mask that cannot be written fails the video, and the masks before
+    it are removed with their temporary folder (a batch keeps only finished videos), not put in place as the masks of a
+    video written to its end are."""
+    from roadseg.batch.task import process_one
+    from roadseg.pipeline.options import SegmentOptions
+    from roadseg.pipeline.sinks import MaskSink
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    real = MaskSink.target
+
+    def target(self, index):  # fault injection: the masks' disk is full from the 6th on (a link to /dev/full)
+        path = real(self, index)
+        if index >= 5 and not path.is_symlink():
+            path.symlink_to("/dev/full")
+        return path
+
+    monkeypatch.setattr(MaskSink, "target", target)
+    src = write_video(tmp_path / "a.mp4", split_frames(12))
+    (out := tmp_path / "out").mkdir()
+    task = Task(str(src), str(out / "a.masks"), masks=True, masks_only=True, stats=True, worker="7")
+    line = process_one(task, SegmentOptions(src, model=rule_onnx), node="here")
+    assert (line["status"], line["frames"]) == ("error", 0), line
+    assert line["error"].startswith(f"masks failed: cannot write mask {out / 'a.masks'}/000005.png: No space left"), line
+    assert line["error"].endswith("its partial output of 5 frames was removed (a batch keeps only finished videos)"), line
+    assert list(out.iterdir()) == []

@@ -1576,8 +1576,10 @@ def test_a_rerun_skips_videos_done_masks_only_and_one_without_it_does_not(archiv
     out = tmp_path / "out"
     opts = {"model": str(rule_onnx), "workers": 1, "quiet": True}
     assert roadseg.batch(archive, out, **opts, masks_only=True).ok == 3
+    (stale := out / f".z.masks{PART}4242-1").mkdir()  # a killed run's masks folder
+    (stale / "000000.png").write_bytes(b"x")
     again = roadseg.batch(archive, out, **opts, masks_only=True)
-    assert (again.ok, again.skipped) == (0, 3) and len(batch_results(out)) == 3
+    assert (again.ok, again.skipped) == (0, 3) and len(batch_results(out)) == 3 and not part_files(out)
     shutil.rmtree(out / "z.masks")
     third = roadseg.batch(archive, out, **opts, masks_only=True)
     assert (third.ok, third.skipped) == (1, 2)

@@ -87,6 +87,20 @@ def test_a_copy_without_the_test_split_says_camvids_may_be_held_back(tmp_path):
         CamVid(root, "val")
 
 
+def test_a_split_whose_labels_folder_is_missing_names_it(tmp_path):
+    """val/ with images but no valannot/ said 'no val images found in DIR (segnet layout)', though val/ held
+    images: a student looked for missing images, not for the missing labels' folder."""
+    root = make_segnet(tmp_path / "segnet", n=2)
+    for f in (root / "valannot").iterdir():
+        f.unlink()
+    (root / "valannot").rmdir()
+    with pytest.raises(FileNotFoundError) as err:
+        CamVid(root, "val")
+    assert str(err.value) == (f"{root / 'val'} holds 2 images but {root / 'valannot'} (their labels: a same-named "
+                              "PNG each) is missing")
+    assert len(CamVid(root, "train")) == 2
+
+
 @pytest.mark.parametrize("bits", [8, 4])
 def test_palette_png_labels_give_their_indices(tmp_path, bits):
     """Label PNGs saved as PIL's mode P (a palette, as VOC-style tools write them) were refused: OpenCV

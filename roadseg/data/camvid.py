@@ -158,10 +158,13 @@ class CamVid:
     def _segnet(self) -> list[Sample]:
         images = self.root / self.split
         labels = self.root / f"{self.split}annot"
-        if not images.is_dir() or not labels.is_dir():
+        if not images.is_dir():
             return []
         found = {p.stem: p for p in sorted(images.glob("*.jpg"))}  # (one image a frame: a PNG where both are)
         found.update((p.stem, p) for p in sorted(images.glob("*.png")))
+        if found and not labels.is_dir():
+            raise FileNotFoundError(f"{images} holds {len(found)} images but {labels} (their labels: a same-named "
+                                    "PNG each) is missing")  # fmt: skip
         return [Sample(found[stem], labels / f"{stem}.png") for stem in sorted(found)]
 
     def _fastai(self) -> list[Sample]:

@@ -1170,3 +1170,26 @@ def test_curve_merges_a_log_from_before_val_subset_with_one_after(tmp_path):
     assert len(merged) == 3 and "val_subset" in merged[0].split(",")
     (_, older), (_, new) = series([tmp_path / "all.csv"])
     assert [val_label(older), val_label(new)] == ["val", "val (2-frame subset)"]
+
+
+def test_curve_of_a_short_run_marks_whole_epochs_only(tmp_path, monkeypatch):
+    """A student's 3-epoch first run was drawn with epoch ticks at 1.25, 1.5, 1.75 …, epochs that do not exist."""
+    import matplotlib.figure
+
+    from roadseg.train.curve import plot
+
+    run = tmp_path / "run"
+    run.mkdir()
+    rows = [{"epoch": e, "train_loss": 2.5 - 0.1 * e, "miou": 0.02 * e, "check_miou": None} for e in (1, 2, 3)]
+    (run / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ticks = []
+    saved = matplotlib.figure.Figure.savefig
+
+    def savefig(fig, *args, **kwargs):
+        lo, hi = fig.axes[0].get_xlim()
+        ticks.extend(t for t in fig.axes[0].get_xticks() if lo <= t <= hi)
+        return saved(fig, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", savefig)
+    plot([run], tmp_path / "c.png")
+    assert ticks and all(t == int(t) for t in ticks), ticks

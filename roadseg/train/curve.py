@@ -94,6 +94,7 @@ def plot(runs: list[str | Path], out: str | Path, chain: bool = False) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
     loss_ax = ax.twinx()
@@ -106,6 +107,7 @@ def plot(runs: list[str | Path], out: str | Path, chain: bool = False) -> Path:
         loss_ax.plot([r["epoch"] for r in rows], [r["train_loss"] for r in rows], ":", color=colour, alpha=0.5,
                      label=f"{name}: train loss")  # fmt: skip
     ax.set_xlabel("epoch (runs one after another)" if chain else "epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # (a short run's ticks fell between its epochs)
     ax.set_ylabel("mIoU (%)")
     loss_ax.set_ylabel("train loss")
     ax.grid(alpha=0.3)

@@ -226,9 +226,16 @@ def test_release_of_own_classes_names_its_files_for_the_data_and_carries_the_cla
     r = CliRunner().invoke(main, ["release", str(run / "best.pt"), "--data", str(data), "--out", str(tmp_path / "m"),
                                   "--calib-frames", "2"])  # fmt: skip
     assert r.exit_code == 0, r.output
-    report = json.loads(r.output)
+    report = json.loads((tmp_path / "m" / "eval.json").read_text())
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["eval.json", "unet-r34-mydata-int8.onnx",
                                                                   "unet-r34-mydata.onnx"]  # fmt: skip
+    # it says what it wrote and how the files scored, in percent as eval does (was: the raw report, fractions)
+    lines = r.output.strip().splitlines()
+    assert [line.split(":")[0] for line in lines[:2]] == [f"wrote {tmp_path / 'm' / n}" for n in
+                                                          ("unet-r34-mydata.onnx", "unet-r34-mydata-int8.onnx")]
+    miou = 100 * report["unet-r34-mydata.onnx"]["miou"]
+    assert f"val mIoU {miou:.2f} ({report['unet-r34-mydata.onnx']['images']} frames)" in lines[0]
+    assert lines[2:] == [f"per-class IoU, parity and check scores: {tmp_path / 'm' / 'eval.json'}"]
     for name in ("unet-r34-mydata.onnx", "unet-r34-mydata-int8.onnx"):
         meta = OnnxSegmenter(tmp_path / "m" / name, providers="cpu").metadata
         assert meta["classes"] == NAMES and meta["palette"][2] == [255, 0, 0] and len(meta["val_iou"]) == 3

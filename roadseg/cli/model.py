@@ -208,10 +208,10 @@ def release_cmd(checkpoint, data, out, calib_frames, calib_method, check, logit_
     CHECKPOINT is a run's .pt, or a released fp32 .onnx (rebuilt without its own logit adjustment, its
     recipe kept): a re-release of the same network.
     """
-    import json
+    from pathlib import Path
 
     try:
-        from roadseg.export.release import release
+        from roadseg.export.release import REPORT_NAME, release
     except ImportError as exc:
         fail(f"release needs the train extra (pip install 'roadseg[train]'): {exc}")
     try:  # (files in --out without -y: refused by release before any work, an OutputError's one line)
@@ -219,7 +219,11 @@ def release_cmd(checkpoint, data, out, calib_frames, calib_method, check, logit_
                          logit_adjust=logit_adjust, overwrite=overwrite)  # fmt: skip
     except (RuntimeError, ValueError, FileNotFoundError) as exc:
         fail(str(exc))
-    click.echo(json.dumps(report, indent=2))
+    for name, scores in report.items():  # (the files' entries: the others are parity checks and the check run)
+        if isinstance(scores, dict) and "megabytes" in scores:
+            click.echo(f"wrote {Path(out) / name}: {scores['megabytes']} MB, val mIoU {100 * scores['miou']:.2f} "
+                       f"({scores['images']} frames)")  # fmt: skip
+    click.echo(f"per-class IoU, parity and check scores: {Path(out) / REPORT_NAME}")
 
 
 @click.command("soup")

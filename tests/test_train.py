@@ -382,6 +382,8 @@ def test_a_plain_resume_goes_on_to_the_runs_own_length(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     r = CliRunner().invoke(main, ["train", "--data", "data", "--resume", "run/last.pt"])
     assert r.exit_code == 0, r.output
+    # it says what it goes on from before the first epoch (was: the epochs' lines alone, as a fresh run's)
+    assert r.output.startswith(f"roadseg: resuming run/last.pt after epoch 1 of 3, into {Path('run')}\n"), r.output
     assert [line.split(",")[0] for line in (tmp_path / "run/log.csv").read_text().splitlines()] == ["epoch", "1", "2", "3"]
     assert torch.load(tmp_path / "run/last.pt", weights_only=False)["config"]["epochs"] == 3
     r = CliRunner().invoke(main, ["train", "--data", "data", "--resume", "run/last.pt", "--epochs", "4"])

@@ -126,7 +126,7 @@ def train(resume, overwrite, size, crop, phases, decoder_channels, stem_padding,
                       epochs=epochs or 150, minutes=minutes or 0.0, **opts)  # fmt: skip
     try:
         result = run_training(cfg, resume=resume, overwrite=overwrite, same_length=epochs is None and minutes is None,
-                              on_resume=functools.partial(_say_unused_recipe, click.get_current_context()))  # fmt: skip
+                              on_resume=functools.partial(_say_resumed, click.get_current_context()))  # fmt: skip
     except (RuntimeError, FileNotFoundError, ValueError) as exc:
         fail(str(exc))
     best = "-" if result["best_miou"] is None else f"{100 * result['best_miou']:.2f} mIoU"
@@ -137,6 +137,14 @@ def train(resume, overwrite, size, crop, phases, decoder_channels, stem_padding,
 
 #: what a resumed run takes from the resuming command; every other option is the run's saved recipe
 _RESUMING_MACHINES = ("data", "out", "device", "workers", "epochs", "minutes", "resume", "overwrite")
+
+
+def _say_resumed(ctx: click.Context, epoch: int, cfg) -> None:
+    """One line saying what a resumed run goes on from (a resume said nothing before its first epoch's line),
+    then :func:`_say_unused_recipe`'s."""
+    length = f"(of a {cfg.minutes:g}-minute run)" if cfg.minutes else f"of {cfg.epochs}"
+    click.echo(f"roadseg: resuming {ctx.params['resume']} after epoch {epoch} {length}, into {cfg.out}", err=True)
+    _say_unused_recipe(ctx)
 
 
 def _say_unused_recipe(ctx: click.Context) -> None:

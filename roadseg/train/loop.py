@@ -135,7 +135,7 @@ class _Run:
 
 
 def train(cfg: TrainConfig, *, resume: str | Path | None = None, overwrite: bool = False,
-          same_length: bool = False, on_resume: Callable[[], None] | None = None) -> dict:
+          same_length: bool = False, on_resume: Callable[[int, TrainConfig], None] | None = None) -> dict:
     """Run (or resume) a training run; returns ``{"best_miou", "best_epoch", "history", "select", "val_subset"}``.
 
     ``best_miou`` is the selection score (``select``: check, val or last, which scores none); ``val_subset`` the
@@ -143,7 +143,8 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, overwrite: bool
     in an ``out`` that holds another run's checkpoints or logs (not the one resumed) is refused before
     any work unless ``overwrite``, which removes them first. A resumed run lasts ``cfg``'s epochs (or
     minutes), or, with ``same_length``, what it was started with (``train --resume`` without ``--epochs``
-    or ``--minutes``).
+    or ``--minutes``). ``on_resume(epoch, cfg)`` is called once a resumed run is set up, before it trains: the
+    epoch its checkpoint holds and the recipe it goes on with.
     """
     taken = other_run(Path(cfg.out), resume)
     if taken and not overwrite:
@@ -157,7 +158,7 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, overwrite: bool
     check_crops(cfg)
     run = _set_up(cfg, state, taken)
     if state is not None and on_resume is not None:
-        on_resume()
+        on_resume(run.saved_epoch, cfg)
     _epochs(run, start=run.saved_epoch)
     return {"best_miou": run.best if run.select != "last" else None, "best_epoch": run.best_epoch,
             "history": run.history, "select": run.select, "val_subset": run.val_subset}  # fmt: skip

@@ -321,7 +321,7 @@ def test_a_timed_run_fits_its_whole_schedule_into_its_minutes_and_resumes_on_its
 
 
 def test_last_pt_is_written_at_most_once_a_minute_and_a_resume_runs_the_epochs_after_it_again(
-        tmp_path, monkeypatch):  # fmt: skip
+        tmp_path, monkeypatch, capsys):  # fmt: skip
     writes = []
     real_save = checkpoint.save_atomic
     monkeypatch.setattr(checkpoint, "save_atomic", lambda obj, path: (writes.append(path.name), real_save(obj, path)))
@@ -343,6 +343,10 @@ def test_last_pt_is_written_at_most_once_a_minute_and_a_resume_runs_the_epochs_a
     with pytest.raises(KeyboardInterrupt):
         train(_cfg(tmp_path / "b", epochs=4, select="last"))
     assert torch.load(tmp_path / "b/run/last.pt", weights_only=False)["epoch"] == 0
+    # Ctrl-C says why the epochs on the screen are not in last.pt (was: 'holds epoch 1' after 3 shown done)
+    said = capsys.readouterr().out
+    assert ("holds epoch 1 (epochs 2-3 done but not saved: last.pt is written at most once a minute; a resume "
+            "runs them again, alike);") in said, said
     monkeypatch.setattr(loop, "train_one_epoch", real)
     resumed = train(_cfg(tmp_path / "b", epochs=4, select="last"), resume=tmp_path / "b/run/last.pt")
     assert [r["train_loss"] for r in resumed["history"]] == [r["train_loss"] for r in straight["history"]]

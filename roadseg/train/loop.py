@@ -225,7 +225,11 @@ def _epochs(run: _Run, start: int) -> None:
             epoch += 1
     except KeyboardInterrupt:
         length = f"--minutes {cfg.minutes:g}" if cfg.minutes else f"--epochs {cfg.epochs}"  # (the resuming command's)
-        said = f"{run.out / 'last.pt'} holds epoch {run.saved_epoch}; resume with --resume {run.out / 'last.pt'} {length}"
+        gap = f"{run.saved_epoch + 1}" + (f"-{epoch}" if epoch > run.saved_epoch + 1 else "")  # (done since it was written)
+        gap = (f" (epoch{'s' * ('-' in gap)} {gap} done but not saved: last.pt is written at most once a minute; a "
+               "resume runs them again, alike)") if epoch > run.saved_epoch else ""  # fmt: skip
+        said = (f"{run.out / 'last.pt'} holds epoch {run.saved_epoch}{gap}; "
+                f"resume with --resume {run.out / 'last.pt'} {length}")
         tqdm.write(f"interrupted in epoch {epoch + 1}: " + (said if run.saved_epoch else "no epoch was saved"))
         raise
 

@@ -711,6 +711,18 @@ def test_training_release_and_eval_need_no_pyav_and_a_half_copy_carries_the_run(
     assert (tmp_path / "run" / "half.pt").stat().st_size < 0.4 * (tmp_path / "run" / "last.pt").stat().st_size
 
 
+@pytest.mark.parametrize("args", [["train", "--crop", "64"], ["train", "--size", "360*480"],
+                                  ["eval", "M.pt", "--size", "64"], ["export", "M.pt", "-o", "m.onnx", "--input-size", "64"]])
+def test_a_size_that_is_not_hxw_names_its_option(tmp_path, monkeypatch, args):
+    """train --crop 64 said 'Error: Invalid value: '64' is not HxW', not which of --size and --crop; export's
+    --input-size was read only after the checkpoint was loaded."""
+    data = make_segnet(tmp_path / "data", n=1)
+    (tmp_path / "M.pt").write_bytes(b"not read")
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, [*args, "--data", str(data)] if args[0] != "export" else args)
+    assert r.exit_code == 2 and f"Invalid value for '{args[-2]}'" in r.output and "is not HxW" in r.output, r.output
+
+
 def test_train_cli_takes_the_recipe_flags(tmp_path):
     data = make_segnet(tmp_path / "data", n=4, h=40, w=48)
     out = tmp_path / "run"

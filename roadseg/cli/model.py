@@ -8,7 +8,7 @@ import sys
 import click
 
 from roadseg.cli.common import check_model_output, fail, handle_errors, staged
-from roadseg.cli.values import Finite, parse_size
+from roadseg.cli.values import Finite, size_option
 from roadseg.export import LOGIT_ADJUST
 from roadseg.export.quantize import CALIBRATION_METHODS  # numpy only at import: the runtime CLI loads it
 
@@ -16,7 +16,7 @@ from roadseg.export.quantize import CALIBRATION_METHODS  # numpy only at import:
 @click.command("export")
 @click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .onnx file to write.")
-@click.option("--input-size", help="Working size HxW written into the metadata [default: the size the checkpoint was "
+@click.option("--input-size", callback=size_option, help="Working size HxW written into the metadata [default: the size the checkpoint was "
                                     "trained at (train --size); 360x480 for one that records none].")
 @click.option("--classes", metavar="NAME,NAME,...",
               help="Names of the network's classes in the order of its scores, for a checkpoint that does not record "
@@ -67,7 +67,7 @@ def export_cmd(checkpoint, output, input_size, classes, palette, fp16_weights, h
     frames = _verify_frames(verify_images) if verify_images else None  # (read before the file is written)
     try:
         with staged(output) as part:  # (the output is replaced only by a verified export)
-            export_onnx(net, part, input_size=parse_size(input_size) or trained_size(state), classes=names, palette=colours, metadata=meta,
+            export_onnx(net, part, input_size=input_size or trained_size(state), classes=names, palette=colours, metadata=meta,
                         fp16_weights=fp16_weights, half=half)  # fmt: skip
             report = verify_parity(net, part, frames=frames,
                                    min_agreement=verify.HALF_MIN_AGREEMENT if half else verify.MIN_AGREEMENT)
@@ -103,7 +103,7 @@ def _verify_frames(folder: str):
 @click.option("--holdout", multiple=True, metavar="SEQ[:FRACTION]",
               help="Score only the frames of the split that train's --holdout holds out (a run's check), e.g. "
                    "--holdout 0006R0 --holdout 0001TP:0.33.")
-@click.option("--size", help="Working size HxW [default: about the model's input_size in pixels at each frame's aspect, "
+@click.option("--size", callback=size_option, help="Working size HxW [default: about the model's input_size in pixels at each frame's aspect, "
                              "as segment-video runs it; for a checkpoint, the size it was trained at (train --size)].")
 @click.option("--device", default="cpu", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]),
               help="onnxruntime provider for an .onnx MODEL, PyTorch device for a .pt checkpoint; auto = cuda where "
@@ -125,7 +125,7 @@ def eval_cmd(model, data, split, holdout, size, device, limit, as_json, tta, log
 
     split = split or ("train" if holdout else "val")
     try:
-        result = evaluate_model(model, data, split, size=parse_size(size), device=device, limit=limit,
+        result = evaluate_model(model, data, split, size=size, device=device, limit=limit,
                                 holdout=tuple(holdout), tta=tta, logit_adjust=logit_adjust,
                                 progress=sys.stderr.isatty())  # fmt: skip
     except (FileNotFoundError, ValueError, RuntimeError) as exc:  # (RuntimeError: --device cuda without one)

@@ -10,7 +10,7 @@ import click
 from click.core import ParameterSource
 
 from roadseg.cli.common import fail, handle_errors
-from roadseg.cli.values import Finite, parse_size
+from roadseg.cli.values import Finite, parse_size, size_option
 
 
 @click.command()
@@ -26,11 +26,11 @@ from roadseg.cli.values import Finite, parse_size
                    "--phase shares follow the clock, so the whole schedule fits the time on any machine "
                    "(a lent GPU of unknown speed). Evaluations count; loading the data does not.")
 @click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1), help="Crops per optimizer step.")
-@click.option("--size", default="360x480", show_default=True,
+@click.option("--size", default="360x480", show_default=True, callback=size_option,
               help="HxW every frame (and label map) is read at before augmentation; CamVid's is the default. Give your "
                    "footage's own aspect, e.g. 360x640 for 16:9: export and release write it as the model's input_size, "
                    "which segment-video's working size follows. --crop and each --phase's crop must fit it.")
-@click.option("--crop", default="256x256", show_default=True, help="Training crop HxW (at most --size).")
+@click.option("--crop", default="256x256", show_default=True, callback=size_option, help="Training crop HxW (at most --size).")
 @click.option("--scale", default=(0.5, 1.5), nargs=2, type=Finite(min=0, min_open=True), show_default=True, help="Random scale range.")
 @click.option("--phase", "phases", multiple=True, metavar="EPOCHS:RES:HxW",
               help="Progressive resizing, repeatable, in order: EPOCHS epochs with frames scaled by RES and HxW "
@@ -121,7 +121,7 @@ def train(resume, overwrite, size, crop, phases, decoder_channels, stem_padding,
                                  param_hint="--scale")  # fmt: skip
     if opts["out"] is None:  # (a resumed run goes on in its own folder unless told otherwise)
         opts["out"] = (os.path.dirname(resume) or ".") if resume else "runs/unet-r34"
-    cfg = TrainConfig(size=parse_size(size), crop=parse_size(crop), phases=tuple(_phase(p) for p in phases), holdout=tuple(holdout),
+    cfg = TrainConfig(size=size, crop=crop, phases=tuple(_phase(p) for p in phases), holdout=tuple(holdout),
                       train_splits=tuple(s.strip() for s in train_splits.split(",")), model=model,
                       epochs=epochs or 150, minutes=minutes or 0.0, **opts)  # fmt: skip
     try:

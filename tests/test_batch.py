@@ -1030,19 +1030,7 @@ def test_a_video_whose_masks_fail_is_kept_and_its_line_says_the_masks_failed(rul
                                                                             monkeypatch) -> None:  # fmt: skip
     from roadseg.batch.task import process_one
     from roadseg.pipeline.options import SegmentOptions
-    from roadseg.pipeline.sinks import MaskSink
-
-    if not os.path.exists("/dev/full"):
-        pytest.skip("no /dev/full here")
-    real = MaskSink.target
-
-    def target(self, index):  # fault injection: the masks' disk is full from the 6th on (a link to /dev/full)
-        path = real(self, index)
-        if index >= 5 and not path.is_symlink():
-            path.symlink_to("/dev/full")
-        return path
-
-    monkeypatch.setattr(MaskSink, "target", target)
+    _masks_disk_full_from_the_sixth(monkeypatch)
     src = write_video(tmp_path / "a.mp4", split_frames(12))
     (out := tmp_path / "out").mkdir()
     task = Task(str(src), str(out / "a.mp4"), masks=True, stats=True, worker="7")
@@ -1645,19 +1633,7 @@ def test_a_masks_only_video_whose_masks_fail_leaves_nothing_under_its_name(rule_
     video written to its end are."""
     from roadseg.batch.task import process_one
     from roadseg.pipeline.options import SegmentOptions
-    from roadseg.pipeline.sinks import MaskSink
-
-    if not os.path.exists("/dev/full"):
-        pytest.skip("no /dev/full here")
-    real = MaskSink.target
-
-    def target(self, index):  # fault injection: the masks' disk is full from the 6th on (a link to /dev/full)
-        path = real(self, index)
-        if index >= 5 and not path.is_symlink():
-            path.symlink_to("/dev/full")
-        return path
-
-    monkeypatch.setattr(MaskSink, "target", target)
+    _masks_disk_full_from_the_sixth(monkeypatch)
     src = write_video(tmp_path / "a.mp4", split_frames(12))
     (out := tmp_path / "out").mkdir()
     task = Task(str(src), str(out / "a.masks"), masks=True, masks_only=True, stats=True, worker="7")
@@ -1666,3 +1642,20 @@ def test_a_masks_only_video_whose_masks_fail_leaves_nothing_under_its_name(rule_
     assert line["error"].startswith(f"masks failed: cannot write mask {out / 'a.masks'}/000005.png: No space left"), line
     assert line["error"].endswith("its partial output of 5 frames was removed (a batch keeps only finished videos)"), line
     assert list(out.iterdir()) == []
+
+
+def _masks_disk_full_from_the_sixth(monkeypatch) -> None:
+    """Fault injection: the masks' disk is full from the 6th mask on (each a link to /dev/full); skips without it."""
+    from roadseg.pipeline.sinks import MaskSink
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    real = MaskSink.target
+
+    def target(self, index):
+        path = real(self, index)
+        if index >= 5 and not path.is_symlink():
+            path.symlink_to("/dev/full")
+        return path
+
+    monkeypatch.setattr(MaskSink, "target", target)

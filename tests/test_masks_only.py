@@ -147,17 +147,21 @@ def test_masks_only_of_images_some_unreadable_name_the_masks_folder_as_holding_t
 
 
 @pytest.mark.timeout(120)
-def test_ctrl_c_of_a_masks_only_run_keeps_the_masks_written_and_says_so(rule_onnx, tmp_path):
-    src, masks = write_video(tmp_path / "long.mp4", split_frames(3000, h=96, w=128)), tmp_path / "m"
-    cmd = [sys.executable, "-m", "roadseg", "segment", str(src), "--masks-dir", str(masks), "--model", str(rule_onnx),
-           "-q"]  # fmt: skip
+@pytest.mark.parametrize("live", [False, True], ids=["file", "live"])
+def test_ctrl_c_of_a_masks_only_run_keeps_the_masks_written_and_says_so(rule_onnx, tmp_path, live):
+    # (live: a file played live, --live, as a camera or a stream would be, straight to masks)
+    n = 1500 if live else 3000
+    src, masks = write_video(tmp_path / "long.mp4", split_frames(n, h=96, w=128)), tmp_path / "m"
+    how = ["--live", "--device", "cpu"] if live else []
+    cmd = [sys.executable, "-m", "roadseg", "segment", str(src), *how, "--masks-dir", str(masks), "--model",
+           str(rule_onnx), "-q"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=as_from_a_terminal)  # fmt: skip
-    mid_run(proc, lambda: [masks / "masks.csv"], 200)  # (some 10 masks' lines)
+    mid_run(proc, lambda: [masks / "masks.csv"], 300 if live else 200)  # (some 8-10 masks' lines)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=20)
     names = sorted(p.name for p in masks.glob("*.png"))
-    assert proc.returncode == 130 and 5 < len(names) < 3000 and len(_index(masks)) == len(names), err
+    assert proc.returncode == 130 and 5 < len(names) < n and len(_index(masks)) == len(names), err
     assert err == (f"Error: interrupted: the masks of the first {len(names)} frames are kept in {masks} (000000.png to "
                    f"{names[-1]})\n")  # fmt: skip
 
@@ -203,21 +207,6 @@ def test_a_live_masks_only_run_whose_disk_fills_ends_and_says_what_is_kept(live_
 
 
 @pytest.mark.timeout(120)
-def test_ctrl_c_of_a_live_masks_only_run_keeps_the_masks_written_and_says_so(rule_onnx, tmp_path):
-    src, masks = write_video(tmp_path / "long.mp4", split_frames(1500, h=96, w=128)), tmp_path / "m"
-    cmd = [sys.executable, "-m", "roadseg", "segment", str(src), "--live", "--masks-dir", str(masks), "--model",
-           str(rule_onnx), "--device", "cpu", "-q"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=as_from_a_terminal)  # fmt: skip
-    mid_run(proc, lambda: [masks / "masks.csv"], 300)  # (some 8 masks' lines)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=20)
-    names = sorted(p.name for p in masks.glob("*.png"))
-    assert proc.returncode == 130 and 5 < len(names) < 1500 and len(_index(masks)) == len(names), err
-    assert err == (f"Error: interrupted: the masks of the first {len(names)} frames are kept in {masks} (000000.png to "
-                   f"{names[-1]})\n")  # fmt: skip
-
-
 # Masks only refuses the options that shape the output video, which it does not write (they were taken, unsaid).
 
 

@@ -94,17 +94,16 @@ def check_masks_only(sopts: SegmentOptions, bopts: BatchOptions, given: Collecti
     roadseg.batch.errors.BatchError: --crf shapes the output video, which --masks-only does not write: it writes the masks, encodes nothing and draws no overlay; leave it out, or leave out --masks-only
     >>> check_masks_only(SegmentOptions("", crf=30), BatchOptions())  # (a video is written: it takes them)
     """
-    from roadseg.errors import OutputError
-    from roadseg.pipeline.checks import video_only
+    from roadseg.pipeline.checks import video_options
+    from roadseg.pipeline.sources.probe import listed
 
     if not bopts.masks_only:
         return
-    try:
-        video_only(replace(sopts, input="video.mp4", output=None, show=False, serve=None, masks_dir="masks"), given)
-    except OutputError as exc:
-        raise BatchError(str(exc).replace("which this run does not write (-o): --masks-dir alone writes",
-                                          "which --masks-only does not write: it writes")
-                         .replace("add -o FILE", "leave out --masks-only")) from None  # fmt: skip
+    if named := video_options(sopts, given):
+        one = len(named) == 1
+        raise BatchError(f"{listed(named)} shape{'s' if one else ''} the output video, which --masks-only does not "
+                         "write: it writes the masks, encodes nothing and draws no overlay; leave "
+                         f"{'it' if one else 'them'} out, or leave out --masks-only")  # fmt: skip
     if "suffix" in given or bopts.suffix != BatchOptions.suffix:
         raise BatchError(f"--suffix {bopts.suffix} names the output videos, which --masks-only does not write: it "
                          "writes OUT_DIR/a/b.masks/; leave it out, or leave out --masks-only")  # fmt: skip

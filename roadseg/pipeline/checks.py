@@ -36,6 +36,7 @@ from roadseg.pipeline.sources import image_paths, is_image_input, is_live_input
 from roadseg.pipeline.sources.concat import concat_paths
 from roadseg.pipeline.sources.containers import redacted
 from roadseg.pipeline.sources.opening import HTTP_SCHEMES, capture_args, unknown_scheme
+from roadseg.pipeline.sources.probe import listed
 from roadseg.pipeline.suffixes import AUDIO_SUFFIXES, IMAGE_SUFFIXES
 
 
@@ -121,14 +122,22 @@ def video_only(opts: SegmentOptions, given: Collection[str] = ()) -> None:
     """
     if opts.output or opts.show or opts.serve or not opts.masks_dir:
         return
-    defaults = {f.name: f.default for f in fields(SegmentOptions)}
-    named = [flag for name, flag in VIDEO_ONLY.items() if name in given or getattr(opts, name) != defaults[name]]
-    if named:
-        names = " and ".join([", ".join(named[:-1]), named[-1]] if len(named) > 1 else named)
-        raise OutputError(f"{names} shape{'s' if len(named) == 1 else ''} the output "
+    if named := video_options(opts, given):
+        raise OutputError(f"{listed(named)} shape{'s' if len(named) == 1 else ''} the output "
                           f"{'images' if not opts.live and images(opts) else 'video'}, which this run does not write "
                           "(-o): --masks-dir alone writes the masks, encodes nothing and draws no overlay; leave "
                           f"{'it' if len(named) == 1 else 'them'} out, or add -o FILE")  # fmt: skip
+
+
+def video_options(opts: SegmentOptions, given: Collection[str] = ()) -> list[str]:
+    """The flags of :data:`VIDEO_ONLY` that ``opts`` sets to other than their defaults, or that were ``given`` (fields
+    the command line was given, at their default too), in their order there.
+
+    >>> video_options(SegmentOptions("a.mp4", crf=30, legend=True)), video_options(SegmentOptions("a.mp4"), ["crf"])
+    (['--crf', '--legend'], ['--crf'])
+    """
+    defaults = {f.name: f.default for f in fields(SegmentOptions)}
+    return [flag for name, flag in VIDEO_ONLY.items() if name in given or getattr(opts, name) != defaults[name]]
 
 
 def may_be_a_file(opts: SegmentOptions) -> bool:
@@ -166,8 +175,7 @@ def refuse_live_url(given: list[str], url: str, live: Any) -> None:
     if not given or live is None:
         return
     live.close()
-    names = " and ".join([", ".join(given[:-1]), given[-1]] if len(given) > 1 else given)
-    raise OutputError(f"{names} {'is' if len(given) == 1 else 'are'} for a video file, and {redacted(url)} plays as a "
+    raise OutputError(f"{listed(given)} {'is' if len(given) == 1 else 'are'} for a video file, and {redacted(url)} plays as a "
                       "live stream (the server says no length; a live source is read as it comes, paced by its own: "
                       "--pace): where it is a file, download it first (curl -o clip.mp4 URL) and give the file")  # fmt: skip
 

@@ -112,7 +112,7 @@ class Writer:
                  shares: int | None, frame_step: float | None = None, sounds: int = 0) -> None:  # fmt: skip
         self.overlay, self.sinks, self.times, self.stats, self.progress = overlay, sinks, times, stats, progress
         self.muxers = [s for s in sinks if hasattr(s, "mux")]
-        self.drawn = any(getattr(s, "pictured", True) for s in sinks)  # (masks alone: no overlay drawn)
+        self.drawn = draws(sinks)  # (masks alone: no overlay drawn)
         self.stop, self.queue, self.max_frames, self.hud, self.shares = stop, dropped, max_frames, hud, shares
         self.seconds, self._t0 = seconds, None
         self.per_frame: list[dict] | None = [] if shares else None
@@ -273,8 +273,14 @@ def stage_names(live: bool, sinks: list[Sink]) -> tuple[str, str, str]:
     >>> stage_names(True, []), stage_names(False, [])
     (('capture', 'infer', 'masks'), ('decode', 'infer', 'masks'))
     """
-    last = "masks" if not any(getattr(s, "pictured", True) for s in sinks) else "output" if live else "encode"
+    last = "masks" if not draws(sinks) else "output" if live else "encode"
     return ("capture" if live else "decode", "infer", last)
+
+
+def draws(sinks: list[Sink]) -> bool:
+    """Whether a run of ``sinks`` draws the overlay: one of them uses the picture (``Sink.pictured``; masks alone do
+    not)."""
+    return any(s.pictured for s in sinks)
 
 
 def _on_disk(opts: SegmentOptions, source: Source) -> bool:

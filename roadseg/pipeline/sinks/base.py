@@ -126,10 +126,12 @@ def shift_timecode(timecode: str, seconds: float, fps) -> str | None:
 class Sink:
     """The sink interface; ``name`` is the stage its time is charged to in the run's timings; ``shows``: a
     view for people (a window, the browser view), whose picture gets a live run's figures (the HUD), which
-    a recording or masks do not."""
+    a recording or masks do not; ``pictured``: it uses the picture drawn (the overlay), which masks do not (their
+    frame's labels are written): a run whose sinks none use it draws none (:func:`~roadseg.pipeline.writer.draws`)."""
 
     name = "write"
     shows = False
+    pictured = True
 
     def write(self, image: np.ndarray, frame: Frame) -> None:
         raise NotImplementedError

@@ -76,7 +76,11 @@ def test_ray_two_node_cluster_in_a_network_namespace() -> None:
     cmd = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
            sys.executable, "-m", "pytest", str(SUITE), "-q", "-x", "-p", "no:cacheprovider", "-o", "addopts=",
            "--timeout=270"]  # fmt: skip
-    env = {**os.environ, "ROADSEG_RAY_NETNS": "1", "ROADSEG_RAY_TMP": temp}
+    # (a home of its own: a ~/.ray/auth_token that a local cluster left on this machine, `ray start --head` or
+    # `batch --ray local` run by hand, makes Ray refuse the suite's drivers, which bring no token, and its cluster
+    # never counted two nodes: "timed out after 60 s")
+    os.mkdir(home := os.path.join(temp, "home"))
+    env = {**os.environ, "ROADSEG_RAY_NETNS": "1", "ROADSEG_RAY_TMP": temp, "HOME": home}
     try:
         run = subprocess.run(cmd, capture_output=True, text=True, timeout=285, env=env, cwd=SUITE.parents[1])
     finally:

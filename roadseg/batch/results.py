@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from roadseg.pipeline.options import SegmentOptions
-from roadseg.pipeline.sinks.maskindex import INDEX_NAME
 
 #: The results log's name in the output folder.
 RESULTS = "results.jsonl"
@@ -201,6 +200,9 @@ def is_damaged(previous: dict | None, key: dict, model: str, settings: str) -> b
 def is_done(previous: dict | None, output: Path, key: dict, model: str, settings: str) -> bool:
     """True when ``previous`` is an ``ok`` line for the same input, model and settings and the output exists (a
     masks folder's, ``batch --masks-only``: its ``masks.csv``)."""
+    # (imported here: the sinks need PyAV, which import roadseg does not)
+    from roadseg.pipeline.sinks.maskindex import INDEX_NAME
+
     return (
         previous is not None
         and previous.get("status") == "ok"

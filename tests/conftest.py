@@ -176,6 +176,17 @@ def add_telemetry(base: Path, path: Path, samples, *, timecode: bool = False, op
     return path
 
 
+def encode_pictures(out, stream, images, pix_fmt: str | None = None) -> None:
+    """Encode RGB ``images`` (an iterable) into ``stream`` of the open container ``out``, the i-th at pts i (in
+    ``pix_fmt`` where given), and flush the encoder."""
+    for i, img in enumerate(images):
+        vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+        vf = vf.reformat(format=pix_fmt) if pix_fmt else vf
+        vf.pts = i
+        out.mux(stream.encode(vf))
+    out.mux(stream.encode(None))
+
+
 def with_b_frames(path: Path, n: int) -> Path:
     """``n`` pictures at 25 fps in H.264 with 3 B-frames (a phone's, a GoPro's), and as long a sound (AAC), in the
     container ``path``'s suffix names (in MPEG-TS a picture decoded before it shows has a decoding time in its PES
@@ -184,11 +195,7 @@ def with_b_frames(path: Path, n: int) -> Path:
         vs = out.add_stream("libx264", rate=25, options={"bf": "3", "g": "25", "x264-params": "scenecut=0"})
         vs.height, vs.width = 96, 128
         aus = out.add_stream("aac", rate=48000, layout="mono")
-        for i, img in enumerate(split_frames(n, h=96, w=128)):
-            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-            vf.pts = i
-            out.mux(vs.encode(vf))
-        out.mux(vs.encode(None))
+        encode_pictures(out, vs, split_frames(n, h=96, w=128))
         wave = (0.3 * np.sin(2 * np.pi * 440 * np.arange(48000 * n // 25) / 48000)).astype(np.float32)[None]
         for s in range(0, wave.shape[1], 1024):
             af = av.AudioFrame.from_ndarray(np.ascontiguousarray(wave[:, s : s + 1024]), format="fltp", layout="mono")
@@ -212,12 +219,10 @@ def split_frames(n: int, h: int = 48, w: int = 64) -> list[np.ndarray]:
 def encode_numbered(out, vs, n: int, step: int) -> None:
     """Encode ``n`` pictures (:func:`split_frames`, each one's blue ``step`` times its number: each unlike the others)
     into the video stream ``vs`` of ``out``, stamped 0, 1, 2 ... in its rate's steps, and flush the encoder."""
-    for i, img in enumerate(split_frames(n, h=vs.height, w=vs.width)):
+    frames = split_frames(n, h=vs.height, w=vs.width)
+    for i, img in enumerate(frames):
         img[:, :, 2] = step * i
-        vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-        vf.pts = i
-        out.mux(vs.encode(vf))
-    out.mux(vs.encode(None))
+    encode_pictures(out, vs, frames)
 
 
 def write_late_video(path, lead: int = 2, keyint: int | None = None):

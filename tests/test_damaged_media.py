@@ -16,7 +16,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from conftest import audio_packets, read_video, split_frames, write_video
+from conftest import audio_packets, encode_pictures, read_video, split_frames, write_video
 
 from roadseg.pipeline import Frame, VideoSink, segment_video
 from roadseg.pipeline.sinks import audio as sink_audio
@@ -232,11 +232,7 @@ def _surround_pcm(src: Path, layout: str) -> Path:
         vs.width, vs.height, vs.pix_fmt, vs.options = 64, 48, "yuv420p", {"preset": "ultrafast"}
         aus = out.add_stream("pcm_s16le", rate=48000)
         aus.layout = layout
-        for i, img in enumerate(split_frames(5)):
-            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-            vf.pts = i
-            out.mux(vs.encode(vf))
-        out.mux(vs.encode(None))
+        encode_pictures(out, vs, split_frames(5))
         tone = (8000 * np.sin(2 * np.pi * 440 * np.arange(9600) / 48000)).astype(np.int16)
         samples = np.zeros((9600, n), np.int16)
         samples[:, 2] = tone  # sound on the third channel alone
@@ -356,11 +352,7 @@ def test_a_stray_copy_of_later_pictures_does_not_end_duration_early(rule_onnx, t
     with av.open(str(clean), "w") as out:
         vs = out.add_stream("libx264", rate=25, options={"g": "1", "preset": "ultrafast"})
         vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
-        for i in range(40):
-            vf = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 6, np.uint8), format="rgb24")
-            vf.pts = i
-            out.mux(vs.encode(vf))
-        out.mux(vs.encode(None))
+        encode_pictures(out, vs, (np.full((48, 64, 3), i * 6, np.uint8) for i in range(40)))
     with av.open(str(clean)) as c:
         pos = [p.pos for p in c.demux(video=0) if p.size]  # (each picture's first 188-byte TS packet)
     data = clean.read_bytes()

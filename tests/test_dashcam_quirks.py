@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from av.video.reformatter import Colorspace
 from click.testing import CliRunner
-from conftest import sound_late, write_video
+from conftest import encode_pictures, sound_late, write_video
 
 from roadseg.classes import PALETTE
 from roadseg.cli import segment_video_cmd
@@ -149,11 +149,7 @@ def test_a_file_of_three_cameras_names_each_other_one_it_can_segment_instead(rul
         for vs, (w, h) in zip(cameras, ((128, 96), (64, 48), (48, 32))):
             vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
         for vs in cameras:
-            for i in range(3):
-                vf = av.VideoFrame.from_ndarray(_bars(vs.width, vs.height)[0], format="rgb24")
-                vf.pts = i
-                out.mux(vs.encode(vf))
-            out.mux(vs.encode(None))
+            encode_pictures(out, vs, [_bars(vs.width, vs.height)[0]] * 3)
     run = lambda *a: CliRunner().invoke(segment_video_cmd, [str(src), "--model", str(rule_onnx), "-q", *a])  # noqa: E731
     r = run("-o", str(tmp_path / "front.mp4"))
     assert r.exit_code == 0 and ("left out of the output: 2 video streams (h264) (--video-stream 1 or 2 segments that "
@@ -176,11 +172,7 @@ def test_a_thumbnail_track_ahead_of_the_video_is_not_what_is_segmented(rule_onnx
         vf.pts = 0
         out.mux(thumb.encode(vf))
         out.mux(thumb.encode(None))
-        for i in range(25):
-            vf = av.VideoFrame.from_ndarray(_bars(128, 96)[0], format="rgb24")
-            vf.pts = i
-            out.mux(vs.encode(vf))
-        out.mux(vs.encode(None))
+        encode_pictures(out, vs, [_bars(128, 96)[0]] * 25)
         for k in range(0, 48000, 1024):
             af = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
             af.sample_rate, af.pts = 48000, k
@@ -209,11 +201,7 @@ def test_compressed_sound_of_an_avi_copied_into_an_avi_keeps_its_length(rule_onn
         vs = out.add_stream("mjpeg", rate=25)
         vs.width, vs.height, vs.pix_fmt = 64, 48, "yuvj420p"
         aus = out.add_stream(codec, rate=rate, layout="mono")
-        for i in range(25):
-            vf = av.VideoFrame.from_ndarray(_bars(64, 48)[0], format="rgb24").reformat(format="yuvj420p")
-            vf.pts = i
-            out.mux(vs.encode(vf))
-        out.mux(vs.encode(None))
+        encode_pictures(out, vs, [_bars(64, 48)[0]] * 25, pix_fmt="yuvj420p")
         size = aus.codec_context.frame_size
         wave = (0.3 * np.sin(np.arange(rate) / 10)).astype(np.float32)
         for k in range(0, rate, size):

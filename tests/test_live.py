@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import (
+    encode_pictures,
     matroska_blocks,
     read_video,
     sound_late,
@@ -1371,11 +1372,7 @@ def test_a_packet_held_at_the_end_of_a_stream_played_live_is_recorded_or_counted
         vs = out.add_stream("libx264", rate=25, options={"preset": "ultrafast"})
         vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
         lone, leap = (out.add_stream("pcm_s16le", rate=48000, layout="mono") for _ in range(2))
-        for i in range(10):
-            vf = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 20, np.uint8), format="rgb24")
-            vf.pts = i
-            out.mux(vs.encode(vf))
-        out.mux(vs.encode(None))
+        encode_pictures(out, vs, (np.full((48, 64, 3), i * 20, np.uint8) for i in range(10)))
         for stream, starts in ((lone, [4800]), (leap, [0, 960, 1920, 16320])):
             for at in starts:
                 af = av.AudioFrame.from_ndarray(np.zeros((1, 960), np.int16), format="s16", layout="mono")
@@ -1911,11 +1908,7 @@ def test_a_packet_held_when_a_live_streams_clock_starts_again_is_recorded(rule_o
         vs = out.add_stream("libx264", rate=25, options={"preset": "ultrafast"})
         vs.width, vs.height, vs.pix_fmt = 128, 96, "yuv420p"
         sound = out.add_stream("mp2", rate=48000, layout="mono")
-        for i in range(25):
-            vf = av.VideoFrame.from_ndarray(split_frames(i + 1, h=96, w=128)[-1], format="rgb24")
-            vf.pts = i
-            out.mux(vs.encode(vf))
-        out.mux(vs.encode(None))
+        encode_pictures(out, vs, split_frames(25, h=96, w=128))
         af = av.AudioFrame.from_ndarray(np.zeros((1, 1152), np.int16), format="s16", layout="mono")
         af.sample_rate, af.pts, af.time_base = 48000, 4800, Fraction(1, 48000)  # one packet at 0.1 s
         out.mux(sound.encode(af))
@@ -2041,11 +2034,7 @@ def _raw(path: Path, rate: int, pictures: int, timed: bool = True) -> Path:
         vs = out.add_stream("libx264", rate=rate)
         vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
         vs.options = {"preset": "veryfast", "bf": "3", "g": str(rate)}
-        for i, img in enumerate(split_frames(pictures, h=48, w=64)):
-            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-            vf.pts = i
-            out.mux(vs.encode(vf))
-        out.mux(vs.encode(None))
+        encode_pictures(out, vs, split_frames(pictures, h=48, w=64))
     if not timed:
         sps = re.compile(rb"(?<=\x00\x00\x01\x67).*?(?=\x00\x00\x00?\x01)", re.S)
         path.write_bytes(sps.sub(lambda m: _untimed_sps(m.group()), path.read_bytes()))

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import read_video, sound_spans, split_frames, write_video
+from conftest import encode_pictures, read_video, sound_spans, split_frames, write_video
 
 from roadseg.classes import CLASSES, PALETTE
 from roadseg.cli import segment_video_cmd
@@ -1065,12 +1065,10 @@ def _with_pcm(path, codec: str, options: dict, shade: int, sound: bool = True, b
             af = av.AudioFrame.from_ndarray(np.full((1, 1024), 1000, np.int16), format="s16", layout="mono")
             af.sample_rate, af.pts = 48000, k
             out.mux(aus.encode(af))
-        for i, img in enumerate(split_frames(25)):
+        frames = split_frames(25)
+        for i, img in enumerate(frames):
             img[:, :, 2] = shade * i
-            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-            vf.pts = i
-            out.mux(vs.encode(vf))
-        out.mux(vs.encode(None))
+        encode_pictures(out, vs, frames)
     return path
 
 

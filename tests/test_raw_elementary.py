@@ -11,7 +11,7 @@ import av
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import encode_numbered
+from conftest import encode_numbered, encode_pictures
 
 from roadseg.cli import segment_video_cmd
 from roadseg.pipeline import SegmentOptions, run
@@ -143,11 +143,7 @@ def test_a_raw_h263_stream_cut_with_start_is_decoded_from_its_start(tmp_path):
         vs = out.add_stream("h263", rate=30)
         vs.width, vs.height, vs.pix_fmt = 128, 96, "yuv420p"
         noise = np.random.default_rng(1).integers(0, 255, (96, 128, 3), np.uint8)
-        for i in range(40):
-            vf = av.VideoFrame.from_ndarray(np.roll(noise, 2 * i, 1), format="rgb24")
-            vf.pts = i
-            out.mux(vs.encode(vf))
-        out.mux(vs.encode(None))
+        encode_pictures(out, vs, (np.roll(noise, 2 * i, 1) for i in range(40)))
     with VideoSource(str(path), audio=False) as src:
         whole = [item.image for item in src if isinstance(item, Frame)]
     with VideoSource(str(path), audio=False, start=0.5) as src:

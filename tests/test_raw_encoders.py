@@ -9,6 +9,7 @@ import av
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import encode_pictures
 
 from roadseg.cli import segment_video_cmd
 from roadseg.pipeline.sources import VideoSource
@@ -60,11 +61,7 @@ def _encode(folder, case: str, pictures: int, repeat_headers: bool = False, firs
     with av.open(str(path), "w", format=muxer) as out:
         vs = out.add_stream(codec, rate=RATE, options=options)
         vs.width, vs.height, vs.pix_fmt = 64, height, "yuv420p"
-        for i in range(pictures):
-            vf = av.VideoFrame.from_ndarray(_grey(first + i, height), format="rgb24")
-            vf.pts = i
-            out.mux(vs.encode(vf))
-        out.mux(vs.encode(None))
+        encode_pictures(out, vs, (_grey(first + i, height) for i in range(pictures)))
     return path
 
 

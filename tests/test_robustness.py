@@ -24,6 +24,7 @@ from conftest import (
     add_captions,
     add_telemetry,
     as_from_a_terminal,
+    encode_pictures,
     frame_count,
     mid_run,
     read_video,
@@ -663,11 +664,7 @@ def _two_cameras(path):
         aus = out.add_stream("aac", rate=48000)
         aus.layout = "mono"
         for vs, frames in streams:
-            for i, img in enumerate(frames):
-                vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-                vf.pts = i
-                out.mux(vs.encode(vf))
-            out.mux(vs.encode(None))
+            encode_pictures(out, vs, frames)
         for k in range(0, 24000, 1024):
             af = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
             af.sample_rate, af.pts = 48000, k
@@ -2495,11 +2492,7 @@ def _with_b_frames(path: Path, frames: list[np.ndarray], codec: str, options: di
     with av.open(str(path), "w") as out:
         vs = out.add_stream(codec, rate=25, options=options)
         vs.height, vs.width = frames[0].shape[:2]
-        for i, img in enumerate(frames):
-            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-            vf.pts = i
-            out.mux(vs.encode(vf))
-        out.mux(vs.encode(None))
+        encode_pictures(out, vs, frames)
     return path
 
 

@@ -9,7 +9,7 @@ from functools import partial
 import av
 import numpy as np
 import pytest
-from conftest import read_video, split_frames, write_video
+from conftest import encode_pictures, read_video, split_frames, write_video
 from servers import Quiet, Ranged, serving
 
 from roadseg.errors import OutputError, SourceError
@@ -57,11 +57,7 @@ def _two_cameras(path):
             vs.pix_fmt, vs.options = "yuv420p", {"preset": "ultrafast", "crf": "12"}
             streams.append((vs, frames))
         for vs, frames in streams:  # (every stream added before the first is written)
-            for i, img in enumerate(frames):
-                vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-                vf.pts = i
-                out.mux(vs.encode(vf))
-            out.mux(vs.encode(None))
+            encode_pictures(out, vs, frames)
     return path
 
 
@@ -100,11 +96,7 @@ def _noise(path, n: int, keyframes: int, faststart: bool = True):
         vs = out.add_stream("libx264", rate=25)
         vs.width, vs.height, vs.pix_fmt = 320, 240, "yuv420p"
         vs.options = {"crf": "12", "preset": "ultrafast", "g": str(keyframes)}
-        for i in range(n):
-            vf = av.VideoFrame.from_ndarray(rng.integers(0, 255, (240, 320, 3), dtype=np.uint8), format="rgb24")
-            vf.pts = i
-            out.mux(vs.encode(vf))
-        out.mux(vs.encode(None))
+        encode_pictures(out, vs, (rng.integers(0, 255, (240, 320, 3), dtype=np.uint8) for _ in range(n)))
     return path
 
 

@@ -18,6 +18,7 @@ from test_outputs import _masks_fill_the_disk_at
 from roadseg.cli import segment_video_cmd
 from roadseg.errors import Interrupted, OutputError, PipelineError
 from roadseg.pipeline import SegmentOptions, run, segment_video
+from roadseg.pipeline.checks import video_only
 from roadseg.pipeline.outcome import interruption
 from roadseg.pipeline.overlay import Overlay
 from roadseg.pipeline.sinks import MaskSink
@@ -243,3 +244,46 @@ def test_the_library_refuses_the_output_video_s_options_at_other_than_their_defa
     with pytest.raises(OutputError, match=r"^--crf and --preset shape the output video, which this run does not write"):
         segment_video(split_video, None, model=rule_onnx, masks_dir=str(tmp_path / "m"), crf=30, preset="slow")
     assert segment_video(split_video, None, model=rule_onnx, masks_dir=str(tmp_path / "m"), crf=23, quiet=True)["frames"] == 12
+
+
+# A live run of no -o refuses the options it does not use, in one line (was: taken and ignored, unsaid): one that shows
+# a view (--show, --serve) the encoder's and the sound's (it is drawn as --mode, --alpha and --legend say); masks alone
+# --no-hud too, whose figures are drawn on a view alone.
+
+
+@pytest.mark.parametrize("masks", [False, True], ids=["view", "view+masks"])
+@pytest.mark.parametrize(("given", "said"), [(["--crf", "23"], "--crf shapes"), (["--no-audio"], "--no-audio shapes"),
+                                             (["--codec", "libx265", "--preset", "slow"], "--codec and --preset shape")])  # fmt: skip
+def test_a_live_view_of_no_output_refuses_the_encoders_and_the_sounds_options(live_clip, rule_onnx, tmp_path, given,
+                                                                              said, masks):  # fmt: skip
+    also = ["--masks-dir", str(tmp_path / "m")] if masks else []
+    r = CliRunner().invoke(segment_video_cmd, [str(live_clip), "--live", "--serve", f"127.0.0.1:{_free_port()}", *also,
+                                               "--model", str(rule_onnx), "--max-frames", "3", "-q", *given])  # fmt: skip
+    assert r.exit_code == 1 and r.output == (
+        f"Error: {said} the output video, which this run does not write (-o): a live view (--show, --serve) is drawn, "
+        f"but nothing is encoded and no sound read; leave {'it' if 'shapes' in said else 'them'} out, or add -o FILE\n"), r.output  # fmt: skip
+    assert not (tmp_path / "m").exists()  # (before any work)
+
+
+def test_the_library_refuses_a_live_view_s_encoder_options_at_other_than_their_defaults(live_clip, rule_onnx):
+    serve = ("127.0.0.1", _free_port())
+    with pytest.raises(OutputError, match=r"^--crf and --no-audio shape the output video, which this run does not"):
+        run(SegmentOptions(live_clip, model=rule_onnx, live=True, serve=serve, crf=30, no_audio=True))
+    with pytest.raises(OutputError, match=r"^--camera-audio shapes the output video, which this run does not write"):
+        video_only(SegmentOptions("0", show=True, masks_dir="m", camera_audio="alsa:default"))  # (a camera's: run opens it)
+    opts = SegmentOptions(live_clip, model=rule_onnx, live=True, serve=serve, legend=True, mode="mask", max_frames=3,
+                          device="cpu", quiet=True)  # fmt: skip
+    assert run(opts).frames == 3  # (a view is drawn as --mode and --legend say)
+
+
+def test_a_live_masks_only_run_refuses_no_hud_which_a_view_takes(live_clip, rule_onnx, tmp_path):
+    masks = tmp_path / "m"
+    cmd = [str(live_clip), "--live", "--masks-dir", str(masks), "--model", str(rule_onnx), "--no-hud", "--max-frames",
+           "3", "--device", "cpu", "-q"]  # fmt: skip
+    r = CliRunner().invoke(segment_video_cmd, cmd)
+    assert r.exit_code == 1 and r.output == (
+        "Error: --no-hud leaves the frames/s and latency figures off a live view (--show, --serve), which this run does "
+        "not show: --masks-dir alone writes the masks and draws nothing; leave it out, or add --show or --serve\n"), r.output  # fmt: skip
+    assert not masks.exists()  # (before any work)
+    r = CliRunner().invoke(segment_video_cmd, [*cmd, "--serve", f"127.0.0.1:{_free_port()}"])
+    assert r.exit_code == 0 and len(_index(masks)) == 3, r.output  # (the view's figures are left off)

@@ -98,14 +98,14 @@ def _summary(result: RunResult, masks_dir: str | None = None) -> str:
 @click.option("-y", "--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress (a bar on a terminal, a line every few seconds in a log).")
 @click.option("--live", is_flag=True, help="Treat INPUT as a camera: a file plays in real time, newest frame only.")
-@click.option("--show", is_flag=True, help="Live: show the overlay in a window (q/Esc quits; needs a GUI OpenCV).")
+@click.option("--show", is_flag=True, help="Live: show the overlay in a window (q/Esc quits; needs a GUI OpenCV). A view (--show, --serve) without -o encodes nothing and reads no sound: --codec, --crf, --preset, --no-audio and --camera-audio are refused.")
 @click.option("--serve", metavar="HOST:PORT", callback=lambda ctx, param, v: parse_hostport(v),
               help="Live: serve the overlay to browsers at http://HOST:PORT/ (MJPEG); an IPv6 HOST in brackets: [::1]:8080.")
 @click.option("--max-frames", type=click.IntRange(min=1), help="Stop after this many frames.")
 @click.option("--retries", default="5", show_default=True, type=Retries(), help="Live: reconnect attempts when a stream drops (ends, or sends no data for --stream-timeout), or 'forever': until Ctrl-C, --duration or --max-frames (an unattended recorder; a line every 10 attempts once the delay is 30 s); one that cannot be opened at the start is not retried.")
 @click.option("--retry-delay", default=1.0, show_default=True, type=Finite(min=0), help="Live: first reconnect delay in seconds (doubles at each attempt, up to 30 s; above 0 with --retries forever).")
 @click.option("--stream-timeout", default=STREAM_TIMEOUT, show_default=True, type=Finite(min=0, min_open=True), metavar="SECONDS", help="Live: seconds a camera or stream may take to open, and may send no data, before it is taken as lost (and, with --retries, reconnected): more for a camera that goes quiet on purpose (one that sends only on motion) or a slow link, less to notice a loss sooner.")
-@click.option("--no-hud", is_flag=True, help="Live: no frames/s and latency text on the window's and the browser view's picture (a recording never gets it).")
+@click.option("--no-hud", is_flag=True, help="Live: no frames/s and latency text on the window's and the browser view's picture (a recording never gets it); refused where no view is shown and there is no -o (--masks-dir alone).")
 @click.option("--camera-size", metavar="WxH", callback=lambda ctx, param, v: parse_size(v, "WxH", "1280x720"),
               help="Camera: the picture size to ask for, width x height as cameras are sold (1280x720) [default: the camera's current].")
 @click.option("--camera-fps", type=Finite(min=0, min_open=True), help="Camera: the frames/s to ask for.")

@@ -107,26 +107,39 @@ def check(opts: SegmentOptions) -> bool:
 #: the options that only shape the output (``-o``): its encoding, its picture and its sound; by field, their flags
 VIDEO_ONLY = {"codec": "--codec", "crf": "--crf", "preset": "--preset", "mode": "--mode", "alpha": "--alpha",
               "legend": "--legend", "no_audio": "--no-audio", "camera_audio": "--camera-audio"}  # fmt: skip
+#: of those, the flags that shape a live view (``--show``, ``--serve``) too: it is drawn as they say
+VIEWED = ("--mode", "--alpha", "--legend")
 
 
 def video_only(opts: SegmentOptions, given: Collection[str] = ()) -> None:
-    """Refuse, in a masks-only run (``--masks-dir``, no ``-o``, nothing shown), the options that only shape the output
-    (:data:`VIDEO_ONLY`), in one line: those at other than their defaults, and those ``given`` (fields the command line
-    was given, at their default too: ``--crf 23``). Was: taken and ignored, unsaid.
+    """Refuse, in a run of no ``-o``, the options that only shape the output (:data:`VIDEO_ONLY`), in one line: in a
+    masks-only run (``--masks-dir``, nothing shown) all of them, and then ``--no-hud`` (the live view's figures, and no
+    view is shown); in a run that shows a live view (``--show``, ``--serve``), those it does not draw by (not
+    :data:`VIEWED`: the encoder's and the sound's). Those at other than their defaults, and those ``given`` (fields
+    the command line was given, at their default too: ``--crf 23``). Was: taken and ignored, unsaid.
 
     >>> video_only(SegmentOptions("a.mp4", masks_dir="m", crf=30, legend=True))
     Traceback (most recent call last):
     roadseg.errors.OutputError: --crf and --legend shape the output video, which this run does not write (-o): --masks-dir alone writes the masks, encodes nothing and draws no overlay; leave them out, or add -o FILE
+    >>> video_only(SegmentOptions("0", serve=("127.0.0.1", 8080), crf=30, legend=True))
+    Traceback (most recent call last):
+    roadseg.errors.OutputError: --crf shapes the output video, which this run does not write (-o): a live view (--show, --serve) is drawn, but nothing is encoded and no sound read; leave it out, or add -o FILE
     >>> video_only(SegmentOptions("a.mp4", "o.mp4", masks_dir="m", crf=30)), video_only(SegmentOptions("a.mp4", masks_dir="m"))
     (None, None)
     """
-    if opts.output or opts.show or opts.serve or not opts.masks_dir:
-        return
-    if named := video_options(opts, given):
+    shown = opts.show or opts.serve
+    if opts.output or not (shown or opts.masks_dir) or shown and not (opts.live or is_live_input(str(opts.input))):
+        return  # (a view of no live input: refused by :func:`check`, as such)
+    if named := [flag for flag in video_options(opts, given) if not (shown and flag in VIEWED)]:
+        why = ("a live view (--show, --serve) is drawn, but nothing is encoded and no sound read" if shown else
+               "--masks-dir alone writes the masks, encodes nothing and draws no overlay")  # fmt: skip
         raise OutputError(f"{listed(named)} shape{'s' if len(named) == 1 else ''} the output "
                           f"{'images' if not opts.live and images(opts) else 'video'}, which this run does not write "
-                          "(-o): --masks-dir alone writes the masks, encodes nothing and draws no overlay; leave "
-                          f"{'it' if len(named) == 1 else 'them'} out, or add -o FILE")  # fmt: skip
+                          f"(-o): {why}; leave {'it' if len(named) == 1 else 'them'} out, or add -o FILE")  # fmt: skip
+    if opts.no_hud and not shown:  # (was: taken and ignored, unsaid: the figures are drawn on a view alone)
+        raise OutputError("--no-hud leaves the frames/s and latency figures off a live view (--show, --serve), which "
+                          "this run does not show: --masks-dir alone writes the masks and draws nothing; leave it out, "
+                          "or add --show or --serve")  # fmt: skip
 
 
 def video_options(opts: SegmentOptions, given: Collection[str] = ()) -> list[str]:

@@ -225,3 +225,23 @@ def test_an_image_run_refused_after_it_opened_leaves_a_video_run_s_masks_and_say
     r = _masks_alone(_images(tmp_path / "two", ["c.png"]), masks, rule_onnx, "-y", "-o", str(masks))
     assert r.exit_code == 1 and r.output.startswith(f"Error: mask {masks / 'c.png'} would replace the output image"), r.output
     assert sorted(p.name for p in masks.iterdir()) == ["000000.png", "000001.png", INDEX_NAME] and len(rows(masks)) == 2
+
+
+def test_an_image_run_into_a_video_run_s_numbered_masks_without_an_index_needs_y_which_removes_them(rule_onnx,
+                                                                                                    split_video,
+                                                                                                    tmp_path):  # fmt: skip
+    # as a video run does there: refused without -y, the numbered masks removed with it (was: neither, an image run's
+    # masks and index written among a video's numbered masks that no line names)
+    masks = tmp_path / "masks"
+    _masks_alone(split_video, masks, rule_onnx, "--max-frames", "3")
+    (masks / INDEX_NAME).unlink()
+    two = _images(tmp_path / "two", ["c.png"])
+    r = _masks_alone(two, masks, rule_onnx)
+    assert r.exit_code == 1 and r.output == (f"Error: masks folder {masks} holds 3 masks of an earlier run (000000.png ...); "
+                                             "pass -y/--overwrite to replace them, or give another folder\n"), r.output  # fmt: skip
+    assert sorted(p.name for p in masks.iterdir()) == ["000000.png", "000001.png", "000002.png"]
+    r = _masks_alone(two, masks, rule_onnx, "-y")
+    assert r.exit_code == 0 and r.output.splitlines()[0] == (f"roadseg: masks folder {masks}: the 3 numbered masks of an "
+                                             f"earlier run of video there, without a {INDEX_NAME}, are removed"), r.output  # fmt: skip
+    assert sorted(p.name for p in masks.iterdir()) == ["c.png", INDEX_NAME]
+    assert rows(masks) == [{"mask": "c.png", "image": "c.png"}]

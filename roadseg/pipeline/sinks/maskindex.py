@@ -63,9 +63,10 @@ class Earlier:
 def earlier_run(folder: Path, mine: set[str] | None) -> Earlier:
     """The earlier run's masks in ``folder`` (a video run's numbered ones, an index) for a run whose masks are named
     ``mine`` (an image run's; None: a video run's). Either needs -y (an image run's refused after its masks of
-    existing names are); with it, a video run's numbered masks and index go, an image run keeps an image run's lines
-    (:func:`read_index`) and replaces any other index, saying so, as a video run replaces an image run's (whose masks,
-    not numbered, stay), or an index it cannot read.
+    existing names are); with it, a video run's numbered masks and index go, with or without an index, an image run
+    keeps an image run's lines (:func:`read_index`) and replaces any other index, saying so, and removes a video run's
+    numbered masks, saying so, as a video run replaces an image run's index (whose masks, not numbered, stay), or an
+    index it cannot read.
 
     >>> import tempfile
     >>> folder = Path(tempfile.mkdtemp())
@@ -79,8 +80,10 @@ def earlier_run(folder: Path, mine: set[str] | None) -> Earlier:
     """
     numbered = sorted(p for p in folder.glob("*.png") if NUMBERED.fullmatch(p.name))
     found = read_index(folder)
-    if found is None:  # (an image run leaves numbered masks without an index be)
-        return Earlier(_refusal(folder, numbered, 0), numbered) if numbered and mine is None else Earlier()
+    if found is None:  # (was: an image run left numbered masks without an index be, unrefused and unlisted)
+        said = "" if mine is None else (f"masks folder {folder}: the {len(numbered)} numbered masks of an earlier run "
+                                        f"of video there, without a {INDEX_NAME}, are removed")  # fmt: skip
+        return Earlier(_refusal(folder, numbered, 0), numbered, warning=said) if numbered else Earlier()
     header, lines = found
     refusal = _refusal(folder, numbered if mine is None else [], len(lines))
     if mine is not None and header == COLUMNS["images"]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
@@ -200,17 +200,12 @@ class MaskSink(Sink):
         target = self.target(frame.index if self.names else self.written)
         try:
             self._clear()  # (an image run's -y over a video run's masks, at its first mask)
-            write_picture(target, resize_labels(frame.labels, *frame.image.shape[:2]))
-            try:
-                if self.index is None:
-                    self.index = MaskIndex(self.folder, "images" if self.names else "live" if self.live else "file",
-                                           self.names, self.earlier.kept)  # fmt: skip
-                self.index.add(target.name, frame)
-                self.done.add(target.name)
-            except OSError:
-                target.unlink(missing_ok=True)  # (no mask without its line in the index)
-                raise
+            labels = resize_labels(frame.labels, *frame.image.shape[:2])
+            write_picture(target, labels, then=lambda: self._line(target, frame))  # (its line, then the mask in place)
+            self.done.add(target.name)
         except OSError as exc:
+            if self.index is not None:
+                self.index.drop(target.name)  # (its line, where the mask could not be put in place after it)
             if self.alone:  # (nothing else was asked for: the run fails here, not segments on for nothing)
                 raise SinkError(f"cannot write mask {target}: {reason_of(exc)}") from None
             self.failed = f"cannot write mask {target}: {reason_of(exc)}"
@@ -218,6 +213,14 @@ class MaskSink(Sink):
                 log.warning("masks stopped: %s; %s; the run goes on without them", self.failed, self.left())
             return
         self.written += 1
+
+    def _line(self, target: Path, frame: Frame) -> None:
+        """The line of the mask ``target``, flushed once the mask is whole, before it is put in place (killed between:
+        a line of a mask not there, where it was a mask without its line), the index opened at the first."""
+        if self.index is None:
+            self.index = MaskIndex(self.folder, "images" if self.names else "live" if self.live else "file", self.names,
+                                   self.earlier.kept)  # fmt: skip
+        self.index.add(target.name, frame)
 
     def told(self) -> str:
         """What a run stopped midway left of the masks (they stay as written), their own failure before it; "" where
@@ -239,14 +242,16 @@ class MaskSink(Sink):
         return f"the masks of the first {n} frames are kept in {folder} ({self.target(0).name} to {self.target(n - 1).name})"
 
 
-def write_picture(target: Path, picture: np.ndarray) -> None:
+def write_picture(target: Path, picture: np.ndarray, then: Callable[[], object] | None = None) -> None:
     """Write ``picture`` (BGR, or one channel) to ``target`` in the format its name ends with, whole: encoded in memory,
     written by Python under a hidden temporary name beside it (:func:`part_name`) and renamed onto ``target``, so that
     the disk's errors are raised (``OSError``; the part written removed, what ``target`` held left as it was) and a
     run killed while it writes (``kill -9``, a power cut) leaves no picture cut short under a picture's name (was: a
     half PNG among the masks; the part left is removed by the next run: :func:`remove_leftovers`). A ``target`` that
     is a link or not a file (``/dev/stdout``) is written through. ``cv2.imwrite`` into a full disk (``/dev/full``)
-    returned True for a 48x64 picture and left nothing, and False, without the reason, for a 512x512 one."""
+    returned True for a 48x64 picture and left nothing, and False, without the reason, for a 512x512 one. ``then`` is
+    called once the picture is whole, before it is renamed onto ``target`` (a mask's line: :meth:`MaskSink._line`);
+    its ``OSError`` is the disk's."""
     encoded, data = cv2.imencode(target.suffix, picture)
     if not encoded:
         raise OSError(f"OpenCV could not encode it as {target.suffix}")
@@ -255,6 +260,8 @@ def write_picture(target: Path, picture: np.ndarray) -> None:
     try:
         with open(written, "wb") as f:
             f.write(data.data)
+        if then is not None:
+            then()
         if written != target:
             os.replace(written, target)
     except OSError:

@@ -11,8 +11,10 @@ some, the numbers run on without a gap, and the time says where each frame was. 
   from it, as the recording times them), to line the masks up with a robot's other sensors;
 * an image input's: ``mask,image``: the input image's file name.
 
-A line is written (and flushed) once its mask is whole, so the index of a run that was stopped or killed names the
-masks there are and no others. An image input's rerun into the folder (``-y``) keeps the earlier index's lines of the
+A line is written (and flushed) once its mask is whole under a hidden name, before the mask is renamed onto its own
+(:func:`~roadseg.pipeline.sinks.files.write_picture`), and taken back where it cannot be (:meth:`MaskIndex.drop`): the
+index of a run that was stopped names the masks there are and no others, of one that was killed (``kill -9``) every
+mask there is, and at most one more, its last line, whose mask the kill came before (was: a mask without its line). An image input's rerun into the folder (``-y``) keeps the earlier index's lines of the
 masks still there that it does not write (``kept``, read by :func:`read_index`), written first.
 
 Example:
@@ -30,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import re
@@ -145,6 +148,7 @@ class MaskIndex:
         self.path, self.kind, self.names = folder / INDEX_NAME, kind, names
         self._t0: float | None = None  # (a live run's first frame's capture time, on time.monotonic()'s clock)
         self._unix = time.time() - time.monotonic()  # (that clock's 0 as Unix time)
+        self._last: tuple[str, int] | None = None  # (the last line's mask and where the line starts: :meth:`drop`)
         self._file: TextIO | None = open(self.path, "w", encoding="utf-8", newline="")  # noqa: SIM115
         self._csv = csv.writer(self._file, lineterminator="\n")
         self._row(*COLUMNS[kind].split(","))
@@ -152,18 +156,33 @@ class MaskIndex:
             self._row(*line)
 
     def add(self, mask: str, frame: Frame) -> None:
-        """One line for the mask file named ``mask``, made of ``frame``."""
+        """One line for the mask file named ``mask``, made of ``frame``, flushed (:meth:`drop` takes it back)."""
+        assert self._file is not None, "the index is open while masks are written"
+        start = self._file.tell()
+        self._row(mask, *self._fields(frame))
+        self._last = (mask, start)
+
+    def _fields(self, frame: Frame) -> tuple[str, ...]:
+        """A line's fields after its mask's name, made of ``frame``."""
         if self.kind == "images":
-            self._row(mask, self.names[frame.index] if self.names else "")
-        elif self.kind == "live":
+            return (self.names[frame.index] if self.names else "",)
+        if self.kind == "live":
             at = frame.clock if frame.clock is not None else frame.captured
             if at is None:
-                self._row(mask, "", "")
-                return
+                return "", ""
             self._t0 = at if self._t0 is None else self._t0
-            self._row(mask, f"{at - self._t0:.6f}", f"{self._unix + at:.6f}")
-        else:
-            self._row(mask, "" if frame.time is None else f"{frame.time:.6f}")
+            return f"{at - self._t0:.6f}", f"{self._unix + at:.6f}"
+        return ("" if frame.time is None else f"{frame.time:.6f}",)
+
+    def drop(self, mask: str) -> None:
+        """Take back the last line where it is ``mask``'s, the file cut back to before it (its mask could not be put in
+        place after it: no line of a mask that is not there); nothing where it is not, or cannot be cut."""
+        if self._file is None or self._last is None or self._last[0] != mask:
+            return
+        with contextlib.suppress(OSError):
+            self._file.truncate(self._last[1])
+            self._file.seek(self._last[1])
+        self._last = None
 
     def copy(self, line: Sequence[str]) -> None:
         """An earlier run's line as it was (its mask kept: one of this run's names that it did not write)."""

@@ -321,3 +321,18 @@ def test_a_run_killed_as_it_puts_a_mask_in_place_leaves_no_mask_without_its_line
     assert sorted(os.listdir(masks)) == [*(f"{i:06d}.png" for i in range(4)), INDEX_NAME]
     assert [r["mask"] for r in rows(masks)] == [f"{i:06d}.png" for i in range(4)]
 
+
+
+def test_a_run_killed_before_its_first_mask_was_in_place_leaves_an_index_a_rerun_needs_y_for_naming_none(rule_onnx,
+                                                                                                         split_video,
+                                                                                                         tmp_path):  # fmt: skip
+    masks = tmp_path / "masks"
+    args = [str(split_video), "--masks-dir", str(masks), "--model", str(rule_onnx), "-q"]
+    proc = subprocess.run([sys.executable, "-c", _KILLED_AT, "lined", "000000.png", *args], capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == -signal.SIGKILL and [r["mask"] for r in rows(masks)] == ["000000.png"], proc.stderr
+    r = _masks_alone(split_video, masks, rule_onnx)
+    assert r.exit_code == 1 and r.output == (f"Error: masks folder {masks} holds an earlier run's {INDEX_NAME}, which "
+                                             "names no mask there; pass -y/--overwrite to replace it, or give another "
+                                             "folder\n"), r.output  # (was: "holds 0 masks of an earlier run")
+    assert _masks_alone(split_video, masks, rule_onnx, "-y").exit_code == 0 and len(rows(masks)) == 12

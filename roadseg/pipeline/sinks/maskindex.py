@@ -106,9 +106,16 @@ def earlier_run(folder: Path, mine: set[str] | None) -> Earlier:
 
 def _refusal(folder: Path, numbered: list[Path], n: int) -> str:
     """The line that refuses a folder of an earlier run's masks without -y: its ``numbered`` ones or the ``n`` that
-    its index names."""
-    held = f"{len(numbered)} masks of an earlier run ({numbered[0].name} ...)" if numbered else \
-        f"{n} mask{'' if n == 1 else 's'} of an earlier run ({INDEX_NAME})"
+    its index names, or its index of none there (a run killed before its first mask was in place; one unread).
+
+    >>> _refusal(Path("m"), [], 0)
+    "masks folder m holds an earlier run's masks.csv, which names no mask there; pass -y/--overwrite to replace it, or give another folder"
+    """
+    if not (numbered or n):  # (was: "holds 0 masks of an earlier run")
+        return (f"masks folder {folder} holds an earlier run's {INDEX_NAME}, which names no mask there; pass "
+                "-y/--overwrite to replace it, or give another folder")  # fmt: skip
+    n = len(numbered) or n
+    held = f"{n} mask{'' if n == 1 else 's'} of an earlier run ({f'{numbered[0].name} ...' if numbered else INDEX_NAME})"
     return f"masks folder {folder} holds {held}; pass -y/--overwrite to replace them, or give another folder"
 
 

@@ -304,7 +304,7 @@ def test_a_run_cut_short_reads_on_for_the_sound_stored_behind_its_pictures():
 
 _HALF_A_MASK = """
 import builtins, runpy, sys, time
-import roadseg.pipeline.sinks.files as files
+import roadseg.pipeline.sinks.picture as picture
 
 class Half:  # (the 4th mask's writer: half its bytes on disk, then the process is killed)
     def __init__(self, f):
@@ -325,7 +325,7 @@ def slow_open(path, mode="r", *args, **kwargs):
     opened.append(path)
     return Half(f) if "w" in mode and len(opened) == 4 else f
 
-files.open = slow_open
+picture.open = slow_open
 sys.argv = ["roadseg", *sys.argv[1:]]
 runpy.run_module("roadseg", run_name="__main__")
 """
@@ -355,7 +355,7 @@ def test_a_run_killed_while_it_writes_a_mask_leaves_only_whole_masks(rule_onnx, 
 def test_a_picture_whose_writing_fails_midway_leaves_what_its_name_held(tmp_path, monkeypatch):
     # an output image or mask is written under a hidden name and renamed: was, a write that failed midway (a full
     # disk) left the name empty, the picture a rerun with -y was replacing gone; a link is written through
-    from roadseg.pipeline.sinks import files
+    from roadseg.pipeline.sinks import picture as one_picture
 
     class Fails:
         def __init__(self, f):
@@ -372,15 +372,15 @@ def test_a_picture_whose_writing_fails_midway_leaves_what_its_name_held(tmp_path
             raise OSError(28, "No space left on device")
 
     target, picture = tmp_path / "000000.png", np.zeros((36, 48), np.uint8)
-    files.write_picture(target, picture)
+    one_picture.write_picture(target, picture)
     before = target.read_bytes()
-    monkeypatch.setattr(files, "open", lambda path, mode: Fails(open(path, mode)), raising=False)
+    monkeypatch.setattr(one_picture, "open", lambda path, mode: Fails(open(path, mode)), raising=False)
     with pytest.raises(OSError):
-        files.write_picture(target, picture + 1)
+        one_picture.write_picture(target, picture + 1)
     assert target.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["000000.png"]
     monkeypatch.undo()
     (tmp_path / "link.png").symlink_to(target)
-    files.write_picture(tmp_path / "link.png", picture + 2)
+    one_picture.write_picture(tmp_path / "link.png", picture + 2)
     assert (tmp_path / "link.png").is_symlink() and target.read_bytes() != before
 
 

@@ -100,7 +100,7 @@ def test_a_mask_that_cannot_be_put_in_place_after_its_line_takes_its_line_back(t
             raise OSError(errno.EACCES, "Permission denied")
         replace(src, dst)
 
-    monkeypatch.setattr("roadseg.pipeline.sinks.files.os.replace", refused)
+    monkeypatch.setattr("roadseg.pipeline.sinks.picture.os.replace", refused)
     sink, labels = MaskSink(tmp_path / "masks"), split_frames(1)[0][..., 0]
     for i in range(3):
         sink.write(None, Frame(i, split_frames(1)[0], i, Fraction(1, 25), labels=labels))

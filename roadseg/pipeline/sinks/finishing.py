@@ -63,7 +63,7 @@ def written_whole(output: str, live: bool) -> bool:
 def remove_leftovers(path: Path, *, every: bool = False) -> None:
     """Remove the temporary files of ``path`` that runs killed before they finished left (a power cut, ``kill -9``):
     those of a process no longer running (``every``: of every file in the folder ``path``, a masks folder's:
-    :func:`~roadseg.pipeline.sinks.files.part_name`). Nothing else there is touched."""
+    :func:`~roadseg.pipeline.sinks.picture.part_name`). Nothing else there is touched."""
     folder, prefix = (path, ".") if every else (path.parent, f".{path.name}{PART}")
     with contextlib.suppress(OSError):
         for entry in os.scandir(folder):

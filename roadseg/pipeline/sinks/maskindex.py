@@ -12,7 +12,7 @@ some, the numbers run on without a gap, and the time says where each frame was. 
 * an image input's: ``mask,image``: the input image's file name.
 
 A line is written (and flushed) once its mask is whole under a hidden name, before the mask is renamed onto its own
-(:func:`~roadseg.pipeline.sinks.files.write_picture`), and taken back where it cannot be (:meth:`MaskIndex.drop`): the
+(:func:`~roadseg.pipeline.sinks.picture.write_picture`), and taken back where it cannot be (:meth:`MaskIndex.drop`): the
 index of a run that was stopped names the masks there are and no others, of one that was killed (``kill -9``) every
 mask there is, and at most one more, its last line, whose mask the kill came before (was: a mask without its line).
 An image input's rerun into the folder (``-y``) keeps the earlier index's lines of the masks still there that it does

@@ -285,5 +285,7 @@ def test_a_live_masks_only_run_refuses_no_hud_which_a_view_takes(live_clip, rule
         "Error: --no-hud leaves the frames/s and latency figures off a live view (--show, --serve), which this run does "
         "not show: --masks-dir alone writes the masks and draws nothing; leave it out, or add --show or --serve\n"), r.output  # fmt: skip
     assert not masks.exists()  # (before any work)
+    r = CliRunner().invoke(segment_video_cmd, [c for c in cmd if c != "--live"])  # (a file: no view to add)
+    assert r.exit_code == 1 and r.output.endswith("draws nothing; leave it out\n"), r.output
     r = CliRunner().invoke(segment_video_cmd, [*cmd, "--serve", f"127.0.0.1:{_free_port()}"])
     assert r.exit_code == 0 and len(_index(masks)) == 3, r.output  # (the view's figures are left off)

@@ -137,9 +137,10 @@ def video_only(opts: SegmentOptions, given: Collection[str] = ()) -> None:
                           f"{'images' if not opts.live and images(opts) else 'video'}, which this run does not write "
                           f"(-o): {why}; leave {'it' if len(named) == 1 else 'them'} out, or add -o FILE")  # fmt: skip
     if opts.no_hud and not shown:  # (was: taken and ignored, unsaid: the figures are drawn on a view alone)
+        live = opts.live or is_live_input(str(opts.input))  # (a view is shown of a live input alone)
         raise OutputError("--no-hud leaves the frames/s and latency figures off a live view (--show, --serve), which "
-                          "this run does not show: --masks-dir alone writes the masks and draws nothing; leave it out, "
-                          "or add --show or --serve")  # fmt: skip
+                          "this run does not show: --masks-dir alone writes the masks and draws nothing; leave it out"
+                          f"{', or add --show or --serve' if live else ''}")  # fmt: skip
 
 
 def video_options(opts: SegmentOptions, given: Collection[str] = ()) -> list[str]:

@@ -1,0 +1,146 @@
+"""The docs name what there is: each file, module, function, class member and command-line option that README.md,
+DEVELOPERS.md, models/MODEL_CARD.md and benchmarks/README.md name exists (drift: a module moved, a function or an
+option renamed, and the docs left naming the old one, as README named a ``--pace`` no command had)."""
+
+import ast
+import re
+from functools import cache
+from pathlib import Path
+
+import click
+import pytest
+
+from roadseg.cli import main, segment_video_cmd
+
+ROOT = Path(__file__).parents[1]
+DOCS = ("README.md", "DEVELOPERS.md", "models/MODEL_CARD.md", "benchmarks/README.md")
+#: Files the docs show a command making, not files of the repository.
+MADE = {"models/unet-r34-mydata.onnx"}
+#: Options of other tools the docs show: pip's, ``ray start``'s, ``git status``'s.
+OTHER_TOOLS = {"--extra-index-url", "--head", "--port", "--address", "--block", "--short"}
+#: Names a doc writes as ``module.attr`` that are not roadseg's though a module of roadseg's has that name:
+#: onnxruntime's session's and its options', the onnx package's.
+NOT_OURS = {"session.run", "session.x64quantprecision", "onnx.checker"}
+
+PATH = re.compile(r"(?<![\w./-])((?:roadseg|tests|benchmarks|scripts|sample_videos|models|docs|\.ci)/[\w./-]*\w)")
+BARE_FILE = re.compile(r"`((?:[a-z_]+/)*[a-z_]+\.py)`")
+DOTTED = re.compile(r"`([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)(?:\(.*?\))?`")
+#: A doc's file names (``bench.json``, ``classes.txt``) are no dotted names.
+FILE_ENDINGS = {"py", "md", "json", "jsonl", "csv", "txt", "png", "jpg", "onnx", "pt", "mp4", "mkv", "mov", "ts", "toml"}
+OPTION = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*[a-z0-9])")
+
+
+def _text(doc: str) -> str:
+    return (ROOT / doc).read_text()
+
+
+@cache
+def _modules() -> dict[str, ast.Module]:
+    """roadseg's modules by dotted name (a package by its own), parsed."""
+    found = {}
+    for path in (ROOT / "roadseg").rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found[name] = ast.parse(path.read_text())
+    return found
+
+
+def _top_names(tree: ast.Module) -> set[str]:
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return names
+
+
+@cache
+def _classes() -> dict[str, list[ast.ClassDef]]:
+    found: dict[str, list[ast.ClassDef]] = {}
+    for tree in _modules().values():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                found.setdefault(node.name, []).append(node)
+    return found
+
+
+def _members(name: str, seen: frozenset = frozenset()) -> set[str]:
+    """What a class of that name defines or sets on ``self``, its bases' members (by their names) included."""
+    members: set[str] = set()
+    for cls in _classes().get(name, []):
+        members |= _top_names(ast.Module(body=cls.body, type_ignores=[]))
+        members |= {n.attr for n in ast.walk(cls) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+                    and n.value.id == "self" and isinstance(n.ctx, ast.Store)}  # fmt: skip
+        for base in cls.bases:
+            base_name = base.id if isinstance(base, ast.Name) else getattr(base, "attr", None)
+            if base_name and base_name not in seen:
+                members |= _members(base_name, seen | {name})
+    return members
+
+
+def _resolves(dotted: str) -> bool | None:
+    """Whether a doc's ``a.b.c`` names something of roadseg's: a module, then a name it defines, then a member of
+    that class; ``a`` may be a module's last part(s) (``sinks.formats.LIVE_PIPE``) or a class (``VideoSink.commit``).
+    None where it names nothing of roadseg's at all (``ray.init``, ``exc.frames``)."""
+    parts, modules = dotted.split("."), _modules()
+    for k in range(len(parts), 0, -1):
+        head = ".".join(parts[:k])
+        where = [m for m in modules if m == head or m.endswith("." + head)]
+        if not where:
+            continue
+        rest = parts[k:]
+        if not rest:
+            return True
+        for m in where:
+            if rest[0] in _top_names(modules[m]):
+                return len(rest) == 1 or rest[0] not in _classes() or rest[1] in _members(rest[0])
+        return False
+    if parts[0] in _classes():
+        return parts[1] in _members(parts[0])
+    return None
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_the_files_a_doc_names_exist(doc):
+    text = _text(doc)
+    named = {p.rstrip(".") for p in PATH.findall(text)} - MADE
+    missing = sorted(p for p in named if not (ROOT / p).exists())
+    missing += sorted(f for f in set(BARE_FILE.findall(text)) if "/" not in f[:8] and not any(ROOT.rglob(f)))
+    assert not missing, f"{doc} names files that are not there: {missing}"
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_the_modules_functions_and_members_a_doc_names_exist(doc):
+    named = {d for d in DOTTED.findall(_text(doc)) if d.rsplit(".", 1)[1] not in FILE_ENDINGS} - NOT_OURS
+    missing = sorted(d for d in named if _resolves(d) is False)
+    assert not missing, f"{doc} names what roadseg does not have: {missing}"
+
+
+def _options() -> set[str]:
+    """Every option of roadseg's commands, and of the scripts (argparse) in roadseg/, benchmarks/ and sample_videos/."""
+    commands = [segment_video_cmd, main, *main.commands.values()]
+    found = {o for c in commands for p in c.params if isinstance(p, click.Option) for o in p.opts + p.secondary_opts}
+    for folder in ("roadseg", "benchmarks", "sample_videos"):
+        for path in (ROOT / folder).rglob("*.py"):
+            found |= set(re.findall(r"add_argument\([^)]*?[\"'](--[\w-]+)[\"']", path.read_text()))
+    return found
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_the_options_a_doc_names_exist(doc):
+    named = set(OPTION.findall(_text(doc))) - OTHER_TOOLS
+    missing = sorted(named - _options())
+    assert not missing, f"{doc} names options that no command or script has: {missing}"
+
+
+def test_the_checks_find_what_is_missing():
+    """The checks can fail: a moved module, a renamed member and a made-up option are each caught."""
+    assert _resolves("sinks.formats.LIVE_PIPE") and _resolves("roadseg.pipeline.run.run")
+    assert _resolves("VideoSink.commit") and _resolves("LiveSource._lag")  # (set by a base class, Tying)
+    assert _resolves("sinks.formats.NO_SUCH_NAME") is False and _resolves("VideoSink.no_such_member") is False
+    assert _resolves("ray.init") is None
+    assert "--pace" not in _options() and {"--fps", "--masks-only", "--chain", "--rounds"} <= _options()

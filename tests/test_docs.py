@@ -23,7 +23,8 @@ OTHER_TOOLS = {"--extra-index-url", "--head", "--port", "--address", "--block", 
 NOT_OURS = {"session.run", "session.x64quantprecision", "onnx.checker"}
 
 PATH = re.compile(r"(?<![\w./-])((?:roadseg|tests|benchmarks|scripts|sample_videos|models|docs|\.ci)/[\w./-]*\w)")
-BARE_FILE = re.compile(r"`((?:[a-z_]+/)*[a-z_]+\.py)`")
+#: A Python file by its name, or by its path under its package: `file.py`, `sinks/video.py`.
+BARE_FILE = re.compile(r"(?<![\w/.-])((?:[a-z_]+/)*[a-z_0-9]+\.py)\b")
 DOTTED = re.compile(r"`([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)(?:\(.*?\))?`")
 #: A doc's file names (``bench.json``, ``classes.txt``) are no dotted names.
 FILE_ENDINGS = {"py", "md", "json", "jsonl", "csv", "txt", "png", "jpg", "onnx", "pt", "mp4", "mkv", "mov", "ts", "toml"}
@@ -32,6 +33,13 @@ OPTION = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*[a-z0-9])")
 
 def _text(doc: str) -> str:
     return (ROOT / doc).read_text()
+
+
+@cache
+def _python_files() -> set[str]:
+    """The repository's Python files (not its .venv's), each as /its/path from the top."""
+    folders = ("roadseg", "tests", "benchmarks", "scripts", "sample_videos")
+    return {"/" + p.relative_to(ROOT).as_posix() for folder in folders for p in (ROOT / folder).rglob("*.py")}
 
 
 @cache
@@ -109,7 +117,7 @@ def test_the_files_a_doc_names_exist(doc):
     text = _text(doc)
     named = {p.rstrip(".") for p in PATH.findall(text)} - MADE
     missing = sorted(p for p in named if not (ROOT / p).exists())
-    missing += sorted(f for f in set(BARE_FILE.findall(text)) if "/" not in f[:8] and not any(ROOT.rglob(f)))
+    missing += sorted(f for f in set(BARE_FILE.findall(text)) if not any(p.endswith("/" + f) for p in _python_files()))
     assert not missing, f"{doc} names files that are not there: {missing}"
 
 

@@ -3,6 +3,7 @@ DEVELOPERS.md, models/MODEL_CARD.md and benchmarks/README.md name exists (drift:
 option renamed, and the docs left naming the old one, as README named a ``--pace`` no command had)."""
 
 import ast
+import json
 import re
 from functools import cache
 from pathlib import Path
@@ -152,3 +153,17 @@ def test_the_checks_find_what_is_missing():
     assert _resolves("sinks.formats.NO_SUCH_NAME") is False and _resolves("VideoSink.no_such_member") is False
     assert _resolves("ray.init") is None
     assert "--pace" not in _options() and {"--fps", "--masks-only", "--chain", "--rounds"} <= _options()
+
+
+def test_the_shipped_models_figures_agree_between_card_readme_and_eval_json():
+    """A release writes models/eval.json; the card's table and README's accuracy row are updated by hand from it."""
+    scores = json.loads((ROOT / "models" / "eval.json").read_text())
+    card, readme = _text("models/MODEL_CARD.md"), _text("README.md")
+    shipped = sorted(p.name for p in (ROOT / "models").glob("*.onnx"))
+    assert shipped == sorted(k for k in scores if k.endswith(".onnx"))
+    for name in shipped:
+        size, miou = scores[name]["megabytes"], 100 * scores[name]["miou"]
+        assert size == round((ROOT / "models" / name).stat().st_size / 1e6, 1), name
+        assert re.search(rf"\| `{re.escape(name)}` \|[^\n]*\| {size} MB \| \*\*{miou:.2f}\*\* \|", card), name
+    int8, fp32 = (100 * scores[f"unet-r34-camvid{s}.onnx"]["miou"] for s in ("-int8", ""))
+    assert f"mIoU {int8:.1f} INT8" in readme and f"{fp32:.1f} fp32" in readme

@@ -167,3 +167,14 @@ def test_the_shipped_models_figures_agree_between_card_readme_and_eval_json():
         assert re.search(rf"\| `{re.escape(name)}` \|[^\n]*\| {size} MB \| \*\*{miou:.2f}\*\* \|", card), name
     int8, fp32 = (100 * scores[f"unet-r34-camvid{s}.onnx"]["miou"] for s in ("-int8", ""))
     assert f"mIoU {int8:.1f} INT8" in readme and f"{fp32:.1f} fp32" in readme
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_the_tests_a_doc_names_exist(doc):
+    """A test named by its function (``test_x``, or ``test_x_*`` for a family) is defined in tests/; a test file by its
+    module's name (``test_fuzz``) is there."""
+    files = list((ROOT / "tests").glob("*.py"))
+    defined = "\n".join(p.read_text() for p in files) + "".join(f"\ndef {p.stem}\n" for p in files)
+    named = set(re.findall(r"(?<![\w/.-])(test_\w+?)(_?\*)?(?![\w.])", _text(doc)))
+    missing = sorted(n + s for n, s in named if not re.search(rf"def {n}" + ("" if s else r"\b"), defined))
+    assert not missing, f"{doc} names tests that are not there: {missing}"

@@ -178,3 +178,31 @@ def test_the_tests_a_doc_names_exist(doc):
     named = set(re.findall(r"(?<![\w/.-])(test_\w+?)(_?\*)?(?![\w.])", _text(doc)))
     missing = sorted(n + s for n, s in named if not re.search(rf"def {n}" + ("" if s else r"\b"), defined))
     assert not missing, f"{doc} names tests that are not there: {missing}"
+
+
+def test_readmes_segment_video_table_states_the_options_defaults_and_choices():
+    """README's ``| option | default | meaning |`` table: a literal default (a number, a word, ``off`` for a flag) is the
+    option's own, a default in words (``shipped model``, ``every frame``) one the option leaves unset, and a list of
+    choices (``--device auto|cpu|cuda|tensorrt``) the option's choices."""
+    table = _text("README.md").split("| option | default | meaning |\n|---|---|---|\n", 1)[1].split("\n\n", 1)[0]
+    params = {o: p for p in segment_video_cmd.params if isinstance(p, click.Option) for o in p.opts}
+    context, checked = click.Context(segment_video_cmd), 0
+    for row in table.splitlines():
+        cells = [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", row)[1:3]]
+        names, defaults = re.findall(r"--[\w-]+", cells[0]), cells[1].split(", ")
+        for name, default in zip(names, defaults if len(defaults) == len(names) else [cells[1]] * len(names)):
+            param = params[name]
+            own = param.get_default(context, call=False)
+            own = None if repr(own) == "Sentinel.UNSET" else own  # (click 8.3 and later: no default given)
+            if re.fullmatch(r"[\d.]+", default):
+                assert float(default) == own, (name, default, own)
+            elif default == "off":  # (a flag, or an option such as --hwaccel that is off unless given)
+                assert own is (False if param.is_flag else None), (name, own)
+            elif isinstance(own, str) and re.fullmatch(r"\w+", default):
+                assert default == own, (name, default, own)
+            else:
+                assert own is None, (name, default, own)
+            if choices := re.search(rf"{name} ([\w-]+(?:\|[\w-]+)+)`", cells[0]):
+                assert choices[1].split("|") == list(param.type.choices), (name, choices[1])
+            checked += 1
+    assert checked >= 15, table

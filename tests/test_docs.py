@@ -1,6 +1,8 @@
 """The docs name what there is: each file, module, function, class member and command-line option that README.md,
 DEVELOPERS.md, models/MODEL_CARD.md and benchmarks/README.md name exists (drift: a module moved, a function or an
-option renamed, and the docs left naming the old one, as README named a ``--pace`` no command had)."""
+option renamed, and the docs left naming the old one, as README named a ``--pace`` no command had); so do the tests
+they name; README's segment-video table states the options' defaults, and the shipped models' figures agree between
+models/eval.json, the card and README."""
 
 import ast
 import json

@@ -265,9 +265,9 @@ def test_an_http_url_of_a_live_stream_is_refused_a_cap_saying_what_to_do(rule_on
     src = write_video(tmp_path / "a.ts", _shaded(20), fps=Fraction(25))
     with serving(partial(Quiet, directory=str(tmp_path))) as httpd:
         url = f"http://127.0.0.1:{httpd.server_address[1]}/{src.name}"
-        with pytest.raises(OutputError, match=r"--fps .* live stream .*download it first"):
-            segment_video(url, tmp_path / "o.mp4", model=rule_onnx, fps=10, quiet=True)
-    with pytest.raises(OutputError, match="a live source is paced by its own"):
+        with pytest.raises(OutputError, match=r"--fps .* live stream .*paced by its own clock\): .*download it first"):
+            segment_video(url, tmp_path / "o.mp4", model=rule_onnx, fps=10, quiet=True)  # (no --pace: no command has)
+    with pytest.raises(OutputError, match=r"a live source is paced by its own clock \(a camera's rate: --camera-fps\)"):
         segment_video("http://127.0.0.1:9/a.ts", tmp_path / "o.mp4", live=True, fps=10)
 
 

@@ -71,8 +71,8 @@ def check(opts: SegmentOptions) -> bool:
                                                                      ("--codec", opts.codec)) if on]):  # fmt: skip
         raise OutputError(f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} for video; {opts.input} is images")
     if opts.fps is not None and (live and not may_be_a_file(opts) or images(opts)):  # (a URL's: once opened, run)
-        raise OutputError("--fps keeps fewer of a video file's frames; a live source is paced by its own (--pace, "
-                          "--camera-fps), and images are each segmented")  # fmt: skip
+        raise OutputError("--fps keeps fewer of a video file's frames; a live source is paced by its own clock (a "
+                          "camera's rate: --camera-fps), and images are each segmented")  # fmt: skip
     if opts.height is not None and (live and not may_be_a_file(opts) or images(opts)):
         raise OutputError("--height scales a video file's frames as they are decoded; it is not for live or image input")
     if str(opts.output) == STDOUT:
@@ -190,8 +190,8 @@ def refuse_live_url(given: list[str], url: str, live: Any) -> None:
         return
     live.close()
     raise OutputError(f"{listed(given)} {'is' if len(given) == 1 else 'are'} for a video file, and {redacted(url)} plays as a "
-                      "live stream (the server says no length; a live source is read as it comes, paced by its own: "
-                      "--pace): where it is a file, download it first (curl -o clip.mp4 URL) and give the file")  # fmt: skip
+                      "live stream (the server says no length; a live source is read as it comes, paced by its own "
+                      "clock): where it is a file, download it first (curl -o clip.mp4 URL) and give the file")  # fmt: skip
 
 
 #: The whole-number options a library caller may give that the command line bounds (``--batch`` 1..256,

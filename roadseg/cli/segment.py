@@ -72,11 +72,14 @@ def _summary(result: RunResult, masks_dir: str | None = None) -> str:
     'wrote masks to m1: 38 frames in 3.2 s (11.9 frames/s)'
     >>> _summary(RunResult("0", None, "file", 38, 3.2, 11.9, latency_ms={"p50": 30, "p95": 41}), "m1")
     'live: wrote masks to m1: 38 frames at 11.9 frames/s, 0 dropped (0%), latency p50 30 ms p95 41 ms'
+    >>> _summary(RunResult("0", None, "file", 1, 0.1, None, latency_ms={"p50": 30, "p95": 30}), None)
+    'live: 1 frame shown, 0 dropped (0%), latency p50 30 ms p95 30 ms'
     """
     if result.latency_ms is not None:
         lat = result.latency_ms
         rate = f" at {result.fps} frames/s" if result.fps is not None else ""  # (none for a single frame)
-        said = f"wrote masks to {masks_dir}: {result.frames} frames" if masks_dir else f"{result.frames} frames shown"
+        frames = f"{result.frames} frame{'' if result.frames == 1 else 's'}"
+        said = f"wrote masks to {masks_dir}: {frames}" if masks_dir else f"{frames} shown"
         return (f"live: {said}{rate}, {result.dropped} dropped "
                 f"({100 * result.drop_rate:.0f}%), latency p50 {lat['p50']} ms p95 {lat['p95']} ms")  # fmt: skip
     noun = "image" if result.kind == "images" else "frame"

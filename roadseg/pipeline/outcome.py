@@ -228,7 +228,7 @@ def failure(exc: StageFailed, primary: VideoSink | ImageSink | None,
     if isinstance(cause, OutputClosed) and isinstance(primary, VideoSink):  # (not a failure: the reader went away)
         primary.finish(keep=False)  # (nothing more reaches a closed pipe; a file of that name is not removed)
         return OutputClosed(f"{primary.shown} was closed by its reader (a player quit?); stopped after "
-                            f"{primary.written} frames")  # fmt: skip
+                            f"{primary.written} frame{'' if primary.written == 1 else 's'}")  # fmt: skip
     reason = str(cause) if isinstance(cause, RoadsegError) else _named(cause)  # (an error without words: its name, once)
     left, kept, frames = _left(primary, masks, cause)
     failed = f"{exc.stage} failed: {reason}"

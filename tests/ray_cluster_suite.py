@@ -516,6 +516,37 @@ def test_a_head_that_asks_for_a_token_is_one_line_naming_the_token_missing_or_wr
         head.stop()
 
 
+def test_a_token_this_machine_holds_is_not_sent_to_a_cluster_that_asks_for_none(cluster, work, tmp_path) -> None:
+    """A driver whose home holds ``~/.ray/auth_token`` (any local ``ray start --head`` or ``--ray local`` leaves one)
+    and the suite's cluster, started without tokens. Its ``HOST:PORT`` ran; ``auto``, found as ``ray start`` records
+    its cluster, did not: Ray turned its token authentication on for the token held, the driver refused the
+    cluster's calls, and the batch said "no Ray worker could start ... The actor never ran". ``RAY_AUTH_MODE=token``
+    is one line saying to unset it (was that same line; with no token held, Ray's AuthenticationError traceback)."""
+    home = tmp_path / "home"
+    (home / ".ray").mkdir(parents=True)
+    (home / ".ray" / "auth_token").write_text("a-local-clusters-token\n")
+    found = tmp_path / "found"  # (RAY_TMPDIR: where `auto` reads ray/ray_current_cluster, as `ray start` writes it)
+    (found / "ray").mkdir(parents=True)
+    (found / "ray" / "ray_current_cluster").write_text(ADDRESS)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_AUTH", "RAY_ADDRESS"))} | {"HOME": str(home)}
+    inputs = small_videos(work["root"], "held")
+
+    def batch(name: str, address: str = ADDRESS, **more: str) -> subprocess.CompletedProcess:
+        return subprocess.run(batch_cmd(inputs, tmp_path / name, work["model"], address=address), capture_output=True,
+                              text=True, timeout=120, env=env | more)  # fmt: skip
+
+    for name, address, more in (("given", ADDRESS, {}), ("auto", "auto", {"RAY_TMPDIR": str(found)})):
+        run = batch(name, address, **more)
+        assert run.returncode == 0 and "ok 2 · error 0 · skipped 0" in run.stderr, (name, run.stderr)
+    for home_of in (home, tmp_path):  # (a token held; none)
+        run = batch("mode", RAY_AUTH_MODE="token", HOME=str(home_of))
+        assert run.returncode == 1 and run.stderr.strip() == (
+            f"Error: the Ray cluster at {ADDRESS} asks for no token (Ray's token authentication is off there) and "
+            "RAY_AUTH_MODE=token here makes Ray refuse its calls: unset RAY_AUTH_MODE, or set it to disabled, for "
+            "this command"), run.stderr  # fmt: skip
+    assert not (tmp_path / "mode").exists()
+
+
 def test_a_port_that_is_no_ray_head_and_a_worker_no_node_holds_are_one_line_each(cluster, work) -> None:
     import http.server
     import time

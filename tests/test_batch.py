@@ -1220,6 +1220,27 @@ def test_a_ray_address_that_is_no_ray_head_says_what_it_did(serve, said, seconds
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.mp4"))
 
 
+def test_rays_token_authentication_on_without_a_token_is_one_line(monkeypatch, archive: Path, tmp_path: Path) -> None:
+    """``RAY_AUTH_MODE=token`` and no token held, at a head whose answer the check cannot read (a TLS one): was Ray's
+    AuthenticationError out of ``ray.init``, a traceback (the Ray suite has the heads the check reads)."""
+    ray = pytest.importorskip("ray")
+    from roadseg.batch import ray_connect
+    from roadseg.batch.ray_head import Head
+
+    def init(*args, **kw) -> None:  # (as ray.init raises it, before it connects)
+        raise ray.exceptions.AuthenticationError("Token authentication is enabled but no authentication token was found")
+
+    monkeypatch.setattr(ray_connect, "check_reachable", Head)
+    monkeypatch.setattr(ray_connect, "connect", init)
+    with pytest.raises(BatchError) as err:
+        roadseg.batch(archive, tmp_path / "out", ray="127.0.0.1:1", quiet=True)
+    assert str(err.value) == (
+        "cannot reach a Ray cluster at 127.0.0.1:1: Token authentication is enabled but no authentication token was "
+        "found (RAY_AUTH_MODE=token here): put the cluster's token (`ray get-auth-token` on the head prints it) in "
+        "RAY_AUTH_TOKEN or ~/.ray/auth_token, or unset RAY_AUTH_MODE where it asks for none")  # fmt: skip
+    assert not (tmp_path / "out").exists()
+
+
 def test_worker_killed_mid_video_is_retried(long_clips: Path, rule_onnx: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     done: dict = {}

@@ -95,5 +95,5 @@ def test_ray_two_node_cluster_in_a_network_namespace() -> None:
             time.sleep(0.2)
     tail = (run.stdout + run.stderr)[-6000:]
     assert run.returncode == 0, tail
-    assert re.search(r"\b13 passed\b", run.stdout) and "skipped" not in run.stdout, tail
+    assert re.search(r"\b14 passed\b", run.stdout) and "skipped" not in run.stdout, tail
     assert not stray, f"Ray processes outlived the cluster: {stray}"

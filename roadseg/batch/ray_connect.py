@@ -1,6 +1,6 @@
-"""The driver joins a Ray cluster: ``ray.init`` (:func:`connect`) with the caller's signal handlers kept
-(:func:`signal_handlers`, :func:`restore_handlers`) and Ray's native lines sent to its log folder
-(:func:`native_lines_to_ray_logs`); a connection the caller made checked against the address given
+"""The driver joins a Ray cluster (:func:`join`): its head checked, then ``ray.init`` (:func:`connect`) with Ray's
+native lines sent to its log folder (:func:`native_lines_to_ray_logs`) and the caller's signal handlers kept
+(:func:`signal_handlers`, :func:`restore_handlers`); a connection the caller made checked against the address given
 (:func:`check_connected`); whether a head still answers before anything is asked of it (:func:`answers`).
 
 Example (an address that names no host and port is not probed):
@@ -22,7 +22,7 @@ from typing import Any
 
 from roadseg._stderr import caught_stderr
 from roadseg.batch.errors import BatchError
-from roadseg.batch.ray_head import hostport
+from roadseg.batch.ray_head import Head, check_reachable, hostport
 from roadseg.pipeline.runner import call_interruptibly
 
 INSTALL_HINT = "--ray needs Ray: pip install 'roadseg[ray]'"
@@ -35,6 +35,36 @@ def import_ray() -> Any:
     except ImportError:
         raise BatchError(INSTALL_HINT) from None
     return ray
+
+
+def join(ray: Any, address: str, *, ray_logs: bool) -> str:
+    """Join the Ray cluster at ``address``: its head checked (:func:`~roadseg.batch.ray_head.check_reachable`), then
+    :func:`connect`, Ray's native lines kept off stderr (:func:`native_lines_to_ray_logs`, unless ``ray_logs``). A
+    head that asks for no token is given to ``ray.init`` by its address: given ``auto``, Ray turns its token
+    authentication on where this machine holds a token (``~/.ray/auth_token``, which any local ``ray start --head``
+    leaves), and the driver then refused the cluster's calls ("no Ray worker could start ... The actor never ran").
+
+    Returns:
+        the head's ``host:port`` (``auto`` resolved).
+
+    Raises:
+        BatchError: in one line, where the head cannot be reached, asks for a token not sent, or Ray's token
+            authentication is on here without a token.
+    """
+    head = Head(address)
+    try:
+        with native_lines_to_ray_logs(ray, keep=ray_logs):  # (also Ray's as it resolves `auto`: was on stderr)
+            head = check_reachable(address)
+            connect(ray, head.address if head.tokenless else address, ray_logs=ray_logs)
+    except ray.exceptions.AuthenticationError as exc:  # (RAY_AUTH_MODE=token, no token: where the check could not tell)
+        raise BatchError(f"cannot reach a Ray cluster at {address}: {exc.message.rstrip('.')} (RAY_AUTH_MODE=token "
+                         "here): put the cluster's token (`ray get-auth-token` on the head prints it) in RAY_AUTH_TOKEN "
+                         "or ~/.ray/auth_token, or unset RAY_AUTH_MODE where it asks for none") from None  # fmt: skip
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        if head.hint:
+            raise BatchError(f"the Ray cluster at {address} asks for a token: {head.hint}") from None
+        raise BatchError(f"cannot reach a Ray cluster at {address}: {str(exc).splitlines()[0]}") from None
+    return head.address
 
 
 def connect(ray: Any, address: str, *, ray_logs: bool) -> None:

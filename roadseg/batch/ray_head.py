@@ -5,7 +5,8 @@ Ctrl-C (a quarter of an hour where something else listens on the port), and a he
 the driver does not send (Ray's token authentication, ``RAY_AUTH_MODE=token``) is retried for 20 s and
 then reported as "Failed to connect to Ray cluster". A head's GCS is a gRPC server, so these checks speak
 HTTP/2 to it: first its SETTINGS, then one call (``GetClusterId``, which asks nothing of the cluster) with
-and without the token this machine holds.
+and without the token this machine holds. A head that asks for no token is one to reach without: a driver that
+runs with Ray's token authentication refuses such a cluster's calls, and its workers never start.
 
 Example (nothing listens on port 1):
     >>> check_reachable("127.0.0.1:1")
@@ -20,6 +21,7 @@ import socket
 import struct
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from roadseg.batch.errors import BatchError
 
@@ -32,21 +34,35 @@ TOKEN_HOW = ("set RAY_AUTH_MODE=token, with the cluster's token (`ray get-auth-t
              "RAY_AUTH_TOKEN or ~/.ray/auth_token")  # fmt: skip
 
 
-def check_reachable(address: str) -> tuple[str, str]:
-    """The cluster's ``host:port`` (``auto`` resolved as Ray resolves it), after checking that a Ray head
-    answers there, and, where the head asks for a token that this machine holds but Ray would not send, how to
-    have it sent (else ""): the line for a failed connection. BatchError if nothing accepts the connection, or what does closes it or says
-    nothing within :data:`ANSWER_WITHIN` s (a busy head may too), answers as no Ray head does, or asks for
-    a token this machine does not hold or holds another of."""
+class Head(NamedTuple):
+    """What :func:`check_reachable` found at a Ray head's address."""
+
+    #: the cluster's ``host:port`` (``auto`` resolved as Ray resolves it)
+    address: str
+    #: where the head asks for a token that this machine holds but Ray would not send, how to have it sent: the
+    #: line for a failed connection; else ""
+    hint: str = ""
+    #: whether the head answered a call that carried no token: it asks for none
+    tokenless: bool = False
+
+
+def check_reachable(address: str) -> Head:
+    """What the Ray head at ``address`` answers (:class:`Head`), after checking that one answers there.
+
+    Raises:
+        BatchError: nothing accepts the connection, or what does closes it or says nothing within
+            :data:`ANSWER_WITHIN` s (a busy head may too), answers as no Ray head does, asks for a token this
+            machine does not hold or holds another of, or asks for none while ``RAY_AUTH_MODE=token`` is set here.
+    """
     if address == "auto":
         try:
             from ray._private.services import canonicalize_bootstrap_address_or_die
 
             address = canonicalize_bootstrap_address_or_die("auto")
         except (ImportError, AttributeError, ConnectionError, RuntimeError, ValueError):
-            return address, ""  # (ray.init says what it finds, at once, where there is nothing)
+            return Head(address)  # (ray.init says what it finds, at once, where there is nothing)
     if (where := hostport(address)) is None:
-        return address, ""
+        return Head(address)
     tls = os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true")  # (a TLS head: the connection is all we try)
     port = "its GCS port, 6379 unless set otherwise"
     try:
@@ -55,7 +71,7 @@ def check_reachable(address: str) -> tuple[str, str]:
         raise BatchError(f"cannot reach a Ray cluster at {address}: {exc.strerror or exc}") from None
     with conn:
         if tls:
-            return address, ""
+            return Head(address)
         try:
             conn.sendall(HTTP2_PREFACE)  # a Ray head's GCS is a gRPC server: it answers with HTTP/2 SETTINGS
             reply = conn.recv(9)
@@ -68,15 +84,22 @@ def check_reachable(address: str) -> tuple[str, str]:
         raise BatchError(f"{address} accepts connections but closed one without answering: not a Ray head ({port})")
     if len(reply) < 4 or reply[3] != 0x04:
         raise BatchError(f"{address} answers, but not as a Ray head ({port})")
-    return address, _check_token(where, address)
+    return _check_token(where, address)
 
 
-def _check_token(where: tuple[str, int], address: str) -> str:
-    """BatchError where the head asks for a token that this machine does not hold or holds another of; how to
-    have Ray send it where this machine holds it but Ray would not send it (a line to add if ``ray.init``
-    fails: Ray 2.60 sends it only with ``RAY_AUTH_MODE=token``; later versions may by default); else ""."""
-    if _refused_unauthenticated(where, None) is not True:
-        return ""  # (answered without a token, or said nothing clear: ray.init goes on as before)
+def _check_token(where: tuple[str, int], address: str) -> Head:
+    """BatchError where the head asks for a token that this machine does not hold or holds another of, or asks
+    for none while ``RAY_AUTH_MODE=token`` is set here (Ray's driver then refuses the cluster's calls: "no Ray
+    worker could start ... The actor never ran"); how to have Ray send it where this machine holds it but Ray
+    would not send it (a line to add if ``ray.init`` fails: Ray 2.60 sends it only with ``RAY_AUTH_MODE=token``;
+    later versions may by default)."""
+    refused = _refused_unauthenticated(where, None)
+    if refused is False and os.environ.get("RAY_AUTH_MODE", "").lower() == "token":
+        raise BatchError(f"the Ray cluster at {address} asks for no token (Ray's token authentication is off there) "
+                         "and RAY_AUTH_MODE=token here makes Ray refuse its calls: unset RAY_AUTH_MODE, or set it to "
+                         "disabled, for this command")  # fmt: skip
+    if refused is not True:
+        return Head(address, tokenless=refused is False)  # (or said nothing clear: ray.init goes on as before)
     token, source = token_here()
     if token is None:
         raise BatchError(f"the Ray cluster at {address} asks for a token (Ray's token authentication) and this "
@@ -85,8 +108,8 @@ def _check_token(where: tuple[str, int], address: str) -> str:
         raise BatchError(f"the Ray cluster at {address} refuses the token in {source} (not this cluster's): "
                          f"{TOKEN_HOW}")  # fmt: skip
     if os.environ.get("RAY_AUTH_MODE", "").lower() != "token":
-        return f"set RAY_AUTH_MODE=token for Ray to send the one in {source}"
-    return ""
+        return Head(address, f"set RAY_AUTH_MODE=token for Ray to send the one in {source}")
+    return Head(address)
 
 
 def token_here() -> tuple[str | None, str]:

@@ -26,15 +26,13 @@ from roadseg.batch.errors import BatchError
 from roadseg.batch.ray_connect import (
     answers,
     check_connected,
-    connect,
     head_gone,
     import_ray,
-    native_lines_to_ray_logs,
+    join,
     restore_handlers,
     signal_handlers,
 )
 from roadseg.batch.ray_errors import inner_cause, went_down
-from roadseg.batch.ray_head import check_reachable
 from roadseg.batch.ray_worker import RayWorker
 from roadseg.batch.task import Task
 from roadseg.pipeline.options import SegmentOptions
@@ -89,13 +87,7 @@ class RayPool:
                                  "cluster with --ray auto, or give the head's HOST:6379")  # fmt: skip
             keep = signal_handlers()  # (ray.init puts its own in, which ends the driver without its summary)
             try:
-                with native_lines_to_ray_logs(ray, keep=ray_logs):  # (also Ray's as it resolves `auto`: was on stderr)
-                    self._address, hint = check_reachable(address)
-                    connect(ray, address, ray_logs=ray_logs)
-            except (ConnectionError, RuntimeError, ValueError) as exc:
-                if hint:
-                    raise BatchError(f"the Ray cluster at {address} asks for a token: {hint}") from None
-                raise BatchError(f"cannot reach a Ray cluster at {address}: {str(exc).splitlines()[0]}") from None
+                self._address = join(ray, address, ray_logs=ray_logs)
             finally:
                 restore_handlers(keep)
             self._handlers = keep

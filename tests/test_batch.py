@@ -379,6 +379,32 @@ def test_an_earlier_batchs_output_folder_inside_the_inputs_is_no_input_of_a_new_
         in caplog.text
 
 
+def test_an_earlier_batchs_output_folder_without_its_results_log_is_no_input_of_a_new_one(rule_onnx: Path,
+                                                                                          tmp_path: Path, caplog) -> None:  # fmt: skip
+    """``batch archive -o archive/seg1``, seg1's results.jsonl removed, then ``-o archive/seg2``: seg1's outputs were
+    taken for inputs (into seg2/seg1/...). A folder a batch made holds .roadseg-batch, and where its results.jsonl is
+    gone every video in it is left out, said in one line; a folder that was there before a batch wrote into it holds
+    none, and without its results.jsonl its videos are inputs, as before."""
+    from roadseg.batch.inside import MARKER
+
+    archive = tmp_path / "archive"
+    for rel in ("car7/a.mp4", "c.mov"):
+        (archive / rel).parent.mkdir(parents=True, exist_ok=True)
+        write_video(archive / rel, split_frames(3))
+    assert roadseg.batch(archive, archive / "seg1", model=str(rule_onnx), workers=1, quiet=True).ok == 2
+    (archive / "old").mkdir()  # (there before the batch: not marked)
+    assert roadseg.batch(archive / "car7", archive / "old", model=str(rule_onnx), workers=1, quiet=True).ok == 1
+    assert (archive / "seg1" / MARKER).is_file() and not (archive / "old" / MARKER).exists()
+    for folder in ("seg1", "old"):
+        (archive / folder / "results.jsonl").unlink()
+    second = roadseg.batch(archive, archive / "seg2", model=str(rule_onnx), workers=1, quiet=True)
+    assert (second.ok, second.error) == (3, 0)  # (was: 5)
+    assert sorted(p.relative_to(archive / "seg2").as_posix() for p in (archive / "seg2").rglob("*.mp4")) == [
+        "c.mp4", "car7/a.mp4", "old/a.mp4"]  # fmt: skip
+    assert f"left out 2 videos in {archive / 'seg1'}: outputs of an earlier batch (a batch made it: {MARKER})" \
+        in caplog.text
+
+
 def test_an_output_folder_inside_the_inputs_by_another_name_is_one(rule_onnx: Path, tmp_path: Path) -> None:
     """The input folder named otherwise than the output folder's parent (a bind mount here; another case of its
     letters on a filesystem that folds it, macOS's or Windows', alike): the output folder, not found inside the
@@ -844,7 +870,7 @@ def test_a_drive_done_before_is_renamed_not_redone_when_its_folder_gains_or_lose
     assert run.returncode == 0 and "ok 1 · error 0 · skipped 1" in run.stderr, run.stderr
     assert "Movie/2026_1203_080000_0001F.mp4: done before as Movie.mp4 (the folder's drives changed); renamed" in run.stderr
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.parent.suffix != ".masks") == [
-        "Movie/2026_1203_080000_0001F.mp4", "Movie/2026_1203_080000_0001F.stats.json",
+        ".roadseg-batch", "Movie/2026_1203_080000_0001F.mp4", "Movie/2026_1203_080000_0001F.stats.json",
         "Movie/2026_1203_091500_0003F.mp4", "Movie/2026_1203_091500_0003F.stats.json", "results.jsonl"]  # fmt: skip
     assert (out / "Movie/2026_1203_080000_0001F.mp4").read_bytes() == made
     assert len(list((out / "Movie/2026_1203_080000_0001F.masks").iterdir())) == 6 + 1  # (and masks.csv)
@@ -857,7 +883,7 @@ def test_a_drive_done_before_is_renamed_not_redone_when_its_folder_gains_or_lose
     again = roadseg.batch(card.parent, out, **opts)
     assert (again.ok, again.skipped) == (0, 1)
     assert sorted(str(p.relative_to(out)) for p in out.iterdir()) == [
-        "Movie", "Movie.masks", "Movie.mp4", "Movie.stats.json", "results.jsonl"]  # fmt: skip
+        ".roadseg-batch", "Movie", "Movie.masks", "Movie.mp4", "Movie.stats.json", "results.jsonl"]  # fmt: skip
     assert sorted(p.name for p in (out / "Movie").iterdir()) == [  # the overwritten drive's outputs stay
         "2026_1203_080000_0001F.masks", "2026_1203_080000_0001F.mp4", "2026_1203_080000_0001F.stats.json"]  # fmt: skip
     assert frame_count(out / "Movie.mp4") == 4
@@ -1568,7 +1594,7 @@ def test_masks_only_writes_each_videos_masks_folder_and_no_video(archive: Path, 
     assert (summary.ok, summary.error) == (3, 1)
     expect = {"a/x.masks": 12, "a/b/y.masks": 9, "z.masks": 7}
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.parent.suffix != ".masks") == [
-        "a/b/y.stats.json", "a/x.stats.json", "results.jsonl", "z.stats.json"]  # fmt: skip
+        ".roadseg-batch", "a/b/y.stats.json", "a/x.stats.json", "results.jsonl", "z.stats.json"]  # fmt: skip
     for rel, n in expect.items():
         assert sorted(p.name for p in (out / rel).iterdir()) == [*(f"{i:06d}.png" for i in range(n)), "masks.csv"]
     lines = {Path(line["output"]).relative_to(out).as_posix(): line for line in batch_results(out)}
@@ -1638,7 +1664,7 @@ def test_masks_only_with_concat_writes_each_drives_masks_folder(rule_onnx: Path,
     out = tmp_path / "out"
     opts = {"model": str(rule_onnx), "workers": 1, "concat": True, "masks_only": True, "quiet": True}
     assert roadseg.batch(root, out, **opts).ok == 2
-    assert sorted(p.name for p in out.iterdir()) == ["d1.masks", "d2.x.masks", "results.jsonl"]
+    assert sorted(p.name for p in out.iterdir()) == [".roadseg-batch", "d1.masks", "d2.x.masks", "results.jsonl"]
     assert [len(list((out / f"{d}.masks").glob("*.png"))) for d in ("d1", "d2.x")] == [11, 3]
     assert roadseg.batch(root, out, **opts).skipped == 2
     write_video(root / "d1/c.mp4", split_frames(2))  # a file more in one drive: that drive's masks again

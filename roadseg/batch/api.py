@@ -19,7 +19,7 @@ from pathlib import Path
 
 from roadseg.batch.errors import BatchError
 from roadseg.batch.inputs import plan_joined, plan_outputs, refuse_streams
-from roadseg.batch.inside import leave_out_outputs, refuse_videos_in_output
+from roadseg.batch.inside import MARKER, leave_out_outputs, mark_output, refuse_videos_in_output
 from roadseg.batch.launch import run
 from roadseg.batch.options import (
     BatchOptions,
@@ -210,14 +210,17 @@ def _take_renamed(task: Task, earlier: dict, out: Path, results: ResultsLog, sum
 
 @contextmanager
 def _made(out: Path) -> Iterator[None]:
-    """Make the folder ``out`` (and its parents) for the batch; where the batch then fails before any video
-    has a results line (no videos found, a model no worker can load, Ray unreachable), remove the folders
-    it made and its empty results log: a mistake left an empty output folder behind."""
+    """Make the folder ``out`` (and its parents) for the batch, marked as a batch's where it made ``out``
+    (:func:`~roadseg.batch.inside.mark_output`); where the batch then fails before any video has a results line (no
+    videos found, a model no worker can load, Ray unreachable), remove the folders it made, its empty results log and
+    that mark: a mistake left an empty output folder behind."""
     made = [p for p in (out, *out.parents) if not os.path.lexists(p)]
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BatchError(f"cannot create output folder {out}: {reason_of(exc)}") from None
+    if made:
+        mark_output(out)
     try:
         yield
     except BatchError:
@@ -227,10 +230,13 @@ def _made(out: Path) -> Iterator[None]:
 
 
 def _remove_empty(out: Path, made: list[Path]) -> None:
-    """Remove ``out``'s empty results log and empty folders (under it, it, then the parents in ``made``)."""
+    """Remove ``out``'s empty results log, its mark, and empty folders (under it, it, then the parents in ``made``)."""
     results = out / RESULTS
     if results.is_file() and results.stat().st_size == 0:
         results.unlink()
+    if not results.exists():
+        with suppress(OSError):
+            (out / MARKER).unlink()
     for root, _, _ in os.walk(out, topdown=False):
         with suppress(OSError):  # (not empty: kept)
             os.rmdir(root)

@@ -1,8 +1,9 @@
 """An output folder inside the INPUTs (``batch archive -o archive/segmented``), which the search leaves out: the
 videos of its own refused (:func:`refuse_videos_in_output`), the outputs a search finds all the same left out
-(:func:`leave_out_outputs`). Folders are told apart by device and inode, not by their paths: a folder reached by two
-names (a bind mount; ``/Videos`` and ``/videos`` where the filesystem folds case, macOS's and Windows' by default) is
-one folder.
+(:func:`leave_out_outputs`), by their results.jsonl or, where it is gone, by the hidden file a batch writes into the
+output folder it makes (:func:`mark_output`). Folders are told apart by device and inode, not by their paths: a folder
+reached by two names (a bind mount; ``/Videos`` and ``/videos`` where the filesystem folds case, macOS's and Windows'
+by default) is one folder.
 
 Example:
     >>> import tempfile
@@ -23,6 +24,29 @@ from roadseg.batch.results import RESULTS, written_outputs
 from roadseg.pipeline.inputs import Video, find_videos, local_path
 
 log = logging.getLogger("roadseg")
+
+#: The hidden file in an output folder that a batch made (:func:`mark_output`)
+MARKER = ".roadseg-batch"
+MARKER_TEXT = ("roadseg batch made this folder for its outputs. A later batch that finds it inside its INPUTs leaves "
+               "out the videos its results.jsonl names, or every video in it where that file is gone. Delete this file "
+               "to have them taken as inputs.\n")  # fmt: skip
+
+
+def mark_output(out: Path) -> None:
+    """Write :data:`MARKER` into ``out``, an output folder the batch has just made, so that a later batch that finds it
+    inside its INPUTs knows its videos for outputs, results.jsonl or not (:func:`leave_out_outputs`). Not into a folder
+    that was there: it may hold videos of its own. Where it cannot be written, the folder is told by its results.jsonl.
+
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp())
+    >>> mark_output(out)
+    >>> (out / MARKER).read_text().startswith("roadseg batch made this folder")
+    True
+    """
+    try:
+        (out / MARKER).write_text(MARKER_TEXT, encoding="utf-8")
+    except OSError:
+        pass
 
 
 def refuse_videos_in_output(specs: Sequence[str | os.PathLike], out_dir: Path, made: set[str],
@@ -65,8 +89,9 @@ def leave_out_outputs(videos: Sequence[Video], out_dir: Path) -> list[Video]:
     """``videos`` less the outputs a search found: those in the output folder ``out_dir`` reached by another name than
     its own (a bind mount; ``/Videos/out`` in ``/videos`` where the filesystem folds case), which the search leaves
     out by its path, and those of an earlier batch into another folder inside an INPUT folder, which that folder's
-    results.jsonl names (was: ``batch archive -o archive/seg2`` segmented ``archive/seg1``'s outputs again), said in
-    one line a folder. Only the folders inside an INPUT folder are looked at: one named as an INPUT is searched whole.
+    results.jsonl names (was: ``batch archive -o archive/seg2`` segmented ``archive/seg1``'s outputs again), or, where
+    that log is gone from a folder a batch made (:data:`MARKER`), every video in it; said in one line a folder. Only
+    the folders inside an INPUT folder are looked at: one named as an INPUT is searched whole.
 
     >>> import tempfile; from pathlib import PurePath
     >>> root = Path(tempfile.mkdtemp())
@@ -74,22 +99,33 @@ def leave_out_outputs(videos: Sequence[Video], out_dir: Path) -> list[Video]:
     PurePosixPath('a/b.mp4')
     """
     out_id = _file_id(out_dir)
-    folders: dict[Path, tuple[bool, set[str]]] = {}  # (each folder looked at once: whether it is out_dir, its outputs)
+    # (each folder looked at once: whether it is out_dir, its outputs: None where all its videos are)
+    folders: dict[Path, tuple[bool, set[str] | None]] = {}
     kept, dropped = [], {}
     for video in videos:
         inside = list(video.path.parents)[: len(video.rel.parts) - 1]
         for folder in inside:
             if folder not in folders:
-                folders[folder] = (out_id is not None and _file_id(folder) == out_id, written_outputs(folder / RESULTS))
-        real = os.path.realpath(video.path)
-        out = next((f for f in inside if folders[f][0] or {str(video.path), real} & folders[f][1]), None)
+                folders[folder] = (out_id is not None and _file_id(folder) == out_id, _earlier_outputs(folder))
+        names = {str(video.path), os.path.realpath(video.path)}
+        out = next((f for f in inside if folders[f][0] or (made := folders[f][1]) is None or names & made), None)
         if out is None:
             kept.append(video)
         elif not folders[out][0]:
             dropped[out] = dropped.get(out, 0) + 1
     for folder, n in dropped.items():
-        log.warning("left out %s in %s: outputs of an earlier batch (its results.jsonl names them)", _videos(n), folder)
+        why = "its results.jsonl names them" if folders[folder][1] is not None else f"a batch made it: {MARKER}"
+        log.warning("left out %s in %s: outputs of an earlier batch (%s)", _videos(n), folder, why)
     return kept
+
+
+def _earlier_outputs(folder: Path) -> set[str] | None:
+    """The outputs an earlier batch wrote into ``folder``, which its results.jsonl names; None (every video in it)
+    where that log is gone from a folder a batch made (:data:`MARKER`)."""
+    results = folder / RESULTS
+    if not results.exists() and (folder / MARKER).exists():
+        return None
+    return written_outputs(results)
 
 
 def _videos(n: int) -> str:

@@ -145,11 +145,13 @@ def finished(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Write
     """What a run whose stages ended without an error did (``stopped``: by its caller's ``stop``; the frames it did
     not read then are not lost), its main output put in place (removed where it was stopped before any frame, as
     after Ctrl-C); :class:`MasksFailed` where only its masks failed. ``outputs``: the main one and the masks';
-    ``expected``: the frames expected as the run opened."""
+    ``expected``: the frames expected as the run opened (a live run's, ``--max-frames``, none: lost are its packets
+    refused, not the frames it dropped to keep up, and fell short of it by; was: '39 video packets ... could not be
+    decoded')."""
     primary, masks = outputs
-    if stopped:  # (the frames not read are not lost: those lost are the ones read that did not decode)
+    if stopped or source.live:  # (the frames not read are not lost: those lost are the ones read that did not decode)
         expected = None
-    elif expected or not source.live:  # (a raw stream knows its pictures only once read)
+    else:  # (a raw stream knows its pictures only once read)
         expected = expected_at_end(opts, source, expected)
     result = replace(run_result(opts, source, seg, writer, seconds, expected), stopped=stopped)
     if stopped and not result.frames and primary is not None:

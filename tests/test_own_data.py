@@ -88,6 +88,15 @@ def test_numbered_lines_0_to_c_minus_1_name_the_classes_without_their_numbers():
     assert parse_classes("road\n2 wheelers #ff0000\n", "c.txt").names == ("road", "2 wheelers")
     assert parse_classes("2 wheelers\nroad\n", "c.txt").names == ("2 wheelers", "road")
     assert parse_classes("0 30 km/h\n1 50 km/h\n", "c.txt").names == ("30 km/h", "50 km/h")  # (as the line says)
+    # a dot, a bracket or a dash after the number is numbering too (was: classes named '0. road', '1 - lane' ...)
+    for text in ("0. road #804080\n1. lane\n2. car #ff0000\n", "0 - road #804080\n1 - lane\n2 - car #ff0000\n",
+                 "0) road #804080\n1)  lane\n2)\tcar #ff0000\n", "0. road #804080\n1 - lane\n2: car #ff0000\n"):
+        assert parse_classes(text, "c.txt") == parse_classes(CLASSES_TXT, "c.txt"), text
+    assert parse_classes("0. 30 km/h\n1. 50 km/h\n", "c.txt").names == ("30 km/h", "50 km/h")
+    # ... under the same rules: not numbered from the first line, a name keeps its number; a decimal is a name's
+    assert parse_classes("road\n2. wheelers\n3 - wheelers\n", "c.txt").names == ("road", "2. wheelers",
+                                                                                "3 - wheelers")  # fmt: skip
+    assert parse_classes("0.5 m pole\n1.5 m pole\n", "c.txt").names == ("0.5 m pole", "1.5 m pole")
     for text, said in (
         ("1 road\n2 car\n", "c.txt line 1 is numbered 1, but its label value is its index, 0: number the lines 0, 1, "
                             "2 ... in order, or not at all (a name that begins with a number after its line's: "
@@ -99,6 +108,11 @@ def test_numbered_lines_0_to_c_minus_1_name_the_classes_without_their_numbers():
                               "line's: '0 30 km/h')"),
         ("0 road\ncar\n", "c.txt line 2 ('car') is not numbered, but line 1 is: number every line (0 road, 1 car ...) "
                           "or none"),
+        ("1. road\n2. car\n", "c.txt line 1 is numbered 1, but its label value is its index, 0: number the lines 0, "
+                              "1, 2 ... in order, or not at all (a name that begins with a number after its line's: "
+                              "'0 1. road')"),  # (was: read as classes named '1. road' and '2. car')
+        ("0. road\ncar\n", "c.txt line 2 ('car') is not numbered, but line 1 is: number every line (0 road, 1 car "
+                            "...) or none"),
         ("0 road\n\n1 car\n", "c.txt line 2: no name; one class a line, NAME [#RRGGBB], its label value the line's "
                              "index"),  # (a blank line is no class, as in a list not numbered: was 'is not numbered')
     ):  # fmt: skip

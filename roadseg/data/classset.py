@@ -3,9 +3,9 @@
 ``classes.txt`` sits in the data root beside ``train/`` and ``trainannot/``: one class a line, its label value
 the line's index (0..C-1), optionally a ``#RRGGBB`` colour after the name (else one of its own each). A name holds
 no comma (names are listed with commas). Lines may carry their index before the name, as other tools' class lists
-do (``0 road``, ``0: road``): every line then, 0..C-1 in order, else (the first line numbered 0, or every line
-numbered) it is refused; a list not numbered from its first line keeps a name's leading number (``2 wheelers``). Label
-pixels of value 255 are void; any other value of C or more is refused. In memory void is C, the label after
+do (``0 road``, ``0: road``, ``0. road``, ``0) road``, ``0 - road``): every line then, 0..C-1 in order, else (the
+first line numbered 0, or every line numbered) it is refused; a list not numbered from its first line keeps a name's
+leading number (``2 wheelers``). Label pixels of value 255 are void; any other value of C or more is refused. In memory void is C, the label after
 the last, as CamVid's is 11, and as an exported file's ``ignore_index`` says.
 
 Example:
@@ -33,8 +33,9 @@ from roadseg.contract import distinct_palette, parse_palette
 
 #: The file in a data root that names its classes.
 CLASSES_FILE = "classes.txt"
-#: A line's optional leading index, as other tools number their class lists: ``0 road``, ``0: road``, ``0,road``.
-_NUMBERED = re.compile(r"(\d+)(?:\s*[:,]\s*|\s+)(\S.*)")
+#: A line's optional leading index, as other tools number their class lists: ``0 road``, ``0: road``, ``0,road``,
+#: ``0. road``, ``0) road``, ``0 - road`` (a dot, bracket or dash before a space: ``0.5 m`` is no index and a name).
+_NUMBERED = re.compile(r"(\d+)(?:\s*[:,]\s*|\s*[.)-]\s+|\s+)(\S.*)")
 #: The label value of void pixels in a folder of its own classes (and CamVid's other convention).
 VOID = 255
 
@@ -135,6 +136,8 @@ def _split_line(line: str) -> tuple[int | None, str, str]:
 
     >>> _split_line(" 1: sky #808080"), _split_line("traffic light"), _split_line("0")
     ((1, 'sky', '808080'), (None, 'traffic light', ''), (None, '0', ''))
+    >>> _split_line("0. road"), _split_line("1 - car"), _split_line("2) sky"), _split_line("0.5 m")
+    ((0, 'road', ''), (1, 'car', ''), (2, 'sky', ''), (None, '0.5 m', ''))
     """
     name, _, colour = line.strip().partition("#")
     numbered = _NUMBERED.fullmatch(name.strip())

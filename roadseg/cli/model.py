@@ -40,12 +40,11 @@ def export_cmd(checkpoint, output, input_size, classes, palette, fp16_weights, h
         from roadseg.export import verify
         from roadseg.export.onnx import export_onnx
         from roadseg.export.release import training_metadata
-        from roadseg.export.verify import ExportCheckError, verify_parity
+        from roadseg.export.verify import ExportCheckError, parity_line, verify_parity
         from roadseg.train.checkpoint import trained_size
         from roadseg.train.weights import load_checkpoint
     except ImportError as exc:
         fail(f"export needs the train extra (pip install 'roadseg[train]'): {exc}")
-    import json
     from pathlib import Path
 
     from roadseg.contract import parse_palette
@@ -73,9 +72,8 @@ def export_cmd(checkpoint, output, input_size, classes, palette, fp16_weights, h
                                    min_agreement=verify.HALF_MIN_AGREEMENT if half else verify.MIN_AGREEMENT)
     except ExportCheckError as exc:
         fail(f"{exc} (the export was removed; {output} is not written)")
-    path = Path(output)
-    size_mb = Path(path).stat().st_size / 1e6
-    click.echo(f"wrote {path} ({size_mb:.1f} MB); parity {json.dumps(report)}")
+    click.echo(f"wrote {output} ({Path(output).stat().st_size / 1e6:.1f} MB)")
+    click.echo(parity_line(report))
 
 
 def _verify_frames(folder: str):

@@ -34,6 +34,17 @@ def untraced_batch(images: list[np.ndarray]) -> np.ndarray:
     return np.stack([i[:h, :w] for i in images])
 
 
+def parity_line(report: dict) -> str:
+    """What :func:`verify_parity`'s ``report`` says, for people: what was compared, how closely, and that it passed.
+
+    >>> parity_line({"shape": [2, 97, 131, 3], "agreement": 0.99995, "min_agreement": 0.999})
+    "parity passed: onnxruntime's labels are PyTorch's on 99.995% of pixels (2 frames at 97x131, a shape not traced; 99.9% needed)"
+    """
+    n, h, w = report["shape"][:3]
+    return (f"parity passed: onnxruntime's labels are PyTorch's on {100 * report['agreement']:.3f}% of pixels "
+            f"({n} frame{'s' * (n != 1)} at {h}x{w}, a shape not traced; {100 * report['min_agreement']:.1f}% needed)")
+
+
 def verify_parity(
     net: nn.Module,
     path: str | Path,

@@ -380,6 +380,32 @@ def test_ctrl_c_names_the_resume_that_goes_on_as_the_run_was(tmp_path, monkeypat
     assert f"holds epoch 1; resume with --resume {tmp_path / 'run/last.pt'} --epochs 3" in said, said
 
 
+def _ctrl_c_in_the_first_epoch(cfg, monkeypatch) -> None:
+    def interrupted(*args, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "train_one_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg)
+    monkeypatch.undo()
+
+
+def test_ctrl_c_in_the_first_epoch_removes_the_empty_folder_the_run_made_and_no_other(tmp_path, monkeypatch, capsys):
+    """Stopped before it saved an epoch, a run left its --out empty (and an empty runs/ above it), which looked like a
+    run to resume: the folders it made go, and its line says so; a folder that was there before stays."""
+    out = tmp_path / "runs" / "r34"
+    _ctrl_c_in_the_first_epoch(_cfg(tmp_path, out=str(out)), monkeypatch)
+    said = capsys.readouterr().out
+    assert f"interrupted in epoch 1: no epoch was saved, so {out}, which the run made, is removed" in said, said
+    assert not (tmp_path / "runs").exists() and (tmp_path / "data").is_dir()
+    out.mkdir(parents=True)  # (made by the user: it stays)
+    _ctrl_c_in_the_first_epoch(_cfg(tmp_path, out=str(out)), monkeypatch)
+    assert out.is_dir() and capsys.readouterr().out.rstrip().endswith("interrupted in epoch 1: no epoch was saved")
+    # a run stopped by its --minutes in its first epoch saved that epoch: there is something to resume
+    timed = train(_cfg(tmp_path, out=str(tmp_path / "timed"), minutes=1e-4))
+    assert len(timed["history"]) == 1 and (tmp_path / "timed" / "last.pt").is_file()
+
+
 def test_a_plain_resume_goes_on_to_the_runs_own_length(tmp_path, monkeypatch):
     """train --resume run/last.pt without --epochs ran a 3-epoch run on to 150 epochs, its one-cycle schedule
     stretched over them: the length was the resuming command's, 150 where it gave none. --epochs still lengthens it."""

@@ -1,7 +1,8 @@
 """A training run's checkpoints and its folder: ``last.pt`` (everything ``--resume`` needs) and ``best.pt`` (the
 scored weights) written after an epoch, ``last.pt`` read back and restored into a resumed run, the rows of
 ``log.csv`` and ``log.jsonl`` (:func:`log_columns`), and the checks made before any work: another run's files in
-``--out``, a resumed run with nothing left to train.
+``--out``, a resumed run with nothing left to train; the folders a run made, removed where it stopped before it saved
+anything.
 
 :func:`roadseg.train.loop.train` drives them; :func:`roadseg.train.weights.load_checkpoint` rebuilds a
 checkpoint's network for scoring and export.
@@ -44,6 +45,47 @@ def other_run(out: Path, resume: str | Path | None) -> list[str]:
     if resume is not None and Path(resume).resolve().parent == out.resolve():
         return []
     return [name for name in RUN_FILES if (out / name).exists()]
+
+
+def made_folders(out: Path) -> list[Path]:
+    """The folders that making ``out`` (with its parents) makes, ``out`` first: what :func:`remove_made` may take away.
+
+    >>> made_folders(Path("/no/such/runs/r34"))
+    [PosixPath('/no/such/runs/r34'), PosixPath('/no/such/runs'), PosixPath('/no/such'), PosixPath('/no')]
+    """
+    return [p for p in (out, *out.parents) if not p.exists()]
+
+
+def remove_made(made: list[Path]) -> bool:
+    """Remove the folders :func:`made_folders` listed, ``out`` first, while they are empty (a run stopped before it
+    saved anything: an empty ``--out`` left behind looked like a run); True where ``out`` went."""
+    for path in made:
+        try:
+            path.rmdir()
+        except OSError:  # (not empty, or gone: what is in it stays)
+            break
+    return bool(made) and not made[0].exists()
+
+
+def interrupted_line(out: Path, cfg: TrainConfig, epoch: int, saved: int, removed: bool) -> str:
+    """What a run stopped in epoch ``epoch`` (0-based) says: the epoch ``saved`` that ``out/last.pt`` holds and the
+    ``--resume`` that goes on as the run was, or that none was saved (and, ``removed``, that ``out`` went with it).
+
+    >>> from roadseg.train.loop import TrainConfig
+    >>> interrupted_line(Path("runs/x"), TrainConfig(data="d", epochs=3), 0, 0, True)
+    'interrupted in epoch 1: no epoch was saved, so runs/x, which the run made, is removed'
+    >>> interrupted_line(Path("runs/x"), TrainConfig(data="d", epochs=3), 1, 1, False)
+    'interrupted in epoch 2: runs/x/last.pt holds epoch 1; resume with --resume runs/x/last.pt --epochs 3'
+    """
+    if not saved:
+        return f"interrupted in epoch {epoch + 1}: no epoch was saved" + (
+            f", so {out}, which the run made, is removed" if removed else "")
+    length = f"--minutes {cfg.minutes:g}" if cfg.minutes else f"--epochs {cfg.epochs}"  # (the resuming command's)
+    gap = f"{saved + 1}" + (f"-{epoch}" if epoch > saved + 1 else "")  # (done since it was written)
+    gap = (f" (epoch{'s' * ('-' in gap)} {gap} done but not saved: last.pt is written at most once a minute; a "
+           "resume runs them again, alike)") if epoch > saved else ""  # fmt: skip
+    return (f"interrupted in epoch {epoch + 1}: {out / 'last.pt'} holds epoch {saved}{gap}; "
+            f"resume with --resume {out / 'last.pt'} {length}")
 
 
 def left_to_train(state: dict, cfg: TrainConfig, resume: str | Path) -> None:

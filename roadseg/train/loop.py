@@ -35,7 +35,17 @@ from roadseg.classes import CAMVID_SIZE
 from roadseg.data.classset import ClassSet, from_state
 from roadseg.errors import OutputError
 from roadseg.model import Preprocess
-from roadseg.train.checkpoint import left_to_train, log, other_run, restore, resume_state, save_checkpoint
+from roadseg.train.checkpoint import (
+    interrupted_line,
+    left_to_train,
+    log,
+    made_folders,
+    other_run,
+    remove_made,
+    restore,
+    resume_state,
+    save_checkpoint,
+)
 from roadseg.train.data import EpochSampler, check_crops, load_data, phase_index, train_loader, val_subset
 from roadseg.train.engine import EMA, amp_dtype, optimizer, pick_device, row_scores, train_one_epoch
 from roadseg.train.losses import training_loss
@@ -132,6 +142,7 @@ class _Run:
     saved_at: float | None = None  # time.monotonic() of the last last.pt of this session
     saved_epoch: int = 0  # the epoch last.pt holds
     val_subset: int | None = None  # the val frames scored where they are a subset (--val-limit), else None
+    made: list = field(default_factory=list)  # the folders set-up made for out, out first (checkpoint.made_folders)
 
 
 def train(cfg: TrainConfig, *, resume: str | Path | None = None, overwrite: bool = False,
@@ -198,6 +209,7 @@ def _set_up(cfg: TrainConfig, state: dict | None, taken: list[str]) -> _Run:
     loss_fn = training_loss(data["train"][1], device, class_weights=cfg.class_weights, lovasz=cfg.lovasz,
                             classes=classes)  # fmt: skip
     sampler, loader, steps = train_loader(cfg, data["train"], device, classes)
+    made = made_folders(out)
     out.mkdir(parents=True, exist_ok=True)  # (after the checks: a run refused leaves no folder behind)
     for name in taken:  # (-y: the other run's files go, so that none of them is read as this run's)
         (out / name).unlink(missing_ok=True)
@@ -212,25 +224,23 @@ def _set_up(cfg: TrainConfig, state: dict | None, taken: list[str]) -> _Run:
             log(out, row, classes)
     sched = make_schedule(cfg, opt, steps, state)
     return _Run(cfg, out, select, data, classes, device, dtype, model, pre, loss_fn, sampler, loader, steps, opt, ema, sched,
-                best, best_epoch, history, saved_epoch=start, val_subset=subset)  # fmt: skip
+                best, best_epoch, history, saved_epoch=start, val_subset=subset, made=made)  # fmt: skip
 
 
 def _epochs(run: _Run, start: int) -> None:
-    """Train from epoch ``start`` (0-based) until the run is done; on Ctrl-C, say what ``last.pt`` holds."""
+    """Train from epoch ``start`` (0-based) until the run is done; on Ctrl-C, say what ``last.pt`` holds. Stopped
+    before anything was saved, the run removes the ``out`` it made (empty: nothing to resume)."""
     cfg = run.cfg
     epoch, done = start, run.sched.finished if cfg.minutes else start >= cfg.epochs
     try:
         while not done:
             done = _epoch(run, epoch)
             epoch += 1
-    except KeyboardInterrupt:
-        length = f"--minutes {cfg.minutes:g}" if cfg.minutes else f"--epochs {cfg.epochs}"  # (the resuming command's)
-        gap = f"{run.saved_epoch + 1}" + (f"-{epoch}" if epoch > run.saved_epoch + 1 else "")  # (done since it was written)
-        gap = (f" (epoch{'s' * ('-' in gap)} {gap} done but not saved: last.pt is written at most once a minute; a "
-               "resume runs them again, alike)") if epoch > run.saved_epoch else ""  # fmt: skip
-        said = (f"{run.out / 'last.pt'} holds epoch {run.saved_epoch}{gap}; "
-                f"resume with --resume {run.out / 'last.pt'} {length}")
-        tqdm.write(f"interrupted in epoch {epoch + 1}: " + (said if run.saved_epoch else "no epoch was saved"))
+    except BaseException as exc:  # (Ctrl-C, or a failure in the first epoch)
+        removed = not run.saved_epoch and remove_made(run.made)
+        if not isinstance(exc, KeyboardInterrupt):
+            raise
+        tqdm.write(interrupted_line(run.out, cfg, epoch, run.saved_epoch, removed))
         raise
 
 

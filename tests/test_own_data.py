@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -232,7 +233,7 @@ def test_pack_carries_the_classes_txt(tmp_path):
     assert CamVid(tmp_path / "packed", "val").classes.names == tuple(NAMES)
 
 
-def test_release_of_own_classes_names_its_files_for_the_data_and_carries_the_classes(own_run, tmp_path):
+def test_release_of_own_classes_names_its_files_for_the_data_and_carries_the_classes(own_run, tmp_path, capsys):
     from roadseg.export.release import release
     from roadseg.pipeline.session import OnnxSegmenter
 
@@ -244,12 +245,20 @@ def test_release_of_own_classes_names_its_files_for_the_data_and_carries_the_cla
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["eval.json", "unet-r34-mydata-int8.onnx",
                                                                   "unet-r34-mydata.onnx"]  # fmt: skip
     # it says what it wrote and how the files scored, in percent as eval does (was: the raw report, fractions)
-    lines = r.output.strip().splitlines()
+    lines = r.stdout.strip().splitlines()
     assert [line.split(":")[0] for line in lines[:2]] == [f"wrote {tmp_path / 'm' / n}" for n in
                                                           ("unet-r34-mydata.onnx", "unet-r34-mydata-int8.onnx")]
     miou = 100 * report["unet-r34-mydata.onnx"]["miou"]
     assert f"val mIoU {miou:.2f} ({report['unet-r34-mydata.onnx']['images']} frames)" in lines[0]
     assert lines[2:] == [f"per-class IoU, parity and check scores: {tmp_path / 'm' / 'eval.json'}"]
+    # and, on stderr, each step as it begins, with the seconds so far (was: silence, 140 s of it on CamVid)
+    steps = [re.fullmatch(r"release (\d)/6 \[\d+ s\]: (.*)", line) for line in r.stderr.splitlines()]
+    assert [m and m[1] for m in steps] == list("123456"), r.stderr
+    assert [m[2] for m in steps] == [
+        f"reading {run / 'best.pt'} and the data (val: 3 frames)", "exporting fp32, parity with PyTorch on 3 val frames",
+        "quantizing INT8 (percentile calibration on train frames, 2 at most), agreement with fp32",
+        "storing the fp32 weights as float16, parity with PyTorch", "scoring unet-r34-mydata.onnx on val's 3 frames",
+        "scoring unet-r34-mydata-int8.onnx on val's 3 frames"]  # fmt: skip
     for name in ("unet-r34-mydata.onnx", "unet-r34-mydata-int8.onnx"):
         meta = OnnxSegmenter(tmp_path / "m" / name, providers="cpu").metadata
         assert meta["classes"] == NAMES and meta["palette"][2] == [255, 0, 0] and len(meta["val_iou"]) == 3
@@ -258,6 +267,7 @@ def test_release_of_own_classes_names_its_files_for_the_data_and_carries_the_cla
         assert len(report[name]["iou"]) == 3
     # a re-release of the released file (rebuilt from it) keeps its classes, and --init starts a run from it
     release(tmp_path / "m" / "unet-r34-mydata.onnx", data, tmp_path / "again", calib_frames=2, min_int8_agreement=0.0)
+    assert capsys.readouterr().err == ""  # (the library says its steps where asked: progress=True)
     meta = OnnxSegmenter(tmp_path / "again" / "unet-r34-mydata.onnx", providers="cpu").metadata
     assert meta["classes"] == NAMES and meta["palette"][2] == [255, 0, 0] and meta["rebuilt_from"]["file"]
     r = _train(data, tmp_path / "ft", "--init", str(tmp_path / "m" / "unet-r34-mydata.onnx"))

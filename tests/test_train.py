@@ -595,7 +595,7 @@ def test_export_cli_fails_and_removes_the_file_when_parity_fails(small_run, monk
     assert not out.exists()
 
 
-def test_release_scores_the_check_run_on_its_held_out_frames(tmp_path):
+def test_release_scores_the_check_run_on_its_held_out_frames(tmp_path, capsys):
     from roadseg.export.release import FP32_NAME, INT8_NAME, release
     from roadseg.pipeline.session import OnnxSegmenter
 
@@ -609,8 +609,13 @@ def test_release_scores_the_check_run_on_its_held_out_frames(tmp_path):
     train(TrainConfig(out=str(tmp_path / "check"), holdout=("0006R0",), **common))
     train(TrainConfig(out=str(tmp_path / "final"), train_splits=("train", "val"), select="last", paste=0.25, lovasz=1.5,
                       **common))
+    capsys.readouterr()  # (the runs' bars)
     report = release(tmp_path / "final" / "last.pt", data, tmp_path / "models", check=tmp_path / "check" / "best.pt",
-                     calib_frames=4, min_int8_agreement=0.0)  # fmt: skip
+                     calib_frames=4, min_int8_agreement=0.0, progress=True)  # fmt: skip
+    steps = capsys.readouterr().err.splitlines()  # (a step more: the check run's, second)
+    assert [s.split(" [")[0] for s in steps] == [f"release {i}/7" for i in range(1, 8)], steps
+    assert steps[1].endswith(f"]: the check run {tmp_path / 'check' / 'best.pt'}: export, INT8, both scored on the "
+                             "frames it held out"), steps  # fmt: skip
     assert report["check"]["fp32"]["images"] == 3 and report["check"]["int8"]["images"] == 3
     assert report["fp32_parity"]["agreement"] >= 0.999  # the folded export against the plain network
     for name, precision in ((FP32_NAME, "fp32"), (INT8_NAME, "int8")):

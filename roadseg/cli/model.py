@@ -204,7 +204,8 @@ def release_cmd(checkpoint, data, out, calib_frames, calib_method, check, logit_
     """Build the shipped models from CHECKPOINT: fp16-stored fp32 + INT8, verified and scored on val.
 
     CHECKPOINT is a run's .pt, or a released fp32 .onnx (rebuilt without its own logit adjustment, its
-    recipe kept): a re-release of the same network.
+    recipe kept): a re-release of the same network. It takes minutes: a line on stderr as each step begins,
+    and on a terminal a bar of the frames while a file is scored.
     """
     from pathlib import Path
 
@@ -214,7 +215,7 @@ def release_cmd(checkpoint, data, out, calib_frames, calib_method, check, logit_
         fail(f"release needs the train extra (pip install 'roadseg[train]'): {exc}")
     try:  # (files in --out without -y: refused by release before any work, an OutputError's one line)
         report = release(checkpoint, data, out, calib_frames=calib_frames, calib_method=calib_method, check=check,
-                         logit_adjust=logit_adjust, overwrite=overwrite)  # fmt: skip
+                         logit_adjust=logit_adjust, overwrite=overwrite, progress=True)  # fmt: skip
     except (RuntimeError, ValueError, FileNotFoundError) as exc:
         fail(str(exc))
     for name, scores in report.items():  # (the files' entries: the others are parity checks and the check run)

@@ -31,8 +31,12 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 import onnx
@@ -87,13 +91,16 @@ SCORE_KEYS = ("miou", "iou", "pixel_acc", "images", "working_size")
 
 def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, check: str | Path | None = None,
             calib_frames: int = 64, calib_method: str = CALIBRATION_METHODS[0],
-            min_int8_agreement: float = 0.98, logit_adjust: float = LOGIT_ADJUST, overwrite: bool = False) -> dict:  # fmt: skip
+            min_int8_agreement: float = 0.98, logit_adjust: float = LOGIT_ADJUST, overwrite: bool = False,
+            progress: bool = False) -> dict:  # fmt: skip
     """Write ``out/unet-r34-camvid.onnx`` and ``out/unet-r34-camvid-int8.onnx`` (:func:`file_names`); return their scores.
     Both are built and scored in a temporary folder inside ``out`` and moved into place together at
     the end: a release that fails (a checkpoint that is not a check, INT8 too far from fp32, Ctrl-C)
     leaves ``out`` as it was. Files of an earlier release in ``out`` (:func:`existing_outputs`) are
     replaced only with ``overwrite``; without it the release is refused before any work
-    (:class:`~roadseg.errors.OutputError` naming them)."""
+    (:class:`~roadseg.errors.OutputError` naming them). ``progress``: a line on standard error as each step begins
+    (:func:`_steps`; the whole takes minutes), and, where standard error is a terminal, ``eval``'s bar of the frames
+    while a file is scored."""
     from roadseg.data.camvid import CamVid
     from roadseg.train.evaluate import evaluate_model
     from roadseg.train.weights import adjust_logits
@@ -105,6 +112,8 @@ def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, check:
     if taken and not overwrite:
         raise OutputError(f"release would replace {', '.join(map(str, taken))}; "
                           "pass -y/--overwrite to replace them, or give another --out")  # fmt: skip
+    step = _steps(6 + (check is not None), sys.stderr if progress else None)
+    step(f"reading {checkpoint} and the data (val: {len(val_set)} frames)")
     net, state = source_network(checkpoint, data)
     if (has := from_state(state)).names != classes.names:
         raise ValueError(f"{checkpoint} scores {has.describe()}, not {classes.describe()}: release it on its own data")
@@ -121,19 +130,26 @@ def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, check:
     with tempfile.TemporaryDirectory(prefix=".release-", dir=out) as tmp:  # out/ changes only when all is done
         tmp = Path(tmp)
         if check is not None:  # (first: a checkpoint that cannot be a check fails before any work)
-            report["check"] = _check_scores(check, data, tmp, calib_frames, calib_method, logit_adjust)
+            step(f"the check run {check}: export, INT8, both scored on the frames it held out")
+            report["check"] = _check_scores(check, data, tmp, calib_frames, calib_method, logit_adjust, progress)
+        step(f"exporting fp32, parity with PyTorch on {len(frames)} val frames")
         fp32 = export_onnx(net, tmp / "fp32.onnx", metadata=meta, **named)
         report["fp32_parity"] = verify_parity(net, fp32, frames=frames)
+        step(f"quantizing INT8 ({calib_method} calibration on train frames, {calib_frames} at most), agreement "
+             "with fp32")
         int8 = quantize_int8(fp32, tmp / int8_name, load_calibration_frames(data, calib_frames, size=size),
                              method=calib_method, source=calibration_source(data))  # fmt: skip
         report["int8_parity"] = _agreement(fp32, int8, frames)
         if report["int8_parity"] < min_int8_agreement:
             raise RuntimeError(f"INT8 agrees with fp32 on only {100 * report['int8_parity']:.2f}% of labels")
+        step("storing the fp32 weights as float16, parity with PyTorch")
         half = export_onnx(net, tmp / fp32_name, metadata={**meta, "precision": "fp32 compute, fp16-stored weights"},
                            fp16_weights=True, **named)  # fmt: skip
         report["fp16_weights_parity"] = verify_parity(net, half, frames=frames)
         for name, precision in ((fp32_name, "fp32"), (int8_name, "int8")):
-            result = evaluate_model(tmp / name, None, "val", samples=val, classes=classes)
+            step(f"scoring {name} on val's {len(val[0])} frames")
+            result = evaluate_model(tmp / name, None, "val", samples=val, classes=classes,
+                                    progress=progress and sys.stderr.isatty())  # fmt: skip
             report[name] = {k: result[k] for k in SCORE_KEYS}
             scores = {"val_miou": round(100 * result["miou"], 2), "val_iou": [round(100 * v, 2) for v in result["iou"]]}
             if "check" in report:
@@ -148,6 +164,27 @@ def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, check:
             os.replace(tmp / name, out / name)
     (out / REPORT_NAME).write_text(json.dumps(report, indent=2))
     return report
+
+
+def _steps(total: int, stream: TextIO | None) -> Callable[[str], None]:
+    """``step(what)``, called as each of ``total`` steps begins: ``release 3/6 [41 s]: what`` on ``stream`` (the
+    seconds since the first step; None: silent), above any bar on the way (tqdm's write).
+
+    >>> step = _steps(2, sys.stdout)
+    >>> step("reading"); step("scoring")
+    release 1/2 [0 s]: reading
+    release 2/2 [0 s]: scoring
+    """
+    from tqdm import tqdm
+
+    t0, begun = time.monotonic(), [0]
+
+    def step(what: str) -> None:
+        begun[0] += 1
+        if stream is not None:
+            tqdm.write(f"release {begun[0]}/{total} [{time.monotonic() - t0:.0f} s]: {what}", file=stream)
+
+    return step
 
 
 def training_metadata(state: dict) -> dict:
@@ -215,7 +252,7 @@ def source_network(checkpoint: str | Path, data: str | Path) -> tuple:
 
 
 def _check_scores(check: str | Path, data: str | Path, tmp: Path, calib_frames: int, calib_method: str,
-                  logit_adjust: float) -> dict:  # fmt: skip
+                  logit_adjust: float, progress: bool = False) -> dict:  # fmt: skip
     """Score the check run (same recipe, footage held out) on its held-out frames, fp32 and INT8, with
     the release's logit adjustment (from the frames the check run trained on)."""
     from roadseg.train.data import load_data
@@ -237,7 +274,7 @@ def _check_scores(check: str | Path, data: str | Path, tmp: Path, calib_frames: 
              f"run without them (epoch {state.get('best_epoch')})")  # fmt: skip
     result = {"about": about, "holdout": list(cfg.holdout), "logit_adjust": logit_adjust}
     for key, path in (("fp32", fp32), ("int8", int8)):
-        r = evaluate_model(path, None, "check", samples=held, classes=classes)
+        r = evaluate_model(path, None, "check", samples=held, classes=classes, progress=progress and sys.stderr.isatty())
         result[key] = {k: r[k] for k in SCORE_KEYS}
     return result
 

@@ -508,6 +508,26 @@ def test_eval_cli_scores_an_onnx_model_by_hand(tmp_path):
     assert "mIoU" in table.output and "50.00" in table.output
 
 
+def test_eval_limit_scores_the_frames_train_val_limit_scores(tmp_path):
+    """eval --limit N scored val's first N frames, train --val-limit N an even spread of N: the same N gave two scores
+    that did not compare. Both take the spread now; frames 0, 2, 4 of 5 are Road (scored right), 1 and 3 Car."""
+    from roadseg.train.data import val_subset
+
+    root = tmp_path / "cv"
+    for i in range(5):
+        _png(root / "val" / f"a_{i}.png", np.full((20, 40, 3), 255, np.uint8))  # (the rule model: all Road)
+        _png(root / "valannot" / f"a_{i}.png", np.full((20, 40), 8 if i % 2 else 3, np.uint8))
+    model = rule_model(tmp_path / "rule.onnx", input_size=(20, 40))
+    r = CliRunner().invoke(main, ["eval", str(model), "--data", str(root), "--limit", "3", "--json"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.output)
+    assert res["images"] == 3 and res["miou"] == 1.0, res  # (the first 3, 0 1 2: a Car frame, mIoU 0.33)
+    assert val_subset((list(range(5)), list(range(5))), 3)[0][0] == [0, 2, 4]  # train --val-limit 3's
+    assert res["split"] == "val, 3 of its 5 frames spread evenly"
+    table = CliRunner().invoke(main, ["eval", str(model), "--data", str(root), "--limit", "9"])  # (all: no subset)
+    assert table.output.splitlines()[0] == f"{model} on val (5 images)", table.output
+
+
 def _two_sequences(root):
     """train/ with sequence A (3 frames labelled Car) and B (2 frames labelled Road); the rule model
     calls every R=255 pixel Road, so B scores 1.0 and A 0.0. Each frame's pixels hold its own value."""

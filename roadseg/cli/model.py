@@ -106,7 +106,9 @@ def _verify_frames(folder: str):
 @click.option("--device", default="cpu", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]),
               help="onnxruntime provider for an .onnx MODEL, PyTorch device for a .pt checkpoint; auto = cuda where "
                    "there is one.")
-@click.option("--limit", type=click.IntRange(min=1), help="Score only the first N images.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N",
+              help="Score N of the split's frames, spread evenly over it (first and last included): of val, the "
+                   "frames train --val-limit N scores.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (per-class IoU, mIoU, confusion matrix).")
 @click.option("--tta", is_flag=True, help="Score the model as segment-video --tta runs it (mirror-image averaging; .onnx only).")
 @click.option("--logit-adjust", default=0.0, show_default=True, type=Finite(min=0), metavar="A",

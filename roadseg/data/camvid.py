@@ -217,6 +217,18 @@ class CamVid:
         return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
+def spread(count: int, limit: int | None) -> list[int]:
+    """The indices of ``limit`` of ``count`` frames spread evenly over them, the first and the last included (all of
+    them for ``limit`` None or ``count`` or more): ``train --val-limit``'s frames of val, and ``eval --limit``'s.
+
+    >>> spread(101, 5), spread(3, None), spread(3, 9)
+    ([0, 25, 50, 75, 100], [0, 1, 2], [0, 1, 2])
+    """
+    if limit is None or limit >= count:
+        return list(range(count))
+    return [int(i) for i in np.linspace(0, count - 1, limit)]
+
+
 def split_holdout(names: list[str], holdout: tuple[str, ...], *, missing_ok: bool = False) -> list[bool]:
     """Which of ``names`` (CamVid file stems, ``SEQ_FRAME``, of one split) are held out by ``holdout``.
 

@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler
 
 from roadseg.classes import CAMVID_SIZE
-from roadseg.data.camvid import CamVid, split_holdout
+from roadseg.data.camvid import CamVid, split_holdout, spread
 from roadseg.data.classset import CAMVID, ClassSet
 from roadseg.data.transforms import TrainTransform
 
@@ -168,7 +168,7 @@ def val_subset(val: tuple[list, list], limit: int | None) -> tuple[tuple[list, l
     """
     if limit is None or limit >= len(val[0]):
         return val, None
-    picked = [int(i) for i in np.linspace(0, len(val[0]) - 1, limit)]
+    picked = spread(len(val[0]), limit)  # (eval --limit's frames too)
     return ([val[0][i] for i in picked], [val[1][i] for i in picked]), limit
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from roadseg.contract import file_kind
-from roadseg.data.camvid import CamVid
+from roadseg.data.camvid import CamVid, spread
 from roadseg.data.classset import CAMVID, ClassSet, counted, from_state
 from roadseg.pipeline.infer import resize_frame, resize_labels
 from roadseg.train.metrics import confusion_matrix, scores
@@ -85,7 +85,9 @@ def evaluate_model(model: str | Path, data: str | Path | None, split: str = "val
     ``holdout`` scores only the frames of ``split`` that a training run with that ``--holdout`` held
     out (its check, e.g. ``("0006R0", "0001TP:0.33")`` of ``train``). ``tta``: as ``segment-video --tta``
     runs the model (.onnx only). ``logit_adjust``: score a checkpoint as ``release --logit-adjust`` would
-    ship it (.pt only: a released file carries its own). ``samples`` (images, labels)
+    ship it (.pt only: a released file carries its own). ``limit``: score that many frames spread evenly over the
+    split, the first and the last included (:func:`~roadseg.data.camvid.spread`: of val, the frames ``train
+    --val-limit`` scores), said in the result's ``split``. ``samples`` (images, labels)
     scores those frames instead of reading ``split`` from ``data``; ``split`` then only names them.
     ``progress``: a bar of the frames scored on standard error, cleared when done (a CPU takes a minute or more
     for CamVid's 101 val frames).
@@ -101,11 +103,14 @@ def evaluate_model(model: str | Path, data: str | Path | None, split: str = "val
         if holdout:
             ds = ds.split_off(holdout)[1]
             split = f"{split}, held out by {' '.join(holdout)}"
-        n = len(ds) if limit is None else min(limit, len(ds))
-        pairs_at = ds.__getitem__
+        total, read = len(ds), ds.__getitem__
     else:
-        n = len(samples[0]) if limit is None else min(limit, len(samples[0]))
-        pairs_at = lambda i: (samples[0][i], samples[1][i])  # noqa: E731
+        total, read = len(samples[0]), lambda i: (samples[0][i], samples[1][i])  # noqa: E731
+    picked = spread(total, limit)  # (train --val-limit's frames: the two scores compare)
+    n = len(picked)
+    if n < total:
+        split = f"{split}, {n} of its {total} frames spread evenly"
+    pairs_at = lambda i: read(picked[i])  # noqa: E731
     onnx = model.suffix.lower() == ".onnx" or file_kind(model) == "onnx"  # (model.ONNX, or an export named m.pt)
     if onnx and logit_adjust:
         raise ValueError(f"{model.name} carries the logit adjustment it was released with; --logit-adjust is for checkpoints")

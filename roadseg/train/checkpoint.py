@@ -88,6 +88,21 @@ def interrupted_line(out: Path, cfg: TrainConfig, epoch: int, saved: int, remove
             f"resume with --resume {out / 'last.pt'} {length}")
 
 
+def epoch_summary(row: dict, epoch: int, cfg: TrainConfig, select: str, best: float, best_epoch: int) -> str:
+    """The console's line of an epoch: its loss, val's (and the check's) mIoU, the best so far, its time."""
+    def pct(v):
+        return "-" if v is None else f"{100 * v:.2f}"
+
+    text = f"epoch {epoch + 1}: loss {row['train_loss']:.4f}  val mIoU {pct(row.get('miou'))}"
+    if row.get("val_subset"):
+        text += f" ({row['val_subset']}-frame subset)"
+    if "check_miou" in row or cfg.holdout:
+        text += f"  check mIoU {pct(row.get('check_miou'))}"
+    if select != "last":
+        text += f"  best {select} {100 * max(best, 0):.2f} (epoch {best_epoch})"
+    return text + f"  {row['seconds']}s"
+
+
 def left_to_train(state: dict, cfg: TrainConfig, resume: str | Path) -> None:
     """ValueError (one line, before any work) where the run resumed has already trained as long as asked:
     such a resume ran nothing and said only the best score, as if it had trained."""

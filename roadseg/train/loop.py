@@ -36,6 +36,7 @@ from roadseg.data.classset import ClassSet, from_state
 from roadseg.errors import OutputError
 from roadseg.model import Preprocess
 from roadseg.train.checkpoint import (
+    epoch_summary,
     interrupted_line,
     left_to_train,
     log,
@@ -269,7 +270,7 @@ def _epoch(run: _Run, epoch: int) -> bool:
     run.history.append(row)
     log(run.out, row, run.classes)
     _save(run, epoch, row, done)
-    tqdm.write(_summary(row, epoch, cfg, run.select, run.best, run.best_epoch))
+    tqdm.write(epoch_summary(row, epoch, cfg, run.select, run.best, run.best_epoch))
     return done
 
 
@@ -286,20 +287,6 @@ def _save(run: _Run, epoch: int, row: dict, done: bool) -> None:
                     (run.best, run.best_epoch, run.history), write, improved, run.classes)  # fmt: skip
     if write:
         run.saved_at, run.saved_epoch = time.monotonic(), epoch + 1
-
-
-def _summary(row: dict, epoch: int, cfg: TrainConfig, select: str, best: float, best_epoch: int) -> str:
-    def pct(v):
-        return "-" if v is None else f"{100 * v:.2f}"
-
-    text = f"epoch {epoch + 1}: loss {row['train_loss']:.4f}  val mIoU {pct(row.get('miou'))}"
-    if row.get("val_subset"):
-        text += f" ({row['val_subset']}-frame subset)"
-    if "check_miou" in row or cfg.holdout:
-        text += f"  check mIoU {pct(row.get('check_miou'))}"
-    if select != "last":
-        text += f"  best {select} {100 * max(best, 0):.2f} (epoch {best_epoch})"
-    return text + f"  {row['seconds']}s"
 
 
 def tuples(d: dict) -> dict:

@@ -125,6 +125,63 @@ def test_a_first_mask_whose_line_cannot_be_written_leaves_no_index_nor_folder(tm
     assert not (tmp_path / "masks").exists()
 
 
+def test_a_first_mask_whose_index_header_cannot_be_written_leaves_no_index_nor_folder(tmp_path, monkeypatch):
+    # the disk full as the index opens (its header not written): was, an empty masks.csv left, and the folder made for
+    # the masks, which a rerun then needed -y for ("holds an earlier run's masks.csv, which names no mask there")
+    def full(self, *fields):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("roadseg.pipeline.sinks.maskindex.MaskIndex._row", full)
+    sink = MaskSink(tmp_path / "masks")
+    labels = split_frames(1)[0][..., 0]
+    sink.write(None, Frame(0, split_frames(1)[0], 0, Fraction(1, 25), labels=labels))
+    sink.close()
+    assert "No space left" in sink.failed and sink.written == 0
+    assert not (tmp_path / "masks").exists()
+
+
+#: Masks written by a MaskSink into ``argv[1]`` until its index is longer than any mask, then, the files' size limited
+#: (RLIMIT_FSIZE: a write past it is cut short, and the next refused, EFBIG, as a full disk's are, ENOSPC) to 7 bytes
+#: past the index's end, one more: its mask fits, its line does not. Prints the masks written and the failure.
+_LINE_CUT_SHORT = """
+import os, resource, signal, sys
+from fractions import Fraction
+from pathlib import Path
+import numpy as np
+from roadseg.pipeline.sinks import MaskSink
+from roadseg.pipeline.sources.base import Frame
+folder = Path(sys.argv[1])
+labels = np.zeros((48, 64), np.uint8)
+labels[:, :32] = 3
+frame = lambda i: Frame(i, np.zeros((48, 64, 3), np.uint8), i, Fraction(1, 25), labels=labels)
+sink = MaskSink(folder)
+while sink.written < 2 or (folder / "masks.csv").stat().st_size <= max(p.stat().st_size for p in folder.glob("*.png")):
+    sink.write(None, frame(sink.written))
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
+resource.setrlimit(resource.RLIMIT_FSIZE, ((folder / "masks.csv").stat().st_size + 7, hard))
+sink.write(None, frame(sink.written))
+sink.close()
+resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
+print(sink.written, sink.failed)
+"""
+
+
+def test_a_line_the_disk_takes_only_part_of_is_cut_back_and_the_index_stays_whole(tmp_path):
+    # was: the line's first 7 bytes left at the index's end ('000011.'), a line no reader could take, and a rerun's
+    # -y read the index as 'not an index of masks'
+    pytest.importorskip("resource")
+    masks = tmp_path / "masks"
+    proc = subprocess.run([sys.executable, "-c", _LINE_CUT_SHORT, str(masks)], capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    written, failed = proc.stdout.split(" ", 1)
+    there = sorted(p.name for p in masks.glob("*.png"))
+    assert failed.startswith(f"cannot write mask {masks / f'{int(written):06d}.png'}: File too large"), failed
+    assert (masks / INDEX_NAME).read_text().endswith("\n") and [r["mask"] for r in rows(masks)] == there
+    assert there == [f"{i:06d}.png" for i in range(int(written))] and not [p for p in os.listdir(masks) if p[0] == "."]
+
+
 def test_a_run_that_wrote_no_mask_leaves_no_index(tmp_path):
     folder = tmp_path / "masks"
     folder.mkdir()

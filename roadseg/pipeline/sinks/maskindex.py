@@ -11,8 +11,9 @@ some, the numbers run on without a gap, and the time says where each frame was. 
   from it, as the recording times them), to line the masks up with a robot's other sensors;
 * an image input's: ``mask,image``: the input image's file name.
 
-A line is written (and flushed) once its mask is whole under a hidden name, before the mask is renamed onto its own
-(:func:`~roadseg.pipeline.sinks.picture.write_picture`), and taken back where it cannot be (:meth:`MaskIndex.drop`): the
+A line is written (unbuffered) once its mask is whole under a hidden name, before the mask is renamed onto its own
+(:func:`~roadseg.pipeline.sinks.picture.write_picture`), and taken back where it cannot be (:meth:`MaskIndex.drop`), or
+where the disk took only part of it (a full disk: the part cut off again, as is an index whose header it refused): the
 index of a run that was stopped names the masks there are and no others, of one that was killed (``kill -9``) every
 mask there is, and at most one more, its last line, whose mask the kill came before (was: a mask without its line).
 An image input's rerun into the folder (``-y``) keeps the earlier index's lines of the masks still there that it does
@@ -35,13 +36,14 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
+import io
 import os
 import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
 
 from roadseg.pipeline.sources import Frame
 
@@ -157,14 +159,17 @@ class MaskIndex:
         self._t0: float | None = None  # (a live run's first frame's capture time, on time.monotonic()'s clock)
         self._unix = time.time() - time.monotonic()  # (that clock's 0 as Unix time)
         self._last: tuple[str, int] | None = None  # (the last line's mask and where the line starts: :meth:`drop`)
-        self._file: TextIO | None = open(self.path, "w", encoding="utf-8", newline="")  # noqa: SIM115
-        self._csv = csv.writer(self._file, lineterminator="\n")
-        self._row(*COLUMNS[kind].split(","))
-        for line in kept:
-            self._row(*line)
+        self._file: io.FileIO | None = io.FileIO(self.path, "w")  # (unbuffered: no line left half in a buffer)
+        try:
+            self._row(*COLUMNS[kind].split(","))
+            for line in kept:
+                self._row(*line)
+        except OSError:  # (was: an empty masks.csv left, which a rerun needed -y for)
+            self.close(remove=True)
+            raise
 
     def add(self, mask: str, frame: Frame) -> None:
-        """One line for the mask file named ``mask``, made of ``frame``, flushed (:meth:`drop` takes it back)."""
+        """One line for the mask file named ``mask``, made of ``frame``, written at once (:meth:`drop` takes it back)."""
         assert self._file is not None, "the index is open while masks are written"
         start = self._file.tell()
         self._row(mask, *self._fields(frame))
@@ -187,10 +192,15 @@ class MaskIndex:
         place after it: no line of a mask that is not there); nothing where it is not, or cannot be cut."""
         if self._file is None or self._last is None or self._last[0] != mask:
             return
-        with contextlib.suppress(OSError):
-            self._file.truncate(self._last[1])
-            self._file.seek(self._last[1])
+        self._cut(self._last[1])
         self._last = None
+
+    def _cut(self, at: int) -> None:
+        """Cut the file back to ``at`` bytes, written on from there (nothing where it cannot be)."""
+        assert self._file is not None, "the index is open while masks are written"
+        with contextlib.suppress(OSError):
+            self._file.truncate(at)
+            self._file.seek(at)
 
     def copy(self, line: Sequence[str]) -> None:
         """An earlier run's line as it was (its mask kept: one of this run's names that it did not write)."""
@@ -205,7 +215,18 @@ class MaskIndex:
             self.path.unlink(missing_ok=True)
 
     def _row(self, *fields: str) -> None:
-        """A line, its fields quoted where they hold a comma, a quote or a line break (a file name may)."""
+        """A line, its fields quoted where they hold a comma, a quote or a line break (a file name may), written to the
+        file at once, whole, or not at all: where the disk takes only part of it and then refuses the rest (a full
+        disk, ``ENOSPC``), the part is cut off again and the error raised (was: left, a line no reader could take)."""
         assert self._file is not None, "the index is open while masks are written"
-        self._csv.writerow(fields)
-        self._file.flush()
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerow(fields)
+        data, start = memoryview(text.getvalue().encode("utf-8")), self._file.tell()
+        try:
+            while data:
+                if not (n := self._file.write(data)):
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                data = data[n:]
+        except OSError:
+            self._cut(start)
+            raise

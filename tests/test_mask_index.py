@@ -140,6 +140,25 @@ def test_a_first_mask_whose_index_header_cannot_be_written_leaves_no_index_nor_f
     assert not (tmp_path / "masks").exists()
 
 
+def test_an_index_whose_kept_lines_the_disk_refuses_midway_keeps_those_written(tmp_path, monkeypatch):
+    # an image run's -y: the earlier run's lines it keeps are written first; where the disk refuses one, those before
+    # it stay (only an index whose header it refused is removed)
+    from roadseg.pipeline.sinks.maskindex import MaskIndex
+
+    real, calls = MaskIndex._row, []
+
+    def third_full(self, *fields):
+        calls.append(fields)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(self, *fields)
+
+    monkeypatch.setattr(MaskIndex, "_row", third_full)
+    with pytest.raises(OSError, match="No space left"):
+        MaskIndex(tmp_path, "images", ["c.jpg"], kept=[["a.png", "a.jpg"], ["b.png", "b.jpg"]])
+    assert (tmp_path / INDEX_NAME).read_text() == "mask,image\na.png,a.jpg\n"
+
+
 #: Masks written by a MaskSink into ``argv[1]`` until its index is longer than any mask, then, the files' size limited
 #: (RLIMIT_FSIZE: a write past it is cut short, and the next refused, EFBIG, as a full disk's are, ENOSPC) to 7 bytes
 #: past the index's end, one more: its mask fits, its line does not. Prints the masks written and the failure.

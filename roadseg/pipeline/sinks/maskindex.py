@@ -159,13 +159,14 @@ class MaskIndex:
         self._t0: float | None = None  # (a live run's first frame's capture time, on time.monotonic()'s clock)
         self._unix = time.time() - time.monotonic()  # (that clock's 0 as Unix time)
         self._last: tuple[str, int] | None = None  # (the last line's mask and where the line starts: :meth:`drop`)
-        self._file: io.FileIO | None = io.FileIO(self.path, "w")  # (unbuffered: no line left half in a buffer)
+        file = io.FileIO(self.path, "w")  # (unbuffered: no line left half in a buffer)
+        self._file: io.FileIO | None = file
         try:
             self._row(*COLUMNS[kind].split(","))
             for line in kept:
                 self._row(*line)
-        except OSError:  # (was: an empty masks.csv left, which a rerun needed -y for)
-            self.close(remove=True)
+        except OSError:  # (was: an empty masks.csv left, which a rerun needed -y for; an earlier run's lines kept stay)
+            self.close(remove=file.tell() == 0)
             raise
 
     def add(self, mask: str, frame: Frame) -> None:

@@ -244,7 +244,7 @@ def test_info_says_the_whole_cpu_name_and_the_cpus_this_process_may_use(tmp_path
             "from roadseg.tools.report import machine_line; print(json.dumps([cpu_info()['usable'], machine_line()]))") % one
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     usable, line = json.loads(out)
-    assert usable == 1 and f", 1 CPUs usable of {os.cpu_count()} (" in line, line
+    assert usable == 1 and f", 1 CPU usable of {os.cpu_count()} (" in line, line  # (was: 1 CPUs)
     assert f"({os.cpu_count()} cores, {cpu['usable']} usable)" in CliRunner().invoke(main, ["info"]).output
 
 

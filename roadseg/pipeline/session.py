@@ -30,7 +30,7 @@ from roadseg import contract
 from roadseg._startup import signals_held
 from roadseg.errors import ArgumentError, ModelError
 from roadseg.pipeline.model_files import DEFAULT_MODELS, check_model_file, models_dir, unloadable
-from roadseg.tools.info import cpu_info
+from roadseg.tools.info import cpu_info, cpus_usable
 
 log = logging.getLogger("roadseg")
 
@@ -96,6 +96,23 @@ def _providers(device: str) -> list:
     raise ArgumentError(f"device must be cpu, cuda or tensorrt here, not {device!r}")
 
 
+def intra_op_threads(threads: int = 0) -> int:
+    """The intra-op threads a session is given for ``threads`` (``--threads``; 0: one per core): ``threads`` where
+    given; where not, 0 (onnxruntime's own default) if this process may use every CPU of the machine, else the CPUs
+    it may use (:func:`~roadseg.tools.info.cpus_usable`: ``taskset``, a container's cpuset). onnxruntime's default
+    counts the machine's cores and pins a thread to each, past the process's affinity: under ``taskset -c 0`` on 2
+    cores its second thread ran on CPU 1, the run used 2 CPUs it was told not to (where the cpuset forbids it, the
+    pinning fails).
+
+    >>> intra_op_threads(3), intra_op_threads() in (0, cpus_usable())
+    (3, True)
+    """
+    if threads:
+        return threads
+    usable = cpus_usable()
+    return 0 if usable >= (os.cpu_count() or usable) else usable
+
+
 def _has_vnni() -> bool:
     """Whether the CPU has an int8 dot-product instruction (VNNI or AMX); False where unknown."""
     features = cpu_info()["features"]
@@ -109,7 +126,7 @@ class OnnxSegmenter:
         path: the ``.onnx`` file.
         providers: ``auto``, ``cpu``, ``cuda`` or ``tensorrt``. A requested GPU provider that
             onnxruntime could not load is reported on stderr in one line (onnxruntime itself is silent).
-        threads: intra-op threads (0 = onnxruntime's default, one per core).
+        threads: intra-op threads (0: one per core, :func:`intra_op_threads`: the CPUs this process may use).
         spin: let idle onnxruntime threads busy-wait for work. Off by default: inside the pipeline
             the spinning steals the cores that decode and encode need (measured: +5-10 % end-to-end
             frames/s on 2 cores) and alone it gains nothing measurable.
@@ -132,7 +149,7 @@ class OnnxSegmenter:
         # fatal only: the failed-CUDA chatter of onnxruntime-gpu on a CPU box, and a failed run's error,
         # which comes back as the exception that the run's one Error: line tells
         opts.log_severity_level = 4
-        if threads:
+        if threads := intra_op_threads(threads):
             opts.intra_op_num_threads = threads
         if not spin:
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")

@@ -29,7 +29,7 @@ from roadseg.pipeline.model_files import DEFAULT_MODELS, models_dir
 from roadseg.pipeline.options import SegmentOptions
 from roadseg.pipeline.overlay import Overlay, palette_lut
 from roadseg.pipeline.run import run
-from roadseg.pipeline.session import OnnxSegmenter, resolve_device
+from roadseg.pipeline.session import OnnxSegmenter, intra_op_threads, resolve_device
 from roadseg.pipeline.sinks import VideoSink
 from roadseg.pipeline.sources import Frame, VideoSource, picture_stream
 from roadseg.tools.bench_timing import Timed, in_turn, load_average, median_fps, round_ratio
@@ -213,9 +213,20 @@ def run_bench(video: str | Path, *, frames: int = 48, repeats: int = 3, batches=
     machine = collect()
     result = {"video": str(video), "video_info": vinfo, "frames": len(imgs), "repeats": repeats, "settings": settings,
               "when": when, "load_average": [*load, load_average()], "cpus_usable": machine["cpu"]["usable"],
-              "threads": {"onnxruntime": threads or "default (one per physical core)"}, "working_size": list(working), "rows": rows,
+              "threads": {"onnxruntime": _threads_said(threads)}, "working_size": list(working), "rows": rows,
               "ratios": ratios, "floor": fl, "machine": machine, "interleaved": turns}  # fmt: skip
     return {**result, "warnings": warnings_of(result)}
+
+
+def _threads_said(threads: int) -> int | str:
+    """onnxruntime's intra-op threads as bench.json and its machine line say them: ``threads`` where given, else
+    those of :func:`~roadseg.pipeline.session.intra_op_threads` (a process pinned to fewer CPUs than the machine has:
+    one a usable CPU; was: 'default (one per physical core)', which one CPU of two ran past its affinity).
+
+    >>> _threads_said(3)
+    3
+    """
+    return intra_op_threads(threads) or "default (one per physical core)"
 
 
 def _timed_in_turn(video: str | Path, model: Path, baseline: str | Path | None, imgs: list[np.ndarray], vinfo: dict,

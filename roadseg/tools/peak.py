@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from roadseg.pipeline.session import OnnxSegmenter
+from roadseg.pipeline.session import OnnxSegmenter, intra_op_threads
 
 
 def _matmul_model(int8: bool, n: int):
@@ -33,12 +33,12 @@ def _matmul_model(int8: bool, n: int):
 
 def machine_peak(sizes: tuple[int, ...] = (768, 1536), repeats: int = 5, threads: int = 0) -> dict:
     """This machine's matrix-multiply peak through onnxruntime's own kernels (MLAS): the fastest of
-    ``repeats`` runs at each of ``sizes``, with ``threads`` intra-op threads (0: onnxruntime's default). A peak is a
+    ``repeats`` runs at each of ``sizes``, with ``threads`` intra-op threads (0: one per core, as a run's). A peak is a
     best case: a median of one size read 10-25 % low on a 2-core AVX2 CPU, and the models then seemed to beat it."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
+    opts.intra_op_num_threads = intra_op_threads(threads)  # (0, its default, pinned threads past the affinity)
 
     out = {}
     rng = np.random.default_rng(0)

@@ -88,7 +88,7 @@ def warnings_of(result: dict) -> list[str]:
                    "machine was busy; rerun with more --repeats before trusting the ratios")  # fmt: skip
     load, cpus = result.get("load_average"), result.get("cpus_usable", 1)
     if load and load[0] >= max(0.5, cpus / 4):
-        out.append(f"the load average was {load[0]} on {cpus} CPUs as the run began: other work shared the machine "
+        out.append(f"the load average was {load[0]} on {_cpus(cpus)} as the run began: other work shared the machine "
                    "(compare the ratios, each from rounds timed in turn, not frames/s)")  # fmt: skip
     if frames < asked:
         out.append(f"{asked} frames asked, the clip gave {frames}")
@@ -102,6 +102,15 @@ def warnings_of(result: dict) -> list[str]:
             out.append(f"{prec} ran above the measured peak ({100 * f['fraction_of_peak']:.0f}%): the peak read low "
                        "(a busy machine, or kernels faster than onnxruntime's matmul), so the floor means little")  # fmt: skip
     return out
+
+
+def _cpus(n: int) -> str:
+    """``n`` CPUs, as said: '1 CPU', '2 CPUs'.
+
+    >>> _cpus(1), _cpus(2)
+    ('1 CPU', '2 CPUs')
+    """
+    return f"{n} CPU" + ("" if n == 1 else "s")
 
 
 def _name(r: dict) -> str:
@@ -130,7 +139,7 @@ def machine_line(result: dict | None = None) -> str:
     threads = f"; threads: onnxruntime {result['threads']['onnxruntime']}{torch}" if "threads" in result else ""
     load = result.get("load_average") or []
     said = {0: "", 1: f"; load average {load[0]} now", 2: f"; load average {load[0]} at the start, {load[-1]} at the end"}
-    return (f"machine: {cpu['model']}, {result.get('cpus_usable', cpu['cores'])} CPUs usable of {cpu['cores']} "
+    return (f"machine: {cpu['model']}, {_cpus(result.get('cpus_usable', cpu['cores']))} usable of {cpu['cores']} "
             f"({features}); {ort}, roadseg {libs.get('roadseg', '?')}{threads}{said[min(len(load), 2)]}")  # fmt: skip
 
 

@@ -1,0 +1,72 @@
+"""A student's laptop of one CPU, simulated as ``taskset -c 0`` (or a container's cpuset): the run keeps to the CPUs
+it may use."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                                reason="needs CPU affinity and 2 CPUs to pin a process to one of them")  # fmt: skip
+
+#: A child pinned to one CPU that opens a session (with ``--threads`` as argv[2]) and runs it, then prints the CPUs
+#: each of its threads may run on.
+PINNED_SESSION = """
+import json, os, sys
+os.sched_setaffinity(0, {int(sys.argv[3])})  # (before numpy: the threads it starts as it loads inherit it)
+import numpy as np
+from roadseg.pipeline.session import OnnxSegmenter
+seg = OnnxSegmenter(sys.argv[1], providers="cpu", threads=int(sys.argv[2]))  # (kept: its threads with it)
+seg.predict(np.zeros((1, 64, 96, 3), np.uint8))
+allowed = []
+for tid in os.listdir("/proc/self/task"):
+    with open(f"/proc/self/task/{tid}/status") as f:
+        allowed += [line.split()[1] for line in f if line.startswith("Cpus_allowed_list")]
+print(json.dumps(allowed))
+"""
+
+
+def test_a_session_pinned_to_one_cpu_keeps_its_threads_there(rule_onnx):
+    """Under ``taskset -c 0`` on 2 CPUs onnxruntime's default (one thread a physical core, each pinned to its core)
+    ran its second thread on CPU 1: a run told to use one CPU used two, and a 1-CPU trial timed a 2-CPU run. Now the
+    default is one thread a usable CPU: as many threads as ``--threads 1`` starts, all on the one CPU."""
+    one = min(os.sched_getaffinity(0))
+
+    def allowed(threads: int) -> list[str]:
+        cmd = [sys.executable, "-c", PINNED_SESSION, str(rule_onnx), str(threads), str(one)]
+        return json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+
+    default, single = allowed(0), allowed(1)
+    assert set(default) == {str(one)} and len(default) == len(single), (default, single)  # was: ['0', '0', '1']
+
+
+#: A child pinned to one CPU that prints the intra-op threads bench's machine peak asked onnxruntime for and those its
+#: machine line says.
+PINNED_BENCH = """
+import json, os, sys
+os.sched_setaffinity(0, {int(sys.argv[1])})
+import onnxruntime as ort
+asked = []
+class Session(ort.InferenceSession):
+    def __init__(self, model, opts=None, **kw):
+        asked.append(opts.intra_op_num_threads)
+        super().__init__(model, opts, **kw)
+ort.InferenceSession = Session
+from roadseg.tools import bench, peak
+peak.machine_peak(sizes=(32,), repeats=1)
+print(json.dumps([asked, bench._threads_said(0)]))
+"""
+
+
+def test_bench_pinned_to_one_cpu_times_and_says_one_thread():
+    """`roadseg bench` under ``taskset -c 0`` said 'threads: onnxruntime default (one per physical core)' and timed
+    its machine peak with onnxruntime's default, two threads of which one ran on the other CPU."""
+    pytest.importorskip("onnx")  # (the peak's matmul models)
+    one = min(os.sched_getaffinity(0))
+    out = subprocess.run([sys.executable, "-c", PINNED_BENCH, str(one)], capture_output=True, text=True, check=True)
+    asked, said = json.loads(out.stdout)
+    assert set(asked) == {1} and said == 1, (asked, said)  # was: [0, 0], 'default (one per physical core)'

@@ -70,3 +70,22 @@ def test_bench_pinned_to_one_cpu_times_and_says_one_thread():
     out = subprocess.run([sys.executable, "-c", PINNED_BENCH, str(one)], capture_output=True, text=True, check=True)
     asked, said = json.loads(out.stdout)
     assert set(asked) == {1} and said == 1, (asked, said)  # was: [0, 0], 'default (one per physical core)'
+
+
+def test_info_pinned_to_one_cpu_says_the_threads_a_run_gets():
+    """`roadseg info` said '(2 cores, 1 usable)' and nothing of the threads a run would then take; now the
+    onnxruntime threads a run's session gets without --threads: 1 here."""
+    one = min(os.sched_getaffinity(0))
+    code = ("import os, sys; os.sched_setaffinity(0, {%d}); from roadseg.cli import main; "
+            "sys.argv = ['roadseg', 'info']; main()") % one
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+    assert ", 1 usable)\n" in out and "\n  onnxruntime threads  1 (--threads N sets them)\n" in out, out
+
+
+def test_info_of_a_one_core_machine_says_1_core(monkeypatch):
+    from roadseg.tools import info
+
+    monkeypatch.setattr(info.os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(info.os, "sched_getaffinity", lambda pid: {0})
+    text = info.format_report(info.collect())
+    assert "(1 core, 1 usable)" in text and "onnxruntime threads  one per physical core" in text, text  # was: 1 cores

@@ -67,7 +67,7 @@ def collect() -> dict:
 
     from roadseg import __version__
     from roadseg.errors import ModelError
-    from roadseg.pipeline.session import OnnxSegmenter, default_model_path, resolve_device
+    from roadseg.pipeline.session import OnnxSegmenter, default_model_path, intra_op_threads, resolve_device
 
     ort_dist = "onnxruntime-gpu" if _version("onnxruntime-gpu") else "onnxruntime"
     libs = {
@@ -85,6 +85,8 @@ def collect() -> dict:
         "libraries": libs,
         "platform": platform.platform(),
         "cpu": cpu_info(),
+        # (what a run's session gets without --threads: one a usable CPU where this process may use fewer than all)
+        "threads": {"onnxruntime": intra_op_threads() or "one per physical core"},
         "providers": {"available": ort.get_available_providers(), "auto_device": device},
         "encoders": sorted(c for c in ("libx264", "libx265", "libsvtav1", "libvpx-vp9", "mpeg4", "h264_nvenc",
                                        "hevc_nvenc", "h264_vaapi", "h264_qsv") if c in av.codecs_available),  # fmt: skip
@@ -112,8 +114,10 @@ def format_report(report: dict) -> str:
         lines.append(f"  {k:<20} {v or '-'}")
     cpu = report["cpu"]
     feats = ", ".join(f for f, on in cpu["features"].items() if on) or "none"
-    lines += [f"  {'platform':<20} {report['platform']}", f"  {'cpu':<20} {cpu['model']} ({cpu['cores']} cores, {cpu['usable']} usable)",
+    cores = f"{cpu['cores']} core" + ("" if cpu["cores"] == 1 else "s")  # (a laptop of one: '1 core', was '1 cores')
+    lines += [f"  {'platform':<20} {report['platform']}", f"  {'cpu':<20} {cpu['model']} ({cores}, {cpu['usable']} usable)",
               f"  {'cpu features':<20} {feats}",
+              f"  {'onnxruntime threads':<20} {report['threads']['onnxruntime']} (--threads N sets them)",
               f"  {'ort providers':<20} {', '.join(report['providers']['available'])}",
               f"  {'device (auto)':<20} {report['providers']['auto_device']}",
               f"  {'video encoders':<20} {', '.join(report['encoders'])}"]  # fmt: skip

@@ -106,3 +106,21 @@ def test_a_live_bar_still_shows_the_frames_s_of_now(clock):
     progress.close()
     rate = float(re.findall(r"41frame \[[\d:]+,\s*([\d.]+)frame/s", shown)[-1])
     assert rate > 8, shown[-200:]  # (the run's average: 41 frames in 14 s, 2.9)
+
+
+def test_a_terminal_of_no_width_gets_the_log_lines(clock, monkeypatch, tmp_path):
+    """A terminal that says 0 columns (``script``'s, a ``docker exec -t`` from a script) was given tqdm's bar, which
+    tqdm draws as nothing there: the run showed no progress at all, only its last line."""
+    import os
+    import pty
+
+    leader, follower = pty.openpty()  # (a new pty: 0 rows, 0 columns until told)
+    try:
+        with os.fdopen(os.dup(follower), "w") as stream:
+            assert os.get_terminal_size(stream.fileno()).columns == 0
+            progress = Progress(300, "4k.mp4", stream=stream)
+            assert progress.bar is None
+            progress.close()
+    finally:
+        os.close(follower)
+        os.close(leader)

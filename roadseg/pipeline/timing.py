@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -260,7 +261,14 @@ def time_left(done: int, total: int | None, seconds: float) -> str | None:
 
 
 def _is_terminal(stream: TextIO) -> bool:
+    """Whether ``stream`` is a terminal a bar can be drawn on: one that says no width (0 columns: ``script``'s, a
+    ``docker exec -t`` from a script) is not, as tqdm draws nothing there (a run showed no progress at all)."""
     try:
-        return stream.isatty()
+        if not stream.isatty():
+            return False
     except (AttributeError, ValueError):  # closed or not a real file
         return False
+    try:
+        return os.get_terminal_size(stream.fileno()).columns > 0
+    except (AttributeError, ValueError, OSError):  # (a terminal of our own making: the tests')
+        return True

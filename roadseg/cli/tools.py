@@ -43,7 +43,7 @@ def info_cmd(as_json, model) -> None:
 @click.option("--no-torch", is_flag=True, help="Skip the PyTorch eager row.")
 @click.option("--preset", default="superfast", show_default=True, help="x264 preset of the naive loop and the pipeline.")
 @click.option("--threads", default=0, show_default=True, type=click.IntRange(min=0),
-              help="onnxruntime's and PyTorch's intra-op threads in every row and the machine peak (0: each one's default, one per physical core).")
+              help="onnxruntime's and PyTorch's intra-op threads in every row and the machine peak (0: each one's default, one per physical core; onnxruntime's one per usable CPU where fewer may be used).")
 @click.option("--out", default="bench-results", show_default=True, type=click.Path(file_okay=False),
               help="Folder for bench.json and bench.png (the repository's benchmarks/results holds the committed ones).")
 @handle_errors

@@ -419,3 +419,52 @@ def test_a_file_served_without_a_length_is_not_recorded_for_ever_by_retries_fore
     assert r.exit_code == 1 and "gave up after 5 reconnects; recording finalised" in r.output, r.output
     assert "at most 5 times (--retries forever)" in r.output, r.output
     assert len(read_video(out)["frames"]) <= 6 * 20
+
+
+# --- a browser on a slow link (helper "liveview") ---
+
+
+def _ages_seen_by_a_slow_reader(view: server.MjpegServer, rate: float, seconds: float) -> list[float]:
+    """How old (s, by its ``X-Timestamp``) each picture of the stream was when a client that reads ``rate`` bytes a
+    second (slower than they come: a browser on a weak Wi-Fi link) got it, over ``seconds``."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)  # (before connecting: its window is set then)
+        sock.settimeout(5)
+        sock.connect(("127.0.0.1", view.port))
+        sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: robot\r\n\r\n")
+        got, buf, ages, t0 = 0, b"", [], time.monotonic()
+        while (elapsed := time.monotonic() - t0) < seconds:
+            time.sleep(max(0.0, got / rate - elapsed))
+            chunk = sock.recv(2048)
+            got, buf = got + len(chunk), buf + chunk
+            while (i := buf.find(b"X-Timestamp: ")) >= 0 and (j := buf.find(b"\r\n", i)) >= 0:
+                ages.append(time.time() - float(buf[i + 13 : j]))
+                buf = buf[j:]
+            buf = buf[-64:]
+    return ages
+
+
+@pytest.mark.timeout(30)
+def test_a_browser_on_a_slow_link_sees_pictures_a_moment_old_not_ever_older():
+    """A viewer that reads slower than the pictures come (a laptop on weak Wi-Fi) was sent every picture the system
+    would queue for it: megabytes of them, so that what it showed was 10 s old after 15 s, and ever older, while the
+    page's latency said a few ms. It is sent the newest picture once it has taken the last."""
+    rng = np.random.default_rng(0)
+    pictures = [rng.integers(0, 256, (48, 64, 3), np.uint8) for _ in range(8)]  # (noise: ~8 KB each as JPEG)
+    halt = threading.Event()
+
+    def camera(view: server.MjpegServer) -> None:  # 50 pictures a second, ~400 KB/s
+        for n in range(10**6):
+            if halt.wait(0.02):
+                return
+            view.publish(pictures[n % len(pictures)], captured=time.time())
+
+    with server.MjpegServer("127.0.0.1", 0, ["Road"], [(128, 64, 128)]) as view:
+        feeder = threading.Thread(target=camera, args=(view,), daemon=True)
+        feeder.start()
+        try:
+            ages = _ages_seen_by_a_slow_reader(view, rate=40_000, seconds=5.0)
+        finally:
+            halt.set()
+            feeder.join(5)
+    assert len(ages) > 10 and max(ages[-5:]) < 1.5, [round(a, 2) for a in ages]

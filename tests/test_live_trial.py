@@ -468,3 +468,21 @@ def test_a_browser_on_a_slow_link_sees_pictures_a_moment_old_not_ever_older():
             halt.set()
             feeder.join(5)
     assert len(ages) > 10 and max(ages[-5:]) < 1.5, [round(a, 2) for a in ages]
+
+
+def test_show_without_a_display_says_so_with_an_opencv_that_has_a_gui(monkeypatch):
+    """``--show`` in an ssh session (no DISPLAY) with ``opencv-python``, Qt's build: Qt ended the process (SIGABRT,
+    "could not connect to display"), and an OpenCV of GTK's said to install the GUI build it has. It is one line."""
+    opened = []
+    monkeypatch.setattr(window.cv2, "getBuildInformation", lambda: "  GUI:                           QT5\n")
+    monkeypatch.setattr(window.cv2, "namedWindow", lambda *a: opened.append(a))  # (Qt's: abort(), the run gone)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr(window.sys, "platform", "linux")
+    with pytest.raises(SinkError) as refused:
+        window.WindowSink()
+    assert "--show needs a display" in str(refused.value) and "--serve HOST:PORT" in str(refused.value)
+    assert opened == []
+    monkeypatch.setenv("DISPLAY", ":0")  # (with one, the window is opened as before)
+    window.WindowSink().close()
+    assert len(opened) == 1

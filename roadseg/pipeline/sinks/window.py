@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
+import sys
+
 import cv2
 import numpy as np
 
@@ -20,6 +24,9 @@ class WindowSink(Sink):
 
     def __init__(self, title: str = "roadseg") -> None:
         self.title, self._closed, self._seen = title, False, False
+        if gui_backend() is not None and no_display():  # (Qt's would end the process, no line said why: SIGABRT)
+            raise SinkError("--show needs a display, and this session has none (DISPLAY and WAYLAND_DISPLAY are not "
+                            "set: an ssh session without -X?): use --serve HOST:PORT and open the view in a browser")  # fmt: skip
         try:
             cv2.namedWindow(title, cv2.WINDOW_NORMAL)
         except cv2.error:
@@ -50,3 +57,24 @@ class WindowSink(Sink):
                 cv2.destroyWindow(self.title)
             except cv2.error:
                 pass
+
+
+def gui_backend() -> str | None:
+    """The GUI backend this OpenCV was built with (``QT5``, ``GTK3`` ...), None for none (``opencv-python-headless``).
+
+    >>> gui_backend() is None or gui_backend().isupper()
+    True
+    """
+    found = re.search(r"^\s*GUI:\s*(\S+)", cv2.getBuildInformation(), re.MULTILINE)
+    return None if found is None or found[1] == "NONE" else found[1]
+
+
+def no_display(platform: str | None = None, env: dict | None = None) -> bool:
+    """Whether no window can be opened here: a Linux (or BSD) session without X11's ``DISPLAY`` nor Wayland's (a
+    robot's ssh session); macOS and Windows need none.
+
+    >>> no_display("linux", {}), no_display("linux", {"DISPLAY": ":0"}), no_display("darwin", {})
+    (True, False, False)
+    """
+    env, platform = os.environ if env is None else env, sys.platform if platform is None else platform
+    return platform not in ("darwin", "win32", "cygwin") and not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))

@@ -9,6 +9,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -486,3 +487,20 @@ def test_show_without_a_display_says_so_with_an_opencv_that_has_a_gui(monkeypatc
     monkeypatch.setenv("DISPLAY", ":0")  # (with one, the window is opened as before)
     window.WindowSink().close()
     assert len(opened) == 1
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("path", ["/stream.mjpg", "/", "/stats.json"])
+def test_a_browser_gone_before_it_is_answered_prints_no_traceback(capfd, path):
+    """A client that resets its connection once it has asked (a page reloaded at once, a phone's Wi-Fi dropping, a
+    monitor's timeout) printed socketserver's traceback, 25 lines, onto the run's terminal: 99 of them for 100."""
+    with server.MjpegServer("127.0.0.1", 0, ["Road"], [(128, 64, 128)]) as view:
+        view.publish(np.zeros((48, 64, 3), np.uint8))
+        for _ in range(10):
+            with socket.create_connection(("127.0.0.1", view.port), timeout=5) as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # (close: a reset)
+                sock.sendall(f"GET {path} HTTP/1.1\r\nHost: robot\r\n\r\n".encode())
+        time.sleep(0.5)  # (the handlers' writes fail)
+        with urllib.request.urlopen(f"http://127.0.0.1:{view.port}/stats.json", timeout=5) as answer:
+            assert answer.status == 200  # (and the view is still served)
+    assert "Traceback" not in capfd.readouterr().err

@@ -23,6 +23,7 @@ import html
 import json
 import logging
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -169,6 +170,14 @@ class _Http(ThreadingHTTPServer):
         finally:
             with self._lock:
                 self._clients.pop(threading.current_thread(), None)
+
+    def handle_error(self, request, client_address) -> None:
+        """A browser that went away while it was answered (a reload, a tab closed, a link that dropped: the
+        connection reset or closed before the headers were sent) is no error to print: socketserver's default
+        printed a traceback of 25 lines to the terminal for each. Anything else is printed as before."""
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
 
     def end_clients(self, timeout: float) -> None:
         """Shut every connection still served (a write or a read waiting on it ends at once) and give their

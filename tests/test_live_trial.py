@@ -504,3 +504,14 @@ def test_a_browser_gone_before_it_is_answered_prints_no_traceback(capfd, path):
         with urllib.request.urlopen(f"http://127.0.0.1:{view.port}/stats.json", timeout=5) as answer:
             assert answer.status == 200  # (and the view is still served)
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_the_legend_keeps_each_swatch_on_the_line_of_its_name():
+    """In a window narrower than the legend (800 px, the shipped model's 11 classes) the last swatch ended one line
+    and its name, Bicyclist, began the next: each swatch and its name are now one piece, broken between, not within."""
+    names, colours = ["Sky", "Road", "Bicyclist"], [(128, 128, 128), (128, 64, 128), (0, 128, 192)]
+    with server.MjpegServer("127.0.0.1", 0, names, colours) as view:
+        text = view.page.decode()
+    assert ".cls{white-space:nowrap}" in text
+    for name, colour in zip(names, colours):
+        assert f'<span class="cls"><span class="sw" style="background:rgb{colour}"></span>{name}</span>' in text

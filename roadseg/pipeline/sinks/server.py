@@ -48,7 +48,8 @@ UNSENT = 16 * 1024
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>roadseg live</title>
 <style>body{{background:#111;color:#eee;font:14px sans-serif;margin:16px}} img{{max-width:100%;display:block}}
-.sw{{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}}</style></head>
+.sw{{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}}
+.cls{{white-space:nowrap}}</style></head>
 <body><h3>roadseg live</h3><img id="view" src="/stream.mjpg" alt="live segmentation">
 <p id="stats">waiting for frames...</p><p>{legend}</p>
 <script>
@@ -213,8 +214,8 @@ class MjpegServer:
         self._seq = 0
         self._closed = False
         self.stats: dict = {"fps": 0.0, "frames": 0, "dropped": 0, "latency_ms": {"p50": None, "p95": None}}
-        legend = "".join(f'<span class="sw" style="background:rgb{tuple(int(v) for v in c)}"></span>{html.escape(n)}'
-                         for n, c in zip(classes, palette))  # fmt: skip
+        legend = " ".join(f'<span class="cls"><span class="sw" style="background:rgb{tuple(int(v) for v in c)}"></span>'
+                          f"{html.escape(n)}</span>" for n, c in zip(classes, palette))  # (a swatch and its name: one line)
         self.page = PAGE.format(legend=legend).encode()
         try:
             self.httpd = (_Http6 if ":" in host else _Http)((host, port), _Handler)

@@ -515,3 +515,21 @@ def test_the_legend_keeps_each_swatch_on_the_line_of_its_name():
     assert ".cls{white-space:nowrap}" in text
     for name, colour in zip(names, colours):
         assert f'<span class="cls"><span class="sw" style="background:rgb{colour}"></span>{name}</span>' in text
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is installed by .ci/run")
+def test_the_browser_view_says_when_its_source_sends_no_picture(tmp_path):
+    """A camera or stream lost mid-run (its server killed; the run reconnecting for 15 s) left the page showing its
+    last picture under "0.0 frames/s, latency p50 4.2 ms, p95 15.0 ms, 83 frames shown": figures of a live view. A
+    count that stays 3 s is said: no new picture for so long."""
+    still = type("Still", (RunGone,), {"silent": 0})  # (the run answers; its count of frames stays at 7)
+    with serving(still) as httpd:
+        cmd = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000",
+               "--timeout=7000", "--dump-dom", f"http://127.0.0.1:{httpd.server_address[1]}/"]  # fmt: skip
+        dom = subprocess.run(cmd, capture_output=True, text=True, timeout=60).stdout
+    text = dom.split('id="stats">', 1)[1].split("<", 1)[0] if 'id="stats">' in dom else dom[:300]
+    assert re.fullmatch(r"no new picture for [3-9] s \(the camera or stream sends none; the run's terminal says "
+                        r"whether it reconnects\), 7 frames shown, 0 dropped", text), text  # fmt: skip

@@ -56,6 +56,7 @@ PAGE = """<!doctype html>
 const view = document.getElementById('view');
 view.addEventListener('load', () => {{ view.dataset.loaded = '1'; }});
 let lost = false;  // (the run stopped answering: its picture is opened again once it answers)
+let frames = -1, since = Date.now();  // (the count last seen, and since when: a source silent 3 s is said so)
 async function poll() {{
   try {{
     const r = await fetch('/stats.json', {{cache: 'no-store'}});
@@ -63,8 +64,11 @@ async function poll() {{
     const s = await r.json();
     const lat = s.latency_ms.p50 === null ? 'latency: waiting for the first frame'
       : `latency p50 ${{s.latency_ms.p50}} ms, p95 ${{s.latency_ms.p95}} ms`;
-    document.getElementById('stats').textContent =
-      `${{s.fps.toFixed(1)}} frames/s, ${{lat}}, ${{s.frames}} frames shown, ${{s.dropped}} dropped`;
+    if (s.frames !== frames) {{ frames = s.frames; since = Date.now(); }}
+    const quiet = Math.floor((Date.now() - since) / 1000);
+    const rate = s.frames > 0 && quiet >= 3 ? `no new picture for ${{quiet}} s (the camera or stream sends none; the `
+      + `run's terminal says whether it reconnects)` : `${{s.fps.toFixed(1)}} frames/s, ${{lat}}`;
+    document.getElementById('stats').textContent = `${{rate}}, ${{s.frames}} frames shown, ${{s.dropped}} dropped`;
     document.body.dataset.frames = s.frames;
     if (lost) {{ lost = false; view.src = '/stream.mjpg?' + Date.now(); }}
   }} catch (e) {{

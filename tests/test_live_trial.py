@@ -533,3 +533,26 @@ def test_the_browser_view_says_when_its_source_sends_no_picture(tmp_path):
     text = dom.split('id="stats">', 1)[1].split("<", 1)[0] if 'id="stats">' in dom else dom[:300]
     assert re.fullmatch(r"no new picture for [3-9] s \(the camera or stream sends none; the run's terminal says "
                         r"whether it reconnects\), 7 frames shown, 0 dropped", text), text  # fmt: skip
+
+
+@pytest.mark.timeout(30)
+def test_a_stream_whose_source_is_silent_sends_its_latest_picture_again():
+    """A browser shows a part of the stream once the next one begins: a page opened while the source sent nothing (a
+    camera lost, its run reconnecting) showed no picture at all, its last one sent once and never shown."""
+    with server.MjpegServer("127.0.0.1", 0, ["Road"], [(128, 64, 128)]) as view:
+        view.publish(np.zeros((48, 64, 3), np.uint8), captured=1234.5)
+        with urllib.request.urlopen(f"{view.url}stream.mjpg", timeout=5) as stream:
+            got, t0 = b"", time.monotonic()
+            while got.count(b"X-Timestamp: 1234.5") < 2 and time.monotonic() - t0 < 3.0:
+                got += stream.read1(65536)
+            took = time.monotonic() - t0
+    assert got.count(b"X-Timestamp: 1234.500000\r\n") == 2 and took < 2.0, (took, got[:200])
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is installed by .ci/run")
+def test_the_browser_view_opened_while_its_source_is_silent_shows_its_last_picture(tmp_path):
+    with server.MjpegServer("127.0.0.1", 0, ["Road"], [(128, 64, 128)]) as view:
+        view.publish(np.full((48, 64, 3), 200, np.uint8), captured=time.time())  # (and none after it)
+        dom, err = _chromium_dom(view.url, tmp_path / "profile")
+    assert 'data-loaded="1"' in dom, f"chromium printed {dom[:300]!r}; its stderr ends: {err}"

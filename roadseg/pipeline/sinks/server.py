@@ -1,12 +1,12 @@
 """The browser view (``--serve``): ``/`` shows the live overlay, fed by an MJPEG stream.
 
 ``/stream.mjpg`` is ``multipart/x-mixed-replace`` JPEG, each part's ``X-Timestamp`` the Unix time its frame was
-captured at (as mjpg-streamer sends it: a client on a synchronised clock measures the latency it sees); ``/stats.json`` holds frames/s, latency and
-drops, worked out when it is asked for (a stream that stalls shows 0 frames/s, not the rate its last
-picture came at). A ``HEAD`` request is answered as its ``GET`` is, headers alone (a monitor's or ``curl -I``'s
-check that the view is up: was 501, not implemented; the stream's headers, none of its pictures). The pipeline only replaces the latest JPEG (never waits for a client); each browser
-is served by its own handler thread with a socket timeout, so a slow or vanished browser cannot stall
-anything; closing the server shuts each browser's connection and joins its thread.
+captured at (as mjpg-streamer's: a client on a synchronised clock measures the latency it sees), the latest sent again
+each second where the source is silent (:data:`AGAIN`); ``/stats.json`` holds frames/s, latency and drops, worked out
+when asked for (a stalled stream shows 0 frames/s). A ``HEAD`` is answered as its ``GET``, headers alone (a monitor's,
+``curl -I``'s). The pipeline only replaces the latest JPEG (never waits for a client); each browser is served by its
+own handler thread with a socket timeout and at most :data:`UNSENT` bytes unsent, so a slow or vanished browser stalls
+nothing and a slow one gets the newest picture; closing the server shuts each connection and joins its thread.
 
 :class:`ServeSink` is the run's sink for it.
 
@@ -44,6 +44,9 @@ JOIN = 2.0  # seconds the server's threads get to end once it is closed
 #: bytes of the stream that may wait in a connection's send buffer, unsent: a browser on a slow link is sent the
 #: newest picture once it has taken the last, not pictures the system queued for it seconds ago
 UNSENT = 16 * 1024
+#: seconds of a silent source (lost, reconnecting) after which a stream is sent its latest picture again: a browser
+#: shows a part once the next one begins (a page opened then showed none)
+AGAIN = 1.0
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>roadseg live</title>
@@ -126,7 +129,7 @@ class _Handler(BaseHTTPRequestHandler):
         seen = -1
         try:
             while True:
-                part, seen = mjpeg.wait_frame(seen)
+                part, seen = mjpeg.wait_frame(seen, again=AGAIN)
                 if part is None:
                     return
                 self.wfile.write(part)
@@ -255,12 +258,16 @@ class MjpegServer:
                 self.stats = stats
             self._cond.notify_all()
 
-    def wait_frame(self, seen: int, timeout: float = 1.0) -> tuple[bytes | None, int]:
-        """The next picture after sequence number ``seen``, as a part of the stream (``None`` once the server
-        closes)."""
+    def wait_frame(self, seen: int, timeout: float = 1.0, again: float | None = None) -> tuple[bytes | None, int]:
+        """The next picture after number ``seen`` as a part of the stream (``None`` once the server closes);
+        ``again``: the latest once more where none newer came for that long (s)."""
+        deadline = None if again is None else time.monotonic() + again
         with self._cond:
             while not self._closed and (self._part is None or self._seq == seen):
-                self._cond.wait(timeout)
+                left = timeout if deadline is None or self._part is None else deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(min(timeout, left))
             return (None, seen) if self._closed else (self._part, self._seq)
 
     def close(self) -> None:

@@ -146,11 +146,9 @@ def unsent_at_most(sock: socket.socket, size: int) -> None:
     >>> with socket.socket() as s:
     ...     unsent_at_most(s, 16384)
     """
+    lowat = getattr(socket, "TCP_NOTSENT_LOWAT", None)
     with contextlib.suppress(OSError):  # (not a TCP socket: nothing to limit)
-        if hasattr(socket, "TCP_NOTSENT_LOWAT"):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT, size)
-        else:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+        sock.setsockopt(*((socket.IPPROTO_TCP, lowat) if lowat else (socket.SOL_SOCKET, socket.SO_SNDBUF)), size)
 
 
 class _Http(ThreadingHTTPServer):

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
-from roadseg.errors import Interrupted, RoadsegError
+from roadseg.errors import Interrupted, RoadsegError, reason_of
 
 
 class BatchError(RoadsegError):
     """The batch cannot start: no videos, INPUTs whose layouts collide, no workers, Ray missing or unreachable."""
+
+
+class ResultsUnwritable(RoadsegError):
+    """``OUT/results.jsonl`` could not be written (a full disk, a folder gone): the batch stops there, as a video
+    finished but not logged would be done again by the next run anyway. Said with the file's name (was: ``Error: No
+    space left on device``, naming nothing).
+
+    >>> str(ResultsUnwritable("/o/results.jsonl", OSError(28, "No space left on device")))
+    '/o/results.jsonl: No space left on device; the batch stopped, the outputs it logged kept: the same command again, once the file can be written, does the rest'
+    """
+
+    def __init__(self, path: object, exc: OSError) -> None:
+        super().__init__(f"{path}: {reason_of(exc)}; the batch stopped, the outputs it logged kept: the same command "
+                         "again, once the file can be written, does the rest")  # fmt: skip
 
 
 class BatchInterrupted(Interrupted):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from roadseg._startup import settle
 from roadseg.batch.driver import drive
-from roadseg.batch.errors import BatchInterrupted
+from roadseg.batch.errors import BatchInterrupted, ResultsUnwritable
 from roadseg.batch.options import BatchOptions
 from roadseg.batch.report import Progress, Summary
 from roadseg.batch.results import ResultsLog, results_line
@@ -67,6 +67,12 @@ def run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path,
         summary.wall = progress.elapsed
         if summary.interrupted:  # (else every video was recorded before it came: the batch ends as its work says)
             raise BatchInterrupted(summary, getattr(exc, "signal_name", "SIGINT")) from None
+    except ResultsUnwritable:  # (a full disk: what the workers hold could not be logged either)
+        with _unstoppable():
+            for task in pool.cancel() if pool is not None else []:
+                remove_temps(task)
+        pool = None
+        raise
     finally:
         progress.close()
         if pool is not None:

@@ -30,11 +30,13 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from roadseg.batch.errors import ResultsUnwritable
 from roadseg.pipeline.options import SegmentOptions
 
 #: The results log's name in the output folder.
@@ -53,18 +55,30 @@ class ResultsLog:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        if _ends_mid_line(self.path):  # a run killed mid-line: start a fresh line
-            with open(self.path, "ab") as f:
-                f.write(b"\n")
-        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed by close())
+        with self._said():
+            if _ends_mid_line(self.path):  # a run killed mid-line: start a fresh line
+                with open(self.path, "ab") as f:
+                    f.write(b"\n")
+            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed by close())
 
     def write(self, line: dict) -> None:
-        self._file.write(json.dumps({**line, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}) + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        with self._said():
+            self._file.write(json.dumps({**line, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}) + "\n")
+            self._file.flush()
+            os.fsync(self._file.fileno())
+
+    @contextmanager
+    def _said(self) -> Iterator[None]:
+        """An OSError writing the log (a full disk) as :class:`~roadseg.batch.errors.ResultsUnwritable`, which names
+        it: FFmpeg's outputs were not at fault."""
+        try:
+            yield
+        except OSError as exc:
+            raise ResultsUnwritable(self.path, exc) from None
 
     def close(self) -> None:
-        self._file.close()
+        with suppress(OSError):  # (what it could not write was said as it failed)
+            self._file.close()
 
     def __enter__(self) -> ResultsLog:
         return self

@@ -1,0 +1,54 @@
+"""What a fleet engineer met running ``roadseg batch`` over a dashcam archive on one machine (a user trial, local
+pool only): a full disk under results.jsonl, a Ctrl-C's counts, a cron log's progress lines.
+
+Real worker processes and real videos, as in test_batch.py.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+from conftest import batch_results, part_files, split_frames, write_video
+
+import roadseg
+from roadseg.errors import RoadsegError
+
+
+@pytest.fixture
+def dashcam(tmp_path: Path) -> Path:
+    """IN/2026/11/03/CAM_F/clip_000{0,1,2}.mp4, the same names under CAM_R: six short clips."""
+    root = tmp_path / "in"
+    for cam in ("CAM_F", "CAM_R"):
+        for i in range(3):
+            path = root / "2026/11/03" / cam / f"clip_{i:04d}.mp4"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_video(path, split_frames(6 + i))
+    return root
+
+
+def test_a_full_disk_under_results_jsonl_names_it_and_a_rerun_does_the_rest(dashcam: Path, rule_onnx: Path,
+                                                                            tmp_path: Path, monkeypatch) -> None:  # fmt: skip
+    """The output disk filled up: the batch said ``Error: No space left on device`` (naming nothing: the disk of the
+    videos? of the outputs?), again on every rerun until there was room. Now the line names results.jsonl."""
+    from roadseg.batch import results as results_module
+
+    out, synced, fsync = tmp_path / "out", [], os.fsync
+
+    def full(fd: int) -> None:
+        synced.append(fd)
+        if len(synced) > 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        fsync(fd)
+
+    monkeypatch.setattr(results_module.os, "fsync", full)
+    with pytest.raises(RoadsegError) as caught:
+        roadseg.batch(dashcam, out, model=str(rule_onnx), workers=1, quiet=True)
+    assert str(caught.value).startswith(f"{out / 'results.jsonl'}: No space left on device; the batch stopped"), caught.value
+    assert not part_files(out)
+    monkeypatch.setattr(results_module.os, "fsync", fsync)  # (room again)
+    logged = [line for line in batch_results(out) if line["status"] == "ok"]
+    again = roadseg.batch(dashcam, out, model=str(rule_onnx), workers=1, quiet=True)
+    assert (again.ok, again.skipped, again.error) == (6 - len(logged), len(logged), 0) and 2 <= len(logged) < 6

@@ -52,3 +52,17 @@ def test_a_full_disk_under_results_jsonl_names_it_and_a_rerun_does_the_rest(dash
     logged = [line for line in batch_results(out) if line["status"] == "ok"]
     again = roadseg.batch(dashcam, out, model=str(rule_onnx), workers=1, quiet=True)
     assert (again.ok, again.skipped, again.error) == (6 - len(logged), len(logged), 0) and 2 <= len(logged) < 6
+
+
+def test_a_ctrl_c_tells_the_videos_cut_short_from_those_not_started() -> None:
+    """Ctrl-C two videos into an archive of twenty said 'interrupted 18' and '18 videos unfinished, their partial
+    outputs removed': two were in hand, sixteen never began (an archive of 10,000 clips: 'interrupted 9998')."""
+    from roadseg.batch.errors import BatchInterrupted
+    from roadseg.batch.report import Summary
+
+    summary = Summary(ok=2, interrupted=18, unstarted=16)
+    assert summary.table().startswith("ok 2 · error 0 · skipped 0 · interrupted 18 (16 not started) · "), summary.table()
+    assert str(BatchInterrupted(summary)).startswith("interrupted: 18 videos unfinished, 16 of them not started, the "
+                                                     "partial outputs of the rest removed; the same command again")  # fmt: skip
+    assert "none of them started" in str(BatchInterrupted(Summary(interrupted=2, unstarted=2)))
+    assert "not started" not in Summary(interrupted=1).table() + str(BatchInterrupted(Summary(interrupted=1)))

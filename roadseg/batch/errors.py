@@ -31,10 +31,14 @@ class BatchInterrupted(Interrupted):
     >>> from roadseg.batch.report import Summary
     >>> str(BatchInterrupted(Summary(interrupted=1)))
     'interrupted: 1 video unfinished, their partial outputs removed; the same command again does them, skipping those finished'
+    >>> str(BatchInterrupted(Summary(interrupted=18, unstarted=16)))
+    'interrupted: 18 videos unfinished, 16 of them not started, the partial outputs of the rest removed; the same command again does them, skipping those finished'
     """
 
     def __init__(self, summary, signal_name: str = "SIGINT") -> None:
-        n = summary.interrupted
-        super().__init__(f"interrupted: {n} video{'s' * (n != 1)} unfinished, their partial outputs removed; the same "
-                         "command again does them, skipping those finished", signal_name=signal_name)  # fmt: skip
+        n, waiting = summary.interrupted, summary.unstarted
+        what = ("their partial outputs removed" if not waiting else "none of them started" if waiting >= n
+                else f"{waiting} of them not started, the partial outputs of the rest removed")  # fmt: skip
+        super().__init__(f"interrupted: {n} video{'s' * (n != 1)} unfinished, {what}; the same command again does "
+                         "them, skipping those finished", signal_name=signal_name)  # fmt: skip
         self.summary = summary

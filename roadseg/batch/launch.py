@@ -55,8 +55,10 @@ def run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path,
             say_legend_note(pool.info, progress)
         drive(todo, pool, record, retries=bopts.retries)
     except KeyboardInterrupt as exc:
+        held = 0
         with _unstoppable(stopped=True):  # (a second Ctrl-C would leave workers running, temporary files and no summary)
             for task in pool.cancel() if pool is not None else []:
+                held += 1
                 remove_temps(task)
                 line = {"status": "interrupted", "frames": 0, "error": "interrupted before it was finished"}
                 results.write(results_line(task, line, keys[task.input], model, settings))
@@ -64,6 +66,7 @@ def run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path,
                               "nothing of it kept")  # fmt: skip
         pool = None
         summary.interrupted = len(todo) - progress.done
+        summary.unstarted = max(0, summary.interrupted - held)
         summary.wall = progress.elapsed
         if summary.interrupted:  # (else every video was recorded before it came: the batch ends as its work says)
             raise BatchInterrupted(summary, getattr(exc, "signal_name", "SIGINT")) from None

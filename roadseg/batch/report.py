@@ -31,6 +31,7 @@ class Summary:
     error: int = 0
     skipped: int = 0
     interrupted: int = 0
+    unstarted: int = 0  # of the interrupted: videos no worker had been given (the rest were cut short)
     unchanged: int = 0  # of the errors: videos found damaged before and unchanged since, not tried again
     unsearched: int = 0  # folders that could not be listed: their videos were not found, so not done
     warned: int = 0  # of the ok: videos whose line has warnings (a file left out of a join, frames lost ...)
@@ -66,7 +67,7 @@ class Summary:
         if self.lost:  # (a flaky node shows here, also with -q)
             head += f" · sent again after its worker was lost {self.lost}"
         if self.interrupted:
-            head += f" · interrupted {self.interrupted}"
+            head += f" · interrupted {self.interrupted}" + (f" ({self.unstarted} not started)" if self.unstarted else "")
         if self.unchanged:
             head += f" · damaged and unchanged, not tried again {self.unchanged}"
         if self.unsearched:

@@ -66,3 +66,19 @@ def test_a_ctrl_c_tells_the_videos_cut_short_from_those_not_started() -> None:
                                                      "partial outputs of the rest removed; the same command again")  # fmt: skip
     assert "none of them started" in str(BatchInterrupted(Summary(interrupted=2, unstarted=2)))
     assert "not started" not in Summary(interrupted=1).table() + str(BatchInterrupted(Summary(interrupted=1)))
+
+
+def test_a_logs_lines_say_how_long_the_rest_of_the_batch_will_take(capsys) -> None:
+    """A nightly batch under cron logs a line a video (no terminal, no bar): the bar's ETA was nowhere in them, so
+    one who tailed the log of 10,000 clips could not tell when it would end."""
+    from roadseg.batch.report import Progress
+
+    progress = Progress(4)
+    progress.t0 -= 10.0  # (ten seconds in)
+    progress.finished("2026/11/03/CAM_F/clip_0000.mp4", {"status": "ok", "frames": 250})
+    progress.finished("2026/11/03/CAM_R/clip_0000.mp4", {"status": "error", "frames": 0, "error": "input is empty"})
+    progress.close()
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("[1/4] 2026/11/03/CAM_F/clip_0000.mp4: ok, 250 frames (") and lines[0].endswith(
+        " frames/s overall, 0:00:30 left)"), lines  # fmt: skip
+    assert lines[1].endswith(", 0:00:10 left)"), lines

@@ -91,8 +91,19 @@ def _label(node: str | None) -> str:
     return node[:8] if len(node) > 40 else node
 
 
+def _clock(seconds: float) -> str:
+    """``H:MM:SS``: what a log's line says is left of a batch, by the videos done so far (as the bar's ETA is).
+
+    >>> _clock(75.4), _clock(3 * 3600 + 5)
+    ('0:01:15', '3:00:05')
+    """
+    s = round(seconds)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
 class Progress:
-    """One bar over videos with the aggregate frames/s on a terminal; one line per video in a log."""
+    """One bar over videos with the aggregate frames/s on a terminal; one line per video in a log, with the time
+    left at the rate so far."""
 
     def __init__(self, total: int, *, enabled: bool = True) -> None:
         self.enabled, self.total, self.done = enabled, total, 0
@@ -113,7 +124,8 @@ class Progress:
             self.bar.update(1)
         elif self.enabled:
             what = f"{line.get('frames', 0)} frames" if line["status"] == "ok" else line.get("error")
-            self.note(f"[{self.done}/{self.total}] {rel}: {line['status']}, {what} ({rate:.1f} frames/s overall)")
+            left = f", {_clock(self.elapsed / self.done * (self.total - self.done))} left" if self.done < self.total else ""
+            self.note(f"[{self.done}/{self.total}] {rel}: {line['status']}, {what} ({rate:.1f} frames/s overall{left})")
 
     @property
     def elapsed(self) -> float:

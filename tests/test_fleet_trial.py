@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import batch_results, part_files, split_frames, write_video
+from conftest import batch_results, part_files, rule_model, split_frames, write_video
 
 import roadseg
 from roadseg.errors import RoadsegError
@@ -82,3 +82,23 @@ def test_a_logs_lines_say_how_long_the_rest_of_the_batch_will_take(capsys) -> No
     assert lines[0].startswith("[1/4] 2026/11/03/CAM_F/clip_0000.mp4: ok, 250 frames (") and lines[0].endswith(
         " frames/s overall, 0:00:30 left)"), lines  # fmt: skip
     assert lines[1].endswith(", 0:00:10 left)"), lines
+
+
+def test_a_second_run_with_other_options_says_it_replaces_the_outputs_done_before(dashcam: Path, rule_onnx: Path,
+                                                                                 tmp_path: Path, capsys) -> None:  # fmt: skip
+    """The nightly job's command got ``--mode side-by-side``: the next run did every video again over its output,
+    without a word (a rerun whose input changed says so; one whose options changed said nothing)."""
+    out = tmp_path / "out"
+    opts = {"model": str(rule_onnx), "workers": 1}
+    assert roadseg.batch(dashcam, out, **opts, quiet=True).ok == 6
+    capsys.readouterr()
+    assert roadseg.batch(dashcam, out, **opts, mode="side-by-side").ok == 6
+    said = capsys.readouterr().err
+    assert said.startswith("6 videos done before with other options are done again, their outputs replaced ("), said
+    assert roadseg.batch(dashcam, out, **opts, mode="side-by-side").skipped == 6
+    assert "done again" not in capsys.readouterr().err
+    other = rule_model(tmp_path / "other.onnx", input_size=(48, 64))
+    (dashcam / "2026/11/03/CAM_F/clip_0000.mp4").unlink()
+    assert roadseg.batch(dashcam, out, model=str(other), workers=1, mode="side-by-side").ok == 5
+    said = capsys.readouterr().err
+    assert said.startswith("5 videos done before with another model are done again, their outputs replaced"), said

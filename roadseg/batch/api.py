@@ -31,7 +31,7 @@ from roadseg.batch.options import (
     workers_model_key,
 )
 from roadseg.batch.report import Summary
-from roadseg.batch.rerun import check_owners, redone, refuse_clashes, renamed
+from roadseg.batch.rerun import check_owners, done_otherwise, redone, refuse_clashes, renamed, say_replaced
 from roadseg.batch.results import (
     RESULTS,
     ResultsLog,
@@ -114,7 +114,7 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
     check_owners(tasks, keys, output_owners(logged))
     with ResultsLog(out / RESULTS) as results:
         refuse_clashes(clashes, results, summary, model, settings, previous, quiet=bopts.quiet)
-        todo, skipped = [], []
+        todo, skipped, replaced = [], [], []
         for task in tasks:
             key = keys[task.input]
             done = previous.get(task.input)
@@ -130,8 +130,12 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
             else:
                 if not bopts.quiet and (why := redone(task, done, key, model, settings)):
                     print(f"{os.path.relpath(task.output, out)}: {why}", file=sys.stderr, flush=True)
+                if why_again := done_otherwise(task, done, key, model, settings):
+                    replaced.append(why_again)
                 Path(task.output).parent.mkdir(parents=True, exist_ok=True)
                 todo.append(task)
+        if replaced and not bopts.quiet:
+            say_replaced(replaced)
         remove_stale_temps([*todo, *skipped])  # (a killed run's, also beside videos a --force run did then)
         if todo:
             run(todo, bopts, sopts, out, results, summary, model, settings, keys)

@@ -133,3 +133,32 @@ def redone(task: Task, done: dict | None, key: dict, model: str, settings: str) 
     n = abs(files - was)
     what = f"{'gained' if files > was else 'lost'} {n} file{'s' * (n != 1)}"
     return f"redone, it {what} since it was done{when} ({files} file{'s' * (files != 1)}, were {was})"
+
+
+def done_otherwise(task: Task, done: dict | None, key: dict, model: str, settings: str) -> set[str]:
+    """What differs where ``task`` was done before (``done``, its ``ok`` line: the input as it is, the output there)
+    by another model or with other options, so that this run replaces its output: ``{"another model"}``,
+    ``{"other options"}`` or both; else nothing. One line says it for the batch (:func:`say_replaced`).
+
+    >>> line = {"status": "ok", "model": "m", "settings": "s", "size": 9, "mtime_ns": 1}
+    >>> done_otherwise(Task("/in/a.mp4", "/nowhere/a.mp4"), line, {"size": 9, "mtime_ns": 1}, "m", "t")  # (no output)
+    set()
+    """
+    if done is None or not is_done(done, Path(task.output), key, str(done.get("model")), str(done.get("settings"))):
+        return set()
+    return {what for what, differs in (("another model", done.get("model") != model),
+                                       ("other options", done.get("settings") != settings)) if differs}  # fmt: skip
+
+
+def say_replaced(replaced: list[set[str]]) -> None:
+    """One line, before any work, for the videos done before by another model or with other options whose outputs
+    this run replaces (:func:`done_otherwise`, one set a video): a second run into the same OUT with ``--mode
+    side-by-side`` (a nightly job's options edited) did every video again, over every output, without a word.
+
+    >>> say_replaced([{"other options"}, {"other options"}])  # doctest: +SKIP
+    2 videos done before with other options are done again, their outputs replaced (another output folder keeps both)
+    """
+    n, why = len(replaced), " or ".join(sorted(set().union(*replaced)))
+    print(f"{n} video{'s' * (n != 1)} done before with {why} {'are' if n != 1 else 'is'} done again, "
+          f"{'their outputs' if n != 1 else 'its output'} replaced (another output folder keeps both)",
+          file=sys.stderr, flush=True)  # fmt: skip

@@ -70,11 +70,14 @@ def test_a_ctrl_c_tells_the_videos_cut_short_from_those_not_started() -> None:
 
 def test_a_logs_lines_say_how_long_the_rest_of_the_batch_will_take(capsys) -> None:
     """A nightly batch under cron logs a line a video (no terminal, no bar): the bar's ETA was nowhere in them, so
-    one who tailed the log of 10,000 clips could not tell when it would end."""
+    one who tailed the log of 10,000 clips could not tell when it would end. Reckoned from when the workers were
+    ready, not from the start: their model's loading is no video's time."""
     from roadseg.batch.report import Progress
 
     progress = Progress(4)
-    progress.t0 -= 10.0  # (ten seconds in)
+    progress.t0 -= 60.0  # (the workers took a minute to start: no video's time)
+    progress.begin()
+    progress.t_work -= 10.0  # (ten seconds of work)
     progress.finished("2026/11/03/CAM_F/clip_0000.mp4", {"status": "ok", "frames": 250})
     progress.finished("2026/11/03/CAM_R/clip_0000.mp4", {"status": "error", "frames": 0, "error": "input is empty"})
     progress.close()

@@ -50,6 +50,7 @@ def run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path,
     try:
         first = todo[0].parts[0] if todo[0].parts else todo[0].input
         pool = _open_pool(bopts, sopts, sees=(str(Path(out).resolve()), os.path.dirname(os.path.abspath(first))))
+        progress.begin()
         _check_model(pool.info, model, progress)
         if sopts.legend:
             say_legend_note(pool.info, progress)

@@ -108,7 +108,7 @@ class Progress:
     def __init__(self, total: int, *, enabled: bool = True) -> None:
         self.enabled, self.total, self.done = enabled, total, 0
         self.tty = enabled and sys.stderr.isatty()
-        self.t0 = time.perf_counter()
+        self.t0 = self.t_work = time.perf_counter()  # (t_work: when the workers were ready, begin())
         self.frames = 0
         self.bar = tqdm(total=total, unit="video", dynamic_ncols=True, disable=not self.tty, file=sys.stderr)
 
@@ -124,8 +124,15 @@ class Progress:
             self.bar.update(1)
         elif self.enabled:
             what = f"{line.get('frames', 0)} frames" if line["status"] == "ok" else line.get("error")
-            left = f", {_clock(self.elapsed / self.done * (self.total - self.done))} left" if self.done < self.total else ""
+            per_video = (time.perf_counter() - self.t_work) / self.done
+            left = f", {_clock(per_video * (self.total - self.done))} left" if self.done < self.total else ""
             self.note(f"[{self.done}/{self.total}] {rel}: {line['status']}, {what} ({rate:.1f} frames/s overall{left})")
+
+    def begin(self) -> None:
+        """The workers are ready (their model loaded): the time left is reckoned from now, not from the start,
+        which counted the workers' start as a video's time (the first line of 2,000 tiny clips said 1:03:56 left;
+        they took 45 s)."""
+        self.t_work = time.perf_counter()
 
     @property
     def elapsed(self) -> float:

@@ -105,3 +105,23 @@ def test_a_second_run_with_other_options_says_it_replaces_the_outputs_done_befor
     assert roadseg.batch(dashcam, out, model=str(other), workers=1, mode="side-by-side").ok == 5
     said = capsys.readouterr().err
     assert said.startswith("5 videos done before with another model are done again, their outputs replaced"), said
+
+
+def test_a_video_still_being_written_is_not_called_only_a_recording_cut_off(rule_onnx: Path, tmp_path: Path) -> None:
+    """A dashcam's clip still being copied off the card (its mp4 index not yet written) failed as 'never finished (a
+    recording cut off: power lost or card pulled?)', whose advice was a repair tool. Its line now says it was written
+    to a moment ago; one written to an hour ago is damaged, said as before."""
+    root = tmp_path / "in"
+    (root / "CAM_F").mkdir(parents=True)
+    whole = write_video(tmp_path / "whole.mp4", split_frames(8)).read_bytes()
+    for name in ("copying.mp4", "cut.mp4"):
+        (root / "CAM_F" / name).write_bytes(whole[: len(whole) // 2])
+    an_hour_ago = (os.stat(root / "CAM_F/cut.mp4").st_mtime_ns - 3600 * 10**9,) * 2
+    os.utime(root / "CAM_F/cut.mp4", ns=an_hour_ago)
+    out = tmp_path / "out"
+    assert roadseg.batch(root, out, model=str(rule_onnx), workers=1, quiet=True).error == 2
+    lines = {Path(line["input"]).name: line for line in batch_results(out)}
+    assert all(line["damaged"] and "was never finished" in line["error"] for line in lines.values()), lines
+    assert lines["copying.mp4"]["error"].endswith(" s ago: still being recorded or copied? (a run after it changes "
+                                                  "tries it again)"), lines["copying.mp4"]  # fmt: skip
+    assert "still being" not in lines["cut.mp4"]["error"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -35,6 +36,8 @@ def run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path,
     pool = None
 
     def record(task: Task, worker_line: dict) -> None:
+        if worker_line.get("damaged") and (lately := written_lately(keys[task.input], time.time_ns())):
+            worker_line = {**worker_line, "error": f"{worker_line.get('error')}{lately}"}
         line = results_line(task, worker_line, keys[task.input], worker_line.get("model", model), settings)
         results.write(line)
         rel = os.path.relpath(task.output, out)
@@ -82,6 +85,26 @@ def run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path,
         if pool is not None:
             _close(pool)
     settle()  # (every video recorded, the pool closed: the command closes results.jsonl and prints the summary)
+
+
+#: Seconds since an input was last written within which a file that does not read as a video may be one still being
+#: written (a camera's recording, a copy from a card), not a damaged one.
+LATELY_S = 60
+
+
+def written_lately(key: dict, now_ns: int) -> str:
+    """What a damaged video's error adds where its input was written to lately (``key``: its size and mtime as the
+    batch found it; a drive's latest file's): a file a camera or a copy is still writing reads as a recording cut off
+    (its mp4 index not yet written), whose error advised a repair tool; a run after it changes tries it again.
+
+    >>> written_lately({"size": 10, "mtime_ns": 0}, 3 * 10**9)
+    '; it was last written 3 s ago: still being recorded or copied? (a run after it changes tries it again)'
+    >>> written_lately({"size": 10, "mtime_ns": 0}, 3600 * 10**9), written_lately({}, 0)
+    ('', '')
+    """
+    if "mtime_ns" not in key or not 0 <= (age := (now_ns - key["mtime_ns"]) / 1e9) < LATELY_S:
+        return ""
+    return f"; it was last written {age:.0f} s ago: still being recorded or copied? (a run after it changes tries it again)"
 
 
 def _close(pool) -> None:

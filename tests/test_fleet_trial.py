@@ -122,6 +122,6 @@ def test_a_video_still_being_written_is_not_called_only_a_recording_cut_off(rule
     assert roadseg.batch(root, out, model=str(rule_onnx), workers=1, quiet=True).error == 2
     lines = {Path(line["input"]).name: line for line in batch_results(out)}
     assert all(line["damaged"] and "was never finished" in line["error"] for line in lines.values()), lines
-    assert lines["copying.mp4"]["error"].endswith(" s ago: still being recorded or copied? (a run after it changes "
-                                                  "tries it again)"), lines["copying.mp4"]  # fmt: skip
+    said = lines["copying.mp4"]["error"]
+    assert said.endswith(" s before it was read: still being recorded or copied? (a run after it changes tries it again)"), said
     assert "still being" not in lines["cut.mp4"]["error"]

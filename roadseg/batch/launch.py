@@ -98,13 +98,14 @@ def written_lately(key: dict, now_ns: int) -> str:
     (its mp4 index not yet written), whose error advised a repair tool; a run after it changes tries it again.
 
     >>> written_lately({"size": 10, "mtime_ns": 0}, 3 * 10**9)
-    '; it was last written 3 s ago: still being recorded or copied? (a run after it changes tries it again)'
+    '; it had been written to 3 s before it was read: still being recorded or copied? (a run after it changes tries it again)'
     >>> written_lately({"size": 10, "mtime_ns": 0}, 3600 * 10**9), written_lately({}, 0)
     ('', '')
     """
     if "mtime_ns" not in key or not 0 <= (age := (now_ns - key["mtime_ns"]) / 1e9) < LATELY_S:
         return ""
-    return f"; it was last written {age:.0f} s ago: still being recorded or copied? (a run after it changes tries it again)"
+    return (f"; it had been written to {age:.0f} s before it was read: still being recorded or copied? (a run after it "
+            "changes tries it again)")  # fmt: skip
 
 
 def _close(pool) -> None:

@@ -244,7 +244,15 @@ def test_an_image_rerun_with_y_keeps_the_lines_of_the_earlier_masks_it_does_not_
     _masks_alone(_images(tmp_path / "one", ["a.png", "b.png"]), masks, rule_onnx)
     r = _masks_alone(_images(tmp_path / "two", ["a.png", "c.jpg"]), masks, rule_onnx, "-y")
     assert r.exit_code == 0, r.output
-    assert [(r["mask"], r["image"]) for r in rows(masks)] == [("b.png", "b.png"), ("a.png", "a.png"), ("c.png", "c.jpg")]
+    assert [(r["mask"], r["image"]) for r in rows(masks)] == [("a.png", "a.png"), ("b.png", "b.png"), ("c.png", "c.jpg")]
+
+
+def test_an_image_rerun_with_y_of_a_name_made_of_another_image_gives_its_mask_its_own_line(rule_onnx, tmp_path):
+    masks = tmp_path / "masks"
+    _masks_alone(_images(tmp_path / "one", ["a.jpg", "b.png"]), masks, rule_onnx)
+    r = _masks_alone(_images(tmp_path / "two", ["a.png", "b.png"]), masks, rule_onnx, "-y")
+    assert r.exit_code == 0, r.output
+    assert [(r["mask"], r["image"]) for r in rows(masks)] == [("b.png", "b.png"), ("a.png", "a.png")]
 
 
 def test_an_image_rerun_with_y_drops_the_lines_of_masks_no_longer_there(rule_onnx, tmp_path):
@@ -412,3 +420,15 @@ def test_a_run_killed_before_its_first_mask_was_in_place_leaves_an_index_a_rerun
                                              "names no mask there; pass -y/--overwrite to replace it, or give another "
                                              "folder\n"), r.output  # (was: "holds 0 masks of an earlier run")
     assert _masks_alone(split_video, masks, rule_onnx, "-y").exit_code == 0 and len(rows(masks)) == 12
+
+
+def test_an_image_rerun_with_y_killed_midway_leaves_every_earlier_mask_named_once(rule_onnx, tmp_path):
+    # was: the lines of the earlier masks of its own names, not yet replaced, written at close: b.png and c.png unlisted
+    masks = tmp_path / "masks"
+    _masks_alone(_images(tmp_path / "one", ["a.png", "b.png", "c.png"]), masks, rule_onnx)
+    args = [str(_images(tmp_path / "two", ["a.png", "b.png", "c.png"])), "--masks-dir", str(masks), "--model",
+            str(rule_onnx), "-q", "-y"]  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", _KILLED_AT, "renamed", "a.png", *args], capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert [(r["mask"], r["image"]) for r in rows(masks)] == [(n, n) for n in ("a.png", "b.png", "c.png")]

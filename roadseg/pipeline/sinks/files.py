@@ -114,7 +114,8 @@ class MaskSink(Sink):
     (:class:`~roadseg.pipeline.sinks.maskindex.MaskIndex`: its time, or its input image's name). An earlier run's
     ``masks.csv`` needs ``overwrite`` too, whatever the run (was: replaced without a word, its masks unlisted); with it,
     an image run keeps the lines of an image run's index whose masks are still there and that it does not write (was:
-    dropped, the masks left unlisted), and any other index is replaced, said in one line where it is not a video run's
+    dropped, the masks left unlisted) or that say what its own will (written as the index opens: a killed rerun's names
+    them; was, written at :meth:`close`), and any other index is replaced, said in one line where it is not a video run's
     replaced by a video run's: a video run's masks go as above; an image run's stay, being named as no video's are
     (:func:`~roadseg.pipeline.sinks.maskindex.earlier_run`; an image run's -y acts at its first mask).
 
@@ -136,12 +137,13 @@ class MaskSink(Sink):
         self.index: MaskIndex | None = None  # (opened at the first mask: a run refused or stopped before leaves it be)
         self.made = not self.folder.exists()  # (a folder made here: removed at :meth:`close` where none is written)
         self.done: set[str] = set()  # (the masks this run wrote)
-        mine = {self.target(i).name for i in range(len(names))} if names else None
+        mine = {self.target(i).name: name for i, name in enumerate(names)} if names else None
         self.earlier = earlier_run(self.folder, mine) if self.folder.is_dir() else Earlier()
         if not names and not overwrite and self.earlier.refusal:
             raise OutputError(self.earlier.refusal)
         if not overwrite:
             self.earlier = Earlier(self.earlier.refusal)  # (nothing of it goes, nothing is said)
+        self.listed = {line[0] for line in self.earlier.kept}  # (an earlier run's masks whose lines say what ours will)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             if not names:  # (an image run's at its first mask: it is refused after this where its masks would replace
@@ -166,7 +168,8 @@ class MaskSink(Sink):
         if self.index is not None:
             with contextlib.suppress(OSError):
                 kept = self.earlier.kept
-                for line in self.earlier.pending:  # (an earlier run's masks of this run's names it did not write)
+                for line in self.earlier.pending:  # (an earlier run's masks of this run's names, of other images,
+                    # that it did not write)
                     if line[0] not in self.done and (self.folder / line[0]).is_file():
                         self.index.copy(line)
                         kept.append(line)
@@ -221,7 +224,8 @@ class MaskSink(Sink):
         if self.index is None:
             self.index = MaskIndex(self.folder, "images" if self.names else "live" if self.live else "file", self.names,
                                    self.earlier.kept)  # fmt: skip
-        self.index.add(target.name, frame)
+        if target.name not in self.listed:  # (its line is there, written as the index opened)
+            self.index.add(target.name, frame)
 
     def told(self) -> str:
         """What a run stopped midway left of the masks (they stay as written), their own failure before it; "" where

@@ -16,8 +16,11 @@ A line is written (unbuffered) once its mask is whole under a hidden name, befor
 where the disk took only part of it (a full disk: the part cut off again, as is an index whose header it refused): the
 index of a run that was stopped names the masks there are and no others, of one that was killed (``kill -9``) every
 mask there is, and at most one more, its last line, whose mask the kill came before (was: a mask without its line).
-An image input's rerun into the folder (``-y``) keeps the earlier index's lines of the masks still there that it does
-not write (``kept``, read by :func:`read_index`), written first.
+An image input's rerun into the folder (``-y``) keeps the earlier index's lines of the masks still there (``kept``, read
+by :func:`read_index`), written first: those it does not write, and those of its own names that say what its own will
+(the same image's name: its line is there, and true, before and after the mask is replaced); so a killed rerun's index
+names them too. Those of its own names made of an image of another name (``a.jpg`` then, ``a.png`` now) are written
+at its close where it did not replace them (``pending``): a killed rerun's index lacks those.
 
 Example:
     >>> import tempfile
@@ -62,13 +65,13 @@ class Earlier:
     refusal: str = ""  #: the line that refuses the folder without -y ("": nothing to refuse)
     remove: list[Path] = field(default_factory=list)  #: with -y: the masks and index that go
     kept: list[list[str]] = field(default_factory=list)  #: with -y: the index's lines kept, written first
-    pending: list[list[str]] = field(default_factory=list)  #: those of this run's names: kept where it writes none
+    pending: list[list[str]] = field(default_factory=list)  #: of this run's names, of other images: kept where unwritten
     warning: str = ""  #: with -y: the line that says the index is replaced ("": nothing to say)
 
 
-def earlier_run(folder: Path, mine: set[str] | None) -> Earlier:
+def earlier_run(folder: Path, mine: dict[str, str] | None) -> Earlier:
     """The earlier run's masks in ``folder`` (a video run's numbered ones, an index) for a run whose masks are named
-    ``mine`` (an image run's; None: a video run's). Either needs -y (an image run's refused after its masks of
+    as ``mine``'s keys, of its images named as its values (an image run's; None: a video run's). Either needs -y (an image run's refused after its masks of
     existing names are); with it, a video run's numbered masks and index go, with or without an index, an image run
     keeps an image run's lines (:func:`read_index`) and replaces any other index, saying so, and removes a video run's
     numbered masks, saying so, as a video run replaces an image run's index (whose masks, not numbered, stay), or an
@@ -78,9 +81,11 @@ def earlier_run(folder: Path, mine: set[str] | None) -> Earlier:
     >>> folder = Path(tempfile.mkdtemp())
     >>> _ = (folder / INDEX_NAME).write_text("mask,image\\na.png,a.jpg\\nb.png,b.jpg\\n")
     >>> _ = [(folder / name).write_bytes(b"") for name in ("a.png", "b.png")]
-    >>> earlier = earlier_run(folder, {"b.png", "c.png"})
+    >>> earlier = earlier_run(folder, {"b.png": "b.png", "c.png": "c.jpg"})
     >>> earlier.kept, earlier.pending, earlier.remove, earlier.warning
     ([['a.png', 'a.jpg']], [['b.png', 'b.jpg']], [], '')
+    >>> earlier_run(folder, {"b.png": "b.jpg"}).kept  # (b.png's line says what this run's will: kept, written first)
+    [['a.png', 'a.jpg'], ['b.png', 'b.jpg']]
     >>> earlier.refusal.split(";")[0] == f"masks folder {folder} holds 2 masks of an earlier run (masks.csv)"
     True
     """
@@ -93,8 +98,8 @@ def earlier_run(folder: Path, mine: set[str] | None) -> Earlier:
     header, lines = found
     refusal = _refusal(folder, numbered if mine is None else [], len(lines))
     if mine is not None and header == COLUMNS["images"]:
-        return Earlier(refusal, kept=[line for line in lines if line[0] not in mine],
-                       pending=[line for line in lines if line[0] in mine])  # fmt: skip
+        same = [line for line in lines if line[0] not in mine or line == [line[0], mine[line[0]]]]
+        return Earlier(refusal, kept=same, pending=[line for line in lines if line not in same])
     if header == COLUMNS["images"]:
         said = (f"masks folder {folder}: the {INDEX_NAME} of an earlier run of images is replaced by this run's; the "
                 f"{len(lines)} masks it named stay, without a line")  # fmt: skip

@@ -289,3 +289,56 @@ def test_a_live_masks_only_run_refuses_no_hud_which_a_view_takes(live_clip, rule
     assert r.exit_code == 1 and r.output.endswith("draws nothing; leave it out\n"), r.output
     r = CliRunner().invoke(segment_video_cmd, [*cmd, "--serve", f"127.0.0.1:{_free_port()}"])
     assert r.exit_code == 0 and len(_index(masks)) == 3, r.output  # (the view's figures are left off)
+
+
+# Everything a run refuses of the options it does not use is said in one line, once (was: a masks-only run given --crf
+# and --no-hud was refused for --crf, and, that removed, again for --no-hud).
+
+
+def test_masks_only_refuses_the_output_s_options_and_no_hud_in_one_line(split_video, rule_onnx, tmp_path):
+    masks = tmp_path / "m"
+    r = CliRunner().invoke(segment_video_cmd, [str(split_video), "--masks-dir", str(masks), "--model", str(rule_onnx),
+                                               "-q", "--crf", "30", "--no-hud"])  # fmt: skip
+    assert r.exit_code == 1 and r.output == (
+        "Error: --crf shapes the output video, which this run does not write (-o), and --no-hud leaves the frames/s and "
+        "latency figures off a live view (--show, --serve), which this run does not show: --masks-dir alone writes the "
+        "masks, encodes nothing and draws no overlay; leave them out, or add -o FILE (for --crf)\n"), r.output  # fmt: skip
+    assert not masks.exists()
+
+
+# Image input refuses the options that do nothing for images, -o or not, in one line (was: --crf, --preset, --no-audio
+# and --no-hud taken and ignored with -o; without it, told to add -o, which would have ignored them).
+
+
+def _pictures(folder):
+    folder.mkdir()
+    for i, picture in enumerate(split_frames(2)):
+        cv2.imwrite(str(folder / f"f{i}.png"), picture)
+    return folder
+
+
+@pytest.mark.parametrize("given", [["--crf", "30"], ["--preset", "slow", "--no-audio"], ["--no-hud"], ["--crf", "23"]])
+def test_an_image_run_with_o_refuses_the_options_of_a_video(rule_onnx, tmp_path, given):
+    src, out = _pictures(tmp_path / "in"), tmp_path / "seg"
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out), "--model", str(rule_onnx), "-q", *given])
+    named = [word for word in given if word.startswith("--")]
+    said = " and ".join(named) + (" is" if len(named) == 1 else " are")
+    assert r.exit_code == 1 and r.output == f"Error: {said} for video; {src} is images\n", r.output
+    assert not out.exists()
+    with pytest.raises(OutputError, match=r"^--no-audio is for video; .* is images$"):
+        segment_video(src, tmp_path / "lib", model=rule_onnx, no_audio=True)  # (the library too)
+
+
+def test_an_image_masks_only_run_advises_o_only_for_the_options_o_takes(rule_onnx, tmp_path):
+    src, masks = _pictures(tmp_path / "in"), tmp_path / "m"
+    cmd = [str(src), "--masks-dir", str(masks), "--model", str(rule_onnx), "-q"]
+    r = CliRunner().invoke(segment_video_cmd, [*cmd, "--crf", "30", "--legend", "--no-hud"])
+    assert r.exit_code == 1 and r.output == (
+        f"Error: --crf and --no-hud are for video; {src} is images, and --legend shapes the output images, which this "
+        "run does not write (-o): --masks-dir alone writes the masks, encodes nothing and draws no overlay; leave them "
+        "out, or add -o FILE (for --legend)\n"), r.output  # fmt: skip
+    r = CliRunner().invoke(segment_video_cmd, [*cmd, "--preset", "slow"])  # (was: "... or add -o FILE")
+    assert r.exit_code == 1 and r.output == f"Error: --preset is for video; {src} is images\n", r.output
+    assert not masks.exists()
+    r = CliRunner().invoke(segment_video_cmd, [*cmd[:-1], "-o", str(tmp_path / "seg"), "--legend", "--mode", "mask"])
+    assert r.exit_code == 0 and len(_index(masks)) == 2, r.output  # (they shape the output images)

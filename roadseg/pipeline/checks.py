@@ -67,9 +67,6 @@ def check(opts: SegmentOptions) -> bool:
         raise OutputError("--concat joins video files (a folder, a quoted glob or @list.txt); not live or piped input")
     if opts.video_stream is not None and (live and not may_be_a_file(opts) or images(opts)):
         raise OutputError("--video-stream picks one of a video file's streams; it is not for live or image input")
-    if not live and images(opts) and (given := [name for name, on in (("--start", opts.start), ("--duration", opts.duration),
-                                                                     ("--codec", opts.codec)) if on]):  # fmt: skip
-        raise OutputError(f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} for video; {opts.input} is images")
     if opts.fps is not None and (live and not may_be_a_file(opts) or images(opts)):  # (a URL's: once opened, run)
         raise OutputError("--fps keeps fewer of a video file's frames; a live source is paced by its own clock (a "
                           "camera's rate: --camera-fps), and images are each segmented")  # fmt: skip
@@ -112,11 +109,13 @@ VIEWED = ("--mode", "--alpha", "--legend")
 
 
 def video_only(opts: SegmentOptions, given: Collection[str] = ()) -> None:
-    """Refuse, in a run of no ``-o``, the options that only shape the output (:data:`VIDEO_ONLY`), in one line: in a
-    masks-only run (``--masks-dir``, nothing shown) all of them, and then ``--no-hud`` (the live view's figures, and no
-    view is shown); in a run that shows a live view (``--show``, ``--serve``), those it does not draw by (not
-    :data:`VIEWED`: the encoder's and the sound's). Those at other than their defaults, and those ``given`` (fields
-    the command line was given, at their default too: ``--crf 23``). Was: taken and ignored, unsaid.
+    """Refuse, in one line, the options this run does not use (was: taken and ignored, unsaid; then refused one kind at
+    a time): of image input, with ``-o`` or not, those of a video (``--start``, ``--duration``, :data:`FOR_VIDEO`,
+    ``--no-hud``); in a run of no ``-o``, those that only shape the output (:data:`VIDEO_ONLY`): in a masks-only run
+    (``--masks-dir``, nothing shown) all of them, and ``--no-hud`` (the live view's figures, and no view is shown); in
+    a run that shows a live view (``--show``, ``--serve``), those it does not draw by (not :data:`VIEWED`). Those at
+    other than their defaults, and those ``given`` (fields the command line was given, at their default too: ``--crf
+    23``).
 
     >>> video_only(SegmentOptions("a.mp4", masks_dir="m", crf=30, legend=True))
     Traceback (most recent call last):
@@ -127,20 +126,50 @@ def video_only(opts: SegmentOptions, given: Collection[str] = ()) -> None:
     >>> video_only(SegmentOptions("a.mp4", "o.mp4", masks_dir="m", crf=30)), video_only(SegmentOptions("a.mp4", masks_dir="m"))
     (None, None)
     """
-    shown = opts.show or opts.serve
-    if opts.output or not (shown or opts.masks_dir) or shown and not (opts.live or is_live_input(str(opts.input))):
+    live = opts.live or is_live_input(str(opts.input))
+    shown = bool(opts.show or opts.serve)
+    if shown and not live:
         return  # (a view of no live input: refused by :func:`check`, as such)
-    if named := [flag for flag in video_options(opts, given) if not (shown and flag in VIEWED)]:
-        why = ("a live view (--show, --serve) is drawn, but nothing is encoded and no sound read" if shown else
-               "--masks-dir alone writes the masks, encodes nothing and draws no overlay")  # fmt: skip
-        raise OutputError(f"{listed(named)} shape{'s' if len(named) == 1 else ''} the output "
-                          f"{'images' if not opts.live and images(opts) else 'video'}, which this run does not write "
-                          f"(-o): {why}; leave {'it' if len(named) == 1 else 'them'} out, or add -o FILE")  # fmt: skip
-    if opts.no_hud and not shown:  # (was: taken and ignored, unsaid: the figures are drawn on a view alone)
-        live = opts.live or is_live_input(str(opts.input))  # (a view is shown of a live input alone)
-        raise OutputError("--no-hud leaves the frames/s and latency figures off a live view (--show, --serve), which "
-                          "this run does not show: --masks-dir alone writes the masks and draws nothing; leave it out"
-                          f"{', or add --show or --serve' if live else ''}")  # fmt: skip
+    pictures, flags = not live and images(opts), video_options(opts, given)
+    video = [flag for flag, on in (("--start", opts.start), ("--duration", opts.duration)) if on] if pictures else []
+    video += [flag for flag in flags if pictures and flag in FOR_VIDEO] + (["--no-hud"] if pictures and opts.no_hud else [])
+    out = [] if opts.output or not (shown or opts.masks_dir) else [
+        flag for flag in flags if flag not in video and not (shown and flag in VIEWED)]  # fmt: skip
+    hud = ["--no-hud"] if opts.no_hud and not (shown or opts.output or pictures) and opts.masks_dir else []
+    if video or out or hud:
+        raise OutputError(_unused(opts, video, out, hud, "images" if pictures else "video", live))
+
+
+#: of :data:`VIDEO_ONLY`, the flags that do nothing for images, ``-o`` or not: a video's encoder and its sound
+FOR_VIDEO = ("--codec", "--crf", "--preset", "--no-audio", "--camera-audio")
+
+
+def _unused(opts: SegmentOptions, video: list[str], out: list[str], hud: list[str], noun: str, live: bool) -> str:
+    """The line of :func:`video_only` that refuses the flags of a ``video`` for images, those that shape the output
+    (``noun``) this run does not write (``out``) and ``--no-hud`` (``hud``) where no view is shown, saying what to do.
+
+    >>> _unused(SegmentOptions("f/", masks_dir="m"), ["--crf"], ["--legend"], [], "images", False).split(": ")[0]
+    '--crf is for video; f/ is images, and --legend shapes the output images, which this run does not write (-o)'
+    >>> _unused(SegmentOptions("0", masks_dir="m"), [], ["--crf"], ["--no-hud"], "video", True).split("; ")[1]
+    'leave them out, or add -o FILE (for --crf) and --show or --serve (for --no-hud)'
+    """
+    said = [f"{listed(video)} {'is' if len(video) == 1 else 'are'} for video; {opts.input} is images"] if video else []
+    if out:
+        said.append(f"{listed(out)} shape{'s' if len(out) == 1 else ''} the output {noun}, which this run does not "
+                    "write (-o)")  # fmt: skip
+    if hud:
+        said.append("--no-hud leaves the frames/s and latency figures off a live view (--show, --serve), which this run "
+                    "does not show")  # fmt: skip
+    if not (out or hud):
+        return said[0]
+    named = [*video, *out, *hud]
+    adds = [(what, flags) for what, flags in (("-o FILE", out), ("--show or --serve", hud if live else [])) if flags]
+    add = " and ".join(what if flags == named else f"{what} (for {listed(flags)})" for what, flags in adds)
+    why = ("a live view (--show, --serve) is drawn, but nothing is encoded and no sound read" if opts.show or opts.serve
+           else "--masks-dir alone writes the masks and draws nothing" if not out  # fmt: skip
+           else "--masks-dir alone writes the masks, encodes nothing and draws no overlay")
+    return (f"{', and '.join(said)}: {why}; leave {'it' if len(named) == 1 else 'them'} out"
+            f"{f', or add {add}' if add else ''}")
 
 
 def video_options(opts: SegmentOptions, given: Collection[str] = ()) -> list[str]:

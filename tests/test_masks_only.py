@@ -342,3 +342,15 @@ def test_an_image_masks_only_run_advises_o_only_for_the_options_o_takes(rule_onn
     assert not masks.exists()
     r = CliRunner().invoke(segment_video_cmd, [*cmd[:-1], "-o", str(tmp_path / "seg"), "--legend", "--mode", "mask"])
     assert r.exit_code == 0 and len(_index(masks)) == 2, r.output  # (they shape the output images)
+
+
+def test_a_live_run_of_o_alone_says_it_wrote_the_recording_not_that_it_showed_frames(live_clip, rule_onnx, tmp_path):
+    out, masks = tmp_path / "rec.mp4", tmp_path / "m"
+    cmd = [str(live_clip), "--live", "-o", str(out), "--model", str(rule_onnx), "--device", "cpu", "-q", "-y",
+           "--max-frames", "5"]  # fmt: skip
+    for extra in ([], ["--masks-dir", str(masks)]):
+        r = CliRunner().invoke(segment_video_cmd, [*cmd, *extra])
+        assert r.exit_code == 0 and r.output.startswith(f"live: wrote {out}: 5 frames at "), r.output  # (was: "shown")
+        assert "shown" not in r.output, r.output
+    r = CliRunner().invoke(segment_video_cmd, [*cmd, "--serve", f"127.0.0.1:{_free_port()}"])
+    assert r.exit_code == 0 and f"\nlive: 5 frames shown and written to {out} at " in r.output, r.output

@@ -65,26 +65,33 @@ class _OneInput(click.Command):
 _DEFAULTS = (click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP, None)
 
 
-def _summary(result: RunResult, masks_dir: str | None = None) -> str:
-    """The run's last line; a run of ``masks_dir``'s masks alone (no ``-o``, nor a live view) names their folder.
+def _summary(result: RunResult, masks_dir: str | None = None, shown: bool = False) -> str:
+    """The run's last line; a run of ``masks_dir``'s masks alone (no ``-o``, nor a live view) names their folder; a live
+    run says whether its frames were ``shown`` (``--show``, ``--serve``) and where they were written (was: "shown",
+    where a live run of ``-o`` alone showed none).
 
     >>> _summary(RunResult("a.mp4", None, "file", 38, 3.2, 11.9), "m1")
     'wrote masks to m1: 38 frames in 3.2 s (11.9 frames/s)'
     >>> _summary(RunResult("0", None, "file", 38, 3.2, 11.9, latency_ms={"p50": 30, "p95": 41}), "m1")
     'live: wrote masks to m1: 38 frames at 11.9 frames/s, 0 dropped (0%), latency p50 30 ms p95 41 ms'
-    >>> _summary(RunResult("0", None, "file", 1, 0.1, None, latency_ms={"p50": 30, "p95": 30}), None)
+    >>> _summary(RunResult("0", None, "file", 1, 0.1, None, latency_ms={"p50": 30, "p95": 30}), None, shown=True)
     'live: 1 frame shown, 0 dropped (0%), latency p50 30 ms p95 30 ms'
+    >>> _summary(RunResult("0", "o.mp4", "file", 25, 1.0, 25.0, latency_ms={"p50": 30, "p95": 30})).split(",")[0]
+    'live: wrote o.mp4: 25 frames at 25.0 frames/s'
+    >>> _summary(RunResult("0", "-", "file", 25, 1.0, 25.0, latency_ms={"p50": 30, "p95": 30}), None, True)[:54]
+    'live: 25 frames shown and written to standard output a'
     """
+    name = None if result.output is None else result.output if result.output != "-" else "standard output"
     if result.latency_ms is not None:
         lat = result.latency_ms
         rate = f" at {result.fps} frames/s" if result.fps is not None else ""  # (none for a single frame)
         frames = f"{result.frames} frame{'' if result.frames == 1 else 's'}"
-        said = f"wrote masks to {masks_dir}: {frames}" if masks_dir else f"{frames} shown"
+        said = (f"wrote masks to {masks_dir}: {frames}" if masks_dir else
+                f"{frames} shown{f' and written to {name}' if name else ''}" if shown else f"wrote {name}: {frames}")  # fmt: skip
         return (f"live: {said}{rate}, {result.dropped} dropped "
                 f"({100 * result.drop_rate:.0f}%), latency p50 {lat['p50']} ms p95 {lat['p95']} ms")  # fmt: skip
     noun = "image" if result.kind == "images" else "frame"
     count = f"{result.frames} {noun}{'' if result.frames == 1 else 's'}"
-    name = result.output if result.output != "-" else "standard output"
     if result.output is None and masks_dir:  # (masks alone)
         name = f"masks to {masks_dir}"
     return f"wrote {name}: {count} in {result.seconds:.1f} s ({result.fps or 0:.1f} frames/s)"
@@ -152,5 +159,6 @@ def segment_video_cmd(**options) -> None:  # fmt: skip
     opts, ctx = SegmentOptions(**options), click.get_current_context()
     video_only(opts, [name for name in VIDEO_ONLY if ctx.get_parameter_source(name) not in _DEFAULTS])  # (--crf 23 too)
     result = run(opts, finalised=settle)  # (a Ctrl-C after that costs a whole output nothing)
-    alone = not (options["output"] or options["show"] or options["serve"])  # (masks alone: nothing shown nor encoded)
-    click.echo(_summary(result, options["masks_dir"] if alone else None), err=True)
+    shown = bool(options["show"] or options["serve"])
+    alone = not (options["output"] or shown)  # (masks alone: nothing shown nor encoded)
+    click.echo(_summary(result, options["masks_dir"] if alone else None, shown), err=True)

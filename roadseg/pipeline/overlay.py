@@ -165,10 +165,22 @@ def class_shares(labels: np.ndarray, num_classes: int) -> list[float]:
 
 
 def draw_hud(image: np.ndarray, fps: float, latency_ms: float, dropped: int) -> None:
-    """Live figures (frames/s, read-to-display latency, drops) in the top-right corner, in place."""
-    text = f"{fps:5.1f} fps  {latency_ms:5.0f} ms  drop {dropped}"
+    """Live figures (frames/s over the last second, this frame's read-to-display latency, drops) in the top-right
+    corner, in place."""
+    _hud_box(image, f"{fps:5.1f} fps  latency {latency_ms:4.0f} ms  drop {dropped}")
+
+
+def draw_stale(image: np.ndarray, seconds: float) -> None:
+    """Over :func:`draw_hud`'s figures, in place: no new picture for ``seconds`` (a picture sent again while the source
+    is silent: its figures were of a second that is past)."""
+    _hud_box(image, f"no new picture for {seconds:.0f} s", cover="999.9 fps  latency 9999 ms  drop 9999999")
+
+
+def _hud_box(image: np.ndarray, text: str, cover: str = "") -> None:
+    """``text`` in white on black in the top-right corner, the box as wide as ``cover`` would be, at least."""
     scale = max(0.4, image.shape[0] / 900)
     (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    width = max(tw, cv2.getTextSize(cover, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] if cover else 0)
     x, y = image.shape[1] - tw - 8, th + 8
-    cv2.rectangle(image, (x - 4, 2), (image.shape[1] - 2, y + 6), (0, 0, 0), -1)
+    cv2.rectangle(image, (max(0, image.shape[1] - width - 12), 2), (image.shape[1] - 2, y + 6), (0, 0, 0), -1)
     cv2.putText(image, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)

@@ -177,8 +177,7 @@ def _open_views(opts: SegmentOptions, seg: Segmenter, stats: FrameStats, stack: 
     if opts.show:
         views.append(stack.enter_context(WindowSink()))
     if opts.serve:
-        figures = lambda: {**stats.summary(), "fps": round(stats.fps, 2)}  # noqa: E731
-        views.append(stack.enter_context(ServeSink(*opts.serve, seg.classes, seg.palette, figures)))
+        views.append(stack.enter_context(ServeSink(*opts.serve, seg.classes, seg.palette, stats.live)))
     return views
 
 

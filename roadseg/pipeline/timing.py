@@ -1,7 +1,7 @@
 """Timings and figures of a run: per-stage timers, frames/s and latency, and the progress people see.
 
 * :class:`StageTimes`: wall seconds and item counts per stage (the ``stages`` of ``--stats``).
-* :class:`FrameStats`: frames written, frames/s over the last second (the live view's) and over the
+* :class:`FrameStats`: frames written, frames/s and latency over the last second (the live view's) and over the
   run (its summary: N - 1 intervals between the first and the last frame as the recording has it),
   read-to-display latency (for live frames), frames dropped at a live source.
 * :class:`Progress`: a tqdm bar when stderr is a terminal; otherwise one line every
@@ -100,7 +100,8 @@ class FrameStats:
 
     def __init__(self) -> None:
         self.latencies: deque[float] = deque(maxlen=20_000)
-        self.shown: deque[float] = deque(maxlen=240)
+        self.shown: deque[tuple[float, float | None]] = deque(maxlen=240)  # (when each recent frame was shown, its latency)
+        self.first: float | None = None  # when the first frame was shown
         self.frames = 0
         self.dropped = 0
         self.start = time.monotonic()
@@ -110,28 +111,58 @@ class FrameStats:
         """A frame shown at ``now`` (``time.monotonic()``); a live one's ``captured``, its
         :attr:`Frame.captured <roadseg.pipeline.sources.base.Frame.captured>`: latency counts from there;
         ``at``: its time as the recording has it (its ``clock``, else ``captured``)."""
-        if captured is not None:
-            self.latencies.append(now - captured)
+        latency = None if captured is None else now - captured
+        if latency is not None:
+            self.latencies.append(latency)
         if (at := captured if at is None else at) is not None:
             self.span = (at, at) if self.span is None else (self.span[0], max(self.span[1], at))
-        self.shown.append(now)
+        self.first = now if self.first is None else self.first
+        self.shown.append((now, latency))
         self.frames += 1
 
     @property
     def fps(self) -> float:
-        """Frames shown over the last second, up to now (0 once none came for a second: a stream that stalls).
-        Safe to ask from another thread than the one that adds (the browser view's)."""
-        now = time.monotonic()
-        recent = [t for t in list(self.shown) if t > now - 1.0]  # (list(): a copy taken at once, under the GIL)
-        return (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 and recent[-1] > recent[0] else 0.0
+        """:meth:`rate` now. Safe to ask from another thread than the one that adds (the browser view's)."""
+        return self.rate(time.monotonic())
 
-    def latency_ms(self) -> dict:
-        latencies = list(self.latencies)
+    def rate(self, now: float) -> float:
+        """Frames/s at ``now``: the frames shown over the last second, over that second (the first second of a run:
+        N frames since the first over the N - 1 intervals' time, as :meth:`summary` counts); 0 once none came for a
+        second (a stream that stalls). Steady for a stream that comes in bursts (HTTP TS, HLS: was, N - 1 over the
+        time the last second's frames spanned, 45 to 905 for a 25 frames/s one).
+
+        >>> s = FrameStats()
+        >>> for i in range(50):
+        ...     s.add(now=(i // 25) + (i % 25) * 0.001)   # 25 frames at once, each second
+        >>> s.rate(1.5), s.rate(1.99), s.rate(3.5)
+        (25.0, 25.0, 0.0)
+        """
+        recent, first = self._recent(now), self.first
+        if first is None or now <= first:
+            return 0.0
+        return (len(recent) - (first > now - 1.0)) / min(1.0, now - first)
+
+    def _recent(self, now: float) -> list[tuple[float, float | None]]:
+        """(shown at, latency) of the frames shown over the second up to ``now``."""
+        return [item for item in list(self.shown) if now - 1.0 < item[0] <= now]  # (list(): a copy taken at once)
+
+    def latency_ms(self, now: float | None = None) -> dict:
+        """Latency percentiles (ms) of the run's frames; with ``now``, of the frames shown over the second up to it
+        (:meth:`rate`'s: the live view's figures are of one time; all None where none was)."""
+        latencies = list(self.latencies) if now is None else [lat for _, lat in self._recent(now) if lat is not None]
         if not latencies:
             return {"p50": None, "p95": None, "max": None}
         arr = np.array(latencies) * 1000
         return {"p50": round(float(np.percentile(arr, 50)), 1), "p95": round(float(np.percentile(arr, 95)), 1),
                 "max": round(float(arr.max()), 1)}  # fmt: skip
+
+    def live(self) -> dict:
+        """The live view's figures (``/stats.json``): :meth:`summary`'s, with ``fps`` and ``latency_ms`` over the
+        last second (:meth:`rate`; the run's latency is ``run_latency_ms``)."""
+        now = time.monotonic()
+        summary = self.summary()
+        return {**summary, "fps": round(self.rate(now), 2), "latency_ms": self.latency_ms(now),
+                "run_latency_ms": summary["latency_ms"]}  # fmt: skip
 
     def summary(self) -> dict:
         """The figures so far; ``fps``: frames shown a second, over the time between the first and the last

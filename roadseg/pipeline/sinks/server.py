@@ -2,8 +2,9 @@
 
 ``/stream.mjpg`` is ``multipart/x-mixed-replace`` JPEG, each part's ``X-Timestamp`` the Unix time its frame was
 captured at (as mjpg-streamer's: a client on a synchronised clock measures the latency it sees), the latest sent again
-each second where the source is silent (:data:`AGAIN`); ``/stats.json`` holds frames/s, latency and drops, worked out
-when asked for (a stalled stream shows 0 frames/s). A ``HEAD`` is answered as its ``GET``, headers alone (a monitor's,
+each second where the source is silent (:data:`AGAIN`), "no new picture for N s" drawn over its live figures;
+``/stats.json`` holds frames/s and latency over the last second, and drops, worked out when asked for (a stalled stream
+shows 0 frames/s). A ``HEAD`` is answered as its ``GET``, headers alone (a monitor's,
 ``curl -I``'s). The pipeline only replaces the latest JPEG (never waits for a client); each browser is served by its
 own handler thread with a socket timeout and at most :data:`UNSENT` bytes unsent, so a slow or vanished browser stalls
 nothing and a slow one gets the newest picture; closing the server shuts each connection and joins its thread.
@@ -34,9 +35,11 @@ import cv2
 import numpy as np
 
 from roadseg.errors import SinkError
+from roadseg.pipeline.overlay import draw_stale
 from roadseg.pipeline.runner import spawn
 from roadseg.pipeline.sinks.addresses import bind_hint, in_url, where
 from roadseg.pipeline.sinks.base import Sink
+from roadseg.pipeline.sinks.page import PAGE
 from roadseg.pipeline.sources import Frame
 
 log = logging.getLogger("roadseg")
@@ -47,42 +50,6 @@ UNSENT = 16 * 1024
 #: seconds of a silent source (lost, reconnecting) after which a stream is sent its latest picture again: a browser
 #: shows a part once the next one begins (a page opened then showed none)
 AGAIN = 1.0
-
-PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>roadseg live</title>
-<style>body{{background:#111;color:#eee;font:14px sans-serif;margin:16px}} img{{max-width:100%;display:block}}
-.sw{{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}}
-.cls{{white-space:nowrap}}</style></head>
-<body><h3>roadseg live</h3><img id="view" src="/stream.mjpg" alt="live segmentation">
-<p id="stats">waiting for frames...</p><p>{legend}</p>
-<script>
-const view = document.getElementById('view');
-view.addEventListener('load', () => {{ view.dataset.loaded = '1'; }});
-let lost = false;  // (the run stopped answering: its picture is opened again once it answers)
-let frames = -1, since = Date.now();  // (the count last seen, and since when: a source silent 3 s is said so)
-async function poll() {{
-  try {{
-    const r = await fetch('/stats.json', {{cache: 'no-store'}});
-    if (!r.ok) throw new Error(r.status);
-    const s = await r.json();
-    const lat = s.latency_ms.p50 === null ? 'latency: waiting for the first frame'
-      : `latency p50 ${{s.latency_ms.p50}} ms, p95 ${{s.latency_ms.p95}} ms`;
-    if (s.frames !== frames) {{ frames = s.frames; since = Date.now(); }}
-    const quiet = Math.floor((Date.now() - since) / 1000);
-    const rate = s.frames > 0 && quiet >= 3 ? `no new picture for ${{quiet}} s (the camera or stream sends none; the `
-      + `run's terminal says whether it reconnects)` : `${{s.fps.toFixed(1)}} frames/s, ${{lat}}`;
-    document.getElementById('stats').textContent = `${{rate}}, ${{s.frames}} frames shown, ${{s.dropped}} dropped`;
-    document.body.dataset.frames = s.frames;
-    if (lost) {{ lost = false; view.src = '/stream.mjpg?' + Date.now(); }}
-  }} catch (e) {{
-    lost = true;
-    document.getElementById('stats').textContent =
-      'no answer from roadseg (its run ended, or the network is down): the picture is its last; trying again...';
-  }}
-  setTimeout(poll, 500);
-}}
-poll();
-</script></body></html>"""
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -217,6 +184,8 @@ class MjpegServer:
         self._cond = threading.Condition()
         self._part: bytes | None = None  # the latest picture as a part of the stream: its headers and its JPEG
         self._seq = 0
+        self._latest: tuple[np.ndarray, bytes, float] | None = None  # (the latest picture, its stamp, when it came)
+        self._again: tuple[int, int, bytes] | None = None  # (the picture's number, seconds, the part sent again then)
         self._closed = False
         self.stats: dict = {"fps": 0.0, "frames": 0, "dropped": 0, "latency_ms": {"p50": None, "p95": None}}
         legend = " ".join(f'<span class="cls"><span class="sw" style="background:rgb{tuple(int(v) for v in c)}"></span>'
@@ -245,13 +214,11 @@ class MjpegServer:
     def publish(self, image: np.ndarray, stats: dict | None = None, *, captured: float | None = None) -> None:
         """Replace the latest picture (RGB), captured at Unix time ``captured`` (its parts' ``X-Timestamp``); never
         blocks on clients."""
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, self.quality])
-        if not ok:
-            return
         stamp = b"" if captured is None else b"X-Timestamp: %.6f\r\n" % captured
-        part = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n%b\r\n%b\r\n" % (len(buf), stamp, buf)
+        if (part := self._encoded(image, stamp)) is None:
+            return
         with self._cond:
-            self._part, self._seq = part, self._seq + 1
+            self._part, self._seq, self._latest = part, self._seq + 1, (image, stamp, time.monotonic())
             if stats is not None:
                 self.stats = stats
             self._cond.notify_all()
@@ -266,7 +233,30 @@ class MjpegServer:
                 if left <= 0:
                     break
                 self._cond.wait(min(timeout, left))
-            return (None, seen) if self._closed else (self._part, self._seq)
+            if self._closed:
+                return None, seen
+            part, seq, latest = self._part, self._seq, self._latest
+        return (self._sent_again(seq, *latest) or part if seq == seen and latest is not None else part), seq
+
+    def _encoded(self, image: np.ndarray, stamp: bytes) -> bytes | None:
+        """``image`` (RGB) as a part of the stream, ``stamp`` among its headers (None where it cannot be encoded)."""
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+        if not ok:
+            return None
+        return b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n%b\r\n%b\r\n" % (len(buf), stamp, buf)
+
+    def _sent_again(self, seq: int, image: np.ndarray, stamp: bytes, at: float) -> bytes | None:
+        """Picture ``seq``, which came at ``at``, as it is sent again while the source is silent: its live figures
+        covered by "no new picture for N s" (was: its stale "25.0 fps" for as long); once for every client each
+        second."""
+        seconds = max(1, int(time.monotonic() - at))
+        if (again := self._again) is not None and again[:2] == (seq, seconds):
+            return again[2]
+        draw_stale(picture := image.copy(), seconds)
+        part = self._encoded(picture, stamp)
+        if part is not None:
+            self._again = (seq, seconds, part)
+        return part
 
     def close(self) -> None:
         with self._cond:

@@ -1,0 +1,167 @@
+"""The live view's figures and messages, as a user trial found them: frames/s of a stream that comes in bursts, the
+page's latency of the same second as its frames/s, the picture's figures labelled and not claimed for a picture sent
+again, the headless ``--show --serve`` refusal, and Ctrl-C on a view-only run still waiting for its source. Timings
+are injected (a clock of the test's own), never taken from the machine's load."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+import urllib.request
+from contextlib import ExitStack
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pytest
+from test_live import _chromium_dom
+
+import roadseg.pipeline.overlay as overlay
+import roadseg.pipeline.timing as timing
+from roadseg.pipeline.options import SegmentOptions
+from roadseg.pipeline.run import _open_views
+from roadseg.pipeline.sinks.server import MjpegServer
+
+
+class Clock:
+    """``time.monotonic`` for :mod:`roadseg.pipeline.timing`, at the time a test sets."""
+
+    def __init__(self, t: float = 1000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    clock = Clock()
+    monkeypatch.setattr(timing, "time", SimpleNamespace(monotonic=clock, perf_counter=time.perf_counter))
+    return clock
+
+
+def _rates(stats: timing.FrameStats, clock: Clock, shown: list[float], ask: list[float]) -> list[float]:
+    """Frames/s as the picture's figures (asked as each frame is shown) and the page's (asked at ``ask``) say it,
+    for frames shown at ``shown`` (each latency 40 ms)."""
+    rates, events = [], sorted([(t, 0) for t in shown] + [(t, 1) for t in ask])
+    for t, asked in events:
+        clock.t = t
+        if not asked:
+            stats.add(t, t - 0.04)
+        rates.append(stats.fps)
+    return rates
+
+
+@pytest.mark.parametrize("every, burst", [(1.0, 25), (0.5, 12.5), (0.2, 5)])
+def test_frames_per_second_of_a_stream_that_comes_in_bursts_is_steady(clock, every, burst):
+    """A 25 frames/s stream over HTTP (TS, HLS) comes in bursts, a second's frames within some 30 ms: its frames/s
+    was N - 1 over the time the last second's frames spanned, and swung from 45 to 905 (page and picture alike)."""
+    t0 = clock.t
+    shown = []
+    for k in range(int(6 / every)):  # (6 s; bursts of 12 and 13 frames where a burst is half a second's)
+        n = int(burst) + (k % 2 if burst % 1 else 0)
+        shown += [t0 + k * every + i * 0.0012 for i in range(n)]
+    ask = [t0 + 1.0 + 0.037 * i for i in range(130)]  # (the page's, between the bursts and within them)
+    stats = timing.FrameStats()
+    rates = _rates(stats, clock, shown, ask)
+    later = [r for (t, r) in zip(sorted(shown + ask), rates) if t >= t0 + 1.0]  # (past the first second)
+    assert 22 <= min(later) and max(later) <= 28, (min(later), max(later))
+
+
+def test_frames_per_second_of_a_steady_stream_is_its_rate_from_the_second_frame_and_0_once_it_stalls(clock):
+    t0 = clock.t
+    stats = timing.FrameStats()
+    rates = _rates(stats, clock, [t0 + i * 0.04 for i in range(75)], [])
+    assert rates[0] == 0.0 and all(abs(r - 25) < 0.01 for r in rates[1:]), rates
+    clock.t = t0 + 74 * 0.04 + 0.5
+    assert stats.fps == 13.0  # (half a second without a frame: the 13 of the last second's half before)
+    clock.t += 0.6
+    assert stats.fps == 0.0  # (none for over a second: a stream that stalls)
+
+
+def _serve_opts(**kw) -> SegmentOptions:
+    return SegmentOptions(input="rtsp://camera/stream", live=True, serve=("127.0.0.1", 0), **kw)
+
+
+def _figures(stats: timing.FrameStats) -> dict:
+    """``/stats.json`` of the browser view as a run opens it, for ``stats``."""
+    seg = SimpleNamespace(classes=["Road"], palette=[(128, 64, 128)])
+    with ExitStack() as stack:
+        (view,) = _open_views(_serve_opts(), seg, stats, stack)
+        url = f"http://127.0.0.1:{view.server.port}/stats.json"
+        with urllib.request.urlopen(url, timeout=10) as reply:
+            return json.loads(reply.read())
+
+
+def test_the_pages_latency_is_of_the_last_second_as_its_frames_per_second(clock):
+    """The page said "25.0 frames/s, latency p50 500 ms" a minute after the latency had come down to 5 ms: its
+    frames/s was the last second's, its latency the whole run's."""
+    t0 = clock.t
+    stats = timing.FrameStats()
+    for i in range(250):  # 10 s at 500 ms
+        stats.add(t0 + i * 0.04, t0 + i * 0.04 - 0.5)
+    for i in range(250, 300):  # then 2 s at 5 ms
+        stats.add(t0 + i * 0.04, t0 + i * 0.04 - 0.005)
+    clock.t = t0 + 299 * 0.04 + 0.01
+    figures = _figures(stats)
+    assert figures["fps"] == 25.0 and figures["latency_ms"]["p50"] == 5.0 and figures["latency_ms"]["p95"] == 5.0
+    assert figures["run_latency_ms"]["p50"] == 500.0 and figures["frames"] == 300  # (the run's, named so)
+    clock.t += 1.5  # (a stream that stalls: no latency of the last second, not the run's as if it were)
+    assert _figures(stats)["latency_ms"]["p50"] is None and _figures(stats)["fps"] == 0.0
+
+
+def _texts(monkeypatch) -> list[str]:
+    """The texts drawn on pictures from now on."""
+    drawn, put = [], cv2.putText
+    monkeypatch.setattr(overlay.cv2, "putText", lambda img, text, *a, **k: (drawn.append(text), put(img, text, *a, **k)))
+    return drawn
+
+
+def test_the_pictures_latency_figure_says_it_is_latency(monkeypatch):
+    """The picture's figures read "25.0 fps  4 ms  drop 0": 4 ms of what?"""
+    drawn = _texts(monkeypatch)
+    overlay.draw_hud(np.zeros((360, 640, 3), np.uint8), 25.0, 4.2, 0)
+    assert re.fullmatch(r"\s*25\.0 fps\s+latency\s+4 ms\s+drop 0", drawn[0]), drawn
+
+
+def _jpeg(part: bytes) -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(part.split(b"\r\n\r\n", 1)[1], np.uint8), cv2.IMREAD_COLOR)
+
+
+def test_a_picture_sent_again_while_the_source_is_silent_claims_no_live_rate(monkeypatch):
+    """While the source was silent the browser view sent its last picture again each second, "25.0 fps" on it for
+    as long: now its figures are covered by "no new picture for N s" (its X-Timestamp still the picture's)."""
+    picture = np.full((360, 640, 3), 90, np.uint8)
+    overlay.draw_hud(picture, 25.0, 40.0, 0)
+    with MjpegServer("127.0.0.1", 0, ["Road"], [(128, 64, 128)]) as server:
+        server.publish(picture, captured=1234.5)
+        first, seq = server.wait_frame(-1)
+        drawn = _texts(monkeypatch)
+        again, seq_again = server.wait_frame(seq, again=0.01)  # (none newer came: the latest again)
+    assert seq_again == seq and b"X-Timestamp: 1234.500000" in again and b"X-Timestamp: 1234.500000" in first
+    assert drawn == ["no new picture for 1 s"], drawn
+    sent, resent = _jpeg(first), _jpeg(again)
+    h, w = picture.shape[:2]
+    hud_width = cv2.getTextSize(" 25.0 fps  latency   40 ms  drop 0", cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)[0][0] + 12
+    hud = (slice(0, 20), slice(w - hud_width, w))  # (where the figures were drawn)
+    assert np.abs(sent[hud].astype(int) - resent[hud]).mean() > 5  # (not the figures as they were)
+    assert np.abs(sent[40:].astype(int) - resent[40:]).max() < 30  # (the rest of the picture as it was)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is installed by .ci/run")
+@pytest.mark.parametrize("latency, says", [({"p50": 5.5, "p95": 6.5}, "latency p50 5.5 ms, p95 6.5 ms (the last second)"),
+                                           ({"p50": None, "p95": None}, "0.0 frames/s, no frame in the last second")])
+def test_the_page_says_its_latency_is_the_last_seconds(tmp_path, latency, says):
+    """The page's "latency p50 500 ms" was the run's beside the last second's frames/s; it says which it is now, and
+    a second without a frame is not "waiting for the first frame"."""
+    shown = iter(range(1, 1000))  # (a new frame at each ask: the page does not say the source is silent)
+    fps = 25.0 if latency["p50"] is not None else 0.0
+    with MjpegServer("127.0.0.1", 0, ["Road"], [(128, 64, 128)], figures=lambda: {
+            "fps": fps, "frames": next(shown), "dropped": 0, "latency_ms": latency}) as server:  # fmt: skip
+        dom, err = _chromium_dom(server.url, tmp_path / "profile")
+    assert 'data-frames="' in dom, f"chromium printed {dom[:300]!r}; its stderr ends: {err}"  # (the script ran)
+    text = dom.split('id="stats">', 1)[1].split("<", 1)[0]
+    assert says in text and "waiting" not in text, text

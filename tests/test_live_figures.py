@@ -19,7 +19,9 @@ import pytest
 from test_live import _chromium_dom
 
 import roadseg.pipeline.overlay as overlay
+import roadseg.pipeline.sinks.window as window
 import roadseg.pipeline.timing as timing
+from roadseg.errors import SinkError
 from roadseg.pipeline.options import SegmentOptions
 from roadseg.pipeline.run import _open_views
 from roadseg.pipeline.sinks.server import MjpegServer
@@ -148,6 +150,24 @@ def test_a_picture_sent_again_while_the_source_is_silent_claims_no_live_rate(mon
     hud = (slice(0, 20), slice(w - hud_width, w))  # (where the figures were drawn)
     assert np.abs(sent[hud].astype(int) - resent[hud]).mean() > 5  # (not the figures as they were)
     assert np.abs(sent[40:].astype(int) - resent[40:]).max() < 30  # (the rest of the picture as it was)
+
+
+@pytest.mark.parametrize("gui, displayed", [(None, True), ("QT5", False)])
+def test_show_that_cannot_open_a_window_beside_serve_points_to_the_view_served(monkeypatch, gui, displayed):
+    """``--show --serve`` with headless OpenCV (or without a display) said "... or use --serve HOST:PORT", to a
+    run that had --serve already."""
+
+    def refuse(*args) -> None:
+        raise cv2.error("no GUI")
+
+    monkeypatch.setattr(window, "gui_backend", lambda: gui)
+    monkeypatch.setattr(window, "no_display", lambda: not displayed)
+    monkeypatch.setattr(window.cv2, "namedWindow", refuse)
+    with pytest.raises(SinkError) as refused, ExitStack() as stack:
+        _open_views(_serve_opts(show=True), SimpleNamespace(classes=["Road"], palette=[(0, 0, 0)]), None, stack)
+    assert "use --serve" not in str(refused.value) and "--serve shows the view in a browser" in str(refused.value)
+    with pytest.raises(SinkError, match=r"use --serve HOST:PORT"), ExitStack() as stack:  # (a run without --serve)
+        _open_views(SegmentOptions(input="0", live=True, show=True), None, None, stack)
 
 
 @pytest.mark.timeout(120)

@@ -175,7 +175,7 @@ def _open_views(opts: SegmentOptions, seg: Segmenter, stats: FrameStats, stack: 
     so that a taken port or a missing display is told at once, not once a camera or stream has answered."""
     views: list[Sink] = []
     if opts.show:
-        views.append(stack.enter_context(WindowSink()))
+        views.append(stack.enter_context(WindowSink(serving=bool(opts.serve))))
     if opts.serve:
         views.append(stack.enter_context(ServeSink(*opts.serve, seg.classes, seg.palette, stats.live)))
     return views

@@ -22,16 +22,19 @@ class WindowSink(Sink):
     name = "display"
     shows = True
 
-    def __init__(self, title: str = "roadseg") -> None:
+    def __init__(self, title: str = "roadseg", *, serving: bool = False) -> None:
+        """``serving``: the run serves its view in a browser too (``--serve``), which a refusal then points to."""
         self.title, self._closed, self._seen = title, False, False
+        instead = ("leave out --show: --serve shows the view in a browser" if serving else
+                   "use --serve HOST:PORT and open the view in a browser")  # fmt: skip
         if gui_backend() is not None and no_display():  # (Qt's would end the process, no line said why: SIGABRT)
             raise SinkError("--show needs a display, and this session has none (DISPLAY and WAYLAND_DISPLAY are not "
-                            "set: an ssh session without -X?): use --serve HOST:PORT and open the view in a browser")  # fmt: skip
+                            f"set: an ssh session without -X?): {instead}")  # fmt: skip
         try:
             cv2.namedWindow(title, cv2.WINDOW_NORMAL)
         except cv2.error:
             raise SinkError("--show needs OpenCV with GUI support and a display: pip install opencv-python "
-                            "(instead of opencv-python-headless), or use --serve HOST:PORT") from None  # fmt: skip
+                            f"(instead of opencv-python-headless), or {instead}") from None  # fmt: skip
 
     def write(self, image: np.ndarray, frame: Frame) -> None:
         cv2.imshow(self.title, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))

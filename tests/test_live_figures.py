@@ -8,6 +8,10 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
+import socket
+import subprocess
+import sys
 import time
 import urllib.request
 from contextlib import ExitStack
@@ -23,6 +27,7 @@ import roadseg.pipeline.sinks.window as window
 import roadseg.pipeline.timing as timing
 from roadseg.errors import SinkError
 from roadseg.pipeline.options import SegmentOptions
+from roadseg.pipeline.outcome import interruption
 from roadseg.pipeline.run import _open_views
 from roadseg.pipeline.sinks.server import MjpegServer
 
@@ -168,6 +173,37 @@ def test_show_that_cannot_open_a_window_beside_serve_points_to_the_view_served(m
     assert "use --serve" not in str(refused.value) and "--serve shows the view in a browser" in str(refused.value)
     with pytest.raises(SinkError, match=r"use --serve HOST:PORT"), ExitStack() as stack:  # (a run without --serve)
         _open_views(SegmentOptions(input="0", live=True, show=True), None, None, stack)
+
+
+def test_ctrl_c_on_a_view_only_run_that_showed_nothing_says_no_frame_was_shown_not_written():
+    assert interruption(KeyboardInterrupt(), None).message == "interrupted before any frame was shown"
+    assert interruption(KeyboardInterrupt(), None, writes=True).message == "interrupted before any frame was written"
+
+
+@pytest.mark.timeout(60)
+def test_ctrl_c_on_a_view_only_run_waiting_for_its_source_says_no_frame_came(tmp_path, rule_onnx):
+    """``--live --serve`` (no -o, no --masks-dir) interrupted while its stream opens said "interrupted before any
+    frame was written": it was to write none."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/live.ts"
+    with socket.socket() as free:  # (a port for the view: --serve takes none of the system's choosing)
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    cmd = [sys.executable, "-m", "roadseg", "segment", url, "--serve", f"127.0.0.1:{port}", "--model", str(rule_onnx)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        server.settimeout(30)
+        conn, _ = server.accept()  # roadseg is now waiting for the stream to open
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=15)
+        conn.close()
+    finally:
+        proc.kill()
+        server.close()
+    assert proc.returncode == 130, err
+    assert "interrupted before any frame came from the source" in err and "written" not in err, err
 
 
 @pytest.mark.timeout(120)

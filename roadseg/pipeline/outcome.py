@@ -257,18 +257,19 @@ def masks_failed(masks: MaskSink, primary: VideoSink | ImageSink | None) -> Mask
 
 
 def interruption(exc: KeyboardInterrupt, primary: VideoSink | ImageSink | None, masks: MaskSink | None = None,
-                 shown: int = 0) -> Interrupted:  # fmt: skip
+                 shown: int = 0, *, writes: bool | None = None) -> Interrupted:  # fmt: skip
     """The error a run interrupted midway ends with, saying what is left of its outputs; a view-only run's (no
-    ``primary``, no masks: ``--show``, ``--serve``), the ``shown`` frames it showed (was: "interrupted before any
-    frame was written", after 251 shown).
+    ``primary``, no masks: ``--show``, ``--serve``; ``writes`` False: one still waiting for its source, before the
+    outputs open), the ``shown`` frames it showed (was: "... before any frame was written", with none to write).
 
-    >>> interruption(KeyboardInterrupt(), None, shown=251).message
-    'interrupted after 251 frames shown'
+    >>> [interruption(KeyboardInterrupt(), None, shown=n, writes=False).message for n in (251, 0)]
+    ['interrupted after 251 frames shown', 'interrupted before any frame came from the source']
     """
-    signal_name = getattr(exc, "signal_name", "SIGINT")
-    left, _, frames = _left(primary, masks, None)
-    if primary is None and shown and not (masks is not None and masks.written):  # (nothing was to be written)
-        return Interrupted(f"interrupted after {shown} frame{'s'[: shown != 1]} shown", signal_name=signal_name)
+    signal_name, (left, _, frames) = getattr(exc, "signal_name", "SIGINT"), _left(primary, masks, None)
+    if primary is None and not (masks is not None and masks.written) and (shown or not writes and masks is None):
+        said = f"after {shown} frame{'s'[: shown != 1]} shown" if shown else "before any frame " + (
+            "came from the source" if writes is False else "was shown")  # (False: before the stages ran)
+        return Interrupted(f"interrupted {said}", signal_name=signal_name)
     if not frames and not (masks is not None and masks.written):
         return Interrupted("interrupted before any frame was written" + (f"; {left}" if left else ""),
                            signal_name=signal_name)  # fmt: skip

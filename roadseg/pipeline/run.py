@@ -102,7 +102,7 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None, finalise
             sinks, primary = _open_sinks(options, source, views, stack)
             result = _stream(options, source, seg, sinks, primary, stats, ends, caller)
     except KeyboardInterrupt as exc:  # (before the stages ran: while a stream connects)
-        raise interruption(exc, primary) from None
+        raise interruption(exc, primary, writes=bool(options.output or options.masks_dir)) from None
     except Exception as exc:  # (one not foreseen, a bug: was, the output left under its hidden temporary name)
         raise internal_error(exc, options, primary, sinks, result or stats.frames)  # noqa: B904 - its cause is set
     try:

@@ -102,8 +102,7 @@ class FrameStats:
         self.latencies: deque[float] = deque(maxlen=20_000)
         self.shown: deque[tuple[float, float | None]] = deque(maxlen=240)  # (when each recent frame was shown, its latency)
         self.first: float | None = None  # when the first frame was shown
-        self.frames = 0
-        self.dropped = 0
+        self.frames = self.dropped = 0
         self.start = time.monotonic()
         self.span: tuple[float, float] | None = None  # the first and the last live frame's time (``add``'s ``at``)
 
@@ -126,21 +125,18 @@ class FrameStats:
         return self.rate(time.monotonic())
 
     def rate(self, now: float) -> float:
-        """Frames/s at ``now``: the frames shown over the last second, over that second (the first second of a run:
-        N frames since the first over the N - 1 intervals' time, as :meth:`summary` counts); 0 once none came for a
-        second (a stream that stalls). Steady for a stream that comes in bursts (HTTP TS, HLS: was, N - 1 over the
-        time the last second's frames spanned, 45 to 905 for a 25 frames/s one).
+        """Frames/s at ``now``: the frames shown over the last second, over it (the run's first: N frames' N - 1 intervals
+        over the time since the first, as :meth:`summary` counts); 0 once none came for a second (a stream that stalls).
+        Steady for a stream in bursts (HTTP TS, HLS: was N - 1 over their span, 45 to 905 for 25 frames/s).
 
         >>> s = FrameStats()
-        >>> for i in range(50):
-        ...     s.add(now=(i // 25) + (i % 25) * 0.001)   # 25 frames at once, each second
+        >>> _ = [s.add(now=(i // 25) + (i % 25) * 0.001) for i in range(50)]  # 25 frames at once, each second
         >>> s.rate(1.5), s.rate(1.99), s.rate(3.5)
         (25.0, 25.0, 0.0)
         """
-        recent, first = self._recent(now), self.first
-        if first is None or now <= first:
+        if (first := self.first) is None or now <= first:
             return 0.0
-        return (len(recent) - (first > now - 1.0)) / min(1.0, now - first)
+        return (len(self._recent(now)) - (first > now - 1.0)) / min(1.0, now - first)
 
     def _recent(self, now: float) -> list[tuple[float, float | None]]:
         """(shown at, latency) of the frames shown over the second up to ``now``."""
@@ -159,8 +155,7 @@ class FrameStats:
     def live(self) -> dict:
         """The live view's figures (``/stats.json``): :meth:`summary`'s, with ``fps`` and ``latency_ms`` over the
         last second (:meth:`rate`; the run's latency is ``run_latency_ms``)."""
-        now = time.monotonic()
-        summary = self.summary()
+        now, summary = time.monotonic(), self.summary()
         return {**summary, "fps": round(self.rate(now), 2), "latency_ms": self.latency_ms(now),
                 "run_latency_ms": summary["latency_ms"]}  # fmt: skip
 

@@ -143,7 +143,8 @@ def _segmenter(opts: SegmentOptions, given: Segmenter | None) -> Segmenter:
 def _open_source(opts: SegmentOptions, live: bool, stop: threading.Event) -> Source:
     spec, container = str(opts.input), None
     if live and may_be_a_file(opts):
-        container, is_file = open_url(spec, opts.hwaccel, opts.stream_timeout)
+        container, is_file = open_url(spec, opts.hwaccel, opts.stream_timeout, retries=opts.retries,
+                                      retry_delay=opts.retry_delay, stop=stop)  # fmt: skip
         live = not is_file  # an http(s) URL of a file, and nobody watching it live: every frame, and its audio
         refuse_live_url(file_only(opts), spec, container if live else None)
     if live:  # (a view-only run's sound goes nowhere: not read, nor said of where a reconnection's differs)

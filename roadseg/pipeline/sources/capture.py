@@ -53,40 +53,49 @@ from roadseg.pipeline.sources.retrying import REPLAYS, retry_delay_of, retry_lin
 from roadseg.pipeline.sources.streams import codec_of, picture_stream
 from roadseg.pipeline.sources.tying import Tying
 from roadseg.pipeline.sources.upright import Upright
+from roadseg.pipeline.sources.waiting import waited_for
 
 log = logging.getLogger("roadseg")
 
 
-def open_url(spec: str, hwaccel: str | None = None,
-             timeout: float = STREAM_TIMEOUT) -> tuple[av.container.InputContainer, bool]:  # fmt: skip
-    """Open an http(s) URL once and tell whether it is media with a known length (a file on a web
+def open_url(spec: str, hwaccel: str | None = None, timeout: float = STREAM_TIMEOUT, *, retries: int | None = 5,
+             retry_delay: float = 1.0,
+             stop: threading.Event | None = None) -> tuple[av.container.InputContainer, bool]:  # fmt: skip
+    """Open an http(s) URL and tell whether it is media with a known length (a file on a web
     server, a finished HLS playlist), to be read as a file, every frame and its audio, not through a
     live source's newest-frame slot (which kept 2 of a served clip's 38 frames, and no audio), or a
     live stream (an IP camera's MJPEG, live HLS: no length). The container is the source's: the URL
-    is not opened a second time (an IP camera may serve one client at a time). Ctrl-C reaches the
-    caller at once; one that cannot be opened (within ``timeout`` s) raises :class:`SourceError`.
+    is not opened a second time (an IP camera may serve one client at a time). A server that does not answer
+    yet is waited for as :func:`first_open` says (which of the two it serves cannot be told before it answers; one
+    that answers 404, a file that is not there, is not). Ctrl-C reaches the caller at once; one that cannot be
+    opened (within ``timeout`` s) raises :class:`SourceError`.
     """
-    container = first_open(spec, hwaccel, timeout=timeout)
+    container = first_open(spec, hwaccel, timeout=timeout, retries=retries, retry_delay=retry_delay, stop=stop)
     return container, container.duration is not None and container.duration > 0
 
 
 def first_open(spec: str, hwaccel: str | None = None, camera: dict[str, str] | None = None, *,
-               timeout: float = STREAM_TIMEOUT):  # fmt: skip
+               timeout: float = STREAM_TIMEOUT, retries: int | None = 5, retry_delay: float = 1.0,
+               stop: threading.Event | None = None):  # fmt: skip
     """:func:`open_capture` in a thread of its own (PyAV swallows Ctrl-C while a stream connects), for the
-    first connection: a stream that cannot be opened is not retried (``--retries`` reconnects one that
-    drops after it has played), and its :class:`SourceError` says so. A port that :func:`listens` waits
-    for its sender as long as it takes (the receiver is often started first), with one line that says so; any
-    other open waits ``timeout`` s (``--stream-timeout``)."""
-    wait = listens(spec)
+    first connection. A stream or camera that is not there yet (refused, timed out, no such device yet:
+    :func:`~roadseg.pipeline.sources.waiting.transient`) is waited for under ``--retries`` and ``--retry-delay``,
+    as one lost midway is reconnected (:func:`~roadseg.pipeline.sources.waiting.waited_for`; ``retries=0``: not);
+    any other failure, and a file's, raises its one-line :class:`SourceError` at once. A port that :func:`listens`
+    waits for its sender as long as it takes (the receiver is often started first), with one line that says so;
+    any other open waits ``timeout`` s (``--stream-timeout``)."""
+    wait, kind = listens(spec), capture_args(spec)[3]
     if wait:
         log.info("waiting for a stream to arrive at %s (Ctrl-C to stop)", redacted(spec))
-    try:
+
+    def opened():
         return call_interruptibly(lambda: open_capture(spec, hwaccel, camera, wait=wait, timeout=timeout), "open",
                                   lambda c: c.close())  # fmt: skip
-    except SourceError as exc:
-        if capture_args(spec)[3] != "stream":
-            raise
-        raise SourceError(f"{exc}; not retried (--retries reconnects a stream that drops once it plays)") from None
+
+    if kind == "file":
+        return opened()
+    return waited_for(opened, spec, f"{kind} {redacted(spec)}", retries=retries, retry_delay=retry_delay,
+                      stop=stop or threading.Event(), timeout=timeout)  # fmt: skip
 
 
 class LiveSource(Connection, Upright, Tying, Closing):
@@ -97,6 +106,7 @@ class LiveSource(Connection, Upright, Tying, Closing):
         pace: sleep so that a file plays at its own frame rate (default: on for files).
         retries: reconnect attempts for a stream that drops (delays double from ``retry_delay``, up to
             30 s: :data:`~roadseg.pipeline.sources.retrying.MAX_DELAY`); None: for ever (until ``stop``, ``duration`` or the run's end).
+            So many more tries too of a stream or camera not there yet at the start (:func:`first_open`).
         stop: set it to end the source (also ends a reconnect wait).
         hwaccel: decode on a hardware device, as for files.
         container: ``spec`` already opened (by :func:`open_url`), taken over, not opened again.
@@ -143,7 +153,8 @@ class LiveSource(Connection, Upright, Tying, Closing):
         self.last_time: float | None = None
         self._captured: float | None = None  # (the last picture's capture, and that before a lost stream)
         self._lost_at: float | None = None
-        self.container = container or first_open(self.spec, hwaccel, self.camera, timeout=timeout)
+        self.container = container or first_open(self.spec, hwaccel, self.camera, timeout=timeout, retries=retries,
+                                                 retry_delay=retry_delay, stop=self.stop)  # fmt: skip
         self.info = VideoInfo.from_container(self.container, self.spec)
         self._check_picture()
         say_if_hdr(picture_stream(self.container), self.shown)

@@ -20,11 +20,13 @@ def retry_delay_of(first: float, attempt: int) -> float:
     return min(first * 2 ** min(attempt - 1, 64), MAX_DELAY)
 
 
-def retry_line(reason: str, first: float, attempt: int, retries: int | None, lost_for: float) -> str | None:
+def retry_line(reason: str, first: float, attempt: int, retries: int | None, lost_for: float, *,
+               lost: str = "stream lost", again: str = "reconnecting") -> str | None:  # fmt: skip
     """The line that says reconnect ``attempt`` (of ``retries``; None: for ever; delays from ``first`` s) of a
     stream lost ``lost_for`` s ago, or None where it is not said: retrying for ever at the capped delay, the first
     such attempt is said, then every :data:`SAY_EVERY`-th (one line each 5 min, not one each 30 s, over hours of
-    a camera gone).
+    a camera gone). A source not there yet at the start says so in ``lost``, and ``again``
+    (:mod:`~roadseg.pipeline.sources.waiting`).
 
     >>> retry_line("end of stream", 1.0, 1, 5, 0.0)
     'stream lost (end of stream); reconnecting in 1.0 s (attempt 1/5)'
@@ -34,15 +36,17 @@ def retry_line(reason: str, first: float, attempt: int, retries: int | None, los
     'stream lost for 0.7 min (end of stream); reconnecting every 30 s (attempt 6, for ever: Ctrl-C stops)'
     >>> retry_line("end of stream", 1.0, 11, None, 300.0), retry_line("end of stream", 1.0, 20, None, 575.0)[:24]
     (None, 'stream lost for 9.6 min ')
+    >>> retry_line("Connection refused", 0.5, 1, 3, 0.0, lost="stream rtsp://cam/1 not there yet", again="trying again")
+    'stream rtsp://cam/1 not there yet (Connection refused); trying again in 0.5 s (attempt 1/3)'
     """
     delay = retry_delay_of(first, attempt)
     if retries is not None:
-        return f"stream lost ({reason}); reconnecting in {delay:.1f} s (attempt {attempt}/{retries})"
+        return f"{lost} ({reason}); {again} in {delay:.1f} s (attempt {attempt}/{retries})"
     if delay < MAX_DELAY:
-        return f"stream lost ({reason}); reconnecting in {delay:.1f} s (attempt {attempt}, for ever: Ctrl-C stops)"
+        return f"{lost} ({reason}); {again} in {delay:.1f} s (attempt {attempt}, for ever: Ctrl-C stops)"
     if attempt % SAY_EVERY and retry_delay_of(first, attempt - 1) >= MAX_DELAY:
         return None
-    return (f"stream lost for {lost_for / 60:.1f} min ({reason}); reconnecting every {MAX_DELAY:g} s "
+    return (f"{lost} for {lost_for / 60:.1f} min ({reason}); {again} every {MAX_DELAY:g} s "
             f"(attempt {attempt}, for ever: Ctrl-C stops)")
 
 

@@ -59,17 +59,15 @@ log = logging.getLogger("roadseg")
 
 
 def open_url(spec: str, hwaccel: str | None = None, timeout: float = STREAM_TIMEOUT, *, retries: int | None = 5,
-             retry_delay: float = 1.0,
-             stop: threading.Event | None = None) -> tuple[av.container.InputContainer, bool]:  # fmt: skip
+             retry_delay: float = 1.0, stop: threading.Event | None = None) -> tuple[av.container.InputContainer, bool]:
     """Open an http(s) URL and tell whether it is media with a known length (a file on a web
     server, a finished HLS playlist), to be read as a file, every frame and its audio, not through a
     live source's newest-frame slot (which kept 2 of a served clip's 38 frames, and no audio), or a
     live stream (an IP camera's MJPEG, live HLS: no length). The container is the source's: the URL
     is not opened a second time (an IP camera may serve one client at a time). A server that does not answer
-    yet is waited for as :func:`first_open` says (which of the two it serves cannot be told before it answers; one
-    that answers 404, a file that is not there, is not). Ctrl-C reaches the caller at once; one that cannot be
-    opened (within ``timeout`` s) raises :class:`SourceError`.
-    """
+    yet is waited for as :func:`first_open` says (which of the two it serves cannot be told before it answers; a 404,
+    a file that is not there, is not). Ctrl-C reaches the caller at once; one that cannot be opened raises
+    :class:`SourceError`."""
     container = first_open(spec, hwaccel, timeout=timeout, retries=retries, retry_delay=retry_delay, stop=stop)
     return container, container.duration is not None and container.duration > 0
 

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 import av
 
-from roadseg.errors import SourceError, reason_of
+from roadseg.errors import SourceError
 from roadseg.pipeline.runner import call_interruptibly
 from roadseg.pipeline.sources.retrying import retry_delay_of, retry_line
 
@@ -130,9 +130,10 @@ def waited_for(opened: Callable[[], T], spec: str, what: str, *, retries: int | 
             if retries is not None and attempt > retries:
                 raise SourceError(f"{exc}; gave up after {retries} retries over {time.monotonic() - started:.1f} s "
                                   f"(--retries {retries})") from None  # fmt: skip
+            reason = _reason(exc)
             if attempt == 1:
-                log.warning("%s", _waiting_line(what, exc.__context__, retries, retry_delay, timeout))
-            if line := retry_line(reason_of(exc.__context__), retry_delay, attempt, retries,
+                log.warning("%s", _waiting_line(what, reason, retries, retry_delay, timeout))
+            if line := retry_line(reason, retry_delay, attempt, retries,
                                   time.monotonic() - started, lost=f"{what} not there yet", again="trying again"):  # fmt: skip
                 log.warning("%s", line)
             if stop.wait(retry_delay_of(retry_delay, attempt)):
@@ -143,16 +144,26 @@ def waited_for(opened: Callable[[], T], spec: str, what: str, *, retries: int | 
         return value
 
 
-def _waiting_line(what: str, exc: BaseException | None, retries: int | None, first: float, timeout: float) -> str:
+def _reason(exc: SourceError) -> str:
+    """Why an open failed, in the words of its :class:`SourceError` (``cannot open stream URL: REASON``).
+
+    >>> _reason(SourceError("cannot open stream rtsp://cam/1: no media came within 1 s (--stream-timeout 1)"))
+    'no media came within 1 s (--stream-timeout 1)'
+    """
+    said = str(exc)
+    return said.split(": ", 1)[1] if said.startswith("cannot open ") and ": " in said else said
+
+
+def _waiting_line(what: str, reason: str, retries: int | None, first: float, timeout: float) -> str:
     """The line that says a live source is waited for, why, and how long at most.
 
-    >>> _waiting_line("stream rtsp://cam/1", ConnectionRefusedError(111, "Connection refused"), 5, 1.0, 5.0)
+    >>> _waiting_line("stream rtsp://cam/1", "Connection refused", 5, 1.0, 5.0)
     'waiting for stream rtsp://cam/1 (Connection refused): 5 more tries over at most 56 s (--retries 5; Ctrl-C stops)'
-    >>> _waiting_line("camera 0", FileNotFoundError(2, "No such file or directory"), None, 1.0, 5.0)
+    >>> _waiting_line("camera 0", "No such file or directory", None, 1.0, 5.0)
     'waiting for camera 0 (No such file or directory): for ever (--retries forever; Ctrl-C stops)'
     """
-    why = f"waiting for {what} ({reason_of(exc) if exc is not None else 'not there'})"
+    why = f"waiting for {what} ({reason})"
     if retries is None:
         return f"{why}: for ever (--retries forever; Ctrl-C stops)"
-    return f"{why}: {retries} more {'try' if retries == 1 else 'tries'} over at most {at_most(retries, first, timeout):g} s (--retries {retries}; " \
-        "Ctrl-C stops)"
+    return f"{why}: {retries} more {'try' if retries == 1 else 'tries'} over at most {at_most(retries, first, timeout):g} s " \
+        f"(--retries {retries}; Ctrl-C stops)"

@@ -19,6 +19,7 @@ from conftest import read_video, split_frames, write_video
 from servers import serving
 
 import roadseg.pipeline.sources.capture as capture
+import roadseg.pipeline.sources.waiting as waiting
 from roadseg.cli import segment_video_cmd
 from roadseg.errors import SourceError
 
@@ -241,3 +242,31 @@ def test_a_camera_plugged_in_after_the_run_started_is_waited_for_and_one_that_is
                                                "--retry-delay", "5"])  # fmt: skip
     assert r.exit_code == 1 and r.output == "Error: cannot open camera /dev/video2: Inappropriate ioctl for device\n"
     assert opened == ["/dev/video2"]
+
+
+@pytest.mark.parametrize(("looked_up", "waited"), [(socket.EAI_NONAME, False), (socket.EAI_AGAIN, True), (None, True)])
+def test_a_host_name_that_does_not_exist_is_not_waited_for_and_one_not_resolvable_yet_is(monkeypatch, looked_up,
+                                                                                          waited):  # fmt: skip
+    """FFmpeg says "Input/output error" of a host name it could not look up: the name server's answer tells a name
+    that does not exist (a typo: one line at once) from one it cannot answer for yet (no network yet: waited for)."""
+    def getaddrinfo(host, *a):
+        if looked_up is not None:
+            raise socket.gaierror(looked_up, "looked up")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.0.2.1", 0))]
+
+    monkeypatch.setattr(waiting.socket, "getaddrinfo", getaddrinfo)
+    eio = av.error.OSError(5, "Input/output error")
+    assert waiting.transient(eio, "rtsp://robot.local:8554/cam") is waited
+    assert waiting.unknown_host("rtsp://robot.local:8554/cam") == (None if waited else "robot.local")
+
+    def opened():
+        try:
+            raise eio
+        except av.error.OSError:
+            raise SourceError("cannot open stream rtsp://robot.local:8554/cam: Input/output error") from None
+
+    if not waited:
+        with pytest.raises(SourceError, match=r"^cannot open stream rtsp://robot.local:8554/cam: unknown host "
+                                              r"robot.local \(no such name\)$"):  # fmt: skip
+            waiting.waited_for(opened, "rtsp://robot.local:8554/cam", "stream rtsp://robot.local:8554/cam", retries=3,
+                               retry_delay=5.0, stop=threading.Event(), timeout=1.0)  # fmt: skip

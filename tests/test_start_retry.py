@@ -149,7 +149,7 @@ def test_a_stream_that_never_comes_fails_after_its_retries_in_one_line_and_leave
 def test_ctrl_c_while_a_stream_is_waited_for_ends_at_once_in_one_line_and_leaves_no_output(rule_onnx, tmp_path):
     url, out = f"rtsp://127.0.0.1:{free_port()}/cam", tmp_path / "r.mp4"
     proc = subprocess.Popen([sys.executable, "-m", "roadseg", "segment", url, "-o", str(out), "--model", str(rule_onnx),
-                             "--retries", "forever", "--retry-delay", "0.3", "--device", "cpu"],
+                             "--retries", "forever", "--retry-delay", "0.3", "--device", "cpu", "-q"],
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
         said = [proc.stderr.readline() for _ in range(2)]

@@ -85,7 +85,6 @@ def first_open(spec: str, hwaccel: str | None = None, camera: dict[str, str] | N
     wait, kind = listens(spec), capture_args(spec)[3]
     if wait:
         log.info("waiting for a stream to arrive at %s (Ctrl-C to stop)", redacted(spec))
-
     def opened():
         return call_interruptibly(lambda: open_capture(spec, hwaccel, camera, wait=wait, timeout=timeout), "open",
                                   lambda c: c.close())  # fmt: skip

@@ -7,6 +7,7 @@ Real worker processes and real videos, as in test_batch.py.
 from __future__ import annotations
 
 import errno
+import json
 import os
 from pathlib import Path
 
@@ -125,3 +126,39 @@ def test_a_video_still_being_written_is_not_called_only_a_recording_cut_off(rule
     said = lines["copying.mp4"]["error"]
     assert said.endswith(" s before it was read: still being recorded or copied? (a run after it changes tries it again)"), said
     assert "still being" not in lines["cut.mp4"]["error"]
+
+
+def test_switching_between_masks_only_and_videos_into_one_folder_redoes_only_what_is_missing(
+        dashcam: Path, rule_onnx: Path, tmp_path: Path) -> None:  # fmt: skip
+    """One --masks-only run into a folder of finished videos made the next video run redo all 13 of them: an input's
+    last line decided. Now an output is done where the line that last wrote it recorded it (``wrote``) with the same
+    options that shape it, and it is there: the masks are shared by --masks and --masks-only, the stats file is not
+    (it tells of the run that wrote it)."""
+    out = tmp_path / "out"
+    opts = {"model": str(rule_onnx), "workers": 1, "quiet": True}
+    first = roadseg.batch(dashcam, out, **opts)
+    assert first.ok == 6 and all(set(line["wrote"]) == {"video"} for line in batch_results(out))
+    assert roadseg.batch(dashcam, out, **opts, masks_only=True).ok == 6
+    assert roadseg.batch(dashcam, out, **opts).skipped == 6  # (was: ok 6, every video done again)
+    assert roadseg.batch(dashcam, out, **opts, mode="side-by-side").ok == 6  # (its options shape the video)
+    assert roadseg.batch(dashcam, out, **opts).ok == 6  # (the side-by-side videos replaced these)
+    assert roadseg.batch(dashcam, out, **opts, masks=True).skipped == 6  # (the masks-only run's masks are as good)
+    assert roadseg.batch(dashcam, out, **opts, masks=True, stats=True).ok == 6  # (no stats yet)
+    assert roadseg.batch(dashcam, out, **opts, masks_only=True, stats=True).ok == 6  # (its stats tell of no video)
+    assert roadseg.batch(dashcam, out, **opts, masks_only=True).skipped == 6
+    assert roadseg.batch(dashcam, out, **opts, size=(64, 64)).ok == 6  # (another size: the video is not as asked)
+    assert roadseg.batch(dashcam, out, **opts, masks=True).ok == 6  # (nor are the masks of the first size)
+
+
+def test_lines_that_do_not_say_what_they_wrote_keep_the_last_line_rule(dashcam: Path, rule_onnx: Path,
+                                                                       tmp_path: Path) -> None:  # fmt: skip
+    """A results.jsonl of an earlier version (no ``wrote``): an input's last line decides whether it is done."""
+    out = tmp_path / "out"
+    opts = {"model": str(rule_onnx), "workers": 1, "quiet": True}
+    assert roadseg.batch(dashcam, out, **opts).ok == 6
+    assert roadseg.batch(dashcam, out, **opts, masks_only=True).ok == 6
+    old = [{k: v for k, v in line.items() if k != "wrote"} for line in batch_results(out)]
+    (out / "results.jsonl").write_text("".join(json.dumps(line) + "\n" for line in old))
+    assert roadseg.batch(dashcam, out, **opts, masks_only=True).skipped == 6
+    assert roadseg.batch(dashcam, out, **opts).ok == 6
+    assert roadseg.batch(dashcam, out, **opts).skipped == 6

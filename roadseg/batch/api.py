@@ -35,15 +35,17 @@ from roadseg.batch.rerun import check_owners, done_otherwise, redone, refuse_cla
 from roadseg.batch.results import (
     RESULTS,
     ResultsLog,
+    done_before,
+    histories,
     input_key,
     is_damaged,
-    is_done,
     latest_outcomes,
     output_owners,
     read_results,
     results_line,
     settings_key,
     written_outputs,
+    wrote,
 )
 from roadseg.batch.task import Task, move_outputs, remove_stale_temps
 from roadseg.errors import SourceError, reason_of
@@ -107,6 +109,8 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
     model, settings = workers_model_key(sopts, bopts), settings_key(sopts, masks=bopts.masks, stats=bopts.stats,
                                                                    masks_only=bopts.masks_only)  # fmt: skip
     previous = {} if bopts.force else latest_outcomes(logged)
+    history = {} if bopts.force else histories(logged)
+    wants = wrote(sopts, masks=bopts.masks, stats=bopts.stats, masks_only=bopts.masks_only)
     summary = Summary(results=str(out / RESULTS), unsearched=len(unsearched))
     t0 = time.perf_counter()
     keys = {task.input: input_key(task.input, task.parts) for task in tasks}  # before any work: what the output is of
@@ -118,9 +122,9 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
         for task in tasks:
             key = keys[task.input]
             done = previous.get(task.input)
-            if is_done(done, Path(task.output), key, model, settings):
+            if (made := done_before(history.get(task.input, []), task, key, model, settings, wants)) is not None:
                 skipped.append(task)  # (no line: its ok line stands; a nightly rerun would add a line a video)
-                summary.add({"status": "skipped", "frames": done.get("frames")})
+                summary.add({"status": "skipped", "frames": made.get("frames")})
             elif not task.parts and not os.path.exists(task.input):
                 _count_missing(task, results, summary, model, settings, key, bopts.quiet)
             elif not bopts.retry_failed and is_damaged(done, key, model, settings):

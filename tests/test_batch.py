@@ -1311,6 +1311,7 @@ def test_ctrl_c_keeps_finished_removes_unfinished(long_clips: Path, rule_onnx: P
     finished = {line["output"] for line in lines if line["status"] == "ok"}
     cut = [line for line in lines if line["status"] != "ok"]  # the one video in hand (was: no line at all)
     assert finished and [line["status"] for line in cut] == ["interrupted"] and cut[0]["output"] not in finished
+    assert cut[0]["node"].split(":")[0] == socket.gethostname() and cut[0]["seconds"] > 0, cut  # (were null)
     assert f"{Path(cut[0]['output']).name}: interrupted before it was finished; nothing of it kept" in err, err
     assert {str(p) for p in out.rglob("*.mp4")} == finished and not part_files(out)
     assert all(frame_count(Path(p)) == 400 for p in finished)

@@ -162,3 +162,22 @@ def test_lines_that_do_not_say_what_they_wrote_keep_the_last_line_rule(dashcam: 
     assert roadseg.batch(dashcam, out, **opts, masks_only=True).skipped == 6
     assert roadseg.batch(dashcam, out, **opts).ok == 6
     assert roadseg.batch(dashcam, out, **opts).skipped == 6
+
+
+def test_a_rerun_says_how_many_videos_an_earlier_run_cut_short_it_does_again(dashcam: Path, rule_onnx: Path,
+                                                                             tmp_path: Path, capsys) -> None:  # fmt: skip
+    """A video whose last line says ``interrupted`` (Ctrl-C while a worker held it) was done again without a word."""
+    out = tmp_path / "out"
+    opts = {"model": str(rule_onnx), "workers": 1}
+    assert roadseg.batch(dashcam, out, **opts, quiet=True).ok == 6
+    lines = batch_results(out)
+    with open(out / "results.jsonl", "a", encoding="utf-8") as log:  # what a Ctrl-C leaves of two videos in hand
+        for line in lines[:2]:
+            Path(line["output"]).unlink()
+            cut = {k: v for k, v in line.items() if k != "wrote"}
+            log.write(json.dumps({**cut, "status": "interrupted", "frames": 0}) + "\n")
+    capsys.readouterr()
+    assert roadseg.batch(dashcam, out, **opts).ok == 2
+    assert "2 videos cut short by an earlier run are done again\n" in capsys.readouterr().err
+    assert roadseg.batch(dashcam, out, **opts).skipped == 6
+    assert "cut short" not in capsys.readouterr().err

@@ -31,7 +31,15 @@ from roadseg.batch.options import (
     workers_model_key,
 )
 from roadseg.batch.report import Summary
-from roadseg.batch.rerun import check_owners, done_otherwise, redone, refuse_clashes, renamed, say_replaced
+from roadseg.batch.rerun import (
+    check_owners,
+    done_otherwise,
+    redone,
+    refuse_clashes,
+    renamed,
+    say_cut_short,
+    say_replaced,
+)
 from roadseg.batch.results import (
     RESULTS,
     ResultsLog,
@@ -109,7 +117,8 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
     model, settings = workers_model_key(sopts, bopts), settings_key(sopts, masks=bopts.masks, stats=bopts.stats,
                                                                    masks_only=bopts.masks_only)  # fmt: skip
     previous = {} if bopts.force else latest_outcomes(logged)
-    history = {} if bopts.force else histories(logged)
+    lines = histories(logged)
+    history = {} if bopts.force else lines
     wants = wrote(sopts, masks=bopts.masks, stats=bopts.stats, masks_only=bopts.masks_only)
     summary = Summary(results=str(out / RESULTS), unsearched=len(unsearched))
     t0 = time.perf_counter()
@@ -140,6 +149,8 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
                 todo.append(task)
         if replaced and not bopts.quiet:
             say_replaced(replaced)
+        if not bopts.quiet:
+            say_cut_short(sum(lines.get(task.input, [{}])[-1].get("status") == "interrupted" for task in todo))
         remove_stale_temps([*todo, *skipped])  # (a killed run's, also beside videos a --force run did then)
         if todo:
             run(todo, bopts, sopts, out, results, summary, model, settings, keys)

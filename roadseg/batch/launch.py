@@ -65,7 +65,8 @@ def run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path,
             for task in pool.cancel() if pool is not None else []:
                 held += 1
                 remove_temps(task)
-                line = {"status": "interrupted", "frames": 0, "error": "interrupted before it was finished"}
+                line = {"status": "interrupted", "frames": 0, "error": "interrupted before it was finished",
+                        "node": task.node or None, "seconds": _since(task.sent)}  # fmt: skip
                 results.write(results_line(task, line, keys[task.input], model, settings))
                 progress.note(f"{os.path.relpath(task.output, out)}: interrupted before it was finished; "
                               "nothing of it kept")  # fmt: skip
@@ -86,6 +87,16 @@ def run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path,
         if pool is not None:
             _close(pool)
     settle()  # (every video recorded, the pool closed: the command closes results.jsonl and prints the summary)
+
+
+def _since(sent: float) -> float | None:
+    """Seconds since ``sent`` (a task's :attr:`~roadseg.batch.task.Task.sent`), what an ``interrupted`` line says
+    of how long its worker had held it; ``None`` where it was never sent.
+
+    >>> _since(0.0), _since(time.monotonic()) < 1
+    (None, True)
+    """
+    return round(time.monotonic() - sent, 3) if sent else None
 
 
 #: Seconds since an input was last written within which a file that does not read as a video may be one still being

@@ -189,7 +189,7 @@ class LocalPool:
 
     def submit(self, task: Task) -> None:
         proc = next(p for p in self._procs if p.ready and p.task is None and p.process.is_alive())
-        proc.task = task.with_worker(str(proc.process.pid))
+        proc.task = task.with_worker(str(proc.process.pid), proc.node)
         proc.conn.send(proc.task)
 
     def poll(self, timeout: float) -> list[tuple[Task, Outcome]]:

@@ -206,7 +206,7 @@ class RayPool:
 
     def submit(self, task: Task) -> None:
         actor = min(self._open(), key=lambda a: len(a.queue))
-        task = task.with_worker(str(actor.info["pid"]))
+        task = task.with_worker(str(actor.info["pid"]), actor.info.get("node") or "")
         actor.queue.append((actor.handle.run.remote(task), task))
 
     def poll(self, timeout: float) -> list[tuple[Task, Outcome]]:

@@ -150,6 +150,19 @@ def done_otherwise(task: Task, done: dict | None, key: dict, model: str, setting
                                        ("other options", done.get("settings") != settings)) if differs}  # fmt: skip
 
 
+def say_cut_short(n: int) -> None:
+    """One line, before any work, for the ``n`` videos that an earlier run was stopped in (their last line
+    ``interrupted``, nothing of them kept) and this one does again (was: done again without a word).
+
+    >>> say_cut_short(0)  # (nothing said)
+    >>> say_cut_short(2)  # doctest: +SKIP
+    2 videos cut short by an earlier run are done again
+    """
+    if n:
+        print(f"{n} video{'s' * (n != 1)} cut short by an earlier run {'are' if n != 1 else 'is'} done again",
+              file=sys.stderr, flush=True)  # fmt: skip
+
+
 def say_replaced(replaced: list[set[str]]) -> None:
     """One line, before any work, for the videos done before by another model or with other options whose outputs
     this run replaces (:func:`done_otherwise`, one set a video): a second run into the same OUT with ``--mode

@@ -1,7 +1,7 @@
 """``OUT_DIR/results.jsonl``: one JSON line per finished attempt, written only by the driver.
 
 Every line holds ``input``, ``output``, ``status`` (``ok`` | ``error`` | ``interrupted``: held by a
-worker when Ctrl-C or SIGTERM came, nothing of it kept), ``frames`` (of the output kept: 0 where none is),
+worker when Ctrl-C or SIGTERM came, nothing of it kept; its ``node`` that worker's, its ``seconds`` since it was sent there), ``frames`` (of the output kept: 0 where none is),
 ``frames_lost``, ``fps``, ``seconds``, ``node``, ``attempt`` and ``error``, each ``null`` where it is not known
 (``frames_lost`` and ``fps`` of a video that failed, ``error`` of one that did not), plus what a rerun compares
 (the input's ``size`` and ``mtime_ns``, the ``model`` and the output ``settings``) and ``time``; ``warnings``

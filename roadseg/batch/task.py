@@ -53,7 +53,8 @@ class Paths(NamedTuple):
 class Task:
     """One video to segment: absolute ``input`` and ``output`` paths, the extras wanted, the attempt.
     With ``masks_only`` (``batch --masks-only``) ``output`` is the masks folder and no video is written. With ``parts`` (``batch --concat``) ``input`` is a folder and ``parts`` the files joined from it;
-    ``said``, what the plan says of them, goes into its results line's ``warnings``."""
+    ``said``, what the plan says of them, goes into its results line's ``warnings``. ``node`` and ``sent`` (its
+    ``time.monotonic()``): where and when the driver sent it to its worker, what an ``interrupted`` line says."""
 
     input: str
     output: str
@@ -64,12 +65,14 @@ class Task:
     masks_only: bool = False
     attempt: int = 1
     worker: str = ""  # tag of the worker it went to (its pid): part of the temporary names
+    node: str = ""  # the node (locally host:pid) of that worker
+    sent: float = 0.0  # when it was sent there (the driver's time.monotonic())
 
-    def with_worker(self, tag: str) -> Task:
-        return replace(self, worker=tag)
+    def with_worker(self, tag: str, node: str = "") -> Task:
+        return replace(self, worker=tag, node=node, sent=time.monotonic() if tag else 0.0)
 
     def retry(self) -> Task:
-        return replace(self, attempt=self.attempt + 1, worker="")
+        return replace(self, attempt=self.attempt + 1, worker="", node="", sent=0.0)
 
     @property
     def final(self) -> Paths:

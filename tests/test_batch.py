@@ -629,7 +629,7 @@ def test_videos_of_one_folder_whose_names_differ_only_by_their_ending_each_keep_
         "clip.mp4": "clip.mp4.mp4", "clip.ts": "clip.ts.mp4", "other.mp4": "other.mp4"}  # fmt: skip
     assert lines["clip.ts"]["warnings"] == [
         "written to clip.ts.mp4, its name's ending kept, as clip.mp4 beside it would be written to clip.mp4 too"]
-    assert ("2026-12-01/clip.mp4.mp4: written to clip.mp4.mp4, its name's ending kept, as clip.ts beside it would be "
+    assert ("2026-12-01/clip.mp4 → 2026-12-01/clip.mp4.mp4: written to clip.mp4.mp4, its name's ending kept, as clip.ts beside it would be "
             "written to clip.mp4 too") in run.stderr  # fmt: skip
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)  # a rerun: each skipped, by its own name
     assert run.returncode == 0 and "ok 0 · error 0 · skipped 3" in run.stderr, run.stderr
@@ -638,7 +638,7 @@ def test_videos_of_one_folder_whose_names_differ_only_by_their_ending_each_keep_
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert run.returncode == 1 and "ok 0 · error 2 · skipped 2" in run.stderr and "Traceback" not in run.stderr, run.stderr
     for name, other in (("clip.ts", "clip.ts.mp4"), ("clip.ts.mp4", "clip.ts")):
-        assert (f"{folder / name}: error: would be written to {out / '2026-12-01/clip.ts.mp4'}, as {other} beside it "
+        assert (f"{folder / name}: error, would be written to {out / '2026-12-01/clip.ts.mp4'}, as {other} beside it "
                 "would; rename one") in run.stderr  # fmt: skip
     assert not [row for row in run.stderr.splitlines() if row.startswith("- ")], run.stderr  # (run on no node)
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)  # a rerun: the same, and no line again
@@ -786,14 +786,14 @@ def test_a_rerun_that_redoes_a_drive_or_video_done_before_says_why(rule_onnx: Pa
     rerun()
     write_video(drive / "0802.mp4", split_frames(3))  # the drive's next file
     said = rerun()
-    assert f"2026-12-03.mp4: redone, it gained 1 file since it was done at {batch_results(out)[0]['time']} (3 files, " \
+    assert f"2026-12-03: redone, it gained 1 file since it was done at {batch_results(out)[0]['time']} (3 files, " \
            "were 2)\n" in said, said  # fmt: skip
     for name in ("0800.mp4", "0801.mp4"):
         (drive / name).unlink()
-    assert f"2026-12-03.mp4: redone, it lost 2 files since it was done at {batch_results(out)[1]['time']} (1 file, " \
+    assert f"2026-12-03: redone, it lost 2 files since it was done at {batch_results(out)[1]['time']} (1 file, " \
            "were 3)\n" in rerun(), batch_results(out)  # fmt: skip
     os.utime(drive / "0802.mp4", ns=(time.time_ns(), time.time_ns()))
-    assert f"2026-12-03.mp4: redone, one of its files changed since it was done at {batch_results(out)[2]['time']}\n" \
+    assert f"2026-12-03: redone, one of its files changed since it was done at {batch_results(out)[2]['time']}\n" \
            in rerun()  # fmt: skip
     out = tmp_path / "single"
     rerun(concat=False)
@@ -1652,7 +1652,7 @@ def test_masks_only_from_the_command_line_names_each_masks_folder(archive: Path,
            "--masks-only", "--workers", "1"]  # fmt: skip
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and "ok 3 · error 0 · skipped 0" in run.stderr, run.stderr
-    assert "a/x.masks: ok, 12 frames" in run.stderr and "z.masks: ok, 7 frames" in run.stderr, run.stderr
+    assert "a/x.mp4: ok, 12 frames" in run.stderr and "z.mkv: ok, 7 frames" in run.stderr, run.stderr  # (its input)
     assert not list(out.rglob("*.mp4")) and len(list((out / "a/x.masks").glob("*.png"))) == 12
     helped = subprocess.run([sys.executable, "-m", "roadseg", "batch", "--help"], capture_output=True, text=True)
     assert "--masks-only" in helped.stdout and "labels/a/b.masks/" in helped.stdout

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -181,3 +182,23 @@ def test_a_rerun_says_how_many_videos_an_earlier_run_cut_short_it_does_again(das
     assert "2 videos cut short by an earlier run are done again\n" in capsys.readouterr().err
     assert roadseg.batch(dashcam, out, **opts).skipped == 6
     assert "cut short" not in capsys.readouterr().err
+
+
+def test_a_logs_lines_name_each_input_and_say_an_error_one_way(rule_onnx: Path, tmp_path: Path, capsys,
+                                                                monkeypatch) -> None:  # fmt: skip
+    """A log named each video by its output (``CLIP_0002.mp4``), not the input a user looks for (``CLIP_0002.MP4``,
+    in its folder); a terminal said ``x: error: why``, a log ``[1/2] x: error, why``."""
+    from roadseg.batch.report import Progress
+
+    root = tmp_path / "in"
+    (root / "2026").mkdir(parents=True)
+    write_video(root / "2026/CLIP_0002.MP4", split_frames(6))
+    (root / "2026/CLIP_0003.MP4").write_bytes(b"not a video")
+    roadseg.batch(root, tmp_path / "out", model=str(rule_onnx), workers=1)
+    said = capsys.readouterr().err
+    assert "] 2026/CLIP_0002.MP4: ok, 6 frames (" in said and "] 2026/CLIP_0003.MP4: error, " in said, said
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # (a terminal: a bar, and the errors above it)
+    progress = Progress(1)
+    progress.finished("2026/CLIP_0003.MP4", {"status": "error", "frames": 0, "error": "not a readable video"})
+    progress.close()
+    assert "2026/CLIP_0003.MP4: error, not a readable video\n" in capsys.readouterr().err

@@ -30,7 +30,7 @@ from roadseg.batch.options import (
     video_suffix,
     workers_model_key,
 )
-from roadseg.batch.report import Summary
+from roadseg.batch.report import Summary, shown
 from roadseg.batch.rerun import (
     check_owners,
     done_otherwise,
@@ -142,7 +142,7 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
                 _take_renamed(task, earlier, out, results, summary, bopts.quiet)
             else:
                 if not bopts.quiet and (why := redone(task, done, key, model, settings)):
-                    print(f"{os.path.relpath(task.output, out)}: {why}", file=sys.stderr, flush=True)
+                    print(f"{shown(task.input, task.output, out)}: {why}", file=sys.stderr, flush=True)
                 if why_again := done_otherwise(task, done, key, model, settings):
                     replaced.append(why_again)
                 Path(task.output).parent.mkdir(parents=True, exist_ok=True)
@@ -208,7 +208,7 @@ def _count_unchanged(task: Task, done: dict, out: Path, summary: Summary, quiet:
     summary.unchanged += 1
     if not quiet:
         when = f" at {done['time']}" if done.get("time") else ""  # (lines of earlier versions may lack it)
-        print(f"{os.path.relpath(task.output, out)}: error, unchanged since it failed{when}: {done.get('error')} "
+        print(f"{shown(task.input, task.output, out)}: error, unchanged since it failed{when}: {done.get('error')} "
               "(not tried again; --retry-failed does)", file=sys.stderr, flush=True)  # fmt: skip
 
 

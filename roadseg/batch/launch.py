@@ -21,7 +21,7 @@ from roadseg._startup import settle
 from roadseg.batch.driver import drive
 from roadseg.batch.errors import BatchInterrupted, ResultsUnwritable
 from roadseg.batch.options import BatchOptions
-from roadseg.batch.report import Progress, Summary
+from roadseg.batch.report import Progress, Summary, shown
 from roadseg.batch.results import ResultsLog, results_line, wrote
 from roadseg.batch.task import Task, remove_temps
 from roadseg.pipeline.legend_text import legend_note
@@ -41,7 +41,7 @@ def run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path,
             worker_line = {**worker_line, "error": f"{worker_line.get('error')}{lately}"}
         line = results_line(task, worker_line, keys[task.input], worker_line.get("model", model), settings, made)
         results.write(line)
-        rel = os.path.relpath(task.output, out)
+        rel = shown(task.input, task.output, out)
         for warning in worker_line.get("warnings") or []:
             progress.note(f"{rel}: {warning}")
         if line.get("retried"):
@@ -68,7 +68,7 @@ def run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path,
                 line = {"status": "interrupted", "frames": 0, "error": "interrupted before it was finished",
                         "node": task.node or None, "seconds": _since(task.sent)}  # fmt: skip
                 results.write(results_line(task, line, keys[task.input], model, settings))
-                progress.note(f"{os.path.relpath(task.output, out)}: interrupted before it was finished; "
+                progress.note(f"{shown(task.input, task.output, out)}: interrupted before it was finished; "
                               "nothing of it kept")  # fmt: skip
         pool = None
         summary.interrupted = len(todo) - progress.done

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -84,6 +85,22 @@ class Summary:
         return "\n".join(rows)
 
 
+def shown(task_input: str, output: str, out: str | os.PathLike) -> str:
+    """How a log line names a video: its input, as it lies under its INPUT (its output's place in ``out`` mirrors
+    it: a user scanning a log looks for ``CLIP_0002.MP4``), and its output after it where that is not named as the
+    input is (a name's ending kept beside another file's, a drive of a folder's named after its first file ...).
+
+    >>> shown("/cards/7/2026/CLIP_0002.MP4", "/o/2026/CLIP_0002.mp4", "/o")
+    '2026/CLIP_0002.MP4'
+    >>> shown("/in/clip.ts", "/o/clip.ts.mp4", "/o"), shown("/in/a/b.mov", "/o/a/b.masks", "/o")
+    ('clip.ts → clip.ts.mp4', 'a/b.mov')
+    """
+    rel = os.path.relpath(output, out)
+    name = os.path.join(os.path.dirname(rel), os.path.basename(task_input))
+    same = name if os.path.isdir(task_input) else os.path.splitext(name)[0]  # (a folder's drive, ``--concat``)
+    return name if os.path.splitext(rel)[0] == same else f"{name} → {rel}"
+
+
 def _label(node: str | None) -> str:
     """A Ray node id (56 hex digits) shortened to 8; ``host:pid`` as it is."""
     if not node:
@@ -119,7 +136,7 @@ class Progress:
         rate = self.frames / max(1e-9, self.elapsed)
         if self.tty:
             if line["status"] == "error":
-                self.bar.write(f"{rel}: error: {line.get('error')}", file=sys.stderr)
+                self.bar.write(f"{rel}: error, {line.get('error')}", file=sys.stderr)  # (as a log's line says it)
             self.bar.set_postfix_str(f"{rate:.1f} frames/s", refresh=False)
             self.bar.update(1)
         elif self.enabled:

@@ -58,7 +58,7 @@ def refuse_clashes(clashes: list[tuple[Path, list]], results: ResultsLog, summar
                 results.write(line)
             summary.error += 1  # (no node's: none ran it)
             if not quiet:
-                print(f"{video.path}: error: {error}", file=sys.stderr, flush=True)
+                print(f"{video.path}: error, {error}", file=sys.stderr, flush=True)
 
 
 def renamed(task: Task, previous: dict[str, dict], key: dict, model: str, settings: str, targets: set[str]

@@ -235,7 +235,7 @@ def test_concat_joins_each_folder_into_one_output(cluster, work) -> None:
     assert run.returncode == 0 and "ok 4 · error 0" in run.stderr, run.stderr
     expect = {"a.mp4": 31 + 17, "b.mp4": 23, "b/d.mp4": 29, "in.mp4": 13 + 19}  # (in: the files directly in it)
     assert {str(p.relative_to(out)): frame_count(p) for p in out.rglob("*.mp4")} == expect
-    assert "in.mp4: left out of the join: not a readable video" in run.stderr and not part_files(out)
+    assert "] in: ok, 32 frames" in run.stderr and "\nin: left out of the join: not a readable video" in run.stderr and not part_files(out)
     assert {line["files"] for line in batch_results(out)} == {1, 2, 3}
 
 

@@ -17,6 +17,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
 
+from roadseg.batch.done import done_before, histories, wrote
 from roadseg.batch.errors import BatchError
 from roadseg.batch.inputs import plan_joined, plan_outputs, refuse_streams
 from roadseg.batch.inside import MARKER, leave_out_outputs, mark_output, refuse_videos_in_output
@@ -43,8 +44,6 @@ from roadseg.batch.rerun import (
 from roadseg.batch.results import (
     RESULTS,
     ResultsLog,
-    done_before,
-    histories,
     input_key,
     is_damaged,
     latest_outcomes,
@@ -53,7 +52,6 @@ from roadseg.batch.results import (
     results_line,
     settings_key,
     written_outputs,
-    wrote,
 )
 from roadseg.batch.task import Task, move_outputs, remove_stale_temps
 from roadseg.errors import SourceError, reason_of

@@ -18,11 +18,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from roadseg._startup import settle
+from roadseg.batch.done import wrote
 from roadseg.batch.driver import drive
 from roadseg.batch.errors import BatchInterrupted, ResultsUnwritable
 from roadseg.batch.options import BatchOptions
 from roadseg.batch.report import Progress, Summary, shown
-from roadseg.batch.results import ResultsLog, results_line, wrote
+from roadseg.batch.results import ResultsLog, results_line
 from roadseg.batch.task import Task, remove_temps
 from roadseg.pipeline.legend_text import legend_note
 from roadseg.pipeline.options import SegmentOptions

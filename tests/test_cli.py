@@ -23,6 +23,18 @@ def test_segment_video_writes_output_and_stats(split_video, rule_onnx, tmp_path)
     assert data["frames"] == 12 and {"decode", "infer", "overlay", "encode"} <= set(data["stages"])
 
 
+def test_a_file_runs_last_line_and_stats_say_its_pace_against_the_videos_own(split_video, rule_onnx, tmp_path):
+    # was: 'wrote out.mp4: 12 frames in 0.6 s (20.0 frames/s)', and the video's own rate nowhere, to compare it with
+    out, stats = tmp_path / "out.mp4", tmp_path / "stats.json"
+    r = run([split_video, "-o", out, "--model", rule_onnx, "--stats", stats])
+    assert r.exit_code == 0, r.output
+    data = json.loads(stats.read_text())
+    assert data["video_fps"] == 25.0 and data["frame_size"] == [48, 64], data  # (split_frames' 48x64, at 25 frames/s)
+    assert data["realtime"] == pytest.approx(data["frames"] / data["seconds"] / 25, rel=0.01), data
+    pace = f"{data['realtime']:.2g}" if data["realtime"] < 1 else f"{data['realtime']:.1f}"
+    assert r.output.splitlines()[-1].endswith(f" frames/s, {pace}x real time)"), r.output
+
+
 def _one_line_error(r, code=1):
     assert r.exit_code == code, r.output
     assert "Traceback" not in r.output

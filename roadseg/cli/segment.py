@@ -72,6 +72,8 @@ def _summary(result: RunResult, masks_dir: str | None = None, shown: bool = Fals
 
     >>> _summary(RunResult("a.mp4", None, "file", 38, 3.2, 11.9), "m1")
     'wrote masks to m1: 38 frames in 3.2 s (11.9 frames/s)'
+    >>> _summary(RunResult("a.mp4", "out.mp4", "file", 50, 33.1, 1.51, realtime=0.0252))  # (its pace, the video's own)
+    'wrote out.mp4: 50 frames in 33.1 s (1.5 frames/s, 0.025x real time)'
     >>> _summary(RunResult("0", None, "file", 38, 3.2, 11.9, latency_ms={"p50": 30, "p95": 41}), "m1")
     'live: wrote masks to m1: 38 frames at 11.9 frames/s, 0 dropped (0%), latency p50 30 ms p95 41 ms'
     >>> _summary(RunResult("0", None, "file", 1, 0.1, None, latency_ms={"p50": 30, "p95": 30}), None, shown=True)
@@ -94,7 +96,9 @@ def _summary(result: RunResult, masks_dir: str | None = None, shown: bool = Fals
     count = f"{result.frames} {noun}{'' if result.frames == 1 else 's'}"
     if result.output is None and masks_dir:  # (masks alone)
         name = f"masks to {masks_dir}"
-    return f"wrote {name}: {count} in {result.seconds:.1f} s ({result.fps or 0:.1f} frames/s)"
+    pace = "" if result.realtime is None else f", {result.realtime:.2g}x real time" if result.realtime < 1 else \
+        f", {result.realtime:.1f}x real time"  # fmt: skip
+    return f"wrote {name}: {count} in {result.seconds:.1f} s ({result.fps or 0:.1f} frames/s{pace})"
 
 
 @click.command("segment", cls=_OneInput, no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -154,6 +158,7 @@ def segment_video_cmd(**options) -> None:  # fmt: skip
     """
     from roadseg._startup import settle
     from roadseg.pipeline.checks import VIDEO_ONLY, video_only
+    from roadseg.pipeline.realtime import slow_hint
     from roadseg.pipeline.run import run
 
     opts, ctx = SegmentOptions(**options), click.get_current_context()
@@ -161,4 +166,6 @@ def segment_video_cmd(**options) -> None:  # fmt: skip
     result = run(opts, finalised=settle)  # (a Ctrl-C after that costs a whole output nothing)
     shown = bool(options["show"] or options["serve"])
     alone = not (options["output"] or shown)  # (masks alone: nothing shown nor encoded)
+    if hint := slow_hint(result, opts):  # (before the last line, which stays the run's summary)
+        click.echo(hint, err=True)
     click.echo(_summary(result, options["masks_dir"] if alone else None, shown), err=True)

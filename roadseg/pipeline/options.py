@@ -96,7 +96,9 @@ class RunResult:
     with ``stats``); ``stopped``: ``run``'s ``stop`` ended the run before its input did (its frames are those
     done by then; ``as_dict()`` has it only then, as ``"stopped": true``, and ``output`` is None where none was
     written); ``fps_cap`` and ``fps_skipped``: ``fps``, the cap asked for, and the pictures it left out (not lost;
-    ``as_dict()`` has them only where a cap was asked for).
+    ``as_dict()`` has them only where a cap was asked for); ``video_fps``, ``realtime`` and ``frame_size``: a file's
+    own frames/s (its pictures', or the cap's where lower), the run's ``fps`` over it (0.05: 20 s a second of video)
+    and its frames' [height, width] (None and [] for images and live input: :func:`~roadseg.pipeline.realtime.own_pace`).
     """
 
     input: str
@@ -126,6 +128,9 @@ class RunResult:
     stopped: bool = False
     fps_cap: float | None = None
     fps_skipped: int = 0
+    video_fps: float | None = None
+    realtime: float | None = None
+    frame_size: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         d = asdict(self)

@@ -1,8 +1,7 @@
 """What a run tells at its end: its :class:`~roadseg.pipeline.options.RunResult` (:func:`finished`, :func:`run_result`,
 with the frames lost as :func:`told_lost` counts them), or the one error a failure or an interruption midway becomes
 (:func:`failure`, :func:`masks_failed`, :func:`interruption`; one not foreseen, a bug: :func:`unforeseen`), saying
-what is left of the outputs, with
-``--stats`` written for the frames kept (:func:`with_stats`).
+what is left of the outputs, with ``--stats`` written for the frames kept (:func:`with_stats`).
 
 Example:
     >>> told_lost(100, 90, 3)
@@ -28,6 +27,7 @@ from roadseg.errors import (
 )
 from roadseg.pipeline.infer import Segmenter
 from roadseg.pipeline.options import RunResult, SegmentOptions
+from roadseg.pipeline.realtime import own_pace
 from roadseg.pipeline.runner import StageFailed
 from roadseg.pipeline.sinks import ImageSink, MaskSink, VideoSink
 from roadseg.pipeline.sinks.base import write_whole
@@ -43,8 +43,7 @@ def with_stats(error: PipelineError | OutputClosed | Interrupted, opts: SegmentO
     """``error``, for a run that a failure or an interruption stopped midway, once ``--stats`` is written
     for what the run did up to then (``partial``, its frames and ``per_frame`` no more than the output kept (masks
     alone: the masks), none where it was removed; with ``why``: ``failed``, the message, or ``interrupted``, the
-    signal) and with
-    its message saying so, or why not. A live run's usual end is Ctrl-C: its latency and drop figures were
+    signal) and with its message saying so, or why not. A live run's usual end is Ctrl-C: its latency and drop figures were
     lost with it."""
     if not opts.stats:
         return error
@@ -136,7 +135,8 @@ def run_result(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Wri
         data_dropped=source.data_dropped + writer.dropped("data_dropped"), dropped=live["dropped"], drop_rate=live["drop_rate"],
         latency_ms=live["latency_ms"] if source.live else None, reconnects=source.reconnects if isinstance(source, LiveSource) else 0,
         working_size=list(seg.size), model=str(seg.model.path), providers=list(seg.model.providers),
-        classes=list(seg.classes), stages=writer.times.summary(), per_frame=writer.per_frame)  # fmt: skip
+        classes=list(seg.classes), stages=writer.times.summary(), per_frame=writer.per_frame,
+        **own_pace(source, opts, frames, seconds))  # fmt: skip
 
 
 def finished(opts: SegmentOptions, source: Source, seg: Segmenter, writer: Writer,

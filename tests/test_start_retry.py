@@ -229,11 +229,13 @@ def test_a_camera_plugged_in_after_the_run_started_is_waited_for_and_one_that_is
         return av.open(str(clip))
 
     monkeypatch.setattr(capture, "open_capture", camera)
+    monkeypatch.setattr(waiting, "cameras", lambda: [])
     out = tmp_path / "r.mp4"
     r = CliRunner().invoke(segment_video_cmd, ["/dev/video2", "--model", str(rule_onnx), "-o", str(out),
                                                "--max-frames", "5", "--retry-delay", "0.05", "--device", "cpu"])  # fmt: skip
     assert r.exit_code == 0 and len(opened) == 3, r.output
-    assert "waiting for camera /dev/video2 (No such file or directory): 5 more tries" in r.output
+    assert "waiting for camera /dev/video2 (No such file or directory; no /dev/video* here yet): 5 more tries over " \
+        "at most 1.55 s (--retries 5" in r.output  # (a camera's open waits no --stream-timeout)
     assert "camera /dev/video2 there after " in r.output and len(read_video(out)["frames"]) == 5
     opened.clear()
     monkeypatch.setattr(capture, "open_capture", lambda spec, *a, **kw: opened.append(spec) or _no_device(
@@ -242,6 +244,20 @@ def test_a_camera_plugged_in_after_the_run_started_is_waited_for_and_one_that_is
                                                "--retry-delay", "5"])  # fmt: skip
     assert r.exit_code == 1 and r.output == "Error: cannot open camera /dev/video2: Inappropriate ioctl for device\n"
     assert opened == ["/dev/video2"]
+
+
+def test_a_mistyped_camera_index_is_waited_for_with_the_cameras_there_are_named(rule_onnx, tmp_path, monkeypatch):
+    """Camera 7 where only /dev/video0 and /dev/video2 are: the waiting line names them, and its longest wait is the
+    delays' 31 s, no open of a camera waiting its --stream-timeout (was: 'at most 56 s' and nothing of a typo)."""
+    monkeypatch.setattr(capture, "open_capture", lambda spec, *a, **kw: _no_device(2, "No such file or directory", spec))
+    monkeypatch.setattr(waiting, "cameras", lambda: ["/dev/video0", "/dev/video2"])
+    r = CliRunner().invoke(segment_video_cmd, ["7", "--model", str(rule_onnx), "-o", str(tmp_path / "r.mp4"),
+                                               "--retries", "1", "--retry-delay", "0.01"])  # fmt: skip
+    assert r.exit_code == 1 and not (tmp_path / "r.mp4").exists(), r.output
+    assert "waiting for camera 7 (No such file or directory; cameras here: /dev/video0, /dev/video2): 1 more try " \
+        "over at most 0.01 s (--retries 1; Ctrl-C stops)" in r.output
+    assert waiting._waiting_line("camera 7", "No such file or directory", 5, 1.0, 0.0).endswith("at most 31 s "
+                                                                                               "(--retries 5; Ctrl-C stops)")
 
 
 @pytest.mark.parametrize(("looked_up", "waited"), [(socket.EAI_NONAME, False), (socket.EAI_AGAIN, True), (None, True)])

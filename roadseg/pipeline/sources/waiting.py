@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import errno
+import glob
 import logging
 import socket
 import threading
@@ -64,7 +65,7 @@ def transient(exc: BaseException | None, spec: str) -> bool:
     code = getattr(exc, "errno", None)
     if exc is None:
         return False
-    if spec.isdigit() or spec.startswith("/dev/video"):
+    if is_camera(spec):
         return code in DEVICE
     if isinstance(exc, av.error.ExitError | av.error.HTTPServerError):  # (the open timed out; a 5XX)
         return True
@@ -73,6 +74,34 @@ def transient(exc: BaseException | None, spec: str) -> bool:
     if code == errno.EIO:  # (FFmpeg's word for a host name it could not look up, among others)
         return unknown_host(spec) is None
     return code in NETWORK
+
+
+def is_camera(spec: str) -> bool:
+    """Whether live source ``spec`` is a camera device (``0``, ``/dev/video0``), opened at once or not at all (no
+    ``--stream-timeout``).
+
+    >>> is_camera("2"), is_camera("/dev/video2"), is_camera("rtsp://cam/1")
+    (True, True, False)
+    """
+    return spec.isdigit() or spec.startswith("/dev/video")
+
+
+def cameras() -> list[str]:
+    """The camera devices there are now (``/dev/video*``), in order: what a camera index that is not there may have
+    meant."""
+    return sorted(glob.glob("/dev/video*"), key=lambda name: (len(name), name))
+
+
+def _cameras_note(spec: str) -> str:
+    """For a camera, the devices there are, so that a mistyped index (``7`` for ``0``) shows on the waiting line.
+
+    >>> _cameras_note("rtsp://cam/1")
+    ''
+    """
+    if not is_camera(spec):
+        return ""
+    there = cameras()
+    return f"; cameras here: {', '.join(there)}" if there else "; no /dev/video* here yet"
 
 
 def unknown_host(spec: str) -> str | None:
@@ -131,8 +160,9 @@ def waited_for(opened: Callable[[], T], spec: str, what: str, *, retries: int | 
                 raise SourceError(f"{exc}; gave up after {retries} retries over {time.monotonic() - started:.1f} s "
                                   f"(--retries {retries})") from None  # fmt: skip
             reason = _reason(exc)
-            if attempt == 1:
-                log.warning("%s", _waiting_line(what, reason, retries, retry_delay, timeout))
+            if attempt == 1:  # (a camera's open fails at once: no --stream-timeout in its longest wait)
+                log.warning("%s", _waiting_line(what, reason + _cameras_note(spec), retries, retry_delay,
+                                                0.0 if is_camera(spec) else timeout))  # fmt: skip
             if line := retry_line(reason, retry_delay, attempt, retries,
                                   time.monotonic() - started, lost=f"{what} not there yet", again="trying again"):  # fmt: skip
                 log.warning("%s", line)

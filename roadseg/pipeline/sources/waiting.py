@@ -157,7 +157,8 @@ def waited_for(opened: Callable[[], T], spec: str, what: str, *, retries: int | 
             if retries == 0:
                 raise SourceError(f"{exc}; not retried (--retries 0)") from None
             if retries is not None and attempt > retries:
-                raise SourceError(f"{exc}; gave up after {retries} retries over {time.monotonic() - started:.1f} s "
+                tries = f"{retries} {'retry' if retries == 1 else 'retries'}"
+                raise SourceError(f"{exc}; gave up after {tries} over {time.monotonic() - started:.1f} s "
                                   f"(--retries {retries})") from None  # fmt: skip
             reason = _reason(exc)
             if attempt == 1:  # (a camera's open fails at once: no --stream-timeout in its longest wait)

@@ -99,7 +99,10 @@ def test_numbered_lines_0_to_c_minus_1_name_the_classes_without_their_numbers():
                                                                                 "3 - wheelers")  # fmt: skip
     assert parse_classes("0.5 m pole\n1.5 m pole\n", "c.txt").names == ("0.5 m pole", "1.5 m pole")
     for text, said in (
-        ("1 road\n2 car\n", "c.txt line 1 is numbered 1, but its label value is its index, 0: number the lines 0, 1, "
+        # a list numbered from 1: told so, not to keep '1 road' as a name (was: "... its line's: '0 1 road'")
+        ("1 road\n2 car\n", "c.txt numbers its lines from 1 ('1 road'), but a class's label value is its line's "
+                            "index, from 0: number them 0, 1, 2 ... ('0 road') or not at all"),
+        ("1 road\n3 car\n", "c.txt line 1 is numbered 1, but its label value is its index, 0: number the lines 0, 1, "
                             "2 ... in order, or not at all (a name that begins with a number after its line's: "
                             "'0 1 road')"),
         # names that begin with a number, every one (speed signs): the line says how to keep them (was: 'or not at
@@ -109,9 +112,8 @@ def test_numbered_lines_0_to_c_minus_1_name_the_classes_without_their_numbers():
                               "line's: '0 30 km/h')"),
         ("0 road\ncar\n", "c.txt line 2 ('car') is not numbered, but line 1 is: number every line (0 road, 1 car ...) "
                           "or none"),
-        ("1. road\n2. car\n", "c.txt line 1 is numbered 1, but its label value is its index, 0: number the lines 0, "
-                              "1, 2 ... in order, or not at all (a name that begins with a number after its line's: "
-                              "'0 1. road')"),  # (was: read as classes named '1. road' and '2. car')
+        ("1. road\n2. car\n", "c.txt numbers its lines from 1 ('1. road'), but a class's label value is its line's "
+                              "index, from 0: number them 0, 1, 2 ... ('0. road') or not at all"),
         ("0. road\ncar\n", "c.txt line 2 ('car') is not numbered, but line 1 is: number every line (0 road, 1 car "
                             "...) or none"),
         ("0 road\n\n1 car\n", "c.txt line 2: no name; one class a line, NAME [#RRGGBB], its label value the line's "

@@ -148,9 +148,20 @@ def _split_line(line: str) -> tuple[int | None, str, str]:
 def _numbered(indices: list[int | None], lines: list[str], source: str) -> bool:
     """Whether a ``classes.txt``'s lines carry their index: every line does (each must be its line's index: the label
     value is the line's index, so a number can only repeat it), or the first is numbered 0 (then every line must be).
-    Else a leading number is part of its name (``2 wheelers``). ValueError (one line, naming the line) otherwise."""
+    Else a leading number is part of its name (``2 wheelers``). ValueError (one line, naming the line) otherwise; a list
+    numbered from 1 (``1. road``) is told it counts from 0.
+
+    >>> _numbered([1, 2], ["1. road", "2. car"], "c.txt")
+    Traceback (most recent call last):
+    ValueError: c.txt numbers its lines from 1 ('1. road'), but a class's label value is its line's index, from 0: number them 0, 1, 2 ... ('0. road') or not at all
+    """
     if indices and indices[0] != 0 and None in indices:
         return False
+    if len(indices) > 1 and indices == list(range(1, len(indices) + 1)):  # (1. road, 2. car: counted from 1)
+        first = lines[0].strip()
+        raise ValueError(f"{source} numbers its lines from 1 ({first!r}), but a class's label value is its line's "
+                         f"index, from 0: number them 0, 1, 2 ... ({re.sub(r'[0-9]+', '0', first, count=1)!r}) or not "
+                         "at all")  # fmt: skip
     for number, (index, line) in enumerate(zip(indices, lines), 1):
         if not line.strip():  # (a blank line: no name, which parse_classes says of it)
             return True

@@ -23,6 +23,7 @@ import pytest
 from test_live import _chromium_dom
 
 import roadseg.pipeline.overlay as overlay
+import roadseg.pipeline.sinks.server as server_module
 import roadseg.pipeline.sinks.window as window
 import roadseg.pipeline.timing as timing
 from roadseg.errors import SinkError
@@ -139,7 +140,8 @@ def _jpeg(part: bytes) -> np.ndarray:
 
 def test_a_picture_sent_again_while_the_source_is_silent_claims_no_live_rate(monkeypatch):
     """While the source was silent the browser view sent its last picture again each second, "25.0 fps" on it for
-    as long: now its figures are covered by "no new picture for N s" (its X-Timestamp still the picture's)."""
+    as long: now its figures are covered by "no new picture for N s" (its X-Timestamp still the picture's), from 3 s
+    as the page's line (was from 1 s: a slow model's run, a picture each 1.5 s, flashed it between its pictures)."""
     picture = np.full((360, 640, 3), 90, np.uint8)
     overlay.draw_hud(picture, 25.0, 40.0, 0)
     with MjpegServer("127.0.0.1", 0, ["Road"], [(128, 64, 128)]) as server:
@@ -147,8 +149,11 @@ def test_a_picture_sent_again_while_the_source_is_silent_claims_no_live_rate(mon
         first, seq = server.wait_frame(-1)
         drawn = _texts(monkeypatch)
         again, seq_again = server.wait_frame(seq, again=0.01)  # (none newer came: the latest again)
+        assert again == first and drawn == []  # (before STALE s: a slow model's picture, its figures its own)
+        server._latest = (*server._latest[:2], server._latest[2] - server_module.STALE)  # (it came STALE s ago)
+        again, seq_again = server.wait_frame(seq, again=0.01)
     assert seq_again == seq and b"X-Timestamp: 1234.500000" in again and b"X-Timestamp: 1234.500000" in first
-    assert drawn == ["no new picture for 1 s"], drawn
+    assert drawn == ["no new picture for 3 s"], drawn
     sent, resent = _jpeg(first), _jpeg(again)
     h, w = picture.shape[:2]
     hud_width = cv2.getTextSize(" 25.0 fps  latency   40 ms  drop 0", cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)[0][0] + 12

@@ -2,7 +2,8 @@
 
 ``/stream.mjpg`` is ``multipart/x-mixed-replace`` JPEG, each part's ``X-Timestamp`` the Unix time its frame was
 captured at (as mjpg-streamer's: a client on a synchronised clock measures the latency it sees), the latest sent again
-each second where the source is silent (:data:`AGAIN`), "no new picture for N s" drawn over its live figures;
+each second where the source is silent (:data:`AGAIN`), "no new picture for N s" drawn over its live figures from
+:data:`STALE` s;
 ``/stats.json`` holds frames/s and latency over the last second, and drops, worked out when asked for (a stalled stream
 shows 0 frames/s). A ``HEAD`` is answered as its ``GET``, headers alone (a monitor's,
 ``curl -I``'s). The pipeline only replaces the latest JPEG (never waits for a client); each browser is served by its
@@ -50,6 +51,9 @@ UNSENT = 16 * 1024
 #: seconds of a silent source (lost, reconnecting) after which a stream is sent its latest picture again: a browser
 #: shows a part once the next one begins (a page opened then showed none)
 AGAIN = 1.0
+#: seconds without a new picture after which one sent again says so on its figures, as the page's line does (a run
+#: of a slow model, a picture each 1.5 s, kept its own figures: not a silent source's)
+STALE = 3.0
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -248,8 +252,9 @@ class MjpegServer:
     def _sent_again(self, seq: int, image: np.ndarray, stamp: bytes, at: float) -> bytes | None:
         """Picture ``seq``, which came at ``at``, as it is sent again while the source is silent: its live figures
         covered by "no new picture for N s" (was: its stale "25.0 fps" for as long); once for every client each
-        second."""
-        seconds = max(1, int(time.monotonic() - at))
+        second; sent as it was before :data:`STALE` s."""
+        if (seconds := int(time.monotonic() - at)) < STALE:
+            return None
         if (again := self._again) is not None and again[:2] == (seq, seconds):
             return again[2]
         draw_stale(picture := image.copy(), seconds)

@@ -286,3 +286,19 @@ def test_a_host_name_that_does_not_exist_is_not_waited_for_and_one_not_resolvabl
                                               r"robot.local \(no such name\)$"):  # fmt: skip
             waiting.waited_for(opened, "rtsp://robot.local:8554/cam", "stream rtsp://robot.local:8554/cam", retries=3,
                                retry_delay=5.0, stop=threading.Event(), timeout=1.0)  # fmt: skip
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("url", ["rtsp://127.0.0.1:{port}/cam", "http://127.0.0.1:{port}/cam.ts"])
+def test_a_library_callers_stop_ends_a_wait_for_the_source_and_the_run_returns_stopped(rule_onnx, tmp_path, url):
+    # was: the caller's stop unseen until the stages ran: every retry waited out (15 s for retries=4), for ever with
+    # retries=None, and then a SourceError where run's docstring promises a return within about 2 s
+    from roadseg.pipeline import segment_video
+
+    stop, out = threading.Event(), tmp_path / "o.mp4"
+    threading.Timer(0.5, stop.set).start()
+    t0 = time.monotonic()
+    result = segment_video(url.format(port=free_port()), out, model=rule_onnx, live=True, retries=None,
+                           retry_delay=0.2, stop=stop, quiet=True, device="cpu")  # fmt: skip
+    assert time.monotonic() - t0 < 2.5 and result["stopped"] and result["output"] is None, result
+    assert result["frames"] == 0 and not out.exists() and list(tmp_path.iterdir()) == [rule_onnx]

@@ -12,13 +12,14 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from roadseg.errors import ArgumentError
+from roadseg.errors import ArgumentError, SourceError
 
 #: seconds a camera or stream may take to open, and may send nothing while it is read, before it is lost (the
 #: default ``--stream-timeout``; here, not in the sources, so that options need no PyAV)
@@ -164,3 +165,38 @@ class Caller(NamedTuple):
         if on_progress is not None and not callable(on_progress):
             raise ArgumentError(f"on_progress must be a function of (done, total) (or None), not {on_progress!r}")
         return cls(stop, on_progress)
+
+    @contextlib.contextmanager
+    def passed_on(self, ends: threading.Event) -> Iterator[None]:
+        """While the source opens (a stream or camera not there yet, waited for under ``--retries``), ``stop`` set
+        sets the run's own ``ends``, which the wait watches (was: unseen until the stages ran: every retry waited
+        out, for ever with ``retries=None``); a watcher thread of the open's time alone, joined. A source opened all
+        the same gets ``ends`` as it was (the stages see ``stop`` as theirs: the result says ``stopped``)."""
+        if self.stop is None:
+            yield
+            return
+        done, fired = threading.Event(), threading.Event()
+
+        def watch() -> None:
+            while not done.is_set():
+                if self.stop.wait(0.05):
+                    fired.set()
+                    ends.set()
+                    return
+
+        watcher = threading.Thread(target=watch, name="roadseg-stop-while-opening", daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            done.set()
+            watcher.join()
+        if fired.is_set():
+            ends.clear()
+
+    def stopped_opening(self, exc: BaseException, opts: SegmentOptions, seconds: float) -> RunResult | None:
+        """The result of a run that ``stop`` ended while its source was being waited for (returned, as a stop is:
+        nothing failed; no output), where ``exc`` is the wait's end; else None."""
+        if not isinstance(exc, SourceError) or self.stop is None or not self.stop.is_set():
+            return None
+        return RunResult(str(opts.input), None, "stream", 0, round(seconds, 2), None, stopped=True)

@@ -60,28 +60,28 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None, finalise
 
     Args:
         options: the run, as ``segment-video`` would be told it.
-        segmenter: a model to reuse (a batch worker keeps one for its whole life); ``options.model``,
-            ``device`` and ``threads`` are then not used, ``options.tta`` must be what it was built
-            with, and ``options.size``, if set, only changes the working size. ``None`` builds one
-            from the options.
-        finalised: called once every output is finalised, before ``--stats`` is written (``segment-video``
-            lets stop signals be from there: :func:`~roadseg._startup.settle`).
+        segmenter: a model to reuse (a batch worker keeps one for its whole life); ``options.model``, ``device``
+            and ``threads`` are then not used, ``options.tta`` must be what it was built with, and ``options.size``,
+            if set, only changes the working size. ``None`` builds one from the options.
+        finalised: called once every output is finalised, before ``--stats`` is written (``segment-video`` lets
+            stop signals be from there: :func:`~roadseg._startup.settle`).
         stop: set from another thread to end the run as Ctrl-C does (one event may stop many runs; never set nor
-            cleared here: one still set from before stops the next run before its first frame): the frames done finalised into a playable output with their sound and masks, within about 2 s,
-            no thread left running; a live run's recording too. The run then returns, as after a window's q, not
-            raises: the caller asked for the stop, nothing failed (``Interrupted`` is a signal's, with its exit
-            code). The result says ``stopped``; its ``frames_lost`` counts only frames read that did not decode;
-            its ``output`` is None where no frame was done (nothing is left). Looked at every 0.05 s once the
-            frames flow: a stream still being opened is stopped once open.
-        on_progress: ``on_progress(done, total)``: frames done and expected (None: not known; an estimate until
-            the end), whatever ``quiet`` says: at the first frame, at most every 0.1 s after, from the run's writer
-            thread (which waits for it), and once more at the end from the caller's thread, with ``result.frames``;
-            what it raises fails the run (a ``PipelineError`` that names it).
+            cleared here: one still set from before stops the next run before its first frame): the frames done
+            finalised into a playable output with their sound and masks, within about 2 s, no thread left running; a
+            live run's recording too. The run then returns, as after a window's q, not raises: the caller asked for
+            the stop, nothing failed (``Interrupted`` is a signal's, with its exit code). The result says
+            ``stopped``; its ``frames_lost`` counts only frames read that did not decode; its ``output`` is None
+            where no frame was done (nothing is left). Looked at every 0.05 s, a wait for a stream or camera not
+            there yet included (:meth:`Caller.passed_on`; one being opened: once open).
+        on_progress: ``on_progress(done, total)``: frames done and expected (None: not known; an estimate until the
+            end), whatever ``quiet`` says: at the first frame, at most every 0.1 s after, from the run's writer thread
+            (which waits for it), and once more at the end from the caller's thread, with ``result.frames``; what it
+            raises fails the run (a ``PipelineError`` that names it).
 
     Raises:
-        RoadsegError: :class:`~roadseg.errors.SourceError`, ``OutputError``, ``ArgumentError`` (an option's
-            value, stop's or on_progress's), ``ModelError`` or ``SinkError`` before any work; ``PipelineError`` for a failure midway (the message says
-            whether a playable partial output was kept); ``Interrupted`` on Ctrl-C/SIGTERM;
+        RoadsegError: :class:`~roadseg.errors.SourceError`, ``OutputError``, ``ArgumentError`` (an option's value,
+            stop's or on_progress's), ``ModelError`` or ``SinkError`` before any work; ``PipelineError`` for a failure
+            midway (the message says whether a playable partial output was kept); ``Interrupted`` on Ctrl-C/SIGTERM;
             ``OutputClosed`` (exit code 141) where the reader of a piped output closed it.
 
     Safe to call from any thread; it installs no signal handlers.
@@ -95,7 +95,8 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None, finalise
         with ExitStack() as stack:
             seg = _segmenter(options, segmenter)
             views = _open_views(options, seg, stats, stack)  # (before the source: a udp:// port waits for its sender)
-            source = stack.enter_context(_open_source(options, live, ends))
+            with caller.passed_on(ends):  # (a library caller's stop ends a wait for the source)
+                source = stack.enter_context(_open_source(options, live, ends))
             seg = seg.fitted(source.info.height, source.info.width, source.info.sample_aspect)
             seg.check_memory(1 if source.live else options.batch)  # (a URL that opened as a file: its batch)
             seg.check_size(source.info.height, source.info.width)
@@ -104,6 +105,8 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None, finalise
     except KeyboardInterrupt as exc:  # (before the stages ran: while a stream connects)
         raise interruption(exc, primary, writes=bool(options.output or options.masks_dir)) from None
     except Exception as exc:  # (one not foreseen, a bug: was, the output left under its hidden temporary name)
+        if not sinks and (stopped := caller.stopped_opening(exc, options, time.monotonic() - stats.start)):
+            return stopped
         raise internal_error(exc, options, primary, sinks, result or stats.frames)  # noqa: B904 - its cause is set
     try:
         if finalised is not None:
@@ -122,10 +125,8 @@ def segment_video(src: str | Path, dst: str | Path | None, options: SegmentOptio
                   stop: threading.Event | None = None, on_progress: Callable[[int, int | None], None] | None = None,
                   **kw) -> dict:  # fmt: skip
     """Segment ``src`` (a video, an image, a folder or a glob) into ``dst`` (None: only ``masks_dir``'s masks, nothing
-    encoded); return the run's stats as a dict.
-
-    Keyword arguments set fields of :class:`SegmentOptions`; ``stop``, ``on_progress`` and errors as for :func:`run`.
-    """
+    encoded); return the run's stats as a dict. Keyword arguments set fields of :class:`SegmentOptions`; ``stop``,
+    ``on_progress`` and errors as for :func:`run`."""
     opts = replace(options or SegmentOptions(str(src)), input=str(src), output=None if dst is None else str(dst), **kw)
     return run(opts, stop=stop, on_progress=on_progress).as_dict()
 

@@ -270,7 +270,7 @@ class LiveSource(Connection, Upright, Tying, Closing):
                 return
             retries = REPLAYS if self.retries is None and self._replays else self.retries  # (not a file for ever)
             if retries is not None and attempt > retries:
-                raise SourceError(f"stream {self.shown} lost ({reason}); gave up after {retries} reconnects")
+                raise SourceError(f"stream {self.shown} lost ({reason}); gave up after {retries} reconnect{'s' * (retries != 1)}")
             lost_for = time.monotonic() - self._lost_at if self._lost_at else 0.0
             if line := retry_line(reason, self.retry_delay, attempt, retries, lost_for):
                 log.warning("%s", line)

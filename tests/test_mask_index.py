@@ -110,28 +110,18 @@ def test_a_mask_that_cannot_be_put_in_place_after_its_line_takes_its_line_back(t
     assert (tmp_path / "masks" / INDEX_NAME).read_text() == "mask,time\n000000.png,0.000000\n"
 
 
-def test_a_first_mask_whose_line_cannot_be_written_leaves_no_index_nor_folder(tmp_path, monkeypatch):
-    # the index opened (its header written) for the first mask, whose line then failed: the mask is removed, and so
-    # are the index of no mask and the folder made for them (a masks.csv of a header alone was left, and its folder)
-    def full(self, mask, frame):
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr("roadseg.pipeline.sinks.maskindex.MaskIndex.add", full)
-    sink = MaskSink(tmp_path / "masks")
-    labels = split_frames(1)[0][..., 0]
-    sink.write(None, Frame(0, split_frames(1)[0], 0, Fraction(1, 25), labels=labels))
-    sink.close()
-    assert "No space left" in sink.failed and sink.written == 0
-    assert not (tmp_path / "masks").exists()
-
-
-def test_a_first_mask_whose_index_header_cannot_be_written_leaves_no_index_nor_folder(tmp_path, monkeypatch):
-    # the disk full as the index opens (its header not written): was, an empty masks.csv left, and the folder made for
-    # the masks, which a rerun then needed -y for ("holds an earlier run's masks.csv, which names no mask there")
+@pytest.mark.parametrize("refused", ["add", "_row"])
+def test_a_first_mask_whose_line_or_index_header_cannot_be_written_leaves_no_index_nor_folder(tmp_path, monkeypatch,
+                                                                                               refused):  # fmt: skip
+    # add: the index opened (its header written) for the first mask, whose line then failed: the mask is removed, and
+    # so are the index of no mask and the folder made for them (a masks.csv of a header alone was left, and its
+    # folder); _row: the disk full as the index opens (its header not written): was, an empty masks.csv left, and
+    # the folder made for the masks, which a rerun then needed -y for ("holds an earlier run's masks.csv, which names
+    # no mask there")
     def full(self, *fields):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("roadseg.pipeline.sinks.maskindex.MaskIndex._row", full)
+    monkeypatch.setattr(f"roadseg.pipeline.sinks.maskindex.MaskIndex.{refused}", full)
     sink = MaskSink(tmp_path / "masks")
     labels = split_frames(1)[0][..., 0]
     sink.write(None, Frame(0, split_frames(1)[0], 0, Fraction(1, 25), labels=labels))

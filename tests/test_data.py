@@ -168,7 +168,7 @@ def test_small_images_are_padded_with_void():
 
 
 def test_pack_writes_jpeg_images_that_load_with_exact_labels(tmp_path):
-    from roadseg.data.camvid import pack
+    from roadseg.data.pack import pack
 
     root = make_segnet(tmp_path / "camvid")
     smooth = np.dstack([*np.meshgrid(np.linspace(0, 255, 32), np.linspace(0, 255, 24)), np.full((24, 32), 90.0)])
@@ -198,7 +198,7 @@ def test_labels_of_another_class_list_or_depth_are_refused_and_255_is_void(tmp_p
 
 
 def test_pack_leaves_nothing_where_a_frame_cannot_be_read_and_a_frame_is_read_once(tmp_path):
-    from roadseg.data.camvid import pack
+    from roadseg.data.pack import pack
 
     root = make_segnet(tmp_path / "cv", n=3)
     (root / "val/0001TP_000002.png").write_bytes(b"not a picture")
@@ -214,7 +214,7 @@ def test_pack_leaves_nothing_where_a_frame_cannot_be_read_and_a_frame_is_read_on
 
 
 def test_pack_maps_a_fastai_copys_32_classes_onto_the_11(tmp_path):
-    from roadseg.data.camvid import pack
+    from roadseg.data.pack import pack
 
     root = make_fastai(tmp_path / "fastai")
     assert pack(root, tmp_path / "pk") == 4

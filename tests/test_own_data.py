@@ -14,7 +14,8 @@ torch = pytest.importorskip("torch")
 from test_data import _png  # noqa: E402
 
 from roadseg.cli import main  # noqa: E402
-from roadseg.data.camvid import CamVid, pack  # noqa: E402
+from roadseg.data.camvid import CamVid  # noqa: E402
+from roadseg.data.pack import pack  # noqa: E402
 
 CLASSES_TXT = "road #804080\nlane\ncar #ff0000\n"
 NAMES = ["road", "lane", "car"]

@@ -180,7 +180,7 @@ def _phase(value: str) -> tuple[int, float, int, int]:
 def pack_data_cmd(src, dst, quality) -> None:
     """Copy CamVid's train+val, or a folder's of its own classes (its classes.txt goes too), with JPEG images (labels
     stay PNG), small enough to carry to a GPU box."""
-    from roadseg.data.camvid import pack
+    from roadseg.data.pack import pack
 
     try:
         n = pack(src, dst, quality=quality)

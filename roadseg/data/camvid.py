@@ -24,7 +24,6 @@ import numpy as np
 
 from roadseg.classes import CLASSES, IGNORE_INDEX
 from roadseg.data.classset import CAMVID, CLASSES_FILE, read_classes
-from roadseg.errors import OutputError, reason_of
 
 #: The usual grouping of CamVid's 32 classes into the 11 scored ones; any other name is void.
 CAMVID32_TO_11: dict[str, str] = {
@@ -261,45 +260,3 @@ def split_holdout(names: list[str], holdout: tuple[str, ...], *, missing_ok: boo
         for _, i in idx[keep:]:
             held[i] = True
     return held
-
-
-def pack(src: str | Path, dst: str | Path, *, splits=("train", "val"), quality: int = 95) -> int:
-    """Copy CamVid (either layout; written in SegNet's, fastai's 32 classes mapped onto the 11) with
-    images as JPEG (labels stay lossless PNG): ~36 MB for train+val, small enough to carry to a GPU
-    machine. Returns the number of images written."""
-    import shutil
-
-    src, dst = Path(src), Path(dst)
-    sets = [CamVid(src, split) for split in splits]  # FileNotFoundError (one line) for a folder that is not CamVid
-    if dst.exists() and (not dst.is_dir() or any(dst.iterdir())):  # (SRC itself, an earlier copy ...)
-        raise OutputError(f"{dst} exists and is not empty: pack into a new folder")
-    part = dst.with_name(f".{dst.name}.part")  # (renamed to dst when every image is in: nothing half-made)
-    n = 0
-    try:
-        shutil.rmtree(part, ignore_errors=True)
-        for split, ds in zip(splits, sets):
-            (part / split).mkdir(parents=True)
-            (part / f"{split}annot").mkdir()
-            for s in ds.samples:
-                image = cv2.imread(str(s.image), cv2.IMREAD_COLOR) if s.image.is_file() else None
-                if image is None:
-                    raise ValueError(f"cannot decode image: {s.image}")
-                label = read_label(s.label)  # (FileNotFoundError, ValueError: one line)
-                label = label if ds.lut is None else ds.lut[label]  # (fastai's 32 classes, as the 11)
-                for path, picture, options in ((part / split / f"{s.image.stem}.jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality]),
-                                               (part / f"{split}annot" / f"{s.image.stem}.png", label, [])):  # fmt: skip
-                    if not cv2.imwrite(str(path), picture, options):
-                        raise OSError(f"cannot write {path}")
-                n += 1
-        if (src / CLASSES_FILE).is_file() and sets[0].classes != CAMVID:  # (a folder of its own classes: they go too)
-            shutil.copyfile(src / CLASSES_FILE, part / CLASSES_FILE)
-        if dst.exists():
-            dst.rmdir()  # (empty)
-        part.rename(dst)
-    except (FileNotFoundError, ValueError) as exc:  # (a source image or label missing or damaged)
-        raise ValueError(f"{exc} (nothing was packed)") from None
-    except OSError as exc:
-        raise OutputError(f"cannot create {dst}: {reason_of(exc)} (nothing was packed)") from None
-    finally:
-        shutil.rmtree(part, ignore_errors=True)
-    return n

@@ -65,24 +65,29 @@ def _rates(stats: timing.FrameStats, clock: Clock, shown: list[float], ask: list
 @pytest.mark.parametrize("every, burst", [(1.0, 25), (0.5, 12.5), (0.2, 5)])
 def test_frames_per_second_of_a_stream_that_comes_in_bursts_is_steady(clock, every, burst):
     """A 25 frames/s stream over HTTP (TS, HLS) comes in bursts, a second's frames within some 30 ms: its frames/s
-    was N - 1 over the time the last second's frames spanned, and swung from 45 to 905 (page and picture alike)."""
+    was N - 1 over the time the last second's frames spanned, and swung from 45 to 905 (page and picture alike); in
+    the run's first second, N - 1 over its first burst's span: 830. None there now (the page and picture say none)."""
     t0 = clock.t
     shown = []
     for k in range(int(6 / every)):  # (6 s; bursts of 12 and 13 frames where a burst is half a second's)
         n = int(burst) + (k % 2 if burst % 1 else 0)
         shown += [t0 + k * every + i * 0.0012 for i in range(n)]
-    ask = [t0 + 1.0 + 0.037 * i for i in range(130)]  # (the page's, between the bursts and within them)
+    ask = [t0 + 0.037 * i for i in range(160)]  # (the page's, between the bursts and within them)
     stats = timing.FrameStats()
     rates = _rates(stats, clock, shown, ask)
-    later = [r for (t, r) in zip(sorted(shown + ask), rates) if t >= t0 + 1.0]  # (past the first second)
+    first = [r for (t, r) in zip(sorted(shown + ask), rates) if t < t0 + 1.0]
+    later = [r for (t, r) in zip(sorted(shown + ask), rates) if t >= t0 + 1.0]
+    assert first and all(r is None for r in first), first
     assert 22 <= min(later) and max(later) <= 28, (min(later), max(later))
 
 
-def test_frames_per_second_of_a_steady_stream_is_its_rate_from_the_second_frame_and_0_once_it_stalls(clock):
+def test_frames_per_second_of_a_steady_stream_is_its_rate_from_a_second_on_and_0_once_it_stalls(clock):
     t0 = clock.t
     stats = timing.FrameStats()
+    assert stats.fps is None and stats.live()["fps"] is None  # (no frame yet)
     rates = _rates(stats, clock, [t0 + i * 0.04 for i in range(75)], [])
-    assert rates[0] == 0.0 and all(abs(r - 25) < 0.01 for r in rates[1:]), rates
+    assert all(r is None for r in rates[:25]) and all(abs(r - 25) < 0.01 for r in rates[25:]), rates
+    assert stats.live()["fps"] == 25.0
     clock.t = t0 + 74 * 0.04 + 0.5
     assert stats.fps == 13.0  # (half a second without a frame: the 13 of the last second's half before)
     clock.t += 0.6
@@ -132,6 +137,12 @@ def test_the_pictures_latency_figure_says_it_is_latency(monkeypatch):
     drawn = _texts(monkeypatch)
     overlay.draw_hud(np.zeros((360, 640, 3), np.uint8), 25.0, 4.2, 0)
     assert re.fullmatch(r"\s*25\.0 fps\s+latency\s+4 ms\s+drop 0", drawn[0]), drawn
+
+
+def test_the_pictures_figures_in_the_first_second_claim_no_rate(monkeypatch):
+    drawn = _texts(monkeypatch)
+    overlay.draw_hud(np.zeros((360, 640, 3), np.uint8), None, 4.2, 0)
+    assert re.fullmatch(r"latency\s+4 ms\s+drop 0", drawn[0]), drawn
 
 
 def _jpeg(part: bytes) -> np.ndarray:
@@ -214,15 +225,16 @@ def test_ctrl_c_on_a_view_only_run_waiting_for_its_source_says_no_frame_came(tmp
 @pytest.mark.timeout(120)
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is installed by .ci/run")
 @pytest.mark.parametrize("latency, says", [({"p50": 5.5, "p95": 6.5}, "latency p50 5.5 ms, p95 6.5 ms (the last second)"),
-                                           ({"p50": None, "p95": None}, "0.0 frames/s, no frame in the last second")])
+                                           ({"p50": None, "p95": None}, "0.0 frames/s, no frame in the last second"),
+                                           ({"p50": 5.5, "p95": 6.5}, "latency p50 5.5 ms")])
 def test_the_page_says_its_latency_is_the_last_seconds(tmp_path, latency, says):
     """The page's "latency p50 500 ms" was the run's beside the last second's frames/s; it says which it is now, and
     a second without a frame is not "waiting for the first frame"."""
     shown = iter(range(1, 1000))  # (a new frame at each ask: the page does not say the source is silent)
-    fps = 25.0 if latency["p50"] is not None else 0.0
+    fps = (25.0 if latency["p50"] is not None else 0.0) if says != "latency p50 5.5 ms" else None  # (None: 1st second)
     with MjpegServer("127.0.0.1", 0, ["Road"], [(128, 64, 128)], figures=lambda: {
             "fps": fps, "frames": next(shown), "dropped": 0, "latency_ms": latency}) as server:  # fmt: skip
         dom, err = _chromium_dom(server.url, tmp_path / "profile")
     assert 'data-frames="' in dom, f"chromium printed {dom[:300]!r}; its stderr ends: {err}"  # (the script ran)
     text = dom.split('id="stats">', 1)[1].split("<", 1)[0]
-    assert says in text and "waiting" not in text, text
+    assert says in text and "waiting" not in text and (fps is not None or "frames/s" not in text), text

@@ -164,10 +164,11 @@ def class_shares(labels: np.ndarray, num_classes: int) -> list[float]:
     return [round(float(c), 5) for c in counts / max(labels.size, 1)]
 
 
-def draw_hud(image: np.ndarray, fps: float, latency_ms: float, dropped: int) -> None:
-    """Live figures (frames/s over the last second, this frame's read-to-display latency, drops) in the top-right
-    corner, in place."""
-    _hud_box(image, f"{fps:5.1f} fps  latency {latency_ms:4.0f} ms  drop {dropped}")
+def draw_hud(image: np.ndarray, fps: float | None, latency_ms: float, dropped: int) -> None:
+    """Live figures (frames/s over the last second, none in the run's first; this frame's read-to-display latency;
+    drops) in the top-right corner, in place."""
+    rate = "" if fps is None else f"{fps:5.1f} fps  "
+    _hud_box(image, f"{rate}latency {latency_ms:4.0f} ms  drop {dropped}")
 
 
 def draw_stale(image: np.ndarray, seconds: float) -> None:

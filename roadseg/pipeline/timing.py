@@ -120,23 +120,23 @@ class FrameStats:
         self.frames += 1
 
     @property
-    def fps(self) -> float:
+    def fps(self) -> float | None:
         """:meth:`rate` now. Safe to ask from another thread than the one that adds (the browser view's)."""
         return self.rate(time.monotonic())
 
-    def rate(self, now: float) -> float:
-        """Frames/s at ``now``: the frames shown over the last second, over it (the run's first: N frames' N - 1 intervals
-        over the time since the first, as :meth:`summary` counts); 0 once none came for a second (a stream that stalls).
-        Steady for a stream in bursts (HTTP TS, HLS: was N - 1 over their span, 45 to 905 for 25 frames/s).
+    def rate(self, now: float) -> float | None:
+        """Frames/s at ``now``: the frames shown over the last second; None until a second has passed since the first
+        (a stream in bursts read 830 in its first: N - 1 over the moment its first burst spans); 0 once none came for a
+        second (a stream that stalls). Steady for a stream in bursts (HTTP TS, HLS: was 45 to 905 for 25 frames/s).
 
         >>> s = FrameStats()
         >>> _ = [s.add(now=(i // 25) + (i % 25) * 0.001) for i in range(50)]  # 25 frames at once, each second
-        >>> s.rate(1.5), s.rate(1.99), s.rate(3.5)
-        (25.0, 25.0, 0.0)
+        >>> s.rate(0.5), s.rate(1.5), s.rate(1.99), s.rate(3.5)
+        (None, 25.0, 25.0, 0.0)
         """
-        if (first := self.first) is None or now <= first:
-            return 0.0
-        return (len(self._recent(now)) - (first > now - 1.0)) / min(1.0, now - first)
+        if self.first is None or now - self.first < 1.0:
+            return None
+        return float(len(self._recent(now)))
 
     def _recent(self, now: float) -> list[tuple[float, float | None]]:
         """(shown at, latency) of the frames shown over the second up to ``now``."""
@@ -153,10 +153,10 @@ class FrameStats:
                 "max": round(float(arr.max()), 1)}  # fmt: skip
 
     def live(self) -> dict:
-        """The live view's figures (``/stats.json``): :meth:`summary`'s, with ``fps`` and ``latency_ms`` over the
-        last second (:meth:`rate`; the run's latency is ``run_latency_ms``)."""
-        now, summary = time.monotonic(), self.summary()
-        return {**summary, "fps": round(self.rate(now), 2), "latency_ms": self.latency_ms(now),
+        """The live view's figures (``/stats.json``): :meth:`summary`'s, with ``fps`` (None in the first second) and
+        ``latency_ms`` over the last second (:meth:`rate`; the run's latency is ``run_latency_ms``)."""
+        rate, summary = self.rate(now := time.monotonic()), self.summary()
+        return {**summary, "fps": None if rate is None else round(rate, 2), "latency_ms": self.latency_ms(now),
                 "run_latency_ms": summary["latency_ms"]}  # fmt: skip
 
     def summary(self) -> dict:

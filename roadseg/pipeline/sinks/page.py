@@ -1,6 +1,6 @@
 """The browser view's page (``--serve``'s ``/``): the live picture, the legend (``{legend}``) and the figures of
-``/stats.json``, asked for twice a second: frames/s and latency over the last second, the frames shown and dropped;
-it says when the source sends no new picture and when the run stops answering.
+``/stats.json``, asked for twice a second: frames/s (none in the run's first second) and latency over the last
+second, the frames shown and dropped; it says when the source sends no new picture and when the run stops answering.
 
 Example:
     >>> "/stats.json" in PAGE.format(legend="")
@@ -30,7 +30,7 @@ async function poll() {{
     if (s.frames !== frames) {{ frames = s.frames; since = Date.now(); }}
     const quiet = Math.floor((Date.now() - since) / 1000);
     const rate = s.frames > 0 && quiet >= 3 ? `no new picture for ${{quiet}} s (the camera or stream sends none; the `
-      + `run's terminal says whether it reconnects)` : `${{s.fps.toFixed(1)}} frames/s, ${{lat}}`;
+      + `run's terminal says whether it reconnects)` : s.fps === null ? lat : `${{s.fps.toFixed(1)}} frames/s, ${{lat}}`;
     document.getElementById('stats').textContent = `${{rate}}, ${{s.frames}} frames shown, ${{s.dropped}} dropped`;
     document.body.dataset.frames = s.frames;
     if (lost) {{ lost = false; view.src = '/stream.mjpg?' + Date.now(); }}

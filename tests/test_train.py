@@ -526,6 +526,8 @@ def test_eval_limit_scores_the_frames_train_val_limit_scores(tmp_path):
     assert res["split"] == "val, 3 of its 5 frames spread evenly"
     table = CliRunner().invoke(main, ["eval", str(model), "--data", str(root), "--limit", "9"])  # (all: no subset)
     assert table.output.splitlines()[0] == f"{model} on val (5 images)", table.output
+    assert table.stderr == "--limit 9: val has 5 frames; all scored\n", table.stderr  # (it said nothing)
+    assert r.stderr == "", r.stderr  # (3 of 5: the split says so)
 
 
 def _two_sequences(root):

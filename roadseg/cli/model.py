@@ -133,6 +133,8 @@ def eval_cmd(model, data, split, holdout, size, device, limit, as_json, tta, log
     except ImportError as exc:
         fail(f"scoring a checkpoint needs the train extra (pip install 'roadseg[train]'): {exc}")
     click.echo(json.dumps(result) if as_json else format_table(result))
+    if limit is not None and limit > result["images"]:  # (on stderr: --json's output stays JSON)
+        click.echo(f"--limit {limit}: {result['split']} has {result['images']} frames; all scored", err=True)
 
 
 @click.command("quantize")

@@ -9,7 +9,13 @@ torch = pytest.importorskip("torch")
 from conftest import trained_like  # noqa: E402
 
 from roadseg.export.onnx import TRACE_SHAPE, export_onnx  # noqa: E402
-from roadseg.export.verify import HALF_MIN_AGREEMENT, VERIFY_SHAPE, ExportCheckError, verify_parity  # noqa: E402
+from roadseg.export.verify import (  # noqa: E402
+    HALF_MIN_AGREEMENT,
+    VERIFY_SHAPE,
+    ExportCheckError,
+    parity_line,
+    verify_parity,
+)
 from roadseg.pipeline.session import OnnxSegmenter  # noqa: E402
 
 
@@ -152,3 +158,11 @@ def test_int8_precision_mode_is_on_where_the_cpu_has_no_vnni(tmp_path, monkeypat
             opts.get_session_config_entry("session.x64quantprecision")
     else:
         assert opts.get_session_config_entry("session.x64quantprecision") == "1"
+
+
+@pytest.mark.parametrize("agreement, says", [(1.0, " on 100% of pixels"), (1 - 1e-6, " on over 99.999% of pixels"),
+                                             (0.99995, " on 99.995% of pixels")])
+def test_the_parity_line_says_100_percent_only_where_every_pixel_agrees(agreement, says):
+    """One pixel in a million apart read "100.000%": rounded to 3 decimals, as if all agreed."""
+    line = parity_line({"shape": list(VERIFY_SHAPE), "agreement": agreement, "min_agreement": 0.999})
+    assert says in line and "100.000" not in line, line

@@ -594,7 +594,7 @@ def test_export_cli_writes_a_verified_model_and_eval_scores_the_checkpoint(small
     # what was compared, how closely, and that it passed, in words (was: 'parity {"shape": [2, 97, 131, 3], ...}')
     wrote, parity = r.stdout.splitlines()
     assert wrote == f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)"
-    assert re.fullmatch(r"parity passed: onnxruntime's labels are PyTorch's on (100\.000|99\.9\d\d)% of pixels "
+    assert re.fullmatch(r"parity passed: onnxruntime's labels are PyTorch's on (100|over 99\.999|99\.9\d\d)% of pixels "
                         r"\(2 frames at 97x131, a shape not traced; 99\.9% needed\)", parity), parity  # fmt: skip
     from roadseg.pipeline.session import OnnxSegmenter
 

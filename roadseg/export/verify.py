@@ -36,12 +36,17 @@ def untraced_batch(images: list[np.ndarray]) -> np.ndarray:
 
 def parity_line(report: dict) -> str:
     """What :func:`verify_parity`'s ``report`` says, for people: what was compared, how closely, and that it passed.
+    "100%" only where every pixel agrees; short of that, never "100.000%" (its 3 decimals rounded up).
 
     >>> parity_line({"shape": [2, 97, 131, 3], "agreement": 0.99995, "min_agreement": 0.999})
     "parity passed: onnxruntime's labels are PyTorch's on 99.995% of pixels (2 frames at 97x131, a shape not traced; 99.9% needed)"
+    >>> parity_line({"shape": [1, 97, 131, 3], "agreement": 1 - 1e-6, "min_agreement": 0.999}).split(" of ")[0]
+    "parity passed: onnxruntime's labels are PyTorch's on over 99.999%"
     """
     n, h, w = report["shape"][:3]
-    return (f"parity passed: onnxruntime's labels are PyTorch's on {100 * report['agreement']:.3f}% of pixels "
+    share = f"{100 * report['agreement']:.3f}%"
+    share = "100%" if report["agreement"] == 1 else "over 99.999%" if share == "100.000%" else share
+    return (f"parity passed: onnxruntime's labels are PyTorch's on {share} of pixels "
             f"({n} frame{'s' * (n != 1)} at {h}x{w}, a shape not traced; {100 * report['min_agreement']:.1f}% needed)")
 
 

@@ -21,6 +21,19 @@ def test_info_reports_versions_providers_cpu_and_model():
     assert "ort providers" in text and "default model" in text
 
 
+@pytest.mark.parametrize("threads, says", [(0, None), (3, 3)])
+def test_info_json_says_onnxruntimes_threads_as_a_number_or_null(monkeypatch, threads, says):
+    """``threads.onnxruntime`` was a number or the words "one per physical core": two types for one field."""
+    import roadseg.pipeline.session as session
+
+    monkeypatch.setattr(session, "intra_op_threads", lambda threads_=0: threads)
+    rep = json.loads(CliRunner().invoke(main, ["info", "--json"]).output)
+    assert rep["threads"]["onnxruntime"] == says and (says is None or isinstance(says, int)), rep["threads"]
+    text = CliRunner().invoke(main, ["info"]).output  # (the line for people as it was)
+    line = f"onnxruntime threads  {'one per physical core' if says is None else 3} (--threads N sets them)"
+    assert line in text, text
+
+
 def test_bench_prints_the_side_by_side_table_and_writes_json_and_chart(rule_onnx, tmp_path, monkeypatch):
     video = write_video(tmp_path / "v.mp4", split_frames(10, h=96, w=128))
     out = tmp_path / "bench-results"  # the default, in the working folder (was benchmarks/results: in a clone of the

@@ -85,8 +85,9 @@ def collect() -> dict:
         "libraries": libs,
         "platform": platform.platform(),
         "cpu": cpu_info(),
-        # (what a run's session gets without --threads: one a usable CPU where this process may use fewer than all)
-        "threads": {"onnxruntime": intra_op_threads() or "one per physical core"},
+        # (what a run's session gets without --threads: one a usable CPU where this process may use fewer than all;
+        # None: onnxruntime's default, one per physical core)
+        "threads": {"onnxruntime": intra_op_threads() or None},
         "providers": {"available": ort.get_available_providers(), "auto_device": device},
         "encoders": sorted(c for c in ("libx264", "libx265", "libsvtav1", "libvpx-vp9", "mpeg4", "h264_nvenc",
                                        "hevc_nvenc", "h264_vaapi", "h264_qsv") if c in av.codecs_available),  # fmt: skip
@@ -117,7 +118,8 @@ def format_report(report: dict) -> str:
     cores = f"{cpu['cores']} core" + ("" if cpu["cores"] == 1 else "s")  # (a laptop of one: '1 core', was '1 cores')
     lines += [f"  {'platform':<20} {report['platform']}", f"  {'cpu':<20} {cpu['model']} ({cores}, {cpu['usable']} usable)",
               f"  {'cpu features':<20} {feats}",
-              f"  {'onnxruntime threads':<20} {report['threads']['onnxruntime']} (--threads N sets them)",
+              f"  {'onnxruntime threads':<20} {report['threads']['onnxruntime'] or 'one per physical core'} "
+              "(--threads N sets them)",
               f"  {'ort providers':<20} {', '.join(report['providers']['available'])}",
               f"  {'device (auto)':<20} {report['providers']['auto_device']}",
               f"  {'video encoders':<20} {', '.join(report['encoders'])}"]  # fmt: skip

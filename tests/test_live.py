@@ -1511,9 +1511,8 @@ def test_the_browser_views_figures_say_when_no_frames_come():
 
     stats = FrameStats()
     image = np.zeros((48, 64, 3), np.uint8)
-    with ServeSink("127.0.0.1", 0, ["Road"], [(128, 64, 128)],
-                   lambda: {**stats.summary(), "fps": round(stats.fps, 2)}) as sink:  # (as the run makes it)  # fmt: skip
-        for i in range(12):
+    with ServeSink("127.0.0.1", 0, ["Road"], [(128, 64, 128)], stats.live) as sink:  # (as the run makes it)
+        for i in range(30):  # (1.2 s: a rate once a whole second has passed)
             stats.add(time.monotonic(), time.monotonic() - 0.01)
             sink.write(image, Frame(i, image, i, Fraction(1, 25), captured=time.monotonic()))
             time.sleep(0.04)
@@ -1718,7 +1717,7 @@ def test_the_browser_view_says_it_waits_for_the_first_frame_not_null(tmp_path):
 
     stats = FrameStats()  # (no frame yet: a camera or stream still connecting)
     with MjpegServer("127.0.0.1", 0, ["Road"], [(128, 64, 128)],
-                     figures=lambda: {**stats.summary(), "fps": round(stats.fps, 2)}) as server:  # fmt: skip
+                     figures=stats.live) as server:  # fmt: skip
         dom, err = _chromium_dom(server.url, tmp_path / "profile")
     assert 'data-frames="0"' in dom, f"chromium printed {dom[:300]!r}; its stderr ends: {err}"  # (the script ran)
     text = dom.split('id="stats">', 1)[1].split("<", 1)[0]

@@ -937,7 +937,7 @@ def test_a_stream_with_sound_that_drops_while_packets_wait_for_the_output_reconn
         run = subprocess.run([sys.executable, "-c", slowed, f"http://127.0.0.1:{httpd.server_address[1]}/live.ts",
                               "--model", str(rule_onnx), "-o", str(out), "--retries", "1", "--retry-delay", "0.05",
                               "--device", "cpu", "-q"], capture_output=True, text=True, timeout=80)  # fmt: skip
-    assert run.returncode == 1 and "gave up after 1 reconnects; recording finalised" in run.stderr, run.stderr[-2000:]
+    assert run.returncode == 1 and "gave up after 1 reconnect; recording finalised" in run.stderr, run.stderr[-2000:]
     assert read_video(out)["frames"] and read_video(out)["audio"]
 
 
@@ -1351,8 +1351,8 @@ def test_a_stream_that_sends_nothing_times_out_in_our_words_with_what_timed_out_
     write_video(tmp_path / "clip.ts", split_frames(50, h=96, w=128))
     head = b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n\r\n"  # no length: a live stream
     for reply, wanted in ((b"", "cannot open stream {url}: no media came within 1 s (--stream-timeout 1); gave up "
-                                "after 1 retries over"),  # (a timed-out open is tried again: tests/test_start_retry.py)
-                          (head, "lost (no data for 1 s: --stream-timeout 1); gave up after 1 reconnects")):  # fmt: skip
+                                "after 1 retry over"),  # (a timed-out open is tried again: tests/test_start_retry.py)
+                          (head, "lost (no data for 1 s: --stream-timeout 1); gave up after 1 reconnect")):  # fmt: skip
         with Stalling(reply + (tmp_path / "clip.ts").read_bytes()[: 188 * 300] if reply else b"") as server:
             r = CliRunner().invoke(segment_video_cmd, [server.url, "--model", str(rule_onnx), "-o",
                                                        str(tmp_path / "r.mp4"), "-y", "--retries", "1",

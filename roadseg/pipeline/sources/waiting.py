@@ -34,6 +34,7 @@ import av
 
 from roadseg.errors import SourceError
 from roadseg.pipeline.runner import call_interruptibly
+from roadseg.pipeline.sources.opening import capture_args
 from roadseg.pipeline.sources.retrying import retry_delay_of, retry_line
 
 log = logging.getLogger("roadseg")
@@ -83,7 +84,7 @@ def is_camera(spec: str) -> bool:
     >>> is_camera("2"), is_camera("/dev/video2"), is_camera("rtsp://cam/1")
     (True, True, False)
     """
-    return spec.isdigit() or spec.startswith("/dev/video")
+    return capture_args(spec)[3] == "camera"  # (the one rule of what a camera is)
 
 
 def cameras() -> list[str]:

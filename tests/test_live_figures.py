@@ -5,6 +5,7 @@ are injected (a clock of the test's own), never taken from the machine's load.""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -238,3 +239,25 @@ def test_the_page_says_its_latency_is_the_last_seconds(tmp_path, latency, says):
     assert 'data-frames="' in dom, f"chromium printed {dom[:300]!r}; its stderr ends: {err}"  # (the script ran)
     text = dom.split('id="stats">', 1)[1].split("<", 1)[0]
     assert says in text and "waiting" not in text and (fps is not None or "frames/s" not in text), text
+
+
+@pytest.mark.timeout(30)
+def test_each_picture_of_the_stream_ends_with_the_boundary_a_browser_draws_it_at():
+    """Chrome draws a part of ``multipart/x-mixed-replace`` when the boundary after it comes, not at its
+    Content-Length: a part that ended at its JPEG was drawn when the next picture began, so the view showed every
+    picture a picture late (a second late at one picture a second). Now the boundary follows each picture at once."""
+    with MjpegServer("127.0.0.1", 0, ["Road"], [(128, 64, 128)]) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(b"GET /stream.mjpg HTTP/1.0\r\n\r\n")
+            time.sleep(0.2)
+            server.publish(np.full((48, 64, 3), 90, np.uint8), captured=1234.5)
+            got, deadline = b"", time.monotonic() + 0.6  # (under AGAIN: no picture is sent again meanwhile)
+            sock.settimeout(0.1)
+            while time.monotonic() < deadline:
+                with contextlib.suppress(TimeoutError):
+                    got += sock.recv(65536)
+    body = got.split(b"\r\n\r\n", 1)[1]  # (after the answer's headers)
+    assert body.startswith(b"--frame\r\nContent-Type: image/jpeg\r\n"), body[:60]
+    jpeg_end = body.rindex(b"\xff\xd9")
+    assert body[jpeg_end + 2:] == b"\r\n--frame\r\n", body[jpeg_end:]
+    assert _jpeg(body.split(b"--frame\r\n")[1]) is not None

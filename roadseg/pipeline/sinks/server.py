@@ -49,11 +49,15 @@ JOIN = 2.0  # seconds the server's threads get to end once it is closed
 #: newest picture once it has taken the last, not pictures the system queued for it seconds ago
 UNSENT = 16 * 1024
 #: seconds of a silent source (lost, reconnecting) after which a stream is sent its latest picture again: a browser
-#: shows a part once the next one begins (a page opened then showed none)
+#: opened then is sent one, its figures saying from :data:`STALE` s how long the source has been silent
 AGAIN = 1.0
 #: seconds without a new picture after which one sent again says so on its figures, as the page's line does (a run
 #: of a slow model, a picture each 1.5 s, kept its own figures: not a silent source's)
 STALE = 3.0
+#: the stream's boundary line, sent once before the first part and at the end of each part: a browser draws a part
+#: when it sees the boundary after it (Chrome: not at its Content-Length), so one that waited for the next part's
+#: showed every picture a picture late (0.04 s at 25 frames/s, a second at one a second)
+BOUNDARY = b"--frame\r\n"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -99,6 +103,7 @@ class _Handler(BaseHTTPRequestHandler):
         unsent_at_most(self.connection, UNSENT)
         seen = -1
         try:
+            self.wfile.write(BOUNDARY)  # (each part ends with the next's boundary: see :data:`BOUNDARY`)
             while True:
                 part, seen = mjpeg.wait_frame(seen, again=AGAIN)
                 if part is None:
@@ -247,7 +252,7 @@ class MjpegServer:
         ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, self.quality])
         if not ok:
             return None
-        return b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n%b\r\n%b\r\n" % (len(buf), stamp, buf)
+        return b"Content-Type: image/jpeg\r\nContent-Length: %d\r\n%b\r\n%b\r\n%b" % (len(buf), stamp, buf, BOUNDARY)
 
     def _sent_again(self, seq: int, image: np.ndarray, stamp: bytes, at: float) -> bytes | None:
         """Picture ``seq``, which came at ``at``, as it is sent again while the source is silent: its live figures

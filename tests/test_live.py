@@ -298,7 +298,7 @@ def test_serve_page_and_mjpeg_stream_deliver_fresh_jpegs(rule_onnx, tmp_path):
     port = free_port()
     t, result = _serve_in_background(clip, rule_onnx, port)
     page = _get(f"http://127.0.0.1:{port}/").decode()
-    assert '<img id="view" src="/stream.mjpg"' in page and "Road" in page and "Bicyclist" in page
+    assert '<img id="view" src="/view.mjpg"' in page and "Road" in page and "Bicyclist" in page
     stalled = socket.create_connection(("127.0.0.1", port))  # a browser that never reads
     stalled.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/stream.mjpg", timeout=5) as r:

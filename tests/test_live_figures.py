@@ -146,8 +146,8 @@ def test_the_pictures_figures_in_the_first_second_claim_no_rate(monkeypatch):
     assert re.fullmatch(r"latency\s+4 ms\s+drop 0", drawn[0]), drawn
 
 
-def _jpeg(part: bytes) -> np.ndarray:
-    return cv2.imdecode(np.frombuffer(part.split(b"\r\n\r\n", 1)[1], np.uint8), cv2.IMREAD_COLOR)
+def _jpeg(jpeg: bytes) -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
 
 
 def test_a_picture_sent_again_while_the_source_is_silent_claims_no_live_rate(monkeypatch):
@@ -164,9 +164,9 @@ def test_a_picture_sent_again_while_the_source_is_silent_claims_no_live_rate(mon
         assert again == first and drawn == []  # (before STALE s: a slow model's picture, its figures its own)
         server._latest = (*server._latest[:2], server._latest[2] - server_module.STALE)  # (it came STALE s ago)
         again, seq_again = server.wait_frame(seq, again=0.01)
-    assert seq_again == seq and b"X-Timestamp: 1234.500000" in again and b"X-Timestamp: 1234.500000" in first
+    assert seq_again == seq and again.stamp == first.stamp == b"X-Timestamp: 1234.500000\r\n"
     assert drawn == ["no new picture for 3 s"], drawn
-    sent, resent = _jpeg(first), _jpeg(again)
+    sent, resent = _jpeg(first.jpeg), _jpeg(again.jpeg)
     h, w = picture.shape[:2]
     hud_width = cv2.getTextSize(" 25.0 fps  latency   40 ms  drop 0", cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)[0][0] + 12
     hud = (slice(0, 20), slice(w - hud_width, w))  # (where the figures were drawn)
@@ -241,23 +241,52 @@ def test_the_page_says_its_latency_is_the_last_seconds(tmp_path, latency, says):
     assert says in text and "waiting" not in text and (fps is not None or "frames/s" not in text), text
 
 
+def _first_bytes(port: int, path: str, publish) -> bytes:
+    """What a client of ``path`` gets in the 0.6 s after ``publish()`` (under AGAIN: nothing is sent again)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"GET %b HTTP/1.0\r\n\r\n" % path.encode())
+        time.sleep(0.2)
+        publish()
+        got, deadline = b"", time.monotonic() + 0.6
+        sock.settimeout(0.1)
+        while time.monotonic() < deadline:
+            with contextlib.suppress(TimeoutError):
+                got += sock.recv(65536)
+    return got.split(b"\r\n\r\n", 1)[1]  # (after the answer's headers)
+
+
 @pytest.mark.timeout(30)
-def test_each_picture_of_the_stream_ends_with_the_boundary_a_browser_draws_it_at():
-    """Chrome draws a part of ``multipart/x-mixed-replace`` when the boundary after it comes, not at its
-    Content-Length: a part that ended at its JPEG was drawn when the next picture began, so the view showed every
-    picture a picture late (a second late at one picture a second). Now the boundary follows each picture at once."""
+def test_each_picture_of_the_pages_stream_is_followed_at_once_by_the_next_parts_headers():
+    """Chromium draws a part of ``multipart/x-mixed-replace`` once the next part's headers have come: the page's
+    stream sent them with the next picture, so it showed every picture a picture late (a second late at a picture a
+    second; a picture sent once, never). ``/view.mjpg`` sends them right after each picture; ``/stream.mjpg`` keeps
+    its parts' length and X-Timestamp, the boundary right after each (as mjpg-streamer)."""
     with MjpegServer("127.0.0.1", 0, ["Road"], [(128, 64, 128)]) as server:
-        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
-            sock.sendall(b"GET /stream.mjpg HTTP/1.0\r\n\r\n")
-            time.sleep(0.2)
+        def publish():
             server.publish(np.full((48, 64, 3), 90, np.uint8), captured=1234.5)
-            got, deadline = b"", time.monotonic() + 0.6  # (under AGAIN: no picture is sent again meanwhile)
-            sock.settimeout(0.1)
-            while time.monotonic() < deadline:
-                with contextlib.suppress(TimeoutError):
-                    got += sock.recv(65536)
-    body = got.split(b"\r\n\r\n", 1)[1]  # (after the answer's headers)
-    assert body.startswith(b"--frame\r\nContent-Type: image/jpeg\r\n"), body[:60]
-    jpeg_end = body.rindex(b"\xff\xd9")
-    assert body[jpeg_end + 2:] == b"\r\n--frame\r\n", body[jpeg_end:]
-    assert _jpeg(body.split(b"--frame\r\n")[1]) is not None
+        view = _first_bytes(server.port, "/view.mjpg", publish)
+        stream = _first_bytes(server.port, "/stream.mjpg", publish)
+    head = b"--frame\r\nContent-Type: image/jpeg\r\n\r\n"
+    assert view.startswith(head) and view.endswith(b"\xff\xd9\r\n" + head), (view[:60], view[-60:])
+    assert _jpeg(view[len(head):-len(head) - 2]) is not None
+    assert stream.startswith(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: ") and b"X-Timestamp: 1234.5" in stream
+    assert stream.endswith(b"\xff\xd9\r\n--frame\r\n"), stream[-40:]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is installed by .ci/run")
+def test_headless_chromium_shows_a_picture_when_it_comes_not_when_the_next_begins(monkeypatch, tmp_path):
+    """The page showed each picture when the next began: a picture a second late at a picture a second, and the
+    last one before a source went silent, or a picture sent once, never. Here one picture is sent, and no more."""
+    monkeypatch.setattr(server_module, "AGAIN", 100.0)  # (nothing sent again: the one picture alone)
+    with MjpegServer("127.0.0.1", 0, ["Road"], [(128, 64, 128)]) as server:
+        server.publish(np.full((120, 160, 3), (0, 230, 0), np.uint8))  # (RGB)
+        shot = tmp_path / "shot.png"
+        cmd = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage",
+               f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=3000", "--timeout=4000",
+               "--window-size=400,300", f"--screenshot={shot}", server.url]  # fmt: skip
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    image = cv2.imread(str(shot))
+    assert image is not None, done.stderr[-2000:]
+    green = ((image[..., 1] > 200) & (image[..., 2] < 60) & (image[..., 0] < 60)).sum()
+    assert green == 120 * 160, green

@@ -149,7 +149,7 @@ def test_the_browser_view_says_when_its_run_stops_answering(tmp_path):
 def test_the_browser_view_opens_its_picture_again_when_its_run_answers_again(tmp_path):
     """A run started again (a service manager's restart) was not shown: the picture's stream had ended for good."""
     dom = _view(type("Back", (RunGone,), {"silent": 2}), tmp_path / "profile")
-    assert 'src="/stream.mjpg?' in dom and "5.0 frames/s" in dom
+    assert 'src="/view.mjpg?' in dom and "5.0 frames/s" in dom
 
 
 @pytest.mark.timeout(30)
@@ -177,7 +177,7 @@ def test_the_page_is_served_whatever_query_its_link_carries(path):
     """A link with a query (a dashboard's, a cache-buster) got 'not found': the page's path was compared whole."""
     with server.MjpegServer("127.0.0.1", 0, ["Road"], [(128, 64, 128)]) as view:
         with urllib.request.urlopen(f"http://127.0.0.1:{view.port}{path}", timeout=5) as page:
-            assert page.status == 200 and b'src="/stream.mjpg"' in page.read()
+            assert page.status == 200 and b'src="/view.mjpg"' in page.read()
 
 
 @pytest.mark.timeout(30)

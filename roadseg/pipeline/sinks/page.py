@@ -12,7 +12,7 @@ PAGE = """<!doctype html>
 <style>body{{background:#111;color:#eee;font:14px sans-serif;margin:16px}} img{{max-width:100%;display:block}}
 .sw{{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}}
 .cls{{white-space:nowrap}}</style></head>
-<body><h3>roadseg live</h3><img id="view" src="/stream.mjpg" alt="live segmentation">
+<body><h3>roadseg live</h3><img id="view" src="/view.mjpg" alt="live segmentation">
 <p id="stats">waiting for frames...</p><p>{legend}</p>
 <script>
 const view = document.getElementById('view');
@@ -33,7 +33,7 @@ async function poll() {{
       + `run's terminal says whether it reconnects)` : s.fps === null ? lat : `${{s.fps.toFixed(1)}} frames/s, ${{lat}}`;
     document.getElementById('stats').textContent = `${{rate}}, ${{s.frames}} frames shown, ${{s.dropped}} dropped`;
     document.body.dataset.frames = s.frames;
-    if (lost) {{ lost = false; view.src = '/stream.mjpg?' + Date.now(); }}
+    if (lost) {{ lost = false; view.src = '/view.mjpg?' + Date.now(); }}
   }} catch (e) {{
     lost = true;
     document.getElementById('stats').textContent =

@@ -1,9 +1,10 @@
-"""The browser view (``--serve``): ``/`` shows the live overlay, fed by an MJPEG stream.
+"""The browser view (``--serve``): ``/`` shows the live overlay, fed by an MJPEG stream, ``/view.mjpg``.
 
-``/stream.mjpg`` is ``multipart/x-mixed-replace`` JPEG, each part's ``X-Timestamp`` the Unix time its frame was
-captured at (as mjpg-streamer's: a client on a synchronised clock measures the latency it sees), the latest sent again
-each second where the source is silent (:data:`AGAIN`), "no new picture for N s" drawn over its live figures from
-:data:`STALE` s;
+``/stream.mjpg`` is ``multipart/x-mixed-replace`` JPEG for any client, each part's ``X-Timestamp`` the Unix time its
+frame was captured at (as mjpg-streamer's: a client on a synchronised clock measures the latency it sees);
+``/view.mjpg`` the same pictures as a browser draws them the moment they come (``parts``); in both the latest is sent
+again each second where the source is silent (:data:`AGAIN`), "no new picture for N s" drawn over its live figures
+from :data:`STALE` s;
 ``/stats.json`` holds frames/s and latency over the last second, and drops, worked out when asked for (a stalled stream
 shows 0 frames/s). A ``HEAD`` is answered as its ``GET``, headers alone (a monitor's,
 ``curl -I``'s). The pipeline only replaces the latest JPEG (never waits for a client); each browser is served by its
@@ -41,23 +42,18 @@ from roadseg.pipeline.runner import spawn
 from roadseg.pipeline.sinks.addresses import bind_hint, in_url, where
 from roadseg.pipeline.sinks.base import Sink
 from roadseg.pipeline.sinks.page import PAGE
+from roadseg.pipeline.sinks.parts import BOUNDARY, UNSENT, VIEW_HEAD, Picture, part, unsent_at_most
 from roadseg.pipeline.sources import Frame
 
 log = logging.getLogger("roadseg")
 JOIN = 2.0  # seconds the server's threads get to end once it is closed
-#: bytes of the stream that may wait in a connection's send buffer, unsent: a browser on a slow link is sent the
-#: newest picture once it has taken the last, not pictures the system queued for it seconds ago
-UNSENT = 16 * 1024
 #: seconds of a silent source (lost, reconnecting) after which a stream is sent its latest picture again: a browser
 #: opened then is sent one, its figures saying from :data:`STALE` s how long the source has been silent
 AGAIN = 1.0
 #: seconds without a new picture after which one sent again says so on its figures, as the page's line does (a run
 #: of a slow model, a picture each 1.5 s, kept its own figures: not a silent source's)
 STALE = 3.0
-#: the stream's boundary line, sent once before the first part and at the end of each part: a browser draws a part
-#: when it sees the boundary after it (Chrome: not at its Content-Length), so one that waited for the next part's
-#: showed every picture a picture late (0.04 s at 25 frames/s, a second at one a second)
-BOUNDARY = b"--frame\r\n"
+
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -75,8 +71,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, "text/html; charset=utf-8", mjpeg.page)
         elif path == "/stats.json":
             self._send(200, "application/json", json.dumps(mjpeg.figures()).encode())
-        elif path == "/stream.mjpg":
-            self._stream(mjpeg)
+        elif path in ("/stream.mjpg", "/view.mjpg"):
+            self._stream(mjpeg, view=path == "/view.mjpg")
         else:
             self._send(404, "text/plain", b"not found")
 
@@ -93,7 +89,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _stream(self, mjpeg: MjpegServer) -> None:
+    def _stream(self, mjpeg: MjpegServer, view: bool) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
         self.send_header("Cache-Control", "no-store")
@@ -103,28 +99,15 @@ class _Handler(BaseHTTPRequestHandler):
         unsent_at_most(self.connection, UNSENT)
         seen = -1
         try:
-            self.wfile.write(BOUNDARY)  # (each part ends with the next's boundary: see :data:`BOUNDARY`)
+            self.wfile.write(BOUNDARY + VIEW_HEAD if view else BOUNDARY)
             while True:
-                part, seen = mjpeg.wait_frame(seen, again=AGAIN)
-                if part is None:
+                picture, seen = mjpeg.wait_frame(seen, again=AGAIN)
+                if picture is None:
                     return
-                self.wfile.write(part)
+                self.wfile.write(part(*picture, view=view))
                 self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError, TimeoutError, OSError):
             return  # the browser went away
-
-
-def unsent_at_most(sock: socket.socket, size: int) -> None:
-    """Let a write to ``sock`` wait while more than ``size`` bytes of it are unsent (``TCP_NOTSENT_LOWAT``; where the
-    system has no such option, a send buffer of about that size): else the system queues megabytes of pictures for a
-    client that reads slower than they come, and it sees them ever later (10 s behind after 15 s, and growing).
-
-    >>> with socket.socket() as s:
-    ...     unsent_at_most(s, 16384)
-    """
-    lowat = getattr(socket, "TCP_NOTSENT_LOWAT", None)
-    with contextlib.suppress(OSError):  # (not a TCP socket: nothing to limit)
-        sock.setsockopt(*((socket.IPPROTO_TCP, lowat) if lowat else (socket.SOL_SOCKET, socket.SO_SNDBUF)), size)
 
 
 class _Http(ThreadingHTTPServer):
@@ -191,10 +174,10 @@ class MjpegServer:
         self.quality = quality
         self.figures = figures or (lambda: self.stats)
         self._cond = threading.Condition()
-        self._part: bytes | None = None  # the latest picture as a part of the stream: its headers and its JPEG
+        self._part: Picture | None = None  # the latest picture as it is sent: its JPEG and its X-Timestamp header
         self._seq = 0
         self._latest: tuple[np.ndarray, bytes, float] | None = None  # (the latest picture, its stamp, when it came)
-        self._again: tuple[int, int, bytes] | None = None  # (the picture's number, seconds, the part sent again then)
+        self._again: tuple[int, int, Picture] | None = None  # (the picture's number, seconds, what was sent again then)
         self._closed = False
         self.stats: dict = {"fps": 0.0, "frames": 0, "dropped": 0, "latency_ms": {"p50": None, "p95": None}}
         legend = " ".join(f'<span class="cls"><span class="sw" style="background:rgb{tuple(int(v) for v in c)}"></span>'
@@ -232,8 +215,8 @@ class MjpegServer:
                 self.stats = stats
             self._cond.notify_all()
 
-    def wait_frame(self, seen: int, timeout: float = 1.0, again: float | None = None) -> tuple[bytes | None, int]:
-        """The next picture after number ``seen`` as a part of the stream (``None`` once the server closes);
+    def wait_frame(self, seen: int, timeout: float = 1.0, again: float | None = None) -> tuple[Picture | None, int]:
+        """The next picture after number ``seen``, its JPEG and its header (``None`` once the server closes);
         ``again``: the latest once more where none newer came for that long (s)."""
         deadline = None if again is None else time.monotonic() + again
         with self._cond:
@@ -247,14 +230,12 @@ class MjpegServer:
             part, seq, latest = self._part, self._seq, self._latest
         return (self._sent_again(seq, *latest) or part if seq == seen and latest is not None else part), seq
 
-    def _encoded(self, image: np.ndarray, stamp: bytes) -> bytes | None:
-        """``image`` (RGB) as a part of the stream, ``stamp`` among its headers (None where it cannot be encoded)."""
+    def _encoded(self, image: np.ndarray, stamp: bytes) -> Picture | None:
+        """``image`` (RGB) as it is sent, ``stamp`` its header (None where it cannot be encoded)."""
         ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, self.quality])
-        if not ok:
-            return None
-        return b"Content-Type: image/jpeg\r\nContent-Length: %d\r\n%b\r\n%b\r\n%b" % (len(buf), stamp, buf, BOUNDARY)
+        return Picture(buf.tobytes(), stamp) if ok else None
 
-    def _sent_again(self, seq: int, image: np.ndarray, stamp: bytes, at: float) -> bytes | None:
+    def _sent_again(self, seq: int, image: np.ndarray, stamp: bytes, at: float) -> Picture | None:
         """Picture ``seq``, which came at ``at``, as it is sent again while the source is silent: its live figures
         covered by "no new picture for N s" (was: its stale "25.0 fps" for as long); once for every client each
         second; sent as it was before :data:`STALE` s."""

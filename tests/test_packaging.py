@@ -72,12 +72,17 @@ def test_each_package_data_pattern_matches_a_file_and_the_model_card_cites_only_
 
 def _source_files() -> list[str]:
     """The tree's files, as git sees them (tracked, or new and not ignored), that are on disk."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+
     try:
-        out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
-                             text=True, check=True).stdout  # fmt: skip
+        top = Path(git("rev-parse", "--show-toplevel").strip()).resolve()
     except (OSError, subprocess.CalledProcessError):
+        top = None
+    if top != ROOT:  # (an sdist unpacked: inside another repository, git would list that one's files)
         pytest.skip("not a git checkout: the source tree's files are not known")
-    return sorted(f for f in out.splitlines() if (ROOT / f).is_file())
+    return sorted(f for f in git("ls-files", "-co", "--exclude-standard").splitlines() if (ROOT / f).is_file())
 
 
 def _build(source: Path, out: Path, what: str) -> Path:
@@ -102,7 +107,7 @@ def built(tmp_path_factory):
         (tree / name).write_bytes(b"stub" if name.endswith(".onnx") else (ROOT / name).read_bytes())
     sdist = _build(tree, tmp / "dist", "sdist")
     with tarfile.open(sdist) as tar:
-        tar.extractall(tmp / "unpacked", filter="data")
+        tar.extractall(tmp / "unpacked", **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
         sdist_names = sorted(m.name.split("/", 1)[1] for m in tar.getmembers() if m.isfile())
     wheels = [_build(tree, tmp / "dist", "wheel"), _build(next((tmp / "unpacked").iterdir()), tmp / "again", "wheel")]
     return (files, sdist_names, *(sorted(zipfile.ZipFile(w).namelist()) for w in wheels))

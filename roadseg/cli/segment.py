@@ -116,9 +116,9 @@ def _summary(result: RunResult, masks_dir: str | None = None, shown: bool = Fals
 @click.option("--serve", metavar="HOST:PORT", callback=lambda ctx, param, v: parse_hostport(v),
               help="Live: serve the overlay to browsers at http://HOST:PORT/ (MJPEG); an IPv6 HOST in brackets: [::1]:8080.")
 @click.option("--max-frames", type=click.IntRange(min=1), help="Stop after this many frames.")
-@click.option("--retries", default="5", show_default=True, type=Retries(), help="Live: reconnect attempts when a stream drops (ends, or sends no data for --stream-timeout), or 'forever': until Ctrl-C, --duration or --max-frames (an unattended recorder; a line every 10 attempts once the delay is 30 s). A stream or camera not there yet at the start (connection refused, timed out, a server's 5XX, no /dev/videoN yet) is waited for with as many tries; one refused for good (401/403, an http(s) 404, unknown host, not a camera) and a file are not; 0: neither is retried.")
-@click.option("--retry-delay", default=1.0, show_default=True, type=Finite(min=0), help="Live: first reconnect delay in seconds, and first wait for a stream or camera not there yet at the start (doubles at each attempt, up to 30 s; above 0 with --retries forever).")
-@click.option("--stream-timeout", default=STREAM_TIMEOUT, show_default=True, type=Finite(min=0, min_open=True), metavar="SECONDS", help="Live: seconds a camera or stream may take to open, and may send no data, before it is taken as lost (and, with --retries, reconnected): more for a camera that goes quiet on purpose (one that sends only on motion) or a slow link, less to notice a loss sooner.")
+@click.option("--retries", default=5, show_default=True, type=Retries(), help="Live: reconnect attempts when a stream drops (ends, or sends no data for --stream-timeout), or 'forever': until Ctrl-C, --duration or --max-frames (an unattended recorder; a line every 10 attempts once the delay is 30 s). A stream or camera not there yet at the start (connection refused, timed out, a server's 5XX, no /dev/videoN yet) is waited for with as many tries; one refused for good (401/403, an http(s) 404, unknown host, not a camera) is not; 0: neither is retried. A camera or a stream URL's (an http(s) URL of a file too: its server waited for); refused for a file (with --live too), standard input and images.")
+@click.option("--retry-delay", default=1.0, show_default=True, type=Finite(min=0), help="Live: first reconnect delay in seconds, and first wait for a stream or camera not there yet at the start (doubles at each attempt, up to 30 s; above 0 with --retries forever). Where --retries acts; refused elsewhere.")
+@click.option("--stream-timeout", default=STREAM_TIMEOUT, show_default=True, type=Finite(min=0, min_open=True), metavar="SECONDS", help="Live: seconds a camera or stream may take to open, and may send no data, before it is taken as lost (and, with --retries, reconnected): more for a camera that goes quiet on purpose (one that sends only on motion) or a slow link, less to notice a loss sooner. A camera's, a stream URL's and a file's played --live; refused for a file read whole, standard input and images.")
 @click.option("--no-hud", is_flag=True, help="Live: no frames/s and latency text on the window's and the browser view's picture (a recording never gets it); refused where no view is shown and there is no -o (--masks-dir alone), and for image input.")
 @click.option("--camera-size", metavar="WxH", callback=lambda ctx, param, v: parse_size(v, "WxH", "1280x720"),
               help="Camera: the picture size to ask for, width x height as cameras are sold (1280x720) [default: the camera's current].")
@@ -158,11 +158,12 @@ def segment_video_cmd(**options) -> None:  # fmt: skip
     """
     from roadseg._startup import settle
     from roadseg.pipeline.checks import VIDEO_ONLY, video_only
+    from roadseg.pipeline.connecting import CONNECTING
     from roadseg.pipeline.realtime import slow_hint
     from roadseg.pipeline.run import run
 
     opts, ctx = SegmentOptions(**options), click.get_current_context()
-    video_only(opts, [name for name in VIDEO_ONLY if ctx.get_parameter_source(name) not in _DEFAULTS])  # (--crf 23 too)
+    video_only(opts, [name for name in (*VIDEO_ONLY, *CONNECTING) if ctx.get_parameter_source(name) not in _DEFAULTS])  # (--crf 23 too)
     result = run(opts, finalised=settle)  # (a Ctrl-C after that costs a whole output nothing)
     shown = bool(options["show"] or options["serve"])
     alone = not (options["output"] or shown)  # (masks alone: nothing shown nor encoded)

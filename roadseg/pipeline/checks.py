@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from roadseg.errors import ArgumentError, OutputError, SourceError
+from roadseg.pipeline.connecting import connecting_for, input_said, unused_connecting
 from roadseg.pipeline.options import SegmentOptions
 from roadseg.pipeline.sinks import check_output_path, same_file
 from roadseg.pipeline.sinks.base import check_writable
@@ -113,9 +114,10 @@ def video_only(opts: SegmentOptions, given: Collection[str] = ()) -> None:
     a time): of image input, with ``-o`` or not, those of a video (``--start``, ``--duration``, :data:`FOR_VIDEO`,
     ``--no-hud``); in a run of no ``-o``, those that only shape the output (:data:`VIDEO_ONLY`): in a masks-only run
     (``--masks-dir``, nothing shown) all of them, and ``--no-hud`` (the live view's figures, and no view is shown); in
-    a run that shows a live view (``--show``, ``--serve``), those it does not draw by (not :data:`VIEWED`). Those at
-    other than their defaults, and those ``given`` (fields the command line was given, at their default too: ``--crf
-    23``).
+    a run that shows a live view (``--show``, ``--serve``), those it does not draw by (not :data:`VIEWED`); of any
+    input, the options of a connection that do nothing for it (``--retries`` of a file:
+    :func:`~roadseg.pipeline.connecting.unused_connecting`). Those at other than their defaults, and those ``given``
+    (fields the command line was given, at their default too: ``--crf 23``).
 
     >>> video_only(SegmentOptions("a.mp4", masks_dir="m", crf=30, legend=True))
     Traceback (most recent call last):
@@ -136,24 +138,28 @@ def video_only(opts: SegmentOptions, given: Collection[str] = ()) -> None:
     out = [] if opts.output or not (shown or opts.masks_dir) else [
         flag for flag in flags if flag not in video and not (shown and flag in VIEWED)]  # fmt: skip
     hud = ["--no-hud"] if opts.no_hud and not (shown or opts.output or pictures) and opts.masks_dir else []
-    if video or out or hud:
-        raise OutputError(_unused(opts, video, out, hud, "images" if pictures else "video", live))
+    if (waits := unused_connecting(opts, given)) or video or out or hud:
+        raise OutputError(_unused(opts, video, out, hud, "images" if pictures else "video", live, waits))
 
 
 #: of :data:`VIDEO_ONLY`, the flags that do nothing for images, ``-o`` or not: a video's encoder and its sound
 FOR_VIDEO = ("--codec", "--crf", "--preset", "--no-audio", "--camera-audio")
 
 
-def _unused(opts: SegmentOptions, video: list[str], out: list[str], hud: list[str], noun: str, live: bool) -> str:
-    """The line of :func:`video_only` that refuses the flags of a ``video`` for images, those that shape the output
-    (``noun``) this run does not write (``out``) and ``--no-hud`` (``hud``) where no view is shown, saying what to do.
+def _unused(opts: SegmentOptions, video: list[str], out: list[str], hud: list[str], noun: str, live: bool,
+            waits: Collection[str] = ()) -> str:  # fmt: skip
+    """The line of :func:`video_only` that refuses the flags of a ``video`` for images, a connection's that do nothing
+    here (``waits``), those that shape the output (``noun``) this run does not write (``out``) and ``--no-hud``
+    (``hud``) where no view is shown, saying what to do.
 
     >>> _unused(SegmentOptions("f/", masks_dir="m"), ["--crf"], ["--legend"], [], "images", False).split(": ")[0]
     '--crf is for video; f/ is images, and --legend shapes the output images, which this run does not write (-o)'
     >>> _unused(SegmentOptions("0", masks_dir="m"), [], ["--crf"], ["--no-hud"], "video", True).split("; ")[1]
     'leave them out, or add -o FILE (for --crf) and --show or --serve (for --no-hud)'
     """
-    said = [f"{listed(video)} {'is' if len(video) == 1 else 'are'} for video; {opts.input} is images"] if video else []
+    fors = [f"{listed(f)} {'is' if len(f) == 1 else 'are'} for {what}" for f, what in [(video, "video"),
+            *connecting_for(waits)] if f]  # fmt: skip
+    said = [f"{', and '.join(fors)}; {opts.input} {input_said(opts, noun == 'images')}"] if fors else []
     if out:
         said.append(f"{listed(out)} shape{'s' if len(out) == 1 else ''} the output {noun}, which this run does not "
                     "write (-o)")  # fmt: skip
@@ -162,7 +168,7 @@ def _unused(opts: SegmentOptions, video: list[str], out: list[str], hud: list[st
                     "does not show")  # fmt: skip
     if not (out or hud):
         return said[0]
-    named = [*video, *out, *hud]
+    named = [*video, *waits, *out, *hud]
     adds = [(what, flags) for what, flags in (("-o FILE", out), ("--show or --serve", hud if live else [])) if flags]
     add = " and ".join(what if flags == named else f"{what} (for {listed(flags)})" for what, flags in adds)
     why = ("a live view (--show, --serve) is drawn, but nothing is encoded and no sound read" if opts.show or opts.serve

@@ -32,8 +32,10 @@ class SegmentOptions:
 
     ``input`` is a video file, an image, a folder or glob of images, a webcam index, a device or a
     stream URL; ``output`` the video (or image folder) to write, or the recording of a live run.
-    Live-only fields: ``live`` (play a file as a camera), ``show``, ``serve``, ``retries``,
-    ``retry_delay``, ``stream_timeout``, ``no_hud``, ``pace``; a camera's own: ``camera_size``, ``camera_fps``,
+    Live-only fields: ``live`` (play a file as a camera), ``show``, ``serve``, ``retries`` and
+    ``retry_delay`` (a camera's or a stream URL's), ``stream_timeout`` (theirs, and a file's played live), ``no_hud``,
+    ``pace`` (the three of a connection refused where they do nothing: :mod:`~roadseg.pipeline.connecting`); a
+    camera's own: ``camera_size``, ``camera_fps``,
     ``camera_format``, ``camera_audio``. File-only: ``start``, ``batch``, ``video_stream``, ``height``, ``fps``, ``concat``, ``parts``;
     ``duration`` cuts a file and ends a live run after that many seconds. ``pace`` and ``queue_size`` are library-only knobs.
     """

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import split_frames, write_video
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
                                 reason="needs CPU affinity and 2 CPUs to pin a process to one of them")  # fmt: skip
@@ -89,3 +90,29 @@ def test_info_of_a_one_core_machine_says_1_core(monkeypatch):
     monkeypatch.setattr(info.os, "sched_getaffinity", lambda pid: {0})
     text = info.format_report(info.collect())
     assert "(1 core, 1 usable)" in text and "onnxruntime threads  one per physical core" in text, text  # was: 1 cores
+
+
+#: A child pinned to one CPU that runs ``roadseg segment`` with the arguments after argv[1] (the CPU).
+PINNED_CLI = """
+import os, sys
+os.sched_setaffinity(0, {int(sys.argv[1])})
+from roadseg.cli import main
+sys.argv = ["roadseg", "segment", *sys.argv[2:]]
+main()
+"""
+
+
+@pytest.mark.parametrize("threads", [4, 1])
+def test_more_threads_than_usable_cpus_are_taken_and_said_in_one_line(rule_onnx, tmp_path, threads):
+    """``--threads 4`` under ``taskset -c 0`` was taken silently: four threads took turns on one CPU. It is still
+    taken (oversubscription is legal), and one line says so, naming the CPUs this process may use; ``--threads 1``
+    says nothing."""
+    clip, one = write_video(tmp_path / "clip.mp4", split_frames(4)), min(os.sched_getaffinity(0))
+    cmd = [sys.executable, "-c", PINNED_CLI, str(one), str(clip), "-o", str(tmp_path / "o.mp4"), "--model",
+           str(rule_onnx), "--device", "cpu", "--threads", str(threads), "-q"]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    said = [line for line in r.stderr.splitlines() if "--threads" in line]
+    assert r.returncode == 0 and (tmp_path / "o.mp4").exists(), r.stderr
+    assert said == ([f"roadseg: --threads 4 is more than the 1 CPU this process may use (of the machine's {os.cpu_count()}: "
+                     "taskset, a container's cpuset): its threads take turns on them (--threads 0 fits them to the "
+                     "CPUs)"] if threads > 1 else []), r.stderr  # fmt: skip

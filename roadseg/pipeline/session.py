@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 import os
@@ -104,13 +105,29 @@ def intra_op_threads(threads: int = 0) -> int:
     cores its second thread ran on CPU 1, the run used 2 CPUs it was told not to (where the cpuset forbids it, the
     pinning fails).
 
-    >>> intra_op_threads(3), intra_op_threads() in (0, cpus_usable())
-    (3, True)
+    More ``threads`` than the CPUs this process may use are taken as asked (oversubscribed, they take turns), said in
+    one warning line, once a process (:func:`_said_oversubscribed`; was: taken silently).
+
+    >>> intra_op_threads(1), intra_op_threads() in (0, cpus_usable())
+    (1, True)
     """
-    if threads:
-        return threads
     usable = cpus_usable()
+    if threads:
+        if threads > usable:
+            _said_oversubscribed(threads, usable, os.cpu_count() or usable)
+        return threads
     return 0 if usable >= (os.cpu_count() or usable) else usable
+
+
+@functools.cache
+def _said_oversubscribed(threads: int, usable: int, machine: int) -> None:
+    """One warning line: ``threads`` asked (``--threads``) are more than the ``usable`` CPUs of this process (of the
+    ``machine``'s); once for each (a run's session, bench's rows and its machine peak ask alike): ``--threads 8 is
+    more than the 2 CPUs this process may use: its threads take turns on them (--threads 0 fits them to the CPUs)``."""
+    cpus = f"{usable} CPU{'s' * (usable != 1)}"
+    of = f" (of the machine's {machine}: taskset, a container's cpuset)" if machine != usable else ""
+    log.warning("--threads %d is more than the %s this process may use%s: its threads take turns on them (--threads "
+                "0 fits them to the CPUs)", threads, cpus, of)  # fmt: skip
 
 
 def _has_vnni() -> bool:

@@ -116,3 +116,44 @@ def test_more_threads_than_usable_cpus_are_taken_and_said_in_one_line(rule_onnx,
     assert said == ([f"roadseg: --threads 4 is more than the 1 CPU this process may use (of the machine's {os.cpu_count()}: "
                      "taskset, a container's cpuset): its threads take turns on them (--threads 0 fits them to the "
                      "CPUs)"] if threads > 1 else []), r.stderr  # fmt: skip
+
+
+#: A child pinned to one CPU that prints bench's warnings of a result made as ``run_bench`` makes it (its machine's
+#: CPUs, and those this process may use, read there), its load average at start argv[2].
+PINNED_LOAD = """
+import json, os, sys
+os.sched_setaffinity(0, {int(sys.argv[1])})
+from roadseg.tools.info import cpu_info
+from roadseg.tools.report import warnings_of
+cpu = cpu_info()
+result = {"frames": 60, "repeats": 3, "rows": [], "load_average": [float(sys.argv[2])] * 2, "cpus_usable": cpu["usable"],
+          "machine": {"cpu": cpu}}
+print(json.dumps(warnings_of(result)))
+"""
+
+
+def test_the_load_average_warning_compares_the_machines_load_with_the_machines_cpus():
+    """bench's warning compared the machine's load average with the CPUs this process may use: under ``taskset -c 0``
+    it said 'the load average was 3.1 on 1 CPU' of a load on the machine's 2 (and on 8 cores warned of a load of 1,
+    another job on the other 7). Now the machine's load against the machine's CPUs, the process's said beside."""
+    one, cores = min(os.sched_getaffinity(0)), os.cpu_count()
+
+    def said(load: float) -> list[str]:
+        out = subprocess.run([sys.executable, "-c", PINNED_LOAD, str(one), str(load)], capture_output=True, text=True,
+                             check=True)  # fmt: skip
+        return [w for w in json.loads(out.stdout) if "load average" in w]
+
+    busy = round(max(0.5, cores / 4) + 1, 2)
+    assert said(busy) == [f"the load average was {busy} on {cores} CPUs as the run began (the machine's; this process "
+                          "may use 1 of them): other work shared the machine (compare the ratios, each from rounds "
+                          "timed in turn, not frames/s)"]  # fmt: skip  # (was: 'on 1 CPU')
+    assert said(round(max(0.5, cores / 4) - 0.1, 2)) == []
+
+
+def test_a_load_the_pinned_process_shares_no_cpu_of_is_judged_by_the_machines_cpus():
+    from roadseg.tools.report import warnings_of
+
+    result = {"frames": 60, "repeats": 3, "rows": [], "load_average": [1.5, 1.5], "cpus_usable": 1,
+              "machine": {"cpu": {"cores": 8, "usable": 1}}}  # fmt: skip
+    assert not [w for w in warnings_of(result) if "load average" in w]  # (was: 'the load average was 1.5 on 1 CPU')
+    assert [w for w in warnings_of({**result, "load_average": [2.5, 2.5]}) if "load average" in w]

@@ -86,10 +86,8 @@ def warnings_of(result: dict) -> list[str]:
         worst = max(busy, key=lambda r: r["spread"])
         out.append(f"the runs of {len(busy)} row(s) differ by up to {worst['spread']:.2f}x ({_name(worst)}): the "
                    "machine was busy; rerun with more --repeats before trusting the ratios")  # fmt: skip
-    load, cpus = result.get("load_average"), result.get("cpus_usable", 1)
-    if load and load[0] >= max(0.5, cpus / 4):
-        out.append(f"the load average was {load[0]} on {_cpus(cpus)} as the run began: other work shared the machine "
-                   "(compare the ratios, each from rounds timed in turn, not frames/s)")  # fmt: skip
+    if said := _load_said(result):
+        out.append(said)
     if frames < asked:
         out.append(f"{asked} frames asked, the clip gave {frames}")
     fewer = [r for r in rows if r.get("frames", frames) < frames - frames % r["batch"]]
@@ -102,6 +100,26 @@ def warnings_of(result: dict) -> list[str]:
             out.append(f"{prec} ran above the measured peak ({100 * f['fraction_of_peak']:.0f}%): the peak read low "
                        "(a busy machine, or kernels faster than onnxruntime's matmul), so the floor means little")  # fmt: skip
     return out
+
+
+def _load_said(result: dict) -> str | None:
+    """The warning of a machine not idle as the run began: its load average (the machine's, a container's host's
+    too) against the machine's CPUs, like with like (was: against those this process may use, ``cpus_usable``: under
+    ``taskset -c 0`` on 8 cores a load of 1 on the other 7 warned, said 'on 1 CPU'), the process's said beside them
+    where fewer; None where it was idle. A result without the machine's (an older one): its usable CPUs.
+
+    >>> _load_said({"load_average": [3.1, 2.0], "cpus_usable": 1, "machine": {"cpu": {"cores": 2}}}).split(":")[0]
+    "the load average was 3.1 on 2 CPUs as the run began (the machine's; this process may use 1 of them)"
+    >>> _load_said({"load_average": [1.0, 1.0], "cpus_usable": 1, "machine": {"cpu": {"cores": 8}}}) is None
+    True
+    """
+    load, usable = result.get("load_average"), result.get("cpus_usable", 1)
+    cpus = (result.get("machine") or {}).get("cpu", {}).get("cores") or usable
+    if not load or load[0] < max(0.5, cpus / 4):
+        return None
+    mine = f"; this process may use {usable} of them" if usable < cpus else ""
+    return (f"the load average was {load[0]} on {_cpus(cpus)} as the run began (the machine's{mine}): other work "
+            "shared the machine (compare the ratios, each from rounds timed in turn, not frames/s)")  # fmt: skip
 
 
 def _cpus(n: int) -> str:

@@ -186,7 +186,7 @@ def test_progress_that_raises_a_bare_error_in_the_writer_thread_names_it_once(ru
     def interrupting(done: int, total: int | None) -> None:
         raise KeyboardInterrupt  # (the first call: from the writer's thread, where no signal comes)
 
-    with pytest.raises(roadseg.RoadsegError, match=r"^encode failed: KeyboardInterrupt; kept a playable"):
+    with pytest.raises(roadseg.RoadsegError, match=r"^on_progress failed: KeyboardInterrupt; kept a playable"):
         roadseg.segment_video(split_video, tmp_path / "o.mp4", model=rule_onnx, quiet=True, on_progress=interrupting)
 
 

@@ -1,24 +1,88 @@
 """A run's end where an error nothing foresaw stopped it (a bug: in the code after the stages, a callback, ``--stats``):
 :func:`internal_error`, the output settled and said by :func:`~roadseg.pipeline.outcome.unforeseen`, and ``--stats``
-written as far as is known, as a failure foreseen writes them (:func:`~roadseg.pipeline.outcome.with_stats`); and
-:func:`write_stats`, a finished run's.
+written as far as is known, as a failure foreseen writes them (:func:`~roadseg.pipeline.outcome.with_stats`);
+:func:`write_stats`, a finished run's; and what a library caller hands :func:`~roadseg.pipeline.run.run`: its
+arguments checked before any work (:func:`check_call`), its model (:func:`segmenter_for`) and its ``on_progress`` named as its own where it raises
+(:func:`reporting`, :func:`stage_of`).
 
 Example:
-    >>> from roadseg.pipeline.options import SegmentOptions
     >>> str(internal_error(RuntimeError("boom"), SegmentOptions("in.mp4"), None, [], 0))
     'internal error: RuntimeError: boom'
+    >>> check_call("in.mp4", None)
+    Traceback (most recent call last):
+    roadseg.errors.ArgumentError: options must be a roadseg.SegmentOptions (SegmentOptions(input, output, ...)), not 'in.mp4'
 """
 
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
-from roadseg.errors import OutputError, PipelineError
+from roadseg.errors import ArgumentError, ModelError, OutputError, PipelineError
+from roadseg.pipeline.infer import Segmenter
 from roadseg.pipeline.options import RunResult, SegmentOptions
 from roadseg.pipeline.outcome import unforeseen, unwritten, with_stats
+from roadseg.pipeline.runner import StageFailed
+from roadseg.pipeline.session import OnnxSegmenter
 from roadseg.pipeline.sinks import ImageSink, Sink, VideoSink
 from roadseg.pipeline.sinks.base import write_whole
+
+
+def check_call(options: object, segmenter: object) -> None:
+    """One :class:`~roadseg.errors.ArgumentError` line before any work where ``run``'s ``options`` are no
+    :class:`SegmentOptions` (was: ``run("clip.mp4")`` an AttributeError, ``'str' object has no attribute 'batch'``) or
+    its ``segmenter`` no :class:`Segmenter` (was: ``internal error: AttributeError`` once the input was open)."""
+    if not isinstance(options, SegmentOptions):
+        raise ArgumentError(f"options must be a roadseg.SegmentOptions (SegmentOptions(input, output, ...)), not "
+                            f"{_shown(options)}")  # fmt: skip
+    if segmenter is not None and not isinstance(segmenter, Segmenter):
+        said = ("an OnnxSegmenter: Segmenter(session) shares its session" if isinstance(segmenter, OnnxSegmenter)
+                else _shown(segmenter))  # fmt: skip
+        raise ArgumentError(f"segmenter must be a roadseg.Segmenter (or None), not {said}")
+
+
+def segmenter_for(opts: SegmentOptions, given: Segmenter | None) -> Segmenter:
+    """The run's model: ``given`` (at ``opts.size`` where that is another working size, the same session), else one
+    built from ``opts``; a ``given`` built with another ``tta`` than ``opts`` is a :class:`ModelError`."""
+    size = None if opts.size is None else (int(opts.size[0]), int(opts.size[1]))  # (an array's: was an internal error)
+    if given is None:
+        return Segmenter(opts.model, size=size, providers=opts.device, threads=opts.threads, tta=opts.tta)
+    if given.model.tta != opts.tta:
+        raise ModelError(f"the segmenter given was built with tta={given.model.tta}, the options say tta={opts.tta}")
+    if size is not None and size != given.size:
+        return Segmenter(given.model, size=size)  # same session, another working size
+    return given
+
+
+def _shown(value: object) -> str:
+    said = repr(value)
+    return said if len(said) <= 60 else f"{said[:57]}..."
+
+
+def reporting(on_progress: Callable[[int, int | None], None] | None) -> Callable[[int, int | None], None] | None:
+    """``on_progress`` as the run's writer calls it: what it raises carried as the caller's own failure
+    (``StageFailed("on_progress", ...)``, which :func:`stage_of` finds inside the writer's), not the writer's stage
+    (was: ``encode failed: RuntimeError: ...``, the encoder blamed for the caller's callback)."""
+    if on_progress is None:
+        return None
+
+    def report(done: int, total: int | None) -> None:
+        try:
+            on_progress(done, total)
+        except BaseException as exc:  # noqa: BLE001 - the caller's own (a KeyboardInterrupt too: the writer's thread
+            if isinstance(exc, KeyboardInterrupt) and threading.current_thread() is threading.main_thread():
+                raise  # gets no signal), but a Ctrl-C that came as the caller's thread made the last call
+            raise StageFailed("on_progress", exc) from exc
+
+    return report
+
+
+def stage_of(failed: StageFailed) -> StageFailed:
+    """The failure a run is said to have stopped with: the caller's ``on_progress`` where it raised inside a stage
+    (:func:`reporting`), else the stage's own."""
+    return failed.error if isinstance(failed.error, StageFailed) else failed
 
 
 def write_stats(path: str | Path, result: RunResult) -> None:

@@ -28,10 +28,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
-from roadseg.errors import ModelError, SourceError
+from roadseg.errors import SourceError
 from roadseg.pipeline.checks import check, file_only, images, may_be_a_file, refuse_live_url
 from roadseg.pipeline.infer import Segmenter, infer_stage
-from roadseg.pipeline.internal import internal_error
+from roadseg.pipeline.internal import check_call, internal_error, reporting, segmenter_for, stage_of
 from roadseg.pipeline.internal import write_stats as _write_stats
 from roadseg.pipeline.options import Caller, RunResult, SegmentOptions
 from roadseg.pipeline.outcome import failure, finished, interruption, run_result, with_stats
@@ -75,17 +75,19 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None, finalise
             there yet included (:meth:`Caller.passed_on`; one being opened: once open).
         on_progress: ``on_progress(done, total)``: frames done and expected (None: not known; an estimate until the
             end), whatever ``quiet`` says: at the first frame, at most every 0.1 s after, from the run's writer thread
-            (which waits for it), and once more at the end from the caller's thread, with ``result.frames``; what it
-            raises fails the run (a ``PipelineError`` that names it).
+            (which waits for it), and at the end, with ``result.frames``, from the caller's thread where that was not
+            the last call's figures; what it raises fails the run (``PipelineError``: ``on_progress failed: ...``).
 
     Raises:
         RoadsegError: :class:`~roadseg.errors.SourceError`, ``OutputError``, ``ArgumentError`` (an option's value,
-            stop's or on_progress's), ``ModelError`` or ``SinkError`` before any work; ``PipelineError`` for a failure
+            stop's, on_progress's, segmenter's, or options that are no SegmentOptions), ``ModelError`` or ``SinkError``
+            before any work; ``PipelineError`` for a failure
             midway (the message says whether a playable partial output was kept); ``Interrupted`` on Ctrl-C/SIGTERM;
             ``OutputClosed`` (exit code 141) where the reader of a piped output closed it.
 
     Safe to call from any thread; it installs no signal handlers.
     """
+    check_call(options, segmenter)  # (the two a caller may give as something else altogether)
     live, caller = check(options), Caller.checked(stop, on_progress)
     ends = threading.Event()  # (the run's own stop: --max-frames, a failure, Ctrl-C, a window's q; ``stop`` sets it)
     primary: VideoSink | ImageSink | None = None
@@ -93,7 +95,7 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None, finalise
     stats, result = FrameStats(), None
     try:
         with ExitStack() as stack:
-            seg = _segmenter(options, segmenter)
+            seg = segmenter_for(options, segmenter)
             views = _open_views(options, seg, stats, stack)  # (before the source: a udp:// port waits for its sender)
             with caller.passed_on(ends):  # (a library caller's stop ends a wait for the source)
                 source = stack.enter_context(_open_source(options, live, ends))
@@ -129,16 +131,6 @@ def segment_video(src: str | Path, dst: str | Path | None, options: SegmentOptio
     ``on_progress`` and errors as for :func:`run`."""
     opts = replace(options or SegmentOptions(str(src)), input=str(src), output=None if dst is None else str(dst), **kw)
     return run(opts, stop=stop, on_progress=on_progress).as_dict()
-
-
-def _segmenter(opts: SegmentOptions, given: Segmenter | None) -> Segmenter:
-    if given is None:
-        return Segmenter(opts.model, size=opts.size, providers=opts.device, threads=opts.threads, tta=opts.tta)
-    if given.model.tta != opts.tta:
-        raise ModelError(f"the segmenter given was built with tta={given.model.tta}, the options say tta={opts.tta}")
-    if opts.size and tuple(opts.size) != given.size:
-        return Segmenter(given.model, size=opts.size)  # same session, another working size
-    return given
 
 
 def _open_source(opts: SegmentOptions, live: bool, stop: threading.Event) -> Source:
@@ -241,7 +233,7 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
         expected = min(expected or opts.max_frames, opts.max_frames)
     writer = build_writer(opts, source, seg, sinks, times, stats, queue, stop, expected)
     progress = writer.progress
-    progress.report = caller.on_progress
+    progress.report = reporting(caller.on_progress)
     names = stage_names(source.live, sinks)  # (the last: output, encode, or masks where they go alone)
     produce = (lambda: iter(source)) if source.live else (lambda: writer.read(timed(source, times, "decode")))
     masks = next((sink for sink in sinks if isinstance(sink, MaskSink)), None)
@@ -263,6 +255,7 @@ def _stream(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Si
     except (StageFailed, KeyboardInterrupt) as exc:  # (a camera's run ends so: its figures are written all the same)
         partial = capped_result(opts.fps, source, run_result(opts, source, seg, writer, time.perf_counter() - t0, None, quiet=True))
         if isinstance(exc, StageFailed):
+            exc = stage_of(exc)  # (the caller's on_progress, where it raised in the writer's thread)
             failed = failure(exc, primary, masks)
             raise with_stats(failed, opts, partial, failed=str(failed)) from exc.error
         interrupted = interruption(exc, primary, masks, writer.stats.frames)

@@ -1,0 +1,76 @@
+"""A robotics caller's trial of the library (frames from OpenCV in a callback, runs in threads of their own, stopped
+and followed): what it got wrong is one :class:`~roadseg.errors.ArgumentError` line before any work, and a callback
+of its own that fails is named as the caller's, not as a stage of the run."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from conftest import read_video
+
+import roadseg
+from roadseg.errors import ArgumentError, PipelineError
+
+
+@pytest.mark.parametrize("options", ["clip.mp4", {"input": "clip.mp4"}, None])
+def test_run_given_no_options_object_is_one_line(options, tmp_path):
+    """Was: ``run("clip.mp4")`` an AttributeError, ``'str' object has no attribute 'batch'``."""
+    with pytest.raises(ArgumentError, match=r"^options must be a roadseg\.SegmentOptions \(SegmentOptions\(input, "
+                                            r"output, \.\.\.\)\), not "):  # fmt: skip
+        roadseg.run(options)
+
+
+@pytest.mark.parametrize("given", ["model.onnx", 5])
+def test_a_segmenter_that_is_no_segmenter_is_refused_before_any_work(given, rule_onnx, split_video, tmp_path):
+    """Was: 'internal error: AttributeError: 'str' object has no attribute 'model'', once the input was open."""
+    with pytest.raises(ArgumentError, match=r"^segmenter must be a roadseg\.Segmenter \(or None\), not "):
+        roadseg.run(roadseg.SegmentOptions(split_video, tmp_path / "o.mp4", quiet=True), segmenter=given)
+    assert list(tmp_path.glob("o.mp4*")) == [] and list(tmp_path.glob(".o.mp4*")) == []
+
+
+def test_a_model_session_given_as_the_segmenter_is_told_how_to_share_it(rule_onnx, split_video, tmp_path):
+    session = roadseg.Segmenter(rule_onnx, providers="cpu").model
+    with pytest.raises(ArgumentError, match=r"not an OnnxSegmenter: Segmenter\(session\) shares its session$"):
+        roadseg.run(roadseg.SegmentOptions(split_video, tmp_path / "o.mp4", quiet=True), segmenter=session)
+
+
+@pytest.mark.parametrize("given", [False, True])
+def test_a_size_given_as_an_array_is_taken(given, rule_onnx, split_video, tmp_path):
+    """Was: 'internal error: ValueError: The truth value of an array ... is ambiguous'."""
+    seg = roadseg.Segmenter(rule_onnx, providers="cpu") if given else None
+    result = roadseg.run(roadseg.SegmentOptions(split_video, tmp_path / "o.mp4", model=rule_onnx, quiet=True,
+                                                size=np.array([64, 96])), segmenter=seg)  # fmt: skip
+    assert result.frames == 12
+
+
+def test_progress_that_raises_in_the_writer_thread_is_named_as_the_callers(rule_onnx, split_video, tmp_path):
+    """Was: 'encode failed: RuntimeError: the caller's bug', the encoder blamed for the caller's callback (its last
+    call, from the caller's thread, already said 'on_progress failed')."""
+    threads = []
+
+    def broken(done: int, total: int | None) -> None:
+        threads.append(threading.current_thread().name)
+        raise RuntimeError("the caller's bug")
+
+    with pytest.raises(PipelineError, match=r"^on_progress failed: RuntimeError: the caller's bug; kept a playable "
+                                            r"partial output of 1 frame") as caught:  # fmt: skip
+        roadseg.segment_video(split_video, tmp_path / "o.mp4", model=rule_onnx, quiet=True, on_progress=broken)
+    assert threads == ["roadseg-encode"]  # (its first call: at the first frame, from the writer's thread)
+    assert isinstance(caught.value.__cause__, RuntimeError) and caught.value.reason.startswith("on_progress failed")
+    assert len(read_video(tmp_path / "o.mp4")["frames"]) == 1
+
+
+def test_a_ctrl_c_in_the_callers_thread_during_the_last_progress_call_is_still_an_interruption(rule_onnx, split_video,
+                                                                                                 tmp_path):  # fmt: skip
+    """The last call comes from the caller's thread, where a Ctrl-C does: an Interrupted, as a Ctrl-C elsewhere in
+    the run is, not 'on_progress failed' (the writer thread's KeyboardInterrupt is the callback's own: one gets no
+    signal there)."""
+    def interrupted_at_the_end(done: int, total: int | None) -> None:
+        if threading.current_thread() is threading.main_thread():
+            raise KeyboardInterrupt
+
+    with pytest.raises(roadseg.pipeline.Interrupted):
+        roadseg.segment_video(split_video, tmp_path / "o.mp4", model=rule_onnx, quiet=True,
+                              on_progress=interrupted_at_the_end)  # fmt: skip

@@ -22,6 +22,12 @@ def test_run_given_no_options_object_is_one_line(options, tmp_path):
         roadseg.run(options)
 
 
+def test_segment_video_given_options_that_are_no_segment_options_is_one_line(tmp_path):
+    """Was: TypeError: replace() should be called on dataclass instances."""
+    with pytest.raises(ArgumentError, match=r"^options must be a roadseg\.SegmentOptions .*, not \{'alpha': 0\.6\}$"):
+        roadseg.segment_video("clip.mp4", tmp_path / "o.mp4", {"alpha": 0.6})
+
+
 @pytest.mark.parametrize("given", ["model.onnx", 5])
 def test_a_segmenter_that_is_no_segmenter_is_refused_before_any_work(given, rule_onnx, split_video, tmp_path):
     """Was: 'internal error: AttributeError: 'str' object has no attribute 'model'', once the input was open."""

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from roadseg.errors import SourceError
 from roadseg.pipeline.checks import check, file_only, images, may_be_a_file, refuse_live_url
@@ -125,10 +125,11 @@ def run(options: SegmentOptions, *, segmenter: Segmenter | None = None, finalise
 
 def segment_video(src: str | Path, dst: str | Path | None, options: SegmentOptions | None = None, *,
                   stop: threading.Event | None = None, on_progress: Callable[[int, int | None], None] | None = None,
-                  **kw) -> dict:  # fmt: skip
+                  **kw: Any) -> dict[str, Any]:  # fmt: skip
     """Segment ``src`` (a video, an image, a folder or a glob) into ``dst`` (None: only ``masks_dir``'s masks, nothing
     encoded); return the run's stats as a dict. Keyword arguments set fields of :class:`SegmentOptions`; ``stop``,
-    ``on_progress`` and errors as for :func:`run`."""
+    ``on_progress`` and errors as for :func:`run` (``options`` that are no SegmentOptions too: was a TypeError)."""
+    check_call(SegmentOptions(str(src)) if options is None else options, None)
     opts = replace(options or SegmentOptions(str(src)), input=str(src), output=None if dst is None else str(dst), **kw)
     return run(opts, stop=stop, on_progress=on_progress).as_dict()
 

@@ -80,3 +80,13 @@ def test_a_ctrl_c_in_the_callers_thread_during_the_last_progress_call_is_still_a
     with pytest.raises(roadseg.pipeline.Interrupted):
         roadseg.segment_video(split_video, tmp_path / "o.mp4", model=rule_onnx, quiet=True,
                               on_progress=interrupted_at_the_end)  # fmt: skip
+
+
+def test_frames_to_labels_keeps_the_modules_half_method():
+    """Was: ``FramesToLabels(net).half()`` a TypeError, 'bool' object is not callable (its ``half`` flag hid it)."""
+    torch = pytest.importorskip("torch")
+    from roadseg.model import UNetResNet34
+    from roadseg.model.predict import FramesToLabels
+
+    graph = FramesToLabels(UNetResNet34(11, decoder_channels=(32, 16, 16, 8, 8))).half()
+    assert next(graph.net.parameters()).dtype == torch.float16 and graph.fp16 is False

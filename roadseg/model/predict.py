@@ -44,13 +44,13 @@ class FramesToLabels(nn.Module):
         stem = getattr(getattr(net, "encoder", None), "conv1", None)
         self.folded = fold and not half and getattr(stem, "padding_mode", "zeros") == "replicate"
         self.net = fold_normalisation(net, self.pre.scale, self.pre.shift) if self.folded else net
-        self.half, self.channels_last = half, channels_last
+        self.fp16, self.channels_last = half, channels_last  # (not ``self.half``: that hid ``nn.Module.half()``)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         x = frames.permute(0, 3, 1, 2).to(torch.float32) if self.folded else self.pre(frames)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        return self.net(x.half() if self.half else x).argmax(dim=1).to(torch.uint8)
+        return self.net(x.half() if self.fp16 else x).argmax(dim=1).to(torch.uint8)
 
 
 @torch.no_grad()

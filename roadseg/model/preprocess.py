@@ -18,6 +18,9 @@ from roadseg.classes import MEAN, STD
 
 
 class Preprocess(nn.Module):
+    scale: torch.Tensor  # (buffers: typed as tensors, not as ``Tensor | Module``)
+    shift: torch.Tensor
+
     def __init__(self) -> None:
         super().__init__()
         scale = torch.tensor(STD).mul(255.0).reciprocal().view(1, 3, 1, 1)

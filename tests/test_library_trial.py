@@ -4,6 +4,7 @@ of its own that fails is named as the caller's, not as a stage of the run."""
 
 from __future__ import annotations
 
+import re
 import threading
 
 import numpy as np
@@ -90,3 +91,46 @@ def test_frames_to_labels_keeps_the_modules_half_method():
 
     graph = FramesToLabels(UNetResNet34(11, decoder_channels=(32, 16, 16, 8, 8))).half()
     assert next(graph.net.parameters()).dtype == torch.float16 and graph.fp16 is False
+
+
+# Segmenter (roadseg/pipeline/infer.py): what a frame-by-frame caller gets wrong
+
+
+@pytest.mark.parametrize(("frame", "said"), [
+    (None, "got None"),
+    ("frame.png", "got str 'frame.png': read the picture first, cv2.imread(path)[..., ::-1]"),
+    (object(), "got object <object"),
+])  # fmt: skip
+def test_a_frame_that_is_no_array_is_said_as_what_it_is(rule_onnx, frame, said):
+    """Was: 'got an array []' for each of them."""
+    with pytest.raises(ArgumentError, match=r"^a frame must be a uint8 RGB picture \[H,W,3\]; " + re.escape(said)):
+        roadseg.Segmenter(rule_onnx, providers="cpu").segment(frame)
+
+
+def test_one_frame_given_as_a_batch_is_told_so(rule_onnx):
+    """Was: its rows checked as frames, 'got a grayscale one [64,3]'."""
+    with pytest.raises(ArgumentError, match=r"^seg\(frames\) takes a batch, \[N,H,W,3\] or a list of frames; got "
+                                            r"\[48,64,3\], one frame\? seg\.segment\(frame\), or seg\(\[frame\]\)$"):  # fmt: skip
+        roadseg.Segmenter(rule_onnx, providers="cpu")(np.zeros((48, 64, 3), np.uint8))
+
+
+def test_a_batch_may_be_any_iterable_of_frames(rule_onnx):
+    """Was: a generator a TypeError, 'object of type 'generator' has no len()'."""
+    seg = roadseg.Segmenter(rule_onnx, providers="cpu")
+    assert seg(np.zeros((48, 64, 3), np.uint8) for _ in range(2)).shape == (2, *seg.fitted(48, 64).size)
+    with pytest.raises(ArgumentError, match=r"^no frames given$"):
+        seg(iter([]))
+
+
+@pytest.mark.parametrize("threads", [-1, "2", 1.5, True])
+def test_a_segmenters_threads_that_cannot_be_are_refused_in_one_line(rule_onnx, threads):
+    """Was: -1 taken, '2' a TypeError from onnxruntime ('incompatible function arguments')."""
+    with pytest.raises(ArgumentError, match=r"^threads must be 0 or more \(0: one per core\), not "):
+        roadseg.Segmenter(rule_onnx, providers="cpu", threads=threads)
+
+
+def test_a_segmenters_size_may_be_an_array(rule_onnx):
+    """Was: 'The truth value of an array with more than one element is ambiguous'."""
+    seg = roadseg.Segmenter(rule_onnx, providers="cpu", size=np.array([64, 96]))
+    assert seg.size == (64, 96) and all(type(n) is int for n in seg.size)
+    assert seg([np.zeros((48, 64, 3), np.uint8)]).shape == (1, 64, 96)

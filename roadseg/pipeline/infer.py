@@ -18,7 +18,8 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+import reprlib
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,10 +60,16 @@ def checked_frame(frame: np.ndarray) -> np.ndarray:
     >>> checked_frame(np.zeros((4, 6), np.uint8))
     Traceback (most recent call last):
     roadseg.errors.ArgumentError: a frame must be a uint8 RGB picture [H,W,3]; got a grayscale one [4,6]: cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)
+    >>> checked_frame(None)
+    Traceback (most recent call last):
+    roadseg.errors.ArgumentError: a frame must be a uint8 RGB picture [H,W,3]; got None
     """
-    frame = np.asarray(frame)
+    given, frame = frame, np.asarray(frame)
     shape = f"[{','.join(map(str, frame.shape))}]"
-    if frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 1):
+    if frame.ndim == 0 or frame.dtype.kind in "OUSV":  # (was: "got an array []" for None or a path)
+        said = "None" if given is None else f"{type(given).__name__} {reprlib.repr(given)}"
+        what = said + (": read the picture first, cv2.imread(path)[..., ::-1]" if isinstance(given, str | Path) else "")
+    elif frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 1):
         what = f"a grayscale one {shape}: cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)"
     elif frame.ndim == 3 and frame.shape[2] == 4:
         what = f"one of 4 channels {shape} (RGBA?): frame[..., :3]"
@@ -135,10 +142,13 @@ class Segmenter:
     is one line, an :class:`~roadseg.errors.ArgumentError` (:func:`checked_frame`). ``segment`` gives one frame's
     labels at its own size, calling the segmenter gives a batch's at the working size (:func:`resize_labels` brings
     them back); ``classes`` and ``palette`` name and paint them (:class:`~roadseg.pipeline.overlay.Overlay`).
+    One segmenter may be called from several threads at once (a camera's callback each): a call keeps no state
+    on it, and its onnxruntime session runs calls side by side (on a CPU they share the cores: a batch is the
+    cheaper way to more frames/s).
 
     >>> import numpy as np
     >>> from roadseg.pipeline.overlay import Overlay, palette_lut
-    >>> seg = Segmenter("models/unet-r34-camvid-int8.onnx", providers="cpu")    # or by name, or None: the default
+    >>> seg = Segmenter("unet-r34-camvid-int8.onnx", providers="cpu")   # a shipped model by name, a path, or None
     >>> frame = np.zeros((719, 1279, 3), np.uint8)
     >>> labels = seg.segment(frame)
     >>> labels.shape, labels.dtype, seg.classes[3]
@@ -162,6 +172,9 @@ class Segmenter:
                                      and all(isinstance(n, int | np.integer) and n > 0 for n in size)):  # fmt: skip
             # (before the model is loaded: one line before any work; a single number too, was a TypeError)
             raise ArgumentError(f"size must be (height, width), two whole numbers over 0, not {size!r}")
+        if isinstance(threads, bool) or not isinstance(threads, int | np.integer) or threads < 0:
+            # (said as run's options are; was: -1 taken, "2" a TypeError from onnxruntime)
+            raise ArgumentError(f"threads must be 0 or more (0: one per core), not {threads!r}")
         if isinstance(model, OnnxSegmenter):
             self.model = model
         else:
@@ -173,7 +186,8 @@ class Segmenter:
                 self.model = OnnxSegmenter(default_model_path("cpu"), providers="cpu", threads=threads, tta=tta)
         self.fixed = size is not None  # a size given is kept whatever the pictures' shape
         self.given = self.fixed  # (a --size, not one fitted to the pictures: check_size warns of it alone)
-        self.size: tuple[int, int] = tuple(size) if size else self.model.input_size  # type: ignore[assignment]
+        self.size: tuple[int, int] = (int(size[0]), int(size[1])) if size is not None else self.model.input_size
+        # (an array's size: was, "The truth value of an array ... is ambiguous")
         self.classes = self.model.classes
         self.palette = self.model.palette
 
@@ -225,14 +239,17 @@ class Segmenter:
         """A frame at the working size (area interpolation when shrinking)."""
         return resize_frame(frame, self.size)
 
-    def __call__(self, frames: Sequence[np.ndarray]) -> np.ndarray:
+    def __call__(self, frames: Iterable[np.ndarray]) -> np.ndarray:
         """Labels uint8 [N,h,w] at the working size (fitted to the first frame's shape unless a size was
         given) for a batch of RGB frames (each checked: :func:`checked_frame`)."""
-        if len(frames) == 0:
+        if isinstance(frames, np.ndarray) and frames.ndim == 3:  # (was: its rows checked, "a grayscale one [1280,3]")
+            raise ArgumentError(f"seg(frames) takes a batch, [N,H,W,3] or a list of frames; got "
+                                f"[{','.join(map(str, frames.shape))}], one frame? seg.segment(frame), or seg([frame])")  # fmt: skip
+        checked = [checked_frame(f) for f in frames]  # (any iterable: was, a generator a TypeError)
+        if not checked:
             raise ArgumentError("no frames given")
-        frames = [checked_frame(f) for f in frames]
-        seg = self.fitted(*frames[0].shape[:2])
-        return self.model.predict(np.stack([seg.resize(f) for f in frames]))
+        seg = self.fitted(*checked[0].shape[:2])
+        return self.model.predict(np.stack([seg.resize(f) for f in checked]))
 
     def segment(self, frame: np.ndarray) -> np.ndarray:
         """Labels uint8 [H,W] of one RGB frame, at the frame's own size."""

@@ -93,7 +93,7 @@ def test_every_exported_name_has_a_docstring_and_the_segmenters_an_example():
 
 
 @pytest.mark.parametrize(("kw", "said"), [
-    ({"alpha": 2}, r"^alpha must be within 0\.\.1, not 2$"),
+    ({"alpha": 2}, r"^alpha must be a number from 0 to 1, not 2$"),
     ({"mode": "x"}, r"^mode must be one of \('overlay', 'mask', 'side-by-side'\), not 'x'$"),
     ({"device": "gpu"}, r"^device must be auto, cpu, cuda or tensorrt, not 'gpu'$"),
 ])  # fmt: skip

@@ -134,3 +134,22 @@ def test_a_segmenters_size_may_be_an_array(rule_onnx):
     seg = roadseg.Segmenter(rule_onnx, providers="cpu", size=np.array([64, 96]))
     assert seg.size == (64, 96) and all(type(n) is int for n in seg.size)
     assert seg([np.zeros((48, 64, 3), np.uint8)]).shape == (1, 64, 96)
+
+
+@pytest.mark.parametrize(("field", "value", "said"), [
+    ("alpha", "0.5", r"alpha must be a number from 0 to 1, not '0\.5'"),  # (was: internal error: TypeError)
+    ("start", "3", r"start must be a number, 0 or more, not '3'"),  # (was: internal error: TypeError)
+    ("start", -1.0, r"start must be a number, 0 or more, not -1\.0"),  # (was: taken as 0)
+    ("crf", "20", r"crf must be a whole number, not '20'"),  # (was: cannot set up encoder 'libx264' ... '<=')
+    ("height", -5, r"height must be a whole number of pixels, 2 or more, not -5"),  # (was: no decodable video frames)
+    ("duration", 0, r"duration must be a number of seconds above 0 \(None: to the end\), not 0"),
+    ("retry_delay", -1, r"retry_delay must be a number, 0 or more, not -1"),
+])
+def test_an_option_the_command_line_could_not_be_given_is_one_line_before_any_work(field, value, said, split_video,
+                                                                                   tmp_path):  # fmt: skip
+    """A library caller's number of the wrong type or range was an internal error midway, a misleading line (a
+    negative height: 'no decodable video frames'), or taken: it is refused as the command line's types refuse it."""
+    opts = roadseg.SegmentOptions(split_video, tmp_path / "o.mp4", quiet=True, **{field: value})
+    with pytest.raises(ArgumentError, match=f"^{said}$"):
+        roadseg.run(opts)
+    assert not (tmp_path / "o.mp4").exists()

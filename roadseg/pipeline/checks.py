@@ -18,15 +18,14 @@ Example:
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Collection
 from dataclasses import fields
-from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
-from roadseg.errors import ArgumentError, OutputError, SourceError
+from roadseg.errors import OutputError, SourceError
+from roadseg.pipeline.bounds import check_numbers
 from roadseg.pipeline.connecting import connecting_for, input_said, unused_connecting
 from roadseg.pipeline.options import SegmentOptions
 from roadseg.pipeline.sinks import check_output_path, same_file
@@ -43,7 +42,7 @@ from roadseg.pipeline.suffixes import AUDIO_SUFFIXES, IMAGE_SUFFIXES
 
 def check(opts: SegmentOptions) -> bool:
     """Refuse option sets that cannot work, before anything is opened; return whether the input is live."""
-    _check_numbers(opts)
+    check_numbers(opts)
     if unknown := unknown_scheme(str(opts.input)):  # (was: "--show and --serve are for live input", or the URL as a
         raise SourceError(unknown)  # path not found, a slash lost)
     live = opts.live or is_live_input(str(opts.input))
@@ -231,57 +230,6 @@ def refuse_live_url(given: list[str], url: str, live: Any) -> None:
 
 #: The whole-number options a library caller may give that the command line bounds (``--batch`` 1..256,
 #: ``--threads`` 0.., ``--max-frames`` 1..): (least, most, what is said beside the bounds). 0 threads is one per core.
-_BOUNDS = {"batch": (1, 256, ""), "queue_size": (1, None, ""), "threads": (0, None, " (0: one per core)"),
-           "max_frames": (1, None, " (None: every frame)")}  # fmt: skip
-
-
-def _check_numbers(opts: SegmentOptions) -> None:
-    """Refuse a number the command line's options could not be given (was: ``batch=0`` and ``queue_size=0`` taken,
-    an unbounded queue, ``threads=-1`` passed on, ``max_frames=0`` a run of every frame), in one line."""
-    for name, (least, most, meaning) in _BOUNDS.items():
-        value = getattr(opts, name)
-        if value is None and name == "max_frames":
-            continue
-        if isinstance(value, bool) or not isinstance(value, Integral) or value < least or (most and value > most):
-            bounds = f"from {least} to {most}" if most else f"{least} or more"
-            raise ArgumentError(f"{name} must be {bounds}{meaning}, not {value!r}")
-    _check_retries(opts.retries, opts.retry_delay)
-    _check_above_zero("stream_timeout", opts.stream_timeout, "a number of seconds")
-    if opts.fps is not None:  # (None: every frame)
-        _check_above_zero("fps", opts.fps, "a number of frames a second", " (None: every frame)")
-
-
-def _check_retries(retries: object, delay: float) -> None:
-    """Refuse reconnects that are no count (None: for ever), and for ever with no delay: a busy loop, and a line
-    at each attempt.
-
-    >>> _check_retries(None, 0.0)
-    Traceback (most recent call last):
-    roadseg.errors.ArgumentError: --retries forever (retries=None) needs a --retry-delay above 0 (not a busy loop), not 0.0
-    >>> _check_retries(-1, 1.0)
-    Traceback (most recent call last):
-    roadseg.errors.ArgumentError: retries must be 0 or more, or None (for ever), not -1
-    """
-    if retries is not None and (isinstance(retries, bool) or not isinstance(retries, Integral) or retries < 0):
-        raise ArgumentError(f"retries must be 0 or more, or None (for ever), not {retries!r}")
-    if retries is None and not delay > 0:
-        raise ArgumentError(f"--retries forever (retries=None) needs a --retry-delay above 0 (not a busy loop), not {delay!r}")
-
-
-def _check_above_zero(name: str, value: object, what: str, meaning: str = "") -> None:
-    """Refuse a real-number option that is no ``what`` above 0 (``--stream-timeout``: 0 took every stream as lost at
-    once; ``--fps``), ``meaning`` said beside the bound.
-
-    >>> _check_above_zero("stream_timeout", 0.5, "a number of seconds"), _check_above_zero("fps", 12.5, "a rate")
-    (None, None)
-    >>> _check_above_zero("stream_timeout", 0, "a number of seconds")
-    Traceback (most recent call last):
-    roadseg.errors.ArgumentError: stream_timeout must be a number of seconds above 0, not 0
-    """
-    if isinstance(value, bool) or not isinstance(value, Real) or not (math.isfinite(value) and value > 0):
-        raise ArgumentError(f"{name} must be {what} above 0{meaning}, not {value!r}")
-
-
 def _check_stats(opts: SegmentOptions, live: bool) -> None:
     """Refuse a ``--stats`` file that would replace the input, the output or the model (it was written
     over the input video, after the run), or that cannot be written (found out after the run)."""

@@ -115,7 +115,7 @@ class Overlay:
     def __init__(self, lut: np.ndarray, *, alpha: float = 0.5, mode: str = "overlay",
                  legend: Sequence[str] | None = None) -> None:  # fmt: skip
         if not 0.0 <= alpha <= 1.0:
-            raise ArgumentError(f"alpha must be within 0..1, not {alpha}")
+            raise ArgumentError(f"alpha must be a number from 0 to 1, not {alpha!r}")
         if mode not in MODES:
             raise ArgumentError(f"mode must be one of {MODES}, not {mode!r}")
         self.lut, self.alpha, self.mode = lut, alpha, mode

@@ -99,6 +99,26 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
 def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, suffix: str, bopts: BatchOptions,
            sopts: SegmentOptions) -> Summary:  # fmt: skip
     """:func:`batch` in ``out``, which it holds: find the videos, skip what is done, run the rest."""
+    tasks, clashes, logged, unsearched = _plan(inputs, out, suffix, bopts)
+    model, settings = workers_model_key(sopts, bopts), settings_key(sopts, masks=bopts.masks, stats=bopts.stats,
+                                                                   masks_only=bopts.masks_only)  # fmt: skip
+    summary = Summary(results=str(out / RESULTS), unsearched=unsearched)
+    t0 = time.perf_counter()
+    keys = {task.input: input_key(task.input, task.parts) for task in tasks}  # before any work: what the output is of
+    check_owners(tasks, keys, output_owners(logged))
+    with ResultsLog(out / RESULTS) as results:
+        todo = _settle(tasks, clashes, logged, keys, out, results, summary, model, settings, bopts, sopts)
+        if todo:
+            run(todo, bopts, sopts, out, results, summary, model, settings, keys)
+    summary.wall = time.perf_counter() - t0
+    return summary
+
+
+def _plan(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, suffix: str, bopts: BatchOptions
+          ) -> tuple[list[Task], list[tuple[Path, list]], list[dict], int]:  # fmt: skip
+    """The tasks of ``inputs`` into ``out`` (less the outputs an earlier batch made there), the videos of one folder
+    that would share an output (:func:`_tasks`' ``clashes``), the lines of ``out``'s results log and how many folders
+    could not be searched; BatchError where there is no video, or ``out`` holds videos of its own."""
     specs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     unsearched: list[str] = []
     found, logged = _videos(specs, out, unsearched)
@@ -112,48 +132,47 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
         searched = "" if found else (f" (a folder is searched for files ending {' '.join(sorted(VIDEO_SUFFIXES))}; a "
                                      'raw stream, .h264 or .hevc, is taken by a glob: "DIR/*.h264")')  # fmt: skip
         raise BatchError(f"no videos found in {', '.join(map(str, specs)) or 'no inputs'}{searched}")
-    model, settings = workers_model_key(sopts, bopts), settings_key(sopts, masks=bopts.masks, stats=bopts.stats,
-                                                                   masks_only=bopts.masks_only)  # fmt: skip
+    return tasks, clashes, logged, len(unsearched)
+
+
+def _settle(tasks: list[Task], clashes: list[tuple[Path, list]], logged: list[dict], keys: dict[str, dict], out: Path,
+            results: ResultsLog, summary: Summary, model: str, settings: str, bopts: BatchOptions,
+            sopts: SegmentOptions) -> list[Task]:  # fmt: skip
+    """What earlier runs into ``out`` (their lines: ``logged``) leave of ``tasks`` to do: each one skipped, failed
+    before any work (its input gone, a clash, damaged and unchanged) or renamed is counted in ``summary`` (with a
+    line where new), the rest returned, said where done again, their stale temporary files removed."""
     previous = {} if bopts.force else latest_outcomes(logged)
     lines = histories(logged)
     history = {} if bopts.force else lines
     wants = wrote(sopts, masks=bopts.masks, stats=bopts.stats, masks_only=bopts.masks_only)
-    summary = Summary(results=str(out / RESULTS), unsearched=len(unsearched))
-    t0 = time.perf_counter()
-    keys = {task.input: input_key(task.input, task.parts) for task in tasks}  # before any work: what the output is of
     targets = {task.output for task in tasks}
-    check_owners(tasks, keys, output_owners(logged))
-    with ResultsLog(out / RESULTS) as results:
-        refuse_clashes(clashes, results, summary, model, settings, previous, quiet=bopts.quiet)
-        todo, skipped, replaced = [], [], []
-        for task in tasks:
-            key = keys[task.input]
-            done = previous.get(task.input)
-            if (made := done_before(history.get(task.input, []), task, key, model, settings, wants)) is not None:
-                skipped.append(task)  # (no line: its ok line stands; a nightly rerun would add a line a video)
-                summary.add({"status": "skipped", "frames": made.get("frames")})
-            elif not task.parts and not os.path.exists(task.input):
-                _count_missing(task, results, summary, model, settings, key, bopts.quiet)
-            elif not bopts.retry_failed and is_damaged(done, key, model, settings):
-                _count_unchanged(task, done, out, summary, bopts.quiet)
-            elif (earlier := renamed(task, previous, key, model, settings, targets)) is not None:
-                _take_renamed(task, earlier, out, results, summary, bopts.quiet)
-            else:
-                if not bopts.quiet and (why := redone(task, done, key, model, settings)):
-                    print(f"{shown(task.input, task.output, out)}: {why}", file=sys.stderr, flush=True)
-                if why_again := done_otherwise(task, done, key, model, settings):
-                    replaced.append(why_again)
-                Path(task.output).parent.mkdir(parents=True, exist_ok=True)
-                todo.append(task)
-        if replaced and not bopts.quiet:
-            say_replaced(replaced)
-        if not bopts.quiet:
-            say_cut_short(sum(lines.get(task.input, [{}])[-1].get("status") == "interrupted" for task in todo))
-        remove_stale_temps([*todo, *skipped])  # (a killed run's, also beside videos a --force run did then)
-        if todo:
-            run(todo, bopts, sopts, out, results, summary, model, settings, keys)
-    summary.wall = time.perf_counter() - t0
-    return summary
+    refuse_clashes(clashes, results, summary, model, settings, previous, quiet=bopts.quiet)
+    todo, skipped, replaced = [], [], []
+    for task in tasks:
+        key = keys[task.input]
+        done = previous.get(task.input)
+        if (made := done_before(history.get(task.input, []), task, key, model, settings, wants)) is not None:
+            skipped.append(task)  # (no line: its ok line stands; a nightly rerun would add a line a video)
+            summary.add({"status": "skipped", "frames": made.get("frames")})
+        elif not task.parts and not os.path.exists(task.input):
+            _count_missing(task, results, summary, model, settings, key, bopts.quiet)
+        elif not bopts.retry_failed and is_damaged(done, key, model, settings):
+            _count_unchanged(task, done, out, summary, bopts.quiet)
+        elif (earlier := renamed(task, previous, key, model, settings, targets)) is not None:
+            _take_renamed(task, earlier, out, results, summary, bopts.quiet)
+        else:
+            if not bopts.quiet and (why := redone(task, done, key, model, settings)):
+                print(f"{shown(task.input, task.output, out)}: {why}", file=sys.stderr, flush=True)
+            if why_again := done_otherwise(task, done, key, model, settings):
+                replaced.append(why_again)
+            Path(task.output).parent.mkdir(parents=True, exist_ok=True)
+            todo.append(task)
+    if replaced and not bopts.quiet:
+        say_replaced(replaced)
+    if not bopts.quiet:
+        say_cut_short(sum(lines.get(task.input, [{}])[-1].get("status") == "interrupted" for task in todo))
+    remove_stale_temps([*todo, *skipped])  # (a killed run's, also beside videos a --force run did then)
+    return todo
 
 
 def _videos(specs: list[str | os.PathLike], out: Path, unsearched: list[str]) -> tuple[list[Video], list[dict]]:

@@ -1625,6 +1625,40 @@ def test_a_rerun_skips_videos_done_masks_only_and_one_without_it_does_not(archiv
     assert roadseg.batch(archive, out, **opts, masks_only=True).skipped == 3  # (the videos' run wrote the masks)
 
 
+def test_a_rerun_says_which_output_is_missing_or_which_option_changed(archive: Path, rule_onnx: Path, tmp_path: Path,
+                                                                     capsys) -> None:  # fmt: skip
+    """Each video a rerun does again, its input as it was, is said before any work with why: an output it asks for
+    that no run wrote (was: '3 videos done before with other options are done again, their outputs replaced' where
+    --stats was added after a --masks-only run, and nothing where the videos were written after it), one removed
+    since (was: nothing), or which option changed; one line a reason, the video named where it is alone in it. A
+    video whose input changed is said so, though the options changed too (was: nothing)."""
+    (archive / "broken.mp4").unlink()
+    out, opts = tmp_path / "out", {"model": str(rule_onnx), "workers": 1}
+
+    def said(**kw) -> list[str]:
+        capsys.readouterr()
+        roadseg.batch(archive, out, **opts, **kw)
+        return [line for line in capsys.readouterr().err.splitlines() if "done again" in line or "redone" in line]
+
+    assert roadseg.batch(archive, out, **opts, masks_only=True, quiet=True).ok == 3
+    assert said(masks_only=True, stats=True) == ["3 videos done before without --stats (no stats.json) are done again"]
+    assert said(stats=True) == ["3 videos done before with --masks-only (no video) are done again"]
+    assert said(stats=True, masks=True) == []  # (the --masks-only run's masks stand)
+    assert said(stats=True, masks=True, crf=30) == [
+        "3 videos done before with other options are done again, their outputs replaced (--crf 23 → 30; another "
+        "output folder keeps both)"]  # fmt: skip
+    assert said(stats=True, crf=30) == []  # (all there: skipped)
+    (out / "z.mp4").unlink()
+    assert said(stats=True, crf=30) == ["z.mkv: done before with its video removed since, done again"]
+    write_video(archive / "a/x.mp4", split_frames(5))
+    when = [line["time"] for line in batch_results(out) if line["input"] == str(archive / "a/x.mp4")][-1]
+    assert said(stats=True, crf=31, mode="side-by-side") == [
+        f"a/x.mp4: redone, it changed since it was done at {when}",
+        "2 videos done before with other options are done again, their outputs replaced (--mode overlay → "
+        "side-by-side, --crf 30 → 31; another output folder keeps both)"]  # fmt: skip
+    assert said(stats=True, crf=31, mode="side-by-side", force=True) == []
+
+
 def test_masks_only_refuses_the_options_that_shape_the_video_as_segment_does(archive: Path, rule_onnx: Path,
                                                                             tmp_path: Path) -> None:  # fmt: skip
     out = tmp_path / "out"

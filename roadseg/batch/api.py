@@ -17,6 +17,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
 
+from roadseg.batch.again import say_again, why_again
 from roadseg.batch.done import done_before, histories, wrote
 from roadseg.batch.errors import BatchError
 from roadseg.batch.inputs import plan_joined, plan_outputs, refuse_streams
@@ -34,12 +35,12 @@ from roadseg.batch.options import (
 from roadseg.batch.report import Summary, shown
 from roadseg.batch.rerun import (
     check_owners,
-    done_otherwise,
+    count_unchanged,
     redone,
     refuse_clashes,
     renamed,
     say_cut_short,
-    say_replaced,
+    take_renamed,
 )
 from roadseg.batch.results import (
     RESULTS,
@@ -47,13 +48,14 @@ from roadseg.batch.results import (
     input_key,
     is_damaged,
     latest_outcomes,
+    output_fields,
     output_owners,
     read_results,
     results_line,
     settings_key,
     written_outputs,
 )
-from roadseg.batch.task import Task, move_outputs, remove_stale_temps
+from roadseg.batch.task import Task, remove_stale_temps
 from roadseg.errors import SourceError, reason_of
 from roadseg.pipeline.inputs import Video, find_videos
 from roadseg.pipeline.options import SegmentOptions
@@ -144,10 +146,10 @@ def _settle(tasks: list[Task], clashes: list[tuple[Path, list]], logged: list[di
     previous = {} if bopts.force else latest_outcomes(logged)
     lines = histories(logged)
     history = {} if bopts.force else lines
-    wants = wrote(sopts, masks=bopts.masks, stats=bopts.stats, masks_only=bopts.masks_only)
+    wants, fields = wrote(sopts, masks=bopts.masks, stats=bopts.stats, masks_only=bopts.masks_only), output_fields(sopts)
     targets = {task.output for task in tasks}
     refuse_clashes(clashes, results, summary, model, settings, previous, quiet=bopts.quiet)
-    todo, skipped, replaced = [], [], []
+    todo, skipped, again = [], [], []
     for task in tasks:
         key = keys[task.input]
         done = previous.get(task.input)
@@ -157,18 +159,18 @@ def _settle(tasks: list[Task], clashes: list[tuple[Path, list]], logged: list[di
         elif not task.parts and not os.path.exists(task.input):
             _count_missing(task, results, summary, model, settings, key, bopts.quiet)
         elif not bopts.retry_failed and is_damaged(done, key, model, settings):
-            _count_unchanged(task, done, out, summary, bopts.quiet)
+            count_unchanged(task, done, out, summary, bopts.quiet)
         elif (earlier := renamed(task, previous, key, model, settings, targets)) is not None:
-            _take_renamed(task, earlier, out, results, summary, bopts.quiet)
+            take_renamed(task, earlier, out, results, summary, bopts.quiet)
         else:
-            if not bopts.quiet and (why := redone(task, done, key, model, settings)):
+            if not bopts.quiet and (why := redone(task, done, key)):
                 print(f"{shown(task.input, task.output, out)}: {why}", file=sys.stderr, flush=True)
-            if why_again := done_otherwise(task, done, key, model, settings):
-                replaced.append(why_again)
+            if (reason := why_again(history.get(task.input, []), task, key, model, wants, fields)) is not None:
+                again.append((shown(task.input, task.output, out), reason))
             Path(task.output).parent.mkdir(parents=True, exist_ok=True)
             todo.append(task)
-    if replaced and not bopts.quiet:
-        say_replaced(replaced)
+    if not bopts.quiet:
+        say_again(again)
     if not bopts.quiet:
         say_cut_short(sum(lines.get(task.input, [{}])[-1].get("status") == "interrupted" for task in todo))
     remove_stale_temps([*todo, *skipped])  # (a killed run's, also beside videos a --force run did then)
@@ -217,31 +219,6 @@ def _count_missing(task: Task, results: ResultsLog, summary: Summary, model: str
     summary.error += 1  # (no node's: none ran it)
     if not quiet:
         print(f"{os.path.relpath(task.input)}: error, input not found", file=sys.stderr, flush=True)
-
-
-def _count_unchanged(task: Task, done: dict, out: Path, summary: Summary, quiet: bool) -> None:
-    """Count ``task``, found damaged before and unchanged since, as an error, without trying it again."""
-    summary.error += 1  # (no line: its error line stands; a nightly rerun would add one a broken file)
-    summary.unchanged += 1
-    if not quiet:
-        when = f" at {done['time']}" if done.get("time") else ""  # (lines of earlier versions may lack it)
-        print(f"{shown(task.input, task.output, out)}: error, unchanged since it failed{when}: {done.get('error')} "
-              "(not tried again; --retry-failed does)", file=sys.stderr, flush=True)  # fmt: skip
-
-
-def _take_renamed(task: Task, earlier: dict, out: Path, results: ResultsLog, summary: Summary, quiet: bool) -> None:
-    """Move the outputs ``earlier`` (the same video, done under another output name) to ``task``'s names, and
-    log it as done so: skipped, not redone."""
-    moved = {**earlier, "input": task.input, "output": task.output, "renamed_from": earlier["output"]}
-    results.write(moved)  # (first: a crash before the move leaves the old name, done again next run)
-    move_outputs(replace(task, input=earlier["input"], output=earlier["output"]), task)
-    summary.add({"status": "skipped", "frames": earlier.get("frames")})
-    if not quiet:
-        why = ("the folder's drives changed" if task.parts else
-               "a video beside it whose name differs only by its ending came or went")  # fmt: skip
-        print(f"{os.path.relpath(task.output, out)}: done before as "
-              f"{os.path.relpath(earlier['output'], out)} ({why}); renamed, not redone",
-              file=sys.stderr, flush=True)  # fmt: skip
 
 
 @contextmanager

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 #: Of :data:`~roadseg.batch.results.OUTPUT_FIELDS`, those that shape only the video: not the masks (``--masks-only`` refuses them)
 VIDEO_ONLY = ("alpha", "mode", "legend", "codec", "crf", "preset", "no_audio")
+#: What a run writes of a video, in :class:`~roadseg.batch.task.Paths`' order
+KINDS = ("video", "masks", "stats")
 
 
 def wrote(options: SegmentOptions, *, masks: bool, stats: bool, masks_only: bool = False) -> dict[str, str]:
@@ -59,8 +61,29 @@ def done_line(history: Sequence[dict], task: Task, key: dict, model: str, wants:
     >>> done_line([ok], Task("/in/a.mp4", "/nowhere/a.mp4"), {}, "m", {"video": "v"}) is None  # (no output there)
     True
     """
+    writers = last_writers(history)
+    last: tuple[int, dict] = (-1, {})
+    for kind, path in zip(KINDS, task.final, strict=True):
+        if kind not in wants:
+            continue
+        i, line, digest = writers.get(path) or (-1, {}, None)
+        if (digest != wants[kind] or not there(path, kind) or line.get("model") != model or not key
+                or any(line.get(k) != v for k, v in key.items())):  # fmt: skip
+            return None
+        last = max(last, (i, line), key=lambda w: w[0])
+    return last[1] or None
+
+
+def last_writers(history: Sequence[dict]) -> dict[Path, tuple[int, dict, str] | None]:
+    """Of each output path an ``ok`` or ``error`` line of ``history`` names, the last that wrote it: its index, the
+    line and the digest it records (:func:`wrote`); ``None`` where that is an ``error`` line or one of an earlier
+    version (no ``wrote``), which may have written any output of its task.
+
+    >>> ok = {"input": "/in/a.mp4", "output": "/o/a.mp4", "status": "ok", "wrote": {"video": "v"}}
+    >>> {str(p): w and w[2] for p, w in last_writers([ok, {**ok, "status": "error"}, {**ok, "status": "interrupted"}]).items()}
+    {'/o/a.mp4': None, '/o/a.masks': None, '/o/a.stats.json': None}
+    """
     from roadseg.batch.task import Task
-    from roadseg.pipeline.sinks.maskindex import INDEX_NAME
 
     writers: dict[Path, tuple[int, dict, str] | None] = {}
     for i, line in enumerate(history):
@@ -69,20 +92,17 @@ def done_line(history: Sequence[dict], task: Task, key: dict, model: str, wants:
             continue
         made = line.get("wrote") if status == "ok" and isinstance(line.get("wrote"), dict) else None
         paths = Task(str(line.get("input")), output, masks=True, stats=True, masks_only=output.endswith(".masks")).final
-        for kind, path in zip(("video", "masks", "stats"), paths, strict=True):
+        for kind, path in zip(KINDS, paths, strict=True):
             if path is not None and (made is None or kind in made):
                 writers[path] = (i, line, made[kind]) if made is not None else None
-    last: tuple[int, dict] = (-1, {})
-    for kind, path in zip(("video", "masks", "stats"), task.final, strict=True):
-        if kind not in wants:
-            continue
-        i, line, digest = writers.get(path) or (-1, {}, None)
-        there = (path / INDEX_NAME).is_file() if kind == "masks" else path.is_file()
-        if (digest != wants[kind] or not there or line.get("model") != model or not key
-                or any(line.get(k) != v for k, v in key.items())):  # fmt: skip
-            return None
-        last = max(last, (i, line), key=lambda w: w[0])
-    return last[1] or None
+    return writers
+
+
+def there(path: Path, kind: str) -> bool:
+    """Whether the output ``path`` of ``kind`` is there: a masks folder by its ``masks.csv``."""
+    from roadseg.pipeline.sinks.maskindex import INDEX_NAME
+
+    return (path / INDEX_NAME).is_file() if kind == "masks" else path.is_file()
 
 
 def histories(path: str | Path | list[dict]) -> dict[str, list[dict]]:

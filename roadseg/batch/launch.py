@@ -23,7 +23,7 @@ from roadseg.batch.driver import drive
 from roadseg.batch.errors import BatchInterrupted, ResultsUnwritable
 from roadseg.batch.options import BatchOptions
 from roadseg.batch.report import Progress, Summary, shown
-from roadseg.batch.results import ResultsLog, results_line
+from roadseg.batch.results import ResultsLog, output_fields, results_line
 from roadseg.batch.task import Task, remove_temps
 from roadseg.pipeline.legend_text import legend_note
 from roadseg.pipeline.options import SegmentOptions
@@ -35,12 +35,12 @@ def run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path,
     """Start the pool, drive it, and on Ctrl-C stop it and remove what was unfinished."""
     progress = Progress(len(todo), enabled=not bopts.quiet)
     pool = None
-    made = wrote(sopts, masks=bopts.masks, stats=bopts.stats, masks_only=bopts.masks_only)
+    made, options = wrote(sopts, masks=bopts.masks, stats=bopts.stats, masks_only=bopts.masks_only), output_fields(sopts)
 
     def record(task: Task, worker_line: dict) -> None:
         if worker_line.get("damaged") and (lately := written_lately(keys[task.input], time.time_ns())):
             worker_line = {**worker_line, "error": f"{worker_line.get('error')}{lately}"}
-        line = results_line(task, worker_line, keys[task.input], worker_line.get("model", model), settings, made)
+        line = results_line(task, worker_line, keys[task.input], worker_line.get("model", model), settings, made, options)
         results.write(line)
         rel = shown(task.input, task.output, out)
         for warning in worker_line.get("warnings") or []:

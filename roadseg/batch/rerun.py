@@ -1,7 +1,8 @@
 """What earlier runs into the same OUT left, settled before any work: outputs that hold another video's
 (:func:`check_owners`), videos of one folder that would share an output (:func:`refuse_clashes`), a
-video or drive done before under another name (:func:`renamed`), whose outputs are moved, not made again,
-and why one done before is done again (:func:`redone`).
+video or drive done before under another name (:func:`renamed`), whose outputs are moved, not made again
+(:func:`take_renamed`), a video found damaged before and unchanged since (:func:`count_unchanged`), and why one done
+before whose input changed is done again (:func:`redone`).
 
 Example (a video's output with its name's ending kept, and without):
     >>> _other_names(Task("/in/clip.ts", "/o/clip.mp4"))
@@ -12,12 +13,13 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from roadseg.batch.errors import BatchError
-from roadseg.batch.report import Summary
+from roadseg.batch.report import Summary, shown
 from roadseg.batch.results import ResultsLog, input_key, is_done, results_line
-from roadseg.batch.task import Task
+from roadseg.batch.task import Task, move_outputs
 
 
 def check_owners(tasks: list[Task], keys: dict[str, dict], owners: dict[str, dict]) -> None:
@@ -108,22 +110,47 @@ def _ending_toggled(target: Path, name: str) -> str:
     return str(target.with_name((Path(name).stem if kept else name) + target.suffix))
 
 
-def redone(task: Task, done: dict | None, key: dict, model: str, settings: str) -> str | None:
-    """Why a video or drive done before (``done``, its ``ok`` line, of the same model and settings) is done again:
-    its input changed since; with ``batch --concat`` the drive gained or lost a file (a dashcam's next file of the
-    same drive, copied in after the nightly run), or one of its files changed. ``None`` where it was not done
-    before so, or its input is as it was (its output gone, say).
+def count_unchanged(task: Task, done: dict, out: Path, summary: Summary, quiet: bool) -> None:
+    """Count ``task``, found damaged before and unchanged since, as an error, without trying it again."""
+    summary.error += 1  # (no line: its error line stands; a nightly rerun would add one a broken file)
+    summary.unchanged += 1
+    if not quiet:
+        when = f" at {done['time']}" if done.get("time") else ""  # (lines of earlier versions may lack it)
+        print(f"{shown(task.input, task.output, out)}: error, unchanged since it failed{when}: {done.get('error')} "
+              "(not tried again; --retry-failed does)", file=sys.stderr, flush=True)  # fmt: skip
+
+
+def take_renamed(task: Task, earlier: dict, out: Path, results: ResultsLog, summary: Summary, quiet: bool) -> None:
+    """Move the outputs ``earlier`` (the same video, done under another output name) to ``task``'s names, and
+    log it as done so: skipped, not redone."""
+    moved = {**earlier, "input": task.input, "output": task.output, "renamed_from": earlier["output"]}
+    results.write(moved)  # (first: a crash before the move leaves the old name, done again next run)
+    move_outputs(replace(task, input=earlier["input"], output=earlier["output"]), task)
+    summary.add({"status": "skipped", "frames": earlier.get("frames")})
+    if not quiet:
+        why = ("the folder's drives changed" if task.parts else
+               "a video beside it whose name differs only by its ending came or went")  # fmt: skip
+        print(f"{os.path.relpath(task.output, out)}: done before as "
+              f"{os.path.relpath(earlier['output'], out)} ({why}); renamed, not redone",
+              file=sys.stderr, flush=True)  # fmt: skip
+
+
+def redone(task: Task, done: dict | None, key: dict) -> str | None:
+    """Why a video or drive done before (``done``, its ``ok`` line, by any model and options: the input's change is
+    the news; was: nothing said where the options changed too) is done again: its input changed since; with ``batch
+    --concat`` the drive gained or lost a file (a dashcam's next file of the same drive, copied in after the nightly
+    run), or one of its files changed. ``None`` where it was not done
+    before so, or its input is as it was (then :func:`~roadseg.batch.again.why_again` tells).
 
     >>> line = {"status": "ok", "model": "m", "settings": "s", "size": 9, "mtime_ns": 1, "files": 2, "time": "T"}
-    >>> redone(Task("/in/d1", "/o/d1.mp4", parts=("a", "b", "c")), line, {"size": 12, "mtime_ns": 2, "files": 3}, "m", "s")
+    >>> redone(Task("/in/d1", "/o/d1.mp4", parts=("a", "b", "c")), line, {"size": 12, "mtime_ns": 2, "files": 3})
     'redone, it gained 1 file since it was done at T (3 files, were 2)'
-    >>> redone(Task("/in/d1", "/o/d1.mp4", parts=("a",)), line, {"size": 3, "mtime_ns": 2, "files": 1}, "m", "s")
+    >>> redone(Task("/in/d1", "/o/d1.mp4", parts=("a",)), line, {"size": 3, "mtime_ns": 2, "files": 1})
     'redone, it lost 1 file since it was done at T (1 file, were 2)'
-    >>> redone(Task("/in/a.mp4", "/o/a.mp4"), line, {"size": 12, "mtime_ns": 2}, "m", "s")
+    >>> redone(Task("/in/a.mp4", "/o/a.mp4"), line, {"size": 12, "mtime_ns": 2})
     'redone, it changed since it was done at T'
     """
-    if (done is None or done.get("status") != "ok" or not key or done.get("model") != model
-            or done.get("settings") != settings or all(done.get(k) == v for k, v in key.items())):  # fmt: skip
+    if done is None or done.get("status") != "ok" or not key or all(done.get(k) == v for k, v in key.items()):
         return None
     when = f" at {done['time']}" if done.get("time") else ""  # (lines of earlier versions may lack it)
     files, was = key.get("files"), done.get("files")
@@ -133,21 +160,6 @@ def redone(task: Task, done: dict | None, key: dict, model: str, settings: str) 
     n = abs(files - was)
     what = f"{'gained' if files > was else 'lost'} {n} file{'s' * (n != 1)}"
     return f"redone, it {what} since it was done{when} ({files} file{'s' * (files != 1)}, were {was})"
-
-
-def done_otherwise(task: Task, done: dict | None, key: dict, model: str, settings: str) -> set[str]:
-    """What differs where ``task`` was done before (``done``, its ``ok`` line: the input as it is, the output there)
-    by another model or with other options, so that this run replaces its output: ``{"another model"}``,
-    ``{"other options"}`` or both; else nothing. One line says it for the batch (:func:`say_replaced`).
-
-    >>> line = {"status": "ok", "model": "m", "settings": "s", "size": 9, "mtime_ns": 1}
-    >>> done_otherwise(Task("/in/a.mp4", "/nowhere/a.mp4"), line, {"size": 9, "mtime_ns": 1}, "m", "t")  # (no output)
-    set()
-    """
-    if done is None or not is_done(done, Path(task.output), key, str(done.get("model")), str(done.get("settings"))):
-        return set()
-    return {what for what, differs in (("another model", done.get("model") != model),
-                                       ("other options", done.get("settings") != settings)) if differs}  # fmt: skip
 
 
 def say_cut_short(n: int) -> None:
@@ -161,17 +173,3 @@ def say_cut_short(n: int) -> None:
     if n:
         print(f"{n} video{'s' * (n != 1)} cut short by an earlier run {'are' if n != 1 else 'is'} done again",
               file=sys.stderr, flush=True)  # fmt: skip
-
-
-def say_replaced(replaced: list[set[str]]) -> None:
-    """One line, before any work, for the videos done before by another model or with other options whose outputs
-    this run replaces (:func:`done_otherwise`, one set a video): a second run into the same OUT with ``--mode
-    side-by-side`` (a nightly job's options edited) did every video again, over every output, without a word.
-
-    >>> say_replaced([{"other options"}, {"other options"}])  # doctest: +SKIP
-    2 videos done before with other options are done again, their outputs replaced (another output folder keeps both)
-    """
-    n, why = len(replaced), " or ".join(sorted(set().union(*replaced)))
-    print(f"{n} video{'s' * (n != 1)} done before with {why} {'are' if n != 1 else 'is'} done again, "
-          f"{'their outputs' if n != 1 else 'its output'} replaced (another output folder keeps both)",
-          file=sys.stderr, flush=True)  # fmt: skip

@@ -240,9 +240,10 @@ def is_done(previous: dict | None, output: Path, key: dict, model: str, settings
 
 
 def results_line(task: Task, worker_line: dict, key: dict, model: str, settings: str,
-                 made: dict[str, str] | None = None) -> dict:  # fmt: skip
+                 made: dict[str, str] | None = None, options: dict | None = None) -> dict:  # fmt: skip
     """A results line: the fields every line has first (``null`` where the worker's line has none: an ``error``
-    line's ``frames_lost``), then what the worker and the driver add; an ``ok`` line's ``wrote``: ``made``, what
+    line's ``frames_lost``), then what the worker and the driver add; an ``ok`` line's ``options`` (those that
+    shape the outputs, :func:`output_fields`: a rerun with others says which changed) and ``wrote``: ``made``, what
     the run writes of each video (:func:`~roadseg.batch.done.wrote`).
 
     >>> from roadseg.batch.task import Task
@@ -258,5 +259,5 @@ def results_line(task: Task, worker_line: dict, key: dict, model: str, settings:
     extra = {k: v for k, v in worker_line.items() if k not in line and k != "model" and v not in (None, [])}
     if extra.get("damaged"):  # (a newer roadseg or PyAV tries it again: is_damaged)
         extra.setdefault("reader", reader())  # (the worker's that read it; this one's for a worker that said none)
-    done = {"wrote": made} if made and line["status"] == "ok" else {}
+    done = {"options": options, "wrote": made} if made and line["status"] == "ok" else {}
     return {**line, **extra, **key, "model": model, "settings": settings, **done}

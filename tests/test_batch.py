@@ -21,7 +21,16 @@ from pathlib import Path
 
 import av
 import pytest
-from conftest import as_from_a_terminal, batch_results, frame_count, part_files, split_frames, wait_for, write_video
+from conftest import (
+    as_from_a_terminal,
+    batch_results,
+    frame_count,
+    part_files,
+    rule_model,
+    split_frames,
+    wait_for,
+    write_video,
+)
 
 import roadseg
 from roadseg.batch import BatchError
@@ -1637,7 +1646,7 @@ def test_a_rerun_says_which_output_is_missing_or_which_option_changed(archive: P
 
     def said(**kw) -> list[str]:
         capsys.readouterr()
-        roadseg.batch(archive, out, **opts, **kw)
+        roadseg.batch(archive, out, **{**opts, **kw})
         return [line for line in capsys.readouterr().err.splitlines() if "done again" in line or "redone" in line]
 
     assert roadseg.batch(archive, out, **opts, masks_only=True, quiet=True).ok == 3
@@ -1657,6 +1666,11 @@ def test_a_rerun_says_which_output_is_missing_or_which_option_changed(archive: P
         "2 videos done before with other options are done again, their outputs replaced (--mode overlay → "
         "side-by-side, --crf 30 → 31; another output folder keeps both)"]  # fmt: skip
     assert said(stats=True, crf=31, mode="side-by-side", force=True) == []
+    was, other = batch_results(out)[-1]["model"], rule_model(tmp_path / "other.onnx", input_size=(48, 64))
+    [line] = said(model=str(other), stats=True, crf=32, mode="side-by-side")
+    assert line == (f"3 videos done before with another model and with other options are done again, their outputs "
+                    f"replaced ({was} → {batch_results(out)[-1]['model']}, --crf 31 → 32; another output folder keeps "
+                    "both)"), line  # (was: the model alone named, where both changed)
 
 
 def test_masks_only_refuses_the_options_that_shape_the_video_as_segment_does(archive: Path, rule_onnx: Path,

@@ -14,6 +14,7 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from roadseg.batch.done import KINDS, VIDEO_ONLY, last_writers, there
 from roadseg.batch.results import OUTPUT_FIELDS
@@ -58,8 +59,8 @@ def why_again(history: Sequence[dict], task: Task, key: dict, model: str, wants:
     if last.get("status") != "ok" or history[-1].get("status") == "interrupted" or not key or any(
             last.get(k) != v for k, v in key.items()):  # fmt: skip
         return None
-    if not isinstance(last.get("wrote"), dict):  # (an earlier version's line: its model and settings told)
-        return Again(model=f"{last.get('model')} → {model}" if last.get("model") != model else "", changed=("",))
+    if not isinstance(last.get("wrote"), dict):
+        return _of_earlier_version(last, task, model)
     missing, gone, stale, changed, models, stats_of = [], [], [], {}, set(), ""  # (changed: a dict keeps the order)
     writers, now = last_writers(history), json.loads(json.dumps(fields, default=str))
     for kind, path in zip(KINDS, task.final, strict=True):
@@ -72,16 +73,31 @@ def why_again(history: Sequence[dict], task: Task, key: dict, model: str, wants:
             gone.append(kind)
         elif any(line.get(k) != v for k, v in key.items()):
             stale.append(kind)
-        elif line.get("model") != model:
-            models.add(f"{line.get('model')} → {model}")
-        elif digest != wants[kind] and kind == "stats" and str(line.get("output")).endswith(".masks") != task.masks_only:
-            stats_of = "a run that wrote the video" if task.masks_only else "a --masks-only run"
-        elif digest != wants[kind]:
+        else:
+            if line.get("model") != model:
+                models.add(f"{line.get('model')} → {model}")
             before = line.get("options")
-            changed.update(dict.fromkeys(options_changed(before, now, kind) or [""] if isinstance(before, dict) else [""]))
+            if digest == wants[kind]:
+                continue
+            if kind == "stats" and str(line.get("output")).endswith(".masks") != task.masks_only:
+                stats_of = "a run that wrote the video" if task.masks_only else "a --masks-only run"
+            else:
+                changed.update(dict.fromkeys((options_changed(before, now, kind) if isinstance(before, dict) else ())
+                                             or [""]))  # fmt: skip
     if missing or gone or stale or changed or models:
         stats_of = ""  # (written again with the rest)
     return Again(tuple(missing), tuple(gone), tuple(stale), tuple(changed), " ".join(sorted(models)), stats_of)
+
+
+def _of_earlier_version(last: dict, task: Task, model: str) -> Again:
+    """Why ``task`` is done again where ``last``, its last ``ok`` line, is of an earlier version (no ``wrote``, nor
+    ``options``): its output removed since, or its model, else its options, since the last line decided then."""
+    kind = "masks" if task.masks_only else "video"
+    if not there(Path(task.output), kind):
+        return Again(gone=(kind,))
+    if last.get("model") != model:
+        return Again(model=f"{last.get('model')} → {model}")
+    return Again(changed=("",))
 
 
 def options_changed(before: dict, now: dict, kind: str = "video") -> tuple[str, ...]:

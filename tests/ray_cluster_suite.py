@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -299,10 +300,18 @@ def test_sigterm_or_sighup_to_the_driver_ends_it_as_143_or_129_with_its_summary_
 
 
 def test_ctrl_c_in_the_drivers_terminal_ends_it_as_130_with_its_summary_and_nothing_partial(cluster, work) -> None:
-    """Ctrl-C in a terminal: SIGINT to the whole foreground process group, the driver and all it started there."""
+    """Ctrl-C in a terminal: SIGINT to the whole foreground process group, the driver and all it started there.
+    Each video a worker held gets an ``interrupted`` line naming its worker's node (a Ray node id) and the seconds
+    since it was sent there (one queued behind another, ``--in-flight``, counts its wait), within the driver's life."""
+    t0 = time.monotonic()
     code, err, out, left = _stopped_midway(cluster, work, "int", ctrl_c)
+    lived = time.monotonic() - t0
     assert_stopped_by_ctrl_c(cluster, code, err, out, left)
-    assert {line["status"] for line in batch_results(out)} <= {"ok", "interrupted"}, batch_results(out)
+    lines = batch_results(out)
+    assert {line["status"] for line in lines} <= {"ok", "interrupted"}, lines
+    held = [line for line in lines if line["status"] == "interrupted"]
+    assert held and all(re.fullmatch(r"[0-9a-f]{56}", line["node"] or "") and 0 < line["seconds"] < lived
+                        for line in held), (lived, held)  # fmt: skip
 
 
 def ctrl_c(proc: subprocess.Popen) -> None:

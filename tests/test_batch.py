@@ -1650,8 +1650,10 @@ def test_a_rerun_says_which_output_is_missing_or_which_option_changed(archive: P
         return [line for line in capsys.readouterr().err.splitlines() if "done again" in line or "redone" in line]
 
     assert roadseg.batch(archive, out, **opts, masks_only=True, quiet=True).ok == 3
+    assert batch_results(out)[0]["options"] == {"size": None, "start": 0.0, "duration": None}  # (not the video's)
     assert said(masks_only=True, stats=True) == ["3 videos done before without --stats (no stats.json) are done again"]
     assert said(stats=True) == ["3 videos done before with --masks-only (no video) are done again"]
+    assert batch_results(out)[-1]["options"]["crf"] == 23
     assert said(stats=True, masks=True) == []  # (the --masks-only run's masks stand)
     assert said(stats=True, masks=True, crf=30) == [
         "3 videos done before with other options are done again, their outputs replaced (--crf 23 → 30; another "

@@ -82,8 +82,9 @@ def why_again(history: Sequence[dict], task: Task, key: dict, model: str, wants:
             if kind == "stats" and str(line.get("output")).endswith(".masks") != task.masks_only:
                 stats_of = "a run that wrote the video" if task.masks_only else "a --masks-only run"
             else:
-                changed.update(dict.fromkeys((options_changed(before, now, kind) if isinstance(before, dict) else ())
-                                             or [""]))  # fmt: skip
+                video = kind != "masks" and not task.masks_only  # (what shapes the masks, or a --masks-only run's stats)
+                changed.update(dict.fromkeys((options_changed(before, now, video=video) if isinstance(before, dict)
+                                              else ()) or [""]))  # fmt: skip
     if missing or gone or stale or changed or models:
         stats_of = ""  # (written again with the rest)
     return Again(tuple(missing), tuple(gone), tuple(stale), tuple(changed), " ".join(sorted(models)), stats_of)
@@ -100,11 +101,11 @@ def _of_earlier_version(last: dict, task: Task, model: str) -> Again:
     return Again(changed=("",))
 
 
-def options_changed(before: dict, now: dict, kind: str = "video") -> tuple[str, ...]:
-    """Each option of :data:`~roadseg.batch.results.OUTPUT_FIELDS` that shapes ``kind`` (the masks: not the video's
-    own) and differs between the fields ``before`` (as a results line records them) and ``now``, as given to the
-    command: ``--crf 23 → 30``."""
-    shaping = [k for k in OUTPUT_FIELDS if kind != "masks" or k not in VIDEO_ONLY]
+def options_changed(before: dict, now: dict, *, video: bool = True) -> tuple[str, ...]:
+    """Each option of :data:`~roadseg.batch.results.OUTPUT_FIELDS` (without ``video``, not those that shape the
+    video alone) that differs between the fields ``before`` (as a results line records them) and ``now``, as given to
+    the command: ``--crf 23 → 30``."""
+    shaping = [k for k in OUTPUT_FIELDS if video or k not in VIDEO_ONLY]
     return tuple(f"--{k.replace('_', '-')} {_shown(before.get(k))} → {_shown(now.get(k))}"
                  for k in shaping if _differs(before.get(k), now.get(k)))
 

@@ -49,6 +49,16 @@ def wrote(options: SegmentOptions, *, masks: bool, stats: bool, masks_only: bool
     return kinds
 
 
+def recorded(options: SegmentOptions, *, masks_only: bool = False) -> dict:
+    """The options an ``ok`` line records (``options``), that shape what its run writes: with ``masks_only`` not the
+    video's own, which such a run refuses; a rerun with others says which changed (:mod:`roadseg.batch.again`).
+
+    >>> sorted(recorded(SegmentOptions(""), masks_only=True))
+    ['duration', 'size', 'start']
+    """
+    return {k: v for k, v in output_fields(options).items() if not (masks_only and k in VIDEO_ONLY)}
+
+
 def done_line(history: Sequence[dict], task: Task, key: dict, model: str, wants: dict[str, str]) -> dict | None:
     """The ``ok`` line that wrote the last of the outputs ``task`` asks for (``wants``: :func:`wrote`'s), where each
     was last written by an ``ok`` line of this input (as it is) and model that records it (``wrote``) with the same

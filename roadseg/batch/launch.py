@@ -18,12 +18,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from roadseg._startup import settle
-from roadseg.batch.done import wrote
+from roadseg.batch.done import recorded, wrote
 from roadseg.batch.driver import drive
 from roadseg.batch.errors import BatchInterrupted, ResultsUnwritable
 from roadseg.batch.options import BatchOptions
 from roadseg.batch.report import Progress, Summary, shown
-from roadseg.batch.results import ResultsLog, output_fields, results_line
+from roadseg.batch.results import ResultsLog, results_line
 from roadseg.batch.task import Task, remove_temps
 from roadseg.pipeline.legend_text import legend_note
 from roadseg.pipeline.options import SegmentOptions
@@ -35,7 +35,8 @@ def run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path,
     """Start the pool, drive it, and on Ctrl-C stop it and remove what was unfinished."""
     progress = Progress(len(todo), enabled=not bopts.quiet)
     pool = None
-    made, options = wrote(sopts, masks=bopts.masks, stats=bopts.stats, masks_only=bopts.masks_only), output_fields(sopts)
+    made = wrote(sopts, masks=bopts.masks, stats=bopts.stats, masks_only=bopts.masks_only)
+    options = recorded(sopts, masks_only=bopts.masks_only)
 
     def record(task: Task, worker_line: dict) -> None:
         if worker_line.get("damaged") and (lately := written_lately(keys[task.input], time.time_ns())):

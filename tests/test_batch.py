@@ -1330,6 +1330,31 @@ def test_ctrl_c_keeps_finished_removes_unfinished(long_clips: Path, rule_onnx: P
     assert "Traceback" not in err
 
 
+def test_ctrl_c_says_an_earlier_runs_output_of_a_video_it_cut_short_is_left(long_clips: Path, rule_onnx: Path,
+                                                                             tmp_path: Path) -> None:  # fmt: skip
+    """A rerun with other options stopped by Ctrl-C said 'nothing of it kept' of the video in hand, whose output of
+    the earlier run was still there, as it was: a fleet user looked for what had been removed."""
+    out = tmp_path / "out"
+    assert roadseg.batch(long_clips, out, model=str(rule_onnx), workers=1, duration=0.05, quiet=True).ok == 4
+    cmd = [sys.executable, "-m", "roadseg", "batch", str(long_clips), "-o", str(out), "--model", str(rule_onnx),
+           "--workers", "1"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=as_from_a_terminal)  # fmt: skip
+    try:
+        wait_for(lambda: part_files(out), timeout=120)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    cut = [line for line in batch_results(out) if line["status"] == "interrupted"]
+    assert proc.returncode == 130 and len(cut) == 1, err
+    name = Path(cut[0]["output"]).name
+    assert (f"{name}: interrupted before it was finished; nothing of this run's kept, its output from an earlier run "
+            "left as it was\n") in err, err  # fmt: skip
+    assert frame_count(Path(cut[0]["output"])) == 2 and not part_files(out)
+
+
 @pytest.mark.parametrize("command", [["-m", "roadseg", "batch"], [str(Path(sys.executable).parent / "segment-video")]],
                          ids=["python -m roadseg batch", "segment-video"])  # fmt: skip
 def test_ctrl_c_while_the_command_line_loads_is_one_line_and_130(archive: Path, tmp_path: Path, command) -> None:

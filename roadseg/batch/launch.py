@@ -70,8 +70,9 @@ def run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path,
                 line = {"status": "interrupted", "frames": 0, "error": "interrupted before it was finished",
                         "node": task.node or None, "seconds": _since(task.sent)}  # fmt: skip
                 results.write(results_line(task, line, keys[task.input], model, settings))
-                progress.note(f"{shown(task.input, task.output, out)}: interrupted before it was finished; "
-                              "nothing of it kept")  # fmt: skip
+                kept = ("nothing of this run's kept, its output from an earlier run left as it was"
+                        if os.path.exists(task.output) else "nothing of it kept")  # fmt: skip
+                progress.note(f"{shown(task.input, task.output, out)}: interrupted before it was finished; {kept}")
         pool = None
         summary.interrupted = len(todo) - progress.done
         summary.unstarted = max(0, summary.interrupted - held)

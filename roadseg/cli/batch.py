@@ -54,7 +54,8 @@ def batch_cmd(inputs, out_dir, workers, ray_address, ray_logs, cpus_per_worker, 
     INPUTS are video files, folders (searched recursively), quoted globs ("dash/**/*.mov"; "dvr/*.264"
     for raw H.264/HEVC streams, which a folder search leaves out) or
     @list.txt (one path a line); not standard input ("-"): a video piped in is segment-video's. Each output appears only when complete; OUT_DIR/results.jsonl gets a
-    line per video run; a rerun skips finished videos, adding no line (--force redoes them), and leaves
+    line per video run; a rerun skips finished videos, adding no line (--force redoes them), says why it
+    does one again (its input changed, an output missing or removed, another model, which options changed), and leaves
     damaged ones unchanged since they failed, counted as errors (--retry-failed tries them). Exit code
     1 if any video failed, a folder could not be searched or INPUTS hold no video, 0 where every video was
     done before, 130 on Ctrl-C (143 SIGTERM, 129 a closed terminal; finished outputs stay, unfinished ones are removed; once every

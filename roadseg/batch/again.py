@@ -87,7 +87,8 @@ def why_again(history: Sequence[dict], task: Task, key: dict, model: str, wants:
                                               else ()) or [""]))  # fmt: skip
     if missing or gone or stale or changed or models:
         stats_of = ""  # (written again with the rest)
-    return Again(tuple(missing), tuple(gone), tuple(stale), tuple(changed), " ".join(sorted(models)), stats_of)
+    why = Again(tuple(missing), tuple(gone), tuple(stale), tuple(changed), ", ".join(sorted(models)), stats_of)
+    return why if why != Again() else None
 
 
 def _of_earlier_version(last: dict, task: Task, model: str) -> Again:

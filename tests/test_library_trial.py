@@ -52,6 +52,18 @@ def test_a_size_given_as_an_array_is_taken(given, rule_onnx, split_video, tmp_pa
     assert result.frames == 12
 
 
+@pytest.mark.parametrize("given", [False, True])
+@pytest.mark.parametrize("size", [320, (64.5, 96), ("64", "96"), (64, 96, 3)])
+def test_a_size_that_is_no_two_whole_numbers_is_one_line_before_any_work(given, size, rule_onnx, split_video, tmp_path):
+    """As ``Segmenter(size=...)`` refuses it (was: ``size=320`` 'internal error: TypeError: 'int' object is not
+    subscriptable'; ``(64.5, 96)`` and ``("64", "96")`` taken as (64, 96), each side passed through ``int()``)."""
+    seg = roadseg.Segmenter(rule_onnx, providers="cpu") if given else None
+    opts = roadseg.SegmentOptions(split_video, tmp_path / "o.mp4", model=rule_onnx, quiet=True, size=size)
+    with pytest.raises(ArgumentError, match=r"^size must be \(height, width\), two whole numbers over 0, not "):
+        roadseg.run(opts, segmenter=seg)
+    assert list(tmp_path.glob("*o.mp4*")) == []
+
+
 def test_progress_that_raises_in_the_writer_thread_is_named_as_the_callers(rule_onnx, split_video, tmp_path):
     """Was: 'encode failed: RuntimeError: the caller's bug', the encoder blamed for the caller's callback (its last
     call, from the caller's thread, already said 'on_progress failed')."""

@@ -45,15 +45,18 @@ def check_call(options: object, segmenter: object) -> None:
 
 def segmenter_for(opts: SegmentOptions, given: Segmenter | None) -> Segmenter:
     """The run's model: ``given`` (at ``opts.size`` where that is another working size, the same session), else one
-    built from ``opts``; a ``given`` built with another ``tta`` than ``opts`` is a :class:`ModelError`."""
-    size = None if opts.size is None else (int(opts.size[0]), int(opts.size[1]))  # (an array's: was an internal error)
+    built from ``opts``; a ``given`` built with another ``tta`` than ``opts`` is a :class:`ModelError`. ``opts.size``
+    is checked by :class:`Segmenter` (one :class:`ArgumentError` line; an array's taken: was an internal error), as
+    it is given (was: ``int()`` of each side first, so that ``size=320`` was "internal error: TypeError" and
+    ``(320.7, 480)`` or ``("320", "480")`` were taken)."""
     if given is None:
-        return Segmenter(opts.model, size=size, providers=opts.device, threads=opts.threads, tta=opts.tta)
+        return Segmenter(opts.model, size=opts.size, providers=opts.device, threads=opts.threads, tta=opts.tta)
     if given.model.tta != opts.tta:
         raise ModelError(f"the segmenter given was built with tta={given.model.tta}, the options say tta={opts.tta}")
-    if size is not None and size != given.size:
-        return Segmenter(given.model, size=size)  # same session, another working size
-    return given
+    if opts.size is None:
+        return given
+    sized = Segmenter(given.model, size=opts.size)  # same session, the working size asked for
+    return given if sized.size == given.size else sized
 
 
 def _shown(value: object) -> str:

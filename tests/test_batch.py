@@ -37,7 +37,7 @@ from roadseg.batch import BatchError
 from roadseg.batch import inputs as inputs_module
 from roadseg.batch import results as results_module
 from roadseg.batch.inputs import plan_outputs
-from roadseg.batch.results import reader
+from roadseg.batch.results import RESULTS, reader
 from roadseg.batch.task import PART, Task
 from roadseg.errors import SourceError
 from roadseg.pipeline.inputs import find_videos
@@ -1698,6 +1698,34 @@ def test_a_rerun_says_which_output_is_missing_or_which_option_changed(archive: P
     assert line == (f"3 videos done before with another model and with other options are done again, their outputs "
                     f"replaced ({was} → {batch_results(out)[-1]['model']}, --crf 31 → 32; another output folder keeps "
                     "both)"), line  # (was: the model alone named, where both changed)
+
+
+def test_a_rerun_with_another_suffix_or_over_lines_of_an_earlier_version_says_no_output_was_removed(
+        archive: Path, rule_onnx: Path, tmp_path: Path, capsys) -> None:  # fmt: skip
+    """A rerun into the same OUT with another --suffix said '3 videos done before with --masks-only (no video)'; one
+    with --masks-only over the lines of an earlier version (no 'wrote', no 'options') of a run that wrote the videos
+    alone said '... with their masks removed since', masks that run never made."""
+    (archive / "broken.mp4").unlink()
+    out, opts = tmp_path / "out", {"model": str(rule_onnx), "workers": 1}
+
+    def said(**kw) -> list[str]:
+        capsys.readouterr()
+        assert roadseg.batch(archive, out, **{**opts, **kw}).ok == 3
+        return [line for line in capsys.readouterr().err.splitlines() if "done again" in line]
+
+    def as_of_an_earlier_version() -> None:
+        lines = [{k: v for k, v in line.items() if k not in ("wrote", "options")} for line in batch_results(out)]
+        (out / RESULTS).write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    assert roadseg.batch(archive, out, **opts, quiet=True).ok == 3
+    assert said(suffix=".mkv") == ["3 videos done before with --suffix .mp4 are done again"]
+    assert (out / "a/x.mp4").is_file() and (out / "a/x.mkv").is_file()  # (the .mp4 left as it was: not replaced)
+    as_of_an_earlier_version()
+    assert said(suffix=".mov") == ["3 videos done before with --suffix .mkv are done again"]
+    as_of_an_earlier_version()
+    assert said(masks_only=True) == ["3 videos done before without --masks (no masks) are done again"]
+    as_of_an_earlier_version()
+    assert said(suffix=".mov") == ["3 videos done before with --masks-only (no video) are done again"]
 
 
 def test_masks_only_refuses_the_options_that_shape_the_video_as_segment_does(archive: Path, rule_onnx: Path,

@@ -32,7 +32,8 @@ class Again:
     removed since (``gone``), made of the input before it last changed (``stale``), the options that made the others
     otherwise (``changed``: :func:`options_changed`'s; ``""`` where its line does not record them), the model that
     did (``model``: ``"OLD → NEW"``), or its stats file written by a run of the other kind (``stats_of``: ``a --masks-only
-    run`` or ``a run that wrote the video``: the file tells of the run that wrote it)."""
+    run`` or ``a run that wrote the video``: the file tells of the run that wrote it), or its video written under
+    another name by the run that last did it (``elsewhere``: ``with --suffix .mp4``, or ``under another name``)."""
 
     missing: tuple[str, ...] = ()
     gone: tuple[str, ...] = ()
@@ -40,6 +41,7 @@ class Again:
     changed: tuple[str, ...] = ()
     model: str = ""
     stats_of: str = ""
+    elsewhere: str = ""
 
 
 def why_again(history: Sequence[dict], task: Task, key: dict, model: str, wants: dict[str, str], fields: dict
@@ -52,7 +54,7 @@ def why_again(history: Sequence[dict], task: Task, key: dict, model: str, wants:
     >>> ok = {"input": "/in/a.mp4", "output": "/nowhere/a.masks", "status": "ok", "size": 9, "model": "m",
     ...       "wrote": {"masks": "d"}}
     >>> why_again([ok], Task("/in/a.mp4", "/nowhere/a.mp4"), {"size": 9}, "m", {"video": "v"}, {})
-    Again(missing=('video',), gone=(), stale=(), changed=(), model='', stats_of='')
+    Again(missing=('video',), gone=(), stale=(), changed=(), model='', stats_of='', elsewhere='')
     """
     ended = [line for line in history if line.get("status") in ("ok", "error")]
     last = ended[-1] if ended else {}
@@ -61,12 +63,14 @@ def why_again(history: Sequence[dict], task: Task, key: dict, model: str, wants:
         return None
     if not isinstance(last.get("wrote"), dict):
         return _of_earlier_version(last, task, model)
-    missing, gone, stale, changed, models, stats_of = [], [], [], {}, set(), ""  # (changed: a dict keeps the order)
+    missing, gone, stale, changed, models, stats_of, elsewhere = [], [], [], {}, set(), "", ""  # (changed: ordered)
     writers, now = last_writers(history), json.loads(json.dumps(fields, default=str))
     for kind, path in zip(KINDS, task.final, strict=True):
         if kind not in wants or path is None:
             continue
         _, line, digest = writers.get(path) or (-1, {}, None)
+        if digest is None and kind == "video" and (elsewhere := _elsewhere(last, task)):
+            continue  # (its video under another name: not a --masks-only run's want of one)
         if digest is None:
             missing.append(kind)
         elif not there(path, kind):
@@ -85,21 +89,47 @@ def why_again(history: Sequence[dict], task: Task, key: dict, model: str, wants:
                 video = kind != "masks" and not task.masks_only  # (what shapes the masks, or a --masks-only run's stats)
                 changed.update(dict.fromkeys((options_changed(before, now, video=video) if isinstance(before, dict)
                                               else ()) or [""]))  # fmt: skip
-    if missing or gone or stale or changed or models:
+    if missing or gone or stale or changed or models or elsewhere:
         stats_of = ""  # (written again with the rest)
-    why = Again(tuple(missing), tuple(gone), tuple(stale), tuple(changed), ", ".join(sorted(models)), stats_of)
+    why = Again(tuple(missing), tuple(gone), tuple(stale), tuple(changed), ", ".join(sorted(models)), stats_of,
+                elsewhere)  # fmt: skip
     return why if why != Again() else None
 
 
 def _of_earlier_version(last: dict, task: Task, model: str) -> Again:
     """Why ``task`` is done again where ``last``, its last ``ok`` line, is of an earlier version (no ``wrote``, nor
-    ``options``): its output removed since, or its model, else its options, since the last line decided then."""
-    kind = "masks" if task.masks_only else "video"
-    if not there(Path(task.output), kind):
-        return Again(gone=(kind,))
+    ``options``): its output removed since (where that line wrote it), none (a ``--masks-only`` line's video, a video
+    run's masks) or one under another name (:func:`_elsewhere`), or its model, else its options, since the last line
+    decided then (was: 'removed since' of an output that line never wrote: a --masks-only run's masks after a run
+    that wrote the videos alone)."""
+    kind, output = "masks" if task.masks_only else "video", str(last.get("output"))
+    if output == task.output:
+        if not there(Path(task.output), kind):
+            return Again(gone=(kind,))
+    elif task.masks_only:  # (that line wrote a video, its masks with it or none)
+        if not there(Path(task.output), kind):
+            return Again(missing=("masks",))
+    else:
+        return Again(missing=("video",)) if output.endswith(".masks") else Again(elsewhere=_elsewhere(last, task))
     if last.get("model") != model:
         return Again(model=f"{last.get('model')} → {model}")
     return Again(changed=("",))
+
+
+def _elsewhere(last: dict, task: Task) -> str:
+    """How ``last``, the last ``ok`` line of ``task``'s input, named the video it wrote where that is not ``task``'s
+    (``with --suffix .mp4``: the run before wrote ``a.mp4``, this one writes ``a.mkv``; ``under another name``), else
+    ``""`` (it wrote none: a ``--masks-only`` line's).
+
+    >>> _elsewhere({"output": "/o/a.mp4"}, Task("/in/a.mp4", "/o/a.mkv")), _elsewhere({"output": "/o/a.masks"}, Task("/in/a.mp4", "/o/a.mp4"))
+    ('with --suffix .mp4', '')
+    """
+    output = str(last.get("output"))
+    if output.endswith(".masks") or output == task.output or (isinstance(last.get("wrote"), dict)
+                                                              and "video" not in last["wrote"]):  # fmt: skip
+        return ""
+    before, now = Path(output), Path(task.output)
+    return f"with --suffix {before.suffix}" if before.with_suffix("") == now.with_suffix("") else "under another name"
 
 
 def options_changed(before: dict, now: dict, *, video: bool = True) -> tuple[str, ...]:
@@ -170,6 +200,8 @@ def again_line(why: Again, names: list[str]) -> str:
             how.append(f"with {its} {' and '.join(NAMES[k] + 's' * (many and k == 'video') for k in kinds)} {since}")
     if why.stats_of:
         how.append(f"with {its} stats.json written by {why.stats_of}")
+    if why.elsewhere:
+        how.append(why.elsewhere)
     tail = f", {its} stats.json replaced (it tells of the run that wrote it)" if why.stats_of else ""
     if why.model or why.changed:
         what = "their outputs" if many else "its output"

@@ -110,3 +110,14 @@ def test_where_they_act_they_are_taken(rule_onnx, tmp_path):
         r = _segment(f"http://127.0.0.1:{httpd.server_address[1]}/clip.mp4", "-o", tmp_path / "u.mp4", "--model",
                      rule_onnx, "--retries", "1", "--retry-delay", "0.05", "--stream-timeout", "2")  # fmt: skip
     assert r.exit_code == 0 and (tmp_path / "u.mp4").exists(), r.output
+
+
+@pytest.mark.parametrize(("kind", "said"), [
+    ("stdin", "is standard input played --live, opened once and never reconnected"),  # (was: 'read as a file')
+    ("images", "is images"),  # (was: 'is a file played --live', of a folder)
+])  # fmt: skip
+def test_the_line_says_what_an_input_played_live_is(tmp_path, kind, said):
+    spec = _input(tmp_path, kind)[0]
+    with pytest.raises(OutputError, match=r"^--retries is for a camera or a stream URL \(.*\); (.*)$") as refused:
+        video_only(SegmentOptions(spec, str(tmp_path / "r.mp4"), live=True, retries=3))
+    assert str(refused.value).endswith(f"; {spec} {said}"), refused.value

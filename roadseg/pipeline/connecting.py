@@ -66,12 +66,18 @@ def connecting_for(flags: Collection[str]) -> list[tuple[list[str], str]]:
          "a camera, a stream URL or a file played --live (how long its open and each read may take)")) if named]  # fmt: skip
 
 
-def input_said(opts: SegmentOptions, pictures: bool) -> str:
-    """What the input of ``opts`` is (``pictures``: images), where the options of a connection do nothing.
+def input_said(opts: SegmentOptions, pictures: bool = False) -> str:
+    """What the input of ``opts`` is, where the options of a connection do nothing: images (``pictures``: as the
+    caller found; else by their names), ``--live`` or not (was, with ``--live``: 'a file played --live' of a folder of
+    images), standard input played ``--live`` (was: 'read as a file' then too) or not, a file.
 
-    >>> input_said(SegmentOptions("clip.mp4", live=True), False), input_said(SegmentOptions("-"), False)
+    >>> input_said(SegmentOptions("clip.mp4", live=True)), input_said(SegmentOptions("-"))
     ('is a file played --live, opened once and never reconnected', 'is standard input, read as a file')
+    >>> input_said(SegmentOptions("-", live=True)), input_said(SegmentOptions("frames/*.png", live=True))
+    ('is standard input played --live, opened once and never reconnected', 'is images')
     """
-    return ("is images" if pictures else "is standard input, read as a file" if str(opts.input) == "-"
-            else "is a file played --live, opened once and never reconnected" if opts.live
-            else "names files joined by --concat" if opts.concat else "is a file")  # fmt: skip
+    once = "played --live, opened once and never reconnected"
+    return ("names files joined by --concat" if opts.concat else "is images" if pictures or is_image_input(str(opts.input))
+            else f"is standard input {once}" if str(opts.input) == "-" and opts.live
+            else "is standard input, read as a file" if str(opts.input) == "-"
+            else f"is a file {once}" if opts.live else "is a file")  # fmt: skip

@@ -123,7 +123,7 @@ def test_the_wheel_holds_the_package_and_the_shipped_models_and_nothing_else(bui
 
 def test_the_sdist_is_the_whole_source_tree_and_builds_the_same_wheel(built):
     """README's ``make demo`` and ``pip install -c constraints.txt ".[train]"`` and the tests (their conftest.py and
-    helpers, the sample clips) work from the sdist unpacked; only the VCS's and CI's dotfiles are left out."""
+    helpers, the sample clips) work from the sdist unpacked; only git's own .gitignore is left out (.ci/ is in)."""
     files, sdist, wheel, wheel_from_sdist = built
     assert [n for n in sdist if not SDIST_OWN.match(n)] == [f for f in files if not f.startswith(".git")]
     assert wheel_from_sdist == wheel

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -1726,6 +1727,17 @@ def test_a_rerun_with_another_suffix_or_over_lines_of_an_earlier_version_says_no
     assert said(masks_only=True) == ["3 videos done before without --masks (no masks) are done again"]
     as_of_an_earlier_version()
     assert said(suffix=".mov") == ["3 videos done before with --masks-only (no video) are done again"]
+
+
+@pytest.mark.parametrize(("field", "value", "said"), [
+    ("start", -1.0, "start must be a number, 0 or more, not -1.0"),  # (was: an error line a video, each the same)
+    ("alpha", 2.0, "alpha must be a number from 0 to 1, not 2.0"),
+])  # fmt: skip
+def test_a_number_no_run_takes_fails_the_batch_once_before_any_work(archive: Path, rule_onnx: Path, tmp_path: Path,
+                                                                    field, value, said) -> None:  # fmt: skip
+    with pytest.raises(BatchError, match=f"^{re.escape(said)}$"):
+        roadseg.batch(archive, tmp_path / "out", model=str(rule_onnx), workers=1, quiet=True, **{field: value})
+    assert not (tmp_path / "out" / RESULTS).exists()
 
 
 def test_masks_only_refuses_the_options_that_shape_the_video_as_segment_does(archive: Path, rule_onnx: Path,

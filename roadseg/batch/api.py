@@ -27,6 +27,7 @@ from roadseg.batch.options import (
     BatchOptions,
     check_encoder,
     check_masks_only,
+    check_numbers,
     model_file,
     resolve_options,
     video_suffix,
@@ -77,7 +78,8 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
         the :class:`~roadseg.batch.report.Summary` (``summary.failed`` when any video failed).
 
     Raises:
-        BatchError: before any work (no videos, INPUTs whose layouts collide, no workers, Ray missing ...).
+        BatchError: before any work (no videos, INPUTs whose layouts collide, no workers, Ray missing, a number
+            no run takes: ``start=-1`` ...).
         BatchInterrupted: Ctrl-C/SIGTERM before every video was recorded; finished outputs stay, unfinished
             ones are removed.
     """
@@ -87,6 +89,7 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
     bopts, sopts = resolve_options(options, segment, kw)
     if sopts.model:  # (named as typed where it is not there; absolute for the workers: Ray's do not run here)
         sopts = replace(sopts, model=os.path.abspath(model_file(sopts.model)))
+    check_numbers(sopts)
     check_masks_only(sopts, bopts)
     if bopts.masks_only:  # (implies masks; nothing encoded: no encoder to check)
         bopts = replace(bopts, masks=True)

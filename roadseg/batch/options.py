@@ -109,6 +109,24 @@ def check_masks_only(sopts: SegmentOptions, bopts: BatchOptions, given: Collecti
                          "writes OUT_DIR/a/b.masks/; leave it out, or leave out --masks-only")  # fmt: skip
 
 
+def check_numbers(sopts: SegmentOptions) -> None:
+    """A number the command line's options could not be given (``start=-1``, ``alpha=2``, ``crf="20"``:
+    :func:`~roadseg.pipeline.bounds.check_numbers`) fails the batch once, before any work, not every video in turn
+    (was: an error line each, the same one).
+
+    >>> check_numbers(SegmentOptions("", start=-1.0))
+    Traceback (most recent call last):
+    roadseg.batch.errors.BatchError: start must be a number, 0 or more, not -1.0
+    """
+    from roadseg.errors import ArgumentError
+    from roadseg.pipeline.bounds import check_numbers as checked
+
+    try:
+        checked(sopts)
+    except ArgumentError as exc:
+        raise BatchError(str(exc)) from None
+
+
 def check_encoder(sopts: SegmentOptions, suffix: str) -> None:
     """An encoder that is not there or not a video one, or a crf or preset the outputs' encoder
     (``.mp4``: libx264 unless ``codec``) cannot take, fails the batch once, before any work, not every

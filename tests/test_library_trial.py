@@ -126,6 +126,13 @@ def test_one_frame_given_as_a_batch_is_told_so(rule_onnx):
         roadseg.Segmenter(rule_onnx, providers="cpu")(np.zeros((48, 64, 3), np.uint8))
 
 
+def test_a_batch_of_grayscale_frames_is_told_so_not_taken_for_one_frame(rule_onnx):
+    """An [N,H,W] array is N grayscale frames, not one frame (was: 'got [4,48,64], one frame? seg.segment(frame)')."""
+    with pytest.raises(ArgumentError, match=r"^a frame must be a uint8 RGB picture \[H,W,3\]; got a grayscale one "
+                                            r"\[48,64\]: cv2\.cvtColor\(frame, cv2\.COLOR_GRAY2RGB\)$"):  # fmt: skip
+        roadseg.Segmenter(rule_onnx, providers="cpu")(np.zeros((4, 48, 64), np.uint8))
+
+
 def test_a_batch_may_be_any_iterable_of_frames(rule_onnx):
     """Was: a generator a TypeError, 'object of type 'generator' has no len()'."""
     seg = roadseg.Segmenter(rule_onnx, providers="cpu")

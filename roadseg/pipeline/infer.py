@@ -242,7 +242,8 @@ class Segmenter:
     def __call__(self, frames: Iterable[np.ndarray]) -> np.ndarray:
         """Labels uint8 [N,h,w] at the working size (fitted to the first frame's shape unless a size was
         given) for a batch of RGB frames (each checked: :func:`checked_frame`)."""
-        if isinstance(frames, np.ndarray) and frames.ndim == 3:  # (was: its rows checked, "a grayscale one [1280,3]")
+        if isinstance(frames, np.ndarray) and frames.ndim == 3 and frames.shape[2] in (1, 3, 4):  # (was: its rows
+            # checked, "a grayscale one [1280,3]"; a grayscale batch [N,H,W] is told by each frame's check)
             raise ArgumentError(f"seg(frames) takes a batch, [N,H,W,3] or a list of frames; got "
                                 f"[{','.join(map(str, frames.shape))}], one frame? seg.segment(frame), or seg([frame])")  # fmt: skip
         checked = [checked_frame(f) for f in frames]  # (any iterable: was, a generator a TypeError)

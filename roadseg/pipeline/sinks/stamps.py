@@ -42,7 +42,8 @@ def live_time_base(short_clock: bool) -> Fraction:
 class Stamps:
     """:class:`~roadseg.pipeline.sinks.video.VideoSink`'s picture times. Its state: ``wall_clock``, ``shown``,
     ``container``, ``stream``, ``fps``, ``_timed``, ``_counted``, ``_previous`` and ``audio`` (where the sound starts and lacks; set as it opens),
-    ``written``, ``_t0`` (a live recording's first frame's capture time), ``_last_pts``, ``_first`` (the first
+    ``written``, ``_t0`` (a live recording's first frame's capture time), ``_last_pts``, ``_last_dts`` (the last
+    packet's decoding time), ``_first`` (the first
     picture's time, seconds), ``_origin`` and ``_lead`` (the timestamp written as 0; an AVI's empty chunks before the
     first picture, seconds)."""
 
@@ -137,6 +138,32 @@ class Stamps:
         if pts - last > far or last - pts > round(1 / tb):  # (more than a second backwards)
             return last + max(1, round(1 / (self.fps * tb)))
         return last + 1 if pts <= last else pts
+
+    def _decoding_time(self, packet: av.Packet) -> None:
+        """Give the encoder's ``packet`` a decoding time the muxer takes where the encoder's could be none: after the
+        last packet's, not after its own presentation time, and, the first, not over :data:`MAX_STEP` before it;
+        otherwise the last one's a frame step on (at most its presentation time), or, the first, its presentation
+        time. x265 (FFmpeg's libx265) gives a clip shorter than its B-frames' delay, one or two pictures, values it
+        never set (dts 1373590189732195832 for pts 0): mp4 and mov refused them, and the whole output was lost
+        (``Invalid argument``, ``Not yet implemented in FFmpeg``), one run in three.
+
+        >>> from types import SimpleNamespace
+        >>> sink = SimpleNamespace(fps=Fraction(25), _last_dts=None,
+        ...                        stream=SimpleNamespace(codec_context=SimpleNamespace(time_base=Fraction(1, 12800))))
+        >>> packets = [SimpleNamespace(pts=0, dts=-2**59), SimpleNamespace(pts=512, dts=-2**59 + 512)]
+        >>> for packet in packets:
+        ...     Stamps._decoding_time(sink, packet)
+        >>> [packet.dts for packet in packets]
+        [0, 512]
+        """
+        pts, dts, last = packet.pts, packet.dts, self._last_dts
+        if pts is None:
+            return
+        tb = self.stream.codec_context.time_base
+        if dts is None or dts > pts or (dts <= last if last is not None else pts - dts > MAX_STEP / tb):
+            step = max(1, round(1 / (self.fps * tb)))
+            dts = packet.dts = pts if last is None else max(min(pts, last + step), last + 1)
+        self._last_dts = dts
 
     def _on_recording_clock(self, packet: av.Packet) -> bool:
         """Move a live source's packet (timed on the capture clock, as its frames are) onto the recording's,

@@ -145,6 +145,7 @@ class VideoSink(Opening, Stamps, Finishing, Sink):
         self._muxed = 0  # pictures the encoder gave out (a packet each), in the file
         self._t0: float | None = None
         self._last_pts: int | None = None
+        self._last_dts: int | None = None  # (the last picture's packet's decoding time: :meth:`_decoding_time`)
         self._first: float | None = None  # the first frame's time, seconds
         self._origin, self._lead = 0, 0.0  # the timestamp written as 0; an AVI's empty chunks before its first picture, s
         self._closed, self.finalised = False, False
@@ -233,6 +234,7 @@ class VideoSink(Opening, Stamps, Finishing, Sink):
             for packet in packets:
                 if self._clocked and not self._counted:  # (each shown for a step of its rate: :meth:`_last_shown`)
                     packet.duration = max(1, round(self.fps / self._timed))
+                self._decoding_time(packet)
                 self.container.mux(packet)
                 self._muxed += 1
         except (OSError, av.error.FFmpegError) as exc:

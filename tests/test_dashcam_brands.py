@@ -6,7 +6,9 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from roadseg.cli import segment_video_cmd
 from roadseg.pipeline.sinks.video import VideoSink
 
 
@@ -56,3 +58,40 @@ def test_decoding_times_an_encoder_never_set_are_made_up_from_the_presentation_t
 
     monkeypatch.setattr(VideoSink, "_open", opened)
     assert _pictures(tmp_path / "o.mp4", 2, "libx264") == [0, 512]
+
+
+def _avi(path, n: int = 5, seconds: float = 0.2, layout: str = "stereo") -> None:
+    """A cheap dashcam's AVI: ``n`` MJPEG (full range) pictures at 25 frames/s and ``seconds`` of 16-bit PCM at
+    16 kHz, interleaved as the camera writes them (AVI keeps no channel names: its stereo reads back as '2
+    channels')."""
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("mjpeg", rate=25)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuvj420p"
+        aus = out.add_stream("pcm_s16le", rate=16000, layout=layout)
+        channels = aus.codec_context.layout.nb_channels
+        wave = (9000 * np.sin(np.arange(int(16000 * seconds)) / 5)).astype(np.int16)
+        for i in range(max(n, int(seconds * 25))):
+            if i < n:
+                vf = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 30 * i, np.uint8), format="rgb24")
+                vf.pts = i
+                out.mux(vs.encode(vf.reformat(format="yuvj420p")))
+            if (part := wave[i * 640 : (i + 1) * 640]).size:
+                af = av.AudioFrame.from_ndarray(np.repeat(part, channels)[None], format="s16", layout=layout)
+                af.sample_rate, af.pts = 16000, i * 640
+                out.mux(aus.encode(af))
+        out.mux(vs.encode(None))
+        out.mux(aus.encode(None))
+
+
+def test_an_avis_stereo_pcm_into_mp4_is_said_to_be_re_encoded_for_what_it_is(rule_onnx, tmp_path):
+    # a dashcam's AVI of stereo PCM (its channels without names) into the default mp4: the line said 'audio stream
+    # #1 (pcm_s16le) cannot be copied (Invalid argument); re-encoding it as aac', as if the file were damaged
+    src = tmp_path / "cam.avi"
+    _avi(src)
+    out = tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0, r.output
+    assert ("audio stream #1 (pcm_s16le) in mp4 would be ISO PCM, which many players do not play; re-encoding it as "
+            "aac") in r.output and "Invalid argument" not in r.output, r.output  # fmt: skip
+    with av.open(str(out)) as c:
+        assert [(s.codec_context.name, s.codec_context.channels) for s in c.streams.audio] == [("aac", 2)]

@@ -35,6 +35,8 @@ USUAL_LAYOUTS = {3: "2.1", 4: "4.0", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 #: outputs that take PCM audio only as ISO PCM ('ipcm'), which many players (Firefox, QuickTime) do not play:
 #: PCM is re-encoded there, not copied (mov and mkv carry PCM as players expect)
 PCM_SHY = frozenset({"mp4", "ipod", "3gp", "3g2", "f4v", "ismv"})
+#: the PCM those outputs take as ISO PCM (not 8-bit, nor G.711's, which they do not take at all)
+ISO_PCM = frozenset(f"pcm_{kind}{end}" for kind in ("s16", "s24", "s32", "f32", "f64") for end in ("le", "be"))
 #: codecs that those outputs hold but that many players of mp4 video do not play there (a QA report names Apple's
 #: and Windows' own players among them): re-encoded there as PCM is, as AAC, which all of them play (Matroska
 #: carries them as players expect, WebM Opus; FFmpeg's mov takes neither, and re-encodes them anyway)
@@ -60,6 +62,9 @@ def routes(streams: Sequence, format_name: str, samples: Mapping[int, av.Packet]
     if format_name in COUNTED:
         return copied, _into_pcm(streams, format_name), configs
     for stream in streams:
+        if _codec_name(stream) in ISO_PCM and (encoder := _shy(stream, format_name)) is not None:
+            reencoded.append((stream, encoder))  # (re-encoded whether or not it could be copied: not tried)
+            continue
         sample = (samples or {}).get(stream.index)
         try:
             try:
@@ -79,17 +84,28 @@ def routes(streams: Sequence, format_name: str, samples: Mapping[int, av.Packet]
                 log.warning("%s; re-encoding it as %s%s", why, encoder, mixed_down(stream, encoder))
                 reencoded.append((stream, encoder))
             continue
-        codec = _codec_name(stream)
-        if format_name in PCM_SHY and (codec.startswith("pcm_") or codec in MP4_SHY) and (
-                encoder := _encoder_for(stream, format_name)):  # fmt: skip
-            why = "would be ISO PCM, which many players do not play" if codec.startswith("pcm_") else (
-                "is sound many players do not play there (write .mkv to keep it)")  # fmt: skip
-            log.warning("audio stream #%d (%s) in %s %s; re-encoding it as %s%s", stream.index, codec, format_name, why,
-                        encoder, mixed_down(stream, encoder))  # fmt: skip
+        if (encoder := _shy(stream, format_name)) is not None:
             reencoded.append((stream, encoder))
             continue
         copied.append(stream)
     return copied, reencoded, configs
+
+
+def _shy(stream, format_name: str) -> str | None:
+    """The encoder ``stream`` is re-encoded with where a ``format_name`` output would carry it where many players do
+    not play it (PCM, FLAC or Opus into mp4: :data:`PCM_SHY`, :data:`MP4_SHY`), said in one line; None where it is
+    not such a stream, or does not decode. Linear PCM (:data:`ISO_PCM`) is judged before a copy is tried: an AVI's
+    stereo, whose channels have no names, cannot be copied into mp4, and the line said 'cannot be copied (Invalid
+    argument)'."""
+    codec = _codec_name(stream)
+    if format_name not in PCM_SHY or not (codec.startswith("pcm_") or codec in MP4_SHY):
+        return None
+    if (encoder := _encoder_for(stream, format_name)) is not None:
+        why = "would be ISO PCM, which many players do not play" if codec.startswith("pcm_") else (
+            "is sound many players do not play there (write .mkv to keep it)")  # fmt: skip
+        log.warning("audio stream #%d (%s) in %s %s; re-encoding it as %s%s", stream.index, codec, format_name, why,
+                    encoder, mixed_down(stream, encoder))  # fmt: skip
+    return encoder
 
 
 def _into_pcm(streams: Sequence, format_name: str) -> list[tuple[object, str]]:

@@ -7,6 +7,7 @@ import av
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import write_video
 
 from roadseg.cli import segment_video_cmd
 from roadseg.pipeline.sinks.video import VideoSink
@@ -95,3 +96,16 @@ def test_an_avis_stereo_pcm_into_mp4_is_said_to_be_re_encoded_for_what_it_is(rul
             "aac") in r.output and "Invalid argument" not in r.output, r.output  # fmt: skip
     with av.open(str(out)) as c:
         assert [(s.codec_context.name, s.codec_context.channels) for s in c.streams.audio] == [("aac", 2)]
+
+
+@pytest.mark.parametrize("name,said", [("o.webm", "libvpx-vp9 in webm"), ("o.mkv", None), ("o.avi", None)])
+def test_an_output_that_cannot_tag_an_anamorphic_inputs_pixels_says_so(rule_onnx, tmp_path, name, said):
+    # HDV (1440x1080 of 4:3 pixels, here 128x96) into WebM: VP9 there cannot carry the pixels' shape (PyAV cannot set
+    # Matroska's own tag), and the output played at 4:3, not 16:9, unsaid; H.264 and MPEG-4 carry it themselves
+    src = write_video(tmp_path / "hdv.mp4", [np.zeros((96, 128, 3), np.uint8)] * 3, sample_aspect=Fraction(4, 3))
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(tmp_path / name), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0, r.output
+    line = f"{said} cannot tag its pixels' 4:3 shape: players show its 128x96 pictures at 4:3, not 16:9"
+    assert (line in r.output) if said else ("cannot tag" not in r.output), r.output
+    with av.open(str(tmp_path / name)) as c:
+        assert (c.streams.video[0].display_aspect_ratio == Fraction(16, 9)) is (said is None)

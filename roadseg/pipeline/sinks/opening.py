@@ -15,6 +15,7 @@ import av
 from av.video.reformatter import VideoReformatter
 
 from roadseg.errors import SinkError, reason_of
+from roadseg.pipeline.sinks.aspect import carries_aspect, ratio
 from roadseg.pipeline.sinks.audio import AudioRemux, is_disk_error, write_error
 from roadseg.pipeline.sinks.base import FASTSTART, VIDEO_ENDINGS
 from roadseg.pipeline.sinks.encoders import (
@@ -110,7 +111,18 @@ class Opening:
                    if padded]:  # fmt: skip
             log.warning("%dx%d is odd-sized; padded to %dx%d (%s in %s needs an even %s)", self.width, self.height,
                         self.out_w, self.out_h, self.encoder, self.stream.pix_fmt, " and ".join(odd))  # fmt: skip
+        self._tell_shape()
         return None
+
+    def _tell_shape(self) -> None:
+        """One line where the output cannot tag an anamorphic input's pixels' shape (VP9 in WebM, FFV1 in Matroska:
+        :func:`~roadseg.pipeline.sinks.aspect.carries_aspect`), which it plays squeezed (was: said nowhere)."""
+        sar = self.sample_aspect
+        if sar and not carries_aspect(self.container.format.name, self.stream, sar):
+            log.warning("%s: %s in %s cannot tag its pixels' %s shape: players show its %dx%d pictures at %s, not %s "
+                        "(.mp4 or .mov keeps it)", self.shown, self.encoder, self.container.format.name, ratio(sar),
+                        self.out_w, self.out_h, ratio(Fraction(self.out_w, self.out_h)),
+                        ratio(self.out_w * sar / self.out_h))  # fmt: skip
 
     def _create(self) -> None:
         """Create the file (``container``): Matroska on standard output and into a named pipe without an extension,

@@ -160,3 +160,13 @@ def test_an_avi_of_a_file_whose_pictures_begin_off_its_frame_clock_keeps_them_wi
                                                "--alpha", "0"])  # fmt: skip
     assert r.exit_code == 0, r.output
     assert abs(_flash_after_click(out)) <= 0.02, _flash_after_click(out)
+
+
+def test_a_sound_an_output_does_not_take_is_said_so_not_as_an_errno(rule_onnx, tmp_path):
+    # a phone's AAC into an MPEG-PS (.mpg, for a DVD tool), whose muxer refuses AAC without a word PyAV keeps: the
+    # line said 'audio stream #1 (aac) cannot be copied (Invalid argument)', as if the file were damaged
+    src = write_video(tmp_path / "phone.mp4", [np.zeros((48, 64, 3), np.uint8)] * 5, audio_seconds=0.2)
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(tmp_path / "o.mpg"), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0, r.output
+    assert ("audio stream #1 (aac) cannot be copied (mpeg does not take it as it is); re-encoding it as mp2"
+            in r.output), r.output  # fmt: skip

@@ -76,7 +76,7 @@ def routes(streams: Sequence, format_name: str, samples: Mapping[int, av.Packet]
                 _probe(stream, format_name, unwrapped(sample), config)  # (then its error is the one told)
                 configs[stream.index] = config
         except Exception as exc:  # noqa: BLE001 - damaged parameters fail in PyAV as well as in FFmpeg
-            why = f"audio stream #{stream.index} ({_codec_name(stream)}) cannot be copied ({reason_of(exc)})"
+            why = f"audio stream #{stream.index} ({_codec_name(stream)}) cannot be copied ({_refused(exc, format_name)})"
             encoder = _encoder_for(stream, format_name)
             if encoder is None:
                 log.warning("%s; writing the video without it", why)
@@ -89,6 +89,18 @@ def routes(streams: Sequence, format_name: str, samples: Mapping[int, av.Packet]
             continue
         copied.append(stream)
     return copied, reencoded, configs
+
+
+def _refused(exc: Exception, format_name: str) -> str:
+    """Why a copy into a ``format_name`` output failed, as a line tells it: FFmpeg's bare errno of a muxer that refuses
+    a codec without a word PyAV keeps (MPEG-PS's AAC: 'Invalid argument', as if the file were damaged) as the
+    format's refusal.
+
+    >>> _refused(av.error.ArgumentError(22, "Invalid argument"), "mpeg"), _refused(ValueError("no codec"), "mp4")
+    ('mpeg does not take it as it is', 'no codec')
+    """
+    bare = isinstance(exc, av.error.ArgumentError | av.error.PatchWelcomeError)
+    return f"{format_name} does not take it as it is" if bare else reason_of(exc)
 
 
 def _shy(stream, format_name: str) -> str | None:

@@ -170,3 +170,30 @@ def test_a_sound_an_output_does_not_take_is_said_so_not_as_an_errno(rule_onnx, t
     assert r.exit_code == 0, r.output
     assert ("audio stream #1 (aac) cannot be copied (mpeg does not take it as it is); re-encoding it as mp2"
             in r.output), r.output  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["o.mkv", "o.mp4", "o.avi"])
+def test_a_cut_of_an_avi_between_two_pictures_keeps_the_sound_beside_them(rule_onnx, tmp_path, name):
+    # a cheap dashcam's AVI (MJPEG, PCM; its clock ticks a frame, 0.04 s) cut with --start 0.1, between two pictures:
+    # the sound was moved back by 0.1 s, the pictures by 2 ticks, 0.08 s: each 0.02 s after its sound (into AVI,
+    # whose pictures go on its frame clock, 0.04 s)
+    src = tmp_path / "cam.avi"
+    with av.open(str(src), "w") as out:
+        vs = out.add_stream("mjpeg", rate=25)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuvj420p"
+        aus = out.add_stream("pcm_s16le", rate=16000, layout="mono")
+        wave = np.zeros(16000 * 2, np.int16)
+        wave[12800:12880] = 25000  # (a click at 0.8 s, with the white picture)
+        for i in range(50):
+            vf = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 255 if i == 20 else 20, np.uint8), format="rgb24")
+            vf.pts = i
+            out.mux(vs.encode(vf.reformat(format="yuvj420p")))
+            af = av.AudioFrame.from_ndarray(wave[None, i * 640 : (i + 1) * 640].copy(), format="s16", layout="mono")
+            af.sample_rate, af.pts = 16000, i * 640
+            out.mux(aus.encode(af))
+        out.mux(vs.encode(None))
+    out = tmp_path / name
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out), "--model", str(rule_onnx), "-q", "--alpha", "0",
+                                               "--start", "0.1"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert abs(_flash_after_click(out)) <= 0.001, _flash_after_click(out)

@@ -89,7 +89,8 @@ class Contents:
         sar = base.sample_aspect
         if sar and self.rotation in (90, 270):
             sar = 1 / sar  # (an upright picture's pixels are the stored ones turned)
-        self.info = replace(base, width=first.shape[1], height=first.shape[0], sample_aspect=sar)
+        self.info = replace(base, width=first.shape[1], height=first.shape[0], sample_aspect=sar,
+                            time_base=self._cut_clock or base.time_base)  # (cut between two ticks: a finer clock)
         if line := told(self.rotation, self.mirrored):
             log.warning("%s", line)
         say_if_hdr(self.stream, Path(self.path).name)

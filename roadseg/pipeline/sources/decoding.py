@@ -8,6 +8,7 @@ but those ``--fps`` leaves out (:class:`~roadseg.pipeline.sources.fpscap.FpsCap`
 from __future__ import annotations
 
 import logging
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -26,6 +27,9 @@ from roadseg.pipeline.sources.reordered import Reordered
 from roadseg.pipeline.sources.untimed import Untimed
 
 log = logging.getLogger("roadseg")
+#: seconds off a tick of the video's clock within which a shift is taken as on it (a start found by the first
+#: timestamps, kept to the microsecond, or a 90 kHz clock's 11 µs ticks: nothing the eye or ear tells apart)
+ON_TICK = 1e-4
 #: seconds past --duration's end from which a picture that does not decode is none of the window's (within: one whose
 #: packet's time is off its own by a B-frame run, or a frame where FFmpeg guesses it, as in an AVI), where the frame
 #: step is not known; where it is, :data:`BEYOND_STEPS` of them, where fewer
@@ -33,6 +37,28 @@ BEYOND = 1.0
 #: frame steps past --duration's end from which a picture that does not decode is none of the window's (a B-frame run
 #: of 3, and the frame FFmpeg's time of an AVI's picture lies late by)
 BEYOND_STEPS = 4
+
+
+def shifted_clock(shift: float, time_base) -> tuple[Fraction | None, int]:
+    """The clock a file's pictures are stamped on once ``shift`` seconds are taken off their times (``--start``, and
+    where the file's clock starts), and the ticks of it ``shift`` is, where ``shift`` is no whole number of the video's
+    ``time_base`` ticks (within :data:`ON_TICK`): a whole fraction of it (of at most a thousandth) where it is; else
+    ``(None, 0)``, the pictures moved by ``shift`` rounded to their clock. So each picture keeps its time to the sound's
+    (was: the sound moved by ``shift``, the pictures by it rounded: an AVI's, whose clock ticks a frame, cut from 0.1 s
+    at 25 frames/s, 0.08 s, each picture 0.02 s after its sound).
+
+    >>> shifted_clock(0.1, Fraction(1, 25)), shifted_clock(0.5, Fraction(1, 12800))
+    ((Fraction(1, 50), 5), (None, 0))
+    >>> shifted_clock(9.978667, Fraction(1, 90000))  # (a transport stream's start, kept to the microsecond)
+    (None, 0)
+    """
+    if not shift or not time_base:
+        return None, 0
+    ticks = shift / time_base
+    if abs(ticks - round(ticks)) * time_base < ON_TICK:
+        return None, 0
+    ticks = Fraction(ticks).limit_denominator(1000)
+    return Fraction(time_base) / ticks.denominator, ticks.numerator
 
 
 def scaled_size(height: int, width: int, target: int, *, upright: bool = False) -> tuple[int, int] | None:
@@ -55,7 +81,8 @@ def scaled_size(height: int, width: int, target: int, *, upright: bool = False) 
 class Decoding:
     """:class:`~roadseg.pipeline.sources.file.VideoSource`'s decoding (:meth:`_decode`) and its frames
     (:meth:`_frame`). Its state, set as the source opens (:meth:`_set_up_decoding`): ``decoder``, ``lost``,
-    ``_drained``, ``decoded``, ``rotation``, ``mirrored``, ``_display``, ``unreadable``, ``_size``, ``_stored``, ``height``,
+    ``_cut_clock`` and ``_cut_ticks`` (:func:`shifted_clock`), ``_drained``, ``decoded``, ``rotation``, ``mirrored``,
+    ``_display``, ``unreadable``, ``_size``, ``_stored``, ``height``,
     ``_scaled``, ``cap`` (``--fps``: :class:`FpsCap`) and ``_untimed`` (a raw stream's pictures placed by their count), ``_reordered`` (an AVI's H.264 and
     MPEG-4 pictures at the time they show); and the source's ``path``, ``container``, ``stream``,
     ``origin``, ``end``, ``_shift``, ``dropped``, ``_coded``, ``_numbers``, ``_retimed`` and ``_put_at``."""
@@ -65,6 +92,7 @@ class Decoding:
         picture (scaled to ``height``), why reading stopped early; ``chunked``: the container joins AVI files
         (--concat); ``fps``: the pictures kept a second (--fps; None: all)."""
         self.lost = 0
+        self._cut_clock, self._cut_ticks = shifted_clock(self._shift, self.stream.time_base)  # (the pictures' clock, cut)
         self._drained = False  # whether an empty packet has drained the decoder
         self._went_past = False  # whether a packet past the window's end went into it (_past)
         self.decoder = Decoder(self.stream, self.path, self.container.format, probe=True)  # (follows a change of codec)
@@ -180,8 +208,12 @@ class Decoding:
         pts = picture.pts
         self._retimed += pts != vf.pts or vf.pts in self._put_at  # (put back in line)
         self._put_at.discard(vf.pts)
-        if pts is not None and self._shift and vf.time_base is not None:
-            pts -= round(self._shift / vf.time_base)
-        frame = Frame(self.decoded, image, pts, vf.time_base)
+        tb = vf.time_base
+        if pts is not None and self._shift and tb is not None:
+            if self._cut_clock is not None and tb == self.stream.time_base:  # (:func:`shifted_clock`)
+                pts, tb = pts * round(tb / self._cut_clock) - self._cut_ticks, self._cut_clock
+            else:
+                pts -= round(self._shift / tb)
+        frame = Frame(self.decoded, image, pts, tb)
         self.decoded += 1
         return frame

@@ -1740,6 +1740,20 @@ def test_a_number_no_run_takes_fails_the_batch_once_before_any_work(archive: Pat
     assert not (tmp_path / "out" / RESULTS).exists()
 
 
+@pytest.mark.parametrize(("given", "said"), [
+    ({"show": True}, "--show is for a live run (a camera, a stream, --live); a batch reads video files: leave it out"),
+    ({"segment": roadseg.SegmentOptions("", stream_timeout=10.0, live=True)},
+     "--live and --stream-timeout are for a live run (a camera, a stream, --live); a batch reads video files: leave "
+     "them out"),
+])
+def test_an_option_of_a_live_run_fails_the_batch_once_before_any_work(archive: Path, rule_onnx: Path, tmp_path: Path,
+                                                                      given, said) -> None:  # fmt: skip
+    """Was: an error line for every video, the same one ('--show and --serve are for live input ...')."""
+    with pytest.raises(BatchError, match=f"^{re.escape(said)}$"):
+        roadseg.batch(archive, tmp_path / "out", model=str(rule_onnx), workers=1, quiet=True, **given)
+    assert not (tmp_path / "out" / RESULTS).exists()
+
+
 def test_masks_only_refuses_the_options_that_shape_the_video_as_segment_does(archive: Path, rule_onnx: Path,
                                                                             tmp_path: Path) -> None:  # fmt: skip
     out = tmp_path / "out"

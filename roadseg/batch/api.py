@@ -26,6 +26,7 @@ from roadseg.batch.launch import run
 from roadseg.batch.options import (
     BatchOptions,
     check_encoder,
+    check_live_only,
     check_masks_only,
     check_numbers,
     model_file,
@@ -79,7 +80,7 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
 
     Raises:
         BatchError: before any work (no videos, INPUTs whose layouts collide, no workers, Ray missing, a number
-            no run takes: ``start=-1`` ...).
+            no run takes: ``start=-1``, an option of a live run: ``show=True`` ...).
         BatchInterrupted: Ctrl-C/SIGTERM before every video was recorded; finished outputs stay, unfinished
             ones are removed.
     """
@@ -90,6 +91,7 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
     if sopts.model:  # (named as typed where it is not there; absolute for the workers: Ray's do not run here)
         sopts = replace(sopts, model=os.path.abspath(model_file(sopts.model)))
     check_numbers(sopts)
+    check_live_only(sopts)
     check_masks_only(sopts, bopts)
     if bopts.masks_only:  # (implies masks; nothing encoded: no encoder to check)
         bopts = replace(bopts, masks=True)

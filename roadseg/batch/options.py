@@ -109,6 +109,30 @@ def check_masks_only(sopts: SegmentOptions, bopts: BatchOptions, given: Collecti
                          "writes OUT_DIR/a/b.masks/; leave it out, or leave out --masks-only")  # fmt: skip
 
 
+#: the fields of a live run, which a batch of video files never makes: by field, their flags
+LIVE_ONLY = {"live": "--live", "show": "--show", "serve": "--serve", "retries": "--retries",
+             "retry_delay": "--retry-delay", "stream_timeout": "--stream-timeout", "no_hud": "--no-hud",
+             "camera_size": "--camera-size", "camera_fps": "--camera-fps", "camera_format": "--camera-format",
+             "camera_audio": "--camera-audio", "pace": "pace"}  # fmt: skip
+
+
+def check_live_only(sopts: SegmentOptions) -> None:
+    """Options of a live run (:data:`LIVE_ONLY`) at other than their defaults fail the batch once, before any work:
+    a batch reads video files, each as a file (was: ``show=True`` or ``stream_timeout=10`` an error line for every
+    video in turn, the same one).
+
+    >>> check_live_only(SegmentOptions("", show=True, stream_timeout=10.0))
+    Traceback (most recent call last):
+    roadseg.batch.errors.BatchError: --show and --stream-timeout are for a live run (a camera, a stream, --live); a batch reads video files: leave them out
+    """
+    from roadseg.pipeline.sources.probe import listed
+
+    default = SegmentOptions("")
+    if named := [flag for name, flag in LIVE_ONLY.items() if getattr(sopts, name) != getattr(default, name)]:
+        raise BatchError(f"{listed(named)} {'is' if len(named) == 1 else 'are'} for a live run (a camera, a stream, "
+                         f"--live); a batch reads video files: leave {'it' if len(named) == 1 else 'them'} out")  # fmt: skip
+
+
 def check_numbers(sopts: SegmentOptions) -> None:
     """A number the command line's options could not be given (``start=-1``, ``alpha=2``, ``crf="20"``:
     :func:`~roadseg.pipeline.bounds.check_numbers`) fails the batch once, before any work, not every video in turn

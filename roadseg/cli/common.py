@@ -17,7 +17,7 @@ import click
 
 from roadseg._startup import is_command, release
 from roadseg.cli.values import Finite, Seconds, hwaccel_name, size_option
-from roadseg.errors import SIGNAL_EXIT, RoadsegError, reason_of
+from roadseg.errors import SIGNAL_EXIT, Interrupted, OutputError, RoadsegError, reason_of
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -131,14 +131,41 @@ def check_model_output(output: str, inputs: Sequence[str], overwrite: bool, suff
 @contextmanager
 def staged(output: str) -> Iterator[Path]:
     """A name beside ``output`` to write it under: renamed to ``output`` when the block ends well,
-    removed when it fails (Ctrl-C too), so that nothing half-made or unchecked takes its place."""
+    removed when it fails (Ctrl-C too), so that nothing half-made or unchecked takes its place. A Ctrl-C (SIGTERM)
+    is an :class:`~roadseg.errors.Interrupted`, and a file that cannot be written (a full disk) an
+    :class:`~roadseg.errors.OutputError`, whose message names ``output`` and says what is left of it (were: ``Error:
+    interrupted``, and ``Error: No space left on device``, ``Error: /proc/.x.onnx.part: ...``: which file, and
+    whether an earlier one was kept, unsaid)."""
     part = Path(output).with_name(f".{Path(output).name}.part")
     try:
         yield part
-    except BaseException:
+        part.replace(output)
+    except BaseException as exc:
         part.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise OutputError(f"cannot write {output}: {reason_of(exc)}; {untouched(output)}") from None
+        if isinstance(exc, KeyboardInterrupt):
+            raise interrupted(exc, untouched(output)) from None
         raise
-    part.replace(output)
+
+
+def untouched(output: str | Path) -> str:
+    """What is left of ``output``, a file a command was stopped from writing: as it was, or none.
+
+    >>> untouched("/no/such/m.onnx")
+    '/no/such/m.onnx is not written'
+    """
+    return f"{output} is as it was before" if Path(output).exists() else f"{output} is not written"
+
+
+def interrupted(exc: KeyboardInterrupt, left: str) -> Interrupted:
+    """Of a Ctrl-C (or SIGTERM, SIGHUP: :class:`Terminated`), an :class:`~roadseg.errors.Interrupted` whose message
+    says what is ``left`` of the output (``Error: interrupted; m.onnx is not written``), exit code its signal's.
+
+    >>> interrupted(Terminated(), "nothing was packed").exit_code
+    143
+    """
+    return Interrupted(f"interrupted; {left}", signal_name=getattr(exc, "signal_name", "SIGINT"))
 
 
 def setup_logging() -> None:

@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import sys
+from shlex import quote
 
 import click
 
-from roadseg.cli.common import check_model_output, fail, handle_errors, staged
+from roadseg.cli.common import check_model_output, fail, handle_errors, interrupted, staged, untouched
 from roadseg.cli.values import Finite, size_option
 from roadseg.export import LOGIT_ADJUST
 from roadseg.export.quantize import CALIBRATION_METHODS  # numpy only at import: the runtime CLI loads it
@@ -182,8 +183,8 @@ def quantize_cmd(model, output, data, count, method, holdout, overwrite) -> None
     except ModelError as exc:
         fail(f"quantized model breaks the contract: {exc}")
     path = Path(output)
-    score = (f"; score it with: roadseg eval {path} --data {data}" + "".join(f" --holdout {h}" for h in holdout)
-             if scored else "")
+    score = (f"; score it with: roadseg eval {quote(str(path))} --data {quote(data)}"
+             + "".join(f" --holdout {quote(h)}" for h in holdout) if scored else "")  # (quoted: pasted into a shell)
     click.echo(f"wrote {path} ({Path(path).stat().st_size / 1e6:.1f} MB){score}")
 
 
@@ -257,8 +258,10 @@ def soup_cmd(models, output, data, weights, overwrite) -> None:
         ds = CamVid(data, "train")
         images = [ds[i][0] for i in calibration_indices(len(ds))]  # the 8 frames the BNs are calibrated on
         path = soup_checkpoint(list(models), list(weights) or None, images, output)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:  # (RuntimeError: the checkpoint not written)
         fail(str(exc))
-    click.echo(f"wrote {path} from {len(models)} models; score it with: roadseg eval {path} --data {data}")
+    except KeyboardInterrupt as exc:
+        raise interrupted(exc, untouched(output)) from None
+    click.echo(f"wrote {path} from {len(models)} models; score it with: roadseg eval {quote(str(path))} --data {quote(data)}")
 
 

@@ -6,6 +6,10 @@ import click
 
 from roadseg.cli.common import fail, handle_errors
 
+#: The most intra-op threads bench asks onnxruntime for: --threads 100000 made it start threads for minutes, silent
+#: (refused by click's range, one line)
+MAX_THREADS = 1024
+
 
 @click.command("info")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -42,7 +46,7 @@ def info_cmd(as_json, model) -> None:
 @click.option("--no-native", is_flag=True, help="Skip model-only runs at the video's native size.")
 @click.option("--no-torch", is_flag=True, help="Skip the PyTorch eager row.")
 @click.option("--preset", default="superfast", show_default=True, help="x264 preset of the naive loop and the pipeline.")
-@click.option("--threads", default=0, show_default=True, type=click.IntRange(min=0),
+@click.option("--threads", default=0, show_default=True, type=click.IntRange(0, MAX_THREADS),
               help="onnxruntime's and PyTorch's intra-op threads in every row and the machine peak (0: each one's default, one per physical core; onnxruntime's one per usable CPU where fewer may be used).")
 @click.option("--out", default="bench-results", show_default=True, type=click.Path(file_okay=False),
               help="Folder for bench.json and bench.png (the repository's benchmarks/results holds the committed ones).")
@@ -63,17 +67,22 @@ def bench_cmd(video, frames, repeats, batches, model, baseline, checkpoint, no_n
 
     models = {"custom": Path(model)} if model else None
     # before minutes of timing: a folder that cannot be made, a preset x264 has not, a baseline that is no model
+    made = not Path(out).exists()
     Path(out).mkdir(parents=True, exist_ok=True)
-    encoder_options(check_video_encoder("libx264"), 23, preset)
-    if baseline:
-        OnnxSegmenter(baseline, providers="cpu")
     try:
+        encoder_options(check_video_encoder("libx264"), 23, preset)
+        if baseline:
+            OnnxSegmenter(baseline, providers="cpu")
         result = run_bench(video, frames=frames, repeats=repeats, batches=batches, native=not no_native,
                            torch_eager_=not no_torch, checkpoint=checkpoint, preset=preset, models=models,
                            baseline=baseline, threads=threads,
                            log=lambda m: click.echo(f"... {m}", err=True))  # fmt: skip
-    except FileNotFoundError as exc:
-        fail(str(exc))
+    except BaseException as exc:  # (was: an empty --out left by a bench refused or stopped)
+        if made and not any(Path(out).iterdir()):
+            Path(out).rmdir()
+        if isinstance(exc, FileNotFoundError):
+            fail(str(exc))
+        raise
     (Path(out) / "bench.json").write_text(json.dumps(result, indent=1))
     chart = draw_chart(result, Path(out) / "bench.png")
     click.echo(format_table(result))

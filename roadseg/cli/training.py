@@ -18,8 +18,9 @@ from roadseg.cli.values import Finite, parse_size, size_option
               help="CamVid folder (SegNet or fastai layout), or one of your own classes: SegNet's layout (train/, "
                    "trainannot/, val/, valannot/) with a classes.txt, one class a line (NAME [#RRGGBB]), label value "
                    "= line index, 255 = void; the checkpoints record the classes and their colours.")
-@click.option("--out", help="Run folder: checkpoints and logs [default: runs/unet-r34; with --resume, the folder of the "
-                            "last.pt resumed].")
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Run folder: checkpoints and logs [default: runs/unet-r34; with --resume, the folder of the last.pt "
+                   "resumed].")
 @click.option("--epochs", type=click.IntRange(min=1), help="Length of the run in epochs [default: 150].")
 @click.option("--minutes", type=Finite(min=0, min_open=True),
               help="Length of the run in minutes of wall time instead of epochs: the learning rate and the "
@@ -121,6 +122,9 @@ def train(resume, overwrite, size, crop, phases, decoder_channels, stem_padding,
                                  param_hint="--scale")  # fmt: skip
     if opts["out"] is None:  # (a resumed run goes on in its own folder unless told otherwise)
         opts["out"] = (os.path.dirname(resume) or ".") if resume else "runs/unet-r34"
+    if os.path.realpath(opts["out"]) == os.path.realpath(opts["data"]):  # (was: checkpoints among the frames, exit 0)
+        raise click.BadParameter(f"{opts['out']} is the --data folder: the run's checkpoints and logs would sit among "
+                                 "its frames; give another --out", param_hint="--out")  # fmt: skip
     cfg = TrainConfig(size=size, crop=crop, phases=tuple(_phase(p) for p in phases), holdout=tuple(holdout),
                       train_splits=tuple(s.strip() for s in train_splits.split(",")), model=model,
                       epochs=epochs or 150, minutes=minutes or 0.0, **opts)  # fmt: skip

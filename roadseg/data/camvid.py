@@ -66,17 +66,29 @@ def read_rgb(path: Path) -> np.ndarray:
     """Read an image file as uint8 RGB [H,W,3]; raise ``FileNotFoundError`` or ``ValueError``."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"no such image: {path}")
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    bgr = imread_quiet(path, cv2.IMREAD_COLOR)
     if bgr is None:
         raise ValueError(f"cannot decode image: {path}")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def imread_quiet(path: Path, flags: int) -> np.ndarray | None:
+    """``cv2.imread`` without OpenCV's own log line for a file it cannot decode (``[ERROR:0@2.2] global
+    grfmt_png.cpp:296 readHeader IHDR chunk shall be first ...``, printed above the one ``Error:`` line that says
+    which file); None where it cannot."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        return cv2.imread(str(path), flags)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
 
 
 def read_label(path: Path) -> np.ndarray:
     """Read a single-channel label PNG as uint8 [H,W] (palette PNGs give their indices)."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"no such label: {path}")
-    label = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    label = imread_quiet(path, cv2.IMREAD_UNCHANGED)
     if label is None:
         raise ValueError(f"cannot decode label: {path}")
     if label.ndim == 3 and _is_palette_png(path):  # (OpenCV expands a palette into colours)

@@ -14,15 +14,17 @@ from pathlib import Path
 
 import cv2
 
-from roadseg.data.camvid import CamVid, read_label
+from roadseg.data.camvid import CamVid, imread_quiet, read_label
 from roadseg.data.classset import CAMVID, CLASSES_FILE
-from roadseg.errors import OutputError, reason_of
+from roadseg.errors import Interrupted, OutputError, reason_of
 
 
 def pack(src: str | Path, dst: str | Path, *, splits=("train", "val"), quality: int = 95) -> int:
     """Copy CamVid (either layout; written in SegNet's, fastai's 32 classes mapped onto the 11) with
     images as JPEG (labels stay lossless PNG): ~36 MB for train+val, small enough to carry to a GPU
-    machine. Returns the number of images written."""
+    machine. Returns the number of images written. A label holding a value that is not one of the classes is refused
+    as training would refuse it (:meth:`~roadseg.data.classset.ClassSet.void_labels`; was: packed, and found on the
+    GPU box). Nothing is left of a copy that fails or is stopped (Ctrl-C): ``dst`` appears whole or not at all."""
     import shutil
 
     src, dst = Path(src), Path(dst)
@@ -33,19 +35,17 @@ def pack(src: str | Path, dst: str | Path, *, splits=("train", "val"), quality: 
     n = 0
     try:
         shutil.rmtree(part, ignore_errors=True)
+        _make_folders(part, splits, dst)
         for split, ds in zip(splits, sets):
-            (part / split).mkdir(parents=True)
-            (part / f"{split}annot").mkdir()
             for s in ds.samples:
-                image = cv2.imread(str(s.image), cv2.IMREAD_COLOR) if s.image.is_file() else None
+                image = imread_quiet(s.image, cv2.IMREAD_COLOR) if s.image.is_file() else None
                 if image is None:
                     raise ValueError(f"cannot decode image: {s.image}")
                 label = read_label(s.label)  # (FileNotFoundError, ValueError: one line)
                 label = label if ds.lut is None else ds.lut[label]  # (fastai's 32 classes, as the 11)
-                for path, picture, options in ((part / split / f"{s.image.stem}.jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality]),
-                                               (part / f"{split}annot" / f"{s.image.stem}.png", label, [])):  # fmt: skip
-                    if not cv2.imwrite(str(path), picture, options):
-                        raise OSError(f"cannot write {path}")
+                ds.classes.void_labels(label, s.label)  # (a value that is no class: ValueError, one line)
+                _write(part / split / f"{s.image.stem}.jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+                _write(part / f"{split}annot" / f"{s.image.stem}.png", label, [])
                 n += 1
         if (src / CLASSES_FILE).is_file() and sets[0].classes != CAMVID:  # (a folder of its own classes: they go too)
             shutil.copyfile(src / CLASSES_FILE, part / CLASSES_FILE)
@@ -56,6 +56,29 @@ def pack(src: str | Path, dst: str | Path, *, splits=("train", "val"), quality: 
         raise ValueError(f"{exc} (nothing was packed)") from None
     except OSError as exc:
         raise OutputError(f"cannot create {dst}: {reason_of(exc)} (nothing was packed)") from None
+    except KeyboardInterrupt as exc:  # (Ctrl-C, SIGTERM: was "Error: interrupted", what was left unsaid)
+        raise Interrupted(f"interrupted; nothing was packed ({dst} is as it was)",
+                          signal_name=getattr(exc, "signal_name", "SIGINT")) from None
     finally:
         shutil.rmtree(part, ignore_errors=True)
     return n
+
+
+def _make_folders(part: Path, splits, dst: Path) -> None:
+    """The copy's folders under ``part``; OutputError naming ``dst`` where they cannot be made (was: a folder that
+    could not be made, ``/proc/.pk.part``, said as a source file missing, in Python's words)."""
+    try:
+        for split in splits:
+            (part / split).mkdir(parents=True)
+            (part / f"{split}annot").mkdir()
+    except OSError as exc:
+        raise OutputError(f"cannot create {dst}: {reason_of(exc)} (nothing was packed)") from None
+
+
+def _write(path: Path, picture, options: list) -> None:
+    """``cv2.imwrite``, an OSError where it fails, saying the disk is full where it is (cv2 says only False)."""
+    import shutil
+
+    if not cv2.imwrite(str(path), picture, options):
+        full = shutil.disk_usage(path.parent).free < 1 << 20
+        raise OSError(f"cannot write {path}" + (": no space left on device" if full else ""))

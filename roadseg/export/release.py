@@ -34,7 +34,8 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
@@ -43,7 +44,7 @@ import onnx
 
 from roadseg.contract import set_metadata
 from roadseg.data.classset import ClassSet, from_state
-from roadseg.errors import OutputError
+from roadseg.errors import Interrupted, OutputError, reason_of
 from roadseg.export import LOGIT_ADJUST
 from roadseg.export.onnx import count_macs, export_onnx
 from roadseg.export.quantize import CALIBRATION_METHODS, calibration_source, load_calibration_frames, quantize_int8
@@ -102,8 +103,6 @@ def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, check:
     (:func:`_steps`; the whole takes minutes), and, where standard error is a terminal, ``eval``'s bar of the frames
     while a file is scored."""
     from roadseg.data.camvid import CamVid
-    from roadseg.train.evaluate import evaluate_model
-    from roadseg.train.weights import adjust_logits
 
     val_set = CamVid(data, "val")
     classes = val_set.classes
@@ -118,7 +117,19 @@ def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, check:
     if (has := from_state(state)).names != classes.names:
         raise ValueError(f"{checkpoint} scores {has.describe()}, not {classes.describe()}: release it on its own data")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    with _into(out):
+        return _build(net, state, data, out, val_set, has, (fp32_name, int8_name), check, calib_frames, calib_method,
+                      min_int8_agreement, logit_adjust, step, progress)  # fmt: skip
+
+
+def _build(net, state: dict, data, out: Path, val_set, has: ClassSet, names: tuple[str, str], check, calib_frames: int,
+           calib_method: str, min_int8_agreement: float, logit_adjust: float, step, progress: bool) -> dict:  # fmt: skip
+    """:func:`release`'s work once its inputs are read and ``out`` is made: build, check and score both files (and the
+    check run's) in a temporary folder in ``out``, then move them and ``eval.json`` in; their scores."""
+    from roadseg.train.evaluate import evaluate_model
+    from roadseg.train.weights import adjust_logits
+
+    classes, (fp32_name, int8_name) = val_set.classes, names
     size = trained_size(state)  # (the file's input_size: inference's working size follows what training saw)
     named = {"classes": list(has.names), "palette": [list(c) for c in has.palette], "input_size": size}
     meta = {**training_metadata(state), "macs": count_macs(net, size),
@@ -160,10 +171,35 @@ def release(checkpoint: str | Path, data: str | Path, out: str | Path, *, check:
             set_metadata(model, {k: json.dumps(v) for k, v in scores.items()})
             onnx.save(model, str(tmp / name))
             report[name]["megabytes"] = round((tmp / name).stat().st_size / 1e6, 1)
-        for name in (fp32_name, int8_name):
+        (tmp / REPORT_NAME).write_text(json.dumps(report, indent=2))  # (in with the files: a full disk keeps out/ whole)
+        for name in (fp32_name, int8_name, REPORT_NAME):
             os.replace(tmp / name, out / name)
-    (out / REPORT_NAME).write_text(json.dumps(report, indent=2))
     return report
+
+
+@contextmanager
+def _into(out: Path) -> Iterator[None]:
+    """``out`` made (with its parents) for the block; where the block fails or is stopped, the folders it made are
+    removed while empty (was: an empty ``--out`` left by a release that failed or was stopped), and a Ctrl-C (an
+    :class:`~roadseg.errors.Interrupted`) or a file that cannot be written (an :class:`~roadseg.errors.OutputError`)
+    says what is left of ``out`` (was: ``Error: interrupted``, ``Error: No space left on device``)."""
+    from roadseg.train.checkpoint import made_folders, remove_made
+
+    made = made_folders(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # (was Python's '[Errno 2] No such file or directory: ...')
+        raise OutputError(f"cannot create {out}: {reason_of(exc)}") from None
+    try:
+        yield
+    except BaseException as exc:
+        left = (f"{out}, which the release made, is removed" if remove_made(made) else
+                f"{out} is as it was" if not made else f"{out} is left as the release made it")  # fmt: skip
+        if isinstance(exc, KeyboardInterrupt):
+            raise Interrupted(f"interrupted; {left}", signal_name=getattr(exc, "signal_name", "SIGINT")) from None
+        if isinstance(exc, OSError):
+            raise OutputError(f"cannot write into {out}: {reason_of(exc)}; {left}") from None
+        raise
 
 
 def _steps(total: int, stream: TextIO | None) -> Callable[[str], None]:

@@ -56,6 +56,17 @@ def made_folders(out: Path) -> list[Path]:
     return [p for p in (out, *out.parents) if not p.exists()]
 
 
+def remove_unsaved(out: Path, made: list[Path]) -> bool:
+    """Of a fresh run stopped (or failed: a full disk) before ``out/last.pt`` was written, remove its own log rows
+    (``log.csv``, ``log.jsonl``: was left, a run that was none, which a rerun into ``out`` was refused for without
+    ``-y`` and which said to ``--resume`` a ``last.pt`` that is not there), then :func:`remove_made`; True where
+    ``out`` went. A run whose ``last.pt`` was written keeps everything."""
+    if not (out / "last.pt").exists():
+        for name in RUN_FILES:
+            (out / name).unlink(missing_ok=True)
+    return remove_made(made)
+
+
 def remove_made(made: list[Path]) -> bool:
     """Remove the folders :func:`made_folders` listed, ``out`` first, while they are empty (a run stopped before it
     saved anything: an empty ``--out`` left behind looked like a run); True where ``out`` went."""

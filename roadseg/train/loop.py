@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from roadseg.classes import CAMVID_SIZE
 from roadseg.data.classset import ClassSet, from_state
-from roadseg.errors import OutputError
+from roadseg.errors import OutputError, reason_of
 from roadseg.model import Preprocess
 from roadseg.train.checkpoint import (
     epoch_summary,
@@ -42,7 +42,7 @@ from roadseg.train.checkpoint import (
     log,
     made_folders,
     other_run,
-    remove_made,
+    remove_unsaved,
     restore,
     resume_state,
     save_checkpoint,
@@ -210,27 +210,32 @@ def _set_up(cfg: TrainConfig, state: dict | None, taken: list[str]) -> _Run:
     loss_fn = training_loss(data["train"][1], device, class_weights=cfg.class_weights, lovasz=cfg.lovasz,
                             classes=classes)  # fmt: skip
     sampler, loader, steps = train_loader(cfg, data["train"], device, classes)
-    made = made_folders(out)
-    out.mkdir(parents=True, exist_ok=True)  # (after the checks: a run refused leaves no folder behind)
-    for name in taken:  # (-y: the other run's files go, so that none of them is read as this run's)
-        (out / name).unlink(missing_ok=True)
-    opt = optimizer(cfg, model)
-    ema = EMA(model, cfg.ema) if cfg.ema > 0 else None
+    opt = optimizer(cfg, model)  # (before out is made: its first use loads seconds of torch's modules, and a Ctrl-C
+    ema = EMA(model, cfg.ema) if cfg.ema > 0 else None  # there left an empty --out and said nothing of it)
     start, best, best_epoch, history = 0, -1.0, -1, []
     if state is not None:
         start, best, best_epoch, history = restore(state, model, opt, ema)
+    sched = make_schedule(cfg, opt, steps, state)
+    made = made_folders(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)  # (after the checks: a run refused leaves no folder behind)
+    except OSError as exc:  # (was Python's '[Errno 2] No such file or directory: ...')
+        raise OutputError(f"cannot create {out}: {reason_of(exc)}") from None
+    for name in taken:  # (-y: the other run's files go, so that none of them is read as this run's)
+        (out / name).unlink(missing_ok=True)
+    if state is not None:
         for name in ("log.jsonl", "log.csv"):  # epochs after the checkpoint are run again: their rows go
             (out / name).unlink(missing_ok=True)
         for row in history:
             log(out, row, classes)
-    sched = make_schedule(cfg, opt, steps, state)
     return _Run(cfg, out, select, data, classes, device, dtype, model, pre, loss_fn, sampler, loader, steps, opt, ema, sched,
                 best, best_epoch, history, saved_epoch=start, val_subset=subset, made=made)  # fmt: skip
 
 
 def _epochs(run: _Run, start: int) -> None:
     """Train from epoch ``start`` (0-based) until the run is done; on Ctrl-C, say what ``last.pt`` holds. Stopped
-    before anything was saved, the run removes the ``out`` it made (empty: nothing to resume)."""
+    (or failed: a full disk) before ``last.pt`` was written, the run removes its log rows and the ``out`` it made
+    (nothing to resume: :func:`~roadseg.train.checkpoint.remove_unsaved`), and says so."""
     cfg = run.cfg
     epoch, done = start, run.sched.finished if cfg.minutes else start >= cfg.epochs
     try:
@@ -238,10 +243,13 @@ def _epochs(run: _Run, start: int) -> None:
             done = _epoch(run, epoch)
             epoch += 1
     except BaseException as exc:  # (Ctrl-C, or a failure in the first epoch)
-        removed = not run.saved_epoch and remove_made(run.made)
-        if not isinstance(exc, KeyboardInterrupt):
-            raise
-        tqdm.write(interrupted_line(run.out, cfg, epoch, run.saved_epoch, removed))
+        removed = not run.saved_epoch and remove_unsaved(run.out, run.made)
+        if isinstance(exc, KeyboardInterrupt):
+            tqdm.write(interrupted_line(run.out, cfg, epoch, run.saved_epoch, removed))
+        elif isinstance(exc, (OSError, RuntimeError)) and not (run.out / "last.pt").exists():  # (a full disk: the
+            said = f"cannot write {exc.filename}: {reason_of(exc)}" if getattr(exc, "filename", None) else str(exc)
+            left = f"{run.out}, which the run made, is removed" if removed else f"nothing of it is left in {run.out}"
+            raise RuntimeError(f"{said}; no epoch was saved, so {left}") from exc  # line says what is left)
         raise
 
 

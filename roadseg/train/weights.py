@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -290,10 +291,31 @@ def save_atomic(obj: dict, path: Path) -> None:
     tmp = path.with_suffix(".tmp")
     try:
         torch.save(obj, tmp)
-    except (RuntimeError, OSError) as exc:
-        written = tmp.stat().st_size if tmp.exists() else 0
-        full = shutil.disk_usage(path.parent).free < 1 << 20
+    except BaseException as exc:  # (Ctrl-C too: a half-written last.tmp was left)
+        written = tmp.stat().st_size if tmp.exists() else None
         tmp.unlink(missing_ok=True)
-        why = f"the disk is full ({written >> 20} MB of it written)" if full else reason_of(exc)
-        raise RuntimeError(f"cannot write {path}: {why}; {path.name} is as it was before") from None
+        if not isinstance(exc, (RuntimeError, OSError)):
+            raise
+        raise RuntimeError(f"cannot write {path}: {_why_unwritten(exc, path.parent, written)}; "
+                           + (f"{path.name} is as it was before" if path.exists() else f"{path.name} is not written")) from None
     os.replace(tmp, path)
+
+
+def _why_unwritten(exc: BaseException, folder: Path, written: int | None) -> str:
+    """Why a file could not be written into ``folder`` (``written`` bytes of it; None: it could not be made): a full
+    disk where the OS says so (ENOSPC), or where torch's own writer failed (``unexpected pos``) on a file it made with
+    under 1 MB left; else the error's reason (was: "the disk is full" for a file that could not be made in a folder
+    that reports no space, ``/proc``).
+
+    >>> _why_unwritten(OSError(13, "Permission denied"), Path("/"), 0)
+    'Permission denied'
+    >>> _why_unwritten(OSError(28, "No space left on device"), Path("/"), 3 << 20)
+    'the disk is full (3 MB of it written)'
+    """
+    full = getattr(exc, "errno", None) == errno.ENOSPC
+    if written is not None and not isinstance(exc, OSError):
+        try:
+            full = shutil.disk_usage(folder).free < 1 << 20
+        except OSError:
+            full = False
+    return f"the disk is full ({(written or 0) >> 20} MB of it written)" if full else reason_of(exc)

@@ -168,6 +168,26 @@ def test_train_refuses_the_data_folder_as_its_out(kit):
     assert sorted(p.name for p in (kit / "data").iterdir()) == ["train", "trainannot", "val", "valannot"]
 
 
+def test_sizes_that_cannot_fit_in_memory_are_one_line_before_any_work(kit, tmp_path):
+    """Were OpenCV's traceback ('Insufficient memory ... Failed to allocate 29999400003 bytes'): eval at --size
+    99999x99999, train at that --size, quantize of a model whose input_size is that."""
+    from roadseg.export.onnx import export_onnx
+
+    data = str(kit / "data")
+    huge = export_onnx(trained_like(4, decoder_channels=SMALL), tmp_path / "huge.onnx", input_size=(99999, 99999))
+    cases = [
+        (["eval", str(rule_model(tmp_path / "rule.onnx")), "--data", data, "--size", "99999x99999", "--limit", "1"],
+         "working size 99999x99999 at batch 1 needs about"),
+        (["train", "--data", data, *TRAIN[:2], "--size", "99999x99999", "--out", str(tmp_path / "run")],
+         "4 train frames at 99999x99999 needs about"),
+        (["quantize", str(huge), "-o", str(tmp_path / "q.onnx"), "--data", data, "--frames", "1"],
+         "calibrating on 1 frames at 99999x99999, the model's input_size, needs about"),
+    ]  # fmt: skip
+    for args, says in cases:
+        assert says in _one_error_line(CliRunner().invoke(main, args)), args
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["huge.onnx", "rule.onnx"]
+
+
 def test_a_damaged_label_is_one_line_without_opencvs_own(kit, tmp_path, capfd):
     """OpenCV printed '[ERROR:0@2.2] global grfmt_png.cpp:296 readHeader IHDR chunk shall be first ...' on the
     process's stderr above the Error: line."""

@@ -223,9 +223,30 @@ class CamVid:
         return kept, out
 
     def load_all(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Every sample decoded into memory (CamVid train is ~190 MB at 360x480)."""
+        """Every sample decoded into memory (CamVid train is ~190 MB at 360x480); ValueError, before any is read, where
+        they cannot fit at ``size`` (:func:`fits_in_memory`)."""
+        if self.size is not None:
+            h, w = self.size
+            fits_in_memory(len(self) * h * w * 4, f"{len(self)} {self.split} frames at {h}x{w}")
         pairs = [self[i] for i in range(len(self))]
         return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def fits_in_memory(need: int, what: str) -> None:
+    """ValueError (one line) where ``need`` bytes for ``what`` are more than the memory free here, said before the
+    work: a size of 99999x99999 (``train --size``, a model's ``input_size``) was OpenCV's traceback ('Insufficient
+    memory'), or the system's kill, unsaid. Where the free memory is unknown, nothing is refused.
+
+    >>> fits_in_memory(1, "a frame")
+    >>> fits_in_memory(1 << 60, "a frame at 99999x99999")
+    Traceback (most recent call last):
+    ValueError: a frame at 99999x99999 needs about 1152921505 GB of memory; ... GB is free
+    """
+    from roadseg.pipeline.infer import free_memory
+
+    free = free_memory()
+    if free is not None and need > free:
+        raise ValueError(f"{what} needs about {need / 1e9:.0f} GB of memory; {free / 1e9:.0f} GB is free")
 
 
 def spread(count: int, limit: int | None) -> list[int]:

@@ -101,7 +101,8 @@ def load_calibration_frames(data: str | Path, count: int = 64, seed: int = 0, sp
     was trained at), uint8 [count,H,W,3]. ``holdout`` leaves out the frames a training run held out (its check), so
     that they stay unseen. Only the images are read: a folder of another model's classes calibrates it too (its
     labels need not be CamVid's)."""
-    from roadseg.data.camvid import CamVid, read_rgb
+    from roadseg.data.camvid import CamVid, fits_in_memory, read_rgb
+    from roadseg.pipeline.infer import CPU_BYTES_PER_PIXEL
 
     ds = CamVid(data, split)
     if holdout:
@@ -109,6 +110,9 @@ def load_calibration_frames(data: str | Path, count: int = 64, seed: int = 0, sp
         if not len(ds):
             raise ValueError(f"--holdout {' '.join(holdout)} holds out every {split} frame: none is left to calibrate on")
     idx = np.random.default_rng(seed).choice(len(ds), size=min(count, len(ds)), replace=False)
+    h, w = size  # (the frames, and the network calibrated on them: was OpenCV's traceback at a size that cannot fit)
+    fits_in_memory(len(idx) * h * w * 3 + h * w * CPU_BYTES_PER_PIXEL, f"calibrating on {len(idx)} frames at {h}x{w}, "
+                   "the model's input_size,")  # fmt: skip
     return np.stack([_at_calibration_size(read_rgb(ds.samples[int(i)].image), tuple(size)) for i in sorted(idx)])
 
 

@@ -65,6 +65,7 @@ def model_only(path: Path | OnnxSegmenter, frames: list[np.ndarray], size: tuple
     ``path`` a session to share, else a file); ``one_at_a_time`` where a batch of more ran frame by frame (a model
     of batch 1: :attr:`OnnxSegmenter.one_at_a_time`)."""
     seg = Segmenter(path, size=size, providers=device, threads=threads)
+    seg.check_memory(batch)  # (a size the memory cannot hold: one line; was OpenCV's traceback)
     small = np.stack([seg.resize(f) for f in frames])
     r = {**median_fps(model_once(seg, small, batch), repeats), "provider": seg.model.providers[0]}
     return r | ({"one_at_a_time": True} if batch > 1 and seg.model.one_at_a_time else {})
@@ -239,6 +240,7 @@ def _timed_in_turn(video: str | Path, model: Path, baseline: str | Path | None, 
     session = OnnxSegmenter(model, providers="cpu", threads=threads)
     working = Segmenter(session).fitted(vinfo["height"], vinfo["width"], vinfo["sample_aspect"]).size
     seg, size = Segmenter(session, size=working), f"{working[0]}x{working[1]}"
+    seg.check_memory(1)  # (before any timing: a model whose input_size the memory cannot hold was OpenCV's traceback)
     small, stages = np.stack([seg.resize(f) for f in imgs]), []
     fns = {"default": model_once(seg, small, 1)}
     if baseline is not None:

@@ -14,16 +14,19 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
 import numpy as np
 
 from roadseg.contract import file_kind
-from roadseg.data.camvid import CamVid, spread
+from roadseg.data.camvid import CamVid, fits_in_memory, spread
 from roadseg.data.classset import CAMVID, ClassSet, counted, from_state
-from roadseg.pipeline.infer import resize_frame, resize_labels
+from roadseg.pipeline.infer import CPU_BYTES_PER_PIXEL, ENLARGED, resize_frame, resize_labels
 from roadseg.train.metrics import confusion_matrix, scores
+
+log = logging.getLogger("roadseg")
 
 
 def _not_the_datas(path: Path, verb: str, names: tuple[str, ...] | None, count: int, classes: ClassSet) -> ValueError:
@@ -67,12 +70,19 @@ def _torch_predictor(path: Path, size, device: str, logit_adjust: float = 0.0, d
         adjust_logits(net, state, data, logit_adjust)
     net = net.to(dev)
     trained = trained_size(state)
+    h, w = size or (working_size(*shape, trained) if shape else trained)
+    if dev.type == "cpu":  # (a GPU's memory is the GPU's; was: a hang or the system's kill at --size 9999x9999)
+        fits_in_memory(h * w * CPU_BYTES_PER_PIXEL, f"scoring {path.name} at working size {h}x{w}")
+    if size and shape and h * w > ENLARGED * shape[0] * shape[1]:  # (as segment-video's Segmenter.check_size says)
+        log.warning("--size %dx%d has %.0fx the pixels of the %dx%d frames it enlarges: no detail is added, and the "
+                    "network's time grows with the pixels (its own size for them: %dx%d)",
+                    h, w, h * w / (shape[0] * shape[1]), *shape, *working_size(*shape, trained))  # fmt: skip
 
     def labels(images: list[np.ndarray]) -> list[np.ndarray]:
         return [predict(net, resize_frame(im, size or working_size(*im.shape[:2], trained))[None], device=dev)[0]
                 for im in images]  # fmt: skip
 
-    return labels, size or (working_size(*shape, trained) if shape else trained)
+    return labels, (h, w)
 
 
 def evaluate_model(model: str | Path, data: str | Path | None, split: str = "val", *, size=None,
@@ -116,6 +126,9 @@ def evaluate_model(model: str | Path, data: str | Path | None, split: str = "val
         raise ValueError(f"{model.name} carries the logit adjustment it was released with; --logit-adjust is for checkpoints")
     if onnx:
         predict, used_size = _onnx_predictor(model, size, device, tta, classes)
+        if n:  # (the first frame's working size, before any work: was OpenCV's traceback for one that cannot fit)
+            predict.fitted(*pairs_at(0)[0].shape[:2]).check_memory(min(batch, n))
+            predict.check_size(*pairs_at(0)[0].shape[:2])
     elif tta:
         raise ValueError(f"tta scores an .onnx model as segment-video --tta runs it; export {model.name} first")
     else:

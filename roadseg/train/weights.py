@@ -27,9 +27,11 @@ import torch
 
 from roadseg.classes import CAMVID_SIZE
 from roadseg.contract import not_checkpoint, read_onnx
+from roadseg.data.camvid import fits_in_memory
 from roadseg.data.classset import CAMVID, ClassSet, counted, from_state
 from roadseg.errors import ModelError, reason_of
 from roadseg.model import Preprocess, build_model
+from roadseg.pipeline.infer import CPU_BYTES_PER_PIXEL
 
 if TYPE_CHECKING:  # (loop imports this module)
     from roadseg.train.loop import TrainConfig
@@ -44,6 +46,9 @@ def calibration_batch(images: list[np.ndarray], size: tuple[int, int] | None = N
         raise ValueError("an .onnx warm start needs training images to calibrate its BNs")
     chosen = [images[i] for i in calibration_indices(len(images))]
     if size is not None:  # (as CamVid(size=) reads them)
+        h, w = size  # (was OpenCV's traceback at a size that cannot fit: a file's input_size of 99999x99999)
+        fits_in_memory(len(chosen) * h * w * (3 + 4 * 3) + len(chosen) * h * w * CPU_BYTES_PER_PIXEL,
+                       f"calibrating the BatchNorms on {len(chosen)} frames at {h}x{w}")  # fmt: skip
         chosen = [f if f.shape[:2] == size else cv2.resize(f, size[::-1], interpolation=cv2.INTER_AREA) for f in chosen]
     return Preprocess()(torch.from_numpy(np.stack(chosen)))
 

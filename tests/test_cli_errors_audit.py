@@ -225,3 +225,32 @@ def test_the_commands_suggested_after_quantize_are_quoted_for_a_shell(kit, tmp_p
     r = CliRunner().invoke(main, ["quantize", str(kit / "m.onnx"), "-o", str(out), "--data", str(data), "--frames", "1"])
     assert r.exit_code == 0, r.output
     assert r.output.rstrip().endswith(f"score it with: roadseg eval '{out}' --data '{data}'"), r.output
+
+
+def test_a_folder_given_for_a_model_or_for_classes_txt_is_said_as_one(kit, tmp_path):
+    """eval of a folder said 'model not found: runs' (it is there); a classes.txt that is a folder was taken for none:
+    the run trained on CamVid's 11 classes, unsaid."""
+    r = CliRunner().invoke(main, ["eval", str(kit / "data"), "--data", str(kit / "data")])
+    assert _one_error_line(r) == f"Error: {kit / 'data'} is a folder, not a model file (an .onnx, or a run's best.pt)"
+    own = make_segnet(tmp_path / "own", n=2, h=40, w=48)
+    (own / "classes.txt").mkdir()
+    r = CliRunner().invoke(main, ["train", "--data", str(own), *TRAIN, "--out", str(tmp_path / "run")])
+    assert _one_error_line(r) == f"Error: cannot read {own / 'classes.txt'}: Is a directory"
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_logit_adjustment_that_makes_infinite_offsets_is_refused_in_one_line(kit, tmp_path, capfd):
+    """--logit-adjust 1e308 was two NumPy RuntimeWarnings (overflow, invalid value) and a network of NaN scores: eval
+    scored it, release failed its parity check ('agree on 0.000% of labels') after minutes."""
+    from roadseg.train.loop import TrainConfig, train
+
+    data = make_segnet(tmp_path / "data", n=2, h=40, w=48)
+    train(TrainConfig(data=str(data), out=str(tmp_path / "run"), epochs=1, batch_size=2, crop=(32, 32), amp="off",
+                      device="cpu", workers=0, model={"decoder_channels": SMALL}, size=(40, 48), max_steps=1))  # fmt: skip
+    capfd.readouterr()
+    says = "Error: --logit-adjust 1e+308 makes the class scores' offsets infinite: give a smaller one (0 to 1, chosen on a check run)"
+    r = CliRunner().invoke(main, ["eval", str(tmp_path / "run" / "best.pt"), "--data", str(data), "--logit-adjust", "1e308"])
+    assert _one_error_line(r) == says and "RuntimeWarning" not in capfd.readouterr().err
+    r = CliRunner().invoke(main, ["release", str(tmp_path / "run" / "best.pt"), "--data", str(data), "--out",
+                                  str(tmp_path / "rel"), "--logit-adjust", "1e308"])  # fmt: skip
+    assert _one_error_line(r) == says and not (tmp_path / "rel").exists()

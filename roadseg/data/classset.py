@@ -30,6 +30,7 @@ import numpy as np
 
 from roadseg.classes import CLASSES, IGNORE_INDEX, PALETTE
 from roadseg.contract import distinct_palette, parse_palette
+from roadseg.errors import reason_of
 
 #: The file in a data root that names its classes.
 CLASSES_FILE = "classes.txt"
@@ -179,12 +180,12 @@ def _numbered(indices: list[int | None], lines: list[str], source: str) -> bool:
 def read_classes(root: str | Path) -> ClassSet:
     """The classes of the data folder ``root``: its ``classes.txt``'s, else CamVid's."""
     path = Path(root) / CLASSES_FILE
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():  # (one that cannot be read is said: a folder was taken for none)
         return CAMVID
     try:
         text = path.read_text(encoding="utf-8-sig")  # (a BOM, as Notepad writes, is no part of the first name)
     except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"cannot read {path}: {exc}") from None
+        raise ValueError(f"cannot read {path}: {reason_of(exc)}") from None
     return parse_classes(text, str(path))
 
 

@@ -54,7 +54,12 @@ def logit_offsets(labels: list[np.ndarray], alpha: float, classes: ClassSet = CA
     IoU rewards. Chosen on a check run's held-out footage (DEVELOPERS.md, models/MODEL_CARD.md).
     """
     w = median_frequency_weights(labels, classes)
-    return np.where(w > 0, -alpha * np.log(np.where(w > 0, w, 1.0)), 0.0).astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        offsets = np.where(w > 0, -alpha * np.log(np.where(w > 0, w, 1.0)), 0.0).astype(np.float32)
+    if not np.all(np.isfinite(offsets)):  # (was a network of NaN scores, refused as "agree on 0.000% of labels")
+        raise ValueError(f"--logit-adjust {alpha:g} makes the class scores' offsets infinite: give a smaller one "
+                         "(0 to 1, chosen on a check run)")  # fmt: skip
+    return offsets
 
 
 def run_logit_offsets(recipe: dict | None, data: str, alpha: float) -> np.ndarray | None:

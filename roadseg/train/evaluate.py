@@ -105,6 +105,8 @@ def evaluate_model(model: str | Path, data: str | Path | None, split: str = "val
     from tqdm import tqdm
 
     model = Path(model)
+    if model.is_dir():  # (was "model not found: runs", of a folder that is there)
+        raise FileNotFoundError(f"{model} is a folder, not a model file (an .onnx, or a run's best.pt)")
     if not model.is_file():
         raise FileNotFoundError(f"model not found: {model}")
     if samples is None:

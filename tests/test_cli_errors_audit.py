@@ -235,8 +235,34 @@ def test_a_folder_given_for_a_model_or_for_classes_txt_is_said_as_one(kit, tmp_p
     own = make_segnet(tmp_path / "own", n=2, h=40, w=48)
     (own / "classes.txt").mkdir()
     r = CliRunner().invoke(main, ["train", "--data", str(own), *TRAIN, "--out", str(tmp_path / "run")])
-    assert _one_error_line(r) == f"Error: cannot read {own / 'classes.txt'}: Is a directory"
+    says = "is not a regular file (a folder, a FIFO ...): a text file, one class a line"
+    assert _one_error_line(r) == f"Error: {own / 'classes.txt'} {says}"
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs mkfifo")
+def test_a_fifo_given_for_a_file_is_refused_not_waited_on(kit, tmp_path):
+    """A FIFO (mkfifo) given for a checkpoint, a model, a clip or a classes.txt hung the command, blocked reading it."""
+    fifo = tmp_path / "f.pt"
+    os.mkfifo(fifo)
+    data, ckpt, model = str(kit / "data"), str(kit / "best.pt"), str(kit / "m.onnx")
+    cases = [["export", str(fifo), "-o", str(tmp_path / "x.onnx")],
+             ["quantize", str(fifo), "-o", str(tmp_path / "q.onnx"), "--data", data],
+             ["soup", model, str(fifo), "-o", str(tmp_path / "s.pt"), "--data", data],
+             ["release", ckpt, "--data", data, "--out", str(tmp_path / "r"), "--check", str(fifo)],
+             ["train", "--data", data, *TRAIN, "--resume", str(fifo), "--out", str(tmp_path / "t")],
+             ["train", "--data", data, *TRAIN, "--encoder-weights", str(fifo), "--out", str(tmp_path / "t")],
+             ["bench", "--video", str(fifo), "--out", str(tmp_path / "b")]]  # fmt: skip
+    for args in cases:
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 2 and "is not a regular file (a FIFO, a device ...)" in r.output, (args, r.output)
+    r = CliRunner().invoke(main, ["eval", str(fifo), "--data", data])
+    assert _one_error_line(r) == f"Error: {fifo} is not a regular file (a FIFO, a device ...)"
+    own = make_segnet(tmp_path / "own", n=2, h=40, w=48)
+    os.mkfifo(own / "classes.txt")
+    r = CliRunner().invoke(main, ["train", "--data", str(own), *TRAIN, "--out", str(tmp_path / "t")])
+    assert "classes.txt is not a regular file" in _one_error_line(r)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.pt", "own"]
 
 
 def test_a_logit_adjustment_that_makes_infinite_offsets_is_refused_in_one_line(kit, tmp_path, capfd):

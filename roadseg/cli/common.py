@@ -107,6 +107,25 @@ def handle_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class RegularFile(click.Path):
+    """``click.Path`` of a file that is there and is a regular file: a FIFO (``mkfifo``) given for a checkpoint, a
+    model or a clip hung export, quantize, soup, release, train --resume and bench, blocked reading it, silent.
+
+    >>> RegularFile().convert("/dev/null", None, None)
+    Traceback (most recent call last):
+    click.exceptions.BadParameter: '/dev/null' is not a regular file (a FIFO, a device ...): name the file itself
+    """
+
+    def __init__(self) -> None:
+        super().__init__(exists=True, dir_okay=False)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        value = super().convert(value, param, ctx)
+        if not Path(value).is_file():
+            self.fail(f"{str(value)!r} is not a regular file (a FIFO, a device ...): name the file itself", param, ctx)
+        return value
+
+
 def check_model_output(output: str, inputs: Sequence[str], overwrite: bool, suffix: str) -> None:
     """Before any work, for a command that writes a model (``suffix`` ``.onnx``) or checkpoint
     (``.pt``) file: refuse an ``output`` that is one of its ``inputs``, a file that exists (without

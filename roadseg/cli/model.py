@@ -8,14 +8,14 @@ from shlex import quote
 
 import click
 
-from roadseg.cli.common import check_model_output, fail, handle_errors, interrupted, staged, untouched
+from roadseg.cli.common import RegularFile, check_model_output, fail, handle_errors, interrupted, staged, untouched
 from roadseg.cli.values import Finite, size_option
 from roadseg.export import LOGIT_ADJUST
 from roadseg.export.quantize import CALIBRATION_METHODS  # numpy only at import: the runtime CLI loads it
 
 
 @click.command("export")
-@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
+@click.argument("checkpoint", type=RegularFile())
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .onnx file to write.")
 @click.option("--input-size", callback=size_option, help="Working size HxW written into the metadata [default: the size the checkpoint was "
                                     "trained at (train --size); 360x480 for one that records none].")
@@ -139,7 +139,7 @@ def eval_cmd(model, data, split, holdout, size, device, limit, as_json, tta, log
 
 
 @click.command("quantize")
-@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.argument("model", type=RegularFile())
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The INT8 .onnx file to write.")
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="CamVid folder, or one of your own classes (a classes.txt): calibration frames come from its train split, "
                    "at the model's input_size.")
@@ -189,7 +189,7 @@ def quantize_cmd(model, output, data, count, method, holdout, overwrite) -> None
 
 
 @click.command("release")
-@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
+@click.argument("checkpoint", type=RegularFile())
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
               help="CamVid folder, or the folder of the checkpoint's own classes (classes.txt): the files are then "
                    "named for it, unet-r34-FOLDER.onnx and unet-r34-FOLDER-int8.onnx.")
@@ -198,7 +198,7 @@ def quantize_cmd(model, output, data, count, method, holdout, overwrite) -> None
 @click.option("--calib-frames", default=64, show_default=True, type=click.IntRange(min=1), help="INT8 calibration frames (train split).")
 @click.option("--calib-method", default=CALIBRATION_METHODS[0], show_default=True,
               type=click.Choice(CALIBRATION_METHODS), help="INT8 calibration method (as quantize --method).")
-@click.option("--check", type=click.Path(exists=True, dir_okay=False),
+@click.option("--check", type=RegularFile(),
               help="The same recipe's run with footage held out (its best.pt): scored on that footage, fp32 and INT8.")
 @click.option("--logit-adjust", default=LOGIT_ADJUST, show_default=True, type=Finite(min=0), metavar="A",
               help="Take back part of the median-frequency class weighting: add -A x log(weight) to each class's "
@@ -231,7 +231,7 @@ def release_cmd(checkpoint, data, out, calib_frames, calib_method, check, logit_
 
 
 @click.command("soup")
-@click.argument("models", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("models", nargs=-1, required=True, type=RegularFile())
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The checkpoint (.pt) to write.")
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
               help="CamVid folder: 8 train frames set the BatchNorm statistics of the rebuilt net.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from roadseg.cli.common import fail, handle_errors
+from roadseg.cli.common import RegularFile, fail, handle_errors
 
 #: The most intra-op threads bench asks onnxruntime for: --threads 100000 made it start threads for minutes, silent
 #: (refused by click's range, one line)
@@ -35,14 +35,14 @@ def info_cmd(as_json, model) -> None:
 
 
 @click.command("bench")
-@click.option("--video", required=True, type=click.Path(exists=True, dir_okay=False), help="Clip whose frames are used.")
+@click.option("--video", required=True, type=RegularFile(), help="Clip whose frames are used.")
 @click.option("--frames", default=48, show_default=True, type=click.IntRange(min=1), help="Frames per timed run.")
 @click.option("--repeats", default=3, show_default=True, type=click.IntRange(min=1), help="Timed runs per measurement after a warm-up (median and spread reported; fewer than 3 is warned of).")
 @click.option("--batch", "batches", multiple=True, type=click.IntRange(min=1), default=(1, 4), show_default=True, help="Batch sizes for model-only runs.")
-@click.option("--model", type=click.Path(exists=True, dir_okay=False), help="Benchmark this model instead of the shipped ones.")
-@click.option("--baseline", type=click.Path(exists=True, dir_okay=False),
+@click.option("--model", type=RegularFile(), help="Benchmark this model instead of the shipped ones.")
+@click.option("--baseline", type=RegularFile(),
               help="Also time this model (e.g. a previous release's INT8 file) model-only beside the default; the ratio comes from the two timed in turn, round by round.")
-@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), help="Checkpoint for the PyTorch eager row (default: random weights; speed is the same).")
+@click.option("--checkpoint", type=RegularFile(), help="Checkpoint for the PyTorch eager row (default: random weights; speed is the same).")
 @click.option("--no-native", is_flag=True, help="Skip model-only runs at the video's native size.")
 @click.option("--no-torch", is_flag=True, help="Skip the PyTorch eager row.")
 @click.option("--preset", default="superfast", show_default=True, help="x264 preset of the naive loop and the pipeline.")

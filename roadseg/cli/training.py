@@ -9,7 +9,7 @@ import os
 import click
 from click.core import ParameterSource
 
-from roadseg.cli.common import fail, handle_errors
+from roadseg.cli.common import RegularFile, fail, handle_errors
 from roadseg.cli.values import Finite, parse_size, size_option
 
 
@@ -88,7 +88,7 @@ from roadseg.cli.values import Finite, parse_size, size_option
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=0), help="DataLoader worker processes.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the weights' initialisation, the frames' order, the crops and the augmentation.")
 @click.option("--max-steps", default=None, type=click.IntRange(min=1), help="Cap steps per epoch (smoke runs).")
-@click.option("--resume", type=click.Path(exists=True, dir_okay=False),
+@click.option("--resume", type=RegularFile(),
               help="Continue from a run's last.pt exactly: its saved recipe goes on; --data, --device, --workers, "
                    "--out are this machine's, and --epochs (or --minutes) where given: without, the run's own; other "
                    "options given are not used (one line names them).")
@@ -108,6 +108,9 @@ def train(resume, overwrite, size, crop, phases, decoder_channels, stem_padding,
         fail(f"training needs the train extra (pip install 'roadseg[train]'): {exc}")
     if opts["init"] != "none" and not os.path.isfile(opts["init"]):
         raise click.BadParameter(f"{opts['init']!r} is not a file (an exported fp32 .onnx or a .pt)", param_hint="--init")
+    if os.path.exists(opts["encoder_weights"]) and not os.path.isfile(opts["encoder_weights"]):  # (a FIFO: a hang)
+        raise click.BadParameter(f"{opts['encoder_weights']!r} is not a regular file (a FIFO, a device ...): name the "
+                                 "file itself", param_hint="--encoder-weights")  # fmt: skip
     model: dict = {} if stem_padding is None else {"stem_padding": stem_padding}
     if decoder_channels is not None:
         try:

@@ -182,6 +182,8 @@ def read_classes(root: str | Path) -> ClassSet:
     path = Path(root) / CLASSES_FILE
     if not path.exists() and not path.is_symlink():  # (one that cannot be read is said: a folder was taken for none)
         return CAMVID
+    if path.exists() and not path.is_file():  # (a FIFO: reading it would wait for ever)
+        raise ValueError(f"{path} is not a regular file (a folder, a FIFO ...): a text file, one class a line")
     try:
         text = path.read_text(encoding="utf-8-sig")  # (a BOM, as Notepad writes, is no part of the first name)
     except (OSError, UnicodeDecodeError) as exc:

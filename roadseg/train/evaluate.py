@@ -107,8 +107,9 @@ def evaluate_model(model: str | Path, data: str | Path | None, split: str = "val
     model = Path(model)
     if model.is_dir():  # (was "model not found: runs", of a folder that is there)
         raise FileNotFoundError(f"{model} is a folder, not a model file (an .onnx, or a run's best.pt)")
-    if not model.is_file():
-        raise FileNotFoundError(f"model not found: {model}")
+    if not model.is_file():  # (a FIFO, a device: there, but no file to read a model from)
+        raise FileNotFoundError(f"{model} is not a regular file (a FIFO, a device ...)" if model.exists()
+                                else f"model not found: {model}")  # fmt: skip
     if samples is None:
         ds = CamVid(data, split)
         classes = ds.classes

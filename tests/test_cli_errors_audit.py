@@ -280,3 +280,40 @@ def test_a_logit_adjustment_that_makes_infinite_offsets_is_refused_in_one_line(k
     r = CliRunner().invoke(main, ["release", str(tmp_path / "run" / "best.pt"), "--data", str(data), "--out",
                                   str(tmp_path / "rel"), "--logit-adjust", "1e308"])  # fmt: skip
     assert _one_error_line(r) == says and not (tmp_path / "rel").exists()
+
+
+def test_a_read_only_disk_is_one_line_naming_the_output_not_hidden_by_the_clean_up(kit, tmp_path, monkeypatch):
+    """On a read-only disk (EROFS) even the unlink of a file that is not there fails: export said '.x.onnx.part:
+    Read-only file system' (the clean-up's error, of a hidden name); train's clean-up of a run that saved nothing
+    hid the error with its own ('last.pt: Read-only file system'); bench found out as it wrote bench.json, after
+    minutes of timing, the figures lost."""
+    import tempfile
+
+    import roadseg.export.onnx as onnx_export
+    import roadseg.tools.bench as bench
+    import roadseg.train.loop as loop
+
+    def read_only(*args, **kw):
+        raise OSError(errno.EROFS, "Read-only file system", str(args[0]) if args else None)
+
+    out = tmp_path / "x.onnx"
+    monkeypatch.setattr(onnx_export, "export_onnx", lambda net, path, **kw: read_only(path))
+    monkeypatch.setattr(Path, "unlink", read_only)
+    r = CliRunner().invoke(main, ["export", str(kit / "best.pt"), "-o", str(out)])
+    assert _one_error_line(r) == f"Error: cannot write {out}: Read-only file system; {out} is not written"
+    run = tmp_path / "run"
+    run.mkdir()
+    monkeypatch.setattr(loop, "log", lambda folder, row, classes: read_only(folder / "log.jsonl"))
+    r = CliRunner().invoke(main, ["train", "--data", str(kit / "data"), *TRAIN, "--out", str(run)])
+    line = [line for line in r.output.splitlines() if line.startswith("Error")]
+    assert line == [f"Error: cannot write {run / 'log.jsonl'}: Read-only file system; no epoch was saved, so nothing "
+                    f"of it is left in {run}"], r.output  # fmt: skip
+
+    def timed(*args, **kw):
+        raise AssertionError("minutes of timing")
+
+    monkeypatch.setattr(bench, "run_bench", timed)
+    monkeypatch.setattr(tempfile, "TemporaryFile", read_only)
+    video = write_video(tmp_path / "v.mp4", [np.zeros((40, 48, 3), np.uint8)] * 4)
+    r = CliRunner().invoke(main, ["bench", "--video", str(video), "--out", str(run)])
+    assert _one_error_line(r) == f"Error: cannot write into {run}: Read-only file system"

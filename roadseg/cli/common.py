@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -160,7 +160,8 @@ def staged(output: str) -> Iterator[Path]:
         yield part
         part.replace(output)
     except BaseException as exc:
-        part.unlink(missing_ok=True)
+        with suppress(OSError):  # (none to remove where none could be made: a read-only disk says so, EROFS)
+            part.unlink(missing_ok=True)
         if isinstance(exc, OSError):
             raise OutputError(f"cannot write {output}: {reason_of(exc)}; {untouched(output)}") from None
         if isinstance(exc, KeyboardInterrupt):

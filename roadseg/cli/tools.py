@@ -70,6 +70,7 @@ def bench_cmd(video, frames, repeats, batches, model, baseline, checkpoint, no_n
     made = not Path(out).exists()
     Path(out).mkdir(parents=True, exist_ok=True)
     try:
+        _writable(out)
         encoder_options(check_video_encoder("libx264"), 23, preset)
         if baseline:
             OnnxSegmenter(baseline, providers="cpu")
@@ -87,3 +88,16 @@ def bench_cmd(video, frames, repeats, batches, model, baseline, checkpoint, no_n
     chart = draw_chart(result, Path(out) / "bench.png")
     click.echo(format_table(result))
     click.echo(f"wrote {Path(out) / 'bench.json'}" + (f" and {chart}" if chart else " (no chart: pip install matplotlib)"))
+
+
+def _writable(folder: str) -> None:
+    """Fail (one line) where no file can be written into ``folder`` (a read-only disk, no permission): bench found out
+    as it wrote bench.json, after minutes of timing, the figures lost."""
+    import tempfile
+
+    from roadseg.errors import reason_of
+
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        fail(f"cannot write into {folder}: {reason_of(exc)}")

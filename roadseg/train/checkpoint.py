@@ -63,7 +63,8 @@ def remove_unsaved(out: Path, made: list[Path]) -> bool:
     ``out`` went. A run whose ``last.pt`` was written keeps everything."""
     if not (out / "last.pt").exists():
         for name in RUN_FILES:
-            (out / name).unlink(missing_ok=True)
+            if (out / name).exists():  # (an unlink of none on a read-only disk is EROFS: it hid the error being said)
+                (out / name).unlink()
     return remove_made(made)
 
 

@@ -17,6 +17,7 @@ import errno
 import json
 import os
 import shutil
+from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -298,7 +299,8 @@ def save_atomic(obj: dict, path: Path) -> None:
         torch.save(obj, tmp)
     except BaseException as exc:  # (Ctrl-C too: a half-written last.tmp was left)
         written = tmp.stat().st_size if tmp.exists() else None
-        tmp.unlink(missing_ok=True)
+        with suppress(OSError):  # (none to remove where none could be made: a read-only disk says so, EROFS)
+            tmp.unlink(missing_ok=True)
         if not isinstance(exc, (RuntimeError, OSError)):
             raise
         raise RuntimeError(f"cannot write {path}: {_why_unwritten(exc, path.parent, written)}; "
@@ -316,6 +318,9 @@ def _why_unwritten(exc: BaseException, folder: Path, written: int | None) -> str
     'Permission denied'
     >>> _why_unwritten(OSError(28, "No space left on device"), Path("/"), 3 << 20)
     'the disk is full (3 MB of it written)'
+    >>> _why_unwritten(RuntimeError("[enforce fail at inline_container.cc:747] . open file failed with strerror: "
+    ...                             "Read-only file system"), Path("/"), None)
+    'Read-only file system'
     """
     full = getattr(exc, "errno", None) == errno.ENOSPC
     if written is not None and not isinstance(exc, OSError):
@@ -323,4 +328,5 @@ def _why_unwritten(exc: BaseException, folder: Path, written: int | None) -> str
             full = shutil.disk_usage(folder).free < 1 << 20
         except OSError:
             full = False
-    return f"the disk is full ({(written or 0) >> 20} MB of it written)" if full else reason_of(exc)
+    said = reason_of(exc)  # (torch's own: '[enforce fail at inline_container.cc:747] . open file failed with strerror: X')
+    return f"the disk is full ({(written or 0) >> 20} MB of it written)" if full else said.rpartition("strerror: ")[2]

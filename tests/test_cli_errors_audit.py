@@ -317,3 +317,18 @@ def test_a_read_only_disk_is_one_line_naming_the_output_not_hidden_by_the_clean_
     video = write_video(tmp_path / "v.mp4", [np.zeros((40, 48, 3), np.uint8)] * 4)
     r = CliRunner().invoke(main, ["bench", "--video", str(video), "--out", str(run)])
     assert _one_error_line(r) == f"Error: cannot write into {run}: Read-only file system"
+
+
+def test_a_seed_out_of_range_and_soup_weights_without_a_finite_sum_are_usage_errors(kit, tmp_path):
+    """train --seed -1 was torch's 'Error: expected non-negative integer' (which option, unsaid), and a huge seed
+    'Overflow when unpacking long long'; soup --weight 1e308 --weight 1e308 normalised them by an infinite sum: every
+    weight 0, a soup of zeros written, exit 0."""
+    for seed in ("-1", str(2**70)):
+        r = CliRunner().invoke(main, ["train", "--data", str(kit / "data"), *TRAIN, "--seed", seed, "--out",
+                                      str(tmp_path / "run")])  # fmt: skip
+        assert r.exit_code == 2 and "Invalid value for '--seed'" in r.output, r.output
+    model = str(kit / "m.onnx")
+    r = CliRunner().invoke(main, ["soup", model, model, "-o", str(tmp_path / "s.pt"), "--data", str(kit / "data"),
+                                  "--weight", "1e308", "--weight", "1e308"])  # fmt: skip
+    assert r.exit_code == 2 and "has no finite sum to normalise them by" in r.output, r.output
+    assert sorted(tmp_path.iterdir()) == []

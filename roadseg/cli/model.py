@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from shlex import quote
 
@@ -253,6 +254,9 @@ def soup_cmd(models, output, data, weights, overwrite) -> None:
     if weights and len(weights) != len(models):
         raise click.BadParameter(f"{len(models)} models need {len(models)} weights, got {len(weights)}",
                                  param_hint="--weight")  # fmt: skip
+    if weights and not math.isfinite(sum(weights)):  # (1e308 twice: normalised by an infinite sum, every weight 0)
+        raise click.BadParameter(f"{' + '.join(f'{w:g}' for w in weights)} has no finite sum to normalise them by: "
+                                 "give them on a smaller scale (1 2, not 1e308 2e308)", param_hint="--weight")  # fmt: skip
     check_model_output(output, models, overwrite, ".pt")
     try:
         ds = CamVid(data, "train")

@@ -86,7 +86,7 @@ from roadseg.cli.values import Finite, parse_size, size_option
                    "CPU cores]. The log's val_subset column, the console, the curve and best.pt say it was a "
                    "subset; the check (--holdout) is scored whole.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=0), help="DataLoader worker processes.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the weights' initialisation, the frames' order, the crops and the augmentation.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1), help="Seed of the weights' initialisation, the frames' order, the crops and the augmentation.")
 @click.option("--max-steps", default=None, type=click.IntRange(min=1), help="Cap steps per epoch (smoke runs).")
 @click.option("--resume", type=RegularFile(),
               help="Continue from a run's last.pt exactly: its saved recipe goes on; --data, --device, --workers, "

@@ -332,3 +332,17 @@ def test_a_seed_out_of_range_and_soup_weights_without_a_finite_sum_are_usage_err
                                   "--weight", "1e308", "--weight", "1e308"])  # fmt: skip
     assert r.exit_code == 2 and "has no finite sum to normalise them by" in r.output, r.output
     assert sorted(tmp_path.iterdir()) == []
+
+
+def test_a_holdout_of_every_frame_is_the_one_error_line_without_numpys_warnings(kit, tmp_path):
+    """--holdout of the only sequence: two NumPy RuntimeWarnings ('Mean of empty slice', 'invalid value encountered
+    in scalar divide': the class weights of no frames), four lines above the Error: line."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as said:  # (pytest's own capture would hide them from the output)
+        warnings.simplefilter("always")
+        r = CliRunner().invoke(main, ["train", "--data", str(kit / "data"), *TRAIN, "--holdout", "0001TP", "--out",
+                                      str(tmp_path / "run")])  # fmt: skip
+    assert _one_error_line(r) == ("Error: 0 training frames make no batch of 2: lower --batch-size or hold less out "
+                                  "(--holdout)")  # fmt: skip
+    assert [str(w.message) for w in said if w.category is RuntimeWarning] == [] and not (tmp_path / "run").exists()

@@ -207,9 +207,10 @@ def _set_up(cfg: TrainConfig, state: dict | None, taken: list[str]) -> _Run:
     cfg, model = starting_model(cfg, data["train"][0], fresh=state is None, classes=classes)
     model = model.to(device).to(memory_format=torch.channels_last)
     pre = Preprocess().to(device)
+    # (frames that make no batch are refused first: the class weights of none were NumPy's RuntimeWarnings above it)
+    sampler, loader, steps = train_loader(cfg, data["train"], device, classes)
     loss_fn = training_loss(data["train"][1], device, class_weights=cfg.class_weights, lovasz=cfg.lovasz,
                             classes=classes)  # fmt: skip
-    sampler, loader, steps = train_loader(cfg, data["train"], device, classes)
     opt = optimizer(cfg, model)  # (before out is made: its first use loads seconds of torch's modules, and a Ctrl-C
     ema = EMA(model, cfg.ema) if cfg.ema > 0 else None  # there left an empty --out and said nothing of it)
     start, best, best_epoch, history = 0, -1.0, -1, []

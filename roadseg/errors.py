@@ -93,6 +93,16 @@ class Interrupted(RoadsegError):
         self.message, self.frames, self.signal_name = message, frames, signal_name
         self.exit_code = SIGNAL_EXIT.get(signal_name, 130)
 
+    @classmethod
+    def of(cls, exc: BaseException, left: str) -> Interrupted:
+        """Of a Ctrl-C (or SIGTERM, SIGHUP: a ``KeyboardInterrupt`` with its ``signal_name``), one whose message says
+        what is ``left`` of the output (``Error: interrupted; m.onnx is not written``), exit code its signal's.
+
+        >>> Interrupted.of(KeyboardInterrupt(), "nothing was packed").message
+        'interrupted; nothing was packed'
+        """
+        return cls(f"interrupted; {left}", signal_name=getattr(exc, "signal_name", "SIGINT"))
+
 
 class StopRequested(Exception):
     """Not an error: a viewer asked to quit (q or Esc in the window); the run ends normally."""

@@ -165,7 +165,7 @@ def staged(output: str) -> Iterator[Path]:
         if isinstance(exc, OSError):
             raise OutputError(f"cannot write {output}: {reason_of(exc)}; {untouched(output)}") from None
         if isinstance(exc, KeyboardInterrupt):
-            raise interrupted(exc, untouched(output)) from None
+            raise Interrupted.of(exc, untouched(output)) from None
         raise
 
 
@@ -176,16 +176,6 @@ def untouched(output: str | Path) -> str:
     '/no/such/m.onnx is not written'
     """
     return f"{output} is as it was before" if Path(output).exists() else f"{output} is not written"
-
-
-def interrupted(exc: KeyboardInterrupt, left: str) -> Interrupted:
-    """Of a Ctrl-C (or SIGTERM, SIGHUP: :class:`Terminated`), an :class:`~roadseg.errors.Interrupted` whose message
-    says what is ``left`` of the output (``Error: interrupted; m.onnx is not written``), exit code its signal's.
-
-    >>> interrupted(Terminated(), "nothing was packed").exit_code
-    143
-    """
-    return Interrupted(f"interrupted; {left}", signal_name=getattr(exc, "signal_name", "SIGINT"))
 
 
 def setup_logging() -> None:

@@ -9,8 +9,9 @@ from shlex import quote
 
 import click
 
-from roadseg.cli.common import RegularFile, check_model_output, fail, handle_errors, interrupted, staged, untouched
+from roadseg.cli.common import RegularFile, check_model_output, fail, handle_errors, staged, untouched
 from roadseg.cli.values import Finite, size_option
+from roadseg.errors import Interrupted
 from roadseg.export import LOGIT_ADJUST
 from roadseg.export.quantize import CALIBRATION_METHODS  # numpy only at import: the runtime CLI loads it
 
@@ -265,7 +266,7 @@ def soup_cmd(models, output, data, weights, overwrite) -> None:
     except (ValueError, FileNotFoundError, RuntimeError) as exc:  # (RuntimeError: the checkpoint not written)
         fail(str(exc))
     except KeyboardInterrupt as exc:
-        raise interrupted(exc, untouched(output)) from None
+        raise Interrupted.of(exc, untouched(output)) from None
     click.echo(f"wrote {path} from {len(models)} models; score it with: roadseg eval {quote(str(path))} --data {quote(data)}")
 
 

@@ -57,8 +57,7 @@ def pack(src: str | Path, dst: str | Path, *, splits=("train", "val"), quality: 
     except OSError as exc:
         raise OutputError(f"cannot create {dst}: {reason_of(exc)} (nothing was packed)") from None
     except KeyboardInterrupt as exc:  # (Ctrl-C, SIGTERM: was "Error: interrupted", what was left unsaid)
-        raise Interrupted(f"interrupted; nothing was packed ({dst} is as it was)",
-                          signal_name=getattr(exc, "signal_name", "SIGINT")) from None
+        raise Interrupted.of(exc, f"nothing was packed ({dst} is as it was)") from None
     finally:
         shutil.rmtree(part, ignore_errors=True)
     return n

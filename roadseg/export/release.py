@@ -196,7 +196,7 @@ def _into(out: Path) -> Iterator[None]:
         left = (f"{out}, which the release made, is removed" if remove_made(made) else
                 f"{out} is as it was" if not made else f"{out} is left as the release made it")  # fmt: skip
         if isinstance(exc, KeyboardInterrupt):
-            raise Interrupted(f"interrupted; {left}", signal_name=getattr(exc, "signal_name", "SIGINT")) from None
+            raise Interrupted.of(exc, left) from None
         if isinstance(exc, OSError):
             raise OutputError(f"cannot write into {out}: {reason_of(exc)}; {left}") from None
         raise

@@ -346,3 +346,35 @@ def test_a_holdout_of_every_frame_is_the_one_error_line_without_numpys_warnings(
     assert _one_error_line(r) == ("Error: 0 training frames make no batch of 2: lower --batch-size or hold less out "
                                   "(--holdout)")  # fmt: skip
     assert [str(w.message) for w in said if w.category is RuntimeWarning] == [] and not (tmp_path / "run").exists()
+
+
+def test_a_ctrl_c_as_a_releases_files_move_in_is_let_be(kit, tmp_path, monkeypatch):
+    """A Ctrl-C as the built files were moved into --out (or as the temporary folder was removed) said "interrupted;
+    rel is as it was", exit 130, with the files in and .release-* left; the work is whole there: it is let be (as
+    segment-video lets one be once its outputs are finalised)."""
+    import signal
+
+    import roadseg._startup as startup
+    import roadseg.export.release as release
+
+    real, said = os.replace, []
+
+    def ctrl_c_then_replace(src, dst):
+        if not said:
+            said.append(dst)
+            os.kill(os.getpid(), signal.SIGINT)
+        real(src, dst)
+
+    out = tmp_path / "rel"
+    out.mkdir()
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    monkeypatch.setattr(startup, "is_command", lambda: True)  # (as in `roadseg release`: a command's own signals)
+    monkeypatch.setattr(release.os, "replace", ctrl_c_then_replace)
+    try:
+        r = CliRunner().invoke(main, ["release", str(kit / "best.pt"), "--data", str(kit / "data"), "--out", str(out),
+                                      "--calib-frames", "1"])  # fmt: skip
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in out.iterdir()) == ["eval.json", "unet-r34-camvid-int8.onnx", "unet-r34-camvid.onnx"]

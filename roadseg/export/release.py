@@ -42,6 +42,7 @@ from typing import TextIO
 import numpy as np
 import onnx
 
+from roadseg._startup import settle
 from roadseg.contract import set_metadata
 from roadseg.data.classset import ClassSet, from_state
 from roadseg.errors import Interrupted, OutputError, reason_of
@@ -172,8 +173,9 @@ def _build(net, state: dict, data, out: Path, val_set, has: ClassSet, names: tup
             onnx.save(model, str(tmp / name))
             report[name]["megabytes"] = round((tmp / name).stat().st_size / 1e6, 1)
         (tmp / REPORT_NAME).write_text(json.dumps(report, indent=2))  # (in with the files: a full disk keeps out/ whole)
-        for name in (fp32_name, int8_name, REPORT_NAME):
-            os.replace(tmp / name, out / name)
+        settle()  # (the work is whole: a Ctrl-C from here, as the files move in or the temporary folder goes, is let be;
+        for name in (fp32_name, int8_name, REPORT_NAME):  # it said "out is as it was" with the files in, and left
+            os.replace(tmp / name, out / name)  # .release-*)
     return report
 
 

@@ -121,3 +121,15 @@ def test_the_line_says_what_an_input_played_live_is(tmp_path, kind, said):
     with pytest.raises(OutputError, match=r"^--retries is for a camera or a stream URL \(.*\); (.*)$") as refused:
         video_only(SegmentOptions(spec, str(tmp_path / "r.mp4"), live=True, retries=3))
     assert str(refused.value).endswith(f"; {spec} {said}"), refused.value
+
+
+@pytest.mark.parametrize(("spec", "said"), [
+    ("x.png", "input not found: {spec}"),  # (was: '--retries is for a camera or a stream URL (...); x.png is images')
+    ("x.mp4", "input not found: {spec}"),
+    ("none/*.png", "no images (.png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp, .avif) in {spec}"),
+])  # fmt: skip
+def test_an_input_that_is_not_there_is_said_so_before_its_connection_options_are_refused(rule_onnx, tmp_path, spec,
+                                                                                         said):  # fmt: skip
+    spec = str(tmp_path / spec)
+    r = _segment(spec, "-o", tmp_path / "o.mp4", "--model", rule_onnx, *ALL)
+    assert r.exit_code == 1 and r.output == f"Error: {said.format(spec=spec)}\n", r.output

@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Collection
 from dataclasses import fields
@@ -33,23 +34,35 @@ def unused_connecting(opts: SegmentOptions, given: Collection[str] = ()) -> list
     defaults and those ``given`` (fields the command line was given, at their default too: ``--retries 5``), in
     their order there: ``--retries`` and ``--retry-delay`` but for a camera or a stream URL (a file played ``--live``
     is opened once, never waited for nor reconnected), ``--stream-timeout`` but for live input (a file played
-    ``--live`` too). None for a URL of a scheme roadseg does not read, nor for a file that is not there: they are
-    refused as such (``unknown scheme``; ``input not found``, as it is opened).
+    ``--live`` too). None for a URL of a scheme roadseg does not read, nor for an input that is not there (a file,
+    an image's too, or a glob that names none): they are refused as such (``unknown scheme``; ``input not found``,
+    ``no images``, as it is opened; was, of a missing ``x.png``: ``--retries is for ...; x.png is images``).
 
     >>> unused_connecting(SegmentOptions("a.mp4"), ["retry_delay"]), unused_connecting(SegmentOptions("rtps://c/1", retries=1))
+    ([], [])
+    >>> unused_connecting(SegmentOptions("x.png", retries=1)), unused_connecting(SegmentOptions("none/*.png", retries=1))
     ([], [])
     >>> unused_connecting(SegmentOptions("sample_videos/road.mp4"), ["retry_delay"])
     ['--retry-delay']
     """
     spec = str(opts.input)
     connected = is_live_input(spec)  # (a camera, a stream URL: an http(s) one too, read as a file or not)
-    if unknown_scheme(spec) or not (connected or spec == "-" or opts.concat or os.path.lexists(spec)
-                                    or is_image_input(spec)):  # fmt: skip
+    if unknown_scheme(spec) or not (connected or spec == "-" or opts.concat or _there(spec)):
         return []
     acts = {"retries": connected, "retry_delay": connected, "stream_timeout": connected or opts.live}
     defaults = {f.name: f.default for f in fields(SegmentOptions)}
     return [flag for name, flag in CONNECTING.items()
             if not acts[name] and (name in given or getattr(opts, name) != defaults[name])]  # fmt: skip
+
+
+def _there(spec: str) -> bool:
+    """Whether path ``spec`` names something there: a file or folder (a link too, one to nothing: its error is the
+    opening's), or a glob of images that matches one.
+
+    >>> _there("roadseg"), _there("roadseg/*.py"), _there("x.png"), _there("none/*.png")
+    (True, True, False, False)
+    """
+    return os.path.lexists(spec) or is_image_input(spec) and next(glob.iglob(spec), None) is not None
 
 
 def connecting_for(flags: Collection[str]) -> list[tuple[list[str], str]]:

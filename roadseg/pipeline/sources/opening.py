@@ -26,6 +26,8 @@ from roadseg.pipeline.options import STREAM_TIMEOUT
 from roadseg.pipeline.sources.containers import open_container, redacted
 
 HTTP_SCHEMES = ("http://", "https://")  # the stream URLs that may be files (open_url)
+#: where Linux names its cameras: ``/dev/videoN``, and udev's lasting names of them (``/dev/v4l/by-id/``, ``/dev/v4l/by-path/``)
+CAMERA_PATHS = ("/dev/video", "/dev/v4l/")
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "rtmps://", "http://", "https://", "udp://", "tcp://", "srt://")
 T = TypeVar("T")
 _URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+)://")  # (a scheme of two letters or more: not a drive's C://)
@@ -43,8 +45,22 @@ def listens(spec: str) -> bool:
 
 
 def is_live_input(spec: str) -> bool:
-    """A webcam index (``0``), a device path (``/dev/video0``) or a stream URL."""
-    return spec.isdigit() or spec.startswith("/dev/video") or spec.lower().startswith(STREAM_SCHEMES)
+    """A camera (:func:`names_camera`) or a stream URL."""
+    return names_camera(spec) or spec.lower().startswith(STREAM_SCHEMES)
+
+
+def names_camera(spec: str) -> bool:
+    """Whether ``spec`` names a camera (Video4Linux2): an index (``0``), a device (``/dev/video0``), udev's lasting
+    name of one (``/dev/v4l/by-id/usb-...-video-index0``, ``/dev/v4l/by-path/...``: :data:`CAMERA_PATHS`), or a link
+    that leads to one (a udev rule's ``/dev/dashcam``); was a file of the links, its connection options refused.
+    One not there yet is a camera too (waited for, as ``/dev/video7`` is).
+
+    >>> names_camera("0"), names_camera("/dev/v4l/by-id/usb-Cam_C920-video-index0"), names_camera("clip.mp4")
+    (True, True, False)
+    """
+    if spec.isdigit() or spec.startswith(CAMERA_PATHS):
+        return True
+    return os.path.islink(spec) and os.path.realpath(spec).startswith(CAMERA_PATHS)
 
 
 def unknown_scheme(spec: str) -> str | None:
@@ -76,7 +92,7 @@ def capture_args(spec: str, camera: dict[str, str] | None = None) -> tuple[str, 
     >>> capture_args("RTSP://Cam/Live")
     ('rtsp://Cam/Live', None, {'rtsp_transport': 'tcp'}, 'stream')
     """
-    if spec.isdigit() or spec.startswith("/dev/video"):
+    if names_camera(spec):
         return (f"/dev/video{spec}" if spec.isdigit() else spec), "v4l2", dict(camera or {}), "camera"
     if spec.lower().startswith(STREAM_SCHEMES):
         scheme, rest = spec.split("://", 1)

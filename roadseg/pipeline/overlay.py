@@ -54,13 +54,18 @@ MIN_FONT_SCALE = 0.35
 _FONT_SCALE_1080 = 0.55  # (at a picture whose shorter side is 1080: a row of 26 pixels)
 
 
-def render_legend(classes: Sequence[str], lut: np.ndarray, height: int, width: int
+def render_legend(classes: Sequence[str], lut: np.ndarray, height: int, width: int, sample_aspect: float = 1.0
                   ) -> tuple[np.ndarray, np.ndarray] | None:  # fmt: skip
     """A legend patch (RGB) and its opacity mask (float [h,w,1]) for a ``width`` x ``height`` picture: its rows
     scaled to the picture's shorter side, in as many columns as the picture's height needs, made smaller (down to
     :data:`MIN_FONT_SCALE`) where they would cover more than half the picture's width; ``None`` where even that
     cannot fit (the picture's own content is what the legend is for). The names are drawn as
     :func:`~roadseg.pipeline.legend_text.legend_names` spells them (the font is ASCII only).
+
+    A picture whose pixels are ``sample_aspect`` as wide as high (anamorphic video: 4:3 of HDV's 1440x1080, 64:45 of
+    16:9 PAL DV) gets the legend of the picture as it is shown, ``width * sample_aspect`` wide, squeezed into its
+    pixels (:func:`_in_stored_pixels`): it plays undistorted (was drawn in square pixels, played 33 % too wide on
+    HDV, 42 % on 64:45 DV).
 
     >>> lut = palette_lut([(255, 0, 0), (0, 255, 0)])
     >>> render_legend(["road", "other"], lut, 1080, 1920)[0].shape, render_legend(["road", "other"], lut, 1920, 1080)[0].shape
@@ -69,7 +74,12 @@ def render_legend(classes: Sequence[str], lut: np.ndarray, height: int, width: i
     (42, 50, 3)
     >>> render_legend([f"class {i}" for i in range(11)], lut, 90, 160) is None  # 11 names: 3 columns, too wide
     True
+    >>> render_legend(["road", "other"], lut, 1080, 1440, sample_aspect=4 / 3)[0].shape  # HDV: 1920x1080 as shown
+    (64, 59, 3)
     """
+    if sample_aspect != 1:
+        shown = render_legend(classes, lut, height, round(width * sample_aspect))
+        return None if shown is None else _in_stored_pixels(*shown, sample_aspect)
     classes = legend_names(classes)
     scale = max(MIN_FONT_SCALE, _FONT_SCALE_1080 * min(height, width) / 1080)
     while True:
@@ -87,6 +97,15 @@ def render_legend(classes: Sequence[str], lut: np.ndarray, height: int, width: i
         cv2.rectangle(patch, (x, y + 2), (x + row - 6, y + row - 4), lut[i].tolist(), -1)
         cv2.putText(patch, name, (x + row, y + int(row * 0.72)), font, scale, (255, 255, 255), 1, cv2.LINE_AA)
     return patch, np.full((h, w, 1), 0.75, np.float32)
+
+
+def _in_stored_pixels(patch: np.ndarray, alpha: np.ndarray, sample_aspect: float) -> tuple[np.ndarray, np.ndarray]:
+    """A legend drawn in square pixels (``patch`` and its opacity ``alpha``) resampled into pixels ``sample_aspect``
+    as wide as high: as many fewer across (area-averaged where squeezed, so the names stay smooth)."""
+    h, w = patch.shape[:2]
+    stored = max(1, round(w / sample_aspect))
+    squeezed = cv2.resize(patch, (stored, h), interpolation=cv2.INTER_AREA if stored < w else cv2.INTER_CUBIC)
+    return squeezed, np.full((h, stored, 1), float(alpha.flat[0]), np.float32)
 
 
 def _legend_layout(classes: Sequence[str], height: int, scale: float) -> tuple[int, int, int, int, int]:
@@ -110,15 +129,18 @@ class Overlay:
         legend: class names to draw as a legend in the top-left corner (``None`` = no legend), whole and legible:
             left out, said once in a warning, where it cannot fit the picture so (:func:`render_legend`); names its
             ASCII-only font cannot draw as they are are drawn otherwise, said in one warning here (at the run's start).
+        sample_aspect: the pictures' pixels' width:height (``None``: square): the legend is drawn to look right as
+            the picture is shown, the colours stay in the picture's own pixels.
     """
 
     def __init__(self, lut: np.ndarray, *, alpha: float = 0.5, mode: str = "overlay",
-                 legend: Sequence[str] | None = None) -> None:  # fmt: skip
+                 legend: Sequence[str] | None = None, sample_aspect: float | None = None) -> None:  # fmt: skip
         if not 0.0 <= alpha <= 1.0:
             raise ArgumentError(f"alpha must be a number from 0 to 1, not {alpha!r}")
         if mode not in MODES:
             raise ArgumentError(f"mode must be one of {MODES}, not {mode!r}")
         self.lut, self.alpha, self.mode = lut, alpha, mode
+        self.sample_aspect = float(sample_aspect or 1)
         self.legend = list(legend) if legend else None
         self._legend_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray] | None] = {}
         self._legend_said = False
@@ -145,7 +167,8 @@ class Overlay:
         """The legend onto the top-left corner of the picture (the frame's, the left one side by side), whole; left
         out where it cannot fit legibly, said once."""
         if (height, width) not in self._legend_cache:
-            legend = self._legend_cache[(height, width)] = render_legend(self.legend, self.lut, height, width)
+            legend = self._legend_cache[(height, width)] = render_legend(self.legend, self.lut, height, width,
+                                                                         self.sample_aspect)  # fmt: skip
             if legend is None and not self._legend_said:
                 self._legend_said = True
                 log.warning("legend left out: the %d class names do not fit legibly in a %dx%d picture", len(self.legend),

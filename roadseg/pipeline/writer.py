@@ -254,7 +254,7 @@ def build_writer(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: li
     """The last stage: the overlay drawn and written to ``sinks``, its :class:`Progress` (``.progress``) counting
     up to ``expected``."""
     overlay = Overlay(palette_lut(seg.palette), alpha=opts.alpha, mode=opts.mode,
-                      legend=seg.classes if opts.legend else None)  # fmt: skip
+                      legend=seg.classes if opts.legend else None, sample_aspect=source.info.sample_aspect)  # fmt: skip
     progress = Progress(expected, Path(str(opts.input)).name or str(opts.input), enabled=not opts.quiet,
                         figures=stats.figures if source.live else None)  # fmt: skip
     return Writer(overlay, sinks, times, stats, progress, stop=stop, dropped=queue, max_frames=opts.max_frames,

@@ -198,8 +198,11 @@ def test_a_damaged_video_unchanged_since_it_failed_is_not_tried_again(archive: P
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert run.returncode == 1, run.stderr  # (still not done: a cron job must see it)
     assert "ok 0 · error 1 · skipped 3 · damaged and unchanged, not tried again 1" in run.stderr, run.stderr
-    said = f"broken.mp4: error, unchanged since it failed at {bad['time']}: {bad['error']} (not tried again; --retry-"
+    why = bad["error"].replace(f": {archive / 'broken.mp4'} (", " (")  # (was: its path again, after its name)
+    assert why.startswith("not a readable video (Invalid data found when processing input)"), why
+    said = f"broken.mp4: error, unchanged since it failed at {bad['time']}: {why} (not tried again; --retry-"
     assert said in run.stderr, run.stderr  # (was "error, unchanged since: not a readable video ...": since what?)
+    assert str(archive / "broken.mp4") not in run.stderr, run.stderr
     assert len(batch_results(out)) == 4
     again = roadseg.batch(archive, out, model=str(rule_onnx), workers=1, quiet=True, retry_failed=True)
     assert (again.error, again.unchanged, again.skipped) == (1, 0, 3) and len(batch_results(out)) == 5
@@ -678,6 +681,12 @@ def test_cli_exit_codes_and_summary(archive: Path, rule_onnx: Path, tmp_path: Pa
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert run.returncode == 1, run.stderr  # the broken file failed
     assert "ok 3 · error 1 · skipped 0" in run.stderr and "broken.mp4: error" in run.stderr
+    # its line names it once, and says why (was: 'broken.mp4: error, not a readable video: /tmp/.../broken.mp4 (...')
+    assert "] broken.mp4: error, not a readable video (Invalid data found when processing input)" in run.stderr
+    assert str(archive / "broken.mp4") not in run.stderr, run.stderr
+    [bad] = [line for line in batch_results(tmp_path / "out") if line["status"] == "error"]  # (the log keeps it whole)
+    assert bad["error"].startswith(f"not a readable video: {archive / 'broken.mp4'} (Invalid data found when processing "
+                                   "input)"), bad  # fmt: skip
     (archive / "broken.mp4").unlink()
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and "ok 0 · error 0 · skipped 3" in run.stderr, run.stderr

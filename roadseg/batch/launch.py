@@ -22,7 +22,7 @@ from roadseg.batch.done import recorded, wrote
 from roadseg.batch.driver import drive
 from roadseg.batch.errors import BatchInterrupted, ResultsUnwritable
 from roadseg.batch.options import BatchOptions
-from roadseg.batch.report import Progress, Summary, shown
+from roadseg.batch.report import Progress, Summary, shown, told
 from roadseg.batch.results import ResultsLog, results_line
 from roadseg.batch.task import Task, remove_temps
 from roadseg.pipeline.legend_text import legend_note
@@ -43,15 +43,15 @@ def run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path,
             worker_line = {**worker_line, "error": f"{worker_line.get('error')}{lately}"}
         line = results_line(task, worker_line, keys[task.input], worker_line.get("model", model), settings, made, options)
         results.write(line)
-        rel = shown(task.input, task.output, out)
+        rel, said = shown(task.input, task.output, out), told(line["error"], task.input)  # (named once: rel)
         for warning in worker_line.get("warnings") or []:
             progress.note(f"{rel}: {warning}")
         if line.get("retried"):
             summary.lost += 1
-            progress.note(f"{rel}: {line['error']}; sending it again (attempt {task.attempt + 1})")
+            progress.note(f"{rel}: {said}; sending it again (attempt {task.attempt + 1})")
             return
         summary.add(line)
-        progress.finished(rel, line)
+        progress.finished(rel, {**line, "error": said} if line["error"] else line)
 
     try:
         first = todo[0].parts[0] if todo[0].parts else todo[0].input

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -99,6 +100,25 @@ def shown(task_input: str, output: str, out: str | os.PathLike) -> str:
     name = os.path.join(os.path.dirname(rel), os.path.basename(task_input))
     same = name if os.path.isdir(task_input) else os.path.splitext(name)[0]  # (a folder's drive, ``--concat``)
     return name if os.path.splitext(rel)[0] == same else f"{name} → {rel}"
+
+
+def told(error: object, task_input: str) -> str:
+    """What a line that names the video (:func:`shown`) says of its ``error``: the message without the input's own
+    path, which FFmpeg's reading of it names (was: ``bad.mp4: error, not a readable video: /abs/in/bad.mp4 (...)``);
+    the results line keeps the whole message, beside its ``input``.
+
+    >>> told("not a readable video: /in/bad.mp4 (Invalid data found when processing input)", "/in/bad.mp4")
+    'not a readable video (Invalid data found when processing input)'
+    >>> told("not a readable video: /in/cut.mp4 was never finished (...)", "/in/cut.mp4")
+    'not a readable video: it was never finished (...)'
+    >>> told("input is empty (0 bytes): /in/e.mp4", "/in/e.mp4"), told("worker lost mid-video of /in/a.mp4: x", "/in/a.mp4")
+    ('input is empty (0 bytes)', 'worker lost mid-video: x')
+    """
+    if not task_input:
+        return str(error)
+    path = re.escape(task_input)
+    said = re.sub(rf"(?:: | in | of ){path}(?=$| \(|[,:;])", "", str(error))  # (the name where the line ends or goes on)
+    return re.sub(rf"(?<![\w/.-]){path}(?![\w/.-])", "it", said)  # (elsewhere: 'it was never finished')
 
 
 def _label(node: str | None) -> str:

@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from roadseg.batch.errors import BatchError
-from roadseg.batch.report import Summary, shown
+from roadseg.batch.report import Summary, shown, told
 from roadseg.batch.results import ResultsLog, input_key, is_done, results_line
 from roadseg.batch.task import Task, move_outputs
 
@@ -116,7 +116,7 @@ def count_unchanged(task: Task, done: dict, out: Path, summary: Summary, quiet: 
     summary.unchanged += 1
     if not quiet:
         when = f" at {done['time']}" if done.get("time") else ""  # (lines of earlier versions may lack it)
-        print(f"{shown(task.input, task.output, out)}: error, unchanged since it failed{when}: {done.get('error')} "
+        print(f"{shown(task.input, task.output, out)}: error, unchanged since it failed{when}: {told(done.get('error'), task.input)} "
               "(not tried again; --retry-failed does)", file=sys.stderr, flush=True)  # fmt: skip
 
 

@@ -39,7 +39,7 @@ from roadseg.batch import inputs as inputs_module
 from roadseg.batch import results as results_module
 from roadseg.batch.inputs import plan_outputs
 from roadseg.batch.results import RESULTS, reader
-from roadseg.batch.task import PART, Task
+from roadseg.batch.task import PART, Task, model_key
 from roadseg.errors import SourceError
 from roadseg.pipeline.inputs import find_videos
 
@@ -216,6 +216,32 @@ def test_a_damaged_video_unchanged_since_it_failed_is_not_tried_again(archive: P
     (out / "results.jsonl").write_text("\n".join([*lines[:-1], older]) + "\n")
     upgraded = roadseg.batch(archive, out, model=str(rule_onnx), workers=1, quiet=True)
     assert (upgraded.error, upgraded.unchanged) == (1, 0) and len(batch_results(out)) == 7
+
+
+def test_a_damaged_video_tried_again_as_the_options_model_or_file_changed_says_why(archive: Path, rule_onnx: Path,
+                                                                                   tmp_path: Path, capsys) -> None:  # fmt: skip
+    """A file found damaged is tried again where the options, the model or the file changed since (README): said
+    before any work, as a video done before and done again is (was: tried again unsaid)."""
+    out, opts = tmp_path / "out", {"model": str(rule_onnx), "workers": 1}
+
+    def said(**kw) -> list[str]:
+        capsys.readouterr()
+        assert roadseg.batch(archive, out, **{**opts, **kw}).error == 1
+        return [line for line in capsys.readouterr().err.splitlines() if "found damaged" in line]
+
+    assert said() == []
+    assert batch_results(out)[-1]["options"]["crf"] == 23  # (its line records them, as an ok line does)
+    assert said() == []  # (unchanged: not tried again; its line says so)
+    assert said(crf=30) == ["broken.mp4: found damaged before with other options, tried again (--crf 23 → 30)"]
+    assert said(crf=30, stats=True) == ["broken.mp4: found damaged before with other options, tried again"]
+    other = rule_model(tmp_path / "other.onnx", input_size=(48, 64))
+    assert said(crf=30, stats=True, model=str(other)) == [
+        f"broken.mp4: found damaged before with another model, tried again ({model_key(rule_onnx)} → "
+        f"{model_key(other)})"]  # fmt: skip
+    st = (archive / "broken.mp4").stat()
+    os.utime(archive / "broken.mp4", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # (copied again, say)
+    assert said(crf=30, stats=True, model=str(other)) == ["broken.mp4: found damaged before and changed since, tried again"]
+    assert said(crf=30, stats=True, model=str(other), retry_failed=True) == []  # (asked for)
 
 
 def test_a_damaged_videos_line_names_the_reader_of_the_worker_that_read_it(archive: Path, rule_onnx: Path,

@@ -1,7 +1,8 @@
 """Why a rerun does again a video that an earlier run into the same OUT finished, its input as it was then
 (:func:`~roadseg.batch.rerun.redone` says it where the input changed): an output it asks for that no run wrote, or
-that is gone since, or the options or model that made one otherwise (:func:`why_again`); said before any work, one
-line a reason, naming the video, or counting the videos where several share it (:func:`say_again`).
+that is gone since, or the options or model that made one otherwise (:func:`why_again`); and why it tries again one
+found damaged before (:func:`why_retried`: it, the model, the options or the reader changed since); said before any
+work, one line a reason, naming the video, or counting the videos where several share it (:func:`say_again`).
 
 Example:
     >>> options_changed({"crf": 23, "legend": False, "size": None}, {"crf": 30, "legend": True, "size": [320, 544]})
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from roadseg.batch.done import KINDS, VIDEO_ONLY, last_writers, there
-from roadseg.batch.results import OUTPUT_FIELDS
+from roadseg.batch.results import OUTPUT_FIELDS, reader
 from roadseg.batch.task import Task
 
 #: How a line names each output
@@ -96,6 +97,64 @@ def why_again(history: Sequence[dict], task: Task, key: dict, model: str, wants:
     return why if why != Again() else None
 
 
+@dataclass(frozen=True)
+class Retried:
+    """Why a video found damaged before (its last line an ``error`` with ``damaged``) is tried again though
+    ``--retry-failed`` was not given: its input changed since (``changed_since``), or the model (``model``: ``"OLD →
+    NEW"``), the options (``changed``: :func:`options_changed`'s, ``""`` where its line does not record them or only
+    the outputs asked for differ) or the reader (``reader``: roadseg's and PyAV's versions, ``"OLD → NEW"``) it was
+    read with (was: tried again unsaid, where a rerun changed ``--crf``)."""
+
+    changed_since: bool = False
+    model: str = ""
+    changed: tuple[str, ...] = ()
+    reader: str = ""
+
+
+def why_retried(done: dict | None, task: Task, key: dict, model: str, settings: str, fields: dict) -> Retried | None:
+    """Why ``task``, whose last line ``done`` found it damaged, is tried again by a run with the output options
+    ``fields`` (:func:`~roadseg.batch.results.output_fields`'s), ``model`` and ``settings``
+    (:func:`~roadseg.batch.results.settings_key`'s); ``None`` where it was not found damaged, or nothing changed
+    (``--retry-failed`` asked for it).
+
+    >>> bad = {"status": "error", "damaged": True, "output": "/o/a.mp4", "size": 9, "model": "m", "settings": "s",
+    ...        "reader": reader(), "options": {"crf": 23}}
+    >>> why_retried(bad, Task("/in/a.mp4", "/o/a.mp4"), {"size": 9}, "m", "t", {"crf": 30})
+    Retried(changed_since=False, model='', changed=('--crf 23 → 30',), reader='')
+    """
+    if done is None or done.get("status") != "error" or not done.get("damaged"):
+        return None
+    changed: tuple[str, ...] = ()
+    if done.get("settings") != settings:
+        before, now = done.get("options"), json.loads(json.dumps(fields, default=str))
+        video = not task.masks_only and not str(done.get("output")).endswith(".masks")  # (a --masks-only run's: none)
+        changed = (options_changed(before, now, video=video) if isinstance(before, dict) else ()) or ("",)
+    why = Retried(changed_since=not key or any(done.get(k) != v for k, v in key.items()),
+                  model=f"{done.get('model')} → {model}" if done.get("model") != model else "", changed=changed,
+                  reader=f"{done.get('reader')} → {reader()}" if done.get("reader") != reader() else "")  # fmt: skip
+    return why if why != Retried() else None
+
+
+def retried_line(why: Retried, names: list[str]) -> str:
+    """The line :func:`say_again` says of the videos ``names``, found damaged before, tried again for ``why``.
+
+    >>> retried_line(Retried(changed=("--crf 23 → 30",)), ["bad.mp4"])
+    'bad.mp4: found damaged before with other options, tried again (--crf 23 → 30)'
+    >>> retried_line(Retried(changed_since=True, model="a → b"), ["bad.mp4", "cut.mp4"])
+    '2 videos found damaged before with another model and changed since are tried again (a → b)'
+    """
+    how = ["with another model"] if why.model else []
+    how += ["with other options"] if why.changed else []
+    how += ["by another roadseg or PyAV"] if why.reader else []
+    how += ["changed since"] if why.changed_since else []
+    said = " and ".join(how) if why.model or why.changed or why.reader else f"and {how[-1]}"
+    told = "; ".join(filter(None, (why.model, ", ".join(filter(None, why.changed)), why.reader)))
+    tail = f" ({told})" if told else ""
+    if len(names) != 1:
+        return f"{len(names)} videos found damaged before {said} are tried again{tail}"
+    return f"{names[0]}: found damaged before {said}, tried again{tail}"
+
+
 def _of_earlier_version(last: dict, task: Task, model: str) -> Again:
     """Why ``task`` is done again where ``last``, its last ``ok`` line, is of an earlier version (no ``wrote``, nor
     ``options``): its output removed since (where that line wrote it), none (a ``--masks-only`` line's video, a video
@@ -163,16 +222,18 @@ def _shown(value: object) -> str:
     return str(value)
 
 
-def say_again(agains: list[tuple[str, Again]]) -> None:
-    """One line a reason (:func:`again_line`), before any work, for the videos done before that this run does again
-    (``agains``: each one's name, as :func:`~roadseg.batch.report.shown` names it, and why): was one line for all,
-    ``3 videos done before with other options are done again``, where a run added ``--stats`` after a
-    ``--masks-only`` one, and none where it wrote the videos after it, or an output was removed."""
-    groups: dict[Again, list[str]] = {}
+def say_again(agains: list[tuple[str, Again | Retried]]) -> None:
+    """One line a reason (:func:`again_line`, :func:`retried_line`), before any work, for the videos done before, or
+    found damaged before, that this run does again (``agains``: each one's name, as
+    :func:`~roadseg.batch.report.shown` names it, and why): was one line for all, ``3 videos done before with other
+    options are done again``, where a run added ``--stats`` after a ``--masks-only`` one, and none where it wrote the
+    videos after it, or an output was removed."""
+    groups: dict[Again | Retried, list[str]] = {}
     for name, why in agains:
         groups.setdefault(why, []).append(name)
     for why, names in groups.items():
-        print(again_line(why, names), file=sys.stderr, flush=True)
+        line = retried_line(why, names) if isinstance(why, Retried) else again_line(why, names)
+        print(line, file=sys.stderr, flush=True)
 
 
 def again_line(why: Again, names: list[str]) -> str:

@@ -17,7 +17,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
 
-from roadseg.batch.again import say_again, why_again
+from roadseg.batch.again import say_again, why_again, why_retried
 from roadseg.batch.done import done_before, histories, wrote
 from roadseg.batch.errors import BatchError
 from roadseg.batch.inputs import plan_joined, plan_outputs, refuse_streams
@@ -170,7 +170,9 @@ def _settle(tasks: list[Task], clashes: list[tuple[Path, list]], logged: list[di
         else:
             if not bopts.quiet and (why := redone(task, done, key)):
                 print(f"{shown(task.input, task.output, out)}: {why}", file=sys.stderr, flush=True)
-            if (reason := why_again(history.get(task.input, []), task, key, model, wants, fields)) is not None:
+            reason = why_again(history.get(task.input, []), task, key, model, wants, fields) or why_retried(
+                done, task, key, model, settings, fields)  # (one found damaged: tried again, said why)
+            if reason is not None:
                 again.append((shown(task.input, task.output, out), reason))
             Path(task.output).parent.mkdir(parents=True, exist_ok=True)
             todo.append(task)

@@ -244,7 +244,8 @@ def results_line(task: Task, worker_line: dict, key: dict, model: str, settings:
     """A results line: the fields every line has first (``null`` where the worker's line has none: an ``error``
     line's ``frames_lost``), then what the worker and the driver add; an ``ok`` line's ``options`` (those that
     shape the outputs, :func:`output_fields`: a rerun with others says which changed) and ``wrote``: ``made``, what
-    the run writes of each video (:func:`~roadseg.batch.done.wrote`).
+    the run writes of each video (:func:`~roadseg.batch.done.wrote`); a damaged video's ``error`` line its
+    ``options`` too.
 
     >>> from roadseg.batch.task import Task
     >>> line = results_line(Task("/in/a.mp4", "/o/a.mp4"), {"status": "error", "frames": 0, "error": "x"}, {}, "m", "s")
@@ -260,4 +261,6 @@ def results_line(task: Task, worker_line: dict, key: dict, model: str, settings:
     if extra.get("damaged"):  # (a newer roadseg or PyAV tries it again: is_damaged)
         extra.setdefault("reader", reader())  # (the worker's that read it; this one's for a worker that said none)
     done = {"options": options, "wrote": made} if made and line["status"] == "ok" else {}
+    if extra.get("damaged") and options is not None:  # (a rerun with others says which changed: again.why_retried)
+        done = {"options": options}
     return {**line, **extra, **key, "model": model, "settings": settings, **done}

@@ -272,6 +272,47 @@ def test_masks_stats_globs_and_lists(archive: Path, rule_onnx: Path, tmp_path: P
     assert not part_files(out)
 
 
+def test_a_video_done_again_without_masks_or_stats_removes_those_an_earlier_run_wrote_that_no_longer_match(
+        archive: Path, rule_onnx: Path, tmp_path: Path, capsys) -> None:  # fmt: skip
+    """--force without --masks/--stats after a run with them left that run's masks and stats.json beside the new
+    video, of the model and options before, unsaid. Now those batch wrote (its lines record them) and that no longer
+    tell of the new output are removed once it is done, said before any work, in the summary and in its line; what
+    batch did not write, and masks that still match, stay."""
+    (archive / "broken.mp4").unlink()
+    out, opts = tmp_path / "out", {"model": str(rule_onnx), "workers": 1}
+
+    def run(**kw):
+        capsys.readouterr()
+        summary = roadseg.batch(archive, out, **{**opts, **kw})
+        return summary, [line for line in capsys.readouterr().err.splitlines() if "earlier run are removed" in line]
+
+    assert roadseg.batch(archive, out, **opts, masks=True, stats=True, quiet=True).ok == 3
+    (out / "z.masks" / "mine.txt").write_text("a user's note")  # (in a masks folder batch wrote: not batch's, stays)
+    summary, said = run(crf=30)  # the video's own options: the masks still match; the stats told of the old video
+    assert said == ["3 videos: their stats.json from an earlier run are removed once each is done again without it "
+                    "(they would not tell of their new output)"]  # fmt: skip
+    assert summary.removed == 3 and "· earlier masks or stats removed 3 (results.jsonl's \"removed\")" in summary.table()
+    assert (out / "z.masks/masks.csv").is_file() and not (out / "z.stats.json").exists()
+    assert batch_results(out)[-1]["removed"] == [str(out / Path(batch_results(out)[-1]["output"]).relative_to(out)
+                                                     ).replace(".mp4", ".stats.json")]  # fmt: skip
+    summary, said = run(crf=30, force=True)  # --force: nothing earlier taken for done, its masks neither
+    assert said == ["3 videos: their masks from an earlier run are removed once each is done again without them "
+                    "(they would not tell of their new output)"]  # fmt: skip
+    assert summary.removed == 3 and sorted(p.name for p in out.rglob("*.masks/*")) == ["mine.txt"]  # (not batch's)
+    shutil.rmtree(out / "z.masks")
+    (out / "z.stats.json").write_text("{}")  # a file batch did not write (its line records it removed since): left be
+    summary, said = run(crf=30, force=True)
+    assert (summary.ok, summary.removed, said) == (3, 0, []) and (out / "z.stats.json").read_text() == "{}"
+    assert "removed" not in batch_results(out)[-1] and "earlier masks" not in summary.table()
+    assert roadseg.batch(archive, out, **opts, masks_only=True, quiet=True).ok == 3  # (their masks again)
+    summary, said = run(crf=30)  # the videos, after a --masks-only run: its masks stand (none done again)
+    assert (summary.skipped, said) == (3, []) and len(list(out.rglob("*.masks"))) == 3
+    os.utime(archive / "z.mkv", ns=(time.time_ns(), time.time_ns()))  # its input changed: its masks are of before
+    summary, said = run(crf=30)
+    assert said == ["z.mkv: its masks from an earlier run are removed once it is done again without them (they "
+                    "would not tell of its new output)"] and not (out / "z.masks").exists(), said  # fmt: skip
+
+
 def test_suffix_picks_the_outputs_container(archive: Path, rule_onnx: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     summary = roadseg.batch(archive, out, model=str(rule_onnx), workers=1, quiet=True, suffix="mkv",
@@ -1727,8 +1768,12 @@ def test_a_rerun_says_which_output_is_missing_or_which_option_changed(archive: P
     assert said(stats=True, crf=31, mode="side-by-side") == [
         f"a/x.mp4: redone, it changed since it was done at {when}",
         "2 videos done before with other options are done again, their outputs replaced (--mode overlay → "
-        "side-by-side, --crf 30 → 31; another output folder keeps both)"]  # fmt: skip
-    assert said(stats=True, crf=31, mode="side-by-side", force=True) == []
+        "side-by-side, --crf 30 → 31; another output folder keeps both)",
+        "a/x.mp4: its masks from an earlier run are removed once it is done again without them (they would not tell "
+        "of its new output)"]  # fmt: skip  (made of its input before it changed; the others' still match)
+    assert said(stats=True, crf=31, mode="side-by-side", force=True) == [
+        "2 videos: their masks from an earlier run are removed once each is done again without them (they would not "
+        "tell of their new output)"]  # fmt: skip  (--force: nothing earlier taken for done)
     was, other = batch_results(out)[-1]["model"], rule_model(tmp_path / "other.onnx", input_size=(48, 64))
     [line] = said(model=str(other), stats=True, crf=32, mode="side-by-side")
     assert line == (f"3 videos done before with another model and with other options are done again, their outputs "

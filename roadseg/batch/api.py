@@ -34,6 +34,7 @@ from roadseg.batch.options import (
     video_suffix,
     workers_model_key,
 )
+from roadseg.batch.outdated import outdated, say_outdated
 from roadseg.batch.report import Summary, shown
 from roadseg.batch.rerun import (
     check_owners,
@@ -152,6 +153,7 @@ def _settle(tasks: list[Task], clashes: list[tuple[Path, list]], logged: list[di
     lines = histories(logged)
     history = {} if bopts.force else lines
     wants, fields = wrote(sopts, masks=bopts.masks, stats=bopts.stats, masks_only=bopts.masks_only), output_fields(sopts)
+    every = wrote(sopts, masks=True, stats=True, masks_only=bopts.masks_only)  # (what each output of this run would be)
     targets = {task.output for task in tasks}
     refuse_clashes(clashes, results, summary, model, settings, previous, quiet=bopts.quiet)
     todo, skipped, again = [], [], []
@@ -175,9 +177,11 @@ def _settle(tasks: list[Task], clashes: list[tuple[Path, list]], logged: list[di
             if reason is not None:
                 again.append((shown(task.input, task.output, out), reason))
             Path(task.output).parent.mkdir(parents=True, exist_ok=True)
-            todo.append(task)
+            todo.append(replace(task, outdated=outdated(lines.get(task.input, []), task, key, model, every,
+                                                        force=bopts.force)))  # fmt: skip
     if not bopts.quiet:
         say_again(again)
+        say_outdated([(shown(task.input, task.output, out), task.outdated) for task in todo])
     if not bopts.quiet:
         say_cut_short(sum(lines.get(task.input, [{}])[-1].get("status") == "interrupted" for task in todo))
     remove_stale_temps([*todo, *skipped])  # (a killed run's, also beside videos a --force run did then)

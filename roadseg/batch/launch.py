@@ -22,6 +22,7 @@ from roadseg.batch.done import recorded, wrote
 from roadseg.batch.driver import drive
 from roadseg.batch.errors import BatchInterrupted, ResultsUnwritable
 from roadseg.batch.options import BatchOptions
+from roadseg.batch.outdated import remove_outdated
 from roadseg.batch.report import Progress, Summary, shown, told
 from roadseg.batch.results import ResultsLog, results_line
 from roadseg.batch.task import Task, remove_temps
@@ -42,6 +43,9 @@ def run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path,
         if worker_line.get("damaged") and (lately := written_lately(keys[task.input], time.time_ns())):
             worker_line = {**worker_line, "error": f"{worker_line.get('error')}{lately}"}
         line = results_line(task, worker_line, keys[task.input], worker_line.get("model", model), settings, made, options)
+        if line["status"] == "ok" and (removed := remove_outdated(task.outdated)):  # (the masks and stats of before)
+            line["removed"] = removed
+            summary.removed += len(removed)
         results.write(line)
         rel, said = shown(task.input, task.output, out), told(line["error"], task.input)  # (named once: rel)
         for warning in worker_line.get("warnings") or []:

@@ -38,6 +38,7 @@ class Summary:
     unsearched: int = 0  # folders that could not be listed: their videos were not found, so not done
     warned: int = 0  # of the ok: videos whose line has warnings (a file left out of a join, frames lost ...)
     lost: int = 0  # attempts a worker (its process or node) took with it as it died, each sent again: not outcomes
+    removed: int = 0  # masks folders and stats files of earlier runs that the videos done again no longer match
     frames: int = 0
     wall: float = 0.0
     results: str = ""
@@ -74,6 +75,8 @@ class Summary:
             head += f" · damaged and unchanged, not tried again {self.unchanged}"
         if self.unsearched:
             head += f" · folders not searched {self.unsearched}"
+        if self.removed:  # (an earlier run's masks or stats, beside a video done again without them)
+            head += f" · earlier masks or stats removed {self.removed} (results.jsonl's \"removed\")"
         if self.warned:  # (ok, but a line worth reading: a file left out of a join, frames lost ...)
             head += f" · ok with warnings {self.warned} (results.jsonl's \"warnings\")"
         rows = [f"{head} · {self.frames} frames in {self.wall:.1f} s ({rate:.1f} frames/s)"]

@@ -5,7 +5,8 @@ worker when Ctrl-C or SIGTERM came, nothing of it kept; its ``node`` that worker
 ``frames_lost``, ``fps``, ``seconds``, ``node``, ``attempt`` and ``error``, each ``null`` where it is not known
 (``frames_lost`` and ``fps`` of a video that failed, ``error`` of one that did not), plus what a rerun compares
 (the input's ``size`` and ``mtime_ns``, the ``model`` and the output ``settings``) and ``time``; ``warnings``
-where the run logged any (before it failed, too). Lines of earlier versions lack ``frames_lost`` where the
+where the run logged any (before it failed, too); ``removed``: an earlier run's masks and stats of the video that
+an ``ok`` line's run removed (:mod:`roadseg.batch.outdated`). Lines of earlier versions lack ``frames_lost`` where the
 video failed; every reader here takes a key a line lacks as ``null``. An attempt lost
 with its worker is an ``error`` line with ``"retried": true`` when the video was sent again. A video
 a rerun finds done gets no line (its ``ok`` line stands; the summary counts it as skipped), so a

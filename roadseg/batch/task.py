@@ -54,7 +54,9 @@ class Task:
     """One video to segment: absolute ``input`` and ``output`` paths, the extras wanted, the attempt.
     With ``masks_only`` (``batch --masks-only``) ``output`` is the masks folder and no video is written. With ``parts`` (``batch --concat``) ``input`` is a folder and ``parts`` the files joined from it;
     ``said``, what the plan says of them, goes into its results line's ``warnings``. ``node`` and ``sent`` (its
-    ``time.monotonic()``): where and when the driver sent it to its worker, what an ``interrupted`` line says."""
+    ``time.monotonic()``): where and when the driver sent it to its worker, what an ``interrupted`` line says.
+    ``outdated``: an earlier run's masks folder and stats file of this video that this run does not write and that
+    would not tell of its output, which the driver removes once it is done (:mod:`roadseg.batch.outdated`)."""
 
     input: str
     output: str
@@ -67,6 +69,7 @@ class Task:
     worker: str = ""  # tag of the worker it went to (its pid): part of the temporary names
     node: str = ""  # the node (locally host:pid) of that worker
     sent: float = 0.0  # when it was sent there (the driver's time.monotonic())
+    outdated: tuple[str, ...] = ()
 
     def with_worker(self, tag: str, node: str = "") -> Task:
         return replace(self, worker=tag, node=node, sent=time.monotonic() if tag else 0.0)
@@ -96,7 +99,7 @@ def move_outputs(old: Task, new: Task) -> None:
     renamed when the folder gains or loses a drive)."""
     for src, dst in zip(old.final, new.final, strict=True):
         if dst is not None:
-            _remove_path(dst)  # (what is there is not this drive's, whether or not src has one to move)
+            remove_path(dst)  # (what is there is not this drive's, whether or not src has one to move)
         if src is not None and dst is not None and (src.exists() or src.is_symlink()):
             dst.parent.mkdir(parents=True, exist_ok=True)
             os.replace(src, dst)
@@ -122,7 +125,7 @@ def remove_stale_temps(tasks: Iterable[Task]) -> None:
         except OSError:
             continue
         for name in filter(lambda n, p=tuple(prefixes): n.startswith(p), names):
-            _remove_path(folder / name)
+            remove_path(folder / name)
 
 
 def model_key(path: str | Path) -> str:
@@ -259,10 +262,11 @@ def _commit(temp: Paths, final: Paths) -> None:
 
 def _remove(paths: Paths) -> None:
     for p in filter(None, paths):
-        _remove_path(p)
+        remove_path(p)
 
 
-def _remove_path(p: Path) -> None:
+def remove_path(p: Path) -> None:
+    """Remove the file or folder ``p`` (a link: the link), if it is there."""
     if p.is_dir() and not p.is_symlink():
         shutil.rmtree(p, ignore_errors=True)
     else:

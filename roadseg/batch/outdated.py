@@ -1,0 +1,118 @@
+"""What an earlier run into the same OUT wrote of a video that this run does again without writing it: a masks folder
+or a stats.json that would stay beside the new video though it no longer tells of it (was: ``--force`` without
+``--masks`` left the masks of the model before beside the new video, unsaid). Only what a results line of this input
+records as written (``wrote``) is taken (:func:`outdated`), said before any work (:func:`say_outdated`) and removed
+once the video is done (:func:`remove_outdated`); a file batch did not write is left be.
+
+Example (the masks and stats a run with ``--masks --stats`` wrote, after ``--force`` without them):
+    >>> ok = {"input": "/in/a.mp4", "output": "/nowhere/a.mp4", "status": "ok", "model": "m",
+    ...       "wrote": {"video": "v", "masks": "k", "stats": "v"}}
+    >>> outdated([ok], Task("/in/a.mp4", "/nowhere/a.mp4"), {}, "m", {"masks": "k"}, force=True)  # (not there)
+    ()
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from contextlib import suppress
+from pathlib import Path
+
+from roadseg.batch.done import KINDS, last_writers, there
+from roadseg.batch.task import Task, remove_path
+
+#: How a line names each output
+NAMES = {"masks": "masks", "stats": "stats.json"}
+
+
+def outdated(history: Sequence[dict], task: Task, key: dict, model: str, every: dict[str, str], *, force: bool
+             ) -> tuple[str, ...]:  # fmt: skip
+    """The masks folder and stats file of ``task``'s video that this run does not write (``task.masks``,
+    ``task.stats``) and that the last line of ``history`` (this input's lines) to write each, an ``ok`` line that
+    records it, wrote otherwise than this run would (``every``: :func:`~roadseg.batch.done.wrote`'s digests of each
+    kind, with ``model``): the masks with ``--force`` (nothing earlier is taken as done), or made by another model,
+    with other options that shape them or of the input before it changed (``key``), unless they belong to a video that
+    run wrote under another name (``--suffix``), which stays; the stats, which tell of the run that wrote them, where
+    this run replaces an output that run wrote or their masks go. One a later line removed (``removed``), then
+    written again by another hand, is not batch's."""
+    if not (history and isinstance(every, dict)):
+        return ()
+    writes = {kind for kind, path in zip(KINDS, task.final, strict=True) if path is not None}
+    every_path = dict(zip(KINDS, Task(task.input, task.output, masks=True, stats=True, masks_only=task.masks_only).final,
+                          strict=True))  # fmt: skip
+    writers, gone = last_writers(history), []
+    for kind in ("masks", "stats"):
+        path = every_path[kind]
+        written = writers.get(path) if path is not None and kind not in writes else None
+        if written is None or not there(path, kind):  # (an error line's or an earlier version's: not known as ours)
+            continue
+        i, line, digest = written
+        if any(str(path) in (later.get("removed") or ()) for later in history[i + 1:]):  # (by a run since: not ours)
+            continue
+        theirs = dict(zip(KINDS, Task(task.input, str(line.get("output")), masks=True, stats=True,
+                                      masks_only=str(line.get("output")).endswith(".masks")).final, strict=True))  # fmt: skip
+        if kind == "masks":
+            elsewhere = "video" in line["wrote"] and theirs["video"] != task.final.video and theirs["video"].is_file()
+            if not elsewhere and (force or line.get("model") != model or digest != every.get("masks")
+                                  or any(line.get(k) != v for k, v in key.items())):  # fmt: skip
+                gone.append(path)
+        elif any(k in line["wrote"] and theirs[k] == every_path[k] for k in writes) or (
+                "masks" in line["wrote"] and every_path["masks"] in gone):  # fmt: skip
+            gone.append(path)
+    return tuple(map(str, gone))
+
+
+def remove_outdated(paths: Sequence[str]) -> list[str]:
+    """Remove ``paths`` (:func:`outdated`'s, once their video is done): a masks folder's masks its ``masks.csv``
+    names, that index, and the folder where that empties it (a file of someone else's in it stays); the paths
+    removed.
+
+    >>> import tempfile
+    >>> masks = Path(tempfile.mkdtemp()) / "a.masks"
+    >>> masks.mkdir(); _ = (masks / "masks.csv").write_text("mask,time\\n000000.png,0.04\\n")
+    >>> _ = (masks / "000000.png").write_bytes(b""); _ = (masks / "mine.txt").write_text("a note")
+    >>> remove_outdated([str(masks)]) == [str(masks)], sorted(p.name for p in masks.iterdir())
+    (True, ['mine.txt'])
+    """
+    from roadseg.pipeline.sinks.maskindex import INDEX_NAME, read_index
+
+    removed = []
+    for path in map(Path, paths):
+        if path.is_dir() and not path.is_symlink():
+            _, lines = read_index(path) or ("", [])
+            for name in [line[0] for line in lines if "/" not in line[0]] + [INDEX_NAME]:
+                remove_path(path / name)
+            with suppress(OSError):  # (not empty: what is left is not batch's)
+                path.rmdir()
+            removed.append(str(path))
+        elif path.is_file():
+            remove_path(path)
+            removed.append(str(path))
+    return removed
+
+
+def say_outdated(names: list[tuple[str, tuple[str, ...]]]) -> None:
+    """One line, before any work, for each set of outputs that this run removes (``names``: each video's name, as
+    :func:`~roadseg.batch.report.shown` names it, and its :func:`outdated` paths): :func:`outdated_line`."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for name, paths in names:
+        if paths:
+            kinds = tuple(k for k in NAMES if any(p.endswith(".masks" if k == "masks" else ".stats.json") for p in paths))
+            groups.setdefault(kinds, []).append(name)
+    for kinds, group in groups.items():
+        print(outdated_line(kinds, group), file=sys.stderr, flush=True)
+
+
+def outdated_line(kinds: tuple[str, ...], names: list[str]) -> str:
+    """The line :func:`say_outdated` says of the videos ``names`` whose outputs ``kinds`` are removed.
+
+    >>> outdated_line(("masks", "stats"), ["a.mp4"])
+    'a.mp4: its masks and stats.json from an earlier run are removed once it is done again without them (they would not tell of its new output)'
+    >>> outdated_line(("masks",), ["a.mp4", "b.mp4"])
+    '2 videos: their masks from an earlier run are removed once each is done again without them (they would not tell of their new output)'
+    """
+    what, many = " and ".join(NAMES[k] for k in kinds), len(names) != 1
+    why = f"without {'it' if kinds == ('stats',) else 'them'} (they would not tell of {'their' if many else 'its'} new output)"
+    if not many:
+        return f"{names[0]}: its {what} from an earlier run {'is' if kinds == ('stats',) else 'are'} removed once it is done again {why}"
+    return f"{len(names)} videos: their {what} from an earlier run are removed once each is done again {why}"

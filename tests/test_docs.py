@@ -242,3 +242,26 @@ def test_readme_states_each_encoder_s_crf_range():
     assert set(CRF_RANGE) <= set(said), set(CRF_RANGE) - set(said)
     wrong = {e: r for e, r in CRF_RANGE.items() if not re.search(rf"{said[e]}[^;]*?{r[0]}–{r[1]}", row)}
     assert not wrong, wrong
+
+
+def test_readme_names_each_package_roadseg_imports_beyond_the_runtime():
+    """A package some command imports that ``pip install .`` does not install (torch, onnx, ray, matplotlib) is named
+    in README, so that a user learns what to install for it: ``roadseg.train.curve`` and ``bench``'s chart need
+    matplotlib, which README never named (the train extra lacks it; the dev extra has it)."""
+    import sys
+    import tomllib
+
+    requirements = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    runtime = {re.match(r"[\w.-]+", r)[0] for r in requirements}
+    runtime = {{"opencv-python-headless": "cv2", "onnxruntime-gpu": "onnxruntime"}.get(r, r) for r in runtime}
+    imported = set()
+    for tree in _modules().values():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    optional = imported - set(sys.stdlib_module_names) - runtime - {"roadseg"}
+    assert {"torch", "matplotlib"} <= optional, optional
+    readme = _text("README.md")
+    assert not {p for p in optional if not re.search(rf"\b{p}\b", readme)}, optional

@@ -1,5 +1,6 @@
 import json
 import re
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -1088,6 +1089,19 @@ def test_curve_given_a_folder_that_is_not_a_run_says_so_in_one_line(tmp_path, mo
     with pytest.raises(SystemExit) as info:
         curve.main()
     assert str(info.value).startswith(f"Error: {tmp_path / 'log.jsonl'}: No such file or directory (give run folders")
+    assert not (tmp_path / "c.png").exists()
+
+
+def test_curve_without_matplotlib_says_so_in_one_line(tmp_path, monkeypatch):
+    from roadseg.train import curve
+
+    # (was: a traceback ending "ModuleNotFoundError: import of matplotlib halted"; a [train] install lacks it)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setattr("sys.argv", ["curve", str(tmp_path), "-o", str(tmp_path / "c.png")])
+    with pytest.raises(SystemExit) as info:
+        curve.main()
+    assert str(info.value) == ("Error: drawing training curves needs matplotlib, which roadseg's train extra does not "
+                               "install (pip install matplotlib)")
     assert not (tmp_path / "c.png").exists()
 
 

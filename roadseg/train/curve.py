@@ -159,6 +159,11 @@ def main() -> None:
     ap.add_argument("--csv", help="Also write the runs' log.csv rows into this one file.")
     args = ap.parse_args()
     try:
+        import matplotlib  # noqa: F401  (neither the runtime nor the train extra installs it)
+    except ImportError:  # (was a traceback ending in ModuleNotFoundError)
+        sys.exit("Error: drawing training curves needs matplotlib, which roadseg's train extra does not install "
+                 "(pip install matplotlib)")  # fmt: skip
+    try:
         print(plot(args.runs, args.output, chain=args.chain))
         if args.csv:
             print(merge_csv(args.runs, args.csv))

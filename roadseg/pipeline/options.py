@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from roadseg.errors import ArgumentError, SourceError
+from roadseg.pipeline.runner import spawn
 
 #: seconds a camera or stream may take to open, and may send nothing while it is read, before it is lost (the
 #: default ``--stream-timeout``; here, not in the sources, so that options need no PyAV)
@@ -186,8 +187,7 @@ class Caller(NamedTuple):
                     ends.set()
                     return
 
-        watcher = threading.Thread(target=watch, name="roadseg-stop-while-opening", daemon=True)
-        watcher.start()
+        watcher = spawn(watch, "stop-while-opening")
         try:
             yield
         finally:

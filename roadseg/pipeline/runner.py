@@ -49,7 +49,8 @@ class StageFailed(RuntimeError):
 
 
 def spawn(target: Callable[[], None], name: str, track: set[threading.Thread] | None = None) -> threading.Thread:
-    """Start a daemon thread for a service beside the stages (the MJPEG server); its owner stops and joins it.
+    """Start a daemon thread for a service beside the stages (the MJPEG server, a run's stop watched while its source
+    opens); its owner stops and joins it.
     ``track``: a set the thread is put in before it starts (so a Ctrl-C that comes while it starts still finds it)."""
     thread = threading.Thread(target=target, name=f"roadseg-{name}", daemon=True)
     if track is not None:

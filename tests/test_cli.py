@@ -72,7 +72,7 @@ def test_bad_inputs_give_one_line_errors(rule_onnx, tmp_path):
 @pytest.mark.parametrize("args,says", [(["--start", "nan"], "'nan' is not a finite number"),
                                        (["--duration", "inf"], "'inf' is not a finite number"),
                                        (["--alpha", "nan"], "'nan' is not a finite number"),
-                                       (["--threads", "-1"], "-1 is not in the range x>=0")])  # fmt: skip
+                                       (["--threads", "-1"], "-1 is not in the range 0<=x<=1024")])  # fmt: skip
 def test_numbers_that_are_not_numbers_are_refused(split_video, rule_onnx, tmp_path, args, says):
     out = tmp_path / "o.mp4"
     r = run([split_video, "-o", out, "--model", rule_onnx, "-q", *args])

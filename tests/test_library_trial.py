@@ -141,10 +141,10 @@ def test_a_batch_may_be_any_iterable_of_frames(rule_onnx):
         seg(iter([]))
 
 
-@pytest.mark.parametrize("threads", [-1, "2", 1.5, True])
+@pytest.mark.parametrize("threads", [-1, "2", 1.5, True, 1025])
 def test_a_segmenters_threads_that_cannot_be_are_refused_in_one_line(rule_onnx, threads):
     """Was: -1 taken, '2' a TypeError from onnxruntime ('incompatible function arguments')."""
-    with pytest.raises(ArgumentError, match=r"^threads must be 0 or more \(0: one per core\), not "):
+    with pytest.raises(ArgumentError, match=r"^threads must be from 0 to 1024 \(0: one per core\), not "):
         roadseg.Segmenter(rule_onnx, providers="cpu", threads=threads)
 
 

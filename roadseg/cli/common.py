@@ -18,6 +18,7 @@ import click
 from roadseg._startup import is_command, release
 from roadseg.cli.values import Finite, Seconds, hwaccel_name, size_option
 from roadseg.errors import SIGNAL_EXIT, Interrupted, OutputError, RoadsegError, reason_of
+from roadseg.pipeline.bounds import MAX_THREADS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -223,7 +224,7 @@ file_options = _stacked(
     click.option("--duration", type=Seconds(min=0, min_open=True), help="Seconds to process after --start (live input: seconds to record): 30, or [HH:]MM:SS."),
     click.option("--batch", default=1, show_default=True, type=click.IntRange(1, 256), help="Frames per inference call (files; live input runs one at a time)."),
     click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]), help="onnxruntime provider; auto: cuda where onnxruntime has it and an NVIDIA GPU is present, else cpu. A GPU provider that fails to load falls back to the CPU with one line."),
-    click.option("--threads", default=0, show_default=True, type=click.IntRange(min=0), help="onnxruntime intra-op threads (0 = one per core this process may use: taskset, a container's cpuset; batch: each worker's share)."),
+    click.option("--threads", default=0, show_default=True, type=click.IntRange(0, MAX_THREADS), help="onnxruntime intra-op threads (0 = one per core this process may use: taskset, a container's cpuset; batch: each worker's share)."),
     click.option("--codec", help="Video encoder (libx264, libx265, libsvtav1, libvpx-vp9, mpeg4) [default: libx264, or the output container's own codec where it cannot hold H.264: VP9 for .webm]."),
     click.option("--crf", default=23, show_default=True, help="Encoder quality, lower = better and bigger (x264/x265: 0-51, VP9/AV1: 0-63, VP8: 4-63; mpeg4, mjpeg: the matching quantiser; nvenc, qsv, vaapi, amf: their constant-quality mode at the same 0-51)."),
     click.option("--preset", default="superfast", show_default=True, help="x264/x265 speed preset (ultrafast: faster, ~1.5x bigger files; veryfast: ~0.55x the size, slower)."),

@@ -16,20 +16,20 @@ from numbers import Integral, Real
 from roadseg.errors import ArgumentError
 from roadseg.pipeline.options import SegmentOptions
 
-_BOUNDS = {"batch": (1, 256, ""), "queue_size": (1, None, ""), "threads": (0, None, " (0: one per core)"),
+#: The most intra-op threads a session is given (``--threads`` of segment, batch and bench; ``threads=`` of
+#: :func:`~roadseg.run`, :class:`~roadseg.Segmenter`): 100000 made onnxruntime start threads for minutes, silent.
+MAX_THREADS = 1024
+
+_BOUNDS = {"batch": (1, 256, ""), "queue_size": (1, None, ""), "threads": (0, MAX_THREADS, " (0: one per core)"),
            "max_frames": (1, None, " (None: every frame)")}  # fmt: skip
 
 
 def check_numbers(opts: SegmentOptions) -> None:
     """Refuse a number the command line's options could not be given (was: ``batch=0`` and ``queue_size=0`` taken,
     an unbounded queue, ``threads=-1`` passed on, ``max_frames=0`` a run of every frame), in one line."""
-    for name, (least, most, meaning) in _BOUNDS.items():
-        value = getattr(opts, name)
-        if value is None and name == "max_frames":
-            continue
-        if isinstance(value, bool) or not isinstance(value, Integral) or value < least or (most and value > most):
-            bounds = f"from {least} to {most}" if most else f"{least} or more"
-            raise ArgumentError(f"{name} must be {bounds}{meaning}, not {value!r}")
+    for name in _BOUNDS:
+        if not (name == "max_frames" and opts.max_frames is None):
+            check_whole(name, getattr(opts, name))
     for name, least, most in (("alpha", 0, 1), ("start", 0, None), ("retry_delay", 0, None)):
         _check_real(name, getattr(opts, name), least, most)
     if opts.duration is not None:
@@ -41,6 +41,21 @@ def check_numbers(opts: SegmentOptions) -> None:
     _check_above_zero("stream_timeout", opts.stream_timeout, "a number of seconds")
     if opts.fps is not None:  # (None: every frame)
         _check_above_zero("fps", opts.fps, "a number of frames a second", " (None: every frame)")
+
+
+def check_whole(name: str, value: object) -> None:
+    """Refuse a whole-number option ``name`` of :data:`_BOUNDS` (``threads``: a run's, a :class:`~roadseg.Segmenter`'s,
+    and every session's, :func:`~roadseg.pipeline.session.intra_op_threads`) that is no whole number within its bounds.
+
+    >>> check_whole("threads", 8)
+    >>> check_whole("threads", 100000)
+    Traceback (most recent call last):
+    roadseg.errors.ArgumentError: threads must be from 0 to 1024 (0: one per core), not 100000
+    """
+    least, most, meaning = _BOUNDS[name]
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < least or (most and value > most):
+        bounds = f"from {least} to {most}" if most else f"{least} or more"
+        raise ArgumentError(f"{name} must be {bounds}{meaning}, not {value!r}")
 
 
 def _check_retries(retries: object, delay: float) -> None:

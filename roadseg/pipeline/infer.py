@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from roadseg.errors import ArgumentError, ModelError
+from roadseg.pipeline.bounds import check_whole
 from roadseg.pipeline.session import OnnxSegmenter, default_model_path
 from roadseg.pipeline.timing import StageTimes
 
@@ -172,9 +173,7 @@ class Segmenter:
                                      and all(isinstance(n, int | np.integer) and n > 0 for n in size)):  # fmt: skip
             # (before the model is loaded: one line before any work; a single number too, was a TypeError)
             raise ArgumentError(f"size must be (height, width), two whole numbers over 0, not {size!r}")
-        if isinstance(threads, bool) or not isinstance(threads, int | np.integer) or threads < 0:
-            # (said as run's options are; was: -1 taken, "2" a TypeError from onnxruntime)
-            raise ArgumentError(f"threads must be 0 or more (0: one per core), not {threads!r}")
+        check_whole("threads", threads)  # (said as run's options are; was: -1 taken, "2" a TypeError from onnxruntime)
         if isinstance(model, OnnxSegmenter):
             self.model = model
         else:

@@ -30,6 +30,7 @@ import numpy as np
 from roadseg import contract
 from roadseg._startup import signals_held
 from roadseg.errors import ArgumentError, ModelError
+from roadseg.pipeline.bounds import check_whole
 from roadseg.pipeline.model_files import DEFAULT_MODELS, check_model_file, models_dir, unloadable
 from roadseg.tools.info import cpu_info, cpus_usable
 
@@ -108,9 +109,12 @@ def intra_op_threads(threads: int = 0) -> int:
     More ``threads`` than the CPUs this process may use are taken as asked (oversubscribed, they take turns), said in
     one warning line, once a process (:func:`_said_oversubscribed`; was: taken silently).
 
+    More than :data:`~roadseg.pipeline.bounds.MAX_THREADS` are refused in one line (100000 started threads for minutes).
+
     >>> intra_op_threads(1), intra_op_threads() in (0, cpus_usable())
     (1, True)
     """
+    check_whole("threads", threads)
     usable = cpus_usable()
     if threads:
         if threads > usable:

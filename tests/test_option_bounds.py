@@ -1,5 +1,7 @@
 """Numbers no real run asks for, refused in one line before any work: --threads past 1024 (100000 started threads
-for minutes, silent)."""
+for minutes, silent); and a model that is no regular file, said as such."""
+
+import os
 
 import pytest
 from click.testing import CliRunner
@@ -36,3 +38,16 @@ def test_the_library_refuses_threads_past_the_bound_in_one_line(rule_onnx, split
         roadseg.batch([split_video], tmp_path / "out", segment=roadseg.SegmentOptions("", model=rule_onnx,
                                                                                       threads=MAX_THREADS + 1))  # fmt: skip
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rule.onnx", "split.mp4"]
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_a_model_that_is_no_regular_file_is_said_as_such(kind, split_video, tmp_path):
+    """Was: 'model file not found: /dev/null' (info --model, segment --model), of a file that is there."""
+    model = "/dev/null" if kind == "device" else str(tmp_path / "fifo")
+    if kind == "fifo":
+        os.mkfifo(model)
+    said = f"Error: {model!r} is not a regular file (a FIFO, a device ...): name the file itself"
+    for args in (["info", "--model", model], ["segment", str(split_video), "-o", str(tmp_path / "o.mp4"), "--model", model]):
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 1 and r.output.strip().splitlines() == [said], (args, r.output)
+    assert not (tmp_path / "o.mp4").exists()

@@ -34,13 +34,16 @@ def models_dir() -> Path:
 def check_model_file(path: str | Path) -> Path:
     """``path`` as a Path if it names a file, a shipped model's name (``unet-r34-camvid.onnx``, from any folder) as
     that model's file where no file here has it, else the one-line :class:`ModelError` that says what it is
-    (:class:`OnnxSegmenter` and ``batch`` say it alike): a folder was "model file not found".
+    (:class:`OnnxSegmenter` and ``batch`` say it alike): a folder, a FIFO or a device was "model file not found".
 
     >>> check_model_file("unet-r34-camvid.onnx") == models_dir() / "unet-r34-camvid.onnx"
     True
     >>> check_model_file("models")
     Traceback (most recent call last):
     roadseg.errors.ModelError: models is a folder, not a model file; name one of its .onnx files: unet-r34-camvid-int8.onnx, unet-r34-camvid.onnx
+    >>> check_model_file("/dev/null")
+    Traceback (most recent call last):
+    roadseg.errors.ModelError: '/dev/null' is not a regular file (a FIFO, a device ...): name the file itself
     """
     path = Path(path)
     shipped = sorted(p.name for p in models_dir().glob("*.onnx"))
@@ -50,6 +53,8 @@ def check_model_file(path: str | Path) -> Path:
         names = sorted(p.name for p in path.glob("*.onnx") if p.is_file())
         holds = f"name one of its .onnx files: {', '.join(names)}" if names else "it holds no .onnx file"
         raise ModelError(f"{path} is a folder, not a model file; {holds}")
+    if path.exists() and not path.is_file():  # (as RegularFile says it: was "model file not found: /dev/null")
+        raise ModelError(f"{str(path)!r} is not a regular file (a FIFO, a device ...): name the file itself")
     if not path.is_file():
         by_name = f" (shipped models, by name: {', '.join(shipped)})" if shipped and path.parent == Path() else ""
         raise ModelError(f"model file not found: {path}{by_name}")

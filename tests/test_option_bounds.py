@@ -1,5 +1,6 @@
 """Numbers no real run asks for, refused in one line before any work: --threads past 1024 (100000 started threads
-for minutes, silent); and a model that is no regular file, said as such."""
+for minutes, silent), train's frame scales, decoder widths and loader workers; and a model that is no regular file,
+said as such."""
 
 import os
 
@@ -51,3 +52,69 @@ def test_a_model_that_is_no_regular_file_is_said_as_such(kind, split_video, tmp_
         r = CliRunner().invoke(main, args)
         assert r.exit_code == 1 and r.output.strip().splitlines() == [said], (args, r.output)
     assert not (tmp_path / "o.mp4").exists()
+
+
+@pytest.fixture
+def train_args(tmp_path, monkeypatch):
+    """train's arguments on a small CamVid-like folder, and the config the run would have been given (the run itself
+    replaced)."""
+    pytest.importorskip("torch")
+    from test_data import make_segnet
+
+    import roadseg.train.loop as loop
+
+    given = {}
+
+    def run(cfg, **kw):
+        given["cfg"] = cfg
+        return {"best_miou": None, "val_subset": None, "select": "val", "best_epoch": 0}
+
+    monkeypatch.setattr(loop, "train", run)
+    data = make_segnet(tmp_path / "data", n=2, h=40, w=48)
+    return ["train", "--data", str(data), "--size", "40x48", "--crop", "32x32", "--out", str(tmp_path / "run")], given
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["--scale", "1000", "2000"], "Invalid value for '--scale': 1000.0 is not in the range 0<x<=4."),
+    (["--scale", "0.5", "4.5"], "Invalid value for '--scale': 4.5 is not in the range 0<x<=4."),
+    (["--phase", "1:99:32x32"], "Invalid value for --phase: '1:99:32x32' is not EPOCHS:RES:HxW (EPOCHS 1 or more, RES "
+                                "above 0 and at most 4), e.g. 300:0.5:176x240"),
+    (["--decoder-channels", "99999,64,48,32"], "Invalid value for --decoder-channels: '99999,64,48,32' is not 4 or 5 "
+                                               "widths from 1 to 1024, e.g. 128,64,48,32"),
+    (["--decoder-channels", "64,32"], "is not 4 or 5 widths from 1 to 1024"),
+])  # fmt: skip
+def test_train_refuses_absurd_scales_and_widths_up_front(train_args, args, said):
+    """Were: OpenCV's 'Failed to allocate 15434605116 bytes' (--scale 1000 2000), torch's 'you tried to allocate
+    359992800036 bytes' (--decoder-channels 99999,...), a phase read at 99 times --size taken."""
+    base, given = train_args
+    r = CliRunner().invoke(main, [*base, *args])
+    assert r.exit_code == 2 and said in r.output, r.output
+    assert "cfg" not in given
+
+
+def test_train_takes_every_value_a_recipe_may_give(train_args):
+    base, given = train_args
+    r = CliRunner().invoke(main, [*base, "--scale", "0.25", "4", "--phase", "2:0.5:16x16", "--phase", "1:4:32x32",
+                                  "--decoder-channels", "1024,512,256,128,64", "--workers", "0"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    cfg = given["cfg"]
+    assert cfg.scale == (0.25, 4.0) and cfg.phases == ((2, 0.5, 16, 16), (1, 4.0, 32, 32))
+    assert cfg.model["decoder_channels"] == (1024, 512, 256, 128, 64) and cfg.workers == 0
+
+
+def test_train_workers_past_the_cpus_are_one_per_cpu_with_a_warning(train_args):
+    """Was: --workers 200 on 2 CPUs started 200 loader processes (each a CPU's work: no faster, 200 times the
+    memory)."""
+    from roadseg.tools.info import cpus_usable
+
+    base, given = train_args
+    usable = cpus_usable()
+    r = CliRunner().invoke(main, [*base, "--workers", str(usable + 200)])
+    assert r.exit_code == 0, r.output
+    assert given["cfg"].workers == usable
+    cpus = f"{usable} CPU{'s' * (usable != 1)}"
+    assert f"roadseg: --workers {usable + 200} is more than the {cpus} this process may use: {usable} loader " \
+           "processes" in r.output  # fmt: skip
+    given.clear()
+    assert CliRunner().invoke(main, [*base, "--workers", str(usable)]).exit_code == 0
+    assert given["cfg"].workers == usable

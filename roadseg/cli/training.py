@@ -12,6 +12,14 @@ from click.core import ParameterSource
 from roadseg.cli.common import RegularFile, fail, handle_errors
 from roadseg.cli.values import Finite, parse_size, size_option
 
+#: The most a frame is scaled by (``--scale``'s HIGH, a ``--phase``'s RES): 1000 asked OpenCV for 15 GB a frame, and a
+#: RES of 99 read CamVid's frames at 35640x47520. Segmentation recipes scale by 0.5 to 2.
+MAX_SCALE = 4
+
+#: The widest decoder block (``--decoder-channels``): the encoder's deepest features are 512 wide, the first release's
+#: decoder 256 at most; 99999 asked torch for 360 GB.
+MAX_WIDTH = 1024
+
 
 @click.command()
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
@@ -32,11 +40,13 @@ from roadseg.cli.values import Finite, parse_size, size_option
                    "footage's own aspect, e.g. 360x640 for 16:9: export and release write it as the model's input_size, "
                    "which segment-video's working size follows. --crop and each --phase's crop must fit it.")
 @click.option("--crop", default="256x256", show_default=True, callback=size_option, help="Training crop HxW (at most --size).")
-@click.option("--scale", default=(0.5, 1.5), nargs=2, type=Finite(min=0, min_open=True), show_default=True, help="Random scale range.")
+@click.option("--scale", default=(0.5, 1.5), nargs=2, type=Finite(0, MAX_SCALE, min_open=True), show_default=True,
+              help="Random scale range LOW HIGH of the frames (after a --phase's RES).")
 @click.option("--phase", "phases", multiple=True, metavar="EPOCHS:RES:HxW",
               help="Progressive resizing, repeatable, in order: EPOCHS epochs with frames scaled by RES and HxW "
                    "crops (e.g. --phase 300:0.5:176x240 --phase 100:1:352x480); the last runs to --epochs. "
-                   "With --minutes the EPOCHS are shares of the time (3 and 1: the first three quarters).")
+                   "With --minutes the EPOCHS are shares of the time (3 and 1: the first three quarters). EPOCHS 1 "
+                   f"or more; RES above 0 and at most {MAX_SCALE}.")
 @click.option("--jitter", default=0.3, show_default=True, type=Finite(min=0), help="Brightness/contrast/saturation/hue jitter strength.")
 @click.option("--gamma", default=0.0, show_default=True, type=Finite(min=0), help="Random gamma in [1/(1+G), 1+G] (dusk, glare).")
 @click.option("--colour-cast", default=0.0, show_default=True, type=Finite(0, 1, max_open=True), help="Per-channel gain in [1-C, 1+C] (white balance).")
@@ -46,9 +56,9 @@ from roadseg.cli.values import Finite, parse_size, size_option
               help="Probability of pasting another frame's poles, signs, fences, cars, pedestrians and bicyclists "
                    "onto a frame (copy-paste); CamVid's classes only (refused with a classes.txt).")
 @click.option("--ema", default=0.0, show_default=True, type=Finite(0, 1, max_open=True), help="EMA decay of the weights (0 = off); the EMA is what is scored and saved.")
-@click.option("--decoder-channels", metavar="C1,C2,...",
-              help="Decoder widths, deepest first: 4 blocks (head at stride 2) or 5 (head at full resolution) "
-                   "[default: the shipped model's].")
+@click.option("--decoder-channels", metavar="C1,C2,...", callback=lambda c, p, v: _widths(v),
+              help=f"Decoder widths, deepest first, each from 1 to {MAX_WIDTH}: 4 blocks (head at stride 2) or 5 (head at "
+                   "full resolution) [default: the shipped model's].")
 @click.option("--stem-padding", type=click.Choice(["replicate", "zeros"]),
               help="Padding of the first conv; replicate lets the export fold normalisation into it "
                    "[default: the shipped model's].")
@@ -85,7 +95,9 @@ from roadseg.cli.values import Finite, parse_size, size_option
                    "every epoch so that the epochs compare [default: all; CamVid's 101 take about 1 s each on 2 "
                    "CPU cores]. The log's val_subset column, the console, the curve and best.pt say it was a "
                    "subset; the check (--holdout) is scored whole.")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=0), help="DataLoader worker processes.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=0),
+              help="DataLoader worker processes (0: the frames are read in the training process); more than the CPUs "
+                   "this process may use are cut to one per CPU, with a warning.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1), help="Seed of the weights' initialisation, the frames' order, the crops and the augmentation.")
 @click.option("--max-steps", default=None, type=click.IntRange(min=1), help="Cap steps per epoch (smoke runs).")
 @click.option("--resume", type=RegularFile(),
@@ -113,16 +125,11 @@ def train(resume, overwrite, size, crop, phases, decoder_channels, stem_padding,
                                  "file itself", param_hint="--encoder-weights")  # fmt: skip
     model: dict = {} if stem_padding is None else {"stem_padding": stem_padding}
     if decoder_channels is not None:
-        try:
-            model["decoder_channels"] = tuple(int(c) for c in decoder_channels.split(","))
-        except ValueError:
-            model["decoder_channels"] = (0,)
-        if min(model["decoder_channels"]) < 1:
-            raise click.BadParameter(f"{decoder_channels!r} is not a list of widths, e.g. 128,64,48,32",
-                                     param_hint="--decoder-channels")  # fmt: skip
+        model["decoder_channels"] = decoder_channels
     if opts["scale"][0] > opts["scale"][1]:
         raise click.BadParameter(f"{opts['scale'][0]:g} {opts['scale'][1]:g}: the smaller scale comes first",
                                  param_hint="--scale")  # fmt: skip
+    opts["workers"] = _usable_workers(opts["workers"])
     if opts["out"] is None:  # (a resumed run goes on in its own folder unless told otherwise)
         opts["out"] = (os.path.dirname(resume) or ".") if resume else "runs/unet-r34"
     if os.path.realpath(opts["out"]) == os.path.realpath(opts["data"]):  # (was: checkpoints among the frames, exit 0)
@@ -167,16 +174,58 @@ def _say_unused_recipe(ctx: click.Context) -> None:
 
 
 def _phase(value: str) -> tuple[int, float, int, int]:
-    """``EPOCHS:RES:HxW`` -> (epochs, resolution, crop_h, crop_w)."""
+    """``EPOCHS:RES:HxW`` -> (epochs, resolution, crop_h, crop_w).
+
+    >>> _phase("300:0.5:176x240")
+    (300, 0.5, 176, 240)
+    >>> _phase("1:99:32x32")
+    Traceback (most recent call last):
+    click.exceptions.BadParameter: '1:99:32x32' is not EPOCHS:RES:HxW (EPOCHS 1 or more, RES above 0 and at most 4), e.g. 300:0.5:176x240
+    """
     try:
         epochs, res, crop = value.split(":")
         h, w = parse_size(crop)
-        if int(epochs) < 1 or not 0 < float(res) < 100:
+        if int(epochs) < 1 or not 0 < float(res) <= MAX_SCALE:
             raise ValueError
         return int(epochs), float(res), h, w
     except (ValueError, TypeError, click.BadParameter):
-        raise click.BadParameter(f"{value!r} is not EPOCHS:RES:HxW (EPOCHS 1 or more, RES above 0), e.g. "
-                                 "300:0.5:176x240", param_hint="--phase") from None  # fmt: skip
+        raise click.BadParameter(f"{value!r} is not EPOCHS:RES:HxW (EPOCHS 1 or more, RES above 0 and at most "
+                                 f"{MAX_SCALE:g}), e.g. 300:0.5:176x240", param_hint="--phase") from None  # fmt: skip
+
+
+def _widths(value: str | None) -> tuple[int, ...] | None:
+    """``--decoder-channels`` ``C1,C2,...`` -> the widths: 4 or 5 of them, each from 1 to :data:`MAX_WIDTH`.
+
+    >>> _widths("128,64,48,32")
+    (128, 64, 48, 32)
+    >>> _widths("99999,64,48,32")
+    Traceback (most recent call last):
+    click.exceptions.BadParameter: '99999,64,48,32' is not 4 or 5 widths from 1 to 1024, e.g. 128,64,48,32
+    """
+    if value is None:
+        return None
+    try:
+        widths = tuple(int(c) for c in value.split(","))
+    except ValueError:
+        widths = ()
+    if len(widths) not in (4, 5) or not all(1 <= c <= MAX_WIDTH for c in widths):
+        raise click.BadParameter(f"{value!r} is not 4 or 5 widths from 1 to {MAX_WIDTH}, e.g. 128,64,48,32",
+                                 param_hint="--decoder-channels")  # fmt: skip
+    return widths
+
+
+def _usable_workers(workers: int) -> int:
+    """``--workers``, at most the CPUs this process may use (:func:`~roadseg.tools.info.cpus_usable`), said in a
+    warning line where fewer: --workers 200 on 2 CPUs started 200 loader processes for no speed (each decodes and
+    augments frames on a CPU), a recipe from a larger machine still runs here."""
+    from roadseg.tools.info import cpus_usable
+
+    usable = cpus_usable()
+    if workers <= usable:
+        return workers
+    click.echo(f"roadseg: --workers {workers} is more than the {usable} CPU{'s' * (usable != 1)} this process may "
+               f"use: {usable} loader processes", err=True)  # fmt: skip
+    return usable
 
 
 @click.command("pack-data")

@@ -1,8 +1,9 @@
 """Numbers no real run asks for, refused in one line before any work: --threads past 1024 (100000 started threads
-for minutes, silent), train's frame scales, decoder widths and loader workers; and a model that is no regular file,
-said as such."""
+for minutes, silent), train's frame scales, decoder widths and loader workers; and the model files and the install
+hints that the commands name."""
 
 import os
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -118,3 +119,19 @@ def test_train_workers_past_the_cpus_are_one_per_cpu_with_a_warning(train_args):
     given.clear()
     assert CliRunner().invoke(main, [*base, "--workers", str(usable)]).exit_code == 0
     assert given["cfg"].workers == usable
+
+
+def test_a_missing_train_extra_says_how_a_checkout_installs_it(train_args, monkeypatch):
+    """Was: pip install 'roadseg[train]', which looks on PyPI for a package roadseg is not (README installs from the
+    checkout)."""
+    import sys
+
+    base, _ = train_args
+    monkeypatch.setitem(sys.modules, "roadseg.train.loop", None)
+    r = CliRunner().invoke(main, base)
+    assert r.exit_code == 1, r.output
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: training needs the train extra (in roadseg's checkout: pip "
+                                                   'install -c constraints.txt ".[train]"): '), r.output  # fmt: skip
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert 'pip install -c constraints.txt ".[train]"' in readme

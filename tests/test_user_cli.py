@@ -93,8 +93,8 @@ def test_tta_on_a_runtime_only_install_is_one_line(split_video, monkeypatch, tmp
     monkeypatch.setitem(sys.modules, "onnx", None)
     out = tmp_path / "o.mp4"
     r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(out), "--tta"])
-    assert _error_line(r).startswith("Error: --tta rewrites the model with the onnx package, which this install lacks: "
-                                     "pip install onnx"), r.output
+    assert _error_line(r) == ("Error: --tta rewrites the model with the onnx package, which this install lacks: pip "
+                              'install onnx (or the train extra: ".[train]" in roadseg\'s checkout)'), r.output
     assert not out.exists()
 
 
@@ -104,7 +104,8 @@ def test_quantize_on_a_runtime_only_install_is_one_line(rule_onnx, monkeypatch, 
 
     monkeypatch.setitem(sys.modules, "onnx", None)
     r = CliRunner().invoke(main, ["quantize", str(rule_onnx), "-o", str(tmp_path / "q.onnx"), "--data", str(tmp_path)])
-    assert _error_line(r).startswith("Error: quantize needs the train extra (pip install 'roadseg[train]'): "), r.output
+    assert _error_line(r).startswith("Error: quantize needs the train extra (in roadseg's checkout: pip install -c "
+                                     'constraints.txt ".[train]"): '), r.output  # (was: 'roadseg[train]', not on PyPI)
     assert not (tmp_path / "q.onnx").exists()
 
 

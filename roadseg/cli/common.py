@@ -51,6 +51,22 @@ def _leave_abandoned(code: int) -> None:
         leave_now(code)
 
 
+#: How the train extra (torch, onnx) is installed, as README.md says: roadseg is installed from its checkout, and
+#: ``pip install 'roadseg[train]'`` there looked for a package of that name on PyPI.
+TRAIN_EXTRA = 'in roadseg\'s checkout: pip install -c constraints.txt ".[train]"'
+
+
+def needs_train_extra(what: str, exc: ImportError) -> NoReturn:
+    """Fail in one line: ``what`` (a command, a checkpoint's scoring) needs the train extra, which ``exc`` says is
+    missing, and how to install it (:data:`TRAIN_EXTRA`).
+
+    >>> needs_train_extra("export", ModuleNotFoundError("No module named 'torch'"))
+    Traceback (most recent call last):
+    SystemExit: 1
+    """
+    fail(f"{what} needs the train extra ({TRAIN_EXTRA}): {exc}")
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, or SIGHUP (the terminal or the SSH session closed), raised like Ctrl-C so that a run stops
     and finalises the same way."""

@@ -9,7 +9,15 @@ from shlex import quote
 
 import click
 
-from roadseg.cli.common import RegularFile, check_model_output, fail, handle_errors, staged, untouched
+from roadseg.cli.common import (
+    RegularFile,
+    check_model_output,
+    fail,
+    handle_errors,
+    needs_train_extra,
+    staged,
+    untouched,
+)
 from roadseg.cli.values import Finite, size_option
 from roadseg.errors import Interrupted
 from roadseg.export import LOGIT_ADJUST
@@ -47,7 +55,7 @@ def export_cmd(checkpoint, output, input_size, classes, palette, fp16_weights, h
         from roadseg.train.checkpoint import trained_size
         from roadseg.train.weights import load_checkpoint
     except ImportError as exc:
-        fail(f"export needs the train extra (pip install 'roadseg[train]'): {exc}")
+        needs_train_extra("export", exc)
     from pathlib import Path
 
     from roadseg.contract import parse_palette
@@ -134,7 +142,7 @@ def eval_cmd(model, data, split, holdout, size, device, limit, as_json, tta, log
     except (FileNotFoundError, ValueError, RuntimeError) as exc:  # (RuntimeError: --device cuda without one)
         fail(str(exc))
     except ImportError as exc:
-        fail(f"scoring a checkpoint needs the train extra (pip install 'roadseg[train]'): {exc}")
+        needs_train_extra("scoring a checkpoint", exc)
     click.echo(json.dumps(result) if as_json else format_table(result))
     if limit is not None and limit > result["images"]:  # (on stderr: --json's output stays JSON)
         click.echo(f"--limit {limit}: {result['split']} has {result['images']} frames; all scored", err=True)
@@ -164,7 +172,7 @@ def quantize_cmd(model, output, data, count, method, holdout, overwrite) -> None
     try:
         import onnx  # noqa: F401 - what reads the graph, and onnxruntime's quantizer, need (a runtime-only install lacks)
     except ImportError as exc:
-        fail(f"quantize needs the train extra (pip install 'roadseg[train]'): {exc}")
+        needs_train_extra("quantize", exc)
     check_model_output(output, [model], overwrite, ".onnx")
     if (why := cannot_quantize(model)) is not None:  # (a file that is not ONNX: one line)
         fail(f"cannot quantize {model}: {why}")
@@ -219,7 +227,7 @@ def release_cmd(checkpoint, data, out, calib_frames, calib_method, check, logit_
     try:
         from roadseg.export.release import REPORT_NAME, release
     except ImportError as exc:
-        fail(f"release needs the train extra (pip install 'roadseg[train]'): {exc}")
+        needs_train_extra("release", exc)
     try:  # (files in --out without -y: refused by release before any work, an OutputError's one line)
         report = release(checkpoint, data, out, calib_frames=calib_frames, calib_method=calib_method, check=check,
                          logit_adjust=logit_adjust, overwrite=overwrite, progress=True)  # fmt: skip
@@ -251,7 +259,7 @@ def soup_cmd(models, output, data, weights, overwrite) -> None:
         from roadseg.data.camvid import CamVid
         from roadseg.train.weights import calibration_indices, soup_checkpoint
     except ImportError as exc:
-        fail(f"soup needs the train extra (pip install 'roadseg[train]'): {exc}")
+        needs_train_extra("soup", exc)
     if weights and len(weights) != len(models):
         raise click.BadParameter(f"{len(models)} models need {len(models)} weights, got {len(weights)}",
                                  param_hint="--weight")  # fmt: skip

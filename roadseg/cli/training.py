@@ -9,7 +9,7 @@ import os
 import click
 from click.core import ParameterSource
 
-from roadseg.cli.common import RegularFile, fail, handle_errors
+from roadseg.cli.common import RegularFile, fail, handle_errors, needs_train_extra
 from roadseg.cli.values import Finite, parse_size, size_option
 
 #: The most a frame is scaled by (``--scale``'s HIGH, a ``--phase``'s RES): 1000 asked OpenCV for 15 GB a frame, and a
@@ -117,7 +117,7 @@ def train(resume, overwrite, size, crop, phases, decoder_channels, stem_padding,
         from roadseg.train.loop import TrainConfig
         from roadseg.train.loop import train as run_training
     except ImportError as exc:
-        fail(f"training needs the train extra (pip install 'roadseg[train]'): {exc}")
+        needs_train_extra("training", exc)
     if opts["init"] != "none" and not os.path.isfile(opts["init"]):
         raise click.BadParameter(f"{opts['init']!r} is not a file (an exported fp32 .onnx or a .pt)", param_hint="--init")
     if os.path.exists(opts["encoder_weights"]) and not os.path.isfile(opts["encoder_weights"]):  # (a FIFO: a hang)

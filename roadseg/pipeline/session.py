@@ -82,7 +82,7 @@ def _flipped(path: Path) -> bytes:
         import onnx  # noqa: F401
     except ImportError:
         raise ModelError("--tta rewrites the model with the onnx package, which this install lacks: pip install onnx "
-                         "(or the train extra, 'roadseg[train]')") from None  # fmt: skip
+                         "(or the train extra: \".[train]\" in roadseg's checkout)") from None  # fmt: skip
     from roadseg.pipeline.tta import flip_tta
 
     return flip_tta(contract.read_onnx(path), path.name).SerializeToString()

@@ -102,28 +102,8 @@ def evaluate_model(model: str | Path, data: str | Path | None, split: str = "val
     ``progress``: a bar of the frames scored on standard error, cleared when done (a CPU takes a minute or more
     for CamVid's 101 val frames).
     """
-    from tqdm import tqdm
-
-    model = Path(model)
-    if model.is_dir():  # (was "model not found: runs", of a folder that is there)
-        raise FileNotFoundError(f"{model} is a folder, not a model file (an .onnx, or a run's best.pt)")
-    if not model.is_file():  # (a FIFO, a device: there, but no file to read a model from)
-        raise FileNotFoundError(f"{model} is not a regular file (a FIFO, a device ...)" if model.exists()
-                                else f"model not found: {model}")  # fmt: skip
-    if samples is None:
-        ds = CamVid(data, split)
-        classes = ds.classes
-        if holdout:
-            ds = ds.split_off(holdout)[1]
-            split = f"{split}, held out by {' '.join(holdout)}"
-        total, read = len(ds), ds.__getitem__
-    else:
-        total, read = len(samples[0]), lambda i: (samples[0][i], samples[1][i])  # noqa: E731
-    picked = spread(total, limit)  # (train --val-limit's frames: the two scores compare)
-    n = len(picked)
-    if n < total:
-        split = f"{split}, {n} of its {total} frames spread evenly"
-    pairs_at = lambda i: read(picked[i])  # noqa: E731
+    model = _model_file(model)
+    pairs_at, n, split, classes = _frames(data, split, samples, holdout, limit, classes)
     onnx = model.suffix.lower() == ".onnx" or file_kind(model) == "onnx"  # (model.ONNX, or an export named m.pt)
     if onnx and logit_adjust:
         raise ValueError(f"{model.name} carries the logit adjustment it was released with; --logit-adjust is for checkpoints")
@@ -137,15 +117,8 @@ def evaluate_model(model: str | Path, data: str | Path | None, split: str = "val
     else:
         shape = pairs_at(0)[1].shape if n else None
         predict, used_size = _torch_predictor(model, size, device, logit_adjust, data, classes, shape)
-    cm = np.zeros((classes.count, classes.count), np.int64)
     t0 = time.perf_counter()
-    with tqdm(total=n, desc=f"scoring {split}", unit="frame", leave=False, disable=not progress) as bar:
-        for start in range(0, n, batch):
-            pairs = [pairs_at(i) for i in range(start, min(start + batch, n))]
-            preds = predict([p[0] for p in pairs])
-            for pred, (_, label) in zip(preds, pairs):
-                cm += confusion_matrix(resize_labels(pred, *label.shape), label, classes.count, classes.ignore_index)
-            bar.update(len(pairs))
+    cm = _confusion(predict, pairs_at, n, batch, classes, f"scoring {split}", progress)
     result = scores(cm)
     result.update({
         "model": str(model) + (" --tta" if tta else "") + (f" --logit-adjust {logit_adjust}" if logit_adjust else ""), "split": split, "images": n, "working_size": list(used_size) if used_size else None,
@@ -153,6 +126,53 @@ def evaluate_model(model: str | Path, data: str | Path | None, split: str = "val
         "confusion_matrix": cm.tolist(),
     })  # fmt: skip
     return result
+
+
+def _model_file(model: str | Path) -> Path:
+    """``model`` as a path; FileNotFoundError where it is a folder, not there, or not a regular file."""
+    model = Path(model)
+    if model.is_dir():  # (was "model not found: runs", of a folder that is there)
+        raise FileNotFoundError(f"{model} is a folder, not a model file (an .onnx, or a run's best.pt)")
+    if not model.is_file():  # (a FIFO, a device: there, but no file to read a model from)
+        raise FileNotFoundError(f"{model} is not a regular file (a FIFO, a device ...)" if model.exists()
+                                else f"model not found: {model}")  # fmt: skip
+    return model
+
+
+def _frames(data: str | Path | None, split: str, samples: tuple[list, list] | None, holdout: tuple[str, ...],
+            limit: int | None, classes: ClassSet):  # fmt: skip
+    """The frames :func:`evaluate_model` scores: a function of ``i`` (0 .. n-1) giving the i-th (image, label), their
+    count ``n``, ``split`` as the result names it, and the data's classes (``classes``, for ``samples``)."""
+    if samples is None:
+        ds = CamVid(data, split)
+        classes = ds.classes
+        if holdout:
+            ds = ds.split_off(holdout)[1]
+            split = f"{split}, held out by {' '.join(holdout)}"
+        total, read = len(ds), ds.__getitem__
+    else:
+        total, read = len(samples[0]), lambda i: (samples[0][i], samples[1][i])  # noqa: E731
+    picked = spread(total, limit)  # (train --val-limit's frames: the two scores compare)
+    n = len(picked)
+    if n < total:
+        split = f"{split}, {n} of its {total} frames spread evenly"
+    return (lambda i: read(picked[i])), n, split, classes
+
+
+def _confusion(predict, pairs_at, n: int, batch: int, classes: ClassSet, desc: str, progress: bool) -> np.ndarray:
+    """The confusion matrix of ``predict``'s labels, each brought to its label's size, of the ``n`` frames that
+    ``pairs_at`` gives, ``batch`` at a time; ``progress``: a bar named ``desc`` on standard error, cleared when done."""
+    from tqdm import tqdm
+
+    cm = np.zeros((classes.count, classes.count), np.int64)
+    with tqdm(total=n, desc=desc, unit="frame", leave=False, disable=not progress) as bar:
+        for start in range(0, n, batch):
+            pairs = [pairs_at(i) for i in range(start, min(start + batch, n))]
+            preds = predict([p[0] for p in pairs])
+            for pred, (_, label) in zip(preds, pairs):
+                cm += confusion_matrix(resize_labels(pred, *label.shape), label, classes.count, classes.ignore_index)
+            bar.update(len(pairs))
+    return cm
 
 
 def format_table(result: dict) -> str:

@@ -72,6 +72,17 @@ def check(opts: SegmentOptions) -> bool:
                           "camera's rate: --camera-fps), and images are each segmented")  # fmt: skip
     if opts.height is not None and (live and not may_be_a_file(opts) or images(opts)):
         raise OutputError("--height scales a video file's frames as they are decoded; it is not for live or image input")
+    _check_output(opts, live)
+    video_only(opts)
+    if opts.stats:
+        _check_stats(opts, live)
+    return live
+
+
+def _check_output(opts: SegmentOptions, live: bool) -> None:
+    """Refuse an ``-o`` that cannot be written as asked (``-`` of images or to a terminal; a video named as an image or
+    a sound, :func:`~roadseg.pipeline.sinks.check_output_path`'s refusals, one of the files ``--concat`` joins; a codec
+    this FFmpeg cannot encode with), or a ``--masks-dir`` that is the output video's name."""
     if str(opts.output) == STDOUT:
         if not live and images(opts):
             raise OutputError("-o - writes a video stream to standard output; images are written to a file or folder")
@@ -95,10 +106,6 @@ def check(opts: SegmentOptions) -> bool:
             and Path(opts.masks_dir).resolve() == Path(opts.output).resolve()):  # fmt: skip
         raise OutputError(f"--masks-dir {opts.masks_dir} is the output video's name; give the masks a folder of their "
                           "own (e.g. masks/)")  # (was: a folder made there, then "o.mp4: Is a directory")
-    video_only(opts)
-    if opts.stats:
-        _check_stats(opts, live)
-    return live
 
 
 #: the options that only shape the output (``-o``): its encoding, its picture and its sound; by field, their flags

@@ -235,8 +235,6 @@ def refuse_live_url(given: list[str], url: str, live: Any) -> None:
                       "clock): where it is a file, download it first (curl -o clip.mp4 URL) and give the file")  # fmt: skip
 
 
-#: The whole-number options a library caller may give that the command line bounds (``--batch`` 1..256,
-#: ``--threads`` 0.., ``--max-frames`` 1..): (least, most, what is said beside the bounds). 0 threads is one per core.
 def _check_stats(opts: SegmentOptions, live: bool) -> None:
     """Refuse a ``--stats`` file that would replace the input, the output or the model (it was written
     over the input video, after the run), or that cannot be written (found out after the run)."""

@@ -124,11 +124,10 @@ def _durations(placed: Sequence[Placing]) -> tuple[list[float | None], list[floa
 FILE_TAGS = {"segment_time_metadata": "1"}
 
 
-def concat_source(spec: str | Path, parts: Sequence[str | Path] = (), **kw) -> VideoSource:
-    """A :class:`VideoSource` reading the videos ``spec`` names (or ``parts``, :func:`concat_paths`)
-    back to back (``kw``: its options).
-    Its ``info`` counts the frames and seconds of all of them and has the first file's tags (its
-    ``creation_time``: when the drive began)."""
+def _readable(spec: str | Path, parts: Sequence[str | Path]) -> tuple[list[Path], dict, dict, dict]:
+    """The files :func:`concat_paths` names that can be read, each with its signature, info and placing
+    (:func:`~roadseg.pipeline.sources.probe.probe_file`); one that cannot is left out, with one line. SourceError where
+    none can."""
     paths, signatures, infos, placings = [], [], {}, {}
     for path in concat_paths(spec, parts):
         try:
@@ -141,6 +140,29 @@ def concat_source(spec: str | Path, parts: Sequence[str | Path] = (), **kw) -> V
     if not paths:
         raise SourceError(f"no readable video files in {spec} to join (--concat)")
     signature_of = dict(zip(paths, signatures))
+    return paths, signature_of, infos, placings
+
+
+def _opened_join(paths: list[Path], placings: dict, hwaccel: str | None):
+    """The concat demuxer's container of ``paths`` (their script, :func:`concat_list`, in a temporary file gone once it
+    is opened), and the seconds each file starts later than it should (:func:`_durations`)."""
+    fd, script = tempfile.mkstemp(suffix=".ffconcat", prefix="roadseg-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            durations, behind = _durations([placings[p] for p in paths])
+            f.write(concat_list(paths, durations))
+        container = open_container(script, format="concat", options={"safe": "0", **FILE_TAGS}, hwaccel=hwaccel)
+    finally:
+        os.unlink(script)  # (the demuxer reads the whole script as it opens)
+    return container, behind
+
+
+def concat_source(spec: str | Path, parts: Sequence[str | Path] = (), **kw) -> VideoSource:
+    """A :class:`VideoSource` reading the videos ``spec`` names (or ``parts``, :func:`concat_paths`)
+    back to back (``kw``: its options).
+    Its ``info`` counts the frames and seconds of all of them and has the first file's tags (its
+    ``creation_time``: when the drive began)."""
+    paths, signature_of, infos, placings = _readable(spec, parts)
     paths = one_view(paths)
     paths = one_camera(paths, [signature_of[p] for p in paths])
     first, most = len(signature_of[paths[0]][1]), max(len(signature_of[p][1]) for p in paths)
@@ -162,15 +184,7 @@ def concat_source(spec: str | Path, parts: Sequence[str | Path] = (), **kw) -> V
                     len(cut), DRIVE_GAP, named_files([part[0] for part in cut[1:]]))  # fmt: skip
     kept = [infos[p] for p in paths]
     say_sensor_boxes([box for p in paths for box in sensor_boxes(p)], "the joined files")
-    fd, script = tempfile.mkstemp(suffix=".ffconcat", prefix="roadseg-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            durations, behind = _durations([placings[p] for p in paths])
-            f.write(concat_list(paths, durations))
-        container = open_container(script, format="concat", options={"safe": "0", **FILE_TAGS},
-                                   hwaccel=kw.pop("hwaccel", None))  # fmt: skip
-    finally:
-        os.unlink(script)  # (the demuxer reads the whole script as it opens)
+    container, behind = _opened_join(paths, placings, kw.pop("hwaccel", None))
     chunked = all(Path(p).suffix.lower() == ".avi" for p in paths)  # (their empty chunks: held pictures)
     moves = [placings[p].moves for p in paths]  # (each file's damaged first pictures, put back as the join reads them)
     source = VideoSource(str(spec), container=container, chunked=chunked, moves=moves, shifts=[-t for t in behind], **kw)

@@ -213,6 +213,30 @@ def _wait_out(threads: list[threading.Thread], done: list[threading.Event], dead
     _calls.update(t for t, ended in zip(threads, done) if not ended.is_set())
 
 
+def _chain(producer: Callable[[], Iterable[Any]], stages: tuple[Callable[[Iterator[Any]], Iterable[Any]], ...],
+           consumer: Callable[[Iterator[Any]], None], queue_size: int, first_queue: queue.Queue | None,
+           names: tuple[str, ...] | None, stop: threading.Event,
+           errors: list[StageFailed]) -> tuple[list[threading.Thread], list[threading.Event]]:  # fmt: skip
+    """The threads of :func:`run_stages` (not started), joined by queues of ``queue_size`` (the first ``first_queue``,
+    where given), and the event each sets as it ends; each records its failure in ``errors`` (:func:`_guarded`)."""
+    n = len(stages)
+    names = names or ("source", *(f"stage{i + 1}" for i in range(n)), "sink")
+    queues = [queue.Queue(maxsize=queue_size) for _ in range(n + 1)]
+    if first_queue is not None:
+        queues[0] = first_queue
+    bodies = [lambda: _forward(producer, queues[0], stop)]
+    for i, stage in enumerate(stages):
+        bodies.append(lambda i=i, stage=stage: _forward(lambda: stage(drain(queues[i], stop)), queues[i + 1], stop))
+    bodies.append(lambda: consumer(drain(queues[n], stop)))
+    done = [threading.Event() for _ in bodies]
+    threads = [
+        threading.Thread(target=_guarded(name, body, errors, stop if i else None, done[i]), name=f"roadseg-{name}",
+                         daemon=True)  # fmt: skip
+        for i, (name, body) in enumerate(zip(names, bodies))
+    ]
+    return threads, done
+
+
 def run_stages(
     producer: Callable[[], Iterable[Any]],
     *stages: Callable[[Iterator[Any]], Iterable[Any]],
@@ -254,22 +278,8 @@ def run_stages(
         KeyboardInterrupt: after stopping and joining, if the caller's thread was interrupted.
     """
     stop = stop or threading.Event()
-    n = len(stages)
-    names = names or ("source", *(f"stage{i + 1}" for i in range(n)), "sink")
-    queues = [queue.Queue(maxsize=queue_size) for _ in range(n + 1)]
-    if first_queue is not None:
-        queues[0] = first_queue
     errors: list[StageFailed] = []
-    bodies = [lambda: _forward(producer, queues[0], stop)]
-    for i, stage in enumerate(stages):
-        bodies.append(lambda i=i, stage=stage: _forward(lambda: stage(drain(queues[i], stop)), queues[i + 1], stop))
-    bodies.append(lambda: consumer(drain(queues[n], stop)))
-    done = [threading.Event() for _ in bodies]
-    threads = [
-        threading.Thread(target=_guarded(name, body, errors, stop if i else None, done[i]), name=f"roadseg-{name}",
-                         daemon=True)  # fmt: skip
-        for i, (name, body) in enumerate(zip(names, bodies))
-    ]
+    threads, done = _chain(producer, stages, consumer, queue_size, first_queue, names, stop, errors)
     cancelled = _cancelled(cancel, stop)  # (set before: the stages start stopped, and end at once)
     for t in threads:
         t.start()

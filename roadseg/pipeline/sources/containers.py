@@ -72,19 +72,7 @@ def open_container(target: str, *, what: str = "file", format: str | None = None
     with one warning line where there is none. ``timeout``: (open, read) seconds FFmpeg waits for data (an open of
     None waits as long as it takes), a live input's ``--stream-timeout``, which an open that timed out names.
     """
-    url, piped = target, False
-    if what == "file" and target == "-":
-        target = url = "pipe:0"  # standard input: ffmpeg ... -f matroska - | segment-video - -o out.mp4
-        piped = True
-    elif what == "file":
-        p = Path(target)
-        if not p.exists():
-            raise SourceError(f"input not found: {p}")
-        if p.is_dir():
-            raise SourceError(f"input is a folder, not a video file: {p}")
-        if p.is_file() and p.stat().st_size == 0:  # (a pipe or FIFO says 0 bytes too, and is read as it comes)
-            raise SourceError(f"input is empty (0 bytes): {p}", damaged=True)  # (read again as it is, empty again)
-        url, piped = file_url(target), not p.is_file()  # (a named pipe, /dev/stdin: read as it comes)
+    target, url, piped = _input_file(target) if what == "file" else (target, target, False)
     # tags that are not valid UTF-8 (damaged, or written in another encoding) are read with U+FFFD, not refused
     kw: dict = {"format": format, "options": options or {}, "timeout": timeout, "metadata_errors": "replace"}
     try:
@@ -118,6 +106,21 @@ def open_container(target: str, *, what: str = "file", format: str | None = None
         raise SourceError(f"no video stream in {name}{cover}")
     stream.thread_type = "AUTO"  # frame/slice threads, FFmpeg picks the count
     return container
+
+
+def _input_file(target: str) -> tuple[str, str, bool]:
+    """``target`` (``pipe:0`` for ``-``, standard input), the name FFmpeg is given (:func:`file_url`), and whether it is
+    read as it comes (a pipe); SourceError where the file is not there, is a folder, or is empty."""
+    if target == "-":
+        return "pipe:0", "pipe:0", True  # standard input: ffmpeg ... -f matroska - | segment-video - -o out.mp4
+    p = Path(target)
+    if not p.exists():
+        raise SourceError(f"input not found: {p}")
+    if p.is_dir():
+        raise SourceError(f"input is a folder, not a video file: {p}")
+    if p.is_file() and p.stat().st_size == 0:  # (a pipe or FIFO says 0 bytes too, and is read as it comes)
+        raise SourceError(f"input is empty (0 bytes): {p}", damaged=True)  # (read again as it is, empty again)
+    return target, file_url(target), not p.is_file()  # (a named pipe, /dev/stdin: read as it comes)
 
 
 def _opened(url: str, kw: dict, hwaccel: str | None):

@@ -4,7 +4,7 @@ torch = pytest.importorskip("torch")
 
 from roadseg.model import Preprocess, UNetResNet34  # noqa: E402
 from roadseg.model.unet import fold_normalisation  # noqa: E402
-from roadseg.train.weights import load_encoder_weights  # noqa: E402
+from roadseg.train.start import load_encoder_weights  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from roadseg.cli import main  # noqa: E402
 from roadseg.model import Preprocess, UNetResNet34  # noqa: E402
 from roadseg.train.data import load_data, median_frequency_weights, phase_index, phases  # noqa: E402
 from roadseg.train.loop import TrainConfig, train  # noqa: E402
-from roadseg.train.weights import load_encoder_weights  # noqa: E402
+from roadseg.train.start import load_encoder_weights  # noqa: E402
 
 SMALL = {"decoder_channels": [32, 16, 16, 8, 8]}
 
@@ -1012,7 +1012,8 @@ def test_release_folds_the_logit_adjustment_into_the_head_and_a_re_release_of_th
     from roadseg.model.predict import predict
     from roadseg.pipeline.session import OnnxSegmenter
     from roadseg.train.data import logit_offsets
-    from roadseg.train.weights import calibration_indices, initial_model, rebuilt_release, soup_checkpoint
+    from roadseg.train.start import initial_model
+    from roadseg.train.weights import calibration_indices, rebuilt_release, soup_checkpoint
 
     data = _skewed_camvid(tmp_path / "data")
     net = trained_like(1, decoder_channels=(32, 16, 16, 8), stem_padding="replicate")

@@ -14,7 +14,7 @@ from roadseg.model import UNetResNet34  # noqa: E402
 from roadseg.model.preprocess import Preprocess  # noqa: E402
 from roadseg.model.unfold import folded_convs, unet_from_onnx, unet_soup  # noqa: E402
 from roadseg.pipeline.session import OnnxSegmenter  # noqa: E402
-from roadseg.train.weights import load_encoder_weights  # noqa: E402
+from roadseg.train.start import load_encoder_weights  # noqa: E402
 
 TINY = {"decoder_channels": (32, 16, 16, 8)}
 

@@ -51,7 +51,7 @@ from roadseg.train.data import EpochSampler, check_crops, load_data, phase_index
 from roadseg.train.engine import EMA, amp_dtype, optimizer, pick_device, row_scores, train_one_epoch
 from roadseg.train.losses import training_loss
 from roadseg.train.schedule import Schedule, make_schedule
-from roadseg.train.weights import starting_model
+from roadseg.train.start import starting_model
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,14 @@
-"""Where a training run's weights come from: ``--init`` (a whole network), ``--encoder-weights``
-(the encoder only) and checkpoints; :func:`starting_model` is the network a run starts from.
+"""Networks read from files and written to them: checkpoints (:func:`load_checkpoint`, :func:`half_copy`, written
+by :func:`save_atomic`), exported roadseg fp32 ``.onnx`` files rebuilt into trainable networks
+(:func:`rebuilt_release`), soups of several (:func:`soup_checkpoint`), and the logit adjustment a release folds into a
+network's head. What a training run starts from (``--init``, ``--encoder-weights``) is :mod:`roadseg.train.start`.
 
-An exported roadseg fp32 ``.onnx`` file is rebuilt into a trainable network by
-:mod:`roadseg.model.unfold`; its BatchNorm statistics are measured on ``calibration_batch`` (8 training
-frames).
+An exported file is rebuilt by :mod:`roadseg.model.unfold`; its BatchNorm statistics are measured on
+``calibration_batch`` (8 training frames).
 
 Example:
     >>> model, state = load_checkpoint("runs/r34/best.pt")        # doctest: +SKIP
-    >>> net = initial_model("models/unet-r34-camvid.onnx", images)  # doctest: +SKIP
+    >>> net, state = rebuilt_release("models/unet-r34-camvid.onnx", images)  # doctest: +SKIP
     >>> soup_checkpoint(["a.onnx", "b.onnx"], None, images, "soup.pt")  # doctest: +SKIP
 """
 
@@ -18,9 +19,7 @@ import json
 import os
 import shutil
 from contextlib import suppress
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -29,15 +28,10 @@ import torch
 from roadseg.classes import CAMVID_SIZE
 from roadseg.contract import not_checkpoint, read_onnx
 from roadseg.data.camvid import fits_in_memory
-from roadseg.data.classset import CAMVID, ClassSet, counted, from_state
+from roadseg.data.classset import from_state
 from roadseg.errors import ModelError, reason_of
 from roadseg.model import Preprocess, build_model
 from roadseg.pipeline.infer import CPU_BYTES_PER_PIXEL
-
-if TYPE_CHECKING:  # (loop imports this module)
-    from roadseg.train.loop import TrainConfig
-
-IMAGENET_URL = "https://download.pytorch.org/models/resnet34-b627a593.pth"
 
 
 def calibration_batch(images: list[np.ndarray], size: tuple[int, int] | None = None) -> torch.Tensor:
@@ -60,15 +54,6 @@ def calibration_indices(count: int) -> list[int]:
     return [int(i) for i in np.linspace(0, count - 1, min(8, count)).astype(int)]
 
 
-def initial_model(spec: str, images: list[np.ndarray]) -> torch.nn.Module:
-    """The network ``--init`` starts from: an exported roadseg fp32 ``.onnx`` (:func:`rebuilt_release`: BNs
-    calibrated on ``images``, without its release's logit adjustment) or a checkpoint (its EMA weights
-    where it has them). Its architecture is the run's."""
-    if spec.endswith(".onnx"):
-        return rebuilt_release(spec, images)[0]
-    return load_checkpoint(spec)[0]
-
-
 def recorded_classes(spec: str) -> tuple[str, ...] | None:
     """The class names an exported ``.onnx`` (its metadata) or a checkpoint records; None for a checkpoint from
     before checkpoints recorded them (its classes known by count alone)."""
@@ -77,69 +62,6 @@ def recorded_classes(spec: str) -> tuple[str, ...] | None:
         return tuple(json.loads(meta["classes"])) if "classes" in meta else None
     state = torch.load(spec, map_location="cpu", weights_only=False)
     return from_state(state).names if isinstance(state, dict) and state.get("classes") else None
-
-
-def load_encoder_weights(model, spec: str, images: list[np.ndarray] | None = None) -> None:
-    """Load the encoder's weights: ``imagenet`` (torch.hub URL), a torchvision-named state dict file,
-    an exported roadseg ``.onnx`` model (its encoder; ``images`` calibrate its BNs), or ``none``."""
-    if spec == "none":
-        return
-    if spec.endswith(".onnx"):
-        from roadseg.model.unfold import unet_from_onnx
-
-        sd = unet_from_onnx(spec, calibration_batch(images or [])).encoder.state_dict()
-    elif spec == "imagenet":
-        try:
-            sd = torch.hub.load_state_dict_from_url(IMAGENET_URL, progress=True, map_location="cpu")
-        except Exception as exc:  # URLError, HTTPError, timeouts: all mean "could not fetch"
-            raise RuntimeError(
-                f"could not download ImageNet weights from {IMAGENET_URL} ({exc.__class__.__name__}); "
-                "offline? download resnet34-b627a593.pth elsewhere and pass --encoder-weights PATH"
-            ) from None
-    else:
-        try:
-            sd = torch.load(spec, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - not a pickle, a pickle of something else, cut short ...
-            raise ModelError(f"cannot read encoder weights {spec}: {exc.__class__.__name__}: {reason_of(exc)}") from None
-        sd = sd.get("state_dict", sd) if isinstance(sd, dict) else sd
-        if not isinstance(sd, dict):
-            raise ModelError(f"{spec} holds no state dict of encoder weights (a {type(sd).__name__})")
-    missing, unexpected = model.encoder.load_state_dict(sd, strict=False)
-    unexpected = [k for k in unexpected if not k.startswith("fc.")]
-    if missing or unexpected:
-        raise RuntimeError(f"encoder weights do not fit: missing {missing[:3]}, unexpected {unexpected[:3]}")
-
-
-def starting_model(cfg: TrainConfig, images: list[np.ndarray], fresh: bool,
-                   classes: ClassSet = CAMVID) -> tuple[TrainConfig, torch.nn.Module]:  # fmt: skip
-    """The network a run of ``classes`` starts from, and the config it records: ``--init``'s (whose architecture
-    then becomes the run's, so ``--resume`` rebuilds it; its classes must be the data's), or a new one with
-    ``--encoder-weights``. A resumed run (``fresh`` False) gets its weights from the checkpoint afterwards."""
-    if fresh and cfg.init != "none":
-        if cfg.encoder_weights != "none":
-            raise ValueError("--init starts the whole network; it cannot be combined with --encoder-weights")
-        net = initial_model(cfg.init, images)
-        count, names = net.config["num_classes"], recorded_classes(cfg.init)
-        if count != classes.count or names not in (None, classes.names):
-            raise ValueError(f"{cfg.init} has {counted(count, names)}, the data has {classes.describe()}: --init starts a run of "
-                             "the classes it scores")  # fmt: skip
-        _same_architecture(cfg, net.config)
-        return replace(cfg, model={k: v for k, v in net.config.items() if k != "num_classes"}), net.train()
-    model = build_model({"num_classes": classes.count, **cfg.model})
-    if fresh:
-        load_encoder_weights(model, cfg.encoder_weights, images)
-    return cfg, model
-
-
-def _same_architecture(cfg: TrainConfig, config: dict) -> None:
-    """ValueError where the run asks for another architecture than ``--init``'s file has: ``--init released.onnx
-    --decoder-channels 32,16,8,8`` trained the file's own decoder without a word."""
-    for key, asked in cfg.model.items():
-        has = config.get(key)
-        if (tuple(asked) if isinstance(asked, list) else asked) != has:
-            shown = ",".join(map(str, has)) if isinstance(has, tuple) else has
-            raise ValueError(f"{cfg.init} has --{key.replace('_', '-')} {shown}: --init starts the run from its "
-                             "network as it is; leave the option out")  # fmt: skip
 
 
 def load_checkpoint(path: str | Path, device: str = "cpu"):

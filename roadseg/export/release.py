@@ -293,9 +293,9 @@ def _check_scores(check: str | Path, data: str | Path, tmp: Path, calib_frames: 
                   logit_adjust: float, progress: bool = False) -> dict:  # fmt: skip
     """Score the check run (same recipe, footage held out) on its held-out frames, fp32 and INT8, with
     the release's logit adjustment (from the frames the check run trained on)."""
+    from roadseg.train.config import TrainConfig, tuples
     from roadseg.train.data import load_data
     from roadseg.train.evaluate import evaluate_model
-    from roadseg.train.loop import TrainConfig, tuples
     from roadseg.train.weights import adjust_logits, load_checkpoint
 
     net, state = load_checkpoint(check)

@@ -22,8 +22,8 @@ from roadseg.errors import ModelError, reason_of
 from roadseg.model import build_model
 from roadseg.train.weights import calibration_batch, load_checkpoint, rebuilt_release, recorded_classes
 
-if TYPE_CHECKING:  # (loop imports this module)
-    from roadseg.train.loop import TrainConfig
+if TYPE_CHECKING:
+    from roadseg.train.config import TrainConfig
 
 IMAGENET_URL = "https://download.pytorch.org/models/resnet34-b627a593.pth"
 

@@ -328,7 +328,7 @@ def test_own_frames_train_eval_and_export_at_the_size_given(tmp_path):
     for model in ("w.onnx", "run/best.pt"):  # (the checkpoint was scored at its frames' size: the same here)
         r = CliRunner().invoke(main, ["eval", str(tmp_path / model), "--data", str(data), "--json"])
         assert r.exit_code == 0 and json.loads(r.output)["working_size"] == [96, 160], r.output
-    from roadseg.export.release import training_metadata
+    from roadseg.export.provenance import training_metadata
 
     assert "train at 96x160" in training_metadata(state)["training_data"]
     assert list(training_metadata(state)["training"]["size"]) == [96, 160]

@@ -291,9 +291,8 @@ def test_a_read_only_disk_is_one_line_naming_the_output_not_hidden_by_the_clean_
     Read-only file system' (the clean-up's error, of a hidden name); train's clean-up of a run that saved nothing
     hid the error with its own ('last.pt: Read-only file system'); bench found out as it wrote bench.json, after
     minutes of timing, the figures lost."""
-    import tempfile
-
     import roadseg.export.onnx as onnx_export
+    import roadseg.pipeline.sinks.base as sinks_base
     import roadseg.tools.bench as bench
     import roadseg.train.loop as loop
 
@@ -317,7 +316,7 @@ def test_a_read_only_disk_is_one_line_naming_the_output_not_hidden_by_the_clean_
         raise AssertionError("minutes of timing")
 
     monkeypatch.setattr(bench, "run_bench", timed)
-    monkeypatch.setattr(tempfile, "TemporaryFile", read_only)
+    monkeypatch.setattr(sinks_base, "open", read_only, raising=False)  # (bench's probe of --out: check_writable's open)
     video = write_video(tmp_path / "v.mp4", [np.zeros((40, 48, 3), np.uint8)] * 4)
     r = CliRunner().invoke(main, ["bench", "--video", str(video), "--out", str(run)])
     assert _one_error_line(r) == f"Error: cannot write into {run}: Read-only file system"

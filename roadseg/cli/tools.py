@@ -61,6 +61,7 @@ def bench_cmd(video, frames, repeats, batches, model, baseline, checkpoint, no_n
     from pathlib import Path
 
     from roadseg.pipeline.session import OnnxSegmenter
+    from roadseg.pipeline.sinks.base import check_writable
     from roadseg.pipeline.sinks.encoders import check_video_encoder, encoder_options
     from roadseg.tools.bench import run_bench
     from roadseg.tools.report import draw_chart, format_table
@@ -70,7 +71,7 @@ def bench_cmd(video, frames, repeats, batches, model, baseline, checkpoint, no_n
     made = not Path(out).exists()
     Path(out).mkdir(parents=True, exist_ok=True)
     try:
-        _writable(out)
+        check_writable(Path(out) / "bench.json", f"write into {out}")  # (was found out after minutes of timing)
         encoder_options(check_video_encoder("libx264"), 23, preset)
         if baseline:
             OnnxSegmenter(baseline, providers="cpu")
@@ -88,16 +89,3 @@ def bench_cmd(video, frames, repeats, batches, model, baseline, checkpoint, no_n
     chart = draw_chart(result, Path(out) / "bench.png")
     click.echo(format_table(result))
     click.echo(f"wrote {Path(out) / 'bench.json'}" + (f" and {chart}" if chart else " (no chart: pip install matplotlib)"))
-
-
-def _writable(folder: str) -> None:
-    """Fail (one line) where no file can be written into ``folder`` (a read-only disk, no permission): bench found out
-    as it wrote bench.json, after minutes of timing, the figures lost."""
-    import tempfile
-
-    from roadseg.errors import reason_of
-
-    try:
-        tempfile.TemporaryFile(dir=folder).close()
-    except OSError as exc:
-        fail(f"cannot write into {folder}: {reason_of(exc)}")

@@ -23,14 +23,16 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
+from fractions import Fraction
 from pathlib import Path
 
 from roadseg.errors import SinkError, StopRequested
 from roadseg.pipeline.infer import Segmenter
 from roadseg.pipeline.options import SegmentOptions
-from roadseg.pipeline.overlay import Overlay, class_shares, draw_hud, palette_lut
+from roadseg.pipeline.overlay import Overlay, class_shares, palette_lut
 from roadseg.pipeline.queues import LatestQueue
 from roadseg.pipeline.sinks import Sink
+from roadseg.pipeline.sinks.shown import Figures, as_shown
 from roadseg.pipeline.sources import Frame, Source
 from roadseg.pipeline.sources.packets import packet_time
 from roadseg.pipeline.timing import FrameStats, Progress, StageTimes
@@ -89,7 +91,9 @@ def _chained(first: list, then: Iterator) -> Iterator:
 
 
 class Writer:
-    """The last stage: overlay (and HUD), every sink, figures, progress; closes the sinks when its input ends. The
+    """The last stage: overlay, every sink, figures, progress; closes the sinks when its input ends. The views
+    (a sink whose ``shows``) are given the picture as it plays (``sample_aspect``: an anamorphic source's stretched
+    to its display shape) and a live run's figures drawn over it then (the HUD: :mod:`~roadseg.pipeline.sinks.shown`). The
     overlay is drawn only where a sink uses the picture (a sink whose ``pictured`` is False, the masks', does not:
     a masks-only run draws none; at 720p it costs about as much as encoding it).
 
@@ -109,7 +113,9 @@ class Writer:
     def __init__(self, overlay: Overlay, sinks: list[Sink], times: StageTimes, stats: FrameStats, progress: Progress,
                  *, stop: threading.Event, dropped: LatestQueue | None, max_frames: int | None,
                  seconds: float | None = None, hud: bool, live: bool = False,
-                 shares: int | None, frame_step: float | None = None, sounds: int = 0) -> None:  # fmt: skip
+                 shares: int | None, frame_step: float | None = None, sounds: int = 0,
+                 sample_aspect: Fraction | None = None) -> None:  # fmt: skip
+        self.sample_aspect = sample_aspect  # (the pictures' pixels' width:height: the views show them at that shape)
         self.overlay, self.sinks, self.times, self.stats, self.progress = overlay, sinks, times, stats, progress
         self.muxers = [s for s in sinks if hasattr(s, "mux")]
         self.drawn = draws(sinks)  # (masks alone: no overlay drawn)
@@ -214,10 +220,11 @@ class Writer:
         latency = None if frame.captured is None else now - frame.captured
         self.stats.dropped = self.queue.dropped if self.queue is not None else 0
         self.stats.add(now, frame.captured, frame.clock)
-        shown = out  # (what the views show: with the live figures, which a recording does not keep)
-        if self.hud and latency is not None and any(sink.shows for sink in self.sinks):
-            shown = out.copy() if not all(sink.shows for sink in self.sinks) else out
-            draw_hud(shown, self.stats.fps, 1000 * latency, self.stats.dropped)
+        shown = out  # (what the views show: at the shape it plays at, with the live figures; a recording neither)
+        if any(sink.shows for sink in self.sinks):
+            figures = Figures(self.stats.fps, 1000 * latency, self.stats.dropped) if self.hud and latency is not None \
+                else None  # fmt: skip
+            shown = as_shown(out, self.sample_aspect, figures, spare=all(sink.shows for sink in self.sinks))
         for sink in self.sinks:
             with self.times.measure(sink.name):
                 sink.write(shown if sink.shows else out, frame)
@@ -262,7 +269,8 @@ def build_writer(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: li
                   frame_step=None if source.live or not source.info.fps else float(1 / source.info.fps),
                   hud=source.live and not opts.no_hud, live=source.live,
                   shares=len(seg.classes) if opts.stats and not source.live else None,
-                  sounds=len(source.audio_streams) if _on_disk(opts, source) else 0)  # fmt: skip
+                  sounds=len(source.audio_streams) if _on_disk(opts, source) else 0,
+                  sample_aspect=source.info.sample_aspect)  # fmt: skip
 
 
 def stage_names(live: bool, sinks: list[Sink]) -> tuple[str, str, str]:

@@ -1,0 +1,134 @@
+"""The live views of anamorphic video (pixels not square: HDV's 1440x1080 at 4:3, PAL DV's 720x576 at 64:45): the
+``--show`` window and the ``--serve`` streams showed the stored pixels as if square, the picture squeezed; they show it
+at the shape it plays at now, its live figures drawn after the stretch (their text not stretched with it)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from fractions import Fraction
+
+import cv2
+import numpy as np
+import pytest
+from conftest import write_video
+
+import roadseg.pipeline.sinks.window as window
+from roadseg.pipeline import SegmentOptions, run
+from roadseg.pipeline.overlay import Overlay, draw_hud, palette_lut
+from roadseg.pipeline.queues import LatestQueue
+from roadseg.pipeline.sinks import Sink, WindowSink
+from roadseg.pipeline.sinks.shown import as_shown, display_size
+from roadseg.pipeline.sources import Frame
+from roadseg.pipeline.timing import FrameStats, Progress, StageTimes
+from roadseg.pipeline.writer import Writer
+
+
+@pytest.mark.parametrize(("stored", "sar", "shown"), [((1440, 1080), Fraction(4, 3), (1920, 1080)),
+                                                      ((720, 576), Fraction(64, 45), (1024, 576)),
+                                                      ((720, 480), Fraction(10, 11), (720, 528)),
+                                                      ((640, 360), None, (640, 360))])  # fmt: skip
+def test_a_picture_is_shown_stretched_to_its_display_shape_never_squeezed(stored, sar, shown):
+    assert display_size(*stored, sar) == shown
+    assert as_shown(np.zeros((stored[1], stored[0], 3), np.uint8), sar).shape == (shown[1], shown[0], 3)
+
+
+class Recorded(Sink):
+    """A sink that keeps what it is given: a view (``shows``) or a recording."""
+
+    def __init__(self, shows: bool) -> None:
+        self.shows, self.got = shows, []
+
+    def write(self, image: np.ndarray, frame: Frame) -> None:
+        self.got.append(image.copy())
+
+
+def _writer(sinks: list[Sink], sar: Fraction | None) -> Writer:
+    return Writer(Overlay(palette_lut([[0, 0, 0], [255, 0, 0]])), sinks, StageTimes(), FrameStats(),
+                  Progress(1, "clip", enabled=False), stop=threading.Event(), dropped=LatestQueue(), max_frames=None,
+                  hud=True, shares=None, sample_aspect=sar)  # fmt: skip
+
+
+def _box_width(image: np.ndarray) -> int:
+    """How wide the figures' black box is, along its top row (the picture under it is grey)."""
+    return int((image[4] == 0).all(axis=1).sum())
+
+
+def test_the_views_are_given_the_picture_at_its_display_shape_its_figures_drawn_after():
+    """The window's and the browser view's picture of a 480x360 4:3 frame is 640x360, its figures drawn on it as on a
+    640x360 picture (not drawn on 480 px and stretched); a recording beside them keeps the stored pixels, no figures."""
+    view, recording = Recorded(shows=True), Recorded(shows=False)
+    writer = _writer([recording, view], Fraction(4, 3))
+    writer.write(Frame(0, np.full((360, 480, 3), 90, np.uint8), 0, None, captured=time.monotonic() - 0.04,
+                       labels=np.zeros((360, 480), np.uint8)))  # fmt: skip
+    (shown,), (recorded,) = view.got, recording.got
+    assert shown.shape == (360, 640, 3) and recorded.shape == (360, 480, 3)
+    assert (recorded == recorded[0, 0]).all()  # (no figures on the recording)
+    square = np.full((360, 640, 3), 45, np.uint8)
+    draw_hud(square, None, 40.0, 0)
+    assert _box_width(shown) == _box_width(square) > 100  # (the figures as wide as on a square-pixeled picture)
+    assert (shown[40:] == shown[40, 0]).all()  # (below them, the picture stretched)
+
+
+def test_the_window_shows_an_anamorphic_picture_at_its_display_shape(monkeypatch):
+    """The ``--show`` window (no display here: OpenCV's calls recorded) is given a 720x576 64:45 DV frame as 1024x576."""
+    shown: list[np.ndarray] = []
+    monkeypatch.setattr(window, "no_display", lambda: False)
+    monkeypatch.setattr(window.cv2, "namedWindow", lambda *args: None)
+    monkeypatch.setattr(window.cv2, "imshow", lambda title, image: shown.append(image))
+    monkeypatch.setattr(window.cv2, "waitKey", lambda delay: -1)
+    monkeypatch.setattr(window.cv2, "getWindowProperty", lambda *args: 1.0)
+    monkeypatch.setattr(window.cv2, "destroyWindow", lambda *args: None)
+    sink = WindowSink()
+    writer = _writer([sink], Fraction(64, 45))
+    writer.write(Frame(0, np.zeros((576, 720, 3), np.uint8), 0, None, labels=np.zeros((576, 720),
+                                                                                                      np.uint8)))  # fmt: skip
+    sink.close()
+    assert [image.shape for image in shown] == [(576, 1024, 3)]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _first_jpeg(port: int, deadline: float) -> bytes:
+    """The first picture of ``/stream.mjpg`` on ``port``, its part read by its Content-Length."""
+    while True:
+        try:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            break
+        except ConnectionRefusedError:
+            assert time.monotonic() < deadline, "the run served nothing"
+            time.sleep(0.05)
+    with sock, sock.makefile("rb") as stream:
+        sock.sendall(b"GET /stream.mjpg HTTP/1.0\r\n\r\n")
+        length = None
+        while length is None:
+            line = stream.readline()
+            assert line, "the stream ended before a picture"
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        while stream.readline() not in (b"\r\n", b""):
+            pass
+        return stream.read(length)
+
+
+@pytest.mark.timeout(60)
+def test_the_browser_views_stream_of_an_hdv_shaped_clip_is_at_its_display_size(tmp_path, rule_onnx):
+    """``--live --serve`` of a 480x360 clip whose pixels are 4:3 (HDV's shape, small): ``/stream.mjpg`` sends it
+    640x360, as it plays (was 480x360: squeezed)."""
+    clip = write_video(tmp_path / "hdv.mp4", [np.full((360, 480, 3), 90, np.uint8)] * 75, sample_aspect=Fraction(4, 3))
+    port, got = _free_port(), {}
+
+    def read() -> None:
+        got["jpeg"] = _first_jpeg(port, time.monotonic() + 30)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    run(SegmentOptions(str(clip), live=True, serve=("127.0.0.1", port), model=str(rule_onnx), device="cpu"))
+    reader.join(10)
+    picture = cv2.imdecode(np.frombuffer(got["jpeg"], np.uint8), cv2.IMREAD_COLOR)
+    assert picture.shape == (360, 640, 3)

@@ -46,6 +46,23 @@ X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium"
                 "placebo")  # fmt: skip
 
 
+#: Endings of MPEG program streams (FFmpeg's ``mpeg``, ``svcd`` and ``dvd`` muxers), which players expect MPEG-1/2
+#: video in: their video is MPEG-2 by default (H.264, which FFmpeg writes in them too, played in ffplay alone, most
+#: of its pictures' PES packets without a time: 28 of 30)
+PROGRAM_STREAM_ENDINGS = frozenset({".mpg", ".mpeg", ".vob", ".dvd"})
+
+
+def default_encoders(suffix: str) -> tuple[str | None, ...]:
+    """The video encoders an output whose name ends with ``suffix`` is tried with where no ``--codec`` is asked for, in
+    order (None: the container's own, for one that cannot hold H.264: VP9 in WebM): MPEG-2 in an MPEG program stream
+    (:data:`PROGRAM_STREAM_ENDINGS`), else H.264.
+
+    >>> default_encoders(".MPG"), default_encoders(".ts"), default_encoders("")
+    (('mpeg2video', None), ('libx264', None), ('libx264', None))
+    """
+    return ("mpeg2video" if suffix.lower() in PROGRAM_STREAM_ENDINGS else "libx264", None)
+
+
 def encoder_name(codec: str) -> str | None:
     """The encoder FFmpeg opens for ``codec`` (``h264`` -> ``libx264``), None if there is none."""
     try:

@@ -30,6 +30,10 @@ NO_AUDIO_OFFSET = frozenset({"avi"})
 #: formats that keep no picture's time, only its place (AVI: its chunk; MXF: its edit unit), where FFmpeg reads H.264's
 #: B-frames timed out of order (an AVI's first pictures at 0.04, 0.16, 0.12, 0.2 s): x264 writes none there
 NO_REORDER_FORMATS = frozenset({"avi", "mxf", "mxf_d10", "mxf_opatom"})
+#: Formats an output is written in where FFmpeg's guess from its name's ending is not the one its players expect:
+#: ``.vob`` is a DVD's VOB (FFmpeg's ``vob`` muxer, 2048-byte packs), not the SVCD stream of 2324-byte packs that FFmpeg
+#: took it for (its ``svcd`` muxer, the first that names ``vob``)
+ENDING_FORMATS = {".vob": "vob"}
 #: The namespace of the tags an iPhone (or any Apple camera) writes: its GPS position (``…location.ISO6709``),
 #: make, model, software and local time (``…creationdate``). Where they are kept, the output's other tags
 #: (a title) are QuickTime metadata keys too, as an iPhone writes them, not iTunes-style boxes.

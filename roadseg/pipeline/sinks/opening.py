@@ -20,6 +20,7 @@ from roadseg.pipeline.sinks.audio import AudioRemux, is_disk_error, write_error
 from roadseg.pipeline.sinks.base import FASTSTART, VIDEO_ENDINGS
 from roadseg.pipeline.sinks.encoders import (
     FramePalette,
+    default_encoders,
     encoder_name,
     encoder_options,
     even_size,
@@ -27,6 +28,7 @@ from roadseg.pipeline.sinks.encoders import (
     tag_colour,
 )
 from roadseg.pipeline.sinks.formats import (
+    ENDING_FORMATS,
     HVC1_FORMATS,
     NO_AUDIO_OFFSET,
     NO_REORDER_FORMATS,
@@ -67,7 +69,7 @@ class Opening:
         self._routes = None  # how the audio goes in: worked out (and told) once, whatever is tried
         self._told_late = False  # (an AVI's lossless H.264 read a frame late: told once)
         first = None
-        for encoder in (self.codec,) if self.codec else ("libx264", None):  # None: the container's own
+        for encoder in (self.codec,) if self.codec else default_encoders(self.path.suffix):  # None: the container's own
             if encoder is None and first and encoder_name(self.container.default_video_codec) == first[0]:
                 break  # (the container's own codec is the one that just failed: mp4's H.264)
             error = self._try_open(audio, encoder)
@@ -135,8 +137,8 @@ class Opening:
                 options = {"movflags": "+faststart" + ("+use_metadata_tags" if apple_keys(self.tags) else "")
                            } if self.path.suffix.lower() in FASTSTART else {}  # fmt: skip
                 piped = self.file.is_fifo() and not self.path.suffix  # (a named pipe: Matroska, as -o - writes)
-                self.container = av.open(file_url(self.file), mode="w", format="matroska" if piped else None,
-                                         options=options)  # fmt: skip
+                self.container = av.open(file_url(self.file), mode="w", options=options,
+                                         format="matroska" if piped else ENDING_FORMATS.get(self.path.suffix.lower()))
         except ValueError:  # "Could not determine output format"
             raise SinkError(f"cannot tell a video format from the name {self.path.name}: end it in {VIDEO_ENDINGS} "
                             "...") from None  # fmt: skip

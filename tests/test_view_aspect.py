@@ -130,5 +130,6 @@ def test_the_browser_views_stream_of_an_hdv_shaped_clip_is_at_its_display_size(t
     reader.start()
     run(SegmentOptions(str(clip), live=True, serve=("127.0.0.1", port), model=str(rule_onnx), device="cpu"))
     reader.join(10)
+    assert "jpeg" in got, "no picture was read from /stream.mjpg"
     picture = cv2.imdecode(np.frombuffer(got["jpeg"], np.uint8), cv2.IMREAD_COLOR)
     assert picture.shape == (360, 640, 3)

@@ -1,5 +1,6 @@
 """Opening a video output (:class:`Opening`, a part of :class:`~roadseg.pipeline.sinks.video.VideoSink`): the file
-or pipe created, its encoder chosen (the one asked for, else libx264, else the container's own) and set up, the audio
+or pipe created, its encoder chosen (the one asked for, else libx264, MPEG-2 in an MPEG program stream, else the
+container's own: :func:`~roadseg.pipeline.sinks.encoders.default_encoders`) and set up, the audio
 and subtitle streams that can go in added, and the header written, the video alone where they cannot.
 """
 

@@ -58,7 +58,8 @@ class VideoSink(Opening, Stamps, Finishing, Sink):
         time_base: encoder time base; pass the source stream's to keep its timestamps exactly.
         codec, crf, preset: encoder and its quality/speed settings (see
             :func:`~roadseg.pipeline.sinks.encoders.encoder_options`). No codec: libx264, or the container's own
-            video codec where it cannot hold H.264 (VP9 in webm).
+            video codec where it cannot hold H.264 (VP9 in webm); MPEG-2 in an MPEG program stream (``.mpg``,
+            ``.vob``: :func:`~roadseg.pipeline.sinks.encoders.default_encoders`).
         audio: input audio streams to remux (copied packet for packet); a stream the output cannot
             carry is re-encoded (or, if it cannot be decoded, left out), with a warning; damaged packets
             are dropped and counted. MXF holds 48 kHz PCM only, which it pairs with the pictures by count:

@@ -162,7 +162,7 @@ def test_a_picture_sent_again_while_the_source_is_silent_claims_no_live_rate(mon
         drawn = _texts(monkeypatch)
         again, seq_again = server.wait_frame(seq, again=0.01)  # (none newer came: the latest again)
         assert again == first and drawn == []  # (before STALE s: a slow model's picture, its figures its own)
-        server._latest = (*server._latest[:2], server._latest[2] - server_module.STALE)  # (it came STALE s ago)
+        server._latest = server._latest._replace(at=server._latest.at - server_module.STALE)  # (it came STALE s ago)
         again, seq_again = server.wait_frame(seq, again=0.01)
     assert seq_again == seq and again.stamp == first.stamp == b"X-Timestamp: 1234.500000\r\n"
     assert drawn == ["no new picture for 3 s"], drawn

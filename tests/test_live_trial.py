@@ -321,13 +321,13 @@ def _ipv6_loopback() -> bool:
 def test_serve_on_every_ipv6_address_names_urls_that_connect_where_its_socket_is_ipv6_only(monkeypatch, caplog, v6only):
     """``--serve [::]:PORT`` where the system's IPv6 sockets take no IPv4 (net.ipv6.bindv6only=1) said 'open
     http://192.168.1.20:PORT/ from another machine': an IPv4 URL that socket never answers."""
-    bind = server._Http6.server_bind
+    bind = server.Http6.server_bind
 
     def as_the_system_says(self):  # (net.ipv6.bindv6only stood in for: the socket's own option, before its bind)
         self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, v6only)
         bind(self)
 
-    monkeypatch.setattr(server._Http6, "server_bind", as_the_system_says)
+    monkeypatch.setattr(server.Http6, "server_bind", as_the_system_says)
     lan = {socket.AF_INET: "192.0.2.7", socket.AF_INET6: "2001:db8::7"}  # (the test sends nothing to either)
     monkeypatch.setattr(addresses, "lan_address", lambda family=socket.AF_INET: lan[family])
     with caplog.at_level(logging.WARNING, "roadseg"):

@@ -14,12 +14,13 @@ import numpy as np
 import pytest
 from conftest import write_video
 
+import roadseg.pipeline.sinks.server as server_module
 import roadseg.pipeline.sinks.window as window
 from roadseg.pipeline import SegmentOptions, run
 from roadseg.pipeline.overlay import Overlay, draw_hud, palette_lut
 from roadseg.pipeline.queues import LatestQueue
-from roadseg.pipeline.sinks import Sink, WindowSink
-from roadseg.pipeline.sinks.shown import as_shown, display_size
+from roadseg.pipeline.sinks import MjpegServer, Sink, WindowSink
+from roadseg.pipeline.sinks.shown import Figures, as_shown, display_size
 from roadseg.pipeline.sources import Frame
 from roadseg.pipeline.timing import FrameStats, Progress, StageTimes
 from roadseg.pipeline.writer import Writer
@@ -133,3 +134,28 @@ def test_the_browser_views_stream_of_an_hdv_shaped_clip_is_at_its_display_size(t
     assert "jpeg" in got, "no picture was read from /stream.mjpg"
     picture = cv2.imdecode(np.frombuffer(got["jpeg"], np.uint8), cv2.IMREAD_COLOR)
     assert picture.shape == (360, 640, 3)
+
+
+def test_the_browser_views_picture_is_made_once_in_a_clients_thread_not_in_the_runs(monkeypatch):
+    """The run's writer hands the browser view its picture as drawn and goes on: the stretch, the figures and the
+    JPEG are made by the first client's thread that sends it, once for all clients, none while no client asks (was:
+    all in the writer's thread at every picture, for no one too); the picture published is a copy of the caller's."""
+    made, encode = [], server_module.cv2.imencode
+    monkeypatch.setattr(server_module.cv2, "imencode",
+                        lambda *args: (made.append(threading.current_thread().name), encode(*args))[1])  # fmt: skip
+    picture, sent = np.full((360, 480, 3), 90, np.uint8), []
+    with MjpegServer("127.0.0.1", 0, ["Road"], [(128, 64, 128)]) as server:
+        server.publish(picture, captured=1.0, figures=Figures(25.0, 40.0, 0), sample_aspect=Fraction(4, 3))
+        picture[:] = 0  # (the caller's own picture, changed once published)
+        assert made == []
+        clients = [threading.Thread(target=lambda: sent.append(server.wait_frame(-1)), name=f"client-{i}")
+                   for i in range(2)]  # fmt: skip
+        for client in clients:
+            client.start()
+        for client in clients:
+            client.join(10)
+    assert len(made) == 1 and made[0].startswith("client-"), made
+    assert [seq for _, seq in sent] == [1, 1] and sent[0][0] == sent[1][0]
+    shown = cv2.imdecode(np.frombuffer(sent[0][0].jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert shown.shape == (360, 640, 3) and abs(int(shown[200, 300].mean()) - 90) <= 3
+    assert _box_width(shown) > 100  # (its figures drawn)

@@ -32,7 +32,7 @@ from roadseg.pipeline.options import SegmentOptions
 from roadseg.pipeline.overlay import Overlay, class_shares, palette_lut
 from roadseg.pipeline.queues import LatestQueue
 from roadseg.pipeline.sinks import Sink
-from roadseg.pipeline.sinks.shown import Figures, as_shown
+from roadseg.pipeline.sinks.shown import Figures
 from roadseg.pipeline.sources import Frame, Source
 from roadseg.pipeline.sources.packets import packet_time
 from roadseg.pipeline.timing import FrameStats, Progress, StageTimes
@@ -93,7 +93,7 @@ def _chained(first: list, then: Iterator) -> Iterator:
 class Writer:
     """The last stage: overlay, every sink, figures, progress; closes the sinks when its input ends. The views
     (a sink whose ``shows``) are given the picture as it plays (``sample_aspect``: an anamorphic source's stretched
-    to its display shape) and a live run's figures drawn over it then (the HUD: :mod:`~roadseg.pipeline.sinks.shown`). The
+    to its display shape) and a live run's figures drawn over it then (the HUD: :meth:`Sink.show`). The
     overlay is drawn only where a sink uses the picture (a sink whose ``pictured`` is False, the masks', does not:
     a masks-only run draws none; at 720p it costs about as much as encoding it).
 
@@ -220,14 +220,15 @@ class Writer:
         latency = None if frame.captured is None else now - frame.captured
         self.stats.dropped = self.queue.dropped if self.queue is not None else 0
         self.stats.add(now, frame.captured, frame.clock)
-        shown = out  # (what the views show: at the shape it plays at, with the live figures; a recording neither)
-        if any(sink.shows for sink in self.sinks):
-            figures = Figures(self.stats.fps, 1000 * latency, self.stats.dropped) if self.hud and latency is not None \
-                else None  # fmt: skip
-            shown = as_shown(out, self.sample_aspect, figures, spare=all(sink.shows for sink in self.sinks))
+        # (the views' live figures, which a recording does not keep)
+        figures = Figures(self.stats.fps, 1000 * latency, self.stats.dropped) if self.hud and latency is not None \
+            else None  # fmt: skip
         for sink in self.sinks:
             with self.times.measure(sink.name):
-                sink.write(shown if sink.shows else out, frame)
+                if sink.shows:  # (at the shape it plays at, its figures drawn then: by the view, left to its thread)
+                    sink.show(out, frame, figures, self.sample_aspect)
+                else:
+                    sink.write(out, frame)
         if self.per_frame is not None:
             self.per_frame.append({"index": frame.index, "time": frame.time,
                                    "shares": class_shares(frame.labels, self.shares)})  # fmt: skip

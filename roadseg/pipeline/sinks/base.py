@@ -15,11 +15,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from roadseg.errors import OutputError
+from roadseg.pipeline.sinks.shown import Figures, as_shown
 from roadseg.pipeline.sources import Frame, VideoInfo
 
 #: Outputs whose index (moov) is moved to the front when the file is finished: a browser or a player
@@ -127,7 +129,8 @@ class Sink:
     """The sink interface; ``name`` is the stage its time is charged to in the run's timings; ``shows``: a
     view for people (a window, the browser view), whose picture gets a live run's figures (the HUD), which
     a recording or masks do not; ``pictured``: it uses the picture drawn (the overlay), which masks do not (their
-    frame's labels are written): a run whose sinks none use it draws none (:func:`~roadseg.pipeline.writer.draws`)."""
+    frame's labels are written): a run whose sinks none use it draws none (:func:`~roadseg.pipeline.writer.draws`).
+    A view is given its pictures by :meth:`show`."""
 
     name = "write"
     shows = False
@@ -135,6 +138,14 @@ class Sink:
 
     def write(self, image: np.ndarray, frame: Frame) -> None:
         raise NotImplementedError
+
+    def show(self, image: np.ndarray, frame: Frame, figures: Figures | None = None,
+             sample_aspect: Fraction | float | None = None) -> None:  # fmt: skip
+        """A view's picture: ``image`` as drawn, in its stored pixels (``sample_aspect`` as wide as high; left as it
+        is), shown at its display shape with the live ``figures`` drawn after
+        (:func:`~roadseg.pipeline.sinks.shown.as_shown`): made so here and written (the window's, in the run's writer
+        thread; the browser view makes it in its clients' threads instead)."""
+        self.write(as_shown(image, sample_aspect, figures), frame)
 
     def close(self) -> None:
         """Finish the output; safe to call more than once, from any thread."""

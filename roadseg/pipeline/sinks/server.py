@@ -2,12 +2,15 @@
 
 ``/stream.mjpg`` is ``multipart/x-mixed-replace`` JPEG for any client, each part's ``X-Timestamp`` the Unix time its
 frame was captured at (as mjpg-streamer's: a client on a synchronised clock measures the latency it sees);
-``/view.mjpg`` the same pictures as a browser draws them the moment they come (``parts``); in both the latest is sent
+``/view.mjpg`` the same pictures as a browser draws them the moment they come (``parts``), each at the shape it plays at
+(an anamorphic source's stretched, its live figures drawn then: :mod:`~roadseg.pipeline.sinks.shown`); in both the latest is sent
 again each second where the source is silent (:data:`AGAIN`), "no new picture for N s" drawn over its live figures
 from :data:`STALE` s;
 ``/stats.json`` holds frames/s and latency over the last second, and drops, worked out when asked for (a stalled stream
 shows 0 frames/s). A ``HEAD`` is answered as its ``GET``, headers alone (a monitor's,
-``curl -I``'s). The pipeline only replaces the latest JPEG (never waits for a client); each browser is served by its
+``curl -I``'s). The pipeline only replaces the latest picture (never waits for a client, nor for its JPEG): a picture is
+made (stretched, its figures drawn, encoded) by the first browser's thread that sends it, once for all of them, and
+none while no browser watches (:meth:`MjpegServer.wait_frame`); each browser is served by its
 own handler thread with a socket timeout and at most :data:`UNSENT` bytes unsent, so a slow or vanished browser stalls
 nothing and a slow one gets the newest picture; closing the server shuts each connection and joins its thread.
 
@@ -21,16 +24,16 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import html
 import json
 import logging
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from fractions import Fraction
+from http.server import BaseHTTPRequestHandler
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import cv2
@@ -41,8 +44,10 @@ from roadseg.pipeline.overlay import draw_stale
 from roadseg.pipeline.runner import spawn
 from roadseg.pipeline.sinks.addresses import bind_hint, in_url, where
 from roadseg.pipeline.sinks.base import Sink
+from roadseg.pipeline.sinks.httpd import Http, Http6
 from roadseg.pipeline.sinks.page import PAGE
 from roadseg.pipeline.sinks.parts import BOUNDARY, UNSENT, VIEW_HEAD, Picture, part, unsent_at_most
+from roadseg.pipeline.sinks.shown import Figures, as_shown
 from roadseg.pipeline.sources import Frame
 
 log = logging.getLogger("roadseg")
@@ -54,6 +59,21 @@ AGAIN = 1.0
 #: of a slow model, a picture each 1.5 s, kept its own figures: not a silent source's)
 STALE = 3.0
 
+
+class _Latest(NamedTuple):
+    """The latest picture published: as drawn, in its stored pixels (a copy of the caller's), its ``X-Timestamp``
+    header, when it came (``time.monotonic()``), the figures to draw over it and its pixels' width:height."""
+
+    image: np.ndarray
+    stamp: bytes
+    at: float
+    figures: Figures | None
+    sample_aspect: Fraction | float | None
+
+    def shown(self) -> np.ndarray:
+        """The picture as it is sent: at its display shape, its figures drawn (a new array)."""
+        shown = as_shown(self.image, self.sample_aspect, self.figures)
+        return shown.copy() if shown is self.image else shown
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -110,59 +130,6 @@ class _Handler(BaseHTTPRequestHandler):
             return  # the browser went away
 
 
-class _Http(ThreadingHTTPServer):
-    """The server: a thread for each browser's connection, kept with it, so that :meth:`end_clients` can end
-    them (``ThreadingHTTPServer`` joins none of its daemon threads, and a thread waiting in a write to a browser
-    that stopped reading outlived the server by its socket timeout)."""
-
-    daemon_threads = True
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._clients: dict[threading.Thread, socket.socket] = {}
-        self._lock = threading.Lock()
-
-    def process_request(self, request, client_address) -> None:
-        thread = threading.Thread(target=self._serve, args=(request, client_address), name="roadseg-http-client",
-                                  daemon=True)  # fmt: skip
-        with self._lock:
-            self._clients[thread] = request
-        thread.start()
-
-    def _serve(self, request, client_address) -> None:
-        try:
-            self.process_request_thread(request, client_address)
-        finally:
-            with self._lock:
-                self._clients.pop(threading.current_thread(), None)
-
-    def handle_error(self, request, client_address) -> None:
-        """A browser that went away while it was answered (a reload, a tab closed, a link that dropped: the
-        connection reset or closed before the headers were sent) is no error to print: socketserver's default
-        printed a traceback of 25 lines to the terminal for each. Anything else is printed as before."""
-        if isinstance(sys.exc_info()[1], OSError):
-            return
-        super().handle_error(request, client_address)
-
-    def end_clients(self, timeout: float) -> None:
-        """Shut every connection still served (a write or a read waiting on it ends at once) and give their
-        threads ``timeout`` s in all to end; call it once :meth:`shutdown` has returned (no new ones come)."""
-        with self._lock:
-            clients = dict(self._clients)
-        for request in clients.values():
-            with contextlib.suppress(OSError):  # (one the browser closed)
-                request.shutdown(socket.SHUT_RDWR)
-        deadline = time.monotonic() + timeout
-        for thread in clients:
-            thread.join(max(0.0, deadline - time.monotonic()))
-
-
-class _Http6(_Http):
-    """The server on an IPv6 address (``::1``; ``::`` takes IPv4 too, where the system lets it: see ``v6only``)."""
-
-    address_family = socket.AF_INET6
-
-
 class MjpegServer:
     """Serve the latest picture as MJPEG on ``host:port`` (a thread of its own, closed by ``close``); ``host`` an
     IPv4 address or name, or an IPv6 address without brackets (``::1``). ``figures``: what ``/stats.json``
@@ -174,9 +141,10 @@ class MjpegServer:
         self.quality = quality
         self.figures = figures or (lambda: self.stats)
         self._cond = threading.Condition()
-        self._part: Picture | None = None  # the latest picture as it is sent: its JPEG and its X-Timestamp header
-        self._seq = 0
-        self._latest: tuple[np.ndarray, bytes, float] | None = None  # (the latest picture, its stamp, when it came)
+        self._seq = 0  # the latest picture's number
+        self._latest: _Latest | None = None
+        self._made: tuple[int, Picture] | None = None  # (the picture last made, by its number; its JPEG and header)
+        self._making = threading.Lock()  # (one thread makes a picture; the others wait for it and send it too)
         self._again: tuple[int, int, Picture] | None = None  # (the picture's number, seconds, what was sent again then)
         self._closed = False
         self.stats: dict = {"fps": 0.0, "frames": 0, "dropped": 0, "latency_ms": {"p50": None, "p95": None}}
@@ -184,7 +152,7 @@ class MjpegServer:
                           f"{html.escape(n)}</span>" for n, c in zip(classes, palette))  # (a swatch and its name: one line)
         self.page = PAGE.format(legend=legend).encode()
         try:
-            self.httpd = (_Http6 if ":" in host else _Http)((host, port), _Handler)
+            self.httpd = (Http6 if ":" in host else Http)((host, port), _Handler)
         except OSError as exc:  # the port is taken, the address is not ours ...
             raise SinkError(f"cannot serve on {in_url(host, port)}: {exc.strerror or exc}{bind_hint(exc, host)}") from None
         self.httpd.mjpeg = self  # type: ignore[attr-defined]  # what the handlers serve
@@ -203,48 +171,65 @@ class MjpegServer:
     def url(self) -> str:
         return f"http://{in_url(self.host, self.port)}/"
 
-    def publish(self, image: np.ndarray, stats: dict | None = None, *, captured: float | None = None) -> None:
-        """Replace the latest picture (RGB), captured at Unix time ``captured`` (its parts' ``X-Timestamp``); never
-        blocks on clients."""
+    def publish(self, image: np.ndarray, stats: dict | None = None, *, captured: float | None = None,
+                figures: Figures | None = None, sample_aspect: Fraction | float | None = None) -> None:  # fmt: skip
+        """Replace the latest picture (RGB; copied: the caller may change its own), captured at Unix time ``captured``
+        (its parts' ``X-Timestamp``), its pixels ``sample_aspect`` as wide as high, ``figures`` to draw over it as it
+        is shown; never blocks on clients, nor encodes it (:meth:`wait_frame` does, in a client's thread)."""
         stamp = b"" if captured is None else b"X-Timestamp: %.6f\r\n" % captured
-        if (part := self._encoded(image, stamp)) is None:
-            return
+        latest = _Latest(image.copy(), stamp, time.monotonic(), figures, sample_aspect)
         with self._cond:
-            self._part, self._seq, self._latest = part, self._seq + 1, (image, stamp, time.monotonic())
+            self._seq, self._latest = self._seq + 1, latest
             if stats is not None:
                 self.stats = stats
             self._cond.notify_all()
 
     def wait_frame(self, seen: int, timeout: float = 1.0, again: float | None = None) -> tuple[Picture | None, int]:
-        """The next picture after number ``seen``, its JPEG and its header (``None`` once the server closes);
-        ``again``: the latest once more where none newer came for that long (s)."""
-        deadline = None if again is None else time.monotonic() + again
-        with self._cond:
-            while not self._closed and (self._part is None or self._seq == seen):
-                left = timeout if deadline is None or self._part is None else deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._cond.wait(min(timeout, left))
-            if self._closed:
-                return None, seen
-            part, seq, latest = self._part, self._seq, self._latest
-        return (self._sent_again(seq, *latest) or part if seq == seen and latest is not None else part), seq
+        """The next picture after number ``seen``, its JPEG and its header, and its number (``None`` once the server
+        closes); ``again``: the latest once more where none newer came for that long (s). The picture is made here,
+        in the caller's thread, by the first that asks for it (:meth:`_made_part`)."""
+        while True:
+            deadline = None if again is None else time.monotonic() + again
+            with self._cond:
+                while not self._closed and (self._latest is None or self._seq == seen):
+                    left = timeout if deadline is None or self._latest is None else deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(min(timeout, left))
+                if self._closed:
+                    return None, seen
+                seq, latest = self._seq, self._latest
+            picture = self._sent_again(seq, latest) if seq == seen else None
+            made = (picture, seq) if picture is not None else self._made_part(seq, latest)
+            if made is not None:
+                return made
+            seen = seq  # (it could not be encoded: wait for the next)
+
+    def _made_part(self, seq: int, latest: _Latest) -> tuple[Picture, int] | None:
+        """Picture ``seq`` (``latest``) as it is sent, and its number: made once, by the first thread that asks, the
+        others waiting for it (one made since, newer, instead); None where it cannot be encoded."""
+        with self._making:
+            if self._made is None or self._made[0] < seq:
+                if (part := self._encoded(latest.shown(), latest.stamp)) is None:
+                    return None
+                self._made = (seq, part)
+            return self._made[1], self._made[0]
 
     def _encoded(self, image: np.ndarray, stamp: bytes) -> Picture | None:
         """``image`` (RGB) as it is sent, ``stamp`` its header (None where it cannot be encoded)."""
         ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, self.quality])
         return Picture(buf.tobytes(), stamp) if ok else None
 
-    def _sent_again(self, seq: int, image: np.ndarray, stamp: bytes, at: float) -> Picture | None:
+    def _sent_again(self, seq: int, latest: _Latest) -> Picture | None:
         """Picture ``seq``, which came at ``at``, as it is sent again while the source is silent: its live figures
         covered by "no new picture for N s" (was: its stale "25.0 fps" for as long); once for every client each
         second; sent as it was before :data:`STALE` s."""
-        if (seconds := int(time.monotonic() - at)) < STALE:
+        if (seconds := int(time.monotonic() - latest.at)) < STALE:
             return None
         if (again := self._again) is not None and again[:2] == (seq, seconds):
             return again[2]
-        draw_stale(picture := image.copy(), seconds)
-        part = self._encoded(picture, stamp)
+        draw_stale(picture := latest.shown(), seconds)
+        part = self._encoded(picture, latest.stamp)
         if part is not None:
             self._again = (seq, seconds, part)
         return part
@@ -273,8 +258,14 @@ class ServeSink(Sink):
         log.warning("serving the live view %s", where(self.server.host, self.server.port, v6only=self.server.v6only))
 
     def write(self, image: np.ndarray, frame: Frame) -> None:
+        self.show(image, frame)
+
+    def show(self, image: np.ndarray, frame: Frame, figures: Figures | None = None,
+             sample_aspect: Fraction | float | None = None) -> None:  # fmt: skip
+        """Publish the picture as drawn: it is stretched and its figures drawn as a browser's thread sends it, not
+        in the run's."""
         captured = None if frame.captured is None else time.time() - (time.monotonic() - frame.captured)
-        self.server.publish(image, captured=captured)
+        self.server.publish(image, captured=captured, figures=figures, sample_aspect=sample_aspect)
 
     def close(self) -> None:
         self.server.close()

@@ -46,11 +46,10 @@ def display_size(width: int, height: int, sample_aspect: Fraction | float | None
     return width, height
 
 
-def as_shown(image: np.ndarray, sample_aspect: Fraction | float | None = None, figures: Figures | None = None, *,
-             spare: bool = False) -> np.ndarray:  # fmt: skip
-    """``image`` (RGB) as a view shows it: at its :func:`display_size` (a linear stretch: about 1 ms at 1080p), then
-    ``figures`` drawn over it (None: none). ``image`` is left as it is, unless ``spare`` (no one else needs it: the
-    figures are drawn on it where its pixels are square, no copy made); it is returned as it is where nothing changes.
+def as_shown(image: np.ndarray, sample_aspect: Fraction | float | None = None,
+             figures: Figures | None = None) -> np.ndarray:  # fmt: skip
+    """``image`` (RGB) as a view shows it: at its :func:`display_size` (a linear stretch), then ``figures`` drawn over
+    it (None: none). ``image`` is left as it is, and returned as it is where nothing changes.
 
     >>> picture = np.zeros((48, 64, 3), np.uint8)
     >>> as_shown(picture) is picture, as_shown(picture, 0.5).shape, bool(as_shown(picture, None, Figures(None, 4, 0)).any())
@@ -63,6 +62,6 @@ def as_shown(image: np.ndarray, sample_aspect: Fraction | float | None = None, f
     if (width, height) != (image.shape[1], image.shape[0]):
         shown = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
     if figures is not None:
-        shown = image.copy() if shown is image and not spare else shown
+        shown = image.copy() if shown is image else shown
         draw_hud(shown, *figures)
     return shown

@@ -269,11 +269,11 @@ def test_readme_names_each_package_roadseg_imports_beyond_the_runtime():
 
 def test_threads_are_started_where_the_docs_say():
     """DEVELOPERS and README say ``roadseg/pipeline/runner.py`` is the only place that starts threads (but the MJPEG
-    server's, one for each client): a ``threading.Thread(...)`` elsewhere breaks that (``pipeline/options.py`` built
+    server's, one for each client: ``sinks/httpd.py``): a ``threading.Thread(...)`` elsewhere breaks that (``pipeline/options.py`` built
     its own stop watcher; now :func:`roadseg.pipeline.runner.spawn`'s)."""
     starts = set()
     for name, tree in _modules().items():
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "Thread":
                 starts.add(name)
-    assert starts and starts <= {"roadseg.pipeline.runner", "roadseg.pipeline.sinks.server"}, starts
+    assert starts and starts <= {"roadseg.pipeline.runner", "roadseg.pipeline.sinks.httpd"}, starts

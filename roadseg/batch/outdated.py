@@ -18,8 +18,11 @@ from collections.abc import Sequence
 from contextlib import suppress
 from pathlib import Path
 
+from tqdm import tqdm
+
 from roadseg.batch.done import KINDS, last_writers, there
 from roadseg.batch.task import Task, remove_path
+from roadseg.errors import reason_of
 
 #: How a line names each output
 NAMES = {"masks": "masks", "stats": "stats.json"}
@@ -44,8 +47,8 @@ def outdated(history: Sequence[dict], task: Task, key: dict, model: str, every: 
     for kind in ("masks", "stats"):
         path = every_path[kind]
         written = writers.get(path) if path is not None and kind not in writes else None
-        if written is None or not there(path, kind):  # (an error line's or an earlier version's: not known as ours)
-            continue
+        if written is None or not there(path, kind) or path.is_symlink():  # (an error line's or an earlier
+            continue  # version's: not known as ours; a link, batch writes none: the user's, left be)
         i, line, digest = written
         if any(str(path) in (later.get("removed") or ()) for later in history[i + 1:]):  # (by a run since: not ours)
             continue
@@ -63,9 +66,11 @@ def outdated(history: Sequence[dict], task: Task, key: dict, model: str, every: 
 
 
 def remove_outdated(paths: Sequence[str]) -> list[str]:
-    """Remove ``paths`` (:func:`outdated`'s, once their video is done): a masks folder's masks its ``masks.csv``
-    names, that index, and the folder where that empties it (a file of someone else's in it stays); the paths
-    removed.
+    """Remove ``paths`` (:func:`outdated`'s, once their video is done): a masks folder's ``masks.csv`` first (a
+    removal cut short, by Ctrl-C, leaves no folder a later run takes for whole masks), the masks it names, and the
+    folder where that empties it (a file of someone else's in it stays); the paths removed. One that cannot be
+    (a read-only folder, an immutable file) is said in a line and left out, the others removed still (was: the
+    batch stopped with a traceback, the finished video's line unwritten).
 
     >>> import tempfile
     >>> masks = Path(tempfile.mkdtemp()) / "a.masks"
@@ -74,21 +79,34 @@ def remove_outdated(paths: Sequence[str]) -> list[str]:
     >>> remove_outdated([str(masks)]) == [str(masks)], sorted(p.name for p in masks.iterdir())
     (True, ['mine.txt'])
     """
-    from roadseg.pipeline.sinks.maskindex import INDEX_NAME, read_index
-
     removed = []
     for path in map(Path, paths):
-        if path.is_dir() and not path.is_symlink():
-            _, lines = read_index(path) or ("", [])
-            for name in [line[0] for line in lines if "/" not in line[0]] + [INDEX_NAME]:
-                remove_path(path / name)
-            with suppress(OSError):  # (not empty: what is left is not batch's)
-                path.rmdir()
-            removed.append(str(path))
-        elif path.is_file():
-            remove_path(path)
-            removed.append(str(path))
+        try:
+            if path.is_dir() and not path.is_symlink():
+                _remove_masks(path)
+            elif path.is_file():
+                remove_path(path)
+            else:
+                continue
+        except OSError as exc:
+            with suppress(OSError):  # (stderr gone: the batch records and cleans up still)
+                tqdm.write(f"{path}: an earlier run's output that no longer tells of its video, not removed: "
+                           f"{reason_of(exc)}", file=sys.stderr)  # fmt: skip
+            continue
+        removed.append(str(path))
     return removed
+
+
+def _remove_masks(folder: Path) -> None:
+    """Remove the masks folder ``folder``'s index, the masks it names, and it where that empties it."""
+    from roadseg.pipeline.sinks.maskindex import INDEX_NAME, read_index
+
+    _, lines = read_index(folder) or ("", [])
+    (folder / INDEX_NAME).unlink(missing_ok=True)  # (first: without it the folder is no run's masks, done.there)
+    for name in [line[0] for line in lines if "/" not in line[0]]:
+        (folder / name).unlink(missing_ok=True)  # (a file or a link: read_index's)
+    with suppress(OSError):  # (not empty: what is left is not batch's)
+        folder.rmdir()
 
 
 def say_outdated(names: list[tuple[str, tuple[str, ...]]]) -> None:

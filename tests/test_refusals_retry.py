@@ -133,3 +133,14 @@ def test_an_input_that_is_not_there_is_said_so_before_its_connection_options_are
     spec = str(tmp_path / spec)
     r = _segment(spec, "-o", tmp_path / "o.mp4", "--model", rule_onnx, *ALL)
     assert r.exit_code == 1 and r.output == f"Error: {said.format(spec=spec)}\n", r.output
+
+
+@pytest.mark.parametrize("name", ["gone.mp4", "gone.png"])
+def test_a_link_to_nothing_is_said_not_found_as_without_the_connection_options(rule_onnx, tmp_path, name):
+    """A link whose file is gone (a card's clip moved away): was refused its --retries as 'gone.mp4 is a file', and
+    'input not found' without them."""
+    spec = tmp_path / name
+    spec.symlink_to(tmp_path / "moved" / name)
+    for words in ((), ALL):
+        r = _segment(str(spec), "-o", tmp_path / "o.mp4", "--model", rule_onnx, *words)
+        assert r.exit_code == 1 and r.output == f"Error: input not found: {spec}\n", r.output

@@ -56,13 +56,15 @@ def unused_connecting(opts: SegmentOptions, given: Collection[str] = ()) -> list
 
 
 def _there(spec: str) -> bool:
-    """Whether path ``spec`` names something there: a file or folder (a link too, one to nothing: its error is the
-    opening's), or a glob of images that matches one.
+    """Whether path ``spec`` names something there: a file or folder (a link, where what it leads to is: one to
+    nothing is said not found, as the opening says it; was refused its ``--retries`` as a file), or a glob of images
+    that matches one.
 
     >>> _there("roadseg"), _there("roadseg/*.py"), _there("x.png"), _there("none/*.png")
     (True, True, False, False)
     """
-    return os.path.lexists(spec) or is_image_input(spec) and next(glob.iglob(spec), None) is not None
+    pattern = any(ch in spec for ch in "*?[")  # (globbed, a plain name is matched as a link, to nothing too)
+    return os.path.exists(spec) or pattern and is_image_input(spec) and next(glob.iglob(spec), None) is not None
 
 
 def connecting_for(flags: Collection[str]) -> list[tuple[list[str], str]]:

@@ -71,3 +71,15 @@ def test_an_hdv_clips_legend_plays_as_wide_as_a_square_pixeled_ones(rule_onnx, t
         widths[w] = _extent(read_video(tmp_path / f"o{w}.mp4")["frames"][1].astype(int), above=40)
     (w, h), (square_w, square_h) = widths[480], widths[640]
     assert h == square_h and abs(w * 4 / 3 / square_w - 1) < 0.04, widths  # (was 75 pixels wide both: 100 shown)
+
+
+@pytest.mark.parametrize("sar", [float("nan"), float("inf"), -4 / 3, "4:3", True])
+def test_a_shape_no_pixel_has_is_refused_in_one_line(sar) -> None:
+    """A library caller's sample_aspect that no pixel has: was a ValueError (NaN) or an OverflowError (infinity) at
+    the first frame drawn, a legend left out unsaid below 0."""
+    from roadseg.errors import ArgumentError
+
+    with pytest.raises(ArgumentError, match=r"^sample_aspect must be a number over 0 \(None or 0: square\), not "):
+        Overlay(LUT, legend=list(CLASSES[:3]), sample_aspect=sar)
+    for square in (None, 0, 1, Fraction(0)):
+        assert Overlay(LUT, legend=list(CLASSES[:3]), sample_aspect=square).sample_aspect == 1.0

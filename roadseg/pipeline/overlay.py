@@ -17,7 +17,9 @@ Example:
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
+from numbers import Real
 
 import cv2
 import numpy as np
@@ -139,6 +141,10 @@ class Overlay:
             raise ArgumentError(f"alpha must be a number from 0 to 1, not {alpha!r}")
         if mode not in MODES:
             raise ArgumentError(f"mode must be one of {MODES}, not {mode!r}")
+        if sample_aspect is not None and (isinstance(sample_aspect, bool) or not isinstance(sample_aspect, Real)
+                                          or not math.isfinite(sample_aspect) or sample_aspect < 0):  # fmt: skip
+            # (was: NaN a ValueError, infinity an OverflowError at the first frame; below 0 no legend, unsaid)
+            raise ArgumentError(f"sample_aspect must be a number over 0 (None or 0: square), not {sample_aspect!r}")
         self.lut, self.alpha, self.mode = lut, alpha, mode
         self.sample_aspect = float(sample_aspect or 1)
         self.legend = list(legend) if legend else None

@@ -116,3 +116,14 @@ def reason_of(exc: BaseException) -> str:
     """
     text = getattr(exc, "strerror", None) or str(exc).strip().split("\n")[0]
     return text or exc.__class__.__name__
+
+
+def install_extra(extra: str) -> str:
+    """How roadseg's optional dependencies ``extra`` (``train``, ``ray``) are installed, for a message that finds them
+    missing: from roadseg's checkout, as README.md installs them (roadseg is not on PyPI, where ``pip install
+    'roadseg[train]'`` looked for a package of that name).
+
+    >>> print(install_extra("ray"))
+    in roadseg's checkout: pip install -c constraints.txt ".[ray]"
+    """
+    return f'in roadseg\'s checkout: pip install -c constraints.txt ".[{extra}]"'

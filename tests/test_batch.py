@@ -1161,7 +1161,7 @@ def test_a_video_whose_masks_fail_is_kept_and_its_line_says_the_masks_failed(rul
 
 def test_ray_missing_is_one_line(monkeypatch, archive: Path, tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
-    with pytest.raises(BatchError, match=r"pip install 'roadseg\[ray\]'"):
+    with pytest.raises(BatchError, match=r'^--ray needs Ray \(in roadseg\'s checkout: pip install -c constraints.txt "\.\[ray\]"\)$'):
         roadseg.batch(archive, tmp_path / "out", ray="auto", quiet=True)
 
 

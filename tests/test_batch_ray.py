@@ -27,7 +27,7 @@ SUITE = Path(__file__).with_name("ray_cluster_suite.py")
 def netns_problem() -> str | None:
     """Why the Ray tests cannot run here, or None."""
     if importlib.util.find_spec("ray") is None:
-        return "Ray is not installed (pip install 'roadseg[ray]')"
+        return "Ray is not installed (in roadseg's checkout: pip install -c constraints.txt \".[ray]\")"
     if os.geteuid() != 0:
         return "unshare -n needs root"
     if not (shutil.which("unshare") and shutil.which("ip")):

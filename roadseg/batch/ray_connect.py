@@ -23,9 +23,10 @@ from typing import Any
 from roadseg._stderr import caught_stderr
 from roadseg.batch.errors import BatchError
 from roadseg.batch.ray_head import Head, check_reachable, hostport
+from roadseg.errors import install_extra
 from roadseg.pipeline.runner import call_interruptibly
 
-INSTALL_HINT = "--ray needs Ray: pip install 'roadseg[ray]'"
+INSTALL_HINT = f"--ray needs Ray ({install_extra('ray')})"
 
 
 def import_ray() -> Any:

@@ -17,7 +17,7 @@ import click
 
 from roadseg._startup import is_command, release
 from roadseg.cli.values import Finite, Seconds, hwaccel_name, size_option
-from roadseg.errors import SIGNAL_EXIT, Interrupted, OutputError, RoadsegError, reason_of
+from roadseg.errors import SIGNAL_EXIT, Interrupted, OutputError, RoadsegError, install_extra, reason_of
 from roadseg.pipeline.bounds import MAX_THREADS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -51,9 +51,8 @@ def _leave_abandoned(code: int) -> None:
         leave_now(code)
 
 
-#: How the train extra (torch, onnx) is installed, as README.md says: roadseg is installed from its checkout, and
-#: ``pip install 'roadseg[train]'`` there looked for a package of that name on PyPI.
-TRAIN_EXTRA = 'in roadseg\'s checkout: pip install -c constraints.txt ".[train]"'
+#: How the train extra (torch, onnx) is installed, as README.md says (:func:`~roadseg.errors.install_extra`)
+TRAIN_EXTRA = install_extra("train")
 
 
 def needs_train_extra(what: str, exc: ImportError) -> NoReturn:

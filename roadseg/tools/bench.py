@@ -23,7 +23,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from roadseg.errors import Interrupted, SourceError
+from roadseg.errors import Interrupted, SourceError, install_extra
 from roadseg.pipeline.infer import Segmenter
 from roadseg.pipeline.model_files import DEFAULT_MODELS, models_dir
 from roadseg.pipeline.options import SegmentOptions
@@ -209,7 +209,7 @@ def run_bench(video: str | Path, *, frames: int = 48, repeats: int = 3, batches=
     try:
         fl = floor(rows, models, machine_peak(threads=threads), working)
     except ImportError:  # (onnx, which writes its matmul models, is in the train extra)
-        log("onnx not installed (pip install 'roadseg[train]'): machine peak skipped")
+        log(f"onnx not installed ({install_extra('train')}): machine peak skipped")
         fl = {}
     machine = collect()
     result = {"video": str(video), "video_info": vinfo, "frames": len(imgs), "repeats": repeats, "settings": settings,

@@ -206,6 +206,22 @@ def test_every_option_of_every_command_says_what_it_does():
     assert len(commands) >= 9 and not bare, bare
 
 
+def _helps(command) -> dict[str, str]:
+    return {p.opts[-1]: " ".join((p.help or "").split()) for p in command.params}
+
+
+def test_the_help_says_what_each_command_does():
+    """batch's --help told of live input, which batch never reads (--duration "live input: seconds to record", --batch,
+    --fps), said "one per 4 CPU cores" where it counts the CPUs the process may use, and left out masks.csv and what a
+    --force without --masks/--stats removes; segment-video's left out udev's camera names."""
+    batch, segment = _helps(main.commands["batch"]), _helps(segment_video_cmd)
+    assert not [name for name, said in batch.items() if "live input" in said], batch
+    assert "live input: seconds to record" in segment["--duration"] and "live input" in segment["--batch"]
+    assert "one per 4 CPUs this process may use" in batch["--workers"] and "masks.csv" in batch["--masks"]
+    assert "without --masks or --stats has the masks and stats.json batch wrote of it before removed" in batch["--force"]
+    assert "/dev/v4l/by-id/" in segment_video_cmd.help
+
+
 def test_python_m_roadseg_segment_runs_the_segment_command(split_video, rule_onnx, tmp_path):
     import subprocess
     import sys

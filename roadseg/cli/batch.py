@@ -21,7 +21,7 @@ def _number(value: float, param: click.Parameter) -> float:
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), callback=named_path,
               help="Output folder: the inputs' layout with .mp4 (or --suffix) files (--masks-only: .masks folders), and results.jsonl.")
 @click.option("--workers", type=click.IntRange(min=1),
-              help="Worker processes (local) or actors (Ray) [default: one per GPU, else one per 4 CPU cores; "
+              help="Worker processes (local) or actors (Ray) [default: one per GPU, else one per 4 CPUs this process may use; "
                    "Ray: as many as the cluster has room for].")
 @click.option("--ray", "ray_address", metavar="ADDRESS", help="Run on the Ray cluster at HOST:PORT, 'auto' (the one this machine is a node of), or 'local' (a "
                    "one-machine cluster started for this run, gone when it ends).")
@@ -36,14 +36,14 @@ def _number(value: float, param: click.Parameter) -> float:
                    "(by the times in the files' names, else their creation_time) begins a new drive; a folder of several "
                    "drives gets OUT_DIR/<folder>/<first file's name>.mp4 for each (a drive done before under its "
                    "other name is renamed, not redone). inf: a folder is one drive in time (its files of another format still apart).")
-@click.option("--force", is_flag=True, help="Redo videos a previous run finished (and those it found damaged).")
+@click.option("--force", is_flag=True, help="Redo videos a previous run finished (and those it found damaged); one redone without --masks or --stats has the masks and stats.json batch wrote of it before removed once it is done (they would not tell of its new output).")
 @click.option("--retry-failed", is_flag=True, help="Try again videos a previous run found damaged (not a readable video) though they, the model, the settings and the roadseg and PyAV versions are unchanged [default: counted as errors again, with no new results line].")
-@click.option("--masks", is_flag=True, help="Also write OUT_DIR/a/b.masks/ (one label PNG per frame).")
+@click.option("--masks", is_flag=True, help="Also write OUT_DIR/a/b.masks/ (one label PNG per frame, and masks.csv: which frame each is, by its time in seconds).")
 @click.option("--masks-only", is_flag=True, help="Write OUT_DIR/a/b.masks/ (one label PNG per frame and masks.csv) and no video: nothing encoded, no overlay drawn (segment --masks-dir alone); implies --masks. Refuses the options that shape the video (--codec, --crf, --preset, --mode, --alpha, --legend, --no-audio, --suffix). A masks folder appears only when complete; a rerun skips those done so (and one without --masks-only does not).")
 @click.option("--stats", is_flag=True, help="Also write OUT_DIR/a/b.stats.json (per-frame class shares, stage timings).")
 @click.option("--suffix", default=".mp4", show_default=True, help="The outputs' name ending, which picks their container: .mkv keeps PCM, FLAC and Opus audio and SubRip captions as they are (mp4 re-encodes such audio as AAC); .mkv or .mov take a lossless mask video (--mode mask --codec ffv1).")
 @model_options
-@file_options
+@file_options(live=False)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-video lines; only the summary.")
 @handle_errors
 def batch_cmd(inputs, out_dir, workers, ray_address, ray_logs, cpus_per_worker, gpus_per_worker, in_flight, retries, concat, gap, force, retry_failed, masks,

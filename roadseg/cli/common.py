@@ -233,19 +233,27 @@ model_options = _stacked(
                  "half the speed, a little more accurate (+0.9 mIoU on CamVid val, +1.4 under changed light)."),
 )  # fmt: skip
 
-#: Which part of a video file is read and how the output is encoded: shared by ``segment`` and ``batch``.
-file_options = _stacked(
-    click.option("--start", default=0.0, type=Seconds(min=0), help="Seconds to skip at the start (files): 90, or as a time [HH:]MM:SS, 1:30."),
-    click.option("--duration", type=Seconds(min=0, min_open=True), help="Seconds to process after --start (live input: seconds to record): 30, or [HH:]MM:SS."),
-    click.option("--batch", default=1, show_default=True, type=click.IntRange(1, 256), help="Frames per inference call (files; live input runs one at a time)."),
-    click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]), help="onnxruntime provider; auto: cuda where onnxruntime has it and an NVIDIA GPU is present, else cpu. A GPU provider that fails to load falls back to the CPU with one line."),
-    click.option("--threads", default=0, show_default=True, type=click.IntRange(0, MAX_THREADS), help="onnxruntime intra-op threads (0 = one per core this process may use: taskset, a container's cpuset; batch: each worker's share)."),
-    click.option("--codec", help="Video encoder (libx264, libx265, libsvtav1, libvpx-vp9, mpeg4) [default: libx264, or the output container's own codec where it cannot hold H.264: VP9 for .webm]."),
-    click.option("--crf", default=23, show_default=True, help="Encoder quality, lower = better and bigger (x264/x265: 0-51, VP9/AV1: 0-63, VP8: 4-63; mpeg4, mjpeg: the matching quantiser; nvenc, qsv, vaapi, amf: their constant-quality mode at the same 0-51)."),
-    click.option("--preset", default="superfast", show_default=True, help="x264/x265 speed preset (ultrafast: faster, ~1.5x bigger files; veryfast: ~0.55x the size, slower)."),
-    click.option("--no-audio", is_flag=True, help="Drop the audio (by default every audio stream is copied untouched, or re-encoded where the output cannot carry it, or many players would not play it: PCM, FLAC or Opus into mp4)."),
-    click.option("--hwaccel", callback=hwaccel_name, help="Decode on a hardware device, by FFmpeg's name for it (cuda, qsv, vaapi, videotoolbox ...; another name is refused with the list); one this machine lacks falls back to the CPU with a warning."),
-    click.option("--height", type=click.IntRange(min=2), help="Scale a file's frames to this many pixels high as they are decoded (width by the aspect, even; never enlarged): the output, the masks and all the work in between are at that size. A 4K dashcam at --height 1080 ran 1.8x faster on 2 CPU cores, where encoding 4K costs more than the model."),
-    click.option("--fps", type=Finite(min=0, min_open=True), metavar="N", help="Keep at most N of a file's frames a second (the first of each 1/N s by their timestamps: every other of a 60 frames/s dashcam's at --fps 30), left out before they are segmented, and write the output at N frames/s; the audio stays whole. A source at N or fewer keeps every frame. Not for live or image input."),
-    click.option("--video-stream", type=click.IntRange(min=0), help="Which of a file's video streams to segment, counted from 0 as FFmpeg's -map 0:v:N (a dual dashcam's rear camera) [default: the one FFmpeg would play]."),
-)  # fmt: skip
+
+def file_options(live: bool) -> Callable[[F], F]:
+    """Which part of a video file is read and how the output is encoded: shared by ``segment`` and ``batch``; ``live``:
+    the command takes live input (``segment``), which the help of ``--duration``, ``--batch`` and ``--fps`` then tells
+    of (was: batch's too, which has none: "live input: seconds to record").
+
+    >>> [p.help for p in file_options(live=False)(lambda: None).__click_params__ if p.name == "batch"]
+    ['Frames per inference call.']
+    """
+    return _stacked(
+        click.option("--start", default=0.0, type=Seconds(min=0), help="Seconds to skip at the start (files): 90, or as a time [HH:]MM:SS, 1:30."),
+        click.option("--duration", type=Seconds(min=0, min_open=True), help=f"Seconds to process after --start{' (live input: seconds to record)' if live else ''}: 30, or [HH:]MM:SS."),
+        click.option("--batch", default=1, show_default=True, type=click.IntRange(1, 256), help=f"Frames per inference call{' (files; live input runs one at a time)' if live else ''}."),
+        click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]), help="onnxruntime provider; auto: cuda where onnxruntime has it and an NVIDIA GPU is present, else cpu. A GPU provider that fails to load falls back to the CPU with one line."),
+        click.option("--threads", default=0, show_default=True, type=click.IntRange(0, MAX_THREADS), help="onnxruntime intra-op threads (0 = one per core this process may use: taskset, a container's cpuset; batch: each worker's share)."),
+        click.option("--codec", help="Video encoder (libx264, libx265, libsvtav1, libvpx-vp9, mpeg4) [default: libx264, or the output container's own codec where it cannot hold H.264: VP9 for .webm]."),
+        click.option("--crf", default=23, show_default=True, help="Encoder quality, lower = better and bigger (x264/x265: 0-51, VP9/AV1: 0-63, VP8: 4-63; mpeg4, mjpeg: the matching quantiser; nvenc, qsv, vaapi, amf: their constant-quality mode at the same 0-51)."),
+        click.option("--preset", default="superfast", show_default=True, help="x264/x265 speed preset (ultrafast: faster, ~1.5x bigger files; veryfast: ~0.55x the size, slower)."),
+        click.option("--no-audio", is_flag=True, help="Drop the audio (by default every audio stream is copied untouched, or re-encoded where the output cannot carry it, or many players would not play it: PCM, FLAC or Opus into mp4)."),
+        click.option("--hwaccel", callback=hwaccel_name, help="Decode on a hardware device, by FFmpeg's name for it (cuda, qsv, vaapi, videotoolbox ...; another name is refused with the list); one this machine lacks falls back to the CPU with a warning."),
+        click.option("--height", type=click.IntRange(min=2), help="Scale a file's frames to this many pixels high as they are decoded (width by the aspect, even; never enlarged): the output, the masks and all the work in between are at that size. A 4K dashcam at --height 1080 ran 1.8x faster on 2 CPU cores, where encoding 4K costs more than the model."),
+        click.option("--fps", type=Finite(min=0, min_open=True), metavar="N", help="Keep at most N of a file's frames a second (the first of each 1/N s by their timestamps: every other of a 60 frames/s dashcam's at --fps 30), left out before they are segmented, and write the output at N frames/s; the audio stays whole. A source at N or fewer keeps every frame.{' Not for live or image input.' if live else ''}"),
+        click.option("--video-stream", type=click.IntRange(min=0), help="Which of a file's video streams to segment, counted from 0 as FFmpeg's -map 0:v:N (a dual dashcam's rear camera) [default: the one FFmpeg would play]."),
+    )  # fmt: skip

@@ -107,7 +107,7 @@ def _summary(result: RunResult, masks_dir: str | None = None, shown: bool = Fals
 @model_options
 @click.option("--masks-dir", type=click.Path(file_okay=False), help="Write one lossless label PNG per frame (pixel = class index) and masks.csv (beside OUTPUT; without -o, masks only: nothing encoded, no overlay drawn, the options of the output video refused), which frame each is (its time in seconds; an image input's name); a folder of an earlier run's masks needs -y, which replaces them.")
 @click.option("--stats", type=click.Path(dir_okay=False), help="Write run statistics (frames/s, per-stage timings, frames lost, damaged audio, subtitle and data packets dropped; per-frame class shares for files; latency (from when a frame was read, to when it was shown) and drops for live input) as JSON.")
-@file_options
+@file_options(live=True)
 @click.option("--concat", is_flag=True, help="INPUT names several video files (a folder, a quoted glob or @list.txt), read back to back, in name order (a GoPro's chapters in recording order), into one OUTPUT: a dashcam's one-minute files of one drive (one camera's: the same codec, size, audio and order of streams; a dual dashcam's front files, where the names say the camera: _F, _R, -front, -back ...).")
 @click.option("-y", "--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress (a bar on a terminal, a line every few seconds in a log).")
@@ -139,11 +139,11 @@ def segment_video_cmd(**options) -> None:  # fmt: skip
     Ctrl-C, SIGTERM or a closed terminal (SIGHUP) finalises a playable file of the frames done. With --masks-dir
     and no -o, only the label masks are written (nothing is encoded).
 
-    Live: INPUT is a webcam index (0), a device (/dev/video0), a stream URL (rtsp://, rtmp://,
-    http://, srt://; udp://0.0.0.0:5000 listens for an MPEG-TS stream sent to that port) or, with
-    --live, a file played as if it were a camera. Frames the model cannot keep up
-    with are dropped at the source (newest frame wins); --show, --serve, -o and --masks-dir (masks as
-    frames come, nothing encoded) work alone or together.
+    Live: INPUT is a webcam index (0), a device (/dev/video0, or udev's lasting name of one: /dev/v4l/by-id/...), a
+    stream URL (rtsp://, rtmp://, http://, srt://; udp://0.0.0.0:5000 listens for an MPEG-TS stream sent to that port)
+    or, with --live, a file played as if it were a camera. Frames the model cannot keep up with are dropped at the
+    source (newest frame wins); --show, --serve, -o and --masks-dir (masks as frames come, nothing encoded) work alone
+    or together.
 
     \b
     Examples:

@@ -1649,7 +1649,7 @@ def test_the_live_figures_are_drawn_on_the_views_not_into_the_recording(clip, ru
     window.install(monkeypatch)
     out, clean = tmp_path / "r.mp4", tmp_path / "clean.mp4"
     run_live(str(clip), model=str(rule_onnx), output=str(out), show=True, device="cpu", max_frames=20)
-    run_live(str(clip), model=str(rule_onnx), output=str(clean), device="cpu", max_frames=20, no_hud=True)
+    run_live(str(clip), model=str(rule_onnx), output=str(clean), device="cpu", max_frames=20)  # (no view: no figures)
     corner = (slice(0, 16), slice(64, 128))  # (where the HUD goes, on the dark right half)
     assert max(f[corner].max() for f in window.shown) > 200  # the window shows it
     recorded, plain = read_video(out)["frames"], read_video(clean)["frames"]

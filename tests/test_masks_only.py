@@ -291,6 +291,28 @@ def test_a_live_masks_only_run_refuses_no_hud_which_a_view_takes(live_clip, rule
     assert r.exit_code == 0 and len(_index(masks)) == 3, r.output  # (the view's figures are left off)
 
 
+# --no-hud is refused wherever no view is shown, -o or not (was: with -o taken and ignored, unsaid: the figures are drawn
+# on a view alone, never into the recording; refused only in a run of --masks-dir alone).
+
+
+@pytest.mark.parametrize("live", [True, False], ids=["live", "file"])
+def test_no_hud_with_o_and_no_view_is_refused(live_clip, rule_onnx, tmp_path, live):
+    out = tmp_path / "o.mp4"
+    cmd = [str(live_clip), *(["--live"] if live else []), "-o", str(out), "--model", str(rule_onnx), "--no-hud",
+           "--max-frames", "3", "--device", "cpu", "-q"]  # fmt: skip
+    r = CliRunner().invoke(segment_video_cmd, cmd)
+    assert r.exit_code == 1 and r.output == (
+        "Error: --no-hud leaves the frames/s and latency figures off a live view (--show, --serve), which this run does "
+        f"not show: its recording (-o) never has them; leave it out{', or add --show or --serve' if live else ''}\n"
+    ), r.output  # fmt: skip
+    assert not out.exists()  # (before any work)
+    with pytest.raises(OutputError, match=r"^--no-hud leaves the frames/s .* recording \(-o\) never has them"):
+        video_only(SegmentOptions("0", "o.mp4", no_hud=True))  # (the library too)
+    if live:
+        r = CliRunner().invoke(segment_video_cmd, [*cmd, "--serve", f"127.0.0.1:{_free_port()}"])
+        assert r.exit_code == 0 and out.is_file(), r.output  # (the view's figures are left off)
+
+
 # Everything a run refuses of the options it does not use is said in one line, once (was: a masks-only run given --crf
 # and --no-hud was refused for --crf, and, that removed, again for --no-hud).
 

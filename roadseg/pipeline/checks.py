@@ -118,12 +118,12 @@ VIEWED = ("--mode", "--alpha", "--legend")
 def video_only(opts: SegmentOptions, given: Collection[str] = ()) -> None:
     """Refuse, in one line, the options this run does not use (was: taken and ignored, unsaid; then refused one kind at
     a time): of image input, with ``-o`` or not, those of a video (``--start``, ``--duration``, :data:`FOR_VIDEO`,
-    ``--no-hud``); in a run of no ``-o``, those that only shape the output (:data:`VIDEO_ONLY`): in a masks-only run
-    (``--masks-dir``, nothing shown) all of them, and ``--no-hud`` (the live view's figures, and no view is shown); in
-    a run that shows a live view (``--show``, ``--serve``), those it does not draw by (not :data:`VIEWED`); of any
-    input, the options of a connection that do nothing for it (``--retries`` of a file:
-    :func:`~roadseg.pipeline.connecting.unused_connecting`). Those at other than their defaults, and those ``given``
-    (fields the command line was given, at their default too: ``--crf 23``).
+    ``--no-hud``); ``--no-hud`` wherever no view is shown (the live view's figures: never drawn into a recording, ``-o``
+    or not); in a run of no ``-o``, those that only shape the output (:data:`VIDEO_ONLY`): in a masks-only run
+    (``--masks-dir``, nothing shown) all of them; in a run that shows a live view (``--show``, ``--serve``), those it
+    does not draw by (not :data:`VIEWED`); of any input, the options of a connection that do nothing for it
+    (``--retries`` of a file: :func:`~roadseg.pipeline.connecting.unused_connecting`). Those at other than their
+    defaults, and those ``given`` (fields the command line was given, at their default too: ``--crf 23``).
 
     >>> video_only(SegmentOptions("a.mp4", masks_dir="m", crf=30, legend=True))
     Traceback (most recent call last):
@@ -143,7 +143,7 @@ def video_only(opts: SegmentOptions, given: Collection[str] = ()) -> None:
     video += [flag for flag in flags if pictures and flag in FOR_VIDEO] + (["--no-hud"] if pictures and opts.no_hud else [])
     out = [] if opts.output or not (shown or opts.masks_dir) else [
         flag for flag in flags if flag not in video and not (shown and flag in VIEWED)]  # fmt: skip
-    hud = ["--no-hud"] if opts.no_hud and not (shown or opts.output or pictures) and opts.masks_dir else []
+    hud = ["--no-hud"] if opts.no_hud and not (shown or pictures) else []  # (with -o too: never in a recording)
     if (waits := unused_connecting(opts, given)) or video or out or hud:
         raise OutputError(_unused(opts, video, out, hud, "images" if pictures else "video", live, waits))
 
@@ -178,6 +178,7 @@ def _unused(opts: SegmentOptions, video: list[str], out: list[str], hud: list[st
     adds = [(what, flags) for what, flags in (("-o FILE", out), ("--show or --serve", hud if live else [])) if flags]
     add = " and ".join(what if flags == named else f"{what} (for {listed(flags)})" for what, flags in adds)
     why = ("a live view (--show, --serve) is drawn, but nothing is encoded and no sound read" if opts.show or opts.serve
+           else "its recording (-o) never has them" if opts.output  # (--no-hud alone: -o takes the rest)
            else "--masks-dir alone writes the masks and draws nothing" if not out  # fmt: skip
            else "--masks-dir alone writes the masks, encodes nothing and draws no overlay")
     return (f"{', and '.join(said)}: {why}; leave {'it' if len(named) == 1 else 'them'} out"

@@ -277,9 +277,11 @@ def test_a_video_done_again_without_masks_or_stats_removes_those_an_earlier_run_
     """--force without --masks/--stats after a run with them left that run's masks and stats.json beside the new
     video, of the model and options before, unsaid. Now those batch wrote (its lines record them) and that no longer
     tell of the new output are removed once it is done, said before any work, in the summary and in its line; what
-    batch did not write, and masks that still match, stay."""
+    batch did not write, masks that still match (with --force too: was removed), and a --masks-only run's masks
+    (a product of their own, its input changed or not: was removed) stay."""
     (archive / "broken.mp4").unlink()
     out, opts = tmp_path / "out", {"model": str(rule_onnx), "workers": 1}
+    other = str(rule_model(tmp_path / "other.onnx", input_size=(48, 64)))
 
     def run(**kw):
         capsys.readouterr()
@@ -295,22 +297,23 @@ def test_a_video_done_again_without_masks_or_stats_removes_those_an_earlier_run_
     assert (out / "z.masks/masks.csv").is_file() and not (out / "z.stats.json").exists()
     assert batch_results(out)[-1]["removed"] == [str(out / Path(batch_results(out)[-1]["output"]).relative_to(out)
                                                      ).replace(".mp4", ".stats.json")]  # fmt: skip
-    summary, said = run(crf=30, force=True)  # --force: nothing earlier taken for done, its masks neither
+    summary, said = run(crf=30, force=True)  # --force alone: its masks still match, kept
+    assert (summary.ok, summary.removed, said) == (3, 0, []) and len(list(out.rglob("*.masks/masks.csv"))) == 3
+    summary, said = run(crf=30, model=other)  # another model: its masks no longer match
     assert said == ["3 videos: their masks from an earlier run are removed once each is done again without them "
                     "(they would not tell of their new output)"]  # fmt: skip
     assert summary.removed == 3 and sorted(p.name for p in out.rglob("*.masks/*")) == ["mine.txt"]  # (not batch's)
     shutil.rmtree(out / "z.masks")
     (out / "z.stats.json").write_text("{}")  # a file batch did not write (its line records it removed since): left be
-    summary, said = run(crf=30, force=True)
+    summary, said = run(crf=30, model=other, force=True)
     assert (summary.ok, summary.removed, said) == (3, 0, []) and (out / "z.stats.json").read_text() == "{}"
     assert "removed" not in batch_results(out)[-1] and "earlier masks" not in summary.table()
     assert roadseg.batch(archive, out, **opts, masks_only=True, quiet=True).ok == 3  # (their masks again)
-    summary, said = run(crf=30)  # the videos, after a --masks-only run: its masks stand (none done again)
-    assert (summary.skipped, said) == (3, []) and len(list(out.rglob("*.masks"))) == 3
-    os.utime(archive / "z.mkv", ns=(time.time_ns(), time.time_ns()))  # its input changed: its masks are of before
+    summary, said = run(crf=30)  # the videos, after a --masks-only run: its masks stand
+    assert (summary.ok, said) == (3, []) and len(list(out.rglob("*.masks/masks.csv"))) == 3
+    os.utime(archive / "z.mkv", ns=(time.time_ns(), time.time_ns()))  # its input changed: its masks stand still
     summary, said = run(crf=30)
-    assert said == ["z.mkv: its masks from an earlier run are removed once it is done again without them (they "
-                    "would not tell of its new output)"] and not (out / "z.masks").exists(), said  # fmt: skip
+    assert (summary.ok, said) == (1, []) and (out / "z.masks/masks.csv").is_file(), said
 
 
 def test_suffix_picks_the_outputs_container(archive: Path, rule_onnx: Path, tmp_path: Path) -> None:
@@ -1771,11 +1774,12 @@ def test_a_rerun_says_which_output_is_missing_or_which_option_changed(archive: P
         "side-by-side, --crf 30 → 31; another output folder keeps both)",
         "a/x.mp4: its masks from an earlier run are removed once it is done again without them (they would not tell "
         "of its new output)"]  # fmt: skip  (made of its input before it changed; the others' still match)
-    assert said(stats=True, crf=31, mode="side-by-side", force=True) == [
-        "2 videos: their masks from an earlier run are removed once each is done again without them (they would not "
-        "tell of their new output)"]  # fmt: skip  (--force: nothing earlier taken for done)
+    assert said(stats=True, crf=31, mode="side-by-side", force=True) == []  # (--force: the masks still match, kept;
+    # was: '2 videos: their masks from an earlier run are removed ...')
     was, other = batch_results(out)[-1]["model"], rule_model(tmp_path / "other.onnx", input_size=(48, 64))
-    [line] = said(model=str(other), stats=True, crf=32, mode="side-by-side")
+    [line, masks] = said(model=str(other), stats=True, crf=32, mode="side-by-side")
+    assert masks == ("2 videos: their masks from an earlier run are removed once each is done again without them (they "
+                     "would not tell of their new output)"), masks  # (another model's masks: these no longer match)
     assert line == (f"3 videos done before with another model and with other options are done again, their outputs "
                     f"replaced ({was} → {batch_results(out)[-1]['model']}, --crf 31 → 32; another output folder keeps "
                     "both)"), line  # (was: the model alone named, where both changed)

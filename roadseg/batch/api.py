@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from roadseg.batch.again import say_again, why_again, why_retried
-from roadseg.batch.done import done_before, histories, wrote
+from roadseg.batch.done import done_before, histories, owners, wrote
 from roadseg.batch.errors import BatchError
 from roadseg.batch.inputs import plan_joined, plan_outputs, refuse_streams
 from roadseg.batch.inside import MARKER, leave_out_outputs, mark_output, refuse_videos_in_output
@@ -52,7 +52,6 @@ from roadseg.batch.results import (
     is_damaged,
     latest_outcomes,
     output_fields,
-    output_owners,
     read_results,
     results_line,
     settings_key,
@@ -113,7 +112,7 @@ def _batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: Path, s
     summary = Summary(results=str(out / RESULTS), unsearched=unsearched)
     t0 = time.perf_counter()
     keys = {task.input: input_key(task.input, task.parts) for task in tasks}  # before any work: what the output is of
-    check_owners(tasks, keys, output_owners(logged))
+    check_owners(tasks, keys, owners(logged))
     with ResultsLog(out / RESULTS) as results:
         todo = _settle(tasks, clashes, logged, keys, out, results, summary, model, settings, bopts, sopts)
         if todo:
@@ -150,7 +149,7 @@ def _settle(tasks: list[Task], clashes: list[tuple[Path, list]], logged: list[di
     before any work (its input gone, a clash, damaged and unchanged) or renamed is counted in ``summary`` (with a
     line where new), the rest returned, said where done again, their stale temporary files removed."""
     previous = {} if bopts.force else latest_outcomes(logged)
-    lines = histories(logged)
+    lines, written = histories(logged), owners(logged)
     history = {} if bopts.force else lines
     wants, fields = wrote(sopts, masks=bopts.masks, stats=bopts.stats, masks_only=bopts.masks_only), output_fields(sopts)
     every = wrote(sopts, masks=True, stats=True, masks_only=bopts.masks_only)  # (what each output of this run would be)
@@ -178,7 +177,7 @@ def _settle(tasks: list[Task], clashes: list[tuple[Path, list]], logged: list[di
                 again.append((shown(task.input, task.output, out), reason))
             Path(task.output).parent.mkdir(parents=True, exist_ok=True)
             todo.append(replace(task, outdated=outdated(lines.get(task.input, []), task, key, model, every,
-                                                        force=bopts.force)))  # fmt: skip
+                                                        written)))  # fmt: skip
     if not bopts.quiet:
         say_again(again)
         say_outdated([(shown(task.input, task.output, out), task.outdated) for task in todo])

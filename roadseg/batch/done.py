@@ -108,6 +108,32 @@ def last_writers(history: Sequence[dict]) -> dict[Path, tuple[int, dict, str] | 
     return writers
 
 
+def owners(lines: Sequence[dict]) -> dict[str, dict]:
+    """Of each output path, the last ``ok`` line of any input to write it: the outputs its ``wrote`` records (one of
+    an earlier version, no ``wrote``: its ``output`` alone); a path a later ``ok`` line removed (``removed``) has
+    none. What :func:`~roadseg.batch.rerun.check_owners` and :func:`~roadseg.batch.outdated.outdated` ask of OUT.
+
+    >>> a = {"input": "/cam1/a.mp4", "output": "/o/a.mp4", "status": "ok", "wrote": {"video": "v", "masks": "k"}}
+    >>> b = {"input": "/cam2/a.mp4", "output": "/o/a.masks", "status": "ok", "wrote": {"masks": "k"}}
+    >>> {p: line["input"] for p, line in owners([a, b]).items()}
+    {'/o/a.mp4': '/cam1/a.mp4', '/o/a.masks': '/cam2/a.mp4'}
+    """
+    from roadseg.batch.task import Task
+
+    found: dict[str, dict] = {}
+    for line in lines:
+        if line.get("status") != "ok":
+            continue
+        for path in line.get("removed") or ():
+            found.pop(str(path), None)
+        output, made = str(line.get("output")), line.get("wrote")
+        paths = Task(str(line.get("input")), output, masks=True, stats=True, masks_only=output.endswith(".masks")).final
+        for kind, path in zip(KINDS, paths, strict=True):
+            if path is not None and (kind in made if isinstance(made, dict) else str(path) == output):
+                found[str(path)] = line
+    return found
+
+
 def there(path: Path, kind: str) -> bool:
     """Whether the output ``path`` of ``kind`` is there: a masks folder by its ``masks.csv``."""
     from roadseg.pipeline.sinks.maskindex import INDEX_NAME

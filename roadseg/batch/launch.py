@@ -43,10 +43,11 @@ def run(todo: list[Task], bopts: BatchOptions, sopts: SegmentOptions, out: Path,
         if worker_line.get("damaged") and (lately := written_lately(keys[task.input], time.time_ns())):
             worker_line = {**worker_line, "error": f"{worker_line.get('error')}{lately}"}
         line = results_line(task, worker_line, keys[task.input], worker_line.get("model", model), settings, made, options)
-        if line["status"] == "ok" and (removed := remove_outdated(task.outdated)):  # (the masks and stats of before)
-            line["removed"] = removed
-            summary.removed += len(removed)
+        planned = [p for p in task.outdated if os.path.lexists(p)] if line["status"] == "ok" else []
+        if planned:  # (the masks and stats of before: the line first, so a Ctrl-C while they go leaves it written;
+            line["removed"] = planned  # was: removed first, and a Ctrl-C between left a finished video with no line)
         results.write(line)
+        summary.removed += len(remove_outdated(planned))
         rel, said = shown(task.input, task.output, out), told(line["error"], task.input)  # (named once: rel)
         for warning in worker_line.get("warnings") or []:
             progress.note(f"{rel}: {warning}")

@@ -16,6 +16,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from roadseg.batch.done import KINDS
 from roadseg.batch.errors import BatchError
 from roadseg.batch.report import Summary, shown, told
 from roadseg.batch.results import ResultsLog, input_key, is_done, results_line
@@ -25,19 +26,26 @@ from roadseg.batch.task import Task, move_outputs
 def check_owners(tasks: list[Task], keys: dict[str, dict], owners: dict[str, dict]) -> None:
     """Refuse, before any work, to write over an output an earlier run made of another video (a fleet
     segmented car by car into one folder: ``car2/a/clip.mp4`` onto ``car1/a/clip.mp4``'s output, which a
-    rerun of car1 then took for its own). The same video found at another path (the archive moved or
-    copied: its size and file count as recorded) is no other video."""
+    rerun of car1 then took for its own), its masks folder and stats file too (``owners``:
+    :func:`~roadseg.batch.done.owners`; was: the video's path alone, so ``cam2/ --masks-only`` wrote over the masks
+    of ``cam1/ --masks``, which ``cam1/``'s next run then removed as its own). The same video found at another path
+    (the archive moved or copied: its size and file count as recorded) is no other video."""
     clashes = []
     for task in tasks:
-        earlier, key = owners.get(task.output), keys[task.input]
-        if earlier is None or str(earlier.get("input")) == task.input or not os.path.exists(task.output):
-            continue
-        if not (key and earlier.get("size") == key.get("size") and earlier.get("files") == key.get("files")):
-            clashes.append((task, earlier))
+        key = keys[task.input]
+        for kind, path in zip(KINDS, task.final, strict=True):
+            earlier = owners.get(str(path)) if path is not None else None
+            if earlier is None or str(earlier.get("input")) == task.input or not os.path.exists(path):
+                continue
+            if not (key and earlier.get("size") == key.get("size") and earlier.get("files") == key.get("files")):
+                clashes.append((task, kind, path, earlier))
+                break
     if clashes:
-        task, earlier = clashes[0]
+        task, kind, path, earlier = clashes[0]
         more = f" (and {len(clashes) - 1} more)" if len(clashes) > 1 else ""
-        raise BatchError(f"{task.input} would be written to {task.output}, which holds the output of "
+        what = {"video": "output", "masks": "masks", "stats": "stats.json"}[kind]
+        whose = "" if kind == "video" else f"'s {what}"
+        raise BatchError(f"{task.input}{whose} would be written to {path}, which holds the {what} of "
                          f"{earlier['input']} from an earlier run{more}; choose another output folder, or give the "
                          "folder that holds both as INPUT (its layout keeps them apart)")  # fmt: skip
 

@@ -129,11 +129,6 @@ def read_results(path: str | Path | list[dict]) -> list[dict]:
     return lines
 
 
-def output_owners(path: str | Path | list[dict]) -> dict[str, dict]:
-    """The last ``ok`` line per output: which input each finished output in this folder was made of."""
-    return {str(line.get("output")): line for line in read_results(path) if line.get("status") == "ok"}
-
-
 def written_outputs(path: str | Path | list[dict]) -> set[str]:
     """Every output the lines of ``path`` name: what earlier runs wrote (or meant to) into this folder,
     never an input of the next run (an output folder that is the input folder: ``batch DCIM -o DCIM``)."""

@@ -56,7 +56,7 @@ class Task:
     ``said``, what the plan says of them, goes into its results line's ``warnings``. ``node`` and ``sent`` (its
     ``time.monotonic()``): where and when the driver sent it to its worker, what an ``interrupted`` line says.
     ``outdated``: an earlier run's masks folder and stats file of this video that this run does not write and that
-    would not tell of its output, which the driver removes once it is done (:mod:`roadseg.batch.outdated`)."""
+    would not tell of its output, which the driver removes once its line is written (:mod:`roadseg.batch.outdated`)."""
 
     input: str
     output: str

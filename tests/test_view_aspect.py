@@ -19,7 +19,7 @@ import roadseg.pipeline.sinks.window as window
 from roadseg.pipeline import SegmentOptions, run
 from roadseg.pipeline.overlay import Overlay, draw_hud, palette_lut
 from roadseg.pipeline.queues import LatestQueue
-from roadseg.pipeline.sinks import MjpegServer, Sink, WindowSink
+from roadseg.pipeline.sinks import MjpegServer, ServeSink, Sink, WindowSink
 from roadseg.pipeline.sinks.shown import Figures, as_shown, display_size
 from roadseg.pipeline.sources import Frame
 from roadseg.pipeline.timing import FrameStats, Progress, StageTimes
@@ -159,3 +159,30 @@ def test_the_browser_views_picture_is_made_once_in_a_clients_thread_not_in_the_r
     shown = cv2.imdecode(np.frombuffer(sent[0][0].jpeg, np.uint8), cv2.IMREAD_COLOR)
     assert shown.shape == (360, 640, 3) and abs(int(shown[200, 300].mean()) - 90) <= 3
     assert _box_width(shown) > 100  # (its figures drawn)
+
+
+def test_a_window_and_the_browser_view_beside_it_share_one_stretch(monkeypatch):
+    """``--show`` and ``--serve`` together: the picture as shown (stretched, its figures drawn) is made once, in the
+    writer's thread for the window, and the browser view sends that one (was: stretched and its figures drawn again
+    in the browser's thread); both show it at its display shape, its figures on it."""
+    stretched, resize = [], cv2.resize
+    monkeypatch.setattr(cv2, "resize", lambda image, size, **kw: (stretched.append(size), resize(image, size, **kw))[1])
+    seen: list[np.ndarray] = []
+    monkeypatch.setattr(window, "no_display", lambda: False)
+    monkeypatch.setattr(window.cv2, "namedWindow", lambda *args: None)
+    monkeypatch.setattr(window.cv2, "imshow", lambda title, image: seen.append(image))
+    monkeypatch.setattr(window.cv2, "waitKey", lambda delay: -1)
+    monkeypatch.setattr(window.cv2, "getWindowProperty", lambda *args: 1.0)
+    monkeypatch.setattr(window.cv2, "destroyWindow", lambda *args: None)
+    view = ServeSink("127.0.0.1", 0, ["Road"], [(128, 64, 128)], dict)
+    try:
+        writer = _writer([WindowSink(serving=True), view], Fraction(4, 3))
+        writer.write(Frame(0, np.full((360, 480, 3), 90, np.uint8), 0, None, captured=time.monotonic() - 0.04,
+                           labels=np.zeros((360, 480), np.uint8)))  # fmt: skip
+        picture, seq = view.server.wait_frame(-1)
+    finally:
+        view.close()
+    assert stretched == [(640, 360)]
+    sent = cv2.imdecode(np.frombuffer(picture.jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert [image.shape for image in seen] == [(360, 640, 3)] and sent.shape == (360, 640, 3) and seq == 1
+    assert _box_width(seen[0]) > 100 and abs(_box_width(sent) - _box_width(seen[0])) <= 4  # (on both; JPEG's edge)

@@ -32,7 +32,7 @@ from roadseg.pipeline.options import SegmentOptions
 from roadseg.pipeline.overlay import Overlay, class_shares, palette_lut
 from roadseg.pipeline.queues import LatestQueue
 from roadseg.pipeline.sinks import Sink
-from roadseg.pipeline.sinks.shown import Figures
+from roadseg.pipeline.sinks.shown import Figures, as_shown
 from roadseg.pipeline.sources import Frame, Source
 from roadseg.pipeline.sources.packets import packet_time
 from roadseg.pipeline.timing import FrameStats, Progress, StageTimes
@@ -93,7 +93,9 @@ def _chained(first: list, then: Iterator) -> Iterator:
 class Writer:
     """The last stage: overlay, every sink, figures, progress; closes the sinks when its input ends. The views
     (a sink whose ``shows``) are given the picture as it plays (``sample_aspect``: an anamorphic source's stretched
-    to its display shape) and a live run's figures drawn over it then (the HUD: :meth:`Sink.show`). The
+    to its display shape) and a live run's figures drawn over it then (the HUD:
+    :func:`~roadseg.pipeline.sinks.shown.as_shown`), made once for them all (the browser view alone makes it in its
+    own threads: :meth:`Sink.show`). The
     overlay is drawn only where a sink uses the picture (a sink whose ``pictured`` is False, the masks', does not:
     a masks-only run draws none; at 720p it costs about as much as encoding it).
 
@@ -119,6 +121,9 @@ class Writer:
         self.overlay, self.sinks, self.times, self.stats, self.progress = overlay, sinks, times, stats, progress
         self.muxers = [s for s in sinks if hasattr(s, "mux")]
         self.drawn = draws(sinks)  # (masks alone: no overlay drawn)
+        # (a view that shows its picture in this thread, the window: it is made here, once, and every view given it;
+        # was: made again by the browser view beside it, in its clients' threads)
+        self.shown_here = any(sink.shows and not sink.shows_later for sink in sinks)
         self.stop, self.queue, self.max_frames, self.hud, self.shares = stop, dropped, max_frames, hud, shares
         self.seconds, self._t0 = seconds, None
         self.per_frame: list[dict] | None = [] if shares else None
@@ -223,12 +228,16 @@ class Writer:
         # (the views' live figures, which a recording does not keep)
         figures = Figures(self.stats.fps, 1000 * latency, self.stats.dropped) if self.hud and latency is not None \
             else None  # fmt: skip
+        shown = None  # (the views' picture, at the shape it plays at, its figures drawn then: made once, for all)
         for sink in self.sinks:
             with self.times.measure(sink.name):
-                if sink.shows:  # (at the shape it plays at, its figures drawn then: by the view, left to its thread)
+                if not sink.shows:
+                    sink.write(out, frame)
+                elif not self.shown_here:  # (the browser view alone: made in its clients' threads, not this one)
                     sink.show(out, frame, figures, self.sample_aspect)
                 else:
-                    sink.write(out, frame)
+                    shown = as_shown(out, self.sample_aspect, figures) if shown is None else shown
+                    sink.write(shown, frame)
         if self.per_frame is not None:
             self.per_frame.append({"index": frame.index, "time": frame.time,
                                    "shares": class_shares(frame.labels, self.shares)})  # fmt: skip

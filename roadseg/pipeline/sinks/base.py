@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from roadseg.errors import OutputError
-from roadseg.pipeline.sinks.shown import Figures, as_shown
+from roadseg.pipeline.sinks.shown import Figures
 from roadseg.pipeline.sources import Frame, VideoInfo
 
 #: Outputs whose index (moov) is moved to the front when the file is finished: a browser or a player
@@ -130,10 +130,13 @@ class Sink:
     view for people (a window, the browser view), whose picture gets a live run's figures (the HUD), which
     a recording or masks do not; ``pictured``: it uses the picture drawn (the overlay), which masks do not (their
     frame's labels are written): a run whose sinks none use it draws none (:func:`~roadseg.pipeline.writer.draws`).
-    A view is given its pictures by :meth:`show`."""
+    A view is given its pictures as shown (:func:`~roadseg.pipeline.sinks.shown.as_shown`), made once in the run's
+    writer thread for all of them; ``shows_later``: a view given them as drawn instead (:meth:`show`), which makes
+    them in threads of its own (the browser view: its clients'), where no other view has them made."""
 
     name = "write"
     shows = False
+    shows_later = False
     pictured = True
 
     def write(self, image: np.ndarray, frame: Frame) -> None:
@@ -141,11 +144,10 @@ class Sink:
 
     def show(self, image: np.ndarray, frame: Frame, figures: Figures | None = None,
              sample_aspect: Fraction | float | None = None) -> None:  # fmt: skip
-        """A view's picture: ``image`` as drawn, in its stored pixels (``sample_aspect`` as wide as high; left as it
-        is), shown at its display shape with the live ``figures`` drawn after
-        (:func:`~roadseg.pipeline.sinks.shown.as_shown`): made so here and written (the window's, in the run's writer
-        thread; the browser view makes it in its clients' threads instead)."""
-        self.write(as_shown(image, sample_aspect, figures), frame)
+        """A view that ``shows_later``: ``image`` as drawn, in its stored pixels (``sample_aspect`` as wide as high;
+        left as it is), to show at its display shape with the live ``figures`` drawn after
+        (:func:`~roadseg.pipeline.sinks.shown.as_shown`), made so in its own threads."""
+        raise NotImplementedError
 
     def close(self) -> None:
         """Finish the output; safe to call more than once, from any thread."""

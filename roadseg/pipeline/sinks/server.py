@@ -9,8 +9,8 @@ from :data:`STALE` s;
 ``/stats.json`` holds frames/s and latency over the last second, and drops, worked out when asked for (a stalled stream
 shows 0 frames/s). A ``HEAD`` is answered as its ``GET``, headers alone (a monitor's,
 ``curl -I``'s). The pipeline only replaces the latest picture (never waits for a client, nor for its JPEG): a picture is
-made (stretched, its figures drawn, encoded) by the first browser's thread that sends it, once for all of them, and
-none while no browser watches (:meth:`MjpegServer.wait_frame`); each browser is served by its
+made (stretched, its figures drawn, encoded; encoded alone where a ``--show`` window beside it had it made in the
+run's thread) by the first browser's thread that sends it, once for all of them, and none while no browser watches (:meth:`MjpegServer.wait_frame`); each browser is served by its
 own handler thread with a socket timeout and at most :data:`UNSENT` bytes unsent, so a slow or vanished browser stalls
 nothing and a slow one gets the newest picture; closing the server shuts each connection and joins its thread.
 
@@ -252,12 +252,14 @@ class ServeSink(Sink):
 
     name = "display"
     shows = True
+    shows_later = True
 
     def __init__(self, host: str, port: int, classes, palette, stats: Callable[[], dict]) -> None:
         self.server = MjpegServer(host, port, classes, palette, figures=stats)
         log.warning("serving the live view %s", where(self.server.host, self.server.port, v6only=self.server.v6only))
 
     def write(self, image: np.ndarray, frame: Frame) -> None:
+        """Publish the picture as shown already (made in the run's writer thread for a window beside it)."""
         self.show(image, frame)
 
     def show(self, image: np.ndarray, frame: Frame, figures: Figures | None = None,

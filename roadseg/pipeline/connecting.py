@@ -22,7 +22,7 @@ from collections.abc import Collection
 from dataclasses import fields
 
 from roadseg.pipeline.options import SegmentOptions
-from roadseg.pipeline.sources.images import is_image_input
+from roadseg.pipeline.sources.images import is_image_input, is_pattern
 from roadseg.pipeline.sources.opening import is_live_input, unknown_scheme
 
 #: the options of a live source's connection; by field, their flags
@@ -63,8 +63,8 @@ def _there(spec: str) -> bool:
     >>> _there("roadseg"), _there("roadseg/*.py"), _there("x.png"), _there("none/*.png")
     (True, True, False, False)
     """
-    pattern = any(ch in spec for ch in "*?[")  # (globbed, a plain name is matched as a link, to nothing too)
-    return os.path.exists(spec) or pattern and is_image_input(spec) and next(glob.iglob(spec), None) is not None
+    # (a pattern alone is globbed: a plain name is matched as a link, to nothing too)
+    return os.path.exists(spec) or is_pattern(spec) and next(glob.iglob(spec), None) is not None
 
 
 def connecting_for(flags: Collection[str]) -> list[tuple[list[str], str]]:

@@ -34,7 +34,7 @@ _LIBPNG = re.compile(r"libpng (?:warning|error): (.*)")
 _OPENCV = re.compile(r"\[ ?[A-Z]+:[^\]]*\] \S+ \S+:\d+ (\S+) (.*)")  # [ WARN:0@2.380] global grfmt_tiff.cpp:123 func text
 
 
-def _is_pattern(text: str) -> bool:
+def is_pattern(text: str) -> bool:
     """A glob pattern: glob characters in a name that is not there as it is (``clip [1080p].mp4``,
     as downloaders name files, is a file)."""
     return any(ch in text for ch in "*?[") and not Path(text).exists()
@@ -44,7 +44,7 @@ def is_image_input(spec: str | Path) -> bool:
     """An image file, a folder, or a glob pattern (rather than a video); a photo roadseg cannot read (HEIC) is
     one too, refused by :func:`image_paths`."""
     text = str(spec)
-    if _is_pattern(text):
+    if is_pattern(text):
         return True
     p = Path(text)
     return p.is_dir() or p.suffix.lower() in IMAGE_SUFFIXES + UNREAD_IMAGE_SUFFIXES
@@ -54,7 +54,7 @@ def image_paths(spec: str | Path) -> list[Path]:
     """The image files an image input names, sorted; SourceError if there are none, or if any is a photo
     roadseg cannot read (a HEIC among JPEGs is refused, not left out unsaid)."""
     text = str(spec)
-    if _is_pattern(text):
+    if is_pattern(text):
         import glob
 
         paths = [Path(p) for p in sorted(glob.glob(text))]
@@ -66,14 +66,14 @@ def image_paths(spec: str | Path) -> list[Path]:
         paths = [Path(text)]
     if unread := [p for p in paths if p.suffix.lower() in UNREAD_IMAGE_SUFFIXES and p.is_file()]:
         what = (f"{text} is a HEIC/HEIF photo" if unread == [Path(text)] else
-                f"{text} {'matches' if _is_pattern(text) else 'holds'} {len(unread)} HEIC/HEIF photo{'s' if len(unread) > 1 else ''}")  # fmt: skip
+                f"{text} {'matches' if is_pattern(text) else 'holds'} {len(unread)} HEIC/HEIF photo{'s' if len(unread) > 1 else ''}")  # fmt: skip
         raise SourceError(f"{what}, which roadseg cannot read: convert {'it' if len(unread) == 1 else 'them'} to JPEG "
                           f"or PNG first (e.g. heif-convert {unread[0].name} {unread[0].stem}.jpg, from libheif)")  # fmt: skip
     found, paths = paths, [p for p in paths if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
     if not paths:
         videos = sum(p.suffix.lower() in VIDEO_SUFFIXES for p in found)
         if videos:
-            verb = "matches" if _is_pattern(text) else "holds"
+            verb = "matches" if is_pattern(text) else "holds"
             raise SourceError(f"{text} {verb} {videos} video{'s' if videos > 1 else ''} and no images: segment-video "
                               f"takes one video (--concat joins one camera's files into one output); for one output "
                               f"a video, roadseg batch {text!r} -o OUT_DIR")  # fmt: skip

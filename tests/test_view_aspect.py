@@ -186,3 +186,18 @@ def test_a_window_and_the_browser_view_beside_it_share_one_stretch(monkeypatch):
     sent = cv2.imdecode(np.frombuffer(picture.jpeg, np.uint8), cv2.IMREAD_COLOR)
     assert [image.shape for image in seen] == [(360, 640, 3)] and sent.shape == (360, 640, 3) and seq == 1
     assert _box_width(seen[0]) > 100 and abs(_box_width(sent) - _box_width(seen[0])) <= 4  # (on both; JPEG's edge)
+
+
+def test_a_picture_that_needs_no_stretch_is_encoded_as_kept_and_sent_again_on_a_copy():
+    """A square-pixeled picture without figures (one a window beside the browser view had made) is encoded as the
+    server keeps it, not copied first (was: a copy of each, 6 MB at 1080p, for nothing); one sent again while the
+    source is silent is drawn on a copy: the picture kept stays as it was."""
+    picture = np.full((360, 640, 3), 90, np.uint8)
+    with MjpegServer("127.0.0.1", 0, ["Road"], [(128, 64, 128)]) as server:
+        server.publish(picture, captured=1.0)
+        latest = server._latest
+        assert latest.shown() is latest.image
+        first, seq = server.wait_frame(-1)
+        server._latest = latest._replace(at=latest.at - server_module.STALE)
+        again, _ = server.wait_frame(seq, again=0.01)
+    assert again.jpeg != first.jpeg and (latest.image == picture).all()

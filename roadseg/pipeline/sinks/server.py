@@ -71,9 +71,9 @@ class _Latest(NamedTuple):
     sample_aspect: Fraction | float | None
 
     def shown(self) -> np.ndarray:
-        """The picture as it is sent: at its display shape, its figures drawn (a new array)."""
-        shown = as_shown(self.image, self.sample_aspect, self.figures)
-        return shown.copy() if shown is self.image else shown
+        """The picture as it is sent: at its display shape, its figures drawn; :attr:`image` itself where that changes
+        nothing (square pixels, no figures: a picture made already beside a window), not to be drawn on."""
+        return as_shown(self.image, self.sample_aspect, self.figures)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -228,7 +228,8 @@ class MjpegServer:
             return None
         if (again := self._again) is not None and again[:2] == (seq, seconds):
             return again[2]
-        draw_stale(picture := latest.shown(), seconds)
+        picture = latest.shown()
+        draw_stale(picture := picture.copy() if picture is latest.image else picture, seconds)  # (the kept one stays)
         part = self._encoded(picture, latest.stamp)
         if part is not None:
             self._again = (seq, seconds, part)

@@ -127,3 +127,13 @@ def install_extra(extra: str) -> str:
     in roadseg's checkout: pip install -c constraints.txt ".[ray]"
     """
     return f'in roadseg\'s checkout: pip install -c constraints.txt ".[{extra}]"'
+
+
+def not_a_regular_file(path: object) -> str:
+    """What is said of ``path``, there but no regular file (a FIFO, which blocked a reader of it, silent; a device),
+    where a file is asked for (a model, a checkpoint, a clip: :class:`~roadseg.cli.common.RegularFile`).
+
+    >>> print(not_a_regular_file("/dev/null"))
+    '/dev/null' is not a regular file (a FIFO, a device ...): name the file itself
+    """
+    return f"{str(path)!r} is not a regular file (a FIFO, a device ...): name the file itself"

@@ -17,7 +17,15 @@ import click
 
 from roadseg._startup import is_command, release
 from roadseg.cli.values import Finite, Seconds, hwaccel_name, size_option
-from roadseg.errors import SIGNAL_EXIT, Interrupted, OutputError, RoadsegError, install_extra, reason_of
+from roadseg.errors import (
+    SIGNAL_EXIT,
+    Interrupted,
+    OutputError,
+    RoadsegError,
+    install_extra,
+    not_a_regular_file,
+    reason_of,
+)
 from roadseg.pipeline.bounds import MAX_THREADS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -138,7 +146,7 @@ class RegularFile(click.Path):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         value = super().convert(value, param, ctx)
         if not Path(value).is_file():
-            self.fail(f"{str(value)!r} is not a regular file (a FIFO, a device ...): name the file itself", param, ctx)
+            self.fail(not_a_regular_file(value), param, ctx)
         return value
 
 

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from roadseg import contract
-from roadseg.errors import ModelError
+from roadseg.errors import ModelError, not_a_regular_file
 
 #: Shipped models, in order of preference for each device.
 DEFAULT_MODELS = {
@@ -54,7 +54,7 @@ def check_model_file(path: str | Path) -> Path:
         holds = f"name one of its .onnx files: {', '.join(names)}" if names else "it holds no .onnx file"
         raise ModelError(f"{path} is a folder, not a model file; {holds}")
     if path.exists() and not path.is_file():  # (as RegularFile says it: was "model file not found: /dev/null")
-        raise ModelError(f"{str(path)!r} is not a regular file (a FIFO, a device ...): name the file itself")
+        raise ModelError(not_a_regular_file(path))
     if not path.is_file():
         by_name = f" (shipped models, by name: {', '.join(shipped)})" if shipped and path.parent == Path() else ""
         raise ModelError(f"model file not found: {path}{by_name}")

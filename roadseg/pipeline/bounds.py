@@ -93,6 +93,17 @@ def _whole(value: object) -> bool:
     return isinstance(value, Integral) and not isinstance(value, bool)
 
 
+def real_within(value: object, least: float, most: float | None = None) -> bool:
+    """Whether ``value`` is a real number, finite (not a bool, nor a string of one), from ``least`` to ``most`` (None:
+    no bound above).
+
+    >>> real_within(0.5, 0, 1), real_within(float("nan"), 0), real_within(True, 0), real_within(-1, 0)
+    (True, False, False, False)
+    """
+    return (not isinstance(value, bool) and isinstance(value, Real) and math.isfinite(value) and least <= value
+            and (most is None or value <= most))  # fmt: skip
+
+
 def _check_real(name: str, value: object, least: float, most: float | None) -> None:
     """Refuse a real-number option that is no number from ``least`` to ``most`` (``alpha="0.5"`` and ``start="3"``
     failed midway as internal errors; ``start=-1`` was taken as 0).
@@ -101,7 +112,6 @@ def _check_real(name: str, value: object, least: float, most: float | None) -> N
     Traceback (most recent call last):
     roadseg.errors.ArgumentError: start must be a number, 0 or more, not -2.0
     """
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or not (
-            least <= value and (most is None or value <= most)):  # fmt: skip
+    if not real_within(value, least, most):
         bounds = f"from {least} to {most}" if most is not None else f"{least} or more"
         raise ArgumentError(f"{name} must be a number{' ' if most is not None else ', '}{bounds}, not {value!r}")

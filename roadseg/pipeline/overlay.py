@@ -17,14 +17,13 @@ Example:
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
-from numbers import Real
 
 import cv2
 import numpy as np
 
 from roadseg.errors import ArgumentError
+from roadseg.pipeline.bounds import real_within
 from roadseg.pipeline.legend_text import legend_names, legend_note
 
 log = logging.getLogger("roadseg")
@@ -141,8 +140,7 @@ class Overlay:
             raise ArgumentError(f"alpha must be a number from 0 to 1, not {alpha!r}")
         if mode not in MODES:
             raise ArgumentError(f"mode must be one of {MODES}, not {mode!r}")
-        if sample_aspect is not None and (isinstance(sample_aspect, bool) or not isinstance(sample_aspect, Real)
-                                          or not math.isfinite(sample_aspect) or sample_aspect < 0):  # fmt: skip
+        if sample_aspect is not None and not real_within(sample_aspect, 0):
             # (was: NaN a ValueError, infinity an OverflowError at the first frame; below 0 no legend, unsaid)
             raise ArgumentError(f"sample_aspect must be a number over 0 (None or 0: square), not {sample_aspect!r}")
         self.lut, self.alpha, self.mode = lut, alpha, mode

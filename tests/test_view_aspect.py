@@ -72,8 +72,8 @@ def test_the_views_are_given_the_picture_at_its_display_shape_its_figures_drawn_
     assert (shown[40:] == shown[40, 0]).all()  # (below them, the picture stretched)
 
 
-def test_the_window_shows_an_anamorphic_picture_at_its_display_shape(monkeypatch):
-    """The ``--show`` window (no display here: OpenCV's calls recorded) is given a 720x576 64:45 DV frame as 1024x576."""
+def _headless_window(monkeypatch) -> list[np.ndarray]:
+    """The pictures a ``--show`` window is given, without a display: OpenCV's calls recorded."""
     shown: list[np.ndarray] = []
     monkeypatch.setattr(window, "no_display", lambda: False)
     monkeypatch.setattr(window.cv2, "namedWindow", lambda *args: None)
@@ -81,6 +81,12 @@ def test_the_window_shows_an_anamorphic_picture_at_its_display_shape(monkeypatch
     monkeypatch.setattr(window.cv2, "waitKey", lambda delay: -1)
     monkeypatch.setattr(window.cv2, "getWindowProperty", lambda *args: 1.0)
     monkeypatch.setattr(window.cv2, "destroyWindow", lambda *args: None)
+    return shown
+
+
+def test_the_window_shows_an_anamorphic_picture_at_its_display_shape(monkeypatch):
+    """The ``--show`` window (no display here: OpenCV's calls recorded) is given a 720x576 64:45 DV frame as 1024x576."""
+    shown = _headless_window(monkeypatch)
     sink = WindowSink()
     writer = _writer([sink], Fraction(64, 45))
     writer.write(Frame(0, np.zeros((576, 720, 3), np.uint8), 0, None, labels=np.zeros((576, 720),
@@ -167,13 +173,7 @@ def test_a_window_and_the_browser_view_beside_it_share_one_stretch(monkeypatch):
     in the browser's thread); both show it at its display shape, its figures on it."""
     stretched, resize = [], cv2.resize
     monkeypatch.setattr(cv2, "resize", lambda image, size, **kw: (stretched.append(size), resize(image, size, **kw))[1])
-    seen: list[np.ndarray] = []
-    monkeypatch.setattr(window, "no_display", lambda: False)
-    monkeypatch.setattr(window.cv2, "namedWindow", lambda *args: None)
-    monkeypatch.setattr(window.cv2, "imshow", lambda title, image: seen.append(image))
-    monkeypatch.setattr(window.cv2, "waitKey", lambda delay: -1)
-    monkeypatch.setattr(window.cv2, "getWindowProperty", lambda *args: 1.0)
-    monkeypatch.setattr(window.cv2, "destroyWindow", lambda *args: None)
+    seen = _headless_window(monkeypatch)
     view = ServeSink("127.0.0.1", 0, ["Road"], [(128, 64, 128)], dict)
     try:
         writer = _writer([WindowSink(serving=True), view], Fraction(4, 3))

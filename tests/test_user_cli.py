@@ -94,7 +94,8 @@ def test_tta_on_a_runtime_only_install_is_one_line(split_video, monkeypatch, tmp
     out = tmp_path / "o.mp4"
     r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(out), "--tta"])
     assert _error_line(r) == ("Error: --tta rewrites the model with the onnx package, which this install lacks: pip "
-                              'install onnx (or the train extra: ".[train]" in roadseg\'s checkout)'), r.output
+                              'install onnx (or the train extra, in roadseg\'s checkout: pip install -c constraints.txt '
+                              '".[train]")'), r.output
     assert not out.exists()
 
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from roadseg import contract
 from roadseg._startup import signals_held
-from roadseg.errors import ArgumentError, ModelError
+from roadseg.errors import ArgumentError, ModelError, install_extra
 from roadseg.pipeline.bounds import check_whole
 from roadseg.pipeline.model_files import DEFAULT_MODELS, check_model_file, models_dir, unloadable
 from roadseg.tools.info import cpu_info, cpus_usable
@@ -82,7 +82,7 @@ def _flipped(path: Path) -> bytes:
         import onnx  # noqa: F401
     except ImportError:
         raise ModelError("--tta rewrites the model with the onnx package, which this install lacks: pip install onnx "
-                         "(or the train extra: \".[train]\" in roadseg's checkout)") from None  # fmt: skip
+                         f"(or the train extra, {install_extra('train')})") from None  # fmt: skip
     from roadseg.pipeline.tta import flip_tta
 
     return flip_tta(contract.read_onnx(path), path.name).SerializeToString()

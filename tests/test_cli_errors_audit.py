@@ -261,7 +261,7 @@ def test_a_fifo_given_for_a_file_is_refused_not_waited_on(kit, tmp_path):
         r = CliRunner().invoke(main, args)
         assert r.exit_code == 2 and "is not a regular file (a FIFO, a device ...)" in r.output, (args, r.output)
     r = CliRunner().invoke(main, ["eval", str(fifo), "--data", data])
-    assert _one_error_line(r) == f"Error: {fifo} is not a regular file (a FIFO, a device ...)"
+    assert _one_error_line(r) == f"Error: {str(fifo)!r} is not a regular file (a FIFO, a device ...): name the file itself"
     own = make_segnet(tmp_path / "own", n=2, h=40, w=48)
     os.mkfifo(own / "classes.txt")
     r = CliRunner().invoke(main, ["train", "--data", str(own), *TRAIN, "--out", str(tmp_path / "t")])

@@ -23,6 +23,7 @@ import numpy as np
 from roadseg.contract import file_kind
 from roadseg.data.camvid import CamVid, fits_in_memory, spread
 from roadseg.data.classset import CAMVID, ClassSet, counted, from_state
+from roadseg.errors import not_a_regular_file
 from roadseg.pipeline.infer import CPU_BYTES_PER_PIXEL, ENLARGED, resize_frame, resize_labels
 from roadseg.train.metrics import confusion_matrix, scores
 
@@ -134,7 +135,7 @@ def _model_file(model: str | Path) -> Path:
     if model.is_dir():  # (was "model not found: runs", of a folder that is there)
         raise FileNotFoundError(f"{model} is a folder, not a model file (an .onnx, or a run's best.pt)")
     if not model.is_file():  # (a FIFO, a device: there, but no file to read a model from)
-        raise FileNotFoundError(f"{model} is not a regular file (a FIFO, a device ...)" if model.exists()
+        raise FileNotFoundError(not_a_regular_file(model) if model.exists()
                                 else f"model not found: {model}")  # fmt: skip
     return model
 

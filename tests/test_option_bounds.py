@@ -135,3 +135,46 @@ def test_a_missing_train_extra_says_how_a_checkout_installs_it(train_args, monke
                                                    'install -c constraints.txt ".[train]"): '), r.output  # fmt: skip
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     assert 'pip install -c constraints.txt ".[train]"' in readme
+
+
+@pytest.mark.parametrize(("given", "said"), [
+    ({"scale": (0.5, 1000)}, r"^scale must be LOW HIGH, 0 < LOW <= HIGH <= 4, not \(0\.5, 1000\)$"),
+    ({"scale": (2.0, 1.0)}, r"^scale must be LOW HIGH, 0 < LOW <= HIGH <= 4, not \(2\.0, 1\.0\)$"),
+    ({"scale": (0.0, 1.0)}, r"^scale must be LOW HIGH"),
+    ({"phases": ((1, 99, 32, 32),)}, r"^phases must be \(EPOCHS, RES, H, W\) with EPOCHS 1 or more, RES above 0 and "
+                                     r"at most 4, not \(1, 99, 32, 32\)$"),
+    ({"model": {"decoder_channels": (99999, 64, 48, 32)}}, r"^model\['decoder_channels'\] must be 4 or 5 widths from "
+                                                           r"1 to 1024, not \(99999, 64, 48, 32\)$"),
+    ({"model": {"decoder_channels": (64, 32)}}, r"^model\['decoder_channels'\] must be 4 or 5 widths"),
+    ({"workers": -1}, r"^workers must be a whole number, 0 or more, not -1$"),
+])  # fmt: skip
+def test_the_library_refuses_absurd_scales_and_widths_in_one_line(given, said):
+    """Were taken by a library caller's TrainConfig unchecked (the CLI alone refused them): a memory error at the first
+    frame (scale 1000) or at the model's build (99999 wide)."""
+    from roadseg.train.config import TrainConfig
+
+    with pytest.raises(ArgumentError, match=said):
+        TrainConfig(data="x", **given)
+    TrainConfig(data="x", scale=(0.25, 4), phases=((2, 0.5, 16, 16), (1, 4, 32, 32)), workers=0,
+                model={"decoder_channels": (1024, 512, 256, 128, 64)})  # fmt: skip
+
+
+def test_the_library_cuts_workers_past_the_cpus_with_a_warning(tmp_path, caplog):
+    """Was: TrainConfig(workers=200) on 2 CPUs started 200 loader processes (the CLI alone cut --workers); the cut is
+    the machine's that builds the loader, so a recipe (or a resumed run) from a larger one runs here too."""
+    torch = pytest.importorskip("torch")
+    from test_data import make_segnet
+
+    from roadseg.tools.info import cpus_usable
+    from roadseg.train.config import TrainConfig
+    from roadseg.train.data import load_data, train_loader
+
+    usable = cpus_usable()
+    data = make_segnet(tmp_path / "data", n=2, h=40, w=48)
+    cfg = TrainConfig(data=str(data), size=(40, 48), crop=(32, 32), batch_size=1, workers=usable + 200)
+    assert cfg.workers == usable + 200  # (the recipe as given: it is saved so)
+    _, loader, _ = train_loader(cfg, load_data(cfg)["train"], torch.device("cpu"))
+    assert loader.num_workers == usable
+    cpus = f"{usable} CPU{'s' * (usable != 1)}"
+    assert [r.getMessage() for r in caplog.records] == [f"workers {usable + 200} is more than the {cpus} this process "
+                                                        f"may use: {usable} loader processes"]  # fmt: skip

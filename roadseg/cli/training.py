@@ -11,14 +11,7 @@ from click.core import ParameterSource
 
 from roadseg.cli.common import RegularFile, fail, handle_errors, needs_train_extra
 from roadseg.cli.values import Finite, parse_size, size_option
-
-#: The most a frame is scaled by (``--scale``'s HIGH, a ``--phase``'s RES): 1000 asked OpenCV for 15 GB a frame, and a
-#: RES of 99 read CamVid's frames at 35640x47520. Segmentation recipes scale by 0.5 to 2.
-MAX_SCALE = 4
-
-#: The widest decoder block (``--decoder-channels``): the encoder's deepest features are 512 wide, the first release's
-#: decoder 256 at most; 99999 asked torch for 360 GB.
-MAX_WIDTH = 1024
+from roadseg.train.config import MAX_SCALE, MAX_WIDTH, usable_workers
 
 
 @click.command()
@@ -114,7 +107,7 @@ def train(resume, overwrite, size, crop, phases, decoder_channels, stem_padding,
     if epochs is not None and minutes is not None:
         raise click.UsageError("a run lasts --epochs or --minutes, not both")
     try:
-        from roadseg.train.loop import TrainConfig
+        from roadseg.train.config import TrainConfig
         from roadseg.train.loop import train as run_training
     except ImportError as exc:
         needs_train_extra("training", exc)
@@ -129,7 +122,7 @@ def train(resume, overwrite, size, crop, phases, decoder_channels, stem_padding,
     if opts["scale"][0] > opts["scale"][1]:
         raise click.BadParameter(f"{opts['scale'][0]:g} {opts['scale'][1]:g}: the smaller scale comes first",
                                  param_hint="--scale")  # fmt: skip
-    opts["workers"] = _usable_workers(opts["workers"])
+    opts["workers"] = usable_workers(opts["workers"], "--workers")
     if opts["out"] is None:  # (a resumed run goes on in its own folder unless told otherwise)
         opts["out"] = (os.path.dirname(resume) or ".") if resume else "runs/unet-r34"
     if os.path.realpath(opts["out"]) == os.path.realpath(opts["data"]):  # (was: checkpoints among the frames, exit 0)
@@ -212,20 +205,6 @@ def _widths(value: str | None) -> tuple[int, ...] | None:
         raise click.BadParameter(f"{value!r} is not 4 or 5 widths from 1 to {MAX_WIDTH}, e.g. 128,64,48,32",
                                  param_hint="--decoder-channels")  # fmt: skip
     return widths
-
-
-def _usable_workers(workers: int) -> int:
-    """``--workers``, at most the CPUs this process may use (:func:`~roadseg.tools.info.cpus_usable`), said in a
-    warning line where fewer: --workers 200 on 2 CPUs started 200 loader processes for no speed (each decodes and
-    augments frames on a CPU), a recipe from a larger machine still runs here."""
-    from roadseg.tools.info import cpus_usable
-
-    usable = cpus_usable()
-    if workers <= usable:
-        return workers
-    click.echo(f"roadseg: --workers {workers} is more than the {usable} CPU{'s' * (usable != 1)} this process may "
-               f"use: {usable} loader processes", err=True)  # fmt: skip
-    return usable
 
 
 @click.command("pack-data")

@@ -33,7 +33,7 @@ from roadseg.train.schedule import Schedule
 from roadseg.train.weights import save_atomic
 
 if TYPE_CHECKING:  # (loop imports this module)
-    from roadseg.train.loop import TrainConfig
+    from roadseg.train.config import TrainConfig
 
 
 RUN_FILES = ("last.pt", "best.pt", "log.csv", "log.jsonl")
@@ -83,7 +83,7 @@ def interrupted_line(out: Path, cfg: TrainConfig, epoch: int, saved: int, remove
     """What a run stopped in epoch ``epoch`` (0-based) says: the epoch ``saved`` that ``out/last.pt`` holds and the
     ``--resume`` that goes on as the run was, or that none was saved (and, ``removed``, that ``out`` went with it).
 
-    >>> from roadseg.train.loop import TrainConfig
+    >>> from roadseg.train.config import TrainConfig
     >>> interrupted_line(Path("runs/x"), TrainConfig(data="d", epochs=3), 0, 0, True)
     'interrupted in epoch 1: no epoch was saved, so runs/x, which the run made, is removed'
     >>> interrupted_line(Path("runs/x"), TrainConfig(data="d", epochs=3), 1, 1, False)

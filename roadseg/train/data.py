@@ -15,7 +15,6 @@ Example:
 from __future__ import annotations
 
 import signal
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -25,9 +24,7 @@ from roadseg.classes import CAMVID_SIZE
 from roadseg.data.camvid import CamVid, split_holdout, spread
 from roadseg.data.classset import CAMVID, ClassSet
 from roadseg.data.transforms import TrainTransform
-
-if TYPE_CHECKING:
-    from roadseg.train.loop import TrainConfig
+from roadseg.train.config import TrainConfig, usable_workers
 
 
 def median_frequency_weights(labels: list[np.ndarray], classes: ClassSet = CAMVID) -> np.ndarray:
@@ -66,8 +63,6 @@ def run_logit_offsets(recipe: dict | None, data: str, alpha: float) -> np.ndarra
     """:func:`logit_offsets` of the frames a run trained on, from its recipe (``train_splits`` less its
     ``holdout``; ``train`` when the recipe is unknown); None when ``alpha`` is 0 or the run did not
     weight its classes by median frequency (nothing to take back)."""
-    from roadseg.train.loop import TrainConfig
-
     recipe = recipe or {}
     if alpha == 0 or recipe.get("class_weights", "median-freq") != "median-freq":
         return None
@@ -118,7 +113,7 @@ class EpochSampler(Sampler):
         return iter([(i, self.epoch, self.phase) for i in torch.randperm(self.n, generator=gen).tolist()])
 
 
-def load_data(cfg: "TrainConfig", *, only_check: bool = False) -> dict:
+def load_data(cfg: TrainConfig, *, only_check: bool = False) -> dict:
     """``{"train": ..., "check": ..., "val": ...}`` image/label lists (check and val may be empty: val where
     the folder has no val split and the run is scored on a holdout or ``--select last``), and ``"classes"``, the
     folder's :class:`~roadseg.data.classset.ClassSet`. ``only_check`` reads the held-out frames alone (train and
@@ -177,18 +172,18 @@ def val_subset(val: tuple[list, list], limit: int | None) -> tuple[tuple[list, l
     return ([val[0][i] for i in picked], [val[1][i] for i in picked]), limit
 
 
-def phases(cfg: "TrainConfig") -> list[tuple[float, tuple[int, int]]]:
+def phases(cfg: TrainConfig) -> list[tuple[float, tuple[int, int]]]:
     """(resolution, crop) of each progressive-resizing phase, in order; one phase without ``--phase``."""
     if not cfg.phases:
         return [(1.0, (int(cfg.crop[0]), int(cfg.crop[1])))]
     return [(float(res), (int(ch), int(cw))) for _, res, ch, cw in cfg.phases]
 
 
-def check_crops(cfg: "TrainConfig") -> None:
+def check_crops(cfg: TrainConfig) -> None:
     """ValueError (one line) where a crop (``--crop``, or a ``--phase``'s) is larger than the frames it is cut from:
     ``cfg.size`` (``--size``) scaled by the phase's resolution.
 
-    >>> from roadseg.train.loop import TrainConfig
+    >>> from roadseg.train.config import TrainConfig
     >>> check_crops(TrainConfig(data="x", size=(96, 160), crop=(96, 160)))
     >>> check_crops(TrainConfig(data="x", size=(96, 160), crop=(256, 256)))
     Traceback (most recent call last):
@@ -202,7 +197,7 @@ def check_crops(cfg: "TrainConfig") -> None:
             raise ValueError(f"{what} does not fit the frames, read at --size {h}x{w}: give a crop of at most {fh}x{fw}")
 
 
-def phase_index(cfg: "TrainConfig", epoch: int, progress: float = 0.0) -> int:
+def phase_index(cfg: TrainConfig, epoch: int, progress: float = 0.0) -> int:
     """The phase that ``epoch`` (0-based) is in. A run by epochs counts each phase's epochs, the last
     running to the end; a timed run (``cfg.minutes``) reads them as shares of its time and goes by
     ``progress`` (0..1), the fraction of the time spent when the epoch starts."""
@@ -242,13 +237,16 @@ def _deaf_worker(worker_id: int) -> None:
 def train_loader(cfg: TrainConfig, train: tuple[list, list], device: torch.device,
                  classes: ClassSet = CAMVID) -> tuple[EpochSampler, DataLoader, int]:  # fmt: skip
     """The training frames' loader, its sampler (``train`` sets each epoch and phase on it) and the steps an
-    epoch takes; ValueError where the frames make no batch."""
+    epoch takes; ValueError where the frames make no batch. Its worker processes are ``cfg.workers``, at most one per
+    CPU this process may use (:func:`~roadseg.train.config.usable_workers`: a recipe, or a run resumed, from a larger
+    machine)."""
+    workers = usable_workers(cfg.workers)
     train_set = AugmentedSet(*train, _transforms(cfg, classes.ignore_index), cfg.seed)
     sampler = EpochSampler(len(train_set), cfg.seed)
     # workers stay up between epochs (the sampler tells them each item's epoch and phase)
     loader = DataLoader(train_set, batch_sampler=BatchSampler(sampler, cfg.batch_size, drop_last=True),
-                        num_workers=cfg.workers, persistent_workers=cfg.workers > 0,
-                        worker_init_fn=_deaf_worker if cfg.workers > 0 else None,  # signals: the main process's
+                        num_workers=workers, persistent_workers=workers > 0,
+                        worker_init_fn=_deaf_worker if workers > 0 else None,  # signals: the main process's
                         generator=torch.Generator().manual_seed(cfg.seed),  # not the global RNG
                         pin_memory=device.type == "cuda")  # fmt: skip
     steps = len(loader) if cfg.max_steps is None else min(len(loader), cfg.max_steps)

@@ -19,7 +19,7 @@ from roadseg.tools.info import cpu_info
 from roadseg.train.metrics import confusion_matrix, scores
 
 if TYPE_CHECKING:  # (loop imports this module)
-    from roadseg.train.loop import TrainConfig
+    from roadseg.train.config import TrainConfig
 
 
 def pick_device(name: str) -> torch.device:

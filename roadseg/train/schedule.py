@@ -25,7 +25,7 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # (loop imports this module)
-    from roadseg.train.loop import TrainConfig
+    from roadseg.train.config import TrainConfig
 
 #: One-cycle's shape, as roadseg has always run it: 10 % warm-up from peak/20, down to peak/4000.
 PCT_START, DIV, FINAL_DIV = 0.1, 20.0, 200.0

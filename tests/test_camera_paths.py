@@ -45,3 +45,17 @@ def test_a_cameras_options_are_taken_for_its_lasting_name_and_a_link_to_it(tmp_p
                                                "--camera-fps", "30", "--device", "cpu", "-q"])  # fmt: skip
     assert r.exit_code == 1 and r.output.startswith(f"Error: cannot open camera {spec}: "), r.output
     assert not (tmp_path / "r.mp4").exists()
+
+
+@pytest.mark.parametrize("spec", ["/dev/videos_x/clip.mp4", "/dev/video", "/dev/video0x", "²", "0²", "/dev/video²",
+                                  "٣"])  # fmt: skip
+def test_names_that_only_begin_like_a_camera_are_none(spec):
+    """Were cameras: a file under /dev/videos_x (the prefix /dev/video), and "²" ("²".isdigit() is True: segment-video ²
+    opened /dev/video²)."""
+    assert not names_camera(spec) and not is_live_input(spec)
+    assert capture_args(spec) == (spec, None, {}, "file")
+
+
+def test_a_link_to_a_file_under_a_camera_like_folder_is_no_camera(tmp_path):
+    (tmp_path / "link").symlink_to("/dev/videos_x/clip.mp4")
+    assert not names_camera(str(tmp_path / "link"))

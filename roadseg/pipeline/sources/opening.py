@@ -27,7 +27,8 @@ from roadseg.pipeline.sources.containers import open_container, redacted
 
 HTTP_SCHEMES = ("http://", "https://")  # the stream URLs that may be files (open_url)
 #: where Linux names its cameras: ``/dev/videoN``, and udev's lasting names of them (``/dev/v4l/by-id/``, ``/dev/v4l/by-path/``)
-CAMERA_PATHS = ("/dev/video", "/dev/v4l/")
+CAMERA_PATHS = re.compile(r"/dev/video[0-9]+|/dev/v4l/.+", re.DOTALL)
+_INDEX = re.compile(r"[0-9]+")  # a camera's index: ASCII digits ("²".isdigit() is True; /dev/video² is no camera)
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "rtmps://", "http://", "https://", "udp://", "tcp://", "srt://")
 T = TypeVar("T")
 _URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+)://")  # (a scheme of two letters or more: not a drive's C://)
@@ -53,14 +54,17 @@ def names_camera(spec: str) -> bool:
     """Whether ``spec`` names a camera (Video4Linux2): an index (``0``), a device (``/dev/video0``), udev's lasting
     name of one (``/dev/v4l/by-id/usb-...-video-index0``, ``/dev/v4l/by-path/...``: :data:`CAMERA_PATHS`), or a link
     that leads to one (a udev rule's ``/dev/dashcam``); was a file of the links, its connection options refused.
-    One not there yet is a camera too (waited for, as ``/dev/video7`` is).
+    One not there yet is a camera too (waited for, as ``/dev/video7`` is). Whole names only: ``/dev/videos_x/clip.mp4``
+    and ``²`` (a digit to ``str.isdigit``) are no cameras.
 
     >>> names_camera("0"), names_camera("/dev/v4l/by-id/usb-Cam_C920-video-index0"), names_camera("clip.mp4")
     (True, True, False)
+    >>> names_camera("/dev/videos_x/clip.mp4"), names_camera("²"), names_camera("/dev/video²")
+    (False, False, False)
     """
-    if spec.isdigit() or spec.startswith(CAMERA_PATHS):
+    if _INDEX.fullmatch(spec) or CAMERA_PATHS.fullmatch(spec):
         return True
-    return os.path.islink(spec) and os.path.realpath(spec).startswith(CAMERA_PATHS)
+    return os.path.islink(spec) and CAMERA_PATHS.fullmatch(os.path.realpath(spec)) is not None
 
 
 def unknown_scheme(spec: str) -> str | None:
@@ -93,7 +97,7 @@ def capture_args(spec: str, camera: dict[str, str] | None = None) -> tuple[str, 
     ('rtsp://Cam/Live', None, {'rtsp_transport': 'tcp'}, 'stream')
     """
     if names_camera(spec):
-        return (f"/dev/video{spec}" if spec.isdigit() else spec), "v4l2", dict(camera or {}), "camera"
+        return (f"/dev/video{spec}" if _INDEX.fullmatch(spec) else spec), "v4l2", dict(camera or {}), "camera"
     if spec.lower().startswith(STREAM_SCHEMES):
         scheme, rest = spec.split("://", 1)
         opts = {"rtsp_transport": "tcp"} if scheme.lower().startswith("rtsp") else {}

@@ -178,3 +178,26 @@ def test_the_library_cuts_workers_past_the_cpus_with_a_warning(tmp_path, caplog)
     cpus = f"{usable} CPU{'s' * (usable != 1)}"
     assert [r.getMessage() for r in caplog.records] == [f"workers {usable + 200} is more than the {cpus} this process "
                                                         f"may use: {usable} loader processes"]  # fmt: skip
+
+
+def test_ray_cpus_per_worker_past_the_bound_are_refused_in_their_own_name_before_ray(split_video, tmp_path,
+                                                                                     monkeypatch):  # fmt: skip
+    """Was: --cpus-per-worker 2000 became each worker's threads, which every worker refused in words of --threads (an
+    option never given), after Ray had started. Ray is made unimportable here: the refusal comes before it."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    out = tmp_path / "out"
+    args = ["batch", str(split_video), "-o", str(out), "--ray", "auto", "-q", "--cpus-per-worker"]
+    r = CliRunner().invoke(main, [*args, str(MAX_THREADS + 1)])
+    assert r.exit_code == 2, r.output
+    assert f"Invalid value for '--cpus-per-worker': {MAX_THREADS + 1}.0 is not in the range 0<x<={MAX_THREADS}" \
+           in r.output and "threads" not in r.output.replace("--cpus-per-worker", "")  # fmt: skip
+    assert f"0<x<={MAX_THREADS}" in CliRunner().invoke(main, ["batch", "--help"]).output
+    said = rf"^cpus_per_worker must be a number from 0 to {MAX_THREADS}, not {MAX_THREADS + 1}$"
+    with pytest.raises(roadseg.RoadsegError, match=said):
+        roadseg.batch([split_video], out, ray="auto", cpus_per_worker=MAX_THREADS + 1)
+    with pytest.raises(roadseg.RoadsegError, match=said):
+        roadseg.BatchOptions(cpus_per_worker=MAX_THREADS + 1)
+    assert not out.exists()
+    roadseg.BatchOptions(cpus_per_worker=MAX_THREADS)

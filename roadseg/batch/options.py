@@ -73,6 +73,21 @@ class BatchOptions:
     concat: bool = False
     gap: float = DRIVE_GAP
 
+    def __post_init__(self) -> None:
+        """Refuse a ``cpus_per_worker`` past :data:`~roadseg.pipeline.bounds.MAX_THREADS` in one BatchError line,
+        before any work: it became each worker's ``threads``, which every worker then refused in words of an option
+        the caller never gave.
+
+        >>> BatchOptions(cpus_per_worker=2000)
+        Traceback (most recent call last):
+        roadseg.batch.errors.BatchError: cpus_per_worker must be a number from 0 to 1024, not 2000
+        """
+        from roadseg.pipeline.bounds import MAX_THREADS
+
+        cpus = self.cpus_per_worker
+        if isinstance(cpus, bool) or not isinstance(cpus, (int, float)) or not 0 <= cpus <= MAX_THREADS:
+            raise BatchError(f"cpus_per_worker must be a number from 0 to {MAX_THREADS}, not {cpus!r}")
+
 
 def video_suffix(suffix: str) -> str:
     """``suffix`` as a video file's name ending (``mkv`` -> ``.mkv``); BatchError if it is none."""

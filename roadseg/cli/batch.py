@@ -8,6 +8,7 @@ import click
 
 from roadseg.cli.common import file_options, handle_errors, model_options
 from roadseg.cli.values import Finite, named_path
+from roadseg.pipeline.bounds import MAX_THREADS
 
 
 def _number(value: float, param: click.Parameter) -> float:
@@ -25,7 +26,7 @@ def _number(value: float, param: click.Parameter) -> float:
                    "Ray: as many as the cluster has room for].")
 @click.option("--ray", "ray_address", metavar="ADDRESS", help="Run on the Ray cluster at HOST:PORT, 'auto' (the one this machine is a node of), or 'local' (a "
                    "one-machine cluster started for this run, gone when it ends).")
-@click.option("--cpus-per-worker", default=1.0, show_default=True, type=Finite(min=0, min_open=True), help="Ray: CPUs each worker reserves.")
+@click.option("--cpus-per-worker", default=1.0, show_default=True, type=Finite(0, MAX_THREADS, min_open=True), help="Ray: CPUs each worker reserves.")
 @click.option("--gpus-per-worker", default=0.0, show_default=True, type=Finite(min=0), help="Ray: GPUs each worker reserves.")
 @click.option("--ray-logs", is_flag=True, help="Ray: also show Ray's own log lines and the workers' output here [default: they stay in Ray's log folder on each node, /tmp/ray/session_latest/logs].")
 @click.option("--in-flight", default=2, show_default=True, type=click.IntRange(min=1), help="Ray: paths queued at one worker.")

@@ -201,3 +201,17 @@ def test_ray_cpus_per_worker_past_the_bound_are_refused_in_their_own_name_before
         roadseg.BatchOptions(cpus_per_worker=MAX_THREADS + 1)
     assert not out.exists()
     roadseg.BatchOptions(cpus_per_worker=MAX_THREADS)
+
+
+@pytest.mark.parametrize("args", [["--retries", "²"], ["--start", "1²:00"], ["--duration", "0:3²"]])
+def test_a_superscript_digit_in_a_number_is_a_usage_error(args, split_video, tmp_path):
+    # "²".isdigit() is True but int("²") raises: was a ValueError out of the command (exit 1, no message)
+    out = tmp_path / "o.mp4"
+    r = CliRunner().invoke(main, ["segment", str(split_video), "-o", str(out), *args])
+    assert r.exit_code == 2 and "Invalid value" in r.output and not isinstance(r.exception, ValueError), r.output
+    assert not out.exists()
+
+
+def test_a_superscript_digit_in_a_serve_port_is_a_usage_error():
+    r = CliRunner().invoke(main, ["segment", "0", "--serve", "127.0.0.1:8²"])
+    assert r.exit_code == 2 and "wants HOST:PORT" in r.output, r.output

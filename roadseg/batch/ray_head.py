@@ -197,4 +197,4 @@ def _frames(conn: socket.socket, until: float):
 def hostport(address: str) -> tuple[str, int] | None:
     """``host:port`` as a socket address; None for ``auto`` and other forms."""
     host, _, port = address.rpartition(":")
-    return (host, int(port)) if host and port.isdigit() else None
+    return (host, int(port)) if host and port.isdecimal() else None

@@ -26,7 +26,7 @@ class Retries(click.ParamType):
             return value
         if str(value).strip().lower() == "forever":
             return None
-        if str(value).strip().isdigit():
+        if str(value).strip().isdecimal():
             return int(value)
         self.fail(f"{value!r} is not a count of reconnects (0, 1, 2, ...) or 'forever'", param, ctx)
 

@@ -52,14 +52,14 @@ def clock_seconds(text: str) -> float | None:
     (None, None, None, None)
     """
     *whole, last = text.strip().split(":")
-    if not whole or len(whole) > 2 or not all(part.isdigit() for part in whole):
+    if not whole or len(whole) > 2 or not all(part.isdecimal() for part in whole):
         return None
     try:
         seconds = float(last)
     except ValueError:
         return None
     hours, minutes = (0, *map(int, whole)) if len(whole) == 1 else map(int, whole)
-    if not 0 <= seconds < 60 or (len(whole) == 2 and minutes >= 60) or not last[:1].isdigit():
+    if not 0 <= seconds < 60 or (len(whole) == 2 and minutes >= 60) or not last[:1].isdecimal():
         return None
     return hours * 3600.0 + minutes * 60.0 + seconds
 
@@ -92,7 +92,7 @@ def parse_hostport(value: str | None) -> tuple[str, int] | None:
     if value is None:
         return None
     host, _, port = value.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not host or not port.isdecimal() or not 0 < int(port) < 65536:
         raise click.BadParameter(f"wants HOST:PORT (e.g. 127.0.0.1:8080 or [::1]:8080; a port from 1 to 65535), "
                                  f"not {value!r}")  # fmt: skip
     if host.startswith("[") and host.endswith("]"):

@@ -106,10 +106,11 @@ def shift_timecode(timecode: str, seconds: float, fps) -> str | None:
     ('01:00:00:10', '01:00:00;02')
     >>> shift_timecode("00:00:59;29", 1 / 29.97, 29.97), shift_timecode("10:00", 1, 25)
     ('00:01:00;02', None)
+    >>> shift_timecode("01:00:00:0\u00b2", 1, 25)  # (a file's tag of a superscript two: was int()'s ValueError)
     """
     parts = timecode.replace(";", ":").replace(".", ":").split(":")
     nominal = round(float(fps)) if fps else 0
-    if len(parts) != 4 or not all(p.isdigit() for p in parts) or nominal <= 0:
+    if len(parts) != 4 or not all(p.isdecimal() for p in parts) or nominal <= 0:
         return None
     h, m, s, f = map(int, parts)
     drop = (2 if nominal == 30 else 4 if nominal == 60 else 0) if ";" in timecode or "." in timecode else 0

@@ -68,7 +68,7 @@ def remove_leftovers(path: Path, *, every: bool = False) -> None:
     with contextlib.suppress(OSError):
         for entry in os.scandir(folder):
             pid = entry.name.rpartition(PART)[2].split("-")[0].split(".")[0]
-            if entry.name.startswith(prefix) and PART in entry.name and pid.isdigit() and not _running(int(pid)) \
+            if entry.name.startswith(prefix) and PART in entry.name and pid.isascii() and pid.isdigit() and not _running(int(pid)) \
                     and entry.is_file():  # fmt: skip
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)

@@ -83,3 +83,20 @@ def test_a_shape_no_pixel_has_is_refused_in_one_line(sar) -> None:
         Overlay(LUT, legend=list(CLASSES[:3]), sample_aspect=sar)
     for square in (None, 0, 1, Fraction(0)):
         assert Overlay(LUT, legend=list(CLASSES[:3]), sample_aspect=square).sample_aspect == 1.0
+
+
+@pytest.mark.parametrize(("name", "codec"), [("o.webm", None), ("o.mkv", "ffv1")])
+def test_an_output_that_cannot_tag_the_pixels_shape_gets_the_legend_of_square_pixels(rule_onnx, tmp_path, name, codec):
+    """VP9 in WebM, FFV1 in Matroska cannot tag an anamorphic clip's 4:3 pixels: the file plays with square pixels
+    (said in a warning), and so does its legend, as wide as a square-pixeled clip's of the same stored size (was: drawn
+    for the 4:3 display shape and squeezed into the stored pixels, so played squeezed twice: 3/4 as wide)."""
+    widths = {}
+    for sar in (Fraction(4, 3), None):
+        src = write_video(tmp_path / f"in{bool(sar)}.mp4", [np.zeros((360, 480, 3), np.uint8)] * 3, sample_aspect=sar)
+        out = tmp_path / f"{bool(sar)}{name}"
+        segment_video(src, out, model=rule_onnx, legend=True, alpha=0.0, quiet=True, crf=0, codec=codec)
+        with VideoSource(str(out)) as written:
+            assert written.info.sample_aspect is None  # (square pixels: the output cannot tag them)
+        widths[sar] = _extent(read_video(out)["frames"][1].astype(int), above=40)
+    (w, h), (square_w, square_h) = widths[Fraction(4, 3)], widths[None]
+    assert h == square_h and abs(w - square_w) <= 2, widths  # (was 3/4 as wide)

@@ -130,8 +130,10 @@ class Overlay:
         legend: class names to draw as a legend in the top-left corner (``None`` = no legend), whole and legible:
             left out, said once in a warning, where it cannot fit the picture so (:func:`render_legend`); names its
             ASCII-only font cannot draw as they are are drawn otherwise, said in one warning here (at the run's start).
-        sample_aspect: the pictures' pixels' width:height (``None``: square): the legend is drawn to look right as
-            the picture is shown, the colours stay in the picture's own pixels.
+        sample_aspect: the pictures' pixels' width:height as they play (``None``: square): the legend is drawn to
+            look right as the picture is shown, the colours stay in the picture's own pixels (a run's: the written
+            file's, square where it cannot tag an anamorphic source's:
+            :func:`~roadseg.pipeline.sinks.aspect.legend_aspect`).
     """
 
     def __init__(self, lut: np.ndarray, *, alpha: float = 0.5, mode: str = "overlay",

@@ -31,7 +31,8 @@ from roadseg.pipeline.infer import Segmenter
 from roadseg.pipeline.options import SegmentOptions
 from roadseg.pipeline.overlay import Overlay, class_shares, palette_lut
 from roadseg.pipeline.queues import LatestQueue
-from roadseg.pipeline.sinks import Sink
+from roadseg.pipeline.sinks import Sink, VideoSink
+from roadseg.pipeline.sinks.aspect import legend_aspect
 from roadseg.pipeline.sinks.shown import Figures, as_shown
 from roadseg.pipeline.sources import Frame, Source
 from roadseg.pipeline.sources.packets import packet_time
@@ -271,7 +272,9 @@ def build_writer(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: li
     """The last stage: the overlay drawn and written to ``sinks``, its :class:`Progress` (``.progress``) counting
     up to ``expected``."""
     overlay = Overlay(palette_lut(seg.palette), alpha=opts.alpha, mode=opts.mode,
-                      legend=seg.classes if opts.legend else None, sample_aspect=source.info.sample_aspect)  # fmt: skip
+                      legend=seg.classes if opts.legend else None,
+                      sample_aspect=legend_aspect(next((s for s in sinks if isinstance(s, VideoSink)), None),
+                                                  source.info.sample_aspect))  # fmt: skip
     progress = Progress(expected, Path(str(opts.input)).name or str(opts.input), enabled=not opts.quiet,
                         figures=stats.figures if source.live else None)  # fmt: skip
     return Writer(overlay, sinks, times, stats, progress, stop=stop, dropped=queue, max_frames=opts.max_frames,

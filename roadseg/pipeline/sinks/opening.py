@@ -58,7 +58,7 @@ class Opening:
     ``audio_samples``, ``sample_aspect``, ``wall_clock``, ``tags``, ``video_tags``, ``subtitle_streams``; what it
     sets: ``container``, ``_faststart`` (an mp4 or mov: its index moved first as it is finished), ``stream``,
     ``encoder``, ``fps``, ``_clocked``, ``out_w``, ``out_h``, ``_colour``, ``_reformatter``, ``_palette``, ``audio``,
-    ``subtitles``, and, worked out once whatever is tried, ``_routes`` and
+    ``subtitles``, ``plays_aspect`` (:meth:`_tell_shape`), and, worked out once whatever is tried, ``_routes`` and
     ``_subtitle_routes``. A try that fails removes what it made (:meth:`_remove`)."""
 
     def _open(self, audio: Sequence) -> None:
@@ -119,9 +119,12 @@ class Opening:
 
     def _tell_shape(self) -> None:
         """One line where the output cannot tag an anamorphic input's pixels' shape (VP9 in WebM, FFV1 in Matroska:
-        :func:`~roadseg.pipeline.sinks.aspect.carries_aspect`), which it plays squeezed (was: said nowhere)."""
+        :func:`~roadseg.pipeline.sinks.aspect.carries_aspect`), which it plays squeezed (was: said nowhere); and
+        ``plays_aspect``, the pixels' width:height the file plays at: ``sample_aspect`` where it is tagged, else None
+        (square: what the legend is drawn for, :func:`~roadseg.pipeline.sinks.aspect.legend_aspect`)."""
         sar = self.sample_aspect
-        if sar and not carries_aspect(self.container.format.name, self.stream, sar):
+        self.plays_aspect = sar if sar and carries_aspect(self.container.format.name, self.stream, sar) else None
+        if sar and self.plays_aspect is None:
             log.warning("%s: %s in %s cannot tag its pixels' %s shape: players show its %dx%d pictures at %s, not %s "
                         "(.mp4 or .mov keeps it)", self.shown, self.encoder, self.container.format.name, ratio(sar),
                         self.out_w, self.out_h, ratio(Fraction(self.out_w, self.out_h)),

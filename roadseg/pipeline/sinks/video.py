@@ -90,7 +90,8 @@ class VideoSink(Opening, Stamps, Finishing, Sink):
     and, where its flush at :meth:`close` fails, those it gave out before (the file's; the pictures it still held are
     lost with it); where the encoder failed, after :meth:`finish`, those the finished file plays (:meth:`_plays`).
     ``finalised``: the file's trailer was written (by :meth:`close`, even where the encoder's flush failed:
-    :class:`~roadseg.errors.EncoderError`).
+    :class:`~roadseg.errors.EncoderError`). ``plays_aspect``: the pixels' width:height the file plays at,
+    ``sample_aspect`` or, where its format and codec cannot tag it, None (square: :meth:`Opening._tell_shape`).
 
     Its parts: :class:`~roadseg.pipeline.sinks.opening.Opening` (the file created, its encoder chosen and set up),
     :class:`~roadseg.pipeline.sinks.stamps.Stamps` (where each picture goes on the output's clock) and

@@ -48,8 +48,8 @@ from roadseg.pipeline.sources.concat import concat_source
 from roadseg.pipeline.sources.containers import pipe_waited
 from roadseg.pipeline.sources.fpscap import capped_info, capped_result
 from roadseg.pipeline.sources.opening import camera_options, url_file
+from roadseg.pipeline.stages import build_writer, stage_names
 from roadseg.pipeline.timing import FrameStats, StageTimes, timed
-from roadseg.pipeline.writer import build_writer, stage_names
 
 log = logging.getLogger("roadseg")
 

@@ -1,6 +1,6 @@
 """A run's last stage, :class:`Writer`: each frame overlaid and written to every sink, the packets beside the
 pictures muxed (held back where the run may be cut short), the figures and progress kept, the sinks closed;
-:func:`build_writer` makes a run's from its options.
+:func:`~roadseg.pipeline.stages.build_writer` makes a run's from its options.
 
 Example:
     >>> import numpy as np
@@ -24,17 +24,13 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from fractions import Fraction
-from pathlib import Path
 
 from roadseg.errors import SinkError, StopRequested
-from roadseg.pipeline.infer import Segmenter
-from roadseg.pipeline.options import SegmentOptions
-from roadseg.pipeline.overlay import Overlay, class_shares, palette_lut
+from roadseg.pipeline.overlay import Overlay, class_shares
 from roadseg.pipeline.queues import LatestQueue
-from roadseg.pipeline.sinks import Sink, VideoSink
-from roadseg.pipeline.sinks.aspect import legend_aspect
+from roadseg.pipeline.sinks import Sink
 from roadseg.pipeline.sinks.shown import Figures, as_shown
-from roadseg.pipeline.sources import Frame, Source
+from roadseg.pipeline.sources import Frame
 from roadseg.pipeline.sources.packets import packet_time
 from roadseg.pipeline.timing import FrameStats, Progress, StageTimes
 
@@ -266,45 +262,7 @@ def _close_all(sinks: list[Sink], quiet: bool = False) -> None:
         raise errors[0]
 
 
-def build_writer(opts: SegmentOptions, source: Source, seg: Segmenter, sinks: list[Sink], times: StageTimes,
-                 stats: FrameStats, queue: LatestQueue | None, stop: threading.Event,
-                 expected: int | None) -> Writer:  # fmt: skip
-    """The last stage: the overlay drawn and written to ``sinks``, its :class:`Progress` (``.progress``) counting
-    up to ``expected``."""
-    overlay = Overlay(palette_lut(seg.palette), alpha=opts.alpha, mode=opts.mode,
-                      legend=seg.classes if opts.legend else None,
-                      sample_aspect=legend_aspect(next((s for s in sinks if isinstance(s, VideoSink)), None),
-                                                  source.info.sample_aspect))  # fmt: skip
-    progress = Progress(expected, Path(str(opts.input)).name or str(opts.input), enabled=not opts.quiet,
-                        figures=stats.figures if source.live else None)  # fmt: skip
-    return Writer(overlay, sinks, times, stats, progress, stop=stop, dropped=queue, max_frames=opts.max_frames,
-                  seconds=opts.duration if source.live else None,
-                  frame_step=None if source.live or not source.info.fps else float(1 / source.info.fps),
-                  hud=source.live and not opts.no_hud, live=source.live,
-                  shares=len(seg.classes) if opts.stats and not source.live else None,
-                  sounds=len(source.audio_streams) if _on_disk(opts, source) else 0,
-                  sample_aspect=source.info.sample_aspect)  # fmt: skip
-
-
-def stage_names(live: bool, sinks: list[Sink]) -> tuple[str, str, str]:
-    """The three stages' names: a live source's are captured and its pictures output (a window, a browser view, a
-    recording), a file's decoded and encoded; the last is ``masks`` where no sink takes the picture (masks alone:
-    nothing encoded nor shown; a live run's too: was ``output failed: ...`` of its full disk).
-
-    >>> stage_names(True, []), stage_names(False, [])
-    (('capture', 'infer', 'masks'), ('decode', 'infer', 'masks'))
-    """
-    last = "masks" if not draws(sinks) else "output" if live else "encode"
-    return ("capture" if live else "decode", "infer", last)
-
-
 def draws(sinks: list[Sink]) -> bool:
     """Whether a run of ``sinks`` draws the overlay: one of them uses the picture (``Sink.pictured``; masks alone do
     not)."""
     return any(s.pictured for s in sinks)
-
-
-def _on_disk(opts: SegmentOptions, source: Source) -> bool:
-    """Whether the run reads a file on this machine, which a run cut short reads on in (not a pipe, whose writer may
-    keep the next bytes waiting, nor a URL)."""
-    return not source.live and Path(str(opts.input)).is_file()

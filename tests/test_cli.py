@@ -357,7 +357,7 @@ def test_a_ctrl_c_while_onnxruntime_loads_is_an_interruption_not_an_import_error
     )  # fmt: skip
     code = ("import signal\n"
             "from roadseg.cli.common import _on_signal\n"
-            "from roadseg.pipeline.session import resolve_device\n"
+            "from roadseg.pipeline.devices import resolve_device\n"
             "signal.signal(signal.SIGTERM, _on_signal)\n"
             "try:\n"
             "    resolve_device('auto')\n"

@@ -3250,8 +3250,8 @@ def test_a_hardware_device_type_ffmpeg_does_not_know_is_named_so(split_video, ru
 
 @pytest.mark.parametrize("device", ["cuda", "tensorrt"])
 def test_a_gpu_asked_for_that_is_not_there_runs_the_cpus_default_model(device, capfd):
+    from roadseg.pipeline.devices import default_model_path, gpu_present
     from roadseg.pipeline.infer import Segmenter
-    from roadseg.pipeline.session import default_model_path, gpu_present
 
     if gpu_present():
         pytest.skip("a GPU is present")
@@ -3265,7 +3265,8 @@ def test_a_gpu_asked_for_that_is_not_there_runs_the_cpus_default_model(device, c
 def test_requested_gpu_provider_that_falls_back_says_so(split_video, rule_onnx, tmp_path, capfd, device):
     import onnxruntime
 
-    from roadseg.pipeline.session import OnnxSegmenter, gpu_present
+    from roadseg.pipeline.devices import gpu_present
+    from roadseg.pipeline.session import OnnxSegmenter
 
     if gpu_present():
         pytest.skip("a GPU is present")

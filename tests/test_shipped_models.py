@@ -5,8 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from roadseg.pipeline.devices import default_model_path
 from roadseg.pipeline.model_files import DEFAULT_MODELS, models_dir
-from roadseg.pipeline.session import OnnxSegmenter, default_model_path
+from roadseg.pipeline.session import OnnxSegmenter
 from roadseg.train.evaluate import evaluate_model
 
 CAMVID = Path(__file__).resolve().parents[2] / "shared" / "camvid"

@@ -13,8 +13,9 @@ from onnx import TensorProto, helper, numpy_helper
 from roadseg import contract
 from roadseg.cli import segment_video_cmd
 from roadseg.errors import ModelError
+from roadseg.pipeline.devices import default_model_path
 from roadseg.pipeline.infer import Segmenter
-from roadseg.pipeline.session import OnnxSegmenter, default_model_path
+from roadseg.pipeline.session import OnnxSegmenter
 from roadseg.pipeline.tta import _scores_argmax, flip_tta
 
 RNG = np.random.default_rng(0)

@@ -190,7 +190,7 @@ def local_shape(workers: int, threads: int, gpus: list[str]) -> tuple[int, int]:
 
 def _local_gpus(device: str) -> list[str]:
     """GPU ids a local pool spreads its workers over (one worker per GPU by default)."""
-    from roadseg.pipeline.session import resolve_device
+    from roadseg.pipeline.devices import resolve_device
 
     if resolve_device(device) == "cpu":
         return []

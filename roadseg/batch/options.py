@@ -185,7 +185,7 @@ def check_encoder(sopts: SegmentOptions, suffix: str) -> None:
 def workers_model_key(sopts: SegmentOptions, bopts: BatchOptions) -> str:
     """The model the workers will load, as ``name@sha256``: what a rerun compares."""
     from roadseg.errors import ModelError
-    from roadseg.pipeline.session import default_model_path, resolve_device
+    from roadseg.pipeline.devices import default_model_path, resolve_device
 
     if sopts.model:
         path = model_file(sopts.model)

@@ -29,7 +29,8 @@ import numpy as np
 
 from roadseg.errors import ArgumentError, ModelError
 from roadseg.pipeline.bounds import check_whole
-from roadseg.pipeline.session import OnnxSegmenter, default_model_path
+from roadseg.pipeline.devices import default_model_path
+from roadseg.pipeline.session import OnnxSegmenter
 from roadseg.pipeline.timing import StageTimes
 
 log = logging.getLogger("roadseg")

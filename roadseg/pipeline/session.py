@@ -1,12 +1,12 @@
-"""One onnxruntime session of a roadseg contract model, and where it runs: the device (``auto``: ``cuda``
-where onnxruntime has it and an NVIDIA GPU is present), its providers, and the shipped model each device
-runs by default.
+"""One onnxruntime session of a roadseg contract model, on its device's providers (the device, ``auto`` too, and
+the shipped model each device runs by default: :mod:`roadseg.pipeline.devices`).
 
 :class:`OnnxSegmenter` takes frames at whatever size it is given; :class:`~roadseg.pipeline.infer.Segmenter`
 adds the working size.
 
 Example:
     >>> import numpy as np
+    >>> from roadseg.pipeline.devices import default_model_path
     >>> model = OnnxSegmenter(default_model_path("cpu"), providers="cpu")
     >>> model.predict(np.zeros((2, 64, 96, 3), np.uint8)).shape             # labels at the frames' size
     (2, 64, 96)
@@ -23,56 +23,17 @@ import logging
 import os
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 
 from roadseg import contract
-from roadseg._startup import signals_held
 from roadseg.errors import ArgumentError, ModelError, install_extra
 from roadseg.pipeline.bounds import check_whole
-from roadseg.pipeline.model_files import DEFAULT_MODELS, check_model_file, models_dir, unloadable
+from roadseg.pipeline.devices import onnxruntime, resolve_device
+from roadseg.pipeline.model_files import check_model_file, unloadable
 from roadseg.tools.info import cpu_info, cpus_usable
 
 log = logging.getLogger("roadseg")
-
-#: What ``providers`` (``--device``) may name.
-DEVICES = ("auto", "cpu", "cuda", "tensorrt")
-
-
-def gpu_present() -> bool:
-    return os.path.exists("/dev/nvidiactl") or os.path.exists("/proc/driver/nvidia/version")
-
-
-def onnxruntime() -> ModuleType:
-    """The ``onnxruntime`` module, imported with the stop signals held back (:func:`~roadseg._startup.signals_held`):
-    a Ctrl-C while it loads is a KeyboardInterrupt as it ends, not ``ImportError: initialization failed``."""
-    with signals_held():
-        import onnxruntime as ort
-    return ort
-
-
-def resolve_device(device: str = "auto") -> str:
-    """``auto`` -> ``cuda`` when onnxruntime has the CUDA provider and an NVIDIA GPU is present; a name of none of
-    :data:`DEVICES` is an :class:`~roadseg.errors.ArgumentError`."""
-    if device not in DEVICES:
-        raise ArgumentError(f"device must be {', '.join(DEVICES[:-1])} or {DEVICES[-1]}, not {device!r}")
-    ort = onnxruntime()
-
-    if device != "auto":
-        return device
-    has_cuda = "CUDAExecutionProvider" in ort.get_available_providers()
-    return "cuda" if has_cuda and gpu_present() else "cpu"
-
-
-def default_model_path(device: str = "auto") -> Path:
-    """The shipped model a device runs by default (INT8 on CPU, fp32 on GPU), or ModelError."""
-    folder = models_dir()
-    names = DEFAULT_MODELS["cpu" if resolve_device(device) == "cpu" else "cuda"]
-    for name in names:
-        if (folder / name).is_file():
-            return folder / name
-    raise ModelError(f"no shipped model found in {folder} (looked for {', '.join(names)}); pass --model")
 
 
 def _flipped(path: Path) -> bytes:

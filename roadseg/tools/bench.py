@@ -24,12 +24,13 @@ import av
 import numpy as np
 
 from roadseg.errors import Interrupted, SourceError, install_extra
+from roadseg.pipeline.devices import resolve_device
 from roadseg.pipeline.infer import Segmenter
 from roadseg.pipeline.model_files import DEFAULT_MODELS, models_dir
 from roadseg.pipeline.options import SegmentOptions
 from roadseg.pipeline.overlay import Overlay, palette_lut
 from roadseg.pipeline.run import run
-from roadseg.pipeline.session import OnnxSegmenter, intra_op_threads, resolve_device
+from roadseg.pipeline.session import OnnxSegmenter, intra_op_threads
 from roadseg.pipeline.sinks import VideoSink
 from roadseg.pipeline.sources import Frame, VideoSource, picture_stream
 from roadseg.tools.bench_timing import Timed, in_turn, load_average, median_fps, round_ratio

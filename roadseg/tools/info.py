@@ -67,7 +67,8 @@ def collect() -> dict:
 
     from roadseg import __version__
     from roadseg.errors import ModelError
-    from roadseg.pipeline.session import OnnxSegmenter, default_model_path, intra_op_threads, resolve_device
+    from roadseg.pipeline.devices import default_model_path, resolve_device
+    from roadseg.pipeline.session import OnnxSegmenter, intra_op_threads
 
     ort_dist = "onnxruntime-gpu" if _version("onnxruntime-gpu") else "onnxruntime"
     libs = {
@@ -165,7 +166,7 @@ def _graph_facts(path: Path) -> dict:
 
 def _read_session(path: Path) -> Any:
     """A plain onnxruntime session of ``path`` (no contract check), or ``None`` where it cannot be loaded."""
-    from roadseg.pipeline.session import onnxruntime
+    from roadseg.pipeline.devices import onnxruntime
 
     ort = onnxruntime()
     opts = ort.SessionOptions()

@@ -223,17 +223,18 @@ class MjpegServer:
     def _sent_again(self, seq: int, latest: _Latest) -> Picture | None:
         """Picture ``seq``, which came at ``at``, as it is sent again while the source is silent: its live figures
         covered by "no new picture for N s" (was: its stale "25.0 fps" for as long); once for every client each
-        second; sent as it was before :data:`STALE` s."""
+        second (made as :meth:`_made_part`'s, under its lock); sent as it was before :data:`STALE` s."""
         if (seconds := int(time.monotonic() - latest.at)) < STALE:
             return None
-        if (again := self._again) is not None and again[:2] == (seq, seconds):
-            return again[2]
-        picture = latest.shown()
-        draw_stale(picture := picture.copy() if picture is latest.image else picture, seconds)  # (the kept one stays)
-        part = self._encoded(picture, latest.stamp)
-        if part is not None:
-            self._again = (seq, seconds, part)
-        return part
+        with self._making:  # (was: made by every client that came to it, at once: 8 browsers, 8 stretches and JPEGs)
+            if (again := self._again) is not None and again[:2] == (seq, seconds):
+                return again[2]
+            picture = latest.shown()
+            draw_stale(picture := picture.copy() if picture is latest.image else picture, seconds)  # (kept one stays)
+            part = self._encoded(picture, latest.stamp)
+            if part is not None:
+                self._again = (seq, seconds, part)
+            return part
 
     def close(self) -> None:
         with self._cond:

@@ -6,6 +6,7 @@ many pictures were made, and on threads left: never on timings, but for generous
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import time
 import urllib.request
@@ -143,4 +144,32 @@ def test_a_picture_sent_again_is_made_once_for_all_the_clients_that_come_to_it(m
         for thread in clients:
             thread.join(10)
     assert len(sent) == 4 and len({picture for picture, _ in sent}) == 1 and sent[0][0] != first
+    assert len(calls) == 1, calls
+
+
+@pytest.mark.timeout(30)
+def test_no_picture_is_made_once_the_server_closes_while_clients_wait_to_make_one(monkeypatch):
+    """The run ends while one client's thread makes a picture and another waits to make a newer one: the one being
+    made is finished, no other is begun (was: each waiting made its own then, one after another, while the run's
+    close waited for their threads)."""
+    hold = threading.Event()
+    calls, came = _slow_encoder(monkeypatch, hold)
+    server = MjpegServer("127.0.0.1", 0, ["Road"], [(128, 64, 128)])
+    server.publish(np.zeros((48, 64, 3), np.uint8), captured=1.0)
+    sent: dict[str, tuple] = {}
+    making = threading.Thread(target=lambda: sent.update(first=server.wait_frame(-1)))
+    making.start()
+    assert came.wait(10)
+    server.publish(np.ones((48, 64, 3), np.uint8), captured=2.0)
+    waiting = threading.Thread(target=lambda: sent.update(second=server.wait_frame(1)))
+    waiting.start()
+    deadline = time.monotonic() + 10
+    while (frame := sys._current_frames().get(waiting.ident)) is None or frame.f_code.co_name != "_made_part":
+        assert time.monotonic() < deadline, "the second client never came to make its picture"
+        time.sleep(0.01)
+    server.close()
+    hold.set()
+    making.join(10)
+    waiting.join(10)
+    assert sent["first"][1] == 1 and sent["second"][0] is None
     assert len(calls) == 1, calls

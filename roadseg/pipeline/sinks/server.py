@@ -207,8 +207,11 @@ class MjpegServer:
 
     def _made_part(self, seq: int, latest: _Latest) -> tuple[Picture, int] | None:
         """Picture ``seq`` (``latest``) as it is sent, and its number: made once, by the first thread that asks, the
-        others waiting for it (one made since, newer, instead); None where it cannot be encoded."""
+        others waiting for it (one made since, newer, instead); None where it cannot be encoded, or the server closed
+        while it waited (was: each waiting for a newer one made it, then, one after another, and close waited)."""
         with self._making:
+            if self._closed:
+                return None
             if self._made is None or self._made[0] < seq:
                 if (part := self._encoded(latest.shown(), latest.stamp)) is None:
                     return None
@@ -227,6 +230,8 @@ class MjpegServer:
         if (seconds := int(time.monotonic() - latest.at)) < STALE:
             return None
         with self._making:  # (was: made by every client that came to it, at once: 8 browsers, 8 stretches and JPEGs)
+            if self._closed:
+                return None
             if (again := self._again) is not None and again[:2] == (seq, seconds):
                 return again[2]
             picture = latest.shown()

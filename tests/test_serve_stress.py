@@ -173,3 +173,19 @@ def test_no_picture_is_made_once_the_server_closes_while_clients_wait_to_make_on
     waiting.join(10)
     assert sent["first"][1] == 1 and sent["second"][0] is None
     assert len(calls) == 1, calls
+
+
+@pytest.mark.timeout(30)
+def test_a_burst_of_connections_waits_for_the_server_thread_not_refused():
+    """Twenty browsers connecting while the server's thread is held up (a busy machine): the system holds them all
+    until it takes them, and each is answered (was: socketserver's queue of 5: from about the 7th on, each connection's
+    SYN was dropped, and it connected a second or three later, or timed out)."""
+    with MjpegServer("127.0.0.1", 0, ["Road"], [(128, 64, 128)]) as server:
+        held = []
+        with server.httpd._lock:  # (the server's thread waits in process_request: it takes no connection meanwhile)
+            for _ in range(20):
+                held.append(socket.create_connection(("127.0.0.1", server.port), timeout=2))
+        for sock in held:
+            with sock:
+                sock.sendall(b"GET /stats.json HTTP/1.0\r\n\r\n")
+                assert sock.makefile("rb").readline().startswith(b"HTTP/1.0 200")

@@ -24,6 +24,10 @@ class Http(ThreadingHTTPServer):
     that stopped reading outlived the server by its socket timeout)."""
 
     daemon_threads = True
+    #: connections the system holds for the server before it takes them (socketserver's 5: a burst of browsers, or a
+    #: server thread held up a moment on a busy machine, had the 7th connection's SYN dropped and it retried a second
+    #: later, or timed out)
+    request_queue_size = 128
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

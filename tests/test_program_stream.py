@@ -1,26 +1,31 @@
 """Outputs named ``.mpg``, ``.mpeg`` or ``.vob`` (MPEG program streams, where players expect MPEG-1/2 video): MPEG-2
 by default (was H.264, 28 of 30 pictures' packets without a time, played in ffplay alone), every picture timed, the
-sound copied where the format takes it as it is, else MP2; ``.vob`` a DVD's VOB (was FFmpeg's SVCD stream)."""
+sound copied where the format takes it as it is, else MP2; ``.vob`` a DVD's VOB (was FFmpeg's SVCD stream). H.264 and
+MPEG-4 part 2 asked for by name timed too; other encoders, whose pictures FFmpeg reads back from one untimed or not at
+all, refused in one line."""
 
 from __future__ import annotations
 
 import logging
 import re
+from fractions import Fraction
 
 import av
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from conftest import split_frames, write_video
 
+from roadseg.cli import segment_video_cmd
 from roadseg.pipeline import segment_video
 
 
-def _written(tmp_path, rule_onnx, name: str, audio_codec: str = "aac", frames: list | None = None,
+def _written(tmp_path, rule_onnx, name: str, audio_codec: str = "aac", frames: list | None = None, fps: int = 25,
              **kw) -> tuple[dict, list[int]]:  # fmt: skip
-    """``name`` written from a 30-picture clip (``frames``) with 1.2 s of ``audio_codec`` sound: what it holds, read
-    back, and where its packs begin."""
+    """``name`` written from a 30-picture clip (``frames``, at ``fps``) with 1.2 s of ``audio_codec`` sound: what it
+    holds, read back (``steps``: from each picture's time to the next's, as decoded), and where its packs begin."""
     frames = split_frames(30, h=96, w=128) if frames is None else frames
-    src = write_video(tmp_path / "in.mp4", frames, audio_seconds=1.2, audio_codec=audio_codec)
+    src = write_video(tmp_path / "in.mp4", frames, fps=Fraction(fps), audio_seconds=1.2, audio_codec=audio_codec)
     out = tmp_path / name
     segment_video(str(src), str(out), model=str(rule_onnx), device="cpu", quiet=True, **kw)
     with av.open(str(out)) as c:
@@ -29,7 +34,9 @@ def _written(tmp_path, rule_onnx, name: str, audio_codec: str = "aac", frames: l
         held = {"video": video.codec_context.name, "audio": [s.codec_context.name for s in c.streams.audio],
                 "untimed": sum(p.pts is None for p in packets), "bytes": sum(p.size for p in packets)}  # fmt: skip
     with av.open(str(out)) as c:
-        held["frames"] = sum(1 for _ in c.decode(video=0))
+        times = [f.time for f in c.decode(video=0)]
+    held["frames"] = len(times)
+    held["steps"] = {None if None in (a, b) else round(b - a, 3) for a, b in zip(times, times[1:])}
     return held, [m.start() for m in re.finditer(b"\x00\x00\x01\xba", out.read_bytes())]
 
 
@@ -37,7 +44,8 @@ def _written(tmp_path, rule_onnx, name: str, audio_codec: str = "aac", frames: l
 def test_a_program_stream_is_mpeg2_every_picture_timed_its_aac_sound_mp2(tmp_path, rule_onnx, name, caplog):
     with caplog.at_level(logging.WARNING, logger="roadseg"):
         held, packs = _written(tmp_path, rule_onnx, name)
-    assert held | {"bytes": 0} == {"video": "mpeg2video", "audio": ["mp2"], "untimed": 0, "frames": 30, "bytes": 0}
+    assert held | {"bytes": 0} == {"video": "mpeg2video", "audio": ["mp2"], "untimed": 0, "frames": 30, "bytes": 0,
+                                   "steps": {0.04}}  # fmt: skip
     assert "re-encoding it as mp2" in caplog.text  # (AAC: not in a program stream, said so)
     if name.endswith(".vob"):  # (a DVD's 2048-byte packs, not SVCD's 2324)
         assert packs[:4] == [0, 2048, 4096, 6144], packs[:4]
@@ -61,3 +69,31 @@ def test_crf_picks_the_program_streams_mpeg2_quantiser(tmp_path, rule_onnx):
     noisy = [np.random.default_rng(i).integers(0, 255, (96, 128, 3), np.uint8) for i in range(30)]
     fine, coarse = (_written(tmp_path, rule_onnx, f"crf{crf}.mpg", frames=noisy, crf=crf)[0]["bytes"] for crf in (10, 40))
     assert fine > 4 * coarse, (fine, coarse)
+
+
+@pytest.mark.parametrize("codec,name,fps,n,w", [
+    ("libx264", "out.mpg", 25, 30, 128), ("libx264", "out.vob", 25, 30, 128), ("libx264", "out.mpg", 1, 60, 320),
+    ("mpeg4", "out.mpg", 25, 30, 128)])  # fmt: skip
+def test_h264_or_mpeg4_asked_for_in_a_program_stream_has_every_picture_timed_in_order(tmp_path, rule_onnx, codec,
+                                                                                      name, fps, n, w):  # fmt: skip
+    """x264's H.264 with HRD timing and no B-frames, MPEG-4 part 2 on a frame clock: FFmpeg reads each picture at its
+    time, a frame step after the one before (was: H.264 28 of 30 pictures untimed, MPEG-4 27; with HRD timing but
+    B-frames, 60 pictures at 1 frame/s: one read 2 s late, after the next)."""
+    held, _ = _written(tmp_path, rule_onnx, name, frames=split_frames(n, h=w * 3 // 4, w=w), fps=fps, codec=codec,
+                       alpha=0.0)
+    assert held | {"bytes": 0} == {"video": {"libx264": "h264"}.get(codec, codec), "audio": ["mp2"], "untimed": 0,
+                                   "frames": n, "bytes": 0, "steps": {1 / fps}}  # fmt: skip
+
+
+@pytest.mark.parametrize("args,says", [(["--codec", "libx265"], "--codec libx265 cannot go into an MPEG program"),
+                                       (["--codec", "libvpx-vp9"], "--codec libvpx-vp9 cannot go into"),
+                                       (["--codec", "mjpeg"], "--codec mjpeg cannot go into"),
+                                       (["--codec", "h263p"], "--codec h263p cannot go into"),
+                                       (["--codec", "libx264", "--crf", "0"], "lossless H.264 (--crf 0) carries no")])
+def test_video_a_program_stream_cannot_time_is_refused_in_one_line(split_video, rule_onnx, tmp_path, args, says):
+    """(was: each written without a word: HEVC 28 of 30 pictures untimed, VP9 and MJPEG read back as no picture at all,
+    H.263 as a raw H.263 file without its sound, lossless H.264 27 of 30 untimed)"""
+    out = tmp_path / "o.mpg"
+    r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(out), "--model", str(rule_onnx), *args])
+    assert r.exit_code == 1 and says in r.output and ".mkv" in r.output and r.output.count("\n") == 1, r.output
+    assert not out.exists() and not list(tmp_path.glob("*.part-*"))

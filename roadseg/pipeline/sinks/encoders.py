@@ -18,6 +18,7 @@ import av.filter
 from av.video.reformatter import ColorRange, Colorspace
 
 from roadseg.errors import SinkError
+from roadseg.pipeline.sinks.formats import PROGRAM_STREAM_ENCODERS, PROGRAM_STREAMS
 
 HARDWARE_ENCODERS = ("_nvenc", "_qsv", "_vaapi", "_amf", "_videotoolbox")
 
@@ -61,6 +62,22 @@ def default_encoders(suffix: str) -> tuple[str | None, ...]:
     (('mpeg2video', None), ('libx264', None), ('libx264', None))
     """
     return ("mpeg2video" if suffix.lower() in PROGRAM_STREAM_ENDINGS else "libx264", None)
+
+
+def check_program_stream(encoder: str, format_name: str, shown: str) -> None:
+    """:class:`SinkError` in one line where ``encoder``'s video goes into an MPEG program stream (``format_name``, one
+    of :data:`~roadseg.pipeline.sinks.formats.PROGRAM_STREAMS`) that FFmpeg reads back without its pictures' times
+    or not at all (:data:`~roadseg.pipeline.sinks.formats.PROGRAM_STREAM_ENCODERS`; was: written without a word).
+
+    >>> check_program_stream("libx264", "mpeg", "o.mpg")  # (x264's H.264 goes in timed: nothing said)
+    >>> check_program_stream("libx265", "vob", "o.vob")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    roadseg.errors.SinkError: --codec libx265 cannot go into an MPEG program stream (o.vob): FFmpeg reads hevc's ...
+    """
+    if format_name in PROGRAM_STREAMS and encoder not in PROGRAM_STREAM_ENCODERS:
+        raise SinkError(f"--codec {encoder} cannot go into an MPEG program stream ({shown}): FFmpeg reads "
+                        f"{av.Codec(encoder, 'w').canonical_name}'s pictures back from it without their times or "
+                        "not at all; .mkv holds it (a program stream holds MPEG-1/2, mpeg4 or libx264)")  # fmt: skip
 
 
 def encoder_name(codec: str) -> str | None:

@@ -27,9 +27,26 @@ LIVE_PIPE = {"flush_packets": "1", "cluster_time_limit": "0", "max_interleave_de
 #: frame step later (its parser's guess; MPEG-4 part 2 and MJPEG at their place) unless the stream carries HRD timing,
 #: which x264 writes there (:func:`~roadseg.pipeline.sinks.hrd.hrd_params`: at the level it marks without it)
 NO_AUDIO_OFFSET = frozenset({"avi"})
+#: FFmpeg's MPEG program stream muxers (``.mpg``/``.mpeg``: ``mpeg``; ``.vob``: ``vob``; ``.dvd``: ``dvd``; ``svcd``,
+#: ``vcd``). Their PES packets carry the time of the first picture that begins in them only: a pack of 2048 bytes holds
+#: several small pictures, the others untimed, which FFmpeg times again from MPEG-1/2's and MPEG-4 part 2's frame rate
+#: (on a frame clock) and from H.264's HRD timing, never from HEVC's (:data:`PROGRAM_STREAM_ENCODERS`)
+PROGRAM_STREAMS = frozenset({"mpeg", "vob", "dvd", "svcd", "vcd"})
+#: The encoders whose every picture FFmpeg (8.1, PyAV) reads back from a program stream with its time, in order:
+#: MPEG-1/2, MPEG-4 part 2 (on a frame clock: on an mp4's 1/12800, 27 of 30 pictures read untimed) and x264's H.264
+#: with HRD timing and no B-frames (:data:`HRD_TIMED`, :data:`NO_REORDER_FORMATS`; without, 28 of 30 untimed, its
+#: length read as 0.02 s; with B-frames, at 1 frame/s a picture read after the next, 2 s late). Measured on a
+#: 30-picture 128x96 clip, every other encoder's video came out unreadable or wrong: x265's HEVC 28 of 30 untimed with
+#: any option (``bframes=0``, ``hrd=1``: FFmpeg never times HEVC again), VP8, VP9, AV1, MJPEG, FFV1, ProRes, PNG, GIF,
+#: raw video and MS-MPEG4 read back as no picture at all, H.263 as a raw H.263 file without its sound
+PROGRAM_STREAM_ENCODERS = frozenset({"mpeg1video", "mpeg2video", "mpeg4", "libx264"})
+#: formats where FFmpeg reads an H.264 picture at its time only from the HRD timing x264 writes (an AVI: a frame step
+#: late without it; a program stream: untimed, :data:`PROGRAM_STREAMS`)
+HRD_TIMED = frozenset({"avi", *PROGRAM_STREAMS})
 #: formats that keep no picture's time, only its place (AVI: its chunk; MXF: its edit unit), where FFmpeg reads H.264's
-#: B-frames timed out of order (an AVI's first pictures at 0.04, 0.16, 0.12, 0.2 s): x264 writes none there
-NO_REORDER_FORMATS = frozenset({"avi", "mxf", "mxf_d10", "mxf_opatom"})
+#: B-frames timed out of order (an AVI's first pictures at 0.04, 0.16, 0.12, 0.2 s), and program streams, where it reads
+#: x264's B-frames out of place (at 1 frame/s the 12th picture at 18.5 s, after the 13th): x264 writes none there
+NO_REORDER_FORMATS = frozenset({"avi", "mxf", "mxf_d10", "mxf_opatom", *PROGRAM_STREAMS})
 #: Formats an output is written in where FFmpeg's guess from its name's ending is not the one its players expect:
 #: ``.vob`` is a DVD's VOB (FFmpeg's ``vob`` muxer, 2048-byte packs), not the SVCD stream of 2324-byte packs that FFmpeg
 #: took it for (its ``svcd`` muxer, the first that names ``vob``)

@@ -21,6 +21,7 @@ from roadseg.pipeline.sinks.audio import AudioRemux, is_disk_error, write_error
 from roadseg.pipeline.sinks.base import FASTSTART, VIDEO_ENDINGS
 from roadseg.pipeline.sinks.encoders import (
     FramePalette,
+    check_program_stream,
     default_encoders,
     encoder_name,
     encoder_options,
@@ -30,9 +31,11 @@ from roadseg.pipeline.sinks.encoders import (
 )
 from roadseg.pipeline.sinks.formats import (
     ENDING_FORMATS,
+    HRD_TIMED,
     HVC1_FORMATS,
     NO_AUDIO_OFFSET,
     NO_REORDER_FORMATS,
+    PROGRAM_STREAMS,
     apple_keys,
     live_pipe_options,
 )
@@ -164,6 +167,7 @@ class Opening:
         ``_reformatter``, ``_palette``)."""
         self.encoder = encoder or self.container.default_video_codec
         named = encoder_name(self.encoder) or self.encoder
+        check_program_stream(named, self.container.format.name, self.shown)
         tb = live_time_base(named in SHORT_CLOCK_ENCODERS) if self.wall_clock else self.time_base
         # (an encoder or muxer with a frame clock: written at the input's pictures' rate, or the nearest it takes;
         # any other keeps the input's timestamps, at its stated rate)
@@ -190,7 +194,8 @@ class Opening:
 
     def _set_encoder(self) -> None:
         """The encoder's options: quality and speed, and what a live pipe, MXF, a format that cannot reorder
-        pictures, an AVI (H.264's HRD timing: :func:`~roadseg.pipeline.sinks.hrd.hrd_params`) or SVT-AV1 needs."""
+        pictures, an AVI or a program stream (H.264's HRD timing: :func:`~roadseg.pipeline.sinks.hrd.hrd_params`) or
+        SVT-AV1 needs."""
         self.stream.options = encoder_options(self.encoder, self.crf, self.preset)
         if self._live_pipe() and self.encoder in ("libx264", "libx265"):
             self.stream.options["tune"] = "zerolatency"  # each picture's packet out as it goes in (see LIVE_PIPE)
@@ -198,9 +203,12 @@ class Opening:
             self.stream.options["g"] = str(min(120, max(1, round(2 * self.fps))))  # MXF: B-frames within 128
         if self.container.format.name in NO_REORDER_FORMATS and self.encoder == "libx264":
             self.stream.options["bf"] = "0"
-        if self.container.format.name in NO_AUDIO_OFFSET and self.encoder == "libx264":  # (read at its place)
+        if self.container.format.name in HRD_TIMED and self.encoder == "libx264":  # (read at its place, timed)
             self.stream.options["x264-params"] = hrd_params(self.stream.options, self.out_w, self.out_h, self.fps,
                                                             self.stream.pix_fmt)  # fmt: skip
+            if read_late(self.stream.options) and self.container.format.name in PROGRAM_STREAMS:
+                raise SinkError(f"lossless H.264 (--crf 0) carries no HRD timing, so FFmpeg reads most of its pictures "
+                                f"in {self.shown} without their times; use .mkv, or --crf 1 for it timed")  # fmt: skip
             if read_late(self.stream.options) and not self._told_late:  # (told once, whatever is tried)
                 self._told_late = True
                 log.warning("lossless H.264 (--crf 0) carries no HRD timing in %s: players read each picture a frame "

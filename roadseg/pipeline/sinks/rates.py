@@ -12,14 +12,16 @@ from fractions import Fraction
 
 import av
 
+from roadseg.pipeline.sinks.formats import PROGRAM_STREAMS
 from roadseg.pipeline.sinks.routes import COUNTED
 
 #: Encoders and containers that keep a constant frame rate and take their clock from it (MPEG-1/2 know
-#: only the standard rates; AVI counts frames, and so does MXF, :data:`COUNTED`): their frames are timed at 1/fps, not
+#: only the standard rates; AVI counts frames, and so does MXF, :data:`COUNTED`; a program stream's untimed pictures are
+#: read on it, :data:`~roadseg.pipeline.sinks.formats.PROGRAM_STREAMS`): their frames are timed at 1/fps, not
 #: on the input's clock (1/90000 of a transport stream, 1/1000 of Matroska); MPEG-4 part 2 so only where that clock
 #: is finer than its 16 bits hold
 FRAME_CLOCK_ENCODERS = frozenset({"mpeg1video", "mpeg2video", "h263", "h263p"})
-FRAME_CLOCK_FORMATS = frozenset({"avi", *COUNTED})
+FRAME_CLOCK_FORMATS = frozenset({"avi", *COUNTED, *PROGRAM_STREAMS})
 SHORT_CLOCK_ENCODERS = frozenset({"mpeg4", "msmpeg4", "msmpeg4v2"})  # (on 1/fps only where the clock is finer than 1/65535)
 
 

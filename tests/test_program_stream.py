@@ -49,6 +49,8 @@ def test_a_program_stream_is_mpeg2_every_picture_timed_its_aac_sound_mp2(tmp_pat
     assert "re-encoding it as mp2" in caplog.text  # (AAC: not in a program stream, said so)
     if name.endswith(".vob"):  # (a DVD's 2048-byte packs, not SVCD's 2324)
         assert packs[:4] == [0, 2048, 4096, 6144], packs[:4]
+    # (128x96: no DVD holds it, said so; written without a DVD's rate limits)
+    assert ("128x96 is not a DVD's picture size" in caplog.text) == name.endswith(".vob"), caplog.text
 
 
 @pytest.mark.parametrize("codec", ["mp2", "ac3"])
@@ -97,3 +99,35 @@ def test_video_a_program_stream_cannot_time_is_refused_in_one_line(split_video, 
     r = CliRunner().invoke(segment_video_cmd, [str(split_video), "-o", str(out), "--model", str(rule_onnx), *args])
     assert r.exit_code == 1 and says in r.output and ".mkv" in r.output and r.output.count("\n") == 1, r.output
     assert not out.exists() and not list(tmp_path.glob("*.part-*"))
+
+
+def _dvd_held(path) -> dict:
+    """What a strict DVD player checks of a program stream: the mux rates its packs state (bits/s), and by how many bits
+    its video overruns the decoder's buffer at most: the most any run of pictures needs beyond what 9 Mb/s brings in
+    their time (a DVD's buffer holds 1835008 bits)."""
+    data, rates = path.read_bytes(), set()
+    for at in (m.start() + 4 for m in re.finditer(b"\x00\x00\x01\xba", data)):  # (MPEG-2's pack header, or MPEG-1's)
+        rates.add(int.from_bytes(data[at + 6:at + 9]) >> 2 if data[at] >> 6 == 1 else
+                  int.from_bytes(data[at + 5:at + 8]) >> 1 & 0x3FFFFF)  # fmt: skip
+    with av.open(str(path)) as c:
+        video = c.streams.video[0]
+        fps, bits = video.average_rate, [p.size * 8 for p in c.demux(video) if p.size]
+    n = len(bits)
+    need = max(sum(bits[i:j]) - 9_000_000 * (j - i) / fps for i in range(n) for j in range(i + 1, n + 1))
+    return {"mux_rates": {r * 400 for r in rates}, "overrun": need, "mbps": sum(bits) * fps / len(bits) / 1e6}
+
+
+@pytest.mark.parametrize("w,h,fps", [(720, 576, 25), (720, 480, Fraction(30000, 1001))])
+def test_a_vob_of_a_dvds_size_keeps_to_a_dvds_rate_limits(tmp_path, rule_onnx, w, h, fps):
+    """A noisy clip's MPEG-2 in a .vob at a DVD's size goes through a DVD player's 224 KiB buffer at 9 Mb/s, in
+    packs multiplexed at 10.08 Mb/s (FFmpeg's ``-target dvd``); was 24.8 Mb/s, overrunning that buffer by 13-16 Mbit,
+    its packs stating 441 Mb/s. The same clip in a .mpg keeps FFmpeg's defaults."""
+    rng = np.random.default_rng(0)
+    ramp = np.linspace(0, 200, w, dtype=np.float32)[None, :, None]
+    noisy = [np.clip(ramp + rng.normal(0, 25, (h, w, 3)), 0, 255).astype(np.uint8) for _ in range(25)]
+    src = write_video(tmp_path / "in.mkv", noisy, fps=Fraction(fps), codec="ffv1", audio_seconds=1.0)
+    for name in ("o.vob", "o.mpg"):
+        segment_video(str(src), str(tmp_path / name), model=str(rule_onnx), device="cpu", quiet=True, alpha=0.0)
+    dvd, mpg = _dvd_held(tmp_path / "o.vob"), _dvd_held(tmp_path / "o.mpg")
+    assert dvd["mux_rates"] == {10_080_000} and dvd["overrun"] <= 1835008, dvd
+    assert 10_080_000 not in mpg["mux_rates"] and mpg["overrun"] > 1835008, mpg  # (the .mpg's own: untouched)

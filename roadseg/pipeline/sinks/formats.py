@@ -47,6 +47,18 @@ HRD_TIMED = frozenset({"avi", *PROGRAM_STREAMS})
 #: B-frames timed out of order (an AVI's first pictures at 0.04, 0.16, 0.12, 0.2 s), and program streams, where it reads
 #: x264's B-frames out of place (at 1 frame/s the 12th picture at 18.5 s, after the 13th): x264 writes none there
 NO_REORDER_FORMATS = frozenset({"avi", "mxf", "mxf_d10", "mxf_opatom", *PROGRAM_STREAMS})
+#: What a strict DVD player takes, as FFmpeg's ``-target dvd`` sets it (fftools/ffmpeg_opt.c): MPEG video of 6 Mb/s on
+#: average and 9 Mb/s at most through the decoder's 224 KiB buffer (1835008 bits), in 2048-byte packs multiplexed at
+#: 10.08 Mb/s. Without them a noisy 720x576 clip's MPEG-2 came to 15.3 Mb/s (16.7 in its busiest second; 40 of 50
+#: pictures more than that buffer held), its packs stating a mux rate of 441 Mb/s, and FFmpeg said "VBV buffer size
+#: not set, using default size of 230KB"
+DVD_VIDEO = {"b": "6000000", "maxrate": "9000000", "minrate": "0", "bufsize": "1835008"}
+DVD_MUX = {"muxrate": "10080000", "packetsize": "2048"}
+#: The formats written for a DVD (``.vob``, ``.dvd``) and the picture sizes DVD-Video holds (PAL's and NTSC's full,
+#: 704-wide, half and SIF pictures): another size is written without :data:`DVD_VIDEO`, which a DVD player would not
+#: play whatever its rate, and whose 9 Mb/s would cap a 1080p picture's quality for nothing
+DVD_FORMATS = frozenset({"vob", "dvd"})
+DVD_SIZES = frozenset({(720, 576), (704, 576), (352, 576), (352, 288), (720, 480), (704, 480), (352, 480), (352, 240)})
 #: Formats an output is written in where FFmpeg's guess from its name's ending is not the one its players expect:
 #: ``.vob`` is a DVD's VOB (FFmpeg's ``vob`` muxer, 2048-byte packs), not the SVCD stream of 2324-byte packs that FFmpeg
 #: took it for (its ``svcd`` muxer, the first that names ``vob``)

@@ -30,6 +30,10 @@ from roadseg.pipeline.sinks.encoders import (
     tag_colour,
 )
 from roadseg.pipeline.sinks.formats import (
+    DVD_FORMATS,
+    DVD_MUX,
+    DVD_SIZES,
+    DVD_VIDEO,
     ENDING_FORMATS,
     HRD_TIMED,
     HVC1_FORMATS,
@@ -72,6 +76,7 @@ class Opening:
         """
         self._routes = None  # how the audio goes in: worked out (and told) once, whatever is tried
         self._told_late = False  # (an AVI's lossless H.264 read a frame late: told once)
+        self._told_dvd = False  # (a .vob of a size no DVD holds: told once)
         first = None
         for encoder in (self.codec,) if self.codec else default_encoders(self.path.suffix):  # None: the container's own
             if encoder is None and first and encoder_name(self.container.default_video_codec) == first[0]:
@@ -214,8 +219,22 @@ class Opening:
                 log.warning("lossless H.264 (--crf 0) carries no HRD timing in %s: players read each picture a frame "
                             "(%.3g s) late; use .mkv or .mp4, or --crf 1 for it at its place", self.shown,
                             1 / self.fps)  # fmt: skip
+        if self.container.format.name in DVD_FORMATS and self.encoder in ("mpeg1video", "mpeg2video"):
+            self._limit_for_dvd()
         if self.encoder == "libsvtav1":
             os.environ.setdefault("SVT_LOG", "1")  # errors only: SVT-AV1 prints a banner of some 40 lines
+
+    def _limit_for_dvd(self) -> None:
+        """A DVD's limits (:data:`~roadseg.pipeline.sinks.formats.DVD_VIDEO`, ``DVD_MUX``) on MPEG video in a .vob of
+        a DVD's picture size: its quantiser the one ``--crf`` picks at best, raised where a picture would not fit. A
+        size no DVD holds is written without them, said once (:data:`~roadseg.pipeline.sinks.formats.DVD_SIZES`)."""
+        if (self.out_w, self.out_h) in DVD_SIZES:
+            self.stream.options.update(DVD_VIDEO, qmax="31")
+            self.container.options.update(DVD_MUX)
+        elif not self._told_dvd:
+            self._told_dvd = True
+            log.warning("%s: %dx%d is not a DVD's picture size (720x576 or 720x480 ...): DVD players will not play it; "
+                        "written without a DVD's rate limits", self.shown, self.out_w, self.out_h)  # fmt: skip
 
     def _live_pipe(self) -> bool:
         """Whether this is a live recording into a pipe a player reads as it is written: standard output, or a named

@@ -32,7 +32,6 @@ import threading
 import time
 from collections.abc import Callable
 from fractions import Fraction
-from http.server import BaseHTTPRequestHandler
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
@@ -44,7 +43,7 @@ from roadseg.pipeline.overlay import draw_stale
 from roadseg.pipeline.runner import spawn
 from roadseg.pipeline.sinks.addresses import bind_hint, in_url, where
 from roadseg.pipeline.sinks.base import Sink
-from roadseg.pipeline.sinks.httpd import Http, Http6
+from roadseg.pipeline.sinks.httpd import Handler, Http, Http6
 from roadseg.pipeline.sinks.page import PAGE
 from roadseg.pipeline.sinks.parts import BOUNDARY, UNSENT, VIEW_HEAD, Picture, part, unsent_at_most
 from roadseg.pipeline.sinks.shown import Figures, as_shown
@@ -76,7 +75,7 @@ class _Latest(NamedTuple):
         return as_shown(self.image, self.sample_aspect, self.figures)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(Handler):
     """One browser's requests: the page, the figures, or the MJPEG stream of ``self.server.mjpeg``."""
 
     timeout = 10  # a client that stops reading is dropped, not waited on forever

@@ -1,11 +1,13 @@
 """The browser view's server under connections that never send a request (a broken or hostile client, a port scanner)
-or send half of one, and more clients than it serves: its threads stay bounded (:data:`~.httpd.CLIENTS`), the
+or send it a byte at a time, and more clients than it serves: its threads stay bounded (:data:`~.httpd.CLIENTS`), the
 browsers watching keep their stream, a browser coming then is served, one past the cap of browsers that all sent
-their requests is answered ``503`` at once, and closing the server ends it all. Asserted on what each client got
+their requests is answered ``503`` at once, a request that does not come whole within
+:data:`~.httpd.HEADER_TIMEOUT` s is dropped, and closing the server ends it all. Asserted on what each client got
 and on the server's threads: timings only as generous bounds."""
 
 from __future__ import annotations
 
+import select
 import socket
 import threading
 import time
@@ -14,6 +16,7 @@ import urllib.request
 import numpy as np
 import pytest
 
+from roadseg.pipeline.sinks import httpd
 from roadseg.pipeline.sinks.httpd import CLIENTS
 from roadseg.pipeline.sinks.server import MjpegServer
 
@@ -133,3 +136,25 @@ def test_a_connection_past_the_cap_of_watching_browsers_is_answered_busy_at_once
     for sock in watching:
         with sock:
             _pictures(sock, 2)
+
+
+@pytest.mark.timeout(30)
+def test_a_request_that_does_not_come_whole_within_its_time_is_dropped(server, monkeypatch):
+    """A request sent a byte every 0.1 s, and a connection that sends nothing, are closed once HEADER_TIMEOUT s have
+    passed since they came, whole or not (was: each read waited 10 s, so a trickle was served, however long it took); a
+    request that comes whole within it is answered."""
+    monkeypatch.setattr(httpd, "HEADER_TIMEOUT", 0.5, raising=False)
+    request = b"GET /stats.json HTTP/1.0\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as slow, \
+            socket.create_connection(("127.0.0.1", server.port), timeout=10) as silent:  # fmt: skip
+        came = time.monotonic()
+        for byte in request:  # (a byte each 0.1 s: 2.8 s in all, unless the server ends it first)
+            slow.sendall(bytes([byte]))
+            if select.select([slow], [], [], 0.1)[0]:
+                break
+        assert _ended(slow) and _ended(silent)
+        assert time.monotonic() - came < 2, "a request that came a byte at a time was waited for"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as prompt:
+        time.sleep(0.3)
+        prompt.sendall(request)
+        assert prompt.recv(65536).startswith(b"HTTP/1.0 200 OK")

@@ -1,7 +1,8 @@
 """The browser view's HTTP server (:mod:`~roadseg.pipeline.sinks.server`): a thread for each browser's connection,
 kept with it, so that closing the server ends them all (:meth:`Http.end_clients`); at most :data:`CLIENTS` of them, a
 connection that has not sent its request yet dropped for a new one there, one more answered ``503`` by the server's
-thread, which never waits (:meth:`Http.process_request`).
+thread, which never waits (:meth:`Http.process_request`); each given :data:`HEADER_TIMEOUT` s to send its request
+(:class:`Handler`).
 
 Example:
     >>> from http.server import BaseHTTPRequestHandler
@@ -13,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import io
 import socket
 import sys
 import threading
@@ -25,6 +27,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 #: 25 frames/s) are ~160 MB/s, past a gigabit LAN already. Threads that were dropped and are ending come on top,
 #: never past twice as many in all
 CLIENTS = 64
+#: seconds a connection has to send its request line and headers, all of them (was: 10 s for each read, so one that
+#: sent nothing held its thread 10 s, and one that sent a byte every 9 s for ever). A browser sends its request as
+#: soon as it has connected: it comes within a round trip (under a millisecond here, some on a LAN, a second on a
+#: bad mobile link); a connection a browser opens ahead and leaves unused, closed, is opened again when it is needed
+HEADER_TIMEOUT = 5.0
 #: what a connection past :data:`CLIENTS` that all sent their requests is sent before it is closed: the page says "no
 #: answer" and asks again, a monitor or ``curl`` is told why (a connection closed unanswered reads as an empty reply)
 BUSY = (b"HTTP/1.0 503 Service Unavailable\r\nRetry-After: 2\r\nContent-Type: text/plain\r\nContent-Length: 38\r\n"
@@ -120,14 +127,40 @@ class Http(ThreadingHTTPServer):
 
 
 class Handler(BaseHTTPRequestHandler):
-    """A connection's handler that tells its :class:`Http` once its request line and headers are read
-    (:meth:`Http.heard`)."""
+    """A connection's handler whose request line and headers must come within :data:`HEADER_TIMEOUT` s of its
+    start, all of them (:class:`_Head`), its :class:`Http` told once they have (:meth:`Http.heard`); its other reads
+    and its writes each wait ``timeout`` s, as ``StreamRequestHandler``'s."""
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()  # (the socket's own reader: left open, it would keep the socket open past its close)
+        self.rfile = io.BufferedReader(_Head(self.connection, time.monotonic() + HEADER_TIMEOUT))
 
     def parse_request(self) -> bool:
         try:
             return super().parse_request()
-        finally:
+        finally:  # (the head is read: the answer's writes wait as long as any)
+            self.rfile.raw.deadline = None
+            self.connection.settimeout(self.timeout)
             self.server.heard()
+
+
+class _Head(io.RawIOBase):
+    """A connection's reads, that end in ``TimeoutError`` once ``deadline`` (``time.monotonic()``) has passed (each
+    read waits what is left of it); ``deadline`` None: each waits the socket's timeout."""
+
+    def __init__(self, sock: socket.socket, deadline: float | None) -> None:
+        self._sock, self.deadline = sock, deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.deadline is not None:
+            if (left := self.deadline - time.monotonic()) <= 0:
+                raise TimeoutError(f"no request within {HEADER_TIMEOUT:g} s")
+            self._sock.settimeout(left)
+        return self._sock.recv_into(buffer)
 
 
 class Http6(Http):

@@ -78,7 +78,7 @@ class _Latest(NamedTuple):
 class _Handler(Handler):
     """One browser's requests: the page, the figures, or the MJPEG stream of ``self.server.mjpeg``."""
 
-    timeout = 10  # a client that stops reading is dropped, not waited on forever
+    timeout = 10  # a client that stops reading is dropped, not waited on forever (its request: httpd.HEADER_TIMEOUT)
 
     def log_message(self, *args) -> None:  # keep the terminal for the progress line
         return None

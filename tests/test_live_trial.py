@@ -152,6 +152,15 @@ def test_the_browser_view_opens_its_picture_again_when_its_run_answers_again(tmp
     assert 'src="/view.mjpg?' in dom and "5.0 frames/s" in dom
 
 
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is installed by .ci/run")
+def test_the_browser_view_asks_for_its_picture_again_when_its_stream_was_refused(tmp_path):
+    """A server full of connections answers the picture's stream 503 (httpd.CLIENTS) while its figures come: the
+    page showed no picture for good, its figures going on as if all were well."""
+    dom = _view(type("Full", (RunGone,), {"silent": 0}), tmp_path / "profile")
+    assert 'src="/view.mjpg?' in dom and "5.0 frames/s" in dom
+
+
 @pytest.mark.timeout(30)
 def test_each_picture_of_the_stream_says_when_its_frame_was_captured(caplog):
     """The latency a browser or a robot's client sees (capture to picture received) could not be measured: the

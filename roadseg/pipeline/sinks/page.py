@@ -1,6 +1,8 @@
 """The browser view's page (``--serve``'s ``/``): the live picture, the legend (``{legend}``) and the figures of
 ``/stats.json``, asked for twice a second: frames/s (none in the run's first second) and latency over the last
-second, the frames shown and dropped; it says when the source sends no new picture and when the run stops answering.
+second, the frames shown and dropped; it says when the source sends no new picture and when the run stops answering,
+and asks for its picture again when the run answers again or when its stream was refused (a server full:
+:data:`~roadseg.pipeline.sinks.httpd.CLIENTS`).
 
 Example:
     >>> "/stats.json" in PAGE.format(legend="")
@@ -18,6 +20,8 @@ PAGE = """<!doctype html>
 const view = document.getElementById('view');
 view.addEventListener('load', () => {{ view.dataset.loaded = '1'; }});
 let lost = false;  // (the run stopped answering: its picture is opened again once it answers)
+let refused = 0;  // (when the picture's stream was refused, a 503 of a server full: asked again 2 s on)
+view.addEventListener('error', () => {{ refused = Date.now(); }});
 let frames = -1, since = Date.now();  // (the count last seen, and since when: a source silent 3 s is said so)
 async function poll() {{
   try {{
@@ -33,7 +37,9 @@ async function poll() {{
       + `run's terminal says whether it reconnects)` : s.fps === null ? lat : `${{s.fps.toFixed(1)}} frames/s, ${{lat}}`;
     document.getElementById('stats').textContent = `${{rate}}, ${{s.frames}} frames shown, ${{s.dropped}} dropped`;
     document.body.dataset.frames = s.frames;
-    if (lost) {{ lost = false; view.src = '/view.mjpg?' + Date.now(); }}
+    if (lost || (refused && Date.now() - refused >= 2000)) {{
+      lost = false; refused = 0; view.src = '/view.mjpg?' + Date.now();
+    }}
   }} catch (e) {{
     lost = true;
     document.getElementById('stats').textContent =

@@ -1,8 +1,8 @@
 """Outputs named ``.mpg``, ``.mpeg`` or ``.vob`` (MPEG program streams, where players expect MPEG-1/2 video): MPEG-2
 by default (was H.264, 28 of 30 pictures' packets without a time, played in ffplay alone), every picture timed, the
-sound copied where the format takes it as it is, else MP2; ``.vob`` a DVD's VOB (was FFmpeg's SVCD stream). H.264 and
-MPEG-4 part 2 asked for by name timed too; other encoders, whose pictures FFmpeg reads back from one untimed or not at
-all, refused in one line."""
+sound copied where the format takes it as it is, else MP2; ``.vob`` a DVD's VOB (was FFmpeg's SVCD stream), its sound
+AC-3 at 48 kHz (was MP2 at the input's rate). H.264 and MPEG-4 part 2 asked for by name timed too; other encoders, whose
+pictures FFmpeg reads back from one untimed or not at all, refused in one line."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import av
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import split_frames, write_video
+from conftest import encode_pictures, split_frames, write_video
 
 from roadseg.cli import segment_video_cmd
 from roadseg.pipeline import segment_video
@@ -42,11 +42,12 @@ def _written(tmp_path, rule_onnx, name: str, audio_codec: str = "aac", frames: l
 
 @pytest.mark.parametrize("name", ["out.mpg", "out.MPEG", "out.vob"])
 def test_a_program_stream_is_mpeg2_every_picture_timed_its_aac_sound_mp2(tmp_path, rule_onnx, name, caplog):
+    sound = "ac3" if name.endswith(".vob") else "mp2"  # (a DVD's: AC-3, below)
     with caplog.at_level(logging.WARNING, logger="roadseg"):
         held, packs = _written(tmp_path, rule_onnx, name)
-    assert held | {"bytes": 0} == {"video": "mpeg2video", "audio": ["mp2"], "untimed": 0, "frames": 30, "bytes": 0,
+    assert held | {"bytes": 0} == {"video": "mpeg2video", "audio": [sound], "untimed": 0, "frames": 30, "bytes": 0,
                                    "steps": {0.04}}  # fmt: skip
-    assert "re-encoding it as mp2" in caplog.text  # (AAC: not in a program stream, said so)
+    assert f"re-encoding it as {sound}" in caplog.text  # (AAC: not in a program stream, said so)
     if name.endswith(".vob"):  # (a DVD's 2048-byte packs, not SVCD's 2324)
         assert packs[:4] == [0, 2048, 4096, 6144], packs[:4]
     # (128x96: no DVD holds it, said so; written without a DVD's rate limits)
@@ -83,7 +84,8 @@ def test_h264_or_mpeg4_asked_for_in_a_program_stream_has_every_picture_timed_in_
     B-frames, 60 pictures at 1 frame/s: one read 2 s late, after the next)."""
     held, _ = _written(tmp_path, rule_onnx, name, frames=split_frames(n, h=w * 3 // 4, w=w), fps=fps, codec=codec,
                        alpha=0.0)
-    assert held | {"bytes": 0} == {"video": {"libx264": "h264"}.get(codec, codec), "audio": ["mp2"], "untimed": 0,
+    assert held | {"bytes": 0} == {"video": {"libx264": "h264"}.get(codec, codec), "audio": [
+        "ac3" if name.endswith(".vob") else "mp2"], "untimed": 0,
                                    "frames": n, "bytes": 0, "steps": {1 / fps}}  # fmt: skip
 
 
@@ -131,3 +133,96 @@ def test_a_vob_of_a_dvds_size_keeps_to_a_dvds_rate_limits(tmp_path, rule_onnx, w
     dvd, mpg = _dvd_held(tmp_path / "o.vob"), _dvd_held(tmp_path / "o.mpg")
     assert dvd["mux_rates"] == {10_080_000} and dvd["overrun"] <= 1835008, dvd
     assert 10_080_000 not in mpg["mux_rates"] and mpg["overrun"] > 1835008, mpg  # (the .mpg's own: untouched)
+
+
+def _sounds(path) -> list[dict]:
+    """Each audio stream of ``path`` read back: codec, rate, layout, bit rate, where its first sound lies from the first
+    picture (seconds) and how long it plays."""
+    with av.open(str(path)) as c:
+        first_picture = next(c.decode(video=0)).time
+    with av.open(str(path)) as c:
+        held = []
+        for a in c.streams.audio:
+            c.seek(0)
+            frames = list(c.decode(a))
+            held.append({"codec": a.codec_context.name, "rate": a.codec_context.sample_rate,
+                         "layout": a.codec_context.layout.name, "kbps": (a.codec_context.bit_rate or 0) // 1000,
+                         "offset": round(frames[0].time - first_picture, 3),
+                         "seconds": sum(f.samples for f in frames) / frames[0].sample_rate})  # fmt: skip
+    return held
+
+
+@pytest.mark.parametrize("codec,rate", [("aac", 44100), ("ac3", 44100), ("aac", 8000)])
+def test_sound_in_a_vob_is_ac3_at_48khz_in_step_with_its_pictures(tmp_path, rule_onnx, codec, rate, caplog):
+    """A DVD player plays AC-3 (or LPCM) at 48 kHz, as FFmpeg's ``-target dvd`` writes it: 448 kb/s. Was: MP2 (no NTSC
+    player's) at the input's rate (44.1 kHz, which no DVD holds), AC-3 at 44.1 kHz copied. Its first sound lies where the
+    input's does, but for the AC-3 encoder's 256 samples of delay (5 ms), and it lasts as long."""
+    src = write_video(tmp_path / "in.mp4", split_frames(30, h=96, w=128), audio_seconds=1.2, audio_codec=codec,
+                      audio_rate=rate)  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="roadseg"):
+        segment_video(str(src), str(tmp_path / "o.vob"), model=str(rule_onnx), device="cpu", quiet=True)
+    (held,), (source,) = _sounds(tmp_path / "o.vob"), _sounds(src)
+    assert held | {"offset": 0, "seconds": 0} == {"codec": "ac3", "rate": 48000, "layout": "mono", "kbps": 448,
+                                                  "offset": 0, "seconds": 0}, held  # fmt: skip
+    assert -0.006 <= held["offset"] - source["offset"] <= 0 and abs(held["seconds"] - source["seconds"]) < 0.033, held
+    said = f"audio stream #1 ({codec}, {rate} Hz) is not a DVD's sound; re-encoding it as ac3 at 48 kHz, 448 kb/s"
+    assert said in caplog.text, caplog.text
+
+
+def test_a_vobs_ac3_at_48khz_is_copied_beside_another_sound_made_so(tmp_path, rule_onnx, caplog):
+    """Two sounds (AC-3 at 48 kHz, AAC at 44.1 kHz from 0.3 s): both kept, in their order, the AC-3 packet for packet,
+    the AAC where it began (was: as MP2 at 44.1 kHz)."""
+    src = tmp_path / "in.mp4"
+    with av.open(str(src), "w") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 128, 96, "yuv420p"
+        sounds = [out.add_stream(codec, rate=rate) for codec, rate in (("ac3", 48000), ("aac", 44100))]
+        encode_pictures(out, video, split_frames(30, h=96, w=128))
+        _tone(out, sounds[0], 1.2)
+        _tone(out, sounds[1], 0.9, late=0.3)
+    with caplog.at_level(logging.WARNING, logger="roadseg"):
+        segment_video(str(src), str(tmp_path / "o.vob"), model=str(rule_onnx), device="cpu", quiet=True)
+    held, source = _sounds(tmp_path / "o.vob"), _sounds(src)
+    assert [(h["codec"], h["rate"], h["kbps"]) for h in held] == [("ac3", 48000, 192), ("ac3", 48000, 448)], held
+    assert -0.006 <= held[1]["offset"] - source[1]["offset"] <= 0 and source[1]["offset"] > 0.25, (held, source)
+    assert _payloads(tmp_path / "o.vob") == _payloads(src) and caplog.text.count("not a DVD's sound") == 1, caplog.text
+
+
+@pytest.mark.parametrize("layout,kept,said", [("5.1", "5.1(side)", ""),
+                                              ("7.1", "5.1(side)", ", its 8 channels mixed down to 5.1 (ac3 takes")])
+def test_a_vobs_ac3_keeps_5_1_and_mixes_more_down_to_it(tmp_path, rule_onnx, layout, kept, said, caplog):
+    """AC-3 holds up to 5.1 (its surround channels FFmpeg names side); 7.1 goes down to 5.1, said (was: both MP2 stereo)."""
+    src = tmp_path / "in.mkv"
+    with av.open(str(src), "w") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 128, 96, "yuv420p"
+        sound = out.add_stream("pcm_s16le", rate=48000)
+        sound.layout = layout
+        encode_pictures(out, video, split_frames(10, h=96, w=128))
+        _tone(out, sound, 0.4)
+    with caplog.at_level(logging.WARNING, logger="roadseg"):
+        segment_video(str(src), str(tmp_path / "o.vob"), model=str(rule_onnx), device="cpu", quiet=True)
+    (held,) = _sounds(tmp_path / "o.vob")
+    assert (held["codec"], held["layout"]) == ("ac3", kept), held
+    assert f"re-encoding it as ac3 at 48 kHz, 448 kb/s{said}" in caplog.text, caplog.text
+
+
+def _tone(out, sound, seconds: float, late: float = 0.0) -> None:
+    """``seconds`` of a 440 Hz tone on each of ``sound``'s channels from ``late`` seconds, encoded and muxed into ``out``."""
+    rate, fmt = sound.codec_context.sample_rate, sound.codec_context.codec.audio_formats[0]
+    step, channels = sound.codec_context.frame_size or 1024, sound.codec_context.channels
+    wave = 0.3 * np.sin(2 * np.pi * 440 * np.arange(round(rate * seconds)) / rate)
+    samples = (wave * 32767).astype(np.int16)[None] if fmt.name == "s16" else wave.astype(np.float32)[None]
+    samples = np.repeat(samples, channels, 0) if fmt.is_planar else np.repeat(samples.T, channels, 1).reshape(1, -1)
+    for at in range(0, samples.shape[1] // (1 if fmt.is_planar else channels), step):
+        part = samples[:, at : at + step] if fmt.is_planar else samples[:, at * channels : (at + step) * channels]
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(part), format=fmt.name, layout=sound.layout)
+        frame.sample_rate, frame.pts, frame.time_base = rate, at + round(late * rate), Fraction(1, rate)
+        out.mux(sound.encode(frame))
+    out.mux(sound.encode(None))
+
+
+def _payloads(path) -> list[bytes]:
+    """The first audio stream's packets' bytes."""
+    with av.open(str(path)) as c:
+        return [bytes(p) for p in c.demux(c.streams.audio[0]) if p.size]

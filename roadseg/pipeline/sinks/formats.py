@@ -59,6 +59,10 @@ DVD_MUX = {"muxrate": "10080000", "packetsize": "2048"}
 #: play whatever its rate, and whose 9 Mb/s would cap a 1080p picture's quality for nothing
 DVD_FORMATS = frozenset({"vob", "dvd"})
 DVD_SIZES = frozenset({(720, 576), (704, 576), (352, 576), (352, 288), (720, 480), (704, 480), (352, 480), (352, 240)})
+#: The sound a DVD player plays, as FFmpeg's ``-target dvd`` writes it: AC-3 at 48 kHz, 448 kb/s (DVD-Video holds 48 kHz
+#: sound alone, or 96 kHz LPCM, and NTSC discs AC-3 or LPCM: MP2 is PAL's). A .vob's sound is written so whatever its
+#: picture's size; AC-3 already at 48 kHz is copied as it is. Was: MP2 at the input's rate (44.1 kHz stayed 44.1 kHz)
+DVD_AUDIO_CODEC, DVD_AUDIO_RATE, DVD_AUDIO_BITRATE = "ac3", 48000, 448000
 #: Formats an output is written in where FFmpeg's guess from its name's ending is not the one its players expect:
 #: ``.vob`` is a DVD's VOB (FFmpeg's ``vob`` muxer, 2048-byte packs), not the SVCD stream of 2324-byte packs that FFmpeg
 #: took it for (its ``svcd`` muxer, the first that names ``vob``)

@@ -6,8 +6,8 @@ output cannot carry (G.711 into mp4, AAC into webm), or would time wrong (an AVI
 :func:`~roadseg.pipeline.sinks.copytrial._timed_by_bytes`), or carries where many players do not play it (PCM, FLAC
 or Opus into mp4), is re-encoded into a codec it can (AAC, else
 Opus, else the container's own), and one line says so (MXF takes 48 kHz PCM only, filled with silence to cover the
-video: :data:`COUNTED`); a stream that can be neither copied nor decoded is left out, with one line. The remuxing
-itself: :class:`~roadseg.pipeline.sinks.audio.AudioRemux`.
+video: :data:`COUNTED`; a DVD's VOB AC-3 at 48 kHz only: :func:`_into_dvd`); a stream that can be neither copied nor
+decoded is left out, with one line. The remuxing itself: :class:`~roadseg.pipeline.sinks.audio.AudioRemux`.
 
 Example:
     >>> routes([], "mp4")
@@ -24,6 +24,7 @@ import av
 
 from roadseg.errors import reason_of
 from roadseg.pipeline.sinks.copytrial import _codec_name, _probe
+from roadseg.pipeline.sinks.formats import DVD_AUDIO_BITRATE, DVD_AUDIO_CODEC, DVD_AUDIO_RATE, DVD_FORMATS
 from roadseg.pipeline.sinks.pcm import RATE, pcm_encoder
 from roadseg.pipeline.sources.audio import ADTS_RATES, adts_framed
 from roadseg.pipeline.sources.streams import codec_of
@@ -33,6 +34,9 @@ REENCODE = ("aac", "libopus")  # tried in this order before the container's own 
 #: FFmpeg's usual layout of that many channels (``av_channel_layout_default``), which its resampler takes channels
 #: that have no names for (Matroska's PCM): re-encoded so, each stays its own (AAC band-limits an LFE channel)
 USUAL_LAYOUTS = {3: "2.1", 4: "4.0", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
+#: what an encoder that takes no layout of a stream's channels (more than it holds) mixes them down to: AC-3 (a DVD's)
+#: to 5.1, the most it holds (was: stereo, a 7.1 film's surround lost); others to stereo (:func:`channel_layout`)
+DOWNMIX = {"ac3": "5.1"}
 #: outputs that take PCM audio only as ISO PCM ('ipcm'), which many players (Firefox, QuickTime) do not play:
 #: PCM is re-encoded there, not copied (mov and mkv carry PCM as players expect)
 PCM_SHY = frozenset({"mp4", "ipod", "3gp", "3g2", "f4v", "ismv"})
@@ -63,6 +67,10 @@ def routes(streams: Sequence, format_name: str, samples: Mapping[int, av.Packet]
     if format_name in COUNTED:
         return copied, _into_pcm(streams, format_name), configs
     for stream in streams:
+        if format_name in DVD_FORMATS and not _dvd_ready(stream):
+            if (encoder := _into_dvd(stream, format_name)) is not None:
+                reencoded.append((stream, encoder))
+            continue
         if _codec_name(stream) in ISO_PCM and (encoder := _shy(stream, format_name)) is not None:
             reencoded.append((stream, encoder))  # (re-encoded whether or not it could be copied: not tried)
             continue
@@ -140,13 +148,32 @@ def _into_pcm(streams: Sequence, format_name: str) -> list[tuple[object, str]]:
     return pairs
 
 
+def _dvd_ready(stream) -> bool:
+    """Whether ``stream`` is sound a DVD player plays as it is (AC-3 at 48 kHz: :data:`~.formats.DVD_AUDIO_CODEC`)."""
+    return _codec_name(stream) == DVD_AUDIO_CODEC and stream.codec_context.sample_rate == DVD_AUDIO_RATE
+
+
+def _into_dvd(stream, format_name: str) -> str | None:
+    """The encoder ``stream`` goes into a DVD's ``format_name`` output with where it is not AC-3 at 48 kHz already
+    (FFmpeg's ``-target dvd``: was MP2 at the input's rate, which no NTSC player plays, nor any at 44.1 kHz), said in
+    one line; None, also said, where it does not decode."""
+    what = f"audio stream #{stream.index} ({_codec_name(stream)}, {stream.codec_context.sample_rate} Hz)"
+    if (encoder := _encoder_for(stream, format_name)) is None:
+        log.warning("%s is not a DVD's sound and cannot be decoded; writing the video without it", what)
+    else:
+        log.warning("%s is not a DVD's sound; re-encoding it as %s at %d kHz, %d kb/s%s", what, encoder,
+                    DVD_AUDIO_RATE // 1000, DVD_AUDIO_BITRATE // 1000, mixed_down(stream, encoder))  # fmt: skip
+    return encoder
+
+
 def _encoder_for(stream, format_name: str) -> str | None:
-    """The first audio encoder a ``format_name`` output opens with ``stream`` decodable, or None."""
+    """The first audio encoder a ``format_name`` output opens with ``stream`` decodable, or None (a DVD's: AC-3
+    alone)."""
     try:
         stream.codec_context.open(strict=False)  # a stream whose setup is damaged may not decode at all
     except Exception:  # noqa: BLE001
         return None
-    for name in REENCODE + (None,):
+    for name in (DVD_AUDIO_CODEC,) if format_name in DVD_FORMATS else REENCODE + (None,):
         try:
             with av.open(io.BytesIO(), "w", format=format_name) as probe:
                 out = add_encoded(probe, stream, name)
@@ -159,11 +186,15 @@ def _encoder_for(stream, format_name: str) -> str | None:
 
 def add_encoded(container, stream, name: str | None):
     """An audio stream of encoder ``name`` (None: the container's own) in ``container`` for ``stream``'s
-    sound: its rate where the encoder takes it (else 48 kHz), its channels as :func:`channel_layout` has them."""
+    sound: its rate where the encoder takes it (else 48 kHz), its channels as :func:`channel_layout` has them; in a
+    DVD's VOB at 48 kHz and 448 kb/s (:data:`~.formats.DVD_AUDIO_RATE`), resampled there where need be."""
     codec = av.codec.Codec(name or container.default_audio_codec, "w")
-    rate = _rate(stream, codec)
+    dvd = container.format.name in DVD_FORMATS
+    rate = DVD_AUDIO_RATE if dvd else _rate(stream, codec)
     out = container.add_stream(codec.name, rate=rate)
     out.layout = channel_layout(stream, codec, rate)
+    if dvd:
+        out.bit_rate = DVD_AUDIO_BITRATE
     return out
 
 
@@ -178,28 +209,32 @@ def _rate(stream, codec) -> int:
 
 def channel_layout(stream, codec, rate: int):
     """The channel layout encoder ``codec`` is given for ``stream``'s sound: its own where the encoder takes
-    it (5.1 stays 5.1), else mono or stereo (:func:`mixed_down` says so)."""
+    it (5.1 stays 5.1), else mono, or what it mixes down to (:data:`DOWNMIX`, stereo; :func:`mixed_down` says so)."""
     channels = stream.codec_context.channels
     # (a layout of unnamed channels, as Matroska's PCM has: taken as FFmpeg's usual one of that many)
     for layout in (stream.codec_context.layout, USUAL_LAYOUTS.get(channels)) if channels > 2 else ():
         if layout is not None and _takes_layout(codec, layout, rate):
             return layout
-    return "mono" if channels == 1 else "stereo"
+    if channels == 1:
+        return "mono"
+    down = DOWNMIX.get(codec.name, "stereo")
+    return down if channels > av.AudioLayout(down).nb_channels else "stereo"
 
 
 def mixed_down(stream, encoder: str) -> str:
-    """``, its N channels (layout) mixed down to stereo (...)`` where ``encoder`` takes no layout of
-    ``stream``'s channels (more than 8 for AAC and Opus: 5.1.4, 7.1.4), else ``""``: what the line that
-    tells of its re-encoding adds."""
+    """``, its N channels (layout) mixed down to stereo (...)`` (AC-3: to 5.1) where ``encoder`` takes no layout
+    of ``stream``'s channels (more than 8 for AAC and Opus: 5.1.4, 7.1.4; more than 6 for AC-3), else ``""``: what
+    the line that tells of its re-encoding adds."""
     channels = stream.codec_context.channels
     if channels <= 2:
         return ""
     codec = av.codec.Codec(encoder, "w")
-    if channel_layout(stream, codec, _rate(stream, codec)) != "stereo":
+    kept = channel_layout(stream, codec, _rate(stream, codec))
+    if av.AudioLayout(kept).nb_channels >= channels:
         return ""
     named = stream.codec_context.layout.name
     named = "" if named == f"{channels} channels" else f" ({named})"  # (Matroska's PCM: no names)
-    return f", its {channels} channels{named} mixed down to stereo ({encoder} takes no such layout)"
+    return f", its {channels} channels{named} mixed down to {kept} ({encoder} takes no such layout)"
 
 
 def _takes_layout(codec, layout, rate: int) -> bool:

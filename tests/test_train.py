@@ -855,8 +855,8 @@ def test_files_that_are_not_models_are_one_line_errors_in_every_model_command(tm
         (["soup", str(junk), str(junk), "-o", str(tmp_path / "s.pt"), "--data", str(data)], "cannot read ONNX model"),
         (["quantize", str(junk), "-o", str(tmp_path / "q.onnx"), "--data", str(data), "--frames", "2"],
          "cannot read ONNX model"),
-        (["train", "--data", str(data), "--init", str(junk), "--out", str(tmp_path / "run"), "--epochs", "1"],
-         "cannot read ONNX model"),
+        (["train", "--data", str(data), "--init", str(junk), "--out", str(tmp_path / "run"), "--epochs", "1",
+          "--batch-size", "2"], "cannot read ONNX model"),  # (4 frames make no batch of 8: refused first)
         (["pack-data", str(tmp_path), str(tmp_path / "pk")], "is not a CamVid folder"),
         (["pack-data", str(data), str(junk / "pk")], "cannot create"),
     ]  # fmt: skip
@@ -921,7 +921,7 @@ def test_model_tools_refuse_in_one_line_what_would_lose_data_or_waste_a_run(smal
     (tmp_path / "old.onnx").write_text("x")
     two = rule_model(tmp_path / "two.onnx", metadata={"classes": ["road", "other"]})  # another class list
     run = ["train", "--data", str(data), "--crop", "32x32", "--amp", "off", "--workers", "0", "--epochs", "1",
-           "--decoder-channels", "16,16,8,8", "--out", str(tmp_path / "run")]  # fmt: skip
+           "--decoder-channels", "16,16,8,8", "--batch-size", "2", "--out", str(tmp_path / "run")]  # fmt: skip
     cases = [  # (was: the checkpoint overwritten with ONNX bytes, exit 0)
         (["export", str(ckpt), "-o", str(ckpt)], "is the input file"),
         (["export", str(ckpt), "-o", str(tmp_path / "old.onnx")], "exists; pass -y/--overwrite"),

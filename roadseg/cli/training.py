@@ -11,7 +11,7 @@ from click.core import ParameterSource
 
 from roadseg.cli.common import RegularFile, fail, handle_errors, needs_train_extra
 from roadseg.cli.values import Finite, parse_size, size_option
-from roadseg.train.config import MAX_SCALE, MAX_WIDTH, usable_workers
+from roadseg.train.config import MAX_SCALE, MAX_SIDE, MAX_WIDTH, usable_workers
 
 
 @click.command()
@@ -27,11 +27,15 @@ from roadseg.train.config import MAX_SCALE, MAX_WIDTH, usable_workers
               help="Length of the run in minutes of wall time instead of epochs: the learning rate and the "
                    "--phase shares follow the clock, so the whole schedule fits the time on any machine "
                    "(a lent GPU of unknown speed). Evaluations count; loading the data does not.")
-@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1), help="Crops per optimizer step.")
+@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1),
+              help="Crops per optimizer step: at most the training frames. A step that clearly needs more memory "
+                   "than is free (about 1250 bytes a pixel of the batch's crops in fp32, 650 in bf16, at the shipped "
+                   "decoder) is refused before any frame is read, one that needs most of it is warned of.")
 @click.option("--size", default="360x480", show_default=True, callback=size_option,
               help="HxW every frame (and label map) is read at before augmentation; CamVid's is the default. Give your "
                    "footage's own aspect, e.g. 360x640 for 16:9: export and release write it as the model's input_size, "
-                   "which segment-video's working size follows. --crop and each --phase's crop must fit it.")
+                   "which segment-video's working size follows. --crop and each --phase's crop must fit it. Each "
+                   f"side at most {MAX_SIDE}.")
 @click.option("--crop", default="256x256", show_default=True, callback=size_option, help="Training crop HxW (at most --size).")
 @click.option("--scale", default=(0.5, 1.5), nargs=2, type=Finite(0, MAX_SCALE, min_open=True), show_default=True,
               help="Random scale range LOW HIGH of the frames (after a --phase's RES).")

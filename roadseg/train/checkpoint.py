@@ -79,9 +79,11 @@ def remove_made(made: list[Path]) -> bool:
     return bool(made) and not made[0].exists()
 
 
-def interrupted_line(out: Path, cfg: TrainConfig, epoch: int, saved: int, removed: bool) -> str:
-    """What a run stopped in epoch ``epoch`` (0-based) says: the epoch ``saved`` that ``out/last.pt`` holds and the
-    ``--resume`` that goes on as the run was, or that none was saved (and, ``removed``, that ``out`` went with it).
+def interrupted_line(out: Path, cfg: TrainConfig, epoch: int, saved: int, removed: bool,
+                     stopped: str = "interrupted") -> str:  # fmt: skip
+    """What a run ``stopped`` (interrupted, out of memory) in epoch ``epoch`` (0-based) says: the epoch ``saved``
+    that ``out/last.pt`` holds and the ``--resume`` that goes on as the run was, or that none was saved (and,
+    ``removed``, that ``out`` went with it).
 
     >>> from roadseg.train.config import TrainConfig
     >>> interrupted_line(Path("runs/x"), TrainConfig(data="d", epochs=3), 0, 0, True)
@@ -90,13 +92,13 @@ def interrupted_line(out: Path, cfg: TrainConfig, epoch: int, saved: int, remove
     'interrupted in epoch 2: runs/x/last.pt holds epoch 1; resume with --resume runs/x/last.pt --epochs 3'
     """
     if not saved:
-        return f"interrupted in epoch {epoch + 1}: no epoch was saved" + (
+        return f"{stopped} in epoch {epoch + 1}: no epoch was saved" + (
             f", so {out}, which the run made, is removed" if removed else "")
     length = f"--minutes {cfg.minutes:g}" if cfg.minutes else f"--epochs {cfg.epochs}"  # (the resuming command's)
     gap = f"{saved + 1}" + (f"-{epoch}" if epoch > saved + 1 else "")  # (done since it was written)
     gap = (f" (epoch{'s' * ('-' in gap)} {gap} done but not saved: last.pt is written at most once a minute; a "
            "resume runs them again, alike)") if epoch > saved else ""  # fmt: skip
-    return (f"interrupted in epoch {epoch + 1}: {out / 'last.pt'} holds epoch {saved}{gap}; "
+    return (f"{stopped} in epoch {epoch + 1}: {out / 'last.pt'} holds epoch {saved}{gap}; "
             f"resume with --resume {out / 'last.pt'} {length}")
 
 

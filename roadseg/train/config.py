@@ -29,6 +29,10 @@ MAX_SCALE = 4
 #: release's decoder 256 at most; 99999 asked torch for 360 GB.
 MAX_WIDTH = 1024
 
+#: The longest side of ``size`` and of a crop: 4K footage's frames are 3840 wide. ``--size 20000x30000`` was refused
+#: by the frames' memory alone, and a crop that long would need terabytes for a step (roadseg.train.bounds).
+MAX_SIDE = 4096
+
 log = logging.getLogger("roadseg")
 
 
@@ -77,7 +81,8 @@ class TrainConfig:
     model: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        """Refuse, in one :class:`~roadseg.errors.ArgumentError` line, the scales, widths and worker counts no run
+        """Refuse, in one :class:`~roadseg.errors.ArgumentError` line, the sizes, scales, widths, batch sizes and
+        worker counts no run
         asks for (a library caller's as the command line's): they failed late, in a memory error."""
         _check_bounds(self)
 
@@ -94,6 +99,9 @@ def _check_bounds(cfg: TrainConfig) -> None:
     >>> TrainConfig(data="x", workers=-1)
     Traceback (most recent call last):
     roadseg.errors.ArgumentError: workers must be a whole number, 0 or more, not -1
+    >>> TrainConfig(data="x", size=(20000, 30000))
+    Traceback (most recent call last):
+    roadseg.errors.ArgumentError: size must be H W, each from 1 to 4096, not (20000, 30000)
     """
     low, high = _pair(cfg.scale)
     if not 0 < low <= high <= MAX_SCALE:
@@ -106,6 +114,12 @@ def _check_bounds(cfg: TrainConfig) -> None:
     if widths is not None and not (isinstance(widths, (tuple, list)) and len(widths) in (4, 5)
                                    and all(_whole(c) and 1 <= c <= MAX_WIDTH for c in widths)):  # fmt: skip
         raise ArgumentError(f"model['decoder_channels'] must be 4 or 5 widths from 1 to {MAX_WIDTH}, not {widths!r}")
+    for name, sides in (("size", cfg.size), ("crop", cfg.crop), *(("phases crop", p[2:]) for p in cfg.phases)):
+        if not (isinstance(sides, (tuple, list)) and len(sides) == 2 and all(_whole(v) and 1 <= v <= MAX_SIDE
+                                                                             for v in sides)):  # fmt: skip
+            raise ArgumentError(f"{name} must be H W, each from 1 to {MAX_SIDE}, not {tuple(sides)!r}")
+    if not _whole(cfg.batch_size) or cfg.batch_size < 1:
+        raise ArgumentError(f"batch_size must be a whole number, 1 or more, not {cfg.batch_size!r}")
     if not _whole(cfg.workers) or cfg.workers < 0:
         raise ArgumentError(f"workers must be a whole number, 0 or more, not {cfg.workers!r}")
 

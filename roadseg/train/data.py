@@ -249,8 +249,18 @@ def train_loader(cfg: TrainConfig, train: tuple[list, list], device: torch.devic
                         worker_init_fn=_deaf_worker if workers > 0 else None,  # signals: the main process's
                         generator=torch.Generator().manual_seed(cfg.seed),  # not the global RNG
                         pin_memory=device.type == "cuda")  # fmt: skip
-    steps = len(loader) if cfg.max_steps is None else min(len(loader), cfg.max_steps)
-    if steps == 0:
-        raise ValueError(f"{len(train_set)} training frames make no batch of {cfg.batch_size}: lower --batch-size"
+    check_batch(len(train_set), cfg)
+    return sampler, loader, len(loader) if cfg.max_steps is None else min(len(loader), cfg.max_steps)
+
+
+def check_batch(frames: int, cfg: TrainConfig) -> None:
+    """ValueError (one line) where ``frames`` training frames make no batch of ``cfg.batch_size`` (an epoch drops
+    the last, partial batch).
+
+    >>> check_batch(367, TrainConfig(data="x", batch_size=100000))
+    Traceback (most recent call last):
+    ValueError: 367 training frames make no batch of 100000: lower --batch-size
+    """
+    if frames < cfg.batch_size:
+        raise ValueError(f"{frames} training frames make no batch of {cfg.batch_size}: lower --batch-size"
                          + (" or hold less out (--holdout)" if cfg.holdout else ""))  # fmt: skip
-    return sampler, loader, steps

@@ -35,6 +35,7 @@ from tqdm import tqdm
 from roadseg.data.classset import ClassSet, from_state
 from roadseg.errors import OutputError, reason_of
 from roadseg.model import Preprocess
+from roadseg.train.bounds import check_run, is_out_of_memory, out_of_memory
 from roadseg.train.checkpoint import (
     epoch_summary,
     interrupted_line,
@@ -124,6 +125,8 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, overwrite: bool
     if min(n for n in (cfg.eval_every, cfg.max_steps, cfg.val_limit) if n is not None) < 1:
         raise ValueError("--eval-every, --max-steps and --val-limit count epochs, steps and frames: 1 or more")
     check_crops(cfg)
+    device = pick_device(cfg.device)
+    check_run(cfg, device, amp_dtype(cfg.amp, device))  # (before any frame is read)
     run = _set_up(cfg, state, taken)
     if state is not None and on_resume is not None:
         on_resume(run.saved_epoch, cfg)
@@ -190,7 +193,8 @@ def _set_up(cfg: TrainConfig, state: dict | None, taken: list[str]) -> _Run:
 
 
 def _epochs(run: _Run, start: int) -> None:
-    """Train from epoch ``start`` (0-based) until the run is done; on Ctrl-C, say what ``last.pt`` holds. Stopped
+    """Train from epoch ``start`` (0-based) until the run is done; on Ctrl-C, say what ``last.pt`` holds (and out of
+    memory, in one RuntimeError line, what to lower: :func:`~roadseg.train.bounds.out_of_memory`). Stopped
     (or failed: a full disk) before ``last.pt`` was written, the run removes its log rows and the ``out`` it made
     (nothing to resume: :func:`~roadseg.train.checkpoint.remove_unsaved`), and says so."""
     cfg = run.cfg
@@ -203,6 +207,9 @@ def _epochs(run: _Run, start: int) -> None:
         removed = not run.saved_epoch and remove_unsaved(run.out, run.made)
         if isinstance(exc, KeyboardInterrupt):
             tqdm.write(interrupted_line(run.out, cfg, epoch, run.saved_epoch, removed))
+        elif is_out_of_memory(exc):  # (torch's, Python's or OpenCV's: one line, the checkpoint kept)
+            stopped = interrupted_line(run.out, cfg, epoch, run.saved_epoch, removed, stopped="out of memory")
+            raise RuntimeError(out_of_memory(cfg, run.dtype is not None, stopped)) from None
         elif isinstance(exc, (OSError, RuntimeError)) and not (run.out / "last.pt").exists():  # (a full disk: the
             said = f"cannot write {exc.filename}: {reason_of(exc)}" if getattr(exc, "filename", None) else str(exc)
             left = f"{run.out}, which the run made, is removed" if removed else f"nothing of it is left in {run.out}"

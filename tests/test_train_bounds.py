@@ -152,10 +152,14 @@ def test_out_of_memory_in_a_step_is_one_line_and_last_pt_is_kept_to_resume(tmp_p
     assert len(train(cfg, resume=last)["history"]) == 3
 
 
-def test_a_memory_error_in_the_first_epoch_is_one_error_line_of_the_cli(tmp_path, monkeypatch):
-    """Python's MemoryError (an allocation in NumPy or the loader) was a traceback."""
+@pytest.mark.parametrize("error", [MemoryError(), ALLOCATOR,
+                                   RuntimeError("DataLoader worker (pid 7) is killed by signal: Killed. ")],
+                         ids=["python", "torch", "oom-killed-worker"])  # fmt: skip
+def test_a_memory_error_in_the_first_epoch_is_one_error_line_of_the_cli(tmp_path, monkeypatch, error):
+    """Python's MemoryError (an allocation in NumPy or the loader) was a traceback; torch's allocator's, and a loader
+    worker that the OOM killer ended, torch's own words, which named nothing to lower."""
     data = make_segnet(tmp_path / "data", n=4, h=40, w=48)
-    _out_of_memory_in_epoch(1, monkeypatch, MemoryError())
+    _out_of_memory_in_epoch(1, monkeypatch, error)
     r = CliRunner().invoke(main, ["train", "--data", str(data), "--out", str(tmp_path / "run"), "--epochs", "1",
                                   "--batch-size", "2", "--crop", "32x32", "--size", "40x48", "--workers", "0"])  # fmt: skip
     assert r.exit_code == 1 and r.exception.__class__ is SystemExit, (r.output, r.exception)

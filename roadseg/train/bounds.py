@@ -109,8 +109,10 @@ def _gb(n: int) -> str:
 
 
 #: What torch's CPU allocator ('DefaultCPUAllocator: can't allocate memory: you tried to allocate ...', 'not enough
-#: memory' on Windows) and OpenCV ('Insufficient memory', 'Failed to allocate') say of an allocation that failed
-MEMORY_SAID = ("you tried to allocate", "not enough memory", "Insufficient memory", "Failed to allocate")
+#: memory' on Windows) and OpenCV ('Insufficient memory', 'Failed to allocate') say of an allocation that failed, and
+#: torch of a loader worker that the kernel's OOM killer ended ('DataLoader worker (pid 7) is killed by signal: Killed.')
+MEMORY_SAID = ("you tried to allocate", "not enough memory", "Insufficient memory", "Failed to allocate",
+               "is killed by signal: Killed")  # fmt: skip
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

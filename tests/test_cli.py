@@ -206,6 +206,19 @@ def test_every_option_of_every_command_says_what_it_does():
     assert len(commands) >= 9 and not bare, bare
 
 
+def test_no_help_text_shows_an_unformatted_placeholder():
+    """segment-video --help printed --fps's "{' Not for live or image input.' if live else ''}" as it stood: the
+    f-string's f was missing, so neither the clause nor its leaving out for batch took place."""
+    import re
+
+    commands = {**main.commands, "segment-video": segment_video_cmd}
+    raw = [f"{name} {p.opts[-1]}" for name, cmd in commands.items() for p in cmd.params
+           if re.search(r"\{[^}]*\}", p.help or "")]  # fmt: skip
+    assert not raw, raw
+    assert _helps(segment_video_cmd)["--fps"].endswith("keeps every frame. Not for live or image input.")
+    assert _helps(main.commands["batch"])["--fps"].endswith("keeps every frame.")
+
+
 def _helps(command) -> dict[str, str]:
     return {p.opts[-1]: " ".join((p.help or "").split()) for p in command.params}
 

@@ -458,6 +458,25 @@ def test_streams_that_do_not_go_into_the_output_are_named_in_one_line(rule_onnx,
     assert r.exit_code == 0 and "left out" not in r.output, r.output
 
 
+def test_a_left_out_stream_whose_kind_begins_with_a_vowel_is_an_one(rule_onnx, tmp_path):
+    """A Matroska file with a font attached (as subtitled mkv files carry) said "left out of the output: a attachment
+    stream"."""
+    plain = write_video(tmp_path / "plain.mkv", split_frames(5))
+    src = tmp_path / "fonts.mkv"
+    with av.open(str(plain)) as c, av.open(str(src), "w") as out:
+        stream = out.add_stream_from_template(c.streams.video[0])
+        out.add_attachment("font.ttf", "application/x-truetype-font", b"\x00\x01\x00\x00" + bytes(60))
+        for packet in c.demux(video=0):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(tmp_path / "o.mkv"), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 0, r.output
+    said = [line for line in r.output.splitlines() if "left out of the output" in line]
+    assert said == ["roadseg: fonts.mkv has more streams than its video and audio; left out of the output: an attachment "
+                    "stream"], r.output  # fmt: skip
+
+
 def test_odd_sizes_are_padded_to_even_and_said(rule_onnx, tmp_path, caplog):
     src = write_video(tmp_path / "odd.mkv", split_frames(5, h=49, w=65), codec="libx264", pix_fmt="yuv444p")
     out = tmp_path / "o.mp4"
@@ -1646,7 +1665,7 @@ def test_the_line_of_a_first_file_whose_audio_streams_all_name_no_codec_keeps_no
     assert (f"roadseg: the first file joined, {first.name}, has audio stream #1 that names no codec (a damaged header) "
             "where others have aac: its sound on #1 is left out (silent in the output), the other files' kept"
             ) in r.output.splitlines(), r.output  # fmt: skip
-    assert "left out of the output: a unknown stream" in r.output, r.output
+    assert "left out of the output: an unknown stream" in r.output, r.output
 
 
 def _payloads(path: Path) -> dict[str, list[bytes]]:

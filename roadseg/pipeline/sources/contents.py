@@ -39,8 +39,8 @@ def left_out(container, video, audio, others=()) -> str:
         if s.index not in kept and (s.type != "audio" or audio):
             what = (s.codec_context and s.codec_context.name) or s.metadata.get("handler_name")  # (a timecode track: no codec)
             kinds["cover picture" if is_cover(s) else f"{s.type} stream", what] += 1
-    return ", ".join((f"{n} {kind}s" if n > 1 else f"a {kind}") + (f" ({codec})" if codec else "")
-                     for (kind, codec), n in kinds.items())  # fmt: skip
+    return ", ".join((f"{n} {kind}s" if n > 1 else f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}")
+                     + (f" ({codec})" if codec else "") for (kind, codec), n in kinds.items())  # fmt: skip
 
 
 class Contents:

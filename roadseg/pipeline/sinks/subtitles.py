@@ -81,8 +81,9 @@ def from_text(codec: str, text: bytes) -> bytes:
 def _takes(format_name: str, add, codec: str, kind: str = "subtitle") -> bool:
     """Whether a ``format_name`` output writes the ``kind`` stream ``add(container)`` adds (of
     ``codec``) as one that reads back as such: MPEG-TS takes SubRip, but as an opaque data stream
-    that no player shows. A text or data stream is checked with a packet written and read back (a
-    data stream must read back as its own codec: only then can a reader find it)."""
+    that no player shows, and MPEG-PS as a subtitle stream that reads back as DVD bitmaps (dvdsub). A text
+    or data stream is checked with a packet written and read back (as its own codec, or a text subtitle
+    as text: only then can a reader find it)."""
     buffer = io.BytesIO()
     try:
         with av.open(buffer, "w", format=format_name) as probe:
@@ -98,9 +99,18 @@ def _takes(format_name: str, add, codec: str, kind: str = "subtitle") -> bool:
     buffer.seek(0)
     try:
         with av.open(buffer, format=format_name) as back:
-            return any(s.type == kind and (kind != "data" or codec_of(s) == codec) for s in back.streams)
+            return any(s.type == kind and _same_codec(codec_of(s), codec) for s in back.streams)
     except Exception:  # noqa: BLE001 - a header alone does not read back in every format (Matroska): written is enough
         return kind != "data"
+
+
+def _same_codec(read: str | None, written: str) -> bool:
+    """Whether a stream written as ``written`` that reads back as ``read`` is the same: the same codec, or both text.
+
+    >>> _same_codec("srt", "subrip"), _same_codec("dvdsub", "subrip"), _same_codec("bin_data", "bin_data")
+    (True, False, True)
+    """
+    return read == written or (read in TEXT_CODECS and written in TEXT_CODECS)
 
 
 def plan(streams: Sequence, format_name: str) -> list[tuple[object, str | None]]:

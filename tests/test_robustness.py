@@ -746,6 +746,21 @@ def test_a_recording_cut_off_before_its_index_was_written_is_told_as_such(rule_o
     assert r.exit_code == 1 and "never finished" not in r.output and "not a readable video" in r.output
 
 
+def test_an_mp4_whose_media_data_lost_bytes_is_not_told_as_a_recording_cut_off(rule_onnx, tmp_path):
+    # bytes lost from its media data (a damaged copy): the sizes of its boxes no longer lead to its index, which is
+    # still there at its end; was told "was never finished (a recording cut off: power lost or card pulled?): its
+    # index, the 'moov' box, is missing" (found by fuzzing)
+    src = write_video(tmp_path / "clip.mp4", split_frames(30, h=96, w=128), audio_seconds=1.0)
+    data = src.read_bytes()
+    bad = tmp_path / "lost.mp4"
+    bad.write_bytes(data[: len(data) // 3] + data[len(data) // 3 + 500 :])
+    out = tmp_path / "o.mp4"
+    r = CliRunner().invoke(segment_video_cmd, [str(bad), "-o", str(out), "--model", str(rule_onnx), "-q"])
+    assert r.exit_code == 1 and r.output.count("\n") == 1, r.output
+    assert r.output.startswith("Error: not a readable video: ") and "never finished" not in r.output, r.output
+    assert not out.exists()
+
+
 def test_a_clean_mkv_with_longer_audio_reports_no_lost_frames(rule_onnx, tmp_path):
     # Matroska gives the video track no duration of its own; the container's is the audio's 3 s
     src = write_video(tmp_path / "clip.mkv", split_frames(25, h=64, w=96), audio_seconds=3.0)

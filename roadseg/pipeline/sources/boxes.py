@@ -49,13 +49,35 @@ def _boxes(f, start: int, end: int, first_known: bool = True) -> Iterator[tuple[
 def unfinished_mp4(path: str | Path) -> bool:
     """Whether ``path`` is an MP4/MOV file whose media data is there but whose index (the ``moov``
     box, which cameras write when a recording ends) is not: the file a dashcam leaves when its power
-    is cut mid-recording. Reads only the top-level box headers."""
+    is cut mid-recording. Reads only the top-level box headers, and the file's last :data:`INDEX_SEARCH` bytes for an
+    index that they do not lead to (:func:`_index_there`: then the file is damaged, not unfinished)."""
     try:
         with open(path, "rb") as f:
             boxes = [kind for kind, _, _ in _boxes(f, 0, f.seek(0, 2))]
+            if not (b"mdat" in boxes and b"moov" not in boxes and b"moof" not in boxes):
+                return False
+            return not _index_there(f)
     except OSError:
         return False
-    return bool(boxes) and b"mdat" in boxes and b"moov" not in boxes and b"moof" not in boxes
+
+
+#: How far from a file's end an index (``moov``) that its boxes' sizes do not lead to is looked for: an hour's.
+INDEX_SEARCH = 32 << 20
+
+
+def _index_there(f) -> bool:
+    """Whether the last :data:`INDEX_SEARCH` bytes of ``f`` hold an index, a ``moov`` box that begins with its
+    header (``mvhd``), where the sizes of the boxes before it do not lead: bytes lost or added in the media data
+    (a damaged copy), not a recording cut off."""
+    end = f.seek(0, 2)
+    f.seek(max(0, end - INDEX_SEARCH))
+    tail = f.read()
+    at = tail.find(b"moov")
+    while at != -1:
+        if tail[at + 8 : at + 12] == b"mvhd" and at >= 4:
+            return True
+        at = tail.find(b"moov", at + 1)
+    return False
 
 
 #: Boxes in which dashcams keep what no video stream holds: BlackVue's GPS (NMEA) and accelerometer at the

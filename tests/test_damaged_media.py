@@ -410,3 +410,25 @@ def test_what_another_thread_writes_while_a_photo_decodes_is_passed_on_as_it_cam
     assert err.startswith(other) and all(b"damaged data (libjpeg: " in line for line in err[len(other):].splitlines()), err
     assert [r.getMessage() for r in caplog.records] == [
         f"{photo}: damaged data (libjpeg: Premature end of JPEG file); segmented what decoded"]
+
+
+@pytest.mark.parametrize("suffix", [".avi", ".mkv"])
+def test_a_picture_whose_timestamp_was_lost_goes_a_frame_step_after_the_one_before(rule_onnx, tmp_path, suffix):
+    # a transport stream's 6th PES header with its PTS flags zeroed (damage): its picture decodes with no time. Was
+    # placed at its count by the rate (0.2 s), not from the first picture's time (0.021 s, after the AAC's priming):
+    # in an AVI that slot was the picture before's, and it was left out (19 pictures, "wrote ...: 20 frames"); in an
+    # mkv it came 0.019 s after the one before
+    src = write_video(tmp_path / "cam.ts", split_frames(20), audio_seconds=0.8)
+    data = bytearray(src.read_bytes())
+    at = -1
+    for _ in range(6):
+        at = data.index(b"\x00\x00\x01\xe0", at + 1)
+    data[at + 7] = 0  # (PTS_DTS_flags: none; the 10 bytes that held them read as header stuffing)
+    src.write_bytes(bytes(data))
+    with av.open(str(src)) as c:
+        assert [p.pts for p in c.demux(video=0)].index(None) == 5
+    segment_video(src, out := tmp_path / f"o{suffix}", model=rule_onnx, quiet=True)
+    with av.open(str(out)) as c:
+        times = [float(f.time) for f in c.decode(video=0)]
+    assert len(times) == 20, times
+    assert times[5] - times[4] == pytest.approx(0.04, abs=0.002), times

@@ -59,7 +59,10 @@ class Stamps:
         return frame.pts * Fraction(frame.time_base)
 
     def _timestamp(self, at: Fraction | float | None) -> int:
-        """The encoder's timestamp of a picture at ``at`` seconds (None: the next by the rate), a half tick rounded up:
+        """The encoder's timestamp of a picture at ``at`` seconds (None: a frame step after the picture before, the
+        first at 0; was: its count by the rate, a first picture's later time not counted: a transport stream's picture
+        whose PTS was lost, after one at 0.181 s, went at 0.2 s, and on an AVI's frame clock on that one's frame, left
+        out), a half tick rounded up:
         pictures half a frame off an output's frame clock (a cut's window that begins between two) each keep a frame
         of their own (was: rounded half to even, two in a row on one frame, and one of them left out: an AVI of a 1-s
         cut at 25 frames/s from 0.5 s held 13 of its 25 pictures).
@@ -69,7 +72,10 @@ class Stamps:
         >>> [Stamps._timestamp(clock, Fraction(2 * k + 1, 50)) for k in range(4)]
         [1, 2, 3, 4]
         """
-        ticks = (Fraction(self.written) / self.fps if at is None else at) / self.stream.codec_context.time_base
+        tb = self.stream.codec_context.time_base
+        if at is None and self._last_pts is not None:
+            return self._last_pts + self._origin + max(1, round(1 / (self.fps * tb)))
+        ticks = (Fraction(self.written) / self.fps if at is None else at) / tb
         return math.floor(ticks + Fraction(1, 2) if isinstance(ticks, Fraction) else ticks + 0.5)
 
     def _slot(self, at: Fraction | float | None) -> int | None:

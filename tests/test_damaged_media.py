@@ -432,3 +432,19 @@ def test_a_picture_whose_timestamp_was_lost_goes_a_frame_step_after_the_one_befo
         times = [float(f.time) for f in c.decode(video=0)]
     assert len(times) == 20, times
     assert times[5] - times[4] == pytest.approx(0.04, abs=0.002), times
+
+
+def test_a_file_with_no_picture_that_decodes_is_told_so_with_start_too(rule_onnx, tmp_path):
+    # cut off inside its first picture: none decodes. With --start it was told "no video frames after --start 0.4s in
+    # cut.mkv; it lasts 1.0 s", as if it had pictures before 0.4 s (after "cannot seek": its index was cut off, so it
+    # was decoded from its start). (A file read up to --start undecoded, a .ts, cannot tell: it is told as before.)
+    src = write_video(tmp_path / "cam.mkv", split_frames(25, h=96, w=128), audio_seconds=1.0)
+    with av.open(str(src)) as c:
+        first = next(p for p in c.demux(video=0) if p.size)
+        end = first.pos + first.size // 2
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(src.read_bytes()[:end])
+    for extra in ([], ["--start", "0.4"]):
+        r = _cli(cut, tmp_path / "o.mp4", rule_onnx, *extra)
+        assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+        assert r.stderr.splitlines()[-1] == f"Error: no decodable video frames in {cut}", r.stderr

@@ -97,6 +97,7 @@ class Decoding:
         self._went_past = False  # whether a packet past the window's end went into it (_past)
         self.decoder = Decoder(self.stream, self.path, self.container.format, probe=True)  # (follows a change of codec)
         self.decoded = 0
+        self.any_out = False  # whether the decoder gave any picture, one before --start too
         self.rotation = 0
         self.mirrored = False  # (where the display matrix flips the picture: a front camera's)
         # the display matrix (rotation, matrix) read off the first picture, and again where its angle changes: read
@@ -142,6 +143,7 @@ class Decoding:
                 picture = None
             self.dropped.went_in(t, codec, picture=picture, own=self._coded.time if codec == "mpeg4" else None)
         frames = [f for f in frames if not stand_in(f, codec)]  # (the decoder's grey stand-in is no picture)
+        self.any_out = self.any_out or bool(frames)
         times = [None if f.pts is None or f.time_base is None else float(f.pts * f.time_base) for f in frames]
         # (an interlaced picture may be two fields in two packets: HEVC's, and H.264's but where its slices were all
         # read to be frames, MBAFF; MPEG's field pictures are told by their packets, Coded)

@@ -235,7 +235,7 @@ class VideoSource(Contents, FirstPictures, ToStart, Reading, Decoding, Expected)
         if self._next_at is not None:  # (pictures decode, but none in the window asked)
             raise SourceError(f"no video frames from {self.start:g} s to {self.end:g} s (--start, --duration) in "
                               f"{self.path}: its first picture after {self.start:g} s is at {self._next_at:.2f} s")
-        if self.start:  # (how long it is: a --start past its end, the usual cause, is then plain)
+        if self.start and (self._sought or self.any_out or self._read_to_start()):  # (else none decoded from its start)
             length = self._video_length() or (self.container.duration or 0) / av.time_base
             lasts = f"; it lasts {length:.1f} s" if 0 < length < MAX_SECONDS else ""
             raise SourceError(f"no video frames after --start {self.start:g}s in {self.path}{lasts}")

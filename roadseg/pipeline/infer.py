@@ -30,6 +30,7 @@ import numpy as np
 from roadseg.errors import ArgumentError, ModelError
 from roadseg.pipeline.bounds import check_whole
 from roadseg.pipeline.devices import default_model_path
+from roadseg.pipeline.memory import free_memory
 from roadseg.pipeline.session import OnnxSegmenter
 from roadseg.pipeline.timing import StageTimes
 
@@ -90,18 +91,6 @@ def checked_frame(frame: np.ndarray) -> np.ndarray:
 
 ENLARGED = 4  # a working size given with more than this many times the pictures' pixels is warned of
 CPU_BYTES_PER_PIXEL = 125  # a CPU session's peak memory per input pixel: the shipped INT8 model (fp32: ~320)
-
-
-def free_memory() -> int | None:
-    """Bytes of memory free for new work (Linux's MemAvailable), or None where that is unknown."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
 
 
 def working_size(height: int, width: int, input_size: tuple[int, int],

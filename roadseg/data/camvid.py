@@ -243,10 +243,11 @@ def fits_in_memory(need: int, what: str) -> None:
     ValueError: a frame at 99999x99999 needs about 1152921505 GB of memory; ... GB is free
     """
     from roadseg.pipeline.infer import free_memory
+    from roadseg.pipeline.memory import limit_said
 
     free = free_memory()
     if free is not None and need > free:
-        raise ValueError(f"{what} needs about {need / 1e9:.0f} GB of memory; {free / 1e9:.0f} GB is free")
+        raise ValueError(f"{what} needs about {need / 1e9:.0f} GB of memory; {free / 1e9:.0f} GB is free{limit_said(free)}")
 
 
 def spread(count: int, limit: int | None) -> list[int]:

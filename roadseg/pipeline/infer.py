@@ -30,7 +30,7 @@ import numpy as np
 from roadseg.errors import ArgumentError, ModelError
 from roadseg.pipeline.bounds import check_whole
 from roadseg.pipeline.devices import default_model_path
-from roadseg.pipeline.memory import free_memory
+from roadseg.pipeline.memory import free_memory, limit_said
 from roadseg.pipeline.session import OnnxSegmenter
 from roadseg.pipeline.timing import StageTimes
 
@@ -195,8 +195,8 @@ class Segmenter:
         need = passes * batch * h * w * CPU_BYTES_PER_PIXEL
         if need > free:
             raise ModelError(f"working size {h}x{w} at batch {batch}{' with --tta' * (passes > 1)} needs about {_gb(need)} "
-                             f"of memory for the network (~{CPU_BYTES_PER_PIXEL} bytes a pixel); {_gb(free)} is free: "
-                             "choose a smaller --size or --batch")  # fmt: skip
+                             f"of memory for the network (~{CPU_BYTES_PER_PIXEL} bytes a pixel); {_gb(free)} is free"
+                             f"{limit_said(free)}: choose a smaller --size or --batch")  # fmt: skip
 
     def check_size(self, height: int, width: int) -> None:
         """Warn in one line where a working size given (``--size``) has far more pixels than the pictures,

@@ -20,6 +20,7 @@ import logging
 import torch
 
 from roadseg.data.camvid import CamVid, split_holdout
+from roadseg.pipeline.memory import limit_said
 from roadseg.train.config import TrainConfig
 from roadseg.train.data import check_batch, phases
 
@@ -64,7 +65,7 @@ def check_run(cfg: TrainConfig, device: torch.device, dtype: torch.dtype | None)
     """ValueError (one line), before any frame is read, where the training frames make no batch of
     ``cfg.batch_size`` or where the frames and a step clearly need more memory than is free (on a GPU, the step's
     is the GPU's); a warning line where they need most of it."""
-    from roadseg.pipeline.infer import free_memory  # (Linux's MemAvailable; the module is not needed otherwise)
+    from roadseg.pipeline.infer import free_memory  # (pipeline.memory's; the module is not needed otherwise)
 
     train, val = frame_counts(cfg)
     check_batch(train, cfg)
@@ -89,9 +90,10 @@ def _check_room(cfg: TrainConfig, step: int, frames: int, free: int | None, wher
     parts += [f"the frames at --size {cfg.size[0]}x{cfg.size[1]} {_gb(frames)}"] if frames or not step else []
     said = f"the run needs about {_gb(need)} of {where} ({', '.join(parts)}, torch and the network {_gb(FIXED_BYTES)})"
     if need > free:
-        raise ValueError(f"{said}; {_gb(free)} is free: {_lower(step >= frames)}")
+        raise ValueError(f"{said}; {_gb(free)} is free{limit_said(free)}: {_lower(step >= frames)}")
     if need > WARN_SHARE * free:
-        log.warning("%s, of the %s free: the run may fail for memory (%s)", said, _gb(free), _lower(step >= frames))
+        log.warning("%s, of the %s free%s: the run may fail for memory (%s)", said, _gb(free), limit_said(free),
+                    _lower(step >= frames))
 
 
 def _crops(cfg: TrainConfig) -> str:

@@ -16,13 +16,12 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import io
 import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -57,6 +56,23 @@ def _providers(device: str) -> list:
     if device == "tensorrt":
         return ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
     raise ArgumentError(f"device must be cpu, cuda or tensorrt here, not {device!r}")
+
+
+def _session(ort: Any, source: str | bytes, opts: Any, wanted: list) -> Any:
+    """An onnxruntime session of ``wanted`` providers, or where the first one fails to load (TensorRT without its
+    libraries), of the others, as onnxruntime's own fallback does, but without its 4-line "EP Error" banner on
+    stdout (the one line ``OnnxSegmenter`` says tells what matters). Was: that fallback's, under
+    ``contextlib.redirect_stdout``, which is the whole process's: another thread's prints were lost while a model
+    loaded, and two loads at once in two threads left ``sys.stdout`` a StringIO for good."""
+    try:
+        session = ort.InferenceSession(source, opts, providers=wanted, enable_fallback=0)
+    except (ValueError, RuntimeError):
+        if len(wanted) == 1:
+            raise
+        session = ort.InferenceSession(source, opts, providers=wanted[1:], enable_fallback=0)
+    else:
+        session.enable_fallback()  # (a run's provider failure still falls back, as it did)
+    return session
 
 
 def intra_op_threads(threads: int = 0) -> int:
@@ -145,10 +161,7 @@ class OnnxSegmenter:
         # only providers this onnxruntime has (the plain CPU package warned about the rest, in 2 lines)
         wanted = [p for p in _providers(device) if (p[0] if isinstance(p, tuple) else p) in ort.get_available_providers()]
         try:
-            # onnxruntime print()s its own banner when TensorRT fails to load ("EP Error" ...) and
-            # retries without it; the one line below tells what matters
-            with contextlib.redirect_stdout(io.StringIO()):
-                self.session = ort.InferenceSession(source, opts, providers=wanted)
+            self.session = _session(ort, source, opts, wanted)
         except Exception as exc:  # InvalidProtobuf, Fail, NoSuchFile ... all mean "not a usable model"
             raise unloadable(self.path, exc) from None
         finally:

@@ -6,6 +6,10 @@ from __future__ import annotations
 import sys
 import threading
 
+import pytest
+
+import roadseg
+from roadseg.errors import ArgumentError
 from roadseg.pipeline.session import OnnxSegmenter
 
 
@@ -28,3 +32,24 @@ def test_loading_a_model_leaves_the_processs_stdout_alone(rule_onnx):
         seen.add(id(sys.stdout))
     loader.join()
     assert seen == {id(before)} and sys.stdout is before
+
+
+@pytest.mark.parametrize(("field", "value", "said"), [
+    ("hwaccel", "cude", r"hwaccel must be an FFmpeg hardware decoder \(one of cuda, vaapi, .*\), not 'cude'"),
+    ("hwaccel", 5, r"hwaccel must be an FFmpeg hardware decoder \(one of cuda, vaapi, .*\), not 5"),
+    ("video_stream", -1, r"video_stream must be 0 or more \(None: the one FFmpeg would play\), not -1"),
+    ("video_stream", "1", r"video_stream must be 0 or more \(None: the one FFmpeg would play\), not '1'"),
+])
+def test_an_option_the_command_line_refuses_is_refused_by_the_library_in_one_line(field, value, said, split_video,
+                                                                                    tmp_path):  # fmt: skip
+    """Was: ``hwaccel="cude"`` (which ``--hwaccel`` refuses) decoded on the CPU after a warning, and ``video_stream=-1``
+    (``--video-stream`` takes 0 or more) a SourceError, exit code 1, once the file was open."""
+    with pytest.raises(ArgumentError, match=f"^{said}$"):
+        roadseg.run(roadseg.SegmentOptions(split_video, tmp_path / "o.mp4", quiet=True, **{field: value}))
+    assert list(tmp_path.glob("*o.mp4*")) == []
+
+
+def test_a_hardware_decoder_named_in_capitals_is_the_one_the_command_line_takes(split_video, tmp_path, caplog):
+    """``--hwaccel CUDA`` is cuda; was, in the library, "no such device type" and decoding on the CPU."""
+    roadseg.run(roadseg.SegmentOptions(split_video, tmp_path / "o.mp4", quiet=True, hwaccel="CUDA"))
+    assert "no such device type" not in caplog.text

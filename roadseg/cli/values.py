@@ -126,12 +126,6 @@ def named_path(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     return value
 
 
-#: FFmpeg's hardware device types (libavutil/hwcontext.c, FFmpeg 7.1): one of these that this machine lacks falls
-#: back to the CPU with one line (a script written for another machine still runs); any other name is a typo
-HWACCELS = ("cuda", "vaapi", "qsv", "vdpau", "videotoolbox", "d3d11va", "d3d12va", "dxva2", "drm", "opencl",
-            "mediacodec", "vulkan", "amf")  # fmt: skip
-
-
 def hwaccel_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """click callback for ``--hwaccel``: an FFmpeg hardware device type (lower case), else a usage error that
     lists them (``--hwaccel cude`` fell back to the CPU, its only sign one warning line among others).
@@ -142,6 +136,8 @@ def hwaccel_name(ctx: click.Context, param: click.Parameter, value: str | None) 
     if value is None:
         return None
     from av.codec.hwaccel import hwdevices_available
+
+    from roadseg.pipeline.checks import HWACCELS  # (the library's check's: check_hwaccel)
 
     here = hwdevices_available()
     if value.lower() in (*HWACCELS, *here):

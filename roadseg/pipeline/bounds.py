@@ -21,14 +21,16 @@ from roadseg.pipeline.options import SegmentOptions
 MAX_THREADS = 1024
 
 _BOUNDS = {"batch": (1, 256, ""), "queue_size": (1, None, ""), "threads": (0, MAX_THREADS, " (0: one per core)"),
-           "max_frames": (1, None, " (None: every frame)")}  # fmt: skip
+           "max_frames": (1, None, " (None: every frame)"),
+           "video_stream": (0, None, " (None: the one FFmpeg would play)")}  # fmt: skip
 
 
 def check_numbers(opts: SegmentOptions) -> None:
     """Refuse a number the command line's options could not be given (was: ``batch=0`` and ``queue_size=0`` taken,
-    an unbounded queue, ``threads=-1`` passed on, ``max_frames=0`` a run of every frame), in one line."""
+    an unbounded queue, ``threads=-1`` passed on, ``max_frames=0`` a run of every frame, ``video_stream=-1`` a
+    SourceError once the file was open), in one line."""
     for name in _BOUNDS:
-        if not (name == "max_frames" and opts.max_frames is None):
+        if getattr(opts, name) is not None or name not in ("max_frames", "video_stream"):
             check_whole(name, getattr(opts, name))
     for name, least, most in (("alpha", 0, 1), ("start", 0, None), ("retry_delay", 0, None)):
         _check_real(name, getattr(opts, name), least, most)

@@ -24,7 +24,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from roadseg.errors import OutputError, SourceError
+from roadseg.errors import ArgumentError, OutputError, SourceError
 from roadseg.pipeline.bounds import check_numbers
 from roadseg.pipeline.connecting import connecting_for, input_said, unused_connecting
 from roadseg.pipeline.options import SegmentOptions
@@ -43,6 +43,7 @@ from roadseg.pipeline.suffixes import AUDIO_SUFFIXES, IMAGE_SUFFIXES
 def check(opts: SegmentOptions) -> bool:
     """Refuse option sets that cannot work, before anything is opened; return whether the input is live."""
     check_numbers(opts)
+    check_hwaccel(opts.hwaccel)
     if unknown := unknown_scheme(str(opts.input)):  # (was: "--show and --serve are for live input", or the URL as a
         raise SourceError(unknown)  # path not found, a slash lost)
     live = opts.live or is_live_input(str(opts.input))
@@ -77,6 +78,31 @@ def check(opts: SegmentOptions) -> bool:
     if opts.stats:
         _check_stats(opts, live)
     return live
+
+
+#: FFmpeg's hardware device types (libavutil/hwcontext.c, FFmpeg 7.1): one of these that this machine lacks falls
+#: back to the CPU with one line (a script written for another machine still runs); any other name is a typo
+HWACCELS = ("cuda", "vaapi", "qsv", "vdpau", "videotoolbox", "d3d11va", "d3d12va", "dxva2", "drm", "opencl",
+            "mediacodec", "vulkan", "amf")  # fmt: skip
+
+
+def check_hwaccel(name: object) -> None:
+    """Refuse a ``hwaccel`` (``--hwaccel``'s, any case) that is no FFmpeg hardware device type, in one line (was, in
+    the library: ``hwaccel="cude"`` decoded on the CPU after a warning line, where ``--hwaccel cude`` is refused).
+
+    >>> check_hwaccel("CUDA")
+    >>> check_hwaccel("cude")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    roadseg.errors.ArgumentError: hwaccel must be an FFmpeg hardware decoder (one of cuda, vaapi, ...), not 'cude'
+    """
+    if name is None:
+        return
+    from av.codec.hwaccel import hwdevices_available
+
+    here = hwdevices_available()
+    if not (isinstance(name, str) and name.lower() in (*HWACCELS, *here)):
+        raise ArgumentError(f"hwaccel must be an FFmpeg hardware decoder (one of {', '.join(HWACCELS)}; this FFmpeg "
+                            f"is built with {', '.join(here) or 'none'}), not {name!r}")  # fmt: skip
 
 
 def _check_output(opts: SegmentOptions, live: bool) -> None:

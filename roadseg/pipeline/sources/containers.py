@@ -130,9 +130,9 @@ def _opened(url: str, kw: dict, hwaccel: str | None):
         from av.codec.hwaccel import HWAccel, hwdevices_available
 
         try:
-            if hwaccel not in (known := hwdevices_available()):  # (FFmpeg's answer: "Operation not permitted")
+            if hwaccel.lower() not in (known := hwdevices_available()):  # (any case: --hwaccel CUDA is cuda)  # (FFmpeg's answer: "Operation not permitted")
                 raise ValueError(f"no such device type; this FFmpeg knows {', '.join(known) or 'none'}")
-            kw["hwaccel"] = HWAccel(device_type=hwaccel, allow_software_fallback=True)
+            kw["hwaccel"] = HWAccel(device_type=hwaccel.lower(), allow_software_fallback=True)
             return av.open(url, **kw)
         except Exception as exc:  # no device, no driver, not permitted: decode on the CPU instead
             kw.pop("hwaccel", None)

@@ -8,10 +8,11 @@ import sys
 import threading
 import time
 
+import numpy as np
 import pytest
 
 import roadseg
-from roadseg.errors import ArgumentError
+from roadseg.errors import ArgumentError, ModelError
 from roadseg.pipeline import runner
 from roadseg.pipeline.session import OnnxSegmenter
 
@@ -83,3 +84,13 @@ def test_no_stage_thread_is_still_there_when_the_run_returns(interrupted):
     finally:
         threading.setprofile(None)
     assert [t.name for t in threading.enumerate() if t.name.startswith("roadseg-")] == []
+
+
+def test_a_segmenters_working_size_beyond_the_memory_is_one_line(rule_onnx):
+    """As a run refuses it (``Segmenter.check_memory``); was, called on a frame: OpenCV's ``cv2.error`` (Insufficient
+    memory) from the resize, or, at a size the resize could hold, the network's allocation in onnxruntime."""
+    seg = roadseg.Segmenter(rule_onnx, size=(1_000_000, 1_000_000), providers="cpu")
+    with pytest.raises(ModelError, match=r"^working size 1000000x1000000 at batch 2 needs about .* of memory"):
+        seg([np.zeros((48, 64, 3), np.uint8)] * 2)
+    with pytest.raises(ModelError, match=r"^working size 1000000x1000000 at batch 1 needs about "):
+        seg.segment(np.zeros((48, 64, 3), np.uint8))

@@ -230,7 +230,7 @@ class Segmenter:
 
     def __call__(self, frames: Iterable[np.ndarray]) -> np.ndarray:
         """Labels uint8 [N,h,w] at the working size (fitted to the first frame's shape unless a size was
-        given) for a batch of RGB frames (each checked: :func:`checked_frame`)."""
+        given) for a batch of RGB frames (each checked: :func:`checked_frame`; the memory: :meth:`check_memory`)."""
         if isinstance(frames, np.ndarray) and frames.ndim == 3 and frames.shape[2] in (1, 3, 4):  # (was: its rows
             # checked, "a grayscale one [1280,3]"; a grayscale batch [N,H,W] is told by each frame's check)
             raise ArgumentError(f"seg(frames) takes a batch, [N,H,W,3] or a list of frames; got "
@@ -239,6 +239,7 @@ class Segmenter:
         if not checked:
             raise ArgumentError("no frames given")
         seg = self.fitted(*checked[0].shape[:2])
+        seg.check_memory(len(checked))  # (as a run's: was, OpenCV's or onnxruntime's failed allocation, or a kill)
         return self.model.predict(np.stack([seg.resize(f) for f in checked]))
 
     def segment(self, frame: np.ndarray) -> np.ndarray:

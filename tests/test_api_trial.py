@@ -94,3 +94,15 @@ def test_a_segmenters_working_size_beyond_the_memory_is_one_line(rule_onnx):
         seg([np.zeros((48, 64, 3), np.uint8)] * 2)
     with pytest.raises(ModelError, match=r"^working size 1000000x1000000 at batch 1 needs about "):
         seg.segment(np.zeros((48, 64, 3), np.uint8))
+
+
+@pytest.mark.parametrize(("kw", "said"), [
+    ({"alhpa": 0.6}, r"segment_video\(\) got unexpected keyword arguments: alhpa \(SegmentOptions' fields"),
+    ({"segmenter": None}, r"segment_video\(\) got unexpected keyword arguments: segmenter \(SegmentOptions' fields"),
+    ({"input": "b.mp4"}, r"segment_video\(\) takes the input and output as src and dst, not as input=$"),
+])
+def test_a_keyword_segment_video_does_not_take_is_said_as_its_own(kw, said, split_video, tmp_path):
+    """A TypeError, as Python's for any call and as ``batch()`` says it; was "SegmentOptions.__init__() got an
+    unexpected keyword argument", or for ``input=`` "dataclasses.replace() got multiple values"."""
+    with pytest.raises(TypeError, match=f"^{said}"):
+        roadseg.segment_video(split_video, tmp_path / "o.mp4", **kw)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 
 from roadseg.errors import ArgumentError, ModelError, OutputError, PipelineError
@@ -41,6 +42,17 @@ def check_call(options: object, segmenter: object) -> None:
         said = ("an OnnxSegmenter: Segmenter(session) shares its session" if isinstance(segmenter, OnnxSegmenter)
                 else _shown(segmenter))  # fmt: skip
         raise ArgumentError(f"segmenter must be a roadseg.Segmenter (or None), not {said}")
+
+
+def check_keywords(kw: dict) -> None:
+    """A :class:`TypeError` where ``segment_video``'s keywords are no fields of :class:`SegmentOptions` it may set, as
+    ``batch()`` says it (was: "SegmentOptions.__init__() got an unexpected keyword argument", or for ``input=``
+    "dataclasses.replace() got multiple values")."""
+    if given := sorted({"input", "output"} & set(kw)):
+        raise TypeError(f"segment_video() takes the input and output as src and dst, not as {'=, '.join(given)}=")
+    if unknown := sorted(set(kw) - {f.name for f in fields(SegmentOptions)}):
+        raise TypeError(f"segment_video() got unexpected keyword arguments: {', '.join(unknown)} (SegmentOptions' "
+                        "fields, as the command line names them: alpha, masks_dir, max_frames ...)")
 
 
 def segmenter_for(opts: SegmentOptions, given: Segmenter | None) -> Segmenter:

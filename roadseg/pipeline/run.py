@@ -31,7 +31,7 @@ from typing import Any, NoReturn
 from roadseg.errors import SourceError
 from roadseg.pipeline.checks import check, file_only, images, may_be_a_file, refuse_live_url
 from roadseg.pipeline.infer import Segmenter, infer_stage
-from roadseg.pipeline.internal import check_call, internal_error, reporting, segmenter_for, stage_of
+from roadseg.pipeline.internal import check_call, check_keywords, internal_error, reporting, segmenter_for, stage_of
 from roadseg.pipeline.internal import write_stats as _write_stats
 from roadseg.pipeline.options import Caller, RunResult, SegmentOptions
 from roadseg.pipeline.outcome import failure, finished, interruption, run_result, with_stats
@@ -130,6 +130,7 @@ def segment_video(src: str | Path, dst: str | Path | None, options: SegmentOptio
     encoded); return the run's stats as a dict. Keyword arguments set fields of :class:`SegmentOptions`; ``stop``,
     ``on_progress`` and errors as for :func:`run` (``options`` that are no SegmentOptions too: was a TypeError)."""
     check_call(SegmentOptions(str(src)) if options is None else options, None)
+    check_keywords(kw)
     opts = replace(options or SegmentOptions(str(src)), input=str(src), output=None if dst is None else str(dst), **kw)
     return run(opts, stop=stop, on_progress=on_progress).as_dict()
 

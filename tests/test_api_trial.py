@@ -4,6 +4,7 @@ process, runs in threads, Ctrl-C mid-run): what it found wrong, each with the te
 from __future__ import annotations
 
 import _thread
+import re
 import sys
 import threading
 import time
@@ -106,3 +107,13 @@ def test_a_keyword_segment_video_does_not_take_is_said_as_its_own(kw, said, spli
     unexpected keyword argument", or for ``input=`` "dataclasses.replace() got multiple values"."""
     with pytest.raises(TypeError, match=f"^{said}"):
         roadseg.segment_video(split_video, tmp_path / "o.mp4", **kw)
+
+
+@pytest.mark.parametrize(("field", "value"), [("legend", "no"), ("overwrite", "false"), ("no_audio", b"0"),
+                                              ("pace", "off")])  # fmt: skip
+def test_a_flag_given_as_a_string_is_one_line_before_any_work(field, value, split_video, tmp_path):
+    """Was taken as true, as any non-empty string is (``legend="no"``, read from a config file, drew the legend);
+    the command line's flags are True or False."""
+    with pytest.raises(ArgumentError, match=f"^{field} must be True or False, not {re.escape(repr(value))}$"):
+        roadseg.run(roadseg.SegmentOptions(split_video, tmp_path / "o.mp4", quiet=True, **{field: value}))
+    assert list(tmp_path.glob("*o.mp4*")) == []

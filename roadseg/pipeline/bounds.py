@@ -1,6 +1,6 @@
-"""The numbers among a run's options, checked as the command line's types check them (a library caller's
-``SegmentOptions`` too): one that cannot be is refused in one :class:`~roadseg.errors.ArgumentError` line, before
-anything is opened (:func:`check_numbers`, from :func:`roadseg.pipeline.checks.check`).
+"""The numbers among a run's options, and its flags (True or False), checked as the command line's types check them
+(a library caller's ``SegmentOptions`` too): one that cannot be is refused in one :class:`~roadseg.errors.ArgumentError`
+line, before anything is opened (:func:`check_numbers`, from :func:`roadseg.pipeline.checks.check`).
 
 Example:
     >>> check_numbers(SegmentOptions("a.mp4", alpha="0.5"))
@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import math
+from dataclasses import fields
 from numbers import Integral, Real
 
 from roadseg.errors import ArgumentError
@@ -40,6 +41,9 @@ def check_numbers(opts: SegmentOptions) -> None:
         wrong = ("crf", "a whole number") if not _whole(opts.crf) else ("height", "a whole number of pixels, 2 or more")
         raise ArgumentError(f"{wrong[0]} must be {wrong[1]}, not {getattr(opts, wrong[0])!r}")
     _check_retries(opts.retries, opts.retry_delay)
+    for name in (*(f.name for f in fields(opts) if isinstance(f.default, bool)), "pace"):  # (was: any string true,
+        if isinstance(value := getattr(opts, name), str | bytes):  # legend="no" drew the legend)
+            raise ArgumentError(f"{name} must be True or False, not {value!r}")
     _check_above_zero("stream_timeout", opts.stream_timeout, "a number of seconds")
     if opts.fps is not None:  # (None: every frame)
         _check_above_zero("fps", opts.fps, "a number of frames a second", " (None: every frame)")

@@ -117,3 +117,13 @@ def test_a_flag_given_as_a_string_is_one_line_before_any_work(field, value, spli
     with pytest.raises(ArgumentError, match=f"^{field} must be True or False, not {re.escape(repr(value))}$"):
         roadseg.run(roadseg.SegmentOptions(split_video, tmp_path / "o.mp4", quiet=True, **{field: value}))
     assert list(tmp_path.glob("*o.mp4*")) == []
+
+
+@pytest.mark.parametrize("field", ["output", "masks_dir", "stats", "model"])
+def test_a_path_option_that_is_no_path_is_one_line_before_any_work(field, split_video, tmp_path):
+    """Was: ``output=5`` (``masks_dir``, ``stats``) a bare TypeError from pathlib, and ``model=5`` "internal error:
+    TypeError", as if roadseg had a bug."""
+    opts = {"output": tmp_path / "o.mp4", field: 5}
+    with pytest.raises(ArgumentError, match=f"^{field} must be a path \\(a str or a pathlib.Path\\), not 5$"):
+        roadseg.run(roadseg.SegmentOptions(split_video, quiet=True, **opts))
+    assert list(tmp_path.glob("*o.mp4*")) == []

@@ -44,6 +44,9 @@ def check(opts: SegmentOptions) -> bool:
     """Refuse option sets that cannot work, before anything is opened; return whether the input is live."""
     check_numbers(opts)
     check_hwaccel(opts.hwaccel)
+    for name in ("output", "masks_dir", "stats", "model"):  # (was: output=5 a TypeError from pathlib, model=5 an
+        if not isinstance(path := getattr(opts, name), str | os.PathLike | None):  # internal error)
+            raise ArgumentError(f"{name} must be a path (a str or a pathlib.Path), not {path!r}")
     if unknown := unknown_scheme(str(opts.input)):  # (was: "--show and --serve are for live input", or the URL as a
         raise SourceError(unknown)  # path not found, a slash lost)
     live = opts.live or is_live_input(str(opts.input))

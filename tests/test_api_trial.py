@@ -127,3 +127,12 @@ def test_a_path_option_that_is_no_path_is_one_line_before_any_work(field, split_
     with pytest.raises(ArgumentError, match=f"^{field} must be a path \\(a str or a pathlib.Path\\), not 5$"):
         roadseg.run(roadseg.SegmentOptions(split_video, quiet=True, **opts))
     assert list(tmp_path.glob("*o.mp4*")) == []
+
+
+@pytest.mark.parametrize("serve", ["127.0.0.1:8765", ("127.0.0.1", "8765"), ("127.0.0.1",), ("127.0.0.1", 70000)])
+def test_a_serve_address_that_is_no_host_and_port_is_one_line_before_any_work(serve, split_video):
+    """Was "internal error: TypeError: ServeSink.__init__() takes 6 positional arguments but 18 were given" for the
+    command line's own form, ``serve="127.0.0.1:8765"``, and "'str' object cannot be interpreted as an integer"."""
+    with pytest.raises(ArgumentError, match=r"^serve must be \(host, port\), a port from 0 to 65535 \(0: any free "
+                                            r"one\): \('127\.0\.0\.1', 8080\), not "):  # fmt: skip
+        roadseg.run(roadseg.SegmentOptions(split_video, live=True, serve=serve, quiet=True))

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from roadseg.errors import ArgumentError, OutputError, SourceError
-from roadseg.pipeline.bounds import check_numbers
+from roadseg.pipeline.bounds import check_numbers, real_within
 from roadseg.pipeline.connecting import connecting_for, input_said, unused_connecting
 from roadseg.pipeline.options import SegmentOptions
 from roadseg.pipeline.sinks import check_output_path, same_file
@@ -47,6 +47,8 @@ def check(opts: SegmentOptions) -> bool:
     for name in ("output", "masks_dir", "stats", "model"):  # (was: output=5 a TypeError from pathlib, model=5 an
         if not isinstance(path := getattr(opts, name), str | os.PathLike | None):  # internal error)
             raise ArgumentError(f"{name} must be a path (a str or a pathlib.Path), not {path!r}")
+    if opts.serve is not None:
+        _check_serve(opts.serve)
     if unknown := unknown_scheme(str(opts.input)):  # (was: "--show and --serve are for live input", or the URL as a
         raise SourceError(unknown)  # path not found, a slash lost)
     live = opts.live or is_live_input(str(opts.input))
@@ -106,6 +108,14 @@ def check_hwaccel(name: object) -> None:
     if not (isinstance(name, str) and name.lower() in (*HWACCELS, *here)):
         raise ArgumentError(f"hwaccel must be an FFmpeg hardware decoder (one of {', '.join(HWACCELS)}; this FFmpeg "
                             f"is built with {', '.join(here) or 'none'}), not {name!r}")  # fmt: skip
+
+
+def _check_serve(serve: object) -> None:
+    """Refuse a ``serve`` that is no (host, port) (was: an internal error, ``serve="127.0.0.1:8080"`` too)."""
+    host, port = serve if isinstance(serve, tuple | list) and len(serve) == 2 else (None, None)
+    if not (isinstance(host, str) and isinstance(port, int) and real_within(port, 0, 65535)):
+        raise ArgumentError(f"serve must be (host, port), a port from 0 to 65535 (0: any free one): ('127.0.0.1', 8080), "
+                            f"not {serve!r}")  # fmt: skip
 
 
 def _check_output(opts: SegmentOptions, live: bool) -> None:

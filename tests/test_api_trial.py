@@ -136,3 +136,16 @@ def test_a_serve_address_that_is_no_host_and_port_is_one_line_before_any_work(se
     with pytest.raises(ArgumentError, match=r"^serve must be \(host, port\), a port from 0 to 65535 \(0: any free "
                                             r"one\): \('127\.0\.0\.1', 8080\), not "):  # fmt: skip
         roadseg.run(roadseg.SegmentOptions(split_video, live=True, serve=serve, quiet=True))
+
+
+@pytest.mark.parametrize(("field", "value", "said"), [
+    ("camera_size", (1280,), r"camera_size must be \(width, height\), two whole numbers over 0, not \(1280,\)"),
+    ("camera_size", "1280x720", r"camera_size must be \(width, height\), two whole numbers over 0, not '1280x720'"),
+    ("camera_fps", "30", r"camera_fps must be a number of frames a second above 0 \(None: the camera's own\), not '30'"),
+    ("camera_fps", -5.0, r"camera_fps must be a number of frames a second above 0 \(None: the camera's own\), not -5\.0"),
+])
+def test_a_camera_option_that_cannot_be_is_one_line_before_any_work(field, value, said, tmp_path):
+    """As ``--camera-size WxH`` and ``--camera-fps`` (above 0) refuse them; was "internal error: IndexError" for
+    ``(1280,)``, "internal error: ValueError: Unknown format code 'g'" for ``"30"``, and -5 or a string size taken."""
+    with pytest.raises(ArgumentError, match=f"^{said}$"):
+        roadseg.run(roadseg.SegmentOptions("/dev/video9", tmp_path / "o.mkv", retries=0, quiet=True, **{field: value}))

@@ -47,6 +47,11 @@ def check_numbers(opts: SegmentOptions) -> None:
     _check_above_zero("stream_timeout", opts.stream_timeout, "a number of seconds")
     if opts.fps is not None:  # (None: every frame)
         _check_above_zero("fps", opts.fps, "a number of frames a second", " (None: every frame)")
+    if opts.camera_fps is not None:  # (was: "30" an internal error, -5 taken)
+        _check_above_zero("camera_fps", opts.camera_fps, "a number of frames a second", " (None: the camera's own)")
+    size = opts.camera_size  # (was: (1280,) an internal error, "1280x720" taken)
+    if size is not None and not (isinstance(size, tuple | list) and len(size) == 2 and all(_whole(n) and n > 0 for n in size)):
+        raise ArgumentError(f"camera_size must be (width, height), two whole numbers over 0, not {size!r}")
 
 
 def check_whole(name: str, value: object) -> None:

@@ -32,7 +32,7 @@ def _level(path) -> int:
 
 
 @pytest.mark.parametrize("fps", [None, "1"])
-@pytest.mark.parametrize("suffix", [".avi", ".mkv", ".mp4"])
+@pytest.mark.parametrize("suffix", [".avi", ".mkv", ".mp4", ".wmv"])
 def test_the_first_picture_plays_with_the_sound_in_every_format(rule_onnx, tmp_path, fps, suffix):
     # FFmpeg read x264's pictures in an AVI a frame step after their place (its guess for H.264 without HRD timing):
     # the first picture played 0.04 s after the sound at 25 frames/s, and 1.0 s after it at --fps 1 (MPEG-4 part 2 and
@@ -45,6 +45,21 @@ def test_the_first_picture_plays_with_the_sound_in_every_format(rule_onnx, tmp_p
     step = 1 / float(fps or 25)
     assert abs(picture - sound) <= step / 2, (picture, sound)
     assert picture == pytest.approx(0.0, abs=1e-3) and sound == pytest.approx(0.0, abs=1e-3)
+
+
+@pytest.mark.parametrize("suffix", [".wmv", ".asf"])
+def test_an_asf_output_reads_back_its_pictures_in_order(rule_onnx, tmp_path, suffix):
+    # ASF keeps a packet's presentation time only: x264's B-frames read back in decoding order (0.04, 0.08, 0.16,
+    # 0.12, 0.28, 0.24 s), and without HRD timing every picture a frame step late
+    texture = np.random.default_rng(0).integers(0, 256, (48, 96, 3), dtype=np.uint8)
+    frames = [np.ascontiguousarray(np.roll(texture, 2 * i + i % 3, axis=1)[:, :64]) for i in range(30)]
+    src = write_video(tmp_path / "cam.mp4", frames)
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out := tmp_path / f"o{suffix}"), "--model",
+                                               str(rule_onnx), "-q"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    with av.open(str(out)) as c:
+        times = [round(float(f.time), 3) for f in c.decode(video=0)]
+    assert times == [round(i * 0.04, 3) for i in range(30)]
 
 
 def test_an_avi_keeps_the_level_x264_marks_elsewhere(rule_onnx, tmp_path):

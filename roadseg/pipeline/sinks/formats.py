@@ -40,13 +40,15 @@ PROGRAM_STREAMS = frozenset({"mpeg", "vob", "dvd", "svcd", "vcd"})
 #: any option (``bframes=0``, ``hrd=1``: FFmpeg never times HEVC again), VP8, VP9, AV1, MJPEG, FFV1, ProRes, PNG, GIF,
 #: raw video and MS-MPEG4 read back as no picture at all, H.263 as a raw H.263 file without its sound
 PROGRAM_STREAM_ENCODERS = frozenset({"mpeg1video", "mpeg2video", "mpeg4", "libx264"})
-#: formats where FFmpeg reads an H.264 picture at its time only from the HRD timing x264 writes (an AVI: a frame step
-#: late without it; a program stream: untimed, :data:`PROGRAM_STREAMS`)
-HRD_TIMED = frozenset({"avi", *PROGRAM_STREAMS})
+#: formats where FFmpeg reads an H.264 picture at its time only from the HRD timing x264 writes (an AVI or ASF: a frame
+#: step late without it, 0.04 s at 25 frames/s; a program stream: untimed, :data:`PROGRAM_STREAMS`)
+HRD_TIMED = frozenset({"avi", "asf", "asf_stream", *PROGRAM_STREAMS})
 #: formats that keep no picture's time, only its place (AVI: its chunk; MXF: its edit unit), where FFmpeg reads H.264's
 #: B-frames timed out of order (an AVI's first pictures at 0.04, 0.16, 0.12, 0.2 s), and program streams, where it reads
-#: x264's B-frames out of place (at 1 frame/s the 12th picture at 18.5 s, after the 13th): x264 writes none there
-NO_REORDER_FORMATS = frozenset({"avi", "mxf", "mxf_d10", "mxf_opatom", *PROGRAM_STREAMS})
+#: x264's B-frames out of place (at 1 frame/s the 12th picture at 18.5 s, after the 13th), and ASF (``.wmv``,
+#: ``.asf``), which keeps a packet's presentation time only: x264's B-frames read back in decoding order (0.04, 0.08,
+#: 0.16, 0.12, 0.28, 0.24 s). x264 writes none there. (FLV, F4V and WTV keep them in order: not here)
+NO_REORDER_FORMATS = frozenset({"avi", "mxf", "mxf_d10", "mxf_opatom", "asf", "asf_stream", *PROGRAM_STREAMS})
 #: What a strict DVD player takes, as FFmpeg's ``-target dvd`` sets it (fftools/ffmpeg_opt.c): MPEG video of 6 Mb/s on
 #: average and 9 Mb/s at most through the decoder's 224 KiB buffer (1835008 bits), in 2048-byte packs multiplexed at
 #: 10.08 Mb/s. Without them a noisy 720x576 clip's MPEG-2 came to 15.3 Mb/s (16.7 in its busiest second; 40 of 50

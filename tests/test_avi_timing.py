@@ -32,7 +32,7 @@ def _level(path) -> int:
 
 
 @pytest.mark.parametrize("fps", [None, "1"])
-@pytest.mark.parametrize("suffix", [".avi", ".mkv", ".mp4", ".wmv"])
+@pytest.mark.parametrize("suffix", [".avi", ".mkv", ".mp4", ".wmv", ".ogv"])
 def test_the_first_picture_plays_with_the_sound_in_every_format(rule_onnx, tmp_path, fps, suffix):
     # FFmpeg read x264's pictures in an AVI a frame step after their place (its guess for H.264 without HRD timing):
     # the first picture played 0.04 s after the sound at 25 frames/s, and 1.0 s after it at --fps 1 (MPEG-4 part 2 and
@@ -60,6 +60,23 @@ def test_an_asf_output_reads_back_its_pictures_in_order(rule_onnx, tmp_path, suf
     with av.open(str(out)) as c:
         times = [round(float(f.time), 3) for f in c.decode(video=0)]
     assert times == [round(i * 0.04, 3) for i in range(30)]
+
+
+def test_a_variable_rate_ogv_shows_each_picture_at_its_place_on_the_frame_clock(rule_onnx, tmp_path):
+    # an Ogg page's last picture alone carries its time (a count of frames), the others read back a frame apart before
+    # it: on the input's 1/1000 clock FFmpeg read VP8's first two pictures at 0.039 and 0.04 s, later ones off the frame
+    # clock (0.15, 0.19 s), 11 in 0.4 s. Now each goes at its place on the 1/25 clock, a gap filled with
+    # the picture before; one whose place is taken (0.21 s, after 0.2) is left out
+    vfr = [0, 40, 80, 110, 150, 200, 210, 250, 330, 400, 440]
+    src = write_video(tmp_path / "vfr.mkv", split_frames(len(vfr)), pts=vfr, time_base=Fraction(1, 1000))
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out := tmp_path / "o.ogv"), "--model",
+                                               str(rule_onnx), "-q"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    with av.open(str(out)) as c:
+        shown = [(round(float(f.time), 3), f.to_ndarray(format="rgb24")) for f in c.decode(video=0)]
+    assert [t for t, _ in shown] == [round(i * 0.04, 3) for i in range(12)]
+    rows = [int(np.argmax(image[:, 40, 1])) for _, image in shown]  # (the grey bar's row: which picture it is)
+    assert rows == [3 * n for n in (0, 1, 2, 3, 4, 5, 7, 7, 8, 8, 9, 10)]
 
 
 def test_an_avi_keeps_the_level_x264_marks_elsewhere(rule_onnx, tmp_path):

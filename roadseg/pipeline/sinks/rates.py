@@ -15,13 +15,19 @@ import av
 from roadseg.pipeline.sinks.formats import PROGRAM_STREAMS
 from roadseg.pipeline.sinks.routes import COUNTED
 
+#: Ogg: a page's last picture alone carries its time (its granule position, which counts frames), the others read
+#: back a frame apart before it; on a clock finer than the frame FFmpeg read a VP8 stream's first two pictures both at
+#: 0.04 s (pts 511 and 512 of 1/12800), and a variable-rate input's pictures up to a frame step off their times. Its
+#: pictures go at their times' places on the frame clock, a gap filled with the picture before, as MXF's
+#: (:data:`~roadseg.pipeline.sinks.routes.COUNTED`), its sound as any other output's
+FILLED = frozenset({"ogg", "ogv"})
 #: Encoders and containers that keep a constant frame rate and take their clock from it (MPEG-1/2 know
 #: only the standard rates; AVI counts frames, and so does MXF, :data:`COUNTED`; a program stream's untimed pictures are
 #: read on it, :data:`~roadseg.pipeline.sinks.formats.PROGRAM_STREAMS`): their frames are timed at 1/fps, not
 #: on the input's clock (1/90000 of a transport stream, 1/1000 of Matroska); MPEG-4 part 2 so only where that clock
-#: is finer than its 16 bits hold
+#: is finer than its 16 bits hold. Ogg (``.ogv``) too (:data:`FILLED`)
 FRAME_CLOCK_ENCODERS = frozenset({"mpeg1video", "mpeg2video", "h263", "h263p"})
-FRAME_CLOCK_FORMATS = frozenset({"avi", *COUNTED, *PROGRAM_STREAMS})
+FRAME_CLOCK_FORMATS = frozenset({"avi", *COUNTED, *PROGRAM_STREAMS, *FILLED})
 SHORT_CLOCK_ENCODERS = frozenset({"mpeg4", "msmpeg4", "msmpeg4v2"})  # (on 1/fps only where the clock is finer than 1/65535)
 
 

@@ -30,7 +30,7 @@ from roadseg.pipeline.sinks.encoders import HARDWARE_ENCODERS, encoder_usable
 from roadseg.pipeline.sinks.finishing import Finishing, remove_leftovers, temporary_name
 from roadseg.pipeline.sinks.formats import apple_cased
 from roadseg.pipeline.sinks.opening import Opening
-from roadseg.pipeline.sinks.rates import evenly
+from roadseg.pipeline.sinks.rates import FILLED, evenly
 from roadseg.pipeline.sinks.routes import COUNTED
 from roadseg.pipeline.sinks.stamps import Stamps
 from roadseg.pipeline.sources import Frame
@@ -141,7 +141,7 @@ class VideoSink(Opening, Stamps, Finishing, Sink):
             log.warning("%s: %s holds no video at %.5g frames/s; written at %.5g, each picture at its time's place "
                         "(%s)", self.shown, "MXF" if self.container.format.name in COUNTED else self.encoder,
                         self._timed, self.fps, kept)  # fmt: skip
-        self._counted = self.container.format.name in COUNTED  # pictures timed by their count (:meth:`_slot`)
+        self._counted = self.container.format.name in COUNTED | FILLED  # pictures timed by their count (:meth:`_slot`)
         self._previous: av.VideoFrame | None = None  # (there: the last picture, repeated over a gap)
         self.written = 0
         self._muxed = 0  # pictures the encoder gave out (a packet each), in the file

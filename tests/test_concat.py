@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import add_captions, add_telemetry, split_frames, write_video
 
+import roadseg
 from roadseg.cli import segment_video_cmd
 from roadseg.pipeline import segment_video
 from roadseg.pipeline.sources import Frame
@@ -162,3 +163,31 @@ def test_an_mkv_whose_caption_runs_past_its_pictures_and_has_a_length_of_its_own
     with concat_source(drive) as s:
         pictures = [f.time for f in s if isinstance(f, Frame)]
     assert len(pictures) == 600 and np.allclose(np.diff(pictures), 0.04, atol=0.002), np.diff(pictures)[297:302]
+
+
+@pytest.mark.parametrize("rotation", [90, 180])
+def test_a_file_turned_otherwise_is_left_out_of_the_join_and_written_apart_by_batch(rule_onnx, tmp_path, rotation):
+    # a phone's clip and the same clip with a rotation tag. Was: joined, the turned one written as the first file is
+    # shown (sideways, or upside down), without a line; a file of another size was left out with one
+    drive = tmp_path / "card/drive"
+    drive.mkdir(parents=True)
+    files = [write_video(drive / f"{name}.mp4", split_frames(10)) for name in "ab"]
+    files.append(write_video(drive / "c.mp4", split_frames(10), rotation=rotation))
+    out, pictures, lines = _joined(rule_onnx, tmp_path, files)
+    turn = read_turn(files[2])
+    assert turn in (rotation, 360 - rotation) and len(pictures) == 20, (turn, pictures)
+    assert lines == [f"roadseg: left out of the join: 1 file of another camera or format (h264 64x48 turned {turn}°, "
+                     "audio none, where the others are h264 64x48, audio none): c.mp4"], lines  # fmt: skip
+    summary = roadseg.batch(tmp_path / "card", tmp_path / "out", model=str(rule_onnx), concat=True, quiet=True)
+    assert (summary.ok, summary.error) == (2, 0)
+    outs = {p.name: p for p in (tmp_path / "out/drive").iterdir()}
+    assert sorted(outs) == ["a.mp4", "c.mp4"]
+    with av.open(str(outs["c.mp4"])) as c:
+        assert c.streams.video[0].codec_context.height == (64 if rotation == 90 else 48)  # (written upright)
+        assert sum(1 for _ in c.decode(video=0)) == 10
+
+
+def read_turn(path: Path) -> int:
+    """The degrees (counterclockwise) ``path``'s first picture is turned by as FFmpeg decodes it."""
+    with av.open(str(path)) as c:
+        return round(next(c.decode(video=0)).rotation) % 360

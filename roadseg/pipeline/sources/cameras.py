@@ -43,7 +43,7 @@ def camera(signatures: list[Signature]) -> tuple[list[bool], bool]:
     with the file most of them agree with (the first such), and with the first of them, whose streams the join takes;
     and whether as many agree with one that is left out (a tie, which the first to come wins).
 
-    >>> v = ("h264", 64, 48)
+    >>> v = ("h264", 64, 48, 0)
     >>> va, vda = (v, ("aac",), ("video", "audio")), (v, ("aac",), ("video", "data", "audio"))
     >>> camera([vda, va, vda]), camera([va, vda])
     (([True, False, True], False), ([True, False], True))

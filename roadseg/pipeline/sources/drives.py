@@ -26,11 +26,11 @@ from roadseg.pipeline.sources.probe import Signature, described, listed, named_f
 def _formats(paths: list[Path], signatures: dict[Path, Signature]) -> list[tuple[list[Path], str]]:
     """``paths`` (one camera's files of a drive) as ``batch --concat`` writes them: the files
     :func:`~roadseg.pipeline.sources.concat.concat_source` joins, then, where it would leave some out as of another
-    camera or format (another codec, size, audio or order of streams), those it joins of the rest, and so on: each a
+    camera or format (another codec, size, turn, audio or order of streams), those it joins of the rest, and so on: each a
     drive of its own, none of the footage lost. Those that cannot be read (not in ``signatures``) stay with the first,
     which leaves them out with its line. Each with what its results line says of it (empty where the drive is whole).
 
-    >>> v = ("h264", 64, 48)
+    >>> v = ("h264", 64, 48, 0)
     >>> va, vda = (v, ("aac",), ("video", "audio")), (v, ("aac",), ("video", "data", "audio"))
     >>> a, b, c, d = (Path(n) for n in ("0800_NF.MP4", "0801_NF.MP4", "0802_NF.MP4", "0803_NF.MP4"))
     >>> [[p.name for p in part] for part, _ in _formats([a, b, c, d], {a: vda, b: va, c: vda})]
@@ -78,7 +78,7 @@ def _cameras(paths: list[Path], signatures: dict[Path, Signature]) -> list[Join]
     first drive, whose worker leaves it out with its line. (Was: the other cameras' files left out, their footage in no
     output.)
 
-    >>> v, w = (("h264", 64, 48), ("aac",), ("video", "audio")), (("h264", 32, 24), (), ("video",))
+    >>> v, w = (("h264", 64, 48, 0), ("aac",), ("video", "audio")), (("h264", 32, 24, 0), (), ("video",))
     >>> f, r, g, s = (Path(n) for n in ("0800_NF.MP4", "0800_NR.MP4", "0801_NF.MP4", "0801_NR.MP4"))
     >>> [([p.name for p in join.files], join.apart) for join in _cameras([f, r, g, s], {f: v, r: w, g: v, s: w})]
     [(['0800_NF.MP4', '0801_NF.MP4'], False), (['0800_NR.MP4', '0801_NR.MP4'], True)]

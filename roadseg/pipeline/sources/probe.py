@@ -5,7 +5,7 @@ lines that leave files out say of them. :mod:`~roadseg.pipeline.sources.drives` 
 from the same reading (:func:`probe_each`: each file opened once).
 
 Example:
-    >>> v = ("h264", 64, 48)
+    >>> v = ("h264", 64, 48, 0)
     >>> agree((v, ("aac",), ("video", "audio")), (v, (), ("video",))), named_files([Path(f"{n}.MP4") for n in range(5)])
     (True, '0.MP4, 1.MP4, 2.MP4 and 2 more')
 """
@@ -31,9 +31,10 @@ from roadseg.pipeline.sources.inline import InLine
 from roadseg.pipeline.sources.packets import packet_time, seconds
 from roadseg.pipeline.sources.streams import codec_of, framing, lone_length, picture_stream, stream_end
 
-#: What must agree between a camera's files (:func:`agree`): (video codec, width, height), the audio codecs (None: a
-#: stream without one, its header damaged) and the kinds of the streams in the file's order ("video", "audio", "data" ...).
-Signature = tuple[tuple[str, int, int], tuple[str | None, ...], tuple[str, ...]]
+#: What must agree between a camera's files (:func:`agree`): (video codec, width, height, the degrees its display
+#: matrix turns its pictures by: :func:`_turn`), the audio codecs (None: a stream without one, its header damaged) and
+#: the kinds of the streams in the file's order ("video", "audio", "data" ...).
+Signature = tuple[tuple[str, int, int, int], tuple[str | None, ...], tuple[str, ...]]
 
 
 class Placing(NamedTuple):
@@ -56,8 +57,9 @@ class Placing(NamedTuple):
 
 def probe_file(path: Path, *, placed: bool = True) -> tuple[Signature, VideoInfo, Placing]:
     """The file's :data:`Signature`, :class:`VideoInfo` (its frames, seconds and tags) and :class:`Placing`, read in
-    one opening. ``placed=False`` reads no packet: FFmpeg's start and length are taken as they are, damaged first
-    stamps of a transport stream too (what a file's signature alone needs: ``batch --concat --gap inf``)."""
+    one opening (its first picture decoded for its turn: :func:`_turn`). ``placed=False`` reads no packet of a transport
+    stream: FFmpeg's start and length are taken as they are, damaged first stamps too (what a file's signature alone
+    needs: ``batch --concat --gap inf``)."""
     with open_container(str(path)) as container:
         info = VideoInfo.from_container(container, str(path))
         audio = tuple(codec_of(a) for a in container.streams.audio)
@@ -66,7 +68,21 @@ def probe_file(path: Path, *, placed: bool = True) -> tuple[Signature, VideoInfo
             raise SourceError(f"{path.name}: its H.264 setup (avcC) is damaged, and the join cannot read past it",
                               damaged=True)  # fmt: skip
         placing, info = _placed(container, video if placed else None, info)
-        return ((info.codec, info.width, info.height), audio, kinds), info, placing
+        return ((info.codec, info.width, info.height, _turn(container, video)), audio, kinds), info, placing
+
+
+def _turn(container, video) -> int:
+    """The degrees (counterclockwise, 0-359) a player turns the file's pictures by: its first picture's display matrix
+    (a phone's rotation tag), which the join keeps the first file's of for all (a file turned otherwise was written
+    sideways, without a line). 0 where none decodes, and for a transport or program stream's (``TS_DISCONT``), whose
+    container keeps none and whose packets :func:`_placed` has read on from its start."""
+    if video is None or container.format.flags & TS_DISCONT:
+        return 0
+    try:
+        picture = next(iter(container.decode(video)), None)
+    except Exception:  # noqa: BLE001 - FFmpegError, a damaged file's: the rest of the probe tells of it
+        return 0
+    return int(round(getattr(picture, "rotation", 0) or 0)) % 360
 
 
 def _placed(container, video, info: VideoInfo) -> tuple[Placing, VideoInfo]:
@@ -200,13 +216,13 @@ def named_files(paths: list[Path]) -> str:
 
 
 def agree(a: Signature, b: Signature) -> bool:
-    """Whether files of signatures ``a`` and ``b`` join rightly: the same video codec and size, audio codecs that
+    """Whether files of signatures ``a`` and ``b`` join rightly: the same video codec, size and turn, audio codecs that
     agree as far as both files have audio (a damaged header may add or lose a stream, or leave one without a codec:
     None, which agrees with any), and streams of the same kinds at each number both files have. The concat demuxer
     puts a later file's stream N where the first file's stream N is, whatever either is (a telemetry track before
     the audio: its packets written as sound, the sound as telemetry); one file may have streams past the other's.
 
-    >>> v = ("h264", 64, 48)
+    >>> v = ("h264", 64, 48, 0)
     >>> agree((v, ("aac",), ("video", "audio")), (v, (None,), ("video", "audio", "data")))
     True
     >>> agree((v, ("aac",), ("video", "audio")), (v, ("aac",), ("video", "data", "audio")))
@@ -220,15 +236,18 @@ def described(signature: Signature, other: Signature) -> str:
     """A file's ``signature`` for the line that leaves it out beside ``other``'s: its streams' order only where
     the two differ in it.
 
-    >>> v = ("h264", 64, 48)
+    >>> v = ("h264", 64, 48, 0)
     >>> described((v, ("aac",), ("video", "data", "audio")), (v, ("aac",), ("video", "audio")))
     'h264 64x48, audio aac, streams video/data/audio'
-    >>> described((("h264", 128, 96), (), ("video",)), (v, ("aac",), ("video", "audio")))
+    >>> described((("h264", 128, 96, 0), (), ("video",)), (v, ("aac",), ("video", "audio")))
     'h264 128x96, audio none'
+    >>> described((("h264", 64, 48, 90), (), ("video",)), (v, (), ("video",)))
+    'h264 64x48 turned 90°, audio none'
     """
-    (codec, width, height), sound, kinds = signature
+    (codec, width, height, turn), sound, kinds = signature
     order = f", streams {'/'.join(kinds)}" if any(x != y for x, y in zip(kinds, other[2])) else ""
-    return f"{codec} {width}x{height}, audio {_codecs(sound)}{order}"
+    turned = f" turned {turn}°" if turn else ""
+    return f"{codec} {width}x{height}{turned}, audio {_codecs(sound)}{order}"
 
 
 def probe_each(paths: list[Path], *, placed: bool = True) -> dict[Path, tuple[Signature, VideoInfo, Placing]]:

@@ -149,3 +149,14 @@ def test_a_camera_option_that_cannot_be_is_one_line_before_any_work(field, value
     ``(1280,)``, "internal error: ValueError: Unknown format code 'g'" for ``"30"``, and -5 or a string size taken."""
     with pytest.raises(ArgumentError, match=f"^{said}$"):
         roadseg.run(roadseg.SegmentOptions("/dev/video9", tmp_path / "o.mkv", retries=0, quiet=True, **{field: value}))
+
+
+def test_a_hwaccel_no_run_takes_fails_a_batch_once_before_any_work(split_video, rule_onnx, tmp_path):
+    """Was: ``batch(hwaccel="cude")`` began, and every video failed with the same hwaccel line, where ``segment``'s
+    library path refuses it once (:func:`~roadseg.pipeline.checks.check_hwaccel`) and ``--hwaccel cude`` is refused."""
+    from roadseg.batch.errors import BatchError
+
+    out = tmp_path / "out"
+    with pytest.raises(BatchError, match=r"^hwaccel must be an FFmpeg hardware decoder \(one of cuda, vaapi, .*\), not 'cude'$"):
+        roadseg.batch(split_video, out, model=str(rule_onnx), workers=1, quiet=True, hwaccel="cude")
+    assert not out.exists()

@@ -150,7 +150,8 @@ def check_live_only(sopts: SegmentOptions) -> None:
 
 def check_numbers(sopts: SegmentOptions) -> None:
     """A number the command line's options could not be given (``start=-1``, ``alpha=2``, ``crf="20"``:
-    :func:`~roadseg.pipeline.bounds.check_numbers`) fails the batch once, before any work, not every video in turn
+    :func:`~roadseg.pipeline.bounds.check_numbers`), or a ``hwaccel`` that is no FFmpeg hardware decoder
+    (:func:`~roadseg.pipeline.checks.check_hwaccel`), fails the batch once, before any work, not every video in turn
     (was: an error line each, the same one).
 
     >>> check_numbers(SegmentOptions("", start=-1.0))
@@ -159,9 +160,11 @@ def check_numbers(sopts: SegmentOptions) -> None:
     """
     from roadseg.errors import ArgumentError
     from roadseg.pipeline.bounds import check_numbers as checked
+    from roadseg.pipeline.checks import check_hwaccel
 
     try:
         checked(sopts)
+        check_hwaccel(sopts.hwaccel)
     except ArgumentError as exc:
         raise BatchError(str(exc)) from None
 

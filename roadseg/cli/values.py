@@ -127,23 +127,21 @@ def named_path(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 
 
 def hwaccel_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """click callback for ``--hwaccel``: an FFmpeg hardware device type (lower case), else a usage error that
-    lists them (``--hwaccel cude`` fell back to the CPU, its only sign one warning line among others).
+    """click callback for ``--hwaccel``: an FFmpeg hardware device type (lower case), else a usage error in the
+    library's line (:func:`~roadseg.pipeline.checks.check_hwaccel`), which lists them (``--hwaccel cude`` fell back
+    to the CPU, its only sign one warning line among others).
 
     >>> hwaccel_name(None, None, "CUDA")
     'cuda'
     """
-    if value is None:
-        return None
-    from av.codec.hwaccel import hwdevices_available
+    from roadseg.errors import ArgumentError
+    from roadseg.pipeline.checks import check_hwaccel
 
-    from roadseg.pipeline.checks import HWACCELS  # (the library's check's: check_hwaccel)
-
-    here = hwdevices_available()
-    if value.lower() in (*HWACCELS, *here):
-        return value.lower()
-    raise click.BadParameter(f"{value!r} is not an FFmpeg hardware decoder: one of {', '.join(HWACCELS)} "
-                             f"(this FFmpeg is built with {', '.join(here) or 'none'})")  # fmt: skip
+    try:
+        check_hwaccel(value)
+    except ArgumentError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value and value.lower()
 
 
 def input_path(ctx: click.Context, param: click.Parameter, value: Any) -> Any:

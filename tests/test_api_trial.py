@@ -160,3 +160,19 @@ def test_a_hwaccel_no_run_takes_fails_a_batch_once_before_any_work(split_video, 
     with pytest.raises(BatchError, match=r"^hwaccel must be an FFmpeg hardware decoder \(one of cuda, vaapi, .*\), not 'cude'$"):
         roadseg.batch(split_video, out, model=str(rule_onnx), workers=1, quiet=True, hwaccel="cude")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("quiet", [True, False])
+def test_a_batch_that_shows_no_bar_leaves_no_thread_behind(quiet, split_video, rule_onnx, tmp_path):
+    """Was: a quiet batch (or one logging to a file, not a terminal) built a disabled tqdm bar, and tqdm starts its
+    monitor thread for that too: ``tqdm_monitor`` ran for the rest of the process. (A monitor an earlier test's bar
+    started is stopped first, or this could not fail.)"""
+    from tqdm import tqdm
+
+    if tqdm.monitor is not None:
+        tqdm.monitor.exit()
+        tqdm.monitor.join()
+        tqdm.monitor = None
+    before = set(threading.enumerate())
+    roadseg.batch(split_video, tmp_path / "out", model=str(rule_onnx), workers=1, quiet=quiet)
+    assert [t.name for t in threading.enumerate() if t not in before] == []

@@ -150,7 +150,9 @@ class Progress:
         self.tty = enabled and sys.stderr.isatty()
         self.t0 = self.t_work = time.perf_counter()  # (t_work: when the workers were ready, begin())
         self.frames = 0
-        self.bar = tqdm(total=total, unit="video", dynamic_ncols=True, disable=not self.tty, file=sys.stderr)
+        # (built only where shown: tqdm starts its monitor thread, kept for the rest of the process, for a
+        # disabled bar too; was: a quiet batch's, or a log's, left a tqdm_monitor thread running)
+        self.bar = tqdm(total=total, unit="video", dynamic_ncols=True, file=sys.stderr) if self.tty else None
 
     def finished(self, rel: str, line: dict) -> None:
         """One video reached its final outcome."""
@@ -188,4 +190,5 @@ class Progress:
                 print(message, file=sys.stderr, flush=True)
 
     def close(self) -> None:
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()

@@ -29,6 +29,7 @@ from roadseg.batch.options import (
     check_live_only,
     check_masks_only,
     check_numbers,
+    check_per_video,
     model_file,
     resolve_options,
     video_suffix,
@@ -90,6 +91,7 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str 
     bopts, sopts = resolve_options(options, segment, kw)
     if sopts.model:  # (named as typed where it is not there; absolute for the workers: Ray's do not run here)
         sopts = replace(sopts, model=os.path.abspath(model_file(sopts.model)))
+    check_per_video(sopts)
     check_numbers(sopts)
     check_live_only(sopts)
     check_masks_only(sopts, bopts)

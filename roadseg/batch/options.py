@@ -76,7 +76,8 @@ class BatchOptions:
     def __post_init__(self) -> None:
         """Refuse a ``cpus_per_worker`` past :data:`~roadseg.pipeline.bounds.MAX_THREADS` in one BatchError line,
         before any work: it became each worker's ``threads``, which every worker then refused in words of an option
-        the caller never gave.
+        the caller never gave; and ``workers`` that is no whole number 1 or more, as ``--workers`` refuses it (was:
+        ``0`` ran as ``None``, ``-1`` started none, ``1.5`` a TypeError traceback).
 
         >>> BatchOptions(cpus_per_worker=2000)
         Traceback (most recent call last):
@@ -87,6 +88,10 @@ class BatchOptions:
         cpus = self.cpus_per_worker
         if isinstance(cpus, bool) or not isinstance(cpus, (int, float)) or not 0 <= cpus <= MAX_THREADS:
             raise BatchError(f"cpus_per_worker must be a number from 0 to {MAX_THREADS}, not {cpus!r}")
+        if self.workers is not None and (isinstance(self.workers, bool) or not isinstance(self.workers, int)
+                                         or self.workers < 1):  # fmt: skip
+            raise BatchError("workers must be a whole number, 1 or more (None: as many as the machine or cluster can "
+                             f"feed), not {self.workers!r}")  # fmt: skip
 
 
 def video_suffix(suffix: str) -> str:
@@ -146,6 +151,27 @@ def check_live_only(sopts: SegmentOptions) -> None:
     if named := [flag for name, flag in LIVE_ONLY.items() if getattr(sopts, name) != getattr(default, name)]:
         raise BatchError(f"{listed(named)} {'is' if len(named) == 1 else 'are'} for a live run (a camera, a stream, "
                          f"--live); a batch reads video files: leave {'it' if len(named) == 1 else 'them'} out")  # fmt: skip
+
+
+#: the fields of SegmentOptions the batch sets for each video (its input, and its outputs by ``out_dir``)
+PER_VIDEO = ("input", "output", "masks_dir", "stats", "parts")
+
+
+def check_per_video(sopts: SegmentOptions) -> None:
+    """Fields the batch sets for each video (:data:`PER_VIDEO`) given anyway fail the batch once, before any work (was:
+    ``output="x.mp4"`` taken and ignored, unsaid); the command line has no such options.
+
+    >>> check_per_video(SegmentOptions("", output="x.mp4"))
+    Traceback (most recent call last):
+    roadseg.batch.errors.BatchError: output is each video's, which batch names by out_dir (OUT_DIR/<its path>.mp4); leave it out (masks=True, stats=True: beside each output)
+    """
+    from roadseg.pipeline.sources.probe import listed
+
+    if named := [name for name in PER_VIDEO if getattr(sopts, name)]:
+        one = len(named) == 1
+        raise BatchError(f"{listed(named)} {'is' if one else 'are'} each video's, which batch names by out_dir "
+                         f"(OUT_DIR/<its path>.mp4); leave {'it' if one else 'them'} out (masks=True, stats=True: "
+                         "beside each output)")  # fmt: skip
 
 
 def check_numbers(sopts: SegmentOptions) -> None:

@@ -182,6 +182,10 @@ def test_a_batch_that_shows_no_bar_leaves_no_thread_behind(quiet, split_video, r
     ({"workers": 0}, r"workers must be a whole number, 1 or more \(None: as many as the machine or cluster can feed\), not 0"),
     ({"workers": -1}, r"workers must be a whole number, 1 or more \(None: .*\), not -1"),
     ({"workers": 1.5}, r"workers must be a whole number, 1 or more \(None: .*\), not 1.5"),
+    ({"in_flight": 0}, r"in_flight must be a whole number, 1 or more, not 0"),
+    ({"in_flight": True}, r"in_flight must be a whole number, 1 or more, not True"),
+    ({"retries": -1}, r"retries must be a whole number, 0 or more, not -1"),
+    ({"retries": "2"}, r"retries must be a whole number, 0 or more, not '2'"),
     ({"output": "x.mp4"}, r"output is each video's, which batch names by out_dir \(OUT_DIR/<its path>.mp4\); leave it "
                           r"out \(masks=True, stats=True: beside each output\)"),
     ({"masks_dir": "m", "input": "a.mp4"}, r"input and masks_dir are each video's, which batch names by .*; leave them "
@@ -189,7 +193,8 @@ def test_a_batch_that_shows_no_bar_leaves_no_thread_behind(quiet, split_video, r
 ])
 def test_an_option_a_batch_does_not_take_is_refused_in_one_line(kw, said, split_video, rule_onnx, tmp_path):
     """Was: taken without a word: ``workers=0`` (``--workers`` takes 1 or more) ran as ``None`` (as many as fit),
-    ``workers=-1`` started none; ``output``, ``masks_dir``, ``input`` (each video's, set by the batch) ignored."""
+    ``workers=-1`` started none; ``in_flight=0`` and ``retries=-1``, which ``--in-flight`` and ``--retries`` refuse;
+    ``output``, ``masks_dir``, ``input`` (each video's, set by the batch) ignored."""
     from roadseg.batch.errors import BatchError
 
     out = tmp_path / "out"

@@ -77,7 +77,8 @@ class BatchOptions:
         """Refuse a ``cpus_per_worker`` past :data:`~roadseg.pipeline.bounds.MAX_THREADS` in one BatchError line,
         before any work: it became each worker's ``threads``, which every worker then refused in words of an option
         the caller never gave; and ``workers`` that is no whole number 1 or more, as ``--workers`` refuses it (was:
-        ``0`` ran as ``None``, ``-1`` started none, ``1.5`` a TypeError traceback).
+        ``0`` ran as ``None``, ``-1`` started none, ``1.5`` a TypeError traceback), and ``in_flight`` and ``retries``
+        as ``--in-flight`` (1 or more) and ``--retries`` (0 or more) refuse them.
 
         >>> BatchOptions(cpus_per_worker=2000)
         Traceback (most recent call last):
@@ -88,10 +89,17 @@ class BatchOptions:
         cpus = self.cpus_per_worker
         if isinstance(cpus, bool) or not isinstance(cpus, (int, float)) or not 0 <= cpus <= MAX_THREADS:
             raise BatchError(f"cpus_per_worker must be a number from 0 to {MAX_THREADS}, not {cpus!r}")
-        if self.workers is not None and (isinstance(self.workers, bool) or not isinstance(self.workers, int)
-                                         or self.workers < 1):  # fmt: skip
+        if self.workers is not None and not _whole(self.workers, 1):
             raise BatchError("workers must be a whole number, 1 or more (None: as many as the machine or cluster can "
                              f"feed), not {self.workers!r}")  # fmt: skip
+        for name, low in (("in_flight", 1), ("retries", 0)):  # (as --in-flight and --retries refuse them)
+            if not _whole(value := getattr(self, name), low):
+                raise BatchError(f"{name} must be a whole number, {low} or more, not {value!r}")
+
+
+def _whole(value: object, low: int) -> bool:
+    """Whether ``value`` is a whole number (not a bool) of ``low`` or more."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
 
 
 def video_suffix(suffix: str) -> str:

@@ -133,6 +133,25 @@ def test_a_ctrl_c_while_the_calls_thread_starts_still_leaves_the_call_abandoned(
     assert cleaned.wait(2)  # the late result was closed, not leaked
 
 
+@pytest.mark.timeout(20)
+def test_a_ctrl_c_while_the_stages_start_stops_those_started(monkeypatch):
+    """The signal comes while ``run_stages`` starts its threads (under a millisecond a run): the ones started ran on
+    unstopped, an endless source for good, while the caller finalised its output."""
+    start, started = threading.Thread.start, []
+
+    def second_start_interrupted(self):
+        if started:
+            raise KeyboardInterrupt
+        start(self)
+        started.append(self)
+
+    monkeypatch.setattr(threading.Thread, "start", second_start_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_stages(itertools.count, lambda xs: xs, consumer=lambda xs: list(xs), queue_size=2)
+    monkeypatch.undo()
+    assert [t.name for t in started] == ["roadseg-source"] and not started[0].is_alive()
+
+
 def test_a_live_queue_drops_stale_frames_but_keeps_audio_in_order_and_bounded():
     q = LatestQueue(keep=lambda item: isinstance(item, str), max_kept=3)
     for item in (1, "a", 2, "b", "c", 3, "d", 4):

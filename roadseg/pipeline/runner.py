@@ -64,11 +64,10 @@ _calls: set[threading.Thread] = set()
 
 
 def abandoned_calls() -> list[threading.Thread]:
-    """:func:`call_interruptibly` calls still running (e.g. inside ``av.open``) after their caller was
-    interrupted: a process that exits now must not run interpreter finalisation beside one (PyAV's
-    I/O callbacks re-enter Python and can crash a finalising interpreter): the CLI leaves with
-    ``os._exit`` then. (A call whose caller still waits counts too: nothing exits while it does.)
-    """
+    """:func:`call_interruptibly` calls still running (e.g. inside ``av.open``) after their caller was interrupted: a
+    process that exits now must not run interpreter finalisation beside one (PyAV's I/O callbacks re-enter Python and
+    can crash a finalising interpreter): the CLI leaves with ``os._exit`` then. (A call whose caller still waits counts
+    too: nothing exits while it does.)"""
     return [t for t in list(_calls) if t.is_alive()]
 
 
@@ -90,11 +89,9 @@ def leave_now(code: int) -> None:
 def call_interruptibly(fn: Callable[[], T], name: str, cleanup: Callable[[T], None] | None = None) -> T:
     """Return ``fn()`` (or raise its exception), run in a thread of its own so that Ctrl-C reaches the caller.
 
-    For blocking calls that swallow signals while they wait (PyAV opening a network stream). If the
-    caller is interrupted first (also while the thread starts), the call is left to finish on its own
-    (see :func:`abandoned_calls`) and ``cleanup`` gets what it returns (e.g. closes the container
-    nobody will read).
-    """
+    For blocking calls that swallow signals while they wait (PyAV opening a network stream). If the caller is
+    interrupted first (also while the thread starts), the call is left to finish on its own (see
+    :func:`abandoned_calls`) and ``cleanup`` gets what it returns (e.g. closes the container nobody will read)."""
     done = threading.Event()
     box: dict[str, Any] = {}
     lock = threading.Lock()
@@ -240,11 +237,8 @@ def _chain(producer: Callable[[], Iterable[Any]], stages: tuple[Callable[[Iterat
         bodies.append(lambda i=i, stage=stage: _forward(lambda: stage(drain(queues[i], stop)), queues[i + 1], stop))
     bodies.append(lambda: consumer(drain(queues[n], stop)))
     done = [threading.Event() for _ in bodies]
-    threads = [
-        threading.Thread(target=_guarded(name, body, errors, stop if i else None, done[i]), name=f"roadseg-{name}",
-                         daemon=True)  # fmt: skip
-        for i, (name, body) in enumerate(zip(names, bodies))
-    ]
+    threads = [threading.Thread(target=_guarded(name, body, errors, stop if i else None, done[i]),
+                                name=f"roadseg-{name}", daemon=True) for i, (name, body) in enumerate(zip(names, bodies))]
     return threads, done
 
 
@@ -292,8 +286,14 @@ def run_stages(
     errors: list[StageFailed] = []
     threads, done = _chain(producer, stages, consumer, queue_size, first_queue, names, stop, errors)
     cancelled = _cancelled(cancel, stop)  # (set before: the stages start stopped, and end at once)
-    for t in threads:
-        t.start()
+    for i, t in enumerate(threads):
+        try:
+            t.start()
+        except BaseException:  # (a Ctrl-C while they start: those started stopped and waited out, as after a stop)
+            stop.set()
+            _ = [ended.set() for ended in done[i + 1 :]]  # (never started)
+            _wait_out(threads, done, time.monotonic() + join_timeout, leave is not None)
+            raise
     cancelled = _join_all(threads, done, stop, join_timeout, leave, cancel) or cancelled
     if errors:
         raise errors[0]

@@ -32,7 +32,7 @@ def _level(path) -> int:
 
 
 @pytest.mark.parametrize("fps", [None, "1"])
-@pytest.mark.parametrize("suffix", [".avi", ".mkv", ".mp4", ".wmv", ".ogv"])
+@pytest.mark.parametrize("suffix", [".avi", ".mkv", ".mp4", ".wmv", ".ogv", ".f4v", ".wtv"])
 def test_the_first_picture_plays_with_the_sound_in_every_format(rule_onnx, tmp_path, fps, suffix):
     # FFmpeg read x264's pictures in an AVI a frame step after their place (its guess for H.264 without HRD timing):
     # the first picture played 0.04 s after the sound at 25 frames/s, and 1.0 s after it at --fps 1 (MPEG-4 part 2 and
@@ -45,6 +45,21 @@ def test_the_first_picture_plays_with_the_sound_in_every_format(rule_onnx, tmp_p
     step = 1 / float(fps or 25)
     assert abs(picture - sound) <= step / 2, (picture, sound)
     assert picture == pytest.approx(0.0, abs=1e-3) and sound == pytest.approx(0.0, abs=1e-3)
+
+
+@pytest.mark.parametrize("fps", [None, "1"])
+def test_an_flv_outputs_first_picture_is_at_0_or_at_the_end_of_its_sounds_priming(rule_onnx, tmp_path, fps):
+    # FLV's muxer starts the file at its first packet's decoding time: x264's B-pyramid put the first picture at 0.08 s
+    # (2 s at --fps 1) and the AAC sound's priming (1024 samples before its start, which FLV cannot mark) at 0.059 s
+    for name, seconds in (("silent", 0.0), ("sound", 1.0)):
+        src = write_video(tmp_path / f"{name}.mkv", split_frames(25), audio_seconds=seconds, audio_codec="pcm_s16le")
+        r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out := tmp_path / f"{name}.flv"), "--model",
+                                                   str(rule_onnx), "-q", *(["--fps", fps] if fps else [])])  # fmt: skip
+        assert r.exit_code == 0, r.output
+        with av.open(str(out)) as c:
+            priming = 1024 / c.streams.audio[0].rate if c.streams.audio else 0.0
+            assert float(next(c.decode(video=0)).time) == pytest.approx(priming, abs=1e-3)
+    assert _first_times(out)[1] == pytest.approx(0.0, abs=1e-3)
 
 
 @pytest.mark.parametrize("suffix", [".wmv", ".asf"])

@@ -27,6 +27,12 @@ LIVE_PIPE = {"flush_packets": "1", "cluster_time_limit": "0", "max_interleave_de
 #: frame step later (its parser's guess; MPEG-4 part 2 and MJPEG at their place) unless the stream carries HRD timing,
 #: which x264 writes there (:func:`~roadseg.pipeline.sinks.hrd.hrd_params`: at the level it marks without it)
 NO_AUDIO_OFFSET = frozenset({"avi"})
+#: formats whose negative timestamps are written as they are: :data:`NO_AUDIO_OFFSET`'s, and F4V (the mp4 muxer's own
+#: edit lists, as in an mp4) and WTV (it stores them). Shifted on (FFmpeg's ``avoid_negative_ts``, by x264's B-pyramid
+#: delay, two frame steps), their first picture read back at 0.08 s at 25 frames/s and an F4V's AAC at 0.058 s; now
+#: both at 0.0, B-frames kept. (FLV cannot: its muxer starts it at the first packet's decoding time,
+#: :data:`NO_REORDER_FORMATS`)
+NEGATIVE_TIMES_KEPT = frozenset({*NO_AUDIO_OFFSET, "f4v", "wtv"})
 #: FFmpeg's MPEG program stream muxers (``.mpg``/``.mpeg``: ``mpeg``; ``.vob``: ``vob``; ``.dvd``: ``dvd``; ``svcd``,
 #: ``vcd``). Their PES packets carry the time of the first picture that begins in them only: a pack of 2048 bytes holds
 #: several small pictures, the others untimed, which FFmpeg times again from MPEG-1/2's and MPEG-4 part 2's frame rate
@@ -47,8 +53,10 @@ HRD_TIMED = frozenset({"avi", "asf", "asf_stream", *PROGRAM_STREAMS})
 #: B-frames timed out of order (an AVI's first pictures at 0.04, 0.16, 0.12, 0.2 s), and program streams, where it reads
 #: x264's B-frames out of place (at 1 frame/s the 12th picture at 18.5 s, after the 13th), and ASF (``.wmv``,
 #: ``.asf``), which keeps a packet's presentation time only: x264's B-frames read back in decoding order (0.04, 0.08,
-#: 0.16, 0.12, 0.28, 0.24 s). x264 writes none there. (FLV, F4V and WTV keep them in order: not here)
-NO_REORDER_FORMATS = frozenset({"avi", "mxf", "mxf_d10", "mxf_opatom", "asf", "asf_stream", *PROGRAM_STREAMS})
+#: 0.16, 0.12, 0.28, 0.24 s), and FLV, which keeps them in order but starts at the first packet's decoding time: its first
+#: picture read back at x264's B-pyramid delay (0.08 s at 25 frames/s; an AAC sound's priming at 0.059 s), now at 0.0
+#: (AAC's: at its priming's end, 0.021 s, which FLV cannot mark). x264 writes none there
+NO_REORDER_FORMATS = frozenset({"avi", "flv", "mxf", "mxf_d10", "mxf_opatom", "asf", "asf_stream", *PROGRAM_STREAMS})
 #: What a strict DVD player takes, as FFmpeg's ``-target dvd`` sets it (fftools/ffmpeg_opt.c): MPEG video of 6 Mb/s on
 #: average and 9 Mb/s at most through the decoder's 224 KiB buffer (1835008 bits), in 2048-byte packs multiplexed at
 #: 10.08 Mb/s. Without them a noisy 720x576 clip's MPEG-2 came to 15.3 Mb/s (16.7 in its busiest second; 40 of 50

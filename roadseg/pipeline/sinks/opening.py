@@ -37,7 +37,7 @@ from roadseg.pipeline.sinks.formats import (
     ENDING_FORMATS,
     HRD_TIMED,
     HVC1_FORMATS,
-    NO_AUDIO_OFFSET,
+    NEGATIVE_TIMES_KEPT,
     NO_REORDER_FORMATS,
     PROGRAM_STREAMS,
     apple_keys,
@@ -162,7 +162,7 @@ class Opening:
         its tags."""
         if self._live_pipe():
             self.container.options.update(live_pipe_options(self.container.format.name))
-        if self.container.format.name in NO_AUDIO_OFFSET:
+        if self.container.format.name in NEGATIVE_TIMES_KEPT:
             self.container.options["avoid_negative_ts"] = "disabled"
         self.container.metadata.update(self.tags)
 

@@ -17,7 +17,7 @@ import numpy as np
 from roadseg.pipeline.sources.base import Frame
 from roadseg.pipeline.sources.coded import no_picture, stand_in
 from roadseg.pipeline.sources.decoder import Decoder
-from roadseg.pipeline.sources.display import as_shown, matrix_of
+from roadseg.pipeline.sources.display import as_shown, matrix_of, rotation_of
 from roadseg.pipeline.sources.fields import bottom_first
 from roadseg.pipeline.sources.fpscap import FpsCap
 from roadseg.pipeline.sources.framerates import untimed_rate
@@ -188,7 +188,7 @@ class Decoding:
         if not self.cap.keeps(picture.time):
             return None
         vf = picture.image
-        rotation = int(round(getattr(vf, "rotation", 0) or 0)) % 360
+        rotation = rotation_of(vf)
         if self.height and self._size is None:
             self._scaled = scaled_size(vf.height, vf.width, self.height, upright=rotation in (90, 270))
         try:

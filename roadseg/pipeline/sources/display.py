@@ -28,6 +28,12 @@ def matrix_of(vf: av.VideoFrame) -> tuple[int, ...] | None:
     return struct.unpack("<9i", bytes(data)) if data is not None and len(bytes(data)) == 36 else None
 
 
+def rotation_of(vf: av.VideoFrame | None) -> int:
+    """The degrees (counterclockwise, 0-359) a player turns a decoded frame by (its display matrix's angle); 0 for
+    one without, and for no frame (None)."""
+    return int(round(getattr(vf, "rotation", 0) or 0)) % 360
+
+
 def as_shown(image: np.ndarray, rotation: float, matrix: tuple[int, ...] | None) -> tuple[np.ndarray, bool]:
     """``image`` (the stored picture, [H,W,C]) as a player shows it by its display ``matrix``, whose angle
     is ``rotation`` (degrees counterclockwise, as ``av.VideoFrame.rotation``), and whether it is mirrored;

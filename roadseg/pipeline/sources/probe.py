@@ -26,6 +26,7 @@ from roadseg.errors import SourceError
 from roadseg.pipeline.sources.base import MAX_SECONDS, VideoInfo
 from roadseg.pipeline.sources.clock import TS_DISCONT
 from roadseg.pipeline.sources.containers import open_container
+from roadseg.pipeline.sources.display import rotation_of
 from roadseg.pipeline.sources.firstmoves import first_moved, sound_start
 from roadseg.pipeline.sources.inline import InLine
 from roadseg.pipeline.sources.packets import packet_time, seconds
@@ -82,7 +83,7 @@ def _turn(container, video) -> int:
         picture = next(iter(container.decode(video)), None)
     except Exception:  # noqa: BLE001 - FFmpegError, a damaged file's: the rest of the probe tells of it
         return 0
-    return int(round(getattr(picture, "rotation", 0) or 0)) % 360
+    return rotation_of(picture)
 
 
 def _placed(container, video, info: VideoInfo) -> tuple[Placing, VideoInfo]:

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 torch = pytest.importorskip("torch")
 
 from test_data import make_segnet  # noqa: E402
+from test_train import _cfg  # noqa: E402  (test_train's small run)
 
 import roadseg.pipeline.infer as infer  # noqa: E402
 import roadseg.train.loop as loop  # noqa: E402
@@ -23,15 +24,6 @@ from roadseg.errors import ArgumentError  # noqa: E402
 from roadseg.train.bounds import FIXED_BYTES, step_bytes  # noqa: E402
 from roadseg.train.config import TrainConfig  # noqa: E402
 from roadseg.train.loop import train  # noqa: E402
-
-SMALL = {"decoder_channels": [32, 16, 16, 8, 8]}
-
-
-def _cfg(tmp_path, **kw):
-    base = dict(data=str(make_segnet(tmp_path / "data", n=4, h=40, w=48)), out=str(tmp_path / "run"), epochs=2,
-                batch_size=2, crop=(32, 32), amp="off", device="cpu", workers=0, model=SMALL, size=(40, 48))  # fmt: skip
-    base.update(kw)
-    return TrainConfig(**base)
 
 
 @pytest.fixture

@@ -129,10 +129,11 @@ def _opened(url: str, kw: dict, hwaccel: str | None):
     if hwaccel:
         from av.codec.hwaccel import HWAccel, hwdevices_available
 
+        device = hwaccel.lower()  # (any case: --hwaccel CUDA is cuda)
         try:
-            if hwaccel.lower() not in (known := hwdevices_available()):  # (any case: --hwaccel CUDA is cuda)  # (FFmpeg's answer: "Operation not permitted")
+            if device not in (known := hwdevices_available()):  # (FFmpeg's answer: "Operation not permitted")
                 raise ValueError(f"no such device type; this FFmpeg knows {', '.join(known) or 'none'}")
-            kw["hwaccel"] = HWAccel(device_type=hwaccel.lower(), allow_software_fallback=True)
+            kw["hwaccel"] = HWAccel(device_type=device, allow_software_fallback=True)
             return av.open(url, **kw)
         except Exception as exc:  # no device, no driver, not permitted: decode on the CPU instead
             kw.pop("hwaccel", None)

@@ -126,8 +126,9 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, overwrite: bool
         raise ValueError("--eval-every, --max-steps and --val-limit count epochs, steps and frames: 1 or more")
     check_crops(cfg)
     device = pick_device(cfg.device)
-    check_run(cfg, device, amp_dtype(cfg.amp, device))  # (before any frame is read)
-    run = _set_up(cfg, state, taken)
+    dtype = amp_dtype(cfg.amp, device)
+    check_run(cfg, device, dtype)  # (before any frame is read)
+    run = _set_up(cfg, state, taken, device, dtype)
     if state is not None and on_resume is not None:
         on_resume(run.saved_epoch, cfg)
     _epochs(run, start=run.saved_epoch)
@@ -149,14 +150,14 @@ def _resumed_config(cfg: TrainConfig, state: dict, resume: str | Path, same_leng
     return cfg
 
 
-def _set_up(cfg: TrainConfig, state: dict | None, taken: list[str]) -> _Run:
-    """Seed, read the data, build the model, loader, optimizer and schedule, and restore ``state`` into them
-    (a resumed run); ``out`` is made (and ``taken``, another run's files, removed) only after every check."""
+def _set_up(cfg: TrainConfig, state: dict | None, taken: list[str], device: torch.device,
+            dtype: torch.dtype | None) -> _Run:  # fmt: skip
+    """Seed, read the data, build the model, loader, optimizer and schedule (on ``device``, autocast to ``dtype``), and
+    restore ``state`` into them (a resumed run); ``out`` is made (and ``taken``, another run's files, removed) only
+    after every check."""
     out = Path(cfg.out)
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
-    device = pick_device(cfg.device)
-    dtype = amp_dtype(cfg.amp, device)
     data = load_data(cfg)
     data["val"], subset = val_subset(data["val"], cfg.val_limit)
     select = _selection(cfg, data)

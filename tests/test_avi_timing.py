@@ -129,3 +129,19 @@ def test_a_lossless_avi_says_its_pictures_are_read_a_frame_late(rule_onnx, tmp_p
         assert _first_times(out)[0] == pytest.approx(0.04 if late else 0.0, abs=1e-3)
         assert ("carries no HRD timing" in r.output) == late, r.output
         assert r.output.count("carries no HRD timing") <= 1
+
+
+@pytest.mark.parametrize("suffix, codec, kept", [(".mkv", "aac", "ac3"), (".ts", "aac", "aac"), (".mkv", "libopus", "ac3"),
+                                                 (".mkv", "pcm_s16le", "pcm_s16le"), (".mkv", "ac3", "ac3"),
+                                                 (".mkv", "mp2", "mp2")])  # fmt: skip
+def test_a_wtv_outputs_sound_decodes_whole(rule_onnx, tmp_path, suffix, codec, kept):
+    # FFmpeg reads a WTV's AAC packets back run together (0.4 s of an mkv's copied AAC as packets of 246 and 3550
+    # bytes), which decode only ADTS-framed: a raw AAC copied or re-encoded there read back as 'Invalid data found when
+    # processing input'. A transport stream's ADTS-framed AAC is copied, raw AAC goes in as AC-3 (WTV's own)
+    src = write_video(tmp_path / f"cam{suffix}", split_frames(10), audio_seconds=0.4, audio_codec=codec)
+    r = CliRunner().invoke(segment_video_cmd, [str(src), "-o", str(out := tmp_path / "o.wtv"), "--model",
+                                               str(rule_onnx), "-q"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    with av.open(str(out)) as c:
+        assert c.streams.audio[0].codec_context.name == kept
+        assert sum(f.samples for f in c.decode(audio=0)) / c.streams.audio[0].rate >= 0.4

@@ -10,6 +10,8 @@ import io
 
 import av
 
+from roadseg.pipeline.sinks.formats import ADTS_AAC_ONLY
+from roadseg.pipeline.sources.audio import adts_framed
 from roadseg.pipeline.sources.streams import codec_of
 
 
@@ -17,7 +19,10 @@ def _probe(stream, format_name: str, sample: av.Packet | None, config: bytes | N
     """Copy ``stream`` (its setup ``config`` where given) and its ``sample`` into an in-memory ``format_name``
     output (into AVI twice, a packet's time apart); raise where it fails, or where the output would not read back
     as that sound (:func:`_reads_back`), nor (AVI) its second packet a packet's time after the first
-    (:func:`_timed_by_bytes`)."""
+    (:func:`_timed_by_bytes`), nor (WTV) raw AAC (:data:`~.formats.ADTS_AAC_ONLY`)."""
+    raw = sample is None or not adts_framed(bytes(memoryview(sample)[:2]))
+    if format_name in ADTS_AAC_ONLY and codec_of(stream) == "aac" and raw:
+        raise ValueError(f"{format_name} reads AAC back only ADTS-framed")
     later = _packet_ticks(stream, sample) if format_name == "avi" and sample is not None else 0
     with av.open(written := io.BytesIO(), "w", format=format_name) as probe:
         out = probe.add_stream_from_template(stream)

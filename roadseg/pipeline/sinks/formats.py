@@ -33,6 +33,11 @@ NO_AUDIO_OFFSET = frozenset({"avi"})
 #: both at 0.0, B-frames kept. (FLV cannot: its muxer starts it at the first packet's decoding time,
 #: :data:`NO_REORDER_FORMATS`)
 NEGATIVE_TIMES_KEPT = frozenset({*NO_AUDIO_OFFSET, "f4v", "wtv"})
+#: formats whose reader runs AAC's packets together (WTV: 0.4 s of an mkv's AAC read back as packets of 246 and 3550
+#: bytes), so that AAC decodes there only ADTS-framed (a transport stream's), which FFmpeg's encoder does not write:
+#: raw AAC is neither copied nor re-encoded as AAC there, but goes in as the container's own (AC-3). Was: read back
+#: as 'Invalid data found when processing input'
+ADTS_AAC_ONLY = frozenset({"wtv"})
 #: FFmpeg's MPEG program stream muxers (``.mpg``/``.mpeg``: ``mpeg``; ``.vob``: ``vob``; ``.dvd``: ``dvd``; ``svcd``,
 #: ``vcd``). Their PES packets carry the time of the first picture that begins in them only: a pack of 2048 bytes holds
 #: several small pictures, the others untimed, which FFmpeg times again from MPEG-1/2's and MPEG-4 part 2's frame rate

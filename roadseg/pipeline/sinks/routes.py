@@ -2,10 +2,10 @@
 never costs the others, nor the video.
 
 A stream is copied packet for packet where it can be (tried: :mod:`~roadseg.pipeline.sinks.copytrial`). One the
-output cannot carry (G.711 into mp4, AAC into webm), or would time wrong (an AVI's AAC or MPEG audio into an AVI:
-:func:`~roadseg.pipeline.sinks.copytrial._timed_by_bytes`), or carries where many players do not play it (PCM, FLAC
-or Opus into mp4), is re-encoded into a codec it can (AAC, else
-Opus, else the container's own), and one line says so (MXF takes 48 kHz PCM only, filled with silence to cover the
+output cannot carry (G.711 into mp4, AAC into webm, raw AAC into WTV), or would time wrong (an AVI's AAC or MPEG
+audio into an AVI: :func:`~roadseg.pipeline.sinks.copytrial._timed_by_bytes`), or carries where many players do not
+play it (PCM, FLAC or Opus into mp4), is re-encoded into a codec it can (AAC, else Opus, else the container's own;
+WTV's own where it would be AAC), and one line says so (MXF takes 48 kHz PCM only, filled with silence to cover the
 video: :data:`COUNTED`; a DVD's VOB AC-3 at 48 kHz only: :func:`_into_dvd`); a stream that can be neither copied nor
 decoded is left out, with one line. The remuxing itself: :class:`~roadseg.pipeline.sinks.audio.AudioRemux`.
 
@@ -24,7 +24,13 @@ import av
 
 from roadseg.errors import reason_of
 from roadseg.pipeline.sinks.copytrial import _codec_name, _probe
-from roadseg.pipeline.sinks.formats import DVD_AUDIO_BITRATE, DVD_AUDIO_CODEC, DVD_AUDIO_RATE, DVD_FORMATS
+from roadseg.pipeline.sinks.formats import (
+    ADTS_AAC_ONLY,
+    DVD_AUDIO_BITRATE,
+    DVD_AUDIO_CODEC,
+    DVD_AUDIO_RATE,
+    DVD_FORMATS,
+)
 from roadseg.pipeline.sinks.pcm import RATE, pcm_encoder
 from roadseg.pipeline.sources.audio import ADTS_RATES, adts_framed
 from roadseg.pipeline.sources.streams import codec_of
@@ -168,12 +174,13 @@ def _into_dvd(stream, format_name: str) -> str | None:
 
 def _encoder_for(stream, format_name: str) -> str | None:
     """The first audio encoder a ``format_name`` output opens with ``stream`` decodable, or None (a DVD's: AC-3
-    alone)."""
+    alone; a WTV's: not AAC, :data:`~.formats.ADTS_AAC_ONLY`)."""
     try:
         stream.codec_context.open(strict=False)  # a stream whose setup is damaged may not decode at all
     except Exception:  # noqa: BLE001
         return None
-    for name in (DVD_AUDIO_CODEC,) if format_name in DVD_FORMATS else REENCODE + (None,):
+    names = (DVD_AUDIO_CODEC,) if format_name in DVD_FORMATS else REENCODE + (None,)
+    for name in (n for n in names if not (format_name in ADTS_AAC_ONLY and n == "aac")):
         try:
             with av.open(io.BytesIO(), "w", format=format_name) as probe:
                 out = add_encoded(probe, stream, name)

@@ -1172,6 +1172,28 @@ def test_eval_shows_its_progress_where_asked(tmp_path, capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_scoring_without_a_bar_leaves_no_thread_behind(tmp_path):
+    """Was: scoring without a bar (``evaluate_model`` with ``progress`` off, ``engine.evaluate`` with no ``desc``)
+    built a disabled tqdm bar, and tqdm starts its monitor thread for that too: ``tqdm_monitor`` ran for the rest of
+    a library caller's process. (A monitor an earlier test's bar started is stopped first, or this could not fail.)"""
+    import threading
+
+    from tqdm import tqdm
+
+    from roadseg.train.engine import evaluate
+    from roadseg.train.evaluate import evaluate_model
+
+    if tqdm.monitor is not None:
+        tqdm.monitor.exit()
+        tqdm.monitor.join()
+        tqdm.monitor = None
+    before = set(threading.enumerate())
+    frames = ([np.zeros((20, 40, 3), np.uint8)] * 3, [np.zeros((20, 40), np.uint8)] * 3)
+    evaluate_model(rule_model(tmp_path / "rule.onnx", input_size=(20, 40)), None, "val", samples=frames)
+    evaluate(torch.nn.Conv2d(3, 11, 1), Preprocess(), *frames, torch.device("cpu"))
+    assert [t.name for t in threading.enumerate() if t not in before] == []
+
+
 def test_a_timed_resume_with_no_time_left_names_the_option_that_goes_on(tmp_path):
     """It said 'give more to go on': more what? Now the option, with a value that would go on."""
     from roadseg.train.checkpoint import left_to_train

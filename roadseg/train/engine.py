@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -88,14 +89,17 @@ def evaluate(model, pre, images, labels, device, dtype=None, batch_size: int = 4
     from roadseg.model.predict import predict
 
     cm = np.zeros((classes.count, classes.count), np.int64)
-    with tqdm(total=len(images), desc=desc, unit="frame", leave=False, dynamic_ncols=True,
-              disable=desc is None) as bar:  # fmt: skip
+    # (built only where shown: tqdm starts its monitor thread, kept for the rest of the process, for a disabled bar
+    # too; was: scoring without a bar left a tqdm_monitor thread running in a library caller's process)
+    with (tqdm(total=len(images), desc=desc, unit="frame", leave=False, dynamic_ncols=True) if desc is not None
+          else contextlib.nullcontext()) as bar:  # fmt: skip
         for i in range(0, len(images), batch_size):
             pred = predict(model, np.stack(images[i : i + batch_size]), pre=pre, device=device, dtype=dtype,
                            channels_last=True)  # fmt: skip
             cm += confusion_matrix(pred, np.stack(labels[i : i + batch_size]), classes.count,
                                    classes.ignore_index)  # fmt: skip
-            bar.update(len(pred))
+            if bar is not None:
+                bar.update(len(pred))
     return scores(cm)
 
 

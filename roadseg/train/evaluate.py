@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from pathlib import Path
@@ -166,13 +167,16 @@ def _confusion(predict, pairs_at, n: int, batch: int, classes: ClassSet, desc: s
     from tqdm import tqdm
 
     cm = np.zeros((classes.count, classes.count), np.int64)
-    with tqdm(total=n, desc=desc, unit="frame", leave=False, disable=not progress) as bar:
+    # (built only where shown: tqdm starts its monitor thread, kept for the rest of the process, for a disabled bar
+    # too; was: scoring without a bar left a tqdm_monitor thread running in a library caller's process)
+    with tqdm(total=n, desc=desc, unit="frame", leave=False) if progress else contextlib.nullcontext() as bar:
         for start in range(0, n, batch):
             pairs = [pairs_at(i) for i in range(start, min(start + batch, n))]
             preds = predict([p[0] for p in pairs])
             for pred, (_, label) in zip(preds, pairs):
                 cm += confusion_matrix(resize_labels(pred, *label.shape), label, classes.count, classes.ignore_index)
-            bar.update(len(pairs))
+            if bar is not None:
+                bar.update(len(pairs))
     return cm
 
 
